@@ -1,0 +1,145 @@
+/* The capture format's constants for the agent. docs/capture-format.md is the specification;
+ * src/capture/format.ts holds the same numbers and src/capture/format-sync.test.ts checks both. */
+#ifndef MEMLENS_FORMAT_H
+#define MEMLENS_FORMAT_H
+
+#define ML_FORMAT_VERSION 1
+#define ML_MIN_READER_VERSION 1
+#define ML_FILE_MAGIC "\x89MLENS\r\n"
+#define ML_FILE_HEADER_FIXED_LEN 20
+#define ML_BLOCK_SYNC_U32 0x424c4debu
+#define ML_BLOCK_HEADER_LEN 32
+#define ML_BLOCK_KIND_RECORDS 1
+#define ML_BLOCK_FLAG_DEFLATE 1
+#define ML_STREAM_SERVICE 0u
+
+/* header tags */
+#define ML_H_WRITER_NAME 1
+#define ML_H_WRITER_VERSION 2
+#define ML_H_PID 3
+#define ML_H_PPID 4
+#define ML_H_HOSTNAME 5
+#define ML_H_ARGV 6
+#define ML_H_START_WALL_NS 7
+#define ML_H_START_MONO_NS 8
+#define ML_H_PYTHON_VERSION 9
+#define ML_H_PYTHON_HEXVERSION 10
+#define ML_H_PYTHON_IMPLEMENTATION 11
+#define ML_H_PYTHON_ALLOCATOR 12
+#define ML_H_OPTIONS 13
+#define ML_H_SAMPLE_RATE_BYTES 14
+#define ML_H_PLATFORM 15
+#define ML_H_PAGE_SIZE 16
+#define ML_H_CGROUP_LIMIT_BYTES 17
+#define ML_H_MEMORY_INTERVAL_MS 18
+#define ML_H_MAIN_TID 19
+#define ML_H_EXECUTABLE 20
+#define ML_H_CWD 21
+#define ML_H_STDLIB_DIR 22
+#define ML_H_SITE_PACKAGES 23
+#define ML_H_SYS_PATH 24
+#define ML_H_MODE 25
+#define ML_H_CGROUP_PATH 26
+#define ML_H_SCRIPT 27
+
+#define ML_OPTION_NATIVE 1
+#define ML_OPTION_PYTHON_ALLOCATORS 2
+#define ML_OPTION_AGGREGATE 4
+#define ML_OPTION_SAMPLED 8
+#define ML_OPTION_FOLLOW_FORK 16
+
+#define ML_MODE_RUN 1
+#define ML_MODE_ATTACH 2
+
+/* hot records: ALLOC 1kkkkswq, FREE 011kkwqz */
+#define ML_ALLOC_BIT 0x80
+#define ML_ALLOC_SAME_STACK 0x04
+#define ML_ALLOC_ABS_ADDR 0x02
+#define ML_ALLOC_SEQ1 0x01
+#define ML_FREE_TAG 0x60
+#define ML_FREE_ABS_ADDR 0x04
+#define ML_FREE_SEQ1 0x02
+#define ML_FREE_HAS_SIZE 0x01
+
+enum ml_allocator {
+    ML_A_MALLOC = 0,
+    ML_A_CALLOC = 1,
+    ML_A_REALLOC = 2,
+    ML_A_POSIX_MEMALIGN = 3,
+    ML_A_ALIGNED_ALLOC = 4,
+    ML_A_MEMALIGN = 5,
+    ML_A_VALLOC = 6,
+    ML_A_PVALLOC = 7,
+    ML_A_MMAP = 8,
+    ML_A_PYMALLOC_MALLOC = 9,
+    ML_A_PYMALLOC_CALLOC = 10,
+    ML_A_PYMALLOC_REALLOC = 11,
+    ML_A_TRACEMALLOC_TRACK = 12,
+    ML_A_REALLOCARRAY = 13,
+    ML_A_MREMAP = 14,
+    ML_A_OTHER = 15,
+};
+
+enum ml_deallocator {
+    ML_D_FREE = 0,
+    ML_D_MUNMAP = 1,
+    ML_D_PYMALLOC_FREE = 2,
+    ML_D_TRACEMALLOC_UNTRACK = 3,
+};
+
+enum ml_record_type {
+    ML_R_FRAME = 1,
+    ML_R_CODE = 2,
+    ML_R_NATIVE_FRAME = 3,
+    ML_R_THREAD = 4,
+    ML_R_THREAD_NAME = 5,
+    ML_R_THREAD_EXIT = 6,
+    ML_R_SNAPSHOT = 7,
+    ML_R_GC = 8,
+    ML_R_FORK = 9,
+    ML_R_IMAGE = 10,
+    ML_R_IMAGE_UNLOAD = 11,
+    ML_R_MARKER = 12,
+    ML_R_BARRIER = 13,
+    ML_R_CHECKPOINT = 14,
+    ML_R_TRAILER = 15,
+    ML_R_AGENT_STATS = 16,
+    ML_R_EXIT = 17,
+    ML_R_NOTE = 18,
+    ML_R_STACK_RESET = 19,
+    ML_R_GC_STATE = 20,
+};
+
+#define ML_SNAPSHOT_HAS_HEAP 1
+#define ML_SNAPSHOT_HAS_CGROUP 2
+#define ML_SNAPSHOT_HAS_SWAP 4
+
+#define ML_LINETABLE_LNOTAB 1
+#define ML_LINETABLE_310 2
+#define ML_LINETABLE_LOCATIONS 3
+
+enum ml_marker_kind {
+    ML_M_TRACKING_STARTED = 1,
+    ML_M_TRACKING_STOPPED = 2,
+    ML_M_ATTACHED = 3,
+    ML_M_NEAR_OOM = 4,
+    ML_M_LABEL = 5,
+    ML_M_DETACHED = 6,
+    ML_M_MEMORY_PRESSURE = 7,
+};
+
+enum ml_trailer_reason {
+    ML_T_EXIT = 1,
+    ML_T_DETACH = 2,
+    ML_T_DURATION = 3,
+    ML_T__EXIT = 4,
+    ML_T_FORK_CHILD_STOPPED = 5,
+};
+
+enum ml_note_kind {
+    ML_N_INFO = 1,
+    ML_N_NOT_TRACKED = 2,
+    ML_N_WARNING = 3,
+};
+
+#endif

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// Prepares what the tests need beyond npm packages, idempotently, under .cache/:
+// - one virtualenv per CPython >= 3.9 found on the machine (pyenv versions, /usr/bin/python3), with numpy;
+// - .cache/pythons.json: the list the tests iterate over (test/support/pythons.ts reads it).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cache = join(root, '.cache');
+mkdirSync(cache, { recursive: true });
+
+function run(cmd, args, opts = {}) {
+  return spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+}
+
+function candidates() {
+  const found = [];
+  const pyenvRoot = process.env.PYENV_ROOT || join(homedir(), '.pyenv');
+  const versionsDir = join(pyenvRoot, 'versions');
+  if (existsSync(versionsDir)) {
+    for (const v of readdirSync(versionsDir)) {
+      const exe = join(versionsDir, v, 'bin', 'python3');
+      if (existsSync(exe)) found.push(exe);
+    }
+  }
+  for (const exe of ['/usr/bin/python3']) if (existsSync(exe)) found.push(exe);
+  return found;
+}
+
+// numpy wheels per minor version: the newest that supports it.
+const NUMPY = { 9: 'numpy==2.0.2', 10: 'numpy==2.2.6', 11: 'numpy==2.3.5', 12: 'numpy==2.3.5', 13: 'numpy==2.3.5', 14: 'numpy==2.3.5' };
+
+const pythons = [];
+for (const exe of candidates()) {
+  const probe = run(exe, ['-c', 'import sys,json;print(json.dumps([sys.version_info[:3], sys.implementation.name]))']);
+  if (probe.status !== 0) continue;
+  const [[major, minor, micro], impl] = JSON.parse(probe.stdout);
+  if (impl !== 'cpython' || major !== 3 || minor < 9) continue;
+  const version = `${major}.${minor}.${micro}`;
+  const tag = exe.startsWith('/usr/') ? `system-${version}` : version;
+  const venv = join(cache, 'venv', tag);
+  const vpy = join(venv, 'bin', 'python3');
+  if (!existsSync(vpy)) {
+    const r = run(exe, ['-m', 'venv', venv], { stdio: 'inherit' });
+    if (r.status !== 0) {
+      console.error(`setup: cannot create a virtualenv for ${exe}; it is left out of the tests`);
+      continue;
+    }
+  }
+  const hasNumpy = run(vpy, ['-c', 'import numpy']).status === 0;
+  if (!hasNumpy) {
+    const spec = NUMPY[minor] ?? 'numpy';
+    const r = run(vpy, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '--only-binary=:all:', spec], { stdio: 'inherit' });
+    if (r.status !== 0) {
+      console.error(`setup: pip could not install ${spec} for ${exe}`);
+      process.exit(1);
+    }
+  }
+  pythons.push({ version, minor, base: exe, python: vpy, system: exe.startsWith('/usr/') });
+}
+if (pythons.length === 0) {
+  console.error('setup: no CPython >= 3.9 found; install one (pyenv or the distribution package)');
+  process.exit(1);
+}
+writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
+console.error(`setup: Pythons for tests: ${pythons.map((p) => p.version + (p.system ? ' (system)' : '')).join(', ')}`);

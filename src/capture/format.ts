@@ -1,0 +1,190 @@
+// The capture format's constants: the specification in code. docs/capture-format.md is the prose;
+// agent/src/format.h holds the same numbers for the C side, and format-sync.test.ts checks they agree.
+
+export const FORMAT_VERSION = 1;
+/** A file whose min_reader_version is above this reader's FORMAT_VERSION is refused. */
+export const MIN_READER_VERSION = 1;
+
+/** `\x89MLENS\r\n`: the 0x89 and CR LF catch files mangled by text-mode transfers. */
+export const FILE_MAGIC = Uint8Array.of(0x89, 0x4d, 0x4c, 0x45, 0x4e, 0x53, 0x0d, 0x0a);
+export const FILE_HEADER_FIXED_LEN = 20;
+export const MAX_HEADER_BODY_LEN = 1 << 20;
+
+/** Every block starts with these four bytes, so a reader can resynchronize after damage. */
+export const BLOCK_SYNC = Uint8Array.of(0xeb, 0x4d, 0x4c, 0x42);
+export const BLOCK_SYNC_U32 = 0x424c4deb; // BLOCK_SYNC read as a little-endian u32
+export const BLOCK_HEADER_LEN = 32;
+export const MAX_BLOCK_PAYLOAD = 16 << 20;
+export const BLOCK_FLAG_DEFLATE = 1;
+export const BLOCK_KIND_RECORDS = 1;
+
+export const STREAM_SERVICE = 0;
+export const STREAM_MEMLENS = 0xffffffff;
+
+export const MAX_STRING_LEN = 1 << 20;
+
+// ── Header field tags ────────────────────────────────────────────────────────────────────────────
+export const enum HeaderTag {
+  WriterName = 1,
+  WriterVersion = 2,
+  Pid = 3,
+  Ppid = 4,
+  Hostname = 5,
+  Argv = 6,
+  StartWallNs = 7,
+  StartMonoNs = 8,
+  PythonVersion = 9,
+  PythonHexversion = 10,
+  PythonImplementation = 11,
+  PythonAllocator = 12,
+  Options = 13,
+  SampleRateBytes = 14,
+  Platform = 15,
+  PageSize = 16,
+  CgroupLimitBytes = 17,
+  MemoryIntervalMs = 18,
+  MainTid = 19,
+  Executable = 20,
+  Cwd = 21,
+  StdlibDir = 22,
+  SitePackages = 23,
+  SysPath = 24,
+  Mode = 25,
+  CgroupPath = 26,
+  Script = 27,
+}
+
+export const PYTHON_ALLOCATORS = [
+  'unknown',
+  'pymalloc',
+  'pymalloc-debug',
+  'malloc',
+  'malloc-debug',
+  'mimalloc',
+  'mimalloc-debug',
+] as const;
+export type PythonAllocator = (typeof PYTHON_ALLOCATORS)[number];
+
+export const OPTION_NATIVE = 1;
+export const OPTION_PYTHON_ALLOCATORS = 2;
+export const OPTION_AGGREGATE = 4;
+export const OPTION_SAMPLED = 8;
+export const OPTION_FOLLOW_FORK = 16;
+
+export const MODE_RUN = 1;
+export const MODE_ATTACH = 2;
+
+// ── Hot records ──────────────────────────────────────────────────────────────────────────────────
+//   ALLOC  1kkkkswq   k allocator, s same stack as previous ALLOC (omitted), w absolute address, q seq+1
+//   FREE   011kkwqz   k deallocator, w absolute address, q seq+1, z a size follows
+export const ALLOC_BIT = 0x80;
+export const ALLOC_SAME_STACK = 0x04;
+export const ALLOC_ABS_ADDR = 0x02;
+export const ALLOC_SEQ1 = 0x01;
+export const FREE_MASK = 0xe0;
+export const FREE_TAG = 0x60;
+export const FREE_ABS_ADDR = 0x04;
+export const FREE_SEQ1 = 0x02;
+export const FREE_HAS_SIZE = 0x01;
+export const RESERVED_MASK = 0xe0;
+export const RESERVED_TAG = 0x40;
+
+/** Allocator of an ALLOC record (the k bits). */
+export const ALLOCATORS = [
+  'malloc',
+  'calloc',
+  'realloc',
+  'posix_memalign',
+  'aligned_alloc',
+  'memalign',
+  'valloc',
+  'pvalloc',
+  'mmap',
+  'pymalloc_malloc',
+  'pymalloc_calloc',
+  'pymalloc_realloc',
+  'tracemalloc_track',
+  'reallocarray',
+  'mremap',
+  'other',
+] as const;
+export type AllocatorName = (typeof ALLOCATORS)[number];
+export const enum Allocator {
+  Malloc = 0,
+  Calloc = 1,
+  Realloc = 2,
+  PosixMemalign = 3,
+  AlignedAlloc = 4,
+  Memalign = 5,
+  Valloc = 6,
+  Pvalloc = 7,
+  Mmap = 8,
+  PymallocMalloc = 9,
+  PymallocCalloc = 10,
+  PymallocRealloc = 11,
+  TracemallocTrack = 12,
+  Reallocarray = 13,
+  Mremap = 14,
+  Other = 15,
+}
+
+/** Deallocator of a FREE record (the k bits). */
+export const DEALLOCATORS = ['free', 'munmap', 'pymalloc_free', 'tracemalloc_untrack'] as const;
+export type DeallocatorName = (typeof DEALLOCATORS)[number];
+export const enum Deallocator {
+  Free = 0,
+  Munmap = 1,
+  PymallocFree = 2,
+  TracemallocUntrack = 3,
+}
+
+// ── Length-prefixed records ──────────────────────────────────────────────────────────────────────
+export const enum RecordType {
+  Frame = 1,
+  Code = 2,
+  NativeFrame = 3,
+  Thread = 4,
+  ThreadName = 5,
+  ThreadExit = 6,
+  Snapshot = 7,
+  Gc = 8,
+  Fork = 9,
+  Image = 10,
+  ImageUnload = 11,
+  Marker = 12,
+  Barrier = 13,
+  Checkpoint = 14,
+  Trailer = 15,
+  AgentStats = 16,
+  Exit = 17,
+  Note = 18,
+  StackReset = 19,
+  GcState = 20,
+}
+export const MAX_KNOWN_RECORD_TYPE = 20;
+
+export const SNAPSHOT_HAS_HEAP = 1;
+export const SNAPSHOT_HAS_CGROUP = 2;
+export const SNAPSHOT_HAS_SWAP = 4;
+
+export const LINETABLE_LNOTAB = 1; // co_lnotab, CPython 3.9
+export const LINETABLE_310 = 2; // co_linetable, CPython 3.10
+export const LINETABLE_LOCATIONS = 3; // co_linetable location table, CPython 3.11+
+
+export const MARKER_KINDS = [
+  'none',
+  'tracking-started',
+  'tracking-stopped',
+  'attached',
+  'near-oom',
+  'label',
+  'detached',
+  'memory-pressure',
+] as const;
+export type MarkerKind = (typeof MARKER_KINDS)[number];
+
+export const TRAILER_REASONS = ['unknown', 'exit', 'detach', 'duration', '_exit', 'fork-child-stopped'] as const;
+export type TrailerReason = (typeof TRAILER_REASONS)[number];
+
+export const NOTE_KINDS = ['none', 'info', 'not-tracked', 'warning'] as const;
+export type NoteKind = (typeof NOTE_KINDS)[number];

@@ -1,0 +1,316 @@
+// What the decoder gives its consumers: the contract between src/capture and everything above it.
+//
+// Allocations and frees (the hot path, hundreds of millions in a big capture) reach a CaptureVisitor as
+// plain numeric arguments: no object per record. Every other record is a small object of the
+// MetaRecord union. Field meanings and units are those of docs/capture-format.md.
+
+import type { PythonAllocator } from './format.js';
+
+/** The decoded file header. Lists are empty and numbers 0 when the field was absent. */
+export interface CaptureHeader {
+  readonly version: number;
+  readonly minReaderVersion: number;
+  readonly writerName: string;
+  readonly writerVersion: string;
+  readonly pid: number;
+  readonly ppid: number;
+  readonly hostname: string;
+  readonly argv: readonly string[];
+  /** Unix time in ns when tracking started (bigint: does not fit a double's 53 bits). */
+  readonly startWallNs: bigint;
+  readonly startMonoNs: bigint;
+  readonly pythonVersion: string;
+  readonly pythonHexversion: number;
+  readonly pythonImplementation: string;
+  readonly pythonAllocator: PythonAllocator;
+  /** Bit set of OPTION_* from format.ts. */
+  readonly options: number;
+  readonly sampleRateBytes: number;
+  readonly platform: string;
+  readonly pageSize: number;
+  /** undefined: the process had no cgroup memory limit. */
+  readonly cgroupLimitBytes: number | undefined;
+  readonly memoryIntervalMs: number;
+  readonly mainTid: number;
+  readonly executable: string;
+  readonly cwd: string;
+  readonly stdlibDirs: readonly string[];
+  readonly sitePackages: readonly string[];
+  readonly sysPath: readonly string[];
+  /** MODE_RUN or MODE_ATTACH. */
+  readonly mode: number;
+  readonly cgroupPath: string;
+  readonly script: string;
+  /** Header fields this reader does not know, kept so a re-encoder can write them back. */
+  readonly unknownFields: readonly { readonly tag: number; readonly value: Uint8Array }[];
+}
+
+export interface FrameRecord {
+  readonly type: 'frame';
+  readonly stream: number;
+  /** The node this record defines (1, 2, … per stream, restarting after a stack-reset). */
+  readonly id: number;
+  readonly parent: number;
+  readonly codeId: number;
+  /** Byte offset of the current instruction in the code's bytecode. */
+  readonly instr: number;
+}
+
+export interface CodeRecord {
+  readonly type: 'code';
+  readonly stream: number;
+  readonly codeId: number;
+  readonly name: string;
+  readonly qualname: string;
+  readonly filename: string;
+  readonly firstLineNo: number;
+  /** LINETABLE_* from format.ts. */
+  readonly linetableKind: number;
+  readonly linetable: Uint8Array;
+}
+
+export interface NativeFrameRecord {
+  readonly type: 'native-frame';
+  readonly stream: number;
+  readonly id: number;
+  readonly parent: number;
+  readonly ip: number;
+}
+
+export interface ThreadRecord {
+  readonly type: 'thread';
+  readonly stream: number;
+  readonly osTid: number;
+  readonly pythonIdent: number;
+  readonly name: string;
+  readonly timeNs: number;
+}
+
+export interface ThreadNameRecord {
+  readonly type: 'thread-name';
+  readonly stream: number;
+  /** The thread's stream that is being named. */
+  readonly thread: number;
+  readonly name: string;
+}
+
+export interface ThreadExitRecord {
+  readonly type: 'thread-exit';
+  readonly stream: number;
+  readonly timeNs: number;
+}
+
+export interface SnapshotRecord {
+  readonly type: 'snapshot';
+  readonly stream: number;
+  readonly seq: number;
+  readonly timeNs: number;
+  readonly rss: number;
+  readonly rssAnon: number;
+  readonly rssFile: number;
+  readonly rssShmem: number;
+  /** undefined when the agent could not read it. */
+  readonly swap: number | undefined;
+  /** Present in aggregated captures; otherwise the reader computes it from the events. */
+  readonly heap: number | undefined;
+  readonly cgroupUsage: number | undefined;
+  readonly cgroupLimit: number | undefined;
+}
+
+export interface GcRecord {
+  readonly type: 'gc';
+  readonly stream: number;
+  readonly seq: number;
+  readonly timeNs: number;
+  readonly generation: number;
+  readonly collected: number;
+  readonly uncollectable: number;
+  readonly durationNs: number;
+}
+
+export interface ForkRecord {
+  readonly type: 'fork';
+  readonly stream: number;
+  readonly seq: number;
+  readonly timeNs: number;
+  readonly childPid: number;
+}
+
+export interface ImageSegment {
+  readonly vaddr: number;
+  readonly memsz: number;
+  readonly prot: number;
+  readonly fileOffset: number;
+}
+
+export interface ImageRecord {
+  readonly type: 'image';
+  readonly stream: number;
+  readonly seq: number;
+  readonly loadBias: number;
+  readonly path: string;
+  readonly buildId: Uint8Array;
+  readonly segments: readonly ImageSegment[];
+}
+
+export interface ImageUnloadRecord {
+  readonly type: 'image-unload';
+  readonly stream: number;
+  readonly seq: number;
+  readonly loadBias: number;
+}
+
+export interface MarkerRecord {
+  readonly type: 'marker';
+  readonly stream: number;
+  readonly seq: number;
+  readonly timeNs: number;
+  /** MARKER_KINDS index. */
+  readonly kind: number;
+  readonly label: string;
+}
+
+export interface BarrierRecord {
+  readonly type: 'barrier';
+  readonly stream: number;
+  readonly seq: number;
+}
+
+export interface CheckpointEntry {
+  readonly stream: number;
+  readonly stack: number;
+  readonly nativeStack: number;
+  readonly allocator: number;
+  readonly totalCount: number;
+  readonly totalBytes: number;
+  readonly liveCount: number;
+  readonly liveBytes: number;
+  readonly savedPeakCount: number;
+  readonly savedPeakBytes: number;
+  readonly updatedSeq: number;
+}
+
+export interface CheckpointRecord {
+  readonly type: 'checkpoint';
+  readonly stream: number;
+  readonly seq: number;
+  readonly timeNs: number;
+  readonly heap: number;
+  readonly peakHeap: number;
+  readonly peakSeq: number;
+  readonly entries: readonly CheckpointEntry[];
+}
+
+export interface TrailerRecord {
+  readonly type: 'trailer';
+  readonly stream: number;
+  readonly seq: number;
+  readonly timeNs: number;
+  /** TRAILER_REASONS index. */
+  readonly reason: number;
+  readonly allocations: number;
+  readonly frees: number;
+  readonly bytesAllocated: number;
+  readonly droppedEvents: number;
+  readonly agentMemoryBytes: number;
+}
+
+export interface AgentStatsRecord {
+  readonly type: 'agent-stats';
+  readonly stream: number;
+  readonly timeNs: number;
+  readonly agentMemoryBytes: number;
+  readonly streams: number;
+  readonly droppedEvents: number;
+  readonly blocksWritten: number;
+}
+
+export interface ExitRecord {
+  readonly type: 'exit';
+  readonly stream: number;
+  readonly timeNs: number;
+  readonly exitCode: number;
+  /** 0: not killed by a signal. */
+  readonly signal: number;
+  /** 0 no, 1 yes, 2 unknown. */
+  readonly oomKill: number;
+  readonly detail: string;
+}
+
+export interface NoteRecord {
+  readonly type: 'note';
+  readonly stream: number;
+  /** NOTE_KINDS index. */
+  readonly kind: number;
+  readonly text: string;
+}
+
+export interface StackResetRecord {
+  readonly type: 'stack-reset';
+  readonly stream: number;
+}
+
+export interface GcStateRecord {
+  readonly type: 'gc-state';
+  readonly stream: number;
+  readonly timeNs: number;
+  readonly enabled: boolean;
+  readonly frozenObjects: number;
+  readonly thresholds: readonly [number, number, number];
+}
+
+/** A length-prefixed record of a type this reader does not know (kept for `memlens parse`). */
+export interface UnknownRecord {
+  readonly type: 'unknown';
+  readonly stream: number;
+  readonly recordType: number;
+  readonly payload: Uint8Array;
+}
+
+export type MetaRecord =
+  | FrameRecord
+  | CodeRecord
+  | NativeFrameRecord
+  | ThreadRecord
+  | ThreadNameRecord
+  | ThreadExitRecord
+  | SnapshotRecord
+  | GcRecord
+  | ForkRecord
+  | ImageRecord
+  | ImageUnloadRecord
+  | MarkerRecord
+  | BarrierRecord
+  | CheckpointRecord
+  | TrailerRecord
+  | AgentStatsRecord
+  | ExitRecord
+  | NoteRecord
+  | StackResetRecord
+  | GcStateRecord
+  | UnknownRecord;
+
+/** Why part of a file could not be read. The reader goes on after each of these. */
+export interface DecodeWarning {
+  readonly kind: 'damaged-block' | 'truncated' | 'bad-record' | 'unknown-block-kind';
+  /** Byte offset in the file where the problem starts. */
+  readonly offset: number;
+  /** Bytes skipped because of it. */
+  readonly skippedBytes: number;
+  readonly message: string;
+}
+
+/**
+ * Receives a capture's records. `alloc` and `free` are the hot path: numbers only, in the order of the
+ * file's blocks (decoder) or in seq order (after the orderer, see order.ts). Addresses are plain numbers:
+ * user-space addresses fit in 53 bits on every platform memlens supports.
+ */
+export interface CaptureVisitor {
+  header?(header: CaptureHeader): void;
+  /** `allocator`: Allocator from format.ts. `stack`/`nativeStack`: node ids of `stream` (0 = none). */
+  alloc(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): void;
+  /** `deallocator`: Deallocator from format.ts. `size` is 0 unless the record carries one (munmap). */
+  free(stream: number, seq: number, address: number, size: number, deallocator: number): void;
+  meta(record: MetaRecord): void;
+  warning?(warning: DecodeWarning): void;
+}

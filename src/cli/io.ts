@@ -1,0 +1,41 @@
+// What a command may touch of the outside world, passed in so tests can drive main() in-process.
+
+export interface OutputStream {
+  write(chunk: string | Uint8Array): boolean;
+  /** A terminal, so colour and progress bars make sense. */
+  readonly isTTY?: boolean | undefined;
+  /** Terminal width when isTTY. */
+  readonly columns?: number | undefined;
+}
+
+export interface Io {
+  readonly stdout: OutputStream;
+  readonly stderr: OutputStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** Milliseconds, monotonic; injected so progress output can be tested. */
+  now(): number;
+}
+
+export function processIo(): Io {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    now: () => performance.now(),
+  };
+}
+
+/** Colour on stdout only for a terminal, and never when NO_COLOR is set (https://no-color.org). */
+export function wantsColor(io: Io, stream: OutputStream = io.stdout): boolean {
+  if (io.env['NO_COLOR'] !== undefined && io.env['NO_COLOR'] !== '') return false;
+  if (io.env['FORCE_COLOR'] !== undefined && io.env['FORCE_COLOR'] !== '0') return true;
+  return stream.isTTY === true;
+}
+
+export function terminalColumns(io: Io, stream: OutputStream = io.stdout): number {
+  const fromEnv = Number(io.env['COLUMNS']);
+  if (Number.isInteger(fromEnv) && fromEnv > 20) return fromEnv;
+  return stream.isTTY === true && stream.columns !== undefined && stream.columns > 20 ? stream.columns : 100;
+}

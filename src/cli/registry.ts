@@ -1,0 +1,10 @@
+// Every subcommand, in the order `memlens --help` lists them. Heavy commands load their modules lazily
+// inside run(), so `memlens --help` stays fast.
+
+import type { Command } from './command.js';
+
+export const COMMANDS: readonly Command[] = [];
+
+export function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name || (c.aliases ?? []).includes(name));
+}
