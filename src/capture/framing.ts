@@ -24,6 +24,8 @@ export interface FrameSink {
   block(info: BlockInfo, bytes: Uint8Array): void;
   /** Bytes [offset, offset + length) are not part of any good block. */
   damaged(offset: number, length: number, reason: string): void;
+  /** The bytes of damaged regions, in pieces as they are passed over (for tools that copy a capture). */
+  skipped?(bytes: Uint8Array): void;
   /**
    * The data ends inside a block that starts at `offset`: `info` is undefined when even its 32-byte header
    * is incomplete; `bytes` is what there is of the block (header included).
@@ -148,6 +150,12 @@ export class BlockFramer {
   private process(buf: Uint8Array, start: number, end: number, atEnd: boolean): number {
     let p = start;
     const base = this.offset - start; // file offset of buf[0]
+    // Start of the damaged bytes passed over in this call (for sink.skipped).
+    let skipFrom = this.state === State.Resync ? start : -1;
+    const skipTo = (to: number): void => {
+      if (skipFrom >= 0 && to > skipFrom) this.sink.skipped?.(buf.subarray(skipFrom, to));
+      skipFrom = -1;
+    };
     for (;;) {
       const avail = end - p;
       if (this.state === State.Header) {
@@ -164,7 +172,8 @@ export class BlockFramer {
         continue;
       }
       if (avail === 0) {
-        this.need = BLOCK_HEADER_LEN;
+        this.need = this.state === State.Resync ? 4 : BLOCK_HEADER_LEN;
+        skipTo(p);
         return p - start;
       }
       if (this.state === State.Blocks) {
@@ -173,6 +182,7 @@ export class BlockFramer {
         if (r === BAD) {
           this.startDamage(base + p, this.lastBad);
           this.state = State.Resync;
+          skipFrom = p;
           p++;
           continue;
         }
@@ -196,6 +206,7 @@ export class BlockFramer {
         // No sync mark in what we have; keep the last bytes (a sync mark may straddle the chunk edge).
         const keep = atEnd ? 0 : Math.min(3, end - p);
         this.need = keep + 1;
+        skipTo(end - keep);
         return end - keep - start;
       }
       p = i;
@@ -205,12 +216,14 @@ export class BlockFramer {
           p++;
           continue;
         }
+        skipTo(p);
         return p - start;
       }
       if (r === BAD) {
         p++;
         continue;
       }
+      skipTo(p);
       this.endDamage(base + p);
       this.state = State.Blocks;
       this.emitBlock(buf, p, r, base + p);
