@@ -234,7 +234,7 @@ test('fuzz: mutated captures never throw anything but a header CaptureFormatErro
       error = e;
     }
     if (error !== undefined) {
-      assert.ok(error instanceof CaptureFormatError, `seed ${seed}, run ${runs}: ${String(error)}`);
+      assert.ok(error instanceof CaptureFormatError, `seed ${seed}, run ${runs}: ${error instanceof Error ? (error.stack ?? error.message) : JSON.stringify(error)}`);
     } else if (runs % 4 === 0 && whole !== undefined) {
       // Same result when fed in random chunks.
       const c = new Collector();

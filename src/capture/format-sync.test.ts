@@ -8,11 +8,12 @@ import * as F from './format.js';
 
 const header = readFileSync(new URL('../../../agent/src/format.h', import.meta.url), 'utf8');
 
-/** Evaluates the C integer expressions the header uses: literals with a u suffix, <<, parentheses. */
+/** Evaluates the C integer expressions the header uses: a literal with a u suffix, or (a << b). */
 function cValue(expr: string): number {
   const clean = expr.replace(/\/\*.*?\*\//g, '').trim().replace(/\b(0x[0-9a-fA-F]+|\d+)u\b/g, '$1');
-  assert.match(clean, /^[\s()0-9a-fA-Fx<]+$/, `unexpected C expression ${expr}`);
-  return Number(new Function(`return (${clean.replace(/<</g, '*2**')});`)());
+  const m = clean.replace(/[()]/g, '').match(/^\s*(\w+)\s*(?:<<\s*(\w+))?\s*$/);
+  assert.ok(m !== null, `unexpected C expression ${expr}`);
+  return Number(m[1]) * 2 ** Number(m[2] ?? 0);
 }
 
 function cConstants(): Map<string, number | string> {
