@@ -65,8 +65,10 @@ test('progress: drawn on a terminal for big inputs, throttled, erased at the end
   p.update(PROGRESS_MIN_BYTES * 2);
   p.finish();
   const err = io.err();
-  assert.match(err, /^\rreading x \[\.+\]   0% 0 B \/ 128 MiB/);
-  assert.match(err, /\rreading x \[#+\] 100% 128 MiB \/ 128 MiB [\d.]+ [KMG]iB\/s\x1b\[K\r\x1b\[K$/);
+  assert.match(err, /^\rreading x \[\.+\] {3}0% 0 B \/ 128 MiB/);
+  const ESC = String.fromCharCode(27);
+  assert.ok(err.endsWith(`${ESC}[K\r${ESC}[K`), 'the bar is erased');
+  assert.match(err, /\rreading x \[#+\] 100% 128 MiB \/ 128 MiB [\d.]+ [KMG]iB\/s/);
   assert.equal(err.split('\r').length - 1, 3);
   assert.equal(byteProgress(fakeIo(dir, { stderrTTY: false }), 'x', PROGRESS_MIN_BYTES * 2), NO_PROGRESS);
   assert.equal(byteProgress(fakeIo(dir, { stderrTTY: true }), 'x', 1000), NO_PROGRESS);
