@@ -97,13 +97,14 @@ static inline int fits16(uint64_t v) {
     return v < ML_NO_FIELD;
 }
 
-/* 3.13+: fills L from the runtime's _Py_DebugOffsets. The generic fields are copied; the values every
- * GIL build must have (object header, bytes header, frame linkage) are checked so that a table of another
- * shape (a pre-release, a free-threaded or debug build) is refused instead of misread. */
-static int layout_from_debug_offsets(unsigned minor, unsigned long hexversion, ml_pylayout *L, char *err,
-                                     size_t errlen) {
-    const char *runtime = sym("_PyRuntime");
-    if (runtime == NULL) return fail(err, errlen, "_PyRuntime not found by dlsym", NULL);
+/* 3.13+ (declared in pylayout.h): the generic fields of L are copied from _Py_DebugOffsets; the values
+ * every LP64 GIL build must have (object header, bytes header, frame linkage) are checked, so that a table
+ * of another shape (a pre-release, a free-threaded or debug build) is refused instead of misread. */
+int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, ml_pylayout *L, char *err,
+                                   size_t errlen) {
+    const char *runtime = table;
+    unsigned minor = (unsigned)(hexversion >> 16) & 0xffu;
+    if (minor != 13 && minor != 14) return fail(err, errlen, "no _Py_DebugOffsets layout for this version", NULL);
     if (memcmp(runtime, "xdebugpy", 8) != 0)
         return fail(err, errlen, "_PyRuntime does not start with the _Py_DebugOffsets cookie \"xdebugpy\"", NULL);
     uint64_t version, free_threaded;
@@ -207,9 +208,12 @@ int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen) {
     case 10: L = ml_layout_310; break;
     case 11: L = ml_layout_311; break;
     case 12: L = ml_layout_312; break;
-    default:
-        if (layout_from_debug_offsets(minor, hexversion, &L, err, errlen) != 0) return -1;
+    default: {
+        const void *runtime = sym("_PyRuntime");
+        if (runtime == NULL) return fail(err, errlen, "_PyRuntime not found by dlsym", NULL);
+        if (ml_pylayout_from_debug_offsets(runtime, hexversion, &L, err, errlen) != 0) return -1;
         break;
+    }
     }
 
     void *get_tstate = sym("PyGILState_GetThisThreadState");

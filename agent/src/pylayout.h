@@ -9,6 +9,7 @@
 #ifndef MEMLENS_PYLAYOUT_H
 #define MEMLENS_PYLAYOUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define ML_NO_FIELD 0xFFFFu
@@ -216,5 +217,10 @@ typedef struct ml_dbg314 {
             debugger_script_path, debugger_script_path_size;
     } debugger_support;
 } ml_dbg314;
+
+/* 3.13+: fills *L from a _Py_DebugOffsets table (the start of _PyRuntime) for sys.hexversion, checking
+ * the table's cookie, version and the values every LP64 GIL build must have. 0, or -1 with a reason. */
+int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, ml_pylayout *L, char *err,
+                                   size_t errlen);
 
 #endif
