@@ -10,10 +10,12 @@ level, deep recursion, non-ASCII names and file names).
 """
 import asyncio
 import ctypes
+import gc
 import json
 import sys
 import threading
 import traceback
+import warnings
 
 LIB = ctypes.CDLL(sys.argv[1])
 LIB.probe_init.argtypes = [ctypes.c_ulong, ctypes.c_char_p, ctypes.c_size_t]
@@ -235,6 +237,44 @@ class Klass:
 Klass().method()
 Klass.static()
 
+# An incomplete frame: on 3.11 a collection can start inside MAKE_CELL, in the prologue of needs_cell, before
+# its first traceable instruction; a gc callback then runs Python code while that frame is linked but
+# incomplete. Python (PyFrame_GetBack) skips it, and so must the walk. (3.12+ defer collections to the
+# next eval-breaker check, where the frame is complete; the scenario then only checks an ordinary stack.)
+def needs_cell(a):
+    if a:
+        return 0
+
+    def inner():
+        return a
+    return inner
+
+
+def incomplete_driver():
+    for _ in range(1000):
+        needs_cell(1)
+        if FIRED:
+            break
+
+
+FIRED = []
+
+
+def gc_callback(phase, info):
+    if not FIRED and phase == 'start' and sys._getframe(1).f_code.co_name == 'incomplete_driver':
+        FIRED.append(snapshot('gc callback in a frame prologue'))
+
+
+gc.collect()
+OLD_THRESHOLD = gc.get_threshold()
+gc.callbacks.append(gc_callback)
+gc.set_threshold(1)
+try:
+    incomplete_driver()
+finally:
+    gc.set_threshold(*OLD_THRESHOLD)
+    gc.callbacks.remove(gc_callback)
+
 # Module level, non-ASCII names and file names: UCS1 (é), UCS2 (模块, 函数), UCS4 (𐐀, 𠀀) in the file name,
 # the function names and the class name; code with many lines, big line jumps and a line after a long gap.
 NON_ASCII_SRC = '''
@@ -292,7 +332,9 @@ def probe_strings():
         api = ctypes.pythonapi
         api.PyUnicode_FromUnicode.restype = ctypes.py_object
         api.PyUnicode_FromUnicode.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
-        legacy = api.PyUnicode_FromUnicode(None, 3)  # a legacy (not compact, not ready) string
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)
+            legacy = api.PyUnicode_FromUnicode(None, 3)  # a legacy (not compact, not ready) string
         cases.append(('legacy string (not compact)', base.replace(co_name=legacy), '<?>', base.co_filename))
     for label, code, name, filename in cases:
         got = code_text(id(code))
