@@ -249,7 +249,7 @@ export class ModelBuilder implements CaptureVisitor {
 
     if (allocator === MMAP || allocator === MREMAP) {
       // MAP_FIXED over a live mapping replaces it: the old part is gone without a munmap.
-      if (this.regions.contains(address) || this.regions.contains(address + size - 1)) this.unmapRange(address, size, seq, true);
+      this.unmapRange(address, size, seq, true);
       this.countAlloc(site, size, allocator);
       const index = this.bumpThreadAllocs(st.thread);
       this.regions.add(address, size, site, index);
