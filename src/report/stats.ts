@@ -32,7 +32,7 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
   ];
   if (!stats.aggregated) kv.push(['Frees', formatCount(stats.frees)]);
   kv.push(['Peak tracked heap', `${formatBytes(stats.peakHeap)}${stats.peakTimeNs !== undefined ? ` at about ${formatTime(stats.peakTimeNs)}` : ''}`]);
-  kv.push(['Live at the end', `${formatBytes(stats.endHeap)} in ${formatCount(stats.endLiveCount)} allocations`]);
+  kv.push(['Live at the end', `${formatBytes(stats.endHeap)} in ${plural(stats.endLiveCount, 'allocation')}`]);
   if (stats.peakRss !== undefined) {
     kv.push(['Peak RSS', `${formatBytes(stats.peakRss)}${stats.cgroupLimit !== undefined && stats.cgroupLimit > 0 ? ` (cgroup limit ${formatBytes(stats.cgroupLimit)})` : ''}`]);
   }
@@ -42,14 +42,14 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
   const kw = Math.max(...kv.map(([k]) => k.length)) + 2;
   for (const [k, v] of kv) out.push(`  ${padRight(`${k}:`, kw)}${v}`);
 
-  out.push('', paint('bold', 'Allocation sizes'));
+  out.push('', paint('bold', 'Allocation sizes (bytes, from – below)'));
   if (stats.histogram === undefined) {
     out.push('  (not in an aggregated capture: it keeps totals per location, not each size)');
   } else if (stats.histogram.length === 0) {
     out.push('  (no allocations)');
   } else {
     const max = Math.max(...stats.histogram.map((b) => b.count));
-    const ranges = stats.histogram.map((b) => `${formatBytes(b.minBytes)} – ${formatBytes(b.maxBytes)}`);
+    const ranges = stats.histogram.map((b) => `${formatBound(b.minBytes)} – ${formatBound(b.maxBytes + 1)}`);
     const rw = Math.max(...ranges.map((r) => r.length));
     stats.histogram.forEach((b, i) => {
       const len = max === 0 ? 0 : Math.round((BAR_WIDTH * b.count) / max);
@@ -76,10 +76,10 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
   stats.topByCount.forEach((r, i) => out.push(`  ${i + 1}. ${loc(r)}  ${paint('bold', formatCount(r.count))}`));
   if (stats.topByCount.length === 0) out.push('  (none)');
   out.push('', paint('bold', `Top ${n} modules by memory allocated (stdlib left out)`));
-  stats.topModulesBySize.forEach((m, i) => out.push(`  ${i + 1}. ${m.module}  ${paint('bold', formatBytes(m.bytes))} in ${formatCount(m.count)} allocations`));
+  stats.topModulesBySize.forEach((m, i) => out.push(`  ${i + 1}. ${m.module}  ${paint('bold', formatBytes(m.bytes))} in ${plural(m.count, 'allocation')}`));
   if (stats.topModulesBySize.length === 0) out.push('  (none)');
   out.push('', paint('bold', `Top ${n} modules by number of allocations (stdlib left out)`));
-  stats.topModulesByCount.forEach((m, i) => out.push(`  ${i + 1}. ${m.module}  ${paint('bold', formatCount(m.count))} allocations, ${formatBytes(m.bytes)}`));
+  stats.topModulesByCount.forEach((m, i) => out.push(`  ${i + 1}. ${m.module}  ${paint('bold', plural(m.count, 'allocation'))}, ${formatBytes(m.bytes)}`));
   if (stats.topModulesByCount.length === 0) out.push('  (none)');
 
   const notes = [...stats.unavailable.map((u) => `not in this capture: ${u}.`), ...captureNotes(model)];
@@ -123,4 +123,20 @@ export function statsJson(model: CaptureModel, stats: Statistics): Record<string
       duration_ns: stats.durationNs,
     },
   };
+}
+
+function plural(n: number, word: string): string {
+  return `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** A power-of-two bound, exactly: `64 B`, `256 KiB`, `8 MiB`. */
+export function formatBound(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && v % 1024 === 0 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${formatCount(v)} ${units[u]}`;
 }

@@ -77,7 +77,8 @@ export function pprofProfile(input: PprofInput): Uint8Array {
     if (id === undefined) {
       id = functions.length + 1;
       functionIds.set(key, id);
-      functions.push(new ProtoWriter().uintField(1, id).uintField(2, str(name)).uintField(3, str(name)).uintField(4, str(file)).uintField(5, startLine));
+      // No system_name: pprof demangles system names, and a Python name like `<module>` demangles to nothing.
+      functions.push(new ProtoWriter().uintField(1, id).uintField(2, str(name)).uintField(4, str(file)).uintField(5, startLine));
     }
     return id;
   };
