@@ -22,14 +22,12 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function writeLikeTheAgent(stream: ReturnType<typeof randomStream>, round: number): Uint8Array {
   const w = new CaptureWriter({ header: stream.header, blockSize: 256 });
   let events = 0;
-  let lastSeq = 0;
   for (const c of stream.calls) {
     if (c.kind === 'meta') w.meta(c.record);
     else {
       if (c.kind === 'alloc') w.alloc(c.stream, c.seq, c.address, c.size, c.allocator, c.stack, c.native);
       else w.free(c.stream, c.seq, c.address, c.size, c.deallocator);
-      lastSeq = c.seq;
-      if (++events % round === 0) w.barrier(lastSeq + 1);
+      if (++events % round === 0) w.barrier(c.seq + 1);
     }
   }
   return w.finish();
