@@ -56,7 +56,20 @@ export type WindowOption =
   | { readonly fromNs?: number | undefined; readonly toNs?: number | undefined }
   | { readonly fromSeq: number; readonly toSeq: number };
 
+/**
+ * Follows the replay as it happens, for analyses that need more than the end state (analysis/temporal.ts).
+ * Calls come in seq order; the observer must not keep the builder busy (it is on the hot path).
+ */
+export interface ReplayObserver {
+  /** The live amount of `site` changed by `bytes` and `count` (negative for frees) at event `seq`. */
+  change(site: number, seq: number, bytes: number, count: number): void;
+  /** A memory snapshot: the events with a lower seq were replayed, none with a higher one (yet). */
+  snapshot(seq: number, timeNs: number): void;
+}
+
 export interface BuildOptions {
+  /** Told of every change of a site's live amount and of every snapshot, in replay order. */
+  readonly observer?: ReplayObserver | undefined;
   readonly lineResolver?: LineResolver;
   /** Count allocations freed after at most N other allocations of the same thread. */
   readonly temporaryThreshold?: number | undefined;
@@ -120,11 +133,20 @@ export class ModelBuilder implements CaptureVisitor {
   private hdr: CaptureHeader = EMPTY_HEADER;
   private readonly lineResolver: LineResolver;
   private readonly temporaryThreshold: number | undefined;
+  private readonly observer: ReplayObserver | undefined;
 
   private readonly pyNodes = new TupleInterner(3, 4096); // (parent global, codeId, instr); global = id + 1
   private readonly nativeNodes = new TupleInterner(2, 4096); // (parent global, ip)
   private readonly codes = new Map<number, CodeInfo>();
   private readonly sites = new SiteTable();
+  // The per-site columns the hot path touches, cached (refreshColumns() after the table grows).
+  private totalCount: Float64Array = new Float64Array(0);
+  private totalBytes: Float64Array = new Float64Array(0);
+  private liveCounts: Float64Array = new Float64Array(0);
+  private liveBytes: Float64Array = new Float64Array(0);
+  private peakCounts: Float64Array = new Float64Array(0);
+  private peakBytes: Float64Array = new Float64Array(0);
+  private peakMark: Float64Array = new Float64Array(0);
   private readonly streams = new Map<number, StreamState>();
   private lastStreamId = -1;
   private lastStream: StreamState | undefined;
@@ -201,6 +223,7 @@ export class ModelBuilder implements CaptureVisitor {
   constructor(options: BuildOptions = {}) {
     this.lineResolver = options.lineResolver ?? firstLineResolver;
     this.temporaryThreshold = options.temporaryThreshold;
+    this.observer = options.observer;
     const w = options.window;
     this.windowAsked = w !== undefined;
     if (w !== undefined && 'fromSeq' in w) {
@@ -243,6 +266,7 @@ export class ModelBuilder implements CaptureVisitor {
         if (nat === 0) this.unknownStacks++;
       }
       site = this.sites.intern(py, nat, st.thread, allocator);
+      if (site >= this.liveBytes.length) this.refreshColumns();
       st.lastStack = stack;
       st.lastNative = nativeStack;
       st.lastAllocator = allocator;
@@ -268,12 +292,11 @@ export class ModelBuilder implements CaptureVisitor {
       this.countAlloc(site, size, allocator);
       this.tracked.insert(address, size, site, this.bumpThreadAllocs(st.thread));
     } else {
-      if (this.live.remove(address)) {
+      this.countAlloc(site, size, allocator);
+      if (this.live.insertOrReplace(address, size, site, this.bumpThreadAllocs(st.thread))) {
         this.missedFrees++;
         this.release(this.live.removedSite, this.live.removedSize, 1, seq);
       }
-      this.countAlloc(site, size, allocator);
-      this.live.insert(address, size, site, this.bumpThreadAllocs(st.thread));
     }
     this.acquire(site, size, seq);
   }
@@ -306,9 +329,8 @@ export class ModelBuilder implements CaptureVisitor {
   private countAlloc(site: number, size: number, allocator: number): void {
     this.allocations++;
     this.bytesAllocated += size;
-    const c = this.sites.columns;
-    c.totalCount.array[site] = (c.totalCount.array[site] as number) + 1;
-    c.totalBytes.array[site] = (c.totalBytes.array[site] as number) + size;
+    this.totalCount[site] = (this.totalCount[site] as number) + 1;
+    this.totalBytes[site] = (this.totalBytes[site] as number) + size;
     const k = allocator & 15;
     this.allocatorCounts[k] = (this.allocatorCounts[k] as number) + 1;
     this.allocatorBytes[k] = (this.allocatorBytes[k] as number) + size;
@@ -341,21 +363,31 @@ export class ModelBuilder implements CaptureVisitor {
 
   /** Saves the site's live value as its value at the latest peak, once, before it changes. */
   private touch(site: number): void {
-    const c = this.sites.columns;
-    if (c.peakMark.array[site] !== this.epoch) {
-      c.peakBytes.array[site] = c.liveBytes.array[site] as number;
-      c.peakCount.array[site] = c.liveCount.array[site] as number;
-      c.peakMark.array[site] = this.epoch;
+    if (this.peakMark[site] !== this.epoch) {
+      this.peakBytes[site] = this.liveBytes[site] as number;
+      this.peakCounts[site] = this.liveCounts[site] as number;
+      this.peakMark[site] = this.epoch;
     }
+  }
+
+  private refreshColumns(): void {
+    const c = this.sites.columns;
+    this.totalCount = c.totalCount.array;
+    this.totalBytes = c.totalBytes.array;
+    this.liveCounts = c.liveCount.array;
+    this.liveBytes = c.liveBytes.array;
+    this.peakCounts = c.peakCount.array;
+    this.peakBytes = c.peakBytes.array;
+    this.peakMark = c.peakMark.array;
   }
 
   private acquire(site: number, bytes: number, seq: number): void {
     this.touch(site);
-    const c = this.sites.columns;
-    c.liveBytes.array[site] = (c.liveBytes.array[site] as number) + bytes;
-    c.liveCount.array[site] = (c.liveCount.array[site] as number) + 1;
+    this.liveBytes[site] = (this.liveBytes[site] as number) + bytes;
+    this.liveCounts[site] = (this.liveCounts[site] as number) + 1;
     this.liveCount++;
     this.heap += bytes;
+    this.observer?.change(site, seq, bytes, 1);
     if (this.heap > this.maxHeap) {
       this.maxHeap = this.heap;
       this.maxHeapSeq = seq;
@@ -367,13 +399,13 @@ export class ModelBuilder implements CaptureVisitor {
     }
   }
 
-  private release(site: number, bytes: number, count: number, _seq: number): void {
+  private release(site: number, bytes: number, count: number, seq: number): void {
     this.touch(site);
-    const c = this.sites.columns;
-    c.liveBytes.array[site] = (c.liveBytes.array[site] as number) - bytes;
-    c.liveCount.array[site] = (c.liveCount.array[site] as number) - count;
+    this.liveBytes[site] = (this.liveBytes[site] as number) - bytes;
+    this.liveCounts[site] = (this.liveCounts[site] as number) - count;
     this.liveCount -= count;
     this.heap -= bytes;
+    this.observer?.change(site, seq, -bytes, -count);
   }
 
   /** munmap (or MAP_FIXED) of [address, address + size): frees the tracked parts. False if none. */
@@ -540,6 +572,7 @@ export class ModelBuilder implements CaptureVisitor {
       // Events after it were replayed already: the heap now is the best we have.
       this.lateSnapshots++;
       s.heap.push(this.heap);
+      this.observer?.snapshot(r.seq, r.timeNs);
     } else {
       s.heap.push(NaN);
       this.pendingSnapshots.push(i);
@@ -554,10 +587,15 @@ export class ModelBuilder implements CaptureVisitor {
   private resolveSnapshots(seq: number): void {
     const rest: number[] = [];
     let next = Infinity;
+    const observer = this.observer;
+    // The observer hears of snapshots in seq order.
+    if (observer !== undefined) this.pendingSnapshots.sort((a, b) => (this.snap.seq[a] as number) - (this.snap.seq[b] as number));
     for (const i of this.pendingSnapshots) {
       const sseq = this.snap.seq[i] as number;
-      if (sseq <= seq) this.snap.heap[i] = this.heap;
-      else {
+      if (sseq <= seq) {
+        this.snap.heap[i] = this.heap;
+        observer?.snapshot(sseq, this.snap.timeNs[i] as number);
+      } else {
         rest.push(i);
         if (sseq < next) next = sseq;
       }
