@@ -86,7 +86,13 @@ interface StreamState {
   lastNative: number;
   lastAllocator: number;
   lastSite: number;
+  // A direct-mapped cache of (stack, native stack, allocator) → site behind it (-1: empty slot). Local
+  // stack ids are reused after a STACK_RESET, so the reset clears it.
+  cacheKey: Float64Array;
+  cacheSite: Int32Array;
 }
+
+const SITE_CACHE = 1024;
 
 const EMPTY_HEADER: CaptureHeader = {
   version: 0,
@@ -255,18 +261,18 @@ export class ModelBuilder implements CaptureVisitor {
     if (stack === st.lastStack && nativeStack === st.lastNative && allocator === st.lastAllocator) {
       site = st.lastSite;
     } else {
-      let py = 0;
-      if (stack > 0) {
-        py = stack < st.py.length ? (st.py[stack] as number) : 0;
-        if (py === 0) this.unknownStacks++;
+      // One number for the key (exact while both ids are below 2^24; past that, no caching).
+      const key = stack < 16777216 && nativeStack < 16777216 ? (stack * 16777216 + nativeStack) * 16 + allocator : -2;
+      const slot = (Math.imul(stack, 0x9e3779b1) ^ Math.imul(nativeStack, 0x85ebca6b) ^ allocator) & (SITE_CACHE - 1);
+      if (key === -2) {
+        site = this.siteOf(st, stack, nativeStack, allocator);
+      } else if (st.cacheKey[slot] === key) {
+        site = st.cacheSite[slot] as number;
+      } else {
+        site = this.siteOf(st, stack, nativeStack, allocator);
+        st.cacheKey[slot] = key;
+        st.cacheSite[slot] = site;
       }
-      let nat = 0;
-      if (nativeStack > 0) {
-        nat = nativeStack < st.native.length ? (st.native[nativeStack] as number) : 0;
-        if (nat === 0) this.unknownStacks++;
-      }
-      site = this.sites.intern(py, nat, st.thread, allocator);
-      if (site >= this.liveBytes.length) this.refreshColumns();
       st.lastStack = stack;
       st.lastNative = nativeStack;
       st.lastAllocator = allocator;
@@ -421,6 +427,23 @@ export class ModelBuilder implements CaptureVisitor {
     return true;
   }
 
+  /** The site of an event: its stream's stack ids mapped to global stack nodes, then interned. */
+  private siteOf(st: StreamState, stack: number, nativeStack: number, allocator: number): number {
+    let py = 0;
+    if (stack > 0) {
+      py = stack < st.py.length ? (st.py[stack] as number) : 0;
+      if (py === 0) this.unknownStacks++;
+    }
+    let nat = 0;
+    if (nativeStack > 0) {
+      nat = nativeStack < st.native.length ? (st.native[nativeStack] as number) : 0;
+      if (nat === 0) this.unknownStacks++;
+    }
+    const site = this.sites.intern(py, nat, st.thread, allocator);
+    if (site >= this.liveBytes.length) this.refreshColumns();
+    return site;
+  }
+
   private startWindow(): void {
     this.windowStarted = true;
     // The heap as the window opens is the first candidate peak (a window can open on a falling heap).
@@ -444,6 +467,8 @@ export class ModelBuilder implements CaptureVisitor {
         lastNative: -1,
         lastAllocator: -1,
         lastSite: 0,
+        cacheKey: new Float64Array(SITE_CACHE).fill(-1),
+        cacheSite: new Int32Array(SITE_CACHE),
       };
       this.streams.set(stream, st);
     }
@@ -477,6 +502,7 @@ export class ModelBuilder implements CaptureVisitor {
         st.py.fill(0);
         st.native.fill(0);
         st.lastStack = -1;
+        st.cacheKey.fill(-1);
         break;
       }
       case 'code':
