@@ -28,6 +28,16 @@ export interface ModuleRow {
   readonly bytes: number;
 }
 
+/** One point of the memory timeline (a snapshot). NaN where the capture has no value. */
+export interface TimelinePoint {
+  readonly timeNs: number;
+  readonly rss: number;
+  readonly rssAnon: number;
+  readonly rssFile: number;
+  readonly heap: number;
+  readonly cgroupUsage: number;
+}
+
 export interface Statistics {
   readonly aggregated: boolean;
   readonly totalAllocations: number;
@@ -48,6 +58,8 @@ export interface Statistics {
   readonly topByCount: readonly LineRow[];
   readonly topModulesBySize: readonly ModuleRow[];
   readonly topModulesByCount: readonly ModuleRow[];
+  /** A few snapshots spread over the run, with the ones of the highest heap and RSS among them. */
+  readonly timeline: readonly TimelinePoint[];
   /** What this capture cannot tell, in words. */
   readonly unavailable: readonly string[];
 }
@@ -57,6 +69,8 @@ export interface StatisticsOptions {
   readonly top?: number | undefined;
   readonly filter?: FrameFilter | undefined;
   readonly histogramBins?: number | undefined;
+  /** Timeline points at most (default 10). */
+  readonly timelinePoints?: number | undefined;
 }
 
 export function statistics(model: CaptureModel, options: StatisticsOptions = {}): Statistics {
@@ -119,8 +133,37 @@ export function statistics(model: CaptureModel, options: StatisticsOptions = {})
     topByCount,
     topModulesBySize,
     topModulesByCount,
+    timeline: timelinePoints(model, options.timelinePoints ?? 10),
     unavailable,
   };
+}
+
+/** Up to `max` snapshots evenly spread in time, plus the one where the heap and the one where RSS peaked. */
+export function timelinePoints(model: CaptureModel, max: number): TimelinePoint[] {
+  const s = model.snapshots;
+  const n = s.seq.length;
+  if (n === 0) return [];
+  const picks = new Set<number>();
+  let maxHeap = 0;
+  let maxRss = 0;
+  for (let i = 0; i < n; i++) {
+    if ((s.heap[i] as number) > (s.heap[maxHeap] as number)) maxHeap = i;
+    if ((s.rss[i] as number) > (s.rss[maxRss] as number)) maxRss = i;
+  }
+  picks.add(maxHeap);
+  picks.add(maxRss);
+  const even = Math.max(1, max - picks.size);
+  for (let k = 0; k < even && picks.size < max; k++) picks.add(even === 1 ? n - 1 : Math.round((k * (n - 1)) / (even - 1)));
+  return [...picks]
+    .sort((a, b) => a - b)
+    .map((i) => ({
+      timeNs: s.timeNs[i] as number,
+      rss: s.rss[i] as number,
+      rssAnon: s.rssAnon[i] as number,
+      rssFile: s.rssFile[i] as number,
+      heap: s.heap[i] as number,
+      cgroupUsage: s.cgroupUsage[i] as number,
+    }));
 }
 
 /**

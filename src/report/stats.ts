@@ -42,6 +42,18 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
   const kw = Math.max(...kv.map(([k]) => k.length)) + 2;
   for (const [k, v] of kv) out.push(`  ${padRight(`${k}:`, kw)}${v}`);
 
+  if (stats.timeline.length > 0) {
+    out.push('', paint('bold', 'Memory over time (snapshots; the highest heap and RSS among them)'));
+    const hasCgroup = stats.timeline.some((p) => Number.isFinite(p.cgroupUsage));
+    const head = `  ${padLeft('time', 9)}  ${padLeft('RSS', 10)}  ${padLeft('anon', 10)}  ${padLeft('file', 10)}  ${padLeft('heap', 10)}${hasCgroup ? `  ${padLeft('cgroup', 10)}` : ''}`;
+    out.push(paint('dim', head));
+    for (const p of stats.timeline) {
+      const cells = [formatTime(p.timeNs), formatBytes(p.rss), formatBytes(p.rssAnon), formatBytes(p.rssFile), Number.isFinite(p.heap) ? formatBytes(p.heap) : '–'];
+      if (hasCgroup) cells.push(Number.isFinite(p.cgroupUsage) ? formatBytes(p.cgroupUsage) : '–');
+      out.push(`  ${cells.map((c, i) => padLeft(c, i === 0 ? 9 : 10)).join('  ')}`);
+    }
+  }
+
   out.push('', paint('bold', 'Allocation sizes (bytes, from – below)'));
   if (stats.histogram === undefined) {
     out.push('  (not in an aggregated capture: it keeps totals per location, not each size)');
@@ -109,6 +121,14 @@ export function statsJson(model: CaptureModel, stats: Statistics): Record<string
     top_allocations_by_count: stats.topByCount.map((r) => ({ location: location(r), count: r.count })),
     top_modules_by_allocation_size: stats.topModulesBySize.map((m) => ({ module: m.module, num_allocations: m.count, total_bytes: m.bytes })),
     top_modules_by_allocation_count: stats.topModulesByCount.map((m) => ({ module: m.module, num_allocations: m.count, total_bytes: m.bytes })),
+    memory_over_time: stats.timeline.map((p) => ({
+      time_ns: p.timeNs,
+      rss: p.rss,
+      rss_anon: p.rssAnon,
+      rss_file: p.rssFile,
+      heap: Number.isFinite(p.heap) ? p.heap : null,
+      cgroup_usage: Number.isFinite(p.cgroupUsage) ? p.cgroupUsage : null,
+    })),
     unavailable: stats.unavailable,
     notes: captureNotes(model),
     metadata: {
