@@ -426,3 +426,26 @@ function aggregatedCapture(): Uint8Array {
   } as never);
   return w.finish();
 }
+
+test('colour by share in a terminal (or FORCE_COLOR), none with NO_COLOR or in a pipe', async () => {
+  const tty = memoryIo({ columns: 100, tty: true });
+  assert.equal(await main(['summary', known], tty), 0);
+  // parse holds 72% of the peak: red (above 60%); work 18%: green; the header is bold.
+  assert.ok(tty.out().includes('\u001b[31m      8.00 MiB\u001b[0m'));
+  assert.ok(tty.out().includes('\u001b[32m      2.00 MiB\u001b[0m'));
+  const noColor = memoryIo({ columns: 100, tty: true, env: { NO_COLOR: '1' } });
+  await main(['summary', known], noColor);
+  assert.ok(!noColor.out().includes('\u001b['));
+  const forced = memoryIo({ columns: 100, env: { FORCE_COLOR: '1' } });
+  await main(['stats', known], forced);
+  assert.ok(forced.out().includes('\u001b[1mTotals\u001b[0m'));
+});
+
+test('reading shows a progress bar on stderr and erases it', async () => {
+  const { loadModel } = await import('../src/cli/load-model.js');
+  const io = memoryIo();
+  const model = await loadModel(io, known, { forceProgress: true });
+  assert.equal(model.allocations, 6);
+  assert.match(io.err(), /^\rreading .*known\.mlens \[#+\] 100% /);
+  assert.ok(io.err().endsWith('\r\u001b[K'));
+});
