@@ -3,8 +3,9 @@
 
 import type { Command } from './command.js';
 import { parseCommand } from './commands/parse.js';
+import { runCommand } from './commands/run.js';
 
-export const COMMANDS: readonly Command[] = [parseCommand];
+export const COMMANDS: readonly Command[] = [runCommand, parseCommand];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || (c.aliases ?? []).includes(name));
