@@ -7,51 +7,8 @@ import { after, describe, test } from 'node:test';
 import { bytesAt, Oracle, type OracleAlloc } from '../support/oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, testPythons } from '../support/pythons.js';
+import { ALLOC_PROG } from './programs.js';
 
-const PROG = `import ctypes
-import numpy as np
-
-KEEP = []
-
-
-def keep_bytearray():
-    KEEP.append(bytearray(3_000_000))  # A
-
-
-def keep_list():
-    KEEP.append([None] * 500_000)  # B
-
-
-def keep_numpy():
-    KEEP.append(np.ones(2_500_000, dtype=np.uint8))  # C
-
-
-def keep_ctypes(libc):
-    KEEP.append(libc.malloc(1_700_000))  # D
-
-
-def temporary():
-    x = bytearray(5_000_000)  # E
-    del x
-
-
-def main():
-    libc = ctypes.CDLL(None)
-    libc.malloc.restype = ctypes.c_void_p
-    libc.malloc.argtypes = [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
-    keep_bytearray()
-    keep_list()
-    keep_numpy()
-    keep_ctypes(libc)
-    temporary()
-    q = libc.malloc(900_000)  # F
-    libc.free(q)
-    print("ok")
-
-
-main()
-`;
 
 /** Bytes per line of prog.py, taking each allocation's innermost frame in prog.py (numpy's own frames sit below). */
 function progKey(o: Oracle): (a: OracleAlloc) => string | undefined {
@@ -66,10 +23,10 @@ for (const py of testPythons()) {
     const tmp = tempDir();
     after(tmp.remove);
     let o: Oracle;
-    const L = (m: string) => lineOf(PROG, `# ${m}`);
+    const L = (m: string) => lineOf(ALLOC_PROG, `# ${m}`);
 
     test('the program runs unchanged', async () => {
-      const r = await memlensRun({ python: py.python, files: { 'prog.py': PROG }, program: ['prog.py'] }, tmp.dir);
+      const r = await memlensRun({ python: py.python, files: { 'prog.py': ALLOC_PROG }, program: ['prog.py'] }, tmp.dir);
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       assert.equal(r.stdout, 'ok\n');
@@ -101,8 +58,8 @@ for (const py of testPythons()) {
         stack.map((f) => [f.function, f.line]),
         [
           ['keep_bytearray', L('A')],
-          ['main', lineOf(PROG, '    keep_bytearray()')],
-          ['<module>', PROG.split('\n').lastIndexOf('main()') + 1],
+          ['main', lineOf(ALLOC_PROG, '    keep_bytearray()')],
+          ['<module>', ALLOC_PROG.split('\n').lastIndexOf('main()') + 1],
         ],
       );
       assert.ok(stack.every((f) => f.file.endsWith('prog.py')), 'no bootstrap frames at the root');

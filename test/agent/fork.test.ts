@@ -8,27 +8,8 @@ import { after, describe, test } from 'node:test';
 import { Oracle } from '../support/oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, testPythons } from '../support/pythons.js';
+import { FORK_PROG } from './programs.js';
 
-const PROG = `import multiprocessing as mp
-
-KEEP = []
-
-
-def child(i):
-    keep = bytearray(1_500_000 + i * 1000)  # CHILD
-    KEEP.append(keep)
-
-
-if __name__ == "__main__":
-    mp.set_start_method("fork")
-    KEEP.append(bytearray(2_222_222))  # PARENT
-    procs = [mp.Process(target=child, args=(i,)) for i in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
-    print([p.exitcode for p in procs], sorted(p.pid for p in procs))
-`;
 
 function childPids(stdout: string): number[] {
   const m = /\[0, 0, 0\] \[(\d+), (\d+), (\d+)\]/.exec(stdout);
@@ -42,7 +23,7 @@ for (const py of testPythons()) {
     after(tmp.remove);
 
     test('without --follow-fork: FORK records, no child captures, children untracked', async () => {
-      const r = await memlensRun({ python: py.python, files: { 'prog.py': PROG }, program: ['prog.py'], output: 'nofollow.mlens' }, tmp.dir);
+      const r = await memlensRun({ python: py.python, files: { 'prog.py': FORK_PROG }, program: ['prog.py'], output: 'nofollow.mlens' }, tmp.dir);
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       const pids = childPids(r.stdout);
@@ -56,7 +37,7 @@ for (const py of testPythons()) {
     });
 
     test('with --follow-fork: one capture per child', async () => {
-      const r = await memlensRun({ python: py.python, files: { 'prog.py': PROG }, program: ['prog.py'], output: 'follow.mlens', runArgs: ['--follow-fork'] }, tmp.dir);
+      const r = await memlensRun({ python: py.python, files: { 'prog.py': FORK_PROG }, program: ['prog.py'], output: 'follow.mlens', runArgs: ['--follow-fork'] }, tmp.dir);
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       const pids = childPids(r.stdout);
@@ -75,7 +56,7 @@ for (const py of testPythons()) {
         sizes.push(mine[0]!.size);
         const stack = o.stack(mine[0]!);
         assert.equal(stack[0]?.function, 'child');
-        assert.equal(stack[0]?.line, lineOf(PROG, '# CHILD'));
+        assert.equal(stack[0]?.line, lineOf(FORK_PROG, '# CHILD'));
         const trailer = o.records('trailer');
         assert.equal(trailer.length, 1);
         assert.equal(trailer[0]?.reason, 4, 'multiprocessing children leave through os._exit');

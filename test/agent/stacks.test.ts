@@ -5,24 +5,8 @@ import { after, describe, test } from 'node:test';
 import { Oracle, type OracleAlloc } from '../support/oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, testPythons } from '../support/pythons.js';
+import { DEEP_PROG } from './programs.js';
 
-const DEEP = `import sys
-
-sys.setrecursionlimit(20000)
-KEEP = []
-
-
-def down(n):
-    if n == 0:
-        KEEP.append(bytearray(777_777))  # BOTTOM
-        return
-    down(n - 1)  # CALL
-
-
-down(5000)
-KEEP.append(bytearray(666_666))  # AFTER
-print("ok")
-`;
 
 const UNICODE_FILE = 'données_π.py';
 const UNICODE = `KEEP = []
@@ -47,7 +31,7 @@ for (const py of testPythons()) {
     after(tmp.remove);
 
     test('recursion 5,000 deep', async () => {
-      const r = await memlensRun({ python: py.python, files: { 'deep.py': DEEP }, program: ['deep.py'], output: 'deep.mlens' }, tmp.dir);
+      const r = await memlensRun({ python: py.python, files: { 'deep.py': DEEP_PROG }, program: ['deep.py'], output: 'deep.mlens' }, tmp.dir);
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       const o = await Oracle.load(r.capture);
@@ -55,17 +39,17 @@ for (const py of testPythons()) {
       assert.equal(bottom.length, 1);
       const stack = o.stack(bottom[0] as OracleAlloc);
       assert.equal(stack.length, 5002, 'down() 5,001 times and the module');
-      assert.equal(stack[0]?.line, lineOf(DEEP, '# BOTTOM'));
+      assert.equal(stack[0]?.line, lineOf(DEEP_PROG, '# BOTTOM'));
       for (let i = 1; i <= 5000; i++) {
         const f = stack[i];
-        assert.ok(f?.function === 'down' && f.line === lineOf(DEEP, '# CALL'), `frame ${i}: ${JSON.stringify(f)}`);
+        assert.ok(f?.function === 'down' && f.line === lineOf(DEEP_PROG, '# CALL'), `frame ${i}: ${JSON.stringify(f)}`);
       }
       assert.equal(stack[5001]?.function, '<module>');
       // Back at the top, the stack is short again.
       const afterIt = o.allocs.filter((a) => a.size === 666_667);
       assert.deepEqual(
         o.stack(afterIt[0] as OracleAlloc).map((f) => [f.function, f.line]),
-        [['<module>', lineOf(DEEP, '# AFTER')]],
+        [['<module>', lineOf(DEEP_PROG, '# AFTER')]],
       );
     });
 

@@ -8,47 +8,9 @@ import { after, describe, test } from 'node:test';
 import { Oracle, type OracleAlloc } from '../support/oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, testPythons } from '../support/pythons.js';
-
-const SITE = `import threading
-
-early_go = threading.Event()
-early_threads = []
-KEEP = []
+import { THREADS_PROG, THREADS_SITE } from './programs.js';
 
 
-def early(i):
-    early_go.wait()
-    KEEP.append(bytearray(1_100_000 + i * 1000))  # EARLY
-
-
-for i in range(3):
-    t = threading.Thread(target=early, args=(i,), name="early-%d" % i, daemon=True)
-    t.start()
-    early_threads.append(t)
-`;
-
-const PROG = `import threading
-import sitecustomize
-
-KEEP = []
-N = 40
-
-
-def worker(i):
-    KEEP.append(bytearray(2_000_000 + i * 1000))  # WORKER
-
-
-threads = [threading.Thread(target=worker, args=(i,), name="worker-%d" % i) for i in range(N)]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-sitecustomize.early_go.set()
-for t in sitecustomize.early_threads:
-    t.join()
-KEEP.append(bytearray(3_333_333))  # MAIN
-print("ok")
-`;
 
 function threadNames(o: Oracle): Map<number, string> {
   const names = new Map<number, string>();
@@ -68,8 +30,8 @@ for (const py of testPythons()) {
     test('runs', async () => {
       const site = join(tmp.dir, 'site');
       mkdirSync(site);
-      writeFileSync(join(site, 'sitecustomize.py'), SITE);
-      const r = await memlensRun({ python: py.python, files: { 'prog.py': PROG }, program: ['prog.py'], env: { PYTHONPATH: site } }, tmp.dir);
+      writeFileSync(join(site, 'sitecustomize.py'), THREADS_SITE);
+      const r = await memlensRun({ python: py.python, files: { 'prog.py': THREADS_PROG }, program: ['prog.py'], env: { PYTHONPATH: site } }, tmp.dir);
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       assert.equal(r.stdout, 'ok\n');
@@ -93,7 +55,7 @@ for (const py of testPythons()) {
           ['worker', 'run'],
           "the thread's stack starts at Thread.run (threading's bootstrap frames are left out)",
         );
-        assert.equal(stack[0]?.line, lineOf(PROG, '# WORKER'));
+        assert.equal(stack[0]?.line, lineOf(THREADS_PROG, '# WORKER'));
       }
     });
 
@@ -107,7 +69,7 @@ for (const py of testPythons()) {
         const leaf = o.leaf(a);
         assert.equal(leaf?.function, 'early');
         assert.ok(leaf?.file.endsWith('sitecustomize.py'));
-        assert.equal(leaf?.line, lineOf(SITE, '# EARLY'));
+        assert.equal(leaf?.line, lineOf(THREADS_SITE, '# EARLY'));
       }
       const main = o.allocs.filter((a) => a.size === 3_333_334);
       assert.equal(main.length, 1);
