@@ -52,7 +52,13 @@ typedef struct config {
     int mode;
     unsigned long hexversion;
     int gil_disabled;
-    ml_buf header; /* fields passed through from the bootstrap */
+    /* Header fields, in the order they were given: values in `values`, written sorted by tag (stable, so
+     * repeated fields keep their order) when the header is written. */
+    struct hfield {
+        uint32_t tag, off, len;
+    } *fields;
+    size_t nfields, fields_cap;
+    ml_buf values;
 } config;
 
 /* Undoes the bootstrap's escaping: \\ \n \r \t and \xHH. Returns the decoded length. */
@@ -81,19 +87,30 @@ static size_t unescape(const char *s, size_t n, char *out) {
     return w;
 }
 
-static void header_field(ml_buf *h, unsigned tag, const void *value, size_t len) {
-    ml_buf_varint(h, tag);
-    ml_buf_varint(h, len);
-    ml_buf_bytes(h, value, len);
+/* Lists may hold empty strings (an empty argument); other fields are left out at their default value
+ * (docs/capture-format.md, "Writer rules"). */
+static int is_list_tag(unsigned tag) {
+    return tag == ML_H_ARGV || tag == ML_H_STDLIB_DIR || tag == ML_H_SITE_PACKAGES || tag == ML_H_SYS_PATH;
 }
 
-static void header_int(ml_buf *h, unsigned tag, uint64_t v) {
+static void header_field(config *c, unsigned tag, const void *value, size_t len) {
+    if (len == 0 && !is_list_tag(tag)) return;
+    if (c->nfields == c->fields_cap) {
+        c->values.overflow = 1;
+        return;
+    }
+    c->fields[c->nfields++] = (struct hfield){tag, (uint32_t)c->values.len, (uint32_t)len};
+    ml_buf_bytes(&c->values, value, len);
+}
+
+static void header_int(config *c, unsigned tag, uint64_t v) {
+    if (v == 0) return;
     uint8_t tmp[10];
-    header_field(h, tag, tmp, ml_put_varint(tmp, v));
+    header_field(c, tag, tmp, ml_put_varint(tmp, v));
 }
 
-static void header_str(ml_buf *h, unsigned tag, const char *s) {
-    header_field(h, tag, s, strlen(s));
+static void header_str(config *c, unsigned tag, const char *s) {
+    header_field(c, tag, s, strlen(s));
 }
 
 static const struct {
@@ -149,10 +166,10 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
                 known = 1;
                 if (passthrough[i].integer) {
                     uint64_t v = ml_parse_u64(&vp);
-                    header_int(&c->header, passthrough[i].tag, v);
+                    header_int(c, passthrough[i].tag, v);
                     if (passthrough[i].tag == ML_H_PYTHON_HEXVERSION) c->hexversion = (unsigned long)v;
                 } else {
-                    header_field(&c->header, passthrough[i].tag, value, vl);
+                    header_field(c, passthrough[i].tag, value, vl);
                 }
             }
             if (known) {
@@ -193,7 +210,7 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
         ml_set_err(err, errlen, "the configuration names no output (output= or fd=)", 0);
         return -1;
     }
-    if (c->header.overflow) {
+    if (c->values.overflow) {
         ml_set_err(err, errlen, "the header is larger than 1 MiB (argv or sys.path too long)", 0);
         return -1;
     }
@@ -202,46 +219,52 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
 
 /* ── the file header ───────────────────────────────────────────────────────────────────────────── */
 
-static int write_file_header(config *c, uint64_t wall_ns, char *err, size_t errlen) {
-    ml_buf *h = &c->header;
-    header_str(h, ML_H_WRITER_NAME, ML_WRITER_NAME);
-    header_str(h, ML_H_WRITER_VERSION, ML_WRITER_VERSION);
-    header_int(h, ML_H_PID, (uint64_t)getpid());
-    header_int(h, ML_H_PPID, (uint64_t)getppid());
+static int write_file_header(config *c, uint8_t *out, size_t cap, uint64_t wall_ns, char *err, size_t errlen) {
+    header_str(c, ML_H_WRITER_NAME, ML_WRITER_NAME);
+    header_str(c, ML_H_WRITER_VERSION, ML_WRITER_VERSION);
+    header_int(c, ML_H_PID, (uint64_t)getpid());
+    header_int(c, ML_H_PPID, (uint64_t)getppid());
     struct utsname un;
-    if (uname(&un) == 0) header_str(h, ML_H_HOSTNAME, un.nodename);
-    header_int(h, ML_H_START_WALL_NS, wall_ns);
-    header_int(h, ML_H_START_MONO_NS, ml_start_mono_ns);
-    header_int(h, ML_H_OPTIONS, (uint64_t)c->options);
+    if (uname(&un) == 0) header_str(c, ML_H_HOSTNAME, un.nodename);
+    header_int(c, ML_H_START_WALL_NS, wall_ns);
+    header_int(c, ML_H_START_MONO_NS, ml_start_mono_ns);
+    header_int(c, ML_H_OPTIONS, (uint64_t)c->options);
 #if defined(__x86_64__)
-    header_str(h, ML_H_PLATFORM, "linux-x86_64");
+    header_str(c, ML_H_PLATFORM, "linux-x86_64");
 #elif defined(__aarch64__)
-    header_str(h, ML_H_PLATFORM, "linux-aarch64");
+    header_str(c, ML_H_PLATFORM, "linux-aarch64");
 #endif
-    header_int(h, ML_H_PAGE_SIZE, (uint64_t)sysconf(_SC_PAGESIZE));
-    uint64_t limit = ml_cgroup_limit(&g_cgroup);
-    if (limit != 0) header_int(h, ML_H_CGROUP_LIMIT_BYTES, limit);
-    header_int(h, ML_H_MEMORY_INTERVAL_MS, c->interval_ms);
-    header_int(h, ML_H_MAIN_TID, (uint64_t)syscall(SYS_gettid));
-    header_int(h, ML_H_MODE, (uint64_t)c->mode);
-    if (g_cgroup.version != 0) header_str(h, ML_H_CGROUP_PATH, g_cgroup.path);
-    if (h->overflow) {
-        ml_set_err(err, errlen, "the header is larger than 1 MiB", 0);
+    header_int(c, ML_H_PAGE_SIZE, (uint64_t)sysconf(_SC_PAGESIZE));
+    header_int(c, ML_H_CGROUP_LIMIT_BYTES, ml_cgroup_limit(&g_cgroup));
+    header_int(c, ML_H_MEMORY_INTERVAL_MS, c->interval_ms);
+    header_int(c, ML_H_MAIN_TID, (uint64_t)syscall(SYS_gettid));
+    header_int(c, ML_H_MODE, (uint64_t)c->mode);
+    if (g_cgroup.version != 0) header_str(c, ML_H_CGROUP_PATH, g_cgroup.path);
+    /* The body in tag order; the 20 fixed bytes go just before it in the same buffer: one write. */
+    ml_buf body;
+    ml_buf_init(&body, out + ML_FILE_HEADER_FIXED_LEN, cap - ML_FILE_HEADER_FIXED_LEN);
+    for (unsigned tag = 1; tag <= ML_H_SCRIPT; tag++) {
+        for (size_t i = 0; i < c->nfields; i++) {
+            if (c->fields[i].tag != tag) continue;
+            ml_buf_varint(&body, tag);
+            ml_buf_str(&body, c->values.p + c->fields[i].off, c->fields[i].len);
+        }
+    }
+    if (c->values.overflow || body.overflow || body.len > ML_MAX_HEADER_BODY_LEN) {
+        ml_set_err(err, errlen, "the header is larger than 1 MiB (argv or sys.path too long)", 0);
         return -1;
     }
-    /* The header's 20 fixed bytes sit just before the body in the same buffer: one write. */
-    uint8_t *start = h->p - ML_FILE_HEADER_FIXED_LEN;
-    memcpy(start, ML_FILE_MAGIC, 8);
-    start[8] = ML_FORMAT_VERSION & 0xff;
-    start[9] = ML_FORMAT_VERSION >> 8;
-    start[10] = ML_MIN_READER_VERSION & 0xff;
-    start[11] = ML_MIN_READER_VERSION >> 8;
-    uint32_t len = (uint32_t)h->len, crc = ml_crc32(0, h->p, h->len);
+    memcpy(out, ML_FILE_MAGIC, 8);
+    out[8] = ML_FORMAT_VERSION & 0xff;
+    out[9] = ML_FORMAT_VERSION >> 8;
+    out[10] = ML_MIN_READER_VERSION & 0xff;
+    out[11] = ML_MIN_READER_VERSION >> 8;
+    uint32_t len = (uint32_t)body.len, crc = ml_crc32(0, body.p, body.len);
     for (int i = 0; i < 4; i++) {
-        start[12 + i] = (uint8_t)(len >> (8 * i));
-        start[16 + i] = (uint8_t)(crc >> (8 * i));
+        out[12 + i] = (uint8_t)(len >> (8 * i));
+        out[16 + i] = (uint8_t)(crc >> (8 * i));
     }
-    if (ml_sink_write(start, ML_FILE_HEADER_FIXED_LEN + h->len) != 0) {
+    if (ml_sink_write(out, ML_FILE_HEADER_FIXED_LEN + body.len) != 0) {
         ml_set_err(err, errlen, "cannot write the capture header", errno);
         return -1;
     }
@@ -315,6 +338,7 @@ static void atfork_child(void) {
 
 #define HEADER_CAP ((size_t)(1u << 20))
 #define VALUE_CAP ((size_t)(1u << 20))
+#define MAX_FIELDS ((size_t)(1u << 16))
 
 ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     int saved_guard = ml_guard;
@@ -327,12 +351,16 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     }
     config *c = ml_mem_alloc(sizeof *c);
     uint8_t *hmem = ml_mem_alloc(HEADER_CAP + ML_FILE_HEADER_FIXED_LEN);
+    uint8_t *vmem = ml_mem_alloc(HEADER_CAP);
+    struct hfield *fields = ml_mem_alloc(MAX_FIELDS * sizeof *fields);
     char *value = ml_mem_alloc(VALUE_CAP);
-    if (c == NULL || hmem == NULL || value == NULL) {
+    if (c == NULL || hmem == NULL || vmem == NULL || fields == NULL || value == NULL) {
         ml_set_err(err, errlen, "out of memory", 0);
         goto free_out;
     }
-    ml_buf_init(&c->header, hmem + ML_FILE_HEADER_FIXED_LEN, HEADER_CAP);
+    ml_buf_init(&c->values, vmem, HEADER_CAP);
+    c->fields = fields;
+    c->fields_cap = MAX_FIELDS;
     if (parse_config(config_text != NULL ? config_text : "", c, value, VALUE_CAP, err, errlen) != 0) goto free_out;
 
     ml_pid = (int)getpid();
@@ -350,7 +378,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     atomic_store(&ml_seq, 0);
     g_session++;
     if (g_session == 0) g_session = 1;
-    if (write_file_header(c, (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec, err, errlen) != 0) goto close_out;
+    if (write_file_header(c, hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN, (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec, err, errlen) != 0) goto close_out;
     if (ml_service_begin() != 0 || ml_threads_begin(g_session) != 0) {
         ml_set_err(err, errlen, "out of memory", 0);
         goto close_out;
@@ -410,6 +438,8 @@ close_out:
 free_out:
     ml_mem_free(c, sizeof *c);
     ml_mem_free(hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN);
+    ml_mem_free(vmem, HEADER_CAP);
+    ml_mem_free(fields, MAX_FIELDS * sizeof *fields);
     ml_mem_free(value, VALUE_CAP);
 out:
     pthread_mutex_unlock(&g_lifecycle);

@@ -149,7 +149,7 @@ static void block_reset(ml_stream *s) {
     s->prev_addr = 0;
     s->prev_stack = 0;
     s->prev_native = 0;
-    s->block_has_alloc = 0;
+    s->block_has_event = 0;
 }
 
 void ml_stream_flush(ml_stream *s) {
@@ -192,6 +192,15 @@ void ml_stream_record(ml_stream *s, int type, const void *payload, size_t len) {
     s->len += need;
 }
 
+/* The first event of a block sets base_seq to its seq - 1, so it takes the q bit (writer rules). */
+static inline void first_event(ml_stream *s, uint64_t seq) {
+    if (!s->block_has_event) {
+        s->base_seq = seq - 1;
+        s->prev_seq = seq - 1;
+        s->block_has_event = 1;
+    }
+}
+
 static inline uint8_t *encode_seq(uint8_t *p, uint8_t *type, uint8_t seq1_bit, uint64_t delta) {
     if (delta == 1) {
         *type |= seq1_bit;
@@ -215,13 +224,14 @@ static inline uint8_t *encode_addr(ml_stream *s, uint8_t *p, uint8_t *type, uint
 void ml_stream_alloc(ml_stream *s, uint64_t seq, uint64_t addr, uint64_t size, unsigned allocator, uint64_t stack, uint64_t native) {
     if (s->buf == NULL) return;
     uint8_t *start = reserve(s, ML_HOT_RECORD_MAX);
+    first_event(s, seq);
     uint8_t type = (uint8_t)(ML_ALLOC_BIT | ((allocator & 15u) << 3));
     uint8_t *p = start + 1;
     p = encode_seq(p, &type, ML_ALLOC_SEQ1, seq - s->prev_seq);
     s->prev_seq = seq;
     p = encode_addr(s, p, &type, ML_ALLOC_ABS_ADDR, addr);
     p += ml_put_varint(p, size);
-    if (s->block_has_alloc && stack == s->prev_stack) {
+    if (stack == s->prev_stack) {
         type |= ML_ALLOC_SAME_STACK;
     } else {
         p += ml_put_svarint(p, (int64_t)(stack - s->prev_stack));
@@ -231,21 +241,21 @@ void ml_stream_alloc(ml_stream *s, uint64_t seq, uint64_t addr, uint64_t size, u
         p += ml_put_svarint(p, (int64_t)(native - s->prev_native));
         s->prev_native = native;
     }
-    s->block_has_alloc = 1;
     *start = type;
     s->len += (size_t)(p - start);
     s->last_seq = seq;
 }
 
-void ml_stream_free(ml_stream *s, uint64_t seq, uint64_t addr, unsigned deallocator, int has_size, uint64_t size) {
+void ml_stream_free(ml_stream *s, uint64_t seq, uint64_t addr, unsigned deallocator, uint64_t size) {
     if (s->buf == NULL) return;
     uint8_t *start = reserve(s, ML_HOT_RECORD_MAX);
+    first_event(s, seq);
     uint8_t type = (uint8_t)(ML_FREE_TAG | ((deallocator & 3u) << 3));
     uint8_t *p = start + 1;
     p = encode_seq(p, &type, ML_FREE_SEQ1, seq - s->prev_seq);
     s->prev_seq = seq;
     p = encode_addr(s, p, &type, ML_FREE_ABS_ADDR, addr);
-    if (has_size) {
+    if (size != 0) {
         type |= ML_FREE_HAS_SIZE;
         p += ml_put_varint(p, size);
     }

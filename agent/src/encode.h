@@ -8,11 +8,12 @@
 
 #include "format.h"
 
-/* A block is at most this many bytes before compression, header included. */
-#define ML_BLOCK_BYTES (32u * 1024u)
-#define ML_BLOCK_PAYLOAD_MAX (ML_BLOCK_BYTES - ML_BLOCK_HEADER_LEN)
-/* The largest hot record: type byte and five 10-byte varints. */
-#define ML_HOT_RECORD_MAX 64
+/* A block holds at most 32 KiB of records before compression (docs/capture-format.md, "Writer rules"). */
+#define ML_BLOCK_PAYLOAD_MAX (32u * 1024u)
+/* Room before an ALLOC or FREE: a type byte and five varints of values below 2^56 (8 bytes each). */
+#define ML_HOT_RECORD_MAX 41
+/* The buffer: header, payload, and slack so that even a record of 10-byte varints stays inside it. */
+#define ML_BLOCK_BYTES (ML_BLOCK_HEADER_LEN + ML_BLOCK_PAYLOAD_MAX + 64u)
 
 /* CRC-32 (IEEE 802.3, zlib's): crc = ml_crc32(0, p, n) for a whole buffer; chainable. */
 uint32_t ml_crc32(uint32_t crc, const void *p, size_t n);
@@ -75,7 +76,7 @@ typedef struct ml_stream {
     uint64_t prev_addr;
     uint64_t prev_stack;
     uint64_t prev_native;
-    int block_has_alloc;
+    int block_has_event;
     uint64_t last_seq;  /* seq of the last event written to this stream, the next block's base */
     uint64_t dropped;   /* events lost (the sink failed) */
 } ml_stream;
@@ -93,7 +94,8 @@ void ml_stream_record(ml_stream *s, int type, const void *payload, size_t len);
 
 /* The hot records (caller holds the lock and took seq from ml_seq). */
 void ml_stream_alloc(ml_stream *s, uint64_t seq, uint64_t addr, uint64_t size, unsigned allocator, uint64_t stack, uint64_t native);
-void ml_stream_free(ml_stream *s, uint64_t seq, uint64_t addr, unsigned deallocator, int has_size, uint64_t size);
+/* `size` 0: the whole allocation (no size field). */
+void ml_stream_free(ml_stream *s, uint64_t seq, uint64_t addr, unsigned deallocator, uint64_t size);
 
 /* Blocks written by all streams (AGENT_STATS). */
 uint64_t ml_blocks_written(void);

@@ -59,7 +59,7 @@ void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t 
         pthread_mutex_lock(&t->stream.lock);
         if (!t->stream.closed) {
             uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
-            ml_stream_free(&t->stream, seq, addr, deallocator, has_size, size);
+            ml_stream_free(&t->stream, seq, addr, deallocator, has_size ? size : 0);
             t->frees++;
         }
         pthread_mutex_unlock(&t->stream.lock);

@@ -1,8 +1,7 @@
-// After the program ended: memlens appends an EXIT record (how the process ended) to the capture, on the
-// stream reserved for memlens itself.
+// After the program ended: the EXIT record (how the process ended) that memlens appends to the capture, on
+// the stream reserved for memlens itself.
 
 import { open } from 'node:fs/promises';
-import { CaptureWriter } from '../capture/encoder.js';
 import { FILE_HEADER_FIXED_LEN, MAX_HEADER_BODY_LEN, STREAM_MEMLENS } from '../capture/format.js';
 import { decodeHeader } from '../capture/header.js';
 import type { CaptureHeader, ExitRecord } from '../capture/records.js';
@@ -38,13 +37,13 @@ export interface ExitFacts {
   readonly detail: string;
 }
 
-/** The EXIT record's bytes: one block of the memlens stream. */
-export function exitBlock(header: CaptureHeader | undefined, facts: ExitFacts): Uint8Array {
+/** The EXIT record memlens appends (src/cli/capture-file.ts appendToCaptureFile writes it). */
+export function exitRecord(header: CaptureHeader | undefined, facts: ExitFacts): ExitRecord {
   let timeNs = 0;
   if (header !== undefined && facts.endMonoNs > 0n && header.startMonoNs > 0n && facts.endMonoNs > header.startMonoNs) {
     timeNs = Number(facts.endMonoNs - header.startMonoNs);
   }
-  const rec: ExitRecord = {
+  return {
     type: 'exit',
     stream: STREAM_MEMLENS,
     timeNs,
@@ -53,20 +52,4 @@ export function exitBlock(header: CaptureHeader | undefined, facts: ExitFacts): 
     oomKill: facts.oomKill,
     detail: facts.detail,
   };
-  const w = new CaptureWriter();
-  w.meta(rec);
-  return w.finish();
-}
-
-/** Appends the EXIT record; false if the capture has no readable header (nothing was captured). */
-export async function appendExit(path: string, facts: ExitFacts): Promise<boolean> {
-  const header = await readHeaderOf(path);
-  if (header === undefined) return false;
-  const fh = await open(path, 'a');
-  try {
-    await fh.write(exitBlock(header, facts));
-  } finally {
-    await fh.close();
-  }
-  return true;
 }

@@ -124,7 +124,8 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
   const { findPython, preflight } = await import('../../target/python.js');
   const { launch, signalNumber } = await import('../../target/launch.js');
-  const { appendExit } = await import('../../target/finish.js');
+  const { exitRecord, readHeaderOf } = await import('../../target/finish.js');
+  const { appendToCaptureFile } = await import('../capture-file.js');
   checkPlatform();
   const files = findAgent(undefined, io.env['MEMLENS_AGENT_SANITIZE']);
   const python = findPython(io.env, io.cwd, stringOption(options, 'python'));
@@ -154,14 +155,19 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const end = await launched.exited;
   const path = outputPattern.replace('{pid}', String(launched.pid));
   const signal = signalNumber(end.signal);
-  const wrote = await appendExit(path, {
-    code: end.code,
-    signal,
-    endMonoNs: end.endMonoNs,
-    // A SIGKILL may be the OOM killer's; telling for sure needs the kernel log or the cgroup's events.
-    oomKill: end.signal === 'SIGKILL' ? 2 : 0,
-    detail: '',
-  });
+  const header = await readHeaderOf(path);
+  const wrote = header !== undefined;
+  if (wrote) {
+    const exit = exitRecord(header, {
+      code: end.code,
+      signal,
+      endMonoNs: end.endMonoNs,
+      // A SIGKILL may be the OOM killer's; telling for sure needs the kernel log or the cgroup's events.
+      oomKill: end.signal === 'SIGKILL' ? 2 : 0,
+      detail: '',
+    });
+    await appendToCaptureFile(path, [exit]);
+  }
   const rel = (p: string): string => {
     const r = relative(io.cwd, p);
     return r.startsWith('..') ? p : r;
