@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aggregate.h"
 #include "cgroup.h"
 #include "encode.h"
 #include "format.h"
@@ -188,10 +189,7 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
             } else if (strcmp(key, "follow_fork") == 0) {
                 if (flag_value(value)) c->options |= ML_OPTION_FOLLOW_FORK;
             } else if (strcmp(key, "aggregate") == 0) {
-                if (flag_value(value)) {
-                    ml_set_err(err, errlen, "aggregated mode is not implemented in this agent yet", 0);
-                    return -1;
-                }
+                if (flag_value(value)) c->options |= ML_OPTION_AGGREGATE;
             } else if (strcmp(key, "mode") == 0) {
                 c->mode = strcmp(value, "attach") == 0 ? ML_MODE_ATTACH : ML_MODE_RUN;
             } else if (strcmp(key, "gil_disabled") == 0) {
@@ -282,7 +280,7 @@ void ml_note(int kind, const char *text) {
     ml_service_record(ML_R_NOTE, b.p, b.len);
 }
 
-static void marker(int kind, const char *label) {
+void ml_marker(int kind, const char *label) {
     uint8_t mem[512];
     ml_buf b;
     ml_buf_init(&b, mem, sizeof mem);
@@ -329,6 +327,7 @@ static void atfork_child(void) {
     ml_threads_forget();
     ml_got_forget_locks();
     ml_code_registry_reset();
+    ml_aggregate_forget();
     ml_cgroup_close(&g_cgroup);
     ml_pid = (int)getpid();
     g_forked = 1;
@@ -379,7 +378,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     g_session++;
     if (g_session == 0) g_session = 1;
     if (write_file_header(c, hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN, (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec, err, errlen) != 0) goto close_out;
-    if (ml_service_begin() != 0 || ml_threads_begin(g_session) != 0) {
+    if (ml_service_begin() != 0 || ml_threads_begin(g_session) != 0 || ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0)) {
         ml_set_err(err, errlen, "out of memory", 0);
         goto close_out;
     }
@@ -419,7 +418,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
         }
     }
     ml_pygc_install();
-    marker(ML_M_TRACKING_STARTED, "");
+    ml_marker(ML_M_TRACKING_STARTED, "");
     if (ml_service_start(c->interval_ms, &g_cgroup, err, errlen) != 0) {
         ml_guard = 1;
         atomic_store(&ml_active, 0);
@@ -480,8 +479,13 @@ void ml_stop(int reason) {
         }
         ml_service_stop();
         ml_threads_close_all();
+        if (ml_options & ML_OPTION_AGGREGATE) {
+            /* The last checkpoint: every event happened (the streams are closed). */
+            ml_aggregate_checkpoint();
+            ml_aggregate_end();
+        }
         ml_service_agent_stats();
-        marker(ML_M_TRACKING_STOPPED, "");
+        ml_marker(ML_M_TRACKING_STOPPED, "");
         write_trailer(reason);
         ml_service_close();
         ml_sink_close();

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "aggregate.h"
 #include "got.h"
 #include "pyapi.h"
 #include "thread.h"
@@ -41,7 +42,11 @@ void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
                 stack_reset(t);
                 stack = native = 0;
             }
-            ml_stream_alloc(&t->stream, seq, addr, size, allocator, stack, native);
+            if (ml_options & ML_OPTION_AGGREGATE) {
+                ml_aggregate_alloc(&t->agg, t->stream.id, seq, addr, size, allocator, stack, native);
+            } else {
+                ml_stream_alloc(&t->stream, seq, addr, size, allocator, stack, native);
+            }
             t->allocations++;
             t->bytes_allocated += size;
         }
@@ -59,7 +64,11 @@ void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t 
         pthread_mutex_lock(&t->stream.lock);
         if (!t->stream.closed) {
             uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
-            ml_stream_free(&t->stream, seq, addr, deallocator, has_size ? size : 0);
+            if (ml_options & ML_OPTION_AGGREGATE) {
+                ml_aggregate_free(seq, addr, deallocator, has_size ? size : 0);
+            } else {
+                ml_stream_free(&t->stream, seq, addr, deallocator, has_size ? size : 0);
+            }
             t->frees++;
         }
         pthread_mutex_unlock(&t->stream.lock);

@@ -101,6 +101,10 @@ uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s) {
         uint64_t ip = (uint64_t)(uintptr_t)raw[first + (int)(n - 1 - i)];
         uint32_t next = node_for(ns, s, node, ip);
         if (next == UINT32_MAX) {
+            if (ns->no_reset) {
+                ns->last_depth = i;
+                return node;
+            }
             ns->last_depth = 0;
             return UINT32_MAX;
         }
@@ -120,6 +124,8 @@ void ml_native_reset(ml_nstack *ns) {
 }
 
 void ml_native_release(ml_nstack *ns) {
+    int no_reset = ns->no_reset;
     ml_mem_free(ns->table, ns->table_cap * sizeof *ns->table);
     memset(ns, 0, sizeof *ns);
+    ns->no_reset = no_reset;
 }

@@ -20,6 +20,7 @@ typedef struct ml_nstack {
     uint64_t last_ip[128];
     uint32_t last_node[128];
     size_t last_depth;
+    int no_reset;  /* as ml_pystack.no_reset */
 } ml_nstack;
 
 #define ML_NATIVE_MAX_DEPTH 128

@@ -347,6 +347,10 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s) {
         if (code_id != 0) {
             uint32_t next = node_for(ps, s, node, code_id, f->instr);
             if (next == UINT32_MAX) {
+                if (ps->no_reset) {
+                    ps->last_depth = i;
+                    return node;
+                }
                 ps->last_depth = 0;
                 return UINT32_MAX;
             }
@@ -369,6 +373,7 @@ void ml_pystack_reset(ml_pystack *ps) {
 }
 
 void ml_pystack_release(ml_pystack *ps) {
+    int no_reset = ps->no_reset;
     ml_mem_free(ps->walk, ps->walk_cap * sizeof *ps->walk);
     ml_mem_free(ps->last_code, ps->last_cap * sizeof *ps->last_code);
     ml_mem_free(ps->last_instr, ps->last_cap * sizeof *ps->last_instr);
@@ -376,4 +381,5 @@ void ml_pystack_release(ml_pystack *ps) {
     ml_mem_free(ps->table, ps->table_cap * sizeof *ps->table);
     ml_mem_free(ps->scratch, ps->scratch_cap);
     memset(ps, 0, sizeof *ps);
+    ps->no_reset = no_reset;
 }

@@ -26,6 +26,7 @@ typedef struct ml_pystack {
     uint32_t next_node;
     uint8_t *scratch;            /* CODE record text */
     size_t scratch_cap;
+    int no_reset;                /* a full table keeps its nodes: new stacks end at their longest known prefix */
 } ml_pystack;
 
 /* The deepest stack recorded; deeper stacks keep their leaf-most frames. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "aggregate.h"
 #include "common.h"
 #include "encode.h"
 #include "got.h"
@@ -35,6 +36,7 @@ static uint64_t g_swap, g_shmem;
 static int g_have_status;
 static uint64_t g_cgroup_limit;
 static int g_statm_fd = -1;
+static int g_near_oom; /* above 90% of the cgroup limit; re-armed below 85% */
 static long g_page_size;
 
 int ml_service_begin(void) {
@@ -140,6 +142,11 @@ static void snapshot(void) {
         usage = ml_cgroup_usage(g_cg);
     }
     if (g_have_status) flags |= ML_SNAPSHOT_HAS_SWAP;
+    uint64_t heap = 0;
+    if (ml_options & ML_OPTION_AGGREGATE) {
+        flags |= ML_SNAPSHOT_HAS_HEAP;
+        heap = ml_aggregate_heap();
+    }
     uint8_t mem[128];
     ml_buf b;
     ml_buf_init(&b, mem, sizeof mem);
@@ -151,10 +158,28 @@ static void snapshot(void) {
     ml_buf_varint(&b, shared - shmem);
     ml_buf_varint(&b, shmem);
     ml_buf_varint(&b, g_swap);
-    ml_buf_varint(&b, 0); /* heap: the reader computes it from the events */
+    ml_buf_varint(&b, heap); /* without ALLOC/FREE records (aggregated), the reader cannot compute it */
     ml_buf_varint(&b, usage);
     ml_buf_varint(&b, g_cgroup_limit);
     ml_service_record(ML_R_SNAPSHOT, b.p, b.len);
+    if (g_cgroup_limit != 0 && usage != 0) {
+        if (!g_near_oom && usage >= g_cgroup_limit / 10 * 9) {
+            /* Near the OOM killer: say so, and put everything on disk now (with the aggregated state). */
+            g_near_oom = 1;
+            char label[96], num[24];
+            ml_strlcpy(label, "cgroup memory usage ", sizeof label);
+            ml_u64_to_dec(num, usage);
+            ml_strlcat(label, num, sizeof label);
+            ml_strlcat(label, " of limit ", sizeof label);
+            ml_u64_to_dec(num, g_cgroup_limit);
+            ml_strlcat(label, num, sizeof label);
+            ml_marker(ML_M_NEAR_OOM, label);
+            if (ml_options & ML_OPTION_AGGREGATE) ml_aggregate_checkpoint();
+            ml_service_flush_round();
+        } else if (g_near_oom && usage < g_cgroup_limit / 100 * 85) {
+            g_near_oom = 0;
+        }
+    }
 }
 
 static void *service_main(void *arg) {
@@ -187,6 +212,7 @@ static void *service_main(void *arg) {
             if (next_flush <= now) next_flush = now + FLUSH_NS;
         }
         if (now >= next_second) {
+            if (ml_options & ML_OPTION_AGGREGATE) ml_aggregate_checkpoint();
             ml_threads_reap();
             ml_service_agent_stats();
             next_second += SECOND_NS;
@@ -206,6 +232,7 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     g_page_size = sysconf(_SC_PAGESIZE);
     g_swap = g_shmem = 0;
     g_have_status = 0;
+    g_near_oom = 0;
     g_cgroup_limit = cg != NULL ? ml_cgroup_limit(cg) : 0;
     read_status();
     if (g_statm_fd >= 0) close(g_statm_fd);

@@ -71,6 +71,7 @@ static void release_tables(ml_thread *t) {
     ml_stream_release(&t->stream);
     ml_pystack_release(&t->py);
     ml_native_release(&t->native);
+    ml_aggregate_thread_release(&t->agg);
 }
 
 /* Takes the pending name for tid (registry mutex held); 0 if none. */
@@ -103,6 +104,8 @@ static ml_thread *register_thread(void) {
     t->tid = tid;
     t->pthread_id = (uint64_t)pthread_self();
     t->session = g_session;
+    /* Aggregated mode keeps node ids for the whole session: CHECKPOINT entries name them. */
+    t->py.no_reset = t->native.no_reset = (ml_options & ML_OPTION_AGGREGATE) != 0;
     if (!take_pending_name(tid, name, sizeof name)) {
         /* The OS name (16 bytes): "python3" for the main thread until the bootstrap names it. */
         char comm[17] = {0};

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "aggregate.h"
 #include "encode.h"
 #include "native.h"
 #include "pystack.h"
@@ -20,6 +21,7 @@ typedef struct ml_thread {
     uint64_t allocations, frees, bytes_allocated;
     ml_pystack py;
     ml_nstack native;
+    ml_aggthread agg;            /* --aggregate: this thread's locations */
 } ml_thread;
 
 /* The calling thread's state in the current session, registering it on first use (the caller holds the

@@ -54,6 +54,7 @@ describe('the agent under AddressSanitizer', () => {
         ['threads.py', THREADS_PROG, [], { PYTHONPATH: join(dir, 'site') }],
         ['deep.py', DEEP_PROG, ['--native'], {}],
         ['fork.py', FORK_PROG, ['--follow-fork', '--trace-python-allocators'], {}],
+        ['aggregated.py', THREADS_PROG, ['--aggregate', '--trace-python-allocators'], { PYTHONPATH: join(dir, 'site') }],
       ];
       for (const [name, source, runArgs, extraEnv] of runs) {
         const r = await memlensRun({ python: wrapper, files: { [name]: source }, program: [name], output: `${name}.mlens`, runArgs, env: { ...env, ...extraEnv } }, dir);
@@ -62,7 +63,7 @@ describe('the agent under AddressSanitizer', () => {
         const o = await Oracle.load(r.capture);
         assert.deepEqual(o.warnings, []);
         assert.equal(o.records('trailer').length, 1, name);
-        assert.ok(o.allocs.length > 0, name);
+        assert.ok(o.allocs.length > 0 || o.records('checkpoint').length > 0, name);
       }
     });
   }

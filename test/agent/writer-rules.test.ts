@@ -19,6 +19,7 @@ for (const py of testPythons()) {
       ['threads.py', THREADS_PROG.replace('import sitecustomize\n', 'import types, threading\nsitecustomize = types.SimpleNamespace(early_go=threading.Event(), early_threads=[])\n'), []],
       ['deep.py', DEEP_PROG, ['--native']],
       ['objects.py', 'KEEP = [str(i) * 5 for i in range(30000)]\n', ['--trace-python-allocators']],
+      ['aggregated.py', ALLOC_PROG, ['--aggregate', '--native']],
     ];
     for (const [name, source, runArgs] of cases) {
       test(`${name} ${runArgs.join(' ')}: re-encoding gives the same bytes`, async () => {

@@ -4,7 +4,7 @@
 // analysis (src/analysis) is built separately for speed; this one is built to be obviously right.
 
 import { readCaptureFile } from '../../src/cli/capture-file.js';
-import type { CaptureHeader, CodeRecord, DecodeWarning, MetaRecord } from '../../src/capture/records.js';
+import type { CaptureHeader, CheckpointEntry, CodeRecord, DecodeWarning, MetaRecord } from '../../src/capture/records.js';
 import { LineTable } from '../../src/model/linetable.js';
 
 export interface Frame {
@@ -72,10 +72,12 @@ export class Oracle {
   readonly frees: OracleFree[] = [];
   readonly codes = new Map<number, CodeRecord>();
   private readonly tables = new Map<number, LineTable>();
+  /** Each stream's Python stack nodes as they stand at the end (ids from 1). */
+  readonly nodes = new Map<number, Node[]>();
 
   static async load(path: string): Promise<Oracle> {
     const o = new Oracle();
-    const nodes = new Map<number, Node[]>();
+    const nodes = o.nodes;
     const nodesOf = (stream: number): Node[] => {
       let n = nodes.get(stream);
       if (n === undefined) {
@@ -146,6 +148,33 @@ export class Oracle {
 
   leaf(a: OracleAlloc): Frame | undefined {
     return a.node === undefined ? undefined : this.frameOf(a.node.codeId, a.node.instr);
+  }
+
+  /** The Python stack of node `id` of `stream` (as the stream's nodes stand at the end), leaf first. */
+  stackOfNode(stream: number, id: number): Frame[] {
+    const out: Frame[] = [];
+    for (let n = id === 0 ? undefined : this.nodes.get(stream)?.[id - 1]; n !== undefined; n = n.parent) out.push(this.frameOf(n.codeId, n.instr));
+    return out;
+  }
+
+  /**
+   * Aggregated captures: every location's latest CHECKPOINT entry (entries of later checkpoints replace
+   * earlier ones) and the last checkpoint's heap figures.
+   */
+  checkpointState(): { heap: number; peakHeap: number; peakSeq: number; checkpoints: number; locations: Map<string, CheckpointEntry> } {
+    const locations = new Map<string, CheckpointEntry>();
+    let heap = 0;
+    let peakHeap = 0;
+    let peakSeq = 0;
+    let checkpoints = 0;
+    for (const c of this.records('checkpoint')) {
+      checkpoints++;
+      heap = c.heap;
+      peakHeap = c.peakHeap;
+      peakSeq = c.peakSeq;
+      for (const e of c.entries) locations.set(`${e.stream}/${e.stack}/${e.nativeStack}/${e.allocator}`, e);
+    }
+    return { heap, peakHeap, peakSeq, checkpoints, locations };
   }
 
   /** Events in seq order (the order they happened in, across threads). */

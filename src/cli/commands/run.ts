@@ -118,9 +118,6 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const interval = intervalOf(options);
   const quiet = booleanOption(options, 'quiet');
   const force = booleanOption(options, 'force');
-  if (booleanOption(options, 'aggregate')) {
-    throw new UsageError('run: --aggregate is not implemented yet', { hint: 'Run without --aggregate for a full capture.' });
-  }
   const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
   const { findPython, preflight } = await import('../../target/python.js');
   const { launch, signalNumber } = await import('../../target/launch.js');
@@ -149,6 +146,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       native: booleanOption(options, 'native'),
       trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
       follow_fork: booleanOption(options, 'follow-fork'),
+      aggregate: booleanOption(options, 'aggregate'),
       memory_interval_ms: interval,
     },
   });
