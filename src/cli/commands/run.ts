@@ -44,7 +44,7 @@ function targetOf(options: OptionValues, positionals: readonly string[]): Target
   const module = stringOption(options, 'module');
   const code = stringOption(options, 'code');
   const rest = positionals[0] === '--' ? positionals.slice(1) : positionals;
-  if (module !== undefined && code !== undefined) throw new UsageError('run: give either -m MODULE or -c CODE, not both');
+  // -m and -c end option parsing (terminalOptions), so at most one of them is set.
   if (module !== undefined) return { kind: 'module', module, args: rest };
   if (code !== undefined) return { kind: 'code', code, args: rest };
   const [script, ...args] = rest;
