@@ -96,6 +96,8 @@ def _agent_config(cfg, output, target_words):
     for key in ("native", "trace_python_allocators", "follow_fork", "aggregate"):
         if cfg.get(key):
             put(key, 1)
+    if cfg.get("max_stack_nodes"):
+        put("max_stack_nodes", int(cfg["max_stack_nodes"]))
     put("mode", "run")
     put("python_version", _python_version())
     put("python_hexversion", sys.hexversion)

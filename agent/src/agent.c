@@ -33,6 +33,7 @@ int ml_options;
 atomic_uint_fast64_t ml_seq;
 uint64_t ml_start_mono_ns;
 int ml_pid;
+uint32_t ml_max_stack_nodes = ML_DEFAULT_MAX_STACK_NODES;
 
 static pthread_mutex_t g_lifecycle = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t g_session;
@@ -53,6 +54,7 @@ typedef struct config {
     int mode;
     unsigned long hexversion;
     int gil_disabled;
+    uint32_t max_stack_nodes;
     /* Header fields, in the order they were given: values in `values`, written sorted by tag (stable, so
      * repeated fields keep their order) when the header is written. */
     struct hfield {
@@ -192,6 +194,9 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
                 if (flag_value(value)) c->options |= ML_OPTION_AGGREGATE;
             } else if (strcmp(key, "mode") == 0) {
                 c->mode = strcmp(value, "attach") == 0 ? ML_MODE_ATTACH : ML_MODE_RUN;
+            } else if (strcmp(key, "max_stack_nodes") == 0) {
+                uint64_t v = ml_parse_u64(&vp);
+                c->max_stack_nodes = (uint32_t)(v < 16 ? 16 : v > (1u << 22) ? (1u << 22) : v);
             } else if (strcmp(key, "gil_disabled") == 0) {
                 c->gil_disabled = flag_value(value);
             } else {
@@ -364,6 +369,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
 
     ml_pid = (int)getpid();
     ml_options = c->options;
+    ml_max_stack_nodes = c->max_stack_nodes != 0 ? c->max_stack_nodes : ML_DEFAULT_MAX_STACK_NODES;
     g_follow_fork = (c->options & ML_OPTION_FOLLOW_FORK) != 0;
     if (c->fd >= 0) {
         if (ml_sink_use_fd(c->fd, err, errlen) != 0) goto free_out;

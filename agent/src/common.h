@@ -40,6 +40,11 @@ extern uint64_t ml_start_mono_ns;
 /* The process that owns the session: a vfork child shares our memory but must not write. */
 extern int ml_pid;
 
+/* Nodes a thread's Python (and native) stack table may hold before it starts over (STACK_RESET) or, in
+ * aggregated mode, stops growing: the agent's memory per thread is bounded. */
+extern uint32_t ml_max_stack_nodes;
+#define ML_DEFAULT_MAX_STACK_NODES (1u << 18)
+
 static inline uint64_t ml_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

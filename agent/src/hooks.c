@@ -35,12 +35,12 @@ void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
         if (!t->stream.closed) {
             uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
             uint32_t stack = 0, native = 0;
+            /* A full node table starts over once; a stack that does not fit even then is cut. */
             for (int attempt = 0; attempt < 2; attempt++) {
-                stack = ml_pystack_enabled() ? ml_pystack_capture(&t->py, &t->stream) : 0;
-                native = (ml_options & ML_OPTION_NATIVE) ? ml_native_capture(&t->native, &t->stream) : 0;
+                stack = ml_pystack_enabled() ? ml_pystack_capture(&t->py, &t->stream, attempt) : 0;
+                native = (ml_options & ML_OPTION_NATIVE) ? ml_native_capture(&t->native, &t->stream, attempt) : 0;
                 if (stack != UINT32_MAX && native != UINT32_MAX) break;
                 stack_reset(t);
-                stack = native = 0;
             }
             if (ml_options & ML_OPTION_AGGREGATE) {
                 ml_aggregate_alloc(&t->agg, t->stream.id, seq, addr, size, allocator, stack, native);

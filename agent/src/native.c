@@ -60,9 +60,8 @@ static int grow(ml_nstack *ns) {
 }
 
 static uint32_t node_for(ml_nstack *ns, ml_stream *s, uint32_t parent, uint64_t ip) {
-    if ((ns->table_used + 1) * 2 > ns->table_cap) {
-        if (ns->table_used >= ML_NATIVE_MAX_NODES || grow(ns) != 0) return UINT32_MAX;
-    }
+    if (ns->table_used >= ml_max_stack_nodes) return UINT32_MAX;
+    if ((ns->table_used + 1) * 2 > ns->table_cap && grow(ns) != 0) return UINT32_MAX;
     size_t mask = ns->table_cap - 1;
     size_t j = ip_hash(parent, ip) & mask;
     for (;;) {
@@ -84,7 +83,7 @@ static uint32_t node_for(ml_nstack *ns, ml_stream *s, uint32_t parent, uint64_t 
     return id;
 }
 
-uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s) {
+uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s, int truncate) {
     void *raw[ML_NATIVE_MAX_DEPTH + 8];
     int got = backtrace(raw, (int)ML_ARRAY_LEN(raw));
     /* leaf first; drop the agent's own frames at the leaf end */
@@ -101,7 +100,7 @@ uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s) {
         uint64_t ip = (uint64_t)(uintptr_t)raw[first + (int)(n - 1 - i)];
         uint32_t next = node_for(ns, s, node, ip);
         if (next == UINT32_MAX) {
-            if (ns->no_reset) {
+            if (ns->no_reset || truncate) {
                 ns->last_depth = i;
                 return node;
             }

@@ -24,13 +24,12 @@ typedef struct ml_nstack {
 } ml_nstack;
 
 #define ML_NATIVE_MAX_DEPTH 128
-#define ML_NATIVE_MAX_NODES (1u << 18)
 
 /* Loads the unwinder (backtrace's first call allocates) while the guard is held. */
 void ml_native_init(void);
 /* The calling thread's native stack as a node of stream s; NATIVE_FRAME records go into s. 0: none.
  * Returns UINT32_MAX when the table is full (the caller writes STACK_RESET and retries). */
-uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s);
+uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s, int truncate);
 void ml_native_reset(ml_nstack *ns);
 void ml_native_release(ml_nstack *ns);
 

@@ -300,9 +300,8 @@ static int grow_table(ml_pystack *ps) {
 
 /* The node for (parent, code_id, instr), defining it (FRAME) if new. UINT32_MAX: the table is full. */
 static uint32_t node_for(ml_pystack *ps, ml_stream *s, uint32_t parent, uint32_t code_id, uint32_t instr) {
-    if ((ps->table_used + 1) * 2 > ps->table_cap) {
-        if (ps->table_used >= ML_PY_MAX_NODES || grow_table(ps) != 0) return UINT32_MAX;
-    }
+    if (ps->table_used >= ml_max_stack_nodes) return UINT32_MAX;
+    if ((ps->table_used + 1) * 2 > ps->table_cap && grow_table(ps) != 0) return UINT32_MAX;
     size_t mask = ps->table_cap - 1;
     size_t j = node_hash(parent, code_id, instr) & mask;
     for (;;) {
@@ -325,7 +324,7 @@ static uint32_t node_for(ml_pystack *ps, ml_stream *s, uint32_t parent, uint32_t
     return id;
 }
 
-uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s) {
+uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
     size_t depth = ml_pyframes_walk(ps->walk, ps->walk_cap);
     if (depth > ps->walk_cap && ps->walk_cap < ML_PY_MAX_DEPTH) {
@@ -347,7 +346,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s) {
         if (code_id != 0) {
             uint32_t next = node_for(ps, s, node, code_id, f->instr);
             if (next == UINT32_MAX) {
-                if (ps->no_reset) {
+                if (ps->no_reset || truncate) {
                     ps->last_depth = i;
                     return node;
                 }

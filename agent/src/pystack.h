@@ -31,8 +31,6 @@ typedef struct ml_pystack {
 
 /* The deepest stack recorded; deeper stacks keep their leaf-most frames. */
 #define ML_PY_MAX_DEPTH (1u << 16)
-/* Past this many nodes a stream's tables start over (STACK_RESET): bounded memory per thread. */
-#define ML_PY_MAX_NODES (1u << 18)
 
 /* Chooses the frame layout for this interpreter; 0 or -1 with err (the agent then records without
  * Python stacks and says so in a NOTE). */
@@ -40,8 +38,10 @@ int ml_pystack_init(unsigned long hexversion, char *err, size_t errlen);
 int ml_pystack_enabled(void);
 
 /* The calling thread's Python stack as a node of stream s, emitting FRAME and CODE records into s
- * (caller holds s's lock). 0: no Python frame. */
-uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s);
+ * (caller holds s's lock). 0: no Python frame. UINT32_MAX: the node table is full (the caller writes
+ * STACK_RESET and tries again); with `truncate` (or no_reset) a full table gives the longest known prefix
+ * instead. */
+uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate);
 /* Forget all nodes (after STACK_RESET, which the caller writes). */
 void ml_pystack_reset(ml_pystack *ps);
 void ml_pystack_release(ml_pystack *ps);

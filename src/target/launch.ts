@@ -25,6 +25,8 @@ export interface BootstrapConfig {
   readonly follow_fork?: boolean;
   readonly aggregate?: boolean;
   readonly memory_interval_ms?: number;
+  /** Per-thread bound of the stack tables (default 2^18 nodes); not a `memlens run` option. */
+  readonly max_stack_nodes?: number;
 }
 
 /** The command line that runs `target` under the bootstrap with `python`. */

@@ -73,3 +73,28 @@ export function lineOf(source: string, marker: string): number {
   if (i < 0) throw new Error(`marker ${marker} is not in the source`);
   return i + 1;
 }
+
+/**
+ * Runs a program under the bootstrap directly, without memlens (for agent settings `memlens run` does not
+ * expose). `config` is merged into the bootstrap's configuration.
+ */
+export async function bootstrapRun(
+  o: { python: string; files?: Readonly<Record<string, string>>; target: import('../../src/target/python.js').RunTarget; config?: Record<string, unknown>; output?: string },
+  dir: string,
+): Promise<RunResult> {
+  const { findAgent } = await import('../../src/target/agent-files.js');
+  const { bootstrapArgs, BOOTSTRAP_ENV } = await import('../../src/target/launch.js');
+  for (const [name, text] of Object.entries(o.files ?? {})) writeFileSync(join(dir, name), text);
+  const files = findAgent();
+  const capture = join(dir, o.output ?? 'capture.mlens');
+  const env = { ...process.env, [BOOTSTRAP_ENV]: JSON.stringify({ run: o.target.kind, agent: files.library, output: capture, overwrite: true, ...o.config }) };
+  return new Promise((resolve, reject) => {
+    const child = spawn(o.python, bootstrapArgs(files, o.target), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, dir, capture }));
+  });
+}
