@@ -66,4 +66,32 @@ if (pythons.length === 0) {
   process.exit(1);
 }
 writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
+
+// A CPython 3.14 (PEP 768 remote execution) in a Debian sid root file system: a target started with
+// `unshare -m chroot` there stands in for a process in a container (another mount namespace).
+const containerRoot = join(cache, 'sid-root');
+const containerPython = join(containerRoot, 'usr', 'bin', 'python3.14');
+if (!existsSync(containerPython)) {
+  if (process.getuid?.() !== 0) {
+    console.error('setup: the container tests need root (debootstrap, chroot, unshare)');
+    process.exit(1);
+  }
+  if (run('sh', ['-c', 'command -v debootstrap']).status !== 0) {
+    run('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    if (run('apt-get', ['install', '-y', '-qq', 'debootstrap'], { stdio: 'inherit' }).status !== 0) {
+      console.error('setup: cannot install debootstrap');
+      process.exit(1);
+    }
+  }
+  const tmpRoot = `${containerRoot}.tmp`;
+  run('rm', ['-rf', tmpRoot]);
+  console.error('setup: creating a Debian sid root with python3.14 (about a minute)');
+  const r = run('debootstrap', ['--variant=minbase', '--include=python3.14,libpython3.14-dev', 'sid', tmpRoot, 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) {
+    console.error('setup: debootstrap failed');
+    process.exit(1);
+  }
+  run('mv', [tmpRoot, containerRoot]);
+}
+writeFileSync(join(cache, 'container.json'), JSON.stringify({ root: containerRoot, python: '/usr/bin/python3.14' }, null, 2));
 console.error(`setup: Pythons for tests: ${pythons.map((p) => p.version + (p.system ? ' (system)' : '')).join(', ')}`);

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { testPythons } from './support/pythons.js';
-import { repoRoot } from './support/paths.js';
+import { REPO_ROOT as repoRoot, testPythons } from './support/pythons.js';
+
 
 interface Census {
   pause_ms: number;
