@@ -98,7 +98,7 @@ def _agent_config(cfg, output, target_words):
             put(key, 1)
     if cfg.get("max_stack_nodes"):
         put("max_stack_nodes", int(cfg["max_stack_nodes"]))
-    put("mode", "run")
+    put("mode", cfg.get("mode", "run"))
     put("python_version", _python_version())
     put("python_hexversion", sys.hexversion)
     put("python_implementation", sys.implementation.name)

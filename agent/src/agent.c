@@ -520,6 +520,12 @@ ML_EXPORT void memlens_thread_name(unsigned long tid, const char *name) {
     ml_guard = saved_guard;
 }
 
+/* While on, the calling thread's allocations are not recorded: memlens's own Python code that runs after
+ * tracking started in an attached process (naming threads, reporting its status). */
+ML_EXPORT void memlens_quiet(int on) {
+    ml_guard = on ? 1 : 0;
+}
+
 ML_EXPORT void memlens_hide_code(const void *code) {
     ml_pystack_hide_code(code);
 }

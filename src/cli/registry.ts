@@ -2,6 +2,9 @@
 // inside run(), so `memlens --help` stays fast.
 
 import type { Command } from './command.js';
+import { attachCommand } from './commands/attach.js';
+import { collectCommand } from './commands/collect.js';
+import { detachCommand } from './commands/detach.js';
 import { diffCommand } from './commands/diff.js';
 import { exportCommand } from './commands/export.js';
 import { parseCommand } from './commands/parse.js';
@@ -10,7 +13,7 @@ import { statsCommand } from './commands/stats.js';
 import { summaryCommand } from './commands/summary.js';
 import { treeCommand } from './commands/tree.js';
 
-export const COMMANDS: readonly Command[] = [runCommand, summaryCommand, statsCommand, treeCommand, exportCommand, diffCommand, parseCommand];
+export const COMMANDS: readonly Command[] = [runCommand, attachCommand, detachCommand, summaryCommand, statsCommand, treeCommand, exportCommand, diffCommand, parseCommand, collectCommand];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || (c.aliases ?? []).includes(name));

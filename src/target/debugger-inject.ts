@@ -9,7 +9,10 @@
 //
 // The statement only exec()s a script file placed where the target can read it, so what runs can be long.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TargetError } from '../errors.js';
 
 export type Debugger = 'gdb' | 'lldb';
@@ -71,8 +74,9 @@ export function lldbArgs(pid: number, statement: string): string[] {
   const cmds = [
     'expr -l c --unwind-on-error true --timeout 3000000 -- void *$memlens_buf = (void *) mmap(0, 4096, 3, 0x22, -1, 0)',
     ...words.map((w, i) => `memory write --size 8 '$memlens_buf + ${i * 8}' 0x${w.toString(16)}`),
-    'expr -l c -- void *$memlens_fn = (void *) &PyRun_SimpleString',
-    'expr -l c --unwind-on-error true --timeout 3000000 -- (int) ((int (*)(void *, void *)) &Py_AddPendingCall)($memlens_fn, $memlens_buf)',
+    // Casts to function types: without debug info (Debian's static python3) lldb knows the names, not the types.
+    'expr -l c -- void *$memlens_fn = (void *) (int (*)(const char *)) PyRun_SimpleString',
+    'expr -l c --unwind-on-error true --timeout 3000000 -- (int) ((int (*)(void *, void *)) Py_AddPendingCall)($memlens_fn, $memlens_buf)',
     'process detach',
   ];
   return ['--batch', '--no-lldbinit', '-p', String(pid), ...cmds.flatMap((c) => ['-o', c])];
@@ -85,7 +89,8 @@ export function lldbArgs(pid: number, statement: string): string[] {
 export async function injectWithDebugger(req: DebuggerInjection): Promise<DebuggerResult> {
   const exe = req.executable ?? req.debugger;
   const args = req.debugger === 'gdb' ? gdbArgs(req.pid, req.statement) : lldbArgs(req.pid, req.statement);
-  const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a Ctrl-C meant for memlens must not reach the debugger in the middle of a call.
+  const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -113,7 +118,7 @@ export async function injectWithDebugger(req: DebuggerInjection): Promise<Debugg
     throw new TargetError(`cannot run ${exe}: ${outcome.error.message}`);
   }
   // gdb prints our marker; lldb prints the expression's value as "(int) $N = RESULT".
-  const m = new RegExp(`${MARK}(-?\\d+)`).exec(output) ?? /Py_AddPendingCall\)[^\n]*\n\(int\) \$\d+ = (-?\d+)/.exec(output);
+  const m = new RegExp(`${MARK}(-?\\d+)`).exec(output) ?? /Py_AddPendingCall\)\([^\n]*\n\(int\) \$\d+ = (-?\d+)/.exec(output);
   if (m !== null && m[1] === '0') return { output, commandLine };
   throw new TargetError(describeFailure(req, output, m?.[1], outcome.timedOut), { hint: failureHint(req, output) });
 }
@@ -138,4 +143,67 @@ function failureHint(req: DebuggerInjection, output: string): string {
   if (/ptrace|Operation not permitted|attach failed/i.test(output)) return 'Run as the target\'s user or root; check kernel.yama.ptrace_scope; in a container, add CAP_SYS_PTRACE.';
   if (/extended state/i.test(output)) return 'Use --method lldb (or --method auto, which tries it next).';
   return `Run with -v to see the ${req.debugger} session, or try another --method.`;
+}
+
+export interface DebuggerProbe {
+  readonly ok: boolean;
+  readonly reason: string;
+}
+
+/**
+ * Whether this debugger can call a function in a process on this machine, tried on a throwaway process
+ * of memlens's own (a `sleep`), never on the target: gdb 13 on CPUs with AMX fails to restore the register
+ * state after such a call and leaves a sleeping target's system call broken (it returns errno 514, and
+ * Python raises OSError). The answer is kept for the session in a file of the temp directory.
+ */
+export async function probeDebugger(tool: Debugger, executable: string = tool): Promise<DebuggerProbe> {
+  let path: string;
+  try {
+    path = execFileSync('sh', ['-c', `command -v ${executable}`], { encoding: 'utf8' }).trim();
+  } catch {
+    return { ok: false, reason: `${executable} is not installed` };
+  }
+  const key = `${path}:${statSync(path).mtimeMs}:${release()}`;
+  const cacheFile = join(tmpdir(), `memlens-${tool}-probe-${process.getuid?.() ?? 0}.json`);
+  if (existsSync(cacheFile)) {
+    try {
+      const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as { key: string; ok: boolean; reason: string };
+      if (cached.key === key) return { ok: cached.ok, reason: cached.reason };
+    } catch {
+      // a damaged cache file is probed again
+    }
+  }
+  const sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 50));
+    const args =
+      tool === 'gdb'
+        ? ['-q', '-batch', '-nx', '-p', String(sleeper.pid), '-ex', 'print (int) getpid()']
+        : ['--batch', '--no-lldbinit', '-p', String(sleeper.pid), '-o', 'expr -l c -- (int) getpid()'];
+    const out = await new Promise<string>((resolveOut) => {
+      const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('exit', () => {
+        clearTimeout(timer);
+        resolveOut(text);
+      });
+      child.on('error', () => {
+        clearTimeout(timer);
+        resolveOut(text);
+      });
+    });
+    const ok = new RegExp(`= ${sleeper.pid}\\b`).test(out);
+    const reason = ok
+      ? 'ok'
+      : /extended state/i.test(out)
+        ? `${tool} cannot call functions in a process on this machine (it fails to restore the AVX/AMX register state)`
+        : `${tool} could not call a function in a test process: ${out.trim().split('\n').slice(-1)[0] ?? ''}`;
+    writeFileSync(cacheFile, JSON.stringify({ key, ok, reason }));
+    return { ok, reason };
+  } finally {
+    sleeper.kill('SIGKILL');
+  }
 }

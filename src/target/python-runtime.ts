@@ -13,8 +13,9 @@ export interface PythonRuntime {
   readonly loadBias: number;
   /** Address of _PyRuntime in the target; undefined if the image does not say. */
   readonly runtimeAddress: number | undefined;
-  /** Whether _PyRuntime lives in its own .PyRuntime section (3.13+), where _Py_DebugOffsets starts it. */
-  readonly hasDebugOffsets: boolean;
+  /** Whether _PyRuntime lives in its own .PyRuntime section (3.10+); from 3.13 _Py_DebugOffsets starts it
+   * (check the cookie with hasDebugOffsets()). */
+  readonly hasRuntimeSection: boolean;
   /** Address of the `Py_Version` constant (3.11+). */
   readonly pyVersionAddress: number | undefined;
   /** major.minor guessed from the image's file name, when it has one (python3.9, libpython3.10.so). */
@@ -91,7 +92,7 @@ function inspectImage(elf: Elf, src: ByteSource, entry: MapEntry, maps: readonly
     imagePath: entry.path,
     loadBias,
     runtimeAddress: section !== undefined ? loadBias + section.addr : runtimeSym !== undefined ? loadBias + runtimeSym : undefined,
-    hasDebugOffsets: section !== undefined,
+    hasRuntimeSection: section !== undefined,
     pyVersionAddress: pyVersion !== undefined ? loadBias + pyVersion : undefined,
     nameVersion: m !== null ? { major: 3, minor: Number(m[3]) } : undefined,
   };
@@ -111,11 +112,17 @@ export interface PythonVersion {
   readonly hex: number;
 }
 
+/** Whether the runtime starts with CPython's _Py_DebugOffsets (3.13+: the cookie "xdebugpy"). */
+export function hasDebugOffsets(runtime: PythonRuntime, mem: ProcessMemory): boolean {
+  if (!runtime.hasRuntimeSection || runtime.runtimeAddress === undefined) return false;
+  return new TextDecoder().decode(mem.read(runtime.runtimeAddress, 8)) === 'xdebugpy';
+}
+
 /** The target interpreter's version, read from its memory (Py_Version, or the debug offsets' version). */
 export function readPythonVersion(runtime: PythonRuntime, mem: ProcessMemory): PythonVersion | undefined {
   let hex: number | undefined;
   if (runtime.pyVersionAddress !== undefined) hex = mem.readI32(runtime.pyVersionAddress) >>> 0;
-  else if (runtime.hasDebugOffsets && runtime.runtimeAddress !== undefined) hex = mem.readU64(runtime.runtimeAddress + 8);
+  else if (runtime.runtimeAddress !== undefined && hasDebugOffsets(runtime, mem)) hex = mem.readU64(runtime.runtimeAddress + 8);
   if (hex === undefined) {
     return runtime.nameVersion !== undefined ? { ...runtime.nameVersion, micro: 0, hex: (3 << 24) | (runtime.nameVersion.minor << 16) } : undefined;
   }

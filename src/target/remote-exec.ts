@@ -10,7 +10,7 @@
 
 import { TargetError } from '../errors.js';
 import { ProcessMemory } from './proc.js';
-import { describeVersion, readPythonVersion, requirePythonRuntime } from './python-runtime.js';
+import { describeVersion, hasDebugOffsets, readPythonVersion, requirePythonRuntime } from './python-runtime.js';
 
 const COOKIE = 'xdebugpy';
 const EVAL_PLEASE_STOP_BIT = 1 << 5;
@@ -75,32 +75,50 @@ export interface RemoteExecRequest {
   readonly scriptPath: string;
 }
 
-/**
- * Asks the target to run the script at its next safe point. Returns once the request is written; the
- * caller learns that the script ran from the script itself (a file it writes, a socket it connects).
- */
-export function requestRemoteExec(req: RemoteExecRequest): { readonly version: string } {
-  const runtime = requirePythonRuntime(req.pid);
-  const mem = new ProcessMemory(req.pid, true);
+interface RemoteSupport {
+  readonly mem: ProcessMemory;
+  readonly version: string;
+  readonly tstate: number;
+  readonly offsets: DebugOffsets;
+}
+
+/** Opens the target's memory and finds the main thread's remote-debugger fields (3.14+). */
+function openRemoteSupport(pid: number): RemoteSupport {
+  const runtime = requirePythonRuntime(pid);
+  const mem = new ProcessMemory(pid, true);
   try {
     const version = readPythonVersion(runtime, mem);
-    if (version === undefined || version.minor < 14 || !runtime.hasDebugOffsets || runtime.runtimeAddress === undefined) {
+    if (version === undefined || version.minor < 14 || runtime.runtimeAddress === undefined || !hasDebugOffsets(runtime, mem)) {
       throw new TargetError(
-        `PID ${req.pid} runs Python ${version !== undefined ? describeVersion(version) : '(unknown version)'}, which has no remote execution (PEP 768 needs 3.14 or newer)`,
+        `PID ${pid} runs Python ${version !== undefined ? describeVersion(version) : '(unknown version)'}, which has no remote execution (PEP 768 needs 3.14 or newer)`,
         { hint: 'Use --method gdb (or lldb), or --method auto to choose.' },
       );
     }
     const offsets = decodeDebugOffsets(mem.read(runtime.runtimeAddress, DEBUG_OFFSETS_314_SIZE), version.minor);
     const interp = mem.readU64(runtime.runtimeAddress + need(offsets, 'runtime_state.interpreters_head'));
-    if (interp === 0) throw new TargetError(`PID ${req.pid}: the interpreter is not initialized yet (or is shutting down)`);
+    if (interp === 0) throw new TargetError(`PID ${pid}: the interpreter is not initialized yet (or is shutting down)`);
     if (mem.readI32(interp + need(offsets, 'debugger_support.remote_debugging_enabled')) !== 1) {
-      throw new TargetError(`PID ${req.pid} has remote debugging disabled (PYTHON_DISABLE_REMOTE_DEBUG or -X disable_remote_debug)`, {
+      throw new TargetError(`PID ${pid} has remote debugging disabled (PYTHON_DISABLE_REMOTE_DEBUG or -X disable_remote_debug)`, {
         hint: 'Use --method gdb, or restart the target without that setting.',
       });
     }
     let tstate = mem.readU64(interp + need(offsets, 'interpreter_state.threads_main'));
     if (tstate === 0) tstate = mem.readU64(interp + need(offsets, 'interpreter_state.threads_head'));
-    if (tstate === 0) throw new TargetError(`PID ${req.pid}: no Python thread to run the attach script`);
+    if (tstate === 0) throw new TargetError(`PID ${pid}: no Python thread to run the attach script`);
+    return { mem, version: describeVersion(version), tstate, offsets };
+  } catch (e) {
+    mem.close();
+    throw e;
+  }
+}
+
+/**
+ * Asks the target to run the script at its next safe point. Returns once the request is written; the
+ * caller learns that the script ran from the script itself (a file it writes, a socket it connects).
+ */
+export function requestRemoteExec(req: RemoteExecRequest): { readonly version: string } {
+  const { mem, version, tstate, offsets } = openRemoteSupport(req.pid);
+  try {
     const support = tstate + need(offsets, 'debugger_support.remote_debugger_support');
     const pathBytes = new TextEncoder().encode(req.scriptPath);
     const pathSize = need(offsets, 'debugger_support.debugger_script_path_size');
@@ -113,13 +131,28 @@ export function requestRemoteExec(req: RemoteExecRequest): { readonly version: s
     mem.writeI32(support + need(offsets, 'debugger_support.debugger_pending_call'), 1);
     // CPython's own sys.remote_exec sets the bit the same way, without stopping the target: the breaker
     // word is changed by the target only with atomic ORs/ANDs of other bits, and a bit lost to the race
-    // (a GIL drop request) is re-requested by the interpreter.
+    // (a GIL drop request) is re-requested by the interpreter. Only the low 32 bits are touched
+    // (little-endian): the upper ones hold the instrumentation version.
     const breakerAddr = tstate + need(offsets, 'debugger_support.eval_breaker');
-    // Only the low 32 bits are touched (little-endian): the upper ones hold the instrumentation version.
     const low = mem.readI32(breakerAddr);
     mem.writeI32(breakerAddr, low | EVAL_PLEASE_STOP_BIT);
-    return { version: describeVersion(version) };
+    return { version };
   } finally {
     mem.close();
+  }
+}
+
+/** Withdraws a request the target has not run yet (memlens gave up waiting). */
+export function cancelRemoteExec(pid: number): void {
+  try {
+    const { mem, tstate, offsets } = openRemoteSupport(pid);
+    try {
+      mem.writeI32(tstate + need(offsets, 'debugger_support.remote_debugger_support') + need(offsets, 'debugger_support.debugger_pending_call'), 0);
+    } finally {
+      mem.close();
+    }
+  } catch (e) {
+    // The target may have exited meanwhile: nothing left to withdraw.
+    if (!(e instanceof TargetError)) throw e;
   }
 }
