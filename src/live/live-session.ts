@@ -34,7 +34,7 @@ export interface ViewOptions {
   readonly maxRows: number;
   /** Points of the sparkline (one per terminal column, say). */
   readonly sparkPoints: number;
-  /** Time the sparkline covers, ending now (default 2 minutes). */
+  /** Time the sparkline covers at most, ending now (default 2 minutes; a younger capture's whole life, 10 s at least). */
   readonly sparkWindowNs?: number | undefined;
   readonly filter?: FrameFilter | undefined;
 }
@@ -54,7 +54,7 @@ export interface LiveLocation {
 }
 
 export interface LiveThread {
-  /** Dense index, what ViewOptions.thread names. */
+  /** Dense index, what ViewOptions.thread names (the list is in display order: the main thread first). */
   readonly index: number;
   readonly osTid: number;
   readonly name: string;
@@ -125,6 +125,7 @@ export interface LiveSessionOptions {
 }
 
 const DEFAULT_SPARK_WINDOW_NS = 120e9;
+const MIN_SPARK_WINDOW_NS = 10e9;
 
 export class LiveSession {
   private readonly builder = new ModelBuilder({ lineResolver: lineTableResolver() });
@@ -136,6 +137,8 @@ export class LiveSession {
   private headerSeen = false;
   /** Bytes fed so far. */
   bytes = 0;
+  /** Goes up with every feed, end and exit note: a view redraws when it moved. */
+  version = 0;
   // Peak RSS over the snapshots scanned so far (the series only grows).
   private scanned = 0;
   private peakRss: number | undefined;
@@ -149,6 +152,7 @@ export class LiveSession {
   feed(chunk: Uint8Array): void {
     if (this.ended) return;
     this.bytes += chunk.length;
+    this.version++;
     try {
       this.decoder.feed(chunk);
       if (this.decoder.header !== undefined) this.headerSeen = true;
@@ -165,6 +169,7 @@ export class LiveSession {
    */
   end(how: 'eof' | 'disconnected' = 'eof', detail?: string): void {
     if (this.ended) return;
+    this.version++;
     if (how === 'disconnected') this.endNote = { kind: 'disconnected', text: `disconnected${detail !== undefined ? `: ${detail}` : ''}` };
     try {
       this.decoder.end();
@@ -179,6 +184,7 @@ export class LiveSession {
 
   /** How the target ended, when the launcher knows it (memlens run --live): as the EXIT record says it. */
   noteExit(exit: ExitRecord): void {
+    this.version++;
     this.builder.meta(exit);
   }
 
@@ -219,13 +225,11 @@ export class LiveSession {
       const t = model.sites.thread(a.site);
       perThread[t] = (perThread[t] as number) + a.bytes;
     }
-    const threads: LiveThread[] = model.threads.map((t) => ({
-      index: t.index,
-      osTid: t.osTid,
-      name: t.name,
-      liveBytes: perThread[t.index] as number,
-      exited: t.exitNs !== undefined,
-    }));
+    // The main thread first, then the others as they appeared.
+    const isMain = (osTid: number): number => (osTid !== 0 && osTid === h.mainTid ? 0 : 1);
+    const threads: LiveThread[] = model.threads
+      .map((t) => ({ index: t.index, osTid: t.osTid, name: t.name, liveBytes: perThread[t.index] as number, exited: t.exitNs !== undefined }))
+      .sort((a, b) => isMain(a.osTid) - isMain(b.osTid) || a.index - b.index);
     const thread = options.thread !== undefined && options.thread >= 0 && options.thread < threads.length ? options.thread : undefined;
     const stacks = stacksOf(model, live, { filter: options.filter ?? DEFAULT_FRAME_FILTER, threads: thread === undefined ? undefined : new Set([thread]) });
     let shownBytes = 0;
@@ -256,7 +260,7 @@ export class LiveSession {
       peakRss: this.peakRss,
       cgroupUsage: lastOf(s.cgroupUsage),
       cgroupLimit: cgroupLimit !== undefined && cgroupLimit > 0 ? cgroupLimit : undefined,
-      spark: sparkline(model, Math.max(1, options.sparkPoints), options.sparkWindowNs ?? DEFAULT_SPARK_WINDOW_NS, elapsedNs),
+      spark: sparkline(model, Math.max(1, options.sparkPoints), Math.min(options.sparkWindowNs ?? DEFAULT_SPARK_WINDOW_NS, Math.max(MIN_SPARK_WINDOW_NS, elapsedNs)), elapsedNs),
       threads,
       thread,
       sort: options.sort,

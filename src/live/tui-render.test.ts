@@ -138,8 +138,9 @@ test('keys: sort, pause, threads cycle all → 1 → … → n → all, quit', (
   assert.deepEqual(keysOf('\u001b[15~q'), ['quit'], 'F5 is not Esc');
   assert.deepEqual(keysOf('\u0003'), ['quit']);
   let s = INITIAL_UI;
-  const press = (k: Parameters<typeof pressKey>[1], n = 3): void => {
-    const a = pressKey(s, k, n);
+  // Thread indexes in the view's order (the main thread, index 2, first).
+  const press = (k: Parameters<typeof pressKey>[1], threads: readonly number[] = [2, 0, 1]): void => {
+    const a = pressKey(s, k, threads);
     assert.equal(a.kind, 'redraw');
     if (a.kind === 'redraw') s = a.state;
   };
@@ -148,9 +149,9 @@ test('keys: sort, pause, threads cycle all → 1 → … → n → all, quit', (
     press('next-thread');
     seen.push(s.thread);
   }
-  assert.deepEqual(seen, [0, 1, 2, undefined]);
+  assert.deepEqual(seen, [2, 0, 1, undefined]);
   press('prev-thread');
-  assert.equal(s.thread, 2);
+  assert.equal(s.thread, 1);
   press('prev-thread');
   press('prev-thread');
   press('prev-thread');
@@ -164,6 +165,12 @@ test('keys: sort, pause, threads cycle all → 1 → … → n → all, quit', (
   assert.equal(s.paused, false);
   press('sort-own');
   assert.equal(s.sort, 'own');
-  assert.deepEqual(pressKey(s, 'quit', 3), { kind: 'quit' });
+  // A thread gone from the list: the next key starts over from "all".
+  s = { ...s, thread: 7 };
+  press('next-thread');
+  assert.equal(s.thread, 2);
+  press('next-thread', []);
+  assert.equal(s.thread, undefined);
+  assert.deepEqual(pressKey(s, 'quit', []), { kind: 'quit' });
 });
 

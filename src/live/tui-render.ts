@@ -117,10 +117,11 @@ function threadLine(v: LiveView): string {
   if (v.thread === undefined) {
     return `Threads: ${v.threads.length}, merged${v.threads.length > 1 ? ' (< > to see one at a time)' : ''}`;
   }
-  const t = v.threads[v.thread];
+  const at = v.threads.findIndex((x) => x.index === v.thread);
+  const t = v.threads[at];
   if (t === undefined) return 'Threads: all merged';
-  const name = t.name !== '' ? safeText(t.name) : `thread ${v.thread + 1}`;
-  return `Thread ${v.thread + 1} of ${v.threads.length}: ${name}${t.osTid !== 0 ? ` (TID ${t.osTid})` : ''}${t.exited ? ', exited' : ''} · ${formatBytes(t.liveBytes)} live (< > to switch)`;
+  const name = t.name !== '' ? safeText(t.name) : `thread ${at + 1}`;
+  return `Thread ${at + 1} of ${v.threads.length}: ${name}${t.osTid !== 0 ? ` (TID ${t.osTid})` : ''}${t.exited ? ', exited' : ''} · ${formatBytes(t.liveBytes)} live (< > to switch)`;
 }
 
 function locationText(l: LiveLocation): string {

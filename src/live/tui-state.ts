@@ -67,8 +67,11 @@ export function keysOf(data: string): LiveKey[] {
 
 export type KeyAction = { readonly kind: 'quit' } | { readonly kind: 'redraw'; readonly state: LiveUiState };
 
-/** `threads`: how many threads the view knows now (thread switching cycles all → 1 → … → n → all). */
-export function pressKey(state: LiveUiState, key: LiveKey, threads: number): KeyAction {
+/**
+ * `threads`: the thread indexes the view lists now, in its order; switching cycles all → first → … →
+ * last → all.
+ */
+export function pressKey(state: LiveUiState, key: LiveKey, threads: readonly number[]): KeyAction {
   switch (key) {
     case 'quit':
       return { kind: 'quit' };
@@ -82,15 +85,14 @@ export function pressKey(state: LiveUiState, key: LiveKey, threads: number): Key
       return { kind: 'redraw', state: { ...state, sort: 'count' } };
     case 'merge-threads':
       return { kind: 'redraw', state: { ...state, thread: undefined } };
-    case 'next-thread': {
-      if (threads === 0) return { kind: 'redraw', state: { ...state, thread: undefined } };
-      const t = state.thread === undefined ? 0 : state.thread + 1 >= threads ? undefined : state.thread + 1;
-      return { kind: 'redraw', state: { ...state, thread: t } };
-    }
+    case 'next-thread':
     case 'prev-thread': {
-      if (threads === 0) return { kind: 'redraw', state: { ...state, thread: undefined } };
-      const t = state.thread === undefined ? threads - 1 : state.thread === 0 ? undefined : Math.min(state.thread - 1, threads - 1);
-      return { kind: 'redraw', state: { ...state, thread: t } };
+      // Positions 0…n-1 are the threads, n is "all merged"; a thread that left the list reads as all.
+      const n = threads.length;
+      const at = state.thread === undefined ? n : threads.indexOf(state.thread);
+      const from = at < 0 ? n : at;
+      const to = (from + (key === 'next-thread' ? 1 : n)) % (n + 1);
+      return { kind: 'redraw', state: { ...state, thread: to === n ? undefined : threads[to] } };
     }
   }
 }
