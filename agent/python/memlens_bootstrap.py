@@ -3,8 +3,10 @@ as `python3` would have.
 
 `memlens run` starts the target Python as
 
-    python3 -c "import sys; sys.path.insert(0, DIR); import memlens_bootstrap; memlens_bootstrap.main()" \
+    python3 -c "import sys; ...; sys.path.insert(0, DIR); import memlens_bootstrap; memlens_bootstrap.main()" \
         TARGET [ARGS...]
+
+(src/target/launch.ts has the exact line: it imports the bootstrap without writing __pycache__ here).
 
 with its configuration (JSON) in the environment variable MEMLENS_BOOTSTRAP, which is removed at once so
 that child processes do not inherit it. TARGET is a script path, a module name or a code string, as the
@@ -98,6 +100,8 @@ def _agent_config(cfg, output, target_words):
             put(key, 1)
     if cfg.get("max_stack_nodes"):
         put("max_stack_nodes", int(cfg["max_stack_nodes"]))
+    if cfg.get("native_unwinder"):
+        put("native_unwinder", cfg["native_unwinder"])
     put("mode", cfg.get("mode", "run"))
     put("python_version", _python_version())
     put("python_hexversion", sys.hexversion)

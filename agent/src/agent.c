@@ -55,6 +55,7 @@ typedef struct config {
     unsigned long hexversion;
     int gil_disabled;
     uint32_t max_stack_nodes;
+    int backtrace_only; /* native_unwinder=backtrace: glibc's backtrace() for every event */
     /* Header fields, in the order they were given: values in `values`, written sorted by tag (stable, so
      * repeated fields keep their order) when the header is written. */
     struct hfield {
@@ -194,6 +195,12 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
                 if (flag_value(value)) c->options |= ML_OPTION_AGGREGATE;
             } else if (strcmp(key, "mode") == 0) {
                 c->mode = strcmp(value, "attach") == 0 ? ML_MODE_ATTACH : ML_MODE_RUN;
+            } else if (strcmp(key, "native_unwinder") == 0) {
+                if (strcmp(value, "backtrace") == 0) c->backtrace_only = 1;
+                else if (strcmp(value, "fast") != 0) {
+                    ml_set_err(err, errlen, "native_unwinder must be fast or backtrace", 0);
+                    return -1;
+                }
             } else if (strcmp(key, "max_stack_nodes") == 0) {
                 uint64_t v = ml_parse_u64(&vp);
                 c->max_stack_nodes = (uint32_t)(v < 16 ? 16 : v > (1u << 22) ? (1u << 22) : v);
@@ -403,7 +410,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
         ml_strlcat(text, why, sizeof text);
         ml_note(ML_N_NOT_TRACKED, text);
     }
-    if (c->options & ML_OPTION_NATIVE) ml_native_init();
+    if (c->options & ML_OPTION_NATIVE) ml_native_init(!c->backtrace_only);
     if (!g_atfork_registered) {
         pthread_atfork(NULL, NULL, atfork_child);
         g_atfork_registered = 1;

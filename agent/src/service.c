@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -29,6 +30,11 @@ static pthread_mutex_t g_wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_wait_cond;
 static int g_stop;
 static uint64_t g_interval_ns;
+/* The service thread's stack, mapped by us (a guard page below it), so the thread is known by its stack. */
+#define SERVICE_STACK (512u * 1024u)
+static uint8_t *g_stack_map;
+static size_t g_stack_map_len;
+static uintptr_t g_stack_lo, g_stack_hi;
 static ml_cgroup *g_cg;
 
 /* last values read from /proc/self/status (once a second) */
@@ -246,13 +252,30 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     pthread_condattr_destroy(&ca);
     g_stop = 0;
 
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    g_stack_map_len = SERVICE_STACK + page;
+    g_stack_map = ml_mem_alloc(g_stack_map_len);
+    if (g_stack_map == NULL) {
+        ml_set_err(err, errlen, "cannot map a stack for the agent's service thread", errno);
+        return -1;
+    }
+    mprotect(g_stack_map, page, PROT_NONE);
+    g_stack_lo = (uintptr_t)g_stack_map + page;
+    g_stack_hi = g_stack_lo + SERVICE_STACK;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstack(&attr, (void *)g_stack_lo, SERVICE_STACK);
     /* The thread inherits a full signal mask: the program's signals go to the program's threads. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&g_thread, NULL, service_main, NULL);
+    int r = pthread_create(&g_thread, &attr, service_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
     if (r != 0) {
+        ml_mem_free(g_stack_map, g_stack_map_len);
+        g_stack_map = NULL;
+        g_stack_lo = g_stack_hi = 0;
         ml_set_err(err, errlen, "cannot start the agent's service thread", r);
         return -1;
     }
@@ -268,15 +291,27 @@ void ml_service_stop(void) {
     pthread_mutex_unlock(&g_wait_lock);
     pthread_join(g_thread, NULL);
     g_thread_running = 0;
+    ml_mem_free(g_stack_map, g_stack_map_len);
+    g_stack_map = NULL;
+    g_stack_lo = g_stack_hi = 0;
     snapshot(); /* the last one, at the very end */
     if (g_statm_fd >= 0) close(g_statm_fd);
     g_statm_fd = -1;
+}
+
+int ml_service_is_current(void) {
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    return here >= g_stack_lo && here < g_stack_hi;
 }
 
 void ml_service_forget(void) {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     g_wait_lock = fresh;
     g_thread_running = 0;
+    /* The thread is not in the child; its stack is our memory there. */
+    ml_mem_free(g_stack_map, g_stack_map_len);
+    g_stack_map = NULL;
+    g_stack_lo = g_stack_hi = 0;
     if (g_service_ready) {
         g_service.lock = fresh;
         ml_stream_release(&g_service);

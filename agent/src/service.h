@@ -24,5 +24,8 @@ void ml_service_agent_stats(void);
 void ml_service_close(void);
 /* In a fork child: the thread does not exist there, its locks may be held. */
 void ml_service_forget(void);
+/* Whether the calling thread is the service thread. True from its very first instruction (a preloaded
+ * library's thread-start hook may allocate before our code runs): we know it by its stack, which is ours. */
+int ml_service_is_current(void);
 
 #endif

@@ -31,7 +31,11 @@ export interface BootstrapConfig {
 
 /** The command line that runs `target` under the bootstrap with `python`. */
 export function bootstrapArgs(files: AgentFiles, target: RunTarget): string[] {
-  const loader = `import sys; sys.path.insert(0, ${JSON.stringify(files.bootstrapDir)}); import memlens_bootstrap; memlens_bootstrap.main()`;
+  // The bootstrap is imported without writing __pycache__ next to it (memlens's directory may be read-only);
+  // the program's own setting is put back before it runs.
+  const loader =
+    `import sys; b = sys.dont_write_bytecode; sys.dont_write_bytecode = True; sys.path.insert(0, ${JSON.stringify(files.bootstrapDir)}); ` +
+    'import memlens_bootstrap; sys.dont_write_bytecode = b; del b; memlens_bootstrap.main()';
   const first = target.kind === 'script' ? target.path : target.kind === 'module' ? target.module : target.code;
   return ['-c', loader, first, ...target.args];
 }
