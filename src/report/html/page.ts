@@ -70,7 +70,8 @@ export function renderPage(data: ReportData, assets: ViewerAssets): PageResult {
     '<html lang="en">',
     '<head>',
     '<meta charset="utf-8">',
-    `<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">`,
+    // Our own text: keywords and base64 hashes, no double quote or markup character.
+    `<meta http-equiv="Content-Security-Policy" content="${csp}">`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     '<meta name="color-scheme" content="light dark">',
     `<meta name="generator" content="memlens ${escapeHtml(data.meta.memlensVersion)}">`,
