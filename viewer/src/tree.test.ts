@@ -54,7 +54,7 @@ test('showing hidden frames brings back the interpreter and import frames', () =
 test('the inverted tree has the allocating functions at the root', () => {
   const data = knownProgram();
   const tree = buildTree(data, baseValues(data, -1), { inverted: true, hideMask: HIDE });
-  const roots = Array.from(tree.childList.subarray(tree.childStart[0]!, tree.childStart[1]!), (n) => [data.strings[data.frames.name[tree.frame[n]!]!], tree.total[n]! / MiB]);
+  const roots = Array.from(tree.childList.subarray(tree.childStart[0], tree.childStart[1]), (n) => [data.strings[data.frames.name[tree.frame[n]!]!], tree.total[n]! / MiB]);
   assert.deepEqual(roots, [
     ['zeros', 600],
     ['read_chunk', 250],
