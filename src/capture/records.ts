@@ -300,6 +300,20 @@ export interface DecodeWarning {
   readonly message: string;
 }
 
+/** A block's framing (docs/capture-format.md, "Blocks"), for `memlens parse` and other debugging tools. */
+export interface BlockInfo {
+  /** File offset of the block's sync mark. */
+  readonly offset: number;
+  /** BLOCK_FLAG_* bits. */
+  readonly flags: number;
+  readonly headerLen: number;
+  readonly kind: number;
+  readonly storedLen: number;
+  readonly rawLen: number;
+  readonly stream: number;
+  readonly baseSeq: number;
+}
+
 /**
  * Receives a capture's records. `alloc` and `free` are the hot path: numbers only, in the order of the
  * file's blocks (decoder) or in seq order (after the orderer, see order.ts). Addresses are plain numbers:
@@ -313,4 +327,6 @@ export interface CaptureVisitor {
   free(stream: number, seq: number, address: number, size: number, deallocator: number): void;
   meta(record: MetaRecord): void;
   warning?(warning: DecodeWarning): void;
+  /** Called before the records of each block the decoder reads (file order; the orderer does not pass it on). */
+  block?(block: BlockInfo): void;
 }

@@ -2,8 +2,9 @@
 // inside run(), so `memlens --help` stays fast.
 
 import type { Command } from './command.js';
+import { parseCommand } from './commands/parse.js';
 
-export const COMMANDS: readonly Command[] = [];
+export const COMMANDS: readonly Command[] = [parseCommand];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || (c.aliases ?? []).includes(name));

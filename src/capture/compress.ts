@@ -1,0 +1,84 @@
+// Recompression of a finished capture (`memlens run` does it after the program ended, unless
+// --no-compress): every uncompressed block of records is deflated on its own, so the result streams and
+// survives truncation exactly like the original. Everything else is copied as it is: the header, blocks
+// already compressed, blocks of unknown kinds, damaged regions, a partial block at the end.
+//
+// The level is chosen by measurement (docs/benchmarks.md, "Compression"): DEFAULT_COMPRESS_LEVEL.
+
+import { BLOCK_FLAG_DEFLATE, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS } from './format.js';
+import { encodeBlock } from './encoder.js';
+import { BlockFramer } from './framing.js';
+
+export const DEFAULT_COMPRESS_LEVEL = 1;
+
+export interface RecompressOptions {
+  readonly level?: number;
+  readonly source?: string;
+}
+
+export class Recompressor {
+  private readonly framer: BlockFramer;
+  private readonly level: number;
+  bytesOut = 0;
+  blocks = 0;
+  compressedBlocks = 0;
+
+  /** `sink` receives the output in order; each array is its own (the caller may keep it). */
+  constructor(
+    private readonly sink: (bytes: Uint8Array) => void,
+    options: RecompressOptions = {},
+  ) {
+    this.level = options.level ?? DEFAULT_COMPRESS_LEVEL;
+    this.framer = new BlockFramer(
+      {
+        header: (_h, bytes) => this.out(bytes.slice()),
+        block: (info, bytes) => {
+          this.blocks++;
+          if (info.kind !== BLOCK_KIND_RECORDS || info.flags !== 0) {
+            this.out(bytes.slice());
+            return;
+          }
+          const payload = bytes.subarray(info.headerLen);
+          const framed = encodeBlock(info.stream, info.baseSeq, payload, {
+            compressLevel: this.level,
+            extraHeader: bytes.subarray(BLOCK_HEADER_LEN, info.headerLen),
+          });
+          if (((framed[4] as number) & BLOCK_FLAG_DEFLATE) !== 0) this.compressedBlocks++;
+          this.out(framed);
+        },
+        damaged: () => undefined,
+        skipped: (bytes) => this.out(bytes.slice()),
+        truncated: (_offset, _info, bytes) => this.out(bytes.slice()),
+      },
+      options.source,
+    );
+  }
+
+  private out(bytes: Uint8Array): void {
+    this.bytesOut += bytes.length;
+    this.sink(bytes);
+  }
+
+  feed(chunk: Uint8Array): void {
+    this.framer.feed(chunk);
+  }
+
+  end(): void {
+    this.framer.end();
+  }
+}
+
+/** Recompresses a whole capture held in memory. */
+export function recompressCapture(bytes: Uint8Array, options: RecompressOptions = {}): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const r = new Recompressor((b) => parts.push(b), options);
+  r.feed(bytes);
+  r.end();
+  const out = new Uint8Array(r.bytesOut);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,403 @@
+// The streaming capture decoder: feed(chunk) any number of times with chunks cut anywhere, then end(). It
+// calls a CaptureVisitor in file order. See docs/capture-format.md for the format and its robustness rules.
+//
+// Errors: only a bad file header throws (CaptureFormatError or UnsupportedVersionError): without it there
+// is nothing to read. Everything after the header that is wrong becomes a DecodeWarning and the decoder
+// goes on: a damaged block is skipped up to the next good one, a bad record ends its block, a cut file
+// yields what was whole.
+//
+// Speed: ALLOC and FREE records are decoded by one loop over the block's payload with the position in a
+// local variable and varints read inline; nothing is allocated per record. The loop reads at most 51 bytes
+// past a record start without checking bounds, so the last 64 bytes of a payload are copied into a
+// zero-padded scratch buffer first; a record that ran past the payload's end is noticed after the fact
+// (p > end) and never reported.
+
+import { inflateRawSync } from 'node:zlib';
+import { BLOCK_FLAG_DEFLATE, BLOCK_KIND_RECORDS, OPTION_NATIVE } from './format.js';
+import { BlockFramer } from './framing.js';
+import { decodeMeta } from './meta.js';
+import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning } from './records.js';
+import { ByteReader, ReadError } from './varint.js';
+
+export interface DecoderOptions {
+  /** Names the data in error messages (the file name). */
+  readonly source?: string;
+}
+
+/** Node id counters of one stream: FRAME and NATIVE_FRAME ids are implicit (1, 2, … per stream). */
+interface StreamNodes {
+  frames: number;
+  natives: number;
+}
+
+const TAIL = 64;
+const TWO_32 = 4294967296;
+
+// The position after the last varint read by varintAt (a module variable, not a returned object).
+let vpos = 0;
+// Set when a varint was longer than 10 bytes or above 2^53 − 1.
+let vbad = false;
+
+function varintAt(buf: Uint8Array, p: number): number {
+  let b = buf[p] as number;
+  if (b < 0x80) {
+    vpos = p + 1;
+    return b;
+  }
+  let r = b & 0x7f;
+  b = buf[p + 1] as number;
+  r |= (b & 0x7f) << 7;
+  if (b < 0x80) {
+    vpos = p + 2;
+    return r;
+  }
+  b = buf[p + 2] as number;
+  r |= (b & 0x7f) << 14;
+  if (b < 0x80) {
+    vpos = p + 3;
+    return r;
+  }
+  b = buf[p + 3] as number;
+  r |= (b & 0x7f) << 21;
+  if (b < 0x80) {
+    vpos = p + 4;
+    return r;
+  }
+  return varintLong(buf, p + 4, r);
+}
+
+function varintLong(buf: Uint8Array, p: number, low: number): number {
+  let r = low;
+  let mul = 268435456; // 2^28
+  for (let i = 4; i < 10; i++) {
+    const b = buf[p++] as number;
+    r += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      vpos = p;
+      if (r > Number.MAX_SAFE_INTEGER) vbad = true;
+      return r;
+    }
+    mul *= 128;
+  }
+  vpos = p;
+  vbad = true;
+  return 0;
+}
+
+function unzigzag(z: number): number {
+  return z < TWO_32 ? (z >>> 1) ^ -(z & 1) : z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+}
+
+export class CaptureDecoder {
+  private readonly framer: BlockFramer;
+  private headerValue: CaptureHeader | undefined;
+  private native = false;
+  private readonly nodes = new Map<number, StreamNodes>();
+  private readonly warnedKinds = new Set<string>();
+  private readonly tail = new Uint8Array(TAIL * 2 + 64);
+  private readonly metaReader = new ByteReader(new Uint8Array(0));
+  /** Counters, for progress and summaries. */
+  blocks = 0;
+  warnings = 0;
+
+  constructor(
+    private readonly visitor: CaptureVisitor,
+    options: DecoderOptions = {},
+  ) {
+    this.framer = new BlockFramer(
+      {
+        header: (h) => this.onHeader(h),
+        block: (info, bytes) => this.onBlock(info, bytes),
+        damaged: (offset, length, reason) =>
+          this.warn({
+            kind: 'damaged-block',
+            offset,
+            skippedBytes: length,
+            message: `damaged data at offset ${offset} (${reason}): skipped ${length} bytes to the next good block`,
+          }),
+        truncated: (offset, info, bytes) => this.onTruncated(offset, info, bytes),
+      },
+      options.source,
+    );
+  }
+
+  get header(): CaptureHeader | undefined {
+    return this.headerValue;
+  }
+
+  /** Bytes consumed so far. */
+  get position(): number {
+    return this.framer.position;
+  }
+
+  feed(chunk: Uint8Array): void {
+    this.framer.feed(chunk);
+  }
+
+  end(): void {
+    this.framer.end();
+  }
+
+  private warn(w: DecodeWarning): void {
+    this.warnings++;
+    this.visitor.warning?.(w);
+  }
+
+  private onHeader(h: CaptureHeader): void {
+    this.headerValue = h;
+    this.native = (h.options & OPTION_NATIVE) !== 0;
+    this.visitor.header?.(h);
+  }
+
+  private nodesOf(stream: number): StreamNodes {
+    let n = this.nodes.get(stream);
+    if (n === undefined) {
+      n = { frames: 0, natives: 0 };
+      this.nodes.set(stream, n);
+    }
+    return n;
+  }
+
+  /** Whether the decoder can read this block's records; warns once per unknown kind or flag set otherwise. */
+  private readable(info: BlockInfo): boolean {
+    let what: string | undefined;
+    if (info.kind !== BLOCK_KIND_RECORDS) what = `kind ${info.kind}`;
+    else if ((info.flags & ~BLOCK_FLAG_DEFLATE) !== 0) what = `flags 0x${info.flags.toString(16)}`;
+    if (what === undefined) return true;
+    if (!this.warnedKinds.has(what)) {
+      this.warnedKinds.add(what);
+      this.warn({
+        kind: 'unknown-block-kind',
+        offset: info.offset,
+        skippedBytes: info.headerLen + info.storedLen,
+        message: `block of unknown ${what} at offset ${info.offset} skipped (written by a newer memlens?); later blocks like it are skipped silently`,
+      });
+    }
+    return false;
+  }
+
+  private onBlock(info: BlockInfo, bytes: Uint8Array): void {
+    this.blocks++;
+    this.visitor.block?.(info);
+    if (!this.readable(info)) return;
+    const stored = bytes.subarray(info.headerLen);
+    if ((info.flags & BLOCK_FLAG_DEFLATE) !== 0) {
+      let raw: Uint8Array;
+      try {
+        raw = inflateRawSync(stored, { maxOutputLength: Math.max(info.rawLen, 1) });
+      } catch (e) {
+        this.damagedPayload(info, `cannot be decompressed (${e instanceof Error ? e.message : String(e)})`);
+        return;
+      }
+      if (raw.length !== info.rawLen) {
+        this.damagedPayload(info, `decompresses to ${raw.length} bytes, not ${info.rawLen}`);
+        return;
+      }
+      this.records(new Uint8Array(raw.buffer, raw.byteOffset, raw.length), info, -1, false);
+    } else {
+      this.records(new Uint8Array(stored.buffer, stored.byteOffset, stored.length), info, info.offset + info.headerLen, false);
+    }
+  }
+
+  private damagedPayload(info: BlockInfo, what: string): void {
+    this.warn({
+      kind: 'damaged-block',
+      offset: info.offset,
+      skippedBytes: info.headerLen + info.storedLen,
+      message: `block at offset ${info.offset} ${what}: skipped`,
+    });
+  }
+
+  private onTruncated(offset: number, info: BlockInfo | undefined, bytes: Uint8Array): void {
+    const total = offset + bytes.length;
+    if (info === undefined) {
+      this.warn({
+        kind: 'truncated',
+        offset,
+        skippedBytes: bytes.length,
+        message: `the capture ends at offset ${total}, inside the header of a block (the writer was probably killed): read up to offset ${offset}`,
+      });
+      return;
+    }
+    this.visitor.block?.(info);
+    if ((info.flags & BLOCK_FLAG_DEFLATE) !== 0 || !this.readable(info)) {
+      this.warn({
+        kind: 'truncated',
+        offset,
+        skippedBytes: bytes.length,
+        message: `the capture ends at offset ${total}, inside a ${info.flags & BLOCK_FLAG_DEFLATE ? 'compressed ' : ''}block that starts at offset ${offset} (the writer was probably killed): read up to offset ${offset}`,
+      });
+      return;
+    }
+    const payload = bytes.subarray(Math.min(info.headerLen, bytes.length));
+    const cut = this.records(new Uint8Array(payload.buffer, payload.byteOffset, payload.length), info, offset + info.headerLen, true);
+    if (cut >= 0) {
+      const at = offset + info.headerLen + cut;
+      this.warn({
+        kind: 'truncated',
+        offset: at,
+        skippedBytes: total - at,
+        message: `the capture ends at offset ${total}, inside a block that starts at offset ${offset} (the writer was probably killed): read up to offset ${at}`,
+      });
+    }
+  }
+
+  /**
+   * Decodes the records of one payload. `fileBase` is the file offset of payload[0], or −1 when the payload
+   * was decompressed. With `partial` (the data was cut), a record that runs past the end is the cut, not
+   * damage. Returns the payload offset where decoding stopped (the cut of a partial payload, its length
+   * when it ended on a record boundary), or −1 when a bad record was reported.
+   */
+  private records(payload: Uint8Array, info: BlockInfo, fileBase: number, partial: boolean): number {
+    const v = this.visitor;
+    const stream = info.stream;
+    const nodes = this.nodesOf(stream);
+    const native = this.native;
+    let buf = payload;
+    let end = payload.length;
+    // shift: payload offset of buf[0] (changes when the tail is moved into the scratch buffer).
+    let shift = 0;
+    let inTail = false;
+    let p = 0;
+    let seq = info.baseSeq;
+    let addr = 0;
+    let stack = 0;
+    let nstack = 0;
+    let bad = '';
+    let overrun = false;
+    let recStart = 0;
+    vbad = false;
+    for (;;) {
+      if (p >= end) break;
+      if (!inTail && end - p < TAIL) {
+        const tail = this.tail;
+        const n = end - p;
+        tail.set(buf.subarray(p, end), 0);
+        tail.fill(0, n);
+        shift += p;
+        buf = tail;
+        end = n;
+        p = 0;
+        inTail = true;
+      }
+      recStart = p;
+      const t = buf[p] as number;
+      p++;
+      if (t >= 0x80) {
+        // ALLOC 1kkkkswq
+        if ((t & 1) !== 0) seq += 1;
+        else {
+          seq += varintAt(buf, p);
+          p = vpos;
+        }
+        if ((t & 2) !== 0) {
+          addr = varintAt(buf, p);
+          p = vpos;
+        } else {
+          addr += unzigzag(varintAt(buf, p)) * 8;
+          p = vpos;
+        }
+        const size = varintAt(buf, p);
+        p = vpos;
+        if ((t & 4) === 0) {
+          stack += unzigzag(varintAt(buf, p));
+          p = vpos;
+        }
+        if (native) {
+          nstack += unzigzag(varintAt(buf, p));
+          p = vpos;
+        }
+        if (p > end || vbad) {
+          overrun = p > end;
+          bad = vbad ? 'bad varint in an ALLOC record' : 'ALLOC record runs past the end of the block';
+          break;
+        }
+        v.alloc(stream, seq, addr, size, (t >>> 3) & 15, stack, nstack);
+      } else if ((t & 0xe0) === 0x60) {
+        // FREE 011kkwqz
+        if ((t & 2) !== 0) seq += 1;
+        else {
+          seq += varintAt(buf, p);
+          p = vpos;
+        }
+        if ((t & 4) !== 0) {
+          addr = varintAt(buf, p);
+          p = vpos;
+        } else {
+          addr += unzigzag(varintAt(buf, p)) * 8;
+          p = vpos;
+        }
+        let size = 0;
+        if ((t & 1) !== 0) {
+          size = varintAt(buf, p);
+          p = vpos;
+        }
+        if (p > end || vbad) {
+          overrun = p > end;
+          bad = vbad ? 'bad varint in a FREE record' : 'FREE record runs past the end of the block';
+          break;
+        }
+        v.free(stream, seq, addr, size, (t >>> 3) & 3);
+      } else if (t >= 0x40) {
+        bad = `reserved record type 0x${t.toString(16)}`;
+        break;
+      } else if (t === 0) {
+        bad = 'record type 0 (zero-filled data)';
+        break;
+      } else {
+        const len = varintAt(buf, p);
+        p = vpos;
+        if (p > end || vbad || len > end - p) {
+          overrun = !vbad;
+          bad = vbad ? `bad length varint in a record of type ${t}` : `record of type ${t} runs past the end of the block`;
+          break;
+        }
+        const r = this.metaReader;
+        r.buf = buf;
+        r.pos = p;
+        r.end = p + len;
+        r.base = fileBase < 0 ? 0 : fileBase + shift;
+        p += len;
+        try {
+          const rec = decodeMeta(t, r, stream, nodes);
+          if (rec !== undefined) v.meta(rec);
+        } catch (e) {
+          if (!(e instanceof ReadError)) throw e;
+          this.warn({
+            kind: 'bad-record',
+            offset: this.where(fileBase, info, shift + recStart),
+            skippedBytes: len,
+            message: `malformed record of type ${t} ${this.describe(fileBase, info, shift + recStart)}: ${e.message.replace(/ at offset \d+$/, '')}; skipped`,
+          });
+        }
+      }
+    }
+    if (bad === '') return shift + end;
+    const at = shift + recStart;
+    if (partial && overrun) return at;
+    const skipped = shift + end - at;
+    this.warn({
+      kind: 'bad-record',
+      offset: this.where(fileBase, info, at),
+      skippedBytes: fileBase < 0 ? info.storedLen : skipped,
+      message: `${bad} ${this.describe(fileBase, info, at)}: skipped the rest of the block (${skipped} bytes)`,
+    });
+    return -1;
+  }
+
+  private where(fileBase: number, info: BlockInfo, at: number): number {
+    return fileBase < 0 ? info.offset : fileBase + at;
+  }
+
+  private describe(fileBase: number, info: BlockInfo, at: number): string {
+    return fileBase < 0 ? `at byte ${at} of the decompressed block at offset ${info.offset}` : `at offset ${fileBase + at}`;
+  }
+}
+
+/** Decodes a whole capture held in memory. */
+export function decodeCapture(bytes: Uint8Array, visitor: CaptureVisitor, options: DecoderOptions = {}): CaptureDecoder {
+  const d = new CaptureDecoder(visitor, options);
+  d.feed(bytes);
+  d.end();
+  return d;
+}

@@ -1,0 +1,152 @@
+// Reading and rewriting capture files: the file-system edge of src/capture. Errors become one clear line
+// (FileError, CaptureFormatError with the file name); decode warnings go to the visitor.
+
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { CaptureDecoder } from '../capture/decoder.js';
+import { Recompressor } from '../capture/compress.js';
+import type { CaptureHeader, CaptureVisitor, DecodeWarning } from '../capture/records.js';
+import { CaptureFormatError, FileError } from '../errors.js';
+import { NO_PROGRESS, type Progress } from './progress.js';
+
+export const READ_CHUNK = 4 << 20;
+
+export interface ReadCaptureOptions {
+  /** How messages name the file (default: the path). */
+  readonly name?: string;
+  readonly progress?: Progress;
+  readonly chunkSize?: number;
+}
+
+export interface ReadCaptureResult {
+  readonly header: CaptureHeader | undefined;
+  readonly bytes: number;
+  readonly blocks: number;
+  readonly warnings: number;
+}
+
+function fileError(path: string, e: unknown, doing: string): FileError {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') return new FileError(`${path}: no such file`, { hint: 'Check the path; `memlens run` writes memlens-PID.mlens in the current directory by default.', cause: e });
+  if (code === 'EACCES' || code === 'EPERM') return new FileError(`${path}: permission denied while ${doing}`, { hint: 'Run memlens as a user who may read the file.', cause: e });
+  if (code === 'EISDIR') return isDirectory(path);
+  return new FileError(`${path}: cannot ${doing} (${code ?? (e instanceof Error ? e.message : String(e))})`, { cause: e });
+}
+
+function isDirectory(path: string): FileError {
+  return new FileError(`${path} is a directory, not a capture file`, { hint: 'Give the path of a .mlens file.' });
+}
+
+/** Opens a capture for reading and returns its handle and size, or throws a one-line error. */
+async function openCapture(path: string, name = path): Promise<{ fh: FileHandle; size: number }> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (e) {
+    throw fileError(name, e, 'reading it');
+  }
+  if (info.isDirectory()) throw isDirectory(name);
+  if (!info.isFile()) throw new FileError(`${name} is not a regular file`, { hint: 'Give the path of a .mlens file.' });
+  if (info.size === 0) {
+    throw new CaptureFormatError(`${name} is empty (0 bytes): not a memlens capture`, 0, {
+      hint: 'The profiled program may have ended or been killed before the agent started writing.',
+    });
+  }
+  try {
+    return { fh: await open(path, 'r'), size: info.size };
+  } catch (e) {
+    throw fileError(name, e, 'opening it');
+  }
+}
+
+/**
+ * Streams a capture file through the decoder into `visitor`, in chunks (4 MiB), reusing one buffer.
+ * Throws FileError or CaptureFormatError (bad header); damage after the header reaches visitor.warning.
+ */
+export async function readCaptureFile(path: string, visitor: CaptureVisitor, options: ReadCaptureOptions = {}): Promise<ReadCaptureResult> {
+  const name = options.name ?? path;
+  const { fh, size } = await openCapture(path, name);
+  const progress = options.progress ?? NO_PROGRESS;
+  const decoder = new CaptureDecoder(visitor, { source: name });
+  const buf = new Uint8Array(options.chunkSize ?? READ_CHUNK);
+  let total = 0;
+  try {
+    for (;;) {
+      let n: number;
+      try {
+        ({ bytesRead: n } = await fh.read(buf, 0, buf.length, null));
+      } catch (e) {
+        throw fileError(name, e, 'reading it');
+      }
+      if (n === 0) break;
+      total += n;
+      decoder.feed(buf.subarray(0, n));
+      progress.update(Math.min(total, size));
+    }
+    decoder.end();
+  } finally {
+    progress.finish();
+    await fh.close();
+  }
+  return { header: decoder.header, bytes: total, blocks: decoder.blocks, warnings: decoder.warnings };
+}
+
+/** The line memlens prints on stderr for a decode warning. */
+export function warningLine(path: string, w: DecodeWarning): string {
+  return `memlens: warning: ${path}: ${w.message}\n`;
+}
+
+export interface RecompressResult {
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly blocks: number;
+  readonly compressedBlocks: number;
+}
+
+/**
+ * Rewrites a finished capture with deflate-compressed blocks (compress.ts), through a temporary file in the
+ * same directory that replaces the original only when complete: a crash leaves the original intact.
+ */
+export async function recompressCaptureFile(path: string, options: { level?: number; progress?: Progress } = {}): Promise<RecompressResult> {
+  const { fh, size } = await openCapture(path);
+  const tmp = `${path}.${process.pid}.tmp`;
+  const progress = options.progress ?? NO_PROGRESS;
+  let out: FileHandle | undefined;
+  try {
+    try {
+      out = await open(tmp, 'wx');
+    } catch (e) {
+      throw fileError(tmp, e, 'creating it');
+    }
+    const target = out;
+    const pending: Uint8Array[] = [];
+    const r = new Recompressor((bytes) => pending.push(bytes), { source: path, ...(options.level !== undefined ? { level: options.level } : {}) });
+    const buf = new Uint8Array(READ_CHUNK);
+    let total = 0;
+    const flush = async (): Promise<void> => {
+      for (const p of pending) await target.write(p);
+      pending.length = 0;
+    };
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      r.feed(buf.subarray(0, bytesRead));
+      await flush();
+      progress.update(Math.min(total, size));
+    }
+    r.end();
+    await flush();
+    await target.sync();
+    await target.close();
+    out = undefined;
+    await rename(tmp, path);
+    return { bytesIn: total, bytesOut: r.bytesOut, blocks: r.blocks, compressedBlocks: r.compressedBlocks };
+  } catch (e) {
+    await out?.close().catch(() => undefined);
+    await rm(tmp, { force: true });
+    throw e;
+  } finally {
+    progress.finish();
+    await fh.close();
+  }
+}
