@@ -55,7 +55,20 @@ export type WindowOption =
   | { readonly fromNs?: number | undefined; readonly toNs?: number | undefined }
   | { readonly fromSeq: number; readonly toSeq: number };
 
+/**
+ * Follows the replay as it happens, for analyses that need more than the end state (analysis/temporal.ts).
+ * Calls come in seq order; the observer must not keep the builder busy (it is on the hot path).
+ */
+export interface ReplayObserver {
+  /** The live amount of `site` changed by `bytes` and `count` (negative for frees) at event `seq`. */
+  change(site: number, seq: number, bytes: number, count: number): void;
+  /** A memory snapshot: the events with a lower seq were replayed, none with a higher one (yet). */
+  snapshot(seq: number, timeNs: number): void;
+}
+
 export interface BuildOptions {
+  /** Told of every change of a site's live amount and of every snapshot, in replay order. */
+  readonly observer?: ReplayObserver | undefined;
   readonly lineResolver?: LineResolver;
   /** Count allocations freed after at most N other allocations of the same thread. */
   readonly temporaryThreshold?: number | undefined;
@@ -119,6 +132,7 @@ export class ModelBuilder implements CaptureVisitor {
   private hdr: CaptureHeader = EMPTY_HEADER;
   private readonly lineResolver: LineResolver;
   private readonly temporaryThreshold: number | undefined;
+  private readonly observer: ReplayObserver | undefined;
 
   private readonly pyNodes = new TupleInterner(3, 4096); // (parent global, codeId, instr); global = id + 1
   private readonly nativeNodes = new TupleInterner(2, 4096); // (parent global, ip)
@@ -199,6 +213,7 @@ export class ModelBuilder implements CaptureVisitor {
   constructor(options: BuildOptions = {}) {
     this.lineResolver = options.lineResolver ?? firstLineResolver;
     this.temporaryThreshold = options.temporaryThreshold;
+    this.observer = options.observer;
     const w = options.window;
     this.windowAsked = w !== undefined;
     if (w !== undefined && 'fromSeq' in w) {
@@ -354,6 +369,7 @@ export class ModelBuilder implements CaptureVisitor {
     c.liveCount.array[site] = (c.liveCount.array[site] as number) + 1;
     this.liveCount++;
     this.heap += bytes;
+    this.observer?.change(site, seq, bytes, 1);
     if (this.heap > this.maxHeap) {
       this.maxHeap = this.heap;
       this.maxHeapSeq = seq;
@@ -365,13 +381,14 @@ export class ModelBuilder implements CaptureVisitor {
     }
   }
 
-  private release(site: number, bytes: number, count: number, _seq: number): void {
+  private release(site: number, bytes: number, count: number, seq: number): void {
     this.touch(site);
     const c = this.sites.columns;
     c.liveBytes.array[site] = (c.liveBytes.array[site] as number) - bytes;
     c.liveCount.array[site] = (c.liveCount.array[site] as number) - count;
     this.liveCount -= count;
     this.heap -= bytes;
+    this.observer?.change(site, seq, -bytes, -count);
   }
 
   /** munmap (or MAP_FIXED) of [address, address + size): frees the tracked parts. False if none. */
@@ -538,6 +555,7 @@ export class ModelBuilder implements CaptureVisitor {
       // Events after it were replayed already: the heap now is the best we have.
       this.lateSnapshots++;
       s.heap.push(this.heap);
+      this.observer?.snapshot(r.seq, r.timeNs);
     } else {
       s.heap.push(NaN);
       this.pendingSnapshots.push(i);
@@ -552,10 +570,15 @@ export class ModelBuilder implements CaptureVisitor {
   private resolveSnapshots(seq: number): void {
     const rest: number[] = [];
     let next = Infinity;
+    const observer = this.observer;
+    // The observer hears of snapshots in seq order.
+    if (observer !== undefined) this.pendingSnapshots.sort((a, b) => (this.snap.seq[a] as number) - (this.snap.seq[b] as number));
     for (const i of this.pendingSnapshots) {
       const sseq = this.snap.seq[i] as number;
-      if (sseq <= seq) this.snap.heap[i] = this.heap;
-      else {
+      if (sseq <= seq) {
+        this.snap.heap[i] = this.heap;
+        observer?.snapshot(sseq, this.snap.timeNs[i] as number);
+      } else {
         rest.push(i);
         if (sseq < next) next = sseq;
       }
