@@ -47,7 +47,7 @@ function kindName(names: readonly string[], v: number): string | number {
 
 export function headerText(h: CaptureHeader): string {
   const { unknownFields, ...rest } = h;
-  const known = textFields(rest as Record<string, unknown>);
+  const known = textFields(rest);
   const unknown = unknownFields.map((f) => `${f.tag}:${hexBytes(f.value)}`).join(',');
   return `header ${known}${unknown === '' ? '' : ` unknown_fields=[${unknown}]`}`;
 }

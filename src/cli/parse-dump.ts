@@ -102,12 +102,8 @@ export async function parseDump(io: Io, path: string, json: boolean): Promise<vo
   const visitor = json ? new JsonDump(sink, onWarning) : new TextDump(sink, onWarning);
   const full = resolve(io.cwd, path);
   // A bar only when the dump itself does not go to the terminal.
-  let size = 0;
-  try {
-    size = (await stat(full)).size;
-  } catch {
-    size = 0; // readCaptureFile reports the problem.
-  }
+  // A missing file is reported by readCaptureFile.
+  const size = await stat(full).then((s) => s.size, () => 0);
   const progress = io.stdout.isTTY === true ? undefined : byteProgress(io, `reading ${path}`, size);
   try {
     await readCaptureFile(full, visitor, { name: path, ...(progress !== undefined ? { progress } : {}) });

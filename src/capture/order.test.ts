@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Collector, type Item } from '../../test/support/collect.js';
+import { rng } from '../../test/support/synthetic.js';
+import { decodeCapture } from './decoder.js';
+import { CaptureWriter } from './encoder.js';
+import { SeqOrderer } from './order.js';
+
+/**
+ * A random capture shaped like the agent's: threads record events with a global seq into their own
+ * blocks, blocks are flushed at random moments, flush rounds write barriers; metas with and without seq
+ * are sprinkled in, some with a stale seq.
+ */
+function randomCapture(seed: number, events: number, withBarriers = true): Uint8Array {
+  const rand = rng(seed);
+  const w = new CaptureWriter({ header: { writerName: 'test' }, blockSize: 64 + Math.floor(rand() * 400) });
+  const threads = 1 + Math.floor(rand() * 5);
+  let seq = 0;
+  for (let e = 0; e < events; e++) {
+    const stream = 1 + Math.floor(rand() * threads);
+    const r = rand();
+    if (r < 0.05) w.frame(stream, 0, 1, e);
+    else if (r < 0.07) w.meta({ type: 'gc', stream, seq: seq + 1, timeNs: e, generation: 0, collected: 0, uncollectable: 0, durationNs: 0 });
+    else if (r < 0.08) w.meta({ type: 'marker', stream, seq: Math.max(0, seq - 5), timeNs: e, kind: 5, label: 'stale' });
+    else if (r < 0.1) w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: e, rss: e, rssAnon: 0, rssFile: 0, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined });
+    else if (r < 0.11) w.meta({ type: 'note', stream: rand() < 0.5 ? 0 : stream, kind: 1, text: `n${e}` });
+    else if (r < 0.55) w.alloc(stream, ++seq, 0x1000 + 8 * e, e, 0, 0, 0);
+    else w.free(stream, ++seq, 0x1000 + 8 * Math.floor(rand() * e), 0, 0);
+    const f = rand();
+    if (f < 0.03) w.flush(stream);
+    else if (f < 0.035 && withBarriers) w.barrier(seq + 1);
+  }
+  return w.finish();
+}
+
+function keyOf(it: Item): [number, number] {
+  if (it.type === 'alloc' || it.type === 'free') return [it.seq, 1];
+  if ('seq' in it) return [it.seq, 0];
+  return [-Infinity, 0];
+}
+
+/** The documented rule, implemented as plainly as possible: keys in file order, then a stable sort. */
+function naiveOrder(items: readonly Item[]): Item[] {
+  const last = new Map<number, [number, number]>();
+  let wm: [number, number] = [-Infinity, 0];
+  const max = (a: [number, number], b: [number, number]): [number, number] => (a[0] > b[0] || (a[0] === b[0] && a[1] >= b[1]) ? a : b);
+  const keyed = items.map((it, pos) => {
+    let k = keyOf(it);
+    k = max(k, last.get(it.stream) ?? [-Infinity, 0]);
+    k = max(k, wm);
+    last.set(it.stream, k);
+    if (it.type === 'barrier') wm = k;
+    return { it, k, pos };
+  });
+  keyed.sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.pos - b.pos);
+  return keyed.map((x) => x.it);
+}
+
+function ordered(bytes: Uint8Array, maxBuffered?: number): Item[] {
+  const c = new Collector();
+  const o = new SeqOrderer(c, maxBuffered !== undefined ? { maxBuffered } : {});
+  decodeCapture(bytes, o);
+  o.end();
+  return c.c.items;
+}
+
+function fileOrder(bytes: Uint8Array): Item[] {
+  const c = new Collector();
+  decodeCapture(bytes, c);
+  return c.c.items;
+}
+
+test('orderer equals a naive sort by the documented rule (property, 300 random captures)', () => {
+  for (let seed = 1; seed <= 300; seed++) {
+    const bytes = randomCapture(seed, 50 + (seed % 7) * 60, seed % 5 !== 0);
+    const items = fileOrder(bytes);
+    assert.deepEqual(ordered(bytes), naiveOrder(items), `seed ${seed}`);
+  }
+});
+
+test('events come out in seq order and each stream keeps its file order', () => {
+  for (let seed = 1000; seed < 1050; seed++) {
+    const bytes = randomCapture(seed, 500);
+    const out = ordered(bytes);
+    let prev = 0;
+    for (const it of out) {
+      if (it.type === 'alloc' || it.type === 'free') {
+        assert.ok(it.seq > prev, `seed ${seed}: seq ${it.seq} after ${prev}`);
+        prev = it.seq;
+      }
+    }
+    const streams = new Set(out.map((i) => i.stream));
+    const inFile = fileOrder(bytes);
+    for (const s of streams) {
+      assert.deepEqual(
+        out.filter((i) => i.stream === s),
+        inFile.filter((i) => i.stream === s),
+      );
+    }
+  }
+});
+
+test('a record carrying seq S comes after events below S and before the event S', () => {
+  const w = new CaptureWriter({ header: {} });
+  w.alloc(1, 1, 0x10, 1, 0, 0, 0);
+  w.alloc(1, 3, 0x18, 1, 0, 0, 0);
+  w.flush(1);
+  w.alloc(2, 2, 0x20, 1, 0, 0, 0);
+  w.alloc(2, 4, 0x28, 1, 0, 0, 0);
+  w.flush(2);
+  w.meta({ type: 'snapshot', stream: 0, seq: 3, timeNs: 0, rss: 0, rssAnon: 0, rssFile: 0, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined });
+  w.barrier(5);
+  const out = ordered(w.finish()).map((i) => `${i.type}${'seq' in i ? i.seq : ''}`);
+  assert.deepEqual(out, ['alloc1', 'alloc2', 'snapshot3', 'alloc3', 'alloc4', 'barrier5']);
+});
+
+test('a FRAME reaches the visitor before the ALLOC of its stream that uses it', () => {
+  const w = new CaptureWriter({ header: {} });
+  w.alloc(2, 2, 0x20, 1, 0, 0, 0);
+  w.flush(2);
+  const f = w.frame(1, 0, 7, 0);
+  w.alloc(1, 1, 0x10, 1, 0, f, 0);
+  w.flush(1);
+  w.barrier(3);
+  const out = ordered(w.finish()).map((i) => `${i.type}${'seq' in i ? i.seq : ''}`);
+  assert.deepEqual(out, ['frame', 'alloc1', 'alloc2', 'barrier3']);
+});
+
+test('past maxBuffered without a barrier, everything is still delivered once, streams in file order', () => {
+  for (let seed = 2000; seed < 2020; seed++) {
+    const bytes = randomCapture(seed, 800, false);
+    const out = ordered(bytes, 16);
+    const inFile = fileOrder(bytes);
+    assert.equal(out.length, inFile.length);
+    for (const s of new Set(inFile.map((i) => i.stream))) {
+      assert.deepEqual(
+        out.filter((i) => i.stream === s),
+        inFile.filter((i) => i.stream === s),
+      );
+    }
+  }
+});
