@@ -27,6 +27,24 @@ interface State {
 
 const DEFAULT_HIDE = FrameFlag.Interpreter | FrameFlag.Import | FrameFlag.Memlens;
 
+export interface ViewDescription {
+  readonly totalBytes: number;
+  readonly zoomBytes: number;
+  /** Function names from the root to the zoomed frame (empty: not zoomed). */
+  readonly zoomPath: readonly string[];
+  /** The zoomed frame's children, largest first. */
+  readonly children: readonly { name: string; bytes: number }[];
+  /** The frame that allocated the most bytes itself (in the inverted tree: the outermost caller). */
+  readonly largestSelf: { name: string; bytes: number };
+  readonly inverted: boolean;
+  readonly icicle: boolean;
+  readonly thread: number;
+  readonly window: TimeWindow | null;
+  readonly windowTick: number;
+  readonly theme: Theme;
+  readonly tab: 'flame' | 'table';
+}
+
 export class App {
   private readonly state: State;
   private tree: FlameTree | null = null;
@@ -76,6 +94,55 @@ export class App {
         : null;
     this.panel = this.buildPanel();
     this.render();
+  }
+
+  /**
+   * What the page shows right now, as data: for scripts that read a report (window.memlens.view()) and
+   * for the browser tests, which cannot read a canvas.
+   */
+  describe(): ViewDescription {
+    const tree = this.tree;
+    const name = (n: number) => (n === 0 || tree === null ? 'all' : this.frameName(tree.frame[n]!));
+    const zoom = this.flame.zoomNode;
+    const roots: { name: string; bytes: number }[] = [];
+    let largest = { name: '', bytes: 0 };
+    const zoomPath: string[] = [];
+    if (tree !== null) {
+      for (let k = tree.childStart[zoom]!; k < tree.childStart[zoom + 1]!; k++) roots.push({ name: name(tree.childList[k]!), bytes: tree.total[tree.childList[k]!]! });
+      for (let n = 1; n < tree.size; n++) if (tree.self[n]! > largest.bytes) largest = { name: name(n), bytes: tree.self[n]! };
+      for (let n = zoom; n > 0; n = tree.parent[n]!) zoomPath.unshift(name(n));
+    }
+    return {
+      totalBytes: tree?.total[0] ?? 0,
+      zoomBytes: tree?.total[zoom] ?? 0,
+      zoomPath,
+      children: roots,
+      largestSelf: largest,
+      inverted: this.state.inverted,
+      icicle: this.state.icicle,
+      thread: this.state.thread,
+      window: this.state.window,
+      windowTick: this.windowTick,
+      theme: this.state.theme,
+      tab: this.state.tab,
+    };
+  }
+
+  /** Page coordinates of the centre of the first drawn frame with this function name (null if none). */
+  framePoint(functionName: string): { x: number; y: number } | null {
+    const tree = this.tree;
+    if (tree === null) return null;
+    const r = this.flame.findRect((n) => n !== 0 && this.frameName(tree.frame[n]!) === functionName);
+    if (r === null) return null;
+    const box = this.flame.canvas.getBoundingClientRect();
+    return { x: box.left + r.x + Math.min(r.w / 2, 40), y: box.top + r.y + r.h / 2 };
+  }
+
+  /** Page coordinates of a time on the timeline (for tests that drag a window). */
+  timelinePoint(timeNs: number): { x: number; y: number } | null {
+    if (this.timeline === null) return null;
+    const box = this.timeline.element.getBoundingClientRect();
+    return { x: box.left + this.timeline.timeToX(timeNs), y: box.top + 80 };
   }
 
   private render(): void {

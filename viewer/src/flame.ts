@@ -102,6 +102,19 @@ export class FlameView {
     return c;
   }
 
+  /** The drawn rectangle of the first laid-out node whose frame passes `test` (CSS pixels), or null. */
+  findRect(test: (node: number) => boolean): { node: number; x: number; y: number; w: number; h: number } | null {
+    const L = this.layout;
+    if (L === null) return null;
+    for (let r = 0; r < L.n; r++) {
+      const node = L.node[r]!;
+      if (!test(node)) continue;
+      const row = L.row[r]!;
+      return { node, x: L.x[r]!, y: this.options.icicle ? row * ROW : (L.rows - 1 - row) * ROW, w: L.w[r]!, h: ROW - 1 };
+    }
+    return null;
+  }
+
   /** Node under a point in CSS pixels of the canvas, -1 if none. */
   hitTest(px: number, py: number): number {
     const L = this.layout;

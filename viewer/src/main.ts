@@ -12,7 +12,15 @@ async function start(): Promise<void> {
     const data = await loadPayload(document);
     const t1 = performance.now();
     replaceChildren(root);
-    new App(data, root);
+    const app = new App(data, root);
+    // A small read-only handle for scripts and tests: what is shown, and where a frame is drawn.
+    Object.defineProperty(window, 'memlens', {
+      value: Object.freeze({
+        view: () => app.describe(),
+        framePoint: (name: string) => app.framePoint(name),
+        timelinePoint: (timeNs: number) => app.timelinePoint(timeNs),
+      }),
+    });
     // Read by the browser tests and the benchmark: decode time and time to first drawn frame.
     document.documentElement.dataset['decodeMs'] = (t1 - t0).toFixed(1);
     document.documentElement.dataset['readyMs'] = (performance.now() - t0).toFixed(1);
