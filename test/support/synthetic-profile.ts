@@ -162,7 +162,7 @@ export function largeProfile(o: LargeProfileOptions): ReportData {
     b.snapshot(i * 1e7, rss, Math.round(rss * 0.8 / 4096) * 4096, Math.round(rss * 0.2 / 4096) * 4096, heap);
   }
   const end = Math.max(o.snapshots, 1) * 1e7;
-  for (let i = 0; i < 20; i++) b.marker(rnd() * end, i % 2 === 0 ? 'GC' : 'near OOM', `marker ${i}`);
+  for (let i = 0; i < 20; i++) b.marker(Math.floor(rnd() * end), i % 2 === 0 ? 'GC' : 'near OOM', `marker ${i}`);
   if (o.ticks !== undefined) {
     const ticks = o.ticks;
     const loc: number[] = [];
@@ -189,9 +189,9 @@ export function largeProfile(o: LargeProfileOptions): ReportData {
     for (let k = 1; k <= ticks; k++) peak[k]! += peak[k - 1]!;
     b.setTemporal({
       kind: 'peak',
-      tickEnd: Float64Array.from({ length: ticks }, (_, k) => ((k + 1) * end) / ticks),
+      tickEnd: Float64Array.from({ length: ticks }, (_, k) => Math.round(((k + 1) * end) / ticks)),
       tickPeakHeap: peak.slice(0, ticks),
-      tickPeakTime: Float64Array.from({ length: ticks }, (_, k) => ((k + 0.5) * end) / ticks),
+      tickPeakTime: Float64Array.from({ length: ticks }, (_, k) => Math.round(((k + 0.5) * end) / ticks)),
       location: Int32Array.from(loc),
       start: Int32Array.from(start),
       end: Int32Array.from(stop),

@@ -190,7 +190,7 @@ export class App {
     }
     if (m.emptyReason === null) {
       append(this.root, this.buildToolbar(), this.crumbs, this.summary, this.flameBox, this.tableBox);
-      this.flameBox.append(this.flame.canvas);
+      this.flameBox.append(this.flame.canvas, this.flame.overlay);
       this.tableBox.append(this.table.element);
       this.tableBox.hidden = true;
       this.wireFlame();

@@ -27,10 +27,14 @@ interface Layout {
   rows: number;
   /** Rectangle indices per row, in x order, for hit testing. */
   byRow: Int32Array[];
+  /** Node → its rectangle index. */
+  rectOf: Map<number, number>;
 }
 
 export class FlameView {
   readonly canvas: HTMLCanvasElement;
+  /** The hover outline, on its own canvas so that moving the mouse does not redraw the graph. */
+  readonly overlay: HTMLCanvasElement;
   private tree: FlameTree | null = null;
   private zoom = 0;
   private layout: Layout | null = null;
@@ -47,6 +51,8 @@ export class FlameView {
     this.canvas.className = 'flame-canvas';
     this.canvas.setAttribute('role', 'img');
     this.canvas.setAttribute('aria-label', 'Flame graph');
+    this.overlay = document.createElement('canvas');
+    this.overlay.className = 'flame-overlay';
   }
 
   get currentTree(): FlameTree | null {
@@ -85,7 +91,22 @@ export class FlameView {
   setHover(node: number): void {
     if (node === this.hover) return;
     this.hover = node;
-    this.draw();
+    this.drawHover();
+  }
+
+  private drawHover(): void {
+    const L = this.layout;
+    const height = L === null ? ROW : L.rows * ROW;
+    const ctx = sizeCanvas(this.overlay, this.width, height);
+    ctx.clearRect(0, 0, this.width, height);
+    if (L === null || this.hover < 0) return;
+    const r = L.rectOf.get(this.hover);
+    if (r === undefined) return;
+    const row = L.row[r]!;
+    const y = this.options.icicle ? row * ROW : (L.rows - 1 - row) * ROW;
+    ctx.strokeStyle = PALETTES[this.options.theme].text;
+    ctx.lineWidth = 1.5;
+    ctx.strokeRect(L.x[r]! + 0.75, y + 0.75, Math.max(L.w[r]! - 2, 0.5), ROW - 2.5);
   }
 
   private relayout(): void {
@@ -159,12 +180,6 @@ export class FlameView {
       ctx.globalAlpha = (searching && !isMatch) || row < zoomDepth ? 0.45 : 1;
       ctx.fillStyle = node === 0 ? (this.options.theme === 'light' ? '#d1d5db' : '#4b5563') : isMatch ? pal.match : this.colorOf(frame);
       ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
-      if (node === this.hover) {
-        ctx.globalAlpha = 1;
-        ctx.strokeStyle = pal.text;
-        ctx.lineWidth = 1.5;
-        ctx.strokeRect(x + 0.75, y + 0.75, Math.max(w - 2, 0.5), ROW - 2.5);
-      }
       if (w > 3 * this.charWidth) {
         const label = node === 0 ? rootLabel(tree) : (this.data.strings[this.data.frames.name[frame]!] ?? '');
         const fit = Math.floor((w - 6) / this.charWidth);
@@ -175,6 +190,7 @@ export class FlameView {
       }
     }
     ctx.globalAlpha = 1;
+    this.drawHover();
   }
 }
 
@@ -256,7 +272,9 @@ export function layoutTree(tree: FlameTree, zoom: number, width: number): Layout
     byRow[r]![fill[r]!++] = i;
   }
   for (const list of byRow) list.sort((p, q) => x[p]! - x[q]!);
-  return { node, x, w, row, n, rows, byRow };
+  const rectOf = new Map<number, number>();
+  for (let i = 0; i < n; i++) rectOf.set(node[i]!, i);
+  return { node, x, w, row, n, rows, byRow, rectOf };
 }
 
 export const FLAME_ROW_HEIGHT = ROW;
