@@ -12,6 +12,10 @@
 #define ML_BLOCK_KIND_RECORDS 1
 #define ML_BLOCK_FLAG_DEFLATE 1
 #define ML_STREAM_SERVICE 0u
+#define ML_STREAM_MEMLENS 0xffffffffu
+#define ML_MAX_HEADER_BODY_LEN (1u << 20)
+#define ML_MAX_BLOCK_PAYLOAD (16u << 20)
+#define ML_MAX_STRING_LEN (1u << 20)
 
 /* header tags */
 #define ML_H_WRITER_NAME 1

@@ -1,6 +1,6 @@
-// Locations for `memlens summary`: per function (function, file), the memory of every stack the function
+// Locations for `memlens summary`: per frame (function, file, line), the memory of every stack the frame
 // is on (total, counted once per stack even under recursion) and of the stacks where it is on top (own),
-// and the number of allocations in its total. Also the per-line view `stats` uses for top locations.
+// and the number of allocations in its total. Also the allocating-line view `stats` uses.
 
 import type { CaptureModel } from '../model/model.js';
 import type { StackAmount } from './stacks.js';
@@ -8,8 +8,8 @@ import type { StackAmount } from './stacks.js';
 export interface LocationRow {
   readonly function: string;
   readonly file: string;
-  /** A representative line: the one with the most own bytes (0 when unknown). */
-  line: number;
+  /** 0 when unknown. */
+  readonly line: number;
   totalBytes: number;
   ownBytes: number;
   count: number;
@@ -21,19 +21,18 @@ export const NO_STACK = '<no Python stack>';
 
 export function locations(model: CaptureModel, stacks: readonly StackAmount[]): LocationRow[] {
   const rows = new Map<string, LocationRow>();
-  const lineOwn = new Map<string, Map<number, number>>();
-  const row = (func: string, file: string): LocationRow => {
-    const key = `${func}\u0000${file}`;
+  const row = (func: string, file: string, line: number): LocationRow => {
+    const key = `${func}\u0000${file}\u0000${line}`;
     let r = rows.get(key);
     if (r === undefined) {
-      r = { function: func, file, line: 0, totalBytes: 0, ownBytes: 0, count: 0, ownCount: 0 };
+      r = { function: func, file, line, totalBytes: 0, ownBytes: 0, count: 0, ownCount: 0 };
       rows.set(key, r);
     }
     return r;
   };
   for (const st of stacks) {
     if (st.frames.length === 0) {
-      const r = row(NO_STACK, '');
+      const r = row(NO_STACK, '', 0);
       r.totalBytes += st.bytes;
       r.ownBytes += st.bytes;
       r.count += st.count;
@@ -43,33 +42,16 @@ export function locations(model: CaptureModel, stacks: readonly StackAmount[]): 
     const seen = new Set<LocationRow>();
     for (const id of st.frames) {
       const f = model.frames.frame(id);
-      const r = row(f.function, f.file);
+      const r = row(f.function, f.file, f.line);
       if (seen.has(r)) continue; // recursion: count the stack once
       seen.add(r);
       r.totalBytes += st.bytes;
       r.count += st.count;
     }
     const leaf = model.frames.frame(st.frames[st.frames.length - 1] as number);
-    const r = row(leaf.function, leaf.file);
+    const r = row(leaf.function, leaf.file, leaf.line);
     r.ownBytes += st.bytes;
     r.ownCount += st.count;
-    const key = `${leaf.function}\u0000${leaf.file}`;
-    let lines = lineOwn.get(key);
-    if (lines === undefined) {
-      lines = new Map();
-      lineOwn.set(key, lines);
-    }
-    lines.set(leaf.line, (lines.get(leaf.line) ?? 0) + st.bytes);
-  }
-  for (const [key, lines] of lineOwn) {
-    const r = rows.get(key) as LocationRow;
-    let best = -1;
-    for (const [line, bytes] of lines) {
-      if (bytes > best) {
-        best = bytes;
-        r.line = line;
-      }
-    }
   }
   return [...rows.values()];
 }

@@ -9,17 +9,15 @@ import { leaks } from '../analysis/leaks.js';
 import { PeakTimeline } from '../analysis/temporal.js';
 import { temporaryAllocations } from '../analysis/temporary.js';
 import type { AllocationSet } from '../analysis/allocation-set.js';
-import { SeqOrderer } from '../capture/order.js';
 import { FileError } from '../errors.js';
-import { ModelBuilder } from '../model/builder.js';
 import { loadViewerAssets } from '../report/html/assets.js';
 import { renderPage } from '../report/html/page.js';
 import type { ReportView } from '../report/html/payload.js';
 import { buildReportData } from '../report/html/report-data.js';
 import { VERSION } from '../version.js';
-import { readCaptureFile } from './capture-file.js';
 import type { Io } from './io.js';
-import { byteProgress, formatBytes } from './progress.js';
+import { loadModel } from './load-model.js';
+import { formatBytes } from './progress.js';
 
 export interface FlamegraphRequest {
   readonly capture: string;
@@ -84,20 +82,8 @@ export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<num
     );
     if (exists) throw new FileError(`${out} exists`, { hint: 'Pass -f to overwrite it, or -o to write elsewhere.' });
   }
-  const capturePath = resolve(io.cwd, r.capture);
-  let size = 0;
-  try {
-    size = (await stat(capturePath)).size;
-  } catch {
-    // readCaptureFile reports a missing file with the right message.
-  }
   const timeline = r.temporal && r.view === 'peak' ? new PeakTimeline() : undefined;
-  const builder = new ModelBuilder({ observer: timeline, temporaryThreshold: r.threshold });
-  await readCaptureFile(capturePath, new SeqOrderer(builder), { name: r.capture, progress: byteProgress(io, `reading ${r.capture}`, size) });
-  const model = builder.finish();
-  if (model.warnings.length > 0) {
-    io.stderr.write(`memlens: warning: ${r.capture}: ${model.warnings[0]?.message ?? 'damaged data'}; ${model.warnings.length} region(s) skipped\n`);
-  }
+  const model = await loadModel(io, resolve(io.cwd, r.capture), { observer: timeline, temporaryThreshold: r.threshold });
   let set: AllocationSet;
   let peakTimeNs: number | null = null;
   if (r.view === 'leaks') set = leaks(model);

@@ -1,9 +1,9 @@
-// Property tests: the one-pass replay against the slow oracle (test/helpers/oracle.ts) on random streams.
+// Property tests: the one-pass replay against the slow oracle (test/support/oracle.ts) on random streams.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runOracle } from '../../test/helpers/oracle.js';
-import { randomStream, replay } from '../../test/helpers/random-stream.js';
+import { runOracle } from '../../test/support/oracle.js';
+import { randomStream, replay } from '../../test/support/random-stream.js';
 import { ModelBuilder, type LineResolver, sizeBucket } from './builder.js';
 import type { CaptureModel } from './model.js';
 

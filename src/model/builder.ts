@@ -14,6 +14,7 @@ import type {
   AgentStatsRecord,
   CaptureHeader,
   CaptureVisitor,
+  CheckpointEntry,
   CheckpointRecord,
   CodeRecord,
   DecodeWarning,
@@ -200,6 +201,7 @@ export class ModelBuilder implements CaptureVisitor {
   private exit: ExitRecord | undefined;
   private agentStats: AgentStatsRecord | undefined;
   private lastCheckpoint: CheckpointRecord | undefined;
+  private readonly checkpointEntries = new Map<string, CheckpointEntry>();
   private sawCheckpoint = false;
   private durationNs = 0;
 
@@ -591,20 +593,27 @@ export class ModelBuilder implements CaptureVisitor {
     this.sawCheckpoint = true;
     this.lastCheckpoint = r;
     this.seeTime(r.timeNs);
+    // Entries name per-stream stack ids whose FRAME records may come later in the file (another stream's
+    // block): keep the latest entry per location and resolve them all at the end.
+    for (const e of r.entries) this.checkpointEntries.set(`${e.stream}:${e.stack}:${e.nativeStack}:${e.allocator}`, e);
+  }
+
+  private applyCheckpointEntries(): void {
     const c = this.sites.columns;
-    for (const e of r.entries) {
+    for (const e of this.checkpointEntries.values()) {
       const st = this.streamState(e.stream);
       const py = e.stack > 0 ? ((st.py[e.stack]) ?? 0) : 0;
       const nat = e.nativeStack > 0 ? ((st.native[e.nativeStack]) ?? 0) : 0;
       if ((e.stack > 0 && py === 0) || (e.nativeStack > 0 && nat === 0)) this.unknownStacks++;
       const site = this.sites.intern(py, nat, st.thread, e.allocator);
-      c.totalCount.array[site] = e.totalCount;
-      c.totalBytes.array[site] = e.totalBytes;
-      c.liveCount.array[site] = e.liveCount;
-      c.liveBytes.array[site] = e.liveBytes;
-      c.peakCount.array[site] = e.savedPeakCount;
-      c.peakBytes.array[site] = e.savedPeakBytes;
-      c.updatedSeq.array[site] = e.updatedSeq;
+      c.totalCount.array[site] = (c.totalCount.array[site] as number) + e.totalCount;
+      c.totalBytes.array[site] = (c.totalBytes.array[site] as number) + e.totalBytes;
+      c.liveCount.array[site] = (c.liveCount.array[site] as number) + e.liveCount;
+      c.liveBytes.array[site] = (c.liveBytes.array[site] as number) + e.liveBytes;
+      // Two entries can land on one site only if damage lost their stacks; take the later update.
+      c.peakCount.array[site] = (c.peakCount.array[site] as number) + e.savedPeakCount;
+      c.peakBytes.array[site] = (c.peakBytes.array[site] as number) + e.savedPeakBytes;
+      c.updatedSeq.array[site] = Math.max(c.updatedSeq.array[site] as number, e.updatedSeq);
     }
   }
 
@@ -613,6 +622,7 @@ export class ModelBuilder implements CaptureVisitor {
   finish(): CaptureModel {
     if (this.pendingSnapshots.length > 0) this.resolveSnapshots(Infinity);
     const aggregated = this.sawCheckpoint || (this.hdr.options & OPTION_AGGREGATE) !== 0;
+    if (aggregated) this.applyCheckpointEntries();
     const c = this.sites.columns;
     const n = this.sites.size;
     let allocations = this.allocations;

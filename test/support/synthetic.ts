@@ -229,72 +229,118 @@ export function writeRealistic(o: RealisticOptions): RealisticResult {
       records++;
     }
   };
+  // Python code runs loops: a thread repeats "patterns" (the allocations one iteration of some loop
+  // makes: the same sizes from the same stacks, temporaries freed soon) and now and then runs new code.
+  interface Op {
+    free: number; // > 0: free the free-th most recent live object instead of allocating
+    kind: number; // 0 small object (pymalloc), 1 malloc buffer, 2 mmap
+    size: number;
+    stack: number;
+    nat: number;
+  }
+  const patterns: Op[][][] = ts.map(() => []);
+  const newPattern = (t: T, ti: number): Op[] => {
+    const ops: Op[] = [];
+    const len = 3 + Math.floor(rand() * 20);
+    let live = 0;
+    for (let k = 0; k < len; k++) {
+      if (live > 0 && rand() < 0.45) {
+        ops.push({ free: 1 + Math.floor(rand() * Math.min(live, 3)), kind: 0, size: 0, stack: 0, nat: 0 });
+        live--;
+        continue;
+      }
+      if (rand() < 0.5) newStack(t);
+      const kr = rand();
+      const kind = kr < 0.85 ? 0 : kr < 0.997 ? 1 : 2;
+      const size =
+        kind === 0
+          ? (SIZE_CLASSES[Math.min(SIZE_CLASSES.length - 1, Math.floor(-Math.log(1 - rand() * 0.999) * 3))] as number) - Math.floor(rand() * 8)
+          : kind === 1
+            ? 513 + Math.floor(rand() * rand() * 60000)
+            : (1 + Math.floor(rand() * 256)) * 4096 * 16;
+      ops.push({ free: 0, kind, size, stack: t.stack, nat: t.nat });
+      live++;
+    }
+    (patterns[ti] as Op[][]).push(ops);
+    return ops;
+  };
+  const doFree = (t: T, idx: number): void => {
+    const obj = t.live[idx] as { addr: number; size: number; dealloc: Deallocator };
+    t.live.splice(idx, 1);
+    seq++;
+    w.free(t.stream, seq, obj.addr, obj.dealloc === Deallocator.Munmap ? obj.size : 0, obj.dealloc);
+    frees++;
+    if (obj.dealloc === Deallocator.PymallocFree) {
+      const cls = SIZE_CLASSES.findIndex((c) => c >= obj.size);
+      t.pools[cls]?.push(obj.addr);
+    }
+  };
+  const tick = (t: T): void => {
+    sinceBarrier++;
+    sinceSnapshot++;
+    if (sinceSnapshot >= 20000) {
+      sinceSnapshot = 0;
+      rss += Math.floor((rand() - 0.45) * (1 << 20));
+      w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: seq * 100, rss, rssAnon: rss - (20 << 20), rssFile: 20 << 20, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: rss + (5 << 20), cgroupLimit: 2 * 1024 ** 3 });
+      records++;
+      if (rand() < 0.3) {
+        w.meta({ type: 'gc', stream: t.stream, seq: seq + 1, timeNs: seq * 100, generation: Math.floor(rand() * 3), collected: Math.floor(rand() * 100), uncollectable: 0, durationNs: 20000 });
+        records++;
+      }
+    }
+    if (sinceBarrier >= 100000) {
+      sinceBarrier = 0;
+      w.barrier(seq + 1);
+      records++;
+    }
+  };
   while (allocs + frees < o.events) {
-    const t = ts[rand() < 0.6 ? 0 : Math.floor(rand() * threads)] as T;
-    const run = 50 + Math.floor(rand() * 600);
-    for (let k = 0; k < run && allocs + frees < o.events; k++) {
-      const r = rand();
-      if (t.live.length > 0 && (r < 0.47 || t.live.length > 5000)) {
-        // Free: mostly a recent object (temporaries), sometimes an old one.
-        const idx = rand() < 0.8 ? t.live.length - 1 - Math.floor(rand() * Math.min(8, t.live.length)) : Math.floor(rand() * t.live.length);
-        const obj = t.live[idx] as { addr: number; size: number; dealloc: Deallocator };
-        t.live[idx] = t.live[t.live.length - 1] as { addr: number; size: number; dealloc: Deallocator };
-        t.live.pop();
-        seq++;
-        w.free(t.stream, seq, obj.addr, obj.dealloc === Deallocator.Munmap ? obj.size : 0, obj.dealloc);
-        frees++;
-        if (obj.dealloc === Deallocator.PymallocFree) {
-          const cls = SIZE_CLASSES.findIndex((c) => c >= obj.size);
-          t.pools[cls]?.push(obj.addr);
-        }
-      } else {
-        if (rand() < 0.45) newStack(t);
-        const kind = rand();
-        let size: number;
-        let addr: number;
-        let allocator: number;
-        let dealloc: Deallocator;
-        if (kind < 0.8) {
-          const cls = Math.min(SIZE_CLASSES.length - 1, Math.floor(-Math.log(1 - rand() * 0.999) * 3));
-          const csize = SIZE_CLASSES[cls] as number;
-          size = csize - Math.floor(rand() * 8);
-          const pool = t.pools[cls] as number[];
-          addr = pool.length > 0 ? (pool.pop() as number) : (t.poolNext[cls] = (t.poolNext[cls] as number) + csize) - csize;
-          allocator = Allocator.PymallocMalloc;
-          dealloc = Deallocator.PymallocFree;
-        } else if (kind < 0.995) {
-          size = 513 + Math.floor(rand() * rand() * 60000);
-          t.heapTop += (size + 15) & ~15;
-          addr = t.heapTop;
-          allocator = rand() < 0.1 ? Allocator.Realloc : Allocator.Malloc;
-          dealloc = Deallocator.Free;
-        } else {
-          size = (1 + Math.floor(rand() * 256)) * 4096 * 16;
-          addr = 0x7e0000000000 + Math.floor(rand() * 0x1000000) * 4096;
-          allocator = Allocator.Mmap;
-          dealloc = Deallocator.Munmap;
-        }
-        seq++;
-        w.alloc(t.stream, seq, addr, size, allocator, t.stack, native ? t.nat : 0);
-        t.live.push({ addr, size, dealloc });
-        allocs++;
-      }
-      sinceBarrier++;
-      sinceSnapshot++;
-      if (sinceSnapshot >= 20000) {
-        sinceSnapshot = 0;
-        rss += Math.floor((rand() - 0.45) * (1 << 20));
-        w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: seq * 100, rss, rssAnon: rss - (20 << 20), rssFile: 20 << 20, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: rss + (5 << 20), cgroupLimit: 2 * 1024 ** 3 });
-        records++;
-        if (rand() < 0.3) {
-          w.meta({ type: 'gc', stream: t.stream, seq: seq + 1, timeNs: seq * 100, generation: Math.floor(rand() * 3), collected: Math.floor(rand() * 100), uncollectable: 0, durationNs: 20000 });
-          records++;
+    const ti = rand() < 0.6 ? 0 : Math.floor(rand() * threads);
+    const t = ts[ti] as T;
+    const mine = patterns[ti] as Op[][];
+    // A turn of this thread (the GIL hands over every 5 ms): a few loops of a few patterns.
+    const turns = 1 + Math.floor(rand() * 6);
+    for (let turn = 0; turn < turns && allocs + frees < o.events; turn++) {
+      const pattern = mine.length === 0 || rand() < 0.03 ? newPattern(t, ti) : (mine[Math.floor(mine.length * rand() * rand())] as Op[]);
+      const iterations = 1 + Math.floor(rand() * 40);
+      for (let it = 0; it < iterations && allocs + frees < o.events; it++) {
+        for (const op of pattern) {
+          if (allocs + frees >= o.events) break;
+          if (op.free > 0) {
+            if (t.live.length >= op.free) doFree(t, t.live.length - op.free);
+          } else {
+            let addr: number;
+            let allocator: number;
+            let dealloc: Deallocator;
+            if (op.kind === 0) {
+              const cls = SIZE_CLASSES.findIndex((c) => c >= op.size);
+              const csize = SIZE_CLASSES[cls] as number;
+              const pool = t.pools[cls] as number[];
+              addr = pool.length > 0 ? (pool.pop() as number) : (t.poolNext[cls] = (t.poolNext[cls] as number) + csize) - csize;
+              allocator = Allocator.PymallocMalloc;
+              dealloc = Deallocator.PymallocFree;
+            } else if (op.kind === 1) {
+              t.heapTop += (op.size + 15) & ~15;
+              addr = t.heapTop;
+              allocator = Allocator.Malloc;
+              dealloc = Deallocator.Free;
+            } else {
+              addr = 0x7e0000000000 + Math.floor(rand() * 0x1000000) * 4096;
+              allocator = Allocator.Mmap;
+              dealloc = Deallocator.Munmap;
+            }
+            seq++;
+            w.alloc(t.stream, seq, addr, op.size, allocator, op.stack, native ? op.nat : 0);
+            t.live.push({ addr, size: op.size, dealloc });
+            allocs++;
+          }
+          tick(t);
         }
       }
-      if (sinceBarrier >= 100000) {
-        sinceBarrier = 0;
-        w.barrier(seq + 1);
-        records++;
+      // Objects that outlive their loop: some are freed later, from anywhere in the live set.
+      while (t.live.length > 2000 && allocs + frees < o.events) {
+        doFree(t, Math.floor(rand() * t.live.length));
+        tick(t);
       }
     }
     drain(false);

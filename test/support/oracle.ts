@@ -138,7 +138,7 @@ export function runOracle(calls: readonly StreamCall[], options: OracleOptions =
       const r = c.record;
       if (r.type === 'frame') {
         let m = chains.get(r.stream);
-        if (m === undefined) chains.set(r.stream, (m = new Map()));
+        if (m === undefined) chains.set(r.stream, (m = new Map<number, string>()));
         const parent = r.parent === 0 ? '' : (m.get(r.parent) ?? '?');
         m.set(r.id, `${parent}>f${r.codeId}:${r.instr}`);
       } else if (r.type === 'stack-reset') {

@@ -1,0 +1,447 @@
+/* Reading the calling thread's Python frames and code objects with plain memory reads (see pyframes.h).
+ *
+ * Called from inside malloc hooks, on threads that may not hold the GIL: no allocation, no lock, no call
+ * into Python. A thread's own frame chain is only ever changed by that thread, so reading it while we run
+ * on it is race-free whether or not we hold the GIL. The one function of CPython we call,
+ * PyGILState_GetThisThreadState, is a pthread_getspecific() on every supported version.
+ *
+ * Defensive reading: every pointer we follow is checked for plausibility (non-null, aligned, in the user
+ * address range) and objects for their type (ob_type == &PyCode_Type, &PyUnicode_Type, &PyBytes_Type);
+ * an implausible frame pointer ends the walk, a cycle ends it (Brent's algorithm), and so does a hard
+ * bound on its length. */
+#include "pyframes.h"
+
+#include <dlfcn.h>
+#include <string.h>
+
+#include "format.h"
+#include "pylayout.h"
+
+#define ML_WALK_MAX (1u << 20)  /* frames; far above any recursion limit a real program survives */
+#define ML_STR_MAX_CHARS (1u << 20)
+#define ML_LINETABLE_MAX (1u << 28)
+#define ML_PLACEHOLDER "<?>"
+
+static struct {
+    int ready; /* read with acquire, written with release, so a walk sees a complete layout */
+    ml_pylayout L;
+    void *(*get_tstate)(void);
+    uintptr_t code_type, unicode_type, bytes_type;
+} S;
+
+/* ---- raw reads ---------------------------------------------------------------------------------------- */
+
+static inline uintptr_t rd_ptr(uintptr_t base, unsigned off) {
+    uintptr_t v;
+    memcpy(&v, (const void *)(base + off), sizeof v);
+    return v;
+}
+
+static inline int32_t rd_i32(uintptr_t base, unsigned off) {
+    int32_t v;
+    memcpy(&v, (const void *)(base + off), sizeof v);
+    return v;
+}
+
+static inline uint32_t rd_u32(uintptr_t base, unsigned off) {
+    uint32_t v;
+    memcpy(&v, (const void *)(base + off), sizeof v);
+    return v;
+}
+
+static inline int64_t rd_i64(uintptr_t base, unsigned off) {
+    int64_t v;
+    memcpy(&v, (const void *)(base + off), sizeof v);
+    return v;
+}
+
+static inline uint8_t rd_u8(uintptr_t base, unsigned off) {
+    return *(const uint8_t *)(base + off);
+}
+
+/* A pointer we are willing to dereference: non-null, past the first page, 8-byte aligned (objects and
+ * frames are), below the top of the user address space (2^56 even with 5-level page tables). */
+static inline int plausible(uintptr_t p) {
+    return p >= 4096 && (p & 7u) == 0 && p < ((uintptr_t)1 << 56);
+}
+
+static inline int is_type(uintptr_t obj, uintptr_t type) {
+    return plausible(obj) && rd_ptr(obj, ML_OB_TYPE) == type;
+}
+
+/* ---- init ---------------------------------------------------------------------------------------------- */
+
+static int fail(char *err, size_t errlen, const char *a, const char *b) {
+    if (err != NULL && errlen > 0) {
+        size_t n = 0;
+        for (const char *s = a; s != NULL && *s != '\0' && n + 1 < errlen; s++) err[n++] = *s;
+        for (const char *s = b; s != NULL && *s != '\0' && n + 1 < errlen; s++) err[n++] = *s;
+        err[n] = '\0';
+    }
+    return -1;
+}
+
+/* Writes x (at most 255) in decimal at v[n]; returns the new length. */
+static size_t put_uint(char *v, size_t n, unsigned x) {
+    if (x >= 100) v[n++] = (char)('0' + x / 100 % 10);
+    if (x >= 10) v[n++] = (char)('0' + x / 10 % 10);
+    v[n++] = (char)('0' + x % 10);
+    return n;
+}
+
+static void *sym(const char *name) {
+    return dlsym(RTLD_DEFAULT, name);
+}
+
+static inline int fits16(uint64_t v) {
+    return v < ML_NO_FIELD;
+}
+
+/* 3.13+ (declared in pylayout.h): the generic fields of L are copied from _Py_DebugOffsets; the values
+ * every LP64 GIL build must have (object header, bytes header, frame linkage) are checked, so that a table
+ * of another shape (a pre-release, a free-threaded or debug build) is refused instead of misread. */
+int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, ml_pylayout *L, char *err,
+                                   size_t errlen) {
+    const char *runtime = table;
+    unsigned minor = (unsigned)(hexversion >> 16) & 0xffu;
+    if (minor != 13 && minor != 14) return fail(err, errlen, "no _Py_DebugOffsets layout for this version", NULL);
+    if (memcmp(runtime, "xdebugpy", 8) != 0)
+        return fail(err, errlen, "_PyRuntime does not start with the _Py_DebugOffsets cookie \"xdebugpy\"", NULL);
+    uint64_t version, free_threaded;
+    memcpy(&version, runtime + 8, sizeof version);
+    memcpy(&free_threaded, runtime + 16, sizeof free_threaded);
+    if ((version >> 16) != (hexversion >> 16))
+        return fail(err, errlen, "_Py_DebugOffsets.version does not match sys.hexversion", NULL);
+    if (free_threaded != 0) return fail(err, errlen, "free-threaded CPython builds are not supported", NULL);
+
+    uint64_t ts_size, ts_frame, if_size, if_prev, if_exec, if_instr, if_owner, co_size, co_name, co_qual,
+        co_file, co_first, co_lt, co_code, ob_size, ob_type, by_size, by_sval, u_size, u_state, u_len, u_ascii;
+    if (minor == 13) {
+        ml_dbg313 d;
+        memcpy(&d, runtime, sizeof d);
+        ts_size = d.thread_state.size, ts_frame = d.thread_state.current_frame;
+        if_size = d.interpreter_frame.size, if_prev = d.interpreter_frame.previous;
+        if_exec = d.interpreter_frame.executable, if_instr = d.interpreter_frame.instr_ptr;
+        if_owner = d.interpreter_frame.owner;
+        co_size = d.code_object.size, co_name = d.code_object.name, co_qual = d.code_object.qualname;
+        co_file = d.code_object.filename, co_first = d.code_object.firstlineno;
+        co_lt = d.code_object.linetable, co_code = d.code_object.co_code_adaptive;
+        ob_size = d.pyobject.size, ob_type = d.pyobject.ob_type;
+        by_size = d.bytes_object.ob_size, by_sval = d.bytes_object.ob_sval;
+        u_size = d.unicode_object.size, u_state = d.unicode_object.state, u_len = d.unicode_object.length;
+        u_ascii = d.unicode_object.asciiobject_size;
+        L->owner_generator = ML_OWNER_GENERATOR_313, L->owner_shim_min = ML_OWNER_SHIM_MIN_313;
+        L->code_tagged = 0;
+    } else {
+        ml_dbg314 d;
+        memcpy(&d, runtime, sizeof d);
+        ts_size = d.thread_state.size, ts_frame = d.thread_state.current_frame;
+        if_size = d.interpreter_frame.size, if_prev = d.interpreter_frame.previous;
+        if_exec = d.interpreter_frame.executable, if_instr = d.interpreter_frame.instr_ptr;
+        if_owner = d.interpreter_frame.owner;
+        co_size = d.code_object.size, co_name = d.code_object.name, co_qual = d.code_object.qualname;
+        co_file = d.code_object.filename, co_first = d.code_object.firstlineno;
+        co_lt = d.code_object.linetable, co_code = d.code_object.co_code_adaptive;
+        ob_size = d.pyobject.size, ob_type = d.pyobject.ob_type;
+        by_size = d.bytes_object.ob_size, by_sval = d.bytes_object.ob_sval;
+        u_size = d.unicode_object.size, u_state = d.unicode_object.state, u_len = d.unicode_object.length;
+        u_ascii = d.unicode_object.asciiobject_size;
+        L->owner_generator = ML_OWNER_GENERATOR_314, L->owner_shim_min = ML_OWNER_SHIM_MIN_314;
+        L->code_tagged = 1;
+    }
+    /* What every LP64 GIL build has, whatever else moved. */
+    int ok = ob_size == 16 && ob_type == ML_OB_TYPE && by_size == 16 && by_sval == 32 && u_len == 16 &&
+             u_state == 32 && (u_ascii == 40 || u_ascii == 48) && if_prev == 8 && if_exec == 0;
+    /* Every field inside its struct, every struct of a plausible size. */
+    ok = ok && ts_size < 65536 && ts_frame + 8 <= ts_size && if_size < 4096 && if_instr + 8 <= if_size &&
+         if_owner < if_size && co_size < 65536 && co_name + 8 <= co_size && co_qual + 8 <= co_size &&
+         co_file + 8 <= co_size && co_first + 4 <= co_size && co_lt + 8 <= co_size && co_code <= co_size &&
+         co_code >= ML_FIRSTTRACEABLE_BEFORE_CODE && u_size <= 256 && fits16(u_size);
+    if (!ok)
+        return fail(err, errlen, "_Py_DebugOffsets of this CPython has an unexpected shape; ",
+                    "is it a pre-release, free-threaded or debug build?");
+
+    L->minor = (uint8_t)minor;
+    L->model = ML_FRAMES_INTERP;
+    L->ts_frame = (uint16_t)ts_frame, L->ts_cframe = ML_NO_FIELD, L->cframe_current = ML_NO_FIELD;
+    L->f_back = L->f_code = L->f_lasti = ML_NO_FIELD, L->lasti_unit = 0;
+    L->if_previous = (uint16_t)if_prev, L->if_code = (uint16_t)if_exec, L->if_instr = (uint16_t)if_instr;
+    L->if_owner = (uint16_t)if_owner;
+    L->co_name = (uint16_t)co_name, L->co_qualname = (uint16_t)co_qual, L->co_filename = (uint16_t)co_file;
+    L->co_firstlineno = (uint16_t)co_first, L->co_linetable = (uint16_t)co_lt;
+    L->co_code_adaptive = (uint16_t)co_code;
+    L->co_firsttraceable = (uint16_t)(co_code - ML_FIRSTTRACEABLE_BEFORE_CODE);
+    L->code_basicsize = (uint16_t)co_code;
+    L->linetable_kind = ML_LINETABLE_LOCATIONS;
+    L->bytes_size = (uint16_t)by_size, L->bytes_sval = (uint16_t)by_sval;
+    L->str_length = (uint16_t)u_len, L->str_state = (uint16_t)u_state;
+    L->str_ascii_size = (uint16_t)u_ascii;
+    L->str_compact_size = (uint16_t)(u_ascii + 16); /* + utf8_length, utf8 */
+    L->unicode_basicsize = (uint16_t)u_size;
+    L->str_has_ready = 0;
+    return 0;
+}
+
+int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen) {
+    __atomic_store_n(&S.ready, 0, __ATOMIC_RELEASE);
+#if !defined(__linux__) || !defined(__LP64__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    (void)hexversion;
+    return fail(err, errlen, "Python stacks need a little-endian LP64 Linux (x86-64 or aarch64)", NULL);
+#else
+    unsigned major = (unsigned)(hexversion >> 24) & 0xffu, minor = (unsigned)(hexversion >> 16) & 0xffu;
+    if (major != 3 || minor < 9 || minor > 14) {
+        char v[16];
+        size_t n = 0;
+        n = put_uint(v, n, major);
+        v[n++] = '.';
+        n = put_uint(v, n, minor);
+        v[n] = '\0';
+        fail(err, errlen, "Python stacks are not supported on CPython ", v);
+        size_t m = err != NULL && errlen > 0 ? strlen(err) : 0;
+        if (m + 1 < errlen) fail(err + m, errlen - m, " (this agent knows 3.9 to 3.14)", NULL);
+        return -1;
+    }
+
+    ml_pylayout L;
+    switch (minor) {
+    case 9: L = ml_layout_39; break;
+    case 10: L = ml_layout_310; break;
+    case 11: L = ml_layout_311; break;
+    case 12: L = ml_layout_312; break;
+    default: {
+        const void *runtime = sym("_PyRuntime");
+        if (runtime == NULL) return fail(err, errlen, "_PyRuntime not found by dlsym", NULL);
+        if (ml_pylayout_from_debug_offsets(runtime, hexversion, &L, err, errlen) != 0) return -1;
+        break;
+    }
+    }
+
+    void *get_tstate = sym("PyGILState_GetThisThreadState");
+    uintptr_t code_type = (uintptr_t)sym("PyCode_Type");
+    uintptr_t unicode_type = (uintptr_t)sym("PyUnicode_Type");
+    uintptr_t bytes_type = (uintptr_t)sym("PyBytes_Type");
+    if (get_tstate == NULL || code_type == 0 || unicode_type == 0 || bytes_type == 0)
+        return fail(err, errlen, "CPython's symbols (PyGILState_GetThisThreadState, PyCode_Type) are not ",
+                    "visible to dlsym(RTLD_DEFAULT): load the agent into a process whose libpython is global");
+
+    /* The type objects know their instance sizes: a build whose objects are not the size our table says
+     * (Py_TRACE_REFS, a patched CPython, a wrong table) is refused here rather than misread later. */
+    int64_t code_bs = rd_i64(code_type, ML_TP_BASICSIZE), bytes_bs = rd_i64(bytes_type, ML_TP_BASICSIZE);
+    int64_t str_bs = rd_i64(unicode_type, ML_TP_BASICSIZE);
+    if (code_bs != L.code_basicsize || bytes_bs != (int64_t)L.bytes_sval + 1 || str_bs != L.unicode_basicsize)
+        return fail(err, errlen, "CPython's object sizes do not match this agent's layout for the version ",
+                    "(a debug or patched build?)");
+
+    memcpy(&S.get_tstate, &get_tstate, sizeof get_tstate);
+    S.code_type = code_type, S.unicode_type = unicode_type, S.bytes_type = bytes_type;
+    S.L = L;
+    if (err != NULL && errlen > 0) err[0] = '\0';
+    __atomic_store_n(&S.ready, 1, __ATOMIC_RELEASE);
+    return 0;
+#endif
+}
+
+/* ---- the walk -------------------------------------------------------------------------------------------- */
+
+/* Brent's cycle detection: one comparison per step, finds any cycle within twice its length. */
+typedef struct {
+    uintptr_t saved;
+    uint32_t power, steps;
+} cycle_guard;
+
+static inline int cycle_step(cycle_guard *g, uintptr_t p) {
+    if (p == g->saved) return 1;
+    if (++g->steps == g->power) {
+        g->saved = p;
+        g->power <<= 1;
+        g->steps = 0;
+    }
+    return 0;
+}
+
+static size_t walk_objects(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, size_t cap) {
+    size_t n = 0;
+    uintptr_t f = rd_ptr(ts, L->ts_frame);
+    cycle_guard g = {0, 1, 0};
+    while (plausible(f) && n < ML_WALK_MAX) {
+        uintptr_t code = rd_ptr(f, L->f_code);
+        if (!is_type(code, S.code_type)) break;
+        if (n < cap) {
+            int32_t lasti = rd_i32(f, L->f_lasti);
+            /* -1: the frame has not started its first instruction yet */
+            out[n].code = (const void *)code;
+            out[n].instr = lasti < 0 ? 0u : (uint32_t)lasti * L->lasti_unit;
+        }
+        n++;
+        f = rd_ptr(f, L->f_back);
+        if (cycle_step(&g, f)) break;
+    }
+    return n;
+}
+
+static size_t walk_interp(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, size_t cap) {
+    uintptr_t f;
+    if (L->ts_cframe != ML_NO_FIELD) {
+        uintptr_t cframe = rd_ptr(ts, L->ts_cframe);
+        if (!plausible(cframe)) return 0;
+        f = rd_ptr(cframe, L->cframe_current);
+    } else {
+        f = rd_ptr(ts, L->ts_frame);
+    }
+    size_t n = 0, steps = 0;
+    cycle_guard g = {0, 1, 0};
+    while (plausible(f) && steps++ < ML_WALK_MAX) {
+        uint8_t owner = rd_u8(f, L->if_owner);
+        if (owner < L->owner_shim_min) {
+            uintptr_t code = rd_ptr(f, L->if_code);
+            if (L->code_tagged) code = (code & 3u) == 3u ? 0 : code & ~(uintptr_t)3u; /* 3: a tagged int */
+            /* Not a code object: the None executable of a shim frame (3.13+); skip it, keep walking. */
+            if (is_type(code, S.code_type)) {
+                uintptr_t base = code + L->co_code_adaptive;
+                uintptr_t instr = rd_ptr(f, L->if_instr);
+                int32_t first = rd_i32(code, L->co_firsttraceable);
+                /* Incomplete: pushed but still in its prologue (copying free variables, making cells),
+                 * before the first traceable instruction; CPython's own walkers skip these too. */
+                int incomplete = owner != L->owner_generator && first >= 0 &&
+                                 instr < base + (uintptr_t)first * 2u;
+                if (!incomplete) {
+                    if (n < cap) {
+                        uintptr_t off = instr >= base ? instr - base : 0;
+                        out[n].code = (const void *)code;
+                        out[n].instr = off < ((uintptr_t)1 << 31) ? (uint32_t)off : 0u;
+                    }
+                    n++;
+                }
+            }
+        }
+        f = rd_ptr(f, L->if_previous);
+        if (cycle_step(&g, f)) break;
+    }
+    return n;
+}
+
+size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
+    if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return 0;
+    uintptr_t ts = (uintptr_t)S.get_tstate();
+    if (!plausible(ts)) return 0;
+    if (S.L.model == ML_FRAMES_OBJECTS) return walk_objects(&S.L, ts, out, cap);
+    return walk_interp(&S.L, ts, out, cap);
+}
+
+/* ---- code objects ------------------------------------------------------------------------------------ */
+
+int ml_pyframes_code_key(const void *code, ml_code_key *out) {
+    if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return -1;
+    uintptr_t c = (uintptr_t)code;
+    if (!is_type(c, S.code_type)) return -1;
+    out->name = (const void *)rd_ptr(c, S.L.co_name);
+    out->filename = (const void *)rd_ptr(c, S.L.co_filename);
+    int32_t first = rd_i32(c, S.L.co_firstlineno);
+    out->firstlineno = first < 0 ? 0u : (uint32_t)first;
+    return 0;
+}
+
+/* Appends one code point as UTF-8. Surrogates (lone, as in file names decoded with surrogateescape) and
+ * values past U+10FFFF are not valid in UTF-8 and become U+FFFD. Returns 0, or -1 if it does not fit. */
+static int put_utf8(char *buf, size_t cap, size_t *pos, uint32_t c) {
+    unsigned char b[4];
+    size_t k;
+    if ((c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF) c = 0xFFFD;
+    if (c < 0x80) {
+        b[0] = (unsigned char)c, k = 1;
+    } else if (c < 0x800) {
+        b[0] = (unsigned char)(0xC0 | (c >> 6)), b[1] = (unsigned char)(0x80 | (c & 0x3F)), k = 2;
+    } else if (c < 0x10000) {
+        b[0] = (unsigned char)(0xE0 | (c >> 12)), b[1] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+        b[2] = (unsigned char)(0x80 | (c & 0x3F)), k = 3;
+    } else {
+        b[0] = (unsigned char)(0xF0 | (c >> 18)), b[1] = (unsigned char)(0x80 | ((c >> 12) & 0x3F));
+        b[2] = (unsigned char)(0x80 | ((c >> 6) & 0x3F)), b[3] = (unsigned char)(0x80 | (c & 0x3F)), k = 4;
+    }
+    if (cap - *pos < k) return -1;
+    memcpy(buf + *pos, b, k);
+    *pos += k;
+    return 0;
+}
+
+static int put_bytes(char *buf, size_t cap, size_t *pos, const char *s, size_t n) {
+    if (cap - *pos < n) return -1;
+    memcpy(buf + *pos, s, n);
+    *pos += n;
+    return 0;
+}
+
+/* Converts a str object to UTF-8 at buf[*pos]. A string we cannot read safely (not a str, not compact,
+ * not ready, an implausible length) becomes ML_PLACEHOLDER. Returns -1 only when buf is too small. */
+static int str_utf8(uintptr_t obj, char *buf, size_t cap, size_t *pos, size_t *off, size_t *len) {
+    const ml_pylayout *L = &S.L;
+    size_t start = *pos;
+    *off = start;
+    *len = 0;
+    int readable = is_type(obj, S.unicode_type);
+    uint32_t state = 0;
+    int64_t n = 0;
+    if (readable) {
+        state = rd_u32(obj, L->str_state);
+        n = rd_i64(obj, L->str_length);
+        readable = (state & ML_STR_COMPACT_BIT) != 0 && (!L->str_has_ready || (state & ML_STR_READY_BIT) != 0) &&
+                   n >= 0 && n <= (int64_t)ML_STR_MAX_CHARS;
+    }
+    unsigned kind = (state >> ML_STR_KIND_SHIFT) & ML_STR_KIND_MASK;
+    if (readable && (kind == 1 || kind == 2 || kind == 4)) {
+        int ascii = (state & ML_STR_ASCII_BIT) != 0;
+        uintptr_t data = obj + (ascii ? L->str_ascii_size : L->str_compact_size);
+        size_t count = (size_t)n;
+        if (kind == 1 && ascii) {
+            if (put_bytes(buf, cap, pos, (const char *)data, count) != 0) return -1;
+        } else {
+            for (size_t i = 0; i < count; i++) {
+                uint32_t c;
+                if (kind == 1) {
+                    c = ((const uint8_t *)data)[i];
+                } else if (kind == 2) {
+                    uint16_t u;
+                    memcpy(&u, (const void *)(data + 2 * i), 2);
+                    c = u;
+                } else {
+                    memcpy(&c, (const void *)(data + 4 * i), 4);
+                }
+                if (put_utf8(buf, cap, pos, c) != 0) return -1;
+            }
+        }
+    } else {
+        if (put_bytes(buf, cap, pos, ML_PLACEHOLDER, sizeof ML_PLACEHOLDER - 1) != 0) return -1;
+    }
+    *len = *pos - start;
+    return 0;
+}
+
+int ml_pyframes_code_text(const void *code, char *buf, size_t cap, ml_code_text *out) {
+    if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return -1;
+    const ml_pylayout *L = &S.L;
+    uintptr_t c = (uintptr_t)code;
+    if (!is_type(c, S.code_type) || buf == NULL) return -1;
+    size_t pos = 0;
+    if (str_utf8(rd_ptr(c, L->co_name), buf, cap, &pos, &out->name_off, &out->name_len) != 0) return -1;
+    if (L->co_qualname == ML_NO_FIELD) {
+        out->qualname_off = out->name_off, out->qualname_len = out->name_len;
+    } else if (str_utf8(rd_ptr(c, L->co_qualname), buf, cap, &pos, &out->qualname_off, &out->qualname_len) != 0) {
+        return -1;
+    }
+    if (str_utf8(rd_ptr(c, L->co_filename), buf, cap, &pos, &out->filename_off, &out->filename_len) != 0)
+        return -1;
+    int32_t first = rd_i32(c, L->co_firstlineno);
+    out->firstlineno = first < 0 ? 0u : (uint32_t)first;
+    out->linetable_kind = L->linetable_kind;
+    out->linetable = NULL;
+    out->linetable_len = 0;
+    uintptr_t lt = rd_ptr(c, L->co_linetable);
+    if (is_type(lt, S.bytes_type)) {
+        int64_t n = rd_i64(lt, L->bytes_size);
+        if (n > 0 && n <= (int64_t)ML_LINETABLE_MAX) {
+            out->linetable = (const uint8_t *)(lt + L->bytes_sval);
+            out->linetable_len = (size_t)n;
+        }
+    }
+    return 0;
+}

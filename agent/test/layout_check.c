@@ -1,0 +1,249 @@
+/* Checks agent/src/pylayout.h against the headers of the CPython it is compiled with (test only; built
+ * by test/pyframes/layout.test.ts with -I<include>/python3.X -I<include>/python3.X/internal).
+ * Prints one line per mismatch and exits 1, or prints "ok <n> checks" and exits 0. */
+#define Py_BUILD_CORE 1
+#include <Python.h>
+#include <frameobject.h>
+#if PY_MINOR_VERSION >= 11
+#include "internal/pycore_frame.h"
+#endif
+#if PY_MINOR_VERSION >= 13
+#include "internal/pycore_runtime.h"
+#endif
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../src/format.h"
+#include "../src/pylayout.h"
+
+static int failures, checks;
+
+static void check(const char *what, unsigned long have, unsigned long want) {
+    checks++;
+    if (have != want) {
+        printf("mismatch: %s: pylayout.h has %lu, the headers say %lu\n", what, have, want);
+        failures++;
+    }
+}
+
+#define CHECK(field, value) check(#field, (unsigned long)(L->field), (unsigned long)(value))
+
+/* The state bit-field of PyASCIIObject: set each field through the compiler, read the word back. */
+static void check_str_state_bits(void) {
+    PyASCIIObject o;
+    uint32_t w;
+    memset(&o, 0, sizeof o);
+    o.state.kind = 7;
+    memcpy(&w, (char *)&o + offsetof(PyASCIIObject, state), 4);
+    check("str state kind bits", w, ML_STR_KIND_MASK << ML_STR_KIND_SHIFT);
+    memset(&o, 0, sizeof o);
+    o.state.compact = 1;
+    memcpy(&w, (char *)&o + offsetof(PyASCIIObject, state), 4);
+    check("str state compact bit", w, ML_STR_COMPACT_BIT);
+    memset(&o, 0, sizeof o);
+    o.state.ascii = 1;
+    memcpy(&w, (char *)&o + offsetof(PyASCIIObject, state), 4);
+    check("str state ascii bit", w, ML_STR_ASCII_BIT);
+#if PY_MINOR_VERSION <= 11
+    memset(&o, 0, sizeof o);
+    o.state.ready = 1;
+    memcpy(&w, (char *)&o + offsetof(PyASCIIObject, state), 4);
+    check("str state ready bit", w, ML_STR_READY_BIT);
+#endif
+}
+
+static void check_common(const ml_pylayout *L) {
+    CHECK(minor, PY_MINOR_VERSION);
+    CHECK(co_name, offsetof(PyCodeObject, co_name));
+    CHECK(co_filename, offsetof(PyCodeObject, co_filename));
+    CHECK(co_firstlineno, offsetof(PyCodeObject, co_firstlineno));
+#if PY_MINOR_VERSION == 9
+    CHECK(co_linetable, offsetof(PyCodeObject, co_lnotab));
+    CHECK(linetable_kind, ML_LINETABLE_LNOTAB);
+#elif PY_MINOR_VERSION == 10
+    CHECK(co_linetable, offsetof(PyCodeObject, co_linetable));
+    CHECK(linetable_kind, ML_LINETABLE_310);
+#else
+    CHECK(co_linetable, offsetof(PyCodeObject, co_linetable));
+    CHECK(linetable_kind, ML_LINETABLE_LOCATIONS);
+    CHECK(co_qualname, offsetof(PyCodeObject, co_qualname));
+    CHECK(co_code_adaptive, offsetof(PyCodeObject, co_code_adaptive));
+    CHECK(co_firsttraceable, offsetof(PyCodeObject, _co_firsttraceable));
+#endif
+#if PY_MINOR_VERSION <= 10
+    CHECK(co_qualname, ML_NO_FIELD);
+    CHECK(code_basicsize, sizeof(PyCodeObject));
+#else
+    CHECK(code_basicsize, offsetof(PyCodeObject, co_code_adaptive));
+#endif
+    CHECK(bytes_size, offsetof(PyBytesObject, ob_base.ob_size));
+    CHECK(bytes_sval, offsetof(PyBytesObject, ob_sval));
+    CHECK(str_length, offsetof(PyASCIIObject, length));
+    CHECK(str_state, offsetof(PyASCIIObject, state));
+    CHECK(str_ascii_size, sizeof(PyASCIIObject));
+    CHECK(str_compact_size, sizeof(PyCompactUnicodeObject));
+    CHECK(unicode_basicsize, sizeof(PyUnicodeObject));
+    CHECK(str_has_ready, PY_MINOR_VERSION <= 11);
+    check("ML_OB_TYPE", ML_OB_TYPE, offsetof(PyObject, ob_type));
+    check("ML_TP_BASICSIZE", ML_TP_BASICSIZE, offsetof(PyTypeObject, tp_basicsize));
+}
+
+#if PY_MINOR_VERSION <= 12
+static void check_table(const ml_pylayout *L) {
+    check_common(L);
+#if PY_MINOR_VERSION <= 10
+    CHECK(model, ML_FRAMES_OBJECTS);
+    CHECK(ts_frame, offsetof(PyThreadState, frame));
+    CHECK(f_back, offsetof(PyFrameObject, f_back));
+    CHECK(f_code, offsetof(PyFrameObject, f_code));
+    CHECK(f_lasti, offsetof(PyFrameObject, f_lasti));
+    check("sizeof f_lasti", sizeof(((PyFrameObject *)0)->f_lasti), 4);
+    CHECK(lasti_unit, PY_MINOR_VERSION == 9 ? 1 : sizeof(_Py_CODEUNIT));
+#else
+    CHECK(model, ML_FRAMES_INTERP);
+    CHECK(ts_frame, ML_NO_FIELD);
+    CHECK(ts_cframe, offsetof(PyThreadState, cframe));
+    CHECK(cframe_current, offsetof(_PyCFrame, current_frame));
+    CHECK(if_previous, offsetof(_PyInterpreterFrame, previous));
+    CHECK(if_code, offsetof(_PyInterpreterFrame, f_code));
+    CHECK(if_instr, offsetof(_PyInterpreterFrame, prev_instr));
+    CHECK(if_owner, offsetof(_PyInterpreterFrame, owner));
+    check("sizeof owner", sizeof(((_PyInterpreterFrame *)0)->owner), 1);
+    check("sizeof _co_firsttraceable", sizeof(((PyCodeObject *)0)->_co_firsttraceable), 4);
+    CHECK(owner_generator, FRAME_OWNED_BY_GENERATOR);
+#if PY_MINOR_VERSION == 12
+    CHECK(owner_shim_min, FRAME_OWNED_BY_CSTACK);
+    check("FRAME_OWNED_BY_CSTACK is the last owner", FRAME_OWNED_BY_CSTACK, 3);
+#else
+    CHECK(owner_shim_min, 255);
+#endif
+    CHECK(code_tagged, 0);
+#endif
+}
+#endif
+
+#if PY_MINOR_VERSION == 13
+#define DBG(field) check("_Py_DebugOffsets." #field, offsetof(ml_dbg313, field), offsetof(_Py_DebugOffsets, field))
+static void check_debug_offsets(void) {
+    check("sizeof _Py_DebugOffsets", sizeof(ml_dbg313), sizeof(_Py_DebugOffsets));
+    DBG(version);
+    DBG(free_threaded);
+    DBG(thread_state.size);
+    DBG(thread_state.current_frame);
+    DBG(interpreter_frame.size);
+    DBG(interpreter_frame.previous);
+    DBG(interpreter_frame.executable);
+    DBG(interpreter_frame.instr_ptr);
+    DBG(interpreter_frame.owner);
+    DBG(code_object.size);
+    DBG(code_object.filename);
+    DBG(code_object.name);
+    DBG(code_object.qualname);
+    DBG(code_object.linetable);
+    DBG(code_object.firstlineno);
+    DBG(code_object.co_code_adaptive);
+    DBG(pyobject.size);
+    DBG(pyobject.ob_type);
+    DBG(bytes_object.ob_size);
+    DBG(bytes_object.ob_sval);
+    DBG(unicode_object.size);
+    DBG(unicode_object.state);
+    DBG(unicode_object.length);
+    DBG(unicode_object.asciiobject_size);
+    DBG(gc.collecting);
+    check("offsetof(_PyRuntimeState, debug_offsets)", offsetof(_PyRuntimeState, debug_offsets), 0);
+    /* What pyframes.c derives rather than reads. */
+    check("_co_firsttraceable before co_code_adaptive",
+          offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable),
+          ML_FIRSTTRACEABLE_BEFORE_CODE);
+    check("sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject)", sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject), 16);
+    check("ML_OWNER_GENERATOR_313", ML_OWNER_GENERATOR_313, FRAME_OWNED_BY_GENERATOR);
+    check("ML_OWNER_SHIM_MIN_313", ML_OWNER_SHIM_MIN_313, FRAME_OWNED_BY_CSTACK);
+    check("sizeof owner", sizeof(((_PyInterpreterFrame *)0)->owner), 1);
+    check("sizeof f_executable", sizeof(((_PyInterpreterFrame *)0)->f_executable), 8);
+    check("sizeof co_firstlineno", sizeof(((PyCodeObject *)0)->co_firstlineno), 4);
+
+    /* Run pyframes.c's derivation on the table CPython would build from these headers, and check the
+     * layout it gives like the hard-coded ones. */
+    _Py_DebugOffsets d;
+    memset(&d, 0, sizeof d);
+    memcpy(d.cookie, "xdebugpy", 8);
+    d.version = PY_VERSION_HEX;
+    d.free_threaded = 0;
+    d.thread_state.size = sizeof(PyThreadState);
+    d.thread_state.current_frame = offsetof(PyThreadState, current_frame);
+    d.interpreter_frame.size = sizeof(_PyInterpreterFrame);
+    d.interpreter_frame.previous = offsetof(_PyInterpreterFrame, previous);
+    d.interpreter_frame.executable = offsetof(_PyInterpreterFrame, f_executable);
+    d.interpreter_frame.instr_ptr = offsetof(_PyInterpreterFrame, instr_ptr);
+    d.interpreter_frame.owner = offsetof(_PyInterpreterFrame, owner);
+    d.code_object.size = sizeof(PyCodeObject);
+    d.code_object.filename = offsetof(PyCodeObject, co_filename);
+    d.code_object.name = offsetof(PyCodeObject, co_name);
+    d.code_object.qualname = offsetof(PyCodeObject, co_qualname);
+    d.code_object.linetable = offsetof(PyCodeObject, co_linetable);
+    d.code_object.firstlineno = offsetof(PyCodeObject, co_firstlineno);
+    d.code_object.co_code_adaptive = offsetof(PyCodeObject, co_code_adaptive);
+    d.pyobject.size = sizeof(PyObject);
+    d.pyobject.ob_type = offsetof(PyObject, ob_type);
+    d.bytes_object.ob_size = offsetof(PyBytesObject, ob_base.ob_size);
+    d.bytes_object.ob_sval = offsetof(PyBytesObject, ob_sval);
+    d.unicode_object.size = sizeof(PyUnicodeObject);
+    d.unicode_object.state = offsetof(PyUnicodeObject, _base._base.state);
+    d.unicode_object.length = offsetof(PyUnicodeObject, _base._base.length);
+    d.unicode_object.asciiobject_size = sizeof(PyASCIIObject);
+    ml_pylayout derived;
+    char err[256];
+    if (ml_pylayout_from_debug_offsets(&d, PY_VERSION_HEX, &derived, err, sizeof err) != 0) {
+        printf("mismatch: ml_pylayout_from_debug_offsets refused the headers' table: %s\n", err);
+        failures++;
+        return;
+    }
+    const ml_pylayout *L = &derived;
+    check_common(L);
+    CHECK(model, ML_FRAMES_INTERP);
+    CHECK(ts_frame, offsetof(PyThreadState, current_frame));
+    CHECK(ts_cframe, ML_NO_FIELD);
+    CHECK(if_previous, offsetof(_PyInterpreterFrame, previous));
+    CHECK(if_code, offsetof(_PyInterpreterFrame, f_executable));
+    CHECK(if_instr, offsetof(_PyInterpreterFrame, instr_ptr));
+    CHECK(if_owner, offsetof(_PyInterpreterFrame, owner));
+    CHECK(owner_generator, FRAME_OWNED_BY_GENERATOR);
+    CHECK(owner_shim_min, FRAME_OWNED_BY_CSTACK);
+    CHECK(code_tagged, 0);
+
+    /* A table of another shape is refused. */
+    _Py_DebugOffsets bad = d;
+    bad.pyobject.ob_type = 24; /* a free-threaded object header */
+    check("refuses an unexpected object header", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err), (unsigned long)-1);
+    bad = d;
+    bad.free_threaded = 1;
+    check("refuses a free-threaded table", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err), (unsigned long)-1);
+    bad = d;
+    memcpy(bad.cookie, "xdebugpz", 8);
+    check("refuses a wrong cookie", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err), (unsigned long)-1);
+    check("refuses another minor version", ml_pylayout_from_debug_offsets(&d, PY_VERSION_HEX + 0x10000, &derived, err, sizeof err), (unsigned long)-1);
+}
+#endif
+
+int main(void) {
+    check_str_state_bits();
+#if PY_MINOR_VERSION == 9
+    check_table(&ml_layout_39);
+#elif PY_MINOR_VERSION == 10
+    check_table(&ml_layout_310);
+#elif PY_MINOR_VERSION == 11
+    check_table(&ml_layout_311);
+#elif PY_MINOR_VERSION == 12
+    check_table(&ml_layout_312);
+#elif PY_MINOR_VERSION == 13
+    check_debug_offsets();
+#else
+    printf("no table to check for CPython 3.%d\n", PY_MINOR_VERSION);
+    return 2;
+#endif
+    if (failures != 0) return 1;
+    printf("ok %d checks for CPython %s\n", checks, PY_VERSION);
+    return 0;
+}

@@ -1,0 +1,255 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Collector, type Collected } from '../../test/support/collect.js';
+import { everyRecordItems, rng, TEST_HEADER, writeInFileOrder } from '../../test/support/synthetic.js';
+import { CaptureFormatError, UnsupportedVersionError } from '../errors.js';
+import { CaptureDecoder, decodeCapture } from './decoder.js';
+import { CaptureWriter, encodeBlock } from './encoder.js';
+import { FILE_HEADER_FIXED_LEN, MAX_STRING_LEN, RecordType } from './format.js';
+import { encodeHeader } from './header.js';
+import { SeqOrderer } from './order.js';
+import { ByteWriter } from './varint.js';
+
+function decode(bytes: Uint8Array): Collected {
+  const c = new Collector();
+  decodeCapture(bytes, c);
+  return c.c;
+}
+
+const small = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 200 });
+const smallZ = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 200, compressLevel: 6 });
+const headerLen = encodeHeader(TEST_HEADER).length;
+
+for (const [name, bytes] of [['uncompressed', small], ['compressed', smallZ]] as const) {
+  test(`truncation at every byte offset yields a prefix of the records (${name})`, () => {
+    const whole = decode(bytes);
+    for (let cut = 0; cut < bytes.length; cut++) {
+      const part = bytes.subarray(0, cut);
+      if (cut < headerLen) {
+        assert.throws(() => decode(part), (e: unknown) => e instanceof CaptureFormatError && !(e instanceof UnsupportedVersionError), `cut ${cut}`);
+        continue;
+      }
+      const c = decode(part);
+      assert.deepEqual(c.items, whole.items.slice(0, c.items.length), `cut ${cut}`);
+      const atBoundary = whole.blocks.some((b) => b.offset === cut);
+      assert.equal(c.warnings.length, atBoundary || cut === headerLen ? 0 : 1, `cut ${cut}: ${JSON.stringify(c.warnings)}`);
+      for (const w of c.warnings) {
+        assert.equal(w.kind, 'truncated');
+        assert.ok(w.offset >= headerLen && w.offset <= cut, `cut ${cut}: warning offset ${w.offset}`);
+        assert.equal(w.offset + w.skippedBytes, cut);
+      }
+    }
+  });
+}
+
+test('a truncated uncompressed block yields its whole records', () => {
+  const w = new CaptureWriter({ header: {} });
+  for (let i = 1; i <= 100; i++) w.alloc(1, i, 0x1000 + 16 * i, i, 0, 0, 0);
+  const bytes = w.finish();
+  const c = decode(bytes.subarray(0, bytes.length - 1));
+  assert.equal(c.items.length, 99);
+  assert.equal(c.warnings.length, 1);
+  assert.match(c.warnings[0]?.message ?? '', /ends at offset \d+, inside a block that starts at offset \d+ .*read up to offset \d+/);
+});
+
+test('a damaged block is skipped with one warning at its offset; the blocks around it survive', () => {
+  const whole = decode(small);
+  const victim = whole.blocks[3];
+  assert.ok(victim !== undefined);
+  for (const at of [0, 5, 9, 17, 25, victim.headerLen + 2]) {
+    const bytes = small.slice();
+    bytes[victim.offset + at] = (bytes[victim.offset + at] as number) ^ 0x5a;
+    const c = decode(bytes);
+    assert.deepEqual(
+      c.warnings.map((w) => [w.kind, w.offset, w.skippedBytes]),
+      [['damaged-block', victim.offset, victim.headerLen + victim.storedLen]],
+      `byte ${at}`,
+    );
+    const lost = whole.items.filter((_, i) => whole.blockOf[i] === 3);
+    assert.equal(c.items.length, whole.items.length - lost.length);
+  }
+});
+
+test('garbage between blocks and a zero-filled tail cost only themselves', () => {
+  const whole = decode(small);
+  const b = whole.blocks[2];
+  assert.ok(b !== undefined);
+  const junk = Uint8Array.from({ length: 300 }, (_, i) => (i * 37) & 0xff);
+  junk.set([0xeb, 0x4d, 0x4c, 0x42], 100); // a sync mark that does not start a good block
+  const bytes = new Uint8Array([...small.subarray(0, b.offset), ...junk, ...small.subarray(b.offset), ...new Uint8Array(4096)]);
+  const c = decode(bytes);
+  assert.deepEqual(c.items, whole.items);
+  assert.deepEqual(
+    c.warnings.map((w) => [w.kind, w.offset, w.skippedBytes]),
+    [
+      ['damaged-block', b.offset, 300],
+      ['damaged-block', small.length + 300, 4096],
+    ],
+  );
+});
+
+test('bad records end their block with a warning; the next block is read', () => {
+  const w = new CaptureWriter({ header: {} });
+  w.alloc(1, 1, 0x1000, 8, 0, 0, 0);
+  w.flush(1);
+  const bad = [
+    Uint8Array.of(0x40), // reserved
+    Uint8Array.of(0x00), // invalid
+    Uint8Array.of(RecordType.Note, 0xff, 0xff, 0xff, 0xff, 0x7f), // length far past the end
+    Uint8Array.of(0x81, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), // varint too long
+    Uint8Array.of(0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0), // seq delta above 2^53
+  ];
+  for (const payload of bad) w.raw(encodeBlock(1, 0, new Uint8Array([0x62, 0x02, ...payload, 0x62, 0x02])));
+  w.alloc(1, 9, 0x2000, 8, 0, 0, 0);
+  const c = decode(w.finish());
+  assert.deepEqual(
+    c.items.map((i) => i.type),
+    ['alloc', 'free', 'free', 'free', 'free', 'free', 'alloc'],
+  );
+  assert.deepEqual(
+    c.warnings.map((x) => x.kind),
+    ['bad-record', 'bad-record', 'bad-record', 'bad-record', 'bad-record'],
+  );
+});
+
+test('malformed length-prefixed records are skipped alone; hostile counts allocate nothing', () => {
+  const rec = (t: number, payload: number[] | Uint8Array): number[] => [t, ...varint(payload.length), ...payload];
+  const varint = (n: number): number[] => {
+    const w = new ByteWriter();
+    w.varint(n);
+    return [...w.bytes()];
+  };
+  const hugeString = [...varint(1), ...varint(MAX_STRING_LEN + 1)];
+  const payload = new Uint8Array([
+    ...rec(RecordType.Note, hugeString), // string above the limit
+    ...rec(RecordType.Image, [1, 2, 0, 0, ...varint(2 ** 40)]), // 2^40 segments
+    ...rec(RecordType.Checkpoint, [1, 1, 1, 1, 1, ...varint(2 ** 50)]),
+    ...rec(RecordType.Frame, [0, 1]), // a field missing
+    ...rec(RecordType.Frame, [0, 1, 2, 99, 98]), // trailing bytes: a newer writer's extra fields
+    ...rec(RecordType.Barrier, [5]),
+  ]);
+  const bytes = new Uint8Array([...encodeHeader({}), ...encodeBlock(0, 0, payload)]);
+  const c = decode(bytes);
+  assert.deepEqual(c.warnings.map((w) => w.kind), ['bad-record', 'bad-record', 'bad-record', 'bad-record']);
+  // The malformed FRAME still took id 1: the writer defined a node.
+  assert.deepEqual(c.items, [
+    { type: 'frame', stream: 0, id: 2, parent: 0, codeId: 1, instr: 2 },
+    { type: 'barrier', stream: 0, seq: 5 },
+  ]);
+});
+
+test('unknown block kinds and flags are skipped with one warning each; longer block headers are read', () => {
+  const w = new CaptureWriter({ header: {} });
+  w.raw(encodeBlock(1, 0, Uint8Array.of(1, 2, 3), { kind: 9 }));
+  w.raw(encodeBlock(1, 0, Uint8Array.of(1, 2, 3), { kind: 9 }));
+  const flagged = encodeBlock(1, 0, Uint8Array.of(0x62, 2));
+  flagged[4] = 0x80;
+  w.raw(encodeBlock(1, 0, Uint8Array.of(0x62, 2), { extraHeader: Uint8Array.of(7, 7, 7, 7) }));
+  const bytes = w.finish();
+  // Fix the CRC of the flagged block by re-framing it with the flag inside the CRC'd header bytes.
+  const c = decode(new Uint8Array([...bytes, ...refixCrc(flagged)]));
+  assert.deepEqual(c.items, [{ type: 'free', stream: 1, seq: 1, address: 8, size: 0, deallocator: 0 }]);
+  assert.deepEqual(
+    c.warnings.map((x) => [x.kind, x.message.slice(0, 30)]),
+    [
+      ['unknown-block-kind', 'block of unknown kind 9 at off'],
+      ['unknown-block-kind', 'block of unknown flags 0x80 at'],
+    ],
+  );
+});
+
+import { crc32 } from 'node:zlib';
+function refixCrc(block: Uint8Array): Uint8Array {
+  const b = block.slice();
+  const hl = b[5] as number;
+  let crc = crc32(b.subarray(4, 16));
+  crc = crc32(b.subarray(20, hl), crc);
+  crc = crc32(b.subarray(hl), crc);
+  new DataView(b.buffer).setUint32(16, crc, true);
+  return b;
+}
+
+test('header errors: not a capture, newer version, bad CRC, cut short, empty', () => {
+  const h = encodeHeader(TEST_HEADER);
+  assert.throws(() => decode(new TextEncoder().encode('hello world, this is not a capture file')), /is not a memlens capture: it starts with 68 65 6c 6c/);
+  const newer = h.slice();
+  new DataView(newer.buffer).setUint16(8, 3, true);
+  new DataView(newer.buffer).setUint16(10, 2, true);
+  assert.throws(
+    () => decode(newer),
+    (e: unknown) => e instanceof UnsupportedVersionError && /version 3.*version 2 or later.*reads version 1/.test(e.message) && /upgrade memlens/.test(e.hint ?? ''),
+  );
+  const readable = h.slice();
+  new DataView(readable.buffer).setUint16(8, 2, true); // version 2, min reader 1: readable
+  assert.equal(decode(readable).header?.version, 2);
+  const crc = h.slice();
+  crc[FILE_HEADER_FIXED_LEN + 3] = (crc[FILE_HEADER_FIXED_LEN + 3] as number) ^ 1;
+  assert.throws(() => decode(crc), /damaged header: its CRC-32/);
+  assert.throws(() => decode(h.subarray(0, 10)), /cut short: it ends at byte 10, inside the 20-byte file header/);
+  assert.throws(() => decode(h.subarray(0, 30)), new RegExp(`cut short: it ends at byte 30, inside the ${h.length}-byte file header`));
+  assert.throws(() => decode(new Uint8Array(0)), /is empty/);
+  const long = h.slice();
+  new DataView(long.buffer).setUint32(12, 2 << 20, true);
+  assert.throws(() => decode(long), /body length 2097152 is above the limit/);
+});
+
+/** Mutations of a valid capture: flips, insertions, deletions, duplicated ranges. */
+function mutate(bytes: Uint8Array, rand: () => number): Uint8Array {
+  let b = Array.from(bytes);
+  const n = 1 + Math.floor(rand() * 6);
+  for (let k = 0; k < n; k++) {
+    const at = Math.floor(rand() * b.length);
+    const r = rand();
+    if (r < 0.4) b[at] = Math.floor(rand() * 256);
+    else if (r < 0.6) b.splice(at, 0, ...Array.from({ length: 1 + Math.floor(rand() * 40) }, () => Math.floor(rand() * 256)));
+    else if (r < 0.8) b.splice(at, 1 + Math.floor(rand() * 60));
+    else {
+      const len = Math.floor(rand() * 200);
+      const from = Math.floor(rand() * b.length);
+      b.splice(at, 0, ...b.slice(from, from + len));
+    }
+  }
+  if (rand() < 0.1) b = b.slice(0, Math.floor(rand() * b.length));
+  return Uint8Array.from(b);
+}
+
+test('fuzz: mutated captures never throw anything but a header CaptureFormatError, and chunking does not matter', () => {
+  const seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 1000000);
+  const rand = rng(seed);
+  const inputs = [small, smallZ, writeInFileOrder(everyRecordItems(false), { ...TEST_HEADER, options: 0 }, { blockSize: 100 })];
+  const deadline = Date.now() + Number(process.env['FUZZ_MS'] ?? 3000);
+  let runs = 0;
+  while (Date.now() < deadline) {
+    const input = inputs[runs % inputs.length] as Uint8Array;
+    const bytes = mutate(input, rand);
+    let whole: Collected | undefined;
+    let error: unknown;
+    try {
+      const c = new Collector();
+      const o = new SeqOrderer(c);
+      decodeCapture(bytes, o);
+      o.end();
+      whole = c.c;
+    } catch (e) {
+      error = e;
+    }
+    if (error !== undefined) {
+      assert.ok(error instanceof CaptureFormatError, `seed ${seed}, run ${runs}: ${error instanceof Error ? (error.stack ?? error.message) : JSON.stringify(error)}`);
+    } else if (runs % 4 === 0 && whole !== undefined) {
+      // Same result when fed in random chunks.
+      const c = new Collector();
+      const o = new SeqOrderer(c);
+      const d = new CaptureDecoder(o);
+      for (let at = 0; at < bytes.length; ) {
+        const n = 1 + Math.floor(rand() * 300);
+        d.feed(bytes.subarray(at, at + n));
+        at += n;
+      }
+      d.end();
+      o.end();
+      assert.deepEqual(c.c, whole, `seed ${seed}, run ${runs}: chunked decoding differs`);
+    }
+    runs++;
+  }
+  assert.ok(runs > 50, `only ${runs} fuzz runs (seed ${seed})`);
+});
