@@ -158,6 +158,8 @@ export interface RealisticResult {
 }
 
 const SIZE_CLASSES = [16, 24, 32, 48, 56, 64, 72, 80, 96, 112, 128, 160, 192, 256, 320, 384, 448, 512];
+const CLASS_OF = Uint8Array.from({ length: 513 }, (_, size) => Math.max(0, SIZE_CLASSES.findIndex((c) => c >= size)));
+const classOf = (size: number): number => CLASS_OF[size] ?? 0;
 
 /**
  * A realistic stream. Threads take turns in runs of a few hundred events (the GIL hands over every 5 ms);
@@ -266,14 +268,16 @@ export function writeRealistic(o: RealisticOptions): RealisticResult {
   };
   const doFree = (t: T, idx: number): void => {
     const obj = t.live[idx] as { addr: number; size: number; dealloc: Deallocator };
-    t.live.splice(idx, 1);
+    // Recent objects keep their order (small splices at the end); old ones are swapped out.
+    if (idx >= t.live.length - 8) t.live.splice(idx, 1);
+    else {
+      t.live[idx] = t.live[t.live.length - 1] as { addr: number; size: number; dealloc: Deallocator };
+      t.live.pop();
+    }
     seq++;
     w.free(t.stream, seq, obj.addr, obj.dealloc === Deallocator.Munmap ? obj.size : 0, obj.dealloc);
     frees++;
-    if (obj.dealloc === Deallocator.PymallocFree) {
-      const cls = SIZE_CLASSES.findIndex((c) => c >= obj.size);
-      t.pools[cls]?.push(obj.addr);
-    }
+    if (obj.dealloc === Deallocator.PymallocFree) t.pools[classOf(obj.size)]?.push(obj.addr);
   };
   const tick = (t: T): void => {
     sinceBarrier++;
@@ -313,7 +317,7 @@ export function writeRealistic(o: RealisticOptions): RealisticResult {
             let allocator: number;
             let dealloc: Deallocator;
             if (op.kind === 0) {
-              const cls = SIZE_CLASSES.findIndex((c) => c >= op.size);
+              const cls = classOf(op.size);
               const csize = SIZE_CLASSES[cls] as number;
               const pool = t.pools[cls] as number[];
               addr = pool.length > 0 ? (pool.pop() as number) : (t.poolNext[cls] = (t.poolNext[cls] as number) + csize) - csize;

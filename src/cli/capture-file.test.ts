@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Collector } from '../../test/support/collect.js';
+import { fakeIo } from '../../test/support/fake-io.js';
+import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
+import { decodeCapture } from '../capture/decoder.js';
+import { concat } from '../capture/encoder.js';
+import { readCaptureFile, recompressCaptureFile } from './capture-file.js';
+import { byteProgress, NO_PROGRESS, PROGRESS_MIN_BYTES } from './progress.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'memlens-capfile-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('readCaptureFile streams in chunks of any size and reports progress up to the file size', async () => {
+  const bytes = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 300 });
+  const path = join(dir, 'a.mlens');
+  writeFileSync(path, bytes);
+  const whole = new Collector();
+  decodeCapture(bytes, whole);
+  for (const chunkSize of [1, 7, 64, 1000, 1 << 20]) {
+    const c = new Collector();
+    const seen: number[] = [];
+    const r = await readCaptureFile(path, c, { chunkSize, progress: { update: (n) => void seen.push(n), finish: () => undefined } });
+    assert.deepEqual(c.c, whole.c);
+    assert.equal(r.bytes, bytes.length);
+    assert.equal(seen.at(-1), bytes.length);
+  }
+});
+
+test('recompressCaptureFile replaces the file with a compressed one holding the same records', async () => {
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 20000, sink: (b) => parts.push(b) });
+  const bytes = concat(parts);
+  const path = join(dir, 'z.mlens');
+  writeFileSync(path, bytes);
+  const r = await recompressCaptureFile(path);
+  const after = readFileSync(path);
+  assert.equal(r.bytesIn, bytes.length);
+  assert.equal(r.bytesOut, after.length);
+  assert.ok(after.length < bytes.length * 0.8);
+  const a = new Collector();
+  decodeCapture(bytes, a);
+  const b = new Collector();
+  decodeCapture(after, b);
+  assert.deepEqual(b.c.items, a.c.items);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp')), []);
+});
+
+test('recompressCaptureFile leaves a file that is not a capture alone', async () => {
+  const path = join(dir, 'text.mlens');
+  writeFileSync(path, 'not a capture at all');
+  await assert.rejects(recompressCaptureFile(path), /is not a memlens capture/);
+  assert.equal(readFileSync(path, 'utf8'), 'not a capture at all');
+  assert.ok(!existsSync(`${path}.${process.pid}.tmp`));
+});
+
+test('progress: drawn on a terminal for big inputs, throttled, erased at the end; silent otherwise', () => {
+  const io = fakeIo(dir, { stderrTTY: true });
+  const p = byteProgress(io, 'reading x', PROGRESS_MIN_BYTES * 2);
+  p.update(0);
+  p.update(PROGRESS_MIN_BYTES); // the fake clock moves 50 ms per call: throttled away
+  p.update(PROGRESS_MIN_BYTES * 2);
+  p.finish();
+  const err = io.err();
+  assert.match(err, /^\rreading x \[\.+\] {3}0% 0 B \/ 128 MiB/);
+  const ESC = String.fromCharCode(27);
+  assert.ok(err.endsWith(`${ESC}[K\r${ESC}[K`), 'the bar is erased');
+  assert.match(err, /\rreading x \[#+\] 100% 128 MiB \/ 128 MiB [\d.]+ [KMG]iB\/s/);
+  assert.equal(err.split('\r').length - 1, 3);
+  assert.equal(byteProgress(fakeIo(dir, { stderrTTY: false }), 'x', PROGRESS_MIN_BYTES * 2), NO_PROGRESS);
+  assert.equal(byteProgress(fakeIo(dir, { stderrTTY: true }), 'x', 1000), NO_PROGRESS);
+});
