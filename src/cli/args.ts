@@ -23,7 +23,7 @@ export function parseCommandArgs(command: Command, args: readonly string[]): Par
   let head = [...args];
   let tail: string[] = [];
   if (command.stopAtFirstPositional === true) {
-    const split = firstPositionalIndex(specs, args);
+    const split = firstPositionalIndex(specs, args, command.terminalOptions ?? []);
     if (split >= 0) {
       head = args.slice(0, split);
       tail = args.slice(split);
@@ -48,7 +48,7 @@ export function parseCommandArgs(command: Command, args: readonly string[]): Par
 }
 
 /** Index of the first argument that is not an option or an option's value; -1 if none. */
-function firstPositionalIndex(specs: OptionSpecs, args: readonly string[]): number {
+function firstPositionalIndex(specs: OptionSpecs, args: readonly string[], terminal: readonly string[]): number {
   const byShort = new Map<string, string>();
   for (const [name, spec] of Object.entries(specs)) if (spec.short !== undefined) byShort.set(spec.short, name);
   for (let i = 0; i < args.length; i++) {
@@ -58,14 +58,22 @@ function firstPositionalIndex(specs: OptionSpecs, args: readonly string[]): numb
     let name: string | undefined;
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
-      if (eq >= 0) continue;
+      if (eq >= 0) {
+        if (terminal.includes(a.slice(2, eq))) return i + 1 < args.length ? i + 1 : -1;
+        continue;
+      }
       name = a.slice(2);
     } else if (a.length === 2) {
       name = byShort.get(a.slice(1));
     } else {
+      const short = byShort.get(a.slice(1, 2));
+      if (short !== undefined && terminal.includes(short)) return i + 1 < args.length ? i + 1 : -1;
       continue; // -xVALUE or grouped flags
     }
-    if (name !== undefined && specs[name]?.type === 'string') i++;
+    if (name !== undefined && specs[name]?.type === 'string') {
+      i++;
+      if (terminal.includes(name)) return i + 1 < args.length ? i + 1 : -1;
+    }
   }
   return -1;
 }

@@ -36,6 +36,11 @@ export interface Command {
   readonly options: OptionSpecs;
   /** Stop option parsing at the first positional (for `run script.py --its-own-options`). */
   readonly stopAtFirstPositional?: boolean;
+  /**
+   * String options whose value ends option parsing (with stopAtFirstPositional): `run -m module --its-own`
+   * as python3 -m does. The option and its value stay options; everything after is positional.
+   */
+  readonly terminalOptions?: readonly string[];
   run(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number>;
 }
 

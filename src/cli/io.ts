@@ -15,6 +15,11 @@ export interface Io {
   readonly cwd: string;
   /** Milliseconds, monotonic; injected so progress output can be tested. */
   now(): number;
+  /**
+   * Ends memlens by `signal` as the program it ran ended (`memlens run`: a shell must see the same death).
+   * Absent in tests that drive main() in-process: the command then returns 128 + the signal's number.
+   */
+  killSelf?(signal: NodeJS.Signals): void;
 }
 
 export function processIo(): Io {
@@ -24,6 +29,10 @@ export function processIo(): Io {
     env: process.env,
     cwd: process.cwd(),
     now: () => performance.now(),
+    killSelf: (signal) => {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    },
   };
 }
 

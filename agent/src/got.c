@@ -1,0 +1,661 @@
+/* ELF GOT patching without LD_PRELOAD (docs/agent.md "Hooking without LD_PRELOAD").
+ *
+ * For each loaded object (but the dynamic loader, the vDSO and the agent itself) we read PT_DYNAMIC: the
+ * symbol and string tables and the relocation tables DT_JMPREL (PLT slots), DT_RELA and DT_REL (GOT
+ * entries of -fno-plt code, function pointers stored in data). A relocation whose symbol is a hooked name
+ * gets its slot rewritten with the hook's address; the old value is kept for restore. Every slot write
+ * happens inside a dl_iterate_phdr callback, while the loader's lock keeps the object from being
+ * unloaded under us. */
+#include "got.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "common.h"
+#include "encode.h"
+#include "hooks.h"
+#include "mem.h"
+
+#if defined(__x86_64__)
+#define ML_R_JUMP_SLOT R_X86_64_JUMP_SLOT
+#define ML_R_GLOB_DAT R_X86_64_GLOB_DAT
+#define ML_R_ABS64 R_X86_64_64
+#elif defined(__aarch64__)
+#define ML_R_JUMP_SLOT R_AARCH64_JUMP_SLOT
+#define ML_R_GLOB_DAT R_AARCH64_GLOB_DAT
+#define ML_R_ABS64 R_AARCH64_ABS64
+#else
+#error "memlens's agent supports x86-64 and aarch64 Linux"
+#endif
+
+#define ELF_R_SYM(i) ELF64_R_SYM(i)
+#define ELF_R_TYPE(i) ELF64_R_TYPE(i)
+
+typedef struct ml_patch {
+    void **slot;
+    void *orig;
+    void *hook;
+} ml_patch;
+
+typedef struct ml_obj {
+    uintptr_t bias;
+    const void *phdr;        /* with bias, identifies one load of one object */
+    struct ml_obj *next;
+    ml_patch *patches;
+    size_t npatches;
+    int seen;
+} ml_obj;
+
+static pthread_mutex_t g_got_lock = PTHREAD_MUTEX_INITIALIZER;
+static ml_obj *g_objs;
+static ml_arena g_arena;
+static int g_installed;
+static unsigned long long g_adds = ~0ull, g_subs = ~0ull;
+static size_t g_page;
+/* LD_LIBRARY_PATH as the loader read it at process start (read at our first start, before the program
+ * had much chance to change its environment; the loader ignores later changes). */
+static char g_ld_library_path[8192];
+static int g_ld_library_path_read;
+
+/* ── reading an object's dynamic section ───────────────────────────────────────────────────────── */
+
+typedef struct dyninfo {
+    uintptr_t bias;
+    const ElfW(Sym) *symtab;
+    const char *strtab;
+    size_t strsz;
+    size_t syment;
+    const void *jmprel;
+    size_t pltrelsz;
+    int pltrel; /* DT_RELA or DT_REL */
+    const ElfW(Rela) *rela;
+    size_t relasz, relaent;
+    const ElfW(Rel) *rel;
+    size_t relsz, relent;
+    const uint32_t *gnu_hash;
+    const uint32_t *sysv_hash;
+    const char *runpath, *rpath; /* strtab offsets resolved */
+} dyninfo;
+
+/* glibc relocates most d_ptr values in place when it loads an object (not in the vDSO, not on every
+ * architecture); an unrelocated value is a small vaddr below the load bias. */
+static uintptr_t dyn_ptr(uintptr_t bias, uintptr_t v) {
+    return v < bias ? v + bias : v;
+}
+
+static int read_dynamic(const struct dl_phdr_info *info, dyninfo *d) {
+    memset(d, 0, sizeof *d);
+    d->bias = info->dlpi_addr;
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    }
+    if (dyn == NULL) return -1;
+    uintptr_t runpath = 0, rpath = 0;
+    int has_runpath = 0, has_rpath = 0;
+    d->syment = sizeof(ElfW(Sym));
+    d->relaent = sizeof(ElfW(Rela));
+    d->relent = sizeof(ElfW(Rel));
+    for (; dyn->d_tag != DT_NULL; dyn++) {
+        uintptr_t v = dyn->d_un.d_val;
+        switch (dyn->d_tag) {
+        case DT_SYMTAB: d->symtab = (const ElfW(Sym) *)dyn_ptr(d->bias, v); break;
+        case DT_STRTAB: d->strtab = (const char *)dyn_ptr(d->bias, v); break;
+        case DT_STRSZ: d->strsz = v; break;
+        case DT_SYMENT: d->syment = v; break;
+        case DT_JMPREL: d->jmprel = (const void *)dyn_ptr(d->bias, v); break;
+        case DT_PLTRELSZ: d->pltrelsz = v; break;
+        case DT_PLTREL: d->pltrel = (int)v; break;
+        case DT_RELA: d->rela = (const ElfW(Rela) *)dyn_ptr(d->bias, v); break;
+        case DT_RELASZ: d->relasz = v; break;
+        case DT_RELAENT: d->relaent = v; break;
+        case DT_REL: d->rel = (const ElfW(Rel) *)dyn_ptr(d->bias, v); break;
+        case DT_RELSZ: d->relsz = v; break;
+        case DT_RELENT: d->relent = v; break;
+        case DT_GNU_HASH: d->gnu_hash = (const uint32_t *)dyn_ptr(d->bias, v); break;
+        case DT_HASH: d->sysv_hash = (const uint32_t *)dyn_ptr(d->bias, v); break;
+        case DT_RUNPATH: runpath = v; has_runpath = 1; break;
+        case DT_RPATH: rpath = v; has_rpath = 1; break;
+        default: break;
+        }
+    }
+    if (d->symtab == NULL || d->strtab == NULL || d->syment == 0) return -1;
+    if (has_runpath && runpath < d->strsz) d->runpath = d->strtab + runpath;
+    if (has_rpath && rpath < d->strsz) d->rpath = d->strtab + rpath;
+    return 0;
+}
+
+static const char *sym_name(const dyninfo *d, size_t idx) {
+    const ElfW(Sym) *sym = (const ElfW(Sym) *)((const char *)d->symtab + idx * d->syment);
+    if (sym->st_name >= d->strsz && d->strsz != 0) return NULL;
+    return d->strtab + sym->st_name;
+}
+
+static uint32_t gnu_hash_of(const char *s) {
+    uint32_t h = 5381;
+    for (; *s; s++) h = h * 33 + (uint8_t)*s;
+    return h;
+}
+
+static uint32_t sysv_hash_of(const char *s) {
+    uint32_t h = 0;
+    for (; *s; s++) {
+        h = (h << 4) + (uint8_t)*s;
+        uint32_t g = h & 0xf0000000u;
+        if (g != 0) h ^= g >> 24;
+        h &= ~g;
+    }
+    return h;
+}
+
+/* The object's own definition of `name` (not an undefined reference), or NULL. */
+static const ElfW(Sym) *find_defined(const dyninfo *d, const char *name) {
+    if (d->gnu_hash != NULL) {
+        const uint32_t *h = d->gnu_hash;
+        uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2];
+        if (nbuckets == 0) return NULL;
+        const ElfW(Addr) *bloom = (const ElfW(Addr) *)(h + 4);
+        const uint32_t *buckets = (const uint32_t *)(bloom + bloom_size);
+        const uint32_t *chain = buckets + nbuckets;
+        uint32_t hash = gnu_hash_of(name);
+        uint32_t idx = buckets[hash % nbuckets];
+        if (idx < symoffset) return NULL;
+        for (;; idx++) {
+            uint32_t h2 = chain[idx - symoffset];
+            if ((hash | 1) == (h2 | 1)) {
+                const char *n = sym_name(d, idx);
+                if (n != NULL && strcmp(n, name) == 0) {
+                    const ElfW(Sym) *sym = (const ElfW(Sym) *)((const char *)d->symtab + idx * d->syment);
+                    return sym->st_shndx != SHN_UNDEF ? sym : NULL;
+                }
+            }
+            if (h2 & 1) break;
+        }
+        return NULL;
+    }
+    if (d->sysv_hash != NULL) {
+        uint32_t nbucket = d->sysv_hash[0];
+        if (nbucket == 0) return NULL;
+        const uint32_t *bucket = d->sysv_hash + 2;
+        const uint32_t *chain = bucket + nbucket;
+        for (uint32_t idx = bucket[sysv_hash_of(name) % nbucket]; idx != 0; idx = chain[idx]) {
+            const char *n = sym_name(d, idx);
+            if (n != NULL && strcmp(n, name) == 0) {
+                const ElfW(Sym) *sym = (const ElfW(Sym) *)((const char *)d->symtab + idx * d->syment);
+                return sym->st_shndx != SHN_UNDEF ? sym : NULL;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* ── which objects ─────────────────────────────────────────────────────────────────────────────── */
+
+static int contains(const struct dl_phdr_info *info, uintptr_t addr) {
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (addr >= start && addr < start + ph->p_memsz) return 1;
+    }
+    return 0;
+}
+
+/* The dynamic loader, the vDSO and the agent are never patched. */
+static int must_skip(const struct dl_phdr_info *info) {
+    uintptr_t vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+    if (vdso != 0 && contains(info, vdso)) return 1;
+    uintptr_t base = (uintptr_t)getauxval(AT_BASE);
+    if (base != 0 && contains(info, base)) return 1;
+    if (contains(info, (uintptr_t)&ml_got_install)) return 1;
+    return 0;
+}
+
+static ml_obj *find_obj(uintptr_t bias, const void *phdr) {
+    for (ml_obj *o = g_objs; o != NULL; o = o->next) {
+        if (o->bias == bias && o->phdr == phdr) return o;
+    }
+    return NULL;
+}
+
+/* ── IMAGE records ─────────────────────────────────────────────────────────────────────────────── */
+
+static void image_path(const struct dl_phdr_info *info, char *out, size_t cap) {
+    const char *name = info->dlpi_name;
+    uintptr_t vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+    if (vdso != 0 && contains(info, vdso)) {
+        ml_strlcpy(out, "[vdso]", cap);
+    } else if (name == NULL || name[0] == 0) {
+        ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+        out[n > 0 ? (size_t)n : 0] = 0;
+    } else {
+        ml_strlcpy(out, name, cap);
+    }
+}
+
+static size_t build_id(const struct dl_phdr_info *info, const uint8_t **out) {
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        size_t align = ph->p_align == 8 ? 8 : 4;
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        const uint8_t *end = p + ph->p_memsz;
+        while (p + 12 <= end) {
+            uint32_t namesz, descsz, type;
+            memcpy(&namesz, p, 4);
+            memcpy(&descsz, p + 4, 4);
+            memcpy(&type, p + 8, 4);
+            const uint8_t *name = p + 12;
+            const uint8_t *desc = name + ((namesz + align - 1) & ~(align - 1));
+            if (desc + descsz > end) break;
+            if (type == NT_GNU_BUILD_ID && namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                *out = desc;
+                return descsz;
+            }
+            p = desc + ((descsz + align - 1) & ~(align - 1));
+        }
+    }
+    return 0;
+}
+
+static void write_image(const struct dl_phdr_info *info) {
+    uint8_t mem[8192];
+    char path[4096];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    image_path(info, path, sizeof path);
+    ml_buf_varint(&b, ml_next_seq());
+    ml_buf_varint(&b, info->dlpi_addr);
+    ml_buf_cstr(&b, path);
+    const uint8_t *id = NULL;
+    size_t idlen = build_id(info, &id);
+    ml_buf_str(&b, id, idlen);
+    size_t nload = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) nload += info->dlpi_phdr[i].p_type == PT_LOAD;
+    ml_buf_varint(&b, nload);
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        unsigned prot = ((ph->p_flags & PF_R) ? PROT_READ : 0) | ((ph->p_flags & PF_W) ? PROT_WRITE : 0) |
+                        ((ph->p_flags & PF_X) ? PROT_EXEC : 0);
+        ml_buf_varint(&b, ph->p_vaddr);
+        ml_buf_varint(&b, ph->p_memsz);
+        ml_buf_varint(&b, prot);
+        ml_buf_varint(&b, ph->p_offset);
+    }
+    if (!b.overflow) ml_service_record(ML_R_IMAGE, b.p, b.len);
+}
+
+static void write_image_unload(uintptr_t bias) {
+    uint8_t mem[32];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    ml_buf_varint(&b, ml_next_seq());
+    ml_buf_varint(&b, bias);
+    ml_service_record(ML_R_IMAGE_UNLOAD, b.p, b.len);
+}
+
+/* ── patching ──────────────────────────────────────────────────────────────────────────────────── */
+
+/* The protection of the page holding `addr` as the loader left it: read-only inside PT_GNU_RELRO (the
+ * loader protects whole pages from its start, rounded down, to its end, rounded down), otherwise the
+ * flags of the PT_LOAD segment. */
+static int page_prot(const struct dl_phdr_info *info, uintptr_t addr) {
+    int prot = PROT_READ | PROT_WRITE;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && addr >= start && addr < start + ph->p_memsz) {
+            prot = ((ph->p_flags & PF_R) ? PROT_READ : 0) | ((ph->p_flags & PF_W) ? PROT_WRITE : 0) |
+                   ((ph->p_flags & PF_X) ? PROT_EXEC : 0);
+        }
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_GNU_RELRO) continue;
+        uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(g_page - 1);
+        uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(g_page - 1);
+        if (addr >= start && addr < end) prot = PROT_READ;
+    }
+    return prot;
+}
+
+/* Writes v into *slot, making its page writable for the moment if the loader protected it. */
+static int write_slot(const struct dl_phdr_info *info, void **slot, void *v) {
+    int prot = page_prot(info, (uintptr_t)slot);
+    if (!(prot & PROT_WRITE)) {
+        void *page = (void *)((uintptr_t)slot & ~(g_page - 1));
+        size_t len = ((uintptr_t)slot + sizeof(void *) - (uintptr_t)page + g_page - 1) & ~(g_page - 1);
+        if (mprotect(page, len, prot | PROT_WRITE) != 0) return -1;
+        __atomic_store_n(slot, v, __ATOMIC_RELEASE);
+        mprotect(page, len, prot);
+        return 0;
+    }
+    __atomic_store_n(slot, v, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static const ml_hook_def *hook_for(const char *name) {
+    if (name == NULL || name[0] == 0) return NULL;
+    for (size_t i = 0; i < ml_hook_count; i++) {
+        if (name[0] == ml_hook_defs[i].name[0] && strcmp(name, ml_hook_defs[i].name) == 0) return &ml_hook_defs[i];
+    }
+    return NULL;
+}
+
+typedef struct patch_list {
+    ml_patch *items;
+    size_t n, cap;
+} patch_list;
+
+static int patch_push(patch_list *l, void **slot, void *orig, void *hook) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        ml_patch *items = ml_mem_alloc(cap * sizeof *items);
+        if (items == NULL) return -1;
+        if (l->n > 0) memcpy(items, l->items, l->n * sizeof *items);
+        ml_mem_free(l->items, l->cap * sizeof *items);
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->n++] = (ml_patch){slot, orig, hook};
+    return 0;
+}
+
+/* One relocation: patch its slot if its symbol is hooked and the slot holds what we expect. */
+static void consider(const struct dl_phdr_info *info, const dyninfo *d, uintptr_t offset, uint64_t rinfo, int64_t addend,
+                     int has_addend, patch_list *out) {
+    unsigned type = (unsigned)ELF_R_TYPE(rinfo);
+    if (type != ML_R_JUMP_SLOT && type != ML_R_GLOB_DAT && type != ML_R_ABS64) return;
+    size_t symidx = ELF_R_SYM(rinfo);
+    if (symidx == 0) return;
+    const ml_hook_def *h = hook_for(sym_name(d, symidx));
+    if (h == NULL) return;
+    void **slot = (void **)(d->bias + offset);
+    void *cur = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (cur == h->hook) return; /* listed twice (DT_RELA overlapping DT_JMPREL), or already ours */
+    if (type == ML_R_ABS64) {
+        /* A function pointer stored in data: only a plain S + 0 that holds the real function. */
+        if (has_addend && addend != 0) return;
+        if (!has_addend && cur != dlsym(RTLD_DEFAULT, h->name)) return;
+    }
+    if (write_slot(info, slot, h->hook) != 0) return;
+    if (patch_push(out, slot, cur, h->hook) != 0) {
+        write_slot(info, slot, cur);
+    }
+}
+
+static void patch_object(const struct dl_phdr_info *info, const dyninfo *d, patch_list *out) {
+    if (d->jmprel != NULL) {
+        if (d->pltrel == DT_RELA) {
+            const ElfW(Rela) *r = d->jmprel;
+            for (size_t i = 0; i < d->pltrelsz / sizeof *r; i++) consider(info, d, r[i].r_offset, r[i].r_info, r[i].r_addend, 1, out);
+        } else {
+            const ElfW(Rel) *r = d->jmprel;
+            for (size_t i = 0; i < d->pltrelsz / sizeof *r; i++) consider(info, d, r[i].r_offset, r[i].r_info, 0, 0, out);
+        }
+    }
+    if (d->rela != NULL && d->relaent != 0) {
+        for (size_t off = 0; off + d->relaent <= d->relasz; off += d->relaent) {
+            const ElfW(Rela) *r = (const ElfW(Rela) *)((const char *)d->rela + off);
+            consider(info, d, r->r_offset, r->r_info, r->r_addend, 1, out);
+        }
+    }
+    if (d->rel != NULL && d->relent != 0) {
+        for (size_t off = 0; off + d->relent <= d->relsz; off += d->relent) {
+            const ElfW(Rel) *r = (const ElfW(Rel) *)((const char *)d->rel + off);
+            consider(info, d, r->r_offset, r->r_info, 0, 0, out);
+        }
+    }
+}
+
+/* An object with an exported malloc that is not the one everybody else uses allocates where we cannot
+ * see it: say so. */
+static void note_own_malloc(const struct dl_phdr_info *info, const dyninfo *d) {
+    const ElfW(Sym) *sym = find_defined(d, "malloc");
+    if (sym == NULL) return;
+    void *def = (void *)(d->bias + sym->st_value);
+    if (def == dlsym(RTLD_DEFAULT, "malloc")) return;
+    char path[4096], text[4300];
+    image_path(info, path, sizeof path);
+    ml_strlcpy(text, path, sizeof text);
+    ml_strlcat(text, " defines its own malloc: allocations it makes through it are not tracked", sizeof text);
+    ml_note(ML_N_NOT_TRACKED, text);
+}
+
+/* ── scans ─────────────────────────────────────────────────────────────────────────────────────── */
+
+typedef struct scan_ctx {
+    int patch;          /* patch new objects */
+    int images_for_all; /* IMAGE for known objects too (a new capture file after fork) */
+    size_t patched;
+} scan_ctx;
+
+static int scan_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    scan_ctx *ctx = arg;
+    ml_obj *o = find_obj(info->dlpi_addr, info->dlpi_phdr);
+    if (o != NULL) {
+        o->seen = 1;
+        if (ctx->images_for_all) write_image(info);
+        return 0;
+    }
+    o = ml_arena_alloc(&g_arena, sizeof *o);
+    if (o == NULL) return 0;
+    memset(o, 0, sizeof *o);
+    o->bias = info->dlpi_addr;
+    o->phdr = info->dlpi_phdr;
+    o->seen = 1;
+    o->next = g_objs;
+    g_objs = o;
+    write_image(info);
+    if (!ctx->patch || must_skip(info)) return 0;
+    dyninfo d;
+    if (read_dynamic(info, &d) != 0) return 0;
+    patch_list l = {0};
+    patch_object(info, &d, &l);
+    o->patches = l.items;
+    o->npatches = l.n;
+    ctx->patched += l.n;
+    note_own_malloc(info, &d);
+    return 0;
+}
+
+static int counters_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    unsigned long long *c = arg;
+    c[0] = info->dlpi_adds;
+    c[1] = info->dlpi_subs;
+    return 1;
+}
+
+/* Caller holds g_got_lock and the guard. */
+static size_t scan(int images_for_all) {
+    for (ml_obj *o = g_objs; o != NULL; o = o->next) o->seen = 0;
+    scan_ctx ctx = {1, images_for_all, 0};
+    dl_iterate_phdr(scan_cb, &ctx);
+    ml_obj **link = &g_objs;
+    while (*link != NULL) {
+        ml_obj *o = *link;
+        if (o->seen) {
+            link = &o->next;
+            continue;
+        }
+        /* Unloaded: its slots went with it. */
+        write_image_unload(o->bias);
+        ml_mem_free(o->patches, o->npatches * sizeof *o->patches);
+        *link = o->next;
+    }
+    unsigned long long c[2] = {0, 0};
+    dl_iterate_phdr(counters_cb, c);
+    g_adds = c[0];
+    g_subs = c[1];
+    return ctx.patched;
+}
+
+int ml_got_install(char *err, size_t errlen) {
+    (void)err;
+    (void)errlen;
+    g_page = (size_t)sysconf(_SC_PAGESIZE);
+    if (!g_ld_library_path_read) {
+        const char *env = getauxval(AT_SECURE) ? NULL : getenv("LD_LIBRARY_PATH");
+        if (env != NULL) ml_strlcpy(g_ld_library_path, env, sizeof g_ld_library_path);
+        g_ld_library_path_read = 1;
+    }
+    pthread_mutex_lock(&g_got_lock);
+    size_t n = scan(g_installed);
+    g_installed = 1;
+    pthread_mutex_unlock(&g_got_lock);
+    return (int)n;
+}
+
+void ml_got_refresh(void) {
+    if (!g_installed || !atomic_load(&ml_active)) return;
+    int saved_guard = ml_guard;
+    int saved_errno = errno;
+    ml_guard = 1;
+    pthread_mutex_lock(&g_got_lock);
+    if (g_installed) scan(0);
+    pthread_mutex_unlock(&g_got_lock);
+    ml_guard = saved_guard;
+    errno = saved_errno;
+}
+
+int ml_got_changed(void) {
+    unsigned long long c[2] = {0, 0};
+    dl_iterate_phdr(counters_cb, c);
+    return c[0] != g_adds || c[1] != g_subs;
+}
+
+static int restore_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    (void)arg;
+    ml_obj *o = find_obj(info->dlpi_addr, info->dlpi_phdr);
+    if (o == NULL) return 0;
+    for (size_t i = 0; i < o->npatches; i++) {
+        ml_patch *p = &o->patches[i];
+        /* Only a slot that still holds our hook: the program may have stored something else since. */
+        if (__atomic_load_n(p->slot, __ATOMIC_ACQUIRE) == p->hook) write_slot(info, p->slot, p->orig);
+    }
+    return 0;
+}
+
+void ml_got_uninstall(void) {
+    pthread_mutex_lock(&g_got_lock);
+    if (g_installed) {
+        dl_iterate_phdr(restore_cb, NULL);
+        for (ml_obj *o = g_objs; o != NULL; o = o->next) ml_mem_free(o->patches, o->npatches * sizeof *o->patches);
+        g_objs = NULL;
+        ml_arena_release(&g_arena);
+        g_installed = 0;
+    }
+    pthread_mutex_unlock(&g_got_lock);
+}
+
+void ml_got_forget_locks(void) {
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    g_got_lock = fresh;
+}
+
+int ml_got_installed(void) {
+    return g_installed;
+}
+
+/* ── dlopen on behalf of the caller ────────────────────────────────────────────────────────────── */
+
+/* Tries dir/file for each entry of a colon-separated search path, expanding $ORIGIN. */
+static void *try_dirs(const char *list, const char *origin, const char *file, int flags) {
+    char path[4096];
+    const char *p = list;
+    while (p != NULL && *p != 0) {
+        const char *end = strchr(p, ':');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        size_t used = 0;
+        int ok = 1;
+        for (size_t i = 0; i < len && ok;) {
+            const char *rest = p + i;
+            size_t skip = 0;
+            if (strncmp(rest, "$ORIGIN", 7) == 0) skip = 7;
+            else if (strncmp(rest, "${ORIGIN}", 9) == 0) skip = 9;
+            if (skip != 0 && skip <= len - i) {
+                size_t ol = strlen(origin);
+                if (used + ol >= sizeof path) ok = 0;
+                else {
+                    memcpy(path + used, origin, ol);
+                    used += ol;
+                }
+                i += skip;
+            } else {
+                if (used + 1 >= sizeof path) ok = 0;
+                else path[used++] = p[i];
+                i++;
+            }
+        }
+        size_t fl = strlen(file);
+        if (ok && used > 0 && used + 1 + fl < sizeof path) {
+            path[used++] = '/';
+            memcpy(path + used, file, fl + 1);
+            if (access(path, F_OK) == 0) {
+                void *h = dlopen(path, flags);
+                if (h != NULL) return h;
+            }
+        }
+        p = end != NULL ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+
+void *ml_dlopen_as_caller(const char *file, int flags, const void *caller) {
+    if (file == NULL || strchr(file, '/') != NULL) return dlopen(file, flags);
+    Dl_info dli;
+    struct link_map *lm = NULL;
+    if (dladdr1(caller, &dli, (void **)&lm, RTLD_DL_LINKMAP) == 0 || lm == NULL || lm->l_ld == NULL) return dlopen(file, flags);
+    /* The caller's DT_RUNPATH / DT_RPATH. */
+    const char *strtab = NULL, *runpath = NULL, *rpath = NULL;
+    uintptr_t runpath_off = 0, rpath_off = 0;
+    int has_runpath = 0, has_rpath = 0;
+    for (const ElfW(Dyn) *dyn = lm->l_ld; dyn->d_tag != DT_NULL; dyn++) {
+        if (dyn->d_tag == DT_STRTAB) strtab = (const char *)dyn_ptr(lm->l_addr, dyn->d_un.d_ptr);
+        if (dyn->d_tag == DT_RUNPATH) {
+            runpath_off = dyn->d_un.d_val;
+            has_runpath = 1;
+        }
+        if (dyn->d_tag == DT_RPATH) {
+            rpath_off = dyn->d_un.d_val;
+            has_rpath = 1;
+        }
+    }
+    if (strtab == NULL || (!has_runpath && !has_rpath)) return dlopen(file, flags);
+    if (has_runpath) runpath = strtab + runpath_off;
+    if (has_rpath) rpath = strtab + rpath_off;
+    /* Already loaded under that name: the loader's own answer. */
+    void *h = dlopen(file, flags | RTLD_NOLOAD);
+    if (h != NULL) return h;
+    char origin[4096];
+    if (lm->l_name != NULL && lm->l_name[0] != 0) {
+        ml_strlcpy(origin, lm->l_name, sizeof origin);
+    } else {
+        ssize_t n = readlink("/proc/self/exe", origin, sizeof origin - 1);
+        origin[n > 0 ? (size_t)n : 0] = 0;
+    }
+    char *slash = strrchr(origin, '/');
+    if (slash != NULL) *slash = 0;
+    if (runpath != NULL) {
+        /* ld.so order: LD_LIBRARY_PATH, then the caller's RUNPATH, then the cache and default dirs. */
+        h = try_dirs(g_ld_library_path, origin, file, flags);
+        if (h == NULL) h = try_dirs(runpath, origin, file, flags);
+    } else {
+        /* ld.so order: the caller's RPATH first. */
+        h = try_dirs(rpath, origin, file, flags);
+    }
+    return h != NULL ? h : dlopen(file, flags);
+}

@@ -1,0 +1,255 @@
+/* The hook functions. Each calls the real function through the agent's own, unpatched reference (the
+ * agent's GOT is never rewritten, so `malloc` here is libc's, or whatever allocator was preloaded), and
+ * records the event: frees before the real call, allocations after it, so a reused address is always
+ * ordered correctly by seq. */
+#include "hooks.h"
+
+#include <dlfcn.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "got.h"
+#include "pyapi.h"
+#include "thread.h"
+
+/* Writes STACK_RESET and forgets both node tables of the stream (caller holds its lock). */
+static void stack_reset(ml_thread *t) {
+    ml_stream_record(&t->stream, ML_R_STACK_RESET, NULL, 0);
+    ml_pystack_reset(&t->py);
+    ml_native_reset(&t->native);
+}
+
+void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
+    int saved_errno = errno;
+    ml_guard = 1;
+    ml_thread *t = ml_thread_current();
+    if (t != NULL) {
+        pthread_mutex_lock(&t->stream.lock);
+        if (!t->stream.closed) {
+            uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
+            uint32_t stack = 0, native = 0;
+            for (int attempt = 0; attempt < 2; attempt++) {
+                stack = ml_pystack_enabled() ? ml_pystack_capture(&t->py, &t->stream) : 0;
+                native = (ml_options & ML_OPTION_NATIVE) ? ml_native_capture(&t->native, &t->stream) : 0;
+                if (stack != UINT32_MAX && native != UINT32_MAX) break;
+                stack_reset(t);
+                stack = native = 0;
+            }
+            ml_stream_alloc(&t->stream, seq, addr, size, allocator, stack, native);
+            t->allocations++;
+            t->bytes_allocated += size;
+        }
+        pthread_mutex_unlock(&t->stream.lock);
+    }
+    ml_guard = 0;
+    errno = saved_errno;
+}
+
+void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t size) {
+    int saved_errno = errno;
+    ml_guard = 1;
+    ml_thread *t = ml_thread_current();
+    if (t != NULL) {
+        pthread_mutex_lock(&t->stream.lock);
+        if (!t->stream.closed) {
+            uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
+            ml_stream_free(&t->stream, seq, addr, deallocator, has_size, size);
+            t->frees++;
+        }
+        pthread_mutex_unlock(&t->stream.lock);
+    }
+    ml_guard = 0;
+    errno = saved_errno;
+}
+
+/* ── the malloc family ─────────────────────────────────────────────────────────────────────────── */
+
+static void *hook_malloc(size_t size) {
+    void *p = malloc(size);
+    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_MALLOC);
+    return p;
+}
+
+static void *hook_calloc(size_t n, size_t size) {
+    void *p = calloc(n, size);
+    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_CALLOC);
+    return p;
+}
+
+static void hook_free(void *p) {
+    if (p != NULL && ml_should_record()) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
+    free(p);
+}
+
+/* realloc(p, n) is FREE(p) then ALLOC(q). If the real call fails, p is still allocated: it is recorded
+ * again with the size the allocator says it has. */
+static void *hook_realloc(void *p, size_t size) {
+    int record = ml_should_record();
+    if (p != NULL && record) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
+    void *q = realloc(p, size);
+    if (record) {
+        if (q != NULL) {
+            ml_record_alloc((uintptr_t)q, size, ML_A_REALLOC);
+        } else if (p != NULL && size != 0) {
+            ml_record_alloc((uintptr_t)p, malloc_usable_size(p), ML_A_REALLOC);
+        }
+    }
+    return q;
+}
+
+static void *hook_reallocarray(void *p, size_t n, size_t size) {
+    int record = ml_should_record();
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) return reallocarray(p, n, size); /* fails, p untouched */
+    if (p != NULL && record) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
+    void *q = reallocarray(p, n, size);
+    if (record) {
+        if (q != NULL) {
+            ml_record_alloc((uintptr_t)q, total, ML_A_REALLOCARRAY);
+        } else if (p != NULL && total != 0) {
+            ml_record_alloc((uintptr_t)p, malloc_usable_size(p), ML_A_REALLOCARRAY);
+        }
+    }
+    return q;
+}
+
+static int hook_posix_memalign(void **out, size_t align, size_t size) {
+    int r = posix_memalign(out, align, size);
+    if (r == 0 && ml_should_record()) ml_record_alloc((uintptr_t)*out, size, ML_A_POSIX_MEMALIGN);
+    return r;
+}
+
+static void *hook_aligned_alloc(size_t align, size_t size) {
+    void *p = aligned_alloc(align, size);
+    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_ALIGNED_ALLOC);
+    return p;
+}
+
+static void *hook_memalign(size_t align, size_t size) {
+    void *p = memalign(align, size);
+    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_MEMALIGN);
+    return p;
+}
+
+static void *hook_valloc(size_t size) {
+    void *p = valloc(size);
+    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_VALLOC);
+    return p;
+}
+
+static void *hook_pvalloc(size_t size) {
+    void *p = pvalloc(size);
+    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_PVALLOC);
+    return p;
+}
+
+/* ── mappings ──────────────────────────────────────────────────────────────────────────────────── */
+
+static void *hook_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+    void *p = mmap(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED && ml_should_record()) ml_record_alloc((uintptr_t)p, len, ML_A_MMAP);
+    return p;
+}
+
+static void *hook_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+    void *p = mmap(addr, len, prot, flags, fd, off); /* off_t is 64-bit on the platforms we support */
+    if (p != MAP_FAILED && ml_should_record()) ml_record_alloc((uintptr_t)p, len, ML_A_MMAP);
+    return p;
+}
+
+static int hook_munmap(void *addr, size_t len) {
+    if (ml_should_record()) ml_record_free((uintptr_t)addr, ML_D_MUNMAP, 1, len);
+    return munmap(addr, len);
+}
+
+/* mremap is FREE(munmap, old size) then ALLOC(mremap); a failed call leaves the old mapping. */
+static void *hook_mremap(void *old, size_t old_size, size_t new_size, int flags, ...) {
+    void *new_addr = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        new_addr = va_arg(ap, void *);
+        va_end(ap);
+    }
+    int record = ml_should_record();
+    if (record) ml_record_free((uintptr_t)old, ML_D_MUNMAP, 1, old_size);
+    void *p = mremap(old, old_size, new_size, flags, new_addr);
+    if (record) {
+        if (p != MAP_FAILED) {
+            ml_record_alloc((uintptr_t)p, new_size, ML_A_MREMAP);
+        } else {
+            ml_record_alloc((uintptr_t)old, old_size, ML_A_MREMAP);
+        }
+    }
+    return p;
+}
+
+/* ── Python's own tracking calls (numpy reports its data buffers through these) ───────────────── */
+
+static int hook_PyTraceMalloc_Track(unsigned int domain, uintptr_t ptr, size_t size) {
+    int r = ml_py.PyTraceMalloc_Track != NULL ? ml_py.PyTraceMalloc_Track(domain, ptr, size) : -2;
+    if (ptr != 0 && ml_should_record()) ml_record_alloc(ptr, size, ML_A_TRACEMALLOC_TRACK);
+    return r;
+}
+
+static int hook_PyTraceMalloc_Untrack(unsigned int domain, uintptr_t ptr) {
+    if (ptr != 0 && ml_should_record()) ml_record_free(ptr, ML_D_TRACEMALLOC_UNTRACK, 0, 0);
+    return ml_py.PyTraceMalloc_Untrack != NULL ? ml_py.PyTraceMalloc_Untrack(domain, ptr) : -2;
+}
+
+/* ── loading, forking, leaving ─────────────────────────────────────────────────────────────────── */
+
+static void *hook_dlopen(const char *file, int flags) {
+    void *caller = __builtin_return_address(0);
+    void *h = ml_dlopen_as_caller(file, flags, caller);
+    if (h != NULL && file != NULL) ml_got_refresh();
+    return h;
+}
+
+static int hook_dlclose(void *handle) {
+    int r = dlclose(handle);
+    ml_got_refresh();
+    return r;
+}
+
+static pid_t hook_fork(void) {
+    pid_t pid = fork();
+    if (pid > 0 && ml_should_record()) ml_record_fork(pid);
+    return pid;
+}
+
+/* multiprocessing's children and os._exit leave through here: the trailer goes out first. A vfork child
+ * shares our memory, so only the process that owns the session may write. */
+__attribute__((noreturn)) static void hook__exit(int status) {
+    if (ml_should_record() && getpid() == ml_pid) ml_stop(ML_T__EXIT);
+    _exit(status);
+}
+
+const ml_hook_def ml_hook_defs[] = {
+    {"malloc", (void *)hook_malloc},
+    {"calloc", (void *)hook_calloc},
+    {"realloc", (void *)hook_realloc},
+    {"reallocarray", (void *)hook_reallocarray},
+    {"free", (void *)hook_free},
+    {"posix_memalign", (void *)hook_posix_memalign},
+    {"aligned_alloc", (void *)hook_aligned_alloc},
+    {"memalign", (void *)hook_memalign},
+    {"valloc", (void *)hook_valloc},
+    {"pvalloc", (void *)hook_pvalloc},
+    {"mmap", (void *)hook_mmap},
+    {"mmap64", (void *)hook_mmap64},
+    {"munmap", (void *)hook_munmap},
+    {"mremap", (void *)hook_mremap},
+    {"dlopen", (void *)hook_dlopen},
+    {"dlclose", (void *)hook_dlclose},
+    {"fork", (void *)hook_fork},
+    {"_exit", (void *)hook__exit},
+    {"PyTraceMalloc_Track", (void *)hook_PyTraceMalloc_Track},
+    {"PyTraceMalloc_Untrack", (void *)hook_PyTraceMalloc_Untrack},
+};
+const size_t ml_hook_count = ML_ARRAY_LEN(ml_hook_defs);

@@ -1,0 +1,36 @@
+/* Native stacks (--native): backtrace() into a per-thread node table of (parent, ip), NATIVE_FRAME
+ * records. */
+#ifndef MEMLENS_NATIVE_H
+#define MEMLENS_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encode.h"
+
+typedef struct ml_nslot {
+    uint64_t ip;
+    uint32_t parent, node; /* node 0: empty */
+} ml_nslot;
+
+typedef struct ml_nstack {
+    ml_nslot *table;
+    size_t table_cap, table_used;
+    uint32_t next_node;
+    uint64_t last_ip[128];
+    uint32_t last_node[128];
+    size_t last_depth;
+} ml_nstack;
+
+#define ML_NATIVE_MAX_DEPTH 128
+#define ML_NATIVE_MAX_NODES (1u << 18)
+
+/* Loads the unwinder (backtrace's first call allocates) while the guard is held. */
+void ml_native_init(void);
+/* The calling thread's native stack as a node of stream s; NATIVE_FRAME records go into s. 0: none.
+ * Returns UINT32_MAX when the table is full (the caller writes STACK_RESET and retries). */
+uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s);
+void ml_native_reset(ml_nstack *ns);
+void ml_native_release(ml_nstack *ns);
+
+#endif

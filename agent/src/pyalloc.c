@@ -1,0 +1,101 @@
+/* PEP 445 wrappers. Each calls the allocator it replaced with the guard held, so the malloc or mmap that
+ * pymalloc makes underneath is not recorded a second time, then records the Python-level event.
+ *
+ * Order: a free is recorded before the memory is released. A realloc in the MEM and OBJ domains runs with
+ * the GIL held, so no other thread can be handed the old block between the real call and our records: we
+ * record after the call and know whether it moved. RAW is called without the GIL (and nothing is in a
+ * free-threaded build), so there the free half is recorded first; if the real call then fails, the old
+ * block is recorded again, without a size we could know. */
+#include "pyalloc.h"
+
+#include "common.h"
+#include "hooks.h"
+#include "pyapi.h"
+
+static ml_pymem_allocator g_orig[3];
+static ml_pymem_allocator g_ours[3];
+static int g_installed[3];
+static int g_free_first[3];
+
+static void *py_malloc(void *ctx, size_t size) {
+    ml_pymem_allocator *orig = ctx;
+    if (!ml_should_record()) return orig->malloc(orig->ctx, size);
+    ml_guard = 1;
+    void *p = orig->malloc(orig->ctx, size);
+    ml_guard = 0;
+    if (p != NULL) ml_record_alloc((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
+    return p;
+}
+
+static void *py_calloc(void *ctx, size_t n, size_t size) {
+    ml_pymem_allocator *orig = ctx;
+    if (!ml_should_record()) return orig->calloc(orig->ctx, n, size);
+    ml_guard = 1;
+    void *p = orig->calloc(orig->ctx, n, size);
+    ml_guard = 0;
+    if (p != NULL) ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_PYMALLOC_CALLOC);
+    return p;
+}
+
+static void *py_realloc(void *ctx, void *ptr, size_t size) {
+    ml_pymem_allocator *orig = ctx;
+    if (!ml_should_record()) return orig->realloc(orig->ctx, ptr, size);
+    int domain = (int)(orig - g_orig);
+    int free_first = g_free_first[domain];
+    if (ptr != NULL && free_first) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+    ml_guard = 1;
+    void *q = orig->realloc(orig->ctx, ptr, size);
+    ml_guard = 0;
+    if (q != NULL) {
+        if (ptr != NULL && !free_first) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+        ml_record_alloc((uintptr_t)q, size, ML_A_PYMALLOC_REALLOC);
+    } else if (ptr != NULL && free_first) {
+        ml_record_alloc((uintptr_t)ptr, 0, ML_A_PYMALLOC_REALLOC);
+    }
+    return q;
+}
+
+static void py_free(void *ctx, void *ptr) {
+    ml_pymem_allocator *orig = ctx;
+    if (ptr != NULL && ml_should_record()) {
+        ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+        ml_guard = 1;
+        orig->free(orig->ctx, ptr);
+        ml_guard = 0;
+        return;
+    }
+    orig->free(orig->ctx, ptr);
+}
+
+int ml_pyalloc_install(int gil_disabled, char *err, size_t errlen) {
+    if (!ml_py.ready) {
+        ml_set_err(err, errlen, "the Python C API is not reachable", 0);
+        return -1;
+    }
+    static const int domains[3] = {ML_PYMEM_DOMAIN_RAW, ML_PYMEM_DOMAIN_MEM, ML_PYMEM_DOMAIN_OBJ};
+    for (int i = 0; i < 3; i++) {
+        int d = domains[i];
+        if (g_installed[d]) continue;
+        ml_py.PyMem_GetAllocator(d, &g_orig[d]);
+        g_ours[d] = (ml_pymem_allocator){&g_orig[d], py_malloc, py_calloc, py_realloc, py_free};
+        g_free_first[d] = d == ML_PYMEM_DOMAIN_RAW || gil_disabled;
+        ml_py.PyMem_SetAllocator(d, &g_ours[d]);
+        g_installed[d] = 1;
+    }
+    return 0;
+}
+
+void ml_pyalloc_uninstall(void) {
+    if (!ml_py.ready) return;
+    for (int d = 0; d < 3; d++) {
+        if (!g_installed[d]) continue;
+        ml_pymem_allocator cur;
+        ml_py.PyMem_GetAllocator(d, &cur);
+        /* If someone wrapped ours since (tracemalloc.start()), ours stays in their chain and passes
+         * through; taking it out would break theirs. */
+        if (cur.malloc == py_malloc && cur.ctx == &g_orig[d]) {
+            ml_py.PyMem_SetAllocator(d, &g_orig[d]);
+            g_installed[d] = 0;
+        }
+    }
+}

@@ -1,0 +1,173 @@
+/* A PyCFunction appended to gc.callbacks: CPython calls it with ("start", info) before a collection and
+ * ("stop", info) after, info holding generation, collected and uncollectable. It runs with the GIL held,
+ * on the thread that collects, and records into that thread's stream. */
+#include "pygc.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "agent.h"
+#include "encode.h"
+#include "pyapi.h"
+#include "thread.h"
+
+static void *g_callback;   /* our PyCFunction object (a new reference we own) */
+static void *g_callbacks;  /* gc.callbacks (a new reference we own) */
+static void *g_gc;         /* the gc module */
+static uint64_t g_start_ns;
+static struct {
+    int valid;
+    long enabled, frozen, t0, t1, t2;
+} g_state;
+
+static long call_long(const char *fn, int *ok) {
+    void *f = ml_py.PyObject_GetAttrString(g_gc, fn);
+    if (f == NULL) {
+        *ok = 0;
+        ml_py.PyErr_Clear();
+        return 0;
+    }
+    void *r = ml_py.PyObject_CallObject(f, NULL);
+    ml_py.Py_DecRef(f);
+    if (r == NULL) {
+        *ok = 0;
+        ml_py.PyErr_Clear();
+        return 0;
+    }
+    long v = ml_py.PyObject_IsTrue != NULL && strcmp(fn, "isenabled") == 0 ? ml_py.PyObject_IsTrue(r) : ml_py.PyLong_AsLong(r);
+    ml_py.Py_DecRef(r);
+    if (ml_py.PyErr_Occurred() != NULL) {
+        ml_py.PyErr_Clear();
+        *ok = 0;
+    }
+    return v;
+}
+
+void ml_pygc_check_state(void) {
+    if (g_gc == NULL) return;
+    /* Our calls must not disturb an exception the program is handling. */
+    void *et, *ev, *etb;
+    ml_py.PyErr_Fetch(&et, &ev, &etb);
+    int ok = 1, frozen_ok = 1;
+    long enabled = call_long("isenabled", &ok);
+    long frozen = call_long("get_freeze_count", &frozen_ok); /* 3.7+, but be tolerant */
+    if (!frozen_ok) frozen = 0;
+    long t[3] = {0, 0, 0};
+    void *f = ml_py.PyObject_GetAttrString(g_gc, "get_threshold");
+    void *r = f != NULL ? ml_py.PyObject_CallObject(f, NULL) : NULL;
+    if (f != NULL) ml_py.Py_DecRef(f);
+    if (r != NULL) {
+        ssize_t n = ml_py.PyTuple_Size(r);
+        for (ssize_t i = 0; i < n && i < 3; i++) t[i] = ml_py.PyLong_AsLong(ml_py.PyTuple_GetItem(r, i));
+        ml_py.Py_DecRef(r);
+    }
+    if (ml_py.PyErr_Occurred() != NULL) ml_py.PyErr_Clear();
+    ml_py.PyErr_Restore(et, ev, etb);
+    if (!ok) return;
+    if (g_state.valid && g_state.enabled == enabled && g_state.frozen == frozen && g_state.t0 == t[0] && g_state.t1 == t[1] &&
+        g_state.t2 == t[2])
+        return;
+    g_state.valid = 1;
+    g_state.enabled = enabled;
+    g_state.frozen = frozen;
+    g_state.t0 = t[0];
+    g_state.t1 = t[1];
+    g_state.t2 = t[2];
+    uint8_t mem[80];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    ml_buf_varint(&b, ml_rel_ns());
+    ml_buf_varint(&b, enabled != 0);
+    ml_buf_varint(&b, (uint64_t)(frozen > 0 ? frozen : 0));
+    for (int i = 0; i < 3; i++) ml_buf_varint(&b, (uint64_t)(t[i] > 0 ? t[i] : 0));
+    ml_service_record(ML_R_GC_STATE, b.p, b.len);
+}
+
+static long info_long(void *info, const char *key) {
+    void *v = ml_py.PyDict_GetItemString(info, key); /* borrowed */
+    if (v == NULL) return 0;
+    long r = ml_py.PyLong_AsLong(v);
+    if (r == -1 && ml_py.PyErr_Occurred() != NULL) {
+        ml_py.PyErr_Clear();
+        return 0;
+    }
+    return r;
+}
+
+static void *gc_callback(void *self, void *args) {
+    (void)self;
+    int saved_guard = ml_guard;
+    ml_guard = 1;
+    if (memlens_active() && ml_py.PyTuple_Size(args) >= 2) {
+        void *phase = ml_py.PyTuple_GetItem(args, 0);
+        void *info = ml_py.PyTuple_GetItem(args, 1);
+        if (ml_py.PyUnicode_CompareWithASCIIString(phase, "start") == 0) {
+            g_start_ns = ml_now_ns();
+        } else if (ml_py.PyUnicode_CompareWithASCIIString(phase, "stop") == 0) {
+            uint64_t end = ml_now_ns();
+            uint8_t mem[80];
+            ml_buf b;
+            ml_buf_init(&b, mem, sizeof mem);
+            ml_buf_varint(&b, ml_next_seq());
+            ml_buf_varint(&b, end > ml_start_mono_ns ? end - ml_start_mono_ns : 0);
+            ml_buf_varint(&b, (uint64_t)info_long(info, "generation"));
+            ml_buf_varint(&b, (uint64_t)info_long(info, "collected"));
+            ml_buf_varint(&b, (uint64_t)info_long(info, "uncollectable"));
+            ml_buf_varint(&b, g_start_ns != 0 && end > g_start_ns ? end - g_start_ns : 0);
+            g_start_ns = 0;
+            ml_thread *t = ml_thread_current();
+            if (t != NULL) {
+                pthread_mutex_lock(&t->stream.lock);
+                if (!t->stream.closed) ml_stream_record(&t->stream, ML_R_GC, b.p, b.len);
+                pthread_mutex_unlock(&t->stream.lock);
+            }
+            ml_pygc_check_state();
+        }
+    }
+    if (ml_py.PyErr_Occurred() != NULL) ml_py.PyErr_Clear();
+    ml_guard = saved_guard;
+    ml_py.Py_IncRef(ml_py.Py_None);
+    return ml_py.Py_None;
+}
+
+static ml_pymethoddef g_def = {"memlens_gc_callback", (void *)gc_callback, ML_METH_VARARGS, NULL};
+
+void ml_pygc_install(void) {
+    if (!ml_py.ready || g_callback != NULL) return;
+    g_state.valid = 0;
+    g_gc = ml_py.PyImport_ImportModule("gc");
+    if (g_gc == NULL) goto fail;
+    g_callbacks = ml_py.PyObject_GetAttrString(g_gc, "callbacks");
+    if (g_callbacks == NULL) goto fail;
+    g_callback = ml_py.PyCFunction_NewEx(&g_def, NULL, NULL);
+    if (g_callback == NULL) goto fail;
+    if (ml_py.PyList_Append(g_callbacks, g_callback) != 0) goto fail;
+    ml_pygc_check_state();
+    return;
+fail:
+    ml_py.PyErr_Clear();
+    if (g_callback != NULL) ml_py.Py_DecRef(g_callback);
+    if (g_callbacks != NULL) ml_py.Py_DecRef(g_callbacks);
+    if (g_gc != NULL) ml_py.Py_DecRef(g_gc);
+    g_callback = g_callbacks = g_gc = NULL;
+    ml_note(ML_N_WARNING, "cannot add a callback to gc.callbacks: no GC records");
+}
+
+void ml_pygc_uninstall(void) {
+    if (g_callback == NULL) return;
+    ml_pygc_check_state();
+    void *et, *ev, *etb;
+    ml_py.PyErr_Fetch(&et, &ev, &etb);
+    void *remove = ml_py.PyObject_GetAttrString(g_callbacks, "remove");
+    if (remove != NULL) {
+        void *r = ml_py.PyObject_CallFunctionObjArgs(remove, g_callback, NULL);
+        if (r != NULL) ml_py.Py_DecRef(r);
+        ml_py.Py_DecRef(remove);
+    }
+    ml_py.PyErr_Clear(); /* the program may have removed it already */
+    ml_py.PyErr_Restore(et, ev, etb);
+    ml_py.Py_DecRef(g_callback);
+    ml_py.Py_DecRef(g_callbacks);
+    ml_py.Py_DecRef(g_gc);
+    g_callback = g_callbacks = g_gc = NULL;
+}

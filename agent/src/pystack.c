@@ -1,0 +1,379 @@
+/* Python stacks as node ids, and the global code registry.
+ *
+ * On an event the thread's frames are walked (pyframes.c: no C API, no GIL needed for our own thread),
+ * compared from the root with the last walked stack, and only the part that differs is looked up in the
+ * thread's node table; new nodes become FRAME records. The cost is per allocation, not per Python call. */
+#include "pystack.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "common.h"
+#include "mem.h"
+
+/* ── code registry ─────────────────────────────────────────────────────────────────────────────── */
+
+typedef struct code_rec {
+    ml_code_key key;
+    uint32_t id;
+} code_rec;
+
+typedef struct code_slot {
+    _Atomic(const void *) code;
+    _Atomic(code_rec *) rec;
+} code_slot;
+
+typedef struct code_table {
+    size_t cap;
+    struct code_table *older; /* kept until reset: a reader may still be probing it */
+    code_slot slots[];
+} code_table;
+
+static _Atomic(code_table *) g_codes;
+static pthread_mutex_t g_code_lock = PTHREAD_MUTEX_INITIALIZER;
+static ml_arena g_code_arena;
+static uint32_t g_next_code;
+static size_t g_code_count;
+
+static size_t table_bytes(size_t cap) {
+    return sizeof(code_table) + cap * sizeof(code_slot);
+}
+
+static inline size_t ptr_hash(const void *p) {
+    uint64_t x = (uint64_t)(uintptr_t)p >> 4;
+    x *= 0x9e3779b97f4a7c15ull;
+    return (size_t)(x >> 20);
+}
+
+static int key_equal(const ml_code_key *a, const ml_code_key *b) {
+    return a->name == b->name && a->filename == b->filename && a->firstlineno == b->firstlineno;
+}
+
+static code_slot *probe(code_table *t, const void *code) {
+    size_t mask = t->cap - 1;
+    for (size_t i = ptr_hash(code) & mask, n = 0; n < t->cap; i = (i + 1) & mask, n++) {
+        const void *c = atomic_load_explicit(&t->slots[i].code, memory_order_acquire);
+        if (c == code || c == NULL) return &t->slots[i];
+    }
+    return NULL;
+}
+
+/* Caller holds g_code_lock. */
+static code_table *grow(code_table *old) {
+    size_t cap = old != NULL ? old->cap * 2 : 4096;
+    code_table *t = ml_mem_alloc(table_bytes(cap));
+    if (t == NULL) return NULL;
+    t->cap = cap;
+    t->older = old;
+    if (old != NULL) {
+        for (size_t i = 0; i < old->cap; i++) {
+            const void *c = atomic_load(&old->slots[i].code);
+            if (c == NULL) continue;
+            code_slot *s = probe(t, c);
+            atomic_store(&s->rec, atomic_load(&old->slots[i].rec));
+            atomic_store(&s->code, c);
+        }
+    }
+    atomic_store_explicit(&g_codes, t, memory_order_release);
+    return t;
+}
+
+void ml_code_registry_reset(void) {
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    g_code_lock = fresh;
+    code_table *t = atomic_load(&g_codes);
+    while (t != NULL) {
+        code_table *older = t->older;
+        ml_mem_free(t, table_bytes(t->cap));
+        t = older;
+    }
+    atomic_store(&g_codes, NULL);
+    ml_arena_release(&g_code_arena);
+    g_next_code = 0;
+    g_code_count = 0;
+}
+
+static int grow_scratch(ml_pystack *ps, size_t want) {
+    if (ps->scratch_cap >= want) return 0;
+    size_t cap = ps->scratch_cap ? ps->scratch_cap : 64 * 1024;
+    while (cap < want) cap *= 2;
+    uint8_t *p = ml_mem_alloc(cap);
+    if (p == NULL) return -1;
+    ml_mem_free(ps->scratch, ps->scratch_cap);
+    ps->scratch = p;
+    ps->scratch_cap = cap;
+    return 0;
+}
+
+/* Builds the CODE payload (without code id) for `code` into ps->scratch; returns its length or 0. The
+ * line table points into the live code object, so this runs while the frame is on our stack. */
+static size_t code_payload(ml_pystack *ps, const void *code, uint32_t id) {
+    for (int attempt = 0; attempt < 6; attempt++) {
+        if (grow_scratch(ps, 64 * 1024) != 0) return 0;
+        size_t half = ps->scratch_cap / 2;
+        ml_code_text txt;
+        if (ml_pyframes_code_text(code, (char *)ps->scratch, half, &txt) != 0) {
+            if (ps->scratch_cap >= (16u << 20) || grow_scratch(ps, ps->scratch_cap * 2) != 0) return 0;
+            continue;
+        }
+        size_t need = txt.name_len + txt.qualname_len + txt.filename_len + txt.linetable_len + 80;
+        if (need > half) {
+            if (ps->scratch_cap >= (32u << 20) || grow_scratch(ps, need * 2) != 0) return 0;
+            continue;
+        }
+        ml_buf b;
+        ml_buf_init(&b, ps->scratch + half, half);
+        ml_buf_varint(&b, id);
+        ml_buf_str(&b, ps->scratch + txt.name_off, txt.name_len);
+        ml_buf_str(&b, ps->scratch + txt.qualname_off, txt.qualname_len);
+        ml_buf_str(&b, ps->scratch + txt.filename_off, txt.filename_len);
+        ml_buf_varint(&b, txt.firstlineno);
+        ml_buf_varint(&b, (uint64_t)txt.linetable_kind);
+        ml_buf_str(&b, txt.linetable, txt.linetable_len);
+        return b.overflow ? 0 : b.len;
+    }
+    return 0;
+}
+
+uint32_t ml_code_id(const void *code, ml_stream *s, ml_pystack *ps) {
+    ml_code_key key;
+    if (ml_pyframes_code_key(code, &key) != 0) return 0;
+    code_table *t = atomic_load_explicit(&g_codes, memory_order_acquire);
+    if (t != NULL) {
+        code_slot *slot = probe(t, code);
+        if (slot != NULL && atomic_load_explicit(&slot->code, memory_order_acquire) == code) {
+            code_rec *rec = atomic_load_explicit(&slot->rec, memory_order_acquire);
+            if (rec != NULL && key_equal(&rec->key, &key)) return rec->id;
+        }
+    }
+    /* New, or a new code object at the address of one that died. */
+    pthread_mutex_lock(&g_code_lock);
+    t = atomic_load(&g_codes);
+    if (t == NULL || (g_code_count + 1) * 2 > t->cap) {
+        code_table *g = grow(t);
+        if (g == NULL) {
+            pthread_mutex_unlock(&g_code_lock);
+            return 0;
+        }
+        t = g;
+    }
+    code_slot *slot = probe(t, code);
+    code_rec *old = slot != NULL ? atomic_load(&slot->rec) : NULL;
+    if (slot != NULL && atomic_load(&slot->code) == code && old != NULL && key_equal(&old->key, &key)) {
+        uint32_t id = old->id; /* another thread got here first */
+        pthread_mutex_unlock(&g_code_lock);
+        return id;
+    }
+    code_rec *rec = ml_arena_alloc(&g_code_arena, sizeof *rec);
+    if (slot == NULL || rec == NULL) {
+        pthread_mutex_unlock(&g_code_lock);
+        return 0;
+    }
+    rec->key = key;
+    rec->id = ++g_next_code;
+    size_t len = code_payload(ps, code, rec->id);
+    if (len == 0) {
+        g_next_code--;
+        pthread_mutex_unlock(&g_code_lock);
+        return 0;
+    }
+    atomic_store_explicit(&slot->rec, rec, memory_order_release);
+    if (atomic_load(&slot->code) == NULL) {
+        atomic_store_explicit(&slot->code, code, memory_order_release);
+        g_code_count++;
+    }
+    pthread_mutex_unlock(&g_code_lock);
+    ml_stream_record(s, ML_R_CODE, ps->scratch + ps->scratch_cap / 2, len);
+    return rec->id;
+}
+
+/* ── hidden root frames ────────────────────────────────────────────────────────────────────────── */
+
+#define MAX_HIDDEN 32
+static _Atomic(const void *) g_hidden[MAX_HIDDEN];
+static atomic_size_t g_nhidden;
+
+void ml_pystack_hide_code(const void *code) {
+    size_t n = atomic_load(&g_nhidden);
+    for (size_t i = 0; i < n; i++) {
+        if (atomic_load(&g_hidden[i]) == code) return;
+    }
+    if (n >= MAX_HIDDEN) return;
+    atomic_store(&g_hidden[n], code);
+    atomic_store(&g_nhidden, n + 1);
+}
+
+void ml_pystack_clear_hidden(void) {
+    atomic_store(&g_nhidden, 0);
+}
+
+static int hidden(const void *code) {
+    size_t n = atomic_load_explicit(&g_nhidden, memory_order_relaxed);
+    for (size_t i = 0; i < n; i++) {
+        if (atomic_load_explicit(&g_hidden[i], memory_order_relaxed) == code) return 1;
+    }
+    return 0;
+}
+
+/* ── per-thread stacks ─────────────────────────────────────────────────────────────────────────── */
+
+static int g_enabled;
+
+int ml_pystack_init(unsigned long hexversion, char *err, size_t errlen) {
+    g_enabled = 0;
+    if (hexversion == 0) {
+        ml_set_err(err, errlen, "the bootstrap did not give the Python version", 0);
+        return -1;
+    }
+    if (ml_pyframes_init(hexversion, err, errlen) != 0) return -1;
+    g_enabled = 1;
+    return 0;
+}
+
+int ml_pystack_enabled(void) {
+    return g_enabled;
+}
+
+static int grow_walk(ml_pystack *ps, size_t want) {
+    if (want > ML_PY_MAX_DEPTH) want = ML_PY_MAX_DEPTH;
+    if (ps->walk_cap >= want) return 0;
+    size_t cap = ps->walk_cap ? ps->walk_cap : 256;
+    while (cap < want) cap *= 2;
+    ml_pyframe *w = ml_mem_alloc(cap * sizeof *w);
+    if (w == NULL) return -1;
+    ml_mem_free(ps->walk, ps->walk_cap * sizeof *ps->walk);
+    ps->walk = w;
+    ps->walk_cap = cap;
+    return 0;
+}
+
+static int grow_last(ml_pystack *ps, size_t want) {
+    if (ps->last_cap >= want) return 0;
+    size_t cap = ps->last_cap ? ps->last_cap : 256;
+    while (cap < want) cap *= 2;
+    const void **code = ml_mem_alloc(cap * sizeof *code);
+    uint32_t *instr = ml_mem_alloc(cap * sizeof *instr);
+    uint32_t *node = ml_mem_alloc(cap * sizeof *node);
+    if (code == NULL || instr == NULL || node == NULL) {
+        ml_mem_free(code, cap * sizeof *code);
+        ml_mem_free(instr, cap * sizeof *instr);
+        ml_mem_free(node, cap * sizeof *node);
+        return -1;
+    }
+    if (ps->last_depth > 0) {
+        memcpy(code, ps->last_code, ps->last_depth * sizeof *code);
+        memcpy(instr, ps->last_instr, ps->last_depth * sizeof *instr);
+        memcpy(node, ps->last_node, ps->last_depth * sizeof *node);
+    }
+    ml_mem_free(ps->last_code, ps->last_cap * sizeof *ps->last_code);
+    ml_mem_free(ps->last_instr, ps->last_cap * sizeof *ps->last_instr);
+    ml_mem_free(ps->last_node, ps->last_cap * sizeof *ps->last_node);
+    ps->last_code = code;
+    ps->last_instr = instr;
+    ps->last_node = node;
+    ps->last_cap = cap;
+    return 0;
+}
+
+static inline size_t node_hash(uint32_t parent, uint32_t code_id, uint32_t instr) {
+    uint64_t x = ((uint64_t)parent << 32 | code_id) * 0x9e3779b97f4a7c15ull;
+    x ^= (uint64_t)instr * 0xc2b2ae3d27d4eb4full;
+    return (size_t)(x ^ (x >> 29));
+}
+
+static int grow_table(ml_pystack *ps) {
+    size_t cap = ps->table_cap ? ps->table_cap * 2 : 1024;
+    ml_node_slot *t = ml_mem_alloc(cap * sizeof *t);
+    if (t == NULL) return -1;
+    for (size_t i = 0; i < ps->table_cap; i++) {
+        ml_node_slot *o = &ps->table[i];
+        if (o->node == 0) continue;
+        size_t j = node_hash(o->parent, o->code_id, o->instr) & (cap - 1);
+        while (t[j].node != 0) j = (j + 1) & (cap - 1);
+        t[j] = *o;
+    }
+    ml_mem_free(ps->table, ps->table_cap * sizeof *ps->table);
+    ps->table = t;
+    ps->table_cap = cap;
+    return 0;
+}
+
+/* The node for (parent, code_id, instr), defining it (FRAME) if new. UINT32_MAX: the table is full. */
+static uint32_t node_for(ml_pystack *ps, ml_stream *s, uint32_t parent, uint32_t code_id, uint32_t instr) {
+    if ((ps->table_used + 1) * 2 > ps->table_cap) {
+        if (ps->table_used >= ML_PY_MAX_NODES || grow_table(ps) != 0) return UINT32_MAX;
+    }
+    size_t mask = ps->table_cap - 1;
+    size_t j = node_hash(parent, code_id, instr) & mask;
+    for (;;) {
+        ml_node_slot *e = &ps->table[j];
+        if (e->node == 0) break;
+        if (e->parent == parent && e->code_id == code_id && e->instr == instr) return e->node;
+        j = (j + 1) & mask;
+    }
+    if (ps->next_node == 0) ps->next_node = 1;
+    uint32_t id = ps->next_node++;
+    ps->table[j] = (ml_node_slot){parent, code_id, instr, id};
+    ps->table_used++;
+    uint8_t mem[32];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    ml_buf_varint(&b, parent);
+    ml_buf_varint(&b, code_id);
+    ml_buf_varint(&b, instr);
+    ml_stream_record(s, ML_R_FRAME, b.p, b.len);
+    return id;
+}
+
+uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s) {
+    if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
+    size_t depth = ml_pyframes_walk(ps->walk, ps->walk_cap);
+    if (depth > ps->walk_cap && ps->walk_cap < ML_PY_MAX_DEPTH) {
+        if (grow_walk(ps, depth) == 0) depth = ml_pyframes_walk(ps->walk, ps->walk_cap);
+    }
+    size_t n = depth < ps->walk_cap ? depth : ps->walk_cap;
+    /* The bootstrap's frames at the root are not the program's. */
+    while (n > 0 && hidden(ps->walk[n - 1].code)) n--;
+    if (n == 0) return 0;
+    if (grow_last(ps, n) != 0) return 0;
+    /* Root first: walk[n - 1] is the root. The matching prefix keeps its nodes. */
+    size_t k = 0;
+    size_t lim = n < ps->last_depth ? n : ps->last_depth;
+    while (k < lim && ps->last_code[k] == ps->walk[n - 1 - k].code && ps->last_instr[k] == ps->walk[n - 1 - k].instr) k++;
+    uint32_t node = k > 0 ? ps->last_node[k - 1] : 0;
+    for (size_t i = k; i < n; i++) {
+        const ml_pyframe *f = &ps->walk[n - 1 - i];
+        uint32_t code_id = ml_code_id(f->code, s, ps);
+        if (code_id != 0) {
+            uint32_t next = node_for(ps, s, node, code_id, f->instr);
+            if (next == UINT32_MAX) {
+                ps->last_depth = 0;
+                return UINT32_MAX;
+            }
+            node = next;
+        }
+        /* An unreadable code object is left out; the entry still matches next time. */
+        ps->last_code[i] = f->code;
+        ps->last_instr[i] = f->instr;
+        ps->last_node[i] = node;
+    }
+    ps->last_depth = n;
+    return node;
+}
+
+void ml_pystack_reset(ml_pystack *ps) {
+    if (ps->table != NULL) memset(ps->table, 0, ps->table_cap * sizeof *ps->table);
+    ps->table_used = 0;
+    ps->next_node = 1;
+    ps->last_depth = 0;
+}
+
+void ml_pystack_release(ml_pystack *ps) {
+    ml_mem_free(ps->walk, ps->walk_cap * sizeof *ps->walk);
+    ml_mem_free(ps->last_code, ps->last_cap * sizeof *ps->last_code);
+    ml_mem_free(ps->last_instr, ps->last_cap * sizeof *ps->last_instr);
+    ml_mem_free(ps->last_node, ps->last_cap * sizeof *ps->last_node);
+    ml_mem_free(ps->table, ps->table_cap * sizeof *ps->table);
+    ml_mem_free(ps->scratch, ps->scratch_cap);
+    memset(ps, 0, sizeof *ps);
+}

@@ -1,0 +1,57 @@
+/* Python stacks as FRAME node ids: walk the thread's frames on an event, reuse the nodes of the part that
+ * matches the last walked stack, define FRAME records for the rest (docs/agent.md "Python stacks"). */
+#ifndef MEMLENS_PYSTACK_H
+#define MEMLENS_PYSTACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "encode.h"
+#include "pyframes.h"
+
+/* Node table of one stream: (parent, code id, instr) → node id. */
+typedef struct ml_node_slot {
+    uint32_t parent, code_id, instr, node; /* node 0: empty */
+} ml_node_slot;
+
+typedef struct ml_pystack {
+    ml_pyframe *walk;            /* leaf first, as walked */
+    size_t walk_cap;
+    const void **last_code;      /* the last stack, root first */
+    uint32_t *last_instr;
+    uint32_t *last_node;
+    size_t last_depth, last_cap;
+    ml_node_slot *table;
+    size_t table_cap, table_used;
+    uint32_t next_node;
+    uint8_t *scratch;            /* CODE record text */
+    size_t scratch_cap;
+} ml_pystack;
+
+/* The deepest stack recorded; deeper stacks keep their leaf-most frames. */
+#define ML_PY_MAX_DEPTH (1u << 16)
+/* Past this many nodes a stream's tables start over (STACK_RESET): bounded memory per thread. */
+#define ML_PY_MAX_NODES (1u << 18)
+
+/* Chooses the frame layout for this interpreter; 0 or -1 with err (the agent then records without
+ * Python stacks and says so in a NOTE). */
+int ml_pystack_init(unsigned long hexversion, char *err, size_t errlen);
+int ml_pystack_enabled(void);
+
+/* The calling thread's Python stack as a node of stream s, emitting FRAME and CODE records into s
+ * (caller holds s's lock). 0: no Python frame. */
+uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s);
+/* Forget all nodes (after STACK_RESET, which the caller writes). */
+void ml_pystack_reset(ml_pystack *ps);
+void ml_pystack_release(ml_pystack *ps);
+
+/* Frames run by the bootstrap sit at the root of the main thread's stack; they are left out. */
+void ml_pystack_hide_code(const void *code);
+void ml_pystack_clear_hidden(void);
+
+/* Global code registry: address → code id, validated by (name, filename, firstlineno). Emits CODE into s
+ * when the code object is new. 0 if the object cannot be read. */
+uint32_t ml_code_id(const void *code, ml_stream *s, ml_pystack *ps);
+void ml_code_registry_reset(void);
+
+#endif

@@ -1,0 +1,260 @@
+/* The service thread. It wakes every memory interval (default 10 ms) for a SNAPSHOT, runs a flush round
+ * every 50 ms (so anything recorded more than ~60 ms before a SIGKILL is in the file), and once a second
+ * reads swap and shared memory from /proc/self/status, writes AGENT_STATS and reaps exited threads. */
+#include "service.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "common.h"
+#include "encode.h"
+#include "got.h"
+#include "mem.h"
+#include "thread.h"
+
+#define FLUSH_NS (50u * 1000000u)
+#define SECOND_NS 1000000000ull
+
+static ml_stream g_service;
+static int g_service_ready;
+
+static pthread_t g_thread;
+static int g_thread_running;
+static pthread_mutex_t g_wait_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_wait_cond;
+static int g_stop;
+static uint64_t g_interval_ns;
+static ml_cgroup *g_cg;
+
+/* last values read from /proc/self/status (once a second) */
+static uint64_t g_swap, g_shmem;
+static int g_have_status;
+static uint64_t g_cgroup_limit;
+static int g_statm_fd = -1;
+static long g_page_size;
+
+int ml_service_begin(void) {
+    if (g_service_ready) ml_stream_release(&g_service);
+    if (ml_stream_init(&g_service, ML_STREAM_SERVICE) != 0) return -1;
+    g_service_ready = 1;
+    return 0;
+}
+
+void ml_service_record(int type, const void *payload, size_t len) {
+    if (!g_service_ready) return;
+    int saved_guard = ml_guard;
+    ml_guard = 1;
+    pthread_mutex_lock(&g_service.lock);
+    if (!g_service.closed) ml_stream_record(&g_service, type, payload, len);
+    pthread_mutex_unlock(&g_service.lock);
+    ml_guard = saved_guard;
+}
+
+void ml_service_flush(void) {
+    if (!g_service_ready) return;
+    pthread_mutex_lock(&g_service.lock);
+    if (!g_service.closed) ml_stream_flush(&g_service);
+    pthread_mutex_unlock(&g_service.lock);
+}
+
+void ml_service_close(void) {
+    if (!g_service_ready) return;
+    pthread_mutex_lock(&g_service.lock);
+    if (!g_service.closed) ml_stream_flush(&g_service);
+    g_service.closed = 1;
+    pthread_mutex_unlock(&g_service.lock);
+}
+
+void ml_service_flush_round(void) {
+    /* Every event with seq < S took its seq under its thread's lock before we read S, so the flushes below
+     * wait for it to be encoded and write it. */
+    uint64_t s = ml_next_seq();
+    ml_threads_flush_all();
+    uint8_t mem[16];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    ml_buf_varint(&b, s);
+    pthread_mutex_lock(&g_service.lock);
+    if (!g_service.closed) {
+        ml_stream_record(&g_service, ML_R_BARRIER, b.p, b.len);
+        ml_stream_flush(&g_service);
+    }
+    pthread_mutex_unlock(&g_service.lock);
+}
+
+void ml_service_agent_stats(void) {
+    ml_thread_totals tot;
+    ml_threads_totals(&tot);
+    uint8_t mem[64];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    ml_buf_varint(&b, ml_rel_ns());
+    ml_buf_varint(&b, ml_mem_total());
+    ml_buf_varint(&b, tot.streams);
+    ml_buf_varint(&b, tot.dropped + g_service.dropped);
+    ml_buf_varint(&b, ml_blocks_written());
+    ml_service_record(ML_R_AGENT_STATS, b.p, b.len);
+}
+
+/* "Name:   123 kB" in /proc/self/status, in bytes; -1 if absent. */
+static int64_t status_kb(const char *buf, const char *name) {
+    const char *p = strstr(buf, name);
+    if (p == NULL) return -1;
+    p += strlen(name);
+    while (*p == ' ' || *p == '\t') p++;
+    return (int64_t)ml_parse_u64(&p) * 1024;
+}
+
+static void read_status(void) {
+    char buf[4096];
+    if (ml_read_file("/proc/self/status", buf, sizeof buf) <= 0) return;
+    int64_t swap = status_kb(buf, "\nVmSwap:");
+    int64_t shmem = status_kb(buf, "\nRssShmem:");
+    if (swap >= 0) {
+        g_swap = (uint64_t)swap;
+        g_have_status = 1;
+    }
+    if (shmem >= 0) g_shmem = (uint64_t)shmem;
+}
+
+static void snapshot(void) {
+    char buf[256];
+    if (g_statm_fd < 0 || ml_pread_all(g_statm_fd, buf, sizeof buf) <= 0) return;
+    /* size resident shared text lib data dt, in pages; "shared" is file-backed plus shmem */
+    const char *p = buf;
+    ml_parse_u64(&p);
+    while (*p == ' ') p++;
+    uint64_t resident = ml_parse_u64(&p) * (uint64_t)g_page_size;
+    while (*p == ' ') p++;
+    uint64_t shared = ml_parse_u64(&p) * (uint64_t)g_page_size;
+    if (shared > resident) shared = resident;
+    uint64_t shmem = g_shmem < shared ? g_shmem : shared;
+    unsigned flags = 0;
+    uint64_t usage = 0;
+    if (g_cg != NULL && g_cg->version != 0) {
+        flags |= ML_SNAPSHOT_HAS_CGROUP;
+        usage = ml_cgroup_usage(g_cg);
+    }
+    if (g_have_status) flags |= ML_SNAPSHOT_HAS_SWAP;
+    uint8_t mem[128];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    ml_buf_varint(&b, ml_next_seq());
+    ml_buf_varint(&b, ml_rel_ns());
+    ml_buf_varint(&b, flags);
+    ml_buf_varint(&b, resident);
+    ml_buf_varint(&b, resident - shared);
+    ml_buf_varint(&b, shared - shmem);
+    ml_buf_varint(&b, shmem);
+    ml_buf_varint(&b, g_swap);
+    ml_buf_varint(&b, 0); /* heap: the reader computes it from the events */
+    ml_buf_varint(&b, usage);
+    ml_buf_varint(&b, g_cgroup_limit);
+    ml_service_record(ML_R_SNAPSHOT, b.p, b.len);
+}
+
+static void *service_main(void *arg) {
+    (void)arg;
+    ml_guard = 1;
+    uint64_t now = ml_now_ns();
+    uint64_t next_snap = now, next_flush = now + FLUSH_NS, next_second = now + SECOND_NS;
+    pthread_mutex_lock(&g_wait_lock);
+    while (!g_stop) {
+        uint64_t wake = next_snap < next_flush ? next_snap : next_flush;
+        struct timespec ts = {(time_t)(wake / 1000000000u), (long)(wake % 1000000000u)};
+        if (ml_now_ns() < wake) pthread_cond_timedwait(&g_wait_cond, &g_wait_lock, &ts);
+        if (g_stop) break;
+        pthread_mutex_unlock(&g_wait_lock);
+        now = ml_now_ns();
+        if (now >= next_second) {
+            read_status();
+            if (g_cg != NULL) g_cgroup_limit = ml_cgroup_limit(g_cg);
+        }
+        if (now >= next_snap) {
+            snapshot();
+            next_snap += g_interval_ns;
+            if (next_snap <= now) next_snap = now + g_interval_ns;
+        }
+        if (now >= next_flush) {
+            /* Objects loaded without our dlopen hook (glibc's own NSS or iconv modules, dlmopen). */
+            if (ml_got_changed()) ml_got_refresh();
+            ml_service_flush_round();
+            next_flush += FLUSH_NS;
+            if (next_flush <= now) next_flush = now + FLUSH_NS;
+        }
+        if (now >= next_second) {
+            ml_threads_reap();
+            ml_service_agent_stats();
+            next_second += SECOND_NS;
+            if (next_second <= now) next_second = now + SECOND_NS;
+        }
+        pthread_mutex_lock(&g_wait_lock);
+    }
+    pthread_mutex_unlock(&g_wait_lock);
+    return NULL;
+}
+
+int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errlen) {
+    if (interval_ms < 1) interval_ms = 1;
+    if (interval_ms > 1000) interval_ms = 1000;
+    g_interval_ns = (uint64_t)interval_ms * 1000000u;
+    g_cg = cg;
+    g_page_size = sysconf(_SC_PAGESIZE);
+    g_swap = g_shmem = 0;
+    g_have_status = 0;
+    g_cgroup_limit = cg != NULL ? ml_cgroup_limit(cg) : 0;
+    read_status();
+    if (g_statm_fd >= 0) close(g_statm_fd);
+    g_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    snapshot();
+
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g_wait_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    g_stop = 0;
+
+    /* The thread inherits a full signal mask: the program's signals go to the program's threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int r = pthread_create(&g_thread, NULL, service_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        ml_set_err(err, errlen, "cannot start the agent's service thread", r);
+        return -1;
+    }
+    g_thread_running = 1;
+    return 0;
+}
+
+void ml_service_stop(void) {
+    if (!g_thread_running) return;
+    pthread_mutex_lock(&g_wait_lock);
+    g_stop = 1;
+    pthread_cond_signal(&g_wait_cond);
+    pthread_mutex_unlock(&g_wait_lock);
+    pthread_join(g_thread, NULL);
+    g_thread_running = 0;
+    snapshot(); /* the last one, at the very end */
+    if (g_statm_fd >= 0) close(g_statm_fd);
+    g_statm_fd = -1;
+}
+
+void ml_service_forget(void) {
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    g_wait_lock = fresh;
+    g_thread_running = 0;
+    if (g_service_ready) {
+        g_service.lock = fresh;
+        ml_stream_release(&g_service);
+        g_service_ready = 0;
+    }
+    if (g_statm_fd >= 0) close(g_statm_fd);
+    g_statm_fd = -1;
+}

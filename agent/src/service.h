@@ -1,0 +1,28 @@
+/* The service stream (0) and the service thread: memory snapshots, flush rounds with BARRIER, agent
+ * statistics, reaping exited threads, noticing objects the loader brought in behind our back. */
+#ifndef MEMLENS_SERVICE_H
+#define MEMLENS_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cgroup.h"
+
+/* Prepares the service stream for a new session. */
+int ml_service_begin(void);
+/* Starts the thread (all signals blocked in it, the guard set for its whole life). */
+int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errlen);
+/* Stops and joins the thread; nothing is flushed here. */
+void ml_service_stop(void);
+/* One flush round: every thread's block, then BARRIER in the service stream. */
+void ml_service_flush_round(void);
+/* Flushes the service stream's open block. */
+void ml_service_flush(void);
+/* AGENT_STATS now. */
+void ml_service_agent_stats(void);
+/* Closes the service stream: late writers drop their records. */
+void ml_service_close(void);
+/* In a fork child: the thread does not exist there, its locks may be held. */
+void ml_service_forget(void);
+
+#endif

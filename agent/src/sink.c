@@ -1,0 +1,111 @@
+/* The capture's destination. A regular file is opened O_APPEND so a block lands whole at the end even if
+ * memlens appends its own records later; a pipe or socket gets SIGPIPE blocked around each write so a
+ * reader that went away cannot kill the target. */
+#include "sink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static pthread_mutex_t g_sink_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_fd = -1;
+static int g_is_stream; /* a pipe or socket: SIGPIPE is possible */
+static int g_failed;
+
+int ml_sink_open_path(const char *path, int overwrite, char *err, size_t errlen) {
+    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL);
+    int fd = open(path, flags, 0644);
+    if (fd < 0) {
+        char what[512];
+        ml_strlcpy(what, "cannot create the capture file ", sizeof what);
+        ml_strlcat(what, path, sizeof what);
+        ml_set_err(err, errlen, what, errno);
+        return -1;
+    }
+    g_fd = fd;
+    g_is_stream = 0;
+    g_failed = 0;
+    return 0;
+}
+
+int ml_sink_use_fd(int fd, char *err, size_t errlen) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        ml_set_err(err, errlen, "the capture descriptor is not open", errno);
+        return -1;
+    }
+    g_fd = fd;
+    g_is_stream = !S_ISREG(st.st_mode);
+    g_failed = 0;
+    return 0;
+}
+
+static int write_all(const void *p, size_t n) {
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(g_fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int ml_sink_write(const void *p, size_t n) {
+    int saved = errno;
+    pthread_mutex_lock(&g_sink_lock);
+    int r = -1;
+    if (g_fd >= 0 && !g_failed) {
+        if (g_is_stream) {
+            sigset_t pipe_set, old;
+            sigemptyset(&pipe_set);
+            sigaddset(&pipe_set, SIGPIPE);
+            pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+            r = write_all(p, n);
+            if (r != 0 && errno == EPIPE && !sigismember(&old, SIGPIPE)) {
+                /* Consume the SIGPIPE our write raised, so unblocking does not deliver it. */
+                struct timespec zero = {0, 0};
+                while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
+                }
+            }
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+        } else {
+            r = write_all(p, n);
+        }
+        if (r != 0) g_failed = 1;
+    }
+    pthread_mutex_unlock(&g_sink_lock);
+    errno = saved;
+    return r;
+}
+
+void ml_sink_close(void) {
+    pthread_mutex_lock(&g_sink_lock);
+    if (g_fd >= 0) close(g_fd);
+    g_fd = -1;
+    pthread_mutex_unlock(&g_sink_lock);
+}
+
+void ml_sink_forget(void) {
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    g_sink_lock = fresh;
+    /* Our copy of the parent's descriptor: closing it leaves the parent's open, and a pipe's reader
+     * still sees end-of-file when the parent closes its end. */
+    if (g_fd >= 0) close(g_fd);
+    g_fd = -1;
+    g_failed = 0;
+}
+
+int ml_sink_failed(void) {
+    return g_failed;
+}

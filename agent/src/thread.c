@@ -1,0 +1,289 @@
+/* Per-thread state and the registry of threads.
+ *
+ * A thread's first event registers it (the registry mutex is taken only then, at thread exit and by the
+ * service thread). From then on the thread writes into its own stream under its own lock, which only the
+ * service thread contends for. */
+#include "thread.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "common.h"
+#include "mem.h"
+
+static __thread ml_thread *tls_thread;
+static __thread uint32_t tls_session; /* the session tls_thread belongs to; 0: none */
+
+static pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static ml_thread *g_threads;     /* registered in this session (registry mutex) */
+static ml_thread *g_free;        /* recycled states of threads that are gone */
+static uint32_t g_next_stream;
+static uint32_t g_session;
+static ml_thread_totals g_gone;  /* counters of threads already reaped */
+
+static pthread_key_t g_key;
+static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
+
+#define PENDING_NAMES 256
+static struct {
+    pid_t tid;
+    char name[64];
+} g_pending[PENDING_NAMES];
+static size_t g_pending_next;
+
+static void on_thread_exit(void *value);
+
+static void key_init(void) {
+    pthread_key_create(&g_key, on_thread_exit);
+}
+
+int ml_threads_begin(uint32_t session) {
+    pthread_once(&g_key_once, key_init);
+    pthread_mutex_lock(&g_registry_lock);
+    g_threads = NULL;
+    g_next_stream = 1;
+    g_session = session;
+    memset(&g_gone, 0, sizeof g_gone);
+    memset(g_pending, 0, sizeof g_pending);
+    g_pending_next = 0;
+    pthread_mutex_unlock(&g_registry_lock);
+    return 0;
+}
+
+static ml_thread *new_state(void) {
+    ml_thread *t = g_free;
+    if (t != NULL) {
+        g_free = t->next;
+    } else {
+        t = ml_mem_alloc(sizeof *t);
+        if (t == NULL) return NULL;
+    }
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+static void release_tables(ml_thread *t) {
+    ml_stream_release(&t->stream);
+    ml_pystack_release(&t->py);
+    ml_native_release(&t->native);
+}
+
+/* Takes the pending name for tid (registry mutex held); 0 if none. */
+static int take_pending_name(pid_t tid, char *out, size_t cap) {
+    for (size_t i = 0; i < PENDING_NAMES; i++) {
+        if (g_pending[i].tid == tid && g_pending[i].name[0] != 0) {
+            ml_strlcpy(out, g_pending[i].name, cap);
+            g_pending[i].tid = 0;
+            g_pending[i].name[0] = 0;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static ml_thread *register_thread(void) {
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    char name[64];
+    pthread_mutex_lock(&g_registry_lock);
+    ml_thread *t = new_state();
+    if (t == NULL || ml_stream_init(&t->stream, g_next_stream) != 0) {
+        if (t != NULL) {
+            t->next = g_free;
+            g_free = t;
+        }
+        pthread_mutex_unlock(&g_registry_lock);
+        return NULL;
+    }
+    g_next_stream++;
+    t->tid = tid;
+    t->pthread_id = (uint64_t)pthread_self();
+    t->session = g_session;
+    if (!take_pending_name(tid, name, sizeof name)) {
+        /* The OS name (16 bytes): "python3" for the main thread until the bootstrap names it. */
+        char comm[17] = {0};
+        prctl(PR_GET_NAME, comm, 0, 0, 0);
+        ml_strlcpy(name, comm, sizeof name);
+    }
+    t->next = g_threads;
+    g_threads = t;
+    pthread_mutex_unlock(&g_registry_lock);
+
+    tls_thread = t;
+    tls_session = t->session;
+    pthread_setspecific(g_key, t);
+
+    uint8_t mem[128];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    ml_buf_varint(&b, (uint64_t)tid);
+    ml_buf_varint(&b, t->pthread_id);
+    ml_buf_cstr(&b, name);
+    ml_buf_varint(&b, ml_rel_ns());
+    pthread_mutex_lock(&t->stream.lock);
+    ml_stream_record(&t->stream, ML_R_THREAD, b.p, b.len);
+    pthread_mutex_unlock(&t->stream.lock);
+    return t;
+}
+
+ml_thread *ml_thread_current(void) {
+    ml_thread *t = tls_thread;
+    if (ML_LIKELY(t != NULL && tls_session == g_session)) return t;
+    return register_thread();
+}
+
+/* Runs at thread exit (glibc calls key destructors). Later destructors may still allocate on this
+ * thread; those events go into the same stream, which the service thread flushes when the OS thread is
+ * gone. */
+static void on_thread_exit(void *value) {
+    ml_thread *t = value;
+    int saved_guard = ml_guard;
+    ml_guard = 1;
+    if (t != NULL && tls_session == g_session && t == tls_thread) {
+        pthread_mutex_lock(&t->stream.lock);
+        t->exiting = 1;
+        t->exit_ns = ml_rel_ns();
+        if (!t->stream.closed) ml_stream_flush(&t->stream);
+        pthread_mutex_unlock(&t->stream.lock);
+    }
+    ml_guard = saved_guard;
+}
+
+void ml_threads_flush_all(void) {
+    pthread_mutex_lock(&g_registry_lock);
+    for (ml_thread *t = g_threads; t != NULL; t = t->next) {
+        pthread_mutex_lock(&t->stream.lock);
+        if (!t->stream.closed) ml_stream_flush(&t->stream);
+        pthread_mutex_unlock(&t->stream.lock);
+    }
+    pthread_mutex_unlock(&g_registry_lock);
+}
+
+static int thread_alive(pid_t tid) {
+    if (syscall(SYS_tgkill, ml_pid, tid, 0) == 0) return 1;
+    return errno != ESRCH;
+}
+
+static void add_totals(ml_thread_totals *sum, const ml_thread *t) {
+    sum->allocations += t->allocations;
+    sum->frees += t->frees;
+    sum->bytes_allocated += t->bytes_allocated;
+    sum->dropped += t->stream.dropped;
+}
+
+void ml_threads_reap(void) {
+    pthread_mutex_lock(&g_registry_lock);
+    ml_thread **link = &g_threads;
+    while (*link != NULL) {
+        ml_thread *t = *link;
+        if (thread_alive(t->tid)) {
+            link = &t->next;
+            continue;
+        }
+        /* The OS thread is gone: nothing runs on it, nobody else holds its state but us. */
+        pthread_mutex_lock(&t->stream.lock);
+        if (!t->stream.closed) {
+            uint8_t mem[16];
+            ml_buf b;
+            ml_buf_init(&b, mem, sizeof mem);
+            ml_buf_varint(&b, t->exiting ? t->exit_ns : ml_rel_ns());
+            ml_stream_record(&t->stream, ML_R_THREAD_EXIT, b.p, b.len);
+            ml_stream_flush(&t->stream);
+            t->stream.closed = 1;
+        }
+        pthread_mutex_unlock(&t->stream.lock);
+        add_totals(&g_gone, t);
+        g_gone.streams++;
+        *link = t->next;
+        release_tables(t);
+        pthread_mutex_destroy(&t->stream.lock);
+        t->next = g_free;
+        g_free = t;
+    }
+    pthread_mutex_unlock(&g_registry_lock);
+}
+
+void ml_threads_close_all(void) {
+    pthread_mutex_lock(&g_registry_lock);
+    for (ml_thread *t = g_threads; t != NULL; t = t->next) {
+        pthread_mutex_lock(&t->stream.lock);
+        if (!t->stream.closed) {
+            ml_stream_flush(&t->stream);
+            t->stream.closed = 1;
+        }
+        /* The state itself stays: a live thread still points at it (and finds it closed). */
+        release_tables(t);
+        pthread_mutex_unlock(&t->stream.lock);
+    }
+    pthread_mutex_unlock(&g_registry_lock);
+}
+
+void ml_threads_totals(ml_thread_totals *out) {
+    pthread_mutex_lock(&g_registry_lock);
+    *out = g_gone;
+    for (ml_thread *t = g_threads; t != NULL; t = t->next) {
+        pthread_mutex_lock(&t->stream.lock);
+        add_totals(out, t);
+        pthread_mutex_unlock(&t->stream.lock);
+        out->streams++;
+    }
+    pthread_mutex_unlock(&g_registry_lock);
+}
+
+void ml_threads_name(pid_t tid, const char *name) {
+    pthread_mutex_lock(&g_registry_lock);
+    ml_thread *found = NULL;
+    for (ml_thread *t = g_threads; t != NULL; t = t->next) {
+        if (t->tid == tid) {
+            found = t;
+            break;
+        }
+    }
+    if (found != NULL) {
+        uint8_t mem[160];
+        ml_buf b;
+        ml_buf_init(&b, mem, sizeof mem);
+        ml_buf_varint(&b, found->stream.id);
+        ml_buf_str(&b, name, ml_utf8_prefix(name, 128));
+        ml_service_record(ML_R_THREAD_NAME, b.p, b.len);
+    } else {
+        size_t slot = PENDING_NAMES;
+        for (size_t i = 0; i < PENDING_NAMES; i++) {
+            if (g_pending[i].tid == tid) {
+                slot = i;
+                break;
+            }
+        }
+        if (slot == PENDING_NAMES) slot = g_pending_next++ % PENDING_NAMES;
+        g_pending[slot].tid = tid;
+        size_t n = ml_utf8_prefix(name, sizeof g_pending[slot].name - 1);
+        memcpy(g_pending[slot].name, name, n);
+        g_pending[slot].name[n] = 0;
+    }
+    pthread_mutex_unlock(&g_registry_lock);
+}
+
+void ml_threads_forget(void) {
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    g_registry_lock = fresh;
+    /* Nobody else runs in the child, so the parent's states can be unmapped without their locks. Our
+     * own pthread key value may still point at one: on_thread_exit compares, never dereferences it. */
+    for (int list = 0; list < 2; list++) {
+        ml_thread *t = list == 0 ? g_threads : g_free;
+        while (t != NULL) {
+            ml_thread *next = t->next;
+            if (list == 0) release_tables(t);
+            ml_mem_free(t, sizeof *t);
+            t = next;
+        }
+    }
+    g_threads = NULL;
+    g_free = NULL;
+    g_session = 0;
+    tls_thread = NULL;
+    tls_session = 0;
+}

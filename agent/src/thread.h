@@ -1,0 +1,53 @@
+/* Per-thread state: the thread's stream, its stack tables, its counters, and the registry of threads. */
+#ifndef MEMLENS_THREAD_H
+#define MEMLENS_THREAD_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "encode.h"
+#include "native.h"
+#include "pystack.h"
+
+typedef struct ml_thread {
+    ml_stream stream;            /* its lock protects everything below that changes after registration */
+    pid_t tid;
+    uint64_t pthread_id;
+    uint32_t session;
+    int exiting;                 /* the pthread key destructor ran */
+    uint64_t exit_ns;
+    struct ml_thread *next;      /* registry list (registry mutex) */
+    uint64_t allocations, frees, bytes_allocated;
+    ml_pystack py;
+    ml_nstack native;
+} ml_thread;
+
+/* The calling thread's state in the current session, registering it on first use (the caller holds the
+ * guard). NULL if the agent is out of memory. */
+ml_thread *ml_thread_current(void);
+
+/* Session start and end. ml_threads_begin resets the registry for a new session. */
+int ml_threads_begin(uint32_t session);
+/* Flushes and closes every stream: late writers drop their events. Frees buffers and tables. */
+void ml_threads_close_all(void);
+
+/* The service thread's flush round: every thread's open block goes to the sink. */
+void ml_threads_flush_all(void);
+/* Writes THREAD_EXIT for threads that are gone and recycles their state. */
+void ml_threads_reap(void);
+
+/* Sums for AGENT_STATS and TRAILER. */
+typedef struct ml_thread_totals {
+    uint64_t streams, allocations, frees, bytes_allocated, dropped;
+} ml_thread_totals;
+void ml_threads_totals(ml_thread_totals *out);
+
+/* A name for the thread with OS id tid: THREAD_NAME now if it has a stream, else kept for its THREAD
+ * record. */
+void ml_threads_name(pid_t tid, const char *name);
+
+/* In a fork child: the other threads are gone and their locks may be held forever. Drops all state
+ * without taking a lock. */
+void ml_threads_forget(void);
+
+#endif

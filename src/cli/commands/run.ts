@@ -1,0 +1,197 @@
+// memlens run [options] (script.py | -m module | -c code) [args...]: runs a Python program with the agent
+// inside it and writes a capture. The program behaves as under python3: same stdio, exit status, signals.
+
+import { readdirSync, statSync } from 'node:fs';
+import { access, constants, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { FileError, MemlensError, UsageError } from '../../errors.js';
+import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
+
+const DEFAULT_INTERVAL_MS = 10;
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Run a Python program and capture its memory allocations',
+  usage: '(script.py | -m MODULE | -c CODE) [ARGS...]',
+  description:
+    'The program runs as under python3 (the first python3 on PATH, so an active virtualenv is used): same ' +
+    'standard streams, exit status and signals. The capture goes to memlens-<script>.<pid>.mlens in the ' +
+    "current directory unless -o says otherwise; 'memlens summary FILE' shows a report.",
+  stopAtFirstPositional: true,
+  terminalOptions: ['module', 'code'],
+  options: {
+    output: { type: 'string', short: 'o', value: 'FILE', description: 'Write the capture to FILE' },
+    force: { type: 'boolean', short: 'f', description: 'Overwrite FILE if it exists' },
+    module: { type: 'string', short: 'm', value: 'MODULE', description: 'Run a library module as a script (as python3 -m)' },
+    code: { type: 'string', short: 'c', value: 'CODE', description: 'Run CODE (as python3 -c)' },
+    python: { type: 'string', value: 'PATH', description: 'The Python interpreter (default: python3 on PATH)' },
+    native: { type: 'boolean', description: 'Also record native (C/C++) stacks' },
+    'trace-python-allocators': { type: 'boolean', description: "Record every Python object allocation (pymalloc), not only the system allocator's" },
+    'follow-fork': { type: 'boolean', description: 'Also capture forked children, one file each (<stem>.<childpid>.mlens)' },
+    aggregate: { type: 'boolean', description: 'Aggregate in the process: a small capture of stacks and totals' },
+    'memory-interval-ms': { type: 'string', value: 'N', description: `Milliseconds between memory snapshots (default ${DEFAULT_INTERVAL_MS})` },
+    quiet: { type: 'boolean', short: 'q', description: 'Print nothing but errors' },
+    'no-compress': { type: 'boolean', description: 'Leave the capture uncompressed' },
+  },
+  async run(ctx, options, positionals) {
+    return runProgram(ctx, options, positionals);
+  },
+};
+
+type Target = import('../../target/python.js').RunTarget;
+
+function targetOf(options: OptionValues, positionals: readonly string[]): Target {
+  const module = stringOption(options, 'module');
+  const code = stringOption(options, 'code');
+  const rest = positionals[0] === '--' ? positionals.slice(1) : positionals;
+  if (module !== undefined && code !== undefined) throw new UsageError('run: give either -m MODULE or -c CODE, not both');
+  if (module !== undefined) return { kind: 'module', module, args: rest };
+  if (code !== undefined) return { kind: 'code', code, args: rest };
+  const [script, ...args] = rest;
+  if (script === undefined) {
+    throw new UsageError('run: missing the program to run', { hint: "Give a script (memlens run app.py), a module (-m MODULE) or code (-c CODE)." });
+  }
+  return { kind: 'script', path: script, args };
+}
+
+function stemOf(t: Target): string {
+  if (t.kind === 'module') return t.module;
+  if (t.kind === 'code') return 'string';
+  const b = basename(t.path.replace(/\/+$/, ''));
+  return b.endsWith('.py') ? b.slice(0, -3) : b;
+}
+
+function intervalOf(options: OptionValues): number {
+  const raw = stringOption(options, 'memory-interval-ms');
+  if (raw === undefined) return DEFAULT_INTERVAL_MS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1000) {
+    throw new UsageError(`run: --memory-interval-ms ${raw}: give a whole number of milliseconds from 1 to 1000`);
+  }
+  return n;
+}
+
+async function checkOutput(path: string, force: boolean): Promise<void> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch {
+    st = undefined;
+  }
+  if (st?.isDirectory() === true) throw new FileError(`${path} is a directory`, { hint: 'Give -o the path of the capture file to write.' });
+  if (st !== undefined && !force) throw new FileError(`${path} exists`, { hint: 'Use -f to overwrite it, or give another -o FILE.' });
+  const dir = dirname(path);
+  try {
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FileError(code === 'ENOENT' ? `${dir}: no such directory` : `${dir}: cannot write there (${code ?? String(e)})`, {
+      hint: 'Give -o a file in a directory you can write to.',
+    });
+  }
+}
+
+/** Captures of forked children written next to `path` (`<stem>.<pid>.mlens`, and their children's). */
+function childCaptures(path: string): string[] {
+  const dir = dirname(path);
+  const stem = basename(path).replace(/\.mlens$/, '');
+  const re = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\.\\d+)+\\.mlens$`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
+}
+
+function sizeText(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+async function runProgram(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number> {
+  const { io } = ctx;
+  const target = targetOf(options, positionals);
+  const interval = intervalOf(options);
+  const quiet = booleanOption(options, 'quiet');
+  const force = booleanOption(options, 'force');
+  if (booleanOption(options, 'aggregate')) {
+    throw new UsageError('run: --aggregate is not implemented yet', { hint: 'Run without --aggregate for a full capture.' });
+  }
+  const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
+  const { findPython, preflight } = await import('../../target/python.js');
+  const { launch, signalNumber } = await import('../../target/launch.js');
+  const { appendExit } = await import('../../target/finish.js');
+  checkPlatform();
+  const files = findAgent(undefined, io.env['MEMLENS_AGENT_SANITIZE']);
+  const python = findPython(io.env, io.cwd, stringOption(options, 'python'));
+  const explicit = stringOption(options, 'output');
+  const outputPattern = explicit !== undefined ? resolve(io.cwd, explicit) : join(io.cwd, `memlens-${stemOf(target)}.{pid}.mlens`);
+  if (explicit !== undefined) await checkOutput(outputPattern, force);
+  const env = { ...io.env };
+  delete env['MEMLENS_AGENT_SANITIZE'];
+  await preflight(python, target, io.cwd, env);
+
+  const launched = await launch({
+    python,
+    files,
+    target,
+    cwd: io.cwd,
+    env,
+    config: {
+      agent: files.library,
+      output: outputPattern,
+      overwrite: force,
+      native: booleanOption(options, 'native'),
+      trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
+      follow_fork: booleanOption(options, 'follow-fork'),
+      memory_interval_ms: interval,
+    },
+  });
+  const end = await launched.exited;
+  const path = outputPattern.replace('{pid}', String(launched.pid));
+  const signal = signalNumber(end.signal);
+  const wrote = await appendExit(path, {
+    code: end.code,
+    signal,
+    endMonoNs: end.endMonoNs,
+    // A SIGKILL may be the OOM killer's; telling for sure needs the kernel log or the cgroup's events.
+    oomKill: end.signal === 'SIGKILL' ? 2 : 0,
+    detail: '',
+  });
+  const rel = (p: string): string => {
+    const r = relative(io.cwd, p);
+    return r.startsWith('..') ? p : r;
+  };
+  if (!wrote) {
+    io.stderr.write(`memlens: no capture was written to ${rel(path)}: the program ended before tracking started\n`);
+  } else {
+    const children = booleanOption(options, 'follow-fork') ? childCaptures(path) : [];
+    if (!booleanOption(options, 'no-compress')) {
+      const { recompressCaptureFile } = await import('../capture-file.js');
+      for (const p of [path, ...children]) {
+        try {
+          await recompressCaptureFile(p);
+        } catch (e) {
+          if (!(e instanceof MemlensError)) throw e;
+          io.stderr.write(`memlens: warning: ${rel(p)} left uncompressed: ${e.message}\n`);
+        }
+      }
+    }
+    if (!quiet) {
+      io.stderr.write(`memlens: capture written to ${rel(path)} (${sizeText(statSync(path).size)})\n`);
+      if (children.length > 0) {
+        io.stderr.write(`memlens: ${children.length} forked ${children.length === 1 ? 'child' : 'children'} captured too: ${children.map(rel).join(', ')}\n`);
+      }
+      io.stderr.write(`memlens: for a report, run: memlens summary ${rel(path)}\n`);
+    }
+  }
+  if (end.signal !== null) {
+    io.killSelf?.(end.signal);
+    return 128 + signal;
+  }
+  return end.code ?? 1;
+}

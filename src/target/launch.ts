@@ -1,0 +1,107 @@
+// Starting the target Python with the agent's bootstrap, and waiting for it as a shell would: the
+// program keeps the user's stdin, stdout and stderr; Ctrl-C reaches it from the terminal (memlens must
+// not die first); SIGTERM, SIGHUP and SIGQUIT sent to memlens are passed on.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import { isatty } from 'node:tty';
+import { TargetError } from '../errors.js';
+import type { AgentFiles } from './agent-files.js';
+import type { RunTarget } from './python.js';
+
+/** The environment variable the bootstrap reads its configuration from (and removes). */
+export const BOOTSTRAP_ENV = 'MEMLENS_BOOTSTRAP';
+
+/** The bootstrap's configuration (agent/python/memlens_bootstrap.py reads it). */
+export interface BootstrapConfig {
+  readonly agent: string;
+  /** The capture file; `{pid}` is replaced by the target's process id. */
+  readonly output?: string;
+  /** An inherited descriptor instead of a file (the live view). */
+  readonly fd?: number;
+  readonly overwrite?: boolean;
+  readonly native?: boolean;
+  readonly trace_python_allocators?: boolean;
+  readonly follow_fork?: boolean;
+  readonly aggregate?: boolean;
+  readonly memory_interval_ms?: number;
+}
+
+/** The command line that runs `target` under the bootstrap with `python`. */
+export function bootstrapArgs(files: AgentFiles, target: RunTarget): string[] {
+  const loader = `import sys; sys.path.insert(0, ${JSON.stringify(files.bootstrapDir)}); import memlens_bootstrap; memlens_bootstrap.main()`;
+  const first = target.kind === 'script' ? target.path : target.kind === 'module' ? target.module : target.code;
+  return ['-c', loader, first, ...target.args];
+}
+
+export interface ChildExit {
+  /** Exit status, or null when a signal ended it. */
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** process.hrtime.bigint() when memlens saw the end (CLOCK_MONOTONIC on Linux, as the agent's clock). */
+  readonly endMonoNs: bigint;
+}
+
+export interface Launched {
+  readonly pid: number;
+  readonly exited: Promise<ChildExit>;
+}
+
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export interface LaunchOptions {
+  readonly python: string;
+  readonly files: AgentFiles;
+  readonly target: RunTarget;
+  readonly config: BootstrapConfig;
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Spawns the target and forwards signals until it ends. Resolves once the child has started (or rejects
+ * with a TargetError if it could not be).
+ */
+export function launch(o: LaunchOptions): Promise<Launched> {
+  const env: Record<string, string | undefined> = { ...o.env, [BOOTSTRAP_ENV]: JSON.stringify({ run: o.target.kind, ...o.config }) };
+  const stdio: ('inherit' | number)[] = ['inherit', 'inherit', 'inherit'];
+  if (o.config.fd !== undefined) stdio[o.config.fd] = o.config.fd;
+  return new Promise((resolveP, rejectP) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(o.python, bootstrapArgs(o.files, o.target), { cwd: o.cwd, env, stdio });
+    } catch (e) {
+      rejectP(new TargetError(`cannot start ${o.python}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+      return;
+    }
+    const handlers = new Map<NodeJS.Signals, () => void>();
+    const forward = (sig: NodeJS.Signals) => () => {
+      child.kill(sig);
+    };
+    for (const sig of FORWARDED) handlers.set(sig, forward(sig));
+    // Ctrl-C in a terminal reaches the whole foreground process group, the program included: memlens
+    // only has to survive it. Sent to memlens alone (no terminal), it is passed on.
+    handlers.set('SIGINT', isatty(0) ? () => undefined : forward('SIGINT'));
+    const exited = new Promise<ChildExit>((resolveExit) => {
+      child.on('exit', (code, signal) => {
+        const endMonoNs = process.hrtime.bigint();
+        for (const [sig, h] of handlers) process.removeListener(sig, h);
+        resolveExit({ code, signal, endMonoNs });
+      });
+    });
+    child.once('error', (e) => {
+      for (const [sig, h] of handlers) process.removeListener(sig, h);
+      rejectP(new TargetError(`cannot start ${o.python}: ${e.message}`, { cause: e }));
+    });
+    child.once('spawn', () => {
+      for (const [sig, h] of handlers) process.on(sig, h);
+      resolveP({ pid: child.pid as number, exited });
+    });
+  });
+}
+
+/** Signal number of a signal name (0 for null). */
+export function signalNumber(signal: NodeJS.Signals | null): number {
+  if (signal === null) return 0;
+  return (constants.signals as Record<string, number>)[signal] ?? 0;
+}
