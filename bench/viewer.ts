@@ -5,7 +5,8 @@
 //
 // Usage: node dist/bench/viewer.js [--frames N] [--snapshots N] [--html PATH ...]
 //   --html PATH: also time opening another report (memray's flame graph, for the comparison in
-//   docs/benchmarks.md): navigation to the load event plus two animation frames.
+//   docs/benchmarks.md): navigation to the load event (to the ready flag for a memlens page) plus two
+//   animation frames.
 
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { loadViewerAssets } from '../src/report/html/assets.js';
 import { renderPage } from '../src/report/html/page.js';
-import { launchBrowser } from '../test/support/browser.js';
+import { launchBrowser, waitReady } from '../test/support/browser.js';
 import { largeProfile } from '../test/support/synthetic-profile.js';
 
 const { values } = parseArgs({
@@ -80,7 +81,7 @@ try {
     const errors: string[] = [];
     p.on('pageerror', (e) => errors.push(e.message));
     await p.goto(`file://${file}`);
-    await p.waitForFunction('document.documentElement.dataset.ready !== undefined', undefined, { timeout: 60_000 });
+    await waitReady(p);
     if (errors.length > 0) throw new Error(errors.join('\n'));
     open.push(Number(await p.evaluate('document.documentElement.dataset.readyAt')));
     decode.push(Number(await p.evaluate('document.documentElement.dataset.decodeMs')));
@@ -134,6 +135,8 @@ try {
       const p = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       const start = performance.now();
       await p.goto(`file://${other}`, { waitUntil: 'load', timeout: 120_000 });
+      // A memlens page draws after the load event (it inflates its payload first): wait for it.
+      if (await p.evaluate<boolean>('document.getElementById("memlens-payload") !== null')) await waitReady(p);
       await p.evaluate('new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))');
       times.push(performance.now() - start);
       await p.close();

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { main } from '../../src/cli/main.js';
-import { launchBrowser } from '../support/browser.js';
+import { launchBrowser, waitReady } from '../support/browser.js';
 import { memoryIo } from '../support/memory-io.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -54,7 +54,7 @@ test('a real program: its known allocator is the largest frame, threads and time
     });
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(`file://${html}`);
-    await page.waitForFunction('document.documentElement.dataset.ready !== undefined');
+    await waitReady(page);
     type View = { totalBytes: number; largestSelf: { name: string; bytes: number }; children: { name: string; bytes: number }[]; thread: number; windowTick: number };
     const view = () => page.evaluate<View>('window.memlens.view()');
     let v = await view();

@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { loadViewerAssets } from '../../src/report/html/assets.js';
 import { renderPage } from '../../src/report/html/page.js';
 import type { ReportData } from '../../src/report/html/payload.js';
-import { launchBrowser, screenshotDir } from '../support/browser.js';
+import { launchBrowser, screenshotDir, waitReady } from '../support/browser.js';
 import { HOSTILE_NAME, knownProgram } from '../support/synthetic-profile.js';
 
 const MiB = 1024 * 1024;
@@ -72,7 +72,7 @@ async function open(data: ReportData, name = `report-${++pages}`): Promise<Opene
     return route.abort();
   });
   await page.goto(`file://${file}`);
-  await page.waitForFunction('document.documentElement.dataset.ready !== undefined');
+  await waitReady(page);
   return { page, problems, view: () => page.evaluate('window.memlens.view()') };
 }
 

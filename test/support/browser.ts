@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env['MEMLENS_CHROMIUM'] ?? '/usr/bin/chromium';
 
@@ -25,4 +25,19 @@ export function screenshotDir(): string {
   const dir = join(process.env['MEMLENS_SCREENSHOTS'] ?? join(tmpdir(), 'memlens-screenshots'));
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * Waits until the report page says it is ready (or failed). Polls with page.evaluate, which goes through
+ * the DevTools protocol: playwright's waitForFunction with a string would eval inside the page, and the
+ * report's Content-Security-Policy rightly forbids that.
+ */
+export async function waitReady(page: Page, timeoutMs = 60_000): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await page.evaluate<string | undefined>('document.documentElement.dataset.ready');
+    if (state !== undefined) return state;
+    if (Date.now() > end) throw new Error(`the report did not open within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

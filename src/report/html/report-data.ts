@@ -149,7 +149,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
     if (pf === undefined) {
       const f = model.frames.frame(id);
       const source = !f.native && f.line > 0 && o.sourceLine !== null ? o.sourceLine(f.file, f.line) : null;
-      pf = b.frame(f.function, f.file, f.line, frameFlags(f), source);
+      pf = b.uniqueFrame(f.function, f.file, f.line, frameFlags(f), source);
       frameMap.set(id, pf);
     }
     return pf;
