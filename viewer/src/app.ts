@@ -491,7 +491,7 @@ export class App {
         this.flame.zoomNode !== 0 ? ` · ${formatPercent(bytes, zoomTotal)} of the zoom` : '',
       ),
     );
-    parts.push(el('div', {}, `${formatCount(tree.count[node]!)} allocations`));
+    parts.push(el('div', {}, `${formatCount(tree.count[node]!)} allocation${tree.count[node] === 1 ? '' : 's'}`));
     if (tree.self[node]! > 0 && node !== 0) parts.push(el('div', { class: 'tt-self' }, `${this.state.inverted ? 'as outermost caller' : 'allocated here'}: ${formatBytes(tree.self[node]!)}`));
     parts.push(el('div', { class: 'tt-hint' }, 'Click to zoom'));
     replaceChildren(this.tooltip, ...parts);

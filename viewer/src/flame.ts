@@ -8,6 +8,8 @@ import type { FlameTree } from './tree.js';
 
 const ROW = 18;
 const MIN_WIDTH = 0.4;
+/** Rows drawn at most: 1,600 rows of 18 px stay under the canvas size limit at a device pixel ratio of 1. */
+const MAX_ROWS = 1600;
 const FONT = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace';
 
 export interface FlameOptions {
@@ -110,7 +112,8 @@ export class FlameView {
   }
 
   private relayout(): void {
-    this.layout = this.tree === null ? null : layoutTree(this.tree, this.zoom, this.width);
+    const dpr = window.devicePixelRatio || 1;
+    this.layout = this.tree === null ? null : layoutTree(this.tree, this.zoom, this.width, Math.floor(MAX_ROWS / Math.max(dpr, 1)));
     this.draw();
   }
 
@@ -202,7 +205,7 @@ function rootLabel(tree: FlameTree): string {
  * Positions of the zoomed node's ancestors (full width, above it) and of its descendants (proportional to
  * their totals). Children narrower than MIN_WIDTH are skipped with everything below them.
  */
-export function layoutTree(tree: FlameTree, zoom: number, width: number): Layout {
+export function layoutTree(tree: FlameTree, zoom: number, width: number, maxRows = MAX_ROWS): Layout {
   let cap = 1024;
   let node = new Int32Array(cap);
   let x = new Float64Array(cap);
@@ -251,7 +254,8 @@ export function layoutTree(tree: FlameTree, zoom: number, width: number): Layout
     if (rr > maxRow) maxRow = rr;
     let cx = xx;
     const a = tree.childStart[nd]!;
-    const b = tree.childStart[nd + 1]!;
+    // Browsers refuse canvases past ~32,000 pixels: frames deeper than that are not drawn.
+    const b = rr + 1 < maxRows ? tree.childStart[nd + 1]! : a;
     for (let k = a; k < b; k++) {
       const c = tree.childList[k]!;
       const cw = tree.total[c]! * scale;

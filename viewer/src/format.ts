@@ -62,3 +62,15 @@ export function niceByteStep(span: number, target: number): number {
   const k = m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : m <= 10 ? 10 : m <= 20 ? 20 : m <= 50 ? 50 : m <= 100 ? 100 : m <= 200 ? 200 : m <= 500 ? 500 : 1024;
   return k * unit;
 }
+
+/**
+ * A file path as short as it can be and still say where the code is: the part after site-packages or
+ * after the standard library's pythonX.Y directory; other paths unchanged.
+ */
+export function shortPath(file: string): string {
+  const site = /\/(?:site|dist)-packages\/(.+)$/.exec(file);
+  if (site !== null) return site[1] ?? file;
+  const std = /\/lib\/python\d+\.\d+\/(.+)$/.exec(file);
+  if (std !== null) return std[1] ?? file;
+  return file;
+}

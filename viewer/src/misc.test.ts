@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { FrameFlag } from '../../src/report/html/payload.js';
 import { HOSTILE_NAME, knownProgram } from '../../test/support/synthetic-profile.js';
 import { timelineCsv } from './csv.js';
-import { formatBytes, formatDuration, formatPercent, niceByteStep, niceStep } from './format.js';
+import { formatBytes, formatDuration, formatPercent, niceByteStep, niceStep, shortPath } from './format.js';
 import { searchFrames } from './search.js';
 import { locationRows } from './table.js';
 import { buildTree } from './tree.js';
@@ -25,6 +25,9 @@ test('bytes, durations and percentages read as people write them', () => {
   assert.equal(formatPercent(1, 0), '–');
   assert.equal(niceStep(10e9, 5), 2e9);
   assert.equal(niceByteStep(1600 * MiB, 4), 500 * MiB);
+  assert.equal(shortPath('/venv/lib/python3.11/site-packages/numpy/_core/numeric.py'), 'numpy/_core/numeric.py');
+  assert.equal(shortPath('/usr/lib/python3.11/json/decoder.py'), 'json/decoder.py');
+  assert.equal(shortPath('/srv/app/app.py'), '/srv/app/app.py');
 });
 
 test('search matches function or file, case-insensitively, or a /regex/', () => {

@@ -4,7 +4,7 @@
 
 import type { ReportData } from '../../src/report/html/payload.js';
 import { el, replaceChildren } from './dom.js';
-import { formatBytes, formatCount, formatPercent } from './format.js';
+import { formatBytes, formatCount, formatPercent, shortPath } from './format.js';
 import type { FlameTree } from './tree.js';
 
 export interface LocationRow {
@@ -116,8 +116,9 @@ export class TableView {
     return this.data.strings[this.data.frames.name[f]!] ?? '';
   }
 
-  private locationOf(f: number): string {
-    const file = this.data.strings[this.data.frames.file[f]!] ?? '';
+  private locationOf(f: number, short = false): string {
+    const full = this.data.strings[this.data.frames.file[f]!] ?? '';
+    const file = short ? shortPath(full) : full;
     const line = this.data.frames.line[f]!;
     return line > 0 ? `${file}:${line}` : file;
   }
@@ -172,7 +173,7 @@ export class TableView {
         'div',
         { class: 'tbl-row', role: 'row', title: 'Show in the flame graph' },
         el('span', { class: 'tbl-cell fn' }, this.nameOf(r.frame)),
-        el('span', { class: 'tbl-cell loc' }, this.locationOf(r.frame)),
+        el('span', { class: 'tbl-cell loc', title: this.locationOf(r.frame) }, this.locationOf(r.frame, true)),
         el('span', { class: 'tbl-cell num' }, `${formatBytes(r.own)} `, el('small', {}, formatPercent(r.own, this.viewTotal))),
         el('span', { class: 'tbl-cell num' }, `${formatBytes(r.total)} `, el('small', {}, formatPercent(r.total, this.viewTotal))),
         el('span', { class: 'tbl-cell num' }, formatCount(r.ownCount)),

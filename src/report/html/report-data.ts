@@ -238,7 +238,8 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
     ...(model.warnings.length > 0 ? [`${model.warnings.length} damaged or truncated region(s) of the capture were skipped: ${model.warnings[0]?.message ?? ''}`] : []),
   ];
   const data = b.build({
-    title: h.argv.length > 0 ? h.argv.join(' ') : h.script !== '' ? h.script : o.captureFile,
+    // The interpreter by its name only (python3, not /srv/venv/bin/python3): the full line is in Statistics.
+    title: h.argv.length > 0 ? [h.argv[0]!.slice(h.argv[0]!.lastIndexOf('/') + 1), ...h.argv.slice(1)].join(' ') : h.script !== '' ? h.script : o.captureFile,
     memlensVersion: o.memlensVersion,
     view: o.view,
     inverted: o.inverted,
