@@ -26,6 +26,7 @@ static struct {
     int ready; /* read with acquire, written with release, so a walk sees a complete layout */
     ml_pylayout L;
     void *(*get_tstate)(void);
+    uintptr_t runtime; /* &_PyRuntime */
     uintptr_t code_type, unicode_type, bytes_type;
 } S;
 
@@ -67,6 +68,13 @@ static inline int plausible(uintptr_t p) {
 
 static inline int is_type(uintptr_t obj, uintptr_t type) {
     return plausible(obj) && rd_ptr(obj, ML_OB_TYPE) == type;
+}
+
+/* A code object a frame may show: of code type, and not being deallocated. Its reference count is 0
+ * while code_dealloc runs, which frees allocations of its own (hooks walk then). The low 32 bits are the
+ * count on every version (3.14 keeps flags in the high half; immortal counts have all low bits set). */
+static inline int is_live_code(uintptr_t obj) {
+    return is_type(obj, S.code_type) && rd_u32(obj, 0) != 0;
 }
 
 /* ---- init ---------------------------------------------------------------------------------------------- */
@@ -114,11 +122,12 @@ int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, 
         return fail(err, errlen, "_Py_DebugOffsets.version does not match sys.hexversion", NULL);
     if (free_threaded != 0) return fail(err, errlen, "free-threaded CPython builds are not supported", NULL);
 
-    uint64_t ts_size, ts_frame, if_size, if_prev, if_exec, if_instr, if_owner, co_size, co_name, co_qual,
+    uint64_t rt_size, rt_fin, ts_size, ts_frame, if_size, if_prev, if_exec, if_instr, if_owner, co_size, co_name, co_qual,
         co_file, co_first, co_lt, co_code, ob_size, ob_type, by_size, by_sval, u_size, u_state, u_len, u_ascii;
     if (minor == 13) {
         ml_dbg313 d;
         memcpy(&d, runtime, sizeof d);
+        rt_size = d.runtime_state.size, rt_fin = d.runtime_state.finalizing;
         ts_size = d.thread_state.size, ts_frame = d.thread_state.current_frame;
         if_size = d.interpreter_frame.size, if_prev = d.interpreter_frame.previous;
         if_exec = d.interpreter_frame.executable, if_instr = d.interpreter_frame.instr_ptr;
@@ -135,6 +144,7 @@ int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, 
     } else {
         ml_dbg314 d;
         memcpy(&d, runtime, sizeof d);
+        rt_size = d.runtime_state.size, rt_fin = d.runtime_state.finalizing;
         ts_size = d.thread_state.size, ts_frame = d.thread_state.current_frame;
         if_size = d.interpreter_frame.size, if_prev = d.interpreter_frame.previous;
         if_exec = d.interpreter_frame.executable, if_instr = d.interpreter_frame.instr_ptr;
@@ -153,7 +163,7 @@ int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, 
     int ok = ob_size == 16 && ob_type == ML_OB_TYPE && by_size == 16 && by_sval == 32 && u_len == 16 &&
              u_state == 32 && (u_ascii == 40 || u_ascii == 48) && if_prev == 8 && if_exec == 0;
     /* Every field inside its struct, every struct of a plausible size. */
-    ok = ok && ts_size < 65536 && ts_frame + 8 <= ts_size && if_size < 4096 && if_instr + 8 <= if_size &&
+    ok = ok && rt_fin + 8 <= rt_size && fits16(rt_fin) && ts_size < 65536 && ts_frame + 8 <= ts_size && if_size < 4096 && if_instr + 8 <= if_size &&
          if_owner < if_size && co_size < 65536 && co_name + 8 <= co_size && co_qual + 8 <= co_size &&
          co_file + 8 <= co_size && co_first + 4 <= co_size && co_lt + 8 <= co_size && co_code <= co_size &&
          co_code >= ML_FIRSTTRACEABLE_BEFORE_CODE && u_size <= 256 && fits16(u_size);
@@ -163,6 +173,7 @@ int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, 
 
     L->minor = (uint8_t)minor;
     L->model = ML_FRAMES_INTERP;
+    L->rt_finalizing = (uint16_t)rt_fin;
     L->ts_frame = (uint16_t)ts_frame, L->ts_cframe = ML_NO_FIELD, L->cframe_current = ML_NO_FIELD;
     L->f_back = L->f_code = L->f_lasti = ML_NO_FIELD, L->lasti_unit = 0;
     L->if_previous = (uint16_t)if_prev, L->if_code = (uint16_t)if_exec, L->if_instr = (uint16_t)if_instr;
@@ -202,18 +213,17 @@ int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen) {
         return -1;
     }
 
+    const void *runtime = sym("_PyRuntime");
+    if (runtime == NULL) return fail(err, errlen, "_PyRuntime not found by dlsym", NULL);
     ml_pylayout L;
     switch (minor) {
     case 9: L = ml_layout_39; break;
     case 10: L = ml_layout_310; break;
     case 11: L = ml_layout_311; break;
     case 12: L = ml_layout_312; break;
-    default: {
-        const void *runtime = sym("_PyRuntime");
-        if (runtime == NULL) return fail(err, errlen, "_PyRuntime not found by dlsym", NULL);
+    default:
         if (ml_pylayout_from_debug_offsets(runtime, hexversion, &L, err, errlen) != 0) return -1;
         break;
-    }
     }
 
     void *get_tstate = sym("PyGILState_GetThisThreadState");
@@ -233,6 +243,7 @@ int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen) {
                     "(a debug or patched build?)");
 
     memcpy(&S.get_tstate, &get_tstate, sizeof get_tstate);
+    S.runtime = (uintptr_t)runtime;
     S.code_type = code_type, S.unicode_type = unicode_type, S.bytes_type = bytes_type;
     S.L = L;
     if (err != NULL && errlen > 0) err[0] = '\0';
@@ -265,7 +276,7 @@ static size_t walk_objects(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, 
     cycle_guard g = {0, 1, 0};
     while (plausible(f) && n < ML_WALK_MAX) {
         uintptr_t code = rd_ptr(f, L->f_code);
-        if (!is_type(code, S.code_type)) break;
+        if (!is_live_code(code)) break;
         if (n < cap) {
             int32_t lasti = rd_i32(f, L->f_lasti);
             /* -1: the frame has not started its first instruction yet */
@@ -296,7 +307,7 @@ static size_t walk_interp(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, s
             uintptr_t code = rd_ptr(f, L->if_code);
             if (L->code_tagged) code = (code & 3u) == 3u ? 0 : code & ~(uintptr_t)3u; /* 3: a tagged int */
             /* Not a code object: the None executable of a shim frame (3.13+); skip it, keep walking. */
-            if (is_type(code, S.code_type)) {
+            if (is_live_code(code)) {
                 uintptr_t base = code + L->co_code_adaptive;
                 uintptr_t instr = rd_ptr(f, L->if_instr);
                 int32_t first = rd_i32(code, L->co_firsttraceable);
@@ -324,6 +335,10 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
     if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return 0;
     uintptr_t ts = (uintptr_t)S.get_tstate();
     if (!plausible(ts)) return 0;
+    /* Once Py_Finalize has begun, the finalizing thread deletes the other threads' states (daemon threads
+     * keep running until they next want the GIL): only the finalizing thread's own state is still sure. */
+    uintptr_t finalizing = __atomic_load_n((const uintptr_t *)(S.runtime + S.L.rt_finalizing), __ATOMIC_RELAXED);
+    if (finalizing != 0 && finalizing != ts) return 0;
     if (S.L.model == ML_FRAMES_OBJECTS) return walk_objects(&S.L, ts, out, cap);
     return walk_interp(&S.L, ts, out, cap);
 }

@@ -23,6 +23,9 @@ typedef struct ml_pylayout {
     uint8_t minor;
     uint8_t model; /* ml_frame_model */
 
+    /* _PyRuntimeState._finalizing: the thread state finalizing the interpreter, once Py_Finalize began */
+    uint16_t rt_finalizing;
+
     /* PyThreadState. 3.9/3.10: ts_frame is `frame`; 3.13+: `current_frame`; 3.11/3.12: ts_cframe is `cframe`
      * and cframe_current is _PyCFrame.current_frame (then ts_frame is ML_NO_FIELD). */
     uint16_t ts_frame;
@@ -86,6 +89,7 @@ typedef struct ml_pylayout {
 
 static const ml_pylayout ml_layout_39 = {
     .minor = 9, .model = ML_FRAMES_OBJECTS,
+    .rt_finalizing = 16,
     .ts_frame = 24, .ts_cframe = ML_NO_FIELD, .cframe_current = ML_NO_FIELD,
     .f_back = 24, .f_code = 32, .f_lasti = 104, .lasti_unit = 1,
     .if_previous = ML_NO_FIELD, .if_code = ML_NO_FIELD, .if_instr = ML_NO_FIELD, .if_owner = ML_NO_FIELD,
@@ -100,6 +104,7 @@ static const ml_pylayout ml_layout_39 = {
 
 static const ml_pylayout ml_layout_310 = {
     .minor = 10, .model = ML_FRAMES_OBJECTS,
+    .rt_finalizing = 16,
     .ts_frame = 24, .ts_cframe = ML_NO_FIELD, .cframe_current = ML_NO_FIELD,
     .f_back = 24, .f_code = 32, .f_lasti = 96, .lasti_unit = 2,
     .if_previous = ML_NO_FIELD, .if_code = ML_NO_FIELD, .if_instr = ML_NO_FIELD, .if_owner = ML_NO_FIELD,
@@ -114,6 +119,7 @@ static const ml_pylayout ml_layout_310 = {
 
 static const ml_pylayout ml_layout_311 = {
     .minor = 11, .model = ML_FRAMES_INTERP,
+    .rt_finalizing = 24,
     .ts_frame = ML_NO_FIELD, .ts_cframe = 56, .cframe_current = 8,
     .f_back = ML_NO_FIELD, .f_code = ML_NO_FIELD, .f_lasti = ML_NO_FIELD, .lasti_unit = 0,
     .if_previous = 48, .if_code = 32, .if_instr = 56, .if_owner = 69,
@@ -128,6 +134,7 @@ static const ml_pylayout ml_layout_311 = {
 
 static const ml_pylayout ml_layout_312 = {
     .minor = 12, .model = ML_FRAMES_INTERP,
+    .rt_finalizing = 24,
     .ts_frame = ML_NO_FIELD, .ts_cframe = 56, .cframe_current = 0,
     .f_back = ML_NO_FIELD, .f_code = ML_NO_FIELD, .f_lasti = ML_NO_FIELD, .lasti_unit = 0,
     .if_previous = 8, .if_code = 0, .if_instr = 56, .if_owner = 70,

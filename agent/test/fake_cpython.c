@@ -16,7 +16,7 @@
 
 /* ---- what pyframes.c looks up with dlsym ---- */
 void *PyGILState_GetThisThreadState(void);
-unsigned char _PyRuntime[sizeof(ml_dbg314) + 64] __attribute__((aligned(16)));
+unsigned char _PyRuntime[1024] __attribute__((aligned(16)));
 uint64_t PyCode_Type[64], PyUnicode_Type[64], PyBytes_Type[64];
 
 static void *current_tstate;
@@ -26,6 +26,7 @@ void *PyGILState_GetThisThreadState(void) {
 
 /* ---- the fake layout (GIL build, LP64) ---- */
 enum {
+    RT_SIZE = 1024, RT_FINALIZING = 1000, /* past the debug offsets, as in CPython */
     TS_SIZE = 256, TS_CURRENT_FRAME = 72,
     IF_SIZE = 88, IF_PREVIOUS = 8, IF_EXECUTABLE = 0, IF_INSTR = 56, IF_OWNER = 74,
     CO_SIZE = 216, CO_NAME = 120, CO_QUALNAME = 128, CO_FILENAME = 112, CO_FIRSTLINENO = 68, CO_LINETABLE = 136,
@@ -131,6 +132,7 @@ static void fill_types(void) {
 #define FILL_COMMON(d)                                                                                       \
     do {                                                                                                     \
         memcpy((d).cookie, "xdebugpy", 8);                                                                   \
+        (d).runtime_state.size = RT_SIZE, (d).runtime_state.finalizing = RT_FINALIZING;                      \
         (d).thread_state.size = TS_SIZE, (d).thread_state.current_frame = TS_CURRENT_FRAME;                  \
         (d).interpreter_frame.size = IF_SIZE, (d).interpreter_frame.previous = IF_PREVIOUS;                  \
         (d).interpreter_frame.executable = IF_EXECUTABLE, (d).interpreter_frame.instr_ptr = IF_INSTR;        \
@@ -220,6 +222,19 @@ static void walks(unsigned long hexversion, int tagged) {
     link_frames(f0, (uintptr_t)1 << 60);
     EQ(ml_pyframes_walk(out, 8), 1, "a previous pointer beyond user space ends the walk");
 
+    /* Finalization: only the finalizing thread's own frames are still read. */
+    uintptr_t other = thread_state(f0);
+    put64((uintptr_t)_PyRuntime, RT_FINALIZING, other);
+    EQ(ml_pyframes_walk(out, 8), 0, "another thread is finalizing the interpreter: no walk");
+    current_tstate = (void *)other;
+    EQ(ml_pyframes_walk(out, 8), 1, "the finalizing thread still walks its frames");
+    put64((uintptr_t)_PyRuntime, RT_FINALIZING, 0);
+
+    /* A code object being deallocated (reference count 0) is not shown. */
+    put64(a, 0, 0);
+    EQ(ml_pyframes_walk(out, 8), 0, "a frame whose code is being deallocated is skipped");
+    put64(a, 0, 1);
+
     current_tstate = (void *)thread_state(0);
     EQ(ml_pyframes_walk(out, 8), 0, "a thread state without frames");
     current_tstate = NULL;
@@ -292,6 +307,8 @@ static void refusals(void) {
 }
 
 int main(void) {
+    _Static_assert(sizeof(ml_dbg314) + 8 <= RT_FINALIZING && RT_FINALIZING + 8 <= RT_SIZE, "fake runtime layout");
+    _Static_assert(sizeof _PyRuntime >= RT_SIZE, "fake runtime size");
     fill_types();
     runtime_314(0x030E00F0);
     walks(0x030E00F0, 1);

@@ -7,9 +7,7 @@
 #if PY_MINOR_VERSION >= 11
 #include "internal/pycore_frame.h"
 #endif
-#if PY_MINOR_VERSION >= 13
 #include "internal/pycore_runtime.h"
-#endif
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,6 +90,7 @@ static void check_common(const ml_pylayout *L) {
 #if PY_MINOR_VERSION <= 12
 static void check_table(const ml_pylayout *L) {
     check_common(L);
+    CHECK(rt_finalizing, offsetof(_PyRuntimeState, _finalizing));
 #if PY_MINOR_VERSION <= 10
     CHECK(model, ML_FRAMES_OBJECTS);
     CHECK(ts_frame, offsetof(PyThreadState, frame));
@@ -129,6 +128,8 @@ static void check_debug_offsets(void) {
     check("sizeof _Py_DebugOffsets", sizeof(ml_dbg313), sizeof(_Py_DebugOffsets));
     DBG(version);
     DBG(free_threaded);
+    DBG(runtime_state.size);
+    DBG(runtime_state.finalizing);
     DBG(thread_state.size);
     DBG(thread_state.current_frame);
     DBG(interpreter_frame.size);
@@ -171,6 +172,8 @@ static void check_debug_offsets(void) {
     memcpy(d.cookie, "xdebugpy", 8);
     d.version = PY_VERSION_HEX;
     d.free_threaded = 0;
+    d.runtime_state.size = sizeof(_PyRuntimeState);
+    d.runtime_state.finalizing = offsetof(_PyRuntimeState, _finalizing);
     d.thread_state.size = sizeof(PyThreadState);
     d.thread_state.current_frame = offsetof(PyThreadState, current_frame);
     d.interpreter_frame.size = sizeof(_PyInterpreterFrame);
@@ -203,6 +206,7 @@ static void check_debug_offsets(void) {
     const ml_pylayout *L = &derived;
     check_common(L);
     CHECK(model, ML_FRAMES_INTERP);
+    CHECK(rt_finalizing, offsetof(_PyRuntimeState, _finalizing));
     CHECK(ts_frame, offsetof(PyThreadState, current_frame));
     CHECK(ts_cframe, ML_NO_FIELD);
     CHECK(if_previous, offsetof(_PyInterpreterFrame, previous));

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "../src/pyframes.h"
 
@@ -14,6 +15,8 @@ PROBE_API size_t probe_walk(uint64_t *codes, uint32_t *instrs, size_t cap);
 PROBE_API int probe_code_key(uint64_t code, uint64_t *name, uint64_t *filename, uint32_t *firstlineno);
 PROBE_API long probe_code_text(uint64_t code, char *buf, size_t cap, uint64_t *fields);
 PROBE_API long probe_walk_in_new_thread(void);
+PROBE_API uint64_t probe_bench_walk(size_t iterations, size_t cap, size_t *depth);
+PROBE_API uint64_t probe_bench_code_text(uint64_t code, size_t iterations);
 
 int probe_init(unsigned long hexversion, char *err, size_t errlen) {
     return ml_pyframes_init(hexversion, err, errlen);
@@ -70,4 +73,37 @@ long probe_walk_in_new_thread(void) {
     if (pthread_create(&t, NULL, walk_thread, &depth) != 0) return -2;
     pthread_join(t, NULL);
     return depth;
+}
+
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* For bench/pyframes-walk.ts: nanoseconds taken by `iterations` walks of the calling thread's frames. */
+uint64_t probe_bench_walk(size_t iterations, size_t cap, size_t *depth) {
+    static ml_pyframe frames[1024];
+    if (cap > 1024) cap = 1024;
+    size_t d = 0;
+    uint64_t t0 = now_ns();
+    for (size_t i = 0; i < iterations; i++) {
+        d += ml_pyframes_walk(frames, cap);
+        __asm__ volatile("" : : "r"(frames) : "memory"); /* keep every walk */
+    }
+    uint64_t t1 = now_ns();
+    *depth = iterations ? d / iterations : 0;
+    return t1 - t0;
+}
+
+/* Nanoseconds taken by `iterations` conversions of a code object's text. */
+uint64_t probe_bench_code_text(uint64_t code, size_t iterations) {
+    static char buf[4096];
+    ml_code_text t;
+    uint64_t t0 = now_ns();
+    for (size_t i = 0; i < iterations; i++) {
+        if (ml_pyframes_code_text((const void *)(uintptr_t)code, buf, sizeof buf, &t) != 0) return 0;
+        __asm__ volatile("" : : "r"(buf) : "memory");
+    }
+    return now_ns() - t0;
 }

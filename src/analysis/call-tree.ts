@@ -24,6 +24,8 @@ export interface CallTree {
   readonly nodes: readonly CallTreeNode[];
   /** The frames the nodes refer to, by frame id (sparse: only those used). */
   readonly frames: ReadonlyMap<number, Frame>;
+  /** Stacks in the tree. */
+  readonly stacks: number;
   /** Stacks left out by `maxStacks`, and their bytes. */
   readonly omittedStacks: number;
   readonly omittedBytes: number;
@@ -65,5 +67,5 @@ export function callTree(model: CaptureModel, stacks: readonly StackAmount[], op
     node.selfCount += st.count;
   }
   for (const n of nodes) n.children.sort((a, b) => (nodes[b] as CallTreeNode).bytes - (nodes[a] as CallTreeNode).bytes || a - b);
-  return { nodes, frames, omittedStacks: sorted.length - kept.length, omittedBytes };
+  return { nodes, frames, stacks: kept.length, omittedStacks: sorted.length - kept.length, omittedBytes };
 }

@@ -322,3 +322,13 @@ export function concat(parts: readonly Uint8Array[], total = parts.reduce((n, p)
   }
   return out;
 }
+
+/**
+ * Blocks holding `records`, to append to an existing capture (no file header): how memlens adds the EXIT
+ * record (stream STREAM_MEMLENS) after the profiled program ended.
+ */
+export function encodeAppendix(records: readonly MetaRecord[]): Uint8Array {
+  const w = new CaptureWriter();
+  for (const r of records) w.meta(r);
+  return w.finish();
+}

@@ -66,6 +66,8 @@ export class SeqOrderer implements CaptureVisitor {
   private wmE = 0;
   /** Records delivered so far. */
   delivered = 0;
+  /** Records delivered since the last compact(). */
+  private releasedNow = 0;
 
   constructor(downstream: CaptureVisitor, options: OrdererOptions = {}) {
     this.down = downstream;
@@ -259,6 +261,7 @@ export class SeqOrderer implements CaptureVisitor {
   private deliver(i: number): void {
     this.gone[i] = 1;
     this.delivered++;
+    this.releasedNow++;
     switch (this.kind[i]) {
       case KIND_ALLOC:
         this.down.alloc(
@@ -291,6 +294,16 @@ export class SeqOrderer implements CaptureVisitor {
       r.tail = -1;
     }
     this.last = undefined;
+    const all = this.releasedNow === n;
+    this.releasedNow = 0;
+    if (all) {
+      // The usual case at a barrier: everything went out.
+      this.gone.fill(0, 0, n);
+      this.n = 0;
+      this.metas.length = 0;
+      this.forgetRuns();
+      return;
+    }
     for (let i = 0; i < n; i++) {
       if (this.gone[i] === 1) {
         this.gone[i] = 0;
@@ -319,7 +332,11 @@ export class SeqOrderer implements CaptureVisitor {
     }
     this.n = w;
     if (this.metas.length > w + 4096) this.metas.length = w;
-    // Streams with nothing buffered and nothing to remember can go (threads come and go).
+    this.forgetRuns();
+  }
+
+  /** Streams with nothing buffered and nothing to remember can go (threads come and go). */
+  private forgetRuns(): void {
     for (const [id, r] of this.runs) if (r.head < 0 && (r.lastK < this.wmK || (r.lastK === this.wmK && r.lastE <= this.wmE))) this.runs.delete(id);
     this.last = undefined;
   }

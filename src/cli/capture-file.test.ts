@@ -8,7 +8,8 @@ import { fakeIo } from '../../test/support/fake-io.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
 import { decodeCapture } from '../capture/decoder.js';
 import { concat } from '../capture/encoder.js';
-import { readCaptureFile, recompressCaptureFile } from './capture-file.js';
+import { appendToCaptureFile, readCaptureFile, recompressCaptureFile } from './capture-file.js';
+import { STREAM_MEMLENS } from '../capture/format.js';
 import { byteProgress, NO_PROGRESS, PROGRESS_MIN_BYTES } from './progress.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memlens-capfile-'));
@@ -72,4 +73,17 @@ test('progress: drawn on a terminal for big inputs, throttled, erased at the end
   assert.equal(err.split('\r').length - 1, 3);
   assert.equal(byteProgress(fakeIo(dir, { stderrTTY: false }), 'x', PROGRESS_MIN_BYTES * 2), NO_PROGRESS);
   assert.equal(byteProgress(fakeIo(dir, { stderrTTY: true }), 'x', 1000), NO_PROGRESS);
+});
+
+test('appendToCaptureFile adds an EXIT record that a reader finds after the agent\'s blocks', async () => {
+  const bytes = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 300 });
+  const path = join(dir, 'exit.mlens');
+  writeFileSync(path, bytes);
+  const exit = { type: 'exit', stream: STREAM_MEMLENS, timeNs: 123, exitCode: 0, signal: 9, oomKill: 1, detail: 'Out of memory: Killed process 42' } as const;
+  await appendToCaptureFile(path, [exit]);
+  const c = new Collector();
+  await readCaptureFile(path, c);
+  assert.deepEqual(c.c.warnings, []);
+  assert.deepEqual(c.c.items.at(-1), exit);
+  await assert.rejects(appendToCaptureFile(join(dir, 'missing-dir', 'x.mlens'), [exit]), /missing-dir\/x\.mlens: no such file/);
 });

@@ -1,10 +1,11 @@
 // Reading and rewriting capture files: the file-system edge of src/capture. Errors become one clear line
 // (FileError, CaptureFormatError with the file name); decode warnings go to the visitor.
 
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { appendFile, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
 import { Recompressor } from '../capture/compress.js';
-import type { CaptureHeader, CaptureVisitor, DecodeWarning } from '../capture/records.js';
+import { encodeAppendix } from '../capture/encoder.js';
+import type { CaptureHeader, CaptureVisitor, DecodeWarning, MetaRecord } from '../capture/records.js';
 import { CaptureFormatError, FileError } from '../errors.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 
@@ -148,5 +149,18 @@ export async function recompressCaptureFile(path: string, options: { level?: num
   } finally {
     progress.finish();
     await fh.close();
+  }
+}
+
+/**
+ * Appends records in blocks of their own to a capture (memlens run adds EXIT after the program ended).
+ * One write, so a reader never sees half of it. If the capture ends inside a block (a writer that died in
+ * the middle of a write), that block's records are lost: the reader then sees it as damaged, not cut.
+ */
+export async function appendToCaptureFile(path: string, records: readonly MetaRecord[]): Promise<void> {
+  try {
+    await appendFile(path, encodeAppendix(records), { flag: 'a' });
+  } catch (e) {
+    throw fileError(path, e, 'appending to it');
   }
 }

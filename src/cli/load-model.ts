@@ -10,6 +10,10 @@ import { readCaptureFile } from './capture-file.js';
 import type { Io } from './io.js';
 import { byteProgress } from './progress.js';
 
+/** Smaller than readCaptureFile's default: the replay, not the read size, bounds the speed, and every
+ * MiB of buffer shows in the peak RSS (measured in bench/report-speed.ts). */
+const READ_CHUNK_BYTES = 1 << 20;
+
 export interface LoadOptions extends BuildOptions {
   /** Force the progress bar (tests); otherwise only on a terminal and for big files. */
   readonly forceProgress?: boolean;
@@ -26,7 +30,7 @@ export async function loadModel(io: Io, path: string, options: LoadOptions = {})
   // The decoder gives blocks in file order; the replay needs seq order across threads.
   const orderer = new SeqOrderer(builder);
   const progress = byteProgress(io, `reading ${path}`, size, options.forceProgress === true ? { force: true } : {});
-  await readCaptureFile(path, orderer, { progress });
+  await readCaptureFile(path, orderer, { progress, chunkSize: READ_CHUNK_BYTES });
   orderer.end();
   const model = builder.finish();
   if (model.warnings.length > 0) {

@@ -86,7 +86,13 @@ interface StreamState {
   lastNative: number;
   lastAllocator: number;
   lastSite: number;
+  // A direct-mapped cache of (stack, native stack, allocator) → site behind it (-1: empty slot). Local
+  // stack ids are reused after a STACK_RESET, so the reset clears it.
+  cacheKey: Float64Array;
+  cacheSite: Int32Array;
 }
+
+const SITE_CACHE = 1024;
 
 const EMPTY_HEADER: CaptureHeader = {
   version: 0,
@@ -139,6 +145,14 @@ export class ModelBuilder implements CaptureVisitor {
   private readonly nativeNodes = new TupleInterner(2, 4096); // (parent global, ip)
   private readonly codes = new Map<number, CodeInfo>();
   private readonly sites = new SiteTable();
+  // The per-site columns the hot path touches, cached (refreshColumns() after the table grows).
+  private totalCount: Float64Array = new Float64Array(0);
+  private totalBytes: Float64Array = new Float64Array(0);
+  private liveCounts: Float64Array = new Float64Array(0);
+  private liveBytes: Float64Array = new Float64Array(0);
+  private peakCounts: Float64Array = new Float64Array(0);
+  private peakBytes: Float64Array = new Float64Array(0);
+  private peakMark: Float64Array = new Float64Array(0);
   private readonly streams = new Map<number, StreamState>();
   private lastStreamId = -1;
   private lastStream: StreamState | undefined;
@@ -247,17 +261,18 @@ export class ModelBuilder implements CaptureVisitor {
     if (stack === st.lastStack && nativeStack === st.lastNative && allocator === st.lastAllocator) {
       site = st.lastSite;
     } else {
-      let py = 0;
-      if (stack > 0) {
-        py = stack < st.py.length ? (st.py[stack] as number) : 0;
-        if (py === 0) this.unknownStacks++;
+      // One number for the key (exact while both ids are below 2^24; past that, no caching).
+      const key = stack < 16777216 && nativeStack < 16777216 ? (stack * 16777216 + nativeStack) * 16 + allocator : -2;
+      const slot = (Math.imul(stack, 0x9e3779b1) ^ Math.imul(nativeStack, 0x85ebca6b) ^ allocator) & (SITE_CACHE - 1);
+      if (key === -2) {
+        site = this.siteOf(st, stack, nativeStack, allocator);
+      } else if (st.cacheKey[slot] === key) {
+        site = st.cacheSite[slot] as number;
+      } else {
+        site = this.siteOf(st, stack, nativeStack, allocator);
+        st.cacheKey[slot] = key;
+        st.cacheSite[slot] = site;
       }
-      let nat = 0;
-      if (nativeStack > 0) {
-        nat = nativeStack < st.native.length ? (st.native[nativeStack] as number) : 0;
-        if (nat === 0) this.unknownStacks++;
-      }
-      site = this.sites.intern(py, nat, st.thread, allocator);
       st.lastStack = stack;
       st.lastNative = nativeStack;
       st.lastAllocator = allocator;
@@ -283,12 +298,11 @@ export class ModelBuilder implements CaptureVisitor {
       this.countAlloc(site, size, allocator);
       this.tracked.insert(address, size, site, this.bumpThreadAllocs(st.thread));
     } else {
-      if (this.live.remove(address)) {
+      this.countAlloc(site, size, allocator);
+      if (this.live.insertOrReplace(address, size, site, this.bumpThreadAllocs(st.thread))) {
         this.missedFrees++;
         this.release(this.live.removedSite, this.live.removedSize, 1, seq);
       }
-      this.countAlloc(site, size, allocator);
-      this.live.insert(address, size, site, this.bumpThreadAllocs(st.thread));
     }
     this.acquire(site, size, seq);
   }
@@ -321,9 +335,8 @@ export class ModelBuilder implements CaptureVisitor {
   private countAlloc(site: number, size: number, allocator: number): void {
     this.allocations++;
     this.bytesAllocated += size;
-    const c = this.sites.columns;
-    c.totalCount.array[site] = (c.totalCount.array[site] as number) + 1;
-    c.totalBytes.array[site] = (c.totalBytes.array[site] as number) + size;
+    this.totalCount[site] = (this.totalCount[site] as number) + 1;
+    this.totalBytes[site] = (this.totalBytes[site] as number) + size;
     const k = allocator & 15;
     this.allocatorCounts[k] = (this.allocatorCounts[k] as number) + 1;
     this.allocatorBytes[k] = (this.allocatorBytes[k] as number) + size;
@@ -356,19 +369,28 @@ export class ModelBuilder implements CaptureVisitor {
 
   /** Saves the site's live value as its value at the latest peak, once, before it changes. */
   private touch(site: number): void {
-    const c = this.sites.columns;
-    if (c.peakMark.array[site] !== this.epoch) {
-      c.peakBytes.array[site] = c.liveBytes.array[site] as number;
-      c.peakCount.array[site] = c.liveCount.array[site] as number;
-      c.peakMark.array[site] = this.epoch;
+    if (this.peakMark[site] !== this.epoch) {
+      this.peakBytes[site] = this.liveBytes[site] as number;
+      this.peakCounts[site] = this.liveCounts[site] as number;
+      this.peakMark[site] = this.epoch;
     }
+  }
+
+  private refreshColumns(): void {
+    const c = this.sites.columns;
+    this.totalCount = c.totalCount.array;
+    this.totalBytes = c.totalBytes.array;
+    this.liveCounts = c.liveCount.array;
+    this.liveBytes = c.liveBytes.array;
+    this.peakCounts = c.peakCount.array;
+    this.peakBytes = c.peakBytes.array;
+    this.peakMark = c.peakMark.array;
   }
 
   private acquire(site: number, bytes: number, seq: number): void {
     this.touch(site);
-    const c = this.sites.columns;
-    c.liveBytes.array[site] = (c.liveBytes.array[site] as number) + bytes;
-    c.liveCount.array[site] = (c.liveCount.array[site] as number) + 1;
+    this.liveBytes[site] = (this.liveBytes[site] as number) + bytes;
+    this.liveCounts[site] = (this.liveCounts[site] as number) + 1;
     this.liveCount++;
     this.heap += bytes;
     this.observer?.change(site, seq, bytes, 1);
@@ -385,9 +407,8 @@ export class ModelBuilder implements CaptureVisitor {
 
   private release(site: number, bytes: number, count: number, seq: number): void {
     this.touch(site);
-    const c = this.sites.columns;
-    c.liveBytes.array[site] = (c.liveBytes.array[site] as number) - bytes;
-    c.liveCount.array[site] = (c.liveCount.array[site] as number) - count;
+    this.liveBytes[site] = (this.liveBytes[site] as number) - bytes;
+    this.liveCounts[site] = (this.liveCounts[site] as number) - count;
     this.liveCount -= count;
     this.heap -= bytes;
     this.observer?.change(site, seq, -bytes, -count);
@@ -404,6 +425,23 @@ export class ModelBuilder implements CaptureVisitor {
       if (p.whole && !replaced && this.temporaryThreshold !== undefined) this.checkTemporary(p.site, p.bytes, p.index);
     }
     return true;
+  }
+
+  /** The site of an event: its stream's stack ids mapped to global stack nodes, then interned. */
+  private siteOf(st: StreamState, stack: number, nativeStack: number, allocator: number): number {
+    let py = 0;
+    if (stack > 0) {
+      py = stack < st.py.length ? (st.py[stack] as number) : 0;
+      if (py === 0) this.unknownStacks++;
+    }
+    let nat = 0;
+    if (nativeStack > 0) {
+      nat = nativeStack < st.native.length ? (st.native[nativeStack] as number) : 0;
+      if (nat === 0) this.unknownStacks++;
+    }
+    const site = this.sites.intern(py, nat, st.thread, allocator);
+    if (site >= this.liveBytes.length) this.refreshColumns();
+    return site;
   }
 
   private startWindow(): void {
@@ -429,6 +467,8 @@ export class ModelBuilder implements CaptureVisitor {
         lastNative: -1,
         lastAllocator: -1,
         lastSite: 0,
+        cacheKey: new Float64Array(SITE_CACHE).fill(-1),
+        cacheSite: new Int32Array(SITE_CACHE),
       };
       this.streams.set(stream, st);
     }
@@ -462,6 +502,7 @@ export class ModelBuilder implements CaptureVisitor {
         st.py.fill(0);
         st.native.fill(0);
         st.lastStack = -1;
+        st.cacheKey.fill(-1);
         break;
       }
       case 'code':

@@ -56,6 +56,36 @@ export class LiveTable {
     this.count++;
   }
 
+  /**
+   * Adds an allocation at `address`, replacing the one live there if any (then true, and removedSize/Site/
+   * Index describe the replaced one). One probe instead of remove() then insert().
+   */
+  insertOrReplace(address: number, size: number, site: number, index: number): boolean {
+    if ((this.count + 1) * 10 > this.keys.length * 7) this.grow();
+    const keys = this.keys;
+    let slot = hashAddress(address) & this.mask;
+    for (;;) {
+      const k = keys[slot] as number;
+      if (k === address) {
+        this.removedSize = this.sizes[slot] as number;
+        this.removedSite = this.sites[slot] as number;
+        this.removedIndex = this.indexes[slot] as number;
+        this.sizes[slot] = size;
+        this.sites[slot] = site;
+        this.indexes[slot] = index;
+        return true;
+      }
+      if (k === EMPTY) break;
+      slot = (slot + 1) & this.mask;
+    }
+    keys[slot] = address;
+    this.sizes[slot] = size;
+    this.sites[slot] = site;
+    this.indexes[slot] = index;
+    this.count++;
+    return false;
+  }
+
   /** Removes the allocation at `address`; false if none. On success removedSize/Site/Index describe it. */
   remove(address: number): boolean {
     let slot = this.find(address);

@@ -132,3 +132,18 @@ export function shareColour(share: number): Colour {
   if (share > 0.05) return 'green';
   return 'brightGreen';
 }
+
+/**
+ * Cuts `function at path:line` to `width` keeping the function and the end of the path (the file name and
+ * line): `Thread.run at …/threading.py:982`. Falls back to keeping the end when even that is too long.
+ */
+export function truncateLocation(text: string, width: number): string {
+  if (textWidth(text) <= width) return text;
+  const at = text.indexOf(' at ');
+  if (at > 0) {
+    const head = text.slice(0, at + 4);
+    const room = width - textWidth(head);
+    if (room >= 12) return head + truncateLeft(text.slice(at + 4), room);
+  }
+  return truncateLeft(text, width);
+}

@@ -5,7 +5,7 @@
 import type { Statistics } from '../analysis/statistics.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture } from './describe.js';
-import { type Paint, displayPath, formatBytes, formatCount, formatDuration, formatPercent, formatTime, noPaint, padLeft, padRight, truncateLeft } from './format.js';
+import { type Paint, displayPath, formatBytes, formatCount, formatDuration, formatPercent, formatTime, noPaint, padLeft, padRight, truncateLocation } from './format.js';
 
 export interface StatsTextOptions {
   readonly width: number;
@@ -67,7 +67,7 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
 
   const locWidth = Math.max(30, options.width - 20);
   const loc = (r: { function: string; file: string; line: number }): string =>
-    truncateLeft(r.file === '' ? r.function : `${r.function} at ${displayPath(r.file, cwd)}${r.line > 0 ? `:${r.line}` : ''}`, locWidth);
+    truncateLocation(r.file === '' ? r.function : `${r.function} at ${displayPath(r.file, cwd)}${r.line > 0 ? `:${r.line}` : ''}`, locWidth);
   const n = Math.max(stats.topBySize.length, stats.topByCount.length);
   out.push('', paint('bold', `Top ${n} locations by memory allocated`));
   stats.topBySize.forEach((r, i) => out.push(`  ${i + 1}. ${loc(r)}  ${paint('bold', formatBytes(r.bytes))}`));

@@ -5,7 +5,7 @@ import type { AllocationSet } from '../analysis/allocation-set.js';
 import { type LocationRow, NO_STACK } from '../analysis/locations.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture, describeSet, explainEmpty } from './describe.js';
-import { type Paint, displayPath, formatBytes, formatCount, formatPercent, noPaint, shareColour } from './format.js';
+import { type Paint, displayPath, formatBytes, formatCount, formatPercent, noPaint, shareColour, truncateLocation } from './format.js';
 import { type Column, renderTable } from './text-table.js';
 
 export type SummarySort = 'total' | 'own' | 'count';
@@ -55,7 +55,7 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
     out.push('');
     const sortTitle = (title: string, sort: SummarySort): string => (options.sort === sort ? `<${title}>` : title);
     const columns: Column[] = [
-      { title: 'Location', align: 'left', flex: true },
+      { title: 'Location', align: 'left', flex: true, truncate: truncateLocation },
       { title: sortTitle('Total Memory', 'total'), align: 'right' },
       { title: 'Total %', align: 'right' },
       { title: sortTitle('Own Memory', 'own'), align: 'right' },

@@ -8,6 +8,8 @@ export interface Column {
   readonly align: 'left' | 'right';
   /** At most one column flexes to fill the width. */
   readonly flex?: boolean;
+  /** How to cut a cell that is too wide (default: keep the end). */
+  readonly truncate?: (text: string, width: number) => string;
 }
 
 export interface TableOptions {
@@ -30,7 +32,7 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
   const cell = (text: string, i: number): string => {
     const w = widths[i] as number;
     const c = columns[i] as Column;
-    const t = textWidth(text) > w ? truncateLeft(text, w) : text;
+    const t = textWidth(text) > w ? (c.truncate ?? truncateLeft)(text, w) : text;
     return c.align === 'right' ? padLeft(t, w) : padRight(t, w);
   };
   const lines: string[] = [];

@@ -5,7 +5,7 @@
 
 import type { CallTree, CallTreeNode } from '../analysis/call-tree.js';
 import type { Frame } from '../model/frames.js';
-import { type Paint, displayPath, formatBytes, formatCount, formatPercent, noPaint, shareColour, truncateLeft } from './format.js';
+import { type Paint, displayPath, formatBytes, formatCount, formatPercent, noPaint, shareColour, truncateLocation } from './format.js';
 
 export interface TreeTextOptions {
   readonly width: number;
@@ -13,6 +13,8 @@ export interface TreeTextOptions {
   readonly paint?: Paint;
   /** Lines printed at most (the tree is cut with a note past it). */
   readonly maxLines?: number;
+  /** Shares are of this (the whole set), not only of the stacks the tree kept. */
+  readonly total?: number;
 }
 
 export function frameText(f: Frame | undefined, cwd: string): string {
@@ -26,19 +28,19 @@ export function renderTree(tree: CallTree, options: TreeTextOptions): string[] {
   const paint = options.paint ?? noPaint;
   const nodes = tree.nodes;
   const root = nodes[0] as CallTreeNode;
-  const total = root.bytes;
+  const total = options.total ?? root.bytes;
   const lines: string[] = [];
   const maxLines = options.maxLines ?? Infinity;
   let cut = 0;
   const label = (n: CallTreeNode): string => {
-    if (n.frame < 0) return '<all>';
+    if (n.frame < 0) return tree.omittedStacks > 0 ? `<the ${formatCount(tree.stacks)} biggest stacks>` : '<all>';
     return frameText(tree.frames.get(n.frame), options.cwd);
   };
   const line = (n: CallTreeNode, prefix: string): void => {
     const amount = `${formatBytes(n.bytes)} ${formatPercent(n.bytes, total)}`;
     const own = n.selfBytes > 0 ? `  (own ${formatBytes(n.selfBytes)}, ${formatCount(n.selfCount)} allocation${n.selfCount === 1 ? '' : 's'})` : '';
     const room = Math.max(20, options.width - prefix.length - amount.length - own.length - 2);
-    const text = truncateLeft(label(n), room);
+    const text = truncateLocation(label(n), room);
     lines.push(`${prefix}${paint(shareColour(total === 0 ? 0 : n.bytes / total), amount)}  ${text}${paint('dim', own)}`);
   };
   const walk = (id: number, prefix: string, childPrefix: string): void => {

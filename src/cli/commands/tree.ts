@@ -41,7 +41,7 @@ export const treeCommand: Command = {
     const paint = io.wantsColor(ctx.io) ? fmt.ansiPaint : fmt.noPaint;
     const out = [paint('bold', describeCapture(model)), describeSet(model, set), ''];
     if (set.sites.length === 0) out.push(explainEmpty(model, set));
-    else out.push(...renderTree(tree, { width: io.terminalColumns(ctx.io), cwd: model.header.cwd, paint }));
+    else out.push(...renderTree(tree, { width: io.terminalColumns(ctx.io), cwd: model.header.cwd, paint, total: set.totalBytes }));
     const notes = [ro.hiddenFramesNote(model, filter), ...captureNotes(model)].filter((x): x is string => x !== undefined);
     if (notes.length > 0) out.push('', ...notes.map((x) => paint('dim', `Note: ${x}`)));
     ctx.io.stdout.write(out.join('\n') + '\n');
