@@ -269,6 +269,8 @@ def _prepare_script(path, main_dict):
     if os.path.isdir(path) or _is_zip(path):
         # python3 DIR or python3 ARCHIVE.zip: DIR/__main__.py through runpy, with DIR first on sys.path.
         return lambda: _run_module("__main__", False)
+    # python3 makes the script's path absolute for __file__ and the code's file name (argv[0] stays).
+    path = os.path.abspath(path)
     with io.open_code(path) if hasattr(io, "open_code") else open(path, "rb") as f:
         source = f.read()
     from importlib import machinery, util
@@ -339,7 +341,7 @@ def main():
     safe_path = getattr(sys.flags, "safe_path", False)
     if kind == "script":
         sys.argv = [target] + rest
-        first = os.path.dirname(os.path.realpath(target)) if not (os.path.isdir(target) or _is_zip(target)) else target
+        first = os.path.dirname(os.path.realpath(target)) if not (os.path.isdir(target) or _is_zip(target)) else os.path.abspath(target)
         words = [target] + rest
         cfg.setdefault("script", target)
     elif kind == "module":

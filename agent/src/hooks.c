@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -230,26 +231,70 @@ __attribute__((noreturn)) static void hook__exit(int status) {
     _exit(status);
 }
 
+/* dlsym hands out function pointers that no GOT slot will ever hold: ctypes.CDLL(None).malloc, cffi, and
+ * libraries that look their allocator up at run time. For a hooked name that resolves to the real
+ * function we hand out the hook instead.
+ *
+ * dlsym(RTLD_NEXT, ...) answers relative to the object that called it, which it finds from its return
+ * address: that call must reach the real dlsym with no frame of ours in between. The entry point below
+ * jumps (never calls) either to the real dlsym or to the C part. */
+void *ml_real_dlsym_ptr = (void *)&dlsym;
+void *ml_hook_dlsym_c(void *handle, const char *name);
+void *ml_hook_dlsym(void *handle, const char *name);
+
+__asm__(".text\n"
+        ".globl ml_hook_dlsym\n"
+        ".hidden ml_hook_dlsym\n"
+        ".type ml_hook_dlsym, @function\n"
+        "ml_hook_dlsym:\n"
+#if defined(__x86_64__)
+        "    cmpq $-1, %rdi\n"
+        "    jne ml_hook_dlsym_c\n"
+        "    jmp *ml_real_dlsym_ptr(%rip)\n"
+#elif defined(__aarch64__)
+        "    cmn x0, #1\n"
+        "    b.ne ml_hook_dlsym_c\n"
+        "    adrp x16, ml_real_dlsym_ptr\n"
+        "    ldr x16, [x16, :lo12:ml_real_dlsym_ptr]\n"
+        "    br x16\n"
+#endif
+        ".size ml_hook_dlsym, .-ml_hook_dlsym\n");
+
+void *ml_hook_dlsym_c(void *handle, const char *name) {
+    void *r = dlsym(handle, name);
+    if (r == NULL || name == NULL || !ml_got_installed()) return r;
+    for (size_t i = 0; i < ml_hook_count; i++) {
+        const ml_hook_def *h = &ml_hook_defs[i];
+        if (name[0] != h->name[0] || strcmp(name, h->name) != 0) continue;
+        void *real = h->real;
+        if (real == NULL && strcmp(name, "PyTraceMalloc_Track") == 0) real = (void *)ml_py.PyTraceMalloc_Track;
+        if (real == NULL && strcmp(name, "PyTraceMalloc_Untrack") == 0) real = (void *)ml_py.PyTraceMalloc_Untrack;
+        return real != NULL && r == real ? h->hook : r;
+    }
+    return r;
+}
+
 const ml_hook_def ml_hook_defs[] = {
-    {"malloc", (void *)hook_malloc},
-    {"calloc", (void *)hook_calloc},
-    {"realloc", (void *)hook_realloc},
-    {"reallocarray", (void *)hook_reallocarray},
-    {"free", (void *)hook_free},
-    {"posix_memalign", (void *)hook_posix_memalign},
-    {"aligned_alloc", (void *)hook_aligned_alloc},
-    {"memalign", (void *)hook_memalign},
-    {"valloc", (void *)hook_valloc},
-    {"pvalloc", (void *)hook_pvalloc},
-    {"mmap", (void *)hook_mmap},
-    {"mmap64", (void *)hook_mmap64},
-    {"munmap", (void *)hook_munmap},
-    {"mremap", (void *)hook_mremap},
-    {"dlopen", (void *)hook_dlopen},
-    {"dlclose", (void *)hook_dlclose},
-    {"fork", (void *)hook_fork},
-    {"_exit", (void *)hook__exit},
-    {"PyTraceMalloc_Track", (void *)hook_PyTraceMalloc_Track},
-    {"PyTraceMalloc_Untrack", (void *)hook_PyTraceMalloc_Untrack},
+    {"malloc", (void *)hook_malloc, (void *)&malloc},
+    {"calloc", (void *)hook_calloc, (void *)&calloc},
+    {"realloc", (void *)hook_realloc, (void *)&realloc},
+    {"reallocarray", (void *)hook_reallocarray, (void *)&reallocarray},
+    {"free", (void *)hook_free, (void *)&free},
+    {"posix_memalign", (void *)hook_posix_memalign, (void *)&posix_memalign},
+    {"aligned_alloc", (void *)hook_aligned_alloc, (void *)&aligned_alloc},
+    {"memalign", (void *)hook_memalign, (void *)&memalign},
+    {"valloc", (void *)hook_valloc, (void *)&valloc},
+    {"pvalloc", (void *)hook_pvalloc, (void *)&pvalloc},
+    {"mmap", (void *)hook_mmap, (void *)&mmap},
+    {"mmap64", (void *)hook_mmap64, (void *)&mmap64},
+    {"munmap", (void *)hook_munmap, (void *)&munmap},
+    {"mremap", (void *)hook_mremap, (void *)&mremap},
+    {"dlopen", (void *)hook_dlopen, (void *)&dlopen},
+    {"dlclose", (void *)hook_dlclose, (void *)&dlclose},
+    {"fork", (void *)hook_fork, (void *)&fork},
+    {"_exit", (void *)hook__exit, (void *)&_exit},
+    {"PyTraceMalloc_Track", (void *)hook_PyTraceMalloc_Track, NULL},
+    {"PyTraceMalloc_Untrack", (void *)hook_PyTraceMalloc_Untrack, NULL},
+    {"dlsym", (void *)ml_hook_dlsym, NULL},
 };
 const size_t ml_hook_count = ML_ARRAY_LEN(ml_hook_defs);

@@ -10,6 +10,7 @@
 typedef struct ml_hook_def {
     const char *name;
     void *hook;
+    void *real; /* the function the hook calls (NULL: resolved at run time, or never handed out by dlsym) */
 } ml_hook_def;
 
 /* Every hooked symbol and its hook, for got.c. */

@@ -212,6 +212,14 @@ void ml_threads_close_all(void) {
     for (ml_thread *t = g_threads; t != NULL; t = t->next) {
         pthread_mutex_lock(&t->stream.lock);
         if (!t->stream.closed) {
+            /* A thread past its pthread key destructor, or gone, has ended as far as the program knows. */
+            if (t->exiting || !thread_alive(t->tid)) {
+                uint8_t mem[16];
+                ml_buf b;
+                ml_buf_init(&b, mem, sizeof mem);
+                ml_buf_varint(&b, t->exiting ? t->exit_ns : ml_rel_ns());
+                ml_stream_record(&t->stream, ML_R_THREAD_EXIT, b.p, b.len);
+            }
             ml_stream_flush(&t->stream);
             t->stream.closed = 1;
         }

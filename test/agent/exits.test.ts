@@ -1,0 +1,102 @@
+// However the program ends, the capture is readable and memlens ends the same way: SIGKILL in the middle
+// of the run, os._exit, SystemExit, an unhandled exception, Ctrl-C (KeyboardInterrupt ends the process by
+// SIGINT, as under python3), SIGTERM sent to memlens.
+
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { Oracle } from '../support/oracle.js';
+import { memlensRun, tempDir } from '../support/memlens-run.js';
+import { label, testPythons } from '../support/pythons.js';
+
+const WAIT = `import os, sys, time
+KEEP = [bytearray(4_444_444)]
+print("ready", os.getpid(), flush=True)
+time.sleep(60)
+print("not reached")
+`;
+
+const TRAILER_EXIT = 1;
+const TRAILER__EXIT = 4;
+
+/** Sends `signal` to the Python process once it printed "ready PID", after a flush round (50 ms). */
+function killWhenReady(signal: NodeJS.Signals, target: 'python' | 'memlens' = 'python') {
+  let sent = false;
+  return (all: string, memlens: { pid?: number | undefined }): void => {
+    const m = /ready (\d+)/.exec(all);
+    if (sent || m === null) return;
+    sent = true;
+    setTimeout(() => process.kill(target === 'python' ? Number(m[1]) : (memlens.pid as number), signal), 300);
+  };
+}
+
+for (const py of testPythons()) {
+  describe(`endings under CPython ${label(py)}`, () => {
+    const tmp = tempDir();
+    after(tmp.remove);
+
+    test('SIGKILL mid-run: the capture holds what happened before, memlens dies by SIGKILL too', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'wait.py': WAIT }, program: ['wait.py'], output: 'kill.mlens', onStdout: killWhenReady('SIGKILL') }, tmp.dir);
+      assert.equal(r.signal, 'SIGKILL');
+      const o = await Oracle.load(r.capture);
+      assert.deepEqual(o.warnings, []);
+      const big = o.allocs.filter((a) => a.size === 4_444_445);
+      assert.equal(big.length, 1, 'the allocation made 300 ms before the kill is in the file');
+      assert.equal(o.leaf(big[0]!)?.line, 2);
+      assert.equal(o.records('trailer').length, 0, 'no trailer: the process had no chance to write one');
+      const exit = o.records('exit');
+      assert.equal(exit.length, 1);
+      assert.equal(exit[0]?.signal, 9);
+      assert.equal(exit[0]?.oomKill, 2, 'a SIGKILL may have been the OOM killer: unknown');
+      assert.ok(o.records('snapshot').length >= 2);
+      assert.ok(o.records('barrier').length >= 1);
+    });
+
+    test('os._exit(7): trailer first, exit status 7', async () => {
+      const r = await memlensRun({ python: py.python, program: ['-c', 'import os\nx = bytearray(1_234_567)\nos._exit(7)'], output: 'exit7.mlens' }, tmp.dir);
+      assert.equal(r.code, 7);
+      const o = await Oracle.load(r.capture);
+      const t = o.records('trailer');
+      assert.equal(t.length, 1);
+      assert.equal(t[0]?.reason, TRAILER__EXIT);
+      assert.equal(o.allocs.filter((a) => a.size === 1_234_568).length, 1);
+      assert.equal(o.records('exit')[0]?.exitCode, 7);
+    });
+
+    test('SystemExit(5) and an unhandled exception: exit statuses 5 and 1, trailers written', async () => {
+      const r5 = await memlensRun({ python: py.python, program: ['-c', 'raise SystemExit(5)'], output: 'exit5.mlens' }, tmp.dir);
+      assert.equal(r5.code, 5);
+      const o5 = await Oracle.load(r5.capture);
+      assert.equal(o5.records('trailer')[0]?.reason, TRAILER_EXIT);
+      assert.equal(o5.records('exit')[0]?.exitCode, 5);
+      const r1 = await memlensRun({ python: py.python, program: ['-c', 'def f():\n    raise KeyError("k")\nf()'], output: 'exit1.mlens' }, tmp.dir);
+      assert.equal(r1.code, 1);
+      assert.match(r1.stderr, /^Traceback \(most recent call last\):\n {2}File "<string>", line 3, in <module>\n/);
+      assert.match(r1.stderr, /KeyError: 'k'\n$/);
+      const o1 = await Oracle.load(r1.capture);
+      assert.equal(o1.records('trailer')[0]?.reason, TRAILER_EXIT);
+      assert.equal(o1.records('exit')[0]?.exitCode, 1);
+    });
+
+    test('Ctrl-C: KeyboardInterrupt, then death by SIGINT as under python3', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'wait.py': WAIT }, program: ['wait.py'], output: 'int.mlens', onStdout: killWhenReady('SIGINT') }, tmp.dir);
+      assert.equal(r.signal, 'SIGINT');
+      assert.match(r.stderr, /^Traceback \(most recent call last\):\n {2}File "[^"]*wait\.py", line 4, in <module>\n/);
+      assert.match(r.stderr, /KeyboardInterrupt\n$/);
+      const o = await Oracle.load(r.capture);
+      assert.equal(o.records('trailer').length, 1, 'atexit ran: the trailer is there');
+      assert.equal(o.records('exit')[0]?.signal, 2);
+    });
+
+    test('SIGTERM sent to memlens reaches the program', async () => {
+      const r = await memlensRun(
+        { python: py.python, files: { 'wait.py': WAIT }, program: ['wait.py'], output: 'term.mlens', onStdout: killWhenReady('SIGTERM', 'memlens') },
+        tmp.dir,
+      );
+      assert.equal(r.signal, 'SIGTERM');
+      assert.doesNotMatch(r.stdout, /not reached/);
+      const o = await Oracle.load(r.capture);
+      assert.equal(o.records('exit')[0]?.signal, 15);
+      assert.equal(o.allocs.filter((a) => a.size === 4_444_445).length, 1);
+    });
+  });
+}

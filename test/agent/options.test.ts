@@ -1,0 +1,190 @@
+// The agent's options and off-the-hot-path records: --trace-python-allocators (pymalloc, not counted
+// twice), --native (native stacks that symbolize through IMAGE records), GC and GC_STATE, snapshots at
+// the memory interval, IMAGE/IMAGE_UNLOAD for libraries loaded and unloaded while tracking, and dlopen by
+// bare name through the caller's RUNPATH.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { ImageRecord } from '../../src/capture/records.js';
+import { bytesAt, Oracle } from '../support/oracle.js';
+import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
+import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
+
+const PYALLOC = `KEEP = []
+
+
+def small():
+    KEEP.extend(str(i) * 3 for i in range(10000))  # SMALL
+
+
+def big():
+    KEEP.append(bytearray(3_000_000))  # BIG
+
+
+small()
+big()
+`;
+
+const NATIVE = `import zlib
+KEEP = [zlib.compressobj(9)]  # COMPRESSOBJ
+KEEP.append(bytearray(2_000_000))  # BYTEARRAY
+`;
+
+const GC = `import gc
+
+
+class Node:
+    def __init__(self):
+        self.me = self
+
+
+gc.collect()
+for _ in range(5000):
+    Node()
+gc.collect()  # COLLECT
+gc.disable()
+gc.set_threshold(1234, 11, 12)
+gc.freeze()
+gc.enable()
+`;
+
+const SLEEP = `import time
+time.sleep(0.6)
+`;
+
+const LOADS = `import ctypes, _ctypes
+lib = ctypes.CDLL("libutil.so.1")
+_ctypes.dlclose(lib._handle)
+`;
+
+function imageOf(images: readonly ImageRecord[], ip: number): ImageRecord | undefined {
+  return images.find((im) => im.segments.some((s) => (s.prot & 4) !== 0 && ip >= im.loadBias + s.vaddr && ip < im.loadBias + s.vaddr + s.memsz));
+}
+
+for (const py of testPythons()) {
+  describe(`agent options under CPython ${label(py)}`, () => {
+    const tmp = tempDir();
+    after(tmp.remove);
+
+    test('--trace-python-allocators: pymalloc events, and the malloc underneath is not counted twice', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'py.py': PYALLOC }, program: ['py.py'], output: 'py.mlens', runArgs: ['--trace-python-allocators'] }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      assert.equal(o.header?.options, 2);
+      const py_ = o.liveAtEnd({ domain: 'pymalloc' });
+      const smallLine = `py.py:${lineOf(PYALLOC, '# SMALL')}`;
+      const smallCount = o.allocs.filter((a) => a.domain === 'pymalloc' && o.leaf(a)?.line === lineOf(PYALLOC, '# SMALL')).length;
+      assert.ok(smallCount >= 10000, `${smallCount} small objects`);
+      assert.ok(bytesAt(py_, smallLine) >= 10000 * 40, `${bytesAt(py_, smallLine)} bytes of small strings`);
+      const bigLine = `py.py:${lineOf(PYALLOC, '# BIG')}`;
+      const big = bytesAt(py_, bigLine);
+      assert.ok(big >= 3_000_001 && big < 3_000_001 + 256, `the bytearray and its buffer are Python allocations: ${big}`);
+      assert.equal(bytesAt(o.liveAtEnd({ domain: 'native' }), bigLine), 0, 'and not a malloc as well');
+    });
+
+    test('--native: native stacks that symbolize through IMAGE records, none in the agent', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'native.py': NATIVE }, program: ['native.py'], output: 'native.mlens', runArgs: ['--native'] }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      assert.equal(o.header?.options, 1);
+      const images = o.records('image');
+      const frames = new Map<number, { parent: number; ip: number }>();
+      const perStream = new Map<number, number>();
+      for (const m of o.metas) {
+        if (m.type === 'native-frame') {
+          const id = (perStream.get(m.stream) ?? 0) + 1;
+          perStream.set(m.stream, id);
+          frames.set(m.stream * 1e7 + id, { parent: m.parent, ip: m.ip });
+        }
+      }
+      const ba = o.allocs.filter((a) => a.size === 2_000_001);
+      assert.equal(ba.length, 1);
+      const a = ba[0]!;
+      assert.ok(a.nativeStack > 0);
+      const paths: string[] = [];
+      for (let id = a.nativeStack; id !== 0; ) {
+        const f = frames.get(a.stream * 1e7 + id);
+        assert.ok(f !== undefined, `native node ${id} is defined`);
+        const im = imageOf(images, f.ip);
+        assert.ok(im !== undefined, `ip 0x${f.ip.toString(16)} is inside an IMAGE`);
+        paths.push(im.path);
+        id = f.parent;
+      }
+      assert.ok(paths.length >= 3, paths.join(' '));
+      assert.ok(!paths.some((p) => p.includes('libmemlens_agent')), 'the agent leaves its own frames out');
+      assert.ok(paths.some((p) => /python|libpython/.test(p)), paths.join(' '));
+      assert.ok(paths.some((p) => p.includes('libc.so')), 'main() in libc at the root');
+    });
+
+    test('GC records and GC_STATE changes', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'gc_.py': GC }, program: ['gc_.py'], output: 'gc.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      const gcs = o.records('gc');
+      assert.ok(gcs.filter((g) => g.generation === 2).length >= 2, 'the two gc.collect() calls');
+      const collected = gcs.reduce((n, g) => n + g.collected, 0);
+      assert.ok(collected >= 5000, `5,000 cycles collected (automatically and by gc.collect()): ${collected}`);
+      assert.ok(gcs.every((g) => g.durationNs > 0 && g.uncollectable === 0));
+      const states = o.records('gc-state');
+      assert.ok(states[0]?.enabled === true, 'the state at start');
+      assert.ok(states.some((s) => !s.enabled), 'gc.disable()');
+      assert.ok(states.some((s) => s.thresholds[0] === 1234 && s.thresholds[1] === 11 && s.thresholds[2] === 12), 'gc.set_threshold()');
+      const last = states[states.length - 1]!;
+      assert.equal(last.enabled, true, 'gc.enable() at the end');
+      assert.ok(last.frozenObjects > 0, 'gc.freeze()');
+    });
+
+    test('snapshots every memory interval, agent statistics, cgroup usage', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'sleep.py': SLEEP }, program: ['sleep.py'], output: 'sleep10.mlens' }, tmp.dir);
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      const snaps = o.records('snapshot');
+      assert.ok(snaps.length >= 30 && snaps.length <= 75, `${snaps.length} snapshots in 0.6 s at 10 ms`);
+      assert.ok(snaps.every((s) => s.rss > 0 && s.rss === s.rssAnon + s.rssFile + s.rssShmem));
+      assert.ok(o.records('agent-stats').length >= 1);
+      assert.equal(o.header?.memoryIntervalMs, 10);
+      const r100 = await memlensRun({ python: py.python, files: { 'sleep.py': SLEEP }, program: ['sleep.py'], output: 'sleep100.mlens', runArgs: ['--memory-interval-ms', '100'] }, tmp.dir);
+      const o100 = await Oracle.load(r100.capture);
+      const n100 = o100.records('snapshot').length;
+      assert.ok(n100 >= 4 && n100 <= 10, `${n100} snapshots in 0.6 s at 100 ms`);
+      assert.equal(o100.header?.memoryIntervalMs, 100);
+    });
+
+    test('IMAGE for libraries loaded while tracking, IMAGE_UNLOAD when they go', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'loads.py': LOADS }, program: ['loads.py'], output: 'loads.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      const images = o.records('image');
+      assert.ok(images.some((i) => i.path.includes('libc.so')));
+      const util = images.filter((i) => i.path.includes('libutil'));
+      assert.equal(util.length, 1);
+      assert.ok(util[0]!.segments.length >= 1);
+      assert.ok(util[0]!.buildId.length >= 8, 'its GNU build id');
+      assert.ok(o.records('image-unload').some((u) => u.loadBias === util[0]!.loadBias));
+    });
+
+    test("dlopen by bare name finds the library through the caller's RUNPATH", async () => {
+      const lib = join(tmp.dir, 'lib');
+      mkdirSync(join(lib, 'deps'), { recursive: true });
+      const cc = process.env['CC'] ?? 'cc';
+      const src = join(REPO_ROOT, 'agent', 'test');
+      let c = spawnSync(cc, ['-shared', '-fPIC', '-o', join(lib, 'deps', 'libmemlens_test_dep.so'), join(src, 'dlopen_dep.c')], { encoding: 'utf8' });
+      assert.equal(c.status, 0, c.stderr);
+      c = spawnSync(cc, ['-shared', '-fPIC', '-Wl,--enable-new-dtags,-rpath,$ORIGIN/deps', '-o', join(lib, 'libcaller.so'), join(src, 'dlopen_caller.c'), '-ldl'], { encoding: 'utf8' });
+      assert.equal(c.status, 0, c.stderr);
+      const prog = `import ctypes\nlib = ctypes.CDLL(${JSON.stringify(join(lib, 'libcaller.so'))})\nprint(lib.memlens_test_load_dep(ctypes.c_size_t(424242)))\n`;
+      const r = await memlensRun({ python: py.python, files: { 'dl.py': prog }, program: ['dl.py'], output: 'dl.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.stdout, '1\n', 'the dependency was found and called');
+      const o = await Oracle.load(r.capture);
+      assert.equal(o.allocs.filter((a) => a.size === 424242).length, 1, "the new library's malloc is hooked");
+    });
+  });
+}

@@ -1,0 +1,77 @@
+// Python stacks at the edges: recursion 5,000 deep, non-ASCII file and function names.
+
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { Oracle, type OracleAlloc } from '../support/oracle.js';
+import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
+import { label, testPythons } from '../support/pythons.js';
+import { DEEP_PROG } from './programs.js';
+
+
+const UNICODE_FILE = 'données_π.py';
+const UNICODE = `KEEP = []
+
+
+def функция_λ():
+    KEEP.append(bytearray(555_555))  # HERE
+
+
+class Ünïcode:
+    def méthode(self):
+        функция_λ()
+
+
+Ünïcode().méthode()
+print("ok")
+`;
+
+for (const py of testPythons()) {
+  describe(`stacks under CPython ${label(py)}`, () => {
+    const tmp = tempDir();
+    after(tmp.remove);
+
+    test('recursion 5,000 deep', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'deep.py': DEEP_PROG }, program: ['deep.py'], output: 'deep.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      const bottom = o.allocs.filter((a) => a.size === 777_778);
+      assert.equal(bottom.length, 1);
+      const stack = o.stack(bottom[0] as OracleAlloc);
+      assert.equal(stack.length, 5002, 'down() 5,001 times and the module');
+      assert.equal(stack[0]?.line, lineOf(DEEP_PROG, '# BOTTOM'));
+      for (let i = 1; i <= 5000; i++) {
+        const f = stack[i];
+        assert.ok(f?.function === 'down' && f.line === lineOf(DEEP_PROG, '# CALL'), `frame ${i}: ${JSON.stringify(f)}`);
+      }
+      assert.equal(stack[5001]?.function, '<module>');
+      // Back at the top, the stack is short again.
+      const afterIt = o.allocs.filter((a) => a.size === 666_667);
+      assert.deepEqual(
+        o.stack(afterIt[0] as OracleAlloc).map((f) => [f.function, f.line]),
+        [['<module>', lineOf(DEEP_PROG, '# AFTER')]],
+      );
+    });
+
+    test('non-ASCII file, class and function names', async () => {
+      const r = await memlensRun({ python: py.python, files: { [UNICODE_FILE]: UNICODE }, program: [UNICODE_FILE], output: 'uni.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      const found = o.allocs.filter((a) => a.size === 555_556);
+      assert.equal(found.length, 1);
+      const stack = o.stack(found[0] as OracleAlloc);
+      assert.deepEqual(
+        stack.map((f) => [f.function, f.line]),
+        [
+          ['функция_λ', lineOf(UNICODE, '# HERE')],
+          ['méthode', lineOf(UNICODE, '        функция_λ()')],
+          ['<module>', lineOf(UNICODE, 'Ünïcode().méthode()')],
+        ],
+      );
+      // co_qualname exists from 3.11; before that the qualified name is the plain name.
+      assert.equal(stack[1]?.qualname, py.minor >= 11 ? 'Ünïcode.méthode' : 'méthode');
+      assert.ok(stack.every((f) => f.file.endsWith(UNICODE_FILE)), stack[0]?.file);
+    });
+  });
+}
