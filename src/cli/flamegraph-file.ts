@@ -6,7 +6,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { highWaterMark } from '../analysis/high-water-mark.js';
 import { leaks } from '../analysis/leaks.js';
-import { PeakTimeline } from '../analysis/temporal.js';
+import { LeakTimeline, PeakTimeline } from '../analysis/temporal.js';
 import { temporaryAllocations } from '../analysis/temporary.js';
 import type { AllocationSet } from '../analysis/allocation-set.js';
 import { FileError } from '../errors.js';
@@ -82,7 +82,7 @@ export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<num
     );
     if (exists) throw new FileError(`${out} exists`, { hint: 'Pass -f to overwrite it, or -o to write elsewhere.' });
   }
-  const timeline = r.temporal && r.view === 'peak' ? new PeakTimeline() : undefined;
+  const timeline = !r.temporal ? undefined : r.view === 'peak' ? new PeakTimeline() : r.view === 'leaks' ? new LeakTimeline() : undefined;
   const model = await loadModel(io, resolve(io.cwd, r.capture), { observer: timeline, temporaryThreshold: r.threshold });
   let set: AllocationSet;
   let peakTimeNs: number | null = null;

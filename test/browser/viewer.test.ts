@@ -208,6 +208,24 @@ test('dragging across the timeline shows the peak inside the window', async () =
   await o.page.close();
 });
 
+test('with --leaks, a window shows what was allocated in it and not freed by its end', async () => {
+  const base = knownProgram({ meta: { view: 'leaks' } });
+  const o = await open({ ...base, temporal: { ...base.temporal!, kind: 'leaks' } });
+  const from = await timelineX(o, 1.2e9);
+  const to = await timelineX(o, 2.5e9);
+  await o.page.mouse.move(from.x, from.y);
+  await o.page.mouse.down();
+  await o.page.mouse.move(to.x, to.y, { steps: 4 });
+  await o.page.mouse.up();
+  const v = await o.view();
+  // Ticks 1–2: read_chunk (allocated in 1, freed in 7) and build_cache (2, freed in 9).
+  assert.equal(v.totalBytes, 450 * MiB);
+  assert.deepEqual(v.largestSelf, { name: 'read_chunk', bytes: 250 * MiB });
+  assert.match(await o.page.locator('#window-info').innerText(), /Window 1\.00 s – 3\.00 s: allocated in the window and not freed by its end/);
+  assert.deepEqual(o.problems, []);
+  await o.page.close();
+});
+
 test('hostile names from the program stay text: nothing runs, no element is made from them', async () => {
   const o = await open(knownProgram({ meta: { title: HOSTILE_NAME, commandLine: ['python3', HOSTILE_NAME] } }));
   assert.equal(await o.page.title(), HOSTILE_NAME);

@@ -6,7 +6,7 @@
 
 import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, OPTION_SAMPLED } from '../../capture/format.js';
 import type { AllocationSet } from '../../analysis/allocation-set.js';
-import type { PeakTimelineResult } from '../../analysis/temporal.js';
+import type { LeakTimelineResult, PeakTimelineResult } from '../../analysis/temporal.js';
 import { thinSeries } from '../../analysis/timeline.js';
 import type { Frame } from '../../model/frames.js';
 import type { CaptureModel } from '../../model/model.js';
@@ -30,7 +30,8 @@ export interface ReportDataOptions {
   readonly memlensVersion: string;
   /** The text of a source line, or null; null instead of a function: leave source out. */
   readonly sourceLine: ((file: string, line: number) => string | null) | null;
-  readonly temporal: PeakTimelineResult | null;
+  /** Live intervals: per peak moment for the peak view, lifetimes for the leaks view. */
+  readonly temporal: PeakTimelineResult | LeakTimelineResult | null;
   /** When the high-water mark happened (ns since start), if known. */
   readonly peakTimeNs?: number | null;
   /** Temporary-allocation threshold, for the view's description. */
@@ -208,15 +209,16 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   for (const f of model.forks) b.marker(num(f.timeNs), 'fork', `child ${f.childPid}`);
 
   let temporal: TemporalData | null = null;
-  if (o.temporal !== null && o.view === 'peak') {
-    const t = o.temporal;
+  const t = o.temporal;
+  if (t !== null && (o.view === 'peak' || o.view === 'leaks')) {
     const loc = new Int32Array(t.site.length);
     for (let i = 0; i < t.site.length; i++) loc[i] = siteLocation.get(t.site[i]!) ?? 0;
+    const peak = 'tickPeakHeap' in t;
     temporal = {
-      kind: 'peak',
+      kind: peak ? 'peak' : 'leaks',
       tickEnd: t.tickEnd.map(Math.round),
-      tickPeakHeap: t.tickPeakHeap.map(Math.round),
-      tickPeakTime: t.tickPeakTime.map(Math.round),
+      tickPeakHeap: peak ? t.tickPeakHeap.map(Math.round) : new Float64Array(t.tickEnd.length),
+      tickPeakTime: peak ? t.tickPeakTime.map(Math.round) : new Float64Array(t.tickEnd.length),
       location: loc,
       start: t.start,
       end: t.end,
@@ -230,7 +232,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   b.setTemporal(temporal);
 
   const h = model.header;
-  const peakTimeNs = o.view !== 'peak' ? null : o.temporal !== null ? peakTime(o.temporal) : (o.peakTimeNs ?? null);
+  const peakTimeNs = o.view !== 'peak' ? null : o.temporal !== null && 'tickPeakHeap' in o.temporal ? peakTime(o.temporal) : (o.peakTimeNs ?? null);
   let maxRss: number | null = null;
   for (const v of s.rss) if (Number.isFinite(v) && (maxRss === null || v > maxRss)) maxRss = v;
   const notes = [
