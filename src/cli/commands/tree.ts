@@ -8,13 +8,17 @@ export const treeCommand: Command = {
   name: 'tree',
   summary: 'Call tree of the biggest allocation paths at the peak',
   usage: 'FILE',
-  description: 'Prints the tree of the N stacks holding the most memory (at the high-water mark by default).',
+  description:
+    'The tree of the N stacks holding the most memory (at the high-water mark by default). In a terminal it is ' +
+    'interactive: arrows move, open and close, e opens a chain, i and u show import-system and interpreter frames, q quits; ' +
+    '--print prints it instead.',
   options: {
     ...SET_OPTIONS,
     ...FRAME_OPTIONS,
     num: { type: 'string', short: 'n', value: 'N', description: 'How many of the biggest stacks (default 10)' },
     biggest: { type: 'string', short: 'b', value: 'N', description: 'Same as -n (memray tree -b)' },
     json: { type: 'boolean', description: 'Print the tree as JSON (the data the HTML flame graph uses)' },
+    print: { type: 'boolean', description: 'Print the tree even in a terminal (no interactive view)' },
   },
   async run(ctx, options, positionals) {
     const path = onePath('tree', positionals);
@@ -36,6 +40,21 @@ export const treeCommand: Command = {
     const tree = callTree(model, stacksOf(model, set, { filter }), { maxStacks: n });
     if (booleanOption(options, 'json')) {
       ctx.io.stdout.write(JSON.stringify(treeJson(tree), null, 2) + '\n');
+      return 0;
+    }
+    if (!booleanOption(options, 'print') && ctx.io.stdout.isTTY === true && process.stdin.isTTY && set.sites.length > 0) {
+      // A terminal on both ends: the interactive view (expand, collapse, show hidden frames, quit).
+      const { runTreeTui } = await import('../tree-tui.js');
+      let shown = filter;
+      await runTreeTui(tree, {
+        header: [describeCapture(model), describeSet(model, set)],
+        cwd: model.header.cwd,
+        total: set.totalBytes,
+        rebuild: (toggle) => {
+          shown = toggle === 'imports' ? { ...shown, showImports: !shown.showImports } : { ...shown, showInternal: !shown.showInternal };
+          return callTree(model, stacksOf(model, set, { filter: shown }), { maxStacks: n });
+        },
+      });
       return 0;
     }
     const paint = io.wantsColor(ctx.io) ? fmt.ansiPaint : fmt.noPaint;
