@@ -79,8 +79,8 @@ export function launch(o: LaunchOptions): Promise<Launched> {
   return new Promise((resolveP, rejectP) => {
     let child: ChildProcess;
     try {
-      const [cmd, ...pre] = o.wrapper !== undefined && o.wrapper.length > 0 ? [...o.wrapper, o.python] : [o.python];
-      child = spawn(cmd as string, [...pre, ...bootstrapArgs(o.files, o.target)], { cwd: o.cwd, env, stdio });
+      const command = o.wrapper !== undefined && o.wrapper.length > 0 ? [...o.wrapper, o.python] : [o.python];
+      child = spawn(command[0] ?? o.python, [...command.slice(1), ...bootstrapArgs(o.files, o.target)], { cwd: o.cwd, env, stdio });
     } catch (e) {
       rejectP(new TargetError(`cannot start ${o.python}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
       return;
