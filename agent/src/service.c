@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "aggregate.h"
+#include "census.h"
 #include "common.h"
 #include "encode.h"
 #include "got.h"
@@ -44,6 +45,18 @@ static uint64_t g_cgroup_limit;
 static int g_statm_fd = -1;
 static int g_near_oom; /* above the near-OOM share of the cgroup limit; re-armed 5 points below */
 static unsigned g_near_oom_permille = 900;
+/* Censuses: at near-OOM (on by default), and as RSS grows (--census-at-peak): each time RSS passes 5/4 of
+ * what it was at the last census and by at least 32 MiB, at most every 2 s and 8 times, so the last one is
+ * close to the peak without pausing a growing program over and over. */
+static int g_census_near_oom = 1;
+static int g_census_armed_off; /* the near-OOM census was taken; re-armed 5 points below */
+static int g_census_growth;
+static uint64_t g_census_rss;
+static uint64_t g_census_ns;
+static unsigned g_census_count;
+#define CENSUS_GROWTH_MIN (32u << 20)
+#define CENSUS_INTERVAL_NS (2000000000ull)
+#define CENSUS_MAX 8
 static long g_page_size;
 
 int ml_service_begin(void) {
@@ -169,6 +182,27 @@ static void snapshot(void) {
     ml_buf_varint(&b, usage);
     ml_buf_varint(&b, g_cgroup_limit);
     ml_service_record(ML_R_SNAPSHOT, b.p, b.len);
+    if (g_census_growth && g_census_count < CENSUS_MAX) {
+        uint64_t now = ml_now_ns();
+        uint64_t rss = resident;
+        if (rss >= g_census_rss / 4 * 5 && rss >= g_census_rss + CENSUS_GROWTH_MIN && now >= g_census_ns + CENSUS_INTERVAL_NS) {
+            if (ml_census_request("growth") == 0) {
+                g_census_rss = rss;
+                g_census_ns = now;
+                g_census_count++;
+            }
+        }
+    }
+    if (g_cgroup_limit != 0 && usage != 0 && g_census_near_oom) {
+        /* The census needs room of its own (a list of the GC's objects, its tables): it is taken 10 points
+         * before the near-OOM marker, so that taking it does not itself end the process. */
+        unsigned census_at = g_near_oom_permille > 100 ? g_near_oom_permille - 100 : g_near_oom_permille;
+        if (!g_census_armed_off && usage >= g_cgroup_limit / 1000 * census_at) {
+            if (ml_census_request("near-oom") == 0) g_census_armed_off = 1;
+        } else if (g_census_armed_off && usage < g_cgroup_limit / 1000 * (census_at > 50 ? census_at - 50 : 0)) {
+            g_census_armed_off = 0;
+        }
+    }
     if (g_cgroup_limit != 0 && usage != 0) {
         if (!g_near_oom && g_near_oom_permille != 0 && usage >= g_cgroup_limit / 1000 * g_near_oom_permille) {
             /* Near the OOM killer: say so, and put everything on disk now (with the aggregated state). */
@@ -229,6 +263,15 @@ static void *service_main(void *arg) {
     }
     pthread_mutex_unlock(&g_wait_lock);
     return NULL;
+}
+
+void ml_service_set_census(int near_oom, int growth) {
+    g_census_near_oom = near_oom;
+    g_census_growth = growth;
+    g_census_rss = 0;
+    g_census_ns = 0;
+    g_census_count = 0;
+    g_census_armed_off = 0;
 }
 
 void ml_service_set_near_oom(unsigned permille) {

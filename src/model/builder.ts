@@ -24,6 +24,7 @@ import type {
   MarkerRecord,
   MetaRecord,
   NoteRecord,
+  CensusRecord,
   SnapshotRecord,
   TrailerRecord,
 } from '../capture/records.js';
@@ -214,6 +215,7 @@ export class ModelBuilder implements CaptureVisitor {
   private readonly gcs: GcRecord[] = [];
   private readonly forks: ForkRecord[] = [];
   private readonly notes: NoteRecord[] = [];
+  private readonly censuses: CensusRecord[] = [];
   private readonly warnings: DecodeWarning[] = [];
   private trailer: TrailerRecord | undefined;
   private exit: ExitRecord | undefined;
@@ -571,6 +573,10 @@ export class ModelBuilder implements CaptureVisitor {
       case 'note':
         this.notes.push(record);
         break;
+      case 'census':
+        this.censuses.push(record);
+        this.seeTime(record.timeNs);
+        break;
       case 'image-unload':
       case 'barrier':
       case 'gc-state':
@@ -771,6 +777,7 @@ export class ModelBuilder implements CaptureVisitor {
       markers: this.markers,
       gcs: this.gcs,
       forks: this.forks,
+      censuses: this.censuses,
       notes: this.notes,
       trailer: this.trailer,
       exit: this.exit,

@@ -22,6 +22,8 @@ export interface BootstrapConfig {
   readonly overwrite?: boolean;
   /** NEAR_OOM marker above this share of the cgroup limit, per mille. */
   readonly near_oom_permille?: number;
+  /** Censuses of live objects as memory grows (--census-at-peak). */
+  readonly census_growth?: boolean;
   readonly native?: boolean;
   readonly trace_python_allocators?: boolean;
   readonly follow_fork?: boolean;
