@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Prepares what the tests need beyond npm packages, idempotently, under .cache/:
 // - one virtualenv per CPython >= 3.9 found on the machine (pyenv versions, /usr/bin/python3), with numpy;
-// - .cache/pythons.json: the list the tests iterate over (test/support/pythons.ts reads it).
+// - .cache/pythons.json: the list the tests iterate over (test/support/pythons.ts reads it);
+// - Debian's chromium at /usr/bin/chromium for the HTML report's browser tests (playwright-core drives it;
+//   playwright's own browser download does not work offline), installed with apt-get when we are root.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -32,6 +34,26 @@ function candidates() {
 
 // numpy wheels per minor version: the newest that supports it.
 const NUMPY = { 9: 'numpy==2.0.2', 10: 'numpy==2.2.6', 11: 'numpy==2.3.5', 12: 'numpy==2.3.5', 13: 'numpy==2.3.5', 14: 'numpy==2.3.5' };
+
+function ensureChromium() {
+  if (existsSync('/usr/bin/chromium')) return;
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    console.error('setup: /usr/bin/chromium is missing and we are not root: install it (apt-get install chromium) for the browser tests');
+    process.exit(1);
+  }
+  const install = () => run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  let r = install();
+  if (r.status !== 0) {
+    // The package lists may be missing or stale on a fresh machine.
+    run('apt-get', ['update', '-q'], { stdio: 'inherit' });
+    r = install();
+  }
+  if (r.status !== 0 || !existsSync('/usr/bin/chromium')) {
+    console.error('setup: apt-get could not install chromium');
+    process.exit(1);
+  }
+}
+ensureChromium();
 
 const pythons = [];
 for (const exe of candidates()) {

@@ -3,8 +3,10 @@ as `python3` would have.
 
 `memlens run` starts the target Python as
 
-    python3 -c "import sys; sys.path.insert(0, DIR); import memlens_bootstrap; memlens_bootstrap.main()" \
+    python3 -c "import sys; ...; sys.path.insert(0, DIR); import memlens_bootstrap; memlens_bootstrap.main()" \
         TARGET [ARGS...]
+
+(src/target/launch.ts has the exact line: it imports the bootstrap without writing __pycache__ here).
 
 with its configuration (JSON) in the environment variable MEMLENS_BOOTSTRAP, which is removed at once so
 that child processes do not inherit it. TARGET is a script path, a module name or a code string, as the
@@ -93,11 +95,17 @@ def _agent_config(cfg, output, target_words):
         put("output", output)
     put("overwrite", 1 if cfg.get("overwrite") else 0)
     put("memory_interval_ms", int(cfg.get("memory_interval_ms", 10)))
+    if cfg.get("near_oom_permille") is not None:
+        put("near_oom_permille", int(cfg["near_oom_permille"]))
+    if cfg.get("census_growth"):
+        put("census_growth", 1)
     for key in ("native", "trace_python_allocators", "follow_fork", "aggregate"):
         if cfg.get(key):
             put(key, 1)
     if cfg.get("max_stack_nodes"):
         put("max_stack_nodes", int(cfg["max_stack_nodes"]))
+    if cfg.get("native_unwinder"):
+        put("native_unwinder", cfg["native_unwinder"])
     put("mode", cfg.get("mode", "run"))
     put("python_version", _python_version())
     put("python_hexversion", sys.hexversion)
@@ -147,6 +155,10 @@ def _load_agent(path):
     lib.memlens_hide_code.restype = None
     lib.memlens_gc_state_changed.argtypes = []
     lib.memlens_gc_state_changed.restype = None
+    lib.memlens_quiet.argtypes = [ctypes.c_int]
+    lib.memlens_quiet.restype = None
+    lib.memlens_record_census.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    lib.memlens_record_census.restype = None
     return lib
 
 
@@ -193,6 +205,27 @@ def _wrap_threading():
     _hide(threading.Thread._bootstrap.__code__)
     _hide(_memlens_bootstrap_inner.__code__)
     _hide(original.__code__)
+
+
+def _census_in_capture(label):
+    """Called by the agent through a pending call (main thread, GIL held, recording off): a census of live
+    objects into the capture as a CENSUS record. Never raises into the program."""
+    try:
+        import importlib.util
+        import json
+        import os
+
+        module = sys.modules.get("memlens_census")
+        if module is None:
+            path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "memlens_census.py")
+            spec = importlib.util.spec_from_file_location("memlens_census", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules["memlens_census"] = module
+        result = module.census(time_budget_s=2.0)
+        _agent.memlens_record_census(str(label).encode(), json.dumps(result).encode())
+    except BaseException:  # noqa: B036 - the program must not see our failure
+        pass
 
 
 def _name_existing_threads():

@@ -50,11 +50,15 @@ typedef struct config {
     int fd;
     int overwrite;
     unsigned interval_ms;
+    unsigned near_oom_permille;
+    int census_near_oom;
+    int census_growth;
     int options;
     int mode;
     unsigned long hexversion;
     int gil_disabled;
     uint32_t max_stack_nodes;
+    int backtrace_only; /* native_unwinder=backtrace: glibc's backtrace() for every event */
     /* Header fields, in the order they were given: values in `values`, written sorted by tag (stable, so
      * repeated fields keep their order) when the header is written. */
     struct hfield {
@@ -141,6 +145,8 @@ static int flag_value(const char *v) {
 static int parse_config(const char *text, config *c, char *value, size_t value_cap, char *err, size_t errlen) {
     c->fd = -1;
     c->interval_ms = 10;
+    c->near_oom_permille = 900;
+    c->census_near_oom = 1;
     c->mode = ML_MODE_RUN;
     for (const char *line = text; line != NULL && *line;) {
         const char *nl = strchr(line, '\n');
@@ -184,6 +190,12 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
                 c->overwrite = flag_value(value);
             } else if (strcmp(key, "memory_interval_ms") == 0) {
                 c->interval_ms = (unsigned)ml_parse_u64(&vp);
+            } else if (strcmp(key, "near_oom_permille") == 0) {
+                c->near_oom_permille = (unsigned)ml_parse_u64(&vp);
+            } else if (strcmp(key, "census_near_oom") == 0) {
+                c->census_near_oom = flag_value(value);
+            } else if (strcmp(key, "census_growth") == 0) {
+                c->census_growth = flag_value(value);
             } else if (strcmp(key, "native") == 0) {
                 if (flag_value(value)) c->options |= ML_OPTION_NATIVE;
             } else if (strcmp(key, "trace_python_allocators") == 0) {
@@ -194,6 +206,12 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
                 if (flag_value(value)) c->options |= ML_OPTION_AGGREGATE;
             } else if (strcmp(key, "mode") == 0) {
                 c->mode = strcmp(value, "attach") == 0 ? ML_MODE_ATTACH : ML_MODE_RUN;
+            } else if (strcmp(key, "native_unwinder") == 0) {
+                if (strcmp(value, "backtrace") == 0) c->backtrace_only = 1;
+                else if (strcmp(value, "fast") != 0) {
+                    ml_set_err(err, errlen, "native_unwinder must be fast or backtrace", 0);
+                    return -1;
+                }
             } else if (strcmp(key, "max_stack_nodes") == 0) {
                 uint64_t v = ml_parse_u64(&vp);
                 c->max_stack_nodes = (uint32_t)(v < 16 ? 16 : v > (1u << 22) ? (1u << 22) : v);
@@ -403,7 +421,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
         ml_strlcat(text, why, sizeof text);
         ml_note(ML_N_NOT_TRACKED, text);
     }
-    if (c->options & ML_OPTION_NATIVE) ml_native_init();
+    if (c->options & ML_OPTION_NATIVE) ml_native_init(!c->backtrace_only);
     if (!g_atfork_registered) {
         pthread_atfork(NULL, NULL, atfork_child);
         g_atfork_registered = 1;
@@ -425,6 +443,8 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     }
     ml_pygc_install();
     ml_marker(ML_M_TRACKING_STARTED, "");
+    ml_service_set_near_oom(c->near_oom_permille);
+    ml_service_set_census(c->census_near_oom, c->census_growth);
     if (ml_service_start(c->interval_ms, &g_cgroup, err, errlen) != 0) {
         ml_guard = 1;
         atomic_store(&ml_active, 0);

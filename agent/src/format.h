@@ -112,6 +112,7 @@ enum ml_record_type {
     ML_R_NOTE = 18,
     ML_R_STACK_RESET = 19,
     ML_R_GC_STATE = 20,
+    ML_R_CENSUS = 21,
 };
 
 #define ML_SNAPSHOT_HAS_HEAP 1

@@ -6,12 +6,58 @@
 
 #include <execinfo.h>
 #include <link.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "common.h"
 #include "mem.h"
 
 static uintptr_t g_self_start, g_self_end;
+static int g_fast;
+static uintptr_t g_main_stack_lo, g_main_stack_hi; /* the [stack] mapping, read at start */
+
+/* The main thread's stack from /proc/self/maps (at start, never inside a hook). */
+static void read_main_stack(void) {
+    size_t cap = 1u << 20;
+    char *buf = ml_mem_alloc(cap);
+    if (buf == NULL) return;
+    if (ml_read_file("/proc/self/maps", buf, cap) > 0) {
+        for (char *line = buf; line != NULL && *line;) {
+            char *nl = strchr(line, '\n');
+            if (nl != NULL) *nl = 0;
+            if (strstr(line, "[stack]") != NULL) {
+                const char *p = line;
+                uintptr_t lo = 0, hi = 0;
+                for (; *p && *p != '-'; p++) lo = lo * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
+                if (*p == '-') p++;
+                for (; *p && *p != ' '; p++) hi = hi * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
+                g_main_stack_lo = lo;
+                g_main_stack_hi = hi;
+                break;
+            }
+            line = nl != NULL ? nl + 1 : NULL;
+        }
+    }
+    ml_mem_free(buf, cap);
+}
+
+/* Where the calling thread's stack ends (its callers' frames are all below). Nothing here may allocate or
+ * lock: we may be inside pthread_getattr_np's own realloc. glibc puts a thread's descriptor at the top of
+ * its stack (pthread_self() is just above the frames); the main thread's stack is the [stack] mapping. */
+static void stack_bounds(ml_nstack *ns) {
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t self = (uintptr_t)pthread_self();
+    if (here >= g_main_stack_lo && here < g_main_stack_hi) {
+        ns->stack_lo = g_main_stack_lo;
+        ns->stack_hi = g_main_stack_hi;
+    } else if (self > here && self - here < (1ull << 30)) {
+        /* Reads only ever go up from the stack pointer of the moment, which is mapped, to the top. */
+        ns->stack_lo = self - (1ull << 30);
+        ns->stack_hi = self;
+    } else {
+        ns->stack_lo = ns->stack_hi = 0; /* unknown: backtrace() only */
+    }
+}
 
 static int self_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     (void)size;
@@ -30,8 +76,11 @@ static int self_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     return 0;
 }
 
-void ml_native_init(void) {
+void ml_native_init(int fast) {
     if (g_self_end == 0) dl_iterate_phdr(self_cb, NULL);
+    g_fast = fast;
+    ml_unwind_init();
+    read_main_stack();
     /* The first backtrace() loads libgcc_s (dlopen, malloc): do it now, with the guard held. */
     void *frames[4];
     backtrace(frames, 4);
@@ -85,7 +134,15 @@ static uint32_t node_for(ml_nstack *ns, ml_stream *s, uint32_t parent, uint64_t 
 
 uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s, int truncate) {
     void *raw[ML_NATIVE_MAX_DEPTH + 8];
-    int got = backtrace(raw, (int)ML_ARRAY_LEN(raw));
+    int got = -1;
+    if (g_fast) {
+        if (ns->cache == NULL) {
+            ns->cache = ml_mem_alloc(ML_UNWIND_CACHE * sizeof *ns->cache);
+            stack_bounds(ns);
+        }
+        got = ml_unwind((uintptr_t *)raw, (int)ML_ARRAY_LEN(raw), ns->cache, ns->stack_lo, ns->stack_hi);
+    }
+    if (got < 0) got = backtrace(raw, (int)ML_ARRAY_LEN(raw));
     /* leaf first; drop the agent's own frames at the leaf end */
     int first = 0;
     while (first < got && (uintptr_t)raw[first] >= g_self_start && (uintptr_t)raw[first] < g_self_end) first++;
@@ -125,6 +182,7 @@ void ml_native_reset(ml_nstack *ns) {
 void ml_native_release(ml_nstack *ns) {
     int no_reset = ns->no_reset;
     ml_mem_free(ns->table, ns->table_cap * sizeof *ns->table);
+    ml_mem_free(ns->cache, ML_UNWIND_CACHE * sizeof *ns->cache);
     memset(ns, 0, sizeof *ns);
     ns->no_reset = no_reset;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "encode.h"
+#include "unwind.h"
 
 typedef struct ml_nslot {
     uint64_t ip;
@@ -21,12 +22,15 @@ typedef struct ml_nstack {
     uint32_t last_node[128];
     size_t last_depth;
     int no_reset;  /* as ml_pystack.no_reset */
+    ml_unwind_entry *cache;        /* unwind rules by address (the fast unwinder) */
+    uintptr_t stack_lo, stack_hi;  /* this thread's stack, for the unwinder's bounds checks */
 } ml_nstack;
 
 #define ML_NATIVE_MAX_DEPTH 128
 
-/* Loads the unwinder (backtrace's first call allocates) while the guard is held. */
-void ml_native_init(void);
+/* Loads the unwinder (backtrace's first call allocates) while the guard is held. `fast`: use the caching
+ * unwinder (unwind.c) where it can, backtrace() where it cannot; 0: backtrace() always. */
+void ml_native_init(int fast);
 /* The calling thread's native stack as a node of stream s; NATIVE_FRAME records go into s. 0: none.
  * Returns UINT32_MAX when the table is full (the caller writes STACK_RESET and retries). */
 uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s, int truncate);

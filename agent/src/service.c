@@ -7,10 +7,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "agent.h"
 #include "aggregate.h"
+#include "census.h"
 #include "common.h"
 #include "encode.h"
 #include "got.h"
@@ -29,6 +31,11 @@ static pthread_mutex_t g_wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_wait_cond;
 static int g_stop;
 static uint64_t g_interval_ns;
+/* The service thread's stack, mapped by us (a guard page below it), so the thread is known by its stack. */
+#define SERVICE_STACK (512u * 1024u)
+static uint8_t *g_stack_map;
+static size_t g_stack_map_len;
+static uintptr_t g_stack_lo, g_stack_hi;
 static ml_cgroup *g_cg;
 
 /* last values read from /proc/self/status (once a second) */
@@ -36,7 +43,20 @@ static uint64_t g_swap, g_shmem;
 static int g_have_status;
 static uint64_t g_cgroup_limit;
 static int g_statm_fd = -1;
-static int g_near_oom; /* above 90% of the cgroup limit; re-armed below 85% */
+static int g_near_oom; /* above the near-OOM share of the cgroup limit; re-armed 5 points below */
+static unsigned g_near_oom_permille = 900;
+/* Censuses: at near-OOM (on by default), and as RSS grows (--census-at-peak): each time RSS passes 5/4 of
+ * what it was at the last census and by at least 32 MiB, at most every 2 s and 8 times, so the last one is
+ * close to the peak without pausing a growing program over and over. */
+static int g_census_near_oom = 1;
+static int g_census_armed_off; /* the near-OOM census was taken; re-armed 5 points below */
+static int g_census_growth;
+static uint64_t g_census_rss;
+static uint64_t g_census_ns;
+static unsigned g_census_count;
+#define CENSUS_GROWTH_MIN (32u << 20)
+#define CENSUS_INTERVAL_NS (2000000000ull)
+#define CENSUS_MAX 8
 static long g_page_size;
 
 int ml_service_begin(void) {
@@ -162,8 +182,29 @@ static void snapshot(void) {
     ml_buf_varint(&b, usage);
     ml_buf_varint(&b, g_cgroup_limit);
     ml_service_record(ML_R_SNAPSHOT, b.p, b.len);
+    if (g_census_growth && g_census_count < CENSUS_MAX) {
+        uint64_t now = ml_now_ns();
+        uint64_t rss = resident;
+        if (rss >= g_census_rss / 4 * 5 && rss >= g_census_rss + CENSUS_GROWTH_MIN && now >= g_census_ns + CENSUS_INTERVAL_NS) {
+            if (ml_census_request("growth") == 0) {
+                g_census_rss = rss;
+                g_census_ns = now;
+                g_census_count++;
+            }
+        }
+    }
+    if (g_cgroup_limit != 0 && usage != 0 && g_census_near_oom) {
+        /* The census needs room of its own (a list of the GC's objects, its tables): it is taken 10 points
+         * before the near-OOM marker, so that taking it does not itself end the process. */
+        unsigned census_at = g_near_oom_permille > 100 ? g_near_oom_permille - 100 : g_near_oom_permille;
+        if (!g_census_armed_off && usage >= g_cgroup_limit / 1000 * census_at) {
+            if (ml_census_request("near-oom") == 0) g_census_armed_off = 1;
+        } else if (g_census_armed_off && usage < g_cgroup_limit / 1000 * (census_at > 50 ? census_at - 50 : 0)) {
+            g_census_armed_off = 0;
+        }
+    }
     if (g_cgroup_limit != 0 && usage != 0) {
-        if (!g_near_oom && usage >= g_cgroup_limit / 10 * 9) {
+        if (!g_near_oom && g_near_oom_permille != 0 && usage >= g_cgroup_limit / 1000 * g_near_oom_permille) {
             /* Near the OOM killer: say so, and put everything on disk now (with the aggregated state). */
             g_near_oom = 1;
             char label[96], num[24];
@@ -176,7 +217,7 @@ static void snapshot(void) {
             ml_marker(ML_M_NEAR_OOM, label);
             if (ml_options & ML_OPTION_AGGREGATE) ml_aggregate_checkpoint();
             ml_service_flush_round();
-        } else if (g_near_oom && usage < g_cgroup_limit / 100 * 85) {
+        } else if (g_near_oom && usage < g_cgroup_limit / 1000 * (g_near_oom_permille > 50 ? g_near_oom_permille - 50 : 0)) {
             g_near_oom = 0;
         }
     }
@@ -224,6 +265,19 @@ static void *service_main(void *arg) {
     return NULL;
 }
 
+void ml_service_set_census(int near_oom, int growth) {
+    g_census_near_oom = near_oom;
+    g_census_growth = growth;
+    g_census_rss = 0;
+    g_census_ns = 0;
+    g_census_count = 0;
+    g_census_armed_off = 0;
+}
+
+void ml_service_set_near_oom(unsigned permille) {
+    g_near_oom_permille = permille > 1000 ? 1000 : permille;
+}
+
 int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errlen) {
     if (interval_ms < 1) interval_ms = 1;
     if (interval_ms > 1000) interval_ms = 1000;
@@ -246,13 +300,30 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     pthread_condattr_destroy(&ca);
     g_stop = 0;
 
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    g_stack_map_len = SERVICE_STACK + page;
+    g_stack_map = ml_mem_alloc(g_stack_map_len);
+    if (g_stack_map == NULL) {
+        ml_set_err(err, errlen, "cannot map a stack for the agent's service thread", errno);
+        return -1;
+    }
+    mprotect(g_stack_map, page, PROT_NONE);
+    g_stack_lo = (uintptr_t)g_stack_map + page;
+    g_stack_hi = g_stack_lo + SERVICE_STACK;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstack(&attr, (void *)g_stack_lo, SERVICE_STACK);
     /* The thread inherits a full signal mask: the program's signals go to the program's threads. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&g_thread, NULL, service_main, NULL);
+    int r = pthread_create(&g_thread, &attr, service_main, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
     if (r != 0) {
+        ml_mem_free(g_stack_map, g_stack_map_len);
+        g_stack_map = NULL;
+        g_stack_lo = g_stack_hi = 0;
         ml_set_err(err, errlen, "cannot start the agent's service thread", r);
         return -1;
     }
@@ -268,15 +339,27 @@ void ml_service_stop(void) {
     pthread_mutex_unlock(&g_wait_lock);
     pthread_join(g_thread, NULL);
     g_thread_running = 0;
+    ml_mem_free(g_stack_map, g_stack_map_len);
+    g_stack_map = NULL;
+    g_stack_lo = g_stack_hi = 0;
     snapshot(); /* the last one, at the very end */
     if (g_statm_fd >= 0) close(g_statm_fd);
     g_statm_fd = -1;
+}
+
+int ml_service_is_current(void) {
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    return here >= g_stack_lo && here < g_stack_hi;
 }
 
 void ml_service_forget(void) {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     g_wait_lock = fresh;
     g_thread_running = 0;
+    /* The thread is not in the child; its stack is our memory there. */
+    ml_mem_free(g_stack_map, g_stack_map_len);
+    g_stack_map = NULL;
+    g_stack_lo = g_stack_hi = 0;
     if (g_service_ready) {
         g_service.lock = fresh;
         ml_stream_release(&g_service);

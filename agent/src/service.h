@@ -12,6 +12,10 @@
 int ml_service_begin(void);
 /* Starts the thread (all signals blocked in it, the guard set for its whole life). */
 int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errlen);
+/* The share of the cgroup limit (per mille, 0 = never) above which a NEAR_OOM marker is written. */
+void ml_service_set_near_oom(unsigned permille);
+/* Which censuses the service thread asks for (census.c): at near-OOM, and as the process grows. */
+void ml_service_set_census(int near_oom, int growth);
 /* Stops and joins the thread; nothing is flushed here. */
 void ml_service_stop(void);
 /* One flush round: every thread's block, then BARRIER in the service stream. */
@@ -24,5 +28,8 @@ void ml_service_agent_stats(void);
 void ml_service_close(void);
 /* In a fork child: the thread does not exist there, its locks may be held. */
 void ml_service_forget(void);
+/* Whether the calling thread is the service thread. True from its very first instruction (a preloaded
+ * library's thread-start hook may allocate before our code runs): we know it by its stack, which is ours. */
+int ml_service_is_current(void);
 
 #endif

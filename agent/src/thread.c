@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "common.h"
 #include "mem.h"
+#include "service.h"
 
 static __thread ml_thread *tls_thread;
 static __thread uint32_t tls_session; /* the session tls_thread belongs to; 0: none */
@@ -88,6 +89,11 @@ static int take_pending_name(pid_t tid, char *out, size_t cap) {
 }
 
 static ml_thread *register_thread(void) {
+    if (ml_service_is_current()) {
+        /* Allocations before service_main set its guard (a preloaded library's thread-start hook). */
+        ml_guard = 1;
+        return NULL;
+    }
     pid_t tid = (pid_t)syscall(SYS_gettid);
     char name[64];
     pthread_mutex_lock(&g_registry_lock);

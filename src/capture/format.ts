@@ -160,8 +160,9 @@ export const enum RecordType {
   Note = 18,
   StackReset = 19,
   GcState = 20,
+  Census = 21,
 }
-export const MAX_KNOWN_RECORD_TYPE = 20;
+export const MAX_KNOWN_RECORD_TYPE = 21;
 
 export const SNAPSHOT_HAS_HEAP = 1;
 export const SNAPSHOT_HAS_CGROUP = 2;

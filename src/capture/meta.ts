@@ -38,6 +38,7 @@ export const RECORD_TYPE_OF: Readonly<Record<Exclude<MetaRecord['type'], 'unknow
   note: RecordType.Note,
   'stack-reset': RecordType.StackReset,
   'gc-state': RecordType.GcState,
+  census: RecordType.Census,
 };
 
 export function recordTypeOf(rec: MetaRecord): number {
@@ -108,17 +109,17 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
         cgroupLimit: cgroup && cgroupLimit !== 0 ? cgroupLimit : undefined,
       };
     }
-    case RecordType.Gc:
-      return {
-        type: 'gc',
-        stream,
-        seq: r.varint(),
-        timeNs: r.varint(),
-        generation: r.varint(),
-        collected: r.varint(),
-        uncollectable: r.varint(),
-        durationNs: r.varint(),
-      };
+    case RecordType.Gc: {
+      const seq = r.varint();
+      const timeNs = r.varint();
+      const generation = r.varint();
+      const collected = r.varint();
+      const uncollectable = r.varint();
+      const durationNs = r.varint();
+      // Added after the first agents: the seq when the collection started (absent in older files).
+      const startSeq = r.remaining > 0 ? r.varint() : undefined;
+      return { type: 'gc', stream, seq, timeNs, generation, collected, uncollectable, durationNs, startSeq };
+    }
     case RecordType.Fork:
       return { type: 'fork', stream, seq: r.varint(), timeNs: r.varint(), childPid: r.varint() };
     case RecordType.Image: {
@@ -204,6 +205,8 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
         frozenObjects: r.varint(),
         thresholds: [r.varint(), r.varint(), r.varint()],
       };
+    case RecordType.Census:
+      return { type: 'census', stream, seq: r.varint(), timeNs: r.varint(), label: r.string(), json: r.string() };
     default:
       return { type: 'unknown', stream, recordType: t, payload: r.buf.slice(r.pos, r.end) };
   }
@@ -267,6 +270,7 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
       w.varint(rec.collected);
       w.varint(rec.uncollectable);
       w.varint(rec.durationNs);
+      if (rec.startSeq !== undefined) w.varint(rec.startSeq);
       return;
     case 'fork':
       w.varint(rec.seq);
@@ -357,6 +361,12 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
       w.varint(rec.thresholds[0]);
       w.varint(rec.thresholds[1]);
       w.varint(rec.thresholds[2]);
+      return;
+    case 'census':
+      w.varint(rec.seq);
+      w.varint(rec.timeNs);
+      w.string(rec.label);
+      w.string(rec.json);
       return;
     case 'unknown':
       w.raw(rec.payload);

@@ -24,6 +24,7 @@ import type {
   MarkerRecord,
   MetaRecord,
   NoteRecord,
+  CensusRecord,
   SnapshotRecord,
   TrailerRecord,
 } from '../capture/records.js';
@@ -61,8 +62,12 @@ export type WindowOption =
  * Calls come in seq order; the observer must not keep the builder busy (it is on the hot path).
  */
 export interface ReplayObserver {
-  /** The live amount of `site` changed by `bytes` and `count` (negative for frees) at event `seq`. */
-  change(site: number, seq: number, bytes: number, count: number): void;
+  /**
+   * The live amount of `site` changed by `bytes` and `count` (negative for frees) at event `seq`. `thread`
+   * is the site's thread index and `index` the allocation's number among that thread's allocations (1, 2,
+   * …): the one just made, or the one being freed, so an observer can tell when a freed block was made.
+   */
+  change(site: number, seq: number, bytes: number, count: number, thread: number, index: number): void;
   /** A memory snapshot: the events with a lower seq were replayed, none with a higher one (yet). */
   snapshot(seq: number, timeNs: number): void;
 }
@@ -225,6 +230,7 @@ export class ModelBuilder implements CaptureVisitor {
   private readonly gcs: GcRecord[] = [];
   private readonly forks: ForkRecord[] = [];
   private readonly notes: NoteRecord[] = [];
+  private readonly censuses: CensusRecord[] = [];
   private readonly warnings: DecodeWarning[] = [];
   private trailer: TrailerRecord | undefined;
   private exit: ExitRecord | undefined;
@@ -310,7 +316,7 @@ export class ModelBuilder implements CaptureVisitor {
       }
       if (this.tracked.remove(address)) {
         this.missedFrees++;
-        this.release(this.tracked.removedSite, this.tracked.removedSize, 1, seq);
+        this.release(this.tracked.removedSite, this.tracked.removedSize, 1, seq, this.tracked.removedIndex);
       }
       this.countAlloc(site, size, allocator);
       this.tracked.insert(address, size, site, this.bumpThreadAllocs(st.thread));
@@ -318,7 +324,7 @@ export class ModelBuilder implements CaptureVisitor {
       this.countAlloc(site, size, allocator);
       if (this.live.insertOrReplace(address, size, site, this.bumpThreadAllocs(st.thread))) {
         this.missedFrees++;
-        this.release(this.live.removedSite, this.live.removedSize, 1, seq);
+        this.release(this.live.removedSite, this.live.removedSize, 1, seq, this.live.removedIndex);
       }
     }
     this.acquire(site, size, seq);
@@ -343,7 +349,7 @@ export class ModelBuilder implements CaptureVisitor {
     this.frees++;
     const site = table.removedSite;
     const bytes = table.removedSize;
-    this.release(site, bytes, 1, seq);
+    this.release(site, bytes, 1, seq, table.removedIndex);
     if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, table.removedIndex);
   }
 
@@ -410,7 +416,10 @@ export class ModelBuilder implements CaptureVisitor {
     this.liveCounts[site] = (this.liveCounts[site] as number) + 1;
     this.liveCount++;
     this.heap += bytes;
-    this.observer?.change(site, seq, bytes, 1);
+    if (this.observer !== undefined) {
+      const thread = this.sites.thread(site);
+      this.observer.change(site, seq, bytes, 1, thread, this.threadAllocs[thread] as number);
+    }
     if (this.heap > this.maxHeap) {
       this.maxHeap = this.heap;
       this.maxHeapSeq = seq;
@@ -422,13 +431,14 @@ export class ModelBuilder implements CaptureVisitor {
     }
   }
 
-  private release(site: number, bytes: number, count: number, seq: number): void {
+  /** `index`: the freed allocation's number in its thread (for the observer). */
+  private release(site: number, bytes: number, count: number, seq: number, index: number): void {
     this.touch(site);
     this.liveBytes[site] = (this.liveBytes[site] as number) - bytes;
     this.liveCounts[site] = (this.liveCounts[site] as number) - count;
     this.liveCount -= count;
     this.heap -= bytes;
-    this.observer?.change(site, seq, -bytes, -count);
+    this.observer?.change(site, seq, -bytes, -count, this.sites.thread(site), index);
   }
 
   /** munmap (or MAP_FIXED) of [address, address + size): frees the tracked parts. False if none. */
@@ -437,7 +447,7 @@ export class ModelBuilder implements CaptureVisitor {
     if (pieces.length === 0) return false;
     if (replaced) this.missedFrees++;
     for (const p of pieces) {
-      this.release(p.site, p.bytes, p.lastPiece ? 1 : 0, seq);
+      this.release(p.site, p.bytes, p.lastPiece ? 1 : 0, seq, p.index);
       if (p.lastPiece) this.frees++;
       if (p.whole && !replaced && this.temporaryThreshold !== undefined) this.checkTemporary(p.site, p.bytes, p.index);
     }
@@ -579,6 +589,10 @@ export class ModelBuilder implements CaptureVisitor {
         break;
       case 'note':
         this.notes.push(record);
+        break;
+      case 'census':
+        this.censuses.push(record);
+        this.seeTime(record.timeNs);
         break;
       case 'image-unload':
       case 'barrier':
@@ -840,6 +854,7 @@ export class ModelBuilder implements CaptureVisitor {
       markers: this.markers,
       gcs: this.gcs,
       forks: this.forks,
+      censuses: this.censuses,
       notes: this.notes,
       trailer: this.trailer,
       exit: this.exit,

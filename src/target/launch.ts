@@ -21,6 +21,10 @@ export interface BootstrapConfig {
   /** An inherited descriptor instead of a file (the live view). */
   readonly fd?: number;
   readonly overwrite?: boolean;
+  /** NEAR_OOM marker above this share of the cgroup limit, per mille. */
+  readonly near_oom_permille?: number;
+  /** Censuses of live objects as memory grows (--census-at-peak). */
+  readonly census_growth?: boolean;
   readonly native?: boolean;
   readonly trace_python_allocators?: boolean;
   readonly follow_fork?: boolean;
@@ -32,7 +36,11 @@ export interface BootstrapConfig {
 
 /** The command line that runs `target` under the bootstrap with `python`. */
 export function bootstrapArgs(files: AgentFiles, target: RunTarget): string[] {
-  const loader = `import sys; sys.path.insert(0, ${JSON.stringify(files.bootstrapDir)}); import memlens_bootstrap; memlens_bootstrap.main()`;
+  // The bootstrap is imported without writing __pycache__ next to it (memlens's directory may be read-only);
+  // the program's own setting is put back before it runs.
+  const loader =
+    `import sys; b = sys.dont_write_bytecode; sys.dont_write_bytecode = True; sys.path.insert(0, ${JSON.stringify(files.bootstrapDir)}); ` +
+    'import memlens_bootstrap; sys.dont_write_bytecode = b; del b; memlens_bootstrap.main()';
   const first = target.kind === 'script' ? target.path : target.kind === 'module' ? target.module : target.code;
   return ['-c', loader, first, ...target.args];
 }
@@ -70,6 +78,8 @@ export interface LaunchOptions {
    * Launched.stdout/stderr and gives it no stdin (the terminal belongs to the view).
    */
   readonly pipes?: { readonly capture?: boolean; readonly output?: boolean } | undefined;
+  /** A command the interpreter's command line is appended to (joining a cgroup, setting a limit). */
+  readonly wrapper?: readonly string[];
 }
 
 /**
@@ -90,7 +100,8 @@ export function launch(o: LaunchOptions): Promise<Launched> {
   return new Promise((resolveP, rejectP) => {
     let child: ChildProcess;
     try {
-      child = spawn(o.python, bootstrapArgs(o.files, o.target), { cwd: o.cwd, env, stdio });
+      const command = o.wrapper !== undefined && o.wrapper.length > 0 ? [...o.wrapper, o.python] : [o.python];
+      child = spawn(command[0] ?? o.python, [...command.slice(1), ...bootstrapArgs(o.files, o.target)], { cwd: o.cwd, env, stdio });
     } catch (e) {
       rejectP(new TargetError(`cannot start ${o.python}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
       return;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { ImageRecord } from '../../src/capture/records.js';
 import { bytesAt, Oracle } from '../support/oracle.js';
-import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
+import { bootstrapRun, lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
 
 const PYALLOC = `KEEP = []
@@ -31,6 +31,23 @@ big()
 const NATIVE = `import zlib
 KEEP = [zlib.compressobj(9)]  # COMPRESSOBJ
 KEEP.append(bytearray(2_000_000))  # BYTEARRAY
+`;
+
+const NATIVE_MANY = `import zlib
+KEEP = []
+
+
+def a(i):
+    KEEP.append(bytearray(100_000 + i))
+
+
+def b(i):
+    KEEP.append(zlib.compress(bytes(300_000 + 4096 * i), 1))
+
+
+for i in range(40):
+    a(i)
+    b(i)
 `;
 
 const GC = `import gc
@@ -62,6 +79,34 @@ _ctypes.dlclose(lib._handle)
 
 function imageOf(images: readonly ImageRecord[], ip: number): ImageRecord | undefined {
   return images.find((im) => im.segments.some((s) => (s.prot & 4) !== 0 && ip >= im.loadBias + s.vaddr && ip < im.loadBias + s.vaddr + s.memsz));
+}
+
+/** Every allocation's native stack as "image+offset" frames (addresses move between runs, offsets do not), by size. */
+function nativeStacksBySize(o: Oracle): Map<number, string[][]> {
+  const images = o.records('image');
+  const frames = new Map<string, { parent: number; ip: number }>();
+  const perStream = new Map<number, number>();
+  for (const m of o.metas) {
+    if (m.type === 'native-frame') {
+      const id = (perStream.get(m.stream) ?? 0) + 1;
+      perStream.set(m.stream, id);
+      frames.set(`${m.stream}/${id}`, { parent: m.parent, ip: m.ip });
+    }
+  }
+  const out = new Map<number, string[][]>();
+  for (const a of o.allocs) {
+    const stack: string[] = [];
+    for (let id = a.nativeStack; id !== 0; ) {
+      const f = frames.get(`${a.stream}/${id}`)!;
+      const im = imageOf(images, f.ip);
+      stack.push(im === undefined ? '?' : `${im.path.split('/').pop()}+${(f.ip - im.loadBias).toString(16)}`);
+      id = f.parent;
+    }
+    const list = out.get(a.size) ?? [];
+    list.push(stack);
+    out.set(a.size, list);
+  }
+  return out;
 }
 
 for (const py of testPythons()) {
@@ -119,6 +164,48 @@ for (const py of testPythons()) {
       assert.ok(!paths.some((p) => p.includes('libmemlens_agent')), 'the agent leaves its own frames out');
       assert.ok(paths.some((p) => /python|libpython/.test(p)), paths.join(' '));
       assert.ok(paths.some((p) => p.includes('libc.so')), 'main() in libc at the root');
+    });
+
+    test('--native: the caching unwinder gives the stacks backtrace() gives', async () => {
+      const target = { kind: 'script' as const, path: 'native.py', args: [] };
+      const fast = await bootstrapRun({ python: py.python, files: { 'native.py': NATIVE_MANY }, target, config: { native: true }, output: 'fast.mlens' }, tmp.dir);
+      const slow = await bootstrapRun({ python: py.python, target, config: { native: true, native_unwinder: 'backtrace' }, output: 'slow.mlens' }, tmp.dir);
+      assert.equal(fast.code, 0, fast.stderr);
+      assert.equal(slow.code, 0, slow.stderr);
+      const a = nativeStacksBySize(await Oracle.load(fast.capture));
+      const b = nativeStacksBySize(await Oracle.load(slow.capture));
+      let compared = 0;
+      for (const [size, stacks] of a) {
+        const other = b.get(size);
+        // Sizes made once in each run are the same allocation in both.
+        if (stacks.length !== 1 || other?.length !== 1) continue;
+        assert.deepEqual(stacks[0], other[0], `the native stack of the ${size}-byte allocation`);
+        compared++;
+      }
+      assert.ok(compared >= 40, `${compared} allocations compared`);
+      assert.ok((a.get(100_001)?.[0]?.length ?? 0) >= 5);
+    });
+
+    test('--native: allocations inside pthread_getattr_np (which holds a lock of glibc) are recorded without a deadlock', async () => {
+      // pthread_getattr_np reallocs while it holds the thread's lock: the unwinder must not call it back.
+      const prog = `import ctypes, threading
+libc = ctypes.CDLL(None)
+libc.pthread_self.restype = ctypes.c_ulong
+def f():
+    attr = ctypes.create_string_buffer(128)
+    for _ in range(3):
+        assert libc.pthread_getattr_np(ctypes.c_ulong(libc.pthread_self()), attr) == 0
+        libc.pthread_attr_destroy(attr)
+t = threading.Thread(target=f)
+t.start()
+t.join()
+f()
+print("ok")
+`;
+      const r = await memlensRun({ python: py.python, files: { 'attr.py': prog }, program: ['attr.py'], output: 'attr.mlens', runArgs: ['--native'], timeoutMs: 30000 }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.stdout, 'ok\n');
+      assert.equal(r.code, 0);
     });
 
     test('GC records and GC_STATE changes', async () => {

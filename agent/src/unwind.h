@@ -1,0 +1,25 @@
+/* A fast native unwinder with a per-thread cache of unwind rules (x86-64; elsewhere it always declines and
+ * the caller uses backtrace()). See unwind.c. */
+#ifndef MEMLENS_UNWIND_H
+#define MEMLENS_UNWIND_H
+
+#include <stdint.h>
+
+typedef struct ml_unwind_entry {
+    uintptr_t pc;      /* the address this rule is for (0: empty) */
+    int32_t cfa_off;   /* CFA = (cfa_rbp ? rbp : rsp) + cfa_off; the return address is at CFA - 8 */
+    int32_t rbp_off;   /* the caller's rbp is at CFA + rbp_off, if rbp_saved */
+    uint8_t cfa_rbp, rbp_saved;
+    uint8_t last;      /* the outermost frame: no caller */
+    uint8_t fallback;  /* a rule this unwinder does not know: use backtrace() */
+} ml_unwind_entry;
+
+#define ML_UNWIND_CACHE 2048 /* entries per thread (a power of two) */
+
+void ml_unwind_init(void);
+
+/* Return addresses of the calling thread's frames, leaf first (the first is inside the caller of
+ * ml_unwind), at most max. -1: this unwinder cannot do it (use backtrace()). */
+int ml_unwind(uintptr_t *out, int max, ml_unwind_entry *cache, uintptr_t stack_lo, uintptr_t stack_hi);
+
+#endif
