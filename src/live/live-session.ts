@@ -84,6 +84,7 @@ export interface LiveView {
   /** The capture's header has arrived (before that, only `end` may be set). */
   readonly started: boolean;
   readonly pid: number;
+  /** The command line, the interpreter named without its directory. */
   readonly command: string;
   readonly pythonVersion: string;
   readonly mode: 'run' | 'attach' | '';
@@ -247,7 +248,7 @@ export class LiveSession {
     return {
       started: this.headerSeen,
       pid: h.pid,
-      command: h.argv.length > 0 ? h.argv.join(' ') : h.script,
+      command: commandLine(h.argv, h.script),
       pythonVersion: h.pythonVersion,
       mode: h.mode === MODE_RUN ? 'run' : h.mode === MODE_ATTACH ? 'attach' : '',
       aggregated: model.aggregated,
@@ -314,6 +315,13 @@ export class LiveSession {
       exit: undefined,
     };
   }
+}
+
+/** The command line with the interpreter's path cut to its name: `python3 app.py --workers 2`. */
+function commandLine(argv: readonly string[], script: string): string {
+  if (argv.length === 0) return script;
+  const first = argv[0] as string;
+  return [first.slice(first.lastIndexOf('/') + 1), ...argv.slice(1)].join(' ');
 }
 
 function compareText(a: string, b: string): number {

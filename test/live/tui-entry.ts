@@ -24,10 +24,11 @@ const result = await runLiveTerminal(live.capture, { input: process.stdin, outpu
 let running = true;
 void live.ended.then(() => (running = false));
 await new Promise((r) => setTimeout(r, 50));
+const targetWasRunning = running;
 if (running) process.kill(live.launched.pid, 'SIGTERM');
 await live.ended;
 const out = process.env['LIVE_RESULT'];
 if (out !== undefined) {
-  writeFileSync(out, JSON.stringify({ reason: result.reason, signal: result.signal ?? null, rawAfter: process.stdin.isRaw, targetWasRunning: running, bytes: session.bytes }));
+  writeFileSync(out, JSON.stringify({ reason: result.reason, signal: result.signal ?? null, rawAfter: process.stdin.isRaw, targetWasRunning, bytes: session.bytes }));
 }
 process.exit(0);

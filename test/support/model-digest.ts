@@ -67,6 +67,7 @@ export function modelDigest(model: CaptureModel): Record<string, unknown> {
     gcs: [...model.gcs],
     forks: [...model.forks],
     notes: [...model.notes],
+    censuses: [...model.censuses],
     trailer: model.trailer,
     exit: model.exit,
     agentStats: model.agentStats,

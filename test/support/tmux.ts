@@ -37,9 +37,8 @@ export class Tmux {
   /** Waits until `test` holds of the screen; fails with the last screen after `timeoutMs`. */
   async waitFor(what: string, test: (screen: string) => boolean, timeoutMs = 20_000): Promise<string> {
     const end = Date.now() + timeoutMs;
-    let last = '';
     for (;;) {
-      last = this.screen();
+      const last = this.screen();
       if (test(last)) return last;
       if (Date.now() > end) throw new Error(`timed out waiting for ${what}; the screen:\n${last}`);
       await new Promise((r) => setTimeout(r, 100));
