@@ -214,13 +214,6 @@ static int hook_PyTraceMalloc_Untrack(unsigned int domain, uintptr_t ptr) {
 
 /* ── loading, forking, leaving ─────────────────────────────────────────────────────────────────── */
 
-static void *hook_dlopen(const char *file, int flags) {
-    void *caller = __builtin_return_address(0);
-    void *h = ml_dlopen_as_caller(file, flags, caller);
-    if (h != NULL && file != NULL) ml_got_refresh();
-    return h;
-}
-
 static int hook_dlclose(void *handle) {
     int r = dlclose(handle);
     ml_got_refresh();
@@ -244,6 +237,13 @@ __attribute__((noreturn)) static void hook__exit(int status) {
  * libraries that look their allocator up at run time. For a hooked name that resolves to the real
  * function we hand out the hook instead.
  *
+ * dlsym is also where new objects are patched: dlopen itself is not hooked, because the loader looks at
+ * who called it (the caller's RPATH/RUNPATH for a bare name, the caller as the new object's loader, which
+ * RTLD_NEXT and RPATH inheritance follow later), and a hook would become that caller. Code of a dlopen'ed
+ * object is reached through dlsym first (Python's import looks up PyInit_*, ctypes every function), so
+ * patching on the first dlsym after the loader's counters moved catches it before it runs; the service
+ * thread catches the rest within 50 ms.
+ *
  * dlsym(RTLD_NEXT, ...) answers relative to the object that called it, which it finds from its return
  * address: that call must reach the real dlsym with no frame of ours in between. The entry point below
  * jumps (never calls) either to the real dlsym or to the C part. */
@@ -257,6 +257,7 @@ __asm__(".text\n"
         ".type ml_hook_dlsym, @function\n"
         "ml_hook_dlsym:\n"
 #if defined(__x86_64__)
+        "    endbr64\n" /* a landing pad where indirect branch tracking is on; a no-op elsewhere */
         "    cmpq $-1, %rdi\n"
         "    jne ml_hook_dlsym_c\n"
         "    jmp *ml_real_dlsym_ptr(%rip)\n"
@@ -270,6 +271,7 @@ __asm__(".text\n"
         ".size ml_hook_dlsym, .-ml_hook_dlsym\n");
 
 void *ml_hook_dlsym_c(void *handle, const char *name) {
+    if (ml_got_installed() && ml_got_changed()) ml_got_refresh();
     void *r = dlsym(handle, name);
     if (r == NULL || name == NULL || !ml_got_installed()) return r;
     for (size_t i = 0; i < ml_hook_count; i++) {
@@ -298,7 +300,6 @@ const ml_hook_def ml_hook_defs[] = {
     {"mmap64", (void *)hook_mmap64, (void *)&mmap64},
     {"munmap", (void *)hook_munmap, (void *)&munmap},
     {"mremap", (void *)hook_mremap, (void *)&mremap},
-    {"dlopen", (void *)hook_dlopen, (void *)&dlopen},
     {"dlclose", (void *)hook_dlclose, (void *)&dlclose},
     {"fork", (void *)hook_fork, (void *)&fork},
     {"_exit", (void *)hook__exit, (void *)&_exit},
