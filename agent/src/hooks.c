@@ -4,6 +4,7 @@
  * ordered correctly by seq. */
 #include "hooks.h"
 
+#include <alloca.h>
 #include <dlfcn.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include "aggregate.h"
 #include "got.h"
 #include "pyapi.h"
+#include "service.h"
 #include "thread.h"
 
 /* Writes STACK_RESET and forgets both node tables of the stream (caller holds its lock). */
@@ -285,6 +287,92 @@ void *ml_hook_dlsym_c(void *handle, const char *name) {
     return r;
 }
 
+/* ── exec: the process image goes away without exit handlers ─────────────────────────────────────
+ * Everything recorded so far goes to the file first (the descriptor is close-on-exec; the program that
+ * follows is not tracked: the bootstrap's configuration left the environment at start). If exec fails,
+ * tracking simply goes on. A vfork child shares our memory and must not touch it. */
+
+static void before_exec(void) {
+    if (!ml_should_record() || getpid() != ml_pid) return;
+    int saved_errno = errno;
+    ml_guard = 1;
+    ml_service_flush_round();
+    ml_guard = 0;
+    errno = saved_errno;
+}
+
+static int hook_execve(const char *path, char *const argv[], char *const envp[]) {
+    before_exec();
+    return execve(path, argv, envp);
+}
+
+static int hook_execv(const char *path, char *const argv[]) {
+    before_exec();
+    return execv(path, argv);
+}
+
+static int hook_execvp(const char *file, char *const argv[]) {
+    before_exec();
+    return execvp(file, argv);
+}
+
+static int hook_execvpe(const char *file, char *const argv[], char *const envp[]) {
+    before_exec();
+    return execvpe(file, argv, envp);
+}
+
+static int hook_fexecve(int fd, char *const argv[], char *const envp[]) {
+    before_exec();
+    return fexecve(fd, argv, envp);
+}
+
+/* execl, execlp, execle: the arguments into an array on the stack, then the v variant. */
+#define COLLECT_ARGS(first, ap, argv, n)                       \
+    do {                                                        \
+        va_list count_ap;                                       \
+        va_copy(count_ap, ap);                                  \
+        n = 1;                                                  \
+        while (va_arg(count_ap, char *) != NULL) n++;           \
+        va_end(count_ap);                                       \
+        argv = alloca((n + 1) * sizeof(char *));                \
+        argv[0] = (char *)(first);                              \
+        for (size_t i_ = 1; i_ <= n; i_++) argv[i_] = va_arg(ap, char *); \
+    } while (0)
+
+static int hook_execl(const char *path, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    size_t n;
+    char **argv;
+    COLLECT_ARGS(arg, ap, argv, n);
+    va_end(ap);
+    before_exec();
+    return execv(path, argv);
+}
+
+static int hook_execlp(const char *file, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    size_t n;
+    char **argv;
+    COLLECT_ARGS(arg, ap, argv, n);
+    va_end(ap);
+    before_exec();
+    return execvp(file, argv);
+}
+
+static int hook_execle(const char *path, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    size_t n;
+    char **argv;
+    COLLECT_ARGS(arg, ap, argv, n);
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    before_exec();
+    return execve(path, argv, envp);
+}
+
 const ml_hook_def ml_hook_defs[] = {
     {"malloc", (void *)hook_malloc, (void *)&malloc},
     {"calloc", (void *)hook_calloc, (void *)&calloc},
@@ -302,6 +390,14 @@ const ml_hook_def ml_hook_defs[] = {
     {"mremap", (void *)hook_mremap, (void *)&mremap},
     {"dlclose", (void *)hook_dlclose, (void *)&dlclose},
     {"fork", (void *)hook_fork, (void *)&fork},
+    {"execve", (void *)hook_execve, (void *)&execve},
+    {"execv", (void *)hook_execv, (void *)&execv},
+    {"execvp", (void *)hook_execvp, (void *)&execvp},
+    {"execvpe", (void *)hook_execvpe, (void *)&execvpe},
+    {"fexecve", (void *)hook_fexecve, (void *)&fexecve},
+    {"execl", (void *)hook_execl, (void *)&execl},
+    {"execlp", (void *)hook_execlp, (void *)&execlp},
+    {"execle", (void *)hook_execle, (void *)&execle},
     {"_exit", (void *)hook__exit, (void *)&_exit},
     {"PyTraceMalloc_Track", (void *)hook_PyTraceMalloc_Track, NULL},
     {"PyTraceMalloc_Untrack", (void *)hook_PyTraceMalloc_Untrack, NULL},

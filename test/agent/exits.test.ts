@@ -77,6 +77,18 @@ for (const py of testPythons()) {
       assert.equal(o1.records('exit')[0]?.exitCode, 1);
     });
 
+    test('exec: what happened before it is in the file, the new program is not tracked', async () => {
+      const prog = 'import os, sys\nKEEP = bytearray(3_210_000)\nos.execv(sys.executable, [sys.executable, "-c", "import os; print(\'after\', \'MEMLENS_BOOTSTRAP\' in os.environ)"])\n';
+      const r = await memlensRun({ python: py.python, program: ['-c', prog], output: 'exec.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.stdout, 'after False\n');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      assert.equal(o.allocs.filter((a) => a.size === 3_210_001).length, 1, 'the allocation made just before exec');
+      assert.equal(o.records('trailer').length, 0);
+      assert.equal(o.records('exit')[0]?.exitCode, 0);
+    });
+
     test('Ctrl-C: KeyboardInterrupt, then death by SIGINT as under python3', async () => {
       const r = await memlensRun({ python: py.python, files: { 'wait.py': WAIT }, program: ['wait.py'], output: 'int.mlens', onStdout: killWhenReady('SIGINT') }, tmp.dir);
       assert.equal(r.signal, 'SIGINT');
