@@ -39,6 +39,24 @@ export default tseslint.config(
     },
   },
   {
+    // The report viewer puts program data (function names, files, source lines) on the page: as text only.
+    files: ['viewer/src/**/*.ts'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', localStorage: 'readonly', atob: 'readonly', Blob: 'readonly', Response: 'readonly', DecompressionStream: 'readonly', ResizeObserver: 'readonly', HTMLInputElement: 'readonly' } },
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'write', 'writeln', 'createContextualFragment'].map((property) => ({
+          property,
+          message: 'Markup from strings can run program data as HTML: build nodes with dom.ts el() and text.',
+        })),
+      ],
+      'no-restricted-syntax': ['error', { selector: "CallExpression[callee.property.name='setAttribute'][arguments.0.value=/^on/]", message: 'No inline event handlers.' }],
+      'no-eval': 'error',
+      'no-implied-eval': 'error',
+      'no-new-func': 'error',
+    },
+  },
+  {
     files: ['scripts/**/*.mjs', 'bin/*.js', '*.js'],
     ...tseslint.configs.disableTypeChecked,
   },

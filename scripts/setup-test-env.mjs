@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Prepares what the tests need beyond npm packages, idempotently, under .cache/:
 // - one virtualenv per CPython >= 3.9 found on the machine (pyenv versions, /usr/bin/python3), with numpy;
-// - .cache/pythons.json: the list the tests iterate over (test/support/pythons.ts reads it).
+// - .cache/pythons.json: the list the tests iterate over (test/support/pythons.ts reads it);
+// - Debian's chromium at /usr/bin/chromium for the HTML report's browser tests (playwright-core drives it;
+//   playwright's own browser download does not work offline), installed with apt-get when we are root.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -32,6 +34,26 @@ function candidates() {
 
 // numpy wheels per minor version: the newest that supports it.
 const NUMPY = { 9: 'numpy==2.0.2', 10: 'numpy==2.2.6', 11: 'numpy==2.3.5', 12: 'numpy==2.3.5', 13: 'numpy==2.3.5', 14: 'numpy==2.3.5' };
+
+function ensureChromium() {
+  if (existsSync('/usr/bin/chromium')) return;
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    console.error('setup: /usr/bin/chromium is missing and we are not root: install it (apt-get install chromium) for the browser tests');
+    process.exit(1);
+  }
+  const install = () => run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  let r = install();
+  if (r.status !== 0) {
+    // The package lists may be missing or stale on a fresh machine.
+    run('apt-get', ['update', '-q'], { stdio: 'inherit' });
+    r = install();
+  }
+  if (r.status !== 0 || !existsSync('/usr/bin/chromium')) {
+    console.error('setup: apt-get could not install chromium');
+    process.exit(1);
+  }
+}
+ensureChromium();
 
 const pythons = [];
 for (const exe of candidates()) {
@@ -66,4 +88,32 @@ if (pythons.length === 0) {
   process.exit(1);
 }
 writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
+
+// A CPython 3.14 (PEP 768 remote execution) in a Debian sid root file system: a target started with
+// `unshare -m chroot` there stands in for a process in a container (another mount namespace).
+const containerRoot = join(cache, 'sid-root');
+const containerPython = join(containerRoot, 'usr', 'bin', 'python3.14');
+if (!existsSync(containerPython)) {
+  if (process.getuid?.() !== 0) {
+    console.error('setup: the container tests need root (debootstrap, chroot, unshare)');
+    process.exit(1);
+  }
+  if (run('sh', ['-c', 'command -v debootstrap']).status !== 0) {
+    run('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    if (run('apt-get', ['install', '-y', '-qq', 'debootstrap'], { stdio: 'inherit' }).status !== 0) {
+      console.error('setup: cannot install debootstrap');
+      process.exit(1);
+    }
+  }
+  const tmpRoot = `${containerRoot}.tmp`;
+  run('rm', ['-rf', tmpRoot]);
+  console.error('setup: creating a Debian sid root with python3.14 (about a minute)');
+  const r = run('debootstrap', ['--variant=minbase', '--include=python3.14,libpython3.14-dev', 'sid', tmpRoot, 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) {
+    console.error('setup: debootstrap failed');
+    process.exit(1);
+  }
+  run('mv', [tmpRoot, containerRoot]);
+}
+writeFileSync(join(cache, 'container.json'), JSON.stringify({ root: containerRoot, python: '/usr/bin/python3.14' }, null, 2));
 console.error(`setup: Pythons for tests: ${pythons.map((p) => p.version + (p.system ? ' (system)' : '')).join(', ')}`);

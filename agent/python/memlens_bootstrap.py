@@ -95,6 +95,8 @@ def _agent_config(cfg, output, target_words):
         put("output", output)
     put("overwrite", 1 if cfg.get("overwrite") else 0)
     put("memory_interval_ms", int(cfg.get("memory_interval_ms", 10)))
+    if cfg.get("near_oom_permille") is not None:
+        put("near_oom_permille", int(cfg["near_oom_permille"]))
     for key in ("native", "trace_python_allocators", "follow_fork", "aggregate"):
         if cfg.get(key):
             put(key, 1)
@@ -102,7 +104,7 @@ def _agent_config(cfg, output, target_words):
         put("max_stack_nodes", int(cfg["max_stack_nodes"]))
     if cfg.get("native_unwinder"):
         put("native_unwinder", cfg["native_unwinder"])
-    put("mode", "run")
+    put("mode", cfg.get("mode", "run"))
     put("python_version", _python_version())
     put("python_hexversion", sys.hexversion)
     put("python_implementation", sys.implementation.name)

@@ -50,6 +50,7 @@ typedef struct config {
     int fd;
     int overwrite;
     unsigned interval_ms;
+    unsigned near_oom_permille;
     int options;
     int mode;
     unsigned long hexversion;
@@ -142,6 +143,7 @@ static int flag_value(const char *v) {
 static int parse_config(const char *text, config *c, char *value, size_t value_cap, char *err, size_t errlen) {
     c->fd = -1;
     c->interval_ms = 10;
+    c->near_oom_permille = 900;
     c->mode = ML_MODE_RUN;
     for (const char *line = text; line != NULL && *line;) {
         const char *nl = strchr(line, '\n');
@@ -185,6 +187,8 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
                 c->overwrite = flag_value(value);
             } else if (strcmp(key, "memory_interval_ms") == 0) {
                 c->interval_ms = (unsigned)ml_parse_u64(&vp);
+            } else if (strcmp(key, "near_oom_permille") == 0) {
+                c->near_oom_permille = (unsigned)ml_parse_u64(&vp);
             } else if (strcmp(key, "native") == 0) {
                 if (flag_value(value)) c->options |= ML_OPTION_NATIVE;
             } else if (strcmp(key, "trace_python_allocators") == 0) {
@@ -432,6 +436,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     }
     ml_pygc_install();
     ml_marker(ML_M_TRACKING_STARTED, "");
+    ml_service_set_near_oom(c->near_oom_permille);
     if (ml_service_start(c->interval_ms, &g_cgroup, err, errlen) != 0) {
         ml_guard = 1;
         atomic_store(&ml_active, 0);
@@ -525,6 +530,12 @@ ML_EXPORT void memlens_thread_name(unsigned long tid, const char *name) {
     ml_guard = 1;
     ml_threads_name((pid_t)tid, name);
     ml_guard = saved_guard;
+}
+
+/* While on, the calling thread's allocations are not recorded: memlens's own Python code that runs after
+ * tracking started in an attached process (naming threads, reporting its status). */
+ML_EXPORT void memlens_quiet(int on) {
+    ml_guard = on ? 1 : 0;
 }
 
 ML_EXPORT void memlens_hide_code(const void *code) {

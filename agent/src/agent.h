@@ -22,6 +22,8 @@ ML_EXPORT int memlens_active(void);
 ML_EXPORT void memlens_thread_name(unsigned long tid, const char *name);
 /* The bootstrap's own frames sit at the root of the stack; stacks leave these code objects out. */
 ML_EXPORT void memlens_hide_code(const void *code);
+/* While on, the calling thread's allocations are not recorded (memlens's own code after an attach). */
+ML_EXPORT void memlens_quiet(int on);
 /* The program called gc.disable(), gc.set_threshold() or similar: write GC_STATE if it changed. */
 ML_EXPORT void memlens_gc_state_changed(void);
 

@@ -15,6 +15,7 @@ static void *g_callback;   /* our PyCFunction object (a new reference we own) */
 static void *g_callbacks;  /* gc.callbacks (a new reference we own) */
 static void *g_gc;         /* the gc module */
 static uint64_t g_start_ns;
+static uint64_t g_start_seq; /* seq when the running collection started */
 static struct {
     int valid;
     long enabled, frozen, t0, t1, t2;
@@ -103,6 +104,7 @@ static void *gc_callback(void *self, void *args) {
         void *info = ml_py.PyTuple_GetItem(args, 1);
         if (ml_py.PyUnicode_CompareWithASCIIString(phase, "start") == 0) {
             g_start_ns = ml_now_ns();
+            g_start_seq = ml_next_seq();
         } else if (ml_py.PyUnicode_CompareWithASCIIString(phase, "stop") == 0) {
             uint64_t end = ml_now_ns();
             uint8_t mem[80];
@@ -114,6 +116,8 @@ static void *gc_callback(void *self, void *args) {
             ml_buf_varint(&b, (uint64_t)info_long(info, "collected"));
             ml_buf_varint(&b, (uint64_t)info_long(info, "uncollectable"));
             ml_buf_varint(&b, g_start_ns != 0 && end > g_start_ns ? end - g_start_ns : 0);
+            /* Events with seq in [start_seq, seq) happened during the collection: its frees are the GC's. */
+            ml_buf_varint(&b, g_start_seq);
             g_start_ns = 0;
             ml_thread *t = ml_thread_current();
             if (t != NULL) {

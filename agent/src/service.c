@@ -42,7 +42,8 @@ static uint64_t g_swap, g_shmem;
 static int g_have_status;
 static uint64_t g_cgroup_limit;
 static int g_statm_fd = -1;
-static int g_near_oom; /* above 90% of the cgroup limit; re-armed below 85% */
+static int g_near_oom; /* above the near-OOM share of the cgroup limit; re-armed 5 points below */
+static unsigned g_near_oom_permille = 900;
 static long g_page_size;
 
 int ml_service_begin(void) {
@@ -169,7 +170,7 @@ static void snapshot(void) {
     ml_buf_varint(&b, g_cgroup_limit);
     ml_service_record(ML_R_SNAPSHOT, b.p, b.len);
     if (g_cgroup_limit != 0 && usage != 0) {
-        if (!g_near_oom && usage >= g_cgroup_limit / 10 * 9) {
+        if (!g_near_oom && g_near_oom_permille != 0 && usage >= g_cgroup_limit / 1000 * g_near_oom_permille) {
             /* Near the OOM killer: say so, and put everything on disk now (with the aggregated state). */
             g_near_oom = 1;
             char label[96], num[24];
@@ -182,7 +183,7 @@ static void snapshot(void) {
             ml_marker(ML_M_NEAR_OOM, label);
             if (ml_options & ML_OPTION_AGGREGATE) ml_aggregate_checkpoint();
             ml_service_flush_round();
-        } else if (g_near_oom && usage < g_cgroup_limit / 100 * 85) {
+        } else if (g_near_oom && usage < g_cgroup_limit / 1000 * (g_near_oom_permille > 50 ? g_near_oom_permille - 50 : 0)) {
             g_near_oom = 0;
         }
     }
@@ -229,6 +230,10 @@ static void *service_main(void *arg) {
     }
     pthread_mutex_unlock(&g_wait_lock);
     return NULL;
+}
+
+void ml_service_set_near_oom(unsigned permille) {
+    g_near_oom_permille = permille > 1000 ? 1000 : permille;
 }
 
 int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errlen) {

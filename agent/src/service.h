@@ -12,6 +12,8 @@
 int ml_service_begin(void);
 /* Starts the thread (all signals blocked in it, the guard set for its whole life). */
 int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errlen);
+/* The share of the cgroup limit (per mille, 0 = never) above which a NEAR_OOM marker is written. */
+void ml_service_set_near_oom(unsigned permille);
 /* Stops and joins the thread; nothing is flushed here. */
 void ml_service_stop(void);
 /* One flush round: every thread's block, then BARRIER in the service stream. */

@@ -108,17 +108,17 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
         cgroupLimit: cgroup && cgroupLimit !== 0 ? cgroupLimit : undefined,
       };
     }
-    case RecordType.Gc:
-      return {
-        type: 'gc',
-        stream,
-        seq: r.varint(),
-        timeNs: r.varint(),
-        generation: r.varint(),
-        collected: r.varint(),
-        uncollectable: r.varint(),
-        durationNs: r.varint(),
-      };
+    case RecordType.Gc: {
+      const seq = r.varint();
+      const timeNs = r.varint();
+      const generation = r.varint();
+      const collected = r.varint();
+      const uncollectable = r.varint();
+      const durationNs = r.varint();
+      // Added after the first agents: the seq when the collection started (absent in older files).
+      const startSeq = r.remaining > 0 ? r.varint() : undefined;
+      return { type: 'gc', stream, seq, timeNs, generation, collected, uncollectable, durationNs, startSeq };
+    }
     case RecordType.Fork:
       return { type: 'fork', stream, seq: r.varint(), timeNs: r.varint(), childPid: r.varint() };
     case RecordType.Image: {
@@ -267,6 +267,7 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
       w.varint(rec.collected);
       w.varint(rec.uncollectable);
       w.varint(rec.durationNs);
+      if (rec.startSeq !== undefined) w.varint(rec.startSeq);
       return;
     case 'fork':
       w.varint(rec.seq);

@@ -20,7 +20,7 @@ function randomCapture(seed: number, events: number, withBarriers = true): Uint8
     const stream = 1 + Math.floor(rand() * threads);
     const r = rand();
     if (r < 0.05) w.frame(stream, 0, 1, e);
-    else if (r < 0.07) w.meta({ type: 'gc', stream, seq: seq + 1, timeNs: e, generation: 0, collected: 0, uncollectable: 0, durationNs: 0 });
+    else if (r < 0.07) w.meta({ type: 'gc', stream, seq: seq + 1, timeNs: e, generation: 0, collected: 0, uncollectable: 0, durationNs: 0, startSeq: seq });
     else if (r < 0.08) w.meta({ type: 'marker', stream, seq: Math.max(0, seq - 5), timeNs: e, kind: 5, label: 'stale' });
     else if (r < 0.1) w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: e, rss: e, rssAnon: 0, rssFile: 0, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined });
     else if (r < 0.11) w.meta({ type: 'note', stream: rand() < 0.5 ? 0 : stream, kind: 1, text: `n${e}` });

@@ -126,6 +126,9 @@ export interface GcRecord {
   readonly collected: number;
   readonly uncollectable: number;
   readonly durationNs: number;
+  /** The seq when the collection started: frees with a seq in [startSeq, seq) are the collector's.
+   * undefined in captures written before this field existed. */
+  readonly startSeq: number | undefined;
 }
 
 export interface ForkRecord {

@@ -27,6 +27,8 @@ export interface Command {
   readonly name: string;
   /** Other names that reach this command (`transform` for `export`). */
   readonly aliases?: readonly string[];
+  /** Internal commands (started by memlens itself) are left out of `memlens --help`. */
+  readonly hidden?: boolean;
   /** One line for `memlens --help`. */
   readonly summary: string;
   /** The argument part of the usage line, for example `FILE`. */

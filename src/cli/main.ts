@@ -56,14 +56,14 @@ function describeCause(cause: unknown): string {
 }
 
 function renderMainHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
+  const width = Math.max(...COMMANDS.filter((c) => c.hidden !== true).map((c) => c.name.length)) + 4;
   const lines = [
     `memlens ${VERSION}: memory profiler and OOM investigator for Python programs`,
     '',
     'Usage: memlens COMMAND [options] [arguments]',
     '',
     'Commands:',
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    ...COMMANDS.filter((c) => c.hidden !== true).map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
     'Options:',
     '  -h, --help       Show help (also: memlens COMMAND --help)',

@@ -2,10 +2,31 @@
 // inside run(), so `memlens --help` stays fast.
 
 import type { Command } from './command.js';
+import { attachCommand } from './commands/attach.js';
+import { collectCommand } from './commands/collect.js';
+import { detachCommand } from './commands/detach.js';
+import { diffCommand } from './commands/diff.js';
+import { exportCommand } from './commands/export.js';
+import { flamegraphCommand } from './commands/flamegraph.js';
 import { parseCommand } from './commands/parse.js';
 import { runCommand } from './commands/run.js';
+import { statsCommand } from './commands/stats.js';
+import { summaryCommand } from './commands/summary.js';
+import { treeCommand } from './commands/tree.js';
 
-export const COMMANDS: readonly Command[] = [runCommand, parseCommand];
+export const COMMANDS: readonly Command[] = [
+  runCommand,
+  attachCommand,
+  detachCommand,
+  summaryCommand,
+  statsCommand,
+  treeCommand,
+  flamegraphCommand,
+  exportCommand,
+  diffCommand,
+  parseCommand,
+  collectCommand,
+];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name || (c.aliases ?? []).includes(name));

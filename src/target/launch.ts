@@ -20,6 +20,8 @@ export interface BootstrapConfig {
   /** An inherited descriptor instead of a file (the live view). */
   readonly fd?: number;
   readonly overwrite?: boolean;
+  /** NEAR_OOM marker above this share of the cgroup limit, per mille. */
+  readonly near_oom_permille?: number;
   readonly native?: boolean;
   readonly trace_python_allocators?: boolean;
   readonly follow_fork?: boolean;
@@ -62,6 +64,8 @@ export interface LaunchOptions {
   readonly config: BootstrapConfig;
   readonly cwd: string;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** A command the interpreter's command line is appended to (joining a cgroup, setting a limit). */
+  readonly wrapper?: readonly string[];
 }
 
 /**
@@ -75,7 +79,8 @@ export function launch(o: LaunchOptions): Promise<Launched> {
   return new Promise((resolveP, rejectP) => {
     let child: ChildProcess;
     try {
-      child = spawn(o.python, bootstrapArgs(o.files, o.target), { cwd: o.cwd, env, stdio });
+      const command = o.wrapper !== undefined && o.wrapper.length > 0 ? [...o.wrapper, o.python] : [o.python];
+      child = spawn(command[0] ?? o.python, [...command.slice(1), ...bootstrapArgs(o.files, o.target)], { cwd: o.cwd, env, stdio });
     } catch (e) {
       rejectP(new TargetError(`cannot start ${o.python}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
       return;

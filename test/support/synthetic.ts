@@ -85,7 +85,7 @@ export function everyRecordItems(native = true): Item[] {
   items.push({ type: 'stack-reset', stream: t1 });
   items.push({ type: 'frame', stream: t1, id: 1, parent: 0, codeId: 2, instr: 6 });
   items.push({ type: 'native-frame', stream: t1, id: 1, parent: 0, ip: 1 });
-  items.push({ type: 'gc', stream: t1, seq: MAX, timeNs: MAX, generation: 2, collected: 0, uncollectable: MAX, durationNs: 1 });
+  items.push({ type: 'gc', stream: t1, seq: MAX, timeNs: MAX, generation: 2, collected: 0, uncollectable: MAX, durationNs: 1, startSeq: undefined });
   items.push({ type: 'fork', stream: t1, seq: 7, timeNs: 8, childPid: 4243 });
   items.push({ type: 'thread-exit', stream: t1, timeNs: MAX });
   items.push({ type: 'thread', stream: t2, osTid: 4250, pythonIdent: 0, name: '', timeNs: 5 });
@@ -288,7 +288,7 @@ export function writeRealistic(o: RealisticOptions): RealisticResult {
       w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: seq * 100, rss, rssAnon: rss - (20 << 20), rssFile: 20 << 20, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: rss + (5 << 20), cgroupLimit: 2 * 1024 ** 3 });
       records++;
       if (rand() < 0.3) {
-        w.meta({ type: 'gc', stream: t.stream, seq: seq + 1, timeNs: seq * 100, generation: Math.floor(rand() * 3), collected: Math.floor(rand() * 100), uncollectable: 0, durationNs: 20000 });
+        w.meta({ type: 'gc', stream: t.stream, seq: seq + 1, timeNs: seq * 100, generation: Math.floor(rand() * 3), collected: Math.floor(rand() * 100), uncollectable: 0, durationNs: 20000, startSeq: seq });
         records++;
       }
     }

@@ -5,6 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { access, constants, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { FileError, MemlensError, UsageError } from '../../errors.js';
+import { parseSize } from '../../target/cgroup.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 
 const DEFAULT_INTERVAL_MS = 10;
@@ -30,6 +31,8 @@ export const runCommand: Command = {
     'follow-fork': { type: 'boolean', description: 'Also capture forked children, one file each (<stem>.<childpid>.mlens)' },
     aggregate: { type: 'boolean', description: 'Aggregate in the process: a small capture of stacks and totals' },
     'memory-interval-ms': { type: 'string', value: 'N', description: `Milliseconds between memory snapshots (default ${DEFAULT_INTERVAL_MS})` },
+    'memory-limit': { type: 'string', value: 'SIZE', description: 'Run under this memory limit (512M, 2G), in a child cgroup, to reproduce an OOM kill' },
+    'near-oom': { type: 'string', value: 'SHARE', description: 'Mark the moment usage crosses this share of the cgroup limit (default 0.9)' },
     quiet: { type: 'boolean', short: 'q', description: 'Print nothing but errors' },
     'no-compress': { type: 'boolean', description: 'Leave the capture uncompressed' },
   },
@@ -59,6 +62,23 @@ function stemOf(t: Target): string {
   if (t.kind === 'code') return 'string';
   const b = basename(t.path.replace(/\/+$/, ''));
   return b.endsWith('.py') ? b.slice(0, -3) : b;
+}
+
+function nearOomOf(options: OptionValues): number | undefined {
+  const raw = stringOption(options, 'near-oom');
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > 1) throw new UsageError(`run: --near-oom ${raw}: give a share of the limit above 0 and at most 1, such as 0.9`);
+  return Math.round(n * 1000);
+}
+
+function memoryLimitOf(options: OptionValues): number | undefined {
+  const raw = stringOption(options, 'memory-limit');
+  if (raw === undefined) return undefined;
+  const n = parseSize(raw);
+  if (n === undefined) throw new UsageError(`run: --memory-limit ${raw}: give a size such as 512M or 2G`);
+  if (n < 1024 * 1024) throw new UsageError(`run: --memory-limit ${raw}: at least 1M`);
+  return n;
 }
 
 function intervalOf(options: OptionValues): number {
@@ -116,6 +136,8 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const { io } = ctx;
   const target = targetOf(options, positionals);
   const interval = intervalOf(options);
+  const nearOom = nearOomOf(options);
+  const memoryLimit = memoryLimitOf(options);
   const quiet = booleanOption(options, 'quiet');
   const force = booleanOption(options, 'force');
   const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
@@ -133,6 +155,18 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   delete env['MEMLENS_AGENT_SANITIZE'];
   await preflight(python, target, io.cwd, env);
 
+  const { planMemoryLimit, releaseMemoryLimit } = await import('../../target/memory-limit.js');
+  const { memoryCgroupOf, oomKillCount } = await import('../../target/cgroup.js');
+  const limit = memoryLimit !== undefined ? planMemoryLimit(memoryLimit, `memlens-${process.pid}`) : undefined;
+  if (limit?.kind === 'rlimit' && !quiet) {
+    io.stderr.write(
+      `memlens: warning: cannot create a memory cgroup (${limit.why}); limiting the address space instead: the program will see MemoryError rather than an OOM kill\n`,
+    );
+  }
+  // The OOM-kill counter of the cgroup the program runs in, before it starts.
+  const programCgroup = limit?.kind === 'cgroup' ? limit.cgroup : memoryCgroupOf();
+  const oomBefore = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
+
   const launched = await launch({
     python,
     files,
@@ -148,9 +182,18 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       follow_fork: booleanOption(options, 'follow-fork'),
       aggregate: booleanOption(options, 'aggregate'),
       memory_interval_ms: interval,
+      ...(nearOom !== undefined ? { near_oom_permille: nearOom } : {}),
     },
+    ...(limit !== undefined ? { wrapper: limit.wrapper } : {}),
+  }).catch(async (e: unknown) => {
+    if (limit !== undefined) await releaseMemoryLimit(limit);
+    throw e;
   });
   const end = await launched.exited;
+  const oomAfter = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
+  if (limit !== undefined) await releaseMemoryLimit(limit);
+  const { judgeOomKill } = await import('../../target/oom.js');
+  const oom = judgeOomKill(launched.pid, end.signal, oomBefore, oomAfter);
   const path = outputPattern.replace('{pid}', String(launched.pid));
   const signal = signalNumber(end.signal);
   const header = await readHeaderOf(path);
@@ -160,9 +203,8 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       code: end.code,
       signal,
       endMonoNs: end.endMonoNs,
-      // A SIGKILL may be the OOM killer's; telling for sure needs the kernel log or the cgroup's events.
-      oomKill: end.signal === 'SIGKILL' ? 2 : 0,
-      detail: '',
+      oomKill: oom.oomKill,
+      detail: oom.detail,
     });
     await appendToCaptureFile(path, [exit]);
   }
@@ -172,6 +214,9 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   };
   if (!wrote) {
     io.stderr.write(`memlens: no capture was written to ${rel(path)}: the program ended before tracking started\n`);
+    if (oom.oomKill === 1 && memoryLimit !== undefined) {
+      io.stderr.write(`memlens: the OOM killer ended it: a limit of ${stringOption(options, 'memory-limit') ?? ''} is too small to start Python\n`);
+    }
   } else {
     const children = booleanOption(options, 'follow-fork') ? childCaptures(path) : [];
     if (!booleanOption(options, 'no-compress')) {
@@ -190,7 +235,8 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       if (children.length > 0) {
         io.stderr.write(`memlens: ${children.length} forked ${children.length === 1 ? 'child' : 'children'} captured too: ${children.map(rel).join(', ')}\n`);
       }
-      io.stderr.write(`memlens: for a report, run: memlens summary ${rel(path)}\n`);
+      if (oom.oomKill === 1) io.stderr.write(`memlens: the program was killed by the kernel's OOM killer${oom.detail !== '' ? ` (${oom.detail})` : ''}\n`);
+      io.stderr.write(`memlens: for a report, run: memlens ${oom.oomKill === 1 ? 'verdict' : 'summary'} ${rel(path)}\n`);
     }
   }
   if (end.signal !== null) {

@@ -1,0 +1,137 @@
+// memlens attach PID [-o FILE]: starts tracking inside a running Python process, without a restart and
+// without anything installed in its environment (docs/attach.md).
+
+import { resolve } from 'node:path';
+import { UsageError } from '../../errors.js';
+import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
+
+export const attachCommand: Command = {
+  name: 'attach',
+  summary: 'Start tracking a running Python process (no restart, nothing to install in it)',
+  usage: 'PID',
+  description:
+    'With -o, tracking runs in the background: memlens returns at once, and `memlens detach PID` (or the end ' +
+    'of --duration) finalizes the capture. Allocations made before the attach are not seen. Methods: ' +
+    'remote-exec (PEP 768, Python 3.14+), gdb, lldb; auto tries them in that order.',
+  options: {
+    output: { type: 'string', short: 'o', value: 'FILE', description: 'Write the capture to FILE' },
+    force: { type: 'boolean', short: 'f', description: 'Overwrite FILE if it exists' },
+    duration: { type: 'string', value: 'SECONDS', description: 'Stop tracking by itself after this long' },
+    aggregate: { type: 'boolean', description: 'Aggregate in the process: a small capture of stacks and totals' },
+    native: { type: 'boolean', description: 'Also record native (C/C++) stacks' },
+    'trace-python-allocators': { type: 'boolean', description: 'Record every Python object allocation (pymalloc)' },
+    'follow-fork': { type: 'boolean', description: 'Also capture forked children' },
+    method: { type: 'string', value: 'METHOD', description: 'auto (default), remote-exec, gdb or lldb' },
+    'memory-interval-ms': { type: 'string', value: 'N', description: 'Milliseconds between memory snapshots (default 10)' },
+    timeout: { type: 'string', value: 'SECONDS', description: 'How long to wait for the target to run Python (default 30)' },
+    'no-compress': { type: 'boolean', description: 'Leave the capture uncompressed when it is finalized' },
+  },
+  async run(ctx, options, positionals) {
+    return attach(ctx, options, positionals);
+  },
+};
+
+export function parsePid(command: string, positionals: readonly string[]): number {
+  const [raw, extra] = positionals;
+  if (raw === undefined) throw new UsageError(`${command}: missing the PID of the Python process`, { hint: `memlens ${command} PID` });
+  if (extra !== undefined) throw new UsageError(`${command}: unexpected argument '${extra}'`);
+  const pid = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(pid) || pid <= 0) throw new UsageError(`${command}: '${raw}' is not a process id`);
+  return pid;
+}
+
+export function methodOf(command: string, options: OptionValues): import('../../target/attach.js').AttachMethod {
+  const m = stringOption(options, 'method') ?? 'auto';
+  if (m !== 'auto' && m !== 'remote-exec' && m !== 'gdb' && m !== 'lldb') {
+    throw new UsageError(`${command}: --method ${m}: choose auto, remote-exec, gdb or lldb`);
+  }
+  return m;
+}
+
+export function secondsOf(command: string, options: OptionValues, name: string, fallback: number | undefined): number | undefined {
+  const raw = stringOption(options, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${command}: --${name} ${raw}: give a number of seconds above 0`);
+  return n;
+}
+
+async function attach(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number> {
+  const { io } = ctx;
+  const pid = parsePid('attach', positionals);
+  const method = methodOf('attach', options);
+  const duration = secondsOf('attach', options, 'duration', undefined);
+  const timeout = secondsOf('attach', options, 'timeout', 30) ?? 30;
+  const interval = Number(stringOption(options, 'memory-interval-ms') ?? '10');
+  if (!Number.isInteger(interval) || interval < 1 || interval > 1000) throw new UsageError('attach: --memory-interval-ms: give a whole number from 1 to 1000');
+  const output = stringOption(options, 'output');
+  if (output === undefined) {
+    throw new UsageError('attach: give -o FILE (the live view without -o comes with memlens live)');
+  }
+  const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
+  const t = await import('../../target/attach.js');
+  const { checkTargetCanWrite } = await import('../../target/attach-output.js');
+  checkPlatform();
+  const files = findAgent();
+  const target = t.inspectTarget(pid);
+  const userOutput = resolve(io.cwd, output);
+  const force = booleanOption(options, 'force');
+  checkTargetCanWrite(target, userOutput, force);
+  const session = t.createSession(target, files);
+  const targetOutput = target.sameRoot ? userOutput : `${session.targetDir}/capture.mlens`;
+  const state = { pid, startedAt: Date.now(), targetOutput, userOutput, compress: !booleanOption(options, 'no-compress'), duration };
+  t.writeSessionState(session, state);
+  const started = performance.now();
+  // Ctrl-C while waiting for the target: withdraw the request and leave the target as it was.
+  const abort = new AbortController();
+  const onInt = (): void => abort.abort();
+  process.once('SIGINT', onInt);
+  let outcome;
+  try {
+    outcome = await t.runInTarget(
+      target,
+      {
+        action: 'attach',
+        session,
+        agentLibrary: files.library,
+        duration,
+        config: {
+          output: targetOutput,
+          overwrite: force,
+          native: booleanOption(options, 'native'),
+          trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
+          follow_fork: booleanOption(options, 'follow-fork'),
+          aggregate: booleanOption(options, 'aggregate'),
+          memory_interval_ms: interval,
+        },
+      },
+      { method, timeoutMs: timeout * 1000, signal: abort.signal },
+    );
+  } catch (e) {
+    t.removeSession(session);
+    throw e;
+  } finally {
+    process.removeListener('SIGINT', onInt);
+  }
+  if (ctx.verbose) for (const l of outcome.log) io.stderr.write(`${l}\n`);
+  if (!outcome.status.startsWith('ok')) {
+    t.removeSession(session);
+    const { TargetError } = await import('../../errors.js');
+    throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
+  }
+  const ms = Math.round(performance.now() - started);
+  io.stderr.write(
+    `memlens: tracking PID ${pid} (Python ${target.version.major}.${target.version.minor}.${target.version.micro}) into ${userOutput}` +
+      ` (attached with ${outcome.method} in ${ms} ms)\n`,
+  );
+  if (duration !== undefined) {
+    io.stderr.write(`memlens: tracking stops by itself after ${duration} s; 'memlens detach ${pid}' stops it earlier\n`);
+    if (!target.sameRoot || state.compress) {
+      const { spawnCollector } = await import('../../target/attach-output.js');
+      spawnCollector(pid, session);
+    }
+  } else {
+    io.stderr.write(`memlens: run 'memlens detach ${pid}' to stop tracking and finalize the capture\n`);
+  }
+  return 0;
+}

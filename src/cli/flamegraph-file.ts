@@ -1,0 +1,125 @@
+// The file edges of `memlens flamegraph`: reading the capture (in seq order, with the temporal observer),
+// reading source lines, and writing the page without clobbering what the user did not ask to replace.
+
+import { readFileSync, statSync } from 'node:fs';
+import { stat, writeFile } from 'node:fs/promises';
+import { basename, isAbsolute, resolve } from 'node:path';
+import { highWaterMark } from '../analysis/high-water-mark.js';
+import { leaks } from '../analysis/leaks.js';
+import { LeakTimeline, PeakTimeline } from '../analysis/temporal.js';
+import { temporaryAllocations } from '../analysis/temporary.js';
+import type { AllocationSet } from '../analysis/allocation-set.js';
+import { FileError } from '../errors.js';
+import { loadViewerAssets } from '../report/html/assets.js';
+import { renderPage } from '../report/html/page.js';
+import type { ReportView } from '../report/html/payload.js';
+import { buildReportData } from '../report/html/report-data.js';
+import { VERSION } from '../version.js';
+import type { Io } from './io.js';
+import { loadModel } from './load-model.js';
+import { formatBytes } from './progress.js';
+
+export interface FlamegraphRequest {
+  readonly capture: string;
+  readonly output: string | undefined;
+  readonly force: boolean;
+  readonly view: ReportView;
+  readonly threshold: number | undefined;
+  readonly inverted: boolean;
+  readonly source: boolean;
+  readonly temporal: boolean;
+}
+
+/** memlens-flamegraph-NAME.html in the current directory, NAME the capture's name without .mlens. */
+export function defaultOutput(capture: string, cwd: string): string {
+  const name = basename(capture).replace(/\.mlens$/, '').replace(/^memlens-/, '');
+  return resolve(cwd, `memlens-flamegraph-${name}.html`);
+}
+
+const MAX_SOURCE_FILE = 8 << 20;
+const MAX_SOURCE_TOTAL = 8 << 20;
+const MAX_LINE = 300;
+
+/** Reads source lines once per file; files that are missing, special or huge give null. */
+export function sourceReader(cwd: string): { read: (file: string, line: number) => string | null; skipped: () => number } {
+  const files = new Map<string, string[] | null>();
+  let total = 0;
+  let skipped = 0;
+  const read = (file: string, line: number): string | null => {
+    if (file === '' || file.startsWith('<')) return null;
+    const path = isAbsolute(file) ? file : resolve(cwd, file);
+    let lines = files.get(path);
+    if (lines === undefined) {
+      lines = null;
+      try {
+        const st = statSync(path);
+        if (st.isFile() && st.size <= MAX_SOURCE_FILE) lines = readFileSync(path, 'utf8').split('\n');
+      } catch {
+        // Not readable here (another machine, a deleted temp file): the page shows no source for it.
+        lines = null;
+      }
+      files.set(path, lines);
+    }
+    const text = lines?.[line - 1];
+    if (text === undefined) return null;
+    if (total + text.length > MAX_SOURCE_TOTAL) {
+      skipped++;
+      return null;
+    }
+    total += Math.min(text.length, MAX_LINE);
+    return text.length > MAX_LINE ? `${text.slice(0, MAX_LINE)}…` : text;
+  };
+  return { read, skipped: () => skipped };
+}
+
+export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<number> {
+  const out = r.output !== undefined ? resolve(io.cwd, r.output) : defaultOutput(r.capture, io.cwd);
+  // Refuse early, before minutes of reading, when the output exists.
+  if (!r.force) {
+    const exists = await stat(out).then(
+      () => true,
+      () => false,
+    );
+    if (exists) throw new FileError(`${out} exists`, { hint: 'Pass -f to overwrite it, or -o to write elsewhere.' });
+  }
+  const timeline = !r.temporal ? undefined : r.view === 'peak' ? new PeakTimeline() : r.view === 'leaks' ? new LeakTimeline() : undefined;
+  const model = await loadModel(io, resolve(io.cwd, r.capture), { observer: timeline, temporaryThreshold: r.threshold });
+  let set: AllocationSet;
+  let peakTimeNs: number | null = null;
+  if (r.view === 'leaks') set = leaks(model);
+  else if (r.view === 'temporary') set = temporaryAllocations(model);
+  else if (model.allocations === 0 && !model.aggregated) set = { kind: 'peak', totalBytes: 0, totalCount: 0, sites: [] };
+  else {
+    const hwm = highWaterMark(model);
+    set = hwm;
+    peakTimeNs = hwm.timeNs ?? null;
+  }
+  const usable = timeline !== undefined && !model.aggregated && model.snapshots.seq.length > 0 && model.allocations > 0;
+  const sources = r.source ? sourceReader(model.header.cwd !== '' ? model.header.cwd : io.cwd) : null;
+  const { data, reductions } = buildReportData(model, {
+    view: r.view,
+    set,
+    inverted: r.inverted,
+    captureFile: r.capture,
+    memlensVersion: VERSION,
+    sourceLine: sources?.read ?? null,
+    temporal: usable ? timeline.finish(model.durationNs) : null,
+    peakTimeNs,
+    ...(r.threshold !== undefined ? { threshold: r.threshold } : {}),
+  });
+  const skipped = sources?.skipped() ?? 0;
+  const allReductions = skipped > 0 ? [...reductions, `source lines: ${skipped} left out past ${formatBytes(MAX_SOURCE_TOTAL)} of source text`] : reductions;
+  const page = renderPage({ ...data, meta: { ...data.meta, reductions: allReductions } }, loadViewerAssets());
+  for (const line of allReductions) io.stderr.write(`memlens: note: reduced to fit the report: ${line}\n`);
+  try {
+    await writeFile(out, page.html, { flag: r.force ? 'w' : 'wx' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new FileError(`${out} exists`, { hint: 'Pass -f to overwrite it, or -o to write elsewhere.' });
+    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'its directory does not exist' : code === 'EISDIR' ? 'it is a directory' : (code ?? String(e));
+    throw new FileError(`cannot write ${out}: ${why}`, { hint: 'Choose another path with -o.', cause: e });
+  }
+  if (data.meta.emptyReason !== null) io.stderr.write(`memlens: nothing to draw: ${data.meta.emptyReason}\n`);
+  io.stderr.write(`memlens: wrote ${out} (${formatBytes(Buffer.byteLength(page.html))}); open it in a browser\n`);
+  return 0;
+}

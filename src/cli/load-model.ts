@@ -1,0 +1,42 @@
+// Reading a capture file into a CaptureModel: the file edge of src/model. Streams the file through the
+// decoder and the seq orderer into the replay (bounded memory), draws a progress bar on stderr for big files, and reports damage in one warning line.
+
+import { stat } from 'node:fs/promises';
+import type { CaptureModel } from '../model/model.js';
+import { SeqOrderer } from '../capture/order.js';
+import { type BuildOptions, ModelBuilder } from '../model/builder.js';
+import { lineTableResolver } from '../model/lines.js';
+import { readCaptureFile } from './capture-file.js';
+import type { Io } from './io.js';
+import { byteProgress } from './progress.js';
+
+/** Smaller than readCaptureFile's default: the replay, not the read size, bounds the speed, and every
+ * MiB of buffer shows in the peak RSS (measured in bench/report-speed.ts). */
+const READ_CHUNK_BYTES = 1 << 20;
+
+export interface LoadOptions extends BuildOptions {
+  /** Force the progress bar (tests); otherwise only on a terminal and for big files. */
+  readonly forceProgress?: boolean;
+}
+
+export async function loadModel(io: Io, path: string, options: LoadOptions = {}): Promise<CaptureModel> {
+  let size = 0;
+  try {
+    size = (await stat(path)).size;
+  } catch {
+    // readCaptureFile reports a missing or unreadable file with the right message.
+  }
+  const builder = new ModelBuilder({ lineResolver: lineTableResolver(), ...options });
+  // The decoder gives blocks in file order; the replay needs seq order across threads.
+  const orderer = new SeqOrderer(builder);
+  const progress = byteProgress(io, `reading ${path}`, size, options.forceProgress === true ? { force: true } : {});
+  await readCaptureFile(path, orderer, { progress, chunkSize: READ_CHUNK_BYTES });
+  orderer.end();
+  const model = builder.finish();
+  if (model.warnings.length > 0) {
+    const first = model.warnings[0];
+    const more = model.warnings.length > 1 ? ` (and ${model.warnings.length - 1} more damaged region${model.warnings.length === 2 ? '' : 's'})` : '';
+    io.stderr.write(`memlens: warning: ${path}: ${first?.message ?? 'damaged data'}${more}; reading went on past it\n`);
+  }
+  return model;
+}

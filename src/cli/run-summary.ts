@@ -1,0 +1,46 @@
+// The body of `memlens summary`, loaded lazily by its command.
+
+import { locations } from '../analysis/locations.js';
+import { stacksOf } from '../analysis/stacks.js';
+import { ansiPaint, noPaint } from '../report/format.js';
+import { type SummarySort, renderSummary, selectSummaryRows, summaryJson } from '../report/summary.js';
+import type { CommandContext, OptionValues } from './command.js';
+import { terminalColumns, wantsColor } from './io.js';
+import { loadModel } from './load-model.js';
+import { type SetSelection, buildOptionsOf, frameFilterOf, hiddenFramesNote, selectSet } from './report-options.js';
+
+export interface SummaryRun {
+  readonly sel: SetSelection;
+  readonly sort: SummarySort;
+  readonly threshold: number;
+  /** 0: the default. */
+  readonly maxRows: number;
+  readonly json: boolean;
+  readonly options: OptionValues;
+}
+
+export const DEFAULT_SUMMARY_ROWS = 25;
+
+export async function runSummary(ctx: CommandContext, path: string, run: SummaryRun): Promise<number> {
+  const io = ctx.io;
+  const model = await loadModel(io, path, buildOptionsOf(run.sel));
+  const set = selectSet(model, run.sel);
+  const filter = frameFilterOf(run.options);
+  const rows = locations(model, stacksOf(model, set, { filter }));
+  const data = selectSummaryRows(set, rows, { sort: run.sort, maxRows: run.maxRows > 0 ? run.maxRows : run.json ? Infinity : DEFAULT_SUMMARY_ROWS, threshold: run.threshold });
+  if (run.json) {
+    io.stdout.write(JSON.stringify(summaryJson(model, data), null, 2) + '\n');
+    return 0;
+  }
+  io.stdout.write(
+    renderSummary(model, data, {
+      sort: run.sort,
+      maxRows: data.shown.length,
+      threshold: run.threshold,
+      width: terminalColumns(io),
+      paint: wantsColor(io) ? ansiPaint : noPaint,
+      hiddenNote: hiddenFramesNote(model, filter),
+    }),
+  );
+  return 0;
+}

@@ -1,0 +1,159 @@
+// Property tests: the one-pass replay against the slow oracle (test/support/replay-oracle.ts) on random streams.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runOracle } from '../../test/support/replay-oracle.js';
+import { randomStream, replay } from '../../test/support/random-stream.js';
+import { ModelBuilder, type LineResolver, sizeBucket } from './builder.js';
+import type { CaptureModel } from './model.js';
+
+// Line = instruction offset, so a frame's (function, line) says which (code, instr) it came from.
+const instrAsLine: LineResolver = (_code, instr) => instr;
+const SHOW_ALL = { showInternal: true, showImports: true };
+
+function siteKeyOf(model: CaptureModel, site: number): string {
+  const thread = model.threads[model.sites.thread(site)];
+  assert.ok(thread !== undefined);
+  const frames = model.frames.stack(model.sites.pyStack(site), 0, SHOW_ALL);
+  const chain = frames.map((id) => {
+    const f = model.frames.frame(id);
+    return `>${f.function}:${f.line}`;
+  });
+  return `${thread.stream}|${model.sites.allocator(site)}|${chain.join('')}`;
+}
+
+function perSite(model: CaptureModel, bytesCol: 'peakBytes' | 'liveBytes' | 'totalBytes' | 'tempBytes', countCol: 'peakCount' | 'liveCount' | 'totalCount' | 'tempCount'): Map<string, { bytes: number; count: number }> {
+  const out = new Map<string, { bytes: number; count: number }>();
+  for (let s = 0; s < model.sites.size; s++) {
+    const bytes = model.sites.columns[bytesCol].array[s] as number;
+    const count = model.sites.columns[countCol].array[s] as number;
+    if (bytes === 0 && count === 0) continue;
+    const key = siteKeyOf(model, s);
+    const e = out.get(key) ?? { bytes: 0, count: 0 };
+    e.bytes += bytes;
+    e.count += count;
+    out.set(key, e);
+  }
+  return out;
+}
+
+function nonZero(m: Map<string, { bytes: number; count: number }>): Map<string, { bytes: number; count: number }> {
+  return new Map([...m].filter(([, v]) => v.bytes !== 0 || v.count !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function sorted(m: Map<string, { bytes: number; count: number }>): Map<string, { bytes: number; count: number }> {
+  return nonZero(m);
+}
+
+for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
+  test(`replay matches the oracle on random stream ${seed}`, () => {
+    const stream = randomStream(seed, { events: 1500, mmapShare: seed % 3 === 0 ? 0.3 : 0.1 });
+    const builder = new ModelBuilder({ lineResolver: instrAsLine, temporaryThreshold: seed % 4 });
+    replay(stream, builder);
+    const model = builder.finish();
+    const oracle = runOracle(stream.calls, { temporaryThreshold: seed % 4 });
+
+    assert.equal(model.allocations, oracle.allocations, 'allocations');
+    assert.equal(model.maxHeap, oracle.maxHeap, 'max heap');
+    assert.equal(model.peakHeap, oracle.peakHeap, 'peak heap');
+    assert.equal(model.endHeap, oracle.endHeap, 'end heap');
+    assert.deepEqual(sorted(perSite(model, 'peakBytes', 'peakCount')), sorted(oracle.peak), 'per-site values at the peak');
+    const o = (f: (s: { liveBytes: number; liveCount: number; totalBytes: number; totalCount: number; tempBytes: number; tempCount: number }) => { bytes: number; count: number }): Map<string, { bytes: number; count: number }> =>
+      sorted(new Map([...oracle.sites].map(([k, v]) => [k, f(v)])));
+    assert.deepEqual(sorted(perSite(model, 'liveBytes', 'liveCount')), o((v) => ({ bytes: v.liveBytes, count: v.liveCount })), 'leaks');
+    assert.deepEqual(sorted(perSite(model, 'totalBytes', 'totalCount')), o((v) => ({ bytes: v.totalBytes, count: v.totalCount })), 'totals');
+    assert.deepEqual(sorted(perSite(model, 'tempBytes', 'tempCount')), o((v) => ({ bytes: v.tempBytes, count: v.tempCount })), 'temporary');
+    assert.deepEqual(model.snapshots.heap, oracle.snapshotHeaps, 'heap at each snapshot');
+    // The peak is where the per-site values say it is.
+    let sum = 0;
+    for (let s = 0; s < model.sites.size; s++) sum += model.sites.columns.peakBytes.array[s] as number;
+    assert.equal(sum, model.peakHeap);
+  });
+}
+
+for (const seed of [21, 22, 23, 24, 25, 26]) {
+  test(`the peak inside a seq window matches the oracle (stream ${seed})`, () => {
+    const stream = randomStream(seed, { events: 1200 });
+    const fromSeq = 100 + seed * 20;
+    const toSeq = fromSeq + 150 + seed * 10;
+    const builder = new ModelBuilder({ lineResolver: instrAsLine, window: { fromSeq, toSeq } });
+    replay(stream, builder);
+    const model = builder.finish();
+    const oracle = runOracle(stream.calls, { fromSeq, toSeq });
+    assert.equal(model.peakHeap, oracle.peakHeap);
+    assert.deepEqual(sorted(perSite(model, 'peakBytes', 'peakCount')), sorted(oracle.peak));
+    assert.ok(model.peakSeq === 0 || (model.peakSeq >= fromSeq - 1 && model.peakSeq < toSeq));
+  });
+}
+
+test('the same stack from two threads is one stack node; the thread is kept in the site', () => {
+  const stream = randomStream(99, { events: 0, streams: 2, codes: 1 });
+  const b = new ModelBuilder({ lineResolver: instrAsLine });
+  replay(stream, b);
+  for (const s of [1, 2]) b.meta({ type: 'frame', stream: s, id: 10, parent: 0, codeId: 1, instr: 4 });
+  b.alloc(1, 1, 0x1000, 10, 0, 10, 0);
+  b.alloc(2, 2, 0x2000, 20, 0, 10, 0);
+  const m = b.finish();
+  assert.equal(m.sites.size, 2);
+  assert.equal(m.sites.pyStack(0), m.sites.pyStack(1));
+  assert.notEqual(m.sites.thread(0), m.sites.thread(1));
+});
+
+test('CODE records that arrive after the FRAME that uses them still name the frame', () => {
+  const b = new ModelBuilder();
+  b.meta({ type: 'frame', stream: 1, id: 1, parent: 0, codeId: 7, instr: 0 });
+  b.alloc(1, 1, 0x1000, 10, 0, 1, 0);
+  b.meta({ type: 'code', stream: 2, codeId: 7, name: 'load', qualname: 'Loader.load', filename: '/srv/app/loader.py', firstLineNo: 12, linetableKind: 3, linetable: new Uint8Array(0) });
+  const m = b.finish();
+  const f = m.frames.frame(m.frames.stack(m.sites.pyStack(0), 0, SHOW_ALL)[0] as number);
+  assert.equal(f.function, 'Loader.load');
+  assert.equal(f.file, '/srv/app/loader.py');
+  assert.equal(f.line, 12);
+});
+
+test('a partial munmap frees only its part; the mapping counts as live until its last page goes', () => {
+  const b = new ModelBuilder();
+  b.alloc(1, 1, 0x10000, 5 * 4096, 8, 0, 0);
+  b.free(1, 2, 0x11000, 4096, 1); // a hole: two pieces remain
+  let m: CaptureModel;
+  b.free(1, 3, 0x10000, 4096, 1);
+  b.free(1, 4, 0x12000, 2 * 4096, 1);
+  m = b.finish();
+  assert.equal(m.endHeap, 4096);
+  assert.equal(m.endLiveCount, 1);
+  assert.equal(m.peakHeap, 5 * 4096);
+  const b2 = new ModelBuilder();
+  b2.alloc(1, 1, 0x10000, 2 * 4096, 8, 0, 0);
+  b2.alloc(1, 2, 0x20000, 2 * 4096, 8, 0, 0);
+  b2.free(1, 3, 0x11000, 0x10000, 1); // one munmap over the tail of one mapping and the head of the next
+  m = b2.finish();
+  assert.equal(m.endHeap, 4096 + 4096);
+  assert.equal(m.endLiveCount, 2);
+});
+
+test('PyTraceMalloc_Track of a malloc buffer is not counted twice; anomalies are counted', () => {
+  const b = new ModelBuilder();
+  b.alloc(1, 1, 0x1000, 800, 0, 0, 0);
+  b.alloc(1, 2, 0x1000, 800, 12, 0, 0); // numpy tracks what malloc already showed
+  b.free(1, 3, 0x1000, 0, 3);
+  b.free(1, 4, 0x5000, 0, 0); // never allocated
+  b.alloc(1, 5, 0x2000, 10, 0, 0, 0);
+  b.alloc(1, 6, 0x2000, 30, 0, 0, 0); // the free of 0x2000 was missed
+  const m = b.finish();
+  assert.equal(m.anomalies.duplicateTracks, 1);
+  assert.equal(m.anomalies.unknownFrees, 1);
+  assert.equal(m.anomalies.missedFrees, 1);
+  assert.equal(m.endHeap, 830);
+  assert.equal(m.allocations, 3);
+});
+
+test('size buckets are powers of two', () => {
+  assert.equal(sizeBucket(0), 0);
+  assert.equal(sizeBucket(1), 1);
+  assert.equal(sizeBucket(2), 2);
+  assert.equal(sizeBucket(3), 2);
+  assert.equal(sizeBucket(4), 3);
+  assert.equal(sizeBucket(2 ** 32 - 1), 32);
+  assert.equal(sizeBucket(2 ** 32), 33);
+  assert.equal(sizeBucket(2 ** 40 + 5), 41);
+});

@@ -1,0 +1,69 @@
+// Loaded ELF images (IMAGE records), for naming native frames. Symbolization is later work: a frame is
+// shown as `module+0xoffset`, the offset relative to the image's load bias, which is what addr2line and
+// `readelf -s` want.
+
+import type { ImageRecord } from '../capture/records.js';
+
+export interface ImageInfo {
+  readonly path: string;
+  readonly loadBias: number;
+  /** Lowest and highest address covered by the image's segments. */
+  readonly start: number;
+  readonly end: number;
+  /** The Python interpreter itself (the executable or libpython): its frames are interpreter internals. */
+  readonly interpreter: boolean;
+}
+
+export class ImageTable {
+  private readonly images: ImageInfo[] = [];
+  private sorted = true;
+
+  constructor(private readonly executable: string) {}
+
+  add(rec: ImageRecord): void {
+    let start = Infinity;
+    let end = 0;
+    for (const s of rec.segments) {
+      start = Math.min(start, rec.loadBias + s.vaddr);
+      end = Math.max(end, rec.loadBias + s.vaddr + s.memsz);
+    }
+    if (rec.segments.length === 0) {
+      start = rec.loadBias;
+      end = rec.loadBias;
+    }
+    const base = rec.path.slice(rec.path.lastIndexOf('/') + 1);
+    // dl_iterate_phdr names the main program '' (it is the executable the header records).
+    const interpreter =
+      rec.path === '' || rec.path === this.executable || /^libpython\d/.test(base) || /^python\d*(\.\d+)?$/.test(base);
+    this.images.push({ path: rec.path, loadBias: rec.loadBias, start, end, interpreter });
+    this.sorted = false;
+  }
+
+  get list(): readonly ImageInfo[] {
+    return this.images;
+  }
+
+  /** The image holding `ip` (the most recently loaded one if ranges were reused), or undefined. */
+  find(ip: number): ImageInfo | undefined {
+    if (!this.sorted) {
+      this.images.sort((a, b) => a.start - b.start);
+      this.sorted = true;
+    }
+    let found: ImageInfo | undefined;
+    for (const img of this.images) {
+      if (img.start > ip) break;
+      if (ip < img.end) found = img;
+    }
+    return found;
+  }
+
+  /** `libfoo.so.1+0x1a2b`, or `0x7f…` when no image holds the address. */
+  name(ip: number): { readonly name: string; readonly file: string; readonly offset: number; readonly interpreter: boolean } {
+    const img = this.find(ip);
+    if (img === undefined) return { name: `0x${ip.toString(16)}`, file: '', offset: ip, interpreter: false };
+    const path = img.path === '' ? this.executable : img.path;
+    const base = path.slice(path.lastIndexOf('/') + 1) || '<main>';
+    const offset = ip - img.loadBias;
+    return { name: `${base}+0x${offset.toString(16)}`, file: path, offset, interpreter: img.interpreter };
+  }
+}

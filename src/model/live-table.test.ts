@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { prng } from '../../test/support/random-stream.js';
+import { LiveTable } from './live-table.js';
+
+test('the live table agrees with a Map under random inserts, replacements and removals (with growth)', () => {
+  const rnd = prng(5);
+  const t = new LiveTable(16);
+  const m = new Map<number, { size: number; site: number; index: number }>();
+  for (let i = 0; i < 200_000; i++) {
+    // Few distinct addresses so that probe runs collide, and some above 2^32.
+    const address = (1 + Math.floor(rnd() * 5000)) * 8 * (rnd() < 0.3 ? 2 ** 20 : 1);
+    const r = rnd();
+    if (r < 0.5) {
+      const v = { size: Math.floor(rnd() * 1e6), site: Math.floor(rnd() * 100), index: i };
+      const replaced = t.insertOrReplace(address, v.size, v.site, v.index);
+      assert.equal(replaced, m.has(address));
+      if (replaced) assert.equal(t.removedIndex, m.get(address)?.index);
+      m.set(address, v);
+    } else {
+      const had = m.get(address);
+      assert.equal(t.remove(address), had !== undefined);
+      if (had !== undefined) {
+        assert.deepEqual([t.removedSize, t.removedSite, t.removedIndex], [had.size, had.site, had.index]);
+        m.delete(address);
+      }
+    }
+    assert.equal(t.size, m.size);
+  }
+  let n = 0;
+  t.forEach((address, size, site) => {
+    n++;
+    assert.deepEqual([size, site], [m.get(address)?.size, m.get(address)?.site]);
+  });
+  assert.equal(n, m.size);
+});

@@ -1,0 +1,120 @@
+// The read-only result of reading one capture: what every analysis in src/analysis is a function of.
+// Built once by ModelBuilder (builder.ts) from the decoded, seq-ordered stream.
+
+import type {
+  CaptureHeader,
+  DecodeWarning,
+  ExitRecord,
+  GcRecord,
+  MarkerRecord,
+  NoteRecord,
+  TrailerRecord,
+  AgentStatsRecord,
+  ForkRecord,
+} from '../capture/records.js';
+import type { FrameTable } from './frames.js';
+import type { SiteTable } from './site-table.js';
+
+export interface ThreadInfo {
+  /** Dense index (0, 1, …) used in sites. */
+  readonly index: number;
+  readonly stream: number;
+  osTid: number;
+  pythonIdent: number;
+  name: string;
+  startNs: number | undefined;
+  exitNs: number | undefined;
+}
+
+/** The memory snapshot series, column-wise. `heap` is recorded (aggregated) or computed from events. */
+export interface SnapshotSeries {
+  readonly seq: readonly number[];
+  readonly timeNs: readonly number[];
+  readonly rss: readonly number[];
+  readonly rssAnon: readonly number[];
+  readonly rssFile: readonly number[];
+  readonly rssShmem: readonly number[];
+  /** NaN where the agent could not read it. */
+  readonly swap: readonly number[];
+  readonly heap: readonly number[];
+  /** NaN where absent. */
+  readonly cgroupUsage: readonly number[];
+  /** NaN where absent, 0 for "no limit". */
+  readonly cgroupLimit: readonly number[];
+}
+
+/** Things that did not add up while replaying the events: counted, never fatal. */
+export interface ReplayAnomalies {
+  /** FREE of an address that was not live (allocated before tracking started, or lost to damage). */
+  readonly unknownFrees: number;
+  /** ALLOC at an address already live: the free was missed. The older allocation was dropped. */
+  readonly missedFrees: number;
+  /** PyTraceMalloc_Track of memory already live as a native allocation: not counted twice. */
+  readonly duplicateTracks: number;
+  /** Events that referenced a stack node never defined (lost to damage). */
+  readonly unknownStacks: number;
+  /** Events delivered out of seq order (the reader did not order them). */
+  readonly outOfOrder: number;
+  /** Snapshots that arrived after events with a higher seq: their heap is approximate. */
+  readonly lateSnapshots: number;
+}
+
+/** The window the peak was searched in (all of the capture by default). */
+export interface PeakWindow {
+  /** First seq inside; 0 for the start of the capture. */
+  readonly fromSeq: number;
+  /** First seq after the window; Infinity for the end. */
+  readonly toSeq: number;
+  readonly fromNs: number | undefined;
+  readonly toNs: number | undefined;
+}
+
+export interface CaptureModel {
+  readonly header: CaptureHeader;
+  /** The capture is aggregated: per-site totals only, no individual events. */
+  readonly aggregated: boolean;
+  readonly nativeStacks: boolean;
+  readonly sites: SiteTable;
+  readonly frames: FrameTable;
+  readonly threads: readonly ThreadInfo[];
+
+  readonly allocations: number;
+  readonly frees: number;
+  readonly bytesAllocated: number;
+  /** Heap (tracked bytes) when tracking ended. */
+  readonly endHeap: number;
+  readonly endLiveCount: number;
+  /** Highest heap over the whole capture, and the seq of the event that reached it. */
+  readonly maxHeap: number;
+  readonly maxHeapSeq: number;
+  /** The peak searched for the per-site peak columns (the max heap, unless a window was asked for). */
+  readonly peakHeap: number;
+  readonly peakSeq: number;
+  /** The peak was found (false when the asked window holds no event). */
+  readonly peakFound: boolean;
+  readonly window: PeakWindow | undefined;
+  /** Temporary-allocation threshold used when replaying (undefined: not computed). */
+  readonly temporaryThreshold: number | undefined;
+  readonly lastSeq: number;
+
+  /** Allocation counts by size: bucket 0 holds size 0, bucket k ≥ 1 sizes in [2^(k-1), 2^k). */
+  readonly sizeHistogram: Float64Array;
+  readonly minSize: number;
+  readonly maxSize: number;
+  /** Per Allocator (format.ts), count and bytes. */
+  readonly allocatorCounts: Float64Array;
+  readonly allocatorBytes: Float64Array;
+
+  readonly snapshots: SnapshotSeries;
+  readonly markers: readonly MarkerRecord[];
+  readonly gcs: readonly GcRecord[];
+  readonly forks: readonly ForkRecord[];
+  readonly notes: readonly NoteRecord[];
+  readonly trailer: TrailerRecord | undefined;
+  readonly exit: ExitRecord | undefined;
+  readonly agentStats: AgentStatsRecord | undefined;
+  readonly warnings: readonly DecodeWarning[];
+  readonly anomalies: ReplayAnomalies;
+  /** Latest time seen in any record (ns since tracking started): the capture's duration. */
+  readonly durationNs: number;
+}

@@ -1,0 +1,79 @@
+// Allocation sites and what happened at each. A site is (Python stack, native stack, thread, allocator):
+// the finest grain any report needs. Everything per site lives in parallel typed arrays indexed by site
+// id, so memory grows with the number of distinct sites, never with the number of events.
+
+import { TupleInterner } from './tuple-interner.js';
+
+/** One per-site quantity; grows with the site table. */
+export class SiteColumn {
+  private data: Float64Array;
+  constructor(initial: number) {
+    this.data = new Float64Array(initial);
+  }
+  get array(): Float64Array {
+    return this.data;
+  }
+  ensure(n: number): void {
+    if (n <= this.data.length) return;
+    let cap = this.data.length * 2;
+    while (cap < n) cap *= 2;
+    const grown = new Float64Array(cap);
+    grown.set(this.data);
+    this.data = grown;
+  }
+}
+
+export const SITE_COLUMNS = [
+  'totalCount',
+  'totalBytes',
+  'liveCount',
+  'liveBytes',
+  'peakCount',
+  'peakBytes',
+  'peakMark',
+  'tempCount',
+  'tempBytes',
+  'updatedSeq',
+] as const;
+export type SiteColumnName = (typeof SITE_COLUMNS)[number];
+
+export class SiteTable {
+  private readonly keys = new TupleInterner(4, 4096);
+  readonly columns: Record<SiteColumnName, SiteColumn>;
+
+  constructor() {
+    const cols = {} as Record<SiteColumnName, SiteColumn>;
+    for (const name of SITE_COLUMNS) cols[name] = new SiteColumn(4096);
+    this.columns = cols;
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  intern(pyStack: number, nativeStack: number, thread: number, allocator: number): number {
+    const before = this.keys.size;
+    const id = this.keys.intern(pyStack, nativeStack, thread, allocator);
+    if (this.keys.size !== before) for (const name of SITE_COLUMNS) this.columns[name].ensure(id + 1);
+    return id;
+  }
+
+  pyStack(site: number): number {
+    return this.keys.get(site, 0);
+  }
+  nativeStack(site: number): number {
+    return this.keys.get(site, 1);
+  }
+  thread(site: number): number {
+    return this.keys.get(site, 2);
+  }
+  allocator(site: number): number {
+    return this.keys.get(site, 3);
+  }
+
+  get byteLength(): number {
+    let n = this.keys.byteLength;
+    for (const name of SITE_COLUMNS) n += this.columns[name].array.byteLength;
+    return n;
+  }
+}

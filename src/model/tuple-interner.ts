@@ -1,0 +1,130 @@
+// Hash-consing of small numeric tuples into dense ids (0, 1, 2, …), in typed arrays.
+//
+// Stacks, native stacks and allocation sites are interned per event on the hot path, and a big capture
+// holds millions of them: a Map keyed by a joined string would allocate a string per lookup and cost
+// ~100 bytes per entry. Here a tuple costs `arity` doubles plus two int32 slots of the open-addressing
+// index. Components are non-negative integers below 2^53 (instruction pointers need more than 32 bits).
+
+const EMPTY = -1;
+const TWO_32 = 4294967296;
+
+export class TupleInterner {
+  readonly arity: number;
+  private values: Float64Array;
+  private slots: Int32Array;
+  private mask: number;
+  private count = 0;
+
+  constructor(arity: number, initialCapacity = 1024) {
+    this.arity = arity;
+    let cap = 16;
+    while (cap < initialCapacity * 2) cap *= 2;
+    this.slots = new Int32Array(cap).fill(EMPTY);
+    this.mask = cap - 1;
+    this.values = new Float64Array(Math.max(16, initialCapacity) * arity);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The id of the tuple, adding it if new. `c` and `d` are ignored beyond the arity. */
+  intern(a: number, b: number, c = 0, d = 0): number {
+    const arity = this.arity;
+    const values = this.values;
+    let slot = hash4(a, b, c, d) & this.mask;
+    for (;;) {
+      const id = this.slots[slot] as number;
+      if (id === EMPTY) break;
+      const base = id * arity;
+      if (
+        values[base] === a &&
+        values[base + 1] === b &&
+        (arity < 3 || values[base + 2] === c) &&
+        (arity < 4 || values[base + 3] === d)
+      ) {
+        return id;
+      }
+      slot = (slot + 1) & this.mask;
+    }
+    const id = this.count++;
+    if ((id + 1) * arity > this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    const base = id * arity;
+    this.values[base] = a;
+    this.values[base + 1] = b;
+    if (arity > 2) this.values[base + 2] = c;
+    if (arity > 3) this.values[base + 3] = d;
+    this.slots[slot] = id;
+    if (this.count * 2 > this.slots.length) this.rehash();
+    return id;
+  }
+
+  /** Component `k` (0-based) of tuple `id`. */
+  get(id: number, k: number): number {
+    return this.values[id * this.arity + k] as number;
+  }
+
+  /** Bytes held by the arrays (for the memory figures in benchmarks). */
+  get byteLength(): number {
+    return this.values.byteLength + this.slots.byteLength;
+  }
+
+  private rehash(): void {
+    const cap = this.slots.length * 2;
+    const slots = new Int32Array(cap).fill(EMPTY);
+    const mask = cap - 1;
+    const arity = this.arity;
+    const values = this.values;
+    for (let id = 0; id < this.count; id++) {
+      const base = id * arity;
+      let slot =
+        hash4(
+          values[base] as number,
+          values[base + 1] as number,
+          arity > 2 ? (values[base + 2] as number) : 0,
+          arity > 3 ? (values[base + 3] as number) : 0,
+        ) & mask;
+      while (slots[slot] !== EMPTY) slot = (slot + 1) & mask;
+      slots[slot] = id;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+}
+
+/** 32-bit mix of four integers below 2^53 (each split into its low and high 32 bits). */
+export function hash4(a: number, b: number, c: number, d: number): number {
+  let h = 0x9e3779b9;
+  h = mix(h, a >>> 0);
+  h = mix(h, (a / TWO_32) >>> 0);
+  h = mix(h, b >>> 0);
+  h = mix(h, (b / TWO_32) >>> 0);
+  h = mix(h, c >>> 0);
+  h = mix(h, d >>> 0);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+function mix(h: number, k: number): number {
+  k = Math.imul(k, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** Hash of one address (a multiple of 8, below 2^53). */
+export function hashAddress(address: number): number {
+  let h = Math.imul((address / 8) >>> 0, 0x9e3779b1) ^ Math.imul((address / TWO_32) >>> 0, 0x85ebca6b);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  h ^= h >>> 12;
+  return h >>> 0;
+}

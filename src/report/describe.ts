@@ -1,0 +1,91 @@
+// Sentences every terminal report shares: what was captured, which set of allocations a report shows,
+// and what the reader should know about the data (damage, attach mode, missing pieces).
+
+import type { AllocationSet } from '../analysis/allocation-set.js';
+import type { HighWaterMark } from '../analysis/high-water-mark.js';
+import type { TemporaryAllocations } from '../analysis/temporary.js';
+import { MODE_ATTACH } from '../capture/format.js';
+import type { CaptureModel } from '../model/model.js';
+import { formatBytes, formatCount, formatDuration, formatTime } from './format.js';
+
+/** `python3 app.py --n 3 (PID 4242, CPython 3.11.7)`. */
+export function describeCapture(model: CaptureModel): string {
+  const h = model.header;
+  const cmd = h.argv.length > 0 ? h.argv.join(' ') : h.script !== '' ? h.script : '(unknown command)';
+  const bits: string[] = [];
+  if (h.pid !== 0) bits.push(`PID ${h.pid}`);
+  if (h.pythonVersion !== '') bits.push(`${h.pythonImplementation === 'cpython' || h.pythonImplementation === '' ? 'CPython' : h.pythonImplementation} ${h.pythonVersion}`);
+  if (model.durationNs > 0) bits.push(`${formatDuration(model.durationNs)} tracked`);
+  if (model.aggregated) bits.push('aggregated');
+  return bits.length > 0 ? `${cmd} (${bits.join(', ')})` : cmd;
+}
+
+/** One sentence on the set a report shows. */
+export function describeSet(model: CaptureModel, set: AllocationSet): string {
+  const amount = `${formatBytes(set.totalBytes)} in ${formatCount(set.totalCount)} allocation${set.totalCount === 1 ? '' : 's'}`;
+  switch (set.kind) {
+    case 'peak': {
+      const hwm = set as HighWaterMark;
+      const w = model.window;
+      const where =
+        w !== undefined
+          ? ` inside the window ${w.fromNs !== undefined ? formatTime(w.fromNs) : 'start'} – ${w.toNs !== undefined ? formatTime(w.toNs) : 'end'}`
+          : '';
+      const when = hwm.timeNs !== undefined ? `, at about ${formatTime(hwm.timeNs)}` : '';
+      return `Allocations live at the high-water mark${where}${when}: ${amount}.`;
+    }
+    case 'leaks':
+      return `Allocations still live when tracking ended: ${amount}.`;
+    case 'temporary': {
+      const t = set as TemporaryAllocations;
+      return `Temporary allocations (freed after at most ${t.threshold} other allocation${t.threshold === 1 ? '' : 's'} by their thread): ${amount}.`;
+    }
+    case 'total':
+      return `All allocations made while tracking: ${amount}.`;
+  }
+}
+
+/** Why a set is empty, in words, so that no report is an empty table without explanation. */
+export function explainEmpty(model: CaptureModel, set: AllocationSet): string {
+  if (model.allocations === 0) {
+    return model.aggregated
+      ? 'This capture holds no allocations: the agent wrote no location with memory in it (did tracking start before the process ended?).'
+      : 'This capture holds no allocations: tracking saw none (the program ended before allocating, or the capture was cut short before its first events).';
+  }
+  switch (set.kind) {
+    case 'leaks':
+      return `No allocation was still live when tracking ended (${formatCount(model.allocations)} allocations, all freed).`;
+    case 'temporary':
+      return `No allocation was freed soon enough to count as temporary (${formatCount(model.allocations)} allocations). Try a higher --temporary-allocation-threshold.`;
+    case 'peak':
+      return 'Nothing was live at the high-water mark of the window asked for.';
+    case 'total':
+      return 'No allocation to show.';
+  }
+}
+
+/** Notes on the data worth a line under a report. Empty when all is well. */
+export function captureNotes(model: CaptureModel): string[] {
+  const notes: string[] = [];
+  const a = model.anomalies;
+  if (model.warnings.length > 0) {
+    const skipped = model.warnings.reduce((n, w) => n + w.skippedBytes, 0);
+    notes.push(`The capture is damaged: ${model.warnings.length} region${model.warnings.length === 1 ? '' : 's'} (${formatBytes(skipped)}) could not be read; figures leave them out.`);
+  }
+  if (model.header.mode === MODE_ATTACH) {
+    notes.push('Attached to a running process: allocations made before the attach are not seen, and their frees are ignored.');
+  } else if (a.unknownFrees > 0 && model.allocations > 0) {
+    notes.push(`${formatCount(a.unknownFrees)} free${a.unknownFrees === 1 ? '' : 's'} of memory allocated before tracking started were ignored.`);
+  }
+  if (a.missedFrees > 0) notes.push(`${formatCount(a.missedFrees)} free${a.missedFrees === 1 ? ' was' : 's were'} missed (an address was allocated again while live): the older allocation was dropped.`);
+  if (a.unknownStacks > 0) notes.push(`${formatCount(a.unknownStacks)} stack reference${a.unknownStacks === 1 ? '' : 's'} could not be resolved (lost to damage): shown without a stack.`);
+  if (model.frames.unknownCodes > 0) notes.push(`${formatCount(model.frames.unknownCodes)} frame${model.frames.unknownCodes === 1 ? "'s" : "s'"} code object never arrived: shown as <unknown code N>.`);
+  if (model.trailer === undefined && model.allocations > 0 && !model.aggregated) {
+    notes.push(model.exit !== undefined && model.exit.signal !== 0
+      ? `The process was killed by signal ${model.exit.signal}${model.exit.oomKill === 1 ? ' (the OOM killer)' : ''} before tracking ended: the capture stops there.`
+      : 'The capture has no trailer: the process ended (or was killed) before tracking stopped; the capture stops there.');
+  }
+  const dropped = model.trailer?.droppedEvents ?? model.agentStats?.droppedEvents ?? 0;
+  if (dropped > 0) notes.push(`The agent dropped ${formatCount(dropped)} events: figures undercount.`);
+  return notes;
+}

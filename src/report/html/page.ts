@@ -1,0 +1,90 @@
+// Assembles the one self-contained HTML file: inlined style and script, the payload as a base64 block in
+// a non-executable <script type="application/octet-stream">, and a Content-Security-Policy that lets only
+// those two inlined pieces (by hash) run or apply. Nothing is fetched when the page opens.
+//
+// Program data never reaches the HTML as markup: the payload is base64 (its alphabet has no '<', '>' or
+// '&'), the title goes through escapeHtml, and the viewer puts every name on the page as text.
+
+import { createHash } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
+import { encodePayload, PAYLOAD_ELEMENT_ID, type ReportData } from './payload.js';
+
+export interface ViewerAssets {
+  readonly script: string;
+  readonly style: string;
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Text for an HTML text node or a quoted attribute value. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+/**
+ * JSON that may sit inside a <script> element: '<', '>' and '&' as \u escapes (no '</script>' or '<!--'
+ * can appear), and U+2028/U+2029, which older JavaScript parsers treat as line ends inside strings.
+ */
+export function jsonForScript(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Text that would end or confuse the inline element it is put into. */
+function checkInline(kind: 'script' | 'style', text: string): void {
+  const closing = new RegExp(`</${kind}|<!--`, 'i');
+  if (closing.test(text)) throw new Error(`the viewer's ${kind} contains text that would end its inline element; rebuild it`);
+}
+
+function sha256(text: string): string {
+  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
+}
+
+export interface PageResult {
+  readonly html: string;
+  /** Bytes of the payload before compression, and after (before base64). */
+  readonly payloadBytes: number;
+  readonly compressedBytes: number;
+}
+
+/** The deflated payload as base64 on one line (the browser strips nothing and parses it fastest). */
+export function encodeEmbeddedPayload(data: ReportData): { base64: string; raw: number; compressed: number } {
+  const raw = encodePayload(data);
+  const compressed = deflateRawSync(raw, { level: 6 });
+  return { base64: Buffer.from(compressed.buffer, compressed.byteOffset, compressed.byteLength).toString('base64'), raw: raw.length, compressed: compressed.length };
+}
+
+export function renderPage(data: ReportData, assets: ViewerAssets): PageResult {
+  checkInline('script', assets.script);
+  checkInline('style', assets.style);
+  const payload = encodeEmbeddedPayload(data);
+  const csp = [
+    "default-src 'none'",
+    `script-src ${sha256(assets.script)}`,
+    `style-src ${sha256(assets.style)}`,
+    'img-src data: blob:',
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join('; ');
+  const html = [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    // Our own text: keywords and base64 hashes, no double quote or markup character.
+    `<meta http-equiv="Content-Security-Policy" content="${csp}">`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="color-scheme" content="light dark">',
+    `<meta name="generator" content="memlens ${escapeHtml(data.meta.memlensVersion)}">`,
+    `<title>${escapeHtml(data.meta.title)}</title>`,
+    `<style>${assets.style}</style>`,
+    '</head>',
+    '<body>',
+    `<div id="app"><p class="loading">Opening the report…</p><noscript>This report draws its flame graph with JavaScript; allow scripts for this file to see it.</noscript></div>`,
+    `<script type="application/octet-stream" id="${PAYLOAD_ELEMENT_ID}">${payload.base64}</script>`,
+    `<script>${assets.script}</script>`,
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+  return { html, payloadBytes: payload.raw, compressedBytes: payload.compressed };
+}

@@ -1,0 +1,278 @@
+// From a capture's analysis to what the HTML report embeds (payload.ts). Pure: the source lines are read
+// by the caller (src/cli) and handed in as a function.
+//
+// Every frame of every stack goes in, hidden kinds included (flagged), so the page can show or hide them
+// without a second report. What does not fit the budgets is reduced, and each reduction says so.
+
+import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, OPTION_SAMPLED } from '../../capture/format.js';
+import type { AllocationSet } from '../../analysis/allocation-set.js';
+import type { LeakTimelineResult, PeakTimelineResult } from '../../analysis/temporal.js';
+import { thinSeries } from '../../analysis/timeline.js';
+import type { Frame } from '../../model/frames.js';
+import type { CaptureModel } from '../../model/model.js';
+import { FrameFlag, type ReportData, type ReportView, type TemporalData } from './payload.js';
+import { ReportDataBuilder } from './report-builder.js';
+
+export interface ReportLimits {
+  /** Timeline points kept (min/max thinning above). */
+  readonly maxSnapshots: number;
+  /** Distinct stack nodes kept; the smallest sites beyond go to one "other stacks" frame per thread. */
+  readonly maxNodes: number;
+}
+
+export const DEFAULT_LIMITS: ReportLimits = { maxSnapshots: 1_000_000, maxNodes: 1_500_000 };
+
+export interface ReportDataOptions {
+  readonly view: ReportView;
+  readonly set: AllocationSet;
+  readonly inverted: boolean;
+  readonly captureFile: string;
+  readonly memlensVersion: string;
+  /** The text of a source line, or null; null instead of a function: leave source out. */
+  readonly sourceLine: ((file: string, line: number) => string | null) | null;
+  /** Live intervals: per peak moment for the peak view, lifetimes for the leaks view. */
+  readonly temporal: PeakTimelineResult | LeakTimelineResult | null;
+  /** When the high-water mark happened (ns since start), if known. */
+  readonly peakTimeNs?: number | null;
+  /** Temporary-allocation threshold, for the view's description. */
+  readonly threshold?: number;
+  readonly limits?: ReportLimits;
+}
+
+const MEMLENS_FILE = /(^|\/)memlens_bootstrap\.py$|(^|\/)memlens\/agent\//;
+
+export function frameFlags(f: Frame): number {
+  let flags = f.native ? FrameFlag.Native : FrameFlag.Python;
+  if (f.kind === 'import') flags |= FrameFlag.Import;
+  else if (f.kind === 'internal') flags |= MEMLENS_FILE.test(f.file) ? FrameFlag.Memlens : FrameFlag.Interpreter;
+  if (f.moduleType === 'stdlib') flags |= FrameFlag.Stdlib;
+  else if (f.moduleType === 'site-packages') flags |= FrameFlag.Library;
+  return flags;
+}
+
+function fmtBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v.toFixed(0) : v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+function fmtCount(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+function viewDescription(o: ReportDataOptions, peakTimeNs: number | null): string {
+  const set = o.set;
+  const amount = `${fmtBytes(set.totalBytes)} in ${fmtCount(set.totalCount)} allocations`;
+  switch (o.view) {
+    case 'peak':
+      return `Allocations live at the high-water mark of the tracked heap: ${amount}${peakTimeNs !== null ? `, ${(peakTimeNs / 1e9).toFixed(2)} s into the run` : ''}`;
+    case 'leaks':
+      return `Allocations still live when tracking ended (possible leaks): ${amount}`;
+    case 'temporary':
+      return `Temporary allocations, freed after at most ${o.threshold ?? 1} other allocation${(o.threshold ?? 1) === 1 ? '' : 's'} by the same thread, over the whole run: ${amount}`;
+  }
+}
+
+function ending(model: CaptureModel): string | null {
+  const e = model.exit;
+  if (e !== undefined) {
+    const oom = e.oomKill === 1 ? ' (killed by the OOM killer)' : '';
+    const how = e.signal !== 0 ? `killed by signal ${e.signal}${oom}` : `exit code ${e.exitCode}${oom}`;
+    return e.detail !== '' ? `${how}: ${e.detail}` : how;
+  }
+  const t = model.trailer;
+  if (t !== undefined) return ['tracking ended', 'the program exited', 'memlens detached', 'the duration elapsed', 'the program called _exit', 'the forked child stopped'][t.reason] ?? 'tracking ended';
+  return null;
+}
+
+function optionsInForce(model: CaptureModel): string[] {
+  const h = model.header;
+  const out: string[] = [];
+  if ((h.options & OPTION_NATIVE) !== 0) out.push('native stacks');
+  if ((h.options & OPTION_PYTHON_ALLOCATORS) !== 0) out.push('Python allocators traced');
+  if ((h.options & OPTION_AGGREGATE) !== 0) out.push('aggregated');
+  if ((h.options & OPTION_SAMPLED) !== 0) out.push(`sampled every ${fmtBytes(h.sampleRateBytes)}`);
+  if ((h.options & OPTION_FOLLOW_FORK) !== 0) out.push('follow fork');
+  if (h.memoryIntervalMs > 0) out.push(`snapshot every ${h.memoryIntervalMs} ms`);
+  return out;
+}
+
+function emptyReason(model: CaptureModel, o: ReportDataOptions): string | null {
+  if (o.set.sites.length > 0) return null;
+  if (model.allocations === 0) {
+    return 'The capture holds no allocations: tracking stopped before the program allocated anything, or the agent could not install its hooks (see the notes in Statistics).';
+  }
+  switch (o.view) {
+    case 'leaks':
+      return `Nothing tracked was still live when tracking ended: no leaks among the ${fmtCount(model.allocations)} allocations seen.`;
+    case 'temporary':
+      return `None of the ${fmtCount(model.allocations)} allocations was temporary (freed after at most ${o.threshold ?? 1} other allocations by its thread).`;
+    default:
+      return 'No allocation was live at the high-water mark.';
+  }
+}
+
+export interface ReportDataResult {
+  readonly data: ReportData;
+  /** Also in data.meta.reductions; the CLI prints them on stderr. */
+  readonly reductions: readonly string[];
+}
+
+export function buildReportData(model: CaptureModel, o: ReportDataOptions): ReportDataResult {
+  const limits = o.limits ?? DEFAULT_LIMITS;
+  const b = new ReportDataBuilder();
+  const reductions: string[] = [];
+  const sites = model.sites;
+  for (const t of model.threads) b.thread(t.name !== '' ? t.name : `thread ${t.osTid}`, t.osTid);
+  if (model.threads.length === 0) b.thread('main', model.header.mainTid);
+
+  // Which sites go in: the view's, plus those that only the time windows need.
+  const amount = new Map<number, { bytes: number; count: number }>();
+  for (const s of o.set.sites) amount.set(s.site, { bytes: s.bytes, count: s.count });
+  const order: number[] = o.set.sites.map((s) => s.site);
+  if (o.temporal !== null) {
+    const extra = new Map<number, number>();
+    for (let i = 0; i < o.temporal.site.length; i++) {
+      const s = o.temporal.site[i]!;
+      if (!amount.has(s)) extra.set(s, Math.max(extra.get(s) ?? 0, o.temporal.bytes[i]!));
+    }
+    for (const [s] of [...extra].sort((x, y) => y[1] - x[1] || x[0] - y[0])) order.push(s);
+  }
+
+  const frameMap = new Map<number, number>();
+  const payloadFrame = (id: number): number => {
+    let pf = frameMap.get(id);
+    if (pf === undefined) {
+      const f = model.frames.frame(id);
+      const source = !f.native && f.line > 0 && o.sourceLine !== null ? o.sourceLine(f.file, f.line) : null;
+      pf = b.uniqueFrame(f.function, f.file, f.line, frameFlags(f), source);
+      frameMap.set(id, pf);
+    }
+    return pf;
+  };
+  const ALL = { showInternal: true, showImports: true };
+  const nodeOfPair = new Map<string, number>();
+  const siteLocation = new Map<number, number>();
+  let dropped = 0;
+  let droppedBytes = 0;
+  const other = new Map<number, number>();
+  for (const site of order) {
+    const py = sites.pyStack(site);
+    const nat = sites.nativeStack(site);
+    const thread = model.threads.length === 0 ? 0 : sites.thread(site);
+    const allocator = ALLOCATORS[sites.allocator(site)] ?? 'other';
+    const a = amount.get(site) ?? { bytes: 0, count: 0 };
+    const key = `${py}:${nat}`;
+    let node = nodeOfPair.get(key);
+    if (node === undefined && b.nodeCount < limits.maxNodes) {
+      node = b.stack(model.frames.stack(py, nat, ALL).map(payloadFrame));
+      nodeOfPair.set(key, node);
+    }
+    if (node === undefined) {
+      // Over the node budget: this site (smaller than every one kept, by the order above) joins "other".
+      dropped++;
+      droppedBytes += a.bytes;
+      let n = other.get(thread);
+      if (n === undefined) {
+        n = b.node(0, b.frame('[other stacks, reduced to fit]', '', 0, FrameFlag.Synthetic));
+        other.set(thread, n);
+      }
+      node = n;
+    }
+    siteLocation.set(site, b.add(node, thread, allocator, a.bytes, a.count));
+  }
+  if (dropped > 0) {
+    reductions.push(
+      `stacks: the ${fmtCount(dropped)} smallest allocation sites (${fmtBytes(droppedBytes)}) are drawn as one "[other stacks]" frame per thread, to keep ${fmtCount(limits.maxNodes)} stack nodes`,
+    );
+  }
+
+  // The timeline, thinned with its peaks kept when it is longer than the budget.
+  const s = model.snapshots;
+  const keep = thinSeries(s, limits.maxSnapshots);
+  if (keep.length < s.seq.length) {
+    reductions.push(`timeline: ${fmtCount(s.seq.length)} snapshots thinned to ${fmtCount(keep.length)} (in each group of consecutive snapshots, the ones with the highest RSS and the highest heap are kept)`);
+  }
+  const hasCgroup = s.cgroupUsage.some((v) => !Number.isNaN(v));
+  const num = (v: number | undefined): number => (v === undefined || !Number.isFinite(v) ? 0 : Math.max(0, Math.round(v)));
+  for (const i of keep) {
+    b.snapshot(num(s.timeNs[i]), num(s.rss[i]), num(s.rssAnon[i]), num(s.rssFile[i]), num(s.heap[i]), hasCgroup ? num(s.cgroupUsage[i]) : undefined);
+  }
+  for (const m of model.markers) {
+    b.marker(num(m.timeNs), (MARKER_KINDS[m.kind] ?? 'marker').replace(/-/g, ' ').replace('near oom', 'near OOM'), m.label);
+  }
+  for (const f of model.forks) b.marker(num(f.timeNs), 'fork', `child ${f.childPid}`);
+
+  let temporal: TemporalData | null = null;
+  const t = o.temporal;
+  if (t !== null && (o.view === 'peak' || o.view === 'leaks')) {
+    const loc = new Int32Array(t.site.length);
+    for (let i = 0; i < t.site.length; i++) loc[i] = siteLocation.get(t.site[i]!) ?? 0;
+    const peak = 'tickPeakHeap' in t;
+    temporal = {
+      kind: peak ? 'peak' : 'leaks',
+      tickEnd: t.tickEnd.map(Math.round),
+      tickPeakHeap: peak ? t.tickPeakHeap.map(Math.round) : new Float64Array(t.tickEnd.length),
+      tickPeakTime: peak ? t.tickPeakTime.map(Math.round) : new Float64Array(t.tickEnd.length),
+      location: loc,
+      start: t.start,
+      end: t.end,
+      count: t.count,
+      bytes: t.bytes,
+    };
+    if (t.snapshotsPerTick > 1) {
+      reductions.push(`time windows: ${fmtCount(t.snapshotsPerTick)} snapshot intervals per step (${fmtCount(t.tickEnd.length)} steps), so a window snaps to those steps`);
+    }
+  }
+  b.setTemporal(temporal);
+
+  const h = model.header;
+  const peakTimeNs = o.view !== 'peak' ? null : o.temporal !== null && 'tickPeakHeap' in o.temporal ? peakTime(o.temporal) : (o.peakTimeNs ?? null);
+  let maxRss: number | null = null;
+  for (const v of s.rss) if (Number.isFinite(v) && (maxRss === null || v > maxRss)) maxRss = v;
+  const notes = [
+    ...model.notes.map((n) => n.text),
+    ...(model.warnings.length > 0 ? [`${model.warnings.length} damaged or truncated region(s) of the capture were skipped: ${model.warnings[0]?.message ?? ''}`] : []),
+  ];
+  const data = b.build({
+    // The interpreter by its name only (python3, not /srv/venv/bin/python3): the full line is in Statistics.
+    title: h.argv.length > 0 ? [h.argv[0]!.slice(h.argv[0]!.lastIndexOf('/') + 1), ...h.argv.slice(1)].join(' ') : h.script !== '' ? h.script : o.captureFile,
+    memlensVersion: o.memlensVersion,
+    view: o.view,
+    inverted: o.inverted,
+    viewDescription: viewDescription(o, peakTimeNs),
+    captureFile: o.captureFile,
+    commandLine: h.argv,
+    pythonVersion: h.pythonVersion !== '' ? `${h.pythonVersion} (${h.pythonImplementation || 'cpython'})` : 'unknown',
+    pythonAllocator: h.pythonAllocator,
+    pid: h.pid,
+    hostname: h.hostname,
+    startWallMs: h.startWallNs > 0n ? Number(h.startWallNs / 1_000_000n) : null,
+    durationNs: model.durationNs,
+    peakHeapBytes: model.maxHeap,
+    peakTimeNs,
+    peakRssBytes: maxRss,
+    totalAllocations: model.allocations,
+    totalBytesAllocated: model.bytesAllocated,
+    cgroupLimitBytes: h.cgroupLimitBytes !== undefined && h.cgroupLimitBytes > 0 ? h.cgroupLimitBytes : null,
+    options: optionsInForce(model),
+    captureMode: h.mode === 2 ? 'attach (allocations made before memlens attached are not seen)' : 'run (tracked from the first line)',
+    ending: ending(model),
+    notes,
+    reductions,
+    emptyReason: emptyReason(model, o),
+  });
+  return { data, reductions };
+}
+
+/** Time of the whole run's peak: the tick with the highest peak (the first of equals). */
+function peakTime(t: PeakTimelineResult): number | null {
+  let best = -1;
+  for (let k = 0; k < t.tickPeakHeap.length; k++) if (best < 0 || t.tickPeakHeap[k]! > t.tickPeakHeap[best]!) best = k;
+  return best < 0 ? null : Math.round(t.tickPeakTime[best]!);
+}

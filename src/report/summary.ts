@@ -1,0 +1,118 @@
+// `memlens summary`: one row per function with its total and own memory, their share, and its
+// allocation count, as memray's summary table. Plain data in, text or JSON out.
+
+import type { AllocationSet } from '../analysis/allocation-set.js';
+import { type LocationRow, NO_STACK } from '../analysis/locations.js';
+import type { CaptureModel } from '../model/model.js';
+import { captureNotes, describeCapture, describeSet, explainEmpty } from './describe.js';
+import { type Paint, displayPath, formatBytes, formatCount, formatPercent, noPaint, shareColour, truncateLocation } from './format.js';
+import { type Column, renderTable } from './text-table.js';
+
+export type SummarySort = 'total' | 'own' | 'count';
+
+export interface SummaryOptions {
+  readonly sort: SummarySort;
+  /** Rows shown at most (the rest are counted in a last line). */
+  readonly maxRows: number;
+  /** Hide rows whose total is below this share of the set (0–1). */
+  readonly threshold: number;
+  readonly width: number;
+  readonly paint?: Paint;
+  /** A line naming hidden frames and the flags that show them. */
+  readonly hiddenNote?: string | undefined;
+}
+
+export interface SummaryData {
+  readonly set: AllocationSet;
+  readonly rows: readonly LocationRow[];
+  readonly shown: readonly LocationRow[];
+  readonly omitted: number;
+}
+
+export function selectSummaryRows(set: AllocationSet, rows: readonly LocationRow[], options: Pick<SummaryOptions, 'sort' | 'maxRows' | 'threshold'>): SummaryData {
+  const key = (r: LocationRow): number => (options.sort === 'own' ? r.ownBytes : options.sort === 'count' ? r.count : r.totalBytes);
+  const sorted = [...rows].sort((a, b) => key(b) - key(a) || b.totalBytes - a.totalBytes || (a.function < b.function ? -1 : a.function > b.function ? 1 : 0));
+  const visible = sorted.filter((r) => set.totalBytes === 0 || r.totalBytes >= options.threshold * set.totalBytes);
+  const shown = visible.slice(0, Math.max(0, options.maxRows));
+  return { set, rows: sorted, shown, omitted: sorted.length - shown.length };
+}
+
+export function locationText(r: Pick<LocationRow, 'function' | 'file' | 'line'>, cwd: string): string {
+  if (r.function === NO_STACK) return NO_STACK;
+  const file = displayPath(r.file, cwd);
+  if (file === '') return r.function;
+  return r.line > 0 ? `${r.function} at ${file}:${r.line}` : `${r.function} at ${file}`;
+}
+
+export function renderSummary(model: CaptureModel, data: SummaryData, options: SummaryOptions): string {
+  const paint = options.paint ?? noPaint;
+  const out: string[] = [];
+  out.push(paint('bold', describeCapture(model)));
+  out.push(describeSet(model, data.set));
+  if (data.shown.length === 0) {
+    out.push('', data.rows.length === 0 ? explainEmpty(model, data.set) : `No location holds at least ${formatPercent(options.threshold, 1)} of it (--threshold).`);
+  } else {
+    out.push('');
+    const sortTitle = (title: string, sort: SummarySort): string => (options.sort === sort ? `<${title}>` : title);
+    const columns: Column[] = [
+      { title: 'Location', align: 'left', flex: true, truncate: truncateLocation },
+      { title: sortTitle('Total Memory', 'total'), align: 'right' },
+      { title: 'Total %', align: 'right' },
+      { title: sortTitle('Own Memory', 'own'), align: 'right' },
+      { title: 'Own %', align: 'right' },
+      { title: sortTitle('Allocations', 'count'), align: 'right' },
+    ];
+    const whole = data.set.totalBytes;
+    const rows = data.shown.map((r) => [
+      locationText(r, model.header.cwd),
+      formatBytes(r.totalBytes),
+      formatPercent(r.totalBytes, whole),
+      formatBytes(r.ownBytes),
+      formatPercent(r.ownBytes, whole),
+      formatCount(r.count),
+    ]);
+    out.push(
+      renderTable(columns, rows, {
+        width: options.width,
+        paint,
+        rowPaint: (ri, ci, text) => {
+          const r = data.shown[ri] as LocationRow;
+          if (ci === 1 || ci === 2) return paint(shareColour(whole === 0 ? 0 : r.totalBytes / whole), text);
+          if (ci === 3 || ci === 4) return paint(shareColour(whole === 0 ? 0 : r.ownBytes / whole), text);
+          return text;
+        },
+      }).trimEnd(),
+    );
+    if (data.omitted > 0) out.push(paint('dim', `… ${formatCount(data.omitted)} more location${data.omitted === 1 ? '' : 's'} (--max-rows, --threshold)`));
+  }
+  const notes = [...(options.hiddenNote !== undefined ? [options.hiddenNote] : []), ...captureNotes(model)];
+  if (notes.length > 0) out.push('', ...notes.map((n) => paint('dim', `Note: ${n}`)));
+  return out.join('\n') + '\n';
+}
+
+export interface SummaryJson {
+  readonly capture: string;
+  readonly set: AllocationSet['kind'];
+  readonly totalBytes: number;
+  readonly totalCount: number;
+  readonly rows: readonly {
+    readonly function: string;
+    readonly file: string;
+    readonly line: number;
+    readonly totalBytes: number;
+    readonly ownBytes: number;
+    readonly allocations: number;
+  }[];
+  readonly notes: readonly string[];
+}
+
+export function summaryJson(model: CaptureModel, data: SummaryData): SummaryJson {
+  return {
+    capture: describeCapture(model),
+    set: data.set.kind,
+    totalBytes: data.set.totalBytes,
+    totalCount: data.set.totalCount,
+    rows: data.shown.map((r) => ({ function: r.function, file: r.file, line: r.line, totalBytes: r.totalBytes, ownBytes: r.ownBytes, allocations: r.count })),
+    notes: captureNotes(model),
+  };
+}

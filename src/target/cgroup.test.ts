@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { createLimitedChild, memoryCgroupOf, memoryLimit, memoryUsage, oomKillCount, parseProcCgroup, parseSize, procsFile, removeCgroup } from './cgroup.js';
+import { findOomKillLine } from './kernel-log.js';
+
+test('parseProcCgroup finds the v1 memory controller, else the v2 unified path', () => {
+  assert.deepEqual(parseProcCgroup('9:name=systemd:/\n4:memory:/a/b\n0::/\n'), { version: 1, path: '/a/b' });
+  assert.deepEqual(parseProcCgroup('0::/user.slice/x.scope\n'), { version: 2, path: '/user.slice/x.scope' });
+  assert.equal(parseProcCgroup('garbage'), undefined);
+});
+
+test('parseSize reads what users write', () => {
+  assert.equal(parseSize('512M'), 512 * 1024 ** 2);
+  assert.equal(parseSize('2g'), 2 * 1024 ** 3);
+  assert.equal(parseSize('1.5GiB'), 1.5 * 1024 ** 3);
+  assert.equal(parseSize('4096'), 4096);
+  assert.equal(parseSize('10MB'), 10 * 1024 ** 2);
+  for (const bad of ['', 'abc', '-5M', '12X', '0']) assert.equal(parseSize(bad), undefined, bad);
+});
+
+test('a program over its child cgroup limit is killed by the kernel OOM killer, and we can tell', async () => {
+  const parent = memoryCgroupOf();
+  assert.ok(parent !== undefined, 'this machine has a memory cgroup controller');
+  const child = createLimitedChild(parent, `memlens-test-${process.pid}`, 64 * 1024 * 1024);
+  try {
+    assert.equal(memoryLimit(child), 64 * 1024 * 1024);
+    const before = oomKillCount(child);
+    assert.equal(before, 0);
+    const proc = spawn('sh', ['-c', `echo $$ > ${procsFile(child)} && exec python3 -c "x = bytearray(256 * 1024 * 1024)"`], { stdio: 'ignore' });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => proc.on('exit', (c, s) => resolve([c, s])));
+    assert.equal(code, null);
+    assert.equal(signal, 'SIGKILL');
+    assert.equal(oomKillCount(child), 1);
+    assert.ok(memoryUsage(child) !== undefined);
+    const line = findOomKillLine(proc.pid ?? -1);
+    assert.ok(line !== undefined && line.includes(`Killed process ${proc.pid}`), `kernel log line: ${line}`);
+  } finally {
+    assert.equal(await removeCgroup(child), true);
+  }
+});

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseMaps, parseStatus, readMaps, readStatus, ProcessMemory } from './proc.js';
+import { TargetError } from '../errors.js';
+
+test('parseMaps reads addresses, offsets, paths, and drops the (deleted) suffix', () => {
+  const maps = parseMaps(
+    [
+      '55d0c0a00000-55d0c0a28000 r--p 00000000 fe:01 1311 /usr/bin/python3.11',
+      '7f0c3a400000-7f0c3a428000 r-xp 00028000 fe:01 77 /usr/lib/x86_64-linux-gnu/libc.so.6',
+      '7ffd1c3f1000-7ffd1c412000 rw-p 00000000 00:00 0                          [stack]',
+      '7f0000000000-7f0000001000 rw-s 00000000 00:05 99 /dev/shm/x (deleted)',
+      '7f0000002000-7f0000003000 ---p 00000000 00:00 0 ',
+    ].join('\n'),
+  );
+  assert.equal(maps.length, 5);
+  assert.deepEqual(maps[0], { start: 0x55d0c0a00000, end: 0x55d0c0a28000, perms: 'r--p', offset: 0, inode: 1311, path: '/usr/bin/python3.11' });
+  assert.equal(maps[1]?.offset, 0x28000);
+  assert.equal(maps[2]?.path, '[stack]');
+  assert.equal(maps[3]?.path, '/dev/shm/x');
+  assert.equal(maps[4]?.path, '');
+});
+
+test('status of this process', () => {
+  const s = readStatus(process.pid);
+  assert.equal(s.pid, process.pid);
+  assert.equal(s.ppid, process.ppid);
+  assert.ok(s.threads >= 1);
+  assert.equal(parseStatus(1, 'Name:\tx\nState:\tT (stopped)\nUid:\t1000\t1000\t1000\t1000\n').state, 'T');
+});
+
+test('a PID that does not exist gives a TargetError naming it', () => {
+  const pid = 2 ** 22 + 12345; // above pid_max's default
+  assert.throws(() => readMaps(pid), (e: unknown) => e instanceof TargetError && e.message.includes(String(pid)));
+});
+
+test('ProcessMemory reads this process through /proc/self/mem', () => {
+  const maps = readMaps(process.pid).filter((m) => m.perms.startsWith('r'));
+  assert.ok(maps.length > 0);
+  const mem = new ProcessMemory(process.pid, false);
+  try {
+    const first = maps[0];
+    assert.ok(first !== undefined);
+    assert.equal(mem.read(first.start, 16).length, 16);
+  } finally {
+    mem.close();
+  }
+});

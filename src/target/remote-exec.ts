@@ -1,0 +1,158 @@
+// PEP 768 remote execution, done by memlens itself rather than by `sys.remote_exec` of a local Python:
+// memlens needs no Python of the target's exact version, and it reaches targets in other mount namespaces
+// (the script path is one the *target* can open; the caller places the file through /proc/PID/root).
+//
+// The protocol (CPython 3.14, Include/internal/pycore_debug_offsets.h and the "Remote debugging attachment
+// protocol" HOWTO): _PyRuntime starts with _Py_DebugOffsets; from it find the main interpreter and its
+// main thread state; write the script's path into tstate->remote_debugger_support.debugger_script_path,
+// set debugger_pending_call to 1, and set _PY_EVAL_PLEASE_STOP_BIT in tstate->eval_breaker. At its next
+// safe point (an eval-breaker check in the bytecode loop), the thread runs the script with the GIL held.
+
+import { TargetError } from '../errors.js';
+import { ProcessMemory } from './proc.js';
+import { describeVersion, hasDebugOffsets, readPythonVersion, requirePythonRuntime } from './python-runtime.js';
+
+const COOKIE = 'xdebugpy';
+const EVAL_PLEASE_STOP_BIT = 1 << 5;
+
+/**
+ * _Py_DebugOffsets is a struct of uint64 fields in groups; its layout changes between minor versions.
+ * Each layout lists its groups in declaration order, after cookie[8], version and free_threaded.
+ */
+const LAYOUT_314: readonly (readonly [string, readonly string[]])[] = [
+  ['runtime_state', ['size', 'finalizing', 'interpreters_head']],
+  ['interpreter_state', ['size', 'id', 'next', 'threads_head', 'threads_main', 'gc', 'imports_modules', 'sysdict', 'builtins', 'ceval_gil', 'gil_runtime_state', 'gil_runtime_state_enabled', 'gil_runtime_state_locked', 'gil_runtime_state_holder', 'code_object_generation', 'tlbc_generation']],
+  ['thread_state', ['size', 'prev', 'next', 'interp', 'current_frame', 'thread_id', 'native_thread_id', 'datastack_chunk', 'status']],
+  ['interpreter_frame', ['size', 'previous', 'executable', 'instr_ptr', 'localsplus', 'owner', 'stackpointer', 'tlbc_index']],
+  ['code_object', ['size', 'filename', 'name', 'qualname', 'linetable', 'firstlineno', 'argcount', 'localsplusnames', 'localspluskinds', 'co_code_adaptive', 'co_tlbc']],
+  ['pyobject', ['size', 'ob_type']],
+  ['type_object', ['size', 'tp_name', 'tp_repr', 'tp_flags']],
+  ['tuple_object', ['size', 'ob_item', 'ob_size']],
+  ['list_object', ['size', 'ob_item', 'ob_size']],
+  ['set_object', ['size', 'used', 'table', 'mask']],
+  ['dict_object', ['size', 'ma_keys', 'ma_values']],
+  ['float_object', ['size', 'ob_fval']],
+  ['long_object', ['size', 'lv_tag', 'ob_digit']],
+  ['bytes_object', ['size', 'ob_size', 'ob_sval']],
+  ['unicode_object', ['size', 'state', 'length', 'asciiobject_size']],
+  ['gc', ['size', 'collecting']],
+  ['gen_object', ['size', 'gi_name', 'gi_iframe', 'gi_frame_state']],
+  ['llist_node', ['next', 'prev']],
+  ['debugger_support', ['eval_breaker', 'remote_debugger_support', 'remote_debugging_enabled', 'debugger_pending_call', 'debugger_script_path', 'debugger_script_path_size']],
+];
+
+export type DebugOffsets = ReadonlyMap<string, number>;
+
+/** Decodes _Py_DebugOffsets (bytes from the start of _PyRuntime) into "group.field" → value. */
+export function decodeDebugOffsets(bytes: Uint8Array, minor: number): DebugOffsets {
+  if (new TextDecoder().decode(bytes.subarray(0, 8)) !== COOKIE) throw new TargetError('the interpreter has no debug offsets (cookie not found)');
+  if (minor !== 14) throw new TargetError(`remote execution supports the _Py_DebugOffsets layout of CPython 3.14, not 3.${minor}`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Map<string, number>();
+  let at = 24;
+  for (const [group, fields] of LAYOUT_314) {
+    for (const f of fields) {
+      if (at + 8 > bytes.length) throw new TargetError('debug offsets are cut short');
+      out.set(`${group}.${f}`, dv.getUint32(at + 4, true) * 0x1_0000_0000 + dv.getUint32(at, true));
+      at += 8;
+    }
+  }
+  out.set('free_threaded', dv.getUint32(16, true));
+  return out;
+}
+
+export const DEBUG_OFFSETS_314_SIZE = 24 + LAYOUT_314.reduce((n, [, f]) => n + f.length * 8, 0);
+
+function need(o: DebugOffsets, key: string): number {
+  const v = o.get(key);
+  if (v === undefined) throw new Error(`missing debug offset ${key}`);
+  return v;
+}
+
+export interface RemoteExecRequest {
+  readonly pid: number;
+  /** Path of the script as the target sees it. */
+  readonly scriptPath: string;
+}
+
+interface RemoteSupport {
+  readonly mem: ProcessMemory;
+  readonly version: string;
+  readonly tstate: number;
+  readonly offsets: DebugOffsets;
+}
+
+/** Opens the target's memory and finds the main thread's remote-debugger fields (3.14+). */
+function openRemoteSupport(pid: number): RemoteSupport {
+  const runtime = requirePythonRuntime(pid);
+  const mem = new ProcessMemory(pid, true);
+  try {
+    const version = readPythonVersion(runtime, mem);
+    if (version === undefined || version.minor < 14 || runtime.runtimeAddress === undefined || !hasDebugOffsets(runtime, mem)) {
+      throw new TargetError(
+        `PID ${pid} runs Python ${version !== undefined ? describeVersion(version) : '(unknown version)'}, which has no remote execution (PEP 768 needs 3.14 or newer)`,
+        { hint: 'Use --method gdb (or lldb), or --method auto to choose.' },
+      );
+    }
+    const offsets = decodeDebugOffsets(mem.read(runtime.runtimeAddress, DEBUG_OFFSETS_314_SIZE), version.minor);
+    const interp = mem.readU64(runtime.runtimeAddress + need(offsets, 'runtime_state.interpreters_head'));
+    if (interp === 0) throw new TargetError(`PID ${pid}: the interpreter is not initialized yet (or is shutting down)`);
+    if (mem.readI32(interp + need(offsets, 'debugger_support.remote_debugging_enabled')) !== 1) {
+      throw new TargetError(`PID ${pid} has remote debugging disabled (PYTHON_DISABLE_REMOTE_DEBUG or -X disable_remote_debug)`, {
+        hint: 'Use --method gdb, or restart the target without that setting.',
+      });
+    }
+    let tstate = mem.readU64(interp + need(offsets, 'interpreter_state.threads_main'));
+    if (tstate === 0) tstate = mem.readU64(interp + need(offsets, 'interpreter_state.threads_head'));
+    if (tstate === 0) throw new TargetError(`PID ${pid}: no Python thread to run the attach script`);
+    return { mem, version: describeVersion(version), tstate, offsets };
+  } catch (e) {
+    mem.close();
+    throw e;
+  }
+}
+
+/**
+ * Asks the target to run the script at its next safe point. Returns once the request is written; the
+ * caller learns that the script ran from the script itself (a file it writes, a socket it connects).
+ */
+export function requestRemoteExec(req: RemoteExecRequest): { readonly version: string } {
+  const { mem, version, tstate, offsets } = openRemoteSupport(req.pid);
+  try {
+    const support = tstate + need(offsets, 'debugger_support.remote_debugger_support');
+    const pathBytes = new TextEncoder().encode(req.scriptPath);
+    const pathSize = need(offsets, 'debugger_support.debugger_script_path_size');
+    if (pathBytes.length + 1 > pathSize) {
+      throw new TargetError(`the attach script path is ${pathBytes.length} bytes; CPython accepts at most ${pathSize - 1}`);
+    }
+    const withNul = new Uint8Array(pathBytes.length + 1);
+    withNul.set(pathBytes);
+    mem.write(support + need(offsets, 'debugger_support.debugger_script_path'), withNul);
+    mem.writeI32(support + need(offsets, 'debugger_support.debugger_pending_call'), 1);
+    // CPython's own sys.remote_exec sets the bit the same way, without stopping the target: the breaker
+    // word is changed by the target only with atomic ORs/ANDs of other bits, and a bit lost to the race
+    // (a GIL drop request) is re-requested by the interpreter. Only the low 32 bits are touched
+    // (little-endian): the upper ones hold the instrumentation version.
+    const breakerAddr = tstate + need(offsets, 'debugger_support.eval_breaker');
+    const low = mem.readI32(breakerAddr);
+    mem.writeI32(breakerAddr, low | EVAL_PLEASE_STOP_BIT);
+    return { version };
+  } finally {
+    mem.close();
+  }
+}
+
+/** Withdraws a request the target has not run yet (memlens gave up waiting). */
+export function cancelRemoteExec(pid: number): void {
+  try {
+    const { mem, tstate, offsets } = openRemoteSupport(pid);
+    try {
+      mem.writeI32(tstate + need(offsets, 'debugger_support.remote_debugger_support') + need(offsets, 'debugger_support.debugger_pending_call'), 0);
+    } finally {
+      mem.close();
+    }
+  } catch (e) {
+    // The target may have exited meanwhile: nothing left to withdraw.
+    if (!(e instanceof TargetError)) throw e;
+  }
+}

@@ -1,0 +1,87 @@
+// A real Python program (test/programs/known_program.py, with numpy) run under `memlens run`, its flame
+// graph written by `memlens flamegraph` and opened in chromium: the largest frame is the program's known
+// allocator (numpy's ones() for a 128 MiB matrix), the loader thread can be picked out, a time window
+// before the matrix existed does not show it.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, test } from 'node:test';
+import { main } from '../../src/cli/main.js';
+import { launchBrowser, waitReady } from '../support/browser.js';
+import { memoryIo } from '../support/memory-io.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'memlens-real-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface PythonEntry {
+  readonly version: string;
+  readonly python: string;
+  readonly system: boolean;
+}
+
+function testPython(): PythonEntry {
+  const list = join(root, '.cache', 'pythons.json');
+  assert.ok(existsSync(list), `${list} is missing: run 'node scripts/setup-test-env.mjs'`);
+  const pythons = JSON.parse(readFileSync(list, 'utf8')) as PythonEntry[];
+  const p = pythons.find((x) => !x.system && x.version.startsWith('3.11')) ?? pythons[0];
+  assert.ok(p !== undefined, 'no Python in .cache/pythons.json');
+  return p;
+}
+
+test('a real program: its known allocator is the largest frame, threads and time windows work', async () => {
+  const py = testPython();
+  const capture = join(dir, 'known.mlens');
+  const run = spawnSync(process.execPath, [join(root, 'bin', 'memlens.js'), 'run', '--python', py.python, '-q', '-o', capture, join(root, 'test', 'programs', 'known_program.py')], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(run.status, 0, `memlens run failed: ${run.stderr}`);
+  const html = join(dir, 'known.html');
+  const io = memoryIo({ cwd: dir });
+  assert.equal(await main(['flamegraph', capture, '-o', html], io), 0, io.err());
+
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(`file://${html}`);
+    await waitReady(page);
+    type View = { totalBytes: number; largestSelf: { name: string; bytes: number }; children: { name: string; bytes: number }[]; thread: number; windowTick: number };
+    const view = () => page.evaluate<View>('window.memlens.view()');
+    let v = await view();
+    assert.equal(v.largestSelf.name, 'ones', JSON.stringify(v));
+    assert.equal(v.largestSelf.bytes, 4096 * 4096 * 8);
+    // The loader thread alone: its 20 chunks of 1 MiB, no matrix.
+    const options = await page.locator('#thread-filter option').allInnerTexts();
+    const loader = options.findIndex((o) => o.startsWith('loader'));
+    assert.ok(loader > 0, `no loader thread among ${options.join(', ')}`);
+    await page.locator('#thread-filter').selectOption(String(loader - 1));
+    v = await view();
+    assert.ok(v.totalBytes >= 20 * 1024 * 1024 && v.totalBytes < 22 * 1024 * 1024, `loader thread: ${v.totalBytes}`);
+    assert.notEqual(v.largestSelf.name, 'ones');
+    await page.locator('#thread-filter').selectOption('-1');
+    // A window over the first few snapshots: the matrix was not allocated yet.
+    const a = await page.evaluate<{ x: number; y: number }>('window.memlens.timelinePoint(0)');
+    const b = await page.evaluate<{ x: number; y: number }>('window.memlens.timelinePoint(30e6)');
+    await page.mouse.move(a.x + 1, a.y);
+    await page.mouse.down();
+    await page.mouse.move(b.x, b.y, { steps: 5 });
+    await page.mouse.up();
+    v = await view();
+    assert.ok(v.windowTick >= 0);
+    assert.ok(v.totalBytes < 128 * 1024 * 1024, `window total ${v.totalBytes}`);
+    assert.notEqual(v.largestSelf.name, 'ones');
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser.close();
+  }
+});
