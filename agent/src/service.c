@@ -246,7 +246,8 @@ static void *service_main(void *arg) {
             if (next_snap <= now) next_snap = now + g_interval_ns;
         }
         if (now >= next_flush) {
-            /* Objects loaded without our dlopen hook (glibc's own NSS or iconv modules, dlmopen). */
+            /* Objects loaded and not yet looked up with dlsym (a plugin that registers itself from its
+             * constructor, glibc's own NSS or iconv modules). */
             if (ml_got_changed()) ml_got_refresh();
             ml_service_flush_round();
             next_flush += FLUSH_NS;
