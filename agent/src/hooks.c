@@ -244,7 +244,7 @@ __attribute__((noreturn)) static void hook__exit(int status) {
  * RTLD_NEXT and RPATH inheritance follow later), and a hook would become that caller. Code of a dlopen'ed
  * object is reached through dlsym first (Python's import looks up PyInit_*, ctypes every function), so
  * patching on the first dlsym after the loader's counters moved catches it before it runs; the service
- * thread catches the rest within 50 ms.
+ * thread catches the rest within 10 ms.
  *
  * dlsym(RTLD_NEXT, ...) answers relative to the object that called it, which it finds from its return
  * address: that call must reach the real dlsym with no frame of ours in between. The entry point below
