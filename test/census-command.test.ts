@@ -73,8 +73,15 @@ test('a census near an OOM kill is in the capture', () => {
   const r = memlens(['run', '--memory-limit', '150M', '-q', '-o', cap, join(REPO_ROOT, 'examples', 'batch_oom.py')]);
   // memlens ends the way the program did: killed by SIGKILL (the OOM killer's).
   assert.equal(r.signal, 'SIGKILL', r.stderr);
-  const p = spawnSync(process.execPath, [MEMLENS, 'parse', cap], { encoding: 'utf8' });
-  assert.match(p.stdout, /^census .*label="near-oom"/m);
+  const c = memlens(['census', cap]);
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout, /Census of live Python objects/);
+  assert.match(c.stdout, /bytes\s+[\d,]+/, 'the bytes objects the batch job accumulates');
+  const p = spawnSync(process.execPath, [MEMLENS, 'parse', '--json', cap], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const records = p.stdout.split('\n').filter((l) => l.includes('"census"') || l.includes('"exit"'));
+  assert.ok(records.some((l) => l.includes('"label":"near-oom"')), 'the census is labelled near-oom');
+  assert.ok(records.some((l) => l.includes('"oomKill":1')), 'the EXIT record is there and says OOM kill');
+  assert.equal(p.stderr, '', 'no damaged or cut block: the cut block was sealed before EXIT was appended');
 });
 
 test('bad census input gets one-line errors', () => {

@@ -63,7 +63,11 @@ ML_EXPORT void memlens_record_census(const char *label, const char *json) {
     ml_buf_str(&b, label, ll);
     ml_buf_str(&b, json, jl);
     pthread_mutex_lock(&t->stream.lock);
-    if (!t->stream.closed) ml_stream_record(&t->stream, ML_R_CENSUS, b.p, b.len);
+    if (!t->stream.closed) {
+        ml_stream_record(&t->stream, ML_R_CENSUS, b.p, b.len);
+        /* On disk now: a census near OOM may be the last thing this process does. */
+        ml_stream_flush(&t->stream);
+    }
     pthread_mutex_unlock(&t->stream.lock);
     ml_mem_free(mem, cap);
 }

@@ -1,5 +1,6 @@
 /* The service thread. It wakes every memory interval (default 10 ms) for a SNAPSHOT, runs a flush round
- * every 50 ms (so anything recorded more than ~60 ms before a SIGKILL is in the file), and once a second
+ * every 10 ms (so anything recorded more than ~20 ms before a SIGKILL is in the file, and a reader never holds
+ * more than 10 ms of events to order them), and once a second
  * reads swap and shared memory from /proc/self/status, writes AGENT_STATS and reaps exited threads. */
 #include "service.h"
 
@@ -19,7 +20,7 @@
 #include "mem.h"
 #include "thread.h"
 
-#define FLUSH_NS (50u * 1000000u)
+#define FLUSH_NS (10u * 1000000u)
 #define SECOND_NS 1000000000ull
 
 static ml_stream g_service;
@@ -246,7 +247,8 @@ static void *service_main(void *arg) {
             if (next_snap <= now) next_snap = now + g_interval_ns;
         }
         if (now >= next_flush) {
-            /* Objects loaded without our dlopen hook (glibc's own NSS or iconv modules, dlmopen). */
+            /* Objects loaded and not yet looked up with dlsym (a plugin that registers itself from its
+             * constructor, glibc's own NSS or iconv modules). */
             if (ml_got_changed()) ml_got_refresh();
             ml_service_flush_round();
             next_flush += FLUSH_NS;

@@ -208,6 +208,10 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       oomKill: oom.oomKill,
       detail: oom.detail,
     });
+    // A writer killed in the middle of a block (the OOM killer, typically) leaves it cut: make the file end
+    // on a block boundary again before appending.
+    const { sealCaptureFile } = await import('../capture-file.js');
+    await sealCaptureFile(path);
     await appendToCaptureFile(path, [exit]);
   }
   const rel = (p: string): string => {
