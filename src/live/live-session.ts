@@ -125,6 +125,15 @@ export interface LiveSessionOptions {
   readonly source?: string;
 }
 
+interface TablePart {
+  readonly threads: readonly LiveThread[];
+  readonly thread: number | undefined;
+  readonly shownBytes: number;
+  readonly shownCount: number;
+  readonly shown: readonly LiveLocation[];
+  readonly more: number;
+}
+
 const DEFAULT_SPARK_WINDOW_NS = 120e9;
 const MIN_SPARK_WINDOW_NS = 10e9;
 
@@ -143,6 +152,8 @@ export class LiveSession {
   // Peak RSS over the snapshots scanned so far (the series only grows).
   private scanned = 0;
   private peakRss: number | undefined;
+  private modelCache: { version: number; model: CaptureModel } | undefined;
+  private tableCache: { key: string; part: TablePart } | undefined;
 
   constructor(options: LiveSessionOptions = {}) {
     this.clock = options.clock ?? Date.now;
@@ -200,11 +211,59 @@ export class LiveSession {
 
   /** The model of what was replayed so far (valid until the next feed()). */
   model(): CaptureModel {
-    return this.builder.current();
+    if (this.modelCache?.version !== this.version) this.modelCache = { version: this.version, model: this.builder.current() };
+    return this.modelCache.model;
+  }
+
+  /**
+   * Live memory per site, the threads' shares, then the locations of the shown threads: the costly part
+   * of a view (O(live sites + stack nodes)), kept until the data or the options change (a redraw for the
+   * clock alone, or several browsers polling, cost nothing more).
+   */
+  private table(model: CaptureModel, options: ViewOptions): TablePart {
+    const filter = options.filter ?? DEFAULT_FRAME_FILTER;
+    const key = `${this.version}|${options.sort}|${options.thread ?? ''}|${options.maxRows}|${filter.showInternal}|${filter.showImports}`;
+    if (this.tableCache?.key === key) return this.tableCache.part;
+    const h = model.header;
+    const live = siteAmounts(model, 'leaks', 'liveBytes', 'liveCount');
+    const perThread = new Float64Array(model.threads.length);
+    for (const a of live.sites) {
+      const t = model.sites.thread(a.site);
+      perThread[t] = (perThread[t] as number) + a.bytes;
+    }
+    // The main thread first, then the others as they appeared.
+    const isMain = (osTid: number): number => (osTid !== 0 && osTid === h.mainTid ? 0 : 1);
+    const threads: LiveThread[] = model.threads
+      .map((t) => ({ index: t.index, osTid: t.osTid, name: t.name, liveBytes: perThread[t.index] as number, exited: t.exitNs !== undefined }))
+      .sort((a, b) => isMain(a.osTid) - isMain(b.osTid) || a.index - b.index);
+    const thread = options.thread !== undefined && options.thread >= 0 && options.thread < threads.length ? options.thread : undefined;
+    const stacks = stacksOf(model, live, { filter, threads: thread === undefined ? undefined : new Set([thread]) });
+    let shownBytes = 0;
+    let shownCount = 0;
+    for (const st of stacks) {
+      shownBytes += st.bytes;
+      shownCount += st.count;
+    }
+    const rows = locations(model, stacks);
+    const sortKey = (r: LocationRow): number => (options.sort === 'own' ? r.ownBytes : options.sort === 'count' ? r.count : r.totalBytes);
+    rows.sort((a, b) => sortKey(b) - sortKey(a) || b.totalBytes - a.totalBytes || compareText(a.function, b.function) || compareText(a.file, b.file) || a.line - b.line);
+    const top = rows.slice(0, Math.max(0, options.maxRows));
+    const shown: LiveLocation[] = top.map((r) => ({
+      function: r.function,
+      file: r.function === NO_STACK ? '' : displayPath(r.file, h.cwd),
+      line: r.line,
+      totalBytes: r.totalBytes,
+      ownBytes: r.ownBytes,
+      count: r.count,
+      ownCount: r.ownCount,
+    }));
+    const part: TablePart = { threads, thread, shownBytes, shownCount, shown, more: rows.length - top.length };
+    this.tableCache = { key, part };
+    return part;
   }
 
   view(options: ViewOptions): LiveView {
-    const model = this.builder.current();
+    const model = this.model();
     const h = model.header;
     const s = model.snapshots;
     for (; this.scanned < s.rss.length; this.scanned++) {
@@ -219,30 +278,7 @@ export class LiveSession {
     const end = this.endState(model);
     const elapsedNs = this.elapsed(model, end !== undefined);
 
-    // Live memory per site, the threads' shares, then locations of the shown threads.
-    const live = siteAmounts(model, 'leaks', 'liveBytes', 'liveCount');
-    const perThread = new Float64Array(model.threads.length);
-    for (const a of live.sites) {
-      const t = model.sites.thread(a.site);
-      perThread[t] = (perThread[t] as number) + a.bytes;
-    }
-    // The main thread first, then the others as they appeared.
-    const isMain = (osTid: number): number => (osTid !== 0 && osTid === h.mainTid ? 0 : 1);
-    const threads: LiveThread[] = model.threads
-      .map((t) => ({ index: t.index, osTid: t.osTid, name: t.name, liveBytes: perThread[t.index] as number, exited: t.exitNs !== undefined }))
-      .sort((a, b) => isMain(a.osTid) - isMain(b.osTid) || a.index - b.index);
-    const thread = options.thread !== undefined && options.thread >= 0 && options.thread < threads.length ? options.thread : undefined;
-    const stacks = stacksOf(model, live, { filter: options.filter ?? DEFAULT_FRAME_FILTER, threads: thread === undefined ? undefined : new Set([thread]) });
-    let shownBytes = 0;
-    let shownCount = 0;
-    for (const st of stacks) {
-      shownBytes += st.bytes;
-      shownCount += st.count;
-    }
-    const rows = locations(model, stacks);
-    const key = (r: LocationRow): number => (options.sort === 'own' ? r.ownBytes : options.sort === 'count' ? r.count : r.totalBytes);
-    rows.sort((a, b) => key(b) - key(a) || b.totalBytes - a.totalBytes || compareText(a.function, b.function) || compareText(a.file, b.file) || a.line - b.line);
-    const shown = rows.slice(0, Math.max(0, options.maxRows));
+    const { threads, thread, shownBytes, shownCount, shown, more } = this.table(model, options);
 
     const cgroupLimit = lastOf(s.cgroupLimit) ?? h.cgroupLimitBytes;
     return {
@@ -267,16 +303,8 @@ export class LiveSession {
       sort: options.sort,
       shownBytes,
       shownCount,
-      locations: shown.map((r) => ({
-        function: r.function,
-        file: r.function === NO_STACK ? '' : displayPath(r.file, h.cwd),
-        line: r.line,
-        totalBytes: r.totalBytes,
-        ownBytes: r.ownBytes,
-        count: r.count,
-        ownCount: r.ownCount,
-      })),
-      moreLocations: rows.length - shown.length,
+      locations: shown,
+      moreLocations: more,
       damaged: model.warnings.length,
       end,
     };

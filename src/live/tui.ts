@@ -17,8 +17,9 @@
 // without harm to the target) and the terminal is restored: main screen, cursor, cooked mode. It is
 // restored as well when an uncaught error ends the process (uncaughtExceptionMonitor).
 //
-// Redraws: at most `maxFps` a second (default 4) while data comes, once a second otherwise (the clock),
-// at once on a key or a resize. A frame is one write of the whole screen from the top left, each line
+// Redraws: at most `maxFps` a second (default 4) while data comes, and no more often than five times
+// what the last view took to compute (a huge live set); once a second otherwise (the clock); at once on
+// a key or a resize. A frame is one write of the whole screen from the top left, each line
 // erased to its end (no clearing, so no flicker), and is skipped when its text did not change.
 
 import { UsageError } from '../errors.js';
@@ -89,6 +90,9 @@ export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: Liv
   let lastDraw = 0;
   let lastText = '';
   let restored = false;
+  // What the last view cost: on a capture with a huge live set, redraws for new data are spaced so
+  // the view takes at most a fifth of a core.
+  let viewCostMs = 0;
 
   const size = (): { width: number; height: number } => ({ width: Math.max(20, output.columns ?? 80), height: Math.max(3, output.rows ?? 24) });
   const takeView = (): LiveView => {
@@ -97,7 +101,9 @@ export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: Liv
   };
   const draw = (force: boolean): void => {
     if (restored) return;
+    const t0 = Date.now();
     const view = ui.paused && frozen !== undefined ? frozen : takeView();
+    viewCostMs = Date.now() - t0;
     lastView = view;
     drawnVersion = session.version;
     drawnTail = tail?.version ?? -1;
@@ -185,7 +191,8 @@ export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: Liv
       guard(() => {
         const now = Date.now();
         const changed = session.version !== drawnVersion || (tail?.version ?? -1) !== drawnTail;
-        if ((changed && now - lastDraw >= minGapMs - 5) || now - lastDraw >= 1000) draw(false);
+        const gap = Math.max(minGapMs - 5, 5 * viewCostMs);
+        if ((changed && now - lastDraw >= gap) || now - lastDraw >= Math.max(1000, gap)) draw(false);
       }),
       Math.max(50, Math.floor(minGapMs)),
     );
