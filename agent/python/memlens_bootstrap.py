@@ -155,6 +155,8 @@ def _load_agent(path):
     lib.memlens_hide_code.restype = None
     lib.memlens_gc_state_changed.argtypes = []
     lib.memlens_gc_state_changed.restype = None
+    lib.memlens_thread_done.argtypes = []
+    lib.memlens_thread_done.restype = None
     lib.memlens_quiet.argtypes = [ctypes.c_int]
     lib.memlens_quiet.restype = None
     lib.memlens_record_census.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
@@ -199,7 +201,13 @@ def _wrap_threading():
             _name_thread(threading.get_native_id(), self.name)
         except Exception:
             pass
-        return original(self)
+        try:
+            return original(self)
+        finally:
+            # The thread has ended for the program (join() returns next): say so now, not when the OS
+            # thread is finally gone.
+            if _agent is not None:
+                _agent.memlens_thread_done()
 
     threading.Thread._bootstrap_inner = _memlens_bootstrap_inner
     _hide(threading.Thread._bootstrap.__code__)

@@ -52,6 +52,7 @@ typedef struct ml_obj {
     ml_patch *patches;
     size_t npatches;
     int seen;
+    uint64_t young_until_ns; /* see ml_got_recheck */
 } ml_obj;
 
 static pthread_mutex_t g_got_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,6 +61,9 @@ static ml_arena g_arena;
 static int g_installed;
 static unsigned long long g_adds = ~0ull, g_subs = ~0ull;
 static size_t g_page;
+/* Until then some object is young: patched so recently that the loader may still have been relocating it. */
+static _Atomic uint64_t g_young_until_ns;
+#define YOUNG_NS (2000000000ull)
 
 /* ── reading an object's dynamic section ───────────────────────────────────────────────────────── */
 
@@ -450,6 +454,8 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     o->bias = info->dlpi_addr;
     o->phdr = info->dlpi_phdr;
     o->seen = 1;
+    o->young_until_ns = ml_now_ns() + YOUNG_NS;
+    if (o->young_until_ns > atomic_load(&g_young_until_ns)) atomic_store(&g_young_until_ns, o->young_until_ns);
     o->next = g_objs;
     g_objs = o;
     write_image(info);
@@ -515,6 +521,38 @@ void ml_got_refresh(void) {
     ml_guard = 1;
     pthread_mutex_lock(&g_got_lock);
     if (g_installed) scan(0);
+    pthread_mutex_unlock(&g_got_lock);
+    ml_guard = saved_guard;
+    errno = saved_errno;
+}
+
+/* dl_iterate_phdr lists an object as soon as it is mapped, while dlopen may still be applying its
+ * relocations: a slot patched then is overwritten by the loader a moment later, and the object would run
+ * unhooked (seen as numpy's buffers missing under load, when the service thread's scan came first). So for
+ * a while after an object appears, its slots are checked again and re-patched if the loader wrote them. */
+static int recheck_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    uint64_t now = *(uint64_t *)arg;
+    ml_obj *o = find_obj(info->dlpi_addr, info->dlpi_phdr);
+    if (o == NULL || o->young_until_ns < now) return 0;
+    for (size_t i = 0; i < o->npatches; i++) {
+        ml_patch *p = &o->patches[i];
+        void *cur = __atomic_load_n(p->slot, __ATOMIC_ACQUIRE);
+        if (cur == p->hook) continue;
+        p->orig = cur; /* what the loader resolved: what a restore must put back */
+        write_slot(info, p->slot, p->hook);
+    }
+    return 0;
+}
+
+void ml_got_recheck(void) {
+    uint64_t now = ml_now_ns();
+    if (!g_installed || now > atomic_load(&g_young_until_ns) || !atomic_load(&ml_active)) return;
+    int saved_guard = ml_guard;
+    int saved_errno = errno;
+    ml_guard = 1;
+    pthread_mutex_lock(&g_got_lock);
+    if (g_installed) dl_iterate_phdr(recheck_cb, &now);
     pthread_mutex_unlock(&g_got_lock);
     ml_guard = saved_guard;
     errno = saved_errno;

@@ -12,6 +12,8 @@ int ml_got_install(char *err, size_t errlen);
 void ml_got_refresh(void);
 /* Cheap check for the service thread: have objects been loaded or unloaded since the last scan? */
 int ml_got_changed(void);
+/* Re-patches slots of objects that appeared in the last seconds if the loader overwrote them (got.c). */
+void ml_got_recheck(void);
 /* Restores every slot that still holds our hook; forgets the objects. */
 void ml_got_uninstall(void);
 /* In a fork child: the patches stay (they are in our memory now too); reset the mutex. */

@@ -274,6 +274,7 @@ __asm__(".text\n"
 
 void *ml_hook_dlsym_c(void *handle, const char *name) {
     if (ml_got_installed() && ml_got_changed()) ml_got_refresh();
+    ml_got_recheck();
     void *r = dlsym(handle, name);
     if (r == NULL || name == NULL || !ml_got_installed()) return r;
     for (size_t i = 0; i < ml_hook_count; i++) {

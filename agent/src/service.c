@@ -49,6 +49,70 @@ static unsigned g_near_oom_permille = 900;
 /* Censuses: at near-OOM (on by default), and as RSS grows (--census-at-peak): each time RSS passes 5/4 of
  * what it was at the last census and by at least 32 MiB, at most every 2 s and 8 times, so the last one is
  * close to the peak without pausing a growing program over and over. */
+/* Memory pressure (PSI): the share of time tasks stalled waiting for memory, over the last 10 s. Read once a
+ * second from the cgroup (v2's memory.pressure) or the whole machine (/proc/pressure/memory); a MARKER when
+ * "some" crosses 10% (reclaim is costing real time: the OOM killer may be near even below the limit), re-armed
+ * below 5%. */
+static int g_pressure_marked;
+#define PRESSURE_MARK_HUNDREDTHS 1000
+#define PRESSURE_REARM_HUNDREDTHS 500
+
+/* "some avg10=12.34 ..." → 1234; -1 if not found. */
+static long psi_avg10(const char *text, const char *which) {
+    const char *line = strstr(text, which);
+    if (line == NULL) return -1;
+    const char *p = strstr(line, "avg10=");
+    if (p == NULL) return -1;
+    p += 6;
+    long whole = 0, frac = 0;
+    int digits = 0;
+    while (*p >= '0' && *p <= '9') whole = whole * 10 + (*p++ - '0');
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9' && digits < 2) {
+            frac = frac * 10 + (*p++ - '0');
+            digits++;
+        }
+    }
+    while (digits++ < 2) frac *= 10;
+    return whole * 100 + frac;
+}
+
+static void check_pressure(void) {
+    char path[2100];
+    if (g_cg != NULL && g_cg->version == 2) {
+        ml_strlcpy(path, g_cg->dir, sizeof path);
+        ml_strlcat(path, "/memory.pressure", sizeof path);
+    } else {
+        ml_strlcpy(path, "/proc/pressure/memory", sizeof path);
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return; /* no PSI on this kernel, or not for this cgroup */
+    char text[256];
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return;
+    text[n] = 0;
+    long some = psi_avg10(text, "some");
+    if (some < 0) return;
+    if (!g_pressure_marked && some >= PRESSURE_MARK_HUNDREDTHS) {
+        g_pressure_marked = 1;
+        long full = psi_avg10(text, "full");
+        char label[128], num[24];
+        ml_strlcpy(label, "memory pressure: tasks stalled on memory ", sizeof label);
+        ml_u64_to_dec(num, (uint64_t)(some / 100));
+        ml_strlcat(label, num, sizeof label);
+        ml_strlcat(label, "% of the last 10 s (all tasks: ", sizeof label);
+        ml_u64_to_dec(num, (uint64_t)(full > 0 ? full / 100 : 0));
+        ml_strlcat(label, num, sizeof label);
+        ml_strlcat(label, "%), from ", sizeof label);
+        ml_strlcat(label, path, sizeof label);
+        ml_marker(ML_M_MEMORY_PRESSURE, label);
+    } else if (g_pressure_marked && some < PRESSURE_REARM_HUNDREDTHS) {
+        g_pressure_marked = 0;
+    }
+}
+
 static int g_census_near_oom = 1;
 static int g_census_armed_off; /* the near-OOM census was taken; re-armed 5 points below */
 static int g_census_growth;
@@ -240,6 +304,7 @@ static void *service_main(void *arg) {
         if (now >= next_second) {
             read_status();
             if (g_cg != NULL) g_cgroup_limit = ml_cgroup_limit(g_cg);
+            check_pressure();
         }
         if (now >= next_snap) {
             snapshot();
@@ -250,6 +315,7 @@ static void *service_main(void *arg) {
             /* Objects loaded and not yet looked up with dlsym (a plugin that registers itself from its
              * constructor, glibc's own NSS or iconv modules). */
             if (ml_got_changed()) ml_got_refresh();
+            ml_got_recheck();
             ml_service_flush_round();
             next_flush += FLUSH_NS;
             if (next_flush <= now) next_flush = now + FLUSH_NS;
@@ -289,6 +355,7 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     g_swap = g_shmem = 0;
     g_have_status = 0;
     g_near_oom = 0;
+    g_pressure_marked = 0;
     g_cgroup_limit = cg != NULL ? ml_cgroup_limit(cg) : 0;
     read_status();
     if (g_statm_fd >= 0) close(g_statm_fd);
