@@ -32,7 +32,7 @@ function findTests(dir) {
   return out;
 }
 
-step('build', 'npx', ['tsc', '-p', 'tsconfig.json']);
+step('build', 'npm', ['run', '--silent', 'build']);
 step('agent', process.execPath, ['scripts/build-agent.mjs']);
 if (filters.length === 0) step('lint', 'npx', ['eslint', '.']);
 step('test environment', process.execPath, ['scripts/setup-test-env.mjs']);

@@ -9,6 +9,7 @@ import { detachCommand } from './commands/detach.js';
 import { diffCommand } from './commands/diff.js';
 import { exportCommand } from './commands/export.js';
 import { flamegraphCommand } from './commands/flamegraph.js';
+import { liveCommand } from './commands/live.js';
 import { parseCommand } from './commands/parse.js';
 import { runCommand } from './commands/run.js';
 import { statsCommand } from './commands/stats.js';
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   attachCommand,
   detachCommand,
   censusCommand,
+  liveCommand,
   summaryCommand,
   statsCommand,
   treeCommand,

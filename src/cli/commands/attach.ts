@@ -25,6 +25,7 @@ export const attachCommand: Command = {
     'memory-interval-ms': { type: 'string', value: 'N', description: 'Milliseconds between memory snapshots (default 10)' },
     timeout: { type: 'string', value: 'SECONDS', description: 'How long to wait for the target to run Python (default 30)' },
     'no-compress': { type: 'boolean', description: 'Leave the capture uncompressed when it is finalized' },
+    web: { type: 'boolean', description: 'Without -o: show the live view in a browser (prints its URL)' },
   },
   async run(ctx, options, positionals) {
     return attach(ctx, options, positionals);
@@ -66,8 +67,12 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (!Number.isInteger(interval) || interval < 1 || interval > 1000) throw new UsageError('attach: --memory-interval-ms: give a whole number from 1 to 1000');
   const output = stringOption(options, 'output');
   if (output === undefined) {
-    throw new UsageError('attach: give -o FILE (the live view without -o comes with memlens live)');
+    if (booleanOption(options, 'aggregate')) throw new UsageError("attach: --aggregate needs -o FILE (the live view shows every allocation)");
+    if (duration !== undefined) throw new UsageError('attach: --duration needs -o FILE (the live view tracks until you quit it)');
+    const { liveAttach } = await import('../live-attach.js');
+    return liveAttach(ctx, pid, { method, timeoutMs: timeout * 1000, interval, native: booleanOption(options, 'native'), tracePythonAllocators: booleanOption(options, 'trace-python-allocators'), web: booleanOption(options, 'web') });
   }
+  if (booleanOption(options, 'web')) throw new UsageError('attach: --web is for the live view (without -o)');
   const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
   const t = await import('../../target/attach.js');
   const { checkTargetCanWrite } = await import('../../target/attach-output.js');

@@ -33,18 +33,31 @@ export const runCommand: Command = {
     'memory-interval-ms': { type: 'string', value: 'N', description: `Milliseconds between memory snapshots (default ${DEFAULT_INTERVAL_MS})` },
     'memory-limit': { type: 'string', value: 'SIZE', description: 'Run under this memory limit (512M, 2G), in a child cgroup, to reproduce an OOM kill' },
     'near-oom': { type: 'string', value: 'SHARE', description: 'Mark the moment usage crosses this share of the cgroup limit (default 0.9); a census of live objects is taken then' },
+    live: { type: 'boolean', description: 'Run the program in the foreground of a live view of its memory' },
+    'live-remote': { type: 'boolean', description: "Serve a live view on 127.0.0.1 for 'memlens live PORT' (the capture is written too)" },
+    'live-port': { type: 'string', value: 'N', description: 'The port for --live-remote (default: a free one)' },
+    web: { type: 'boolean', description: 'With --live: show the live view in a browser (prints its URL)' },
     'census-at-peak': { type: 'boolean', description: 'Take censuses of live Python objects as memory grows (the last is near the peak)' },
     quiet: { type: 'boolean', short: 'q', description: 'Print nothing but errors' },
     'no-compress': { type: 'boolean', description: 'Leave the capture uncompressed' },
   },
   async run(ctx, options, positionals) {
+    const live = booleanOption(options, 'live');
+    const remote = booleanOption(options, 'live-remote');
+    if (live && remote) throw new UsageError('run: choose --live or --live-remote, not both');
+    if (booleanOption(options, 'web') && !live) throw new UsageError('run: --web goes with --live');
+    if (live || remote) {
+      const { runLive } = await import('../run-live.js');
+      return runLive(ctx, options, positionals, { remote, web: booleanOption(options, 'web') });
+    }
+    if (stringOption(options, 'live-port') !== undefined) throw new UsageError('run: --live-port goes with --live-remote');
     return runProgram(ctx, options, positionals);
   },
 };
 
 type Target = import('../../target/python.js').RunTarget;
 
-function targetOf(options: OptionValues, positionals: readonly string[]): Target {
+export function targetOf(options: OptionValues, positionals: readonly string[]): Target {
   const module = stringOption(options, 'module');
   const code = stringOption(options, 'code');
   const rest = positionals[0] === '--' ? positionals.slice(1) : positionals;
@@ -58,7 +71,7 @@ function targetOf(options: OptionValues, positionals: readonly string[]): Target
   return { kind: 'script', path: script, args };
 }
 
-function stemOf(t: Target): string {
+export function stemOf(t: Target): string {
   if (t.kind === 'module') return t.module;
   if (t.kind === 'code') return 'string';
   const b = basename(t.path.replace(/\/+$/, ''));
@@ -82,7 +95,7 @@ function memoryLimitOf(options: OptionValues): number | undefined {
   return n;
 }
 
-function intervalOf(options: OptionValues): number {
+export function intervalOf(options: OptionValues): number {
   const raw = stringOption(options, 'memory-interval-ms');
   if (raw === undefined) return DEFAULT_INTERVAL_MS;
   const n = Number(raw);
@@ -92,7 +105,7 @@ function intervalOf(options: OptionValues): number {
   return n;
 }
 
-async function checkOutput(path: string, force: boolean): Promise<void> {
+export async function checkOutput(path: string, force: boolean): Promise<void> {
   let st;
   try {
     st = await stat(path);
@@ -126,7 +139,7 @@ function childCaptures(path: string): string[] {
   return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
 }
 
-function sizeText(bytes: number): string {
+export function sizeText(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;

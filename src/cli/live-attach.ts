@@ -1,0 +1,84 @@
+// memlens attach PID without -o: the live view of a running process. The agent in the target streams its
+// capture into a Unix socket that memlens listens on, in the attach directory (reachable from both sides,
+// containers included: path-based Unix sockets do not depend on the network namespace). Quitting the view
+// detaches: tracking stops and every hook is removed.
+
+import { chmodSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { TargetError } from '../errors.js';
+import type { AttachMethod } from '../target/attach.js';
+import type { CommandContext } from './command.js';
+import { wantsColor } from './io.js';
+
+export interface LiveAttachOptions {
+  readonly method: AttachMethod;
+  readonly timeoutMs: number;
+  readonly interval: number;
+  readonly native: boolean;
+  readonly tracePythonAllocators: boolean;
+  readonly web: boolean;
+}
+
+export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttachOptions): Promise<number> {
+  const { io } = ctx;
+  const { checkPlatform, findAgent } = await import('../target/agent-files.js');
+  const t = await import('../target/attach.js');
+  checkPlatform();
+  const files = findAgent();
+  const target = t.inspectTarget(pid);
+  const session = t.createSession(target, files);
+  let server: Server | undefined;
+  let attached = false;
+  try {
+    const sockPath = join(session.hostDir, 'live.sock');
+    const connected = new Promise<Socket>((resolveP) => {
+      server = createServer((s) => resolveP(s));
+    });
+    await new Promise<void>((resolveP, rejectP) => {
+      server?.once('error', rejectP);
+      server?.listen(sockPath, () => resolveP());
+    });
+    // The target connects as its own user.
+    chmodSync(sockPath, 0o777);
+    t.writeSessionState(session, { pid, startedAt: Date.now(), targetOutput: undefined, userOutput: undefined, compress: false, duration: undefined });
+    const outcome = await t.runInTarget(
+      target,
+      {
+        action: 'attach',
+        session,
+        agentLibrary: files.library,
+        duration: undefined,
+        config: { socket: `${session.targetDir}/live.sock`, native: o.native, trace_python_allocators: o.tracePythonAllocators, memory_interval_ms: o.interval },
+      },
+      { method: o.method, timeoutMs: o.timeoutMs },
+    );
+    if (ctx.verbose) for (const l of outcome.log) io.stderr.write(`${l}\n`);
+    if (!outcome.status.startsWith('ok')) throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
+    attached = true;
+    const socket = await Promise.race([connected, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);
+    if (socket === undefined) throw new TargetError(`PID ${pid} started tracking but did not connect to the live view`);
+    if (o.web) {
+      const { runLiveWeb } = await import('../live/web.js');
+      const web = await runLiveWeb(socket, { stdout: io.stderr });
+      io.stderr.write(`memlens: Ctrl-C stops tracking PID ${pid} (detach) and closes the page\n`);
+      await Promise.race([web.ended, new Promise((r) => process.once('SIGINT', r))]);
+      await web.close();
+    } else {
+      const { runLiveTerminal } = await import('../live/tui.js');
+      await runLiveTerminal(socket, { input: process.stdin, output: process.stdout }, { colour: wantsColor(io) });
+    }
+    return 0;
+  } finally {
+    server?.close();
+    if (attached && (await import('../target/proc.js')).isAlive(pid)) {
+      // Leaving the view ends tracking: the target goes on as before.
+      try {
+        await t.runInTarget(target, { action: 'detach', session, agentLibrary: files.library, duration: undefined, config: {} }, { method: o.method, timeoutMs: o.timeoutMs });
+      } catch (e) {
+        io.stderr.write(`memlens: warning: could not detach from PID ${pid}: ${e instanceof Error ? e.message : String(e)}\n`);
+      }
+    }
+    t.removeSession(session);
+  }
+}

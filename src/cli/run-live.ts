@@ -1,0 +1,190 @@
+// The live modes of `memlens run` (docs/live.md):
+//   --live          the program runs in the foreground of the live view (terminal, or --web for a browser);
+//                   its output shows in a panel of the view; -o FILE also keeps the capture;
+//   --live-remote   the program runs as usual in this terminal and its capture is written as usual, while
+//                   memlens serves the stream on 127.0.0.1:PORT for `memlens live PORT` in another terminal.
+// In both, the agent writes into a pipe that memlens reads; nothing in the target changes.
+
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { UsageError } from '../errors.js';
+import { booleanOption, stringOption, type CommandContext, type OptionValues } from './command.js';
+import { wantsColor } from './io.js';
+import { checkOutput, intervalOf, stemOf, targetOf } from './commands/run.js';
+
+export interface LiveRunMode {
+  readonly remote: boolean;
+  readonly web: boolean;
+}
+
+export async function runLive(ctx: CommandContext, options: OptionValues, positionals: readonly string[], mode: LiveRunMode): Promise<number> {
+  const { io } = ctx;
+  for (const o of ['aggregate', 'follow-fork', 'memory-limit']) {
+    if (options[o] !== undefined && options[o] !== false) throw new UsageError(`run: --${o} cannot be used with --live or --live-remote`);
+  }
+  const target = targetOf(options, positionals);
+  const interval = intervalOf(options);
+  const force = booleanOption(options, 'force');
+  const { checkPlatform, findAgent } = await import('../target/agent-files.js');
+  const { findPython, preflight } = await import('../target/python.js');
+  const { launch, signalNumber } = await import('../target/launch.js');
+  const { exitRecord } = await import('../target/finish.js');
+  checkPlatform();
+  const files = findAgent(undefined, io.env['MEMLENS_AGENT_SANITIZE']);
+  const python = findPython(io.env, io.cwd, stringOption(options, 'python'));
+  const explicit = stringOption(options, 'output');
+  // --live-remote keeps a capture as memlens run does; --live only with -o.
+  const keep = explicit !== undefined ? resolve(io.cwd, explicit) : mode.remote ? join(io.cwd, `memlens-${stemOf(target)}.{pid}.mlens`) : undefined;
+  if (explicit !== undefined && keep !== undefined) await checkOutput(keep, force);
+  const port = portOf(options);
+  const env = { ...io.env };
+  delete env['MEMLENS_AGENT_SANITIZE'];
+  await preflight(python, target, io.cwd, env);
+  if (mode.web) (await import('../live/web.js')).loadLivePageAssets(); // fail before the program starts
+
+  const foreground = !mode.remote && !mode.web; // the terminal view owns the terminal: the program's output goes to its panel
+  const launched = await launch({
+    python,
+    files,
+    target,
+    cwd: io.cwd,
+    env,
+    config: {
+      agent: files.library,
+      native: booleanOption(options, 'native'),
+      trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
+      memory_interval_ms: interval,
+    },
+    pipes: { capture: true, output: foreground },
+  });
+  const capture = launched.capture as Readable;
+  const path = keep?.replace('{pid}', String(launched.pid));
+  const file = path !== undefined ? createWriteStream(path, { flags: force ? 'w' : 'wx' }) : undefined;
+
+  // Every byte of the stream goes to the file (if any) and to the viewers, whichever reads slower.
+  const { Tee } = await import('../live/tee.js');
+  const tee = new Tee(capture, file);
+  let server: Server | undefined;
+  if (mode.remote) {
+    server = await serveStream(tee, port);
+    const address = server.address();
+    const actual = typeof address === 'object' && address !== null ? address.port : port;
+    io.stderr.write(`memlens: PID ${launched.pid} is tracked; watch it live with: memlens live ${actual}\n`);
+  }
+
+  const exit = launched.exited.then((end) =>
+    exitRecord(undefined, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' }),
+  );
+  let quitEarly = false;
+  if (!mode.remote) {
+    const { LiveSession } = await import('../live/live-session.js');
+    const session = new LiveSession();
+    void exit.then((e) => session.noteExit(e));
+    if (mode.web) {
+      const { runLiveWeb } = await import('../live/web.js');
+      const web = await runLiveWeb(tee.reader(), { session, stdout: io.stderr });
+      // Ctrl-C while the program runs ends the program (launch passes it on) and then the page with it;
+      // after the program ended on its own, the page stays up for a look until Ctrl-C.
+      let interrupted = false;
+      const onInt = (): void => {
+        interrupted = true;
+      };
+      process.on('SIGINT', onInt);
+      await launched.exited;
+      await web.ended;
+      process.removeListener('SIGINT', onInt);
+      if (!interrupted) {
+        io.stderr.write(`memlens: the program ended; the page at ${web.url} stays up until Ctrl-C\n`);
+        await waitForInterrupt();
+      }
+      await web.close();
+    } else {
+      const { OutputTail } = await import('../live/output-tail.js');
+      const { runLiveTerminal } = await import('../live/tui.js');
+      const tail = new OutputTail(1000);
+      launched.stdout?.on('data', (d: Buffer) => tail.push('stdout', d)).on('end', () => tail.end('stdout'));
+      launched.stderr?.on('data', (d: Buffer) => tail.push('stderr', d)).on('end', () => tail.end('stderr'));
+      const result = await runLiveTerminal(tee.reader(), { input: process.stdin, output: process.stdout }, { session, output: tail, colour: wantsColor(io) });
+      quitEarly = !(await settled(launched.exited));
+      if (quitEarly) {
+        // The user left the view: the program it was showing ends with it, as it would with Ctrl-C.
+        process.kill(launched.pid, result.reason === 'signal' && result.signal !== undefined ? result.signal : 'SIGINT');
+      }
+      // What the program wrote after the view closed (or all of it, if it was short).
+      const lines = tail.last(1000);
+      if (lines.length > 0) io.stderr.write(`memlens: the program's last ${lines.length} lines of output:\n${lines.join('\n')}\n`);
+    }
+  }
+  const end = await launched.exited;
+  await tee.done();
+  server?.close();
+  if (path !== undefined) {
+    const { readHeaderOf } = await import('../target/finish.js');
+    const header = await readHeaderOf(path);
+    if (header !== undefined) {
+      const { appendToCaptureFile, recompressCaptureFile, sealCaptureFile } = await import('./capture-file.js');
+      await sealCaptureFile(path);
+      await appendToCaptureFile(path, [exitRecord(header, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' })]);
+      if (!booleanOption(options, 'no-compress')) await recompressCaptureFile(path);
+      if (!booleanOption(options, 'quiet')) io.stderr.write(`memlens: capture written to ${path}; for a report, run: memlens summary ${path}\n`);
+    }
+  }
+  if (end.signal !== null && !quitEarly) {
+    io.killSelf?.(end.signal);
+    return 128 + signalNumber(end.signal);
+  }
+  return end.code ?? (quitEarly ? 0 : 1);
+}
+
+function portOf(options: OptionValues): number {
+  const raw = stringOption(options, 'live-port');
+  if (raw === undefined) return 0;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new UsageError(`run: --live-port ${raw}: give a port number from 1 to 65535`);
+  if (options['live-remote'] !== true) throw new UsageError('run: --live-port goes with --live-remote');
+  return n;
+}
+
+async function settled(p: Promise<unknown>): Promise<boolean> {
+  return Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 50))]);
+}
+
+function waitForInterrupt(): Promise<void> {
+  return new Promise((resolveP) => {
+    const done = (): void => {
+      process.removeListener('SIGINT', done);
+      process.removeListener('SIGTERM', done);
+      resolveP();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}
+
+/**
+ * Serves the capture stream to `memlens live PORT` clients on 127.0.0.1 (never another interface): each
+ * client gets the stream from its first byte, then follows it; when the stream ends, its connection ends.
+ */
+async function serveStream(tee: import('../live/tee.js').Tee, port: number): Promise<Server> {
+  const server = createServer((socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    void (async () => {
+      for await (const chunk of tee.reader()) {
+        if (socket.destroyed) return;
+        if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
+      }
+      socket.end();
+    })();
+  });
+  await new Promise<void>((resolveP, rejectP) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      rejectP(new UsageError(`run: cannot listen on 127.0.0.1:${port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}`)),
+    );
+    server.listen(port, '127.0.0.1', () => resolveP());
+  });
+  return server;
+}
+
+export type { WriteStream };

@@ -1,0 +1,104 @@
+// One capture stream, several consumers: the file it is kept in (if any) and the live views reading it.
+// With a file, a view reads the file and follows it as it grows (`tail -f`), so a view that connects late
+// (`memlens live PORT` ten minutes in) still gets the stream from its first byte, without memlens keeping
+// it in memory. Without a file, views made before the data flows get every chunk as it comes.
+
+import { close, open, read, type WriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+
+const FOLLOW_POLL_MS = 50;
+const READ_SIZE = 1 << 20;
+
+export class Tee {
+  private readonly queues: Uint8Array[][] = [];
+  private readonly wakers: (() => void)[] = [];
+  private ended = false;
+  private readonly finished: Promise<void>;
+  private readonly path: string | undefined;
+
+  constructor(source: Readable, file: WriteStream | undefined) {
+    this.path = file !== undefined ? String(file.path) : undefined;
+    this.finished = new Promise((resolveP) => {
+      source.on('data', (chunk: Buffer) => {
+        file?.write(chunk);
+        for (const q of this.queues) q.push(chunk);
+        this.wake();
+      });
+      const finish = (): void => {
+        if (this.ended) return;
+        const done = (): void => {
+          this.ended = true;
+          this.wake();
+          resolveP();
+        };
+        if (file !== undefined) file.end(done);
+        else done();
+      };
+      source.on('end', finish);
+      source.on('close', finish);
+      source.on('error', finish);
+    });
+  }
+
+  private wake(): void {
+    for (const w of this.wakers.splice(0)) w();
+  }
+
+  private next(): Promise<void> {
+    return new Promise((r) => this.wakers.push(r));
+  }
+
+  /** The stream ended and the file (if any) has every byte. */
+  done(): Promise<void> {
+    return this.finished;
+  }
+
+  /** The stream from its first byte, to its end. */
+  reader(): AsyncIterable<Uint8Array> {
+    return this.path !== undefined ? this.followFile(this.path) : this.followQueue();
+  }
+
+  private async *followQueue(): AsyncGenerator<Uint8Array> {
+    const q: Uint8Array[] = [];
+    this.queues.push(q);
+    try {
+      for (;;) {
+        while (q.length > 0) yield q.shift() as Uint8Array;
+        if (this.ended) return;
+        await this.next();
+      }
+    } finally {
+      this.queues.splice(this.queues.indexOf(q), 1);
+    }
+  }
+
+  private async *followFile(path: string): AsyncGenerator<Uint8Array> {
+    const fd = await new Promise<number>((resolveP, rejectP) => open(path, 'r', (e, f) => (e !== null ? rejectP(e) : resolveP(f))));
+    let pos = 0;
+    try {
+      for (;;) {
+        const buf = Buffer.alloc(READ_SIZE);
+        const n = await new Promise<number>((resolveP, rejectP) => read(fd, buf, 0, buf.length, pos, (e, got) => (e !== null ? rejectP(e) : resolveP(got))));
+        if (n > 0) {
+          pos += n;
+          yield buf.subarray(0, n);
+          continue;
+        }
+        if (this.ended) {
+          // One more read: bytes written between the last read and the end.
+          const tail = Buffer.alloc(READ_SIZE);
+          const m = await new Promise<number>((resolveP, rejectP) => read(fd, tail, 0, tail.length, pos, (e, got) => (e !== null ? rejectP(e) : resolveP(got))));
+          if (m > 0) {
+            pos += m;
+            yield tail.subarray(0, m);
+            continue;
+          }
+          return;
+        }
+        await Promise.race([this.next(), new Promise((r) => setTimeout(r, FOLLOW_POLL_MS))]);
+      }
+    } finally {
+      close(fd, () => undefined);
+    }
+  }
+}
