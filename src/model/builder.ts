@@ -21,6 +21,7 @@ import type {
   ExitRecord,
   ForkRecord,
   GcRecord,
+  GcStateRecord,
   MarkerRecord,
   MetaRecord,
   NoteRecord,
@@ -69,6 +70,18 @@ export interface ReplayObserver {
   change(site: number, seq: number, bytes: number, count: number, thread: number, index: number): void;
   /** A memory snapshot: the events with a lower seq were replayed, none with a higher one (yet). */
   snapshot(seq: number, timeNs: number): void;
+  /**
+   * A GC record, as it arrives: every event with a lower seq was replayed (so the frees of the collection,
+   * those with a seq in [startSeq, seq), were just seen), none with a higher one.
+   */
+  gc?(record: GcRecord): void;
+  /** Aggregated captures: a CHECKPOINT as it arrives (in seq order). Its entries name stream-local stacks. */
+  checkpoint?(record: CheckpointRecord): void;
+  /**
+   * Aggregated captures, once at the end of the replay: the site of a checkpoint entry's location. Stacks
+   * resolve only then, when every FRAME has arrived (a FRAME may come after the CHECKPOINT that uses it).
+   */
+  resolveCheckpoints?(siteOf: (entry: CheckpointEntry) => number): void;
 }
 
 export interface BuildOptions {
@@ -212,6 +225,7 @@ export class ModelBuilder implements CaptureVisitor {
 
   private readonly markers: MarkerRecord[] = [];
   private readonly gcs: GcRecord[] = [];
+  private readonly gcStates: GcStateRecord[] = [];
   private readonly forks: ForkRecord[] = [];
   private readonly notes: NoteRecord[] = [];
   private readonly warnings: DecodeWarning[] = [];
@@ -542,6 +556,7 @@ export class ModelBuilder implements CaptureVisitor {
       case 'gc':
         this.gcs.push(record);
         this.seeTime(record.timeNs);
+        this.observer?.gc?.(record);
         break;
       case 'fork':
         this.forks.push(record);
@@ -571,9 +586,12 @@ export class ModelBuilder implements CaptureVisitor {
       case 'note':
         this.notes.push(record);
         break;
+      case 'gc-state':
+        this.gcStates.push(record);
+        this.seeTime(record.timeNs);
+        break;
       case 'image-unload':
       case 'barrier':
-      case 'gc-state':
       case 'unknown':
         break;
     }
@@ -642,19 +660,25 @@ export class ModelBuilder implements CaptureVisitor {
     this.sawCheckpoint = true;
     this.lastCheckpoint = r;
     this.seeTime(r.timeNs);
+    this.observer?.checkpoint?.(r);
     // Entries name per-stream stack ids whose FRAME records may come later in the file (another stream's
     // block): keep the latest entry per location and resolve them all at the end.
     for (const e of r.entries) this.checkpointEntries.set(`${e.stream}:${e.stack}:${e.nativeStack}:${e.allocator}`, e);
   }
 
+  /** The site of a checkpoint entry's location (stacks as they are at the end of the file). */
+  private checkpointSite(e: CheckpointEntry, count: boolean): number {
+    const st = this.streamState(e.stream);
+    const py = e.stack > 0 ? ((st.py[e.stack]) ?? 0) : 0;
+    const nat = e.nativeStack > 0 ? ((st.native[e.nativeStack]) ?? 0) : 0;
+    if (count && ((e.stack > 0 && py === 0) || (e.nativeStack > 0 && nat === 0))) this.unknownStacks++;
+    return this.sites.intern(py, nat, st.thread, e.allocator);
+  }
+
   private applyCheckpointEntries(): void {
     const c = this.sites.columns;
     for (const e of this.checkpointEntries.values()) {
-      const st = this.streamState(e.stream);
-      const py = e.stack > 0 ? ((st.py[e.stack]) ?? 0) : 0;
-      const nat = e.nativeStack > 0 ? ((st.native[e.nativeStack]) ?? 0) : 0;
-      if ((e.stack > 0 && py === 0) || (e.nativeStack > 0 && nat === 0)) this.unknownStacks++;
-      const site = this.sites.intern(py, nat, st.thread, e.allocator);
+      const site = this.checkpointSite(e, true);
       c.totalCount.array[site] = (c.totalCount.array[site] as number) + e.totalCount;
       c.totalBytes.array[site] = (c.totalBytes.array[site] as number) + e.totalBytes;
       c.liveCount.array[site] = (c.liveCount.array[site] as number) + e.liveCount;
@@ -671,7 +695,10 @@ export class ModelBuilder implements CaptureVisitor {
   finish(): CaptureModel {
     if (this.pendingSnapshots.length > 0) this.resolveSnapshots(Infinity);
     const aggregated = this.sawCheckpoint || (this.hdr.options & OPTION_AGGREGATE) !== 0;
-    if (aggregated) this.applyCheckpointEntries();
+    if (aggregated) {
+      this.applyCheckpointEntries();
+      this.observer?.resolveCheckpoints?.((e) => this.checkpointSite(e, false));
+    }
     const c = this.sites.columns;
     const n = this.sites.size;
     let allocations = this.allocations;
@@ -770,6 +797,7 @@ export class ModelBuilder implements CaptureVisitor {
       snapshots,
       markers: this.markers,
       gcs: this.gcs,
+      gcStates: this.gcStates,
       forks: this.forks,
       notes: this.notes,
       trailer: this.trailer,
