@@ -21,8 +21,7 @@ export const MIN_FINDING_BYTES = 4 << 20;
 export const MIN_FINDING_SHARE = 0.01;
 
 /**
- * A large allocation still live at the end counts as kept when it outlived the last activity of the
- * function that made it by at least LONG_LIVED_MIN_NS (half a second: less may be a result on its way to
+ * A large allocation still live at the end counts as kept when it outlived the function that made it by at least LONG_LIVED_MIN_NS (half a second: less may be a result on its way to
  * its consumer) and by this share of the run (a tenth: it stayed for a noticeable part of the run).
  */
 export const KEPT_AT_END_SHARE = 0.1;
@@ -56,7 +55,7 @@ export const EVIDENCE_ROWS = 5;
 /** What each kind of finding is about, and the seed's advice it applies. */
 export const FINDING_TEXT = {
   'large-objects-kept': {
-    title: 'Large objects kept alive long after the function that made them stopped running',
+    title: 'Large objects kept alive long after the function that made them returned',
     advice:
       'Free large objects promptly: drop the last reference (del obj, or keep it in a narrower scope, such as a function that returns only what is needed) as soon as it is no longer needed.',
   },
@@ -108,9 +107,9 @@ export interface KeptItem {
   readonly liveAtEndCount: number;
   /** When the first of them was made (ns since tracking started). */
   readonly firstAllocNs: number;
-  /** The last time the maker (at this call path) was seen allocating. */
-  readonly makerLastActiveNs: number;
-  /** The longest time one of them outlived that. */
+  /** When the maker had returned, by then (its thread allocated outside it); the latest of them. */
+  readonly makerReturnedNs: number;
+  /** The longest time one of them outlived its maker. */
   readonly outlivedNs: number;
 }
 
@@ -212,35 +211,7 @@ function keptObjects(model: CaptureModel, facts: ForensicFacts, filter: FrameFil
   const endNs = lastSnapshotNs(model) ?? model.durationNs;
   const runNs = endNs;
   if (runNs <= 0) return undefined;
-  // The maker's identity at its call path: its caller's node and its function and file.
-  const makerKey = (n: number): string => {
-    const f = fr.frame(fr.pyFrame[n] as number);
-    return `${fr.pyParent[n] as number}\u0000${f.function}\u0000${f.file}`;
-  };
   const makerOfSite = new Map<number, number>();
-  const candidates = new Map<string, number>(); // maker key → last active (filled below)
-  const parents = new Set<number>();
-  for (const a of large) {
-    if (makerOfSite.has(a.site)) continue;
-    const n = makerNode(model, sites.pyStack(a.site), filter);
-    makerOfSite.set(a.site, n);
-    if (n === 0) continue;
-    candidates.set(makerKey(n), -Infinity);
-    parents.add(fr.pyParent[n] as number);
-  }
-  if (candidates.size === 0) return undefined;
-  // When was each maker last active: the last allocation of any site whose stack passes through it.
-  const last = facts.lifetimes.lastAllocNs;
-  for (let s = 0; s < last.length; s++) {
-    const t = last[s] as number;
-    if (Number.isNaN(t)) continue;
-    for (let n = sites.pyStack(s); n > 0; n = fr.pyParent[n] as number) {
-      if (!parents.has(fr.pyParent[n] as number)) continue;
-      const key = makerKey(n);
-      const known = candidates.get(key);
-      if (known !== undefined && t > known) candidates.set(key, t);
-    }
-  }
 
   interface Group {
     frames: number[];
@@ -250,16 +221,22 @@ function keptObjects(model: CaptureModel, facts: ForensicFacts, filter: FrameFil
     liveBytes: number;
     liveCount: number;
     first: number;
-    makerLast: number;
+    returned: number;
     outlived: number;
   }
   const groups = new Map<string, Group>();
   for (const a of large) {
-    const n = makerOfSite.get(a.site) ?? 0;
+    let n = makerOfSite.get(a.site);
+    if (n === undefined) {
+      n = makerNode(model, sites.pyStack(a.site), filter);
+      makerOfSite.set(a.site, n);
+    }
     if (n === 0) continue;
-    const makerLast = Math.max(a.allocNs, candidates.get(makerKey(n)) ?? a.allocNs);
+    // Only with evidence that the maker returned: its thread allocated outside it afterwards.
+    const returned = a.returnedNs.get(n);
+    if (returned === undefined) continue;
     const heldEnd = a.freeNs ?? endNs;
-    const outlived = heldEnd - makerLast;
+    const outlived = heldEnd - returned;
     if (outlived < LONG_LIVED_MIN_NS) continue;
     const kept = a.freeNs === undefined ? outlived >= KEPT_AT_END_SHARE * runNs : heldEnd - a.allocNs >= KEPT_MOST_OF_RUN_SHARE * runNs;
     if (!kept) continue;
@@ -267,7 +244,7 @@ function keptObjects(model: CaptureModel, facts: ForensicFacts, filter: FrameFil
     const key = frames.join(',');
     let g = groups.get(key);
     if (g === undefined) {
-      g = { frames, maker: fr.pyFrame[n] as number, bytes: 0, count: 0, liveBytes: 0, liveCount: 0, first: a.allocNs, makerLast, outlived: 0 };
+      g = { frames, maker: fr.pyFrame[n] as number, bytes: 0, count: 0, liveBytes: 0, liveCount: 0, first: a.allocNs, returned, outlived: 0 };
       groups.set(key, g);
     }
     g.bytes += a.bytes;
@@ -277,7 +254,7 @@ function keptObjects(model: CaptureModel, facts: ForensicFacts, filter: FrameFil
       g.liveCount++;
     }
     g.first = Math.min(g.first, a.allocNs);
-    g.makerLast = Math.max(g.makerLast, makerLast);
+    g.returned = Math.max(g.returned, returned);
     g.outlived = Math.max(g.outlived, outlived);
   }
   const items: KeptItem[] = [...groups.values()]
@@ -291,7 +268,7 @@ function keptObjects(model: CaptureModel, facts: ForensicFacts, filter: FrameFil
       liveAtEndBytes: g.liveBytes,
       liveAtEndCount: g.liveCount,
       firstAllocNs: g.first,
-      makerLastActiveNs: g.makerLast,
+      makerReturnedNs: g.returned,
       outlivedNs: g.outlived,
     }));
   if (items.length === 0) return undefined;
@@ -438,28 +415,31 @@ export function threadEvidence(model: CaptureModel, filter: FrameFilter = DEFAUL
   };
 }
 
-/** What worker threads ran: per thread, the outermost frame of the program's own code on its stacks. */
+/**
+ * What worker threads ran: per thread, the outermost frame of the program's own code on any of its stacks
+ * (threading's Thread.run calls the target), else the outermost frame of its first stack.
+ */
 function threadEntries(model: CaptureModel, workers: ReadonlySet<number>, filter: FrameFilter): { frame: number; threads: number }[] {
-  const entryOf = new Map<number, number>();
+  const own = new Map<number, number>();
+  const any = new Map<number, number>();
   const sites = model.sites;
   for (let s = 0; s < sites.size; s++) {
     const thread = sites.thread(s);
-    if (!workers.has(thread) || entryOf.has(thread)) continue;
+    if (!workers.has(thread) || own.has(thread)) continue;
     const frames = model.frames.stack(sites.pyStack(s), 0, filter);
     if (frames.length === 0) continue;
-    let entry = frames[0] as number;
+    if (!any.has(thread)) any.set(thread, frames[0] as number);
     for (const id of frames) {
       const f = model.frames.frame(id);
-      if (f.moduleType !== 'stdlib' && f.moduleType !== 'site-packages') {
-        entry = id;
+      if (!f.native && f.moduleType !== 'stdlib' && f.moduleType !== 'site-packages') {
+        own.set(thread, id);
         break;
       }
     }
-    entryOf.set(thread, entry);
   }
   const counts = new Map<number, number>();
   for (const t of workers) {
-    const e = entryOf.get(t) ?? -1;
+    const e = own.get(t) ?? any.get(t) ?? -1;
     counts.set(e, (counts.get(e) ?? 0) + 1);
   }
   return [...counts].map(([frame, threads]) => ({ frame, threads })).sort((a, b) => b.threads - a.threads || a.frame - b.frame);

@@ -3,7 +3,7 @@
 // the collector freed, how long large allocations lived, and blocks grown by realloc.
 
 import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
-import type { ReplayObserver } from '../model/builder.js';
+import type { ReplayContext, ReplayObserver } from '../model/builder.js';
 import { GcFrees, type GcFreesResult } from './gc-frees.js';
 import { LargeLifetimes, type LifetimesResult } from './large-lifetimes.js';
 import { ReallocGrowth, type ReallocGrowthResult } from './realloc-growth.js';
@@ -32,6 +32,10 @@ export class ForensicsObserver implements ReplayObserver {
 
   constructor(options: ForensicsOptions = {}) {
     this.recent = new RecentGrowth(options.lastNs ?? DEFAULT_LAST_NS);
+  }
+
+  begin(context: ReplayContext): void {
+    this.lifetimes.begin(context);
   }
 
   change(site: number, seq: number, bytes: number, count: number, thread: number, index: number): void {

@@ -1,12 +1,20 @@
-// How long large allocations lived, and when each site last allocated: the evidence behind the "large
-// objects kept alive long after the code that made them returned" finding (findings.ts).
+// How long large allocations lived, and when the functions that made them returned: the evidence behind
+// the "large objects kept alive long after the code that made them returned" finding (findings.ts).
 //
-// Only allocations of at least LARGE_ALLOCATION_BYTES are followed one by one (there can be few of them
-// live at once: each is a MiB), keyed by (thread, allocation number) as the replay reports them. Times are
-// those of the last memory snapshot before the event (events carry no time of their own), so they are
-// exact to a snapshot interval.
+// Only allocations of at least LARGE_ALLOCATION_BYTES are followed one by one (there are few of them live
+// at once: each is a MiB), keyed by (thread, allocation number) as the replay reports them.
+//
+// When did a function return? While a frame runs, every allocation of its thread has that frame on its
+// stack. So the first allocation of the thread whose stack lacks it proves the frame had returned. A frame
+// is told by its caller's stack node (which holds the caller's line) and its code: `(parent, code)`. For
+// each large allocation, every frame of its stack is watched that way until the thread allocates outside
+// it. Each site is checked once per change of what is watched (a per-site mark), so the cost is one
+// comparison per allocation most of the time.
+//
+// Times are those of the last memory snapshot before the event (events carry no time of their own), so
+// they are exact to a snapshot interval.
 
-import type { ReplayObserver } from '../model/builder.js';
+import type { ReplayContext, ReplayObserver } from '../model/builder.js';
 import { SiteColumn } from '../model/site-table.js';
 
 /**
@@ -32,47 +40,63 @@ export interface LargeAllocation {
   readonly allocNs: number;
   /** Time of the last snapshot before it was freed; undefined: still live at the end. */
   readonly freeNs: number | undefined;
+  /**
+   * Per Python stack node of its stack: when that frame had returned (the first allocation of the thread
+   * outside it, after this allocation was made). Nodes not in the map were not seen to return.
+   */
+  readonly returnedNs: ReadonlyMap<number, number>;
 }
 
 export interface LifetimesResult {
   /** Large allocations live at the end, and the freed ones that lived at least LONG_LIVED_MIN_NS. */
   readonly large: readonly LargeAllocation[];
-  /** Large allocations freed sooner than LONG_LIVED_MIN_NS (or past MAX_KEPT): counted only. */
+  /** Large allocations freed sooner than LONG_LIVED_MIN_NS: counted only. */
   readonly freedPromptly: number;
+  /** Long-lived ones past MAX_KEPT: counted only. */
   readonly notKept: number;
-  /** Per site, the time of its last allocation (NaN: none seen). Indexes past the end: none seen. */
-  readonly lastAllocNs: Float64Array;
 }
 
-interface Live {
+interface LargeRecord {
   readonly site: number;
   readonly bytes: number;
   readonly allocNs: number;
+  freeNs: number | undefined;
+  readonly returnedNs: Map<number, number>;
+  dead: boolean;
+}
+
+/** A frame being watched on one thread: the allocations (and their stack node for it) waiting for it. */
+interface Watch {
+  readonly waiting: { readonly rec: LargeRecord; readonly node: number }[];
+}
+
+interface ThreadWatch {
+  /** By frame key `parent:code`. */
+  readonly frames: Map<string, Watch>;
 }
 
 export class LargeLifetimes implements ReplayObserver {
+  private ctx: ReplayContext | undefined;
   private nowNs = 0;
-  private readonly live = new Map<number, Map<number, Live>>();
+  private readonly live = new Map<number, Map<number, LargeRecord>>();
   private liveCount = 0;
-  private readonly kept: LargeAllocation[] = [];
+  private readonly kept: LargeRecord[] = [];
   private freedPromptly = 0;
   private notKept = 0;
-  private readonly lastAlloc = new SiteColumn(1024);
-  private sitesSeen = 0;
+  private readonly watches = new Map<number, ThreadWatch>();
+  private watched = 0;
+  /** Per site, the epoch at which its stack was last found to hold every watched frame of its thread. */
+  private readonly checked = new SiteColumn(1024);
+  private epoch = 1;
+
+  begin(context: ReplayContext): void {
+    this.ctx = context;
+  }
 
   change(site: number, _seq: number, bytes: number, count: number, thread: number, index: number): void {
     if (count > 0) {
-      if (site >= this.sitesSeen) this.seeSite(site);
-      this.lastAlloc.array[site] = this.nowNs;
-      if (bytes >= LARGE_ALLOCATION_BYTES) {
-        let byIndex = this.live.get(thread);
-        if (byIndex === undefined) {
-          byIndex = new Map();
-          this.live.set(thread, byIndex);
-        }
-        byIndex.set(index, { site, bytes, allocNs: this.nowNs });
-        this.liveCount++;
-      }
+      if (this.watched > 0) this.check(site, thread);
+      if (bytes >= LARGE_ALLOCATION_BYTES) this.addLarge(site, bytes, thread, index);
       return;
     }
     // A free (count -1) or a piece of an unmapped region (count 0, the allocation still partly live).
@@ -82,10 +106,16 @@ export class LargeLifetimes implements ReplayObserver {
     if (a === undefined || byIndex === undefined) return;
     byIndex.delete(index);
     this.liveCount--;
-    const lived = this.nowNs - a.allocNs;
-    if (lived < LONG_LIVED_MIN_NS) this.freedPromptly++;
-    else if (this.kept.length >= MAX_KEPT) this.notKept++;
-    else this.kept.push({ site: a.site, bytes: a.bytes, allocNs: a.allocNs, freeNs: this.nowNs });
+    a.freeNs = this.nowNs;
+    if (this.nowNs - a.allocNs < LONG_LIVED_MIN_NS) {
+      this.freedPromptly++;
+      a.dead = true;
+    } else if (this.kept.length >= MAX_KEPT) {
+      this.notKept++;
+      a.dead = true;
+    } else {
+      this.kept.push(a);
+    }
   }
 
   snapshot(_seq: number, timeNs: number): void {
@@ -93,14 +123,69 @@ export class LargeLifetimes implements ReplayObserver {
   }
 
   finish(): LifetimesResult {
-    const large = [...this.kept];
-    for (const byIndex of this.live.values()) for (const a of byIndex.values()) large.push({ site: a.site, bytes: a.bytes, allocNs: a.allocNs, freeNs: undefined });
-    return { large, freedPromptly: this.freedPromptly, notKept: this.notKept, lastAllocNs: this.lastAlloc.array.subarray(0, this.sitesSeen) };
+    const large: LargeAllocation[] = this.kept.map(view);
+    for (const byIndex of this.live.values()) for (const a of byIndex.values()) large.push(view(a));
+    return { large, freedPromptly: this.freedPromptly, notKept: this.notKept };
   }
 
-  private seeSite(site: number): void {
-    this.lastAlloc.ensure(site + 1);
-    this.lastAlloc.array.fill(NaN, this.sitesSeen, site + 1);
-    this.sitesSeen = site + 1;
+  private addLarge(site: number, bytes: number, thread: number, index: number): void {
+    const rec: LargeRecord = { site, bytes, allocNs: this.nowNs, freeNs: undefined, returnedNs: new Map(), dead: false };
+    let byIndex = this.live.get(thread);
+    if (byIndex === undefined) {
+      byIndex = new Map();
+      this.live.set(thread, byIndex);
+    }
+    byIndex.set(index, rec);
+    this.liveCount++;
+    const ctx = this.ctx;
+    if (ctx === undefined) return;
+    let tw = this.watches.get(thread);
+    if (tw === undefined) {
+      tw = { frames: new Map() };
+      this.watches.set(thread, tw);
+    }
+    for (let n = ctx.sites.pyStack(site); n > 0; n = ctx.pyParent(n)) {
+      const key = `${ctx.pyParent(n)}:${ctx.pyCode(n)}`;
+      let w = tw.frames.get(key);
+      if (w === undefined) {
+        w = { waiting: [] };
+        tw.frames.set(key, w);
+        this.watched++;
+      }
+      // Drop allocations freed promptly now and then, so a frame that never returns does not pile them up.
+      if (w.waiting.length >= 64 && (w.waiting.length & (w.waiting.length - 1)) === 0) {
+        const alive = w.waiting.filter((x) => !x.rec.dead);
+        w.waiting.length = 0;
+        w.waiting.push(...alive);
+      }
+      w.waiting.push({ rec, node: n });
+    }
+    // What is watched changed: every site must be checked again; this one holds all of it.
+    this.epoch++;
+    this.checked.ensure(site + 1);
+    this.checked.array[site] = this.epoch;
   }
+
+  /** An allocation of `thread` at `site`: every watched frame not on its stack has returned. */
+  private check(site: number, thread: number): void {
+    if (site < this.checked.array.length && this.checked.array[site] === this.epoch) return;
+    const ctx = this.ctx;
+    const tw = this.watches.get(thread);
+    if (ctx !== undefined && tw !== undefined && tw.frames.size > 0) {
+      const onStack = new Set<string>();
+      for (let n = ctx.sites.pyStack(site); n > 0; n = ctx.pyParent(n)) onStack.add(`${ctx.pyParent(n)}:${ctx.pyCode(n)}`);
+      for (const [key, w] of tw.frames) {
+        if (onStack.has(key)) continue;
+        for (const x of w.waiting) if (!x.rec.returnedNs.has(x.node)) x.rec.returnedNs.set(x.node, this.nowNs);
+        tw.frames.delete(key);
+        this.watched--;
+      }
+    }
+    this.checked.ensure(site + 1);
+    this.checked.array[site] = this.epoch;
+  }
+}
+
+function view(r: LargeRecord): LargeAllocation {
+  return { site: r.site, bytes: r.bytes, allocNs: r.allocNs, freeNs: r.freeNs, returnedNs: r.returnedNs };
 }

@@ -1,12 +1,15 @@
 // Several ReplayObservers on one replay (the HTML report's time windows and the verdict's facts).
 
 import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
-import type { ReplayObserver } from '../model/builder.js';
+import type { ReplayContext, ReplayObserver } from '../model/builder.js';
 
 export function combineObservers(...list: readonly (ReplayObserver | undefined)[]): ReplayObserver | undefined {
   const obs = list.filter((o): o is ReplayObserver => o !== undefined);
   if (obs.length <= 1) return obs[0];
   return {
+    begin(context: ReplayContext): void {
+      for (const o of obs) o.begin?.(context);
+    },
     change(site, seq, bytes, count, thread, index): void {
       for (const o of obs) o.change(site, seq, bytes, count, thread, index);
     },

@@ -57,11 +57,22 @@ export type WindowOption =
   | { readonly fromNs?: number | undefined; readonly toNs?: number | undefined }
   | { readonly fromSeq: number; readonly toSeq: number };
 
+/** What an observer may read while the replay runs (the tables grow as it goes). */
+export interface ReplayContext {
+  readonly sites: SiteTable;
+  /** The parent of a (global) Python stack node; 0 for a root frame. */
+  pyParent(node: number): number;
+  /** The code id of a Python stack node's frame (the code object's, as in CODE records). */
+  pyCode(node: number): number;
+}
+
 /**
  * Follows the replay as it happens, for analyses that need more than the end state (analysis/temporal.ts).
  * Calls come in seq order; the observer must not keep the builder busy (it is on the hot path).
  */
 export interface ReplayObserver {
+  /** Called once, before any other call: what the observer may read of the replay's tables. */
+  begin?(context: ReplayContext): void;
   /**
    * The live amount of `site` changed by `bytes` and `count` (negative for frees) at event `seq`. `thread`
    * is the site's thread index and `index` the allocation's number among that thread's allocations (1, 2,
@@ -248,6 +259,11 @@ export class ModelBuilder implements CaptureVisitor {
     this.lineResolver = options.lineResolver ?? firstLineResolver;
     this.temporaryThreshold = options.temporaryThreshold;
     this.observer = options.observer;
+    this.observer?.begin?.({
+      sites: this.sites,
+      pyParent: (node) => (node > 0 && node <= this.pyNodes.size ? this.pyNodes.get(node - 1, 0) : 0),
+      pyCode: (node) => (node > 0 && node <= this.pyNodes.size ? this.pyNodes.get(node - 1, 1) : 0),
+    });
     const w = options.window;
     this.windowAsked = w !== undefined;
     if (w !== undefined && 'fromSeq' in w) {

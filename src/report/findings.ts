@@ -66,7 +66,7 @@ export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90
               : 'freed only late in the run';
         return (
           `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} made by ${frameText(model, i.maker)}, the first at ${formatTime(i.firstAllocNs)}; ` +
-          `${maker} was last seen allocating at ${formatTime(i.makerLastActiveNs)}; ${live}, up to ${formatDuration(i.outlivedNs)} after that. ` +
+          `${maker} had returned by ${formatTime(i.makerReturnedNs)}; ${live}, up to ${formatDuration(i.outlivedNs)} after it returned. ` +
           `Stack: ${stackText(model, i.frames, stackWidth)}`
         );
       });
@@ -156,7 +156,7 @@ export function findingJson(model: CaptureModel, f: Finding): Record<string, unk
           live_at_end_bytes: i.liveAtEndBytes,
           live_at_end_count: i.liveAtEndCount,
           first_alloc_ns: i.firstAllocNs,
-          maker_last_active_ns: i.makerLastActiveNs,
+          maker_returned_ns: i.makerReturnedNs,
           outlived_ns: i.outlivedNs,
           stack: framesJson(model, i.frames),
         })),
