@@ -8,6 +8,7 @@ import { captureNotes, describeCapture } from './describe.js';
 import { findingEvidence, findingJson, renderFindings, stackJson, stackText } from './findings.js';
 import { type Paint, formatBytes, formatCount, formatDuration, formatSignedBytes, formatTime, noPaint, truncateLocation, wrapText } from './format.js';
 import { gcJson, renderGc } from './gc.js';
+import type { VerdictPanel } from './html/payload.js';
 import { locationText } from './summary.js';
 import { renderTable } from './text-table.js';
 
@@ -333,19 +334,6 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
     cannot_tell: v.cannotTell,
     notes: captureNotes(model),
   };
-}
-
-/** The verdict as the HTML report's panel shows it: plain strings, formatted here once. */
-export interface VerdictPanel {
-  /** `oom`: killed by the OOM killer; `killed`: another signal or an abrupt end; `ok`: exited or stopped. */
-  readonly severity: 'oom' | 'killed' | 'ok';
-  readonly headline: string;
-  readonly detail: string;
-  /** Label and value pairs: peaks against the limit, last snapshot, near OOM. */
-  readonly facts: readonly (readonly [string, string])[];
-  readonly growthTitle: string;
-  readonly growth: readonly { readonly bytes: string; readonly count: string; readonly where: string }[];
-  readonly findings: readonly { readonly title: string; readonly evidence: readonly string[]; readonly advice: string }[];
 }
 
 export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
