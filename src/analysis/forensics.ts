@@ -13,7 +13,8 @@ import { RecentGrowth, type RecentGrowthResult } from './recent-growth.js';
 export const DEFAULT_LAST_NS = 5_000_000_000;
 
 export interface ForensicFacts {
-  readonly recent: RecentGrowthResult;
+  /** Undefined when not asked for (noRecentGrowth). */
+  readonly recent: RecentGrowthResult | undefined;
   readonly gcFrees: GcFreesResult;
   readonly lifetimes: LifetimesResult;
   readonly reallocs: ReallocGrowthResult;
@@ -22,16 +23,18 @@ export interface ForensicFacts {
 export interface ForensicsOptions {
   /** The window of "what grew in the last seconds", ns (default 5 s). */
   readonly lastNs?: number | undefined;
+  /** Leave out what grew in the last seconds (the findings do not need it). */
+  readonly noRecentGrowth?: boolean;
 }
 
 export class ForensicsObserver implements ReplayObserver {
-  private readonly recent: RecentGrowth;
+  private readonly recent: RecentGrowth | undefined;
   private readonly gcFrees = new GcFrees();
   private readonly lifetimes = new LargeLifetimes();
   private readonly reallocs = new ReallocGrowth();
 
   constructor(options: ForensicsOptions = {}) {
-    this.recent = new RecentGrowth(options.lastNs ?? DEFAULT_LAST_NS);
+    this.recent = options.noRecentGrowth === true ? undefined : new RecentGrowth(options.lastNs ?? DEFAULT_LAST_NS);
   }
 
   begin(context: ReplayContext): void {
@@ -39,14 +42,14 @@ export class ForensicsObserver implements ReplayObserver {
   }
 
   change(site: number, seq: number, bytes: number, count: number, thread: number, index: number): void {
-    this.recent.change(site, seq, bytes, count);
+    this.recent?.change(site, seq, bytes, count);
     this.gcFrees.change(site, seq, bytes, count);
     this.lifetimes.change(site, seq, bytes, count, thread, index);
     this.reallocs.change(site, seq, bytes, count, thread);
   }
 
   snapshot(seq: number, timeNs: number): void {
-    this.recent.snapshot(seq, timeNs);
+    this.recent?.snapshot(seq, timeNs);
     this.lifetimes.snapshot(seq, timeNs);
   }
 
@@ -55,15 +58,15 @@ export class ForensicsObserver implements ReplayObserver {
   }
 
   checkpoint(record: CheckpointRecord): void {
-    this.recent.checkpoint(record);
+    this.recent?.checkpoint(record);
   }
 
   resolveCheckpoints(siteOf: (entry: CheckpointEntry) => number): void {
-    this.recent.resolveCheckpoints(siteOf);
+    this.recent?.resolveCheckpoints(siteOf);
   }
 
   /** Call once, after the model is built. */
   finish(): ForensicFacts {
-    return { recent: this.recent.finish(), gcFrees: this.gcFrees.finish(), lifetimes: this.lifetimes.finish(), reallocs: this.reallocs.finish() };
+    return { recent: this.recent?.finish(), gcFrees: this.gcFrees.finish(), lifetimes: this.lifetimes.finish(), reallocs: this.reallocs.finish() };
   }
 }

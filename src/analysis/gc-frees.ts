@@ -10,8 +10,11 @@
 import type { GcRecord } from '../capture/records.js';
 import type { ReplayObserver } from '../model/builder.js';
 
-/** Frees kept between two collections at most (20 bytes each): 1 Mi frees, 20 MiB. */
-export const GC_RING_MAX = 1 << 20;
+/**
+ * Frees kept at most (21 bytes each: 5.3 MiB). The ring holds the frees since the last collection, the
+ * oldest overwritten first, so a collection is counted exactly unless it alone freed more than this.
+ */
+export const GC_RING_MAX = 1 << 18;
 
 export interface SiteFreed {
   bytes: number;
@@ -32,11 +35,11 @@ export interface GcFreesResult {
 }
 
 export class GcFrees implements ReplayObserver {
-  private cap = 4096;
-  private seqs = new Float64Array(this.cap);
-  private sites = new Int32Array(this.cap);
-  private bytes = new Float64Array(this.cap);
-  private counts = new Float64Array(this.cap);
+  private cap: number;
+  private seqs: Float64Array;
+  private sites: Int32Array;
+  private bytes: Float64Array;
+  private counts: Int8Array;
   /** Index of the next write, and how many entries are valid (≤ cap). */
   private next = 0;
   private size = 0;
@@ -46,7 +49,13 @@ export class GcFrees implements ReplayObserver {
   private incomplete = 0;
   private readonly bySite = new Map<number, SiteFreed>();
 
-  constructor(private readonly maxEntries = GC_RING_MAX) {}
+  constructor(private readonly maxEntries = GC_RING_MAX) {
+    this.cap = Math.min(4096, maxEntries);
+    this.seqs = new Float64Array(this.cap);
+    this.sites = new Int32Array(this.cap);
+    this.bytes = new Float64Array(this.cap);
+    this.counts = new Int8Array(this.cap);
+  }
 
   change(site: number, seq: number, bytes: number, count: number): void {
     if (bytes >= 0 && count >= 0) return;
@@ -61,6 +70,7 @@ export class GcFrees implements ReplayObserver {
     this.seqs[i] = seq;
     this.sites[i] = site;
     this.bytes[i] = -bytes;
+    // -count is 1 for a free, 0 for a piece of an unmapped region.
     this.counts[i] = -count;
     this.next = (i + 1) % this.cap;
   }
@@ -117,14 +127,14 @@ export class GcFrees implements ReplayObserver {
   private growRing(): void {
     // The ring is full and in order from `next` (oldest) round to `next - 1`: unroll it into a bigger one.
     const cap = Math.min(this.maxEntries, this.cap * 2);
-    const order = (a: Float64Array | Int32Array, b: Float64Array | Int32Array): void => {
+    const order = (a: Float64Array | Int32Array | Int8Array, b: Float64Array | Int32Array | Int8Array): void => {
       b.set(a.subarray(this.next), 0);
       b.set(a.subarray(0, this.next), this.cap - this.next);
     };
     const seqs = new Float64Array(cap);
     const sites = new Int32Array(cap);
     const bytes = new Float64Array(cap);
-    const counts = new Float64Array(cap);
+    const counts = new Int8Array(cap);
     order(this.seqs, seqs);
     order(this.sites, sites);
     order(this.bytes, bytes);

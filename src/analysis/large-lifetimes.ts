@@ -63,6 +63,7 @@ interface LargeRecord {
   freeNs: number | undefined;
   readonly returnedNs: Map<number, number>;
   dead: boolean;
+  piecewise: boolean;
 }
 
 /** A frame being watched on one thread: the allocations (and their stack node for it) waiting for it. */
@@ -71,8 +72,16 @@ interface Watch {
 }
 
 interface ThreadWatch {
-  /** By frame key `parent:code`. */
-  readonly frames: Map<string, Watch>;
+  /** By frame key (frameKey below). */
+  readonly frames: Map<number | string, Watch>;
+  /** Bumped when a frame starts being watched: sites checked before must be checked again. */
+  epoch: number;
+}
+
+/** A frame's identity while it runs: its caller's node (the caller's line) and its code. A number when
+ * both fit (the common case: no string to build on the hot path). */
+function frameKey(parent: number, code: number): number | string {
+  return parent < 536870912 && code < 16777216 ? parent * 16777216 + code : `${parent}:${code}`;
 }
 
 export class LargeLifetimes implements ReplayObserver {
@@ -80,14 +89,15 @@ export class LargeLifetimes implements ReplayObserver {
   private nowNs = 0;
   private readonly live = new Map<number, Map<number, LargeRecord>>();
   private liveCount = 0;
+  /** Live large allocations of which a piece was unmapped already. */
+  private piecewise = 0;
   private readonly kept: LargeRecord[] = [];
   private freedPromptly = 0;
   private notKept = 0;
   private readonly watches = new Map<number, ThreadWatch>();
   private watched = 0;
-  /** Per site, the epoch at which its stack was last found to hold every watched frame of its thread. */
+  /** Per site, the epoch of its thread at which its stack was last found to hold every watched frame. */
   private readonly checked = new SiteColumn(1024);
-  private epoch = 1;
 
   begin(context: ReplayContext): void {
     this.ctx = context;
@@ -100,10 +110,21 @@ export class LargeLifetimes implements ReplayObserver {
       return;
     }
     // A free (count -1) or a piece of an unmapped region (count 0, the allocation still partly live).
-    if (count === 0 || this.liveCount === 0) return;
+    if (this.liveCount === 0) return;
+    // A free reports the whole size, so a small one is not of a large allocation; only the last piece of
+    // a large region unmapped piecewise can be small (rare: such regions are counted).
+    if (-bytes < LARGE_ALLOCATION_BYTES && this.piecewise === 0) return;
     const byIndex = this.live.get(thread);
     const a = byIndex?.get(index);
     if (a === undefined || byIndex === undefined) return;
+    if (count === 0) {
+      if (!a.piecewise) {
+        a.piecewise = true;
+        this.piecewise++;
+      }
+      return;
+    }
+    if (a.piecewise) this.piecewise--;
     byIndex.delete(index);
     this.liveCount--;
     a.freeNs = this.nowNs;
@@ -129,7 +150,7 @@ export class LargeLifetimes implements ReplayObserver {
   }
 
   private addLarge(site: number, bytes: number, thread: number, index: number): void {
-    const rec: LargeRecord = { site, bytes, allocNs: this.nowNs, freeNs: undefined, returnedNs: new Map(), dead: false };
+    const rec: LargeRecord = { site, bytes, allocNs: this.nowNs, freeNs: undefined, returnedNs: new Map(), dead: false, piecewise: false };
     let byIndex = this.live.get(thread);
     if (byIndex === undefined) {
       byIndex = new Map();
@@ -141,16 +162,18 @@ export class LargeLifetimes implements ReplayObserver {
     if (ctx === undefined) return;
     let tw = this.watches.get(thread);
     if (tw === undefined) {
-      tw = { frames: new Map() };
+      tw = { frames: new Map(), epoch: 1 };
       this.watches.set(thread, tw);
     }
+    let added = false;
     for (let n = ctx.sites.pyStack(site); n > 0; n = ctx.pyParent(n)) {
-      const key = `${ctx.pyParent(n)}:${ctx.pyCode(n)}`;
+      const key = frameKey(ctx.pyParent(n), ctx.pyCode(n));
       let w = tw.frames.get(key);
       if (w === undefined) {
         w = { waiting: [] };
         tw.frames.set(key, w);
         this.watched++;
+        added = true;
       }
       // Drop allocations freed promptly now and then, so a frame that never returns does not pile them up.
       if (w.waiting.length >= 64 && (w.waiting.length & (w.waiting.length - 1)) === 0) {
@@ -160,20 +183,27 @@ export class LargeLifetimes implements ReplayObserver {
       }
       w.waiting.push({ rec, node: n });
     }
-    // What is watched changed: every site must be checked again; this one holds all of it.
-    this.epoch++;
+    // New frames are watched: every site must be checked again (this one holds them all). Frames that
+    // were watched already change nothing: a site that held them all still does.
+    if (added) tw.epoch++;
     this.checked.ensure(site + 1);
-    this.checked.array[site] = this.epoch;
+    this.checked.array[site] = tw.epoch;
   }
 
   /** An allocation of `thread` at `site`: every watched frame not on its stack has returned. */
   private check(site: number, thread: number): void {
-    if (site < this.checked.array.length && this.checked.array[site] === this.epoch) return;
-    const ctx = this.ctx;
     const tw = this.watches.get(thread);
-    if (ctx !== undefined && tw !== undefined && tw.frames.size > 0) {
-      const onStack = new Set<string>();
-      for (let n = ctx.sites.pyStack(site); n > 0; n = ctx.pyParent(n)) onStack.add(`${ctx.pyParent(n)}:${ctx.pyCode(n)}`);
+    if (tw === undefined || tw.frames.size === 0) return;
+    const checked = this.checked.array;
+    if (site < checked.length && checked[site] === tw.epoch) return;
+    const ctx = this.ctx as ReplayContext;
+    // Usually the stack holds every watched frame: count them on the way up, and look for the missing
+    // ones only when some are.
+    let found = 0;
+    for (let n = ctx.sites.pyStack(site); n > 0; n = ctx.pyParent(n)) if (tw.frames.has(frameKey(ctx.pyParent(n), ctx.pyCode(n)))) found++;
+    if (found < tw.frames.size) {
+      const onStack = new Set<number | string>();
+      for (let n = ctx.sites.pyStack(site); n > 0; n = ctx.pyParent(n)) onStack.add(frameKey(ctx.pyParent(n), ctx.pyCode(n)));
       for (const [key, w] of tw.frames) {
         if (onStack.has(key)) continue;
         for (const x of w.waiting) if (!x.rec.returnedNs.has(x.node)) x.rec.returnedNs.set(x.node, this.nowNs);
@@ -182,7 +212,7 @@ export class LargeLifetimes implements ReplayObserver {
       }
     }
     this.checked.ensure(site + 1);
-    this.checked.array[site] = this.epoch;
+    this.checked.array[site] = tw.epoch;
   }
 }
 

@@ -1,11 +1,12 @@
 // What grew in the last seconds before the end of a capture: per site, what was live at a baseline moment
 // (the last memory snapshot at least `lastNs` before the end), so that growth = live at the end − that.
 //
-// The end is not known until the replay ends, so the baseline moves forward as the replay goes: each
+// The end is not known until the replay ends, so the baseline moves forward as the replay goes: a
 // snapshot closes a tick holding the live values of the sites that changed in it; a tick older than the
 // newest snapshot minus `lastNs` can never be after the final baseline, so it is folded into the baseline
-// and dropped. Memory: two values per site plus the changes of the last `lastNs` seconds. Exact at the
-// snapshot grain (every memory_interval_ms, 10 ms by default).
+// and dropped. Ticks close at snapshots at least TICKS_PER_WINDOW-th of the window apart, so the window
+// measured is at most 1% longer than asked (it is reported as measured). Memory: four values per site
+// plus the changes of the last `lastNs` seconds, at most TICKS_PER_WINDOW ticks of them.
 //
 // Aggregated captures have no events: the same is done with CHECKPOINT entries (the live values of the
 // locations that changed since the previous checkpoint, at least once a second), resolved to sites at the
@@ -30,11 +31,14 @@ export interface RecentGrowthResult {
   readonly baseHeap: number;
 }
 
+/** Ticks per window: the baseline is exact to a hundredth of the window (50 ms of 5 s). */
+export const TICKS_PER_WINDOW = 100;
+
 interface Tick {
   readonly timeNs: number;
-  readonly sites: readonly number[];
-  readonly bytes: readonly number[];
-  readonly counts: readonly number[];
+  readonly sites: Int32Array;
+  readonly bytes: Float64Array;
+  readonly counts: Float64Array;
   readonly heap: number;
 }
 
@@ -61,6 +65,7 @@ export class RecentGrowth implements ReplayObserver {
   private baseHeap = 0;
   private baseNs: number | undefined;
   private lastSnapshotNs: number | undefined;
+  private lastTickNs: number | undefined;
 
   // Aggregated captures: checkpoint entries by location key.
   private cpTicks: CheckpointTick[] = [];
@@ -82,10 +87,14 @@ export class RecentGrowth implements ReplayObserver {
   }
 
   snapshot(_seq: number, timeNs: number): void {
-    const sites = this.dirty;
-    const bytes = new Array<number>(sites.length);
-    const counts = new Array<number>(sites.length);
-    for (let i = 0; i < sites.length; i++) {
+    if (this.lastSnapshotNs === undefined || timeNs > this.lastSnapshotNs) this.lastSnapshotNs = timeNs;
+    if (this.lastTickNs !== undefined && timeNs - this.lastTickNs < this.lastNs / TICKS_PER_WINDOW) return;
+    this.lastTickNs = timeNs;
+    const n = this.dirty.length;
+    const sites = Int32Array.from(this.dirty);
+    const bytes = new Float64Array(n);
+    const counts = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
       const s = sites[i] as number;
       bytes[i] = this.liveBytes.array[s] as number;
       counts[i] = this.liveCount.array[s] as number;
@@ -93,7 +102,6 @@ export class RecentGrowth implements ReplayObserver {
     }
     this.dirty = [];
     this.ticks.push({ timeNs, sites, bytes, counts, heap: this.heap });
-    if (this.lastSnapshotNs === undefined || timeNs > this.lastSnapshotNs) this.lastSnapshotNs = timeNs;
     this.fold(timeNs - this.lastNs);
   }
 
@@ -115,7 +123,11 @@ export class RecentGrowth implements ReplayObserver {
   }
 
   finish(): RecentGrowthResult {
-    if (this.lastSnapshotNs !== undefined && !this.cpResolved) this.fold(this.lastSnapshotNs - this.lastNs);
+    if (this.lastSnapshotNs !== undefined && !this.cpResolved) {
+      // The last snapshot may not have closed a tick (too close to the previous one): the window's end is
+      // the end of the replay anyway (live values at the end), so only folding needs it.
+      this.fold(this.lastSnapshotNs - this.lastNs);
+    }
     return {
       lastNs: this.lastNs,
       fromNs: this.baseNs,

@@ -177,7 +177,7 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
 
   const sinceStart = growthView(model, leaks(model), filter, rows, model.endHeap);
   let recent: RecentGrowthView | undefined;
-  if (facts !== undefined && facts.recent.toNs !== undefined) {
+  if (facts?.recent?.toNs !== undefined) {
     const r = facts.recent;
     const live = model.sites.columns.liveBytes.array;
     const liveN = model.sites.columns.liveCount.array;

@@ -25,7 +25,7 @@ export const DEFAULT_SUMMARY_ROWS = 25;
 
 export async function runSummary(ctx: CommandContext, path: string, run: SummaryRun): Promise<number> {
   const io = ctx.io;
-  const observer = new ForensicsObserver();
+  const observer = new ForensicsObserver({ noRecentGrowth: true });
   const model = await loadModel(io, path, { ...buildOptionsOf(run.sel), observer });
   const set = selectSet(model, run.sel);
   const filter = frameFilterOf(run.options);
