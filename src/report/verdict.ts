@@ -46,7 +46,9 @@ export function endingSentences(v: Verdict): string[] {
       );
       break;
     case 'abrupt':
-      out.push(`The capture ends abruptly (no trailer, no exit record): the process was killed or is still running. The last record is${at}; whether the OOM killer ended it cannot be told.`);
+      out.push(
+        `The capture ends abruptly (no trailer, no exit record): the process was killed or is still running.${e.endNs > 0 ? ` The last record is${at};` : ''} Whether the OOM killer ended it cannot be told.`,
+      );
       break;
   }
   return out;
@@ -128,7 +130,7 @@ function unexplainedLines(u: UnexplainedRss, width: number, paint: Paint): strin
     'anonymous beyond the heap',
     u.anonBeyondHeap,
     `Allocator free lists and fragmentation: ${arenas}glibc malloc's freed chunks and per-thread arenas it keeps for reuse; thread stacks; and native memory the agent could not see (raw system calls, allocators linked statically). ` +
-      `To shrink it: MALLOC_ARENA_MAX=2 for a threaded program, ctypes.CDLL("libc.so.6").malloc_trim(0) after freeing much${u.pythonAllocatorsTraced ? '' : ', memlens run --trace-python-allocators to see objects rather than arenas'}, --native to see which native code allocates.`,
+      'To shrink it: MALLOC_ARENA_MAX=2 for a threaded program, ctypes.CDLL("libc.so.6").malloc_trim(0) after freeing much; memlens run --native shows which native code allocates.',
   );
   if (u.swap !== undefined) item('swap (not in RSS)', u.swap, 'Pages the kernel pushed out to swap: not resident, but they count against a memory+swap limit (memory.swap.max, memory.memsw.limit_in_bytes).');
   if (u.heapNotResident > 0) {
@@ -157,15 +159,17 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   const p = v.peak;
   title(p.limit !== undefined ? `Peak against the limit (cgroup limit ${formatBytes(p.limit)})` : 'Peak (no memory limit recorded)');
   const when = (x: TimedValue): string => (x.timeNs === undefined ? 'unknown' : `${x.after === true ? 'after ' : ''}${formatTime(x.timeNs)}`);
-  const peakRows: string[][] = [['tracked heap', formatBytes(p.heap.bytes), share(p.heap.bytes, p.limit), when(p.heap)]];
-  if (p.rss !== undefined) peakRows.push(['RSS', formatBytes(p.rss.bytes), share(p.rss.bytes, p.limit), when(p.rss)]);
-  if (p.cgroup !== undefined) peakRows.push(['cgroup usage', formatBytes(p.cgroup.bytes), share(p.cgroup.bytes, p.limit), when(p.cgroup)]);
+  const limited = p.limit !== undefined;
+  const row = (name: string, x: TimedValue): string[] => (limited ? [name, formatBytes(x.bytes), share(x.bytes, p.limit), when(x)] : [name, formatBytes(x.bytes), when(x)]);
+  const peakRows: string[][] = [row('tracked heap', p.heap)];
+  if (p.rss !== undefined) peakRows.push(row('RSS', p.rss));
+  if (p.cgroup !== undefined) peakRows.push(row('cgroup usage', p.cgroup));
   out.push(
     ...renderTable(
       [
         { title: 'Peak', align: 'left' },
         { title: 'Bytes', align: 'right' },
-        { title: p.limit !== undefined ? 'Of the limit' : '', align: 'right' },
+        ...(limited ? [{ title: 'Of the limit', align: 'right' as const }] : []),
         { title: 'At', align: 'right' },
       ],
       peakRows,
