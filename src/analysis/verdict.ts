@@ -254,8 +254,10 @@ function peakVsLimit(model: CaptureModel): PeakVsLimit {
   };
   let heap: TimedValue;
   if (model.aggregated) {
-    // The heap column is the agent's own at each snapshot: place the peak at the snapshot that saw most.
-    heap = { bytes: model.maxHeap, timeNs: maxOf(s.heap)?.timeNs };
+    // The heap column is the agent's own at each snapshot, written more often than checkpoints: the peak
+    // is the higher of the last checkpoint's and the snapshots', placed at the snapshot that saw most.
+    const snap = maxOf(s.heap);
+    heap = snap !== undefined && snap.bytes >= model.maxHeap ? snap : { bytes: model.maxHeap, timeNs: snap?.timeNs };
   } else {
     const t = timeOfSeq(model, model.maxHeapSeq);
     const n = s.timeNs.length;

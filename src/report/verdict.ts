@@ -154,7 +154,10 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   if (v.ending.kind === 'signal' && model.trailer === undefined && !model.aggregated) {
     out.push(...wrapText('The capture has no trailer: it stops where the process died (its last 50 ms or so may be missing).', width, '    ', '  '));
   }
-  if (v.aggregated) out.push(...wrapText('Aggregated capture: figures come from its last checkpoint (written at least once a second, and at near-OOM).', width, '    ', '  '));
+  if (v.aggregated) {
+    const at = v.recent?.toNs !== undefined ? ` (at ${formatTime(v.recent.toNs)})` : '';
+    out.push(...wrapText(`Aggregated capture: what each location holds comes from its last checkpoint${at}; the agent writes one at least once a second and at near-OOM.`, width, '    ', '  '));
+  }
 
   const p = v.peak;
   title(p.limit !== undefined ? `Peak against the limit (cgroup limit ${formatBytes(p.limit)})` : 'Peak (no memory limit recorded)');
@@ -210,9 +213,10 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     title(`What grew in the last seconds`);
     out.push('  Unknown: the capture has no memory snapshot to place its events in time.');
   } else {
+    const point = v.aggregated ? 'checkpoint' : 'snapshot';
     title(
       r.wholeCapture
-        ? `What grew in the last ${secs(r.lastNs)}: the whole capture (it is shorter), up to ${formatTime(r.toNs ?? 0)}`
+        ? `What grew in the last ${secs(r.lastNs)}: all of it, up to ${formatTime(r.toNs ?? 0)} (no ${point} is ${secs(r.lastNs)} before the end)`
         : `What grew in the last ${secs(r.lastNs)}: from ${formatTime(r.fromNs ?? 0)} to ${formatTime(r.toNs ?? 0)}`,
     );
     out.push(`  Tracked heap ${formatSignedBytes(r.heapBytes)}.`);
@@ -220,7 +224,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   }
   title(model.header.mode === 2 ? 'Live at the end (what grew since memlens attached)' : 'Live at the end (what grew since the start)');
   if (r !== undefined && r.wholeCapture && model.header.mode !== 2) {
-    out.push('  As above: the capture is shorter than the window, so its last seconds are all of it.');
+    out.push('  As above: no point of the capture is far enough before its end, so its last seconds are all of it.');
   } else {
     out.push(`  Tracked heap ${formatBytes(v.sinceStart.heapBytes)}.`);
     out.push(...growthTables(model, v.sinceStart, width, paint, false));
@@ -375,7 +379,7 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
     r === undefined
       ? 'Live at the end, by allocating line'
       : r.wholeCapture
-        ? `What grew in the last ${Number((r.lastNs / 1e9).toFixed(3))} s (the whole capture), by allocating line`
+        ? `What grew in the last ${Number((r.lastNs / 1e9).toFixed(3))} s (all of the capture), by allocating line`
         : `What grew from ${formatTime(r.fromNs ?? 0)} to ${formatTime(r.toNs ?? 0)}, by allocating line`;
   return {
     severity,

@@ -1,5 +1,9 @@
 """A process per task: 20 children forked one after another."""
 import os
+import warnings
+
+# 3.12+ warns that fork() in a multi-threaded process may deadlock: memlens's agent runs a thread.
+warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def run_task(i):
