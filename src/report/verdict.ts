@@ -369,7 +369,7 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
   if (v.gc.collections > 0) {
     facts.push([
       'Garbage collector',
-      `${formatCount(v.gc.collections)} collections, longest pause ${formatDuration(v.gc.longest?.pauseNs ?? 0)}${v.gc.bytesFreed !== undefined ? `, ${formatBytes(v.gc.bytesFreed)} freed from cycles` : ''}`,
+      `${formatCount(v.gc.collections)} collection${v.gc.collections === 1 ? '' : 's'}, longest pause ${((v.gc.longest?.pauseNs ?? 0) / 1e6).toFixed(2)} ms${v.gc.bytesFreed !== undefined ? `, ${formatBytes(v.gc.bytesFreed)} freed from cycles` : ''}`,
     ]);
   }
   facts.push(['Threads', `${formatCount(v.threads.seen)} seen, ${formatCount(v.threads.aliveAtEnd)} alive at the end, at most ${formatCount(v.threads.maxAlive)} at once`]);

@@ -189,6 +189,46 @@ export class ProgramCapture {
   }
 }
 
+const ms = 1_000_000;
+
+/**
+ * A batch job under a 256 MiB limit, 6 s long: `load_config` makes 32 MiB it keeps (kept after it
+ * returned), `ingest` grows a list by realloc and keeps 1 MiB records until the OOM kill, cycles of 8 MiB
+ * are freed by a collection, four worker threads, a near-OOM marker, the kernel's line.
+ */
+export function oomJobCapture(): Uint8Array {
+  const p = new ProgramCapture({ argv: ['python3', 'job.py', '--all'], script: 'job.py' });
+  const MOD: FrameSpec = ['<module>', 40];
+  const config: FrameSpec[] = [MOD, ['main', 30], ['load_config', 12]];
+  const ingest: FrameSpec[] = [MOD, ['main', 33], ['ingest', 21]];
+  const grow: FrameSpec[] = [MOD, ['main', 33], ['ingest', 22]];
+  const node: FrameSpec[] = [MOD, ['main', 33], ['ingest', 23], ['Node.__init__', 5]];
+  p.thread(1, 100, 'MainThread', 0);
+  p.gcState(0, true);
+  for (let w = 0; w < 4; w++) p.thread(2 + w, 200 + w, `worker-${w}`, 50 * ms + w);
+  let list = 0;
+  for (let t = 0; t <= 60; t++) {
+    const now = t * 100 * ms;
+    if (t === 1) for (let i = 0; i < 4; i++) p.alloc(1, config, 8 * MiB);
+    if (t >= 2) {
+      p.alloc(1, ingest, 3 * MiB);
+      list = list === 0 ? p.alloc(1, grow, 4096) : p.realloc(1, grow, list, 4096 + t * 40 * 1024);
+    }
+    if (t === 30) {
+      const bufs = [1, 2, 3, 4].map(() => p.alloc(1, node, 2 * MiB));
+      const start = p.seq + 1;
+      for (const b of bufs) p.free(1, b);
+      p.gc(1, now + 5 * ms, 2, 120, 3 * ms, start);
+    }
+    for (let w = 0; w < 4; w++) p.free(2 + w, p.alloc(2 + w, [['Thread.run', 990, '/usr/lib/python3.12/threading.py'], ['work', 8]], 64 * 1024));
+    const heapish = 40 * MiB + Math.max(0, t - 1) * 3 * MiB;
+    p.snapshot(now, { rss: heapish + 30 * MiB, file: 10 * MiB, cgroupUsage: heapish + 34 * MiB, cgroupLimit: 256 * MiB, swap: 0 });
+    if (t === 56) p.marker(4, 'cgroup memory usage 236 MiB of limit 256 MiB', now + 2 * ms);
+  }
+  p.exit({ timeNs: 6 * SEC + 45 * ms, signal: 9, oomKill: 1, detail: 'Memory cgroup out of memory: Killed process 4242 (python3) total-vm:301232kB, anon-rss:254012kB' });
+  return p.finish();
+}
+
 export const AGGREGATED_HEADER: HeaderInput = { options: OPTION_AGGREGATE };
 
 export interface Analysis {
