@@ -25,9 +25,14 @@ export function renderGc(model: CaptureModel, gc: GcReport, options: GcTextOptio
   const out: string[] = [];
   if (gc.collections === 0) {
     out.push(
-      model.aggregated || model.allocations > 0 || model.snapshots.seq.length > 0
-        ? '  No collection ran while tracking (or the agent could not follow the collector).'
-        : '  No collection was recorded.',
+      ...wrapText(
+        model.gcStates.length > 0
+          ? 'No collection ran while tracking.'
+          : 'No collection recorded: the capture has no record of the garbage collector (the agent writes its settings when tracking starts).',
+        width,
+        '    ',
+        '  ',
+      ),
     );
   } else {
     const freed = (b: number | undefined): string => (b === undefined ? 'unknown' : formatBytes(b));
