@@ -178,3 +178,20 @@ test('threads: seen, started, ended, alive at the end, at most at once', () => {
   const t = analyze(p.finish()).verdict.threads;
   assert.deepEqual([t.seen, t.started, t.ended, t.aliveAtEnd, t.maxAlive, t.replacements], [4, 3, 1, 3, 3, 1]);
 });
+
+test('the collector’s settings over the run: disabled spans, frozen objects, thresholds', () => {
+  const p = new ProgramCapture();
+  p.gcState(0, true);
+  p.gcState(SEC, false);
+  p.gcState(2 * SEC, true, 0);
+  p.gcState(3 * SEC, true, 500);
+  p.gcState(4 * SEC, false, 500);
+  p.free(1, p.alloc(1, EARLY, 10));
+  p.snapshot(5 * SEC);
+  const s = analyze(p.finish()).verdict.gc.settings;
+  assert.deepEqual(s.disabled, [
+    { fromNs: SEC, toNs: 2 * SEC },
+    { fromNs: 4 * SEC, toNs: undefined },
+  ]);
+  assert.deepEqual([s.enabledAtEnd, s.frozenAtEnd, s.maxFrozen, s.thresholds], [false, 500, 500, [700, 10, 10]]);
+});

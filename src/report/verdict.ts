@@ -286,7 +286,7 @@ function growthJson(model: CaptureModel, g: GrowthView): Record<string, unknown>
 
 export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unknown> {
   const e = v.ending;
-  const tv = (x: { bytes: number; timeNs: number | undefined } | undefined) => (x === undefined ? null : { bytes: x.bytes, time_ns: x.timeNs ?? null });
+  const tv = (x: TimedValue | undefined) => (x === undefined ? null : { bytes: x.bytes, time_ns: x.timeNs ?? null, after_time: x.after === true });
   const t = v.threads;
   return {
     capture: describeCapture(model),
