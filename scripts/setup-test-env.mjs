@@ -35,25 +35,31 @@ function candidates() {
 // numpy wheels per minor version: the newest that supports it.
 const NUMPY = { 9: 'numpy==2.0.2', 10: 'numpy==2.2.6', 11: 'numpy==2.3.5', 12: 'numpy==2.3.5', 13: 'numpy==2.3.5', 14: 'numpy==2.3.5' };
 
-function ensureChromium() {
-  if (existsSync('/usr/bin/chromium')) return;
+/** Installs a Debian package when `probe` (a file) is missing: the browser, attach and container tests need them. */
+function ensurePackage(pkg, probe, why) {
+  if (existsSync(probe)) return;
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
-    console.error('setup: /usr/bin/chromium is missing and we are not root: install it (apt-get install chromium) for the browser tests');
+    console.error(`setup: ${probe} is missing and we are not root: install it (apt-get install ${pkg}) ${why}`);
     process.exit(1);
   }
-  const install = () => run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const install = () => run('apt-get', ['install', '-y', '-q', '--no-install-recommends', pkg], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   let r = install();
   if (r.status !== 0) {
     // The package lists may be missing or stale on a fresh machine.
     run('apt-get', ['update', '-q'], { stdio: 'inherit' });
     r = install();
   }
-  if (r.status !== 0 || !existsSync('/usr/bin/chromium')) {
-    console.error('setup: apt-get could not install chromium');
+  if (r.status !== 0 || !existsSync(probe)) {
+    console.error(`setup: apt-get could not install ${pkg}`);
     process.exit(1);
   }
 }
-ensureChromium();
+ensurePackage('chromium', '/usr/bin/chromium', 'for the browser tests');
+// memlens attach to Pythons before 3.14 goes through a debugger; gdb cannot call functions on CPUs with AMX
+// state (such as these machines), so the tests need lldb too.
+ensurePackage('lldb', '/usr/bin/lldb', 'for the attach tests');
+ensurePackage('gdb', '/usr/bin/gdb', 'for the attach tests');
+ensurePackage('debootstrap', '/usr/sbin/debootstrap', 'to build the container root of the attach tests');
 
 const pythons = [];
 for (const exe of candidates()) {
@@ -97,13 +103,6 @@ if (!existsSync(containerPython)) {
   if (process.getuid?.() !== 0) {
     console.error('setup: the container tests need root (debootstrap, chroot, unshare)');
     process.exit(1);
-  }
-  if (run('sh', ['-c', 'command -v debootstrap']).status !== 0) {
-    run('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    if (run('apt-get', ['install', '-y', '-qq', 'debootstrap'], { stdio: 'inherit' }).status !== 0) {
-      console.error('setup: cannot install debootstrap');
-      process.exit(1);
-    }
   }
   const tmpRoot = `${containerRoot}.tmp`;
   run('rm', ['-rf', tmpRoot]);

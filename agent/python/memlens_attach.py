@@ -28,7 +28,8 @@ def _memlens_attach_main(request_json):
         if os.path.exists(os.path.join(directory, "cancelled")):
             return
         try:
-            result = _attach(request) if request["action"] == "attach" else _detach(request)
+            action = request["action"]
+            result = _attach(request) if action == "attach" else _census(request) if action == "census" else _detach(request)
         except BaseException as e:  # noqa: B036 - nothing may escape into the target
             result = "error: %s: %s" % (type(e).__name__, e)
         try:
@@ -135,6 +136,32 @@ def _after_start(b, request, output):
         timer.start()
         b._attach_timer = timer
     return "ok tracking pid=%d output=%s" % (os.getpid(), output or "socket")
+
+
+def _census(request):
+    """A census of live objects (and reference paths to the largest, or to a type's largest), written as
+    JSON to DIR/census.json. Tracking is not started; nothing stays behind in the process."""
+    import importlib.util
+    import json
+    import os
+
+    directory = request["dir"]
+    spec = importlib.util.spec_from_file_location("memlens_census", os.path.join(directory, "memlens_census.py"))
+    census = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(census)
+    options = request.get("config") or {}
+    result = census.census(time_budget_s=float(options.get("time_budget_s", 5.0)), top_types=int(options.get("top_types", 50)))
+    paths = int(options.get("paths", 0))
+    if options.get("type"):
+        result["paths"] = census.paths_for_type(options["type"], count=paths or 5)
+    elif paths > 0:
+        result["paths"] = census.paths_for_ids([o["id"] for o in result["largest_objects"][:paths]])
+    result["pid"] = os.getpid()
+    tmp = os.path.join(directory, "census.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(result, f)
+    os.replace(tmp, os.path.join(directory, "census.json"))
+    return "ok census pause_ms=%s" % result["pause_ms"]
 
 
 def _hide_attach_frames(b):

@@ -97,6 +97,8 @@ def _agent_config(cfg, output, target_words):
     put("memory_interval_ms", int(cfg.get("memory_interval_ms", 10)))
     if cfg.get("near_oom_permille") is not None:
         put("near_oom_permille", int(cfg["near_oom_permille"]))
+    if cfg.get("census_growth"):
+        put("census_growth", 1)
     for key in ("native", "trace_python_allocators", "follow_fork", "aggregate"):
         if cfg.get(key):
             put(key, 1)
@@ -153,6 +155,12 @@ def _load_agent(path):
     lib.memlens_hide_code.restype = None
     lib.memlens_gc_state_changed.argtypes = []
     lib.memlens_gc_state_changed.restype = None
+    lib.memlens_thread_done.argtypes = []
+    lib.memlens_thread_done.restype = None
+    lib.memlens_quiet.argtypes = [ctypes.c_int]
+    lib.memlens_quiet.restype = None
+    lib.memlens_record_census.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    lib.memlens_record_census.restype = None
     return lib
 
 
@@ -193,12 +201,39 @@ def _wrap_threading():
             _name_thread(threading.get_native_id(), self.name)
         except Exception:
             pass
-        return original(self)
+        try:
+            return original(self)
+        finally:
+            # The thread has ended for the program (join() returns next): say so now, not when the OS
+            # thread is finally gone.
+            if _agent is not None:
+                _agent.memlens_thread_done()
 
     threading.Thread._bootstrap_inner = _memlens_bootstrap_inner
     _hide(threading.Thread._bootstrap.__code__)
     _hide(_memlens_bootstrap_inner.__code__)
     _hide(original.__code__)
+
+
+def _census_in_capture(label):
+    """Called by the agent through a pending call (main thread, GIL held, recording off): a census of live
+    objects into the capture as a CENSUS record. Never raises into the program."""
+    try:
+        import importlib.util
+        import json
+        import os
+
+        module = sys.modules.get("memlens_census")
+        if module is None:
+            path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "memlens_census.py")
+            spec = importlib.util.spec_from_file_location("memlens_census", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            sys.modules["memlens_census"] = module
+        result = module.census(time_budget_s=2.0)
+        _agent.memlens_record_census(str(label).encode(), json.dumps(result).encode())
+    except BaseException:  # noqa: B036 - the program must not see our failure
+        pass
 
 
 def _name_existing_threads():

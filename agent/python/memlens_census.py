@@ -41,18 +41,39 @@ def _length(obj):
 _CONTAINERS = (list, dict, set, frozenset, tuple, bytearray)
 
 
+def _single_ref_baseline():
+    """sys.getrefcount of an object that exactly one container refers to, seen where _untracked_below looks
+    at it (the container, the local name, getrefcount's argument)."""
+    holder = [object()]
+    pending = gc.get_referents(holder)
+    ref = pending.pop()
+    del holder
+    return sys.getrefcount(ref) + 1  # + the container we deleted to measure
+
+
+_BASELINE = None
+
+
 def _untracked_below(tracked, seen):
     """The objects the GC does not track (str, bytes, numbers, and dicts and tuples of only those) that the
-    given tracked objects refer to, directly or through untracked containers; each once (ids go in seen)."""
+    given tracked objects refer to, directly or through untracked containers; each once.
+
+    Only objects referred to more than once can be met twice, so only their ids go into `seen`: a census
+    near the memory limit must not itself need memory in proportion to the heap."""
+    global _BASELINE
+    if _BASELINE is None:
+        _BASELINE = _single_ref_baseline()
+    baseline = _BASELINE
     pending = gc.get_referents(*tracked)
     while pending:
         ref = pending.pop()
         if gc.is_tracked(ref) or type(ref) is type:
             continue
-        key = id(ref)
-        if key in seen:
-            continue
-        seen.add(key)
+        if sys.getrefcount(ref) > baseline:
+            key = id(ref)
+            if key in seen:
+                continue
+            seen.add(key)
         yield ref
         if isinstance(ref, (dict, tuple)):
             pending.extend(gc.get_referents(ref))
@@ -357,7 +378,7 @@ def _path_to(target, roots, ours, max_level_size, max_depth, deadline):
     else:
         if found is None:
             reason = "the search stopped at its depth bound before reaching a root"
-    result = {"target": _describe(target)}
+    result = {"id": id(target), "target": _describe(target)}
     if found is None:
         result["path"] = None
         result["reason"] = reason

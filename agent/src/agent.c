@@ -51,6 +51,8 @@ typedef struct config {
     int overwrite;
     unsigned interval_ms;
     unsigned near_oom_permille;
+    int census_near_oom;
+    int census_growth;
     int options;
     int mode;
     unsigned long hexversion;
@@ -144,6 +146,7 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
     c->fd = -1;
     c->interval_ms = 10;
     c->near_oom_permille = 900;
+    c->census_near_oom = 1;
     c->mode = ML_MODE_RUN;
     for (const char *line = text; line != NULL && *line;) {
         const char *nl = strchr(line, '\n');
@@ -189,6 +192,10 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
                 c->interval_ms = (unsigned)ml_parse_u64(&vp);
             } else if (strcmp(key, "near_oom_permille") == 0) {
                 c->near_oom_permille = (unsigned)ml_parse_u64(&vp);
+            } else if (strcmp(key, "census_near_oom") == 0) {
+                c->census_near_oom = flag_value(value);
+            } else if (strcmp(key, "census_growth") == 0) {
+                c->census_growth = flag_value(value);
             } else if (strcmp(key, "native") == 0) {
                 if (flag_value(value)) c->options |= ML_OPTION_NATIVE;
             } else if (strcmp(key, "trace_python_allocators") == 0) {
@@ -437,6 +444,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     ml_pygc_install();
     ml_marker(ML_M_TRACKING_STARTED, "");
     ml_service_set_near_oom(c->near_oom_permille);
+    ml_service_set_census(c->census_near_oom, c->census_growth);
     if (ml_service_start(c->interval_ms, &g_cgroup, err, errlen) != 0) {
         ml_guard = 1;
         atomic_store(&ml_active, 0);

@@ -224,12 +224,33 @@ static void raise_peak(uint64_t heap, uint64_t seq) {
     atomic_flag_clear_explicit(&g_peak_lock, memory_order_release);
 }
 
+/* Whether addr is live as a system-allocator (domain 0) allocation. */
+static int live_native(uint64_t addr) {
+    struct addr_stripe *s = stripe_of(addr);
+    int found = 0;
+    pthread_mutex_lock(&s->lock);
+    if (s->cap != 0) {
+        size_t mask = s->cap - 1;
+        for (size_t j = (mix(addr) >> 8) & mask; s->tab[j].key != 0; j = (j + 1) & mask) {
+            if (s->tab[j].key == addr) {
+                found = 1;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return found;
+}
+
 void ml_aggregate_alloc(ml_aggthread *a, uint32_t stream, uint64_t seq, uint64_t addr, uint64_t size, unsigned allocator, uint32_t stack,
                         uint32_t native) {
     if (!g_ready) return;
     ml_loc *l = loc_for(a, stream, stack, native, allocator);
     if (l == NULL) return;
     int domain = domain_of_allocator(allocator);
+    /* numpy reports with PyTraceMalloc_Track the buffers it got from malloc: counted once already. Keep the
+     * entry (its untrack must find it) but attribute nothing to it. */
+    if (domain == 2 && live_native(addr)) l = NULL;
     uint64_t key = addr | ((uint64_t)domain << 60);
     struct addr_stripe *s = stripe_of(key);
     pthread_mutex_lock(&s->lock);
@@ -260,7 +281,7 @@ void ml_aggregate_alloc(ml_aggthread *a, uint32_t stream, uint64_t seq, uint64_t
         if (domain != 2) atomic_fetch_sub(&g_heap, replaced_size);
     }
     if (domain != 2) raise_peak(atomic_fetch_add(&g_heap, size) + size, seq);
-    loc_change(l, seq, 1, size);
+    if (l != NULL) loc_change(l, seq, 1, size);
 }
 
 void ml_aggregate_free(uint64_t seq, uint64_t addr, unsigned deallocator, uint64_t size) {
@@ -306,7 +327,7 @@ void ml_aggregate_free(uint64_t seq, uint64_t addr, unsigned deallocator, uint64
         pthread_mutex_unlock(&s->lock);
     }
     if (domain != 2) atomic_fetch_sub(&g_heap, freed);
-    loc_change(l, seq, 0, freed);
+    if (l != NULL) loc_change(l, seq, 0, freed);
 }
 
 /* ── checkpoints ───────────────────────────────────────────────────────────────────────────────── */

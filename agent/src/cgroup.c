@@ -58,6 +58,10 @@ static int exists(const char *dir, const char *file) {
 }
 
 void ml_cgroup_discover(ml_cgroup *cg) {
+    ml_cgroup_discover_from(cg, "/proc/self/cgroup", "/proc/self/mountinfo");
+}
+
+void ml_cgroup_discover_from(ml_cgroup *cg, const char *cgroup_file, const char *mountinfo_file) {
     memset(cg, 0, sizeof *cg);
     cg->usage_fd = -1;
     size_t cap = 256 * 1024;
@@ -65,13 +69,14 @@ void ml_cgroup_discover(ml_cgroup *cg) {
     if (buf == NULL) return;
     char v1_path[1024] = "", v2_path[1024] = "";
     int have_v1 = 0, have_v2 = 0;
-    if (ml_read_file("/proc/self/cgroup", buf, cap) > 0) {
+    if (ml_read_file(cgroup_file, buf, cap) > 0) {
         for (char *line = buf; line != NULL && *line;) {
             char *nl = strchr(line, '\n');
             if (nl != NULL) *nl = 0;
             char *c1 = strchr(line, ':');
             char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
             if (c2 != NULL) {
+                *c1 = 0;
                 *c2 = 0;
                 const char *controllers = c1 + 1;
                 if (strcmp(line, "0") == 0 && controllers[0] == 0) {
@@ -86,7 +91,7 @@ void ml_cgroup_discover(ml_cgroup *cg) {
         }
     }
     if (!have_v1 && !have_v2) goto done;
-    if (ml_read_file("/proc/self/mountinfo", buf, cap) <= 0) goto done;
+    if (ml_read_file(mountinfo_file, buf, cap) <= 0) goto done;
     for (char *line = buf; line != NULL && *line;) {
         char *nl = strchr(line, '\n');
         if (nl != NULL) *nl = 0;

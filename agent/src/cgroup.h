@@ -14,6 +14,8 @@ typedef struct ml_cgroup {
 
 /* Finds the memory cgroup; version 0 if there is none this process can read. */
 void ml_cgroup_discover(ml_cgroup *cg);
+/* The same from given files instead of /proc/self/cgroup and /proc/self/mountinfo (tests). */
+void ml_cgroup_discover_from(ml_cgroup *cg, const char *cgroup_file, const char *mountinfo_file);
 /* Current usage in bytes (cheap: one pread), or 0. */
 uint64_t ml_cgroup_usage(ml_cgroup *cg);
 /* The effective limit (the smallest of the cgroup's and its ancestors'), or 0 for none. */

@@ -11,6 +11,8 @@
 #define ML_BLOCK_HEADER_LEN 32
 #define ML_BLOCK_KIND_RECORDS 1
 #define ML_BLOCK_FLAG_DEFLATE 1
+#define ML_BLOCK_FLAG_BROTLI 2
+#define ML_BLOCK_FLAGS_COMPRESSED 3
 #define ML_STREAM_SERVICE 0u
 #define ML_STREAM_MEMLENS 0xffffffffu
 #define ML_MAX_HEADER_BODY_LEN (1u << 20)
@@ -112,6 +114,7 @@ enum ml_record_type {
     ML_R_NOTE = 18,
     ML_R_STACK_RESET = 19,
     ML_R_GC_STATE = 20,
+    ML_R_CENSUS = 21,
 };
 
 #define ML_SNAPSHOT_HAS_HEAP 1

@@ -52,6 +52,7 @@ typedef struct ml_obj {
     ml_patch *patches;
     size_t npatches;
     int seen;
+    uint64_t young_until_ns; /* see ml_got_recheck */
 } ml_obj;
 
 static pthread_mutex_t g_got_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,10 +61,9 @@ static ml_arena g_arena;
 static int g_installed;
 static unsigned long long g_adds = ~0ull, g_subs = ~0ull;
 static size_t g_page;
-/* LD_LIBRARY_PATH as the loader read it at process start (read at our first start, before the program
- * had much chance to change its environment; the loader ignores later changes). */
-static char g_ld_library_path[8192];
-static int g_ld_library_path_read;
+/* Until then some object is young: patched so recently that the loader may still have been relocating it. */
+static _Atomic uint64_t g_young_until_ns;
+#define YOUNG_NS (2000000000ull)
 
 /* ── reading an object's dynamic section ───────────────────────────────────────────────────────── */
 
@@ -454,6 +454,8 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     o->bias = info->dlpi_addr;
     o->phdr = info->dlpi_phdr;
     o->seen = 1;
+    o->young_until_ns = ml_now_ns() + YOUNG_NS;
+    if (o->young_until_ns > atomic_load(&g_young_until_ns)) atomic_store(&g_young_until_ns, o->young_until_ns);
     o->next = g_objs;
     g_objs = o;
     write_image(info);
@@ -505,11 +507,6 @@ int ml_got_install(char *err, size_t errlen) {
     (void)err;
     (void)errlen;
     g_page = (size_t)sysconf(_SC_PAGESIZE);
-    if (!g_ld_library_path_read) {
-        const char *env = getauxval(AT_SECURE) ? NULL : getenv("LD_LIBRARY_PATH");
-        if (env != NULL) ml_strlcpy(g_ld_library_path, env, sizeof g_ld_library_path);
-        g_ld_library_path_read = 1;
-    }
     pthread_mutex_lock(&g_got_lock);
     size_t n = scan(g_installed);
     g_installed = 1;
@@ -524,6 +521,38 @@ void ml_got_refresh(void) {
     ml_guard = 1;
     pthread_mutex_lock(&g_got_lock);
     if (g_installed) scan(0);
+    pthread_mutex_unlock(&g_got_lock);
+    ml_guard = saved_guard;
+    errno = saved_errno;
+}
+
+/* dl_iterate_phdr lists an object as soon as it is mapped, while dlopen may still be applying its
+ * relocations: a slot patched then is overwritten by the loader a moment later, and the object would run
+ * unhooked (seen as numpy's buffers missing under load, when the service thread's scan came first). So for
+ * a while after an object appears, its slots are checked again and re-patched if the loader wrote them. */
+static int recheck_cb(struct dl_phdr_info *info, size_t size, void *arg) {
+    (void)size;
+    uint64_t now = *(uint64_t *)arg;
+    ml_obj *o = find_obj(info->dlpi_addr, info->dlpi_phdr);
+    if (o == NULL || o->young_until_ns < now) return 0;
+    for (size_t i = 0; i < o->npatches; i++) {
+        ml_patch *p = &o->patches[i];
+        void *cur = __atomic_load_n(p->slot, __ATOMIC_ACQUIRE);
+        if (cur == p->hook) continue;
+        p->orig = cur; /* what the loader resolved: what a restore must put back */
+        write_slot(info, p->slot, p->hook);
+    }
+    return 0;
+}
+
+void ml_got_recheck(void) {
+    uint64_t now = ml_now_ns();
+    if (!g_installed || now > atomic_load(&g_young_until_ns) || !atomic_load(&ml_active)) return;
+    int saved_guard = ml_guard;
+    int saved_errno = errno;
+    ml_guard = 1;
+    pthread_mutex_lock(&g_got_lock);
+    if (g_installed) dl_iterate_phdr(recheck_cb, &now);
     pthread_mutex_unlock(&g_got_lock);
     ml_guard = saved_guard;
     errno = saved_errno;
@@ -567,95 +596,4 @@ void ml_got_forget_locks(void) {
 
 int ml_got_installed(void) {
     return g_installed;
-}
-
-/* ── dlopen on behalf of the caller ────────────────────────────────────────────────────────────── */
-
-/* Tries dir/file for each entry of a colon-separated search path, expanding $ORIGIN. */
-static void *try_dirs(const char *list, const char *origin, const char *file, int flags) {
-    char path[4096];
-    const char *p = list;
-    while (p != NULL && *p != 0) {
-        const char *end = strchr(p, ':');
-        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
-        size_t used = 0;
-        int ok = 1;
-        for (size_t i = 0; i < len && ok;) {
-            const char *rest = p + i;
-            size_t skip = 0;
-            if (strncmp(rest, "$ORIGIN", 7) == 0) skip = 7;
-            else if (strncmp(rest, "${ORIGIN}", 9) == 0) skip = 9;
-            if (skip != 0 && skip <= len - i) {
-                size_t ol = strlen(origin);
-                if (used + ol >= sizeof path) ok = 0;
-                else {
-                    memcpy(path + used, origin, ol);
-                    used += ol;
-                }
-                i += skip;
-            } else {
-                if (used + 1 >= sizeof path) ok = 0;
-                else path[used++] = p[i];
-                i++;
-            }
-        }
-        size_t fl = strlen(file);
-        if (ok && used > 0 && used + 1 + fl < sizeof path) {
-            path[used++] = '/';
-            memcpy(path + used, file, fl + 1);
-            if (access(path, F_OK) == 0) {
-                void *h = dlopen(path, flags);
-                if (h != NULL) return h;
-            }
-        }
-        p = end != NULL ? end + 1 : NULL;
-    }
-    return NULL;
-}
-
-
-void *ml_dlopen_as_caller(const char *file, int flags, const void *caller) {
-    if (file == NULL || strchr(file, '/') != NULL) return dlopen(file, flags);
-    Dl_info dli;
-    struct link_map *lm = NULL;
-    if (dladdr1(caller, &dli, (void **)&lm, RTLD_DL_LINKMAP) == 0 || lm == NULL || lm->l_ld == NULL) return dlopen(file, flags);
-    /* The caller's DT_RUNPATH / DT_RPATH. */
-    const char *strtab = NULL, *runpath = NULL, *rpath = NULL;
-    uintptr_t runpath_off = 0, rpath_off = 0;
-    int has_runpath = 0, has_rpath = 0;
-    for (const ElfW(Dyn) *dyn = lm->l_ld; dyn->d_tag != DT_NULL; dyn++) {
-        if (dyn->d_tag == DT_STRTAB) strtab = (const char *)dyn_ptr(lm->l_addr, dyn->d_un.d_ptr);
-        if (dyn->d_tag == DT_RUNPATH) {
-            runpath_off = dyn->d_un.d_val;
-            has_runpath = 1;
-        }
-        if (dyn->d_tag == DT_RPATH) {
-            rpath_off = dyn->d_un.d_val;
-            has_rpath = 1;
-        }
-    }
-    if (strtab == NULL || (!has_runpath && !has_rpath)) return dlopen(file, flags);
-    if (has_runpath) runpath = strtab + runpath_off;
-    if (has_rpath) rpath = strtab + rpath_off;
-    /* Already loaded under that name: the loader's own answer. */
-    void *h = dlopen(file, flags | RTLD_NOLOAD);
-    if (h != NULL) return h;
-    char origin[4096];
-    if (lm->l_name != NULL && lm->l_name[0] != 0) {
-        ml_strlcpy(origin, lm->l_name, sizeof origin);
-    } else {
-        ssize_t n = readlink("/proc/self/exe", origin, sizeof origin - 1);
-        origin[n > 0 ? (size_t)n : 0] = 0;
-    }
-    char *slash = strrchr(origin, '/');
-    if (slash != NULL) *slash = 0;
-    if (runpath != NULL) {
-        /* ld.so order: LD_LIBRARY_PATH, then the caller's RUNPATH, then the cache and default dirs. */
-        h = try_dirs(g_ld_library_path, origin, file, flags);
-        if (h == NULL) h = try_dirs(runpath, origin, file, flags);
-    } else {
-        /* ld.so order: the caller's RPATH first. */
-        h = try_dirs(rpath, origin, file, flags);
-    }
-    return h != NULL ? h : dlopen(file, flags);
 }

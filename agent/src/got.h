@@ -8,19 +8,17 @@
 /* First scan of the session: IMAGE for every loaded object; patches when `patch` (always, for now).
  * Returns the number of slots patched, or -1 with err. */
 int ml_got_install(char *err, size_t errlen);
-/* After dlopen/dlclose, or when the loader's counters moved: patch new objects, IMAGE/IMAGE_UNLOAD. */
+/* After dlclose, on dlsym, or when the loader's counters moved: patch new objects, IMAGE/IMAGE_UNLOAD. */
 void ml_got_refresh(void);
 /* Cheap check for the service thread: have objects been loaded or unloaded since the last scan? */
 int ml_got_changed(void);
+/* Re-patches slots of objects that appeared in the last seconds if the loader overwrote them (got.c). */
+void ml_got_recheck(void);
 /* Restores every slot that still holds our hook; forgets the objects. */
 void ml_got_uninstall(void);
 /* In a fork child: the patches stay (they are in our memory now too); reset the mutex. */
 void ml_got_forget_locks(void);
 /* Whether the slots are patched right now (they stay patched in a fork child). */
 int ml_got_installed(void);
-
-/* dlopen as if called from `caller`: the loader searches the caller's RPATH/RUNPATH, which our hook would
- * otherwise hide (the loader sees the hook as the caller). */
-void *ml_dlopen_as_caller(const char *file, int flags, const void *caller);
 
 #endif

@@ -4,6 +4,7 @@
  * ordered correctly by seq. */
 #include "hooks.h"
 
+#include <alloca.h>
 #include <dlfcn.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include "aggregate.h"
 #include "got.h"
 #include "pyapi.h"
+#include "service.h"
 #include "thread.h"
 
 /* Writes STACK_RESET and forgets both node tables of the stream (caller holds its lock). */
@@ -214,13 +216,6 @@ static int hook_PyTraceMalloc_Untrack(unsigned int domain, uintptr_t ptr) {
 
 /* ── loading, forking, leaving ─────────────────────────────────────────────────────────────────── */
 
-static void *hook_dlopen(const char *file, int flags) {
-    void *caller = __builtin_return_address(0);
-    void *h = ml_dlopen_as_caller(file, flags, caller);
-    if (h != NULL && file != NULL) ml_got_refresh();
-    return h;
-}
-
 static int hook_dlclose(void *handle) {
     int r = dlclose(handle);
     ml_got_refresh();
@@ -244,6 +239,13 @@ __attribute__((noreturn)) static void hook__exit(int status) {
  * libraries that look their allocator up at run time. For a hooked name that resolves to the real
  * function we hand out the hook instead.
  *
+ * dlsym is also where new objects are patched: dlopen itself is not hooked, because the loader looks at
+ * who called it (the caller's RPATH/RUNPATH for a bare name, the caller as the new object's loader, which
+ * RTLD_NEXT and RPATH inheritance follow later), and a hook would become that caller. Code of a dlopen'ed
+ * object is reached through dlsym first (Python's import looks up PyInit_*, ctypes every function), so
+ * patching on the first dlsym after the loader's counters moved catches it before it runs; the service
+ * thread catches the rest within 10 ms.
+ *
  * dlsym(RTLD_NEXT, ...) answers relative to the object that called it, which it finds from its return
  * address: that call must reach the real dlsym with no frame of ours in between. The entry point below
  * jumps (never calls) either to the real dlsym or to the C part. */
@@ -257,6 +259,7 @@ __asm__(".text\n"
         ".type ml_hook_dlsym, @function\n"
         "ml_hook_dlsym:\n"
 #if defined(__x86_64__)
+        "    endbr64\n" /* a landing pad where indirect branch tracking is on; a no-op elsewhere */
         "    cmpq $-1, %rdi\n"
         "    jne ml_hook_dlsym_c\n"
         "    jmp *ml_real_dlsym_ptr(%rip)\n"
@@ -270,6 +273,8 @@ __asm__(".text\n"
         ".size ml_hook_dlsym, .-ml_hook_dlsym\n");
 
 void *ml_hook_dlsym_c(void *handle, const char *name) {
+    if (ml_got_installed() && ml_got_changed()) ml_got_refresh();
+    ml_got_recheck();
     void *r = dlsym(handle, name);
     if (r == NULL || name == NULL || !ml_got_installed()) return r;
     for (size_t i = 0; i < ml_hook_count; i++) {
@@ -281,6 +286,92 @@ void *ml_hook_dlsym_c(void *handle, const char *name) {
         return real != NULL && r == real ? h->hook : r;
     }
     return r;
+}
+
+/* ── exec: the process image goes away without exit handlers ─────────────────────────────────────
+ * Everything recorded so far goes to the file first (the descriptor is close-on-exec; the program that
+ * follows is not tracked: the bootstrap's configuration left the environment at start). If exec fails,
+ * tracking simply goes on. A vfork child shares our memory and must not touch it. */
+
+static void before_exec(void) {
+    if (!ml_should_record() || getpid() != ml_pid) return;
+    int saved_errno = errno;
+    ml_guard = 1;
+    ml_service_flush_round();
+    ml_guard = 0;
+    errno = saved_errno;
+}
+
+static int hook_execve(const char *path, char *const argv[], char *const envp[]) {
+    before_exec();
+    return execve(path, argv, envp);
+}
+
+static int hook_execv(const char *path, char *const argv[]) {
+    before_exec();
+    return execv(path, argv);
+}
+
+static int hook_execvp(const char *file, char *const argv[]) {
+    before_exec();
+    return execvp(file, argv);
+}
+
+static int hook_execvpe(const char *file, char *const argv[], char *const envp[]) {
+    before_exec();
+    return execvpe(file, argv, envp);
+}
+
+static int hook_fexecve(int fd, char *const argv[], char *const envp[]) {
+    before_exec();
+    return fexecve(fd, argv, envp);
+}
+
+/* execl, execlp, execle: the arguments into an array on the stack, then the v variant. */
+#define COLLECT_ARGS(first, ap, argv, n)                       \
+    do {                                                        \
+        va_list count_ap;                                       \
+        va_copy(count_ap, ap);                                  \
+        n = 1;                                                  \
+        while (va_arg(count_ap, char *) != NULL) n++;           \
+        va_end(count_ap);                                       \
+        argv = alloca((n + 1) * sizeof(char *));                \
+        argv[0] = (char *)(first);                              \
+        for (size_t i_ = 1; i_ <= n; i_++) argv[i_] = va_arg(ap, char *); \
+    } while (0)
+
+static int hook_execl(const char *path, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    size_t n;
+    char **argv;
+    COLLECT_ARGS(arg, ap, argv, n);
+    va_end(ap);
+    before_exec();
+    return execv(path, argv);
+}
+
+static int hook_execlp(const char *file, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    size_t n;
+    char **argv;
+    COLLECT_ARGS(arg, ap, argv, n);
+    va_end(ap);
+    before_exec();
+    return execvp(file, argv);
+}
+
+static int hook_execle(const char *path, const char *arg, ...) {
+    va_list ap;
+    va_start(ap, arg);
+    size_t n;
+    char **argv;
+    COLLECT_ARGS(arg, ap, argv, n);
+    char *const *envp = va_arg(ap, char *const *);
+    va_end(ap);
+    before_exec();
+    return execve(path, argv, envp);
 }
 
 const ml_hook_def ml_hook_defs[] = {
@@ -298,9 +389,16 @@ const ml_hook_def ml_hook_defs[] = {
     {"mmap64", (void *)hook_mmap64, (void *)&mmap64},
     {"munmap", (void *)hook_munmap, (void *)&munmap},
     {"mremap", (void *)hook_mremap, (void *)&mremap},
-    {"dlopen", (void *)hook_dlopen, (void *)&dlopen},
     {"dlclose", (void *)hook_dlclose, (void *)&dlclose},
     {"fork", (void *)hook_fork, (void *)&fork},
+    {"execve", (void *)hook_execve, (void *)&execve},
+    {"execv", (void *)hook_execv, (void *)&execv},
+    {"execvp", (void *)hook_execvp, (void *)&execvp},
+    {"execvpe", (void *)hook_execvpe, (void *)&execvpe},
+    {"fexecve", (void *)hook_fexecve, (void *)&fexecve},
+    {"execl", (void *)hook_execl, (void *)&execl},
+    {"execlp", (void *)hook_execlp, (void *)&execlp},
+    {"execle", (void *)hook_execle, (void *)&execle},
     {"_exit", (void *)hook__exit, (void *)&_exit},
     {"PyTraceMalloc_Track", (void *)hook_PyTraceMalloc_Track, NULL},
     {"PyTraceMalloc_Untrack", (void *)hook_PyTraceMalloc_Untrack, NULL},

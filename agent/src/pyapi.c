@@ -46,6 +46,8 @@ int ml_pyapi_init(char *err, size_t errlen) {
     RESOLVE(PyErr_Fetch);
     RESOLVE(PyErr_Restore);
     RESOLVE(PyGILState_Check);
+    RESOLVE(Py_AddPendingCall);
+    RESOLVE(PyRun_SimpleString);
     ml_py.Py_None = dlsym(RTLD_DEFAULT, "_Py_NoneStruct");
     if (ml_py.Py_None == NULL && missing == NULL) missing = "_Py_NoneStruct";
     if (missing != NULL) {

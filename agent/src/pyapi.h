@@ -31,6 +31,8 @@ typedef struct ml_pyapi {
     void (*PyErr_Fetch)(void **type, void **value, void **tb);
     void (*PyErr_Restore)(void *type, void *value, void *tb);
     int (*PyGILState_Check)(void);
+    int (*Py_AddPendingCall)(int (*func)(void *), void *arg);
+    int (*PyRun_SimpleString)(const char *command);
     void *Py_None;
     int ready;
 } ml_pyapi;

@@ -137,8 +137,13 @@ static void *gc_callback(void *self, void *args) {
 static ml_pymethoddef g_def = {"memlens_gc_callback", (void *)gc_callback, ML_METH_VARARGS, NULL};
 
 void ml_pygc_install(void) {
-    if (!ml_py.ready || g_callback != NULL) return;
+    if (!ml_py.ready) return;
     g_state.valid = 0;
+    if (g_callback != NULL) {
+        /* Still in gc.callbacks: a fork child starting its own session. Its capture needs the state too. */
+        ml_pygc_check_state();
+        return;
+    }
     g_gc = ml_py.PyImport_ImportModule("gc");
     if (g_gc == NULL) goto fail;
     g_callbacks = ml_py.PyObject_GetAttrString(g_gc, "callbacks");

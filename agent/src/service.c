@@ -1,5 +1,6 @@
 /* The service thread. It wakes every memory interval (default 10 ms) for a SNAPSHOT, runs a flush round
- * every 50 ms (so anything recorded more than ~60 ms before a SIGKILL is in the file), and once a second
+ * every 10 ms (so anything recorded more than ~20 ms before a SIGKILL is in the file, and a reader never holds
+ * more than 10 ms of events to order them), and once a second
  * reads swap and shared memory from /proc/self/status, writes AGENT_STATS and reaps exited threads. */
 #include "service.h"
 
@@ -12,13 +13,14 @@
 
 #include "agent.h"
 #include "aggregate.h"
+#include "census.h"
 #include "common.h"
 #include "encode.h"
 #include "got.h"
 #include "mem.h"
 #include "thread.h"
 
-#define FLUSH_NS (50u * 1000000u)
+#define FLUSH_NS (10u * 1000000u)
 #define SECOND_NS 1000000000ull
 
 static ml_stream g_service;
@@ -44,6 +46,82 @@ static uint64_t g_cgroup_limit;
 static int g_statm_fd = -1;
 static int g_near_oom; /* above the near-OOM share of the cgroup limit; re-armed 5 points below */
 static unsigned g_near_oom_permille = 900;
+/* Censuses: at near-OOM (on by default), and as RSS grows (--census-at-peak): each time RSS passes 5/4 of
+ * what it was at the last census and by at least 32 MiB, at most every 2 s and 8 times, so the last one is
+ * close to the peak without pausing a growing program over and over. */
+/* Memory pressure (PSI): the share of time tasks stalled waiting for memory, over the last 10 s. Read once a
+ * second from the cgroup (v2's memory.pressure) or the whole machine (/proc/pressure/memory); a MARKER when
+ * "some" crosses 10% (reclaim is costing real time: the OOM killer may be near even below the limit), re-armed
+ * below 5%. */
+static int g_pressure_marked;
+#define PRESSURE_MARK_HUNDREDTHS 1000
+#define PRESSURE_REARM_HUNDREDTHS 500
+
+/* "some avg10=12.34 ..." → 1234; -1 if not found. */
+static long psi_avg10(const char *text, const char *which) {
+    const char *line = strstr(text, which);
+    if (line == NULL) return -1;
+    const char *p = strstr(line, "avg10=");
+    if (p == NULL) return -1;
+    p += 6;
+    long whole = 0, frac = 0;
+    int digits = 0;
+    while (*p >= '0' && *p <= '9') whole = whole * 10 + (*p++ - '0');
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9' && digits < 2) {
+            frac = frac * 10 + (*p++ - '0');
+            digits++;
+        }
+    }
+    while (digits++ < 2) frac *= 10;
+    return whole * 100 + frac;
+}
+
+static void check_pressure(void) {
+    char path[2100];
+    if (g_cg != NULL && g_cg->version == 2) {
+        ml_strlcpy(path, g_cg->dir, sizeof path);
+        ml_strlcat(path, "/memory.pressure", sizeof path);
+    } else {
+        ml_strlcpy(path, "/proc/pressure/memory", sizeof path);
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return; /* no PSI on this kernel, or not for this cgroup */
+    char text[256];
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return;
+    text[n] = 0;
+    long some = psi_avg10(text, "some");
+    if (some < 0) return;
+    if (!g_pressure_marked && some >= PRESSURE_MARK_HUNDREDTHS) {
+        g_pressure_marked = 1;
+        long full = psi_avg10(text, "full");
+        char label[128], num[24];
+        ml_strlcpy(label, "memory pressure: tasks stalled on memory ", sizeof label);
+        ml_u64_to_dec(num, (uint64_t)(some / 100));
+        ml_strlcat(label, num, sizeof label);
+        ml_strlcat(label, "% of the last 10 s (all tasks: ", sizeof label);
+        ml_u64_to_dec(num, (uint64_t)(full > 0 ? full / 100 : 0));
+        ml_strlcat(label, num, sizeof label);
+        ml_strlcat(label, "%), from ", sizeof label);
+        ml_strlcat(label, path, sizeof label);
+        ml_marker(ML_M_MEMORY_PRESSURE, label);
+    } else if (g_pressure_marked && some < PRESSURE_REARM_HUNDREDTHS) {
+        g_pressure_marked = 0;
+    }
+}
+
+static int g_census_near_oom = 1;
+static int g_census_armed_off; /* the near-OOM census was taken; re-armed 5 points below */
+static int g_census_growth;
+static uint64_t g_census_rss;
+static uint64_t g_census_ns;
+static unsigned g_census_count;
+#define CENSUS_GROWTH_MIN (32u << 20)
+#define CENSUS_INTERVAL_NS (2000000000ull)
+#define CENSUS_MAX 8
 static long g_page_size;
 
 int ml_service_begin(void) {
@@ -169,6 +247,27 @@ static void snapshot(void) {
     ml_buf_varint(&b, usage);
     ml_buf_varint(&b, g_cgroup_limit);
     ml_service_record(ML_R_SNAPSHOT, b.p, b.len);
+    if (g_census_growth && g_census_count < CENSUS_MAX) {
+        uint64_t now = ml_now_ns();
+        uint64_t rss = resident;
+        if (rss >= g_census_rss / 4 * 5 && rss >= g_census_rss + CENSUS_GROWTH_MIN && now >= g_census_ns + CENSUS_INTERVAL_NS) {
+            if (ml_census_request("growth") == 0) {
+                g_census_rss = rss;
+                g_census_ns = now;
+                g_census_count++;
+            }
+        }
+    }
+    if (g_cgroup_limit != 0 && usage != 0 && g_census_near_oom) {
+        /* The census needs room of its own (a list of the GC's objects, its tables): it is taken 10 points
+         * before the near-OOM marker, so that taking it does not itself end the process. */
+        unsigned census_at = g_near_oom_permille > 100 ? g_near_oom_permille - 100 : g_near_oom_permille;
+        if (!g_census_armed_off && usage >= g_cgroup_limit / 1000 * census_at) {
+            if (ml_census_request("near-oom") == 0) g_census_armed_off = 1;
+        } else if (g_census_armed_off && usage < g_cgroup_limit / 1000 * (census_at > 50 ? census_at - 50 : 0)) {
+            g_census_armed_off = 0;
+        }
+    }
     if (g_cgroup_limit != 0 && usage != 0) {
         if (!g_near_oom && g_near_oom_permille != 0 && usage >= g_cgroup_limit / 1000 * g_near_oom_permille) {
             /* Near the OOM killer: say so, and put everything on disk now (with the aggregated state). */
@@ -205,6 +304,7 @@ static void *service_main(void *arg) {
         if (now >= next_second) {
             read_status();
             if (g_cg != NULL) g_cgroup_limit = ml_cgroup_limit(g_cg);
+            check_pressure();
         }
         if (now >= next_snap) {
             snapshot();
@@ -212,8 +312,10 @@ static void *service_main(void *arg) {
             if (next_snap <= now) next_snap = now + g_interval_ns;
         }
         if (now >= next_flush) {
-            /* Objects loaded without our dlopen hook (glibc's own NSS or iconv modules, dlmopen). */
+            /* Objects loaded and not yet looked up with dlsym (a plugin that registers itself from its
+             * constructor, glibc's own NSS or iconv modules). */
             if (ml_got_changed()) ml_got_refresh();
+            ml_got_recheck();
             ml_service_flush_round();
             next_flush += FLUSH_NS;
             if (next_flush <= now) next_flush = now + FLUSH_NS;
@@ -231,6 +333,15 @@ static void *service_main(void *arg) {
     return NULL;
 }
 
+void ml_service_set_census(int near_oom, int growth) {
+    g_census_near_oom = near_oom;
+    g_census_growth = growth;
+    g_census_rss = 0;
+    g_census_ns = 0;
+    g_census_count = 0;
+    g_census_armed_off = 0;
+}
+
 void ml_service_set_near_oom(unsigned permille) {
     g_near_oom_permille = permille > 1000 ? 1000 : permille;
 }
@@ -244,6 +355,7 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     g_swap = g_shmem = 0;
     g_have_status = 0;
     g_near_oom = 0;
+    g_pressure_marked = 0;
     g_cgroup_limit = cg != NULL ? ml_cgroup_limit(cg) : 0;
     read_status();
     if (g_statm_fd >= 0) close(g_statm_fd);

@@ -14,6 +14,8 @@ int ml_service_begin(void);
 int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errlen);
 /* The share of the cgroup limit (per mille, 0 = never) above which a NEAR_OOM marker is written. */
 void ml_service_set_near_oom(unsigned permille);
+/* Which censuses the service thread asks for (census.c): at near-OOM, and as the process grows. */
+void ml_service_set_census(int near_oom, int growth);
 /* Stops and joins the thread; nothing is flushed here. */
 void ml_service_stop(void);
 /* One flush round: every thread's block, then BARRIER in the service stream. */

@@ -18,6 +18,23 @@ static pthread_mutex_t g_sink_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_fd = -1;
 static int g_is_stream; /* a pipe or socket: SIGPIPE is possible */
 static int g_failed;
+/* What g_fd was when we got it. A program that closes every descriptor (daemons do) and opens a file that
+ * gets the same number must not receive our blocks: each write checks first. */
+static dev_t g_dev;
+static ino_t g_ino;
+
+static int remember(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -1;
+    g_dev = st.st_dev;
+    g_ino = st.st_ino;
+    return 0;
+}
+
+static int still_ours(void) {
+    struct stat st;
+    return fstat(g_fd, &st) == 0 && st.st_dev == g_dev && st.st_ino == g_ino;
+}
 
 int ml_sink_open_path(const char *path, int overwrite, char *err, size_t errlen) {
     int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL);
@@ -32,6 +49,7 @@ int ml_sink_open_path(const char *path, int overwrite, char *err, size_t errlen)
     g_fd = fd;
     g_is_stream = 0;
     g_failed = 0;
+    remember(fd);
     return 0;
 }
 
@@ -44,6 +62,7 @@ int ml_sink_use_fd(int fd, char *err, size_t errlen) {
     g_fd = fd;
     g_is_stream = !S_ISREG(st.st_mode);
     g_failed = 0;
+    remember(fd);
     return 0;
 }
 
@@ -65,6 +84,11 @@ int ml_sink_write(const void *p, size_t n) {
     int saved = errno;
     pthread_mutex_lock(&g_sink_lock);
     int r = -1;
+    if (g_fd >= 0 && !g_failed && !still_ours()) {
+        /* Closed or replaced behind our back: stop writing, and leave the descriptor to its new owner. */
+        g_failed = 1;
+        g_fd = -1;
+    }
     if (g_fd >= 0 && !g_failed) {
         if (g_is_stream) {
             sigset_t pipe_set, old;
@@ -91,7 +115,7 @@ int ml_sink_write(const void *p, size_t n) {
 
 void ml_sink_close(void) {
     pthread_mutex_lock(&g_sink_lock);
-    if (g_fd >= 0) close(g_fd);
+    if (g_fd >= 0 && still_ours()) close(g_fd);
     g_fd = -1;
     pthread_mutex_unlock(&g_sink_lock);
 }
@@ -101,7 +125,7 @@ void ml_sink_forget(void) {
     g_sink_lock = fresh;
     /* Our copy of the parent's descriptor: closing it leaves the parent's open, and a pipe's reader
      * still sees end-of-file when the parent closes its end. */
-    if (g_fd >= 0) close(g_fd);
+    if (g_fd >= 0 && still_ours()) close(g_fd);
     g_fd = -1;
     g_failed = 0;
 }

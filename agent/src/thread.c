@@ -162,6 +162,25 @@ static void on_thread_exit(void *value) {
     ml_guard = saved_guard;
 }
 
+/* The bootstrap calls this when a Python thread's run() has returned: from the program's point of view the
+ * thread has ended (join() returns right after), though the OS thread may take a while longer to go. */
+ML_EXPORT void memlens_thread_done(void) {
+    ml_thread *t = tls_thread;
+    if (t == NULL) return;
+    int saved_guard = ml_guard;
+    ml_guard = 1;
+    if (tls_session == g_session) {
+        pthread_mutex_lock(&t->stream.lock);
+        if (!t->exiting) {
+            t->exiting = 1;
+            t->exit_ns = ml_rel_ns();
+        }
+        if (!t->stream.closed) ml_stream_flush(&t->stream);
+        pthread_mutex_unlock(&t->stream.lock);
+    }
+    ml_guard = saved_guard;
+}
+
 void ml_threads_flush_all(void) {
     pthread_mutex_lock(&g_registry_lock);
     for (ml_thread *t = g_threads; t != NULL; t = t->next) {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "aggregate.h"
+#include "common.h"
 #include "encode.h"
 #include "native.h"
 #include "pystack.h"
@@ -27,6 +28,8 @@ typedef struct ml_thread {
 /* The calling thread's state in the current session, registering it on first use (the caller holds the
  * guard). NULL if the agent is out of memory. */
 ml_thread *ml_thread_current(void);
+/* A Python thread's run() returned (called by the bootstrap): THREAD_EXIT is due at the next reap or stop. */
+ML_EXPORT void memlens_thread_done(void);
 
 /* Session start and end. ml_threads_begin resets the registry for a new session. */
 int ml_threads_begin(uint32_t session);

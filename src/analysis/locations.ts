@@ -20,40 +20,57 @@ export interface LocationRow {
 export const NO_STACK = '<no Python stack>';
 
 export function locations(model: CaptureModel, stacks: readonly StackAmount[]): LocationRow[] {
-  const rows = new Map<string, LocationRow>();
-  const row = (func: string, file: string, line: number): LocationRow => {
+  // Rows by (function, file, line), in the order first met; looked up by frame id first (a frame is one
+  // (function, file, line)), by text only the first time a frame is met: the live view asks for this
+  // several times a second on tens of thousands of stacks.
+  const rows: LocationRow[] = [];
+  const byKey = new Map<string, number>();
+  const byFrame: number[] = [];
+  const stamp: number[] = [];
+  const rowOf = (func: string, file: string, line: number): number => {
     const key = `${func}\u0000${file}\u0000${line}`;
-    let r = rows.get(key);
+    let r = byKey.get(key);
     if (r === undefined) {
-      r = { function: func, file, line, totalBytes: 0, ownBytes: 0, count: 0, ownCount: 0 };
-      rows.set(key, r);
+      r = rows.length;
+      rows.push({ function: func, file, line, totalBytes: 0, ownBytes: 0, count: 0, ownCount: 0 });
+      stamp.push(-1);
+      byKey.set(key, r);
     }
     return r;
   };
-  for (const st of stacks) {
+  const rowOfFrame = (id: number): number => {
+    let r = byFrame[id];
+    if (r === undefined) {
+      const f = model.frames.frame(id);
+      r = rowOf(f.function, f.file, f.line);
+      byFrame[id] = r;
+    }
+    return r;
+  };
+  for (let i = 0; i < stacks.length; i++) {
+    const st = stacks[i] as StackAmount;
     if (st.frames.length === 0) {
-      const r = row(NO_STACK, '', 0);
+      const r = rows[rowOf(NO_STACK, '', 0)] as LocationRow;
       r.totalBytes += st.bytes;
       r.ownBytes += st.bytes;
       r.count += st.count;
       r.ownCount += st.count;
       continue;
     }
-    const seen = new Set<LocationRow>();
+    let leaf = 0;
     for (const id of st.frames) {
-      const f = model.frames.frame(id);
-      const r = row(f.function, f.file, f.line);
-      if (seen.has(r)) continue; // recursion: count the stack once
-      seen.add(r);
+      leaf = rowOfFrame(id);
+      if (stamp[leaf] === i) continue; // recursion: count the stack once
+      stamp[leaf] = i;
+      const r = rows[leaf] as LocationRow;
       r.totalBytes += st.bytes;
       r.count += st.count;
     }
-    const leaf = model.frames.frame(st.frames[st.frames.length - 1] as number);
-    const r = row(leaf.function, leaf.file, leaf.line);
+    const r = rows[leaf] as LocationRow;
     r.ownBytes += st.bytes;
     r.ownCount += st.count;
   }
-  return [...rows.values()];
+  return rows;
 }
 
 export interface LineRow {

@@ -4,6 +4,7 @@
 
 import type { FrameFilter } from '../model/frames.js';
 import type { CaptureModel } from '../model/model.js';
+import { TupleInterner } from '../model/tuple-interner.js';
 import type { AllocationSet } from './allocation-set.js';
 
 export interface StackAmount {
@@ -25,27 +26,64 @@ export interface StackOptions {
 }
 
 export function stacksOf(model: CaptureModel, set: AllocationSet, options: StackOptions): StackAmount[] {
-  const byKey = new Map<string, StackAmount>();
-  // Sites share stack nodes; cache the frame list per (py, native) pair.
-  const frameCache = new Map<string, number[]>();
+  // Sites share stack nodes, and stacks share prefixes. The shown frames are interned as paths of a trie
+  // (parent path, frame) → path, one Python node at a time (each node once, whatever the number of sites
+  // under it), so that sites whose shown frames are the same merge by a number, without a string or an
+  // array per site: the live view asks for this several times a second on tens of thousands of stacks.
+  const frames = model.frames;
+  const filter = options.filter;
+  const trie = new TupleInterner(2, Math.min(1 << 22, frames.pyFrame.length + 1024)); // at most a path per node
+  const pathOfNode = new Int32Array(frames.pyFrame.length).fill(-1); // Python node → path (0: empty)
+  pathOfNode[0] = 0;
+  const climb: number[] = [];
+  const pythonPath = (node: number): number => {
+    let n = node;
+    while ((pathOfNode[n] as number) < 0) {
+      climb.push(n);
+      n = frames.pyParent[n] as number;
+    }
+    let path = pathOfNode[n] as number;
+    while (climb.length > 0) {
+      const m = climb.pop() as number;
+      const f = frames.pyFrame[m] as number;
+      if (frames.visible(f, filter)) path = trie.intern(path, f) + 1;
+      pathOfNode[m] = path;
+    }
+    return path;
+  };
+  const pathOfPair = new Map<string, number>();
+  const pairPath = (py: number, native: number): number => {
+    const key = `${py}:${native}`;
+    let path = pathOfPair.get(key);
+    if (path === undefined) {
+      path = 0;
+      for (const f of frames.stack(py, native, filter)) path = trie.intern(path, f) + 1;
+      pathOfPair.set(key, path);
+    }
+    return path;
+  };
+  const framesOf = (path: number): number[] => {
+    const out: number[] = [];
+    for (let p = path; p > 0; p = trie.get(p - 1, 0)) out.push(trie.get(p - 1, 1));
+    return out.reverse();
+  };
+
+  const entries: StackAmount[] = [];
+  const byPath = new Map<number, number>(); // path → index in entries
   const sites = model.sites;
   for (const s of set.sites) {
     const thread = sites.thread(s.site);
     if (options.threads !== undefined && !options.threads.has(thread)) continue;
     const py = sites.pyStack(s.site);
     const native = sites.nativeStack(s.site);
-    const pairKey = `${py}:${native}`;
-    let frames = frameCache.get(pairKey);
-    if (frames === undefined) {
-      frames = model.frames.stack(py, native, options.filter);
-      frameCache.set(pairKey, frames);
+    const path = native === 0 ? pythonPath(py) : pairPath(py, native);
+    let at = byPath.get(path);
+    if (at === undefined) {
+      at = entries.length;
+      entries.push({ frames: framesOf(path), bytes: 0, count: 0, threads: new Set(), allocator: sites.allocator(s.site), allocatorBytes: 0 });
+      byPath.set(path, at);
     }
-    const key = frames.join(',');
-    let entry = byKey.get(key);
-    if (entry === undefined) {
-      entry = { frames, bytes: 0, count: 0, threads: new Set(), allocator: sites.allocator(s.site), allocatorBytes: 0 };
-      byKey.set(key, entry);
-    }
+    const entry = entries[at] as StackAmount;
     entry.bytes += s.bytes;
     entry.count += s.count;
     entry.threads.add(thread);
@@ -54,7 +92,7 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
       entry.allocatorBytes = s.bytes;
     }
   }
-  return [...byKey.values()].sort((a, b) => b.bytes - a.bytes || b.count - a.count);
+  return entries.sort((a, b) => b.bytes - a.bytes || b.count - a.count);
 }
 
 /** A stack's identity across captures: its frames as (function, file, line), root first. */

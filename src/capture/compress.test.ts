@@ -22,9 +22,9 @@ test('recompression keeps every record and compresses every block', () => {
   const b = decode(out);
   assert.deepEqual(b.items, a.items);
   assert.deepEqual(b.warnings, []);
-  // Tiny blocks (a lone BARRIER) do not get smaller and stay stored.
-  assert.ok(b.blocks.every((x) => x.flags === 1 || x.rawLen < 64));
-  assert.ok(b.blocks.filter((x) => x.flags === 1).length > b.blocks.length / 2);
+  // Small blocks (a lone BARRIER, a few records) may not get smaller and stay stored.
+  assert.ok(b.blocks.every((x) => x.flags === 2 || x.rawLen < 256));
+  assert.ok(b.blocks.filter((x) => x.flags === 2).length > b.blocks.length / 2);
   assert.ok(out.length < realistic.length * 0.7, `${out.length} vs ${realistic.length}`);
 });
 

@@ -1,24 +1,28 @@
 // Recompression of a finished capture (`memlens run` does it after the program ended, unless
-// --no-compress): every uncompressed block of records is deflated on its own, so the result streams and
+// --no-compress): every uncompressed block of records is compressed (brotli) on its own, so the result streams and
 // survives truncation exactly like the original. Everything else is copied as it is: the header, blocks
 // already compressed, blocks of unknown kinds, damaged regions, a partial block at the end.
 //
 // The level is chosen by measurement (docs/benchmarks.md, "Compression"): DEFAULT_COMPRESS_LEVEL.
 
-import { BLOCK_FLAG_DEFLATE, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS } from './format.js';
+import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS } from './format.js';
 import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
 
-export const DEFAULT_COMPRESS_LEVEL = 1;
+/** Brotli quality 5: on agent captures about a quarter smaller than deflate level 1, and as fast to write. */
+export const DEFAULT_COMPRESS_LEVEL = 5;
+export const DEFAULT_CODEC = 'brotli';
 
 export interface RecompressOptions {
   readonly level?: number;
+  readonly codec?: 'deflate' | 'brotli';
   readonly source?: string;
 }
 
 export class Recompressor {
   private readonly framer: BlockFramer;
   private readonly level: number;
+  private readonly codec: 'deflate' | 'brotli';
   bytesOut = 0;
   blocks = 0;
   compressedBlocks = 0;
@@ -28,7 +32,8 @@ export class Recompressor {
     private readonly sink: (bytes: Uint8Array) => void,
     options: RecompressOptions = {},
   ) {
-    this.level = options.level ?? DEFAULT_COMPRESS_LEVEL;
+    this.codec = options.codec ?? DEFAULT_CODEC;
+    this.level = options.level ?? (this.codec === 'brotli' ? DEFAULT_COMPRESS_LEVEL : 1);
     this.framer = new BlockFramer(
       {
         header: (_h, bytes) => this.out(bytes.slice()),
@@ -41,9 +46,10 @@ export class Recompressor {
           const payload = bytes.subarray(info.headerLen);
           const framed = encodeBlock(info.stream, info.baseSeq, payload, {
             compressLevel: this.level,
+            codec: this.codec,
             extraHeader: bytes.subarray(BLOCK_HEADER_LEN, info.headerLen),
           });
-          if (((framed[4] as number) & BLOCK_FLAG_DEFLATE) !== 0) this.compressedBlocks++;
+          if (((framed[4] as number) & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
           this.out(framed);
         },
         damaged: () => undefined,

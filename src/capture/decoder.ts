@@ -12,8 +12,8 @@
 // zero-padded scratch buffer first; a record that ran past the payload's end is noticed after the fact
 // (p > end) and never reported.
 
-import { inflateRawSync } from 'node:zlib';
-import { BLOCK_FLAG_DEFLATE, BLOCK_KIND_RECORDS, OPTION_NATIVE } from './format.js';
+import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
+import { BLOCK_FLAG_BROTLI, BLOCK_FLAGS_COMPRESSED, BLOCK_KIND_RECORDS, OPTION_NATIVE } from './format.js';
 import { BlockFramer } from './framing.js';
 import { decodeMeta } from './meta.js';
 import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning } from './records.js';
@@ -162,7 +162,7 @@ export class CaptureDecoder {
   private readable(info: BlockInfo): boolean {
     let what: string | undefined;
     if (info.kind !== BLOCK_KIND_RECORDS) what = `kind ${info.kind}`;
-    else if ((info.flags & ~BLOCK_FLAG_DEFLATE) !== 0) what = `flags 0x${info.flags.toString(16)}`;
+    else if ((info.flags & ~BLOCK_FLAGS_COMPRESSED) !== 0 || info.flags === BLOCK_FLAGS_COMPRESSED) what = `flags 0x${info.flags.toString(16)}`;
     if (what === undefined) return true;
     if (!this.warnedKinds.has(what)) {
       this.warnedKinds.add(what);
@@ -181,10 +181,11 @@ export class CaptureDecoder {
     this.visitor.block?.(info);
     if (!this.readable(info)) return;
     const stored = bytes.subarray(info.headerLen);
-    if ((info.flags & BLOCK_FLAG_DEFLATE) !== 0) {
+    if ((info.flags & BLOCK_FLAGS_COMPRESSED) !== 0) {
       let raw: Uint8Array;
       try {
-        raw = inflateRawSync(stored, { maxOutputLength: Math.max(info.rawLen, 1) });
+        const limit = { maxOutputLength: Math.max(info.rawLen, 1) };
+        raw = (info.flags & BLOCK_FLAG_BROTLI) !== 0 ? brotliDecompressSync(stored, limit) : inflateRawSync(stored, limit);
       } catch (e) {
         this.damagedPayload(info, `cannot be decompressed (${e instanceof Error ? e.message : String(e)})`);
         return;
@@ -220,12 +221,12 @@ export class CaptureDecoder {
       return;
     }
     this.visitor.block?.(info);
-    if ((info.flags & BLOCK_FLAG_DEFLATE) !== 0 || !this.readable(info)) {
+    if ((info.flags & BLOCK_FLAGS_COMPRESSED) !== 0 || !this.readable(info)) {
       this.warn({
         kind: 'truncated',
         offset,
         skippedBytes: bytes.length,
-        message: `the capture ends at offset ${total}, inside a ${info.flags & BLOCK_FLAG_DEFLATE ? 'compressed ' : ''}block that starts at offset ${offset} (the writer was probably killed): read up to offset ${offset}`,
+        message: `the capture ends at offset ${total}, inside a ${info.flags & BLOCK_FLAGS_COMPRESSED ? 'compressed ' : ''}block that starts at offset ${offset} (the writer was probably killed): read up to offset ${offset}`,
       });
       return;
     }

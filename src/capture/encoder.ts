@@ -3,12 +3,13 @@
 // append an EXIT record after the program ended; tests, fixtures and benchmarks use it to make captures.
 // Output is deterministic: the same calls give the same bytes.
 
-import { crc32, deflateRawSync } from 'node:zlib';
+import { brotliCompressSync, constants as zlibConstants, crc32, deflateRawSync } from 'node:zlib';
 import {
   ALLOC_ABS_ADDR,
   ALLOC_BIT,
   ALLOC_SAME_STACK,
   ALLOC_SEQ1,
+  BLOCK_FLAG_BROTLI,
   BLOCK_FLAG_DEFLATE,
   BLOCK_HEADER_LEN,
   BLOCK_KIND_RECORDS,
@@ -59,7 +60,9 @@ interface OpenBlock {
 
 export interface BlockEncodeOptions {
   readonly kind?: number;
+  /** Compress the payload: deflate level 0–9, or brotli quality 0–11 with `codec: 'brotli'`. */
   readonly compressLevel?: number | undefined;
+  readonly codec?: 'deflate' | 'brotli' | undefined;
   /** Extra header bytes past the 32 this version knows (tests of forward compatibility). */
   readonly extraHeader?: Uint8Array;
 }
@@ -73,10 +76,20 @@ export function encodeBlock(stream: number, baseSeq: number, payload: Uint8Array
   let stored = payload;
   let flags = 0;
   if (options.compressLevel !== undefined && payload.length > 0) {
-    const c = deflateRawSync(payload, { level: options.compressLevel });
+    const brotli = options.codec === 'brotli';
+    const c = brotli
+      ? brotliCompressSync(payload, {
+          params: {
+            [zlibConstants.BROTLI_PARAM_QUALITY]: options.compressLevel,
+            // A block is at most 16 MiB; the agent's are 32 KiB: a 64 KiB window sees all of one.
+            [zlibConstants.BROTLI_PARAM_LGWIN]: payload.length <= 1 << 16 ? 16 : 24,
+            [zlibConstants.BROTLI_PARAM_SIZE_HINT]: payload.length,
+          },
+        })
+      : deflateRawSync(payload, { level: options.compressLevel });
     if (c.length < payload.length) {
       stored = c;
-      flags |= BLOCK_FLAG_DEFLATE;
+      flags |= brotli ? BLOCK_FLAG_BROTLI : BLOCK_FLAG_DEFLATE;
     }
   }
   const extra = options.extraHeader ?? new Uint8Array(0);

@@ -8,7 +8,7 @@
 import { crc32 } from 'node:zlib';
 import { CaptureFormatError } from '../errors.js';
 import {
-  BLOCK_FLAG_DEFLATE,
+  BLOCK_FLAGS_COMPRESSED,
   BLOCK_HEADER_LEN,
   BLOCK_SYNC_U32,
   FILE_HEADER_FIXED_LEN,
@@ -276,7 +276,7 @@ export class BlockFramer {
     if (headerLen < BLOCK_HEADER_LEN) return this.bad(`header length ${headerLen} below ${BLOCK_HEADER_LEN}`);
     if (stored > MAX_BLOCK_PAYLOAD) return this.bad(`stored length ${stored} above the limit`);
     if (raw > MAX_BLOCK_PAYLOAD) return this.bad(`raw length ${raw} above the limit`);
-    if ((flags & BLOCK_FLAG_DEFLATE) === 0 && raw !== stored) return this.bad(`raw length ${raw} differs from stored length ${stored}`);
+    if ((flags & BLOCK_FLAGS_COMPRESSED) === 0 && raw !== stored) return this.bad(`raw length ${raw} differs from stored length ${stored}`);
     if (readU32(buf, p + 28) > 0x1fffff) return this.bad('base_seq above 2^53 - 1');
     return headerLen + stored;
   }

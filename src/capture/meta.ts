@@ -38,6 +38,7 @@ export const RECORD_TYPE_OF: Readonly<Record<Exclude<MetaRecord['type'], 'unknow
   note: RecordType.Note,
   'stack-reset': RecordType.StackReset,
   'gc-state': RecordType.GcState,
+  census: RecordType.Census,
 };
 
 export function recordTypeOf(rec: MetaRecord): number {
@@ -204,6 +205,8 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
         frozenObjects: r.varint(),
         thresholds: [r.varint(), r.varint(), r.varint()],
       };
+    case RecordType.Census:
+      return { type: 'census', stream, seq: r.varint(), timeNs: r.varint(), label: r.string(), json: r.string() };
     default:
       return { type: 'unknown', stream, recordType: t, payload: r.buf.slice(r.pos, r.end) };
   }
@@ -358,6 +361,12 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
       w.varint(rec.thresholds[0]);
       w.varint(rec.thresholds[1]);
       w.varint(rec.thresholds[2]);
+      return;
+    case 'census':
+      w.varint(rec.seq);
+      w.varint(rec.timeNs);
+      w.string(rec.label);
+      w.string(rec.json);
       return;
     case 'unknown':
       w.raw(rec.payload);

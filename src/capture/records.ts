@@ -262,6 +262,18 @@ export interface GcStateRecord {
   readonly thresholds: readonly [number, number, number];
 }
 
+/** A census of the live Python objects by type, taken in the process (docs/capture-format.md, CENSUS). */
+export interface CensusRecord {
+  readonly type: 'census';
+  readonly stream: number;
+  readonly seq: number;
+  readonly timeNs: number;
+  /** Why it was taken: "near-oom", "growth", "on request". */
+  readonly label: string;
+  /** The census as agent/python/memlens_census.py's census() returns it, in JSON. */
+  readonly json: string;
+}
+
 /** A length-prefixed record of a type this reader does not know (kept for `memlens parse`). */
 export interface UnknownRecord {
   readonly type: 'unknown';
@@ -291,6 +303,7 @@ export type MetaRecord =
   | NoteRecord
   | StackResetRecord
   | GcStateRecord
+  | CensusRecord
   | UnknownRecord;
 
 /** Why part of a file could not be read. The reader goes on after each of these. */

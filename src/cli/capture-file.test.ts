@@ -87,3 +87,26 @@ test('appendToCaptureFile adds an EXIT record that a reader finds after the agen
   assert.deepEqual(c.c.items.at(-1), exit);
   await assert.rejects(appendToCaptureFile(join(dir, 'missing-dir', 'x.mlens'), [exit]), /missing-dir\/x\.mlens: no such file/);
 });
+
+test('sealCaptureFile keeps every whole record of a block cut anywhere, so an appended EXIT reads cleanly', async () => {
+  const { sealCaptureFile } = await import('./capture-file.js');
+  const bytes = writeInFileOrder(everyRecordItems(false), TEST_HEADER, { blockSize: 400 });
+  const full = new Collector();
+  decodeCapture(bytes, full);
+  const last = full.c.blocks[full.c.blocks.length - 1];
+  assert.ok(last !== undefined);
+  const exit = { type: 'exit', stream: STREAM_MEMLENS, timeNs: 5, exitCode: 0, signal: 9, oomKill: 1, detail: 'killed' } as const;
+  for (let cut = last.offset + 1; cut < bytes.length; cut++) {
+    const path = join(dir, 'cut.mlens');
+    writeFileSync(path, bytes.subarray(0, cut));
+    // What a reader gets from the cut file: every whole record before the cut.
+    const before = new Collector();
+    decodeCapture(bytes.subarray(0, cut), before);
+    await sealCaptureFile(path);
+    await appendToCaptureFile(path, [exit]);
+    const after = new Collector();
+    await readCaptureFile(path, after);
+    assert.deepEqual(after.c.warnings, [], `cut at ${cut}: no warning after sealing`);
+    assert.deepEqual(after.c.items, [...before.c.items, exit], `cut at ${cut}: the whole records, then EXIT`);
+  }
+});

@@ -5,7 +5,7 @@ import { appendFile, open, rename, rm, stat, type FileHandle } from 'node:fs/pro
 import { CaptureDecoder } from '../capture/decoder.js';
 import { Recompressor } from '../capture/compress.js';
 import { encodeAppendix } from '../capture/encoder.js';
-import type { CaptureHeader, CaptureVisitor, DecodeWarning, MetaRecord } from '../capture/records.js';
+import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, MetaRecord } from '../capture/records.js';
 import { CaptureFormatError, FileError } from '../errors.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 
@@ -162,5 +162,57 @@ export async function appendToCaptureFile(path: string, records: readonly MetaRe
     await appendFile(path, encodeAppendix(records), { flag: 'a' });
   } catch (e) {
     throw fileError(path, e, 'appending to it');
+  }
+}
+
+export interface SealResult {
+  /** Bytes of a cut final block that could not be kept (a partial record, a partial block header). */
+  readonly droppedBytes: number;
+  /** A cut final block was rewritten as a whole, shorter block holding its whole records. */
+  readonly resealed: boolean;
+}
+
+/**
+ * Makes a capture that a killed writer left cut in the middle of a block end on a block boundary again,
+ * keeping every whole record: the cut block is rewritten as a complete block of its whole records. Without
+ * this, anything appended after the cut (the EXIT record) would read as the cut block's missing bytes.
+ * The OOM killer often strikes in the middle of a write (the write itself needs memory), so this is the
+ * common case of an OOM-killed capture, not an exotic one.
+ */
+export async function sealCaptureFile(path: string): Promise<SealResult> {
+  const { encodeBlock } = await import('../capture/encoder.js');
+  let lastBlock: BlockInfo | undefined;
+  let cut: DecodeWarning | undefined;
+  await readCaptureFile(path, {
+    alloc: () => undefined,
+    free: () => undefined,
+    meta: () => undefined,
+    block: (info) => {
+      lastBlock = info;
+    },
+    warning: (w) => {
+      if (w.kind === 'truncated') cut = w;
+    },
+  });
+  if (cut === undefined) return { droppedBytes: 0, resealed: false };
+  const { size } = await stat(path);
+  const fh = await open(path, 'r+');
+  try {
+    const block = lastBlock;
+    // Cut inside a block header, or a block we cannot keep part of: drop it from its start.
+    if (block === undefined || cut.offset <= block.offset + block.headerLen || (block.flags & 1) !== 0) {
+      const from = block !== undefined && block.offset + block.headerLen + block.storedLen > cut.offset ? block.offset : cut.offset;
+      await fh.truncate(from);
+      return { droppedBytes: size - from, resealed: false };
+    }
+    const payloadStart = block.offset + block.headerLen;
+    const whole = new Uint8Array(cut.offset - payloadStart);
+    await fh.read(whole, 0, whole.length, payloadStart);
+    const sealed = encodeBlock(block.stream, block.baseSeq, whole);
+    await fh.truncate(block.offset);
+    await fh.write(sealed, 0, sealed.length, block.offset);
+    return { droppedBytes: size - cut.offset, resealed: true };
+  } finally {
+    await fh.close();
   }
 }

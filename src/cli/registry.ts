@@ -3,6 +3,7 @@
 
 import type { Command } from './command.js';
 import { attachCommand } from './commands/attach.js';
+import { censusCommand } from './commands/census.js';
 import { collectCommand } from './commands/collect.js';
 import { detachCommand } from './commands/detach.js';
 import { diffCommand } from './commands/diff.js';
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   attachCommand,
   detachCommand,
   verdictCommand,
+  censusCommand,
   summaryCommand,
   statsCommand,
   treeCommand,

@@ -25,6 +25,7 @@ import type {
   MarkerRecord,
   MetaRecord,
   NoteRecord,
+  CensusRecord,
   SnapshotRecord,
   TrailerRecord,
 } from '../capture/records.js';
@@ -121,6 +122,21 @@ interface StreamState {
 }
 
 const SITE_CACHE = 1024;
+
+/** Frame resolution kept between current() calls (resolveFrames()). */
+interface ResolvedFrames {
+  readonly frames: FrameTable;
+  /** Global Python and native node ids up to these are mapped. */
+  py: number;
+  native: number;
+  readonly byCodeAndLine: Map<string, number>;
+  readonly byIp: Map<number, number>;
+  /** Nodes mapped to a placeholder: their CODE record, or the IMAGE holding their address, was missing. */
+  unknownPy: number[];
+  unknownNative: number[];
+  /** Images loaded when the native nodes were last mapped. */
+  images: number;
+}
 
 const EMPTY_HEADER: CaptureHeader = {
   version: 0,
@@ -239,11 +255,13 @@ export class ModelBuilder implements CaptureVisitor {
   private readonly gcStates: GcStateRecord[] = [];
   private readonly forks: ForkRecord[] = [];
   private readonly notes: NoteRecord[] = [];
+  private readonly censuses: CensusRecord[] = [];
   private readonly warnings: DecodeWarning[] = [];
   private trailer: TrailerRecord | undefined;
   private exit: ExitRecord | undefined;
   private agentStats: AgentStatsRecord | undefined;
   private lastCheckpoint: CheckpointRecord | undefined;
+  private resolved: ResolvedFrames | undefined;
   private readonly checkpointEntries = new Map<string, CheckpointEntry>();
   private sawCheckpoint = false;
   private durationNs = 0;
@@ -280,6 +298,7 @@ export class ModelBuilder implements CaptureVisitor {
   header(h: CaptureHeader): void {
     this.hdr = h;
     this.images = new ImageTable(h.executable);
+    this.resolved = undefined; // frame kinds and modules depend on the header's paths
   }
 
   // ── hot path ─────────────────────────────────────────────────────────────────────────────────────
@@ -606,6 +625,10 @@ export class ModelBuilder implements CaptureVisitor {
         this.gcStates.push(record);
         this.seeTime(record.timeNs);
         break;
+      case 'census':
+        this.censuses.push(record);
+        this.seeTime(record.timeNs);
+        break;
       case 'image-unload':
       case 'barrier':
       case 'unknown':
@@ -682,19 +705,27 @@ export class ModelBuilder implements CaptureVisitor {
     for (const e of r.entries) this.checkpointEntries.set(`${e.stream}:${e.stack}:${e.nativeStack}:${e.allocator}`, e);
   }
 
-  /** The site of a checkpoint entry's location (stacks as they are at the end of the file). */
-  private checkpointSite(e: CheckpointEntry, count: boolean): number {
+  /** The site of a checkpoint entry's location in `sites` (stacks as they are now). */
+  private checkpointSite(sites: SiteTable, e: CheckpointEntry): number {
     const st = this.streamState(e.stream);
     const py = e.stack > 0 ? ((st.py[e.stack]) ?? 0) : 0;
     const nat = e.nativeStack > 0 ? ((st.native[e.nativeStack]) ?? 0) : 0;
-    if (count && ((e.stack > 0 && py === 0) || (e.nativeStack > 0 && nat === 0))) this.unknownStacks++;
-    return this.sites.intern(py, nat, st.thread, e.allocator);
+    return sites.intern(py, nat, st.thread, e.allocator);
   }
 
-  private applyCheckpointEntries(): void {
-    const c = this.sites.columns;
+  /**
+   * Puts the latest checkpoint entries into `sites` (the builder's own table at the end, a copy of it in
+   * the middle of a stream) and the allocator columns. Returns the entries whose stack was never defined.
+   */
+  private applyCheckpointEntries(sites: SiteTable, allocatorCounts: Float64Array, allocatorBytes: Float64Array): number {
+    const c = sites.columns;
+    let unknown = 0;
     for (const e of this.checkpointEntries.values()) {
-      const site = this.checkpointSite(e, true);
+      const st = this.streamState(e.stream);
+      const py = e.stack > 0 ? ((st.py[e.stack]) ?? 0) : 0;
+      const nat = e.nativeStack > 0 ? ((st.native[e.nativeStack]) ?? 0) : 0;
+      if ((e.stack > 0 && py === 0) || (e.nativeStack > 0 && nat === 0)) unknown++;
+      const site = sites.intern(py, nat, st.thread, e.allocator);
       c.totalCount.array[site] = (c.totalCount.array[site] as number) + e.totalCount;
       c.totalBytes.array[site] = (c.totalBytes.array[site] as number) + e.totalBytes;
       c.liveCount.array[site] = (c.liveCount.array[site] as number) + e.liveCount;
@@ -704,19 +735,48 @@ export class ModelBuilder implements CaptureVisitor {
       c.peakBytes.array[site] = (c.peakBytes.array[site] as number) + e.savedPeakBytes;
       c.updatedSeq.array[site] = Math.max(c.updatedSeq.array[site] as number, e.updatedSeq);
     }
+    const cp = this.lastCheckpoint;
+    for (let s = 0; s < sites.size; s++) {
+      const k = sites.allocator(s) & 15;
+      allocatorCounts[k] = (allocatorCounts[k] as number) + (c.totalCount.array[s] as number);
+      allocatorBytes[k] = (allocatorBytes[k] as number) + (c.totalBytes.array[s] as number);
+      if ((c.updatedSeq.array[s] as number) <= (cp?.peakSeq ?? 0)) {
+        c.peakBytes.array[s] = c.liveBytes.array[s] as number;
+        c.peakCount.array[s] = c.liveCount.array[s] as number;
+      }
+    }
+    return unknown;
   }
 
-  // ── the end ──────────────────────────────────────────────────────────────────────────────────────
+  // ── the end, and the middle ──────────────────────────────────────────────────────────────────────
 
+  /** The model of the whole capture. The builder is done: feed it nothing more. */
   finish(): CaptureModel {
     if (this.pendingSnapshots.length > 0) this.resolveSnapshots(Infinity);
+    return this.model(true);
+  }
+
+  /**
+   * The model of what has been replayed so far, as a fresh builder fed the same records and finished here
+   * would give it; feeding may go on afterwards. For a live view (src/live/), so it costs O(sites) plus the
+   * stack nodes defined since the previous call, not O(events).
+   *
+   * The model shares the builder's growing tables (sites and their columns, snapshots, threads, frames):
+   * read it before feeding more records, and ask again afterwards. Snapshots whose seq the replay has not
+   * reached yet get the heap as it is now (as finish() would give them); they stay pending and get their
+   * own value when the replay reaches them. The replay observer hears nothing from this call.
+   */
+  current(): CaptureModel {
+    for (const i of this.pendingSnapshots) this.snap.heap[i] = this.heap;
+    return this.model(false);
+  }
+
+  private model(final: boolean): CaptureModel {
     const aggregated = this.sawCheckpoint || (this.hdr.options & OPTION_AGGREGATE) !== 0;
-    if (aggregated) {
-      this.applyCheckpointEntries();
-      this.observer?.resolveCheckpoints?.((e) => this.checkpointSite(e, false));
-    }
-    const c = this.sites.columns;
-    const n = this.sites.size;
+    let sites = this.sites;
+    let allocatorCounts = this.allocatorCounts;
+    let allocatorBytes = this.allocatorBytes;
+    let unknownStacks = this.unknownStacks;
     let allocations = this.allocations;
     let bytesAllocated = this.bytesAllocated;
     let endHeap = this.heap;
@@ -725,47 +785,74 @@ export class ModelBuilder implements CaptureVisitor {
     let maxHeapSeq = this.maxHeapSeq;
     let peakHeap = this.peakHeap;
     let peakSeq = this.peakSeq;
+    let lastSeq = this.lastSeq;
     let peakFound = true;
 
     if (aggregated) {
       // The agent kept the totals; a location's share of the peak is its live value if it has not
-      // changed since the peak, else the value it saved when it first changed after it.
+      // changed since the peak, else the value it saved when it first changed after it. Checkpoint entries
+      // are cumulative, so in the middle of a stream they go into a copy of the table (aggregated captures
+      // have few sites): the builder's own table stays as the next checkpoint expects it.
+      if (!final) {
+        sites = this.sites.clone();
+        allocatorCounts = this.allocatorCounts.slice();
+        allocatorBytes = this.allocatorBytes.slice();
+      }
+      unknownStacks += this.applyCheckpointEntries(sites, allocatorCounts, allocatorBytes);
+      if (final) {
+        this.unknownStacks = unknownStacks;
+        // Observers of checkpoints resolve their entries now that every FRAME has arrived.
+        this.observer?.resolveCheckpoints?.((e) => this.checkpointSite(sites, e));
+      }
+      const c = sites.columns;
       const cp = this.lastCheckpoint;
       allocations = 0;
       bytesAllocated = 0;
       endLiveCount = 0;
-      for (let s = 0; s < n; s++) {
+      for (let s = 0; s < sites.size; s++) {
         allocations += c.totalCount.array[s] as number;
         bytesAllocated += c.totalBytes.array[s] as number;
         endLiveCount += c.liveCount.array[s] as number;
-        const k = this.sites.allocator(s) & 15;
-        this.allocatorCounts[k] = (this.allocatorCounts[k] as number) + (c.totalCount.array[s] as number);
-        this.allocatorBytes[k] = (this.allocatorBytes[k] as number) + (c.totalBytes.array[s] as number);
-        if ((c.updatedSeq.array[s] as number) <= (cp?.peakSeq ?? 0)) {
-          c.peakBytes.array[s] = c.liveBytes.array[s] as number;
-          c.peakCount.array[s] = c.liveCount.array[s] as number;
-        }
       }
       endHeap = cp?.heap ?? 0;
       maxHeap = cp?.peakHeap ?? 0;
       maxHeapSeq = cp?.peakSeq ?? 0;
       peakHeap = maxHeap;
       peakSeq = maxHeapSeq;
-      this.lastSeq = Math.max(this.lastSeq, cp?.seq ?? 0);
+      lastSeq = Math.max(this.lastSeq, cp?.seq ?? 0);
+      if (final) this.lastSeq = lastSeq;
     } else {
+      const c = this.sites.columns;
+      const n = this.sites.size;
+      let epoch = this.epoch;
       if (!this.windowStarted) {
         if (this.fromSeq === Infinity) peakFound = false;
-        else this.startWindow();
+        else if (final) {
+          this.startWindow();
+          epoch = this.epoch;
+          peakHeap = this.peakHeap;
+          peakSeq = this.peakSeq;
+        } else if (this.heap > this.peakHeap) {
+          // What startWindow() would do at the end, without starting the window: the next event may
+          // still fall before it.
+          peakHeap = this.heap;
+          peakSeq = this.lastSeq;
+          epoch = this.epoch + 1;
+        }
       }
-      if (this.peakHeap < 0) peakFound = false;
+      if (peakHeap < 0) peakFound = false;
       if (peakFound) {
+        // A site not changed since the latest peak has its live value as its value at the peak. Writing
+        // that into the peak columns is safe in the middle of the stream: the replay reads a site's peak
+        // columns only when its mark is the current epoch, and overwrites them otherwise (touch()).
         for (let s = 0; s < n; s++) {
-          if (c.peakMark.array[s] !== this.epoch) {
+          if (c.peakMark.array[s] !== epoch) {
             c.peakBytes.array[s] = c.liveBytes.array[s] as number;
             c.peakCount.array[s] = c.liveCount.array[s] as number;
           }
         }
       } else {
+        // No peak yet means epoch 0: every mark is 0, no site's peak columns were saved.
         c.peakBytes.array.fill(0);
         c.peakCount.array.fill(0);
         peakHeap = 0;
@@ -780,7 +867,7 @@ export class ModelBuilder implements CaptureVisitor {
       unknownFrees: this.unknownFrees,
       missedFrees: this.missedFrees,
       duplicateTracks: this.duplicateTracks,
-      unknownStacks: this.unknownStacks,
+      unknownStacks,
       outOfOrder: this.outOfOrder,
       lateSnapshots: this.lateSnapshots,
     };
@@ -789,7 +876,7 @@ export class ModelBuilder implements CaptureVisitor {
       header: this.hdr,
       aggregated,
       nativeStacks: (this.hdr.options & OPTION_NATIVE) !== 0 || this.nativeNodes.size > 0,
-      sites: this.sites,
+      sites,
       frames,
       threads: this.threads,
       allocations,
@@ -804,17 +891,18 @@ export class ModelBuilder implements CaptureVisitor {
       peakFound,
       window,
       temporaryThreshold: aggregated ? undefined : this.temporaryThreshold,
-      lastSeq: this.lastSeq,
+      lastSeq,
       sizeHistogram: this.sizeHistogram,
       minSize: this.minSize === Infinity ? 0 : this.minSize,
       maxSize: this.maxSize,
-      allocatorCounts: this.allocatorCounts,
-      allocatorBytes: this.allocatorBytes,
+      allocatorCounts,
+      allocatorBytes,
       snapshots,
       markers: this.markers,
       gcs: this.gcs,
       gcStates: this.gcStates,
       forks: this.forks,
+      censuses: this.censuses,
       notes: this.notes,
       trailer: this.trailer,
       exit: this.exit,
@@ -825,59 +913,103 @@ export class ModelBuilder implements CaptureVisitor {
     };
   }
 
-  /** Maps every Python and native stack node to a frame, now that every CODE record has arrived. */
+  /**
+   * Maps the Python and native stack nodes to frames. Incremental: nodes mapped by an earlier call keep
+   * their frame, except those whose CODE record (or IMAGE, for native nodes) had not arrived then: they
+   * are mapped again once it has. A frame left behind that way (`<unknown code N>`) stays in the table,
+   * unused. Called once, at the end, it maps every node in id order, as a one-pass reader would.
+   */
   private resolveFrames(): FrameTable {
-    const h = this.hdr;
-    const frames = new FrameTable({ stdlibDirs: h.stdlibDirs, sitePackages: h.sitePackages, sysPath: h.sysPath });
+    let r = this.resolved;
+    if (r === undefined) {
+      const h = this.hdr;
+      r = {
+        frames: new FrameTable({ stdlibDirs: h.stdlibDirs, sitePackages: h.sitePackages, sysPath: h.sysPath }),
+        py: 0,
+        native: 0,
+        byCodeAndLine: new Map(),
+        byIp: new Map(),
+        unknownPy: [],
+        unknownNative: [],
+        images: -1,
+      };
+      this.resolved = r;
+    }
+    const frames = r.frames;
     const nPy = this.pyNodes.size;
-    frames.pyFrame = new Int32Array(nPy + 1);
-    frames.pyParent = new Int32Array(nPy + 1);
-    const byCodeAndLine = new Map<string, number>();
-    for (let id = 0; id < nPy; id++) {
-      const g = id + 1;
-      const parent = this.pyNodes.get(id, 0);
-      const codeId = this.pyNodes.get(id, 1);
-      const instr = this.pyNodes.get(id, 2);
-      frames.pyParent[g] = parent;
-      const code = this.codes.get(codeId);
-      let frame: number;
-      if (code === undefined) {
-        frames.unknownCodes++;
-        frame = frames.intern(`<unknown code ${codeId}>`, '<unknown>', 0, false, 'user');
-      } else {
-        let line: number;
-        try {
-          line = this.lineResolver(code, instr);
-        } catch {
-          line = 0; // a damaged line table costs the line number, not the report
-        }
-        const key = `${codeId}:${line}`;
-        const known = byCodeAndLine.get(key);
-        if (known !== undefined) frame = known;
-        else {
-          frame = frames.intern(code.qualname !== '' ? code.qualname : code.name, code.filename, line, false);
-          byCodeAndLine.set(key, frame);
-        }
-      }
-      frames.pyFrame[g] = frame;
+    frames.pyFrame = growInt32(frames.pyFrame, nPy + 1);
+    frames.pyParent = growInt32(frames.pyParent, nPy + 1);
+    if (r.unknownPy.length > 0) {
+      const still: number[] = [];
+      for (const g of r.unknownPy) if (!this.mapPyNode(r, g)) still.push(g);
+      r.unknownPy = still;
     }
+    for (let g = r.py + 1; g <= nPy; g++) {
+      frames.pyParent[g] = this.pyNodes.get(g - 1, 0);
+      if (!this.mapPyNode(r, g)) r.unknownPy.push(g);
+    }
+    r.py = nPy;
+    frames.unknownCodes = r.unknownPy.length;
+
     const nNative = this.nativeNodes.size;
-    frames.nativeFrame = new Int32Array(nNative + 1);
-    frames.nativeParent = new Int32Array(nNative + 1);
-    const byIp = new Map<number, number>();
-    for (let id = 0; id < nNative; id++) {
-      const g = id + 1;
-      frames.nativeParent[g] = this.nativeNodes.get(id, 0);
-      const ip = this.nativeNodes.get(id, 1);
-      let frame = byIp.get(ip);
-      if (frame === undefined) {
-        const named = this.images.name(ip);
-        frame = frames.intern(named.name, named.file, 0, true, named.interpreter ? 'internal' : 'user');
-        byIp.set(ip, frame);
-      }
-      frames.nativeFrame[g] = frame;
+    frames.nativeFrame = growInt32(frames.nativeFrame, nNative + 1);
+    frames.nativeParent = growInt32(frames.nativeParent, nNative + 1);
+    const images = this.images.list.length;
+    if (r.unknownNative.length > 0 && images !== r.images) {
+      const still: number[] = [];
+      for (const g of r.unknownNative) if (!this.mapNativeNode(r, g)) still.push(g);
+      r.unknownNative = still;
     }
+    for (let g = r.native + 1; g <= nNative; g++) {
+      frames.nativeParent[g] = this.nativeNodes.get(g - 1, 0);
+      if (!this.mapNativeNode(r, g)) r.unknownNative.push(g);
+    }
+    r.native = nNative;
+    r.images = images;
     return frames;
+  }
+
+  /** Maps Python node `g` (global id) to its frame; false when its code object has not arrived (yet). */
+  private mapPyNode(r: ResolvedFrames, g: number): boolean {
+    const codeId = this.pyNodes.get(g - 1, 1);
+    const instr = this.pyNodes.get(g - 1, 2);
+    const code = this.codes.get(codeId);
+    let frame: number;
+    if (code === undefined) {
+      frame = r.frames.intern(`<unknown code ${codeId}>`, '<unknown>', 0, false, 'user');
+    } else {
+      let line: number;
+      try {
+        line = this.lineResolver(code, instr);
+      } catch {
+        line = 0; // a damaged line table costs the line number, not the report
+      }
+      const key = `${codeId}:${line}`;
+      const known = r.byCodeAndLine.get(key);
+      if (known !== undefined) frame = known;
+      else {
+        frame = r.frames.intern(code.qualname !== '' ? code.qualname : code.name, code.filename, line, false);
+        r.byCodeAndLine.set(key, frame);
+      }
+    }
+    r.frames.pyFrame[g] = frame;
+    return code !== undefined;
+  }
+
+  /** Maps native node `g` to its frame; false when no loaded image holds its address (yet). */
+  private mapNativeNode(r: ResolvedFrames, g: number): boolean {
+    const ip = this.nativeNodes.get(g - 1, 1);
+    let frame = r.byIp.get(ip);
+    let found = true;
+    if (frame === undefined) {
+      const named = this.images.name(ip);
+      found = named.known;
+      frame = r.frames.intern(named.name, named.file, 0, true, named.interpreter ? 'internal' : 'user');
+      // An address no image holds yet may be named later: do not remember its placeholder name.
+      if (found) r.byIp.set(ip, frame);
+    }
+    r.frames.nativeFrame[g] = frame;
+    return found;
   }
 }
 
@@ -886,6 +1018,16 @@ export function sizeBucket(size: number): number {
   if (size < 1) return 0;
   if (size < TWO_32) return 32 - Math.clz32(size);
   return 64 - Math.clz32(Math.floor(size / TWO_32));
+}
+
+/** `arr` with room for `n` entries (doubling, contents kept). */
+function growInt32(arr: Int32Array, n: number): Int32Array {
+  if (n <= arr.length) return arr;
+  let cap = Math.max(16, arr.length * 2);
+  while (cap < n) cap *= 2;
+  const grown = new Int32Array(cap);
+  grown.set(arr);
+  return grown;
 }
 
 function setGrow(arr: Int32Array, index: number, value: number): Int32Array {

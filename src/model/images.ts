@@ -57,13 +57,13 @@ export class ImageTable {
     return found;
   }
 
-  /** `libfoo.so.1+0x1a2b`, or `0x7f…` when no image holds the address. */
-  name(ip: number): { readonly name: string; readonly file: string; readonly offset: number; readonly interpreter: boolean } {
+  /** `libfoo.so.1+0x1a2b`, or `0x7f…` when no image holds the address (`known` false). */
+  name(ip: number): { readonly name: string; readonly file: string; readonly offset: number; readonly interpreter: boolean; readonly known: boolean } {
     const img = this.find(ip);
-    if (img === undefined) return { name: `0x${ip.toString(16)}`, file: '', offset: ip, interpreter: false };
+    if (img === undefined) return { name: `0x${ip.toString(16)}`, file: '', offset: ip, interpreter: false, known: false };
     const path = img.path === '' ? this.executable : img.path;
     const base = path.slice(path.lastIndexOf('/') + 1) || '<main>';
     const offset = ip - img.loadBias;
-    return { name: `${base}+0x${offset.toString(16)}`, file: path, offset, interpreter: img.interpreter };
+    return { name: `${base}+0x${offset.toString(16)}`, file: path, offset, interpreter: img.interpreter, known: true };
   }
 }

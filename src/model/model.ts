@@ -12,6 +12,7 @@ import type {
   TrailerRecord,
   AgentStatsRecord,
   ForkRecord,
+  CensusRecord,
 } from '../capture/records.js';
 import type { FrameTable } from './frames.js';
 import type { SiteTable } from './site-table.js';
@@ -113,6 +114,8 @@ export interface CaptureModel {
   readonly gcStates: readonly GcStateRecord[];
   readonly forks: readonly ForkRecord[];
   readonly notes: readonly NoteRecord[];
+  /** Censuses of live Python objects taken in the process (near OOM, on growth, on request). */
+  readonly censuses: readonly CensusRecord[];
   readonly trailer: TrailerRecord | undefined;
   readonly exit: ExitRecord | undefined;
   readonly agentStats: AgentStatsRecord | undefined;

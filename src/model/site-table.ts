@@ -7,8 +7,8 @@ import { TupleInterner } from './tuple-interner.js';
 /** One per-site quantity; grows with the site table. */
 export class SiteColumn {
   private data: Float64Array;
-  constructor(initial: number) {
-    this.data = new Float64Array(initial);
+  constructor(initial: number | Float64Array) {
+    this.data = typeof initial === 'number' ? new Float64Array(initial) : initial;
   }
   get array(): Float64Array {
     return this.data;
@@ -38,13 +38,19 @@ export const SITE_COLUMNS = [
 export type SiteColumnName = (typeof SITE_COLUMNS)[number];
 
 export class SiteTable {
-  private readonly keys = new TupleInterner(4, 4096);
+  private readonly keys: TupleInterner;
   readonly columns: Record<SiteColumnName, SiteColumn>;
 
-  constructor() {
+  constructor(from?: SiteTable) {
     const cols = {} as Record<SiteColumnName, SiteColumn>;
-    for (const name of SITE_COLUMNS) cols[name] = new SiteColumn(4096);
+    for (const name of SITE_COLUMNS) cols[name] = new SiteColumn(from === undefined ? 4096 : from.columns[name].array.slice());
     this.columns = cols;
+    this.keys = from === undefined ? new TupleInterner(4, 4096) : from.keys.clone();
+  }
+
+  /** An independent copy: the same sites and column values (a model of the middle of a stream). */
+  clone(): SiteTable {
+    return new SiteTable(this);
   }
 
   get size(): number {

@@ -68,6 +68,16 @@ export class TupleInterner {
     return this.values[id * this.arity + k] as number;
   }
 
+  /** An independent copy (same ids). */
+  clone(): TupleInterner {
+    const copy = new TupleInterner(this.arity, 16);
+    copy.values = this.values.slice();
+    copy.slots = this.slots.slice();
+    copy.mask = this.mask;
+    copy.count = this.count;
+    return copy;
+  }
+
   /** Bytes held by the arrays (for the memory figures in benchmarks). */
   get byteLength(): number {
     return this.values.byteLength + this.slots.byteLength;

@@ -148,7 +148,7 @@ export function removeSession(s: Session): void {
 }
 
 export interface AttachRequest {
-  readonly action: 'attach' | 'detach';
+  readonly action: 'attach' | 'detach' | 'census';
   readonly session: Session;
   readonly agentLibrary: string;
   /** The bootstrap's configuration (output or socket, options). */

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
-import { createLimitedChild, memoryCgroupOf, memoryLimit, memoryUsage, oomKillCount, parseProcCgroup, parseSize, procsFile, removeCgroup } from './cgroup.js';
+import { createLimitedChild, memoryCgroupOf, memoryLimit, memoryUsage, oomKillCount, parseProcCgroup, procsFile, removeCgroup } from './cgroup.js';
 import { findOomKillLine } from './kernel-log.js';
 
 test('parseProcCgroup finds the v1 memory controller, else the v2 unified path', () => {
   assert.deepEqual(parseProcCgroup('9:name=systemd:/\n4:memory:/a/b\n0::/\n'), { version: 1, path: '/a/b' });
   assert.deepEqual(parseProcCgroup('0::/user.slice/x.scope\n'), { version: 2, path: '/user.slice/x.scope' });
   assert.equal(parseProcCgroup('garbage'), undefined);
-});
-
-test('parseSize reads what users write', () => {
-  assert.equal(parseSize('512M'), 512 * 1024 ** 2);
-  assert.equal(parseSize('2g'), 2 * 1024 ** 3);
-  assert.equal(parseSize('1.5GiB'), 1.5 * 1024 ** 3);
-  assert.equal(parseSize('4096'), 4096);
-  assert.equal(parseSize('10MB'), 10 * 1024 ** 2);
-  for (const bad of ['', 'abc', '-5M', '12X', '0']) assert.equal(parseSize(bad), undefined, bad);
 });
 
 test('a program over its child cgroup limit is killed by the kernel OOM killer, and we can tell', async () => {

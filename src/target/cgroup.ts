@@ -129,13 +129,3 @@ export async function removeCgroup(cg: MemoryCgroup): Promise<boolean> {
   }
   return false;
 }
-
-/** Parses sizes the way users write them: 512M, 2G, 1.5GiB, 1000000. */
-export function parseSize(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$/i.exec(text);
-  if (m === null) return undefined;
-  const unit = (m[2] ?? '').toLowerCase();
-  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 }[unit] ?? 1;
-  const n = Math.round(Number(m[1]) * scale);
-  return Number.isSafeInteger(n) && n > 0 ? n : undefined;
-}

@@ -3,6 +3,7 @@
 // not die first); SIGTERM, SIGHUP and SIGQUIT sent to memlens are passed on.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { constants } from 'node:os';
 import { isatty } from 'node:tty';
 import { TargetError } from '../errors.js';
@@ -22,6 +23,8 @@ export interface BootstrapConfig {
   readonly overwrite?: boolean;
   /** NEAR_OOM marker above this share of the cgroup limit, per mille. */
   readonly near_oom_permille?: number;
+  /** Censuses of live objects as memory grows (--census-at-peak). */
+  readonly census_growth?: boolean;
   readonly native?: boolean;
   readonly trace_python_allocators?: boolean;
   readonly follow_fork?: boolean;
@@ -53,6 +56,11 @@ export interface ChildExit {
 export interface Launched {
   readonly pid: number;
   readonly exited: Promise<ChildExit>;
+  /** The capture's bytes as the agent writes them (LaunchOptions.pipes.capture). */
+  readonly capture?: Readable | undefined;
+  /** The program's standard output and error (LaunchOptions.pipes.output). */
+  readonly stdout?: Readable | undefined;
+  readonly stderr?: Readable | undefined;
 }
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -64,6 +72,12 @@ export interface LaunchOptions {
   readonly config: BootstrapConfig;
   readonly cwd: string;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /**
+   * For the live view: `capture` makes the agent write into a pipe that Launched.capture reads (on
+   * descriptor `config.fd`, 3 unless given); `output` pipes the program's stdout and stderr to
+   * Launched.stdout/stderr and gives it no stdin (the terminal belongs to the view).
+   */
+  readonly pipes?: { readonly capture?: boolean; readonly output?: boolean } | undefined;
   /** A command the interpreter's command line is appended to (joining a cgroup, setting a limit). */
   readonly wrapper?: readonly string[];
 }
@@ -73,9 +87,16 @@ export interface LaunchOptions {
  * with a TargetError if it could not be).
  */
 export function launch(o: LaunchOptions): Promise<Launched> {
-  const env: Record<string, string | undefined> = { ...o.env, [BOOTSTRAP_ENV]: JSON.stringify({ run: o.target.kind, ...o.config }) };
-  const stdio: ('inherit' | number)[] = ['inherit', 'inherit', 'inherit'];
-  if (o.config.fd !== undefined) stdio[o.config.fd] = o.config.fd;
+  const pipeFd = o.pipes?.capture === true ? (o.config.fd ?? 3) : undefined;
+  const config: BootstrapConfig = pipeFd !== undefined ? { ...o.config, fd: pipeFd } : o.config;
+  const env: Record<string, string | undefined> = { ...o.env, [BOOTSTRAP_ENV]: JSON.stringify({ run: o.target.kind, ...config }) };
+  const stdio: ('inherit' | 'pipe' | 'ignore' | number)[] = o.pipes?.output === true ? ['ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit'];
+  if (pipeFd !== undefined) {
+    while (stdio.length < pipeFd) stdio.push('ignore');
+    stdio[pipeFd] = 'pipe';
+  } else if (config.fd !== undefined) {
+    stdio[config.fd] = config.fd;
+  }
   return new Promise((resolveP, rejectP) => {
     let child: ChildProcess;
     try {
@@ -106,7 +127,13 @@ export function launch(o: LaunchOptions): Promise<Launched> {
     });
     child.once('spawn', () => {
       for (const [sig, h] of handlers) process.on(sig, h);
-      resolveP({ pid: child.pid as number, exited });
+      resolveP({
+        pid: child.pid as number,
+        exited,
+        capture: pipeFd !== undefined ? (child.stdio[pipeFd] as Readable | null) ?? undefined : undefined,
+        stdout: child.stdout ?? undefined,
+        stderr: child.stderr ?? undefined,
+      });
     });
   });
 }

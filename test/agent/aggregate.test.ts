@@ -59,7 +59,8 @@ for (const py of testPythons()) {
       assert.equal(end.get(L('D')), 1_700_000);
       assert.equal(end.get(L('E')) ?? 0, 0);
       assert.equal(end.get(L('F')) ?? 0, 0);
-      assert.equal(tracked.get(L('C')), 2_500_000, "numpy's PyTraceMalloc_Track, kept apart");
+      // numpy reports its buffer with PyTraceMalloc_Track too; it came from malloc and counts once, there.
+      assert.equal(tracked.get(L('C')) ?? 0, 0, "numpy's PyTraceMalloc_Track of a malloc'ed buffer is not counted again");
       assert.equal(peak.get(L('E')), 5_000_001, 'the temporary was live at the peak');
       assert.equal(peak.get(L('A')), 3_000_001);
       const st = o.checkpointState();

@@ -3,6 +3,8 @@
 // SIGINT, as under python3), SIGTERM sent to memlens.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Oracle } from '../support/oracle.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
@@ -75,6 +77,38 @@ for (const py of testPythons()) {
       const o1 = await Oracle.load(r1.capture);
       assert.equal(o1.records('trailer')[0]?.reason, TRAILER_EXIT);
       assert.equal(o1.records('exit')[0]?.exitCode, 1);
+    });
+
+    test('exec: what happened before it is in the file, the new program is not tracked', async () => {
+      const prog = 'import os, sys\nKEEP = bytearray(3_210_000)\nos.execv(sys.executable, [sys.executable, "-c", "import os; print(\'after\', \'MEMLENS_BOOTSTRAP\' in os.environ)"])\n';
+      const r = await memlensRun({ python: py.python, program: ['-c', prog], output: 'exec.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.stdout, 'after False\n');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      assert.equal(o.allocs.filter((a) => a.size === 3_210_001).length, 1, 'the allocation made just before exec');
+      assert.equal(o.records('trailer').length, 0);
+      assert.equal(o.records('exit')[0]?.exitCode, 0);
+    });
+
+    test('a program that closes every descriptor: its new file gets none of our blocks', async () => {
+      const prog = [
+        'import os, time',
+        'os.closerange(3, 1024)',
+        'f = open("mine.txt", "w")',
+        'KEEP = [bytearray(1000 + i) for i in range(20000)]',
+        'time.sleep(0.2)',
+        'f.write("hello")',
+        'f.close()',
+        'print(f.name)',
+      ].join('\n');
+      const r = await memlensRun({ python: py.python, program: ['-c', prog], output: 'closed.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      assert.equal(readFileSync(join(tmp.dir, 'mine.txt'), 'utf8'), 'hello');
+      const o = await Oracle.load(r.capture);
+      assert.deepEqual(o.warnings, []);
+      assert.equal(o.records('exit')[0]?.exitCode, 0, 'memlens still appends EXIT');
     });
 
     test('Ctrl-C: KeyboardInterrupt, then death by SIGINT as under python3', async () => {

@@ -74,6 +74,7 @@ time.sleep(0.6)
 
 const LOADS = `import ctypes, _ctypes
 lib = ctypes.CDLL("libutil.so.1")
+lib.openpty  # a dlsym: new objects are patched (and get their IMAGE) on the first one
 _ctypes.dlclose(lib._handle)
 `;
 
@@ -255,6 +256,25 @@ print("ok")
       assert.ok(util[0]!.segments.length >= 1);
       assert.ok(util[0]!.buildId.length >= 8, 'its GNU build id');
       assert.ok(o.records('image-unload').some((u) => u.loadBias === util[0]!.loadBias));
+    });
+
+    test('dlsym(RTLD_NEXT) still answers relative to its caller', async () => {
+      const lib = join(tmp.dir, 'next');
+      mkdirSync(lib, { recursive: true });
+      const cc = process.env['CC'] ?? 'cc';
+      const src = join(REPO_ROOT, 'agent', 'test', 'dlsym_next.c');
+      let c = spawnSync(cc, ['-shared', '-fPIC', '-DWHICH=2', '-o', join(lib, 'libmemlens_test_b.so'), src, '-ldl'], { encoding: 'utf8' });
+      assert.equal(c.status, 0, c.stderr);
+      c = spawnSync(cc, ['-shared', '-fPIC', '-DWHICH=1', '-o', join(lib, 'libmemlens_test_a.so'), src, `-L${lib}`, '-Wl,--no-as-needed', '-lmemlens_test_b', '-Wl,-rpath,$ORIGIN', '-ldl'], {
+        encoding: 'utf8',
+      });
+      assert.equal(c.status, 0, c.stderr);
+      const prog = `import ctypes\na = ctypes.CDLL(${JSON.stringify(join(lib, 'libmemlens_test_a.so'))})\nprint(a.memlens_test_which(), a.memlens_test_call_next())\n`;
+      const plain = spawnSync(py.python, ['-c', prog], { encoding: 'utf8' });
+      assert.equal(plain.stdout, '1 2\n', plain.stderr);
+      const r = await memlensRun({ python: py.python, program: ['-c', prog], output: 'next.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.stdout, '1 2\n', 'the next definition after the calling library, as without memlens');
     });
 
     test("dlopen by bare name finds the library through the caller's RUNPATH", async () => {

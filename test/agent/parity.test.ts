@@ -36,13 +36,19 @@ print("before")
 outer()
 `;
 
-function plainPython(python: string, args: readonly string[], cwd: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function plainPython(
+  python: string,
+  args: readonly string[],
+  cwd: string,
+  stdin?: string,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(python, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, args, { cwd, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (stdin !== undefined) child.stdin?.end(stdin);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
@@ -68,11 +74,13 @@ for (const py of testPythons()) {
       ['sys.exit(3)', ['-c', 'import sys; print("bye"); sys.exit(3)']],
       ['SystemExit with a message', ['-c', 'raise SystemExit("fatal: no config")']],
       ['a missing module', ['-m', 'no_such_module_xyz']],
+      ['its standard input', ['-c', 'import sys; print(sys.stdin.read().upper(), sys.stdin.isatty())']],
     ];
     for (const [name, args] of cases) {
       test(name, async () => {
-        const plain = await plainPython(py.python, args, tmp.dir);
-        const r = await memlensRun({ python: py.python, program: args, output: `${name.replace(/\W+/g, '-')}.mlens` }, tmp.dir);
+        const stdin = name === 'its standard input' ? 'hello\nworld\n' : undefined;
+        const plain = await plainPython(py.python, args, tmp.dir, stdin);
+        const r = await memlensRun({ python: py.python, program: args, output: `${name.replace(/\W+/g, '-')}.mlens`, ...(stdin !== undefined ? { stdin } : {}) }, tmp.dir);
         assert.equal(r.stdout, plain.stdout);
         assert.equal(r.stderr, plain.stderr);
         assert.equal(r.code, plain.code);

@@ -25,6 +25,8 @@ export interface RunOptions {
   readonly output?: string | null;
   /** Let memlens print where the capture is (default: -q). */
   readonly verbose?: boolean;
+  /** Written to the program's standard input (default: none, stdin is /dev/null). */
+  readonly stdin?: string;
 }
 
 export interface RunResult {
@@ -47,18 +49,19 @@ export function memlensRun(o: RunOptions, dir: string): Promise<RunResult> {
   const capture = join(dir, o.output ?? 'capture.mlens');
   const args = [MEMLENS_BIN, 'run', '--python', o.python, ...(o.output === null ? [] : ['-o', capture]), ...(o.verbose === true ? [] : ['-q']), ...(o.runArgs ?? []), ...o.program];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...o.env }, stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (o.stdin !== undefined) child.stdin?.end(o.stdin);
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`memlens run ${o.program.join(' ')} did not finish in ${o.timeoutMs ?? 120000} ms; stderr: ${stderr}`));
     }, o.timeoutMs ?? 120000);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
       o.onStdout?.(stdout, child);
     });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

@@ -115,8 +115,9 @@ export function everyRecordItems(native = true): Item[] {
   items.push({ type: 'gc-state', stream: svc, timeNs: 2, enabled: false, frozenObjects: MAX, thresholds: [0, 0, MAX] });
   items.push({ type: 'note', stream: svc, kind: 2, text: 'libfoo.so defines its own malloc: not tracked' });
   items.push({ type: 'note', stream: svc, kind: 1, text: '' });
+  items.push({ type: 'census', stream: t1, seq: 101, timeNs: 9, label: 'near-oom', json: '{"kind": "census", "types": [{"type": "bytes", "count": 2, "bytes": 80}]}' });
   items.push({ type: 'unknown', stream: svc, recordType: 63, payload: Uint8Array.of(1, 2, 3, 0, 0xff) });
-  items.push({ type: 'unknown', stream: svc, recordType: 21, payload: new Uint8Array(0) });
+  items.push({ type: 'unknown', stream: svc, recordType: 62, payload: new Uint8Array(0) });
   items.push({ type: 'exit', stream: 0xffffffff, timeNs: 0, exitCode: 0, signal: 9, oomKill: 1, detail: 'Out of memory: Killed process 4242 (python3)' });
   items.push({ type: 'exit', stream: 0xffffffff, timeNs: MAX, exitCode: 255, signal: 0, oomKill: 2, detail: '' });
   return items;

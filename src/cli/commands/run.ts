@@ -5,7 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { access, constants, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { FileError, MemlensError, UsageError } from '../../errors.js';
-import { parseSize } from '../../target/cgroup.js';
+import { parseSize } from '../../report/format.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 
 const DEFAULT_INTERVAL_MS = 10;
@@ -32,7 +32,8 @@ export const runCommand: Command = {
     aggregate: { type: 'boolean', description: 'Aggregate in the process: a small capture of stacks and totals' },
     'memory-interval-ms': { type: 'string', value: 'N', description: `Milliseconds between memory snapshots (default ${DEFAULT_INTERVAL_MS})` },
     'memory-limit': { type: 'string', value: 'SIZE', description: 'Run under this memory limit (512M, 2G), in a child cgroup, to reproduce an OOM kill' },
-    'near-oom': { type: 'string', value: 'SHARE', description: 'Mark the moment usage crosses this share of the cgroup limit (default 0.9)' },
+    'near-oom': { type: 'string', value: 'SHARE', description: 'Mark the moment usage crosses this share of the cgroup limit (default 0.9); a census of live objects is taken then' },
+    'census-at-peak': { type: 'boolean', description: 'Take censuses of live Python objects as memory grows (the last is near the peak)' },
     quiet: { type: 'boolean', short: 'q', description: 'Print nothing but errors' },
     'no-compress': { type: 'boolean', description: 'Leave the capture uncompressed' },
   },
@@ -183,6 +184,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       aggregate: booleanOption(options, 'aggregate'),
       memory_interval_ms: interval,
       ...(nearOom !== undefined ? { near_oom_permille: nearOom } : {}),
+      ...(booleanOption(options, 'census-at-peak') ? { census_growth: true } : {}),
     },
     ...(limit !== undefined ? { wrapper: limit.wrapper } : {}),
   }).catch(async (e: unknown) => {
@@ -206,6 +208,10 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       oomKill: oom.oomKill,
       detail: oom.detail,
     });
+    // A writer killed in the middle of a block (the OOM killer, typically) leaves it cut: make the file end
+    // on a block boundary again before appending.
+    const { sealCaptureFile } = await import('../capture-file.js');
+    await sealCaptureFile(path);
     await appendToCaptureFile(path, [exit]);
   }
   const rel = (p: string): string => {

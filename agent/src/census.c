@@ -1,0 +1,73 @@
+/* Censuses of live Python objects, asked for by the service thread (near OOM, or as the process grows with
+ * --census-at-peak) and taken at a safe point: a pending call runs the bootstrap's census function in the
+ * main thread with the GIL held. The census itself (agent/python/memlens_census.py) is bounded in time; its
+ * result comes back through memlens_record_census as a CENSUS record. Nothing of it is recorded as the
+ * program's allocations (the guard is held while it runs). */
+#include "census.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "agent.h"
+#include "common.h"
+#include "format.h"
+#include "mem.h"
+#include "pyapi.h"
+#include "thread.h"
+
+static atomic_int g_pending; /* a census is queued and has not run yet */
+static char g_label[32];
+
+static int census_pending(void *arg) {
+    (void)arg;
+    int saved = ml_guard;
+    ml_guard = 1;
+    if (memlens_active() && ml_py.PyRun_SimpleString != NULL) {
+        char stmt[160];
+        ml_strlcpy(stmt, "__import__('sys').modules['memlens_bootstrap']._census_in_capture('", sizeof stmt);
+        ml_strlcat(stmt, g_label, sizeof stmt);
+        ml_strlcat(stmt, "')", sizeof stmt);
+        /* A failure prints nothing to the program's stderr: the bootstrap function catches everything. */
+        ml_py.PyRun_SimpleString(stmt);
+    }
+    atomic_store(&g_pending, 0);
+    ml_guard = saved;
+    return 0;
+}
+
+int ml_census_request(const char *label) {
+    if (ml_py.Py_AddPendingCall == NULL) return -1;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&g_pending, &expected, 1)) return -1;
+    ml_strlcpy(g_label, label, sizeof g_label);
+    if (ml_py.Py_AddPendingCall(census_pending, NULL) != 0) {
+        atomic_store(&g_pending, 0);
+        return -1;
+    }
+    return 0;
+}
+
+ML_EXPORT void memlens_record_census(const char *label, const char *json) {
+    if (!memlens_active() || label == NULL || json == NULL) return;
+    ml_thread *t = ml_thread_current();
+    if (t == NULL) return;
+    size_t ll = strlen(label), jl = strlen(json);
+    if (jl > (1u << 20) - 1) return; /* the format's string limit: a census is far smaller */
+    size_t cap = 40 + ll + jl;
+    uint8_t *mem = ml_mem_alloc(cap);
+    if (mem == NULL) return;
+    ml_buf b;
+    ml_buf_init(&b, mem, cap);
+    ml_buf_varint(&b, ml_next_seq());
+    ml_buf_varint(&b, ml_rel_ns());
+    ml_buf_str(&b, label, ll);
+    ml_buf_str(&b, json, jl);
+    pthread_mutex_lock(&t->stream.lock);
+    if (!t->stream.closed) {
+        ml_stream_record(&t->stream, ML_R_CENSUS, b.p, b.len);
+        /* On disk now: a census near OOM may be the last thing this process does. */
+        ml_stream_flush(&t->stream);
+    }
+    pthread_mutex_unlock(&t->stream.lock);
+    ml_mem_free(mem, cap);
+}

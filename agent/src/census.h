@@ -1,0 +1,14 @@
+/* Censuses of live Python objects taken at a safe point (census.c). */
+#ifndef MEMLENS_CENSUS_H
+#define MEMLENS_CENSUS_H
+
+#include "common.h"
+
+/* Asks the main thread to take a census at its next safe point, labelled (near-oom, growth). Returns 0, or -1
+ * if one is already queued or the interpreter refused the pending call. Safe from any thread. */
+int ml_census_request(const char *label);
+
+/* The bootstrap hands a census back (JSON): written as a CENSUS record in the calling thread's stream. */
+ML_EXPORT void memlens_record_census(const char *label, const char *json);
+
+#endif

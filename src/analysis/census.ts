@@ -1,0 +1,177 @@
+// Censuses of live Python objects (agent/python/memlens_census.py): validating what a process sent back,
+// and comparing two of them (which types accumulate). Pure.
+
+import { CaptureFormatError } from '../errors.js';
+
+export interface CensusType {
+  readonly type: string;
+  readonly count: number;
+  /** Sum of sys.getsizeof: shallow sizes (a list counts its pointer array, not its items). */
+  readonly bytes: number;
+}
+
+export interface CensusObject {
+  readonly type: string;
+  readonly bytes: number;
+  /** len() of the object, or -1. */
+  readonly length: number;
+  readonly id: number;
+}
+
+export interface CensusPath {
+  readonly id?: number;
+  readonly target?: string;
+  /** `module __main__['cache'][3]`, or null with the reason. */
+  readonly path: string | null;
+  readonly reason?: string;
+}
+
+export interface Census {
+  readonly pid?: number;
+  /** Unix time (s) it was taken. */
+  readonly time: number;
+  /** How long the process was paused for it. */
+  readonly pauseMs: number;
+  /** The time budget ran out before every object was seen. */
+  readonly partial: boolean;
+  readonly trackedObjects: number;
+  readonly untrackedObjects: number;
+  readonly totalCount: number;
+  readonly totalBytes: number;
+  /** Types by bytes, largest first (the top ones only). */
+  readonly types: readonly CensusType[];
+  readonly typeCount: number;
+  readonly largest: readonly CensusObject[];
+  readonly gc: { readonly enabled: boolean; readonly counts: readonly number[]; readonly thresholds: readonly number[]; readonly frozen: number | null; readonly garbage: number } | undefined;
+  readonly paths: readonly CensusPath[] | undefined;
+}
+
+function num(o: Record<string, unknown>, key: string, where: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new CaptureFormatError(`${where}: '${key}' is not a number`);
+  return v;
+}
+
+function str(o: Record<string, unknown>, key: string, where: string): string {
+  const v = o[key];
+  if (typeof v !== 'string') throw new CaptureFormatError(`${where}: '${key}' is not a string`);
+  return v;
+}
+
+function obj(v: unknown, where: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new CaptureFormatError(`${where}: not an object`);
+  return v as Record<string, unknown>;
+}
+
+function arr(v: unknown, where: string): unknown[] {
+  if (!Array.isArray(v)) throw new CaptureFormatError(`${where}: not a list`);
+  return v;
+}
+
+/** Reads a census from its JSON text; `source` names it in errors (a file, a PID, a capture record). */
+export function parseCensus(text: string, source: string): Census {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CaptureFormatError(`${source}: not a census (not JSON: ${(e as Error).message})`);
+  }
+  const o = obj(raw, source);
+  if (o['kind'] !== 'census') throw new CaptureFormatError(`${source}: not a census (kind is ${JSON.stringify(o['kind'])})`);
+  const types = arr(o['types'], `${source} types`).map((t, i) => {
+    const e = obj(t, `${source} types[${i}]`);
+    return { type: str(e, 'type', source), count: num(e, 'count', source), bytes: num(e, 'bytes', source) };
+  });
+  const largest = arr(o['largest_objects'] ?? [], `${source} largest_objects`).map((t, i) => {
+    const e = obj(t, `${source} largest_objects[${i}]`);
+    return { type: str(e, 'type', source), bytes: num(e, 'bytes', source), length: num(e, 'length', source), id: num(e, 'id', source) };
+  });
+  const gcRaw = o['gc'];
+  const gc =
+    gcRaw !== undefined && gcRaw !== null
+      ? (() => {
+          const g = obj(gcRaw, `${source} gc`);
+          return {
+            enabled: g['enabled'] === true,
+            counts: arr(g['counts'], source).map(Number),
+            thresholds: arr(g['thresholds'], source).map(Number),
+            frozen: typeof g['frozen'] === 'number' ? g['frozen'] : null,
+            garbage: typeof g['garbage'] === 'number' ? g['garbage'] : 0,
+          };
+        })()
+      : undefined;
+  const pathsRaw = o['paths'];
+  const paths =
+    pathsRaw !== undefined && pathsRaw !== null
+      ? arr(obj(pathsRaw, `${source} paths`)['results'], `${source} paths.results`).map((p, i) => {
+          const e = obj(p, `${source} paths[${i}]`);
+          const path = e['path'];
+          return {
+            ...(typeof e['id'] === 'number' ? { id: e['id'] } : {}),
+            ...(typeof e['target'] === 'string' ? { target: e['target'] } : {}),
+            path: typeof path === 'string' ? path : null,
+            ...(typeof e['reason'] === 'string' ? { reason: e['reason'] } : {}),
+          };
+        })
+      : undefined;
+  return {
+    ...(typeof o['pid'] === 'number' ? { pid: o['pid'] } : {}),
+    time: num(o, 'time', source),
+    pauseMs: num(o, 'pause_ms', source),
+    partial: o['partial'] === true,
+    trackedObjects: num(o, 'tracked_objects', source),
+    untrackedObjects: num(o, 'untracked_objects', source),
+    totalCount: num(o, 'total_count', source),
+    totalBytes: num(o, 'total_bytes', source),
+    types,
+    typeCount: num(o, 'type_count', source),
+    largest,
+    gc,
+    paths,
+  };
+}
+
+export interface CensusTypeChange {
+  readonly type: string;
+  readonly countBefore: number;
+  readonly countAfter: number;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+}
+
+export interface CensusDiff {
+  readonly seconds: number;
+  /** By growth in bytes, largest first; then the ones that shrank. */
+  readonly changes: readonly CensusTypeChange[];
+  readonly totalBytesBefore: number;
+  readonly totalBytesAfter: number;
+  readonly totalCountBefore: number;
+  readonly totalCountAfter: number;
+  /** A type not in one census's top list may be missing there only because the list is cut. */
+  readonly cut: boolean;
+}
+
+/** What accumulated between two censuses of the same process, by type. */
+export function diffCensus(before: Census, after: Census): CensusDiff {
+  const map = new Map<string, { cb: number; ca: number; bb: number; ba: number }>();
+  for (const t of before.types) map.set(t.type, { cb: t.count, ca: 0, bb: t.bytes, ba: 0 });
+  for (const t of after.types) {
+    const e = map.get(t.type) ?? { cb: 0, ca: 0, bb: 0, ba: 0 };
+    e.ca = t.count;
+    e.ba = t.bytes;
+    map.set(t.type, e);
+  }
+  const changes = [...map.entries()]
+    .map(([type, e]) => ({ type, countBefore: e.cb, countAfter: e.ca, bytesBefore: e.bb, bytesAfter: e.ba }))
+    .filter((c) => c.countBefore !== c.countAfter || c.bytesBefore !== c.bytesAfter)
+    .sort((a, b) => b.bytesAfter - b.bytesBefore - (a.bytesAfter - a.bytesBefore) || b.countAfter - b.countBefore - (a.countAfter - a.countBefore));
+  return {
+    seconds: after.time - before.time,
+    changes,
+    totalBytesBefore: before.totalBytes,
+    totalBytesAfter: after.totalBytes,
+    totalCountBefore: before.totalCount,
+    totalCountAfter: after.totalCount,
+    cut: before.typeCount > before.types.length || after.typeCount > after.types.length,
+  };
+}

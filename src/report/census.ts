@@ -1,0 +1,96 @@
+// Terminal text of a census of live objects and of the difference between two. Pure.
+
+import type { Census, CensusDiff } from '../analysis/census.js';
+import { formatBytes, formatCount, formatPercent, formatSignedBytes, noPaint, type Paint } from './format.js';
+import { renderTable } from './text-table.js';
+
+export interface CensusTextOptions {
+  readonly width: number;
+  readonly rows: number;
+  readonly paint?: Paint;
+  /** What the census is of: "PID 1234 (python3 app.py)" or a file name. */
+  readonly title: string;
+}
+
+export function renderCensus(c: Census, o: CensusTextOptions): string {
+  const paint = o.paint ?? noPaint;
+  const out: string[] = [];
+  out.push(`Census of live Python objects in ${o.title}: paused it for ${c.pauseMs.toFixed(0)} ms`);
+  out.push(
+    `${formatCount(c.totalCount)} objects (${formatCount(c.trackedObjects)} followed by the GC), ${formatBytes(c.totalBytes)} by sys.getsizeof (shallow sizes)` +
+      (c.partial ? ' — partial: the time budget ran out first' : ''),
+  );
+  out.push('');
+  const rows = c.types.slice(0, o.rows).map((t) => [t.type, formatCount(t.count), formatBytes(t.bytes), formatPercent(t.bytes, c.totalBytes)]);
+  out.push(
+    renderTable(
+      [
+        { title: 'Type', align: 'left', flex: true, truncate: (s, w) => `${s.slice(0, w - 1)}…` },
+        { title: 'Objects', align: 'right' },
+        { title: 'Bytes', align: 'right' },
+        { title: 'Share', align: 'right' },
+      ],
+      rows,
+      { width: o.width, paint },
+    ).trimEnd(),
+  );
+  if (c.typeCount > rows.length) out.push(paint('dim', `… ${formatCount(c.typeCount - rows.length)} more types`));
+  if (c.largest.length > 0) {
+    out.push('', paint('bold', 'Largest objects'));
+    const pathOf = new Map((c.paths ?? []).filter((p) => p.id !== undefined).map((p) => [p.id as number, p]));
+    for (const obj of c.largest.slice(0, Math.min(10, o.rows))) {
+      const what = `${obj.type}${obj.length >= 0 ? ` (len ${formatCount(obj.length)})` : ''}`;
+      const p = pathOf.get(obj.id);
+      const held = p === undefined ? '' : p.path !== null ? `  held by ${p.path}` : `  ${p.reason ?? ''}`;
+      out.push(`  ${formatBytes(obj.bytes).padStart(10)}  ${what}${held}`);
+    }
+  }
+  const typePaths = (c.paths ?? []).filter((p) => p.id === undefined || !c.largest.some((l) => l.id === p.id));
+  if (typePaths.length > 0) {
+    out.push('', paint('bold', 'What keeps them alive'));
+    for (const p of typePaths) out.push(`  ${p.target ?? '?'}: ${p.path ?? p.reason ?? ''}`);
+  }
+  if (c.gc !== undefined) {
+    out.push('');
+    const frozen = c.gc.frozen !== null && c.gc.frozen > 0 ? `, ${formatCount(c.gc.frozen)} objects frozen (gc.freeze)` : '';
+    out.push(
+      `GC: ${c.gc.enabled ? 'enabled' : paint('yellow', 'disabled (gc.disable()): reference cycles are never collected')}, thresholds ${c.gc.thresholds.join('/')}, ` +
+        `pending ${c.gc.counts.join('/')}${frozen}${c.gc.garbage > 0 ? `, ${formatCount(c.gc.garbage)} objects in gc.garbage` : ''}`,
+    );
+  }
+  return out.join('\n') + '\n';
+}
+
+export function renderCensusDiff(d: CensusDiff, o: CensusTextOptions): string {
+  const paint = o.paint ?? noPaint;
+  const out: string[] = [];
+  out.push(`Census change in ${o.title}, over ${d.seconds.toFixed(1)} s:`);
+  out.push(
+    `objects ${formatCount(d.totalCountBefore)} → ${formatCount(d.totalCountAfter)}, ` +
+      `bytes ${formatBytes(d.totalBytesBefore)} → ${formatBytes(d.totalBytesAfter)} (${formatSignedBytes(d.totalBytesAfter - d.totalBytesBefore)})`,
+  );
+  out.push('');
+  if (d.changes.length === 0) {
+    out.push('No type changed.');
+    return out.join('\n') + '\n';
+  }
+  const rows = d.changes.slice(0, o.rows).map((c) => {
+    const dc = c.countAfter - c.countBefore;
+    return [c.type, `${dc >= 0 ? '+' : ''}${formatCount(dc)}`, formatSignedBytes(c.bytesAfter - c.bytesBefore), formatCount(c.countAfter), formatBytes(c.bytesAfter)];
+  });
+  out.push(
+    renderTable(
+      [
+        { title: 'Type', align: 'left', flex: true, truncate: (s, w) => `${s.slice(0, w - 1)}…` },
+        { title: 'Objects', align: 'right' },
+        { title: 'Bytes', align: 'right' },
+        { title: 'Now', align: 'right' },
+        { title: 'Now bytes', align: 'right' },
+      ],
+      rows,
+      { width: o.width, paint },
+    ).trimEnd(),
+  );
+  if (d.cut) out.push(paint('dim', 'Types outside either census\'s top list count as 0 there: their change may be larger or smaller.'));
+  return out.join('\n') + '\n';
+}

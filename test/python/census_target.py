@@ -1,0 +1,19 @@
+# A process with a known heap for `memlens census PID`: a million objects of one class, held by a global,
+# and a list that grows while it runs. Prints "ready PID", then waits to be killed.
+import os
+import time
+
+
+class Known:
+    __slots__ = ("n",)
+
+    def __init__(self, n):
+        self.n = n
+
+
+HELD = [Known(i) for i in range(1_000_000)]
+GROWING = []
+print("ready", os.getpid(), flush=True)
+while True:
+    GROWING.extend(bytearray(64) for _ in range(1000))
+    time.sleep(0.05)
