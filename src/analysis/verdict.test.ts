@@ -93,6 +93,7 @@ describe('how it ended, and the moments before', () => {
   test('an OOM kill: the signal, the kernel line, the near-OOM marker, the last snapshot, peaks against the limit', () => {
     const p = tenSeconds();
     p.marker(4, 'cgroup memory usage 58 of limit 64', 8 * SEC + 5 * ms);
+    p.marker(7, 'memory pressure: tasks stalled on memory 12.00% of the last 10 s', 9 * SEC);
     p.exit({ timeNs: 10 * SEC + 40 * ms, signal: 9, oomKill: 1, detail: 'Memory cgroup out of memory: Killed process 4242 (python3)' });
     const v = analyze(p.finish()).verdict;
     assert.deepEqual(
@@ -100,6 +101,7 @@ describe('how it ended, and the moments before', () => {
       { kind: 'signal', signal: 9, oom: 'yes', detail: 'Memory cgroup out of memory: Killed process 4242 (python3)', end: 10 * SEC + 40 * ms },
     );
     assert.deepEqual(v.nearOom, { timeNs: 8 * SEC + 5 * ms, beforeEndNs: 2 * SEC + 35 * ms, label: 'cgroup memory usage 58 of limit 64', count: 1 });
+    assert.deepEqual(v.pressure, { timeNs: 9 * SEC, beforeEndNs: SEC + 40 * ms, label: 'memory pressure: tasks stalled on memory 12.00% of the last 10 s', count: 1 });
     assert.equal(v.last?.timeNs, 10 * SEC);
     assert.equal(v.last?.beforeEndNs, 40 * ms);
     assert.equal(v.last?.cgroupUsage, 60 * MiB);

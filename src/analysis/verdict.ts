@@ -17,6 +17,7 @@ import { allocatingLines, type LineRow } from './locations.js';
 import { type StackAmount, stacksOf } from './stacks.js';
 
 const NEAR_OOM = MARKER_KINDS.indexOf('near-oom');
+const MEMORY_PRESSURE = MARKER_KINDS.indexOf('memory-pressure');
 
 export type OomKill = 'yes' | 'no' | 'unknown';
 
@@ -125,6 +126,8 @@ export interface Verdict {
   readonly peak: PeakVsLimit;
   readonly last: LastSnapshot | undefined;
   readonly nearOom: NearOom | undefined;
+  /** The last memory-pressure marker (PSI: tasks stalled waiting for memory), if any. */
+  readonly pressure: NearOom | undefined;
   readonly recent: RecentGrowthView | undefined;
   readonly sinceStart: GrowthView;
   readonly unexplained: UnexplainedRss | undefined;
@@ -170,10 +173,13 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
           cgroupLimit: positive(s.cgroupLimit[n - 1]),
         };
 
-  const nearMarkers = model.markers.filter((m) => m.kind === NEAR_OOM);
-  const lastNear = nearMarkers.reduce<(typeof nearMarkers)[number] | undefined>((a, m) => (a === undefined || m.timeNs >= a.timeNs ? m : a), undefined);
-  const nearOom: NearOom | undefined =
-    lastNear === undefined ? undefined : { timeNs: lastNear.timeNs, beforeEndNs: Math.max(0, ending.endNs - lastNear.timeNs), label: lastNear.label, count: nearMarkers.length };
+  const lastMarker = (kind: number): NearOom | undefined => {
+    const all = model.markers.filter((m) => m.kind === kind);
+    const last = all.reduce<(typeof all)[number] | undefined>((a, m) => (a === undefined || m.timeNs >= a.timeNs ? m : a), undefined);
+    return last === undefined ? undefined : { timeNs: last.timeNs, beforeEndNs: Math.max(0, ending.endNs - last.timeNs), label: last.label, count: all.length };
+  };
+  const nearOom = lastMarker(NEAR_OOM);
+  const pressure = lastMarker(MEMORY_PRESSURE);
 
   const sinceStart = growthView(model, leaks(model), filter, rows, model.endHeap);
   let recent: RecentGrowthView | undefined;
@@ -207,6 +213,7 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
     peak: peakVsLimit(model),
     last,
     nearOom,
+    pressure,
     recent,
     sinceStart,
     unexplained: unexplainedRss(model),

@@ -206,6 +206,10 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   } else if (p.limit !== undefined) {
     out.push('  No near-OOM marker: usage never reached the agent\'s threshold (90% of the limit by default).');
   }
+  if (v.pressure !== undefined) {
+    const n = v.pressure;
+    out.push(...wrapText(`Memory pressure at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${n.label}` : ''}${n.count > 1 ? ` (the last of ${n.count})` : ''}.`, width, '    ', '  ').map((l) => paint('yellow', l)));
+  }
 
   const r = v.recent;
   const secs = (ns: number): string => `${Number((ns / 1e9).toFixed(3))} s`;
@@ -319,6 +323,7 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
             cgroup_limit: v.last.cgroupLimit ?? null,
           },
     near_oom: v.nearOom === undefined ? null : { time_ns: v.nearOom.timeNs, before_end_ns: v.nearOom.beforeEndNs, label: v.nearOom.label, count: v.nearOom.count },
+    memory_pressure: v.pressure === undefined ? null : { time_ns: v.pressure.timeNs, before_end_ns: v.pressure.beforeEndNs, label: v.pressure.label, count: v.pressure.count },
     recent_growth: v.recent === undefined ? null : { last_ns: v.recent.lastNs, from_ns: v.recent.fromNs ?? null, to_ns: v.recent.toNs ?? null, whole_capture: v.recent.wholeCapture, ...growthJson(model, v.recent) },
     live_at_end: growthJson(model, v.sinceStart),
     unexplained_rss:
@@ -361,6 +366,7 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
       `${formatTime(l.timeNs)} (${formatDuration(l.beforeEndNs)} before the end): RSS ${formatBytes(l.rss)} (anonymous ${formatBytes(l.rssAnon)}, file ${formatBytes(l.rssFile)})${l.heap !== undefined ? `, heap ${formatBytes(l.heap)}` : ''}${l.cgroupUsage !== undefined ? `, cgroup ${formatBytes(l.cgroupUsage)}` : ''}`,
     ]);
   }
+  if (v.pressure !== undefined) facts.push(['Memory pressure', `${formatTime(v.pressure.timeNs)}, ${formatDuration(v.pressure.beforeEndNs)} before the end${v.pressure.label !== '' ? `: ${v.pressure.label}` : ''}`]);
   if (v.nearOom !== undefined) facts.push(['Near OOM', `${formatTime(v.nearOom.timeNs)}, ${formatDuration(v.nearOom.beforeEndNs)} before the end${v.nearOom.label !== '' ? `: ${v.nearOom.label}` : ''}`]);
   if (v.unexplained !== undefined) {
     const u = v.unexplained;
