@@ -61,14 +61,18 @@ interface LargeRecord {
   readonly bytes: number;
   readonly allocNs: number;
   freeNs: number | undefined;
-  readonly returnedNs: Map<number, number>;
+  /** Made at the first return seen (most large allocations are freed before their maker returns). */
+  returnedNs: Map<number, number> | undefined;
   dead: boolean;
   piecewise: boolean;
 }
 
-/** A frame being watched on one thread: the allocations (and their stack node for it) waiting for it. */
+/** A frame being watched on one thread: the allocations waiting for it, and their stack node for it. */
 interface Watch {
-  readonly waiting: { readonly rec: LargeRecord; readonly node: number }[];
+  readonly recs: LargeRecord[];
+  readonly nodes: number[];
+  /** The check that last found it on a stack. */
+  seen: number;
 }
 
 interface ThreadWatch {
@@ -98,6 +102,7 @@ export class LargeLifetimes implements ReplayObserver {
   private watched = 0;
   /** Per site, the epoch of its thread at which its stack was last found to hold every watched frame. */
   private readonly checked = new SiteColumn(1024);
+  private checks = 0;
 
   begin(context: ReplayContext): void {
     this.ctx = context;
@@ -150,7 +155,7 @@ export class LargeLifetimes implements ReplayObserver {
   }
 
   private addLarge(site: number, bytes: number, thread: number, index: number): void {
-    const rec: LargeRecord = { site, bytes, allocNs: this.nowNs, freeNs: undefined, returnedNs: new Map(), dead: false, piecewise: false };
+    const rec: LargeRecord = { site, bytes, allocNs: this.nowNs, freeNs: undefined, returnedNs: undefined, dead: false, piecewise: false };
     let byIndex = this.live.get(thread);
     if (byIndex === undefined) {
       byIndex = new Map();
@@ -170,18 +175,15 @@ export class LargeLifetimes implements ReplayObserver {
       const key = frameKey(ctx.pyParent(n), ctx.pyCode(n));
       let w = tw.frames.get(key);
       if (w === undefined) {
-        w = { waiting: [] };
+        w = { recs: [], nodes: [], seen: 0 };
         tw.frames.set(key, w);
         this.watched++;
         added = true;
       }
       // Drop allocations freed promptly now and then, so a frame that never returns does not pile them up.
-      if (w.waiting.length >= 64 && (w.waiting.length & (w.waiting.length - 1)) === 0) {
-        const alive = w.waiting.filter((x) => !x.rec.dead);
-        w.waiting.length = 0;
-        w.waiting.push(...alive);
-      }
-      w.waiting.push({ rec, node: n });
+      if (w.recs.length >= 64 && (w.recs.length & (w.recs.length - 1)) === 0) compact(w);
+      w.recs.push(rec);
+      w.nodes.push(n);
     }
     // New frames are watched: every site must be checked again (this one holds them all). Frames that
     // were watched already change nothing: a site that held them all still does.
@@ -197,16 +199,27 @@ export class LargeLifetimes implements ReplayObserver {
     const checked = this.checked.array;
     if (site < checked.length && checked[site] === tw.epoch) return;
     const ctx = this.ctx as ReplayContext;
-    // Usually the stack holds every watched frame: count them on the way up, and look for the missing
-    // ones only when some are.
+    // Usually the stack holds every watched frame: mark them on the way up, and look for the unmarked
+    // ones only when some are (no allocation on this path: it runs often).
+    const stamp = ++this.checks;
     let found = 0;
-    for (let n = ctx.sites.pyStack(site); n > 0; n = ctx.pyParent(n)) if (tw.frames.has(frameKey(ctx.pyParent(n), ctx.pyCode(n)))) found++;
+    for (let n = ctx.sites.pyStack(site); n > 0; n = ctx.pyParent(n)) {
+      const w = tw.frames.get(frameKey(ctx.pyParent(n), ctx.pyCode(n)));
+      if (w !== undefined && w.seen !== stamp) {
+        w.seen = stamp;
+        found++;
+      }
+    }
     if (found < tw.frames.size) {
-      const onStack = new Set<number | string>();
-      for (let n = ctx.sites.pyStack(site); n > 0; n = ctx.pyParent(n)) onStack.add(frameKey(ctx.pyParent(n), ctx.pyCode(n)));
       for (const [key, w] of tw.frames) {
-        if (onStack.has(key)) continue;
-        for (const x of w.waiting) if (!x.rec.returnedNs.has(x.node)) x.rec.returnedNs.set(x.node, this.nowNs);
+        if (w.seen === stamp) continue;
+        for (let i = 0; i < w.recs.length; i++) {
+          const rec = w.recs[i] as LargeRecord;
+          if (rec.dead) continue;
+          const node = w.nodes[i] as number;
+          rec.returnedNs ??= new Map();
+          if (!rec.returnedNs.has(node)) rec.returnedNs.set(node, this.nowNs);
+        }
         tw.frames.delete(key);
         this.watched--;
       }
@@ -216,6 +229,21 @@ export class LargeLifetimes implements ReplayObserver {
   }
 }
 
+const NO_RETURNS: ReadonlyMap<number, number> = new Map();
+
 function view(r: LargeRecord): LargeAllocation {
-  return { site: r.site, bytes: r.bytes, allocNs: r.allocNs, freeNs: r.freeNs, returnedNs: r.returnedNs };
+  return { site: r.site, bytes: r.bytes, allocNs: r.allocNs, freeNs: r.freeNs, returnedNs: r.returnedNs ?? NO_RETURNS };
+}
+
+/** Keeps only the allocations not freed promptly (the ones a finding may still need). */
+function compact(w: Watch): void {
+  let k = 0;
+  for (let i = 0; i < w.recs.length; i++) {
+    if ((w.recs[i] as LargeRecord).dead) continue;
+    w.recs[k] = w.recs[i] as LargeRecord;
+    w.nodes[k] = w.nodes[i] as number;
+    k++;
+  }
+  w.recs.length = k;
+  w.nodes.length = k;
 }
