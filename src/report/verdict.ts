@@ -215,7 +215,11 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   const secs = (ns: number): string => `${Number((ns / 1e9).toFixed(3))} s`;
   if (r === undefined) {
     title(`What grew in the last seconds`);
-    out.push('  Unknown: the capture has no memory snapshot to place its events in time.');
+    out.push(
+      v.aggregated
+        ? '  Unknown: the capture has no checkpoint (the agent writes one at least once a second; it was cut off before).'
+        : '  Unknown: the capture has no memory snapshot to place its events in time.',
+    );
   } else {
     const point = v.aggregated ? 'checkpoint' : 'snapshot';
     title(
