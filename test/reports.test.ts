@@ -180,6 +180,10 @@ test('stats: golden text', async () => {
       '  1. app  5 allocations, 9.06 MiB',
       '  2. worker  1 allocation, 2.00 MiB',
       '',
+      'Garbage collector',
+      '  No collection recorded: the capture has no record of the garbage collector (the agent writes its',
+      '    settings when tracking starts).',
+      '',
     ].join('\n'),
   );
 });

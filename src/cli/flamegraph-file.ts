@@ -4,7 +4,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, resolve } from 'node:path';
+import { ForensicsObserver } from '../analysis/forensics.js';
 import { highWaterMark } from '../analysis/high-water-mark.js';
+import { combineObservers } from '../analysis/observers.js';
+import { verdict } from '../analysis/verdict.js';
 import { leaks } from '../analysis/leaks.js';
 import { LeakTimeline, PeakTimeline } from '../analysis/temporal.js';
 import { temporaryAllocations } from '../analysis/temporary.js';
@@ -14,6 +17,7 @@ import { loadViewerAssets } from '../report/html/assets.js';
 import { renderPage } from '../report/html/page.js';
 import type { ReportView } from '../report/html/payload.js';
 import { buildReportData } from '../report/html/report-data.js';
+import { verdictPanel } from '../report/verdict.js';
 import { VERSION } from '../version.js';
 import type { Io } from './io.js';
 import { loadModel } from './load-model.js';
@@ -83,7 +87,11 @@ export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<num
     if (exists) throw new FileError(`${out} exists`, { hint: 'Pass -f to overwrite it, or -o to write elsewhere.' });
   }
   const timeline = !r.temporal ? undefined : r.view === 'peak' ? new PeakTimeline() : r.view === 'leaks' ? new LeakTimeline() : undefined;
-  const model = await loadModel(io, resolve(io.cwd, r.capture), { observer: timeline, temporaryThreshold: r.threshold });
+  // The verdict panel at the top of the page and the GC markers need the forensic facts of the same replay.
+  const forensics = new ForensicsObserver();
+  const model = await loadModel(io, resolve(io.cwd, r.capture), { observer: combineObservers(timeline, forensics), temporaryThreshold: r.threshold });
+  const facts = forensics.finish();
+  const v = verdict(model, facts);
   let set: AllocationSet;
   let peakTimeNs: number | null = null;
   if (r.view === 'leaks') set = leaks(model);
@@ -105,6 +113,8 @@ export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<num
     sourceLine: sources?.read ?? null,
     temporal: usable ? timeline.finish(model.durationNs) : null,
     peakTimeNs,
+    verdict: verdictPanel(model, v),
+    gc: v.gc,
     ...(r.threshold !== undefined ? { threshold: r.threshold } : {}),
   });
   const skipped = sources?.skipped() ?? 0;

@@ -15,11 +15,13 @@ import { runCommand } from './commands/run.js';
 import { statsCommand } from './commands/stats.js';
 import { summaryCommand } from './commands/summary.js';
 import { treeCommand } from './commands/tree.js';
+import { verdictCommand } from './commands/verdict.js';
 
 export const COMMANDS: readonly Command[] = [
   runCommand,
   attachCommand,
   detachCommand,
+  verdictCommand,
   censusCommand,
   liveCommand,
   summaryCommand,

@@ -1,5 +1,7 @@
 // The body of `memlens summary`, loaded lazily by its command.
 
+import { findings } from '../analysis/findings.js';
+import { ForensicsObserver } from '../analysis/forensics.js';
 import { locations } from '../analysis/locations.js';
 import { stacksOf } from '../analysis/stacks.js';
 import { ansiPaint, noPaint } from '../report/format.js';
@@ -23,13 +25,15 @@ export const DEFAULT_SUMMARY_ROWS = 25;
 
 export async function runSummary(ctx: CommandContext, path: string, run: SummaryRun): Promise<number> {
   const io = ctx.io;
-  const model = await loadModel(io, path, buildOptionsOf(run.sel));
+  const observer = new ForensicsObserver({ noRecentGrowth: true });
+  const model = await loadModel(io, path, { ...buildOptionsOf(run.sel), observer });
   const set = selectSet(model, run.sel);
   const filter = frameFilterOf(run.options);
+  const found = findings(model, observer.finish(), { filter });
   const rows = locations(model, stacksOf(model, set, { filter }));
   const data = selectSummaryRows(set, rows, { sort: run.sort, maxRows: run.maxRows > 0 ? run.maxRows : run.json ? Infinity : DEFAULT_SUMMARY_ROWS, threshold: run.threshold });
   if (run.json) {
-    io.stdout.write(JSON.stringify(summaryJson(model, data), null, 2) + '\n');
+    io.stdout.write(JSON.stringify(summaryJson(model, data, found), null, 2) + '\n');
     return 0;
   }
   io.stdout.write(
@@ -40,6 +44,7 @@ export async function runSummary(ctx: CommandContext, path: string, run: Summary
       width: terminalColumns(io),
       paint: wantsColor(io) ? ansiPaint : noPaint,
       hiddenNote: hiddenFramesNote(model, filter),
+      findings: found,
     }),
   );
   return 0;

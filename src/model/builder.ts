@@ -21,6 +21,7 @@ import type {
   ExitRecord,
   ForkRecord,
   GcRecord,
+  GcStateRecord,
   MarkerRecord,
   MetaRecord,
   NoteRecord,
@@ -57,11 +58,22 @@ export type WindowOption =
   | { readonly fromNs?: number | undefined; readonly toNs?: number | undefined }
   | { readonly fromSeq: number; readonly toSeq: number };
 
+/** What an observer may read while the replay runs (the tables grow as it goes). */
+export interface ReplayContext {
+  readonly sites: SiteTable;
+  /** The parent of a (global) Python stack node; 0 for a root frame. */
+  pyParent(node: number): number;
+  /** The code id of a Python stack node's frame (the code object's, as in CODE records). */
+  pyCode(node: number): number;
+}
+
 /**
  * Follows the replay as it happens, for analyses that need more than the end state (analysis/temporal.ts).
  * Calls come in seq order; the observer must not keep the builder busy (it is on the hot path).
  */
 export interface ReplayObserver {
+  /** Called once, before any other call: what the observer may read of the replay's tables. */
+  begin?(context: ReplayContext): void;
   /**
    * The live amount of `site` changed by `bytes` and `count` (negative for frees) at event `seq`. `thread`
    * is the site's thread index and `index` the allocation's number among that thread's allocations (1, 2,
@@ -70,6 +82,18 @@ export interface ReplayObserver {
   change(site: number, seq: number, bytes: number, count: number, thread: number, index: number): void;
   /** A memory snapshot: the events with a lower seq were replayed, none with a higher one (yet). */
   snapshot(seq: number, timeNs: number): void;
+  /**
+   * A GC record, as it arrives: every event with a lower seq was replayed (so the frees of the collection,
+   * those with a seq in [startSeq, seq), were just seen), none with a higher one.
+   */
+  gc?(record: GcRecord): void;
+  /** Aggregated captures: a CHECKPOINT as it arrives (in seq order). Its entries name stream-local stacks. */
+  checkpoint?(record: CheckpointRecord): void;
+  /**
+   * Aggregated captures, once at the end of the replay: the site of a checkpoint entry's location. Stacks
+   * resolve only then, when every FRAME has arrived (a FRAME may come after the CHECKPOINT that uses it).
+   */
+  resolveCheckpoints?(siteOf: (entry: CheckpointEntry) => number): void;
 }
 
 export interface BuildOptions {
@@ -228,6 +252,7 @@ export class ModelBuilder implements CaptureVisitor {
 
   private readonly markers: MarkerRecord[] = [];
   private readonly gcs: GcRecord[] = [];
+  private readonly gcStates: GcStateRecord[] = [];
   private readonly forks: ForkRecord[] = [];
   private readonly notes: NoteRecord[] = [];
   private readonly censuses: CensusRecord[] = [];
@@ -252,6 +277,11 @@ export class ModelBuilder implements CaptureVisitor {
     this.lineResolver = options.lineResolver ?? firstLineResolver;
     this.temporaryThreshold = options.temporaryThreshold;
     this.observer = options.observer;
+    this.observer?.begin?.({
+      sites: this.sites,
+      pyParent: (node) => (node > 0 && node <= this.pyNodes.size ? this.pyNodes.get(node - 1, 0) : 0),
+      pyCode: (node) => (node > 0 && node <= this.pyNodes.size ? this.pyNodes.get(node - 1, 1) : 0),
+    });
     const w = options.window;
     this.windowAsked = w !== undefined;
     if (w !== undefined && 'fromSeq' in w) {
@@ -561,6 +591,7 @@ export class ModelBuilder implements CaptureVisitor {
       case 'gc':
         this.gcs.push(record);
         this.seeTime(record.timeNs);
+        this.observer?.gc?.(record);
         break;
       case 'fork':
         this.forks.push(record);
@@ -590,13 +621,16 @@ export class ModelBuilder implements CaptureVisitor {
       case 'note':
         this.notes.push(record);
         break;
+      case 'gc-state':
+        this.gcStates.push(record);
+        this.seeTime(record.timeNs);
+        break;
       case 'census':
         this.censuses.push(record);
         this.seeTime(record.timeNs);
         break;
       case 'image-unload':
       case 'barrier':
-      case 'gc-state':
       case 'unknown':
         break;
     }
@@ -665,9 +699,18 @@ export class ModelBuilder implements CaptureVisitor {
     this.sawCheckpoint = true;
     this.lastCheckpoint = r;
     this.seeTime(r.timeNs);
+    this.observer?.checkpoint?.(r);
     // Entries name per-stream stack ids whose FRAME records may come later in the file (another stream's
     // block): keep the latest entry per location and resolve them all at the end.
     for (const e of r.entries) this.checkpointEntries.set(`${e.stream}:${e.stack}:${e.nativeStack}:${e.allocator}`, e);
+  }
+
+  /** The site of a checkpoint entry's location in `sites` (stacks as they are now). */
+  private checkpointSite(sites: SiteTable, e: CheckpointEntry): number {
+    const st = this.streamState(e.stream);
+    const py = e.stack > 0 ? ((st.py[e.stack]) ?? 0) : 0;
+    const nat = e.nativeStack > 0 ? ((st.native[e.nativeStack]) ?? 0) : 0;
+    return sites.intern(py, nat, st.thread, e.allocator);
   }
 
   /**
@@ -756,7 +799,11 @@ export class ModelBuilder implements CaptureVisitor {
         allocatorBytes = this.allocatorBytes.slice();
       }
       unknownStacks += this.applyCheckpointEntries(sites, allocatorCounts, allocatorBytes);
-      if (final) this.unknownStacks = unknownStacks;
+      if (final) {
+        this.unknownStacks = unknownStacks;
+        // Observers of checkpoints resolve their entries now that every FRAME has arrived.
+        this.observer?.resolveCheckpoints?.((e) => this.checkpointSite(sites, e));
+      }
       const c = sites.columns;
       const cp = this.lastCheckpoint;
       allocations = 0;
@@ -853,6 +900,7 @@ export class ModelBuilder implements CaptureVisitor {
       snapshots,
       markers: this.markers,
       gcs: this.gcs,
+      gcStates: this.gcStates,
       forks: this.forks,
       censuses: this.censuses,
       notes: this.notes,

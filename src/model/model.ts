@@ -6,6 +6,7 @@ import type {
   DecodeWarning,
   ExitRecord,
   GcRecord,
+  GcStateRecord,
   MarkerRecord,
   NoteRecord,
   TrailerRecord,
@@ -109,6 +110,8 @@ export interface CaptureModel {
   readonly snapshots: SnapshotSeries;
   readonly markers: readonly MarkerRecord[];
   readonly gcs: readonly GcRecord[];
+  /** The collector's settings: at start and whenever enabled, the freeze count or a threshold changed. */
+  readonly gcStates: readonly GcStateRecord[];
   readonly forks: readonly ForkRecord[];
   readonly notes: readonly NoteRecord[];
   /** Censuses of live Python objects taken in the process (near OOM, on growth, on request). */

@@ -147,3 +147,25 @@ export function truncateLocation(text: string, width: number): string {
   }
   return truncateLeft(text, width);
 }
+
+/**
+ * Wraps `text` at spaces to lines of at most `width` columns, each prefixed with `indent` (the first with
+ * `first`, when given). A word longer than a line stays whole on its own line.
+ */
+export function wrapText(text: string, width: number, indent: string, first: string = indent): string[] {
+  const out: string[] = [];
+  let line = first;
+  let empty = true;
+  for (const word of text.split(/ +/)) {
+    if (word === '') continue;
+    if (!empty && textWidth(line) + 1 + textWidth(word) > width) {
+      out.push(line);
+      line = indent + word;
+    } else {
+      line = empty ? line + word : `${line} ${word}`;
+    }
+    empty = false;
+  }
+  out.push(line);
+  return out;
+}

@@ -2,14 +2,18 @@
 // memray's key names where memray has the same figure, so scripts written for `memray stats --json`
 // need little change.
 
+import type { GcReport } from '../analysis/gc.js';
 import type { Statistics } from '../analysis/statistics.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture } from './describe.js';
+import { gcJson, renderGc } from './gc.js';
 import { type Paint, displayPath, formatBytes, formatCount, formatDuration, formatPercent, formatTime, noPaint, padLeft, padRight, truncateLocation } from './format.js';
 
 export interface StatsTextOptions {
   readonly width: number;
   readonly paint?: Paint;
+  /** The garbage collector's section; left out when undefined. */
+  readonly gc?: GcReport | undefined;
 }
 
 const BAR_WIDTH = 25;
@@ -94,12 +98,17 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
   stats.topModulesByCount.forEach((m, i) => out.push(`  ${i + 1}. ${m.module}  ${paint('bold', plural(m.count, 'allocation'))}, ${formatBytes(m.bytes)}`));
   if (stats.topModulesByCount.length === 0) out.push('  (none)');
 
+  if (options.gc !== undefined) {
+    out.push('', paint('bold', 'Garbage collector'));
+    out.push(...renderGc(model, options.gc, { width: options.width, paint }));
+  }
+
   const notes = [...stats.unavailable.map((u) => `not in this capture: ${u}.`), ...captureNotes(model)];
   if (notes.length > 0) out.push('', ...notes.map((x) => paint('dim', `Note: ${x}`)));
   return out.join('\n') + '\n';
 }
 
-export function statsJson(model: CaptureModel, stats: Statistics): Record<string, unknown> {
+export function statsJson(model: CaptureModel, stats: Statistics, gc?: GcReport): Record<string, unknown> {
   const h = model.header;
   const location = (r: { function: string; file: string; line: number }): string => `${r.function}:${r.file}:${r.line}`;
   return {
@@ -129,6 +138,7 @@ export function statsJson(model: CaptureModel, stats: Statistics): Record<string
       heap: Number.isFinite(p.heap) ? p.heap : null,
       cgroup_usage: Number.isFinite(p.cgroupUsage) ? p.cgroupUsage : null,
     })),
+    gc: gc === undefined ? null : gcJson(model, gc),
     unavailable: stats.unavailable,
     notes: captureNotes(model),
     metadata: {

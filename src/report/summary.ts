@@ -2,10 +2,12 @@
 // allocation count, as memray's summary table. Plain data in, text or JSON out.
 
 import type { AllocationSet } from '../analysis/allocation-set.js';
+import type { Finding } from '../analysis/findings.js';
 import { type LocationRow, NO_STACK } from '../analysis/locations.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture, describeSet, explainEmpty } from './describe.js';
 import { type Paint, displayPath, formatBytes, formatCount, formatPercent, noPaint, shareColour, truncateLocation } from './format.js';
+import { findingJson, renderFindings } from './findings.js';
 import { type Column, renderTable } from './text-table.js';
 
 export type SummarySort = 'total' | 'own' | 'count';
@@ -20,6 +22,8 @@ export interface SummaryOptions {
   readonly paint?: Paint;
   /** A line naming hidden frames and the flags that show them. */
   readonly hiddenNote?: string | undefined;
+  /** Findings to list briefly after the table (memlens verdict shows their evidence in full). */
+  readonly findings?: readonly Finding[] | undefined;
 }
 
 export interface SummaryData {
@@ -85,6 +89,10 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
     );
     if (data.omitted > 0) out.push(paint('dim', `… ${formatCount(data.omitted)} more location${data.omitted === 1 ? '' : 's'} (--max-rows, --threshold)`));
   }
+  if (options.findings !== undefined && options.findings.length > 0) {
+    out.push('', paint('bold', `Findings (memlens verdict shows all their evidence)`));
+    out.push(...renderFindings(model, options.findings, { width: options.width, paint, brief: true }));
+  }
   const notes = [...(options.hiddenNote !== undefined ? [options.hiddenNote] : []), ...captureNotes(model)];
   if (notes.length > 0) out.push('', ...notes.map((n) => paint('dim', `Note: ${n}`)));
   return out.join('\n') + '\n';
@@ -104,9 +112,10 @@ export interface SummaryJson {
     readonly allocations: number;
   }[];
   readonly notes: readonly string[];
+  readonly findings: readonly Record<string, unknown>[];
 }
 
-export function summaryJson(model: CaptureModel, data: SummaryData): SummaryJson {
+export function summaryJson(model: CaptureModel, data: SummaryData, findings: readonly Finding[] = []): SummaryJson {
   return {
     capture: describeCapture(model),
     set: data.set.kind,
@@ -114,5 +123,6 @@ export function summaryJson(model: CaptureModel, data: SummaryData): SummaryJson
     totalCount: data.set.totalCount,
     rows: data.shown.map((r) => ({ function: r.function, file: r.file, line: r.line, totalBytes: r.totalBytes, ownBytes: r.ownBytes, allocations: r.count })),
     notes: captureNotes(model),
+    findings: findings.map((f) => findingJson(model, f)),
   };
 }

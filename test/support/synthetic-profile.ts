@@ -37,6 +37,7 @@ export function baseMeta(overrides: Partial<ReportMeta> = {}): ReportMeta {
     notes: [],
     reductions: [],
     emptyReason: null,
+    verdict: null,
     ...overrides,
   };
 }

@@ -1,7 +1,7 @@
 // The page: header, timeline, toolbar, flame graph or table, statistics panel, tooltip. Holds the view
 // state and recomputes only what a change needs (a search does not rebuild the tree; a toggle does).
 
-import { FrameFlag, type ReportData } from '../../src/report/html/payload.js';
+import { FrameFlag, type ReportData, type VerdictPanel } from '../../src/report/html/payload.js';
 import { codeKind, frameColor, KIND_LABELS, type Theme } from './colors.js';
 import { timelineCsv } from './csv.js';
 import { append, button, checkbox, el, replaceChildren } from './dom.js';
@@ -163,6 +163,7 @@ export class App {
     const banners = el('div', { class: 'banners' });
     for (const r of m.reductions) append(banners, el('div', { class: 'banner warn reduction' }, `Reduced to fit: ${r}`));
     append(this.root, header, description, banners);
+    if (m.verdict !== null) append(this.root, verdictSection(m.verdict));
     if (m.emptyReason !== null) {
       append(this.root, el('div', { class: 'empty', id: 'empty' }, el('h2', {}, 'Nothing to show'), el('p', {}, m.emptyReason)));
     }
@@ -175,7 +176,8 @@ export class App {
         swatch('heap', 'tracked heap'),
         this.data.timeline.cgroupUsage.length > 0 ? swatch('cgroup', 'cgroup usage') : null,
         m.cgroupLimitBytes !== null ? swatch('limit', 'cgroup limit') : null,
-        this.data.markers.time.length > 0 ? swatch('marker', 'markers') : null,
+        this.hasMarkers(false) ? swatch('marker', 'markers') : null,
+        this.hasMarkers(true) ? swatch('gc', 'garbage collections') : null,
         el('span', { class: 'grow' }),
         button('Download CSV', 'The timeline as CSV, one row per snapshot', () => this.downloadCsv(), 'btn small'),
       );
@@ -201,6 +203,13 @@ export class App {
     this.resize();
     if (m.emptyReason === null) this.rebuild();
     this.updateWindowInfo();
+  }
+
+  /** Whether the timeline has markers of garbage collections (gc) or of anything else. */
+  private hasMarkers(gc: boolean): boolean {
+    const mk = this.data.markers;
+    for (let i = 0; i < mk.time.length; i++) if ((this.data.strings[mk.kind[i]!] === 'GC') === gc) return true;
+    return false;
   }
 
   private buildToolbar(): HTMLElement {
@@ -573,6 +582,31 @@ export class App {
     a.remove();
     window.setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
   }
+}
+
+/** The OOM verdict at the top of the page: how the process ended, the key figures, what grew, findings. */
+function verdictSection(v: VerdictPanel): HTMLElement {
+  const facts = el('dl', { class: 'verdict-facts' });
+  for (const [k, val] of v.facts) append(facts, el('dt', {}, k), el('dd', {}, val));
+  const growth = el('table', { class: 'verdict-growth' });
+  for (const g of v.growth) append(growth, el('tr', {}, el('td', { class: 'num' }, g.bytes), el('td', { class: 'num' }, g.count), el('td', { class: 'where' }, g.where)));
+  const body = el(
+    'div',
+    { class: 'verdict-body' },
+    facts,
+    el('div', { class: 'verdict-grew' }, el('h3', {}, v.growthTitle), v.growth.length > 0 ? growth : el('p', { class: 'muted' }, 'Nothing tracked grew.')),
+  );
+  const findings = el('div', { class: 'verdict-findings', id: 'verdict-findings' }, el('h3', {}, v.findings.length > 0 ? `Findings (${v.findings.length})` : 'Findings'));
+  if (v.findings.length === 0) append(findings, el('p', { class: 'muted' }, 'None: nothing in this capture matched what memlens looks for (large objects kept long, thread or process churn, collections grown step by step, cycles holding memory).'));
+  v.findings.forEach((f, i) => {
+    const d = el('details', { class: 'finding' }, el('summary', {}, f.title), el('ul', {}, ...f.evidence.map((e) => el('li', {}, e))), el('p', { class: 'advice' }, f.advice));
+    d.open = i === 0;
+    append(findings, d);
+  });
+  const head = el('summary', { class: 'verdict-head' }, el('strong', {}, 'Verdict: '), v.headline);
+  const box = el('details', { class: `verdict verdict-${v.severity}`, id: 'verdict' }, head, v.detail !== '' ? el('div', { class: 'verdict-detail' }, v.detail) : null, body, findings);
+  box.open = true;
+  return box;
 }
 
 function storedTheme(): Theme | null {

@@ -19,6 +19,7 @@ export interface Palette {
   readonly limit: string;
   readonly selection: string;
   readonly marker: string;
+  readonly gc: string;
 }
 
 export const PALETTES: Record<Theme, Palette> = {
@@ -36,6 +37,7 @@ export const PALETTES: Record<Theme, Palette> = {
     limit: '#dc2626',
     selection: 'rgba(234,88,12,0.14)',
     marker: '#be123c',
+    gc: '#0d9488',
   },
   dark: {
     background: '#14171c',
@@ -51,6 +53,7 @@ export const PALETTES: Record<Theme, Palette> = {
     limit: '#f87171',
     selection: 'rgba(251,146,60,0.18)',
     marker: '#fb7185',
+    gc: '#2dd4bf',
   },
 };
 

@@ -182,15 +182,27 @@ export class TimelineView {
       ctx.textBaseline = 'bottom';
       ctx.fillText(`cgroup limit ${formatBytes(limit)}`, LEFT + this.plotWidth - 4, y - 2);
     }
-    // Markers: a thin line each, labelled when there are few.
+    // Markers: a thin line each, labelled when there are few. Garbage collections (often many) are short
+    // ticks along the time axis instead; the hover line names them with their pause.
     const mk = this.data.markers;
-    ctx.strokeStyle = pal.marker;
-    ctx.fillStyle = pal.marker;
+    const isGc = (i: number): boolean => this.data.strings[mk.kind[i]!] === 'GC';
+    let others = 0;
+    for (let i = 0; i < mk.time.length; i++) if (!isGc(i)) others++;
     ctx.lineWidth = 1;
     ctx.textAlign = 'left';
     ctx.textBaseline = 'top';
     for (let i = 0; i < mk.time.length; i++) {
       const x = Math.round(this.timeToX(mk.time[i]!)) + 0.5;
+      if (isGc(i)) {
+        ctx.strokeStyle = pal.gc;
+        ctx.beginPath();
+        ctx.moveTo(x, HEIGHT - BOTTOM - 7);
+        ctx.lineTo(x, HEIGHT - BOTTOM);
+        ctx.stroke();
+        continue;
+      }
+      ctx.strokeStyle = pal.marker;
+      ctx.fillStyle = pal.marker;
       ctx.beginPath();
       ctx.moveTo(x, TOP);
       ctx.lineTo(x, HEIGHT - BOTTOM);
@@ -200,7 +212,7 @@ export class TimelineView {
       ctx.lineTo(x + 4, TOP);
       ctx.lineTo(x, TOP + 6);
       ctx.fill();
-      if (mk.time.length <= 12) ctx.fillText(this.data.strings[mk.kind[i]!] ?? '', x + 4, TOP + 1);
+      if (others <= 12) ctx.fillText(this.data.strings[mk.kind[i]!] ?? '', x + 4, TOP + 1);
     }
     this.drawOverlay();
   }

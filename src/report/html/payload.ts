@@ -71,6 +71,22 @@ export interface ReportMeta {
   readonly reductions: readonly string[];
   /** Set when there is nothing to draw: the page says this instead. */
   readonly emptyReason: string | null;
+  /** The OOM verdict (memlens verdict), shown as a panel at the top; null when not computed. */
+  readonly verdict: VerdictPanel | null;
+}
+
+/** The verdict as the page shows it: plain strings, formatted in Node (src/report/verdict.ts). */
+export interface VerdictPanel {
+  /** `oom`: killed by the OOM killer; `killed`: another signal or an abrupt end; `ok`: exited or stopped. */
+  readonly severity: 'oom' | 'killed' | 'ok';
+  readonly headline: string;
+  /** The kernel's OOM line, when there is one. */
+  readonly detail: string;
+  /** Label and value pairs: peaks against the limit, last snapshot, near OOM, GC, threads. */
+  readonly facts: readonly (readonly [string, string])[];
+  readonly growthTitle: string;
+  readonly growth: readonly { readonly bytes: string; readonly count: string; readonly where: string }[];
+  readonly findings: readonly { readonly title: string; readonly evidence: readonly string[]; readonly advice: string }[];
 }
 
 export interface ReportData {
@@ -198,6 +214,8 @@ export function decodePayload(bytes: Uint8Array): ReportData {
   const i32 = (name: string): Int32Array => get(name, (v): v is Int32Array => v instanceof Int32Array, 'indices');
   const f64 = (name: string): Float64Array => get(name, (v): v is Float64Array => v instanceof Float64Array, 'numbers');
   const meta = get('meta', (v): v is ReportMeta => typeof v === 'object' && v !== null && 'view' in v, 'metadata');
+  if (meta.verdict === undefined) (meta as { verdict: VerdictPanel | null }).verdict = null;
+  if (meta.verdict !== null && !isVerdictPanel(meta.verdict)) throw new RangeError('report payload: the verdict panel is malformed');
   const strings = get('strings', (v): v is string[] => Array.isArray(v), 'strings');
   const d: ReportData = {
     meta,
@@ -288,4 +306,29 @@ export function validatePayload(d: ReportData): void {
     checkRange('temporal.start', t.start, 0, nticks + 1);
     checkRange('temporal.end', t.end, 0, nticks + 1);
   }
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
+
+/** The panel's shape, checked before the page reads it (its strings come from the profiled program). */
+export function isVerdictPanel(v: unknown): v is VerdictPanel {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as Record<string, unknown>;
+  return (
+    (p['severity'] === 'oom' || p['severity'] === 'killed' || p['severity'] === 'ok') &&
+    isString(p['headline']) &&
+    isString(p['detail']) &&
+    isString(p['growthTitle']) &&
+    Array.isArray(p['facts']) &&
+    p['facts'].every((f) => isStringArray(f) && f.length === 2) &&
+    Array.isArray(p['growth']) &&
+    p['growth'].every((g) => typeof g === 'object' && g !== null && isString((g as Record<string, unknown>)['bytes']) && isString((g as Record<string, unknown>)['count']) && isString((g as Record<string, unknown>)['where'])) &&
+    Array.isArray(p['findings']) &&
+    p['findings'].every((f) => {
+      if (typeof f !== 'object' || f === null) return false;
+      const r = f as Record<string, unknown>;
+      return isString(r['title']) && isString(r['advice']) && isStringArray(r['evidence']);
+    })
+  );
 }

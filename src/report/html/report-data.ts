@@ -6,11 +6,12 @@
 
 import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, OPTION_SAMPLED } from '../../capture/format.js';
 import type { AllocationSet } from '../../analysis/allocation-set.js';
+import type { GcReport } from '../../analysis/gc.js';
 import type { LeakTimelineResult, PeakTimelineResult } from '../../analysis/temporal.js';
 import { thinSeries } from '../../analysis/timeline.js';
 import type { Frame } from '../../model/frames.js';
 import type { CaptureModel } from '../../model/model.js';
-import { FrameFlag, type ReportData, type ReportView, type TemporalData } from './payload.js';
+import { FrameFlag, type ReportData, type ReportView, type TemporalData, type VerdictPanel } from './payload.js';
 import { ReportDataBuilder } from './report-builder.js';
 
 export interface ReportLimits {
@@ -18,9 +19,11 @@ export interface ReportLimits {
   readonly maxSnapshots: number;
   /** Distinct stack nodes kept; the smallest sites beyond go to one "other stacks" frame per thread. */
   readonly maxNodes: number;
+  /** GC markers kept on the timeline (those of the longest pauses); default 20,000. */
+  readonly maxGcMarkers?: number;
 }
 
-export const DEFAULT_LIMITS: ReportLimits = { maxSnapshots: 1_000_000, maxNodes: 1_500_000 };
+export const DEFAULT_LIMITS: ReportLimits = { maxSnapshots: 1_000_000, maxNodes: 1_500_000, maxGcMarkers: 20_000 };
 
 export interface ReportDataOptions {
   readonly view: ReportView;
@@ -36,6 +39,10 @@ export interface ReportDataOptions {
   readonly peakTimeNs?: number | null;
   /** Temporary-allocation threshold, for the view's description. */
   readonly threshold?: number;
+  /** The verdict panel shown at the top of the page. */
+  readonly verdict?: VerdictPanel | null;
+  /** The collector's report: the memory each collection freed goes into its marker's label. */
+  readonly gc?: GcReport | undefined;
   readonly limits?: ReportLimits;
 }
 
@@ -207,6 +214,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
     b.marker(num(m.timeNs), (MARKER_KINDS[m.kind] ?? 'marker').replace(/-/g, ' ').replace('near oom', 'near OOM'), m.label);
   }
   for (const f of model.forks) b.marker(num(f.timeNs), 'fork', `child ${f.childPid}`);
+  addGcMarkers(b, model, o.gc, limits.maxGcMarkers ?? 20_000, reductions);
 
   let temporal: TemporalData | null = null;
   const t = o.temporal;
@@ -266,8 +274,29 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
     notes,
     reductions,
     emptyReason: emptyReason(model, o),
+    verdict: o.verdict ?? null,
   });
   return { data, reductions };
+}
+
+/**
+ * One marker per collection, its pause (and the memory it freed, when known) in the label the timeline's
+ * hover shows. Past `max`, the collections with the longest pauses are kept.
+ */
+function addGcMarkers(b: ReportDataBuilder, model: CaptureModel, gc: GcReport | undefined, max: number, reductions: string[]): void {
+  const gcs = model.gcs;
+  let keep = gcs.map((_, i) => i);
+  if (keep.length > max) {
+    keep = keep.sort((x, y) => gcs[y]!.durationNs - gcs[x]!.durationNs || x - y).slice(0, max).sort((x, y) => gcs[x]!.timeNs - gcs[y]!.timeNs || x - y);
+    reductions.push(`garbage collections: ${fmtCount(gcs.length)} on the timeline would hide it; the ${fmtCount(max)} longest pauses are marked`);
+  }
+  for (const i of keep) {
+    const r = gcs[i]!;
+    const freed = gc?.perCollectionBytes[i];
+    const pause = r.durationNs < 1e9 ? `${(r.durationNs / 1e6).toFixed(2)} ms` : `${(r.durationNs / 1e9).toFixed(2)} s`;
+    const label = `generation ${r.generation}: pause ${pause}, ${fmtCount(r.collected)} collected${r.uncollectable > 0 ? `, ${fmtCount(r.uncollectable)} uncollectable` : ''}${freed !== undefined && freed > 0 ? `, ${fmtBytes(freed)} freed` : ''}`;
+    b.marker(Math.max(0, Math.round(r.timeNs)), 'GC', label);
+  }
 }
 
 /** Time of the whole run's peak: the tick with the highest peak (the first of equals). */

@@ -1,0 +1,72 @@
+// The facts the verdict, the findings and the GC report need beyond the model's end state, gathered in
+// the same replay (one ReplayObserver, given to the model builder): what grew in the last seconds, what
+// the collector freed, how long large allocations lived, and blocks grown by realloc.
+
+import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
+import type { ReplayContext, ReplayObserver } from '../model/builder.js';
+import { GcFrees, type GcFreesResult } from './gc-frees.js';
+import { LargeLifetimes, type LifetimesResult } from './large-lifetimes.js';
+import { ReallocGrowth, type ReallocGrowthResult } from './realloc-growth.js';
+import { RecentGrowth, type RecentGrowthResult } from './recent-growth.js';
+
+/** The verdict's default "last seconds before the end". */
+export const DEFAULT_LAST_NS = 5_000_000_000;
+
+export interface ForensicFacts {
+  /** Undefined when not asked for (noRecentGrowth). */
+  readonly recent: RecentGrowthResult | undefined;
+  readonly gcFrees: GcFreesResult;
+  readonly lifetimes: LifetimesResult;
+  readonly reallocs: ReallocGrowthResult;
+}
+
+export interface ForensicsOptions {
+  /** The window of "what grew in the last seconds", ns (default 5 s). */
+  readonly lastNs?: number | undefined;
+  /** Leave out what grew in the last seconds (the findings do not need it). */
+  readonly noRecentGrowth?: boolean;
+}
+
+export class ForensicsObserver implements ReplayObserver {
+  private readonly recent: RecentGrowth | undefined;
+  private readonly gcFrees = new GcFrees();
+  private readonly lifetimes = new LargeLifetimes();
+  private readonly reallocs = new ReallocGrowth();
+
+  constructor(options: ForensicsOptions = {}) {
+    this.recent = options.noRecentGrowth === true ? undefined : new RecentGrowth(options.lastNs ?? DEFAULT_LAST_NS);
+  }
+
+  begin(context: ReplayContext): void {
+    this.lifetimes.begin(context);
+  }
+
+  change(site: number, seq: number, bytes: number, count: number, thread: number, index: number): void {
+    this.recent?.change(site, seq, bytes, count);
+    this.gcFrees.change(site, seq, bytes, count);
+    this.lifetimes.change(site, seq, bytes, count, thread, index);
+    this.reallocs.change(site, seq, bytes, count, thread);
+  }
+
+  snapshot(seq: number, timeNs: number): void {
+    this.recent?.snapshot(seq, timeNs);
+    this.lifetimes.snapshot(seq, timeNs);
+  }
+
+  gc(record: GcRecord): void {
+    this.gcFrees.gc(record);
+  }
+
+  checkpoint(record: CheckpointRecord): void {
+    this.recent?.checkpoint(record);
+  }
+
+  resolveCheckpoints(siteOf: (entry: CheckpointEntry) => number): void {
+    this.recent?.resolveCheckpoints(siteOf);
+  }
+
+  /** Call once, after the model is built. */
+  finish(): ForensicFacts {
+    return { recent: this.recent?.finish(), gcFrees: this.gcFrees.finish(), lifetimes: this.lifetimes.finish(), reallocs: this.reallocs.finish() };
+  }
+}

@@ -1,0 +1,149 @@
+// Memory freed by the cyclic garbage collector: the frees whose seq falls inside [start_seq, seq) of a GC
+// record (the agent takes start_seq when the collection starts). Reference counting frees everything
+// else, so these are the cycles the collector found, and the sites that allocated them.
+//
+// A GC record reaches the replay right after the events with a lower seq, so the collection's frees were
+// the last ones seen: they wait in a ring of recent frees, which each GC record empties (collections
+// never overlap: CPython runs one at a time). A collection that freed more than the ring holds is counted
+// as incomplete (its figures are then lower bounds).
+
+import type { GcRecord } from '../capture/records.js';
+import type { ReplayObserver } from '../model/builder.js';
+
+/**
+ * Frees kept at most (21 bytes each: 5.3 MiB). The ring holds the frees since the last collection, the
+ * oldest overwritten first, so a collection is counted exactly unless it alone freed more than this.
+ */
+export const GC_RING_MAX = 1 << 18;
+
+export interface SiteFreed {
+  bytes: number;
+  count: number;
+}
+
+export interface GcFreesResult {
+  /** Per GC record, in the order they arrived (the order of model.gcs): bytes and allocations freed inside
+   * it; NaN for a record without start_seq (a capture written before that field). */
+  readonly bytes: Float64Array;
+  readonly count: Float64Array;
+  /** The seq of each of those GC records (to match model.gcs). */
+  readonly seq: Float64Array;
+  /** Collections that freed more than the ring held: their figures are lower bounds. */
+  readonly incomplete: number;
+  /** Bytes and allocations freed by collections, per allocating site. */
+  readonly bySite: ReadonlyMap<number, SiteFreed>;
+}
+
+export class GcFrees implements ReplayObserver {
+  private cap: number;
+  private seqs: Float64Array;
+  private sites: Int32Array;
+  private bytes: Float64Array;
+  private counts: Int8Array;
+  /** Index of the next write, and how many entries are valid (≤ cap). */
+  private next = 0;
+  private size = 0;
+  /** The highest seq overwritten since the ring was last emptied (-1: none). */
+  private droppedSeq = -1;
+  private readonly perGc = { bytes: [] as number[], count: [] as number[], seq: [] as number[] };
+  private incomplete = 0;
+  private readonly bySite = new Map<number, SiteFreed>();
+
+  constructor(private readonly maxEntries = GC_RING_MAX) {
+    this.cap = Math.min(4096, maxEntries);
+    this.seqs = new Float64Array(this.cap);
+    this.sites = new Int32Array(this.cap);
+    this.bytes = new Float64Array(this.cap);
+    this.counts = new Int8Array(this.cap);
+  }
+
+  change(site: number, seq: number, bytes: number, count: number): void {
+    if (bytes >= 0 && count >= 0) return;
+    if (this.size === this.cap && this.cap < this.maxEntries) this.growRing();
+    if (this.size === this.cap) {
+      // Full at its largest: the oldest entry goes.
+      this.droppedSeq = Math.max(this.droppedSeq, this.seqs[this.next] as number);
+    } else {
+      this.size++;
+    }
+    const i = this.next;
+    this.seqs[i] = seq;
+    this.sites[i] = site;
+    this.bytes[i] = -bytes;
+    // -count is 1 for a free, 0 for a piece of an unmapped region.
+    this.counts[i] = -count;
+    this.next = (i + 1) % this.cap;
+  }
+
+  snapshot(): void {
+    // Snapshots do not matter here.
+  }
+
+  gc(record: GcRecord): void {
+    this.perGc.seq.push(record.seq);
+    if (record.startSeq === undefined) {
+      this.perGc.bytes.push(NaN);
+      this.perGc.count.push(NaN);
+    } else {
+      let b = 0;
+      let n = 0;
+      const start = record.startSeq;
+      for (let k = 0, i = (this.next - 1 + this.cap) % this.cap; k < this.size; k++, i = (i - 1 + this.cap) % this.cap) {
+        const s = this.seqs[i] as number;
+        if (s < start) break;
+        if (s >= record.seq) continue;
+        const site = this.sites[i] as number;
+        const bytes = this.bytes[i] as number;
+        const count = this.counts[i] as number;
+        b += bytes;
+        n += count;
+        const f = this.bySite.get(site);
+        if (f === undefined) this.bySite.set(site, { bytes, count });
+        else {
+          f.bytes += bytes;
+          f.count += count;
+        }
+      }
+      if (this.droppedSeq >= start) this.incomplete++;
+      this.perGc.bytes.push(b);
+      this.perGc.count.push(n);
+    }
+    // Collections do not overlap: nothing before this one can belong to a later one.
+    this.size = 0;
+    this.next = 0;
+    this.droppedSeq = -1;
+  }
+
+  finish(): GcFreesResult {
+    return {
+      bytes: Float64Array.from(this.perGc.bytes),
+      count: Float64Array.from(this.perGc.count),
+      seq: Float64Array.from(this.perGc.seq),
+      incomplete: this.incomplete,
+      bySite: this.bySite,
+    };
+  }
+
+  private growRing(): void {
+    // The ring is full and in order from `next` (oldest) round to `next - 1`: unroll it into a bigger one.
+    const cap = Math.min(this.maxEntries, this.cap * 2);
+    const order = (a: Float64Array | Int32Array | Int8Array, b: Float64Array | Int32Array | Int8Array): void => {
+      b.set(a.subarray(this.next), 0);
+      b.set(a.subarray(0, this.next), this.cap - this.next);
+    };
+    const seqs = new Float64Array(cap);
+    const sites = new Int32Array(cap);
+    const bytes = new Float64Array(cap);
+    const counts = new Int8Array(cap);
+    order(this.seqs, seqs);
+    order(this.sites, sites);
+    order(this.bytes, bytes);
+    order(this.counts, counts);
+    this.seqs = seqs;
+    this.sites = sites;
+    this.bytes = bytes;
+    this.counts = counts;
+    this.next = this.cap;
+    this.cap = cap;
+  }
+}

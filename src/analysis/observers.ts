@@ -1,0 +1,29 @@
+// Several ReplayObservers on one replay (the HTML report's time windows and the verdict's facts).
+
+import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
+import type { ReplayContext, ReplayObserver } from '../model/builder.js';
+
+export function combineObservers(...list: readonly (ReplayObserver | undefined)[]): ReplayObserver | undefined {
+  const obs = list.filter((o): o is ReplayObserver => o !== undefined);
+  if (obs.length <= 1) return obs[0];
+  return {
+    begin(context: ReplayContext): void {
+      for (const o of obs) o.begin?.(context);
+    },
+    change(site, seq, bytes, count, thread, index): void {
+      for (const o of obs) o.change(site, seq, bytes, count, thread, index);
+    },
+    snapshot(seq, timeNs): void {
+      for (const o of obs) o.snapshot(seq, timeNs);
+    },
+    gc(record: GcRecord): void {
+      for (const o of obs) o.gc?.(record);
+    },
+    checkpoint(record: CheckpointRecord): void {
+      for (const o of obs) o.checkpoint?.(record);
+    },
+    resolveCheckpoints(siteOf: (entry: CheckpointEntry) => number): void {
+      for (const o of obs) o.resolveCheckpoints?.(siteOf);
+    },
+  };
+}

@@ -1,0 +1,186 @@
+// What grew in the last seconds before the end of a capture: per site, what was live at a baseline moment
+// (the last memory snapshot at least `lastNs` before the end), so that growth = live at the end − that.
+//
+// The end is not known until the replay ends, so the baseline moves forward as the replay goes: a
+// snapshot closes a tick holding the live values of the sites that changed in it; a tick older than the
+// newest snapshot minus `lastNs` can never be after the final baseline, so it is folded into the baseline
+// and dropped. Ticks close at snapshots at least TICKS_PER_WINDOW-th of the window apart, so the window
+// measured is at most 1% longer than asked (it is reported as measured). Memory: four values per site
+// plus the changes of the last `lastNs` seconds, at most TICKS_PER_WINDOW ticks of them.
+//
+// Aggregated captures have no events: the same is done with CHECKPOINT entries (the live values of the
+// locations that changed since the previous checkpoint, at least once a second), resolved to sites at the
+// end of the replay.
+
+import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
+import type { ReplayObserver } from '../model/builder.js';
+import { SiteColumn } from '../model/site-table.js';
+
+export interface RecentGrowthResult {
+  /** The length of the window asked for, ns. */
+  readonly lastNs: number;
+  /** When the baseline was taken (ns since tracking started); undefined: the start of the capture (the
+   * capture is shorter than the window, or has no snapshot old enough). */
+  readonly fromNs: number | undefined;
+  /** The last snapshot (or checkpoint): the end of the window; undefined when there is none. */
+  readonly toNs: number | undefined;
+  /** Per site, bytes and count live at the baseline (indexes past the end: 0). */
+  readonly baseBytes: Float64Array;
+  readonly baseCount: Float64Array;
+  /** The tracked heap at the baseline (0 at the start). */
+  readonly baseHeap: number;
+}
+
+/** Ticks per window: the baseline is exact to a hundredth of the window (50 ms of 5 s). */
+export const TICKS_PER_WINDOW = 100;
+
+interface Tick {
+  readonly timeNs: number;
+  readonly sites: Int32Array;
+  readonly bytes: Float64Array;
+  readonly counts: Float64Array;
+  readonly heap: number;
+}
+
+interface CheckpointTick {
+  readonly timeNs: number;
+  readonly entries: readonly CheckpointEntry[];
+  readonly heap: number;
+}
+
+function entryKey(e: CheckpointEntry): string {
+  return `${e.stream}:${e.stack}:${e.nativeStack}:${e.allocator}`;
+}
+
+export class RecentGrowth implements ReplayObserver {
+  private readonly liveBytes = new SiteColumn(1024);
+  private readonly liveCount = new SiteColumn(1024);
+  private readonly baseBytes = new SiteColumn(1024);
+  private readonly baseCount = new SiteColumn(1024);
+  private inDirty = new Uint8Array(1024);
+  private dirty: number[] = [];
+  private ticks: Tick[] = [];
+  private head = 0;
+  private heap = 0;
+  private baseHeap = 0;
+  private baseNs: number | undefined;
+  private lastSnapshotNs: number | undefined;
+  private lastTickNs: number | undefined;
+
+  // Aggregated captures: checkpoint entries by location key.
+  private cpTicks: CheckpointTick[] = [];
+  private cpHead = 0;
+  private readonly cpBase = new Map<string, CheckpointEntry>();
+  private cpResolved = false;
+
+  constructor(private readonly lastNs: number) {}
+
+  change(site: number, _seq: number, bytes: number, count: number): void {
+    if (site >= this.inDirty.length) this.grow(site + 1);
+    this.liveBytes.array[site] = (this.liveBytes.array[site] as number) + bytes;
+    this.liveCount.array[site] = (this.liveCount.array[site] as number) + count;
+    this.heap += bytes;
+    if (this.inDirty[site] === 0) {
+      this.inDirty[site] = 1;
+      this.dirty.push(site);
+    }
+  }
+
+  snapshot(_seq: number, timeNs: number): void {
+    if (this.lastSnapshotNs === undefined || timeNs > this.lastSnapshotNs) this.lastSnapshotNs = timeNs;
+    if (this.lastTickNs !== undefined && timeNs - this.lastTickNs < this.lastNs / TICKS_PER_WINDOW) return;
+    this.lastTickNs = timeNs;
+    const n = this.dirty.length;
+    const sites = Int32Array.from(this.dirty);
+    const bytes = new Float64Array(n);
+    const counts = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const s = sites[i] as number;
+      bytes[i] = this.liveBytes.array[s] as number;
+      counts[i] = this.liveCount.array[s] as number;
+      this.inDirty[s] = 0;
+    }
+    this.dirty = [];
+    this.ticks.push({ timeNs, sites, bytes, counts, heap: this.heap });
+    this.fold(timeNs - this.lastNs);
+  }
+
+  checkpoint(record: CheckpointRecord): void {
+    this.cpTicks.push({ timeNs: record.timeNs, entries: record.entries, heap: record.heap });
+    if (this.lastSnapshotNs === undefined || record.timeNs > this.lastSnapshotNs) this.lastSnapshotNs = record.timeNs;
+    this.foldCheckpoints(record.timeNs - this.lastNs);
+  }
+
+  resolveCheckpoints(siteOf: (entry: CheckpointEntry) => number): void {
+    if (this.lastSnapshotNs !== undefined) this.foldCheckpoints(this.lastSnapshotNs - this.lastNs);
+    for (const e of this.cpBase.values()) {
+      const site = siteOf(e);
+      if (site >= this.inDirty.length) this.grow(site + 1);
+      this.baseBytes.array[site] = (this.baseBytes.array[site] as number) + e.liveBytes;
+      this.baseCount.array[site] = (this.baseCount.array[site] as number) + e.liveCount;
+    }
+    this.cpResolved = true;
+  }
+
+  finish(): RecentGrowthResult {
+    if (this.lastSnapshotNs !== undefined && !this.cpResolved) {
+      // The last snapshot may not have closed a tick (too close to the previous one): the window's end is
+      // the end of the replay anyway (live values at the end), so only folding needs it.
+      this.fold(this.lastSnapshotNs - this.lastNs);
+    }
+    return {
+      lastNs: this.lastNs,
+      fromNs: this.baseNs,
+      toNs: this.lastSnapshotNs,
+      baseBytes: this.baseBytes.array,
+      baseCount: this.baseCount.array,
+      baseHeap: this.baseHeap,
+    };
+  }
+
+  /** Folds every tick at or before `untilNs` into the baseline. */
+  private fold(untilNs: number): void {
+    while (this.head < this.ticks.length && (this.ticks[this.head] as Tick).timeNs <= untilNs) {
+      const t = this.ticks[this.head] as Tick;
+      for (let i = 0; i < t.sites.length; i++) {
+        const s = t.sites[i] as number;
+        this.baseBytes.array[s] = t.bytes[i] as number;
+        this.baseCount.array[s] = t.counts[i] as number;
+      }
+      this.baseNs = t.timeNs;
+      this.baseHeap = t.heap;
+      this.head++;
+    }
+    // Drop folded ticks now and then rather than shifting the array at every snapshot.
+    if (this.head > 1024 && this.head * 2 > this.ticks.length) {
+      this.ticks = this.ticks.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private foldCheckpoints(untilNs: number): void {
+    while (this.cpHead < this.cpTicks.length && (this.cpTicks[this.cpHead] as CheckpointTick).timeNs <= untilNs) {
+      const t = this.cpTicks[this.cpHead] as CheckpointTick;
+      for (const e of t.entries) this.cpBase.set(entryKey(e), e);
+      this.baseNs = t.timeNs;
+      this.baseHeap = t.heap;
+      this.cpHead++;
+    }
+    if (this.cpHead > 64 && this.cpHead * 2 > this.cpTicks.length) {
+      this.cpTicks = this.cpTicks.slice(this.cpHead);
+      this.cpHead = 0;
+    }
+  }
+
+  private grow(n: number): void {
+    this.liveBytes.ensure(n);
+    this.liveCount.ensure(n);
+    this.baseBytes.ensure(n);
+    this.baseCount.ensure(n);
+    let cap = this.inDirty.length;
+    while (cap < n) cap *= 2;
+    const d = new Uint8Array(cap);
+    d.set(this.inDirty);
+    this.inDirty = d;
+  }
+}

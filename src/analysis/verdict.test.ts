@@ -1,0 +1,199 @@
+// The verdict's parts on captures written with the encoder: how it ended, the peak against the limit, the
+// last snapshot and the near-OOM marker, what grew in the last seconds (events and checkpoints), the RSS
+// the heap does not explain, and what a capture without snapshots cannot tell.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { AGGREGATED_HEADER, analyze, type FrameSpec, MiB, ProgramCapture, SEC } from '../../test/support/program-capture.js';
+import { Allocator } from '../capture/format.js';
+import type { CheckpointEntry } from '../capture/records.js';
+import type { Verdict } from './verdict.js';
+
+const ms = 1_000_000;
+const EARLY: FrameSpec[] = [['<module>', 1], ['load', 10]];
+const LATE: FrameSpec[] = [['<module>', 1], ['grow', 20]];
+
+function grewLines(v: Verdict['recent'] | Verdict['sinceStart'] | undefined): string[] {
+  return (v?.lines ?? []).map((l) => `${l.function}:${l.line} ${l.bytes / MiB} MiB ${l.count}`);
+}
+
+/** Ten seconds: load holds 10 MiB from the start and frees 1 MiB at 9.5 s; grow adds 3 MiB at 8.5 s. */
+function tenSeconds(): ProgramCapture {
+  const p = new ProgramCapture();
+  p.thread(1, 100, 'MainThread', 0);
+  let first = 0;
+  for (let t = 0; t <= 10; t++) {
+    if (t === 0) {
+      first = p.alloc(1, EARLY, MiB);
+      for (let i = 0; i < 9; i++) p.alloc(1, EARLY, MiB);
+    }
+    if (t === 9) p.alloc(1, LATE, 3 * MiB);
+    if (t === 10) p.free(1, first);
+    p.snapshot(t * SEC, { rss: (40 + t) * MiB, file: 8 * MiB, cgroupUsage: (50 + t) * MiB, cgroupLimit: 64 * MiB });
+  }
+  return p;
+}
+
+describe('what grew in the last seconds', () => {
+  test('from the last snapshot at least --last before the end, per line and stack, net of frees', () => {
+    const { verdict } = analyze(tenSeconds().finish(), 5 * SEC);
+    const r = verdict.recent;
+    assert.ok(r !== undefined);
+    assert.equal(r.fromNs, 5 * SEC);
+    assert.equal(r.toNs, 10 * SEC);
+    assert.equal(r.wholeCapture, false);
+    assert.equal(r.heapBytes, 2 * MiB);
+    assert.deepEqual(grewLines(r), ['grow:20 3 MiB 1']); // load shrank: not among what grew
+    assert.equal(r.stacks.length, 1);
+    assert.deepEqual(grewLines(verdict.sinceStart), ['load:10 9 MiB 9', 'grow:20 3 MiB 1']);
+  });
+
+  test('a window longer than the capture is the whole capture', () => {
+    const r = analyze(tenSeconds().finish(), 60 * SEC).verdict.recent;
+    assert.ok(r !== undefined);
+    assert.equal(r.wholeCapture, true);
+    assert.equal(r.fromNs, undefined);
+    assert.deepEqual(grewLines(r), ['load:10 9 MiB 9', 'grow:20 3 MiB 1']);
+  });
+
+  test('aggregated captures: from their checkpoints', () => {
+    const p = new ProgramCapture(AGGREGATED_HEADER);
+    const early = p.stack(1, EARLY);
+    const late = p.stack(1, LATE);
+    const entry = (stack: number, live: number, count: number): CheckpointEntry => ({
+      stream: 1,
+      stack,
+      nativeStack: 0,
+      allocator: Allocator.Malloc,
+      totalCount: count,
+      totalBytes: live,
+      liveCount: count,
+      liveBytes: live,
+      savedPeakCount: 0,
+      savedPeakBytes: 0,
+      updatedSeq: 1,
+    });
+    for (let t = 1; t <= 10; t++) {
+      const entries = [entry(early, t * MiB, t)];
+      if (t >= 8) entries.push(entry(late, (t - 7) * 2 * MiB, t - 7));
+      p.checkpoint(t * SEC, t * MiB + (t >= 8 ? (t - 7) * 2 * MiB : 0), 16 * MiB, entries);
+      p.snapshot(t * SEC, { heap: t * MiB });
+    }
+    const { verdict, model } = analyze(p.finish(), 3 * SEC);
+    assert.equal(model.aggregated, true);
+    const r = verdict.recent;
+    assert.ok(r !== undefined);
+    assert.equal(r.fromNs, 7 * SEC);
+    assert.deepEqual(grewLines(r), ['grow:20 6 MiB 3', 'load:10 3 MiB 3']);
+    assert.equal(r.heapBytes, 9 * MiB);
+  });
+});
+
+describe('how it ended, and the moments before', () => {
+  test('an OOM kill: the signal, the kernel line, the near-OOM marker, the last snapshot, peaks against the limit', () => {
+    const p = tenSeconds();
+    p.marker(4, 'cgroup memory usage 58 of limit 64', 8 * SEC + 5 * ms);
+    p.marker(7, 'memory pressure: tasks stalled on memory 12.00% of the last 10 s', 9 * SEC);
+    p.exit({ timeNs: 10 * SEC + 40 * ms, signal: 9, oomKill: 1, detail: 'Memory cgroup out of memory: Killed process 4242 (python3)' });
+    const v = analyze(p.finish()).verdict;
+    assert.deepEqual(
+      { kind: v.ending.kind, signal: v.ending.signal, oom: v.ending.oomKill, detail: v.ending.detail, end: v.ending.endNs },
+      { kind: 'signal', signal: 9, oom: 'yes', detail: 'Memory cgroup out of memory: Killed process 4242 (python3)', end: 10 * SEC + 40 * ms },
+    );
+    assert.deepEqual(v.nearOom, { timeNs: 8 * SEC + 5 * ms, beforeEndNs: 2 * SEC + 35 * ms, label: 'cgroup memory usage 58 of limit 64', count: 1 });
+    assert.deepEqual(v.pressure, { timeNs: 9 * SEC, beforeEndNs: SEC + 40 * ms, label: 'memory pressure: tasks stalled on memory 12.00% of the last 10 s', count: 1 });
+    assert.equal(v.last?.timeNs, 10 * SEC);
+    assert.equal(v.last?.beforeEndNs, 40 * ms);
+    assert.equal(v.last?.cgroupUsage, 60 * MiB);
+    assert.equal(v.peak.limit, 64 * MiB);
+    assert.deepEqual(v.peak.rss, { bytes: 50 * MiB, timeNs: 10 * SEC });
+    assert.deepEqual(v.peak.cgroup, { bytes: 60 * MiB, timeNs: 10 * SEC });
+    assert.equal(v.peak.heap.bytes, 13 * MiB);
+    assert.equal(v.peak.heap.timeNs, 9 * SEC); // the first snapshot after the peak's event (at 9 s)
+  });
+
+  test('each ending kind', () => {
+    const mk = (f: (p: ProgramCapture) => void): Verdict['ending'] => {
+      const p = tenSeconds();
+      f(p);
+      return analyze(p.finish()).verdict.ending;
+    };
+    const exited = mk((p) => {
+      p.trailer(10 * SEC);
+      p.exit({ timeNs: 10 * SEC, exitCode: 3 });
+    });
+    assert.deepEqual([exited.kind, exited.exitCode, exited.oomKill, exited.trailerReason], ['exited', 3, 'no', 'exit']);
+    const term = mk((p) => p.exit({ timeNs: 10 * SEC, signal: 15, oomKill: 0 }));
+    assert.deepEqual([term.kind, term.signal, term.oomKill], ['signal', 15, 'no']);
+    const unknown = mk((p) => p.exit({ timeNs: 10 * SEC, signal: 9, oomKill: 2, detail: 'SIGKILL; the kernel log and the cgroup could not be read' }));
+    assert.deepEqual([unknown.kind, unknown.oomKill], ['signal', 'unknown']);
+    const stopped = mk((p) => p.trailer(10 * SEC));
+    assert.deepEqual([stopped.kind, stopped.oomKill, stopped.trailerReason], ['stopped', undefined, 'exit']);
+    const abrupt = mk(() => undefined);
+    assert.deepEqual([abrupt.kind, abrupt.oomKill, abrupt.endNs], ['abrupt', undefined, 10 * SEC]);
+  });
+});
+
+test('RSS the heap does not explain, at the highest RSS: file-backed, anonymous beyond the heap, swap', () => {
+  const p = new ProgramCapture();
+  p.alloc(1, EARLY, 20 * MiB);
+  p.snapshot(SEC, { rss: 50 * MiB, file: 12 * MiB, shmem: 2 * MiB, swap: 3 * MiB });
+  p.snapshot(2 * SEC, { rss: 40 * MiB, file: 12 * MiB });
+  const u = analyze(p.finish()).verdict.unexplained;
+  assert.deepEqual(u, {
+    timeNs: SEC,
+    rss: 50 * MiB,
+    heap: 20 * MiB,
+    fileBacked: 12 * MiB,
+    shmem: 2 * MiB,
+    anonBeyondHeap: 16 * MiB,
+    heapNotResident: 0,
+    swap: 3 * MiB,
+    pythonAllocatorsTraced: false,
+    pythonAllocator: 'pymalloc',
+  });
+});
+
+test('a capture without snapshots says what it cannot tell, and the rest still works', () => {
+  const p = new ProgramCapture();
+  p.alloc(1, EARLY, 5 * MiB);
+  const v = analyze(p.finish()).verdict;
+  assert.equal(v.last, undefined);
+  assert.equal(v.recent, undefined);
+  assert.equal(v.unexplained, undefined);
+  assert.equal(v.peak.rss, undefined);
+  assert.equal(v.peak.heap.bytes, 5 * MiB);
+  assert.equal(v.ending.kind, 'abrupt');
+  assert.match(v.cannotTell.join('\n'), /no memory snapshots: RSS, the cgroup usage and limit, and what grew in the last seconds are unknown/);
+  assert.deepEqual(grewLines(v.sinceStart), ['load:10 5 MiB 1']);
+});
+
+test('threads: seen, started, ended, alive at the end, at most at once', () => {
+  const p = new ProgramCapture();
+  p.thread(1, 100, 'MainThread', 0);
+  p.thread(2, 101, 'a', 10);
+  p.thread(3, 102, 'b', 20);
+  p.threadExit(2, 30);
+  p.thread(4, 103, 'c', 40);
+  p.free(1, p.alloc(1, EARLY, 10));
+  p.snapshot(SEC);
+  const t = analyze(p.finish()).verdict.threads;
+  assert.deepEqual([t.seen, t.started, t.ended, t.aliveAtEnd, t.maxAlive, t.replacements], [4, 3, 1, 3, 3, 1]);
+});
+
+test('the collector’s settings over the run: disabled spans, frozen objects, thresholds', () => {
+  const p = new ProgramCapture();
+  p.gcState(0, true);
+  p.gcState(SEC, false);
+  p.gcState(2 * SEC, true, 0);
+  p.gcState(3 * SEC, true, 500);
+  p.gcState(4 * SEC, false, 500);
+  p.free(1, p.alloc(1, EARLY, 10));
+  p.snapshot(5 * SEC);
+  const s = analyze(p.finish()).verdict.gc.settings;
+  assert.deepEqual(s.disabled, [
+    { fromNs: SEC, toNs: 2 * SEC },
+    { fromNs: 4 * SEC, toNs: undefined },
+  ]);
+  assert.deepEqual([s.enabledAtEnd, s.frozenAtEnd, s.maxFrozen, s.thresholds], [false, 500, 500, [700, 10, 10]]);
+});

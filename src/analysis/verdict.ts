@@ -1,0 +1,307 @@
+// The OOM verdict: a post-mortem of one capture. How the process ended, its peak against the memory
+// limit, the last snapshot before the end, what grew in the last seconds and since the start, the RSS
+// the tracked heap does not explain, the collector, the threads, and the findings. Works on a capture cut
+// off by a kill (no trailer), on aggregated captures (from their last checkpoint) and on captures that
+// lack pieces: what a capture cannot tell is said, never guessed.
+
+import { MARKER_KINDS, MODE_ATTACH, OPTION_PYTHON_ALLOCATORS, TRAILER_REASONS } from '../capture/format.js';
+import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
+import type { CaptureModel } from '../model/model.js';
+import type { AllocationSet, SiteAmount } from './allocation-set.js';
+import { type Finding, findings, threadEvidence, type ThreadEvidence } from './findings.js';
+import type { ForensicFacts } from './forensics.js';
+import { type GcReport, gcReport } from './gc.js';
+import { timeOfSeq } from './high-water-mark.js';
+import { leaks } from './leaks.js';
+import { allocatingLines, type LineRow } from './locations.js';
+import { type StackAmount, stacksOf } from './stacks.js';
+
+const NEAR_OOM = MARKER_KINDS.indexOf('near-oom');
+const MEMORY_PRESSURE = MARKER_KINDS.indexOf('memory-pressure');
+
+export type OomKill = 'yes' | 'no' | 'unknown';
+
+export interface Ending {
+  /**
+   * `exited`: with a status; `signal`: killed by a signal; `stopped`: tracking stopped (trailer) and memlens
+   * did not see the process end (attach, or a capture made without `memlens run`); `abrupt`: neither a
+   * trailer nor an exit record: killed, or still running.
+   */
+  readonly kind: 'exited' | 'signal' | 'stopped' | 'abrupt';
+  readonly exitCode: number | undefined;
+  readonly signal: number | undefined;
+  /** From the EXIT record; undefined when there is none (nobody watched the process end). */
+  readonly oomKill: OomKill | undefined;
+  /** The kernel's OOM line, or how the OOM kill was told. */
+  readonly detail: string;
+  /** Why tracking stopped (the trailer's reason), if it did. */
+  readonly trailerReason: string | undefined;
+  /** When the process ended (EXIT), else the last thing the capture saw (ns since tracking started). */
+  readonly endNs: number;
+}
+
+export interface TimedValue {
+  readonly bytes: number;
+  /** ns since tracking started; undefined when it cannot be placed. */
+  readonly timeNs: number | undefined;
+  /** The moment is after timeNs (the last snapshot), not at it: no snapshot came after it. */
+  readonly after?: boolean;
+}
+
+export interface PeakVsLimit {
+  readonly heap: TimedValue;
+  readonly rss: TimedValue | undefined;
+  readonly cgroup: TimedValue | undefined;
+  /** The memory limit (cgroup), if the process had one. */
+  readonly limit: number | undefined;
+}
+
+export interface LastSnapshot {
+  readonly timeNs: number;
+  /** How long before the end (endNs) it was taken. */
+  readonly beforeEndNs: number;
+  readonly rss: number;
+  readonly rssAnon: number;
+  readonly rssFile: number;
+  readonly rssShmem: number;
+  readonly swap: number | undefined;
+  readonly heap: number | undefined;
+  readonly cgroupUsage: number | undefined;
+  readonly cgroupLimit: number | undefined;
+}
+
+export interface NearOom {
+  readonly timeNs: number;
+  readonly beforeEndNs: number;
+  readonly label: string;
+  /** Near-OOM markers in all (the agent re-arms when usage falls back below 85%). */
+  readonly count: number;
+}
+
+export interface GrowthView {
+  /** Net growth per stack and per allocating line, largest first (only those that grew). */
+  readonly stacks: readonly StackAmount[];
+  readonly lines: readonly LineRow[];
+  /** Net change of the tracked heap over the window. */
+  readonly heapBytes: number;
+}
+
+export interface RecentGrowthView extends GrowthView {
+  readonly lastNs: number;
+  /** Start of the window (undefined: the start of the capture) and its end (the last snapshot). */
+  readonly fromNs: number | undefined;
+  readonly toNs: number | undefined;
+  /** The capture is shorter than the window: "the last seconds" are the whole capture. */
+  readonly wholeCapture: boolean;
+}
+
+export interface UnexplainedRss {
+  /** The snapshot this is measured at: the one of the highest RSS. */
+  readonly timeNs: number;
+  readonly rss: number;
+  readonly heap: number;
+  readonly fileBacked: number;
+  readonly shmem: number;
+  /** Anonymous RSS beyond the tracked heap. */
+  readonly anonBeyondHeap: number;
+  /** Tracked heap that is not resident (reserved, never touched, or swapped out). */
+  readonly heapNotResident: number;
+  readonly swap: number | undefined;
+  /** Python's allocators were traced (the heap counts objects, not pymalloc's arenas). */
+  readonly pythonAllocatorsTraced: boolean;
+  readonly pythonAllocator: string;
+}
+
+export interface ThreadSummary extends ThreadEvidence {
+  /** Threads the capture saw (with a THREAD record), the main one included. */
+  readonly seen: number;
+  readonly aliveAtEnd: number;
+  /** Attach mode: threads that existed before memlens attached show as started when first seen. */
+  readonly attached: boolean;
+}
+
+export interface Verdict {
+  readonly aggregated: boolean;
+  readonly ending: Ending;
+  readonly peak: PeakVsLimit;
+  readonly last: LastSnapshot | undefined;
+  readonly nearOom: NearOom | undefined;
+  /** The last memory-pressure marker (PSI: tasks stalled waiting for memory), if any. */
+  readonly pressure: NearOom | undefined;
+  readonly recent: RecentGrowthView | undefined;
+  readonly sinceStart: GrowthView;
+  readonly unexplained: UnexplainedRss | undefined;
+  readonly gc: GcReport;
+  readonly threads: ThreadSummary;
+  readonly forks: number;
+  readonly findings: readonly Finding[];
+  /** What this capture cannot tell, in words. */
+  readonly cannotTell: readonly string[];
+}
+
+export interface VerdictOptions {
+  readonly filter?: FrameFilter | undefined;
+  /** Rows per growth table (default 5). */
+  readonly rows?: number | undefined;
+}
+
+export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, options: VerdictOptions = {}): Verdict {
+  const filter = options.filter ?? DEFAULT_FRAME_FILTER;
+  const rows = options.rows ?? 5;
+  const s = model.snapshots;
+  const n = s.seq.length;
+  const ending = endingOf(model);
+  const cannotTell: string[] = [];
+  if (n === 0) cannotTell.push('the capture has no memory snapshots: RSS, the cgroup usage and limit, and what grew in the last seconds are unknown');
+  if (model.aggregated) cannotTell.push('an aggregated capture keeps totals per location: lifetimes, reallocations and the memory the garbage collector freed are unknown');
+  if (model.header.mode === MODE_ATTACH) cannotTell.push('memlens attached to a running process: memory allocated before the attach is not in the tracked heap');
+  if (ending.kind === 'abrupt' && model.allocations === 0 && n === 0) cannotTell.push('the capture holds neither events nor snapshots: it was cut off before the agent wrote any');
+
+  const last: LastSnapshot | undefined =
+    n === 0
+      ? undefined
+      : {
+          timeNs: s.timeNs[n - 1] as number,
+          beforeEndNs: Math.max(0, ending.endNs - (s.timeNs[n - 1] as number)),
+          rss: s.rss[n - 1] as number,
+          rssAnon: s.rssAnon[n - 1] as number,
+          rssFile: s.rssFile[n - 1] as number,
+          rssShmem: s.rssShmem[n - 1] as number,
+          swap: finite(s.swap[n - 1]),
+          heap: finite(s.heap[n - 1]),
+          cgroupUsage: finite(s.cgroupUsage[n - 1]),
+          cgroupLimit: positive(s.cgroupLimit[n - 1]),
+        };
+
+  const lastMarker = (kind: number): NearOom | undefined => {
+    const all = model.markers.filter((m) => m.kind === kind);
+    const last = all.reduce<(typeof all)[number] | undefined>((a, m) => (a === undefined || m.timeNs >= a.timeNs ? m : a), undefined);
+    return last === undefined ? undefined : { timeNs: last.timeNs, beforeEndNs: Math.max(0, ending.endNs - last.timeNs), label: last.label, count: all.length };
+  };
+  const nearOom = lastMarker(NEAR_OOM);
+  const pressure = lastMarker(MEMORY_PRESSURE);
+
+  const sinceStart = growthView(model, leaks(model), filter, rows, model.endHeap);
+  let recent: RecentGrowthView | undefined;
+  if (facts?.recent?.toNs !== undefined) {
+    const r = facts.recent;
+    const live = model.sites.columns.liveBytes.array;
+    const liveN = model.sites.columns.liveCount.array;
+    const sites: SiteAmount[] = [];
+    for (let site = 0; site < model.sites.size; site++) {
+      const b = (live[site] as number) - (r.baseBytes[site] ?? 0);
+      const c = (liveN[site] as number) - (r.baseCount[site] ?? 0);
+      if (b !== 0 || c !== 0) sites.push({ site, bytes: b, count: c });
+    }
+    const set: AllocationSet = { kind: 'total', totalBytes: sites.reduce((a, x) => a + x.bytes, 0), totalCount: sites.reduce((a, x) => a + x.count, 0), sites };
+    const view = growthView(model, set, filter, rows, model.endHeap - r.baseHeap);
+    recent = { ...view, lastNs: r.lastNs, fromNs: r.fromNs, toNs: r.toNs, wholeCapture: r.fromNs === undefined };
+  }
+
+  const gc = gcReport(model, facts?.gcFrees, filter);
+  const ev = threadEvidence(model, filter);
+  const seen = model.threads.filter((t) => t.startNs !== undefined);
+  const threads: ThreadSummary = {
+    ...ev,
+    seen: seen.length,
+    aliveAtEnd: seen.filter((t) => t.exitNs === undefined).length,
+    attached: model.header.mode === MODE_ATTACH,
+  };
+  return {
+    aggregated: model.aggregated,
+    ending,
+    peak: peakVsLimit(model),
+    last,
+    nearOom,
+    pressure,
+    recent,
+    sinceStart,
+    unexplained: unexplainedRss(model),
+    gc,
+    threads,
+    forks: model.forks.length,
+    findings: findings(model, facts, { filter, gc }),
+    cannotTell,
+  };
+}
+
+function growthView(model: CaptureModel, set: AllocationSet, filter: FrameFilter, rows: number, heapBytes: number): GrowthView {
+  const stacks = stacksOf(model, set, { filter });
+  const lines = allocatingLines(model, stacks);
+  return {
+    stacks: stacks.filter((st) => st.bytes > 0).slice(0, rows),
+    lines: lines.filter((l) => l.bytes > 0).sort((a, b) => b.bytes - a.bytes || b.count - a.count).slice(0, rows),
+    heapBytes,
+  };
+}
+
+export function endingOf(model: CaptureModel): Ending {
+  const e = model.exit;
+  const t = model.trailer;
+  const trailerReason = t === undefined ? undefined : (TRAILER_REASONS[t.reason] ?? `reason ${t.reason}`);
+  const endNs = Math.max(model.durationNs, e?.timeNs ?? 0);
+  if (e !== undefined) {
+    const oomKill: OomKill = e.oomKill === 1 ? 'yes' : e.oomKill === 0 ? 'no' : 'unknown';
+    if (e.signal !== 0) return { kind: 'signal', exitCode: undefined, signal: e.signal, oomKill, detail: e.detail, trailerReason, endNs };
+    return { kind: 'exited', exitCode: e.exitCode, signal: undefined, oomKill, detail: e.detail, trailerReason, endNs };
+  }
+  if (t !== undefined) return { kind: 'stopped', exitCode: undefined, signal: undefined, oomKill: undefined, detail: '', trailerReason, endNs };
+  return { kind: 'abrupt', exitCode: undefined, signal: undefined, oomKill: undefined, detail: '', trailerReason: undefined, endNs };
+}
+
+function peakVsLimit(model: CaptureModel): PeakVsLimit {
+  const s = model.snapshots;
+  const maxOf = (col: readonly number[]): TimedValue | undefined => {
+    let best: TimedValue | undefined;
+    for (let i = 0; i < col.length; i++) {
+      const v = col[i] as number;
+      if (Number.isFinite(v) && (best === undefined || v > best.bytes)) best = { bytes: v, timeNs: s.timeNs[i] };
+    }
+    return best;
+  };
+  let heap: TimedValue;
+  if (model.aggregated) {
+    // The heap column is the agent's own at each snapshot, written more often than checkpoints: the peak
+    // is the higher of the last checkpoint's and the snapshots', placed at the snapshot that saw most.
+    const snap = maxOf(s.heap);
+    heap = snap !== undefined && snap.bytes >= model.maxHeap ? snap : { bytes: model.maxHeap, timeNs: snap?.timeNs };
+  } else {
+    const t = timeOfSeq(model, model.maxHeapSeq);
+    const n = s.timeNs.length;
+    // Events carry no time: the first snapshot after the peak places it; a killed process may have none.
+    heap = t !== undefined || n === 0 ? { bytes: model.maxHeap, timeNs: t } : { bytes: model.maxHeap, timeNs: s.timeNs[n - 1], after: true };
+  }
+  let limit = model.header.cgroupLimitBytes !== undefined && model.header.cgroupLimitBytes > 0 ? model.header.cgroupLimitBytes : undefined;
+  for (const l of s.cgroupLimit) if (Number.isFinite(l) && l > 0) limit = l;
+  return { heap, rss: maxOf(s.rss), cgroup: maxOf(s.cgroupUsage), limit };
+}
+
+function unexplainedRss(model: CaptureModel): UnexplainedRss | undefined {
+  const s = model.snapshots;
+  let at = -1;
+  for (let i = 0; i < s.rss.length; i++) if (at < 0 || (s.rss[i] as number) >= (s.rss[at] as number)) at = i;
+  if (at < 0) return undefined;
+  const heap = finite(s.heap[at]) ?? 0;
+  const anon = s.rssAnon[at] as number;
+  return {
+    timeNs: s.timeNs[at] as number,
+    rss: s.rss[at] as number,
+    heap,
+    fileBacked: s.rssFile[at] as number,
+    shmem: s.rssShmem[at] as number,
+    anonBeyondHeap: Math.max(0, anon - heap),
+    heapNotResident: Math.max(0, heap - anon),
+    swap: finite(s.swap[at]),
+    pythonAllocatorsTraced: (model.header.options & OPTION_PYTHON_ALLOCATORS) !== 0,
+    pythonAllocator: model.header.pythonAllocator,
+  };
+}
+
+function finite(v: number | undefined): number | undefined {
+  return v !== undefined && Number.isFinite(v) ? v : undefined;
+}
+
+function positive(v: number | undefined): number | undefined {
+  return v !== undefined && Number.isFinite(v) && v > 0 ? v : undefined;
+}
+

@@ -1,0 +1,190 @@
+// Findings as text (verdict, summary), as sentences for the HTML report's verdict panel, and as JSON.
+// Each finding shows its evidence and what to do; the analysis (analysis/findings.ts) decided it fires.
+
+import type { Finding } from '../analysis/findings.js';
+import type { StackAmount } from '../analysis/stacks.js';
+import type { Frame } from '../model/frames.js';
+import type { CaptureModel } from '../model/model.js';
+import { type Paint, displayPath, formatBytes, formatCount, formatDuration, formatTime, noPaint, textWidth, truncateLeft, wrapText } from './format.js';
+
+/** `load_chunk at app/batch.py:14` (the file relative to the program's directory). */
+export function frameText(model: CaptureModel, id: number): string {
+  if (id < 0) return '(no Python frame)';
+  const f = model.frames.frame(id);
+  if (f.native) return f.function;
+  const file = displayPath(f.file, model.header.cwd);
+  return file === '' ? f.function : f.line > 0 ? `${f.function} at ${file}:${f.line}` : `${f.function} at ${file}`;
+}
+
+/** A frame in a stack line: `load (app.py:14)`; `:14` alone when the caller is in the same file, and a
+ * nested function without its enclosing one's prefix (`load.<locals>.<listcomp>` after `load`). */
+function short(model: CaptureModel, f: Frame, caller: Frame | undefined): string {
+  if (f.native) return f.function;
+  const file = displayPath(f.file, model.header.cwd);
+  const base = file.slice(file.lastIndexOf('/') + 1);
+  let name = f.function;
+  const nested = caller === undefined || caller.native ? '' : `${caller.function}.<locals>.`;
+  if (nested !== '' && name.startsWith(nested)) name = name.slice(nested.length);
+  const where = caller !== undefined && !caller.native && caller.file === f.file ? '' : base;
+  return f.line > 0 ? `${name} (${where}:${f.line})` : where === '' ? name : `${name} (${where})`;
+}
+
+/**
+ * A stack on one line, outermost first, as many of the innermost frames as fit in `width`:
+ * `… → main (app.py:20) → load (:14)`.
+ */
+export function stackText(model: CaptureModel, frames: readonly number[], width = Infinity): string {
+  if (frames.length === 0) return '(no Python stack)';
+  const fs = frames.map((id) => model.frames.frame(id));
+  // The innermost frame shown names its file even when its caller is in the same file.
+  const part = (i: number, first: boolean): string => short(model, fs[i] as Frame, first ? undefined : fs[i - 1]);
+  let text = part(fs.length - 1, fs.length === 1);
+  for (let i = fs.length - 2; i >= 0; i--) {
+    // Re-render the frame after this one relative to it, and this one with its own file.
+    const inner = [part(i, true), ...Array.from({ length: fs.length - 1 - i }, (_, k) => part(i + 1 + k, false))].join(' → ');
+    if (textWidth(inner) > width - (i > 0 ? 4 : 0)) return textWidth(`… → ${text}`) <= width ? `… → ${text}` : truncateLeft(text, width);
+    text = inner;
+  }
+  return textWidth(text) <= width ? text : truncateLeft(text, width);
+}
+
+function plural(n: number, word: string, many = `${word}s`): string {
+  return `${formatCount(n)} ${n === 1 ? word : many}`;
+}
+
+/** The evidence of a finding, one sentence per item. */
+export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90): string[] {
+  switch (f.kind) {
+    case 'large-objects-kept':
+      return f.items.map((i) => {
+        const maker = model.frames.frame(i.maker).function;
+        const live =
+          i.liveAtEndCount === i.count
+            ? `all still live at the end (${formatTime(f.endNs)})`
+            : i.liveAtEndCount > 0
+              ? `${formatBytes(i.liveAtEndBytes)} of it still live at the end (${formatTime(f.endNs)})`
+              : 'freed only late in the run';
+        return (
+          `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} made by ${frameText(model, i.maker)}, the first at ${formatTime(i.firstAllocNs)}; ` +
+          `${maker} had returned by ${formatTime(i.makerReturnedNs)}; ${live}, up to ${formatDuration(i.outlivedNs)} after it returned. ` +
+          `Stack: ${stackText(model, i.frames, stackWidth)}`
+        );
+      });
+    case 'thread-churn':
+    case 'many-threads': {
+      const t = f.threads;
+      const out: string[] = [];
+      if (f.kind === 'thread-churn') {
+        out.push(
+          `${plural(t.started, 'thread')} started and ${formatCount(t.ended)} ended between ${formatTime(t.firstStartNs ?? 0)} and ${formatTime(t.lastStartNs ?? 0)}; ` +
+            `${formatCount(t.replacements)} of them started after another had ended${t.medianLifeNs !== undefined ? `; the median thread lived ${formatDuration(t.medianLifeNs)}` : ''}.`,
+        );
+      } else {
+        out.push(`${plural(t.maxAlive, 'thread')} alive at once${t.maxAliveNs !== undefined ? ` at ${formatTime(t.maxAliveNs)}` : ''} (${formatCount(t.started)} started in all).`);
+      }
+      const entries = t.entries.slice(0, 3).map((e) => `${frameText(model, e.frame)} (${plural(e.threads, 'thread')})`);
+      if (entries.length > 0) out.push(`They ran: ${entries.join(', ')}${t.entries.length > 3 ? ', …' : ''}.`);
+      return out;
+    }
+    case 'process-churn':
+      return [
+        `${plural(f.forks, 'process', 'processes')} forked between ${formatTime(f.firstNs)} and ${formatTime(f.lastNs)} (children ${f.childPids.join(', ')}${f.forks > f.childPids.length ? ', …' : ''}).`,
+      ];
+    case 'collection-growth':
+      return f.items.map(
+        (i) =>
+          `${frameText(model, i.line)}: ${plural(i.growths, 'growth')} by reallocation, up to ${formatBytes(i.maxBytes)}; ${formatBytes(i.copiedBytes)} copied in all. ` +
+          `Stack: ${stackText(model, i.frames, stackWidth)}`,
+      );
+    case 'gc-cycles': {
+      const out = [
+        `${formatBytes(f.bytes)} in ${plural(f.allocations, 'allocation')} freed by ${plural(f.collections, 'collection')}` +
+          (f.largest !== undefined ? ` (the most, ${formatBytes(f.largest.bytes)}, by a generation-${f.largest.generation} collection at ${formatTime(f.largest.timeNs)})` : '') +
+          '.',
+      ];
+      for (const st of f.stacks) out.push(`${formatBytes(st.bytes)} in ${plural(st.count, 'allocation')} made at ${stackText(model, st.frames, stackWidth)}`);
+      return out;
+    }
+  }
+}
+
+export interface FindingsTextOptions {
+  readonly width: number;
+  readonly paint?: Paint;
+  /** Only the title and the first line of evidence of each (summary's short list). */
+  readonly brief?: boolean;
+}
+
+export function renderFindings(model: CaptureModel, list: readonly Finding[], options: FindingsTextOptions): string[] {
+  const paint = options.paint ?? noPaint;
+  const width = Math.max(40, options.width);
+  const out: string[] = [];
+  list.forEach((f, k) => {
+    const head = `${k + 1}. `;
+    const pad = ' '.repeat(2 + head.length);
+    out.push(paint('bold', `  ${head}${f.title}`));
+    const evidence = findingEvidence(model, f, width - pad.length - 2);
+    for (const e of options.brief === true ? evidence.slice(0, 1) : evidence) out.push(...wrapText(e, width, `${pad}  `, `${pad}- `));
+    out.push(...wrapText(`What to do: ${f.advice}`, width, pad).map((l) => paint('cyan', l)));
+  });
+  return out;
+}
+
+function framesJson(model: CaptureModel, frames: readonly number[]): { function: string; file: string; line: number }[] {
+  return frames.map((id) => {
+    const f = model.frames.frame(id);
+    return { function: f.function, file: f.file, line: f.line };
+  });
+}
+
+export function stackJson(model: CaptureModel, st: StackAmount): Record<string, unknown> {
+  return { bytes: st.bytes, count: st.count, stack: framesJson(model, st.frames) };
+}
+
+export function findingJson(model: CaptureModel, f: Finding): Record<string, unknown> {
+  const base = { kind: f.kind, title: f.title, advice: f.advice, bytes: f.bytes, evidence: findingEvidence(model, f) };
+  const frame = (id: number) => (id < 0 ? null : (framesJson(model, [id])[0] ?? null));
+  switch (f.kind) {
+    case 'large-objects-kept':
+      return {
+        ...base,
+        end_ns: f.endNs,
+        items: f.items.map((i) => ({
+          maker: frame(i.maker),
+          bytes: i.bytes,
+          count: i.count,
+          live_at_end_bytes: i.liveAtEndBytes,
+          live_at_end_count: i.liveAtEndCount,
+          first_alloc_ns: i.firstAllocNs,
+          maker_returned_ns: i.makerReturnedNs,
+          outlived_ns: i.outlivedNs,
+          stack: framesJson(model, i.frames),
+        })),
+      };
+    case 'thread-churn':
+    case 'many-threads': {
+      const t = f.threads;
+      return {
+        ...base,
+        threads_started: t.started,
+        threads_ended: t.ended,
+        started_after_another_ended: t.replacements,
+        max_alive: t.maxAlive,
+        max_alive_ns: t.maxAliveNs ?? null,
+        first_start_ns: t.firstStartNs ?? null,
+        last_start_ns: t.lastStartNs ?? null,
+        median_life_ns: t.medianLifeNs ?? null,
+        entries: t.entries.map((e) => ({ frame: frame(e.frame), threads: e.threads })),
+      };
+    }
+    case 'process-churn':
+      return { ...base, forks: f.forks, first_ns: f.firstNs, last_ns: f.lastNs, child_pids: f.childPids };
+    case 'collection-growth':
+      return {
+        ...base,
+        items: f.items.map((i) => ({ line: frame(i.line), growths: i.growths, copied_bytes: i.copiedBytes, max_bytes: i.maxBytes, stack: framesJson(model, i.frames) })),
+      };
+    case 'gc-cycles':
+      return { ...base, allocations: f.allocations, collections: f.collections, largest: f.largest ?? null, stacks: f.stacks.map((s) => stackJson(model, s)) };
+  }
+}

@@ -1,0 +1,403 @@
+// `memlens verdict`: the post-mortem as text, as JSON, and as the panel at the top of the HTML report.
+
+import type { LineRow } from '../analysis/locations.js';
+import type { StackAmount } from '../analysis/stacks.js';
+import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
+import type { CaptureModel } from '../model/model.js';
+import { captureNotes, describeCapture } from './describe.js';
+import { findingEvidence, findingJson, renderFindings, stackJson, stackText } from './findings.js';
+import { type Paint, formatBytes, formatCount, formatDuration, formatSignedBytes, formatTime, noPaint, truncateLocation, wrapText } from './format.js';
+import { gcJson, renderGc } from './gc.js';
+import type { VerdictPanel } from './html/payload.js';
+import { locationText } from './summary.js';
+import { renderTable } from './text-table.js';
+
+/** Linux signal names (x86-64 and arm64 agree on 1–31). */
+const SIGNALS = ['', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1', 'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS'];
+
+export function signalName(n: number): string {
+  return SIGNALS[n] ?? `signal ${n}`;
+}
+
+export interface VerdictTextOptions {
+  readonly width: number;
+  readonly paint?: Paint;
+}
+
+/** How the process ended, in one or two sentences (the verdict's first section and the panel's headline). */
+export function endingSentences(v: Verdict): string[] {
+  const e = v.ending;
+  const at = ` at ${formatTime(e.endNs)}`;
+  const out: string[] = [];
+  switch (e.kind) {
+    case 'signal': {
+      const sig = `${signalName(e.signal ?? 0)}, signal ${e.signal ?? 0}`;
+      if (e.oomKill === 'yes') out.push(`Killed by the kernel's OOM killer (${sig})${at}.`);
+      else if (e.oomKill === 'no') out.push(`Killed by ${sig}${at}; not by the OOM killer.`);
+      else out.push(`Killed by ${sig}${at}; whether the OOM killer sent it cannot be told${e.detail !== '' ? ` (${e.detail})` : ''}.`);
+      break;
+    }
+    case 'exited':
+      out.push(`Exited with status ${e.exitCode ?? 0}${at}; not killed (so not by the OOM killer).`);
+      break;
+    case 'stopped':
+      out.push(
+        `Tracking stopped (${stopReason(e.trailerReason)})${at}. How the process ended is not in the capture (memlens did not run it, so no exit record): whether the OOM killer ended it cannot be told.`,
+      );
+      break;
+    case 'abrupt':
+      out.push(
+        `The capture ends abruptly (no trailer, no exit record): the process was killed or is still running.${e.endNs > 0 ? ` The last record is${at};` : ''} Whether the OOM killer ended it cannot be told.`,
+      );
+      break;
+  }
+  return out;
+}
+
+function stopReason(reason: string | undefined): string {
+  switch (reason) {
+    case 'exit':
+      return 'the program exited';
+    case 'detach':
+      return 'memlens detached';
+    case 'duration':
+      return 'the --duration elapsed';
+    case '_exit':
+      return 'the program left through os._exit';
+    case 'fork-child-stopped':
+      return 'a forked child stopped tracking';
+    default:
+      return reason ?? 'unknown reason';
+  }
+}
+
+function share(bytes: number, limit: number | undefined): string {
+  return limit === undefined || limit <= 0 ? '' : `${((100 * bytes) / limit).toFixed(1)}%`;
+}
+
+function growthTables(model: CaptureModel, g: GrowthView, width: number, paint: Paint, signed: boolean): string[] {
+  const out: string[] = [];
+  if (g.lines.length === 0) {
+    out.push('  Nothing tracked grew.');
+    return out;
+  }
+  const amount = (b: number): string => (signed ? formatSignedBytes(b) : formatBytes(b));
+  const num = (n: number): string => (signed && n > 0 ? `+${formatCount(n)}` : formatCount(n));
+  const lineRows = g.lines.map((r: LineRow) => [amount(r.bytes), num(r.count), locationText(r, model.header.cwd)]);
+  const table = (title: string, rows: string[][], truncate?: (t: string, w: number) => string): string[] =>
+    renderTable(
+      [
+        { title: signed ? 'Growth' : 'Live', align: 'right' },
+        { title: 'Allocations', align: 'right' },
+        { title, align: 'left', flex: true, ...(truncate !== undefined ? { truncate } : {}) },
+      ],
+      rows,
+      { width: width - 2, paint },
+    )
+      .trimEnd()
+      .split('\n')
+      .map((l) => `  ${l}`);
+  out.push(...table('By allocating line', lineRows, truncateLocation));
+  out.push('');
+  // The stack column gets what the two number columns leave; a stack is cut at frame boundaries.
+  const w0 = Math.max(6, ...g.stacks.map((st) => amount(st.bytes).length));
+  const w1 = Math.max(11, ...g.stacks.map((st) => num(st.count).length));
+  const room = Math.max(20, width - 2 - w0 - w1 - 4);
+  const stackRows = g.stacks.map((st: StackAmount) => [amount(st.bytes), num(st.count), stackText(model, st.frames, room)]);
+  out.push(...table('By stack (outermost → innermost)', stackRows));
+  return out;
+}
+
+function unexplainedLines(u: UnexplainedRss, width: number, paint: Paint): string[] {
+  const out: string[] = [];
+  const more = u.rss - Math.min(u.heap, u.rss);
+  out.push(`  RSS ${formatBytes(u.rss)}: the tracked heap explains ${formatBytes(Math.min(u.heap, u.rss))}${more > 0 ? `; ${formatBytes(more)} more is` : ''}:`);
+  const item = (label: string, bytes: number, text: string): void => {
+    const head = `    ${label.padEnd(28)}${formatBytes(bytes).padStart(10)}  `;
+    out.push(head.trimEnd());
+    if (bytes > 0) out.push(...wrapText(text, width, '      ').map((l) => paint('dim', l)));
+  };
+  item(
+    'file-backed',
+    u.fileBacked,
+    "The interpreter, shared libraries and memory-mapped files, as far as they were read. The kernel can drop these pages under pressure, but they count against a cgroup limit until it does. To shrink it: import less (each extension module maps its library), read big files in pieces rather than mapping them whole.",
+  );
+  if (u.shmem > 0) item('shared memory', u.shmem, 'Shared memory (tmpfs, shm_open, multiprocessing shared memory) mapped by the process: it counts against the cgroup of whoever touched it first.');
+  const arenas = u.pythonAllocatorsTraced
+    ? "pymalloc's arenas around the live objects (an arena that still holds one live object is not returned to the system; the heap counts the objects, not the arenas), "
+    : '';
+  item(
+    'anonymous beyond the heap',
+    u.anonBeyondHeap,
+    `Allocator free lists and fragmentation: ${arenas}glibc malloc's freed chunks and per-thread arenas it keeps for reuse; thread stacks; and native memory the agent could not see (raw system calls, allocators linked statically). ` +
+      'To shrink it: MALLOC_ARENA_MAX=2 for a threaded program, ctypes.CDLL("libc.so.6").malloc_trim(0) after freeing much; memlens run --native shows which native code allocates.',
+  );
+  if (u.swap !== undefined) item('swap (not in RSS)', u.swap, 'Pages the kernel pushed out to swap: not resident, but they count against a memory+swap limit (memory.swap.max, memory.memsw.limit_in_bytes).');
+  if (u.heapNotResident > 0) {
+    out.push(...wrapText(`The tracked heap is ${formatBytes(u.heapNotResident)} larger than anonymous RSS: memory allocated but never touched (calloc, big buffers not yet written) or swapped out.`, width, '    ', '  '));
+  }
+  return out;
+}
+
+export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictTextOptions): string {
+  const paint = options.paint ?? noPaint;
+  const width = Math.max(60, options.width);
+  const out: string[] = [];
+  const title = (t: string): void => {
+    out.push('', paint('bold', t));
+  };
+  out.push(paint('bold', `Verdict: ${describeCapture(model)}`));
+
+  title('How it ended');
+  for (const s of endingSentences(v)) out.push(...wrapText(s, width, '    ', '  ').map((l) => (v.ending.oomKill === 'yes' ? paint('red', l) : l)));
+  if (v.ending.oomKill === 'yes' && v.ending.detail !== '') out.push(...wrapText(`Kernel: ${v.ending.detail}`, width, '    ', '  '));
+  if (v.ending.kind === 'signal' && model.trailer === undefined && !model.aggregated) {
+    out.push(...wrapText('The capture has no trailer: it stops where the process died (its last 50 ms or so may be missing).', width, '    ', '  '));
+  }
+  if (v.aggregated) {
+    const at = v.recent?.toNs !== undefined ? ` (at ${formatTime(v.recent.toNs)})` : '';
+    out.push(...wrapText(`Aggregated capture: what each location holds comes from its last checkpoint${at}; the agent writes one at least once a second and at near-OOM.`, width, '    ', '  '));
+  }
+
+  const p = v.peak;
+  title(p.limit !== undefined ? `Peak against the limit (cgroup limit ${formatBytes(p.limit)})` : 'Peak (no memory limit recorded)');
+  const when = (x: TimedValue): string => (x.timeNs === undefined ? 'unknown' : `${x.after === true ? 'after ' : ''}${formatTime(x.timeNs)}`);
+  const limited = p.limit !== undefined;
+  const row = (name: string, x: TimedValue): string[] => (limited ? [name, formatBytes(x.bytes), share(x.bytes, p.limit), when(x)] : [name, formatBytes(x.bytes), when(x)]);
+  const peakRows: string[][] = [row('tracked heap', p.heap)];
+  if (p.rss !== undefined) peakRows.push(row('RSS', p.rss));
+  if (p.cgroup !== undefined) peakRows.push(row('cgroup usage', p.cgroup));
+  out.push(
+    ...renderTable(
+      [
+        { title: 'Peak', align: 'left' },
+        { title: 'Bytes', align: 'right' },
+        ...(limited ? [{ title: 'Of the limit', align: 'right' as const }] : []),
+        { title: 'At', align: 'right' },
+      ],
+      peakRows,
+      { width: width - 2, paint },
+    )
+      .trimEnd()
+      .split('\n')
+      .map((l) => `  ${l}`.trimEnd()),
+  );
+  if (p.rss === undefined) out.push('  RSS and cgroup usage: unknown (no memory snapshot).');
+
+  const last = v.last;
+  if (last !== undefined) {
+    title(`Last snapshot before the end: ${formatTime(last.timeNs)} (${formatDuration(last.beforeEndNs)} before the end)`);
+    const parts = [`RSS ${formatBytes(last.rss)} (anonymous ${formatBytes(last.rssAnon)}, file ${formatBytes(last.rssFile)}${last.rssShmem > 0 ? `, shared ${formatBytes(last.rssShmem)}` : ''})`];
+    if (last.heap !== undefined) parts.push(`tracked heap ${formatBytes(last.heap)}`);
+    if (last.cgroupUsage !== undefined) parts.push(`cgroup usage ${formatBytes(last.cgroupUsage)}${last.cgroupLimit !== undefined ? ` of ${formatBytes(last.cgroupLimit)}` : ''}`);
+    if (last.swap !== undefined && last.swap > 0) parts.push(`swap ${formatBytes(last.swap)}`);
+    out.push(...wrapText(`${parts.join(', ')}.`, width, '    ', '  '));
+  }
+  if (v.nearOom !== undefined) {
+    const n = v.nearOom;
+    out.push(
+      ...wrapText(
+        `Near OOM at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${n.label}` : ''}${n.count > 1 ? ` (the last of ${n.count} near-OOM markers)` : ''}.`,
+        width,
+        '    ',
+        '  ',
+      ).map((l) => paint('yellow', l)),
+    );
+  } else if (p.limit !== undefined) {
+    out.push('  No near-OOM marker: usage never reached the agent\'s threshold (90% of the limit by default).');
+  }
+  if (v.pressure !== undefined) {
+    const n = v.pressure;
+    out.push(...wrapText(`Memory pressure at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${n.label}` : ''}${n.count > 1 ? ` (the last of ${n.count})` : ''}.`, width, '    ', '  ').map((l) => paint('yellow', l)));
+  }
+
+  const r = v.recent;
+  const secs = (ns: number): string => `${Number((ns / 1e9).toFixed(3))} s`;
+  if (r === undefined) {
+    title(`What grew in the last seconds`);
+    out.push(
+      v.aggregated
+        ? '  Unknown: the capture has no checkpoint (the agent writes one at least once a second; it was cut off before).'
+        : '  Unknown: the capture has no memory snapshot to place its events in time.',
+    );
+  } else {
+    const point = v.aggregated ? 'checkpoint' : 'snapshot';
+    title(
+      r.wholeCapture
+        ? `What grew in the last ${secs(r.lastNs)}: all of it, up to ${formatTime(r.toNs ?? 0)} (no ${point} is ${secs(r.lastNs)} before the end)`
+        : `What grew in the last ${secs(r.lastNs)}: from ${formatTime(r.fromNs ?? 0)} to ${formatTime(r.toNs ?? 0)}`,
+    );
+    out.push(`  Tracked heap ${formatSignedBytes(r.heapBytes)}.`);
+    out.push(...growthTables(model, r, width, paint, true));
+  }
+  title(model.header.mode === 2 ? 'Live at the end (what grew since memlens attached)' : 'Live at the end (what grew since the start)');
+  if (r !== undefined && r.wholeCapture && model.header.mode !== 2) {
+    out.push('  As above: no point of the capture is far enough before its end, so its last seconds are all of it.');
+  } else {
+    out.push(`  Tracked heap ${formatBytes(v.sinceStart.heapBytes)}.`);
+    out.push(...growthTables(model, v.sinceStart, width, paint, false));
+  }
+
+  if (v.unexplained !== undefined) {
+    title(`RSS the tracked heap does not explain (at ${formatTime(v.unexplained.timeNs)}, the highest RSS)`);
+    out.push(...unexplainedLines(v.unexplained, width, paint));
+  }
+
+  title('Garbage collector');
+  out.push(...renderGc(model, v.gc, { width, paint, stacks: 3 }));
+
+  title('Threads and processes');
+  const t = v.threads;
+  if (t.seen === 0) out.push('  No thread record: the capture cannot tell.');
+  else {
+    const verb = t.attached ? 'seen since the attach' : 'started during the capture';
+    out.push(
+      ...wrapText(
+        `${formatCount(t.seen)} thread${t.seen === 1 ? '' : 's'} seen: ${formatCount(t.started)} ${verb} besides the main one, ${formatCount(t.ended)} ended, ${formatCount(t.aliveAtEnd)} alive at the end; at most ${formatCount(t.maxAlive)} at once.`,
+        width,
+        '    ',
+        '  ',
+      ),
+    );
+  }
+  out.push(`  ${v.forks === 0 ? 'No process forked.' : `${formatCount(v.forks)} process${v.forks === 1 ? '' : 'es'} forked.`}`);
+
+  title('Findings');
+  if (v.findings.length === 0) {
+    out.push(
+      ...wrapText(
+        model.aggregated
+          ? 'None found. An aggregated capture shows only the thread and process findings (the others need every event).'
+          : 'None: no large object kept alive long, no thread or process churn, no collection grown by many reallocations, no cycles holding much memory.',
+        width,
+        '    ',
+        '  ',
+      ),
+    );
+  } else out.push(...renderFindings(model, v.findings, { width, paint }));
+
+  const notes = [...v.cannotTell.map((c) => `The capture cannot tell: ${c}.`), ...captureNotes(model)];
+  if (notes.length > 0) {
+    out.push('');
+    for (const n of notes) out.push(...wrapText(`Note: ${n}`, width, '      ', '').map((l) => paint('dim', l)));
+  }
+  return out.join('\n') + '\n';
+}
+
+function growthJson(model: CaptureModel, g: GrowthView): Record<string, unknown> {
+  return {
+    heap_bytes: g.heapBytes,
+    lines: g.lines.map((l) => ({ function: l.function, file: l.file, line: l.line, bytes: l.bytes, count: l.count })),
+    stacks: g.stacks.map((s) => stackJson(model, s)),
+  };
+}
+
+export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unknown> {
+  const e = v.ending;
+  const tv = (x: TimedValue | undefined) => (x === undefined ? null : { bytes: x.bytes, time_ns: x.timeNs ?? null, after_time: x.after === true });
+  const t = v.threads;
+  return {
+    capture: describeCapture(model),
+    aggregated: v.aggregated,
+    ending: {
+      kind: e.kind,
+      exit_code: e.exitCode ?? null,
+      signal: e.signal ?? null,
+      signal_name: e.signal !== undefined ? signalName(e.signal) : null,
+      oom_kill: e.oomKill ?? 'unknown',
+      detail: e.detail,
+      trailer_reason: e.trailerReason ?? null,
+      end_ns: e.endNs,
+      summary: endingSentences(v).join(' '),
+    },
+    peak: { heap: tv(v.peak.heap), rss: tv(v.peak.rss), cgroup_usage: tv(v.peak.cgroup), limit: v.peak.limit ?? null },
+    last_snapshot:
+      v.last === undefined
+        ? null
+        : {
+            time_ns: v.last.timeNs,
+            before_end_ns: v.last.beforeEndNs,
+            rss: v.last.rss,
+            rss_anon: v.last.rssAnon,
+            rss_file: v.last.rssFile,
+            rss_shmem: v.last.rssShmem,
+            swap: v.last.swap ?? null,
+            heap: v.last.heap ?? null,
+            cgroup_usage: v.last.cgroupUsage ?? null,
+            cgroup_limit: v.last.cgroupLimit ?? null,
+          },
+    near_oom: v.nearOom === undefined ? null : { time_ns: v.nearOom.timeNs, before_end_ns: v.nearOom.beforeEndNs, label: v.nearOom.label, count: v.nearOom.count },
+    memory_pressure: v.pressure === undefined ? null : { time_ns: v.pressure.timeNs, before_end_ns: v.pressure.beforeEndNs, label: v.pressure.label, count: v.pressure.count },
+    recent_growth: v.recent === undefined ? null : { last_ns: v.recent.lastNs, from_ns: v.recent.fromNs ?? null, to_ns: v.recent.toNs ?? null, whole_capture: v.recent.wholeCapture, ...growthJson(model, v.recent) },
+    live_at_end: growthJson(model, v.sinceStart),
+    unexplained_rss:
+      v.unexplained === undefined
+        ? null
+        : {
+            time_ns: v.unexplained.timeNs,
+            rss: v.unexplained.rss,
+            heap: v.unexplained.heap,
+            file_backed: v.unexplained.fileBacked,
+            shmem: v.unexplained.shmem,
+            anon_beyond_heap: v.unexplained.anonBeyondHeap,
+            heap_not_resident: v.unexplained.heapNotResident,
+            swap: v.unexplained.swap ?? null,
+            python_allocators_traced: v.unexplained.pythonAllocatorsTraced,
+          },
+    gc: gcJson(model, v.gc),
+    threads: { seen: t.seen, started: t.started, ended: t.ended, alive_at_end: t.aliveAtEnd, max_alive: t.maxAlive, attached: t.attached },
+    forks: v.forks,
+    findings: v.findings.map((f) => findingJson(model, f)),
+    cannot_tell: v.cannotTell,
+    notes: captureNotes(model),
+  };
+}
+
+export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
+  const e = v.ending;
+  const severity = e.oomKill === 'yes' ? 'oom' : e.kind === 'signal' || e.kind === 'abrupt' ? 'killed' : 'ok';
+  const p = v.peak;
+  const facts: [string, string][] = [];
+  const withShare = (b: number): string => `${formatBytes(b)}${p.limit !== undefined ? ` (${share(b, p.limit)} of the limit)` : ''}`;
+  if (p.limit !== undefined) facts.push(['Memory limit', formatBytes(p.limit)]);
+  facts.push(['Peak tracked heap', `${withShare(p.heap.bytes)}${p.heap.timeNs !== undefined ? ` at ${formatTime(p.heap.timeNs)}` : ''}`]);
+  if (p.rss !== undefined) facts.push(['Peak RSS', `${withShare(p.rss.bytes)}${p.rss.timeNs !== undefined ? ` at ${formatTime(p.rss.timeNs)}` : ''}`]);
+  if (p.cgroup !== undefined) facts.push(['Peak cgroup usage', `${withShare(p.cgroup.bytes)}${p.cgroup.timeNs !== undefined ? ` at ${formatTime(p.cgroup.timeNs)}` : ''}`]);
+  if (v.last !== undefined) {
+    const l = v.last;
+    facts.push([
+      'Last snapshot',
+      `${formatTime(l.timeNs)} (${formatDuration(l.beforeEndNs)} before the end): RSS ${formatBytes(l.rss)} (anonymous ${formatBytes(l.rssAnon)}, file ${formatBytes(l.rssFile)})${l.heap !== undefined ? `, heap ${formatBytes(l.heap)}` : ''}${l.cgroupUsage !== undefined ? `, cgroup ${formatBytes(l.cgroupUsage)}` : ''}`,
+    ]);
+  }
+  if (v.pressure !== undefined) facts.push(['Memory pressure', `${formatTime(v.pressure.timeNs)}, ${formatDuration(v.pressure.beforeEndNs)} before the end${v.pressure.label !== '' ? `: ${v.pressure.label}` : ''}`]);
+  if (v.nearOom !== undefined) facts.push(['Near OOM', `${formatTime(v.nearOom.timeNs)}, ${formatDuration(v.nearOom.beforeEndNs)} before the end${v.nearOom.label !== '' ? `: ${v.nearOom.label}` : ''}`]);
+  if (v.unexplained !== undefined) {
+    const u = v.unexplained;
+    facts.push(['RSS beyond the heap', `file-backed ${formatBytes(u.fileBacked)}, anonymous ${formatBytes(u.anonBeyondHeap)}${u.swap !== undefined ? `, swap ${formatBytes(u.swap)}` : ''} (at ${formatTime(u.timeNs)})`]);
+  }
+  if (v.gc.collections > 0) {
+    facts.push([
+      'Garbage collector',
+      `${formatCount(v.gc.collections)} collection${v.gc.collections === 1 ? '' : 's'}, longest pause ${((v.gc.longest?.pauseNs ?? 0) / 1e6).toFixed(2)} ms${v.gc.bytesFreed !== undefined ? `, ${formatBytes(v.gc.bytesFreed)} freed from cycles` : ''}`,
+    ]);
+  }
+  facts.push(['Threads', `${formatCount(v.threads.seen)} seen, ${formatCount(v.threads.aliveAtEnd)} alive at the end, at most ${formatCount(v.threads.maxAlive)} at once`]);
+  const r = v.recent;
+  const g = r ?? v.sinceStart;
+  const growthTitle =
+    r === undefined
+      ? 'Live at the end, by allocating line'
+      : r.wholeCapture
+        ? `What grew in the last ${Number((r.lastNs / 1e9).toFixed(3))} s (all of the capture), by allocating line`
+        : `What grew from ${formatTime(r.fromNs ?? 0)} to ${formatTime(r.toNs ?? 0)}, by allocating line`;
+  return {
+    severity,
+    headline: endingSentences(v)[0] ?? '',
+    detail: e.oomKill === 'yes' ? e.detail : '',
+    facts,
+    growthTitle,
+    growth: g.lines.map((l) => ({ bytes: r !== undefined ? formatSignedBytes(l.bytes) : formatBytes(l.bytes), count: formatCount(l.count), where: locationText(l, model.header.cwd) })),
+    findings: v.findings.map((f) => ({ title: f.title, evidence: findingEvidence(model, f), advice: f.advice })),
+  };
+}
