@@ -45,6 +45,6 @@ if (tests.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-step(`tests (${tests.length} files)`, process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...tests], {
+step(`tests (${tests.length} files)`, process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...tests], {
   env: { ...process.env, MEMLENS_TEST: '1' },
 });
