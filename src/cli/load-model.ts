@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import type { CaptureModel } from '../model/model.js';
 import { SeqOrderer } from '../capture/order.js';
 import { type BuildOptions, ModelBuilder } from '../model/builder.js';
+import { fileSymbolizer } from './symbolizer.js';
 import { lineTableResolver } from '../model/lines.js';
 import { readCaptureFile } from './capture-file.js';
 import type { Io } from './io.js';
@@ -26,7 +27,7 @@ export async function loadModel(io: Io, path: string, options: LoadOptions = {})
   } catch {
     // readCaptureFile reports a missing or unreadable file with the right message.
   }
-  const builder = new ModelBuilder({ lineResolver: lineTableResolver(), ...options });
+  const builder = new ModelBuilder({ lineResolver: lineTableResolver(), symbolizer: fileSymbolizer(), ...options });
   // The decoder gives blocks in file order; the replay needs seq order across threads.
   const orderer = new SeqOrderer(builder);
   const progress = byteProgress(io, `reading ${path}`, size, options.forceProgress === true ? { force: true } : {});

@@ -31,7 +31,7 @@ import type {
 } from '../capture/records.js';
 import { Allocator, Deallocator, OPTION_AGGREGATE, OPTION_NATIVE } from '../capture/format.js';
 import { FrameTable } from './frames.js';
-import { ImageTable } from './images.js';
+import { ImageTable, type NativeSymbolizer } from './images.js';
 import { LiveTable } from './live-table.js';
 import { MappedRegions } from './mapped-regions.js';
 import type { CaptureModel, PeakWindow, ReplayAnomalies, SnapshotSeries, ThreadInfo } from './model.js';
@@ -104,6 +104,8 @@ export interface BuildOptions {
   readonly temporaryThreshold?: number | undefined;
   /** Search the peak inside this window only (times are ns since tracking started). */
   readonly window?: WindowOption | undefined;
+  /** Names native frames from the image files (an edge function: it reads them). */
+  readonly symbolizer?: NativeSymbolizer | undefined;
 }
 
 interface StreamState {
@@ -202,6 +204,7 @@ export class ModelBuilder implements CaptureVisitor {
   private lastStream: StreamState | undefined;
   private readonly threads: ThreadInfo[] = [];
   private images = new ImageTable('');
+  private readonly symbolizer: NativeSymbolizer | undefined;
 
   private readonly live = new LiveTable();
   private readonly tracked = new LiveTable(1024); // PyTraceMalloc_Track'ed memory that malloc did not report
@@ -277,6 +280,7 @@ export class ModelBuilder implements CaptureVisitor {
     this.lineResolver = options.lineResolver ?? firstLineResolver;
     this.temporaryThreshold = options.temporaryThreshold;
     this.observer = options.observer;
+    this.symbolizer = options.symbolizer;
     this.observer?.begin?.({
       sites: this.sites,
       pyParent: (node) => (node > 0 && node <= this.pyNodes.size ? this.pyNodes.get(node - 1, 0) : 0),
@@ -297,7 +301,7 @@ export class ModelBuilder implements CaptureVisitor {
 
   header(h: CaptureHeader): void {
     this.hdr = h;
-    this.images = new ImageTable(h.executable);
+    this.images = new ImageTable(h.executable, this.symbolizer);
     this.resolved = undefined; // frame kinds and modules depend on the header's paths
   }
 

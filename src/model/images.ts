@@ -1,11 +1,16 @@
-// Loaded ELF images (IMAGE records), for naming native frames. Symbolization is later work: a frame is
-// shown as `module+0xoffset`, the offset relative to the image's load bias, which is what addr2line and
-// `readelf -s` want.
+// Loaded ELF images (IMAGE records), for naming native frames: the function's name when a symbolizer
+// (given by the caller, which may read the image files) knows the address, else `libfoo.so+0xoffset`, the
+// offset relative to the image's load bias, which is what addr2line and `readelf -s` want.
 
 import type { ImageRecord } from '../capture/records.js';
 
+/** Names an address inside an image file: the function holding `vaddr` (load-bias relative), if known.
+ * `buildId` (hex, '' if none) lets it refuse a file that is not the one the process had loaded. */
+export type NativeSymbolizer = (path: string, buildId: string, vaddr: number) => string | undefined;
+
 export interface ImageInfo {
   readonly path: string;
+  readonly buildId: string;
   readonly loadBias: number;
   /** Lowest and highest address covered by the image's segments. */
   readonly start: number;
@@ -18,7 +23,10 @@ export class ImageTable {
   private readonly images: ImageInfo[] = [];
   private sorted = true;
 
-  constructor(private readonly executable: string) {}
+  constructor(
+    private readonly executable: string,
+    private readonly symbolizer?: NativeSymbolizer,
+  ) {}
 
   add(rec: ImageRecord): void {
     let start = Infinity;
@@ -35,7 +43,8 @@ export class ImageTable {
     // dl_iterate_phdr names the main program '' (it is the executable the header records).
     const interpreter =
       rec.path === '' || rec.path === this.executable || /^libpython\d/.test(base) || /^python\d*(\.\d+)?$/.test(base);
-    this.images.push({ path: rec.path, loadBias: rec.loadBias, start, end, interpreter });
+    const buildId = Array.from(rec.buildId, (b) => b.toString(16).padStart(2, '0')).join('');
+    this.images.push({ path: rec.path, buildId, loadBias: rec.loadBias, start, end, interpreter });
     this.sorted = false;
   }
 
@@ -64,6 +73,8 @@ export class ImageTable {
     const path = img.path === '' ? this.executable : img.path;
     const base = path.slice(path.lastIndexOf('/') + 1) || '<main>';
     const offset = ip - img.loadBias;
-    return { name: `${base}+0x${offset.toString(16)}`, file: path, offset, interpreter: img.interpreter, known: true };
+    // ip is a return address for every frame but the first: ip - 1 is inside the call, whatever follows it.
+    const fn = this.symbolizer?.(path, img.buildId, Math.max(0, offset - 1));
+    return { name: fn ?? `${base}+0x${offset.toString(16)}`, file: path, offset, interpreter: img.interpreter, known: true };
   }
 }
