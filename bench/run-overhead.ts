@@ -76,6 +76,7 @@ try {
       ['memlens run', []],
       ['memlens run --native', ['--native']],
       ['memlens run --trace-python-allocators', ['--trace-python-allocators']],
+      ['memlens run --native --trace-python-allocators', ['--native', '--trace-python-allocators']],
     ];
     for (const [name, extra] of configs) {
       const out = join(dir, `${w}.mlens`);
@@ -94,6 +95,7 @@ try {
         ['memray run', []],
         ['memray run --native', ['--native']],
         ['memray run --trace-python-allocators', ['--trace-python-allocators']],
+        ['memray run --native --trace-python-allocators', ['--native', '--trace-python-allocators']],
       ];
       for (const [name, extra] of mconfigs) {
         const out = join(dir, `${w}.memray.bin`);

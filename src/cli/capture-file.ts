@@ -1,6 +1,7 @@
 // Reading and rewriting capture files: the file-system edge of src/capture. Errors become one clear line
 // (FileError, CaptureFormatError with the file name); decode warnings go to the visitor.
 
+import { closeSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { appendFile, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
 import { Recompressor } from '../capture/compress.js';
@@ -16,6 +17,8 @@ export interface ReadCaptureOptions {
   readonly name?: string;
   readonly progress?: Progress;
   readonly chunkSize?: number;
+  /** Awaited after each chunk: lets a consumer that writes a lot wait for its output to drain. */
+  readonly between?: () => Promise<void>;
 }
 
 export interface ReadCaptureResult {
@@ -82,6 +85,7 @@ export async function readCaptureFile(path: string, visitor: CaptureVisitor, opt
       total += n;
       decoder.feed(buf.subarray(0, n));
       progress.update(Math.min(total, size));
+      if (options.between !== undefined) await options.between();
     }
     decoder.end();
   } finally {
@@ -214,5 +218,100 @@ export async function sealCaptureFile(path: string): Promise<SealResult> {
     return { droppedBytes: size - cut.offset, resealed: true };
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Compresses a capture while its writer is still writing it, on the core the profiled program leaves
+ * free: it follows the file as it grows (whole blocks are compressed as they appear; a block being written
+ * waits for its end) into `<path>.<pid>.tmp`. finish() takes what remains once the writer is gone, and
+ * returns the compressed copy's path; the original is left untouched until the caller renames the copy over
+ * it, so a memlens killed meanwhile loses nothing. abandon() removes the copy.
+ */
+export class FollowingCompressor {
+  private readonly tmp: string;
+  private fd: number | undefined;
+  private out: number | undefined;
+  private readonly r: Recompressor;
+  private pos = 0;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private failure: unknown;
+
+  constructor(private readonly path: string) {
+    this.tmp = `${path}.${process.pid}.tmp`;
+    this.r = new Recompressor((bytes) => {
+      if (this.out !== undefined) writeSync(this.out, bytes);
+    }, { source: path });
+  }
+
+  /** Starts following once the file exists (the agent creates it when tracking starts). */
+  start(): void {
+    this.loop = this.follow().catch((e: unknown) => {
+      this.failure = e;
+    });
+  }
+
+  private async follow(): Promise<void> {
+    const buf = new Uint8Array(READ_CHUNK);
+    while (!this.stopped) {
+      if (this.fd === undefined) {
+        try {
+          this.fd = openSync(this.path, 'r');
+          this.out = openSync(this.tmp, 'wx');
+        } catch {
+          await new Promise((r) => setTimeout(r, 20));
+          continue;
+        }
+      }
+      const n = readSync(this.fd, buf, 0, buf.length, this.pos);
+      if (n > 0) {
+        this.pos += n;
+        this.r.feed(buf.subarray(0, n));
+        // Let the event loop breathe between chunks (signals, the child's exit).
+        await new Promise((r) => setImmediate(r));
+      } else {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+  }
+
+  /** The writer is gone: compress the rest and return the compressed copy (not yet renamed). */
+  async finish(): Promise<string | undefined> {
+    this.stopped = true;
+    await this.loop;
+    if (this.failure !== undefined) throw this.failure instanceof Error ? this.failure : new Error(String(this.failure));
+    if (this.fd === undefined) {
+      try {
+        this.fd = openSync(this.path, 'r');
+        this.out = openSync(this.tmp, 'wx');
+      } catch {
+        return undefined;
+      }
+    }
+    const buf = new Uint8Array(READ_CHUNK);
+    for (;;) {
+      const n = readSync(this.fd, buf, 0, buf.length, this.pos);
+      if (n === 0) break;
+      this.pos += n;
+      this.r.feed(buf.subarray(0, n));
+    }
+    this.r.end();
+    closeSync(this.fd);
+    this.fd = undefined;
+    if (this.out !== undefined) {
+      fsyncSync(this.out);
+      closeSync(this.out);
+      this.out = undefined;
+    }
+    return this.tmp;
+  }
+
+  abandon(): void {
+    this.stopped = true;
+    for (const fd of [this.fd, this.out]) if (fd !== undefined) closeSync(fd);
+    this.fd = undefined;
+    this.out = undefined;
+    rmSync(this.tmp, { force: true });
   }
 }

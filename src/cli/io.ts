@@ -6,6 +6,8 @@ export interface OutputStream {
   readonly isTTY?: boolean | undefined;
   /** Terminal width when isTTY. */
   readonly columns?: number | undefined;
+  /** For writers that produce a lot: wait for 'drain' after write() returned false (a pipe filled up). */
+  once?(event: 'drain', listener: () => void): unknown;
 }
 
 export interface Io {

@@ -26,7 +26,15 @@ const FLUSH_AT = 64 * 1024;
 class LineSink {
   private lines: string[] = [];
   private size = 0;
+  private full = false;
   constructor(private readonly out: OutputStream) {}
+
+  /** Resolves once the output has room again: a dump of gigabytes must not pile up in memory. */
+  async drained(): Promise<void> {
+    if (!this.full || this.out.once === undefined) return;
+    await new Promise<void>((r) => this.out.once?.('drain', r));
+    this.full = false;
+  }
   push(line: string): void {
     this.lines.push(line);
     this.size += line.length + 1;
@@ -34,7 +42,7 @@ class LineSink {
   }
   flush(): void {
     if (this.lines.length === 0) return;
-    this.out.write(this.lines.join('\n') + '\n');
+    if (!this.out.write(this.lines.join('\n') + '\n')) this.full = true;
     this.lines = [];
     this.size = 0;
   }
@@ -106,7 +114,8 @@ export async function parseDump(io: Io, path: string, json: boolean): Promise<vo
   const size = await stat(full).then((s) => s.size, () => 0);
   const progress = io.stdout.isTTY === true ? undefined : byteProgress(io, `reading ${path}`, size);
   try {
-    await readCaptureFile(full, visitor, { name: path, ...(progress !== undefined ? { progress } : {}) });
+    // Small chunks: the text of one chunk is what waits in memory before the output drains.
+    await readCaptureFile(full, visitor, { name: path, chunkSize: 64 * 1024, between: () => sink.drained(), ...(progress !== undefined ? { progress } : {}) });
   } finally {
     sink.flush();
   }

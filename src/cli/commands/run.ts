@@ -1,7 +1,7 @@
 // memlens run [options] (script.py | -m module | -c code) [args...]: runs a Python program with the agent
 // inside it and writes a capture. The program behaves as under python3: same stdio, exit status, signals.
 
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, renameSync, statSync } from 'node:fs';
 import { access, constants, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { FileError, MemlensError, UsageError } from '../../errors.js';
@@ -204,6 +204,12 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
     if (limit !== undefined) await releaseMemoryLimit(limit);
     throw e;
   });
+  // Compression follows the capture while the program runs, on the core it leaves free: when it ends, only
+  // the last blocks remain to compress.
+  const compress = !booleanOption(options, 'no-compress');
+  const { FollowingCompressor } = await import('../capture-file.js');
+  const follower = compress ? new FollowingCompressor(outputPattern.replace('{pid}', String(launched.pid))) : undefined;
+  follower?.start();
   const end = await launched.exited;
   const oomAfter = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
   if (limit !== undefined) await releaseMemoryLimit(limit);
@@ -224,8 +230,20 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
     // A writer killed in the middle of a block (the OOM killer, typically) leaves it cut: make the file end
     // on a block boundary again before appending.
     const { sealCaptureFile } = await import('../capture-file.js');
-    await sealCaptureFile(path);
-    await appendToCaptureFile(path, [exit]);
+    let compressed: string | undefined;
+    try {
+      compressed = await follower?.finish();
+    } catch (e) {
+      follower?.abandon();
+      if (!(e instanceof MemlensError)) throw e;
+      io.stderr.write(`memlens: warning: ${path} left uncompressed: ${e.message}\n`);
+    }
+    const final = compressed ?? path;
+    await sealCaptureFile(final);
+    await appendToCaptureFile(final, [exit]);
+    if (compressed !== undefined) renameSync(compressed, path);
+  } else {
+    follower?.abandon();
   }
   const rel = (p: string): string => {
     const r = relative(io.cwd, p);
@@ -238,9 +256,9 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
     }
   } else {
     const children = booleanOption(options, 'follow-fork') ? childCaptures(path) : [];
-    if (!booleanOption(options, 'no-compress')) {
+    if (compress) {
       const { recompressCaptureFile } = await import('../capture-file.js');
-      for (const p of [path, ...children]) {
+      for (const p of children) {
         try {
           await recompressCaptureFile(p);
         } catch (e) {
