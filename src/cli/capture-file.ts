@@ -280,7 +280,7 @@ export class FollowingCompressor {
   async finish(): Promise<string | undefined> {
     this.stopped = true;
     await this.loop;
-    if (this.failure !== undefined) throw this.failure instanceof Error ? this.failure : new Error(String(this.failure));
+    if (this.failure !== undefined) throw this.failure instanceof Error ? this.failure : new Error("the following compressor failed");
     if (this.fd === undefined) {
       try {
         this.fd = openSync(this.path, 'r');
