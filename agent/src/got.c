@@ -9,6 +9,7 @@
 #include "got.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <elf.h>
 #include <link.h>
 #include <pthread.h>
@@ -328,8 +329,31 @@ static int page_prot(const struct dl_phdr_info *info, uintptr_t addr) {
     return prot;
 }
 
-/* Writes v into *slot, making its page writable for the moment if the loader protected it. */
+/* Our own memory through /proc/self/mem: the kernel writes there like a debugger does, through page
+ * protections, without changing them. That matters: dl_iterate_phdr shows an object while dlopen (in
+ * another thread) may still be relocating it, with its RELRO pages still writable; making such a page
+ * read-only again after our write, as the mprotect way does, had the loader's next relocation fault
+ * (seen: numpy's import crashing under --native). Reopened in a forked child: an inherited descriptor
+ * would write into the parent. */
+static int g_mem_fd = -1;
+static pid_t g_mem_pid;
+
+static int write_via_proc(void **slot, void *v) {
+    pid_t pid = getpid();
+    if (g_mem_fd < 0 || g_mem_pid != pid) {
+        if (g_mem_fd >= 0) close(g_mem_fd);
+        g_mem_fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+        g_mem_pid = pid;
+        if (g_mem_fd < 0) return -1;
+    }
+    return pwrite(g_mem_fd, &v, sizeof v, (off_t)(uintptr_t)slot) == (ssize_t)sizeof v ? 0 : -1;
+}
+
+/* Writes v into *slot (callers hold g_got_lock). */
 static int write_slot(const struct dl_phdr_info *info, void **slot, void *v) {
+    if (write_via_proc(slot, v) == 0) return 0;
+    /* A kernel that refuses forced writes to /proc/self/mem (proc_mem.force_override=never): make the page
+     * writable for the moment if the loader protected it. */
     int prot = page_prot(info, (uintptr_t)slot);
     if (!(prot & PROT_WRITE)) {
         void *page = (void *)((uintptr_t)slot & ~(g_page - 1));
