@@ -3,7 +3,7 @@
 // takes long enough to be caught in the middle. Before slots were written through /proc/self/mem, a third
 // of these runs died of SIGSEGV inside the loader (the page was made read-only again under it).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,8 @@ test('importing numpy under --native, again and again, never crashes the program
   const prog = join(work, 'np.py');
   writeFileSync(prog, 'import numpy as np\nprint(float((np.ones((300, 300)) @ np.ones((300, 300))).sum()))\n');
   for (let i = 0; i < 10; i++) {
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'memlens.js'), 'run', '--native', '-q', '-f', '-o', join(work, 'np.mlens'), '--python', py.python, prog], { encoding: 'utf8' });
+    const args: string[] = [join(REPO_ROOT, 'bin', 'memlens.js'), 'run', '--native', '-q', '-f', '-o', join(work, 'np.mlens'), '--python', py.python, prog];
+    const r: SpawnSyncReturns<string> = spawnSync(process.execPath, args, { encoding: 'utf8' });
     assert.equal(r.signal, null, `run ${i}: the program died of ${r.signal}: ${r.stderr}`);
     assert.equal(r.status, 0, `run ${i}: ${r.stderr}`);
     assert.equal(r.stdout.trim(), '27000000.0');
