@@ -156,21 +156,41 @@ void ml_service_close(void) {
     pthread_mutex_unlock(&g_service.lock);
 }
 
-void ml_service_flush_round(void) {
+/* The last barrier's seq, and when the service stream was last written: a round with no event since the
+ * last barrier needs none (it would promise what the last one did), and the service stream's own records
+ * (snapshots) then wait up to SERVICE_FLUSH_NS to go out together: one block of several snapshots
+ * compresses, a block per snapshot does not (a quiet program's capture was mostly such blocks). */
+static uint64_t g_last_barrier_seq = ~0ull;
+static uint64_t g_last_service_flush_ns;
+#define SERVICE_FLUSH_NS (50u * 1000000u)
+
+static void flush_round(int forced) {
     /* Every event with seq < S took its seq under its thread's lock before we read S, so the flushes below
      * wait for it to be encoded and write it. */
     uint64_t s = ml_next_seq();
     ml_threads_flush_all();
+    uint64_t now = ml_now_ns();
+    int barrier = forced || s != g_last_barrier_seq;
     uint8_t mem[16];
     ml_buf b;
     ml_buf_init(&b, mem, sizeof mem);
     ml_buf_varint(&b, s);
     pthread_mutex_lock(&g_service.lock);
     if (!g_service.closed) {
-        ml_stream_record(&g_service, ML_R_BARRIER, b.p, b.len);
-        ml_stream_flush(&g_service);
+        if (barrier) {
+            ml_stream_record(&g_service, ML_R_BARRIER, b.p, b.len);
+            g_last_barrier_seq = s;
+        }
+        if (barrier || now - g_last_service_flush_ns >= SERVICE_FLUSH_NS) {
+            ml_stream_flush(&g_service);
+            g_last_service_flush_ns = now;
+        }
     }
     pthread_mutex_unlock(&g_service.lock);
+}
+
+void ml_service_flush_round(void) {
+    flush_round(1);
 }
 
 void ml_service_agent_stats(void) {
@@ -316,7 +336,7 @@ static void *service_main(void *arg) {
              * constructor, glibc's own NSS or iconv modules). */
             if (ml_got_changed()) ml_got_refresh();
             ml_got_recheck();
-            ml_service_flush_round();
+            flush_round(0);
             next_flush += FLUSH_NS;
             if (next_flush <= now) next_flush = now + FLUSH_NS;
         }
@@ -355,6 +375,8 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     g_swap = g_shmem = 0;
     g_have_status = 0;
     g_near_oom = 0;
+    g_last_barrier_seq = ~0ull;
+    g_last_service_flush_ns = 0;
     g_pressure_marked = 0;
     g_cgroup_limit = cg != NULL ? ml_cgroup_limit(cg) : 0;
     read_status();
