@@ -10,6 +10,7 @@
 // and its mark set to `epoch`. At the end a site's value at the peak is the saved one if its mark equals
 // `epoch`, else its live one. No table is copied at a new peak.
 
+import { EMPTY_HEADER as EMPTY_FILE_HEADER } from '../capture/header.js';
 import type {
   AgentStatsRecord,
   CaptureHeader,
@@ -140,38 +141,8 @@ interface ResolvedFrames {
   images: number;
 }
 
-const EMPTY_HEADER: CaptureHeader = {
-  version: 0,
-  minReaderVersion: 0,
-  writerName: '',
-  writerVersion: '',
-  pid: 0,
-  ppid: 0,
-  hostname: '',
-  argv: [],
-  startWallNs: 0n,
-  startMonoNs: 0n,
-  pythonVersion: '',
-  pythonHexversion: 0,
-  pythonImplementation: '',
-  pythonAllocator: 'unknown',
-  options: 0,
-  sampleRateBytes: 0,
-  platform: '',
-  pageSize: 0,
-  cgroupLimitBytes: undefined,
-  memoryIntervalMs: 0,
-  mainTid: 0,
-  executable: '',
-  cwd: '',
-  stdlibDirs: [],
-  sitePackages: [],
-  sysPath: [],
-  mode: 0,
-  cgroupPath: '',
-  script: '',
-  unknownFields: [],
-};
+// Before the header arrives (a capture cut inside it): version 0 says no header was read.
+const EMPTY_HEADER: CaptureHeader = { ...EMPTY_FILE_HEADER, version: 0, minReaderVersion: 0 };
 
 const TWO_32 = 4294967296;
 // The allocator and deallocator codes as plain numbers (the visitor passes numbers).
