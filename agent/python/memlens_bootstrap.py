@@ -36,6 +36,9 @@ _agent = None
 _hidden_codes = set()
 _config = None
 _output = None
+# Threads that were running when tracking started: (weak reference, OS thread id). Our wrapper of
+# Thread._bootstrap_inner never runs for them, so _stop says which have ended.
+_existing_threads = []
 
 
 def _escape(value):
@@ -157,6 +160,8 @@ def _load_agent(path):
     lib.memlens_gc_state_changed.restype = None
     lib.memlens_thread_done.argtypes = []
     lib.memlens_thread_done.restype = None
+    lib.memlens_thread_ended.argtypes = [ctypes.c_ulong]
+    lib.memlens_thread_ended.restype = None
     lib.memlens_quiet.argtypes = [ctypes.c_int]
     lib.memlens_quiet.restype = None
     lib.memlens_record_census.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
@@ -175,7 +180,21 @@ def _start(config_bytes):
 
 def _stop():
     if _agent is not None and _agent.memlens_active():
+        _mark_ended_existing_threads()
         _agent.memlens_stop()
+
+
+def _mark_ended_existing_threads():
+    """A thread that ran before tracking started and has ended for the program (join() returned) may
+    still be an OS thread on its way out: tell the agent, so its stream gets THREAD_EXIT."""
+    for ref, native_id in _existing_threads:
+        t = ref()
+        try:
+            if t is None or not t.is_alive():
+                _agent.memlens_thread_ended(native_id)
+        except Exception:
+            pass
+    del _existing_threads[:]
 
 
 def _hide(code):
@@ -238,9 +257,18 @@ def _census_in_capture(label):
 
 def _name_existing_threads():
     import threading
+    import weakref
 
+    current = threading.current_thread()
+    del _existing_threads[:]
     for t in threading.enumerate():
-        _name_thread(getattr(t, "native_id", None), t.name)
+        native_id = getattr(t, "native_id", None)
+        _name_thread(native_id, t.name)
+        if native_id is not None and t is not current and t is not threading.main_thread():
+            try:
+                _existing_threads.append((weakref.ref(t), native_id))
+            except TypeError:
+                pass
 
 
 def _wrap_gc():

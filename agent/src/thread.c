@@ -181,6 +181,28 @@ ML_EXPORT void memlens_thread_done(void) {
     ml_guard = saved_guard;
 }
 
+ML_EXPORT void memlens_thread_ended(unsigned long tid) {
+    int saved_guard = ml_guard;
+    ml_guard = 1;
+    uint64_t now = ml_rel_ns();
+    pthread_mutex_lock(&g_registry_lock);
+    for (ml_thread *t = g_threads; t != NULL; t = t->next) {
+        /* The registry keeps the newest first. Should the ended thread's OS id have been reused by a later
+         * thread, that one is marked instead: the only effect is that its THREAD_EXIT carries the time
+         * tracking stopped, when its stream is closed anyway. */
+        if (t->tid != (pid_t)tid) continue;
+        pthread_mutex_lock(&t->stream.lock);
+        if (!t->exiting) {
+            t->exiting = 1;
+            t->exit_ns = now;
+        }
+        pthread_mutex_unlock(&t->stream.lock);
+        break;
+    }
+    pthread_mutex_unlock(&g_registry_lock);
+    ml_guard = saved_guard;
+}
+
 void ml_threads_flush_all(void) {
     pthread_mutex_lock(&g_registry_lock);
     for (ml_thread *t = g_threads; t != NULL; t = t->next) {
