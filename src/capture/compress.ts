@@ -13,6 +13,21 @@ import { BlockFramer } from './framing.js';
 export const DEFAULT_COMPRESS_LEVEL = 5;
 export const DEFAULT_CODEC = 'brotli';
 
+/**
+ * Compressing a capture while it is written (`memlens run`): brotli quality 5 runs at about 40 MB/s, and a
+ * program that churns Python objects under --trace-python-allocators writes 100 MB/s or more, so the
+ * follower falls behind and the user waits for it after the program ended. Past this much unread capture
+ * it switches to quality 1 (about 4 times faster, output about 45 % larger; docs/benchmarks.md) until it
+ * has caught up again.
+ */
+export const FOLLOW_FAST_LAG = 8 << 20;
+export const FOLLOW_FAST_LEVEL = 1;
+
+/** The brotli quality for the next block when `lagBytes` of the capture are written but not yet read. */
+export function followLevel(lagBytes: number): number {
+  return lagBytes >= FOLLOW_FAST_LAG ? FOLLOW_FAST_LEVEL : DEFAULT_COMPRESS_LEVEL;
+}
+
 export interface RecompressOptions {
   readonly level?: number;
   readonly codec?: 'deflate' | 'brotli';
@@ -21,7 +36,7 @@ export interface RecompressOptions {
 
 export class Recompressor {
   private readonly framer: BlockFramer;
-  private readonly level: number;
+  private level: number;
   private readonly codec: 'deflate' | 'brotli';
   bytesOut = 0;
   blocks = 0;
@@ -63,6 +78,11 @@ export class Recompressor {
   private out(bytes: Uint8Array): void {
     this.bytesOut += bytes.length;
     this.sink(bytes);
+  }
+
+  /** The level for the blocks completed from now on (the codec stays). */
+  setLevel(level: number): void {
+    this.level = level;
   }
 
   feed(chunk: Uint8Array): void {

@@ -3,12 +3,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Collector } from '../../test/support/collect.js';
+import { Collector, Digest } from '../../test/support/collect.js';
 import { fakeIo } from '../../test/support/fake-io.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
 import { decodeCapture } from '../capture/decoder.js';
 import { concat } from '../capture/encoder.js';
-import { appendToCaptureFile, readCaptureFile, recompressCaptureFile } from './capture-file.js';
+import { appendToCaptureFile, FollowingCompressor, READ_CHUNK, readCaptureFile, recompressCaptureFile } from './capture-file.js';
+import { FOLLOW_FAST_LAG } from '../capture/compress.js';
 import { STREAM_MEMLENS } from '../capture/format.js';
 import { byteProgress, NO_PROGRESS, PROGRESS_MIN_BYTES } from './progress.js';
 
@@ -108,5 +109,30 @@ test('sealCaptureFile keeps every whole record of a block cut anywhere, so an ap
     await readCaptureFile(path, after);
     assert.deepEqual(after.c.warnings, [], `cut at ${cut}: no warning after sealing`);
     assert.deepEqual(after.c.items, [...before.c.items, exit], `cut at ${cut}: the whole records, then EXIT`);
+  }
+});
+
+test('FollowingCompressor: far behind the writer it compresses faster; either way every record is kept', async () => {
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 4_000_000, sink: (b) => parts.push(b) }); // about 22 MB: more than FOLLOW_FAST_LAG behind
+  const bytes = concat(parts);
+  assert.ok(bytes.length > FOLLOW_FAST_LAG + READ_CHUNK, `${bytes.length} bytes`);
+  const whole = new Digest();
+  decodeCapture(bytes, whole);
+  assert.ok(whole.allocs + whole.frees >= 4_000_000 && whole.warnings === 0, JSON.stringify(whole.summary));
+  const small = bytes.subarray(0, FOLLOW_FAST_LAG / 2);
+  for (const [name, content, fast] of [['big', bytes, true], ['small', small, false]] as const) {
+    const path = join(dir, `follow-${name}.mlens`);
+    writeFileSync(path, content);
+    const follower = new FollowingCompressor(path);
+    const copy = await follower.finish();
+    assert.ok(copy !== undefined);
+    assert.equal(follower.fastChunks > 0, fast, `${name}: ${follower.fastChunks} fast chunks`);
+    const compressed = readFileSync(copy);
+    assert.ok(compressed.length < content.length / 2, `${name}: ${compressed.length} of ${content.length} bytes`);
+    const c = new Digest();
+    decodeCapture(compressed, c);
+    if (name === 'big') assert.deepEqual(c.summary, whole.summary);
+    rmSync(copy);
   }
 });

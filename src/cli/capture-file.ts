@@ -1,10 +1,10 @@
 // Reading and rewriting capture files: the file-system edge of src/capture. Errors become one clear line
 // (FileError, CaptureFormatError with the file name); decode warnings go to the visitor.
 
-import { closeSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { appendFile, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
-import { Recompressor } from '../capture/compress.js';
+import { DEFAULT_COMPRESS_LEVEL, Recompressor, followLevel } from '../capture/compress.js';
 import { encodeAppendix } from '../capture/encoder.js';
 import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, MetaRecord } from '../capture/records.js';
 import { CaptureFormatError, FileError } from '../errors.js';
@@ -237,6 +237,8 @@ export class FollowingCompressor {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private failure: unknown;
+  /** How many chunks read (up to READ_CHUNK bytes each) were compressed at the fast level. */
+  fastChunks = 0;
 
   constructor(private readonly path: string) {
     this.tmp = `${path}.${process.pid}.tmp`;
@@ -267,6 +269,7 @@ export class FollowingCompressor {
       const n = readSync(this.fd, buf, 0, buf.length, this.pos);
       if (n > 0) {
         this.pos += n;
+        this.adaptLevel();
         this.r.feed(buf.subarray(0, n));
         // Let the event loop breathe between chunks (signals, the child's exit).
         await new Promise((r) => setImmediate(r));
@@ -274,6 +277,14 @@ export class FollowingCompressor {
         await new Promise((r) => setTimeout(r, 25));
       }
     }
+  }
+
+  /** Faster compression while far behind the writer (followLevel). */
+  private adaptLevel(): void {
+    if (this.fd === undefined) return;
+    const level = followLevel(fstatSync(this.fd).size - this.pos);
+    this.r.setLevel(level);
+    if (level !== DEFAULT_COMPRESS_LEVEL) this.fastChunks++;
   }
 
   /** The writer is gone: compress the rest and return the compressed copy (not yet renamed). */
@@ -294,6 +305,7 @@ export class FollowingCompressor {
       const n = readSync(this.fd, buf, 0, buf.length, this.pos);
       if (n === 0) break;
       this.pos += n;
+      this.adaptLevel();
       this.r.feed(buf.subarray(0, n));
     }
     this.r.end();

@@ -65,3 +65,39 @@ export function reencode(c: Collected, compressLevel?: number): Uint8Array {
   }
   return w.finish();
 }
+
+/** A visitor that keeps only counts and a running hash of everything it is given: for comparing
+ * captures of millions of events, where a Collector would hold them all. */
+export class Digest implements CaptureVisitor {
+  allocs = 0;
+  frees = 0;
+  metas = 0;
+  warnings = 0;
+  private h = 0x811c9dc5;
+  private mix(n: number): void {
+    // FNV-1a over the number's low and high 32 bits.
+    for (const part of [n >>> 0, Math.floor(n / 2 ** 32) >>> 0]) {
+      this.h = Math.imul(this.h ^ part, 0x01000193) >>> 0;
+    }
+  }
+  header(): void {}
+  alloc(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): void {
+    this.allocs++;
+    for (const n of [1, stream, seq, address, size, allocator, stack, nativeStack]) this.mix(n);
+  }
+  free(stream: number, seq: number, address: number, size: number, deallocator: number): void {
+    this.frees++;
+    for (const n of [2, stream, seq, address, size, deallocator]) this.mix(n);
+  }
+  meta(record: MetaRecord): void {
+    this.metas++;
+    const text = JSON.stringify(record, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v));
+    for (let i = 0; i < text.length; i++) this.mix(text.charCodeAt(i));
+  }
+  warning(): void {
+    this.warnings++;
+  }
+  get summary(): { allocs: number; frees: number; metas: number; warnings: number; hash: number } {
+    return { allocs: this.allocs, frees: this.frees, metas: this.metas, warnings: this.warnings, hash: this.h };
+  }
+}
