@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerInfo, spawnInContainer } from '../test/support/container.js';
 import { REPO_ROOT, testPythons } from '../test/support/pythons.js';
+import { NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const TARGET = `import os, signal, sys, time
 gap = [0.0]
@@ -65,7 +66,7 @@ async function measure(label: string, child: ChildProcess, method: string): Prom
       await maxGap(pid, lines); // reset the gap
       const out = join(work, `${label}-${i}.mlens`);
       let t = performance.now();
-      const a = spawnSync(process.execPath, [MEMLENS, 'attach', String(pid), '-o', out, '--method', method], { encoding: 'utf8' });
+      const a = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, 'attach', String(pid), '-o', out, '--method', method], { encoding: 'utf8' });
       if (a.status !== 0) {
         failure = a.stderr.trim().split('\n')[0] ?? '';
         break;

@@ -1,5 +1,6 @@
-// Measures block recompression (src/capture/compress.ts) at several deflate levels on a realistic
-// synthetic capture: ratio, compression speed, and the decoder's speed on the result.
+// Measures block recompression (src/capture/compress.ts) at several brotli qualities (and deflate level 1
+// for comparison) on a realistic synthetic capture: ratio, compression speed, and the decoder's speed on
+// the result.
 // Run: node dist/bench/compress.js [EVENTS]   (default 4 million ALLOC/FREE records)
 
 import { recompressCapture } from '../src/capture/compress.js';
@@ -29,14 +30,18 @@ const timeDecode = (bytes: Uint8Array): number => {
 };
 timeDecode(raw);
 const rawMs = timeDecode(raw);
-console.log(`level  size MB  ratio  compress MB/s  decode ms (raw: ${rawMs.toFixed(0)})`);
-for (const level of [1, 3, 6, 9]) {
+console.log(`level       size MB  ratio  compress MB/s  decode ms (raw: ${rawMs.toFixed(0)})`);
+const settings: { codec: 'brotli' | 'deflate'; level: number }[] = [
+  ...[0, 1, 3, 5, 9].map((level) => ({ codec: 'brotli' as const, level })),
+  { codec: 'deflate', level: 1 },
+];
+for (const { codec, level } of settings) {
   const t0 = performance.now();
-  const out = recompressCapture(raw, { level });
+  const out = recompressCapture(raw, { codec, level });
   const ms = performance.now() - t0;
   timeDecode(out);
   const dms = timeDecode(out);
   console.log(
-    `${String(level).padStart(5)}  ${mb(out.length).padStart(7)}  ${(raw.length / out.length).toFixed(2).padStart(5)}  ${(raw.length / 1e3 / ms).toFixed(0).padStart(13)}  ${dms.toFixed(0).padStart(9)}`,
+    `${`${codec} ${level}`.padEnd(10)}  ${mb(out.length).padStart(7)}  ${(raw.length / out.length).toFixed(2).padStart(5)}  ${(raw.length / 1e3 / ms).toFixed(0).padStart(13)}  ${dms.toFixed(0).padStart(9)}`,
   );
 }

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeRealistic } from '../test/support/synthetic.js';
+import { NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const memlens = join(root, 'bin', 'memlens.js');
@@ -75,8 +76,8 @@ function main(argv: string[]): void {
   console.log('|---|---|---|---|---|---|');
   for (const c of cases) {
     const size = `${(statSync(c.mlens).size / 1e6).toFixed(0)} MB${c.memray !== undefined ? ` / ${(statSync(c.memray).size / 1e6).toFixed(0)} MB` : ''}`;
-    const ms = measure(process.execPath, [memlens, 'summary', c.mlens], runs);
-    const mst = measure(process.execPath, [memlens, 'stats', c.mlens], runs);
+    const ms = measure(process.execPath, [...NODE_FLAGS, memlens, 'summary', c.mlens], runs);
+    const mst = measure(process.execPath, [...NODE_FLAGS, memlens, 'stats', c.mlens], runs);
     const rs = c.memray !== undefined ? measure(memray, ['summary', c.memray], runs) : undefined;
     const rst = c.memray !== undefined ? measure(memray, ['stats', c.memray], runs) : undefined;
     console.log(`| ${c.name} | ${size} | ${fmt(ms)} | ${fmt(rs)} | ${fmt(mst)} | ${fmt(rst)} |`);

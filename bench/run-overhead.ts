@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WORKLOADS = join(ROOT, 'bench', 'workloads');
@@ -80,7 +81,7 @@ try {
     ];
     for (const [name, extra] of configs) {
       const out = join(dir, `${w}.mlens`);
-      const t = measure(process.execPath, [memlens, 'run', '-q', '-f', '-o', out, '--python', python, ...extra, script], out);
+      const t = measure(process.execPath, [...NODE_FLAGS, memlens, 'run', '-q', '-f', '-o', out, '--python', python, ...extra, script], out);
       rows.push([w, name, t.seconds.toFixed(3), (t.seconds / plain.seconds).toFixed(2), fmtSize(t.bytes)]);
     }
     {

@@ -7,13 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { REPO_ROOT, testPythons } from './support/pythons.js';
+import { NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const MEMLENS = join(REPO_ROOT, 'bin', 'memlens.js');
 const work = mkdtempSync(join(tmpdir(), 'memlens-census-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function memlens(args: readonly string[]): { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MEMLENS, ...args], { encoding: 'utf8', timeout: 180_000 });
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, ...args], { encoding: 'utf8', timeout: 180_000 });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -77,7 +78,7 @@ test('a census near an OOM kill is in the capture', () => {
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stdout, /Census of live Python objects/);
   assert.match(c.stdout, /bytes\s+[\d,]+/, 'the bytes objects the batch job accumulates');
-  const p = spawnSync(process.execPath, [MEMLENS, 'parse', '--json', cap], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const p = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, 'parse', '--json', cap], { encoding: 'utf8', maxBuffer: 1 << 30 });
   const records = p.stdout.split('\n').filter((l) => l.includes('"census"') || l.includes('"exit"'));
   assert.ok(records.some((l) => l.includes('"label":"near-oom"')), 'the census is labelled near-oom');
   assert.ok(records.some((l) => l.includes('"oomKill":1')), 'the EXIT record is there and says OOM kill');

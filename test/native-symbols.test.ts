@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { REPO_ROOT, testPythons } from './support/pythons.js';
+import { NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const work = mkdtempSync(join(tmpdir(), 'memlens-native-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -18,7 +19,7 @@ test('native frames are symbolized from the images the capture names', () => {
   writeFileSync(prog, 'import numpy as np\nKEEP = np.ones(3_000_000)\n');
   const cap = join(work, 'nat.mlens');
   const memlens = (args: string[]): string => {
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'memlens.js'), ...args], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [...NODE_FLAGS, join(REPO_ROOT, 'bin', 'memlens.js'), ...args], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     return r.stdout;
   };

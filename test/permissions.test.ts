@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { REPO_ROOT } from './support/pythons.js';
+import { NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const MEMLENS = join(REPO_ROOT, 'bin', 'memlens.js');
 const work = mkdtempSync(join(tmpdir(), 'memlens-perm-'));
@@ -15,7 +16,7 @@ chmodSync(work, 0o777);
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function asNobody(args: readonly string[]): { code: number | null; stderr: string; stdout: string } {
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${work}`, process.execPath, MEMLENS, ...args], {
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', `HOME=${work}`, process.execPath, ...NODE_FLAGS, MEMLENS, ...args], {
     encoding: 'utf8',
     cwd: work,
     timeout: 120_000,
@@ -48,7 +49,7 @@ test('--memory-limit without the right to make a cgroup limits the address space
 });
 
 test('a memory limit too small to start Python is said to be so', () => {
-  const r = spawnSync(process.execPath, [MEMLENS, 'run', '--memory-limit', '4M', '-o', join(work, 'tiny.mlens'), '-c', 'print(1)'], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, 'run', '--memory-limit', '4M', '-o', join(work, 'tiny.mlens'), '-c', 'print(1)'], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.signal, 'SIGKILL', 'memlens ends as the program did');
   assert.match(r.stderr, /no capture was written/);
   assert.match(r.stderr, /a limit of 4M is too small to start Python/);

@@ -2,8 +2,13 @@
 
 import { processIo } from './io.js';
 import { main } from './main.js';
+import { hasNodeFlags, relaunchWithNodeFlags } from './node-flags.js';
 
 export function run(): void {
+  if (!hasNodeFlags()) {
+    relaunchWithNodeFlags();
+    return;
+  }
   // A closed pipe (memlens parse FILE | head) is a normal way for a reader to stop.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);

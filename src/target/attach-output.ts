@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { FileError } from '../errors.js';
 import { PACKAGE_ROOT } from './agent-files.js';
 import type { Session, TargetInfo } from './attach.js';
+import { nodeArgs } from '../cli/node-flags.js';
 
 /** Refuses an output the target (which writes it) or memlens (which copies it) could not create. */
 export function checkTargetCanWrite(target: TargetInfo, path: string, force: boolean): void {
@@ -50,7 +51,7 @@ export function checkTargetCanWrite(target: TargetInfo, path: string, force: boo
 export function spawnCollector(pid: number, session: Session): void {
   // Its working directory is the attach directory: that keeps the directory reachable even after the
   // target ended and /proc/PID/root with it (a container's file system seen from the host).
-  const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'memlens.js'), '_collect', String(pid), session.targetDir], {
+  const child = spawn(process.execPath, nodeArgs(join(PACKAGE_ROOT, 'bin', 'memlens.js'), ['_collect', String(pid), session.targetDir], []), {
     detached: true,
     stdio: 'ignore',
     cwd: session.hostDir,

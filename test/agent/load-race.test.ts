@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { REPO_ROOT, testPythons } from '../support/pythons.js';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 const work = mkdtempSync(join(tmpdir(), 'memlens-load-race-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -19,7 +20,7 @@ test('importing numpy under --native, again and again, never crashes the program
   const prog = join(work, 'np.py');
   writeFileSync(prog, 'import numpy as np\nprint(float((np.ones((300, 300)) @ np.ones((300, 300))).sum()))\n');
   for (let i = 0; i < 10; i++) {
-    const args: string[] = [join(REPO_ROOT, 'bin', 'memlens.js'), 'run', '--native', '-q', '-f', '-o', join(work, 'np.mlens'), '--python', py.python, prog];
+    const args: string[] = [...NODE_FLAGS, join(REPO_ROOT, 'bin', 'memlens.js'), 'run', '--native', '-q', '-f', '-o', join(work, 'np.mlens'), '--python', py.python, prog];
     const r: SpawnSyncReturns<string> = spawnSync(process.execPath, args, { encoding: 'utf8' });
     assert.equal(r.signal, null, `run ${i}: the program died of ${r.signal}: ${r.stderr}`);
     assert.equal(r.status, 0, `run ${i}: ${r.stderr}`);

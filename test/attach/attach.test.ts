@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { containerInfo, spawnInContainer } from '../support/container.js';
 import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 const MEMLENS = join(REPO_ROOT, 'bin', 'memlens.js');
 const TARGET = join(REPO_ROOT, 'test', 'attach', 'invariants_target.py');
@@ -22,7 +23,7 @@ interface Result {
 }
 
 function memlens(args: readonly string[], timeoutMs = 120_000): Result {
-  const r = spawnSync(process.execPath, [MEMLENS, ...args], { encoding: 'utf8', timeout: timeoutMs });
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, ...args], { encoding: 'utf8', timeout: timeoutMs });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -199,7 +200,7 @@ test('Ctrl-C during an attach cancels it and leaves the target alone', async () 
   const child = spawn(py311.python, ['-c', code], { stdio: ['ignore', 'pipe', 'pipe'] });
   const target = await startTarget(child);
   const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-  const attacher = spawn(process.execPath, [MEMLENS, 'attach', String(target.pid), '-o', join(work, 'cancel.mlens')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const attacher = spawn(process.execPath, [...NODE_FLAGS, MEMLENS, 'attach', String(target.pid), '-o', join(work, 'cancel.mlens')], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   attacher.stderr.on('data', (d: Buffer) => (err += d.toString()));
   await new Promise((r) => setTimeout(r, 2500));

@@ -13,6 +13,7 @@ import { after, test } from 'node:test';
 import { main } from '../../src/cli/main.js';
 import { launchBrowser, waitReady } from '../support/browser.js';
 import { memoryIo } from '../support/memory-io.js';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'memlens-real-'));
@@ -36,7 +37,7 @@ function testPython(): PythonEntry {
 test('a real program: its known allocator is the largest frame, threads and time windows work', async () => {
   const py = testPython();
   const capture = join(dir, 'known.mlens');
-  const run = spawnSync(process.execPath, [join(root, 'bin', 'memlens.js'), 'run', '--python', py.python, '-q', '-o', capture, join(root, 'test', 'programs', 'known_program.py')], {
+  const run = spawnSync(process.execPath, [...NODE_FLAGS, join(root, 'bin', 'memlens.js'), 'run', '--python', py.python, '-q', '-o', capture, join(root, 'test', 'programs', 'known_program.py')], {
     encoding: 'utf8',
     timeout: 120_000,
   });

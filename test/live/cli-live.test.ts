@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { REPO_ROOT, testPythons } from '../support/pythons.js';
 import { Tmux } from '../support/tmux.js';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 const MEMLENS = join(REPO_ROOT, 'bin', 'memlens.js');
 const work = mkdtempSync(join(tmpdir(), 'memlens-cli-live-'));
@@ -59,7 +60,7 @@ test('memlens run --live shows the growing function, the program output, the exi
 test('memlens run --live-remote serves the stream to memlens live PORT, and writes the capture', async () => {
   assert.ok(py !== undefined);
   const capture = join(work, 'remote.mlens');
-  const runner = spawn(process.execPath, [MEMLENS, 'run', '--live-remote', '-o', capture, '--python', py.python, prog, '150'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: work });
+  const runner = spawn(process.execPath, [...NODE_FLAGS, MEMLENS, 'run', '--live-remote', '-o', capture, '--python', py.python, prog, '150'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: work });
   let err = '';
   runner.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => runner.on('exit', (c) => r(c)));
@@ -79,7 +80,7 @@ test('memlens run --live-remote serves the stream to memlens live PORT, and writ
 
 test('memlens run --live --web serves the view on 127.0.0.1 behind a token', async () => {
   assert.ok(py !== undefined);
-  const runner = spawn(process.execPath, [MEMLENS, 'run', '--live', '--web', '--python', py.python, prog, '100'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: work });
+  const runner = spawn(process.execPath, [...NODE_FLAGS, MEMLENS, 'run', '--live', '--web', '--python', py.python, prog, '100'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: work });
   let err = '';
   runner.stderr.on('data', (d: Buffer) => (err += d.toString()));
   try {

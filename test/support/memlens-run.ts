@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './pythons.js';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 export const MEMLENS_BIN = join(REPO_ROOT, 'bin', 'memlens.js');
 
@@ -47,7 +48,7 @@ export function tempDir(prefix = 'memlens-test-'): { dir: string; remove: () => 
 export function memlensRun(o: RunOptions, dir: string): Promise<RunResult> {
   for (const [name, text] of Object.entries(o.files ?? {})) writeFileSync(join(dir, name), text);
   const capture = join(dir, o.output ?? 'capture.mlens');
-  const args = [MEMLENS_BIN, 'run', '--python', o.python, ...(o.output === null ? [] : ['-o', capture]), ...(o.verbose === true ? [] : ['-q']), ...(o.runArgs ?? []), ...o.program];
+  const args = [...NODE_FLAGS, MEMLENS_BIN, 'run', '--python', o.python, ...(o.output === null ? [] : ['-o', capture]), ...(o.verbose === true ? [] : ['-q']), ...(o.runArgs ?? []), ...o.program];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...o.env }, stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     if (o.stdin !== undefined) child.stdin?.end(o.stdin);

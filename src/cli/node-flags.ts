@@ -1,0 +1,55 @@
+// The flags every memlens node process runs with, and the relaunch that adds them when node was started
+// without them (`node bin/memlens.js ...` rather than the `memlens` executable, whose first line has them).
+//
+// --single-threaded: Node 20 (and later, so far) can hang forever at exit when a V8 background compile
+// job asks the main thread for a garbage collection just as the main thread waits for background jobs to
+// finish, at the end of the event loop or in process.exit (nodejs/node#54918). We saw it here about once
+// in 100 `memlens run` invocations on a loaded machine: the capture was complete, but memlens never
+// exited. Without background V8 tasks the wait cannot happen. Measured cost on `memlens summary` of a
+// 10 M-event capture: about 5 % more time, 10 % less memory (docs/benchmarks.md).
+
+import { spawn } from 'node:child_process';
+
+export const NODE_FLAGS: readonly string[] = ['--single-threaded'];
+
+/** True when this process runs with NODE_FLAGS. */
+export function hasNodeFlags(execArgv: readonly string[] = process.execArgv): boolean {
+  return NODE_FLAGS.every((f) => execArgv.includes(f));
+}
+
+/** The arguments for running `script` under node with NODE_FLAGS (and the caller's other node flags). */
+export function nodeArgs(script: string, args: readonly string[], execArgv: readonly string[] = process.execArgv): string[] {
+  return [...NODE_FLAGS, ...execArgv.filter((f) => !NODE_FLAGS.includes(f)), script, ...args];
+}
+
+// Signals the terminal sends to the whole foreground process group reach the relaunched memlens directly;
+// forwarding them as well would deliver them twice. The others are forwarded.
+const GROUP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGTSTP'];
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
+
+/**
+ * Runs this same memlens again under node with NODE_FLAGS, with the same stdio, and ends as it ends: its
+ * exit status, or the signal that killed it.
+ */
+export function relaunchWithNodeFlags(): void {
+  const script = process.argv[1] ?? '';
+  const child = spawn(process.execPath, nodeArgs(script, process.argv.slice(2)), { stdio: 'inherit' });
+  const ignore = (): void => undefined;
+  for (const s of GROUP_SIGNALS) process.on(s, ignore);
+  const forward = (s: NodeJS.Signals): void => {
+    child.kill(s);
+  };
+  for (const s of FORWARDED) process.on(s, forward);
+  child.on('error', (e) => {
+    process.stderr.write(`memlens: error: cannot start ${process.execPath}: ${e.message}\n`);
+    process.exitCode = 70;
+  });
+  child.on('exit', (code, signal) => {
+    for (const s of [...GROUP_SIGNALS, ...FORWARDED]) process.removeAllListeners(s);
+    if (signal !== null) {
+      process.kill(process.pid, signal);
+      return;
+    }
+    process.exitCode = code ?? 70;
+  });
+}
