@@ -1,7 +1,7 @@
 // Memory cgroups, v1 and v2: where a process's memory limit comes from, how full it is, whether the kernel's
 // OOM killer fired in it, and a child group with a limit of our own for `memlens run --memory-limit`.
 //
-// v2: memory.max, memory.current, memory.events ("oom_kill N"), memory.swap.max.
+// v2: memory.max, memory.current, memory.events.local / memory.events ("oom_kill N"), memory.swap.max.
 // v1: memory.limit_in_bytes, memory.usage_in_bytes, memory.oom_control ("oom_kill N", kernel ≥ 4.13),
 //     memory.memsw.limit_in_bytes when swap accounting is on.
 
@@ -71,15 +71,22 @@ export function memoryUsage(cg: MemoryCgroup): number | undefined {
   return readNumberFile(join(cg.dir, cg.version === 1 ? 'memory.usage_in_bytes' : 'memory.current'));
 }
 
-/** How many times the kernel's OOM killer has killed a process of this group (undefined: cannot tell). */
+/**
+ * How many times the kernel's OOM killer has killed a process of this group itself (undefined: cannot tell).
+ * v2's memory.events also counts kills in every group below (another run's --memory-limit child, say):
+ * memory.events.local (kernel ≥ 5.2) counts this group's own. v1's counter is the group's own already.
+ */
 export function oomKillCount(cg: MemoryCgroup): number | undefined {
-  try {
-    const text = readFileSync(join(cg.dir, cg.version === 1 ? 'memory.oom_control' : 'memory.events'), 'utf8');
-    const m = /^oom_kill (\d+)$/m.exec(text);
-    return m !== null ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
+  const files = cg.version === 1 ? ['memory.oom_control'] : ['memory.events.local', 'memory.events'];
+  for (const file of files) {
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(readFileSync(join(cg.dir, file), 'utf8'));
+      return m !== null ? Number(m[1]) : undefined;
+    } catch {
+      // the next file, if any
+    }
   }
+  return undefined;
 }
 
 export class CgroupError extends Error {}

@@ -10,9 +10,10 @@ export interface OomJudgement {
   readonly detail: string;
 }
 
-export function judgeOomKill(pid: number, signal: NodeJS.Signals | null, before: number | undefined, after: number | undefined): OomJudgement {
+/** `startedUs`: when the process started, on kernelClockUs (a PID's older kernel lines are another process's). */
+export function judgeOomKill(pid: number, startedUs: number, signal: NodeJS.Signals | null, before: number | undefined, after: number | undefined): OomJudgement {
   if (signal !== 'SIGKILL') return { oomKill: 0, detail: '' };
-  const line = findOomKillLine(pid);
+  const line = findOomKillLine(pid, startedUs);
   if (line !== undefined) return { oomKill: 1, detail: line };
   if (before !== undefined && after !== undefined && after > before) {
     return { oomKill: 1, detail: `the cgroup's oom_kill count went from ${before} to ${after}` };

@@ -180,6 +180,8 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   // The OOM-kill counter of the cgroup the program runs in, before it starts.
   const programCgroup = limit?.kind === 'cgroup' ? limit.cgroup : memoryCgroupOf();
   const oomBefore = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
+  const { kernelClockUs } = await import('../../target/kernel-log.js');
+  const startedUs = kernelClockUs();
 
   const launched = await launch({
     python,
@@ -214,7 +216,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const oomAfter = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
   if (limit !== undefined) await releaseMemoryLimit(limit);
   const { judgeOomKill } = await import('../../target/oom.js');
-  const oom = judgeOomKill(launched.pid, end.signal, oomBefore, oomAfter);
+  const oom = judgeOomKill(launched.pid, startedUs, end.signal, oomBefore, oomAfter);
   const path = outputPattern.replace('{pid}', String(launched.pid));
   const signal = signalNumber(end.signal);
   const header = await readHeaderOf(path);
