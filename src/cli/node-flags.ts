@@ -6,7 +6,7 @@
 // finish, at the end of the event loop or in process.exit (nodejs/node#54918). We saw it here about once
 // in 100 `memlens run` invocations on a loaded machine: the capture was complete, but memlens never
 // exited. Without background V8 tasks the wait cannot happen. Measured cost on `memlens summary` of a
-// 10 M-event capture: about 5 % more time, 10 % less memory (docs/benchmarks.md).
+// 10 M-event capture: about 7 % more time, 8 % less memory (docs/benchmarks.md, "Reports").
 
 import { spawn } from 'node:child_process';
 
