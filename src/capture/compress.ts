@@ -14,13 +14,15 @@ export const DEFAULT_COMPRESS_LEVEL = 5;
 export const DEFAULT_CODEC = 'brotli';
 
 /**
- * Compressing a capture while it is written (`memlens run`): brotli quality 5 runs at about 40 MB/s, and a
- * program that churns Python objects under --trace-python-allocators writes 100 MB/s or more, so the
- * follower falls behind and the user waits for it after the program ended. Past this much unread capture
- * it switches to quality 1 (about 4 times faster, output about 45 % larger; docs/benchmarks.md) until it
- * has caught up again.
+ * Compressing a capture while it is written (`memlens run`): brotli quality 5 runs at about 45 MB/s, and a
+ * program that churns Python objects under --trace-python-allocators writes 45 MB/s or more. Behind by
+ * more than this, the follower switches to quality 1 (about 3.5 times faster, output about 20 % larger)
+ * until it has caught up: it then competes less for the CPU with the program it follows, and leaves less to
+ * do after the program ended, while the user waits. 1 MiB rather than more: measured on objects and threads
+ * with Python allocators traced (docs/benchmarks.md, "Compression"), 8 MiB left the run 10-15 % slower
+ * for files 5-10 % smaller.
  */
-export const FOLLOW_FAST_LAG = 8 << 20;
+export const FOLLOW_FAST_LAG = 1 << 20;
 export const FOLLOW_FAST_LEVEL = 1;
 
 /** The brotli quality for the next block when `lagBytes` of the capture are written but not yet read. */

@@ -136,3 +136,26 @@ test('FollowingCompressor: far behind the writer it compresses faster; either wa
     rmSync(copy);
   }
 });
+
+test('FollowingCompressor: a capture cut shorter under it (another writer started over) is an error, not a mixed copy', async () => {
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 20000, sink: (b) => parts.push(b) });
+  const bytes = concat(parts);
+  const path = join(dir, 'truncated.mlens');
+  writeFileSync(path, bytes);
+  const follower = new FollowingCompressor(path);
+  follower.start();
+  // Until it has read the whole file: the compressed copy grows no more.
+  let last = -1;
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const tmp = readdirSync(dir).find((f) => f.startsWith('truncated.mlens.') && f.endsWith('.tmp'));
+    const size = tmp === undefined ? -1 : readFileSync(join(dir, tmp)).length;
+    if (size > 0 && size === last) break;
+    last = size;
+  }
+  writeFileSync(path, bytes.subarray(0, 1000));
+  await assert.rejects(follower.finish(), /truncated\.mlens was truncated while memlens compressed it/);
+  follower.abandon();
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('truncated.mlens.')), []);
+});

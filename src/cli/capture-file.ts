@@ -266,6 +266,7 @@ export class FollowingCompressor {
           continue;
         }
       }
+      this.checkNotTruncated();
       const n = readSync(this.fd, buf, 0, buf.length, this.pos);
       if (n > 0) {
         this.pos += n;
@@ -276,6 +277,13 @@ export class FollowingCompressor {
       } else {
         await new Promise((r) => setTimeout(r, 25));
       }
+    }
+  }
+
+  /** The capture only grows; shorter than what was read means another writer started over in it. */
+  private checkNotTruncated(): void {
+    if (this.fd !== undefined && fstatSync(this.fd).size < this.pos) {
+      throw new FileError(`${this.path} was truncated while memlens compressed it (another writer?)`);
     }
   }
 
@@ -301,6 +309,7 @@ export class FollowingCompressor {
       }
     }
     const buf = new Uint8Array(READ_CHUNK);
+    this.checkNotTruncated();
     for (;;) {
       const n = readSync(this.fd, buf, 0, buf.length, this.pos);
       if (n === 0) break;

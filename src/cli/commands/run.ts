@@ -2,7 +2,7 @@
 // inside it and writes a capture. The program behaves as under python3: same stdio, exit status, signals.
 
 import { readdirSync, renameSync, statSync } from 'node:fs';
-import { access, constants, stat } from 'node:fs/promises';
+import { access, constants, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { FileError, MemlensError, UsageError } from '../../errors.js';
 import { parseSize } from '../../report/format.js';
@@ -180,6 +180,9 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   // The OOM-kill counter of the cgroup the program runs in, before it starts.
   const programCgroup = limit?.kind === 'cgroup' ? limit.cgroup : memoryCgroupOf();
   const oomBefore = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
+  // -f: the old capture goes now rather than when the agent truncates it, so that the compressor, which
+  // follows the file from the moment it exists, never reads the old capture's bytes as the new one's.
+  if (explicit !== undefined && force && !outputPattern.includes('{pid}')) await rm(outputPattern, { force: true });
   const { kernelClockUs } = await import('../../target/kernel-log.js');
   const startedUs = kernelClockUs();
 
