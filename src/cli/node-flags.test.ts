@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -57,4 +57,45 @@ test('the relaunched memlens runs with NODE_FLAGS, and SIGTERM sent to the first
   assert.ok(Date.now() - t0 < 20_000);
   // memlens run ends as its program did: killed by SIGTERM.
   assert.ok(signal === 'SIGTERM' || status === 143, `status ${status}, signal ${signal}`);
+});
+
+test('relaunched in a terminal: Ctrl-Z stops both processes and fg goes on; Ctrl-C ends the program once, with status 130', async () => {
+  const { Tmux } = await import('../../test/support/tmux.js');
+  const tmux = new Tmux('env PS1="$ " bash --norc --noprofile -i', { width: 150, height: 30, cwd: dir, env: { HISTFILE: '/dev/null' } });
+  try {
+    await tmux.waitFor('the prompt', (s) => s.includes('$'));
+    const prog = "import time\nprint('started', flush=True)\ntry:\n    time.sleep(float(input()))\nexcept KeyboardInterrupt:\n    print('interrupted once', flush=True)\n    raise\nprint('finished', flush=True)";
+    // Each command alone on its line: in `a; b`, Ctrl-Z on a would let the shell go on to b.
+    writeFileSync(join(dir, 'prog.py'), prog);
+    const cmd = (out: string): string => `${process.execPath} ${BIN} run -q -o ${join(dir, out)} prog.py`;
+    const status = async (): Promise<string> => {
+      tmux.keys('echo "EXIT=$?"', true);
+      tmux.keys('Enter');
+      const screen = await tmux.waitFor('the exit status', (s) => /EXIT=\d+/.test(s));
+      return /EXIT=(\d+)/.exec(screen)?.[1] ?? '';
+    };
+    tmux.keys(cmd('tstp.mlens'), true);
+    tmux.keys('Enter');
+    await tmux.waitFor('the program', (s) => s.includes('started'));
+    tmux.keys('C-z');
+    await tmux.waitFor('the job stopped', (s) => /Stopped/.test(s));
+    tmux.keys('fg', true);
+    tmux.keys('Enter');
+    tmux.keys('0.2', true);
+    tmux.keys('Enter');
+    await tmux.waitFor('the end of the first run', (s) => s.includes('finished'));
+    assert.equal(await status(), '0');
+    tmux.keys('clear', true);
+    tmux.keys('Enter');
+    await tmux.waitFor('a clear screen', (s) => !s.includes('EXIT='));
+    tmux.keys(cmd('int.mlens'), true);
+    tmux.keys('Enter');
+    await tmux.waitFor('the program', (s) => s.includes('started'));
+    tmux.keys('C-c');
+    const screen = await tmux.waitFor('the interrupt', (s) => s.includes('interrupted once') && /\$ $/m.test(s.trimEnd() + ' '));
+    assert.equal(screen.split('interrupted once').length, 2, screen);
+    assert.equal(await status(), '130');
+  } finally {
+    tmux.close();
+  }
 });

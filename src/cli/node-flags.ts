@@ -23,8 +23,10 @@ export function nodeArgs(script: string, args: readonly string[], execArgv: read
 }
 
 // Signals the terminal sends to the whole foreground process group reach the relaunched memlens directly;
-// forwarding them as well would deliver them twice. The others are forwarded.
-const GROUP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGTSTP'];
+// forwarding them as well would deliver them twice, so this process only ignores them and ends as the
+// relaunched one ends. Ctrl-Z (SIGTSTP) keeps its default: both processes stop, the shell sees this one
+// stopped, and `fg` continues the whole group. The other signals are forwarded.
+const GROUP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT'];
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
 
 /**

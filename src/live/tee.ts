@@ -1,7 +1,8 @@
 // One capture stream, several consumers: the file it is kept in (if any) and the live views reading it.
 // With a file, a view reads the file and follows it as it grows (`tail -f`), so a view that connects late
 // (`memlens live PORT` ten minutes in) still gets the stream from its first byte, without memlens keeping
-// it in memory. Without a file, views made before the data flows get every chunk as it comes.
+// it in memory. Without a file (one view: `memlens run --live`), the stream is kept from its first byte
+// until the first view is made, and that view gets all of it; a later view gets what comes after it.
 
 import { close, open, read, type WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -11,6 +12,8 @@ const READ_SIZE = 1 << 20;
 
 export class Tee {
   private readonly queues: Uint8Array[][] = [];
+  /** Without a file: the chunks that came before the first view, which gets them (then undefined). */
+  private backlog: Uint8Array[] | undefined = [];
   private readonly wakers: (() => void)[] = [];
   private ended = false;
   private readonly finished: Promise<void>;
@@ -21,6 +24,7 @@ export class Tee {
     this.finished = new Promise((resolveP) => {
       source.on('data', (chunk: Buffer) => {
         file?.write(chunk);
+        if (file === undefined && this.backlog !== undefined) this.backlog.push(chunk);
         for (const q of this.queues) q.push(chunk);
         this.wake();
       });
@@ -53,14 +57,18 @@ export class Tee {
     return this.finished;
   }
 
-  /** The stream from its first byte, to its end. */
+  /** The stream from its first byte (without a file: for the first view only), to its end. */
   reader(): AsyncIterable<Uint8Array> {
-    return this.path !== undefined ? this.followFile(this.path) : this.followQueue();
+    if (this.path !== undefined) return this.followFile(this.path);
+    // Registered now, not when the view first pulls (a generator's body starts only then): chunks that
+    // come in between belong to this view too.
+    const q: Uint8Array[] = this.backlog ?? [];
+    this.backlog = undefined;
+    this.queues.push(q);
+    return this.followQueue(q);
   }
 
-  private async *followQueue(): AsyncGenerator<Uint8Array> {
-    const q: Uint8Array[] = [];
-    this.queues.push(q);
+  private async *followQueue(q: Uint8Array[]): AsyncGenerator<Uint8Array> {
     try {
       for (;;) {
         while (q.length > 0) yield q.shift() as Uint8Array;
