@@ -257,21 +257,11 @@ export class FollowingCompressor {
   private async follow(): Promise<void> {
     const buf = new Uint8Array(READ_CHUNK);
     while (!this.stopped) {
-      if (this.fd === undefined) {
-        try {
-          this.fd = openSync(this.path, 'r');
-          this.out = openSync(this.tmp, 'wx');
-        } catch {
-          await new Promise((r) => setTimeout(r, 20));
-          continue;
-        }
+      if (!this.opened()) {
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
       }
-      this.checkNotTruncated();
-      const n = readSync(this.fd, buf, 0, buf.length, this.pos);
-      if (n > 0) {
-        this.pos += n;
-        this.adaptLevel();
-        this.r.feed(buf.subarray(0, n));
+      if (this.compressNext(buf) > 0) {
         // Let the event loop breathe between chunks (signals, the child's exit).
         await new Promise((r) => setImmediate(r));
       } else {
@@ -280,19 +270,38 @@ export class FollowingCompressor {
     }
   }
 
-  /** The capture only grows; shorter than what was read means another writer started over in it. */
-  private checkNotTruncated(): void {
-    if (this.fd !== undefined && fstatSync(this.fd).size < this.pos) {
-      throw new FileError(`${this.path} was truncated while memlens compressed it (another writer?)`);
+  /** Opens the capture and the compressed copy once the capture exists; false until then. */
+  private opened(): boolean {
+    if (this.fd !== undefined) return true;
+    let fd: number | undefined;
+    try {
+      fd = openSync(this.path, 'r');
+      this.out = openSync(this.tmp, 'wx');
+      this.fd = fd;
+      return true;
+    } catch {
+      if (fd !== undefined) closeSync(fd);
+      return false;
     }
   }
 
-  /** Faster compression while far behind the writer (followLevel). */
-  private adaptLevel(): void {
-    if (this.fd === undefined) return;
-    const level = followLevel(fstatSync(this.fd).size - this.pos);
+  /**
+   * Reads and compresses the next chunk; returns its length (0: nothing new). The capture only grows: one
+   * shorter than what was read means another writer started over in it. Far behind the writer, the chunk
+   * is compressed faster (followLevel).
+   */
+  private compressNext(buf: Uint8Array): number {
+    const fd = this.fd as number;
+    const size = fstatSync(fd).size;
+    if (size < this.pos) throw new FileError(`${this.path} was truncated while memlens compressed it (another writer?)`);
+    const n = readSync(fd, buf, 0, buf.length, this.pos);
+    if (n === 0) return 0;
+    this.pos += n;
+    const level = followLevel(Math.max(0, size - this.pos));
     this.r.setLevel(level);
     if (level !== DEFAULT_COMPRESS_LEVEL) this.fastChunks++;
+    this.r.feed(buf.subarray(0, n));
+    return n;
   }
 
   /** The writer is gone: compress the rest and return the compressed copy (not yet renamed). */
@@ -300,25 +309,11 @@ export class FollowingCompressor {
     this.stopped = true;
     await this.loop;
     if (this.failure !== undefined) throw this.failure instanceof Error ? this.failure : new Error("the following compressor failed");
-    if (this.fd === undefined) {
-      try {
-        this.fd = openSync(this.path, 'r');
-        this.out = openSync(this.tmp, 'wx');
-      } catch {
-        return undefined;
-      }
-    }
+    if (!this.opened()) return undefined;
     const buf = new Uint8Array(READ_CHUNK);
-    this.checkNotTruncated();
-    for (;;) {
-      const n = readSync(this.fd, buf, 0, buf.length, this.pos);
-      if (n === 0) break;
-      this.pos += n;
-      this.adaptLevel();
-      this.r.feed(buf.subarray(0, n));
-    }
+    while (this.compressNext(buf) > 0);
     this.r.end();
-    closeSync(this.fd);
+    closeSync(this.fd as number);
     this.fd = undefined;
     if (this.out !== undefined) {
       fsyncSync(this.out);
