@@ -162,6 +162,13 @@ static void on_thread_exit(void *value) {
     ml_guard = saved_guard;
 }
 
+/* The thread has ended for the program, now unless an earlier mark said so (stream lock held). */
+static void mark_ended(ml_thread *t) {
+    if (t->exiting) return;
+    t->exiting = 1;
+    t->exit_ns = ml_rel_ns();
+}
+
 /* The bootstrap calls this when a Python thread's run() has returned: from the program's point of view the
  * thread has ended (join() returns right after), though the OS thread may take a while longer to go. */
 ML_EXPORT void memlens_thread_done(void) {
@@ -171,10 +178,7 @@ ML_EXPORT void memlens_thread_done(void) {
     ml_guard = 1;
     if (tls_session == g_session) {
         pthread_mutex_lock(&t->stream.lock);
-        if (!t->exiting) {
-            t->exiting = 1;
-            t->exit_ns = ml_rel_ns();
-        }
+        mark_ended(t);
         if (!t->stream.closed) ml_stream_flush(&t->stream);
         pthread_mutex_unlock(&t->stream.lock);
     }
@@ -184,7 +188,6 @@ ML_EXPORT void memlens_thread_done(void) {
 ML_EXPORT void memlens_thread_ended(unsigned long tid) {
     int saved_guard = ml_guard;
     ml_guard = 1;
-    uint64_t now = ml_rel_ns();
     pthread_mutex_lock(&g_registry_lock);
     for (ml_thread *t = g_threads; t != NULL; t = t->next) {
         /* The registry keeps the newest first. Should the ended thread's OS id have been reused by a later
@@ -192,10 +195,7 @@ ML_EXPORT void memlens_thread_ended(unsigned long tid) {
          * tracking stopped, when its stream is closed anyway. */
         if (t->tid != (pid_t)tid) continue;
         pthread_mutex_lock(&t->stream.lock);
-        if (!t->exiting) {
-            t->exiting = 1;
-            t->exit_ns = now;
-        }
+        mark_ended(t);
         pthread_mutex_unlock(&t->stream.lock);
         break;
     }
@@ -218,6 +218,15 @@ static int thread_alive(pid_t tid) {
     return errno != ESRCH;
 }
 
+/* THREAD_EXIT, dated when the thread ended for the program if we know, else now (stream lock held). */
+static void record_thread_exit(ml_thread *t) {
+    uint8_t mem[16];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    ml_buf_varint(&b, t->exiting ? t->exit_ns : ml_rel_ns());
+    ml_stream_record(&t->stream, ML_R_THREAD_EXIT, b.p, b.len);
+}
+
 static void add_totals(ml_thread_totals *sum, const ml_thread *t) {
     sum->allocations += t->allocations;
     sum->frees += t->frees;
@@ -237,11 +246,7 @@ void ml_threads_reap(void) {
         /* The OS thread is gone: nothing runs on it, nobody else holds its state but us. */
         pthread_mutex_lock(&t->stream.lock);
         if (!t->stream.closed) {
-            uint8_t mem[16];
-            ml_buf b;
-            ml_buf_init(&b, mem, sizeof mem);
-            ml_buf_varint(&b, t->exiting ? t->exit_ns : ml_rel_ns());
-            ml_stream_record(&t->stream, ML_R_THREAD_EXIT, b.p, b.len);
+            record_thread_exit(t);
             ml_stream_flush(&t->stream);
             t->stream.closed = 1;
         }
@@ -263,13 +268,7 @@ void ml_threads_close_all(void) {
         pthread_mutex_lock(&t->stream.lock);
         if (!t->stream.closed) {
             /* A thread past its pthread key destructor, or gone, has ended as far as the program knows. */
-            if (t->exiting || !thread_alive(t->tid)) {
-                uint8_t mem[16];
-                ml_buf b;
-                ml_buf_init(&b, mem, sizeof mem);
-                ml_buf_varint(&b, t->exiting ? t->exit_ns : ml_rel_ns());
-                ml_stream_record(&t->stream, ML_R_THREAD_EXIT, b.p, b.len);
-            }
+            if (t->exiting || !thread_alive(t->tid)) record_thread_exit(t);
             ml_stream_flush(&t->stream);
             t->stream.closed = 1;
         }
