@@ -17,12 +17,13 @@
 //
 // GET {token}/state?sort=total|own|count&thread=N&rows=N&points=N answers LiveView (live-session.ts).
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { FileError } from '../errors.js';
+import { inlinePolicy, type InlineAssets } from '../report/html/inline-policy.js';
 import { LiveSession, type SortKey } from './live-session.js';
 
 export interface LiveWebOptions {
@@ -47,10 +48,7 @@ export interface LiveWebServer {
   close(): Promise<void>;
 }
 
-export interface LivePageAssets {
-  readonly script: string;
-  readonly style: string;
-}
+export type LivePageAssets = InlineAssets;
 
 let cachedAssets: LivePageAssets | undefined;
 
@@ -71,27 +69,9 @@ export function loadLivePageAssets(): LivePageAssets {
   return cachedAssets;
 }
 
-function sha256(text: string): string {
-  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
-}
-
 /** The page: our own text only (no program data: that comes as JSON and goes on the page as text). */
 export function livePage(assets: LivePageAssets): { html: string; csp: string } {
-  for (const [kind, text] of [
-    ['script', assets.script],
-    ['style', assets.style],
-  ] as const) {
-    if (new RegExp(`</${kind}|<!--`, 'i').test(text)) throw new Error(`the live page's ${kind} contains text that would end its inline element; rebuild it`);
-  }
-  const csp = [
-    "default-src 'none'",
-    `script-src ${sha256(assets.script)}`,
-    `style-src ${sha256(assets.style)}`,
-    "connect-src 'self'",
-    'img-src data:',
-    "base-uri 'none'",
-    "form-action 'none'",
-  ].join('; ');
+  const csp = inlinePolicy('the live page', assets, ["connect-src 'self'", 'img-src data:']);
   const html = [
     '<!doctype html>',
     '<html lang="en">',

@@ -5,14 +5,11 @@
 // Program data never reaches the HTML as markup: the payload is base64 (its alphabet has no '<', '>' or
 // '&'), the title goes through escapeHtml, and the viewer puts every name on the page as text.
 
-import { createHash } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
+import { inlinePolicy, type InlineAssets } from './inline-policy.js';
 import { encodePayload, PAYLOAD_ELEMENT_ID, type ReportData } from './payload.js';
 
-export interface ViewerAssets {
-  readonly script: string;
-  readonly style: string;
-}
+export type ViewerAssets = InlineAssets;
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -27,16 +24,6 @@ export function escapeHtml(s: string): string {
  */
 export function jsonForScript(value: unknown): string {
   return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
-
-/** Text that would end or confuse the inline element it is put into. */
-function checkInline(kind: 'script' | 'style', text: string): void {
-  const closing = new RegExp(`</${kind}|<!--`, 'i');
-  if (closing.test(text)) throw new Error(`the viewer's ${kind} contains text that would end its inline element; rebuild it`);
-}
-
-function sha256(text: string): string {
-  return `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 }
 
 export interface PageResult {
@@ -54,17 +41,8 @@ export function encodeEmbeddedPayload(data: ReportData): { base64: string; raw: 
 }
 
 export function renderPage(data: ReportData, assets: ViewerAssets): PageResult {
-  checkInline('script', assets.script);
-  checkInline('style', assets.style);
+  const csp = inlinePolicy('the viewer', assets, ['img-src data: blob:']);
   const payload = encodeEmbeddedPayload(data);
-  const csp = [
-    "default-src 'none'",
-    `script-src ${sha256(assets.script)}`,
-    `style-src ${sha256(assets.style)}`,
-    'img-src data: blob:',
-    "base-uri 'none'",
-    "form-action 'none'",
-  ].join('; ');
   const html = [
     '<!doctype html>',
     '<html lang="en">',
