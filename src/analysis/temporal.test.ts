@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { prng } from '../../test/support/synthetic-profile.js';
+import { prng } from '../../test/support/prng.js';
 import { LeakTimeline, PeakTimeline, type PeakTimelineOptions, type PeakTimelineResult } from './temporal.js';
 
 type Event = { kind: 'change'; site: number; seq: number; bytes: number; count: number } | { kind: 'snap'; seq: number; time: number };

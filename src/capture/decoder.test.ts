@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Collector, type Collected } from '../../test/support/collect.js';
-import { everyRecordItems, rng, TEST_HEADER, writeInFileOrder } from '../../test/support/synthetic.js';
+import { prng as rng } from '../../test/support/prng.js';
+import { everyRecordItems, TEST_HEADER, writeInFileOrder } from '../../test/support/synthetic.js';
 import { CaptureFormatError, UnsupportedVersionError } from '../errors.js';
 import { CaptureDecoder, decodeCapture } from './decoder.js';
 import { CaptureWriter, encodeBlock } from './encoder.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Collector, type Item } from '../../test/support/collect.js';
-import { rng } from '../../test/support/synthetic.js';
+import { prng as rng } from '../../test/support/prng.js';
 import { decodeCapture } from './decoder.js';
 import { CaptureWriter } from './encoder.js';
 import { SeqOrderer } from './order.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { prng } from '../../test/support/random-stream.js';
+import { prng } from '../../test/support/prng.js';
 import { LiveTable } from './live-table.js';
 
 test('the live table agrees with a Map under random inserts, replacements and removals (with growth)', () => {

@@ -6,7 +6,7 @@ import { main } from '../../src/cli/main.js';
 import { LiveSession, type LiveView, type SortKey } from '../../src/live/live-session.js';
 import { displayPath } from '../../src/report/format.js';
 import { memoryIo } from './memory-io.js';
-import { prng } from './random-stream.js';
+import { prng } from './prng.js';
 
 export interface SummaryJson {
   readonly totalBytes: number;

@@ -4,6 +4,7 @@
 // of malloc'ed buffers, CODE records after the FRAMEs that use them, stack resets, snapshots.
 
 import type { CaptureHeader, CaptureVisitor, MetaRecord } from '../../src/capture/records.js';
+import { prng } from './prng.js';
 
 export type StreamCall =
   | { readonly kind: 'alloc'; readonly stream: number; readonly seq: number; readonly address: number; readonly size: number; readonly allocator: number; readonly stack: number; readonly native: number }
@@ -15,18 +16,6 @@ export interface RandomStream {
   readonly calls: readonly StreamCall[];
   /** Per stream, the (codeId, instr) chain of each local node id at the time of each call index. */
   readonly lastSeq: number;
-}
-
-/** mulberry32: small, fast, seedable. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function testHeader(overrides: Partial<CaptureHeader> = {}): CaptureHeader {

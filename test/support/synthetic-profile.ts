@@ -3,6 +3,7 @@
 
 import { FrameFlag, type ReportData, type ReportMeta } from '../../src/report/html/payload.js';
 import { ReportDataBuilder } from '../../src/report/html/report-builder.js';
+import { prng } from './prng.js';
 
 const MiB = 1024 * 1024;
 
@@ -103,18 +104,6 @@ export function knownProgram(options: { temporal?: boolean; meta?: Partial<Repor
     });
   }
   return b.build(baseMeta(options.meta));
-}
-
-/** A small deterministic PRNG (mulberry32), so generated profiles are the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface LargeProfileOptions {

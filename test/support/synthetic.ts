@@ -10,20 +10,9 @@ import { CaptureWriter } from '../../src/capture/encoder.js';
 import { Allocator, Deallocator, OPTION_NATIVE } from '../../src/capture/format.js';
 import type { HeaderInput } from '../../src/capture/header.js';
 import { writeItem, type Item } from './collect.js';
+import { prng } from './prng.js';
 
 export const MAX = Number.MAX_SAFE_INTEGER;
-
-/** A small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const TEST_HEADER: HeaderInput = {
   writerName: 'memlens',
@@ -169,7 +158,7 @@ const classOf = (size: number): number => CLASS_OF[size] ?? 0;
  * that each thread walks (same stack as the previous allocation about half the time).
  */
 export function writeRealistic(o: RealisticOptions): RealisticResult {
-  const rand = rng(o.seed ?? 1);
+  const rand = prng(o.seed ?? 1);
   const threads = o.threads ?? 4;
   const native = o.native ?? false;
   const w = new CaptureWriter({

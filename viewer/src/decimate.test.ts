@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { prng } from '../../test/support/synthetic-profile.js';
+import { prng } from '../../test/support/prng.js';
 import { decimate } from './decimate.js';
 
 test('every column holds the min and max of exactly its samples (against brute force)', () => {

@@ -1,0 +1,14 @@
+// The tests' one source of pseudo-random numbers: seeded, so every generated stream, profile and capture
+// is the same on every run.
+
+/** mulberry32: small, fast, seedable; numbers in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
