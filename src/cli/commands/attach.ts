@@ -4,6 +4,7 @@
 import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
+import { trackingConfig } from './run.js';
 
 export const attachCommand: Command = {
   name: 'attach',
@@ -103,11 +104,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
         config: {
           output: targetOutput,
           overwrite: force,
-          native: booleanOption(options, 'native'),
-          trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
-          follow_fork: booleanOption(options, 'follow-fork'),
-          aggregate: booleanOption(options, 'aggregate'),
-          memory_interval_ms: interval,
+          ...trackingConfig(options, interval),
         },
       },
       { method, timeoutMs: timeout * 1000, signal: abort.signal },

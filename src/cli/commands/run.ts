@@ -105,6 +105,26 @@ export function intervalOf(options: OptionValues): number {
   return n;
 }
 
+/**
+ * What to track, as `memlens run` and `memlens attach` take it from their options (the agent's config
+ * keys); `intervalMs` is checked by the caller, each command in its own words.
+ */
+export function trackingConfig(options: OptionValues, intervalMs: number): {
+  native: boolean;
+  trace_python_allocators: boolean;
+  follow_fork: boolean;
+  aggregate: boolean;
+  memory_interval_ms: number;
+} {
+  return {
+    native: booleanOption(options, 'native'),
+    trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
+    follow_fork: booleanOption(options, 'follow-fork'),
+    aggregate: booleanOption(options, 'aggregate'),
+    memory_interval_ms: intervalMs,
+  };
+}
+
 export async function checkOutput(path: string, force: boolean): Promise<void> {
   let st;
   try {
@@ -196,11 +216,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       agent: files.library,
       output: outputPattern,
       overwrite: force,
-      native: booleanOption(options, 'native'),
-      trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
-      follow_fork: booleanOption(options, 'follow-fork'),
-      aggregate: booleanOption(options, 'aggregate'),
-      memory_interval_ms: interval,
+      ...trackingConfig(options, interval),
       ...(nearOom !== undefined ? { near_oom_permille: nearOom } : {}),
       ...(booleanOption(options, 'census-at-peak') ? { census_growth: true } : {}),
     },
