@@ -22,7 +22,7 @@ export const runCommand: Command = {
   terminalOptions: ['module', 'code'],
   options: {
     output: { type: 'string', short: 'o', value: 'FILE', description: 'Write the capture to FILE' },
-    force: { type: 'boolean', short: 'f', description: 'Overwrite FILE if it exists' },
+    force: { type: 'boolean', short: 'f', description: 'Overwrite FILE if it exists (it is removed as the program starts)' },
     module: { type: 'string', short: 'm', value: 'MODULE', description: 'Run a library module as a script (as python3 -m)' },
     code: { type: 'string', short: 'c', value: 'CODE', description: 'Run CODE (as python3 -c)' },
     python: { type: 'string', value: 'PATH', description: 'The Python interpreter (default: python3 on PATH)' },
