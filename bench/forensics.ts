@@ -16,7 +16,7 @@ import { ReallocGrowth } from '../src/analysis/realloc-growth.js';
 import { RecentGrowth } from '../src/analysis/recent-growth.js';
 import type { Io } from '../src/cli/io.js';
 import { loadModel } from '../src/cli/load-model.js';
-import type { ReplayObserver } from '../src/model/builder.js';
+import type { ReplayObserver } from '../src/model/replay-observer.js';
 import { writeRealistic } from '../test/support/synthetic.js';
 
 const KINDS: Record<string, () => (ReplayObserver & { finish(): unknown }) | undefined> = {

@@ -3,7 +3,7 @@
 // the collector freed, how long large allocations lived, and blocks grown by realloc.
 
 import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
-import type { ReplayContext, ReplayObserver } from '../model/builder.js';
+import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { GcFrees, type GcFreesResult } from './gc-frees.js';
 import { LargeLifetimes, type LifetimesResult } from './large-lifetimes.js';
 import { ReallocGrowth, type ReallocGrowthResult } from './realloc-growth.js';

@@ -8,7 +8,7 @@
 // as incomplete (its figures are then lower bounds).
 
 import type { GcRecord } from '../capture/records.js';
-import type { ReplayObserver } from '../model/builder.js';
+import type { ReplayObserver } from '../model/replay-observer.js';
 
 /**
  * Frees kept at most (21 bytes each: 5.3 MiB). The ring holds the frees since the last collection, the

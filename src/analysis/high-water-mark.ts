@@ -1,5 +1,5 @@
 // The high-water mark: the moment the tracked heap was largest (inside the asked window, if any), and the
-// allocations live at that moment. The replay (model/builder.ts) finds it exactly; this names it.
+// allocations live at that moment. The replay (model/heap-replay.ts) finds it exactly; this names it.
 
 import { MissingDataError } from '../errors.js';
 import type { CaptureModel } from '../model/model.js';

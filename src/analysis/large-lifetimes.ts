@@ -14,7 +14,7 @@
 // Times are those of the last memory snapshot before the event (events carry no time of their own), so
 // they are exact to a snapshot interval.
 
-import type { ReplayContext, ReplayObserver } from '../model/builder.js';
+import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { SiteColumn } from '../model/site-table.js';
 
 /**

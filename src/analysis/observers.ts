@@ -1,7 +1,7 @@
 // Several ReplayObservers on one replay (the HTML report's time windows and the verdict's facts).
 
 import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
-import type { ReplayContext, ReplayObserver } from '../model/builder.js';
+import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 
 export function combineObservers(...list: readonly (ReplayObserver | undefined)[]): ReplayObserver | undefined {
   const obs = list.filter((o): o is ReplayObserver => o !== undefined);

@@ -4,7 +4,7 @@
 // (findings.ts keeps those sites). A list growing by appends, a bytearray or bytes growing by +=, a
 // dict being filled: each growth copies the old block.
 
-import type { ReplayObserver } from '../model/builder.js';
+import type { ReplayObserver } from '../model/replay-observer.js';
 import { SiteColumn } from '../model/site-table.js';
 
 export interface ReallocGrowthResult {

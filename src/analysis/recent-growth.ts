@@ -13,7 +13,7 @@
 // end of the replay.
 
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
-import type { ReplayObserver } from '../model/builder.js';
+import type { ReplayObserver } from '../model/replay-observer.js';
 import { SiteColumn } from '../model/site-table.js';
 
 export interface RecentGrowthResult {

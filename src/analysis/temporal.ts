@@ -8,11 +8,11 @@
 // is the high-water mark itself (the same moment memlens's peak report shows).
 //
 // Cost: O(1) per event, plus O(sites changed in the tick) when a tick closes (the same "save the value
-// before it changes" trick as the replay's global peak: model/builder.ts). Memory: the runs, bounded by
+// before it changes" trick as the replay's global peak: model/heap-replay.ts). Memory: the runs, bounded by
 // coarsening: past MAX_TICKS ticks or `maxRuns` runs, pairs of ticks merge (the pair's peak moment is the
 // higher of the two), which is exact at the coarser grain.
 
-import type { ReplayObserver } from '../model/builder.js';
+import type { ReplayObserver } from '../model/replay-observer.js';
 
 export interface PeakTimelineResult {
   /** ns since start at which each tick ends. */

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runOracle } from '../../test/support/replay-oracle.js';
 import { randomStream, replay } from '../../test/support/random-stream.js';
-import { ModelBuilder, type LineResolver, sizeBucket } from './builder.js';
+import { ModelBuilder } from './builder.js';
+import { sizeBucket } from './heap-replay.js';
+import type { LineResolver } from './stack-resolver.js';
 import type { CaptureModel } from './model.js';
 
 // Line = instruction offset, so a frame's (function, line) says which (code, instr) it came from.

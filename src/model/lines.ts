@@ -1,7 +1,7 @@
 // The line resolver reports use: each code object's line table decoded once (model/linetable.ts), then a
 // binary search per stack node.
 
-import type { LineResolver } from './builder.js';
+import type { LineResolver } from './stack-resolver.js';
 import { LineTable } from './linetable.js';
 
 /**

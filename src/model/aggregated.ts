@@ -1,0 +1,94 @@
+// Aggregated captures: the agent keeps the totals per location (stream, stack, native stack, allocator)
+// and writes them in CHECKPOINT records while it runs, instead of every event. This turns the latest
+// checkpoint entries into the same per-site columns and heap figures the event replay gives
+// (heap-replay.ts), so every analysis reads both kinds of capture alike.
+
+import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
+import type { HeapTotals } from './heap-replay.js';
+import type { SiteTable } from './site-table.js';
+import type { StackResolver } from './stack-resolver.js';
+
+export class CheckpointLog {
+  /** The latest CHECKPOINT (they are cumulative). */
+  last: CheckpointRecord | undefined;
+  seen = false;
+  /** The latest entry per location. */
+  private readonly entries = new Map<string, CheckpointEntry>();
+
+  constructor(private readonly stacks: StackResolver) {}
+
+  add(r: CheckpointRecord): void {
+    this.seen = true;
+    this.last = r;
+    // Entries name per-stream stack ids whose FRAME records may come later in the file (another stream's
+    // block): keep the latest entry per location and resolve them all at the end.
+    for (const e of r.entries) this.entries.set(`${e.stream}:${e.stack}:${e.nativeStack}:${e.allocator}`, e);
+  }
+
+  /** The site of a checkpoint entry's location in `sites` (stacks as they are now). */
+  siteOf(sites: SiteTable, e: CheckpointEntry): number {
+    const l = this.stacks.localStacks(e.stream, e.stack, e.nativeStack);
+    return sites.intern(l.py, l.native, l.thread, e.allocator);
+  }
+
+  /**
+   * The heap figures from the latest checkpoint entries, put into `sites` (the builder's own table at the
+   * end, a copy of it in the middle of a stream) and the allocator columns given.
+   *
+   * A location's share of the peak is its live value if it has not changed since the peak, else the
+   * value it saved when it first changed after it.
+   */
+  totals(sites: SiteTable, allocatorCounts: Float64Array, allocatorBytes: Float64Array, lastSeq: number): HeapTotals {
+    const c = sites.columns;
+    const cp = this.last;
+    let unknown = 0;
+    for (const e of this.entries.values()) {
+      const l = this.stacks.localStacks(e.stream, e.stack, e.nativeStack);
+      if ((e.stack > 0 && l.py === 0) || (e.nativeStack > 0 && l.native === 0)) unknown++;
+      const site = sites.intern(l.py, l.native, l.thread, e.allocator);
+      c.totalCount.array[site] = (c.totalCount.array[site] as number) + e.totalCount;
+      c.totalBytes.array[site] = (c.totalBytes.array[site] as number) + e.totalBytes;
+      c.liveCount.array[site] = (c.liveCount.array[site] as number) + e.liveCount;
+      c.liveBytes.array[site] = (c.liveBytes.array[site] as number) + e.liveBytes;
+      // Two entries can land on one site only if damage lost their stacks; take the later update.
+      c.peakCount.array[site] = (c.peakCount.array[site] as number) + e.savedPeakCount;
+      c.peakBytes.array[site] = (c.peakBytes.array[site] as number) + e.savedPeakBytes;
+      c.updatedSeq.array[site] = Math.max(c.updatedSeq.array[site] as number, e.updatedSeq);
+    }
+    let allocations = 0;
+    let bytesAllocated = 0;
+    let endLiveCount = 0;
+    for (let s = 0; s < sites.size; s++) {
+      const k = sites.allocator(s) & 15;
+      allocatorCounts[k] = (allocatorCounts[k] as number) + (c.totalCount.array[s] as number);
+      allocatorBytes[k] = (allocatorBytes[k] as number) + (c.totalBytes.array[s] as number);
+      if ((c.updatedSeq.array[s] as number) <= (cp?.peakSeq ?? 0)) {
+        c.peakBytes.array[s] = c.liveBytes.array[s] as number;
+        c.peakCount.array[s] = c.liveCount.array[s] as number;
+      }
+    }
+    for (let s = 0; s < sites.size; s++) {
+      allocations += c.totalCount.array[s] as number;
+      bytesAllocated += c.totalBytes.array[s] as number;
+      endLiveCount += c.liveCount.array[s] as number;
+    }
+    const maxHeap = cp?.peakHeap ?? 0;
+    const maxHeapSeq = cp?.peakSeq ?? 0;
+    return {
+      sites,
+      allocatorCounts,
+      allocatorBytes,
+      unknownStacks: this.stacks.unknownStacks + unknown,
+      allocations,
+      bytesAllocated,
+      endHeap: cp?.heap ?? 0,
+      endLiveCount,
+      maxHeap,
+      maxHeapSeq,
+      peakHeap: maxHeap,
+      peakSeq: maxHeapSeq,
+      peakFound: true,
+      lastSeq: Math.max(lastSeq, cp?.seq ?? 0),
+    };
+  }
+}

@@ -1,0 +1,387 @@
+// The heap replay: allocations and frees, in seq order, applied to what is live and to per-site totals.
+// This is the hot path of reading a capture (one call per event, hundreds of millions in a big one).
+//
+// The replay keeps the allocations live right now (LiveTable, MappedRegions) and, per site, the totals,
+// the live bytes, the bytes at the peak and the temporary allocations. Memory is bounded by the number of
+// sites and of live allocations, never by the number of events.
+//
+// The peak is exact and O(1) per event: every time the heap reaches a new maximum, `epoch` goes up. A
+// site whose `peakMark` is behind `epoch` has not changed since the latest peak, so its live value *is*
+// its value at the peak; just before such a site changes, its live value is saved into the peak columns
+// and its mark set to `epoch`. At the end a site's value at the peak is the saved one if its mark equals
+// `epoch`, else its live one. No table is copied at a new peak.
+
+import { Allocator, Deallocator } from '../capture/format.js';
+import { LiveTable } from './live-table.js';
+import { MappedRegions } from './mapped-regions.js';
+import type { PeakWindow } from './model.js';
+import type { ReplayObserver } from './replay-observer.js';
+import type { SiteTable } from './site-table.js';
+
+export type WindowOption =
+  | { readonly fromNs?: number | undefined; readonly toNs?: number | undefined }
+  | { readonly fromSeq: number; readonly toSeq: number };
+
+export interface HeapReplayOptions {
+  readonly observer: ReplayObserver | undefined;
+  /** Count allocations freed after at most N other allocations of the same thread. */
+  readonly temporaryThreshold: number | undefined;
+  /** Search the peak inside this window only (times are ns since tracking started). */
+  readonly window: WindowOption | undefined;
+}
+
+/** The heap figures of a model: from the replay of events, or from checkpoints (aggregated.ts). */
+export interface HeapTotals {
+  /** The site table the per-site columns are read from. */
+  readonly sites: SiteTable;
+  readonly allocatorCounts: Float64Array;
+  readonly allocatorBytes: Float64Array;
+  readonly unknownStacks: number;
+  readonly allocations: number;
+  readonly bytesAllocated: number;
+  readonly endHeap: number;
+  readonly endLiveCount: number;
+  readonly maxHeap: number;
+  readonly maxHeapSeq: number;
+  /** Negative when no peak was searched yet. */
+  readonly peakHeap: number;
+  readonly peakSeq: number;
+  readonly peakFound: boolean;
+  readonly lastSeq: number;
+}
+
+const TWO_32 = 4294967296;
+// The allocator and deallocator codes as plain numbers (the visitor passes numbers).
+const MMAP: number = Allocator.Mmap;
+const MREMAP: number = Allocator.Mremap;
+const TRACK: number = Allocator.TracemallocTrack;
+const MUNMAP: number = Deallocator.Munmap;
+const UNTRACK: number = Deallocator.TracemallocUntrack;
+
+export class HeapReplay {
+  private readonly observer: ReplayObserver | undefined;
+  readonly temporaryThreshold: number | undefined;
+
+  // The per-site columns the hot path touches, cached (refreshColumns() after the table grows).
+  private totalCount: Float64Array = new Float64Array(0);
+  private totalBytes: Float64Array = new Float64Array(0);
+  private liveCounts: Float64Array = new Float64Array(0);
+  private liveBytes: Float64Array = new Float64Array(0);
+  private peakCounts: Float64Array = new Float64Array(0);
+  private peakBytes: Float64Array = new Float64Array(0);
+  private peakMark: Float64Array = new Float64Array(0);
+
+  private readonly live = new LiveTable();
+  private readonly tracked = new LiveTable(1024); // PyTraceMalloc_Track'ed memory that malloc did not report
+  private readonly regions = new MappedRegions();
+  private threadAllocs = new Float64Array(64); // allocations made so far, per thread index
+
+  allocations = 0;
+  frees = 0;
+  bytesAllocated = 0;
+  heap = 0;
+  private liveCount = 0;
+  private maxHeap = 0;
+  private maxHeapSeq = 0;
+  private peakHeap = -1;
+  private peakSeq = 0;
+  private epoch = 0;
+  lastSeq = 0;
+
+  // Peak window, in seq: [fromSeq, toSeq). Time bounds are turned into seqs as snapshots arrive.
+  private fromSeq = 0;
+  private toSeq = Infinity;
+  private readonly fromNs: number | undefined;
+  private readonly toNs: number | undefined;
+  private windowStarted = false;
+  private readonly windowAsked: boolean;
+
+  readonly sizeHistogram = new Float64Array(66);
+  private minSize = Infinity;
+  maxSize = 0;
+  readonly allocatorCounts = new Float64Array(16);
+  readonly allocatorBytes = new Float64Array(16);
+
+  /** FREE of an address that was not live. */
+  unknownFrees = 0;
+  /** ALLOC at an address already live (the free was missed). */
+  missedFrees = 0;
+  /** PyTraceMalloc_Track of memory already live as a native allocation. */
+  duplicateTracks = 0;
+  /** Events delivered out of seq order. */
+  outOfOrder = 0;
+
+  constructor(
+    private readonly sites: SiteTable,
+    options: HeapReplayOptions,
+  ) {
+    this.observer = options.observer;
+    this.temporaryThreshold = options.temporaryThreshold;
+    const w = options.window;
+    this.windowAsked = w !== undefined;
+    if (w !== undefined && 'fromSeq' in w) {
+      this.fromSeq = w.fromSeq;
+      this.toSeq = w.toSeq;
+    } else if (w !== undefined) {
+      this.fromNs = w.fromNs;
+      this.toNs = w.toNs;
+      // Until a snapshot at or after fromNs arrives, every event is before the window.
+      if (w.fromNs !== undefined && w.fromNs > 0) this.fromSeq = Infinity;
+    }
+  }
+
+  // ── hot path ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** An allocation at `site` (of thread index `thread`). */
+  alloc(site: number, thread: number, seq: number, address: number, size: number, allocator: number): void {
+    if (seq < this.lastSeq) this.outOfOrder++;
+    else this.lastSeq = seq;
+    if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
+    if (site >= this.liveBytes.length) this.refreshColumns();
+
+    if (allocator === MMAP || allocator === MREMAP) {
+      // MAP_FIXED over a live mapping replaces it: the old part is gone without a munmap.
+      this.unmapRange(address, size, seq, true);
+      this.countAlloc(site, size, allocator);
+      const index = this.bumpThreadAllocs(thread);
+      this.regions.add(address, size, site, index);
+    } else if (allocator === TRACK) {
+      // numpy reports buffers it got from malloc: when malloc already showed them, do not count twice.
+      if (this.live.has(address) || this.regions.contains(address)) {
+        this.duplicateTracks++;
+        return;
+      }
+      if (this.tracked.remove(address)) {
+        this.missedFrees++;
+        this.release(this.tracked.removedSite, this.tracked.removedSize, 1, seq, this.tracked.removedIndex);
+      }
+      this.countAlloc(site, size, allocator);
+      this.tracked.insert(address, size, site, this.bumpThreadAllocs(thread));
+    } else {
+      this.countAlloc(site, size, allocator);
+      if (this.live.insertOrReplace(address, size, site, this.bumpThreadAllocs(thread))) {
+        this.missedFrees++;
+        this.release(this.live.removedSite, this.live.removedSize, 1, seq, this.live.removedIndex);
+      }
+    }
+    this.acquire(site, size, seq);
+  }
+
+  free(seq: number, address: number, size: number, deallocator: number): void {
+    if (seq < this.lastSeq) this.outOfOrder++;
+    else this.lastSeq = seq;
+    if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
+
+    if (deallocator === MUNMAP) {
+      if (!this.unmapRange(address, size, seq, false)) this.unknownFrees++;
+      return;
+    }
+    const table = deallocator === UNTRACK ? this.tracked : this.live;
+    if (!table.remove(address)) {
+      // An untrack of a buffer whose track was a duplicate of malloc is expected, not an anomaly.
+      if (deallocator !== UNTRACK) this.unknownFrees++;
+      return;
+    }
+    this.frees++;
+    const site = table.removedSite;
+    const bytes = table.removedSize;
+    this.release(site, bytes, 1, seq, table.removedIndex);
+    if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, table.removedIndex);
+  }
+
+  // ── replay helpers ───────────────────────────────────────────────────────────────────────────────
+
+  private countAlloc(site: number, size: number, allocator: number): void {
+    this.allocations++;
+    this.bytesAllocated += size;
+    this.totalCount[site] = (this.totalCount[site] as number) + 1;
+    this.totalBytes[site] = (this.totalBytes[site] as number) + size;
+    const k = allocator & 15;
+    this.allocatorCounts[k] = (this.allocatorCounts[k] as number) + 1;
+    this.allocatorBytes[k] = (this.allocatorBytes[k] as number) + size;
+    const b = sizeBucket(size);
+    this.sizeHistogram[b] = (this.sizeHistogram[b] as number) + 1;
+    if (size < this.minSize) this.minSize = size;
+    if (size > this.maxSize) this.maxSize = size;
+  }
+
+  private bumpThreadAllocs(thread: number): number {
+    if (thread >= this.threadAllocs.length) {
+      const grown = new Float64Array(Math.max(thread + 1, this.threadAllocs.length * 2));
+      grown.set(this.threadAllocs);
+      this.threadAllocs = grown;
+    }
+    const n = (this.threadAllocs[thread] as number) + 1;
+    this.threadAllocs[thread] = n;
+    return n;
+  }
+
+  private checkTemporary(site: number, bytes: number, index: number): void {
+    const thread = this.sites.thread(site);
+    const others = (this.threadAllocs[thread] as number) - index;
+    if (others <= (this.temporaryThreshold as number)) {
+      const c = this.sites.columns;
+      c.tempCount.array[site] = (c.tempCount.array[site] as number) + 1;
+      c.tempBytes.array[site] = (c.tempBytes.array[site] as number) + bytes;
+    }
+  }
+
+  /** Saves the site's live value as its value at the latest peak, once, before it changes. */
+  private touch(site: number): void {
+    if (this.peakMark[site] !== this.epoch) {
+      this.peakBytes[site] = this.liveBytes[site] as number;
+      this.peakCounts[site] = this.liveCounts[site] as number;
+      this.peakMark[site] = this.epoch;
+    }
+  }
+
+  private refreshColumns(): void {
+    const c = this.sites.columns;
+    this.totalCount = c.totalCount.array;
+    this.totalBytes = c.totalBytes.array;
+    this.liveCounts = c.liveCount.array;
+    this.liveBytes = c.liveBytes.array;
+    this.peakCounts = c.peakCount.array;
+    this.peakBytes = c.peakBytes.array;
+    this.peakMark = c.peakMark.array;
+  }
+
+  private acquire(site: number, bytes: number, seq: number): void {
+    this.touch(site);
+    this.liveBytes[site] = (this.liveBytes[site] as number) + bytes;
+    this.liveCounts[site] = (this.liveCounts[site] as number) + 1;
+    this.liveCount++;
+    this.heap += bytes;
+    if (this.observer !== undefined) {
+      const thread = this.sites.thread(site);
+      this.observer.change(site, seq, bytes, 1, thread, this.threadAllocs[thread] as number);
+    }
+    if (this.heap > this.maxHeap) {
+      this.maxHeap = this.heap;
+      this.maxHeapSeq = seq;
+    }
+    if (this.heap > this.peakHeap && seq >= this.fromSeq && seq < this.toSeq) {
+      this.peakHeap = this.heap;
+      this.peakSeq = seq;
+      this.epoch++;
+    }
+  }
+
+  /** `index`: the freed allocation's number in its thread (for the observer). */
+  private release(site: number, bytes: number, count: number, seq: number, index: number): void {
+    this.touch(site);
+    this.liveBytes[site] = (this.liveBytes[site] as number) - bytes;
+    this.liveCounts[site] = (this.liveCounts[site] as number) - count;
+    this.liveCount -= count;
+    this.heap -= bytes;
+    this.observer?.change(site, seq, -bytes, -count, this.sites.thread(site), index);
+  }
+
+  /** munmap (or MAP_FIXED) of [address, address + size): frees the tracked parts. False if none. */
+  private unmapRange(address: number, size: number, seq: number, replaced: boolean): boolean {
+    const pieces = this.regions.unmap(address, size);
+    if (pieces.length === 0) return false;
+    if (replaced) this.missedFrees++;
+    for (const p of pieces) {
+      this.release(p.site, p.bytes, p.lastPiece ? 1 : 0, seq, p.index);
+      if (p.lastPiece) this.frees++;
+      if (p.whole && !replaced && this.temporaryThreshold !== undefined) this.checkTemporary(p.site, p.bytes, p.index);
+    }
+    return true;
+  }
+
+  private startWindow(): void {
+    this.windowStarted = true;
+    // The heap as the window opens is the first candidate peak (a window can open on a falling heap).
+    if (this.heap > this.peakHeap) {
+      this.peakHeap = this.heap;
+      this.peakSeq = this.lastSeq;
+      this.epoch++;
+    }
+  }
+
+  // ── off the hot path ─────────────────────────────────────────────────────────────────────────────
+
+  /** A snapshot at (`seq`, `timeNs`): turns the asked time window into seqs (snapshots arrive before the events they precede). */
+  seeSnapshot(seq: number, timeNs: number): void {
+    if (this.fromNs !== undefined && this.fromSeq === Infinity && timeNs >= this.fromNs) this.fromSeq = seq;
+    if (this.toNs !== undefined && this.toSeq === Infinity && timeNs > this.toNs) this.toSeq = seq;
+  }
+
+  /** The window the peak was searched in, if one was asked for. */
+  window(): PeakWindow | undefined {
+    return this.windowAsked ? { fromSeq: this.fromSeq, toSeq: this.toSeq, fromNs: this.fromNs, toNs: this.toNs } : undefined;
+  }
+
+  get smallestSize(): number {
+    return this.minSize === Infinity ? 0 : this.minSize;
+  }
+
+  /**
+   * The heap figures of what was replayed. `final`: the replay is over (the window, if not opened yet,
+   * opens at the end); otherwise the replay may go on, and nothing here changes what it will find.
+   */
+  totals(final: boolean, unknownStacks: number): HeapTotals {
+    const c = this.sites.columns;
+    const n = this.sites.size;
+    let epoch = this.epoch;
+    let peakHeap = this.peakHeap;
+    let peakSeq = this.peakSeq;
+    let peakFound = true;
+    if (!this.windowStarted) {
+      if (this.fromSeq === Infinity) peakFound = false;
+      else if (final) {
+        this.startWindow();
+        epoch = this.epoch;
+        peakHeap = this.peakHeap;
+        peakSeq = this.peakSeq;
+      } else if (this.heap > this.peakHeap) {
+        // What startWindow() would do at the end, without starting the window: the next event may
+        // still fall before it.
+        peakHeap = this.heap;
+        peakSeq = this.lastSeq;
+        epoch = this.epoch + 1;
+      }
+    }
+    if (peakHeap < 0) peakFound = false;
+    if (peakFound) {
+      // A site not changed since the latest peak has its live value as its value at the peak. Writing
+      // that into the peak columns is safe in the middle of the stream: the replay reads a site's peak
+      // columns only when its mark is the current epoch, and overwrites them otherwise (touch()).
+      for (let s = 0; s < n; s++) {
+        if (c.peakMark.array[s] !== epoch) {
+          c.peakBytes.array[s] = c.liveBytes.array[s] as number;
+          c.peakCount.array[s] = c.liveCount.array[s] as number;
+        }
+      }
+    } else {
+      // No peak yet means epoch 0: every mark is 0, no site's peak columns were saved.
+      c.peakBytes.array.fill(0);
+      c.peakCount.array.fill(0);
+      peakHeap = 0;
+    }
+    return {
+      sites: this.sites,
+      allocatorCounts: this.allocatorCounts,
+      allocatorBytes: this.allocatorBytes,
+      unknownStacks,
+      allocations: this.allocations,
+      bytesAllocated: this.bytesAllocated,
+      endHeap: this.heap,
+      endLiveCount: this.liveCount,
+      maxHeap: this.maxHeap,
+      maxHeapSeq: this.maxHeapSeq,
+      peakHeap,
+      peakSeq,
+      peakFound,
+      lastSeq: this.lastSeq,
+    };
+  }
+}
+
+/** Bucket of the size histogram: 0 for 0 bytes, k for [2^(k-1), 2^k). */
+export function sizeBucket(size: number): number {
+  if (size < 1) return 0;
+  if (size < TWO_32) return 32 - Math.clz32(size);
+  return 64 - Math.clz32(Math.floor(size / TWO_32));
+}

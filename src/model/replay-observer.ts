@@ -1,0 +1,44 @@
+// The contract between the replay (model/builder.ts, model/heap-replay.ts) and the analyses that follow
+// it as it happens (analysis/temporal.ts, analysis/forensics.ts, …): what they are told, in which order,
+// and what they may read of the replay's tables meanwhile. Analyses import this, not the builder.
+
+import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
+import type { SiteTable } from './site-table.js';
+
+/** What an observer may read while the replay runs (the tables grow as it goes). */
+export interface ReplayContext {
+  readonly sites: SiteTable;
+  /** The parent of a (global) Python stack node; 0 for a root frame. */
+  pyParent(node: number): number;
+  /** The code id of a Python stack node's frame (the code object's, as in CODE records). */
+  pyCode(node: number): number;
+}
+
+/**
+ * Follows the replay as it happens, for analyses that need more than the end state (analysis/temporal.ts).
+ * Calls come in seq order; the observer must not keep the builder busy (it is on the hot path).
+ */
+export interface ReplayObserver {
+  /** Called once, before any other call: what the observer may read of the replay's tables. */
+  begin?(context: ReplayContext): void;
+  /**
+   * The live amount of `site` changed by `bytes` and `count` (negative for frees) at event `seq`. `thread`
+   * is the site's thread index and `index` the allocation's number among that thread's allocations (1, 2,
+   * …): the one just made, or the one being freed, so an observer can tell when a freed block was made.
+   */
+  change(site: number, seq: number, bytes: number, count: number, thread: number, index: number): void;
+  /** A memory snapshot: the events with a lower seq were replayed, none with a higher one (yet). */
+  snapshot(seq: number, timeNs: number): void;
+  /**
+   * A GC record, as it arrives: every event with a lower seq was replayed (so the frees of the collection,
+   * those with a seq in [startSeq, seq), were just seen), none with a higher one.
+   */
+  gc?(record: GcRecord): void;
+  /** Aggregated captures: a CHECKPOINT as it arrives (in seq order). Its entries name stream-local stacks. */
+  checkpoint?(record: CheckpointRecord): void;
+  /**
+   * Aggregated captures, once at the end of the replay: the site of a checkpoint entry's location. Stacks
+   * resolve only then, when every FRAME has arrived (a FRAME may come after the CHECKPOINT that uses it).
+   */
+  resolveCheckpoints?(siteOf: (entry: CheckpointEntry) => number): void;
+}

@@ -1,0 +1,341 @@
+// Stack resolution: from a capture's per-stream stack ids to sites, and from stack nodes to frames.
+//
+// The agent names stacks per stream: FRAME and NATIVE_FRAME records define nodes 1, 2, … of their stream
+// (numbering restarts after a STACK_RESET), each a (parent, code, instruction) or (parent, address). Here
+// they are interned into nodes of the whole capture, shared by every stream that walked the same frames,
+// so an event's (stream, stack, native stack, allocator) becomes a site of the SiteTable. At the end (or
+// for a live view, incrementally) nodes map to frames (function, file, line), once every CODE and IMAGE
+// record they need has arrived.
+
+import type { CaptureHeader, CodeRecord, FrameRecord, ImageRecord, NativeFrameRecord } from '../capture/records.js';
+import type { PathInfo } from './frame-kinds.js';
+import { FrameTable } from './frames.js';
+import { ImageTable, type NativeSymbolizer } from './images.js';
+import type { ThreadInfo } from './model.js';
+import type { SiteTable } from './site-table.js';
+import { TupleInterner } from './tuple-interner.js';
+
+/** Line number of the instruction at byte offset `instr` of `code`; 0 if unknown. */
+export type LineResolver = (code: CodeRecord, instr: number) => number;
+
+/** Without a line table decoder, the best guess is the code's first line. */
+export const firstLineResolver: LineResolver = (code) => code.firstLineNo;
+
+/** A thread as the builder fills it in (the model hands out the read-only ThreadInfo). */
+export type ThreadState = { -readonly [K in keyof ThreadInfo]: ThreadInfo[K] };
+
+interface StreamState {
+  thread: number;
+  py: Int32Array;
+  native: Int32Array;
+  // Cache of the last (stack, native stack, allocator) → site: consecutive allocations share it often.
+  lastStack: number;
+  lastNative: number;
+  lastAllocator: number;
+  lastSite: number;
+  // A direct-mapped cache of (stack, native stack, allocator) → site behind it (-1: empty slot). Local
+  // stack ids are reused after a STACK_RESET, so the reset clears it.
+  cacheKey: Float64Array;
+  cacheSite: Int32Array;
+}
+
+const SITE_CACHE = 1024;
+
+/** Frame resolution kept between resolveFrames() calls. */
+interface ResolvedFrames {
+  readonly frames: FrameTable;
+  /** Global Python and native node ids up to these are mapped. */
+  py: number;
+  native: number;
+  readonly byCodeAndLine: Map<string, number>;
+  readonly byIp: Map<number, number>;
+  /** Nodes mapped to a placeholder: their CODE record, or the IMAGE holding their address, was missing. */
+  unknownPy: number[];
+  unknownNative: number[];
+  /** Images loaded when the native nodes were last mapped. */
+  images: number;
+}
+
+export class StackResolver {
+  /** Threads in order of first appearance: a stream's thread index is its position here. */
+  readonly threads: ThreadState[] = [];
+  /** Events and nodes that referenced a stack node never defined (lost to damage). */
+  unknownStacks = 0;
+  /** The thread index of the stream of the latest site() call (read right after it: no object per event). */
+  lastThread = 0;
+
+  private paths: PathInfo = { stdlibDirs: [], sitePackages: [], sysPath: [] };
+  private readonly pyNodes = new TupleInterner(3, 4096); // (parent global, codeId, instr); global = id + 1
+  private readonly nativeNodes = new TupleInterner(2, 4096); // (parent global, ip)
+  private readonly codes = new Map<number, CodeRecord>();
+  private readonly streams = new Map<number, StreamState>();
+  private lastStreamId = -1;
+  private lastStream: StreamState | undefined;
+  private images = new ImageTable('');
+  private resolved: ResolvedFrames | undefined;
+
+  constructor(
+    private readonly sites: SiteTable,
+    private readonly lineResolver: LineResolver,
+    private readonly symbolizer: NativeSymbolizer | undefined,
+  ) {}
+
+  header(h: CaptureHeader): void {
+    this.paths = { stdlibDirs: h.stdlibDirs, sitePackages: h.sitePackages, sysPath: h.sysPath };
+    this.images = new ImageTable(h.executable, this.symbolizer);
+    this.resolved = undefined; // frame kinds and modules depend on the header's paths
+  }
+
+  // ── hot path ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** The site of an event of `stream` (also sets lastThread). */
+  site(stream: number, stack: number, nativeStack: number, allocator: number): number {
+    const st = this.lastStreamId === stream && this.lastStream !== undefined ? this.lastStream : this.streamState(stream);
+    this.lastThread = st.thread;
+    if (stack === st.lastStack && nativeStack === st.lastNative && allocator === st.lastAllocator) return st.lastSite;
+    // One number for the key (exact while both ids are below 2^24; past that, no caching).
+    const key = stack < 16777216 && nativeStack < 16777216 ? (stack * 16777216 + nativeStack) * 16 + allocator : -2;
+    const slot = (Math.imul(stack, 0x9e3779b1) ^ Math.imul(nativeStack, 0x85ebca6b) ^ allocator) & (SITE_CACHE - 1);
+    let site: number;
+    if (key === -2) {
+      site = this.siteOf(st, stack, nativeStack, allocator);
+    } else if (st.cacheKey[slot] === key) {
+      site = st.cacheSite[slot] as number;
+    } else {
+      site = this.siteOf(st, stack, nativeStack, allocator);
+      st.cacheKey[slot] = key;
+      st.cacheSite[slot] = site;
+    }
+    st.lastStack = stack;
+    st.lastNative = nativeStack;
+    st.lastAllocator = allocator;
+    st.lastSite = site;
+    return site;
+  }
+
+  /** The site of an event: its stream's stack ids mapped to global stack nodes, then interned. */
+  private siteOf(st: StreamState, stack: number, nativeStack: number, allocator: number): number {
+    let py = 0;
+    if (stack > 0) {
+      py = stack < st.py.length ? (st.py[stack] as number) : 0;
+      if (py === 0) this.unknownStacks++;
+    }
+    let nat = 0;
+    if (nativeStack > 0) {
+      nat = nativeStack < st.native.length ? (st.native[nativeStack] as number) : 0;
+      if (nat === 0) this.unknownStacks++;
+    }
+    return this.sites.intern(py, nat, st.thread, allocator);
+  }
+
+  private streamState(stream: number): StreamState {
+    let st = this.streams.get(stream);
+    if (st === undefined) {
+      const index = this.threads.length;
+      this.threads.push({ index, stream, osTid: 0, pythonIdent: 0, name: '', startNs: undefined, exitNs: undefined });
+      st = {
+        thread: index,
+        py: new Int32Array(256),
+        native: new Int32Array(256),
+        lastStack: -1,
+        lastNative: -1,
+        lastAllocator: -1,
+        lastSite: 0,
+        cacheKey: new Float64Array(SITE_CACHE).fill(-1),
+        cacheSite: new Int32Array(SITE_CACHE),
+      };
+      this.streams.set(stream, st);
+    }
+    this.lastStreamId = stream;
+    this.lastStream = st;
+    return st;
+  }
+
+  // ── records that define stacks ───────────────────────────────────────────────────────────────────
+
+  frame(record: FrameRecord): void {
+    const st = this.streamState(record.stream);
+    const parent = record.parent === 0 ? 0 : record.parent < st.py.length ? (st.py[record.parent] as number) : 0;
+    if (record.parent !== 0 && parent === 0) this.unknownStacks++;
+    const global = this.pyNodes.intern(parent, record.codeId, record.instr) + 1;
+    st.py = setGrow(st.py, record.id, global);
+  }
+
+  nativeFrame(record: NativeFrameRecord): void {
+    const st = this.streamState(record.stream);
+    const parent = record.parent === 0 ? 0 : record.parent < st.native.length ? (st.native[record.parent] as number) : 0;
+    if (record.parent !== 0 && parent === 0) this.unknownStacks++;
+    const global = this.nativeNodes.intern(parent, record.ip) + 1;
+    st.native = setGrow(st.native, record.id, global);
+  }
+
+  /** STACK_RESET: the stream's node ids start again from 1. */
+  stackReset(stream: number): void {
+    const st = this.streamState(stream);
+    st.py.fill(0);
+    st.native.fill(0);
+    st.lastStack = -1;
+    st.cacheKey.fill(-1);
+  }
+
+  code(record: CodeRecord): void {
+    this.codes.set(record.codeId, record);
+  }
+
+  image(record: ImageRecord): void {
+    this.images.add(record);
+  }
+
+  /** The thread of `stream` (made when the stream is first seen). */
+  threadOf(stream: number): ThreadState {
+    return this.threads[this.streamState(stream).thread] as ThreadState;
+  }
+
+  /**
+   * The global nodes and thread of a location named by `stream`'s own stack ids (a CHECKPOINT entry's),
+   * as the stacks are now; a node is 0 where its id was never defined.
+   */
+  localStacks(stream: number, stack: number, nativeStack: number): { readonly py: number; readonly native: number; readonly thread: number } {
+    const st = this.streamState(stream);
+    const py = stack > 0 ? ((st.py[stack]) ?? 0) : 0;
+    const native = nativeStack > 0 ? ((st.native[nativeStack]) ?? 0) : 0;
+    return { py, native, thread: st.thread };
+  }
+
+  /** The parent of a (global) Python stack node; 0 for a root frame. */
+  pyParent(node: number): number {
+    return node > 0 && node <= this.pyNodes.size ? this.pyNodes.get(node - 1, 0) : 0;
+  }
+
+  /** The code id of a Python stack node's frame. */
+  pyCode(node: number): number {
+    return node > 0 && node <= this.pyNodes.size ? this.pyNodes.get(node - 1, 1) : 0;
+  }
+
+  get hasNativeNodes(): boolean {
+    return this.nativeNodes.size > 0;
+  }
+
+  // ── frames ───────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Maps the Python and native stack nodes to frames. Incremental: nodes mapped by an earlier call keep
+   * their frame, except those whose CODE record (or IMAGE, for native nodes) had not arrived then: they
+   * are mapped again once it has. A frame left behind that way (`<unknown code N>`) stays in the table,
+   * unused. Called once, at the end, it maps every node in id order, as a one-pass reader would.
+   */
+  resolveFrames(): FrameTable {
+    let r = this.resolved;
+    if (r === undefined) {
+      r = {
+        frames: new FrameTable(this.paths),
+        py: 0,
+        native: 0,
+        byCodeAndLine: new Map(),
+        byIp: new Map(),
+        unknownPy: [],
+        unknownNative: [],
+        images: -1,
+      };
+      this.resolved = r;
+    }
+    const frames = r.frames;
+    const nPy = this.pyNodes.size;
+    frames.pyFrame = growInt32(frames.pyFrame, nPy + 1);
+    frames.pyParent = growInt32(frames.pyParent, nPy + 1);
+    if (r.unknownPy.length > 0) {
+      const still: number[] = [];
+      for (const g of r.unknownPy) if (!this.mapPyNode(r, g)) still.push(g);
+      r.unknownPy = still;
+    }
+    for (let g = r.py + 1; g <= nPy; g++) {
+      frames.pyParent[g] = this.pyNodes.get(g - 1, 0);
+      if (!this.mapPyNode(r, g)) r.unknownPy.push(g);
+    }
+    r.py = nPy;
+    frames.unknownCodes = r.unknownPy.length;
+
+    const nNative = this.nativeNodes.size;
+    frames.nativeFrame = growInt32(frames.nativeFrame, nNative + 1);
+    frames.nativeParent = growInt32(frames.nativeParent, nNative + 1);
+    const images = this.images.list.length;
+    if (r.unknownNative.length > 0 && images !== r.images) {
+      const still: number[] = [];
+      for (const g of r.unknownNative) if (!this.mapNativeNode(r, g)) still.push(g);
+      r.unknownNative = still;
+    }
+    for (let g = r.native + 1; g <= nNative; g++) {
+      frames.nativeParent[g] = this.nativeNodes.get(g - 1, 0);
+      if (!this.mapNativeNode(r, g)) r.unknownNative.push(g);
+    }
+    r.native = nNative;
+    r.images = images;
+    return frames;
+  }
+
+  /** Maps Python node `g` (global id) to its frame; false when its code object has not arrived (yet). */
+  private mapPyNode(r: ResolvedFrames, g: number): boolean {
+    const codeId = this.pyNodes.get(g - 1, 1);
+    const instr = this.pyNodes.get(g - 1, 2);
+    const code = this.codes.get(codeId);
+    let frame: number;
+    if (code === undefined) {
+      frame = r.frames.intern(`<unknown code ${codeId}>`, '<unknown>', 0, false, 'user');
+    } else {
+      let line: number;
+      try {
+        line = this.lineResolver(code, instr);
+      } catch {
+        line = 0; // a damaged line table costs the line number, not the report
+      }
+      const key = `${codeId}:${line}`;
+      const known = r.byCodeAndLine.get(key);
+      if (known !== undefined) frame = known;
+      else {
+        frame = r.frames.intern(code.qualname !== '' ? code.qualname : code.name, code.filename, line, false);
+        r.byCodeAndLine.set(key, frame);
+      }
+    }
+    r.frames.pyFrame[g] = frame;
+    return code !== undefined;
+  }
+
+  /** Maps native node `g` to its frame; false when no loaded image holds its address (yet). */
+  private mapNativeNode(r: ResolvedFrames, g: number): boolean {
+    const ip = this.nativeNodes.get(g - 1, 1);
+    let frame = r.byIp.get(ip);
+    let found = true;
+    if (frame === undefined) {
+      const named = this.images.name(ip);
+      found = named.known;
+      frame = r.frames.intern(named.name, named.file, 0, true, named.interpreter ? 'internal' : 'user');
+      // An address no image holds yet may be named later: do not remember its placeholder name.
+      if (found) r.byIp.set(ip, frame);
+    }
+    r.frames.nativeFrame[g] = frame;
+    return found;
+  }
+}
+
+/** `arr` with room for `n` entries (doubling, contents kept). */
+function growInt32(arr: Int32Array, n: number): Int32Array {
+  if (n <= arr.length) return arr;
+  let cap = Math.max(16, arr.length * 2);
+  while (cap < n) cap *= 2;
+  const grown = new Int32Array(cap);
+  grown.set(arr);
+  return grown;
+}
+
+function setGrow(arr: Int32Array, index: number, value: number): Int32Array {
+  let a = arr;
+  if (index >= a.length) {
+    let cap = a.length * 2;
+    while (cap <= index) cap *= 2;
+    const grown = new Int32Array(cap);
+    grown.set(a);
+    a = grown;
+  }
+  a[index] = value;
+  return a;
+}
