@@ -170,7 +170,7 @@ export function timelinePoints(model: CaptureModel, max: number): TimelinePoint[
  * The power-of-two size buckets between the smallest and largest used, merged so that there are at most
  * `maxBins` (each bin covers the same number of powers of two, so the scale stays logarithmic).
  */
-export function histogramBins(buckets: Float64Array, maxBins: number): HistogramBin[] {
+export function histogramBins(buckets: ArrayLike<number>, maxBins: number): HistogramBin[] {
   let first = -1;
   let last = -1;
   for (let k = 0; k < buckets.length; k++) {

@@ -26,7 +26,28 @@ export interface FrameFilter {
 
 export const DEFAULT_FRAME_FILTER: FrameFilter = { showInternal: false, showImports: false };
 
-export class FrameTable {
+/** An Int32Array its holder may read but not write. */
+export type ReadonlyInt32Array = Readonly<Omit<Int32Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
+
+/** A FrameTable as the model hands it to analyses: reads only. */
+export interface ReadonlyFrameTable {
+  readonly frames: readonly Frame[];
+  /** Python stack node (global, 1-based) → frame id, and parent node; index 0 unused. */
+  readonly pyFrame: ReadonlyInt32Array;
+  readonly pyParent: ReadonlyInt32Array;
+  /** The same for native stack nodes. */
+  readonly nativeFrame: ReadonlyInt32Array;
+  readonly nativeParent: ReadonlyInt32Array;
+  /** Frames whose code object never arrived (damaged capture). */
+  readonly unknownCodes: number;
+  frame(id: number): Frame;
+  visible(id: number, filter: FrameFilter): boolean;
+  stack(pyNode: number, nativeNode: number, filter: FrameFilter): number[];
+  moduleOfStack(frames: readonly number[]): string;
+}
+
+/** Filled in by the stack resolver (model/stack-resolver.ts). */
+export class FrameTable implements ReadonlyFrameTable {
   private readonly byKey = new Map<string, number>();
   readonly frames: Frame[] = [];
   /** Python stack node (global, 1-based) → frame id, and parent node; index 0 unused. */

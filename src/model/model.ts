@@ -1,5 +1,7 @@
 // The read-only result of reading one capture: what every analysis in src/analysis is a function of.
-// Built once by ModelBuilder (builder.ts) from the decoded, seq-ordered stream.
+// Built once by ModelBuilder (builder.ts) from the decoded, seq-ordered stream. Read-only in its types:
+// the builder fills mutable tables; the model hands out read-only views of them (ModelBuilder.current()
+// shares them with a builder that goes on, which is why they are views and not copies).
 
 import type {
   CaptureHeader,
@@ -14,18 +16,18 @@ import type {
   ForkRecord,
   CensusRecord,
 } from '../capture/records.js';
-import type { FrameTable } from './frames.js';
-import type { SiteTable } from './site-table.js';
+import type { ReadonlyFrameTable } from './frames.js';
+import type { ReadonlyFloat64Array, ReadonlySiteTable } from './site-table.js';
 
 export interface ThreadInfo {
   /** Dense index (0, 1, …) used in sites. */
   readonly index: number;
   readonly stream: number;
-  osTid: number;
-  pythonIdent: number;
-  name: string;
-  startNs: number | undefined;
-  exitNs: number | undefined;
+  readonly osTid: number;
+  readonly pythonIdent: number;
+  readonly name: string;
+  readonly startNs: number | undefined;
+  readonly exitNs: number | undefined;
 }
 
 /** The memory snapshot series, column-wise. `heap` is recorded (aggregated) or computed from events. */
@@ -76,8 +78,8 @@ export interface CaptureModel {
   /** The capture is aggregated: per-site totals only, no individual events. */
   readonly aggregated: boolean;
   readonly nativeStacks: boolean;
-  readonly sites: SiteTable;
-  readonly frames: FrameTable;
+  readonly sites: ReadonlySiteTable;
+  readonly frames: ReadonlyFrameTable;
   readonly threads: readonly ThreadInfo[];
 
   readonly allocations: number;
@@ -100,12 +102,12 @@ export interface CaptureModel {
   readonly lastSeq: number;
 
   /** Allocation counts by size: bucket 0 holds size 0, bucket k ≥ 1 sizes in [2^(k-1), 2^k). */
-  readonly sizeHistogram: Float64Array;
+  readonly sizeHistogram: ReadonlyFloat64Array;
   readonly minSize: number;
   readonly maxSize: number;
   /** Per Allocator (format.ts), count and bytes. */
-  readonly allocatorCounts: Float64Array;
-  readonly allocatorBytes: Float64Array;
+  readonly allocatorCounts: ReadonlyFloat64Array;
+  readonly allocatorBytes: ReadonlyFloat64Array;
 
   readonly snapshots: SnapshotSeries;
   readonly markers: readonly MarkerRecord[];

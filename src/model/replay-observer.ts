@@ -3,11 +3,11 @@
 // and what they may read of the replay's tables meanwhile. Analyses import this, not the builder.
 
 import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
-import type { SiteTable } from './site-table.js';
+import type { ReadonlySiteTable } from './site-table.js';
 
 /** What an observer may read while the replay runs (the tables grow as it goes). */
 export interface ReplayContext {
-  readonly sites: SiteTable;
+  readonly sites: ReadonlySiteTable;
   /** The parent of a (global) Python stack node; 0 for a root frame. */
   pyParent(node: number): number;
   /** The code id of a Python stack node's frame (the code object's, as in CODE records). */

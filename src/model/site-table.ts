@@ -4,6 +4,9 @@
 
 import { TupleInterner } from './tuple-interner.js';
 
+/** A Float64Array its holder may read but not write (the model's columns, shared with the builder). */
+export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
+
 /** One per-site quantity; grows with the site table. */
 export class SiteColumn {
   private data: Float64Array;
@@ -37,7 +40,19 @@ export const SITE_COLUMNS = [
 ] as const;
 export type SiteColumnName = (typeof SITE_COLUMNS)[number];
 
-export class SiteTable {
+/** A SiteTable as the model hands it to analyses: reads only. */
+export interface ReadonlySiteTable {
+  readonly size: number;
+  readonly columns: { readonly [K in SiteColumnName]: { readonly array: ReadonlyFloat64Array } };
+  pyStack(site: number): number;
+  nativeStack(site: number): number;
+  thread(site: number): number;
+  allocator(site: number): number;
+  /** Bytes held by the table (for the memory figures in benchmarks). */
+  readonly byteLength: number;
+}
+
+export class SiteTable implements ReadonlySiteTable {
   private readonly keys: TupleInterner;
   readonly columns: Record<SiteColumnName, SiteColumn>;
 
