@@ -6,6 +6,7 @@ import { runOracle } from '../../test/support/replay-oracle.js';
 import { randomStream, replay } from '../../test/support/random-stream.js';
 import { ModelBuilder } from './builder.js';
 import { sizeBucket } from './heap-replay.js';
+import { lineTableResolver } from './lines.js';
 import type { LineResolver } from './stack-resolver.js';
 import type { CaptureModel } from './model.js';
 
@@ -111,6 +112,27 @@ test('CODE records that arrive after the FRAME that uses them still name the fra
   assert.equal(f.function, 'Loader.load');
   assert.equal(f.file, '/srv/app/loader.py');
   assert.equal(f.line, 12);
+});
+
+test('a line table of an unknown kind shows the first line and is counted; any other error is not swallowed', () => {
+  const b = new ModelBuilder({ lineResolver: lineTableResolver() });
+  b.meta({ type: 'code', stream: 1, codeId: 7, name: 'load', qualname: 'load', filename: '/srv/app/loader.py', firstLineNo: 12, linetableKind: 99, linetable: new Uint8Array(4) });
+  b.meta({ type: 'frame', stream: 1, id: 1, parent: 0, codeId: 7, instr: 0 });
+  b.meta({ type: 'frame', stream: 1, id: 2, parent: 1, codeId: 7, instr: 8 });
+  b.alloc(1, 1, 0x1000, 10, 0, 2, 0);
+  const m = b.finish();
+  const lines = m.frames.stack(m.sites.pyStack(0), 0, SHOW_ALL).map((id) => m.frames.frame(id).line);
+  assert.deepEqual(lines, [12, 12]);
+  assert.equal(m.anomalies.unreadableLineTables, 1, 'one code object, however many nodes');
+
+  const broken = new ModelBuilder({
+    lineResolver: () => {
+      throw new TypeError('a bug in a line resolver');
+    },
+  });
+  broken.meta({ type: 'code', stream: 1, codeId: 7, name: 'load', qualname: 'load', filename: '/srv/app/loader.py', firstLineNo: 12, linetableKind: 3, linetable: new Uint8Array(0) });
+  broken.meta({ type: 'frame', stream: 1, id: 1, parent: 0, codeId: 7, instr: 0 });
+  assert.throws(() => broken.finish(), TypeError);
 });
 
 test('a partial munmap frees only its part; the mapping counts as live until its last page goes', () => {

@@ -244,6 +244,7 @@ export class ModelBuilder implements CaptureVisitor {
       unknownStacks: totals.unknownStacks,
       outOfOrder: replay.outOfOrder,
       lateSnapshots: this.snapshots.lateSnapshots,
+      unreadableLineTables: this.stacks.unreadableLineTables.size,
     };
     return {
       header: this.hdr,

@@ -61,6 +61,9 @@ export interface ReplayAnomalies {
   readonly outOfOrder: number;
   /** Snapshots that arrived after events with a higher seq: their heap is approximate. */
   readonly lateSnapshots: number;
+  /** Code objects whose line table could not be read (a kind this memlens does not know): their frames
+   * show the code's first line. */
+  readonly unreadableLineTables: number;
 }
 
 /** The window the peak was searched in (all of the capture by default). */

@@ -8,6 +8,7 @@
 // record they need has arrived.
 
 import type { CaptureHeader, CodeRecord, FrameRecord, ImageRecord, NativeFrameRecord } from '../capture/records.js';
+import { CaptureFormatError } from '../errors.js';
 import type { PathInfo } from './frame-kinds.js';
 import { FrameTable } from './frames.js';
 import { ImageTable, type NativeSymbolizer } from './images.js';
@@ -15,7 +16,11 @@ import type { ThreadInfo } from './model.js';
 import type { SiteTable } from './site-table.js';
 import { TupleInterner } from './tuple-interner.js';
 
-/** Line number of the instruction at byte offset `instr` of `code`; 0 if unknown. */
+/**
+ * Line number of the instruction at byte offset `instr` of `code`; 0 if unknown. Throws CaptureFormatError
+ * when the code's line table cannot be read: the frame then shows the code's first line, and the model
+ * counts the code (ReplayAnomalies.unreadableLineTables).
+ */
 export type LineResolver = (code: CodeRecord, instr: number) => number;
 
 /** Without a line table decoder, the best guess is the code's first line. */
@@ -61,6 +66,8 @@ export class StackResolver {
   readonly threads: ThreadState[] = [];
   /** Events and nodes that referenced a stack node never defined (lost to damage). */
   unknownStacks = 0;
+  /** Codes whose line table the line resolver could not read. */
+  readonly unreadableLineTables = new Set<number>();
   /** The thread index of the stream of the latest site() call (read right after it: no object per event). */
   lastThread = 0;
 
@@ -285,8 +292,11 @@ export class StackResolver {
       let line: number;
       try {
         line = this.lineResolver(code, instr);
-      } catch {
-        line = 0; // a damaged line table costs the line number, not the report
+      } catch (e) {
+        // A line table this memlens cannot read costs the line numbers, not the report.
+        if (!(e instanceof CaptureFormatError)) throw e;
+        this.unreadableLineTables.add(codeId);
+        line = code.firstLineNo;
       }
       const key = `${codeId}:${line}`;
       const known = r.byCodeAndLine.get(key);

@@ -80,6 +80,10 @@ export function captureNotes(model: CaptureModel): string[] {
   if (a.missedFrees > 0) notes.push(`${formatCount(a.missedFrees)} free${a.missedFrees === 1 ? ' was' : 's were'} missed (an address was allocated again while live): the older allocation was dropped.`);
   if (a.unknownStacks > 0) notes.push(`${formatCount(a.unknownStacks)} stack reference${a.unknownStacks === 1 ? '' : 's'} could not be resolved (lost to damage): shown without a stack.`);
   if (model.frames.unknownCodes > 0) notes.push(`${formatCount(model.frames.unknownCodes)} frame${model.frames.unknownCodes === 1 ? "'s" : "s'"} code object never arrived: shown as <unknown code N>.`);
+  if (a.unreadableLineTables > 0) {
+    const one = a.unreadableLineTables === 1;
+    notes.push(`${formatCount(a.unreadableLineTables)} code object${one ? "'s line table" : "s' line tables"} could not be read (a kind this memlens does not know): shown at the function's first line.`);
+  }
   if (model.trailer === undefined && model.allocations > 0 && !model.aggregated) {
     notes.push(model.exit !== undefined && model.exit.signal !== 0
       ? `The process was killed by signal ${model.exit.signal}${model.exit.oomKill === 1 ? ' (the OOM killer)' : ''} before tracking ended: the capture stops there.`
