@@ -5,7 +5,7 @@ import type { AllocationSet } from '../analysis/allocation-set.js';
 import { highWaterMark } from '../analysis/high-water-mark.js';
 import { leaks } from '../analysis/leaks.js';
 import { temporaryAllocations } from '../analysis/temporary.js';
-import { checkWindowSupported } from '../analysis/timeline.js';
+import { checkWindowSupported } from '../analysis/memory-timeline.js';
 import { UsageError } from '../errors.js';
 import type { FrameFilter } from '../model/frames.js';
 import type { BuildOptions } from '../model/builder.js';

@@ -1,5 +1,5 @@
 // The contract between the replay (model/builder.ts, model/heap-replay.ts) and the analyses that follow
-// it as it happens (analysis/temporal.ts, analysis/forensics.ts, …): what they are told, in which order,
+// it as it happens (analysis/peak-timeline.ts, analysis/forensics.ts, …): what they are told, in which order,
 // and what they may read of the replay's tables meanwhile. Analyses import this, not the builder.
 
 import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
@@ -15,7 +15,7 @@ export interface ReplayContext {
 }
 
 /**
- * Follows the replay as it happens, for analyses that need more than the end state (analysis/temporal.ts).
+ * Follows the replay as it happens, for analyses that need more than the end state (analysis/peak-timeline.ts).
  * Calls come in seq order; the observer must not keep the builder busy (it is on the hot path).
  */
 export interface ReplayObserver {

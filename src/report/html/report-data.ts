@@ -7,8 +7,9 @@
 import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, OPTION_SAMPLED } from '../../capture/format.js';
 import type { AllocationSet } from '../../analysis/allocation-set.js';
 import type { GcReport } from '../../analysis/gc.js';
-import type { LeakTimelineResult, PeakTimelineResult } from '../../analysis/temporal.js';
-import { thinSeries } from '../../analysis/timeline.js';
+import type { LeakTimelineResult } from '../../analysis/leak-timeline.js';
+import { thinSeries } from '../../analysis/memory-timeline.js';
+import type { PeakTimelineResult } from '../../analysis/peak-timeline.js';
 import type { Frame } from '../../model/frames.js';
 import type { CaptureModel } from '../../model/model.js';
 import { FrameFlag, type ReportData, type ReportView, type TemporalData, type VerdictPanel } from './payload.js';
