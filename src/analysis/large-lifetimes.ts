@@ -1,5 +1,6 @@
 // How long large allocations lived, and when the functions that made them returned: the evidence behind
-// the "large objects kept alive long after the code that made them returned" finding (findings.ts).
+// the "large objects kept alive long after the code that made them returned" finding
+// (findings/large-objects-kept.ts).
 //
 // Only allocations of at least LARGE_ALLOCATION_BYTES are followed one by one (there are few of them live
 // at once: each is a MiB), keyed by (thread, allocation number) as the replay reports them.
@@ -26,7 +27,7 @@ export const LARGE_ALLOCATION_BYTES = 1 << 20;
 
 /**
  * Freed large allocations that lived shorter than this are only counted: they were freed promptly. It
- * bounds what is kept, and is the shortest "kept alive" findings.ts may report.
+ * bounds what is kept, and is the shortest "kept alive" a finding may report.
  */
 export const LONG_LIVED_MIN_NS = 500_000_000;
 

@@ -1,8 +1,8 @@
 // Blocks grown by realloc, per site: the evidence behind the "repeated growth of a collection" finding. A
 // realloc is FREE(old) then ALLOC(new) from the same thread (capture-format.md), so an allocation that
 // follows, on its thread, a free of fewer bytes is a growth when the site's allocator is a realloc
-// (findings.ts keeps those sites). A list growing by appends, a bytearray or bytes growing by +=, a
-// dict being filled: each growth copies the old block.
+// (findings/collection-growth.ts keeps those sites). A list growing by appends, a bytearray or bytes
+// growing by +=, a dict being filled: each growth copies the old block.
 
 import type { ReplayObserver } from '../model/replay-observer.js';
 import { SiteColumn } from '../model/site-table.js';

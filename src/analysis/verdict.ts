@@ -8,7 +8,7 @@ import { MARKER_KINDS, MODE_ATTACH, OPTION_PYTHON_ALLOCATORS, TRAILER_REASONS } 
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
 import type { CaptureModel } from '../model/model.js';
 import type { AllocationSet, SiteAmount } from './allocation-set.js';
-import { type Finding, findings, threadEvidence, type ThreadEvidence } from './findings.js';
+import { type Finding, findings, threadEvidence, type ThreadEvidence } from './findings/index.js';
 import type { ForensicFacts } from './forensics.js';
 import { type GcReport, gcReport } from './gc.js';
 import { timeOfSeq } from './high-water-mark.js';

@@ -1,6 +1,6 @@
 // The body of `memlens summary`, loaded lazily by its command.
 
-import { findings } from '../analysis/findings.js';
+import { findings } from '../analysis/findings/index.js';
 import { ForensicsObserver } from '../analysis/forensics.js';
 import { locations } from '../analysis/locations.js';
 import { stacksOf } from '../analysis/stacks.js';

@@ -1,7 +1,7 @@
 // Findings as text (verdict, summary), as sentences for the HTML report's verdict panel, and as JSON.
-// Each finding shows its evidence and what to do; the analysis (analysis/findings.ts) decided it fires.
+// Each finding shows its evidence and what to do; the analysis (analysis/findings/) decided it fires.
 
-import type { Finding } from '../analysis/findings.js';
+import type { Finding } from '../analysis/findings/index.js';
 import type { StackAmount } from '../analysis/stacks.js';
 import type { Frame } from '../model/frames.js';
 import type { CaptureModel } from '../model/model.js';

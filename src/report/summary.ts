@@ -2,7 +2,7 @@
 // allocation count, as memray's summary table. Plain data in, text or JSON out.
 
 import type { AllocationSet } from '../analysis/allocation-set.js';
-import type { Finding } from '../analysis/findings.js';
+import type { Finding } from '../analysis/findings/index.js';
 import { type LocationRow, NO_STACK } from '../analysis/locations.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture, describeSet, explainEmpty } from './describe.js';

@@ -1,0 +1,95 @@
+// A collection grown step by step by reallocation. The advice: avoid repeated growth of collections
+// (size them up front, or build them in one go), since each growth of a list, bytearray or dict copies
+// the whole block, and the old and new blocks are both live while it does.
+//
+// The evidence is realloc-growth.ts's: per site, the allocations by realloc that followed a smaller free
+// on their thread.
+
+import { Allocator } from '../../capture/format.js';
+import type { CaptureModel } from '../../model/model.js';
+import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon, isOwnCode } from './finding.js';
+
+/**
+ * Growths by realloc at one line: a list that grows by appends to 1 MiB of pointers passes through about
+ * 60 sizes; 32 growths at one line is a collection growing in a loop, not an occasional resize.
+ */
+export const GROWTH_MIN_EVENTS = 32;
+/** …reaching at least this size (below 1 MiB the copies cost little memory). */
+export const GROWTH_MIN_BYTES = 1 << 20;
+
+export const COLLECTION_GROWTH_TEXT = {
+  title: 'A collection grown step by step by reallocation',
+  advice:
+    'Size collections up front: preallocate ([None] * n filled by index, numpy.zeros or numpy.empty(n)), build from a sized source (list(range(n)), list(map(f, a_list))), join bytes with b"".join(parts) or io.BytesIO, instead of growing them in a loop: each growth copies the whole block (a comprehension grows by appends too).',
+} as const;
+
+export interface GrowthItem {
+  /** The allocating line (frame id) and one full stack through it (the one with the most growths). */
+  readonly line: number;
+  readonly frames: readonly number[];
+  readonly growths: number;
+  readonly copiedBytes: number;
+  readonly maxBytes: number;
+}
+
+export interface CollectionGrowthFinding extends FindingCommon {
+  readonly kind: 'collection-growth';
+  readonly items: readonly GrowthItem[];
+}
+
+const REALLOCATORS = new Set<number>([Allocator.Realloc, Allocator.PymallocRealloc, Allocator.Reallocarray, Allocator.Mremap]);
+
+/** The allocating line the program can change: the innermost frame of its own code, else the innermost. */
+function ownLine(model: CaptureModel, frames: readonly number[]): number {
+  for (let i = frames.length - 1; i >= 0; i--) {
+    const f = model.frames.frame(frames[i] as number);
+    if (isOwnCode(f)) return f.id;
+  }
+  return frames[frames.length - 1] ?? -1;
+}
+
+/** Needs every event (reallocations): not in aggregated captures. */
+export function collectionGrowth({ model, facts, filter }: DetectorInput): CollectionGrowthFinding[] {
+  if (facts === undefined || model.aggregated) return [];
+  const r = facts.reallocs;
+  interface Line {
+    growths: number;
+    copied: number;
+    max: number;
+    best: number;
+    frames: readonly number[];
+  }
+  const lines = new Map<number, Line>();
+  const sites = model.sites;
+  for (let s = 0; s < r.growths.length; s++) {
+    const growths = r.growths[s] as number;
+    if (growths === 0 || !REALLOCATORS.has(sites.allocator(s))) continue;
+    const frames = model.frames.stack(sites.pyStack(s), sites.nativeStack(s), filter);
+    const line = ownLine(model, frames);
+    let l = lines.get(line);
+    if (l === undefined) {
+      l = { growths: 0, copied: 0, max: 0, best: 0, frames };
+      lines.set(line, l);
+    }
+    l.growths += growths;
+    l.copied += r.copiedBytes[s] as number;
+    l.max = Math.max(l.max, r.maxBytes[s] as number);
+    if (growths > l.best) {
+      l.best = growths;
+      l.frames = frames;
+    }
+  }
+  const items: GrowthItem[] = [...lines]
+    .filter(([, l]) => l.growths >= GROWTH_MIN_EVENTS && l.max >= GROWTH_MIN_BYTES)
+    .sort((a, b) => b[1].copied - a[1].copied)
+    .map(([line, l]) => ({ line, frames: l.frames, growths: l.growths, copiedBytes: l.copied, maxBytes: l.max }));
+  if (items.length === 0) return [];
+  return [
+    {
+      kind: 'collection-growth',
+      ...COLLECTION_GROWTH_TEXT,
+      bytes: items.reduce((a, i) => a + i.maxBytes, 0),
+      items: items.slice(0, EVIDENCE_ROWS),
+    },
+  ];
+}

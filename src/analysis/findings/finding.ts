@@ -1,0 +1,44 @@
+// What every finding has, and what every detector is given. A finding is a pattern in a capture that
+// costs memory and that the program can change, with its evidence (stacks, bytes, counts, times) and
+// what to do; a finding without evidence is never made.
+
+import type { CaptureModel } from '../../model/model.js';
+import type { Frame, FrameFilter } from '../../model/frames.js';
+import type { ForensicFacts } from '../forensics.js';
+import type { GcReport } from '../gc.js';
+
+/**
+ * Memory below this is never worth a finding: an OOM is made of tens or hundreds of MiB, and a few MiB
+ * is the noise of a Python process (imports alone take 10–30 MiB).
+ */
+export const MIN_FINDING_BYTES = 4 << 20;
+/** …nor below this share of the peak tracked heap (in a process of many GiB, 4 MiB is noise too). */
+export const MIN_FINDING_SHARE = 0.01;
+
+/** Evidence rows kept per finding (the biggest). */
+export const EVIDENCE_ROWS = 5;
+
+export interface FindingCommon {
+  readonly title: string;
+  /** What to do about it, in a sentence or two a user can act on. */
+  readonly advice: string;
+  /** The memory the finding is about (ranks findings); 0 when it is about counts. */
+  readonly bytes: number;
+}
+
+/** What a detector is given. */
+export interface DetectorInput {
+  readonly model: CaptureModel;
+  /** Facts gathered during the replay (forensics.ts); undefined when the caller did not gather them. */
+  readonly facts: ForensicFacts | undefined;
+  readonly filter: FrameFilter;
+  /** Memory below this is not worth a finding: MIN_FINDING_BYTES, or MIN_FINDING_SHARE of the peak if more. */
+  readonly minBytes: number;
+  /** The GC report (made on first use, once; given by the caller when it has it already). */
+  gc(): GcReport;
+}
+
+/** The program's own code: not native, not the standard library, not an installed package. */
+export function isOwnCode(f: Frame): boolean {
+  return !f.native && f.moduleType !== 'stdlib' && f.moduleType !== 'site-packages';
+}

@@ -1,0 +1,58 @@
+// Findings: patterns in a capture that cost memory and that three well-known pieces of advice for
+// Python programs address: free large objects promptly; pool threads, processes and connections instead
+// of making one per task; avoid growing collections step by step. Plus reference cycles that held memory
+// until the collector ran. One module per detector, each with its thresholds and why they have their
+// values; this one runs them all.
+//
+// A detector is a function of DetectorInput (finding.ts) that returns its findings, none without
+// evidence. To add one: a module beside these, its Finding type in the union below, its function in
+// DETECTORS, and a test file beside it.
+
+import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../../model/frames.js';
+import type { CaptureModel } from '../../model/model.js';
+import type { ForensicFacts } from '../forensics.js';
+import { type GcReport, gcReport } from '../gc.js';
+import { type CollectionGrowthFinding, collectionGrowth } from './collection-growth.js';
+import { type DetectorInput, MIN_FINDING_BYTES, MIN_FINDING_SHARE } from './finding.js';
+import { type GcCyclesFinding, gcCycles } from './gc-cycles.js';
+import { type LargeObjectsKeptFinding, largeObjectsKept } from './large-objects-kept.js';
+import { type ProcessChurnFinding, processChurn } from './process-churn.js';
+import { type ThreadFinding, threadFindings } from './threads.js';
+
+export type { FindingCommon } from './finding.js';
+export { EVIDENCE_ROWS, MIN_FINDING_BYTES, MIN_FINDING_SHARE } from './finding.js';
+export { GROWTH_MIN_BYTES, GROWTH_MIN_EVENTS, type GrowthItem } from './collection-growth.js';
+export { KEPT_AT_END_SHARE, KEPT_MOST_OF_RUN_SHARE, type KeptItem } from './large-objects-kept.js';
+export { FORK_CHURN_MIN } from './process-churn.js';
+export { isMainThread, MANY_THREADS_MIN, THREAD_CHURN_MIN, threadEvidence, type ThreadEvidence } from './threads.js';
+
+export type Finding = LargeObjectsKeptFinding | ThreadFinding | ProcessChurnFinding | CollectionGrowthFinding | GcCyclesFinding;
+
+export type FindingKind = Finding['kind'];
+
+export type Detector = (input: DetectorInput) => readonly Finding[];
+
+/** Every detector, in the order their findings are listed when they weigh the same (count findings: 0 bytes). */
+export const DETECTORS: readonly Detector[] = [largeObjectsKept, collectionGrowth, gcCycles, threadFindings, processChurn];
+
+export interface FindingsOptions {
+  readonly filter?: FrameFilter | undefined;
+  /** The GC report, when the caller has it already. */
+  readonly gc?: GcReport | undefined;
+}
+
+/** The findings of a capture, largest memory first, then the ones about counts. */
+export function findings(model: CaptureModel, facts: ForensicFacts | undefined, options: FindingsOptions = {}): Finding[] {
+  const filter = options.filter ?? DEFAULT_FRAME_FILTER;
+  let gc = options.gc;
+  const input: DetectorInput = {
+    model,
+    facts,
+    filter,
+    minBytes: Math.max(MIN_FINDING_BYTES, MIN_FINDING_SHARE * model.maxHeap),
+    gc: () => (gc ??= gcReport(model, facts?.gcFrees, filter)),
+  };
+  const out: Finding[] = [];
+  for (const detect of DETECTORS) out.push(...detect(input));
+  return out.sort((a, b) => b.bytes - a.bytes);
+}

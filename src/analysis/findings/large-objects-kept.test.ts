@@ -1,0 +1,65 @@
+// Fires on a capture written to show large objects kept after their maker returned, with the evidence
+// it should carry, and stays silent just below its thresholds. Captures are written with the encoder.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { kinds, MAIN, ms, only, run } from '../../../test/support/findings.js';
+import { analyze, type FrameSpec, MiB, ProgramCapture, SEC } from '../../../test/support/program-capture.js';
+
+describe('large objects kept alive after their maker returned', () => {
+  const load: FrameSpec[] = [MAIN, ['main', 10], ['load_table', 20]];
+  const work: FrameSpec[] = [MAIN, ['main', 10], ['work', 30]];
+
+  test('fires with the maker, the bytes, when it returned and how long they outlived it', () => {
+    const p = new ProgramCapture();
+    p.thread(1, 100, 'MainThread', 0);
+    run(p, 3, (t) => {
+      if (t === 100 * ms) for (let i = 0; i < 2; i++) p.alloc(1, load, 8 * MiB);
+      if (t >= 200 * ms) p.free(1, p.alloc(1, work, 4096)); // main moved on: load_table had returned
+    });
+    const { verdict, model } = analyze(p.finish());
+    const f = only(verdict.findings, 'large-objects-kept');
+    assert.equal(f.bytes, 16 * MiB);
+    const item = f.items[0];
+    assert.ok(item !== undefined);
+    assert.equal(model.frames.frame(item.maker).function, 'load_table');
+    assert.equal(item.count, 2);
+    assert.equal(item.liveAtEndCount, 2);
+    assert.equal(item.firstAllocNs, 0); // the last snapshot before it: t = 0
+    assert.equal(item.makerReturnedNs, 100 * ms); // the first allocation outside it, after the t = 100 ms snapshot
+    assert.equal(item.outlivedNs, 2.9 * SEC);
+  });
+
+  test('silent without evidence that the maker returned (no later allocation outside it)', () => {
+    const p = new ProgramCapture();
+    run(p, 3, (t) => {
+      if (t === 100 * ms) p.alloc(1, load, 16 * MiB);
+      if (t >= 200 * ms) p.free(1, p.alloc(1, load, 4096)); // still inside load_table
+    });
+    assert.deepEqual(kinds(analyze(p.finish()).verdict.findings), []);
+  });
+
+  test('silent below 4 MiB, at module level, and when freed promptly', () => {
+    const p = new ProgramCapture();
+    run(p, 3, (t) => {
+      if (t === 100 * ms) {
+        p.alloc(1, load, 3 * MiB); // too small
+        p.alloc(1, [MAIN], 32 * MiB); // module level
+        const prompt = p.alloc(1, [MAIN, ['main', 10], ['scratch', 40]], 32 * MiB);
+        p.free(1, p.alloc(1, work, 4096));
+        p.free(1, prompt); // freed within the same snapshot interval
+      }
+      if (t >= 200 * ms) p.free(1, p.alloc(1, work, 4096));
+    });
+    assert.deepEqual(kinds(analyze(p.finish()).verdict.findings), []);
+  });
+
+  test('silent when it did not outlive its maker for long (the run goes on only briefly)', () => {
+    const p = new ProgramCapture();
+    run(p, 0.4, (t) => {
+      if (t === 0) p.alloc(1, load, 16 * MiB);
+      if (t >= 100 * ms) p.free(1, p.alloc(1, work, 4096));
+    });
+    assert.deepEqual(kinds(analyze(p.finish()).verdict.findings), []);
+  });
+});

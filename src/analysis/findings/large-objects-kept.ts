@@ -1,0 +1,163 @@
+// Large objects kept alive long after the function that made them returned. The advice: free large
+// objects promptly (drop the last reference as soon as they are no longer needed), since Python frees an
+// object only when nothing refers to it any more.
+//
+// "Returned" is proven, never guessed (large-lifetimes.ts): while a frame runs every allocation of its
+// thread has it on its stack, so the first allocation of the thread outside it shows it had returned.
+
+import type { FrameFilter } from '../../model/frames.js';
+import type { CaptureModel } from '../../model/model.js';
+import { LONG_LIVED_MIN_NS } from '../large-lifetimes.js';
+import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
+
+/**
+ * A large allocation still live at the end counts as kept when it outlived the function that made it by
+ * at least LONG_LIVED_MIN_NS (half a second: less may be a result on its way to its consumer) and by this
+ * share of the run (a tenth: it stayed for a noticeable part of the run).
+ */
+export const KEPT_AT_END_SHARE = 0.1;
+/** A large allocation freed before the end counts as kept when it lived for most of the run (half). */
+export const KEPT_MOST_OF_RUN_SHARE = 0.5;
+
+export const LARGE_OBJECTS_KEPT_TEXT = {
+  title: 'Large objects kept alive long after the function that made them returned',
+  advice:
+    'Free large objects promptly: drop the last reference (del obj, or keep it in a narrower scope, such as a function that returns only what is needed) as soon as it is no longer needed.',
+} as const;
+
+export interface KeptItem {
+  /** The stack of the allocations (frame ids, root first). */
+  readonly frames: readonly number[];
+  /** The function that made them (a frame id on the stack). */
+  readonly maker: number;
+  readonly bytes: number;
+  readonly count: number;
+  /** Of those, still live at the end. */
+  readonly liveAtEndBytes: number;
+  readonly liveAtEndCount: number;
+  /** When the first of them was made (ns since tracking started). */
+  readonly firstAllocNs: number;
+  /** When the maker had returned, by then (its thread allocated outside it); the latest of them. */
+  readonly makerReturnedNs: number;
+  /** The longest time one of them outlived its maker. */
+  readonly outlivedNs: number;
+}
+
+export interface LargeObjectsKeptFinding extends FindingCommon {
+  readonly kind: 'large-objects-kept';
+  readonly items: readonly KeptItem[];
+  readonly endNs: number;
+}
+
+const COMPREHENSION = /^(.*\.)?<(listcomp|dictcomp|setcomp|genexpr|lambda)>$/;
+
+/**
+ * The Python stack node of the function that made an allocation: the innermost frame of the program's
+ * own code (not the stdlib or an installed package, which return what they made to it), comprehensions
+ * and lambdas left to their enclosing function. 0 when that is module level or there is none.
+ */
+function makerNode(model: CaptureModel, pyNode: number, filter: FrameFilter): number {
+  const fr = model.frames;
+  let fallback = 0;
+  for (let n = pyNode; n > 0; n = fr.pyParent[n] as number) {
+    const id = fr.pyFrame[n] as number;
+    if (!fr.visible(id, filter)) continue;
+    const f = fr.frame(id);
+    if (COMPREHENSION.test(f.function)) continue;
+    if (f.function === '<module>') return fallback;
+    if (f.moduleType === 'stdlib' || f.moduleType === 'site-packages') {
+      if (fallback === 0) fallback = n;
+      continue;
+    }
+    return n;
+  }
+  return fallback;
+}
+
+/** Needs every event (lifetimes): not in aggregated captures. */
+export function largeObjectsKept({ model, facts, filter, minBytes }: DetectorInput): LargeObjectsKeptFinding[] {
+  if (facts === undefined || model.aggregated) return [];
+  const large = facts.lifetimes.large;
+  if (large.length === 0) return [];
+  const fr = model.frames;
+  const sites = model.sites;
+  const endNs = lastSnapshotNs(model) ?? model.durationNs;
+  const runNs = endNs;
+  if (runNs <= 0) return [];
+  const makerOfSite = new Map<number, number>();
+
+  interface Group {
+    frames: number[];
+    maker: number;
+    bytes: number;
+    count: number;
+    liveBytes: number;
+    liveCount: number;
+    first: number;
+    returned: number;
+    outlived: number;
+  }
+  const groups = new Map<string, Group>();
+  for (const a of large) {
+    let n = makerOfSite.get(a.site);
+    if (n === undefined) {
+      n = makerNode(model, sites.pyStack(a.site), filter);
+      makerOfSite.set(a.site, n);
+    }
+    if (n === 0) continue;
+    // Only with evidence that the maker returned: its thread allocated outside it afterwards.
+    const returned = a.returnedNs.get(n);
+    if (returned === undefined) continue;
+    const heldEnd = a.freeNs ?? endNs;
+    const outlived = heldEnd - returned;
+    if (outlived < LONG_LIVED_MIN_NS) continue;
+    const kept = a.freeNs === undefined ? outlived >= KEPT_AT_END_SHARE * runNs : heldEnd - a.allocNs >= KEPT_MOST_OF_RUN_SHARE * runNs;
+    if (!kept) continue;
+    const frames = fr.stack(sites.pyStack(a.site), sites.nativeStack(a.site), filter);
+    const key = frames.join(',');
+    let g = groups.get(key);
+    if (g === undefined) {
+      g = { frames, maker: fr.pyFrame[n] as number, bytes: 0, count: 0, liveBytes: 0, liveCount: 0, first: a.allocNs, returned, outlived: 0 };
+      groups.set(key, g);
+    }
+    g.bytes += a.bytes;
+    g.count++;
+    if (a.freeNs === undefined) {
+      g.liveBytes += a.bytes;
+      g.liveCount++;
+    }
+    g.first = Math.min(g.first, a.allocNs);
+    g.returned = Math.max(g.returned, returned);
+    g.outlived = Math.max(g.outlived, outlived);
+  }
+  const items: KeptItem[] = [...groups.values()]
+    .filter((g) => g.bytes >= minBytes)
+    .sort((a, b) => b.bytes - a.bytes)
+    .map((g) => ({
+      frames: g.frames,
+      maker: g.maker,
+      bytes: g.bytes,
+      count: g.count,
+      liveAtEndBytes: g.liveBytes,
+      liveAtEndCount: g.liveCount,
+      firstAllocNs: g.first,
+      makerReturnedNs: g.returned,
+      outlivedNs: g.outlived,
+    }));
+  if (items.length === 0) return [];
+  return [
+    {
+      kind: 'large-objects-kept',
+      ...LARGE_OBJECTS_KEPT_TEXT,
+      bytes: items.reduce((a, i) => a + i.bytes, 0),
+      items: items.slice(0, EVIDENCE_ROWS),
+      endNs,
+    },
+  ];
+}
+
+/** Time of the last memory snapshot (the end of what the capture saw), if any. */
+function lastSnapshotNs(model: CaptureModel): number | undefined {
+  const t = model.snapshots.timeNs;
+  return t.length > 0 ? t[t.length - 1] : undefined;
+}
