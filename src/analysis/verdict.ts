@@ -5,6 +5,7 @@
 // lack pieces: what a capture cannot tell is said, never guessed.
 
 import { MARKER_KINDS, MODE_ATTACH, OPTION_PYTHON_ALLOCATORS, TRAILER_REASONS } from '../capture/format.js';
+import type { SnapshotRecord } from '../capture/records.js';
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
 import type { CaptureModel } from '../model/model.js';
 import type { AllocationSet, SiteAmount } from './allocation-set.js';
@@ -56,18 +57,13 @@ export interface PeakVsLimit {
   readonly limit: number | undefined;
 }
 
-export interface LastSnapshot {
-  readonly timeNs: number;
+/**
+ * The last SNAPSHOT record's figures, with `heap` as the model has it (computed by the replay in an event
+ * capture) and `cgroupLimit` undefined when there was no limit.
+ */
+export interface LastSnapshot extends Omit<SnapshotRecord, 'type' | 'stream' | 'seq'> {
   /** How long before the end (endNs) it was taken. */
   readonly beforeEndNs: number;
-  readonly rss: number;
-  readonly rssAnon: number;
-  readonly rssFile: number;
-  readonly rssShmem: number;
-  readonly swap: number | undefined;
-  readonly heap: number | undefined;
-  readonly cgroupUsage: number | undefined;
-  readonly cgroupLimit: number | undefined;
 }
 
 export interface NearOom {

@@ -15,6 +15,7 @@ import type {
   AgentStatsRecord,
   ForkRecord,
   CensusRecord,
+  SnapshotRecord,
 } from '../capture/records.js';
 import type { ReadonlyFrameTable } from './frames.js';
 import type { ReadonlyFloat64Array, ReadonlySiteTable } from './site-table.js';
@@ -30,22 +31,12 @@ export interface ThreadInfo {
   readonly exitNs: number | undefined;
 }
 
-/** The memory snapshot series, column-wise. `heap` is recorded (aggregated) or computed from events. */
-export interface SnapshotSeries {
-  readonly seq: readonly number[];
-  readonly timeNs: readonly number[];
-  readonly rss: readonly number[];
-  readonly rssAnon: readonly number[];
-  readonly rssFile: readonly number[];
-  readonly rssShmem: readonly number[];
-  /** NaN where the agent could not read it. */
-  readonly swap: readonly number[];
-  readonly heap: readonly number[];
-  /** NaN where absent. */
-  readonly cgroupUsage: readonly number[];
-  /** NaN where absent, 0 for "no limit". */
-  readonly cgroupLimit: readonly number[];
-}
+/**
+ * The memory snapshot series: the SNAPSHOT records' fields, column-wise. `heap` is recorded (aggregated)
+ * or computed from events. Where a record has no value: NaN (`swap` the agent could not read, `cgroupUsage`
+ * and `cgroupLimit` absent); `cgroupLimit` 0 means "no limit".
+ */
+export type SnapshotSeries = { readonly [K in Exclude<keyof SnapshotRecord, 'type' | 'stream'>]: readonly number[] };
 
 /** Things that did not add up while replaying the events: counted, never fatal. */
 export interface ReplayAnomalies {
