@@ -1,13 +1,14 @@
 // The allocations a report is about, per site: those live at the peak, those still live at the end, the
 // temporary ones, or all of them. Every report (summary, tree, exports, flame graph) starts from one.
 
+import type { SiteId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import type { SiteColumnName } from '../model/site-table.js';
 
 export type SetKind = 'peak' | 'leaks' | 'temporary' | 'total';
 
 export interface SiteAmount {
-  readonly site: number;
+  readonly site: SiteId;
   readonly bytes: number;
   readonly count: number;
 }
@@ -26,7 +27,7 @@ export function siteAmounts(model: CaptureModel, kind: SetKind, bytesColumn: Sit
   const sites: SiteAmount[] = [];
   let totalBytes = 0;
   let totalCount = 0;
-  for (let s = 0; s < model.sites.size; s++) {
+  for (let s = 0 as SiteId; s < model.sites.size; s++) {
     const b = bytes[s] as number;
     const n = counts[s] as number;
     if (b === 0 && n === 0) continue;

@@ -3,6 +3,7 @@
 // `selfBytes` are allocations made with the node's frame on top.
 
 import type { Frame } from '../model/frames.js';
+import type { FrameId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import type { StackAmount } from './stacks.js';
 
@@ -11,7 +12,7 @@ export interface CallTreeNode {
   /** -1 for the root. */
   readonly parent: number;
   /** Frame id (model.frames); -1 for the root. */
-  readonly frame: number;
+  readonly frame: FrameId | -1;
   bytes: number;
   count: number;
   selfBytes: number;
@@ -23,7 +24,7 @@ export interface CallTree {
   /** nodes[0] is the root (all of the set). Children are sorted by bytes, largest first. */
   readonly nodes: readonly CallTreeNode[];
   /** The frames the nodes refer to, by frame id (sparse: only those used). */
-  readonly frames: ReadonlyMap<number, Frame>;
+  readonly frames: ReadonlyMap<FrameId, Frame>;
   /** Stacks in the tree. */
   readonly stacks: number;
   /** Stacks left out by `maxStacks`, and their bytes. */
@@ -44,7 +45,7 @@ export function callTree(model: CaptureModel, stacks: readonly StackAmount[], op
 
   const nodes: CallTreeNode[] = [{ id: 0, parent: -1, frame: -1, bytes: 0, count: 0, selfBytes: 0, selfCount: 0, children: [] }];
   const childIndex = new Map<string, number>();
-  const frames = new Map<number, Frame>();
+  const frames = new Map<FrameId, Frame>();
   for (const st of kept) {
     let node = nodes[0] as CallTreeNode;
     node.bytes += st.bytes;

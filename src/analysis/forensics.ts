@@ -3,6 +3,7 @@
 // the collector freed, how long large allocations lived, and blocks grown by realloc.
 
 import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
+import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { GcFrees, type GcFreesResult } from './gc-frees.js';
 import { LargeLifetimes, type LifetimesResult } from './large-lifetimes.js';
@@ -41,7 +42,7 @@ export class ForensicsObserver implements ReplayObserver {
     this.lifetimes.begin(context);
   }
 
-  change(site: number, seq: number, bytes: number, count: number, thread: number, index: number): void {
+  change(site: SiteId, seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void {
     this.recent?.change(site, seq, bytes, count);
     this.gcFrees.change(site, seq, bytes, count);
     this.lifetimes.change(site, seq, bytes, count, thread, index);
@@ -61,7 +62,7 @@ export class ForensicsObserver implements ReplayObserver {
     this.recent?.checkpoint(record);
   }
 
-  resolveCheckpoints(siteOf: (entry: CheckpointEntry) => number): void {
+  resolveCheckpoints(siteOf: (entry: CheckpointEntry) => SiteId): void {
     this.recent?.resolveCheckpoints(siteOf);
   }
 

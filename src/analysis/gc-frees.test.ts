@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GcRecord } from '../capture/records.js';
+import type { SiteId } from '../model/ids.js';
 import { GcFrees } from './gc-frees.js';
+
+const site = (n: number): SiteId => n as SiteId;
 
 function gc(seq: number, startSeq: number | undefined): GcRecord {
   return { type: 'gc', stream: 1, seq, timeNs: seq, generation: 0, collected: 1, uncollectable: 0, durationNs: 1, startSeq };
@@ -11,13 +14,13 @@ function gc(seq: number, startSeq: number | undefined): GcRecord {
 
 test('frees inside the window are the collection’s; before it, and allocations, are not', () => {
   const g = new GcFrees();
-  g.change(1, 1, 100, 1); // an allocation
-  g.change(1, 2, -100, -1); // freed before the collection started
-  g.change(2, 3, -300, -1);
-  g.change(3, 4, -50, -1);
-  g.change(3, 5, -7, 0); // a piece of an unmapped region: bytes, no allocation
+  g.change(site(1), 1, 100, 1); // an allocation
+  g.change(site(1), 2, -100, -1); // freed before the collection started
+  g.change(site(2), 3, -300, -1);
+  g.change(site(3), 4, -50, -1);
+  g.change(site(3), 5, -7, 0); // a piece of an unmapped region: bytes, no allocation
   g.gc(gc(6, 3));
-  g.change(2, 7, -1000, -1); // after the collection: the next one's, if any
+  g.change(site(2), 7, -1000, -1); // after the collection: the next one's, if any
   g.gc(gc(9, 8));
   g.gc(gc(10, undefined));
   const r = g.finish();
@@ -33,9 +36,9 @@ test('frees inside the window are the collection’s; before it, and allocations
 
 test('a collection that freed more than the ring holds is counted as incomplete (lower bounds)', () => {
   const g = new GcFrees(8);
-  for (let s = 1; s <= 100; s++) g.change(1, s, -10, -1); // the ring grows to 8, then drops the oldest
+  for (let s = 1; s <= 100; s++) g.change(site(1), s, -10, -1); // the ring grows to 8, then drops the oldest
   g.gc(gc(101, 50));
-  g.change(1, 102, -10, -1);
+  g.change(site(1), 102, -10, -1);
   g.gc(gc(103, 102));
   const r = g.finish();
   assert.deepEqual([...r.bytes], [80, 10]);
@@ -44,7 +47,7 @@ test('a collection that freed more than the ring holds is counted as incomplete 
 
 test('the ring keeps frees in order while it grows', () => {
   const g = new GcFrees();
-  for (let s = 1; s <= 10_000; s++) g.change(s % 3, s, -1, -1); // past the first 4,096 entries twice
+  for (let s = 1; s <= 10_000; s++) g.change(site(s % 3), s, -1, -1); // past the first 4,096 entries twice
   g.gc(gc(10_001, 1_001));
   const r = g.finish();
   assert.equal(r.bytes[0], 9_000);

@@ -8,6 +8,7 @@
 // as incomplete (its figures are then lower bounds).
 
 import type { GcRecord } from '../capture/records.js';
+import type { SiteId } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
 
 /**
@@ -31,7 +32,7 @@ export interface GcFreesResult {
   /** Collections that freed more than the ring held: their figures are lower bounds. */
   readonly incomplete: number;
   /** Bytes and allocations freed by collections, per allocating site. */
-  readonly bySite: ReadonlyMap<number, SiteFreed>;
+  readonly bySite: ReadonlyMap<SiteId, SiteFreed>;
 }
 
 export class GcFrees implements ReplayObserver {
@@ -47,7 +48,7 @@ export class GcFrees implements ReplayObserver {
   private droppedSeq = -1;
   private readonly perGc = { bytes: [] as number[], count: [] as number[], seq: [] as number[] };
   private incomplete = 0;
-  private readonly bySite = new Map<number, SiteFreed>();
+  private readonly bySite = new Map<SiteId, SiteFreed>();
 
   constructor(private readonly maxEntries = GC_RING_MAX) {
     this.cap = Math.min(4096, maxEntries);
@@ -57,7 +58,7 @@ export class GcFrees implements ReplayObserver {
     this.counts = new Int8Array(this.cap);
   }
 
-  change(site: number, seq: number, bytes: number, count: number): void {
+  change(site: SiteId, seq: number, bytes: number, count: number): void {
     if (bytes >= 0 && count >= 0) return;
     if (this.size === this.cap && this.cap < this.maxEntries) this.growRing();
     if (this.size === this.cap) {
@@ -92,7 +93,7 @@ export class GcFrees implements ReplayObserver {
         const s = this.seqs[i] as number;
         if (s < start) break;
         if (s >= record.seq) continue;
-        const site = this.sites[i] as number;
+        const site = this.sites[i] as SiteId;
         const bytes = this.bytes[i] as number;
         const count = this.counts[i] as number;
         b += bytes;

@@ -15,6 +15,7 @@
 // Times are those of the last memory snapshot before the event (events carry no time of their own), so
 // they are exact to a snapshot interval.
 
+import type { PyNodeId1, SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { SiteColumn } from '../model/site-table.js';
 
@@ -35,7 +36,7 @@ export const LONG_LIVED_MIN_NS = 500_000_000;
 export const MAX_KEPT = 100_000;
 
 export interface LargeAllocation {
-  readonly site: number;
+  readonly site: SiteId;
   readonly bytes: number;
   /** Time of the last snapshot before it was made (0 before the first snapshot). */
   readonly allocNs: number;
@@ -45,7 +46,7 @@ export interface LargeAllocation {
    * Per Python stack node of its stack: when that frame had returned (the first allocation of the thread
    * outside it, after this allocation was made). Nodes not in the map were not seen to return.
    */
-  readonly returnedNs: ReadonlyMap<number, number>;
+  readonly returnedNs: ReadonlyMap<PyNodeId1, number>;
 }
 
 export interface LifetimesResult {
@@ -58,12 +59,12 @@ export interface LifetimesResult {
 }
 
 interface LargeRecord {
-  readonly site: number;
+  readonly site: SiteId;
   readonly bytes: number;
   readonly allocNs: number;
   freeNs: number | undefined;
   /** Made at the first return seen (most large allocations are freed before their maker returns). */
-  returnedNs: Map<number, number> | undefined;
+  returnedNs: Map<PyNodeId1, number> | undefined;
   dead: boolean;
   piecewise: boolean;
 }
@@ -71,7 +72,7 @@ interface LargeRecord {
 /** A frame being watched on one thread: the allocations waiting for it, and their stack node for it. */
 interface Watch {
   readonly recs: LargeRecord[];
-  readonly nodes: number[];
+  readonly nodes: PyNodeId1[];
   /** The check that last found it on a stack. */
   seen: number;
 }
@@ -85,21 +86,21 @@ interface ThreadWatch {
 
 /** A frame's identity while it runs: its caller's node (the caller's line) and its code. A number when
  * both fit (the common case: no string to build on the hot path). */
-function frameKey(parent: number, code: number): number | string {
+function frameKey(parent: PyNodeId1, code: number): number | string {
   return parent < 536870912 && code < 16777216 ? parent * 16777216 + code : `${parent}:${code}`;
 }
 
 export class LargeLifetimes implements ReplayObserver {
   private ctx: ReplayContext | undefined;
   private nowNs = 0;
-  private readonly live = new Map<number, Map<number, LargeRecord>>();
+  private readonly live = new Map<ThreadIndex, Map<number, LargeRecord>>();
   private liveCount = 0;
   /** Live large allocations of which a piece was unmapped already. */
   private piecewise = 0;
   private readonly kept: LargeRecord[] = [];
   private freedPromptly = 0;
   private notKept = 0;
-  private readonly watches = new Map<number, ThreadWatch>();
+  private readonly watches = new Map<ThreadIndex, ThreadWatch>();
   private watched = 0;
   /** Per site, the epoch of its thread at which its stack was last found to hold every watched frame. */
   private readonly checked = new SiteColumn(1024);
@@ -109,7 +110,7 @@ export class LargeLifetimes implements ReplayObserver {
     this.ctx = context;
   }
 
-  change(site: number, _seq: number, bytes: number, count: number, thread: number, index: number): void {
+  change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void {
     if (count > 0) {
       if (this.watched > 0) this.check(site, thread);
       if (bytes >= LARGE_ALLOCATION_BYTES) this.addLarge(site, bytes, thread, index);
@@ -155,7 +156,7 @@ export class LargeLifetimes implements ReplayObserver {
     return { large, freedPromptly: this.freedPromptly, notKept: this.notKept };
   }
 
-  private addLarge(site: number, bytes: number, thread: number, index: number): void {
+  private addLarge(site: SiteId, bytes: number, thread: ThreadIndex, index: number): void {
     const rec: LargeRecord = { site, bytes, allocNs: this.nowNs, freeNs: undefined, returnedNs: undefined, dead: false, piecewise: false };
     let byIndex = this.live.get(thread);
     if (byIndex === undefined) {
@@ -194,7 +195,7 @@ export class LargeLifetimes implements ReplayObserver {
   }
 
   /** An allocation of `thread` at `site`: every watched frame not on its stack has returned. */
-  private check(site: number, thread: number): void {
+  private check(site: SiteId, thread: ThreadIndex): void {
     const tw = this.watches.get(thread);
     if (tw === undefined || tw.frames.size === 0) return;
     const checked = this.checked.array;
@@ -217,7 +218,7 @@ export class LargeLifetimes implements ReplayObserver {
         for (let i = 0; i < w.recs.length; i++) {
           const rec = w.recs[i] as LargeRecord;
           if (rec.dead) continue;
-          const node = w.nodes[i] as number;
+          const node = w.nodes[i]!;
           rec.returnedNs ??= new Map();
           if (!rec.returnedNs.has(node)) rec.returnedNs.set(node, this.nowNs);
         }
@@ -230,7 +231,7 @@ export class LargeLifetimes implements ReplayObserver {
   }
 }
 
-const NO_RETURNS: ReadonlyMap<number, number> = new Map();
+const NO_RETURNS: ReadonlyMap<PyNodeId1, number> = new Map();
 
 function view(r: LargeRecord): LargeAllocation {
   return { site: r.site, bytes: r.bytes, allocNs: r.allocNs, freeNs: r.freeNs, returnedNs: r.returnedNs ?? NO_RETURNS };
@@ -242,7 +243,7 @@ function compact(w: Watch): void {
   for (let i = 0; i < w.recs.length; i++) {
     if ((w.recs[i] as LargeRecord).dead) continue;
     w.recs[k] = w.recs[i] as LargeRecord;
-    w.nodes[k] = w.nodes[i] as number;
+    w.nodes[k] = w.nodes[i]!;
     k++;
   }
   w.recs.length = k;

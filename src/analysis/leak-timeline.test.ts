@@ -1,23 +1,24 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { prng } from '../../test/support/prng.js';
+import type { SiteId, ThreadIndex } from '../model/ids.js';
 import { LeakTimeline } from './leak-timeline.js';
 
-type LeakEvent = { kind: 'alloc' | 'free'; site: number; thread: number; index: number; bytes: number } | { kind: 'snap'; time: number };
+type LeakEvent = { kind: 'alloc' | 'free'; site: SiteId; thread: ThreadIndex; index: number; bytes: number } | { kind: 'snap'; time: number };
 
 /** Random allocations and frees on 3 threads, numbered per thread as the replay numbers them. */
 function randomLeakEvents(seed: number, n: number, sites: number): LeakEvent[] {
   const rnd = prng(seed);
   const next = [0, 0, 0];
-  const live: { site: number; thread: number; index: number; bytes: number }[] = [];
+  const live: { site: SiteId; thread: ThreadIndex; index: number; bytes: number }[] = [];
   const out: LeakEvent[] = [];
   let time = 0;
   for (let i = 0; i < n; i++) {
     const r = rnd();
     if (r < 0.1) out.push({ kind: 'snap', time: (time += 10) });
     else if (r < 0.6 || live.length === 0) {
-      const thread = Math.floor(rnd() * 3);
-      const a = { site: Math.floor(rnd() * sites), thread, index: ++next[thread]!, bytes: 1 + Math.floor(rnd() * 100) };
+      const thread = Math.floor(rnd() * 3) as ThreadIndex;
+      const a = { site: Math.floor(rnd() * sites) as SiteId, thread, index: ++next[thread]!, bytes: 1 + Math.floor(rnd() * 100) };
       live.push(a);
       out.push({ kind: 'alloc', ...a });
     } else {

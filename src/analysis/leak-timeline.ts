@@ -2,6 +2,7 @@
 // report's time windows in leaks mode (its twin for the peak is peak-timeline.ts). Ticks are cut at
 // memory snapshots as there.
 
+import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
@@ -34,7 +35,7 @@ export class LeakTimeline implements ReplayObserver {
     this.maxEntries = options.maxEntries ?? 1_000_000;
   }
 
-  change(site: number, _seq: number, bytes: number, count: number, thread: number, index: number): void {
+  change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void {
     const K = LeakTimeline.K;
     if (count > 0 || (count === 0 && bytes > 0)) {
       let idx = this.firstIndex[thread];
@@ -66,7 +67,7 @@ export class LeakTimeline implements ReplayObserver {
     }
   }
 
-  private tickOf(thread: number, index: number): number {
+  private tickOf(thread: ThreadIndex, index: number): number {
     const idx = this.firstIndex[thread];
     const tk = this.firstTick[thread];
     if (idx === undefined || tk === undefined || idx.length === 0) return 0;

@@ -2,6 +2,7 @@
 // is on (total, counted once per stack even under recursion) and of the stacks where it is on top (own),
 // and the number of allocations in its total. Also the allocating-line view `stats` uses.
 
+import type { FrameId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import type { StackAmount } from './stacks.js';
 
@@ -38,7 +39,7 @@ export function locations(model: CaptureModel, stacks: readonly StackAmount[]): 
     }
     return r;
   };
-  const rowOfFrame = (id: number): number => {
+  const rowOfFrame = (id: FrameId): number => {
     let r = byFrame[id];
     if (r === undefined) {
       const f = model.frames.frame(id);

@@ -1,6 +1,7 @@
 // Several ReplayObservers on one replay (the HTML report's time windows and the verdict's facts).
 
 import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
+import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 
 export function combineObservers(...list: readonly (ReplayObserver | undefined)[]): ReplayObserver | undefined {
@@ -22,7 +23,7 @@ export function combineObservers(...list: readonly (ReplayObserver | undefined)[
     checkpoint(record: CheckpointRecord): void {
       for (const o of obs) o.checkpoint?.(record);
     },
-    resolveCheckpoints(siteOf: (entry: CheckpointEntry) => number): void {
+    resolveCheckpoints(siteOf: (entry: CheckpointEntry) => SiteId): void {
       for (const o of obs) o.resolveCheckpoints?.(siteOf);
     },
   };

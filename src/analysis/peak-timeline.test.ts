@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { prng } from '../../test/support/prng.js';
+import type { SiteId } from '../model/ids.js';
 import { PeakTimeline, type PeakTimelineOptions, type PeakTimelineResult } from './peak-timeline.js';
 
-type Event = { kind: 'change'; site: number; seq: number; bytes: number; count: number } | { kind: 'snap'; seq: number; time: number };
+type Event = { kind: 'change'; site: SiteId; seq: number; bytes: number; count: number } | { kind: 'snap'; seq: number; time: number };
+
+const site = (n: number): SiteId => n as SiteId;
 
 /** A random replay: allocations and frees of a few sites, snapshots now and then. */
 function randomEvents(seed: number, n: number, sites: number): Event[] {
   const rnd = prng(seed);
-  const live: { site: number; bytes: number }[] = [];
+  const live: { site: SiteId; bytes: number }[] = [];
   const out: Event[] = [];
   let seq = 0;
   let time = 0;
@@ -18,7 +21,7 @@ function randomEvents(seed: number, n: number, sites: number): Event[] {
       time += 1 + Math.floor(rnd() * 10);
       out.push({ kind: 'snap', seq: seq + 1, time });
     } else if (r < 0.55 || live.length === 0) {
-      const a = { site: Math.floor(rnd() * sites), bytes: 1 + Math.floor(rnd() * 1000) };
+      const a = { site: site(Math.floor(rnd() * sites)), bytes: 1 + Math.floor(rnd() * 1000) };
       live.push(a);
       out.push({ kind: 'change', site: a.site, seq: ++seq, bytes: a.bytes, count: 1 });
     } else {
@@ -114,10 +117,10 @@ for (const [name, options] of [
 test('the whole run peaks at the high-water mark, with its time interpolated inside the tick', () => {
   const t = new PeakTimeline();
   t.snapshot(1, 100); // nothing before it
-  t.change(0, 1, 100, 1);
-  t.change(1, 2, 50, 1);
-  t.change(0, 3, -100, -1);
-  t.change(1, 4, 10, 1);
+  t.change(site(0), 1, 100, 1);
+  t.change(site(1), 2, 50, 1);
+  t.change(site(0), 3, -100, -1);
+  t.change(site(1), 4, 10, 1);
   t.snapshot(5, 200);
   const r = t.finish(200);
   assert.deepEqual(Array.from(r.tickPeakHeap), [0, 150]);

@@ -13,6 +13,7 @@
 // coarsening: past MAX_TICKS ticks or `maxRuns` runs, pairs of ticks merge (the pair's peak moment is the
 // higher of the two), which is exact at the coarser grain.
 
+import type { SiteId } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
@@ -75,7 +76,7 @@ export class PeakTimeline implements ReplayObserver {
     this.maxRuns = options.maxRuns ?? 1_000_000;
   }
 
-  change(site: number, seq: number, bytes: number, count: number): void {
+  change(site: SiteId, seq: number, bytes: number, count: number): void {
     if (site >= this.sites) this.grow(site + 1);
     if (this.mark.data[site] !== this.epoch) {
       this.saved[0]!.data[site] = this.live[0]!.data[site]!;

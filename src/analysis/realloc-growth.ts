@@ -4,6 +4,7 @@
 // (findings/collection-growth.ts keeps those sites). A list growing by appends, a bytearray or bytes
 // growing by +=, a dict being filled: each growth copies the old block.
 
+import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
 import { SiteColumn } from '../model/site-table.js';
 
@@ -24,7 +25,7 @@ export class ReallocGrowth implements ReplayObserver {
   private readonly max = new SiteColumn(1024);
   private sites = 0;
 
-  change(site: number, _seq: number, bytes: number, count: number, thread: number): void {
+  change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex): void {
     if (thread >= this.pending.length) {
       const p = new Float64Array(Math.max(thread + 1, this.pending.length * 2)).fill(-1);
       p.set(this.pending);

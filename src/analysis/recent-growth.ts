@@ -13,6 +13,7 @@
 // end of the replay.
 
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
+import type { SiteId } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
 import { SiteColumn } from '../model/site-table.js';
 
@@ -75,7 +76,7 @@ export class RecentGrowth implements ReplayObserver {
 
   constructor(private readonly lastNs: number) {}
 
-  change(site: number, _seq: number, bytes: number, count: number): void {
+  change(site: SiteId, _seq: number, bytes: number, count: number): void {
     if (site >= this.inDirty.length) this.grow(site + 1);
     this.liveBytes.array[site] = (this.liveBytes.array[site] as number) + bytes;
     this.liveCount.array[site] = (this.liveCount.array[site] as number) + count;
@@ -111,7 +112,7 @@ export class RecentGrowth implements ReplayObserver {
     this.foldCheckpoints(record.timeNs - this.lastNs);
   }
 
-  resolveCheckpoints(siteOf: (entry: CheckpointEntry) => number): void {
+  resolveCheckpoints(siteOf: (entry: CheckpointEntry) => SiteId): void {
     if (this.lastSnapshotNs !== undefined) this.foldCheckpoints(this.lastSnapshotNs - this.lastNs);
     for (const e of this.cpBase.values()) {
       const site = siteOf(e);

@@ -3,17 +3,18 @@
 // stack). Optional thread filter.
 
 import type { FrameFilter } from '../model/frames.js';
+import { type FrameId, NO_PY_NODE, type NativeNodeId1, type PyNodeId1, type ThreadIndex } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import { TupleInterner } from '../model/tuple-interner.js';
 import type { AllocationSet } from './allocation-set.js';
 
 export interface StackAmount {
   /** Frame ids, root first. Empty: no Python frame was on the stack (and no native one shown). */
-  readonly frames: readonly number[];
+  readonly frames: readonly FrameId[];
   bytes: number;
   count: number;
   /** Thread indexes that contributed. */
-  readonly threads: Set<number>;
+  readonly threads: Set<ThreadIndex>;
   /** Allocator of the largest contribution. */
   allocator: number;
   allocatorBytes: number;
@@ -22,7 +23,7 @@ export interface StackAmount {
 export interface StackOptions {
   readonly filter: FrameFilter;
   /** Only these thread indexes (all when undefined). */
-  readonly threads?: ReadonlySet<number> | undefined;
+  readonly threads?: ReadonlySet<ThreadIndex> | undefined;
 }
 
 export function stacksOf(model: CaptureModel, set: AllocationSet, options: StackOptions): StackAmount[] {
@@ -32,27 +33,27 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
   // array per site: the live view asks for this several times a second on tens of thousands of stacks.
   const frames = model.frames;
   const filter = options.filter;
-  const trie = new TupleInterner(2, Math.min(1 << 22, frames.pyFrame.length + 1024)); // at most a path per node
-  const pathOfNode = new Int32Array(frames.pyFrame.length).fill(-1); // Python node → path (0: empty)
-  pathOfNode[0] = 0;
-  const climb: number[] = [];
-  const pythonPath = (node: number): number => {
+  const trie = new TupleInterner(2, Math.min(1 << 22, frames.pyNodeCount + 1 + 1024)); // at most a path per node
+  const pathOfNode = new Int32Array(frames.pyNodeCount + 1).fill(-1); // Python node → path (0: empty)
+  pathOfNode[NO_PY_NODE] = 0;
+  const climb: PyNodeId1[] = [];
+  const pythonPath = (node: PyNodeId1): number => {
     let n = node;
-    while ((pathOfNode[n] as number) < 0) {
+    while (pathOfNode[n]! < 0) {
       climb.push(n);
-      n = frames.pyParent[n] as number;
+      n = frames.pyParentOf(n);
     }
-    let path = pathOfNode[n] as number;
+    let path = pathOfNode[n]!;
     while (climb.length > 0) {
-      const m = climb.pop() as number;
-      const f = frames.pyFrame[m] as number;
+      const m = climb.pop()!;
+      const f = frames.pyFrameOf(m);
       if (frames.visible(f, filter)) path = trie.intern(path, f) + 1;
       pathOfNode[m] = path;
     }
     return path;
   };
   const pathOfPair = new Map<string, number>();
-  const pairPath = (py: number, native: number): number => {
+  const pairPath = (py: PyNodeId1, native: NativeNodeId1): number => {
     const key = `${py}:${native}`;
     let path = pathOfPair.get(key);
     if (path === undefined) {
@@ -62,9 +63,9 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
     }
     return path;
   };
-  const framesOf = (path: number): number[] => {
-    const out: number[] = [];
-    for (let p = path; p > 0; p = trie.get(p - 1, 0)) out.push(trie.get(p - 1, 1));
+  const framesOf = (path: number): FrameId[] => {
+    const out: FrameId[] = [];
+    for (let p = path; p > 0; p = trie.get(p - 1, 0)) out.push(trie.get(p - 1, 1) as FrameId);
     return out.reverse();
   };
 
@@ -96,7 +97,7 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
 }
 
 /** A stack's identity across captures: its frames as (function, file, line), root first. */
-export function stackKey(model: CaptureModel, frames: readonly number[], withLines = true): string {
+export function stackKey(model: CaptureModel, frames: readonly FrameId[], withLines = true): string {
   return frames
     .map((id) => {
       const f = model.frames.frame(id);

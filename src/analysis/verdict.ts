@@ -7,6 +7,7 @@
 import { MARKER_KINDS, MODE_ATTACH, OPTION_PYTHON_ALLOCATORS, TRAILER_REASONS } from '../capture/format.js';
 import type { SnapshotRecord } from '../capture/records.js';
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
+import type { SiteId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import type { AllocationSet, SiteAmount } from './allocation-set.js';
 import { type Finding, findings, threadEvidence, type ThreadEvidence } from './findings/index.js';
@@ -184,7 +185,7 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
     const live = model.sites.columns.liveBytes.array;
     const liveN = model.sites.columns.liveCount.array;
     const sites: SiteAmount[] = [];
-    for (let site = 0; site < model.sites.size; site++) {
+    for (let site = 0 as SiteId; site < model.sites.size; site++) {
       const b = (live[site] as number) - (r.baseBytes[site] ?? 0);
       const c = (liveN[site] as number) - (r.baseCount[site] ?? 0);
       if (b !== 0 || c !== 0) sites.push({ site, bytes: b, count: c });

@@ -20,6 +20,7 @@ import { MemlensError } from '../errors.js';
 import { ModelBuilder } from '../model/builder.js';
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
 import { lineTableResolver } from '../model/lines.js';
+import type { ThreadIndex } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import { displayPath } from '../report/format.js';
 
@@ -237,7 +238,8 @@ export class LiveSession {
       .map((t) => ({ index: t.index, osTid: t.osTid, name: t.name, liveBytes: perThread[t.index] as number, exited: t.exitNs !== undefined }))
       .sort((a, b) => isMain(a.osTid) - isMain(b.osTid) || a.index - b.index);
     const thread = options.thread !== undefined && options.thread >= 0 && options.thread < threads.length ? options.thread : undefined;
-    const stacks = stacksOf(model, live, { filter, threads: thread === undefined ? undefined : new Set([thread]) });
+    // A thread index from the viewer, checked against the threads just above.
+    const stacks = stacksOf(model, live, { filter, threads: thread === undefined ? undefined : new Set([thread as ThreadIndex]) });
     let shownBytes = 0;
     let shownCount = 0;
     for (const st of stacks) {

@@ -5,6 +5,7 @@
 
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { HeapTotals } from './heap-replay.js';
+import type { SiteId, StreamId } from './ids.js';
 import type { SiteTable } from './site-table.js';
 import type { StackResolver } from './stack-resolver.js';
 
@@ -26,8 +27,8 @@ export class CheckpointLog {
   }
 
   /** The site of a checkpoint entry's location in `sites` (stacks as they are now). */
-  siteOf(sites: SiteTable, e: CheckpointEntry): number {
-    const l = this.stacks.localStacks(e.stream, e.stack, e.nativeStack);
+  siteOf(sites: SiteTable, e: CheckpointEntry): SiteId {
+    const l = this.stacks.localStacks(e.stream as StreamId, e.stack, e.nativeStack);
     return sites.intern(l.py, l.native, l.thread, e.allocator);
   }
 
@@ -43,7 +44,7 @@ export class CheckpointLog {
     const cp = this.last;
     let unknown = 0;
     for (const e of this.entries.values()) {
-      const l = this.stacks.localStacks(e.stream, e.stack, e.nativeStack);
+      const l = this.stacks.localStacks(e.stream as StreamId, e.stack, e.nativeStack);
       if ((e.stack > 0 && l.py === 0) || (e.nativeStack > 0 && l.native === 0)) unknown++;
       const site = sites.intern(l.py, l.native, l.thread, e.allocator);
       c.totalCount.array[site] = (c.totalCount.array[site] as number) + e.totalCount;
@@ -58,7 +59,7 @@ export class CheckpointLog {
     let allocations = 0;
     let bytesAllocated = 0;
     let endLiveCount = 0;
-    for (let s = 0; s < sites.size; s++) {
+    for (let s = 0 as SiteId; s < sites.size; s++) {
       const k = sites.allocator(s) & 15;
       allocatorCounts[k] = (allocatorCounts[k] as number) + (c.totalCount.array[s] as number);
       allocatorBytes[k] = (allocatorBytes[k] as number) + (c.totalBytes.array[s] as number);

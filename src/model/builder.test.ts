@@ -6,6 +6,7 @@ import { runOracle } from '../../test/support/replay-oracle.js';
 import { randomStream, replay } from '../../test/support/random-stream.js';
 import { ModelBuilder } from './builder.js';
 import { sizeBucket } from './heap-replay.js';
+import { NO_NATIVE_NODE, type SiteId } from './ids.js';
 import { lineTableResolver } from './lines.js';
 import type { LineResolver } from './stack-resolver.js';
 import type { CaptureModel } from './model.js';
@@ -13,11 +14,12 @@ import type { CaptureModel } from './model.js';
 // Line = instruction offset, so a frame's (function, line) says which (code, instr) it came from.
 const instrAsLine: LineResolver = (_code, instr) => instr;
 const SHOW_ALL = { showInternal: true, showImports: true };
+const site = (n: number): SiteId => n as SiteId;
 
-function siteKeyOf(model: CaptureModel, site: number): string {
+function siteKeyOf(model: CaptureModel, site: SiteId): string {
   const thread = model.threads[model.sites.thread(site)];
   assert.ok(thread !== undefined);
-  const frames = model.frames.stack(model.sites.pyStack(site), 0, SHOW_ALL);
+  const frames = model.frames.stack(model.sites.pyStack(site), NO_NATIVE_NODE, SHOW_ALL);
   const chain = frames.map((id) => {
     const f = model.frames.frame(id);
     return `>${f.function}:${f.line}`;
@@ -27,7 +29,7 @@ function siteKeyOf(model: CaptureModel, site: number): string {
 
 function perSite(model: CaptureModel, bytesCol: 'peakBytes' | 'liveBytes' | 'totalBytes' | 'tempBytes', countCol: 'peakCount' | 'liveCount' | 'totalCount' | 'tempCount'): Map<string, { bytes: number; count: number }> {
   const out = new Map<string, { bytes: number; count: number }>();
-  for (let s = 0; s < model.sites.size; s++) {
+  for (let s = 0 as SiteId; s < model.sites.size; s++) {
     const bytes = model.sites.columns[bytesCol].array[s] as number;
     const count = model.sites.columns[countCol].array[s] as number;
     if (bytes === 0 && count === 0) continue;
@@ -98,8 +100,8 @@ test('the same stack from two threads is one stack node; the thread is kept in t
   b.alloc(2, 2, 0x2000, 20, 0, 10, 0);
   const m = b.finish();
   assert.equal(m.sites.size, 2);
-  assert.equal(m.sites.pyStack(0), m.sites.pyStack(1));
-  assert.notEqual(m.sites.thread(0), m.sites.thread(1));
+  assert.equal(m.sites.pyStack(site(0)), m.sites.pyStack(site(1)));
+  assert.notEqual(m.sites.thread(site(0)), m.sites.thread(site(1)));
 });
 
 test('CODE records that arrive after the FRAME that uses them still name the frame', () => {
@@ -108,7 +110,7 @@ test('CODE records that arrive after the FRAME that uses them still name the fra
   b.alloc(1, 1, 0x1000, 10, 0, 1, 0);
   b.meta({ type: 'code', stream: 2, codeId: 7, name: 'load', qualname: 'Loader.load', filename: '/srv/app/loader.py', firstLineNo: 12, linetableKind: 3, linetable: new Uint8Array(0) });
   const m = b.finish();
-  const f = m.frames.frame(m.frames.stack(m.sites.pyStack(0), 0, SHOW_ALL)[0] as number);
+  const f = m.frames.frame(m.frames.stack(m.sites.pyStack(site(0)), NO_NATIVE_NODE, SHOW_ALL)[0]!);
   assert.equal(f.function, 'Loader.load');
   assert.equal(f.file, '/srv/app/loader.py');
   assert.equal(f.line, 12);
@@ -121,7 +123,7 @@ test('a line table of an unknown kind shows the first line and is counted; any o
   b.meta({ type: 'frame', stream: 1, id: 2, parent: 1, codeId: 7, instr: 8 });
   b.alloc(1, 1, 0x1000, 10, 0, 2, 0);
   const m = b.finish();
-  const lines = m.frames.stack(m.sites.pyStack(0), 0, SHOW_ALL).map((id) => m.frames.frame(id).line);
+  const lines = m.frames.stack(m.sites.pyStack(site(0)), NO_NATIVE_NODE, SHOW_ALL).map((id) => m.frames.frame(id).line);
   assert.deepEqual(lines, [12, 12]);
   assert.equal(m.anomalies.unreadableLineTables, 1, 'one code object, however many nodes');
 

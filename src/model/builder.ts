@@ -27,6 +27,7 @@ import type {
 import { OPTION_AGGREGATE, OPTION_NATIVE } from '../capture/format.js';
 import { CheckpointLog } from './aggregated.js';
 import { HeapReplay, type HeapTotals, type WindowOption } from './heap-replay.js';
+import type { StreamId } from './ids.js';
 import type { NativeSymbolizer } from './images.js';
 import type { CaptureModel, ReplayAnomalies } from './model.js';
 import type { ReplayObserver } from './replay-observer.js';
@@ -92,7 +93,7 @@ export class ModelBuilder implements CaptureVisitor {
 
   alloc(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): void {
     if (seq >= this.snapshots.nextSeq) this.snapshots.reach(seq, this.replay.heap);
-    const site = this.stacks.site(stream, stack, nativeStack, allocator);
+    const site = this.stacks.site(stream as StreamId, stack, nativeStack, allocator);
     this.replay.alloc(site, this.stacks.lastThread, seq, address, size, allocator);
   }
 
@@ -112,7 +113,7 @@ export class ModelBuilder implements CaptureVisitor {
         this.stacks.nativeFrame(record);
         break;
       case 'stack-reset':
-        this.stacks.stackReset(record.stream);
+        this.stacks.stackReset(record.stream as StreamId);
         break;
       case 'code':
         this.stacks.code(record);
@@ -121,7 +122,7 @@ export class ModelBuilder implements CaptureVisitor {
         this.stacks.image(record);
         break;
       case 'thread': {
-        const t = this.stacks.threadOf(record.stream);
+        const t = this.stacks.threadOf(record.stream as StreamId);
         t.osTid = record.osTid;
         t.pythonIdent = record.pythonIdent;
         if (record.name !== '') t.name = record.name;
@@ -131,10 +132,10 @@ export class ModelBuilder implements CaptureVisitor {
       }
       case 'thread-name':
         // `thread` is the stream of the thread being named.
-        this.stacks.threadOf(record.thread).name = record.name;
+        this.stacks.threadOf(record.thread as StreamId).name = record.name;
         break;
       case 'thread-exit':
-        this.stacks.threadOf(record.stream).exitNs = record.timeNs;
+        this.stacks.threadOf(record.stream as StreamId).exitNs = record.timeNs;
         this.seeTime(record.timeNs);
         break;
       case 'snapshot':

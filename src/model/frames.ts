@@ -3,9 +3,10 @@
 // at the end of reading, when every CODE record has arrived.
 
 import { type FrameKind, type ModuleType, type PathInfo, moduleOfFile, pythonFrameKind, topLevelPackage } from './frame-kinds.js';
+import type { FrameId, NativeNodeId1, PyNodeId1 } from './ids.js';
 
 export interface Frame {
-  readonly id: number;
+  readonly id: FrameId;
   /** Qualified name for Python frames; `module+0xoffset` for native frames. */
   readonly function: string;
   readonly file: string;
@@ -26,45 +27,58 @@ export interface FrameFilter {
 
 export const DEFAULT_FRAME_FILTER: FrameFilter = { showInternal: false, showImports: false };
 
-/** An Int32Array its holder may read but not write. */
-export type ReadonlyInt32Array = Readonly<Omit<Int32Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
-
 /** A FrameTable as the model hands it to analyses: reads only. */
 export interface ReadonlyFrameTable {
   readonly frames: readonly Frame[];
-  /** Python stack node (global, 1-based) → frame id, and parent node; index 0 unused. */
-  readonly pyFrame: ReadonlyInt32Array;
-  readonly pyParent: ReadonlyInt32Array;
-  /** The same for native stack nodes. */
-  readonly nativeFrame: ReadonlyInt32Array;
-  readonly nativeParent: ReadonlyInt32Array;
+  /** Python stack nodes mapped to frames: ids 1 to this. */
+  readonly pyNodeCount: number;
   /** Frames whose code object never arrived (damaged capture). */
   readonly unknownCodes: number;
-  frame(id: number): Frame;
-  visible(id: number, filter: FrameFilter): boolean;
-  stack(pyNode: number, nativeNode: number, filter: FrameFilter): number[];
-  moduleOfStack(frames: readonly number[]): string;
+  /** The frame of a Python stack node, and the node of its caller (NO_PY_NODE for an outermost frame). */
+  pyFrameOf(node: PyNodeId1): FrameId;
+  pyParentOf(node: PyNodeId1): PyNodeId1;
+  /** The same for native stack nodes. */
+  nativeFrameOf(node: NativeNodeId1): FrameId;
+  nativeParentOf(node: NativeNodeId1): NativeNodeId1;
+  frame(id: FrameId): Frame;
+  visible(id: FrameId, filter: FrameFilter): boolean;
+  stack(pyNode: PyNodeId1, nativeNode: NativeNodeId1, filter: FrameFilter): FrameId[];
+  moduleOfStack(frames: readonly FrameId[]): string;
 }
 
 /** Filled in by the stack resolver (model/stack-resolver.ts). */
 export class FrameTable implements ReadonlyFrameTable {
-  private readonly byKey = new Map<string, number>();
+  private readonly byKey = new Map<string, FrameId>();
   readonly frames: Frame[] = [];
   /** Python stack node (global, 1-based) → frame id, and parent node; index 0 unused. */
   pyFrame: Int32Array = new Int32Array(1);
   pyParent: Int32Array = new Int32Array(1);
   nativeFrame: Int32Array = new Int32Array(1);
   nativeParent: Int32Array = new Int32Array(1);
+  pyNodeCount = 0;
   /** Frames whose code object never arrived (damaged capture). */
   unknownCodes = 0;
 
   constructor(private readonly paths: PathInfo) {}
 
-  intern(func: string, file: string, line: number, native: boolean, kind?: FrameKind): number {
+  pyFrameOf(node: PyNodeId1): FrameId {
+    return this.pyFrame[node] as FrameId;
+  }
+  pyParentOf(node: PyNodeId1): PyNodeId1 {
+    return this.pyParent[node] as PyNodeId1;
+  }
+  nativeFrameOf(node: NativeNodeId1): FrameId {
+    return this.nativeFrame[node] as FrameId;
+  }
+  nativeParentOf(node: NativeNodeId1): NativeNodeId1 {
+    return this.nativeParent[node] as NativeNodeId1;
+  }
+
+  intern(func: string, file: string, line: number, native: boolean, kind?: FrameKind): FrameId {
     const key = `${native ? 'n' : 'p'}\u0000${func}\u0000${file}\u0000${line}`;
     const found = this.byKey.get(key);
     if (found !== undefined) return found;
-    const id = this.frames.length;
+    const id = this.frames.length as FrameId;
     const mod = moduleOfFile(file, this.paths);
     this.frames.push({
       id,
@@ -80,13 +94,13 @@ export class FrameTable implements ReadonlyFrameTable {
     return id;
   }
 
-  frame(id: number): Frame {
+  frame(id: FrameId): Frame {
     const f = this.frames[id];
     if (f === undefined) throw new RangeError(`frame ${id} does not exist`);
     return f;
   }
 
-  visible(id: number, filter: FrameFilter): boolean {
+  visible(id: FrameId, filter: FrameFilter): boolean {
     const kind = this.frame(id).kind;
     return kind === 'user' || (kind === 'internal' ? filter.showInternal : filter.showImports);
   }
@@ -96,36 +110,36 @@ export class FrameTable implements ReadonlyFrameTable {
    * last frame (the C code that Python called into: numpy, libc). Hidden frames are left out; their
    * allocations stay with the nearest shown caller.
    */
-  stack(pyNode: number, nativeNode: number, filter: FrameFilter): number[] {
-    const out: number[] = [];
-    for (let n = pyNode; n > 0; n = this.pyParent[n] as number) {
-      const f = this.pyFrame[n] as number;
+  stack(pyNode: PyNodeId1, nativeNode: NativeNodeId1, filter: FrameFilter): FrameId[] {
+    const out: FrameId[] = [];
+    for (let n = pyNode; n > 0; n = this.pyParentOf(n)) {
+      const f = this.pyFrameOf(n);
       if (this.visible(f, filter)) out.push(f);
     }
     out.reverse();
     if (nativeNode > 0) {
-      const native: number[] = [];
-      for (let n = nativeNode; n > 0; n = this.nativeParent[n] as number) native.push(this.nativeFrame[n] as number);
+      const native: FrameId[] = [];
+      for (let n = nativeNode; n > 0; n = this.nativeParentOf(n)) native.push(this.nativeFrameOf(n));
       native.reverse();
       let from = 0;
       if (!filter.showInternal) {
         // Skip the interpreter's frames (the eval loop and its callers) up to the last one.
         for (let i = native.length - 1; i >= 0; i--) {
-          if (this.frame(native[i] as number).kind === 'internal') {
+          if (this.frame(native[i]!).kind === 'internal') {
             from = i + 1;
             break;
           }
         }
       }
-      for (let i = from; i < native.length; i++) out.push(native[i] as number);
+      for (let i = from; i < native.length; i++) out.push(native[i]!);
     }
     return out;
   }
 
   /** The top-level package of the innermost frame outside the stdlib (memray's "top modules"). */
-  moduleOfStack(frames: readonly number[]): string {
+  moduleOfStack(frames: readonly FrameId[]): string {
     for (let i = frames.length - 1; i >= 0; i--) {
-      const f = this.frame(frames[i] as number);
+      const f = this.frame(frames[i]!);
       if (f.native || f.moduleType === 'stdlib') continue;
       return topLevelPackage(f.module);
     }

@@ -12,6 +12,7 @@
 // `epoch`, else its live one. No table is copied at a new peak.
 
 import { Allocator, Deallocator } from '../capture/format.js';
+import type { SiteId, ThreadIndex } from './ids.js';
 import { LiveTable } from './live-table.js';
 import { MappedRegions } from './mapped-regions.js';
 import type { PeakWindow } from './model.js';
@@ -133,7 +134,7 @@ export class HeapReplay {
   // ── hot path ─────────────────────────────────────────────────────────────────────────────────────
 
   /** An allocation at `site` (of thread index `thread`). */
-  alloc(site: number, thread: number, seq: number, address: number, size: number, allocator: number): void {
+  alloc(site: SiteId, thread: ThreadIndex, seq: number, address: number, size: number, allocator: number): void {
     if (seq < this.lastSeq) this.outOfOrder++;
     else this.lastSeq = seq;
     if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
@@ -191,7 +192,7 @@ export class HeapReplay {
 
   // ── replay helpers ───────────────────────────────────────────────────────────────────────────────
 
-  private countAlloc(site: number, size: number, allocator: number): void {
+  private countAlloc(site: SiteId, size: number, allocator: number): void {
     this.allocations++;
     this.bytesAllocated += size;
     this.totalCount[site] = (this.totalCount[site] as number) + 1;
@@ -205,7 +206,7 @@ export class HeapReplay {
     if (size > this.maxSize) this.maxSize = size;
   }
 
-  private bumpThreadAllocs(thread: number): number {
+  private bumpThreadAllocs(thread: ThreadIndex): number {
     if (thread >= this.threadAllocs.length) {
       const grown = new Float64Array(Math.max(thread + 1, this.threadAllocs.length * 2));
       grown.set(this.threadAllocs);
@@ -216,7 +217,7 @@ export class HeapReplay {
     return n;
   }
 
-  private checkTemporary(site: number, bytes: number, index: number): void {
+  private checkTemporary(site: SiteId, bytes: number, index: number): void {
     const thread = this.sites.thread(site);
     const others = (this.threadAllocs[thread] as number) - index;
     if (others <= (this.temporaryThreshold as number)) {
@@ -227,7 +228,7 @@ export class HeapReplay {
   }
 
   /** Saves the site's live value as its value at the latest peak, once, before it changes. */
-  private touch(site: number): void {
+  private touch(site: SiteId): void {
     if (this.peakMark[site] !== this.epoch) {
       this.peakBytes[site] = this.liveBytes[site] as number;
       this.peakCounts[site] = this.liveCounts[site] as number;
@@ -246,7 +247,7 @@ export class HeapReplay {
     this.peakMark = c.peakMark.array;
   }
 
-  private acquire(site: number, bytes: number, seq: number): void {
+  private acquire(site: SiteId, bytes: number, seq: number): void {
     this.touch(site);
     this.liveBytes[site] = (this.liveBytes[site] as number) + bytes;
     this.liveCounts[site] = (this.liveCounts[site] as number) + 1;
@@ -268,7 +269,7 @@ export class HeapReplay {
   }
 
   /** `index`: the freed allocation's number in its thread (for the observer). */
-  private release(site: number, bytes: number, count: number, seq: number, index: number): void {
+  private release(site: SiteId, bytes: number, count: number, seq: number, index: number): void {
     this.touch(site);
     this.liveBytes[site] = (this.liveBytes[site] as number) - bytes;
     this.liveCounts[site] = (this.liveCounts[site] as number) - count;

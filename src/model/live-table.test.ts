@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { prng } from '../../test/support/prng.js';
+import type { SiteId } from './ids.js';
 import { LiveTable } from './live-table.js';
 
 test('the live table agrees with a Map under random inserts, replacements and removals (with growth)', () => {
@@ -12,7 +13,7 @@ test('the live table agrees with a Map under random inserts, replacements and re
     const address = (1 + Math.floor(rnd() * 5000)) * 8 * (rnd() < 0.3 ? 2 ** 20 : 1);
     const r = rnd();
     if (r < 0.5) {
-      const v = { size: Math.floor(rnd() * 1e6), site: Math.floor(rnd() * 100), index: i };
+      const v = { size: Math.floor(rnd() * 1e6), site: Math.floor(rnd() * 100) as SiteId, index: i };
       const replaced = t.insertOrReplace(address, v.size, v.site, v.index);
       assert.equal(replaced, m.has(address));
       if (replaced) assert.equal(t.removedIndex, m.get(address)?.index);

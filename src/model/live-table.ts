@@ -6,6 +6,7 @@
 // entries of the probe run back (no tombstones), so a table that sees billions of events does not fill
 // up with dead slots.
 
+import type { SiteId } from './ids.js';
 import { hashAddress } from './tuple-interner.js';
 
 const EMPTY = 0; // address 0 is never a live allocation
@@ -19,7 +20,7 @@ export class LiveTable {
   private count = 0;
   // What remove() found, read by the caller right after it (no object per call on the hot path).
   removedSize = 0;
-  removedSite = 0;
+  removedSite = 0 as SiteId;
   removedIndex = 0;
 
   constructor(initialCapacity = 1 << 16) {
@@ -45,7 +46,7 @@ export class LiveTable {
   }
 
   /** Adds an allocation; the caller has checked that `address` is not live. */
-  insert(address: number, size: number, site: number, index: number): void {
+  insert(address: number, size: number, site: SiteId, index: number): void {
     if ((this.count + 1) * 10 > this.keys.length * 7) this.grow();
     let slot = hashAddress(address) & this.mask;
     while (this.keys[slot] !== EMPTY) slot = (slot + 1) & this.mask;
@@ -60,7 +61,7 @@ export class LiveTable {
    * Adds an allocation at `address`, replacing the one live there if any (then true, and removedSize/Site/
    * Index describe the replaced one). One probe instead of remove() then insert().
    */
-  insertOrReplace(address: number, size: number, site: number, index: number): boolean {
+  insertOrReplace(address: number, size: number, site: SiteId, index: number): boolean {
     if ((this.count + 1) * 10 > this.keys.length * 7) this.grow();
     const keys = this.keys;
     let slot = hashAddress(address) & this.mask;
@@ -68,7 +69,7 @@ export class LiveTable {
       const k = keys[slot] as number;
       if (k === address) {
         this.removedSize = this.sizes[slot] as number;
-        this.removedSite = this.sites[slot] as number;
+        this.removedSite = this.sites[slot] as SiteId;
         this.removedIndex = this.indexes[slot] as number;
         this.sizes[slot] = size;
         this.sites[slot] = site;
@@ -91,7 +92,7 @@ export class LiveTable {
     let slot = this.find(address);
     if (slot < 0) return false;
     this.removedSize = this.sizes[slot] as number;
-    this.removedSite = this.sites[slot] as number;
+    this.removedSite = this.sites[slot] as SiteId;
     this.removedIndex = this.indexes[slot] as number;
     this.count--;
     // Backward-shift deletion: move later members of the probe run into the hole when their home slot
@@ -116,10 +117,10 @@ export class LiveTable {
   }
 
   /** Calls `fn` for every live allocation (order unspecified). */
-  forEach(fn: (address: number, size: number, site: number) => void): void {
+  forEach(fn: (address: number, size: number, site: SiteId) => void): void {
     for (let i = 0; i < this.keys.length; i++) {
       const k = this.keys[i] as number;
-      if (k !== EMPTY) fn(k, this.sizes[i] as number, this.sites[i] as number);
+      if (k !== EMPTY) fn(k, this.sizes[i] as number, this.sites[i] as SiteId);
     }
   }
 
@@ -147,7 +148,7 @@ export class LiveTable {
     this.count = 0;
     for (let i = 0; i < oldKeys.length; i++) {
       const k = oldKeys[i] as number;
-      if (k !== EMPTY) this.insert(k, oldSizes[i] as number, oldSites[i] as number, oldIndexes[i] as number);
+      if (k !== EMPTY) this.insert(k, oldSizes[i] as number, oldSites[i] as SiteId, oldIndexes[i] as number);
     }
   }
 }

@@ -6,8 +6,10 @@
 // A mapping split in pieces is still one allocation for the counts: `origin` ties the pieces together
 // and the allocation count drops when its last piece is unmapped.
 
+import type { SiteId } from './ids.js';
+
 export interface UnmappedPiece {
-  readonly site: number;
+  readonly site: SiteId;
   readonly bytes: number;
   /** The last piece of its mapping went away: the allocation is no longer live. */
   readonly lastPiece: boolean;
@@ -20,7 +22,7 @@ export interface UnmappedPiece {
 export class MappedRegions {
   private starts: number[] = [];
   private ends: number[] = [];
-  private sites: number[] = [];
+  private sites: SiteId[] = [];
   private origins: number[] = [];
   private indexes: number[] = [];
   private readonly piecesByOrigin = new Map<number, number>();
@@ -32,7 +34,7 @@ export class MappedRegions {
   }
 
   /** Adds a mapping. The range must be free: call unmap() on it first (MAP_FIXED replaces mappings). */
-  add(start: number, size: number, site: number, index: number): void {
+  add(start: number, size: number, site: SiteId, index: number): void {
     if (size <= 0) return;
     const i = this.firstEndingAfter(start);
     const origin = this.nextOrigin++;
@@ -66,7 +68,7 @@ export class MappedRegions {
     while (i < this.starts.length && (this.starts[i] as number) < end) {
       const s = this.starts[i] as number;
       const e = this.ends[i] as number;
-      const site = this.sites[i] as number;
+      const site = this.sites[i]!;
       const origin = this.origins[i] as number;
       const index = this.indexes[i] as number;
       const cutStart = Math.max(s, start);
@@ -112,9 +114,9 @@ export class MappedRegions {
   }
 
   /** Calls `fn` for every live piece. */
-  forEach(fn: (start: number, bytes: number, site: number) => void): void {
+  forEach(fn: (start: number, bytes: number, site: SiteId) => void): void {
     for (let i = 0; i < this.starts.length; i++) {
-      fn(this.starts[i] as number, (this.ends[i] as number) - (this.starts[i] as number), this.sites[i] as number);
+      fn(this.starts[i] as number, (this.ends[i] as number) - (this.starts[i] as number), this.sites[i]!);
     }
   }
 

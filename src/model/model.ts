@@ -18,12 +18,13 @@ import type {
   SnapshotRecord,
 } from '../capture/records.js';
 import type { ReadonlyFrameTable } from './frames.js';
+import type { StreamId, ThreadIndex } from './ids.js';
 import type { ReadonlyFloat64Array, ReadonlySiteTable } from './site-table.js';
 
 export interface ThreadInfo {
   /** Dense index (0, 1, …) used in sites. */
-  readonly index: number;
-  readonly stream: number;
+  readonly index: ThreadIndex;
+  readonly stream: StreamId;
   readonly osTid: number;
   readonly pythonIdent: number;
   readonly name: string;

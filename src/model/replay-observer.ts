@@ -3,15 +3,16 @@
 // and what they may read of the replay's tables meanwhile. Analyses import this, not the builder.
 
 import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
+import type { PyNodeId1, SiteId, ThreadIndex } from './ids.js';
 import type { ReadonlySiteTable } from './site-table.js';
 
 /** What an observer may read while the replay runs (the tables grow as it goes). */
 export interface ReplayContext {
   readonly sites: ReadonlySiteTable;
-  /** The parent of a (global) Python stack node; 0 for a root frame. */
-  pyParent(node: number): number;
+  /** The parent of a Python stack node; NO_PY_NODE for an outermost frame. */
+  pyParent(node: PyNodeId1): PyNodeId1;
   /** The code id of a Python stack node's frame (the code object's, as in CODE records). */
-  pyCode(node: number): number;
+  pyCode(node: PyNodeId1): number;
 }
 
 /**
@@ -26,7 +27,7 @@ export interface ReplayObserver {
    * is the site's thread index and `index` the allocation's number among that thread's allocations (1, 2,
    * …): the one just made, or the one being freed, so an observer can tell when a freed block was made.
    */
-  change(site: number, seq: number, bytes: number, count: number, thread: number, index: number): void;
+  change(site: SiteId, seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void;
   /** A memory snapshot: the events with a lower seq were replayed, none with a higher one (yet). */
   snapshot(seq: number, timeNs: number): void;
   /**
@@ -40,5 +41,5 @@ export interface ReplayObserver {
    * Aggregated captures, once at the end of the replay: the site of a checkpoint entry's location. Stacks
    * resolve only then, when every FRAME has arrived (a FRAME may come after the CHECKPOINT that uses it).
    */
-  resolveCheckpoints?(siteOf: (entry: CheckpointEntry) => number): void;
+  resolveCheckpoints?(siteOf: (entry: CheckpointEntry) => SiteId): void;
 }

@@ -2,6 +2,7 @@
 // the finest grain any report needs. Everything per site lives in parallel typed arrays indexed by site
 // id, so memory grows with the number of distinct sites, never with the number of events.
 
+import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
 import { TupleInterner } from './tuple-interner.js';
 
 /** A Float64Array its holder may read but not write (the model's columns, shared with the builder). */
@@ -44,10 +45,10 @@ export type SiteColumnName = (typeof SITE_COLUMNS)[number];
 export interface ReadonlySiteTable {
   readonly size: number;
   readonly columns: { readonly [K in SiteColumnName]: { readonly array: ReadonlyFloat64Array } };
-  pyStack(site: number): number;
-  nativeStack(site: number): number;
-  thread(site: number): number;
-  allocator(site: number): number;
+  pyStack(site: SiteId): PyNodeId1;
+  nativeStack(site: SiteId): NativeNodeId1;
+  thread(site: SiteId): ThreadIndex;
+  allocator(site: SiteId): number;
   /** Bytes held by the table (for the memory figures in benchmarks). */
   readonly byteLength: number;
 }
@@ -72,23 +73,23 @@ export class SiteTable implements ReadonlySiteTable {
     return this.keys.size;
   }
 
-  intern(pyStack: number, nativeStack: number, thread: number, allocator: number): number {
+  intern(pyStack: PyNodeId1, nativeStack: NativeNodeId1, thread: ThreadIndex, allocator: number): SiteId {
     const before = this.keys.size;
     const id = this.keys.intern(pyStack, nativeStack, thread, allocator);
     if (this.keys.size !== before) for (const name of SITE_COLUMNS) this.columns[name].ensure(id + 1);
-    return id;
+    return id as SiteId;
   }
 
-  pyStack(site: number): number {
-    return this.keys.get(site, 0);
+  pyStack(site: SiteId): PyNodeId1 {
+    return this.keys.get(site, 0) as PyNodeId1;
   }
-  nativeStack(site: number): number {
-    return this.keys.get(site, 1);
+  nativeStack(site: SiteId): NativeNodeId1 {
+    return this.keys.get(site, 1) as NativeNodeId1;
   }
-  thread(site: number): number {
-    return this.keys.get(site, 2);
+  thread(site: SiteId): ThreadIndex {
+    return this.keys.get(site, 2) as ThreadIndex;
   }
-  allocator(site: number): number {
+  allocator(site: SiteId): number {
     return this.keys.get(site, 3);
   }
 

@@ -11,6 +11,7 @@ import type { CaptureHeader, CodeRecord, FrameRecord, ImageRecord, NativeFrameRe
 import { CaptureFormatError } from '../errors.js';
 import type { PathInfo } from './frame-kinds.js';
 import { FrameTable } from './frames.js';
+import { type FrameId, NO_NATIVE_NODE, NO_PY_NODE, type NativeNodeId1, type PyNodeId1, type SiteId, type StreamId, type ThreadIndex } from './ids.js';
 import { ImageTable, type NativeSymbolizer } from './images.js';
 import type { ThreadInfo } from './model.js';
 import type { SiteTable } from './site-table.js';
@@ -30,14 +31,15 @@ export const firstLineResolver: LineResolver = (code) => code.firstLineNo;
 export type ThreadState = { -readonly [K in keyof ThreadInfo]: ThreadInfo[K] };
 
 interface StreamState {
-  thread: number;
+  thread: ThreadIndex;
+  /** The stream's own node ids (1, 2, …) → PyNodeId1 and NativeNodeId1 (0: not defined). */
   py: Int32Array;
   native: Int32Array;
   // Cache of the last (stack, native stack, allocator) → site: consecutive allocations share it often.
   lastStack: number;
   lastNative: number;
   lastAllocator: number;
-  lastSite: number;
+  lastSite: SiteId;
   // A direct-mapped cache of (stack, native stack, allocator) → site behind it (-1: empty slot). Local
   // stack ids are reused after a STACK_RESET, so the reset clears it.
   cacheKey: Float64Array;
@@ -52,11 +54,11 @@ interface ResolvedFrames {
   /** Global Python and native node ids up to these are mapped. */
   py: number;
   native: number;
-  readonly byCodeAndLine: Map<string, number>;
-  readonly byIp: Map<number, number>;
+  readonly byCodeAndLine: Map<string, FrameId>;
+  readonly byIp: Map<number, FrameId>;
   /** Nodes mapped to a placeholder: their CODE record, or the IMAGE holding their address, was missing. */
-  unknownPy: number[];
-  unknownNative: number[];
+  unknownPy: PyNodeId1[];
+  unknownNative: NativeNodeId1[];
   /** Images loaded when the native nodes were last mapped. */
   images: number;
 }
@@ -69,14 +71,16 @@ export class StackResolver {
   /** Codes whose line table the line resolver could not read. */
   readonly unreadableLineTables = new Set<number>();
   /** The thread index of the stream of the latest site() call (read right after it: no object per event). */
-  lastThread = 0;
+  lastThread = 0 as ThreadIndex;
 
   private paths: PathInfo = { stdlibDirs: [], sitePackages: [], sysPath: [] };
-  private readonly pyNodes = new TupleInterner(3, 4096); // (parent global, codeId, instr); global = id + 1
-  private readonly nativeNodes = new TupleInterner(2, 4096); // (parent global, ip)
+  // Interned nodes: (parent PyNodeId1, codeId, instr) and (parent NativeNodeId1, ip). The interners count
+  // from 0, the node ids from 1 (0 is "none"): node id = interner id + 1.
+  private readonly pyNodes = new TupleInterner(3, 4096);
+  private readonly nativeNodes = new TupleInterner(2, 4096);
   private readonly codes = new Map<number, CodeRecord>();
-  private readonly streams = new Map<number, StreamState>();
-  private lastStreamId = -1;
+  private readonly streams = new Map<StreamId, StreamState>();
+  private lastStreamId = -1 as StreamId;
   private lastStream: StreamState | undefined;
   private images = new ImageTable('');
   private resolved: ResolvedFrames | undefined;
@@ -95,19 +99,20 @@ export class StackResolver {
 
   // ── hot path ─────────────────────────────────────────────────────────────────────────────────────
 
-  /** The site of an event of `stream` (also sets lastThread). */
-  site(stream: number, stack: number, nativeStack: number, allocator: number): number {
+  /** The site of an event of `stream` whose stacks are the stream's own node ids `stack` and `nativeStack`
+   * (0: none). Also sets lastThread. */
+  site(stream: StreamId, stack: number, nativeStack: number, allocator: number): SiteId {
     const st = this.lastStreamId === stream && this.lastStream !== undefined ? this.lastStream : this.streamState(stream);
     this.lastThread = st.thread;
     if (stack === st.lastStack && nativeStack === st.lastNative && allocator === st.lastAllocator) return st.lastSite;
     // One number for the key (exact while both ids are below 2^24; past that, no caching).
     const key = stack < 16777216 && nativeStack < 16777216 ? (stack * 16777216 + nativeStack) * 16 + allocator : -2;
     const slot = (Math.imul(stack, 0x9e3779b1) ^ Math.imul(nativeStack, 0x85ebca6b) ^ allocator) & (SITE_CACHE - 1);
-    let site: number;
+    let site: SiteId;
     if (key === -2) {
       site = this.siteOf(st, stack, nativeStack, allocator);
     } else if (st.cacheKey[slot] === key) {
-      site = st.cacheSite[slot] as number;
+      site = st.cacheSite[slot] as SiteId;
     } else {
       site = this.siteOf(st, stack, nativeStack, allocator);
       st.cacheKey[slot] = key;
@@ -121,24 +126,24 @@ export class StackResolver {
   }
 
   /** The site of an event: its stream's stack ids mapped to global stack nodes, then interned. */
-  private siteOf(st: StreamState, stack: number, nativeStack: number, allocator: number): number {
-    let py = 0;
+  private siteOf(st: StreamState, stack: number, nativeStack: number, allocator: number): SiteId {
+    let py = NO_PY_NODE;
     if (stack > 0) {
-      py = stack < st.py.length ? (st.py[stack] as number) : 0;
+      py = stack < st.py.length ? (st.py[stack] as PyNodeId1) : NO_PY_NODE;
       if (py === 0) this.unknownStacks++;
     }
-    let nat = 0;
+    let nat = NO_NATIVE_NODE;
     if (nativeStack > 0) {
-      nat = nativeStack < st.native.length ? (st.native[nativeStack] as number) : 0;
+      nat = nativeStack < st.native.length ? (st.native[nativeStack] as NativeNodeId1) : NO_NATIVE_NODE;
       if (nat === 0) this.unknownStacks++;
     }
     return this.sites.intern(py, nat, st.thread, allocator);
   }
 
-  private streamState(stream: number): StreamState {
+  private streamState(stream: StreamId): StreamState {
     let st = this.streams.get(stream);
     if (st === undefined) {
-      const index = this.threads.length;
+      const index = this.threads.length as ThreadIndex;
       this.threads.push({ index, stream, osTid: 0, pythonIdent: 0, name: '', startNs: undefined, exitNs: undefined });
       st = {
         thread: index,
@@ -147,7 +152,7 @@ export class StackResolver {
         lastStack: -1,
         lastNative: -1,
         lastAllocator: -1,
-        lastSite: 0,
+        lastSite: 0 as SiteId,
         cacheKey: new Float64Array(SITE_CACHE).fill(-1),
         cacheSite: new Int32Array(SITE_CACHE),
       };
@@ -161,23 +166,23 @@ export class StackResolver {
   // ── records that define stacks ───────────────────────────────────────────────────────────────────
 
   frame(record: FrameRecord): void {
-    const st = this.streamState(record.stream);
+    const st = this.streamState(record.stream as StreamId);
     const parent = record.parent === 0 ? 0 : record.parent < st.py.length ? (st.py[record.parent] as number) : 0;
     if (record.parent !== 0 && parent === 0) this.unknownStacks++;
-    const global = this.pyNodes.intern(parent, record.codeId, record.instr) + 1;
+    const global = this.pyNodes.intern(parent, record.codeId, record.instr) + 1; // PyNodeId1
     st.py = setGrow(st.py, record.id, global);
   }
 
   nativeFrame(record: NativeFrameRecord): void {
-    const st = this.streamState(record.stream);
+    const st = this.streamState(record.stream as StreamId);
     const parent = record.parent === 0 ? 0 : record.parent < st.native.length ? (st.native[record.parent] as number) : 0;
     if (record.parent !== 0 && parent === 0) this.unknownStacks++;
-    const global = this.nativeNodes.intern(parent, record.ip) + 1;
+    const global = this.nativeNodes.intern(parent, record.ip) + 1; // NativeNodeId1
     st.native = setGrow(st.native, record.id, global);
   }
 
   /** STACK_RESET: the stream's node ids start again from 1. */
-  stackReset(stream: number): void {
+  stackReset(stream: StreamId): void {
     const st = this.streamState(stream);
     st.py.fill(0);
     st.native.fill(0);
@@ -194,28 +199,28 @@ export class StackResolver {
   }
 
   /** The thread of `stream` (made when the stream is first seen). */
-  threadOf(stream: number): ThreadState {
-    return this.threads[this.streamState(stream).thread] as ThreadState;
+  threadOf(stream: StreamId): ThreadState {
+    return this.threads[this.streamState(stream).thread]!;
   }
 
   /**
    * The global nodes and thread of a location named by `stream`'s own stack ids (a CHECKPOINT entry's),
    * as the stacks are now; a node is 0 where its id was never defined.
    */
-  localStacks(stream: number, stack: number, nativeStack: number): { readonly py: number; readonly native: number; readonly thread: number } {
+  localStacks(stream: StreamId, stack: number, nativeStack: number): { readonly py: PyNodeId1; readonly native: NativeNodeId1; readonly thread: ThreadIndex } {
     const st = this.streamState(stream);
-    const py = stack > 0 ? ((st.py[stack]) ?? 0) : 0;
-    const native = nativeStack > 0 ? ((st.native[nativeStack]) ?? 0) : 0;
+    const py = stack > 0 ? ((st.py[stack] as PyNodeId1 | undefined) ?? NO_PY_NODE) : NO_PY_NODE;
+    const native = nativeStack > 0 ? ((st.native[nativeStack] as NativeNodeId1 | undefined) ?? NO_NATIVE_NODE) : NO_NATIVE_NODE;
     return { py, native, thread: st.thread };
   }
 
-  /** The parent of a (global) Python stack node; 0 for a root frame. */
-  pyParent(node: number): number {
-    return node > 0 && node <= this.pyNodes.size ? this.pyNodes.get(node - 1, 0) : 0;
+  /** The parent of a Python stack node; NO_PY_NODE for an outermost frame. */
+  pyParent(node: PyNodeId1): PyNodeId1 {
+    return node > 0 && node <= this.pyNodes.size ? (this.pyNodes.get(node - 1, 0) as PyNodeId1) : NO_PY_NODE;
   }
 
   /** The code id of a Python stack node's frame. */
-  pyCode(node: number): number {
+  pyCode(node: PyNodeId1): number {
     return node > 0 && node <= this.pyNodes.size ? this.pyNodes.get(node - 1, 1) : 0;
   }
 
@@ -251,15 +256,16 @@ export class StackResolver {
     frames.pyFrame = growInt32(frames.pyFrame, nPy + 1);
     frames.pyParent = growInt32(frames.pyParent, nPy + 1);
     if (r.unknownPy.length > 0) {
-      const still: number[] = [];
+      const still: PyNodeId1[] = [];
       for (const g of r.unknownPy) if (!this.mapPyNode(r, g)) still.push(g);
       r.unknownPy = still;
     }
-    for (let g = r.py + 1; g <= nPy; g++) {
+    for (let g = (r.py + 1) as PyNodeId1; g <= nPy; g++) {
       frames.pyParent[g] = this.pyNodes.get(g - 1, 0);
       if (!this.mapPyNode(r, g)) r.unknownPy.push(g);
     }
     r.py = nPy;
+    frames.pyNodeCount = nPy;
     frames.unknownCodes = r.unknownPy.length;
 
     const nNative = this.nativeNodes.size;
@@ -267,11 +273,11 @@ export class StackResolver {
     frames.nativeParent = growInt32(frames.nativeParent, nNative + 1);
     const images = this.images.list.length;
     if (r.unknownNative.length > 0 && images !== r.images) {
-      const still: number[] = [];
+      const still: NativeNodeId1[] = [];
       for (const g of r.unknownNative) if (!this.mapNativeNode(r, g)) still.push(g);
       r.unknownNative = still;
     }
-    for (let g = r.native + 1; g <= nNative; g++) {
+    for (let g = (r.native + 1) as NativeNodeId1; g <= nNative; g++) {
       frames.nativeParent[g] = this.nativeNodes.get(g - 1, 0);
       if (!this.mapNativeNode(r, g)) r.unknownNative.push(g);
     }
@@ -280,12 +286,12 @@ export class StackResolver {
     return frames;
   }
 
-  /** Maps Python node `g` (global id) to its frame; false when its code object has not arrived (yet). */
-  private mapPyNode(r: ResolvedFrames, g: number): boolean {
+  /** Maps Python node `g` to its frame; false when its code object has not arrived (yet). */
+  private mapPyNode(r: ResolvedFrames, g: PyNodeId1): boolean {
     const codeId = this.pyNodes.get(g - 1, 1);
     const instr = this.pyNodes.get(g - 1, 2);
     const code = this.codes.get(codeId);
-    let frame: number;
+    let frame: FrameId;
     if (code === undefined) {
       frame = r.frames.intern(`<unknown code ${codeId}>`, '<unknown>', 0, false, 'user');
     } else {
@@ -311,7 +317,7 @@ export class StackResolver {
   }
 
   /** Maps native node `g` to its frame; false when no loaded image holds its address (yet). */
-  private mapNativeNode(r: ResolvedFrames, g: number): boolean {
+  private mapNativeNode(r: ResolvedFrames, g: NativeNodeId1): boolean {
     const ip = this.nativeNodes.get(g - 1, 1);
     let frame = r.byIp.get(ip);
     let found = true;

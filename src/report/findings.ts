@@ -4,12 +4,13 @@
 import type { Finding } from '../analysis/findings/index.js';
 import type { StackAmount } from '../analysis/stacks.js';
 import type { Frame } from '../model/frames.js';
+import type { FrameId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import { type Paint, displayPath, formatBytes, formatCount, formatDuration, formatTime, noPaint, textWidth, truncateLeft, wrapText } from './format.js';
 
 /** `load_chunk at app/batch.py:14` (the file relative to the program's directory). */
-export function frameText(model: CaptureModel, id: number): string {
-  if (id < 0) return '(no Python frame)';
+export function frameText(model: CaptureModel, id: FrameId | -1): string {
+  if (id === -1) return '(no Python frame)';
   const f = model.frames.frame(id);
   if (f.native) return f.function;
   const file = displayPath(f.file, model.header.cwd);
@@ -33,7 +34,7 @@ function short(model: CaptureModel, f: Frame, caller: Frame | undefined): string
  * A stack on one line, outermost first, as many of the innermost frames as fit in `width`:
  * `… → main (app.py:20) → load (:14)`.
  */
-export function stackText(model: CaptureModel, frames: readonly number[], width = Infinity): string {
+export function stackText(model: CaptureModel, frames: readonly FrameId[], width = Infinity): string {
   if (frames.length === 0) return '(no Python stack)';
   const fs = frames.map((id) => model.frames.frame(id));
   // The innermost frame shown names its file even when its caller is in the same file.
@@ -130,7 +131,7 @@ export function renderFindings(model: CaptureModel, list: readonly Finding[], op
   return out;
 }
 
-function framesJson(model: CaptureModel, frames: readonly number[]): { function: string; file: string; line: number }[] {
+function framesJson(model: CaptureModel, frames: readonly FrameId[]): { function: string; file: string; line: number }[] {
   return frames.map((id) => {
     const f = model.frames.frame(id);
     return { function: f.function, file: f.file, line: f.line };
@@ -143,7 +144,7 @@ export function stackJson(model: CaptureModel, st: StackAmount): Record<string, 
 
 export function findingJson(model: CaptureModel, f: Finding): Record<string, unknown> {
   const base = { kind: f.kind, title: f.title, advice: f.advice, bytes: f.bytes, evidence: findingEvidence(model, f) };
-  const frame = (id: number) => (id < 0 ? null : (framesJson(model, [id])[0] ?? null));
+  const frame = (id: FrameId | -1) => (id === -1 ? null : (framesJson(model, [id])[0] ?? null));
   switch (f.kind) {
     case 'large-objects-kept':
       return {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CallTree, CallTreeNode } from '../analysis/call-tree.js';
 import type { Frame } from '../model/frames.js';
+import type { FrameId } from '../model/ids.js';
 import { type TreeViewState, drawTree, initialState, pressKey, visibleRows } from './tree-view.js';
 
 // root → a → b → {c, d}; root → e
@@ -9,7 +10,7 @@ function tree(): CallTree {
   const mk = (id: number, parent: number, frame: number, bytes: number, self: number, children: number[]): CallTreeNode => ({
     id,
     parent,
-    frame,
+    frame: frame as FrameId,
     bytes,
     count: 1,
     selfBytes: self,
@@ -17,8 +18,8 @@ function tree(): CallTree {
     children,
   });
   const nodes = [mk(0, -1, -1, 100, 0, [1, 5]), mk(1, 0, 0, 90, 0, [2]), mk(2, 1, 1, 90, 0, [3, 4]), mk(3, 2, 2, 60, 60, []), mk(4, 2, 3, 30, 30, []), mk(5, 0, 4, 10, 10, [])];
-  const frames = new Map<number, Frame>(
-    ['a', 'b', 'c', 'd', 'e'].map((name, id) => [id, { id, function: name, file: '/srv/app/m.py', line: id + 1, kind: 'user', native: false, module: 'm', moduleType: 'project' }]),
+  const frames = new Map<FrameId, Frame>(
+    ['a', 'b', 'c', 'd', 'e'].map((name, i) => [i as FrameId, { id: i as FrameId, function: name, file: '/srv/app/m.py', line: i + 1, kind: 'user', native: false, module: 'm', moduleType: 'project' }]),
   );
   return { nodes, frames, stacks: 3, omittedStacks: 0, omittedBytes: 0 };
 }

@@ -114,7 +114,7 @@ export function drawTree(state: TreeViewState, options: DrawOptions): string[] {
     const mark = node.children.length === 0 ? ' ' : state.open.has(node.id) ? '▾' : '▸';
     const amount = `${formatBytes(node.bytes)} ${formatPercent(node.bytes, options.total)}`;
     const own = node.selfBytes > 0 ? `  own ${formatBytes(node.selfBytes)} in ${formatCount(node.selfCount)}` : '';
-    const label = node.frame < 0 ? `<all: ${formatCount(state.tree.stacks)} stacks>` : frameText(state.tree.frames.get(node.frame), options.cwd);
+    const label = node.frame === -1 ? `<all: ${formatCount(state.tree.stacks)} stacks>` : frameText(state.tree.frames.get(node.frame), options.cwd);
     const indent = '  '.repeat(depth);
     const room = Math.max(16, options.width - indent.length - amount.length - own.length - 4);
     const line = `${indent}${mark} ${paint(shareColour(options.total === 0 ? 0 : node.bytes / options.total), amount)}  ${truncateLocation(label, room)}${paint('dim', own)}`;

@@ -33,7 +33,7 @@ export function renderTree(tree: CallTree, options: TreeTextOptions): string[] {
   const maxLines = options.maxLines ?? Infinity;
   let cut = 0;
   const label = (n: CallTreeNode): string => {
-    if (n.frame < 0) return tree.omittedStacks > 0 ? `<the ${formatCount(tree.stacks)} biggest stacks>` : '<all>';
+    if (n.frame === -1) return tree.omittedStacks > 0 ? `<the ${formatCount(tree.stacks)} biggest stacks>` : '<all>';
     return frameText(tree.frames.get(n.frame), options.cwd);
   };
   const line = (n: CallTreeNode, prefix: string): void => {

@@ -4,13 +4,14 @@
 // stack nodes and code objects in (ModelBuilder.current() resolves frames incrementally, finish() in one go).
 
 import type { CaptureVisitor, CaptureHeader, DecodeWarning, MetaRecord } from '../../src/capture/records.js';
+import type { SiteId } from '../../src/model/ids.js';
 import type { CaptureModel } from '../../src/model/model.js';
 import { SITE_COLUMNS } from '../../src/model/site-table.js';
 import type { StreamCall } from './random-stream.js';
 
 const SHOW_ALL = { showInternal: true, showImports: true };
 
-export function siteName(model: CaptureModel, site: number): string {
+export function siteName(model: CaptureModel, site: SiteId): string {
   const thread = model.threads[model.sites.thread(site)];
   const frames = model.frames.stack(model.sites.pyStack(site), model.sites.nativeStack(site), SHOW_ALL).map((id) => {
     const f = model.frames.frame(id);
@@ -21,7 +22,7 @@ export function siteName(model: CaptureModel, site: number): string {
 
 export function modelDigest(model: CaptureModel): Record<string, unknown> {
   const sites: Record<string, Record<string, number>> = {};
-  for (let s = 0; s < model.sites.size; s++) {
+  for (let s = 0 as SiteId; s < model.sites.size; s++) {
     const key = siteName(model, s);
     const entry = (sites[key] ??= {});
     for (const col of SITE_COLUMNS) {

@@ -21,7 +21,7 @@ describe('repeated growth of a collection', () => {
     const { verdict, model } = analyze(growth(GROWTH_MIN_EVENTS, 2 * MiB));
     const f = only(verdict.findings, 'collection-growth');
     const item = f.items[0];
-    assert.ok(item !== undefined);
+    assert.ok(item !== undefined && item.line !== -1);
     assert.equal(model.frames.frame(item.line).function, 'build');
     assert.equal(item.growths, GROWTH_MIN_EVENTS);
     assert.equal(item.maxBytes, 2 * MiB);

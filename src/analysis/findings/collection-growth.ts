@@ -6,6 +6,7 @@
 // on their thread.
 
 import { Allocator } from '../../capture/format.js';
+import type { FrameId, SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon, isOwnCode } from './finding.js';
 
@@ -25,8 +26,8 @@ export const COLLECTION_GROWTH_TEXT = {
 
 export interface GrowthItem {
   /** The allocating line (frame id) and one full stack through it (the one with the most growths). */
-  readonly line: number;
-  readonly frames: readonly number[];
+  readonly line: FrameId | -1;
+  readonly frames: readonly FrameId[];
   readonly growths: number;
   readonly copiedBytes: number;
   readonly maxBytes: number;
@@ -40,9 +41,9 @@ export interface CollectionGrowthFinding extends FindingCommon {
 const REALLOCATORS = new Set<number>([Allocator.Realloc, Allocator.PymallocRealloc, Allocator.Reallocarray, Allocator.Mremap]);
 
 /** The allocating line the program can change: the innermost frame of its own code, else the innermost. */
-function ownLine(model: CaptureModel, frames: readonly number[]): number {
+function ownLine(model: CaptureModel, frames: readonly FrameId[]): FrameId | -1 {
   for (let i = frames.length - 1; i >= 0; i--) {
-    const f = model.frames.frame(frames[i] as number);
+    const f = model.frames.frame(frames[i]!);
     if (isOwnCode(f)) return f.id;
   }
   return frames[frames.length - 1] ?? -1;
@@ -57,11 +58,11 @@ export function collectionGrowth({ model, facts, filter }: DetectorInput): Colle
     copied: number;
     max: number;
     best: number;
-    frames: readonly number[];
+    frames: readonly FrameId[];
   }
-  const lines = new Map<number, Line>();
+  const lines = new Map<FrameId | -1, Line>();
   const sites = model.sites;
-  for (let s = 0; s < r.growths.length; s++) {
+  for (let s = 0 as SiteId; s < r.growths.length; s++) {
     const growths = r.growths[s] as number;
     if (growths === 0 || !REALLOCATORS.has(sites.allocator(s))) continue;
     const frames = model.frames.stack(sites.pyStack(s), sites.nativeStack(s), filter);

@@ -30,7 +30,7 @@ describe('reference cycles freed by the collector', () => {
     assert.deepEqual(f.largest, { timeNs: 50 * ms, generation: 0, bytes: 6 * MiB });
     const st = f.stacks[0];
     assert.ok(st !== undefined);
-    assert.equal(model.frames.frame(st.frames[st.frames.length - 1] as number).function, 'Node.__init__');
+    assert.equal(model.frames.frame(st.frames[st.frames.length - 1]!).function, 'Node.__init__');
     assert.equal(verdict.gc.bytesFreed, 6 * MiB);
     assert.equal(verdict.gc.generations[0]?.bytesFreed, 6 * MiB);
   });

@@ -6,6 +6,7 @@
 // thread has it on its stack, so the first allocation of the thread outside it shows it had returned.
 
 import type { FrameFilter } from '../../model/frames.js';
+import { type FrameId, NO_PY_NODE, type PyNodeId1, type SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import { LONG_LIVED_MIN_NS } from '../large-lifetimes.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
@@ -27,9 +28,9 @@ export const LARGE_OBJECTS_KEPT_TEXT = {
 
 export interface KeptItem {
   /** The stack of the allocations (frame ids, root first). */
-  readonly frames: readonly number[];
-  /** The function that made them (a frame id on the stack). */
-  readonly maker: number;
+  readonly frames: readonly FrameId[];
+  /** The function that made them (a frame on the stack). */
+  readonly maker: FrameId;
   readonly bytes: number;
   readonly count: number;
   /** Of those, still live at the end. */
@@ -56,11 +57,11 @@ const COMPREHENSION = /^(.*\.)?<(listcomp|dictcomp|setcomp|genexpr|lambda)>$/;
  * own code (not the stdlib or an installed package, which return what they made to it), comprehensions
  * and lambdas left to their enclosing function. 0 when that is module level or there is none.
  */
-function makerNode(model: CaptureModel, pyNode: number, filter: FrameFilter): number {
+function makerNode(model: CaptureModel, pyNode: PyNodeId1, filter: FrameFilter): PyNodeId1 {
   const fr = model.frames;
-  let fallback = 0;
-  for (let n = pyNode; n > 0; n = fr.pyParent[n] as number) {
-    const id = fr.pyFrame[n] as number;
+  let fallback = NO_PY_NODE;
+  for (let n = pyNode; n > 0; n = fr.pyParentOf(n)) {
+    const id = fr.pyFrameOf(n);
     if (!fr.visible(id, filter)) continue;
     const f = fr.frame(id);
     if (COMPREHENSION.test(f.function)) continue;
@@ -84,11 +85,11 @@ export function largeObjectsKept({ model, facts, filter, minBytes }: DetectorInp
   const endNs = lastSnapshotNs(model) ?? model.durationNs;
   const runNs = endNs;
   if (runNs <= 0) return [];
-  const makerOfSite = new Map<number, number>();
+  const makerOfSite = new Map<SiteId, PyNodeId1>();
 
   interface Group {
-    frames: number[];
-    maker: number;
+    frames: FrameId[];
+    maker: FrameId;
     bytes: number;
     count: number;
     liveBytes: number;
@@ -117,7 +118,7 @@ export function largeObjectsKept({ model, facts, filter, minBytes }: DetectorInp
     const key = frames.join(',');
     let g = groups.get(key);
     if (g === undefined) {
-      g = { frames, maker: fr.pyFrame[n] as number, bytes: 0, count: 0, liveBytes: 0, liveCount: 0, first: a.allocNs, returned, outlived: 0 };
+      g = { frames, maker: fr.pyFrameOf(n), bytes: 0, count: 0, liveBytes: 0, liveCount: 0, first: a.allocNs, returned, outlived: 0 };
       groups.set(key, g);
     }
     g.bytes += a.bytes;

@@ -29,7 +29,7 @@ describe('threads created over and over, or many at once', () => {
     assert.equal(f.threads.replacements, THREAD_CHURN_MIN);
     assert.equal(f.threads.maxAlive, 2);
     const entry = f.threads.entries[0];
-    assert.ok(entry !== undefined);
+    assert.ok(entry !== undefined && entry.frame !== -1);
     assert.equal(model.frames.frame(entry.frame).function, 'task');
     assert.equal(entry.threads, THREAD_CHURN_MIN + 1);
   });

@@ -5,6 +5,7 @@
 // The evidence (threadEvidence) is also the verdict's thread summary.
 
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../../model/frames.js';
+import { type FrameId, NO_NATIVE_NODE, type SiteId, type ThreadIndex } from '../../model/ids.js';
 import type { CaptureModel, ThreadInfo } from '../../model/model.js';
 import { type DetectorInput, type FindingCommon, isOwnCode } from './finding.js';
 
@@ -43,7 +44,7 @@ export interface ThreadEvidence {
   /** Median life of the threads that ended, ns. */
   readonly medianLifeNs: number | undefined;
   /** What the threads ran: their outermost frame of the program's own code (frame id, -1 when none). */
-  readonly entries: readonly { readonly frame: number; readonly threads: number }[];
+  readonly entries: readonly { readonly frame: FrameId | -1; readonly threads: number }[];
 }
 
 export interface ThreadFinding extends FindingCommon {
@@ -113,16 +114,16 @@ export function threadEvidence(model: CaptureModel, filter: FrameFilter = DEFAUL
  * What worker threads ran: per thread, the outermost frame of the program's own code on any of its stacks
  * (threading's Thread.run calls the target), else the outermost frame of its first stack.
  */
-function threadEntries(model: CaptureModel, workers: ReadonlySet<number>, filter: FrameFilter): { frame: number; threads: number }[] {
-  const own = new Map<number, number>();
-  const any = new Map<number, number>();
+function threadEntries(model: CaptureModel, workers: ReadonlySet<ThreadIndex>, filter: FrameFilter): { frame: FrameId | -1; threads: number }[] {
+  const own = new Map<ThreadIndex, FrameId>();
+  const any = new Map<ThreadIndex, FrameId>();
   const sites = model.sites;
-  for (let s = 0; s < sites.size; s++) {
+  for (let s = 0 as SiteId; s < sites.size; s++) {
     const thread = sites.thread(s);
     if (!workers.has(thread) || own.has(thread)) continue;
-    const frames = model.frames.stack(sites.pyStack(s), 0, filter);
+    const frames = model.frames.stack(sites.pyStack(s), NO_NATIVE_NODE, filter);
     if (frames.length === 0) continue;
-    if (!any.has(thread)) any.set(thread, frames[0] as number);
+    if (!any.has(thread)) any.set(thread, frames[0]!);
     for (const id of frames) {
       if (isOwnCode(model.frames.frame(id))) {
         own.set(thread, id);
@@ -130,7 +131,7 @@ function threadEntries(model: CaptureModel, workers: ReadonlySet<number>, filter
       }
     }
   }
-  const counts = new Map<number, number>();
+  const counts = new Map<FrameId | -1, number>();
   for (const t of workers) {
     const e = own.get(t) ?? any.get(t) ?? -1;
     counts.set(e, (counts.get(e) ?? 0) + 1);

@@ -5,6 +5,7 @@
 
 import type { AllocationSet } from '../../analysis/allocation-set.js';
 import type { StackAmount } from '../../analysis/stacks.js';
+import type { FrameId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import { ProtoWriter } from './protobuf.js';
 
@@ -42,11 +43,11 @@ export function pprofProfile(input: PprofInput): Uint8Array {
 
   // Samples: one per distinct stack across both sets.
   interface Sample {
-    readonly frames: readonly number[];
+    readonly frames: readonly FrameId[];
     values: [number, number, number, number];
   }
   const samples = new Map<string, Sample>();
-  const sampleOf = (frames: readonly number[]): Sample => {
+  const sampleOf = (frames: readonly FrameId[]): Sample => {
     const key = frames.join(',');
     let s = samples.get(key);
     if (s === undefined) {
@@ -69,7 +70,7 @@ export function pprofProfile(input: PprofInput): Uint8Array {
   // Functions by (name, file); locations by frame id. A stack without frames gets one pseudo-location.
   const functionIds = new Map<string, number>();
   const functions: ProtoWriter[] = [];
-  const locationIds = new Map<number, number>();
+  const locationIds = new Map<FrameId | -1, number>();
   const locations: ProtoWriter[] = [];
   const functionOf = (name: string, file: string, startLine: number): number => {
     const key = `${name}\u0000${file}`;
@@ -82,12 +83,12 @@ export function pprofProfile(input: PprofInput): Uint8Array {
     }
     return id;
   };
-  const locationOf = (frameId: number): number => {
+  const locationOf = (frameId: FrameId | -1): number => {
     let id = locationIds.get(frameId);
     if (id === undefined) {
       id = locations.length + 1;
       locationIds.set(frameId, id);
-      const f = frameId < 0 ? { function: '<no Python stack>', file: '', line: 0 } : model.frames.frame(frameId);
+      const f = frameId === -1 ? { function: '<no Python stack>', file: '', line: 0 } : model.frames.frame(frameId);
       const fn = functionOf(f.function, f.file, 0);
       const line = new ProtoWriter().uintField(1, fn).uintField(2, f.line);
       locations.push(new ProtoWriter().uintField(1, id).messageField(4, line));

@@ -4,13 +4,14 @@
 import type { StackAmount } from '../../analysis/stacks.js';
 import { ALLOCATORS } from '../../capture/format.js';
 import type { Frame } from '../../model/frames.js';
+import type { FrameId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import type { SiteAmount } from '../../analysis/allocation-set.js';
 import type { FrameFilter } from '../../model/frames.js';
 
 const NO_STACK_FRAME = { function: '<no Python stack>', file: '', line: 0 };
 
-function frameOf(model: CaptureModel, id: number): Pick<Frame, 'function' | 'file' | 'line'> {
+function frameOf(model: CaptureModel, id: FrameId): Pick<Frame, 'function' | 'file' | 'line'> {
   return model.frames.frame(id);
 }
 
@@ -34,12 +35,12 @@ export function foldedStacks(model: CaptureModel, stacks: readonly StackAmount[]
 /** speedscope's file format (https://www.speedscope.app/file-format-schema.json): two sampled profiles. */
 export function speedscopeProfile(model: CaptureModel, stacks: readonly StackAmount[], exporter: string): Record<string, unknown> {
   const frames: { name: string; file?: string; line?: number }[] = [];
-  const frameIndex = new Map<number, number>();
-  const indexOf = (id: number): number => {
+  const frameIndex = new Map<FrameId | -1, number>();
+  const indexOf = (id: FrameId | -1): number => {
     let i = frameIndex.get(id);
     if (i === undefined) {
       i = frames.length;
-      const f = id < 0 ? NO_STACK_FRAME : frameOf(model, id);
+      const f = id === -1 ? NO_STACK_FRAME : frameOf(model, id);
       const entry: { name: string; file?: string; line?: number } = { name: f.function };
       if (f.file !== '') entry.file = f.file;
       if (f.line > 0) entry.line = f.line;
@@ -129,7 +130,7 @@ export function gprof2dotJson(model: CaptureModel, stacks: readonly StackAmount[
     if (st.frames.length === 0 || st.bytes <= 0) continue;
     const chain: number[] = [];
     for (let i = st.frames.length - 1; i >= 0; i--) {
-      const f = frameOf(model, st.frames[i] as number);
+      const f = frameOf(model, st.frames[i]!);
       const key = `${f.function}\u0000${f.file}`;
       let k = index.get(key);
       if (k === undefined) {

@@ -11,6 +11,7 @@ import type { LeakTimelineResult } from '../../analysis/leak-timeline.js';
 import { thinSeries } from '../../analysis/memory-timeline.js';
 import type { PeakTimelineResult } from '../../analysis/peak-timeline.js';
 import type { Frame } from '../../model/frames.js';
+import type { FrameId, SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import { FrameFlag, type ReportData, type ReportView, type TemporalData, type VerdictPanel } from './payload.js';
 import { ReportDataBuilder } from './report-builder.js';
@@ -140,20 +141,20 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   if (model.threads.length === 0) b.thread('main', model.header.mainTid);
 
   // Which sites go in: the view's, plus those that only the time windows need.
-  const amount = new Map<number, { bytes: number; count: number }>();
+  const amount = new Map<SiteId, { bytes: number; count: number }>();
   for (const s of o.set.sites) amount.set(s.site, { bytes: s.bytes, count: s.count });
-  const order: number[] = o.set.sites.map((s) => s.site);
+  const order: SiteId[] = o.set.sites.map((s) => s.site);
   if (o.temporal !== null) {
-    const extra = new Map<number, number>();
+    const extra = new Map<SiteId, number>();
     for (let i = 0; i < o.temporal.site.length; i++) {
-      const s = o.temporal.site[i]!;
+      const s = o.temporal.site[i] as SiteId;
       if (!amount.has(s)) extra.set(s, Math.max(extra.get(s) ?? 0, o.temporal.bytes[i]!));
     }
     for (const [s] of [...extra].sort((x, y) => y[1] - x[1] || x[0] - y[0])) order.push(s);
   }
 
-  const frameMap = new Map<number, number>();
-  const payloadFrame = (id: number): number => {
+  const frameMap = new Map<FrameId, number>();
+  const payloadFrame = (id: FrameId): number => {
     let pf = frameMap.get(id);
     if (pf === undefined) {
       const f = model.frames.frame(id);
