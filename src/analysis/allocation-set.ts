@@ -28,8 +28,8 @@ export function siteAmounts(model: CaptureModel, kind: SetKind, bytesColumn: Sit
   let totalBytes = 0;
   let totalCount = 0;
   for (let s = 0 as SiteId; s < model.sites.size; s++) {
-    const b = bytes[s] as number;
-    const n = counts[s] as number;
+    const b = bytes[s]!;
+    const n = counts[s]!;
     if (b === 0 && n === 0) continue;
     sites.push({ site: s, bytes: b, count: n });
     totalBytes += b;

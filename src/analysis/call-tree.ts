@@ -41,13 +41,13 @@ export function callTree(model: CaptureModel, stacks: readonly StackAmount[], op
   const sorted = [...stacks].sort((a, b) => b.bytes - a.bytes || b.count - a.count);
   const kept = options.maxStacks !== undefined ? sorted.slice(0, options.maxStacks) : sorted;
   let omittedBytes = 0;
-  for (let i = kept.length; i < sorted.length; i++) omittedBytes += (sorted[i] as StackAmount).bytes;
+  for (let i = kept.length; i < sorted.length; i++) omittedBytes += sorted[i]!.bytes;
 
   const nodes: CallTreeNode[] = [{ id: 0, parent: -1, frame: -1, bytes: 0, count: 0, selfBytes: 0, selfCount: 0, children: [] }];
   const childIndex = new Map<string, number>();
   const frames = new Map<FrameId, Frame>();
   for (const st of kept) {
-    let node = nodes[0] as CallTreeNode;
+    let node = nodes[0]!;
     node.bytes += st.bytes;
     node.count += st.count;
     for (const f of st.frames) {
@@ -60,13 +60,13 @@ export function callTree(model: CaptureModel, stacks: readonly StackAmount[], op
         childIndex.set(key, child);
         if (!frames.has(f)) frames.set(f, model.frames.frame(f));
       }
-      node = nodes[child] as CallTreeNode;
+      node = nodes[child]!;
       node.bytes += st.bytes;
       node.count += st.count;
     }
     node.selfBytes += st.bytes;
     node.selfCount += st.count;
   }
-  for (const n of nodes) n.children.sort((a, b) => (nodes[b] as CallTreeNode).bytes - (nodes[a] as CallTreeNode).bytes || a - b);
+  for (const n of nodes) n.children.sort((a, b) => nodes[b]!.bytes - nodes[a]!.bytes || a - b);
   return { nodes, frames, stacks: kept.length, omittedStacks: sorted.length - kept.length, omittedBytes };
 }

@@ -63,7 +63,7 @@ export class GcFrees implements ReplayObserver {
     if (this.size === this.cap && this.cap < this.maxEntries) this.growRing();
     if (this.size === this.cap) {
       // Full at its largest: the oldest entry goes.
-      this.droppedSeq = Math.max(this.droppedSeq, this.seqs[this.next] as number);
+      this.droppedSeq = Math.max(this.droppedSeq, this.seqs[this.next]!);
     } else {
       this.size++;
     }
@@ -90,12 +90,12 @@ export class GcFrees implements ReplayObserver {
       let n = 0;
       const start = record.startSeq;
       for (let k = 0, i = (this.next - 1 + this.cap) % this.cap; k < this.size; k++, i = (i - 1 + this.cap) % this.cap) {
-        const s = this.seqs[i] as number;
+        const s = this.seqs[i]!;
         if (s < start) break;
         if (s >= record.seq) continue;
         const site = this.sites[i] as SiteId;
-        const bytes = this.bytes[i] as number;
-        const count = this.counts[i] as number;
+        const bytes = this.bytes[i]!;
+        const count = this.counts[i]!;
         b += bytes;
         n += count;
         const f = this.bySite.get(site);

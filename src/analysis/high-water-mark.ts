@@ -38,7 +38,7 @@ export function timeOfSeq(model: CaptureModel, seq: number): number | undefined 
   let hi = seqs.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((seqs[mid] as number) <= seq) lo = mid + 1;
+    if (seqs[mid]! <= seq) lo = mid + 1;
     else hi = mid;
   }
   return lo < seqs.length ? model.snapshots.timeNs[lo] : undefined;

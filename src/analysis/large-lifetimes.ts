@@ -216,7 +216,7 @@ export class LargeLifetimes implements ReplayObserver {
       for (const [key, w] of tw.frames) {
         if (w.seen === stamp) continue;
         for (let i = 0; i < w.recs.length; i++) {
-          const rec = w.recs[i] as LargeRecord;
+          const rec = w.recs[i]!;
           if (rec.dead) continue;
           const node = w.nodes[i]!;
           rec.returnedNs ??= new Map();
@@ -241,8 +241,8 @@ function view(r: LargeRecord): LargeAllocation {
 function compact(w: Watch): void {
   let k = 0;
   for (let i = 0; i < w.recs.length; i++) {
-    if ((w.recs[i] as LargeRecord).dead) continue;
-    w.recs[k] = w.recs[i] as LargeRecord;
+    if (w.recs[i]!.dead) continue;
+    w.recs[k] = w.recs[i]!;
     w.nodes[k] = w.nodes[i]!;
     k++;
   }

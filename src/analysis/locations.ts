@@ -49,9 +49,9 @@ export function locations(model: CaptureModel, stacks: readonly StackAmount[]): 
     return r;
   };
   for (let i = 0; i < stacks.length; i++) {
-    const st = stacks[i] as StackAmount;
+    const st = stacks[i]!;
     if (st.frames.length === 0) {
-      const r = rows[rowOf(NO_STACK, '', 0)] as LocationRow;
+      const r = rows[rowOf(NO_STACK, '', 0)]!;
       r.totalBytes += st.bytes;
       r.ownBytes += st.bytes;
       r.count += st.count;
@@ -63,11 +63,11 @@ export function locations(model: CaptureModel, stacks: readonly StackAmount[]): 
       leaf = rowOfFrame(id);
       if (stamp[leaf] === i) continue; // recursion: count the stack once
       stamp[leaf] = i;
-      const r = rows[leaf] as LocationRow;
+      const r = rows[leaf]!;
       r.totalBytes += st.bytes;
       r.count += st.count;
     }
-    const r = rows[leaf] as LocationRow;
+    const r = rows[leaf]!;
     r.ownBytes += st.bytes;
     r.ownCount += st.count;
   }

@@ -29,8 +29,8 @@ export function timeline(model: CaptureModel): Timeline {
   let maxRss = 0;
   let maxRssTimeNs: number | undefined;
   for (let i = 0; i < s.rss.length; i++) {
-    if ((s.rss[i] as number) > maxRss) {
-      maxRss = s.rss[i] as number;
+    if (s.rss[i]! > maxRss) {
+      maxRss = s.rss[i]!;
       maxRssTimeNs = s.timeNs[i];
     }
   }
@@ -84,8 +84,8 @@ export function thinSeries(series: SnapshotSeries, maxPoints: number): number[] 
     let bestRss = lo;
     let bestHeap = lo;
     for (let i = lo; i < hi; i++) {
-      if ((series.rss[i] as number) > (series.rss[bestRss] as number)) bestRss = i;
-      if ((series.heap[i] as number) > (series.heap[bestHeap] as number)) bestHeap = i;
+      if (series.rss[i]! > series.rss[bestRss]!) bestRss = i;
+      if (series.heap[i]! > series.heap[bestHeap]!) bestHeap = i;
     }
     if (bestRss === bestHeap) out.push(bestRss);
     else out.push(Math.min(bestRss, bestHeap), Math.max(bestRss, bestHeap));

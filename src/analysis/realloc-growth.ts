@@ -32,7 +32,7 @@ export class ReallocGrowth implements ReplayObserver {
       this.pending = p;
     }
     if (count > 0) {
-      const old = this.pending[thread] as number;
+      const old = this.pending[thread]!;
       if (old >= 0 && old < bytes) {
         if (site >= this.sites) {
           this.growths.ensure(site + 1);
@@ -40,9 +40,9 @@ export class ReallocGrowth implements ReplayObserver {
           this.max.ensure(site + 1);
           this.sites = site + 1;
         }
-        this.growths.array[site] = (this.growths.array[site] as number) + 1;
-        this.copied.array[site] = (this.copied.array[site] as number) + old;
-        if (bytes > (this.max.array[site] as number)) this.max.array[site] = bytes;
+        this.growths.array[site] = this.growths.array[site]! + 1;
+        this.copied.array[site] = this.copied.array[site]! + old;
+        if (bytes > this.max.array[site]!) this.max.array[site] = bytes;
       }
       this.pending[thread] = -1;
     } else if (count < 0) {

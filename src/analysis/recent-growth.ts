@@ -78,8 +78,8 @@ export class RecentGrowth implements ReplayObserver {
 
   change(site: SiteId, _seq: number, bytes: number, count: number): void {
     if (site >= this.inDirty.length) this.grow(site + 1);
-    this.liveBytes.array[site] = (this.liveBytes.array[site] as number) + bytes;
-    this.liveCount.array[site] = (this.liveCount.array[site] as number) + count;
+    this.liveBytes.array[site] = this.liveBytes.array[site]! + bytes;
+    this.liveCount.array[site] = this.liveCount.array[site]! + count;
     this.heap += bytes;
     if (this.inDirty[site] === 0) {
       this.inDirty[site] = 1;
@@ -96,9 +96,9 @@ export class RecentGrowth implements ReplayObserver {
     const bytes = new Float64Array(n);
     const counts = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      const s = sites[i] as number;
-      bytes[i] = this.liveBytes.array[s] as number;
-      counts[i] = this.liveCount.array[s] as number;
+      const s = sites[i]!;
+      bytes[i] = this.liveBytes.array[s]!;
+      counts[i] = this.liveCount.array[s]!;
       this.inDirty[s] = 0;
     }
     this.dirty = [];
@@ -117,8 +117,8 @@ export class RecentGrowth implements ReplayObserver {
     for (const e of this.cpBase.values()) {
       const site = siteOf(e);
       if (site >= this.inDirty.length) this.grow(site + 1);
-      this.baseBytes.array[site] = (this.baseBytes.array[site] as number) + e.liveBytes;
-      this.baseCount.array[site] = (this.baseCount.array[site] as number) + e.liveCount;
+      this.baseBytes.array[site] = this.baseBytes.array[site]! + e.liveBytes;
+      this.baseCount.array[site] = this.baseCount.array[site]! + e.liveCount;
     }
     this.cpResolved = true;
   }
@@ -141,12 +141,12 @@ export class RecentGrowth implements ReplayObserver {
 
   /** Folds every tick at or before `untilNs` into the baseline. */
   private fold(untilNs: number): void {
-    while (this.head < this.ticks.length && (this.ticks[this.head] as Tick).timeNs <= untilNs) {
-      const t = this.ticks[this.head] as Tick;
+    while (this.head < this.ticks.length && this.ticks[this.head]!.timeNs <= untilNs) {
+      const t = this.ticks[this.head]!;
       for (let i = 0; i < t.sites.length; i++) {
-        const s = t.sites[i] as number;
-        this.baseBytes.array[s] = t.bytes[i] as number;
-        this.baseCount.array[s] = t.counts[i] as number;
+        const s = t.sites[i]!;
+        this.baseBytes.array[s] = t.bytes[i]!;
+        this.baseCount.array[s] = t.counts[i]!;
       }
       this.baseNs = t.timeNs;
       this.baseHeap = t.heap;
@@ -160,8 +160,8 @@ export class RecentGrowth implements ReplayObserver {
   }
 
   private foldCheckpoints(untilNs: number): void {
-    while (this.cpHead < this.cpTicks.length && (this.cpTicks[this.cpHead] as CheckpointTick).timeNs <= untilNs) {
-      const t = this.cpTicks[this.cpHead] as CheckpointTick;
+    while (this.cpHead < this.cpTicks.length && this.cpTicks[this.cpHead]!.timeNs <= untilNs) {
+      const t = this.cpTicks[this.cpHead]!;
       for (const e of t.entries) this.cpBase.set(entryKey(e), e);
       this.baseNs = t.timeNs;
       this.baseHeap = t.heap;

@@ -84,7 +84,7 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
       entries.push({ frames: framesOf(path), bytes: 0, count: 0, threads: new Set(), allocator: sites.allocator(s.site), allocatorBytes: 0 });
       byPath.set(path, at);
     }
-    const entry = entries[at] as StackAmount;
+    const entry = entries[at]!;
     entry.bytes += s.bytes;
     entry.count += s.count;
     entry.threads.add(thread);

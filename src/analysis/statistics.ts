@@ -99,8 +99,8 @@ export function statistics(model: CaptureModel, options: StatisticsOptions = {})
 
   const allocators: AllocatorShare[] = [];
   for (let k = 0; k < model.allocatorCounts.length; k++) {
-    const count = model.allocatorCounts[k] as number;
-    if (count > 0) allocators.push({ allocator: ALLOCATORS[k] ?? `allocator ${k}`, count, bytes: model.allocatorBytes[k] as number });
+    const count = model.allocatorCounts[k]!;
+    if (count > 0) allocators.push({ allocator: ALLOCATORS[k] ?? `allocator ${k}`, count, bytes: model.allocatorBytes[k]! });
   }
   allocators.sort((a, b) => b.count - a.count || b.bytes - a.bytes);
 
@@ -147,8 +147,8 @@ export function timelinePoints(model: CaptureModel, max: number): TimelinePoint[
   let maxHeap = 0;
   let maxRss = 0;
   for (let i = 0; i < n; i++) {
-    if ((s.heap[i] as number) > (s.heap[maxHeap] as number)) maxHeap = i;
-    if ((s.rss[i] as number) > (s.rss[maxRss] as number)) maxRss = i;
+    if (s.heap[i]! > s.heap[maxHeap]!) maxHeap = i;
+    if (s.rss[i]! > s.rss[maxRss]!) maxRss = i;
   }
   picks.add(maxHeap);
   picks.add(maxRss);
@@ -157,12 +157,12 @@ export function timelinePoints(model: CaptureModel, max: number): TimelinePoint[
   return [...picks]
     .sort((a, b) => a - b)
     .map((i) => ({
-      timeNs: s.timeNs[i] as number,
-      rss: s.rss[i] as number,
-      rssAnon: s.rssAnon[i] as number,
-      rssFile: s.rssFile[i] as number,
-      heap: s.heap[i] as number,
-      cgroupUsage: s.cgroupUsage[i] as number,
+      timeNs: s.timeNs[i]!,
+      rss: s.rss[i]!,
+      rssAnon: s.rssAnon[i]!,
+      rssFile: s.rssFile[i]!,
+      heap: s.heap[i]!,
+      cgroupUsage: s.cgroupUsage[i]!,
     }));
 }
 
@@ -174,7 +174,7 @@ export function histogramBins(buckets: ArrayLike<number>, maxBins: number): Hist
   let first = -1;
   let last = -1;
   for (let k = 0; k < buckets.length; k++) {
-    if ((buckets[k] as number) > 0) {
+    if (buckets[k]! > 0) {
       if (first < 0) first = k;
       last = k;
     }
@@ -186,7 +186,7 @@ export function histogramBins(buckets: ArrayLike<number>, maxBins: number): Hist
   for (let k = first; k <= last; k += per) {
     let count = 0;
     const end = Math.min(last, k + per - 1);
-    for (let j = k; j <= end; j++) count += buckets[j] as number;
+    for (let j = k; j <= end; j++) count += buckets[j]!;
     bins.push({ minBytes: bucketMin(k), maxBytes: bucketMin(end + 1) - 1, count });
   }
   return bins;

@@ -158,12 +158,12 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
     n === 0
       ? undefined
       : {
-          timeNs: s.timeNs[n - 1] as number,
-          beforeEndNs: Math.max(0, ending.endNs - (s.timeNs[n - 1] as number)),
-          rss: s.rss[n - 1] as number,
-          rssAnon: s.rssAnon[n - 1] as number,
-          rssFile: s.rssFile[n - 1] as number,
-          rssShmem: s.rssShmem[n - 1] as number,
+          timeNs: s.timeNs[n - 1]!,
+          beforeEndNs: Math.max(0, ending.endNs - s.timeNs[n - 1]!),
+          rss: s.rss[n - 1]!,
+          rssAnon: s.rssAnon[n - 1]!,
+          rssFile: s.rssFile[n - 1]!,
+          rssShmem: s.rssShmem[n - 1]!,
           swap: finite(s.swap[n - 1]),
           heap: finite(s.heap[n - 1]),
           cgroupUsage: finite(s.cgroupUsage[n - 1]),
@@ -186,8 +186,8 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
     const liveN = model.sites.columns.liveCount.array;
     const sites: SiteAmount[] = [];
     for (let site = 0 as SiteId; site < model.sites.size; site++) {
-      const b = (live[site] as number) - (r.baseBytes[site] ?? 0);
-      const c = (liveN[site] as number) - (r.baseCount[site] ?? 0);
+      const b = live[site]! - (r.baseBytes[site] ?? 0);
+      const c = liveN[site]! - (r.baseCount[site] ?? 0);
       if (b !== 0 || c !== 0) sites.push({ site, bytes: b, count: c });
     }
     const set: AllocationSet = { kind: 'total', totalBytes: sites.reduce((a, x) => a + x.bytes, 0), totalCount: sites.reduce((a, x) => a + x.count, 0), sites };
@@ -251,7 +251,7 @@ function peakVsLimit(model: CaptureModel): PeakVsLimit {
   const maxOf = (col: readonly number[]): TimedValue | undefined => {
     let best: TimedValue | undefined;
     for (let i = 0; i < col.length; i++) {
-      const v = col[i] as number;
+      const v = col[i]!;
       if (Number.isFinite(v) && (best === undefined || v > best.bytes)) best = { bytes: v, timeNs: s.timeNs[i] };
     }
     return best;
@@ -276,16 +276,16 @@ function peakVsLimit(model: CaptureModel): PeakVsLimit {
 function unexplainedRss(model: CaptureModel): UnexplainedRss | undefined {
   const s = model.snapshots;
   let at = -1;
-  for (let i = 0; i < s.rss.length; i++) if (at < 0 || (s.rss[i] as number) >= (s.rss[at] as number)) at = i;
+  for (let i = 0; i < s.rss.length; i++) if (at < 0 || s.rss[i]! >= s.rss[at]!) at = i;
   if (at < 0) return undefined;
   const heap = finite(s.heap[at]) ?? 0;
-  const anon = s.rssAnon[at] as number;
+  const anon = s.rssAnon[at]!;
   return {
-    timeNs: s.timeNs[at] as number,
-    rss: s.rss[at] as number,
+    timeNs: s.timeNs[at]!,
+    rss: s.rss[at]!,
     heap,
-    fileBacked: s.rssFile[at] as number,
-    shmem: s.rssShmem[at] as number,
+    fileBacked: s.rssFile[at]!,
+    shmem: s.rssShmem[at]!,
     anonBeyondHeap: Math.max(0, anon - heap),
     heapNotResident: Math.max(0, heap - anon),
     swap: finite(s.swap[at]),

@@ -66,7 +66,7 @@ export class Recompressor {
             codec: this.codec,
             extraHeader: bytes.subarray(BLOCK_HEADER_LEN, info.headerLen),
           });
-          if (((framed[4] as number) & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
+          if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
           this.out(framed);
         },
         damaged: () => undefined,

@@ -59,7 +59,7 @@ test('a damaged block is skipped with one warning at its offset; the blocks arou
   assert.ok(victim !== undefined);
   for (const at of [0, 5, 9, 17, 25, victim.headerLen + 2]) {
     const bytes = small.slice();
-    bytes[victim.offset + at] = (bytes[victim.offset + at] as number) ^ 0x5a;
+    bytes[victim.offset + at] = bytes[victim.offset + at]! ^ 0x5a;
     const c = decode(bytes);
     assert.deepEqual(
       c.warnings.map((w) => [w.kind, w.offset, w.skippedBytes]),
@@ -162,7 +162,7 @@ test('unknown block kinds and flags are skipped with one warning each; longer bl
 import { crc32 } from 'node:zlib';
 function refixCrc(block: Uint8Array): Uint8Array {
   const b = block.slice();
-  const hl = b[5] as number;
+  const hl = b[5]!;
   let crc = crc32(b.subarray(4, 16));
   crc = crc32(b.subarray(20, hl), crc);
   crc = crc32(b.subarray(hl), crc);
@@ -184,7 +184,7 @@ test('header errors: not a capture, newer version, bad CRC, cut short, empty', (
   new DataView(readable.buffer).setUint16(8, 2, true); // version 2, min reader 1: readable
   assert.equal(decode(readable).header?.version, 2);
   const crc = h.slice();
-  crc[FILE_HEADER_FIXED_LEN + 3] = (crc[FILE_HEADER_FIXED_LEN + 3] as number) ^ 1;
+  crc[FILE_HEADER_FIXED_LEN + 3] = crc[FILE_HEADER_FIXED_LEN + 3]! ^ 1;
   assert.throws(() => decode(crc), /damaged header: its CRC-32/);
   assert.throws(() => decode(h.subarray(0, 10)), /cut short: it ends at byte 10, inside the 20-byte file header/);
   assert.throws(() => decode(h.subarray(0, 30)), new RegExp(`cut short: it ends at byte 30, inside the ${h.length}-byte file header`));
@@ -221,7 +221,7 @@ test('fuzz: mutated captures never throw anything but a header CaptureFormatErro
   const deadline = Date.now() + Number(process.env['FUZZ_MS'] ?? 3000);
   let runs = 0;
   while (Date.now() < deadline) {
-    const input = inputs[runs % inputs.length] as Uint8Array;
+    const input = inputs[runs % inputs.length]!;
     const bytes = mutate(input, rand);
     let whole: Collected | undefined;
     let error: unknown;

@@ -39,25 +39,25 @@ let vpos = 0;
 let vbad = false;
 
 function varintAt(buf: Uint8Array, p: number): number {
-  let b = buf[p] as number;
+  let b = buf[p]!;
   if (b < 0x80) {
     vpos = p + 1;
     return b;
   }
   let r = b & 0x7f;
-  b = buf[p + 1] as number;
+  b = buf[p + 1]!;
   r |= (b & 0x7f) << 7;
   if (b < 0x80) {
     vpos = p + 2;
     return r;
   }
-  b = buf[p + 2] as number;
+  b = buf[p + 2]!;
   r |= (b & 0x7f) << 14;
   if (b < 0x80) {
     vpos = p + 3;
     return r;
   }
-  b = buf[p + 3] as number;
+  b = buf[p + 3]!;
   r |= (b & 0x7f) << 21;
   if (b < 0x80) {
     vpos = p + 4;
@@ -70,7 +70,7 @@ function varintLong(buf: Uint8Array, p: number, low: number): number {
   let r = low;
   let mul = 268435456; // 2^28
   for (let i = 4; i < 10; i++) {
-    const b = buf[p++] as number;
+    const b = buf[p++]!;
     r += (b & 0x7f) * mul;
     if (b < 0x80) {
       vpos = p;
@@ -282,7 +282,7 @@ export class CaptureDecoder {
         inTail = true;
       }
       recStart = p;
-      const t = buf[p] as number;
+      const t = buf[p]!;
       p++;
       if (t >= 0x80) {
         // ALLOC 1kkkkswq

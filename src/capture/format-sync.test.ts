@@ -24,7 +24,7 @@ function cConstants(): Map<string, number | string> {
     out.set(name, value.trim().startsWith('"') ? value.trim() : cValue(value));
   }
   for (const body of header.matchAll(/enum\s+\w+\s*\{([^}]*)\}/g)) {
-    for (const m of (body[1] ?? '').matchAll(/(ML_\w+)\s*=\s*([^,\n]+)/g)) out.set(m[1] as string, cValue(m[2] as string));
+    for (const m of (body[1] ?? '').matchAll(/(ML_\w+)\s*=\s*([^,\n]+)/g)) out.set(m[1]!, cValue(m[2]!));
   }
   return out;
 }
@@ -43,13 +43,13 @@ function tsValue(name: string): number | string | undefined {
   const rec = F as unknown as Record<string, unknown>;
   const enumMember = (e: string, member: string): number | undefined => (rec[e] as Record<string, number> | undefined)?.[member];
   let m: RegExpMatchArray | null;
-  if ((m = name.match(/^ML_H_(\w+)$/))) return enumMember('HeaderTag', pascal(m[1] as string));
-  if ((m = name.match(/^ML_A_(\w+)$/))) return enumMember('Allocator', pascal(m[1] as string));
-  if ((m = name.match(/^ML_D_(\w+)$/))) return enumMember('Deallocator', pascal(m[1] as string));
-  if ((m = name.match(/^ML_R_(\w+)$/))) return enumMember('RecordType', pascal(m[1] as string));
-  if ((m = name.match(/^ML_M_(\w+)$/))) return (F.MARKER_KINDS as readonly string[]).indexOf(kebab(m[1] as string));
-  if ((m = name.match(/^ML_T_(\w+)$/))) return (F.TRAILER_REASONS as readonly string[]).indexOf(m[1] === '_EXIT' ? '_exit' : kebab(m[1] as string));
-  if ((m = name.match(/^ML_N_(\w+)$/))) return (F.NOTE_KINDS as readonly string[]).indexOf(kebab(m[1] as string));
+  if ((m = name.match(/^ML_H_(\w+)$/))) return enumMember('HeaderTag', pascal(m[1]!));
+  if ((m = name.match(/^ML_A_(\w+)$/))) return enumMember('Allocator', pascal(m[1]!));
+  if ((m = name.match(/^ML_D_(\w+)$/))) return enumMember('Deallocator', pascal(m[1]!));
+  if ((m = name.match(/^ML_R_(\w+)$/))) return enumMember('RecordType', pascal(m[1]!));
+  if ((m = name.match(/^ML_M_(\w+)$/))) return (F.MARKER_KINDS as readonly string[]).indexOf(kebab(m[1]!));
+  if ((m = name.match(/^ML_T_(\w+)$/))) return (F.TRAILER_REASONS as readonly string[]).indexOf(m[1] === '_EXIT' ? '_exit' : kebab(m[1]!));
+  if ((m = name.match(/^ML_N_(\w+)$/))) return (F.NOTE_KINDS as readonly string[]).indexOf(kebab(m[1]!));
   if (name === 'ML_FILE_MAGIC') return cString(F.FILE_MAGIC);
   const v = rec[name.slice(3)];
   return typeof v === 'number' ? v : undefined;

@@ -259,7 +259,7 @@ export class BlockFramer {
       this.need = total;
       return NEED_MORE;
     }
-    const headerLen = buf[p + 5] as number;
+    const headerLen = buf[p + 5]!;
     let crc = crc32(buf.subarray(p + 4, p + 16));
     crc = crc32(buf.subarray(p + 20, p + headerLen), crc);
     crc = crc32(buf.subarray(p + headerLen, p + total), crc);
@@ -269,8 +269,8 @@ export class BlockFramer {
 
   /** Checks the header fields of the block at p (32 bytes available); returns its total length or BAD. */
   private checkFields(buf: Uint8Array, p: number): number {
-    const headerLen = buf[p + 5] as number;
-    const flags = buf[p + 4] as number;
+    const headerLen = buf[p + 5]!;
+    const flags = buf[p + 4]!;
     const stored = readU32(buf, p + 8);
     const raw = readU32(buf, p + 12);
     if (headerLen < BLOCK_HEADER_LEN) return this.bad(`header length ${headerLen} below ${BLOCK_HEADER_LEN}`);
@@ -289,9 +289,9 @@ export class BlockFramer {
   private blockInfo(buf: Uint8Array, p: number, offset: number): BlockInfo {
     return {
       offset,
-      flags: buf[p + 4] as number,
-      headerLen: buf[p + 5] as number,
-      kind: (buf[p + 6] as number) | ((buf[p + 7] as number) << 8),
+      flags: buf[p + 4]!,
+      headerLen: buf[p + 5]!,
+      kind: buf[p + 6]! | (buf[p + 7]! << 8),
       storedLen: readU32(buf, p + 8),
       rawLen: readU32(buf, p + 12),
       stream: readU32(buf, p + 20),
@@ -317,5 +317,5 @@ export class BlockFramer {
 }
 
 export function readU32(buf: Uint8Array, p: number): number {
-  return ((buf[p] as number) | ((buf[p + 1] as number) << 8) | ((buf[p + 2] as number) << 16) | ((buf[p + 3] as number) << 24)) >>> 0;
+  return (buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)) >>> 0;
 }

@@ -180,8 +180,8 @@ export class SeqOrderer implements CaptureVisitor {
     this.metas[i] = rec;
     if (rec.type === 'barrier') {
       this.release(i);
-      this.wmK = this.keyK[i] as number;
-      this.wmE = this.keyE[i] as number;
+      this.wmK = this.keyK[i]!;
+      this.wmE = this.keyE[i]!;
       this.compact();
     } else if (this.n >= this.maxBuffered) {
       this.releaseAll();
@@ -208,11 +208,11 @@ export class SeqOrderer implements CaptureVisitor {
 
   /** Whether item i sorts before item j: by (k, e), then file order (the index). */
   private before(i: number, j: number): boolean {
-    const ki = this.keyK[i] as number;
-    const kj = this.keyK[j] as number;
+    const ki = this.keyK[i]!;
+    const kj = this.keyK[j]!;
     if (ki !== kj) return ki < kj;
-    const ei = this.keyE[i] as number;
-    const ej = this.keyE[j] as number;
+    const ei = this.keyE[i]!;
+    const ej = this.keyE[j]!;
     if (ei !== ej) return ei < ej;
     return i < j;
   }
@@ -222,11 +222,11 @@ export class SeqOrderer implements CaptureVisitor {
     const active: StreamRun[] = [];
     for (const r of this.runs.values()) if (r.head >= 0) active.push(r);
     if (active.length === 1) {
-      const r = active[0] as StreamRun;
+      const r = active[0]!;
       let i = r.head;
       while (i >= 0 && (limit < 0 || i === limit || this.before(i, limit))) {
         this.deliver(i);
-        i = this.next[i] as number;
+        i = this.next[i]!;
       }
       r.head = i;
       if (i < 0) r.tail = -1;
@@ -251,7 +251,7 @@ export class SeqOrderer implements CaptureVisitor {
       // Deliver from this run while it stays first.
       while (i >= 0 && (second < 0 || this.before(i, second)) && (limit < 0 || i === limit || this.before(i, limit))) {
         this.deliver(i);
-        i = this.next[i] as number;
+        i = this.next[i]!;
       }
       best.head = i;
       if (i < 0) best.tail = -1;
@@ -265,20 +265,20 @@ export class SeqOrderer implements CaptureVisitor {
     switch (this.kind[i]) {
       case KIND_ALLOC:
         this.down.alloc(
-          this.stream[i] as number,
-          this.seq[i] as number,
-          this.addr[i] as number,
-          this.size[i] as number,
-          this.code[i] as number,
-          this.stack[i] as number,
-          this.native[i] as number,
+          this.stream[i]!,
+          this.seq[i]!,
+          this.addr[i]!,
+          this.size[i]!,
+          this.code[i]!,
+          this.stack[i]!,
+          this.native[i]!,
         );
         break;
       case KIND_FREE:
-        this.down.free(this.stream[i] as number, this.seq[i] as number, this.addr[i] as number, this.size[i] as number, this.code[i] as number);
+        this.down.free(this.stream[i]!, this.seq[i]!, this.addr[i]!, this.size[i]!, this.code[i]!);
         break;
       default: {
-        const m = this.metas[i] as MetaRecord;
+        const m = this.metas[i]!;
         this.metas[i] = undefined;
         this.down.meta(m);
       }
@@ -310,21 +310,21 @@ export class SeqOrderer implements CaptureVisitor {
         continue;
       }
       if (w !== i) {
-        this.kind[w] = this.kind[i] as number;
-        this.code[w] = this.code[i] as number;
-        this.keyE[w] = this.keyE[i] as number;
-        this.stream[w] = this.stream[i] as number;
-        this.keyK[w] = this.keyK[i] as number;
-        this.seq[w] = this.seq[i] as number;
-        this.addr[w] = this.addr[i] as number;
-        this.size[w] = this.size[i] as number;
-        this.stack[w] = this.stack[i] as number;
-        this.native[w] = this.native[i] as number;
+        this.kind[w] = this.kind[i]!;
+        this.code[w] = this.code[i]!;
+        this.keyE[w] = this.keyE[i]!;
+        this.stream[w] = this.stream[i]!;
+        this.keyK[w] = this.keyK[i]!;
+        this.seq[w] = this.seq[i]!;
+        this.addr[w] = this.addr[i]!;
+        this.size[w] = this.size[i]!;
+        this.stack[w] = this.stack[i]!;
+        this.native[w] = this.native[i]!;
         this.metas[w] = this.metas[i];
         this.metas[i] = undefined;
       }
       this.next[w] = -1;
-      const r = this.run(this.stream[w] as number);
+      const r = this.run(this.stream[w]!);
       if (r.tail >= 0) this.next[r.tail] = w;
       else r.head = w;
       r.tail = w;

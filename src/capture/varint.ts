@@ -65,7 +65,7 @@ export class ByteReader {
 
   u8(): number {
     if (this.pos >= this.end) this.fail('unexpected end of data');
-    return this.buf[this.pos++] as number;
+    return this.buf[this.pos++]!;
   }
 
   /** An unsigned LEB128 varint up to 2^53 − 1. */
@@ -75,7 +75,7 @@ export class ByteReader {
     const start = this.pos;
     let p = start;
     if (p < end) {
-      const b = buf[p] as number;
+      const b = buf[p]!;
       if (b < 0x80) {
         this.pos = p + 1;
         return b;
@@ -85,7 +85,7 @@ export class ByteReader {
     let mul = 1;
     for (let i = 0; i < MAX_VARINT_LEN; i++) {
       if (p >= end) this.fail('varint cut short', start);
-      const b = buf[p++] as number;
+      const b = buf[p++]!;
       result += (b & 0x7f) * mul;
       if (b < 0x80) {
         if (result > Number.MAX_SAFE_INTEGER) this.fail('varint above 2^53 - 1', start);
@@ -104,7 +104,7 @@ export class ByteReader {
     let shift = 0n;
     for (let i = 0; i < MAX_VARINT_LEN; i++) {
       if (this.pos >= this.end) this.fail('varint cut short', start);
-      const b = this.buf[this.pos++] as number;
+      const b = this.buf[this.pos++]!;
       result |= BigInt(b & 0x7f) << shift;
       if (b < 0x80) {
         if (result >= 1n << 64n) this.fail('varint above 2^64 - 1', start);
@@ -156,7 +156,7 @@ export function decodeUtf8(buf: Uint8Array, start: number, end: number): string 
     // a TextDecoder call.
     let s = '';
     for (let i = start; i < end; i++) {
-      const c = buf[i] as number;
+      const c = buf[i]!;
       if (c >= 0x80) return utf8Decoder.decode(buf.subarray(start, end));
       s += String.fromCharCode(c);
     }

@@ -230,12 +230,12 @@ export class LiveSession {
     const perThread = new Float64Array(model.threads.length);
     for (const a of live.sites) {
       const t = model.sites.thread(a.site);
-      perThread[t] = (perThread[t] as number) + a.bytes;
+      perThread[t] = perThread[t]! + a.bytes;
     }
     // The main thread first, then the others as they appeared.
     const isMain = (osTid: number): number => (osTid !== 0 && osTid === h.mainTid ? 0 : 1);
     const threads: LiveThread[] = model.threads
-      .map((t) => ({ index: t.index, osTid: t.osTid, name: t.name, liveBytes: perThread[t.index] as number, exited: t.exitNs !== undefined }))
+      .map((t) => ({ index: t.index, osTid: t.osTid, name: t.name, liveBytes: perThread[t.index]!, exited: t.exitNs !== undefined }))
       .sort((a, b) => isMain(a.osTid) - isMain(b.osTid) || a.index - b.index);
     const thread = options.thread !== undefined && options.thread >= 0 && options.thread < threads.length ? options.thread : undefined;
     // A thread index from the viewer, checked against the threads just above.
@@ -269,7 +269,7 @@ export class LiveSession {
     const h = model.header;
     const s = model.snapshots;
     for (; this.scanned < s.rss.length; this.scanned++) {
-      const rss = s.rss[this.scanned] as number;
+      const rss = s.rss[this.scanned]!;
       if (this.peakRss === undefined || rss > this.peakRss) this.peakRss = rss;
     }
     const last = s.seq.length - 1;
@@ -350,7 +350,7 @@ export class LiveSession {
 /** The command line with the interpreter's path cut to its name: `python3 app.py --workers 2`. */
 function commandLine(argv: readonly string[], script: string): string {
   if (argv.length === 0) return script;
-  const first = argv[0] as string;
+  const first = argv[0]!;
   return [first.slice(first.lastIndexOf('/') + 1), ...argv.slice(1)].join(' ');
 }
 
@@ -384,7 +384,7 @@ export function describeExit(exit: ExitRecord): string {
 export function sparkline(model: CaptureModel, points: number, windowNs: number, endNs: number): Sparkline {
   const s = model.snapshots;
   const n = s.timeNs.length;
-  const lastTime = n > 0 ? (s.timeNs[n - 1] as number) : 0;
+  const lastTime = n > 0 ? s.timeNs[n - 1]! : 0;
   const end = Math.max(endNs, lastTime);
   const start = end - windowNs;
   const slice = windowNs / points;
@@ -395,7 +395,7 @@ export function sparkline(model: CaptureModel, points: number, windowNs: number,
   let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((s.timeNs[mid] as number) <= start) lo = mid + 1;
+    if (s.timeNs[mid]! <= start) lo = mid + 1;
     else hi = mid;
   }
   let carryHeap: number | null = lo > 0 ? valueOrNull(s.heap[lo - 1]) : null;
@@ -405,7 +405,7 @@ export function sparkline(model: CaptureModel, points: number, windowNs: number,
     const sliceEnd = p === points - 1 ? Infinity : start + (p + 1) * slice;
     let maxHeap: number | null = null;
     let maxRss: number | null = null;
-    for (; i < n && (s.timeNs[i] as number) <= sliceEnd; i++) {
+    for (; i < n && s.timeNs[i]! <= sliceEnd; i++) {
       const hv = valueOrNull(s.heap[i]);
       const rv = valueOrNull(s.rss[i]);
       if (hv !== null && (maxHeap === null || hv > maxHeap)) maxHeap = hv;

@@ -109,7 +109,7 @@ function sparkLine(v: LiveView, width: number, paint: Paint): string {
   const room = Math.max(0, width - label.length - note.length);
   // The newest points, right-aligned: the line fills from the right as data comes.
   const shown = points.slice(Math.max(0, points.length - room));
-  const chars = shown.map((p) => (p === null ? ' ' : max === 0 ? (SPARK[1] as string) : (SPARK[Math.max(1, Math.round((p / max) * (SPARK.length - 1)))] as string)));
+  const chars = shown.map((p) => (p === null ? ' ' : max === 0 ? SPARK[1]! : SPARK[Math.max(1, Math.round((p / max) * (SPARK.length - 1)))]!));
   return label + paint('cyan', padLeft(chars.join(''), room)) + (note !== '' ? paint('dim', note) : '');
 }
 
@@ -158,7 +158,7 @@ function tableLines(v: LiveView, width: number, room: number, paint: Paint): str
       paint(ownC, padLeft(pct(l.ownBytes), 9)),
       padLeft(formatCount(l.count), 14),
     ];
-    out.push(padRight(truncateLocation(locationText(l), locWidth - 1), locWidth) + pick.map((i) => cells[i] as string).join(''));
+    out.push(padRight(truncateLocation(locationText(l), locWidth - 1), locWidth) + pick.map((i) => cells[i]!).join(''));
   }
   const hidden = v.moreLocations + Math.max(0, v.locations.length - rows);
   if (hidden > 0 && out.length < room) out.push(paint('dim', truncateRight(`… ${formatCount(hidden)} more location${hidden === 1 ? '' : 's'}`, width)));

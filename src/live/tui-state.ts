@@ -54,11 +54,11 @@ export function keysOf(data: string): LiveKey[] {
     if (seq !== undefined) {
       // Another sequence (function keys, mouse): skip to its final byte, not a quit.
       let j = i + 2;
-      while (j < data.length && !/[@-~]/.test(data[j] as string)) j++;
+      while (j < data.length && !/[@-~]/.test(data[j]!)) j++;
       i = j + 1;
       continue;
     }
-    const key = KEYS[data[i] as string];
+    const key = KEYS[data[i]!];
     if (key !== undefined) out.push(key);
     i++;
   }

@@ -47,31 +47,31 @@ export class CheckpointLog {
       const l = this.stacks.localStacks(e.stream as StreamId, e.stack, e.nativeStack);
       if ((e.stack > 0 && l.py === 0) || (e.nativeStack > 0 && l.native === 0)) unknown++;
       const site = sites.intern(l.py, l.native, l.thread, e.allocator);
-      c.totalCount.array[site] = (c.totalCount.array[site] as number) + e.totalCount;
-      c.totalBytes.array[site] = (c.totalBytes.array[site] as number) + e.totalBytes;
-      c.liveCount.array[site] = (c.liveCount.array[site] as number) + e.liveCount;
-      c.liveBytes.array[site] = (c.liveBytes.array[site] as number) + e.liveBytes;
+      c.totalCount.array[site] = c.totalCount.array[site]! + e.totalCount;
+      c.totalBytes.array[site] = c.totalBytes.array[site]! + e.totalBytes;
+      c.liveCount.array[site] = c.liveCount.array[site]! + e.liveCount;
+      c.liveBytes.array[site] = c.liveBytes.array[site]! + e.liveBytes;
       // Two entries can land on one site only if damage lost their stacks; take the later update.
-      c.peakCount.array[site] = (c.peakCount.array[site] as number) + e.savedPeakCount;
-      c.peakBytes.array[site] = (c.peakBytes.array[site] as number) + e.savedPeakBytes;
-      c.updatedSeq.array[site] = Math.max(c.updatedSeq.array[site] as number, e.updatedSeq);
+      c.peakCount.array[site] = c.peakCount.array[site]! + e.savedPeakCount;
+      c.peakBytes.array[site] = c.peakBytes.array[site]! + e.savedPeakBytes;
+      c.updatedSeq.array[site] = Math.max(c.updatedSeq.array[site]!, e.updatedSeq);
     }
     let allocations = 0;
     let bytesAllocated = 0;
     let endLiveCount = 0;
     for (let s = 0 as SiteId; s < sites.size; s++) {
       const k = sites.allocator(s) & 15;
-      allocatorCounts[k] = (allocatorCounts[k] as number) + (c.totalCount.array[s] as number);
-      allocatorBytes[k] = (allocatorBytes[k] as number) + (c.totalBytes.array[s] as number);
-      if ((c.updatedSeq.array[s] as number) <= (cp?.peakSeq ?? 0)) {
-        c.peakBytes.array[s] = c.liveBytes.array[s] as number;
-        c.peakCount.array[s] = c.liveCount.array[s] as number;
+      allocatorCounts[k] = allocatorCounts[k]! + c.totalCount.array[s]!;
+      allocatorBytes[k] = allocatorBytes[k]! + c.totalBytes.array[s]!;
+      if (c.updatedSeq.array[s]! <= (cp?.peakSeq ?? 0)) {
+        c.peakBytes.array[s] = c.liveBytes.array[s]!;
+        c.peakCount.array[s] = c.liveCount.array[s]!;
       }
     }
     for (let s = 0; s < sites.size; s++) {
-      allocations += c.totalCount.array[s] as number;
-      bytesAllocated += c.totalBytes.array[s] as number;
-      endLiveCount += c.liveCount.array[s] as number;
+      allocations += c.totalCount.array[s]!;
+      bytesAllocated += c.totalBytes.array[s]!;
+      endLiveCount += c.liveCount.array[s]!;
     }
     const maxHeap = cp?.peakHeap ?? 0;
     const maxHeapSeq = cp?.peakSeq ?? 0;

@@ -60,8 +60,8 @@ test('current() with a time window (opened by a snapshot that arrives mid-stream
   const stream = randomStream(32, { events: 1500 });
   const times = stream.calls.flatMap((c) => (c.kind === 'meta' && c.record.type === 'snapshot' ? [c.record.timeNs] : []));
   assert.ok(times.length >= 4, `the stream has snapshots (${times.length})`);
-  const fromNs = times[Math.floor(times.length / 4)] as number;
-  const toNs = times[Math.floor((3 * times.length) / 4)] as number;
+  const fromNs = times[Math.floor(times.length / 4)]!;
+  const toNs = times[Math.floor((3 * times.length) / 4)]!;
   checkCuts(stream.header, stream.calls, 53, () => ({ ...instrAsLine, window: { fromNs, toNs } }));
 });
 

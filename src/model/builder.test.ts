@@ -30,8 +30,8 @@ function siteKeyOf(model: CaptureModel, site: SiteId): string {
 function perSite(model: CaptureModel, bytesCol: 'peakBytes' | 'liveBytes' | 'totalBytes' | 'tempBytes', countCol: 'peakCount' | 'liveCount' | 'totalCount' | 'tempCount'): Map<string, { bytes: number; count: number }> {
   const out = new Map<string, { bytes: number; count: number }>();
   for (let s = 0 as SiteId; s < model.sites.size; s++) {
-    const bytes = model.sites.columns[bytesCol].array[s] as number;
-    const count = model.sites.columns[countCol].array[s] as number;
+    const bytes = model.sites.columns[bytesCol].array[s]!;
+    const count = model.sites.columns[countCol].array[s]!;
     if (bytes === 0 && count === 0) continue;
     const key = siteKeyOf(model, s);
     const e = out.get(key) ?? { bytes: 0, count: 0 };
@@ -71,7 +71,7 @@ for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
     assert.deepEqual(model.snapshots.heap, oracle.snapshotHeaps, 'heap at each snapshot');
     // The peak is where the per-site values say it is.
     let sum = 0;
-    for (let s = 0; s < model.sites.size; s++) sum += model.sites.columns.peakBytes.array[s] as number;
+    for (let s = 0; s < model.sites.size; s++) sum += model.sites.columns.peakBytes.array[s]!;
     assert.equal(sum, model.peakHeap);
   });
 }

@@ -195,13 +195,13 @@ export class HeapReplay {
   private countAlloc(site: SiteId, size: number, allocator: number): void {
     this.allocations++;
     this.bytesAllocated += size;
-    this.totalCount[site] = (this.totalCount[site] as number) + 1;
-    this.totalBytes[site] = (this.totalBytes[site] as number) + size;
+    this.totalCount[site] = this.totalCount[site]! + 1;
+    this.totalBytes[site] = this.totalBytes[site]! + size;
     const k = allocator & 15;
-    this.allocatorCounts[k] = (this.allocatorCounts[k] as number) + 1;
-    this.allocatorBytes[k] = (this.allocatorBytes[k] as number) + size;
+    this.allocatorCounts[k] = this.allocatorCounts[k]! + 1;
+    this.allocatorBytes[k] = this.allocatorBytes[k]! + size;
     const b = sizeBucket(size);
-    this.sizeHistogram[b] = (this.sizeHistogram[b] as number) + 1;
+    this.sizeHistogram[b] = this.sizeHistogram[b]! + 1;
     if (size < this.minSize) this.minSize = size;
     if (size > this.maxSize) this.maxSize = size;
   }
@@ -212,26 +212,26 @@ export class HeapReplay {
       grown.set(this.threadAllocs);
       this.threadAllocs = grown;
     }
-    const n = (this.threadAllocs[thread] as number) + 1;
+    const n = this.threadAllocs[thread]! + 1;
     this.threadAllocs[thread] = n;
     return n;
   }
 
   private checkTemporary(site: SiteId, bytes: number, index: number): void {
     const thread = this.sites.thread(site);
-    const others = (this.threadAllocs[thread] as number) - index;
-    if (others <= (this.temporaryThreshold as number)) {
+    const others = this.threadAllocs[thread]! - index;
+    if (others <= this.temporaryThreshold!) {
       const c = this.sites.columns;
-      c.tempCount.array[site] = (c.tempCount.array[site] as number) + 1;
-      c.tempBytes.array[site] = (c.tempBytes.array[site] as number) + bytes;
+      c.tempCount.array[site] = c.tempCount.array[site]! + 1;
+      c.tempBytes.array[site] = c.tempBytes.array[site]! + bytes;
     }
   }
 
   /** Saves the site's live value as its value at the latest peak, once, before it changes. */
   private touch(site: SiteId): void {
     if (this.peakMark[site] !== this.epoch) {
-      this.peakBytes[site] = this.liveBytes[site] as number;
-      this.peakCounts[site] = this.liveCounts[site] as number;
+      this.peakBytes[site] = this.liveBytes[site]!;
+      this.peakCounts[site] = this.liveCounts[site]!;
       this.peakMark[site] = this.epoch;
     }
   }
@@ -249,13 +249,13 @@ export class HeapReplay {
 
   private acquire(site: SiteId, bytes: number, seq: number): void {
     this.touch(site);
-    this.liveBytes[site] = (this.liveBytes[site] as number) + bytes;
-    this.liveCounts[site] = (this.liveCounts[site] as number) + 1;
+    this.liveBytes[site] = this.liveBytes[site]! + bytes;
+    this.liveCounts[site] = this.liveCounts[site]! + 1;
     this.liveCount++;
     this.heap += bytes;
     if (this.observer !== undefined) {
       const thread = this.sites.thread(site);
-      this.observer.change(site, seq, bytes, 1, thread, this.threadAllocs[thread] as number);
+      this.observer.change(site, seq, bytes, 1, thread, this.threadAllocs[thread]!);
     }
     if (this.heap > this.maxHeap) {
       this.maxHeap = this.heap;
@@ -271,8 +271,8 @@ export class HeapReplay {
   /** `index`: the freed allocation's number in its thread (for the observer). */
   private release(site: SiteId, bytes: number, count: number, seq: number, index: number): void {
     this.touch(site);
-    this.liveBytes[site] = (this.liveBytes[site] as number) - bytes;
-    this.liveCounts[site] = (this.liveCounts[site] as number) - count;
+    this.liveBytes[site] = this.liveBytes[site]! - bytes;
+    this.liveCounts[site] = this.liveCounts[site]! - count;
     this.liveCount -= count;
     this.heap -= bytes;
     this.observer?.change(site, seq, -bytes, -count, this.sites.thread(site), index);
@@ -351,8 +351,8 @@ export class HeapReplay {
       // columns only when its mark is the current epoch, and overwrites them otherwise (touch()).
       for (let s = 0; s < n; s++) {
         if (c.peakMark.array[s] !== epoch) {
-          c.peakBytes.array[s] = c.liveBytes.array[s] as number;
-          c.peakCount.array[s] = c.liveCount.array[s] as number;
+          c.peakBytes.array[s] = c.liveBytes.array[s]!;
+          c.peakCount.array[s] = c.liveCount.array[s]!;
         }
       }
     } else {

@@ -66,11 +66,11 @@ export class LiveTable {
     const keys = this.keys;
     let slot = hashAddress(address) & this.mask;
     for (;;) {
-      const k = keys[slot] as number;
+      const k = keys[slot]!;
       if (k === address) {
-        this.removedSize = this.sizes[slot] as number;
+        this.removedSize = this.sizes[slot]!;
         this.removedSite = this.sites[slot] as SiteId;
-        this.removedIndex = this.indexes[slot] as number;
+        this.removedIndex = this.indexes[slot]!;
         this.sizes[slot] = size;
         this.sites[slot] = site;
         this.indexes[slot] = index;
@@ -91,9 +91,9 @@ export class LiveTable {
   remove(address: number): boolean {
     let slot = this.find(address);
     if (slot < 0) return false;
-    this.removedSize = this.sizes[slot] as number;
+    this.removedSize = this.sizes[slot]!;
     this.removedSite = this.sites[slot] as SiteId;
-    this.removedIndex = this.indexes[slot] as number;
+    this.removedIndex = this.indexes[slot]!;
     this.count--;
     // Backward-shift deletion: move later members of the probe run into the hole when their home slot
     // does not lie cyclically in (hole, current].
@@ -101,13 +101,13 @@ export class LiveTable {
     const keys = this.keys;
     let next = (slot + 1) & mask;
     while (keys[next] !== EMPTY) {
-      const home = hashAddress(keys[next] as number) & mask;
+      const home = hashAddress(keys[next]!) & mask;
       const inRange = slot <= next ? slot < home && home <= next : slot < home || home <= next;
       if (!inRange) {
-        keys[slot] = keys[next] as number;
-        this.sizes[slot] = this.sizes[next] as number;
-        this.sites[slot] = this.sites[next] as number;
-        this.indexes[slot] = this.indexes[next] as number;
+        keys[slot] = keys[next]!;
+        this.sizes[slot] = this.sizes[next]!;
+        this.sites[slot] = this.sites[next]!;
+        this.indexes[slot] = this.indexes[next]!;
         slot = next;
       }
       next = (next + 1) & mask;
@@ -119,15 +119,15 @@ export class LiveTable {
   /** Calls `fn` for every live allocation (order unspecified). */
   forEach(fn: (address: number, size: number, site: SiteId) => void): void {
     for (let i = 0; i < this.keys.length; i++) {
-      const k = this.keys[i] as number;
-      if (k !== EMPTY) fn(k, this.sizes[i] as number, this.sites[i] as SiteId);
+      const k = this.keys[i]!;
+      if (k !== EMPTY) fn(k, this.sizes[i]!, this.sites[i] as SiteId);
     }
   }
 
   private find(address: number): number {
     let slot = hashAddress(address) & this.mask;
     for (;;) {
-      const k = this.keys[slot] as number;
+      const k = this.keys[slot]!;
       if (k === address) return slot;
       if (k === EMPTY) return -1;
       slot = (slot + 1) & this.mask;
@@ -147,8 +147,8 @@ export class LiveTable {
     this.mask = cap - 1;
     this.count = 0;
     for (let i = 0; i < oldKeys.length; i++) {
-      const k = oldKeys[i] as number;
-      if (k !== EMPTY) this.insert(k, oldSizes[i] as number, oldSites[i] as SiteId, oldIndexes[i] as number);
+      const k = oldKeys[i]!;
+      if (k !== EMPTY) this.insert(k, oldSizes[i]!, oldSites[i] as SiteId, oldIndexes[i]!);
     }
   }
 }

@@ -50,7 +50,7 @@ export class MappedRegions {
   /** True if `address` lies inside a live mapping. */
   contains(address: number): boolean {
     const i = this.firstEndingAfter(address);
-    return i < this.starts.length && (this.starts[i] as number) <= address;
+    return i < this.starts.length && this.starts[i]! <= address;
   }
 
   /**
@@ -61,16 +61,16 @@ export class MappedRegions {
     const out: UnmappedPiece[] = [];
     let i = this.firstEndingAfter(start);
     if (size <= 0) {
-      if (i < this.starts.length && this.starts[i] === start) size = (this.ends[i] as number) - start;
+      if (i < this.starts.length && this.starts[i] === start) size = this.ends[i]! - start;
       else return out;
     }
     const end = start + size;
-    while (i < this.starts.length && (this.starts[i] as number) < end) {
-      const s = this.starts[i] as number;
-      const e = this.ends[i] as number;
+    while (i < this.starts.length && this.starts[i]! < end) {
+      const s = this.starts[i]!;
+      const e = this.ends[i]!;
       const site = this.sites[i]!;
-      const origin = this.origins[i] as number;
-      const index = this.indexes[i] as number;
+      const origin = this.origins[i]!;
+      const index = this.indexes[i]!;
       const cutStart = Math.max(s, start);
       const cutEnd = Math.min(e, end);
       const keepHead = cutStart > s;
@@ -116,7 +116,7 @@ export class MappedRegions {
   /** Calls `fn` for every live piece. */
   forEach(fn: (start: number, bytes: number, site: SiteId) => void): void {
     for (let i = 0; i < this.starts.length; i++) {
-      fn(this.starts[i] as number, (this.ends[i] as number) - (this.starts[i] as number), this.sites[i]!);
+      fn(this.starts[i]!, this.ends[i]! - this.starts[i]!, this.sites[i]!);
     }
   }
 
@@ -126,7 +126,7 @@ export class MappedRegions {
     let hi = this.ends.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.ends[mid] as number) <= address) lo = mid + 1;
+      if (this.ends[mid]! <= address) lo = mid + 1;
       else hi = mid;
     }
     return lo;

@@ -69,12 +69,12 @@ export class SnapshotLog {
     const observer = this.observer;
     const s = this.series;
     // The observer hears of snapshots in seq order.
-    if (observer !== undefined) this.pending.sort((a, b) => (s.seq[a] as number) - (s.seq[b] as number));
+    if (observer !== undefined) this.pending.sort((a, b) => s.seq[a]! - s.seq[b]!);
     for (const i of this.pending) {
-      const sseq = s.seq[i] as number;
+      const sseq = s.seq[i]!;
       if (sseq <= seq) {
         s.heap[i] = heap;
-        observer?.snapshot(sseq, s.timeNs[i] as number);
+        observer?.snapshot(sseq, s.timeNs[i]!);
       } else {
         rest.push(i);
         if (sseq < next) next = sseq;

@@ -167,7 +167,7 @@ export class StackResolver {
 
   frame(record: FrameRecord): void {
     const st = this.streamState(record.stream as StreamId);
-    const parent = record.parent === 0 ? 0 : record.parent < st.py.length ? (st.py[record.parent] as number) : 0;
+    const parent = record.parent === 0 ? 0 : record.parent < st.py.length ? st.py[record.parent]! : 0;
     if (record.parent !== 0 && parent === 0) this.unknownStacks++;
     const global = this.pyNodes.intern(parent, record.codeId, record.instr) + 1; // PyNodeId1
     st.py = setGrow(st.py, record.id, global);
@@ -175,7 +175,7 @@ export class StackResolver {
 
   nativeFrame(record: NativeFrameRecord): void {
     const st = this.streamState(record.stream as StreamId);
-    const parent = record.parent === 0 ? 0 : record.parent < st.native.length ? (st.native[record.parent] as number) : 0;
+    const parent = record.parent === 0 ? 0 : record.parent < st.native.length ? st.native[record.parent]! : 0;
     if (record.parent !== 0 && parent === 0) this.unknownStacks++;
     const global = this.nativeNodes.intern(parent, record.ip) + 1; // NativeNodeId1
     st.native = setGrow(st.native, record.id, global);

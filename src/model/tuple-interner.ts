@@ -34,7 +34,7 @@ export class TupleInterner {
     const values = this.values;
     let slot = hash4(a, b, c, d) & this.mask;
     for (;;) {
-      const id = this.slots[slot] as number;
+      const id = this.slots[slot]!;
       if (id === EMPTY) break;
       const base = id * arity;
       if (
@@ -65,7 +65,7 @@ export class TupleInterner {
 
   /** Component `k` (0-based) of tuple `id`. */
   get(id: number, k: number): number {
-    return this.values[id * this.arity + k] as number;
+    return this.values[id * this.arity + k]!;
   }
 
   /** An independent copy (same ids). */
@@ -93,10 +93,10 @@ export class TupleInterner {
       const base = id * arity;
       let slot =
         hash4(
-          values[base] as number,
-          values[base + 1] as number,
-          arity > 2 ? (values[base + 2] as number) : 0,
-          arity > 3 ? (values[base + 3] as number) : 0,
+          values[base]!,
+          values[base + 1]!,
+          arity > 2 ? values[base + 2]! : 0,
+          arity > 3 ? values[base + 3]! : 0,
         ) & mask;
       while (slots[slot] !== EMPTY) slot = (slot + 1) & mask;
       slots[slot] = id;

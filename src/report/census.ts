@@ -37,7 +37,7 @@ export function renderCensus(c: Census, o: CensusTextOptions): string {
   if (c.typeCount > rows.length) out.push(paint('dim', `… ${formatCount(c.typeCount - rows.length)} more types`));
   if (c.largest.length > 0) {
     out.push('', paint('bold', 'Largest objects'));
-    const pathOf = new Map((c.paths ?? []).filter((p) => p.id !== undefined).map((p) => [p.id as number, p]));
+    const pathOf = new Map((c.paths ?? []).filter((p) => p.id !== undefined).map((p) => [p.id!, p]));
     for (const obj of c.largest.slice(0, Math.min(10, o.rows))) {
       const what = `${obj.type}${obj.length >= 0 ? ` (len ${formatCount(obj.length)})` : ''}`;
       const p = pathOf.get(obj.id);

@@ -38,7 +38,7 @@ export function stackText(model: CaptureModel, frames: readonly FrameId[], width
   if (frames.length === 0) return '(no Python stack)';
   const fs = frames.map((id) => model.frames.frame(id));
   // The innermost frame shown names its file even when its caller is in the same file.
-  const part = (i: number, first: boolean): string => short(model, fs[i] as Frame, first ? undefined : fs[i - 1]);
+  const part = (i: number, first: boolean): string => short(model, fs[i]!, first ? undefined : fs[i - 1]);
   let text = part(fs.length - 1, fs.length === 1);
   for (let i = fs.length - 2; i >= 0; i--) {
     // Re-render the frame after this one relative to it, and this one with its own file.

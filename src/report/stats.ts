@@ -70,7 +70,7 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
     stats.histogram.forEach((b, i) => {
       const len = max === 0 ? 0 : Math.round((BAR_WIDTH * b.count) / max);
       const bar = '█'.repeat(len) || (b.count > 0 ? '▏' : '');
-      out.push(`  ${padLeft(ranges[i] as string, rw)}  ${padRight(bar, BAR_WIDTH)}  ${formatCount(b.count)}`);
+      out.push(`  ${padLeft(ranges[i]!, rw)}  ${padRight(bar, BAR_WIDTH)}  ${formatCount(b.count)}`);
     });
   }
 

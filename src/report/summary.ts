@@ -80,7 +80,7 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
         width: options.width,
         paint,
         rowPaint: (ri, ci, text) => {
-          const r = data.shown[ri] as LocationRow;
+          const r = data.shown[ri]!;
           if (ci === 1 || ci === 2) return paint(shareColour(whole === 0 ? 0 : r.totalBytes / whole), text);
           if (ci === 3 || ci === 4) return paint(shareColour(whole === 0 ? 0 : r.ownBytes / whole), text);
           return text;

@@ -27,11 +27,11 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
   if (flex >= 0) {
     const fixed = widths.reduce((a, w, i) => (i === flex ? a : a + w), 0) + gap * (columns.length - 1);
     const room = Math.max(textWidth(columns[flex]?.title ?? '') , options.width - fixed, 20);
-    widths[flex] = Math.min(widths[flex] as number, room);
+    widths[flex] = Math.min(widths[flex]!, room);
   }
   const cell = (text: string, i: number): string => {
-    const w = widths[i] as number;
-    const c = columns[i] as Column;
+    const w = widths[i]!;
+    const c = columns[i]!;
     const t = textWidth(text) > w ? (c.truncate ?? truncateLeft)(text, w) : text;
     return c.align === 'right' ? padLeft(t, w) : padRight(t, w);
   };

@@ -51,8 +51,8 @@ test('drawing marks the cursor, shows open and closed nodes and scrolls with the
   const lines = drawTree(s, { width: 80, height: 10, cwd: '/srv/app', total: 100 });
   assert.equal(lines.length, 3);
   assert.equal(lines[0], '\u001b[7m▾ 100 B 100.00%  <all: 3 stacks>\u001b[27m');
-  assert.match(lines[1] as string, /^ {2}▸ 90 B 90\.00% {2}a at m\.py:1$/);
-  assert.match(lines[2] as string, /^ {3} 10 B 10\.00% {2}e at m\.py:5 {2}own 10 B in 1$/);
+  assert.match(lines[1]!, /^ {2}▸ 90 B 90\.00% {2}a at m\.py:1$/);
+  assert.match(lines[2]!, /^ {3} 10 B 10\.00% {2}e at m\.py:5 {2}own 10 B in 1$/);
   s = redraw(redraw(s, 'down'), 'expand-chain');
   for (let i = 0; i < 5; i++) s = pressKey(s, 'down', 2).kind === 'redraw' ? (pressKey(s, 'down', 2) as { state: TreeViewState }).state : s;
   assert.equal(s.cursor, 5);

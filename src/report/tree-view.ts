@@ -30,10 +30,10 @@ export function initialState(tree: CallTree): TreeViewState {
 }
 
 function openChain(tree: CallTree, from: number, open: Set<number>): void {
-  let n = tree.nodes[from] as CallTreeNode;
+  let n = tree.nodes[from]!;
   while (n.children.length === 1) {
     open.add(n.id);
-    n = tree.nodes[n.children[0] as number] as CallTreeNode;
+    n = tree.nodes[n.children[0]!]!;
   }
   open.add(n.id);
 }
@@ -46,7 +46,7 @@ interface Row {
 export function visibleRows(state: TreeViewState): Row[] {
   const rows: Row[] = [];
   const walk = (id: number, depth: number): void => {
-    const n = state.tree.nodes[id] as CallTreeNode;
+    const n = state.tree.nodes[id]!;
     rows.push({ node: n, depth });
     if (state.open.has(id)) for (const c of n.children) walk(c, depth + 1);
   };
@@ -110,7 +110,7 @@ export function drawTree(state: TreeViewState, options: DrawOptions): string[] {
   const rows = visibleRows(state);
   const out: string[] = [];
   for (let i = state.top; i < Math.min(rows.length, state.top + options.height); i++) {
-    const { node, depth } = rows[i] as Row;
+    const { node, depth } = rows[i]!;
     const mark = node.children.length === 0 ? ' ' : state.open.has(node.id) ? '▾' : '▸';
     const amount = `${formatBytes(node.bytes)} ${formatPercent(node.bytes, options.total)}`;
     const own = node.selfBytes > 0 ? `  own ${formatBytes(node.selfBytes)} in ${formatCount(node.selfCount)}` : '';

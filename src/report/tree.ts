@@ -27,7 +27,7 @@ export function frameText(f: Frame | undefined, cwd: string): string {
 export function renderTree(tree: CallTree, options: TreeTextOptions): string[] {
   const paint = options.paint ?? noPaint;
   const nodes = tree.nodes;
-  const root = nodes[0] as CallTreeNode;
+  const root = nodes[0]!;
   const total = options.total ?? root.bytes;
   const lines: string[] = [];
   const maxLines = options.maxLines ?? Infinity;
@@ -48,7 +48,7 @@ export function renderTree(tree: CallTree, options: TreeTextOptions): string[] {
       cut++;
       return;
     }
-    const n = nodes[id] as CallTreeNode;
+    const n = nodes[id]!;
     line(n, prefix);
     n.children.forEach((c, i) => {
       const last = i === n.children.length - 1;

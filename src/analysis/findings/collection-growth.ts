@@ -63,7 +63,7 @@ export function collectionGrowth({ model, facts, filter }: DetectorInput): Colle
   const lines = new Map<FrameId | -1, Line>();
   const sites = model.sites;
   for (let s = 0 as SiteId; s < r.growths.length; s++) {
-    const growths = r.growths[s] as number;
+    const growths = r.growths[s]!;
     if (growths === 0 || !REALLOCATORS.has(sites.allocator(s))) continue;
     const frames = model.frames.stack(sites.pyStack(s), sites.nativeStack(s), filter);
     const line = ownLine(model, frames);
@@ -73,8 +73,8 @@ export function collectionGrowth({ model, facts, filter }: DetectorInput): Colle
       lines.set(line, l);
     }
     l.growths += growths;
-    l.copied += r.copiedBytes[s] as number;
-    l.max = Math.max(l.max, r.maxBytes[s] as number);
+    l.copied += r.copiedBytes[s]!;
+    l.max = Math.max(l.max, r.maxBytes[s]!);
     if (growths > l.best) {
       l.best = growths;
       l.frames = frames;

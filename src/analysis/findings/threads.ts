@@ -71,11 +71,11 @@ export function threadEvidence(model: CaptureModel, filter: FrameFilter = DEFAUL
   const workers = seen.filter((t) => !isMainThread(model, t));
   let firstExit = Infinity;
   for (const t of workers) if (t.exitNs !== undefined && t.exitNs < firstExit) firstExit = t.exitNs;
-  const replacements = workers.filter((t) => (t.startNs as number) > firstExit).length;
+  const replacements = workers.filter((t) => t.startNs! > firstExit).length;
   // Threads alive at once: +1 at each start, -1 at each exit, in time order (exits first on ties).
   const events: [number, number][] = [];
   for (const t of seen) {
-    events.push([t.startNs as number, 1]);
+    events.push([t.startNs!, 1]);
     if (t.exitNs !== undefined) events.push([t.exitNs, -1]);
   }
   events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -89,11 +89,11 @@ export function threadEvidence(model: CaptureModel, filter: FrameFilter = DEFAUL
       maxAliveNs = time;
     }
   }
-  const lives = workers.filter((t) => t.exitNs !== undefined).map((t) => (t.exitNs as number) - (t.startNs as number)).sort((a, b) => a - b);
+  const lives = workers.filter((t) => t.exitNs !== undefined).map((t) => t.exitNs! - t.startNs!).sort((a, b) => a - b);
   let firstStartNs: number | undefined;
   let lastStartNs: number | undefined;
   for (const t of workers) {
-    const s = t.startNs as number;
+    const s = t.startNs!;
     if (firstStartNs === undefined || s < firstStartNs) firstStartNs = s;
     if (lastStartNs === undefined || s > lastStartNs) lastStartNs = s;
   }
