@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
-import { fakeIo } from './support/fake-io.js';
+import { memoryIo } from './support/memory-io.js';
 import { makeFixtures } from './fixtures/captures/make-fixtures.js';
 
 const dir = fileURLToPath(new URL('../../test/fixtures/captures/', import.meta.url));
@@ -47,7 +47,7 @@ for (const [name, bytes] of fixtures) {
 
   for (const json of [false, true]) {
     test(`golden capture ${name}: memlens parse${json ? ' --json' : ''}`, async () => {
-      const io = fakeIo(dir);
+      const io = memoryIo({ cwd: dir });
       const code = await main(['parse', ...(json ? ['--json'] : []), name], io);
       const base = name.replace(/\.mlens$/, '');
       golden(`${base}.parse.${json ? 'jsonl' : 'txt'}`, io.out());

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
-import { fakeIo } from './support/fake-io.js';
+import { memoryIo } from './support/memory-io.js';
 import { MiB, oomJobCapture, ProgramCapture, SEC } from './support/program-capture.js';
 
 const goldenDir = fileURLToPath(new URL('../../test/fixtures/verdict/', import.meta.url));
@@ -40,7 +40,7 @@ const oomPath = join(dir, 'job.mlens');
 writeFileSync(oomPath, oomJobCapture());
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = fakeIo(dir, { env });
+  const io = memoryIo({ cwd: dir, env });
   const code = await main(args, io);
   return { code, out: io.out(), err: io.err() };
 }

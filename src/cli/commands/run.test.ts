@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Collector } from '../../../test/support/collect.js';
-import { fakeIo } from '../../../test/support/fake-io.js';
+import { memoryIo } from '../../../test/support/memory-io.js';
 import { testPythons } from '../../../test/support/pythons.js';
 import { readCaptureFile } from '../capture-file.js';
 import { main } from '../main.js';
@@ -18,7 +18,7 @@ const py = testPythons()[testPythons().length - 1]!.python;
 const env = { PATH: process.env['PATH'] ?? '' };
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = fakeIo(dir, { env });
+  const io = memoryIo({ cwd: dir, env });
   const code = await main(['run', ...args], io);
   return { code, out: io.out(), err: io.err() };
 }
@@ -70,7 +70,7 @@ describe('memlens run: errors before anything starts', () => {
   }
 
   test('an agent that is not built', async () => {
-    const io = fakeIo(dir, { env: { ...env, MEMLENS_AGENT_SANITIZE: 'no-such-sanitizer' } });
+    const io = memoryIo({ cwd: dir, env: { ...env, MEMLENS_AGENT_SANITIZE: 'no-such-sanitizer' } });
     const code = await main(['run', '--python', py, 'ok.py'], io);
     assert.equal(code, 1);
     assert.match(io.err(), /the agent is not built \(.*libmemlens_agent-no-such-sanitizer\.so is missing\)/);
