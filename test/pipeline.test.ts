@@ -13,7 +13,7 @@ import { ModelBuilder } from '../src/model/builder.js';
 import { loadModel } from '../src/cli/load-model.js';
 import type { CaptureModel } from '../src/model/model.js';
 import { memoryIo } from './support/memory-io.js';
-import { runOracle } from './support/replay-oracle.js';
+import { runOracle } from './support/model-oracle.js';
 import { randomStream } from './support/random-stream.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memlens-pipeline-'));

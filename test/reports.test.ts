@@ -432,12 +432,12 @@ function aggregatedCapture(): Uint8Array {
 }
 
 test('colour by share in a terminal (or FORCE_COLOR), none with NO_COLOR or in a pipe', async () => {
-  const tty = memoryIo({ columns: 100, tty: true });
+  const tty = memoryIo({ columns: 100, stdoutTTY: true });
   assert.equal(await main(['summary', known], tty), 0);
   // parse holds 72% of the peak: red (above 60%); work 18%: green; the header is bold.
   assert.ok(tty.out().includes('\u001b[31m      8.00 MiB\u001b[0m'));
   assert.ok(tty.out().includes('\u001b[32m      2.00 MiB\u001b[0m'));
-  const noColor = memoryIo({ columns: 100, tty: true, env: { NO_COLOR: '1' } });
+  const noColor = memoryIo({ columns: 100, stdoutTTY: true, env: { NO_COLOR: '1' } });
   await main(['summary', known], noColor);
   assert.ok(!noColor.out().includes('\u001b['));
   const forced = memoryIo({ columns: 100, env: { FORCE_COLOR: '1' } });

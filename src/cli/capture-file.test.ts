@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Collector, Digest } from '../../test/support/collect.js';
-import { fakeIo } from '../../test/support/fake-io.js';
+import { memoryIo } from '../../test/support/memory-io.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
 import { decodeCapture } from '../capture/decoder.js';
 import { concat } from '../capture/encoder.js';
@@ -60,7 +60,7 @@ test('recompressCaptureFile leaves a file that is not a capture alone', async ()
 });
 
 test('progress: drawn on a terminal for big inputs, throttled, erased at the end; silent otherwise', () => {
-  const io = fakeIo(dir, { stderrTTY: true });
+  const io = memoryIo({ cwd: dir, stderrTTY: true });
   const p = byteProgress(io, 'reading x', PROGRESS_MIN_BYTES * 2);
   p.update(0);
   p.update(PROGRESS_MIN_BYTES); // the fake clock moves 50 ms per call: throttled away
@@ -72,8 +72,8 @@ test('progress: drawn on a terminal for big inputs, throttled, erased at the end
   assert.ok(err.endsWith(`${ESC}[K\r${ESC}[K`), 'the bar is erased');
   assert.match(err, /\rreading x \[#+\] 100% 128 MiB \/ 128 MiB [\d.]+ [KMG]iB\/s/);
   assert.equal(err.split('\r').length - 1, 3);
-  assert.equal(byteProgress(fakeIo(dir, { stderrTTY: false }), 'x', PROGRESS_MIN_BYTES * 2), NO_PROGRESS);
-  assert.equal(byteProgress(fakeIo(dir, { stderrTTY: true }), 'x', 1000), NO_PROGRESS);
+  assert.equal(byteProgress(memoryIo({ cwd: dir, stderrTTY: false }), 'x', PROGRESS_MIN_BYTES * 2), NO_PROGRESS);
+  assert.equal(byteProgress(memoryIo({ cwd: dir, stderrTTY: true }), 'x', 1000), NO_PROGRESS);
 });
 
 test('appendToCaptureFile adds an EXIT record that a reader finds after the agent\'s blocks', async () => {

@@ -1,8 +1,8 @@
-// Property tests: the one-pass replay against the slow oracle (test/support/replay-oracle.ts) on random streams.
+// Property tests: the one-pass replay against the slow oracle (test/support/model-oracle.ts) on random streams.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runOracle } from '../../test/support/replay-oracle.js';
+import { runOracle } from '../../test/support/model-oracle.js';
 import { randomStream, replay } from '../../test/support/random-stream.js';
 import { ModelBuilder } from './builder.js';
 import { sizeBucket } from './heap-replay.js';

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { bytesAt, Oracle, type OracleAlloc } from '../support/oracle.js';
+import { bytesAt, Oracle, type OracleAlloc } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, testPythons } from '../support/pythons.js';
 import { ALLOC_PROG } from './programs.js';

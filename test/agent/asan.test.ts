@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Oracle } from '../support/oracle.js';
+import { Oracle } from '../support/agent-oracle.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
 import { ALLOC_PROG, DEEP_PROG, FORK_PROG, THREADS_PROG, THREADS_SITE } from './programs.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Allocator } from '../../src/capture/format.js';
-import { Oracle } from '../support/oracle.js';
+import { Oracle } from '../support/agent-oracle.js';
 import { bootstrapRun, lineOf, tempDir } from '../support/memlens-run.js';
 import { label, testPythons } from '../support/pythons.js';
 

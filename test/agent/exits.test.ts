@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Oracle } from '../support/oracle.js';
+import { Oracle } from '../support/agent-oracle.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, testPythons } from '../support/pythons.js';
 

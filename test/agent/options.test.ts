@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Allocator } from '../../src/capture/format.js';
 import type { ImageRecord } from '../../src/capture/records.js';
-import { bytesAt, Oracle } from '../support/oracle.js';
+import { bytesAt, Oracle } from '../support/agent-oracle.js';
 import { bootstrapRun, lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
 

@@ -9,7 +9,7 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { containerInfo } from '../support/container.js';
-import { Oracle } from '../support/oracle.js';
+import { Oracle } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 
 const PROG = `import threading

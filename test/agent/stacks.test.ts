@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { Oracle, type OracleAlloc } from '../support/oracle.js';
+import { Oracle, type OracleAlloc } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, testPythons } from '../support/pythons.js';
 import { DEEP_PROG } from './programs.js';

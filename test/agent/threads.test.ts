@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Oracle, type OracleAlloc } from '../support/oracle.js';
+import { Oracle, type OracleAlloc } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, testPythons } from '../support/pythons.js';
 import { THREADS_PROG, THREADS_SITE } from './programs.js';

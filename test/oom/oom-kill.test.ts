@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { main } from '../../src/cli/main.js';
-import { fakeIo } from '../support/fake-io.js';
+import { memoryIo } from '../support/memory-io.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
 
@@ -26,7 +26,7 @@ interface VerdictJson {
 }
 
 async function verdictOf(capture: string, json: boolean): Promise<string> {
-  const io = fakeIo(tmp.dir, { env: { COLUMNS: '120' } });
+  const io = memoryIo({ cwd: tmp.dir, env: { COLUMNS: '120' } });
   const code = await main(['verdict', ...(json ? ['--json'] : []), '--last', '1', capture], io);
   assert.equal(code, 0, io.err());
   return io.out();

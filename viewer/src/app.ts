@@ -1,15 +1,21 @@
-// The page: header, timeline, toolbar, flame graph or table, statistics panel, tooltip. Holds the view
-// state and recomputes only what a change needs (a search does not rebuild the tree; a toggle does).
+// The page: header, verdict, timeline, toolbar, flame graph or table, statistics panel, tooltip. Holds the
+// view state and recomputes only what a change needs (a search does not rebuild the tree; a toggle does).
+// The toolbar (toolbar.ts), the panels (panels.ts) and the tooltip (tooltip.ts) are built elsewhere and
+// hold no state of their own.
 
-import { FrameFlag, type ReportData, type VerdictPanel } from '../../src/report/html/payload.js';
-import { codeKind, frameColor, KIND_LABELS, type Theme } from './colors.js';
+import { FrameFlag, type ReportData } from '../../src/report/html/payload.js';
+import type { Theme } from './colors.js';
 import { timelineCsv } from './csv.js';
-import { append, button, checkbox, el, replaceChildren } from './dom.js';
+import { append, button, el, replaceChildren } from './dom.js';
 import { FlameView } from './flame.js';
 import { formatBytes, formatCount, formatDuration, formatPercent } from './format.js';
+import { frameName, frameWhere } from './labels.js';
+import { statsPanel, verdictSection } from './panels.js';
 import { searchFrames, type SearchResult } from './search.js';
 import { TableView } from './table.js';
 import { TimelineView, type TimeWindow } from './timeline.js';
+import { buildToolbar, setSearchText, showShape, showTab, type Tab } from './toolbar.js';
+import { FrameTooltip, timelineReadout } from './tooltip.js';
 import { buildTree, findPath, framePath, matchedBytes, type FlameTree, type LocationValues } from './tree.js';
 import { baseValues, tickAt, tickStart, windowValues } from './window.js';
 
@@ -20,7 +26,7 @@ interface State {
   thread: number;
   query: string;
   window: TimeWindow | null;
-  tab: 'flame' | 'table';
+  tab: Tab;
   theme: Theme;
   zoomPath: number[];
 }
@@ -42,7 +48,7 @@ export interface ViewDescription {
   readonly window: TimeWindow | null;
   readonly windowTick: number;
   readonly theme: Theme;
-  readonly tab: 'flame' | 'table';
+  readonly tab: Tab;
 }
 
 export class App {
@@ -53,7 +59,7 @@ export class App {
   private readonly flame: FlameView;
   private readonly table: TableView;
   private readonly timeline: TimelineView | null;
-  private readonly tooltip = el('div', { class: 'tooltip', role: 'tooltip' });
+  private readonly tooltip: FrameTooltip;
   private readonly crumbs = el('nav', { class: 'crumbs', ariaLabel: 'Zoom path' });
   private readonly summary = el('div', { class: 'summary', id: 'summary' });
   private readonly searchInfo = el('span', { class: 'search-info', id: 'search-info' });
@@ -92,7 +98,8 @@ export class App {
             data.temporal !== null ? (w) => this.setWindow(w) : null,
           )
         : null;
-    this.panel = this.buildPanel();
+    this.tooltip = new FrameTooltip(data);
+    this.panel = statsPanel(data);
     this.render();
   }
 
@@ -102,7 +109,7 @@ export class App {
    */
   describe(): ViewDescription {
     const tree = this.tree;
-    const name = (n: number) => (n === 0 || tree === null ? 'all' : this.frameName(tree.frame[n]!));
+    const name = (n: number) => (n === 0 || tree === null ? 'all' : frameName(this.data, tree.frame[n]!));
     const zoom = this.flame.zoomNode;
     const roots: { name: string; bytes: number }[] = [];
     let largest = { name: '', bytes: 0 };
@@ -132,7 +139,7 @@ export class App {
   framePoint(functionName: string): { x: number; y: number } | null {
     const tree = this.tree;
     if (tree === null) return null;
-    const r = this.flame.findRect((n) => n !== 0 && this.frameName(tree.frame[n]!) === functionName);
+    const r = this.flame.findRect((n) => n !== 0 && frameName(this.data, tree.frame[n]!) === functionName);
     if (r === null) return null;
     const box = this.flame.canvas.getBoundingClientRect();
     return { x: box.left + r.x + Math.min(r.w / 2, 40), y: box.top + r.y + r.h / 2 };
@@ -191,13 +198,13 @@ export class App {
       );
     }
     if (m.emptyReason === null) {
-      append(this.root, this.buildToolbar(), this.crumbs, this.summary, this.flameBox, this.tableBox);
+      append(this.root, this.toolbar(), this.crumbs, this.summary, this.flameBox, this.tableBox);
       this.flameBox.append(this.flame.canvas, this.flame.overlay);
       this.tableBox.append(this.table.element);
       this.tableBox.hidden = true;
       this.wireFlame();
     }
-    append(this.root, this.panel, this.tooltip);
+    append(this.root, this.panel, this.tooltip.element);
     const ro = new ResizeObserver(() => this.resize());
     ro.observe(this.root);
     this.resize();
@@ -212,101 +219,16 @@ export class App {
     return false;
   }
 
-  private buildToolbar(): HTMLElement {
-    const s = this.state;
-    const tabs = el(
-      'div',
-      { class: 'seg', role: 'tablist' },
-      segButton('Flame graph', 'tab-flame', () => this.setTab('flame'), true),
-      segButton('Table', 'tab-table', () => this.setTab('table'), false),
-    );
-    const shape = el(
-      'div',
-      { class: 'seg' },
-      segButton('Icicle', 'shape-icicle', () => this.setIcicle(true), true, 'Root at the top'),
-      segButton('Flame', 'shape-flame', () => this.setIcicle(false), false, 'Root at the bottom'),
-    );
-    const inverted = checkbox('Inverted', 'Allocating functions at the root, their callers below', s.inverted, (on) => this.update({ inverted: on }), 'opt-inverted');
-    const hide = el(
-      'div',
-      { class: 'hide-group' },
-      el('span', { class: 'label' }, 'Hide:'),
-      checkbox('interpreter', "CPython's evaluation machinery (eval loop, vectorcall, runpy)", true, (on) => this.setHide(FrameFlag.Interpreter, on), 'hide-interpreter'),
-      checkbox('imports', 'The import system (importlib bootstrap)', true, (on) => this.setHide(FrameFlag.Import, on), 'hide-import'),
-      checkbox('memlens', "memlens's own frames in the profiled process", true, (on) => this.setHide(FrameFlag.Memlens, on), 'hide-memlens'),
-    );
-    let threads: HTMLElement | null = null;
-    if (this.data.threads.name.length > 1) {
-      const select = el('select', { id: 'thread-filter', title: 'Show the allocations of one thread' });
-      select.append(el('option', {}, 'All threads'));
-      for (let i = 0; i < this.data.threads.name.length; i++) {
-        const opt = el('option', {}, `${this.data.strings[this.data.threads.name[i]!] ?? ''} (${this.data.threads.tid[i]})`);
-        opt.value = String(i);
-        select.append(opt);
-      }
-      select.options[0]!.value = '-1';
-      select.addEventListener('change', () => this.update({ thread: Number(select.value) }));
-      threads = el('label', { class: 'check' }, 'Thread ', select);
-    }
-    const input = el('input', { type: 'search', id: 'search', ariaLabel: 'Search functions and files' });
-    input.placeholder = 'Search function or file (/regex/)';
-    let timer = 0;
-    input.addEventListener('input', () => {
-      window.clearTimeout(timer);
-      timer = window.setTimeout(() => this.setQuery(input.value), 60);
+  private toolbar(): HTMLElement {
+    return buildToolbar(this.data, this.state.inverted, this.searchInfo, {
+      setTab: (tab) => this.setTab(tab),
+      setIcicle: (icicle) => this.setIcicle(icicle),
+      setInverted: (inverted) => this.update({ inverted }),
+      setHide: (flag, hidden) => this.setHide(flag, hidden),
+      setThread: (thread) => this.update({ thread }),
+      setQuery: (query) => this.setQuery(query),
+      resetZoom: () => this.zoomTo(0),
     });
-    input.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter') {
-        window.clearTimeout(timer);
-        this.setQuery(input.value);
-      }
-    });
-    document.addEventListener('keydown', (e) => {
-      if (e.key === '/' && document.activeElement !== input) {
-        e.preventDefault();
-        input.focus();
-      } else if (e.key === 'Escape') {
-        if (document.activeElement === input && input.value !== '') {
-          input.value = '';
-          this.setQuery('');
-        } else this.zoomTo(0);
-      }
-    });
-    const reset = button('Reset zoom', 'Show the whole tree again (Esc)', () => this.zoomTo(0), 'btn');
-    reset.id = 'reset-zoom';
-    const legend = el('div', { class: 'kinds' }, ...KIND_LABELS.map(([kind, label]) => el('span', { class: `kind kind-${kind}` }, label)));
-    return el('div', { class: 'toolbar' }, tabs, shape, inverted, hide, threads, el('span', { class: 'grow' }), el('div', { class: 'search-box' }, input, this.searchInfo), reset, legend);
-  }
-
-  private buildPanel(): HTMLElement {
-    const m = this.data.meta;
-    const rows: [string, string][] = [
-      ['Command', m.commandLine.join(' ')],
-      ['Capture', m.captureFile],
-      ['Python', m.pythonVersion],
-      ['Python allocator', m.pythonAllocator],
-      ['Process', `pid ${m.pid}${m.hostname !== '' ? ` on ${m.hostname}` : ''}`],
-      ['Capture mode', m.captureMode],
-      ['Started', m.startWallMs !== null ? new Date(m.startWallMs).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : 'unknown'],
-      ['Duration', formatDuration(m.durationNs)],
-      ['Peak tracked heap', `${formatBytes(m.peakHeapBytes)}${m.peakTimeNs !== null ? ` at ${formatDuration(m.peakTimeNs)}` : ''}`],
-      ['Peak RSS', m.peakRssBytes !== null ? formatBytes(m.peakRssBytes) : 'unknown'],
-      ['cgroup limit', m.cgroupLimitBytes !== null ? formatBytes(m.cgroupLimitBytes) : 'none'],
-      ['Allocations', formatCount(m.totalAllocations)],
-      ['Bytes allocated', formatBytes(m.totalBytesAllocated)],
-      ['Threads', formatCount(this.data.threads.name.length)],
-      ['Distinct frames', formatCount(this.data.frames.name.length)],
-      ['Snapshots', formatCount(this.data.timeline.time.length)],
-      ['Options', m.options.length > 0 ? m.options.join(', ') : 'defaults'],
-      ['Ended', m.ending ?? 'unknown'],
-      ['Report by', `memlens ${m.memlensVersion}`],
-    ];
-    const dl = el('dl', {});
-    for (const [k, v] of rows) append(dl, el('dt', {}, k), el('dd', {}, v));
-    const panel = el('aside', { class: 'panel', id: 'stats', ariaLabel: 'Statistics' }, el('div', { class: 'panel-head' }, el('h2', {}, 'Statistics'), button('×', 'Close', () => panel.classList.remove('open'), 'btn icon')), dl);
-    if (m.notes.length > 0) append(panel, el('h3', {}, 'Notes'), el('ul', {}, ...m.notes.map((n) => el('li', {}, n))));
-    if (m.reductions.length > 0) append(panel, el('h3', {}, 'Reduced to fit'), el('ul', {}, ...m.reductions.map((n) => el('li', {}, n))));
-    return panel;
   }
 
   private wireFlame(): void {
@@ -314,12 +236,14 @@ export class App {
     c.addEventListener('mousemove', (e) => {
       const node = this.flame.hitTest(e.offsetX, e.offsetY);
       this.flame.setHover(node);
-      this.showTooltip(node, e.clientX, e.clientY);
+      const tree = this.tree;
+      if (node < 0 || tree === null) this.tooltip.hide();
+      else this.tooltip.show({ tree, node, zoomNode: this.flame.zoomNode, theme: this.state.theme, inverted: this.state.inverted }, e.clientX, e.clientY);
       c.style.cursor = node >= 0 ? 'pointer' : 'default';
     });
     c.addEventListener('mouseleave', () => {
       this.flame.setHover(-1);
-      this.tooltip.classList.remove('show');
+      this.tooltip.hide();
     });
     c.addEventListener('click', (e) => {
       const node = this.flame.hitTest(e.offsetX, e.offsetY);
@@ -345,15 +269,13 @@ export class App {
 
   private setIcicle(icicle: boolean): void {
     this.state.icicle = icicle;
-    setPressed('shape-icicle', icicle);
-    setPressed('shape-flame', !icicle);
+    showShape(icicle);
     this.flame.setOptions({ icicle, theme: this.state.theme, matches: this.search?.matches ?? null });
   }
 
-  private setTab(tab: 'flame' | 'table'): void {
+  private setTab(tab: Tab): void {
     this.state.tab = tab;
-    setPressed('tab-flame', tab === 'flame');
-    setPressed('tab-table', tab === 'table');
+    showTab(tab);
     this.flameBox.hidden = tab !== 'flame';
     this.crumbs.hidden = tab !== 'flame';
     this.tableBox.hidden = tab !== 'table';
@@ -454,62 +376,8 @@ export class App {
     const path: number[] = [];
     for (let n = this.flame.zoomNode; n > 0; n = tree.parent[n]!) path.push(n);
     path.reverse();
-    for (const n of path) items.push(button(this.frameName(tree.frame[n]!), this.frameWhere(tree.frame[n]!), () => this.zoomTo(n), 'crumb'));
+    for (const n of path) items.push(button(frameName(this.data, tree.frame[n]!), frameWhere(this.data, tree.frame[n]!), () => this.zoomTo(n), 'crumb'));
     replaceChildren(this.crumbs, ...items.flatMap((b, i) => (i === 0 ? [b] : [el('span', { class: 'sep' }, '›'), b])));
-  }
-
-  private frameName(f: number): string {
-    return this.data.strings[this.data.frames.name[f]!] ?? '';
-  }
-
-  private frameWhere(f: number): string {
-    const file = this.data.strings[this.data.frames.file[f]!] ?? '';
-    const line = this.data.frames.line[f]!;
-    return line > 0 ? `${file}:${line}` : file;
-  }
-
-  private showTooltip(node: number, x: number, y: number): void {
-    const tree = this.tree;
-    if (node < 0 || tree === null) {
-      this.tooltip.classList.remove('show');
-      return;
-    }
-    const total = tree.total[0]!;
-    const zoomTotal = tree.total[this.flame.zoomNode]!;
-    const bytes = tree.total[node]!;
-    const parts: (HTMLElement | null)[] = [];
-    if (node === 0) {
-      parts.push(el('div', { class: 'tt-name' }, 'all'));
-    } else {
-      const f = tree.frame[node]!;
-      const flags = this.data.frames.flags[f]!;
-      const sw = el('span', { class: 'tt-swatch' });
-      sw.style.background = frameColor(flags, this.frameName(f), this.state.theme);
-      parts.push(el('div', { class: 'tt-name' }, sw, this.frameName(f)));
-      parts.push(el('div', { class: 'tt-where' }, this.frameWhere(f)));
-      const src = this.data.frames.source[f]!;
-      if (src >= 0) parts.push(el('pre', { class: 'tt-source' }, (this.data.strings[src] ?? '').trim()));
-      parts.push(el('div', { class: 'tt-kind' }, KIND_LABELS.find(([k]) => k === codeKind(flags))?.[1] ?? ''));
-    }
-    parts.push(
-      el(
-        'div',
-        { class: 'tt-bytes' },
-        el('strong', {}, formatBytes(bytes)),
-        ` · ${formatPercent(bytes, total)} of the view`,
-        this.flame.zoomNode !== 0 ? ` · ${formatPercent(bytes, zoomTotal)} of the zoom` : '',
-      ),
-    );
-    parts.push(el('div', {}, `${formatCount(tree.count[node]!)} allocation${tree.count[node] === 1 ? '' : 's'}`));
-    if (tree.self[node]! > 0 && node !== 0) parts.push(el('div', { class: 'tt-self' }, `${this.state.inverted ? 'as outermost caller' : 'allocated here'}: ${formatBytes(tree.self[node]!)}`));
-    parts.push(el('div', { class: 'tt-hint' }, 'Click to zoom'));
-    replaceChildren(this.tooltip, ...parts);
-    this.tooltip.classList.add('show');
-    const r = this.tooltip.getBoundingClientRect();
-    const left = x + 14 + r.width > window.innerWidth ? x - 14 - r.width : x + 14;
-    const top = y + 14 + r.height > window.innerHeight ? y - 14 - r.height : y + 14;
-    this.tooltip.style.left = `${Math.max(4, left)}px`;
-    this.tooltip.style.top = `${Math.max(4, top)}px`;
   }
 
   private showHover(t: number | null): void {
@@ -517,19 +385,8 @@ export class App {
       this.hoverInfo.textContent = '';
       return;
     }
-    const i = this.timeline.sampleAt(t);
-    if (i < 0) return;
-    const tl = this.data.timeline;
-    const parts = [`${formatDuration(tl.time[i]!)}`, `RSS ${formatBytes(tl.rss[i]!)}`, `anon ${formatBytes(tl.rssAnon[i]!)}`, `file ${formatBytes(tl.rssFile[i]!)}`, `heap ${formatBytes(tl.heap[i]!)}`];
-    if (tl.cgroupUsage.length > 0) parts.push(`cgroup ${formatBytes(tl.cgroupUsage[i]!)}`);
-    const mk = this.data.markers;
-    const px = (this.timeline.tEnd / this.timeline.plotWidth) * 4;
-    for (let k = 0; k < mk.time.length; k++) {
-      if (Math.abs(mk.time[k]! - t) > px) continue;
-      const label = this.data.strings[mk.label[k]!] ?? '';
-      parts.push(`▼ ${this.data.strings[mk.kind[k]!] ?? ''}${label !== '' ? `: ${label}` : ''}`);
-    }
-    this.hoverInfo.textContent = parts.join(' · ');
+    const text = timelineReadout(this.data, this.timeline, t);
+    if (text !== null) this.hoverInfo.textContent = text;
   }
 
   private updateWindowInfo(): void {
@@ -553,9 +410,8 @@ export class App {
   }
 
   private pickFrame(frame: number): void {
-    const input = document.getElementById('search');
-    if (input instanceof HTMLInputElement) input.value = this.frameName(frame);
-    this.setQuery(this.frameName(frame));
+    setSearchText(frameName(this.data, frame));
+    this.setQuery(frameName(this.data, frame));
     this.setTab('flame');
   }
 
@@ -584,31 +440,6 @@ export class App {
   }
 }
 
-/** The OOM verdict at the top of the page: how the process ended, the key figures, what grew, findings. */
-function verdictSection(v: VerdictPanel): HTMLElement {
-  const facts = el('dl', { class: 'verdict-facts' });
-  for (const [k, val] of v.facts) append(facts, el('dt', {}, k), el('dd', {}, val));
-  const growth = el('table', { class: 'verdict-growth' });
-  for (const g of v.growth) append(growth, el('tr', {}, el('td', { class: 'num' }, g.bytes), el('td', { class: 'num' }, g.count), el('td', { class: 'where' }, g.where)));
-  const body = el(
-    'div',
-    { class: 'verdict-body' },
-    facts,
-    el('div', { class: 'verdict-grew' }, el('h3', {}, v.growthTitle), v.growth.length > 0 ? growth : el('p', { class: 'muted' }, 'Nothing tracked grew.')),
-  );
-  const findings = el('div', { class: 'verdict-findings', id: 'verdict-findings' }, el('h3', {}, v.findings.length > 0 ? `Findings (${v.findings.length})` : 'Findings'));
-  if (v.findings.length === 0) append(findings, el('p', { class: 'muted' }, 'None: nothing in this capture matched what memlens looks for (large objects kept long, thread or process churn, collections grown step by step, cycles holding memory).'));
-  v.findings.forEach((f, i) => {
-    const d = el('details', { class: 'finding' }, el('summary', {}, f.title), el('ul', {}, ...f.evidence.map((e) => el('li', {}, e))), el('p', { class: 'advice' }, f.advice));
-    d.open = i === 0;
-    append(findings, d);
-  });
-  const head = el('summary', { class: 'verdict-head' }, el('strong', {}, 'Verdict: '), v.headline);
-  const box = el('details', { class: `verdict verdict-${v.severity}`, id: 'verdict' }, head, v.detail !== '' ? el('div', { class: 'verdict-detail' }, v.detail) : null, body, findings);
-  box.open = true;
-  return box;
-}
-
 function storedTheme(): Theme | null {
   try {
     const t = localStorage.getItem('memlens-theme');
@@ -620,15 +451,4 @@ function storedTheme(): Theme | null {
 
 function swatch(kind: string, label: string): HTMLElement {
   return el('span', { class: 'key' }, el('span', { class: `sw sw-${kind}` }), label);
-}
-
-function segButton(label: string, id: string, onclick: () => void, pressed: boolean, title = ''): HTMLButtonElement {
-  const b = button(label, title, onclick, 'seg-btn');
-  b.id = id;
-  b.setAttribute('aria-pressed', String(pressed));
-  return b;
-}
-
-function setPressed(id: string, on: boolean): void {
-  document.getElementById(id)?.setAttribute('aria-pressed', String(on));
 }

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fakeIo } from '../../../test/support/fake-io.js';
+import { memoryIo } from '../../../test/support/memory-io.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder } from '../../../test/support/synthetic.js';
 import { encodeHeader } from '../../capture/header.js';
 import { main } from '../main.js';
@@ -16,7 +16,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const capture = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 300 });
 
 async function parse(file: string, ...extra: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = fakeIo(dir);
+  const io = memoryIo({ cwd: dir });
   const code = await main(['parse', ...extra, file], io);
   return { code, out: io.out(), err: io.err() };
 }
@@ -109,7 +109,7 @@ test('a device rather than a file', async () => {
 });
 
 test('usage errors: no file, two files', async () => {
-  const io = fakeIo(dir);
+  const io = memoryIo({ cwd: dir });
   assert.equal(await main(['parse'], io), 2);
   assert.match(io.err(), /parse: missing capture FILE/);
   assert.equal(await main(['parse', 'a', 'b'], io), 2);

@@ -1,15 +1,13 @@
-// memlens run driven in-process through main(): the one-line errors before anything starts, and a real
-// run with its exit status (the end-to-end behaviour of the target is tested in test/agent/).
+// memlens run driven in-process through main(): the one-line errors before anything starts (a real run,
+// its exit status and its messages: test/run-command.test.ts; what the agent records: test/agent/).
 
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Collector } from '../../../test/support/collect.js';
-import { fakeIo } from '../../../test/support/fake-io.js';
+import { memoryIo } from '../../../test/support/memory-io.js';
 import { testPythons } from '../../../test/support/pythons.js';
-import { readCaptureFile } from '../capture-file.js';
 import { main } from '../main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memlens-run-cmd-'));
@@ -18,7 +16,7 @@ const py = testPythons()[testPythons().length - 1]!.python;
 const env = { PATH: process.env['PATH'] ?? '' };
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = fakeIo(dir, { env });
+  const io = memoryIo({ cwd: dir, env });
   const code = await main(['run', ...args], io);
   return { code, out: io.out(), err: io.err() };
 }
@@ -70,49 +68,9 @@ describe('memlens run: errors before anything starts', () => {
   }
 
   test('an agent that is not built', async () => {
-    const io = fakeIo(dir, { env: { ...env, MEMLENS_AGENT_SANITIZE: 'no-such-sanitizer' } });
+    const io = memoryIo({ cwd: dir, env: { ...env, MEMLENS_AGENT_SANITIZE: 'no-such-sanitizer' } });
     const code = await main(['run', '--python', py, 'ok.py'], io);
     assert.equal(code, 1);
     assert.match(io.err(), /the agent is not built \(.*libmemlens_agent-no-such-sanitizer\.so is missing\)/);
-  });
-});
-
-describe('memlens run: a real run in-process', () => {
-  test('exit status, capture and the message that says where it is', async () => {
-    const out = join(dir, 'status.mlens');
-    const r = await run(['--python', py, '-o', out, '-c', 'raise SystemExit(4)']);
-    assert.equal(r.code, 4);
-    assert.ok(existsSync(out));
-    assert.match(r.err, /^memlens: capture written to status\.mlens \(\d+(\.\d)? (B|KiB)\)\nmemlens: for a report, run: memlens summary status\.mlens\n$/);
-  });
-
-  test('-q is quiet; death by a signal gives 128 + its number without killSelf', async () => {
-    const r = await run(['-q', '--python', py, '-o', join(dir, 'sig.mlens'), '-c', 'import os, signal; os.kill(os.getpid(), signal.SIGTERM)']);
-    assert.equal(r.code, 128 + 15);
-    assert.equal(r.err, '');
-  });
-
-  test('-f over a bigger capture: the new file holds the new run only, whole', async () => {
-    const out = join(dir, 'again.mlens');
-    const big = await run(['-q', '--python', py, '-o', out, '-c', 'import sys\nk = [bytearray(100 + i % 50) for i in range(300_000)]']);
-    assert.equal(big.code, 0);
-    const bigSize = statSync(out).size;
-    const small = await run(['-q', '-f', '--python', py, '-o', out, '-c', 'x = bytearray(1_234_567)']);
-    assert.equal(small.code, 0, small.err);
-    assert.equal(small.err, '');
-    assert.ok(statSync(out).size < bigSize, `${statSync(out).size} bytes after ${bigSize}`);
-    const c = new Collector();
-    await readCaptureFile(out, c);
-    assert.deepEqual(c.c.warnings, []);
-    assert.equal(c.c.items.filter((it) => it.type === 'alloc' && it.size === 1_234_568).length, 1);
-    assert.equal(c.c.items.filter((it) => it.type === 'alloc' && it.size >= 100 && it.size < 150).length < 1000, true, 'none of the old run');
-  });
-
-  test('the default output name is memlens-<stem>.<pid>.mlens in the current directory', async () => {
-    const r = await run(['--python', py, 'ok.py']);
-    assert.equal(r.code, 0);
-    const m = /capture written to (memlens-ok\.(\d+)\.mlens)/.exec(r.err);
-    assert.ok(m !== null, r.err);
-    assert.ok(existsSync(join(dir, m[1]!)));
   });
 });

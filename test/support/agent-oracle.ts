@@ -2,6 +2,15 @@
 // resolves stacks the plain way (walking parent links), sorts events by seq and replays them with a Map.
 // It answers "how many bytes are live, per source location, at the end and at the peak". The real
 // analysis (src/analysis) is built separately for speed; this one is built to be obviously right.
+//
+// Why there is a second oracle (model-oracle.ts): the two check different code from different inputs.
+// This one reads a capture file the real agent wrote and names what a Python program allocated by
+// file:line (through the real line tables), so an agent test can say "prog.py:12 holds 8 MiB at the end";
+// it knows only what the agent must get right (domains, the munmap of a mapping's head). model-oracle.ts
+// takes the generator's calls, before any encoding, and repeats every rule of the model builder (pages of
+// mappings, tracemalloc records shadowed by native ones, temporary allocations, windows, snapshot heaps)
+// to check the builder's figures exactly. Sharing a core would tie the agent's tests to the builder's
+// rules, which is what they must stay independent of.
 
 import { readCaptureFile } from '../../src/cli/capture-file.js';
 import type { CaptureHeader, CheckpointEntry, CodeRecord, DecodeWarning, MetaRecord } from '../../src/capture/records.js';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { main } from '../../src/cli/main.js';
-import { fakeIo } from '../support/fake-io.js';
+import { memoryIo } from '../support/memory-io.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, REPO_ROOT, type TestPython, testPythons } from '../support/pythons.js';
 
@@ -39,7 +39,7 @@ function source(name: string): string {
 async function verdictOf(python: string, name: string): Promise<VerdictJson> {
   const r = await memlensRun({ python, files: { [`${name}.py`]: source(name) }, program: [`${name}.py`], output: `${name}-${label(py_(python))}.mlens`, timeoutMs: 60_000 }, tmp.dir);
   assert.equal(r.code, 0, `${name}.py: ${r.stderr}`);
-  const io = fakeIo(tmp.dir);
+  const io = memoryIo({ cwd: tmp.dir });
   assert.equal(await main(['verdict', '--json', r.capture], io), 0, io.err());
   return JSON.parse(io.out()) as VerdictJson;
 }

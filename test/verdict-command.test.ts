@@ -3,44 +3,29 @@
 // summary and stats gained. UPDATE_GOLDEN=1 rewrites the golden files.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
-import { fakeIo } from './support/fake-io.js';
+import { checkGolden, FIXTURES } from './support/golden.js';
+import { memoryIo } from './support/memory-io.js';
 import { MiB, oomJobCapture, ProgramCapture, SEC } from './support/program-capture.js';
 
-const goldenDir = fileURLToPath(new URL('../../test/fixtures/verdict/', import.meta.url));
-const update = process.env['UPDATE_GOLDEN'] === '1';
 const dir = mkdtempSync(join(tmpdir(), 'memlens-verdict-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const env = { COLUMNS: '100' };
 const ms = 1_000_000;
 
 function golden(name: string, actual: string): void {
-  const path = join(goldenDir, name);
-  if (update) {
-    writeFileSync(path, actual);
-    return;
-  }
-  assert.ok(existsSync(path), `${name} is missing: run the tests with UPDATE_GOLDEN=1`);
-  const expected = readFileSync(path, 'utf8');
-  if (expected !== actual) {
-    const e = expected.split('\n');
-    const a = actual.split('\n');
-    const diff: string[] = [];
-    for (let i = 0; i < Math.max(e.length, a.length) && diff.length < 10; i++) if (e[i] !== a[i]) diff.push(`line ${i + 1}:\n  - ${e[i] ?? '(none)'}\n  + ${a[i] ?? '(none)'}`);
-    assert.fail(`${name} differs (UPDATE_GOLDEN=1 to accept):\n${diff.join('\n')}`);
-  }
+  checkGolden(join(FIXTURES, 'verdict', name), actual);
 }
 
 const oomPath = join(dir, 'job.mlens');
 writeFileSync(oomPath, oomJobCapture());
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = fakeIo(dir, { env });
+  const io = memoryIo({ cwd: dir, env });
   const code = await main(args, io);
   return { code, out: io.out(), err: io.err() };
 }

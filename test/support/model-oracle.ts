@@ -1,6 +1,12 @@
 // The slow, obviously correct model of a capture that property tests compare the real one against.
 // Live memory is a list of allocations; an mmap is a set of pages; the state at the peak is a full copy
 // of the per-site table, taken at every new maximum. Quadratic and proud of it.
+//
+// Why there is a second oracle (agent-oracle.ts): this one checks the model builder (src/model/builder.ts
+// and the reading pipeline before it) from the generator's calls (random-stream.ts), keyed by stream,
+// allocator and stack chain, and follows every rule the builder has. agent-oracle.ts checks the agent: it
+// reads a real capture, names sites by file:line through the line tables, and stays ignorant of the
+// builder's rules so that an agent test never passes because builder and oracle share a mistake.
 
 import type { StreamCall } from './random-stream.js';
 
