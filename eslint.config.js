@@ -5,9 +5,9 @@ import tseslint from 'typescript-eslint';
 
 const PURE_FORBIDDEN = {
   paths: ['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'net', 'node:net', 'child_process', 'node:child_process'].map(
-    (name) => ({ name, message: 'capture/, model/ and analysis/ are pure: do I/O in cli/ or target/.' }),
+    (name) => ({ name, message: 'capture/, model/ and analysis/ are pure: do I/O in cli/ or process/.' }),
   ),
-  patterns: [{ group: ['**/cli/**', '**/target/**', '**/live/**', '**/report/**'], message: 'Imports point one way: cli → report → analysis → model → capture.' }],
+  patterns: [{ group: ['**/cli/**', '**/process/**', '**/live/**', '**/report/**'], message: 'Imports point one way: cli → report → analysis → model → capture.' }],
 };
 
 export default tseslint.config(

@@ -7,7 +7,7 @@ import { chmodSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { TargetError } from '../errors.js';
-import type { AttachMethod } from '../target/attach.js';
+import type { AttachMethod } from '../process/attach.js';
 import type { CommandContext } from './command.js';
 import { wantsColor } from './io.js';
 
@@ -22,8 +22,8 @@ export interface LiveAttachOptions {
 
 export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttachOptions): Promise<number> {
   const { io } = ctx;
-  const { checkPlatform, findAgent } = await import('../target/agent-files.js');
-  const t = await import('../target/attach.js');
+  const { checkPlatform, findAgent } = await import('../process/agent-files.js');
+  const t = await import('../process/attach.js');
   checkPlatform();
   const files = findAgent();
   const target = t.inspectTarget(pid);
@@ -71,7 +71,7 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
     return 0;
   } finally {
     server?.close();
-    if (attached && (await import('../target/proc.js')).isAlive(pid)) {
+    if (attached && (await import('../process/proc.js')).isAlive(pid)) {
       // Leaving the view ends tracking: the target goes on as before.
       try {
         await t.runInTarget(target, { action: 'detach', session, agentLibrary: files.library, duration: undefined, config: {} }, { method: o.method, timeoutMs: o.timeoutMs });

@@ -27,10 +27,10 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   const target = targetOf(options, positionals);
   const interval = intervalOf(options);
   const force = booleanOption(options, 'force');
-  const { checkPlatform, findAgent } = await import('../target/agent-files.js');
-  const { findPython, preflight } = await import('../target/python.js');
-  const { launch, signalNumber } = await import('../target/launch.js');
-  const { exitRecord } = await import('../target/finish.js');
+  const { checkPlatform, findAgent } = await import('../process/agent-files.js');
+  const { findPython, preflight } = await import('../process/python.js');
+  const { launch, signalNumber } = await import('../process/launch.js');
+  const { exitRecord } = await import('../process/finish.js');
   checkPlatform();
   const files = findAgent(undefined, io.env['MEMLENS_AGENT_SANITIZE']);
   const python = findPython(io.env, io.cwd, stringOption(options, 'python'));
@@ -121,7 +121,7 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   await tee.done();
   server?.close();
   if (path !== undefined) {
-    const { readHeaderOf } = await import('../target/finish.js');
+    const { readHeaderOf } = await import('../process/finish.js');
     const header = await readHeaderOf(path);
     if (header !== undefined) {
       const { appendToCaptureFile, recompressCaptureFile, sealCaptureFile } = await import('./capture-file.js');

@@ -42,7 +42,7 @@ export function parsePid(command: string, positionals: readonly string[]): numbe
   return pid;
 }
 
-export function methodOf(command: string, options: OptionValues): import('../../target/attach.js').AttachMethod {
+export function methodOf(command: string, options: OptionValues): import('../../process/attach.js').AttachMethod {
   const m = stringOption(options, 'method') ?? 'auto';
   if (m !== 'auto' && m !== 'remote-exec' && m !== 'gdb' && m !== 'lldb') {
     throw new UsageError(`${command}: --method ${m}: choose auto, remote-exec, gdb or lldb`);
@@ -74,9 +74,9 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
     return liveAttach(ctx, pid, { method, timeoutMs: timeout * 1000, interval, native: booleanOption(options, 'native'), tracePythonAllocators: booleanOption(options, 'trace-python-allocators'), web: booleanOption(options, 'web') });
   }
   if (booleanOption(options, 'web')) throw new UsageError('attach: --web is for the live view (without -o)');
-  const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
-  const t = await import('../../target/attach.js');
-  const { checkTargetCanWrite } = await import('../../target/attach-output.js');
+  const { checkPlatform, findAgent } = await import('../../process/agent-files.js');
+  const t = await import('../../process/attach.js');
+  const { checkTargetCanWrite } = await import('../../process/attach-output.js');
   checkPlatform();
   const files = findAgent();
   const target = t.inspectTarget(pid);
@@ -129,7 +129,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (duration !== undefined) {
     io.stderr.write(`memlens: tracking stops by itself after ${duration} s; 'memlens detach ${pid}' stops it earlier\n`);
     if (!target.sameRoot || state.compress) {
-      const { spawnCollector } = await import('../../target/attach-output.js');
+      const { spawnCollector } = await import('../../process/attach-output.js');
       spawnCollector(pid, session);
     }
   } else {

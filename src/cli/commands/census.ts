@@ -100,9 +100,9 @@ async function censusesOf(path: string): Promise<{ censuses: Census[]; raw: unkn
 }
 
 async function censusOfPid(ctx: CommandContext, pid: number, options: OptionValues): Promise<{ json: string; title: string }> {
-  const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
-  const t = await import('../../target/attach.js');
-  const { readCmdline } = await import('../../target/proc.js');
+  const { checkPlatform, findAgent } = await import('../../process/agent-files.js');
+  const t = await import('../../process/attach.js');
+  const { readCmdline } = await import('../../process/proc.js');
   const { TargetError } = await import('../../errors.js');
   checkPlatform();
   const files = findAgent();

@@ -55,7 +55,7 @@ export const runCommand: Command = {
   },
 };
 
-type Target = import('../../target/python.js').RunTarget;
+type Target = import('../../process/python.js').RunTarget;
 
 export function targetOf(options: OptionValues, positionals: readonly string[]): Target {
   const module = stringOption(options, 'module');
@@ -174,10 +174,10 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const memoryLimit = memoryLimitOf(options);
   const quiet = booleanOption(options, 'quiet');
   const force = booleanOption(options, 'force');
-  const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
-  const { findPython, preflight } = await import('../../target/python.js');
-  const { launch, signalNumber } = await import('../../target/launch.js');
-  const { exitRecord, readHeaderOf } = await import('../../target/finish.js');
+  const { checkPlatform, findAgent } = await import('../../process/agent-files.js');
+  const { findPython, preflight } = await import('../../process/python.js');
+  const { launch, signalNumber } = await import('../../process/launch.js');
+  const { exitRecord, readHeaderOf } = await import('../../process/finish.js');
   const { appendToCaptureFile } = await import('../capture-file.js');
   checkPlatform();
   const files = findAgent(undefined, io.env['MEMLENS_AGENT_SANITIZE']);
@@ -189,8 +189,8 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   delete env['MEMLENS_AGENT_SANITIZE'];
   await preflight(python, target, io.cwd, env);
 
-  const { planMemoryLimit, releaseMemoryLimit } = await import('../../target/memory-limit.js');
-  const { memoryCgroupOf, oomKillCount } = await import('../../target/cgroup.js');
+  const { planMemoryLimit, releaseMemoryLimit } = await import('../../process/memory-limit.js');
+  const { memoryCgroupOf, oomKillCount } = await import('../../process/cgroup.js');
   const limit = memoryLimit !== undefined ? planMemoryLimit(memoryLimit, `memlens-${process.pid}`) : undefined;
   if (limit?.kind === 'rlimit' && !quiet) {
     io.stderr.write(
@@ -203,7 +203,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   // -f: the old capture goes now rather than when the agent truncates it, so that the compressor, which
   // follows the file from the moment it exists, never reads the old capture's bytes as the new one's.
   if (explicit !== undefined && force && !outputPattern.includes('{pid}')) await rm(outputPattern, { force: true });
-  const { kernelClockUs } = await import('../../target/kernel-log.js');
+  const { kernelClockUs } = await import('../../process/kernel-log.js');
   const startedUs = kernelClockUs();
 
   const launched = await launch({
@@ -234,7 +234,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const end = await launched.exited;
   const oomAfter = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
   if (limit !== undefined) await releaseMemoryLimit(limit);
-  const { judgeOomKill } = await import('../../target/oom.js');
+  const { judgeOomKill } = await import('../../process/oom.js');
   const oom = judgeOomKill(launched.pid, startedUs, end.signal, oomBefore, oomAfter);
   const path = outputPattern.replace('{pid}', String(launched.pid));
   const signal = signalNumber(end.signal);
