@@ -12,7 +12,8 @@ import type { Readable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import { booleanOption, stringOption, type CommandContext, type OptionValues } from './command.js';
 import { wantsColor } from './io.js';
-import { checkOutput, intervalOf, stemOf, targetOf } from './commands/run.js';
+import { intervalOf, stemOf, targetOf } from './commands/run.js';
+import { checkOutput } from './output-file.js';
 
 export interface LiveRunMode {
   readonly remote: boolean;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { REPO_ROOT, testPythons } from '../support/pythons.js';
 import { Tmux } from '../support/tmux.js';
-import { NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../../src/util/node-flags.js';
 
 const MEMLENS = join(REPO_ROOT, 'bin', 'memlens.js');
 const work = mkdtempSync(join(tmpdir(), 'memlens-cli-live-'));

@@ -1,8 +1,9 @@
 // memlens attach PID [-o FILE]: starts tracking inside a running Python process, without a restart and
 // without anything installed in its environment (docs/attach.md).
 
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
+import type { Session } from '../../process/attach.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { trackingConfig } from './run.js';
 
@@ -76,13 +77,13 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (booleanOption(options, 'web')) throw new UsageError('attach: --web is for the live view (without -o)');
   const { checkPlatform, findAgent } = await import('../../process/agent-files.js');
   const t = await import('../../process/attach.js');
-  const { checkTargetCanWrite } = await import('../../process/attach-output.js');
+  const { checkAttachOutput } = await import('../output-file.js');
   checkPlatform();
   const files = findAgent();
   const target = t.inspectTarget(pid);
   const userOutput = resolve(io.cwd, output);
   const force = booleanOption(options, 'force');
-  checkTargetCanWrite(target, userOutput, force);
+  checkAttachOutput(target, userOutput, force);
   const session = t.createSession(target, files);
   const targetOutput = target.sameRoot ? userOutput : `${session.targetDir}/capture.mlens`;
   const state = { pid, startedAt: Date.now(), targetOutput, userOutput, compress: !booleanOption(options, 'no-compress'), duration };
@@ -129,11 +130,29 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (duration !== undefined) {
     io.stderr.write(`memlens: tracking stops by itself after ${duration} s; 'memlens detach ${pid}' stops it earlier\n`);
     if (!target.sameRoot || state.compress) {
-      const { spawnCollector } = await import('../../process/attach-output.js');
-      spawnCollector(pid, session);
+      await spawnCollector(pid, session);
     }
   } else {
     io.stderr.write(`memlens: run 'memlens detach ${pid}' to stop tracking and finalize the capture\n`);
   }
   return 0;
+}
+
+/**
+ * Starts `memlens _collect` (commands/collect.ts) in the background: a small detached memlens that waits
+ * for the end of --duration (or of the target), then finalizes the capture (copy out of a container,
+ * compression). It outlives `memlens attach`.
+ */
+async function spawnCollector(pid: number, session: Session): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const { PACKAGE_ROOT } = await import('../../process/agent-files.js');
+  const { nodeArgs } = await import('../../util/node-flags.js');
+  // Its working directory is the attach directory: that keeps the directory reachable even after the
+  // target ended and /proc/PID/root with it (a container's file system seen from the host).
+  const child = spawn(process.execPath, nodeArgs(join(PACKAGE_ROOT, 'bin', 'memlens.js'), ['_collect', String(pid), session.targetDir], []), {
+    detached: true,
+    stdio: 'ignore',
+    cwd: session.hostDir,
+  });
+  child.unref();
 }

@@ -2,11 +2,12 @@
 // inside it and writes a capture. The program behaves as under python3: same stdio, exit status, signals.
 
 import { readdirSync, renameSync, statSync } from 'node:fs';
-import { access, constants, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { FileError, MemlensError, UsageError } from '../../errors.js';
+import { MemlensError, UsageError } from '../../errors.js';
 import { parseSize } from '../../report/format.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
+import { checkOutput } from '../output-file.js';
 
 const DEFAULT_INTERVAL_MS = 10;
 
@@ -123,26 +124,6 @@ export function trackingConfig(options: OptionValues, intervalMs: number): {
     aggregate: booleanOption(options, 'aggregate'),
     memory_interval_ms: intervalMs,
   };
-}
-
-export async function checkOutput(path: string, force: boolean): Promise<void> {
-  let st;
-  try {
-    st = await stat(path);
-  } catch {
-    st = undefined;
-  }
-  if (st?.isDirectory() === true) throw new FileError(`${path} is a directory`, { hint: 'Give -o the path of the capture file to write.' });
-  if (st !== undefined && !force) throw new FileError(`${path} exists`, { hint: 'Use -f to overwrite it, or give another -o FILE.' });
-  const dir = dirname(path);
-  try {
-    await access(dir, constants.W_OK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new FileError(code === 'ENOENT' ? `${dir}: no such directory` : `${dir}: cannot write there (${code ?? String(e)})`, {
-      hint: 'Give -o a file in a directory you can write to.',
-    });
-  }
 }
 
 /** Captures of forked children written next to `path` (`<stem>.<pid>.mlens`, and their children's). */
