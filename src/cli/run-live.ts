@@ -7,13 +7,11 @@
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import { booleanOption, stringOption, type CommandContext, type OptionValues } from './command.js';
 import { wantsColor } from './io.js';
-import { intervalOf, stemOf, targetOf } from './commands/run.js';
-import { checkOutput } from './output-file.js';
+import { intervalOf, prepareLaunch, targetOf } from './run-options.js';
 
 export interface LiveRunMode {
   readonly remote: boolean;
@@ -28,21 +26,11 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   const target = targetOf(options, positionals);
   const interval = intervalOf(options);
   const force = booleanOption(options, 'force');
-  const { checkPlatform, findAgent } = await import('../process/agent-files.js');
-  const { findPython, preflight } = await import('../process/python.js');
+  const port = portOf(options);
+  // --live-remote keeps a capture as memlens run does; --live only with -o.
+  const { files, python, env, output: keep } = await prepareLaunch(io, options, target, mode.remote);
   const { launch, signalNumber } = await import('../process/launch.js');
   const { exitRecord } = await import('../process/finish.js');
-  checkPlatform();
-  const files = findAgent(undefined, io.env['MEMLENS_AGENT_SANITIZE']);
-  const python = findPython(io.env, io.cwd, stringOption(options, 'python'));
-  const explicit = stringOption(options, 'output');
-  // --live-remote keeps a capture as memlens run does; --live only with -o.
-  const keep = explicit !== undefined ? resolve(io.cwd, explicit) : mode.remote ? join(io.cwd, `memlens-${stemOf(target)}.{pid}.mlens`) : undefined;
-  if (explicit !== undefined && keep !== undefined) await checkOutput(keep, force);
-  const port = portOf(options);
-  const env = { ...io.env };
-  delete env['MEMLENS_AGENT_SANITIZE'];
-  await preflight(python, target, io.cwd, env);
   if (mode.web) (await import('../live/web.js')).loadLivePageAssets(); // fail before the program starts
 
   const foreground = !mode.remote && !mode.web; // the terminal view owns the terminal: the program's output goes to its panel

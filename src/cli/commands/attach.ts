@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { Session } from '../../process/attach.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
-import { trackingConfig } from './run.js';
+import { methodOf, parsePid, secondsOf } from '../pid-options.js';
+import { trackingConfig } from '../run-options.js';
 
 export const attachCommand: Command = {
   name: 'attach',
@@ -33,31 +34,6 @@ export const attachCommand: Command = {
     return attach(ctx, options, positionals);
   },
 };
-
-export function parsePid(command: string, positionals: readonly string[]): number {
-  const [raw, extra] = positionals;
-  if (raw === undefined) throw new UsageError(`${command}: missing the PID of the Python process`, { hint: `memlens ${command} PID` });
-  if (extra !== undefined) throw new UsageError(`${command}: unexpected argument '${extra}'`);
-  const pid = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(pid) || pid <= 0) throw new UsageError(`${command}: '${raw}' is not a process id`);
-  return pid;
-}
-
-export function methodOf(command: string, options: OptionValues): import('../../process/attach.js').AttachMethod {
-  const m = stringOption(options, 'method') ?? 'auto';
-  if (m !== 'auto' && m !== 'remote-exec' && m !== 'gdb' && m !== 'lldb') {
-    throw new UsageError(`${command}: --method ${m}: choose auto, remote-exec, gdb or lldb`);
-  }
-  return m;
-}
-
-export function secondsOf(command: string, options: OptionValues, name: string, fallback: number | undefined): number | undefined {
-  const raw = stringOption(options, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${command}: --${name} ${raw}: give a number of seconds above 0`);
-  return n;
-}
 
 async function attach(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number> {
   const { io } = ctx;

@@ -8,7 +8,7 @@ import { FileError, UsageError } from '../../errors.js';
 import type { Census } from '../../analysis/census.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { terminalColumns, wantsColor } from '../io.js';
-import { methodOf, secondsOf } from './attach.js';
+import { methodOf, secondsOf } from '../pid-options.js';
 
 export const censusCommand: Command = {
   name: 'census',

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TargetError } from '../../errors.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
-import { methodOf, parsePid, secondsOf } from './attach.js';
+import { methodOf, parsePid, secondsOf } from '../pid-options.js';
 
 export const detachCommand: Command = {
   name: 'detach',

@@ -3,13 +3,11 @@
 
 import { readdirSync, renameSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { MemlensError, UsageError } from '../../errors.js';
 import { parseSize } from '../../report/format.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
-import { checkOutput } from '../output-file.js';
-
-const DEFAULT_INTERVAL_MS = 10;
+import { DEFAULT_INTERVAL_MS, intervalOf, prepareLaunch, targetOf, trackingConfig } from '../run-options.js';
 
 export const runCommand: Command = {
   name: 'run',
@@ -56,29 +54,6 @@ export const runCommand: Command = {
   },
 };
 
-type Target = import('../../process/python.js').RunTarget;
-
-export function targetOf(options: OptionValues, positionals: readonly string[]): Target {
-  const module = stringOption(options, 'module');
-  const code = stringOption(options, 'code');
-  const rest = positionals[0] === '--' ? positionals.slice(1) : positionals;
-  // -m and -c end option parsing (terminalOptions), so at most one of them is set.
-  if (module !== undefined) return { kind: 'module', module, args: rest };
-  if (code !== undefined) return { kind: 'code', code, args: rest };
-  const [script, ...args] = rest;
-  if (script === undefined) {
-    throw new UsageError('run: missing the program to run', { hint: "Give a script (memlens run app.py), a module (-m MODULE) or code (-c CODE)." });
-  }
-  return { kind: 'script', path: script, args };
-}
-
-export function stemOf(t: Target): string {
-  if (t.kind === 'module') return t.module;
-  if (t.kind === 'code') return 'string';
-  const b = basename(t.path.replace(/\/+$/, ''));
-  return b.endsWith('.py') ? b.slice(0, -3) : b;
-}
-
 function nearOomOf(options: OptionValues): number | undefined {
   const raw = stringOption(options, 'near-oom');
   if (raw === undefined) return undefined;
@@ -94,36 +69,6 @@ function memoryLimitOf(options: OptionValues): number | undefined {
   if (n === undefined) throw new UsageError(`run: --memory-limit ${raw}: give a size such as 512M or 2G`);
   if (n < 1024 * 1024) throw new UsageError(`run: --memory-limit ${raw}: at least 1M`);
   return n;
-}
-
-export function intervalOf(options: OptionValues): number {
-  const raw = stringOption(options, 'memory-interval-ms');
-  if (raw === undefined) return DEFAULT_INTERVAL_MS;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) {
-    throw new UsageError(`run: --memory-interval-ms ${raw}: give a whole number of milliseconds from 1 to 1000`);
-  }
-  return n;
-}
-
-/**
- * What to track, as `memlens run` and `memlens attach` take it from their options (the agent's config
- * keys); `intervalMs` is checked by the caller, each command in its own words.
- */
-export function trackingConfig(options: OptionValues, intervalMs: number): {
-  native: boolean;
-  trace_python_allocators: boolean;
-  follow_fork: boolean;
-  aggregate: boolean;
-  memory_interval_ms: number;
-} {
-  return {
-    native: booleanOption(options, 'native'),
-    trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
-    follow_fork: booleanOption(options, 'follow-fork'),
-    aggregate: booleanOption(options, 'aggregate'),
-    memory_interval_ms: intervalMs,
-  };
 }
 
 /** Captures of forked children written next to `path` (`<stem>.<pid>.mlens`, and their children's). */
@@ -155,20 +100,11 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const memoryLimit = memoryLimitOf(options);
   const quiet = booleanOption(options, 'quiet');
   const force = booleanOption(options, 'force');
-  const { checkPlatform, findAgent } = await import('../../process/agent-files.js');
-  const { findPython, preflight } = await import('../../process/python.js');
+  const { files, python, env, output, explicitOutput } = await prepareLaunch(io, options, target, true);
+  const outputPattern = output as string; // defaultOutput: there is always one
   const { launch, signalNumber } = await import('../../process/launch.js');
   const { exitRecord, readHeaderOf } = await import('../../process/finish.js');
   const { appendToCaptureFile } = await import('../capture-file.js');
-  checkPlatform();
-  const files = findAgent(undefined, io.env['MEMLENS_AGENT_SANITIZE']);
-  const python = findPython(io.env, io.cwd, stringOption(options, 'python'));
-  const explicit = stringOption(options, 'output');
-  const outputPattern = explicit !== undefined ? resolve(io.cwd, explicit) : join(io.cwd, `memlens-${stemOf(target)}.{pid}.mlens`);
-  if (explicit !== undefined) await checkOutput(outputPattern, force);
-  const env = { ...io.env };
-  delete env['MEMLENS_AGENT_SANITIZE'];
-  await preflight(python, target, io.cwd, env);
 
   const { planMemoryLimit, releaseMemoryLimit } = await import('../../process/memory-limit.js');
   const { memoryCgroupOf, oomKillCount } = await import('../../process/cgroup.js');
@@ -183,7 +119,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const oomBefore = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
   // -f: the old capture goes now rather than when the agent truncates it, so that the compressor, which
   // follows the file from the moment it exists, never reads the old capture's bytes as the new one's.
-  if (explicit !== undefined && force && !outputPattern.includes('{pid}')) await rm(outputPattern, { force: true });
+  if (explicitOutput && force && !outputPattern.includes('{pid}')) await rm(outputPattern, { force: true });
   const { kernelClockUs } = await import('../../process/kernel-log.js');
   const startedUs = kernelClockUs();
 
