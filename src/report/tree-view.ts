@@ -1,5 +1,5 @@
 // The interactive tree's state and drawing, without a terminal: which nodes are open, where the cursor
-// is, what a key does, and the screen as lines. src/cli/tree-tui.ts feeds it keys and paints its lines.
+// is, what a key does, and the screen as lines. src/cli/commands/tree.tui.ts feeds it keys and paints its lines.
 //
 // Keys (memray's tree where it has one): ↑/↓ (k/j) move, → (l, enter) opens, ← (h) closes or goes to the
 // parent, e opens down a chain until a node has more than one child, i shows or hides import-system frames,

@@ -47,7 +47,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (output === undefined) {
     if (booleanOption(options, 'aggregate')) throw new UsageError("attach: --aggregate needs -o FILE (the live view shows every allocation)");
     if (duration !== undefined) throw new UsageError('attach: --duration needs -o FILE (the live view tracks until you quit it)');
-    const { liveAttach } = await import('../live-attach.js');
+    const { liveAttach } = await import('./attach.live.js');
     return liveAttach(ctx, pid, { method, timeoutMs: timeout * 1000, interval, native: booleanOption(options, 'native'), tracePythonAllocators: booleanOption(options, 'trace-python-allocators'), web: booleanOption(options, 'web') });
   }
   if (booleanOption(options, 'web')) throw new UsageError('attach: --web is for the live view (without -o)');

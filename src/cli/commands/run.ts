@@ -46,7 +46,7 @@ export const runCommand: Command = {
     if (live && remote) throw new UsageError('run: choose --live or --live-remote, not both');
     if (booleanOption(options, 'web') && !live) throw new UsageError('run: --web goes with --live');
     if (live || remote) {
-      const { runLive } = await import('../run-live.js');
+      const { runLive } = await import('./run.live.js');
       return runLive(ctx, options, positionals, { remote, web: booleanOption(options, 'web') });
     }
     if (stringOption(options, 'live-port') !== undefined) throw new UsageError('run: --live-port goes with --live-remote');

@@ -44,7 +44,7 @@ export const treeCommand: Command = {
     }
     if (!booleanOption(options, 'print') && ctx.io.stdout.isTTY === true && process.stdin.isTTY && set.sites.length > 0) {
       // A terminal on both ends: the interactive view (expand, collapse, show hidden frames, quit).
-      const { runTreeTui } = await import('../tree-tui.js');
+      const { runTreeTui } = await import('./tree.tui.js');
       let shown = filter;
       await runTreeTui(tree, {
         header: [describeCapture(model), describeSet(model, set)],

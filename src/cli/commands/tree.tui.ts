@@ -1,9 +1,9 @@
 // The interactive `memlens tree` in a terminal: raw keys in, the tree view (report/tree-view.ts) drawn on
 // the alternate screen, the terminal restored on the way out whatever happens.
 
-import type { CallTree } from '../analysis/call-tree.js';
-import { ansiPaint } from '../report/format.js';
-import { KEY_HELP, type TreeKey, type TreeViewState, drawTree, initialState, pressKey } from '../report/tree-view.js';
+import type { CallTree } from '../../analysis/call-tree.js';
+import { ansiPaint } from '../../report/format.js';
+import { KEY_HELP, type TreeKey, type TreeViewState, drawTree, initialState, pressKey } from '../../report/tree-view.js';
 
 const KEYS: Record<string, TreeKey> = {
   '\u001b[A': 'up',
