@@ -21,7 +21,7 @@ import { ModelBuilder } from '../model/builder.js';
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
 import { lineTableResolver } from '../model/lines.js';
 import type { CaptureModel } from '../model/model.js';
-import { displayPath } from '../report/format.js';
+import { displayPath } from '../util/text.js';
 
 export type SortKey = 'total' | 'own' | 'count';
 export const SORT_KEYS: readonly SortKey[] = ['total', 'own', 'count'];

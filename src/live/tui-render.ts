@@ -6,7 +6,9 @@
 // functions, files, thread names, its output) may hold control characters: they are shown as U+FFFD,
 // never sent to the terminal, where an escape sequence would be obeyed.
 
-import { type Colour, type Paint, ansiPaint, formatBytes, formatCount, formatDuration, noPaint, padLeft, padRight, shareColour, textWidth, truncateLocation, truncateRight } from '../report/format.js';
+import { type Colour, type Paint, ansiPaint, noPaint, shareColour } from '../util/paint.js';
+import { padLeft, padRight, textWidth, truncateLocation, truncateRight } from '../util/text.js';
+import { formatBytes, formatCount, formatDuration } from '../util/units.js';
 import type { LiveLocation, LiveView, SortKey } from './live-session.js';
 
 export interface TuiFrame {

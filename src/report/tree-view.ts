@@ -6,7 +6,9 @@
 // u shows or hides interpreter and bootstrap frames, q quits.
 
 import type { CallTree, CallTreeNode } from '../analysis/call-tree.js';
-import { type Paint, formatBytes, formatCount, formatPercent, noPaint, shareColour, truncateLocation } from './format.js';
+import { type Paint, noPaint, shareColour } from '../util/paint.js';
+import { truncateLocation } from '../util/text.js';
+import { formatBytes, formatCount, formatPercent } from '../util/units.js';
 import { frameText } from './tree.js';
 
 export type TreeKey = 'up' | 'down' | 'open' | 'close' | 'expand-chain' | 'toggle-imports' | 'toggle-internal' | 'quit' | 'page-up' | 'page-down';

@@ -6,7 +6,9 @@ import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysi
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture } from './describe.js';
 import { findingEvidence, findingJson, renderFindings, stackJson, stackText } from './findings.js';
-import { type Paint, formatBytes, formatCount, formatDuration, formatSignedBytes, formatTime, noPaint, truncateLocation, wrapText } from './format.js';
+import { type Paint, noPaint } from '../util/paint.js';
+import { truncateLocation, wrapText } from '../util/text.js';
+import { formatBytes, formatCount, formatDuration, formatSignedBytes, formatTime } from '../util/units.js';
 import { gcJson, renderGc } from './gc.js';
 import type { VerdictPanel } from './html/payload.js';
 import { locationText } from './summary.js';

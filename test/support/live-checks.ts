@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { main } from '../../src/cli/main.js';
 import { LiveSession, type LiveView, type SortKey } from '../../src/live/live-session.js';
-import { displayPath } from '../../src/report/format.js';
+import { displayPath } from '../../src/util/text.js';
 import { memoryIo } from './memory-io.js';
 import { prng } from './prng.js';
 

@@ -42,7 +42,7 @@ async function census(ctx: CommandContext, options: OptionValues, positionals: r
   if (!Number.isInteger(rows) || rows <= 0) throw new UsageError('census: -n: give a whole number above 0');
   const { parseCensus, diffCensus } = await import('../../analysis/census.js');
   const { renderCensus, renderCensusDiff } = await import('../../report/census.js');
-  const text = { width: terminalColumns(io), rows, ...(wantsColor(io) ? { paint: (await import('../../report/format.js')).ansiPaint } : {}) };
+  const text = { width: terminalColumns(io), rows, ...(wantsColor(io) ? { paint: (await import('../../util/paint.js')).ansiPaint } : {}) };
 
   if (/^\d+$/.test(first) && second === undefined) {
     const { json, title } = await censusOfPid(ctx, Number(first), options);

@@ -21,7 +21,7 @@ import { verdictPanel } from '../../report/verdict.js';
 import { VERSION } from '../../version.js';
 import type { Io } from '../io.js';
 import { loadModel } from '../load-model.js';
-import { formatBytes } from '../progress.js';
+import { formatBytes } from '../../util/units.js';
 
 export interface FlamegraphRequest {
   readonly capture: string;

@@ -5,7 +5,7 @@ import { readdirSync, renameSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { MemlensError, UsageError } from '../../errors.js';
-import { parseSize } from '../../report/format.js';
+import { formatBytes, parseSize } from '../../util/units.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { DEFAULT_INTERVAL_MS, intervalOf, prepareLaunch, targetOf, trackingConfig } from '../run-options.js';
 
@@ -83,13 +83,6 @@ function childCaptures(path: string): string[] {
     return [];
   }
   return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
-}
-
-export function sizeText(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
 }
 
 async function runProgram(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number> {
@@ -206,7 +199,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       }
     }
     if (!quiet) {
-      io.stderr.write(`memlens: capture written to ${rel(path)} (${sizeText(statSync(path).size)})\n`);
+      io.stderr.write(`memlens: capture written to ${rel(path)} (${formatBytes(statSync(path).size)})\n`);
       if (children.length > 0) {
         io.stderr.write(`memlens: ${children.length} forked ${children.length === 1 ? 'child' : 'children'} captured too: ${children.map(rel).join(', ')}\n`);
       }

@@ -4,7 +4,7 @@ import { findings } from '../../analysis/findings.js';
 import { ForensicsObserver } from '../../analysis/forensics.js';
 import { locations } from '../../analysis/locations.js';
 import { stacksOf } from '../../analysis/stacks.js';
-import { ansiPaint, noPaint } from '../../report/format.js';
+import { ansiPaint, noPaint } from '../../util/paint.js';
 import { type SummarySort, renderSummary, selectSummaryRows, summaryJson } from '../../report/summary.js';
 import type { CommandContext, OptionValues } from '../command.js';
 import { terminalColumns, wantsColor } from '../io.js';

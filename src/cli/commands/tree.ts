@@ -31,7 +31,7 @@ export const treeCommand: Command = {
       import('../../analysis/call-tree.js'),
       import('../../report/tree.js'),
       import('../../report/describe.js'),
-      import('../../report/format.js'),
+      import('../../util/paint.js'),
       import('../io.js'),
       import('../report-options.js'),
     ]);

@@ -2,7 +2,7 @@
 // the alternate screen, the terminal restored on the way out whatever happens.
 
 import type { CallTree } from '../../analysis/call-tree.js';
-import { ansiPaint } from '../../report/format.js';
+import { ansiPaint } from '../../util/paint.js';
 import { KEY_HELP, type TreeKey, type TreeViewState, drawTree, initialState, pressKey } from '../../report/tree-view.js';
 
 const KEYS: Record<string, TreeKey> = {
