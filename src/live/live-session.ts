@@ -8,8 +8,8 @@
 // whether and how the stream ended. Nothing here touches a terminal, a socket or a clock of its own: the
 // clock is passed in, so the same bytes and times give the same view.
 
-import { constants } from 'node:os';
 import { siteAmounts } from '../analysis/allocation-set.js';
+import { describeEnding, endingOf } from '../analysis/ending.js';
 import { type LocationRow, NO_STACK, locations } from '../analysis/locations.js';
 import { stacksOf } from '../analysis/stacks.js';
 import { CaptureDecoder } from '../capture/decoder.js';
@@ -75,7 +75,7 @@ export type EndKind = 'exit' | 'signal' | 'exited' | 'detached' | 'stopped' | 'd
 
 export interface LiveEnd {
   readonly kind: EndKind;
-  /** One line for the user: `the target exited with status 3`, `disconnected: …`. */
+  /** One line for the user: `Exited with status 3 at 4.210 s; not killed (so not by the OOM killer).`, `disconnected: …`. */
   readonly text: string;
   readonly exit: ExitRecord | undefined;
 }
@@ -320,7 +320,7 @@ export class LiveSession {
 
   private endState(model: CaptureModel): LiveEnd | undefined {
     const exit = model.exit;
-    if (exit !== undefined) return { kind: exit.signal !== 0 ? 'signal' : 'exit', text: describeExit(exit), exit };
+    if (exit !== undefined) return { kind: exit.signal !== 0 ? 'signal' : 'exit', text: describeEnding(endingOf(model)), exit };
     if (!this.ended) return undefined;
     if (this.endNote?.kind === 'error') return { kind: 'error', text: this.endNote.text, exit: undefined };
     const t = model.trailer;
@@ -354,24 +354,6 @@ function commandLine(argv: readonly string[], script: string): string {
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-// The first name of each number (SIGABRT before its alias SIGIOT).
-const SIGNAL_NAMES = new Map<number, string>();
-for (const [name, n] of Object.entries(constants.signals as Record<string, number>)) if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name);
-
-/** `the target exited with status 0`, `the target was killed by SIGKILL (the OOM killer)`. */
-export function describeExit(exit: ExitRecord): string {
-  let text: string;
-  if (exit.signal !== 0) {
-    const name = SIGNAL_NAMES.get(exit.signal) ?? `signal ${exit.signal}`;
-    text = `the target was killed by ${name}`;
-    if (exit.oomKill === 1) text += ' (the OOM killer)';
-    else if (exit.oomKill === 2 && name === 'SIGKILL') text += ' (perhaps the OOM killer)';
-  } else {
-    text = `the target exited with status ${exit.exitCode}`;
-  }
-  return exit.detail !== '' ? `${text}: ${exit.detail}` : text;
 }
 
 /**

@@ -46,7 +46,7 @@ test('memlens run --live shows the growing function, the program output, the exi
   try {
     const screen = await tmux.waitFor('the grower in the view', (s) => /grow_cache at grower\.py:4/.test(s));
     assert.match(screen, /memlens live · PID \d+/);
-    const ended = await tmux.waitFor('the end line', (s) => /exited with status 3/.test(s));
+    const ended = await tmux.waitFor('the end line', (s) => /Exited with status 3/.test(s));
     assert.match(ended, /grown 100/, 'the program output panel');
     tmux.keys('q');
     await tmux.waitFor('the exit status', () => existsSync(status));

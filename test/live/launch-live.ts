@@ -4,7 +4,8 @@
 import { resolve } from 'node:path';
 import { findAgent } from '../../src/process/agent-files.js';
 import { exitRecord } from '../../src/process/finish.js';
-import { type ChildExit, type Launched, launch, signalNumber } from '../../src/process/launch.js';
+import { type ChildExit, type Launched, launch } from '../../src/process/launch.js';
+import { signalNumber } from '../../src/util/signals.js';
 import type { LiveSession } from '../../src/live/live-session.js';
 import type { OutputTail } from '../../src/live/output-tail.js';
 

@@ -9,6 +9,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { UsageError } from '../../errors.js';
+import { signalNumber } from '../../util/signals.js';
 import { booleanOption, stringOption, type CommandContext, type OptionValues } from '../command.js';
 import { wantsColor } from '../io.js';
 import { intervalOf, prepareLaunch, targetOf } from '../run-options.js';
@@ -29,7 +30,7 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   const port = portOf(options);
   // --live-remote keeps a capture as memlens run does; --live only with -o.
   const { files, python, env, output: keep } = await prepareLaunch(io, options, target, mode.remote);
-  const { launch, signalNumber } = await import('../../process/launch.js');
+  const { launch } = await import('../../process/launch.js');
   const { exitRecord } = await import('../../process/finish.js');
   if (mode.web) (await import('../../live/web.js')).loadLivePageAssets(); // fail before the program starts
 

@@ -5,6 +5,7 @@ import { readdirSync, renameSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { MemlensError, UsageError } from '../../errors.js';
+import { signalNumber } from '../../util/signals.js';
 import { formatBytes, parseSize } from '../../util/units.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { DEFAULT_INTERVAL_MS, intervalOf, prepareLaunch, targetOf, trackingConfig } from '../run-options.js';
@@ -95,7 +96,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const force = booleanOption(options, 'force');
   const { files, python, env, output, explicitOutput } = await prepareLaunch(io, options, target, true);
   const outputPattern = output as string; // defaultOutput: there is always one
-  const { launch, signalNumber } = await import('../../process/launch.js');
+  const { launch } = await import('../../process/launch.js');
   const { exitRecord, readHeaderOf } = await import('../../process/finish.js');
   const { appendToCaptureFile } = await import('../capture-file.js');
 
