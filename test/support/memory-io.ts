@@ -1,6 +1,6 @@
 // An in-memory Io for driving main() in tests: captures stdout and stderr, fixed width, no colour.
 
-import type { Io } from '../../src/cli/io.js';
+import { type Io, NO_INPUT } from '../../src/cli/io.js';
 
 export interface MemoryIo extends Io {
   readonly out: () => string;
@@ -13,6 +13,7 @@ export function memoryIo(options: { cwd?: string; columns?: number; tty?: boolea
   const err: string[] = [];
   const enc = new TextEncoder();
   return {
+    stdin: NO_INPUT,
     stdout: {
       write(chunk: string | Uint8Array): boolean {
         out.push(typeof chunk === 'string' ? enc.encode(chunk) : chunk.slice());

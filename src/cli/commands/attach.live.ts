@@ -66,7 +66,7 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
       await web.close();
     } else {
       const { runLiveTerminal } = await import('../../live/tui.js');
-      await runLiveTerminal(socket, { input: process.stdin, output: process.stdout }, { colour: wantsColor(io) });
+      await runLiveTerminal(socket, { input: io.stdin, output: io.stdout }, { colour: wantsColor(io) });
     }
     return 0;
   } finally {

@@ -96,7 +96,7 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
       const tail = new OutputTail(1000);
       launched.stdout?.on('data', (d: Buffer) => tail.push('stdout', d)).on('end', () => tail.end('stdout'));
       launched.stderr?.on('data', (d: Buffer) => tail.push('stderr', d)).on('end', () => tail.end('stderr'));
-      const result = await runLiveTerminal(tee.reader(), { input: process.stdin, output: process.stdout }, { session, output: tail, colour: wantsColor(io) });
+      const result = await runLiveTerminal(tee.reader(), { input: io.stdin, output: io.stdout }, { session, output: tail, colour: wantsColor(io) });
       quitEarly = !(await settled(launched.exited));
       if (quitEarly) {
         // The user left the view: the program it was showing ends with it, as it would with Ctrl-C.
