@@ -7,9 +7,8 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { STREAM_MEMLENS } from '../capture/format.js';
-import type { CaptureModel } from '../model/model.js';
 import { checkSensible, feedInChunks, rowsOf, summaryLeaks, summaryRows } from '../../test/support/live-checks.js';
-import { LiveSession, sparkline } from './live-session.js';
+import { LiveSession } from './live-session.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const fixture = (name: string): string => join(root, 'test', 'fixtures', 'captures', name);
@@ -125,19 +124,4 @@ test('the end of the stream: exit status, the target exited, disconnected, not a
   assert.equal(bad.end?.kind, 'error');
   assert.match(bad.end?.text ?? '', /capture/i);
   assert.equal(junk.isEnded, true);
-});
-
-test('sparkline: the highest value of each slice, carried over empty slices, null before the data', () => {
-  const s = (timeNs: number[], heap: number[]): CaptureModel =>
-    ({ snapshots: { timeNs, heap, rss: heap.map((h) => h * 2), seq: timeNs, rssAnon: [], rssFile: [], rssShmem: [], swap: [], cgroupUsage: [], cgroupLimit: [] } }) as unknown as CaptureModel;
-  // 10 points over 10 s ending at 20 s: slices (10,11], (11,12], … (19,∞).
-  const m = s([5e9, 10.5e9, 10.7e9, 13.2e9, 19.5e9], [1, 4, 3, 7, NaN]);
-  const sp = sparkline(m, 10, 10e9, 20e9);
-  // The heap after 10.7 s is 3: a slice without snapshots shows the last value, not the slice's maximum.
-  assert.deepEqual(sp.heap, [4, 3, 3, 7, 7, 7, 7, 7, 7, 7]);
-  assert.deepEqual(sp.rss, [8, 6, 6, 14, 14, 14, 14, 14, 14, 14]);
-  assert.equal(sp.endNs, 20e9);
-  const late = s([15e9], [9]);
-  assert.deepEqual(sparkline(late, 4, 8e9, 20e9).heap, [null, 9, 9, 9]);
-  assert.deepEqual(sparkline(s([], []), 3, 8e9, 20e9).heap, [null, null, null]);
 });

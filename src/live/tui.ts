@@ -24,10 +24,11 @@
 
 import { UsageError } from '../errors.js';
 import { type TerminalInput, type TerminalOutput, TerminalScreen } from '../util/terminal-screen.js';
-import { LiveSession, type LiveView } from './live-session.js';
+import { LiveSession } from './live-session.js';
 import type { OutputTail } from './output-tail.js';
 import { renderTui } from './tui-render.js';
 import { INITIAL_UI, type LiveUiState, keysOf, pressKey } from './tui-state.js';
+import type { LiveView } from './view-data.js';
 
 export interface LiveTerminalIo {
   readonly input: TerminalInput;

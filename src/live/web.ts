@@ -15,7 +15,7 @@
 // the server and closes the source (a Readable is destroyed: the agent's writes get EPIPE and it stops
 // tracking without harm to the target).
 //
-// GET {token}/state?sort=total|own|count&thread=N&rows=N&points=N answers LiveView (live-session.ts).
+// GET {token}/state?sort=total|own|count&thread=N&rows=N&points=N answers LiveView (view-data.ts).
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -24,7 +24,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { FileError } from '../errors.js';
 import { inlinePolicy, type InlineAssets } from '../report/html/inline-policy.js';
-import { LiveSession, type SortKey } from './live-session.js';
+import { LiveSession } from './live-session.js';
+import type { SortKey } from './view-data.js';
 
 export interface LiveWebOptions {
   readonly session?: LiveSession | undefined;
