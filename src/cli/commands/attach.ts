@@ -5,7 +5,6 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { Session } from '../../process/attach.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
-import { methodOf, parsePid, secondsOf } from '../pid-options.js';
 import { trackingConfig } from '../run-options.js';
 
 export const attachCommand: Command = {
@@ -37,6 +36,7 @@ export const attachCommand: Command = {
 
 async function attach(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number> {
   const { io } = ctx;
+  const { methodOf, parsePid, secondsOf } = await import('../pid-options.js');
   const pid = parsePid('attach', positionals);
   const method = methodOf('attach', options);
   const duration = secondsOf('attach', options, 'duration', undefined);

@@ -8,7 +8,6 @@ import { FileError, UsageError } from '../../errors.js';
 import type { Census } from '../../analysis/census.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { terminalColumns, wantsColor } from '../io.js';
-import { methodOf, secondsOf } from '../pid-options.js';
 
 export const censusCommand: Command = {
   name: 'census',
@@ -107,6 +106,7 @@ async function censusOfPid(ctx: CommandContext, pid: number, options: OptionValu
   checkPlatform();
   const files = findAgent();
   const target = t.inspectTarget(pid);
+  const { methodOf, secondsOf } = await import('../pid-options.js');
   const method = methodOf('census', options);
   const timeout = secondsOf('census', options, 'timeout', 30) ?? 30;
   const paths = Number(stringOption(options, 'paths') ?? '5');

@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TargetError } from '../../errors.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
-import { methodOf, parsePid, secondsOf } from '../pid-options.js';
 
 export const detachCommand: Command = {
   name: 'detach',
@@ -22,6 +21,7 @@ export const detachCommand: Command = {
 
 async function detach(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number> {
   const { io } = ctx;
+  const { methodOf, parsePid, secondsOf } = await import('../pid-options.js');
   const pid = parsePid('detach', positionals);
   const method = methodOf('detach', options);
   const timeout = secondsOf('detach', options, 'timeout', 30) ?? 30;

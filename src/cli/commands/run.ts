@@ -5,8 +5,6 @@ import { readdirSync, renameSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { MemlensError, UsageError } from '../../errors.js';
-import { signalNumber } from '../../util/signals.js';
-import { formatBytes, parseSize } from '../../util/units.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { DEFAULT_INTERVAL_MS, intervalOf, prepareLaunch, targetOf, trackingConfig } from '../run-options.js';
 
@@ -63,7 +61,7 @@ function nearOomOf(options: OptionValues): number | undefined {
   return Math.round(n * 1000);
 }
 
-function memoryLimitOf(options: OptionValues): number | undefined {
+function memoryLimitOf(options: OptionValues, parseSize: (text: string) => number | undefined): number | undefined {
   const raw = stringOption(options, 'memory-limit');
   if (raw === undefined) return undefined;
   const n = parseSize(raw);
@@ -91,12 +89,14 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const target = targetOf(options, positionals);
   const interval = intervalOf(options);
   const nearOom = nearOomOf(options);
-  const memoryLimit = memoryLimitOf(options);
+  const { formatBytes, parseSize } = await import('../../util/units.js');
+  const memoryLimit = memoryLimitOf(options, parseSize);
   const quiet = booleanOption(options, 'quiet');
   const force = booleanOption(options, 'force');
   const { files, python, env, output, explicitOutput } = await prepareLaunch(io, options, target, true);
   const outputPattern = output as string; // defaultOutput: there is always one
   const { launch } = await import('../../process/launch.js');
+  const { signalNumber } = await import('../../util/signals.js');
   const { exitRecord, readHeaderOf } = await import('../../process/finish.js');
   const { appendToCaptureFile } = await import('../capture-file.js');
 
