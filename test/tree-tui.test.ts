@@ -1,5 +1,5 @@
 // The interactive `memlens tree` in a real terminal (tmux): it draws on the alternate screen with the
-// cursor hidden and keys in raw mode, a key opens a node, and however it ends — q, or a signal sent to
+// cursor hidden and keys in raw mode, keys close and open a node, and however it ends — q, or a signal sent to
 // memlens — the terminal is given back: main screen, cursor, cooked mode; a signal still ends memlens
 // with that signal's status.
 
@@ -42,17 +42,19 @@ async function assertRestored(tmux: Tmux, status: number): Promise<void> {
   assert.match(tmux.screen(), /\nicanon\n/, 'canonical (cooked) mode again');
 }
 
-test('tmux: memlens tree draws, opens a node, and q gives the terminal back', async () => {
+test('tmux: memlens tree draws, closes and opens a node, and q gives the terminal back', async () => {
   const tmp = tempDir('memlens-tree-tui-');
   const tmux = startTree(tmp.dir);
   try {
     const screen = await tmux.waitFor('the tree', (s) => s.includes('q quit') && /<module> at known_prog\.py:18/.test(s));
     assert.equal(tmux.format('#{alternate_on}'), '1', 'on the alternate screen');
     assert.equal(tmux.format('#{cursor_flag}'), '0', 'cursor hidden');
-    assert.ok(!screen.includes('load at known_prog.py:7'), `closed at first:\n${screen}`);
-    tmux.keys('j'); // down to <module> at known_prog.py:18, the biggest
-    tmux.keys('e'); // open its chain
-    await tmux.waitFor('a chain opened', (s) => s.includes('load at known_prog.py:7'));
+    assert.match(screen, /▾ 17\.0 MiB 100\.00% {2}<all: 10 stacks>/);
+    // One key at a time, each waited for on the screen (the view reads one key per chunk of input).
+    tmux.keys('h');
+    await tmux.waitFor('the root closed', (s) => /▸ 17\.0 MiB 100\.00% {2}<all: 10 stacks>/.test(s) && !s.includes('<module> at known_prog.py:18'));
+    tmux.keys('l');
+    await tmux.waitFor('the root open again', (s) => /▾ 17\.0 MiB/.test(s) && s.includes('<module> at known_prog.py:18'));
     tmux.keys('q');
     await assertRestored(tmux, 0);
   } finally {
