@@ -1,14 +1,87 @@
-// Lint rules: typescript-eslint's type-aware recommended set, plus the import boundaries of
-// ../shared/design.md: capture, model and analysis are pure (no file system, no process, no console).
+// Lint rules: typescript-eslint's type-aware recommended set, and the import boundaries of src/ that
+// src/README.md draws. Imports point one way: cli → process, live, report → analysis → model → capture;
+// util/ and html/ are leaves (html/ for report and live), as are errors.ts and version.ts; nothing imports
+// cli. capture, model and analysis are also pure: no file system, no process, no console.
+// test/imports.test.ts makes each kind of boundary fire on a wrong import, and checks for cycles.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const PURE_FORBIDDEN = {
-  paths: ['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'net', 'node:net', 'child_process', 'node:child_process'].map(
-    (name) => ({ name, message: 'capture/, model/ and analysis/ are pure: do I/O in cli/ or target/.' }),
-  ),
-  patterns: [{ group: ['**/cli/**', '**/target/**', '**/live/**', '**/report/**'], message: 'Imports point one way: cli → report → analysis → model → capture.' }],
+/** The parts of src/ each part may import, besides itself and errors.ts and version.ts. */
+const MAY_IMPORT = {
+  cli: ['process', 'live', 'report', 'analysis', 'model', 'capture', 'html', 'util'],
+  process: ['analysis', 'model', 'capture', 'util'],
+  live: ['analysis', 'model', 'capture', 'html', 'util'],
+  report: ['analysis', 'model', 'capture', 'html', 'util'],
+  analysis: ['model', 'capture', 'util'],
+  model: ['capture', 'util'],
+  capture: ['util'],
+  html: ['util'],
+  util: [],
 };
+const PARTS = Object.keys(MAY_IMPORT);
+const PURE = ['capture', 'model', 'analysis'];
+
+/**
+ * The rules that keep `files` (the part `part` of src/, or undefined for the files at src/'s top) from
+ * importing `forbidden`, statically or with import() (which no-restricted-imports does not see).
+ */
+function boundary(part, forbidden, pure) {
+  const where = part === undefined ? 'src/*.ts' : `src/${part}/**/*.ts`;
+  // The import as written: from src/X/... a part is reached by going up (../), from src/ by ./Y/.
+  const up = part === undefined ? '\\./' : '(\\.\\./)+';
+  const regex = `^${up}(${forbidden.join('|')})/`;
+  const allowed = part === undefined ? [] : MAY_IMPORT[part].map((p) => `${p}/`);
+  const message =
+    part === undefined
+      ? 'errors.ts and version.ts are leaves: they import nothing of src/ (src/README.md).'
+      : `src/${part}/ imports only ${[...allowed, 'errors.ts', 'version.ts'].join(', ')}: imports point one way (src/README.md).`;
+  const esRegex = regex.replaceAll('/', '\\/');
+  return {
+    files: [where],
+    ...(pure ? { ignores: ['**/*.test.ts'] } : {}),
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          ...(pure
+            ? {
+                paths: ['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'net', 'node:net', 'child_process', 'node:child_process'].map((name) => ({
+                  name,
+                  message: 'capture/, model/ and analysis/ are pure: do I/O in cli/ or process/.',
+                })),
+              }
+            : {}),
+          patterns: [{ regex, message }],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: `ImportExpression[source.value=/${esRegex}/]`, message },
+        { selector: `TSImportType[argument.literal.value=/${esRegex}/]`, message },
+      ],
+      ...(pure ? { 'no-restricted-globals': ['error', { name: 'process', message: 'Pure module: no process.' }, { name: 'console', message: 'Pure module: no console.' }] } : {}),
+    },
+  };
+}
+
+const BOUNDARIES = [
+  boundary(undefined, PARTS, false),
+  ...PARTS.filter((part) => MAY_IMPORT[part].length < PARTS.length - 1).map((part) =>
+    boundary(
+      part,
+      PARTS.filter((p) => p !== part && !MAY_IMPORT[part].includes(p)),
+      false,
+    ),
+  ),
+  // The pure parts' source (not their tests, which read fixtures) again, with the I/O modules added.
+  ...PURE.map((part) =>
+    boundary(
+      part,
+      PARTS.filter((p) => p !== part && !MAY_IMPORT[part].includes(p)),
+      true,
+    ),
+  ),
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.cache/**', 'agent/**', 'viewer/dist/**', 'bench/out/**'] },
@@ -30,19 +103,24 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    files: ['src/capture/**/*.ts', 'src/model/**/*.ts', 'src/analysis/**/*.ts'],
-    ignores: ['**/*.test.ts'],
-    rules: {
-      'no-restricted-imports': ['error', PURE_FORBIDDEN],
-      'no-restricted-globals': ['error', { name: 'process', message: 'Pure module: no process.' }, { name: 'console', message: 'Pure module: no console.' }],
-    },
-  },
+  ...BOUNDARIES,
   {
     // The report viewer puts program data (function names, files, source lines) on the page: as text only.
     files: ['viewer/src/**/*.ts'],
     languageOptions: { globals: { window: 'readonly', document: 'readonly', localStorage: 'readonly', atob: 'readonly', Blob: 'readonly', Response: 'readonly', DecompressionStream: 'readonly', ResizeObserver: 'readonly', HTMLInputElement: 'readonly' } },
     rules: {
+      // The page is bundled for the browser: from src/ it takes only the pure modules written for it.
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+src/(?!(report/html/payload|live/view-data|util/units)\\.js$)',
+              message: 'The viewer imports from src/ only report/html/payload.ts, live/view-data.ts and util/units.ts (pure, written for the browser).',
+            },
+          ],
+        },
+      ],
       'no-restricted-properties': [
         'error',
         ...['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'write', 'writeln', 'createContextualFragment'].map((property) => ({

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerInfo, spawnInContainer } from '../test/support/container.js';
 import { REPO_ROOT, testPythons } from '../test/support/pythons.js';
-import { NODE_FLAGS } from '../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../src/util/node-flags.js';
 
 const TARGET = `import os, signal, sys, time
 gap = [0.0]

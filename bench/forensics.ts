@@ -14,7 +14,7 @@ import { GcFrees } from '../src/analysis/gc-frees.js';
 import { LargeLifetimes } from '../src/analysis/large-lifetimes.js';
 import { ReallocGrowth } from '../src/analysis/realloc-growth.js';
 import { RecentGrowth } from '../src/analysis/recent-growth.js';
-import type { Io } from '../src/cli/io.js';
+import { type Io, NO_INPUT } from '../src/cli/io.js';
 import { loadModel } from '../src/cli/load-model.js';
 import type { ReplayObserver } from '../src/model/replay-observer.js';
 import { writeRealistic } from '../test/support/synthetic.js';
@@ -29,7 +29,7 @@ const KINDS: Record<string, () => (ReplayObserver & { finish(): unknown }) | und
   'all but recent (summary)': () => new ForensicsObserver({ noRecentGrowth: true }),
 };
 
-const quiet: Io = { stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: '/', now: () => performance.now() };
+const quiet: Io = { stdin: NO_INPUT, stdout: { write: () => true }, stderr: { write: () => true }, env: {}, cwd: '/', now: () => performance.now() };
 
 async function child(kind: string, path: string): Promise<void> {
   const make = KINDS[kind];

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeRealistic } from '../test/support/synthetic.js';
-import { NODE_FLAGS } from '../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../src/util/node-flags.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const memlens = join(root, 'bin', 'memlens.js');

@@ -13,7 +13,7 @@ const capture = join(out, 'leaky_service.mlens');
 const html = join(out, 'leaky_service.html');
 const memlens = (args) => {
   console.error(`\n$ memlens ${args.map((a) => (a.startsWith(root) ? relative(root, a) : a)).join(' ')}`);
-  // --single-threaded as bin/memlens.js's first line gives it (src/cli/node-flags.ts).
+  // --single-threaded as bin/memlens.js's first line gives it (src/util/node-flags.ts).
   const r = spawnSync(process.execPath, ['--single-threaded', join(root, 'bin', 'memlens.js'), ...args], { stdio: 'inherit', cwd: root });
   if (r.status !== 0) process.exit(r.status ?? 1);
 };

@@ -45,7 +45,7 @@ if (tests.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-// --single-threaded: node can hang at exit otherwise (src/cli/node-flags.ts); the runner passes it to
+// --single-threaded: node can hang at exit otherwise (src/util/node-flags.ts); the runner passes it to
 // every test file's process.
 step(`tests (${tests.length} files)`, process.execPath, ['--single-threaded', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...tests], {
   env: { ...process.env, MEMLENS_TEST: '1' },

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../src/util/node-flags.js';
 
 const BIN = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'memlens.js');
 const dir = mkdtempSync(join(tmpdir(), 'memlens-flags-'));

@@ -31,7 +31,7 @@ describe('memlens run: a real run in-process', () => {
     const r = await run(['--python', py, '-o', out, '-c', 'raise SystemExit(4)']);
     assert.equal(r.code, 4);
     assert.ok(existsSync(out));
-    assert.match(r.err, /^memlens: capture written to status\.mlens \(\d+(\.\d)? (B|KiB)\)\nmemlens: for a report, run: memlens summary status\.mlens\n$/);
+    assert.match(r.err, /^memlens: capture written to status\.mlens \(\d+(\.\d+)? (B|KiB)\)\nmemlens: for a report, run: memlens summary status\.mlens\n$/);
   });
 
   test('-q is quiet; death by a signal gives 128 + its number without killSelf', async () => {

@@ -6,7 +6,7 @@ as `python3` would have.
     python3 -c "import sys; ...; sys.path.insert(0, DIR); import memlens_bootstrap; memlens_bootstrap.main()" \
         TARGET [ARGS...]
 
-(src/target/launch.ts has the exact line: it imports the bootstrap without writing __pycache__ here).
+(src/process/launch.ts has the exact line: it imports the bootstrap without writing __pycache__ here).
 
 with its configuration (JSON) in the environment variable MEMLENS_BOOTSTRAP, which is removed at once so
 that child processes do not inherit it. TARGET is a script path, a module name or a code string, as the

@@ -4,12 +4,13 @@
 // off by a kill (no trailer), on aggregated captures (from their last checkpoint) and on captures that
 // lack pieces: what a capture cannot tell is said, never guessed.
 
-import { MARKER_KINDS, MODE_ATTACH, OPTION_PYTHON_ALLOCATORS, TRAILER_REASONS } from '../capture/format.js';
+import { MARKER_KINDS, MODE_ATTACH, OPTION_PYTHON_ALLOCATORS } from '../capture/format.js';
 import type { SnapshotRecord } from '../capture/records.js';
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
 import type { SiteId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import type { AllocationSet, SiteAmount } from './allocation-set.js';
+import { type Ending, endingOf } from './ending.js';
 import { type Finding, findings, threadEvidence, type ThreadEvidence } from './findings/index.js';
 import type { ForensicFacts } from './forensics.js';
 import { type GcReport, gcReport } from './gc.js';
@@ -20,27 +21,6 @@ import { type StackAmount, stacksOf } from './stacks.js';
 
 const NEAR_OOM = MARKER_KINDS.indexOf('near-oom');
 const MEMORY_PRESSURE = MARKER_KINDS.indexOf('memory-pressure');
-
-export type OomKill = 'yes' | 'no' | 'unknown';
-
-export interface Ending {
-  /**
-   * `exited`: with a status; `signal`: killed by a signal; `stopped`: tracking stopped (trailer) and memlens
-   * did not see the process end (attach, or a capture made without `memlens run`); `abrupt`: neither a
-   * trailer nor an exit record: killed, or still running.
-   */
-  readonly kind: 'exited' | 'signal' | 'stopped' | 'abrupt';
-  readonly exitCode: number | undefined;
-  readonly signal: number | undefined;
-  /** From the EXIT record; undefined when there is none (nobody watched the process end). */
-  readonly oomKill: OomKill | undefined;
-  /** The kernel's OOM line, or how the OOM kill was told. */
-  readonly detail: string;
-  /** Why tracking stopped (the trailer's reason), if it did. */
-  readonly trailerReason: string | undefined;
-  /** When the process ended (EXIT), else the last thing the capture saw (ns since tracking started). */
-  readonly endNs: number;
-}
 
 export interface TimedValue {
   readonly bytes: number;
@@ -230,20 +210,6 @@ function growthView(model: CaptureModel, set: AllocationSet, filter: FrameFilter
     lines: lines.filter((l) => l.bytes > 0).sort((a, b) => b.bytes - a.bytes || b.count - a.count).slice(0, rows),
     heapBytes,
   };
-}
-
-export function endingOf(model: CaptureModel): Ending {
-  const e = model.exit;
-  const t = model.trailer;
-  const trailerReason = t === undefined ? undefined : (TRAILER_REASONS[t.reason] ?? `reason ${t.reason}`);
-  const endNs = Math.max(model.durationNs, e?.timeNs ?? 0);
-  if (e !== undefined) {
-    const oomKill: OomKill = e.oomKill === 1 ? 'yes' : e.oomKill === 0 ? 'no' : 'unknown';
-    if (e.signal !== 0) return { kind: 'signal', exitCode: undefined, signal: e.signal, oomKill, detail: e.detail, trailerReason, endNs };
-    return { kind: 'exited', exitCode: e.exitCode, signal: undefined, oomKill, detail: e.detail, trailerReason, endNs };
-  }
-  if (t !== undefined) return { kind: 'stopped', exitCode: undefined, signal: undefined, oomKill: undefined, detail: '', trailerReason, endNs };
-  return { kind: 'abrupt', exitCode: undefined, signal: undefined, oomKill: undefined, detail: '', trailerReason: undefined, endNs };
 }
 
 function peakVsLimit(model: CaptureModel): PeakVsLimit {

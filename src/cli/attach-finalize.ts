@@ -1,8 +1,8 @@
 // The last step of an attach session, shared by `memlens detach` and the background collector: the
 // capture goes where the user asked for it and is compressed.
 
-import type { Session, SessionState } from '../target/attach.js';
-import { collectCapture } from '../target/attach.js';
+import type { Session, SessionState } from '../process/attach.js';
+import { collectCapture } from '../process/attach.js';
 import type { Io } from './io.js';
 import { recompressCaptureFile } from './capture-file.js';
 import { MemlensError } from '../errors.js';

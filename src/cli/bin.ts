@@ -2,7 +2,7 @@
 
 import { processIo } from './io.js';
 import { main } from './main.js';
-import { hasNodeFlags, relaunchWithNodeFlags } from './node-flags.js';
+import { hasNodeFlags, relaunchWithNodeFlags } from '../util/node-flags.js';
 
 export function run(): void {
   if (!hasNodeFlags()) {

@@ -1,4 +1,5 @@
-// The shape every subcommand has (one file per command in src/cli/commands/, listed in registry.ts).
+// The shape every subcommand has: one file per command in src/cli/commands/ (<name>.ts, listed in
+// registry.ts), with the bodies it loads lazily when it runs beside it (<name>.<part>.ts: src/README.md).
 
 import type { Io } from './io.js';
 

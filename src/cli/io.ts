@@ -1,16 +1,26 @@
 // What a command may touch of the outside world, passed in so tests can drive main() in-process.
 
+import type { TerminalInput } from '../util/terminal-screen.js';
+
+/** Standard input: keys for the interactive views (raw mode on a terminal). */
+export type InputStream = TerminalInput;
+
 export interface OutputStream {
   write(chunk: string | Uint8Array): boolean;
   /** A terminal, so colour and progress bars make sense. */
   readonly isTTY?: boolean | undefined;
-  /** Terminal width when isTTY. */
+  /** Terminal width and height when isTTY. */
   readonly columns?: number | undefined;
+  readonly rows?: number | undefined;
   /** For writers that produce a lot: wait for 'drain' after write() returned false (a pipe filled up). */
   once?(event: 'drain', listener: () => void): unknown;
+  /** A terminal's size changed (full-screen views redraw). */
+  on?(event: 'resize', listener: () => void): unknown;
+  off?(event: 'resize', listener: () => void): unknown;
 }
 
 export interface Io {
+  readonly stdin: InputStream;
   readonly stdout: OutputStream;
   readonly stderr: OutputStream;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -26,6 +36,7 @@ export interface Io {
 
 export function processIo(): Io {
   return {
+    stdin: process.stdin,
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,
@@ -37,6 +48,9 @@ export function processIo(): Io {
     },
   };
 }
+
+/** A standard input with nothing to read and no terminal (for driving main() in-process). */
+export const NO_INPUT: InputStream = { isTTY: false, on: () => undefined, off: () => undefined, resume: () => undefined, pause: () => undefined };
 
 /** Colour on stdout only for a terminal, and never when NO_COLOR is set (https://no-color.org). */
 export function wantsColor(io: Io, stream: OutputStream = io.stdout): boolean {

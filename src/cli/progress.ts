@@ -1,6 +1,7 @@
 // A one-line progress bar on stderr for long reads. Drawn only on a terminal, only for big inputs, at most
 // ten times a second; finish() erases it so that the next line starts clean.
 
+import { formatBytes } from '../util/units.js';
 import type { Io } from './io.js';
 
 export interface Progress {
@@ -13,18 +14,6 @@ export const NO_PROGRESS: Progress = { update: () => undefined, finish: () => un
 /** Inputs smaller than this read too fast for a bar to help. */
 export const PROGRESS_MIN_BYTES = 64 << 20;
 const INTERVAL_MS = 100;
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
-}
 
 export function byteProgress(io: Io, label: string, total: number, options: { force?: boolean } = {}): Progress {
   if (options.force !== true && (io.stderr.isTTY !== true || total < PROGRESS_MIN_BYTES)) return NO_PROGRESS;

@@ -4,7 +4,7 @@
 // used: a wrong name is worse than an offset.
 
 import { readBuildId, readFunctionSymbols, parseElf, type ElfSymbol } from '../util/elf.js';
-import { fileSource } from '../target/python-runtime.js';
+import { fileSource } from '../process/python-runtime.js';
 import type { NativeSymbolizer } from '../model/images.js';
 
 interface ImageSymbols {

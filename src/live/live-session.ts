@@ -3,13 +3,13 @@
 // Bytes come in chunks cut anywhere (a pipe, a Unix socket, a TCP connection, a file being written):
 // feed(chunk) runs them through the decoder, the seq orderer and the replay (the same ones a report uses:
 // src/capture, src/model), end() says the stream is over. view(options) answers, at any moment, with plain
-// data for a renderer (tui-render.ts, the web page): who the target is, its heap, peak, RSS and limit, a
+// data for a renderer (view-data.ts; tui-render.ts, the web page): who the target is, its heap, peak, RSS and limit, a
 // sparkline of the heap, the locations holding the most live memory now (src/analysis), the threads, and
 // whether and how the stream ended. Nothing here touches a terminal, a socket or a clock of its own: the
 // clock is passed in, so the same bytes and times give the same view.
 
-import { constants } from 'node:os';
 import { siteAmounts } from '../analysis/allocation-set.js';
+import { describeEnding, endingOf } from '../analysis/ending.js';
 import { type LocationRow, NO_STACK, locations } from '../analysis/locations.js';
 import { stacksOf } from '../analysis/stacks.js';
 import { CaptureDecoder } from '../capture/decoder.js';
@@ -18,106 +18,13 @@ import { SeqOrderer } from '../capture/order.js';
 import type { ExitRecord } from '../capture/records.js';
 import { MemlensError } from '../errors.js';
 import { ModelBuilder } from '../model/builder.js';
-import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
+import { DEFAULT_FRAME_FILTER } from '../model/frames.js';
 import { lineTableResolver } from '../model/lines.js';
 import type { ThreadIndex } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
-import { displayPath } from '../report/format.js';
-
-export type SortKey = 'total' | 'own' | 'count';
-export const SORT_KEYS: readonly SortKey[] = ['total', 'own', 'count'];
-
-export interface ViewOptions {
-  readonly sort: SortKey;
-  /** A thread index (LiveThread.index) to show alone; undefined: every thread merged. */
-  readonly thread?: number | undefined;
-  /** Locations listed at most. */
-  readonly maxRows: number;
-  /** Points of the sparkline (one per terminal column, say). */
-  readonly sparkPoints: number;
-  /** Time the sparkline covers at most, ending now (default 2 minutes; a younger capture's whole life, 10 s at least). */
-  readonly sparkWindowNs?: number | undefined;
-  readonly filter?: FrameFilter | undefined;
-}
-
-export interface LiveLocation {
-  readonly function: string;
-  /** Relative to the target's working directory when inside it; '' when unknown. */
-  readonly file: string;
-  /** 0 when unknown. */
-  readonly line: number;
-  /** Live bytes of every stack this location is on, and of those where it is the allocating frame. */
-  readonly totalBytes: number;
-  readonly ownBytes: number;
-  /** Live allocations in its total, and in its own. */
-  readonly count: number;
-  readonly ownCount: number;
-}
-
-export interface LiveThread {
-  /** Dense index, what ViewOptions.thread names (the list is in display order: the main thread first). */
-  readonly index: number;
-  readonly osTid: number;
-  readonly name: string;
-  readonly liveBytes: number;
-  readonly exited: boolean;
-}
-
-export interface Sparkline {
-  /** Heap per point, oldest first (the highest heap seen in the point's time slice); null: no data yet. */
-  readonly heap: readonly (number | null)[];
-  readonly rss: readonly (number | null)[];
-  /** Time the points cover, ending at `endNs` (ns since tracking started). */
-  readonly windowNs: number;
-  readonly endNs: number;
-}
-
-export type EndKind = 'exit' | 'signal' | 'exited' | 'detached' | 'stopped' | 'disconnected' | 'error';
-
-export interface LiveEnd {
-  readonly kind: EndKind;
-  /** One line for the user: `the target exited with status 3`, `disconnected: …`. */
-  readonly text: string;
-  readonly exit: ExitRecord | undefined;
-}
-
-export interface LiveView {
-  /** The capture's header has arrived (before that, only `end` may be set). */
-  readonly started: boolean;
-  readonly pid: number;
-  /** The command line, the interpreter named without its directory. */
-  readonly command: string;
-  readonly pythonVersion: string;
-  readonly mode: 'run' | 'attach' | '';
-  readonly aggregated: boolean;
-  /** Time since tracking started (ns): by the clock while the stream runs, by the last record once it ended. */
-  readonly elapsedNs: number;
-  readonly heap: number;
-  readonly peakHeap: number;
-  readonly liveCount: number;
-  /** Allocations seen so far. */
-  readonly allocations: number;
-  /** From the latest memory snapshot; undefined before the first. */
-  readonly rss: number | undefined;
-  readonly peakRss: number | undefined;
-  readonly cgroupUsage: number | undefined;
-  /** The cgroup memory limit, when the target has one. */
-  readonly cgroupLimit: number | undefined;
-  readonly spark: Sparkline;
-  readonly threads: readonly LiveThread[];
-  /** The thread shown alone (undefined: all merged); an index the view does not know reads as all. */
-  readonly thread: number | undefined;
-  readonly sort: SortKey;
-  /** Live bytes and allocations of the shown threads: what the shares are of. */
-  readonly shownBytes: number;
-  readonly shownCount: number;
-  readonly locations: readonly LiveLocation[];
-  /** Locations past `maxRows`. */
-  readonly moreLocations: number;
-  /** Damaged regions met in the stream. */
-  readonly damaged: number;
-  readonly end: LiveEnd | undefined;
-}
+import { sparkline } from '../analysis/sparkline.js';
+import type { LiveEnd, LiveLocation, LiveThread, LiveView, ViewOptions } from './view-data.js';
+import { displayPath } from '../util/text.js';
 
 export interface LiveSessionOptions {
   /** Milliseconds since the Unix epoch (Date.now): the elapsed time while the stream runs. */
@@ -322,7 +229,7 @@ export class LiveSession {
 
   private endState(model: CaptureModel): LiveEnd | undefined {
     const exit = model.exit;
-    if (exit !== undefined) return { kind: exit.signal !== 0 ? 'signal' : 'exit', text: describeExit(exit), exit };
+    if (exit !== undefined) return { kind: exit.signal !== 0 ? 'signal' : 'exit', text: describeEnding(endingOf(model)), exit };
     if (!this.ended) return undefined;
     if (this.endNote?.kind === 'error') return { kind: 'error', text: this.endNote.text, exit: undefined };
     const t = model.trailer;
@@ -356,69 +263,4 @@ function commandLine(argv: readonly string[], script: string): string {
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-// The first name of each number (SIGABRT before its alias SIGIOT).
-const SIGNAL_NAMES = new Map<number, string>();
-for (const [name, n] of Object.entries(constants.signals as Record<string, number>)) if (!SIGNAL_NAMES.has(n)) SIGNAL_NAMES.set(n, name);
-
-/** `the target exited with status 0`, `the target was killed by SIGKILL (the OOM killer)`. */
-export function describeExit(exit: ExitRecord): string {
-  let text: string;
-  if (exit.signal !== 0) {
-    const name = SIGNAL_NAMES.get(exit.signal) ?? `signal ${exit.signal}`;
-    text = `the target was killed by ${name}`;
-    if (exit.oomKill === 1) text += ' (the OOM killer)';
-    else if (exit.oomKill === 2 && name === 'SIGKILL') text += ' (perhaps the OOM killer)';
-  } else {
-    text = `the target exited with status ${exit.exitCode}`;
-  }
-  return exit.detail !== '' ? `${text}: ${exit.detail}` : text;
-}
-
-/**
- * The heap and RSS over the last `windowNs` before `endNs`, in `points` slices of equal time: each point is
- * the highest value in its slice, or the last value before it when no snapshot fell inside (a point never
- * goes blank once there is data), or null before the first snapshot.
- */
-export function sparkline(model: CaptureModel, points: number, windowNs: number, endNs: number): Sparkline {
-  const s = model.snapshots;
-  const n = s.timeNs.length;
-  const lastTime = n > 0 ? s.timeNs[n - 1]! : 0;
-  const end = Math.max(endNs, lastTime);
-  const start = end - windowNs;
-  const slice = windowNs / points;
-  const heap: (number | null)[] = new Array<number | null>(points).fill(null);
-  const rss: (number | null)[] = new Array<number | null>(points).fill(null);
-  // The first snapshot inside the window (binary search: the series is in time order).
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (s.timeNs[mid]! <= start) lo = mid + 1;
-    else hi = mid;
-  }
-  let carryHeap: number | null = lo > 0 ? valueOrNull(s.heap[lo - 1]) : null;
-  let carryRss: number | null = lo > 0 ? valueOrNull(s.rss[lo - 1]) : null;
-  let i = lo;
-  for (let p = 0; p < points; p++) {
-    const sliceEnd = p === points - 1 ? Infinity : start + (p + 1) * slice;
-    let maxHeap: number | null = null;
-    let maxRss: number | null = null;
-    for (; i < n && s.timeNs[i]! <= sliceEnd; i++) {
-      const hv = valueOrNull(s.heap[i]);
-      const rv = valueOrNull(s.rss[i]);
-      if (hv !== null && (maxHeap === null || hv > maxHeap)) maxHeap = hv;
-      if (rv !== null && (maxRss === null || rv > maxRss)) maxRss = rv;
-      if (hv !== null) carryHeap = hv;
-      if (rv !== null) carryRss = rv;
-    }
-    heap[p] = maxHeap ?? carryHeap;
-    rss[p] = maxRss ?? carryRss;
-  }
-  return { heap, rss, windowNs, endNs: end };
-}
-
-function valueOrNull(v: number | undefined): number | null {
-  return v === undefined || Number.isNaN(v) ? null : v;
 }

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { LiveView } from './live-session.js';
+import type { LiveView } from './view-data.js';
 import { renderTui, safeText } from './tui-render.js';
 import { INITIAL_UI, keysOf, pressKey } from './tui-state.js';
 

@@ -1,4 +1,4 @@
-// The live view drawn as lines of text: a pure function of the view data (live-session.ts), the screen's
+// The live view drawn as lines of text: a pure function of the view data (view-data.ts), the screen's
 // size and whether to colour. tui.ts writes the lines to the terminal; tests compare them with goldens.
 //
 // Every line is at most `width` columns and there are exactly `height` of them, so the terminal edge can
@@ -6,8 +6,10 @@
 // functions, files, thread names, its output) may hold control characters: they are shown as U+FFFD,
 // never sent to the terminal, where an escape sequence would be obeyed.
 
-import { type Colour, type Paint, ansiPaint, formatBytes, formatCount, formatDuration, noPaint, padLeft, padRight, shareColour, textWidth, truncateLocation, truncateRight } from '../report/format.js';
-import type { LiveLocation, LiveView, SortKey } from './live-session.js';
+import { type Colour, type Paint, ansiPaint, noPaint, shareColour } from '../util/paint.js';
+import { padLeft, padRight, textWidth, truncateLocation, truncateRight } from '../util/text.js';
+import { formatBytes, formatCount, formatDuration } from '../util/units.js';
+import type { LiveLocation, LiveView, SortKey } from './view-data.js';
 
 export interface TuiFrame {
   readonly view: LiveView;

@@ -1,6 +1,6 @@
 // What the keys of the live terminal view do: a pure state machine (tui.ts feeds it raw key bytes).
 
-import type { SortKey } from './live-session.js';
+import type { SortKey } from './view-data.js';
 
 export interface LiveUiState {
   readonly sort: SortKey;

@@ -2,7 +2,7 @@
 //
 // Entry point (the integrator's commands call it; `memlens run --live`, `memlens attach` without -o):
 //
-//   const result = await runLiveTerminal(source, { input: process.stdin, output: process.stdout }, {
+//   const result = await runLiveTerminal(source, { input: io.stdin, output: io.stdout }, {
 //     session,          // optional: a LiveSession made by the caller (to noteExit() when the target ends)
 //     output: tail,     // optional: an OutputTail fed with the program's stdout/stderr (a panel shows it)
 //     colour: true,
@@ -15,7 +15,7 @@
 // quit: the view says how the target ended and waits for q. On the way out the source is closed
 // (iterator.return(): a Readable is destroyed, so the agent's writes get EPIPE and it stops tracking
 // without harm to the target) and the terminal is restored: main screen, cursor, cooked mode. It is
-// restored as well when an uncaught error ends the process (uncaughtExceptionMonitor).
+// restored as well when an uncaught error ends the process (src/util/terminal-screen.ts does both).
 //
 // Redraws: at most `maxFps` a second (default 4) while data comes, and no more often than five times
 // what the last view took to compute (a huge live set); once a second otherwise (the clock); at once on
@@ -23,28 +23,12 @@
 // erased to its end (no clearing, so no flicker), and is skipped when its text did not change.
 
 import { UsageError } from '../errors.js';
-import { LiveSession, type LiveView } from './live-session.js';
+import { type TerminalInput, type TerminalOutput, TerminalScreen } from '../util/terminal-screen.js';
+import { LiveSession } from './live-session.js';
 import type { OutputTail } from './output-tail.js';
 import { renderTui } from './tui-render.js';
 import { INITIAL_UI, type LiveUiState, keysOf, pressKey } from './tui-state.js';
-
-export interface TerminalInput {
-  readonly isTTY?: boolean | undefined;
-  setRawMode?(mode: boolean): unknown;
-  on(event: 'data', listener: (data: Buffer | string) => void): unknown;
-  off(event: 'data', listener: (data: Buffer | string) => void): unknown;
-  resume(): unknown;
-  pause(): unknown;
-}
-
-export interface TerminalOutput {
-  readonly isTTY?: boolean | undefined;
-  readonly columns?: number | undefined;
-  readonly rows?: number | undefined;
-  write(text: string): unknown;
-  on(event: 'resize', listener: () => void): unknown;
-  off(event: 'resize', listener: () => void): unknown;
-}
+import type { LiveView } from './view-data.js';
 
 export interface LiveTerminalIo {
   readonly input: TerminalInput;
@@ -69,9 +53,6 @@ export interface LiveTerminalResult {
   readonly session: LiveSession;
 }
 
-const ENTER = '\u001b[?1049h\u001b[?25l\u001b[H\u001b[2J';
-const LEAVE = '\u001b[0m\u001b[?25h\u001b[?1049l';
-
 export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: LiveTerminalIo, options: LiveTerminalOptions = {}): Promise<LiveTerminalResult> {
   const { input, output } = io;
   if (input.isTTY !== true || output.isTTY !== true || input.setRawMode === undefined) {
@@ -89,7 +70,7 @@ export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: Liv
   let drawnTail = -1;
   let lastDraw = 0;
   let lastText = '';
-  let restored = false;
+  let screen: TerminalScreen | undefined;
   // What the last view cost: on a capture with a huge live set, redraws for new data are spaced so
   // the view takes at most a fifth of a core.
   let viewCostMs = 0;
@@ -100,7 +81,7 @@ export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: Liv
     return session.view({ sort: ui.sort, thread: ui.thread, maxRows: 200, sparkPoints: width, sparkWindowNs: options.sparkWindowNs });
   };
   const draw = (force: boolean): void => {
-    if (restored) return;
+    if (screen?.active !== true) return;
     const t0 = Date.now();
     const view = ui.paused && frozen !== undefined ? frozen : takeView();
     viewCostMs = Date.now() - t0;
@@ -114,17 +95,6 @@ export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: Liv
     if (!force && text === lastText) return;
     lastText = text;
     output.write(`\u001b[H${text}`);
-  };
-
-  const restore = (): void => {
-    if (restored) return;
-    restored = true;
-    try {
-      input.setRawMode?.(false);
-    } catch {
-      // The terminal may be gone (hang-up): nothing left to restore on it.
-    }
-    output.write(LEAVE);
   };
 
   const iterator = source[Symbol.asyncIterator]();
@@ -143,15 +113,9 @@ export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: Liv
   })();
 
   return new Promise<LiveTerminalResult>((resolve, reject) => {
-    const signals = options.signals ?? ['SIGINT', 'SIGTERM', 'SIGHUP'];
     const finish = (result: Omit<LiveTerminalResult, 'session'>, error?: unknown): void => {
       clearInterval(timer);
-      input.off('data', onData);
-      output.off('resize', onResize);
-      for (const s of signals) process.off(s, onSignal);
-      process.off('uncaughtExceptionMonitor', restore);
-      restore();
-      input.pause();
+      screen?.leave();
       stopReading = true;
       // Closing the source tells the writer we are gone; do not wait for a pending read.
       void iterator.return?.().catch(() => undefined);
@@ -184,7 +148,6 @@ export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: Liv
       lastText = '';
       draw(true);
     });
-    const onSignal = (signal: NodeJS.Signals): void => finish({ reason: 'signal', signal });
     // Ticks at the redraw rate; a tick draws when data came since the last frame (and the last frame is
     // `minGapMs` old), or a second passed (the elapsed time moves).
     const timer = setInterval(
@@ -196,13 +159,12 @@ export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: Liv
       }),
       Math.max(50, Math.floor(minGapMs)),
     );
-    process.on('uncaughtExceptionMonitor', restore);
-    for (const s of signals) process.on(s, onSignal);
-    output.write(ENTER);
-    input.setRawMode?.(true);
-    input.resume();
-    input.on('data', onData);
-    output.on('resize', onResize);
+    screen = new TerminalScreen(input, output, {
+      data: onData,
+      resize: onResize,
+      signal: (signal) => finish({ reason: 'signal', signal }),
+      signals: options.signals,
+    });
     guard(() => draw(true))();
   });
 }

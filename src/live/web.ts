@@ -15,7 +15,7 @@
 // the server and closes the source (a Readable is destroyed: the agent's writes get EPIPE and it stops
 // tracking without harm to the target).
 //
-// GET {token}/state?sort=total|own|count&thread=N&rows=N&points=N answers LiveView (live-session.ts).
+// GET {token}/state?sort=total|own|count&thread=N&rows=N&points=N answers LiveView (view-data.ts).
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -23,8 +23,10 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { FileError } from '../errors.js';
-import { inlinePolicy, type InlineAssets } from '../report/html/inline-policy.js';
-import { LiveSession, type SortKey } from './live-session.js';
+import { inlinePage } from '../html/inline-page.js';
+import type { InlineAssets } from '../html/inline-policy.js';
+import { LiveSession } from './live-session.js';
+import type { SortKey } from './view-data.js';
 
 export interface LiveWebOptions {
   readonly session?: LiveSession | undefined;
@@ -71,25 +73,14 @@ export function loadLivePageAssets(): LivePageAssets {
 
 /** The page: our own text only (no program data: that comes as JSON and goes on the page as text). */
 export function livePage(assets: LivePageAssets): { html: string; csp: string } {
-  const csp = inlinePolicy('the live page', assets, ["connect-src 'self'", 'img-src data:']);
-  const html = [
-    '<!doctype html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    `<meta http-equiv="Content-Security-Policy" content="${csp}">`,
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    '<meta name="referrer" content="no-referrer">',
-    '<title>memlens live</title>',
-    `<style>${assets.style}</style>`,
-    '</head>',
-    '<body>',
-    '<div id="app"><p>Connecting to memlens…</p><noscript>The live view needs JavaScript.</noscript></div>',
-    `<script>${assets.script}</script>`,
-    '</body>',
-    '</html>',
-    '',
-  ].join('\n');
+  const { html, csp } = inlinePage({
+    name: 'the live page',
+    assets,
+    directives: ["connect-src 'self'", 'img-src data:'],
+    meta: ['<meta name="referrer" content="no-referrer">'],
+    title: 'memlens live',
+    body: ['<div id="app"><p>Connecting to memlens…</p><noscript>The live view needs JavaScript.</noscript></div>'],
+  });
   // frame-ancestors only works in the header (a browser ignores it in <meta>, with a console warning).
   return { html, csp: `${csp}; frame-ancestors 'none'` };
 }

@@ -1,7 +1,8 @@
 // Terminal text of a census of live objects and of the difference between two. Pure.
 
 import type { Census, CensusDiff } from '../analysis/census.js';
-import { formatBytes, formatCount, formatPercent, formatSignedBytes, noPaint, type Paint } from './format.js';
+import { noPaint, type Paint } from '../util/paint.js';
+import { formatBytes, formatCount, formatPercent, formatSignedBytes } from '../util/units.js';
 import { renderTable } from './text-table.js';
 
 export interface CensusTextOptions {

@@ -6,7 +6,7 @@ import type { HighWaterMark } from '../analysis/high-water-mark.js';
 import type { TemporaryAllocations } from '../analysis/temporary.js';
 import { MODE_ATTACH } from '../capture/format.js';
 import type { CaptureModel } from '../model/model.js';
-import { formatBytes, formatCount, formatDuration, formatTime } from './format.js';
+import { formatBytes, formatCount, formatDuration, formatTime } from '../util/units.js';
 
 /** `python3 app.py --n 3 (PID 4242, CPython 3.11.7)`. */
 export function describeCapture(model: CaptureModel): string {

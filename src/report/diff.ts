@@ -1,7 +1,9 @@
 // `memlens diff`: totals at the peak and at the end, then the stacks that grew or shrank most.
 
 import type { CaptureDiff, StackDelta } from '../analysis/diff.js';
-import { type Paint, displayPath, formatBytes, formatSignedBytes, noPaint, truncateLeft } from './format.js';
+import { type Paint, noPaint } from '../util/paint.js';
+import { displayPath, truncateLeft } from '../util/text.js';
+import { formatBytes, formatSignedBytes } from '../util/units.js';
 
 export interface DiffTextOptions {
   readonly width: number;

@@ -6,7 +6,9 @@ import type { StackAmount } from '../analysis/stacks.js';
 import type { Frame } from '../model/frames.js';
 import type { FrameId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
-import { type Paint, displayPath, formatBytes, formatCount, formatDuration, formatTime, noPaint, textWidth, truncateLeft, wrapText } from './format.js';
+import { type Paint, noPaint } from '../util/paint.js';
+import { displayPath, textWidth, truncateLeft, wrapText } from '../util/text.js';
+import { formatBytes, formatCount, formatDuration, formatTime } from '../util/units.js';
 
 /** `load_chunk at app/batch.py:14` (the file relative to the program's directory). */
 export function frameText(model: CaptureModel, id: FrameId | -1): string {

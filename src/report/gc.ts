@@ -4,7 +4,9 @@
 import type { GcReport } from '../analysis/gc.js';
 import type { CaptureModel } from '../model/model.js';
 import { stackJson, stackText } from './findings.js';
-import { type Paint, formatBytes, formatCount, formatDuration, formatTime, noPaint, wrapText } from './format.js';
+import { type Paint, noPaint } from '../util/paint.js';
+import { wrapText } from '../util/text.js';
+import { formatBytes, formatCount, formatDuration, formatTime } from '../util/units.js';
 import { renderTable } from './text-table.js';
 
 export interface GcTextOptions {

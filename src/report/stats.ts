@@ -7,7 +7,9 @@ import type { Statistics } from '../analysis/statistics.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture } from './describe.js';
 import { gcJson, renderGc } from './gc.js';
-import { type Paint, displayPath, formatBytes, formatCount, formatDuration, formatPercent, formatTime, noPaint, padLeft, padRight, truncateLocation } from './format.js';
+import { type Paint, noPaint } from '../util/paint.js';
+import { displayPath, padLeft, padRight, truncateLocation } from '../util/text.js';
+import { formatBytes, formatCount, formatDuration, formatPercent, formatTime } from '../util/units.js';
 
 export interface StatsTextOptions {
   readonly width: number;

@@ -6,7 +6,9 @@ import type { Finding } from '../analysis/findings/index.js';
 import { type LocationRow, NO_STACK } from '../analysis/locations.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture, describeSet, explainEmpty } from './describe.js';
-import { type Paint, displayPath, formatBytes, formatCount, formatPercent, noPaint, shareColour, truncateLocation } from './format.js';
+import { type Paint, noPaint, shareColour } from '../util/paint.js';
+import { displayPath, truncateLocation } from '../util/text.js';
+import { formatBytes, formatCount, formatPercent } from '../util/units.js';
 import { findingJson, renderFindings } from './findings.js';
 import { type Column, renderTable } from './text-table.js';
 

@@ -1,7 +1,8 @@
 // A plain text table that fits a terminal width: numeric columns keep their width, the one flexible
 // column (a location) is cut from the left to what remains.
 
-import { type Paint, noPaint, padLeft, padRight, textWidth, truncateLeft } from './format.js';
+import { type Paint, noPaint } from '../util/paint.js';
+import { padLeft, padRight, textWidth, truncateLeft } from '../util/text.js';
 
 export interface Column {
   readonly title: string;

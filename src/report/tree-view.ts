@@ -1,12 +1,14 @@
 // The interactive tree's state and drawing, without a terminal: which nodes are open, where the cursor
-// is, what a key does, and the screen as lines. src/cli/tree-tui.ts feeds it keys and paints its lines.
+// is, what a key does, and the screen as lines. src/cli/commands/tree.tui.ts feeds it keys and paints its lines.
 //
 // Keys (memray's tree where it has one): ↑/↓ (k/j) move, → (l, enter) opens, ← (h) closes or goes to the
 // parent, e opens down a chain until a node has more than one child, i shows or hides import-system frames,
 // u shows or hides interpreter and bootstrap frames, q quits.
 
 import type { CallTree, CallTreeNode } from '../analysis/call-tree.js';
-import { type Paint, formatBytes, formatCount, formatPercent, noPaint, shareColour, truncateLocation } from './format.js';
+import { type Paint, noPaint, shareColour } from '../util/paint.js';
+import { truncateLocation } from '../util/text.js';
+import { formatBytes, formatCount, formatPercent } from '../util/units.js';
 import { frameText } from './tree.js';
 
 export type TreeKey = 'up' | 'down' | 'open' | 'close' | 'expand-chain' | 'toggle-imports' | 'toggle-internal' | 'quit' | 'page-up' | 'page-down';

@@ -5,7 +5,9 @@
 
 import type { CallTree, CallTreeNode } from '../analysis/call-tree.js';
 import type { Frame } from '../model/frames.js';
-import { type Paint, displayPath, formatBytes, formatCount, formatPercent, noPaint, shareColour, truncateLocation } from './format.js';
+import { type Paint, noPaint, shareColour } from '../util/paint.js';
+import { displayPath, truncateLocation } from '../util/text.js';
+import { formatBytes, formatCount, formatPercent } from '../util/units.js';
 
 export interface TreeTextOptions {
   readonly width: number;

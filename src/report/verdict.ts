@@ -2,73 +2,23 @@
 
 import type { LineRow } from '../analysis/locations.js';
 import type { StackAmount } from '../analysis/stacks.js';
+import { describeEnding } from '../analysis/ending.js';
 import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture } from './describe.js';
 import { findingEvidence, findingJson, renderFindings, stackJson, stackText } from './findings.js';
-import { type Paint, formatBytes, formatCount, formatDuration, formatSignedBytes, formatTime, noPaint, truncateLocation, wrapText } from './format.js';
+import { type Paint, noPaint } from '../util/paint.js';
+import { truncateLocation, wrapText } from '../util/text.js';
+import { signalName } from '../util/signals.js';
+import { formatBytes, formatCount, formatDuration, formatSignedBytes, formatTime } from '../util/units.js';
 import { gcJson, renderGc } from './gc.js';
 import type { VerdictPanel } from './html/payload.js';
 import { locationText } from './summary.js';
 import { renderTable } from './text-table.js';
 
-/** Linux signal names (x86-64 and arm64 agree on 1–31). */
-const SIGNALS = ['', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1', 'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS'];
-
-export function signalName(n: number): string {
-  return SIGNALS[n] ?? `signal ${n}`;
-}
-
 export interface VerdictTextOptions {
   readonly width: number;
   readonly paint?: Paint;
-}
-
-/** How the process ended, in one or two sentences (the verdict's first section and the panel's headline). */
-export function endingSentences(v: Verdict): string[] {
-  const e = v.ending;
-  const at = ` at ${formatTime(e.endNs)}`;
-  const out: string[] = [];
-  switch (e.kind) {
-    case 'signal': {
-      const sig = `${signalName(e.signal ?? 0)}, signal ${e.signal ?? 0}`;
-      if (e.oomKill === 'yes') out.push(`Killed by the kernel's OOM killer (${sig})${at}.`);
-      else if (e.oomKill === 'no') out.push(`Killed by ${sig}${at}; not by the OOM killer.`);
-      else out.push(`Killed by ${sig}${at}; whether the OOM killer sent it cannot be told${e.detail !== '' ? ` (${e.detail})` : ''}.`);
-      break;
-    }
-    case 'exited':
-      out.push(`Exited with status ${e.exitCode ?? 0}${at}; not killed (so not by the OOM killer).`);
-      break;
-    case 'stopped':
-      out.push(
-        `Tracking stopped (${stopReason(e.trailerReason)})${at}. How the process ended is not in the capture (memlens did not run it, so no exit record): whether the OOM killer ended it cannot be told.`,
-      );
-      break;
-    case 'abrupt':
-      out.push(
-        `The capture ends abruptly (no trailer, no exit record): the process was killed or is still running.${e.endNs > 0 ? ` The last record is${at};` : ''} Whether the OOM killer ended it cannot be told.`,
-      );
-      break;
-  }
-  return out;
-}
-
-function stopReason(reason: string | undefined): string {
-  switch (reason) {
-    case 'exit':
-      return 'the program exited';
-    case 'detach':
-      return 'memlens detached';
-    case 'duration':
-      return 'the --duration elapsed';
-    case '_exit':
-      return 'the program left through os._exit';
-    case 'fork-child-stopped':
-      return 'a forked child stopped tracking';
-    default:
-      return reason ?? 'unknown reason';
-  }
 }
 
 function share(bytes: number, limit: number | undefined): string {
@@ -149,7 +99,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   out.push(paint('bold', `Verdict: ${describeCapture(model)}`));
 
   title('How it ended');
-  for (const s of endingSentences(v)) out.push(...wrapText(s, width, '    ', '  ').map((l) => (v.ending.oomKill === 'yes' ? paint('red', l) : l)));
+  out.push(...wrapText(describeEnding(v.ending), width, '    ', '  ').map((l) => (v.ending.oomKill === 'yes' ? paint('red', l) : l)));
   if (v.ending.oomKill === 'yes' && v.ending.detail !== '') out.push(...wrapText(`Kernel: ${v.ending.detail}`, width, '    ', '  '));
   if (v.ending.kind === 'signal' && model.trailer === undefined && !model.aggregated) {
     out.push(...wrapText('The capture has no trailer: it stops where the process died (its last 50 ms or so may be missing).', width, '    ', '  '));
@@ -308,7 +258,7 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
       detail: e.detail,
       trailer_reason: e.trailerReason ?? null,
       end_ns: e.endNs,
-      summary: endingSentences(v).join(' '),
+      summary: describeEnding(v.ending),
     },
     peak: { heap: tv(v.peak.heap), rss: tv(v.peak.rss), cgroup_usage: tv(v.peak.cgroup), limit: v.peak.limit ?? null },
     last_snapshot:
@@ -393,7 +343,7 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
         : `What grew from ${formatTime(r.fromNs ?? 0)} to ${formatTime(r.toNs ?? 0)}, by allocating line`;
   return {
     severity,
-    headline: endingSentences(v)[0] ?? '',
+    headline: describeEnding(v.ending),
     detail: e.oomKill === 'yes' ? e.detail : '',
     facts,
     growthTitle,

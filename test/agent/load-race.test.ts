@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { REPO_ROOT, testPythons } from '../support/pythons.js';
-import { NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../../src/util/node-flags.js';
 
 const work = mkdtempSync(join(tmpdir(), 'memlens-load-race-'));
 after(() => rmSync(work, { recursive: true, force: true }));

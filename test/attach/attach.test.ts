@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { containerInfo, spawnInContainer } from '../support/container.js';
 import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
-import { NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../../src/util/node-flags.js';
 
 const MEMLENS = join(REPO_ROOT, 'bin', 'memlens.js');
 const TARGET = join(REPO_ROOT, 'test', 'attach', 'invariants_target.py');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { REPO_ROOT, testPythons } from '../support/pythons.js';
 import { Tmux } from '../support/tmux.js';
-import { NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../../src/util/node-flags.js';
 
 const MEMLENS = join(REPO_ROOT, 'bin', 'memlens.js');
 const work = mkdtempSync(join(tmpdir(), 'memlens-cli-live-'));
@@ -46,7 +46,7 @@ test('memlens run --live shows the growing function, the program output, the exi
   try {
     const screen = await tmux.waitFor('the grower in the view', (s) => /grow_cache at grower\.py:4/.test(s));
     assert.match(screen, /memlens live · PID \d+/);
-    const ended = await tmux.waitFor('the end line', (s) => /exited with status 3/.test(s));
+    const ended = await tmux.waitFor('the end line', (s) => /Exited with status 3/.test(s));
     assert.match(ended, /grown 100/, 'the program output panel');
     tmux.keys('q');
     await tmux.waitFor('the exit status', () => existsSync(status));

@@ -2,9 +2,10 @@
 // output into pipes), the way `memlens run --live` would start it, with the session told how it ended.
 
 import { resolve } from 'node:path';
-import { findAgent } from '../../src/target/agent-files.js';
-import { exitRecord } from '../../src/target/finish.js';
-import { type ChildExit, type Launched, launch, signalNumber } from '../../src/target/launch.js';
+import { findAgent } from '../../src/process/agent-files.js';
+import { exitRecord } from '../../src/process/finish.js';
+import { type ChildExit, type Launched, launch } from '../../src/process/launch.js';
+import { signalNumber } from '../../src/util/signals.js';
 import type { LiveSession } from '../../src/live/live-session.js';
 import type { OutputTail } from '../../src/live/output-tail.js';
 

@@ -98,7 +98,7 @@ test('tmux: draws, sorts, switches threads, pauses, shows the end, quits and res
 
     // The target ends: its exit status shows, the view stays until q.
     writeFileSync(stop, '');
-    screen = await tmux.waitFor('the end line', (s) => s.includes('■ the target exited with status 3'));
+    screen = await tmux.waitFor('the end line', (s) => s.includes('■ Exited with status 3 at '));
     assert.match(screen, /\nbye\n/);
     assert.match(screen.split('\n')[0] ?? '', /ended · /);
     tmux.keys('q');

@@ -130,7 +130,7 @@ test('web: the token guards every URL, the page renders, sorts, switches threads
     writeFileSync(stop, '');
     await live.ended;
     await web.ended;
-    await waitFor('the end banner', async () => ((await text(page, '#end')).includes('the target exited with status 3') ? true : undefined));
+    await waitFor('the end banner', async () => ((await text(page, '#end')).includes('Exited with status 3 at ') ? true : undefined));
     assert.equal(await page.evaluate<string>("document.querySelector('#status').dataset.state"), 'ended');
     await page.screenshot({ path: join(screenshotDir(), 'live-web.png'), fullPage: true });
     assert.deepEqual(problems, [], 'no errors and no CSP violation on the page');

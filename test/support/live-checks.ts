@@ -3,8 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { main } from '../../src/cli/main.js';
-import { LiveSession, type LiveView, type SortKey } from '../../src/live/live-session.js';
-import { displayPath } from '../../src/report/format.js';
+import { LiveSession } from '../../src/live/live-session.js';
+import type { LiveView, SortKey } from '../../src/live/view-data.js';
+import { displayPath } from '../../src/util/text.js';
 import { memoryIo } from './memory-io.js';
 import { prng } from './prng.js';
 

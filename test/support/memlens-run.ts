@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './pythons.js';
-import { NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../../src/util/node-flags.js';
 
 export const MEMLENS_BIN = join(REPO_ROOT, 'bin', 'memlens.js');
 
@@ -83,11 +83,11 @@ export function lineOf(source: string, marker: string): number {
  * expose). `config` is merged into the bootstrap's configuration.
  */
 export async function bootstrapRun(
-  o: { python: string; files?: Readonly<Record<string, string>>; target: import('../../src/target/python.js').RunTarget; config?: Record<string, unknown>; output?: string },
+  o: { python: string; files?: Readonly<Record<string, string>>; target: import('../../src/process/python.js').RunTarget; config?: Record<string, unknown>; output?: string },
   dir: string,
 ): Promise<RunResult> {
-  const { findAgent } = await import('../../src/target/agent-files.js');
-  const { bootstrapArgs, BOOTSTRAP_ENV } = await import('../../src/target/launch.js');
+  const { findAgent } = await import('../../src/process/agent-files.js');
+  const { bootstrapArgs, BOOTSTRAP_ENV } = await import('../../src/process/launch.js');
   for (const [name, text] of Object.entries(o.files ?? {})) writeFileSync(join(dir, name), text);
   const files = findAgent();
   const capture = join(dir, o.output ?? 'capture.mlens');

@@ -4,7 +4,7 @@
 // A test that needs the real terminal, signals or child processes of memlens runs bin/memlens.js
 // instead (test/support/memlens-run.ts).
 
-import type { Io } from '../../src/cli/io.js';
+import { type Io, NO_INPUT } from '../../src/cli/io.js';
 
 export interface MemoryIo extends Io {
   readonly out: () => string;
@@ -30,6 +30,7 @@ export function memoryIo(options: MemoryIoOptions = {}): MemoryIo {
   const columns = options.columns ?? 100;
   let t = 0;
   return {
+    stdin: NO_INPUT,
     stdout: {
       write(chunk: string | Uint8Array): boolean {
         out.push(typeof chunk === 'string' ? enc.encode(chunk) : chunk.slice());

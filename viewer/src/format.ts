@@ -1,23 +1,9 @@
 // Numbers as people read them. Pure; unit-tested.
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return '–';
-  const sign = n < 0 ? '-' : '';
-  let v = Math.abs(n);
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  const digits = u === 0 ? 0 : v >= 100 ? 0 : v >= 10 ? 1 : 2;
-  return `${sign}${v.toFixed(digits)} ${UNITS[u]}`;
-}
-
-export function formatCount(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
+// Sizes and counts as memlens writes them everywhere (src/util/units.ts, pure, bundled with the page). The
+// durations and shares below are the viewer's own: positions on a timeline want microseconds, and a
+// share of nothing reads as a dash.
+export { formatBytes, formatCount } from '../../src/util/units.js';
 
 export function formatPercent(part: number, whole: number): string {
   if (whole <= 0) return '–';

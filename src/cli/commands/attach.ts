@@ -1,10 +1,11 @@
 // memlens attach PID [-o FILE]: starts tracking inside a running Python process, without a restart and
 // without anything installed in its environment (docs/attach.md).
 
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
+import type { Session } from '../../process/attach.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
-import { trackingConfig } from './run.js';
+import { trackingConfig } from '../run-options.js';
 
 export const attachCommand: Command = {
   name: 'attach',
@@ -33,33 +34,9 @@ export const attachCommand: Command = {
   },
 };
 
-export function parsePid(command: string, positionals: readonly string[]): number {
-  const [raw, extra] = positionals;
-  if (raw === undefined) throw new UsageError(`${command}: missing the PID of the Python process`, { hint: `memlens ${command} PID` });
-  if (extra !== undefined) throw new UsageError(`${command}: unexpected argument '${extra}'`);
-  const pid = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(pid) || pid <= 0) throw new UsageError(`${command}: '${raw}' is not a process id`);
-  return pid;
-}
-
-export function methodOf(command: string, options: OptionValues): import('../../target/attach.js').AttachMethod {
-  const m = stringOption(options, 'method') ?? 'auto';
-  if (m !== 'auto' && m !== 'remote-exec' && m !== 'gdb' && m !== 'lldb') {
-    throw new UsageError(`${command}: --method ${m}: choose auto, remote-exec, gdb or lldb`);
-  }
-  return m;
-}
-
-export function secondsOf(command: string, options: OptionValues, name: string, fallback: number | undefined): number | undefined {
-  const raw = stringOption(options, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${command}: --${name} ${raw}: give a number of seconds above 0`);
-  return n;
-}
-
 async function attach(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number> {
   const { io } = ctx;
+  const { methodOf, parsePid, secondsOf } = await import('../pid-options.js');
   const pid = parsePid('attach', positionals);
   const method = methodOf('attach', options);
   const duration = secondsOf('attach', options, 'duration', undefined);
@@ -70,19 +47,19 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (output === undefined) {
     if (booleanOption(options, 'aggregate')) throw new UsageError("attach: --aggregate needs -o FILE (the live view shows every allocation)");
     if (duration !== undefined) throw new UsageError('attach: --duration needs -o FILE (the live view tracks until you quit it)');
-    const { liveAttach } = await import('../live-attach.js');
+    const { liveAttach } = await import('./attach.live.js');
     return liveAttach(ctx, pid, { method, timeoutMs: timeout * 1000, interval, native: booleanOption(options, 'native'), tracePythonAllocators: booleanOption(options, 'trace-python-allocators'), web: booleanOption(options, 'web') });
   }
   if (booleanOption(options, 'web')) throw new UsageError('attach: --web is for the live view (without -o)');
-  const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
-  const t = await import('../../target/attach.js');
-  const { checkTargetCanWrite } = await import('../../target/attach-output.js');
+  const { checkPlatform, findAgent } = await import('../../process/agent-files.js');
+  const t = await import('../../process/attach.js');
+  const { checkAttachOutput } = await import('../output-file.js');
   checkPlatform();
   const files = findAgent();
   const target = t.inspectTarget(pid);
   const userOutput = resolve(io.cwd, output);
   const force = booleanOption(options, 'force');
-  checkTargetCanWrite(target, userOutput, force);
+  checkAttachOutput(target, userOutput, force);
   const session = t.createSession(target, files);
   const targetOutput = target.sameRoot ? userOutput : `${session.targetDir}/capture.mlens`;
   const state = { pid, startedAt: Date.now(), targetOutput, userOutput, compress: !booleanOption(options, 'no-compress'), duration };
@@ -129,11 +106,29 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (duration !== undefined) {
     io.stderr.write(`memlens: tracking stops by itself after ${duration} s; 'memlens detach ${pid}' stops it earlier\n`);
     if (!target.sameRoot || state.compress) {
-      const { spawnCollector } = await import('../../target/attach-output.js');
-      spawnCollector(pid, session);
+      await spawnCollector(pid, session);
     }
   } else {
     io.stderr.write(`memlens: run 'memlens detach ${pid}' to stop tracking and finalize the capture\n`);
   }
   return 0;
+}
+
+/**
+ * Starts `memlens _collect` (commands/collect.ts) in the background: a small detached memlens that waits
+ * for the end of --duration (or of the target), then finalizes the capture (copy out of a container,
+ * compression). It outlives `memlens attach`.
+ */
+async function spawnCollector(pid: number, session: Session): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const { PACKAGE_ROOT } = await import('../../process/agent-files.js');
+  const { nodeArgs } = await import('../../util/node-flags.js');
+  // Its working directory is the attach directory: that keeps the directory reachable even after the
+  // target ended and /proc/PID/root with it (a container's file system seen from the host).
+  const child = spawn(process.execPath, nodeArgs(join(PACKAGE_ROOT, 'bin', 'memlens.js'), ['_collect', String(pid), session.targetDir], []), {
+    detached: true,
+    stdio: 'ignore',
+    cwd: session.hostDir,
+  });
+  child.unref();
 }

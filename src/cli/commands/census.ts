@@ -8,7 +8,6 @@ import { FileError, UsageError } from '../../errors.js';
 import type { Census } from '../../analysis/census.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { terminalColumns, wantsColor } from '../io.js';
-import { methodOf, secondsOf } from './attach.js';
 
 export const censusCommand: Command = {
   name: 'census',
@@ -42,7 +41,7 @@ async function census(ctx: CommandContext, options: OptionValues, positionals: r
   if (!Number.isInteger(rows) || rows <= 0) throw new UsageError('census: -n: give a whole number above 0');
   const { parseCensus, diffCensus } = await import('../../analysis/census.js');
   const { renderCensus, renderCensusDiff } = await import('../../report/census.js');
-  const text = { width: terminalColumns(io), rows, ...(wantsColor(io) ? { paint: (await import('../../report/format.js')).ansiPaint } : {}) };
+  const text = { width: terminalColumns(io), rows, ...(wantsColor(io) ? { paint: (await import('../../util/paint.js')).ansiPaint } : {}) };
 
   if (/^\d+$/.test(first) && second === undefined) {
     const { json, title } = await censusOfPid(ctx, Number(first), options);
@@ -100,13 +99,14 @@ async function censusesOf(path: string): Promise<{ censuses: Census[]; raw: unkn
 }
 
 async function censusOfPid(ctx: CommandContext, pid: number, options: OptionValues): Promise<{ json: string; title: string }> {
-  const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
-  const t = await import('../../target/attach.js');
-  const { readCmdline } = await import('../../target/proc.js');
+  const { checkPlatform, findAgent } = await import('../../process/agent-files.js');
+  const t = await import('../../process/attach.js');
+  const { readCmdline } = await import('../../process/proc.js');
   const { TargetError } = await import('../../errors.js');
   checkPlatform();
   const files = findAgent();
   const target = t.inspectTarget(pid);
+  const { methodOf, secondsOf } = await import('../pid-options.js');
   const method = methodOf('census', options);
   const timeout = secondsOf('census', options, 'timeout', 30) ?? 30;
   const paths = Number(stringOption(options, 'paths') ?? '5');

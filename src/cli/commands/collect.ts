@@ -16,9 +16,9 @@ export const collectCommand: Command = {
     const [rawPid, targetDir] = positionals;
     const pid = Number(rawPid);
     if (targetDir === undefined || !Number.isSafeInteger(pid)) throw new UsageError('_collect: PID DIR');
-    const t = await import('../../target/attach.js');
-    const { isAlive } = await import('../../target/proc.js');
-    // Started with the attach directory as working directory (see spawnCollector): relative paths reach it.
+    const t = await import('../../process/attach.js');
+    const { isAlive } = await import('../../process/proc.js');
+    // Started with the attach directory as working directory (spawnCollector in attach.ts): relative paths reach it.
     const session = { hostDir: '.', targetDir };
     const state = t.readSessionState(session);
     while (!existsSync('ended') && isAlive(pid) && existsSync('state.json')) {

@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TargetError } from '../../errors.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
-import { methodOf, parsePid, secondsOf } from './attach.js';
 
 export const detachCommand: Command = {
   name: 'detach',
@@ -22,11 +21,12 @@ export const detachCommand: Command = {
 
 async function detach(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number> {
   const { io } = ctx;
+  const { methodOf, parsePid, secondsOf } = await import('../pid-options.js');
   const pid = parsePid('detach', positionals);
   const method = methodOf('detach', options);
   const timeout = secondsOf('detach', options, 'timeout', 30) ?? 30;
-  const t = await import('../../target/attach.js');
-  const { isAlive } = await import('../../target/proc.js');
+  const t = await import('../../process/attach.js');
+  const { isAlive } = await import('../../process/proc.js');
   if (!isAlive(pid)) throw new TargetError(`no process with PID ${pid}`, { hint: 'Check the PID with `ps` or `pgrep -f`.' });
   const sessions = t.findSessions(pid);
   const session = sessions[sessions.length - 1];
@@ -37,7 +37,7 @@ async function detach(ctx: CommandContext, options: OptionValues, positionals: r
   }
   const state = t.readSessionState(session);
   if (!existsSync(join(session.hostDir, 'ended'))) {
-    const { findAgent } = await import('../../target/agent-files.js');
+    const { findAgent } = await import('../../process/agent-files.js');
     const target = t.inspectTarget(pid);
     const outcome = await t.runInTarget(target, { action: 'detach', session, agentLibrary: findAgent().library, duration: undefined, config: {} }, { method, timeoutMs: timeout * 1000 });
     if (ctx.verbose) for (const l of outcome.log) io.stderr.write(`${l}\n`);

@@ -27,16 +27,17 @@ export const diffCommand: Command = {
     if (positionals.length !== 2) {
       throw new UsageError(`diff: expected two capture files (BEFORE AFTER), got ${positionals.length}`, { hint: "Run 'memlens diff --help' for usage." });
     }
-    const { parseSize } = await import('../../report/format.js');
+    const { parseSize } = await import('../../util/units.js');
     const limitText = stringOption(options, 'fail-on-growth');
     const limit = limitText === undefined ? undefined : parseSize(limitText);
     if (limitText !== undefined && limit === undefined) throw new UsageError(`diff: --fail-on-growth wants a size like 10MB or 512KiB, not '${limitText}'`);
     const maxRows = countOption('diff', options, 'max-rows', 10);
-    const [{ loadModel }, { diffCaptures }, { renderDiff, diffJson }, fmt, io] = await Promise.all([
+    const [{ loadModel }, { diffCaptures }, { renderDiff, diffJson }, { ansiPaint, noPaint }, { formatBytes }, io] = await Promise.all([
       import('../load-model.js'),
       import('../../analysis/diff.js'),
       import('../../report/diff.js'),
-      import('../../report/format.js'),
+      import('../../util/paint.js'),
+      import('../../util/units.js'),
       import('../io.js'),
     ]);
     const [beforePath, afterPath] = positionals as [string, string];
@@ -48,12 +49,12 @@ export const diffCommand: Command = {
       ctx.io.stderr.write(`memlens: warning: ${beforePath} and ${afterPath} ran different programs (${diff.programs[0]} / ${diff.programs[1]}): comparing anyway\n`);
     }
     if (booleanOption(options, 'json')) ctx.io.stdout.write(JSON.stringify(diffJson(diff), null, 2) + '\n');
-    else ctx.io.stdout.write(renderDiff(diff, { width: io.terminalColumns(ctx.io), cwd: after.header.cwd, maxRows, paint: io.wantsColor(ctx.io) ? fmt.ansiPaint : fmt.noPaint }));
+    else ctx.io.stdout.write(renderDiff(diff, { width: io.terminalColumns(ctx.io), cwd: after.header.cwd, maxRows, paint: io.wantsColor(ctx.io) ? ansiPaint : noPaint }));
     if (limit !== undefined) {
       const t = by === 'peak' ? diff.peak : diff.end;
       const growth = t.after - t.before;
       if (growth > limit) {
-        ctx.io.stderr.write(`memlens: ${by === 'peak' ? 'the peak' : 'memory live at the end'} grew by ${fmt.formatBytes(growth)}, more than --fail-on-growth ${fmt.formatBytes(limit)}\n`);
+        ctx.io.stderr.write(`memlens: ${by === 'peak' ? 'the peak' : 'memory live at the end'} grew by ${formatBytes(growth)}, more than --fail-on-growth ${formatBytes(limit)}\n`);
         return EXIT_GROWTH;
       }
     }

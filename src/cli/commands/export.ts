@@ -4,9 +4,10 @@
 import { UsageError } from '../../errors.js';
 import { booleanOption, type Command, stringOption } from '../command.js';
 import { FRAME_OPTIONS, SET_OPTIONS, parseSetOptions } from '../report-options.js';
+// A type only: the body itself loads when the command runs.
+import type { ExportFormat } from './export.run.js';
 
-export const EXPORT_FORMATS = ['pprof', 'speedscope', 'folded', 'csv', 'gprof2dot'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['pprof', 'speedscope', 'folded', 'csv', 'gprof2dot'];
 
 export const exportCommand: Command = {
   name: 'export',
@@ -46,7 +47,7 @@ export const exportCommand: Command = {
     if (sel.kind === 'temporary' && format === 'pprof') {
       throw new UsageError('export: pprof has no place for temporary allocations (its in-use values are a point in time); use speedscope, folded or csv');
     }
-    const { runExport } = await import('../run-export.js');
+    const { runExport } = await import('./export.run.js');
     return runExport(ctx, rest[0] as string, {
       format: format as ExportFormat,
       output: stringOption(options, 'output'),

@@ -38,7 +38,7 @@ export const flamegraphCommand: Command = {
     } else if (booleanOption(options, 'temporary-allocations')) threshold = 1;
     const leaks = booleanOption(options, 'leaks');
     if (leaks && threshold !== undefined) throw new UsageError('flamegraph: --leaks and --temporary-allocations show different things: choose one');
-    const { writeFlamegraph } = await import('../flamegraph-file.js');
+    const { writeFlamegraph } = await import('./flamegraph.run.js');
     return writeFlamegraph(ctx.io, {
       capture: positionals[0] as string,
       output: stringOption(options, 'output'),

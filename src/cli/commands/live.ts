@@ -39,7 +39,7 @@ export const liveCommand: Command = {
       return 0;
     }
     const { runLiveTerminal } = await import('../../live/tui.js');
-    await runLiveTerminal(socket, { input: process.stdin, output: process.stdout }, { colour: wantsColor(ctx.io) });
+    await runLiveTerminal(socket, { input: ctx.io.stdin, output: ctx.io.stdout }, { colour: wantsColor(ctx.io) });
     return 0;
   },
 };

@@ -20,7 +20,7 @@ export const parseCommand: Command = {
         hint: "Run 'memlens parse --help' for usage.",
       });
     }
-    const { parseDump } = await import('../parse-dump.js');
+    const { parseDump } = await import('./parse.run.js');
     await parseDump(ctx.io, positionals[0] as string, booleanOption(options, 'json'));
     return 0;
   },

@@ -2,13 +2,11 @@
 // inside it and writes a capture. The program behaves as under python3: same stdio, exit status, signals.
 
 import { readdirSync, renameSync, statSync } from 'node:fs';
-import { access, constants, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, relative, resolve } from 'node:path';
-import { FileError, MemlensError, UsageError } from '../../errors.js';
-import { parseSize } from '../../report/format.js';
+import { rm } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { MemlensError, UsageError } from '../../errors.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
-
-const DEFAULT_INTERVAL_MS = 10;
+import { DEFAULT_INTERVAL_MS, intervalOf, prepareLaunch, targetOf, trackingConfig } from '../run-options.js';
 
 export const runCommand: Command = {
   name: 'run',
@@ -47,36 +45,13 @@ export const runCommand: Command = {
     if (live && remote) throw new UsageError('run: choose --live or --live-remote, not both');
     if (booleanOption(options, 'web') && !live) throw new UsageError('run: --web goes with --live');
     if (live || remote) {
-      const { runLive } = await import('../run-live.js');
+      const { runLive } = await import('./run.live.js');
       return runLive(ctx, options, positionals, { remote, web: booleanOption(options, 'web') });
     }
     if (stringOption(options, 'live-port') !== undefined) throw new UsageError('run: --live-port goes with --live-remote');
     return runProgram(ctx, options, positionals);
   },
 };
-
-type Target = import('../../target/python.js').RunTarget;
-
-export function targetOf(options: OptionValues, positionals: readonly string[]): Target {
-  const module = stringOption(options, 'module');
-  const code = stringOption(options, 'code');
-  const rest = positionals[0] === '--' ? positionals.slice(1) : positionals;
-  // -m and -c end option parsing (terminalOptions), so at most one of them is set.
-  if (module !== undefined) return { kind: 'module', module, args: rest };
-  if (code !== undefined) return { kind: 'code', code, args: rest };
-  const [script, ...args] = rest;
-  if (script === undefined) {
-    throw new UsageError('run: missing the program to run', { hint: "Give a script (memlens run app.py), a module (-m MODULE) or code (-c CODE)." });
-  }
-  return { kind: 'script', path: script, args };
-}
-
-export function stemOf(t: Target): string {
-  if (t.kind === 'module') return t.module;
-  if (t.kind === 'code') return 'string';
-  const b = basename(t.path.replace(/\/+$/, ''));
-  return b.endsWith('.py') ? b.slice(0, -3) : b;
-}
 
 function nearOomOf(options: OptionValues): number | undefined {
   const raw = stringOption(options, 'near-oom');
@@ -86,63 +61,13 @@ function nearOomOf(options: OptionValues): number | undefined {
   return Math.round(n * 1000);
 }
 
-function memoryLimitOf(options: OptionValues): number | undefined {
+function memoryLimitOf(options: OptionValues, parseSize: (text: string) => number | undefined): number | undefined {
   const raw = stringOption(options, 'memory-limit');
   if (raw === undefined) return undefined;
   const n = parseSize(raw);
   if (n === undefined) throw new UsageError(`run: --memory-limit ${raw}: give a size such as 512M or 2G`);
   if (n < 1024 * 1024) throw new UsageError(`run: --memory-limit ${raw}: at least 1M`);
   return n;
-}
-
-export function intervalOf(options: OptionValues): number {
-  const raw = stringOption(options, 'memory-interval-ms');
-  if (raw === undefined) return DEFAULT_INTERVAL_MS;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 1000) {
-    throw new UsageError(`run: --memory-interval-ms ${raw}: give a whole number of milliseconds from 1 to 1000`);
-  }
-  return n;
-}
-
-/**
- * What to track, as `memlens run` and `memlens attach` take it from their options (the agent's config
- * keys); `intervalMs` is checked by the caller, each command in its own words.
- */
-export function trackingConfig(options: OptionValues, intervalMs: number): {
-  native: boolean;
-  trace_python_allocators: boolean;
-  follow_fork: boolean;
-  aggregate: boolean;
-  memory_interval_ms: number;
-} {
-  return {
-    native: booleanOption(options, 'native'),
-    trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
-    follow_fork: booleanOption(options, 'follow-fork'),
-    aggregate: booleanOption(options, 'aggregate'),
-    memory_interval_ms: intervalMs,
-  };
-}
-
-export async function checkOutput(path: string, force: boolean): Promise<void> {
-  let st;
-  try {
-    st = await stat(path);
-  } catch {
-    st = undefined;
-  }
-  if (st?.isDirectory() === true) throw new FileError(`${path} is a directory`, { hint: 'Give -o the path of the capture file to write.' });
-  if (st !== undefined && !force) throw new FileError(`${path} exists`, { hint: 'Use -f to overwrite it, or give another -o FILE.' });
-  const dir = dirname(path);
-  try {
-    await access(dir, constants.W_OK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new FileError(code === 'ENOENT' ? `${dir}: no such directory` : `${dir}: cannot write there (${code ?? String(e)})`, {
-      hint: 'Give -o a file in a directory you can write to.',
-    });
-  }
 }
 
 /** Captures of forked children written next to `path` (`<stem>.<pid>.mlens`, and their children's). */
@@ -159,38 +84,24 @@ function childCaptures(path: string): string[] {
   return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
 }
 
-export function sizeText(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-}
-
 async function runProgram(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number> {
   const { io } = ctx;
   const target = targetOf(options, positionals);
   const interval = intervalOf(options);
   const nearOom = nearOomOf(options);
-  const memoryLimit = memoryLimitOf(options);
+  const { formatBytes, parseSize } = await import('../../util/units.js');
+  const memoryLimit = memoryLimitOf(options, parseSize);
   const quiet = booleanOption(options, 'quiet');
   const force = booleanOption(options, 'force');
-  const { checkPlatform, findAgent } = await import('../../target/agent-files.js');
-  const { findPython, preflight } = await import('../../target/python.js');
-  const { launch, signalNumber } = await import('../../target/launch.js');
-  const { exitRecord, readHeaderOf } = await import('../../target/finish.js');
+  const { files, python, env, output, explicitOutput } = await prepareLaunch(io, options, target, true);
+  const outputPattern = output as string; // defaultOutput: there is always one
+  const { launch } = await import('../../process/launch.js');
+  const { signalNumber } = await import('../../util/signals.js');
+  const { exitRecord, readHeaderOf } = await import('../../process/finish.js');
   const { appendToCaptureFile } = await import('../capture-file.js');
-  checkPlatform();
-  const files = findAgent(undefined, io.env['MEMLENS_AGENT_SANITIZE']);
-  const python = findPython(io.env, io.cwd, stringOption(options, 'python'));
-  const explicit = stringOption(options, 'output');
-  const outputPattern = explicit !== undefined ? resolve(io.cwd, explicit) : join(io.cwd, `memlens-${stemOf(target)}.{pid}.mlens`);
-  if (explicit !== undefined) await checkOutput(outputPattern, force);
-  const env = { ...io.env };
-  delete env['MEMLENS_AGENT_SANITIZE'];
-  await preflight(python, target, io.cwd, env);
 
-  const { planMemoryLimit, releaseMemoryLimit } = await import('../../target/memory-limit.js');
-  const { memoryCgroupOf, oomKillCount } = await import('../../target/cgroup.js');
+  const { planMemoryLimit, releaseMemoryLimit } = await import('../../process/memory-limit.js');
+  const { memoryCgroupOf, oomKillCount } = await import('../../process/cgroup.js');
   const limit = memoryLimit !== undefined ? planMemoryLimit(memoryLimit, `memlens-${process.pid}`) : undefined;
   if (limit?.kind === 'rlimit' && !quiet) {
     io.stderr.write(
@@ -202,8 +113,8 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const oomBefore = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
   // -f: the old capture goes now rather than when the agent truncates it, so that the compressor, which
   // follows the file from the moment it exists, never reads the old capture's bytes as the new one's.
-  if (explicit !== undefined && force && !outputPattern.includes('{pid}')) await rm(outputPattern, { force: true });
-  const { kernelClockUs } = await import('../../target/kernel-log.js');
+  if (explicitOutput && force && !outputPattern.includes('{pid}')) await rm(outputPattern, { force: true });
+  const { kernelClockUs } = await import('../../process/kernel-log.js');
   const startedUs = kernelClockUs();
 
   const launched = await launch({
@@ -234,7 +145,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const end = await launched.exited;
   const oomAfter = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
   if (limit !== undefined) await releaseMemoryLimit(limit);
-  const { judgeOomKill } = await import('../../target/oom.js');
+  const { judgeOomKill } = await import('../../process/oom.js');
   const oom = judgeOomKill(launched.pid, startedUs, end.signal, oomBefore, oomAfter);
   const path = outputPattern.replace('{pid}', String(launched.pid));
   const signal = signalNumber(end.signal);
@@ -289,7 +200,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       }
     }
     if (!quiet) {
-      io.stderr.write(`memlens: capture written to ${rel(path)} (${sizeText(statSync(path).size)})\n`);
+      io.stderr.write(`memlens: capture written to ${rel(path)} (${formatBytes(statSync(path).size)})\n`);
       if (children.length > 0) {
         io.stderr.write(`memlens: ${children.length} forked ${children.length === 1 ? 'child' : 'children'} captured too: ${children.map(rel).join(', ')}\n`);
       }

@@ -23,7 +23,7 @@ export const statsCommand: Command = {
       import('../../analysis/gc-frees.js'),
       import('../../analysis/gc.js'),
       import('../../report/stats.js'),
-      import('../../report/format.js'),
+      import('../../util/paint.js'),
       import('../io.js'),
     ]);
     // The memory each collection freed needs the frees as they happen: an observer of the replay.

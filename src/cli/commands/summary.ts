@@ -28,7 +28,7 @@ export const summaryCommand: Command = {
     if (!Number.isFinite(threshold) || threshold < 0 || threshold > 1) {
       throw new UsageError(`summary: --threshold wants a percentage between 0 and 100, not '${thresholdText ?? ''}'`);
     }
-    const { runSummary } = await import('../run-summary.js');
+    const { runSummary } = await import('./summary.run.js');
     return runSummary(ctx, path, {
       sel,
       sort,

@@ -31,7 +31,7 @@ export const treeCommand: Command = {
       import('../../analysis/call-tree.js'),
       import('../../report/tree.js'),
       import('../../report/describe.js'),
-      import('../../report/format.js'),
+      import('../../util/paint.js'),
       import('../io.js'),
       import('../report-options.js'),
     ]);
@@ -42,11 +42,11 @@ export const treeCommand: Command = {
       ctx.io.stdout.write(JSON.stringify(treeJson(tree), null, 2) + '\n');
       return 0;
     }
-    if (!booleanOption(options, 'print') && ctx.io.stdout.isTTY === true && process.stdin.isTTY && set.sites.length > 0) {
+    if (!booleanOption(options, 'print') && ctx.io.stdout.isTTY === true && ctx.io.stdin.isTTY === true && set.sites.length > 0) {
       // A terminal on both ends: the interactive view (expand, collapse, show hidden frames, quit).
-      const { runTreeTui } = await import('../tree-tui.js');
+      const { runTreeTui } = await import('./tree.tui.js');
       let shown = filter;
-      await runTreeTui(tree, {
+      const { signal } = await runTreeTui(tree, ctx.io, {
         header: [describeCapture(model), describeSet(model, set)],
         cwd: model.header.cwd,
         total: set.totalBytes,
@@ -55,6 +55,11 @@ export const treeCommand: Command = {
           return callTree(model, stacksOf(model, set, { filter: shown }), { maxStacks: n });
         },
       });
+      if (signal !== undefined) {
+        // Ended by a signal: the terminal is restored, and memlens ends by that signal (a shell sees it).
+        ctx.io.killSelf?.(signal);
+        return 128 + (await import('../../util/signals.js')).signalNumber(signal);
+      }
       return 0;
     }
     const paint = io.wantsColor(ctx.io) ? fmt.ansiPaint : fmt.noPaint;

@@ -36,7 +36,7 @@ export const verdictCommand: Command = {
       import('../../analysis/forensics.js'),
       import('../../analysis/verdict.js'),
       import('../../report/verdict.js'),
-      import('../../report/format.js'),
+      import('../../util/paint.js'),
       import('../io.js'),
     ]);
     const observer = new ForensicsObserver({ lastNs });

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { inflateRawSync } from 'node:zlib';
 import { HOSTILE_NAME, knownProgram } from '../../../test/support/synthetic-profile.js';
-import { escapeHtml, jsonForScript, renderPage } from './page.js';
+import { escapeHtml } from '../../html/inline-page.js';
+import { jsonForScript, renderPage } from './page.js';
 import { decodePayload } from './payload.js';
 
 const ASSETS = { script: 'console.log("viewer")', style: 'body{color:red}' };

@@ -6,17 +6,11 @@
 // '&'), the title goes through escapeHtml, and the viewer puts every name on the page as text.
 
 import { deflateRawSync } from 'node:zlib';
-import { inlinePolicy, type InlineAssets } from './inline-policy.js';
+import { escapeHtml, inlinePage } from '../../html/inline-page.js';
+import type { InlineAssets } from '../../html/inline-policy.js';
 import { encodePayload, PAYLOAD_ELEMENT_ID, type ReportData } from './payload.js';
 
 export type ViewerAssets = InlineAssets;
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Text for an HTML text node or a quoted attribute value. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
-}
 
 /**
  * JSON that may sit inside a <script> element: '<', '>' and '&' as \u escapes (no '</script>' or '<!--'
@@ -41,28 +35,17 @@ export function encodeEmbeddedPayload(data: ReportData): { base64: string; raw: 
 }
 
 export function renderPage(data: ReportData, assets: ViewerAssets): PageResult {
-  const csp = inlinePolicy('the viewer', assets, ['img-src data: blob:']);
   const payload = encodeEmbeddedPayload(data);
-  const html = [
-    '<!doctype html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    // Our own text: keywords and base64 hashes, no double quote or markup character.
-    `<meta http-equiv="Content-Security-Policy" content="${csp}">`,
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    '<meta name="color-scheme" content="light dark">',
-    `<meta name="generator" content="memlens ${escapeHtml(data.meta.memlensVersion)}">`,
-    `<title>${escapeHtml(data.meta.title)}</title>`,
-    `<style>${assets.style}</style>`,
-    '</head>',
-    '<body>',
-    `<div id="app"><p class="loading">Opening the report…</p><noscript>This report draws its flame graph with JavaScript; allow scripts for this file to see it.</noscript></div>`,
-    `<script type="application/octet-stream" id="${PAYLOAD_ELEMENT_ID}">${payload.base64}</script>`,
-    `<script>${assets.script}</script>`,
-    '</body>',
-    '</html>',
-    '',
-  ].join('\n');
+  const { html } = inlinePage({
+    name: 'the viewer',
+    assets,
+    directives: ['img-src data: blob:'],
+    meta: ['<meta name="color-scheme" content="light dark">', `<meta name="generator" content="memlens ${escapeHtml(data.meta.memlensVersion)}">`],
+    title: data.meta.title,
+    body: [
+      `<div id="app"><p class="loading">Opening the report…</p><noscript>This report draws its flame graph with JavaScript; allow scripts for this file to see it.</noscript></div>`,
+      `<script type="application/octet-stream" id="${PAYLOAD_ELEMENT_ID}">${payload.base64}</script>`,
+    ],
+  });
   return { html, payloadBytes: payload.raw, compressedBytes: payload.compressed };
 }

@@ -2,7 +2,7 @@
 // server (src/live/web.ts) and draws the figures, the heap sparkline, the thread switch and the sortable
 // table. Every name from the program goes on the page as a Text node (dom.ts), never as markup.
 
-import type { LiveLocation, LiveView, SortKey } from '../../../src/live/live-session.js';
+import type { LiveLocation, LiveView, SortKey } from '../../../src/live/view-data.js';
 import { append, el, replaceChildren } from '../dom.js';
 import { formatBytes, formatCount, formatDuration, formatPercent } from '../format.js';
 

@@ -6,10 +6,10 @@
 import { chmodSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { TargetError } from '../errors.js';
-import type { AttachMethod } from '../target/attach.js';
-import type { CommandContext } from './command.js';
-import { wantsColor } from './io.js';
+import { TargetError } from '../../errors.js';
+import type { AttachMethod } from '../../process/attach.js';
+import type { CommandContext } from '../command.js';
+import { wantsColor } from '../io.js';
 
 export interface LiveAttachOptions {
   readonly method: AttachMethod;
@@ -22,8 +22,8 @@ export interface LiveAttachOptions {
 
 export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttachOptions): Promise<number> {
   const { io } = ctx;
-  const { checkPlatform, findAgent } = await import('../target/agent-files.js');
-  const t = await import('../target/attach.js');
+  const { checkPlatform, findAgent } = await import('../../process/agent-files.js');
+  const t = await import('../../process/attach.js');
   checkPlatform();
   const files = findAgent();
   const target = t.inspectTarget(pid);
@@ -59,19 +59,19 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
     const socket = await Promise.race([connected, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);
     if (socket === undefined) throw new TargetError(`PID ${pid} started tracking but did not connect to the live view`);
     if (o.web) {
-      const { runLiveWeb } = await import('../live/web.js');
+      const { runLiveWeb } = await import('../../live/web.js');
       const web = await runLiveWeb(socket, { stdout: io.stderr });
       io.stderr.write(`memlens: Ctrl-C stops tracking PID ${pid} (detach) and closes the page\n`);
       await Promise.race([web.ended, new Promise((r) => process.once('SIGINT', r))]);
       await web.close();
     } else {
-      const { runLiveTerminal } = await import('../live/tui.js');
-      await runLiveTerminal(socket, { input: process.stdin, output: process.stdout }, { colour: wantsColor(io) });
+      const { runLiveTerminal } = await import('../../live/tui.js');
+      await runLiveTerminal(socket, { input: io.stdin, output: io.stdout }, { colour: wantsColor(io) });
     }
     return 0;
   } finally {
     server?.close();
-    if (attached && (await import('../target/proc.js')).isAlive(pid)) {
+    if (attached && (await import('../../process/proc.js')).isAlive(pid)) {
       // Leaving the view ends tracking: the target goes on as before.
       try {
         await t.runInTarget(target, { action: 'detach', session, agentLibrary: files.library, duration: undefined, config: {} }, { method: o.method, timeoutMs: o.timeoutMs });

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TargetError } from '../errors.js';
 
-/** The package root (this file runs from dist/src/target/). */
+/** The package root (this file runs from dist/src/process/). */
 export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export interface AgentFiles {

@@ -2,18 +2,20 @@
 
 import { writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
-import { allAllocations } from '../analysis/allocation-set.js';
-import { leaks } from '../analysis/leaks.js';
-import { stacksOf } from '../analysis/stacks.js';
-import { FileError, MissingDataError } from '../errors.js';
-import { explainEmpty } from '../report/describe.js';
-import { pprofProfile } from '../report/export/pprof.js';
-import { csvRows, foldedStacks, gprof2dotJson, speedscopeProfile } from '../report/export/text-exports.js';
-import { VERSION } from '../version.js';
-import type { CommandContext, OptionValues } from './command.js';
-import type { ExportFormat } from './commands/export.js';
-import { loadModel } from './load-model.js';
-import { type SetSelection, buildOptionsOf, frameFilterOf, selectSet } from './report-options.js';
+import { allAllocations } from '../../analysis/allocation-set.js';
+import { leaks } from '../../analysis/leaks.js';
+import { stacksOf } from '../../analysis/stacks.js';
+import { FileError, MissingDataError } from '../../errors.js';
+import { explainEmpty } from '../../report/describe.js';
+import { pprofProfile } from '../../report/export/pprof.js';
+import { csvRows, foldedStacks, gprof2dotJson, speedscopeProfile } from '../../report/export/text-exports.js';
+import { VERSION } from '../../version.js';
+import type { CommandContext, OptionValues } from '../command.js';
+import { loadModel } from '../load-model.js';
+import { type SetSelection, buildOptionsOf, frameFilterOf, selectSet } from '../report-options.js';
+
+/** What memlens export writes (commands/export.ts lists them for --help). */
+export type ExportFormat = 'pprof' | 'speedscope' | 'folded' | 'csv' | 'gprof2dot';
 
 export interface ExportRun {
   readonly format: ExportFormat;

@@ -1,15 +1,15 @@
 // The body of `memlens summary`, loaded lazily by its command.
 
-import { findings } from '../analysis/findings/index.js';
-import { ForensicsObserver } from '../analysis/forensics.js';
-import { locations } from '../analysis/locations.js';
-import { stacksOf } from '../analysis/stacks.js';
-import { ansiPaint, noPaint } from '../report/format.js';
-import { type SummarySort, renderSummary, selectSummaryRows, summaryJson } from '../report/summary.js';
-import type { CommandContext, OptionValues } from './command.js';
-import { terminalColumns, wantsColor } from './io.js';
-import { loadModel } from './load-model.js';
-import { type SetSelection, buildOptionsOf, frameFilterOf, hiddenFramesNote, selectSet } from './report-options.js';
+import { findings } from '../../analysis/findings/index.js';
+import { ForensicsObserver } from '../../analysis/forensics.js';
+import { locations } from '../../analysis/locations.js';
+import { stacksOf } from '../../analysis/stacks.js';
+import { ansiPaint, noPaint } from '../../util/paint.js';
+import { type SummarySort, renderSummary, selectSummaryRows, summaryJson } from '../../report/summary.js';
+import type { CommandContext, OptionValues } from '../command.js';
+import { terminalColumns, wantsColor } from '../io.js';
+import { loadModel } from '../load-model.js';
+import { type SetSelection, buildOptionsOf, frameFilterOf, hiddenFramesNote, selectSet } from '../report-options.js';
 
 export interface SummaryRun {
   readonly sel: SetSelection;

@@ -12,11 +12,11 @@ import {
   headerText,
   metaJson,
   metaText,
-} from '../capture/dump.js';
-import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, MetaRecord } from '../capture/records.js';
-import { readCaptureFile, warningLine } from './capture-file.js';
-import type { Io, OutputStream } from './io.js';
-import { byteProgress } from './progress.js';
+} from '../../capture/dump.js';
+import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, MetaRecord } from '../../capture/records.js';
+import { readCaptureFile, warningLine } from '../capture-file.js';
+import type { Io, OutputStream } from '../io.js';
+import { byteProgress } from '../progress.js';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 

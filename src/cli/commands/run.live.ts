@@ -7,12 +7,12 @@
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { UsageError } from '../errors.js';
-import { booleanOption, stringOption, type CommandContext, type OptionValues } from './command.js';
-import { wantsColor } from './io.js';
-import { checkOutput, intervalOf, stemOf, targetOf } from './commands/run.js';
+import { UsageError } from '../../errors.js';
+import { signalNumber } from '../../util/signals.js';
+import { booleanOption, stringOption, type CommandContext, type OptionValues } from '../command.js';
+import { wantsColor } from '../io.js';
+import { intervalOf, prepareLaunch, targetOf } from '../run-options.js';
 
 export interface LiveRunMode {
   readonly remote: boolean;
@@ -27,22 +27,12 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   const target = targetOf(options, positionals);
   const interval = intervalOf(options);
   const force = booleanOption(options, 'force');
-  const { checkPlatform, findAgent } = await import('../target/agent-files.js');
-  const { findPython, preflight } = await import('../target/python.js');
-  const { launch, signalNumber } = await import('../target/launch.js');
-  const { exitRecord } = await import('../target/finish.js');
-  checkPlatform();
-  const files = findAgent(undefined, io.env['MEMLENS_AGENT_SANITIZE']);
-  const python = findPython(io.env, io.cwd, stringOption(options, 'python'));
-  const explicit = stringOption(options, 'output');
-  // --live-remote keeps a capture as memlens run does; --live only with -o.
-  const keep = explicit !== undefined ? resolve(io.cwd, explicit) : mode.remote ? join(io.cwd, `memlens-${stemOf(target)}.{pid}.mlens`) : undefined;
-  if (explicit !== undefined && keep !== undefined) await checkOutput(keep, force);
   const port = portOf(options);
-  const env = { ...io.env };
-  delete env['MEMLENS_AGENT_SANITIZE'];
-  await preflight(python, target, io.cwd, env);
-  if (mode.web) (await import('../live/web.js')).loadLivePageAssets(); // fail before the program starts
+  // --live-remote keeps a capture as memlens run does; --live only with -o.
+  const { files, python, env, output: keep } = await prepareLaunch(io, options, target, mode.remote);
+  const { launch } = await import('../../process/launch.js');
+  const { exitRecord } = await import('../../process/finish.js');
+  if (mode.web) (await import('../../live/web.js')).loadLivePageAssets(); // fail before the program starts
 
   const foreground = !mode.remote && !mode.web; // the terminal view owns the terminal: the program's output goes to its panel
   const launched = await launch({
@@ -64,7 +54,7 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   const file = path !== undefined ? createWriteStream(path, { flags: force ? 'w' : 'wx' }) : undefined;
 
   // Every byte of the stream goes to the file (if any) and to the viewers, whichever reads slower.
-  const { Tee } = await import('../live/tee.js');
+  const { Tee } = await import('../../live/tee.js');
   const tee = new Tee(capture, file);
   let server: Server | undefined;
   if (mode.remote) {
@@ -79,11 +69,11 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   );
   let quitEarly = false;
   if (!mode.remote) {
-    const { LiveSession } = await import('../live/live-session.js');
+    const { LiveSession } = await import('../../live/live-session.js');
     const session = new LiveSession();
     void exit.then((e) => session.noteExit(e));
     if (mode.web) {
-      const { runLiveWeb } = await import('../live/web.js');
+      const { runLiveWeb } = await import('../../live/web.js');
       const web = await runLiveWeb(tee.reader(), { session, stdout: io.stderr });
       // Ctrl-C while the program runs ends the program (launch passes it on) and then the page with it;
       // after the program ended on its own, the page stays up for a look until Ctrl-C.
@@ -101,12 +91,12 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
       }
       await web.close();
     } else {
-      const { OutputTail } = await import('../live/output-tail.js');
-      const { runLiveTerminal } = await import('../live/tui.js');
+      const { OutputTail } = await import('../../live/output-tail.js');
+      const { runLiveTerminal } = await import('../../live/tui.js');
       const tail = new OutputTail(1000);
       launched.stdout?.on('data', (d: Buffer) => tail.push('stdout', d)).on('end', () => tail.end('stdout'));
       launched.stderr?.on('data', (d: Buffer) => tail.push('stderr', d)).on('end', () => tail.end('stderr'));
-      const result = await runLiveTerminal(tee.reader(), { input: process.stdin, output: process.stdout }, { session, output: tail, colour: wantsColor(io) });
+      const result = await runLiveTerminal(tee.reader(), { input: io.stdin, output: io.stdout }, { session, output: tail, colour: wantsColor(io) });
       quitEarly = !(await settled(launched.exited));
       if (quitEarly) {
         // The user left the view: the program it was showing ends with it, as it would with Ctrl-C.
@@ -121,10 +111,10 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   await tee.done();
   server?.close();
   if (path !== undefined) {
-    const { readHeaderOf } = await import('../target/finish.js');
+    const { readHeaderOf } = await import('../../process/finish.js');
     const header = await readHeaderOf(path);
     if (header !== undefined) {
-      const { appendToCaptureFile, recompressCaptureFile, sealCaptureFile } = await import('./capture-file.js');
+      const { appendToCaptureFile, recompressCaptureFile, sealCaptureFile } = await import('../capture-file.js');
       await sealCaptureFile(path);
       await appendToCaptureFile(path, [exitRecord(header, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' })]);
       if (!booleanOption(options, 'no-compress')) await recompressCaptureFile(path);
@@ -167,7 +157,7 @@ function waitForInterrupt(): Promise<void> {
  * Serves the capture stream to `memlens live PORT` clients on 127.0.0.1 (never another interface): each
  * client gets the stream from its first byte, then follows it; when the stream ends, its connection ends.
  */
-async function serveStream(tee: import('../live/tee.js').Tee, port: number): Promise<Server> {
+async function serveStream(tee: import('../../live/tee.js').Tee, port: number): Promise<Server> {
   const server = createServer((socket: Socket) => {
     socket.on('error', () => socket.destroy());
     void (async () => {

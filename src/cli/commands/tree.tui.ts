@@ -1,9 +1,11 @@
 // The interactive `memlens tree` in a terminal: raw keys in, the tree view (report/tree-view.ts) drawn on
-// the alternate screen, the terminal restored on the way out whatever happens.
+// the alternate screen, the terminal restored on the way out whatever happens (util/terminal-screen.ts).
 
-import type { CallTree } from '../analysis/call-tree.js';
-import { ansiPaint } from '../report/format.js';
-import { KEY_HELP, type TreeKey, type TreeViewState, drawTree, initialState, pressKey } from '../report/tree-view.js';
+import type { CallTree } from '../../analysis/call-tree.js';
+import { TerminalScreen } from '../../util/terminal-screen.js';
+import { ansiPaint } from '../../util/paint.js';
+import type { Io } from '../io.js';
+import { KEY_HELP, type TreeKey, type TreeViewState, drawTree, initialState, pressKey } from '../../report/tree-view.js';
 
 const KEYS: Record<string, TreeKey> = {
   '\u001b[A': 'up',
@@ -33,9 +35,13 @@ export interface TuiOptions {
   readonly rebuild: (toggle: 'imports' | 'internal') => CallTree;
 }
 
-export function runTreeTui(tree: CallTree, options: TuiOptions): Promise<void> {
-  const stdin = process.stdin;
-  const stdout = process.stdout;
+/** How the view ended: `q` (or Esc, Ctrl-C), or a signal (the terminal is restored either way). */
+export interface TreeTuiResult {
+  readonly signal?: NodeJS.Signals;
+}
+
+export function runTreeTui(tree: CallTree, io: Io, options: TuiOptions): Promise<TreeTuiResult> {
+  const stdout = io.stdout;
   let state: TreeViewState = initialState(tree);
   const height = (): number => Math.max(3, (stdout.rows || 24) - options.header.length - 2);
   const draw = (): void => {
@@ -44,34 +50,32 @@ export function runTreeTui(tree: CallTree, options: TuiOptions): Promise<void> {
     lines.push(ansiPaint('dim', KEY_HELP));
     stdout.write(`\u001b[H\u001b[2J${lines.join('\n')}`);
   };
-  return new Promise((resolve) => {
-    const finish = (): void => {
-      stdin.off('data', onData);
-      stdout.off('resize', draw);
-      stdin.setRawMode(false);
-      stdin.pause();
-      stdout.write('\u001b[?25h\u001b[?1049l');
-      resolve();
-    };
-    const onData = (data: Buffer): void => {
-      const key = KEYS[data.toString('utf8')];
-      if (key === undefined) return;
+  return new Promise((resolve, reject) => {
+    // An error while drawing ends the view like q does, and then goes to the command (and its message).
+    const guard = (f: () => void) => (): void => {
       try {
+        f();
+      } catch (e) {
+        screen.leave();
+        reject(e instanceof Error ? e : new Error(`tree view: ${String(e)}`));
+      }
+    };
+    const onData = (data: Buffer | string): void => {
+      const key = KEYS[typeof data === 'string' ? data : data.toString('utf8')];
+      if (key === undefined) return;
+      guard(() => {
         const action = pressKey(state, key, height());
-        if (action.kind === 'quit') return finish();
+        if (action.kind === 'quit') {
+          screen.leave();
+          resolve({});
+          return;
+        }
         if (action.kind === 'rebuild') state = initialState(options.rebuild(action.toggle));
         else state = action.state;
         draw();
-      } catch (e) {
-        finish();
-        throw e;
-      }
+      })();
     };
-    stdout.write('\u001b[?1049h\u001b[?25l');
-    stdin.setRawMode(true);
-    stdin.resume();
-    stdin.on('data', onData);
-    stdout.on('resize', draw);
-    draw();
+    const screen = new TerminalScreen(io.stdin, stdout, { data: onData, resize: guard(draw), signal: (signal) => resolve({ signal }) });
+    guard(draw)();
   });
 }

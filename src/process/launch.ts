@@ -4,7 +4,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { constants } from 'node:os';
 import { isatty } from 'node:tty';
 import { TargetError } from '../errors.js';
 import type { AgentFiles } from './agent-files.js';
@@ -136,10 +135,4 @@ export function launch(o: LaunchOptions): Promise<Launched> {
       });
     });
   });
-}
-
-/** Signal number of a signal name (0 for null). */
-export function signalNumber(signal: NodeJS.Signals | null): number {
-  if (signal === null) return 0;
-  return (constants.signals as Record<string, number>)[signal] ?? 0;
 }

@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { describeEnding, type Ending } from './ending.js';
+
+test('describeEnding: one sentence for each way a process ends', () => {
+  const e: Ending = { kind: 'exited', exitCode: 3, signal: undefined, oomKill: 'no', detail: '', trailerReason: undefined, endNs: 4.21e9 };
+  assert.equal(describeEnding(e), 'Exited with status 3 at 4.210 s; not killed (so not by the OOM killer).');
+  const killed: Ending = { ...e, kind: 'signal', exitCode: undefined, signal: 6 };
+  assert.equal(describeEnding(killed), 'Killed by SIGABRT, signal 6 at 4.210 s; not by the OOM killer.');
+  assert.equal(describeEnding({ ...killed, signal: 9, oomKill: 'unknown' }), 'Killed by SIGKILL, signal 9 at 4.210 s; whether the OOM killer sent it cannot be told.');
+  assert.equal(
+    describeEnding({ ...killed, signal: 9, oomKill: 'unknown', detail: 'no OOM line in the kernel log' }),
+    'Killed by SIGKILL, signal 9 at 4.210 s; whether the OOM killer sent it cannot be told (no OOM line in the kernel log).',
+  );
+  assert.equal(describeEnding({ ...killed, signal: 9, oomKill: 'yes', detail: 'Killed process 12 (python3)' }), "Killed by the kernel's OOM killer (SIGKILL, signal 9) at 4.210 s.");
+  const stopped: Ending = { kind: 'stopped', exitCode: undefined, signal: undefined, oomKill: undefined, detail: '', trailerReason: 'detach', endNs: 1e9 };
+  assert.match(describeEnding(stopped), /^Tracking stopped \(memlens detached\) at 1\.000 s\. How the process ended is not in the capture/);
+  assert.match(describeEnding({ ...stopped, kind: 'abrupt', trailerReason: undefined, endNs: 0 }), /^The capture ends abruptly \(no trailer, no exit record\): the process was killed or is still running\. Whether/);
+});
