@@ -24,23 +24,16 @@
 #include "pygc.h"
 #include "pystack.h"
 #include "service.h"
+#include "service_stream.h"
 #include "sink.h"
+#include "state.h"
 #include "thread.h"
-
-__thread int ml_guard;
-atomic_int ml_active;
-int ml_options;
-atomic_uint_fast64_t ml_seq;
-uint64_t ml_start_mono_ns;
-int ml_pid;
-uint32_t ml_max_stack_nodes = ML_DEFAULT_MAX_STACK_NODES;
 
 static pthread_mutex_t g_lifecycle = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t g_session;
 static ml_cgroup g_cgroup;
 static int g_follow_fork;
 static int g_atfork_registered;
-static int g_in_session; /* a session was started and not yet stopped (the flag ml_active may be off) */
 static int g_forked;     /* this process is a fork child of a tracked process */
 
 /* ── configuration ─────────────────────────────────────────────────────────────────────────────── */
@@ -294,45 +287,6 @@ static int write_file_header(config *c, uint8_t *out, size_t cap, uint64_t wall_
 
 /* ── records of the lifecycle ──────────────────────────────────────────────────────────────────── */
 
-void ml_note(int kind, const char *text) {
-    uint8_t mem[1024];
-    ml_buf b;
-    ml_buf_init(&b, mem, sizeof mem);
-    ml_buf_varint(&b, (uint64_t)kind);
-    ml_buf_str(&b, text, ml_utf8_prefix(text, sizeof mem - 16));
-    ml_service_record(ML_R_NOTE, b.p, b.len);
-}
-
-void ml_marker(int kind, const char *label) {
-    uint8_t mem[512];
-    ml_buf b;
-    ml_buf_init(&b, mem, sizeof mem);
-    ml_buf_varint(&b, ml_next_seq());
-    ml_buf_varint(&b, ml_rel_ns());
-    ml_buf_varint(&b, (uint64_t)kind);
-    ml_buf_str(&b, label, ml_utf8_prefix(label, 400));
-    ml_service_record(ML_R_MARKER, b.p, b.len);
-}
-
-void ml_record_fork(pid_t child) {
-    int saved_errno = errno;
-    ml_guard = 1;
-    ml_thread *t = ml_thread_current();
-    if (t != NULL) {
-        uint8_t mem[48];
-        ml_buf b;
-        ml_buf_init(&b, mem, sizeof mem);
-        ml_buf_varint(&b, ml_next_seq());
-        ml_buf_varint(&b, ml_rel_ns());
-        ml_buf_varint(&b, (uint64_t)child);
-        pthread_mutex_lock(&t->stream.lock);
-        if (!t->stream.closed) ml_stream_record(&t->stream, ML_R_FORK, b.p, b.len);
-        pthread_mutex_unlock(&t->stream.lock);
-    }
-    ml_guard = 0;
-    errno = saved_errno;
-}
-
 /* ── fork ──────────────────────────────────────────────────────────────────────────────────────── */
 
 /* In the child, right after fork (glibc runs this before fork() returns there): the capture file belongs
@@ -340,13 +294,14 @@ void ml_record_fork(pid_t child) {
  * with --follow-fork the bootstrap starts a new session into the child's own file. The GOT slots stay
  * patched (our hooks pass through while no session is active). */
 static void atfork_child(void) {
-    if (!g_in_session) return;
+    if (!ml_in_session) return;
     atomic_store(&ml_active, 0);
-    g_in_session = 0;
+    ml_in_session = 0;
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     g_lifecycle = fresh;
     ml_sink_forget();
     ml_service_forget();
+    ml_service_stream_forget();
     ml_threads_forget();
     ml_got_forget_locks();
     ml_code_registry_reset();
@@ -367,7 +322,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     ml_guard = 1;
     int rc = -1;
     pthread_mutex_lock(&g_lifecycle);
-    if (atomic_load(&ml_active) || g_in_session) {
+    if (atomic_load(&ml_active) || ml_in_session) {
         ml_set_err(err, errlen, "memlens is already tracking this process", 0);
         goto out;
     }
@@ -402,7 +357,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     g_session++;
     if (g_session == 0) g_session = 1;
     if (write_file_header(c, hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN, (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec, err, errlen) != 0) goto close_out;
-    if (ml_service_begin() != 0 || ml_threads_begin(g_session) != 0 || ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0)) {
+    if (ml_service_stream_begin() != 0 || ml_threads_begin(g_session) != 0 || ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0)) {
         ml_set_err(err, errlen, "out of memory", 0);
         goto close_out;
     }
@@ -430,7 +385,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
         ml_note(ML_N_INFO, "this capture starts in a forked child: memory it inherited from its parent is not in it");
     }
     ml_got_install(err, errlen);
-    g_in_session = 1;
+    ml_in_session = 1;
     atomic_store(&ml_active, 1);
     if (c->options & ML_OPTION_PYTHON_ALLOCATORS) {
         why[0] = 0;
@@ -448,12 +403,12 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     if (ml_service_start(c->interval_ms, &g_cgroup, err, errlen) != 0) {
         ml_guard = 1;
         atomic_store(&ml_active, 0);
-        g_in_session = 0;
+        ml_in_session = 0;
         ml_pyalloc_uninstall();
         ml_pygc_uninstall();
         ml_got_uninstall();
         ml_threads_close_all();
-        ml_service_close();
+        ml_service_stream_close();
         goto close_out;
     }
     rc = 0;
@@ -486,16 +441,16 @@ static void write_trailer(int reason) {
     ml_buf_varint(&b, tot.bytes_allocated);
     ml_buf_varint(&b, tot.dropped);
     ml_buf_varint(&b, ml_mem_total());
-    ml_service_record(ML_R_TRAILER, b.p, b.len);
+    ml_service_stream_record(ML_R_TRAILER, b.p, b.len);
 }
 
 void ml_stop(int reason) {
     int saved_guard = ml_guard;
     ml_guard = 1;
     pthread_mutex_lock(&g_lifecycle);
-    if (g_in_session) {
+    if (ml_in_session) {
         atomic_store(&ml_active, 0);
-        g_in_session = 0;
+        ml_in_session = 0;
         if (reason != ML_T__EXIT) {
             /* Leaving for good through _exit: nobody will call the hooks again, and the GIL may not be
              * held; otherwise put everything back. */
@@ -513,7 +468,7 @@ void ml_stop(int reason) {
         ml_service_agent_stats();
         ml_marker(ML_M_TRACKING_STOPPED, "");
         write_trailer(reason);
-        ml_service_close();
+        ml_service_stream_close();
         ml_sink_close();
         ml_code_registry_reset();
         ml_cgroup_close(&g_cgroup);
@@ -523,17 +478,17 @@ void ml_stop(int reason) {
 }
 
 ML_EXPORT int memlens_stop(void) {
-    if (!g_in_session) return -1;
+    if (!ml_in_session) return -1;
     ml_stop(ML_T_EXIT);
     return 0;
 }
 
 ML_EXPORT int memlens_active(void) {
-    return atomic_load(&ml_active) && g_in_session;
+    return ml_session_active();
 }
 
 ML_EXPORT void memlens_thread_name(unsigned long tid, const char *name) {
-    if (!g_in_session || name == NULL) return;
+    if (!ml_in_session || name == NULL) return;
     int saved_guard = ml_guard;
     ml_guard = 1;
     ml_threads_name((pid_t)tid, name);
@@ -551,7 +506,7 @@ ML_EXPORT void memlens_hide_code(const void *code) {
 }
 
 ML_EXPORT void memlens_gc_state_changed(void) {
-    if (!g_in_session) return;
+    if (!ml_in_session) return;
     int saved_guard = ml_guard;
     ml_guard = 1;
     ml_pygc_check_state();

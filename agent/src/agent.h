@@ -29,14 +29,7 @@ ML_EXPORT void memlens_gc_state_changed(void);
 
 /* ── internal ──────────────────────────────────────────────────────────────────────────────────── */
 
-/* Appends a record to the service stream (stream 0). */
-void ml_service_record(int type, const void *payload, size_t len);
-void ml_note(int kind, const char *text);
-/* MARKER in the service stream (kind: ML_M_*). */
-void ml_marker(int kind, const char *label);
 /* Stops the session for `reason` (ML_T_*): used by memlens_stop and by the _exit hook. */
 void ml_stop(int reason);
-/* FORK in the calling thread's stream (the fork hook, in the parent). */
-void ml_record_fork(pid_t child);
 
 #endif

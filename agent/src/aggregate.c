@@ -17,10 +17,11 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "agent.h"
 #include "common.h"
 #include "encode.h"
 #include "mem.h"
+#include "service_stream.h"
+#include "state.h"
 
 typedef struct ml_loc {
     uint32_t stream, stack, native, allocator;
@@ -345,7 +346,7 @@ static void write_checkpoint(const uint8_t *entries, size_t len, size_t n, uint6
     ml_buf_varint(&b, peak_seq);
     ml_buf_varint(&b, n);
     ml_buf_bytes(&b, entries, len);
-    if (!b.overflow) ml_service_record(ML_R_CHECKPOINT, b.p, b.len);
+    if (!b.overflow) ml_service_stream_record(ML_R_CHECKPOINT, b.p, b.len);
 }
 
 void ml_aggregate_checkpoint(void) {

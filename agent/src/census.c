@@ -13,6 +13,7 @@
 #include "format.h"
 #include "mem.h"
 #include "pyapi.h"
+#include "state.h"
 #include "thread.h"
 
 static atomic_int g_pending; /* a census is queued and has not run yet */
@@ -22,7 +23,7 @@ static int census_pending(void *arg) {
     (void)arg;
     int saved = ml_guard;
     ml_guard = 1;
-    if (memlens_active() && ml_py.PyRun_SimpleString != NULL) {
+    if (ml_session_active() && ml_py.PyRun_SimpleString != NULL) {
         char stmt[160];
         ml_strlcpy(stmt, "__import__('sys').modules['memlens_bootstrap']._census_in_capture('", sizeof stmt);
         ml_strlcat(stmt, g_label, sizeof stmt);
@@ -48,7 +49,7 @@ int ml_census_request(const char *label) {
 }
 
 ML_EXPORT void memlens_record_census(const char *label, const char *json) {
-    if (!memlens_active() || label == NULL || json == NULL) return;
+    if (!ml_session_active() || label == NULL || json == NULL) return;
     ml_thread *t = ml_thread_current();
     if (t == NULL) return;
     size_t ll = strlen(label), jl = strlen(json);

@@ -8,6 +8,7 @@
 
 #include "mem.h"
 #include "sink.h"
+#include "state.h"
 
 /* ── CRC-32, slicing by 8 ───────────────────────────────────────────────────────────────────────── */
 

@@ -19,11 +19,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "common.h"
 #include "encode.h"
 #include "hooks.h"
 #include "mem.h"
+#include "service_stream.h"
+#include "state.h"
 
 #if defined(__x86_64__)
 #define ML_R_JUMP_SLOT R_X86_64_JUMP_SLOT
@@ -292,7 +293,7 @@ static void write_image(const struct dl_phdr_info *info) {
         ml_buf_varint(&b, prot);
         ml_buf_varint(&b, ph->p_offset);
     }
-    if (!b.overflow) ml_service_record(ML_R_IMAGE, b.p, b.len);
+    if (!b.overflow) ml_service_stream_record(ML_R_IMAGE, b.p, b.len);
 }
 
 static void write_image_unload(uintptr_t bias) {
@@ -301,7 +302,7 @@ static void write_image_unload(uintptr_t bias) {
     ml_buf_init(&b, mem, sizeof mem);
     ml_buf_varint(&b, ml_next_seq());
     ml_buf_varint(&b, bias);
-    ml_service_record(ML_R_IMAGE_UNLOAD, b.p, b.len);
+    ml_service_stream_record(ML_R_IMAGE_UNLOAD, b.p, b.len);
 }
 
 /* ── patching ──────────────────────────────────────────────────────────────────────────────────── */

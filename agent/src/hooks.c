@@ -79,6 +79,26 @@ void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t 
     errno = saved_errno;
 }
 
+/* FORK in the calling thread's stream (in the parent). */
+static void record_fork(pid_t child) {
+    int saved_errno = errno;
+    ml_guard = 1;
+    ml_thread *t = ml_thread_current();
+    if (t != NULL) {
+        uint8_t mem[48];
+        ml_buf b;
+        ml_buf_init(&b, mem, sizeof mem);
+        ml_buf_varint(&b, ml_next_seq());
+        ml_buf_varint(&b, ml_rel_ns());
+        ml_buf_varint(&b, (uint64_t)child);
+        pthread_mutex_lock(&t->stream.lock);
+        if (!t->stream.closed) ml_stream_record(&t->stream, ML_R_FORK, b.p, b.len);
+        pthread_mutex_unlock(&t->stream.lock);
+    }
+    ml_guard = 0;
+    errno = saved_errno;
+}
+
 /* ── the malloc family ─────────────────────────────────────────────────────────────────────────── */
 
 static void *hook_malloc(size_t size) {
@@ -224,7 +244,7 @@ static int hook_dlclose(void *handle) {
 
 static pid_t hook_fork(void) {
     pid_t pid = fork();
-    if (pid > 0 && ml_should_record()) ml_record_fork(pid);
+    if (pid > 0 && ml_should_record()) record_fork(pid);
     return pid;
 }
 

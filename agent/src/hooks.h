@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "state.h"
 
 typedef struct ml_hook_def {
     const char *name;

@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "mem.h"
+#include "state.h"
 
 static uintptr_t g_self_start, g_self_end;
 static int g_fast;

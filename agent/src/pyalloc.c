@@ -11,6 +11,7 @@
 #include "common.h"
 #include "hooks.h"
 #include "pyapi.h"
+#include "state.h"
 
 static ml_pymem_allocator g_orig[3];
 static ml_pymem_allocator g_ours[3];

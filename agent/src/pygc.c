@@ -6,9 +6,10 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "agent.h"
 #include "encode.h"
 #include "pyapi.h"
+#include "service_stream.h"
+#include "state.h"
 #include "thread.h"
 
 static void *g_callback;   /* our PyCFunction object (a new reference we own) */
@@ -81,7 +82,7 @@ void ml_pygc_check_state(void) {
     ml_buf_varint(&b, enabled != 0);
     ml_buf_varint(&b, (uint64_t)(frozen > 0 ? frozen : 0));
     for (int i = 0; i < 3; i++) ml_buf_varint(&b, (uint64_t)(t[i] > 0 ? t[i] : 0));
-    ml_service_record(ML_R_GC_STATE, b.p, b.len);
+    ml_service_stream_record(ML_R_GC_STATE, b.p, b.len);
 }
 
 static long info_long(void *info, const char *key) {
@@ -99,7 +100,7 @@ static void *gc_callback(void *self, void *args) {
     (void)self;
     int saved_guard = ml_guard;
     ml_guard = 1;
-    if (memlens_active() && ml_py.PyTuple_Size(args) >= 2) {
+    if (ml_session_active() && ml_py.PyTuple_Size(args) >= 2) {
         void *phase = ml_py.PyTuple_GetItem(args, 0);
         void *info = ml_py.PyTuple_GetItem(args, 1);
         if (ml_py.PyUnicode_CompareWithASCIIString(phase, "start") == 0) {

@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "mem.h"
+#include "state.h"
 
 /* ── code registry ─────────────────────────────────────────────────────────────────────────────── */
 

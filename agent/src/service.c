@@ -11,20 +11,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "aggregate.h"
 #include "census.h"
 #include "common.h"
 #include "encode.h"
 #include "got.h"
 #include "mem.h"
+#include "service_stream.h"
+#include "state.h"
 #include "thread.h"
 
 #define FLUSH_NS (10u * 1000000u)
 #define SECOND_NS 1000000000ull
-
-static ml_stream g_service;
-static int g_service_ready;
 
 static pthread_t g_thread;
 static int g_thread_running;
@@ -32,11 +30,11 @@ static pthread_mutex_t g_wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_wait_cond;
 static int g_stop;
 static uint64_t g_interval_ns;
-/* The service thread's stack, mapped by us (a guard page below it), so the thread is known by its stack. */
+/* The service thread's stack, mapped by us (a guard page below it), so the thread is known by its stack
+ * (state.h: ml_service_stack_lo, ml_service_stack_hi). */
 #define SERVICE_STACK (512u * 1024u)
 static uint8_t *g_stack_map;
 static size_t g_stack_map_len;
-static uintptr_t g_stack_lo, g_stack_hi;
 static ml_cgroup *g_cg;
 
 /* last values read from /proc/self/status (once a second) */
@@ -124,38 +122,6 @@ static unsigned g_census_count;
 #define CENSUS_MAX 8
 static long g_page_size;
 
-int ml_service_begin(void) {
-    if (g_service_ready) ml_stream_release(&g_service);
-    if (ml_stream_init(&g_service, ML_STREAM_SERVICE) != 0) return -1;
-    g_service_ready = 1;
-    return 0;
-}
-
-void ml_service_record(int type, const void *payload, size_t len) {
-    if (!g_service_ready) return;
-    int saved_guard = ml_guard;
-    ml_guard = 1;
-    pthread_mutex_lock(&g_service.lock);
-    if (!g_service.closed) ml_stream_record(&g_service, type, payload, len);
-    pthread_mutex_unlock(&g_service.lock);
-    ml_guard = saved_guard;
-}
-
-void ml_service_flush(void) {
-    if (!g_service_ready) return;
-    pthread_mutex_lock(&g_service.lock);
-    if (!g_service.closed) ml_stream_flush(&g_service);
-    pthread_mutex_unlock(&g_service.lock);
-}
-
-void ml_service_close(void) {
-    if (!g_service_ready) return;
-    pthread_mutex_lock(&g_service.lock);
-    if (!g_service.closed) ml_stream_flush(&g_service);
-    g_service.closed = 1;
-    pthread_mutex_unlock(&g_service.lock);
-}
-
 /* The last barrier's seq, and when the service stream was last written: a round with no event since the
  * last barrier needs none (it would promise what the last one did), and the service stream's own records
  * (snapshots) then wait up to SERVICE_FLUSH_NS to go out together: one block of several snapshots
@@ -171,22 +137,11 @@ static void flush_round(int forced) {
     ml_threads_flush_all();
     uint64_t now = ml_now_ns();
     int barrier = forced || s != g_last_barrier_seq;
-    uint8_t mem[16];
-    ml_buf b;
-    ml_buf_init(&b, mem, sizeof mem);
-    ml_buf_varint(&b, s);
-    pthread_mutex_lock(&g_service.lock);
-    if (!g_service.closed) {
-        if (barrier) {
-            ml_stream_record(&g_service, ML_R_BARRIER, b.p, b.len);
-            g_last_barrier_seq = s;
-        }
-        if (barrier || now - g_last_service_flush_ns >= SERVICE_FLUSH_NS) {
-            ml_stream_flush(&g_service);
-            g_last_service_flush_ns = now;
-        }
+    int flush = barrier || now - g_last_service_flush_ns >= SERVICE_FLUSH_NS;
+    if (ml_service_stream_barrier(s, barrier, flush)) {
+        if (barrier) g_last_barrier_seq = s;
+        if (flush) g_last_service_flush_ns = now;
     }
-    pthread_mutex_unlock(&g_service.lock);
 }
 
 void ml_service_flush_round(void) {
@@ -202,9 +157,9 @@ void ml_service_agent_stats(void) {
     ml_buf_varint(&b, ml_rel_ns());
     ml_buf_varint(&b, ml_mem_total());
     ml_buf_varint(&b, tot.streams);
-    ml_buf_varint(&b, tot.dropped + g_service.dropped);
+    ml_buf_varint(&b, tot.dropped + ml_service_stream_dropped());
     ml_buf_varint(&b, ml_blocks_written());
-    ml_service_record(ML_R_AGENT_STATS, b.p, b.len);
+    ml_service_stream_record(ML_R_AGENT_STATS, b.p, b.len);
 }
 
 /* "Name:   123 kB" in /proc/self/status, in bytes; -1 if absent. */
@@ -266,7 +221,7 @@ static void snapshot(void) {
     ml_buf_varint(&b, heap); /* without ALLOC/FREE records (aggregated), the reader cannot compute it */
     ml_buf_varint(&b, usage);
     ml_buf_varint(&b, g_cgroup_limit);
-    ml_service_record(ML_R_SNAPSHOT, b.p, b.len);
+    ml_service_stream_record(ML_R_SNAPSHOT, b.p, b.len);
     if (g_census_growth && g_census_count < CENSUS_MAX) {
         uint64_t now = ml_now_ns();
         uint64_t rss = resident;
@@ -399,11 +354,11 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
         return -1;
     }
     mprotect(g_stack_map, page, PROT_NONE);
-    g_stack_lo = (uintptr_t)g_stack_map + page;
-    g_stack_hi = g_stack_lo + SERVICE_STACK;
+    ml_service_stack_lo = (uintptr_t)g_stack_map + page;
+    ml_service_stack_hi = ml_service_stack_lo + SERVICE_STACK;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstack(&attr, (void *)g_stack_lo, SERVICE_STACK);
+    pthread_attr_setstack(&attr, (void *)ml_service_stack_lo, SERVICE_STACK);
     /* The thread inherits a full signal mask: the program's signals go to the program's threads. */
     sigset_t all, old;
     sigfillset(&all);
@@ -414,7 +369,7 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     if (r != 0) {
         ml_mem_free(g_stack_map, g_stack_map_len);
         g_stack_map = NULL;
-        g_stack_lo = g_stack_hi = 0;
+        ml_service_stack_lo = ml_service_stack_hi = 0;
         ml_set_err(err, errlen, "cannot start the agent's service thread", r);
         return -1;
     }
@@ -432,15 +387,10 @@ void ml_service_stop(void) {
     g_thread_running = 0;
     ml_mem_free(g_stack_map, g_stack_map_len);
     g_stack_map = NULL;
-    g_stack_lo = g_stack_hi = 0;
+    ml_service_stack_lo = ml_service_stack_hi = 0;
     snapshot(); /* the last one, at the very end */
     if (g_statm_fd >= 0) close(g_statm_fd);
     g_statm_fd = -1;
-}
-
-int ml_service_is_current(void) {
-    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-    return here >= g_stack_lo && here < g_stack_hi;
 }
 
 void ml_service_forget(void) {
@@ -450,12 +400,7 @@ void ml_service_forget(void) {
     /* The thread is not in the child; its stack is our memory there. */
     ml_mem_free(g_stack_map, g_stack_map_len);
     g_stack_map = NULL;
-    g_stack_lo = g_stack_hi = 0;
-    if (g_service_ready) {
-        g_service.lock = fresh;
-        ml_stream_release(&g_service);
-        g_service_ready = 0;
-    }
+    ml_service_stack_lo = ml_service_stack_hi = 0;
     if (g_statm_fd >= 0) close(g_statm_fd);
     g_statm_fd = -1;
 }

@@ -12,10 +12,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "common.h"
 #include "mem.h"
 #include "service.h"
+#include "service_stream.h"
+#include "state.h"
 
 static __thread ml_thread *tls_thread;
 static __thread uint32_t tls_session; /* the session tls_thread belongs to; 0: none */
@@ -88,8 +89,15 @@ static int take_pending_name(pid_t tid, char *out, size_t cap) {
     return 0;
 }
 
+/* Whether the calling thread is the service thread. True from its very first instruction (a preloaded
+ * library's thread-start hook may allocate before our code runs): we know it by its stack, which is ours. */
+static int on_service_thread(void) {
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    return here >= ml_service_stack_lo && here < ml_service_stack_hi;
+}
+
 static ml_thread *register_thread(void) {
-    if (ml_service_is_current()) {
+    if (on_service_thread()) {
         /* Allocations before service_main set its guard (a preloaded library's thread-start hook). */
         ml_guard = 1;
         return NULL;
@@ -306,7 +314,7 @@ void ml_threads_name(pid_t tid, const char *name) {
         ml_buf_init(&b, mem, sizeof mem);
         ml_buf_varint(&b, found->stream.id);
         ml_buf_str(&b, name, ml_utf8_prefix(name, 128));
-        ml_service_record(ML_R_THREAD_NAME, b.p, b.len);
+        ml_service_stream_record(ML_R_THREAD_NAME, b.p, b.len);
     } else {
         size_t slot = PENDING_NAMES;
         for (size_t i = 0; i < PENDING_NAMES; i++) {
