@@ -5,10 +5,8 @@
 #include <string.h>
 
 #include "common.h"
-
 #include "mem.h"
 #include "sink.h"
-#include "state.h"
 
 /* ── CRC-32, slicing by 8 ───────────────────────────────────────────────────────────────────────── */
 
@@ -93,10 +91,11 @@ uint64_t ml_blocks_written(void) {
     return atomic_load(&g_blocks);
 }
 
-int ml_stream_init(ml_stream *s, uint32_t id) {
+int ml_stream_init(ml_stream *s, uint32_t id, int native) {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->lock, NULL);
     s->id = id;
+    s->native = native;
     s->buf = ml_mem_alloc(ML_BLOCK_BYTES);
     return s->buf != NULL ? 0 : -1;
 }
@@ -238,7 +237,7 @@ void ml_stream_alloc(ml_stream *s, uint64_t seq, uint64_t addr, uint64_t size, u
         p += ml_put_svarint(p, (int64_t)(stack - s->prev_stack));
         s->prev_stack = stack;
     }
-    if (ml_options & ML_OPTION_NATIVE) {
+    if (s->native) {
         p += ml_put_svarint(p, (int64_t)(native - s->prev_native));
         s->prev_native = native;
     }

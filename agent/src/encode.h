@@ -67,6 +67,7 @@ void ml_buf_cstr(ml_buf *b, const char *s);
 typedef struct ml_stream {
     pthread_mutex_t lock;
     uint32_t id;
+    int native;         /* ALLOC records carry a native stack (--native), fixed at init */
     int closed;         /* the session ended: writers drop what they would write */
     uint8_t *buf;       /* ML_BLOCK_BYTES */
     size_t len;         /* payload bytes used */
@@ -81,8 +82,8 @@ typedef struct ml_stream {
     uint64_t dropped;   /* events lost (the sink failed) */
 } ml_stream;
 
-/* Allocates the buffer; -1 on failure. */
-int ml_stream_init(ml_stream *s, uint32_t id);
+/* Allocates the buffer; -1 on failure. `native`: the session records native stacks (ML_OPTION_NATIVE). */
+int ml_stream_init(ml_stream *s, uint32_t id, int native);
 void ml_stream_release(ml_stream *s);
 
 /* Frames the open block and writes it to the sink (caller holds the lock). Empty blocks are not written. */

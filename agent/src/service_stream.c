@@ -14,7 +14,7 @@ static int g_service_ready;
 
 int ml_service_stream_begin(void) {
     if (g_service_ready) ml_stream_release(&g_service);
-    if (ml_stream_init(&g_service, ML_STREAM_SERVICE) != 0) return -1;
+    if (ml_stream_init(&g_service, ML_STREAM_SERVICE, 0) != 0) return -1;
     g_service_ready = 1;
     return 0;
 }

@@ -106,7 +106,7 @@ static ml_thread *register_thread(void) {
     char name[64];
     pthread_mutex_lock(&g_registry_lock);
     ml_thread *t = new_state();
-    if (t == NULL || ml_stream_init(&t->stream, g_next_stream) != 0) {
+    if (t == NULL || ml_stream_init(&t->stream, g_next_stream, (ml_options & ML_OPTION_NATIVE) != 0) != 0) {
         if (t != NULL) {
             t->next = g_free;
             g_free = t;
