@@ -8,7 +8,6 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "agent.h"
 #include "common.h"
 #include "format.h"
 #include "mem.h"
@@ -48,7 +47,7 @@ int ml_census_request(const char *label) {
     return 0;
 }
 
-ML_EXPORT void memlens_record_census(const char *label, const char *json) {
+void ml_census_record(const char *label, const char *json) {
     if (!ml_session_active() || label == NULL || json == NULL) return;
     ml_thread *t = ml_thread_current();
     if (t == NULL) return;

@@ -9,8 +9,8 @@
 #include "pyalloc.h"
 
 #include "common.h"
-#include "hooks.h"
 #include "pyapi.h"
+#include "record.h"
 #include "state.h"
 
 static ml_pymem_allocator g_orig[3];

@@ -179,7 +179,7 @@ static void mark_ended(ml_thread *t) {
 
 /* The bootstrap calls this when a Python thread's run() has returned: from the program's point of view the
  * thread has ended (join() returns right after), though the OS thread may take a while longer to go. */
-ML_EXPORT void memlens_thread_done(void) {
+void ml_thread_done(void) {
     ml_thread *t = tls_thread;
     if (t == NULL) return;
     int saved_guard = ml_guard;
@@ -193,7 +193,7 @@ ML_EXPORT void memlens_thread_done(void) {
     ml_guard = saved_guard;
 }
 
-ML_EXPORT void memlens_thread_ended(unsigned long tid) {
+void ml_thread_ended(pid_t tid) {
     int saved_guard = ml_guard;
     ml_guard = 1;
     pthread_mutex_lock(&g_registry_lock);
@@ -201,7 +201,7 @@ ML_EXPORT void memlens_thread_ended(unsigned long tid) {
         /* The registry keeps the newest first. Should the ended thread's OS id have been reused by a later
          * thread, that one is marked instead: the only effect is that its THREAD_EXIT carries the time
          * tracking stopped, when its stream is closed anyway. */
-        if (t->tid != (pid_t)tid) continue;
+        if (t->tid != tid) continue;
         pthread_mutex_lock(&t->stream.lock);
         mark_ended(t);
         pthread_mutex_unlock(&t->stream.lock);
