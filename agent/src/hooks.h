@@ -1,19 +1,13 @@
-/* The hook functions that GOT slots are rewritten to, and the recording path they share. */
+/* The hook functions that GOT slots are rewritten to (hooks.c); the recording path they share is record.h. */
 #ifndef MEMLENS_HOOKS_H
 #define MEMLENS_HOOKS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common.h"
+#include "got.h"
 
-typedef struct ml_hook_def {
-    const char *name;
-    void *hook;
-    void *real; /* the function the hook calls (NULL: resolved at run time, or never handed out by dlsym) */
-} ml_hook_def;
-
-/* Every hooked symbol and its hook, for got.c. */
+/* Every hooked symbol and its hook: the table the lifecycle hands to ml_got_install. */
 extern const ml_hook_def ml_hook_defs[];
 extern const size_t ml_hook_count;
 

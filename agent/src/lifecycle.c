@@ -17,6 +17,7 @@
 #include "format.h"
 #include "got.h"
 #include "header.h"
+#include "hooks.h"
 #include "mem.h"
 #include "native.h"
 #include "pyalloc.h"
@@ -124,7 +125,7 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     if (g_forked) {
         ml_note(ML_N_INFO, "this capture starts in a forked child: memory it inherited from its parent is not in it");
     }
-    ml_got_install(err, errlen);
+    ml_got_install(ml_hook_defs, ml_hook_count, err, errlen);
     ml_in_session = 1;
     atomic_store(&ml_active, 1);
     if (c->options & ML_OPTION_PYTHON_ALLOCATORS) {
