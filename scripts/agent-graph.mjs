@@ -26,7 +26,7 @@ function run(cmd, argv) {
   return r.stdout;
 }
 
-/** file name (without .c) → { defines: Set<symbol>, uses: Set<symbol> } */
+/** file name (without .c) → { defines: Set<symbol>, functions: Set<symbol> (the defined functions), uses: Set<symbol> } */
 function symbolsOf(dir) {
   const cc = process.env.CC || 'cc';
   const out = mkdtempSync(join(tmpdir(), 'memlens-agent-graph-'));
@@ -38,14 +38,16 @@ function symbolsOf(dir) {
       run(cc, ['-std=c11', '-D_GNU_SOURCE', '-fPIC', '-pthread', '-O2', '-fvisibility=hidden', '-fno-strict-aliasing',
         '-ftls-model=initial-exec', '-c', '-o', obj, join(dir, f)]);
       const defines = new Set();
+      const functions = new Set();
       const uses = new Set();
       for (const line of run('nm', ['-P', obj]).split('\n')) {
         const [name, type] = line.trim().split(/\s+/);
         if (name === undefined || type === undefined) continue;
         if (type === 'U') uses.add(name);
         else if (/^[A-Z]$/.test(type)) defines.add(name);
+        if (type === 'T') functions.add(name);
       }
-      files.set(basename(f, '.c'), { defines, uses });
+      files.set(basename(f, '.c'), { defines, functions, uses });
     }
   } finally {
     rmSync(out, { recursive: true, force: true });
@@ -112,7 +114,8 @@ const edges = edgesOf(files);
 const sccs = components(edges);
 if (json) {
   const plain = Object.fromEntries([...edges].map(([f, to]) => [f, Object.fromEntries([...to].map(([t, s]) => [t, s.sort()]))]));
-  console.log(JSON.stringify({ files: [...files.keys()], components: sccs, edges: plain }, null, 2));
+  const functions = Object.fromEntries([...files].map(([f, { functions: fns }]) => [f, [...fns].sort()]));
+  console.log(JSON.stringify({ files: [...files.keys()], components: sccs, edges: plain, functions }, null, 2));
 } else {
   console.log(`${files.size} files; components with more than one file:`);
   for (const c of sccs.filter((c) => c.length > 1)) {

@@ -14,6 +14,7 @@
 #include "pyapi.h"
 #include "state.h"
 #include "thread.h"
+#include "util.h"
 
 static atomic_int g_pending; /* a census is queued and has not run yet */
 static char g_label[32];

@@ -7,6 +7,7 @@
 #include "common.h"
 #include "format.h"
 #include "mem.h"
+#include "util.h"
 
 #define VALUES_CAP ((size_t)(1u << 20))
 #define SCRATCH_CAP ((size_t)(1u << 20))

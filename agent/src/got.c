@@ -24,6 +24,7 @@
 #include "mem.h"
 #include "service_stream.h"
 #include "state.h"
+#include "util.h"
 
 #if defined(__x86_64__)
 #define ML_R_JUMP_SLOT R_X86_64_JUMP_SLOT

@@ -12,6 +12,7 @@
 #include "encode.h"
 #include "format.h"
 #include "sink.h"
+#include "util.h"
 
 int ml_header_write(ml_config *c, ml_cgroup *cg, uint64_t wall_ns, uint64_t mono_ns, uint8_t *out, size_t cap, char *err, size_t errlen) {
     ml_config_header_str(c, ML_H_WRITER_NAME, ML_WRITER_NAME);

@@ -12,6 +12,7 @@
 #include "format.h"
 #include "service_stream.h"
 #include "state.h"
+#include "util.h"
 
 void ml_image_path(const struct dl_phdr_info *info, char *out, size_t cap) {
     const char *name = info->dlpi_name;

@@ -29,6 +29,7 @@
 #include "sink.h"
 #include "state.h"
 #include "thread.h"
+#include "util.h"
 
 static pthread_mutex_t g_lifecycle = PTHREAD_MUTEX_INITIALIZER;
 static uint32_t g_session;

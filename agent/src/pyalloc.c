@@ -12,6 +12,7 @@
 #include "pyapi.h"
 #include "record.h"
 #include "state.h"
+#include "util.h"
 
 static ml_pymem_allocator g_orig[3];
 static ml_pymem_allocator g_ours[3];

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "util.h"
 
 ml_pyapi ml_py;
 

@@ -11,6 +11,7 @@
 #include "common.h"
 #include "mem.h"
 #include "state.h"
+#include "util.h"
 
 /* ── code registry ─────────────────────────────────────────────────────────────────────────────── */
 

@@ -20,6 +20,7 @@
 #include "service_stream.h"
 #include "state.h"
 #include "thread.h"
+#include "util.h"
 
 #define FLUSH_NS (10u * 1000000u)
 #define SECOND_NS 1000000000ull

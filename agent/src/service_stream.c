@@ -8,6 +8,7 @@
 #include "common.h"
 #include "encode.h"
 #include "state.h"
+#include "util.h"
 
 static ml_stream g_service;
 static int g_service_ready;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "util.h"
 
 static pthread_mutex_t g_sink_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_fd = -1;

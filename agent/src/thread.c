@@ -17,6 +17,7 @@
 #include "service.h"
 #include "service_stream.h"
 #include "state.h"
+#include "util.h"
 
 static __thread ml_thread *tls_thread;
 static __thread uint32_t tls_session; /* the session tls_thread belongs to; 0: none */
