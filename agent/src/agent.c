@@ -27,14 +27,15 @@ ML_EXPORT int memlens_active(void) {
 
 ML_EXPORT void memlens_thread_name(unsigned long tid, const char *name) {
     if (!ml_in_session || name == NULL) return;
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+    int saved_guard = ml_guard_enter();
     ml_threads_name((pid_t)tid, name);
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
 }
 
 /* While on, the calling thread's allocations are not recorded: memlens's own Python code that runs after
- * tracking started in an attached process (naming threads, reporting its status). */
+ * tracking started in an attached process (naming threads, reporting its status). The one plain write to
+ * the guard: a switch the bootstrap holds across many calls, not a region of agent code; every region
+ * inside (ml_guard_enter/leave) restores it as it found it. */
 ML_EXPORT void memlens_quiet(int on) {
     ml_guard = on ? 1 : 0;
 }
@@ -45,10 +46,9 @@ ML_EXPORT void memlens_hide_code(const void *code) {
 
 ML_EXPORT void memlens_gc_state_changed(void) {
     if (!ml_in_session) return;
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+    int saved_guard = ml_guard_enter();
     ml_pygc_check_state();
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
 }
 
 ML_EXPORT void memlens_thread_done(void) {

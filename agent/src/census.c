@@ -21,8 +21,7 @@ static char g_label[32];
 
 static int census_pending(void *arg) {
     (void)arg;
-    int saved = ml_guard;
-    ml_guard = 1;
+    int saved = ml_guard_enter();
     if (ml_session_active() && ml_py.PyRun_SimpleString != NULL) {
         char stmt[160];
         ml_strlcpy(stmt, "__import__('sys').modules['memlens_bootstrap']._census_in_capture('", sizeof stmt);
@@ -32,7 +31,7 @@ static int census_pending(void *arg) {
         ml_py.PyRun_SimpleString(stmt);
     }
     atomic_store(&g_pending, 0);
-    ml_guard = saved;
+    ml_guard_leave(saved);
     return 0;
 }
 

@@ -303,13 +303,12 @@ int ml_got_install(const ml_hook_def *hooks, size_t nhooks, char *err, size_t er
 
 void ml_got_refresh(void) {
     if (!g_installed || !atomic_load(&ml_active)) return;
-    int saved_guard = ml_guard;
+    int saved_guard = ml_guard_enter();
     int saved_errno = errno;
-    ml_guard = 1;
     pthread_mutex_lock(&g_got_lock);
     if (g_installed) scan(0);
     pthread_mutex_unlock(&g_got_lock);
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
     errno = saved_errno;
 }
 
@@ -335,13 +334,12 @@ static int recheck_cb(struct dl_phdr_info *info, size_t size, void *arg) {
 void ml_got_recheck(void) {
     uint64_t now = ml_now_ns();
     if (!g_installed || now > atomic_load(&g_young_until_ns) || !atomic_load(&ml_active)) return;
-    int saved_guard = ml_guard;
+    int saved_guard = ml_guard_enter();
     int saved_errno = errno;
-    ml_guard = 1;
     pthread_mutex_lock(&g_got_lock);
     if (g_installed) dl_iterate_phdr(recheck_cb, &now);
     pthread_mutex_unlock(&g_got_lock);
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
     errno = saved_errno;
 }
 

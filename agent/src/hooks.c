@@ -237,9 +237,9 @@ void *ml_hook_dlsym_c(void *handle, const char *name) {
 static void before_exec(void) {
     if (!ml_should_record() || getpid() != ml_pid) return;
     int saved_errno = errno;
-    ml_guard = 1;
+    int guard = ml_guard_enter();
     ml_service_flush_round();
-    ml_guard = 0;
+    ml_guard_leave(guard);
     errno = saved_errno;
 }
 

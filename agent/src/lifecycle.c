@@ -66,8 +66,7 @@ static void atfork_child(void) {
 #define HEADER_CAP ((size_t)(1u << 20))
 
 int ml_start(const char *config_text, char *err, size_t errlen) {
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+    int saved_guard = ml_guard_enter();
     int rc = -1;
     pthread_mutex_lock(&g_lifecycle);
     if (atomic_load(&ml_active) || ml_in_session) {
@@ -143,7 +142,6 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     ml_service_set_near_oom(c->near_oom_permille);
     ml_service_set_census(c->census_near_oom, c->census_growth);
     if (ml_service_start(c->interval_ms, &g_cgroup, err, errlen) != 0) {
-        ml_guard = 1;
         atomic_store(&ml_active, 0);
         ml_in_session = 0;
         ml_pyalloc_uninstall();
@@ -162,7 +160,7 @@ free_out:
     ml_mem_free(hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN);
 out:
     pthread_mutex_unlock(&g_lifecycle);
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
     return rc;
 }
 
@@ -184,8 +182,7 @@ static void write_trailer(int reason) {
 }
 
 void ml_stop(int reason) {
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+    int saved_guard = ml_guard_enter();
     pthread_mutex_lock(&g_lifecycle);
     if (ml_in_session) {
         atomic_store(&ml_active, 0);
@@ -213,5 +210,5 @@ void ml_stop(int reason) {
         ml_cgroup_close(&g_cgroup);
     }
     pthread_mutex_unlock(&g_lifecycle);
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
 }

@@ -98,8 +98,7 @@ static long info_long(void *info, const char *key) {
 
 static void *gc_callback(void *self, void *args) {
     (void)self;
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+    int saved_guard = ml_guard_enter();
     if (ml_session_active() && ml_py.PyTuple_Size(args) >= 2) {
         void *phase = ml_py.PyTuple_GetItem(args, 0);
         void *info = ml_py.PyTuple_GetItem(args, 1);
@@ -130,7 +129,7 @@ static void *gc_callback(void *self, void *args) {
         }
     }
     if (ml_py.PyErr_Occurred() != NULL) ml_py.PyErr_Clear();
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
     ml_py.Py_IncRef(ml_py.Py_None);
     return ml_py.Py_None;
 }

@@ -20,7 +20,7 @@ static void stack_reset(ml_thread *t) {
 
 void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
     int saved_errno = errno;
-    ml_guard = 1;
+    int guard = ml_guard_enter();
     ml_thread *t = ml_thread_current();
     if (t != NULL) {
         pthread_mutex_lock(&t->stream.lock);
@@ -44,13 +44,13 @@ void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
         }
         pthread_mutex_unlock(&t->stream.lock);
     }
-    ml_guard = 0;
+    ml_guard_leave(guard);
     errno = saved_errno;
 }
 
 void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t size) {
     int saved_errno = errno;
-    ml_guard = 1;
+    int guard = ml_guard_enter();
     ml_thread *t = ml_thread_current();
     if (t != NULL) {
         pthread_mutex_lock(&t->stream.lock);
@@ -65,13 +65,13 @@ void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t 
         }
         pthread_mutex_unlock(&t->stream.lock);
     }
-    ml_guard = 0;
+    ml_guard_leave(guard);
     errno = saved_errno;
 }
 
 void ml_record_fork(pid_t child) {
     int saved_errno = errno;
-    ml_guard = 1;
+    int guard = ml_guard_enter();
     ml_thread *t = ml_thread_current();
     if (t != NULL) {
         uint8_t mem[48];
@@ -84,6 +84,6 @@ void ml_record_fork(pid_t child) {
         if (!t->stream.closed) ml_stream_record(&t->stream, ML_R_FORK, b.p, b.len);
         pthread_mutex_unlock(&t->stream.lock);
     }
-    ml_guard = 0;
+    ml_guard_leave(guard);
     errno = saved_errno;
 }

@@ -266,7 +266,7 @@ static void snapshot(void) {
 
 static void *service_main(void *arg) {
     (void)arg;
-    ml_guard = 1;
+    (void)ml_guard_enter(); /* never left: the thread is the agent's for its whole life */
     uint64_t now = ml_now_ns();
     uint64_t next_snap = now, next_flush = now + FLUSH_NS, next_second = now + SECOND_NS;
     pthread_mutex_lock(&g_wait_lock);

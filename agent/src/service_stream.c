@@ -22,12 +22,11 @@ int ml_service_stream_begin(void) {
 
 void ml_service_stream_record(int type, const void *payload, size_t len) {
     if (!g_service_ready) return;
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+    int saved_guard = ml_guard_enter();
     pthread_mutex_lock(&g_service.lock);
     if (!g_service.closed) ml_stream_record(&g_service, type, payload, len);
     pthread_mutex_unlock(&g_service.lock);
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
 }
 
 int ml_service_stream_barrier(uint64_t seq, int barrier, int flush) {

@@ -41,6 +41,19 @@ extern uint32_t ml_max_stack_nodes;
  * as the service thread by its stack from its very first instruction (thread.c). */
 extern uintptr_t ml_service_stack_lo, ml_service_stack_hi;
 
+/* Enters the agent on this thread: returns the guard as it was, for ml_guard_leave. Saving and restoring
+ * (rather than setting and clearing) keeps nesting right: an agent function called from another, or from
+ * Python code the bootstrap runs quiet (memlens_quiet), leaves the guard as it found it. */
+static inline int ml_guard_enter(void) {
+    int saved = ml_guard;
+    ml_guard = 1;
+    return saved;
+}
+
+static inline void ml_guard_leave(int saved) {
+    ml_guard = saved;
+}
+
 /* Whether a session is running in this process (memlens_active). */
 static inline int ml_session_active(void) {
     return atomic_load(&ml_active) && ml_in_session;

@@ -99,8 +99,8 @@ static int on_service_thread(void) {
 
 static ml_thread *register_thread(void) {
     if (on_service_thread()) {
-        /* Allocations before service_main set its guard (a preloaded library's thread-start hook). */
-        ml_guard = 1;
+        /* An allocation before service_main set its guard (a preloaded library's thread-start hook): not
+         * the program's. */
         return NULL;
     }
     pid_t tid = (pid_t)syscall(SYS_gettid);
@@ -159,8 +159,7 @@ ml_thread *ml_thread_current(void) {
  * gone. */
 static void on_thread_exit(void *value) {
     ml_thread *t = value;
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+    int saved_guard = ml_guard_enter();
     if (t != NULL && tls_session == g_session && t == tls_thread) {
         pthread_mutex_lock(&t->stream.lock);
         t->exiting = 1;
@@ -168,7 +167,7 @@ static void on_thread_exit(void *value) {
         if (!t->stream.closed) ml_stream_flush(&t->stream);
         pthread_mutex_unlock(&t->stream.lock);
     }
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
 }
 
 /* The thread has ended for the program, now unless an earlier mark said so (stream lock held). */
@@ -183,20 +182,18 @@ static void mark_ended(ml_thread *t) {
 void ml_thread_done(void) {
     ml_thread *t = tls_thread;
     if (t == NULL) return;
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+    int saved_guard = ml_guard_enter();
     if (tls_session == g_session) {
         pthread_mutex_lock(&t->stream.lock);
         mark_ended(t);
         if (!t->stream.closed) ml_stream_flush(&t->stream);
         pthread_mutex_unlock(&t->stream.lock);
     }
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
 }
 
 void ml_thread_ended(pid_t tid) {
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+    int saved_guard = ml_guard_enter();
     pthread_mutex_lock(&g_registry_lock);
     for (ml_thread *t = g_threads; t != NULL; t = t->next) {
         /* The registry keeps the newest first. Should the ended thread's OS id have been reused by a later
@@ -209,7 +206,7 @@ void ml_thread_ended(pid_t tid) {
         break;
     }
     pthread_mutex_unlock(&g_registry_lock);
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
 }
 
 void ml_threads_flush_all(void) {
