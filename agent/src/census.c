@@ -47,8 +47,8 @@ int ml_census_request(const char *label) {
     return 0;
 }
 
-void ml_census_record(const char *label, const char *json) {
-    if (!ml_session_active() || label == NULL || json == NULL) return;
+/* Caller holds the guard. */
+static void record_census(const char *label, const char *json) {
     ml_thread *t = ml_thread_current();
     if (t == NULL) return;
     size_t ll = strlen(label), jl = strlen(json);
@@ -70,4 +70,13 @@ void ml_census_record(const char *label, const char *json) {
     }
     pthread_mutex_unlock(&t->stream.lock);
     ml_mem_free(mem, cap);
+}
+
+void ml_census_record(const char *label, const char *json) {
+    if (!ml_session_active() || label == NULL || json == NULL) return;
+    /* Held already when the census runs from census_pending; taken here too, so that, like every other
+     * path that locks a stream, this one holds the guard whoever calls it. */
+    int guard = ml_guard_enter();
+    record_census(label, json);
+    ml_guard_leave(guard);
 }

@@ -172,6 +172,7 @@ static pid_t hook_fork(void) {
 /* multiprocessing's children and os._exit leave through here: the trailer goes out first. A vfork child
  * shares our memory, so only the process that owns the session may write. */
 __attribute__((noreturn)) static void hook__exit(int status) {
+    /* Safe even in a signal handler: the agent takes every lock with the guard set, so here this thread holds none. */
     if (ml_should_record() && getpid() == ml_pid) ml_stop(ML_T__EXIT);
     _exit(status);
 }
