@@ -35,7 +35,7 @@ function symbolsOf(dir) {
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.c')).sort()) {
       const obj = join(out, f.replace(/\.c$/, '.o'));
       // The build's flags (scripts/build-agent.mjs), so the same inlining decides the same references.
-      run(cc, ['-std=c11', '-D_GNU_SOURCE', '-fPIC', '-pthread', '-O2', '-fvisibility=hidden', '-fno-strict-aliasing',
+      run(cc, ['-std=c11', '-D_GNU_SOURCE', '-DML_WRITER_VERSION="graph"', '-fPIC', '-pthread', '-O2', '-fvisibility=hidden', '-fno-strict-aliasing',
         '-ftls-model=initial-exec', '-c', '-o', obj, join(dir, f)]);
       const defines = new Set();
       const functions = new Set();

@@ -18,9 +18,6 @@
 #define ML_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define ML_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-#define ML_WRITER_NAME "memlens-agent"
-#define ML_WRITER_VERSION "0.1.0"
-
 static inline uint64_t ml_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

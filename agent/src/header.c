@@ -12,6 +12,12 @@
 #include "encode.h"
 #include "format.h"
 #include "sink.h"
+
+#define ML_WRITER_NAME "memlens-agent"
+/* memlens's version, from package.json: scripts/build-agent.mjs passes it (test/agent/writer-version.test.ts). */
+#ifndef ML_WRITER_VERSION
+#error "ML_WRITER_VERSION is not defined: build the agent with scripts/build-agent.mjs, which takes it from package.json"
+#endif
 #include "util.h"
 
 int ml_header_write(ml_config *c, ml_cgroup *cg, uint64_t wall_ns, uint64_t mono_ns, uint8_t *out, size_t cap, char *err, size_t errlen) {
