@@ -17,6 +17,7 @@
 #include "encode.h"
 #include "got.h"
 #include "mem.h"
+#include "psi.h"
 #include "service_stream.h"
 #include "state.h"
 #include "thread.h"
@@ -48,33 +49,18 @@ static unsigned g_near_oom_permille = 900;
 /* Censuses: at near-OOM (on by default), and as RSS grows (--census-at-peak): each time RSS passes 5/4 of
  * what it was at the last census and by at least 32 MiB, at most every 2 s and 8 times, so the last one is
  * close to the peak without pausing a growing program over and over. */
-/* Memory pressure (PSI): the share of time tasks stalled waiting for memory, over the last 10 s. Read once a
- * second from the cgroup (v2's memory.pressure) or the whole machine (/proc/pressure/memory); a MARKER when
- * "some" crosses 10% (reclaim is costing real time: the OOM killer may be near even below the limit), re-armed
- * below 5%. */
-static int g_pressure_marked;
-#define PRESSURE_MARK_HUNDREDTHS 1000
-#define PRESSURE_REARM_HUNDREDTHS 500
+/* Memory pressure (PSI): how much of the time tasks stalled waiting for memory. Read once a second from the
+ * cgroup (v2's memory.pressure) or the whole machine (/proc/pressure/memory); a PRESSURE record carries the
+ * raw numbers whenever they changed. What counts as pressure, and how to say so, is the reader's decision
+ * (src/analysis/memory-pressure.ts): nothing here acts on it. */
+static ml_psi g_last_psi;
+static int g_have_psi;
 
-/* "some avg10=12.34 ..." → 1234; -1 if not found. */
-static long psi_avg10(const char *text, const char *which) {
-    const char *line = strstr(text, which);
-    if (line == NULL) return -1;
-    const char *p = strstr(line, "avg10=");
-    if (p == NULL) return -1;
-    p += 6;
-    long whole = 0, frac = 0;
-    int digits = 0;
-    while (*p >= '0' && *p <= '9') whole = whole * 10 + (*p++ - '0');
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9' && digits < 2) {
-            frac = frac * 10 + (*p++ - '0');
-            digits++;
-        }
+static int psi_equal(const ml_psi *a, const ml_psi *b) {
+    for (int i = 0; i < 3; i++) {
+        if (a->some_avg[i] != b->some_avg[i] || a->full_avg[i] != b->full_avg[i]) return 0;
     }
-    while (digits++ < 2) frac *= 10;
-    return whole * 100 + frac;
+    return a->some_total_us == b->some_total_us && a->full_total_us == b->full_total_us && a->has_full == b->has_full;
 }
 
 static void check_pressure(void) {
@@ -92,24 +78,23 @@ static void check_pressure(void) {
     close(fd);
     if (n <= 0) return;
     text[n] = 0;
-    long some = psi_avg10(text, "some");
-    if (some < 0) return;
-    if (!g_pressure_marked && some >= PRESSURE_MARK_HUNDREDTHS) {
-        g_pressure_marked = 1;
-        long full = psi_avg10(text, "full");
-        char label[128], num[24];
-        ml_strlcpy(label, "memory pressure: tasks stalled on memory ", sizeof label);
-        ml_u64_to_dec(num, (uint64_t)(some / 100));
-        ml_strlcat(label, num, sizeof label);
-        ml_strlcat(label, "% of the last 10 s (all tasks: ", sizeof label);
-        ml_u64_to_dec(num, (uint64_t)(full > 0 ? full / 100 : 0));
-        ml_strlcat(label, num, sizeof label);
-        ml_strlcat(label, "%), from ", sizeof label);
-        ml_strlcat(label, path, sizeof label);
-        ml_marker(ML_M_MEMORY_PRESSURE, label);
-    } else if (g_pressure_marked && some < PRESSURE_REARM_HUNDREDTHS) {
-        g_pressure_marked = 0;
-    }
+    ml_psi p;
+    if (ml_psi_parse(text, &p) != 0) return;
+    if (g_have_psi && psi_equal(&p, &g_last_psi)) return;
+    g_last_psi = p;
+    g_have_psi = 1;
+    uint8_t mem[2400];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    ml_buf_varint(&b, ml_next_seq());
+    ml_buf_varint(&b, ml_rel_ns());
+    ml_buf_cstr(&b, path);
+    ml_buf_varint(&b, p.has_full ? ML_PRESSURE_HAS_FULL : 0);
+    for (int i = 0; i < 3; i++) ml_buf_varint(&b, p.some_avg[i]);
+    ml_buf_varint(&b, p.some_total_us);
+    for (int i = 0; i < 3; i++) ml_buf_varint(&b, p.full_avg[i]);
+    ml_buf_varint(&b, p.full_total_us);
+    if (!b.overflow) ml_service_stream_record(ML_R_PRESSURE, b.p, b.len);
 }
 
 static int g_census_near_oom = 1;
@@ -333,7 +318,7 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     g_near_oom = 0;
     g_last_barrier_seq = ~0ull;
     g_last_service_flush_ns = 0;
-    g_pressure_marked = 0;
+    g_have_psi = 0;
     g_cgroup_limit = cg != NULL ? ml_cgroup_limit(cg) : 0;
     read_status();
     if (g_statm_fd >= 0) close(g_statm_fd);

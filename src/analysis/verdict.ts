@@ -16,6 +16,7 @@ import type { ForensicFacts } from './forensics.js';
 import { type GcReport, gcReport } from './gc.js';
 import { timeOfSeq } from './high-water-mark.js';
 import { leaks } from './leaks.js';
+import { markersWithPressure } from './memory-pressure.js';
 import { allocatingLines, type LineRow } from './locations.js';
 import { type StackAmount, stacksOf } from './stacks.js';
 
@@ -103,7 +104,7 @@ export interface Verdict {
   readonly peak: PeakVsLimit;
   readonly last: LastSnapshot | undefined;
   readonly nearOom: NearOom | undefined;
-  /** The last memory-pressure marker (PSI: tasks stalled waiting for memory), if any. */
+  /** The last time memory pressure was told (memory-pressure.ts; PSI: tasks stalled waiting for memory), if any. */
   readonly pressure: NearOom | undefined;
   readonly recent: RecentGrowthView | undefined;
   readonly sinceStart: GrowthView;
@@ -150,8 +151,9 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
           cgroupLimit: positive(s.cgroupLimit[n - 1]),
         };
 
+  const markers = markersWithPressure(model);
   const lastMarker = (kind: number): NearOom | undefined => {
-    const all = model.markers.filter((m) => m.kind === kind);
+    const all = markers.filter((m) => m.kind === kind);
     const last = all.reduce<(typeof all)[number] | undefined>((a, m) => (a === undefined || m.timeNs >= a.timeNs ? m : a), undefined);
     return last === undefined ? undefined : { timeNs: last.timeNs, beforeEndNs: Math.max(0, ending.endNs - last.timeNs), label: last.label, count: all.length };
   };

@@ -167,6 +167,12 @@ export class ProgramCapture {
     this.w.meta({ type: 'marker', stream: 0, seq: this.seq + 1, timeNs, kind, label });
   }
 
+  /** A PRESSURE record: "some" avg10 in hundredths of a percent, "full" avg10 too (undefined: no full line). */
+  pressure(timeNs: number, someAvg10: number, fullAvg10: number | undefined, source = '/proc/pressure/memory'): void {
+    const full = fullAvg10 === undefined ? undefined : 0;
+    this.w.meta({ type: 'pressure', stream: 0, seq: this.seq + 1, timeNs, source, someAvg10, someAvg60: 0, someAvg300: 0, someTotalUs: 0, fullAvg10, fullAvg60: full, fullAvg300: full, fullTotalUs: full });
+  }
+
   fork(stream: number, timeNs: number, childPid: number): void {
     this.w.meta({ type: 'fork', stream, seq: this.seq + 1, timeNs, childPid });
   }

@@ -8,6 +8,7 @@ import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_
 import type { AllocationSet } from '../../analysis/allocation-set.js';
 import type { GcReport } from '../../analysis/gc.js';
 import type { LeakTimelineResult } from '../../analysis/leak-timeline.js';
+import { markersWithPressure } from '../../analysis/memory-pressure.js';
 import { thinSeries } from '../../analysis/memory-timeline.js';
 import type { PeakTimelineResult } from '../../analysis/peak-timeline.js';
 import type { Frame } from '../../model/frames.js';
@@ -212,7 +213,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   for (const i of keep) {
     b.snapshot(num(s.timeNs[i]), num(s.rss[i]), num(s.rssAnon[i]), num(s.rssFile[i]), num(s.heap[i]), hasCgroup ? num(s.cgroupUsage[i]) : undefined);
   }
-  for (const m of model.markers) {
+  for (const m of markersWithPressure(model)) {
     b.marker(num(m.timeNs), (MARKER_KINDS[m.kind] ?? 'marker').replace(/-/g, ' ').replace('near oom', 'near OOM'), m.label);
   }
   for (const f of model.forks) b.marker(num(f.timeNs), 'fork', `child ${f.childPid}`);
