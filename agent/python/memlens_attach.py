@@ -38,22 +38,22 @@ def _memlens_attach_main(request_json):
             pass
     finally:
         # The injected statement may have turned recording off for this thread (see injectedStatement).
-        b = sys.modules.get("memlens_bootstrap")
-        if getattr(b, "_agent", None) is not None:
-            b._agent.memlens_quiet(0)
+        agent = sys.modules.get("memlens_agent")
+        if agent is not None:
+            agent.quiet(False)
 
 
-def _bootstrap_module(directory):
-    """memlens_bootstrap, imported once from the attach directory and kept in sys.modules: it holds the
-    agent handle and what to undo at detach, and the next attach or detach finds it there."""
+def _agent_module(directory):
+    """memlens_agent, imported once from the attach directory and kept in sys.modules: its session is what
+    the next attach or detach finds there."""
     import sys
 
-    module = sys.modules.get("memlens_bootstrap")
+    module = sys.modules.get("memlens_agent")
     if module is not None:
         return module
     sys.path.insert(0, directory)
     try:
-        import memlens_bootstrap as module
+        import memlens_agent as module
     finally:
         try:
             sys.path.remove(directory)
@@ -65,62 +65,60 @@ def _bootstrap_module(directory):
 def _attach(request):
     import os
     import sys
-    import threading
 
-    b = _bootstrap_module(request["dir"])
-    if b._agent is not None and b._agent.memlens_active():
-        return "error: already tracking (PID %d, capture %s): run memlens detach first" % (os.getpid(), b._output)
+    agent = _agent_module(request["dir"])
+    running = agent.current()
+    if running is not None:
+        return "error: already tracking (PID %d, capture %s): run memlens detach first" % (os.getpid(), running.output)
+    try:
+        session = agent.AgentSession(request["agent"])
+    except agent.AgentError as e:
+        return "error: %s" % e
     cfg = dict(request["config"])
-    cfg["mode"] = "attach"
-    output = cfg.get("output")
+    options = {k: cfg[k] for k in agent.OPTIONS if k in cfg}
+    options["mode"] = "attach"
+    sock = None
     if cfg.get("socket"):
         import socket
 
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(cfg["socket"])
-        cfg["fd"] = sock.fileno()
-        b._attach_socket = sock  # keeps the connection open while tracking
-    if b._agent is None:
-        b._agent = b._load_agent(request["agent"])
-    if getattr(b, "_attach_original_bootstrap_inner", None) is None:
-        b._attach_original_bootstrap_inner = threading.Thread._bootstrap_inner
-        b._wrap_threading()
-    _hide_attach_frames(b)
+        options["fd"] = sock.fileno()
+    session.wrap_threading()
+    _hide_attach_frames(session)
     words = list(getattr(sys, "orig_argv", None) or sys.argv)[1:]
-    b._config = cfg
-    b._output = output
-    import ctypes
-
-    b._agent.memlens_quiet.argtypes = [ctypes.c_int]
-    b._agent.memlens_quiet.restype = None
-    error = b._start(b._agent_config(cfg, output, words))
-    if error is not None:
-        return "error: cannot start tracking: %s" % error
-    # What this script does from here on is memlens's work, not the program's: do not record it.
-    b._agent.memlens_quiet(1)
     try:
-        return _after_start(b, request, output)
+        session.start(cfg.get("output"), argv=words, **options)
+    except agent.AgentError as e:
+        session.unwrap_threading()
+        if sock is not None:
+            sock.close()
+        return "error: cannot start tracking: %s" % e
+    # What this script does from here on is memlens's work, not the program's: do not record it.
+    session.quiet(True)
+    try:
+        # At detach (or when the duration ends): put threading back, and end the live stream.
+        session.at_stop(session.unwrap_threading)
+        if sock is not None:
+            session.at_stop(sock.close)
+        return _after_start(session, request)
     finally:
-        b._agent.memlens_quiet(0)
+        session.quiet(False)
 
 
-def _after_start(b, request, output):
+def _after_start(session, request):
     import os
     import sys
     import threading
 
-    b._name_existing_threads()
-    if not getattr(b, "_attach_atexit", False):
-        import atexit
-
-        atexit.register(b._stop)
-        b._attach_atexit = True
+    session.name_existing_threads()
+    session.stop_at_exit()
     duration = request.get("duration")
     if duration:
         ended = os.path.join(request["dir"], "ended")
 
         def stop_after():
-            _end_tracking(b)
+            session.stop()
             try:
                 open(ended, "w").close()  # tells memlens's collector the capture is final
             except OSError:
@@ -134,8 +132,8 @@ def _after_start(b, request, output):
         timer.daemon = True
         timer.name = "memlens-duration"
         timer.start()
-        b._attach_timer = timer
-    return "ok tracking pid=%d output=%s" % (os.getpid(), output or "socket")
+        session.at_stop(timer.cancel)
+    return "ok tracking pid=%d output=%s" % (os.getpid(), session.output or "socket")
 
 
 def _census(request):
@@ -164,7 +162,7 @@ def _census(request):
     return "ok census pause_ms=%s" % result["pause_ms"]
 
 
-def _hide_attach_frames(b):
+def _hide_attach_frames(session):
     """Our own frames (this script, the statement or remote-execution script that ran it) sit on top of the
     program's frames while we start tracking: hide them from stacks, and only them."""
     import sys
@@ -174,37 +172,19 @@ def _hide_attach_frames(b):
         name = frame.f_code.co_filename
         if not (name == "<string>" or "memlens-attach-" in name):
             break
-        b._hide(frame.f_code)
+        session.hide_code(frame.f_code)
         frame = frame.f_back
 
 
 def _detach(request):
     import os
 
-    b = _bootstrap_module(request["dir"])
-    if b._agent is None or not b._agent.memlens_active():
+    agent = _agent_module(request["dir"])
+    session = agent.current()
+    if session is None:
         return "error: not tracking: no earlier memlens attach in PID %d (or it has ended)" % os.getpid()
-    timer = getattr(b, "_attach_timer", None)
-    if timer is not None:
-        timer.cancel()
-        b._attach_timer = None
-    _end_tracking(b)
-    return "ok detached pid=%d output=%s" % (os.getpid(), b._output or "socket")
-
-
-def _end_tracking(b):
-    """Stops the agent (hooks restored, trailer written) and undoes what the attach changed in Python."""
-    import threading
-
-    b._stop()
-    original = getattr(b, "_attach_original_bootstrap_inner", None)
-    if original is not None:
-        threading.Thread._bootstrap_inner = original
-        b._attach_original_bootstrap_inner = None
-    sock = getattr(b, "_attach_socket", None)
-    if sock is not None:
-        sock.close()
-        b._attach_socket = None
+    session.stop()
+    return "ok detached pid=%d output=%s" % (os.getpid(), session.output or "socket")
 
 
 _memlens_attach_main(MEMLENS_ATTACH)  # noqa: F821 - given by the exec() namespace

@@ -1,5 +1,5 @@
 /* Censuses of live Python objects, asked for by the service thread (near OOM, or as the process grows with
- * --census-at-peak) and taken at a safe point: a pending call runs the bootstrap's census function in the
+ * --census-at-peak) and taken at a safe point: a pending call runs memlens_agent.census_in_capture in the
  * main thread with the GIL held. The census itself (agent/python/memlens_census.py) is bounded in time; its
  * result comes back through memlens_record_census as a CENSUS record. Nothing of it is recorded as the
  * program's allocations (the guard is held while it runs). */
@@ -23,11 +23,12 @@ static int census_pending(void *arg) {
     (void)arg;
     int saved = ml_guard_enter();
     if (ml_session_active() && ml_py.PyRun_SimpleString != NULL) {
-        char stmt[160];
-        ml_strlcpy(stmt, "__import__('sys').modules['memlens_bootstrap']._census_in_capture('", sizeof stmt);
+        char stmt[256];
+        ml_strlcpy(stmt, "(lambda m: m and m.census_in_capture('", sizeof stmt);
         ml_strlcat(stmt, g_label, sizeof stmt);
-        ml_strlcat(stmt, "')", sizeof stmt);
-        /* A failure prints nothing to the program's stderr: the bootstrap function catches everything. */
+        ml_strlcat(stmt, "'))(__import__('sys').modules.get('memlens_agent'))", sizeof stmt);
+        /* A failure prints nothing to the program's stderr: census_in_capture catches everything, and
+         * without the module (an agent loaded by hand) the statement does nothing. It defines no name. */
         ml_py.PyRun_SimpleString(stmt);
     }
     atomic_store(&g_pending, 0);

@@ -114,7 +114,7 @@ export function createSession(target: TargetInfo, files: AgentFiles): Session {
   const session = { targetDir, hostDir };
   try {
     copyFileSync(files.library, join(hostDir, 'libmemlens_agent.so'));
-    for (const f of ['memlens_bootstrap.py', 'memlens_attach.py', 'memlens_census.py']) {
+    for (const f of ['memlens_agent.py', 'memlens_attach.py', 'memlens_census.py']) {
       const from = join(files.bootstrapDir, f);
       if (existsSync(from)) copyFileSync(from, join(hostDir, f));
     }
@@ -165,9 +165,7 @@ export interface AttachRequest {
 export function injectedStatement(targetDir: string): string {
   const script = JSON.stringify(`${targetDir}/memlens_attach.py`);
   const request = JSON.stringify(`${targetDir}/request.json`);
-  const quiet =
-    '(lambda b: b._agent.memlens_quiet(1) if getattr(b, "_agent", None) is not None else None)' +
-    '(__import__("sys").modules.get("memlens_bootstrap"))';
+  const quiet = '(lambda m: m.quiet(True) if m is not None else None)(__import__("sys").modules.get("memlens_agent"))';
   const run =
     `exec(compile(open(${script}).read(), ${script}, "exec"), ` +
     `{"__name__": "__memlens_attach__", "MEMLENS_ATTACH": open(${request}).read()}) ` +

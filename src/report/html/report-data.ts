@@ -49,7 +49,7 @@ export interface ReportDataOptions {
   readonly limits?: ReportLimits;
 }
 
-const MEMLENS_FILE = /(^|\/)memlens_bootstrap\.py$|(^|\/)memlens\/agent\//;
+const MEMLENS_FILE = /(^|\/)memlens_(bootstrap|agent)\.py$|(^|\/)memlens\/agent\//;
 
 export function frameFlags(f: Frame): number {
   let flags = f.native ? FrameFlag.Native : FrameFlag.Python;
