@@ -41,6 +41,13 @@ void ml_config_free(ml_config *c) {
     ml_mem_free(c, sizeof *c);
 }
 
+static int hex_digit(char h) {
+    if (h >= '0' && h <= '9') return h - '0';
+    if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+    if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+    return 0;
+}
+
 /* Undoes the bootstrap's escaping: \\ \n \r \t and \xHH. Returns the decoded length. */
 static size_t unescape(const char *s, size_t n, char *out) {
     size_t w = 0;
@@ -55,10 +62,7 @@ static size_t unescape(const char *s, size_t n, char *out) {
         else if (c == 't') out[w++] = '\t';
         else if (c == 'x' && i + 2 < n) {
             int v = 0;
-            for (int k = 1; k <= 2; k++) {
-                char h = s[i + (size_t)k];
-                v = v * 16 + (h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : 0);
-            }
+            for (int k = 1; k <= 2; k++) v = v * 16 + hex_digit(s[i + (size_t)k]);
             out[w++] = (char)v;
             i += 2;
         } else out[w++] = c;
