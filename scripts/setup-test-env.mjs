@@ -3,7 +3,8 @@
 // - one virtualenv per CPython >= 3.9 found on the machine (pyenv versions, /usr/bin/python3), with numpy;
 // - .cache/pythons.json: the list the tests iterate over (test/support/pythons.ts reads it);
 // - Debian's chromium at /usr/bin/chromium for the HTML report's browser tests (playwright-core drives it;
-//   playwright's own browser download does not work offline), installed with apt-get when we are root.
+//   playwright's own browser download does not work offline), installed with apt-get when we are root;
+//   likewise lldb, gdb and debootstrap for the attach tests, clang-format for the agent's format check.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -60,6 +61,7 @@ ensurePackage('chromium', '/usr/bin/chromium', 'for the browser tests');
 ensurePackage('lldb', '/usr/bin/lldb', 'for the attach tests');
 ensurePackage('gdb', '/usr/bin/gdb', 'for the attach tests');
 ensurePackage('debootstrap', '/usr/sbin/debootstrap', 'to build the container root of the attach tests');
+ensurePackage('clang-format', '/usr/bin/clang-format', "for the agent's format check (scripts/check-agent-format.mjs)");
 
 const pythons = [];
 for (const exe of candidates()) {
