@@ -29,12 +29,12 @@ typedef struct ml_loc {
     uint64_t live_count, live_bytes;
     uint64_t saved_count, saved_bytes;
     uint64_t updated_seq;
-    int dirty;                  /* on the dirty list (loc stripe lock) */
+    int dirty; /* on the dirty list (loc stripe lock) */
     struct ml_loc *next_dirty;
 } ml_loc;
 
 typedef struct live_entry {
-    uint64_t key;   /* address | domain << 60; 0: empty */
+    uint64_t key; /* address | domain << 60; 0: empty */
     uint64_t size;
     ml_loc *loc;
 } live_entry;

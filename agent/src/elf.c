@@ -42,8 +42,14 @@ int ml_elf_read_dynamic(const struct dl_phdr_info *info, ml_dyninfo *d) {
         case DT_RELENT: d->relent = v; break;
         case DT_GNU_HASH: d->gnu_hash = (const uint32_t *)dyn_ptr(d->bias, v); break;
         case DT_HASH: d->sysv_hash = (const uint32_t *)dyn_ptr(d->bias, v); break;
-        case DT_RUNPATH: runpath = v; has_runpath = 1; break;
-        case DT_RPATH: rpath = v; has_rpath = 1; break;
+        case DT_RUNPATH:
+            runpath = v;
+            has_runpath = 1;
+            break;
+        case DT_RPATH:
+            rpath = v;
+            has_rpath = 1;
+            break;
         default: break;
         }
     }

@@ -49,7 +49,7 @@ typedef struct ml_patch {
 
 typedef struct ml_obj {
     uintptr_t bias;
-    const void *phdr;        /* with bias, identifies one load of one object */
+    const void *phdr; /* with bias, identifies one load of one object */
     struct ml_obj *next;
     ml_patch *patches;
     size_t npatches;
@@ -156,8 +156,8 @@ static int patch_push(patch_list *l, void **slot, void *orig, void *hook) {
 }
 
 /* One relocation: patch its slot if its symbol is hooked and the slot holds what we expect. */
-static void consider(const struct dl_phdr_info *info, const ml_dyninfo *d, uintptr_t offset, uint64_t rinfo, int64_t addend,
-                     int has_addend, patch_list *out) {
+static void consider(const struct dl_phdr_info *info, const ml_dyninfo *d, uintptr_t offset, uint64_t rinfo, int64_t addend, int has_addend,
+                     patch_list *out) {
     unsigned type = (unsigned)ELF_R_TYPE(rinfo);
     if (type != ML_R_JUMP_SLOT && type != ML_R_GLOB_DAT && type != ML_R_ABS64) return;
     size_t symidx = ELF_R_SYM(rinfo);

@@ -270,15 +270,15 @@ static int hook_fexecve(int fd, char *const argv[], char *const envp[]) {
 }
 
 /* execl, execlp, execle: the arguments into an array on the stack, then the v variant. */
-#define COLLECT_ARGS(first, ap, argv, n)                       \
-    do {                                                        \
-        va_list count_ap;                                       \
-        va_copy(count_ap, ap);                                  \
-        n = 1;                                                  \
-        while (va_arg(count_ap, char *) != NULL) n++;           \
-        va_end(count_ap);                                       \
-        argv = alloca((n + 1) * sizeof(char *));                \
-        argv[0] = (char *)(first);                              \
+#define COLLECT_ARGS(first, ap, argv, n)                                  \
+    do {                                                                  \
+        va_list count_ap;                                                 \
+        va_copy(count_ap, ap);                                            \
+        n = 1;                                                            \
+        while (va_arg(count_ap, char *) != NULL) n++;                     \
+        va_end(count_ap);                                                 \
+        argv = alloca((n + 1) * sizeof(char *));                          \
+        argv[0] = (char *)(first);                                        \
         for (size_t i_ = 1; i_ <= n; i_++) argv[i_] = va_arg(ap, char *); \
     } while (0)
 

@@ -97,8 +97,10 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     g_session++;
     if (g_session == 0) g_session = 1;
     uint64_t wall_ns = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
-    if (ml_header_write(c, &g_cgroup, wall_ns, ml_start_mono_ns, hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN, err, errlen) != 0) goto close_out;
-    if (ml_service_stream_begin() != 0 || ml_threads_begin(g_session) != 0 || ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0)) {
+    if (ml_header_write(c, &g_cgroup, wall_ns, ml_start_mono_ns, hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN, err, errlen) != 0)
+        goto close_out;
+    if (ml_service_stream_begin() != 0 || ml_threads_begin(g_session) != 0 ||
+        ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0)) {
         ml_set_err(err, errlen, "out of memory", 0);
         goto close_out;
     }

@@ -10,14 +10,14 @@
 
 ml_pyapi ml_py;
 
-#define RESOLVE(name)                                                                     \
-    do {                                                                                  \
-        void *sym = dlsym(RTLD_DEFAULT, #name);                                           \
-        if (sym == NULL) {                                                                \
-            if (missing == NULL) missing = #name;                                         \
-        } else {                                                                          \
-            memcpy(&ml_py.name, &sym, sizeof sym);                                        \
-        }                                                                                 \
+#define RESOLVE(name)                              \
+    do {                                           \
+        void *sym = dlsym(RTLD_DEFAULT, #name);    \
+        if (sym == NULL) {                         \
+            if (missing == NULL) missing = #name;  \
+        } else {                                   \
+            memcpy(&ml_py.name, &sym, sizeof sym); \
+        }                                          \
     } while (0)
 
 int ml_pyapi_init(char *err, size_t errlen) {

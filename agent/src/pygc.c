@@ -12,9 +12,9 @@
 #include "state.h"
 #include "thread.h"
 
-static void *g_callback;   /* our PyCFunction object (a new reference we own) */
-static void *g_callbacks;  /* gc.callbacks (a new reference we own) */
-static void *g_gc;         /* the gc module */
+static void *g_callback;  /* our PyCFunction object (a new reference we own) */
+static void *g_callbacks; /* gc.callbacks (a new reference we own) */
+static void *g_gc;        /* the gc module */
 static uint64_t g_start_ns;
 static uint64_t g_start_seq; /* seq when the running collection started */
 static struct {

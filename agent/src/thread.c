@@ -23,11 +23,11 @@ static __thread ml_thread *tls_thread;
 static __thread uint32_t tls_session; /* the session tls_thread belongs to; 0: none */
 
 static pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static ml_thread *g_threads;     /* registered in this session (registry mutex) */
-static ml_thread *g_free;        /* recycled states of threads that are gone */
+static ml_thread *g_threads; /* registered in this session (registry mutex) */
+static ml_thread *g_free;    /* recycled states of threads that are gone */
 static uint32_t g_next_stream;
 static uint32_t g_session;
-static ml_thread_totals g_gone;  /* counters of threads already reaped */
+static ml_thread_totals g_gone; /* counters of threads already reaped */
 
 static pthread_key_t g_key;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;

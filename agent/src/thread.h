@@ -12,17 +12,17 @@
 #include "pystack.h"
 
 typedef struct ml_thread {
-    ml_stream stream;            /* its lock protects everything below that changes after registration */
+    ml_stream stream; /* its lock protects everything below that changes after registration */
     pid_t tid;
     uint64_t pthread_id;
     uint32_t session;
-    int exiting;                 /* the pthread key destructor ran */
+    int exiting; /* the pthread key destructor ran */
     uint64_t exit_ns;
-    struct ml_thread *next;      /* registry list (registry mutex) */
+    struct ml_thread *next; /* registry list (registry mutex) */
     uint64_t allocations, frees, bytes_allocated;
     ml_pystack py;
     ml_nstack native;
-    ml_aggthread agg;            /* --aggregate: this thread's locations */
+    ml_aggthread agg; /* --aggregate: this thread's locations */
 } ml_thread;
 
 /* The calling thread's state in the current session, registering it on first use (the caller holds the

@@ -12,8 +12,7 @@
 #include "../src/elf.h"
 
 void elf_check_marker(void);
-void elf_check_marker(void) {
-}
+void elf_check_marker(void) {}
 
 /* The protection of the mapping holding addr, from /proc/self/maps (PROT_* bits); -1 if none. */
 static int maps_prot(uintptr_t addr) {
