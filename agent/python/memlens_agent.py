@@ -167,8 +167,9 @@ class AgentSession:
 
     @property
     def active(self):
-        """Whether the agent is tracking this process now."""
-        return bool(self._lib.memlens_active())
+        """Whether this session is tracking the process now (a session that stopped is not, even while a
+        later one tracks)."""
+        return _current is self and bool(self._lib.memlens_active())
 
     @property
     def output(self):

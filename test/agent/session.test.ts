@@ -38,6 +38,8 @@ for (const py of testPythons()) {
     assert.equal(f.get('active after stop'), 'False');
     assert.equal(f.get('at_stop ran'), 'True');
     assert.equal(f.get('current after stop'), 'None');
+    assert.equal(f.get('first session active'), 'False');
+    assert.equal(f.get('second session active'), 'True', "a stopped session's stop() leaves a later session alone");
     assert.match(f.get('existing file') ?? '', /^cannot create the capture file .*first-.*\.mlens: File exists/);
     assert.equal(f.get('done'), 'True');
 

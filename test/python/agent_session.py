@@ -60,6 +60,9 @@ session.unwrap_threading()
 
 second = memlens_agent.AgentSession(library)
 second.start(out2, argv=["agent_session.py", "second"])
+session.stop()  # the first session is over: this leaves the second one running
+fact("first session active", session.active)
+fact("second session active", second.active)
 KEEP.append(bytearray(4_444_444))  # recorded in the second capture
 second.stop()
 try:
