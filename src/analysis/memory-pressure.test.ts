@@ -10,7 +10,21 @@ import { timeline } from './memory-timeline.js';
 
 function sample(timeNs: number, someAvg10: number, fullAvg10?: number): PressureRecord {
   const full = fullAvg10 === undefined ? undefined : 0;
-  return { type: 'pressure', stream: 0, seq: timeNs, timeNs, source: '/proc/pressure/memory', someAvg10, someAvg60: 0, someAvg300: 0, someTotalUs: 0, fullAvg10, fullAvg60: full, fullAvg300: full, fullTotalUs: full };
+  return {
+    type: 'pressure',
+    stream: 0,
+    seq: timeNs,
+    timeNs,
+    source: '/proc/pressure/memory',
+    someAvg10,
+    someAvg60: 0,
+    someAvg300: 0,
+    someTotalUs: 0,
+    fullAvg10,
+    fullAvg60: full,
+    fullAvg300: full,
+    fullTotalUs: full,
+  };
 }
 
 const at = (xs: readonly PressureRecord[]): number[] => xs.map((p) => p.timeNs);
@@ -39,7 +53,14 @@ function program(addPressure: (p: ProgramCapture) => void): Uint8Array {
   const p = new ProgramCapture();
   p.thread(1, 100, 'MainThread', 0);
   for (let t = 0; t <= 6; t++) {
-    p.alloc(1, [['<module>', 1], ['grow', 5]], MiB);
+    p.alloc(
+      1,
+      [
+        ['<module>', 1],
+        ['grow', 5],
+      ],
+      MiB,
+    );
     if (t === 3) addPressure(p);
     p.snapshot(t * SEC, { rss: (40 + t) * MiB, file: 8 * MiB, cgroupUsage: (50 + t) * MiB, cgroupLimit: 64 * MiB });
   }

@@ -50,5 +50,8 @@ export function markersWithPressure(model: { readonly markers: readonly MarkerRe
   if (crossings.length === 0) return model.markers;
   const derived: MarkerRecord[] = crossings.map((p) => ({ type: 'marker', stream: p.stream, seq: p.seq, timeNs: p.timeNs, kind: MEMORY_PRESSURE, label: pressureLabel(p) }));
   // Stable: markers of the same time keep the capture's order, the derived one after them.
-  return [...model.markers, ...derived].map((m, i) => ({ m, i })).sort((a, b) => a.m.timeNs - b.m.timeNs || a.i - b.i).map((x) => x.m);
+  return [...model.markers, ...derived]
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => a.m.timeNs - b.m.timeNs || a.i - b.i)
+    .map((x) => x.m);
 }

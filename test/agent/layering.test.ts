@@ -57,7 +57,9 @@ test("each function is declared in its own file's header, and agent.h declares e
   // from _Py_DebugOffsets, which agent/test/layout_check.c compiles against without the rest.
   const headers = (file: string): string[] => (file === 'pyframes' ? ['pyframes.h', 'pylayout.h'] : [`${file}.h`]);
   for (const [file, functions] of Object.entries(g.functions)) {
-    const text = headers(file).map((h) => readFileSync(join(REPO_ROOT, 'agent', 'src', h), 'utf8')).join('\n');
+    const text = headers(file)
+      .map((h) => readFileSync(join(REPO_ROOT, 'agent', 'src', h), 'utf8'))
+      .join('\n');
     for (const fn of functions) {
       if (local.has(fn)) continue;
       assert.match(text, new RegExp(`\\b${fn}\\(`), `${fn} (defined in ${file}.c) is not declared in ${headers(file).join(' or ')}`);

@@ -16,7 +16,12 @@ after(tmp.remove);
 const LIBRARY = join(REPO_ROOT, 'agent', 'build', 'libmemlens_agent.so');
 
 function facts(stdout: string): Map<string, string> {
-  return new Map(stdout.trimEnd().split('\n').map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)] as [string, string]));
+  return new Map(
+    stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)] as [string, string]),
+  );
 }
 
 for (const py of testPythons()) {
@@ -49,7 +54,10 @@ for (const py of testPythons()) {
     assert.equal(first.records('trailer').length, 1);
     assert.deepEqual(first.header?.argv.slice(1), ['agent_session.py', 'first']);
     const big1 = await sizes(out1);
-    assert.ok(big1.some((s) => s >= 1_111_111 && s < 1_112_000), `the tracked buffer is in the first capture (${big1.join(', ')})`);
+    assert.ok(
+      big1.some((s) => s >= 1_111_111 && s < 1_112_000),
+      `the tracked buffer is in the first capture (${big1.join(', ')})`,
+    );
     assert.ok(!big1.some((s) => s >= 2_222_222 && s < 2_223_000), 'nothing from the quiet region');
     assert.ok(!big1.some((s) => s >= 3_333_333), 'nothing after stop');
     const big2 = await sizes(out2);
