@@ -210,7 +210,9 @@ def _name_thread(native_id, name):
 
 
 def _wrap_threading():
-    """Names threads as they start (THREAD_NAME) and hides threading's own frames at their root."""
+    """Names threads as they start (THREAD_NAME). threading's frames at a thread's root (_bootstrap,
+    _bootstrap_inner) and this wrapper's stay in its stacks: reports hide them unless asked
+    (--show-internal-frames), as they hide runpy's."""
     import threading
 
     original = threading.Thread._bootstrap_inner
@@ -229,9 +231,6 @@ def _wrap_threading():
                 _agent.memlens_thread_done()
 
     threading.Thread._bootstrap_inner = _memlens_bootstrap_inner
-    _hide(threading.Thread._bootstrap.__code__)
-    _hide(_memlens_bootstrap_inner.__code__)
-    _hide(original.__code__)
 
 
 def _census_in_capture(label):
@@ -364,10 +363,10 @@ def _exec_main(code, main_dict):
 
 
 def _run_module(name, alter_argv):
+    # runpy's frames are in the program's stacks and tracebacks, as under python3 -m (reports hide them
+    # unless --show-internal-frames).
     import runpy
 
-    _hide(runpy._run_module_as_main.__code__)
-    _hide(runpy._run_code.__code__)
     runpy._run_module_as_main(name, alter_argv)
 
 
