@@ -10,7 +10,7 @@
  * that seq is not after the global peak's seq, its live counters are the ones it had at the peak and are
  * copied to saved-peak first. A reader takes `live` if updated_seq <= peak_seq, otherwise `saved_peak`.
  *
- * Mappings (mmap, mremap) are kept apart, as sorted disjoint pieces (see "mappings" below): munmap may
+ * Mappings (mmap, mremap) are kept apart, as sorted disjoint pieces (mappings.h): munmap may
  * remove any part of one or several of them.
  *
  * Changed locations are pushed (once) on a lock-free list that the service thread takes whole for each
@@ -23,6 +23,7 @@
 #include "agent.h"
 #include "common.h"
 #include "encode.h"
+#include "mappings.h"
 #include "mem.h"
 
 typedef struct ml_loc {
@@ -61,17 +62,10 @@ static atomic_uint_fast64_t g_peak_seq;
 static atomic_flag g_peak_lock = ATOMIC_FLAG_INIT;
 static int g_ready;
 
-/* Mappings: see "mappings" below. */
-typedef struct map_piece {
-    uint64_t start, end;   /* the live piece */
-    uint64_t ostart, oend; /* its mapping as allocated: every piece of it lies inside, and no other
-                            * live mapping has the same range (it would have replaced this one) */
-    ml_loc *loc;
-} map_piece;
-
+/* mmap and mremap allocations, as pieces (mappings.h): munmap may remove any part of them. One mutex: the
+ * kernel serializes a process's mmap and munmap calls on its own lock anyway. */
 static pthread_mutex_t g_maps_lock = PTHREAD_MUTEX_INITIALIZER;
-static map_piece *g_maps;
-static size_t g_maps_n, g_maps_cap;
+static ml_mappings g_maps;
 
 static inline uint64_t mix(uint64_t x) {
     x ^= x >> 33;
@@ -107,8 +101,7 @@ int ml_aggregate_begin(void) {
     atomic_store(&g_heap, 0);
     atomic_store(&g_peak, 0);
     atomic_store(&g_peak_seq, 0);
-    g_maps = NULL;
-    g_maps_n = g_maps_cap = 0;
+    memset(&g_maps, 0, sizeof g_maps);
     g_ready = 1;
     return 0;
 }
@@ -242,105 +235,28 @@ static void raise_peak(uint64_t heap, uint64_t seq) {
     atomic_flag_clear_explicit(&g_peak_lock, memory_order_release);
 }
 
-/* ── mappings ──────────────────────────────────────────────────────────────────────────────────────
- *
- * mmap and mremap allocations are sorted, disjoint [start, end) pieces, not entries keyed by address:
- * munmap may remove the head, the tail or a hole of a mapping, or several mappings at once, and a MAP_FIXED
- * mapping replaces whatever it covers. A mapping split in pieces stays one allocation for the counts: its
- * count drops when its last piece goes, as the full capture's reader counts it (src/model/
- * mapped-regions.ts), so both modes give the same high-water mark and leaks. One mutex guards the table:
- * the kernel serializes a process's mmap and munmap calls on its own lock anyway, and mappings are few
- * (thousands: Python's arenas, large buffers), so a sorted array with binary search and memmove serves. */
+/* ── mappings ──────────────────────────────────────────────────────────────────────────────────── */
 
-/* Index of the first piece whose end is above addr. */
-static size_t maps_first_ending_after(uint64_t addr) {
-    size_t lo = 0, hi = g_maps_n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (g_maps[mid].end <= addr) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
+struct unmap_ctx {
+    uint64_t seq;
+};
+
+/* Part of a mapping went away: the heap and its location lose the bytes; the location loses an
+ * allocation when it was the mapping's last piece, as the full capture's reader counts it. */
+static void on_unmapped(void *owner, uint64_t bytes, int ended, void *ctx) {
+    atomic_fetch_sub(&g_heap, bytes);
+    loc_change(owner, ((struct unmap_ctx *)ctx)->seq, 0, bytes, ended ? 1 : 0);
 }
 
-/* Room for one more piece; -1 if the agent cannot get memory. */
-static int maps_reserve_one(void) {
-    if (g_maps_n < g_maps_cap) return 0;
-    size_t cap = g_maps_cap ? g_maps_cap * 2 : 256;
-    map_piece *t = ml_mem_alloc(cap * sizeof *t);
-    if (t == NULL) return -1;
-    if (g_maps_n) memcpy(t, g_maps, g_maps_n * sizeof *t);
-    ml_mem_free(g_maps, g_maps_cap * sizeof *g_maps);
-    g_maps = t;
-    g_maps_cap = cap;
-    return 0;
-}
-
-/* Whether a piece of the mapping `p` belonged to is still live. */
-static int maps_origin_live(const map_piece *p) {
-    for (size_t i = maps_first_ending_after(p->ostart); i < g_maps_n && g_maps[i].start < p->oend; i++) {
-        if (g_maps[i].ostart == p->ostart && g_maps[i].oend == p->oend) return 1;
-    }
-    return 0;
-}
-
-/* Removes [addr, addr + size) from the live mappings (size 0: the piece that starts at addr, as the
- * reader takes a FREE of size 0) and applies the frees. Caller holds g_maps_lock. */
+/* Caller holds g_maps_lock. */
 static void maps_unmap(uint64_t seq, uint64_t addr, uint64_t size) {
-    size_t i = maps_first_ending_after(addr);
-    if (size == 0) {
-        if (i >= g_maps_n || g_maps[i].start != addr) return;
-        size = g_maps[i].end - addr;
-    }
-    uint64_t end = addr + size < addr ? UINT64_MAX : addr + size;
-    int can_split = maps_reserve_one() == 0;
-    while (i < g_maps_n && g_maps[i].start < end) {
-        map_piece p = g_maps[i];
-        uint64_t cut_start = p.start > addr ? p.start : addr;
-        uint64_t cut_end = p.end < end ? p.end : end;
-        int keep_head = cut_start > p.start, keep_tail = cut_end < p.end;
-        unsigned ended = 0;
-        if (keep_head && keep_tail) {
-            if (!can_split) {
-                i++; /* no memory for the second piece: the hole stays counted */
-                continue;
-            }
-            memmove(&g_maps[i + 2], &g_maps[i + 1], (g_maps_n - i - 1) * sizeof *g_maps);
-            g_maps[i].end = cut_start;
-            g_maps[i + 1] = p;
-            g_maps[i + 1].start = cut_end;
-            g_maps_n++;
-            i += 2;
-        } else if (keep_head) {
-            g_maps[i].end = cut_start;
-            i++;
-        } else if (keep_tail) {
-            g_maps[i].start = cut_end;
-            i++;
-        } else {
-            memmove(&g_maps[i], &g_maps[i + 1], (g_maps_n - i - 1) * sizeof *g_maps);
-            g_maps_n--;
-            ended = !maps_origin_live(&p);
-        }
-        atomic_fetch_sub(&g_heap, cut_end - cut_start);
-        loc_change(p.loc, seq, 0, cut_end - cut_start, ended);
-    }
-}
-
-/* Adds a mapping whose range is free (maps_unmap first). 0 if it is tracked. Caller holds g_maps_lock. */
-static int maps_add(uint64_t addr, uint64_t size, ml_loc *l) {
-    if (size == 0 || maps_reserve_one() != 0) return -1;
-    size_t i = maps_first_ending_after(addr);
-    memmove(&g_maps[i + 1], &g_maps[i], (g_maps_n - i) * sizeof *g_maps);
-    g_maps[i] = (map_piece){addr, addr + size, addr, addr + size, l};
-    g_maps_n++;
-    return 0;
+    struct unmap_ctx ctx = {seq};
+    ml_mappings_unmap(&g_maps, addr, size, on_unmapped, &ctx);
 }
 
 static int maps_contain(uint64_t addr) {
     pthread_mutex_lock(&g_maps_lock);
-    size_t i = maps_first_ending_after(addr);
-    int in = i < g_maps_n && g_maps[i].start <= addr;
+    int in = ml_mappings_contain(&g_maps, addr);
     pthread_mutex_unlock(&g_maps_lock);
     return in;
 }
@@ -375,7 +291,7 @@ void ml_aggregate_alloc(ml_aggthread *a, uint32_t stream, uint64_t seq, uint64_t
     if (allocator == ML_A_MMAP || allocator == ML_A_MREMAP) {
         pthread_mutex_lock(&g_maps_lock);
         maps_unmap(seq, addr, size); /* MAP_FIXED replaced what it covers */
-        int tracked = maps_add(addr, size, l) == 0;
+        int tracked = ml_mappings_add(&g_maps, addr, size, l) == 0;
         pthread_mutex_unlock(&g_maps_lock);
         if (tracked) {
             raise_peak(atomic_fetch_add(&g_heap, size) + size, seq);
@@ -522,9 +438,7 @@ void ml_aggregate_end(void) {
         g_addr[i].tab = NULL;
         g_addr[i].cap = g_addr[i].used = 0;
     }
-    ml_mem_free(g_maps, g_maps_cap * sizeof *g_maps);
-    g_maps = NULL;
-    g_maps_n = g_maps_cap = 0;
+    ml_mappings_release(&g_maps);
     ml_arena_release(&g_loc_arena);
     atomic_store(&g_dirty, NULL);
 }
