@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
-import { NODE_FLAGS } from '../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../src/util/node-flags.js';
 import { MEMLENS_BIN, memlensRun, tempDir } from './support/memlens-run.js';
 import { label, testPythons } from './support/pythons.js';
 
@@ -70,7 +70,7 @@ for (const py of testPythons()) {
       assert.deepEqual(holding(shown, 5_000_000, [...THREAD_INTERNAL, 'run', 'worker']).sort(), ['_bootstrap', '_bootstrap_inner', '_memlens_bootstrap_inner', 'run', 'worker']);
     });
 
-    test('-m: runpy frames hidden by default, shown with --show-internal-frames; the traceback is python3\'s', async () => {
+    test("-m: runpy frames hidden by default, shown with --show-internal-frames; the traceback is python3's", async () => {
       const r = await memlensRun({ python: py.python, files: { 'boom.py': MODULE }, program: ['-m', 'boom'], output: 'mod.mlens' }, tmp.dir);
       const plain = await promisify(execFile)(py.python, ['-m', 'boom'], { cwd: tmp.dir }).then(
         () => assert.fail('python3 -m boom should fail'),

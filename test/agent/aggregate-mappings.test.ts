@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadModel } from '../../src/cli/load-model.js';
 import { Allocator } from '../../src/capture/format.js';
+import type { SiteId } from '../../src/model/ids.js';
 import type { CaptureModel } from '../../src/model/model.js';
 import { memoryIo } from '../support/memory-io.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
@@ -37,7 +38,7 @@ interface Figures {
 
 const zero = (): Figures => ({ peakBytes: 0, peakCount: 0, liveBytes: 0, liveCount: 0, totalBytes: 0, totalCount: 0 });
 
-function add(into: Figures, model: CaptureModel, site: number): void {
+function add(into: Figures, model: CaptureModel, site: SiteId): void {
   const c = model.sites.columns;
   into.peakBytes += c.peakBytes.array[site] as number;
   into.peakCount += c.peakCount.array[site] as number;
@@ -54,14 +55,17 @@ function add(into: Figures, model: CaptureModel, site: number): void {
 function figures(model: CaptureModel, allocators: readonly number[]): { byLine: Map<number, Figures>; byStack: Map<string, Figures> } {
   const byLine = new Map<number, Figures>();
   const byStack = new Map<string, Figures>();
-  for (let s = 0; s < model.sites.size; s++) {
+  for (let s = 0 as SiteId; s < model.sites.size; s++) {
     if (!allocators.includes(model.sites.allocator(s))) continue;
     const frames = model.frames.stack(model.sites.pyStack(s), model.sites.nativeStack(s), SHOW_ALL).map((id) => model.frames.frame(id));
     const leaf = frames.findLast((f) => f.file === PROGRAM_PATH);
     if (leaf?.line === undefined || leaf.line === null) continue;
     const line = leaf.line;
     add(byLine.get(line) ?? byLine.set(line, zero()).get(line)!, model, s);
-    const key = `${model.sites.allocator(s)} ${frames.filter((f) => f.file === PROGRAM_PATH).map((f) => `${f.function}:${f.line}`).join('<')}`;
+    const key = `${model.sites.allocator(s)} ${frames
+      .filter((f) => f.file === PROGRAM_PATH)
+      .map((f) => `${f.function}:${f.line}`)
+      .join('<')}`;
     add(byStack.get(key) ?? byStack.set(key, zero()).get(key)!, model, s);
   }
   return { byLine, byStack };
@@ -145,7 +149,10 @@ for (const py of testPythons()) {
       // Level by level (each depth is its own stack), both modes name the same allocations at the peak.
       const spikeLines = [`spike:${L('SPIKE-MAP')}`, `spike:${L('SPIKE-MALLOC')}`];
       const peakSet = (m: Map<string, Figures>): [string, number, number][] =>
-        [...m].filter(([k, f]) => f.peakCount > 0 && spikeLines.some((leaf) => k.endsWith(`<${leaf}`))).map(([k, f]): [string, number, number] => [k, f.peakBytes, f.peakCount]).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+        [...m]
+          .filter(([k, f]) => f.peakCount > 0 && spikeLines.some((leaf) => k.endsWith(`<${leaf}`)))
+          .map(([k, f]): [string, number, number] => [k, f.peakBytes, f.peakCount])
+          .sort((a, b) => (a[0] < b[0] ? -1 : 1));
       assert.equal(peakSet(stacks[0]!).length, 16, 'one mapping and one malloc per level of the 8-deep spike');
       assert.deepEqual(peakSet(stacks[1]!), peakSet(stacks[0]!));
     });

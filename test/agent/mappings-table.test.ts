@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import type { SiteId } from '../../src/model/ids.js';
 import { MappedRegions } from '../../src/model/mapped-regions.js';
 import { compile, STRICT_CFLAGS } from '../pyframes/support.js';
 import { tempDir } from '../support/memlens-run.js';
@@ -50,7 +51,7 @@ function script(seed: number, ops: number): { input: string; expected: string[] 
   const add = (addr: number, size: number): void => {
     input.push(`a ${addr} ${size} ${owner}`);
     unmap(addr, size);
-    regions.add(addr, size, owner, 0);
+    regions.add(addr, size, owner as SiteId, 0);
     expected.push('ok');
     owner++;
   };

@@ -104,7 +104,8 @@ describe('memory a program keeps after a freed workload, with and without memlen
         assert.equal(under.records, RECORDS);
         const g0 = grow(plain);
         const g1 = grow(under);
-        const figures = `memlens run ${mode.join(' ') || '(default)'}: RSS ${under.rss.join(' → ')} KiB, blocks ${under.blocks.join(' → ')}; ` +
+        const figures =
+          `memlens run ${mode.join(' ') || '(default)'}: RSS ${under.rss.join(' → ')} KiB, blocks ${under.blocks.join(' → ')}; ` +
           `without: RSS ${plain.rss.join(' → ')} KiB, blocks ${plain.blocks.join(' → ')}`;
         assert.ok(g1.blocks <= g0.blocks + BLOCK_SLACK, `the load left ${g1.blocks - g0.blocks} more blocks alive under memlens. ${figures}`);
         assert.ok(g1.rss <= g0.rss + RSS_SLACK_KIB, `RSS grew ${g1.rss - g0.rss} KiB more under memlens. ${figures}`);
