@@ -251,8 +251,9 @@ class AgentSession:
     # ── threads and the collector ────────────────────────────────────────────────────────────────────
 
     def wrap_threading(self):
-        """Names threads as they start (THREAD_NAME), says when their run() returned, and leaves threading's
-        own frames out of their stacks. Call before start(): the wrapping itself is not the program's."""
+        """Names threads as they start (THREAD_NAME), says when their run() returned. threading's frames at a
+        thread's root and this wrapper's stay in its stacks: reports hide them unless --show-internal-frames.
+        Call before start(): the wrapping itself is not the program's."""
         import threading
 
         if self._threading_original is not None:
@@ -275,9 +276,6 @@ class AgentSession:
 
         threading.Thread._bootstrap_inner = _memlens_bootstrap_inner
         self._threading_original = original
-        self.hide_code(threading.Thread._bootstrap.__code__)
-        self.hide_code(_memlens_bootstrap_inner.__code__)
-        self.hide_code(original.__code__)
 
     def unwrap_threading(self):
         """Puts threading back as wrap_threading() found it."""

@@ -79,10 +79,10 @@ def _exec_main(code, main_dict):
 
 
 def _run_module(name, alter_argv):
+    # runpy's frames are in the program's stacks and tracebacks, as under python3 -m (reports hide them
+    # unless --show-internal-frames).
     import runpy
 
-    _session.hide_code(runpy._run_module_as_main.__code__)
-    _session.hide_code(runpy._run_code.__code__)
     runpy._run_module_as_main(name, alter_argv)
 
 
