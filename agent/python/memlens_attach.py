@@ -20,8 +20,7 @@ def _memlens_attach_main(request_json):
 
     def report(text):
         tmp = status_path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text + "\n")
+        _write_private(tmp, text + "\n")
         os.replace(tmp, status_path)
 
     try:
@@ -41,6 +40,20 @@ def _memlens_attach_main(request_json):
         b = sys.modules.get("memlens_bootstrap")
         if getattr(b, "_agent", None) is not None:
             b._agent.memlens_quiet(0)
+
+
+def _write_private(path, text):
+    """Writes a new file only its owner may read (what the program is doing is nobody else's business),
+    replacing whatever had the name, never writing through a link."""
+    import os
+
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def _bootstrap_module(directory):
@@ -110,10 +123,12 @@ def _after_start(b, request, output):
     import threading
 
     b._name_existing_threads()
+    b._attach_dir = request["dir"]
+    b._attach_capture_inside = bool(output) and output.startswith(request["dir"] + "/")
     if not getattr(b, "_attach_atexit", False):
         import atexit
 
-        atexit.register(b._stop)
+        atexit.register(_at_exit, b)
         b._attach_atexit = True
     duration = request.get("duration")
     if duration:
@@ -122,7 +137,7 @@ def _after_start(b, request, output):
         def stop_after():
             _end_tracking(b)
             try:
-                open(ended, "w").close()  # tells memlens's collector the capture is final
+                _write_private(ended, "")  # tells memlens's collector the capture is final
             except OSError:
                 pass
             try:
@@ -158,8 +173,7 @@ def _census(request):
         result["paths"] = census.paths_for_ids([o["id"] for o in result["largest_objects"][:paths]])
     result["pid"] = os.getpid()
     tmp = os.path.join(directory, "census.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(result, f)
+    _write_private(tmp, json.dumps(result))
     os.replace(tmp, os.path.join(directory, "census.json"))
     return "ok census pause_ms=%s" % result["pause_ms"]
 
@@ -192,11 +206,45 @@ def _detach(request):
     return "ok detached pid=%d output=%s" % (os.getpid(), b._output or "socket")
 
 
+def _at_exit(b):
+    """The program ends while tracked: the capture is finished, and the attach directory does not stay in
+    /tmp. If the capture itself is in it (a target in another mount namespace), it stays for memlens's
+    collector, which copies it out and removes the directory; "ended" tells it the capture is final."""
+    b._stop()
+    directory = getattr(b, "_attach_dir", None)
+    if not directory:
+        return
+    b._attach_dir = None
+    try:
+        if getattr(b, "_attach_capture_inside", False):
+            _write_private(directory + "/ended", "")
+        else:
+            _remove_directory(directory)
+    except Exception:  # noqa: BLE001 - the program is ending; nothing may disturb that
+        pass
+
+
+def _remove_directory(directory):
+    """Unlinks what is in the attach directory (files only: memlens makes no subdirectories) and the directory."""
+    import os
+
+    for name in os.listdir(directory):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass
+
+
 def _end_tracking(b):
     """Stops the agent (hooks restored, trailer written) and undoes what the attach changed in Python."""
     import threading
 
     b._stop()
+    b._attach_dir = None  # memlens removes the directory itself once tracking ended this way
     original = getattr(b, "_attach_original_bootstrap_inner", None)
     if original is not None:
         threading.Thread._bootstrap_inner = original
