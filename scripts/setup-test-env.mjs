@@ -3,12 +3,14 @@
 // - one virtualenv per CPython >= 3.9 found on the machine (pyenv versions, /usr/bin/python3), with numpy;
 // - .cache/pythons.json: the list the tests iterate over (test/support/pythons.ts reads it);
 // - Debian's chromium at /usr/bin/chromium for the HTML report's browser tests (playwright-core drives it;
-//   playwright's own browser download does not work offline), installed with apt-get when we are root.
+//   playwright's own browser download does not work offline), installed with apt-get when we are root;
+// - a second, unprivileged user for the security tests (scripts/test-user.mjs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureTestUser } from './test-user.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = join(root, '.cache');
@@ -60,6 +62,7 @@ ensurePackage('chromium', '/usr/bin/chromium', 'for the browser tests');
 ensurePackage('lldb', '/usr/bin/lldb', 'for the attach tests');
 ensurePackage('gdb', '/usr/bin/gdb', 'for the attach tests');
 ensurePackage('debootstrap', '/usr/sbin/debootstrap', 'to build the container root of the attach tests');
+ensureTestUser();
 
 const pythons = [];
 for (const exe of candidates()) {
