@@ -65,9 +65,13 @@ def _bootstrap_module(directory):
     if module is not None:
         return module
     sys.path.insert(0, directory)
+    # No __pycache__ in the attach directory: it is removed file by file, never recursively.
+    bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
     try:
         import memlens_bootstrap as module
     finally:
+        sys.dont_write_bytecode = bytecode
         try:
             sys.path.remove(directory)
         except ValueError:
