@@ -163,11 +163,17 @@ def _census(request):
     import importlib.util
     import json
     import os
+    import sys
 
     directory = request["dir"]
     spec = importlib.util.spec_from_file_location("memlens_census", os.path.join(directory, "memlens_census.py"))
     census = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(census)
+    bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # no __pycache__ in the attach directory
+    try:
+        spec.loader.exec_module(census)
+    finally:
+        sys.dont_write_bytecode = bytecode
     options = request.get("config") or {}
     result = census.census(time_budget_s=float(options.get("time_budget_s", 5.0)), top_types=int(options.get("top_types", 50)))
     paths = int(options.get("paths", 0))
