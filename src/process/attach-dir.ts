@@ -28,6 +28,7 @@ import type { AgentFiles } from './agent-files.js';
 import { isAlive } from './proc.js';
 
 export const ATTACH_DIR_PREFIX = 'memlens-attach-';
+const STALE_STATE_MS = 3600_000;
 
 /** Who the directory is for: the target process and its user. */
 export interface DirTarget {
@@ -252,9 +253,13 @@ function needPrivateDir(): PrivateDir {
 export function writeSessionState(s: Session, state: SessionState): void {
   const dir = needPrivateDir();
   try {
+    // A state whose process is gone, left for more than an hour (a collector killed with it): a collector
+    // still finalizing a target that just ended must find its state.
     for (const n of listPrivateFiles(dir, 'attach-')) {
       const m = /^attach-(\d+)-(\d+)-[0-9a-f]+\.(json|claimed)$/.exec(n);
-      if (m !== null && (!isAlive(Number(m[1])) || processStartTime(Number(m[1])) !== m[2])) removePrivateFile(dir, n);
+      if (m === null || (isAlive(Number(m[1])) && processStartTime(Number(m[1])) === m[2])) continue;
+      const age = Date.now() - (lstatAt(dir.fd, n)?.mtimeMs ?? Date.now());
+      if (age > STALE_STATE_MS) removePrivateFile(dir, n);
     }
     const stored: StoredState = { ...state, dir: s.name, dev: s.dev, ino: s.ino };
     writePrivateFile(dir, stateName(s.key), JSON.stringify(stored, null, 2));

@@ -63,7 +63,12 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   const session = t.createSession(target, files);
   const targetOutput = target.sameRoot ? userOutput : `${session.targetDir}/capture.mlens`;
   const state = { pid, startedAt: Date.now(), targetOutput, userOutput, compress: !booleanOption(options, 'no-compress'), duration, force };
-  t.writeSessionState(session, state);
+  try {
+    t.writeSessionState(session, state);
+  } catch (e) {
+    t.removeSession(session);
+    throw e;
+  }
   const started = performance.now();
   // Ctrl-C while waiting for the target: withdraw the request and leave the target as it was.
   const abort = new AbortController();
