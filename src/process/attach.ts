@@ -189,7 +189,9 @@ async function waitForStatus(pid: number, session: Session, opts: InjectOptions)
       throw new TargetError(`PID ${pid}: ${e.message}`);
     }
     if (bytes !== undefined) {
-      const text = bytes.toString('utf8').trim();
+      // The target wrote it: it goes into memlens's messages without a control character or a direction
+      // override that could rewrite the user's terminal.
+      const text = bytes.toString('utf8').trim().replace(/[\p{Cc}\p{Cf}]/gu, '\uFFFD');
       if (text !== '') return text;
     }
     if (!isAlive(pid)) throw new TargetError(`PID ${pid} exited during the attach`);
