@@ -42,7 +42,7 @@ async function startTarget(): Promise<{ child: ChildProcess; pid: number; output
 }
 
 /** The attacker: the target's user, in the container, doing `what` to PID's attach directory. */
-async function attack(pid: number, what: 'links' | 'swap-dir', hostPath: string): Promise<string> {
+async function attack(pid: number, what: 'links' | 'swap-dir' | 'status', hostPath: string): Promise<string> {
   const child = spawnInContainer(['/usr/bin/python3.14', `/tmp/${tag}-attacker.py`, String(pid), what, hostPath], { stdio: ['ignore', 'pipe', 'pipe'] }, otherUser());
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -91,6 +91,22 @@ test('an attach directory the container swapped for a link to a host directory i
     assert.deepEqual(readdirSync(hostDir), [], 'nothing was written in the host directory');
     assert.equal(victimIntact(arena), undefined);
     assert.equal(target.child.exitCode, null, `the target runs on: ${target.output()}`);
+  } finally {
+    target.child.kill('SIGKILL');
+    for (const n of readdirSync(join(root, 'tmp')).filter((x) => x.startsWith(`memlens-attach-${target.pid}-`))) rmSync(join(root, 'tmp', n), { recursive: true, force: true });
+  }
+});
+
+test("a status line the target wrote reaches memlens's messages without terminal escapes", async () => {
+  const target = await startTarget();
+  try {
+    const a = memlensAsRoot(['attach', String(target.pid), '-o', join(arena.root, 'status.mlens'), '--method', 'remote-exec'], { home: arena.home });
+    assert.equal(a.code, 0, a.stderr);
+    await attack(target.pid, 'status', '-');
+    const d = memlensAsRoot(['detach', String(target.pid), '--method', 'remote-exec'], { home: arena.home });
+    assert.equal(d.code, 1, d.stderr);
+    assert.match(d.stderr, /owned/, 'the hostile status is shown');
+    for (const c of ['\u001b', '\u0007', '\u202e']) assert.ok(!d.stderr.includes(c), JSON.stringify(d.stderr));
   } finally {
     target.child.kill('SIGKILL');
     for (const n of readdirSync(join(root, 'tmp')).filter((x) => x.startsWith(`memlens-attach-${target.pid}-`))) rmSync(join(root, 'tmp', n), { recursive: true, force: true });
