@@ -32,6 +32,10 @@ def _memlens_attach_main(request_json):
         except BaseException as e:  # noqa: B036 - nothing may escape into the target
             result = "error: %s: %s" % (type(e).__name__, e)
         try:
+            # Writing the status is memlens's work, not the program's: not recorded.
+            b = sys.modules.get("memlens_bootstrap")
+            if getattr(b, "_agent", None) is not None:
+                b._agent.memlens_quiet(1)
             report(result)
         except Exception:
             pass
@@ -51,8 +55,9 @@ def _write_private(path, text):
         os.unlink(path)
     except FileNotFoundError:
         pass
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), 0o600)
-    with os.fdopen(fd, "w") as f:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    # The built-in open with an opener: os.fdopen would import io machinery in the target.
+    with open(path, "w", opener=lambda p, _flags: os.open(p, flags, 0o600)) as f:
         f.write(text)
 
 
