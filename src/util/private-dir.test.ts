@@ -55,9 +55,17 @@ test("another user's directory, or a link, in its place is not used; a loose one
   mkdirSync(join(work, 'elsewhere'));
   symlinkSync(join(work, 'elsewhere'), join(home3, '.cache', 'memlens'));
   assert.equal(openPrivateDir({ HOME: home3 }), undefined);
+  // A shared directory given as the runtime directory is not used.
+  const sharedRuntime = join(work, 'shared-runtime');
+  mkdirSync(sharedRuntime, { mode: 0o1777 });
+  chmodSync(sharedRuntime, 0o1777);
+  const fallback = openPrivateDir({ XDG_RUNTIME_DIR: sharedRuntime, HOME: join(work, 'home4') });
+  assert.equal(fallback?.path, join(work, 'home4', '.cache', 'memlens'));
+  closePrivateDir(fallback);
   // The runtime directory is preferred; a loose memlens directory of ours is tightened.
   const runtime = join(work, 'runtime');
   mkdirSync(join(runtime, 'memlens'), { recursive: true, mode: 0o755 });
+  chmodSync(runtime, 0o700);
   chmodSync(join(runtime, 'memlens'), 0o755);
   const dir = openPrivateDir({ XDG_RUNTIME_DIR: runtime, HOME: home });
   assert.equal(dir?.path, join(runtime, 'memlens'));

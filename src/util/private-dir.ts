@@ -47,6 +47,12 @@ export function openPrivateDir(env: Readonly<Record<string, string | undefined>>
     } catch {
       continue;
     }
+    // $XDG_RUNTIME_DIR is the user's own, private by definition; a shared one (a misconfigured /tmp) is not used.
+    const baseSt = fstatSync(baseFd);
+    if (base === env['XDG_RUNTIME_DIR'] && (baseSt.uid !== euid() || (baseSt.mode & 0o022) !== 0)) {
+      closeQuietly(baseFd);
+      continue;
+    }
     try {
       try {
         mkdirSync(atPath(baseFd, 'memlens'), { mode: 0o700 });
