@@ -10,6 +10,9 @@ export const liveCommand: Command = {
   name: 'live',
   summary: "Watch a program started with 'memlens run --live-remote' (terminal or --web)",
   usage: 'PORT',
+  description:
+    "The stream asks for the token 'memlens run --live-remote' printed: run as the same user, memlens live finds it " +
+    'in your private directory; otherwise give it in the environment, MEMLENS_LIVE_TOKEN=TOKEN memlens live PORT.',
   options: {
     web: { type: 'boolean', description: 'Show the view in a browser (prints its URL) instead of the terminal' },
   },
