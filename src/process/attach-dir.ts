@@ -217,7 +217,7 @@ export function removeSession(s: Session): void {
   removeDirectoryAt(s.tmpFd, s.name, s);
   closeQuietly(s.fd);
   closeQuietly(s.tmpFd);
-  const dir = openPrivateDir();
+  const dir = openPrivateDir(process.env, { create: false });
   if (dir !== undefined) {
     removePrivateFile(dir, stateName(s.key));
     removePrivateFile(dir, claimedName(s.key));
@@ -239,8 +239,8 @@ function claimedName(key: string): string {
   return `attach-${key}.claimed`;
 }
 
-function needPrivateDir(): PrivateDir {
-  const dir = openPrivateDir();
+function needPrivateDir(create = true): PrivateDir {
+  const dir = openPrivateDir(process.env, { create });
   if (dir === undefined) {
     throw new TargetError('memlens has no private directory to keep the session in', {
       hint: 'Set HOME (memlens uses ~/.cache/memlens) or XDG_RUNTIME_DIR to a directory of yours.',
@@ -279,7 +279,7 @@ function readStored(dir: PrivateDir, name: string): StoredState | undefined {
 }
 
 export function readSessionState(s: Session): SessionState {
-  const dir = needPrivateDir();
+  const dir = needPrivateDir(false);
   try {
     const state = readStored(dir, stateName(s.key)) ?? readStored(dir, claimedName(s.key));
     if (state === undefined) throw new TargetError(`the state of the attach session ${s.targetDir} is gone`);
@@ -291,7 +291,7 @@ export function readSessionState(s: Session): SessionState {
 
 /** Whether the session has not been finalized (its state is still there, unclaimed). */
 export function sessionPending(s: Session): boolean {
-  const dir = openPrivateDir();
+  const dir = openPrivateDir(process.env, { create: false });
   if (dir === undefined) return false;
   try {
     return readPrivateFile(dir, stateName(s.key)) !== undefined;
@@ -305,7 +305,7 @@ export function sessionPending(s: Session): boolean {
  * comes first (a rename in the private directory).
  */
 export function claimSession(s: Session): boolean {
-  const dir = openPrivateDir();
+  const dir = openPrivateDir(process.env, { create: false });
   if (dir === undefined) return false;
   try {
     renameSync(atPath(dir.fd, stateName(s.key)), atPath(dir.fd, claimedName(s.key)));
@@ -323,7 +323,7 @@ export function claimSession(s: Session): boolean {
  */
 export function findSessions(pid: number): Session[] {
   const prefix = `attach-${processKey(pid)}-`;
-  const dir = openPrivateDir();
+  const dir = openPrivateDir(process.env, { create: false });
   if (dir === undefined) return [];
   const found: { key: string; state: StoredState }[] = [];
   try {
@@ -358,7 +358,7 @@ export function findSessions(pid: number): Session[] {
  * they stay reachable after the target, and /proc/PID/root with it, is gone.
  */
 export function inheritedSession(tmpFd: number, dirFd: number, name: string, key: string): Session {
-  const dir = needPrivateDir();
+  const dir = needPrivateDir(false);
   let state: StoredState | undefined;
   try {
     state = readStored(dir, stateName(key));

@@ -2,7 +2,7 @@
 // file of another user there is not used or believed.
 
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -59,6 +59,7 @@ test("another user's directory, or a link, in its place is not used; a loose one
   const sharedRuntime = join(work, 'shared-runtime');
   mkdirSync(sharedRuntime, { mode: 0o1777 });
   chmodSync(sharedRuntime, 0o1777);
+  mkdirSync(join(work, 'home4'));
   const fallback = openPrivateDir({ XDG_RUNTIME_DIR: sharedRuntime, HOME: join(work, 'home4') });
   assert.equal(fallback?.path, join(work, 'home4', '.cache', 'memlens'));
   closePrivateDir(fallback);
@@ -71,4 +72,19 @@ test("another user's directory, or a link, in its place is not used; a loose one
   assert.equal(dir?.path, join(runtime, 'memlens'));
   assert.equal(statSync(join(runtime, 'memlens')).mode & 0o777, 0o700);
   closePrivateDir(dir);
+});
+
+test('a reader creates nothing, and no one creates a missing home directory', () => {
+  const home = join(work, 'home5');
+  assert.equal(openPrivateDir({ HOME: home }), undefined);
+  assert.ok(!existsSync(home), 'a missing home is not made');
+  mkdirSync(home);
+  assert.equal(openPrivateDir({ HOME: home }, { create: false }), undefined);
+  assert.ok(!existsSync(join(home, '.cache')), 'a reader makes nothing');
+  const dir = openPrivateDir({ HOME: home });
+  assert.equal(dir?.path, join(home, '.cache', 'memlens'));
+  closePrivateDir(dir);
+  const again = openPrivateDir({ HOME: home }, { create: false });
+  assert.equal(again?.path, join(home, '.cache', 'memlens'));
+  closePrivateDir(again);
 });

@@ -32,17 +32,27 @@ export function privateDirCandidates(env: Readonly<Record<string, string | undef
   return out;
 }
 
+function makeDirectory(path: string): void {
+  try {
+    mkdirSync(path, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+}
+
 /**
- * Opens (creating it if needed) memlens's private directory, or returns undefined when no candidate is
- * safe: then memlens keeps nothing between runs (or says what it needs).
+ * Opens memlens's private directory, or returns undefined when no candidate is safe: then memlens keeps
+ * nothing between runs (or says what it needs). With `create` (memlens is about to write there) it makes
+ * ~/.cache and its memlens directory if they are missing, never a home directory; a reader does not.
  */
-export function openPrivateDir(env: Readonly<Record<string, string | undefined>> = process.env): PrivateDir | undefined {
+export function openPrivateDir(env: Readonly<Record<string, string | undefined>> = process.env, options: { readonly create?: boolean } = {}): PrivateDir | undefined {
+  const create = options.create ?? true;
   for (const base of privateDirCandidates(env)) {
     let baseFd: number;
     try {
       // ~/.cache may not exist yet ($XDG_RUNTIME_DIR does, or it is not used). The base may be reached
       // through links (it is this user's own setting); the directory memlens keeps in it may not.
-      if (base !== env['XDG_RUNTIME_DIR']) mkdirSync(base, { recursive: true, mode: 0o700 });
+      if (create && base !== env['XDG_RUNTIME_DIR']) makeDirectory(base);
       baseFd = openSync(base, constants.O_RDONLY | constants.O_DIRECTORY);
     } catch {
       continue;
@@ -54,11 +64,7 @@ export function openPrivateDir(env: Readonly<Record<string, string | undefined>>
       continue;
     }
     try {
-      try {
-        mkdirSync(atPath(baseFd, 'memlens'), { mode: 0o700 });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
+      if (create) makeDirectory(atPath(baseFd, 'memlens'));
       const fd = openDirectoryAt(baseFd, 'memlens', join(base, 'memlens'));
       const st = fstatSync(fd);
       if (st.uid !== euid()) {

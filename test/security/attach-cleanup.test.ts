@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { containerInfo, spawnInContainer } from '../support/container.js';
-import { makeArena, memlensAsRoot, otherUser, spawnAsOther, until, type Arena } from '../support/other-user.js';
+import { collecting, makeArena, memlensAsRoot, otherUser, spawnAsOther, until, type Arena } from '../support/other-user.js';
 import { REPO_ROOT } from '../support/pythons.js';
 
 let arena: Arena;
@@ -34,12 +34,6 @@ async function started(child: ChildProcess): Promise<{ pid: number; output: () =
   const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
   await until(`the target: ${out}`, () => /ready \d+/.test(out));
   return { pid: Number(/ready (\d+)/.exec(out)?.[1]), output: () => out, exited };
-}
-
-/** Whether memlens's background collector for PID is still running (`memlens _collect PID ...`). */
-function collecting(pid: number): boolean {
-  const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
-  return ps.split('\n').some((l) => l.includes(`memlens.js _collect ${pid} `));
 }
 
 function dirsIn(tmp: string, pid: number): string[] {

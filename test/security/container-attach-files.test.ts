@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync 
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { containerInfo, spawnInContainer } from '../support/container.js';
-import { makeArena, memlensAsRoot, otherUser, until, victimIntact, type Arena } from '../support/other-user.js';
+import { collectorDone, makeArena, memlensAsRoot, otherUser, until, victimIntact, type Arena } from '../support/other-user.js';
 import { REPO_ROOT } from '../support/pythons.js';
 import type { ChildProcess } from 'node:child_process';
 
@@ -74,6 +74,7 @@ test('links the container planted in the attach directory are neither written, c
     assert.deepEqual(attachDirs(target.pid), [], 'the directory is removed, links and all');
   } finally {
     target.child.kill('SIGKILL');
+    await collectorDone(target.pid);
   }
 });
 
@@ -93,6 +94,7 @@ test('an attach directory the container swapped for a link to a host directory i
     assert.equal(target.child.exitCode, null, `the target runs on: ${target.output()}`);
   } finally {
     target.child.kill('SIGKILL');
+    await collectorDone(target.pid);
     for (const n of readdirSync(join(root, 'tmp')).filter((x) => x.startsWith(`memlens-attach-${target.pid}-`))) rmSync(join(root, 'tmp', n), { recursive: true, force: true });
   }
 });
@@ -109,6 +111,7 @@ test("a status line the target wrote reaches memlens's messages without terminal
     for (const c of ['\u001b', '\u0007', '\u202e']) assert.ok(!d.stderr.includes(c), JSON.stringify(d.stderr));
   } finally {
     target.child.kill('SIGKILL');
+    await collectorDone(target.pid);
     for (const n of readdirSync(join(root, 'tmp')).filter((x) => x.startsWith(`memlens-attach-${target.pid}-`))) rmSync(join(root, 'tmp', n), { recursive: true, force: true });
   }
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { asOther, makeArena, memlensAsRoot, NOBODY, otherUser, spawnAsOther, spawnMemlensAsRoot, until, type Arena } from '../support/other-user.js';
+import { asOther, collectorDone, makeArena, memlensAsRoot, NOBODY, otherUser, spawnAsOther, spawnMemlensAsRoot, until, type Arena } from '../support/other-user.js';
 
 let arena: Arena;
 before(() => {
@@ -112,5 +112,7 @@ test("attach to another user's process: the attach directory is theirs and 0700,
     assert.equal(target.exitCode, null, `the target runs on: ${out}`);
   } finally {
     target.kill('SIGKILL');
+    const pid = Number(/ready (\d+)/.exec(out)?.[1]);
+    if (pid > 0) await collectorDone(pid);
   }
 });

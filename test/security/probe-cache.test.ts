@@ -10,7 +10,7 @@ import { chownSync, readFileSync, readdirSync, statSync, writeFileSync } from 'n
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { asOther, makeArena, memlensAsRoot, otherUser, victimIntact, type Arena } from '../support/other-user.js';
+import { asOther, collectorDone, makeArena, memlensAsRoot, otherUser, victimIntact, type Arena } from '../support/other-user.js';
 
 let arena: Arena;
 before(() => {
@@ -120,5 +120,6 @@ test("links another user planted at the old probe files' names are not written t
     assert.doesNotMatch(target.output(), /HARMED|Traceback/);
   } finally {
     target.child.kill('SIGKILL');
+    await collectorDone(target.pid);
   }
 });

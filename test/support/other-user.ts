@@ -110,7 +110,7 @@ export function makeArena(name: string): Arena {
   const victim = join(root, 'victim');
   const victimText = `precious ${name}\n`;
   writeFileSync(victim, victimText, { mode: 0o600 });
-  return { root, shared, theirs, home, victim, victimText, remove: () => rmSync(base, { recursive: true, force: true }) };
+  return { root, shared, theirs, home, victim, victimText, remove: () => rmSync(base, { recursive: true, force: true, maxRetries: 5 }) };
 }
 
 /** The victim as it was: same bytes, root's, 0600. */
@@ -131,4 +131,15 @@ export async function until(what: string, cond: () => boolean, timeoutMs = 60_00
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Whether memlens's background collector for PID (`memlens _collect PID ...`) is running. */
+export function collecting(pid: number): boolean {
+  const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
+  return ps.split('\n').some((l) => l.includes(`memlens.js _collect ${pid} `));
+}
+
+/** Waits until the collector of PID is done (after a detach, or once the target is gone). */
+export async function collectorDone(pid: number): Promise<void> {
+  await until(`the collector of PID ${pid} to finish`, () => !collecting(pid));
 }

@@ -46,7 +46,7 @@ export const liveCommand: Command = {
 
 async function savedToken(env: Readonly<Record<string, string | undefined>>, name: string): Promise<string | undefined> {
   const { closePrivateDir, openPrivateDir, readPrivateFile } = await import('../../util/private-dir.js');
-  const dir = openPrivateDir(env);
+  const dir = openPrivateDir(env, { create: false });
   if (dir === undefined) return undefined;
   try {
     return readPrivateFile(dir, name, 1024);
