@@ -5,11 +5,13 @@
 // - Debian's chromium at /usr/bin/chromium for the HTML report's browser tests (playwright-core drives it;
 //   playwright's own browser download does not work offline), installed with apt-get when we are root;
 //   likewise lldb, gdb and debootstrap for the attach tests, clang-format for the agent's format check.
+// - a second, unprivileged user for the security tests (scripts/test-user.mjs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureTestUser } from './test-user.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = join(root, '.cache');
@@ -62,6 +64,7 @@ ensurePackage('lldb', '/usr/bin/lldb', 'for the attach tests');
 ensurePackage('gdb', '/usr/bin/gdb', 'for the attach tests');
 ensurePackage('debootstrap', '/usr/sbin/debootstrap', 'to build the container root of the attach tests');
 ensurePackage('clang-format', '/usr/bin/clang-format', "for the agent's format check (scripts/check-agent-format.mjs)");
+ensureTestUser();
 
 const pythons = [];
 for (const exe of candidates()) {

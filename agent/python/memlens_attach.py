@@ -20,8 +20,7 @@ def _memlens_attach_main(request_json):
 
     def report(text):
         tmp = status_path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text + "\n")
+        _write_private(tmp, text + "\n")
         os.replace(tmp, status_path)
 
     try:
@@ -33,6 +32,10 @@ def _memlens_attach_main(request_json):
         except BaseException as e:  # noqa: B036 - nothing may escape into the target
             result = "error: %s: %s" % (type(e).__name__, e)
         try:
+            # Writing the status is memlens's work, not the program's: not recorded.
+            agent = sys.modules.get("memlens_agent")
+            if agent is not None:
+                agent.quiet(True)
             report(result)
         except Exception:
             pass
@@ -41,6 +44,21 @@ def _memlens_attach_main(request_json):
         agent = sys.modules.get("memlens_agent")
         if agent is not None:
             agent.quiet(False)
+
+
+def _write_private(path, text):
+    """Writes a new file only its owner may read (what the program is doing is nobody else's business),
+    replacing whatever had the name, never writing through a link."""
+    import os
+
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    # The built-in open with an opener: os.fdopen would import io machinery in the target.
+    with open(path, "w", opener=lambda p, _flags: os.open(p, flags, 0o600)) as f:
+        f.write(text)
 
 
 def _agent_module(directory):
@@ -52,9 +70,13 @@ def _agent_module(directory):
     if module is not None:
         return module
     sys.path.insert(0, directory)
+    # No __pycache__ in the attach directory: it is removed file by file, never recursively.
+    bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
     try:
         import memlens_agent as module
     finally:
+        sys.dont_write_bytecode = bytecode
         try:
             sys.path.remove(directory)
         except ValueError:
@@ -113,6 +135,12 @@ def _after_start(session, request):
 
     session.name_existing_threads()
     session.stop_at_exit()
+    output = session.output
+    capture_inside = bool(output) and output.startswith(request["dir"] + "/")
+    import atexit
+
+    # Registered after stop_at_exit's handler, so it runs first (atexit runs handlers last in, first out).
+    atexit.register(_at_exit, session, request["dir"], capture_inside)
     duration = request.get("duration")
     if duration:
         ended = os.path.join(request["dir"], "ended")
@@ -120,7 +148,7 @@ def _after_start(session, request):
         def stop_after():
             session.stop()
             try:
-                open(ended, "w").close()  # tells memlens's collector the capture is final
+                _write_private(ended, "")  # tells memlens's collector the capture is final
             except OSError:
                 pass
             try:
@@ -142,11 +170,17 @@ def _census(request):
     import importlib.util
     import json
     import os
+    import sys
 
     directory = request["dir"]
     spec = importlib.util.spec_from_file_location("memlens_census", os.path.join(directory, "memlens_census.py"))
     census = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(census)
+    bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # no __pycache__ in the attach directory
+    try:
+        spec.loader.exec_module(census)
+    finally:
+        sys.dont_write_bytecode = bytecode
     options = request.get("config") or {}
     result = census.census(time_budget_s=float(options.get("time_budget_s", 5.0)), top_types=int(options.get("top_types", 50)))
     paths = int(options.get("paths", 0))
@@ -156,8 +190,7 @@ def _census(request):
         result["paths"] = census.paths_for_ids([o["id"] for o in result["largest_objects"][:paths]])
     result["pid"] = os.getpid()
     tmp = os.path.join(directory, "census.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(result, f)
+    _write_private(tmp, json.dumps(result))
     os.replace(tmp, os.path.join(directory, "census.json"))
     return "ok census pause_ms=%s" % result["pause_ms"]
 
@@ -185,6 +218,38 @@ def _detach(request):
         return "error: not tracking: no earlier memlens attach in PID %d (or it has ended)" % os.getpid()
     session.stop()
     return "ok detached pid=%d output=%s" % (os.getpid(), session.output or "socket")
+
+
+def _at_exit(session, directory, capture_inside):
+    """The program ends while tracked: the capture is finished, and the attach directory does not stay in
+    /tmp. If the capture itself is in it (a target in another mount namespace), it stays for memlens's
+    collector, which copies it out and removes the directory; "ended" tells it the capture is final. A session
+    that ended earlier (detach, --duration) left the directory to memlens: nothing to do."""
+    if not session.active:
+        return
+    session.stop()
+    try:
+        if capture_inside:
+            _write_private(directory + "/ended", "")
+        else:
+            _remove_directory(directory)
+    except Exception:  # noqa: BLE001 - the program is ending; nothing may disturb that
+        pass
+
+
+def _remove_directory(directory):
+    """Unlinks what is in the attach directory (files only: memlens makes no subdirectories) and the directory."""
+    import os
+
+    for name in os.listdir(directory):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass
 
 
 _memlens_attach_main(MEMLENS_ATTACH)  # noqa: F821 - given by the exec() namespace
