@@ -7,15 +7,17 @@
 //   likewise lldb, gdb and debootstrap for the attach tests, clang-format for the agent's format check.
 // - a second, unprivileged user for the security tests (scripts/test-user.mjs).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestUser } from './test-user.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = join(root, '.cache');
-mkdirSync(cache, { recursive: true });
+mkdirSync(join(root, '.cache'), { recursive: true });
+// The real path: a checkout whose .cache is a link to another's shares the environment, and the paths written
+// into pythons.json must not depend on which checkout wrote them.
+const cache = realpathSync(join(root, '.cache'));
 
 function run(cmd, args, opts = {}) {
   return spawnSync(cmd, args, { encoding: 'utf8', ...opts });
