@@ -129,7 +129,7 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
   const n = s.seq.length;
   const ending = endingOf(model);
   const cannotTell: string[] = [];
-  if (n === 0) cannotTell.push('the capture has no memory snapshots: RSS, the cgroup usage and limit, and what grew in the last seconds are unknown');
+  if (n === 0) cannotTell.push('the capture has no memory snapshots: RSS, the cgroup usage and limit, what grew in the last seconds and whether memory accumulated over time are unknown');
   if (model.aggregated) cannotTell.push('an aggregated capture keeps totals per location: lifetimes, reallocations and the memory the garbage collector freed are unknown');
   if (model.header.mode === MODE_ATTACH) cannotTell.push('memlens attached to a running process: memory allocated before the attach is not in the tracked heap');
   if (ending.kind === 'abrupt' && model.allocations === 0 && n === 0) cannotTell.push('the capture holds neither events nor snapshots: it was cut off before the agent wrote any');

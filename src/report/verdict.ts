@@ -217,8 +217,8 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     out.push(
       ...wrapText(
         model.aggregated
-          ? 'None found. An aggregated capture shows only the thread and process findings (the others need every event).'
-          : 'None: no large object kept alive long, no thread or process churn, no collection grown by many reallocations, no cycles holding much memory.',
+          ? 'None found. An aggregated capture shows the findings about memory that accumulated or collections that only grew, and those about threads and processes (the others need every event).'
+          : 'None: no memory that accumulated steadily, no collection that only grew, no large object kept alive long, no thread or process churn, no collection grown by many reallocations, no cycles holding much memory.',
         width,
         '    ',
         '  ',

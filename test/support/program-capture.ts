@@ -171,6 +171,11 @@ export class ProgramCapture {
     this.w.meta({ type: 'fork', stream, seq: this.seq + 1, timeNs, childPid });
   }
 
+  /** A census of live objects (agent/python/memlens_census.py's JSON) taken at `timeNs`. */
+  census(timeNs: number, label: string, json: string): void {
+    this.w.meta({ type: 'census', stream: 0, seq: this.seq + 1, timeNs, label, json });
+  }
+
   checkpoint(timeNs: number, heap: number, peakHeap: number, entries: readonly CheckpointEntry[]): void {
     this.w.meta({ type: 'checkpoint', stream: 0, seq: this.seq + 1, timeNs, heap, peakHeap, peakSeq: 1, entries });
   }

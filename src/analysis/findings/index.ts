@@ -6,53 +6,83 @@
 //
 // A detector is a function of DetectorInput (finding.ts) that returns its findings, none without
 // evidence. To add one: a module beside these, its Finding type in the union below, its function in
-// DETECTORS, and a test file beside it.
+// DETECTORS, and a test file beside it. Detectors run in the order of DETECTORS; the lines of the
+// program's code that a finding is about (FindingCommon.lines) are left out by the detectors after it, so
+// one cause is one finding, told by the detector with the strongest evidence (a steady climb first).
 
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../../model/frames.js';
+import type { FrameId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
+import { type CaptureCensus, captureCensus } from '../capture-census.js';
 import type { ForensicFacts } from '../forensics.js';
 import { type GcReport, gcReport } from '../gc.js';
+import { type AccumulationFinding, accumulation } from './accumulation.js';
 import { type CollectionGrowthFinding, collectionGrowth } from './collection-growth.js';
 import { type DetectorInput, MIN_FINDING_BYTES, MIN_FINDING_SHARE } from './finding.js';
 import { type GcCyclesFinding, gcCycles } from './gc-cycles.js';
+import { type GrowingCollectionFinding, growingCollection } from './growing-collection.js';
 import { type LargeObjectsKeptFinding, largeObjectsKept } from './large-objects-kept.js';
 import { type ProcessChurnFinding, processChurn } from './process-churn.js';
 import { type ThreadFinding, threadFindings } from './threads.js';
 
 export type { FindingCommon } from './finding.js';
 export { EVIDENCE_ROWS, MIN_FINDING_BYTES, MIN_FINDING_SHARE } from './finding.js';
+export { type AccumulationItem, ACCUMULATION_MIN_RISES } from './accumulation.js';
 export { GROWTH_MIN_BYTES, GROWTH_MIN_EVENTS, type GrowthItem } from './collection-growth.js';
-export { KEPT_AT_END_SHARE, KEPT_MOST_OF_RUN_SHARE, type KeptItem } from './large-objects-kept.js';
+export { type CollectionItem, COLLECTION_MIN_ITEMS } from './growing-collection.js';
+export { KEPT_AT_END_SHARE, KEPT_MOST_OF_RUN_SHARE, KEPT_REPEATED_MIN, type KeptItem } from './large-objects-kept.js';
 export { FORK_CHURN_MIN } from './process-churn.js';
 export { isMainThread, MANY_THREADS_MIN, THREAD_CHURN_MIN, threadEvidence, type ThreadEvidence } from './threads.js';
 
-export type Finding = LargeObjectsKeptFinding | ThreadFinding | ProcessChurnFinding | CollectionGrowthFinding | GcCyclesFinding;
+export type Finding =
+  | AccumulationFinding
+  | GrowingCollectionFinding
+  | LargeObjectsKeptFinding
+  | ThreadFinding
+  | ProcessChurnFinding
+  | CollectionGrowthFinding
+  | GcCyclesFinding;
 
 export type FindingKind = Finding['kind'];
 
 export type Detector = (input: DetectorInput) => readonly Finding[];
 
 /** Every detector, in the order their findings are listed when they weigh the same (count findings: 0 bytes). */
-export const DETECTORS: readonly Detector[] = [largeObjectsKept, collectionGrowth, gcCycles, threadFindings, processChurn];
+export const DETECTORS: readonly Detector[] = [accumulation, growingCollection, largeObjectsKept, collectionGrowth, gcCycles, threadFindings, processChurn];
 
 export interface FindingsOptions {
   readonly filter?: FrameFilter | undefined;
   /** The GC report, when the caller has it already. */
   readonly gc?: GcReport | undefined;
+  /** The capture's census, when the caller has read it already (null: it has none). */
+  readonly census?: CaptureCensus | null | undefined;
 }
 
 /** The findings of a capture, largest memory first, then the ones about counts. */
 export function findings(model: CaptureModel, facts: ForensicFacts | undefined, options: FindingsOptions = {}): Finding[] {
   const filter = options.filter ?? DEFAULT_FRAME_FILTER;
   let gc = options.gc;
+  // undefined: not read yet; null: read, the capture has none.
+  let census: CaptureCensus | null | undefined = options.census;
+  const claimed = new Set<FrameId | -1>();
   const input: DetectorInput = {
     model,
     facts,
     filter,
     minBytes: Math.max(MIN_FINDING_BYTES, MIN_FINDING_SHARE * model.maxHeap),
     gc: () => (gc ??= gcReport(model, facts?.gcFrees, filter)),
+    census: () => {
+      if (census === undefined) census = captureCensus(model).census ?? null;
+      return census ?? undefined;
+    },
+    claimed,
   };
   const out: Finding[] = [];
-  for (const detect of DETECTORS) out.push(...detect(input));
+  for (const detect of DETECTORS) {
+    for (const f of detect(input)) {
+      out.push(f);
+      for (const line of f.lines) claimed.add(line);
+    }
+  }
   return out.sort((a, b) => b.bytes - a.bytes);
 }
