@@ -53,8 +53,8 @@ test('memlens verdict --json: the same facts as data', async () => {
   assert.deepEqual(v.near_oom, { time_ns: 5.6 * SEC + 2 * ms, before_end_ns: 6 * SEC + 45 * ms - (5.6 * SEC + 2 * ms), label: 'cgroup memory usage 236 MiB of limit 256 MiB', count: 1 });
   assert.equal(v.recent_growth.from_ns, 4 * SEC);
   assert.equal(v.recent_growth.to_ns, 6 * SEC);
-  assert.deepEqual(v.recent_growth.lines[0], { function: 'ingest', file: '/srv/job/job.py', line: 21, bytes: 20 * 3 * MiB, count: 20 });
-  assert.deepEqual(v.findings.map((f) => f.kind).sort(), ['collection-growth', 'gc-cycles', 'large-objects-kept']);
+  assert.deepEqual(v.recent_growth.lines[0], { function: 'ingest', file: '/srv/job/job.py', line: 21, bytes: 20 * 3 * MiB, count: 20, via: null });
+  assert.deepEqual(v.findings.map((f) => f.kind).sort(), ['accumulation', 'collection-growth', 'gc-cycles', 'large-objects-kept']);
   assert.equal(v.gc.bytes_freed, 8 * MiB);
   assert.deepEqual([v.threads.seen, v.threads.alive_at_end], [5, 5]);
 });
@@ -90,9 +90,10 @@ test('memlens summary lists the findings after its table; stats has a GC section
   const s = await run(['summary', oomPath]);
   assert.equal(s.code, 0, s.err);
   assert.match(s.out, /\nFindings \(memlens verdict shows all their evidence\)\n {2}1\. /);
-  assert.match(s.out, /Large objects kept alive long after the function that made them returned/);
+  assert.match(s.out, /Memory accumulated steadily and was never freed\n +- ingest at job\.py:21: kept 177 MiB from 0\.100 s to 6\.000 s \(30\.0 MiB\/s\)/);
+  assert.match(s.out, /Large objects kept alive long\n/);
   const sj = JSON.parse((await run(['summary', '--json', oomPath])).out) as { findings: { kind: string }[] };
-  assert.deepEqual(sj.findings.map((f) => f.kind).sort(), ['collection-growth', 'gc-cycles', 'large-objects-kept']);
+  assert.deepEqual(sj.findings.map((f) => f.kind).sort(), ['accumulation', 'collection-growth', 'gc-cycles', 'large-objects-kept']);
   const st = await run(['stats', oomPath]);
   assert.equal(st.code, 0, st.err);
   assert.match(st.out, /\nGarbage collector\n {2}Generation +Collections +Collected +Uncollectable +Total pause +Longest +Memory freed\n/);

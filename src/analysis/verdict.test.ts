@@ -164,7 +164,7 @@ test('a capture without snapshots says what it cannot tell, and the rest still w
   assert.equal(v.peak.rss, undefined);
   assert.equal(v.peak.heap.bytes, 5 * MiB);
   assert.equal(v.ending.kind, 'abrupt');
-  assert.match(v.cannotTell.join('\n'), /no memory snapshots: RSS, the cgroup usage and limit, and what grew in the last seconds are unknown/);
+  assert.match(v.cannotTell.join('\n'), /no memory snapshots: RSS, the cgroup usage and limit, what grew in the last seconds and whether memory accumulated over time are unknown/);
   assert.deepEqual(grewLines(v.sinceStart), ['load:10 5 MiB 1']);
 });
 

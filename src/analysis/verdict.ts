@@ -11,12 +11,14 @@ import type { SiteId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import type { AllocationSet, SiteAmount } from './allocation-set.js';
 import { type Ending, endingOf } from './ending.js';
+import { type CaptureCensus, captureCensus } from './capture-census.js';
 import { type Finding, findings, threadEvidence, type ThreadEvidence } from './findings/index.js';
 import type { ForensicFacts } from './forensics.js';
 import { type GcReport, gcReport } from './gc.js';
 import { timeOfSeq } from './high-water-mark.js';
 import { leaks } from './leaks.js';
-import { allocatingLines, type LineRow } from './locations.js';
+import { memoryLimitOf } from './memory-limit.js';
+import { type LineRow, ownLines } from './locations.js';
 import { type StackAmount, stacksOf } from './stacks.js';
 
 const NEAR_OOM = MARKER_KINDS.indexOf('near-oom');
@@ -56,7 +58,10 @@ export interface NearOom {
 }
 
 export interface GrowthView {
-  /** Net growth per stack and per allocating line, largest first (only those that grew). */
+  /**
+   * Net growth per stack and per line of the program's own code (with the frame that allocated beside it:
+   * locations.ts ownLines), largest first (only those that grew).
+   */
   readonly stacks: readonly StackAmount[];
   readonly lines: readonly LineRow[];
   /** Net change of the tracked heap over the window. */
@@ -111,6 +116,8 @@ export interface Verdict {
   readonly gc: GcReport;
   readonly threads: ThreadSummary;
   readonly forks: number;
+  /** The census of live objects the capture holds (the last near-OOM one, else the last), if any. */
+  readonly census: CaptureCensus | undefined;
   readonly findings: readonly Finding[];
   /** What this capture cannot tell, in words. */
   readonly cannotTell: readonly string[];
@@ -176,6 +183,8 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
   }
 
   const gc = gcReport(model, facts?.gcFrees, filter);
+  const census = captureCensus(model);
+  if (census.error !== undefined) cannotTell.push(`what the census of live objects in the capture says: it cannot be read (${census.error})`);
   const ev = threadEvidence(model, filter);
   const seen = model.threads.filter((t) => t.startNs !== undefined);
   const threads: ThreadSummary = {
@@ -197,14 +206,15 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
     gc,
     threads,
     forks: model.forks.length,
-    findings: findings(model, facts, { filter, gc }),
+    census: census.census,
+    findings: findings(model, facts, { filter, gc, census: census.census ?? null }),
     cannotTell,
   };
 }
 
 function growthView(model: CaptureModel, set: AllocationSet, filter: FrameFilter, rows: number, heapBytes: number): GrowthView {
   const stacks = stacksOf(model, set, { filter });
-  const lines = allocatingLines(model, stacks);
+  const lines = ownLines(model, stacks);
   return {
     stacks: stacks.filter((st) => st.bytes > 0).slice(0, rows),
     lines: lines.filter((l) => l.bytes > 0).sort((a, b) => b.bytes - a.bytes || b.count - a.count).slice(0, rows),
@@ -234,9 +244,7 @@ function peakVsLimit(model: CaptureModel): PeakVsLimit {
     // Events carry no time: the first snapshot after the peak places it; a killed process may have none.
     heap = t !== undefined || n === 0 ? { bytes: model.maxHeap, timeNs: t } : { bytes: model.maxHeap, timeNs: s.timeNs[n - 1], after: true };
   }
-  let limit = model.header.cgroupLimitBytes !== undefined && model.header.cgroupLimitBytes > 0 ? model.header.cgroupLimitBytes : undefined;
-  for (const l of s.cgroupLimit) if (Number.isFinite(l) && l > 0) limit = l;
-  return { heap, rss: maxOf(s.rss), cgroup: maxOf(s.cgroupUsage), limit };
+  return { heap, rss: maxOf(s.rss), cgroup: maxOf(s.cgroupUsage), limit: memoryLimitOf(model) };
 }
 
 function unexplainedRss(model: CaptureModel): UnexplainedRss | undefined {

@@ -100,8 +100,9 @@ export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90
           limit = '; no memory limit was recorded';
         }
         return (
-          `${lineText(model, i.line, i.leaf)}: kept ${formatBytes(g.bytes)} more from ${formatTime(g.fromNs)} to ${formatTime(g.toNs)}, ${formatRate(i.bytesPerSecond)}, ` +
-          `rising at ${plural(g.rises, 'sample')} and never given back; ${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} live at the end (${formatCount(i.made)} made)${limit}.` +
+          `${lineText(model, i.line, i.leaf)}: kept ${formatBytes(g.bytes)} from ${formatTime(g.fromNs)} to ${formatTime(g.toNs)} (${formatRate(i.bytesPerSecond)}), ` +
+          `rising in ${formatCount(g.rises)} of ${plural(g.samples, model.aggregated ? 'interval between checkpoints' : 'interval between snapshots', model.aggregated ? 'intervals between checkpoints' : 'intervals between snapshots')} and never given back; ` +
+          `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} live at the end (${formatCount(i.made)} made)${limit}.` +
           heldAsText(i.heldAs, f.census) +
           (i.arenas ? ARENAS_TEXT : '') +
           ` Stack: ${stackText(model, i.frames, stackWidth)}`
@@ -234,6 +235,7 @@ export function findingJson(model: CaptureModel, f: Finding): Record<string, unk
           from_ns: i.growth.fromNs,
           to_ns: i.growth.toNs,
           rises: i.growth.rises,
+          samples: i.growth.samples,
           bytes_per_second: i.bytesPerSecond,
           share_of_limit: i.shareOfLimit ?? null,
           limit_in_ns: i.limitInNs ?? null,

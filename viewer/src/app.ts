@@ -181,7 +181,7 @@ export class App {
         swatch('rss', 'RSS'),
         swatch('anon', 'RSS anonymous'),
         swatch('heap', 'tracked heap'),
-        this.data.timeline.cgroupUsage.length > 0 ? swatch('cgroup', 'cgroup usage') : null,
+        this.data.timeline.cgroupUsage.length > 0 ? swatch('cgroup', m.cgroupLimitBytes !== null ? 'cgroup usage (the whole cgroup)' : 'cgroup usage (the whole cgroup, other processes included; no limit)') : null,
         m.cgroupLimitBytes !== null ? swatch('limit', 'cgroup limit') : null,
         this.hasMarkers(false) ? swatch('marker', 'markers') : null,
         this.hasMarkers(true) ? swatch('gc', 'garbage collections') : null,

@@ -49,8 +49,14 @@ export function verdictSection(v: VerdictPanel): HTMLElement {
     facts,
     el('div', { class: 'verdict-grew' }, el('h3', {}, v.growthTitle), v.growth.length > 0 ? growth : el('p', { class: 'muted' }, 'Nothing tracked grew.')),
   );
+  if (v.census !== null) {
+    // Beside the allocation sites: the kinds of objects that hold the memory.
+    const types = el('table', { class: 'verdict-growth verdict-census-types' });
+    for (const t of v.census.types) append(types, el('tr', {}, el('td', { class: 'where' }, t.type), el('td', { class: 'num' }, t.count), el('td', { class: 'num' }, t.bytes), el('td', { class: 'num' }, t.share)));
+    append(body, el('div', { class: 'verdict-grew verdict-census', id: 'verdict-census' }, el('h3', {}, v.census.title), types, el('p', { class: 'muted' }, v.census.note)));
+  }
   const findings = el('div', { class: 'verdict-findings', id: 'verdict-findings' }, el('h3', {}, v.findings.length > 0 ? `Findings (${v.findings.length})` : 'Findings'));
-  if (v.findings.length === 0) append(findings, el('p', { class: 'muted' }, 'None: nothing in this capture matched what memlens looks for (large objects kept long, thread or process churn, collections grown step by step, cycles holding memory).'));
+  if (v.findings.length === 0) append(findings, el('p', { class: 'muted' }, 'None: nothing in this capture matched what memlens looks for (memory that accumulated, collections that only grew, large objects kept long, thread or process churn, collections grown step by step, cycles holding memory).'));
   v.findings.forEach((f, i) => {
     const d = el('details', { class: 'finding' }, el('summary', {}, f.title), el('ul', {}, ...f.evidence.map((e) => el('li', {}, e))), el('p', { class: 'advice' }, f.advice));
     d.open = i === 0;

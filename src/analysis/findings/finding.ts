@@ -2,7 +2,7 @@
 // costs memory and that the program can change, with its evidence (stacks, bytes, counts, times) and
 // what to do; a finding without evidence is never made.
 
-import type { Frame, FrameFilter } from '../../model/frames.js';
+import type { FrameFilter } from '../../model/frames.js';
 import type { FrameId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import type { CaptureCensus } from '../capture-census.js';
@@ -50,7 +50,4 @@ export interface DetectorInput {
   readonly claimed: ReadonlySet<FrameId | -1>;
 }
 
-/** The program's own code: not native, not the standard library, not an installed package. */
-export function isOwnCode(f: Frame): boolean {
-  return !f.native && f.moduleType !== 'stdlib' && f.moduleType !== 'site-packages';
-}
+export { isOwnCode } from '../own-code.js';

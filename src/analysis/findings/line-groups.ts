@@ -6,7 +6,9 @@
 import type { FrameFilter } from '../../model/frames.js';
 import type { FrameId, SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
-import { isOwnCode } from './finding.js';
+import { ownLineIndex } from '../own-code.js';
+
+export { ownLineIndex };
 
 export interface LineGroup {
   /** The innermost frame of the program's own code; the innermost frame when there is none; -1: no frame. */
@@ -21,12 +23,6 @@ export interface LineGroup {
   readonly liveCount: number;
   readonly madeCount: number;
   readonly madeBytes: number;
-}
-
-/** The index of the program's own line in a stack: the innermost own-code frame, else the innermost. */
-export function ownLineIndex(model: CaptureModel, frames: readonly FrameId[]): number {
-  for (let i = frames.length - 1; i >= 0; i--) if (isOwnCode(model.frames.frame(frames[i]!))) return i;
-  return frames.length - 1;
 }
 
 /** The sites for which `keep` holds, grouped by their own line; the leaf shown is that of the biggest site. */

@@ -9,7 +9,7 @@ const times = (n: number): number[] => Array.from({ length: n }, (_, k) => (k + 
 test('an accumulation raises its floor at every sample, in both halves', () => {
   const g = retainedGrowth(times(8), [1, 2, 3, 4, 5, 6, 7, 8]);
   assert.ok(g !== undefined);
-  assert.deepEqual([g.fromNs, g.toNs, g.bytes, g.rises, g.lastRiseNs], [0, 800, 8, 8, 800]);
+  assert.deepEqual([g.fromNs, g.toNs, g.bytes, g.rises, g.samples, g.lastRiseNs], [0, 800, 8, 8, 8, 800]);
   assert.equal(g.largestRiseShare, 1 / 8);
   assert.equal(g.firstHalfShare, 4 / 8);
   assert.equal(g.secondHalfShare, 4 / 8);
@@ -39,7 +39,7 @@ test('what is freed later is not kept: the floor is the least held from then on'
 test('the series starts to matter at its first value (a line used only late in the run)', () => {
   const g = retainedGrowth(times(6), [0, 0, 0, 2, 4, 6]);
   assert.ok(g !== undefined);
-  assert.deepEqual([g.fromNs, g.toNs, g.bytes, g.rises], [300, 600, 6, 3]);
+  assert.deepEqual([g.fromNs, g.toNs, g.bytes, g.rises, g.samples], [300, 600, 6, 3, 3]);
 });
 
 test('nothing held, or nothing kept', () => {

@@ -16,8 +16,9 @@ export interface RetainedGrowth {
   readonly toNs: number;
   /** What the floor rose by from `fromNs` to the end. */
   readonly bytes: number;
-  /** Samples at which the floor rose (by at least RISE_MIN_SHARE of `bytes`). */
+  /** Samples at which the floor rose (by at least RISE_MIN_SHARE of `bytes`), of the samples after fromNs. */
   readonly rises: number;
+  readonly samples: number;
   /** The largest single rise, and the rise in each half of [fromNs, toNs], as shares of `bytes`. */
   readonly largestRiseShare: number;
   readonly firstHalfShare: number;
@@ -58,7 +59,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
   const gained = floor[n]! - floor[start]!;
   const fromNs = t[start]!;
   const toNs = t[n]!;
-  if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, largestRiseShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
+  if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, samples: n - start, largestRiseShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
   const mid = (fromNs + toNs) / 2;
   let rises = 0;
   let largest = 0;
@@ -78,6 +79,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
     toNs,
     bytes: gained,
     rises,
+    samples: n - start,
     largestRiseShare: largest / gained,
     firstHalfShare: (atMid - floor[start]!) / gained,
     secondHalfShare: (floor[n]! - atMid) / gained,
