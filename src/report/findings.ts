@@ -87,7 +87,7 @@ export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90
     case 'accumulation':
       return f.items.map((i) => {
         const g = i.growth;
-        let limit = '';
+        let limit: string;
         if (f.limit !== undefined) {
           const share = `${(100 * (i.shareOfLimit ?? 0)).toFixed(0)}% of the ${formatBytes(f.limit)} limit`;
           if (f.oomKilled) limit = `; it holds ${share}, and the OOM killer ended the process`;

@@ -169,6 +169,6 @@ export function valueAt(s: GroupSeries, timeNs: number): number {
  */
 export function isArenas(model: CaptureModel, g: LineGroup): boolean {
   if ((model.header.options & OPTION_PYTHON_ALLOCATORS) !== 0 || g.madeCount === 0) return false;
-  for (const s of g.sites) if (model.sites.allocator(s) !== Allocator.Mmap) return false;
+  for (const s of g.sites) if (model.sites.allocator(s) !== (Allocator.Mmap as number)) return false;
   return ARENA_SIZES.has(g.madeBytes / g.madeCount);
 }

@@ -56,7 +56,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
   const floor = new Float64Array(n + 1);
   floor[n] = v[n]!;
   for (let k = n - 1; k >= 0; k--) floor[k] = Math.min(v[k]!, floor[k + 1]!);
-  const gained = floor[n]! - floor[start]!;
+  const gained = floor[n] - floor[start]!;
   const fromNs = t[start]!;
   const toNs = t[n]!;
   if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, samples: n - start, largestRiseShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
@@ -82,7 +82,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
     samples: n - start,
     largestRiseShare: largest / gained,
     firstHalfShare: (atMid - floor[start]!) / gained,
-    secondHalfShare: (floor[n]! - atMid) / gained,
+    secondHalfShare: (floor[n] - atMid) / gained,
     lastRiseNs,
   };
 }
