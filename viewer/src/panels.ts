@@ -67,3 +67,39 @@ export function verdictSection(v: VerdictPanel): HTMLElement {
   box.open = true;
   return box;
 }
+
+/** Heights the verdict's figures and findings keep at least when the page fits the flame graph into view. */
+const MIN_FIGURES_PX = 80;
+const MIN_FINDINGS_PX = 150;
+
+/**
+ * Makes the verdict `excess` pixels shorter, so that what follows it (the timeline, the flame graph) is in
+ * view when the page opens: its figures scroll inside a shorter box (down to MIN_FIGURES_PX), then its
+ * findings (down to MIN_FINDINGS_PX), and only then do the findings close to their titles. Nothing is
+ * removed: every figure is still there, a scroll or a click away. Returns the pixels it saved.
+ */
+export function fitVerdict(verdict: HTMLElement, excess: number): number {
+  let saved = 0;
+  for (const [selector, min] of [
+    ['.verdict-body', MIN_FIGURES_PX],
+    ['.verdict-findings', MIN_FINDINGS_PX],
+  ] as const) {
+    const box = verdict.querySelector<HTMLElement>(selector);
+    if (box === null || saved >= excess) continue;
+    const h = box.getBoundingClientRect().height;
+    const to = Math.max(min, h - (excess - saved));
+    if (to >= h) continue;
+    box.style.maxHeight = `${Math.floor(to)}px`;
+    box.classList.add('scrolls');
+    saved += h - to;
+  }
+  if (saved < excess) {
+    for (const d of verdict.querySelectorAll<HTMLDetailsElement>('.finding')) {
+      if (!d.open) continue;
+      const h = d.getBoundingClientRect().height;
+      d.open = false;
+      saved += h - d.getBoundingClientRect().height;
+    }
+  }
+  return saved;
+}
