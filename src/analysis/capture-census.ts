@@ -47,10 +47,12 @@ export interface HeldAs {
 }
 
 /**
- * A census type holds `bytes` when its objects' sizes add up to between half and twice that (sizes are
- * shallow, sys.getsizeof: a bytes, bytearray or numpy array that owns its data counts it; a list or a dict
- * counts only its table). The closest such type, or undefined: the census shows no type that could.
+ * A census type holds `bytes` when it is among the census's HELD_AS_TOP_TYPES largest types and its
+ * objects' sizes add up to between half and twice that (sizes are shallow, sys.getsizeof: a bytes,
+ * bytearray or numpy array that owns its data counts it; a list or a dict counts only its table). The
+ * closest such type, or undefined: the census shows none that could, and nothing is claimed.
  */
+export const HELD_AS_TOP_TYPES = 3;
 export const HELD_AS_MIN_RATIO = 0.5;
 export const HELD_AS_MAX_RATIO = 2;
 
@@ -58,7 +60,8 @@ export function heldAs(census: Census, bytes: number): HeldAs | undefined {
   if (bytes <= 0) return undefined;
   let best: CensusType | undefined;
   let bestDistance = Infinity;
-  for (const t of census.types) {
+  const top = [...census.types].sort((a, b) => b.bytes - a.bytes).slice(0, HELD_AS_TOP_TYPES);
+  for (const t of top) {
     const ratio = t.bytes / bytes;
     if (ratio < HELD_AS_MIN_RATIO || ratio > HELD_AS_MAX_RATIO) continue;
     const distance = Math.abs(Math.log(ratio));

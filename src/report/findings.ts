@@ -74,7 +74,7 @@ export function lineText(model: CaptureModel, line: FrameId | -1, leaf: FrameId 
 function heldAsText(h: HeldAs | undefined, census: { readonly timeNs: number; readonly label: string } | undefined): string {
   if (census === undefined) return '';
   const when = `The census at ${formatTime(census.timeNs)}${census.label === 'near-oom' ? ' (near OOM)' : census.label !== '' ? ` (${census.label})` : ''}`;
-  if (h === undefined) return ` ${when} shows no type of object holding about as much: it may be memory of native code, which the census does not see.`;
+  if (h === undefined) return '';
   return ` ${when} counts ${plural(h.count, `${h.type} object`)} holding ${formatBytes(h.bytes)} (${(100 * h.share).toFixed(0)}% of what it measured): most likely what holds it.`;
 }
 
@@ -90,8 +90,9 @@ export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90
         let limit: string;
         if (f.limit !== undefined) {
           const share = `${(100 * (i.shareOfLimit ?? 0)).toFixed(0)}% of the ${formatBytes(f.limit)} limit`;
-          if (f.oomKilled) limit = `; it holds ${share}, and the OOM killer ended the process`;
-          else if (i.limitInNs === 0) limit = `; it holds ${share}, and usage had reached the limit`;
+          const reached = f.limitReachedNs !== undefined ? `; usage reached the limit at ${formatTime(f.limitReachedNs)}` : '';
+          if (f.oomKilled) limit = `; it holds ${share}${reached}, and the OOM killer ended the process`;
+          else if (i.limitInNs === 0) limit = `; it holds ${share}${reached !== '' ? reached : ', and usage had reached the limit'}`;
           else limit = `; it holds ${share}; at this rate usage (${formatBytes(f.usage?.bytes ?? 0)} at the last snapshot) reaches the limit ${formatDuration(i.limitInNs ?? 0)} after it`;
         } else if (model.header.mode === MODE_ATTACH) {
           // The process runs on after an attach: how much it adds over an hour is what an operator plans by.
@@ -117,6 +118,21 @@ export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90
           (i.arenas ? ARENAS_TEXT : '') +
           ` Stack: ${stackText(model, i.frames, stackWidth)}`,
       );
+    case 'huge-allocation': {
+      const when = f.at === 'limit' ? `when usage reached the limit (${formatTime(f.atNs)})` : f.at === 'near-oom' ? `at the near-OOM marker (${formatTime(f.atNs)})` : 'at the end';
+      return [
+        `${lineText(model, f.line, f.leaf)}: one allocation of ${formatBytes(f.allocationBytes)}, ${(100 * (f.allocationBytes / f.limit)).toFixed(0)}% of the ${formatBytes(f.limit)} limit, ` +
+          `made at ${formatTime(f.madeNs)} and alive ${when}${f.oomKilled ? '; the OOM killer ended the process' : ''}. Stack: ${stackText(model, f.frames, stackWidth)}`,
+      ];
+    }
+    case 'freed-not-returned': {
+      const out = [
+        `At ${formatTime(f.timeNs)} the tracked heap was ${formatBytes(f.heap)}, down from its peak of ${formatBytes(f.peakHeap)}, but anonymous RSS was still ${formatBytes(f.rssAnon)}: ` +
+          `${formatBytes(f.bytes)} freed by the program and kept by the process (beyond the ${formatBytes(f.baseline)} the interpreter held at the start).`,
+      ];
+      for (const x of f.freed.slice(0, 3)) out.push(`${formatBytes(x.bytes)} of the peak freed since, made at ${lineText(model, x.line, x.leaf)}`);
+      return out;
+    }
     case 'large-objects-kept':
       return f.items.map((i) => {
         if (i.proof === 'repeated') {
@@ -224,6 +240,7 @@ export function findingJson(model: CaptureModel, f: Finding): Record<string, unk
         limit: f.limit ?? null,
         usage: f.usage === undefined ? null : { bytes: f.usage.bytes, time_ns: f.usage.timeNs, what: f.usage.what },
         oom_killed: f.oomKilled,
+        limit_reached_ns: f.limitReachedNs ?? null,
         census: f.census === undefined ? null : { time_ns: f.census.timeNs, label: f.census.label },
         items: f.items.map((i) => ({
           line: frame(i.line),
@@ -261,6 +278,29 @@ export function findingJson(model: CaptureModel, f: Finding): Record<string, unk
           pymalloc_arenas: i.arenas,
           stack: framesJson(model, i.frames),
         })),
+      };
+    case 'huge-allocation':
+      return {
+        ...base,
+        line: frame(f.line),
+        leaf: f.leaf === undefined ? null : frame(f.leaf),
+        allocation_bytes: f.allocationBytes,
+        made_ns: f.madeNs,
+        limit: f.limit,
+        at: f.at,
+        at_ns: f.atNs,
+        oom_killed: f.oomKilled,
+        stack: framesJson(model, f.frames),
+      };
+    case 'freed-not-returned':
+      return {
+        ...base,
+        time_ns: f.timeNs,
+        rss_anon: f.rssAnon,
+        heap: f.heap,
+        baseline: f.baseline,
+        peak_heap: f.peakHeap,
+        freed: f.freed.map((x) => ({ line: frame(x.line), leaf: x.leaf === undefined ? null : frame(x.leaf), bytes: x.bytes })),
       };
     case 'large-objects-kept':
       return {

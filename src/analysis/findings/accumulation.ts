@@ -14,7 +14,7 @@ import type { FrameId, SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import { type HeldAs, heldAs } from '../capture-census.js';
 import { groupSeries, type GroupSeries } from '../live-series.js';
-import { memoryLimitOf, usageAtEnd } from '../memory-limit.js';
+import { limitReachedNs, memoryLimitOf, usageAtEnd } from '../memory-limit.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
 import { groupByOwnLine, type LineGroup } from './line-groups.js';
 import { retainedGrowth, type RetainedGrowth } from './retained-growth.js';
@@ -75,6 +75,8 @@ export interface AccumulationFinding extends FindingCommon {
   /** The usage the limit counts, at the last snapshot. */
   readonly usage: { readonly bytes: number; readonly timeNs: number; readonly what: 'cgroup' | 'rss' } | undefined;
   readonly oomKilled: boolean;
+  /** When usage reached the limit for good (memory-limit.ts limitReachedNs): the climbs are measured to then. */
+  readonly limitReachedNs: number | undefined;
   /** The census the items' types come from (when, why), if the capture has one. */
   readonly census: { readonly timeNs: number; readonly label: string } | undefined;
 }
@@ -112,10 +114,13 @@ export function accumulation(input: DetectorInput): AccumulationFinding[] {
   const usage = usageAtEnd(model);
   const oomKilled = model.exit?.oomKill === 1;
   const census = input.census();
+  // At the limit the program stalls until the OOM killer ends it: its pace is measured up to then.
+  const reached = limitReachedNs(model);
+  const until = reached ?? Infinity;
   const items: AccumulationItem[] = [];
   groups.forEach((g, i) => {
     const s = series[i]!;
-    const growth = retainedGrowth(s.timeNs, s.bytes);
+    const growth = retainedGrowth(s.timeNs, s.bytes, until);
     if (!isSteadyClimb(growth, input.minBytes)) return;
     const rate = growth.bytes / ((growth.toNs - growth.fromNs) / 1e9);
     let limitInNs: number | undefined;
@@ -151,6 +156,7 @@ export function accumulation(input: DetectorInput): AccumulationFinding[] {
       limit,
       usage,
       oomKilled,
+      limitReachedNs: reached,
       census: census === undefined ? undefined : { timeNs: census.timeNs, label: census.label },
     },
   ];

@@ -10,6 +10,7 @@
 
 import type { FrameId } from '../../model/ids.js';
 import { type HeldAs, heldAs } from '../capture-census.js';
+import { limitReachedNs } from '../memory-limit.js';
 import { candidateLines, isArenas, valueAt } from './accumulation.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
 import { retainedGrowth } from './retained-growth.js';
@@ -54,11 +55,12 @@ export interface GrowingCollectionFinding extends FindingCommon {
 export function growingCollection(input: DetectorInput): GrowingCollectionFinding[] {
   const { groups, series } = candidateLines(input);
   const census = input.census();
+  const until = limitReachedNs(input.model) ?? Infinity; // the stall at the limit, as in accumulation.ts
   const items: CollectionItem[] = [];
   groups.forEach((g, i) => {
     if (g.liveCount < COLLECTION_MIN_ITEMS) return;
     const s = series[i]!;
-    const kept = retainedGrowth(s.timeNs, s.count);
+    const kept = retainedGrowth(s.timeNs, s.count, until);
     if (kept === undefined || kept.bytes < COLLECTION_KEPT_SHARE * g.liveCount || kept.rises < COLLECTION_MIN_RISES) return;
     if (kept.lastRiseNs < kept.toNs - COLLECTION_STILL_GROWING_SHARE * (kept.toNs - kept.fromNs)) return;
     items.push({

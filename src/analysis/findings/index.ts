@@ -1,7 +1,8 @@
 // Findings: patterns in a capture that cost memory and that three well-known pieces of advice for
 // Python programs address: free large objects promptly; pool threads, processes and connections instead
-// of making one per task; avoid growing collections step by step. Plus reference cycles that held memory
-// until the collector ran. One module per detector, each with its thresholds and why they have their
+// of making one per task; avoid growing collections step by step. Plus what the advice implies: memory
+// that accumulates, caches that only grow, one allocation too big to make whole (process in chunks),
+// reference cycles that held memory until the collector ran, freed memory the process kept. One module per detector, each with its thresholds and why they have their
 // values; this one runs them all.
 //
 // A detector is a function of DetectorInput (finding.ts) that returns its findings, none without
@@ -19,8 +20,10 @@ import { type GcReport, gcReport } from '../gc.js';
 import { type AccumulationFinding, accumulation } from './accumulation.js';
 import { type CollectionGrowthFinding, collectionGrowth } from './collection-growth.js';
 import { type DetectorInput, MIN_FINDING_BYTES, MIN_FINDING_SHARE } from './finding.js';
+import { type FreedNotReturnedFinding, freedNotReturned } from './freed-not-returned.js';
 import { type GcCyclesFinding, gcCycles } from './gc-cycles.js';
 import { type GrowingCollectionFinding, growingCollection } from './growing-collection.js';
+import { type HugeAllocationFinding, hugeAllocation } from './huge-allocation.js';
 import { type LargeObjectsKeptFinding, largeObjectsKept } from './large-objects-kept.js';
 import { type ProcessChurnFinding, processChurn } from './process-churn.js';
 import { type ThreadFinding, threadFindings } from './threads.js';
@@ -30,6 +33,8 @@ export { EVIDENCE_ROWS, MIN_FINDING_BYTES, MIN_FINDING_SHARE } from './finding.j
 export { type AccumulationItem, ACCUMULATION_MIN_RISES } from './accumulation.js';
 export { GROWTH_MIN_BYTES, GROWTH_MIN_EVENTS, type GrowthItem } from './collection-growth.js';
 export { type CollectionItem, COLLECTION_MIN_ITEMS } from './growing-collection.js';
+export { HUGE_SHARE_OF_LIMIT } from './huge-allocation.js';
+export { HELD_BACK_MIN_SHARE } from './freed-not-returned.js';
 export { KEPT_AT_END_SHARE, KEPT_MOST_OF_RUN_SHARE, KEPT_REPEATED_MIN, type KeptItem } from './large-objects-kept.js';
 export { FORK_CHURN_MIN } from './process-churn.js';
 export { isMainThread, MANY_THREADS_MIN, THREAD_CHURN_MIN, threadEvidence, type ThreadEvidence } from './threads.js';
@@ -38,6 +43,8 @@ export type Finding =
   | AccumulationFinding
   | GrowingCollectionFinding
   | LargeObjectsKeptFinding
+  | HugeAllocationFinding
+  | FreedNotReturnedFinding
   | ThreadFinding
   | ProcessChurnFinding
   | CollectionGrowthFinding
@@ -48,7 +55,7 @@ export type FindingKind = Finding['kind'];
 export type Detector = (input: DetectorInput) => readonly Finding[];
 
 /** Every detector, in the order their findings are listed when they weigh the same (count findings: 0 bytes). */
-export const DETECTORS: readonly Detector[] = [accumulation, growingCollection, largeObjectsKept, collectionGrowth, gcCycles, threadFindings, processChurn];
+export const DETECTORS: readonly Detector[] = [accumulation, growingCollection, largeObjectsKept, hugeAllocation, collectionGrowth, gcCycles, freedNotReturned, threadFindings, processChurn];
 
 export interface FindingsOptions {
   readonly filter?: FrameFilter | undefined;

@@ -12,9 +12,9 @@
 export interface RetainedGrowth {
   /** Where the series starts to matter: the sample before its first nonzero value. */
   readonly fromNs: number;
-  /** Its last sample (the end of the capture). */
+  /** Its last sample measured: the end of the capture, or when the process reached its memory limit. */
   readonly toNs: number;
-  /** What the floor rose by from `fromNs` to the end. */
+  /** What the floor rose by from `fromNs` to `toNs`. */
   readonly bytes: number;
   /** Samples at which the floor rose (by at least RISE_MIN_SHARE of `bytes`), of the samples after fromNs. */
   readonly rises: number;
@@ -32,10 +32,12 @@ export const RISE_MIN_SHARE = 0.005;
 
 /**
  * The retained growth of a series of samples (times ascending, the last one the end of the capture).
- * Tracking starts at 0 with nothing live, so a sample (0, 0) comes first. Undefined when the series never
- * holds anything.
+ * Tracking starts at 0 with nothing live, so a sample (0, 0) comes first. With `untilNs`, the shape is
+ * measured up to the last sample at or before it (the moment the process reached its memory limit: what
+ * follows is the stall before the OOM kill), while the floor still looks at every later sample (what was
+ * freed afterwards was not kept). Undefined when the series never holds anything.
  */
-export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<number>): RetainedGrowth | undefined {
+export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<number>, untilNs = Infinity): RetainedGrowth | undefined {
   const n = timeNs.length;
   if (n === 0) return undefined;
   const t = new Float64Array(n + 1);
@@ -56,16 +58,19 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
   const floor = new Float64Array(n + 1);
   floor[n] = v[n]!;
   for (let k = n - 1; k >= 0; k--) floor[k] = Math.min(v[k]!, floor[k + 1]!);
-  const gained = floor[n] - floor[start]!;
+  // The last sample measured: at or before untilNs, and after the start.
+  let end = n;
+  while (end > start + 1 && t[end]! > untilNs) end--;
+  const gained = floor[end]! - floor[start]!;
   const fromNs = t[start]!;
-  const toNs = t[n]!;
-  if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, samples: n - start, largestRiseShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
+  const toNs = t[end]!;
+  if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, samples: end - start, largestRiseShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
   const mid = (fromNs + toNs) / 2;
   let rises = 0;
   let largest = 0;
   let atMid = floor[start]!;
   let lastRiseNs = fromNs;
-  for (let k = start + 1; k <= n; k++) {
+  for (let k = start + 1; k <= end; k++) {
     const rise = floor[k]! - floor[k - 1]!;
     if (rise >= RISE_MIN_SHARE * gained) {
       rises++;
@@ -79,10 +84,10 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
     toNs,
     bytes: gained,
     rises,
-    samples: n - start,
+    samples: end - start,
     largestRiseShare: largest / gained,
     firstHalfShare: (atMid - floor[start]!) / gained,
-    secondHalfShare: (floor[n] - atMid) / gained,
+    secondHalfShare: (floor[end]! - atMid) / gained,
     lastRiseNs,
   };
 }
