@@ -4,7 +4,7 @@
 // to fix is the `load_partition` that called it).
 
 import type { Frame } from '../model/frames.js';
-import type { FrameId } from '../model/ids.js';
+import type { FrameId, SiteId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 
 /** Not native, not the standard library, not an installed package. */
@@ -17,4 +17,18 @@ export function isOwnCode(f: Frame): boolean {
 export function ownLineIndex(model: CaptureModel, frames: readonly FrameId[]): number {
   for (let i = frames.length - 1; i >= 0; i--) if (isOwnCode(model.frames.frame(frames[i]!))) return i;
   return frames.length - 1;
+}
+
+/**
+ * Made while a library was being imported: the innermost Python frame (hidden ones included) is the
+ * import system's or an installed or standard module's top level. A library's own tables and buffers
+ * (numpy's OpenBLAS reserves tens of MiB it may never touch), not something the program chose to make.
+ */
+export function madeByImport(model: CaptureModel, site: SiteId): boolean {
+  for (let n = model.sites.pyStack(site); n > 0; n = model.frames.pyParentOf(n)) {
+    const f = model.frames.frame(model.frames.pyFrameOf(n));
+    if (f.kind === 'import') return true;
+    if (f.kind === 'user') return f.function === '<module>' && (f.moduleType === 'site-packages' || f.moduleType === 'stdlib');
+  }
+  return false;
 }

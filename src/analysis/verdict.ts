@@ -12,7 +12,7 @@ import type { CaptureModel } from '../model/model.js';
 import type { AllocationSet, SiteAmount } from './allocation-set.js';
 import { type Ending, endingOf } from './ending.js';
 import { type CaptureCensus, captureCensus } from './capture-census.js';
-import { type Finding, findings, threadEvidence, type ThreadEvidence } from './findings/index.js';
+import { type Finding, findings, findingsNotLookedFor, threadEvidence, type ThreadEvidence } from './findings/index.js';
 import type { ForensicFacts } from './forensics.js';
 import { type GcReport, gcReport } from './gc.js';
 import { timeOfSeq } from './high-water-mark.js';
@@ -118,7 +118,11 @@ export interface Verdict {
   readonly forks: number;
   /** The census of live objects the capture holds (the last near-OOM one, else the last), if any. */
   readonly census: CaptureCensus | undefined;
+  /** Why the capture's census cannot be read, when it holds one that cannot. */
+  readonly censusError: string | undefined;
   readonly findings: readonly Finding[];
+  /** Findings this capture cannot show, and why (findings/index.ts findingsNotLookedFor). */
+  readonly notLookedFor: readonly { readonly what: string; readonly why: string }[];
   /** What this capture cannot tell, in words. */
   readonly cannotTell: readonly string[];
 }
@@ -184,7 +188,6 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
 
   const gc = gcReport(model, facts?.gcFrees, filter);
   const census = captureCensus(model);
-  if (census.error !== undefined) cannotTell.push(`what the census of live objects in the capture says: it cannot be read (${census.error})`);
   const ev = threadEvidence(model, filter);
   const seen = model.threads.filter((t) => t.startNs !== undefined);
   const threads: ThreadSummary = {
@@ -207,7 +210,9 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
     threads,
     forks: model.forks.length,
     census: census.census,
+    censusError: census.error,
     findings: findings(model, facts, { filter, gc, census: census.census ?? null }),
+    notLookedFor: findingsNotLookedFor(model),
     cannotTell,
   };
 }

@@ -216,7 +216,9 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     title('What holds the memory');
     out.push(
       ...wrapText(
-        'No census of live Python objects in the capture (memlens run takes one near an OOM under a limit, and with --census-at-peak as memory grows; memlens census PID takes one of a running process).',
+        v.censusError !== undefined
+          ? `The capture holds a census of live Python objects, but it cannot be read (${v.censusError}).`
+          : 'No census of live Python objects in the capture (memlens run takes one near an OOM under a limit, and with --census-at-peak as memory grows; memlens census PID takes one of a running process).',
         width,
         '    ',
         '  ',
@@ -252,15 +254,17 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   if (v.findings.length === 0) {
     out.push(
       ...wrapText(
-        model.aggregated
-          ? 'None found. An aggregated capture shows the findings about memory that accumulated or collections that only grew, and those about threads and processes (the others need every event).'
-          : 'None: no memory that accumulated steadily, no collection that only grew, no large object kept alive long, no thread or process churn, no collection grown by many reallocations, no cycles holding much memory.',
+        v.notLookedFor.length === 0
+          ? 'None: no memory that accumulated steadily, no collection that only grew, no large object kept alive long, no huge allocation at the limit, no freed memory kept by the process, no thread or process churn, no collection grown by many reallocations, no cycles holding much memory.'
+          : 'None found.',
         width,
         '    ',
         '  ',
       ),
     );
   } else out.push(...renderFindings(model, v.findings, { width, paint }));
+  // What could not be looked for is said whatever was found: the absence of a finding there means nothing.
+  for (const n of v.notLookedFor) out.push(...wrapText(`Not looked for: ${n.what} (${n.why}).`, width, '    ', '  ').map((l) => paint('dim', l)));
 
   const notes = [...v.cannotTell.map((c) => `The capture cannot tell: ${c}.`), ...captureNotes(model)];
   if (notes.length > 0) {
@@ -348,6 +352,8 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
             types: v.census.census.types.slice(0, CENSUS_ROWS),
           },
     findings: v.findings.map((f) => findingJson(model, f)),
+    findings_not_looked_for: v.notLookedFor,
+    census_error: v.censusError ?? null,
     cannot_tell: v.cannotTell,
     notes: captureNotes(model),
   };
@@ -403,6 +409,7 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
     growthTitle,
     growth: g.lines.map((l) => ({ bytes: r !== undefined ? formatSignedBytes(l.bytes) : formatBytes(l.bytes), count: formatCount(l.count), where: ownLineText(l, model.header.cwd) })),
     findings: v.findings.map((f) => ({ title: f.title, evidence: findingEvidence(model, f), advice: f.advice })),
+    notLookedFor: v.notLookedFor.map((n) => `Not looked for: ${n.what} (${n.why}).`),
     census: censusPanel(v.census),
   };
 }

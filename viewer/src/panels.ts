@@ -57,6 +57,7 @@ export function verdictSection(v: VerdictPanel): HTMLElement {
   }
   const findings = el('div', { class: 'verdict-findings', id: 'verdict-findings' }, el('h3', {}, v.findings.length > 0 ? `Findings (${v.findings.length})` : 'Findings'));
   if (v.findings.length === 0) append(findings, el('p', { class: 'muted' }, 'None: nothing in this capture matched what memlens looks for (memory that accumulated, collections that only grew, large objects kept long, thread or process churn, collections grown step by step, cycles holding memory).'));
+  for (const n of v.notLookedFor) append(findings, el('p', { class: 'muted' }, n));
   v.findings.forEach((f, i) => {
     const d = el('details', { class: 'finding' }, el('summary', {}, f.title), el('ul', {}, ...f.evidence.map((e) => el('li', {}, e))), el('p', { class: 'advice' }, f.advice));
     d.open = i === 0;

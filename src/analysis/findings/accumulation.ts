@@ -13,6 +13,7 @@ import { Allocator, OPTION_PYTHON_ALLOCATORS } from '../../capture/format.js';
 import type { FrameId, SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import { type HeldAs, heldAs } from '../capture-census.js';
+import { madeByImport } from '../own-code.js';
 import { groupSeries, type GroupSeries } from '../live-series.js';
 import { limitReachedNs, memoryLimitOf, usageAtEnd } from '../memory-limit.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
@@ -94,12 +95,13 @@ export function isSteadyClimb(g: RetainedGrowth | undefined, minBytes: number): 
   );
 }
 
-/** The candidate lines (live at the end at least minBytes) and their series. */
+/** The candidate lines (live at the end at least minBytes, not made by importing a library) and their series. */
 export function candidateLines(input: DetectorInput): { groups: LineGroup[]; series: GroupSeries[] } {
   const { model, facts, filter, minBytes } = input;
   if (facts === undefined) return { groups: [], series: [] };
   const live = model.sites.columns.liveBytes.array;
-  const groups = groupByOwnLine(model, filter, (s) => live[s]! > 0).filter((g) => g.liveBytes >= minBytes && !input.claimed.has(g.line));
+  // What importing a library made is the library's (tables, buffers), not a leak of the program.
+  const groups = groupByOwnLine(model, filter, (s) => live[s]! > 0 && !madeByImport(model, s)).filter((g) => g.liveBytes >= minBytes && !input.claimed.has(g.line));
   const index = new Int32Array(model.sites.size).fill(-1);
   groups.forEach((g, i) => {
     for (const s of g.sites) index[s] = i;

@@ -6,8 +6,8 @@
 // freed): the biggest one alive when usage reached the limit (or at the near-OOM marker, or at the end).
 
 import { MARKER_KINDS } from '../../capture/format.js';
-import type { FrameId, SiteId } from '../../model/ids.js';
-import type { CaptureModel } from '../../model/model.js';
+import type { FrameId } from '../../model/ids.js';
+import { madeByImport } from '../own-code.js';
 import { limitReachedNs, memoryLimitOf } from '../memory-limit.js';
 import { type DetectorInput, type FindingCommon } from './finding.js';
 import { ownLineIndex } from './line-groups.js';
@@ -42,21 +42,6 @@ export interface HugeAllocationFinding extends FindingCommon {
   readonly oomKilled: boolean;
 }
 
-/**
- * Made while a library was being imported (the innermost Python frame is an installed or standard
- * module's top level): a library's own buffers (OpenBLAS reserves tens of MiB it may never touch), not
- * something the program chose to build.
- */
-function isImport(model: CaptureModel, site: SiteId): boolean {
-  // Every Python frame, hidden ones included: the import system's own frames sit below the module's.
-  for (let n = model.sites.pyStack(site); n > 0; n = model.frames.pyParentOf(n)) {
-    const f = model.frames.frame(model.frames.pyFrameOf(n));
-    if (f.kind === 'import') return true;
-    if (f.kind === 'user') return f.function === '<module>' && (f.moduleType === 'site-packages' || f.moduleType === 'stdlib');
-  }
-  return false;
-}
-
 /** Fires only when the process reached its limit, came near it, or was OOM-killed; needs every event. */
 export function hugeAllocation({ model, facts, filter, claimed }: DetectorInput): HugeAllocationFinding[] {
   if (facts === undefined || model.aggregated) return [];
@@ -77,7 +62,7 @@ export function hugeAllocation({ model, facts, filter, claimed }: DetectorInput)
     // Alive at that moment (times are those of the snapshot before each event: exact to an interval).
     if (a.allocNs > atNs || (a.freeNs !== undefined && a.freeNs < atNs)) continue;
     if (a.bytes < HUGE_SHARE_OF_LIMIT * limit || (best !== undefined && a.bytes <= best.bytes)) continue;
-    if (isImport(model, a.site)) continue;
+    if (madeByImport(model, a.site)) continue;
     best = a;
   }
   if (best === undefined) return [];

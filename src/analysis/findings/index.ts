@@ -17,7 +17,9 @@ import type { CaptureModel } from '../../model/model.js';
 import { type CaptureCensus, captureCensus } from '../capture-census.js';
 import type { ForensicFacts } from '../forensics.js';
 import { type GcReport, gcReport } from '../gc.js';
-import { type AccumulationFinding, accumulation } from './accumulation.js';
+import { MODE_ATTACH } from '../../capture/format.js';
+import { memoryLimitOf } from '../memory-limit.js';
+import { type AccumulationFinding, accumulation, ACCUMULATION_MIN_RISES } from './accumulation.js';
 import { type CollectionGrowthFinding, collectionGrowth } from './collection-growth.js';
 import { type DetectorInput, MIN_FINDING_BYTES, MIN_FINDING_SHARE } from './finding.js';
 import { type FreedNotReturnedFinding, freedNotReturned } from './freed-not-returned.js';
@@ -92,4 +94,31 @@ export function findings(model: CaptureModel, facts: ForensicFacts | undefined, 
     }
   }
   return out.sort((a, b) => b.bytes - a.bytes);
+}
+
+/** Memory snapshots (or checkpoints) needed at least to see a climb: ACCUMULATION_MIN_RISES rises and a start. */
+const MIN_SAMPLES = ACCUMULATION_MIN_RISES + 1;
+
+/**
+ * The findings a capture cannot show, and why: a report that found none must not say there are none where
+ * it could not have seen them.
+ */
+export function findingsNotLookedFor(model: CaptureModel): { readonly what: string; readonly why: string }[] {
+  const out: { what: string; why: string }[] = [];
+  const samples = model.snapshots.timeNs.length; // an aggregated capture's checkpoints come with its snapshots
+  if (samples < MIN_SAMPLES) {
+    out.push({
+      what: 'memory that accumulated, collections that only grew, large objects kept alive long, freed memory the process kept',
+      why: samples === 0 ? 'the capture has no memory snapshot to place its events in time' : `the capture has only ${samples} memory snapshot${samples === 1 ? '' : 's'}: too short to see a climb`,
+    });
+  }
+  if (model.aggregated) {
+    out.push({
+      what: 'large objects kept alive long, one huge allocation, collections grown by reallocation, reference cycles that held memory',
+      why: 'an aggregated capture keeps totals per location, not each allocation',
+    });
+  }
+  if (!model.aggregated && memoryLimitOf(model) === undefined) out.push({ what: 'one huge allocation', why: 'no memory limit was recorded to measure it against' });
+  if (model.header.mode === MODE_ATTACH && samples >= MIN_SAMPLES) out.push({ what: 'freed memory the process kept', why: 'after an attach the heap does not count what was allocated before it' });
+  return out;
 }

@@ -87,6 +87,8 @@ export interface VerdictPanel {
   readonly growthTitle: string;
   readonly growth: readonly { readonly bytes: string; readonly count: string; readonly where: string }[];
   readonly findings: readonly { readonly title: string; readonly evidence: readonly string[]; readonly advice: string }[];
+  /** Findings the capture cannot show, with why (`memory that accumulated (no snapshot …)`). */
+  readonly notLookedFor: readonly string[];
   /** The census of live objects the capture holds (its top types), shown beside what grew; null: none. */
   readonly census: { readonly title: string; readonly note: string; readonly types: readonly { readonly type: string; readonly count: string; readonly bytes: string; readonly share: string }[] } | null;
 }
@@ -332,6 +334,7 @@ export function isVerdictPanel(v: unknown): v is VerdictPanel {
       const r = f as Record<string, unknown>;
       return isString(r['title']) && isString(r['advice']) && isStringArray(r['evidence']);
     }) &&
+    isStringArray(p['notLookedFor']) &&
     (p['census'] === null || isCensusPanel(p['census']))
   );
 }
