@@ -92,6 +92,12 @@ test('memlens summary lists the findings after its table; stats has a GC section
   assert.match(s.out, /\nFindings \(memlens verdict shows all their evidence\)\n {2}1\. /);
   assert.match(s.out, /Memory accumulated steadily and was never freed\n +- ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.0 MiB\/s\)/);
   assert.match(s.out, /Large objects kept alive long\n/);
+  // The census's top types beside the allocation sites.
+  assert.match(s.out, /\nWhat holds the memory: live Python objects at 5\.603 s, near OOM \(memlens census shows all of it\)\n {2}bytearray 55 \(165 MiB\), str 21,000 \(1\.81 MiB\), dict 2,100 \(625 KiB\); 167 MiB in 23,155 objects\.\n/);
+  // --leaks without --trace-python-allocators: the warning about pymalloc's arenas (as memray gives it).
+  const leaks = await run(['summary', '--leaks', oomPath]);
+  assert.match(leaks.out, /Note: Python's allocators were not traced \(no --trace-python-allocators\): leaked small objects show as pymalloc's arenas/);
+  assert.doesNotMatch(s.out, /Python's allocators were not traced/, 'only for --leaks');
   const sj = JSON.parse((await run(['summary', '--json', oomPath])).out) as { findings: { kind: string }[] };
   assert.deepEqual(sj.findings.map((f) => f.kind).sort(), ['accumulation', 'collection-growth', 'gc-cycles', 'large-objects-kept']);
   const st = await run(['stats', oomPath]);

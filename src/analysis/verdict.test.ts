@@ -197,3 +197,20 @@ test('the collector’s settings over the run: disabled spans, frozen objects, t
   ]);
   assert.deepEqual([s.enabledAtEnd, s.frozenAtEnd, s.maxFrozen, s.thresholds], [false, 500, 500, [700, 10, 10]]);
 });
+
+test("what grew names the program's own line first, with the library frame that allocated beside it", () => {
+  const p = new ProgramCapture();
+  const numpy: FrameSpec[] = [['<module>', 1], ['load_partition', 7], ['ones', 233, '/usr/lib/python3.12/site-packages/numpy/_core/numeric.py']];
+  p.alloc(1, numpy, 8 * MiB);
+  p.alloc(1, numpy, 8 * MiB);
+  p.alloc(1, [['<module>', 1], ['plain', 9]], MiB);
+  p.snapshot(SEC);
+  const { verdict: v } = analyze(p.finish());
+  assert.deepEqual(
+    v.sinceStart.lines.map((l) => [l.function, l.line, l.via?.function, l.bytes]),
+    [
+      ['load_partition', 7, 'ones', 16 * MiB],
+      ['plain', 9, undefined, MiB],
+    ],
+  );
+});

@@ -92,6 +92,8 @@ test('a real program: its known allocator is the largest frame, threads and time
     const box = await first.evaluate<{ top: number; height: number }>("(() => { const r = document.querySelector('.flame-canvas').getBoundingClientRect(); return { top: r.top, height: r.height }; })()");
     assert.ok(box.top + Math.min(box.height, 100) <= 900, `the flame graph starts at ${box.top} px, below a 900 px window`);
     assert.equal(await first.evaluate<string | null>("window.memlens.frameLabel('load_matrix')"), 'load_matrix (known_program.py:5)  return np.ones((n, n))          # 8 * n * n bytes: the largest allocation');
+    // No limit: the cgroup's usage is labelled as the whole cgroup's, context rather than the chart's scale.
+    assert.match(await first.locator('.legend').innerText(), /cgroup usage \(the whole cgroup, other processes included; no limit\)/);
     await first.close();
   } finally {
     await browser.close();
