@@ -28,7 +28,7 @@ import { type GrowingCollectionFinding, growingCollection } from './growing-coll
 import { type HugeAllocationFinding, hugeAllocation } from './huge-allocation.js';
 import { type LargeObjectsKeptFinding, largeObjectsKept } from './large-objects-kept.js';
 import { type ProcessChurnFinding, processChurn } from './process-churn.js';
-import { type ThreadFinding, threadFindings } from './threads.js';
+import { type ThreadFinding, threadFindings } from './thread-churn.js';
 
 export type { FindingCommon } from './finding.js';
 export { EVIDENCE_ROWS, MIN_FINDING_BYTES, MIN_FINDING_SHARE } from './finding.js';
@@ -39,7 +39,7 @@ export { HUGE_SHARE_OF_LIMIT } from './huge-allocation.js';
 export { HELD_BACK_MIN_SHARE } from './freed-not-returned.js';
 export { KEPT_AT_END_SHARE, KEPT_MOST_OF_RUN_SHARE, KEPT_REPEATED_MIN, type KeptItem } from './large-objects-kept.js';
 export { FORK_CHURN_MIN } from './process-churn.js';
-export { isMainThread, MANY_THREADS_MIN, THREAD_CHURN_MIN, threadEvidence, type ThreadEvidence } from './threads.js';
+export { isMainThread, MANY_THREADS_MIN, THREAD_CHURN_MIN, threadEvidence, type ThreadEvidence } from './thread-churn.js';
 
 export type Finding =
   | AccumulationFinding
