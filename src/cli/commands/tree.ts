@@ -25,7 +25,7 @@ export const treeCommand: Command = {
     const sel = parseSetOptions('tree', options);
     const n = countOption('tree', options, 'num', countOption('tree', options, 'biggest', 10));
     const filter = frameFilterOf(options);
-    const [{ loadModel }, { stacksOf }, { callTree }, { renderTree }, { describeCapture, describeSet, explainEmpty, captureNotes }, fmt, io, ro] = await Promise.all([
+    const [{ loadModel }, { stacksOf }, { callTree }, { renderTree }, { describeCapture, describeSet, explainEmpty, captureNotes, leaksAllocatorNote }, fmt, io, ro] = await Promise.all([
       import('../load-model.js'),
       import('../../analysis/stacks.js'),
       import('../../analysis/call-tree.js'),
@@ -66,7 +66,7 @@ export const treeCommand: Command = {
     const out = [paint('bold', describeCapture(model)), describeSet(model, set), ''];
     if (set.sites.length === 0) out.push(explainEmpty(model, set));
     else out.push(...renderTree(tree, { width: io.terminalColumns(ctx.io), cwd: model.header.cwd, paint, total: set.totalBytes }));
-    const notes = [ro.hiddenFramesNote(model, filter), ...captureNotes(model)].filter((x): x is string => x !== undefined);
+    const notes = [leaksAllocatorNote(model, set), ro.hiddenFramesNote(model, filter), ...captureNotes(model)].filter((x): x is string => x !== undefined);
     if (notes.length > 0) out.push('', ...notes.map((x) => paint('dim', `Note: ${x}`)));
     ctx.io.stdout.write(out.join('\n') + '\n');
     return 0;

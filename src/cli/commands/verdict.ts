@@ -43,7 +43,7 @@ export const verdictCommand: Command = {
     const model = await loadModel(ctx.io, path, { observer });
     const v = verdict(model, observer.finish(), { filter, rows });
     if (booleanOption(options, 'json')) ctx.io.stdout.write(JSON.stringify(verdictJson(model, v), null, 2) + '\n');
-    else ctx.io.stdout.write(renderVerdict(model, v, { width: terminalColumns(ctx.io), paint: wantsColor(ctx.io) ? ansiPaint : noPaint }));
+    else ctx.io.stdout.write(renderVerdict(model, v, { width: terminalColumns(ctx.io), paint: wantsColor(ctx.io) ? ansiPaint : noPaint, file: path }));
     return 0;
   },
 };
