@@ -1,0 +1,5 @@
+"""The IPython extension (registered later in this branch)."""
+
+
+def register(ipython):
+    raise NotImplementedError

@@ -1,0 +1,1 @@
+"""The pytest plugin (written later in this branch)."""
