@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setupWheelhouse } from './setup-python-test-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = join(root, '.cache');
@@ -94,6 +95,8 @@ if (pythons.length === 0) {
   process.exit(1);
 }
 writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
+// Packages for the tests of the Python distribution (test/pip/).
+setupWheelhouse(cache, pythons);
 
 // A CPython 3.14 (PEP 768 remote execution) in a Debian sid root file system: a target started with
 // `unshare -m chroot` there stands in for a process in a container (another mount namespace).
