@@ -5,6 +5,7 @@ much of the heap it covered."""
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,9 +39,11 @@ class Census:
 
     def text(self, top=25):
         """The census as `memlens census` prints it."""
-        fd, path = tempfile.mkstemp(prefix="memlens-census-", suffix=".json")
+        directory = tempfile.mkdtemp(prefix="memlens-census-")
+        # The report's title names the file: let it name the process.
+        path = os.path.join(directory, "python-pid-%s.json" % self.data.get("pid", "unknown"))
         try:
-            with os.fdopen(fd, "w") as f:
+            with open(path, "w") as f:
                 json.dump(self.data, f)
             r = _cli.run(["census", path, "--rows", str(int(top))], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=dict(os.environ, NO_COLOR="1"))
@@ -48,7 +51,7 @@ class Census:
                 raise MemlensError(r.stderr.decode("utf-8", "replace").strip().splitlines()[0])
             return r.stdout.decode("utf-8", "replace")
         finally:
-            os.unlink(path)
+            shutil.rmtree(directory, ignore_errors=True)
 
     def __repr__(self):
         return "<memlens.Census: %d types, %s ms pause>" % (len(self.types), self.pause_ms)
