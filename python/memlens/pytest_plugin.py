@@ -56,6 +56,8 @@ def _option(config, name, ini=None):
     return value
 
 
+# trylast: pytest-memray, if installed, has registered its manager by then.
+@pytest.hookimpl(trylast=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "limit_memory(limit): fail the test if its peak memory is over LIMIT (like '24 MB'), under --memlens")
     config.addinivalue_line("markers", "limit_leaks(limit, *, filter_fn=None): fail the test if a call stack leaks more than LIMIT, under --memlens")
@@ -63,6 +65,11 @@ def pytest_configure(config):
         return
     if config.pluginmanager.hasplugin("memray") and _memray_enabled(config):
         raise pytest.UsageError("--memlens and --memray both track allocations and cannot run together: keep one (pytest-memray may stay installed)")
+    # pytest-memray tracks every test with one of its markers even without --memray: two profilers in one
+    # test would each record the other. The markers are ours under --memlens.
+    memray = config.pluginmanager.get_plugin("memray_manager")
+    if memray is not None:
+        config.pluginmanager.unregister(memray)
     config.pluginmanager.register(MemlensPlugin(config), "memlens-session")
 
 
