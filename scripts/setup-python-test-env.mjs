@@ -3,7 +3,7 @@
 // while tests run, and each virtualenv takes seconds. Called by scripts/setup-test-env.mjs.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** What each test needs; PACKAGES[role] goes to the Pythons of that role (test/support/pip.ts). */
@@ -49,4 +49,37 @@ export function setupWheelhouse(cache, pythons) {
     writeFileSync(ready, specs.join('\n') + '\n');
   }
   writeFileSync(join(cache, 'wheelhouse.json'), JSON.stringify({ wheelhouse, packages: PACKAGES }, null, 2));
+}
+
+/**
+ * An arm64 CPython that qemu-user runs on this x86-64 machine, for the aarch64 wheel's test: Debian's
+ * python3.11 packages for arm64, unpacked into .cache/arm64-root (debootstrap's first stage fetches and
+ * unpacks them; nothing of it runs on the host). Run as `qemu-aarch64 -L ROOT ROOT/usr/bin/python3.11`.
+ */
+export function setupArm64Root(cache) {
+  const root = join(cache, 'arm64-root');
+  const python = join(root, 'usr', 'bin', 'python3.11');
+  if (existsSync(python)) return;
+  const tmp = `${root}.tmp`;
+  spawnSync('rm', ['-rf', tmp]);
+  console.error('setup: unpacking an arm64 Debian python3.11 for the aarch64 test (about a minute)');
+  const r = spawnSync('debootstrap', ['--foreign', '--arch=arm64', '--variant=minbase', '--include=python3.11', 'bookworm', tmp, 'http://deb.debian.org/debian'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) {
+    console.error('setup: debootstrap of the arm64 root failed');
+    process.exit(1);
+  }
+  // The first stage unpacks only the base system; the python packages wait in the archive cache.
+  const archives = join(tmp, 'var', 'cache', 'apt', 'archives');
+  for (const deb of readdirSync(archives).filter((f) => f.endsWith('.deb'))) {
+    const x = spawnSync('dpkg', ['-x', join(archives, deb), tmp], { stdio: 'inherit' });
+    if (x.status !== 0) {
+      console.error(`setup: dpkg -x ${deb} failed`);
+      process.exit(1);
+    }
+  }
+  spawnSync('mv', [tmp, root]);
+  if (!existsSync(python)) {
+    console.error(`setup: ${python} is missing after unpacking`);
+    process.exit(1);
+  }
 }

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setupWheelhouse } from './setup-python-test-env.mjs';
+import { setupArm64Root, setupWheelhouse } from './setup-python-test-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = join(root, '.cache');
@@ -61,6 +61,7 @@ ensurePackage('chromium', '/usr/bin/chromium', 'for the browser tests');
 ensurePackage('lldb', '/usr/bin/lldb', 'for the attach tests');
 ensurePackage('gdb', '/usr/bin/gdb', 'for the attach tests');
 ensurePackage('debootstrap', '/usr/sbin/debootstrap', 'to build the container root of the attach tests');
+ensurePackage('qemu-user', '/usr/bin/qemu-aarch64', 'to run the aarch64 agent of the Python wheel');
 
 const pythons = [];
 for (const exe of candidates()) {
@@ -97,6 +98,7 @@ if (pythons.length === 0) {
 writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
 // Packages for the tests of the Python distribution (test/pip/).
 setupWheelhouse(cache, pythons);
+if (process.arch === 'x64') setupArm64Root(cache);
 
 // A CPython 3.14 (PEP 768 remote execution) in a Debian sid root file system: a target started with
 // `unshare -m chroot` there stands in for a process in a container (another mount namespace).
