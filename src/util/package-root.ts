@@ -24,6 +24,4 @@ export const CLI_SCRIPT: string = BUNDLED ? here : join(PACKAGE_ROOT, 'bin', 'me
 export const VIEWER_DIR: string = join(PACKAGE_ROOT, 'dist', 'viewer');
 
 /** What to tell someone whose installation lacks a file memlens ships. */
-export const REINSTALL_HINT: string = BUNDLED
-  ? 'Reinstall memlens (pip install --force-reinstall memlens).'
-  : "Run 'npm install' in the memlens directory (it builds the agent and the viewer).";
+export const REINSTALL_HINT: string = BUNDLED ? 'Reinstall memlens (pip install --force-reinstall memlens).' : "Run 'npm install' in the memlens directory (it builds the agent and the viewer).";

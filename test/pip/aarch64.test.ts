@@ -48,7 +48,11 @@ test('the aarch64 wheel: its agent tracks an arm64 CPython under qemu-user, the 
     assert.equal(r.stdout.trim(), 'aarch64');
     const res = sh(process.execPath, [...NODE_FLAGS, join(REPO_ROOT, 'bin', 'memlens.js'), 'results', capture]);
     assert.equal(res.code, 0, res.stderr);
-    const doc = JSON.parse(res.stdout) as { capture: { python_version: string; native_stacks: boolean }; peak: { bytes: number; stacks: { frames: { function: string }[] }[] }; leaks: { bytes: number; stacks: { frames: { function: string }[] }[] } };
+    const doc = JSON.parse(res.stdout) as {
+      capture: { python_version: string; native_stacks: boolean };
+      peak: { bytes: number; stacks: { frames: { function: string }[] }[] };
+      leaks: { bytes: number; stacks: { frames: { function: string }[] }[] };
+    };
     assert.equal(doc.capture.python_version, '3.11.2');
     assert.equal(doc.capture.native_stacks, mode === 'native');
     assert.ok(doc.peak.bytes >= 12 * MiB && doc.peak.bytes < 13 * MiB, `${mode}: peak ${doc.peak.bytes}`);

@@ -16,7 +16,12 @@ after(() => rmSync(work, { recursive: true, force: true }));
 /** The names in the report an inline iframe holds: its srcdoc unescaped, the payload decoded. */
 function reportStrings(iframe: string): string[] {
   const srcdoc = /srcdoc="([^"]*)"/.exec(iframe)?.[1] ?? '';
-  const page = srcdoc.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#x27;/g, "'").replace(/&amp;/g, '&');
+  const page = srcdoc
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#x27;/g, "'")
+    .replace(/&amp;/g, '&');
   const b64 = /<script type="application\/octet-stream" id="memlens-payload">([A-Za-z0-9+/=]*)<\/script>/.exec(page)?.[1];
   assert.ok(b64 !== undefined, 'the page holds its payload');
   return [...decodePayload(new Uint8Array(inflateRawSync(Buffer.from(b64, 'base64')))).strings];
@@ -25,14 +30,20 @@ function reportStrings(iframe: string): string[] {
 type Output = { kind: string; html?: string; text?: string; name?: string; ename?: string; evalue?: string };
 
 test('a notebook run by nbclient: %%memlens shows the report inline, %memlens_census the census', () => {
-  const py = testPythons().filter((p) => !p.system).slice(-1)[0];
+  const py = testPythons()
+    .filter((p) => !p.system)
+    .slice(-1)[0];
   assert.ok(py !== undefined);
   const venv = makeVenv(py, join(work, 'venv'), [wheelPath(), 'nbclient', 'nbformat', 'ipykernel']);
   const kept = join(work, 'kept');
   const r = sh(venv.python, [join(REPO_ROOT, 'test', 'pip', 'programs', 'run_notebook.py'), kept], { env: envWithoutNode(work, venv.bin), cwd: work });
   assert.equal(r.code, 0, r.stderr);
   const cells = JSON.parse(r.stdout) as Output[][];
-  const html = (i: number): string => (cells[i] ?? []).filter((o) => o.kind === 'display_data').map((o) => o.html ?? '').join('');
+  const html = (i: number): string =>
+    (cells[i] ?? [])
+      .filter((o) => o.kind === 'display_data')
+      .map((o) => o.html ?? '')
+      .join('');
   const text = (i: number): string => (cells[i] ?? []).map((o) => o.text ?? o.evalue ?? '').join('');
 
   // The report, as a sandboxed iframe whose document is the whole offline page.
@@ -54,7 +65,10 @@ test('a notebook run by nbclient: %%memlens shows the report inline, %memlens_ce
   const doc = JSON.parse(res.stdout) as { capture: { native_stacks: boolean; trace_python_allocators: boolean }; leaks: { stacks: { frames: { function: string }[] }[] } };
   assert.equal(doc.capture.native_stacks, true);
   assert.equal(doc.capture.trace_python_allocators, true);
-  assert.ok(doc.leaks.stacks.some((s) => s.frames.some((f) => f.function === 'keep_in_cell')), 'the leak of the cell');
+  assert.ok(
+    doc.leaks.stacks.some((s) => s.frames.some((f) => f.function === 'keep_in_cell')),
+    'the leak of the cell',
+  );
 
   assert.match(text(3), /^Census of live Python objects in python-pid-\d+\.json: paused it for \d+ ms/);
   assert.match(text(3), /bytearray/);
@@ -64,7 +78,10 @@ test('a notebook run by nbclient: %%memlens shows the report inline, %memlens_ce
   assert.equal(bad, 'UsageError: memlens: unrecognized arguments: --bogus (see %memlens --help)');
 
   // A failing cell: its traceback, then the report of what it allocated.
-  assert.ok((cells[5] ?? []).some((o) => o.kind === 'error' && o.ename === 'ValueError'), JSON.stringify(cells[5]));
+  assert.ok(
+    (cells[5] ?? []).some((o) => o.kind === 'error' && o.ename === 'ValueError'),
+    JSON.stringify(cells[5]),
+  );
   assert.ok(reportStrings(html(5)).length > 0);
   assert.ok(!existsSync(join(work, 'memlens-cell-2.mlens')), 'nothing is left behind without -o');
 });

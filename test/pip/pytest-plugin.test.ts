@@ -71,11 +71,20 @@ function checkRun(venv: Venv, xdist: boolean): void {
   const doc = JSON.parse(readFileSync(json, 'utf8')) as SessionJson;
   assert.equal(doc.schema, 'memlens.pytest/1');
   assert.equal(doc.tests.length, 13);
-  const failed = doc.tests.filter((t) => t.outcome === 'failed').map((t) => t.nodeid).sort();
+  const failed = doc.tests
+    .filter((t) => t.outcome === 'failed')
+    .map((t) => t.nodeid)
+    .sort();
   assert.deepEqual(failed, EXPECTED_FAILURES);
   const byId = new Map(doc.tests.map((t) => [t.nodeid.split('::')[1] ?? '', t]));
   const peak = (name: string): number => byId.get(name)?.peak_bytes ?? -1;
-  for (const [name, mib] of [['test_under_memory_limit', 8], ['test_over_memory_limit', 12], ['test_over_default_limit', 10], ['test_marker_overrides_default', 16], ['test_sizes[3]', 3]] as const) {
+  for (const [name, mib] of [
+    ['test_under_memory_limit', 8],
+    ['test_over_memory_limit', 12],
+    ['test_over_default_limit', 10],
+    ['test_marker_overrides_default', 16],
+    ['test_sizes[3]', 3],
+  ] as const) {
     assert.ok(peak(name) >= mib * MiB && peak(name) < (mib + 1) * MiB, `${name}: peak ${peak(name)}, expected ${mib} MiB`);
   }
   assert.ok((byId.get('test_over_leak_limit')?.leaked_bytes ?? 0) >= 2 * MiB);

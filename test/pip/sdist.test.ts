@@ -21,7 +21,10 @@ test('pip install of the sdist with no compiler: one line that says what to inst
   assert.notEqual(sh('sh', ['-c', 'command -v cc || command -v gcc'], { env }).code, 0, 'no compiler on this PATH');
   const r = pipInstall(venv.python, [sdistPath()], env);
   assert.notEqual(r.code, 0);
-  const ours = (r.stderr + r.stdout).split('\n').map((l) => l.trim()).filter((l) => l.startsWith('memlens: '));
+  const ours = (r.stderr + r.stdout)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('memlens: '));
   assert.deepEqual(ours, [
     `memlens: error: there is no prebuilt memlens for this platform (Linux x86_64) and no C compiler to build its agent (cc: No such file or directory): install gcc or clang (apt-get install gcc), or set CC`,
   ]);
@@ -47,7 +50,10 @@ test('pip install of the sdist builds the agent with the local compiler; a missi
   rmSync(join(site, '_payload', 'agent', 'build', 'libmemlens_agent.so'));
   const api = sh(venv.python, ['-c', 'import memlens\nwith memlens.Tracker("x.mlens"):\n    pass'], { env, cwd: work });
   assert.notEqual(api.code, 0);
-  assert.match(api.stderr.trim().split('\n').pop() ?? '', /^memlens\._errors\.MemlensError: this memlens installation has no agent for this machine \(.*libmemlens_agent\.so is missing\): reinstall memlens; on a platform without a prebuilt wheel pip builds the agent from the sdist, which needs a C compiler \(gcc or clang\)$/);
+  assert.match(
+    api.stderr.trim().split('\n').pop() ?? '',
+    /^memlens\._errors\.MemlensError: this memlens installation has no agent for this machine \(.*libmemlens_agent\.so is missing\): reinstall memlens; on a platform without a prebuilt wheel pip builds the agent from the sdist, which needs a C compiler \(gcc or clang\)$/,
+  );
   const cli = sh('memlens', ['run', '-q', '-o', join(work, 'y.mlens'), '-c', 'pass'], { env, cwd: work });
   assert.equal(cli.code, 1);
   assert.deepEqual(cli.stderr.trim().split('\n'), [

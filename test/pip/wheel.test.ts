@@ -47,7 +47,17 @@ for (const py of testPythons()) {
     const api = sh(venv.python, [join(PROGRAMS, 'api_check.py'), dir], { env, cwd: dir });
     assert.equal(api.code, 0, api.stderr);
     const facts = JSON.parse(api.stdout) as {
-      with: { schema: string; peak_bytes: number; leaked_bytes: number; top_peak_function: string; top_peak_caller: string; leak_functions: string[]; verdict_ending: string; findings_are_objects: boolean; attached: boolean };
+      with: {
+        schema: string;
+        peak_bytes: number;
+        leaked_bytes: number;
+        top_peak_function: string;
+        top_peak_caller: string;
+        leak_functions: string[];
+        verdict_ending: string;
+        findings_are_objects: boolean;
+        attached: boolean;
+      };
       decorator: number[];
       decorator_aggregated: boolean;
       errors: Record<string, string>;
@@ -91,11 +101,16 @@ test('both wheels are what auditwheel calls manylinux_2_28 or older, for their a
   }
 });
 
-const newest = testPythons().filter((p) => !p.system).slice(-1)[0];
+const newest = testPythons()
+  .filter((p) => !p.system)
+  .slice(-1)[0];
 /** A CPython older than 3.9 (pyenv has several on the test machines), for the refusals. */
 function oldPython(): string {
   const dir = join(process.env['HOME'] ?? '/root', '.pyenv', 'versions');
-  const found = (existsSync(dir) ? readdirSync(dir) : []).filter((v) => /^3\.[5-8]\./.test(v)).sort().reverse()[0];
+  const found = (existsSync(dir) ? readdirSync(dir) : [])
+    .filter((v) => /^3\.[5-8]\./.test(v))
+    .sort()
+    .reverse()[0];
   assert.ok(found !== undefined, `this test needs a CPython 3.5-3.8 under ${dir} (pyenv install 3.8)`);
   return join(dir, found, 'bin', 'python3');
 }
