@@ -146,6 +146,11 @@ def _stack_line(stack, width=120):
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def _stack_json(stack, depth=10):
+    frames = [{"function": f.function, "file": f.filename, "line": f.lineno} for f in stack.frames[:depth]]
+    return {"bytes": stack.bytes, "count": stack.count, "frames": frames}
+
+
 class MemlensPlugin:
     def __init__(self, config):
         self.config = config
@@ -228,7 +233,7 @@ class MemlensPlugin:
             "seconds_tracked": round(seconds, 6),
             "limit_memory_bytes": limits.memory,
             "limit_leaks_bytes": limits.leaks,
-            "top_stack": _stack_line(r.peak_stacks[0]).strip() if r.peak_stacks else None,
+            "top_stack": _stack_json(r.peak_stacks[0]) if r.peak_stacks else None,
             "over_limit": False,
             "capture": None,
             "report": None,

@@ -10,8 +10,7 @@ import { MODE_ATTACH, OPTION_PYTHON_ALLOCATORS } from '../capture/format.js';
 import type { CaptureModel } from '../model/model.js';
 import { describeCapture } from './describe.js';
 import { verdictJson } from './verdict.js';
-
-export const RESULTS_SCHEMA = 'memlens.results/1';
+import { jsonDocument } from '../util/json-document.js';
 
 export interface ResultsSelection {
   /** The capture file, as given. */
@@ -43,8 +42,7 @@ export function resultsJson(model: CaptureModel, r: ResultsSelection): Record<st
   const h = model.header;
   const v = verdictJson(model, r.verdict);
   const { findings, ...verdict } = v;
-  return {
-    schema: RESULTS_SCHEMA,
+  return jsonDocument('results', {
     path: r.path,
     capture: {
       description: describeCapture(model),
@@ -76,5 +74,5 @@ export function resultsJson(model: CaptureModel, r: ResultsSelection): Record<st
     },
     verdict,
     findings,
-  };
+  });
 }

@@ -29,6 +29,7 @@ interface TestResult {
   limit_memory_bytes: number | null;
   capture: string | null;
   report: string | null;
+  top_stack: { bytes: number; frames: { function: string; file: string; line: number }[] } | null;
 }
 interface SessionJson {
   schema: string;
@@ -92,6 +93,10 @@ function checkRun(venv: Venv, xdist: boolean): void {
   assert.equal(byId.get('test_marker_overrides_default')?.limit_memory_bytes, 30 * MiB, 'the marker overrides it');
   assert.equal(byId.get('test_leak_filtered_out')?.outcome, 'passed', 'filter_fn left out the known cache');
   assert.equal(byId.get('test_fails_on_its_own')?.over_limit, false);
+  assert.deepEqual(
+    byId.get('test_over_memory_limit')?.top_stack?.frames.slice(0, 3).map((f) => f.function),
+    ['hold', 'use_briefly', 'test_over_memory_limit'],
+  );
   assert.equal(doc.session.over_limit, 3);
   assert.equal(doc.session.largest_test_peak.nodeid, 'tests/test_limits.py::test_marker_overrides_default');
   if (xdist) {
