@@ -83,7 +83,7 @@ test('a census near an OOM kill is in the capture', () => {
   const p = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, 'parse', '--json', cap], { encoding: 'utf8', maxBuffer: 1 << 30 });
   const records = p.stdout.split('\n').filter((l) => l.includes('"census"') || l.includes('"exit"'));
   assert.ok(records.some((l) => l.includes('"label":"near-oom"')), 'the census is labelled near-oom');
-  assert.ok(records.some((l) => l.includes('"oomKill":1')), 'the EXIT record is there and says OOM kill');
+  assert.ok(records.some((l) => l.includes('"oom_kill":1')), 'the EXIT record is there and says OOM kill');
   assert.equal(p.stderr, '', 'no damaged or cut block: the cut block was sealed before EXIT was appended');
 });
 
