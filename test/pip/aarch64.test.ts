@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { sh, wheelPath } from '../support/pip.js';
 import { REPO_ROOT } from '../support/pythons.js';
-import { NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../../src/util/node-flags.js';
 
 const work = mkdtempSync(join(tmpdir(), 'memlens-aarch64-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));

@@ -19,7 +19,7 @@ import type { Io, OutputStream } from '../io.js';
 import { byteProgress } from '../progress.js';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { jsonDocument } from '../util/json-document.js';
+import { jsonDocument } from '../../util/json-document.js';
 
 const FLUSH_AT = 64 * 1024;
 
