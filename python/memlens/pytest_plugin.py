@@ -74,16 +74,12 @@ def pytest_configure(config):
 
 
 def _memray_enabled(config):
-    for name in ("memray",):
+    """--memray or `memray = true` (pytest-memray's switches)."""
+    for read in (config.getoption, config.getini):
         try:
-            if config.getoption(name):
+            if read("memray"):
                 return True
-        except ValueError:
-            pass
-        try:
-            if config.getini(name):
-                return True
-        except ValueError:
+        except ValueError:  # not registered: pytest-memray is not installed
             pass
     return False
 
