@@ -1,9 +1,8 @@
 // The pytest plugin on a sample project's suite (test/pip/sample_project), with and without pytest-xdist,
 // on the oldest and newest CPython: which tests fail and why, the terse failure, the kept capture and its
-// HTML report, the session summary and the JSON results. Then the bad inputs: a limit that does not parse,
-// and pytest-memray next to it.
+// HTML report, the session summary and the JSON results. (Its bad inputs: pytest-plugin-bad-input.test.ts.)
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -94,7 +93,10 @@ function checkRun(venv: Venv, xdist: boolean): void {
   assert.equal(byId.get('test_leak_filtered_out')?.outcome, 'passed', 'filter_fn left out the known cache');
   assert.equal(byId.get('test_fails_on_its_own')?.over_limit, false);
   assert.deepEqual(
-    byId.get('test_over_memory_limit')?.top_stack?.frames.slice(0, 3).map((f) => f.function),
+    byId
+      .get('test_over_memory_limit')
+      ?.top_stack?.frames.slice(0, 3)
+      .map((f) => f.function),
     ['hold', 'use_briefly', 'test_over_memory_limit'],
   );
   assert.equal(doc.session.over_limit, 3);
@@ -140,32 +142,3 @@ for (const py of [oldest, newest]) {
     checkRun(venv, true);
   });
 }
-
-test('a limit that does not parse, as a marker or as the default: one line that says how to write it', () => {
-  assert.ok(newest !== undefined);
-  const venv = makeVenv(newest, join(work, 'venv-bad'), [wheelPath(), 'pytest']);
-  const dir = project('bad-limit');
-  writeFileSync(join(dir, 'tests', 'test_bad.py'), 'import pytest\n\n@pytest.mark.limit_memory("24 Mb?")\ndef test_x():\n    pass\n');
-  const r = pytest(venv, dir, ['--memlens', 'tests/test_bad.py']);
-  assert.equal(r.code, 4, r.stdout + r.stderr);
-  assert.equal(r.stderr.trim(), `ERROR: tests/test_bad.py::test_x: @pytest.mark.limit_memory: '24 Mb?' is not a size: write a number and a unit, like '24 MB', '512 KiB' or '100 B'`);
-  const d = pytest(venv, dir, ['--memlens', '--memlens-limit-memory', 'lots', 'tests/test_more.py']);
-  assert.equal(d.code, 4, d.stdout + d.stderr);
-  assert.equal(d.stderr.trim(), `ERROR: --memlens-limit-memory: 'lots' is not a size: write a number and a unit, like '24 MB', '512 KiB' or '100 B'`);
-  // Without --memlens the markers do nothing, as pytest-memray's: the suite passes.
-  const off = pytest(venv, dir, ['tests/test_more.py', '-k', 'sizes']);
-  assert.equal(off.code, 0, off.stdout);
-});
-
-test('next to pytest-memray: --memlens works alone, and with --memray says to keep one', () => {
-  assert.ok(newest !== undefined);
-  const venv = makeVenv(newest, join(work, 'venv-memray'), [wheelPath(), 'pytest', 'pytest-memray']);
-  const dir = project('with-memray');
-  const both = pytest(venv, dir, ['--memlens', '--memray', 'tests/test_more.py']);
-  assert.equal(both.code, 4, both.stdout + both.stderr);
-  assert.equal(both.stderr.trim(), 'ERROR: --memlens and --memray both track allocations and cannot run together: keep one (pytest-memray may stay installed)');
-  const alone = pytest(venv, dir, ['--memlens', 'tests/test_limits.py::test_over_memory_limit', 'tests/test_limits.py::test_under_memory_limit']);
-  assert.equal(alone.code, 1, alone.stdout + alone.stderr);
-  assert.match(alone.stdout, /memlens: the test used 12\.0 MiB at its peak, over its limit of 4\.0 MiB/);
-  assert.match(alone.stdout, /1 failed, 1 passed/);
-});
