@@ -31,12 +31,13 @@ const sanitize = process.env.MEMLENS_AGENT_SANITIZE;
 const name = sanitize ? `libmemlens_agent-${sanitize}.so` : 'libmemlens_agent.so';
 mkdirSync(outDir, { recursive: true });
 const tmp = join(outDir, `.${name}.${process.pid}.tmp`);
+// The flags are shared with the Python package's builds (agent/cflags.json).
+const cflags = JSON.parse(readFileSync(join(root, 'agent', 'cflags.json'), 'utf8'));
 const flags = [
-  '-std=c11', '-D_GNU_SOURCE', `-DML_WRITER_VERSION="${version}"`, '-fPIC', '-shared', '-pthread',
-  '-Wall', '-Wextra', '-Werror', '-Wshadow', '-Wstrict-prototypes', '-Wmissing-prototypes', '-Wvla',
-  '-fvisibility=hidden', '-fno-strict-aliasing', '-ftls-model=initial-exec',
-  ...(sanitize ? ['-O1', '-g', '-fno-omit-frame-pointer', `-fsanitize=${sanitize}`] : ['-O2', '-g']),
-  '-o', tmp, ...sources, '-ldl',
+  ...cflags.flags,
+  `-DML_WRITER_VERSION="${version}"`,
+  ...(sanitize ? ['-O1', '-g', '-fno-omit-frame-pointer', `-fsanitize=${sanitize}`] : cflags.release),
+  '-o', tmp, ...sources, ...cflags.libs,
 ];
 const r = spawnSync(cc, flags, { stdio: 'inherit' });
 if (r.error) {

@@ -12,6 +12,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTestUser } from './test-user.mjs';
+import { setupArm64Root, setupWheelhouse } from './setup-python-test-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 mkdirSync(join(root, '.cache'), { recursive: true });
@@ -67,6 +68,7 @@ ensurePackage('gdb', '/usr/bin/gdb', 'for the attach tests');
 ensurePackage('debootstrap', '/usr/sbin/debootstrap', 'to build the container root of the attach tests');
 ensurePackage('clang-format', '/usr/bin/clang-format', "for the agent's format check (scripts/check-agent-format.mjs)");
 ensureTestUser();
+ensurePackage('qemu-user', '/usr/bin/qemu-aarch64', 'to run the aarch64 agent of the Python wheel');
 
 const pythons = [];
 for (const exe of candidates()) {
@@ -101,6 +103,9 @@ if (pythons.length === 0) {
   process.exit(1);
 }
 writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
+// Packages for the tests of the Python distribution (test/pip/).
+setupWheelhouse(cache, pythons);
+if (process.arch === 'x64') setupArm64Root(cache);
 
 // A CPython 3.14 (PEP 768 remote execution) in a Debian sid root file system: a target started with
 // `unshare -m chroot` there stands in for a process in a container (another mount namespace).

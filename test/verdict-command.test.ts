@@ -41,6 +41,7 @@ test('memlens verdict --json: the same facts as data', async () => {
   const r = await run(['verdict', '--json', '--last', '2', oomPath]);
   assert.equal(r.code, 0, r.err);
   const v = JSON.parse(r.out) as {
+    schema: string;
     ending: { kind: string; oom_kill: string; detail: string; signal_name: string };
     near_oom: { time_ns: number; before_end_ns: number };
     recent_growth: { from_ns: number; to_ns: number; lines: { function: string; line: number; bytes: number }[] };
@@ -48,6 +49,7 @@ test('memlens verdict --json: the same facts as data', async () => {
     gc: { bytes_freed: number };
     threads: { seen: number; alive_at_end: number };
   };
+  assert.equal(v.schema, 'memlens.verdict/1');
   assert.deepEqual([v.ending.kind, v.ending.oom_kill, v.ending.signal_name], ['signal', 'yes', 'SIGKILL']);
   assert.match(v.ending.detail, /^Memory cgroup out of memory: Killed process 4242/);
   assert.deepEqual(v.near_oom, { time_ns: 5.6 * SEC + 2 * ms, before_end_ns: 6 * SEC + 45 * ms - (5.6 * SEC + 2 * ms), label: 'cgroup memory usage 236 MiB of limit 256 MiB', count: 1 });

@@ -13,6 +13,7 @@ import { displayPath, truncateLocation, wrapText } from '../util/text.js';
 import { formatBytes, formatCount, formatPercent } from '../util/units.js';
 import { findingJson, renderFindings } from './findings.js';
 import { type Column, renderTable } from './text-table.js';
+import { jsonDocument } from '../util/json-document.js';
 
 export type SummarySort = 'total' | 'own' | 'count';
 
@@ -125,16 +126,17 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
 }
 
 export interface SummaryJson {
+  readonly schema: string;
   readonly capture: string;
   readonly set: AllocationSet['kind'];
-  readonly totalBytes: number;
-  readonly totalCount: number;
+  readonly total_bytes: number;
+  readonly total_count: number;
   readonly rows: readonly {
     readonly function: string;
     readonly file: string;
     readonly line: number;
-    readonly totalBytes: number;
-    readonly ownBytes: number;
+    readonly total_bytes: number;
+    readonly own_bytes: number;
     readonly allocations: number;
   }[];
   readonly notes: readonly string[];
@@ -144,14 +146,14 @@ export interface SummaryJson {
 }
 
 export function summaryJson(model: CaptureModel, data: SummaryData, findings: readonly Finding[] = [], census?: CaptureCensus, leaksNote?: string): SummaryJson {
-  return {
+  return jsonDocument('summary', {
     capture: describeCapture(model),
     set: data.set.kind,
-    totalBytes: data.set.totalBytes,
-    totalCount: data.set.totalCount,
-    rows: data.shown.map((r) => ({ function: r.function, file: r.file, line: r.line, totalBytes: r.totalBytes, ownBytes: r.ownBytes, allocations: r.count })),
+    total_bytes: data.set.totalBytes,
+    total_count: data.set.totalCount,
+    rows: data.shown.map((r) => ({ function: r.function, file: r.file, line: r.line, total_bytes: r.totalBytes, own_bytes: r.ownBytes, allocations: r.count })),
     notes: [...(leaksNote !== undefined ? [leaksNote] : []), ...captureNotes(model)],
     findings: findings.map((f) => findingJson(model, f)),
     census: census === undefined ? null : { time_ns: census.timeNs, label: census.label, total_count: census.census.totalCount, total_bytes: census.census.totalBytes, types: census.census.types.slice(0, CENSUS_TYPES) },
-  };
+  });
 }

@@ -1,7 +1,7 @@
 // memlens attach PID [-o FILE]: starts tracking inside a running Python process, without a restart and
 // without anything installed in its environment (docs/attach.md).
 
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { Session } from '../../process/attach.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
@@ -127,12 +127,12 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
  */
 async function spawnCollector(pid: number, session: Session): Promise<void> {
   const { spawn } = await import('node:child_process');
-  const { PACKAGE_ROOT } = await import('../../process/agent-files.js');
+  const { CLI_SCRIPT } = await import('../../util/package-root.js');
   const { nodeArgs } = await import('../../util/node-flags.js');
   // It inherits the target's /tmp and the attach directory open (descriptors 3 and 4): both stay reachable
   // after the target ended and /proc/PID/root with it (a container's file system seen from the host), and
   // no one can swap them for others meanwhile.
-  const child = spawn(process.execPath, nodeArgs(join(PACKAGE_ROOT, 'bin', 'memlens.js'), ['_collect', String(pid), session.name, session.key], []), {
+  const child = spawn(process.execPath, nodeArgs(CLI_SCRIPT, ['_collect', String(pid), session.name, session.key], []), {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', session.tmpFd, session.fd],
     cwd: '/',

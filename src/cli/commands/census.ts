@@ -8,6 +8,7 @@ import { FileError, UsageError } from '../../errors.js';
 import type { Census } from '../../analysis/census.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { terminalColumns, wantsColor } from '../io.js';
+import { jsonDocument, snakeKeys } from '../../util/json-document.js';
 
 export const censusCommand: Command = {
   name: 'census',
@@ -53,13 +54,13 @@ async function census(ctx: CommandContext, options: OptionValues, positionals: r
     const { json, title } = await censusOfPid(ctx, Number(first), options);
     const c = parseCensus(json, `PID ${first}`);
     if (outPath !== undefined) writeOutputFile(outPath, json, { force: booleanOption(options, 'force') });
-    io.stdout.write(booleanOption(options, 'json') ? `${json}\n` : renderCensus(c, { ...text, title }));
+    io.stdout.write(booleanOption(options, 'json') ? `${JSON.stringify(jsonDocument('census', JSON.parse(json) as object))}\n` : renderCensus(c, { ...text, title }));
     return 0;
   }
   const a = await censusesOf(first);
   if (second === undefined) {
     const last = a.censuses[a.censuses.length - 1] as Census;
-    if (booleanOption(options, 'json')) io.stdout.write(`${JSON.stringify(a.raw[a.raw.length - 1])}\n`);
+    if (booleanOption(options, 'json')) io.stdout.write(`${JSON.stringify(jsonDocument('census', a.raw[a.raw.length - 1] as object))}\n`);
     else {
       if (a.censuses.length > 1) io.stdout.write(renderCensusDiff(diffCensus(a.censuses[0] as Census, last), { ...text, title: `${first} (first and last of ${a.censuses.length} censuses)` }) + '\n');
       io.stdout.write(renderCensus(last, { ...text, title: a.censuses.length > 1 ? `${first} (the last census)` : first }));
@@ -68,7 +69,7 @@ async function census(ctx: CommandContext, options: OptionValues, positionals: r
   }
   const b = await censusesOf(second);
   const d = diffCensus(a.censuses[a.censuses.length - 1] as Census, b.censuses[b.censuses.length - 1] as Census);
-  io.stdout.write(booleanOption(options, 'json') ? `${JSON.stringify(d)}\n` : renderCensusDiff(d, { ...text, title: `${first} → ${second}` }));
+  io.stdout.write(booleanOption(options, 'json') ? `${JSON.stringify(jsonDocument('census-diff', snakeKeys(d) as object))}\n` : renderCensusDiff(d, { ...text, title: `${first} → ${second}` }));
   return 0;
 }
 

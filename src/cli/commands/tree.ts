@@ -3,6 +3,7 @@
 import type { CallTree } from '../../analysis/call-tree.js';
 import { booleanOption, type Command } from '../command.js';
 import { FRAME_OPTIONS, SET_OPTIONS, buildOptionsOf, countOption, frameFilterOf, onePath, parseSetOptions } from '../report-options.js';
+import { jsonDocument } from '../../util/json-document.js';
 
 export const treeCommand: Command = {
   name: 'tree',
@@ -74,10 +75,10 @@ export const treeCommand: Command = {
 };
 
 function treeJson(tree: CallTree): Record<string, unknown> {
-  return {
-    nodes: tree.nodes.map((n) => ({ id: n.id, parent: n.parent, frame: n.frame, bytes: n.bytes, count: n.count, selfBytes: n.selfBytes, selfCount: n.selfCount, children: n.children })),
+  return jsonDocument('tree', {
+    nodes: tree.nodes.map((n) => ({ id: n.id, parent: n.parent, frame: n.frame, bytes: n.bytes, count: n.count, self_bytes: n.selfBytes, self_count: n.selfCount, children: n.children })),
     frames: Object.fromEntries([...tree.frames].map(([id, f]) => [id, { function: f.function, file: f.file, line: f.line, native: f.native, kind: f.kind }])),
-    omittedStacks: tree.omittedStacks,
-    omittedBytes: tree.omittedBytes,
-  };
+    omitted_stacks: tree.omittedStacks,
+    omitted_bytes: tree.omittedBytes,
+  });
 }
