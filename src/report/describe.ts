@@ -110,6 +110,8 @@ export function captureNotes(model: CaptureModel): string[] {
   if (a.missedFrees > 0) notes.push(`${formatCount(a.missedFrees)} free${a.missedFrees === 1 ? ' was' : 's were'} missed (an address was allocated again while live): the older allocation was dropped.`);
   if (a.unknownStacks > 0) notes.push(`${formatCount(a.unknownStacks)} stack reference${a.unknownStacks === 1 ? '' : 's'} could not be resolved (lost to damage): shown without a stack.`);
   if (model.frames.unknownCodes > 0) notes.push(`${formatCount(model.frames.unknownCodes)} frame${model.frames.unknownCodes === 1 ? "'s" : "s'"} code object never arrived: shown as <unknown code N>.`);
+  const impossible = impossibleNote(model);
+  if (impossible !== undefined) notes.push(impossible);
   if (a.unreadableLineTables > 0) {
     const one = a.unreadableLineTables === 1;
     notes.push(`${formatCount(a.unreadableLineTables)} code object${one ? "'s line table" : "s' line tables"} could not be read (a kind this memlens does not know): shown at the function's first line.`);
@@ -122,4 +124,15 @@ export function captureNotes(model: CaptureModel): string[] {
   const dropped = model.trailer?.droppedEvents ?? model.agentStats?.droppedEvents ?? 0;
   if (dropped > 0) notes.push(`The agent dropped ${formatCount(dropped)} events: figures undercount.`);
   return notes;
+}
+
+/**
+ * The records left out for a value no process can have (src/model/value-bounds.ts), with the first one:
+ * `2 records held values no process can have (the first: an alloc's size of 8.00 PiB): left out.`
+ */
+export function impossibleNote(model: CaptureModel): string | undefined {
+  const { impossibleValues: n, firstImpossible: first } = model.anomalies;
+  if (n === 0 || first === undefined) return undefined;
+  const value = first.bytes ? formatBytes(first.value) : formatCount(first.value);
+  return `${formatCount(n)} record${n === 1 ? '' : 's'} held ${n === 1 ? 'a value' : 'values'} no process can have (the first: ${first.record} ${first.field} ${value}): left out.`;
 }

@@ -70,7 +70,7 @@ export async function runExport(ctx: CommandContext, path: string, run: ExportRu
   }
   const { writeOutputFile } = await import('../output-file.js');
   writeOutputFile(out, bytes, { force: run.force, exists: (p) => new FileError(`${p} exists already`, { hint: 'Give --force to overwrite it, or -o another name.' }) });
-  io.stderr.write(`Wrote ${out}${run.format === 'gprof2dot' ? ` (render it with: gprof2dot -f json ${out} | dot -Tpng -o ${out}.png)` : run.format === 'pprof' ? ` (open it with: go tool pprof -http=: ${out})` : ''}\n`);
+  io.stderr.write(`memlens: wrote ${out}${run.format === 'gprof2dot' ? ` (render it with: gprof2dot -f json ${out} | dot -Tpng -o ${out}.png)` : run.format === 'pprof' ? ` (open it with: go tool pprof -http=: ${out})` : ''}\n`);
   return 0;
 }
 
