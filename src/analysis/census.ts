@@ -67,6 +67,8 @@ function bounded(o: Record<string, unknown>, key: string, where: string, max: nu
 }
 
 const count = (o: Record<string, unknown>, key: string, where: string): number => bounded(o, key, where, MAX_OBJECTS);
+/** A list of counts (the GC's per-generation counts and thresholds). */
+const counts = (o: Record<string, unknown>, key: string, where: string): number[] => arr(o[key], `${where} ${key}`).map((v, i) => count({ [i]: v }, String(i), `${where} ${key}`));
 const bytes = (o: Record<string, unknown>, key: string, where: string): number => bounded(o, key, where, MAX_PROCESS_BYTES);
 
 function str(o: Record<string, unknown>, key: string, where: string): string {
@@ -133,10 +135,10 @@ export function parseCensus(text: string, source: string): Census {
           const g = obj(gcRaw, `${source} gc`);
           return {
             enabled: g['enabled'] === true,
-            counts: arr(g['counts'], source).map(Number),
-            thresholds: arr(g['thresholds'], source).map(Number),
-            frozen: typeof g['frozen'] === 'number' ? g['frozen'] : null,
-            garbage: typeof g['garbage'] === 'number' ? g['garbage'] : 0,
+            counts: counts(g, 'counts', `${source} gc`),
+            thresholds: counts(g, 'thresholds', `${source} gc`),
+            frozen: g['frozen'] === undefined || g['frozen'] === null ? null : count(g, 'frozen', `${source} gc`),
+            garbage: g['garbage'] === undefined || g['garbage'] === null ? 0 : count(g, 'garbage', `${source} gc`),
           };
         })()
       : undefined;

@@ -6,6 +6,7 @@ import { TRAILER_REASONS } from '../capture/format.js';
 import type { CaptureModel } from '../model/model.js';
 import { signalName } from '../util/signals.js';
 import { formatTime } from '../util/units.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 export type OomKill = 'yes' | 'no' | 'unknown';
 
@@ -51,7 +52,7 @@ export function describeEnding(e: Ending): string {
       const sig = `${signalName(e.signal ?? 0)}, signal ${e.signal ?? 0}`;
       if (e.oomKill === 'yes') return `Killed by the kernel's OOM killer (${sig})${at}.`;
       if (e.oomKill === 'no') return `Killed by ${sig}${at}; not by the OOM killer.`;
-      return `Killed by ${sig}${at}; whether the OOM killer sent it cannot be told${e.detail !== '' ? ` (${e.detail})` : ''}.`;
+      return `Killed by ${sig}${at}; whether the OOM killer sent it cannot be told${e.detail !== '' ? ` (${escapeLine(e.detail)})` : ''}.`;
     }
     case 'exited':
       return `Exited with status ${e.exitCode ?? 0}${at}; not killed (so not by the OOM killer).`;

@@ -12,6 +12,7 @@ import { appendToCaptureFile, FollowingCompressor, READ_CHUNK, readCaptureFile, 
 import { FOLLOW_FAST_LAG } from '../capture/compress.js';
 import { STREAM_MEMLENS } from '../capture/format.js';
 import { byteProgress, NO_PROGRESS, PROGRESS_MIN_BYTES } from './progress.js';
+import { terminalSafe } from '../util/terminal-text.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memlens-capfile-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,13 +61,15 @@ test('recompressCaptureFile leaves a file that is not a capture alone', async ()
 });
 
 test('progress: drawn on a terminal for big inputs, throttled, erased at the end; silent otherwise', () => {
-  const io = memoryIo({ cwd: dir, stderrTTY: true });
+  const raw = memoryIo({ cwd: dir, stderrTTY: true });
+  // main() makes stderr terminal-safe (its markers become the real sequences there); here by hand.
+  const io = { ...raw, stderr: terminalSafe(raw.stderr) };
   const p = byteProgress(io, 'reading x', PROGRESS_MIN_BYTES * 2);
   p.update(0);
   p.update(PROGRESS_MIN_BYTES); // the fake clock moves 50 ms per call: throttled away
   p.update(PROGRESS_MIN_BYTES * 2);
   p.finish();
-  const err = io.err();
+  const err = raw.err();
   assert.match(err, /^\rreading x \[\.+\] {3}0% 0 B \/ 128 MiB/);
   const ESC = String.fromCharCode(27);
   assert.ok(err.endsWith(`${ESC}[K\r${ESC}[K`), 'the bar is erased');

@@ -7,14 +7,15 @@ import type { TemporaryAllocations } from '../analysis/temporary.js';
 import { MODE_ATTACH, OPTION_PYTHON_ALLOCATORS } from '../capture/format.js';
 import type { CaptureModel } from '../model/model.js';
 import { formatBytes, formatCount, formatDuration, formatTime } from '../util/units.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 /** `python3 app.py --n 3 (PID 4242, CPython 3.11.7)`. */
 export function describeCapture(model: CaptureModel): string {
   const h = model.header;
-  const cmd = h.argv.length > 0 ? h.argv.join(' ') : h.script !== '' ? h.script : '(unknown command)';
+  const cmd = escapeLine(h.argv.length > 0 ? h.argv.join(' ') : h.script !== '' ? h.script : '(unknown command)');
   const bits: string[] = [];
   if (h.pid !== 0) bits.push(`PID ${h.pid}`);
-  if (h.pythonVersion !== '') bits.push(`${h.pythonImplementation === 'cpython' || h.pythonImplementation === '' ? 'CPython' : h.pythonImplementation} ${h.pythonVersion}`);
+  if (h.pythonVersion !== '') bits.push(escapeLine(`${h.pythonImplementation === 'cpython' || h.pythonImplementation === '' ? 'CPython' : h.pythonImplementation} ${h.pythonVersion}`));
   if (model.durationNs > 0) bits.push(`${formatDuration(model.durationNs)} tracked`);
   if (model.aggregated) bits.push('aggregated');
   return bits.length > 0 ? `${cmd} (${bits.join(', ')})` : cmd;

@@ -10,6 +10,7 @@ import { type Paint, noPaint, shareColour } from '../util/paint.js';
 import { truncateLocation } from '../util/text.js';
 import { formatBytes, formatCount, formatPercent } from '../util/units.js';
 import { frameText } from './tree.js';
+import { control } from '../util/terminal-text.js';
 
 export type TreeKey = 'up' | 'down' | 'open' | 'close' | 'expand-chain' | 'toggle-imports' | 'toggle-internal' | 'quit' | 'page-up' | 'page-down';
 
@@ -131,7 +132,7 @@ export function drawTree(state: TreeViewState, options: DrawOptions): string[] {
     const indent = indentOf(depth, options.width);
     const room = Math.max(16, options.width - indent.length - amount.length - own.length - 4);
     const line = `${indent}${mark} ${paint(shareColour(options.total === 0 ? 0 : node.bytes / options.total), amount)}  ${truncateLocation(label, room)}${paint('dim', own)}`;
-    out.push(i === state.cursor ? `\u001b[7m${line}\u001b[27m` : line);
+    out.push(i === state.cursor ? `${control('reverse')}${line}${control('reverseOff')}` : line);
   }
   return out;
 }

@@ -8,6 +8,7 @@ import type { Frame } from '../model/frames.js';
 import { type Paint, noPaint, shareColour } from '../util/paint.js';
 import { displayPath, truncateLocation } from '../util/text.js';
 import { formatBytes, formatCount, formatPercent } from '../util/units.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 export interface TreeTextOptions {
   readonly width: number;
@@ -21,9 +22,10 @@ export interface TreeTextOptions {
 
 export function frameText(f: Frame | undefined, cwd: string): string {
   if (f === undefined) return '<no Python stack>';
-  if (f.native) return f.function;
-  const file = displayPath(f.file, cwd);
-  return f.line > 0 ? `${f.function} at ${file}:${f.line}` : `${f.function} at ${file}`;
+  const fn = escapeLine(f.function);
+  if (f.native) return fn;
+  const file = escapeLine(displayPath(f.file, cwd));
+  return f.line > 0 ? `${fn} at ${file}:${f.line}` : `${fn} at ${file}`;
 }
 
 /**

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { allAllocations } from '../../analysis/allocation-set.js';
 import { leaks } from '../../analysis/leaks.js';
 import { stacksOf } from '../../analysis/stacks.js';
-import { FileError, MissingDataError } from '../../errors.js';
+import { FileError, MissingDataError, UsageError } from '../../errors.js';
 import { explainEmpty } from '../../report/describe.js';
 import { pprofProfile } from '../../report/export/pprof.js';
 import { csvRows, foldedStacks, gprof2dotJson, speedscopeProfile } from '../../report/export/text-exports.js';
@@ -65,7 +65,11 @@ export async function runExport(ctx: CommandContext, path: string, run: ExportRu
   }
   const out = run.output ?? defaultOutput(path, run.format);
   if (out === '-') {
-    io.stdout.write(bytes);
+    // To a pipe or a file the export is data, byte for byte; to a terminal it is something to read, so
+    // it goes through the terminal-safe output as text (names from the program cannot drive the terminal).
+    if (io.stdout.isTTY !== true) io.stdout.write(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
+    else if (typeof bytes === 'string') io.stdout.write(bytes);
+    else throw new UsageError('pprof profiles are binary: they do not go to a terminal', { hint: 'Give -o FILE, or send it to a pipe or a file (-o - > profile.pb.gz).' });
     return 0;
   }
   const { writeOutputFile } = await import('../output-file.js');
