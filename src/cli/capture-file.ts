@@ -9,6 +9,7 @@ import { encodeAppendix } from '../capture/encoder.js';
 import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, MetaRecord } from '../capture/records.js';
 import { CaptureFormatError, FileError } from '../errors.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 export const READ_CHUNK = 4 << 20;
 
@@ -105,7 +106,7 @@ export async function readCaptureFile(path: string, visitor: CaptureVisitor, opt
 
 /** The line memlens prints on stderr for a decode warning. */
 export function warningLine(path: string, w: DecodeWarning): string {
-  return `memlens: warning: ${path}: ${w.message}\n`;
+  return `memlens: warning: ${escapeLine(path)}: ${escapeLine(w.message)}\n`;
 }
 
 export interface RecompressResult {

@@ -9,6 +9,7 @@ import type { Census } from '../../analysis/census.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { terminalColumns, wantsColor } from '../io.js';
 import { jsonDocument, snakeKeys } from '../../util/json-document.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 export const censusCommand: Command = {
   name: 'census',
@@ -57,7 +58,7 @@ async function census(ctx: CommandContext, options: OptionValues, positionals: r
     io.stdout.write(booleanOption(options, 'json') ? `${JSON.stringify(jsonDocument('census', JSON.parse(json) as object))}\n` : renderCensus(c, { ...text, title }));
     return 0;
   }
-  const warn = (line: string): void => void io.stderr.write(`memlens: warning: ${line}\n`);
+  const warn = (line: string): void => void io.stderr.write(`memlens: warning: ${escapeLine(line)}\n`);
   const a = await censusesOf(first, warn);
   if (second === undefined) {
     const last = a.censuses[a.censuses.length - 1] as Census;

@@ -12,6 +12,7 @@ import { VERSION } from '../../version.js';
 import type { CommandContext, OptionValues } from '../command.js';
 import { loadModel } from '../load-model.js';
 import { type SetSelection, buildOptionsOf, frameFilterOf, selectSet } from '../report-options.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 /** What memlens export writes (commands/export.ts lists them for --help). */
 export type ExportFormat = 'pprof' | 'speedscope' | 'folded' | 'csv' | 'gprof2dot';
@@ -73,8 +74,9 @@ export async function runExport(ctx: CommandContext, path: string, run: ExportRu
     return 0;
   }
   const { writeOutputFile } = await import('../output-file.js');
-  writeOutputFile(out, bytes, { force: run.force, exists: (p) => new FileError(`${p} exists already`, { hint: 'Give --force to overwrite it, or -o another name.' }) });
-  io.stderr.write(`memlens: wrote ${out}${run.format === 'gprof2dot' ? ` (render it with: gprof2dot -f json ${out} | dot -Tpng -o ${out}.png)` : run.format === 'pprof' ? ` (open it with: go tool pprof -http=: ${out})` : ''}\n`);
+  writeOutputFile(out, bytes, { force: run.force, exists: (p) => new FileError(`${escapeLine(p)} exists already`, { hint: 'Give --force to overwrite it, or -o another name.' }) });
+  const shown = escapeLine(out);
+  io.stderr.write(`memlens: wrote ${shown}${run.format === 'gprof2dot' ? ` (render it with: gprof2dot -f json ${shown} | dot -Tpng -o ${shown}.png)` : run.format === 'pprof' ? ` (open it with: go tool pprof -http=: ${shown})` : ''}\n`);
   return 0;
 }
 

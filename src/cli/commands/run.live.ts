@@ -14,6 +14,7 @@ import { signalNumber } from '../../util/signals.js';
 import { booleanOption, stringOption, type CommandContext, type OptionValues } from '../command.js';
 import { wantsColor } from '../io.js';
 import { intervalOf, prepareLaunch, targetOf } from '../run-options.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 export interface LiveRunMode {
   readonly remote: boolean;
@@ -128,7 +129,7 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
       await sealCaptureFile(path);
       await appendToCaptureFile(path, [exitRecord(header, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' })]);
       if (!booleanOption(options, 'no-compress')) await recompressCaptureFile(path);
-      if (!booleanOption(options, 'quiet')) io.stderr.write(`memlens: capture written to ${path}; for a report, run: memlens summary ${path}\n`);
+      if (!booleanOption(options, 'quiet')) io.stderr.write(`memlens: capture written to ${escapeLine(path)}; for a report, run: memlens summary ${escapeLine(path)}\n`);
     }
   }
   if (end.signal !== null && !quitEarly) {

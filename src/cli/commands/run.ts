@@ -6,6 +6,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { MemlensError, UsageError } from '../../errors.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { DEFAULT_INTERVAL_MS, intervalOf, prepareLaunch, targetOf, trackingConfig } from '../run-options.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 export const runCommand: Command = {
   name: 'run',
@@ -168,7 +169,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
     } catch (e) {
       follower?.abandon();
       if (!(e instanceof MemlensError)) throw e;
-      io.stderr.write(`memlens: warning: ${path} left uncompressed: ${e.message}\n`);
+      io.stderr.write(`memlens: warning: ${escapeLine(path)} left uncompressed: ${escapeLine(e.message)}\n`);
     }
     const final = compressed ?? path;
     await sealCaptureFile(final);
@@ -177,9 +178,10 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   } else {
     follower?.abandon();
   }
+  // A path as a message shows it: relative when inside the working directory, on one line.
   const rel = (p: string): string => {
     const r = relative(io.cwd, p);
-    return r.startsWith('..') ? p : r;
+    return escapeLine(r.startsWith('..') ? p : r);
   };
   if (!wrote) {
     io.stderr.write(`memlens: no capture was written to ${rel(path)}: the program ended before tracking started\n`);
@@ -195,7 +197,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
           await recompressCaptureFile(p);
         } catch (e) {
           if (!(e instanceof MemlensError)) throw e;
-          io.stderr.write(`memlens: warning: ${rel(p)} left uncompressed: ${e.message}\n`);
+          io.stderr.write(`memlens: warning: ${rel(p)} left uncompressed: ${escapeLine(e.message)}\n`);
         }
       }
     }
@@ -204,7 +206,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       if (children.length > 0) {
         io.stderr.write(`memlens: ${children.length} forked ${children.length === 1 ? 'child' : 'children'} captured too: ${children.map(rel).join(', ')}\n`);
       }
-      if (oom.oomKill === 1) io.stderr.write(`memlens: the program was killed by the kernel's OOM killer${oom.detail !== '' ? ` (${oom.detail})` : ''}\n`);
+      if (oom.oomKill === 1) io.stderr.write(`memlens: the program was killed by the kernel's OOM killer${oom.detail !== '' ? ` (${escapeLine(oom.detail)})` : ''}\n`);
       io.stderr.write(`memlens: for a report, run: memlens ${oom.oomKill === 1 ? 'verdict' : 'summary'} ${rel(path)}\n`);
     }
   }
