@@ -30,6 +30,7 @@ after(() => tmp.remove());
  * start memlens's own colour sequences and nothing else. Returns the first offence, with its context.
  */
 function offence(text: string, colour: boolean): string | undefined {
+  // eslint-disable-next-line no-control-regex -- memlens's own colour sequences are what this takes out
   const allowed = colour ? text.replace(/\u001b\[(?:0|1|2|7|27|31|32|33|36|92)m/g, '') : text;
   // eslint-disable-next-line no-control-regex -- finding controls is the point
   const m = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\p{Cf}]/u.exec(allowed);
@@ -203,6 +204,7 @@ test('a real program with such names: memlens run, then every report of its capt
 
 // memlens's own sequences in the full-screen views: colours, alternate screen, cursor, home, clear, line end.
 // And the shell's: bash turns bracketed paste on and off around each command line.
+// eslint-disable-next-line no-control-regex -- the sequences are made of controls
 const VIEW_SEQUENCES = /\u001b\[(?:0|1|2|7|27|31|32|33|36|92)m|\u001b\[\?(?:1049|25|2004)[hl]|\u001b\[(?:H|2J|K)|\r/g;
 
 function viewOffence(bytes: string): string | undefined {

@@ -140,6 +140,32 @@ test('FollowingCompressor: far behind the writer it compresses faster; either wa
   }
 });
 
+test('FollowingCompressor: a block cut off after its writer failed half way (a full disk) leaves the capture uncompressed, quietly', async () => {
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 20000, sink: (b) => parts.push(b) });
+  const bytes = concat(parts);
+  const path = join(dir, 'cut-block.mlens');
+  // The capture and the start of a block more (the first 1,000 bytes of its first block, sync mark and
+  // all), as a write that the disk stopped half way leaves it.
+  const firstBlock = Buffer.from(bytes).indexOf(Buffer.from([0xeb, 0x4d, 0x4c, 0x42]));
+  writeFileSync(path, concat([bytes, bytes.subarray(firstBlock, firstBlock + 1000)]));
+  const follower = new FollowingCompressor(path);
+  follower.start();
+  let last = -1;
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const tmp = readdirSync(dir).find((f) => f.startsWith('cut-block.mlens.') && f.endsWith('.tmp'));
+    const size = tmp === undefined ? -1 : readFileSync(join(dir, tmp)).length;
+    if (size > 0 && size === last) break;
+    last = size;
+  }
+  // What the agent does then (agent/src/sink.c): the part of the block that got in is cut off again.
+  writeFileSync(path, bytes);
+  assert.equal(await follower.finish(), undefined);
+  assert.equal(follower.gaveUp, 'shrunk');
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('cut-block.mlens.')), []);
+});
+
 test('FollowingCompressor: a capture cut shorter under it (another writer started over) is an error, not a mixed copy', async () => {
   const parts: Uint8Array[] = [];
   writeRealistic({ events: 20000, sink: (b) => parts.push(b) });

@@ -8,6 +8,7 @@ import { MODE_ATTACH, OPTION_PYTHON_ALLOCATORS } from '../capture/format.js';
 import type { CaptureModel } from '../model/model.js';
 import { formatBytes, formatCount, formatDuration, formatTime } from '../util/units.js';
 import { escapeLine } from '../util/terminal-text.js';
+import { captureStopOf, describeCaptureStop } from '../analysis/ending.js';
 
 /** `python3 app.py --n 3 (PID 4242, CPython 3.11.7)`. */
 export function describeCapture(model: CaptureModel): string {
@@ -117,7 +118,9 @@ export function captureNotes(model: CaptureModel): string[] {
     const one = a.unreadableLineTables === 1;
     notes.push(`${formatCount(a.unreadableLineTables)} code object${one ? "'s line table" : "s' line tables"} could not be read (a kind this memlens does not know): shown at the function's first line.`);
   }
-  if (model.trailer === undefined && model.allocations > 0 && !model.aggregated) {
+  const stop = captureStopOf(model);
+  if (stop !== undefined) notes.push(describeCaptureStop(stop));
+  else if (model.trailer === undefined && model.allocations > 0 && !model.aggregated) {
     notes.push(model.exit !== undefined && model.exit.signal !== 0
       ? `The process was killed by signal ${model.exit.signal}${model.exit.oomKill === 1 ? ' (the OOM killer)' : ''} before tracking ended: the capture stops there.`
       : 'The capture has no trailer: the process ended (or was killed) before tracking stopped; the capture stops there.');
