@@ -52,7 +52,10 @@ function fileError(path: string, e: unknown, doing: string): FileError {
   if (code === 'ENOENT') return new FileError(`${path}: no such file`, { hint: 'Check the path; `memlens run` writes memlens-PID.mlens in the current directory by default.', cause: e });
   if (code === 'EACCES' || code === 'EPERM') return new FileError(`${path}: permission denied while ${doing}`, { hint: 'Run memlens as a user who may read the file.', cause: e });
   if (code === 'EISDIR') return isDirectory(path);
-  return new FileError(`${path}: cannot ${doing} (${code ?? (e instanceof Error ? e.message : String(e))})`, { cause: e });
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new FileError(`${path}: ${code === 'ENOSPC' ? 'no space left on the device' : 'the disk quota is used up'} while ${doing}`, { hint: 'Free some space, or write the capture somewhere else (-o).', cause: e });
+  }
+  return new FileError(`${path}: failed while ${doing} (${code ?? (e instanceof Error ? e.message : String(e))})`, { cause: e });
 }
 
 function isDirectory(path: string): FileError {
@@ -168,7 +171,8 @@ export async function recompressCaptureFile(path: string, options: { level?: num
   } catch (e) {
     await out?.close().catch(() => undefined);
     await rm(tmp, { force: true });
-    throw e;
+    // A full disk (the compressed copy is written next to the capture) is a file error like any other.
+    throw e instanceof MemlensError ? e : fileError(tmp, e, 'writing it');
   } finally {
     progress.finish();
     await fh.close();
