@@ -29,9 +29,17 @@ function escapeChar(c: string): string {
   return out;
 }
 
+/** Anything but printable ASCII and the line feed: where a look with UNSAFE must start. */
+ 
+const NOT_PLAIN = /[^\n\x20-\x7e]/;
+
 /** `s` with every character a terminal would obey written as a JSON escape (`\u001b`); line feeds stay. */
 export function escapeTerminalText(s: string): string {
-  return s.replace(UNSAFE, escapeChar);
+  // Output is mostly printable ASCII (`memlens parse` writes gigabytes of it): the simple class finds the
+  // first other character fast, and only the rest goes through the Unicode-aware expression.
+  const i = s.search(NOT_PLAIN);
+  if (i < 0) return s;
+  return s.slice(0, i) + s.slice(i).replace(UNSAFE, escapeChar);
 }
 
 /** The same, line feeds included: a name or a message that must stay on one line. */
@@ -76,6 +84,8 @@ export function control(name: Control): string {
 
 /** What goes to the terminal: the text escaped, then memlens's own markers turned into their sequences. */
 export function toTerminal(text: string): string {
+  // One scan in the common case: printable ASCII and line feeds hold nothing to escape and no marker.
+  if (!NOT_PLAIN.test(text)) return text;
   const escaped = escapeTerminalText(text);
   return escaped.includes('\uE000') ? escaped.replace(MARKER, (_m, i: string) => CONTROLS[NAMES[Number(i)]!]) : escaped;
 }
