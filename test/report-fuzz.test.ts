@@ -23,7 +23,7 @@ import { knownCapture } from './support/known-capture.js';
 import { memoryIo } from './support/memory-io.js';
 import { prng } from './support/prng.js';
 
-const CASES = Number(process.env['MEMLENS_FUZZ_CASES'] ?? 40);
+const CASES = Number(process.env['MEMLENS_FUZZ_CASES'] ?? 100);
 const SEED = Number(process.env['MEMLENS_FUZZ_SEED'] ?? 1);
 const ONLY = process.env['MEMLENS_FUZZ_CASE'];
 /** Prints each command before it runs: which one hangs. */
