@@ -139,8 +139,9 @@ def census(time_budget_s=CENSUS_CPU_S, top_types=50, top_objects=20, untracked=T
     return _census(time_budget_s, top_types, top_objects, untracked, max_objects)[0]
 
 
-def _census(time_budget_s, top_types, top_objects, untracked, max_objects):
-    """census(), and its count and bytes by type object."""
+def _census(time_budget_s, top_types, top_objects, untracked, max_objects, gc_enabled=None):
+    """census(), and its count and bytes by type object. gc_enabled: the collector's state before a caller
+    that disabled it already (census_with_paths), for the result."""
     started = time.perf_counter()
     bound = _Bound(max_objects, time_budget_s)
     was_enabled = gc.isenabled()
@@ -222,7 +223,7 @@ def _census(time_budget_s, top_types, top_objects, untracked, max_objects):
             "total_count": sum(e["count"] for e in types),
             "total_bytes": sum(e["bytes"] for e in types),
             "largest_objects": biggest,
-            "gc": {"enabled": was_enabled, "counts": list(gc.get_count()), "thresholds": list(gc.get_threshold()),
+            "gc": {"enabled": was_enabled if gc_enabled is None else gc_enabled, "counts": list(gc.get_count()), "thresholds": list(gc.get_threshold()),
                    "frozen": gc.get_freeze_count() if hasattr(gc, "get_freeze_count") else None,
                    "garbage": len(gc.garbage)},
         }
@@ -776,23 +777,34 @@ def census_with_paths(time_budget_s=CENSUS_CPU_S, top_types=50, search_types=SEA
     the type named `type_name`: `Foo`, `module.Foo`) and for its largest objects (`paths` of them): the
     census dict with `path_groups` (objects grouped by the pattern of their path, largest first), `paths`
     (each of the largest objects' path) and `path_search` (what the search covered). With search_types 0
-    and no type_name, no search."""
-    result, by_type = _census(time_budget_s, top_types, 20, True, max_objects)
-    if not search_types and not type_name:
+    and no type_name, no search.
+
+    One pause: the collector is disabled once for both (no collection between the census and the search,
+    so the ids of the census's largest objects still name them), and `pause_ms` is the whole of it."""
+    started = time.perf_counter()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        result, by_type = _census(time_budget_s, top_types, 20, True, max_objects, gc_enabled=was_enabled)
+        if not search_types and not type_name:
+            return result
+        ranked = sorted(by_type.items(), key=lambda e: e[1][1], reverse=True)
+        if type_name:
+            chosen = [tp for tp, _ in ranked if _type_key(tp) == type_name or _type_key(tp).endswith("." + type_name)]
+        else:
+            chosen = [tp for tp, _ in ranked[:search_types]]
+        counts = {_type_key(tp): {"type": _type_key(tp), "count": c, "bytes": b} for tp, (c, b) in by_type.items() if tp in chosen}
+        del by_type, ranked
+        names = {_type_key(tp) for tp in chosen}
+        largest = [o for o in result["largest_objects"] if not type_name or o["type"] in names][:paths]
+        s = search_paths(chosen, [o["id"] for o in largest], max_objects=search_objects, cpu_budget_s=search_cpu_s)
+        del chosen
+        result.update(_paths_fields(result, s, counts, largest))
+        result["pause_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return result
-    ranked = sorted(by_type.items(), key=lambda e: e[1][1], reverse=True)
-    if type_name:
-        chosen = [tp for tp, _ in ranked if _type_key(tp) == type_name or _type_key(tp).endswith("." + type_name)]
-    else:
-        chosen = [tp for tp, _ in ranked[:search_types]]
-    counts = {_type_key(tp): {"type": _type_key(tp), "count": c, "bytes": b} for tp, (c, b) in by_type.items() if tp in chosen}
-    del by_type, ranked
-    names = {_type_key(tp) for tp in chosen}
-    largest = [o for o in result["largest_objects"] if not type_name or o["type"] in names][:paths]
-    s = search_paths(chosen, [o["id"] for o in largest], max_objects=search_objects, cpu_budget_s=search_cpu_s)
-    del chosen
-    result.update(_paths_fields(result, s, counts, largest))
-    return result
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _paths_fields(census_result, s, counts, largest):
