@@ -41,8 +41,13 @@ export interface GcSpan {
 export interface GcSettings {
   /** The collector's state as the capture ends; undefined without any GC_STATE record. */
   readonly enabledAtEnd: boolean | undefined;
-  /** When it was disabled (gc.disable(), or a C extension's PyGC_Disable()). */
+  /** When the program disabled it (gc.disable(), or a C extension's PyGC_Disable()). */
   readonly disabled: readonly GcSpan[];
+  /**
+   * When memlens's own census disabled it (a window that lies inside a census's pause, from its CENSUS
+   * record): memlens's, never the program's. Agents since the path search do not record these at all.
+   */
+  readonly disabledByMemlens: readonly GcSpan[];
   /** Objects moved to the permanent generation by gc.freeze(), at the end (the most seen, and when). */
   readonly frozenAtEnd: number;
   readonly maxFrozen: number;
@@ -180,5 +185,33 @@ function gcSettings(model: CaptureModel): GcSettings {
     thresholds = s.thresholds;
   }
   if (enabled === false && since !== undefined) disabled.push({ fromNs: since, toNs: undefined });
-  return { enabledAtEnd: enabled, disabled, frozenAtEnd: frozen, maxFrozen, thresholds };
+  const pauses = censusPauses(model);
+  const ours = (d: GcSpan): boolean => d.toNs !== undefined && pauses.some((p) => d.fromNs >= p.fromNs && d.toNs! <= p.toNs);
+  return { enabledAtEnd: enabled, disabled: disabled.filter((d) => !ours(d)), disabledByMemlens: disabled.filter(ours), frozenAtEnd: frozen, maxFrozen, thresholds };
+}
+
+/**
+ * Slack before a census's pause (ns), for what its pause_ms does not cover: loading the census module and
+ * writing the JSON (the CENSUS record's time is taken after it), plus a tenth of the pause.
+ */
+export const CENSUS_WINDOW_SLACK_NS = 250_000_000;
+
+/**
+ * The windows in which memlens's censuses paused the program: each ends at its CENSUS record (written
+ * right after it) and began its pause_ms earlier. A census whose JSON cannot be read has no window.
+ */
+export function censusPauses(model: CaptureModel): { readonly fromNs: number; readonly toNs: number }[] {
+  const out: { fromNs: number; toNs: number }[] = [];
+  for (const c of model.censuses) {
+    let pauseMs: unknown;
+    try {
+      pauseMs = (JSON.parse(c.json) as { pause_ms?: unknown }).pause_ms;
+    } catch {
+      continue;
+    }
+    if (typeof pauseMs !== 'number' || !Number.isFinite(pauseMs) || pauseMs < 0) continue;
+    const pauseNs = pauseMs * 1e6;
+    out.push({ fromNs: c.timeNs - pauseNs * 1.1 - CENSUS_WINDOW_SLACK_NS, toNs: c.timeNs });
+  }
+  return out;
 }

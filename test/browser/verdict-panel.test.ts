@@ -114,7 +114,13 @@ test('hostile strings in the verdict panel stay text', async () => {
         growth: [{ bytes: '+1 MiB', count: '1', where: HOSTILE_NAME }],
         findings: [{ title: HOSTILE_NAME, evidence: [HOSTILE_NAME], advice: HOSTILE_NAME }],
         notLookedFor: [HOSTILE_NAME],
-        census: { title: HOSTILE_NAME, note: HOSTILE_NAME, types: [{ type: HOSTILE_NAME, count: '1', bytes: '1 MiB', share: '100%' }] },
+        census: {
+          title: HOSTILE_NAME,
+          note: HOSTILE_NAME,
+          types: [{ type: HOSTILE_NAME, count: '1', bytes: '1 MiB', share: '100%' }],
+          paths: [{ path: HOSTILE_NAME, type: HOSTILE_NAME, count: '1', bytes: '1 MiB' }],
+          pathsNote: HOSTILE_NAME,
+        },
       },
     },
   });
@@ -122,7 +128,7 @@ test('hostile strings in the verdict panel stay text', async () => {
   writeFileSync(file, renderPage(hostile, loadViewerAssets()).html);
   const { page: p, problems } = await openFile(file);
   const text = await p.locator('#verdict').innerText();
-  assert.ok(text.split(HOSTILE_NAME).length - 1 >= 11, text);
+  assert.ok(text.split(HOSTILE_NAME).length - 1 >= 14, text);
   assert.equal(await p.locator('img, iframe, object, embed, script:not([type])').count(), 1); // the report's own script only
   assert.deepEqual(problems, []);
   await p.close();
