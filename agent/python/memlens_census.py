@@ -435,11 +435,17 @@ def _roots():
     except Exception:
         names = {}
     mine = globals()
+    try:
+        import os
+
+        cwd = os.getcwd()
+    except Exception:
+        cwd = None
     for ident, frame in sys._current_frames().items():
         while frame is not None:
             code = frame.f_code
             if frame.f_globals is not mine and not any(m in code.co_filename for m in _MINE) and "memlens-attach-" not in code.co_filename:
-                roots.append((frame, "thread %s, %s (%s:%d)" % (names.get(ident, ident), code.co_name, code.co_filename, frame.f_lineno)))
+                roots.append((frame, "thread %s, %s (%s:%d)" % (names.get(ident, ident), code.co_name, _short_path(code.co_filename, cwd), frame.f_lineno)))
             frame = frame.f_back
     for name, module in list(sys.modules.items()):
         if name == "__main__" or name in _MINE:
@@ -449,6 +455,13 @@ def _roots():
             roots.append((d, "module " + name))
     roots.append((gc.garbage, "gc.garbage"))
     return roots
+
+
+def _short_path(filename, cwd):
+    """A source file as the user names it: relative to the process's working directory when inside it."""
+    if cwd and isinstance(filename, str) and filename.startswith(cwd.rstrip("/") + "/"):
+        return filename[len(cwd.rstrip("/")) + 1:]
+    return filename
 
 
 _UNSET = object()

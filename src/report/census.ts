@@ -45,15 +45,16 @@ function renderPathGroups(c: Census, o: { width: number; rows: number; paint: Pa
     out.push('  The search reached none of their objects.');
     return out;
   }
-  const rows = groups.slice(0, o.rows).map((g) => [groupWhere(g), g.type, formatCount(g.count), formatBytes(g.bytes), formatPercent(g.bytes, c.totalBytes)]);
+  // The path last and whole: it is the answer, and its end (`.payload`) as much as its root.
+  const rows = groups.slice(0, o.rows).map((g) => [formatCount(g.count), formatBytes(g.bytes), formatPercent(g.bytes, c.totalBytes), g.type, groupWhere(g)]);
   out.push(
     renderTable(
       [
-        { title: 'Path', align: 'left', flex: true, truncate: (t, w) => `${t.slice(0, w - 1)}…` },
-        { title: 'Type', align: 'left', truncate: (t, w) => `${t.slice(0, w - 1)}…` },
         { title: 'Objects', align: 'right' },
         { title: 'Bytes', align: 'right' },
         { title: 'Share', align: 'right' },
+        { title: 'Type', align: 'left' },
+        { title: 'Path', align: 'left' },
       ],
       rows,
       { width: o.width, paint: o.paint },
@@ -211,12 +212,12 @@ export function renderCaptureCensus(c: CaptureCensus, o: CaptureCensusTextOption
     out.push(
       ...renderTable(
         [
-          { title: 'Path', align: 'left', flex: true, truncate: (t, w) => `${t.slice(0, w - 1)}…` },
-          { title: 'Type', align: 'left', truncate: (t, w) => `${t.slice(0, w - 1)}…` },
           { title: 'Objects', align: 'right' },
           { title: 'Bytes', align: 'right' },
+          { title: 'Type', align: 'left' },
+          { title: 'Path', align: 'left' },
         ],
-        groups.map((g) => [groupWhere(g), g.type, formatCount(g.count), formatBytes(g.bytes)]),
+        groups.map((g) => [formatCount(g.count), formatBytes(g.bytes), g.type, groupWhere(g)]),
         { width: o.width - 2, paint },
       )
         .trimEnd()
