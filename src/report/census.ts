@@ -40,7 +40,8 @@ export function pathSearchNote(c: Census): string | undefined {
 function renderPathGroups(c: Census, o: { width: number; rows: number; paint: Paint }): string[] {
   const groups = c.pathGroups;
   if (groups === undefined || o.rows <= 0) return [];
-  const out: string[] = ['', o.paint('bold', `What keeps them alive, by path (the ${c.pathSearch?.types.length ?? 0} largest types' objects, grouped where keys and indices vary: [*])`)];
+  const types = c.pathSearch?.types ?? [...new Set(groups.map((g) => g.type))];
+  const out: string[] = ['', o.paint('bold', `What keeps them alive, by path (objects of ${types.join(', ')}; a key or index that varies shows as [*])`)];
   if (groups.length === 0) {
     out.push('  The search reached none of their objects.');
     return out;
@@ -74,6 +75,9 @@ function renderLargest(c: Census, o: { rows: number; paint: Paint }): string[] {
   if (c.largest.length === 0 || o.rows <= 0) return [];
   const pathOf = new Map((c.paths ?? []).filter((p) => p.id !== undefined).map((p) => [p.id!, p]));
   const shown = (c.paths !== undefined ? c.largest.filter((l) => pathOf.has(l.id)) : c.largest).slice(0, o.rows);
+  // Paths asked for by type (--type) or for objects outside the largest list.
+  const others = (c.paths ?? []).filter((p) => p.id === undefined || !c.largest.some((l) => l.id === p.id));
+  if (shown.length === 0 && others.length === 0) return [];
   const out: string[] = ['', o.paint('bold', c.paths !== undefined ? 'Largest objects and what keeps each alive' : 'Largest objects')];
   for (const obj of shown) {
     const what = `${obj.type}${obj.length >= 0 ? ` (len ${formatCount(obj.length)})` : ''}`;
@@ -81,8 +85,6 @@ function renderLargest(c: Census, o: { rows: number; paint: Paint }): string[] {
     const held = p === undefined ? '' : p.path !== null ? `  held by ${p.path}` : `  ${p.reason ?? ''}`;
     out.push(`  ${formatBytes(obj.bytes).padStart(10)}  ${what}${held}`);
   }
-  // Paths asked for by type (--type) or for objects outside the largest list.
-  const others = (c.paths ?? []).filter((p) => p.id === undefined || !c.largest.some((l) => l.id === p.id));
   for (const p of others) out.push(`  ${p.target ?? '?'}: ${p.path ?? p.reason ?? ''}`);
   return out;
 }
