@@ -4,6 +4,7 @@
 import type { CaptureCensus } from '../analysis/capture-census.js';
 import type { Census, CensusDiff, CensusPathGroup } from '../analysis/census.js';
 import { noPaint, type Paint } from '../util/paint.js';
+import { escapeLine } from '../util/terminal-text.js';
 import { wrapText } from '../util/text.js';
 import { formatBytes, formatCount, formatPercent, formatSignedBytes, formatTime } from '../util/units.js';
 import { renderTable } from './text-table.js';
@@ -23,14 +24,14 @@ export const PATH_ROWS = 10;
 
 /** What a group's pattern says, or why it has none. */
 function groupWhere(g: CensusPathGroup): string {
-  return g.pattern ?? `(${g.reason ?? 'not reached from any root'})`;
+  return escapeLine(g.pattern ?? `(${g.reason ?? 'not reached from any root'})`);
 }
 
 /** How far the reference-path search went, when it stopped short: its groups count what it reached. */
 export function pathSearchNote(c: Census): string | undefined {
   const s = c.pathSearch;
   if (s === undefined || !s.partial) return undefined;
-  return `The path search stopped at ${s.bound ?? 'a bound'} after ${formatCount(s.visited)} objects, ${formatCount(s.depth)} levels from the roots: the groups count the objects it reached.`;
+  return `The path search stopped at ${escapeLine(s.bound ?? 'a bound')} after ${formatCount(s.visited)} objects, ${formatCount(s.depth)} levels from the roots: the groups count the objects it reached.`;
 }
 
 /**
@@ -41,13 +42,13 @@ function renderPathGroups(c: Census, o: { width: number; rows: number; paint: Pa
   const groups = c.pathGroups;
   if (groups === undefined || o.rows <= 0) return [];
   const types = c.pathSearch?.types ?? [...new Set(groups.map((g) => g.type))];
-  const out: string[] = ['', o.paint('bold', `What keeps them alive, by path (objects of ${types.join(', ')}; a key or index that varies shows as [*])`)];
+  const out: string[] = ['', o.paint('bold', `What keeps them alive, by path (objects of ${types.map(escapeLine).join(', ')}; a key or index that varies shows as [*])`)];
   if (groups.length === 0) {
     out.push('  The search reached none of their objects.');
     return out;
   }
   // The path last and whole: it is the answer, and its end (`.payload`) as much as its root.
-  const rows = groups.slice(0, o.rows).map((g) => [formatCount(g.count), formatBytes(g.bytes), formatPercent(g.bytes, c.totalBytes), g.type, groupWhere(g)]);
+  const rows = groups.slice(0, o.rows).map((g) => [formatCount(g.count), formatBytes(g.bytes), formatPercent(g.bytes, c.totalBytes), escapeLine(g.type), groupWhere(g)]);
   out.push(
     renderTable(
       [
@@ -80,25 +81,25 @@ function renderLargest(c: Census, o: { rows: number; paint: Paint }): string[] {
   if (shown.length === 0 && others.length === 0) return [];
   const out: string[] = ['', o.paint('bold', c.paths !== undefined ? 'Largest objects and what keeps each alive' : 'Largest objects')];
   for (const obj of shown) {
-    const what = `${obj.type}${obj.length >= 0 ? ` (len ${formatCount(obj.length)})` : ''}`;
+    const what = `${escapeLine(obj.type)}${obj.length >= 0 ? ` (len ${formatCount(obj.length)})` : ''}`;
     const p = pathOf.get(obj.id);
-    const held = p === undefined ? '' : p.path !== null ? `  held by ${p.path}` : `  ${p.reason ?? ''}`;
+    const held = p === undefined ? '' : p.path !== null ? `  held by ${escapeLine(p.path)}` : `  ${escapeLine(p.reason ?? '')}`;
     out.push(`  ${formatBytes(obj.bytes).padStart(10)}  ${what}${held}`);
   }
-  for (const p of others) out.push(`  ${p.target ?? '?'}: ${p.path ?? p.reason ?? ''}`);
+  for (const p of others) out.push(`  ${escapeLine(p.target ?? '?')}: ${escapeLine(p.path ?? p.reason ?? '')}`);
   return out;
 }
 
 export function renderCensus(c: Census, o: CensusTextOptions): string {
   const paint = o.paint ?? noPaint;
   const out: string[] = [];
-  out.push(`Census of live Python objects in ${o.title}: paused it for ${c.pauseMs.toFixed(0)} ms`);
+  out.push(`Census of live Python objects in ${escapeLine(o.title)}: paused it for ${c.pauseMs.toFixed(0)} ms`);
   out.push(
     `${formatCount(c.totalCount)} objects (${formatCount(c.trackedObjects)} followed by the GC), ${formatBytes(c.totalBytes)} by sys.getsizeof (shallow sizes)` +
       (c.partial ? ' — partial: the census stopped at its bound (objects or CPU time) first' : ''),
   );
   out.push('');
-  const rows = c.types.slice(0, o.rows).map((t) => [t.type, formatCount(t.count), formatBytes(t.bytes), formatPercent(t.bytes, c.totalBytes)]);
+  const rows = c.types.slice(0, o.rows).map((t) => [escapeLine(t.type), formatCount(t.count), formatBytes(t.bytes), formatPercent(t.bytes, c.totalBytes)]);
   out.push(
     renderTable(
       [
@@ -128,7 +129,7 @@ export function renderCensus(c: Census, o: CensusTextOptions): string {
 export function renderCensusDiff(d: CensusDiff, o: CensusTextOptions): string {
   const paint = o.paint ?? noPaint;
   const out: string[] = [];
-  out.push(`Census change in ${o.title}, over ${d.seconds.toFixed(1)} s:`);
+  out.push(`Census change in ${escapeLine(o.title)}, over ${d.seconds.toFixed(1)} s:`);
   out.push(
     `objects ${formatCount(d.totalCountBefore)} → ${formatCount(d.totalCountAfter)}, ` +
       `bytes ${formatBytes(d.totalBytesBefore)} → ${formatBytes(d.totalBytesAfter)} (${formatSignedBytes(d.totalBytesAfter - d.totalBytesBefore)})`,
@@ -140,7 +141,7 @@ export function renderCensusDiff(d: CensusDiff, o: CensusTextOptions): string {
   }
   const rows = d.changes.slice(0, o.rows).map((c) => {
     const dc = c.countAfter - c.countBefore;
-    return [c.type, `${dc >= 0 ? '+' : ''}${formatCount(dc)}`, formatSignedBytes(c.bytesAfter - c.bytesBefore), formatCount(c.countAfter), formatBytes(c.bytesAfter)];
+    return [escapeLine(c.type), `${dc >= 0 ? '+' : ''}${formatCount(dc)}`, formatSignedBytes(c.bytesAfter - c.bytesBefore), formatCount(c.countAfter), formatBytes(c.bytesAfter)];
   });
   out.push(
     renderTable(
@@ -161,7 +162,7 @@ export function renderCensusDiff(d: CensusDiff, o: CensusTextOptions): string {
 
 /** When and why a capture's census was taken: `at 3.081 s, near OOM`. */
 export function captureCensusWhen(c: CaptureCensus): string {
-  const why = c.label === 'near-oom' ? 'near OOM' : c.label === 'growth' ? 'as memory grew (--census-at-peak)' : c.label;
+  const why = c.label === 'near-oom' ? 'near OOM' : c.label === 'growth' ? 'as memory grew (--census-at-peak)' : escapeLine(c.label);
   return `at ${formatTime(c.timeNs)}${why !== '' ? `, ${why}` : ''}`;
 }
 
@@ -189,7 +190,7 @@ export function renderCaptureCensus(c: CaptureCensus, o: CaptureCensusTextOption
       '  ',
     ),
   );
-  const rows = k.types.slice(0, o.rows).map((t) => [t.type, formatCount(t.count), formatBytes(t.bytes), formatPercent(t.bytes, k.totalBytes)]);
+  const rows = k.types.slice(0, o.rows).map((t) => [escapeLine(t.type), formatCount(t.count), formatBytes(t.bytes), formatPercent(t.bytes, k.totalBytes)]);
   if (rows.length > 0) {
     out.push(
       ...renderTable(
@@ -219,7 +220,7 @@ export function renderCaptureCensus(c: CaptureCensus, o: CaptureCensusTextOption
           { title: 'Type', align: 'left' },
           { title: 'Path', align: 'left' },
         ],
-        groups.map((g) => [formatCount(g.count), formatBytes(g.bytes), g.type, groupWhere(g)]),
+        groups.map((g) => [formatCount(g.count), formatBytes(g.bytes), escapeLine(g.type), groupWhere(g)]),
         { width: o.width - 2, paint },
       )
         .trimEnd()
@@ -232,7 +233,7 @@ export function renderCaptureCensus(c: CaptureCensus, o: CaptureCensusTextOption
     out.push(...wrapText('This census has no reference paths (taken by an older memlens, or with --paths 0).', o.width, '    ', '  ').map((l) => paint('dim', l)));
   }
   const more = c.inCapture > 1 ? ` (the capture holds ${formatCount(c.inCapture)} censuses; memlens census shows each)` : '';
-  out.push(...wrapText(`memlens census ${o.file ?? 'FILE'} shows all of it, the path groups and the largest objects with their paths${more}.`, o.width, '    ', '  ').map((l) => paint('dim', l)));
+  out.push(...wrapText(`memlens census ${escapeLine(o.file ?? 'FILE')} shows all of it, the path groups and the largest objects with their paths${more}.`, o.width, '    ', '  ').map((l) => paint('dim', l)));
   return out;
 }
 
