@@ -127,6 +127,10 @@ test('a census near an OOM kill is in the capture', () => {
   assert.ok(records.some((l) => l.includes('"label":"near-oom"')), 'the census is labelled near-oom');
   assert.ok(records.some((l) => l.includes('"oom_kill":1')), 'the EXIT record is there and says OOM kill');
   assert.equal(p.stderr, '', 'no damaged or cut block: the cut block was sealed before EXIT was appended');
+  // The agent does not record the census's own gc.disable() at all (batch_oom.py never disables it).
+  const states = p.stdout.split('\n').filter((l) => l.includes('"type":"gc-state"'));
+  assert.ok(states.length > 0, 'the state at start is recorded');
+  assert.ok(states.every((l) => l.includes('"enabled":1') || l.includes('"enabled":true')), states.join('\n'));
 });
 
 test('bad census input gets one-line errors', () => {
