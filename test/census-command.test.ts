@@ -105,6 +105,9 @@ test('a census near an OOM kill is in the capture', () => {
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stdout, /Census of live Python objects/);
   assert.match(c.stdout, /bytes\s+[\d,]+/, 'the bytes objects the batch job accumulates');
+  // Written at once and again with its paths (an OOM kill during the search would not cost the census):
+  // one census for the reader.
+  assert.doesNotMatch(c.stdout, /first and last of/);
   // The near-OOM census carries reference paths: the bytes are held by main's local list of chunks.
   const withPaths = memlens(['census', '--paths', '10', cap]);
   assert.equal(withPaths.code, 0, withPaths.stderr);
@@ -125,6 +128,9 @@ test('a census near an OOM kill is in the capture', () => {
   const p = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, 'parse', '--json', cap], { encoding: 'utf8', maxBuffer: 1 << 30 });
   const records = p.stdout.split('\n').filter((l) => l.includes('"census"') || l.includes('"exit"'));
   assert.ok(records.some((l) => l.includes('"label":"near-oom"')), 'the census is labelled near-oom');
+  const parts = records.filter((l) => l.includes('"label":"near-oom"'));
+  assert.equal(parts.length, 2, 'the census, then the census with its paths');
+  assert.ok(!parts[0]!.includes('path_groups') && parts[1]!.includes('path_groups'));
   assert.ok(records.some((l) => l.includes('"oom_kill":1')), 'the EXIT record is there and says OOM kill');
   assert.equal(p.stderr, '', 'no damaged or cut block: the cut block was sealed before EXIT was appended');
   // The agent does not record the census's own gc.disable() at all (batch_oom.py never disables it).

@@ -130,10 +130,16 @@ def census_in_capture(label):
             sys.modules["memlens_census"] = module
         # Near OOM the process has little room and little time: a smaller search than `memlens census PID`
         # (its bookkeeping is about 24 bytes per container reached), bounded by work and CPU time.
+        # The census is written as soon as it is taken, then again with its paths when the search ends
+        # (the same census: the same "time"; readers keep the later, src/analysis/capture-census.ts): an OOM
+        # kill during the search does not cost the census.
         global _census_thread
         _census_thread = _thread.get_ident()
         try:
-            result = module.census_with_paths(time_budget_s=2.0, search_objects=1_000_000, search_cpu_s=3.0)
+            result = module.census_with_paths(
+                time_budget_s=2.0, search_objects=1_000_000, search_cpu_s=3.0,
+                on_census=lambda r: _library.memlens_record_census(str(label).encode(), json.dumps(r).encode()),
+            )
         finally:
             _census_thread = None
         _library.memlens_record_census(str(label).encode(), json.dumps(result).encode())

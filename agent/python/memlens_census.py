@@ -785,7 +785,8 @@ def _step_text(p, c, shapes, namespace_of):
 
 
 def census_with_paths(time_budget_s=CENSUS_CPU_S, top_types=50, search_types=SEARCH_TYPES, type_name=None, paths=20,
-                      max_objects=CENSUS_MAX_OBJECTS, search_objects=SEARCH_MAX_OBJECTS, search_cpu_s=SEARCH_CPU_S):
+                      max_objects=CENSUS_MAX_OBJECTS, search_objects=SEARCH_MAX_OBJECTS, search_cpu_s=SEARCH_CPU_S,
+                      on_census=None):
     """A census, then one reference-path search for the objects of its `search_types` largest types (or of
     the type named `type_name`: `Foo`, `module.Foo`) and for its largest objects (`paths` of them): the
     census dict with `path_groups` (objects grouped by the pattern of their path, largest first), `paths`
@@ -793,7 +794,9 @@ def census_with_paths(time_budget_s=CENSUS_CPU_S, top_types=50, search_types=SEA
     and no type_name, no search.
 
     One pause: the collector is disabled once for both (no collection between the census and the search,
-    so the ids of the census's largest objects still name them), and `pause_ms` is the whole of it."""
+    so the ids of the census's largest objects still name them), and `pause_ms` is the whole of it.
+    on_census(result), when given, is called with the census before the search starts (the near-OOM census
+    writes it at once: the process may be killed before the search ends)."""
     started = time.perf_counter()
     was_enabled = gc.isenabled()
     gc.disable()
@@ -801,6 +804,8 @@ def census_with_paths(time_budget_s=CENSUS_CPU_S, top_types=50, search_types=SEA
         result, by_type = _census(time_budget_s, top_types, 20, True, max_objects, gc_enabled=was_enabled)
         if not search_types and not type_name:
             return result
+        if on_census is not None:
+            on_census(result)
         ranked = sorted(by_type.items(), key=lambda e: e[1][1], reverse=True)
         if type_name:
             chosen = [tp for tp, _ in ranked if _type_key(tp) == type_name or _type_key(tp).endswith("." + type_name)]

@@ -5,7 +5,7 @@
 
 import { CaptureFormatError } from '../errors.js';
 import type { CaptureModel } from '../model/model.js';
-import { type Census, type CensusType, parseCensus } from './census.js';
+import { type Census, type CensusType, completeCensuses, parseCensus } from './census.js';
 
 export interface CaptureCensus {
   /** When it was taken (ns since tracking started) and why ("near-oom", "growth", "on request"). */
@@ -24,7 +24,7 @@ export interface CaptureCensusResult {
 
 /** The census the reports use: the last one taken near OOM, else the last one; undefined when none. */
 export function captureCensus(model: CaptureModel): CaptureCensusResult {
-  const all = model.censuses;
+  const all = completeCensuses(model.censuses);
   if (all.length === 0) return { census: undefined, error: undefined };
   const nearOom = all.filter((c) => c.label === 'near-oom');
   const pick = (nearOom.length > 0 ? nearOom : all).reduce((a, c) => (c.timeNs >= a.timeNs ? c : a));

@@ -237,6 +237,24 @@ export function parseCensus(text: string, source: string): Census {
   };
 }
 
+/**
+ * The censuses of a capture without the first parts of censuses written twice: the agent writes a near-OOM
+ * census as soon as it is taken and again, with its reference paths, when the path search ends (the process
+ * may be killed in between). Both have the census's `time`; the later one stands for both.
+ */
+export function completeCensuses<T extends { readonly json: string }>(records: readonly T[]): T[] {
+  const timeOf = (r: T): unknown => {
+    try {
+      const o = JSON.parse(r.json) as { time?: unknown } | null;
+      return typeof o === 'object' && o !== null ? o.time : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const times = records.map(timeOf);
+  return records.filter((_, i) => i + 1 >= records.length || typeof times[i] !== 'number' || times[i] !== times[i + 1]);
+}
+
 export interface CensusTypeChange {
   readonly type: string;
   readonly countBefore: number;

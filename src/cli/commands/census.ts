@@ -84,7 +84,7 @@ async function census(ctx: CommandContext, options: OptionValues, positionals: r
 
 /** The censuses of a saved census (JSON) or of a capture, oldest first; FileError if there are none. */
 async function censusesOf(path: string, warn: (line: string) => void): Promise<{ censuses: Census[]; raw: unknown[] }> {
-  const { parseCensus } = await import('../../analysis/census.js');
+  const { completeCensuses, parseCensus } = await import('../../analysis/census.js');
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -94,14 +94,15 @@ async function censusesOf(path: string, warn: (line: string) => void): Promise<{
   }
   if (bytes[0] === 0x89 && bytes.subarray(1, 6).toString() === 'MLENS') {
     const { readCaptureFile } = await import('../capture-file.js');
-    const texts: string[] = [];
+    const records: { json: string }[] = [];
     await readCaptureFile(path, {
       alloc: () => undefined,
       free: () => undefined,
       meta: (r) => {
-        if (r.type === 'census') texts.push(r.json);
+        if (r.type === 'census') records.push({ json: r.json });
       },
     });
+    const texts = completeCensuses(records).map((r) => r.json);
     if (texts.length === 0) {
       throw new FileError(`${path} holds no census`, {
         hint: 'Censuses are taken near OOM, or as memory grows with memlens run --census-at-peak; memlens census PID takes one now.',
