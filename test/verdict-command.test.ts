@@ -98,7 +98,7 @@ test('memlens summary lists the findings after its table; stats has a GC section
   const s = await run(['summary', oomPath]);
   assert.equal(s.code, 0, s.err);
   assert.match(s.out, /\nFindings \(memlens verdict shows all their evidence\)\n {2}1\. /);
-  assert.match(s.out, /Memory accumulated steadily and was never freed\n +- ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.0 MiB\/s\)/);
+  assert.match(s.out, /Memory accumulated steadily and was never freed\n +- ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.2 MiB\/s\)/);
   assert.match(s.out, /Large objects kept alive long\n/);
   // The census's top types beside the allocation sites.
   assert.match(s.out, /\nWhat holds the memory: live Python objects at 5\.603 s, near OOM \(memlens census shows all of it\)\n {2}bytearray 55 \(165 MiB\), str 21,000 \(1\.81 MiB\), dict 2,100 \(625 KiB\); 167 MiB in 23,155 objects\.\n/);

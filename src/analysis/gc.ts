@@ -5,6 +5,7 @@
 
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
 import type { CaptureModel } from '../model/model.js';
+import { memlensPauses } from './memlens-pauses.js';
 import type { AllocationSet, SiteAmount } from './allocation-set.js';
 import type { GcFreesResult } from './gc-frees.js';
 import { type StackAmount, stacksOf } from './stacks.js';
@@ -196,22 +197,7 @@ function gcSettings(model: CaptureModel): GcSettings {
  */
 export const CENSUS_WINDOW_SLACK_NS = 250_000_000;
 
-/**
- * The windows in which memlens's censuses paused the program: each ends at its CENSUS record (written
- * right after it) and began its pause_ms earlier. A census whose JSON cannot be read has no window.
- */
+/** Where a disabled window counts as a census's: its pause, widened by the slack before it. */
 export function censusPauses(model: CaptureModel): { readonly fromNs: number; readonly toNs: number }[] {
-  const out: { fromNs: number; toNs: number }[] = [];
-  for (const c of model.censuses) {
-    let pauseMs: unknown;
-    try {
-      pauseMs = (JSON.parse(c.json) as { pause_ms?: unknown }).pause_ms;
-    } catch {
-      continue;
-    }
-    if (typeof pauseMs !== 'number' || !Number.isFinite(pauseMs) || pauseMs < 0) continue;
-    const pauseNs = pauseMs * 1e6;
-    out.push({ fromNs: c.timeNs - pauseNs * 1.1 - CENSUS_WINDOW_SLACK_NS, toNs: c.timeNs });
-  }
-  return out;
+  return memlensPauses(model).map((p) => ({ fromNs: p.fromNs - (p.toNs - p.fromNs) * 0.1 - CENSUS_WINDOW_SLACK_NS, toNs: p.toNs }));
 }

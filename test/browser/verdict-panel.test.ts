@@ -90,7 +90,7 @@ test('the page shows the verdict at its top, and the GC marker with its pause on
   assert.match(panel, /Garbage collector\s+1 collection, longest pause 3\.00 ms, 8\.00 MiB freed from cycles/);
   assert.match(panel, /Findings \(4\)/);
   // The first finding is open: its evidence (the line, the rate, the census's type) and what to do.
-  assert.match(panel, /ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.0 MiB\/s\)/);
+  assert.match(panel, /ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.2 MiB\/s\)/);
   assert.match(panel, /counts 55 bytearray objects holding 165 MiB/);
   assert.match(panel, /Find what keeps these objects/);
   // The verdict comes before the timeline.
