@@ -1,3 +1,4 @@
+// The censuses a capture holds, as the reports read them (capture-census.ts uses completeCensuses).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { completeCensuses } from './census.js';
