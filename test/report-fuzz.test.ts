@@ -56,6 +56,11 @@ const CENSUS = {
   ],
   gc: { enabled: true, counts: [393, 2, 1], thresholds: [700, 10, 10], frozen: 0, garbage: 0 },
   paths: { results: [{ id: 1, target: 'bytearray', path: "module __main__['keep'][0]" }] },
+  path_groups: [
+    { pattern: "module __main__['keep'][*]", type: 'bytearray', count: 100, bytes: 105700, example: "module __main__['keep'][0]" },
+    { pattern: null, type: 'str', count: 12, bytes: 700, example: null, reason: 'not reachable from any root: held by a reference cycle (freed by the next full GC) or by C code' },
+  ],
+  path_search: { types: ['bytearray', 'code', 'dict', 'str'], visited: 7236, depth: 6, partial: false, bound: null, pause_ms: 12.5 },
 };
 
 /** The known capture with two censuses in it (the census command shows the last and what grew since the first). */

@@ -84,6 +84,11 @@ function hostileCapture(scale = 1): Uint8Array {
       type_count: 1,
       largest_objects: [{ type: `Big${EVIL}`, bytes: 500, length: 3, id: 7 }],
       paths: { results: [{ id: 7, target: `Big${EVIL}`, path: `module __main__['k${EVIL}']` }, { target: `T${EVIL}`, path: null, reason: `why${EVIL}` }] },
+      path_groups: [
+        { pattern: `module __main__['g${EVIL}'][*]`, type: `Type${EVIL}`, count: 5 * n, bytes: 600 * n, example: `module __main__['g${EVIL}'][0]` },
+        { pattern: null, type: `Type${EVIL}`, count: 1, bytes: 1, example: null, reason: `cycle${EVIL}` },
+      ],
+      path_search: { types: [`Type${EVIL}`], visited: 10, depth: 2, partial: true, bound: `bound${EVIL}`, pause_ms: 1 },
     });
   w.meta({ type: 'census', stream: 1, seq: 2, timeNs: 1_500_000, label: `growth${EVIL}`, json: census(1) });
   w.meta({ type: 'census', stream: 1, seq: 3, timeNs: 1_800_000, label: `near-oom${EVIL}`, json: census(2) });

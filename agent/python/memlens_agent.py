@@ -17,6 +17,7 @@ agent's census hook looks up): it is imported before tracking starts, and what i
 program's.
 """
 
+import _thread
 import sys
 
 __all__ = ["AgentError", "AgentSession", "OPTIONS", "census_in_capture", "current", "quiet"]
@@ -127,10 +128,28 @@ def census_in_capture(label):
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             sys.modules["memlens_census"] = module
-        result = module.census(time_budget_s=2.0)
+        # Near OOM the process has little room and little time: a smaller search than `memlens census PID`
+        # (its bookkeeping is about 24 bytes per container reached), bounded by work and CPU time.
+        # The census is written as soon as it is taken, then again with its paths when the search ends
+        # (the same census: the same "time"; readers keep the later, src/analysis/capture-census.ts): an OOM
+        # kill during the search does not cost the census.
+        global _census_thread
+        _census_thread = _thread.get_ident()
+        try:
+            result = module.census_with_paths(
+                time_budget_s=2.0, search_objects=1_000_000, search_cpu_s=3.0,
+                on_census=lambda r: _library.memlens_record_census(str(label).encode(), json.dumps(r).encode()),
+            )
+        finally:
+            _census_thread = None
         _library.memlens_record_census(str(label).encode(), json.dumps(result).encode())
     except BaseException:  # noqa: B036 - the program must not see our failure
         pass
+
+
+# The thread taking a census for the capture: its gc.disable()/gc.enable() are memlens's, not the program's,
+# and are not reported as GC_STATE (the reports would blame the program for memlens's pause).
+_census_thread = None
 
 
 def _stop_at_exit():
@@ -372,7 +391,8 @@ def _gc_wrapper(original, lib):
         try:
             return original(*args, **kwargs)
         finally:
-            lib.memlens_gc_state_changed()
+            if _census_thread is None or _census_thread != _thread.get_ident():
+                lib.memlens_gc_state_changed()
 
     wrapper.__name__ = original.__name__
     wrapper.__qualname__ = getattr(original, "__qualname__", original.__name__)

@@ -182,12 +182,17 @@ def _census(request):
     finally:
         sys.dont_write_bytecode = bytecode
     options = request.get("config") or {}
-    result = census.census(time_budget_s=float(options.get("time_budget_s", 5.0)), top_types=int(options.get("top_types", 50)))
+    # One pause: the census, then one pass over the heap from its roots that groups the objects of the
+    # largest types (or of the type asked for) by the shape of their reference path and finds the path of
+    # each of the largest objects. Bounded by work (objects) and by this thread's CPU time, never by wall
+    # time: a busy machine makes it slower, not shallower.
     paths = int(options.get("paths", 0))
-    if options.get("type"):
-        result["paths"] = census.paths_for_type(options["type"], count=paths or 5)
-    elif paths > 0:
-        result["paths"] = census.paths_for_ids([o["id"] for o in result["largest_objects"][:paths]])
+    result = census.census_with_paths(
+        top_types=int(options.get("top_types", 50)),
+        search_types=int(options.get("search_types", census.SEARCH_TYPES)) if paths > 0 or options.get("type") else 0,
+        type_name=options.get("type") or None,
+        paths=paths or (5 if options.get("type") else 0),
+    )
     result["pid"] = os.getpid()
     tmp = os.path.join(directory, "census.json.tmp")
     _write_private(tmp, json.dumps(result))

@@ -27,6 +27,34 @@ export interface CensusPath {
   readonly reason?: string;
 }
 
+/**
+ * Objects of one type grouped by the shape of the reference path that keeps them alive: keys and indices
+ * that vary from one object to the next are `[*]` (`module __main__['SESSIONS'][*].payload`).
+ */
+export interface CensusPathGroup {
+  /** null: the search did not reach them from any root (`reason` says why). */
+  readonly pattern: string | null;
+  readonly type: string;
+  readonly count: number;
+  /** Sum of sys.getsizeof of the group's objects. */
+  readonly bytes: number;
+  /** One real path of the group. */
+  readonly example: string | null;
+  readonly reason?: string;
+}
+
+/** What the reference-path search covered: one pass over the heap from its roots. */
+export interface CensusPathSearch {
+  /** The types whose objects it grouped. */
+  readonly types: readonly string[];
+  readonly visited: number;
+  readonly depth: number;
+  /** It stopped at a bound (`bound` says which): the groups count what it reached. */
+  readonly partial: boolean;
+  readonly bound: string | null;
+  readonly pauseMs: number;
+}
+
 export interface Census {
   readonly pid?: number;
   /** Unix time (s) it was taken. */
@@ -45,6 +73,9 @@ export interface Census {
   readonly largest: readonly CensusObject[];
   readonly gc: { readonly enabled: boolean; readonly counts: readonly number[]; readonly thresholds: readonly number[]; readonly frozen: number | null; readonly garbage: number } | undefined;
   readonly paths: readonly CensusPath[] | undefined;
+  /** undefined: no search was made (or a census from before path groups). */
+  readonly pathGroups: readonly CensusPathGroup[] | undefined;
+  readonly pathSearch: CensusPathSearch | undefined;
 }
 
 function num(o: Record<string, unknown>, key: string, where: string): number {
@@ -156,6 +187,36 @@ export function parseCensus(text: string, source: string): Census {
           };
         })
       : undefined;
+  const groupsRaw = o['path_groups'];
+  const pathGroups =
+    groupsRaw !== undefined && groupsRaw !== null
+      ? arr(groupsRaw, `${source} path_groups`).map((g, i) => {
+          const e = obj(g, `${source} path_groups[${i}]`);
+          return {
+            pattern: typeof e['pattern'] === 'string' ? e['pattern'] : null,
+            type: str(e, 'type', `${source} path_groups[${i}]`),
+            count: num(e, 'count', `${source} path_groups[${i}]`),
+            bytes: num(e, 'bytes', `${source} path_groups[${i}]`),
+            example: typeof e['example'] === 'string' ? e['example'] : null,
+            ...(typeof e['reason'] === 'string' ? { reason: e['reason'] } : {}),
+          };
+        })
+      : undefined;
+  const searchRaw = o['path_search'];
+  const pathSearch =
+    searchRaw !== undefined && searchRaw !== null
+      ? (() => {
+          const e = obj(searchRaw, `${source} path_search`);
+          return {
+            types: arr(e['types'] ?? [], `${source} path_search.types`).filter((t): t is string => typeof t === 'string'),
+            visited: num(e, 'visited', `${source} path_search`),
+            depth: num(e, 'depth', `${source} path_search`),
+            partial: e['partial'] === true,
+            bound: typeof e['bound'] === 'string' ? e['bound'] : null,
+            pauseMs: num(e, 'pause_ms', `${source} path_search`),
+          };
+        })()
+      : undefined;
   return {
     ...(typeof o['pid'] === 'number' ? { pid: o['pid'] } : {}),
     // Unix time in seconds, and milliseconds: below 2^53, so that differences stay exact.
@@ -171,7 +232,27 @@ export function parseCensus(text: string, source: string): Census {
     largest,
     gc,
     paths,
+    pathGroups,
+    pathSearch,
   };
+}
+
+/**
+ * The censuses of a capture without the first parts of censuses written twice: the agent writes a near-OOM
+ * census as soon as it is taken and again, with its reference paths, when the path search ends (the process
+ * may be killed in between). Both have the census's `time`; the later one stands for both.
+ */
+export function completeCensuses<T extends { readonly json: string }>(records: readonly T[]): T[] {
+  const timeOf = (r: T): unknown => {
+    try {
+      const o = JSON.parse(r.json) as { time?: unknown } | null;
+      return typeof o === 'object' && o !== null ? o.time : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const times = records.map(timeOf);
+  return records.filter((_, i) => i + 1 >= records.length || typeof times[i] !== 'number' || times[i] !== times[i + 1]);
 }
 
 export interface CensusTypeChange {

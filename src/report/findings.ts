@@ -78,7 +78,8 @@ function heldAsText(h: HeldAs | undefined, census: { readonly timeNs: number; re
   if (census === undefined) return '';
   const when = `The census at ${formatTime(census.timeNs)}${census.label === 'near-oom' ? ' (near OOM)' : census.label !== '' ? ` (${census.label})` : ''}`;
   if (h === undefined) return '';
-  return ` ${when} counts ${plural(h.count, `${h.type} object`)} holding ${formatBytes(h.bytes)} (${(100 * h.share).toFixed(0)}% of what it measured): most likely what holds it.`;
+  const path = h.path === undefined ? '' : ` ${h.path.count === h.count ? 'They are' : `${formatCount(h.path.count)} of them (${formatBytes(h.path.bytes)}) are`} kept by ${escapeLine(h.path.pattern)}.`;
+  return ` ${when} counts ${plural(h.count, `${escapeLine(h.type)} object`)} holding ${formatBytes(h.bytes)} (${(100 * h.share).toFixed(0)}% of what it measured): most likely what holds it.${path}`;
 }
 
 const ARENAS_TEXT =
@@ -226,7 +227,7 @@ function framesJson(model: CaptureModel, frames: readonly FrameId[]): { function
 }
 
 function heldAsJson(h: HeldAs | undefined): Record<string, unknown> | null {
-  return h === undefined ? null : { type: h.type, count: h.count, bytes: h.bytes, share: h.share };
+  return h === undefined ? null : { type: h.type, count: h.count, bytes: h.bytes, share: h.share, path: h.path === undefined ? null : { pattern: h.path.pattern, count: h.path.count, bytes: h.path.bytes } };
 }
 
 export function stackJson(model: CaptureModel, st: StackAmount): Record<string, unknown> {

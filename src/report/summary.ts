@@ -7,7 +7,7 @@ import type { Finding } from '../analysis/findings/index.js';
 import { type LineRow, type LocationRow, NO_STACK } from '../analysis/locations.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture, describeSet, explainEmpty } from './describe.js';
-import { captureCensusWhen } from './census.js';
+import { captureCensusWhen, pathGroupsJson, pathSearchJson, pathSearchNote } from './census.js';
 import { type Paint, noPaint, shareColour } from '../util/paint.js';
 import { displayPath, truncateLocation, wrapText } from '../util/text.js';
 import { formatBytes, formatCount, formatPercent } from '../util/units.js';
@@ -115,9 +115,14 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
   }
   if (options.census !== undefined) {
     const c = options.census;
-    const types = c.census.types.slice(0, CENSUS_TYPES).map((t) => `${t.type} ${formatCount(t.count)} (${formatBytes(t.bytes)})`);
+    const types = c.census.types.slice(0, CENSUS_TYPES).map((t) => `${escapeLine(t.type)} ${formatCount(t.count)} (${formatBytes(t.bytes)})`);
     out.push('', paint('bold', `What holds the memory: live Python objects ${captureCensusWhen(c)} (memlens census shows all of it)`));
     out.push(...wrapText(`${types.join(', ')}${c.census.typeCount > types.length ? ', …' : ''}; ${formatBytes(c.census.totalBytes)} in ${formatCount(c.census.totalCount)} objects.`, options.width, '  '));
+    const groups = (c.census.pathGroups ?? []).filter((g) => g.pattern !== null).slice(0, CENSUS_TYPES);
+    if (groups.length > 0) {
+      const held = groups.map((g) => `${escapeLine(g.pattern ?? '')} (${formatCount(g.count)} ${escapeLine(g.type)}, ${formatBytes(g.bytes)})`);
+      out.push(...wrapText(`Held by ${held.join('; ')}${pathSearchNote(c.census) !== undefined ? ' (the path search stopped at its bound: at least these)' : ''}.`, options.width, '  '));
+    }
   }
   if (options.findings !== undefined && options.findings.length > 0) {
     out.push('', paint('bold', `Findings (memlens verdict shows all their evidence)`));
@@ -157,6 +162,6 @@ export function summaryJson(model: CaptureModel, data: SummaryData, findings: re
     rows: data.shown.map((r) => ({ function: r.function, file: r.file, line: r.line, total_bytes: r.totalBytes, own_bytes: r.ownBytes, allocations: r.count })),
     notes: [...(leaksNote !== undefined ? [leaksNote] : []), ...captureNotes(model)],
     findings: findings.map((f) => findingJson(model, f)),
-    census: census === undefined ? null : { time_ns: census.timeNs, label: census.label, total_count: census.census.totalCount, total_bytes: census.census.totalBytes, types: census.census.types.slice(0, CENSUS_TYPES) },
+    census: census === undefined ? null : { time_ns: census.timeNs, label: census.label, total_count: census.census.totalCount, total_bytes: census.census.totalBytes, types: census.census.types.slice(0, CENSUS_TYPES), path_groups: pathGroupsJson(census.census, CENSUS_TYPES), path_search: pathSearchJson(census.census) },
   });
 }

@@ -6,7 +6,7 @@ import type { StackAmount } from '../analysis/stacks.js';
 import { describeEnding } from '../analysis/ending.js';
 import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
 import type { CaptureModel } from '../model/model.js';
-import { captureCensusWhen, renderCaptureCensus } from './census.js';
+import { captureCensusWhen, pathGroupsJson, pathSearchJson, pathSearchNote, renderCaptureCensus } from './census.js';
 import { captureNotes, describeCapture, markerLabelText } from './describe.js';
 import { findingEvidence, findingJson, renderFindings, stackJson, stackText } from './findings.js';
 import { type Paint, noPaint } from '../util/paint.js';
@@ -351,6 +351,8 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
             total_bytes: v.census.census.totalBytes,
             type_count: v.census.census.typeCount,
             types: v.census.census.types.slice(0, CENSUS_ROWS),
+            path_groups: pathGroupsJson(v.census.census, CENSUS_ROWS),
+            path_search: pathSearchJson(v.census.census),
           },
     findings: v.findings.map((f) => findingJson(model, f)),
     findings_not_looked_for: v.notLookedFor,
@@ -422,5 +424,12 @@ function censusPanel(c: CaptureCensus | undefined): VerdictPanel['census'] {
     title: `What holds the memory: live Python objects ${captureCensusWhen(c)}`,
     note: `${formatCount(k.totalCount)} objects, ${formatBytes(k.totalBytes)} by sys.getsizeof (shallow sizes)${k.partial ? ', partial' : ''}; memlens census FILE shows all of it.`,
     types: k.types.slice(0, CENSUS_ROWS).map((t) => ({ type: t.type, count: formatCount(t.count), bytes: formatBytes(t.bytes), share: k.totalBytes > 0 ? `${((100 * t.bytes) / k.totalBytes).toFixed(1)}%` : '' })),
+    paths: (k.pathGroups ?? []).slice(0, CENSUS_ROWS).map((g) => ({
+      path: g.pattern ?? `(${g.reason ?? 'not reached from any root'})`,
+      type: g.type,
+      count: formatCount(g.count),
+      bytes: formatBytes(g.bytes),
+    })),
+    pathsNote: pathSearchNote(k) ?? (k.pathGroups === undefined ? 'This census has no reference paths.' : ''),
   };
 }

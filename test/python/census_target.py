@@ -1,5 +1,5 @@
-# A process with a known heap for `memlens census PID`: a million objects of one class, held by a global,
-# and a list that grows while it runs. Prints "ready PID", then waits to be killed.
+# A process with a known heap for `memlens census PID`: 200,000 objects of one class, held by a global,
+# and a list that grows while it runs (its bytearrays share one path pattern, `GROWING[*]`). Prints "ready PID", then waits to be killed.
 import os
 import time
 
@@ -11,7 +11,7 @@ class Known:
         self.n = n
 
 
-HELD = [Known(i) for i in range(1_000_000)]
+HELD = [Known(i) for i in range(200_000)]
 GROWING = []
 print("ready", os.getpid(), flush=True)
 while True:
