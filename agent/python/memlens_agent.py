@@ -19,7 +19,7 @@ program's.
 
 import sys
 
-__all__ = ["AgentError", "AgentSession", "OPTIONS", "census_in_capture", "current", "quiet"]
+__all__ = ["AgentError", "AgentSession", "OPTIONS", "STOP_REASONS", "census_in_capture", "current", "quiet"]
 
 # The options start() takes (docs/agent.md "Configuration and API"; src/process/launch.ts sends them).
 OPTIONS = (
@@ -46,6 +46,15 @@ _ALLOCATORS = {
     "malloc_debug": 4,
     "mimalloc": 5,
     "mimalloc_debug": 6,
+}
+
+# Why tracking stopped: the TRAILER's reason numbers (docs/capture-format.md, record 15).
+STOP_REASONS = {
+    "detach": 2,
+    "duration": 3,
+    "exit": 6,
+    "interrupted": 7,
+    "program": 8,
 }
 
 # The agent's census hook finds this module by this name (agent/src/census.c), whatever it was imported as.
@@ -76,7 +85,7 @@ def _load(path):
         raise AgentError("cannot load the agent %s: %s" % (path, e)) from None
     lib.memlens_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
     lib.memlens_start.restype = ctypes.c_int
-    lib.memlens_stop.argtypes = []
+    lib.memlens_stop.argtypes = [ctypes.c_int]
     lib.memlens_stop.restype = ctypes.c_int
     lib.memlens_active.argtypes = []
     lib.memlens_active.restype = ctypes.c_int
@@ -136,7 +145,7 @@ def census_in_capture(label):
 def _stop_at_exit():
     s = _current
     if s is not None:
-        s.stop()
+        s.stop("exit")
 
 
 def _after_fork_in_child():
@@ -195,13 +204,14 @@ class AgentSession:
         self._argv = words
         self._output = output
 
-    def stop(self):
-        """Stops tracking: every hook restored, every stream flushed, the TRAILER written (if this process is
-        tracking); then what at_stop() registered runs."""
+    def stop(self, reason="program"):
+        """Stops tracking: every hook restored, every stream flushed, the TRAILER written with `reason` (a key
+        of STOP_REASONS: "program" when the program itself stops tracking, the default) if this process is
+        tracking; then what at_stop() registered runs."""
         global _current
         if self.active:
             self._mark_ended_existing_threads()
-            self._lib.memlens_stop()
+            self._lib.memlens_stop(STOP_REASONS.get(reason, 1))
         if _current is self:
             _current = None  # a later fork (follow_forks) starts nothing
         callbacks, self._at_stop = self._at_stop, []

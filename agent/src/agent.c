@@ -15,9 +15,19 @@ ML_EXPORT int memlens_start(const char *config, char *err, size_t errlen) {
     return ml_start(config, err, errlen);
 }
 
-ML_EXPORT int memlens_stop(void) {
+ML_EXPORT int memlens_stop(int reason) {
     if (!ml_in_session) return -1;
-    ml_stop(ML_T_EXIT);
+    /* _exit is the hook's alone (ml_stop leaves the hooks in place for it); a value this agent does not
+     * know is recorded as "not recorded", never as something it is not. */
+    switch (reason) {
+    case ML_T_DETACH:
+    case ML_T_DURATION:
+    case ML_T_EXIT:
+    case ML_T_INTERRUPTED:
+    case ML_T_PROGRAM: break;
+    default: reason = ML_T_STOPPED;
+    }
+    ml_stop(reason);
     return 0;
 }
 

@@ -232,17 +232,23 @@ export class LiveSession {
     if (exit !== undefined) return { kind: exit.signal !== 0 ? 'signal' : 'exit', text: describeEnding(endingOf(model)), exit };
     if (!this.ended) return undefined;
     if (this.endNote?.kind === 'error') return { kind: 'error', text: this.endNote.text, exit: undefined };
-    const t = model.trailer;
-    if (t !== undefined) {
-      switch (t.reason) {
-        case 2:
-          return { kind: 'detached', text: 'memlens detached: tracking stopped, the target goes on', exit: undefined };
-        case 3:
-          return { kind: 'stopped', text: 'tracking stopped: the duration elapsed', exit: undefined };
-        case 5:
+    if (model.trailer !== undefined) {
+      const e = endingOf(model);
+      switch (e.stopReason) {
+        case 'detach':
+        case 'interrupted':
+          return { kind: 'detached', text: `tracking stopped: ${e.stopReason === 'detach' ? 'memlens detached' : 'memlens was interrupted and detached'}; the target goes on`, exit: undefined };
+        case 'duration':
+          return { kind: 'stopped', text: 'tracking stopped: the duration elapsed; the target goes on', exit: undefined };
+        case 'program':
+          return { kind: 'stopped', text: 'tracking stopped: the program stopped it; the target goes on', exit: undefined };
+        case 'fork-child-stopped':
           return { kind: 'stopped', text: 'tracking stopped in this forked child', exit: undefined };
+        case 'exit':
+        case '_exit':
+          return { kind: 'exited', text: e.stopReason === 'exit' ? 'the target exited' : 'the target left through os._exit', exit: undefined };
         default:
-          return { kind: 'exited', text: 'the target exited', exit: undefined };
+          return { kind: 'stopped', text: 'tracking stopped (why is not recorded)', exit: undefined };
       }
     }
     if (this.endNote !== undefined) return { kind: this.endNote.kind, text: this.endNote.text, exit: undefined };

@@ -6,7 +6,8 @@ import type { CaptureCensus } from '../analysis/capture-census.js';
 import type { Finding } from '../analysis/findings/index.js';
 import { type LineRow, type LocationRow, NO_STACK } from '../analysis/locations.js';
 import type { CaptureModel } from '../model/model.js';
-import { captureNotes, describeCapture, describeSet, explainEmpty } from './describe.js';
+import { captureNotes, describeCapture, describeSet, endingJson, explainEmpty } from './describe.js';
+import { describeEnding, endingOf } from '../analysis/ending.js';
 import { captureCensusWhen } from './census.js';
 import { type Paint, noPaint, shareColour } from '../util/paint.js';
 import { displayPath, truncateLocation, wrapText } from '../util/text.js';
@@ -76,6 +77,7 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
   const paint = options.paint ?? noPaint;
   const out: string[] = [];
   out.push(paint('bold', describeCapture(model)));
+  out.push(describeEnding(endingOf(model)));
   out.push(describeSet(model, data.set));
   if (data.shown.length === 0) {
     out.push('', data.rows.length === 0 ? explainEmpty(model, data.set) : `No location holds at least ${formatPercent(options.threshold, 1)} of it (--threshold).`);
@@ -131,6 +133,7 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
 export interface SummaryJson {
   readonly schema: string;
   readonly capture: string;
+  readonly ending: Record<string, unknown>;
   readonly set: AllocationSet['kind'];
   readonly total_bytes: number;
   readonly total_count: number;
@@ -151,6 +154,7 @@ export interface SummaryJson {
 export function summaryJson(model: CaptureModel, data: SummaryData, findings: readonly Finding[] = [], census?: CaptureCensus, leaksNote?: string): SummaryJson {
   return jsonDocument('summary', {
     capture: describeCapture(model),
+    ending: endingJson(endingOf(model)),
     set: data.set.kind,
     total_bytes: data.set.totalBytes,
     total_count: data.set.totalCount,

@@ -7,11 +7,10 @@ import { describeEnding } from '../analysis/ending.js';
 import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureCensusWhen, renderCaptureCensus } from './census.js';
-import { captureNotes, describeCapture, markerLabelText } from './describe.js';
+import { captureNotes, describeCapture, endingJson, markerLabelText } from './describe.js';
 import { findingEvidence, findingJson, renderFindings, stackJson, stackText } from './findings.js';
 import { type Paint, noPaint } from '../util/paint.js';
 import { truncateLocation, wrapText } from '../util/text.js';
-import { signalName } from '../util/signals.js';
 import { formatBytes, formatCount, formatDuration, formatSignedBytes, formatTime } from '../util/units.js';
 import { gcJson, renderGc } from './gc.js';
 import type { VerdictPanel } from './html/payload.js';
@@ -290,17 +289,7 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
   return {
     capture: describeCapture(model),
     aggregated: v.aggregated,
-    ending: {
-      kind: e.kind,
-      exit_code: e.exitCode ?? null,
-      signal: e.signal ?? null,
-      signal_name: e.signal !== undefined ? signalName(e.signal) : null,
-      oom_kill: e.oomKill ?? 'unknown',
-      detail: e.detail,
-      trailer_reason: e.trailerReason ?? null,
-      end_ns: e.endNs,
-      summary: describeEnding(v.ending),
-    },
+    ending: endingJson(e),
     peak: { heap: tv(v.peak.heap), rss: tv(v.peak.rss), cgroup_usage: tv(v.peak.cgroup), limit: v.peak.limit ?? null },
     last_snapshot:
       v.last === undefined

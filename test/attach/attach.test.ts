@@ -65,6 +65,13 @@ function summaryJson(path: string): { rows: { function: string; file: string; to
   return JSON.parse(r.stdout) as { rows: { function: string; file: string; total_bytes: number }[] };
 }
 
+/** verdict --json's ending: why tracking stopped (docs/json.md). */
+function endingOf(path: string): { kind: string; stop_reason: string; went_on: boolean; summary: string } {
+  const r = memlens(['verdict', '--json', path]);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { ending: { kind: string; stop_reason: string; went_on: boolean; summary: string } }).ending;
+}
+
 function assertAttributed(path: string): void {
   const s = summaryJson(path);
   const worker = s.rows.find((r) => r.function === 'worker' && r.file.endsWith('invariants_target.py'));
@@ -84,6 +91,10 @@ async function attachDetachTwice(target: Target, name: string, extra: readonly s
     assert.equal(d.code, 0, `detach ${round}: ${d.stderr}`);
     assert.ok(existsSync(out), `${out} written`);
     assertAttributed(out);
+    const e = endingOf(out);
+    assert.deepEqual([e.kind, e.stop_reason, e.went_on], ['stopped', 'detach', true], e.summary);
+    assert.match(e.summary, /^Tracking stopped at .*: memlens detached\. The process was still running/);
+    assert.match(memlens(['verdict', out]).stdout, /memlens detached/);
   }
 }
 
@@ -114,6 +125,9 @@ test('attach to CPython 3.14 in another mount namespace uses remote execution, a
     while (!existsSync(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 500)); // the collector compresses after copying
     assertAttributed(out);
+    const e = endingOf(out);
+    assert.deepEqual([e.stop_reason, e.went_on], ['duration', true], e.summary);
+    assert.doesNotMatch(e.summary, /exited/);
     assert.deepEqual(readdirSync(join(root, 'tmp')).filter((n) => n.startsWith(`memlens-attach-${target.pid}-`)), [], 'nothing left in the container');
   } finally {
     const end = await target.finish();
@@ -122,6 +136,34 @@ test('attach to CPython 3.14 in another mount namespace uses remote execution, a
 });
 
 const py311 = testPythons().find((p) => p.minor === 11 && !p.system) ?? testPythons()[0];
+
+test('a target that exits while attached says it exited; one killed by SIGKILL says it cannot tell', async () => {
+  assert.ok(py311 !== undefined);
+  for (const how of ['SIGTERM', 'SIGKILL'] as const) {
+    const target = await startTarget(spawn(py311.python, [TARGET], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const out = join(work, `ended-${how}.mlens`);
+    const a = memlens(['attach', String(target.pid), '-o', out]);
+    assert.equal(a.code, 0, a.stderr);
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(target.pid, how);
+    await new Promise((r) => target.child.once('exit', r));
+    // The background collector finalizes the capture once the target is gone, and removes the attach
+    // directory (the 60 s only bound a failure).
+    const deadline = Date.now() + 60_000;
+    const pending = (): boolean => readdirSync(tmpdir()).some((n) => n.startsWith(`memlens-attach-${target.pid}-`));
+    while ((pending() || !existsSync(out)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!pending() && existsSync(out), 'the collector finished');
+    const e = endingOf(out);
+    if (how === 'SIGTERM') {
+      // The target's SIGTERM handler ends its main loop: the interpreter exits through its exit handlers.
+      assert.deepEqual([e.kind, e.stop_reason, e.went_on], ['stopped', 'exit', false], e.summary);
+      assert.match(e.summary, /^The program exited at /);
+    } else {
+      assert.deepEqual([e.kind, e.stop_reason], ['abrupt', 'unknown'], e.summary);
+      assert.doesNotMatch(e.summary, /exited|detached/);
+    }
+  }
+});
 
 test('bad PIDs and processes that are not CPython get one-line errors', () => {
   assert.ok(py311 !== undefined);

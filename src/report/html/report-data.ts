@@ -8,6 +8,7 @@ import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_
 import type { AllocationSet } from '../../analysis/allocation-set.js';
 import type { GcReport } from '../../analysis/gc.js';
 import type { LeakTimelineResult } from '../../analysis/leak-timeline.js';
+import { describeEnding, endingOf } from '../../analysis/ending.js';
 import { markersWithPressure } from '../../analysis/memory-pressure.js';
 import { memoryLimitOf } from '../../analysis/memory-limit.js';
 import { thinSeries } from '../../analysis/memory-timeline.js';
@@ -98,8 +99,7 @@ function ending(model: CaptureModel): string | null {
     const how = e.signal !== 0 ? `killed by signal ${e.signal}${oom}` : `exit code ${e.exitCode}${oom}`;
     return e.detail !== '' ? `${how}: ${e.detail}` : how;
   }
-  const t = model.trailer;
-  if (t !== undefined) return ['tracking ended', 'the program exited', 'memlens detached', 'the duration elapsed', 'the program called _exit', 'the forked child stopped'][t.reason] ?? 'tracking ended';
+  if (model.trailer !== undefined) return describeEnding(endingOf(model));
   return null;
 }
 
