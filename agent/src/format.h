@@ -140,7 +140,7 @@ enum ml_marker_kind {
 };
 
 enum ml_trailer_reason {
-    ML_T_STOPPED = 1, /* cause not recorded: agents before ML_T_EXIT = 6 wrote 1 for every stop */
+    ML_T_STOPPED = 1, /* the cause is not recorded: older agents wrote it for every stop */
     ML_T_DETACH = 2,
     ML_T_DURATION = 3,
     ML_T__EXIT = 4,

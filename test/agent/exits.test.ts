@@ -17,7 +17,7 @@ time.sleep(60)
 print("not reached")
 `;
 
-const TRAILER_EXIT = 1;
+const TRAILER_EXIT = 6; // the interpreter exited (1, which older agents wrote for every stop, is "not recorded")
 const TRAILER__EXIT = 4;
 
 /** Sends `signal` to the Python process once it printed "ready PID", after a flush round (50 ms). */
