@@ -95,6 +95,8 @@ def _load(path):
     lib.memlens_hide_code.restype = None
     lib.memlens_gc_state_changed.argtypes = []
     lib.memlens_gc_state_changed.restype = None
+    lib.memlens_thread_renamed.argtypes = [ctypes.c_ulong, ctypes.c_char_p]
+    lib.memlens_thread_renamed.restype = None
     lib.memlens_thread_done.argtypes = []
     lib.memlens_thread_done.restype = None
     lib.memlens_thread_ended.argtypes = [ctypes.c_ulong]
@@ -162,6 +164,7 @@ class AgentSession:
         self._lib = _load(agent_path)
         self._hidden = set()
         self._threading_original = None
+        self._name_original = None  # Thread.name's property, while wrap_threading() wraps its setter
         self._gc_originals = {}
         # Threads that were running when tracking started: (weak reference, OS thread id). The threading
         # wrapper never runs for them, so stop() says which have ended.
@@ -289,6 +292,23 @@ class AgentSession:
 
         threading.Thread._bootstrap_inner = _memlens_bootstrap_inner
         self._threading_original = original
+        # Thread.name = ... (and setName) after the thread started: a rename, from that moment on.
+        prop = threading.Thread.__dict__.get("name")
+        if isinstance(prop, property) and prop.fset is not None:
+
+            def _memlens_set_name(thread, value):
+                # Said before the original setter runs: on 3.14 it renames the OS thread too (to the first 15
+                # bytes), which then reads as the same name, not a second rename.
+                try:
+                    native_id = getattr(thread, "_native_id", None)
+                    if native_id is not None and thread.is_alive():
+                        lib.memlens_thread_renamed(native_id, str(value).encode("utf-8", "replace")[:200])
+                except Exception:
+                    pass
+                prop.fset(thread, value)
+
+            threading.Thread.name = property(prop.fget, _memlens_set_name, prop.fdel, prop.__doc__)
+            self._name_original = prop
 
     def unwrap_threading(self):
         """Puts threading back as wrap_threading() found it."""
@@ -297,6 +317,9 @@ class AgentSession:
         if self._threading_original is not None:
             threading.Thread._bootstrap_inner = self._threading_original
             self._threading_original = None
+        if self._name_original is not None:
+            threading.Thread.name = self._name_original
+            self._name_original = None
 
     def wrap_gc(self):
         """gc.disable() and friends change what GC_STATE reports: tell the agent when they are called."""

@@ -42,6 +42,11 @@ ML_EXPORT void memlens_thread_name(unsigned long tid, const char *name) {
     ml_guard_leave(saved_guard);
 }
 
+ML_EXPORT void memlens_thread_renamed(unsigned long tid, const char *name) {
+    if (!ml_in_session || name == NULL) return;
+    ml_thread_renamed((pid_t)tid, 0, name, 0);
+}
+
 /* While on, the calling thread's allocations are not recorded: memlens's own Python code that runs after
  * tracking started in an attached process (naming threads, reporting its status). The one plain write to
  * the guard: a switch the bootstrap holds across many calls, not a region of agent code; every region

@@ -19,6 +19,8 @@ ML_EXPORT int memlens_stop(int reason);
 ML_EXPORT int memlens_active(void);
 /* Names the thread with OS thread id `tid` (THREAD_NAME, or its THREAD record if it has none yet). */
 ML_EXPORT void memlens_thread_name(unsigned long tid, const char *name);
+/* The thread with OS id `tid` was renamed (Thread.name = ...): THREAD_NAME with the seq of the change. */
+ML_EXPORT void memlens_thread_renamed(unsigned long tid, const char *name);
 /* A Python thread's run() returned: THREAD_EXIT is due at the next reap or stop. */
 ML_EXPORT void memlens_thread_done(void);
 /* The same for another thread, by OS id: one that ran before tracking started, whose run() was not

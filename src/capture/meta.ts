@@ -79,8 +79,16 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
     }
     case RecordType.Thread:
       return { type: 'thread', stream, osTid: r.varint(), pythonIdent: r.varint(), name: r.string(), timeNs: r.varint() };
-    case RecordType.ThreadName:
-      return { type: 'thread-name', stream, thread: r.varint(), name: r.string() };
+    case RecordType.ThreadName: {
+      const thread = r.varint();
+      const name = r.string();
+      if (r.remaining === 0) return { type: 'thread-name', stream, thread, name };
+      // A rename: its seq, time and flags (1 a rename, the only kind written with a seq; 2 an OS name).
+      const seq = r.varint();
+      const timeNs = r.varint();
+      const flags = r.remaining > 0 ? r.varint() : 1;
+      return { type: 'thread-name', stream, thread, name, seq, timeNs, ...((flags & 2) !== 0 ? { osName: true } : {}) };
+    }
     case RecordType.ThreadExit:
       return { type: 'thread-exit', stream, timeNs: r.varint() };
     case RecordType.Snapshot: {
@@ -267,6 +275,11 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
     case 'thread-name':
       w.varint(rec.thread);
       w.string(rec.name);
+      if (rec.seq !== undefined) {
+        w.varint(rec.seq);
+        w.varint(rec.timeNs ?? 0);
+        w.varint(rec.osName === true ? 3 : 1);
+      }
       return;
     case 'thread-exit':
       w.varint(rec.timeNs);

@@ -92,6 +92,15 @@ export interface ThreadNameRecord {
   /** The thread's stream that is being named. */
   readonly thread: number;
   readonly name: string;
+  /**
+   * A rename (prctl, pthread_setname_np, `Thread.name =` after the thread was named): the seq and time it
+   * happened at; the name holds from then on. Absent for a naming, which holds for the whole thread (and
+   * in captures of agents before renames were recorded). Present only together.
+   */
+  readonly seq?: number;
+  readonly timeNs?: number;
+  /** The rename's name is the OS's (prctl, pthread_setname_np): the kernel keeps its first 15 bytes. */
+  readonly osName?: boolean;
 }
 
 export interface ThreadExitRecord {

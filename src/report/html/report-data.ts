@@ -9,6 +9,7 @@ import type { AllocationSet } from '../../analysis/allocation-set.js';
 import type { GcReport } from '../../analysis/gc.js';
 import type { LeakTimelineResult } from '../../analysis/leak-timeline.js';
 import { describeEnding, endingOf } from '../../analysis/ending.js';
+import { threadLabel } from '../../model/thread-name.js';
 import { markersWithPressure } from '../../analysis/memory-pressure.js';
 import { memoryLimitOf } from '../../analysis/memory-limit.js';
 import { thinSeries } from '../../analysis/memory-timeline.js';
@@ -141,7 +142,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   const b = new ReportDataBuilder();
   const reductions: string[] = [];
   const sites = model.sites;
-  for (const t of model.threads) b.thread(t.name !== '' ? t.name : `thread ${t.osTid}`, t.osTid);
+  for (const t of model.threads) b.thread(threadLabel(model, t), t.osTid);
   if (model.threads.length === 0) b.thread('main', model.header.mainTid);
 
   // Which sites go in: the view's, plus those that only the time windows need.
