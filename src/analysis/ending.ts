@@ -123,6 +123,34 @@ function trailerStopReason(reason: string | undefined): StopReason {
 }
 
 /**
+ * Which end "live at the end" means, in words, from why tracking stopped. After a normal exit under
+ * `memlens run` that is after the program's own exit handlers, before the interpreter's teardown: the main
+ * script's module-level names still hold what they refer to (memray releases the script's namespace
+ * before it stops tracking, so a script-level `data = load()` counts here and not there).
+ */
+export function describeEndMoment(e: Ending, attached: boolean): string {
+  switch (e.stopReason) {
+    case 'exit':
+      return attached
+        ? "at the program's exit, before the interpreter's teardown (module-level names still held)"
+        : "at the program's exit, after its exit handlers and before the interpreter's teardown: what the script's module-level names still refer to counts (memray releases them first)";
+    case '_exit':
+      return 'when the program left through os._exit (nothing was released first)';
+    case 'signal':
+    case 'oom-kill':
+      return 'when the process was killed';
+    case 'detach':
+    case 'duration':
+    case 'interrupted':
+    case 'program':
+    case 'fork-child-stopped':
+      return `when tracking stopped${e.stopNs !== undefined ? ` at ${formatTime(e.stopNs)}` : ''}, the process still running`;
+    default:
+      return e.kind === 'abrupt' ? 'at the last record of the capture' : 'when tracking stopped';
+  }
+}
+
+/**
  * How the process ended, in one sentence: `Exited with status 3 at 4.210 s; not killed (so not by the OOM
  * killer).`, followed by where the capture stops when writing it failed before that.
  */

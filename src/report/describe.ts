@@ -8,7 +8,7 @@ import { MODE_ATTACH, OPTION_PYTHON_ALLOCATORS } from '../capture/format.js';
 import type { CaptureModel } from '../model/model.js';
 import { formatBytes, formatCount, formatDuration, formatTime } from '../util/units.js';
 import { escapeLine } from '../util/terminal-text.js';
-import { captureStopOf, describeCaptureStop, describeEnding, type Ending } from '../analysis/ending.js';
+import { captureStopOf, describeCaptureStop, describeEndMoment, describeEnding, endingOf, type Ending } from '../analysis/ending.js';
 import { signalName } from '../util/signals.js';
 
 /** `python3 app.py --n 3 (PID 4242, CPython 3.11.7)`. */
@@ -56,7 +56,7 @@ export function describeSet(model: CaptureModel, set: AllocationSet): string {
       return `Allocations live at the high-water mark${where}${when}: ${amount}.`;
     }
     case 'leaks':
-      return `Allocations still live when tracking ended: ${amount}.`;
+      return `Allocations still live at the end (${describeEndMoment(endingOf(model), model.header.mode === MODE_ATTACH)}): ${amount}.`;
     case 'temporary': {
       const t = set as TemporaryAllocations;
       return `Temporary allocations (freed after at most ${t.threshold} other allocation${t.threshold === 1 ? '' : 's'} by their thread): ${amount}.`;

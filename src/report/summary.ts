@@ -77,7 +77,6 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
   const paint = options.paint ?? noPaint;
   const out: string[] = [];
   out.push(paint('bold', describeCapture(model)));
-  out.push(describeEnding(endingOf(model)));
   out.push(describeSet(model, data.set));
   if (data.shown.length === 0) {
     out.push('', data.rows.length === 0 ? explainEmpty(model, data.set) : `No location holds at least ${formatPercent(options.threshold, 1)} of it (--threshold).`);
@@ -125,6 +124,7 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
     out.push('', paint('bold', `Findings (memlens verdict shows all their evidence)`));
     out.push(...renderFindings(model, options.findings, { width: options.width, paint, brief: true }));
   }
+  out.push('', ...wrapText(`How it ended: ${describeEnding(endingOf(model))}`, options.width, ''));
   const notes = [...(options.leaksNote !== undefined ? [options.leaksNote] : []), ...(options.hiddenNote !== undefined ? [options.hiddenNote] : []), ...captureNotes(model)];
   if (notes.length > 0) out.push('', ...notes.map((n) => paint('dim', `Note: ${n}`)));
   return out.join('\n') + '\n';

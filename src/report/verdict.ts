@@ -3,7 +3,7 @@
 import type { CaptureCensus } from '../analysis/capture-census.js';
 import type { LineRow } from '../analysis/locations.js';
 import type { StackAmount } from '../analysis/stacks.js';
-import { describeEnding } from '../analysis/ending.js';
+import { describeEndMoment, describeEnding } from '../analysis/ending.js';
 import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureCensusWhen, renderCaptureCensus } from './census.js';
@@ -201,6 +201,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     out.push(...growthTables(model, r, width, paint, true));
   }
   title(model.header.mode === 2 ? 'Live at the end (what grew since memlens attached)' : 'Live at the end (what grew since the start)');
+  out.push(...wrapText(`The end: ${describeEndMoment(v.ending, model.header.mode === 2)}.`, width, '  ', '  '));
   if (r !== undefined && r.wholeCapture && model.header.mode !== 2) {
     out.push('  As above: no point of the capture is far enough before its end, so its last seconds are all of it.');
   } else {
@@ -309,7 +310,7 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
     near_oom: v.nearOom === undefined ? null : { time_ns: v.nearOom.timeNs, before_end_ns: v.nearOom.beforeEndNs, label: v.nearOom.label, count: v.nearOom.count },
     memory_pressure: v.pressure === undefined ? null : { time_ns: v.pressure.timeNs, before_end_ns: v.pressure.beforeEndNs, label: v.pressure.label, count: v.pressure.count },
     recent_growth: v.recent === undefined ? null : { last_ns: v.recent.lastNs, from_ns: v.recent.fromNs ?? null, to_ns: v.recent.toNs ?? null, whole_capture: v.recent.wholeCapture, ...growthJson(model, v.recent) },
-    live_at_end: growthJson(model, v.sinceStart),
+    live_at_end: { ...growthJson(model, v.sinceStart), end: describeEndMoment(e, model.header.mode === 2) },
     unexplained_rss:
       v.unexplained === undefined
         ? null

@@ -8,7 +8,7 @@ import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_
 import type { AllocationSet } from '../../analysis/allocation-set.js';
 import type { GcReport } from '../../analysis/gc.js';
 import type { LeakTimelineResult } from '../../analysis/leak-timeline.js';
-import { describeEnding, endingOf } from '../../analysis/ending.js';
+import { describeEndMoment, describeEnding, endingOf } from '../../analysis/ending.js';
 import { threadLabel } from '../../model/thread-name.js';
 import { markersWithPressure } from '../../analysis/memory-pressure.js';
 import { memoryLimitOf } from '../../analysis/memory-limit.js';
@@ -80,14 +80,14 @@ function fmtCount(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-function viewDescription(o: ReportDataOptions, peakTimeNs: number | null): string {
+function viewDescription(model: CaptureModel, o: ReportDataOptions, peakTimeNs: number | null): string {
   const set = o.set;
   const amount = `${fmtBytes(set.totalBytes)} in ${fmtCount(set.totalCount)} allocations`;
   switch (o.view) {
     case 'peak':
       return `Allocations live at the high-water mark of the tracked heap: ${amount}${peakTimeNs !== null ? `, ${(peakTimeNs / 1e9).toFixed(2)} s into the run` : ''}`;
     case 'leaks':
-      return `Allocations still live when tracking ended (possible leaks): ${amount}`;
+      return `Allocations still live at the end (${describeEndMoment(endingOf(model), model.header.mode === 2)}; possible leaks): ${amount}`;
     case 'temporary':
       return `Temporary allocations, freed after at most ${o.threshold ?? 1} other allocation${(o.threshold ?? 1) === 1 ? '' : 's'} by the same thread, over the whole run: ${amount}`;
   }
@@ -263,7 +263,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
     memlensVersion: o.memlensVersion,
     view: o.view,
     inverted: o.inverted,
-    viewDescription: viewDescription(o, peakTimeNs),
+    viewDescription: viewDescription(model, o, peakTimeNs),
     captureFile: o.captureFile,
     commandLine: h.argv,
     pythonVersion: h.pythonVersion !== '' ? `${h.pythonVersion} (${h.pythonImplementation || 'cpython'})` : 'unknown',
