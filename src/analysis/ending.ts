@@ -122,6 +122,24 @@ function trailerStopReason(reason: string | undefined): StopReason {
   }
 }
 
+/** How it ended in a few words, for a line of figures: `exited with status 3`, `memlens detached; the process went on`. */
+export function describeEndingBrief(e: Ending): string {
+  const went = e.wentOn ? `tracking stopped at ${formatTime(e.stopNs ?? 0)} (${wentOnCause(e.stopReason)}); ` : '';
+  switch (e.kind) {
+    case 'signal':
+      return `${went}killed by ${signalName(e.signal ?? 0)}${e.oomKill === 'yes' ? " (the kernel's OOM killer)" : e.oomKill === 'no' ? '' : ' (OOM killer: cannot tell)'}`;
+    case 'exited':
+      return `${went}exited with status ${e.exitCode ?? 0}`;
+    case 'stopped':
+      if (e.wentOn) return `tracking stopped (${wentOnCause(e.stopReason)}); the process went on`;
+      if (e.stopReason === 'exit') return 'the program exited (status not recorded)';
+      if (e.stopReason === '_exit') return 'the program left through os._exit';
+      return 'tracking stopped (why is not recorded)';
+    case 'abrupt':
+      return 'abruptly: killed, or still running';
+  }
+}
+
 /**
  * Which end "live at the end" means, in words, from why tracking stopped. After a normal exit under
  * `memlens run` that is after the program's own exit handlers, before the interpreter's teardown: the main

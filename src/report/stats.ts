@@ -6,7 +6,7 @@ import type { GcReport } from '../analysis/gc.js';
 import type { Statistics } from '../analysis/statistics.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture, endingJson } from './describe.js';
-import { describeEnding, endingOf } from '../analysis/ending.js';
+import { describeEndingBrief, endingOf } from '../analysis/ending.js';
 import { gcJson, renderGc } from './gc.js';
 import { type Paint, noPaint } from '../util/paint.js';
 import { displayPath, padLeft, padRight, truncateLocation } from '../util/text.js';
@@ -45,7 +45,7 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
     kv.push(['Peak RSS', `${formatBytes(stats.peakRss)}${stats.cgroupLimit !== undefined && stats.cgroupLimit > 0 ? ` (cgroup limit ${formatBytes(stats.cgroupLimit)})` : ''}`]);
   }
   kv.push(['Duration', formatDuration(stats.durationNs)]);
-  kv.push(['Ended', describeEnding(endingOf(model))]);
+  kv.push(['Ended', describeEndingBrief(endingOf(model))]);
   kv.push(['Threads', formatCount(stats.threads)]);
   out.push(paint('bold', 'Totals'));
   const kw = Math.max(...kv.map(([k]) => k.length)) + 2;
