@@ -42,6 +42,8 @@ export interface Ending {
   readonly wentOn: boolean;
   /** When tracking stopped (the trailer), if that is before the process ended. */
   readonly stopNs: number | undefined;
+  /** The signal memlens itself received while the program ran (`memlens run`: Ctrl-C is SIGINT), if any. */
+  readonly memlensSignal?: number | undefined;
   /** When the process ended (EXIT), else the last thing the capture saw (ns since tracking started). */
   readonly endNs: number;
   /** Writing the capture failed before the end (a CAPTURE_STOPPED marker): nothing after it is in it. */
@@ -97,6 +99,13 @@ export function endingOf(model: CaptureModel): Ending {
   const base = { trailerReason, endNs, captureStop, wentOn, stopNs };
   if (e !== undefined) {
     const oomKill: OomKill = e.oomKill === 1 ? 'yes' : e.oomKill === 0 ? 'no' : 'unknown';
+    const memlensSignal = e.memlensSignal;
+    if (memlensSignal !== undefined && !wentOn) {
+      // memlens was interrupted (Ctrl-C reaches the program too) or told to stop, and passed it on.
+      const common = { ...base, oomKill, detail: e.detail, memlensSignal, stopReason: memlensSignal === SIGINT ? ('interrupted' as const) : oomKill === 'yes' ? ('oom-kill' as const) : e.signal !== 0 ? ('signal' as const) : ('exit' as const) };
+      if (e.signal !== 0) return { ...common, kind: 'signal', exitCode: undefined, signal: e.signal };
+      return { ...common, kind: 'exited', exitCode: e.exitCode, signal: undefined };
+    }
     // Tracking that stopped before the end (the program stopped it) keeps that reason; the EXIT record
     // then tells how the process ended afterwards.
     if (e.signal !== 0) return { ...base, kind: 'signal', exitCode: undefined, signal: e.signal, oomKill, detail: e.detail, stopReason: wentOn ? fromTrailer : oomKill === 'yes' ? 'oom-kill' : 'signal' };
@@ -124,7 +133,11 @@ function trailerStopReason(reason: string | undefined): StopReason {
 
 /** How it ended in a few words, for a line of figures: `exited with status 3`, `memlens detached; the process went on`. */
 export function describeEndingBrief(e: Ending): string {
-  const went = e.wentOn ? `tracking stopped at ${formatTime(e.stopNs ?? 0)} (${wentOnCause(e.stopReason)}); ` : '';
+  const went = e.wentOn
+    ? `tracking stopped at ${formatTime(e.stopNs ?? 0)} (${wentOnCause(e.stopReason)}); `
+    : e.memlensSignal !== undefined
+      ? `memlens ${e.memlensSignal === SIGINT ? 'interrupted (Ctrl-C)' : `received ${signalName(e.memlensSignal)}`}; `
+      : '';
   switch (e.kind) {
     case 'signal':
       return `${went}killed by ${signalName(e.signal ?? 0)}${e.oomKill === 'yes' ? " (the kernel's OOM killer)" : e.oomKill === 'no' ? '' : ' (OOM killer: cannot tell)'}`;
@@ -182,13 +195,13 @@ function describeEndingOnly(e: Ending): string {
   switch (e.kind) {
     case 'signal': {
       const sig = `${signalName(e.signal ?? 0)}, signal ${e.signal ?? 0}`;
-      const before = stoppedBefore(e);
+      const before = stoppedBefore(e) + interruptedBefore(e);
       if (e.oomKill === 'yes') return `${before}Killed by the kernel's OOM killer (${sig})${at}.`;
       if (e.oomKill === 'no') return `${before}Killed by ${sig}${at}; not by the OOM killer.`;
       return `${before}Killed by ${sig}${at}; whether the OOM killer sent it cannot be told${e.detail !== '' ? ` (${escapeLine(e.detail)})` : ''}.`;
     }
     case 'exited':
-      return `${stoppedBefore(e)}Exited with status ${e.exitCode ?? 0}${at}; not killed (so not by the OOM killer).`;
+      return `${stoppedBefore(e)}${interruptedBefore(e)}Exited with status ${e.exitCode ?? 0}${at}; not killed (so not by the OOM killer).`;
     case 'stopped':
       return stoppedSentence(e, at);
     case 'abrupt':
@@ -219,6 +232,16 @@ function wentOnCause(r: StopReason): string {
     default:
       return 'why is not recorded';
   }
+}
+
+const SIGINT = 2;
+
+/** `memlens was interrupted (Ctrl-C) and the program with it. ` before how the program ended. */
+function interruptedBefore(e: Ending): string {
+  const s = e.memlensSignal;
+  if (s === undefined) return '';
+  if (s === SIGINT) return 'memlens was interrupted (Ctrl-C), and the program with it. ';
+  return `memlens received ${signalName(s)} and passed it on to the program. `;
 }
 
 const NO_EXIT_RECORD = 'memlens did not run it, so there is no exit record';

@@ -198,8 +198,11 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
         droppedEvents: r.varint(),
         blocksWritten: r.varint(),
       };
-    case RecordType.Exit:
-      return { type: 'exit', stream, timeNs: r.varint(), exitCode: r.varint(), signal: r.varint(), oomKill: r.varint(), detail: r.string() };
+    case RecordType.Exit: {
+      const e = { type: 'exit' as const, stream, timeNs: r.varint(), exitCode: r.varint(), signal: r.varint(), oomKill: r.varint(), detail: r.string() };
+      const memlensSignal = r.remaining > 0 ? r.varint() : 0;
+      return memlensSignal > 0 ? { ...e, memlensSignal } : e;
+    }
     case RecordType.Note:
       return { type: 'note', stream, kind: r.varint(), text: r.string() };
     case RecordType.StackReset:
@@ -385,6 +388,7 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
       w.varint(rec.signal);
       w.varint(rec.oomKill);
       w.string(rec.detail);
+      if (rec.memlensSignal !== undefined && rec.memlensSignal > 0) w.varint(rec.memlensSignal);
       return;
     case 'note':
       w.varint(rec.kind);

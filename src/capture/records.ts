@@ -247,6 +247,8 @@ export interface ExitRecord {
   /** 0 no, 1 yes, 2 unknown. */
   readonly oomKill: number;
   readonly detail: string;
+  /** The signal memlens itself received while the program ran and passed on or shared (Ctrl-C: 2); absent: none. */
+  readonly memlensSignal?: number;
 }
 
 export interface NoteRecord {

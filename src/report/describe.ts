@@ -36,6 +36,7 @@ export function endingJson(e: Ending): Record<string, unknown> {
     oom_kill: e.oomKill ?? 'unknown',
     detail: e.detail,
     trailer_reason: e.trailerReason ?? null,
+    memlens_signal: e.memlensSignal !== undefined ? signalName(e.memlensSignal) : null,
     end_ns: e.endNs,
     summary: describeEnding(e),
   };
