@@ -3,13 +3,14 @@
 // checks its own invariants through attach, tracking, detach and a second attach.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { containerInfo, spawnInContainer } from '../support/container.js';
 import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
 import { NODE_FLAGS } from '../../src/util/node-flags.js';
+import { createLimitedChild, memoryCgroupOf, procsFile, removeCgroup } from '../../src/process/cgroup.js';
 
 const MEMLENS = join(REPO_ROOT, 'bin', 'memlens.js');
 const TARGET = join(REPO_ROOT, 'test', 'attach', 'invariants_target.py');
@@ -162,6 +163,35 @@ test('a target that exits while attached says it exited; one killed by SIGKILL s
       assert.deepEqual([e.kind, e.stop_reason], ['abrupt', 'unknown'], e.summary);
       assert.doesNotMatch(e.summary, /exited|detached/);
     }
+  }
+});
+
+test('a target OOM-killed in a memory cgroup while attached: the capture says the OOM killer ended it', async () => {
+  assert.ok(py311 !== undefined);
+  const parent = memoryCgroupOf('self');
+  assert.ok(parent !== undefined, 'this test needs a memory cgroup (the machine has one)');
+  const cg = createLimitedChild(parent, `memlens-test-attach-oom-${process.pid}`, 160 * 1024 * 1024);
+  try {
+    // It waits for a line on stdin before growing: memlens attaches first.
+    const code = 'import os, sys\nprint("ready", os.getpid(), flush=True)\nsys.stdin.readline()\nK = []\nwhile True:\n    K.append(bytearray(8 << 20))\n';
+    const child = spawn(py311.python, ['-c', code], { stdio: ['pipe', 'pipe', 'pipe'] });
+    writeFileSync(procsFile(cg), String(child.pid));
+    const target = await startTarget(child);
+    const out = join(work, 'oom-attached.mlens');
+    const a = memlens(['attach', String(target.pid), '-o', out]);
+    assert.equal(a.code, 0, a.stderr);
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, s) => r(s)));
+    child.stdin?.write('grow\n');
+    assert.equal(await exited, 'SIGKILL');
+    const deadline = Date.now() + 60_000; // bounds a failure only
+    const pending = (): boolean => readdirSync(tmpdir()).some((n) => n.startsWith(`memlens-attach-${target.pid}-`));
+    while (pending() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!pending(), 'the collector finished');
+    const e = endingOf(out);
+    assert.deepEqual([e.kind, e.stop_reason], ['signal', 'oom-kill'], e.summary);
+    assert.match(e.summary, /^Killed by the kernel's OOM killer \(SIGKILL, signal 9\)/);
+  } finally {
+    await removeCgroup(cg);
   }
 });
 
