@@ -172,16 +172,18 @@ test('a target OOM-killed in a memory cgroup while attached: the capture says th
   assert.ok(parent !== undefined, 'this test needs a memory cgroup (the machine has one)');
   const cg = createLimitedChild(parent, `memlens-test-attach-oom-${process.pid}`, 160 * 1024 * 1024);
   try {
-    // It waits for a line on stdin before growing: memlens attaches first.
-    const code = 'import os, sys\nprint("ready", os.getpid(), flush=True)\nsys.stdin.readline()\nK = []\nwhile True:\n    K.append(bytearray(8 << 20))\n';
-    const child = spawn(py311.python, ['-c', code], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // It waits (running Python every 10 ms, where the attach request runs) for a file before growing: memlens
+    // attaches first.
+    const go = join(work, 'oom-go');
+    const code = 'import os, sys, time\nprint("ready", os.getpid(), flush=True)\nwhile not os.path.exists(sys.argv[1]):\n    time.sleep(0.01)\nK = []\nwhile True:\n    K.append(bytearray(8 << 20))\n';
+    const child = spawn(py311.python, ['-c', code, go], { stdio: ['ignore', 'pipe', 'pipe'] });
     writeFileSync(procsFile(cg), String(child.pid));
     const target = await startTarget(child);
     const out = join(work, 'oom-attached.mlens');
     const a = memlens(['attach', String(target.pid), '-o', out]);
     assert.equal(a.code, 0, a.stderr);
     const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, s) => r(s)));
-    child.stdin?.write('grow\n');
+    writeFileSync(go, '');
     assert.equal(await exited, 'SIGKILL');
     const deadline = Date.now() + 60_000; // bounds a failure only
     const pending = (): boolean => readdirSync(tmpdir()).some((n) => n.startsWith(`memlens-attach-${target.pid}-`));
