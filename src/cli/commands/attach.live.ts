@@ -35,7 +35,8 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
   // connects as its own user); no one else can reach it.
   const session = t.createSession(target, files, { listen: server });
   let attached = false;
-  // Ctrl-C of memlens (the web view) ends tracking as "interrupted"; quitting a view, as a detach.
+  // memlens interrupted (Ctrl-C of the web view, a signal to the terminal view) ends tracking as
+  // "interrupted"; quitting a view, as a detach.
   let interrupted = false;
   try {
     t.writeSessionState(session, { pid, startedAt: Date.now(), targetOutput: undefined, userOutput: undefined, compress: false, duration: undefined });
@@ -71,7 +72,9 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
       await web.close();
     } else {
       const { runLiveTerminal } = await import('../../live/tui.js');
-      await runLiveTerminal(socket, { input: io.stdin, output: io.stdout }, { colour: wantsColor(io) });
+      const result = await runLiveTerminal(socket, { input: io.stdin, output: io.stdout }, { colour: wantsColor(io) });
+      // A signal to memlens (SIGINT from outside the raw-mode terminal, SIGTERM, SIGHUP) interrupted it.
+      interrupted = result.reason === 'signal';
     }
     return 0;
   } finally {
