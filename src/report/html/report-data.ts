@@ -8,7 +8,7 @@ import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_
 import type { AllocationSet } from '../../analysis/allocation-set.js';
 import type { GcReport } from '../../analysis/gc.js';
 import type { LeakTimelineResult } from '../../analysis/leak-timeline.js';
-import { describeEndMoment, describeEnding, endingOf } from '../../analysis/ending.js';
+import { describeEndMoment, describeEndingBrief, endingOf } from '../../analysis/ending.js';
 import { threadLabel } from '../../model/thread-name.js';
 import { markersWithPressure } from '../../analysis/memory-pressure.js';
 import { memoryLimitOf } from '../../analysis/memory-limit.js';
@@ -94,14 +94,9 @@ function viewDescription(model: CaptureModel, o: ReportDataOptions, peakTimeNs: 
 }
 
 function ending(model: CaptureModel): string | null {
-  const e = model.exit;
-  if (e !== undefined) {
-    const oom = e.oomKill === 1 ? ' (killed by the OOM killer)' : '';
-    const how = e.signal !== 0 ? `killed by signal ${e.signal}${oom}` : `exit code ${e.exitCode}${oom}`;
-    return e.detail !== '' ? `${how}: ${e.detail}` : how;
-  }
-  if (model.trailer !== undefined) return describeEnding(endingOf(model));
-  return null;
+  const e = endingOf(model);
+  const brief = describeEndingBrief(e);
+  return e.detail !== '' ? `${brief}: ${e.detail}` : brief;
 }
 
 function optionsInForce(model: CaptureModel): string[] {
