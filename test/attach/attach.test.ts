@@ -11,6 +11,11 @@ import { containerInfo, spawnInContainer } from '../support/container.js';
 import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
 import { NODE_FLAGS } from '../../src/util/node-flags.js';
 import { createLimitedChild, memoryCgroupOf, procsFile, removeCgroup } from '../../src/process/cgroup.js';
+import { loadModel } from '../../src/cli/load-model.js';
+import type { SiteId } from '../../src/model/ids.js';
+import { memoryIo } from '../support/memory-io.js';
+import { readCaptureFile } from '../../src/cli/capture-file.js';
+import { Collector } from '../support/collect.js';
 
 const MEMLENS = join(REPO_ROOT, 'bin', 'memlens.js');
 const TARGET = join(REPO_ROOT, 'test', 'attach', 'invariants_target.py');
@@ -137,6 +142,63 @@ test('attach to CPython 3.14 in another mount namespace uses remote execution, a
 });
 
 const py311 = testPythons().find((p) => p.minor === 11 && !p.system) ?? testPythons()[0];
+
+// CPython 3.14's threading copies Thread.name into the OS name (cut to 15 bytes) when a thread starts: that
+// is the same name, not a rename; a prctl rename after it is one.
+const RENAMES_314 = `import ctypes, os, sys, threading, time
+libc = ctypes.CDLL(None)
+KEEP = []
+print("ready", os.getpid(), flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.01)
+def worker():
+    KEEP.append(bytearray(1_100_000))
+    assert libc.prctl(15, b"by-prctl", 0, 0, 0) == 0
+    KEEP.append(bytearray(2_200_000))
+t = threading.Thread(target=worker, name="a-thread-name-longer-than-15")
+t.start()
+t.join()
+print("done", flush=True)
+while True:
+    time.sleep(0.02)
+`;
+
+test('CPython 3.14 in a container: a long thread name stays one name, a prctl rename is a rename', async () => {
+  const { root } = containerInfo();
+  writeFileSync(join(root, 'tmp', 'renames_314.py'), RENAMES_314);
+  const go = `/tmp/memlens-renames-go-${process.pid}`;
+  rmSync(join(root, go), { force: true });
+  const target = await startTarget(spawnInContainer(['/usr/bin/python3.14', '/tmp/renames_314.py', go], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const out = join(work, 'renames-314.mlens');
+  try {
+    const a = memlens(['attach', String(target.pid), '-o', out, '--method', 'remote-exec']);
+    assert.equal(a.code, 0, a.stderr);
+    writeFileSync(join(root, go), '');
+    const deadline = Date.now() + 30_000; // bounds a failure only
+    while (!/done/.test(target.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(target.output(), /done/);
+    const d = memlens(['detach', String(target.pid), '--method', 'remote-exec']);
+    assert.equal(d.code, 0, d.stderr);
+  } finally {
+    target.child.kill('SIGKILL');
+    rmSync(join(root, go), { force: true });
+  }
+  const model = await loadModel(memoryIo(), out);
+  const namesOf = (bytes: number): string[] => {
+    const total = model.sites.columns.totalBytes.array;
+    const names = new Set<string>();
+    for (let s = 0; s < model.sites.size; s++) if (total[s]! >= bytes && total[s]! < bytes + 4096) names.add(model.threads[model.sites.thread(s as SiteId)]!.name);
+    return [...names];
+  };
+  assert.deepEqual(namesOf(1_100_000), ['a-thread-name-longer-than-15']);
+  assert.deepEqual(namesOf(2_200_000), ['by-prctl']);
+  assert.ok(!model.threads.some((t) => t.name === 'a-thread-name-l'), model.threads.map((t) => t.name).join(' | '));
+  // The agent did see threading's OS rename (the hook fired): it is in the capture, and read as no rename.
+  const c = new Collector();
+  await readCaptureFile(out, c);
+  const osNames = c.c.items.filter((it) => it.type === 'thread-name' && it.osName === true).map((it) => (it.type === 'thread-name' ? it.name : ''));
+  assert.ok(osNames.includes('a-thread-name-l') && osNames.includes('by-prctl'), osNames.join(' | '));
+});
 
 test('a target that exits while attached says it exited; one killed by SIGKILL says it cannot tell', async () => {
   assert.ok(py311 !== undefined);
