@@ -233,12 +233,14 @@ test('a target OOM-killed in a memory cgroup while attached: the capture says th
   const parent = memoryCgroupOf('self');
   assert.ok(parent !== undefined, 'this test needs a memory cgroup (the machine has one)');
   const cg = createLimitedChild(parent, `memlens-test-attach-oom-${process.pid}`, 160 * 1024 * 1024);
+  let spawned: ChildProcess | undefined;
   try {
     // It waits (running Python every 10 ms, where the attach request runs) for a file before growing: memlens
     // attaches first.
     const go = join(work, 'oom-go');
     const code = 'import os, sys, time\nprint("ready", os.getpid(), flush=True)\nwhile not os.path.exists(sys.argv[1]):\n    time.sleep(0.01)\nK = []\nwhile True:\n    K.append(bytearray(8 << 20))\n';
     const child = spawn(py311.python, ['-c', code, go], { stdio: ['ignore', 'pipe', 'pipe'] });
+    spawned = child;
     writeFileSync(procsFile(cg), String(child.pid));
     const target = await startTarget(child);
     const out = join(work, 'oom-attached.mlens');
@@ -255,6 +257,12 @@ test('a target OOM-killed in a memory cgroup while attached: the capture says th
     assert.deepEqual([e.kind, e.stop_reason], ['signal', 'oom-kill'], e.summary);
     assert.match(e.summary, /^Killed by the kernel's OOM killer \(SIGKILL, signal 9\)/);
   } finally {
+    // A failure before the OOM kill leaves the target running in the group: end it, or the group stays.
+    if (spawned !== undefined && spawned.exitCode === null && spawned.signalCode === null) {
+      const gone = new Promise((r) => spawned?.once('exit', r));
+      spawned.kill('SIGKILL');
+      await gone;
+    }
     await removeCgroup(cg);
   }
 });
