@@ -20,7 +20,7 @@ program's.
 import _thread
 import sys
 
-__all__ = ["AgentError", "AgentSession", "OPTIONS", "census_in_capture", "current", "quiet"]
+__all__ = ["AgentError", "AgentSession", "OPTIONS", "STOP_REASONS", "census_in_capture", "current", "quiet"]
 
 # The options start() takes (docs/agent.md "Configuration and API"; src/process/launch.ts sends them).
 OPTIONS = (
@@ -47,6 +47,15 @@ _ALLOCATORS = {
     "malloc_debug": 4,
     "mimalloc": 5,
     "mimalloc_debug": 6,
+}
+
+# Why tracking stopped: the TRAILER's reason numbers (docs/capture-format.md, record 15).
+STOP_REASONS = {
+    "detach": 2,
+    "duration": 3,
+    "exit": 6,
+    "interrupted": 7,
+    "program": 8,
 }
 
 # The agent's census hook finds this module by this name (agent/src/census.c), whatever it was imported as.
@@ -77,7 +86,7 @@ def _load(path):
         raise AgentError("cannot load the agent %s: %s" % (path, e)) from None
     lib.memlens_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
     lib.memlens_start.restype = ctypes.c_int
-    lib.memlens_stop.argtypes = []
+    lib.memlens_stop.argtypes = [ctypes.c_int]
     lib.memlens_stop.restype = ctypes.c_int
     lib.memlens_active.argtypes = []
     lib.memlens_active.restype = ctypes.c_int
@@ -87,6 +96,8 @@ def _load(path):
     lib.memlens_hide_code.restype = None
     lib.memlens_gc_state_changed.argtypes = []
     lib.memlens_gc_state_changed.restype = None
+    lib.memlens_thread_renamed.argtypes = [ctypes.c_ulong, ctypes.c_char_p]
+    lib.memlens_thread_renamed.restype = None
     lib.memlens_thread_done.argtypes = []
     lib.memlens_thread_done.restype = None
     lib.memlens_thread_ended.argtypes = [ctypes.c_ulong]
@@ -155,7 +166,7 @@ _census_thread = None
 def _stop_at_exit():
     s = _current
     if s is not None:
-        s.stop()
+        s.stop("exit")
 
 
 def _after_fork_in_child():
@@ -172,6 +183,7 @@ class AgentSession:
         self._lib = _load(agent_path)
         self._hidden = set()
         self._threading_original = None
+        self._name_original = None  # Thread.name's property, while wrap_threading() wraps its setter
         self._gc_originals = {}
         # Threads that were running when tracking started: (weak reference, OS thread id). The threading
         # wrapper never runs for them, so stop() says which have ended.
@@ -214,13 +226,14 @@ class AgentSession:
         self._argv = words
         self._output = output
 
-    def stop(self):
-        """Stops tracking: every hook restored, every stream flushed, the TRAILER written (if this process is
-        tracking); then what at_stop() registered runs."""
+    def stop(self, reason="program"):
+        """Stops tracking: every hook restored, every stream flushed, the TRAILER written with `reason` (a key
+        of STOP_REASONS: "program" when the program itself stops tracking, the default) if this process is
+        tracking; then what at_stop() registered runs."""
         global _current
         if self.active:
             self._mark_ended_existing_threads()
-            self._lib.memlens_stop()
+            self._lib.memlens_stop(STOP_REASONS.get(reason, 1))
         if _current is self:
             _current = None  # a later fork (follow_forks) starts nothing
         callbacks, self._at_stop = self._at_stop, []
@@ -298,6 +311,23 @@ class AgentSession:
 
         threading.Thread._bootstrap_inner = _memlens_bootstrap_inner
         self._threading_original = original
+        # Thread.name = ... (and setName) after the thread started: a rename, from that moment on.
+        prop = threading.Thread.__dict__.get("name")
+        if isinstance(prop, property) and prop.fset is not None:
+
+            def _memlens_set_name(thread, value):
+                # Said before the original setter runs: on 3.14 it renames the OS thread too (to the first 15
+                # bytes), which then reads as the same name, not a second rename.
+                try:
+                    native_id = getattr(thread, "_native_id", None)
+                    if native_id is not None and thread.is_alive():
+                        lib.memlens_thread_renamed(native_id, str(value).encode("utf-8", "replace")[:200])
+                except Exception:
+                    pass
+                prop.fset(thread, value)
+
+            threading.Thread.name = property(prop.fget, _memlens_set_name, prop.fdel, prop.__doc__)
+            self._name_original = prop
 
     def unwrap_threading(self):
         """Puts threading back as wrap_threading() found it."""
@@ -306,6 +336,9 @@ class AgentSession:
         if self._threading_original is not None:
             threading.Thread._bootstrap_inner = self._threading_original
             self._threading_original = None
+        if self._name_original is not None:
+            threading.Thread.name = self._name_original
+            self._name_original = None
 
     def wrap_gc(self):
         """gc.disable() and friends change what GC_STATE reports: tell the agent when they are called."""

@@ -146,7 +146,7 @@ def _after_start(session, request):
         ended = os.path.join(request["dir"], "ended")
 
         def stop_after():
-            session.stop()
+            _stop(session, "duration")
             try:
                 _write_private(ended, "")  # tells memlens's collector the capture is final
             except OSError:
@@ -221,7 +221,8 @@ def _detach(request):
     session = agent.current()
     if session is None:
         return "error: not tracking: no earlier memlens attach in PID %d (or it has ended)" % os.getpid()
-    session.stop()
+    # "interrupted" when memlens itself was stopped with Ctrl-C (the live view), else a plain detach.
+    _stop(session, "interrupted" if (request.get("config") or {}).get("reason") == "interrupted" else "detach")
     return "ok detached pid=%d output=%s" % (os.getpid(), session.output or "socket")
 
 
@@ -232,7 +233,7 @@ def _at_exit(session, directory, capture_inside):
     that ended earlier (detach, --duration) left the directory to memlens: nothing to do."""
     if not session.active:
         return
-    session.stop()
+    _stop(session, "exit")
     try:
         if capture_inside:
             _write_private(directory + "/ended", "")
@@ -240,6 +241,15 @@ def _at_exit(session, directory, capture_inside):
             _remove_directory(directory)
     except Exception:  # noqa: BLE001 - the program is ending; nothing may disturb that
         pass
+
+
+def _stop(session, reason):
+    """session.stop(reason); a process that an older memlens attached to keeps that memlens's agent module
+    (one per process), whose stop() takes no reason: its capture then says the reason was not recorded."""
+    try:
+        session.stop(reason)
+    except TypeError:
+        session.stop()
 
 
 def _remove_directory(directory):

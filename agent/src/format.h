@@ -140,11 +140,14 @@ enum ml_marker_kind {
 };
 
 enum ml_trailer_reason {
-    ML_T_EXIT = 1,
+    ML_T_STOPPED = 1, /* the cause is not recorded: older agents wrote it for every stop */
     ML_T_DETACH = 2,
     ML_T_DURATION = 3,
     ML_T__EXIT = 4,
     ML_T_FORK_CHILD_STOPPED = 5,
+    ML_T_EXIT = 6,        /* the interpreter exited (the bootstrap's atexit handler) */
+    ML_T_INTERRUPTED = 7, /* memlens was interrupted (Ctrl-C) and detached */
+    ML_T_PROGRAM = 8,     /* the program stopped tracking itself (memlens.Tracker, the pytest plugin) */
 };
 
 enum ml_note_kind {

@@ -6,12 +6,15 @@
 
 #include <alloca.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "got.h"
@@ -19,6 +22,7 @@
 #include "pyapi.h"
 #include "record.h"
 #include "service.h"
+#include "thread.h"
 
 /* ── the malloc family ─────────────────────────────────────────────────────────────────────────── */
 
@@ -175,6 +179,48 @@ __attribute__((noreturn)) static void hook__exit(int status) {
     /* Safe even in a signal handler: the agent takes every lock with the guard set, so here this thread holds none. */
     if (ml_should_record() && getpid() == ml_pid) ml_stop(ML_T__EXIT);
     _exit(status);
+}
+
+/* ── thread names ────────────────────────────────────────────────────────────────────────────────
+ * A thread renamed after it started (prctl(PR_SET_NAME), pthread_setname_np: C code, ctypes through the
+ * dlsym hook, Python 3.14's threading): THREAD_NAME with the seq of the change. The name recorded is the
+ * kernel's (truncated to 15 bytes), read back. */
+
+static void renamed(pid_t tid, pthread_t thread) {
+    char name[16] = {0};
+    if (tid != 0) {
+        if (prctl(PR_GET_NAME, name, 0, 0, 0) != 0) return;
+    } else if (pthread_getname_np(thread, name, sizeof name) != 0) {
+        return;
+    }
+    name[sizeof name - 1] = 0;
+    ml_thread_renamed(tid, (uint64_t)thread, name, 1);
+}
+
+/* prctl is variadic; glibc's own prctl reads four more arguments whatever the option, and so do we. */
+static int hook_prctl(int option, ...) {
+    va_list ap;
+    va_start(ap, option);
+    unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
+    unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+    va_end(ap);
+    int rc = prctl(option, a2, a3, a4, a5);
+    if (rc == 0 && option == PR_SET_NAME && ml_should_record()) {
+        int saved_errno = errno;
+        renamed((pid_t)syscall(SYS_gettid), pthread_self());
+        errno = saved_errno;
+    }
+    return rc;
+}
+
+static int hook_pthread_setname_np(pthread_t thread, const char *name) {
+    int rc = pthread_setname_np(thread, name);
+    if (rc == 0 && ml_should_record()) {
+        int saved_errno = errno;
+        renamed(pthread_equal(thread, pthread_self()) ? (pid_t)syscall(SYS_gettid) : 0, thread);
+        errno = saved_errno;
+    }
+    return rc;
 }
 
 /* dlsym hands out function pointers that no GOT slot will ever hold: ctypes.CDLL(None).malloc, cffi, and
@@ -342,6 +388,8 @@ const ml_hook_def ml_hook_defs[] = {
     {"execlp", (void *)hook_execlp, (void *)&execlp},
     {"execle", (void *)hook_execle, (void *)&execle},
     {"_exit", (void *)hook__exit, (void *)&_exit},
+    {"prctl", (void *)hook_prctl, (void *)&prctl},
+    {"pthread_setname_np", (void *)hook_pthread_setname_np, (void *)&pthread_setname_np},
     {"PyTraceMalloc_Track", (void *)hook_PyTraceMalloc_Track, NULL},
     {"PyTraceMalloc_Untrack", (void *)hook_PyTraceMalloc_Untrack, NULL},
     {"dlsym", (void *)ml_hook_dlsym, NULL},

@@ -191,7 +191,11 @@ export const MARKER_KINDS = [
 ] as const;
 export type MarkerKind = (typeof MARKER_KINDS)[number];
 
-export const TRAILER_REASONS = ['unknown', 'exit', 'detach', 'duration', '_exit', 'fork-child-stopped'] as const;
+/**
+ * Why tracking stopped. 1 (`stopped`) is what agents before `exit` = 6 wrote for every stop (a detach and an
+ * elapsed --duration included), so it says only that tracking stopped.
+ */
+export const TRAILER_REASONS = ['unknown', 'stopped', 'detach', 'duration', '_exit', 'fork-child-stopped', 'exit', 'interrupted', 'program'] as const;
 export type TrailerReason = (typeof TRAILER_REASONS)[number];
 
 export const NOTE_KINDS = ['none', 'info', 'not-tracked', 'warning'] as const;

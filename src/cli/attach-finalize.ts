@@ -20,7 +20,7 @@ import { escapeLine } from '../util/terminal-text.js';
  * Finalizes a session once; returns the capture's path as memlens sees it. Undefined when there is no
  * capture, or when the other finalizer (detach or the collector) took the session first.
  */
-export async function finalizeCapture(io: Io, pid: number, session: Session, state: SessionState): Promise<string | undefined> {
+export async function finalizeCapture(io: Io, pid: number, session: Session, state: SessionState, oomLine?: string): Promise<string | undefined> {
   void pid;
   if (!claimSession(session)) {
     releaseSession(session);
@@ -35,6 +35,7 @@ export async function finalizeCapture(io: Io, pid: number, session: Session, sta
   } finally {
     removeSession(session);
   }
+  if (path !== undefined && oomLine !== undefined) await appendOomKill(io, path, oomLine);
   if (path !== undefined && state.compress) {
     try {
       await recompressCaptureFile(path);
@@ -44,6 +45,22 @@ export async function finalizeCapture(io: Io, pid: number, session: Session, sta
     }
   }
   return path;
+}
+
+/**
+ * The target was OOM-killed while tracked (the kernel's line, found by the collector): an EXIT record with
+ * SIGKILL and that line, as `memlens run` appends for its own child. Its time is unknown (0): the capture's
+ * last record is the end.
+ */
+async function appendOomKill(io: Io, path: string, line: string): Promise<void> {
+  const { exitRecord, readHeaderOf } = await import('../process/finish.js');
+  const { finishCaptureFile } = await import('./capture-file.js');
+  try {
+    await finishCaptureFile(path, exitRecord(await readHeaderOf(path), { code: null, signal: 9, endMonoNs: 0n, oomKill: 1, detail: line }));
+  } catch (e) {
+    if (!(e instanceof MemlensError) && (e as NodeJS.ErrnoException).code === undefined) throw e;
+    io.stderr.write(`memlens: warning: ${escapeLine(path)}: could not record the OOM kill: ${escapeLine(e instanceof Error ? e.message : String(e))}\n`);
+  }
 }
 
 function bringCapture(session: Session, state: SessionState): string | undefined {

@@ -148,8 +148,9 @@ export class ModelBuilder implements CaptureVisitor {
         break;
       }
       case 'thread-name':
-        // `thread` is the stream of the thread being named.
-        this.stacks.threadOf(record.thread as StreamId).name = record.name;
+        // `thread` is the stream of the thread being named; a rename (with a seq) holds from then on.
+        if (record.seq !== undefined) this.stacks.rename(record.thread as StreamId, record.name, record.timeNs ?? 0, record.osName === true);
+        else this.stacks.threadOf(record.thread as StreamId).name = record.name;
         break;
       case 'thread-exit':
         this.stacks.threadOf(record.stream as StreamId).exitNs = record.timeNs;

@@ -32,6 +32,13 @@ export interface ThreadInfo {
   readonly name: string;
   readonly startNs: number | undefined;
   readonly exitNs: number | undefined;
+  /**
+   * A name the thread took later (prctl, pthread_setname_np, `Thread.name =`): this entry holds what it
+   * allocated from `renamedAtNs` on, under that name; `renamedFrom` is the thread's first entry (which has
+   * its lifetime). Undefined for a thread's first entry.
+   */
+  readonly renamedFrom: ThreadIndex | undefined;
+  readonly renamedAtNs: number | undefined;
 }
 
 /**

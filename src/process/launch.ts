@@ -50,6 +50,8 @@ export interface ChildExit {
   readonly signal: NodeJS.Signals | null;
   /** process.hrtime.bigint() when memlens saw the end (CLOCK_MONOTONIC on Linux, as the agent's clock). */
   readonly endMonoNs: bigint;
+  /** The first signal memlens itself received while the program ran (Ctrl-C: SIGINT), if any. */
+  readonly memlensSignal: NodeJS.Signals | null;
 }
 
 export interface Launched {
@@ -106,18 +108,24 @@ export function launch(o: LaunchOptions): Promise<Launched> {
       return;
     }
     const handlers = new Map<NodeJS.Signals, () => void>();
+    // The EXIT record says memlens was interrupted (or told to stop): the program's end follows from it.
+    let memlensSignal: NodeJS.Signals | null = null;
+    const seen = (sig: NodeJS.Signals): void => {
+      memlensSignal ??= sig;
+    };
     const forward = (sig: NodeJS.Signals) => () => {
+      seen(sig);
       child.kill(sig);
     };
     for (const sig of FORWARDED) handlers.set(sig, forward(sig));
     // Ctrl-C in a terminal reaches the whole foreground process group, the program included: memlens
     // only has to survive it. Sent to memlens alone (no terminal), it is passed on.
-    handlers.set('SIGINT', isatty(0) ? () => undefined : forward('SIGINT'));
+    handlers.set('SIGINT', isatty(0) ? () => seen('SIGINT') : forward('SIGINT'));
     const exited = new Promise<ChildExit>((resolveExit) => {
       child.on('exit', (code, signal) => {
         const endMonoNs = process.hrtime.bigint();
         for (const [sig, h] of handlers) process.removeListener(sig, h);
-        resolveExit({ code, signal, endMonoNs });
+        resolveExit({ code, signal, endMonoNs, memlensSignal });
       });
     });
     child.once('error', (e) => {

@@ -8,7 +8,8 @@ import { MODE_ATTACH, OPTION_PYTHON_ALLOCATORS } from '../capture/format.js';
 import type { CaptureModel } from '../model/model.js';
 import { formatBytes, formatCount, formatDuration, formatTime } from '../util/units.js';
 import { escapeLine } from '../util/terminal-text.js';
-import { captureStopOf, describeCaptureStop } from '../analysis/ending.js';
+import { captureStopOf, describeCaptureStop, describeEndMoment, describeEnding, endingOf, type Ending } from '../analysis/ending.js';
+import { signalName } from '../util/signals.js';
 
 /** `python3 app.py --n 3 (PID 4242, CPython 3.11.7)`. */
 export function describeCapture(model: CaptureModel): string {
@@ -20,6 +21,25 @@ export function describeCapture(model: CaptureModel): string {
   if (model.durationNs > 0) bits.push(`${formatDuration(model.durationNs)} tracked`);
   if (model.aggregated) bits.push('aggregated');
   return bits.length > 0 ? `${cmd} (${bits.join(', ')})` : cmd;
+}
+
+/** How the process ended and why tracking stopped, as every --json output gives it (docs/json.md). */
+export function endingJson(e: Ending): Record<string, unknown> {
+  return {
+    kind: e.kind,
+    stop_reason: e.stopReason,
+    went_on: e.wentOn,
+    stop_ns: e.stopNs ?? null,
+    exit_code: e.exitCode ?? null,
+    signal: e.signal ?? null,
+    signal_name: e.signal !== undefined ? signalName(e.signal) : null,
+    oom_kill: e.oomKill ?? 'unknown',
+    detail: e.detail,
+    trailer_reason: e.trailerReason ?? null,
+    memlens_signal: e.memlensSignal !== undefined ? signalName(e.memlensSignal) : null,
+    end_ns: e.endNs,
+    summary: describeEnding(e),
+  };
 }
 
 /** One sentence on the set a report shows. */
@@ -37,7 +57,7 @@ export function describeSet(model: CaptureModel, set: AllocationSet): string {
       return `Allocations live at the high-water mark${where}${when}: ${amount}.`;
     }
     case 'leaks':
-      return `Allocations still live when tracking ended: ${amount}.`;
+      return `Allocations still live at the end (${describeEndMoment(endingOf(model), model.header.mode === MODE_ATTACH)}): ${amount}.`;
     case 'temporary': {
       const t = set as TemporaryAllocations;
       return `Temporary allocations (freed after at most ${t.threshold} other allocation${t.threshold === 1 ? '' : 's'} by their thread): ${amount}.`;

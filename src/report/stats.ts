@@ -5,7 +5,8 @@
 import type { GcReport } from '../analysis/gc.js';
 import type { Statistics } from '../analysis/statistics.js';
 import type { CaptureModel } from '../model/model.js';
-import { captureNotes, describeCapture } from './describe.js';
+import { captureNotes, describeCapture, endingJson } from './describe.js';
+import { describeEndingBrief, endingOf } from '../analysis/ending.js';
 import { gcJson, renderGc } from './gc.js';
 import { type Paint, noPaint } from '../util/paint.js';
 import { displayPath, padLeft, padRight, truncateLocation } from '../util/text.js';
@@ -44,6 +45,7 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
     kv.push(['Peak RSS', `${formatBytes(stats.peakRss)}${stats.cgroupLimit !== undefined && stats.cgroupLimit > 0 ? ` (cgroup limit ${formatBytes(stats.cgroupLimit)})` : ''}`]);
   }
   kv.push(['Duration', formatDuration(stats.durationNs)]);
+  kv.push(['Ended', describeEndingBrief(endingOf(model))]);
   kv.push(['Threads', formatCount(stats.threads)]);
   out.push(paint('bold', 'Totals'));
   const kw = Math.max(...kv.map(([k]) => k.length)) + 2;
@@ -125,6 +127,7 @@ export function statsJson(model: CaptureModel, stats: Statistics, gc?: GcReport)
     peak_rss: stats.peakRss ?? null,
     cgroup_limit: stats.cgroupLimit ?? null,
     duration_ns: stats.durationNs,
+    ending: endingJson(endingOf(model)),
     threads: stats.threads,
     allocation_size_histogram: stats.histogram?.map((b) => ({ min_bytes: b.minBytes, max_bytes: b.maxBytes, count: b.count })) ?? null,
     allocator_type_distribution: Object.fromEntries(stats.allocators.map((a) => [a.allocator.toUpperCase(), a.count])),

@@ -6,7 +6,8 @@ import type { CaptureCensus } from '../analysis/capture-census.js';
 import type { Finding } from '../analysis/findings/index.js';
 import { type LineRow, type LocationRow, NO_STACK } from '../analysis/locations.js';
 import type { CaptureModel } from '../model/model.js';
-import { captureNotes, describeCapture, describeSet, explainEmpty } from './describe.js';
+import { captureNotes, describeCapture, describeSet, endingJson, explainEmpty } from './describe.js';
+import { describeEnding, endingOf } from '../analysis/ending.js';
 import { captureCensusWhen, pathGroupsJson, pathSearchJson, pathSearchNote } from './census.js';
 import { type Paint, noPaint, shareColour } from '../util/paint.js';
 import { displayPath, truncateLocation, wrapText } from '../util/text.js';
@@ -128,6 +129,7 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
     out.push('', paint('bold', `Findings (memlens verdict shows all their evidence)`));
     out.push(...renderFindings(model, options.findings, { width: options.width, paint, brief: true }));
   }
+  out.push('', ...wrapText(`How it ended: ${describeEnding(endingOf(model))}`, options.width, ''));
   const notes = [...(options.leaksNote !== undefined ? [options.leaksNote] : []), ...(options.hiddenNote !== undefined ? [options.hiddenNote] : []), ...captureNotes(model)];
   if (notes.length > 0) out.push('', ...notes.map((n) => paint('dim', `Note: ${n}`)));
   return out.join('\n') + '\n';
@@ -136,6 +138,7 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
 export interface SummaryJson {
   readonly schema: string;
   readonly capture: string;
+  readonly ending: Record<string, unknown>;
   readonly set: AllocationSet['kind'];
   readonly total_bytes: number;
   readonly total_count: number;
@@ -156,6 +159,7 @@ export interface SummaryJson {
 export function summaryJson(model: CaptureModel, data: SummaryData, findings: readonly Finding[] = [], census?: CaptureCensus, leaksNote?: string): SummaryJson {
   return jsonDocument('summary', {
     capture: describeCapture(model),
+    ending: endingJson(endingOf(model)),
     set: data.set.kind,
     total_bytes: data.set.totalBytes,
     total_count: data.set.totalCount,

@@ -3,15 +3,14 @@
 import type { CaptureCensus } from '../analysis/capture-census.js';
 import type { LineRow } from '../analysis/locations.js';
 import type { StackAmount } from '../analysis/stacks.js';
-import { describeEnding } from '../analysis/ending.js';
+import { describeEndMoment, describeEnding } from '../analysis/ending.js';
 import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureCensusWhen, pathGroupsJson, pathSearchJson, pathSearchNote, renderCaptureCensus } from './census.js';
-import { captureNotes, describeCapture, markerLabelText } from './describe.js';
+import { captureNotes, describeCapture, endingJson, markerLabelText } from './describe.js';
 import { findingEvidence, findingJson, renderFindings, stackJson, stackText } from './findings.js';
 import { type Paint, noPaint } from '../util/paint.js';
 import { truncateLocation, wrapText } from '../util/text.js';
-import { signalName } from '../util/signals.js';
 import { formatBytes, formatCount, formatDuration, formatSignedBytes, formatTime } from '../util/units.js';
 import { gcJson, renderGc } from './gc.js';
 import type { VerdictPanel } from './html/payload.js';
@@ -202,6 +201,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     out.push(...growthTables(model, r, width, paint, true));
   }
   title(model.header.mode === 2 ? 'Live at the end (what grew since memlens attached)' : 'Live at the end (what grew since the start)');
+  out.push(...wrapText(`The end: ${describeEndMoment(v.ending, model.header.mode === 2)}.`, width, '  ', '  '));
   if (r !== undefined && r.wholeCapture && model.header.mode !== 2) {
     out.push('  As above: no point of the capture is far enough before its end, so its last seconds are all of it.');
   } else {
@@ -290,17 +290,7 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
   return {
     capture: describeCapture(model),
     aggregated: v.aggregated,
-    ending: {
-      kind: e.kind,
-      exit_code: e.exitCode ?? null,
-      signal: e.signal ?? null,
-      signal_name: e.signal !== undefined ? signalName(e.signal) : null,
-      oom_kill: e.oomKill ?? 'unknown',
-      detail: e.detail,
-      trailer_reason: e.trailerReason ?? null,
-      end_ns: e.endNs,
-      summary: describeEnding(v.ending),
-    },
+    ending: endingJson(e),
     peak: { heap: tv(v.peak.heap), rss: tv(v.peak.rss), cgroup_usage: tv(v.peak.cgroup), limit: v.peak.limit ?? null },
     last_snapshot:
       v.last === undefined
@@ -320,7 +310,7 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
     near_oom: v.nearOom === undefined ? null : { time_ns: v.nearOom.timeNs, before_end_ns: v.nearOom.beforeEndNs, label: v.nearOom.label, count: v.nearOom.count },
     memory_pressure: v.pressure === undefined ? null : { time_ns: v.pressure.timeNs, before_end_ns: v.pressure.beforeEndNs, label: v.pressure.label, count: v.pressure.count },
     recent_growth: v.recent === undefined ? null : { last_ns: v.recent.lastNs, from_ns: v.recent.fromNs ?? null, to_ns: v.recent.toNs ?? null, whole_capture: v.recent.wholeCapture, ...growthJson(model, v.recent) },
-    live_at_end: growthJson(model, v.sinceStart),
+    live_at_end: { ...growthJson(model, v.sinceStart), end: describeEndMoment(e, model.header.mode === 2) },
     unexplained_rss:
       v.unexplained === undefined
         ? null

@@ -52,6 +52,7 @@ for (const py of testPythons()) {
     const first = await Oracle.load(out1);
     assert.deepEqual(first.warnings, []);
     assert.equal(first.records('trailer').length, 1);
+    assert.equal(first.records('trailer')[0]?.reason, 8, 'stop() by the program itself: reason "program"');
     assert.deepEqual(first.header?.argv.slice(1), ['agent_session.py', 'first']);
     const big1 = await sizes(out1);
     assert.ok(

@@ -3,13 +3,19 @@
 // checks its own invariants through attach, tracking, detach and a second attach.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { containerInfo, spawnInContainer } from '../support/container.js';
 import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
 import { NODE_FLAGS } from '../../src/util/node-flags.js';
+import { createLimitedChild, memoryCgroupOf, procsFile, removeCgroup } from '../../src/process/cgroup.js';
+import { loadModel } from '../../src/cli/load-model.js';
+import type { SiteId } from '../../src/model/ids.js';
+import { memoryIo } from '../support/memory-io.js';
+import { readCaptureFile } from '../../src/cli/capture-file.js';
+import { Collector } from '../support/collect.js';
 
 const MEMLENS = join(REPO_ROOT, 'bin', 'memlens.js');
 const TARGET = join(REPO_ROOT, 'test', 'attach', 'invariants_target.py');
@@ -65,6 +71,13 @@ function summaryJson(path: string): { rows: { function: string; file: string; to
   return JSON.parse(r.stdout) as { rows: { function: string; file: string; total_bytes: number }[] };
 }
 
+/** verdict --json's ending: why tracking stopped (docs/json.md). */
+function endingOf(path: string): { kind: string; stop_reason: string; went_on: boolean; summary: string } {
+  const r = memlens(['verdict', '--json', path]);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { ending: { kind: string; stop_reason: string; went_on: boolean; summary: string } }).ending;
+}
+
 function assertAttributed(path: string): void {
   const s = summaryJson(path);
   const worker = s.rows.find((r) => r.function === 'worker' && r.file.endsWith('invariants_target.py'));
@@ -84,6 +97,10 @@ async function attachDetachTwice(target: Target, name: string, extra: readonly s
     assert.equal(d.code, 0, `detach ${round}: ${d.stderr}`);
     assert.ok(existsSync(out), `${out} written`);
     assertAttributed(out);
+    const e = endingOf(out);
+    assert.deepEqual([e.kind, e.stop_reason, e.went_on], ['stopped', 'detach', true], e.summary);
+    assert.match(e.summary, /^Tracking stopped at .*: memlens detached\. The process was still running/);
+    assert.match(memlens(['verdict', out]).stdout, /memlens detached/);
   }
 }
 
@@ -114,6 +131,9 @@ test('attach to CPython 3.14 in another mount namespace uses remote execution, a
     while (!existsSync(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 500)); // the collector compresses after copying
     assertAttributed(out);
+    const e = endingOf(out);
+    assert.deepEqual([e.stop_reason, e.went_on], ['duration', true], e.summary);
+    assert.doesNotMatch(e.summary, /exited/);
     assert.deepEqual(readdirSync(join(root, 'tmp')).filter((n) => n.startsWith(`memlens-attach-${target.pid}-`)), [], 'nothing left in the container');
   } finally {
     const end = await target.finish();
@@ -122,6 +142,130 @@ test('attach to CPython 3.14 in another mount namespace uses remote execution, a
 });
 
 const py311 = testPythons().find((p) => p.minor === 11 && !p.system) ?? testPythons()[0];
+
+// CPython 3.14's threading copies Thread.name into the OS name (cut to 15 bytes) when a thread starts: that
+// is the same name, not a rename; a prctl rename after it is one.
+const RENAMES_314 = `import ctypes, os, sys, threading, time
+libc = ctypes.CDLL(None)
+KEEP = []
+print("ready", os.getpid(), flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.01)
+def worker():
+    KEEP.append(bytearray(1_100_000))
+    assert libc.prctl(15, b"by-prctl", 0, 0, 0) == 0
+    KEEP.append(bytearray(2_200_000))
+t = threading.Thread(target=worker, name="a-thread-name-longer-than-15")
+t.start()
+t.join()
+print("done", flush=True)
+while True:
+    time.sleep(0.02)
+`;
+
+test('CPython 3.14 in a container: a long thread name stays one name, a prctl rename is a rename', async () => {
+  const { root } = containerInfo();
+  writeFileSync(join(root, 'tmp', 'renames_314.py'), RENAMES_314);
+  const go = `/tmp/memlens-renames-go-${process.pid}`;
+  rmSync(join(root, go), { force: true });
+  const target = await startTarget(spawnInContainer(['/usr/bin/python3.14', '/tmp/renames_314.py', go], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const out = join(work, 'renames-314.mlens');
+  try {
+    const a = memlens(['attach', String(target.pid), '-o', out, '--method', 'remote-exec']);
+    assert.equal(a.code, 0, a.stderr);
+    writeFileSync(join(root, go), '');
+    const deadline = Date.now() + 30_000; // bounds a failure only
+    while (!/done/.test(target.output()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(target.output(), /done/);
+    const d = memlens(['detach', String(target.pid), '--method', 'remote-exec']);
+    assert.equal(d.code, 0, d.stderr);
+  } finally {
+    target.child.kill('SIGKILL');
+    rmSync(join(root, go), { force: true });
+  }
+  const model = await loadModel(memoryIo(), out);
+  const namesOf = (bytes: number): string[] => {
+    const total = model.sites.columns.totalBytes.array;
+    const names = new Set<string>();
+    for (let s = 0; s < model.sites.size; s++) if (total[s]! >= bytes && total[s]! < bytes + 4096) names.add(model.threads[model.sites.thread(s as SiteId)]!.name);
+    return [...names];
+  };
+  assert.deepEqual(namesOf(1_100_000), ['a-thread-name-longer-than-15']);
+  assert.deepEqual(namesOf(2_200_000), ['by-prctl']);
+  assert.ok(!model.threads.some((t) => t.name === 'a-thread-name-l'), model.threads.map((t) => t.name).join(' | '));
+  // The agent did see threading's OS rename (the hook fired): it is in the capture, and read as no rename.
+  const c = new Collector();
+  await readCaptureFile(out, c);
+  const osNames = c.c.items.filter((it) => it.type === 'thread-name' && it.osName === true).map((it) => (it.type === 'thread-name' ? it.name : ''));
+  assert.ok(osNames.includes('a-thread-name-l') && osNames.includes('by-prctl'), osNames.join(' | '));
+});
+
+test('a target that exits while attached says it exited; one killed by SIGKILL says it cannot tell', async () => {
+  assert.ok(py311 !== undefined);
+  for (const how of ['SIGTERM', 'SIGKILL'] as const) {
+    const target = await startTarget(spawn(py311.python, [TARGET], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const out = join(work, `ended-${how}.mlens`);
+    const a = memlens(['attach', String(target.pid), '-o', out]);
+    assert.equal(a.code, 0, a.stderr);
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(target.pid, how);
+    await new Promise((r) => target.child.once('exit', r));
+    // The background collector finalizes the capture once the target is gone, and removes the attach
+    // directory (the 60 s only bound a failure).
+    const deadline = Date.now() + 60_000;
+    const pending = (): boolean => readdirSync(tmpdir()).some((n) => n.startsWith(`memlens-attach-${target.pid}-`));
+    while ((pending() || !existsSync(out)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!pending() && existsSync(out), 'the collector finished');
+    const e = endingOf(out);
+    if (how === 'SIGTERM') {
+      // The target's SIGTERM handler ends its main loop: the interpreter exits through its exit handlers.
+      assert.deepEqual([e.kind, e.stop_reason, e.went_on], ['stopped', 'exit', false], e.summary);
+      assert.match(e.summary, /^The program exited at /);
+    } else {
+      assert.deepEqual([e.kind, e.stop_reason], ['abrupt', 'unknown'], e.summary);
+      assert.doesNotMatch(e.summary, /exited|detached/);
+    }
+  }
+});
+
+test('a target OOM-killed in a memory cgroup while attached: the capture says the OOM killer ended it', async () => {
+  assert.ok(py311 !== undefined);
+  const parent = memoryCgroupOf('self');
+  assert.ok(parent !== undefined, 'this test needs a memory cgroup (the machine has one)');
+  const cg = createLimitedChild(parent, `memlens-test-attach-oom-${process.pid}`, 160 * 1024 * 1024);
+  let spawned: ChildProcess | undefined;
+  try {
+    // It waits (running Python every 10 ms, where the attach request runs) for a file before growing: memlens
+    // attaches first.
+    const go = join(work, 'oom-go');
+    const code = 'import os, sys, time\nprint("ready", os.getpid(), flush=True)\nwhile not os.path.exists(sys.argv[1]):\n    time.sleep(0.01)\nK = []\nwhile True:\n    K.append(bytearray(8 << 20))\n';
+    const child = spawn(py311.python, ['-c', code, go], { stdio: ['ignore', 'pipe', 'pipe'] });
+    spawned = child;
+    writeFileSync(procsFile(cg), String(child.pid));
+    const target = await startTarget(child);
+    const out = join(work, 'oom-attached.mlens');
+    const a = memlens(['attach', String(target.pid), '-o', out]);
+    assert.equal(a.code, 0, a.stderr);
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, s) => r(s)));
+    writeFileSync(go, '');
+    assert.equal(await exited, 'SIGKILL');
+    const deadline = Date.now() + 60_000; // bounds a failure only
+    const pending = (): boolean => readdirSync(tmpdir()).some((n) => n.startsWith(`memlens-attach-${target.pid}-`));
+    while (pending() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!pending(), 'the collector finished');
+    const e = endingOf(out);
+    assert.deepEqual([e.kind, e.stop_reason], ['signal', 'oom-kill'], e.summary);
+    assert.match(e.summary, /^Killed by the kernel's OOM killer \(SIGKILL, signal 9\)/);
+  } finally {
+    // A failure before the OOM kill leaves the target running in the group: end it, or the group stays.
+    if (spawned !== undefined && spawned.exitCode === null && spawned.signalCode === null) {
+      const gone = new Promise((r) => spawned?.once('exit', r));
+      spawned.kill('SIGKILL');
+      await gone;
+    }
+    await removeCgroup(cg);
+  }
+});
 
 test('bad PIDs and processes that are not CPython get one-line errors', () => {
   assert.ok(py311 !== undefined);

@@ -186,8 +186,9 @@ export class ProgramCapture {
     this.w.meta({ type: 'checkpoint', stream: 0, seq: this.seq + 1, timeNs, heap, peakHeap, peakSeq: 1, entries });
   }
 
-  trailer(timeNs: number): void {
-    this.w.meta({ type: 'trailer', stream: 0, seq: this.seq + 1, timeNs, reason: 1, allocations: 0, frees: 0, bytesAllocated: 0, droppedEvents: 0, agentMemoryBytes: 0 });
+  /** `reason`: a TRAILER_REASONS index (default 6, `exit`: the interpreter exited). */
+  trailer(timeNs: number, reason = 6): void {
+    this.w.meta({ type: 'trailer', stream: 0, seq: this.seq + 1, timeNs, reason, allocations: 0, frees: 0, bytesAllocated: 0, droppedEvents: 0, agentMemoryBytes: 0 });
   }
 
   exit(e: { timeNs: number; exitCode?: number; signal?: number; oomKill?: number; detail?: string }): void {

@@ -35,6 +35,9 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
   // connects as its own user); no one else can reach it.
   const session = t.createSession(target, files, { listen: server });
   let attached = false;
+  // memlens interrupted (Ctrl-C of the web view, a signal to the terminal view) ends tracking as
+  // "interrupted"; quitting a view, as a detach.
+  let interrupted = false;
   try {
     t.writeSessionState(session, { pid, startedAt: Date.now(), targetOutput: undefined, userOutput: undefined, compress: false, duration: undefined });
     const outcome = await t.runInTarget(
@@ -57,11 +60,21 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
       const { runLiveWeb } = await import('../../live/web.js');
       const web = await runLiveWeb(socket, { stdout: io.stderr });
       io.stderr.write(`memlens: Ctrl-C stops tracking PID ${pid} (detach) and closes the page\n`);
-      await Promise.race([web.ended, new Promise((r) => process.once('SIGINT', r))]);
+      await Promise.race([
+        web.ended,
+        new Promise((r) =>
+          process.once('SIGINT', () => {
+            interrupted = true;
+            r(undefined);
+          }),
+        ),
+      ]);
       await web.close();
     } else {
       const { runLiveTerminal } = await import('../../live/tui.js');
-      await runLiveTerminal(socket, { input: io.stdin, output: io.stdout }, { colour: wantsColor(io) });
+      const result = await runLiveTerminal(socket, { input: io.stdin, output: io.stdout }, { colour: wantsColor(io) });
+      // A signal to memlens (SIGINT from outside the raw-mode terminal, SIGTERM, SIGHUP) interrupted it.
+      interrupted = result.reason === 'signal';
     }
     return 0;
   } finally {
@@ -69,7 +82,7 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
     if (attached && (await import('../../process/proc.js')).isAlive(pid)) {
       // Leaving the view ends tracking: the target goes on as before.
       try {
-        await t.runInTarget(target, { action: 'detach', session, agentLibrary: files.library, duration: undefined, config: {} }, { method: o.method, timeoutMs: o.timeoutMs });
+        await t.runInTarget(target, { action: 'detach', session, agentLibrary: files.library, duration: undefined, config: interrupted ? { reason: 'interrupted' } : {} }, { method: o.method, timeoutMs: o.timeoutMs });
       } catch (e) {
         io.stderr.write(`memlens: warning: could not detach from PID ${pid}: ${escapeLine(e instanceof Error ? e.message : String(e))}\n`);
       }

@@ -163,6 +163,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       endMonoNs: end.endMonoNs,
       oomKill: oom.oomKill,
       detail: oom.detail,
+      memlensSignal: signalNumber(end.memlensSignal),
     });
     // A writer killed in the middle of a block (the OOM killer, typically) leaves it cut: the file is made to
     // end on a block boundary again before the EXIT record goes in (finishCaptureFile); on a full disk it
