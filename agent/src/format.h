@@ -136,6 +136,7 @@ enum ml_marker_kind {
     ML_M_LABEL = 5,
     ML_M_DETACHED = 6,
     ML_M_MEMORY_PRESSURE = 7, /* written by agents before the PRESSURE record; the reader decides now */
+    ML_M_CAPTURE_STOPPED = 8, /* writing the capture failed (label: why, "ENOSPC: ..."): nothing follows */
 };
 
 enum ml_trailer_reason {
@@ -144,6 +145,7 @@ enum ml_trailer_reason {
     ML_T_DURATION = 3,
     ML_T__EXIT = 4,
     ML_T_FORK_CHILD_STOPPED = 5,
+    ML_T_CAPTURE_STOPPED = 6, /* the capture could not be written any more (a CAPTURE_STOPPED marker says why) */
 };
 
 enum ml_note_kind {

@@ -187,10 +187,11 @@ export const MARKER_KINDS = [
   'label',
   'detached',
   'memory-pressure', // written by agents before the PRESSURE record; src/analysis/memory-pressure.ts decides now
+  'capture-stopped', // writing the capture failed (the label says why: "ENOSPC: ..."); nothing follows it
 ] as const;
 export type MarkerKind = (typeof MARKER_KINDS)[number];
 
-export const TRAILER_REASONS = ['unknown', 'exit', 'detach', 'duration', '_exit', 'fork-child-stopped'] as const;
+export const TRAILER_REASONS = ['unknown', 'exit', 'detach', 'duration', '_exit', 'fork-child-stopped', 'capture-stopped'] as const;
 export type TrailerReason = (typeof TRAILER_REASONS)[number];
 
 export const NOTE_KINDS = ['none', 'info', 'not-tracked', 'warning'] as const;
