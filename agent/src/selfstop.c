@@ -14,7 +14,7 @@
 #include "state.h"
 
 static atomic_int g_requested; /* 1: asked; 2: the pending call is queued */
-static atomic_uint g_session;   /* the session it is for: a later one must not be stopped by a stale call */
+static atomic_uint g_session;  /* the session it is for: a later one must not be stopped by a stale call */
 static void (*g_stopper)(void);
 
 static int stop_pending(void *arg) {

@@ -74,6 +74,8 @@ function stopReason(reason: string | undefined): string {
       return 'the program left through os._exit';
     case 'fork-child-stopped':
       return 'a forked child stopped tracking';
+    case 'capture-stopped':
+      return 'the capture could not be written any more: its reader or the disk fell behind, or a write failed';
     default:
       return reason ?? 'unknown reason';
   }
