@@ -104,6 +104,10 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
     throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
   }
   const ms = Math.round(performance.now() - started);
+  if (outcome.late === true) {
+    // Too late to cancel: the target had begun to attach. It is tracked, and detachable like any other.
+    io.stderr.write(`memlens: PID ${pid} had already begun to attach when memlens ${abort.signal.aborted ? 'was interrupted' : 'stopped waiting'}; the attach completed\n`);
+  }
   io.stderr.write(
     `memlens: tracking PID ${pid} (Python ${target.version.major}.${target.version.minor}.${target.version.micro}) into ${userOutput}` +
       ` (attached with ${outcome.method} in ${ms} ms)\n`,
