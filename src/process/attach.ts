@@ -180,8 +180,7 @@ export interface InjectOptions {
 export async function runInTarget(target: TargetInfo, req: AttachRequest, opts: InjectOptions): Promise<InjectOutcome> {
   const { session } = req;
   writeRequest(target, req);
-  const methods: Exclude<AttachMethod, 'auto'>[] =
-    opts.method !== 'auto' ? [opts.method] : target.version.minor >= 14 ? ['remote-exec', 'gdb', 'lldb'] : ['gdb', 'lldb'];
+  const methods: Exclude<AttachMethod, 'auto'>[] = opts.method !== 'auto' ? [opts.method] : target.version.minor >= 14 ? ['remote-exec', 'gdb', 'lldb'] : ['gdb', 'lldb'];
   const log: string[] = [];
   for (const method of methods) {
     try {
@@ -209,10 +208,9 @@ export async function runInTarget(target: TargetInfo, req: AttachRequest, opts: 
         if (opts.signal?.aborted === true) {
           throw new TargetError(`${req.action} cancelled; nothing was changed in PID ${target.pid}`, { exitCode: 130 });
         }
-        throw new TargetError(
-          `PID ${target.pid} did not run Python code within ${Math.round(opts.timeoutMs / 1000)}s, so memlens could not ${req.action}; nothing was changed in it`,
-          { hint: 'The main thread may be sleeping, blocked in I/O or in a long C call (it runs the request the next time it runs Python). Try again, or raise --timeout.' },
-        );
+        throw new TargetError(`PID ${target.pid} did not run Python code within ${Math.round(opts.timeoutMs / 1000)}s, so memlens could not ${req.action}; nothing was changed in it`, {
+          hint: 'The main thread may be sleeping, blocked in I/O or in a long C call (it runs the request the next time it runs Python). Try again, or raise --timeout.',
+        });
       }
       // The script is running in the target: cancelling now would leave it half done, so its outcome is
       // waited for (it runs on the main thread and waits for nothing), and the caller goes on from it.
@@ -246,7 +244,10 @@ async function waitForStatus(pid: number, session: Session, opts: InjectOptions)
     if (bytes !== undefined) {
       // The target wrote it: it goes into memlens's messages without a control character or a direction
       // override that could rewrite the user's terminal.
-      const text = bytes.toString('utf8').trim().replace(/[\p{Cc}\p{Cf}]/gu, '\uFFFD');
+      const text = bytes
+        .toString('utf8')
+        .trim()
+        .replace(/[\p{Cc}\p{Cf}]/gu, '\uFFFD');
       if (text !== '') return text;
     }
     if (!isAlive(pid)) throw new TargetError(`PID ${pid} exited during the attach`);
@@ -263,4 +264,3 @@ export function fileSize(path: string): number {
     return -1;
   }
 }
-

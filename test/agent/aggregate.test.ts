@@ -66,7 +66,10 @@ for (const py of testPythons()) {
       const st = o.checkpointState();
       assert.ok(st.peakHeap >= 3_000_001 + 4_000_000 + 2_500_000 + 1_700_000 + 5_000_001);
       const snaps = o.records('snapshot');
-      assert.ok(snaps.some((s) => s.heap !== undefined && s.heap > 0), 'snapshots carry the heap');
+      assert.ok(
+        snaps.some((s) => s.heap !== undefined && s.heap > 0),
+        'snapshots carry the heap',
+      );
     });
 
     test('SIGKILL in the first second: what was recorded well before it is in the file', async () => {
