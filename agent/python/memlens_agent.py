@@ -159,9 +159,16 @@ def _interrupt_main():
 
 
 def _stop_at_exit():
-    s = _current
-    if s is not None:
-        s.stop()
+    # The interpreter is exiting: a Ctrl-C now has nothing left to interrupt but the end of the capture, and
+    # a traceback from it would land in the program's stderr. The stop is finished instead.
+    for _ in range(3):
+        try:
+            s = _current
+            if s is not None:
+                s.stop()
+            return
+        except KeyboardInterrupt:
+            pass
 
 
 def _after_fork_in_child():
