@@ -67,7 +67,6 @@ static int g_ready;
 static uint64_t g_cp_heap, g_cp_peak;
 static int g_cp_written;
 
-
 /* mmap and mremap allocations, as pieces (mappings.h): munmap may remove any part of them. One mutex: the
  * kernel serializes a process's mmap and munmap calls on its own lock anyway. */
 static pthread_mutex_t g_maps_lock = PTHREAD_MUTEX_INITIALIZER;

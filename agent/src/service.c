@@ -255,41 +255,22 @@ static void snapshot(void) {
     }
 }
 
-/* The capture stopped (sink.c: the reader fell behind, or a write failed): say why in its last block, once,
- * and ask for the session to end (selfstop.c). */
+/* The capture stopped (sink.c: the reader fell behind, or a write failed): its last block says why, once,
+ * and the session is asked to end (selfstop.c). */
 static int g_stop_noted;
-
-static const char *write_error_text(int err) {
-    switch (err) {
-    case ENOSPC: return "ENOSPC: no space left on the device";
-    case EDQUOT: return "EDQUOT: the disk quota is used up";
-    case EFBIG: return "EFBIG: the file grew past the largest size allowed";
-    case EIO: return "EIO: input/output error";
-    case EPIPE: return "EPIPE: the reader went away";
-    case EBADF: return "EBADF: the program closed or replaced the capture's descriptor";
-    default: return "";
-    }
-}
 
 void ml_service_note_capture_stopped(void) {
     int why = ml_sink_stopped();
     if (why == ML_SINK_OK || g_stop_noted) return;
     g_stop_noted = 1;
+    /* A failed write said why itself (the sink's failure callback: lifecycle.c); a reader too far behind
+     * is said here. */
+    if (why != ML_SINK_BEHIND) return;
     char text[160], num[24];
-    if (why == ML_SINK_BEHIND) {
-        ml_strlcpy(text, "BEHIND: ", sizeof text);
-        ml_u64_to_dec(num, (uint64_t)(ml_sink_limit() >> 20));
-        ml_strlcat(text, num, sizeof text);
-        ml_strlcat(text, " MiB waited to be written: the reader (or the disk) did not keep up", sizeof text);
-    } else {
-        int e = ml_sink_errno();
-        ml_strlcpy(text, write_error_text(e), sizeof text);
-        if (text[0] == 0) {
-            ml_strlcpy(text, "errno ", sizeof text);
-            ml_u64_to_dec(num, (uint64_t)e);
-            ml_strlcat(text, num, sizeof text);
-        }
-    }
+    ml_strlcpy(text, "BEHIND: ", sizeof text);
+    ml_u64_to_dec(num, (uint64_t)(ml_sink_limit() >> 20));
+    ml_strlcat(text, num, sizeof text);
+    ml_strlcat(text, " MiB waited to be written: the reader (or the disk) did not keep up", sizeof text);
     uint8_t mem[224];
     ml_buf b;
     ml_buf_init(&b, mem, sizeof mem);
@@ -308,7 +289,7 @@ static int write_out(void) {
     if (ml_sink_stopped() != ML_SINK_OK) {
         if (!g_stop_noted) {
             ml_service_note_capture_stopped();
-            r = ml_sink_pump();
+            r = ml_sink_pump(); /* the last words (a failed write's were queued as it failed) */
         }
         ml_selfstop_request();
     }

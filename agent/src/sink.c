@@ -61,6 +61,7 @@ static size_t g_last_words; /* bytes accepted by ml_sink_write_last */
 static uint64_t g_dropped;  /* blocks refused or thrown away */
 static atomic_int g_kicked;
 static int g_wake_fd = -1;
+static void (*g_on_failure)(int err); /* told once when a write fails (lifecycle.c: the CAPTURE_STOPPED marker) */
 
 static int g_fd = -1;
 static int g_is_stream;     /* a pipe or socket: non-blocking, SIGPIPE possible */
@@ -303,6 +304,7 @@ int ml_sink_write_header(const void *p, size_t n) {
         ssize_t w = write(g_fd, c, n);
         if (w < 0) {
             if (errno == EINTR) continue;
+            g_errno = errno;
             return -1;
         }
         c += w;
@@ -322,6 +324,15 @@ static void fail(int e, int lost) {
     g_errno = e;
     atomic_store(&g_state, ML_SINK_FAILED);
     drop_queue();
+    void (*on_failure)(int) = g_on_failure;
+    pthread_mutex_unlock(&g_q_lock);
+    /* The session's last words (ml_sink_write_last), queued where the failed block was cut off. */
+    if (on_failure != NULL) on_failure(e);
+}
+
+void ml_sink_on_failure(void (*fn)(int err)) {
+    pthread_mutex_lock(&g_q_lock);
+    g_on_failure = fn;
     pthread_mutex_unlock(&g_q_lock);
 }
 
@@ -460,6 +471,7 @@ void ml_sink_close(void) {
         close(g_fd);
     }
     g_fd = -1;
+    g_on_failure = NULL;
     pthread_mutex_unlock(&g_q_lock);
     pthread_mutex_unlock(&g_writer_lock);
 }
@@ -486,4 +498,5 @@ void ml_sink_forget(void) {
     g_wake_fd = -1;
     atomic_store(&g_state, ML_SINK_OK);
     g_errno = 0;
+    g_on_failure = NULL;
 }

@@ -53,6 +53,11 @@ int ml_sink_errno(void);
 /* Blocks refused or thrown away since the session started. */
 uint64_t ml_sink_dropped(void);
 
+/* Called once when a write fails, after the sink gave up (its locks released; on the service thread, or the
+ * thread that drains), with the write's errno: the session queues the capture's last words from there
+ * (ml_sink_write_last). */
+void ml_sink_on_failure(void (*fn)(int err));
+
 /* Throws away what is still queued, puts a pipe's flags back and closes the descriptor. */
 void ml_sink_close(void);
 /* In a fork child: close our copy of the parent's descriptor, forget the parent's queue and reset the
