@@ -132,7 +132,9 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
       if (captureEnd.stopped !== undefined) {
         const { describeWriteFailure } = await import('../../analysis/ending.js');
         const { formatTime } = await import('../../util/units.js');
-        io.stderr.write(`memlens: ${describeWriteFailure(captureEnd.stopped.why)} ${formatTime(captureEnd.stopped.timeNs)} into the run: ${escapeLine(path)} holds what was recorded until then; the program went on (memlens verdict ${escapeLine(path)})\n`);
+        io.stderr.write(
+          `memlens: ${describeWriteFailure(captureEnd.stopped.why)} ${formatTime(captureEnd.stopped.timeNs)} into the run: ${escapeLine(path)} holds what was recorded until then; the program went on (memlens verdict ${escapeLine(path)})\n`,
+        );
       } else {
         if (!booleanOption(options, 'no-compress')) await recompressCaptureFile(path);
         if (!booleanOption(options, 'quiet')) io.stderr.write(`memlens: capture written to ${escapeLine(path)}; for a report, run: memlens summary ${escapeLine(path)}\n`);
