@@ -37,6 +37,7 @@ OPTIONS = (
     "native_unwinder",
     "mode",
     "script",
+    "queue_limit_mib",
 )
 
 # Allocator numbers of the capture header (docs/capture-format.md, header tag 12).
@@ -163,10 +164,41 @@ def census_in_capture(label):
 _census_thread = None
 
 
+def _stop_for_agent():
+    """Called by the agent when its capture cannot be written any more (the reader went away or fell too far
+    behind, the disk is full: agent/src/selfstop.c), through a pending call: main thread, GIL held. The
+    session stops, and lets go of what it holds for the session. Never raises into the program."""
+    try:
+        s = _current
+        if s is not None:
+            s.stop()
+    except KeyboardInterrupt:
+        # The program's Ctrl-C arrived while we ran: it gets it right after, where it would have.
+        _interrupt_main()
+    except Exception:  # noqa: BLE001 - the program must not see our failure
+        pass
+
+
+def _interrupt_main():
+    try:
+        import _thread
+
+        _thread.interrupt_main()
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def _stop_at_exit():
-    s = _current
-    if s is not None:
-        s.stop("exit")
+    # The interpreter is exiting: a Ctrl-C now has nothing left to interrupt but the end of the capture, and
+    # a traceback from it would land in the program's stderr. The stop is finished instead.
+    for _ in range(3):
+        try:
+            s = _current
+            if s is not None:
+                s.stop("exit")
+            return
+        except KeyboardInterrupt:
+            pass
 
 
 def _after_fork_in_child():
@@ -502,6 +534,8 @@ def _agent_config(cfg, output, target_words):
             put(key, 1)
     if cfg.get("max_stack_nodes"):
         put("max_stack_nodes", int(cfg["max_stack_nodes"]))
+    if cfg.get("queue_limit_mib"):
+        put("queue_limit_mib", int(cfg["queue_limit_mib"]))
     if cfg.get("native_unwinder"):
         put("native_unwinder", cfg["native_unwinder"])
     put("mode", cfg.get("mode", "run"))

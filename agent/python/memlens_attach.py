@@ -5,7 +5,10 @@ and runs this file with `exec` in a fresh namespace whose MEMLENS_ATTACH is a JS
     {"action": "attach" | "detach", "dir": ..., "agent": ..., "config": {...}, "duration": seconds or null}
 
 It never raises into the target: every outcome is written to DIR/status as one line ("ok ..." or
-"error: ..."), which memlens waits for. If memlens gave up waiting (DIR/cancelled exists), it does nothing.
+"error: ..."), which memlens waits for. It first takes the request (renames DIR/request.json to
+DIR/request.taken); if memlens gave up waiting and withdrew it first (removed request.json), it does
+nothing. Once taken, memlens waits for the outcome whatever happens on its side (a Ctrl-C, its timeout):
+the target ends up either tracked and detachable, or exactly as it was.
 """
 
 
@@ -23,14 +26,26 @@ def _memlens_attach_main(request_json):
         _write_private(tmp, text + "\n")
         os.replace(tmp, status_path)
 
+    interrupted = False
     try:
-        if os.path.exists(os.path.join(directory, "cancelled")):
-            return
         try:
-            action = request["action"]
+            # One rename against memlens's one unlink: exactly one of them wins.
+            os.rename(os.path.join(directory, "request.json"), os.path.join(directory, "request.taken"))
+        except OSError:
+            return
+        action = request["action"]
+        was_tracking = _tracking()
+        try:
             result = _attach(request) if action == "attach" else _census(request) if action == "census" else _detach(request)
+        except KeyboardInterrupt:
+            # The program's Ctrl-C, not ours: given back below, once our outcome is known.
+            interrupted = True
+            result = "error: interrupted by the program's SIGINT"
         except BaseException as e:  # noqa: B036 - nothing may escape into the target
             result = "error: %s: %s" % (type(e).__name__, e)
+        if result.startswith("error") and action == "attach" and not was_tracking:
+            # An attach that failed half way leaves nothing behind: "error" means not tracking.
+            _undo_attach()
         try:
             # Writing the status is memlens's work, not the program's: not recorded.
             agent = sys.modules.get("memlens_agent")
@@ -44,6 +59,31 @@ def _memlens_attach_main(request_json):
         agent = sys.modules.get("memlens_agent")
         if agent is not None:
             agent.quiet(False)
+        if interrupted:
+            import _thread
+
+            _thread.interrupt_main()
+
+
+def _tracking():
+    import sys
+
+    agent = sys.modules.get("memlens_agent")
+    return agent is not None and agent.current() is not None
+
+
+def _undo_attach():
+    import sys
+
+    for _ in range(3):  # a second Ctrl-C of the program may interrupt the stop itself
+        try:
+            agent = sys.modules.get("memlens_agent")
+            session = agent.current() if agent is not None else None
+            if session is not None:
+                session.stop()
+            return
+        except BaseException:  # noqa: B036
+            pass
 
 
 def _write_private(path, text):

@@ -194,6 +194,9 @@ int ml_config_parse(ml_config *c, const char *text, char *err, size_t errlen) {
             } else if (strcmp(key, "max_stack_nodes") == 0) {
                 uint64_t v = ml_parse_u64(&vp);
                 c->max_stack_nodes = (uint32_t)(v < 16 ? 16 : v > (1u << 22) ? (1u << 22) : v);
+            } else if (strcmp(key, "queue_limit_mib") == 0) {
+                uint64_t v = ml_parse_u64(&vp);
+                c->queue_limit_mib = (unsigned)(v < 1 ? 1 : v > 4096 ? 4096 : v);
             } else if (strcmp(key, "gil_disabled") == 0) {
                 c->gil_disabled = flag_value(value);
             } else {

@@ -26,7 +26,8 @@ typedef struct ml_config {
     unsigned long hexversion;
     int gil_disabled;
     uint32_t max_stack_nodes;
-    int backtrace_only; /* native_unwinder=backtrace: glibc's backtrace() for every event */
+    unsigned queue_limit_mib; /* what may wait to be written before the capture stops (sink.h); 0: default */
+    int backtrace_only;       /* native_unwinder=backtrace: glibc's backtrace() for every event */
     /* Header fields, in the order they were given: values in `values`, written sorted by tag (stable, so
      * repeated fields keep their order) when the header is written. */
     ml_config_field *fields;

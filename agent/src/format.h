@@ -145,9 +145,10 @@ enum ml_trailer_reason {
     ML_T_DURATION = 3,
     ML_T__EXIT = 4,
     ML_T_FORK_CHILD_STOPPED = 5,
-    ML_T_EXIT = 6,        /* the interpreter exited (the bootstrap's atexit handler) */
-    ML_T_INTERRUPTED = 7, /* memlens was interrupted (Ctrl-C) and detached */
-    ML_T_PROGRAM = 8,     /* the program stopped tracking itself (memlens.Tracker, the pytest plugin) */
+    ML_T_EXIT = 6,            /* the interpreter exited (the bootstrap's atexit handler) */
+    ML_T_INTERRUPTED = 7,     /* memlens was interrupted (Ctrl-C) and detached */
+    ML_T_PROGRAM = 8,         /* the program stopped tracking itself (memlens.Tracker, the pytest plugin) */
+    ML_T_CAPTURE_STOPPED = 9, /* the capture could not be written any more (a CAPTURE_STOPPED marker says why) */
 };
 
 enum ml_note_kind {

@@ -22,7 +22,11 @@
 #include "pyapi.h"
 #include "record.h"
 #include "service.h"
+#include "sink.h"
 #include "thread.h"
+
+/* How long exec waits for a reader that takes nothing before the capture's last blocks are given up. */
+#define EXEC_STALL_NS (1000u * 1000000u)
 
 /* ── the malloc family ─────────────────────────────────────────────────────────────────────────── */
 
@@ -286,6 +290,8 @@ static void before_exec(void) {
     int saved_errno = errno;
     int guard = ml_guard_enter();
     ml_service_flush_round();
+    /* The queue goes with the process image: it is written out now, waiting only while the reader takes it. */
+    (void)ml_sink_drain(EXEC_STALL_NS);
     ml_guard_leave(guard);
     errno = saved_errno;
 }

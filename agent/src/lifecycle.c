@@ -25,6 +25,7 @@
 #include "pyapi.h"
 #include "pygc.h"
 #include "pystack.h"
+#include "selfstop.h"
 #include "service.h"
 #include "service_stream.h"
 #include "sink.h"
@@ -101,6 +102,15 @@ static void atfork_child(void) {
 
 /* ── start and stop ────────────────────────────────────────────────────────────────────────────── */
 
+/* How long stopping waits for the reader while it takes nothing: the last blocks of a capture whose reader
+ * stopped reading are given up rather than hold the thread that stops (the program's) any longer. */
+#define STOP_STALL_NS (1000u * 1000000u)
+
+/* The session ends itself (selfstop.c) when memlens_agent is not there to end it. */
+static void stop_itself(void) {
+    ml_stop(ML_T_CAPTURE_STOPPED);
+}
+
 #define HEADER_CAP ((size_t)(1u << 20))
 
 int ml_start(const char *config_text, char *err, size_t errlen) {
@@ -122,6 +132,7 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     ml_pid = (int)getpid();
     ml_options = c->options;
     ml_max_stack_nodes = c->max_stack_nodes != 0 ? c->max_stack_nodes : ML_DEFAULT_MAX_STACK_NODES;
+    ml_sink_set_limit(c->queue_limit_mib != 0 ? (size_t)c->queue_limit_mib << 20 : ML_SINK_DEFAULT_LIMIT);
     if (c->fd >= 0) {
         if (ml_sink_use_fd(c->fd, err, errlen) != 0) goto free_out;
     } else if (ml_sink_open_path(c->output, c->overwrite, err, errlen) != 0) {
@@ -134,6 +145,8 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     atomic_store(&ml_seq, 0);
     g_session++;
     if (g_session == 0) g_session = 1;
+    ml_selfstop_reset(g_session);
+    ml_selfstop_set_stopper(stop_itself);
     uint64_t wall_ns = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
     if (ml_header_write(c, &g_cgroup, wall_ns, ml_start_mono_ns, hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN, err, errlen) != 0)
         goto close_out;
@@ -206,21 +219,24 @@ out:
     return rc;
 }
 
-static void write_trailer(int reason) {
+/* The TRAILER, into the service stream, or as one of the capture's last blocks when it stopped early. */
+static void write_trailer(int reason, int last) {
     ml_thread_totals tot;
     ml_threads_totals(&tot);
     uint8_t mem[96];
     ml_buf b;
     ml_buf_init(&b, mem, sizeof mem);
-    ml_buf_varint(&b, ml_next_seq());
+    uint64_t seq = ml_next_seq();
+    ml_buf_varint(&b, seq);
     ml_buf_varint(&b, ml_rel_ns());
     ml_buf_varint(&b, (uint64_t)reason);
     ml_buf_varint(&b, tot.allocations);
     ml_buf_varint(&b, tot.frees);
     ml_buf_varint(&b, tot.bytes_allocated);
-    ml_buf_varint(&b, tot.dropped);
+    ml_buf_varint(&b, tot.dropped + ml_sink_dropped());
     ml_buf_varint(&b, ml_mem_total());
-    ml_service_stream_record(ML_R_TRAILER, b.p, b.len);
+    if (last) (void)ml_write_last_record(ML_R_TRAILER, b.p, b.len, seq);
+    else ml_service_stream_record(ML_R_TRAILER, b.p, b.len);
 }
 
 void ml_stop(int reason) {
@@ -237,6 +253,7 @@ void ml_stop(int reason) {
             ml_got_uninstall();
         }
         ml_service_stop();
+        if (reason != ML_T__EXIT && ml_sink_stopped() != ML_SINK_OK) reason = ML_T_CAPTURE_STOPPED;
         ml_threads_close_all();
         if (ml_options & ML_OPTION_AGGREGATE) {
             /* The last checkpoint: every event happened (the streams are closed). */
@@ -245,8 +262,17 @@ void ml_stop(int reason) {
         }
         ml_service_agent_stats();
         ml_marker(ML_M_TRACKING_STOPPED, "");
-        write_trailer(reason);
+        write_trailer(reason, 0);
         ml_service_stream_close();
+        /* The service thread is gone: this thread sees the rest out, waiting only while the reader takes it. */
+        (void)ml_sink_drain(STOP_STALL_NS);
+        if (ml_sink_stopped() != ML_SINK_OK) {
+            /* The capture stopped before its end, or as its end went out: it closes with why, and the
+             * trailer, for a reader that still reads. */
+            ml_service_note_capture_stopped();
+            write_trailer(reason == ML_T__EXIT ? reason : ML_T_CAPTURE_STOPPED, 1);
+            (void)ml_sink_drain(STOP_STALL_NS);
+        }
         ml_sink_close();
         ml_code_registry_reset();
         ml_cgroup_close(&g_cgroup);

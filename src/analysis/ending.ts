@@ -16,10 +16,10 @@ export type OomKill = 'yes' | 'no' | 'unknown';
  * was stopped with Ctrl-C, `program`: the program stopped tracking itself, `fork-child-stopped`), or the
  * capture does not say (`unknown`: an older agent's trailer, or neither a trailer nor an exit record).
  */
-export type StopReason = 'exit' | 'signal' | 'oom-kill' | '_exit' | 'detach' | 'duration' | 'interrupted' | 'program' | 'fork-child-stopped' | 'unknown';
+export type StopReason = 'exit' | 'signal' | 'oom-kill' | '_exit' | 'detach' | 'duration' | 'interrupted' | 'program' | 'fork-child-stopped' | 'capture-stopped' | 'unknown';
 
 /** Reasons after which the process went on running untracked. */
-const WENT_ON: ReadonlySet<StopReason> = new Set(['detach', 'duration', 'interrupted', 'program', 'fork-child-stopped']);
+const WENT_ON: ReadonlySet<StopReason> = new Set(['detach', 'duration', 'interrupted', 'program', 'fork-child-stopped', 'capture-stopped']);
 
 export interface Ending {
   /**
@@ -124,6 +124,7 @@ function trailerStopReason(reason: string | undefined): StopReason {
     case 'interrupted':
     case 'program':
     case 'fork-child-stopped':
+    case 'capture-stopped':
       return reason;
     default:
       // `stopped` (an older agent wrote it for every stop), or a reason this memlens does not know.
@@ -228,7 +229,9 @@ function wentOnCause(r: StopReason): string {
     case 'program':
       return 'the program stopped tracking itself';
     case 'fork-child-stopped':
-      return 'a forked child stops tracking';
+      return 'a forked child stopped tracking';
+    case 'capture-stopped':
+      return 'the capture could not be written any more: its reader or the disk fell behind, or a write failed';
     default:
       return 'why is not recorded';
   }

@@ -195,7 +195,7 @@ export type MarkerKind = (typeof MARKER_KINDS)[number];
  * Why tracking stopped. 1 (`stopped`) is what agents before `exit` = 6 wrote for every stop (a detach and an
  * elapsed --duration included), so it says only that tracking stopped.
  */
-export const TRAILER_REASONS = ['unknown', 'stopped', 'detach', 'duration', '_exit', 'fork-child-stopped', 'exit', 'interrupted', 'program'] as const;
+export const TRAILER_REASONS = ['unknown', 'stopped', 'detach', 'duration', '_exit', 'fork-child-stopped', 'exit', 'interrupted', 'program', 'capture-stopped'] as const;
 export type TrailerReason = (typeof TRAILER_REASONS)[number];
 
 export const NOTE_KINDS = ['none', 'info', 'not-tracked', 'warning'] as const;

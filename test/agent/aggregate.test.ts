@@ -1,6 +1,6 @@
 // --aggregate: no ALLOC/FREE records; CHECKPOINT records whose last state gives the same live bytes per
-// line, at the end and at the peak, as the full capture does; a SIGKILL leaves a checkpoint at most a
-// second old.
+// line, at the end and at the peak, as the full capture does; a SIGKILL leaves what was recorded up to
+// 100 ms before it (checkpoints every 50 ms), also in the program's first second.
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -66,10 +66,13 @@ for (const py of testPythons()) {
       const st = o.checkpointState();
       assert.ok(st.peakHeap >= 3_000_001 + 4_000_000 + 2_500_000 + 1_700_000 + 5_000_001);
       const snaps = o.records('snapshot');
-      assert.ok(snaps.some((s) => s.heap !== undefined && s.heap > 0), 'snapshots carry the heap');
+      assert.ok(
+        snaps.some((s) => s.heap !== undefined && s.heap > 0),
+        'snapshots carry the heap',
+      );
     });
 
-    test('SIGKILL: the last checkpoint is at most a second old', async () => {
+    test('SIGKILL in the first second: what was recorded well before it is in the file', async () => {
       let pid = 0;
       const r = await memlensRun(
         {
@@ -82,7 +85,10 @@ for (const py of testPythons()) {
             const m = /ready (\d+)/.exec(all);
             if (m !== null && pid === 0) {
               pid = Number(m[1]);
-              setTimeout(() => process.kill(pid, 'SIGKILL'), 1300);
+              // Well inside the program's first second (checkpoints were once a second apart, and a program
+              // killed this early left no attribution at all); 400 ms leave a loaded machine's service
+              // thread time for its 50 ms round.
+              setTimeout(() => process.kill(pid, 'SIGKILL'), 400);
             }
           },
         },

@@ -38,6 +38,11 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
   // memlens interrupted (Ctrl-C of the web view, a signal to the terminal view) ends tracking as
   // "interrupted"; quitting a view, as a detach.
   let interrupted = false;
+  // Ctrl-C while waiting for the target: the request is withdrawn (or, if the target had begun, the attach
+  // completes and is detached below): the target ends up as it was.
+  const abort = new AbortController();
+  const onInt = (): void => abort.abort();
+  process.once('SIGINT', onInt);
   try {
     t.writeSessionState(session, { pid, startedAt: Date.now(), targetOutput: undefined, userOutput: undefined, compress: false, duration: undefined });
     const outcome = await t.runInTarget(
@@ -49,11 +54,13 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
         duration: undefined,
         config: { socket: `${session.targetDir}/live.sock`, native: o.native, trace_python_allocators: o.tracePythonAllocators, memory_interval_ms: o.interval },
       },
-      { method: o.method, timeoutMs: o.timeoutMs },
+      { method: o.method, timeoutMs: o.timeoutMs, signal: abort.signal },
     );
+    process.removeListener('SIGINT', onInt);
     if (ctx.verbose) for (const l of outcome.log) io.stderr.write(`${l}\n`);
     if (!outcome.status.startsWith('ok')) throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
     attached = true;
+    if (abort.signal.aborted) throw new TargetError(`attach cancelled; PID ${pid} had begun to attach, and is detached again`, { exitCode: 130 });
     const socket = await Promise.race([connected, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);
     if (socket === undefined) throw new TargetError(`PID ${pid} started tracking but did not connect to the live view`);
     if (o.web) {
@@ -78,6 +85,7 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
     }
     return 0;
   } finally {
+    process.removeListener('SIGINT', onInt);
     server?.close();
     if (attached && (await import('../../process/proc.js')).isAlive(pid)) {
       // Leaving the view ends tracking: the target goes on as before.

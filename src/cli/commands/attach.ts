@@ -45,10 +45,17 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (!Number.isInteger(interval) || interval < 1 || interval > 1000) throw new UsageError('attach: --memory-interval-ms: give a whole number from 1 to 1000');
   const output = stringOption(options, 'output');
   if (output === undefined) {
-    if (booleanOption(options, 'aggregate')) throw new UsageError("attach: --aggregate needs -o FILE (the live view shows every allocation)");
+    if (booleanOption(options, 'aggregate')) throw new UsageError('attach: --aggregate needs -o FILE (the live view shows every allocation)');
     if (duration !== undefined) throw new UsageError('attach: --duration needs -o FILE (the live view tracks until you quit it)');
     const { liveAttach } = await import('./attach.live.js');
-    return liveAttach(ctx, pid, { method, timeoutMs: timeout * 1000, interval, native: booleanOption(options, 'native'), tracePythonAllocators: booleanOption(options, 'trace-python-allocators'), web: booleanOption(options, 'web') });
+    return liveAttach(ctx, pid, {
+      method,
+      timeoutMs: timeout * 1000,
+      interval,
+      native: booleanOption(options, 'native'),
+      tracePythonAllocators: booleanOption(options, 'trace-python-allocators'),
+      web: booleanOption(options, 'web'),
+    });
   }
   if (booleanOption(options, 'web')) throw new UsageError('attach: --web is for the live view (without -o)');
   const { checkPlatform, findAgent } = await import('../../process/agent-files.js');
@@ -104,10 +111,11 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
     throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
   }
   const ms = Math.round(performance.now() - started);
-  io.stderr.write(
-    `memlens: tracking PID ${pid} (Python ${target.version.major}.${target.version.minor}.${target.version.micro}) into ${userOutput}` +
-      ` (attached with ${outcome.method} in ${ms} ms)\n`,
-  );
+  if (outcome.late === true) {
+    // Too late to cancel: the target had begun to attach. It is tracked, and detachable like any other.
+    io.stderr.write(`memlens: PID ${pid} had already begun to attach when memlens ${abort.signal.aborted ? 'was interrupted' : 'stopped waiting'}; the attach completed\n`);
+  }
+  io.stderr.write(`memlens: tracking PID ${pid} (Python ${target.version.major}.${target.version.minor}.${target.version.micro}) into ${userOutput}` + ` (attached with ${outcome.method} in ${ms} ms)\n`);
   if (duration !== undefined) {
     io.stderr.write(`memlens: tracking stops by itself after ${duration} s; 'memlens detach ${pid}' stops it earlier\n`);
   } else {
