@@ -1,5 +1,6 @@
 // The CPythons the tests run against: .cache/pythons.json, written by scripts/setup-test-env.mjs (npm test
-// runs it first). Each has a virtualenv with numpy.
+// runs it first): the machine's own (pyenv, /usr/bin/python3), Debian sid's 3.14 and 3.15, and free-threaded
+// builds (scripts/setup-pythons.mjs). Each has a virtualenv with numpy.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,6 +18,10 @@ export interface TestPython {
   readonly python: string;
   /** Debian's /usr/bin/python3 (libpython linked into the executable). */
   readonly system: boolean;
+  /** A free-threaded build (3.13t and later, built by scripts/setup-pythons.mjs): no GIL, mimalloc. */
+  readonly freeThreaded: boolean;
+  /** Debian sid's interpreter from the sid root, run on the host (scripts/setup-pythons.mjs). */
+  readonly sid?: boolean;
 }
 
 let cached: TestPython[] | undefined;
@@ -27,12 +32,13 @@ export function testPythons(): TestPython[] {
   if (!existsSync(file)) {
     throw new Error(`${file} is missing: run 'node scripts/setup-test-env.mjs' (npm test does it) to create the test virtualenvs`);
   }
-  const list = JSON.parse(readFileSync(file, 'utf8')) as TestPython[];
-  cached = [...list].sort((a, b) => a.minor - b.minor || Number(a.system) - Number(b.system));
+  const list = (JSON.parse(readFileSync(file, 'utf8')) as TestPython[]).map((p) => ({ ...p, freeThreaded: p.freeThreaded === true }));
+  cached = list.sort((a, b) => a.minor - b.minor || Number(a.freeThreaded) - Number(b.freeThreaded) || Number(a.system) - Number(b.system));
   return cached;
 }
 
-/** A short label for test names: "3.11.7" or "3.11.2 (system)". */
+/** A short label for test names: "3.11.7", "3.11.2 (system)", "3.15.2 (sid)" or "3.13.15t". */
 export function label(p: TestPython): string {
-  return p.system ? `${p.version} (system)` : p.version;
+  const version = p.freeThreaded ? `${p.version}t` : p.version;
+  return p.system ? `${version} (system)` : p.sid === true ? `${version} (sid)` : version;
 }

@@ -1,0 +1,335 @@
+// The CPythons the tests need beyond the ones installed on the machine (called by setup-test-env.mjs):
+//
+// - Free-threaded builds (3.13t, 3.14t, 3.15t): no distribution ships them here, so they are compiled from
+//   CPython's source as Debian's source packages carry it (`apt-get source`, with a private apt state: the
+//   machine's own apt configuration is left alone). They are cached outside the clone, in
+//   $MEMLENS_TEST_CACHE (default /var/cache/memlens-test), one directory per source version and build
+//   recipe, so that a second clone and later CI runs reuse them; each has a virtualenv with numpy.
+// - Debian sid's python3.14 and python3.15, installed into the sid root the container tests use, and made
+//   runnable on the host as ordinary executables: a copy of each whose ELF interpreter and library path
+//   point into the root (patchelf), so that the process, /proc/PID/exe, sys.executable and every child it
+//   starts are what a Python installed on the host would be.
+//
+// Everything is idempotent: what exists and is complete is used as it is.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+const CACHE = process.env.MEMLENS_TEST_CACHE || '/var/cache/memlens-test';
+
+// What a build is made with. Changing anything here changes the cache key, so builds made otherwise are
+// not reused. No PGO or LTO: the tests need a correct interpreter, not a fast one, and a build costs
+// minutes on two shared cores. Test modules (_testcapi and friends, Lib/test) are left out: memlens's tests
+// do not use them, and they are a large part of compiling and installing.
+const CONFIGURE = ['--disable-gil', '--enable-shared', '--disable-test-modules', '--with-ensurepip=install'];
+const RECIPE = 'recipe 1: configure, make, make install into a staging directory, venv with numpy';
+const KEY = createHash('sha256').update(`${CONFIGURE.join(' ')}\n${RECIPE}`).digest('hex').slice(0, 10);
+
+// numpy wheels per minor version, free-threaded (cp3Xt) and not: the newest that has them.
+export const NUMPY = { 9: 'numpy==2.0.2', 10: 'numpy==2.2.6', 11: 'numpy==2.3.5', 12: 'numpy==2.3.5', 13: 'numpy==2.3.5', 14: 'numpy==2.3.5', 15: 'numpy==2.5.5' };
+
+function run(cmd, args, opts = {}) {
+  return spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+}
+
+function log(text) {
+  console.error(`setup: ${text}`);
+}
+
+function seconds(t0) {
+  return `${Math.round((Date.now() - t0) / 1000)} s`;
+}
+
+/** apt-get install, once with the package lists as they are and once after an update. */
+export function aptInstall(packages, chrootDir) {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const apt = (args) =>
+    chrootDir === undefined ? run('apt-get', args, { stdio: 'inherit', env }) : run('chroot', [chrootDir, 'apt-get', ...args], { stdio: 'inherit', env });
+  const install = () => apt(['install', '-y', '-q', '--no-install-recommends', ...packages]);
+  if (install().status === 0) return true;
+  apt(['update', '-q']);
+  return install().status === 0;
+}
+
+/** Installs Debian packages on the host where a file they provide is missing (root only). */
+function ensureHostPackages(probes) {
+  const missing = probes.filter(([, probe]) => !existsSync(probe)).map(([pkg]) => pkg);
+  if (missing.length === 0) return true;
+  if (process.getuid?.() !== 0) {
+    log(`building CPython needs ${missing.join(', ')}, and we are not root: install them with apt-get`);
+    return false;
+  }
+  return aptInstall(missing);
+}
+
+/** numpy into a virtualenv, if a wheel for it exists (never from source). Returns the spec or undefined. */
+export function installNumpy(vpy, minor) {
+  if (run(vpy, ['-c', 'import numpy']).status === 0) return 'present';
+  const spec = NUMPY[minor] ?? 'numpy';
+  const r = run(vpy, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '--only-binary=:all:', spec], { stdio: 'inherit' });
+  return r.status === 0 ? spec : undefined;
+}
+
+// ---- free-threaded builds -------------------------------------------------------------------------------
+
+const APT_DIR = join(CACHE, 'apt');
+const SRC_DIR = join(CACHE, 'src');
+const BUILDS_DIR = join(CACHE, 'cpython');
+
+function aptOptions() {
+  return [
+    '-o', `Dir::Etc::SourceList=${join(APT_DIR, 'sources.list')}`,
+    '-o', 'Dir::Etc::SourceParts=/dev/null',
+    '-o', `Dir::State::Lists=${join(APT_DIR, 'lists')}`,
+    '-o', `Dir::Cache=${join(APT_DIR, 'cache')}`,
+    '-o', 'APT::Sandbox::User=root',
+  ];
+}
+
+let aptReady;
+/** A private apt state with Debian sid's (and experimental's) source index; updated once per setup run. */
+function sourceIndex() {
+  if (aptReady !== undefined) return aptReady;
+  mkdirSync(join(APT_DIR, 'lists', 'partial'), { recursive: true });
+  mkdirSync(join(APT_DIR, 'cache', 'archives', 'partial'), { recursive: true });
+  writeFileSync(join(APT_DIR, 'sources.list'), 'deb-src http://deb.debian.org/debian sid main\ndeb-src http://deb.debian.org/debian experimental main\n');
+  const r = run('apt-get', [...aptOptions(), 'update', '-q']);
+  aptReady = r.status === 0;
+  if (!aptReady) log(`apt-get update of Debian's source index failed: ${r.stderr.trim().split('\n').pop()}`);
+  return aptReady;
+}
+
+/** Debian versions of the source package python3.<minor>, newest first. */
+function sourceVersions(minor) {
+  if (!sourceIndex()) return [];
+  const r = run('apt-cache', [...aptOptions(), 'showsrc', `python3.${minor}`]);
+  const versions = new Set();
+  for (const m of r.stdout.matchAll(/^Version: (\S+)$/gm)) versions.add(m[1]);
+  return [...versions].sort((a, b) => run('dpkg', ['--compare-versions', a, 'gt', b]).status === 0 ? -1 : 1);
+}
+
+/** The newest upstream version first (3.13.15 before 3.13.9). */
+function byVersionDesc(a, b) {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return (pb[i] ?? 0) - (pa[i] ?? 0);
+  return 0;
+}
+
+/** A source tarball already in the cache for 3.<minor>: Debian's .orig.tar.xz, or one put there by hand. */
+function cachedSource(minor) {
+  if (!existsSync(SRC_DIR)) return undefined;
+  const found = [];
+  for (const f of readdirSync(SRC_DIR)) {
+    const m = /^(?:Python-|python3\.\d+_)(3\.(\d+)\.(\d+))(?:\.orig)?\.tar\.(?:xz|gz)$/.exec(f);
+    if (m !== null && Number(m[2]) === minor) found.push({ version: m[1], tarball: join(SRC_DIR, f) });
+  }
+  found.sort((a, b) => byVersionDesc(a.version, b.version));
+  return found[0];
+}
+
+/** Downloads the newest source of python3.<minor> that Debian's mirror serves. */
+function downloadSource(minor) {
+  const versions = sourceVersions(minor);
+  mkdirSync(SRC_DIR, { recursive: true });
+  const tried = [];
+  for (const v of versions) {
+    const upstream = v.replace(/^\d+:/, '').replace(/-[^-]+$/, '');
+    const r = run('apt-get', [...aptOptions(), 'source', '--download-only', '-q', `python3.${minor}=${v}`], { cwd: SRC_DIR });
+    // Only the upstream tarball is needed: the build is CPython's own, without Debian's patches.
+    for (const f of readdirSync(SRC_DIR)) if (f.startsWith(`python3.${minor}_`) && !f.includes('.orig.')) rmSync(join(SRC_DIR, f));
+    const tarball = join(SRC_DIR, `python3.${minor}_${upstream}.orig.tar.xz`);
+    if (r.status === 0 && existsSync(tarball)) return { version: upstream, tarball };
+    rmSync(tarball, { force: true });
+    tried.push(v);
+  }
+  log(
+    versions.length === 0
+      ? `Debian's source index lists no python3.${minor}`
+      : `Debian's mirror serves no source of python3.${minor} (tried ${tried.join(', ')})`,
+  );
+  return undefined;
+}
+
+/** Completed builds in the cache for 3.<minor>t with this recipe, newest first. */
+function cachedBuilds(minor) {
+  if (!existsSync(BUILDS_DIR)) return [];
+  const out = [];
+  for (const d of readdirSync(BUILDS_DIR)) {
+    const m = /^(3\.(\d+)\.(\d+))t-([0-9a-f]+)$/.exec(d);
+    if (m === null || Number(m[2]) !== minor || m[4] !== KEY) continue;
+    if (existsSync(join(BUILDS_DIR, d, '.complete'))) out.push({ version: m[1], dir: join(BUILDS_DIR, d) });
+  }
+  return out.sort((a, b) => byVersionDesc(a.version, b.version));
+}
+
+/** Configures, compiles and installs CPython from `tarball` into `prefix` (built elsewhere, then moved). */
+function build(version, tarball, prefix) {
+  const minor = Number(version.split('.')[1]);
+  const work = join(BUILDS_DIR, `.build-${version}t-${process.pid}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const times = [];
+  let cpu = 0;
+  const step = (name, cmd, args, opts = {}) => {
+    const t0 = Date.now();
+    // nice: the machine is shared; -j2: it has two cores. The shell's `times` gives the CPU time the step
+    // used (its second line: children's user and system time), which unlike the wall time does not depend
+    // on how busy the machine is.
+    const r = run('bash', ['-c', 'nice -n 10 "$@"; rc=$?; times >&2; exit $rc', 'step', cmd, ...args], { maxBuffer: 1 << 30, ...opts });
+    const used = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec((r.stderr ?? '').trim().split('\n').pop() ?? '');
+    const stepCpu = used === null ? 0 : Number(used[1]) * 60 + Number(used[2]) + Number(used[3]) * 60 + Number(used[4]);
+    cpu += stepCpu;
+    times.push(`${name} ${seconds(t0)} (CPU ${Math.round(stepCpu)} s)`);
+    if (r.status !== 0) {
+      const tail = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-15).join('\n');
+      throw new Error(`${name} of CPython ${version}t failed:\n${tail}`);
+    }
+  };
+  const t0 = Date.now();
+  try {
+    step('unpack', 'tar', ['-xf', tarball, '-C', work, '--strip-components=1']);
+    // The rpath names the final prefix; `make install` writes into a staging directory (DESTDIR) that is
+    // then moved there in one rename, so a build that dies half-way leaves nothing that looks complete.
+    step('configure', './configure', ['-q', `--prefix=${prefix}`, ...CONFIGURE, `LDFLAGS=-Wl,-rpath,${prefix}/lib`], { cwd: work });
+    step('make', 'make', ['-j2', '-s'], { cwd: work });
+    const stage = join(work, 'stage');
+    step('install', 'make', ['-s', 'install', `DESTDIR=${stage}`], { cwd: work });
+    rmSync(prefix, { recursive: true, force: true });
+    renameSync(join(stage, prefix), prefix);
+    const exe = join(prefix, 'bin', `python3.${minor}t`);
+    const venv = join(prefix, 'venv');
+    step('venv', exe, ['-m', 'venv', venv]);
+    const numpy = installNumpy(join(venv, 'bin', 'python3'), minor);
+    const total = `${seconds(t0)}, CPU ${Math.round(cpu)} s`;
+    writeFileSync(join(prefix, '.complete'), JSON.stringify({ version, configure: CONFIGURE, recipe: RECIPE, numpy: numpy ?? null, total, times }, null, 2));
+    log(`built CPython ${version}t in ${prefix}: ${total} (${times.join(', ')}; numpy: ${numpy ?? 'no free-threaded wheel'})`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The free-threaded CPythons for the tests: for each of 3.13t, 3.14t, 3.15t, a cached build, or a build of
+ * the newest source Debian serves. A version whose source cannot be had is left out, with a message that
+ * says how to provide it.
+ */
+export function freeThreadedPythons(minors = [13, 14, 15]) {
+  const out = [];
+  let depsOk;
+  for (const minor of minors) {
+    let builds = cachedBuilds(minor);
+    if (builds.length === 0) {
+      depsOk ??= ensureHostPackages([
+        ['build-essential', '/usr/bin/make'],
+        ['xz-utils', '/usr/bin/xz'],
+        ['libffi-dev', '/usr/include/x86_64-linux-gnu/ffi.h'],
+        ['libssl-dev', '/usr/include/openssl/ssl.h'],
+        ['zlib1g-dev', '/usr/include/zlib.h'],
+      ].filter(([, probe]) => process.arch !== 'arm64' || !probe.includes('x86_64')));
+      const src = depsOk ? cachedSource(minor) ?? downloadSource(minor) : undefined;
+      if (src === undefined) {
+        log(`CPython 3.${minor}t is left out of the tests: no source for it (put Python-3.${minor}.N.tar.xz into ${SRC_DIR} to build it)`);
+        continue;
+      }
+      log(`building CPython ${src.version}t from ${basename(src.tarball)} (a few minutes; cached in ${BUILDS_DIR})`);
+      try {
+        build(src.version, src.tarball, join(BUILDS_DIR, `${src.version}t-${KEY}`));
+      } catch (e) {
+        log(e.message);
+        continue;
+      }
+      builds = cachedBuilds(minor);
+    }
+    const b = builds[0];
+    if (b === undefined) continue;
+    const python = join(b.dir, 'venv', 'bin', 'python3');
+    if (run(python, ['-c', 'import numpy']).status !== 0 && installNumpy(python, minor) === undefined) {
+      log(`pip could not install numpy for CPython ${b.version}t`);
+      process.exit(1);
+    }
+    out.push({ version: b.version, minor, base: join(b.dir, 'bin', `python3.${minor}t`), python, system: false, freeThreaded: true });
+  }
+  return out;
+}
+
+// ---- Debian sid's interpreters on the host ----------------------------------------------------------------
+
+const LOADER = { x64: ['lib64/ld-linux-x86-64.so.2', 'x86_64-linux-gnu'], arm64: ['lib/ld-linux-aarch64.so.1', 'aarch64-linux-gnu'] };
+
+/**
+ * python3.<minor> from the sid root, runnable on the host: installs it into the root when missing (with its
+ * venv support and headers: the layout tests compile against them), makes `usr/bin/python3.<minor>-host`,
+ * a copy whose ELF interpreter and DT_RPATH point into the root, and a virtualenv with numpy in `venvDir`.
+ */
+export function sidPython(rootDir, minor, venvDir) {
+  const root = realpathSync(rootDir);
+  const [loader, triplet] = LOADER[process.arch] ?? [];
+  if (loader === undefined) return undefined;
+  const exe = join(root, 'usr', 'bin', `python3.${minor}`);
+  const needs = [
+    [`python3.${minor}`, exe],
+    [`python3.${minor}-venv`, join(root, 'usr', 'lib', `python3.${minor}`, 'ensurepip', '__init__.py')],
+    [`libpython3.${minor}-dev`, join(root, 'usr', 'include', `python3.${minor}`, 'internal', 'pycore_debug_offsets.h')],
+  ];
+  const missing = needs.filter(([, probe]) => !existsSync(probe)).map(([pkg]) => pkg);
+  if (missing.length > 0) {
+    log(`installing ${missing.join(' ')} into ${root}`);
+    if (!aptInstall(missing, root) || !existsSync(exe)) {
+      log(`apt-get could not install ${missing.join(' ')} into the sid root; CPython 3.${minor} (sid) is left out of the tests`);
+      return undefined;
+    }
+  }
+  if (!existsSync('/usr/bin/patchelf') && !aptInstall(['patchelf'])) {
+    log('patchelf is missing and apt-get could not install it');
+    process.exit(1);
+  }
+  const host = join(root, 'usr', 'bin', `python3.${minor}-host`);
+  const interp = join(root, loader);
+  const rpath = [join(root, 'lib', triplet), join(root, 'usr', 'lib', triplet)].join(':');
+  const current = existsSync(host) ? run('patchelf', ['--print-interpreter', host]).stdout.trim() : '';
+  if (current !== interp || statSync(host).mtimeMs < statSync(exe).mtimeMs) {
+    const tmp = `${host}.tmp`;
+    copyFileSync(exe, tmp);
+    // DT_RPATH (not RUNPATH): it applies to the libraries the interpreter's extension modules load too.
+    const r = run('patchelf', ['--set-interpreter', interp, '--force-rpath', '--set-rpath', rpath, tmp]);
+    if (r.status !== 0) {
+      log(`patchelf failed on ${tmp}: ${r.stderr.trim()}`);
+      process.exit(1);
+    }
+    renameSync(tmp, host);
+  }
+  const probe = run(host, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])']);
+  if (probe.status !== 0) {
+    log(`${host} does not run on this host: ${probe.stderr.trim().split('\n').pop()}`);
+    return undefined;
+  }
+  const version = probe.stdout.trim();
+  const venv = join(venvDir, `sid-${version}`);
+  const vpy = join(venv, 'bin', 'python3');
+  if (!existsSync(join(venv, '.pip-ready'))) {
+    // Debian's ensurepip takes pip's wheel from /usr/share/python-wheels, which is the host's (an older pip):
+    // pip comes from the root's own wheel instead.
+    const wheels = join(root, 'usr', 'share', 'python-wheels');
+    const pipWheel = existsSync(wheels) ? readdirSync(wheels).find((f) => f.startsWith('pip-')) : undefined;
+    rmSync(venv, { recursive: true, force: true });
+    const ok =
+      pipWheel !== undefined &&
+      run(host, ['-m', 'venv', '--without-pip', venv], { stdio: 'inherit' }).status === 0 &&
+      run(vpy, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '--no-index', '--find-links', wheels, 'pip'], {
+        stdio: 'inherit',
+        env: { ...process.env, PYTHONPATH: join(wheels, pipWheel) },
+      }).status === 0;
+    if (!ok) {
+      log(`cannot create a virtualenv with pip for ${host}`);
+      return undefined;
+    }
+    writeFileSync(join(venv, '.pip-ready'), '');
+  }
+  if (installNumpy(vpy, minor) === undefined) {
+    log(`pip could not install ${NUMPY[minor] ?? 'numpy'} for ${host}`);
+    process.exit(1);
+  }
+  return { version, minor, base: host, python: vpy, system: false, freeThreaded: false, sid: true };
+}
