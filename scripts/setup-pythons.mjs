@@ -13,7 +13,7 @@
 // Everything is idempotent: what exists and is complete is used as it is.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 const CACHE = process.env.MEMLENS_TEST_CACHE || '/var/cache/memlens-test';
@@ -93,10 +93,17 @@ function sourceIndex() {
   if (aptReady !== undefined) return aptReady;
   mkdirSync(join(APT_DIR, 'lists', 'partial'), { recursive: true });
   mkdirSync(join(APT_DIR, 'cache', 'archives', 'partial'), { recursive: true });
-  writeFileSync(join(APT_DIR, 'sources.list'), 'deb-src http://deb.debian.org/debian sid main\ndeb-src http://deb.debian.org/debian experimental main\n');
+  const sources = 'deb-src http://deb.debian.org/debian sid main\ndeb-src http://deb.debian.org/debian experimental main\n';
+  const list = join(APT_DIR, 'sources.list');
+  const stamp = join(APT_DIR, 'updated');
+  // The index is fetched again once a day (or when the sources changed), not on every test run.
+  const fresh = existsSync(stamp) && existsSync(list) && readFileSync(list, 'utf8') === sources && Date.now() - statSync(stamp).mtimeMs < 86_400_000;
+  if (fresh) return (aptReady = true);
+  writeFileSync(list, sources);
   const r = run('apt-get', [...aptOptions(), 'update', '-q']);
   aptReady = r.status === 0;
-  if (!aptReady) log(`apt-get update of Debian's source index failed: ${r.stderr.trim().split('\n').pop()}`);
+  if (aptReady) writeFileSync(stamp, '');
+  else log(`apt-get update of Debian's source index failed: ${r.stderr.trim().split('\n').pop()}`);
   return aptReady;
 }
 
