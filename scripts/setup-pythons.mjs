@@ -267,7 +267,7 @@ const LOADER = { x64: ['lib64/ld-linux-x86-64.so.2', 'x86_64-linux-gnu'], arm64:
 
 /**
  * python3.<minor> from the sid root, runnable on the host: installs it into the root when missing (with its
- * venv support and headers: the layout tests compile against them), makes `usr/bin/python3.<minor>-host`,
+ * venv support and headers: the layout tests compile against them), makes `usr/lib/memlens-host/python3.<minor>`,
  * a copy whose ELF interpreter and DT_RPATH point into the root, and a virtualenv with numpy in `venvDir`.
  */
 export function sidPython(rootDir, minor, venvDir) {
@@ -292,7 +292,11 @@ export function sidPython(rootDir, minor, venvDir) {
     log('patchelf is missing and apt-get could not install it');
     process.exit(1);
   }
-  const host = join(root, 'usr', 'bin', `python3.${minor}-host`);
+  // Named like the interpreter (memlens recognises the interpreter's image by its name), outside the root's
+  // PATH; CPython finds its prefix (the root's /usr) by searching upwards from here.
+  const hostDir = join(root, 'usr', 'lib', 'memlens-host');
+  mkdirSync(hostDir, { recursive: true });
+  const host = join(hostDir, `python3.${minor}`);
   const interp = join(root, loader);
   const rpath = [join(root, 'lib', triplet), join(root, 'usr', 'lib', triplet)].join(':');
   const current = existsSync(host) ? run('patchelf', ['--print-interpreter', host]).stdout.trim() : '';
@@ -315,7 +319,8 @@ export function sidPython(rootDir, minor, venvDir) {
   const version = probe.stdout.trim();
   const venv = join(venvDir, `sid-${version}`);
   const vpy = join(venv, 'bin', 'python3');
-  if (!existsSync(join(venv, '.pip-ready'))) {
+  const ready = join(venv, '.pip-ready');
+  if (!existsSync(ready) || readFileSync(ready, 'utf8') !== host) {
     // Debian's ensurepip takes pip's wheel from /usr/share/python-wheels, which is the host's (an older pip):
     // pip comes from the root's own wheel instead.
     const wheels = join(root, 'usr', 'share', 'python-wheels');
@@ -332,7 +337,7 @@ export function sidPython(rootDir, minor, venvDir) {
       log(`cannot create a virtualenv with pip for ${host}`);
       return undefined;
     }
-    writeFileSync(join(venv, '.pip-ready'), '');
+    writeFileSync(ready, host);
   }
   if (installNumpy(vpy, minor) === undefined) {
     log(`pip could not install ${NUMPY[minor] ?? 'numpy'} for ${host}`);

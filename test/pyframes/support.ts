@@ -81,7 +81,7 @@ export function supportedPythons(): InstalledPython[] {
 
 export function label(p: InstalledPython): string {
   const version = p.freeThreaded ? `${p.version}t` : p.version;
-  return p.system || p.exe.endsWith('-host') ? `${version} (${p.exe})` : version;
+  return p.system || p.exe.includes('memlens-host') ? `${version} (${p.exe})` : version;
 }
 
 /** -I flags for a CPython's headers, internal ones included. Debian's pyconfig.h includes its
