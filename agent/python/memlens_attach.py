@@ -135,7 +135,9 @@ def _after_start(b, request, output):
         timer.name = "memlens-duration"
         timer.start()
         b._attach_timer = timer
-    return "ok tracking pid=%d output=%s" % (os.getpid(), output or "socket")
+    status = "ok tracking pid=%d output=%s" % (os.getpid(), output or "socket")
+    # A second line, for memlens to show: what this session lacks (see the bootstrap's _start).
+    return status if b._start_warning is None else status + "\nwarning: " + b._start_warning
 
 
 def _census(request):

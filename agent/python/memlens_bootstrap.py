@@ -33,6 +33,7 @@ _ALLOCATORS = {
 }
 
 _agent = None
+_start_warning = None
 _hidden_codes = set()
 _config = None
 _output = None
@@ -114,8 +115,10 @@ def _agent_config(cfg, output, target_words):
     put("python_hexversion", sys.hexversion)
     put("python_implementation", sys.implementation.name)
     put("python_allocator", _allocator(sysconfig))
-    gil_disabled = bool(sysconfig.get_config_var("Py_GIL_DISABLED")) and not getattr(sys, "_is_gil_enabled", lambda: True)()
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    gil_disabled = free_threaded and not getattr(sys, "_is_gil_enabled", lambda: True)()
     put("gil_disabled", 1 if gil_disabled else 0)
+    put("free_threaded", 1 if free_threaded else 0)
     put("executable", sys.executable or "")
     try:
         put("cwd", os.getcwd())
@@ -170,11 +173,20 @@ def _load_agent(path):
 
 
 def _start(config_bytes):
+    """Starts tracking: None, or why it could not start. _start_warning is then None, or the one line that
+    says what this session lacks (an interpreter whose frames the agent cannot read: no Python stacks)."""
     import ctypes
 
+    global _start_warning
     err = ctypes.create_string_buffer(1024)
     if _agent.memlens_start(config_bytes, err, len(err)) != 0:
         return err.value.decode("utf-8", "replace")
+    _start_warning = None
+    if err.value:
+        _start_warning = "CPython %s: %s; allocations are still recorded, without Python stacks (native stacks with --native)" % (
+            _python_version(),
+            err.value.decode("utf-8", "replace"),
+        )
     return None
 
 
@@ -478,6 +490,8 @@ def main():
     if error is not None:
         sys.stderr.write("memlens: error: cannot start tracking: %s\n" % error)
         sys.exit(70)
+    if _start_warning is not None:
+        sys.stderr.write("memlens: warning: %s\n" % _start_warning)
     _name_existing_threads()
     import atexit
 

@@ -56,7 +56,9 @@ typedef struct config {
     int options;
     int mode;
     unsigned long hexversion;
+    int python_allocator; /* header value: 5 mimalloc, 6 mimalloc with debug hooks */
     int gil_disabled;
+    int free_threaded;    /* a Py_GIL_DISABLED build (whether or not the GIL was turned back on) */
     uint32_t max_stack_nodes;
     int backtrace_only; /* native_unwinder=backtrace: glibc's backtrace() for every event */
     /* Header fields, in the order they were given: values in `values`, written sorted by tag (stable, so
@@ -177,6 +179,7 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
                     uint64_t v = ml_parse_u64(&vp);
                     header_int(c, passthrough[i].tag, v);
                     if (passthrough[i].tag == ML_H_PYTHON_HEXVERSION) c->hexversion = (unsigned long)v;
+                    if (passthrough[i].tag == ML_H_PYTHON_ALLOCATOR) c->python_allocator = (int)v;
                 } else {
                     header_field(c, passthrough[i].tag, value, vl);
                 }
@@ -217,6 +220,8 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
                 c->max_stack_nodes = (uint32_t)(v < 16 ? 16 : v > (1u << 22) ? (1u << 22) : v);
             } else if (strcmp(key, "gil_disabled") == 0) {
                 c->gil_disabled = flag_value(value);
+            } else if (strcmp(key, "free_threaded") == 0) {
+                c->free_threaded = flag_value(value);
             } else {
                 char what[128];
                 ml_strlcpy(what, "unknown configuration key: ", sizeof what);
@@ -366,6 +371,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     int saved_guard = ml_guard;
     ml_guard = 1;
     int rc = -1;
+    if (err != NULL && errlen > 0) err[0] = '\0';
     pthread_mutex_lock(&g_lifecycle);
     if (atomic_load(&ml_active) || g_in_session) {
         ml_set_err(err, errlen, "memlens is already tracking this process", 0);
@@ -385,6 +391,11 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     c->fields_cap = MAX_FIELDS;
     if (parse_config(config_text != NULL ? config_text : "", c, value, VALUE_CAP, err, errlen) != 0) goto free_out;
 
+    /* Python's allocator domains to wrap: all three when asked; those mimalloc serves otherwise, whose memory
+     * the native hooks cannot attribute (the capture then says Python allocators are traced). */
+    unsigned py_domains = ml_pyalloc_domains(c->options & ML_OPTION_PYTHON_ALLOCATORS, c->python_allocator,
+                                             c->free_threaded, c->hexversion);
+    if (py_domains != 0) c->options |= ML_OPTION_PYTHON_ALLOCATORS;
     ml_pid = (int)getpid();
     ml_options = c->options;
     ml_max_stack_nodes = c->max_stack_nodes != 0 ? c->max_stack_nodes : ML_DEFAULT_MAX_STACK_NODES;
@@ -420,6 +431,8 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
         ml_strlcpy(text, "allocations are recorded without Python stacks: ", sizeof text);
         ml_strlcat(text, why, sizeof text);
         ml_note(ML_N_NOT_TRACKED, text);
+        /* Tracking goes on; the reason comes back as a warning for the bootstrap to show. */
+        ml_set_err(err, errlen, why, 0);
     }
     if (c->options & ML_OPTION_NATIVE) ml_native_init(!c->backtrace_only);
     if (!g_atfork_registered) {
@@ -432,9 +445,9 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     ml_got_install(err, errlen);
     g_in_session = 1;
     atomic_store(&ml_active, 1);
-    if (c->options & ML_OPTION_PYTHON_ALLOCATORS) {
+    if (py_domains != 0) {
         why[0] = 0;
-        if (ml_pyalloc_install(c->gil_disabled, why, sizeof why) != 0) {
+        if (ml_pyalloc_install(py_domains, c->gil_disabled, why, sizeof why) != 0) {
             char text[300];
             ml_strlcpy(text, "Python allocators are not traced: ", sizeof text);
             ml_strlcat(text, why, sizeof text);

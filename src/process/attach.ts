@@ -177,10 +177,19 @@ export function injectedStatement(targetDir: string): string {
 
 export interface InjectOutcome {
   readonly method: Exclude<AttachMethod, 'auto'>;
-  /** The attach script's status line. */
+  /** The attach script's status: "ok ..." or "error: ...", then lines "warning: ..." (memlens_attach.py). */
   readonly status: string;
   /** What each method tried said, for -v and for the error when all fail. */
   readonly log: readonly string[];
+}
+
+/** The warnings of an attach script's status (an interpreter the agent cannot read, for example). */
+export function statusWarnings(status: string): string[] {
+  return status
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.startsWith('warning: '))
+    .map((l) => l.slice('warning: '.length));
 }
 
 export interface InjectOptions {

@@ -103,6 +103,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
     `memlens: tracking PID ${pid} (Python ${target.version.major}.${target.version.minor}.${target.version.micro}) into ${userOutput}` +
       ` (attached with ${outcome.method} in ${ms} ms)\n`,
   );
+  for (const w of t.statusWarnings(outcome.status)) io.stderr.write(`memlens: warning: ${w}\n`);
   if (duration !== undefined) {
     io.stderr.write(`memlens: tracking stops by itself after ${duration} s; 'memlens detach ${pid}' stops it earlier\n`);
     if (!target.sameRoot || state.compress) {
