@@ -359,7 +359,8 @@ def _prepare_script(path, main_dict):
     from importlib import machinery, util
 
     main_dict["__file__"] = path
-    main_dict["__cached__"] = None
+    if sys.version_info < (3, 15):
+        main_dict["__cached__"] = None  # 3.15 no longer sets it for the main script
     if source[:4] == util.MAGIC_NUMBER:
         import marshal
 
@@ -490,13 +491,19 @@ def main():
     if error is not None:
         sys.stderr.write("memlens: error: cannot start tracking: %s\n" % error)
         sys.exit(70)
-    if _start_warning is not None:
-        sys.stderr.write("memlens: warning: %s\n" % _start_warning)
-    _name_existing_threads()
-    import atexit
+    # What the bootstrap does from here until the program runs is memlens's work, not the program's (its
+    # imports allocate Python objects, which are recorded on free-threaded builds): do not record it.
+    _agent.memlens_quiet(1)
+    try:
+        if _start_warning is not None:
+            sys.stderr.write("memlens: warning: %s\n" % _start_warning)
+        _name_existing_threads()
+        import atexit
 
-    atexit.register(_stop)
-    if cfg.get("follow_fork") and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
-    _install_excepthook()
+        atexit.register(_stop)
+        if cfg.get("follow_fork") and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+        _install_excepthook()
+    finally:
+        _agent.memlens_quiet(0)
     run()
