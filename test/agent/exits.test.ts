@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
-import { label, testPythons } from '../support/pythons.js';
+import { bytearraySize, label, testPythons } from '../support/pythons.js';
 
 const WAIT = `import os, sys, time
 KEEP = [bytearray(4_444_444)]
@@ -41,7 +41,7 @@ for (const py of testPythons()) {
       assert.equal(r.signal, 'SIGKILL');
       const o = await Oracle.load(r.capture);
       assert.deepEqual(o.warnings, []);
-      const big = o.allocs.filter((a) => a.size === 4_444_445);
+      const big = o.allocs.filter((a) => a.size === bytearraySize(py, 4_444_444));
       assert.equal(big.length, 1, 'the allocation made 300 ms before the kill is in the file');
       assert.equal(o.leaf(big[0]!)?.line, 2);
       assert.equal(o.records('trailer').length, 0, 'no trailer: the process had no chance to write one');
@@ -60,7 +60,7 @@ for (const py of testPythons()) {
       const t = o.records('trailer');
       assert.equal(t.length, 1);
       assert.equal(t[0]?.reason, TRAILER__EXIT);
-      assert.equal(o.allocs.filter((a) => a.size === 1_234_568).length, 1);
+      assert.equal(o.allocs.filter((a) => a.size === bytearraySize(py, 1_234_567)).length, 1);
       assert.equal(o.records('exit')[0]?.exitCode, 7);
     });
 
@@ -86,7 +86,7 @@ for (const py of testPythons()) {
       assert.equal(r.stdout, 'after False\n');
       assert.equal(r.code, 0);
       const o = await Oracle.load(r.capture);
-      assert.equal(o.allocs.filter((a) => a.size === 3_210_001).length, 1, 'the allocation made just before exec');
+      assert.equal(o.allocs.filter((a) => a.size === bytearraySize(py, 3_210_000)).length, 1, 'the allocation made just before exec');
       assert.equal(o.records('trailer').length, 0);
       assert.equal(o.records('exit')[0]?.exitCode, 0);
     });
@@ -130,7 +130,7 @@ for (const py of testPythons()) {
       assert.doesNotMatch(r.stdout, /not reached/);
       const o = await Oracle.load(r.capture);
       assert.equal(o.records('exit')[0]?.signal, 15);
-      assert.equal(o.allocs.filter((a) => a.size === 4_444_445).length, 1);
+      assert.equal(o.allocs.filter((a) => a.size === bytearraySize(py, 4_444_444)).length, 1);
     });
   });
 }

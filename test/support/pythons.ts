@@ -42,3 +42,29 @@ export function label(p: TestPython): string {
   const version = p.freeThreaded ? `${p.version}t` : p.version;
   return p.system ? `${version} (system)` : p.sid === true ? `${version} (sid)` : version;
 }
+
+/**
+ * The bytes bytearray(n) asks its allocator for: n + 1 (the buffer and its NUL); from 3.15 on a bytearray
+ * keeps its buffer in a bytes object, so the bytes object's header too (32 bytes, 48 in a free-threaded
+ * build, whose object header is 16 bytes longer).
+ */
+export function bytearraySize(p: Pick<TestPython, 'minor' | 'freeThreaded'>, n: number): number {
+  return p.minor >= 15 ? n + 1 + (p.freeThreaded ? 48 : 32) : n + 1;
+}
+
+/**
+ * How far a line's recorded bytes may exceed the buffers it allocates, per allocation: a free-threaded
+ * build's Python objects come from mimalloc, which the agent records in every mode (the bytearray object
+ * around its buffer, the int ctypes returns), as --trace-python-allocators does on a GIL build.
+ */
+export function objectSlack(p: Pick<TestPython, 'freeThreaded'>, allocations = 1): number {
+  return p.freeThreaded ? 256 * allocations : 0;
+}
+
+/** Asserts want <= actual <= want + slack. */
+export function assertBytes(actual: number | undefined, want: number, slack: number, what: string): void {
+  const a = actual ?? 0;
+  if (a < want || a > want + slack) {
+    throw new Error(`${what}: ${a} bytes, expected ${slack === 0 ? want : `${want} to ${want + slack}`}`);
+  }
+}
