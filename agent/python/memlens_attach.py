@@ -96,12 +96,9 @@ def _attach(request):
     error = b._start(b._agent_config(cfg, output, words))
     if error is not None:
         return "error: cannot start tracking: %s" % error
-    # What this script does from here on is memlens's work, not the program's: do not record it.
-    b._agent.memlens_quiet(1)
-    try:
-        return _after_start(b, request, output)
-    finally:
-        b._agent.memlens_quiet(0)
+    # What this script does from here on (the status report included) is memlens's work, not the
+    # program's: _start left this thread quiet, and _memlens_attach_main turns it back on at its end.
+    return _after_start(b, request, output)
 
 
 def _after_start(b, request, output):

@@ -181,6 +181,9 @@ def _start(config_bytes):
     err = ctypes.create_string_buffer(1024)
     if _agent.memlens_start(config_bytes, err, len(err)) != 0:
         return err.value.decode("utf-8", "replace")
+    # Tracking runs: what follows until the caller hands control back to the program is memlens's own
+    # work, not recorded (the caller turns recording back on for this thread).
+    _agent.memlens_quiet(1)
     _start_warning = None
     if err.value:
         _start_warning = "CPython %s: %s; allocations are still recorded, without Python stacks (native stacks with --native)" % (
@@ -322,6 +325,8 @@ def _after_fork_in_child():
     error = _start(_agent_config(cfg, _output, _config["_argv_words"]))
     if error is not None:
         sys.stderr.write("memlens: warning: not tracking child process %d: %s\n" % (os.getpid(), error))
+    else:
+        _agent.memlens_quiet(0)  # the child's program goes on from here
 
 
 def _install_excepthook():
@@ -492,8 +497,8 @@ def main():
         sys.stderr.write("memlens: error: cannot start tracking: %s\n" % error)
         sys.exit(70)
     # What the bootstrap does from here until the program runs is memlens's work, not the program's (its
-    # imports allocate Python objects, which are recorded on free-threaded builds): do not record it.
-    _agent.memlens_quiet(1)
+    # imports allocate Python objects, which are recorded on free-threaded builds): _start left this
+    # thread quiet.
     try:
         if _start_warning is not None:
             sys.stderr.write("memlens: warning: %s\n" % _start_warning)
