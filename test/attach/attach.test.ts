@@ -1,6 +1,7 @@
-// memlens attach and detach against real, running Pythons: every CPython on the machine (debugger
-// injection) and CPython 3.14 in another mount namespace (PEP 768 remote execution), with a target that
-// checks its own invariants through attach, tracking, detach and a second attach.
+// memlens attach and detach against real, running Pythons: every test CPython (debugger injection before
+// 3.14, PEP 768 remote execution from 3.14 on) and CPython 3.14 and 3.15 in another mount namespace, with a
+// target that checks its own invariants through attach, tracking, detach and a second attach (and on a
+// free-threaded build, that the GIL stayed off).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -96,30 +97,35 @@ for (const py of testPythons()) {
       const end = await target.finish();
       assert.equal(end.code, 0, `the target's own checks: ${end.out}`);
       assert.match(end.out, /failures 0/);
+      if (py.freeThreaded) assert.match(end.out, /gil off/, 'the GIL is still off after two attaches and detaches');
     }
   });
 }
 
-test('attach to CPython 3.14 in another mount namespace uses remote execution, and --duration collects the capture', async () => {
-  const { root } = containerInfo();
-  copyFileSync(TARGET, join(root, 'tmp', 'invariants_target.py'));
-  const target = await startTarget(spawnInContainer(['/usr/bin/python3.14', '/tmp/invariants_target.py'], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  try {
-    await attachDetachTwice(target, 'container', ['--method', 'remote-exec']);
-    const out = join(work, 'container-duration.mlens');
-    const a = memlens(['attach', String(target.pid), '-o', out, '--duration', '1']);
-    assert.equal(a.code, 0, a.stderr);
-    assert.match(a.stderr, /attached with remote-exec/);
-    const deadline = Date.now() + 20_000;
-    while (!existsSync(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 500)); // the collector compresses after copying
-    assertAttributed(out);
-    assert.deepEqual(readdirSync(join(root, 'tmp')).filter((n) => n.startsWith(`memlens-attach-${target.pid}-`)), [], 'nothing left in the container');
-  } finally {
-    const end = await target.finish();
-    assert.equal(end.code, 0, `the target's own checks: ${end.out}`);
-  }
-});
+for (const minor of [14, 15]) {
+  test(`attach to CPython 3.${minor} in another mount namespace uses remote execution, and --duration collects the capture`, async () => {
+    const { root } = containerInfo();
+    const python = `/usr/bin/python3.${minor}`;
+    assert.ok(existsSync(join(root, python)), `${python} is in the sid root (node scripts/setup-test-env.mjs installs it)`);
+    copyFileSync(TARGET, join(root, 'tmp', 'invariants_target.py'));
+    const target = await startTarget(spawnInContainer([python, '/tmp/invariants_target.py'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    try {
+      await attachDetachTwice(target, `container${minor}`, ['--method', 'remote-exec']);
+      const out = join(work, `container${minor}-duration.mlens`);
+      const a = memlens(['attach', String(target.pid), '-o', out, '--duration', '1']);
+      assert.equal(a.code, 0, a.stderr);
+      assert.match(a.stderr, /attached with remote-exec/);
+      const deadline = Date.now() + 20_000;
+      while (!existsSync(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 500)); // the collector compresses after copying
+      assertAttributed(out);
+      assert.deepEqual(readdirSync(join(root, 'tmp')).filter((n) => n.startsWith(`memlens-attach-${target.pid}-`)), [], 'nothing left in the container');
+    } finally {
+      const end = await target.finish();
+      assert.equal(end.code, 0, `the target's own checks: ${end.out}`);
+    }
+  });
+}
 
 const py311 = testPythons().find((p) => p.minor === 11 && !p.system) ?? testPythons()[0];
 
