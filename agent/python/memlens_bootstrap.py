@@ -181,9 +181,8 @@ def _start(config_bytes):
     err = ctypes.create_string_buffer(1024)
     if _agent.memlens_start(config_bytes, err, len(err)) != 0:
         return err.value.decode("utf-8", "replace")
-    # Tracking runs: what follows until the caller hands control back to the program is memlens's own
-    # work, not recorded (the caller turns recording back on for this thread).
-    _agent.memlens_quiet(1)
+    # Tracking runs, and memlens_start left this thread quiet: what follows until the caller hands control
+    # back to the program (memlens_quiet(0)) is memlens's own work, not recorded.
     _start_warning = None
     if err.value:
         _start_warning = "CPython %s: %s; allocations are still recorded, without Python stacks (native stacks with --native)" % (

@@ -481,7 +481,9 @@ free_out:
     ml_mem_free(value, VALUE_CAP);
 out:
     pthread_mutex_unlock(&g_lifecycle);
-    ml_guard = saved_guard;
+    /* A session that started leaves the calling thread quiet: what the bootstrap does next is memlens's work
+     * (memlens_quiet(0) hands the thread back to the program). */
+    ml_guard = rc == 0 ? 1 : saved_guard;
     return rc;
 }
 

@@ -66,15 +66,20 @@ function summaryJson(path: string): { rows: { function: string; file: string; to
   return JSON.parse(r.stdout) as { rows: { function: string; file: string; totalBytes: number }[] };
 }
 
-function assertAttributed(path: string): void {
+function assertAttributed(path: string, freeThreaded = false): void {
   const s = summaryJson(path);
   const worker = s.rows.find((r) => r.function === 'worker' && r.file.endsWith('invariants_target.py'));
   assert.ok(worker !== undefined && worker.totalBytes > 0, `the worker's allocations are in ${path}: ${JSON.stringify(s.rows.slice(0, 5))}`);
-  // The attach machinery's own frames are not shown as the program's.
-  assert.equal(s.rows.filter((r) => r.file.includes('memlens-attach-') || r.file === '<string>').length, 0, JSON.stringify(s.rows));
+  // The attach machinery's own frames are not shown as the program's. Exception: on a free-threaded build,
+  // whose Python objects are all recorded, the few objects the statement a detach injects makes before it
+  // turns recording off for its thread (a GIL build's pymalloc keeps such small objects out of sight).
+  assert.equal(s.rows.filter((r) => r.file.includes('memlens-attach-')).length, 0, JSON.stringify(s.rows));
+  const injected = s.rows.filter((r) => r.file === '<string>');
+  if (!freeThreaded) assert.equal(injected.length, 0, JSON.stringify(s.rows));
+  assert.ok(injected.every((r) => r.totalBytes <= 1024), JSON.stringify(injected));
 }
 
-async function attachDetachTwice(target: Target, name: string, extra: readonly string[] = []): Promise<void> {
+async function attachDetachTwice(target: Target, name: string, extra: readonly string[] = [], freeThreaded = false): Promise<void> {
   for (const round of [1, 2]) {
     const out = join(work, `${name}-${round}.mlens`);
     const a = memlens(['attach', String(target.pid), '-o', out, ...extra]);
@@ -84,7 +89,7 @@ async function attachDetachTwice(target: Target, name: string, extra: readonly s
     const d = memlens(['detach', String(target.pid), ...extra]);
     assert.equal(d.code, 0, `detach ${round}: ${d.stderr}`);
     assert.ok(existsSync(out), `${out} written`);
-    assertAttributed(out);
+    assertAttributed(out, freeThreaded);
   }
 }
 
@@ -92,7 +97,7 @@ for (const py of testPythons()) {
   test(`attach, detach and attach again keep a self-checking target correct (Python ${label(py)})`, async () => {
     const target = await startTarget(spawn(py.python, [TARGET], { stdio: ['ignore', 'pipe', 'pipe'] }));
     try {
-      await attachDetachTwice(target, `py${py.version}`);
+      await attachDetachTwice(target, `py${py.version}${py.freeThreaded ? 't' : ''}`, [], py.freeThreaded);
     } finally {
       const end = await target.finish();
       assert.equal(end.code, 0, `the target's own checks: ${end.out}`);
