@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { Oracle, type OracleAlloc } from '../support/oracle.js';
+import { Oracle, type OracleAlloc } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
 
@@ -57,7 +57,7 @@ print("gil", sys._is_gil_enabled(), any(gil_seen))
 const ftPythons = testPythons().filter((p) => p.freeThreaded);
 
 test('a free-threaded CPython is among the test interpreters', () => {
-  assert.ok(ftPythons.length > 0, 'no free-threaded build in .cache/pythons.json: run node scripts/setup-test-env.mjs (it builds 3.13t from Debian\'s source)');
+  assert.ok(ftPythons.length > 0, "no free-threaded build in .cache/pythons.json: run node scripts/setup-test-env.mjs (it builds 3.13t from Debian's source)");
 });
 
 for (const py of ftPythons) {
@@ -68,10 +68,7 @@ for (const py of ftPythons) {
     for (const runArgs of [[], ['--native'], ['--trace-python-allocators'], ['--aggregate']]) {
       const mode = runArgs.join(' ') || 'default';
       test(`${mode}: parallel threads' allocations each in their own thread, function and line; the GIL stays off`, async () => {
-        const r = await memlensRun(
-          { python: py.python, files: { 'par.py': PARALLEL }, program: ['par.py'], runArgs, output: `par-${mode.replace(/\W/g, '')}.mlens` },
-          tmp.dir,
-        );
+        const r = await memlensRun({ python: py.python, files: { 'par.py': PARALLEL }, program: ['par.py'], runArgs, output: `par-${mode.replace(/\W/g, '')}.mlens` }, tmp.dir);
         assert.equal(r.stderr, '');
         assert.equal(r.code, 0);
         assert.equal(r.stdout, 'gil False False\n', 'sys._is_gil_enabled() is False at the end and while the threads allocated');
@@ -92,7 +89,10 @@ for (const py of ftPythons) {
             const m = /^alloc_(\d)$/.exec(stack[0]?.function ?? '');
             if (m === null || stack[0]?.line !== line) continue;
             assert.equal(names.get(e.stream), `par-${m[1]}`, `alloc_${m[1]} ran in par-${m[1]}`);
-            assert.deepEqual(stack.slice(1).map((f) => f.function), ['worker', 'run']);
+            assert.deepEqual(
+              stack.slice(1).map((f) => f.function),
+              ['worker', 'run'],
+            );
             byThread.set(m[1]!, (byThread.get(m[1]!) ?? 0) + e.liveBytes);
           }
           for (let t = 0; t < THREADS; t++) {

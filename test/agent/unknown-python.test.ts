@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { NODE_FLAGS } from '../../src/cli/node-flags.js';
-import { Oracle } from '../support/oracle.js';
+import { Oracle } from '../support/agent-oracle.js';
 import { MEMLENS_BIN, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
 
@@ -58,7 +58,8 @@ describe(`an interpreter the agent cannot read (CPython ${label(py)} posing as 3
   }
 
   test('memlens attach: the same warning, and the target runs on unharmed', async () => {
-    const code = 'import os, sys, time\nprint("ready", os.getpid(), flush=True)\nKEEP = []\nfor i in range(400):\n    KEEP.append(bytearray(1000))\n    time.sleep(0.01)\nprint("done", sys.hexversion == 0x031000F0, flush=True)\n';
+    const code =
+      'import os, sys, time\nprint("ready", os.getpid(), flush=True)\nKEEP = []\nfor i in range(400):\n    KEEP.append(bytearray(1000))\n    time.sleep(0.01)\nprint("done", sys.hexversion == 0x031000F0, flush=True)\n';
     const child = spawn(py.python, ['-c', code], { env: { ...process.env, PYTHONPATH: site }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -79,7 +80,10 @@ describe(`an interpreter the agent cannot read (CPython ${label(py)} posing as 3
     assert.match(out, /done True/);
     const o = await Oracle.load(capture);
     const kept = o.allocs.filter((x) => x.size === bytearraySize(py, 1000));
-    assert.ok(kept.length > 0, 'the loop\'s allocations are recorded');
-    assert.ok(kept.every((x) => o.stack(x).length === 0), 'without Python stacks');
+    assert.ok(kept.length > 0, "the loop's allocations are recorded");
+    assert.ok(
+      kept.every((x) => o.stack(x).length === 0),
+      'without Python stacks',
+    );
   });
 });
