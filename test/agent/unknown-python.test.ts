@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../../src/util/node-flags.js';
 import { Oracle } from '../support/agent-oracle.js';
 import { MEMLENS_BIN, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
