@@ -4,17 +4,23 @@
 // - Debian sid's CPython 3.14 and 3.15, and free-threaded builds 3.13t, 3.14t, 3.15t (setup-pythons.mjs);
 // - .cache/pythons.json: the list the tests iterate over (test/support/pythons.ts reads it);
 // - Debian's chromium at /usr/bin/chromium for the HTML report's browser tests (playwright-core drives it;
-//   playwright's own browser download does not work offline), installed with apt-get when we are root.
+//   playwright's own browser download does not work offline), installed with apt-get when we are root;
+//   likewise lldb, gdb and debootstrap for the attach tests, clang-format for the agent's format check.
+// - a second, unprivileged user for the security tests (scripts/test-user.mjs).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeThreadedPythons, installNumpy, NUMPY, sidPython } from './setup-pythons.mjs';
+import { ensureTestUser } from './test-user.mjs';
+import { setupArm64Root, setupWheelhouse } from './setup-python-test-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = join(root, '.cache');
-mkdirSync(cache, { recursive: true });
+mkdirSync(join(root, '.cache'), { recursive: true });
+// The real path: a checkout whose .cache is a link to another's shares the environment, and the paths written
+// into pythons.json must not depend on which checkout wrote them.
+const cache = realpathSync(join(root, '.cache'));
 
 function run(cmd, args, opts = {}) {
   return spawnSync(cmd, args, { encoding: 'utf8', ...opts });
@@ -59,6 +65,9 @@ ensurePackage('chromium', '/usr/bin/chromium', 'for the browser tests');
 ensurePackage('lldb', '/usr/bin/lldb', 'for the attach tests');
 ensurePackage('gdb', '/usr/bin/gdb', 'for the attach tests');
 ensurePackage('debootstrap', '/usr/sbin/debootstrap', 'to build the container root of the attach tests');
+ensurePackage('clang-format', '/usr/bin/clang-format', "for the agent's format check (scripts/check-agent-format.mjs)");
+ensureTestUser();
+ensurePackage('qemu-user', '/usr/bin/qemu-aarch64', 'to run the aarch64 agent of the Python wheel');
 
 const pythons = [];
 for (const exe of candidates()) {
@@ -117,5 +126,8 @@ for (const minor of [14, 15]) {
 }
 pythons.push(...freeThreadedPythons());
 writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
+// Packages for the tests of the Python distribution (test/pip/).
+setupWheelhouse(cache, pythons);
+if (process.arch === 'x64') setupArm64Root(cache);
 const describe = (p) => p.version + (p.freeThreaded ? 't' : '') + (p.system ? ' (system)' : p.sid ? ' (sid)' : '');
 console.error(`setup: Pythons for tests: ${pythons.map(describe).join(', ')}`);

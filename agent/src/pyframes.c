@@ -17,7 +17,7 @@
 #include "format.h"
 #include "pylayout.h"
 
-#define ML_WALK_MAX (1u << 20)  /* frames; far above any recursion limit a real program survives */
+#define ML_WALK_MAX (1u << 20) /* frames; far above any recursion limit a real program survives */
 #define ML_STR_MAX_CHARS (1u << 20)
 #define ML_LINETABLE_MAX (1u << 28)
 #define ML_PLACEHOLDER "<?>"
@@ -120,23 +120,23 @@ typedef struct dbg_fields {
 } dbg_fields;
 
 /* The groups every known shape has, under the same names. */
-#define DBG_COMMON(f, d)                                                                                     \
-    do {                                                                                                     \
-        (f).free_threaded = (d).free_threaded;                                                               \
-        (f).rt_size = (d).runtime_state.size, (f).rt_fin = (d).runtime_state.finalizing;                     \
-        (f).ts_size = (d).thread_state.size, (f).ts_frame = (d).thread_state.current_frame;                  \
-        (f).if_size = (d).interpreter_frame.size, (f).if_prev = (d).interpreter_frame.previous;              \
-        (f).if_exec = (d).interpreter_frame.executable, (f).if_instr = (d).interpreter_frame.instr_ptr;      \
-        (f).if_owner = (d).interpreter_frame.owner;                                                          \
-        (f).co_size = (d).code_object.size, (f).co_name = (d).code_object.name;                              \
-        (f).co_qual = (d).code_object.qualname, (f).co_file = (d).code_object.filename;                      \
-        (f).co_first = (d).code_object.firstlineno, (f).co_lt = (d).code_object.linetable;                   \
-        (f).co_code = (d).code_object.co_code_adaptive;                                                      \
-        (f).ob_size = (d).pyobject.size, (f).ob_type = (d).pyobject.ob_type;                                 \
-        (f).tp_name = (d).type_object.tp_name;                                                               \
-        (f).by_size = (d).bytes_object.ob_size, (f).by_sval = (d).bytes_object.ob_sval;                      \
-        (f).u_size = (d).unicode_object.size, (f).u_state = (d).unicode_object.state;                        \
-        (f).u_len = (d).unicode_object.length, (f).u_ascii = (d).unicode_object.asciiobject_size;            \
+#define DBG_COMMON(f, d)                                                                                \
+    do {                                                                                                \
+        (f).free_threaded = (d).free_threaded;                                                          \
+        (f).rt_size = (d).runtime_state.size, (f).rt_fin = (d).runtime_state.finalizing;                \
+        (f).ts_size = (d).thread_state.size, (f).ts_frame = (d).thread_state.current_frame;             \
+        (f).if_size = (d).interpreter_frame.size, (f).if_prev = (d).interpreter_frame.previous;         \
+        (f).if_exec = (d).interpreter_frame.executable, (f).if_instr = (d).interpreter_frame.instr_ptr; \
+        (f).if_owner = (d).interpreter_frame.owner;                                                     \
+        (f).co_size = (d).code_object.size, (f).co_name = (d).code_object.name;                         \
+        (f).co_qual = (d).code_object.qualname, (f).co_file = (d).code_object.filename;                 \
+        (f).co_first = (d).code_object.firstlineno, (f).co_lt = (d).code_object.linetable;              \
+        (f).co_code = (d).code_object.co_code_adaptive;                                                 \
+        (f).ob_size = (d).pyobject.size, (f).ob_type = (d).pyobject.ob_type;                            \
+        (f).tp_name = (d).type_object.tp_name;                                                          \
+        (f).by_size = (d).bytes_object.ob_size, (f).by_sval = (d).bytes_object.ob_sval;                 \
+        (f).u_size = (d).unicode_object.size, (f).u_state = (d).unicode_object.state;                   \
+        (f).u_len = (d).unicode_object.length, (f).u_ascii = (d).unicode_object.asciiobject_size;       \
     } while (0)
 
 /* 3.13+ (declared in pylayout.h): the fields of L are copied from _Py_DebugOffsets; the values every LP64
@@ -144,8 +144,7 @@ typedef struct dbg_fields {
  * that a table of another shape (a pre-release, a debug build, a version whose table moved) is refused
  * instead of misread. Not in the table, and derived from the build's kind and version: where
  * _co_firsttraceable sits, the str state bits, the free-threaded reference count fields, frame owners. */
-int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, ml_pylayout *L, char *err,
-                                   size_t errlen) {
+int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, ml_pylayout *L, char *err, size_t errlen) {
     const char *runtime = table;
     unsigned minor = (unsigned)(hexversion >> 16) & 0xffu;
     if (minor < 13 || minor > ML_NEWEST_MINOR) return fail(err, errlen, "no _Py_DebugOffsets layout for this version", NULL);
@@ -153,8 +152,7 @@ int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, 
         return fail(err, errlen, "_PyRuntime does not start with the _Py_DebugOffsets cookie \"xdebugpy\"", NULL);
     uint64_t version;
     memcpy(&version, runtime + 8, sizeof version);
-    if ((version >> 16) != (hexversion >> 16))
-        return fail(err, errlen, "_Py_DebugOffsets.version does not match sys.hexversion", NULL);
+    if ((version >> 16) != (hexversion >> 16)) return fail(err, errlen, "_Py_DebugOffsets.version does not match sys.hexversion", NULL);
 
     dbg_fields f;
     memset(&f, 0, sizeof f);
@@ -183,23 +181,21 @@ int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, 
     /* What every LP64 build of this kind has, whatever else moved: the object header, then ob_size of a
      * var object; the str header (length, hash, 4-byte state, padding); a frame starts with its
      * executable and then the previous frame. */
-    int ok = (f.free_threaded == 0 || f.free_threaded == 1) && f.ob_size == hdr && f.ob_type == hdr - 8 &&
-             f.by_size == hdr && f.by_sval == hdr + 16 && f.u_len == hdr && f.u_state == hdr + 16 &&
-             f.u_ascii == hdr + 24 && (f.u_compact == 0 || f.u_compact == f.u_ascii + 16) && f.if_prev == 8 &&
-             f.if_exec == 0 && f.tp_name == hdr + 8 && (f.tp_basicsize == 0 || f.tp_basicsize == f.tp_name + 8);
+    int ok = (f.free_threaded == 0 || f.free_threaded == 1) && f.ob_size == hdr && f.ob_type == hdr - 8 && f.by_size == hdr &&
+             f.by_sval == hdr + 16 && f.u_len == hdr && f.u_state == hdr + 16 && f.u_ascii == hdr + 24 &&
+             (f.u_compact == 0 || f.u_compact == f.u_ascii + 16) && f.if_prev == 8 && f.if_exec == 0 && f.tp_name == hdr + 8 &&
+             (f.tp_basicsize == 0 || f.tp_basicsize == f.tp_name + 8);
     /* Thread-local bytecode: co_tlbc right before the bytecode, tlbc_index an int32 inside the frame; none
      * in GIL builds. */
     ok = ok && (ft314 ? f.co_tlbc == f.co_code - 8 && f.if_tlbc != 0 && f.if_tlbc + 4 <= f.if_size && fits16(f.if_tlbc)
-                     : f.co_tlbc == 0 && f.if_tlbc == 0);
+                      : f.co_tlbc == 0 && f.if_tlbc == 0);
     /* Every field inside its struct, every struct of a plausible size. */
-    ok = ok && f.rt_fin + 8 <= f.rt_size && fits16(f.rt_fin) && f.ts_size < 65536 && f.ts_frame + 8 <= f.ts_size &&
-         f.if_size < 4096 && f.if_instr + 8 <= f.if_size && f.if_owner < f.if_size && f.co_size < 65536 &&
-         f.co_name + 8 <= f.co_size && f.co_qual + 8 <= f.co_size && f.co_file + 8 <= f.co_size &&
-         f.co_first + 4 <= f.co_size && f.co_lt + 8 <= f.co_size && f.co_code <= f.co_size &&
-         f.co_code >= before_code && f.u_size <= 256 && fits16(f.u_size);
+    ok = ok && f.rt_fin + 8 <= f.rt_size && fits16(f.rt_fin) && f.ts_size < 65536 && f.ts_frame + 8 <= f.ts_size && f.if_size < 4096 &&
+         f.if_instr + 8 <= f.if_size && f.if_owner < f.if_size && f.co_size < 65536 && f.co_name + 8 <= f.co_size &&
+         f.co_qual + 8 <= f.co_size && f.co_file + 8 <= f.co_size && f.co_first + 4 <= f.co_size && f.co_lt + 8 <= f.co_size &&
+         f.co_code <= f.co_size && f.co_code >= before_code && f.u_size <= 256 && fits16(f.u_size);
     if (!ok)
-        return fail(err, errlen, "_Py_DebugOffsets of this CPython has an unexpected shape; ",
-                    "is it a pre-release or a debug build?");
+        return fail(err, errlen, "_Py_DebugOffsets of this CPython has an unexpected shape; ", "is it a pre-release or a debug build?");
 
     L->minor = (uint8_t)minor;
     L->model = ML_FRAMES_INTERP;
@@ -278,8 +274,7 @@ int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen) {
     int64_t code_bs = rd_i64(code_type, L.tp_basicsize), bytes_bs = rd_i64(bytes_type, L.tp_basicsize);
     int64_t str_bs = rd_i64(unicode_type, L.tp_basicsize);
     if (code_bs != L.code_basicsize || bytes_bs != (int64_t)L.bytes_sval + 1 || str_bs != L.unicode_basicsize)
-        return fail(err, errlen, "CPython's object sizes do not match this agent's layout for the version ",
-                    "(a debug or patched build?)");
+        return fail(err, errlen, "CPython's object sizes do not match this agent's layout for the version ", "(a debug or patched build?)");
 
     memcpy(&S.get_tstate, &get_tstate, sizeof get_tstate);
     S.runtime = (uintptr_t)runtime;
@@ -366,8 +361,7 @@ static size_t walk_interp(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, s
                 int32_t first = rd_i32(code, L->co_firsttraceable);
                 /* Incomplete: pushed but still in its prologue (copying free variables, making cells),
                  * before the first traceable instruction; CPython's own walkers skip these too. */
-                int incomplete = owner != L->owner_generator && first >= 0 &&
-                                 instr < base + (uintptr_t)first * 2u;
+                int incomplete = owner != L->owner_generator && first >= 0 && instr < base + (uintptr_t)first * 2u;
                 if (!incomplete) {
                     if (n < cap) {
                         uintptr_t off = instr >= base ? instr - base : 0;
@@ -452,8 +446,7 @@ static int str_utf8(uintptr_t obj, char *buf, size_t cap, size_t *pos, size_t *o
     if (readable) {
         state = rd_u32(obj, L->str_state);
         n = rd_i64(obj, L->str_length);
-        readable = (state & ML_STR_COMPACT_BIT(L->str_kind_shift)) != 0 &&
-                   (!L->str_has_ready || (state & ML_STR_READY_BIT) != 0) &&
+        readable = (state & ML_STR_COMPACT_BIT(L->str_kind_shift)) != 0 && (!L->str_has_ready || (state & ML_STR_READY_BIT) != 0) &&
                    n >= 0 && n <= (int64_t)ML_STR_MAX_CHARS;
     }
     unsigned kind = (state >> L->str_kind_shift) & ML_STR_KIND_MASK;
@@ -497,8 +490,7 @@ int ml_pyframes_code_text(const void *code, char *buf, size_t cap, ml_code_text 
     } else if (str_utf8(rd_ptr(c, L->co_qualname), buf, cap, &pos, &out->qualname_off, &out->qualname_len) != 0) {
         return -1;
     }
-    if (str_utf8(rd_ptr(c, L->co_filename), buf, cap, &pos, &out->filename_off, &out->filename_len) != 0)
-        return -1;
+    if (str_utf8(rd_ptr(c, L->co_filename), buf, cap, &pos, &out->filename_off, &out->filename_len) != 0) return -1;
     int32_t first = rd_i32(c, L->co_firstlineno);
     out->firstlineno = first < 0 ? 0u : (uint32_t)first;
     out->linetable_kind = L->linetable_kind;

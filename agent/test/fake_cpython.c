@@ -28,19 +28,32 @@ void *PyGILState_GetThisThreadState(void) {
 
 /* ---- the fake layout (LP64) ---- */
 enum {
-    RT_SIZE = 1024, RT_FINALIZING = 1000, /* past the debug offsets, as in CPython */
-    TS_SIZE = 256, TS_CURRENT_FRAME = 72,
-    IF_SIZE = 88, IF_PREVIOUS = 8, IF_EXECUTABLE = 0, IF_INSTR = 56, IF_OWNER = 74, IF_TLBC = 80,
-    CO_SIZE = 232, CO_NAME = 120, CO_QUALNAME = 128, CO_FILENAME = 112, CO_FIRSTLINENO = 68, CO_LINETABLE = 136,
-    CO_CODE = 224, CO_BYTECODE = 64,
+    RT_SIZE = 1024,
+    RT_FINALIZING = 1000, /* past the debug offsets, as in CPython */
+    TS_SIZE = 256,
+    TS_CURRENT_FRAME = 72,
+    IF_SIZE = 88,
+    IF_PREVIOUS = 8,
+    IF_EXECUTABLE = 0,
+    IF_INSTR = 56,
+    IF_OWNER = 74,
+    IF_TLBC = 80,
+    CO_SIZE = 232,
+    CO_NAME = 120,
+    CO_QUALNAME = 128,
+    CO_FILENAME = 112,
+    CO_FIRSTLINENO = 68,
+    CO_LINETABLE = 136,
+    CO_CODE = 224,
+    CO_BYTECODE = 64,
 };
 
 /* What differs between a GIL and a free-threaded build: the object header, and from 3.14 on the thread-
  * local bytecode and the str state bits. */
 static struct {
     int ft, tlbc;
-    unsigned hdr;        /* sizeof(PyObject) */
-    unsigned str_shift;  /* where the kind bits start in the str state */
+    unsigned hdr;       /* sizeof(PyObject) */
+    unsigned str_shift; /* where the kind bits start in the str state */
 } K;
 
 static void set_kind(int ft, unsigned minor) {
@@ -112,8 +125,8 @@ static uintptr_t str(unsigned kind, const void *data, size_t n, int compact) {
     size_t header = ascii ? STR_ASCII : STR_COMPACT;
     uintptr_t o = object(PyUnicode_Type, header + (n + 1) * kind);
     put64(o, K.hdr, n);
-    put32(o, K.hdr + 16, (kind << K.str_shift) | (compact ? ML_STR_COMPACT_BIT(K.str_shift) : 0) |
-                             (ascii ? ML_STR_ASCII_BIT(K.str_shift) : 0));
+    put32(o, K.hdr + 16,
+          (kind << K.str_shift) | (compact ? ML_STR_COMPACT_BIT(K.str_shift) : 0) | (ascii ? ML_STR_ASCII_BIT(K.str_shift) : 0));
     memcpy((void *)(o + header), data, n * kind);
     return o;
 }
@@ -182,29 +195,29 @@ static void fill_types(void) {
     PyBytes_Type[TP_BASICSIZE_WORD] = K.hdr + 17;
 }
 
-#define FILL_COMMON(d)                                                                                       \
-    do {                                                                                                     \
-        memcpy((d).cookie, "xdebugpy", 8);                                                                   \
-        (d).free_threaded = (uint64_t)K.ft;                                                                  \
-        (d).runtime_state.size = RT_SIZE, (d).runtime_state.finalizing = RT_FINALIZING;                      \
-        (d).thread_state.size = TS_SIZE, (d).thread_state.current_frame = TS_CURRENT_FRAME;                  \
-        (d).interpreter_frame.size = IF_SIZE, (d).interpreter_frame.previous = IF_PREVIOUS;                  \
-        (d).interpreter_frame.executable = IF_EXECUTABLE, (d).interpreter_frame.instr_ptr = IF_INSTR;        \
-        (d).interpreter_frame.owner = IF_OWNER;                                                              \
+#define FILL_COMMON(d)                                                                                          \
+    do {                                                                                                        \
+        memcpy((d).cookie, "xdebugpy", 8);                                                                      \
+        (d).free_threaded = (uint64_t)K.ft;                                                                     \
+        (d).runtime_state.size = RT_SIZE, (d).runtime_state.finalizing = RT_FINALIZING;                         \
+        (d).thread_state.size = TS_SIZE, (d).thread_state.current_frame = TS_CURRENT_FRAME;                     \
+        (d).interpreter_frame.size = IF_SIZE, (d).interpreter_frame.previous = IF_PREVIOUS;                     \
+        (d).interpreter_frame.executable = IF_EXECUTABLE, (d).interpreter_frame.instr_ptr = IF_INSTR;           \
+        (d).interpreter_frame.owner = IF_OWNER;                                                                 \
         (d).code_object.size = CO_SIZE, (d).code_object.name = CO_NAME, (d).code_object.qualname = CO_QUALNAME; \
-        (d).code_object.filename = CO_FILENAME, (d).code_object.firstlineno = CO_FIRSTLINENO;                \
-        (d).code_object.linetable = CO_LINETABLE, (d).code_object.co_code_adaptive = CO_CODE;                \
-        (d).pyobject.size = K.hdr, (d).pyobject.ob_type = OB_TYPE;                                           \
-        (d).type_object.tp_name = K.hdr + 8;                                                                 \
-        (d).bytes_object.size = K.hdr + 24, (d).bytes_object.ob_size = K.hdr;                                \
-        (d).bytes_object.ob_sval = K.hdr + 16;                                                               \
-        (d).unicode_object.size = STR_SIZE, (d).unicode_object.state = K.hdr + 16;                           \
-        (d).unicode_object.length = K.hdr, (d).unicode_object.asciiobject_size = STR_ASCII;                  \
+        (d).code_object.filename = CO_FILENAME, (d).code_object.firstlineno = CO_FIRSTLINENO;                   \
+        (d).code_object.linetable = CO_LINETABLE, (d).code_object.co_code_adaptive = CO_CODE;                   \
+        (d).pyobject.size = K.hdr, (d).pyobject.ob_type = OB_TYPE;                                              \
+        (d).type_object.tp_name = K.hdr + 8;                                                                    \
+        (d).bytes_object.size = K.hdr + 24, (d).bytes_object.ob_size = K.hdr;                                   \
+        (d).bytes_object.ob_sval = K.hdr + 16;                                                                  \
+        (d).unicode_object.size = STR_SIZE, (d).unicode_object.state = K.hdr + 16;                              \
+        (d).unicode_object.length = K.hdr, (d).unicode_object.asciiobject_size = STR_ASCII;                     \
     } while (0)
 
-#define FILL_TLBC(d)                                                                                         \
-    do {                                                                                                     \
-        if (K.tlbc) (d).interpreter_frame.tlbc_index = IF_TLBC, (d).code_object.co_tlbc = CO_TLBC;           \
+#define FILL_TLBC(d)                                                                               \
+    do {                                                                                           \
+        if (K.tlbc) (d).interpreter_frame.tlbc_index = IF_TLBC, (d).code_object.co_tlbc = CO_TLBC; \
     } while (0)
 
 static void runtime_315(uint64_t version) {
@@ -271,15 +284,15 @@ static void walks(unsigned minor, int ft) {
     uintptr_t b = code(ascii("gen"), ascii("gen"), file, 20, 2);
     uintptr_t c = code(ascii("prologue"), ascii("prologue"), file, 30, 3);
     uintptr_t none = object(PyUnicode_Type, STR_SIZE); /* not a code object: what a shim's executable may hold */
-    uint8_t shim = 3, cstack = tagged ? 4 : 3; /* 3.14: INTERPRETER 3, CSTACK 4; 3.13: CSTACK 3; 3.15: none past 3 */
+    uint8_t shim = 3, cstack = tagged ? 4 : 3;         /* 3.14: INTERPRETER 3, CSTACK 4; 3.13: CSTACK 3; 3.15: none past 3 */
 
-    uintptr_t f0 = frame(a | tag, a, 10, 0);           /* handler at byte 10 */
-    uintptr_t f1 = frame(none | tag, 0, 0, shim);     /* entry shim of _PyEval_EvalFrameDefault */
-    uintptr_t f2 = frame(b | tag, b, 2, 1);           /* generator before its first traceable instr: kept */
-    uintptr_t f3 = frame(0, 0, 0, cstack);            /* C-stack shim with nothing in it */
-    uintptr_t f4 = frame(c | tag, c, 4, 0);           /* incomplete: 4 < 2 * 3 */
+    uintptr_t f0 = frame(a | tag, a, 10, 0);                         /* handler at byte 10 */
+    uintptr_t f1 = frame(none | tag, 0, 0, shim);                    /* entry shim of _PyEval_EvalFrameDefault */
+    uintptr_t f2 = frame(b | tag, b, 2, 1);                          /* generator before its first traceable instr: kept */
+    uintptr_t f3 = frame(0, 0, 0, cstack);                           /* C-stack shim with nothing in it */
+    uintptr_t f4 = frame(c | tag, c, 4, 0);                          /* incomplete: 4 < 2 * 3 */
     uintptr_t f5 = frame(tagged ? (0x1234u << 2) | 3u : 0, 0, 0, 0); /* tagged int or NULL: not code */
-    uintptr_t f6 = frame(a | tag, a, 2, 2);           /* owned by a frame object, at its first traceable */
+    uintptr_t f6 = frame(a | tag, a, 2, 2);                          /* owned by a frame object, at its first traceable */
     link_frames(f0, f1), link_frames(f1, f2), link_frames(f2, f3), link_frames(f3, f4), link_frames(f4, f5);
     link_frames(f5, f6), link_frames(f6, 0);
     current_tstate = (void *)thread_state(f0);
@@ -368,10 +381,8 @@ static void walks(unsigned minor, int ft) {
     ml_code_text t;
     EQ(ml_pyframes_code_text((const void *)u, buf, sizeof buf, &t), 0, "code text");
     EQ(t.name_len == 5 && memcmp(buf + t.name_off, "caf\xc3\xa9", 5) == 0, 1, "latin-1 name as UTF-8");
-    EQ(t.qualname_len == 8 && memcmp(buf + t.qualname_off, "\xf0\x90\x90\x80\xf0\xa0\x80\x80", 8) == 0, 1,
-       "UCS4 qualname as UTF-8");
-    EQ(t.filename_len == 9 && memcmp(buf + t.filename_off, "\xe6\xa8\xa1\xe5\x9d\x97.py", 9) == 0, 1,
-       "UCS2 file name as UTF-8");
+    EQ(t.qualname_len == 8 && memcmp(buf + t.qualname_off, "\xf0\x90\x90\x80\xf0\xa0\x80\x80", 8) == 0, 1, "UCS4 qualname as UTF-8");
+    EQ(t.filename_len == 9 && memcmp(buf + t.filename_off, "\xe6\xa8\xa1\xe5\x9d\x97.py", 9) == 0, 1, "UCS2 file name as UTF-8");
     EQ(t.firstlineno, 77, "first line");
     EQ(t.linetable_kind, ML_LINETABLE_LOCATIONS, "line table kind");
     EQ(t.linetable_len, 3, "line table length");
@@ -431,13 +442,11 @@ static void refusals(void) {
     /* A 3.15 pre-release before 3.15.0b4, without thread_state.last_profiled_frame_seq. */
     runtime(15, 0);
     memmove(_PyRuntime + offsetof(ml_dbg315, thread_state.last_profiled_frame_seq),
-            _PyRuntime + offsetof(ml_dbg315, thread_state.thread_id),
-            sizeof(ml_dbg315) - offsetof(ml_dbg315, thread_state.thread_id));
+            _PyRuntime + offsetof(ml_dbg315, thread_state.thread_id), sizeof(ml_dbg315) - offsetof(ml_dbg315, thread_state.thread_id));
     EQ(init(0x030F00B3, err), -1, "refuses a 3.15 table of a pre-release shape");
     runtime(15, 1);
     memmove(_PyRuntime + offsetof(ml_dbg315, thread_state.last_profiled_frame_seq),
-            _PyRuntime + offsetof(ml_dbg315, thread_state.thread_id),
-            sizeof(ml_dbg315) - offsetof(ml_dbg315, thread_state.thread_id));
+            _PyRuntime + offsetof(ml_dbg315, thread_state.thread_id), sizeof(ml_dbg315) - offsetof(ml_dbg315, thread_state.thread_id));
     EQ(init(0x030F00B3, err), -1, "... free-threaded too");
     runtime(14, 0);
     PyCode_Type[TP_BASICSIZE_WORD] = CO_CODE + 16;
@@ -453,8 +462,7 @@ static void refusals(void) {
 }
 
 int main(void) {
-    _Static_assert(sizeof(ml_dbg315) + 8 <= RT_FINALIZING && sizeof(ml_dbg314) + 8 <= RT_FINALIZING &&
-                       RT_FINALIZING + 8 <= RT_SIZE,
+    _Static_assert(sizeof(ml_dbg315) + 8 <= RT_FINALIZING && sizeof(ml_dbg314) + 8 <= RT_FINALIZING && RT_FINALIZING + 8 <= RT_SIZE,
                    "fake runtime layout");
     _Static_assert(sizeof _PyRuntime >= RT_SIZE, "fake runtime size");
     for (unsigned minor = 13; minor <= 15; minor++) {

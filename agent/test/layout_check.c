@@ -251,12 +251,10 @@ static void check_debug_offsets(void) {
     /* What pyframes.c derives rather than reads. */
 #if defined(Py_GIL_DISABLED) && PY_MINOR_VERSION >= 14
     check("_co_firsttraceable before co_code_adaptive",
-          offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable),
-          ML_FIRSTTRACEABLE_BEFORE_CODE_TLBC);
+          offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable), ML_FIRSTTRACEABLE_BEFORE_CODE_TLBC);
 #else
     check("_co_firsttraceable before co_code_adaptive",
-          offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable),
-          ML_FIRSTTRACEABLE_BEFORE_CODE);
+          offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable), ML_FIRSTTRACEABLE_BEFORE_CODE);
 #endif
     check("sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject)", sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject), 16);
 #if PY_MINOR_VERSION == 13
@@ -302,14 +300,17 @@ static void check_debug_offsets(void) {
     /* A table of another shape is refused. */
     _Py_DebugOffsets bad = d;
     bad.pyobject.ob_type += 8;
-    check("refuses an unexpected object header", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err), (unsigned long)-1);
+    check("refuses an unexpected object header", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err),
+          (unsigned long)-1);
     bad = d;
     bad.free_threaded = !d.free_threaded; /* the header sizes then belong to the other kind of build */
-    check("refuses a table of the other kind of build", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err), (unsigned long)-1);
+    check("refuses a table of the other kind of build", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err),
+          (unsigned long)-1);
     bad = d;
     memcpy(bad.cookie, "xdebugpz", 8);
     check("refuses a wrong cookie", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err), (unsigned long)-1);
-    check("refuses another minor version", ml_pylayout_from_debug_offsets(&d, PY_VERSION_HEX + 0x10000, &derived, err, sizeof err), (unsigned long)-1);
+    check("refuses another minor version", ml_pylayout_from_debug_offsets(&d, PY_VERSION_HEX + 0x10000, &derived, err, sizeof err),
+          (unsigned long)-1);
 }
 #endif
 

@@ -60,23 +60,23 @@ async function startTarget(child: ChildProcess): Promise<Target> {
   };
 }
 
-function summaryJson(path: string): { rows: { function: string; file: string; totalBytes: number }[] } {
+function summaryJson(path: string): { rows: { function: string; file: string; total_bytes: number }[] } {
   const r = memlens(['summary', '--json', path]);
   assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as { rows: { function: string; file: string; totalBytes: number }[] };
+  return JSON.parse(r.stdout) as { rows: { function: string; file: string; total_bytes: number }[] };
 }
 
 function assertAttributed(path: string, freeThreaded = false): void {
   const s = summaryJson(path);
   const worker = s.rows.find((r) => r.function === 'worker' && r.file.endsWith('invariants_target.py'));
-  assert.ok(worker !== undefined && worker.totalBytes > 0, `the worker's allocations are in ${path}: ${JSON.stringify(s.rows.slice(0, 5))}`);
+  assert.ok(worker !== undefined && worker.total_bytes > 0, `the worker's allocations are in ${path}: ${JSON.stringify(s.rows.slice(0, 5))}`);
   // The attach machinery's own frames are not shown as the program's. Exception: on a free-threaded build,
   // whose Python objects are all recorded, the few objects the statement a detach injects makes before it
   // turns recording off for its thread (a GIL build's pymalloc keeps such small objects out of sight).
   assert.equal(s.rows.filter((r) => r.file.includes('memlens-attach-')).length, 0, JSON.stringify(s.rows));
   const injected = s.rows.filter((r) => r.file === '<string>');
   if (!freeThreaded) assert.equal(injected.length, 0, JSON.stringify(s.rows));
-  assert.ok(injected.every((r) => r.totalBytes <= 1024), JSON.stringify(injected));
+  assert.ok(injected.every((r) => r.total_bytes <= 1024), JSON.stringify(injected));
 }
 
 async function attachDetachTwice(target: Target, name: string, extra: readonly string[] = [], freeThreaded = false): Promise<void> {
