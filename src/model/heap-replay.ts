@@ -18,6 +18,7 @@ import { MappedRegions } from './mapped-regions.js';
 import type { PeakWindow } from './model.js';
 import type { ReplayObserver } from './replay-observer.js';
 import type { SiteTable } from './site-table.js';
+import { ImpossibleValues } from './value-bounds.js';
 
 export type WindowOption =
   | { readonly fromNs?: number | undefined; readonly toNs?: number | undefined }
@@ -38,6 +39,8 @@ export interface HeapTotals {
   readonly allocatorCounts: Float64Array;
   readonly allocatorBytes: Float64Array;
   readonly unknownStacks: number;
+  /** Checkpoint entries left out at the end for impossible sums (aggregated captures; value-bounds.ts). */
+  readonly impossibleEntries: ImpossibleValues;
   readonly allocations: number;
   readonly bytesAllocated: number;
   readonly endHeap: number;
@@ -366,6 +369,7 @@ export class HeapReplay {
       allocatorCounts: this.allocatorCounts,
       allocatorBytes: this.allocatorBytes,
       unknownStacks,
+      impossibleEntries: new ImpossibleValues(),
       allocations: this.allocations,
       bytesAllocated: this.bytesAllocated,
       endHeap: this.heap,

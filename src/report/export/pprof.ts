@@ -101,7 +101,7 @@ export function pprofProfile(input: PprofInput): Uint8Array {
   for (const s of samples.values()) {
     // Leaf first, as pprof wants.
     const ids = s.frames.length === 0 ? [locationOf(-1)] : [...s.frames].reverse().map(locationOf);
-    profile.messageField(2, new ProtoWriter().packedField(1, ids).packedField(2, s.values));
+    profile.messageField(2, new ProtoWriter().packedField(1, ids).packedField(2, s.values.map(int64)));
   }
   for (const l of locations) profile.messageField(4, l);
   for (const f of functions) profile.messageField(5, f);
@@ -121,4 +121,12 @@ export function pprofProfile(input: PprofInput): Uint8Array {
   profile.packedField(13, comments);
   profile.uintField(14, defaultType);
   return profile.finish();
+}
+
+/**
+ * pprof's values are int64. A total over a long run can pass 2^53 (src/model/value-bounds.ts), and in
+ * theory 2^63: beyond that it is written as the largest double below 2^63, as near as the format can say.
+ */
+function int64(v: number): number {
+  return Math.min(v, 2 ** 63 - 1024);
 }
