@@ -14,16 +14,40 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 
 const CACHE = process.env.MEMLENS_TEST_CACHE || '/var/cache/memlens-test';
 
 // What a build is made with. Changing anything here changes the cache key, so builds made otherwise are
-// not reused. No PGO or LTO: the tests need a correct interpreter, not a fast one, and a build costs
-// minutes on two shared cores. Test modules (_testcapi and friends, Lib/test) are left out: memlens's tests
-// do not use them, and they are a large part of compiling and installing.
-const CONFIGURE = ['--disable-gil', '--enable-shared', '--disable-test-modules', '--with-ensurepip=install'];
-const RECIPE = 'recipe 1: configure, make, make install into a staging directory, venv with numpy';
+// not reused. The build is on the critical path of a fresh machine's first test run (two cores), so it is
+// the least that gives a correct interpreter for memlens's tests:
+// - no PGO or LTO, and -O1 without -g (OPT replaces CPython's "-g -O3"): the tests need a correct
+//   interpreter, not a fast one, and -O3 with debug information costs most of a build's compile time. The
+//   attach tests' debugger calls cast every function they call, so they need no debug information; symbols
+//   stay (the build is not stripped).
+// - no test modules (_testcapi and friends, Lib/test) and no pip in the installation (--without-ensurepip:
+//   the virtualenv gets its own pip from the bundled wheel);
+// - no extension modules that neither memlens's tests nor pip nor numpy import, and that take long to compile
+//   or need libraries a fresh machine lacks: _decimal (decimal falls back to _pydecimal), the CJK codecs,
+//   sqlite3, tkinter, curses, dbm, readline, uuid, the subinterpreter modules. _ctypes, _ssl, _hashlib, zlib,
+//   _bz2 and _lzma stay: the tests use ctypes, pip needs TLS and the archive formats.
+const SKIPPED_MODULES = [
+  '_decimal', '_multibytecodec', '_codecs_cn', '_codecs_hk', '_codecs_iso2022', '_codecs_jp', '_codecs_kr', '_codecs_tw',
+  '_sqlite3', '_tkinter', '_curses', '_curses_panel', '_dbm', '_gdbm', 'readline', '_uuid',
+  '_interpreters', '_interpchannels', '_interpqueues', '_ctypes_test', 'xxlimited', 'xxlimited_35', '_xxtestfuzz',
+];
+const CONFIGURE = [
+  '--disable-gil',
+  '--enable-shared',
+  '--disable-test-modules',
+  '--without-ensurepip',
+  'OPT=-DNDEBUG -O1',
+  ...SKIPPED_MODULES.map((m) => `py_cv_module_${m}=n/a`),
+];
+const RECIPE = 'recipe 2: configure, make -j2, make install into a staging directory, venv with numpy';
+// As many compile jobs as CPUs (two on the test machines).
+const JOBS = Math.max(2, availableParallelism());
 const KEY = createHash('sha256').update(`${CONFIGURE.join(' ')}\n${RECIPE}`).digest('hex').slice(0, 10);
 
 // numpy wheels per minor version, free-threaded (cp3Xt) and not: the newest that has them.
@@ -171,6 +195,16 @@ function cachedBuilds(minor) {
   return out.sort((a, b) => byVersionDesc(a.version, b.version));
 }
 
+/** Removes the cached builds of 3.<minor>t made with another recipe, or older than `keep` (they are not used). */
+function pruneBuilds(minor, keep) {
+  for (const d of readdirSync(BUILDS_DIR)) {
+    const m = /^(3\.(\d+)\.(\d+))t-([0-9a-f]+)$/.exec(d);
+    if (m === null || Number(m[2]) !== minor || join(BUILDS_DIR, d) === keep) continue;
+    log(`removing ${join(BUILDS_DIR, d)} (${m[4] === KEY ? 'an older version' : 'another build recipe'})`);
+    rmSync(join(BUILDS_DIR, d), { recursive: true, force: true });
+  }
+}
+
 /** Configures, compiles and installs CPython from `tarball` into `prefix` (built elsewhere, then moved). */
 function build(version, tarball, prefix) {
   const minor = Number(version.split('.')[1]);
@@ -181,7 +215,7 @@ function build(version, tarball, prefix) {
   let cpu = 0;
   const step = (name, cmd, args, opts = {}) => {
     const t0 = Date.now();
-    // nice: the machine is shared; -j2: it has two cores. The shell's `times` gives the CPU time the step
+    // nice: the machine is shared. The shell's `times` gives the CPU time the step
     // used (its second line: children's user and system time), which unlike the wall time does not depend
     // on how busy the machine is.
     const r = run('bash', ['-c', 'nice -n 10 "$@"; rc=$?; times >&2; exit $rc', 'step', cmd, ...args], { maxBuffer: 1 << 30, ...opts });
@@ -200,7 +234,7 @@ function build(version, tarball, prefix) {
     // The rpath names the final prefix; `make install` writes into a staging directory (DESTDIR) that is
     // then moved there in one rename, so a build that dies half-way leaves nothing that looks complete.
     step('configure', './configure', ['-q', `--prefix=${prefix}`, ...CONFIGURE, `LDFLAGS=-Wl,-rpath,${prefix}/lib`], { cwd: work });
-    step('make', 'make', ['-j2', '-s'], { cwd: work });
+    step('make', 'make', [`-j${JOBS}`, '-s'], { cwd: work });
     const stage = join(work, 'stage');
     step('install', 'make', ['-s', 'install', `DESTDIR=${stage}`], { cwd: work });
     rmSync(prefix, { recursive: true, force: true });
@@ -248,6 +282,7 @@ export function freeThreadedPythons(minors = [13, 14, 15]) {
         continue;
       }
       builds = cachedBuilds(minor);
+      if (builds[0] !== undefined) pruneBuilds(minor, builds[0].dir);
     }
     const b = builds[0];
     if (b === undefined) continue;
