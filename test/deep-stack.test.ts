@@ -14,7 +14,7 @@ import { decodePayload } from '../src/report/html/payload.js';
 import { launchBrowser, waitReady } from './support/browser.js';
 import { lineOf, memlensRun, tempDir } from './support/memlens-run.js';
 import { memoryIo } from './support/memory-io.js';
-import { label, REPO_ROOT, testPythons } from './support/pythons.js';
+import { corePythons, label, REPO_ROOT } from './support/pythons.js';
 
 const SOURCE = readFileSync(join(REPO_ROOT, 'test', 'programs', 'deep_recursion.py'), 'utf8');
 const ALLOC_LINE = lineOf(SOURCE, 'DEEP-ALLOC');
@@ -111,7 +111,7 @@ async function zoomToTheBottom(html: string): Promise<{ depth: number; name: str
   }
 }
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   test(`a 10,000-deep stack through every report command (CPython ${label(py)})`, async () => {
     const name = `deep-${py.version}${py.system ? '-system' : ''}`;
     const r = await memlensRun({ python: py.python, program: [join(REPO_ROOT, 'test', 'programs', 'deep_recursion.py')], output: `${name}.mlens`, timeoutMs: 300_000 }, tmp.dir);

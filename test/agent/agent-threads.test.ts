@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Oracle, type OracleAlloc } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
-import { bytearraySize, label, testPythons } from '../support/pythons.js';
+import { bytearraySize, corePythons, label } from '../support/pythons.js';
 import { THREADS_PROG, THREADS_SITE } from './programs.js';
 
 
@@ -21,7 +21,7 @@ function threadNames(o: Oracle): Map<number, string> {
   return names;
 }
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`threads under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

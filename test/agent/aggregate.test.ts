@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
-import { assertBytes, bytearraySize, label, objectSlack, testPythons } from '../support/pythons.js';
+import { assertBytes, bytearraySize, corePythons, label, objectSlack } from '../support/pythons.js';
 import { OPTION_AGGREGATE, OPTION_PYTHON_ALLOCATORS } from '../../src/capture/format.js';
 import { ALLOC_PROG } from './programs.js';
 
@@ -36,7 +36,7 @@ print("ready", os.getpid(), flush=True)
 time.sleep(60)
 `;
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`aggregated mode under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { Allocator } from '../../src/capture/format.js';
 import { Oracle } from '../support/agent-oracle.js';
 import { bootstrapRun, lineOf, tempDir } from '../support/memlens-run.js';
-import { bytearraySize, label, objectSlack, testPythons } from '../support/pythons.js';
+import { bytearraySize, corePythons, label, objectSlack } from '../support/pythons.js';
 
 // SIDE allocates between the calls, at another line of the module: the next stack then shares no prefix
 // with the previous one and must find its nodes in the (full) table.
@@ -26,7 +26,7 @@ for i in range(300):
     KEEP.append(bytearray(50_000 + i))  # SIDE
 `;
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`bounded stack tables under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

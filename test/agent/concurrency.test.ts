@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
-import { label, testPythons } from '../support/pythons.js';
+import { corePythons, label } from '../support/pythons.js';
 
 const CHURN = `import ctypes, threading, collections
 
@@ -42,7 +42,7 @@ while shared:
 print("ok")
 `;
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`concurrent allocation under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
-import { bytearraySize, label, testPythons } from '../support/pythons.js';
+import { bytearraySize, corePythons, label } from '../support/pythons.js';
 
 const WAIT = `import os, sys, time
 KEEP = [bytearray(4_444_444)]
@@ -31,7 +31,7 @@ function killWhenReady(signal: NodeJS.Signals, target: 'python' | 'memlens' = 'p
   };
 }
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`endings under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

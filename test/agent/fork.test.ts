@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
-import { bytearraySize, label, testPythons } from '../support/pythons.js';
+import { bytearraySize, corePythons, label } from '../support/pythons.js';
 import { FORK_PROG } from './programs.js';
 
 
@@ -17,7 +17,7 @@ function childPids(stdout: string): number[] {
   return [Number(m[1]), Number(m[2]), Number(m[3])];
 }
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`fork under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

@@ -12,7 +12,7 @@ import { Allocator } from '../../src/capture/format.js';
 import type { ImageRecord } from '../../src/capture/records.js';
 import { bytesAt, Oracle } from '../support/agent-oracle.js';
 import { bootstrapRun, lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
-import { bytearraySize, label, REPO_ROOT, testPythons } from '../support/pythons.js';
+import { bytearraySize, corePythons, label, REPO_ROOT } from '../support/pythons.js';
 
 const PYALLOC = `KEEP = []
 
@@ -112,7 +112,7 @@ function nativeStacksBySize(o: Oracle): Map<number, string[][]> {
   return out;
 }
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`agent options under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

@@ -37,6 +37,27 @@ export function testPythons(): TestPython[] {
   return cached;
 }
 
+/**
+ * The interpreters the heavy process-level files run on: the oldest, the newest with the GIL and the newest
+ * free-threaded build (each of these when the machine has one). They span the layouts the agent reads
+ * (per-version tables before 3.13, _Py_DebugOffsets after, the free-threaded object header and mimalloc), and
+ * running every file on every interpreter would take the suite past its half hour on two cores. Every
+ * interpreter still gets the short checks (stacks.test, allocations.test, census.test, one attach and detach
+ * in attach.test, the wheel installed and run). MEMLENS_TEST_PYTHONS=all runs the heavy files on all of them.
+ */
+export function corePythons(): TestPython[] {
+  const all = testPythons();
+  if (process.env['MEMLENS_TEST_PYTHONS'] === 'all') return all;
+  const gil = all.filter((p) => !p.freeThreaded && !p.system);
+  const picked = [gil[0], gil[gil.length - 1], all.filter((p) => p.freeThreaded).slice(-1)[0]];
+  return all.filter((p) => picked.includes(p));
+}
+
+/** Whether `p` is one of corePythons(). */
+export function isCorePython(p: TestPython): boolean {
+  return corePythons().includes(p);
+}
+
 /** A short label for test names: "3.11.7", "3.11.2 (system)", "3.15.2 (sid)" or "3.13.15t". */
 export function label(p: TestPython): string {
   const version = p.freeThreaded ? `${p.version}t` : p.version;
