@@ -11,11 +11,12 @@
 //   starts are what a Python installed on the host would be.
 //
 // Everything is idempotent: what exists and is complete is used as it is.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const CACHE = process.env.MEMLENS_TEST_CACHE || '/var/cache/memlens-test';
 
@@ -251,24 +252,32 @@ function build(version, tarball, prefix) {
   }
 }
 
+const FT_MINORS = [13, 14, 15];
+
+/** What building CPython needs on the host, installed when missing (before any build, apt-get is not shared). */
+function ensureBuildDeps() {
+  return ensureHostPackages(
+    [
+      ['build-essential', '/usr/bin/make'],
+      ['xz-utils', '/usr/bin/xz'],
+      ['libffi-dev', '/usr/include/x86_64-linux-gnu/ffi.h'],
+      ['libssl-dev', '/usr/include/openssl/ssl.h'],
+      ['zlib1g-dev', '/usr/include/zlib.h'],
+    ].filter(([, probe]) => process.arch !== 'arm64' || !probe.includes('x86_64')),
+  );
+}
+
 /**
  * The free-threaded CPythons for the tests: for each of 3.13t, 3.14t, 3.15t, a cached build, or a build of
- * the newest source Debian serves. A version whose source cannot be had is left out, with a message that
- * says how to provide it.
+ * the newest source that can be had. A version whose source cannot be had is left out, with a message that
+ * says how to provide it. `depsOk`: whether the build dependencies are installed (undefined: find out).
  */
-export function freeThreadedPythons(minors = [13, 14, 15]) {
+export function freeThreadedPythons(minors = FT_MINORS, depsOk = undefined) {
   const out = [];
-  let depsOk;
   for (const minor of minors) {
     let builds = cachedBuilds(minor);
     if (builds.length === 0) {
-      depsOk ??= ensureHostPackages([
-        ['build-essential', '/usr/bin/make'],
-        ['xz-utils', '/usr/bin/xz'],
-        ['libffi-dev', '/usr/include/x86_64-linux-gnu/ffi.h'],
-        ['libssl-dev', '/usr/include/openssl/ssl.h'],
-        ['zlib1g-dev', '/usr/include/zlib.h'],
-      ].filter(([, probe]) => process.arch !== 'arm64' || !probe.includes('x86_64')));
+      depsOk ??= ensureBuildDeps();
       const src = depsOk ? cachedSource(minor) ?? downloadSource(minor) : undefined;
       if (src === undefined) {
         log(`CPython 3.${minor}t is left out of the tests: no source for it (put Python-3.${minor}.N.tar.xz into ${SRC_DIR} to build it)`);
@@ -294,6 +303,40 @@ export function freeThreadedPythons(minors = [13, 14, 15]) {
     out.push({ version: b.version, minor, base: join(b.dir, 'bin', `python3.${minor}t`), python, system: false, freeThreaded: true });
   }
   return out;
+}
+
+/**
+ * freeThreadedPythons() in a child process, so that a build (minutes of CPU) overlaps the rest of the set-up
+ * (mostly downloads and package installs). The build dependencies are installed first, here: the rest of
+ * the set-up uses apt-get on the host too, and two apt-gets cannot run at once. Resolves to the list, or
+ * exits the set-up if the child failed.
+ */
+export function startFreeThreadedPythons(minors = FT_MINORS) {
+  const needsBuild = minors.some((m) => cachedBuilds(m).length === 0);
+  const depsOk = needsBuild ? ensureBuildDeps() : true;
+  mkdirSync(CACHE, { recursive: true });
+  const result = join(CACHE, `.free-threaded-${process.pid}.json`);
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'free-threaded', result, String(depsOk), ...minors.map(String)], { stdio: 'inherit' });
+  // The set-up stopped before it waited (a failure elsewhere): the build stops too.
+  const stop = () => child.exitCode === null && child.signalCode === null && child.kill();
+  process.on('exit', stop);
+  return new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      const list = code === 0 && existsSync(result) ? JSON.parse(readFileSync(result, 'utf8')) : undefined;
+      rmSync(result, { force: true });
+      if (list === undefined) {
+        log(`the free-threaded builds failed (${signal ?? `exit ${code}`})`);
+        process.exit(1);
+      }
+      resolve(list);
+    });
+  });
+}
+
+// node setup-pythons.mjs free-threaded RESULT DEPS_OK MINOR... (startFreeThreadedPythons runs this).
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'free-threaded') {
+  const [result, depsOk, ...minors] = process.argv.slice(3);
+  writeFileSync(result, JSON.stringify(freeThreadedPythons(minors.map(Number), depsOk === 'true' ? true : undefined)));
 }
 
 // ---- Debian sid's interpreters on the host ----------------------------------------------------------------

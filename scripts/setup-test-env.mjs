@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeThreadedPythons, installNumpy, NUMPY, sidPython } from './setup-pythons.mjs';
+import { installNumpy, NUMPY, sidPython, startFreeThreadedPythons } from './setup-pythons.mjs';
 import { ensureTestUser } from './test-user.mjs';
 import { setupArm64Root, setupWheelhouse } from './setup-python-test-env.mjs';
 
@@ -59,6 +59,9 @@ function ensurePackage(pkg, probe, why) {
     process.exit(1);
   }
 }
+// Free-threaded CPythons: compiled from source in a child process while the rest is set up (a first build
+// takes minutes of CPU; the rest is mostly downloads).
+const freeThreaded = startFreeThreadedPythons();
 ensurePackage('chromium', '/usr/bin/chromium', 'for the browser tests');
 // memlens attach to Pythons before 3.14 goes through a debugger; gdb cannot call functions on CPUs with AMX
 // state (such as these machines), so the tests need lldb too.
@@ -124,7 +127,7 @@ for (const minor of [14, 15]) {
   const p = sidPython(containerRoot, minor, join(cache, 'venv'));
   if (p !== undefined) pythons.push(p);
 }
-pythons.push(...freeThreadedPythons());
+pythons.push(...(await freeThreaded));
 writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
 // Packages for the tests of the Python distribution (test/pip/).
 setupWheelhouse(cache, pythons);
