@@ -112,6 +112,11 @@ export interface InjectOutcome {
   readonly log: readonly string[];
 }
 
+/** The first line of an attach script's status: "ok ..." or "error: ...". */
+export function statusLine(status: string): string {
+  return status.split('\n')[0] ?? '';
+}
+
 /** The warnings of an attach script's status (an interpreter the agent cannot read, for example). */
 export function statusWarnings(status: string): string[] {
   return status
@@ -197,8 +202,14 @@ async function waitForStatus(pid: number, session: Session, opts: InjectOptions)
     }
     if (bytes !== undefined) {
       // The target wrote it: it goes into memlens's messages without a control character or a direction
-      // override that could rewrite the user's terminal.
-      const text = bytes.toString('utf8').trim().replace(/[\p{Cc}\p{Cf}]/gu, '\uFFFD');
+      // override that could rewrite the user's terminal. Its lines stay lines (a status line, then
+      // "warning: ..." lines that memlens shows one by one).
+      const text = bytes
+        .toString('utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/[\p{Cc}\p{Cf}]/gu, '\uFFFD'))
+        .join('\n');
       if (text !== '') return text;
     }
     if (!isAlive(pid)) throw new TargetError(`PID ${pid} exited during the attach`);

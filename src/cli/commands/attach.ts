@@ -101,7 +101,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (!outcome.status.startsWith('ok')) {
     t.removeSession(session);
     const { TargetError } = await import('../../errors.js');
-    throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
+    throw new TargetError(`PID ${pid}: ${t.statusLine(outcome.status).replace(/^error:\s*/, '')}`);
   }
   const ms = Math.round(performance.now() - started);
   io.stderr.write(
