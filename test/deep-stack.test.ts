@@ -119,9 +119,9 @@ for (const py of corePythons()) {
     assert.match(r.stdout, /allocated 1/);
     const capture = r.capture;
 
-    const tree = JSON.parse((await run('tree', capture, '--json')).out) as { nodes: { parent: number; selfBytes: number; frame: number }[]; frames: Record<string, { function: string; line: number }> };
+    const tree = JSON.parse((await run('tree', capture, '--json')).out) as { nodes: { parent: number; self_bytes: number; frame: number }[]; frames: Record<string, { function: string; line: number }> };
     // The bytearray's node (on 3.9 and 3.10 the recursion's own frames take memory on the way down too).
-    const leaf = tree.nodes.findIndex((n) => n.selfBytes >= MiB && tree.frames[String(n.frame)]?.line === ALLOC_LINE);
+    const leaf = tree.nodes.findIndex((n) => n.self_bytes >= MiB && tree.frames[String(n.frame)]?.line === ALLOC_LINE);
     assert.ok(leaf > 0, 'no node holds the 1 MiB at the allocating line');
     let depth = 0;
     for (let n = leaf; tree.nodes[n]!.parent >= 0; n = tree.nodes[n]!.parent) depth++;
@@ -132,8 +132,8 @@ for (const py of corePythons()) {
     assert.ok(deepLine !== undefined && /^\[10,0\d\d\]/.test(deepLine), `no deep line in:\n${printed.slice(-2000)}`);
     for (const l of printed.split('\n').filter((x) => x.includes('%  '))) assert.ok([...l].length <= 120, `a tree line of ${l.length} columns: ${l}`);
 
-    const summary = JSON.parse((await run('summary', capture, '--json')).out) as { rows: { function: string; line: number; ownBytes: number }[] };
-    assert.ok(summary.rows.some((row) => row.function === 'down' && row.line === ALLOC_LINE && row.ownBytes >= MiB));
+    const summary = JSON.parse((await run('summary', capture, '--json')).out) as { rows: { function: string; line: number; own_bytes: number }[] };
+    assert.ok(summary.rows.some((row) => row.function === 'down' && row.line === ALLOC_LINE && row.own_bytes >= MiB));
     await run('summary', capture, '--leaks');
     await run('stats', capture);
     assert.match((await run('verdict', capture)).out, new RegExp(`down at \\S*deep_recursion\\.py:${ALLOC_LINE}`));
