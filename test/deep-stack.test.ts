@@ -18,7 +18,7 @@ import { corePythons, label, REPO_ROOT } from './support/pythons.js';
 
 const SOURCE = readFileSync(join(REPO_ROOT, 'test', 'programs', 'deep_recursion.py'), 'utf8');
 const ALLOC_LINE = lineOf(SOURCE, 'DEEP-ALLOC');
-/** down() runs 10,001 times (n = 10,000 … 0) under main(): the allocating frame is at least this deep. */
+/** down() runs 10,001 times (the chain's 10,000 levels and its empty end) under main(): the allocating frame is at least this deep. */
 const MIN_DEPTH = 10_002;
 const MiB = 1024 * 1024;
 
