@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { NODE_FLAGS } from '../src/util/node-flags.js';
 import { MEMLENS_BIN, memlensRun, tempDir } from './support/memlens-run.js';
-import { label, testPythons } from './support/pythons.js';
+import { corePythons, label } from './support/pythons.js';
 
 const THREAD_PROG = `import threading
 
@@ -56,7 +56,7 @@ function holding(rows: readonly Row[], bytes: number, names: readonly string[]):
 const THREAD_INTERNAL = ['_bootstrap', '_bootstrap_inner', '_memlens_bootstrap_inner'];
 const RUNPY = ['_run_module_as_main', '_run_code'];
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`internal frames under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

@@ -225,6 +225,7 @@ class AgentSession:
         self._output = None
         self._follow_forks = False
         self._at_stop = []
+        self._warning = None
 
     # ── the session ──────────────────────────────────────────────────────────────────────────────────
 
@@ -235,14 +236,23 @@ class AgentSession:
         return _current is self and bool(self._lib.memlens_active())
 
     @property
+    def warning(self):
+        """None, or one line saying what the last start() lacks: the agent cannot read this interpreter's
+        frames (a version or build it does not know), so allocations are recorded without Python stacks."""
+        return self._warning
+
+    @property
     def output(self):
         """The capture file of the last start(), or None (a descriptor or socket, or not started)."""
         return self._output
 
-    def start(self, output=None, argv=None, **options):
+    def start(self, output=None, argv=None, stay_quiet=False, **options):
         """Starts tracking into the file `output` (or into the descriptor of option fd). `argv`: the command
         line after the interpreter, for the header (default: sys.argv). Options: OPTIONS. Raises AgentError
-        if the agent refuses (another session tracks, the file exists and overwrite is off, ...)."""
+        if the agent refuses (another session tracks, the file exists and overwrite is off, ...); tracking
+        without Python stacks is no error: see `warning`. With stay_quiet, the calling thread's allocations
+        stay unrecorded until quiet(False): memlens's own work between starting and the program's code
+        (free-threaded builds record Python's object allocator, so even its imports would show)."""
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             raise TypeError("unknown option%s: %s" % ("s" if len(unknown) > 1 else "", ", ".join(unknown)))
@@ -257,6 +267,8 @@ class AgentSession:
         self._options = options
         self._argv = words
         self._output = output
+        if not stay_quiet:
+            quiet(False)
 
     def stop(self, reason="program"):
         """Stops tracking: every hook restored, every stream flushed, the TRAILER written with `reason` (a key
@@ -411,6 +423,8 @@ class AgentSession:
     # ── inside ───────────────────────────────────────────────────────────────────────────────────────
 
     def _start(self, config_bytes):
+        """memlens_start: raises AgentError, or tracking runs and the calling thread is quiet (the agent left
+        it so: the caller hands it back with quiet(False))."""
         import ctypes
 
         global _current
@@ -418,6 +432,12 @@ class AgentSession:
         if self._lib.memlens_start(config_bytes, err, len(err)) != 0:
             raise AgentError(err.value.decode("utf-8", "replace"))
         _current = self
+        self._warning = None
+        if err.value:
+            self._warning = "CPython %s: %s; allocations are still recorded, without Python stacks (native stacks with --native)" % (
+                _python_version(),
+                err.value.decode("utf-8", "replace"),
+            )
 
     def _name_thread(self, native_id, name):
         if native_id is not None:
@@ -449,6 +469,8 @@ class AgentSession:
             self._start(_agent_config(options, self._output, self._argv))
         except AgentError as e:
             sys.stderr.write("memlens: warning: not tracking child process %d: %s\n" % (os.getpid(), e))
+        else:
+            quiet(False)  # the child's program goes on from here
 
 
 def _gc_wrapper(original, lib):
@@ -543,8 +565,10 @@ def _agent_config(cfg, output, target_words):
     put("python_hexversion", sys.hexversion)
     put("python_implementation", sys.implementation.name)
     put("python_allocator", _allocator(sysconfig))
-    gil_disabled = bool(sysconfig.get_config_var("Py_GIL_DISABLED")) and not getattr(sys, "_is_gil_enabled", lambda: True)()
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    gil_disabled = free_threaded and not getattr(sys, "_is_gil_enabled", lambda: True)()
     put("gil_disabled", 1 if gil_disabled else 0)
+    put("free_threaded", 1 if free_threaded else 0)
     put("executable", sys.executable or "")
     try:
         put("cwd", os.getcwd())

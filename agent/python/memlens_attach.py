@@ -150,22 +150,19 @@ def _attach(request):
     _hide_attach_frames(session)
     words = list(getattr(sys, "orig_argv", None) or sys.argv)[1:]
     try:
-        session.start(cfg.get("output"), argv=words, **options)
+        # What this script does from here on (the status report included) is memlens's work, not the
+        # program's: it stays quiet, and _memlens_attach_main hands the thread back at its end.
+        session.start(cfg.get("output"), argv=words, stay_quiet=True, **options)
     except agent.AgentError as e:
         session.unwrap_threading()
         if sock is not None:
             sock.close()
         return "error: cannot start tracking: %s" % e
-    # What this script does from here on is memlens's work, not the program's: do not record it.
-    session.quiet(True)
-    try:
-        # At detach (or when the duration ends): put threading back, and end the live stream.
-        session.at_stop(session.unwrap_threading)
-        if sock is not None:
-            session.at_stop(sock.close)
-        return _after_start(session, request)
-    finally:
-        session.quiet(False)
+    # At detach (or when the duration ends): put threading back, and end the live stream.
+    session.at_stop(session.unwrap_threading)
+    if sock is not None:
+        session.at_stop(sock.close)
+    return _after_start(session, request)
 
 
 def _after_start(session, request):
@@ -201,7 +198,9 @@ def _after_start(session, request):
         timer.name = "memlens-duration"
         timer.start()
         session.at_stop(timer.cancel)
-    return "ok tracking pid=%d output=%s" % (os.getpid(), session.output or "socket")
+    status = "ok tracking pid=%d output=%s" % (os.getpid(), session.output or "socket")
+    # A second line, for memlens to show: what this session lacks (AgentSession.warning).
+    return status if session.warning is None else status + "\nwarning: " + session.warning
 
 
 def _census(request):

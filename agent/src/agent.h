@@ -9,7 +9,9 @@
 #include "common.h"
 
 /* Starts a session. `config` is key=value lines (docs/agent.md "Configuration"). Returns 0, or -1 with a
- * one-line reason in err. */
+ * one-line reason in err. On success err is empty, or says why allocations are recorded without Python
+ * stacks (an interpreter this agent cannot read), for the bootstrap to tell the user; and the calling
+ * thread is quiet (memlens_quiet) until the bootstrap hands it back to the program. */
 ML_EXPORT int memlens_start(const char *config, char *err, size_t errlen);
 /* Ends the session: restores every hook, flushes every stream, writes the TRAILER with `reason` (ML_T_DETACH,
  * ML_T_DURATION, ML_T_EXIT, ML_T_INTERRUPTED or ML_T_PROGRAM; any other value is written as ML_T_STOPPED).

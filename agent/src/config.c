@@ -156,6 +156,7 @@ int ml_config_parse(ml_config *c, const char *text, char *err, size_t errlen) {
                     uint64_t v = ml_parse_u64(&vp);
                     ml_config_header_int(c, passthrough[i].tag, v);
                     if (passthrough[i].tag == ML_H_PYTHON_HEXVERSION) c->hexversion = (unsigned long)v;
+                    if (passthrough[i].tag == ML_H_PYTHON_ALLOCATOR) c->python_allocator = (int)v;
                 } else {
                     header_field(c, passthrough[i].tag, value, vl);
                 }
@@ -199,6 +200,8 @@ int ml_config_parse(ml_config *c, const char *text, char *err, size_t errlen) {
                 c->queue_limit_mib = (unsigned)(v < 1 ? 1 : v > 4096 ? 4096 : v);
             } else if (strcmp(key, "gil_disabled") == 0) {
                 c->gil_disabled = flag_value(value);
+            } else if (strcmp(key, "free_threaded") == 0) {
+                c->free_threaded = flag_value(value);
             } else {
                 char what[128];
                 ml_strlcpy(what, "unknown configuration key: ", sizeof what);

@@ -116,6 +116,7 @@ static void stop_itself(void) {
 int ml_start(const char *config_text, char *err, size_t errlen) {
     int saved_guard = ml_guard_enter();
     int rc = -1;
+    if (err != NULL && errlen > 0) err[0] = '\0';
     pthread_mutex_lock(&g_lifecycle);
     if (atomic_load(&ml_active) || ml_in_session) {
         ml_set_err(err, errlen, "memlens is already tracking this process", 0);
@@ -128,6 +129,12 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
         goto free_out;
     }
     if (ml_config_parse(c, config_text != NULL ? config_text : "", err, errlen) != 0) goto free_out;
+
+    /* Python's allocator domains to wrap: all three when asked; those mimalloc serves otherwise, whose memory
+     * the native hooks cannot attribute (the capture then says Python allocators are traced). */
+    unsigned py_domains =
+        ml_pyalloc_domains(c->options & ML_OPTION_PYTHON_ALLOCATORS, c->python_allocator, c->free_threaded, c->hexversion);
+    if (py_domains != 0) c->options |= ML_OPTION_PYTHON_ALLOCATORS;
 
     ml_pid = (int)getpid();
     ml_options = c->options;
@@ -171,6 +178,8 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
         ml_strlcpy(text, "allocations are recorded without Python stacks: ", sizeof text);
         ml_strlcat(text, why, sizeof text);
         ml_note(ML_N_NOT_TRACKED, text);
+        /* Tracking goes on; the reason comes back as a warning for the bootstrap to show. */
+        ml_set_err(err, errlen, why, 0);
     }
     if (c->options & ML_OPTION_NATIVE) ml_native_init(!c->backtrace_only);
     if (!g_atfork_registered) {
@@ -183,9 +192,9 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     ml_got_install(ml_hook_defs, ml_hook_count, err, errlen);
     ml_in_session = 1;
     atomic_store(&ml_active, 1);
-    if (c->options & ML_OPTION_PYTHON_ALLOCATORS) {
+    if (py_domains != 0) {
         why[0] = 0;
-        if (ml_pyalloc_install(c->gil_disabled, why, sizeof why) != 0) {
+        if (ml_pyalloc_install(py_domains, c->gil_disabled, why, sizeof why) != 0) {
             char text[300];
             ml_strlcpy(text, "Python allocators are not traced: ", sizeof text);
             ml_strlcat(text, why, sizeof text);
@@ -215,7 +224,9 @@ free_out:
     ml_mem_free(hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN);
 out:
     pthread_mutex_unlock(&g_lifecycle);
-    ml_guard_leave(saved_guard);
+    /* A session that started leaves the calling thread quiet: what the bootstrap does next is memlens's work
+     * (memlens_quiet(0) hands the thread back to the program). */
+    ml_guard_leave(rc == 0 ? 1 : saved_guard);
     return rc;
 }
 

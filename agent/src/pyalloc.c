@@ -1,5 +1,6 @@
 /* PEP 445 wrappers. Each calls the allocator it replaced with the guard held, so the malloc or mmap that
- * pymalloc makes underneath is not recorded a second time, then records the Python-level event.
+ * pymalloc (or mimalloc) makes underneath is not recorded a second time, then records the Python-level
+ * event.
  *
  * Order: a free is recorded before the memory is released. A realloc in the MEM and OBJ domains runs with
  * the GIL held, so no other thread can be handed the old block between the real call and our records: we
@@ -69,15 +70,24 @@ static void py_free(void *ctx, void *ptr) {
     orig->free(orig->ctx, ptr);
 }
 
-int ml_pyalloc_install(int gil_disabled, char *err, size_t errlen) {
+unsigned ml_pyalloc_domains(int asked, int python_allocator, int free_threaded, unsigned long hexversion) {
+    if (asked) return ML_PYALLOC_RAW | ML_PYALLOC_MEM | ML_PYALLOC_OBJ;
+    if (python_allocator != 5 && python_allocator != 6) return 0;
+    unsigned minor = (unsigned)(hexversion >> 16) & 0xffu;
+    unsigned domains = ML_PYALLOC_MEM | ML_PYALLOC_OBJ;
+    if (free_threaded && minor >= 15) domains |= ML_PYALLOC_RAW;
+    return domains;
+}
+
+int ml_pyalloc_install(unsigned domains, int gil_disabled, char *err, size_t errlen) {
     if (!ml_py.ready) {
         ml_set_err(err, errlen, "the Python C API is not reachable", 0);
         return -1;
     }
-    static const int domains[3] = {ML_PYMEM_DOMAIN_RAW, ML_PYMEM_DOMAIN_MEM, ML_PYMEM_DOMAIN_OBJ};
+    static const int ids[3] = {ML_PYMEM_DOMAIN_RAW, ML_PYMEM_DOMAIN_MEM, ML_PYMEM_DOMAIN_OBJ};
     for (int i = 0; i < 3; i++) {
-        int d = domains[i];
-        if (g_installed[d]) continue;
+        int d = ids[i];
+        if (g_installed[d] || (domains & (1u << d)) == 0) continue;
         ml_py.PyMem_GetAllocator(d, &g_orig[d]);
         g_ours[d] = (ml_pymem_allocator){&g_orig[d], py_malloc, py_calloc, py_realloc, py_free};
         g_free_first[d] = d == ML_PYMEM_DOMAIN_RAW || gil_disabled;

@@ -124,7 +124,7 @@ export function injectedStatement(targetDir: string): string {
 
 export interface InjectOutcome {
   readonly method: Exclude<AttachMethod, 'auto'>;
-  /** The attach script's status line. */
+  /** The attach script's status: "ok ..." or "error: ...", then lines "warning: ..." (memlens_attach.py). */
   readonly status: string;
   /** What each method tried said, for -v and for the error when all fail. */
   readonly log: readonly string[];
@@ -165,6 +165,20 @@ export function withdrawRequest(target: TargetInfo, session: Session): boolean {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return !hasSessionFile(session, 'request.taken');
     throw e;
   }
+}
+
+/** The first line of an attach script's status: "ok ..." or "error: ...". */
+export function statusLine(status: string): string {
+  return status.split('\n')[0] ?? '';
+}
+
+/** The warnings of an attach script's status (an interpreter the agent cannot read, for example). */
+export function statusWarnings(status: string): string[] {
+  return status
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.startsWith('warning: '))
+    .map((l) => l.slice('warning: '.length));
 }
 
 export interface InjectOptions {
@@ -243,11 +257,14 @@ async function waitForStatus(pid: number, session: Session, opts: InjectOptions)
     }
     if (bytes !== undefined) {
       // The target wrote it: it goes into memlens's messages without a control character or a direction
-      // override that could rewrite the user's terminal.
+      // override that could rewrite the user's terminal. Its lines stay lines (a status line, then
+      // "warning: ..." lines that memlens shows one by one).
       const text = bytes
         .toString('utf8')
         .trim()
-        .replace(/[\p{Cc}\p{Cf}]/gu, '\uFFFD');
+        .split('\n')
+        .map((l) => l.replace(/[\p{Cc}\p{Cf}]/gu, '\uFFFD'))
+        .join('\n');
       if (text !== '') return text;
     }
     if (!isAlive(pid)) throw new TargetError(`PID ${pid} exited during the attach`);

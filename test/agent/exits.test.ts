@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
-import { label, testPythons } from '../support/pythons.js';
+import { bytearraySize, corePythons, label } from '../support/pythons.js';
 import { memoryIo } from '../support/memory-io.js';
 import { main } from '../../src/cli/main.js';
 
@@ -40,7 +40,7 @@ function killWhenReady(signal: NodeJS.Signals, target: 'python' | 'memlens' = 'p
   };
 }
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`endings under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);
@@ -50,7 +50,7 @@ for (const py of testPythons()) {
       assert.equal(r.signal, 'SIGKILL');
       const o = await Oracle.load(r.capture);
       assert.deepEqual(o.warnings, []);
-      const big = o.allocs.filter((a) => a.size === 4_444_445);
+      const big = o.allocs.filter((a) => a.size === bytearraySize(py, 4_444_444));
       assert.equal(big.length, 1, 'the allocation made 300 ms before the kill is in the file');
       assert.equal(o.leaf(big[0]!)?.line, 2);
       assert.equal(o.records('trailer').length, 0, 'no trailer: the process had no chance to write one');
@@ -69,7 +69,7 @@ for (const py of testPythons()) {
       const t = o.records('trailer');
       assert.equal(t.length, 1);
       assert.equal(t[0]?.reason, TRAILER__EXIT);
-      assert.equal(o.allocs.filter((a) => a.size === 1_234_568).length, 1);
+      assert.equal(o.allocs.filter((a) => a.size === bytearraySize(py, 1_234_567)).length, 1);
       assert.equal(o.records('exit')[0]?.exitCode, 7);
     });
 
@@ -95,7 +95,7 @@ for (const py of testPythons()) {
       assert.equal(r.stdout, 'after False\n');
       assert.equal(r.code, 0);
       const o = await Oracle.load(r.capture);
-      assert.equal(o.allocs.filter((a) => a.size === 3_210_001).length, 1, 'the allocation made just before exec');
+      assert.equal(o.allocs.filter((a) => a.size === bytearraySize(py, 3_210_000)).length, 1, 'the allocation made just before exec');
       assert.equal(o.records('trailer').length, 0);
       assert.equal(o.records('exit')[0]?.exitCode, 0);
     });
@@ -152,7 +152,7 @@ for (const py of testPythons()) {
       assert.doesNotMatch(r.stdout, /not reached/);
       const o = await Oracle.load(r.capture);
       assert.equal(o.records('exit')[0]?.signal, 15);
-      assert.equal(o.allocs.filter((a) => a.size === 4_444_445).length, 1);
+      assert.equal(o.allocs.filter((a) => a.size === bytearraySize(py, 4_444_444)).length, 1);
       const e = await endingOf(r.capture);
       assert.deepEqual([e.stop_reason, e.memlens_signal], ['signal', 'SIGTERM'], e.summary);
       assert.match(e.summary, /^memlens received SIGTERM and passed it on to the program\. Killed by SIGTERM/);

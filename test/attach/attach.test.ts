@@ -1,6 +1,7 @@
-// memlens attach and detach against real, running Pythons: every CPython on the machine (debugger
-// injection) and CPython 3.14 in another mount namespace (PEP 768 remote execution), with a target that
-// checks its own invariants through attach, tracking, detach and a second attach.
+// memlens attach and detach against real, running Pythons: every test CPython (debugger injection before
+// 3.14, PEP 768 remote execution from 3.14 on) and CPython 3.14 and 3.15 in another mount namespace, with a
+// target that checks its own invariants through attach, tracking, detach and a second attach (and on a
+// free-threaded build, that the GIL stayed off).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { containerInfo, spawnInContainer } from '../support/container.js';
-import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
+import { isCorePython, label, REPO_ROOT, testPythons } from '../support/pythons.js';
 import { NODE_FLAGS } from '../../src/util/node-flags.js';
 import { createLimitedChild, memoryCgroupOf, procsFile, removeCgroup } from '../../src/process/cgroup.js';
 import { loadModel } from '../../src/cli/load-model.js';
@@ -78,16 +79,21 @@ function endingOf(path: string): { kind: string; stop_reason: string; went_on: b
   return (JSON.parse(r.stdout) as { ending: { kind: string; stop_reason: string; went_on: boolean; summary: string } }).ending;
 }
 
-function assertAttributed(path: string): void {
+function assertAttributed(path: string, freeThreaded = false): void {
   const s = summaryJson(path);
   const worker = s.rows.find((r) => r.function === 'worker' && r.file.endsWith('invariants_target.py'));
   assert.ok(worker !== undefined && worker.total_bytes > 0, `the worker's allocations are in ${path}: ${JSON.stringify(s.rows.slice(0, 5))}`);
-  // The attach machinery's own frames are not shown as the program's.
-  assert.equal(s.rows.filter((r) => r.file.includes('memlens-attach-') || r.file === '<string>').length, 0, JSON.stringify(s.rows));
+  // The attach machinery's own frames are not shown as the program's. Exception: on a free-threaded build,
+  // whose Python objects are all recorded, the few objects the statement a detach injects makes before it
+  // turns recording off for its thread (a GIL build's pymalloc keeps such small objects out of sight).
+  assert.equal(s.rows.filter((r) => r.file.includes('memlens-attach-')).length, 0, JSON.stringify(s.rows));
+  const injected = s.rows.filter((r) => r.file === '<string>');
+  if (!freeThreaded) assert.equal(injected.length, 0, JSON.stringify(s.rows));
+  assert.ok(injected.every((r) => r.total_bytes <= 1024), JSON.stringify(injected));
 }
 
-async function attachDetachTwice(target: Target, name: string, extra: readonly string[] = []): Promise<void> {
-  for (const round of [1, 2]) {
+async function attachDetachTwice(target: Target, name: string, extra: readonly string[] = [], freeThreaded = false, rounds = 2): Promise<void> {
+  for (let round = 1; round <= rounds; round++) {
     const out = join(work, `${name}-${round}.mlens`);
     const a = memlens(['attach', String(target.pid), '-o', out, ...extra]);
     assert.equal(a.code, 0, `attach ${round}: ${a.stderr}`);
@@ -96,7 +102,7 @@ async function attachDetachTwice(target: Target, name: string, extra: readonly s
     const d = memlens(['detach', String(target.pid), ...extra]);
     assert.equal(d.code, 0, `detach ${round}: ${d.stderr}`);
     assert.ok(existsSync(out), `${out} written`);
-    assertAttributed(out);
+    assertAttributed(out, freeThreaded);
     const e = endingOf(out);
     assert.deepEqual([e.kind, e.stop_reason, e.went_on], ['stopped', 'detach', true], e.summary);
     assert.match(e.summary, /^Tracking stopped at .*: memlens detached\. The process was still running/);
@@ -104,42 +110,51 @@ async function attachDetachTwice(target: Target, name: string, extra: readonly s
   }
 }
 
+// Every interpreter is attached to; the second attach after a detach, on the representative ones
+// (corePythons: a debugger attach costs tens of seconds on a busy machine).
 for (const py of testPythons()) {
-  test(`attach, detach and attach again keep a self-checking target correct (Python ${label(py)})`, async () => {
+  const rounds = isCorePython(py) ? 2 : 1;
+  const what = rounds === 2 ? 'attach, detach and attach again keep' : 'attach and detach keep';
+  test(`${what} a self-checking target correct (Python ${label(py)})`, async () => {
     const target = await startTarget(spawn(py.python, [TARGET], { stdio: ['ignore', 'pipe', 'pipe'] }));
     try {
-      await attachDetachTwice(target, `py${py.version}`);
+      await attachDetachTwice(target, `py${py.version}${py.freeThreaded ? 't' : ''}${py.system ? '-system' : ''}`, [], py.freeThreaded, rounds);
     } finally {
       const end = await target.finish();
       assert.equal(end.code, 0, `the target's own checks: ${end.out}`);
       assert.match(end.out, /failures 0/);
+      if (py.freeThreaded) assert.match(end.out, /gil off/, 'the GIL is still off after two attaches and detaches');
     }
   });
 }
 
-test('attach to CPython 3.14 in another mount namespace uses remote execution, and --duration collects the capture', async () => {
-  const { root } = containerInfo();
-  copyFileSync(TARGET, join(root, 'tmp', 'invariants_target.py'));
-  const target = await startTarget(spawnInContainer(['/usr/bin/python3.14', '/tmp/invariants_target.py'], { stdio: ['ignore', 'pipe', 'pipe'] }));
-  try {
-    await attachDetachTwice(target, 'container', ['--method', 'remote-exec']);
-    const out = join(work, 'container-duration.mlens');
-    const a = memlens(['attach', String(target.pid), '-o', out, '--duration', '1']);
-    assert.equal(a.code, 0, a.stderr);
-    assert.match(a.stderr, /attached with remote-exec/);
-    const deadline = Date.now() + 20_000;
-    while (!existsSync(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 500)); // the collector compresses after copying
-    assertAttributed(out);
-    const e = endingOf(out);
-    assert.deepEqual([e.stop_reason, e.went_on], ['duration', true], e.summary);
-    assert.doesNotMatch(e.summary, /exited/);
-    assert.deepEqual(readdirSync(join(root, 'tmp')).filter((n) => n.startsWith(`memlens-attach-${target.pid}-`)), [], 'nothing left in the container');
-  } finally {
-    const end = await target.finish();
-    assert.equal(end.code, 0, `the target's own checks: ${end.out}`);
-  }
-});
+for (const minor of [14, 15]) {
+  test(`attach to CPython 3.${minor} in another mount namespace uses remote execution, and --duration collects the capture`, async () => {
+    const { root } = containerInfo();
+    const python = `/usr/bin/python3.${minor}`;
+    assert.ok(existsSync(join(root, python)), `${python} is in the sid root (node scripts/setup-test-env.mjs installs it)`);
+    copyFileSync(TARGET, join(root, 'tmp', 'invariants_target.py'));
+    const target = await startTarget(spawnInContainer([python, '/tmp/invariants_target.py'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    try {
+      await attachDetachTwice(target, `container${minor}`, ['--method', 'remote-exec']);
+      const out = join(work, `container${minor}-duration.mlens`);
+      const a = memlens(['attach', String(target.pid), '-o', out, '--duration', '1']);
+      assert.equal(a.code, 0, a.stderr);
+      assert.match(a.stderr, /attached with remote-exec/);
+      const deadline = Date.now() + 20_000;
+      while (!existsSync(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 500)); // the collector compresses after copying
+      assertAttributed(out);
+      const e = endingOf(out);
+      assert.deepEqual([e.stop_reason, e.went_on], ['duration', true], e.summary);
+      assert.doesNotMatch(e.summary, /exited/);
+      assert.deepEqual(readdirSync(join(root, 'tmp')).filter((n) => n.startsWith(`memlens-attach-${target.pid}-`)), [], 'nothing left in the container');
+    } finally {
+      const end = await target.finish();
+      assert.equal(end.code, 0, `the target's own checks: ${end.out}`);
+    }
+  });
+}
 
 const py311 = testPythons().find((p) => p.minor === 11 && !p.system) ?? testPythons()[0];
 

@@ -9,15 +9,23 @@ sys.setrecursionlimit(DEPTH + 1_000)
 kept = []
 
 
-def down(n):
-    if n == 0:
+# The recursion walks a chain of nested tuples made beforehand, so that it allocates nothing on the way
+# down: `n - 1` makes a new int past 256, and a free-threaded build's ints come from mimalloc, which memlens
+# records, so each level would add an allocation with its own stack up to 10,000 frames deep.
+CHAIN = ()
+for _ in range(DEPTH):
+    CHAIN = (CHAIN,)
+
+
+def down(chain):
+    if not chain:
         kept.append(bytearray(1 << 20))  # DEEP-ALLOC
         return
-    down(n - 1)
+    down(chain[0])
 
 
 def main():
-    down(DEPTH)
+    down(CHAIN)
 
 
 threading.stack_size(512 * 1024 * 1024)

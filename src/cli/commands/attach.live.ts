@@ -58,7 +58,8 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
     );
     process.removeListener('SIGINT', onInt);
     if (ctx.verbose) for (const l of outcome.log) io.stderr.write(`${l}\n`);
-    if (!outcome.status.startsWith('ok')) throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
+    if (!outcome.status.startsWith('ok')) throw new TargetError(`PID ${pid}: ${t.statusLine(outcome.status).replace(/^error:\s*/, '')}`);
+    for (const w of t.statusWarnings(outcome.status)) io.stderr.write(`memlens: warning: ${w}\n`);
     attached = true;
     if (abort.signal.aborted) throw new TargetError(`attach cancelled; PID ${pid} had begun to attach, and is detached again`, { exitCode: 130 });
     const socket = await Promise.race([connected, new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))]);

@@ -108,7 +108,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (!outcome.status.startsWith('ok')) {
     t.removeSession(session);
     const { TargetError } = await import('../../errors.js');
-    throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
+    throw new TargetError(`PID ${pid}: ${t.statusLine(outcome.status).replace(/^error:\s*/, '')}`);
   }
   const ms = Math.round(performance.now() - started);
   if (outcome.late === true) {
@@ -116,6 +116,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
     io.stderr.write(`memlens: PID ${pid} had already begun to attach when memlens ${abort.signal.aborted ? 'was interrupted' : 'stopped waiting'}; the attach completed\n`);
   }
   io.stderr.write(`memlens: tracking PID ${pid} (Python ${target.version.major}.${target.version.minor}.${target.version.micro}) into ${userOutput}` + ` (attached with ${outcome.method} in ${ms} ms)\n`);
+  for (const w of t.statusWarnings(outcome.status)) io.stderr.write(`memlens: warning: ${w}\n`);
   if (duration !== undefined) {
     io.stderr.write(`memlens: tracking stops by itself after ${duration} s; 'memlens detach ${pid}' stops it earlier\n`);
   } else {

@@ -43,7 +43,7 @@ async function detach(ctx: CommandContext, options: OptionValues, positionals: r
     const outcome = await t.runInTarget(target, { action: 'detach', session, agentLibrary: findAgent().library, duration: undefined, config: {} }, { method, timeoutMs: timeout * 1000 });
     if (ctx.verbose) for (const l of outcome.log) io.stderr.write(`${l}\n`);
     if (!outcome.status.startsWith('ok') && !outcome.status.includes('not tracking')) {
-      throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
+      throw new TargetError(`PID ${pid}: ${t.statusLine(outcome.status).replace(/^error:\s*/, '')}`);
     }
   }
   const { finalizeCapture } = await import('../attach-finalize.js');
