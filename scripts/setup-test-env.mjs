@@ -3,12 +3,15 @@
 // - one virtualenv per CPython >= 3.9 found on the machine (pyenv versions, /usr/bin/python3), with numpy;
 // - .cache/pythons.json: the list the tests iterate over (test/support/pythons.ts reads it);
 // - Debian's chromium at /usr/bin/chromium for the HTML report's browser tests (playwright-core drives it;
-//   playwright's own browser download does not work offline), installed with apt-get when we are root.
+//   playwright's own browser download does not work offline), installed with apt-get when we are root;
+// - the Go programs of the push tests (setup-go-tools.mjs): an OpenTelemetry Collector and a Pyroscope
+//   receiver, built from their Go modules into .cache/go/.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setupGoTools } from './setup-go-tools.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cache = join(root, '.cache');
@@ -115,4 +118,5 @@ if (!existsSync(containerPython)) {
   run('mv', [tmpRoot, containerRoot]);
 }
 writeFileSync(join(cache, 'container.json'), JSON.stringify({ root: containerRoot, python: '/usr/bin/python3.14' }, null, 2));
+setupGoTools(root, cache);
 console.error(`setup: Pythons for tests: ${pythons.map((p) => p.version + (p.system ? ' (system)' : '')).join(', ')}`);
