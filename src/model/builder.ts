@@ -26,6 +26,7 @@ import type {
 } from '../capture/records.js';
 import { OPTION_AGGREGATE, OPTION_NATIVE } from '../capture/format.js';
 import { CheckpointLog } from './aggregated.js';
+import { samplingOf } from './sampling.js';
 import { HeapReplay, type HeapTotals, type WindowOption } from './heap-replay.js';
 import type { StreamId } from './ids.js';
 import type { NativeSymbolizer } from './images.js';
@@ -86,6 +87,7 @@ export class ModelBuilder implements CaptureVisitor {
 
   header(h: CaptureHeader): void {
     this.hdr = h;
+    this.replay.sampling = samplingOf(h);
     this.stacks.header(h);
   }
 
@@ -265,7 +267,8 @@ export class ModelBuilder implements CaptureVisitor {
       peakSeq: totals.peakSeq,
       peakFound: totals.peakFound,
       window: replay.window(),
-      temporaryThreshold: aggregated ? undefined : replay.temporaryThreshold,
+      temporaryThreshold: aggregated || this.replay.sampling !== undefined ? undefined : replay.temporaryThreshold,
+      sampling: this.replay.sampling,
       lastSeq: totals.lastSeq,
       sizeHistogram: replay.sizeHistogram,
       minSize: replay.smallestSize,
