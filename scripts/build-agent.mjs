@@ -29,7 +29,7 @@ const flags = [
   '-Wall', '-Wextra', '-Werror', '-Wshadow', '-Wstrict-prototypes', '-Wmissing-prototypes', '-Wvla',
   '-fvisibility=hidden', '-fno-strict-aliasing', '-ftls-model=initial-exec',
   ...(sanitize ? ['-O1', '-g', '-fno-omit-frame-pointer', `-fsanitize=${sanitize}`] : ['-O2', '-g']),
-  '-o', tmp, ...sources, '-ldl',
+  '-o', tmp, ...sources, '-ldl', '-lm',
 ];
 const r = spawnSync(cc, flags, { stdio: 'inherit' });
 if (r.error) {

@@ -109,6 +109,9 @@ def _agent_config(cfg, output, target_words):
         put("max_stack_nodes", int(cfg["max_stack_nodes"]))
     if cfg.get("native_unwinder"):
         put("native_unwinder", cfg["native_unwinder"])
+    for key in ("sample_rate", "sample_exact", "sample_seed"):
+        if cfg.get(key):
+            put(key, int(cfg[key]))
     put("mode", cfg.get("mode", "run"))
     put("python_version", _python_version())
     put("python_hexversion", sys.hexversion)

@@ -23,6 +23,7 @@
 #include "pyapi.h"
 #include "pygc.h"
 #include "pystack.h"
+#include "sample.h"
 #include "service.h"
 #include "sink.h"
 #include "thread.h"
@@ -59,6 +60,7 @@ typedef struct config {
     int gil_disabled;
     uint32_t max_stack_nodes;
     int backtrace_only; /* native_unwinder=backtrace: glibc's backtrace() for every event */
+    uint64_t sample_rate, sample_exact, sample_seed; /* sampling (docs/sampling.md); rate 0: every event */
     /* Header fields, in the order they were given: values in `values`, written sorted by tag (stable, so
      * repeated fields keep their order) when the header is written. */
     struct hfield {
@@ -217,6 +219,16 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
                 c->max_stack_nodes = (uint32_t)(v < 16 ? 16 : v > (1u << 22) ? (1u << 22) : v);
             } else if (strcmp(key, "gil_disabled") == 0) {
                 c->gil_disabled = flag_value(value);
+            } else if (strcmp(key, "sample_rate") == 0) {
+                c->sample_rate = ml_parse_u64(&vp);
+                if (c->sample_rate == 0 || c->sample_rate > ((uint64_t)1 << 40)) {
+                    ml_set_err(err, errlen, "sample_rate must be from 1 to 2^40 bytes", 0);
+                    return -1;
+                }
+            } else if (strcmp(key, "sample_exact") == 0) {
+                c->sample_exact = ml_parse_u64(&vp);
+            } else if (strcmp(key, "sample_seed") == 0) {
+                c->sample_seed = ml_parse_u64(&vp);
             } else {
                 char what[128];
                 ml_strlcpy(what, "unknown configuration key: ", sizeof what);
@@ -230,6 +242,14 @@ static int parse_config(const char *text, config *c, char *value, size_t value_c
     if (c->output[0] == 0 && c->fd < 0) {
         ml_set_err(err, errlen, "the configuration names no output (output= or fd=)", 0);
         return -1;
+    }
+    if (c->sample_rate != 0) {
+        if (c->options & ML_OPTION_AGGREGATE) {
+            ml_set_err(err, errlen, "sampling cannot be combined with aggregate (the aggregates keep no sizes to weigh samples with)", 0);
+            return -1;
+        }
+        c->options |= ML_OPTION_SAMPLED;
+        if (c->sample_exact == 0) c->sample_exact = c->sample_rate * 4;
     }
     if (c->values.overflow) {
         ml_set_err(err, errlen, "the header is larger than 1 MiB (argv or sys.path too long)", 0);
@@ -250,6 +270,8 @@ static int write_file_header(config *c, uint8_t *out, size_t cap, uint64_t wall_
     header_int(c, ML_H_START_WALL_NS, wall_ns);
     header_int(c, ML_H_START_MONO_NS, ml_start_mono_ns);
     header_int(c, ML_H_OPTIONS, (uint64_t)c->options);
+    header_int(c, ML_H_SAMPLE_RATE_BYTES, c->sample_rate);
+    header_int(c, ML_H_SAMPLE_EXACT_BYTES, c->sample_exact);
 #if defined(__x86_64__)
     header_str(c, ML_H_PLATFORM, "linux-x86_64");
 #elif defined(__aarch64__)
@@ -264,7 +286,7 @@ static int write_file_header(config *c, uint8_t *out, size_t cap, uint64_t wall_
     /* The body in tag order; the 20 fixed bytes go just before it in the same buffer: one write. */
     ml_buf body;
     ml_buf_init(&body, out + ML_FILE_HEADER_FIXED_LEN, cap - ML_FILE_HEADER_FIXED_LEN);
-    for (unsigned tag = 1; tag <= ML_H_SCRIPT; tag++) {
+    for (unsigned tag = 1; tag <= ML_H_SAMPLE_EXACT_BYTES; tag++) {
         for (size_t i = 0; i < c->nfields; i++) {
             if (c->fields[i].tag != tag) continue;
             ml_buf_varint(&body, tag);
@@ -276,10 +298,13 @@ static int write_file_header(config *c, uint8_t *out, size_t cap, uint64_t wall_
         return -1;
     }
     memcpy(out, ML_FILE_MAGIC, 8);
-    out[8] = ML_FORMAT_VERSION & 0xff;
-    out[9] = ML_FORMAT_VERSION >> 8;
-    out[10] = ML_MIN_READER_VERSION & 0xff;
-    out[11] = ML_MIN_READER_VERSION >> 8;
+    /* A sampled capture needs a reader that weighs its allocations: older ones must refuse it. */
+    unsigned version = c->sample_rate != 0 ? ML_SAMPLED_FORMAT_VERSION : ML_FORMAT_VERSION;
+    unsigned min_reader = c->sample_rate != 0 ? ML_SAMPLED_FORMAT_VERSION : ML_MIN_READER_VERSION;
+    out[8] = version & 0xff;
+    out[9] = version >> 8;
+    out[10] = min_reader & 0xff;
+    out[11] = min_reader >> 8;
     uint32_t len = (uint32_t)body.len, crc = ml_crc32(0, body.p, body.len);
     for (int i = 0; i < 4; i++) {
         out[12 + i] = (uint8_t)(len >> (8 * i));
@@ -351,6 +376,7 @@ static void atfork_child(void) {
     ml_got_forget_locks();
     ml_code_registry_reset();
     ml_aggregate_forget();
+    ml_sample_forget();
     ml_cgroup_close(&g_cgroup);
     ml_pid = (int)getpid();
     g_forked = 1;
@@ -402,7 +428,8 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
     g_session++;
     if (g_session == 0) g_session = 1;
     if (write_file_header(c, hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN, (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec, err, errlen) != 0) goto close_out;
-    if (ml_service_begin() != 0 || ml_threads_begin(g_session) != 0 || ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0)) {
+    if (ml_service_begin() != 0 || ml_threads_begin(g_session) != 0 || ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0) ||
+        (c->sample_rate != 0 && ml_sample_begin(c->sample_rate, c->sample_exact, c->sample_seed) != 0)) {
         ml_set_err(err, errlen, "out of memory", 0);
         goto close_out;
     }
@@ -454,6 +481,7 @@ ML_EXPORT int memlens_start(const char *config_text, char *err, size_t errlen) {
         ml_got_uninstall();
         ml_threads_close_all();
         ml_service_close();
+        ml_sample_end();
         goto close_out;
     }
     rc = 0;
@@ -475,6 +503,11 @@ out:
 static void write_trailer(int reason) {
     ml_thread_totals tot;
     ml_threads_totals(&tot);
+    if (ml_sampling) {
+        uint64_t live, cap, dropped;
+        ml_sample_stats(&live, &cap, &dropped);
+        tot.dropped += dropped;
+    }
     uint8_t mem[96];
     ml_buf b;
     ml_buf_init(&b, mem, sizeof mem);
@@ -513,6 +546,7 @@ void ml_stop(int reason) {
         ml_service_agent_stats();
         ml_marker(ML_M_TRACKING_STOPPED, "");
         write_trailer(reason);
+        ml_sample_end();
         ml_service_close();
         ml_sink_close();
         ml_code_registry_reset();

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "sample.h"
 
 typedef struct ml_hook_def {
     const char *name;
@@ -25,6 +26,18 @@ void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t 
 /* Is this thread allowed to record right now (a session is active and we are not inside the agent)? */
 static inline int ml_should_record(void) {
     return atomic_load_explicit(&ml_active, memory_order_relaxed) && !ml_guard;
+}
+
+/* An allocation of `size` bytes is to be recorded: a session records, and, when sampling, it is in the
+ * sample (sample.h). */
+static inline int ml_wants_alloc(uint64_t size) {
+    return ml_should_record() && (!ml_sampling || ml_sample_alloc(size));
+}
+
+/* The free of the block at `addr` is to be recorded: when sampling, only if the block was recorded (it
+ * is then forgotten). */
+static inline int ml_wants_free(uint64_t addr) {
+    return ml_should_record() && (!ml_sampling || ml_sampled_remove(addr));
 }
 
 #endif

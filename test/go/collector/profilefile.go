@@ -132,11 +132,13 @@ func resolve(pd pprofile.Profiles) []resolvedProfile {
 }
 
 func (w *profileFileWriter) write(_ context.Context, pd pprofile.Profiles) error {
+	// Resolved first: the marshaler interns attribute strings into the dictionary, in place.
+	resolved := resolve(pd)
 	raw, err := (&pprofile.JSONMarshaler{}).MarshalProfiles(pd)
 	if err != nil {
 		return err
 	}
-	line, err := json.Marshal(map[string]any{"otlp": json.RawMessage(raw), "profiles": resolve(pd)})
+	line, err := json.Marshal(map[string]any{"otlp": json.RawMessage(raw), "profiles": resolved})
 	if err != nil {
 		return err
 	}
