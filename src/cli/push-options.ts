@@ -38,6 +38,8 @@ export const PUSH_OPTIONS: OptionSpecs = {
 export interface SampleConfig {
   readonly rateBytes: number;
   readonly exactBytes: number;
+  /** MEMLENS_SAMPLE_SEED: the same program and seed give the same capture (0: a random seed). */
+  readonly seed: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -68,12 +70,19 @@ export function sampleConfigOf(command: string, options: OptionValues, env: Env,
       throw new UsageError(`${command}: sampling cannot be combined with --${o}: the agent's aggregates keep no allocation sizes to weigh the samples with; choose one`);
     }
   }
-  return { rateBytes: bytes, exactBytes: bytes * EXACT_FACTOR };
+  let seed = 0;
+  const rawSeed = env['MEMLENS_SAMPLE_SEED'];
+  if (rawSeed !== undefined && rawSeed !== '') {
+    seed = Number(rawSeed);
+    if (!/^\d+$/.test(rawSeed) || !Number.isSafeInteger(seed) || seed < 1) throw new UsageError(`${command}: MEMLENS_SAMPLE_SEED ${rawSeed}: give a whole number from 1 to 2^53`);
+  }
+  return { rateBytes: bytes, exactBytes: bytes * EXACT_FACTOR, seed };
 }
 
 /** The agent's configuration keys for a sampling (docs/agent.md). */
 export function sampleAgentConfig(s: SampleConfig | undefined): Record<string, number> {
-  return s === undefined ? {} : { sample_rate: s.rateBytes, sample_exact: s.exactBytes };
+  if (s === undefined) return {};
+  return { sample_rate: s.rateBytes, sample_exact: s.exactBytes, ...(s.seed > 0 ? { sample_seed: s.seed } : {}) };
 }
 
 export interface PushConfig {
