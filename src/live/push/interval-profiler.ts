@@ -129,7 +129,7 @@ export class IntervalProfiler implements CaptureVisitor {
 
   // ── the visitor ────────────────────────────────────────────────────────────────────────────────
 
-  alloc(stream: number, _seq: number, address: number, size: number, allocator: number, stack: number): void {
+  alloc(stream: number, _seq: number, address: number, size: number, allocator: number, stack: number, _nativeStack = 0): void {
     this.events++;
     const s = this.stackOf(stream, stack);
     if (allocator === MMAP || allocator === MREMAP) {
