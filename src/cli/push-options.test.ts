@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fakeIo } from '../../test/support/fake-io.js';
+import { type MemoryIo, memoryIo } from '../../test/support/memory-io.js';
 import { UsageError } from '../errors.js';
 import type { OptionValues } from './command.js';
 import { pushConfigOf, sampleAgentConfig, sampleConfigOf } from './push-options.js';
 
-const io = (env: Record<string, string> = {}, cwd = '/tmp'): ReturnType<typeof fakeIo> => fakeIo(cwd, { env });
+const io = (env: Record<string, string> = {}, cwd = '/tmp'): MemoryIo => memoryIo({ cwd, env });
 
 function usage(fn: () => unknown, message: RegExp): void {
   assert.throws(fn, (e: unknown) => e instanceof UsageError && message.test(e.message) && !e.message.includes('\n'), String(message));

@@ -22,6 +22,7 @@ import { SeqOrderer } from '../../src/capture/order.js';
 import { readCaptureFile } from '../../src/cli/capture-file.js';
 import { ModelBuilder } from '../../src/model/builder.js';
 import { DEFAULT_FRAME_FILTER } from '../../src/model/frames.js';
+import { NO_NATIVE_NODE, type SiteId } from '../../src/model/ids.js';
 import { lineTableResolver } from '../../src/model/lines.js';
 import { tempDir } from '../support/memlens-run.js';
 import { REPO_ROOT, testPythons } from '../support/pythons.js';
@@ -47,9 +48,10 @@ async function perSite(path: string): Promise<Map<string, SiteTotals>> {
   const m = builder.finish();
   const out = new Map<string, SiteTotals>();
   const c = m.sites.columns;
-  for (let s = 0; s < m.sites.size; s++) {
-    const frames = m.frames.stack(m.sites.pyStack(s), 0, DEFAULT_FRAME_FILTER);
-    const name = frames.length > 0 ? m.frames.frame(frames[frames.length - 1] as number).function : '<none>';
+  for (let s = 0 as SiteId; s < m.sites.size; s++) {
+    const frames = m.frames.stack(m.sites.pyStack(s), NO_NATIVE_NODE, DEFAULT_FRAME_FILTER);
+    const last = frames[frames.length - 1];
+    const name = last !== undefined ? m.frames.frame(last).function : '<none>';
     let t = out.get(name);
     if (t === undefined) {
       t = { allocBytes: 0, allocCount: 0, liveBytes: 0, liveCount: 0 };
