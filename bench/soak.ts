@@ -1,13 +1,15 @@
 // The sampled agent's own memory over a day of a service, compressed in time (docs/benchmarks.md, "Sampled
-// mode: soak"): bench/soak_service.py plays 1,440 minutes of a service (a thread per job, requests from
-// stacks that keep changing, a cache replaced as it goes) under `memlens run --sample`, and the agent's
-// memory is read back from its AGENT_STATS records (written every second: the agent's own mmap'd bytes).
-// Not a test: run it by hand.
+// mode: soak"): bench/soak_service.py plays 1,440 minutes of a service (threads per job, requests from
+// stacks that keep changing, a cache replaced as it goes) under `memlens run --sample-rate R --push URL -o
+// FILE`, pushing a profile every second to the Pyroscope stand-in of the push tests (built by the test
+// setup). The agent's memory is read back from its AGENT_STATS records (written every second: the agent's
+// own mmap'd bytes); memlens's own (Node) resident memory is read from /proc every second; the pushed
+// profiles' sizes from what the receiver got. Not a test: run it by hand.
 //
 //   npx tsc -p tsconfig.json && node dist/bench/soak.js [--minutes N] [--python PY] [--rate SIZE]
 
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +17,7 @@ import { SeqOrderer } from '../src/capture/order.js';
 import type { AgentStatsRecord, MetaRecord } from '../src/capture/records.js';
 import { readCaptureFile } from '../src/cli/capture-file.js';
 import { NODE_FLAGS } from '../src/cli/node-flags.js';
+import { startPyroscopeReceiver } from '../test/support/push-backends.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -28,14 +31,29 @@ const minutes = Number(arg('--minutes', '1440'));
 const rate = arg('--rate', '512K');
 const dir = mkdtempSync(join(tmpdir(), 'memlens-soak-'));
 const capture = join(dir, 'soak.mlens');
+const received = join(dir, 'received');
+const backend = await startPyroscopeReceiver(received);
 try {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [...NODE_FLAGS, join(ROOT, 'bin', 'memlens.js'), 'run', '-q', '--no-compress', '--sample-rate', rate, '-o', capture, '--python', python, join(ROOT, 'bench', 'soak_service.py'), String(minutes)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  if (r.status !== 0) throw new Error(`memlens run failed (${r.status ?? r.signal})`);
+  const child = spawn(
+    process.execPath,
+    [...NODE_FLAGS, join(ROOT, 'bin', 'memlens.js'), 'run', '-q', '--no-compress', '--sample-rate', rate, '--push', backend.url, '--push-interval', '1', '-o', capture, '--python', python, join(ROOT, 'bench', 'soak_service.py'), String(minutes)],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const nodeRss: number[] = [];
+  const poll = setInterval(() => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m !== null) nodeRss.push(Number(m[1]) * 1024);
+    } catch {
+      // it ended
+    }
+  }, 1000);
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  clearInterval(poll);
+  if (code !== 0) throw new Error(`memlens run failed (${code})`);
   const seconds = (Date.now() - t0) / 1000;
+  const sizes = readdirSync(received).filter((f) => f.endsWith('.pb.gz')).map((f) => statSync(join(received, f)).size).sort((a, b) => a - b);
   const stats: AgentStatsRecord[] = [];
   let threads = 0;
   const visitor = {
@@ -60,6 +78,10 @@ try {
   const peak = Math.max(...stats.map((s) => s.agentMemoryBytes));
   const secondHalf = stats.slice(Math.floor(stats.length / 2)).map((s) => s.agentMemoryBytes);
   console.log(`peak ${mib(peak)}; second half of the run: ${mib(Math.min(...secondHalf))} to ${mib(Math.max(...secondHalf))}; dropped events ${stats[stats.length - 1]?.droppedEvents ?? 0}`);
+  const half = nodeRss.slice(Math.floor(nodeRss.length / 2));
+  console.log(`memlens (node) RSS: first reading ${mib(nodeRss[0] ?? 0)}, peak ${mib(Math.max(...nodeRss))}, second half ${mib(Math.min(...half))} to ${mib(Math.max(...half))}`);
+  console.log(`pushed profiles: ${sizes.length}, gzipped size median ${sizes[Math.floor(sizes.length / 2)] ?? 0} B, largest ${sizes[sizes.length - 1] ?? 0} B`);
 } finally {
+  await backend.stop();
   rmSync(dir, { recursive: true, force: true });
 }
