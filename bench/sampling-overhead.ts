@@ -121,7 +121,7 @@ try {
       }
     }
     rows.push({ name: b, kind: 'pyperformance', seconds: Object.fromEntries(CONFIGS.map((c) => [c, median(samples[c])])) as Record<Config, number> });
-    console.error(`${b}: done`);
+    console.error(`${b}: ${JSON.stringify(rows[rows.length - 1]?.seconds)}`);
   }
   const workloads = named.length > 0 ? named.filter((n) => existsSync(join(WORKLOADS, `${n}.py`))) : readdirSync(WORKLOADS).filter((f) => f.endsWith('.py')).map((f) => f.slice(0, -3)).sort();
   for (const w of workloads) {
@@ -129,7 +129,7 @@ try {
     const samples: Record<Config, number[]> = { python3: [], 'memlens sampled': [], 'memlens exact': [], memray: [] };
     for (let i = 0; i < repeat; i++) for (const config of CONFIGS) samples[config].push(run(config, join(ROOT, 'bench', 'timed_run.py'), [script]));
     rows.push({ name: w, kind: 'workload', seconds: Object.fromEntries(CONFIGS.map((c) => [c, median(samples[c])])) as Record<Config, number> });
-    console.error(`${w}: done`);
+    console.error(`${w}: ${JSON.stringify(rows[rows.length - 1]?.seconds)}`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { SeqOrderer } from '../src/capture/order.js';
 import type { AgentStatsRecord, MetaRecord } from '../src/capture/records.js';
 import { readCaptureFile } from '../src/cli/capture-file.js';
-import { NODE_FLAGS } from '../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../src/util/node-flags.js';
 import { startPyroscopeReceiver } from '../test/support/push-backends.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

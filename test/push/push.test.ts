@@ -14,7 +14,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { NODE_FLAGS } from '../../src/cli/node-flags.js';
+import { NODE_FLAGS } from '../../src/util/node-flags.js';
 import { MEMLENS_BIN, tempDir } from '../support/memlens-run.js';
 import { type ReceivedRequest, freePort, startCollector, startPyroscopeReceiver } from '../support/push-backends.js';
 import { testPythons } from '../support/pythons.js';
