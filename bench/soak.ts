@@ -6,7 +6,7 @@
 // own mmap'd bytes); memlens's own (Node) resident memory is read from /proc every second; the pushed
 // profiles' sizes from what the receiver got. Not a test: run it by hand.
 //
-//   npx tsc -p tsconfig.json && node dist/bench/soak.js [--minutes N] [--python PY] [--rate SIZE]
+//   npx tsc -p tsconfig.json && node dist/bench/soak.js [--minutes N] [--requests PER_MINUTE] [--python PY] [--rate SIZE]
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -29,6 +29,7 @@ function arg(name: string, fallback: string): string {
 const python = arg('--python', join(ROOT, '.cache', 'bench-venv', 'bin', 'python3'));
 const minutes = Number(arg('--minutes', '1440'));
 const rate = arg('--rate', '512K');
+const requests = arg('--requests', '2000');
 const dir = mkdtempSync(join(tmpdir(), 'memlens-soak-'));
 const capture = join(dir, 'soak.mlens');
 const received = join(dir, 'received');
@@ -37,7 +38,7 @@ try {
   const t0 = Date.now();
   const child = spawn(
     process.execPath,
-    [...NODE_FLAGS, join(ROOT, 'bin', 'memlens.js'), 'run', '-q', '--no-compress', '--sample-rate', rate, '--push', backend.url, '--push-interval', '1', '-o', capture, '--python', python, join(ROOT, 'bench', 'soak_service.py'), String(minutes)],
+    [...NODE_FLAGS, join(ROOT, 'bin', 'memlens.js'), 'run', '-q', '--no-compress', '--sample-rate', rate, '--push', backend.url, '--push-interval', '1', '-o', capture, '--python', python, join(ROOT, 'bench', 'soak_service.py'), String(minutes), requests],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   const nodeRss: number[] = [];
@@ -68,7 +69,7 @@ try {
   const read = await readCaptureFile(capture, orderer);
   orderer.end();
   const mib = (n: number): string => `${(n / 1048576).toFixed(2)} MiB`;
-  console.log(`${minutes} simulated minutes in ${seconds.toFixed(0)} s; ${threads} threads; capture ${mib(read.bytes)}; ${stats.length} AGENT_STATS records`);
+  console.log(`${minutes} simulated minutes (${requests} requests each) in ${seconds.toFixed(0)} s; ${threads} threads; capture ${mib(read.bytes)}; ${stats.length} AGENT_STATS records`);
   console.log('| share of the run | agent memory |');
   console.log('|---|---|');
   for (const share of [0, 0.1, 0.25, 0.5, 0.75, 0.9, 1]) {
