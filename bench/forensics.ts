@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ForensicsObserver } from '../src/analysis/forensics.js';
 import { GcFrees } from '../src/analysis/gc-frees.js';
 import { LargeLifetimes } from '../src/analysis/large-lifetimes.js';
+import { LiveSeries } from '../src/analysis/live-series.js';
 import { ReallocGrowth } from '../src/analysis/realloc-growth.js';
 import { RecentGrowth } from '../src/analysis/recent-growth.js';
 import { type Io, NO_INPUT } from '../src/cli/io.js';
@@ -25,6 +26,7 @@ const KINDS: Record<string, () => (ReplayObserver & { finish(): unknown }) | und
   'gc frees': () => new GcFrees(),
   'large lifetimes': () => new LargeLifetimes(),
   'realloc growth': () => new ReallocGrowth(),
+  'live series': () => new LiveSeries(),
   'all (verdict)': () => new ForensicsObserver(),
   'all but recent (summary)': () => new ForensicsObserver({ noRecentGrowth: true }),
 };

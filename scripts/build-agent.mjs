@@ -3,7 +3,7 @@
 // compiler. Runs as the package's install step; warnings are errors (the agent runs inside someone's
 // production process). Set MEMLENS_AGENT_SANITIZE=address to build an AddressSanitizer variant.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,17 +19,25 @@ if (!existsSync(srcDir)) process.exit(0);
 const sources = readdirSync(srcDir).filter((f) => f.endsWith('.c')).sort().map((f) => join(srcDir, f));
 if (sources.length === 0) process.exit(0);
 
+// The capture header's writer version is memlens's own: package.json is its one home.
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+if (typeof version !== 'string' || !/^[0-9A-Za-z.+-]+$/.test(version)) {
+  console.error(`memlens: package.json's version ${JSON.stringify(version)} is not a plain version string.`);
+  process.exit(1);
+}
+
 const cc = process.env.CC || 'cc';
 const sanitize = process.env.MEMLENS_AGENT_SANITIZE;
 const name = sanitize ? `libmemlens_agent-${sanitize}.so` : 'libmemlens_agent.so';
 mkdirSync(outDir, { recursive: true });
 const tmp = join(outDir, `.${name}.${process.pid}.tmp`);
+// The flags are shared with the Python package's builds (agent/cflags.json).
+const cflags = JSON.parse(readFileSync(join(root, 'agent', 'cflags.json'), 'utf8'));
 const flags = [
-  '-std=c11', '-D_GNU_SOURCE', '-fPIC', '-shared', '-pthread',
-  '-Wall', '-Wextra', '-Werror', '-Wshadow', '-Wstrict-prototypes', '-Wmissing-prototypes', '-Wvla',
-  '-fvisibility=hidden', '-fno-strict-aliasing', '-ftls-model=initial-exec',
-  ...(sanitize ? ['-O1', '-g', '-fno-omit-frame-pointer', `-fsanitize=${sanitize}`] : ['-O2', '-g']),
-  '-o', tmp, ...sources, '-ldl', '-lm',
+  ...cflags.flags,
+  `-DML_WRITER_VERSION="${version}"`,
+  ...(sanitize ? ['-O1', '-g', '-fno-omit-frame-pointer', `-fsanitize=${sanitize}`] : cflags.release),
+  '-o', tmp, ...sources, ...cflags.libs,
 ];
 const r = spawnSync(cc, flags, { stdio: 'inherit' });
 if (r.error) {

@@ -4,18 +4,24 @@
 // - .cache/pythons.json: the list the tests iterate over (test/support/pythons.ts reads it);
 // - Debian's chromium at /usr/bin/chromium for the HTML report's browser tests (playwright-core drives it;
 //   playwright's own browser download does not work offline), installed with apt-get when we are root;
+//   likewise lldb, gdb and debootstrap for the attach tests, clang-format for the agent's format check.
+// - a second, unprivileged user for the security tests (scripts/test-user.mjs).
 // - the Go programs of the push tests (setup-go-tools.mjs): an OpenTelemetry Collector and a Pyroscope
 //   receiver, built from their Go modules into .cache/go/.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureTestUser } from './test-user.mjs';
+import { setupArm64Root, setupWheelhouse } from './setup-python-test-env.mjs';
 import { setupGoTools } from './setup-go-tools.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = join(root, '.cache');
-mkdirSync(cache, { recursive: true });
+mkdirSync(join(root, '.cache'), { recursive: true });
+// The real path: a checkout whose .cache is a link to another's shares the environment, and the paths written
+// into pythons.json must not depend on which checkout wrote them.
+const cache = realpathSync(join(root, '.cache'));
 
 function run(cmd, args, opts = {}) {
   return spawnSync(cmd, args, { encoding: 'utf8', ...opts });
@@ -63,6 +69,9 @@ ensurePackage('chromium', '/usr/bin/chromium', 'for the browser tests');
 ensurePackage('lldb', '/usr/bin/lldb', 'for the attach tests');
 ensurePackage('gdb', '/usr/bin/gdb', 'for the attach tests');
 ensurePackage('debootstrap', '/usr/sbin/debootstrap', 'to build the container root of the attach tests');
+ensurePackage('clang-format', '/usr/bin/clang-format', "for the agent's format check (scripts/check-agent-format.mjs)");
+ensureTestUser();
+ensurePackage('qemu-user', '/usr/bin/qemu-aarch64', 'to run the aarch64 agent of the Python wheel');
 
 const pythons = [];
 for (const exe of candidates()) {
@@ -97,6 +106,9 @@ if (pythons.length === 0) {
   process.exit(1);
 }
 writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
+// Packages for the tests of the Python distribution (test/pip/).
+setupWheelhouse(cache, pythons);
+if (process.arch === 'x64') setupArm64Root(cache);
 
 // A CPython 3.14 (PEP 768 remote execution) in a Debian sid root file system: a target started with
 // `unshare -m chroot` there stands in for a process in a container (another mount namespace).

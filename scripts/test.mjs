@@ -45,6 +45,8 @@ if (tests.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
+// The Python distribution, built once for all the tests that install it (test/pip/).
+if (tests.some((p) => p.startsWith(join('dist', 'test', 'pip')))) step('python packages', process.execPath, ['scripts/build-wheel.mjs']);
 // --single-threaded: node can hang at exit otherwise (src/util/node-flags.ts); the runner passes it to
 // every test file's process.
 step(`tests (${tests.length} files)`, process.execPath, ['--single-threaded', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...tests], {

@@ -34,9 +34,10 @@ for (const py of [oldest, newest]) {
       const first = join(work, `first-${py.version}.json`);
       const r = memlens(['census', pid, '-o', first, '--json']);
       assert.equal(r.code, 0, r.stderr);
-      const c = JSON.parse(r.stdout) as { pause_ms: number; types: { type: string; count: number }[]; paths: { results: { path: string | null }[] } };
+      const c = JSON.parse(r.stdout) as { schema: string; pause_ms: number; types: { type: string; count: number }[]; paths: { results: { path: string | null }[] } };
       assert.equal(c.types.find((t) => t.type === '__main__.Known')?.count, 1_000_000);
       assert.ok(c.pause_ms > 0);
+      assert.equal(c.schema, 'memlens.census/1');
       assert.ok(c.paths.results.some((p) => p.path === "module __main__['HELD']"), JSON.stringify(c.paths));
       await new Promise((r2) => setTimeout(r2, 1500));
       const second = join(work, `second-${py.version}.json`);
@@ -46,10 +47,11 @@ for (const py of [oldest, newest]) {
       assert.match(t.stdout, /__main__\.Known\s+1,000,000/);
       const d = memlens(['census', first, second, '--json']);
       assert.equal(d.code, 0, d.stderr);
-      const diff = JSON.parse(d.stdout) as { changes: { type: string; countBefore: number; countAfter: number }[] };
+      const diff = JSON.parse(d.stdout) as { schema: string; changes: { type: string; count_before: number; count_after: number }[] };
+      assert.equal(diff.schema, 'memlens.census-diff/1');
       const grown = diff.changes[0];
       assert.equal(grown?.type, 'bytearray', 'the type that accumulated comes first');
-      assert.ok((grown?.countAfter ?? 0) > (grown?.countBefore ?? 0));
+      assert.ok((grown?.count_after ?? 0) > (grown?.count_before ?? 0));
       assert.equal(diff.changes.find((x) => x.type === '__main__.Known'), undefined, 'an unchanged type is not listed');
     } finally {
       child.kill('SIGKILL');
@@ -81,7 +83,7 @@ test('a census near an OOM kill is in the capture', () => {
   const p = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, 'parse', '--json', cap], { encoding: 'utf8', maxBuffer: 1 << 30 });
   const records = p.stdout.split('\n').filter((l) => l.includes('"census"') || l.includes('"exit"'));
   assert.ok(records.some((l) => l.includes('"label":"near-oom"')), 'the census is labelled near-oom');
-  assert.ok(records.some((l) => l.includes('"oomKill":1')), 'the EXIT record is there and says OOM kill');
+  assert.ok(records.some((l) => l.includes('"oom_kill":1')), 'the EXIT record is there and says OOM kill');
   assert.equal(p.stderr, '', 'no damaged or cut block: the cut block was sealed before EXIT was appended');
 });
 

@@ -94,7 +94,7 @@ test('an existing output needs -f; an unwritable one says why; a missing capture
   assert.match(readFileSync(out, 'utf8'), /^<!doctype html>/);
   io = memoryIo({ cwd: dir });
   assert.equal(await main(['flamegraph', capture, '-o', join(dir, 'no', 'such', 'dir.html')], io), 1);
-  assert.match(io.err(), /cannot write .*dir\.html: its directory does not exist/);
+  assert.match(io.err(), /no[/]such: no such directory/);
   if (process.getuid?.() !== 0) {
     const ro = join(dir, 'ro');
     mkdirSync(ro);

@@ -89,11 +89,12 @@ test('summary: --leaks, --sort own, --max-rows, --threshold, --show-import-frame
   assert.doesNotMatch(thr.out, /cache at/);
   assert.match(thr.out, /work at worker\.py:3/);
 
-  const json = JSON.parse((await run('summary', known, '--json')).out) as { set: string; totalBytes: number; rows: { function: string; ownBytes: number }[] };
+  const json = JSON.parse((await run('summary', known, '--json')).out) as { schema: string; set: string; total_bytes: number; rows: { function: string; own_bytes: number }[] };
+  assert.equal(json.schema, 'memlens.summary/1');
   assert.equal(json.set, 'peak');
-  assert.equal(json.totalBytes, 11 * MiB + 64 * 1024);
+  assert.equal(json.total_bytes, 11 * MiB + 64 * 1024);
   assert.deepEqual(
-    json.rows.filter((r) => r.ownBytes > 0).map((r) => [r.function, r.ownBytes]),
+    json.rows.filter((r) => r.own_bytes > 0).map((r) => [r.function, r.own_bytes]),
     [
       ['parse', 8 * MiB],
       ['work', 2 * MiB],
@@ -191,6 +192,7 @@ test('stats: golden text', async () => {
 test('stats --json keeps memray key names', async () => {
   const r = await run('stats', known, '--json', '-n', '2');
   const j = JSON.parse(r.out) as Record<string, unknown>;
+  assert.equal(j['schema'], 'memlens.stats/1');
   assert.equal(j['total_num_allocations'], 6);
   assert.equal(j['total_bytes_allocated'], 11 * MiB + 64 * 1024 + 100);
   assert.equal(j['peak_memory'], 11 * MiB + 64 * 1024);

@@ -34,13 +34,14 @@ test('memlens verdict: golden text at 100 columns, colour off', async () => {
   const r = await run(['verdict', '--last', '2', oomPath]);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.err, '');
-  golden('oom-job.verdict.txt', r.out);
+  golden('oom-job.verdict.txt', r.out.replaceAll(dir, '<dir>')); // the text names the capture as given
 });
 
 test('memlens verdict --json: the same facts as data', async () => {
   const r = await run(['verdict', '--json', '--last', '2', oomPath]);
   assert.equal(r.code, 0, r.err);
   const v = JSON.parse(r.out) as {
+    schema: string;
     ending: { kind: string; oom_kill: string; detail: string; signal_name: string };
     near_oom: { time_ns: number; before_end_ns: number };
     recent_growth: { from_ns: number; to_ns: number; lines: { function: string; line: number; bytes: number }[] };
@@ -48,13 +49,14 @@ test('memlens verdict --json: the same facts as data', async () => {
     gc: { bytes_freed: number };
     threads: { seen: number; alive_at_end: number };
   };
+  assert.equal(v.schema, 'memlens.verdict/1');
   assert.deepEqual([v.ending.kind, v.ending.oom_kill, v.ending.signal_name], ['signal', 'yes', 'SIGKILL']);
   assert.match(v.ending.detail, /^Memory cgroup out of memory: Killed process 4242/);
   assert.deepEqual(v.near_oom, { time_ns: 5.6 * SEC + 2 * ms, before_end_ns: 6 * SEC + 45 * ms - (5.6 * SEC + 2 * ms), label: 'cgroup memory usage 236 MiB of limit 256 MiB', count: 1 });
   assert.equal(v.recent_growth.from_ns, 4 * SEC);
   assert.equal(v.recent_growth.to_ns, 6 * SEC);
-  assert.deepEqual(v.recent_growth.lines[0], { function: 'ingest', file: '/srv/job/job.py', line: 21, bytes: 20 * 3 * MiB, count: 20 });
-  assert.deepEqual(v.findings.map((f) => f.kind).sort(), ['collection-growth', 'gc-cycles', 'large-objects-kept']);
+  assert.deepEqual(v.recent_growth.lines[0], { function: 'ingest', file: '/srv/job/job.py', line: 21, bytes: 20 * 3 * MiB, count: 20, via: null });
+  assert.deepEqual(v.findings.map((f) => f.kind).sort(), ['accumulation', 'collection-growth', 'gc-cycles', 'large-objects-kept']);
   assert.equal(v.gc.bytes_freed, 8 * MiB);
   assert.deepEqual([v.threads.seen, v.threads.alive_at_end], [5, 5]);
 });
@@ -90,9 +92,16 @@ test('memlens summary lists the findings after its table; stats has a GC section
   const s = await run(['summary', oomPath]);
   assert.equal(s.code, 0, s.err);
   assert.match(s.out, /\nFindings \(memlens verdict shows all their evidence\)\n {2}1\. /);
-  assert.match(s.out, /Large objects kept alive long after the function that made them returned/);
+  assert.match(s.out, /Memory accumulated steadily and was never freed\n +- ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.0 MiB\/s\)/);
+  assert.match(s.out, /Large objects kept alive long\n/);
+  // The census's top types beside the allocation sites.
+  assert.match(s.out, /\nWhat holds the memory: live Python objects at 5\.603 s, near OOM \(memlens census shows all of it\)\n {2}bytearray 55 \(165 MiB\), str 21,000 \(1\.81 MiB\), dict 2,100 \(625 KiB\); 167 MiB in 23,155 objects\.\n/);
+  // --leaks without --trace-python-allocators: the warning about pymalloc's arenas (as memray gives it).
+  const leaks = await run(['summary', '--leaks', oomPath]);
+  assert.match(leaks.out, /Note: Python's allocators were not traced \(no --trace-python-allocators\): leaked small objects show as pymalloc's arenas/);
+  assert.doesNotMatch(s.out, /Python's allocators were not traced/, 'only for --leaks');
   const sj = JSON.parse((await run(['summary', '--json', oomPath])).out) as { findings: { kind: string }[] };
-  assert.deepEqual(sj.findings.map((f) => f.kind).sort(), ['collection-growth', 'gc-cycles', 'large-objects-kept']);
+  assert.deepEqual(sj.findings.map((f) => f.kind).sort(), ['accumulation', 'collection-growth', 'gc-cycles', 'large-objects-kept']);
   const st = await run(['stats', oomPath]);
   assert.equal(st.code, 0, st.err);
   assert.match(st.out, /\nGarbage collector\n {2}Generation +Collections +Collected +Uncollectable +Total pause +Longest +Memory freed\n/);
@@ -101,4 +110,40 @@ test('memlens summary lists the findings after its table; stats has a GC section
   assert.equal(sjs.gc.collections, 1);
   assert.equal(sjs.gc.bytes_freed, 8 * MiB);
   assert.equal(sjs.gc.generations[2]?.bytes_freed, 8 * MiB);
+});
+
+test('memlens verdict on the golden captures (cut by a kill, damaged, written by an older agent): each section says what it cannot know', async () => {
+  const fixture = (name: string): string => join(FIXTURES, 'captures', name);
+  interface V {
+    census: unknown;
+    census_error: string | null;
+    findings: { kind: string }[];
+    findings_not_looked_for: { what: string; why: string }[];
+  }
+  const check = async (name: string): Promise<{ text: string; v: V }> => {
+    const t = await run(['verdict', fixture(name)]);
+    assert.equal(t.code, 0, `${name}: ${t.err}`);
+    const j = await run(['verdict', '--json', fixture(name)]);
+    assert.equal(j.code, 0, j.err);
+    return { text: t.out, v: JSON.parse(j.out) as V };
+  };
+  // Cut by a kill, no snapshot: nothing about time is claimed, and "none" is not said of what it cannot see.
+  const cut = await check('truncated.mlens');
+  assert.match(cut.text, /What grew in the last seconds\n {2}Unknown: the capture has no memory snapshot/);
+  assert.match(cut.text, /\nFindings\n {2}None found\.\n {2}Not looked for: memory that accumulated, collections that only grew/);
+  assert.doesNotMatch(cut.text, /no memory that accumulated steadily/);
+  assert.ok(cut.v.findings_not_looked_for.some((n) => /no memory snapshot/.test(n.why)));
+  // Every record type, aggregated, with a census whose JSON is not a census: said so, never "no census".
+  const every = await check('every-record.mlens');
+  assert.equal(every.v.census, null);
+  assert.match(every.v.census_error ?? '', /'time' is not a number/);
+  assert.match(every.text, /What holds the memory\n {2}The capture holds a census of live Python objects, but it cannot be read/);
+  assert.ok(every.v.findings_not_looked_for.some((n) => /aggregated capture keeps totals per location/.test(n.why)));
+  const damaged = await check('damaged.mlens');
+  assert.match(damaged.text, /Note: The capture is damaged: 2 regions/);
+  // A real capture by an earlier agent, without a limit or a census: both said.
+  const older = await check('known-program.mlens');
+  assert.match(older.text, /What holds the memory\n {2}No census of live Python objects in the capture/);
+  assert.deepEqual(older.v.findings_not_looked_for, [{ what: 'one huge allocation', why: 'no memory limit was recorded to measure it against' }]);
+  assert.match(older.text, /whole cgroup: every process in the process's cgroup/);
 });

@@ -20,8 +20,7 @@ def _memlens_attach_main(request_json):
 
     def report(text):
         tmp = status_path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text + "\n")
+        _write_private(tmp, text + "\n")
         os.replace(tmp, status_path)
 
     try:
@@ -33,28 +32,51 @@ def _memlens_attach_main(request_json):
         except BaseException as e:  # noqa: B036 - nothing may escape into the target
             result = "error: %s: %s" % (type(e).__name__, e)
         try:
+            # Writing the status is memlens's work, not the program's: not recorded.
+            agent = sys.modules.get("memlens_agent")
+            if agent is not None:
+                agent.quiet(True)
             report(result)
         except Exception:
             pass
     finally:
         # The injected statement may have turned recording off for this thread (see injectedStatement).
-        b = sys.modules.get("memlens_bootstrap")
-        if getattr(b, "_agent", None) is not None:
-            b._agent.memlens_quiet(0)
+        agent = sys.modules.get("memlens_agent")
+        if agent is not None:
+            agent.quiet(False)
 
 
-def _bootstrap_module(directory):
-    """memlens_bootstrap, imported once from the attach directory and kept in sys.modules: it holds the
-    agent handle and what to undo at detach, and the next attach or detach finds it there."""
+def _write_private(path, text):
+    """Writes a new file only its owner may read (what the program is doing is nobody else's business),
+    replacing whatever had the name, never writing through a link."""
+    import os
+
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    # The built-in open with an opener: os.fdopen would import io machinery in the target.
+    with open(path, "w", opener=lambda p, _flags: os.open(p, flags, 0o600)) as f:
+        f.write(text)
+
+
+def _agent_module(directory):
+    """memlens_agent, imported once from the attach directory and kept in sys.modules: its session is what
+    the next attach or detach finds there."""
     import sys
 
-    module = sys.modules.get("memlens_bootstrap")
+    module = sys.modules.get("memlens_agent")
     if module is not None:
         return module
     sys.path.insert(0, directory)
+    # No __pycache__ in the attach directory: it is removed file by file, never recursively.
+    bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
     try:
-        import memlens_bootstrap as module
+        import memlens_agent as module
     finally:
+        sys.dont_write_bytecode = bytecode
         try:
             sys.path.remove(directory)
         except ValueError:
@@ -65,64 +87,68 @@ def _bootstrap_module(directory):
 def _attach(request):
     import os
     import sys
-    import threading
 
-    b = _bootstrap_module(request["dir"])
-    if b._agent is not None and b._agent.memlens_active():
-        return "error: already tracking (PID %d, capture %s): run memlens detach first" % (os.getpid(), b._output)
+    agent = _agent_module(request["dir"])
+    running = agent.current()
+    if running is not None:
+        return "error: already tracking (PID %d, capture %s): run memlens detach first" % (os.getpid(), running.output)
+    try:
+        session = agent.AgentSession(request["agent"])
+    except agent.AgentError as e:
+        return "error: %s" % e
     cfg = dict(request["config"])
-    cfg["mode"] = "attach"
-    output = cfg.get("output")
+    options = {k: cfg[k] for k in agent.OPTIONS if k in cfg}
+    options["mode"] = "attach"
+    sock = None
     if cfg.get("socket"):
         import socket
 
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(cfg["socket"])
-        cfg["fd"] = sock.fileno()
-        b._attach_socket = sock  # keeps the connection open while tracking
-    if b._agent is None:
-        b._agent = b._load_agent(request["agent"])
-    if getattr(b, "_attach_original_bootstrap_inner", None) is None:
-        b._attach_original_bootstrap_inner = threading.Thread._bootstrap_inner
-        b._wrap_threading()
-    _hide_attach_frames(b)
+        options["fd"] = sock.fileno()
+    session.wrap_threading()
+    _hide_attach_frames(session)
     words = list(getattr(sys, "orig_argv", None) or sys.argv)[1:]
-    b._config = cfg
-    b._output = output
-    import ctypes
-
-    b._agent.memlens_quiet.argtypes = [ctypes.c_int]
-    b._agent.memlens_quiet.restype = None
-    error = b._start(b._agent_config(cfg, output, words))
-    if error is not None:
-        return "error: cannot start tracking: %s" % error
-    # What this script does from here on is memlens's work, not the program's: do not record it.
-    b._agent.memlens_quiet(1)
     try:
-        return _after_start(b, request, output)
+        session.start(cfg.get("output"), argv=words, **options)
+    except agent.AgentError as e:
+        session.unwrap_threading()
+        if sock is not None:
+            sock.close()
+        return "error: cannot start tracking: %s" % e
+    # What this script does from here on is memlens's work, not the program's: do not record it.
+    session.quiet(True)
+    try:
+        # At detach (or when the duration ends): put threading back, and end the live stream.
+        session.at_stop(session.unwrap_threading)
+        if sock is not None:
+            session.at_stop(sock.close)
+        return _after_start(session, request)
     finally:
-        b._agent.memlens_quiet(0)
+        session.quiet(False)
 
 
-def _after_start(b, request, output):
+def _after_start(session, request):
     import os
     import sys
     import threading
 
-    b._name_existing_threads()
-    if not getattr(b, "_attach_atexit", False):
-        import atexit
+    session.name_existing_threads()
+    session.stop_at_exit()
+    output = session.output
+    capture_inside = bool(output) and output.startswith(request["dir"] + "/")
+    import atexit
 
-        atexit.register(b._stop)
-        b._attach_atexit = True
+    # Registered after stop_at_exit's handler, so it runs first (atexit runs handlers last in, first out).
+    atexit.register(_at_exit, session, request["dir"], capture_inside)
     duration = request.get("duration")
     if duration:
         ended = os.path.join(request["dir"], "ended")
 
         def stop_after():
-            _end_tracking(b)
+            session.stop()
             try:
-                open(ended, "w").close()  # tells memlens's collector the capture is final
+                _write_private(ended, "")  # tells memlens's collector the capture is final
             except OSError:
                 pass
             try:
@@ -134,8 +160,8 @@ def _after_start(b, request, output):
         timer.daemon = True
         timer.name = "memlens-duration"
         timer.start()
-        b._attach_timer = timer
-    return "ok tracking pid=%d output=%s" % (os.getpid(), output or "socket")
+        session.at_stop(timer.cancel)
+    return "ok tracking pid=%d output=%s" % (os.getpid(), session.output or "socket")
 
 
 def _census(request):
@@ -144,11 +170,17 @@ def _census(request):
     import importlib.util
     import json
     import os
+    import sys
 
     directory = request["dir"]
     spec = importlib.util.spec_from_file_location("memlens_census", os.path.join(directory, "memlens_census.py"))
     census = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(census)
+    bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # no __pycache__ in the attach directory
+    try:
+        spec.loader.exec_module(census)
+    finally:
+        sys.dont_write_bytecode = bytecode
     options = request.get("config") or {}
     result = census.census(time_budget_s=float(options.get("time_budget_s", 5.0)), top_types=int(options.get("top_types", 50)))
     paths = int(options.get("paths", 0))
@@ -158,13 +190,12 @@ def _census(request):
         result["paths"] = census.paths_for_ids([o["id"] for o in result["largest_objects"][:paths]])
     result["pid"] = os.getpid()
     tmp = os.path.join(directory, "census.json.tmp")
-    with open(tmp, "w") as f:
-        json.dump(result, f)
+    _write_private(tmp, json.dumps(result))
     os.replace(tmp, os.path.join(directory, "census.json"))
     return "ok census pause_ms=%s" % result["pause_ms"]
 
 
-def _hide_attach_frames(b):
+def _hide_attach_frames(session):
     """Our own frames (this script, the statement or remote-execution script that ran it) sit on top of the
     program's frames while we start tracking: hide them from stacks, and only them."""
     import sys
@@ -174,37 +205,51 @@ def _hide_attach_frames(b):
         name = frame.f_code.co_filename
         if not (name == "<string>" or "memlens-attach-" in name):
             break
-        b._hide(frame.f_code)
+        session.hide_code(frame.f_code)
         frame = frame.f_back
 
 
 def _detach(request):
     import os
 
-    b = _bootstrap_module(request["dir"])
-    if b._agent is None or not b._agent.memlens_active():
+    agent = _agent_module(request["dir"])
+    session = agent.current()
+    if session is None:
         return "error: not tracking: no earlier memlens attach in PID %d (or it has ended)" % os.getpid()
-    timer = getattr(b, "_attach_timer", None)
-    if timer is not None:
-        timer.cancel()
-        b._attach_timer = None
-    _end_tracking(b)
-    return "ok detached pid=%d output=%s" % (os.getpid(), b._output or "socket")
+    session.stop()
+    return "ok detached pid=%d output=%s" % (os.getpid(), session.output or "socket")
 
 
-def _end_tracking(b):
-    """Stops the agent (hooks restored, trailer written) and undoes what the attach changed in Python."""
-    import threading
+def _at_exit(session, directory, capture_inside):
+    """The program ends while tracked: the capture is finished, and the attach directory does not stay in
+    /tmp. If the capture itself is in it (a target in another mount namespace), it stays for memlens's
+    collector, which copies it out and removes the directory; "ended" tells it the capture is final. A session
+    that ended earlier (detach, --duration) left the directory to memlens: nothing to do."""
+    if not session.active:
+        return
+    session.stop()
+    try:
+        if capture_inside:
+            _write_private(directory + "/ended", "")
+        else:
+            _remove_directory(directory)
+    except Exception:  # noqa: BLE001 - the program is ending; nothing may disturb that
+        pass
 
-    b._stop()
-    original = getattr(b, "_attach_original_bootstrap_inner", None)
-    if original is not None:
-        threading.Thread._bootstrap_inner = original
-        b._attach_original_bootstrap_inner = None
-    sock = getattr(b, "_attach_socket", None)
-    if sock is not None:
-        sock.close()
-        b._attach_socket = None
+
+def _remove_directory(directory):
+    """Unlinks what is in the attach directory (files only: memlens makes no subdirectories) and the directory."""
+    import os
+
+    for name in os.listdir(directory):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+    try:
+        os.rmdir(directory)
+    except OSError:
+        pass
 
 
 _memlens_attach_main(MEMLENS_ATTACH)  # noqa: F821 - given by the exec() namespace

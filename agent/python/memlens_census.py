@@ -19,8 +19,14 @@ _CHECK_EVERY = 4096
 
 
 def _type_key(tp):
-    module = getattr(tp, "__module__", None) or "?"
-    name = getattr(tp, "__qualname__", None) or getattr(tp, "__name__", "?")
+    # A class may shadow __module__ or __qualname__ with a descriptor (some IPython and traitlets classes
+    # do): only strings name it.
+    module = getattr(tp, "__module__", None)
+    module = module if isinstance(module, str) and module else "?"
+    name = getattr(tp, "__qualname__", None)
+    if not isinstance(name, str):
+        name = getattr(tp, "__name__", None)
+    name = name if isinstance(name, str) else "?"
     return name if module == "builtins" else module + "." + name
 
 

@@ -10,6 +10,9 @@
  * that seq is not after the global peak's seq, its live counters are the ones it had at the peak and are
  * copied to saved-peak first. A reader takes `live` if updated_seq <= peak_seq, otherwise `saved_peak`.
  *
+ * Mappings (mmap, mremap) are kept apart, as sorted disjoint pieces (mappings.h): munmap may
+ * remove any part of one or several of them.
+ *
  * Changed locations are pushed (once) on a lock-free list that the service thread takes whole for each
  * CHECKPOINT. */
 #include "aggregate.h"
@@ -17,10 +20,12 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "agent.h"
 #include "common.h"
 #include "encode.h"
+#include "mappings.h"
 #include "mem.h"
+#include "service_stream.h"
+#include "state.h"
 
 typedef struct ml_loc {
     uint32_t stream, stack, native, allocator;
@@ -28,12 +33,12 @@ typedef struct ml_loc {
     uint64_t live_count, live_bytes;
     uint64_t saved_count, saved_bytes;
     uint64_t updated_seq;
-    int dirty;                  /* on the dirty list (loc stripe lock) */
+    int dirty; /* on the dirty list (loc stripe lock) */
     struct ml_loc *next_dirty;
 } ml_loc;
 
 typedef struct live_entry {
-    uint64_t key;   /* address | domain << 60; 0: empty */
+    uint64_t key; /* address | domain << 60; 0: empty */
     uint64_t size;
     ml_loc *loc;
 } live_entry;
@@ -57,6 +62,11 @@ static atomic_uint_fast64_t g_peak;
 static atomic_uint_fast64_t g_peak_seq;
 static atomic_flag g_peak_lock = ATOMIC_FLAG_INIT;
 static int g_ready;
+
+/* mmap and mremap allocations, as pieces (mappings.h): munmap may remove any part of them. One mutex: the
+ * kernel serializes a process's mmap and munmap calls on its own lock anyway. */
+static pthread_mutex_t g_maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static ml_mappings g_maps;
 
 static inline uint64_t mix(uint64_t x) {
     x ^= x >> 33;
@@ -92,6 +102,7 @@ int ml_aggregate_begin(void) {
     atomic_store(&g_heap, 0);
     atomic_store(&g_peak, 0);
     atomic_store(&g_peak_seq, 0);
+    memset(&g_maps, 0, sizeof g_maps);
     g_ready = 1;
     return 0;
 }
@@ -152,8 +163,9 @@ static void mark_dirty(ml_loc *l) {
     } while (!atomic_compare_exchange_weak(&g_dirty, &head, l));
 }
 
-/* Applies a change at `seq` (the location's stripe lock is taken here). */
-static void loc_change(ml_loc *l, uint64_t seq, int alloc, uint64_t size) {
+/* Applies a change at `seq` (the location's stripe lock is taken here). A free ends `count` allocations:
+ * 1, or 0 for a piece of a mapping whose other pieces are still live. */
+static void loc_change(ml_loc *l, uint64_t seq, int alloc, uint64_t size, unsigned count) {
     pthread_mutex_t *m = loc_lock(l);
     pthread_mutex_lock(m);
     if (l->updated_seq <= atomic_load(&g_peak_seq)) {
@@ -167,7 +179,7 @@ static void loc_change(ml_loc *l, uint64_t seq, int alloc, uint64_t size) {
         l->live_count++;
         l->live_bytes += size;
     } else {
-        if (l->live_count > 0) l->live_count--;
+        l->live_count = l->live_count > count ? l->live_count - count : 0;
         l->live_bytes = l->live_bytes > size ? l->live_bytes - size : 0;
     }
     if (seq > l->updated_seq) l->updated_seq = seq;
@@ -224,6 +236,32 @@ static void raise_peak(uint64_t heap, uint64_t seq) {
     atomic_flag_clear_explicit(&g_peak_lock, memory_order_release);
 }
 
+/* ── mappings ──────────────────────────────────────────────────────────────────────────────────── */
+
+struct unmap_ctx {
+    uint64_t seq;
+};
+
+/* Part of a mapping went away: the heap and its location lose the bytes; the location loses an
+ * allocation when it was the mapping's last piece, as the full capture's reader counts it. */
+static void on_unmapped(void *owner, uint64_t bytes, int ended, void *ctx) {
+    atomic_fetch_sub(&g_heap, bytes);
+    loc_change(owner, ((struct unmap_ctx *)ctx)->seq, 0, bytes, ended ? 1 : 0);
+}
+
+/* Caller holds g_maps_lock. */
+static void maps_unmap(uint64_t seq, uint64_t addr, uint64_t size) {
+    struct unmap_ctx ctx = {seq};
+    ml_mappings_unmap(&g_maps, addr, size, on_unmapped, &ctx);
+}
+
+static int maps_contain(uint64_t addr) {
+    pthread_mutex_lock(&g_maps_lock);
+    int in = ml_mappings_contain(&g_maps, addr);
+    pthread_mutex_unlock(&g_maps_lock);
+    return in;
+}
+
 /* Whether addr is live as a system-allocator (domain 0) allocation. */
 static int live_native(uint64_t addr) {
     struct addr_stripe *s = stripe_of(addr);
@@ -239,7 +277,7 @@ static int live_native(uint64_t addr) {
         }
     }
     pthread_mutex_unlock(&s->lock);
-    return found;
+    return found || maps_contain(addr);
 }
 
 void ml_aggregate_alloc(ml_aggthread *a, uint32_t stream, uint64_t seq, uint64_t addr, uint64_t size, unsigned allocator, uint32_t stack,
@@ -251,6 +289,17 @@ void ml_aggregate_alloc(ml_aggthread *a, uint32_t stream, uint64_t seq, uint64_t
     /* numpy reports with PyTraceMalloc_Track the buffers it got from malloc: counted once already. Keep the
      * entry (its untrack must find it) but attribute nothing to it. */
     if (domain == 2 && live_native(addr)) l = NULL;
+    if (allocator == ML_A_MMAP || allocator == ML_A_MREMAP) {
+        pthread_mutex_lock(&g_maps_lock);
+        maps_unmap(seq, addr, size); /* MAP_FIXED replaced what it covers */
+        int tracked = ml_mappings_add(&g_maps, addr, size, l) == 0;
+        pthread_mutex_unlock(&g_maps_lock);
+        if (tracked) {
+            raise_peak(atomic_fetch_add(&g_heap, size) + size, seq);
+            loc_change(l, seq, 1, size, 1);
+        }
+        return;
+    }
     uint64_t key = addr | ((uint64_t)domain << 60);
     struct addr_stripe *s = stripe_of(key);
     pthread_mutex_lock(&s->lock);
@@ -277,15 +326,21 @@ void ml_aggregate_alloc(ml_aggthread *a, uint32_t stream, uint64_t seq, uint64_t
     s->tab[j] = (live_entry){key, size, l};
     pthread_mutex_unlock(&s->lock);
     if (replaced != NULL) {
-        loc_change(replaced, seq, 0, replaced_size);
+        loc_change(replaced, seq, 0, replaced_size, 1);
         if (domain != 2) atomic_fetch_sub(&g_heap, replaced_size);
     }
     if (domain != 2) raise_peak(atomic_fetch_add(&g_heap, size) + size, seq);
-    if (l != NULL) loc_change(l, seq, 1, size);
+    if (l != NULL) loc_change(l, seq, 1, size, 1);
 }
 
 void ml_aggregate_free(uint64_t seq, uint64_t addr, unsigned deallocator, uint64_t size) {
     if (!g_ready) return;
+    if (deallocator == ML_D_MUNMAP) {
+        pthread_mutex_lock(&g_maps_lock);
+        maps_unmap(seq, addr, size);
+        pthread_mutex_unlock(&g_maps_lock);
+        return;
+    }
     int domain = domain_of_deallocator(deallocator);
     uint64_t key = addr | ((uint64_t)domain << 60);
     struct addr_stripe *s = stripe_of(key);
@@ -303,31 +358,11 @@ void ml_aggregate_free(uint64_t seq, uint64_t addr, unsigned deallocator, uint64
         return; /* allocated before tracking */
     }
     ml_loc *l = s->tab[j].loc;
-    uint64_t had = s->tab[j].size;
-    uint64_t freed = had;
+    uint64_t freed = s->tab[j].size;
     stripe_remove_at(s, j);
-    if (size != 0 && size < had) {
-        /* munmap of the first part of a mapping: the rest stays live, at its new address. */
-        freed = size;
-        uint64_t rest_key = (addr + size) | ((uint64_t)domain << 60);
-        struct addr_stripe *r = stripe_of(rest_key);
-        if (r != s) {
-            pthread_mutex_unlock(&s->lock);
-            pthread_mutex_lock(&r->lock);
-        }
-        if ((r->used + 1) * 2 <= r->cap || stripe_grow(r) == 0) {
-            size_t rm = r->cap - 1;
-            size_t k = (mix(rest_key) >> 8) & rm;
-            while (r->tab[k].key != 0 && r->tab[k].key != rest_key) k = (k + 1) & rm;
-            if (r->tab[k].key == 0) r->used++;
-            r->tab[k] = (live_entry){rest_key, had - size, l};
-        }
-        pthread_mutex_unlock(&r->lock);
-    } else {
-        pthread_mutex_unlock(&s->lock);
-    }
+    pthread_mutex_unlock(&s->lock);
     if (domain != 2) atomic_fetch_sub(&g_heap, freed);
-    if (l != NULL) loc_change(l, seq, 0, freed);
+    if (l != NULL) loc_change(l, seq, 0, freed, 1);
 }
 
 /* ── checkpoints ───────────────────────────────────────────────────────────────────────────────── */
@@ -345,7 +380,7 @@ static void write_checkpoint(const uint8_t *entries, size_t len, size_t n, uint6
     ml_buf_varint(&b, peak_seq);
     ml_buf_varint(&b, n);
     ml_buf_bytes(&b, entries, len);
-    if (!b.overflow) ml_service_record(ML_R_CHECKPOINT, b.p, b.len);
+    if (!b.overflow) ml_service_stream_record(ML_R_CHECKPOINT, b.p, b.len);
 }
 
 void ml_aggregate_checkpoint(void) {
@@ -404,6 +439,7 @@ void ml_aggregate_end(void) {
         g_addr[i].tab = NULL;
         g_addr[i].cap = g_addr[i].used = 0;
     }
+    ml_mappings_release(&g_maps);
     ml_arena_release(&g_loc_arena);
     atomic_store(&g_dirty, NULL);
 }
@@ -411,6 +447,7 @@ void ml_aggregate_end(void) {
 void ml_aggregate_forget(void) {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     g_arena_lock = fresh;
+    g_maps_lock = fresh;
     atomic_flag_clear(&g_peak_lock);
     ml_aggregate_end();
 }

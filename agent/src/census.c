@@ -1,5 +1,5 @@
 /* Censuses of live Python objects, asked for by the service thread (near OOM, or as the process grows with
- * --census-at-peak) and taken at a safe point: a pending call runs the bootstrap's census function in the
+ * --census-at-peak) and taken at a safe point: a pending call runs memlens_agent.census_in_capture in the
  * main thread with the GIL held. The census itself (agent/python/memlens_census.py) is bounded in time; its
  * result comes back through memlens_record_census as a CENSUS record. Nothing of it is recorded as the
  * program's allocations (the guard is held while it runs). */
@@ -8,30 +8,31 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "agent.h"
 #include "common.h"
 #include "format.h"
 #include "mem.h"
 #include "pyapi.h"
+#include "state.h"
 #include "thread.h"
+#include "util.h"
 
 static atomic_int g_pending; /* a census is queued and has not run yet */
 static char g_label[32];
 
 static int census_pending(void *arg) {
     (void)arg;
-    int saved = ml_guard;
-    ml_guard = 1;
-    if (memlens_active() && ml_py.PyRun_SimpleString != NULL) {
-        char stmt[160];
-        ml_strlcpy(stmt, "__import__('sys').modules['memlens_bootstrap']._census_in_capture('", sizeof stmt);
+    int saved = ml_guard_enter();
+    if (ml_session_active() && ml_py.PyRun_SimpleString != NULL) {
+        char stmt[256];
+        ml_strlcpy(stmt, "(lambda m: m and m.census_in_capture('", sizeof stmt);
         ml_strlcat(stmt, g_label, sizeof stmt);
-        ml_strlcat(stmt, "')", sizeof stmt);
-        /* A failure prints nothing to the program's stderr: the bootstrap function catches everything. */
+        ml_strlcat(stmt, "'))(__import__('sys').modules.get('memlens_agent'))", sizeof stmt);
+        /* A failure prints nothing to the program's stderr: census_in_capture catches everything, and
+         * without the module (an agent loaded by hand) the statement does nothing. It defines no name. */
         ml_py.PyRun_SimpleString(stmt);
     }
     atomic_store(&g_pending, 0);
-    ml_guard = saved;
+    ml_guard_leave(saved);
     return 0;
 }
 
@@ -47,8 +48,8 @@ int ml_census_request(const char *label) {
     return 0;
 }
 
-ML_EXPORT void memlens_record_census(const char *label, const char *json) {
-    if (!memlens_active() || label == NULL || json == NULL) return;
+/* Caller holds the guard. */
+static void record_census(const char *label, const char *json) {
     ml_thread *t = ml_thread_current();
     if (t == NULL) return;
     size_t ll = strlen(label), jl = strlen(json);
@@ -70,4 +71,13 @@ ML_EXPORT void memlens_record_census(const char *label, const char *json) {
     }
     pthread_mutex_unlock(&t->stream.lock);
     ml_mem_free(mem, cap);
+}
+
+void ml_census_record(const char *label, const char *json) {
+    if (!ml_session_active() || label == NULL || json == NULL) return;
+    /* Held already when the census runs from census_pending; taken here too, so that, like every other
+     * path that locks a stream, this one holds the guard whoever calls it. */
+    int guard = ml_guard_enter();
+    record_census(label, json);
+    ml_guard_leave(guard);
 }

@@ -8,7 +8,8 @@
  * if one is already queued or the interpreter refused the pending call. Safe from any thread. */
 int ml_census_request(const char *label);
 
-/* The bootstrap hands a census back (JSON): written as a CENSUS record in the calling thread's stream. */
-ML_EXPORT void memlens_record_census(const char *label, const char *json);
+/* The bootstrap hands a census back (JSON, memlens_record_census): written as a CENSUS record in the
+ * calling thread's stream. */
+void ml_census_record(const char *label, const char *json);
 
 #endif

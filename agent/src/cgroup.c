@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "mem.h"
+#include "util.h"
 
 #define NO_LIMIT_V1 (1ull << 62) /* v1 reports "no limit" as a huge page-rounded number */
 

@@ -5,10 +5,10 @@
 #include <stdint.h>
 
 typedef struct ml_cgroup {
-    int version;          /* 0: none found, 1, 2 */
-    char path[1024];      /* as /proc/self/cgroup names it */
-    char dir[2048];       /* where its files are in this mount namespace */
-    char mount[1024];     /* the hierarchy's mount point (limits are looked up to here) */
+    int version;      /* 0: none found, 1, 2 */
+    char path[1024];  /* as /proc/self/cgroup names it */
+    char dir[2048];   /* where its files are in this mount namespace */
+    char mount[1024]; /* the hierarchy's mount point (limits are looked up to here) */
     int usage_fd;
 } ml_cgroup;
 

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "common.h"
-
 #include "mem.h"
 #include "sink.h"
 
@@ -42,9 +41,8 @@ uint32_t ml_crc32(uint32_t crc, const void *data, size_t n) {
         memcpy(&lo, p, 4);
         memcpy(&hi, p + 4, 4);
         lo ^= crc; /* little-endian only: the agent supports x86-64 and aarch64 Linux */
-        crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^
-              crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
-              crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+        crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+              crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^ crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
         p += 8;
         n -= 8;
     }
@@ -92,10 +90,11 @@ uint64_t ml_blocks_written(void) {
     return atomic_load(&g_blocks);
 }
 
-int ml_stream_init(ml_stream *s, uint32_t id) {
+int ml_stream_init(ml_stream *s, uint32_t id, int native) {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->lock, NULL);
     s->id = id;
+    s->native = native;
     s->buf = ml_mem_alloc(ML_BLOCK_BYTES);
     return s->buf != NULL ? 0 : -1;
 }
@@ -237,7 +236,7 @@ void ml_stream_alloc(ml_stream *s, uint64_t seq, uint64_t addr, uint64_t size, u
         p += ml_put_svarint(p, (int64_t)(stack - s->prev_stack));
         s->prev_stack = stack;
     }
-    if (ml_options & ML_OPTION_NATIVE) {
+    if (s->native) {
         p += ml_put_svarint(p, (int64_t)(native - s->prev_native));
         s->prev_native = native;
     }

@@ -67,9 +67,10 @@ void ml_buf_cstr(ml_buf *b, const char *s);
 typedef struct ml_stream {
     pthread_mutex_t lock;
     uint32_t id;
-    int closed;         /* the session ended: writers drop what they would write */
-    uint8_t *buf;       /* ML_BLOCK_BYTES */
-    size_t len;         /* payload bytes used */
+    int native;   /* ALLOC records carry a native stack (--native), fixed at init */
+    int closed;   /* the session ended: writers drop what they would write */
+    uint8_t *buf; /* ML_BLOCK_BYTES */
+    size_t len;   /* payload bytes used */
     /* delta state of the open block (docs/capture-format.md "Streams and sequence numbers") */
     uint64_t base_seq;
     uint64_t prev_seq;
@@ -77,12 +78,12 @@ typedef struct ml_stream {
     uint64_t prev_stack;
     uint64_t prev_native;
     int block_has_event;
-    uint64_t last_seq;  /* seq of the last event written to this stream, the next block's base */
-    uint64_t dropped;   /* events lost (the sink failed) */
+    uint64_t last_seq; /* seq of the last event written to this stream, the next block's base */
+    uint64_t dropped;  /* events lost (the sink failed) */
 } ml_stream;
 
-/* Allocates the buffer; -1 on failure. */
-int ml_stream_init(ml_stream *s, uint32_t id);
+/* Allocates the buffer; -1 on failure. `native`: the session records native stacks (ML_OPTION_NATIVE). */
+int ml_stream_init(ml_stream *s, uint32_t id, int native);
 void ml_stream_release(ml_stream *s);
 
 /* Frames the open block and writes it to the sink (caller holds the lock). Empty blocks are not written. */

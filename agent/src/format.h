@@ -118,11 +118,14 @@ enum ml_record_type {
     ML_R_STACK_RESET = 19,
     ML_R_GC_STATE = 20,
     ML_R_CENSUS = 21,
+    ML_R_PRESSURE = 22,
 };
 
 #define ML_SNAPSHOT_HAS_HEAP 1
 #define ML_SNAPSHOT_HAS_CGROUP 2
 #define ML_SNAPSHOT_HAS_SWAP 4
+
+#define ML_PRESSURE_HAS_FULL 1
 
 #define ML_LINETABLE_LNOTAB 1
 #define ML_LINETABLE_310 2
@@ -135,7 +138,7 @@ enum ml_marker_kind {
     ML_M_NEAR_OOM = 4,
     ML_M_LABEL = 5,
     ML_M_DETACHED = 6,
-    ML_M_MEMORY_PRESSURE = 7,
+    ML_M_MEMORY_PRESSURE = 7, /* written by agents before the PRESSURE record; the reader decides now */
 };
 
 enum ml_trailer_reason {

@@ -1,29 +1,30 @@
 /* ELF GOT patching without LD_PRELOAD (docs/agent.md "Hooking without LD_PRELOAD").
  *
- * For each loaded object (but the dynamic loader, the vDSO and the agent itself) we read PT_DYNAMIC: the
- * symbol and string tables and the relocation tables DT_JMPREL (PLT slots), DT_RELA and DT_REL (GOT
+ * For each loaded object (but the dynamic loader, the vDSO and the agent itself) we read PT_DYNAMIC (elf.c):
+ * the symbol and string tables and the relocation tables DT_JMPREL (PLT slots), DT_RELA and DT_REL (GOT
  * entries of -fno-plt code, function pointers stored in data). A relocation whose symbol is a hooked name
  * gets its slot rewritten with the hook's address; the old value is kept for restore. Every slot write
  * happens inside a dl_iterate_phdr callback, while the loader's lock keeps the object from being
- * unloaded under us. */
+ * unloaded under us. Each scan also writes IMAGE/IMAGE_UNLOAD records (images.c). */
 #include "got.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "common.h"
-#include "encode.h"
-#include "hooks.h"
+#include "elf.h"
+#include "images.h"
 #include "mem.h"
+#include "service_stream.h"
+#include "state.h"
+#include "util.h"
 
 #if defined(__x86_64__)
 #define ML_R_JUMP_SLOT R_X86_64_JUMP_SLOT
@@ -48,7 +49,7 @@ typedef struct ml_patch {
 
 typedef struct ml_obj {
     uintptr_t bias;
-    const void *phdr;        /* with bias, identifies one load of one object */
+    const void *phdr; /* with bias, identifies one load of one object */
     struct ml_obj *next;
     ml_patch *patches;
     size_t npatches;
@@ -62,161 +63,21 @@ static ml_arena g_arena;
 static int g_installed;
 static unsigned long long g_adds = ~0ull, g_subs = ~0ull;
 static size_t g_page;
+static const ml_hook_def *g_hooks; /* the table ml_got_install was given (hooks.c's) */
+static size_t g_nhooks;
 /* Until then some object is young: patched so recently that the loader may still have been relocating it. */
 static _Atomic uint64_t g_young_until_ns;
 #define YOUNG_NS (2000000000ull)
 
-/* ── reading an object's dynamic section ───────────────────────────────────────────────────────── */
-
-typedef struct dyninfo {
-    uintptr_t bias;
-    const ElfW(Sym) *symtab;
-    const char *strtab;
-    size_t strsz;
-    size_t syment;
-    const void *jmprel;
-    size_t pltrelsz;
-    int pltrel; /* DT_RELA or DT_REL */
-    const ElfW(Rela) *rela;
-    size_t relasz, relaent;
-    const ElfW(Rel) *rel;
-    size_t relsz, relent;
-    const uint32_t *gnu_hash;
-    const uint32_t *sysv_hash;
-    const char *runpath, *rpath; /* strtab offsets resolved */
-} dyninfo;
-
-/* glibc relocates most d_ptr values in place when it loads an object (not in the vDSO, not on every
- * architecture); an unrelocated value is a small vaddr below the load bias. */
-static uintptr_t dyn_ptr(uintptr_t bias, uintptr_t v) {
-    return v < bias ? v + bias : v;
-}
-
-static int read_dynamic(const struct dl_phdr_info *info, dyninfo *d) {
-    memset(d, 0, sizeof *d);
-    d->bias = info->dlpi_addr;
-    const ElfW(Dyn) *dyn = NULL;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC) dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-    }
-    if (dyn == NULL) return -1;
-    uintptr_t runpath = 0, rpath = 0;
-    int has_runpath = 0, has_rpath = 0;
-    d->syment = sizeof(ElfW(Sym));
-    d->relaent = sizeof(ElfW(Rela));
-    d->relent = sizeof(ElfW(Rel));
-    for (; dyn->d_tag != DT_NULL; dyn++) {
-        uintptr_t v = dyn->d_un.d_val;
-        switch (dyn->d_tag) {
-        case DT_SYMTAB: d->symtab = (const ElfW(Sym) *)dyn_ptr(d->bias, v); break;
-        case DT_STRTAB: d->strtab = (const char *)dyn_ptr(d->bias, v); break;
-        case DT_STRSZ: d->strsz = v; break;
-        case DT_SYMENT: d->syment = v; break;
-        case DT_JMPREL: d->jmprel = (const void *)dyn_ptr(d->bias, v); break;
-        case DT_PLTRELSZ: d->pltrelsz = v; break;
-        case DT_PLTREL: d->pltrel = (int)v; break;
-        case DT_RELA: d->rela = (const ElfW(Rela) *)dyn_ptr(d->bias, v); break;
-        case DT_RELASZ: d->relasz = v; break;
-        case DT_RELAENT: d->relaent = v; break;
-        case DT_REL: d->rel = (const ElfW(Rel) *)dyn_ptr(d->bias, v); break;
-        case DT_RELSZ: d->relsz = v; break;
-        case DT_RELENT: d->relent = v; break;
-        case DT_GNU_HASH: d->gnu_hash = (const uint32_t *)dyn_ptr(d->bias, v); break;
-        case DT_HASH: d->sysv_hash = (const uint32_t *)dyn_ptr(d->bias, v); break;
-        case DT_RUNPATH: runpath = v; has_runpath = 1; break;
-        case DT_RPATH: rpath = v; has_rpath = 1; break;
-        default: break;
-        }
-    }
-    if (d->symtab == NULL || d->strtab == NULL || d->syment == 0) return -1;
-    if (has_runpath && runpath < d->strsz) d->runpath = d->strtab + runpath;
-    if (has_rpath && rpath < d->strsz) d->rpath = d->strtab + rpath;
-    return 0;
-}
-
-static const char *sym_name(const dyninfo *d, size_t idx) {
-    const ElfW(Sym) *sym = (const ElfW(Sym) *)((const char *)d->symtab + idx * d->syment);
-    if (sym->st_name >= d->strsz && d->strsz != 0) return NULL;
-    return d->strtab + sym->st_name;
-}
-
-static uint32_t gnu_hash_of(const char *s) {
-    uint32_t h = 5381;
-    for (; *s; s++) h = h * 33 + (uint8_t)*s;
-    return h;
-}
-
-static uint32_t sysv_hash_of(const char *s) {
-    uint32_t h = 0;
-    for (; *s; s++) {
-        h = (h << 4) + (uint8_t)*s;
-        uint32_t g = h & 0xf0000000u;
-        if (g != 0) h ^= g >> 24;
-        h &= ~g;
-    }
-    return h;
-}
-
-/* The object's own definition of `name` (not an undefined reference), or NULL. */
-static const ElfW(Sym) *find_defined(const dyninfo *d, const char *name) {
-    if (d->gnu_hash != NULL) {
-        const uint32_t *h = d->gnu_hash;
-        uint32_t nbuckets = h[0], symoffset = h[1], bloom_size = h[2];
-        if (nbuckets == 0) return NULL;
-        const ElfW(Addr) *bloom = (const ElfW(Addr) *)(h + 4);
-        const uint32_t *buckets = (const uint32_t *)(bloom + bloom_size);
-        const uint32_t *chain = buckets + nbuckets;
-        uint32_t hash = gnu_hash_of(name);
-        uint32_t idx = buckets[hash % nbuckets];
-        if (idx < symoffset) return NULL;
-        for (;; idx++) {
-            uint32_t h2 = chain[idx - symoffset];
-            if ((hash | 1) == (h2 | 1)) {
-                const char *n = sym_name(d, idx);
-                if (n != NULL && strcmp(n, name) == 0) {
-                    const ElfW(Sym) *sym = (const ElfW(Sym) *)((const char *)d->symtab + idx * d->syment);
-                    return sym->st_shndx != SHN_UNDEF ? sym : NULL;
-                }
-            }
-            if (h2 & 1) break;
-        }
-        return NULL;
-    }
-    if (d->sysv_hash != NULL) {
-        uint32_t nbucket = d->sysv_hash[0];
-        if (nbucket == 0) return NULL;
-        const uint32_t *bucket = d->sysv_hash + 2;
-        const uint32_t *chain = bucket + nbucket;
-        for (uint32_t idx = bucket[sysv_hash_of(name) % nbucket]; idx != 0; idx = chain[idx]) {
-            const char *n = sym_name(d, idx);
-            if (n != NULL && strcmp(n, name) == 0) {
-                const ElfW(Sym) *sym = (const ElfW(Sym) *)((const char *)d->symtab + idx * d->syment);
-                return sym->st_shndx != SHN_UNDEF ? sym : NULL;
-            }
-        }
-    }
-    return NULL;
-}
-
 /* ── which objects ─────────────────────────────────────────────────────────────────────────────── */
-
-static int contains(const struct dl_phdr_info *info, uintptr_t addr) {
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD) continue;
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (addr >= start && addr < start + ph->p_memsz) return 1;
-    }
-    return 0;
-}
 
 /* The dynamic loader, the vDSO and the agent are never patched. */
 static int must_skip(const struct dl_phdr_info *info) {
     uintptr_t vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
-    if (vdso != 0 && contains(info, vdso)) return 1;
+    if (vdso != 0 && ml_elf_contains(info, vdso)) return 1;
     uintptr_t base = (uintptr_t)getauxval(AT_BASE);
-    if (base != 0 && contains(info, base)) return 1;
-    if (contains(info, (uintptr_t)&ml_got_install)) return 1;
+    if (base != 0 && ml_elf_contains(info, base)) return 1;
+    if (ml_elf_contains(info, (uintptr_t)&ml_got_install)) return 1;
     return 0;
 }
 
@@ -227,107 +88,7 @@ static ml_obj *find_obj(uintptr_t bias, const void *phdr) {
     return NULL;
 }
 
-/* ── IMAGE records ─────────────────────────────────────────────────────────────────────────────── */
-
-static void image_path(const struct dl_phdr_info *info, char *out, size_t cap) {
-    const char *name = info->dlpi_name;
-    uintptr_t vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
-    if (vdso != 0 && contains(info, vdso)) {
-        ml_strlcpy(out, "[vdso]", cap);
-    } else if (name == NULL || name[0] == 0) {
-        ssize_t n = readlink("/proc/self/exe", out, cap - 1);
-        out[n > 0 ? (size_t)n : 0] = 0;
-    } else {
-        ml_strlcpy(out, name, cap);
-    }
-}
-
-static size_t build_id(const struct dl_phdr_info *info, const uint8_t **out) {
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_NOTE) continue;
-        size_t align = ph->p_align == 8 ? 8 : 4;
-        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-        const uint8_t *end = p + ph->p_memsz;
-        while (p + 12 <= end) {
-            uint32_t namesz, descsz, type;
-            memcpy(&namesz, p, 4);
-            memcpy(&descsz, p + 4, 4);
-            memcpy(&type, p + 8, 4);
-            const uint8_t *name = p + 12;
-            const uint8_t *desc = name + ((namesz + align - 1) & ~(align - 1));
-            if (desc + descsz > end) break;
-            if (type == NT_GNU_BUILD_ID && namesz == 4 && memcmp(name, "GNU", 4) == 0) {
-                *out = desc;
-                return descsz;
-            }
-            p = desc + ((descsz + align - 1) & ~(align - 1));
-        }
-    }
-    return 0;
-}
-
-static void write_image(const struct dl_phdr_info *info) {
-    uint8_t mem[8192];
-    char path[4096];
-    ml_buf b;
-    ml_buf_init(&b, mem, sizeof mem);
-    image_path(info, path, sizeof path);
-    ml_buf_varint(&b, ml_next_seq());
-    ml_buf_varint(&b, info->dlpi_addr);
-    ml_buf_cstr(&b, path);
-    const uint8_t *id = NULL;
-    size_t idlen = build_id(info, &id);
-    ml_buf_str(&b, id, idlen);
-    size_t nload = 0;
-    for (int i = 0; i < info->dlpi_phnum; i++) nload += info->dlpi_phdr[i].p_type == PT_LOAD;
-    ml_buf_varint(&b, nload);
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_LOAD) continue;
-        unsigned prot = ((ph->p_flags & PF_R) ? PROT_READ : 0) | ((ph->p_flags & PF_W) ? PROT_WRITE : 0) |
-                        ((ph->p_flags & PF_X) ? PROT_EXEC : 0);
-        ml_buf_varint(&b, ph->p_vaddr);
-        ml_buf_varint(&b, ph->p_memsz);
-        ml_buf_varint(&b, prot);
-        ml_buf_varint(&b, ph->p_offset);
-    }
-    if (!b.overflow) ml_service_record(ML_R_IMAGE, b.p, b.len);
-}
-
-static void write_image_unload(uintptr_t bias) {
-    uint8_t mem[32];
-    ml_buf b;
-    ml_buf_init(&b, mem, sizeof mem);
-    ml_buf_varint(&b, ml_next_seq());
-    ml_buf_varint(&b, bias);
-    ml_service_record(ML_R_IMAGE_UNLOAD, b.p, b.len);
-}
-
 /* ── patching ──────────────────────────────────────────────────────────────────────────────────── */
-
-/* The protection of the page holding `addr` as the loader left it: read-only inside PT_GNU_RELRO (the
- * loader protects whole pages from its start, rounded down, to its end, rounded down), otherwise the
- * flags of the PT_LOAD segment. */
-static int page_prot(const struct dl_phdr_info *info, uintptr_t addr) {
-    int prot = PROT_READ | PROT_WRITE;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && addr >= start && addr < start + ph->p_memsz) {
-            prot = ((ph->p_flags & PF_R) ? PROT_READ : 0) | ((ph->p_flags & PF_W) ? PROT_WRITE : 0) |
-                   ((ph->p_flags & PF_X) ? PROT_EXEC : 0);
-        }
-    }
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_GNU_RELRO) continue;
-        uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(g_page - 1);
-        uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(g_page - 1);
-        if (addr >= start && addr < end) prot = PROT_READ;
-    }
-    return prot;
-}
 
 /* Our own memory through /proc/self/mem: the kernel writes there like a debugger does, through page
  * protections, without changing them. That matters: dl_iterate_phdr shows an object while dlopen (in
@@ -354,7 +115,7 @@ static int write_slot(const struct dl_phdr_info *info, void **slot, void *v) {
     if (write_via_proc(slot, v) == 0) return 0;
     /* A kernel that refuses forced writes to /proc/self/mem (proc_mem.force_override=never): make the page
      * writable for the moment if the loader protected it. */
-    int prot = page_prot(info, (uintptr_t)slot);
+    int prot = ml_elf_page_prot(info, (uintptr_t)slot, g_page);
     if (!(prot & PROT_WRITE)) {
         void *page = (void *)((uintptr_t)slot & ~(g_page - 1));
         size_t len = ((uintptr_t)slot + sizeof(void *) - (uintptr_t)page + g_page - 1) & ~(g_page - 1);
@@ -369,8 +130,8 @@ static int write_slot(const struct dl_phdr_info *info, void **slot, void *v) {
 
 static const ml_hook_def *hook_for(const char *name) {
     if (name == NULL || name[0] == 0) return NULL;
-    for (size_t i = 0; i < ml_hook_count; i++) {
-        if (name[0] == ml_hook_defs[i].name[0] && strcmp(name, ml_hook_defs[i].name) == 0) return &ml_hook_defs[i];
+    for (size_t i = 0; i < g_nhooks; i++) {
+        if (name[0] == g_hooks[i].name[0] && strcmp(name, g_hooks[i].name) == 0) return &g_hooks[i];
     }
     return NULL;
 }
@@ -395,13 +156,13 @@ static int patch_push(patch_list *l, void **slot, void *orig, void *hook) {
 }
 
 /* One relocation: patch its slot if its symbol is hooked and the slot holds what we expect. */
-static void consider(const struct dl_phdr_info *info, const dyninfo *d, uintptr_t offset, uint64_t rinfo, int64_t addend,
-                     int has_addend, patch_list *out) {
+static void consider(const struct dl_phdr_info *info, const ml_dyninfo *d, uintptr_t offset, uint64_t rinfo, int64_t addend, int has_addend,
+                     patch_list *out) {
     unsigned type = (unsigned)ELF_R_TYPE(rinfo);
     if (type != ML_R_JUMP_SLOT && type != ML_R_GLOB_DAT && type != ML_R_ABS64) return;
     size_t symidx = ELF_R_SYM(rinfo);
     if (symidx == 0) return;
-    const ml_hook_def *h = hook_for(sym_name(d, symidx));
+    const ml_hook_def *h = hook_for(ml_elf_sym_name(d, symidx));
     if (h == NULL) return;
     void **slot = (void **)(d->bias + offset);
     void *cur = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
@@ -417,7 +178,7 @@ static void consider(const struct dl_phdr_info *info, const dyninfo *d, uintptr_
     }
 }
 
-static void patch_object(const struct dl_phdr_info *info, const dyninfo *d, patch_list *out) {
+static void patch_object(const struct dl_phdr_info *info, const ml_dyninfo *d, patch_list *out) {
     if (d->jmprel != NULL) {
         if (d->pltrel == DT_RELA) {
             const ElfW(Rela) *r = d->jmprel;
@@ -443,13 +204,13 @@ static void patch_object(const struct dl_phdr_info *info, const dyninfo *d, patc
 
 /* An object with an exported malloc that is not the one everybody else uses allocates where we cannot
  * see it: say so. */
-static void note_own_malloc(const struct dl_phdr_info *info, const dyninfo *d) {
-    const ElfW(Sym) *sym = find_defined(d, "malloc");
+static void note_own_malloc(const struct dl_phdr_info *info, const ml_dyninfo *d) {
+    const ElfW(Sym) *sym = ml_elf_find_defined(d, "malloc");
     if (sym == NULL) return;
     void *def = (void *)(d->bias + sym->st_value);
     if (def == dlsym(RTLD_DEFAULT, "malloc")) return;
     char path[4096], text[4300];
-    image_path(info, path, sizeof path);
+    ml_image_path(info, path, sizeof path);
     ml_strlcpy(text, path, sizeof text);
     ml_strlcat(text, " defines its own malloc: allocations it makes through it are not tracked", sizeof text);
     ml_note(ML_N_NOT_TRACKED, text);
@@ -469,7 +230,7 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     ml_obj *o = find_obj(info->dlpi_addr, info->dlpi_phdr);
     if (o != NULL) {
         o->seen = 1;
-        if (ctx->images_for_all) write_image(info);
+        if (ctx->images_for_all) ml_image_record(info);
         return 0;
     }
     o = ml_arena_alloc(&g_arena, sizeof *o);
@@ -482,10 +243,10 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     if (o->young_until_ns > atomic_load(&g_young_until_ns)) atomic_store(&g_young_until_ns, o->young_until_ns);
     o->next = g_objs;
     g_objs = o;
-    write_image(info);
+    ml_image_record(info);
     if (!ctx->patch || must_skip(info)) return 0;
-    dyninfo d;
-    if (read_dynamic(info, &d) != 0) return 0;
+    ml_dyninfo d;
+    if (ml_elf_read_dynamic(info, &d) != 0) return 0;
     patch_list l = {0};
     patch_object(info, &d, &l);
     o->patches = l.items;
@@ -516,7 +277,7 @@ static size_t scan(int images_for_all) {
             continue;
         }
         /* Unloaded: its slots went with it. */
-        write_image_unload(o->bias);
+        ml_image_unload_record(o->bias);
         ml_mem_free(o->patches, o->npatches * sizeof *o->patches);
         *link = o->next;
     }
@@ -527,11 +288,13 @@ static size_t scan(int images_for_all) {
     return ctx.patched;
 }
 
-int ml_got_install(char *err, size_t errlen) {
+int ml_got_install(const ml_hook_def *hooks, size_t nhooks, char *err, size_t errlen) {
     (void)err;
     (void)errlen;
     g_page = (size_t)sysconf(_SC_PAGESIZE);
     pthread_mutex_lock(&g_got_lock);
+    g_hooks = hooks;
+    g_nhooks = nhooks;
     size_t n = scan(g_installed);
     g_installed = 1;
     pthread_mutex_unlock(&g_got_lock);
@@ -540,13 +303,12 @@ int ml_got_install(char *err, size_t errlen) {
 
 void ml_got_refresh(void) {
     if (!g_installed || !atomic_load(&ml_active)) return;
-    int saved_guard = ml_guard;
+    int saved_guard = ml_guard_enter();
     int saved_errno = errno;
-    ml_guard = 1;
     pthread_mutex_lock(&g_got_lock);
     if (g_installed) scan(0);
     pthread_mutex_unlock(&g_got_lock);
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
     errno = saved_errno;
 }
 
@@ -572,13 +334,12 @@ static int recheck_cb(struct dl_phdr_info *info, size_t size, void *arg) {
 void ml_got_recheck(void) {
     uint64_t now = ml_now_ns();
     if (!g_installed || now > atomic_load(&g_young_until_ns) || !atomic_load(&ml_active)) return;
-    int saved_guard = ml_guard;
+    int saved_guard = ml_guard_enter();
     int saved_errno = errno;
-    ml_guard = 1;
     pthread_mutex_lock(&g_got_lock);
     if (g_installed) dl_iterate_phdr(recheck_cb, &now);
     pthread_mutex_unlock(&g_got_lock);
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
     errno = saved_errno;
 }
 

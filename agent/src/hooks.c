@@ -14,77 +14,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "agent.h"
-#include "aggregate.h"
 #include "got.h"
+#include "lifecycle.h"
 #include "pyapi.h"
-#include "sample.h"
+#include "record.h"
 #include "service.h"
-#include "thread.h"
-
-/* Writes STACK_RESET and forgets both node tables of the stream (caller holds its lock). */
-static void stack_reset(ml_thread *t) {
-    ml_stream_record(&t->stream, ML_R_STACK_RESET, NULL, 0);
-    ml_pystack_reset(&t->py);
-    ml_native_reset(&t->native);
-}
-
-void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
-    int saved_errno = errno;
-    ml_guard = 1;
-    /* Sampling: the block's free will be recorded too (mappings are recorded exactly, free or not). */
-    if (ml_sampling && allocator != ML_A_MMAP && allocator != ML_A_MREMAP && !ml_sampled_add(addr)) {
-        ml_guard = 0;
-        errno = saved_errno;
-        return;
-    }
-    ml_thread *t = ml_thread_current();
-    if (t != NULL) {
-        pthread_mutex_lock(&t->stream.lock);
-        if (!t->stream.closed) {
-            uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
-            uint32_t stack = 0, native = 0;
-            /* A full node table starts over once; a stack that does not fit even then is cut. */
-            for (int attempt = 0; attempt < 2; attempt++) {
-                stack = ml_pystack_enabled() ? ml_pystack_capture(&t->py, &t->stream, attempt) : 0;
-                native = (ml_options & ML_OPTION_NATIVE) ? ml_native_capture(&t->native, &t->stream, attempt) : 0;
-                if (stack != UINT32_MAX && native != UINT32_MAX) break;
-                stack_reset(t);
-            }
-            if (ml_options & ML_OPTION_AGGREGATE) {
-                ml_aggregate_alloc(&t->agg, t->stream.id, seq, addr, size, allocator, stack, native);
-            } else {
-                ml_stream_alloc(&t->stream, seq, addr, size, allocator, stack, native);
-            }
-            t->allocations++;
-            t->bytes_allocated += size;
-        }
-        pthread_mutex_unlock(&t->stream.lock);
-    }
-    ml_guard = 0;
-    errno = saved_errno;
-}
-
-void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t size) {
-    int saved_errno = errno;
-    ml_guard = 1;
-    ml_thread *t = ml_thread_current();
-    if (t != NULL) {
-        pthread_mutex_lock(&t->stream.lock);
-        if (!t->stream.closed) {
-            uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
-            if (ml_options & ML_OPTION_AGGREGATE) {
-                ml_aggregate_free(seq, addr, deallocator, has_size ? size : 0);
-            } else {
-                ml_stream_free(&t->stream, seq, addr, deallocator, has_size ? size : 0);
-            }
-            t->frees++;
-        }
-        pthread_mutex_unlock(&t->stream.lock);
-    }
-    ml_guard = 0;
-    errno = saved_errno;
-}
 
 /* ── the malloc family ─────────────────────────────────────────────────────────────────────────── */
 
@@ -242,6 +176,7 @@ static pid_t hook_fork(void) {
 /* multiprocessing's children and os._exit leave through here: the trailer goes out first. A vfork child
  * shares our memory, so only the process that owns the session may write. */
 __attribute__((noreturn)) static void hook__exit(int status) {
+    /* Safe even in a signal handler: the agent takes every lock with the guard set, so here this thread holds none. */
     if (ml_should_record() && getpid() == ml_pid) ml_stop(ML_T__EXIT);
     _exit(status);
 }
@@ -307,9 +242,9 @@ void *ml_hook_dlsym_c(void *handle, const char *name) {
 static void before_exec(void) {
     if (!ml_should_record() || getpid() != ml_pid) return;
     int saved_errno = errno;
-    ml_guard = 1;
+    int guard = ml_guard_enter();
     ml_service_flush_round();
-    ml_guard = 0;
+    ml_guard_leave(guard);
     errno = saved_errno;
 }
 
@@ -339,15 +274,15 @@ static int hook_fexecve(int fd, char *const argv[], char *const envp[]) {
 }
 
 /* execl, execlp, execle: the arguments into an array on the stack, then the v variant. */
-#define COLLECT_ARGS(first, ap, argv, n)                       \
-    do {                                                        \
-        va_list count_ap;                                       \
-        va_copy(count_ap, ap);                                  \
-        n = 1;                                                  \
-        while (va_arg(count_ap, char *) != NULL) n++;           \
-        va_end(count_ap);                                       \
-        argv = alloca((n + 1) * sizeof(char *));                \
-        argv[0] = (char *)(first);                              \
+#define COLLECT_ARGS(first, ap, argv, n)                                  \
+    do {                                                                  \
+        va_list count_ap;                                                 \
+        va_copy(count_ap, ap);                                            \
+        n = 1;                                                            \
+        while (va_arg(count_ap, char *) != NULL) n++;                     \
+        va_end(count_ap);                                                 \
+        argv = alloca((n + 1) * sizeof(char *));                          \
+        argv[0] = (char *)(first);                                        \
         for (size_t i_ = 1; i_ <= n; i_++) argv[i_] = va_arg(ap, char *); \
     } while (0)
 

@@ -11,6 +11,8 @@
 
 #include "common.h"
 #include "mem.h"
+#include "state.h"
+#include "util.h"
 
 static uintptr_t g_self_start, g_self_end;
 static int g_fast;

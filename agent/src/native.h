@@ -21,9 +21,9 @@ typedef struct ml_nstack {
     uint64_t last_ip[128];
     uint32_t last_node[128];
     size_t last_depth;
-    int no_reset;  /* as ml_pystack.no_reset */
-    ml_unwind_entry *cache;        /* unwind rules by address (the fast unwinder) */
-    uintptr_t stack_lo, stack_hi;  /* this thread's stack, for the unwinder's bounds checks */
+    int no_reset;                 /* as ml_pystack.no_reset */
+    ml_unwind_entry *cache;       /* unwind rules by address (the fast unwinder) */
+    uintptr_t stack_lo, stack_hi; /* this thread's stack, for the unwinder's bounds checks */
 } ml_nstack;
 
 #define ML_NATIVE_MAX_DEPTH 128

@@ -9,9 +9,10 @@
 #include "pyalloc.h"
 
 #include "common.h"
-#include "hooks.h"
 #include "pyapi.h"
-#include "sample.h"
+#include "record.h"
+#include "state.h"
+#include "util.h"
 
 static ml_pymem_allocator g_orig[3];
 static ml_pymem_allocator g_ours[3];
@@ -21,9 +22,9 @@ static int g_free_first[3];
 static void *py_malloc(void *ctx, size_t size) {
     ml_pymem_allocator *orig = ctx;
     if (!ml_should_record()) return orig->malloc(orig->ctx, size);
-    ml_guard = 1;
+    int guard = ml_guard_enter();
     void *p = orig->malloc(orig->ctx, size);
-    ml_guard = 0;
+    ml_guard_leave(guard);
     if (p != NULL && (!ml_sampling || ml_sample_alloc(size))) ml_record_alloc((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
     return p;
 }
@@ -31,10 +32,11 @@ static void *py_malloc(void *ctx, size_t size) {
 static void *py_calloc(void *ctx, size_t n, size_t size) {
     ml_pymem_allocator *orig = ctx;
     if (!ml_should_record()) return orig->calloc(orig->ctx, n, size);
-    ml_guard = 1;
+    int guard = ml_guard_enter();
     void *p = orig->calloc(orig->ctx, n, size);
-    ml_guard = 0;
-    if (p != NULL && (!ml_sampling || ml_sample_alloc((uint64_t)n * size))) ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_PYMALLOC_CALLOC);
+    ml_guard_leave(guard);
+    if (p != NULL && (!ml_sampling || ml_sample_alloc((uint64_t)n * size)))
+        ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_PYMALLOC_CALLOC);
     return p;
 }
 
@@ -50,11 +52,12 @@ static void *py_realloc(void *ctx, void *ptr, size_t size) {
         ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
         freed = 1;
     }
-    ml_guard = 1;
+    int guard = ml_guard_enter();
     void *q = orig->realloc(orig->ctx, ptr, size);
-    ml_guard = 0;
+    ml_guard_leave(guard);
     if (q != NULL) {
-        if (ptr != NULL && !free_first && (!ml_sampling || ml_sampled_remove((uintptr_t)ptr))) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+        if (ptr != NULL && !free_first && (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)))
+            ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
         if (!ml_sampling || ml_sample_alloc(size)) ml_record_alloc((uintptr_t)q, size, ML_A_PYMALLOC_REALLOC);
     } else if (freed) {
         ml_record_alloc((uintptr_t)ptr, 0, ML_A_PYMALLOC_REALLOC);
@@ -66,9 +69,9 @@ static void py_free(void *ctx, void *ptr) {
     ml_pymem_allocator *orig = ctx;
     if (ptr != NULL && ml_should_record()) {
         if (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
-        ml_guard = 1;
+        int guard = ml_guard_enter();
         orig->free(orig->ctx, ptr);
-        ml_guard = 0;
+        ml_guard_leave(guard);
         return;
     }
     orig->free(orig->ctx, ptr);

@@ -6,17 +6,18 @@
 #include <string.h>
 
 #include "common.h"
+#include "util.h"
 
 ml_pyapi ml_py;
 
-#define RESOLVE(name)                                                                     \
-    do {                                                                                  \
-        void *sym = dlsym(RTLD_DEFAULT, #name);                                           \
-        if (sym == NULL) {                                                                \
-            if (missing == NULL) missing = #name;                                         \
-        } else {                                                                          \
-            memcpy(&ml_py.name, &sym, sizeof sym);                                        \
-        }                                                                                 \
+#define RESOLVE(name)                              \
+    do {                                           \
+        void *sym = dlsym(RTLD_DEFAULT, #name);    \
+        if (sym == NULL) {                         \
+            if (missing == NULL) missing = #name;  \
+        } else {                                   \
+            memcpy(&ml_py.name, &sym, sizeof sym); \
+        }                                          \
     } while (0)
 
 int ml_pyapi_init(char *err, size_t errlen) {

@@ -17,7 +17,7 @@
 #include "format.h"
 #include "pylayout.h"
 
-#define ML_WALK_MAX (1u << 20)  /* frames; far above any recursion limit a real program survives */
+#define ML_WALK_MAX (1u << 20) /* frames; far above any recursion limit a real program survives */
 #define ML_STR_MAX_CHARS (1u << 20)
 #define ML_LINETABLE_MAX (1u << 28)
 #define ML_PLACEHOLDER "<?>"
@@ -108,8 +108,7 @@ static inline int fits16(uint64_t v) {
 /* 3.13+ (declared in pylayout.h): the generic fields of L are copied from _Py_DebugOffsets; the values
  * every LP64 GIL build must have (object header, bytes header, frame linkage) are checked, so that a table
  * of another shape (a pre-release, a free-threaded or debug build) is refused instead of misread. */
-int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, ml_pylayout *L, char *err,
-                                   size_t errlen) {
+int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, ml_pylayout *L, char *err, size_t errlen) {
     const char *runtime = table;
     unsigned minor = (unsigned)(hexversion >> 16) & 0xffu;
     if (minor != 13 && minor != 14) return fail(err, errlen, "no _Py_DebugOffsets layout for this version", NULL);
@@ -118,12 +117,11 @@ int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, 
     uint64_t version, free_threaded;
     memcpy(&version, runtime + 8, sizeof version);
     memcpy(&free_threaded, runtime + 16, sizeof free_threaded);
-    if ((version >> 16) != (hexversion >> 16))
-        return fail(err, errlen, "_Py_DebugOffsets.version does not match sys.hexversion", NULL);
+    if ((version >> 16) != (hexversion >> 16)) return fail(err, errlen, "_Py_DebugOffsets.version does not match sys.hexversion", NULL);
     if (free_threaded != 0) return fail(err, errlen, "free-threaded CPython builds are not supported", NULL);
 
-    uint64_t rt_size, rt_fin, ts_size, ts_frame, if_size, if_prev, if_exec, if_instr, if_owner, co_size, co_name, co_qual,
-        co_file, co_first, co_lt, co_code, ob_size, ob_type, by_size, by_sval, u_size, u_state, u_len, u_ascii;
+    uint64_t rt_size, rt_fin, ts_size, ts_frame, if_size, if_prev, if_exec, if_instr, if_owner, co_size, co_name, co_qual, co_file,
+        co_first, co_lt, co_code, ob_size, ob_type, by_size, by_sval, u_size, u_state, u_len, u_ascii;
     if (minor == 13) {
         ml_dbg313 d;
         memcpy(&d, runtime, sizeof d);
@@ -160,11 +158,11 @@ int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, 
         L->code_tagged = 1;
     }
     /* What every LP64 GIL build has, whatever else moved. */
-    int ok = ob_size == 16 && ob_type == ML_OB_TYPE && by_size == 16 && by_sval == 32 && u_len == 16 &&
-             u_state == 32 && (u_ascii == 40 || u_ascii == 48) && if_prev == 8 && if_exec == 0;
+    int ok = ob_size == 16 && ob_type == ML_OB_TYPE && by_size == 16 && by_sval == 32 && u_len == 16 && u_state == 32 &&
+             (u_ascii == 40 || u_ascii == 48) && if_prev == 8 && if_exec == 0;
     /* Every field inside its struct, every struct of a plausible size. */
-    ok = ok && rt_fin + 8 <= rt_size && fits16(rt_fin) && ts_size < 65536 && ts_frame + 8 <= ts_size && if_size < 4096 && if_instr + 8 <= if_size &&
-         if_owner < if_size && co_size < 65536 && co_name + 8 <= co_size && co_qual + 8 <= co_size &&
+    ok = ok && rt_fin + 8 <= rt_size && fits16(rt_fin) && ts_size < 65536 && ts_frame + 8 <= ts_size && if_size < 4096 &&
+         if_instr + 8 <= if_size && if_owner < if_size && co_size < 65536 && co_name + 8 <= co_size && co_qual + 8 <= co_size &&
          co_file + 8 <= co_size && co_first + 4 <= co_size && co_lt + 8 <= co_size && co_code <= co_size &&
          co_code >= ML_FIRSTTRACEABLE_BEFORE_CODE && u_size <= 256 && fits16(u_size);
     if (!ok)
@@ -239,8 +237,7 @@ int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen) {
     int64_t code_bs = rd_i64(code_type, ML_TP_BASICSIZE), bytes_bs = rd_i64(bytes_type, ML_TP_BASICSIZE);
     int64_t str_bs = rd_i64(unicode_type, ML_TP_BASICSIZE);
     if (code_bs != L.code_basicsize || bytes_bs != (int64_t)L.bytes_sval + 1 || str_bs != L.unicode_basicsize)
-        return fail(err, errlen, "CPython's object sizes do not match this agent's layout for the version ",
-                    "(a debug or patched build?)");
+        return fail(err, errlen, "CPython's object sizes do not match this agent's layout for the version ", "(a debug or patched build?)");
 
     memcpy(&S.get_tstate, &get_tstate, sizeof get_tstate);
     S.runtime = (uintptr_t)runtime;
@@ -313,8 +310,7 @@ static size_t walk_interp(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, s
                 int32_t first = rd_i32(code, L->co_firsttraceable);
                 /* Incomplete: pushed but still in its prologue (copying free variables, making cells),
                  * before the first traceable instruction; CPython's own walkers skip these too. */
-                int incomplete = owner != L->owner_generator && first >= 0 &&
-                                 instr < base + (uintptr_t)first * 2u;
+                int incomplete = owner != L->owner_generator && first >= 0 && instr < base + (uintptr_t)first * 2u;
                 if (!incomplete) {
                     if (n < cap) {
                         uintptr_t off = instr >= base ? instr - base : 0;
@@ -399,8 +395,8 @@ static int str_utf8(uintptr_t obj, char *buf, size_t cap, size_t *pos, size_t *o
     if (readable) {
         state = rd_u32(obj, L->str_state);
         n = rd_i64(obj, L->str_length);
-        readable = (state & ML_STR_COMPACT_BIT) != 0 && (!L->str_has_ready || (state & ML_STR_READY_BIT) != 0) &&
-                   n >= 0 && n <= (int64_t)ML_STR_MAX_CHARS;
+        readable = (state & ML_STR_COMPACT_BIT) != 0 && (!L->str_has_ready || (state & ML_STR_READY_BIT) != 0) && n >= 0 &&
+                   n <= (int64_t)ML_STR_MAX_CHARS;
     }
     unsigned kind = (state >> ML_STR_KIND_SHIFT) & ML_STR_KIND_MASK;
     if (readable && (kind == 1 || kind == 2 || kind == 4)) {
@@ -443,8 +439,7 @@ int ml_pyframes_code_text(const void *code, char *buf, size_t cap, ml_code_text 
     } else if (str_utf8(rd_ptr(c, L->co_qualname), buf, cap, &pos, &out->qualname_off, &out->qualname_len) != 0) {
         return -1;
     }
-    if (str_utf8(rd_ptr(c, L->co_filename), buf, cap, &pos, &out->filename_off, &out->filename_len) != 0)
-        return -1;
+    if (str_utf8(rd_ptr(c, L->co_filename), buf, cap, &pos, &out->filename_off, &out->filename_len) != 0) return -1;
     int32_t first = rd_i32(c, L->co_firstlineno);
     out->firstlineno = first < 0 ? 0u : (uint32_t)first;
     out->linetable_kind = L->linetable_kind;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 typedef struct ml_pyframe {
-    const void *code;  /* the PyCodeObject * executing in this frame */
+    const void *code; /* the PyCodeObject * executing in this frame */
     /* Byte offset of the current instruction in the code's bytecode, the unit of every version's line
      * table (src/model/linetable.ts): f_lasti on 3.9, f_lasti * 2 on 3.10, prev_instr - bytecode on
      * 3.11/3.12 (which may be an inline CACHE unit of the instruction being executed: same line and
@@ -38,8 +38,8 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap);
 
 /* What the code registry compares to tell a live code object from a new one at a reused address. */
 typedef struct ml_code_key {
-    const void *name;      /* co_name object */
-    const void *filename;  /* co_filename object */
+    const void *name;     /* co_name object */
+    const void *filename; /* co_filename object */
     uint32_t firstlineno;
 } ml_code_key;
 
@@ -58,7 +58,7 @@ typedef struct ml_code_text {
     size_t qualname_off, qualname_len;
     size_t filename_off, filename_len;
     uint32_t firstlineno;
-    int linetable_kind;           /* ML_LINETABLE_* of format.h */
+    int linetable_kind; /* ML_LINETABLE_* of format.h */
     const uint8_t *linetable;
     size_t linetable_len;
 } ml_code_text;

@@ -35,40 +35,40 @@ typedef struct ml_pylayout {
     /* PyFrameObject (3.9/3.10) */
     uint16_t f_back;
     uint16_t f_code;
-    uint16_t f_lasti;    /* int */
-    uint8_t lasti_unit;  /* bytes per f_lasti unit: 1 on 3.9 (bytes), 2 on 3.10 (code units) */
+    uint16_t f_lasti;   /* int */
+    uint8_t lasti_unit; /* bytes per f_lasti unit: 1 on 3.9 (bytes), 2 on 3.10 (code units) */
 
     /* _PyInterpreterFrame (3.11+) */
     uint16_t if_previous;
-    uint16_t if_code;    /* f_code (3.11/3.12), f_executable (3.13+) */
-    uint16_t if_instr;   /* prev_instr (3.11/3.12), instr_ptr (3.13+) */
-    uint16_t if_owner;   /* char */
+    uint16_t if_code;        /* f_code (3.11/3.12), f_executable (3.13+) */
+    uint16_t if_instr;       /* prev_instr (3.11/3.12), instr_ptr (3.13+) */
+    uint16_t if_owner;       /* char */
     uint8_t owner_generator; /* FRAME_OWNED_BY_GENERATOR */
     uint8_t owner_shim_min;  /* owner >= this: a shim frame on the C stack, not Python code (255: none) */
     uint8_t code_tagged;     /* f_executable is a _PyStackRef: low 2 bits are tags (3.14) */
 
     /* PyCodeObject */
     uint16_t co_name;
-    uint16_t co_qualname;      /* ML_NO_FIELD before 3.11 */
+    uint16_t co_qualname; /* ML_NO_FIELD before 3.11 */
     uint16_t co_filename;
-    uint16_t co_firstlineno;   /* int */
-    uint16_t co_linetable;     /* co_lnotab on 3.9 */
-    uint16_t co_code_adaptive; /* 3.11+: the bytecode, inline at the end of the object */
-    uint16_t co_firsttraceable;/* 3.11+: int, index (code units) of the first traceable instruction */
-    uint16_t code_basicsize;   /* PyCode_Type.tp_basicsize, checked at init */
-    uint8_t linetable_kind;    /* ML_LINETABLE_* */
+    uint16_t co_firstlineno;    /* int */
+    uint16_t co_linetable;      /* co_lnotab on 3.9 */
+    uint16_t co_code_adaptive;  /* 3.11+: the bytecode, inline at the end of the object */
+    uint16_t co_firsttraceable; /* 3.11+: int, index (code units) of the first traceable instruction */
+    uint16_t code_basicsize;    /* PyCode_Type.tp_basicsize, checked at init */
+    uint8_t linetable_kind;     /* ML_LINETABLE_* */
 
     /* PyBytesObject */
-    uint16_t bytes_size;  /* ob_size (Py_ssize_t) */
-    uint16_t bytes_sval;  /* ob_sval[] */
+    uint16_t bytes_size; /* ob_size (Py_ssize_t) */
+    uint16_t bytes_sval; /* ob_sval[] */
 
     /* str: PyASCIIObject, PyCompactUnicodeObject */
-    uint16_t str_length;      /* Py_ssize_t, in code points */
-    uint16_t str_state;       /* the state bit-field, read as a uint32 */
-    uint16_t str_ascii_size;  /* sizeof(PyASCIIObject): compact ASCII data follows */
-    uint16_t str_compact_size;/* sizeof(PyCompactUnicodeObject): compact non-ASCII data follows */
+    uint16_t str_length;        /* Py_ssize_t, in code points */
+    uint16_t str_state;         /* the state bit-field, read as a uint32 */
+    uint16_t str_ascii_size;    /* sizeof(PyASCIIObject): compact ASCII data follows */
+    uint16_t str_compact_size;  /* sizeof(PyCompactUnicodeObject): compact non-ASCII data follows */
     uint16_t unicode_basicsize; /* PyUnicode_Type.tp_basicsize == sizeof(PyUnicodeObject), checked at init */
-    uint8_t str_has_ready;    /* 3.9–3.11: the `ready` bit exists and must be set */
+    uint8_t str_has_ready;      /* 3.9–3.11: the `ready` bit exists and must be set */
 } ml_pylayout;
 
 /* Bits of PyASCIIObject.state on little-endian GCC/Clang (bit-fields fill from the least significant bit):
@@ -88,62 +88,150 @@ typedef struct ml_pylayout {
 #define ML_FIRSTTRACEABLE_BEFORE_CODE 16
 
 static const ml_pylayout ml_layout_39 = {
-    .minor = 9, .model = ML_FRAMES_OBJECTS,
+    .minor = 9,
+    .model = ML_FRAMES_OBJECTS,
     .rt_finalizing = 16,
-    .ts_frame = 24, .ts_cframe = ML_NO_FIELD, .cframe_current = ML_NO_FIELD,
-    .f_back = 24, .f_code = 32, .f_lasti = 104, .lasti_unit = 1,
-    .if_previous = ML_NO_FIELD, .if_code = ML_NO_FIELD, .if_instr = ML_NO_FIELD, .if_owner = ML_NO_FIELD,
-    .owner_generator = 255, .owner_shim_min = 255, .code_tagged = 0,
-    .co_name = 112, .co_qualname = ML_NO_FIELD, .co_filename = 104, .co_firstlineno = 40, .co_linetable = 120,
-    .co_code_adaptive = ML_NO_FIELD, .co_firsttraceable = ML_NO_FIELD, .code_basicsize = 176,
+    .ts_frame = 24,
+    .ts_cframe = ML_NO_FIELD,
+    .cframe_current = ML_NO_FIELD,
+    .f_back = 24,
+    .f_code = 32,
+    .f_lasti = 104,
+    .lasti_unit = 1,
+    .if_previous = ML_NO_FIELD,
+    .if_code = ML_NO_FIELD,
+    .if_instr = ML_NO_FIELD,
+    .if_owner = ML_NO_FIELD,
+    .owner_generator = 255,
+    .owner_shim_min = 255,
+    .code_tagged = 0,
+    .co_name = 112,
+    .co_qualname = ML_NO_FIELD,
+    .co_filename = 104,
+    .co_firstlineno = 40,
+    .co_linetable = 120,
+    .co_code_adaptive = ML_NO_FIELD,
+    .co_firsttraceable = ML_NO_FIELD,
+    .code_basicsize = 176,
     .linetable_kind = 1,
-    .bytes_size = 16, .bytes_sval = 32,
-    .str_length = 16, .str_state = 32, .str_ascii_size = 48, .str_compact_size = 72, .unicode_basicsize = 80,
+    .bytes_size = 16,
+    .bytes_sval = 32,
+    .str_length = 16,
+    .str_state = 32,
+    .str_ascii_size = 48,
+    .str_compact_size = 72,
+    .unicode_basicsize = 80,
     .str_has_ready = 1,
 };
 
 static const ml_pylayout ml_layout_310 = {
-    .minor = 10, .model = ML_FRAMES_OBJECTS,
+    .minor = 10,
+    .model = ML_FRAMES_OBJECTS,
     .rt_finalizing = 16,
-    .ts_frame = 24, .ts_cframe = ML_NO_FIELD, .cframe_current = ML_NO_FIELD,
-    .f_back = 24, .f_code = 32, .f_lasti = 96, .lasti_unit = 2,
-    .if_previous = ML_NO_FIELD, .if_code = ML_NO_FIELD, .if_instr = ML_NO_FIELD, .if_owner = ML_NO_FIELD,
-    .owner_generator = 255, .owner_shim_min = 255, .code_tagged = 0,
-    .co_name = 112, .co_qualname = ML_NO_FIELD, .co_filename = 104, .co_firstlineno = 40, .co_linetable = 120,
-    .co_code_adaptive = ML_NO_FIELD, .co_firsttraceable = ML_NO_FIELD, .code_basicsize = 176,
+    .ts_frame = 24,
+    .ts_cframe = ML_NO_FIELD,
+    .cframe_current = ML_NO_FIELD,
+    .f_back = 24,
+    .f_code = 32,
+    .f_lasti = 96,
+    .lasti_unit = 2,
+    .if_previous = ML_NO_FIELD,
+    .if_code = ML_NO_FIELD,
+    .if_instr = ML_NO_FIELD,
+    .if_owner = ML_NO_FIELD,
+    .owner_generator = 255,
+    .owner_shim_min = 255,
+    .code_tagged = 0,
+    .co_name = 112,
+    .co_qualname = ML_NO_FIELD,
+    .co_filename = 104,
+    .co_firstlineno = 40,
+    .co_linetable = 120,
+    .co_code_adaptive = ML_NO_FIELD,
+    .co_firsttraceable = ML_NO_FIELD,
+    .code_basicsize = 176,
     .linetable_kind = 2,
-    .bytes_size = 16, .bytes_sval = 32,
-    .str_length = 16, .str_state = 32, .str_ascii_size = 48, .str_compact_size = 72, .unicode_basicsize = 80,
+    .bytes_size = 16,
+    .bytes_sval = 32,
+    .str_length = 16,
+    .str_state = 32,
+    .str_ascii_size = 48,
+    .str_compact_size = 72,
+    .unicode_basicsize = 80,
     .str_has_ready = 1,
 };
 
 static const ml_pylayout ml_layout_311 = {
-    .minor = 11, .model = ML_FRAMES_INTERP,
+    .minor = 11,
+    .model = ML_FRAMES_INTERP,
     .rt_finalizing = 24,
-    .ts_frame = ML_NO_FIELD, .ts_cframe = 56, .cframe_current = 8,
-    .f_back = ML_NO_FIELD, .f_code = ML_NO_FIELD, .f_lasti = ML_NO_FIELD, .lasti_unit = 0,
-    .if_previous = 48, .if_code = 32, .if_instr = 56, .if_owner = 69,
-    .owner_generator = 1, .owner_shim_min = 255, .code_tagged = 0,
-    .co_name = 120, .co_qualname = 128, .co_filename = 112, .co_firstlineno = 72, .co_linetable = 136,
-    .co_code_adaptive = 184, .co_firsttraceable = 168, .code_basicsize = 184,
+    .ts_frame = ML_NO_FIELD,
+    .ts_cframe = 56,
+    .cframe_current = 8,
+    .f_back = ML_NO_FIELD,
+    .f_code = ML_NO_FIELD,
+    .f_lasti = ML_NO_FIELD,
+    .lasti_unit = 0,
+    .if_previous = 48,
+    .if_code = 32,
+    .if_instr = 56,
+    .if_owner = 69,
+    .owner_generator = 1,
+    .owner_shim_min = 255,
+    .code_tagged = 0,
+    .co_name = 120,
+    .co_qualname = 128,
+    .co_filename = 112,
+    .co_firstlineno = 72,
+    .co_linetable = 136,
+    .co_code_adaptive = 184,
+    .co_firsttraceable = 168,
+    .code_basicsize = 184,
     .linetable_kind = 3,
-    .bytes_size = 16, .bytes_sval = 32,
-    .str_length = 16, .str_state = 32, .str_ascii_size = 48, .str_compact_size = 72, .unicode_basicsize = 80,
+    .bytes_size = 16,
+    .bytes_sval = 32,
+    .str_length = 16,
+    .str_state = 32,
+    .str_ascii_size = 48,
+    .str_compact_size = 72,
+    .unicode_basicsize = 80,
     .str_has_ready = 1,
 };
 
 static const ml_pylayout ml_layout_312 = {
-    .minor = 12, .model = ML_FRAMES_INTERP,
+    .minor = 12,
+    .model = ML_FRAMES_INTERP,
     .rt_finalizing = 24,
-    .ts_frame = ML_NO_FIELD, .ts_cframe = 56, .cframe_current = 0,
-    .f_back = ML_NO_FIELD, .f_code = ML_NO_FIELD, .f_lasti = ML_NO_FIELD, .lasti_unit = 0,
-    .if_previous = 8, .if_code = 0, .if_instr = 56, .if_owner = 70,
-    .owner_generator = 1, .owner_shim_min = 3, .code_tagged = 0,
-    .co_name = 120, .co_qualname = 128, .co_filename = 112, .co_firstlineno = 68, .co_linetable = 136,
-    .co_code_adaptive = 192, .co_firsttraceable = 176, .code_basicsize = 192,
+    .ts_frame = ML_NO_FIELD,
+    .ts_cframe = 56,
+    .cframe_current = 0,
+    .f_back = ML_NO_FIELD,
+    .f_code = ML_NO_FIELD,
+    .f_lasti = ML_NO_FIELD,
+    .lasti_unit = 0,
+    .if_previous = 8,
+    .if_code = 0,
+    .if_instr = 56,
+    .if_owner = 70,
+    .owner_generator = 1,
+    .owner_shim_min = 3,
+    .code_tagged = 0,
+    .co_name = 120,
+    .co_qualname = 128,
+    .co_filename = 112,
+    .co_firstlineno = 68,
+    .co_linetable = 136,
+    .co_code_adaptive = 192,
+    .co_firsttraceable = 176,
+    .code_basicsize = 192,
     .linetable_kind = 3,
-    .bytes_size = 16, .bytes_sval = 32,
-    .str_length = 16, .str_state = 32, .str_ascii_size = 40, .str_compact_size = 56, .unicode_basicsize = 64,
+    .bytes_size = 16,
+    .bytes_sval = 32,
+    .str_length = 16,
+    .str_state = 32,
+    .str_ascii_size = 40,
+    .str_compact_size = 56,
+    .unicode_basicsize = 64,
     .str_has_ready = 0,
 };
 
@@ -159,29 +247,52 @@ typedef struct ml_dbg313 {
     char cookie[8];
     uint64_t version;
     uint64_t free_threaded;
-    struct { uint64_t size, finalizing, interpreters_head; } runtime_state;
     struct {
-        uint64_t size, id, next, threads_head, gc, imports_modules, sysdict, builtins, ceval_gil,
-            gil_runtime_state, gil_runtime_state_enabled, gil_runtime_state_locked, gil_runtime_state_holder;
+        uint64_t size, finalizing, interpreters_head;
+    } runtime_state;
+    struct {
+        uint64_t size, id, next, threads_head, gc, imports_modules, sysdict, builtins, ceval_gil, gil_runtime_state,
+            gil_runtime_state_enabled, gil_runtime_state_locked, gil_runtime_state_holder;
     } interpreter_state;
     struct {
         uint64_t size, prev, next, interp, current_frame, thread_id, native_thread_id, datastack_chunk, status;
     } thread_state;
-    struct { uint64_t size, previous, executable, instr_ptr, localsplus, owner; } interpreter_frame;
     struct {
-        uint64_t size, filename, name, qualname, linetable, firstlineno, argcount, localsplusnames,
-            localspluskinds, co_code_adaptive;
+        uint64_t size, previous, executable, instr_ptr, localsplus, owner;
+    } interpreter_frame;
+    struct {
+        uint64_t size, filename, name, qualname, linetable, firstlineno, argcount, localsplusnames, localspluskinds, co_code_adaptive;
     } code_object;
-    struct { uint64_t size, ob_type; } pyobject;
-    struct { uint64_t size, tp_name, tp_repr, tp_flags; } type_object;
-    struct { uint64_t size, ob_item, ob_size; } tuple_object;
-    struct { uint64_t size, ob_item, ob_size; } list_object;
-    struct { uint64_t size, ma_keys, ma_values; } dict_object;
-    struct { uint64_t size, ob_fval; } float_object;
-    struct { uint64_t size, lv_tag, ob_digit; } long_object;
-    struct { uint64_t size, ob_size, ob_sval; } bytes_object;
-    struct { uint64_t size, state, length, asciiobject_size; } unicode_object;
-    struct { uint64_t size, collecting; } gc;
+    struct {
+        uint64_t size, ob_type;
+    } pyobject;
+    struct {
+        uint64_t size, tp_name, tp_repr, tp_flags;
+    } type_object;
+    struct {
+        uint64_t size, ob_item, ob_size;
+    } tuple_object;
+    struct {
+        uint64_t size, ob_item, ob_size;
+    } list_object;
+    struct {
+        uint64_t size, ma_keys, ma_values;
+    } dict_object;
+    struct {
+        uint64_t size, ob_fval;
+    } float_object;
+    struct {
+        uint64_t size, lv_tag, ob_digit;
+    } long_object;
+    struct {
+        uint64_t size, ob_size, ob_sval;
+    } bytes_object;
+    struct {
+        uint64_t size, state, length, asciiobject_size;
+    } unicode_object;
+    struct {
+        uint64_t size, collecting;
+    } gc;
 } ml_dbg313;
 
 /* Mirror of _Py_DebugOffsets as CPython 3.14 defines it (Include/internal/pycore_debug_offsets.h): 3.13's
@@ -192,42 +303,70 @@ typedef struct ml_dbg314 {
     char cookie[8];
     uint64_t version;
     uint64_t free_threaded;
-    struct { uint64_t size, finalizing, interpreters_head; } runtime_state;
     struct {
-        uint64_t size, id, next, threads_head, threads_main, gc, imports_modules, sysdict, builtins, ceval_gil,
-            gil_runtime_state, gil_runtime_state_enabled, gil_runtime_state_locked, gil_runtime_state_holder,
-            code_object_generation, tlbc_generation;
+        uint64_t size, finalizing, interpreters_head;
+    } runtime_state;
+    struct {
+        uint64_t size, id, next, threads_head, threads_main, gc, imports_modules, sysdict, builtins, ceval_gil, gil_runtime_state,
+            gil_runtime_state_enabled, gil_runtime_state_locked, gil_runtime_state_holder, code_object_generation, tlbc_generation;
     } interpreter_state;
     struct {
         uint64_t size, prev, next, interp, current_frame, thread_id, native_thread_id, datastack_chunk, status;
     } thread_state;
-    struct { uint64_t size, previous, executable, instr_ptr, localsplus, owner, stackpointer, tlbc_index; } interpreter_frame;
     struct {
-        uint64_t size, filename, name, qualname, linetable, firstlineno, argcount, localsplusnames,
-            localspluskinds, co_code_adaptive, co_tlbc;
+        uint64_t size, previous, executable, instr_ptr, localsplus, owner, stackpointer, tlbc_index;
+    } interpreter_frame;
+    struct {
+        uint64_t size, filename, name, qualname, linetable, firstlineno, argcount, localsplusnames, localspluskinds, co_code_adaptive,
+            co_tlbc;
     } code_object;
-    struct { uint64_t size, ob_type; } pyobject;
-    struct { uint64_t size, tp_name, tp_repr, tp_flags; } type_object;
-    struct { uint64_t size, ob_item, ob_size; } tuple_object;
-    struct { uint64_t size, ob_item, ob_size; } list_object;
-    struct { uint64_t size, used, table, mask; } set_object;
-    struct { uint64_t size, ma_keys, ma_values; } dict_object;
-    struct { uint64_t size, ob_fval; } float_object;
-    struct { uint64_t size, lv_tag, ob_digit; } long_object;
-    struct { uint64_t size, ob_size, ob_sval; } bytes_object;
-    struct { uint64_t size, state, length, asciiobject_size; } unicode_object;
-    struct { uint64_t size, collecting; } gc;
-    struct { uint64_t size, gi_name, gi_iframe, gi_frame_state; } gen_object;
-    struct { uint64_t next, prev; } llist_node;
     struct {
-        uint64_t eval_breaker, remote_debugger_support, remote_debugging_enabled, debugger_pending_call,
-            debugger_script_path, debugger_script_path_size;
+        uint64_t size, ob_type;
+    } pyobject;
+    struct {
+        uint64_t size, tp_name, tp_repr, tp_flags;
+    } type_object;
+    struct {
+        uint64_t size, ob_item, ob_size;
+    } tuple_object;
+    struct {
+        uint64_t size, ob_item, ob_size;
+    } list_object;
+    struct {
+        uint64_t size, used, table, mask;
+    } set_object;
+    struct {
+        uint64_t size, ma_keys, ma_values;
+    } dict_object;
+    struct {
+        uint64_t size, ob_fval;
+    } float_object;
+    struct {
+        uint64_t size, lv_tag, ob_digit;
+    } long_object;
+    struct {
+        uint64_t size, ob_size, ob_sval;
+    } bytes_object;
+    struct {
+        uint64_t size, state, length, asciiobject_size;
+    } unicode_object;
+    struct {
+        uint64_t size, collecting;
+    } gc;
+    struct {
+        uint64_t size, gi_name, gi_iframe, gi_frame_state;
+    } gen_object;
+    struct {
+        uint64_t next, prev;
+    } llist_node;
+    struct {
+        uint64_t eval_breaker, remote_debugger_support, remote_debugging_enabled, debugger_pending_call, debugger_script_path,
+            debugger_script_path_size;
     } debugger_support;
 } ml_dbg314;
 
 /* 3.13+: fills *L from a _Py_DebugOffsets table (the start of _PyRuntime) for sys.hexversion, checking
  * the table's cookie, version and the values every LP64 GIL build must have. 0, or -1 with a reason. */
-int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, ml_pylayout *L, char *err,
-                                   size_t errlen);
+int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, ml_pylayout *L, char *err, size_t errlen);
 
 #endif

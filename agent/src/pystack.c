@@ -10,6 +10,8 @@
 
 #include "common.h"
 #include "mem.h"
+#include "state.h"
+#include "util.h"
 
 /* ── code registry ─────────────────────────────────────────────────────────────────────────────── */
 

@@ -15,18 +15,18 @@ typedef struct ml_node_slot {
 } ml_node_slot;
 
 typedef struct ml_pystack {
-    ml_pyframe *walk;            /* leaf first, as walked */
+    ml_pyframe *walk; /* leaf first, as walked */
     size_t walk_cap;
-    const void **last_code;      /* the last stack, root first */
+    const void **last_code; /* the last stack, root first */
     uint32_t *last_instr;
     uint32_t *last_node;
     size_t last_depth, last_cap;
     ml_node_slot *table;
     size_t table_cap, table_used;
     uint32_t next_node;
-    uint8_t *scratch;            /* CODE record text */
+    uint8_t *scratch; /* CODE record text */
     size_t scratch_cap;
-    int no_reset;                /* a full table keeps its nodes: new stacks end at their longest known prefix */
+    int no_reset; /* a full table keeps its nodes: new stacks end at their longest known prefix */
 } ml_pystack;
 
 /* The deepest stack recorded; deeper stacks keep their leaf-most frames. */

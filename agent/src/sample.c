@@ -3,12 +3,13 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "mem.h"
+#include "service_stream.h"
 
 __thread ml_sample_tls ml_sample_t;
 int ml_sampling;
@@ -42,7 +43,7 @@ static inline uint64_t next_random(ml_sample_tls *t) {
  * bytes holds a point iff the continuous gap is at most S, iff its ceiling is). */
 static int64_t draw_gap(ml_sample_tls *t) {
     double u = (double)(next_random(t) >> 11) * 0x1.0p-53; /* [0, 1) */
-    double gap = -g_rate * log1p(-u);                       /* -R ln(1 - u): exponential, mean R */
+    double gap = -g_rate * log1p(-u);                      /* -R ln(1 - u): exponential, mean R */
     if (gap > 9.0e18) gap = 9.0e18;
     int64_t g = (int64_t)ceil(gap);
     return g > 0 ? g : 1;
@@ -182,7 +183,9 @@ int ml_sampled_add(uint64_t addr) {
             int note = !g_full_noted;
             g_full_noted = 1;
             pthread_mutex_unlock(&g_lock);
-            if (note) ml_note(ML_N_WARNING, "the table of sampled live blocks is full: further samples are not recorded, so estimates are low from here");
+            if (note)
+                ml_note(ML_N_WARNING,
+                        "the table of sampled live blocks is full: further samples are not recorded, so estimates are low from here");
             return 0;
         }
         for (uint64_t j = 0; j <= t->mask; j++) {

@@ -11,20 +11,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "aggregate.h"
 #include "census.h"
 #include "common.h"
 #include "encode.h"
 #include "got.h"
 #include "mem.h"
+#include "psi.h"
+#include "service_stream.h"
+#include "state.h"
 #include "thread.h"
+#include "util.h"
 
 #define FLUSH_NS (10u * 1000000u)
 #define SECOND_NS 1000000000ull
-
-static ml_stream g_service;
-static int g_service_ready;
 
 static pthread_t g_thread;
 static int g_thread_running;
@@ -32,11 +32,11 @@ static pthread_mutex_t g_wait_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_wait_cond;
 static int g_stop;
 static uint64_t g_interval_ns;
-/* The service thread's stack, mapped by us (a guard page below it), so the thread is known by its stack. */
+/* The service thread's stack, mapped by us (a guard page below it), so the thread is known by its stack
+ * (state.h: ml_service_stack_lo, ml_service_stack_hi). */
 #define SERVICE_STACK (512u * 1024u)
 static uint8_t *g_stack_map;
 static size_t g_stack_map_len;
-static uintptr_t g_stack_lo, g_stack_hi;
 static ml_cgroup *g_cg;
 
 /* last values read from /proc/self/status (once a second) */
@@ -49,33 +49,18 @@ static unsigned g_near_oom_permille = 900;
 /* Censuses: at near-OOM (on by default), and as RSS grows (--census-at-peak): each time RSS passes 5/4 of
  * what it was at the last census and by at least 32 MiB, at most every 2 s and 8 times, so the last one is
  * close to the peak without pausing a growing program over and over. */
-/* Memory pressure (PSI): the share of time tasks stalled waiting for memory, over the last 10 s. Read once a
- * second from the cgroup (v2's memory.pressure) or the whole machine (/proc/pressure/memory); a MARKER when
- * "some" crosses 10% (reclaim is costing real time: the OOM killer may be near even below the limit), re-armed
- * below 5%. */
-static int g_pressure_marked;
-#define PRESSURE_MARK_HUNDREDTHS 1000
-#define PRESSURE_REARM_HUNDREDTHS 500
+/* Memory pressure (PSI): how much of the time tasks stalled waiting for memory. Read once a second from the
+ * cgroup (v2's memory.pressure) or the whole machine (/proc/pressure/memory); a PRESSURE record carries the
+ * raw numbers whenever they changed. What counts as pressure, and how to say so, is the reader's decision
+ * (src/analysis/memory-pressure.ts): nothing here acts on it. */
+static ml_psi g_last_psi;
+static int g_have_psi;
 
-/* "some avg10=12.34 ..." → 1234; -1 if not found. */
-static long psi_avg10(const char *text, const char *which) {
-    const char *line = strstr(text, which);
-    if (line == NULL) return -1;
-    const char *p = strstr(line, "avg10=");
-    if (p == NULL) return -1;
-    p += 6;
-    long whole = 0, frac = 0;
-    int digits = 0;
-    while (*p >= '0' && *p <= '9') whole = whole * 10 + (*p++ - '0');
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9' && digits < 2) {
-            frac = frac * 10 + (*p++ - '0');
-            digits++;
-        }
+static int psi_equal(const ml_psi *a, const ml_psi *b) {
+    for (int i = 0; i < 3; i++) {
+        if (a->some_avg[i] != b->some_avg[i] || a->full_avg[i] != b->full_avg[i]) return 0;
     }
-    while (digits++ < 2) frac *= 10;
-    return whole * 100 + frac;
+    return a->some_total_us == b->some_total_us && a->full_total_us == b->full_total_us && a->has_full == b->has_full;
 }
 
 static void check_pressure(void) {
@@ -93,24 +78,23 @@ static void check_pressure(void) {
     close(fd);
     if (n <= 0) return;
     text[n] = 0;
-    long some = psi_avg10(text, "some");
-    if (some < 0) return;
-    if (!g_pressure_marked && some >= PRESSURE_MARK_HUNDREDTHS) {
-        g_pressure_marked = 1;
-        long full = psi_avg10(text, "full");
-        char label[128], num[24];
-        ml_strlcpy(label, "memory pressure: tasks stalled on memory ", sizeof label);
-        ml_u64_to_dec(num, (uint64_t)(some / 100));
-        ml_strlcat(label, num, sizeof label);
-        ml_strlcat(label, "% of the last 10 s (all tasks: ", sizeof label);
-        ml_u64_to_dec(num, (uint64_t)(full > 0 ? full / 100 : 0));
-        ml_strlcat(label, num, sizeof label);
-        ml_strlcat(label, "%), from ", sizeof label);
-        ml_strlcat(label, path, sizeof label);
-        ml_marker(ML_M_MEMORY_PRESSURE, label);
-    } else if (g_pressure_marked && some < PRESSURE_REARM_HUNDREDTHS) {
-        g_pressure_marked = 0;
-    }
+    ml_psi p;
+    if (ml_psi_parse(text, &p) != 0) return;
+    if (g_have_psi && psi_equal(&p, &g_last_psi)) return;
+    g_last_psi = p;
+    g_have_psi = 1;
+    uint8_t mem[2400];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    ml_buf_varint(&b, ml_next_seq());
+    ml_buf_varint(&b, ml_rel_ns());
+    ml_buf_cstr(&b, path);
+    ml_buf_varint(&b, p.has_full ? ML_PRESSURE_HAS_FULL : 0);
+    for (int i = 0; i < 3; i++) ml_buf_varint(&b, p.some_avg[i]);
+    ml_buf_varint(&b, p.some_total_us);
+    for (int i = 0; i < 3; i++) ml_buf_varint(&b, p.full_avg[i]);
+    ml_buf_varint(&b, p.full_total_us);
+    if (!b.overflow) ml_service_stream_record(ML_R_PRESSURE, b.p, b.len);
 }
 
 static int g_census_near_oom = 1;
@@ -123,38 +107,6 @@ static unsigned g_census_count;
 #define CENSUS_INTERVAL_NS (2000000000ull)
 #define CENSUS_MAX 8
 static long g_page_size;
-
-int ml_service_begin(void) {
-    if (g_service_ready) ml_stream_release(&g_service);
-    if (ml_stream_init(&g_service, ML_STREAM_SERVICE) != 0) return -1;
-    g_service_ready = 1;
-    return 0;
-}
-
-void ml_service_record(int type, const void *payload, size_t len) {
-    if (!g_service_ready) return;
-    int saved_guard = ml_guard;
-    ml_guard = 1;
-    pthread_mutex_lock(&g_service.lock);
-    if (!g_service.closed) ml_stream_record(&g_service, type, payload, len);
-    pthread_mutex_unlock(&g_service.lock);
-    ml_guard = saved_guard;
-}
-
-void ml_service_flush(void) {
-    if (!g_service_ready) return;
-    pthread_mutex_lock(&g_service.lock);
-    if (!g_service.closed) ml_stream_flush(&g_service);
-    pthread_mutex_unlock(&g_service.lock);
-}
-
-void ml_service_close(void) {
-    if (!g_service_ready) return;
-    pthread_mutex_lock(&g_service.lock);
-    if (!g_service.closed) ml_stream_flush(&g_service);
-    g_service.closed = 1;
-    pthread_mutex_unlock(&g_service.lock);
-}
 
 /* The last barrier's seq, and when the service stream was last written: a round with no event since the
  * last barrier needs none (it would promise what the last one did), and the service stream's own records
@@ -171,22 +123,11 @@ static void flush_round(int forced) {
     ml_threads_flush_all();
     uint64_t now = ml_now_ns();
     int barrier = forced || s != g_last_barrier_seq;
-    uint8_t mem[16];
-    ml_buf b;
-    ml_buf_init(&b, mem, sizeof mem);
-    ml_buf_varint(&b, s);
-    pthread_mutex_lock(&g_service.lock);
-    if (!g_service.closed) {
-        if (barrier) {
-            ml_stream_record(&g_service, ML_R_BARRIER, b.p, b.len);
-            g_last_barrier_seq = s;
-        }
-        if (barrier || now - g_last_service_flush_ns >= SERVICE_FLUSH_NS) {
-            ml_stream_flush(&g_service);
-            g_last_service_flush_ns = now;
-        }
+    int flush = barrier || now - g_last_service_flush_ns >= SERVICE_FLUSH_NS;
+    if (ml_service_stream_barrier(s, barrier, flush)) {
+        if (barrier) g_last_barrier_seq = s;
+        if (flush) g_last_service_flush_ns = now;
     }
-    pthread_mutex_unlock(&g_service.lock);
 }
 
 void ml_service_flush_round(void) {
@@ -202,9 +143,9 @@ void ml_service_agent_stats(void) {
     ml_buf_varint(&b, ml_rel_ns());
     ml_buf_varint(&b, ml_mem_total());
     ml_buf_varint(&b, tot.streams);
-    ml_buf_varint(&b, tot.dropped + g_service.dropped);
+    ml_buf_varint(&b, tot.dropped + ml_service_stream_dropped());
     ml_buf_varint(&b, ml_blocks_written());
-    ml_service_record(ML_R_AGENT_STATS, b.p, b.len);
+    ml_service_stream_record(ML_R_AGENT_STATS, b.p, b.len);
 }
 
 /* "Name:   123 kB" in /proc/self/status, in bytes; -1 if absent. */
@@ -266,7 +207,7 @@ static void snapshot(void) {
     ml_buf_varint(&b, heap); /* without ALLOC/FREE records (aggregated), the reader cannot compute it */
     ml_buf_varint(&b, usage);
     ml_buf_varint(&b, g_cgroup_limit);
-    ml_service_record(ML_R_SNAPSHOT, b.p, b.len);
+    ml_service_stream_record(ML_R_SNAPSHOT, b.p, b.len);
     if (g_census_growth && g_census_count < CENSUS_MAX) {
         uint64_t now = ml_now_ns();
         uint64_t rss = resident;
@@ -310,7 +251,7 @@ static void snapshot(void) {
 
 static void *service_main(void *arg) {
     (void)arg;
-    ml_guard = 1;
+    (void)ml_guard_enter(); /* never left: the thread is the agent's for its whole life */
     uint64_t now = ml_now_ns();
     uint64_t next_snap = now, next_flush = now + FLUSH_NS, next_second = now + SECOND_NS;
     pthread_mutex_lock(&g_wait_lock);
@@ -377,7 +318,7 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     g_near_oom = 0;
     g_last_barrier_seq = ~0ull;
     g_last_service_flush_ns = 0;
-    g_pressure_marked = 0;
+    g_have_psi = 0;
     g_cgroup_limit = cg != NULL ? ml_cgroup_limit(cg) : 0;
     read_status();
     if (g_statm_fd >= 0) close(g_statm_fd);
@@ -399,11 +340,11 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
         return -1;
     }
     mprotect(g_stack_map, page, PROT_NONE);
-    g_stack_lo = (uintptr_t)g_stack_map + page;
-    g_stack_hi = g_stack_lo + SERVICE_STACK;
+    ml_service_stack_lo = (uintptr_t)g_stack_map + page;
+    ml_service_stack_hi = ml_service_stack_lo + SERVICE_STACK;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstack(&attr, (void *)g_stack_lo, SERVICE_STACK);
+    pthread_attr_setstack(&attr, (void *)ml_service_stack_lo, SERVICE_STACK);
     /* The thread inherits a full signal mask: the program's signals go to the program's threads. */
     sigset_t all, old;
     sigfillset(&all);
@@ -414,7 +355,7 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     if (r != 0) {
         ml_mem_free(g_stack_map, g_stack_map_len);
         g_stack_map = NULL;
-        g_stack_lo = g_stack_hi = 0;
+        ml_service_stack_lo = ml_service_stack_hi = 0;
         ml_set_err(err, errlen, "cannot start the agent's service thread", r);
         return -1;
     }
@@ -432,15 +373,10 @@ void ml_service_stop(void) {
     g_thread_running = 0;
     ml_mem_free(g_stack_map, g_stack_map_len);
     g_stack_map = NULL;
-    g_stack_lo = g_stack_hi = 0;
+    ml_service_stack_lo = ml_service_stack_hi = 0;
     snapshot(); /* the last one, at the very end */
     if (g_statm_fd >= 0) close(g_statm_fd);
     g_statm_fd = -1;
-}
-
-int ml_service_is_current(void) {
-    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-    return here >= g_stack_lo && here < g_stack_hi;
 }
 
 void ml_service_forget(void) {
@@ -450,12 +386,7 @@ void ml_service_forget(void) {
     /* The thread is not in the child; its stack is our memory there. */
     ml_mem_free(g_stack_map, g_stack_map_len);
     g_stack_map = NULL;
-    g_stack_lo = g_stack_hi = 0;
-    if (g_service_ready) {
-        g_service.lock = fresh;
-        ml_stream_release(&g_service);
-        g_service_ready = 0;
-    }
+    ml_service_stack_lo = ml_service_stack_hi = 0;
     if (g_statm_fd >= 0) close(g_statm_fd);
     g_statm_fd = -1;
 }

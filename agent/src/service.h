@@ -1,4 +1,4 @@
-/* The service stream (0) and the service thread: memory snapshots, flush rounds with BARRIER, agent
+/* The service thread (its stream is service_stream.h): memory snapshots, flush rounds with BARRIER, agent
  * statistics, reaping exited threads, noticing objects the loader brought in behind our back. */
 #ifndef MEMLENS_SERVICE_H
 #define MEMLENS_SERVICE_H
@@ -8,8 +8,6 @@
 
 #include "cgroup.h"
 
-/* Prepares the service stream for a new session. */
-int ml_service_begin(void);
 /* Starts the thread (all signals blocked in it, the guard set for its whole life). */
 int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errlen);
 /* The share of the cgroup limit (per mille, 0 = never) above which a NEAR_OOM marker is written. */
@@ -20,16 +18,9 @@ void ml_service_set_census(int near_oom, int growth);
 void ml_service_stop(void);
 /* One flush round: every thread's block, then BARRIER in the service stream. */
 void ml_service_flush_round(void);
-/* Flushes the service stream's open block. */
-void ml_service_flush(void);
 /* AGENT_STATS now. */
 void ml_service_agent_stats(void);
-/* Closes the service stream: late writers drop their records. */
-void ml_service_close(void);
 /* In a fork child: the thread does not exist there, its locks may be held. */
 void ml_service_forget(void);
-/* Whether the calling thread is the service thread. True from its very first instruction (a preloaded
- * library's thread-start hook may allocate before our code runs): we know it by its stack, which is ours. */
-int ml_service_is_current(void);
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "util.h"
 
 static pthread_mutex_t g_sink_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_fd = -1;
@@ -36,16 +37,47 @@ static int still_ours(void) {
     return fstat(g_fd, &st) == 0 && st.st_dev == g_dev && st.st_ino == g_ino;
 }
 
+static void path_error(char *err, size_t errlen, const char *path, const char *why, int errnum) {
+    char what[512];
+    ml_strlcpy(what, "cannot create the capture file ", sizeof what);
+    ml_strlcat(what, path, sizeof what);
+    ml_strlcat(what, why, sizeof what);
+    ml_set_err(err, errlen, what, errnum);
+}
+
+/* The capture holds the program's command line, paths and names: only its owner may read it (0600,
+ * whatever the umask). It is never opened through a symbolic link, and only a regular file is written: with
+ * overwrite, an existing file must also belong to this user (a file another user put at the path would
+ * otherwise receive the capture and let them read it). O_NONBLOCK keeps a FIFO at the path from blocking
+ * the thread that starts tracking; it is cleared once the file is known to be regular. */
 int ml_sink_open_path(const char *path, int overwrite, char *err, size_t errlen) {
-    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL);
-    int fd = open(path, flags, 0644);
+    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (overwrite ? 0 : O_EXCL);
+    int fd = open(path, flags, 0600);
     if (fd < 0) {
-        char what[512];
-        ml_strlcpy(what, "cannot create the capture file ", sizeof what);
-        ml_strlcat(what, path, sizeof what);
-        ml_set_err(err, errlen, what, errno);
+        path_error(err, errlen, path, errno == ELOOP ? " (it is a symbolic link)" : "", errno);
         return -1;
     }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        path_error(err, errlen, path, ": it is not a regular file", 0);
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        close(fd);
+        path_error(err, errlen, path, ": it belongs to another user", 0);
+        return -1;
+    }
+    if (overwrite && st.st_size > 0) {
+        if (ftruncate(fd, 0) != 0) {
+            int e = errno;
+            close(fd);
+            path_error(err, errlen, path, "", e);
+            return -1;
+        }
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     g_fd = fd;
     g_is_stream = 0;
     g_failed = 0;

@@ -12,20 +12,22 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "common.h"
 #include "mem.h"
 #include "service.h"
+#include "service_stream.h"
+#include "state.h"
+#include "util.h"
 
 static __thread ml_thread *tls_thread;
 static __thread uint32_t tls_session; /* the session tls_thread belongs to; 0: none */
 
 static pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static ml_thread *g_threads;     /* registered in this session (registry mutex) */
-static ml_thread *g_free;        /* recycled states of threads that are gone */
+static ml_thread *g_threads; /* registered in this session (registry mutex) */
+static ml_thread *g_free;    /* recycled states of threads that are gone */
 static uint32_t g_next_stream;
 static uint32_t g_session;
-static ml_thread_totals g_gone;  /* counters of threads already reaped */
+static ml_thread_totals g_gone; /* counters of threads already reaped */
 
 static pthread_key_t g_key;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
@@ -88,17 +90,24 @@ static int take_pending_name(pid_t tid, char *out, size_t cap) {
     return 0;
 }
 
+/* Whether the calling thread is the service thread. True from its very first instruction (a preloaded
+ * library's thread-start hook may allocate before our code runs): we know it by its stack, which is ours. */
+static int on_service_thread(void) {
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    return here >= ml_service_stack_lo && here < ml_service_stack_hi;
+}
+
 static ml_thread *register_thread(void) {
-    if (ml_service_is_current()) {
-        /* Allocations before service_main set its guard (a preloaded library's thread-start hook). */
-        ml_guard = 1;
+    if (on_service_thread()) {
+        /* An allocation before service_main set its guard (a preloaded library's thread-start hook): not
+         * the program's. */
         return NULL;
     }
     pid_t tid = (pid_t)syscall(SYS_gettid);
     char name[64];
     pthread_mutex_lock(&g_registry_lock);
     ml_thread *t = new_state();
-    if (t == NULL || ml_stream_init(&t->stream, g_next_stream) != 0) {
+    if (t == NULL || ml_stream_init(&t->stream, g_next_stream, (ml_options & ML_OPTION_NATIVE) != 0) != 0) {
         if (t != NULL) {
             t->next = g_free;
             g_free = t;
@@ -150,8 +159,7 @@ ml_thread *ml_thread_current(void) {
  * gone. */
 static void on_thread_exit(void *value) {
     ml_thread *t = value;
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+    int saved_guard = ml_guard_enter();
     if (t != NULL && tls_session == g_session && t == tls_thread) {
         pthread_mutex_lock(&t->stream.lock);
         t->exiting = 1;
@@ -159,7 +167,7 @@ static void on_thread_exit(void *value) {
         if (!t->stream.closed) ml_stream_flush(&t->stream);
         pthread_mutex_unlock(&t->stream.lock);
     }
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
 }
 
 /* The thread has ended for the program, now unless an earlier mark said so (stream lock held). */
@@ -171,36 +179,34 @@ static void mark_ended(ml_thread *t) {
 
 /* The bootstrap calls this when a Python thread's run() has returned: from the program's point of view the
  * thread has ended (join() returns right after), though the OS thread may take a while longer to go. */
-ML_EXPORT void memlens_thread_done(void) {
+void ml_thread_done(void) {
     ml_thread *t = tls_thread;
     if (t == NULL) return;
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+    int saved_guard = ml_guard_enter();
     if (tls_session == g_session) {
         pthread_mutex_lock(&t->stream.lock);
         mark_ended(t);
         if (!t->stream.closed) ml_stream_flush(&t->stream);
         pthread_mutex_unlock(&t->stream.lock);
     }
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
 }
 
-ML_EXPORT void memlens_thread_ended(unsigned long tid) {
-    int saved_guard = ml_guard;
-    ml_guard = 1;
+void ml_thread_ended(pid_t tid) {
+    int saved_guard = ml_guard_enter();
     pthread_mutex_lock(&g_registry_lock);
     for (ml_thread *t = g_threads; t != NULL; t = t->next) {
         /* The registry keeps the newest first. Should the ended thread's OS id have been reused by a later
          * thread, that one is marked instead: the only effect is that its THREAD_EXIT carries the time
          * tracking stopped, when its stream is closed anyway. */
-        if (t->tid != (pid_t)tid) continue;
+        if (t->tid != tid) continue;
         pthread_mutex_lock(&t->stream.lock);
         mark_ended(t);
         pthread_mutex_unlock(&t->stream.lock);
         break;
     }
     pthread_mutex_unlock(&g_registry_lock);
-    ml_guard = saved_guard;
+    ml_guard_leave(saved_guard);
 }
 
 void ml_threads_flush_all(void) {
@@ -306,7 +312,7 @@ void ml_threads_name(pid_t tid, const char *name) {
         ml_buf_init(&b, mem, sizeof mem);
         ml_buf_varint(&b, found->stream.id);
         ml_buf_str(&b, name, ml_utf8_prefix(name, 128));
-        ml_service_record(ML_R_THREAD_NAME, b.p, b.len);
+        ml_service_stream_record(ML_R_THREAD_NAME, b.p, b.len);
     } else {
         size_t slot = PENDING_NAMES;
         for (size_t i = 0; i < PENDING_NAMES; i++) {

@@ -12,27 +12,27 @@
 #include "pystack.h"
 
 typedef struct ml_thread {
-    ml_stream stream;            /* its lock protects everything below that changes after registration */
+    ml_stream stream; /* its lock protects everything below that changes after registration */
     pid_t tid;
     uint64_t pthread_id;
     uint32_t session;
-    int exiting;                 /* the pthread key destructor ran */
+    int exiting; /* the pthread key destructor ran */
     uint64_t exit_ns;
-    struct ml_thread *next;      /* registry list (registry mutex) */
+    struct ml_thread *next; /* registry list (registry mutex) */
     uint64_t allocations, frees, bytes_allocated;
     ml_pystack py;
     ml_nstack native;
-    ml_aggthread agg;            /* --aggregate: this thread's locations */
+    ml_aggthread agg; /* --aggregate: this thread's locations */
 } ml_thread;
 
 /* The calling thread's state in the current session, registering it on first use (the caller holds the
  * guard). NULL if the agent is out of memory. */
 ml_thread *ml_thread_current(void);
-/* A Python thread's run() returned (called by the bootstrap): THREAD_EXIT is due at the next reap or stop. */
-ML_EXPORT void memlens_thread_done(void);
-/* The same for another thread, by OS id: one that ran before tracking started, whose run() we did not
- * wrap, and that has ended for the program (the bootstrap asks Thread.is_alive() just before stopping). */
-ML_EXPORT void memlens_thread_ended(unsigned long tid);
+/* The calling thread's Python run() returned (memlens_thread_done): THREAD_EXIT is due at the next reap or
+ * stop. */
+void ml_thread_done(void);
+/* The same for another thread, by OS id (memlens_thread_ended). */
+void ml_thread_ended(pid_t tid);
 
 /* Session start and end. ml_threads_begin resets the registry for a new session. */
 int ml_threads_begin(uint32_t session);

@@ -222,12 +222,21 @@ static int run_cfa(reader *r, uintptr_t *loc, uintptr_t pc, uint64_t code_align,
             continue;
         }
         switch (op) {
-        case 0x00: break;                                                   /* nop */
-        case 0x01: return -1;                                               /* set_loc */
-        case 0x02: *loc += fixed(r, 1) * code_align; if (*loc > pc) return 0; break;
-        case 0x03: *loc += fixed(r, 2) * code_align; if (*loc > pc) return 0; break;
-        case 0x04: *loc += fixed(r, 4) * code_align; if (*loc > pc) return 0; break;
-        case 0x05: {                                                        /* offset_extended */
+        case 0x00: break;     /* nop */
+        case 0x01: return -1; /* set_loc */
+        case 0x02:
+            *loc += fixed(r, 1) * code_align;
+            if (*loc > pc) return 0;
+            break;
+        case 0x03:
+            *loc += fixed(r, 2) * code_align;
+            if (*loc > pc) return 0;
+            break;
+        case 0x04:
+            *loc += fixed(r, 4) * code_align;
+            if (*loc > pc) return 0;
+            break;
+        case 0x05: { /* offset_extended */
             uint64_t reg = uleb(r);
             int64_t off = (int64_t)uleb(r) * data_align;
             if (reg == REG_RBP) {
@@ -238,7 +247,7 @@ static int run_cfa(reader *r, uintptr_t *loc, uintptr_t pc, uint64_t code_align,
             }
             break;
         }
-        case 0x06: {                                                        /* restore_extended */
+        case 0x06: { /* restore_extended */
             uint64_t reg = uleb(r);
             if (reg == REG_RBP) {
                 st->rbp_saved = initial->rbp_saved;
@@ -246,41 +255,41 @@ static int run_cfa(reader *r, uintptr_t *loc, uintptr_t pc, uint64_t code_align,
             }
             break;
         }
-        case 0x07: {                                                        /* undefined */
+        case 0x07: { /* undefined */
             uint64_t reg = uleb(r);
             if (reg == REG_RA) st->ra_undefined = 1;
             if (reg == REG_RBP || reg == REG_RSP) return -1;
             break;
         }
-        case 0x08: {                                                        /* same_value */
+        case 0x08: { /* same_value */
             uint64_t reg = uleb(r);
             if (reg == REG_RBP) st->rbp_saved = 0;
             if (reg == REG_RA) return -1;
             break;
         }
-        case 0x09: {                                                        /* register */
+        case 0x09: { /* register */
             uint64_t reg = uleb(r);
             uleb(r);
             if (reg == REG_RBP || reg == REG_RA || reg == REG_RSP) return -1;
             break;
         }
-        case 0x0a:                                                          /* remember_state */
+        case 0x0a: /* remember_state */
             if (depth == STATE_STACK) return -1;
             saved[depth++] = *st;
             break;
-        case 0x0b:                                                          /* restore_state */
+        case 0x0b: /* restore_state */
             if (depth == 0) return -1;
             *st = saved[--depth];
             break;
-        case 0x0c:                                                          /* def_cfa */
+        case 0x0c: /* def_cfa */
             st->cfa_reg = (int)uleb(r);
             st->cfa_off = (int64_t)uleb(r);
             break;
-        case 0x0d: st->cfa_reg = (int)uleb(r); break;                       /* def_cfa_register */
-        case 0x0e: st->cfa_off = (int64_t)uleb(r); break;                   /* def_cfa_offset */
-        case 0x0f: return -1;                                               /* def_cfa_expression */
-        case 0x10:                                                          /* expression */
-        case 0x16: {                                                        /* val_expression */
+        case 0x0d: st->cfa_reg = (int)uleb(r); break;     /* def_cfa_register */
+        case 0x0e: st->cfa_off = (int64_t)uleb(r); break; /* def_cfa_offset */
+        case 0x0f: return -1;                             /* def_cfa_expression */
+        case 0x10:                                        /* expression */
+        case 0x16: {                                      /* val_expression */
             uint64_t reg = uleb(r);
             uint64_t len = uleb(r);
             if ((uint64_t)(r->end - r->p) < len) return -1;
@@ -288,7 +297,7 @@ static int run_cfa(reader *r, uintptr_t *loc, uintptr_t pc, uint64_t code_align,
             if (reg == REG_RBP || reg == REG_RA || reg == REG_RSP) return -1;
             break;
         }
-        case 0x11: {                                                        /* offset_extended_sf */
+        case 0x11: { /* offset_extended_sf */
             uint64_t reg = uleb(r);
             int64_t off = sleb(r) * data_align;
             if (reg == REG_RBP) {
@@ -299,25 +308,25 @@ static int run_cfa(reader *r, uintptr_t *loc, uintptr_t pc, uint64_t code_align,
             }
             break;
         }
-        case 0x12:                                                          /* def_cfa_sf */
+        case 0x12: /* def_cfa_sf */
             st->cfa_reg = (int)uleb(r);
             st->cfa_off = sleb(r) * data_align;
             break;
-        case 0x13: st->cfa_off = sleb(r) * data_align; break;               /* def_cfa_offset_sf */
-        case 0x14: {                                                        /* val_offset */
+        case 0x13: st->cfa_off = sleb(r) * data_align; break; /* def_cfa_offset_sf */
+        case 0x14: {                                          /* val_offset */
             uint64_t reg = uleb(r);
             uleb(r);
             if (reg == REG_RBP || reg == REG_RA) return -1;
             break;
         }
-        case 0x15: {                                                        /* val_offset_sf */
+        case 0x15: { /* val_offset_sf */
             uint64_t reg = uleb(r);
             sleb(r);
             if (reg == REG_RBP || reg == REG_RA) return -1;
             break;
         }
-        case 0x2e: uleb(r); break;                                          /* GNU_args_size */
-        case 0x2f: {                                                        /* GNU_negative_offset_extended */
+        case 0x2e: uleb(r); break; /* GNU_args_size */
+        case 0x2f: {               /* GNU_negative_offset_extended */
             uint64_t reg = uleb(r);
             int64_t off = -(int64_t)uleb(r) * data_align;
             if (reg == REG_RBP) {
@@ -455,8 +464,7 @@ __attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_entry
 
 #else
 
-void ml_unwind_init(void) {
-}
+void ml_unwind_init(void) {}
 
 int ml_unwind(uintptr_t *out, int max, ml_unwind_entry *cache, uintptr_t stack_lo, uintptr_t stack_hi) {
     (void)out;

@@ -1,6 +1,7 @@
 /* Small helpers that replace what stdio and friends would do, without allocating. */
-#include "common.h"
+#include "util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>

@@ -26,12 +26,26 @@ void *PyGILState_GetThisThreadState(void) {
 
 /* ---- the fake layout (GIL build, LP64) ---- */
 enum {
-    RT_SIZE = 1024, RT_FINALIZING = 1000, /* past the debug offsets, as in CPython */
-    TS_SIZE = 256, TS_CURRENT_FRAME = 72,
-    IF_SIZE = 88, IF_PREVIOUS = 8, IF_EXECUTABLE = 0, IF_INSTR = 56, IF_OWNER = 74,
-    CO_SIZE = 216, CO_NAME = 120, CO_QUALNAME = 128, CO_FILENAME = 112, CO_FIRSTLINENO = 68, CO_LINETABLE = 136,
-    CO_CODE = 208, CO_BYTECODE = 64,
-    STR_ASCII = 40, STR_COMPACT = 56, STR_SIZE = 64,
+    RT_SIZE = 1024,
+    RT_FINALIZING = 1000, /* past the debug offsets, as in CPython */
+    TS_SIZE = 256,
+    TS_CURRENT_FRAME = 72,
+    IF_SIZE = 88,
+    IF_PREVIOUS = 8,
+    IF_EXECUTABLE = 0,
+    IF_INSTR = 56,
+    IF_OWNER = 74,
+    CO_SIZE = 216,
+    CO_NAME = 120,
+    CO_QUALNAME = 128,
+    CO_FILENAME = 112,
+    CO_FIRSTLINENO = 68,
+    CO_LINETABLE = 136,
+    CO_CODE = 208,
+    CO_BYTECODE = 64,
+    STR_ASCII = 40,
+    STR_COMPACT = 56,
+    STR_SIZE = 64,
 };
 
 static int failures, checks;
@@ -66,7 +80,7 @@ static void put32(uintptr_t base, unsigned off, uint32_t v) {
 
 static uintptr_t object(const void *type, size_t size) {
     uintptr_t o = alloc(size);
-    put64(o, 0, 1);                     /* ob_refcnt */
+    put64(o, 0, 1); /* ob_refcnt */
     put64(o, ML_OB_TYPE, (uintptr_t)type);
     return o;
 }
@@ -129,21 +143,21 @@ static void fill_types(void) {
     PyBytes_Type[ML_TP_BASICSIZE / 8] = 33;
 }
 
-#define FILL_COMMON(d)                                                                                       \
-    do {                                                                                                     \
-        memcpy((d).cookie, "xdebugpy", 8);                                                                   \
-        (d).runtime_state.size = RT_SIZE, (d).runtime_state.finalizing = RT_FINALIZING;                      \
-        (d).thread_state.size = TS_SIZE, (d).thread_state.current_frame = TS_CURRENT_FRAME;                  \
-        (d).interpreter_frame.size = IF_SIZE, (d).interpreter_frame.previous = IF_PREVIOUS;                  \
-        (d).interpreter_frame.executable = IF_EXECUTABLE, (d).interpreter_frame.instr_ptr = IF_INSTR;        \
-        (d).interpreter_frame.owner = IF_OWNER;                                                              \
+#define FILL_COMMON(d)                                                                                          \
+    do {                                                                                                        \
+        memcpy((d).cookie, "xdebugpy", 8);                                                                      \
+        (d).runtime_state.size = RT_SIZE, (d).runtime_state.finalizing = RT_FINALIZING;                         \
+        (d).thread_state.size = TS_SIZE, (d).thread_state.current_frame = TS_CURRENT_FRAME;                     \
+        (d).interpreter_frame.size = IF_SIZE, (d).interpreter_frame.previous = IF_PREVIOUS;                     \
+        (d).interpreter_frame.executable = IF_EXECUTABLE, (d).interpreter_frame.instr_ptr = IF_INSTR;           \
+        (d).interpreter_frame.owner = IF_OWNER;                                                                 \
         (d).code_object.size = CO_SIZE, (d).code_object.name = CO_NAME, (d).code_object.qualname = CO_QUALNAME; \
-        (d).code_object.filename = CO_FILENAME, (d).code_object.firstlineno = CO_FIRSTLINENO;                \
-        (d).code_object.linetable = CO_LINETABLE, (d).code_object.co_code_adaptive = CO_CODE;                \
-        (d).pyobject.size = 16, (d).pyobject.ob_type = 8;                                                    \
-        (d).bytes_object.size = 40, (d).bytes_object.ob_size = 16, (d).bytes_object.ob_sval = 32;            \
-        (d).unicode_object.size = STR_SIZE, (d).unicode_object.state = 32, (d).unicode_object.length = 16;   \
-        (d).unicode_object.asciiobject_size = STR_ASCII;                                                     \
+        (d).code_object.filename = CO_FILENAME, (d).code_object.firstlineno = CO_FIRSTLINENO;                   \
+        (d).code_object.linetable = CO_LINETABLE, (d).code_object.co_code_adaptive = CO_CODE;                   \
+        (d).pyobject.size = 16, (d).pyobject.ob_type = 8;                                                       \
+        (d).bytes_object.size = 40, (d).bytes_object.ob_size = 16, (d).bytes_object.ob_sval = 32;               \
+        (d).unicode_object.size = STR_SIZE, (d).unicode_object.state = 32, (d).unicode_object.length = 16;      \
+        (d).unicode_object.asciiobject_size = STR_ASCII;                                                        \
     } while (0)
 
 static void runtime_314(uint64_t version) {
@@ -181,15 +195,15 @@ static void walks(unsigned long hexversion, int tagged) {
     uintptr_t b = code(ascii("gen"), ascii("gen"), file, 20, 2);
     uintptr_t c = code(ascii("prologue"), ascii("prologue"), file, 30, 3);
     uintptr_t none = object(PyUnicode_Type, 48); /* not a code object: what a shim's executable may hold */
-    uint8_t shim = 3, cstack = tagged ? 4 : 3; /* 3.14: INTERPRETER 3, CSTACK 4; 3.13: CSTACK 3 */
+    uint8_t shim = 3, cstack = tagged ? 4 : 3;   /* 3.14: INTERPRETER 3, CSTACK 4; 3.13: CSTACK 3 */
 
-    uintptr_t f0 = frame(a | tag, a, 10, 0);           /* handler at byte 10 */
-    uintptr_t f1 = frame(none | tag, 0, 0, shim);     /* entry shim of _PyEval_EvalFrameDefault */
-    uintptr_t f2 = frame(b | tag, b, 2, 1);           /* generator before its first traceable instr: kept */
-    uintptr_t f3 = frame(0, 0, 0, cstack);            /* C-stack shim with nothing in it */
-    uintptr_t f4 = frame(c | tag, c, 4, 0);           /* incomplete: 4 < 2 * 3 */
+    uintptr_t f0 = frame(a | tag, a, 10, 0);                         /* handler at byte 10 */
+    uintptr_t f1 = frame(none | tag, 0, 0, shim);                    /* entry shim of _PyEval_EvalFrameDefault */
+    uintptr_t f2 = frame(b | tag, b, 2, 1);                          /* generator before its first traceable instr: kept */
+    uintptr_t f3 = frame(0, 0, 0, cstack);                           /* C-stack shim with nothing in it */
+    uintptr_t f4 = frame(c | tag, c, 4, 0);                          /* incomplete: 4 < 2 * 3 */
     uintptr_t f5 = frame(tagged ? (0x1234u << 2) | 3u : 0, 0, 0, 0); /* tagged int or NULL: not code */
-    uintptr_t f6 = frame(a | tag, a, 2, 2);           /* owned by a frame object, at its first traceable */
+    uintptr_t f6 = frame(a | tag, a, 2, 2);                          /* owned by a frame object, at its first traceable */
     link_frames(f0, f1), link_frames(f1, f2), link_frames(f2, f3), link_frames(f3, f4), link_frames(f4, f5);
     link_frames(f5, f6), link_frames(f6, 0);
     current_tstate = (void *)thread_state(f0);
@@ -249,10 +263,8 @@ static void walks(unsigned long hexversion, int tagged) {
     ml_code_text t;
     EQ(ml_pyframes_code_text((const void *)u, buf, sizeof buf, &t), 0, "code text");
     EQ(t.name_len == 5 && memcmp(buf + t.name_off, "caf\xc3\xa9", 5) == 0, 1, "latin-1 name as UTF-8");
-    EQ(t.qualname_len == 8 && memcmp(buf + t.qualname_off, "\xf0\x90\x90\x80\xf0\xa0\x80\x80", 8) == 0, 1,
-       "UCS4 qualname as UTF-8");
-    EQ(t.filename_len == 9 && memcmp(buf + t.filename_off, "\xe6\xa8\xa1\xe5\x9d\x97.py", 9) == 0, 1,
-       "UCS2 file name as UTF-8");
+    EQ(t.qualname_len == 8 && memcmp(buf + t.qualname_off, "\xf0\x90\x90\x80\xf0\xa0\x80\x80", 8) == 0, 1, "UCS4 qualname as UTF-8");
+    EQ(t.filename_len == 9 && memcmp(buf + t.filename_off, "\xe6\xa8\xa1\xe5\x9d\x97.py", 9) == 0, 1, "UCS2 file name as UTF-8");
     EQ(t.firstlineno, 77, "first line");
     EQ(t.linetable_kind, ML_LINETABLE_LOCATIONS, "line table kind");
     EQ(t.linetable_len, 3, "line table length");

@@ -156,8 +156,7 @@ static void check_debug_offsets(void) {
     check("offsetof(_PyRuntimeState, debug_offsets)", offsetof(_PyRuntimeState, debug_offsets), 0);
     /* What pyframes.c derives rather than reads. */
     check("_co_firsttraceable before co_code_adaptive",
-          offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable),
-          ML_FIRSTTRACEABLE_BEFORE_CODE);
+          offsetof(PyCodeObject, co_code_adaptive) - offsetof(PyCodeObject, _co_firsttraceable), ML_FIRSTTRACEABLE_BEFORE_CODE);
     check("sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject)", sizeof(PyCompactUnicodeObject) - sizeof(PyASCIIObject), 16);
     check("ML_OWNER_GENERATOR_313", ML_OWNER_GENERATOR_313, FRAME_OWNED_BY_GENERATOR);
     check("ML_OWNER_SHIM_MIN_313", ML_OWNER_SHIM_MIN_313, FRAME_OWNED_BY_CSTACK);
@@ -220,14 +219,17 @@ static void check_debug_offsets(void) {
     /* A table of another shape is refused. */
     _Py_DebugOffsets bad = d;
     bad.pyobject.ob_type = 24; /* a free-threaded object header */
-    check("refuses an unexpected object header", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err), (unsigned long)-1);
+    check("refuses an unexpected object header", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err),
+          (unsigned long)-1);
     bad = d;
     bad.free_threaded = 1;
-    check("refuses a free-threaded table", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err), (unsigned long)-1);
+    check("refuses a free-threaded table", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err),
+          (unsigned long)-1);
     bad = d;
     memcpy(bad.cookie, "xdebugpz", 8);
     check("refuses a wrong cookie", ml_pylayout_from_debug_offsets(&bad, PY_VERSION_HEX, &derived, err, sizeof err), (unsigned long)-1);
-    check("refuses another minor version", ml_pylayout_from_debug_offsets(&d, PY_VERSION_HEX + 0x10000, &derived, err, sizeof err), (unsigned long)-1);
+    check("refuses another minor version", ml_pylayout_from_debug_offsets(&d, PY_VERSION_HEX + 0x10000, &derived, err, sizeof err),
+          (unsigned long)-1);
 }
 #endif
 

@@ -54,8 +54,9 @@ long probe_code_text(uint64_t code, char *buf, size_t cap, uint64_t *fields) {
     if (t.qualname_off + t.qualname_len > used) used = t.qualname_off + t.qualname_len;
     if (cap - used < t.linetable_len) return -1;
     if (t.linetable_len > 0) memcpy(buf + used, t.linetable, t.linetable_len);
-    uint64_t f[9] = {t.name_off, t.name_len, t.qualname_off, t.qualname_len, t.filename_off, t.filename_len,
-                     t.firstlineno, (uint64_t)t.linetable_kind, t.linetable_len};
+    uint64_t f[9] = {t.name_off,     t.name_len,     t.qualname_off, t.qualname_len,
+                     t.filename_off, t.filename_len, t.firstlineno,  (uint64_t)t.linetable_kind,
+                     t.linetable_len};
     memcpy(fields, f, sizeof f);
     return (long)(used + t.linetable_len);
 }

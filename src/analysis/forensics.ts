@@ -1,12 +1,14 @@
 // The facts the verdict, the findings and the GC report need beyond the model's end state, gathered in
 // the same replay (one ReplayObserver, given to the model builder): what grew in the last seconds, what
-// the collector freed, how long large allocations lived, and blocks grown by realloc.
+// the collector freed, how long large allocations lived, blocks grown by realloc, and each site's live
+// memory over the run.
 
 import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
 import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { GcFrees, type GcFreesResult } from './gc-frees.js';
 import { LargeLifetimes, type LifetimesResult } from './large-lifetimes.js';
+import { LiveSeries, type LiveSeriesResult } from './live-series.js';
 import { ReallocGrowth, type ReallocGrowthResult } from './realloc-growth.js';
 import { RecentGrowth, type RecentGrowthResult } from './recent-growth.js';
 
@@ -19,6 +21,8 @@ export interface ForensicFacts {
   readonly gcFrees: GcFreesResult;
   readonly lifetimes: LifetimesResult;
   readonly reallocs: ReallocGrowthResult;
+  /** Each site's live memory over the run, sampled (the accumulation findings). */
+  readonly series: LiveSeriesResult;
 }
 
 export interface ForensicsOptions {
@@ -33,6 +37,7 @@ export class ForensicsObserver implements ReplayObserver {
   private readonly gcFrees = new GcFrees();
   private readonly lifetimes = new LargeLifetimes();
   private readonly reallocs = new ReallocGrowth();
+  private readonly series = new LiveSeries();
 
   constructor(options: ForensicsOptions = {}) {
     this.recent = options.noRecentGrowth === true ? undefined : new RecentGrowth(options.lastNs ?? DEFAULT_LAST_NS);
@@ -47,11 +52,13 @@ export class ForensicsObserver implements ReplayObserver {
     this.gcFrees.change(site, seq, bytes, count);
     this.lifetimes.change(site, seq, bytes, count, thread, index);
     this.reallocs.change(site, seq, bytes, count, thread);
+    this.series.change(site, seq, bytes, count);
   }
 
   snapshot(seq: number, timeNs: number): void {
     this.recent?.snapshot(seq, timeNs);
     this.lifetimes.snapshot(seq, timeNs);
+    this.series.snapshot(seq, timeNs);
   }
 
   gc(record: GcRecord): void {
@@ -60,14 +67,22 @@ export class ForensicsObserver implements ReplayObserver {
 
   checkpoint(record: CheckpointRecord): void {
     this.recent?.checkpoint(record);
+    this.series.checkpoint(record);
   }
 
   resolveCheckpoints(siteOf: (entry: CheckpointEntry) => SiteId): void {
     this.recent?.resolveCheckpoints(siteOf);
+    this.series.resolveCheckpoints(siteOf);
   }
 
   /** Call once, after the model is built. */
   finish(): ForensicFacts {
-    return { recent: this.recent?.finish(), gcFrees: this.gcFrees.finish(), lifetimes: this.lifetimes.finish(), reallocs: this.reallocs.finish() };
+    return {
+      recent: this.recent?.finish(),
+      gcFrees: this.gcFrees.finish(),
+      lifetimes: this.lifetimes.finish(),
+      reallocs: this.reallocs.finish(),
+      series: this.series.finish(),
+    };
   }
 }

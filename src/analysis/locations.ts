@@ -4,6 +4,7 @@
 
 import type { FrameId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
+import { ownLineIndex } from './own-code.js';
 import type { StackAmount } from './stacks.js';
 
 export interface LocationRow {
@@ -80,6 +81,13 @@ export interface LineRow {
   readonly line: number;
   bytes: number;
   count: number;
+  /**
+   * ownLines only: the library or native frame that allocated below the program's line (of the stack that
+   * contributed most), when it is not that line itself.
+   */
+  via?: { readonly function: string; readonly file: string; readonly line: number } | undefined;
+  /** ownLines only: the bytes of the contribution `via` was taken from. */
+  viaBytes?: number;
 }
 
 /** Per line of the frame on top of each stack (the allocating line): memray's "top locations". */
@@ -99,6 +107,37 @@ export function allocatingLines(model: CaptureModel, stacks: readonly StackAmoun
     }
     r.bytes += st.bytes;
     r.count += st.count;
+  }
+  return [...rows.values()];
+}
+
+/**
+ * Per line of the program's own code (own-code.ts: the innermost frame outside the standard library,
+ * installed packages and native code; the innermost frame when there is none), with the frame that
+ * allocated beside it when that is another: what "what grew" shows, as a reader looks for their own line.
+ */
+export function ownLines(model: CaptureModel, stacks: readonly StackAmount[]): LineRow[] {
+  const rows = new Map<string, LineRow>();
+  for (const st of stacks) {
+    const at = ownLineIndex(model, st.frames);
+    const f = at < 0 ? undefined : model.frames.frame(st.frames[at]!);
+    const leafId = at >= 0 && at < st.frames.length - 1 ? st.frames[st.frames.length - 1]! : undefined;
+    const func = f?.function ?? NO_STACK;
+    const file = f?.file ?? '';
+    const line = f?.line ?? 0;
+    const key = `${func}\u0000${file}\u0000${line}`;
+    let r = rows.get(key);
+    if (r === undefined) {
+      r = { function: func, file, line, bytes: 0, count: 0, via: undefined, viaBytes: -Infinity };
+      rows.set(key, r);
+    }
+    r.bytes += st.bytes;
+    r.count += st.count;
+    if (st.bytes > (r.viaBytes ?? -Infinity)) {
+      const leaf = leafId === undefined ? undefined : model.frames.frame(leafId);
+      r.via = leaf === undefined ? undefined : { function: leaf.function, file: leaf.file, line: leaf.line };
+      r.viaBytes = st.bytes;
+    }
   }
   return [...rows.values()];
 }

@@ -5,6 +5,7 @@ import type { GcRecord, MarkerRecord } from '../capture/records.js';
 import { MissingDataError } from '../errors.js';
 import type { CaptureModel, SnapshotSeries } from '../model/model.js';
 import { timeOfSeq } from './high-water-mark.js';
+import { markersWithPressure } from './memory-pressure.js';
 
 export interface TimelineEvent {
   readonly timeNs: number;
@@ -36,7 +37,7 @@ export function timeline(model: CaptureModel): Timeline {
   }
   const events: TimelineEvent[] = [];
   for (const g of model.gcs) events.push({ timeNs: g.timeNs, kind: 'gc', label: gcLabel(g) });
-  for (const m of model.markers) events.push({ timeNs: m.timeNs, kind: 'marker', label: markerLabel(m) });
+  for (const m of markersWithPressure(model)) events.push({ timeNs: m.timeNs, kind: 'marker', label: markerLabel(m) });
   for (const f of model.forks) events.push({ timeNs: f.timeNs, kind: 'fork', label: `fork: child ${f.childPid}` });
   for (const t of model.threads) {
     if (t.startNs !== undefined && t.startNs > 0) events.push({ timeNs: t.startNs, kind: 'thread-start', label: `thread started: ${t.name || t.osTid}` });

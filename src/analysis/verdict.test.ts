@@ -164,7 +164,7 @@ test('a capture without snapshots says what it cannot tell, and the rest still w
   assert.equal(v.peak.rss, undefined);
   assert.equal(v.peak.heap.bytes, 5 * MiB);
   assert.equal(v.ending.kind, 'abrupt');
-  assert.match(v.cannotTell.join('\n'), /no memory snapshots: RSS, the cgroup usage and limit, and what grew in the last seconds are unknown/);
+  assert.match(v.cannotTell.join('\n'), /no memory snapshots: RSS, the cgroup usage and limit, what grew in the last seconds and whether memory accumulated over time are unknown/);
   assert.deepEqual(grewLines(v.sinceStart), ['load:10 5 MiB 1']);
 });
 
@@ -196,4 +196,21 @@ test('the collector’s settings over the run: disabled spans, frozen objects, t
     { fromNs: 4 * SEC, toNs: undefined },
   ]);
   assert.deepEqual([s.enabledAtEnd, s.frozenAtEnd, s.maxFrozen, s.thresholds], [false, 500, 500, [700, 10, 10]]);
+});
+
+test("what grew names the program's own line first, with the library frame that allocated beside it", () => {
+  const p = new ProgramCapture();
+  const numpy: FrameSpec[] = [['<module>', 1], ['load_partition', 7], ['ones', 233, '/usr/lib/python3.12/site-packages/numpy/_core/numeric.py']];
+  p.alloc(1, numpy, 8 * MiB);
+  p.alloc(1, numpy, 8 * MiB);
+  p.alloc(1, [['<module>', 1], ['plain', 9]], MiB);
+  p.snapshot(SEC);
+  const { verdict: v } = analyze(p.finish());
+  assert.deepEqual(
+    v.sinceStart.lines.map((l) => [l.function, l.line, l.via?.function, l.bytes]),
+    [
+      ['load_partition', 7, 'ones', 16 * MiB],
+      ['plain', 9, undefined, MiB],
+    ],
+  );
 });

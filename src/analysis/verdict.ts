@@ -11,12 +11,15 @@ import type { SiteId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import type { AllocationSet, SiteAmount } from './allocation-set.js';
 import { type Ending, endingOf } from './ending.js';
-import { type Finding, findings, threadEvidence, type ThreadEvidence } from './findings/index.js';
+import { type CaptureCensus, captureCensus } from './capture-census.js';
+import { type Finding, findings, findingsNotLookedFor, threadEvidence, type ThreadEvidence } from './findings/index.js';
 import type { ForensicFacts } from './forensics.js';
 import { type GcReport, gcReport } from './gc.js';
 import { timeOfSeq } from './high-water-mark.js';
 import { leaks } from './leaks.js';
-import { allocatingLines, type LineRow } from './locations.js';
+import { markersWithPressure } from './memory-pressure.js';
+import { memoryLimitOf } from './memory-limit.js';
+import { type LineRow, ownLines } from './locations.js';
 import { type StackAmount, stacksOf } from './stacks.js';
 
 const NEAR_OOM = MARKER_KINDS.indexOf('near-oom');
@@ -56,7 +59,10 @@ export interface NearOom {
 }
 
 export interface GrowthView {
-  /** Net growth per stack and per allocating line, largest first (only those that grew). */
+  /**
+   * Net growth per stack and per line of the program's own code (with the frame that allocated beside it:
+   * locations.ts ownLines), largest first (only those that grew).
+   */
   readonly stacks: readonly StackAmount[];
   readonly lines: readonly LineRow[];
   /** Net change of the tracked heap over the window. */
@@ -103,7 +109,7 @@ export interface Verdict {
   readonly peak: PeakVsLimit;
   readonly last: LastSnapshot | undefined;
   readonly nearOom: NearOom | undefined;
-  /** The last memory-pressure marker (PSI: tasks stalled waiting for memory), if any. */
+  /** The last time memory pressure was told (memory-pressure.ts; PSI: tasks stalled waiting for memory), if any. */
   readonly pressure: NearOom | undefined;
   readonly recent: RecentGrowthView | undefined;
   readonly sinceStart: GrowthView;
@@ -111,7 +117,13 @@ export interface Verdict {
   readonly gc: GcReport;
   readonly threads: ThreadSummary;
   readonly forks: number;
+  /** The census of live objects the capture holds (the last near-OOM one, else the last), if any. */
+  readonly census: CaptureCensus | undefined;
+  /** Why the capture's census cannot be read, when it holds one that cannot. */
+  readonly censusError: string | undefined;
   readonly findings: readonly Finding[];
+  /** Findings this capture cannot show, and why (findings/index.ts findingsNotLookedFor). */
+  readonly notLookedFor: readonly { readonly what: string; readonly why: string }[];
   /** What this capture cannot tell, in words. */
   readonly cannotTell: readonly string[];
 }
@@ -129,7 +141,7 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
   const n = s.seq.length;
   const ending = endingOf(model);
   const cannotTell: string[] = [];
-  if (n === 0) cannotTell.push('the capture has no memory snapshots: RSS, the cgroup usage and limit, and what grew in the last seconds are unknown');
+  if (n === 0) cannotTell.push('the capture has no memory snapshots: RSS, the cgroup usage and limit, what grew in the last seconds and whether memory accumulated over time are unknown');
   if (model.aggregated) cannotTell.push('an aggregated capture keeps totals per location: lifetimes, reallocations and the memory the garbage collector freed are unknown');
   if (model.header.mode === MODE_ATTACH) cannotTell.push('memlens attached to a running process: memory allocated before the attach is not in the tracked heap');
   if (ending.kind === 'abrupt' && model.allocations === 0 && n === 0) cannotTell.push('the capture holds neither events nor snapshots: it was cut off before the agent wrote any');
@@ -150,8 +162,9 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
           cgroupLimit: positive(s.cgroupLimit[n - 1]),
         };
 
+  const markers = markersWithPressure(model);
   const lastMarker = (kind: number): NearOom | undefined => {
-    const all = model.markers.filter((m) => m.kind === kind);
+    const all = markers.filter((m) => m.kind === kind);
     const last = all.reduce<(typeof all)[number] | undefined>((a, m) => (a === undefined || m.timeNs >= a.timeNs ? m : a), undefined);
     return last === undefined ? undefined : { timeNs: last.timeNs, beforeEndNs: Math.max(0, ending.endNs - last.timeNs), label: last.label, count: all.length };
   };
@@ -176,6 +189,7 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
   }
 
   const gc = gcReport(model, facts?.gcFrees, filter);
+  const census = captureCensus(model);
   const ev = threadEvidence(model, filter);
   const seen = model.threads.filter((t) => t.startNs !== undefined);
   const threads: ThreadSummary = {
@@ -197,14 +211,17 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
     gc,
     threads,
     forks: model.forks.length,
-    findings: findings(model, facts, { filter, gc }),
+    census: census.census,
+    censusError: census.error,
+    findings: findings(model, facts, { filter, gc, census: census.census ?? null }),
+    notLookedFor: findingsNotLookedFor(model),
     cannotTell,
   };
 }
 
 function growthView(model: CaptureModel, set: AllocationSet, filter: FrameFilter, rows: number, heapBytes: number): GrowthView {
   const stacks = stacksOf(model, set, { filter });
-  const lines = allocatingLines(model, stacks);
+  const lines = ownLines(model, stacks);
   return {
     stacks: stacks.filter((st) => st.bytes > 0).slice(0, rows),
     lines: lines.filter((l) => l.bytes > 0).sort((a, b) => b.bytes - a.bytes || b.count - a.count).slice(0, rows),
@@ -234,9 +251,7 @@ function peakVsLimit(model: CaptureModel): PeakVsLimit {
     // Events carry no time: the first snapshot after the peak places it; a killed process may have none.
     heap = t !== undefined || n === 0 ? { bytes: model.maxHeap, timeNs: t } : { bytes: model.maxHeap, timeNs: s.timeNs[n - 1], after: true };
   }
-  let limit = model.header.cgroupLimitBytes !== undefined && model.header.cgroupLimitBytes > 0 ? model.header.cgroupLimitBytes : undefined;
-  for (const l of s.cgroupLimit) if (Number.isFinite(l) && l > 0) limit = l;
-  return { heap, rss: maxOf(s.rss), cgroup: maxOf(s.cgroupUsage), limit };
+  return { heap, rss: maxOf(s.rss), cgroup: maxOf(s.cgroupUsage), limit: memoryLimitOf(model) };
 }
 
 function unexplainedRss(model: CaptureModel): UnexplainedRss | undefined {

@@ -1,10 +1,11 @@
 // One stable line per record, for `memlens parse` (text or JSON lines). Text lines are
 // `TYPE key=value ...` with snake_case keys in the order of the format's fields; strings are JSON-quoted,
 // byte strings hex, addresses hex; absent optional values are left out. JSON lines carry the decoded
-// values as they are (camelCase keys, numbers; bigints and bytes as strings).
+// values as they are, with snake_case keys too (numbers; bigints and bytes as strings; docs/json.md).
 
 import { ALLOCATORS, DEALLOCATORS, MARKER_KINDS, NOTE_KINDS, TRAILER_REASONS } from './format.js';
 import type { BlockInfo, CaptureHeader, MetaRecord } from './records.js';
+import { snakeKeys } from '../util/json-document.js';
 
 const HEX_KEYS = new Set(['address', 'ip', 'loadBias', 'vaddr', 'pythonHexversion']);
 
@@ -89,8 +90,9 @@ function jsonReplacer(_key: string, v: unknown): unknown {
   return v;
 }
 
+/** A record as one JSON line, its keys snake_case as in all of memlens's JSON (docs/json.md). */
 export function json(o: unknown): string {
-  return JSON.stringify(o, jsonReplacer);
+  return JSON.stringify(snakeKeys(o), jsonReplacer);
 }
 
 export function headerJson(h: CaptureHeader): string {
@@ -102,7 +104,7 @@ export function blockJson(b: BlockInfo): string {
 }
 
 export function allocJson(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): string {
-  return `{"type":"alloc","stream":${stream},"seq":${seq},"address":${address},"size":${size},"allocator":${allocator},"stack":${stack},"nativeStack":${nativeStack}}`;
+  return `{"type":"alloc","stream":${stream},"seq":${seq},"address":${address},"size":${size},"allocator":${allocator},"stack":${stack},"native_stack":${nativeStack}}`;
 }
 
 export function freeJson(stream: number, seq: number, address: number, size: number, deallocator: number): string {

@@ -173,12 +173,15 @@ export const enum RecordType {
   StackReset = 19,
   GcState = 20,
   Census = 21,
+  Pressure = 22,
 }
-export const MAX_KNOWN_RECORD_TYPE = 21;
+export const MAX_KNOWN_RECORD_TYPE = 22;
 
 export const SNAPSHOT_HAS_HEAP = 1;
 export const SNAPSHOT_HAS_CGROUP = 2;
 export const SNAPSHOT_HAS_SWAP = 4;
+
+export const PRESSURE_HAS_FULL = 1;
 
 export const LINETABLE_LNOTAB = 1; // co_lnotab, CPython 3.9
 export const LINETABLE_310 = 2; // co_linetable, CPython 3.10
@@ -192,7 +195,7 @@ export const MARKER_KINDS = [
   'near-oom',
   'label',
   'detached',
-  'memory-pressure',
+  'memory-pressure', // written by agents before the PRESSURE record; src/analysis/memory-pressure.ts decides now
 ] as const;
 export type MarkerKind = (typeof MARKER_KINDS)[number];
 

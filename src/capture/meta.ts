@@ -3,6 +3,7 @@
 // two stay each other's inverse.
 
 import {
+  PRESSURE_HAS_FULL,
   RecordType,
   SNAPSHOT_HAS_CGROUP,
   SNAPSHOT_HAS_HEAP,
@@ -39,6 +40,7 @@ export const RECORD_TYPE_OF: Readonly<Record<Exclude<MetaRecord['type'], 'unknow
   'stack-reset': RecordType.StackReset,
   'gc-state': RecordType.GcState,
   census: RecordType.Census,
+  pressure: RecordType.Pressure,
 };
 
 export function recordTypeOf(rec: MetaRecord): number {
@@ -207,6 +209,29 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
       };
     case RecordType.Census:
       return { type: 'census', stream, seq: r.varint(), timeNs: r.varint(), label: r.string(), json: r.string() };
+    case RecordType.Pressure: {
+      const seq = r.varint();
+      const timeNs = r.varint();
+      const source = r.string();
+      const full = (r.varint() & PRESSURE_HAS_FULL) !== 0;
+      const some = [r.varint(), r.varint(), r.varint(), r.varint()] as const;
+      const f = [r.varint(), r.varint(), r.varint(), r.varint()] as const;
+      return {
+        type: 'pressure',
+        stream,
+        seq,
+        timeNs,
+        source,
+        someAvg10: some[0],
+        someAvg60: some[1],
+        someAvg300: some[2],
+        someTotalUs: some[3],
+        fullAvg10: full ? f[0] : undefined,
+        fullAvg60: full ? f[1] : undefined,
+        fullAvg300: full ? f[2] : undefined,
+        fullTotalUs: full ? f[3] : undefined,
+      };
+    }
     default:
       return { type: 'unknown', stream, recordType: t, payload: r.buf.slice(r.pos, r.end) };
   }
@@ -368,6 +393,22 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
       w.string(rec.label);
       w.string(rec.json);
       return;
+    case 'pressure': {
+      const full = rec.fullAvg10 !== undefined || rec.fullAvg60 !== undefined || rec.fullAvg300 !== undefined || rec.fullTotalUs !== undefined;
+      w.varint(rec.seq);
+      w.varint(rec.timeNs);
+      w.string(rec.source);
+      w.varint(full ? PRESSURE_HAS_FULL : 0);
+      w.varint(rec.someAvg10);
+      w.varint(rec.someAvg60);
+      w.varint(rec.someAvg300);
+      w.varint(rec.someTotalUs);
+      w.varint(rec.fullAvg10 ?? 0);
+      w.varint(rec.fullAvg60 ?? 0);
+      w.varint(rec.fullAvg300 ?? 0);
+      w.varint(rec.fullTotalUs ?? 0);
+      return;
+    }
     case 'unknown':
       w.raw(rec.payload);
       return;

@@ -5,7 +5,7 @@
 // The rule, exactly. Every record gets an order key (k, e) when it arrives, in file order:
 //   - ALLOC and FREE: (seq, 1);
 //   - records that carry a seq (SNAPSHOT, GC, FORK, IMAGE, IMAGE_UNLOAD, MARKER, BARRIER, CHECKPOINT,
-//     TRAILER): (seq, 0), so a record with seq S comes after every event with seq < S and before the event
+//     TRAILER, CENSUS, PRESSURE): (seq, 0), so a record with seq S comes after every event with seq < S and before the event
 //     with seq S;
 //   - every other record: (−∞, 0);
 // then the key is raised to at least the key of the previous record of the same stream (a stream's records

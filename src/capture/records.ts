@@ -277,6 +277,29 @@ export interface CensusRecord {
   readonly json: string;
 }
 
+/**
+ * Memory pressure (PSI) as the kernel reported it (docs/capture-format.md, PRESSURE): written once a second
+ * when a number changed. Averages are in hundredths of a percent of the time (1234 = 12.34%), totals in µs.
+ */
+export interface PressureRecord {
+  readonly type: 'pressure';
+  readonly stream: number;
+  readonly seq: number;
+  readonly timeNs: number;
+  /** The file read: a cgroup's memory.pressure, or /proc/pressure/memory (the whole machine). */
+  readonly source: string;
+  /** "some": the share of time at least one task stalled waiting for memory, over 10, 60 and 300 s. */
+  readonly someAvg10: number;
+  readonly someAvg60: number;
+  readonly someAvg300: number;
+  readonly someTotalUs: number;
+  /** "full": all non-idle tasks stalled at once; undefined when the kernel printed no such line. */
+  readonly fullAvg10: number | undefined;
+  readonly fullAvg60: number | undefined;
+  readonly fullAvg300: number | undefined;
+  readonly fullTotalUs: number | undefined;
+}
+
 /** A length-prefixed record of a type this reader does not know (kept for `memlens parse`). */
 export interface UnknownRecord {
   readonly type: 'unknown';
@@ -307,6 +330,7 @@ export type MetaRecord =
   | StackResetRecord
   | GcStateRecord
   | CensusRecord
+  | PressureRecord
   | UnknownRecord;
 
 /** Why part of a file could not be read. The reader goes on after each of these. */

@@ -1,7 +1,7 @@
 // Reading and rewriting capture files: the file-system edge of src/capture. Errors become one clear line
 // (FileError, CaptureFormatError with the file name); decode warnings go to the visitor.
 
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { appendFile, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
 import { DEFAULT_COMPRESS_LEVEL, Recompressor, followLevel } from '../capture/compress.js';
@@ -11,6 +11,14 @@ import { CaptureFormatError, FileError } from '../errors.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 
 export const READ_CHUNK = 4 << 20;
+
+/**
+ * The mode of the files memlens writes: a capture holds command lines, paths and names of the program, so
+ * only its owner reads it, whatever the umask (docs/security.md). A rewrite (compression) goes through a
+ * new file of this mode renamed over the old one; memlens's later opens of a capture by name do not follow
+ * a symbolic link put in its place.
+ */
+export const PRIVATE = 0o600;
 
 export interface ReadCaptureOptions {
   /** How messages name the file (default: the path). */
@@ -118,7 +126,7 @@ export async function recompressCaptureFile(path: string, options: { level?: num
   let out: FileHandle | undefined;
   try {
     try {
-      out = await open(tmp, 'wx');
+      out = await open(tmp, 'wx', PRIVATE);
     } catch (e) {
       throw fileError(tmp, e, 'creating it');
     }
@@ -163,7 +171,7 @@ export async function recompressCaptureFile(path: string, options: { level?: num
  */
 export async function appendToCaptureFile(path: string, records: readonly MetaRecord[]): Promise<void> {
   try {
-    await appendFile(path, encodeAppendix(records), { flag: 'a' });
+    await appendFile(path, encodeAppendix(records), { flag: constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, mode: PRIVATE });
   } catch (e) {
     throw fileError(path, e, 'appending to it');
   }
@@ -200,7 +208,7 @@ export async function sealCaptureFile(path: string): Promise<SealResult> {
   });
   if (cut === undefined) return { droppedBytes: 0, resealed: false };
   const { size } = await stat(path);
-  const fh = await open(path, 'r+');
+  const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
   try {
     const block = lastBlock;
     // Cut inside a block header, or a block we cannot keep part of: drop it from its start.
@@ -276,7 +284,7 @@ export class FollowingCompressor {
     let fd: number | undefined;
     try {
       fd = openSync(this.path, 'r');
-      this.out = openSync(this.tmp, 'wx');
+      this.out = openSync(this.tmp, 'wx', PRIVATE);
       this.fd = fd;
       return true;
     } catch {

@@ -11,6 +11,7 @@ import { exportCommand } from './commands/export.js';
 import { flamegraphCommand } from './commands/flamegraph.js';
 import { liveCommand } from './commands/live.js';
 import { parseCommand } from './commands/parse.js';
+import { resultsCommand } from './commands/results.js';
 import { runCommand } from './commands/run.js';
 import { statsCommand } from './commands/stats.js';
 import { summaryCommand } from './commands/summary.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   attachCommand,
   detachCommand,
   verdictCommand,
+  resultsCommand,
   censusCommand,
   liveCommand,
   summaryCommand,

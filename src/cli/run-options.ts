@@ -93,7 +93,7 @@ export async function prepareLaunch(io: Io, options: OptionValues, target: RunTa
   const python = findPython(io.env, io.cwd, stringOption(options, 'python'));
   const explicit = stringOption(options, 'output');
   const output = explicit !== undefined ? resolve(io.cwd, explicit) : defaultOutput ? join(io.cwd, `memlens-${stemOf(target)}.{pid}.mlens`) : undefined;
-  if (explicit !== undefined && output !== undefined) await (await import('./output-file.js')).checkOutput(output, booleanOption(options, 'force'));
+  if (explicit !== undefined && output !== undefined) (await import('./output-file.js')).checkOutput(output, booleanOption(options, 'force'));
   const env = { ...io.env };
   delete env['MEMLENS_AGENT_SANITIZE'];
   await preflight(python, target, io.cwd, env);

@@ -26,8 +26,8 @@ for (const name of ['known-program.mlens', 'known-program-native.mlens', 'realis
       checkSensible(v, `${name} at the end`);
       const model = session.model();
       const summary = await summaryLeaks(fixture(name));
-      assert.equal(v.heap, summary.totalBytes, 'heap = live at the end');
-      assert.equal(v.liveCount, summary.totalCount);
+      assert.equal(v.heap, summary.total_bytes, 'heap = live at the end');
+      assert.equal(v.liveCount, summary.total_count);
       assert.deepEqual(rowsOf(v), summaryRows(summary, model.header.cwd));
       assert.equal(v.moreLocations, 0);
     }

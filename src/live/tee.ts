@@ -4,7 +4,7 @@
 // it in memory. Without a file (one view: `memlens run --live`), the stream is kept from its first byte
 // until the first view is made, and that view gets all of it; a later view gets what comes after it.
 
-import { close, open, read, type WriteStream } from 'node:fs';
+import { close, constants, open, read, type WriteStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 const FOLLOW_POLL_MS = 50;
@@ -19,8 +19,9 @@ export class Tee {
   private readonly finished: Promise<void>;
   private readonly path: string | undefined;
 
-  constructor(source: Readable, file: WriteStream | undefined) {
-    this.path = file !== undefined ? String(file.path) : undefined;
+  /** `path`: where `file` writes (a stream opened on a descriptor does not know its path). */
+  constructor(source: Readable, file: WriteStream | undefined, path: string | undefined = file !== undefined ? String(file.path) : undefined) {
+    this.path = file !== undefined ? path : undefined;
     this.finished = new Promise((resolveP) => {
       source.on('data', (chunk: Buffer) => {
         file?.write(chunk);
@@ -81,7 +82,7 @@ export class Tee {
   }
 
   private async *followFile(path: string): AsyncGenerator<Uint8Array> {
-    const fd = await new Promise<number>((resolveP, rejectP) => open(path, 'r', (e, f) => (e !== null ? rejectP(e) : resolveP(f))));
+    const fd = await new Promise<number>((resolveP, rejectP) => open(path, constants.O_RDONLY | constants.O_NOFOLLOW, (e, f) => (e !== null ? rejectP(e) : resolveP(f))));
     let pos = 0;
     try {
       for (;;) {

@@ -21,12 +21,13 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { FileError } from '../errors.js';
 import { inlinePage } from '../html/inline-page.js';
 import type { InlineAssets } from '../html/inline-policy.js';
 import { LiveSession } from './live-session.js';
 import type { SortKey } from './view-data.js';
+import { REINSTALL_HINT, VIEWER_DIR } from '../util/package-root.js';
 
 export interface LiveWebOptions {
   readonly session?: LiveSession | undefined;
@@ -57,16 +58,14 @@ let cachedAssets: LivePageAssets | undefined;
 /** The live page's bundle (dist/viewer/live.js and live-style.css, made by `npm run build`). */
 export function loadLivePageAssets(): LivePageAssets {
   if (cachedAssets !== undefined) return cachedAssets;
-  // This file is dist/src/live/web.js; the bundle is dist/viewer/.
-  const dir = new URL('../../viewer/', import.meta.url);
-  const scriptPath = fileURLToPath(new URL('live.js', dir));
+  const scriptPath = join(VIEWER_DIR, 'live.js');
   try {
     cachedAssets = {
       script: readFileSync(scriptPath, 'utf8').trim(),
-      style: readFileSync(fileURLToPath(new URL('live-style.css', dir)), 'utf8').trim(),
+      style: readFileSync(join(VIEWER_DIR, 'live-style.css'), 'utf8').trim(),
     };
   } catch (e) {
-    throw new FileError(`the live view's page is not built (${scriptPath} is missing)`, { hint: "Run 'npm run build' in the memlens directory.", cause: e });
+    throw new FileError(`the live view's page is not built (${scriptPath} is missing)`, { hint: REINSTALL_HINT, cause: e });
   }
   return cachedAssets;
 }

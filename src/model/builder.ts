@@ -22,6 +22,7 @@ import type {
   MarkerRecord,
   MetaRecord,
   NoteRecord,
+  PressureRecord,
   TrailerRecord,
 } from '../capture/records.js';
 import { OPTION_AGGREGATE, OPTION_NATIVE } from '../capture/format.js';
@@ -66,6 +67,7 @@ export class ModelBuilder implements CaptureVisitor {
   private readonly forks: ForkRecord[] = [];
   private readonly notes: NoteRecord[] = [];
   private readonly censuses: CensusRecord[] = [];
+  private readonly pressure: PressureRecord[] = [];
   private readonly warnings: DecodeWarning[] = [];
   private trailer: TrailerRecord | undefined;
   private exit: ExitRecord | undefined;
@@ -156,6 +158,10 @@ export class ModelBuilder implements CaptureVisitor {
         break;
       case 'marker':
         this.markers.push(record);
+        this.seeTime(record.timeNs);
+        break;
+      case 'pressure':
+        this.pressure.push(record);
         this.seeTime(record.timeNs);
         break;
       case 'checkpoint':
@@ -281,6 +287,7 @@ export class ModelBuilder implements CaptureVisitor {
       gcStates: this.gcStates,
       forks: this.forks,
       censuses: this.censuses,
+      pressure: this.pressure,
       notes: this.notes,
       trailer: this.trailer,
       exit: this.exit,

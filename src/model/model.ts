@@ -16,6 +16,7 @@ import type {
   ForkRecord,
   CensusRecord,
   SnapshotRecord,
+  PressureRecord,
 } from '../capture/records.js';
 import type { ReadonlyFrameTable } from './frames.js';
 import type { StreamId, ThreadIndex } from './ids.js';
@@ -119,6 +120,8 @@ export interface CaptureModel {
   readonly notes: readonly NoteRecord[];
   /** Censuses of live Python objects taken in the process (near OOM, on growth, on request). */
   readonly censuses: readonly CensusRecord[];
+  /** Memory pressure (PSI) as the kernel reported it, when it changed; src/analysis/memory-pressure.ts reads it. */
+  readonly pressure: readonly PressureRecord[];
   readonly trailer: TrailerRecord | undefined;
   readonly exit: ExitRecord | undefined;
   readonly agentStats: AgentStatsRecord | undefined;

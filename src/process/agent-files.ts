@@ -1,12 +1,9 @@
 // Where the agent and its bootstrap are, and whether this machine can run them.
 
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { TargetError } from '../errors.js';
-
-/** The package root (this file runs from dist/src/process/). */
-export const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+import { PACKAGE_ROOT, REINSTALL_HINT } from '../util/package-root.js';
 
 export interface AgentFiles {
   /** The shared library: agent/build/libmemlens_agent.so. */
@@ -36,13 +33,13 @@ export function findAgent(root: string = PACKAGE_ROOT, variant?: string): AgentF
     throw new TargetError(`the agent is not built (${library} is missing)`, {
       hint:
         variant === undefined || variant === ''
-          ? "Run 'npm install' in the memlens directory (it builds the agent with the C compiler)."
+          ? REINSTALL_HINT
           : `Build it with MEMLENS_AGENT_SANITIZE=${variant} node scripts/build-agent.mjs.`,
     });
   }
   if (!existsSync(join(bootstrapDir, 'memlens_bootstrap.py'))) {
     throw new TargetError(`the agent's bootstrap is missing (${join(bootstrapDir, 'memlens_bootstrap.py')})`, {
-      hint: 'Reinstall memlens.',
+      hint: REINSTALL_HINT,
     });
   }
   return { library, bootstrapDir };

@@ -3,13 +3,11 @@
 // mount namespace works), makes the target run agent/python/memlens_attach.py at a safe point by one of the
 // injection methods, and waits for the script's status line.
 
-import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { TargetError } from '../errors.js';
-import type { AgentFiles } from './agent-files.js';
+import { readFileSync, statSync } from 'node:fs';
+import { FileError, TargetError } from '../errors.js';
+import { readSessionFile, unlinkSessionFile, writeSessionFile, type Session } from './attach-dir.js';
 import { injectWithDebugger, probeDebugger } from './debugger-inject.js';
-import { hostPath, isAlive, ProcessMemory, readStatus, sharesRoot } from './proc.js';
+import { isAlive, ProcessMemory, readStatus, sharesRoot } from './proc.js';
 import { describeVersion, readPythonVersion, requirePythonRuntime, type PythonVersion } from './python-runtime.js';
 import { cancelRemoteExec, requestRemoteExec } from './remote-exec.js';
 
@@ -34,25 +32,24 @@ export interface TargetInfo {
   readonly sameRoot: boolean;
 }
 
-export interface Session {
-  /** The attach directory as the target sees it, and as memlens does. */
-  readonly targetDir: string;
-  readonly hostDir: string;
-}
-
-/** Saved in the attach directory, so `memlens detach` knows what `memlens attach` did. */
-export interface SessionState {
-  readonly pid: number;
-  readonly startedAt: number;
-  /** Where the target writes the capture (its own path), or undefined for a live session. */
-  readonly targetOutput: string | undefined;
-  /** Where the user asked for it (memlens's path); differs from targetOutput across mount namespaces. */
-  readonly userOutput: string | undefined;
-  readonly compress: boolean;
-  readonly duration: number | undefined;
-}
-
-const ATTACH_DIR_PREFIX = 'memlens-attach-';
+// The attach directory and the session's state: attach-dir.ts.
+export {
+  claimSession,
+  createSession,
+  findSessions,
+  hasSessionFile,
+  inheritedSession,
+  openSessionFile,
+  readSessionFile,
+  readSessionState,
+  releaseSession,
+  removeSession,
+  sessionPending,
+  unlinkSessionFile,
+  writeSessionState,
+  type Session,
+  type SessionState,
+} from './attach-dir.js';
 
 /** Checks everything that can be checked without touching the target. */
 export function inspectTarget(pid: number): TargetInfo {
@@ -81,72 +78,6 @@ export function inspectTarget(pid: number): TargetInfo {
   return { pid, uid: status.uid, gid, version, sameRoot: sharesRoot(pid) };
 }
 
-/** The attach directories memlens left in the target's /tmp (normally one at most). */
-export function findSessions(pid: number): Session[] {
-  const tmp = hostPath(pid, '/tmp');
-  let names: string[];
-  try {
-    names = readdirSync(tmp);
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => n.startsWith(`${ATTACH_DIR_PREFIX}${pid}-`) && existsSync(join(tmp, n, 'state.json')))
-    .map((n) => ({ targetDir: `/tmp/${n}`, hostDir: join(tmp, n) }));
-}
-
-export function readSessionState(s: Session): SessionState {
-  return JSON.parse(readFileSync(join(s.hostDir, 'state.json'), 'utf8')) as SessionState;
-}
-
-/** A fresh attach directory in the target's /tmp, readable (and for the status file, writable) by it. */
-export function createSession(target: TargetInfo, files: AgentFiles): Session {
-  const name = `${ATTACH_DIR_PREFIX}${target.pid}-${randomBytes(6).toString('hex')}`;
-  const targetDir = `/tmp/${name}`;
-  const hostDir = hostPath(target.pid, targetDir);
-  try {
-    mkdirSync(hostDir, { mode: 0o700 });
-  } catch (e) {
-    throw new TargetError(`cannot create ${targetDir} in the file system of PID ${target.pid}: ${(e as Error).message}`, {
-      hint: 'memlens places its agent in the target\'s /tmp; it must exist and be writable by memlens.',
-    });
-  }
-  const session = { targetDir, hostDir };
-  try {
-    copyFileSync(files.library, join(hostDir, 'libmemlens_agent.so'));
-    for (const f of ['memlens_bootstrap.py', 'memlens_attach.py', 'memlens_census.py']) {
-      const from = join(files.bootstrapDir, f);
-      if (existsSync(from)) copyFileSync(from, join(hostDir, f));
-    }
-    // The target (perhaps another user) reads the files and writes its status into the directory.
-    if (process.getuid?.() === 0) {
-      chownSync(hostDir, target.uid, target.gid);
-      for (const f of readdirSync(hostDir)) chownSync(join(hostDir, f), target.uid, target.gid);
-    }
-    chmodSync(hostDir, 0o755);
-  } catch (e) {
-    removeSession(session);
-    throw new TargetError(`cannot place the agent in ${targetDir} for PID ${target.pid}: ${(e as Error).message}`);
-  }
-  return session;
-}
-
-export function writeSessionState(s: Session, state: SessionState): void {
-  writeFileSync(join(s.hostDir, 'state.json'), JSON.stringify(state, null, 2));
-}
-
-export function removeSession(s: Session): void {
-  if (s.hostDir === '.') {
-    // The collector runs inside the directory: empty it, step out, remove it (reachable through '..' even
-    // when the target, and /proc/PID/root with it, is gone).
-    for (const f of readdirSync('.')) rmSync(f, { recursive: true, force: true });
-    process.chdir('..');
-    rmSync(basename(s.targetDir), { recursive: true, force: true });
-    return;
-  }
-  rmSync(s.hostDir, { recursive: true, force: true });
-}
-
 export interface AttachRequest {
   readonly action: 'attach' | 'detach' | 'census';
   readonly session: Session;
@@ -165,9 +96,7 @@ export interface AttachRequest {
 export function injectedStatement(targetDir: string): string {
   const script = JSON.stringify(`${targetDir}/memlens_attach.py`);
   const request = JSON.stringify(`${targetDir}/request.json`);
-  const quiet =
-    '(lambda b: b._agent.memlens_quiet(1) if getattr(b, "_agent", None) is not None else None)' +
-    '(__import__("sys").modules.get("memlens_bootstrap"))';
+  const quiet = '(lambda m: m.quiet(True) if m is not None else None)(__import__("sys").modules.get("memlens_agent"))';
   const run =
     `exec(compile(open(${script}).read(), ${script}, "exec"), ` +
     `{"__name__": "__memlens_attach__", "MEMLENS_ATTACH": open(${request}).read()}) ` +
@@ -196,15 +125,12 @@ export interface InjectOptions {
 export async function runInTarget(target: TargetInfo, req: AttachRequest, opts: InjectOptions): Promise<InjectOutcome> {
   const { session } = req;
   const requestJson = JSON.stringify({ action: req.action, dir: session.targetDir, agent: `${session.targetDir}/libmemlens_agent.so`, config: req.config, duration: req.duration ?? null });
-  const statusFile = join(session.hostDir, 'status');
-  rmSync(statusFile, { force: true });
-  rmSync(join(session.hostDir, 'cancelled'), { force: true });
-  writeFileSync(join(session.hostDir, 'request.json'), requestJson);
+  // The directory is the target's user's by now: every file memlens puts there is new (attach-dir.ts).
+  unlinkSessionFile(session, 'status');
+  unlinkSessionFile(session, 'cancelled');
+  writeSessionFile(session, target, 'request.json', requestJson);
   // The remote-exec script: the same statement, as a file the interpreter runs.
-  writeFileSync(join(session.hostDir, 'remote_exec.py'), `${injectedStatement(session.targetDir)}\n`);
-  if (process.getuid?.() === 0) {
-    for (const f of ['request.json', 'remote_exec.py']) chownSync(join(session.hostDir, f), target.uid, target.gid);
-  }
+  writeSessionFile(session, target, 'remote_exec.py', `${injectedStatement(session.targetDir)}\n`);
 
   const methods: Exclude<AttachMethod, 'auto'>[] =
     opts.method !== 'auto' ? [opts.method] : target.version.minor >= 14 ? ['remote-exec', 'gdb', 'lldb'] : ['gdb', 'lldb'];
@@ -226,11 +152,11 @@ export async function runInTarget(target: TargetInfo, req: AttachRequest, opts: 
       if (!isAlive(target.pid)) throw new TargetError(`PID ${target.pid} exited during the attach`);
       continue;
     }
-    const status = await waitForStatus(target.pid, statusFile, opts);
+    const status = await waitForStatus(target.pid, session, opts);
     if (status === undefined) {
       // Make sure nothing runs later: the statement checks for request.json, remote execution is withdrawn.
-      writeFileSync(join(session.hostDir, 'cancelled'), '');
-      rmSync(join(session.hostDir, 'request.json'), { force: true });
+      writeSessionFile(session, target, 'cancelled', '');
+      unlinkSessionFile(session, 'request.json');
       if (method === 'remote-exec') cancelRemoteExec(target.pid);
       if (!isAlive(target.pid)) throw new TargetError(`PID ${target.pid} exited during the attach`);
       if (opts.signal?.aborted === true) {
@@ -248,12 +174,22 @@ export async function runInTarget(target: TargetInfo, req: AttachRequest, opts: 
   });
 }
 
-async function waitForStatus(pid: number, statusFile: string, opts: InjectOptions): Promise<string | undefined> {
+async function waitForStatus(pid: number, session: Session, opts: InjectOptions): Promise<string | undefined> {
   const deadline = Date.now() + opts.timeoutMs;
   while (Date.now() < deadline) {
     if (opts.signal?.aborted === true) return undefined;
-    if (existsSync(statusFile)) {
-      const text = readFileSync(statusFile, 'utf8').trim();
+    let bytes: Buffer | undefined;
+    try {
+      // One line written by the attach script; anything else there is not believed (attach-dir.ts).
+      bytes = readSessionFile(session, 'status', 64 * 1024);
+    } catch (e) {
+      if (!(e instanceof FileError)) throw e;
+      throw new TargetError(`PID ${pid}: ${e.message}`);
+    }
+    if (bytes !== undefined) {
+      // The target wrote it: it goes into memlens's messages without a control character or a direction
+      // override that could rewrite the user's terminal.
+      const text = bytes.toString('utf8').trim().replace(/[\p{Cc}\p{Cf}]/gu, '\uFFFD');
       if (text !== '') return text;
     }
     if (!isAlive(pid)) throw new TargetError(`PID ${pid} exited during the attach`);
@@ -271,22 +207,3 @@ export function fileSize(path: string): number {
   }
 }
 
-/**
- * After tracking ended: brings the capture to where the user asked for it (copied out of the target's file
- * system when it lives in another mount namespace) and removes the attach directory. Returns the path of
- * the capture as memlens sees it.
- */
-export function collectCapture(pid: number, session: Session, state: SessionState): string | undefined {
-  if (state.targetOutput === undefined || state.userOutput === undefined) {
-    removeSession(session);
-    return undefined;
-  }
-  const inside = state.targetOutput.startsWith(`${session.targetDir}/`);
-  if (inside) {
-    const from = join(session.hostDir, state.targetOutput.slice(session.targetDir.length + 1));
-    if (existsSync(from)) copyFileSync(from, state.userOutput);
-  }
-  removeSession(session);
-  void pid;
-  return existsSync(state.userOutput) ? state.userOutput : undefined;
-}

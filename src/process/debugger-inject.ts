@@ -10,10 +10,11 @@
 // The statement only exec()s a script file placed where the target can read it, so what runs can be long.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError } from '../errors.js';
+import { closePrivateDir, openPrivateDir, readPrivateFile, writePrivateFile } from '../util/private-dir.js';
 
 export type Debugger = 'gdb' | 'lldb';
 
@@ -89,8 +90,9 @@ export function lldbArgs(pid: number, statement: string): string[] {
 export async function injectWithDebugger(req: DebuggerInjection): Promise<DebuggerResult> {
   const exe = req.executable ?? req.debugger;
   const args = req.debugger === 'gdb' ? gdbArgs(req.pid, req.statement) : lldbArgs(req.pid, req.statement);
+  const scratch = debuggerTmpdir();
   // Its own process group: a Ctrl-C meant for memlens must not reach the debugger in the middle of a call.
-  const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, TMPDIR: scratch } });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -110,6 +112,7 @@ export async function injectWithDebugger(req: DebuggerInjection): Promise<Debugg
       resolve({ code, timedOut: code === null });
     });
   });
+  rmSync(scratch, { recursive: true, force: true });
   const commandLine = [exe, ...args];
   if (outcome.error !== undefined) {
     if (outcome.error.code === 'ENOENT') {
@@ -151,28 +154,65 @@ export interface DebuggerProbe {
 }
 
 /**
+ * A fresh private directory (0700, random name) for the debugger's temporary files: lldb otherwise makes
+ * $TMPDIR/lldb, a fixed name in a shared directory that another user can create first.
+ */
+function debuggerTmpdir(): string {
+  return mkdtempSync(join(tmpdir(), 'memlens-debugger-'));
+}
+
+/** The probe's answer, as kept in memlens's private directory. */
+interface ProbeRecord {
+  readonly key: string;
+  readonly ok: boolean;
+  readonly reason: string;
+}
+
+/**
  * Whether this debugger can call a function in a process on this machine, tried on a throwaway process
  * of memlens's own (a `sleep`), never on the target: gdb 13 on CPUs with AMX fails to restore the register
  * state after such a call and leaves a sleeping target's system call broken (it returns errno 514, and
- * Python raises OSError). The answer is kept for the session in a file of the temp directory.
+ * Python raises OSError). The answer decides whether the debugger may go near the target, so it is kept
+ * only in memlens's private directory (util/private-dir.ts), believed only if this user wrote it, and only
+ * for the same debugger binary and kernel; without a private directory the debugger is probed every time.
  */
-export async function probeDebugger(tool: Debugger, executable: string = tool): Promise<DebuggerProbe> {
+export async function probeDebugger(tool: Debugger, executable: string = tool, env: Readonly<Record<string, string | undefined>> = process.env): Promise<DebuggerProbe> {
   let path: string;
   try {
-    path = execFileSync('sh', ['-c', `command -v ${executable}`], { encoding: 'utf8' }).trim();
+    path = execFileSync('sh', ['-c', 'command -v "$1"', 'sh', executable], { encoding: 'utf8' }).trim();
   } catch {
     return { ok: false, reason: `${executable} is not installed` };
   }
-  const key = `${path}:${statSync(path).mtimeMs}:${release()}`;
-  const cacheFile = join(tmpdir(), `memlens-${tool}-probe-${process.getuid?.() ?? 0}.json`);
-  if (existsSync(cacheFile)) {
-    try {
-      const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as { key: string; ok: boolean; reason: string };
-      if (cached.key === key) return { ok: cached.ok, reason: cached.reason };
-    } catch {
-      // a damaged cache file is probed again
+  const st = statSync(path);
+  const key = `${path}:${st.dev}:${st.ino}:${st.mtimeMs}:${st.size}:${release()}`;
+  const name = `debugger-probe-${tool}.json`;
+  const dir = openPrivateDir(env);
+  try {
+    const text = dir !== undefined ? readPrivateFile(dir, name) : undefined;
+    if (text !== undefined) {
+      try {
+        const cached = JSON.parse(text) as Partial<ProbeRecord>;
+        if (cached.key === key && typeof cached.ok === 'boolean' && typeof cached.reason === 'string') return { ok: cached.ok, reason: cached.reason };
+      } catch {
+        // a damaged record is probed again
+      }
     }
+    const probe = await runProbe(tool, executable);
+    if (dir !== undefined) {
+      try {
+        writePrivateFile(dir, name, JSON.stringify({ key, ...probe } satisfies ProbeRecord));
+      } catch {
+        // not kept: probed again next time
+      }
+    }
+    return probe;
+  } finally {
+    closePrivateDir(dir);
   }
+}
+
+async function runProbe(tool: Debugger, executable: string): Promise<DebuggerProbe> {
+  const scratch = debuggerTmpdir();
   const sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
   try {
     await new Promise((r) => setTimeout(r, 50));
@@ -181,7 +221,7 @@ export async function probeDebugger(tool: Debugger, executable: string = tool): 
         ? ['-q', '-batch', '-nx', '-p', String(sleeper.pid), '-ex', 'print (int) getpid()']
         : ['--batch', '--no-lldbinit', '-p', String(sleeper.pid), '-o', 'expr -l c -- (int) getpid()'];
     const out = await new Promise<string>((resolveOut) => {
-      const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: scratch } });
       let text = '';
       child.stdout.on('data', (d: Buffer) => (text += d.toString()));
       child.stderr.on('data', (d: Buffer) => (text += d.toString()));
@@ -201,9 +241,9 @@ export async function probeDebugger(tool: Debugger, executable: string = tool): 
       : /extended state/i.test(out)
         ? `${tool} cannot call functions in a process on this machine (it fails to restore the AVX/AMX register state)`
         : `${tool} could not call a function in a test process: ${out.trim().split('\n').slice(-1)[0] ?? ''}`;
-    writeFileSync(cacheFile, JSON.stringify({ key, ok, reason }));
     return { ok, reason };
   } finally {
     sleeper.kill('SIGKILL');
+    rmSync(scratch, { recursive: true, force: true });
   }
 }

@@ -1,8 +1,11 @@
-// Terminal text of a census of live objects and of the difference between two. Pure.
+// Terminal text of a census of live objects and of the difference between two, and the census a capture
+// holds as the verdict and the summary show it (its top types, beside the allocation sites). Pure.
 
+import type { CaptureCensus } from '../analysis/capture-census.js';
 import type { Census, CensusDiff } from '../analysis/census.js';
 import { noPaint, type Paint } from '../util/paint.js';
-import { formatBytes, formatCount, formatPercent, formatSignedBytes } from '../util/units.js';
+import { wrapText } from '../util/text.js';
+import { formatBytes, formatCount, formatPercent, formatSignedBytes, formatTime } from '../util/units.js';
 import { renderTable } from './text-table.js';
 
 export interface CensusTextOptions {
@@ -94,4 +97,57 @@ export function renderCensusDiff(d: CensusDiff, o: CensusTextOptions): string {
   );
   if (d.cut) out.push(paint('dim', 'Types outside either census\'s top list count as 0 there: their change may be larger or smaller.'));
   return out.join('\n') + '\n';
+}
+
+/** When and why a capture's census was taken: `at 3.081 s, near OOM`. */
+export function captureCensusWhen(c: CaptureCensus): string {
+  const why = c.label === 'near-oom' ? 'near OOM' : c.label === 'growth' ? 'as memory grew (--census-at-peak)' : c.label;
+  return `at ${formatTime(c.timeNs)}${why !== '' ? `, ${why}` : ''}`;
+}
+
+export interface CaptureCensusTextOptions {
+  readonly width: number;
+  readonly rows: number;
+  readonly paint?: Paint;
+  /** The capture's file name, for the command that shows all of it. */
+  readonly file?: string;
+}
+
+/**
+ * The census a capture holds, as the verdict shows it: when and why it was taken, its totals, its top
+ * types by bytes (sizes are shallow: sys.getsizeof). Lines indented by two.
+ */
+export function renderCaptureCensus(c: CaptureCensus, o: CaptureCensusTextOptions): string[] {
+  const paint = o.paint ?? noPaint;
+  const k = c.census;
+  const out: string[] = [];
+  out.push(
+    ...wrapText(
+      `${formatCount(k.totalCount)} objects, ${formatBytes(k.totalBytes)} by sys.getsizeof (shallow sizes); the process paused ${k.pauseMs.toFixed(0)} ms for it${k.partial ? '; partial: its time budget ran out first' : ''}.`,
+      o.width,
+      '    ',
+      '  ',
+    ),
+  );
+  const rows = k.types.slice(0, o.rows).map((t) => [t.type, formatCount(t.count), formatBytes(t.bytes), formatPercent(t.bytes, k.totalBytes)]);
+  if (rows.length > 0) {
+    out.push(
+      ...renderTable(
+        [
+          { title: 'Type', align: 'left', flex: true, truncate: (t, w) => `${t.slice(0, w - 1)}…` },
+          { title: 'Objects', align: 'right' },
+          { title: 'Bytes', align: 'right' },
+          { title: 'Share', align: 'right' },
+        ],
+        rows,
+        { width: o.width - 2, paint },
+      )
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
+  }
+  const more = c.inCapture > 1 ? ` (the capture holds ${formatCount(c.inCapture)} censuses; memlens census shows each)` : '';
+  out.push(...wrapText(`memlens census ${o.file ?? 'FILE'} shows all of it and the largest objects${more}.`, o.width, '    ', '  ').map((l) => paint('dim', l)));
+  return out;
 }

@@ -4,7 +4,7 @@
 import type { AllocationSet } from '../analysis/allocation-set.js';
 import type { HighWaterMark } from '../analysis/high-water-mark.js';
 import type { TemporaryAllocations } from '../analysis/temporary.js';
-import { MODE_ATTACH } from '../capture/format.js';
+import { MODE_ATTACH, OPTION_PYTHON_ALLOCATORS } from '../capture/format.js';
 import type { CaptureModel } from '../model/model.js';
 import { samplingNote } from '../model/sampling.js';
 import { formatBytes, formatCount, formatDuration, formatTime } from '../util/units.js';
@@ -64,6 +64,36 @@ export function explainEmpty(model: CaptureModel, set: AllocationSet): string {
     case 'total':
       return 'No allocation to show.';
   }
+}
+
+/**
+ * The warning a leaks report needs when Python's allocators were not traced (as memray gives it): small
+ * objects then live in pymalloc's arenas, which the agent sees as mmaps charged to whichever line needed a
+ * new arena, and an arena that still holds one live object shows as leaked whole. Undefined when it does
+ * not apply (not a leaks report, allocators traced, or Python ran without pymalloc).
+ */
+export function leaksAllocatorNote(model: CaptureModel, set: Pick<AllocationSet, 'kind'>): string | undefined {
+  if (set.kind !== 'leaks' || (model.header.options & OPTION_PYTHON_ALLOCATORS) !== 0) return undefined;
+  const allocator = model.header.pythonAllocator;
+  if (allocator !== 'unknown' && !allocator.startsWith('pymalloc')) return undefined;
+  return (
+    "Python's allocators were not traced (no --trace-python-allocators): leaked small objects show as pymalloc's arenas " +
+    '(1 MiB blocks, 256 KiB before CPython 3.10) charged to whichever line needed a new arena, and an arena that still holds one live object shows as leaked whole. ' +
+    'For leaks of small objects, capture again with --trace-python-allocators.'
+  );
+}
+
+/**
+ * A marker's label as a reader wants it: the agent writes its figures in bytes (`cgroup memory usage
+ * 285130752 of limit 314572800`), the reports show them in binary units with the share
+ * (`cgroup memory usage 272 MiB of the 300 MiB limit (91%)`). Other labels are left as they are.
+ */
+export function markerLabelText(label: string): string {
+  return label.replace(/cgroup memory usage (\d+) of limit (\d+)/, (_, usage: string, limit: string) => {
+    const u = Number(usage);
+    const l = Number(limit);
+    return `cgroup memory usage ${formatBytes(u)} of the ${formatBytes(l)} limit${l > 0 ? ` (${Math.round((100 * u) / l)}%)` : ''}`;
+  });
 }
 
 /** Notes on the data worth a line under a report. Empty when all is well. */

@@ -1,14 +1,16 @@
 // Findings as text (verdict, summary), as sentences for the HTML report's verdict panel, and as JSON.
 // Each finding shows its evidence and what to do; the analysis (analysis/findings/) decided it fires.
 
+import type { HeldAs } from '../analysis/capture-census.js';
 import type { Finding } from '../analysis/findings/index.js';
+import { MODE_ATTACH } from '../capture/format.js';
 import type { StackAmount } from '../analysis/stacks.js';
 import type { Frame } from '../model/frames.js';
 import type { FrameId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import { type Paint, noPaint } from '../util/paint.js';
 import { displayPath, textWidth, truncateLeft, wrapText } from '../util/text.js';
-import { formatBytes, formatCount, formatDuration, formatTime } from '../util/units.js';
+import { formatBytes, formatCount, formatDuration, formatRate, formatTime } from '../util/units.js';
 
 /** `load_chunk at app/batch.py:14` (the file relative to the program's directory). */
 export function frameText(model: CaptureModel, id: FrameId | -1): string {
@@ -55,11 +57,91 @@ function plural(n: number, word: string, many = `${word}s`): string {
   return `${formatCount(n)} ${n === 1 ? word : many}`;
 }
 
+/**
+ * The program's own line first, with the library or native frame that allocated beside it:
+ * `load_partition at job.py:7 (in ones, numeric.py:233)`.
+ */
+export function lineText(model: CaptureModel, line: FrameId | -1, leaf: FrameId | undefined): string {
+  const own = frameText(model, line);
+  if (leaf === undefined) return own;
+  const f = model.frames.frame(leaf);
+  const file = displayPath(f.file, model.header.cwd);
+  const base = file.slice(file.lastIndexOf('/') + 1);
+  return `${own} (in ${f.native || base === '' ? f.function : `${f.function}, ${base}${f.line > 0 ? `:${f.line}` : ''}`})`;
+}
+
+/** What a census says holds the memory, and when it was taken. */
+function heldAsText(h: HeldAs | undefined, census: { readonly timeNs: number; readonly label: string } | undefined): string {
+  if (census === undefined) return '';
+  const when = `The census at ${formatTime(census.timeNs)}${census.label === 'near-oom' ? ' (near OOM)' : census.label !== '' ? ` (${census.label})` : ''}`;
+  if (h === undefined) return '';
+  return ` ${when} counts ${plural(h.count, `${h.type} object`)} holding ${formatBytes(h.bytes)} (${(100 * h.share).toFixed(0)}% of what it measured): most likely what holds it.`;
+}
+
+const ARENAS_TEXT =
+  " This memory is pymalloc's arenas (blocks of small Python objects), charged to the line that needed a new arena; memlens run --trace-python-allocators shows the lines that made the objects.";
+
 /** The evidence of a finding, one sentence per item. */
 export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90): string[] {
   switch (f.kind) {
+    case 'accumulation':
+      return f.items.map((i) => {
+        const g = i.growth;
+        let limit: string;
+        if (f.limit !== undefined) {
+          const share = `${(100 * (i.shareOfLimit ?? 0)).toFixed(0)}% of the ${formatBytes(f.limit)} limit`;
+          const reached = f.limitReachedNs !== undefined ? `; usage reached the limit at ${formatTime(f.limitReachedNs)}` : '';
+          if (f.oomKilled) limit = `; it holds ${share}${reached}, and the OOM killer ended the process`;
+          else if (i.limitInNs === 0) limit = `; it holds ${share}${reached !== '' ? reached : ', and usage had reached the limit'}`;
+          else limit = `; it holds ${share}; at this rate usage (${formatBytes(f.usage?.bytes ?? 0)} at the last snapshot) reaches the limit ${formatDuration(i.limitInNs ?? 0)} after it`;
+        } else if (model.header.mode === MODE_ATTACH) {
+          // The process runs on after an attach: how much it adds over an hour is what an operator plans by.
+          limit = `; no memory limit was recorded: at this rate the process adds ${formatBytes(i.bytesPerSecond * 3600)} an hour`;
+        } else {
+          limit = '; no memory limit was recorded';
+        }
+        return (
+          `${lineText(model, i.line, i.leaf)}: kept ${formatBytes(g.bytes)} from ${formatTime(g.fromNs)} to ${formatTime(g.toNs)} (${formatRate(i.bytesPerSecond)}), ` +
+          `rising in ${formatCount(g.rises)} of ${plural(g.samples, model.aggregated ? 'interval between checkpoints' : 'interval between snapshots', model.aggregated ? 'intervals between checkpoints' : 'intervals between snapshots')} and never given back; ` +
+          `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} live at the end (${formatCount(i.made)} made)${limit}.` +
+          heldAsText(i.heldAs, f.census) +
+          (i.arenas ? ARENAS_TEXT : '') +
+          ` Stack: ${stackText(model, i.frames, stackWidth)}`
+        );
+      });
+    case 'growing-collection':
+      return f.items.map(
+        (i) =>
+          `${lineText(model, i.line, i.leaf)}: ${plural(i.added, 'object')} added from ${formatTime(i.fromNs)} to ${formatTime(i.lastAddedNs)} and kept (the capture ends at ${formatTime(i.toNs)}); ` +
+          `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} live at the end.` +
+          heldAsText(i.heldAs, f.census) +
+          (i.arenas ? ARENAS_TEXT : '') +
+          ` Stack: ${stackText(model, i.frames, stackWidth)}`,
+      );
+    case 'huge-allocation': {
+      const when = f.at === 'limit' ? `when usage reached the limit (${formatTime(f.atNs)})` : f.at === 'near-oom' ? `at the near-OOM marker (${formatTime(f.atNs)})` : 'at the end';
+      return [
+        `${lineText(model, f.line, f.leaf)}: one allocation of ${formatBytes(f.allocationBytes)}, ${(100 * (f.allocationBytes / f.limit)).toFixed(0)}% of the ${formatBytes(f.limit)} limit, ` +
+          `made at ${formatTime(f.madeNs)} and alive ${when}${f.oomKilled ? '; the OOM killer ended the process' : ''}. Stack: ${stackText(model, f.frames, stackWidth)}`,
+      ];
+    }
+    case 'freed-not-returned': {
+      const out = [
+        `At ${formatTime(f.timeNs)} the tracked heap was ${formatBytes(f.heap)}, down from its peak of ${formatBytes(f.peakHeap)}, but anonymous RSS was still ${formatBytes(f.rssAnon)}: ` +
+          `${formatBytes(f.bytes)} freed by the program and kept by the process (beyond the ${formatBytes(f.baseline)} the interpreter held at the start).`,
+      ];
+      for (const x of f.freed.slice(0, 3)) out.push(`${formatBytes(x.bytes)} of the peak freed since, made at ${lineText(model, x.line, x.leaf)}`);
+      return out;
+    }
     case 'large-objects-kept':
       return f.items.map((i) => {
+        if (i.proof === 'repeated') {
+          return (
+            `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} made by ${frameText(model, i.maker)}, the first at ${formatTime(i.firstAllocNs)}; ` +
+            `none freed, all still live at the end (${formatTime(f.endNs)}): the first for ${formatDuration(i.outlivedNs)}. ` +
+            `Stack: ${stackText(model, i.frames, stackWidth)}`
+          );
+        }
         const maker = model.frames.frame(i.maker).function;
         const live =
           i.liveAtEndCount === i.count
@@ -140,6 +222,10 @@ function framesJson(model: CaptureModel, frames: readonly FrameId[]): { function
   });
 }
 
+function heldAsJson(h: HeldAs | undefined): Record<string, unknown> | null {
+  return h === undefined ? null : { type: h.type, count: h.count, bytes: h.bytes, share: h.share };
+}
+
 export function stackJson(model: CaptureModel, st: StackAmount): Record<string, unknown> {
   return { bytes: st.bytes, count: st.count, stack: framesJson(model, st.frames) };
 }
@@ -148,11 +234,80 @@ export function findingJson(model: CaptureModel, f: Finding): Record<string, unk
   const base = { kind: f.kind, title: f.title, advice: f.advice, bytes: f.bytes, evidence: findingEvidence(model, f) };
   const frame = (id: FrameId | -1) => (id === -1 ? null : (framesJson(model, [id])[0] ?? null));
   switch (f.kind) {
+    case 'accumulation':
+      return {
+        ...base,
+        limit: f.limit ?? null,
+        usage: f.usage === undefined ? null : { bytes: f.usage.bytes, time_ns: f.usage.timeNs, what: f.usage.what },
+        oom_killed: f.oomKilled,
+        limit_reached_ns: f.limitReachedNs ?? null,
+        census: f.census === undefined ? null : { time_ns: f.census.timeNs, label: f.census.label },
+        items: f.items.map((i) => ({
+          line: frame(i.line),
+          leaf: i.leaf === undefined ? null : frame(i.leaf),
+          bytes: i.bytes,
+          count: i.count,
+          made: i.made,
+          growth_bytes: i.growth.bytes,
+          from_ns: i.growth.fromNs,
+          to_ns: i.growth.toNs,
+          rises: i.growth.rises,
+          samples: i.growth.samples,
+          bytes_per_second: i.bytesPerSecond,
+          share_of_limit: i.shareOfLimit ?? null,
+          limit_in_ns: i.limitInNs ?? null,
+          held_as: heldAsJson(i.heldAs),
+          pymalloc_arenas: i.arenas,
+          stack: framesJson(model, i.frames),
+        })),
+      };
+    case 'growing-collection':
+      return {
+        ...base,
+        census: f.census === undefined ? null : { time_ns: f.census.timeNs, label: f.census.label },
+        items: f.items.map((i) => ({
+          line: frame(i.line),
+          leaf: i.leaf === undefined ? null : frame(i.leaf),
+          bytes: i.bytes,
+          count: i.count,
+          added: i.added,
+          from_ns: i.fromNs,
+          last_added_ns: i.lastAddedNs,
+          to_ns: i.toNs,
+          held_as: heldAsJson(i.heldAs),
+          pymalloc_arenas: i.arenas,
+          stack: framesJson(model, i.frames),
+        })),
+      };
+    case 'huge-allocation':
+      return {
+        ...base,
+        line: frame(f.line),
+        leaf: f.leaf === undefined ? null : frame(f.leaf),
+        allocation_bytes: f.allocationBytes,
+        made_ns: f.madeNs,
+        limit: f.limit,
+        at: f.at,
+        at_ns: f.atNs,
+        oom_killed: f.oomKilled,
+        stack: framesJson(model, f.frames),
+      };
+    case 'freed-not-returned':
+      return {
+        ...base,
+        time_ns: f.timeNs,
+        rss_anon: f.rssAnon,
+        heap: f.heap,
+        baseline: f.baseline,
+        peak_heap: f.peakHeap,
+        freed: f.freed.map((x) => ({ line: frame(x.line), leaf: x.leaf === undefined ? null : frame(x.leaf), bytes: x.bytes })),
+      };
     case 'large-objects-kept':
       return {
         ...base,
         end_ns: f.endNs,
         items: f.items.map((i) => ({
+          proof: i.proof,
           maker: frame(i.maker),
           bytes: i.bytes,
           count: i.count,

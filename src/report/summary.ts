@@ -2,15 +2,18 @@
 // allocation count, as memray's summary table. Plain data in, text or JSON out.
 
 import type { AllocationSet } from '../analysis/allocation-set.js';
+import type { CaptureCensus } from '../analysis/capture-census.js';
 import type { Finding } from '../analysis/findings/index.js';
-import { type LocationRow, NO_STACK } from '../analysis/locations.js';
+import { type LineRow, type LocationRow, NO_STACK } from '../analysis/locations.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureNotes, describeCapture, describeSet, explainEmpty } from './describe.js';
+import { captureCensusWhen } from './census.js';
 import { type Paint, noPaint, shareColour } from '../util/paint.js';
-import { displayPath, truncateLocation } from '../util/text.js';
+import { displayPath, truncateLocation, wrapText } from '../util/text.js';
 import { formatBytes, formatCount, formatPercent } from '../util/units.js';
 import { findingJson, renderFindings } from './findings.js';
 import { type Column, renderTable } from './text-table.js';
+import { jsonDocument } from '../util/json-document.js';
 
 export type SummarySort = 'total' | 'own' | 'count';
 
@@ -26,7 +29,14 @@ export interface SummaryOptions {
   readonly hiddenNote?: string | undefined;
   /** Findings to list briefly after the table (memlens verdict shows their evidence in full). */
   readonly findings?: readonly Finding[] | undefined;
+  /** The capture's census: its top types follow the table, beside the allocation sites. */
+  readonly census?: CaptureCensus | undefined;
+  /** The --leaks warning about pymalloc's arenas (describe.ts leaksAllocatorNote). */
+  readonly leaksNote?: string | undefined;
 }
+
+/** Types of the census the summary names. */
+const CENSUS_TYPES = 5;
 
 export interface SummaryData {
   readonly set: AllocationSet;
@@ -48,6 +58,15 @@ export function locationText(r: Pick<LocationRow, 'function' | 'file' | 'line'>,
   const file = displayPath(r.file, cwd);
   if (file === '') return r.function;
   return r.line > 0 ? `${r.function} at ${file}:${r.line}` : `${r.function} at ${file}`;
+}
+
+/** A line of the program with the library frame that allocated below it: `load at job.py:7 (in ones, numeric.py:233)`. */
+export function ownLineText(r: LineRow, cwd: string): string {
+  const own = locationText(r, cwd);
+  if (r.via === undefined) return own;
+  const file = displayPath(r.via.file, cwd);
+  const base = file.slice(file.lastIndexOf('/') + 1);
+  return `${own} (in ${base === '' ? r.via.function : `${r.via.function}, ${base}${r.via.line > 0 ? `:${r.via.line}` : ''}`})`;
 }
 
 export function renderSummary(model: CaptureModel, data: SummaryData, options: SummaryOptions): string {
@@ -91,40 +110,50 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
     );
     if (data.omitted > 0) out.push(paint('dim', `… ${formatCount(data.omitted)} more location${data.omitted === 1 ? '' : 's'} (--max-rows, --threshold)`));
   }
+  if (options.census !== undefined) {
+    const c = options.census;
+    const types = c.census.types.slice(0, CENSUS_TYPES).map((t) => `${t.type} ${formatCount(t.count)} (${formatBytes(t.bytes)})`);
+    out.push('', paint('bold', `What holds the memory: live Python objects ${captureCensusWhen(c)} (memlens census shows all of it)`));
+    out.push(...wrapText(`${types.join(', ')}${c.census.typeCount > types.length ? ', …' : ''}; ${formatBytes(c.census.totalBytes)} in ${formatCount(c.census.totalCount)} objects.`, options.width, '  '));
+  }
   if (options.findings !== undefined && options.findings.length > 0) {
     out.push('', paint('bold', `Findings (memlens verdict shows all their evidence)`));
     out.push(...renderFindings(model, options.findings, { width: options.width, paint, brief: true }));
   }
-  const notes = [...(options.hiddenNote !== undefined ? [options.hiddenNote] : []), ...captureNotes(model)];
+  const notes = [...(options.leaksNote !== undefined ? [options.leaksNote] : []), ...(options.hiddenNote !== undefined ? [options.hiddenNote] : []), ...captureNotes(model)];
   if (notes.length > 0) out.push('', ...notes.map((n) => paint('dim', `Note: ${n}`)));
   return out.join('\n') + '\n';
 }
 
 export interface SummaryJson {
+  readonly schema: string;
   readonly capture: string;
   readonly set: AllocationSet['kind'];
-  readonly totalBytes: number;
-  readonly totalCount: number;
+  readonly total_bytes: number;
+  readonly total_count: number;
   readonly rows: readonly {
     readonly function: string;
     readonly file: string;
     readonly line: number;
-    readonly totalBytes: number;
-    readonly ownBytes: number;
+    readonly total_bytes: number;
+    readonly own_bytes: number;
     readonly allocations: number;
   }[];
   readonly notes: readonly string[];
   readonly findings: readonly Record<string, unknown>[];
+  /** The capture's census: when, why, its top types. */
+  readonly census: Record<string, unknown> | null;
 }
 
-export function summaryJson(model: CaptureModel, data: SummaryData, findings: readonly Finding[] = []): SummaryJson {
-  return {
+export function summaryJson(model: CaptureModel, data: SummaryData, findings: readonly Finding[] = [], census?: CaptureCensus, leaksNote?: string): SummaryJson {
+  return jsonDocument('summary', {
     capture: describeCapture(model),
     set: data.set.kind,
-    totalBytes: data.set.totalBytes,
-    totalCount: data.set.totalCount,
-    rows: data.shown.map((r) => ({ function: r.function, file: r.file, line: r.line, totalBytes: r.totalBytes, ownBytes: r.ownBytes, allocations: r.count })),
-    notes: captureNotes(model),
+    total_bytes: data.set.totalBytes,
+    total_count: data.set.totalCount,
+    rows: data.shown.map((r) => ({ function: r.function, file: r.file, line: r.line, total_bytes: r.totalBytes, own_bytes: r.ownBytes, allocations: r.count })),
+    notes: [...(leaksNote !== undefined ? [leaksNote] : []), ...captureNotes(model)],
     findings: findings.map((f) => findingJson(model, f)),
-  };
+    census: census === undefined ? null : { time_ns: census.timeNs, label: census.label, total_count: census.census.totalCount, total_bytes: census.census.totalBytes, types: census.census.types.slice(0, CENSUS_TYPES) },
+  });
 }

@@ -1,11 +1,13 @@
 // `memlens verdict`: the post-mortem as text, as JSON, and as the panel at the top of the HTML report.
 
+import type { CaptureCensus } from '../analysis/capture-census.js';
 import type { LineRow } from '../analysis/locations.js';
 import type { StackAmount } from '../analysis/stacks.js';
 import { describeEnding } from '../analysis/ending.js';
 import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
 import type { CaptureModel } from '../model/model.js';
-import { captureNotes, describeCapture } from './describe.js';
+import { captureCensusWhen, renderCaptureCensus } from './census.js';
+import { captureNotes, describeCapture, markerLabelText } from './describe.js';
 import { findingEvidence, findingJson, renderFindings, stackJson, stackText } from './findings.js';
 import { type Paint, noPaint } from '../util/paint.js';
 import { truncateLocation, wrapText } from '../util/text.js';
@@ -13,12 +15,17 @@ import { signalName } from '../util/signals.js';
 import { formatBytes, formatCount, formatDuration, formatSignedBytes, formatTime } from '../util/units.js';
 import { gcJson, renderGc } from './gc.js';
 import type { VerdictPanel } from './html/payload.js';
-import { locationText } from './summary.js';
+import { ownLineText } from './summary.js';
 import { renderTable } from './text-table.js';
+
+/** Types of the capture's census the verdict lists. */
+const CENSUS_ROWS = 5;
 
 export interface VerdictTextOptions {
   readonly width: number;
   readonly paint?: Paint;
+  /** The capture's path as the user gave it (for the commands the text suggests). */
+  readonly file?: string;
 }
 
 function share(bytes: number, limit: number | undefined): string {
@@ -33,7 +40,7 @@ function growthTables(model: CaptureModel, g: GrowthView, width: number, paint: 
   }
   const amount = (b: number): string => (signed ? formatSignedBytes(b) : formatBytes(b));
   const num = (n: number): string => (signed && n > 0 ? `+${formatCount(n)}` : formatCount(n));
-  const lineRows = g.lines.map((r: LineRow) => [amount(r.bytes), num(r.count), locationText(r, model.header.cwd)]);
+  const lineRows = g.lines.map((r: LineRow) => [amount(r.bytes), num(r.count), ownLineText(r, model.header.cwd)]);
   const table = (title: string, rows: string[][], truncate?: (t: string, w: number) => string): string[] =>
     renderTable(
       [
@@ -47,7 +54,7 @@ function growthTables(model: CaptureModel, g: GrowthView, width: number, paint: 
       .trimEnd()
       .split('\n')
       .map((l) => `  ${l}`);
-  out.push(...table('By allocating line', lineRows, truncateLocation));
+  out.push(...table('By line of the program', lineRows, truncateLocation));
   out.push('');
   // The stack column gets what the two number columns leave; a stack is cut at frame boundaries.
   const w0 = Math.max(6, ...g.stacks.map((st) => amount(st.bytes).length));
@@ -116,7 +123,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   const row = (name: string, x: TimedValue): string[] => (limited ? [name, formatBytes(x.bytes), share(x.bytes, p.limit), when(x)] : [name, formatBytes(x.bytes), when(x)]);
   const peakRows: string[][] = [row('tracked heap', p.heap)];
   if (p.rss !== undefined) peakRows.push(row('RSS', p.rss));
-  if (p.cgroup !== undefined) peakRows.push(row('cgroup usage', p.cgroup));
+  if (p.cgroup !== undefined) peakRows.push(row(limited ? 'cgroup usage' : 'whole cgroup', p.cgroup));
   out.push(
     ...renderTable(
       [
@@ -133,13 +140,26 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
       .map((l) => `  ${l}`.trimEnd()),
   );
   if (p.rss === undefined) out.push('  RSS and cgroup usage: unknown (no memory snapshot).');
+  if (p.cgroup !== undefined) {
+    // The cgroup's usage is the group's, not the process's: say so, or a 400 MiB container reads as a 400 MiB process.
+    out.push(
+      ...wrapText(
+        limited
+          ? "cgroup usage is the whole cgroup's (every process in it, and the page cache they charged): what the limit counts."
+          : "whole cgroup: every process in the process's cgroup and the page cache they charged, not this process alone; with no limit it is context only.",
+        width,
+        '    ',
+        '  ',
+      ).map((l) => paint('dim', l)),
+    );
+  }
 
   const last = v.last;
   if (last !== undefined) {
     title(`Last snapshot before the end: ${formatTime(last.timeNs)} (${formatDuration(last.beforeEndNs)} before the end)`);
     const parts = [`RSS ${formatBytes(last.rss)} (anonymous ${formatBytes(last.rssAnon)}, file ${formatBytes(last.rssFile)}${last.rssShmem > 0 ? `, shared ${formatBytes(last.rssShmem)}` : ''})`];
     if (last.heap !== undefined) parts.push(`tracked heap ${formatBytes(last.heap)}`);
-    if (last.cgroupUsage !== undefined) parts.push(`cgroup usage ${formatBytes(last.cgroupUsage)}${last.cgroupLimit !== undefined ? ` of ${formatBytes(last.cgroupLimit)}` : ''}`);
+    if (last.cgroupUsage !== undefined) parts.push(`${last.cgroupLimit !== undefined ? 'cgroup usage' : 'whole cgroup'} ${formatBytes(last.cgroupUsage)}${last.cgroupLimit !== undefined ? ` of ${formatBytes(last.cgroupLimit)}` : ' (all its processes)'}`);
     if (last.swap !== undefined && last.swap > 0) parts.push(`swap ${formatBytes(last.swap)}`);
     out.push(...wrapText(`${parts.join(', ')}.`, width, '    ', '  '));
   }
@@ -147,7 +167,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     const n = v.nearOom;
     out.push(
       ...wrapText(
-        `Near OOM at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${n.label}` : ''}${n.count > 1 ? ` (the last of ${n.count} near-OOM markers)` : ''}.`,
+        `Near OOM at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${markerLabelText(n.label)}` : ''}${n.count > 1 ? ` (the last of ${n.count} near-OOM markers)` : ''}.`,
         width,
         '    ',
         '  ',
@@ -188,6 +208,24 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     out.push(...growthTables(model, v.sinceStart, width, paint, false));
   }
 
+  // Beside the allocation sites: the objects that hold the memory, when a census was taken.
+  if (v.census !== undefined) {
+    title(`What holds the memory: a census of live Python objects ${captureCensusWhen(v.census)}`);
+    out.push(...renderCaptureCensus(v.census, { width, rows: CENSUS_ROWS, paint, ...(options.file !== undefined ? { file: options.file } : {}) }));
+  } else {
+    title('What holds the memory');
+    out.push(
+      ...wrapText(
+        v.censusError !== undefined
+          ? `The capture holds a census of live Python objects, but it cannot be read (${v.censusError}).`
+          : 'No census of live Python objects in the capture (memlens run takes one near an OOM under a limit, and with --census-at-peak as memory grows; memlens census PID takes one of a running process).',
+        width,
+        '    ',
+        '  ',
+      ),
+    );
+  }
+
   if (v.unexplained !== undefined) {
     title(`RSS the tracked heap does not explain (at ${formatTime(v.unexplained.timeNs)}, the highest RSS)`);
     out.push(...unexplainedLines(v.unexplained, width, paint));
@@ -216,15 +254,17 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   if (v.findings.length === 0) {
     out.push(
       ...wrapText(
-        model.aggregated
-          ? 'None found. An aggregated capture shows only the thread and process findings (the others need every event).'
-          : 'None: no large object kept alive long, no thread or process churn, no collection grown by many reallocations, no cycles holding much memory.',
+        v.notLookedFor.length === 0
+          ? 'None: no memory that accumulated steadily, no collection that only grew, no large object kept alive long, no huge allocation at the limit, no freed memory kept by the process, no thread or process churn, no collection grown by many reallocations, no cycles holding much memory.'
+          : 'None found.',
         width,
         '    ',
         '  ',
       ),
     );
   } else out.push(...renderFindings(model, v.findings, { width, paint }));
+  // What could not be looked for is said whatever was found: the absence of a finding there means nothing.
+  for (const n of v.notLookedFor) out.push(...wrapText(`Not looked for: ${n.what} (${n.why}).`, width, '    ', '  ').map((l) => paint('dim', l)));
 
   const notes = [...v.cannotTell.map((c) => `The capture cannot tell: ${c}.`), ...captureNotes(model)];
   if (notes.length > 0) {
@@ -237,7 +277,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
 function growthJson(model: CaptureModel, g: GrowthView): Record<string, unknown> {
   return {
     heap_bytes: g.heapBytes,
-    lines: g.lines.map((l) => ({ function: l.function, file: l.file, line: l.line, bytes: l.bytes, count: l.count })),
+    lines: g.lines.map((l) => ({ function: l.function, file: l.file, line: l.line, bytes: l.bytes, count: l.count, via: l.via ?? null })),
     stacks: g.stacks.map((s) => stackJson(model, s)),
   };
 }
@@ -297,7 +337,23 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
     gc: gcJson(model, v.gc),
     threads: { seen: t.seen, started: t.started, ended: t.ended, alive_at_end: t.aliveAtEnd, max_alive: t.maxAlive, attached: t.attached },
     forks: v.forks,
+    census:
+      v.census === undefined
+        ? null
+        : {
+            time_ns: v.census.timeNs,
+            label: v.census.label,
+            censuses_in_capture: v.census.inCapture,
+            pause_ms: v.census.census.pauseMs,
+            partial: v.census.census.partial,
+            total_count: v.census.census.totalCount,
+            total_bytes: v.census.census.totalBytes,
+            type_count: v.census.census.typeCount,
+            types: v.census.census.types.slice(0, CENSUS_ROWS),
+          },
     findings: v.findings.map((f) => findingJson(model, f)),
+    findings_not_looked_for: v.notLookedFor,
+    census_error: v.censusError ?? null,
     cannot_tell: v.cannotTell,
     notes: captureNotes(model),
   };
@@ -312,16 +368,20 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
   if (p.limit !== undefined) facts.push(['Memory limit', formatBytes(p.limit)]);
   facts.push(['Peak tracked heap', `${withShare(p.heap.bytes)}${p.heap.timeNs !== undefined ? ` at ${formatTime(p.heap.timeNs)}` : ''}`]);
   if (p.rss !== undefined) facts.push(['Peak RSS', `${withShare(p.rss.bytes)}${p.rss.timeNs !== undefined ? ` at ${formatTime(p.rss.timeNs)}` : ''}`]);
-  if (p.cgroup !== undefined) facts.push(['Peak cgroup usage', `${withShare(p.cgroup.bytes)}${p.cgroup.timeNs !== undefined ? ` at ${formatTime(p.cgroup.timeNs)}` : ''}`]);
+  if (p.cgroup !== undefined) {
+    const at = p.cgroup.timeNs !== undefined ? ` at ${formatTime(p.cgroup.timeNs)}` : '';
+    if (p.limit !== undefined) facts.push(['Peak cgroup usage', `${withShare(p.cgroup.bytes)}${at} (the whole cgroup, as the limit counts it)`]);
+    else facts.push(['Whole cgroup (no limit)', `${formatBytes(p.cgroup.bytes)}${at}: every process in the cgroup and its page cache, not this process alone`]);
+  }
   if (v.last !== undefined) {
     const l = v.last;
     facts.push([
       'Last snapshot',
-      `${formatTime(l.timeNs)} (${formatDuration(l.beforeEndNs)} before the end): RSS ${formatBytes(l.rss)} (anonymous ${formatBytes(l.rssAnon)}, file ${formatBytes(l.rssFile)})${l.heap !== undefined ? `, heap ${formatBytes(l.heap)}` : ''}${l.cgroupUsage !== undefined ? `, cgroup ${formatBytes(l.cgroupUsage)}` : ''}`,
+      `${formatTime(l.timeNs)} (${formatDuration(l.beforeEndNs)} before the end): RSS ${formatBytes(l.rss)} (anonymous ${formatBytes(l.rssAnon)}, file ${formatBytes(l.rssFile)})${l.heap !== undefined ? `, heap ${formatBytes(l.heap)}` : ''}${l.cgroupUsage !== undefined ? `, whole cgroup ${formatBytes(l.cgroupUsage)}` : ''}`,
     ]);
   }
   if (v.pressure !== undefined) facts.push(['Memory pressure', `${formatTime(v.pressure.timeNs)}, ${formatDuration(v.pressure.beforeEndNs)} before the end${v.pressure.label !== '' ? `: ${v.pressure.label}` : ''}`]);
-  if (v.nearOom !== undefined) facts.push(['Near OOM', `${formatTime(v.nearOom.timeNs)}, ${formatDuration(v.nearOom.beforeEndNs)} before the end${v.nearOom.label !== '' ? `: ${v.nearOom.label}` : ''}`]);
+  if (v.nearOom !== undefined) facts.push(['Near OOM', `${formatTime(v.nearOom.timeNs)}, ${formatDuration(v.nearOom.beforeEndNs)} before the end${v.nearOom.label !== '' ? `: ${markerLabelText(v.nearOom.label)}` : ''}`]);
   if (v.unexplained !== undefined) {
     const u = v.unexplained;
     facts.push(['RSS beyond the heap', `file-backed ${formatBytes(u.fileBacked)}, anonymous ${formatBytes(u.anonBeyondHeap)}${u.swap !== undefined ? `, swap ${formatBytes(u.swap)}` : ''} (at ${formatTime(u.timeNs)})`]);
@@ -337,17 +397,29 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
   const g = r ?? v.sinceStart;
   const growthTitle =
     r === undefined
-      ? 'Live at the end, by allocating line'
+      ? 'Live at the end, by line of the program'
       : r.wholeCapture
-        ? `What grew in the last ${Number((r.lastNs / 1e9).toFixed(3))} s (all of the capture), by allocating line`
-        : `What grew from ${formatTime(r.fromNs ?? 0)} to ${formatTime(r.toNs ?? 0)}, by allocating line`;
+        ? `What grew in the last ${Number((r.lastNs / 1e9).toFixed(3))} s (all of the capture), by line of the program`
+        : `What grew from ${formatTime(r.fromNs ?? 0)} to ${formatTime(r.toNs ?? 0)}, by line of the program`;
   return {
     severity,
     headline: describeEnding(v.ending),
     detail: e.oomKill === 'yes' ? e.detail : '',
     facts,
     growthTitle,
-    growth: g.lines.map((l) => ({ bytes: r !== undefined ? formatSignedBytes(l.bytes) : formatBytes(l.bytes), count: formatCount(l.count), where: locationText(l, model.header.cwd) })),
+    growth: g.lines.map((l) => ({ bytes: r !== undefined ? formatSignedBytes(l.bytes) : formatBytes(l.bytes), count: formatCount(l.count), where: ownLineText(l, model.header.cwd) })),
     findings: v.findings.map((f) => ({ title: f.title, evidence: findingEvidence(model, f), advice: f.advice })),
+    notLookedFor: v.notLookedFor.map((n) => `Not looked for: ${n.what} (${n.why}).`),
+    census: censusPanel(v.census),
+  };
+}
+
+function censusPanel(c: CaptureCensus | undefined): VerdictPanel['census'] {
+  if (c === undefined) return null;
+  const k = c.census;
+  return {
+    title: `What holds the memory: live Python objects ${captureCensusWhen(c)}`,
+    note: `${formatCount(k.totalCount)} objects, ${formatBytes(k.totalBytes)} by sys.getsizeof (shallow sizes)${k.partial ? ', partial' : ''}; memlens census FILE shows all of it.`,
+    types: k.types.slice(0, CENSUS_ROWS).map((t) => ({ type: t.type, count: formatCount(t.count), bytes: formatBytes(t.bytes), share: k.totalBytes > 0 ? `${((100 * t.bytes) / k.totalBytes).toFixed(1)}%` : '' })),
   };
 }

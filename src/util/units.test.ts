@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatBytes, formatCount, formatDuration, formatPercent, parseSize } from './units.js';
+import { formatBytes, formatCount, formatDuration, formatPercent, formatRate, parseSize } from './units.js';
 
 test('formatBytes: three significant digits, binary units, no "1024 KiB"', () => {
   assert.equal(formatBytes(0), '0 B');
@@ -37,4 +37,12 @@ test('counts, percentages, durations', () => {
   assert.equal(formatDuration(12.34e9), '12.3 s');
   assert.equal(formatDuration(245e9), '4 min 05 s');
   assert.equal(formatDuration(7380e9), '2 h 03 min');
+});
+
+test('formatRate: per second, minute or hour, whichever reads best', () => {
+  assert.equal(formatRate(2.32 * 1048576), '2.32 MiB/s');
+  assert.equal(formatRate(10 * 1024), '10.0 KiB/s');
+  assert.equal(formatRate(1024), '60.0 KiB/min');
+  assert.equal(formatRate(100), '352 KiB/h');
+  assert.equal(formatRate(0), '0 B/h');
 });

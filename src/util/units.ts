@@ -30,6 +30,16 @@ export function formatSignedBytes(n: number): string {
   return n > 0 ? `+${formatBytes(n)}` : formatBytes(n);
 }
 
+/**
+ * A growth rate in the unit of time that reads best: `12.3 MiB/s`, `40.0 KiB/min`, `3.00 MiB/h` (per
+ * second from 10 KiB/s, per minute from 10 KiB/min, else per hour).
+ */
+export function formatRate(bytesPerSecond: number): string {
+  if (bytesPerSecond >= 10 * 1024) return `${formatBytes(bytesPerSecond)}/s`;
+  if (bytesPerSecond * 60 >= 10 * 1024) return `${formatBytes(bytesPerSecond * 60)}/min`;
+  return `${formatBytes(bytesPerSecond * 3600)}/h`;
+}
+
 /** `1,234,567`. */
 export function formatCount(n: number): string {
   const s = Math.round(Math.abs(n)).toString();

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
@@ -49,15 +49,19 @@ describe('the agent under AddressSanitizer', () => {
       const dir = join(tmp.dir, py.version);
       mkdirSync(join(dir, 'site'), { recursive: true });
       writeFileSync(join(dir, 'site', 'sitecustomize.py'), THREADS_SITE);
-      const runs: [string, string, readonly string[], Record<string, string>][] = [
+      const mappings = readFileSync(join(REPO_ROOT, 'test', 'programs', 'mappings.py'), 'utf8');
+      const runs: [string, string, readonly string[], Record<string, string>, string?][] = [
         ['alloc.py', ALLOC_PROG, [], {}],
         ['threads.py', THREADS_PROG, [], { PYTHONPATH: join(dir, 'site') }],
         ['deep.py', DEEP_PROG, ['--native'], {}],
         ['fork.py', FORK_PROG, ['--follow-fork', '--trace-python-allocators'], {}],
         ['aggregated.py', THREADS_PROG, ['--aggregate', '--trace-python-allocators'], { PYTHONPATH: join(dir, 'site') }],
+        // Mappings split, replaced and moved: aggregated mode's table of pieces.
+        ['mappings.py', mappings, ['--aggregate'], {}, 'cases'],
       ];
-      for (const [name, source, runArgs, extraEnv] of runs) {
-        const r = await memlensRun({ python: wrapper, files: { [name]: source }, program: [name], output: `${name}.mlens`, runArgs, env: { ...env, ...extraEnv } }, dir);
+      for (const [name, source, runArgs, extraEnv, arg] of runs) {
+        const program = arg === undefined ? [name] : [name, arg];
+        const r = await memlensRun({ python: wrapper, files: { [name]: source }, program, output: `${name}.mlens`, runArgs, env: { ...env, ...extraEnv } }, dir);
         assert.doesNotMatch(r.stderr, /AddressSanitizer/, `${name}: ${r.stderr}`);
         assert.equal(r.code, 0, `${name}: ${r.stderr}`);
         const o = await Oracle.load(r.capture);

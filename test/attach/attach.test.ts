@@ -59,16 +59,16 @@ async function startTarget(child: ChildProcess): Promise<Target> {
   };
 }
 
-function summaryJson(path: string): { rows: { function: string; file: string; totalBytes: number }[] } {
+function summaryJson(path: string): { rows: { function: string; file: string; total_bytes: number }[] } {
   const r = memlens(['summary', '--json', path]);
   assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as { rows: { function: string; file: string; totalBytes: number }[] };
+  return JSON.parse(r.stdout) as { rows: { function: string; file: string; total_bytes: number }[] };
 }
 
 function assertAttributed(path: string): void {
   const s = summaryJson(path);
   const worker = s.rows.find((r) => r.function === 'worker' && r.file.endsWith('invariants_target.py'));
-  assert.ok(worker !== undefined && worker.totalBytes > 0, `the worker's allocations are in ${path}: ${JSON.stringify(s.rows.slice(0, 5))}`);
+  assert.ok(worker !== undefined && worker.total_bytes > 0, `the worker's allocations are in ${path}: ${JSON.stringify(s.rows.slice(0, 5))}`);
   // The attach machinery's own frames are not shown as the program's.
   assert.equal(s.rows.filter((r) => r.file.includes('memlens-attach-') || r.file === '<string>').length, 0, JSON.stringify(s.rows));
 }

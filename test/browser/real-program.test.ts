@@ -1,7 +1,8 @@
 // A real Python program (test/programs/known_program.py, with numpy) run under `memlens run`, its flame
 // graph written by `memlens flamegraph` and opened in chromium: the largest frame is the program's known
 // allocator (numpy's ones() for a 128 MiB matrix), the loader thread can be picked out, a time window
-// before the matrix existed does not show it.
+// before the matrix existed does not show it; opened at 1400×900, the graph is in view and its frames show
+// their source lines.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -82,6 +83,18 @@ test('a real program: its known allocator is the largest frame, threads and time
     assert.ok(v.totalBytes < 128 * 1024 * 1024, `window total ${v.totalBytes}`);
     assert.notEqual(v.largestSelf.name, 'ones');
     assert.deepEqual(problems, []);
+
+    // Opened in a 1400×900 window: the flame graph is in view at once (its toolbar and first rows above
+    // the fold), and a wide frame shows its file:line and the text of its source line, as memray's do.
+    const first = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await first.goto(`file://${html}`);
+    await waitReady(first);
+    const box = await first.evaluate<{ top: number; height: number }>("(() => { const r = document.querySelector('.flame-canvas').getBoundingClientRect(); return { top: r.top, height: r.height }; })()");
+    assert.ok(box.top + Math.min(box.height, 100) <= 900, `the flame graph starts at ${box.top} px, below a 900 px window`);
+    assert.equal(await first.evaluate<string | null>("window.memlens.frameLabel('load_matrix')"), 'load_matrix (known_program.py:5)  return np.ones((n, n))          # 8 * n * n bytes: the largest allocation');
+    // No limit: the cgroup's usage is labelled as the whole cgroup's, context rather than the chart's scale.
+    assert.match(await first.locator('.legend').innerText(), /cgroup usage \(the whole cgroup, other processes included; no limit\)/);
+    await first.close();
   } finally {
     await browser.close();
   }

@@ -66,12 +66,9 @@ test('the payload carries the verdict panel and one GC marker per collection, wi
   assert.match(v.detail, /^Memory cgroup out of memory: Killed process 4242/);
   assert.deepEqual(
     v.findings.map((f) => f.title),
-    [
-      'Large objects kept alive long after the function that made them returned',
-      'Reference cycles held memory until the garbage collector freed it',
-      'A collection grown step by step by reallocation',
-    ],
+    ['Memory accumulated steadily and was never freed', 'Large objects kept alive long', 'Reference cycles held memory until the garbage collector freed it', 'A collection grown step by step by reallocation'],
   );
+  assert.deepEqual(v.census?.types[0], { type: 'bytearray', count: '55', bytes: '165 MiB', share: '98.6%' });
   const gc: string[] = [];
   for (let i = 0; i < d.markers.time.length; i++) if (d.strings[d.markers.kind[i]!] === 'GC') gc.push(`${d.markers.time[i]} ${d.strings[d.markers.label[i]!]}`);
   assert.deepEqual(gc, ['3005000000 generation 2: pause 3.00 ms, 120 collected, 8.00 MiB freed']);
@@ -83,12 +80,15 @@ test('the page shows the verdict at its top, and the GC marker with its pause on
   assert.match(panel, /Verdict: Killed by the kernel's OOM killer \(SIGKILL, signal 9\) at 6\.045 s\./);
   assert.match(panel, /Memory limit\s+256 MiB/);
   assert.match(panel, /Near OOM\s+5\.602 s, 443 ms before the end: cgroup memory usage 236 MiB of limit 256 MiB/);
-  assert.match(panel, /What grew from 1\.000 s to 6\.000 s, by allocating line\s+\+150 MiB\s+50\s+ingest at job\.py:21/);
+  assert.match(panel, /What grew from 1\.000 s to 6\.000 s, by line of the program\s+\+150 MiB\s+50\s+ingest at job\.py:21/);
+  // Beside what grew: the census's types.
+  assert.match(panel, /What holds the memory: live Python objects at 5\.603 s, near OOM\s+bytearray\s+55\s+165 MiB\s+98\.6%/);
   assert.match(panel, /Garbage collector\s+1 collection, longest pause 3\.00 ms, 8\.00 MiB freed from cycles/);
-  assert.match(panel, /Findings \(3\)/);
-  // The first finding is open: its evidence and what to do.
-  assert.match(panel, /load_config had returned by 0\.100 s/);
-  assert.match(panel, /Free large objects promptly/);
+  assert.match(panel, /Findings \(4\)/);
+  // The first finding is open: its evidence (the line, the rate, the census's type) and what to do.
+  assert.match(panel, /ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.0 MiB\/s\)/);
+  assert.match(panel, /counts 55 bytearray objects holding 165 MiB/);
+  assert.match(panel, /Find what keeps these objects/);
   // The verdict comes before the timeline.
   const order = await p.evaluate<boolean>("document.getElementById('verdict').compareDocumentPosition(document.getElementById('timeline')) === Node.DOCUMENT_POSITION_FOLLOWING");
   assert.equal(order, true);
@@ -113,6 +113,8 @@ test('hostile strings in the verdict panel stay text', async () => {
         growthTitle: HOSTILE_NAME,
         growth: [{ bytes: '+1 MiB', count: '1', where: HOSTILE_NAME }],
         findings: [{ title: HOSTILE_NAME, evidence: [HOSTILE_NAME], advice: HOSTILE_NAME }],
+        notLookedFor: [HOSTILE_NAME],
+        census: { title: HOSTILE_NAME, note: HOSTILE_NAME, types: [{ type: HOSTILE_NAME, count: '1', bytes: '1 MiB', share: '100%' }] },
       },
     },
   });
@@ -120,7 +122,7 @@ test('hostile strings in the verdict panel stay text', async () => {
   writeFileSync(file, renderPage(hostile, loadViewerAssets()).html);
   const { page: p, problems } = await openFile(file);
   const text = await p.locator('#verdict').innerText();
-  assert.ok(text.split(HOSTILE_NAME).length - 1 >= 7, text);
+  assert.ok(text.split(HOSTILE_NAME).length - 1 >= 11, text);
   assert.equal(await p.locator('img, iframe, object, embed, script:not([type])').count(), 1); // the report's own script only
   assert.deepEqual(problems, []);
   await p.close();

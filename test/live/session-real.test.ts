@@ -41,7 +41,7 @@ for (const py of testPythons()) {
           const v = session.view(VIEW);
           checkSensible(v, `${out} at the end`);
           assert.equal(v.aggregated, aggregate);
-          assert.equal(v.heap, summary.totalBytes, `${out}: heap = live at the end`);
+          assert.equal(v.heap, summary.total_bytes, `${out}: heap = live at the end`);
           assert.deepEqual(rowsOf(v), summaryRows(summary, session.model().header.cwd), out);
           assert.equal(v.end?.kind, 'exit', `${out}: memlens run appended EXIT`);
           assert.match(v.end?.text ?? '', /^Exited with status 3 at \d+\.\d{3} s; not killed \(so not by the OOM killer\)\.$/);
@@ -114,7 +114,7 @@ for (const py of testPythons()) {
         const file = join(tmp.dir, 'streamed.mlens');
         writeFileSync(file, Buffer.concat(copy));
         const summary = await summaryLeaks(file);
-        assert.equal(v.heap, summary.totalBytes);
+        assert.equal(v.heap, summary.total_bytes);
         assert.deepEqual(rowsOf(v), summaryRows(summary, session.model().header.cwd));
       } finally {
         tmp.remove();

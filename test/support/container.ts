@@ -17,8 +17,12 @@ export function containerInfo(): ContainerInfo {
   return JSON.parse(readFileSync(join(repoRoot, '.cache', 'container.json'), 'utf8')) as ContainerInfo;
 }
 
-/** Starts `argv` (paths as the container sees them) inside the container. */
-export function spawnInContainer(argv: readonly string[], options: SpawnOptions = {}): ChildProcess {
+/**
+ * Starts `argv` (paths as the container sees them) inside the container; as `user` (uid and gid) instead
+ * of root, for a process in a container that the host must not trust (test/security/).
+ */
+export function spawnInContainer(argv: readonly string[], options: SpawnOptions = {}, user?: { readonly uid: number; readonly gid: number }): ChildProcess {
   const { root } = containerInfo();
-  return spawn('unshare', ['-m', 'sh', '-c', 'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"', root, ...argv], options);
+  const chroot = user === undefined ? 'chroot' : `chroot --userspec=${user.uid}:${user.gid}`;
+  return spawn('unshare', ['-m', 'sh', '-c', `mount -t proc proc "$0/proc" && exec ${chroot} "$0" "$@"`, root, ...argv], options);
 }

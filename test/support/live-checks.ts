@@ -10,9 +10,9 @@ import { memoryIo } from './memory-io.js';
 import { prng } from './prng.js';
 
 export interface SummaryJson {
-  readonly totalBytes: number;
-  readonly totalCount: number;
-  readonly rows: readonly { function: string; file: string; line: number; totalBytes: number; ownBytes: number; allocations: number }[];
+  readonly total_bytes: number;
+  readonly total_count: number;
+  readonly rows: readonly { function: string; file: string; line: number; total_bytes: number; own_bytes: number; allocations: number }[];
 }
 
 export async function summaryLeaks(path: string): Promise<SummaryJson> {
@@ -59,6 +59,6 @@ export function rowsOf(v: LiveView): string[] {
 }
 
 export function summaryRows(s: SummaryJson, cwd: string): string[] {
-  return s.rows.map((r) => `${r.function}|${displayPath(r.file, cwd)}|${r.line}|${r.totalBytes}|${r.ownBytes}|${r.allocations}`).sort();
+  return s.rows.map((r) => `${r.function}|${displayPath(r.file, cwd)}|${r.line}|${r.total_bytes}|${r.own_bytes}|${r.allocations}`).sort();
 }
 

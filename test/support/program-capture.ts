@@ -167,8 +167,19 @@ export class ProgramCapture {
     this.w.meta({ type: 'marker', stream: 0, seq: this.seq + 1, timeNs, kind, label });
   }
 
+  /** A PRESSURE record: "some" avg10 in hundredths of a percent, "full" avg10 too (undefined: no full line). */
+  pressure(timeNs: number, someAvg10: number, fullAvg10: number | undefined, source = '/proc/pressure/memory'): void {
+    const full = fullAvg10 === undefined ? undefined : 0;
+    this.w.meta({ type: 'pressure', stream: 0, seq: this.seq + 1, timeNs, source, someAvg10, someAvg60: 0, someAvg300: 0, someTotalUs: 0, fullAvg10, fullAvg60: full, fullAvg300: full, fullTotalUs: full });
+  }
+
   fork(stream: number, timeNs: number, childPid: number): void {
     this.w.meta({ type: 'fork', stream, seq: this.seq + 1, timeNs, childPid });
+  }
+
+  /** A census of live objects (agent/python/memlens_census.py's JSON) taken at `timeNs`. */
+  census(timeNs: number, label: string, json: string): void {
+    this.w.meta({ type: 'census', stream: 0, seq: this.seq + 1, timeNs, label, json });
   }
 
   checkpoint(timeNs: number, heap: number, peakHeap: number, entries: readonly CheckpointEntry[]): void {
@@ -193,8 +204,9 @@ const ms = 1_000_000;
 
 /**
  * A batch job under a 256 MiB limit, 6 s long: `load_config` makes 32 MiB it keeps (kept after it
- * returned), `ingest` grows a list by realloc and keeps 1 MiB records until the OOM kill, cycles of 8 MiB
- * are freed by a collection, four worker threads, a near-OOM marker, the kernel's line.
+ * returned), `ingest` grows a list by realloc and keeps 3 MiB records until the OOM kill, cycles of 8 MiB
+ * are freed by a collection, four worker threads, a near-OOM marker and the census taken then, the kernel's
+ * line.
  */
 export function oomJobCapture(): Uint8Array {
   const p = new ProgramCapture({ argv: ['python3', 'job.py', '--all'], script: 'job.py' });
@@ -223,7 +235,18 @@ export function oomJobCapture(): Uint8Array {
     for (let w = 0; w < 4; w++) p.free(2 + w, p.alloc(2 + w, [['Thread.run', 990, '/usr/lib/python3.12/threading.py'], ['work', 8]], 64 * 1024));
     const heapish = 40 * MiB + Math.max(0, t - 1) * 3 * MiB;
     p.snapshot(now, { rss: heapish + 30 * MiB, file: 10 * MiB, cgroupUsage: heapish + 34 * MiB, cgroupLimit: 256 * MiB, swap: 0 });
-    if (t === 56) p.marker(4, 'cgroup memory usage 236 MiB of limit 256 MiB', now + 2 * ms);
+    if (t === 56) {
+      p.marker(4, 'cgroup memory usage 236 MiB of limit 256 MiB', now + 2 * ms);
+      // The agent's census at near-OOM: the 3 MiB records ingest keeps are bytearrays.
+      const types = [
+        { type: 'bytearray', count: 55, bytes: 55 * (3 * MiB + 57) },
+        { type: 'str', count: 21_000, bytes: 1_900_000 },
+        { type: 'dict', count: 2_100, bytes: 640_000 },
+      ];
+      const total = types.reduce((a, x) => a + x.bytes, 0);
+      const census = { kind: 'census', time: 1732694405.6, pause_ms: 41.5, partial: false, tracked_objects: 9000, untracked_objects: 14155, total_count: 23155, total_bytes: total, types, type_count: 3, largest_objects: [] };
+      p.census(now + 3 * ms, 'near-oom', JSON.stringify(census));
+    }
   }
   p.exit({ timeNs: 6 * SEC + 45 * ms, signal: 9, oomKill: 1, detail: 'Memory cgroup out of memory: Killed process 4242 (python3) total-vm:301232kB, anon-rss:254012kB' });
   return p.finish();

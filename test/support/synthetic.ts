@@ -105,6 +105,8 @@ export function everyRecordItems(native = true): Item[] {
   items.push({ type: 'note', stream: svc, kind: 2, text: 'libfoo.so defines its own malloc: not tracked' });
   items.push({ type: 'note', stream: svc, kind: 1, text: '' });
   items.push({ type: 'census', stream: t1, seq: 101, timeNs: 9, label: 'near-oom', json: '{"kind": "census", "types": [{"type": "bytes", "count": 2, "bytes": 80}]}' });
+  items.push({ type: 'pressure', stream: svc, seq: 12, timeNs: 13, source: '/sys/fs/cgroup/job/memory.pressure', someAvg10: 1234, someAvg60: 56, someAvg300: 7, someTotalUs: 1171218, fullAvg10: 0, fullAvg60: 10_000, fullAvg300: MAX, fullTotalUs: 82806 });
+  items.push({ type: 'pressure', stream: svc, seq: 13, timeNs: MAX, source: '', someAvg10: 0, someAvg60: 0, someAvg300: 0, someTotalUs: MAX, fullAvg10: undefined, fullAvg60: undefined, fullAvg300: undefined, fullTotalUs: undefined });
   items.push({ type: 'unknown', stream: svc, recordType: 63, payload: Uint8Array.of(1, 2, 3, 0, 0xff) });
   items.push({ type: 'unknown', stream: svc, recordType: 62, payload: new Uint8Array(0) });
   items.push({ type: 'exit', stream: 0xffffffff, timeNs: 0, exitCode: 0, signal: 9, oomKill: 1, detail: 'Out of memory: Killed process 4242 (python3)' });

@@ -10,7 +10,7 @@ import { append, button, el, replaceChildren } from './dom.js';
 import { FlameView } from './flame.js';
 import { formatBytes, formatCount, formatDuration, formatPercent } from './format.js';
 import { frameName, frameWhere } from './labels.js';
-import { statsPanel, verdictSection } from './panels.js';
+import { fitVerdict, statsPanel, verdictSection } from './panels.js';
 import { searchFrames, type SearchResult } from './search.js';
 import { TableView } from './table.js';
 import { TimelineView, type TimeWindow } from './timeline.js';
@@ -32,6 +32,8 @@ interface State {
 }
 
 const DEFAULT_HIDE = FrameFlag.Interpreter | FrameFlag.Import | FrameFlag.Memlens;
+/** Of the flame graph's box, this much (its first rows) is in view when the page opens. */
+const FLAME_FIRST_VIEW_PX = 120;
 
 export interface ViewDescription {
   readonly totalBytes: number;
@@ -145,6 +147,14 @@ export class App {
     return { x: box.left + r.x + Math.min(r.w / 2, 40), y: box.top + r.y + r.h / 2 };
   }
 
+  /** The text drawn in the first drawn frame with this function name (null if none has text). */
+  frameLabel(functionName: string): string | null {
+    const tree = this.tree;
+    if (tree === null) return null;
+    const r = this.flame.findRect((n) => n !== 0 && frameName(this.data, tree.frame[n]!) === functionName);
+    return r === null ? null : (this.flame.drawnLabel(r.node) ?? null);
+  }
+
   /** Page coordinates of a time on the timeline (for tests that drag a window). */
   timelinePoint(timeNs: number): { x: number; y: number } | null {
     if (this.timeline === null) return null;
@@ -181,7 +191,7 @@ export class App {
         swatch('rss', 'RSS'),
         swatch('anon', 'RSS anonymous'),
         swatch('heap', 'tracked heap'),
-        this.data.timeline.cgroupUsage.length > 0 ? swatch('cgroup', 'cgroup usage') : null,
+        this.data.timeline.cgroupUsage.length > 0 ? swatch('cgroup', m.cgroupLimitBytes !== null ? 'cgroup usage (the whole cgroup)' : 'cgroup usage (the whole cgroup, other processes included; no limit)') : null,
         m.cgroupLimitBytes !== null ? swatch('limit', 'cgroup limit') : null,
         this.hasMarkers(false) ? swatch('marker', 'markers') : null,
         this.hasMarkers(true) ? swatch('gc', 'garbage collections') : null,
@@ -210,6 +220,18 @@ export class App {
     this.resize();
     if (m.emptyReason === null) this.rebuild();
     this.updateWindowInfo();
+    this.fitFirstView();
+  }
+
+  /**
+   * The flame graph is in view when the page opens (a 1400×900 window included): when the verdict above
+   * pushes its toolbar and first rows below the fold, the verdict gets shorter (panels.ts fitVerdict).
+   */
+  private fitFirstView(): void {
+    const verdict = document.getElementById('verdict');
+    if (verdict === null || this.data.meta.emptyReason !== null) return;
+    const excess = this.flameBox.getBoundingClientRect().top + FLAME_FIRST_VIEW_PX - window.innerHeight;
+    if (excess > 0) fitVerdict(verdict, excess);
   }
 
   /** Whether the timeline has markers of garbage collections (gc) or of anything else. */

@@ -42,6 +42,9 @@ export class FlameView {
   private layout: Layout | null = null;
   private width = 800;
   private colorCache = new Map<number, string>();
+  private readonly labelCache = new Map<number, readonly string[]>();
+  /** The text drawn in each node's rectangle at the last draw (for window.memlens.frameLabel). */
+  private drawnText = new Map<number, string>();
   private charWidth = 7.2;
   private hover = -1;
 
@@ -117,6 +120,32 @@ export class FlameView {
     this.draw();
   }
 
+  /**
+   * The labels a frame can have, longest first: its function with where it is and the text of its source
+   * line (`load (job.py:12)  data = np.ones(n)`), with where it is (`load (job.py:12)`), its function alone.
+   * The widest that fits is drawn, as memray's flame graph shows the line where there is room.
+   */
+  private labelsOf(frame: number): readonly string[] {
+    let l = this.labelCache.get(frame);
+    if (l === undefined) {
+      const d = this.data;
+      const name = d.strings[d.frames.name[frame]!] ?? '';
+      const file = d.strings[d.frames.file[frame]!] ?? '';
+      const line = d.frames.line[frame]!;
+      const base = file.slice(file.lastIndexOf('/') + 1);
+      const where = base === '' ? '' : line > 0 ? `${base}:${line}` : base;
+      const src = d.frames.source[frame]!;
+      const text = src >= 0 ? (d.strings[src] ?? '').trim() : '';
+      const all: string[] = [];
+      if (where !== '' && text !== '') all.push(`${name} (${where})  ${text}`);
+      if (where !== '') all.push(`${name} (${where})`);
+      all.push(name);
+      l = all;
+      this.labelCache.set(frame, l);
+    }
+    return l;
+  }
+
   private colorOf(frame: number): string {
     let c = this.colorCache.get(frame);
     if (c === undefined) {
@@ -137,6 +166,11 @@ export class FlameView {
       return { node, x: L.x[r]!, y: this.options.icicle ? row * ROW : (L.rows - 1 - row) * ROW, w: L.w[r]!, h: ROW - 1 };
     }
     return null;
+  }
+
+  /** The text drawn in a node's rectangle (undefined: none, too narrow or not drawn). */
+  drawnLabel(node: number): string | undefined {
+    return this.drawnText.get(node);
   }
 
   /** Node under a point in CSS pixels of the canvas, -1 if none. */
@@ -172,6 +206,7 @@ export class FlameView {
     const matches = this.options.matches;
     const searching = matches !== null;
     const zoomDepth = tree.depth[this.zoom]!;
+    this.drawnText = new Map();
     for (let r = 0; r < L.n; r++) {
       const node = L.node[r]!;
       const x = L.x[r]!;
@@ -184,9 +219,9 @@ export class FlameView {
       ctx.fillStyle = node === 0 ? (this.options.theme === 'light' ? '#d1d5db' : '#4b5563') : isMatch ? pal.match : this.colorOf(frame);
       ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
       if (w > 3 * this.charWidth) {
-        const label = node === 0 ? rootLabel(tree) : (this.data.strings[this.data.frames.name[frame]!] ?? '');
         const fit = Math.floor((w - 6) / this.charWidth);
-        const text = label.length <= fit ? label : `${label.slice(0, Math.max(fit - 1, 1))}…`;
+        const text = node === 0 ? fitLabel([rootLabel(tree)], fit) : fitLabel(this.labelsOf(frame), fit);
+        this.drawnText.set(node, text);
         ctx.globalAlpha = ctx.globalAlpha === 1 ? 1 : 0.7;
         ctx.fillStyle = node === 0 && this.options.theme === 'dark' ? pal.text : pal.textOnFrame;
         ctx.fillText(text, x + 3, y + ROW - 5);
@@ -195,6 +230,13 @@ export class FlameView {
     ctx.globalAlpha = 1;
     this.drawHover();
   }
+}
+
+/** The first label that fits in `fit` characters, else the last one cut with an ellipsis. */
+export function fitLabel(labels: readonly string[], fit: number): string {
+  for (const l of labels) if (l.length <= fit) return l;
+  const last = labels[labels.length - 1] ?? '';
+  return `${last.slice(0, Math.max(fit - 1, 1))}…`;
 }
 
 function rootLabel(tree: FlameTree): string {

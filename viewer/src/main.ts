@@ -18,6 +18,7 @@ async function start(): Promise<void> {
       value: Object.freeze({
         view: () => app.describe(),
         framePoint: (name: string) => app.framePoint(name),
+        frameLabel: (name: string) => app.frameLabel(name),
         timelinePoint: (timeNs: number) => app.timelinePoint(timeNs),
       }),
     });

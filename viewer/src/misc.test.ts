@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { FrameFlag } from '../../src/report/html/payload.js';
 import { HOSTILE_NAME, knownProgram } from '../../test/support/synthetic-profile.js';
 import { timelineCsv } from './csv.js';
+import { fitLabel } from './flame.js';
 import { formatBytes, formatDuration, formatPercent, niceByteStep, niceStep, shortPath } from './format.js';
 import { searchFrames } from './search.js';
 import { locationRows } from './table.js';
@@ -63,4 +64,12 @@ test('the timeline CSV has a header and one row per snapshot', () => {
   assert.equal(lines[0], 'time_s,rss_bytes,rss_anon_bytes,rss_file_bytes,heap_bytes,cgroup_usage_bytes');
   assert.equal(lines.length, data.timeline.time.length + 1);
   assert.equal(lines[1], `0.000000,${153 * MiB},${103 * MiB},${50 * MiB},${3 * MiB},${163 * MiB}`);
+});
+
+test('a flame frame shows the widest label that fits: with its source line, with file:line, its name, cut', () => {
+  const labels = ['load (job.py:12)  data = np.ones(n)', 'load (job.py:12)', 'load'];
+  assert.equal(fitLabel(labels, 80), 'load (job.py:12)  data = np.ones(n)');
+  assert.equal(fitLabel(labels, 20), 'load (job.py:12)');
+  assert.equal(fitLabel(labels, 4), 'load');
+  assert.equal(fitLabel(labels, 3), 'lo…');
 });

@@ -49,8 +49,15 @@ export function verdictSection(v: VerdictPanel): HTMLElement {
     facts,
     el('div', { class: 'verdict-grew' }, el('h3', {}, v.growthTitle), v.growth.length > 0 ? growth : el('p', { class: 'muted' }, 'Nothing tracked grew.')),
   );
+  if (v.census !== null) {
+    // Beside the allocation sites: the kinds of objects that hold the memory.
+    const types = el('table', { class: 'verdict-growth verdict-census-types' });
+    for (const t of v.census.types) append(types, el('tr', {}, el('td', { class: 'where' }, t.type), el('td', { class: 'num' }, t.count), el('td', { class: 'num' }, t.bytes), el('td', { class: 'num' }, t.share)));
+    append(body, el('div', { class: 'verdict-grew verdict-census', id: 'verdict-census' }, el('h3', {}, v.census.title), types, el('p', { class: 'muted' }, v.census.note)));
+  }
   const findings = el('div', { class: 'verdict-findings', id: 'verdict-findings' }, el('h3', {}, v.findings.length > 0 ? `Findings (${v.findings.length})` : 'Findings'));
-  if (v.findings.length === 0) append(findings, el('p', { class: 'muted' }, 'None: nothing in this capture matched what memlens looks for (large objects kept long, thread or process churn, collections grown step by step, cycles holding memory).'));
+  if (v.findings.length === 0) append(findings, el('p', { class: 'muted' }, 'None: nothing in this capture matched what memlens looks for (memory that accumulated, collections that only grew, large objects kept long, thread or process churn, collections grown step by step, cycles holding memory).'));
+  for (const n of v.notLookedFor) append(findings, el('p', { class: 'muted' }, n));
   v.findings.forEach((f, i) => {
     const d = el('details', { class: 'finding' }, el('summary', {}, f.title), el('ul', {}, ...f.evidence.map((e) => el('li', {}, e))), el('p', { class: 'advice' }, f.advice));
     d.open = i === 0;
@@ -60,4 +67,40 @@ export function verdictSection(v: VerdictPanel): HTMLElement {
   const box = el('details', { class: `verdict verdict-${v.severity}`, id: 'verdict' }, head, v.detail !== '' ? el('div', { class: 'verdict-detail' }, v.detail) : null, body, findings);
   box.open = true;
   return box;
+}
+
+/** Heights the verdict's figures and findings keep at least when the page fits the flame graph into view. */
+const MIN_FIGURES_PX = 80;
+const MIN_FINDINGS_PX = 150;
+
+/**
+ * Makes the verdict `excess` pixels shorter, so that what follows it (the timeline, the flame graph) is in
+ * view when the page opens: its figures scroll inside a shorter box (down to MIN_FIGURES_PX), then its
+ * findings (down to MIN_FINDINGS_PX), and only then do the findings close to their titles. Nothing is
+ * removed: every figure is still there, a scroll or a click away. Returns the pixels it saved.
+ */
+export function fitVerdict(verdict: HTMLElement, excess: number): number {
+  let saved = 0;
+  for (const [selector, min] of [
+    ['.verdict-body', MIN_FIGURES_PX],
+    ['.verdict-findings', MIN_FINDINGS_PX],
+  ] as const) {
+    const box = verdict.querySelector<HTMLElement>(selector);
+    if (box === null || saved >= excess) continue;
+    const h = box.getBoundingClientRect().height;
+    const to = Math.max(min, h - (excess - saved));
+    if (to >= h) continue;
+    box.style.maxHeight = `${Math.floor(to)}px`;
+    box.classList.add('scrolls');
+    saved += h - to;
+  }
+  if (saved < excess) {
+    for (const d of verdict.querySelectorAll<HTMLDetailsElement>('.finding')) {
+      if (!d.open) continue;
+      const h = d.getBoundingClientRect().height;
+      d.open = false;
+      saved += h - d.getBoundingClientRect().height;
+    }
+  }
+  return saved;
 }

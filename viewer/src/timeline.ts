@@ -1,4 +1,5 @@
-// The memory timeline: RSS (anonymous part darker), tracked heap, cgroup usage and limit, markers. Drawn
+// The memory timeline: RSS (anonymous part darker), tracked heap, the cgroup's usage (the whole group: the
+// scale only under a limit) and limit, markers. Drawn
 // with min/max decimation per pixel column (decimate.ts), on two stacked canvases: the series (redrawn on
 // resize and theme change) and an overlay (selection, hover line) that redraws on every mouse move.
 
@@ -116,9 +117,13 @@ export class TimelineView {
       heap: decimate(tl.time, tl.heap, 0, this.tEnd, cols),
       cgroup: tl.cgroupUsage.length > 0 ? decimate(tl.time, tl.cgroupUsage, 0, this.tEnd, cols) : null,
     };
+    // The cgroup's usage is the whole group's (other processes, page cache included). Under a limit it is
+    // what the limit counts, so it sets the scale with the limit; without one it is context only, drawn
+    // clipped at the top, so a 400 MiB container does not squash a 60 MiB process.
+    const limited = this.data.meta.cgroupLimitBytes !== null;
     let m = this.data.meta.cgroupLimitBytes ?? 0;
     const s = this.series;
-    for (const d of [s.rss, s.heap, s.cgroup]) {
+    for (const d of limited ? [s.rss, s.heap, s.cgroup] : [s.rss, s.heap]) {
       if (d === null) continue;
       for (let i = 0; i < d.max.length; i++) if (d.max[i]! > m) m = d.max[i]!;
     }
@@ -164,7 +169,21 @@ export class TimelineView {
     }
     this.area(ctx, s.rss, pal.rss);
     this.area(ctx, s.anon, pal.rssAnon);
-    if (s.cgroup !== null) this.line(ctx, s.cgroup, pal.cgroup, 1.2);
+    if (s.cgroup !== null) {
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(LEFT, TOP, this.plotWidth, HEIGHT - TOP - BOTTOM);
+      ctx.clip();
+      this.line(ctx, s.cgroup, pal.cgroup, 1.2);
+      ctx.restore();
+      const over = this.cgroupAboveScale();
+      if (over !== null) {
+        ctx.fillStyle = pal.cgroup;
+        ctx.textAlign = 'right';
+        ctx.textBaseline = 'top';
+        ctx.fillText(`whole cgroup, up to ${formatBytes(over)} (off the scale)`, LEFT + this.plotWidth - 4, TOP + 2);
+      }
+    }
     this.line(ctx, s.heap, pal.heap, 1.6);
     const limit = this.data.meta.cgroupLimitBytes;
     if (limit !== null) {
@@ -215,6 +234,15 @@ export class TimelineView {
       if (others <= 12) ctx.fillText(this.data.strings[mk.kind[i]!] ?? '', x + 4, TOP + 1);
     }
     this.drawOverlay();
+  }
+
+  /** The cgroup's highest usage when it is above the chart's scale (no limit: it does not set it), else null. */
+  cgroupAboveScale(): number | null {
+    const d = this.series?.cgroup;
+    if (d === null || d === undefined) return null;
+    let hi = -Infinity;
+    for (let i = 0; i < d.max.length; i++) if (d.max[i]! > hi) hi = d.max[i]!;
+    return hi > this.yMax ? hi : null;
   }
 
   private area(ctx: CanvasRenderingContext2D, d: Decimated, color: string): void {

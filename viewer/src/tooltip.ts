@@ -82,7 +82,7 @@ export function timelineReadout(data: ReportData, timeline: TimelineView, t: num
   if (i < 0) return null;
   const tl = data.timeline;
   const parts = [`${formatDuration(tl.time[i]!)}`, `RSS ${formatBytes(tl.rss[i]!)}`, `anon ${formatBytes(tl.rssAnon[i]!)}`, `file ${formatBytes(tl.rssFile[i]!)}`, `heap ${formatBytes(tl.heap[i]!)}`];
-  if (tl.cgroupUsage.length > 0) parts.push(`cgroup ${formatBytes(tl.cgroupUsage[i]!)}`);
+  if (tl.cgroupUsage.length > 0) parts.push(`whole cgroup ${formatBytes(tl.cgroupUsage[i]!)}`);
   const mk = data.markers;
   const px = (timeline.tEnd / timeline.plotWidth) * 4;
   for (let k = 0; k < mk.time.length; k++) {

@@ -7,8 +7,8 @@
 
 import { Allocator } from '../../capture/format.js';
 import type { FrameId, SiteId } from '../../model/ids.js';
-import type { CaptureModel } from '../../model/model.js';
-import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon, isOwnCode } from './finding.js';
+import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
+import { ownLineIndex } from './line-groups.js';
 
 /**
  * Growths by realloc at one line: a list that grows by appends to 1 MiB of pointers passes through about
@@ -40,17 +40,8 @@ export interface CollectionGrowthFinding extends FindingCommon {
 
 const REALLOCATORS = new Set<number>([Allocator.Realloc, Allocator.PymallocRealloc, Allocator.Reallocarray, Allocator.Mremap]);
 
-/** The allocating line the program can change: the innermost frame of its own code, else the innermost. */
-function ownLine(model: CaptureModel, frames: readonly FrameId[]): FrameId | -1 {
-  for (let i = frames.length - 1; i >= 0; i--) {
-    const f = model.frames.frame(frames[i]!);
-    if (isOwnCode(f)) return f.id;
-  }
-  return frames[frames.length - 1] ?? -1;
-}
-
 /** Needs every event (reallocations): not in aggregated captures. */
-export function collectionGrowth({ model, facts, filter }: DetectorInput): CollectionGrowthFinding[] {
+export function collectionGrowth({ model, facts, filter, claimed }: DetectorInput): CollectionGrowthFinding[] {
   // A realloc's growth is its free and its allocation one after the other: a sample keeps one of them at
   // random, so this detector needs every event.
   if (facts === undefined || model.aggregated || model.sampling !== undefined) return [];
@@ -68,7 +59,8 @@ export function collectionGrowth({ model, facts, filter }: DetectorInput): Colle
     const growths = r.growths[s]!;
     if (growths === 0 || !REALLOCATORS.has(sites.allocator(s))) continue;
     const frames = model.frames.stack(sites.pyStack(s), sites.nativeStack(s), filter);
-    const line = ownLine(model, frames);
+    const at = ownLineIndex(model, frames);
+    const line = at < 0 ? -1 : frames[at]!;
     let l = lines.get(line);
     if (l === undefined) {
       l = { growths: 0, copied: 0, max: 0, best: 0, frames };
@@ -83,7 +75,7 @@ export function collectionGrowth({ model, facts, filter }: DetectorInput): Colle
     }
   }
   const items: GrowthItem[] = [...lines]
-    .filter(([, l]) => l.growths >= GROWTH_MIN_EVENTS && l.max >= GROWTH_MIN_BYTES)
+    .filter(([line, l]) => l.growths >= GROWTH_MIN_EVENTS && l.max >= GROWTH_MIN_BYTES && !claimed.has(line))
     .sort((a, b) => b[1].copied - a[1].copied)
     .map(([line, l]) => ({ line, frames: l.frames, growths: l.growths, copiedBytes: l.copied, maxBytes: l.max }));
   if (items.length === 0) return [];
@@ -92,6 +84,7 @@ export function collectionGrowth({ model, facts, filter }: DetectorInput): Colle
       kind: 'collection-growth',
       ...COLLECTION_GROWTH_TEXT,
       bytes: items.reduce((a, i) => a + i.maxBytes, 0),
+      lines: items.map((i) => i.line),
       items: items.slice(0, EVIDENCE_ROWS),
     },
   ];

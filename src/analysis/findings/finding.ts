@@ -2,8 +2,10 @@
 // costs memory and that the program can change, with its evidence (stacks, bytes, counts, times) and
 // what to do; a finding without evidence is never made.
 
+import type { FrameFilter } from '../../model/frames.js';
+import type { FrameId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
-import type { Frame, FrameFilter } from '../../model/frames.js';
+import type { CaptureCensus } from '../capture-census.js';
 import type { ForensicFacts } from '../forensics.js';
 import type { GcReport } from '../gc.js';
 
@@ -24,6 +26,12 @@ export interface FindingCommon {
   readonly advice: string;
   /** The memory the finding is about (ranks findings); 0 when it is about counts. */
   readonly bytes: number;
+  /**
+   * The lines of the program's own code it is about (line-groups.ts), all of them, not only those shown:
+   * a later detector leaves them to this one, so that one cause is one finding. Empty when it is not about
+   * lines (threads, processes).
+   */
+  readonly lines: readonly (FrameId | -1)[];
 }
 
 /** What a detector is given. */
@@ -36,9 +44,10 @@ export interface DetectorInput {
   readonly minBytes: number;
   /** The GC report (made on first use, once; given by the caller when it has it already). */
   gc(): GcReport;
+  /** The capture's census (capture-census.ts), read on first use; undefined when it has none. */
+  census(): CaptureCensus | undefined;
+  /** Lines that findings of earlier detectors are about (FindingCommon.lines): leave them out. */
+  readonly claimed: ReadonlySet<FrameId | -1>;
 }
 
-/** The program's own code: not native, not the standard library, not an installed package. */
-export function isOwnCode(f: Frame): boolean {
-  return !f.native && f.moduleType !== 'stdlib' && f.moduleType !== 'site-packages';
-}
+export { isOwnCode } from '../own-code.js';

@@ -45,6 +45,7 @@ export function gcCycles(input: DetectorInput): GcCyclesFinding[] {
       kind: 'gc-cycles',
       ...GC_CYCLES_TEXT,
       bytes: gc.bytesFreed,
+      lines: [],
       allocations: gc.allocationsFreed ?? 0,
       collections,
       largest,

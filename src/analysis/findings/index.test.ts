@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { kinds, MAIN, run } from '../../../test/support/findings.js';
+import { AGGREGATED_HEADER } from '../../../test/support/program-capture.js';
+import { findingsNotLookedFor } from './index.js';
 import { analyze, type FrameSpec, MiB, ProgramCapture, SEC } from '../../../test/support/program-capture.js';
 
 test('a sensible program gets no finding: buffers freed, one growth, a pool, a small cycle', () => {
@@ -24,4 +26,17 @@ test('a sensible program gets no finding: buffers freed, one growth, a pool, a s
   p.free(1, table);
   const { verdict } = analyze(p.finish());
   assert.deepEqual(kinds(verdict.findings), []);
+});
+
+test('what a capture cannot show is said: no snapshots, too few, aggregated, no limit, attached', () => {
+  const whys = (header: object, snapshots: number, limit?: number): string[] => {
+    const p = new ProgramCapture(header);
+    for (let i = 0; i < snapshots; i++) p.snapshot(i * 10_000_000, limit === undefined ? {} : { cgroupUsage: MiB, cgroupLimit: limit });
+    return findingsNotLookedFor(analyze(p.finish()).model).map((n) => n.why);
+  };
+  assert.deepEqual(whys({}, 0), ['the capture has no memory snapshot to place its events in time', 'no memory limit was recorded to measure it against']);
+  assert.deepEqual(whys({}, 3, 64 * MiB), ['the capture has only 3 memory snapshots: too short to see a climb']);
+  assert.deepEqual(whys({}, 10, 64 * MiB), []);
+  assert.deepEqual(whys(AGGREGATED_HEADER, 10), ['an aggregated capture keeps totals per location, not each allocation']);
+  assert.deepEqual(whys({ mode: 2 }, 10, 64 * MiB), ['after an attach the heap does not count what was allocated before it']);
 });

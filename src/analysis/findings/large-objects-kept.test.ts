@@ -62,4 +62,35 @@ describe('large objects kept alive after their maker returned', () => {
     });
     assert.deepEqual(kinds(analyze(p.finish()).verdict.findings), []);
   });
+
+  test('made again and again at one stack and all kept to the end: kept, without proof that the maker returned', () => {
+    const p = new ProgramCapture();
+    const arrays: FrameSpec[] = [MAIN, ['main', 10], ['load', 4], ['ones', 233, '/usr/lib/python3.12/site-packages/numpy/_core/numeric.py']];
+    run(p, 2, (t) => {
+      if (t <= 200 * ms) for (let i = 0; i < 3; i++) p.alloc(1, arrays, 30 * MiB); // nine 30 MiB arrays, by 0.2 s
+    });
+    const { verdict, model } = analyze(p.finish());
+    const f = only(verdict.findings, 'large-objects-kept');
+    const item = f.items[0]!;
+    assert.equal(item.proof, 'repeated');
+    assert.equal(model.frames.frame(item.maker).function, 'load');
+    assert.deepEqual([item.count, item.liveAtEndCount, item.bytes], [9, 9, 270 * MiB]);
+    assert.deepEqual([item.firstAllocNs, item.outlivedNs], [0, 2 * SEC]);
+  });
+
+  test('silent on two such objects (working buffers), and when the stack also freed one late', () => {
+    const bufs: FrameSpec[] = [MAIN, ['main', 10], ['make_buffers', 4]];
+    const two = new ProgramCapture();
+    run(two, 2, (t) => {
+      if (t === 0) for (let i = 0; i < 2; i++) two.alloc(1, bufs, 30 * MiB);
+    });
+    assert.deepEqual(kinds(analyze(two.finish()).verdict.findings), []);
+    const freedOne = new ProgramCapture();
+    let late = 0;
+    run(freedOne, 2, (t) => {
+      if (t === 0) for (let i = 0; i < 4; i++) late = freedOne.alloc(1, bufs, 30 * MiB);
+      if (t === 1000 * ms) freedOne.free(1, late);
+    });
+    assert.deepEqual(kinds(analyze(freedOne.finish()).verdict.findings), []);
+  });
 });

@@ -1,15 +1,18 @@
-// Large objects kept alive long after the function that made them returned. The advice: free large
-// objects promptly (drop the last reference as soon as they are no longer needed), since Python frees an
-// object only when nothing refers to it any more.
+// Large objects kept alive long: after the function that made them returned, or made again and again at
+// one place and never freed. The advice: free large objects promptly (drop the last reference as soon as
+// they are no longer needed), since Python frees an object only when nothing refers to it any more.
 //
 // "Returned" is proven, never guessed (large-lifetimes.ts): while a frame runs every allocation of its
 // thread has it on its stack, so the first allocation of the thread outside it shows it had returned.
+// Without that proof (the thread went on making only objects the agent does not see), several objects of
+// a MiB or more made at one stack and all alive at the end show that something keeps them.
 
 import type { FrameFilter } from '../../model/frames.js';
 import { type FrameId, NO_PY_NODE, type PyNodeId1, type SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import { LONG_LIVED_MIN_NS } from '../large-lifetimes.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
+import { ownLineIndex } from './line-groups.js';
 
 /**
  * A large allocation still live at the end counts as kept when it outlived the function that made it by
@@ -19,11 +22,19 @@ import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding
 export const KEPT_AT_END_SHARE = 0.1;
 /** A large allocation freed before the end counts as kept when it lived for most of the run (half). */
 export const KEPT_MOST_OF_RUN_SHARE = 0.5;
+/**
+ * Without proof that the maker returned (its thread made no allocation the agent saw outside it), large
+ * allocations still count as kept when one stack made at least this many that are all live at the end,
+ * the first of them made LONG_LIVED_MIN_NS and KEPT_AT_END_SHARE of the run before it: objects of that size
+ * made again and again and never freed are kept in something (a list, a dict), whether the function that
+ * made them returned or loops. One or two may be a program's working buffers: they do not count.
+ */
+export const KEPT_REPEATED_MIN = 3;
 
 export const LARGE_OBJECTS_KEPT_TEXT = {
-  title: 'Large objects kept alive long after the function that made them returned',
+  title: 'Large objects kept alive long',
   advice:
-    'Free large objects promptly: drop the last reference (del obj, or keep it in a narrower scope, such as a function that returns only what is needed) as soon as it is no longer needed.',
+    'Free large objects promptly: drop the last reference as soon as one is no longer needed (del obj, and gc.collect() if it sits in a reference cycle; or keep it in a narrower scope, such as a function that returns only what is needed), and process a large data set in chunks rather than holding all of it.',
 } as const;
 
 export interface KeptItem {
@@ -42,6 +53,12 @@ export interface KeptItem {
   readonly makerReturnedNs: number;
   /** The longest time one of them outlived its maker. */
   readonly outlivedNs: number;
+  /**
+   * What shows they were kept: `returned`, the maker returned (makerReturnedNs, outlivedNs); `repeated`, the
+   * stack made KEPT_REPEATED_MIN or more and all are live at the end (makerReturnedNs and outlivedNs are
+   * then the first's allocation time and how long it lived).
+   */
+  readonly proof: 'returned' | 'repeated';
 }
 
 export interface LargeObjectsKeptFinding extends FindingCommon {
@@ -76,7 +93,7 @@ function makerNode(model: CaptureModel, pyNode: PyNodeId1, filter: FrameFilter):
 }
 
 /** Needs every event (lifetimes): not in aggregated captures. */
-export function largeObjectsKept({ model, facts, filter, minBytes }: DetectorInput): LargeObjectsKeptFinding[] {
+export function largeObjectsKept({ model, facts, filter, minBytes, claimed }: DetectorInput): LargeObjectsKeptFinding[] {
   if (facts === undefined || model.aggregated) return [];
   const large = facts.lifetimes.large;
   if (large.length === 0) return [];
@@ -97,28 +114,15 @@ export function largeObjectsKept({ model, facts, filter, minBytes }: DetectorInp
     first: number;
     returned: number;
     outlived: number;
+    proof: 'returned' | 'repeated';
   }
   const groups = new Map<string, Group>();
-  for (const a of large) {
-    let n = makerOfSite.get(a.site);
-    if (n === undefined) {
-      n = makerNode(model, sites.pyStack(a.site), filter);
-      makerOfSite.set(a.site, n);
-    }
-    if (n === 0) continue;
-    // Only with evidence that the maker returned: its thread allocated outside it afterwards.
-    const returned = a.returnedNs.get(n);
-    if (returned === undefined) continue;
-    const heldEnd = a.freeNs ?? endNs;
-    const outlived = heldEnd - returned;
-    if (outlived < LONG_LIVED_MIN_NS) continue;
-    const kept = a.freeNs === undefined ? outlived >= KEPT_AT_END_SHARE * runNs : heldEnd - a.allocNs >= KEPT_MOST_OF_RUN_SHARE * runNs;
-    if (!kept) continue;
+  const add = (a: (typeof large)[number], maker: PyNodeId1, returned: number, outlived: number, proof: 'returned' | 'repeated'): void => {
     const frames = fr.stack(sites.pyStack(a.site), sites.nativeStack(a.site), filter);
-    const key = frames.join(',');
+    const key = `${proof}:${frames.join(',')}`;
     let g = groups.get(key);
     if (g === undefined) {
-      g = { frames, maker: fr.pyFrameOf(n), bytes: 0, count: 0, liveBytes: 0, liveCount: 0, first: a.allocNs, returned, outlived: 0 };
+      g = { frames, maker: fr.pyFrameOf(maker), bytes: 0, count: 0, liveBytes: 0, liveCount: 0, first: a.allocNs, returned, outlived: 0, proof };
       groups.set(key, g);
     }
     g.bytes += a.bytes;
@@ -130,9 +134,48 @@ export function largeObjectsKept({ model, facts, filter, minBytes }: DetectorInp
     g.first = Math.min(g.first, a.allocNs);
     g.returned = Math.max(g.returned, returned);
     g.outlived = Math.max(g.outlived, outlived);
+  };
+  // Per stack, the large allocations without proof that their maker returned: [live at the end, freed].
+  const unproven = new Map<SiteId, { live: (typeof large)[number][]; freed: number; maker: PyNodeId1 }>();
+  for (const a of large) {
+    let n = makerOfSite.get(a.site);
+    if (n === undefined) {
+      n = makerNode(model, sites.pyStack(a.site), filter);
+      makerOfSite.set(a.site, n);
+    }
+    if (n === 0) continue;
+    // With evidence that the maker returned: its thread allocated outside it afterwards.
+    const returned = a.returnedNs.get(n);
+    if (returned === undefined) {
+      let u = unproven.get(a.site);
+      if (u === undefined) {
+        u = { live: [], freed: 0, maker: n };
+        unproven.set(a.site, u);
+      }
+      if (a.freeNs === undefined) u.live.push(a);
+      else u.freed++;
+      continue;
+    }
+    const heldEnd = a.freeNs ?? endNs;
+    const outlived = heldEnd - returned;
+    if (outlived < LONG_LIVED_MIN_NS) continue;
+    const kept = a.freeNs === undefined ? outlived >= KEPT_AT_END_SHARE * runNs : heldEnd - a.allocNs >= KEPT_MOST_OF_RUN_SHARE * runNs;
+    if (kept) add(a, n, returned, outlived, 'returned');
   }
+  for (const u of unproven.values()) {
+    // Made again and again at one site, none freed (a site of them freed promptly does not count here).
+    if (u.live.length < KEPT_REPEATED_MIN || u.freed > 0) continue;
+    const first = u.live.reduce((m, a) => Math.min(m, a.allocNs), Infinity);
+    const held = endNs - first;
+    if (held < LONG_LIVED_MIN_NS || held < KEPT_AT_END_SHARE * runNs) continue;
+    for (const a of u.live) add(a, u.maker, first, endNs - a.allocNs, 'repeated');
+  }
+  const lineOf = (g: Group): FrameId | -1 => {
+    const at = ownLineIndex(model, g.frames);
+    return at < 0 ? -1 : g.frames[at]!;
+  };
   const items: KeptItem[] = [...groups.values()]
-    .filter((g) => g.bytes >= minBytes)
+    .filter((g) => g.bytes >= minBytes && !claimed.has(lineOf(g)))
     .sort((a, b) => b.bytes - a.bytes)
     .map((g) => ({
       frames: g.frames,
@@ -144,6 +187,7 @@ export function largeObjectsKept({ model, facts, filter, minBytes }: DetectorInp
       firstAllocNs: g.first,
       makerReturnedNs: g.returned,
       outlivedNs: g.outlived,
+      proof: g.proof,
     }));
   if (items.length === 0) return [];
   return [
@@ -151,6 +195,10 @@ export function largeObjectsKept({ model, facts, filter, minBytes }: DetectorInp
       kind: 'large-objects-kept',
       ...LARGE_OBJECTS_KEPT_TEXT,
       bytes: items.reduce((a, i) => a + i.bytes, 0),
+      lines: items.map((i) => {
+        const at = ownLineIndex(model, i.frames);
+        return at < 0 ? -1 : i.frames[at]!;
+      }),
       items: items.slice(0, EVIDENCE_ROWS),
       endNs,
     },

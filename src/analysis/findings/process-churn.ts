@@ -36,6 +36,7 @@ export function processChurn({ model }: DetectorInput): ProcessChurnFinding[] {
       kind: 'process-churn',
       ...PROCESS_CHURN_TEXT,
       bytes: 0,
+      lines: [],
       forks: forks.length,
       firstNs,
       lastNs,

@@ -3,9 +3,7 @@
 // containers included: path-based Unix sockets do not depend on the network namespace). Quitting the view
 // detaches: tracking stops and every hook is removed.
 
-import { chmodSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { TargetError } from '../../errors.js';
 import type { AttachMethod } from '../../process/attach.js';
 import type { CommandContext } from '../command.js';
@@ -29,20 +27,16 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
   checkPlatform();
   const files = findAgent();
   const target = t.inspectTarget(pid);
-  const session = t.createSession(target, files);
   let server: Server | undefined;
+  const connected = new Promise<Socket>((resolveP) => {
+    server = createServer((s) => resolveP(s));
+  });
+  server?.on('error', () => undefined); // a failed bind shows as no socket (createSession)
+  // The socket is made in the attach directory before the target's user gets it: 0600, the target's (it
+  // connects as its own user); no one else can reach it.
+  const session = t.createSession(target, files, { listen: server });
   let attached = false;
   try {
-    const sockPath = join(session.hostDir, 'live.sock');
-    const connected = new Promise<Socket>((resolveP) => {
-      server = createServer((s) => resolveP(s));
-    });
-    await new Promise<void>((resolveP, rejectP) => {
-      server?.once('error', rejectP);
-      server?.listen(sockPath, () => resolveP());
-    });
-    // The target connects as its own user.
-    chmodSync(sockPath, 0o777);
     t.writeSessionState(session, { pid, startedAt: Date.now(), targetOutput: undefined, userOutput: undefined, compress: false, duration: undefined });
     const outcome = await t.runInTarget(
       target,

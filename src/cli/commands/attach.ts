@@ -1,7 +1,7 @@
 // memlens attach PID [-o FILE]: starts tracking inside a running Python process, without a restart and
 // without anything installed in its environment (docs/attach.md).
 
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { Session } from '../../process/attach.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
@@ -94,8 +94,13 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   checkAttachOutput(target, userOutput, force);
   const session = t.createSession(target, files);
   const targetOutput = target.sameRoot ? userOutput : `${session.targetDir}/capture.mlens`;
-  const state = { pid, startedAt: Date.now(), targetOutput, userOutput, compress: !booleanOption(options, 'no-compress'), duration };
-  t.writeSessionState(session, state);
+  const state = { pid, startedAt: Date.now(), targetOutput, userOutput, compress: !booleanOption(options, 'no-compress'), duration, force };
+  try {
+    t.writeSessionState(session, state);
+  } catch (e) {
+    t.removeSession(session);
+    throw e;
+  }
   const started = performance.now();
   // Ctrl-C while waiting for the target: withdraw the request and leave the target as it was.
   const abort = new AbortController();
@@ -137,32 +142,36 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   );
   if (duration !== undefined) {
     io.stderr.write(`memlens: tracking stops by itself after ${duration} s; 'memlens detach ${pid}' stops it earlier\n`);
-    if (!target.sameRoot || state.compress) {
-      await spawnCollector(pid, session);
-    }
   } else {
     io.stderr.write(`memlens: run 'memlens detach ${pid}' to stop tracking and finalize the capture\n`);
   }
+  // Also without --duration: if the target ends while tracked, the collector finalizes the capture and
+  // removes the attach directory (nothing is left in /tmp).
+  await spawnCollector(pid, session);
   return 0;
 }
 
 /**
  * Starts `memlens _collect` (commands/collect.ts) in the background: a small detached memlens that waits
- * for the end of --duration (or of the target), then finalizes the capture (copy out of a container,
- * compression). It outlives `memlens attach`.
+ * for the end of tracking (--duration, `memlens detach`, or the end of the target), then finalizes the
+ * capture (copy out of a container, compression) and removes the attach directory. It outlives
+ * `memlens attach`.
  */
 async function spawnCollector(pid: number, session: Session): Promise<void> {
   const { spawn } = await import('node:child_process');
-  const { PACKAGE_ROOT } = await import('../../process/agent-files.js');
+  const { CLI_SCRIPT } = await import('../../util/package-root.js');
   const { nodeArgs } = await import('../../util/node-flags.js');
-  // Its working directory is the attach directory: that keeps the directory reachable even after the
-  // target ended and /proc/PID/root with it (a container's file system seen from the host).
-  const child = spawn(process.execPath, nodeArgs(join(PACKAGE_ROOT, 'bin', 'memlens.js'), ['_collect', String(pid), session.targetDir], []), {
+  // It inherits the target's /tmp and the attach directory open (descriptors 3 and 4): both stay reachable
+  // after the target ended and /proc/PID/root with it (a container's file system seen from the host), and
+  // no one can swap them for others meanwhile.
+  const child = spawn(process.execPath, nodeArgs(CLI_SCRIPT, ['_collect', String(pid), session.name, session.key], []), {
     detached: true,
-    stdio: 'ignore',
-    cwd: session.hostDir,
+    stdio: ['ignore', 'ignore', 'ignore', session.tmpFd, session.fd],
+    cwd: '/',
   });
   child.unref();
+  const { releaseSession } = await import('../../process/attach.js');
+  releaseSession(session);
 }
 
 /** The target's command line, or nothing when it cannot be read (the attach itself will say why). */

@@ -2,12 +2,13 @@
 // With a PID, memlens takes a census in the running process (injected like attach, bounded pause, nothing
 // left behind); with files, it shows a saved census or a capture's censuses; with two, what accumulated.
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { FileError, UsageError } from '../../errors.js';
 import type { Census } from '../../analysis/census.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { terminalColumns, wantsColor } from '../io.js';
+import { jsonDocument, snakeKeys } from '../../util/json-document.js';
 
 export const censusCommand: Command = {
   name: 'census',
@@ -21,6 +22,7 @@ export const censusCommand: Command = {
   options: {
     json: { type: 'boolean', description: 'Print the census as JSON' },
     output: { type: 'string', short: 'o', value: 'FILE', description: 'Also save the census (JSON), to compare later' },
+    force: { type: 'boolean', short: 'f', description: 'Overwrite FILE if it exists' },
     rows: { type: 'string', short: 'n', value: 'N', description: 'Types to show (default 25)' },
     paths: { type: 'string', value: 'N', description: 'Reference paths to the N largest objects (default 5; 0: none)' },
     type: { type: 'string', value: 'NAME', description: 'Reference paths to the largest objects of this type instead' },
@@ -44,17 +46,21 @@ async function census(ctx: CommandContext, options: OptionValues, positionals: r
   const text = { width: terminalColumns(io), rows, ...(wantsColor(io) ? { paint: (await import('../../util/paint.js')).ansiPaint } : {}) };
 
   if (/^\d+$/.test(first) && second === undefined) {
+    const out = stringOption(options, 'output');
+    const { checkOutputFile, writeOutputFile } = await import('../output-file.js');
+    const outPath = out !== undefined ? resolve(io.cwd, out) : undefined;
+    // Refused before the census pauses the process, not after.
+    if (outPath !== undefined) checkOutputFile(outPath, { force: booleanOption(options, 'force') });
     const { json, title } = await censusOfPid(ctx, Number(first), options);
     const c = parseCensus(json, `PID ${first}`);
-    const out = stringOption(options, 'output');
-    if (out !== undefined) writeFileSync(out, json);
-    io.stdout.write(booleanOption(options, 'json') ? `${json}\n` : renderCensus(c, { ...text, title }));
+    if (outPath !== undefined) writeOutputFile(outPath, json, { force: booleanOption(options, 'force') });
+    io.stdout.write(booleanOption(options, 'json') ? `${JSON.stringify(jsonDocument('census', JSON.parse(json) as object))}\n` : renderCensus(c, { ...text, title }));
     return 0;
   }
   const a = await censusesOf(first);
   if (second === undefined) {
     const last = a.censuses[a.censuses.length - 1] as Census;
-    if (booleanOption(options, 'json')) io.stdout.write(`${JSON.stringify(a.raw[a.raw.length - 1])}\n`);
+    if (booleanOption(options, 'json')) io.stdout.write(`${JSON.stringify(jsonDocument('census', a.raw[a.raw.length - 1] as object))}\n`);
     else {
       if (a.censuses.length > 1) io.stdout.write(renderCensusDiff(diffCensus(a.censuses[0] as Census, last), { ...text, title: `${first} (first and last of ${a.censuses.length} censuses)` }) + '\n');
       io.stdout.write(renderCensus(last, { ...text, title: a.censuses.length > 1 ? `${first} (the last census)` : first }));
@@ -63,7 +69,7 @@ async function census(ctx: CommandContext, options: OptionValues, positionals: r
   }
   const b = await censusesOf(second);
   const d = diffCensus(a.censuses[a.censuses.length - 1] as Census, b.censuses[b.censuses.length - 1] as Census);
-  io.stdout.write(booleanOption(options, 'json') ? `${JSON.stringify(d)}\n` : renderCensusDiff(d, { ...text, title: `${first} → ${second}` }));
+  io.stdout.write(booleanOption(options, 'json') ? `${JSON.stringify(jsonDocument('census-diff', snakeKeys(d) as object))}\n` : renderCensusDiff(d, { ...text, title: `${first} → ${second}` }));
   return 0;
 }
 
@@ -120,7 +126,9 @@ async function censusOfPid(ctx: CommandContext, pid: number, options: OptionValu
     );
     if (ctx.verbose) for (const l of outcome.log) ctx.io.stderr.write(`${l}\n`);
     if (!outcome.status.startsWith('ok')) throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
-    const json = readFileSync(join(session.hostDir, 'census.json'), 'utf8');
+    // Written by the target (attach-dir.ts reads only a regular file it wrote, of bounded size).
+    const json = t.readSessionFile(session, 'census.json', 512 << 20)?.toString('utf8');
+    if (json === undefined) throw new TargetError(`PID ${pid} wrote no census`);
     return { json, title: `PID ${pid} (${readCmdline(pid).join(' ').slice(0, 80)})` };
   } finally {
     t.removeSession(session);

@@ -1,8 +1,8 @@
-// memlens _collect PID DIR (internal): started in the background by `memlens attach --duration`; waits for
-// tracking to end (the attach directory's "ended" file, or the end of the process), then finalizes the
-// capture like `memlens detach` does.
+// memlens _collect PID NAME KEY (internal): started in the background by `memlens attach -o`, with the
+// target's /tmp and the attach directory NAME open as descriptors 3 and 4; waits for tracking to end (the
+// attach directory's "ended" file, or the end of the process), then finalizes the capture like
+// `memlens detach` does. If `memlens detach` finalized it first (the session's state is gone), it stops.
 
-import { existsSync } from 'node:fs';
 import { UsageError } from '../../errors.js';
 import type { Command } from '../command.js';
 
@@ -10,21 +10,20 @@ export const collectCommand: Command = {
   name: '_collect',
   hidden: true,
   summary: 'internal: finalize a background attach session',
-  usage: 'PID DIR',
+  usage: 'PID NAME KEY',
   options: {},
   async run(ctx, _options, positionals) {
-    const [rawPid, targetDir] = positionals;
+    const [rawPid, name, key] = positionals;
     const pid = Number(rawPid);
-    if (targetDir === undefined || !Number.isSafeInteger(pid)) throw new UsageError('_collect: PID DIR');
+    if (name === undefined || key === undefined || !Number.isSafeInteger(pid)) throw new UsageError('_collect: PID NAME KEY');
     const t = await import('../../process/attach.js');
     const { isAlive } = await import('../../process/proc.js');
-    // Started with the attach directory as working directory (spawnCollector in attach.ts): relative paths reach it.
-    const session = { hostDir: '.', targetDir };
+    const session = t.inheritedSession(3, 4, name, key);
     const state = t.readSessionState(session);
-    while (!existsSync('ended') && isAlive(pid) && existsSync('state.json')) {
+    while (!t.hasSessionFile(session, 'ended') && isAlive(pid) && t.sessionPending(session)) {
       await new Promise((r) => setTimeout(r, 200));
     }
-    if (!existsSync('state.json')) return 0; // memlens detach finalized it already
+    if (!t.sessionPending(session)) return 0; // memlens detach finalized it already
     const { finalizeCapture } = await import('../attach-finalize.js');
     await finalizeCapture(ctx.io, pid, session, state);
     return 0;

@@ -4,6 +4,7 @@
 import { UsageError } from '../../errors.js';
 import { booleanOption, type Command, stringOption } from '../command.js';
 import { FRAME_OPTIONS, countOption, frameFilterOf } from '../report-options.js';
+import { jsonDocument } from '../../util/json-document.js';
 
 /** Exit status of a diff whose growth is over --fail-on-growth (1 and 2 mean errors). */
 export const EXIT_GROWTH = 3;
@@ -48,7 +49,7 @@ export const diffCommand: Command = {
     if (diff.differentPrograms) {
       ctx.io.stderr.write(`memlens: warning: ${beforePath} and ${afterPath} ran different programs (${diff.programs[0]} / ${diff.programs[1]}): comparing anyway\n`);
     }
-    if (booleanOption(options, 'json')) ctx.io.stdout.write(JSON.stringify(diffJson(diff), null, 2) + '\n');
+    if (booleanOption(options, 'json')) ctx.io.stdout.write(JSON.stringify(jsonDocument('diff', diffJson(diff)), null, 2) + '\n');
     else ctx.io.stdout.write(renderDiff(diff, { width: io.terminalColumns(ctx.io), cwd: after.header.cwd, maxRows, paint: io.wantsColor(ctx.io) ? ansiPaint : noPaint }));
     if (limit !== undefined) {
       const t = by === 'peak' ? diff.peak : diff.end;

@@ -1,6 +1,5 @@
 // The body of `memlens export`, loaded lazily by its command.
 
-import { writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { allAllocations } from '../../analysis/allocation-set.js';
 import { leaks } from '../../analysis/leaks.js';
@@ -69,13 +68,8 @@ export async function runExport(ctx: CommandContext, path: string, run: ExportRu
     io.stdout.write(bytes);
     return 0;
   }
-  try {
-    await writeFile(out, bytes, { flag: run.force ? 'w' : 'wx' });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new FileError(`${out} exists already`, { hint: 'Give --force to overwrite it, or -o another name.' });
-    throw new FileError(`${out}: cannot write it (${code ?? String(e)})`, { cause: e });
-  }
+  const { writeOutputFile } = await import('../output-file.js');
+  writeOutputFile(out, bytes, { force: run.force, exists: (p) => new FileError(`${p} exists already`, { hint: 'Give --force to overwrite it, or -o another name.' }) });
   io.stderr.write(`Wrote ${out}${run.format === 'gprof2dot' ? ` (render it with: gprof2dot -f json ${out} | dot -Tpng -o ${out}.png)` : run.format === 'pprof' ? ` (open it with: go tool pprof -http=: ${out})` : ''}\n`);
   return 0;
 }

@@ -2,7 +2,6 @@
 // reading source lines, and writing the page without clobbering what the user did not ask to replace.
 
 import { readFileSync, statSync } from 'node:fs';
-import { stat, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { ForensicsObserver } from '../../analysis/forensics.js';
 import { highWaterMark } from '../../analysis/high-water-mark.js';
@@ -79,14 +78,10 @@ export function sourceReader(cwd: string): { read: (file: string, line: number) 
 
 export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<number> {
   const out = r.output !== undefined ? resolve(io.cwd, r.output) : defaultOutput(r.capture, io.cwd);
-  // Refuse early, before minutes of reading, when the output exists.
-  if (!r.force) {
-    const exists = await stat(out).then(
-      () => true,
-      () => false,
-    );
-    if (exists) throw new FileError(`${out} exists`, { hint: 'Pass -f to overwrite it, or -o to write elsewhere.' });
-  }
+  // Refuse early, before minutes of reading, when the output exists or cannot be replaced.
+  const { checkOutputFile, writeOutputFile } = await import('../output-file.js');
+  const outputOptions = { force: r.force, exists: (p: string) => new FileError(`${p} exists`, { hint: 'Pass -f to overwrite it, or -o to write elsewhere.' }) };
+  checkOutputFile(out, outputOptions);
   const timeline = !r.temporal ? undefined : r.view === 'peak' ? new PeakTimeline() : r.view === 'leaks' ? new LeakTimeline() : undefined;
   // The verdict panel at the top of the page and the GC markers need the forensic facts of the same replay.
   const forensics = new ForensicsObserver();
@@ -122,14 +117,7 @@ export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<num
   const allReductions = skipped > 0 ? [...reductions, `source lines: ${skipped} left out past ${formatBytes(MAX_SOURCE_TOTAL)} of source text`] : reductions;
   const page = renderPage({ ...data, meta: { ...data.meta, reductions: allReductions } }, loadViewerAssets());
   for (const line of allReductions) io.stderr.write(`memlens: note: reduced to fit the report: ${line}\n`);
-  try {
-    await writeFile(out, page.html, { flag: r.force ? 'w' : 'wx' });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new FileError(`${out} exists`, { hint: 'Pass -f to overwrite it, or -o to write elsewhere.' });
-    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOENT' ? 'its directory does not exist' : code === 'EISDIR' ? 'it is a directory' : (code ?? String(e));
-    throw new FileError(`cannot write ${out}: ${why}`, { hint: 'Choose another path with -o.', cause: e });
-  }
+  writeOutputFile(out, page.html, outputOptions);
   if (data.meta.emptyReason !== null) io.stderr.write(`memlens: nothing to draw: ${data.meta.emptyReason}\n`);
   io.stderr.write(`memlens: wrote ${out} (${formatBytes(Buffer.byteLength(page.html))}); open it in a browser\n`);
   return 0;

@@ -19,6 +19,7 @@ import type { Io, OutputStream } from '../io.js';
 import { byteProgress } from '../progress.js';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { jsonDocument } from '../../util/json-document.js';
 
 const FLUSH_AT = 64 * 1024;
 
@@ -108,6 +109,8 @@ export async function parseDump(io: Io, path: string, json: boolean): Promise<vo
     io.stderr.write(warningLine(path, w));
   };
   const visitor = json ? new JsonDump(sink, onWarning) : new TextDump(sink, onWarning);
+  // JSON lines: the first says what the others are (a record type readers that switch on "type" skip).
+  if (json) sink.push(JSON.stringify(jsonDocument('parse', { type: 'schema' })));
   const full = resolve(io.cwd, path);
   // A bar only when the dump itself does not go to the terminal.
   // A missing file is reported by readCaptureFile.

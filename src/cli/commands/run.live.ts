@@ -6,9 +6,10 @@
 // In both, the agent writes into a pipe that memlens reads; nothing in the target changes.
 
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server } from 'node:net';
 import type { Readable } from 'node:stream';
 import { UsageError } from '../../errors.js';
+import { closePrivateDir, openPrivateDir, removePrivateFile, writePrivateFile } from '../../util/private-dir.js';
 import { signalNumber } from '../../util/signals.js';
 import { booleanOption, stringOption, type CommandContext, type OptionValues } from '../command.js';
 import { wantsColor } from '../io.js';
@@ -54,17 +55,25 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   });
   const capture = launched.capture as Readable;
   const path = keep?.replace('{pid}', String(launched.pid));
-  const file = path !== undefined ? createWriteStream(path, { flags: force ? 'w' : 'wx' }) : undefined;
+  // A new private file (output-file.ts): never written through a link, and only a regular file replaced.
+  const file = path !== undefined ? createWriteStream(path, { fd: (await import('../output-file.js')).createOutputFile(path, { force }) }) : undefined;
 
   // Every byte of the stream goes to the file (if any) and to the viewers, whichever reads slower.
   const { Tee } = await import('../../live/tee.js');
-  const tee = new Tee(capture, file);
+  const tee = new Tee(capture, file, path);
   let server: Server | undefined;
+  let forgetToken = (): void => undefined;
   if (mode.remote) {
-    server = await serveStream(tee, port);
+    const remote = await import('../../live/remote-stream.js');
+    const token = remote.newLiveToken();
+    server = await remote.serveLiveStream(() => tee.reader(), port, token);
     const address = server.address();
     const actual = typeof address === 'object' && address !== null ? address.port : port;
+    forgetToken = keepLiveToken(io.env, remote.liveTokenFileName(actual), token);
     io.stderr.write(`memlens: PID ${launched.pid} is tracked; watch it live with: memlens live ${actual}\n`);
+    // The stream needs the token: `memlens live` finds it in this user's private directory; another
+    // account or machine-wide tool gives it in the environment.
+    io.stderr.write(`memlens: the stream asks for a token; as another user: ${remote.LIVE_TOKEN_ENV}=${token} memlens live ${actual}\n`);
   }
 
   const exit = launched.exited.then((end) =>
@@ -113,6 +122,7 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   const end = await launched.exited;
   await tee.done();
   server?.close();
+  forgetToken();
   if (path !== undefined) {
     const { readHeaderOf } = await import('../../process/finish.js');
     const header = await readHeaderOf(path);
@@ -157,27 +167,22 @@ function waitForInterrupt(): Promise<void> {
 }
 
 /**
- * Serves the capture stream to `memlens live PORT` clients on 127.0.0.1 (never another interface): each
- * client gets the stream from its first byte, then follows it; when the stream ends, its connection ends.
+ * Keeps the token of the stream on PORT in the user's private directory for `memlens live PORT`; returns
+ * what forgets it. Without a private directory the printed token is the only way.
  */
-async function serveStream(tee: import('../../live/tee.js').Tee, port: number): Promise<Server> {
-  const server = createServer((socket: Socket) => {
-    socket.on('error', () => socket.destroy());
-    void (async () => {
-      for await (const chunk of tee.reader()) {
-        if (socket.destroyed) return;
-        if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
-      }
-      socket.end();
-    })();
-  });
-  await new Promise<void>((resolveP, rejectP) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      rejectP(new UsageError(`run: cannot listen on 127.0.0.1:${port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}`)),
-    );
-    server.listen(port, '127.0.0.1', () => resolveP());
-  });
-  return server;
+function keepLiveToken(env: Readonly<Record<string, string | undefined>>, name: string, token: string): () => void {
+  const dir = openPrivateDir(env);
+  if (dir === undefined) return () => undefined;
+  try {
+    writePrivateFile(dir, name, token);
+  } catch {
+    closePrivateDir(dir);
+    return () => undefined;
+  }
+  return () => {
+    removePrivateFile(dir, name);
+    closePrivateDir(dir);
+  };
 }
 
 export type { WriteStream };

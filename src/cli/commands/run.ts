@@ -2,7 +2,6 @@
 // inside it and writes a capture. The program behaves as under python3: same stdio, exit status, signals.
 
 import { readdirSync, renameSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { MemlensError, UsageError } from '../../errors.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
@@ -122,7 +121,8 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const oomBefore = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
   // -f: the old capture goes now rather than when the agent truncates it, so that the compressor, which
   // follows the file from the moment it exists, never reads the old capture's bytes as the new one's.
-  if (explicitOutput && force && !outputPattern.includes('{pid}')) await rm(outputPattern, { force: true });
+  // Only a regular file is replaced (output-file.ts): a device or FIFO at the path was refused by the check.
+  if (explicitOutput && force && !outputPattern.includes('{pid}')) (await import('../output-file.js')).removeForReplace(outputPattern);
   const { kernelClockUs } = await import('../../process/kernel-log.js');
   const startedUs = kernelClockUs();
 

@@ -2,6 +2,7 @@
 
 import { booleanOption, type Command } from '../command.js';
 import { FRAME_OPTIONS, countOption, frameFilterOf, onePath } from '../report-options.js';
+import { jsonDocument } from '../../util/json-document.js';
 
 export const statsCommand: Command = {
   name: 'stats',
@@ -32,7 +33,7 @@ export const statsCommand: Command = {
     const stats = statistics(model, { top, filter });
     const gc = gcReport(model, frees.finish(), filter);
     if (booleanOption(options, 'json')) {
-      ctx.io.stdout.write(JSON.stringify(statsJson(model, stats, gc), null, 2) + '\n');
+      ctx.io.stdout.write(JSON.stringify(jsonDocument('stats', statsJson(model, stats, gc)), null, 2) + '\n');
     } else {
       ctx.io.stdout.write(renderStats(model, stats, { width: terminalColumns(ctx.io), paint: wantsColor(ctx.io) ? ansiPaint : noPaint, gc }));
     }

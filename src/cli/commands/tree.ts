@@ -3,6 +3,7 @@
 import type { CallTree } from '../../analysis/call-tree.js';
 import { booleanOption, type Command } from '../command.js';
 import { FRAME_OPTIONS, SET_OPTIONS, buildOptionsOf, countOption, frameFilterOf, onePath, parseSetOptions } from '../report-options.js';
+import { jsonDocument } from '../../util/json-document.js';
 
 export const treeCommand: Command = {
   name: 'tree',
@@ -25,7 +26,7 @@ export const treeCommand: Command = {
     const sel = parseSetOptions('tree', options);
     const n = countOption('tree', options, 'num', countOption('tree', options, 'biggest', 10));
     const filter = frameFilterOf(options);
-    const [{ loadModel }, { stacksOf }, { callTree }, { renderTree }, { describeCapture, describeSet, explainEmpty, captureNotes }, fmt, io, ro] = await Promise.all([
+    const [{ loadModel }, { stacksOf }, { callTree }, { renderTree }, { describeCapture, describeSet, explainEmpty, captureNotes, leaksAllocatorNote }, fmt, io, ro] = await Promise.all([
       import('../load-model.js'),
       import('../../analysis/stacks.js'),
       import('../../analysis/call-tree.js'),
@@ -66,7 +67,7 @@ export const treeCommand: Command = {
     const out = [paint('bold', describeCapture(model)), describeSet(model, set), ''];
     if (set.sites.length === 0) out.push(explainEmpty(model, set));
     else out.push(...renderTree(tree, { width: io.terminalColumns(ctx.io), cwd: model.header.cwd, paint, total: set.totalBytes }));
-    const notes = [ro.hiddenFramesNote(model, filter), ...captureNotes(model)].filter((x): x is string => x !== undefined);
+    const notes = [leaksAllocatorNote(model, set), ro.hiddenFramesNote(model, filter), ...captureNotes(model)].filter((x): x is string => x !== undefined);
     if (notes.length > 0) out.push('', ...notes.map((x) => paint('dim', `Note: ${x}`)));
     ctx.io.stdout.write(out.join('\n') + '\n');
     return 0;
@@ -74,10 +75,10 @@ export const treeCommand: Command = {
 };
 
 function treeJson(tree: CallTree): Record<string, unknown> {
-  return {
-    nodes: tree.nodes.map((n) => ({ id: n.id, parent: n.parent, frame: n.frame, bytes: n.bytes, count: n.count, selfBytes: n.selfBytes, selfCount: n.selfCount, children: n.children })),
+  return jsonDocument('tree', {
+    nodes: tree.nodes.map((n) => ({ id: n.id, parent: n.parent, frame: n.frame, bytes: n.bytes, count: n.count, self_bytes: n.selfBytes, self_count: n.selfCount, children: n.children })),
     frames: Object.fromEntries([...tree.frames].map(([id, f]) => [id, { function: f.function, file: f.file, line: f.line, native: f.native, kind: f.kind }])),
-    omittedStacks: tree.omittedStacks,
-    omittedBytes: tree.omittedBytes,
-  };
+    omitted_stacks: tree.omittedStacks,
+    omitted_bytes: tree.omittedBytes,
+  });
 }

@@ -4,6 +4,7 @@
 import { UsageError } from '../../errors.js';
 import { booleanOption, type Command, stringOption } from '../command.js';
 import { FRAME_OPTIONS, countOption, frameFilterOf, onePath } from '../report-options.js';
+import { jsonDocument } from '../../util/json-document.js';
 
 export const verdictCommand: Command = {
   name: 'verdict',
@@ -42,8 +43,8 @@ export const verdictCommand: Command = {
     const observer = new ForensicsObserver({ lastNs });
     const model = await loadModel(ctx.io, path, { observer });
     const v = verdict(model, observer.finish(), { filter, rows });
-    if (booleanOption(options, 'json')) ctx.io.stdout.write(JSON.stringify(verdictJson(model, v), null, 2) + '\n');
-    else ctx.io.stdout.write(renderVerdict(model, v, { width: terminalColumns(ctx.io), paint: wantsColor(ctx.io) ? ansiPaint : noPaint }));
+    if (booleanOption(options, 'json')) ctx.io.stdout.write(JSON.stringify(jsonDocument('verdict', verdictJson(model, v)), null, 2) + '\n');
+    else ctx.io.stdout.write(renderVerdict(model, v, { width: terminalColumns(ctx.io), paint: wantsColor(ctx.io) ? ansiPaint : noPaint, file: path }));
     return 0;
   },
 };

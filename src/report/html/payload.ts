@@ -87,6 +87,10 @@ export interface VerdictPanel {
   readonly growthTitle: string;
   readonly growth: readonly { readonly bytes: string; readonly count: string; readonly where: string }[];
   readonly findings: readonly { readonly title: string; readonly evidence: readonly string[]; readonly advice: string }[];
+  /** Findings the capture cannot show, with why (`memory that accumulated (no snapshot …)`). */
+  readonly notLookedFor: readonly string[];
+  /** The census of live objects the capture holds (its top types), shown beside what grew; null: none. */
+  readonly census: { readonly title: string; readonly note: string; readonly types: readonly { readonly type: string; readonly count: string; readonly bytes: string; readonly share: string }[] } | null;
 }
 
 export interface ReportData {
@@ -329,6 +333,23 @@ export function isVerdictPanel(v: unknown): v is VerdictPanel {
       if (typeof f !== 'object' || f === null) return false;
       const r = f as Record<string, unknown>;
       return isString(r['title']) && isString(r['advice']) && isStringArray(r['evidence']);
+    }) &&
+    isStringArray(p['notLookedFor']) &&
+    (p['census'] === null || isCensusPanel(p['census']))
+  );
+}
+
+function isCensusPanel(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const c = v as Record<string, unknown>;
+  return (
+    isString(c['title']) &&
+    isString(c['note']) &&
+    Array.isArray(c['types']) &&
+    c['types'].every((t) => {
+      if (typeof t !== 'object' || t === null) return false;
+      const r = t as Record<string, unknown>;
+      return isString(r['type']) && isString(r['count']) && isString(r['bytes']) && isString(r['share']);
     })
   );
 }

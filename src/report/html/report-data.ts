@@ -9,11 +9,14 @@ import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_
 import type { AllocationSet } from '../../analysis/allocation-set.js';
 import type { GcReport } from '../../analysis/gc.js';
 import type { LeakTimelineResult } from '../../analysis/leak-timeline.js';
+import { markersWithPressure } from '../../analysis/memory-pressure.js';
+import { memoryLimitOf } from '../../analysis/memory-limit.js';
 import { thinSeries } from '../../analysis/memory-timeline.js';
 import type { PeakTimelineResult } from '../../analysis/peak-timeline.js';
 import type { Frame } from '../../model/frames.js';
 import type { FrameId, SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
+import { leaksAllocatorNote, markerLabelText } from '../describe.js';
 import { FrameFlag, type ReportData, type ReportView, type TemporalData, type VerdictPanel } from './payload.js';
 import { ReportDataBuilder } from './report-builder.js';
 
@@ -49,7 +52,7 @@ export interface ReportDataOptions {
   readonly limits?: ReportLimits;
 }
 
-const MEMLENS_FILE = /(^|\/)memlens_bootstrap\.py$|(^|\/)memlens\/agent\//;
+const MEMLENS_FILE = /(^|\/)memlens_(bootstrap|agent)\.py$|(^|\/)memlens\/agent\//;
 
 export function frameFlags(f: Frame): number {
   let flags = f.native ? FrameFlag.Native : FrameFlag.Python;
@@ -213,8 +216,8 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   for (const i of keep) {
     b.snapshot(num(s.timeNs[i]), num(s.rss[i]), num(s.rssAnon[i]), num(s.rssFile[i]), num(s.heap[i]), hasCgroup ? num(s.cgroupUsage[i]) : undefined);
   }
-  for (const m of model.markers) {
-    b.marker(num(m.timeNs), (MARKER_KINDS[m.kind] ?? 'marker').replace(/-/g, ' ').replace('near oom', 'near OOM'), m.label);
+  for (const m of markersWithPressure(model)) {
+    b.marker(num(m.timeNs), (MARKER_KINDS[m.kind] ?? 'marker').replace(/-/g, ' ').replace('near oom', 'near OOM'), markerLabelText(m.label));
   }
   for (const f of model.forks) b.marker(num(f.timeNs), 'fork', `child ${f.childPid}`);
   addGcMarkers(b, model, o.gc, limits.maxGcMarkers ?? 20_000, reductions);
@@ -246,8 +249,10 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   const peakTimeNs = o.view !== 'peak' ? null : o.temporal !== null && 'tickPeakHeap' in o.temporal ? peakTime(o.temporal) : (o.peakTimeNs ?? null);
   let maxRss: number | null = null;
   for (const v of s.rss) if (Number.isFinite(v) && (maxRss === null || v > maxRss)) maxRss = v;
+  const leaksNote = o.view === 'leaks' ? leaksAllocatorNote(model, { kind: 'leaks' }) : undefined;
   const notes = [
     ...(model.sampling !== undefined ? [`Every figure is ${samplingNote(model.sampling, fmtBytes)}; allocations of ${fmtBytes(model.sampling.exactBytes)} or more are exact (docs/sampling.md).`] : []),
+    ...(leaksNote !== undefined ? [leaksNote] : []),
     ...model.notes.map((n) => n.text),
     ...(model.warnings.length > 0 ? [`${model.warnings.length} damaged or truncated region(s) of the capture were skipped: ${model.warnings[0]?.message ?? ''}`] : []),
   ];
@@ -271,7 +276,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
     peakRssBytes: maxRss,
     totalAllocations: model.allocations,
     totalBytesAllocated: model.bytesAllocated,
-    cgroupLimitBytes: h.cgroupLimitBytes !== undefined && h.cgroupLimitBytes > 0 ? h.cgroupLimitBytes : null,
+    cgroupLimitBytes: memoryLimitOf(model) ?? null,
     options: optionsInForce(model),
     captureMode: h.mode === 2 ? 'attach (allocations made before memlens attached are not seen)' : 'run (tracked from the first line)',
     ending: ending(model),

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { kinds, ms, only } from '../../../test/support/findings.js';
 import { analyze, ProgramCapture } from '../../../test/support/program-capture.js';
-import { MANY_THREADS_MIN, THREAD_CHURN_MIN } from './threads.js';
+import { MANY_THREADS_MIN, THREAD_CHURN_MIN } from './thread-churn.js';
 
 describe('threads created over and over, or many at once', () => {
   function threads(n: number, pooled: boolean): Uint8Array {

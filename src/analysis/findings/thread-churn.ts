@@ -56,8 +56,8 @@ export interface ThreadFinding extends FindingCommon {
 export function threadFindings({ model, filter }: DetectorInput): ThreadFinding[] {
   const ev = threadEvidence(model, filter);
   const out: ThreadFinding[] = [];
-  if (ev.replacements >= THREAD_CHURN_MIN) out.push({ kind: 'thread-churn', ...THREAD_CHURN_TEXT, bytes: 0, threads: ev });
-  if (ev.maxAlive >= MANY_THREADS_MIN) out.push({ kind: 'many-threads', ...MANY_THREADS_TEXT, bytes: 0, threads: ev });
+  if (ev.replacements >= THREAD_CHURN_MIN) out.push({ kind: 'thread-churn', ...THREAD_CHURN_TEXT, bytes: 0, lines: [], threads: ev });
+  if (ev.maxAlive >= MANY_THREADS_MIN) out.push({ kind: 'many-threads', ...MANY_THREADS_TEXT, bytes: 0, lines: [], threads: ev });
   return out;
 }
 

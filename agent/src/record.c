@@ -1,0 +1,96 @@
+/* The recording path every hook shares (hooks.c for the native allocators, pyalloc.c for Python's): set the
+ * guard, take seq under the thread's own lock, walk the stacks, encode (or count, in aggregated mode). */
+#include "record.h"
+
+#include <pthread.h>
+
+#include "aggregate.h"
+#include "encode.h"
+#include "native.h"
+#include "pystack.h"
+#include "sample.h"
+#include "state.h"
+#include "thread.h"
+
+/* Writes STACK_RESET and forgets both node tables of the stream (caller holds its lock). */
+static void stack_reset(ml_thread *t) {
+    ml_stream_record(&t->stream, ML_R_STACK_RESET, NULL, 0);
+    ml_pystack_reset(&t->py);
+    ml_native_reset(&t->native);
+}
+
+void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
+    int saved_errno = errno;
+    int guard = ml_guard_enter();
+    /* Sampling: the block's free will be recorded too (mappings are recorded exactly, free or not). */
+    if (ml_sampling && allocator != ML_A_MMAP && allocator != ML_A_MREMAP && !ml_sampled_add(addr)) {
+        ml_guard_leave(guard);
+        errno = saved_errno;
+        return;
+    }
+    ml_thread *t = ml_thread_current();
+    if (t != NULL) {
+        pthread_mutex_lock(&t->stream.lock);
+        if (!t->stream.closed) {
+            uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
+            uint32_t stack = 0, native = 0;
+            /* A full node table starts over once; a stack that does not fit even then is cut. */
+            for (int attempt = 0; attempt < 2; attempt++) {
+                stack = ml_pystack_enabled() ? ml_pystack_capture(&t->py, &t->stream, attempt) : 0;
+                native = (ml_options & ML_OPTION_NATIVE) ? ml_native_capture(&t->native, &t->stream, attempt) : 0;
+                if (stack != UINT32_MAX && native != UINT32_MAX) break;
+                stack_reset(t);
+            }
+            if (ml_options & ML_OPTION_AGGREGATE) {
+                ml_aggregate_alloc(&t->agg, t->stream.id, seq, addr, size, allocator, stack, native);
+            } else {
+                ml_stream_alloc(&t->stream, seq, addr, size, allocator, stack, native);
+            }
+            t->allocations++;
+            t->bytes_allocated += size;
+        }
+        pthread_mutex_unlock(&t->stream.lock);
+    }
+    ml_guard_leave(guard);
+    errno = saved_errno;
+}
+
+void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t size) {
+    int saved_errno = errno;
+    int guard = ml_guard_enter();
+    ml_thread *t = ml_thread_current();
+    if (t != NULL) {
+        pthread_mutex_lock(&t->stream.lock);
+        if (!t->stream.closed) {
+            uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
+            if (ml_options & ML_OPTION_AGGREGATE) {
+                ml_aggregate_free(seq, addr, deallocator, has_size ? size : 0);
+            } else {
+                ml_stream_free(&t->stream, seq, addr, deallocator, has_size ? size : 0);
+            }
+            t->frees++;
+        }
+        pthread_mutex_unlock(&t->stream.lock);
+    }
+    ml_guard_leave(guard);
+    errno = saved_errno;
+}
+
+void ml_record_fork(pid_t child) {
+    int saved_errno = errno;
+    int guard = ml_guard_enter();
+    ml_thread *t = ml_thread_current();
+    if (t != NULL) {
+        uint8_t mem[48];
+        ml_buf b;
+        ml_buf_init(&b, mem, sizeof mem);
+        ml_buf_varint(&b, ml_next_seq());
+        ml_buf_varint(&b, ml_rel_ns());
+        ml_buf_varint(&b, (uint64_t)child);
+        pthread_mutex_lock(&t->stream.lock);
+        if (!t->stream.closed) ml_stream_record(&t->stream, ML_R_FORK, b.p, b.len);
+        pthread_mutex_unlock(&t->stream.lock);
+    }
+    ml_guard_leave(guard);
+    errno = saved_errno;
+}

@@ -1,0 +1,162 @@
+// Fires on memory that climbs and is never freed, with its rate, its share of the limit, when the limit
+// is reached, the program's own line and the census's type; silent on a plateau and on a sawtooth.
+// Captures are written with the encoder.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { kinds, MAIN, ms, only, run } from '../../../test/support/findings.js';
+import { AGGREGATED_HEADER, analyze, type FrameSpec, MiB, ProgramCapture, SEC } from '../../../test/support/program-capture.js';
+import { Allocator } from '../../capture/format.js';
+import type { CheckpointEntry } from '../../capture/records.js';
+
+const NUMPY = '/usr/lib/python3.12/site-packages/numpy/_core/numeric.py';
+const keep: FrameSpec[] = [MAIN, ['main', 10], ['load_partition', 7], ['ones', 233, NUMPY]];
+const LIMIT = 256 * MiB;
+
+/** 1 MiB kept every 100 ms from 0.5 s to `seconds`, under a 256 MiB limit, usage 64 MiB + the heap. */
+function climbing(seconds: number, header = {}): ProgramCapture {
+  const p = new ProgramCapture(header);
+  p.thread(1, 100, 'MainThread', 0);
+  let held = 0;
+  for (let t = 0; t <= seconds * SEC; t += 100 * ms) {
+    if (t >= 500 * ms) {
+      p.alloc(1, keep, MiB);
+      held += MiB;
+    }
+    p.snapshot(t, { cgroupUsage: 64 * MiB + held, cgroupLimit: LIMIT });
+  }
+  return p;
+}
+
+describe('memory that accumulated', () => {
+  test('fires with the own line, the library frame, the rate, the share of the limit, and the OOM kill', () => {
+    const p = climbing(3);
+    p.exit({ timeNs: 3 * SEC + 50 * ms, signal: 9, oomKill: 1 });
+    const { verdict, model } = analyze(p.finish());
+    const f = only(verdict.findings, 'accumulation');
+    assert.deepEqual(kinds(verdict.findings), ['accumulation']); // not also "large objects kept": one cause, one finding
+    const item = f.items[0]!;
+    assert.equal(model.frames.frame(item.line as never).function, 'load_partition');
+    assert.equal(model.frames.frame(item.leaf!).function, 'ones');
+    assert.deepEqual([item.bytes, item.count, item.made], [26 * MiB, 26, 26]);
+    assert.deepEqual([item.growth.fromNs, item.growth.toNs, item.growth.bytes], [0.4 * SEC, 3 * SEC, 26 * MiB]);
+    assert.equal(item.bytesPerSecond, (26 * MiB) / 2.6);
+    assert.equal(item.shareOfLimit, 26 / 256);
+    assert.equal(item.limitInNs, 0);
+    assert.ok(f.oomKilled);
+    assert.equal(f.limit, LIMIT);
+    assert.equal(item.arenas, false);
+  });
+
+  test('still running: when, at this rate, usage reaches the limit', () => {
+    const p = climbing(3);
+    p.trailer(3 * SEC);
+    const f = only(analyze(p.finish()).verdict.findings, 'accumulation');
+    const item = f.items[0]!;
+    assert.deepEqual(f.usage, { bytes: 64 * MiB + 26 * MiB, timeNs: 3 * SEC, what: 'cgroup' });
+    assert.ok(!f.oomKilled);
+    // (256 - 90) MiB left at 10 MiB/s.
+    assert.ok(Math.abs(item.limitInNs! - 16.6 * SEC) < 1000, `${item.limitInNs}`);
+  });
+
+  test('silent on a plateau: the memory grew once, early, then stayed', () => {
+    const p = new ProgramCapture();
+    run(p, 3, (t) => {
+      if (t <= 300 * ms) for (let i = 0; i < 8; i++) p.alloc(1, keep, MiB);
+      p.free(1, p.alloc(1, [MAIN, ['main', 10], ['work', 40]], 64 * 1024));
+    });
+    assert.deepEqual(kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'accumulation' || k === 'growing-collection'), []);
+  });
+
+  test('silent on a batch that frees each round, even when the process dies in the middle of one', () => {
+    const p = new ProgramCapture();
+    const batch: FrameSpec[] = [MAIN, ['main', 10], ['process_batch', 22]];
+    let round: number[] = [];
+    run(p, 4, (t) => {
+      // A round every 500 ms: five 4 MiB buffers held, then all freed.
+      if ((t / (100 * ms)) % 5 === 4) {
+        for (const a of round) p.free(1, a);
+        round = [];
+      } else round.push(p.alloc(1, batch, 4 * MiB));
+    });
+    p.exit({ timeNs: 4 * SEC + 20 * ms, signal: 9, oomKill: 1 });
+    assert.deepEqual(kinds(analyze(p.finish()).verdict.findings), []);
+  });
+
+  test('a slow leak inside a sawtooth fires: each round leaves some behind', () => {
+    const p = new ProgramCapture();
+    const batch: FrameSpec[] = [MAIN, ['main', 10], ['process_batch', 22]];
+    let round: number[] = [];
+    run(p, 4, (t) => {
+      if ((t / (100 * ms)) % 5 === 4) {
+        for (const a of round) p.free(1, a);
+        round = [];
+        p.alloc(1, batch, 2 * MiB); // kept
+      } else round.push(p.alloc(1, batch, 4 * MiB));
+    });
+    const item = only(analyze(p.finish()).verdict.findings, 'accumulation').items[0]!;
+    // Eight rounds left 2 MiB each; the round the capture ends in holds 4 MiB, live at the end too.
+    assert.equal(item.growth.bytes, 8 * 2 * MiB + 4 * MiB);
+  });
+
+  test('steps every 5 s in an aggregated capture of 20 s, from its checkpoints', () => {
+    const p = new ProgramCapture({ ...AGGREGATED_HEADER, mode: 2 });
+    const session: FrameSpec[] = [MAIN, ['serve', 30], ['handle', 9], ['Session.__init__', 6]];
+    const stack = p.stack(1, session);
+    const STEP = 238 * 51_200; // 11.6 MiB: 238 sessions of 50 KiB
+    const entry = (live: number): CheckpointEntry => ({
+      stream: 1,
+      stack,
+      nativeStack: 0,
+      allocator: Allocator.Malloc,
+      totalCount: live / 51200,
+      totalBytes: live,
+      liveCount: live / 51200,
+      liveBytes: live,
+      savedPeakCount: 0,
+      savedPeakBytes: 0,
+      updatedSeq: 1,
+    });
+    for (let t = 1; t <= 20; t++) {
+      const live = Math.floor((t + 2) / 5) * STEP; // steps at 3, 8, 13 and 18 s
+      p.checkpoint(t * SEC, live, live, [entry(live)]);
+      p.snapshot(t * SEC, { heap: live });
+    }
+    p.trailer(20 * SEC);
+    const { verdict, model } = analyze(p.finish());
+    const f = only(verdict.findings, 'accumulation');
+    const item = f.items[0]!;
+    assert.equal(model.frames.frame(item.line as never).function, 'Session.__init__');
+    assert.equal(item.growth.bytes, 4 * STEP);
+    assert.equal(item.growth.rises, 4);
+    assert.equal(item.growth.fromNs, 2 * SEC);
+    assert.ok(Math.abs(item.bytesPerSecond - (4 * STEP) / 18) < 1);
+    assert.equal(f.limit, undefined);
+  });
+
+  test('the census names the type that holds about as much', () => {
+    const p = climbing(3);
+    const types = [
+      { type: 'numpy.ndarray', count: 24, bytes: 24 * MiB + 2400 },
+      { type: 'str', count: 9000, bytes: 900_000 },
+    ];
+    p.census(2.4 * SEC, 'near-oom', JSON.stringify({ kind: 'census', time: 1, pause_ms: 50, partial: false, tracked_objects: 9024, untracked_objects: 0, total_count: 9024, total_bytes: 26 * MiB, types, type_count: 2, largest_objects: [] }));
+    const f = only(analyze(p.finish()).verdict.findings, 'accumulation');
+    assert.deepEqual(f.census, { timeNs: 2.4 * SEC, label: 'near-oom' });
+    assert.deepEqual(f.items[0]!.heldAs, { type: 'numpy.ndarray', count: 24, bytes: 24 * MiB + 2400, share: (24 * MiB + 2400) / (26 * MiB) });
+  });
+
+  test("pymalloc's arenas are said to be arenas (small objects charged to whichever line needed one)", () => {
+    const p = new ProgramCapture();
+    run(p, 2, (t) => {
+      if (t >= 100 * ms) p.alloc(1, [MAIN, ['remember', 12]], MiB, Allocator.Mmap);
+    });
+    assert.ok(only(analyze(p.finish()).verdict.findings, 'accumulation').items[0]!.arenas);
+  });
+
+  test('silent without snapshots: nothing places the events in time', () => {
+    const p = new ProgramCapture();
+    for (let i = 0; i < 40; i++) p.alloc(1, keep, MiB);
+    assert.deepEqual(kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'accumulation'), []);
+  });
+});

@@ -1,0 +1,182 @@
+// Memory that accumulates: a line of the program whose live memory rose again and again over the run and
+// was never given back, up to the end (an OOM kill, the end of an attach, the exit). The commonest cause
+// of an OOM kill: a list, dict or cache that keeps everything it is given. The advice: free what is no
+// longer needed (del and gc.collect()), bound what is kept, stream data in chunks.
+//
+// The evidence is the line's live memory sampled over the run (live-series.ts), and its floor
+// (retained-growth.ts): what it kept must have risen at several moments, in both halves of the time the
+// line was active, with no single step holding most of it. So a plateau (one rise, early) and a batch that
+// frees each round (a sawtooth: its floor rises only in the last round) never fire. Works on event and
+// aggregated captures alike (their checkpoints are the samples), and on attach captures (from the attach).
+
+import { Allocator, OPTION_PYTHON_ALLOCATORS } from '../../capture/format.js';
+import type { FrameId, SiteId } from '../../model/ids.js';
+import type { CaptureModel } from '../../model/model.js';
+import { type HeldAs, heldAs } from '../capture-census.js';
+import { madeByImport } from '../own-code.js';
+import { groupSeries, type GroupSeries } from '../live-series.js';
+import { limitReachedNs, memoryLimitOf, usageAtEnd } from '../memory-limit.js';
+import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
+import { groupByOwnLine, type LineGroup } from './line-groups.js';
+import { retainedGrowth, type RetainedGrowth } from './retained-growth.js';
+
+/**
+ * The floor rose at this many samples at least: one rise is a step (a load), two may be a load and a
+ * resize; three rises are a pattern.
+ */
+export const ACCUMULATION_MIN_RISES = 3;
+/** No single rise holds more than this share of what was kept (else it is one step, not a climb). */
+export const ACCUMULATION_MAX_STEP_SHARE = 0.5;
+/**
+ * Of what was kept, each half of the line's active time gained at least this share: the climb started
+ * early (not a sawtooth's last round) and went on late (not a plateau). The second half asks more: a leak
+ * still growing at the end is the one that kills.
+ */
+export const ACCUMULATION_FIRST_HALF_SHARE = 0.1;
+export const ACCUMULATION_SECOND_HALF_SHARE = 0.25;
+
+/** pymalloc's arena: 1 MiB from CPython 3.10, 256 KiB before. */
+const ARENA_SIZES = new Set([1 << 20, 256 << 10]);
+
+export const ACCUMULATION_TEXT = {
+  title: 'Memory accumulated steadily and was never freed',
+  advice:
+    'Find what keeps these objects (a global list or dict, a cache, a class attribute, a closure, a registry of callbacks) and stop it keeping them: delete what is no longer needed (del obj; gc.collect() if they are in reference cycles), bound what must be kept (a maximum size, functools.lru_cache(maxsize=N), evict old entries), or process the data in chunks and stream results out instead of holding them all.',
+} as const;
+
+export interface AccumulationItem {
+  /** The program's own line, the library or native frame that allocated (when another), a stack. */
+  readonly line: FrameId | -1;
+  readonly leaf: FrameId | undefined;
+  readonly frames: readonly FrameId[];
+  /** Live at the end, and allocations made in all. */
+  readonly bytes: number;
+  readonly count: number;
+  readonly made: number;
+  readonly growth: RetainedGrowth;
+  /** growth.bytes over [fromNs, toNs], bytes per second. */
+  readonly bytesPerSecond: number;
+  /** Of the memory limit, when there is one. */
+  readonly shareOfLimit: number | undefined;
+  /**
+   * How long after the last snapshot, at this rate, the usage the limit counts would reach it: 0 when it
+   * did (or the OOM killer ended the process); undefined without a limit.
+   */
+  readonly limitInNs: number | undefined;
+  /** The census's type that holds about as much (with its count and bytes), when there is a census. */
+  readonly heldAs: HeldAs | undefined;
+  /** The memory is pymalloc's arenas (Python allocators not traced): small objects, lines approximate. */
+  readonly arenas: boolean;
+}
+
+export interface AccumulationFinding extends FindingCommon {
+  readonly kind: 'accumulation';
+  readonly items: readonly AccumulationItem[];
+  readonly limit: number | undefined;
+  /** The usage the limit counts, at the last snapshot. */
+  readonly usage: { readonly bytes: number; readonly timeNs: number; readonly what: 'cgroup' | 'rss' } | undefined;
+  readonly oomKilled: boolean;
+  /** When usage reached the limit for good (memory-limit.ts limitReachedNs): the climbs are measured to then. */
+  readonly limitReachedNs: number | undefined;
+  /** The census the items' types come from (when, why), if the capture has one. */
+  readonly census: { readonly timeNs: number; readonly label: string } | undefined;
+}
+
+/** Whether a series climbs as an accumulation does (the thresholds above). */
+export function isSteadyClimb(g: RetainedGrowth | undefined, minBytes: number): g is RetainedGrowth {
+  return (
+    g !== undefined &&
+    g.bytes >= minBytes &&
+    g.toNs > g.fromNs &&
+    g.rises >= ACCUMULATION_MIN_RISES &&
+    g.largestRiseShare <= ACCUMULATION_MAX_STEP_SHARE &&
+    g.firstHalfShare >= ACCUMULATION_FIRST_HALF_SHARE &&
+    g.secondHalfShare >= ACCUMULATION_SECOND_HALF_SHARE
+  );
+}
+
+/** The candidate lines (live at the end at least minBytes, not made by importing a library) and their series. */
+export function candidateLines(input: DetectorInput): { groups: LineGroup[]; series: GroupSeries[] } {
+  const { model, facts, filter, minBytes } = input;
+  if (facts === undefined) return { groups: [], series: [] };
+  const live = model.sites.columns.liveBytes.array;
+  // What importing a library made is the library's (tables, buffers), not a leak of the program.
+  const groups = groupByOwnLine(model, filter, (s) => live[s]! > 0 && !madeByImport(model, s)).filter((g) => g.liveBytes >= minBytes && !input.claimed.has(g.line));
+  const index = new Int32Array(model.sites.size).fill(-1);
+  groups.forEach((g, i) => {
+    for (const s of g.sites) index[s] = i;
+  });
+  return { groups, series: groupSeries(facts.series, groups.length, (s: SiteId) => (s < index.length ? index[s]! : -1)) };
+}
+
+export function accumulation(input: DetectorInput): AccumulationFinding[] {
+  const { model } = input;
+  const { groups, series } = candidateLines(input);
+  const limit = memoryLimitOf(model);
+  const usage = usageAtEnd(model);
+  const oomKilled = model.exit?.oomKill === 1;
+  const census = input.census();
+  // At the limit the program stalls until the OOM killer ends it: its pace is measured up to then.
+  const reached = limitReachedNs(model);
+  const until = reached ?? Infinity;
+  const items: AccumulationItem[] = [];
+  groups.forEach((g, i) => {
+    const s = series[i]!;
+    const growth = retainedGrowth(s.timeNs, s.bytes, until);
+    if (!isSteadyClimb(growth, input.minBytes)) return;
+    const rate = growth.bytes / ((growth.toNs - growth.fromNs) / 1e9);
+    let limitInNs: number | undefined;
+    if (limit !== undefined) {
+      const left = oomKilled || usage === undefined ? 0 : Math.max(0, limit - usage.bytes);
+      limitInNs = left === 0 ? 0 : (left / rate) * 1e9;
+    }
+    items.push({
+      line: g.line,
+      leaf: g.leaf,
+      frames: g.frames,
+      bytes: g.liveBytes,
+      count: g.liveCount,
+      made: g.madeCount,
+      growth,
+      bytesPerSecond: rate,
+      shareOfLimit: limit === undefined ? undefined : g.liveBytes / limit,
+      limitInNs,
+      heldAs: census === undefined ? undefined : heldAs(census.census, valueAt(s, census.timeNs)),
+      arenas: isArenas(model, g),
+    });
+  });
+  if (items.length === 0) return [];
+  items.sort((a, b) => b.growth.bytes - a.growth.bytes);
+  const shown = items.slice(0, EVIDENCE_ROWS);
+  return [
+    {
+      kind: 'accumulation',
+      ...ACCUMULATION_TEXT,
+      bytes: items.reduce((a, x) => a + x.growth.bytes, 0),
+      lines: items.map((x) => x.line),
+      items: shown,
+      limit,
+      usage,
+      oomKilled,
+      limitReachedNs: reached,
+      census: census === undefined ? undefined : { timeNs: census.timeNs, label: census.label },
+    },
+  ];
+}
+
+/** The series' value at a moment: at the end of the first tick that ends at or after it. */
+export function valueAt(s: GroupSeries, timeNs: number): number {
+  for (let k = 0; k < s.timeNs.length; k++) if (s.timeNs[k]! >= timeNs) return s.bytes[k]!;
+  return s.bytes.length > 0 ? s.bytes[s.bytes.length - 1]! : 0;
+}
+
+/**
+ * The line's memory is pymalloc's arenas: Python's allocators were not traced, and every allocation of it
+ * is an mmap of an arena's size. Small objects then show as the arenas that hold them, charged to whichever
+ * line needed a new arena.
+ */
+export function isArenas(model: CaptureModel, g: LineGroup): boolean {
+  if ((model.header.options & OPTION_PYTHON_ALLOCATORS) !== 0 || g.madeCount === 0) return false;
+  for (const s of g.sites) if (model.sites.allocator(s) !== (Allocator.Mmap as number)) return false;
+  return ARENA_SIZES.has(g.madeBytes / g.madeCount);
+}

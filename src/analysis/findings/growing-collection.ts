@@ -1,0 +1,92 @@
+// A cache or collection that only grows: a line of the program made many objects over the run, one after
+// another, and every one of them is still alive at the end: something keeps each entry it is given (a dict
+// keyed by something unique per request, a list of results, a registry). The advice: bound it.
+//
+// Where accumulation.ts asks for a steady climb in time, this asks for many entries kept (count, not
+// bytes), added at many moments, still being added near the end, and hardly any given back: the count's
+// floor (retained-growth.ts) rose by nearly all of what is live at the end. A cache that fills up and then
+// evicts (a bounded one) stops raising its floor once full, and a load that ends early is a plateau: both
+// stay silent. Lines an accumulation finding is about are left to it.
+
+import type { FrameId } from '../../model/ids.js';
+import { type HeldAs, heldAs } from '../capture-census.js';
+import { limitReachedNs } from '../memory-limit.js';
+import { candidateLines, isArenas, valueAt } from './accumulation.js';
+import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
+import { retainedGrowth } from './retained-growth.js';
+
+/** Objects live at the end at least: a collection of entries, not a few big buffers (large-objects-kept.ts). */
+export const COLLECTION_MIN_ITEMS = 100;
+/** Of what is live at the end, this share at least was added during the capture and never given back. */
+export const COLLECTION_KEPT_SHARE = 0.9;
+/** The count rose at this many samples at least: entries added over time, not built in one go. */
+export const COLLECTION_MIN_RISES = 4;
+/** The last addition came in the last this share of the line's active time: it was still growing. */
+export const COLLECTION_STILL_GROWING_SHARE = 0.25;
+
+export const GROWING_COLLECTION_TEXT = {
+  title: 'A cache or collection that only grows',
+  advice:
+    'Bound it: give the cache a maximum size and evict (functools.lru_cache(maxsize=N), an OrderedDict trimmed with popitem(last=False), a TTL), key it by something with few values (not by request, user or time), remove entries when their work is done (del registry[key], unregister callbacks), or hold values that others own through weakref.WeakValueDictionary so they go when nothing else uses them.',
+} as const;
+
+export interface CollectionItem {
+  readonly line: FrameId | -1;
+  readonly leaf: FrameId | undefined;
+  readonly frames: readonly FrameId[];
+  /** Live at the end. */
+  readonly bytes: number;
+  readonly count: number;
+  /** Objects added (and kept) over the capture, between these times. */
+  readonly added: number;
+  readonly fromNs: number;
+  readonly lastAddedNs: number;
+  readonly toNs: number;
+  readonly heldAs: HeldAs | undefined;
+  readonly arenas: boolean;
+}
+
+export interface GrowingCollectionFinding extends FindingCommon {
+  readonly kind: 'growing-collection';
+  readonly items: readonly CollectionItem[];
+  readonly census: { readonly timeNs: number; readonly label: string } | undefined;
+}
+
+export function growingCollection(input: DetectorInput): GrowingCollectionFinding[] {
+  const { groups, series } = candidateLines(input);
+  const census = input.census();
+  const until = limitReachedNs(input.model) ?? Infinity; // the stall at the limit, as in accumulation.ts
+  const items: CollectionItem[] = [];
+  groups.forEach((g, i) => {
+    if (g.liveCount < COLLECTION_MIN_ITEMS) return;
+    const s = series[i]!;
+    const kept = retainedGrowth(s.timeNs, s.count, until);
+    if (kept === undefined || kept.bytes < COLLECTION_KEPT_SHARE * g.liveCount || kept.rises < COLLECTION_MIN_RISES) return;
+    if (kept.lastRiseNs < kept.toNs - COLLECTION_STILL_GROWING_SHARE * (kept.toNs - kept.fromNs)) return;
+    items.push({
+      line: g.line,
+      leaf: g.leaf,
+      frames: g.frames,
+      bytes: g.liveBytes,
+      count: g.liveCount,
+      added: kept.bytes,
+      fromNs: kept.fromNs,
+      lastAddedNs: kept.lastRiseNs,
+      toNs: kept.toNs,
+      heldAs: census === undefined ? undefined : heldAs(census.census, valueAt(s, census.timeNs)),
+      arenas: isArenas(input.model, g),
+    });
+  });
+  if (items.length === 0) return [];
+  items.sort((a, b) => b.bytes - a.bytes);
+  return [
+    {
+      kind: 'growing-collection',
+      ...GROWING_COLLECTION_TEXT,
+      bytes: items.reduce((a, x) => a + x.bytes, 0),
+      lines: items.map((x) => x.line),
+      items: items.slice(0, EVIDENCE_ROWS),
+      census: census === undefined ? undefined : { timeNs: census.timeNs, label: census.label },
+    },
+  ];
+}

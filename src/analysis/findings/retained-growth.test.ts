@@ -1,0 +1,55 @@
+// The floor of a series: an accumulation, a sawtooth, a plateau, steps, and the edge cases.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { retainedGrowth } from './retained-growth.js';
+
+const times = (n: number): number[] => Array.from({ length: n }, (_, k) => (k + 1) * 100);
+
+test('an accumulation raises its floor at every sample, in both halves', () => {
+  const g = retainedGrowth(times(8), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.ok(g !== undefined);
+  assert.deepEqual([g.fromNs, g.toNs, g.bytes, g.rises, g.samples, g.lastRiseNs], [0, 800, 8, 8, 8, 800]);
+  assert.equal(g.largestRiseShare, 1 / 8);
+  assert.equal(g.firstHalfShare, 4 / 8);
+  assert.equal(g.secondHalfShare, 4 / 8);
+});
+
+test('a sawtooth keeps its floor at zero until its last round', () => {
+  const g = retainedGrowth(times(8), [5, 0, 5, 0, 5, 0, 3, 5]);
+  assert.ok(g !== undefined);
+  assert.equal(g.bytes, 5);
+  assert.equal(g.firstHalfShare, 0);
+  assert.deepEqual([g.rises, g.lastRiseNs], [2, 800]);
+});
+
+test('a plateau raises it once, at the start', () => {
+  const g = retainedGrowth(times(8), [8, 8, 8, 8, 8, 8, 8, 8]);
+  assert.ok(g !== undefined);
+  assert.deepEqual([g.bytes, g.rises, g.largestRiseShare, g.secondHalfShare, g.lastRiseNs], [8, 1, 1, 0, 100]);
+});
+
+test('what is freed later is not kept: the floor is the least held from then on', () => {
+  // 10 held for a while, then 4 of it given back: only 6 was kept, from the first sample.
+  const g = retainedGrowth(times(4), [10, 10, 6, 6]);
+  assert.ok(g !== undefined);
+  assert.deepEqual([g.bytes, g.rises], [6, 1]);
+});
+
+test('the series starts to matter at its first value (a line used only late in the run)', () => {
+  const g = retainedGrowth(times(6), [0, 0, 0, 2, 4, 6]);
+  assert.ok(g !== undefined);
+  assert.deepEqual([g.fromNs, g.toNs, g.bytes, g.rises, g.samples], [300, 600, 6, 3, 3]);
+});
+
+test('nothing held, or nothing kept', () => {
+  assert.equal(retainedGrowth([], []), undefined);
+  assert.equal(retainedGrowth(times(3), [0, 0, 0]), undefined);
+  const freed = retainedGrowth(times(3), [4, 4, 0]);
+  assert.deepEqual([freed?.bytes, freed?.rises], [0, 0]);
+});
+
+test('rises below half a percent of the whole are noise', () => {
+  const g = retainedGrowth(times(3), [1000, 1002, 2000]);
+  assert.deepEqual([g?.bytes, g?.rises], [2000, 2]);
+});

@@ -1,0 +1,93 @@
+// The memory a series kept: of a line's live memory sampled over the run, the part that was never given
+// back afterwards, and how it came. The floor at a moment is the least the line held from then to the end
+// (a suffix minimum); it only rises, and what it rose by is memory that, once allocated, stayed. A
+// sawtooth (a batch that frees each round) keeps its floor near zero until its last round; a plateau raises
+// it once, early; an accumulation raises it again and again, up to the end.
+//
+//   live  ▁▂▃▄▅▆▇█      floor ▁▂▃▄▅▆▇█   accumulation: rises all along
+//   live  ▁▅▁▅▁▅▁▅      floor ▁▁▁▁▁▁▁▅   sawtooth: one rise, at the end
+//   live  ▁▇▇▇▇▇▇▇      floor ▁▇▇▇▇▇▇▇   plateau: one rise, at the start
+
+/** The shape of what a series kept; times in ns since tracking started. */
+export interface RetainedGrowth {
+  /** Where the series starts to matter: the sample before its first nonzero value. */
+  readonly fromNs: number;
+  /** Its last sample measured: the end of the capture, or when the process reached its memory limit. */
+  readonly toNs: number;
+  /** What the floor rose by from `fromNs` to `toNs`. */
+  readonly bytes: number;
+  /** Samples at which the floor rose (by at least RISE_MIN_SHARE of `bytes`), of the samples after fromNs. */
+  readonly rises: number;
+  readonly samples: number;
+  /** The largest single rise, and the rise in each half of [fromNs, toNs], as shares of `bytes`. */
+  readonly largestRiseShare: number;
+  readonly firstHalfShare: number;
+  readonly secondHalfShare: number;
+  /** The last sample at which the floor rose. */
+  readonly lastRiseNs: number;
+}
+
+/** A rise smaller than this share of the whole is noise (a few allocations that come and go). */
+export const RISE_MIN_SHARE = 0.005;
+
+/**
+ * The retained growth of a series of samples (times ascending, the last one the end of the capture).
+ * Tracking starts at 0 with nothing live, so a sample (0, 0) comes first. With `untilNs`, the shape is
+ * measured up to the last sample at or before it (the moment the process reached its memory limit: what
+ * follows is the stall before the OOM kill), while the floor still looks at every later sample (what was
+ * freed afterwards was not kept). Undefined when the series never holds anything.
+ */
+export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<number>, untilNs = Infinity): RetainedGrowth | undefined {
+  const n = timeNs.length;
+  if (n === 0) return undefined;
+  const t = new Float64Array(n + 1);
+  const v = new Float64Array(n + 1);
+  for (let k = 0; k < n; k++) {
+    t[k + 1] = Math.max(timeNs[k]!, t[k]!);
+    v[k + 1] = bytes[k]!;
+  }
+  let first = -1;
+  for (let k = 1; k <= n; k++) {
+    if (v[k] !== 0) {
+      first = k;
+      break;
+    }
+  }
+  if (first < 0) return undefined;
+  const start = first - 1;
+  const floor = new Float64Array(n + 1);
+  floor[n] = v[n]!;
+  for (let k = n - 1; k >= 0; k--) floor[k] = Math.min(v[k]!, floor[k + 1]!);
+  // The last sample measured: at or before untilNs, and after the start.
+  let end = n;
+  while (end > start + 1 && t[end]! > untilNs) end--;
+  const gained = floor[end]! - floor[start]!;
+  const fromNs = t[start]!;
+  const toNs = t[end]!;
+  if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, samples: end - start, largestRiseShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
+  const mid = (fromNs + toNs) / 2;
+  let rises = 0;
+  let largest = 0;
+  let atMid = floor[start]!;
+  let lastRiseNs = fromNs;
+  for (let k = start + 1; k <= end; k++) {
+    const rise = floor[k]! - floor[k - 1]!;
+    if (rise >= RISE_MIN_SHARE * gained) {
+      rises++;
+      lastRiseNs = t[k]!;
+    }
+    if (rise > largest) largest = rise;
+    if (t[k]! <= mid) atMid = floor[k]!;
+  }
+  return {
+    fromNs,
+    toNs,
+    bytes: gained,
+    rises,
+    samples: end - start,
+    largestRiseShare: largest / gained,
+    firstHalfShare: (atMid - floor[start]!) / gained,
+    secondHalfShare: (floor[end]! - atMid) / gained,
+    lastRiseNs,
+  };
+}

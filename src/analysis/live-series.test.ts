@@ -1,0 +1,87 @@
+// Each site's live memory at the end of each tick: exact against a plain replay of the same changes, through
+// coarsening, and from the checkpoints of an aggregated capture.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { CheckpointEntry } from '../capture/records.js';
+import type { SiteId } from '../model/ids.js';
+import { prng } from '../../test/support/prng.js';
+import { groupSeries, LiveSeries, type LiveSeriesResult } from './live-series.js';
+
+
+/** The value of `site` at the end of tick k, read back from the runs. */
+function valueAt(r: LiveSeriesResult, site: number, k: number): [number, number] {
+  for (let i = 0; i < r.site.length; i++) if (r.site[i] === site && r.start[i]! <= k && k < r.end[i]!) return [r.bytes[i]!, r.count[i]!];
+  return [0, 0];
+}
+
+test('runs hold each site at the end of every tick; the last tick is the end of the replay', () => {
+  const s = new LiveSeries();
+  s.change(0 as SiteId, 1, 100, 1);
+  s.change(1 as SiteId, 2, 50, 1);
+  s.snapshot(3, 10);
+  s.change(0 as SiteId, 4, 100, 1);
+  s.change(1 as SiteId, 5, -50, -1);
+  s.snapshot(6, 20);
+  s.snapshot(7, 30);
+  s.change(0 as SiteId, 8, 100, 1); // after the last snapshot
+  const r = s.finish();
+  assert.deepEqual([...r.tickEnd], [10, 20, 30, 30]);
+  assert.deepEqual([0, 1, 2, 3].map((k) => valueAt(r, 0, k)), [[100, 1], [200, 2], [200, 2], [300, 3]]);
+  assert.deepEqual([0, 1, 2, 3].map((k) => valueAt(r, 1, k)), [[50, 1], [0, 0], [0, 0], [0, 0]]);
+  const [g] = groupSeries(r, 1, (site) => (site <= 1 ? 0 : -1));
+  assert.deepEqual([...g!.bytes], [150, 200, 200, 300]);
+  assert.deepEqual([...g!.count], [2, 2, 2, 3]);
+});
+
+test('coarsened ticks keep the value at the end of each pair: the same as sampling a plain replay there', () => {
+  const rand = prng(7);
+  const maxTicks = 8;
+  const s = new LiveSeries({ maxTicks });
+  const live = [0, 0, 0, 0, 0];
+  const atSnapshot: number[][] = [];
+  const snaps = 53;
+  for (let t = 1; t <= snaps; t++) {
+    for (let e = 0; e < 5; e++) {
+      const site = Math.floor(rand() * live.length);
+      const d = live[site]! > 0 && rand() < 0.4 ? -Math.min(live[site]!, 10) : 10;
+      live[site] = live[site]! + d;
+      s.change(site as SiteId, t * 10 + e, d, Math.sign(d));
+    }
+    s.snapshot(t * 10 + 9, t * 1000);
+    atSnapshot.push([...live]);
+  }
+  const r = s.finish();
+  assert.ok(r.tickEnd.length <= maxTicks + 1, `${r.tickEnd.length} ticks`);
+  // Each tick ends at a snapshot, groups of snapshotsPerTick; the values are those at that snapshot.
+  r.tickEnd.forEach((end, k) => {
+    const snap = end / 1000 - 1;
+    for (let site = 0; site < live.length; site++) assert.equal(valueAt(r, site, k)[0], atSnapshot[snap]![site], `site ${site} tick ${k}`);
+  });
+  assert.equal(r.tickEnd[r.tickEnd.length - 1], snaps * 1000);
+});
+
+test('an aggregated capture: ticks at checkpoints, from their entries (the later entry of a location wins)', () => {
+  const s = new LiveSeries({ maxTicks: 4 });
+  const entry = (stack: number, liveBytes: number): CheckpointEntry => ({
+    stream: 1,
+    stack,
+    nativeStack: 0,
+    allocator: 0,
+    totalCount: 0,
+    totalBytes: 0,
+    liveCount: liveBytes / 10,
+    liveBytes,
+    savedPeakCount: 0,
+    savedPeakBytes: 0,
+    updatedSeq: 0,
+  });
+  s.snapshot(1, 5); // snapshots of an aggregated capture carry no per-site values
+  for (let k = 1; k <= 6; k++) s.checkpoint({ type: 'checkpoint', stream: 0, seq: k, timeNs: k * 1000, heap: 0, peakHeap: 0, peakSeq: 0, entries: [entry(1, k * 10), ...(k === 2 ? [entry(2, 70)] : [])] });
+  s.resolveCheckpoints((e) => (e.stack - 1) as SiteId);
+  const r = s.finish();
+  // Six checkpoints in at most four ticks: pairs merged once.
+  assert.deepEqual([...r.tickEnd], [2000, 4000, 6000]);
+  assert.deepEqual([0, 1, 2].map((k) => valueAt(r, 0, k)[0]), [20, 40, 60]);
+  assert.deepEqual([0, 1, 2].map((k) => valueAt(r, 1, k)[0]), [70, 70, 70]);
+});

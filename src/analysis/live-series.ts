@@ -1,0 +1,245 @@
+// Each site's live memory over the run, sampled: the evidence behind the findings about memory that
+// accumulates (findings/accumulation.ts, findings/growing-collection.ts). Where "what grew in the last
+// seconds" (recent-growth.ts) compares two moments, this keeps enough of them to tell a steady climb from
+// a plateau or a sawtooth.
+//
+// The run is cut into ticks at memory snapshots (event captures) or at checkpoints (aggregated captures,
+// whose events the agent counted itself). For every site this records its live bytes and count at the end
+// of each tick, as runs of ticks with the same value (tick-runs.ts), so the data grows with the changes,
+// not with sites × ticks; a site's ticks at 0 are not stored. Past MAX_TICKS ticks, or `maxRuns` runs,
+// pairs of ticks merge into one that keeps the later value (the end of the pair): exact at the coarser
+// grain. The last tick ends with the replay: its values are those live at the end.
+//
+// Cost: O(1) per event, O(sites changed in a tick) when a tick closes.
+
+import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
+import type { SiteId } from '../model/ids.js';
+import type { ReplayObserver } from '../model/replay-observer.js';
+import { SiteColumn } from '../model/site-table.js';
+import { Runs, type TickRuns } from './tick-runs.js';
+
+/**
+ * Ticks kept at most: enough to see the shape of a run (a climb, steps, a sawtooth of a few rounds) at a
+ * grain of 1/256 of it; even, so that pairs merge.
+ */
+export const SERIES_MAX_TICKS = 256;
+
+/** Runs: site, ticks [start, end), its live bytes and count at the end of each of those ticks. */
+export type LiveSeriesResult = TickRuns;
+
+export interface LiveSeriesOptions {
+  readonly maxTicks?: number;
+  /** Coarsen when the runs exceed this many (default 1,000,000: 36 MB at most). */
+  readonly maxRuns?: number;
+}
+
+interface CheckpointTick {
+  timeNs: number;
+  entries: Map<string, CheckpointEntry>;
+}
+
+export class LiveSeries implements ReplayObserver {
+  private readonly maxTicks: number;
+  private readonly maxRuns: number;
+  private sites = 0;
+  private readonly liveBytes = new SiteColumn(1024);
+  private readonly liveCount = new SiteColumn(1024);
+  /** The open run of each site: the tick it started in and its value. */
+  private readonly runStart = new SiteColumn(1024);
+  private readonly runBytes = new SiteColumn(1024);
+  private readonly runCount = new SiteColumn(1024);
+  private readonly inDirty = new SiteColumn(1024);
+  private dirty: number[] = [];
+  private readonly runs = new Runs();
+  private ends: number[] = [];
+  private groupSize = 1;
+  private snapsInTick = 0;
+  private lastSnapshotNs = 0;
+
+  /** Aggregated captures: checkpoints, kept until their entries can be resolved to sites. */
+  private aggregated = false;
+  private cpTicks: CheckpointTick[] = [];
+  private cpGroup = 1;
+  private cpInGroup = 0;
+
+  constructor(options: LiveSeriesOptions = {}) {
+    this.maxTicks = Math.max(2, Math.floor((options.maxTicks ?? SERIES_MAX_TICKS) / 2) * 2);
+    this.maxRuns = options.maxRuns ?? 1_000_000;
+  }
+
+  change(site: SiteId, _seq: number, bytes: number, count: number): void {
+    if (site >= this.sites) this.grow(site + 1);
+    this.liveBytes.array[site] = this.liveBytes.array[site]! + bytes;
+    this.liveCount.array[site] = this.liveCount.array[site]! + count;
+    if (this.inDirty.array[site] === 0) {
+      this.inDirty.array[site] = 1;
+      this.dirty.push(site);
+    }
+  }
+
+  snapshot(_seq: number, timeNs: number): void {
+    if (this.aggregated) return;
+    if (timeNs > this.lastSnapshotNs) this.lastSnapshotNs = timeNs;
+    this.snapsInTick++;
+    if (this.snapsInTick >= this.groupSize) this.closeTick(timeNs);
+  }
+
+  checkpoint(record: CheckpointRecord): void {
+    if (!this.aggregated) {
+      // An aggregated capture: its ticks are its checkpoints (snapshots carry no per-site values).
+      this.aggregated = true;
+      this.ends = [];
+      this.snapsInTick = 0;
+    }
+    // Checkpoints hold the locations that changed since the previous one; merge groups of them as the
+    // ticks are merged (the later entry of a location wins: its value at the end of the group).
+    let t = this.cpInGroup > 0 ? this.cpTicks[this.cpTicks.length - 1] : undefined;
+    if (t === undefined) {
+      t = { timeNs: record.timeNs, entries: new Map() };
+      this.cpTicks.push(t);
+    }
+    for (const e of record.entries) t.entries.set(`${e.stream}:${e.stack}:${e.nativeStack}:${e.allocator}`, e);
+    t.timeNs = Math.max(t.timeNs, record.timeNs);
+    this.cpInGroup++;
+    if (this.cpInGroup < this.cpGroup) return;
+    this.cpInGroup = 0;
+    if (this.cpTicks.length >= this.maxTicks) {
+      const merged: CheckpointTick[] = [];
+      for (let i = 0; i < this.cpTicks.length; i += 2) {
+        const a = this.cpTicks[i]!;
+        const b = this.cpTicks[i + 1];
+        if (b !== undefined) {
+          for (const [k, e] of b.entries) a.entries.set(k, e);
+          a.timeNs = b.timeNs;
+        }
+        merged.push(a);
+      }
+      this.cpTicks = merged;
+      this.cpGroup *= 2;
+    }
+  }
+
+  resolveCheckpoints(siteOf: (entry: CheckpointEntry) => SiteId): void {
+    for (const t of this.cpTicks) {
+      for (const e of t.entries.values()) {
+        const site = siteOf(e);
+        if (site >= this.sites) this.grow(site + 1);
+        this.change(site, 0, e.liveBytes - this.liveBytes.array[site]!, e.liveCount - this.liveCount.array[site]!);
+      }
+      this.lastSnapshotNs = Math.max(this.lastSnapshotNs, t.timeNs);
+      this.closeTick(t.timeNs);
+    }
+    this.cpTicks = [];
+  }
+
+  /** Closes the last tick (the values live at the end) and returns the runs. */
+  finish(): LiveSeriesResult {
+    const lastEnd = this.ends.length > 0 ? this.ends[this.ends.length - 1]! : 0;
+    // Events after the last snapshot happened at an unknown time after it: they close a tick there.
+    if (this.dirty.length > 0 || this.snapsInTick > 0 || this.ends.length === 0) this.closeTick(Math.max(this.lastSnapshotNs, lastEnd));
+    const n = this.ends.length;
+    for (let site = 0; site < this.sites; site++) {
+      const b = this.runBytes.array[site]!;
+      const c = this.runCount.array[site]!;
+      const start = this.runStart.array[site]!;
+      if ((b !== 0 || c !== 0) && start < n) this.runs.push(site, start, n, b, c);
+    }
+    return { tickEnd: Float64Array.from(this.ends), snapshotsPerTick: this.aggregated ? this.cpGroup : this.groupSize, ...this.runs.columns() };
+  }
+
+  private closeTick(endNs: number): void {
+    const k = this.ends.length;
+    for (const site of this.dirty) {
+      this.inDirty.array[site] = 0;
+      const b = this.liveBytes.array[site]!;
+      const c = this.liveCount.array[site]!;
+      const rb = this.runBytes.array[site]!;
+      const rc = this.runCount.array[site]!;
+      if (b === rb && c === rc) continue;
+      const start = this.runStart.array[site]!;
+      if ((rb !== 0 || rc !== 0) && start < k) this.runs.push(site, start, k, rb, rc);
+      this.runStart.array[site] = k;
+      this.runBytes.array[site] = b;
+      this.runCount.array[site] = c;
+    }
+    this.dirty = [];
+    this.ends.push(endNs);
+    this.snapsInTick = 0;
+    const n = this.ends.length;
+    if (n % 2 === 0 && (n >= this.maxTicks || this.runs.n > this.maxRuns)) this.coarsen();
+  }
+
+  /**
+   * Ticks 2b and 2b+1 become tick b, with the value at the end of 2b+1. A run [s, e) of fine ticks covers
+   * the odd ticks in it, so coarse ticks [⌊s/2⌋, ⌊e/2⌋); a run of one even tick vanishes.
+   */
+  private coarsen(): void {
+    const r = this.runs;
+    let w = 0;
+    for (let i = 0; i < r.n; i++) {
+      const s = r.start[i]! >> 1;
+      const e = r.end[i]! >> 1;
+      if (s >= e) continue;
+      r.site[w] = r.site[i]!;
+      r.start[w] = s;
+      r.end[w] = e;
+      r.bytes[w] = r.bytes[i]!;
+      r.count[w] = r.count[i]!;
+      w++;
+    }
+    r.n = w;
+    const starts = this.runStart.array;
+    for (let site = 0; site < this.sites; site++) starts[site] = starts[site]! >> 1;
+    this.ends = this.ends.filter((_, i) => i % 2 === 1);
+    this.groupSize *= 2;
+  }
+
+  private grow(n: number): void {
+    for (const c of [this.liveBytes, this.liveCount, this.runStart, this.runBytes, this.runCount, this.inDirty]) c.ensure(n);
+    this.sites = n;
+  }
+}
+
+/** A group of sites' live bytes and count summed, at each tick's end (dense: one value per tick). */
+export interface GroupSeries {
+  /** ns since tracking started at which each tick ends (shared by every group). */
+  readonly timeNs: Float64Array;
+  readonly bytes: Float64Array;
+  readonly count: Float64Array;
+}
+
+/**
+ * The summed series of groups of sites: `groupOf(site)` is the group's index (0 to groups - 1), or -1 for
+ * a site in none. One pass over the runs (a difference array per group): O(runs + groups × ticks).
+ */
+export function groupSeries(series: LiveSeriesResult, groups: number, groupOf: (site: SiteId) => number): GroupSeries[] {
+  const n = series.tickEnd.length;
+  const db = Array.from({ length: groups }, () => new Float64Array(n + 1));
+  const dc = Array.from({ length: groups }, () => new Float64Array(n + 1));
+  for (let i = 0; i < series.site.length; i++) {
+    const g = groupOf(series.site[i]! as SiteId);
+    if (g < 0) continue;
+    const b = db[g]!;
+    const c = dc[g]!;
+    const s = series.start[i]!;
+    const e = series.end[i]!;
+    b[s] = b[s]! + series.bytes[i]!;
+    b[e] = b[e]! - series.bytes[i]!;
+    c[s] = c[s]! + series.count[i]!;
+    c[e] = c[e]! - series.count[i]!;
+  }
+  return db.map((d, g) => {
+    const bytes = new Float64Array(n);
+    const count = new Float64Array(n);
+    const e = dc[g]!;
+    let b = 0;
+    let c = 0;
+    for (let k = 0; k < n; k++) {
+      b += d[k]!;
+      c += e[k]!;
+      bytes[k] = b;
+      count[k] = c;
+    }
+    return { timeNs: series.tickEnd, bytes, count };
+  });
+}

@@ -1,0 +1,34 @@
+// The program's own code: what a reader looks for first in a stack, since it is what they can change.
+// Frames of the standard library, of installed packages and native frames are someone else's; the
+// innermost frame that is none of those is "the user's line" (numpy's `ones` allocated, but the line
+// to fix is the `load_partition` that called it).
+
+import type { Frame } from '../model/frames.js';
+import type { FrameId, SiteId } from '../model/ids.js';
+import type { CaptureModel } from '../model/model.js';
+
+/** Not native, not the standard library, not an installed package. */
+export function isOwnCode(f: Frame): boolean {
+  return !f.native && f.moduleType !== 'stdlib' && f.moduleType !== 'site-packages';
+}
+
+/** The index of the program's own line in a stack (root first): the innermost own-code frame, else the
+ * innermost frame; -1 for an empty stack. */
+export function ownLineIndex(model: CaptureModel, frames: readonly FrameId[]): number {
+  for (let i = frames.length - 1; i >= 0; i--) if (isOwnCode(model.frames.frame(frames[i]!))) return i;
+  return frames.length - 1;
+}
+
+/**
+ * Made while a library was being imported: the innermost Python frame (hidden ones included) is the
+ * import system's or an installed or standard module's top level. A library's own tables and buffers
+ * (numpy's OpenBLAS reserves tens of MiB it may never touch), not something the program chose to make.
+ */
+export function madeByImport(model: CaptureModel, site: SiteId): boolean {
+  for (let n = model.sites.pyStack(site); n > 0; n = model.frames.pyParentOf(n)) {
+    const f = model.frames.frame(model.frames.pyFrameOf(n));
+    if (f.kind === 'import') return true;
+    if (f.kind === 'user') return f.function === '<module>' && (f.moduleType === 'site-packages' || f.moduleType === 'stdlib');
+  }
+  return false;
+}
