@@ -3,7 +3,7 @@
 // and under memray, side by side in one run (the configurations of a benchmark alternate, repeat after
 // repeat), so that the ratios compare like with like on a shared machine. Not a test: run it by hand.
 //
-//   npx tsc -p tsconfig.json && node dist/bench/sampling-overhead.js [--repeat N] [--rate SIZE] [BENCHMARK...]
+//   npx tsc -p tsconfig.json && node dist/bench/sampling-overhead.js [--repeat N] [--rate SIZE] [--clock cpu|wall] [BENCHMARK...]
 //
 // Setup: .cache/bench-venv, a virtualenv with memray, pyperformance (for its benchmark scripts and pyperf)
 // and numpy from PyPI: `python3.11 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install memray
@@ -15,6 +15,11 @@
 // line to their last by bench/timed_run.py, in the process, for the same reason. The agent
 // runs in the Python process as `memlens run` starts it (the bootstrap, configured by MEMLENS_BOOTSTRAP),
 // writing its capture to a file; memray is `memray run -f -o FILE` (its default mode).
+//
+// --clock cpu (the default): every timing is the process's CPU time (all threads: the agent's service
+// thread and memray's own are counted), not the wall clock: on a machine shared with other jobs the wall
+// clock also counts the time a run waited for a core, which varies by ±40 % from run to run there. pyperf's
+// workers read it through bench/cpu_clock.py (time.perf_counter becomes time.process_time).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -34,6 +39,9 @@ const python = arg('--python', join(ROOT, '.cache', 'bench-venv', 'bin', 'python
 const memray = join(dirname(python), 'memray');
 const repeat = Number(arg('--repeat', '3'));
 const rate = Number(arg('--rate', String(512 * 1024)));
+const clock = arg('--clock', 'cpu');
+if (clock !== 'cpu' && clock !== 'wall') throw new Error(`--clock: cpu or wall, not ${clock}`);
+const CPU_CLOCK = join(ROOT, 'bench', 'cpu_clock.py');
 const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
 
 const PYPERFORMANCE = [
@@ -84,7 +92,8 @@ function run(config: Config, script: string, args: readonly string[]): number {
   const c = command(config, script, args);
   const r = spawnSync(c.cmd, c.args, { env: c.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
   if (r.status !== 0) throw new Error(`${config}: ${c.cmd} ${c.args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
-  return Number(/memlens-bench-seconds (\S+)/.exec(r.stderr)?.[1] ?? 0);
+  const m = /memlens-bench-seconds (\S+) (\S+)/.exec(r.stderr);
+  return Number((clock === 'cpu' ? m?.[2] : m?.[1]) ?? 0);
 }
 
 function median(xs: readonly number[]): number {
@@ -109,14 +118,16 @@ try {
   const benches = named.length > 0 ? named.filter((n) => PYPERFORMANCE.includes(n)) : PYPERFORMANCE;
   for (const b of benches) {
     const script = join(BENCH_ROOT, 'data-files', 'benchmarks', `bm_${b}`, 'run_benchmark.py');
-    const calib = spawnSync(python, [script, '--worker', '--calibrate-loops'], { encoding: 'utf8', cwd: dir });
+    const calib = spawnSync(python, [...(clock === 'cpu' ? [CPU_CLOCK] : []), script, '--worker', '--calibrate-loops'], { encoding: 'utf8', cwd: dir });
     const loops = Number(/Calibration: (\d+) loops?/.exec(calib.stdout + calib.stderr)?.[1] ?? '1');
     const samples: Record<Config, number[]> = { python3: [], 'memlens sampled': [], 'memlens exact': [], memray: [] };
     for (let i = 0; i < repeat; i++) {
       for (const config of CONFIGS) {
         const out = join(dir, 'pyperf.json');
         rmSync(out, { force: true });
-        run(config, script, ['--worker', '-l', String(loops), '-n', '5', '-w', '1', '-o', out]);
+        const worker = ['--worker', '-l', String(loops), '-n', '5', '-w', '1', '-o', out];
+        if (clock === 'cpu') run(config, CPU_CLOCK, [script, ...worker]);
+        else run(config, script, worker);
         samples[config].push(median(pyperfValues(out)));
       }
     }
@@ -153,4 +164,4 @@ for (const [label, filter] of [
   const g = (c: Config): string => `${geomean(rs.map((r) => r.seconds[c] / r.seconds.python3)).toFixed(3)}×`;
   console.log(`| **${label}** (${rs.length}) | 1 | **${g('memlens sampled')}** | ${g('memlens exact')} | ${g('memray')} |`);
 }
-console.log(`\n${python}; ${repeat} repeats, median; pyperformance: pyperf worker values (5 values, 1 warm-up, loops calibrated plain).`);
+console.log(`\n${python}; ${repeat} repeats, median; ${clock === 'cpu' ? 'CPU time of the process' : 'wall time'}; pyperformance: pyperf worker values (5 values, 1 warm-up, loops calibrated plain).`);

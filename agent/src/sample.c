@@ -105,6 +105,21 @@ static int g_full_noted;
 static addr_table *g_kept[KEPT_TABLES];
 static size_t g_nkept;
 
+_Atomic uint64_t ml_sample_filter[((size_t)1 << ML_SAMPLE_FILTER_BITS) / 64];
+/* Recorded live blocks per filter bit (writers only, under g_lock): the bit is cleared when its count is. */
+static uint32_t g_filter_count[(size_t)1 << ML_SAMPLE_FILTER_BITS];
+
+static void filter_add(uint64_t addr) {
+    uint32_t b = ml_sample_filter_bit(addr);
+    if (g_filter_count[b]++ == 0) atomic_fetch_or_explicit(&ml_sample_filter[b >> 6], (uint64_t)1 << (b & 63), memory_order_relaxed);
+}
+
+static void filter_remove(uint64_t addr) {
+    uint32_t b = ml_sample_filter_bit(addr);
+    if (g_filter_count[b] > 0 && --g_filter_count[b] == 0)
+        atomic_fetch_and_explicit(&ml_sample_filter[b >> 6], ~((uint64_t)1 << (b & 63)), memory_order_relaxed);
+}
+
 static inline uint64_t slot_of(uint64_t addr, uint64_t mask) {
     return mix64(addr) & mask;
 }
@@ -144,6 +159,9 @@ int ml_sample_begin(uint64_t rate, uint64_t exact, uint64_t seed) {
     }
     write_begin();
     for (uint64_t j = 0; j <= t->mask; j++) atomic_store_explicit(&t->slots[j], 0, memory_order_relaxed);
+    for (size_t i = 0; i < sizeof ml_sample_filter / sizeof ml_sample_filter[0]; i++)
+        atomic_store_explicit(&ml_sample_filter[i], 0, memory_order_relaxed);
+    memset(g_filter_count, 0, sizeof g_filter_count);
     write_end();
     g_live = 0;
     atomic_store(&g_dropped, 0);
@@ -200,6 +218,7 @@ int ml_sampled_add(uint64_t addr) {
     }
     write_begin();
     table_put(t, addr);
+    filter_add(addr);
     write_end();
     g_live++;
     pthread_mutex_unlock(&g_lock);
@@ -215,8 +234,8 @@ static int64_t find(addr_table *t, uint64_t addr) {
     }
 }
 
-int ml_sampled_remove(uint64_t addr) {
-    /* Without the lock first: nearly every free is of a block that was not recorded. */
+int ml_sampled_remove_slow(uint64_t addr) {
+    /* Without the lock first: the filter's bit may be another block's. */
     for (;;) {
         unsigned v = atomic_load_explicit(&g_version, memory_order_acquire);
         if (v & 1) break; /* a writer is at work: ask under the lock */
@@ -248,6 +267,7 @@ int ml_sampled_remove(uint64_t addr) {
         }
     }
     atomic_store_explicit(&t->slots[hole], 0, memory_order_relaxed);
+    filter_remove(addr);
     write_end();
     if (g_live > 0) g_live--;
     pthread_mutex_unlock(&g_lock);

@@ -5,13 +5,17 @@
  * a point falls inside it, or always when it is at least T bytes. The thread's state is a few words of
  * initial-exec TLS: the fast path is a subtraction and two compares, no lock, no shared write.
  *
- * Frees: only those of recorded blocks are recorded. The recorded blocks that are live are kept in one
- * open-addressing table of addresses; a free looks its address up without a lock (a sequence count tells
- * it that a writer changed the table meanwhile, and it looks again), and only a hit takes the table's mutex
- * to remove it. The mutex is taken once per recorded event, never per allocation. */
+ * Frees: only those of recorded blocks are recorded. Nearly every free is of a block that was not: a free
+ * first asks a filter of 2^15 bits (4 KiB, so it stays in the cache), one bit per hash bucket of addresses,
+ * set while some recorded live block hashes there: a clear bit answers with one load. The recorded blocks
+ * that are live are kept in one open-addressing table of addresses; a free whose bit is set looks its
+ * address up there without a lock (a sequence count tells it that a writer changed the table meanwhile,
+ * and it looks again), and only a hit takes the table's mutex to remove it. The mutex is taken once per
+ * recorded event, never per allocation. */
 #ifndef MEMLENS_SAMPLE_H
 #define MEMLENS_SAMPLE_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "common.h"
@@ -55,8 +59,26 @@ static inline int ml_sample_alloc(uint64_t size) {
 /* A recorded allocation is live at `addr`: its free will be recorded. 0 if the table is full (the caller
  * then does not record the allocation at all; the drop is counted). */
 int ml_sampled_add(uint64_t addr);
+
+/* The filter in front of the table: bit b is set while a recorded live block's address hashes to b. Only
+ * the table's writers (under its mutex) change it. A free sees the bit of a block recorded by any thread:
+ * the block's address reached the freeing thread after the allocating thread set the bit. */
+#define ML_SAMPLE_FILTER_BITS 15
+extern _Atomic uint64_t ml_sample_filter[((size_t)1 << ML_SAMPLE_FILTER_BITS) / 64];
+
+static inline uint32_t ml_sample_filter_bit(uint64_t addr) {
+    /* Blocks are 16-byte aligned: the low bits say nothing. One multiply (Fibonacci hashing). */
+    return (uint32_t)(((addr >> 4) * 0x9e3779b97f4a7c15ull) >> (64 - ML_SAMPLE_FILTER_BITS));
+}
+
+int ml_sampled_remove_slow(uint64_t addr);
+
 /* Was the block at `addr` recorded? If so it is forgotten and the caller records its free. */
-int ml_sampled_remove(uint64_t addr);
+static inline int ml_sampled_remove(uint64_t addr) {
+    uint32_t b = ml_sample_filter_bit(addr);
+    if (ML_LIKELY((atomic_load_explicit(&ml_sample_filter[b >> 6], memory_order_relaxed) & ((uint64_t)1 << (b & 63))) == 0)) return 0;
+    return ml_sampled_remove_slow(addr);
+}
 
 /* Recorded blocks live now, the table's capacity, and allocations dropped because it was full. */
 void ml_sample_stats(uint64_t *live, uint64_t *capacity, uint64_t *dropped);

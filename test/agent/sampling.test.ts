@@ -66,7 +66,7 @@ function leaksByFunction(capture: string): Map<string, number> {
   const r = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS_BIN, 'summary', '--json', '--leaks', '--max-rows', '1000', capture], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const out = new Map<string, number>();
-  for (const row of (JSON.parse(r.stdout) as { rows: { function: string; ownBytes: number }[] }).rows) out.set(row.function, (out.get(row.function) ?? 0) + row.ownBytes);
+  for (const row of (JSON.parse(r.stdout) as { rows: { function: string; own_bytes: number }[] }).rows) out.set(row.function, (out.get(row.function) ?? 0) + row.own_bytes);
   return out;
 }
 
@@ -91,6 +91,10 @@ for (const py of testPythons()) {
       assert.ok((h.options & OPTION_SAMPLED) !== 0);
       assert.equal(h.sampleRateBytes, 64 * 1024);
       assert.equal(h.sampleExactBytes, 256 * 1024);
+      // summary --json says so too, for programs that read its figures.
+      const r = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS_BIN, 'summary', '--json', path], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as { sampling: unknown }).sampling, { rate_bytes: 64 * 1024, exact_bytes: 256 * 1024 });
     });
 
     test('estimates agree with the exact mode; freed blocks are all freed; large ones are exact; a seed reproduces the capture', async () => {
