@@ -11,14 +11,18 @@
 //   lately, not every stack ever seen;
 // - Python stack nodes are interned up to `maxNodes` (past that, new stacks are "other" too);
 // - a thread's node map goes away with its THREAD_EXIT (a service may start threads all day);
-// - the live allocations are the recorded ones only (a sampled capture records a few per MiB).
-// Code objects and their line tables are kept: they are bounded by the program's code.
+// - the live allocations are the recorded ones only (a sampled capture records a few per MiB);
+// - native stacks (--native) are interned like the Python ones, up to `maxNodes` nodes and as many
+//   (Python, native) pairs; their frames are named by the symbolizer the caller gives (the memlens process
+//   reads the images' symbol tables, as for reports), each address once, the names kept up to MAX_IP_NAMES.
+// Code objects and their line tables are kept: they are bounded by the program's code, and so are images.
 
 import { Allocator, Deallocator } from '../../capture/format.js';
 import type { CaptureHeader, CaptureVisitor, CodeRecord, DecodeWarning, MetaRecord } from '../../capture/records.js';
 import { pythonFrameKind } from '../../model/frame-kinds.js';
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../../model/frames.js';
 import type { SiteId } from '../../model/ids.js';
+import { ImageTable, type NativeSymbolizer } from '../../model/images.js';
 import { lineTableResolver } from '../../model/lines.js';
 import { LiveTable } from '../../model/live-table.js';
 import { MappedRegions } from '../../model/mapped-regions.js';
@@ -28,6 +32,10 @@ import { TupleInterner } from '../../model/tuple-interner.js';
 
 export const DEFAULT_MAX_STACKS = 10_000;
 const DEFAULT_MAX_NODES = 1 << 20;
+/** Native addresses whose names are remembered (then the cache starts over). */
+const MAX_IP_NAMES = 1 << 16;
+/** Stack-table keys of (Python, native) pairs start here; below it a key is a Python node alone. */
+const PAIR_BASE = 2 ** 30;
 /** The stack-table entry of allocations whose stack found no room. */
 const OTHER = 0;
 export const OTHER_STACKS_NAME = '[other stacks]';
@@ -46,6 +54,8 @@ export interface IntervalProfilerOptions {
   readonly maxNodes?: number;
   readonly filter?: FrameFilter;
   readonly lineResolver?: LineResolver;
+  /** Names native frames (--native): the function holding an address of an image file. */
+  readonly symbolizer?: NativeSymbolizer;
 }
 
 /** A frame of a pushed stack (the shape the pprof and OTLP encoders take). */
@@ -91,6 +101,13 @@ export class IntervalProfiler implements CaptureVisitor {
   private readonly codes = new Map<number, CodeRecord>();
   /** Per stream, its local Python node ids → global node (0: no frame; NO_NODE: refused). */
   private readonly streams = new Map<number, Int32Array>();
+  // Native stacks: nodes (parent global + 1, ip), per-stream maps as for Python, (Python, native) pairs.
+  private readonly nativeNodes = new TupleInterner(2, 1024);
+  private readonly nativeStreams = new Map<number, Int32Array>();
+  private readonly pairs = new TupleInterner(2, 1024);
+  private images = new ImageTable('');
+  private readonly ipNames = new Map<number, PprofFrame & { readonly interpreter: boolean }>();
+  private readonly symbolizer: NativeSymbolizer | undefined;
 
   // The stack table: index 0 is OTHER; keys are global nodes.
   private readonly stackOfNode = new Map<number, number>();
@@ -115,6 +132,7 @@ export class IntervalProfiler implements CaptureVisitor {
     this.maxNodes = options.maxNodes ?? DEFAULT_MAX_NODES;
     this.filter = options.filter ?? DEFAULT_FRAME_FILTER;
     this.lineResolver = options.lineResolver ?? lineTableResolver();
+    this.symbolizer = options.symbolizer;
   }
 
   /** The capture's header, once it arrived. */
@@ -125,13 +143,14 @@ export class IntervalProfiler implements CaptureVisitor {
   header(h: CaptureHeader): void {
     this.hdr = h;
     this.sampling = samplingOf(h);
+    this.images = new ImageTable(h.executable, this.symbolizer);
   }
 
   // ── the visitor ────────────────────────────────────────────────────────────────────────────────
 
-  alloc(stream: number, _seq: number, address: number, size: number, allocator: number, stack: number, _nativeStack = 0): void {
+  alloc(stream: number, _seq: number, address: number, size: number, allocator: number, stack: number, nativeStack = 0): void {
     this.events++;
-    const s = this.stackOf(stream, stack);
+    const s = this.stackOf(stream, stack, nativeStack);
     if (allocator === MMAP || allocator === MREMAP) {
       for (const p of this.regions.unmap(address, size)) this.release(p.site, p.bytes, p.lastPiece ? 1 : 0, p.lastPiece);
       this.acquire(s, size, 1);
@@ -184,12 +203,26 @@ export class IntervalProfiler implements CaptureVisitor {
         map[record.id] = global;
         break;
       }
+      case 'native-frame': {
+        const map = this.nativeStreams.get(record.stream);
+        const parent = record.parent === 0 ? 0 : map !== undefined && record.parent < map.length ? (map[record.parent] as number) : NO_NODE;
+        let global = NO_NODE;
+        if (parent !== NO_NODE && this.nativeNodes.size < this.maxNodes) global = this.nativeNodes.intern(parent, record.ip) + 1;
+        this.nativeStreams.set(record.stream, setGrow(map, record.id, global));
+        break;
+      }
+      case 'image':
+        this.images.add(record);
+        this.ipNames.clear(); // an address may belong to the new image now
+        break;
       case 'stack-reset':
         this.streams.delete(record.stream);
+        this.nativeStreams.delete(record.stream);
         break;
       case 'thread-exit':
         // The stream's last record: nothing will name its local nodes again.
         this.streams.delete(record.stream);
+        this.nativeStreams.delete(record.stream);
         break;
       case 'code':
         this.codes.set(record.codeId, record);
@@ -205,7 +238,7 @@ export class IntervalProfiler implements CaptureVisitor {
 
   // ── the table ──────────────────────────────────────────────────────────────────────────────────
 
-  private stackOf(stream: number, local: number): number {
+  private stackOf(stream: number, local: number, nativeLocal: number): number {
     let node = 0;
     if (local > 0) {
       const map = this.streams.get(stream);
@@ -213,6 +246,12 @@ export class IntervalProfiler implements CaptureVisitor {
       if (node === 0) node = NO_NODE; // an id never defined (damage): not a root stack
     }
     if (node === NO_NODE) return OTHER;
+    if (nativeLocal > 0) {
+      const map = this.nativeStreams.get(stream);
+      const native = map !== undefined && nativeLocal < map.length ? (map[nativeLocal] as number) : NO_NODE;
+      if (native <= 0 || this.pairs.size >= this.maxNodes) return OTHER; // damage, or the pairs are full
+      node = PAIR_BASE + this.pairs.intern(node, native);
+    }
     let s = this.stackOfNode.get(node);
     if (s !== undefined) return s;
     if (this.stackOfNode.size >= this.maxStacks) {
@@ -310,8 +349,43 @@ export class IntervalProfiler implements CaptureVisitor {
     return this.refused;
   }
 
+  /** The shown frames of a stack-table key, root first: its Python frames, then its native frames past the
+   * interpreter's last one (as the reports show them: model/frames.ts). */
+  private framesOf(key: number): PprofFrame[] {
+    if (key < PAIR_BASE) return this.pythonFramesOf(key);
+    const out = this.pythonFramesOf(this.pairs.get(key - PAIR_BASE, 0));
+    const native: (PprofFrame & { readonly interpreter: boolean })[] = [];
+    for (let g = this.pairs.get(key - PAIR_BASE, 1); g > 0; g = this.nativeNodes.get(g - 1, 0)) native.push(this.nativeFrame(this.nativeNodes.get(g - 1, 1)));
+    native.reverse();
+    let from = 0;
+    if (!this.filter.showInternal) {
+      for (let i = native.length - 1; i >= 0; i--) {
+        if ((native[i] as { interpreter: boolean }).interpreter) {
+          from = i + 1;
+          break;
+        }
+      }
+    }
+    for (let i = from; i < native.length; i++) {
+      const f = native[i] as PprofFrame;
+      out.push({ function: f.function, file: f.file, line: 0 });
+    }
+    return out;
+  }
+
+  private nativeFrame(ip: number): PprofFrame & { readonly interpreter: boolean } {
+    let f = this.ipNames.get(ip);
+    if (f === undefined) {
+      const named = this.images.name(ip);
+      f = { function: named.name, file: named.file, line: 0, interpreter: named.interpreter };
+      if (this.ipNames.size >= MAX_IP_NAMES) this.ipNames.clear();
+      if (named.known) this.ipNames.set(ip, f);
+    }
+    return f;
+  }
+
   /** The shown frames of a global Python node, root first. */
-  private framesOf(node: number): PprofFrame[] {
+  private pythonFramesOf(node: number): PprofFrame[] {
     const out: PprofFrame[] = [];
     for (let g = node; g > 0; g = this.nodes.get(g - 1, 0)) {
       const codeId = this.nodes.get(g - 1, 1);
@@ -333,4 +407,18 @@ export class IntervalProfiler implements CaptureVisitor {
     }
     return out.reverse();
   }
+}
+
+/** `map` (or a new one) with `value` at `index`, grown as needed. */
+function setGrow(map: Int32Array | undefined, index: number, value: number): Int32Array {
+  let m = map ?? new Int32Array(256);
+  if (index >= m.length) {
+    let cap = m.length * 2;
+    while (cap <= index) cap *= 2;
+    const grown = new Int32Array(cap);
+    grown.set(m);
+    m = grown;
+  }
+  m[index] = value;
+  return m;
 }
