@@ -40,7 +40,7 @@ fail()
 interface Row {
   readonly function: string;
   readonly file: string;
-  readonly totalBytes: number;
+  readonly total_bytes: number;
 }
 
 async function summaryRows(capture: string, extra: readonly string[]): Promise<Row[]> {
@@ -50,7 +50,7 @@ async function summaryRows(capture: string, extra: readonly string[]): Promise<R
 
 /** Rows that hold the program's buffer (`bytes` or more) and whose function name ends with one of `names`. */
 function holding(rows: readonly Row[], bytes: number, names: readonly string[]): string[] {
-  return rows.filter((r) => r.totalBytes >= bytes && names.some((n) => r.function === n || r.function.endsWith(`.${n}`))).map((r) => r.function.replace(/^.*\./, ''));
+  return rows.filter((r) => r.total_bytes >= bytes && names.some((n) => r.function === n || r.function.endsWith(`.${n}`))).map((r) => r.function.replace(/^.*\./, ''));
 }
 
 const THREAD_INTERNAL = ['_bootstrap', '_bootstrap_inner', '_memlens_bootstrap_inner'];

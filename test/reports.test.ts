@@ -449,9 +449,12 @@ test('colour by share in a terminal (or FORCE_COLOR), none with NO_COLOR or in a
 
 test('reading shows a progress bar on stderr and erases it', async () => {
   const { loadModel } = await import('../src/cli/load-model.js');
-  const io = memoryIo();
+  const { terminalSafe } = await import('../src/util/terminal-text.js');
+  const raw = memoryIo();
+  // main() makes stderr terminal-safe (its markers become the real sequences there); here by hand.
+  const io = { ...raw, stderr: terminalSafe(raw.stderr) };
   const model = await loadModel(io, known, { forceProgress: true });
   assert.equal(model.allocations, 6);
-  assert.match(io.err(), /^\rreading .*known\.mlens \[#+\] 100% /);
-  assert.ok(io.err().endsWith('\r\u001b[K'));
+  assert.match(raw.err(), /^\rreading .*known\.mlens \[#+\] 100% /);
+  assert.ok(raw.err().endsWith('\r\u001b[K'));
 });

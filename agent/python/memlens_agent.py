@@ -201,9 +201,12 @@ class AgentSession:
     def stop(self):
         """Stops tracking: every hook restored, every stream flushed, the TRAILER written (if this process is
         tracking); then what at_stop() registered runs."""
+        global _current
         if self.active:
             self._mark_ended_existing_threads()
             self._lib.memlens_stop()
+        if _current is self:
+            _current = None  # a later fork (follow_forks) starts nothing
         callbacks, self._at_stop = self._at_stop, []
         for fn in callbacks:
             try:

@@ -71,7 +71,7 @@ int ml_header_write(ml_config *c, ml_cgroup *cg, uint64_t wall_ns, uint64_t mono
         out[16 + i] = (uint8_t)(crc >> (8 * i));
     }
     if (ml_sink_write(out, ML_FILE_HEADER_FIXED_LEN + body.len) != 0) {
-        ml_set_err(err, errlen, "cannot write the capture header", errno);
+        ml_set_err(err, errlen, "cannot write the capture header", ml_sink_errno());
         return -1;
     }
     return 0;

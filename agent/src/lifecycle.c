@@ -5,6 +5,7 @@
  * the agent's own allocations (libc may allocate inside pthread_create or dlopen) are never recorded. */
 #include "lifecycle.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -37,6 +38,43 @@ static uint32_t g_session;
 static ml_cgroup g_cgroup;
 static int g_atfork_registered;
 static int g_forked; /* this process is a fork child of a tracked process */
+
+/* ── a capture that cannot be written ──────────────────────────────────────────────────────────── */
+
+/* Why a write failed, for the CAPTURE_STOPPED marker: the errno's name first (the reader words it), from a
+ * table rather than strerror(), which may allocate. */
+static const char *write_error_text(int err) {
+    switch (err) {
+    case ENOSPC: return "ENOSPC: no space left on the device";
+    case EDQUOT: return "EDQUOT: the disk quota is used up";
+    case EFBIG: return "EFBIG: the file grew past the largest size allowed";
+    case EIO: return "EIO: input/output error";
+    case EPIPE: return "EPIPE: the reader went away";
+    default: return "";
+    }
+}
+
+/* The sink failed (ml_sink_on_failure): the capture's last words, a CAPTURE_STOPPED marker in a block of
+ * its own written straight to the file, where the failed write was cut off. Nothing after it can be in
+ * the capture, so the reader knows it stops here because writing failed, not because the process died. */
+static void capture_stopped(int err) {
+    uint8_t mem[160];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    uint64_t seq = ml_next_seq();
+    ml_buf_varint(&b, seq);
+    ml_buf_varint(&b, ml_rel_ns());
+    ml_buf_varint(&b, ML_M_CAPTURE_STOPPED);
+    const char *why = write_error_text(err);
+    char text[64];
+    if (why[0] == 0) {
+        ml_strlcpy(text, "errno ", sizeof text);
+        ml_u64_to_dec(text + 6, (uint64_t)err);
+        why = text;
+    }
+    ml_buf_cstr(&b, why);
+    if (!b.overflow) (void)ml_write_last_record(ML_R_MARKER, b.p, b.len, seq);
+}
 
 /* ── fork ──────────────────────────────────────────────────────────────────────────────────────── */
 
@@ -101,6 +139,8 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     uint64_t wall_ns = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
     if (ml_header_write(c, &g_cgroup, wall_ns, ml_start_mono_ns, hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN, err, errlen) != 0)
         goto close_out;
+    /* From here a failed write leaves a capture with its header: it can say why it stops there. */
+    ml_sink_on_failure(capture_stopped);
     if (ml_service_stream_begin() != 0 || ml_threads_begin(g_session) != 0 ||
         ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0) ||
         (c->sample_rate != 0 && ml_sample_begin(c->sample_rate, c->sample_exact, c->sample_seed) != 0)) {

@@ -1,6 +1,11 @@
 /* The capture's destination. A regular file is opened O_APPEND so a block lands whole at the end even if
  * memlens appends its own records later; a pipe or socket gets SIGPIPE blocked around each write so a
- * reader that went away cannot kill the target. */
+ * reader that went away cannot kill the target.
+ *
+ * A write to a file can fail half way (the disk fills up: ENOSPC, a quota: EDQUOT): the part of the block
+ * that got in is cut off again, so the capture ends on a whole block rather than on what reads as a writer
+ * killed in the middle, and the session is told why (ml_sink_on_failure) so that the capture can say so
+ * in one last small block, written in the room the cut made (ml_sink_write_last). */
 #include "sink.h"
 
 #include <errno.h>
@@ -19,6 +24,11 @@ static pthread_mutex_t g_sink_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_fd = -1;
 static int g_is_stream; /* a pipe or socket: SIGPIPE is possible */
 static int g_failed;
+static int g_last_written;
+static int g_fail_errno;
+static void (*g_on_failure)(int err);
+/* The file's size before the write in progress: where a block that got in only in part is cut off. */
+static off_t g_end = -1;
 /* What g_fd was when we got it. A program that closes every descriptor (daemons do) and opens a file that
  * gets the same number must not receive our blocks: each write checks first. */
 static dev_t g_dev;
@@ -32,9 +42,17 @@ static int remember(int fd) {
     return 0;
 }
 
+/* Also notes the file's size in g_end: blocks are appended (O_APPEND), so the next one starts there. */
 static int still_ours(void) {
     struct stat st;
-    return fstat(g_fd, &st) == 0 && st.st_dev == g_dev && st.st_ino == g_ino;
+    if (fstat(g_fd, &st) != 0 || st.st_dev != g_dev || st.st_ino != g_ino) return 0;
+    g_end = st.st_size;
+    return 1;
+}
+
+/* A write to the file failed: cut off what of it got in (the file ends on a whole block again). */
+static void cut_partial_write(void) {
+    if (!g_is_stream && g_end >= 0) (void)ftruncate(g_fd, g_end);
 }
 
 static void path_error(char *err, size_t errlen, const char *path, const char *why, int errnum) {
@@ -81,6 +99,8 @@ int ml_sink_open_path(const char *path, int overwrite, char *err, size_t errlen)
     g_fd = fd;
     g_is_stream = 0;
     g_failed = 0;
+    g_last_written = 0;
+    g_fail_errno = 0;
     remember(fd);
     return 0;
 }
@@ -94,6 +114,8 @@ int ml_sink_use_fd(int fd, char *err, size_t errlen) {
     g_fd = fd;
     g_is_stream = !S_ISREG(st.st_mode);
     g_failed = 0;
+    g_last_written = 0;
+    g_fail_errno = 0;
     remember(fd);
     return 0;
 }
@@ -114,6 +136,7 @@ static int write_all(const void *p, size_t n) {
 
 int ml_sink_write(const void *p, size_t n) {
     int saved = errno;
+    int failed_now = 0;
     pthread_mutex_lock(&g_sink_lock);
     int r = -1;
     if (g_fd >= 0 && !g_failed && !still_ours()) {
@@ -138,7 +161,34 @@ int ml_sink_write(const void *p, size_t n) {
         } else {
             r = write_all(p, n);
         }
-        if (r != 0) g_failed = 1;
+        if (r != 0) {
+            failed_now = errno;
+            g_fail_errno = errno;
+            cut_partial_write();
+            g_failed = 1;
+        }
+    }
+    void (*on_failure)(int) = g_on_failure;
+    pthread_mutex_unlock(&g_sink_lock);
+    if (failed_now != 0 && on_failure != NULL) on_failure(failed_now);
+    errno = saved;
+    return r;
+}
+
+void ml_sink_on_failure(void (*fn)(int err)) {
+    pthread_mutex_lock(&g_sink_lock);
+    g_on_failure = fn;
+    pthread_mutex_unlock(&g_sink_lock);
+}
+
+int ml_sink_write_last(const void *p, size_t n) {
+    int saved = errno;
+    pthread_mutex_lock(&g_sink_lock);
+    int r = -1;
+    if (g_fd >= 0 && g_failed && !g_last_written && !g_is_stream && still_ours()) {
+        g_last_written = 1;
+        r = write_all(p, n);
+        if (r != 0) cut_partial_write();
     }
     pthread_mutex_unlock(&g_sink_lock);
     errno = saved;
@@ -149,6 +199,7 @@ void ml_sink_close(void) {
     pthread_mutex_lock(&g_sink_lock);
     if (g_fd >= 0 && still_ours()) close(g_fd);
     g_fd = -1;
+    g_on_failure = NULL;
     pthread_mutex_unlock(&g_sink_lock);
 }
 
@@ -160,8 +211,15 @@ void ml_sink_forget(void) {
     if (g_fd >= 0 && still_ours()) close(g_fd);
     g_fd = -1;
     g_failed = 0;
+    g_last_written = 0;
+    g_fail_errno = 0;
+    g_on_failure = NULL;
 }
 
 int ml_sink_failed(void) {
     return g_failed;
+}
+
+int ml_sink_errno(void) {
+    return g_fail_errno;
 }

@@ -13,9 +13,16 @@ int ml_sink_use_fd(int fd, char *err, size_t errlen);
  * (a failed sink drops everything after: a partial block would be damage, not data). */
 int ml_sink_write(const void *p, size_t n);
 void ml_sink_close(void);
+/* Called once, on the thread whose write failed and after the sink gave up (its lock released), with the
+ * write's errno: the session writes the capture's last words from there (ml_sink_write_last). */
+void ml_sink_on_failure(void (*fn)(int err));
+/* One write after the sink failed: a block that says why the capture stops. 0, or -1 (nothing written). */
+int ml_sink_write_last(const void *p, size_t n);
 /* In a fork child: close our copy of the parent's descriptor and reset the mutex (another thread may have
  * held it at the fork). */
 void ml_sink_forget(void);
 int ml_sink_failed(void);
+/* The errno of the write that failed (ml_sink_write restores the caller's errno), 0 if none did. */
+int ml_sink_errno(void);
 
 #endif

@@ -196,6 +196,7 @@ export const MARKER_KINDS = [
   'label',
   'detached',
   'memory-pressure', // written by agents before the PRESSURE record; src/analysis/memory-pressure.ts decides now
+  'capture-stopped', // writing the capture failed (the label says why: "ENOSPC: ..."); nothing follows it
 ] as const;
 export type MarkerKind = (typeof MARKER_KINDS)[number];
 

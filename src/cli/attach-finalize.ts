@@ -14,6 +14,7 @@ import type { Io } from './io.js';
 import { recompressCaptureFile } from './capture-file.js';
 import { MemlensError } from '../errors.js';
 import { createOutputFile } from './output-file.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 /**
  * Finalizes a session once; returns the capture's path as memlens sees it. Undefined when there is no
@@ -39,7 +40,7 @@ export async function finalizeCapture(io: Io, pid: number, session: Session, sta
       await recompressCaptureFile(path);
     } catch (e) {
       if (!(e instanceof MemlensError)) throw e;
-      io.stderr.write(`memlens: warning: ${path} left uncompressed: ${e.message}\n`);
+      io.stderr.write(`memlens: warning: ${escapeLine(path)} left uncompressed: ${escapeLine(e.message)}\n`);
     }
   }
   return path;

@@ -18,13 +18,21 @@ export class Tee {
   private ended = false;
   private readonly finished: Promise<void>;
   private readonly path: string | undefined;
+  /**
+   * Writing the file failed (the disk is full): the views go on from the stream, the file stops there and
+   * the command says so (src/cli/capture-file.ts finishCaptureFile).
+   */
+  fileError: NodeJS.ErrnoException | undefined;
 
   /** `path`: where `file` writes (a stream opened on a descriptor does not know its path). */
   constructor(source: Readable, file: WriteStream | undefined, path: string | undefined = file !== undefined ? String(file.path) : undefined) {
     this.path = file !== undefined ? path : undefined;
+    file?.on('error', (e: NodeJS.ErrnoException) => {
+      this.fileError ??= e;
+    });
     this.finished = new Promise((resolveP) => {
       source.on('data', (chunk: Buffer) => {
-        file?.write(chunk);
+        if (this.fileError === undefined) file?.write(chunk);
         if (file === undefined && this.backlog !== undefined) this.backlog.push(chunk);
         for (const q of this.queues) q.push(chunk);
         this.wake();
@@ -36,7 +44,7 @@ export class Tee {
           this.wake();
           resolveP();
         };
-        if (file !== undefined) file.end(done);
+        if (file !== undefined && this.fileError === undefined) file.end(done);
         else done();
       };
       source.on('end', finish);

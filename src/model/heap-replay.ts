@@ -19,6 +19,7 @@ import type { PeakWindow } from './model.js';
 import type { ReplayObserver } from './replay-observer.js';
 import { type Sampling, sampleWeight } from './sampling.js';
 import type { SiteTable } from './site-table.js';
+import { ImpossibleValues } from './value-bounds.js';
 
 export type WindowOption =
   | { readonly fromNs?: number | undefined; readonly toNs?: number | undefined }
@@ -43,6 +44,8 @@ export interface HeapTotals {
   readonly allocatorCounts: Float64Array;
   readonly allocatorBytes: Float64Array;
   readonly unknownStacks: number;
+  /** Checkpoint entries left out at the end for impossible sums (aggregated captures; value-bounds.ts). */
+  readonly impossibleEntries: ImpossibleValues;
   readonly allocations: number;
   readonly bytesAllocated: number;
   readonly endHeap: number;
@@ -382,6 +385,7 @@ export class HeapReplay {
       allocatorCounts: this.allocatorCounts,
       allocatorBytes: this.allocatorBytes,
       unknownStacks,
+      impossibleEntries: new ImpossibleValues(),
       allocations: this.allocations,
       bytesAllocated: this.bytesAllocated,
       endHeap: this.heap,

@@ -19,6 +19,7 @@ import type {
   PressureRecord,
 } from '../capture/records.js';
 import type { ReadonlyFrameTable } from './frames.js';
+import type { ImpossibleValue } from './value-bounds.js';
 import type { StreamId, ThreadIndex } from './ids.js';
 import type { Sampling } from './sampling.js';
 import type { ReadonlyFloat64Array, ReadonlySiteTable } from './site-table.js';
@@ -58,6 +59,10 @@ export interface ReplayAnomalies {
   /** Code objects whose line table could not be read (a kind this memlens does not know): their frames
    * show the code's first line. */
   readonly unreadableLineTables: number;
+  /** Records left out because they held a value no process can have (value-bounds.ts). */
+  readonly impossibleValues: number;
+  /** The first of them, for the report's note. */
+  readonly firstImpossible: ImpossibleValue | undefined;
 }
 
 /** The window the peak was searched in (all of the capture by default). */

@@ -9,6 +9,7 @@
 
 import type { CaptureHeader, CodeRecord, FrameRecord, ImageRecord, NativeFrameRecord } from '../capture/records.js';
 import { CaptureFormatError } from '../errors.js';
+import { MAX_LINE } from './value-bounds.js';
 import type { PathInfo } from './frame-kinds.js';
 import { FrameTable } from './frames.js';
 import { type FrameId, NO_NATIVE_NODE, NO_PY_NODE, type NativeNodeId1, type PyNodeId1, type SiteId, type StreamId, type ThreadIndex } from './ids.js';
@@ -301,6 +302,11 @@ export class StackResolver {
       } catch (e) {
         // A line table this memlens cannot read costs the line numbers, not the report.
         if (!(e instanceof CaptureFormatError)) throw e;
+        this.unreadableLineTables.add(codeId);
+        line = code.firstLineNo;
+      }
+      // A damaged table can lead past what a line number can be (a C int): the same as unreadable.
+      if (!(line >= 0 && line <= MAX_LINE)) {
         this.unreadableLineTables.add(codeId);
         line = code.firstLineNo;
       }

@@ -4,6 +4,7 @@
 import type { CaptureCensus } from '../analysis/capture-census.js';
 import type { Census, CensusDiff } from '../analysis/census.js';
 import { noPaint, type Paint } from '../util/paint.js';
+import { escapeLine } from '../util/terminal-text.js';
 import { wrapText } from '../util/text.js';
 import { formatBytes, formatCount, formatPercent, formatSignedBytes, formatTime } from '../util/units.js';
 import { renderTable } from './text-table.js';
@@ -19,13 +20,13 @@ export interface CensusTextOptions {
 export function renderCensus(c: Census, o: CensusTextOptions): string {
   const paint = o.paint ?? noPaint;
   const out: string[] = [];
-  out.push(`Census of live Python objects in ${o.title}: paused it for ${c.pauseMs.toFixed(0)} ms`);
+  out.push(`Census of live Python objects in ${escapeLine(o.title)}: paused it for ${c.pauseMs.toFixed(0)} ms`);
   out.push(
     `${formatCount(c.totalCount)} objects (${formatCount(c.trackedObjects)} followed by the GC), ${formatBytes(c.totalBytes)} by sys.getsizeof (shallow sizes)` +
       (c.partial ? ' — partial: the time budget ran out first' : ''),
   );
   out.push('');
-  const rows = c.types.slice(0, o.rows).map((t) => [t.type, formatCount(t.count), formatBytes(t.bytes), formatPercent(t.bytes, c.totalBytes)]);
+  const rows = c.types.slice(0, o.rows).map((t) => [escapeLine(t.type), formatCount(t.count), formatBytes(t.bytes), formatPercent(t.bytes, c.totalBytes)]);
   out.push(
     renderTable(
       [
@@ -43,16 +44,16 @@ export function renderCensus(c: Census, o: CensusTextOptions): string {
     out.push('', paint('bold', 'Largest objects'));
     const pathOf = new Map((c.paths ?? []).filter((p) => p.id !== undefined).map((p) => [p.id!, p]));
     for (const obj of c.largest.slice(0, Math.min(10, o.rows))) {
-      const what = `${obj.type}${obj.length >= 0 ? ` (len ${formatCount(obj.length)})` : ''}`;
+      const what = `${escapeLine(obj.type)}${obj.length >= 0 ? ` (len ${formatCount(obj.length)})` : ''}`;
       const p = pathOf.get(obj.id);
-      const held = p === undefined ? '' : p.path !== null ? `  held by ${p.path}` : `  ${p.reason ?? ''}`;
+      const held = p === undefined ? '' : p.path !== null ? `  held by ${escapeLine(p.path)}` : `  ${escapeLine(p.reason ?? '')}`;
       out.push(`  ${formatBytes(obj.bytes).padStart(10)}  ${what}${held}`);
     }
   }
   const typePaths = (c.paths ?? []).filter((p) => p.id === undefined || !c.largest.some((l) => l.id === p.id));
   if (typePaths.length > 0) {
     out.push('', paint('bold', 'What keeps them alive'));
-    for (const p of typePaths) out.push(`  ${p.target ?? '?'}: ${p.path ?? p.reason ?? ''}`);
+    for (const p of typePaths) out.push(`  ${escapeLine(p.target ?? '?')}: ${escapeLine(p.path ?? p.reason ?? '')}`);
   }
   if (c.gc !== undefined) {
     out.push('');
@@ -68,7 +69,7 @@ export function renderCensus(c: Census, o: CensusTextOptions): string {
 export function renderCensusDiff(d: CensusDiff, o: CensusTextOptions): string {
   const paint = o.paint ?? noPaint;
   const out: string[] = [];
-  out.push(`Census change in ${o.title}, over ${d.seconds.toFixed(1)} s:`);
+  out.push(`Census change in ${escapeLine(o.title)}, over ${d.seconds.toFixed(1)} s:`);
   out.push(
     `objects ${formatCount(d.totalCountBefore)} → ${formatCount(d.totalCountAfter)}, ` +
       `bytes ${formatBytes(d.totalBytesBefore)} → ${formatBytes(d.totalBytesAfter)} (${formatSignedBytes(d.totalBytesAfter - d.totalBytesBefore)})`,
@@ -80,7 +81,7 @@ export function renderCensusDiff(d: CensusDiff, o: CensusTextOptions): string {
   }
   const rows = d.changes.slice(0, o.rows).map((c) => {
     const dc = c.countAfter - c.countBefore;
-    return [c.type, `${dc >= 0 ? '+' : ''}${formatCount(dc)}`, formatSignedBytes(c.bytesAfter - c.bytesBefore), formatCount(c.countAfter), formatBytes(c.bytesAfter)];
+    return [escapeLine(c.type), `${dc >= 0 ? '+' : ''}${formatCount(dc)}`, formatSignedBytes(c.bytesAfter - c.bytesBefore), formatCount(c.countAfter), formatBytes(c.bytesAfter)];
   });
   out.push(
     renderTable(
@@ -101,7 +102,7 @@ export function renderCensusDiff(d: CensusDiff, o: CensusTextOptions): string {
 
 /** When and why a capture's census was taken: `at 3.081 s, near OOM`. */
 export function captureCensusWhen(c: CaptureCensus): string {
-  const why = c.label === 'near-oom' ? 'near OOM' : c.label === 'growth' ? 'as memory grew (--census-at-peak)' : c.label;
+  const why = c.label === 'near-oom' ? 'near OOM' : c.label === 'growth' ? 'as memory grew (--census-at-peak)' : escapeLine(c.label);
   return `at ${formatTime(c.timeNs)}${why !== '' ? `, ${why}` : ''}`;
 }
 
@@ -129,7 +130,7 @@ export function renderCaptureCensus(c: CaptureCensus, o: CaptureCensusTextOption
       '  ',
     ),
   );
-  const rows = k.types.slice(0, o.rows).map((t) => [t.type, formatCount(t.count), formatBytes(t.bytes), formatPercent(t.bytes, k.totalBytes)]);
+  const rows = k.types.slice(0, o.rows).map((t) => [escapeLine(t.type), formatCount(t.count), formatBytes(t.bytes), formatPercent(t.bytes, k.totalBytes)]);
   if (rows.length > 0) {
     out.push(
       ...renderTable(
@@ -148,6 +149,6 @@ export function renderCaptureCensus(c: CaptureCensus, o: CaptureCensusTextOption
     );
   }
   const more = c.inCapture > 1 ? ` (the capture holds ${formatCount(c.inCapture)} censuses; memlens census shows each)` : '';
-  out.push(...wrapText(`memlens census ${o.file ?? 'FILE'} shows all of it and the largest objects${more}.`, o.width, '    ', '  ').map((l) => paint('dim', l)));
+  out.push(...wrapText(`memlens census ${escapeLine(o.file ?? 'FILE')} shows all of it and the largest objects${more}.`, o.width, '    ', '  ').map((l) => paint('dim', l)));
   return out;
 }

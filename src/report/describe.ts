@@ -8,14 +8,16 @@ import { MODE_ATTACH, OPTION_PYTHON_ALLOCATORS } from '../capture/format.js';
 import type { CaptureModel } from '../model/model.js';
 import { samplingNote } from '../model/sampling.js';
 import { formatBytes, formatCount, formatDuration, formatTime } from '../util/units.js';
+import { escapeLine } from '../util/terminal-text.js';
+import { captureStopOf, describeCaptureStop } from '../analysis/ending.js';
 
 /** `python3 app.py --n 3 (PID 4242, CPython 3.11.7)`. */
 export function describeCapture(model: CaptureModel): string {
   const h = model.header;
-  const cmd = h.argv.length > 0 ? h.argv.join(' ') : h.script !== '' ? h.script : '(unknown command)';
+  const cmd = escapeLine(h.argv.length > 0 ? h.argv.join(' ') : h.script !== '' ? h.script : '(unknown command)');
   const bits: string[] = [];
   if (h.pid !== 0) bits.push(`PID ${h.pid}`);
-  if (h.pythonVersion !== '') bits.push(`${h.pythonImplementation === 'cpython' || h.pythonImplementation === '' ? 'CPython' : h.pythonImplementation} ${h.pythonVersion}`);
+  if (h.pythonVersion !== '') bits.push(escapeLine(`${h.pythonImplementation === 'cpython' || h.pythonImplementation === '' ? 'CPython' : h.pythonImplementation} ${h.pythonVersion}`));
   if (model.durationNs > 0) bits.push(`${formatDuration(model.durationNs)} tracked`);
   if (model.aggregated) bits.push('aggregated');
   if (model.sampling !== undefined) bits.push(`sampled every ${formatBytes(model.sampling.rateBytes)}`);
@@ -120,11 +122,15 @@ export function captureNotes(model: CaptureModel): string[] {
   if (a.missedFrees > 0) notes.push(`${formatCount(a.missedFrees)} free${a.missedFrees === 1 ? ' was' : 's were'} missed (an address was allocated again while live): the older allocation was dropped.`);
   if (a.unknownStacks > 0) notes.push(`${formatCount(a.unknownStacks)} stack reference${a.unknownStacks === 1 ? '' : 's'} could not be resolved (lost to damage): shown without a stack.`);
   if (model.frames.unknownCodes > 0) notes.push(`${formatCount(model.frames.unknownCodes)} frame${model.frames.unknownCodes === 1 ? "'s" : "s'"} code object never arrived: shown as <unknown code N>.`);
+  const impossible = impossibleNote(model);
+  if (impossible !== undefined) notes.push(impossible);
   if (a.unreadableLineTables > 0) {
     const one = a.unreadableLineTables === 1;
     notes.push(`${formatCount(a.unreadableLineTables)} code object${one ? "'s line table" : "s' line tables"} could not be read (a kind this memlens does not know): shown at the function's first line.`);
   }
-  if (model.trailer === undefined && model.allocations > 0 && !model.aggregated) {
+  const stop = captureStopOf(model);
+  if (stop !== undefined) notes.push(describeCaptureStop(stop));
+  else if (model.trailer === undefined && model.allocations > 0 && !model.aggregated) {
     notes.push(model.exit !== undefined && model.exit.signal !== 0
       ? `The process was killed by signal ${model.exit.signal}${model.exit.oomKill === 1 ? ' (the OOM killer)' : ''} before tracking ended: the capture stops there.`
       : 'The capture has no trailer: the process ended (or was killed) before tracking stopped; the capture stops there.');
@@ -132,4 +138,15 @@ export function captureNotes(model: CaptureModel): string[] {
   const dropped = model.trailer?.droppedEvents ?? model.agentStats?.droppedEvents ?? 0;
   if (dropped > 0) notes.push(`The agent dropped ${formatCount(dropped)} events: figures undercount.`);
   return notes;
+}
+
+/**
+ * The records left out for a value no process can have (src/model/value-bounds.ts), with the first one:
+ * `2 records held values no process can have (the first: an alloc's size of 8.00 PiB): left out.`
+ */
+export function impossibleNote(model: CaptureModel): string | undefined {
+  const { impossibleValues: n, firstImpossible: first } = model.anomalies;
+  if (n === 0 || first === undefined) return undefined;
+  const value = first.bytes ? formatBytes(first.value) : formatCount(first.value);
+  return `${formatCount(n)} record${n === 1 ? '' : 's'} held ${n === 1 ? 'a value' : 'values'} no process can have (the first: ${first.record} ${first.field} ${value}): left out.`;
 }

@@ -14,6 +14,7 @@ import { formatBytes, formatCount, formatPercent } from '../util/units.js';
 import { findingJson, renderFindings } from './findings.js';
 import { type Column, renderTable } from './text-table.js';
 import { jsonDocument } from '../util/json-document.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 export type SummarySort = 'total' | 'own' | 'count';
 
@@ -55,18 +56,20 @@ export function selectSummaryRows(set: AllocationSet, rows: readonly LocationRow
 
 export function locationText(r: Pick<LocationRow, 'function' | 'file' | 'line'>, cwd: string): string {
   if (r.function === NO_STACK) return NO_STACK;
-  const file = displayPath(r.file, cwd);
-  if (file === '') return r.function;
-  return r.line > 0 ? `${r.function} at ${file}:${r.line}` : `${r.function} at ${file}`;
+  const fn = escapeLine(r.function);
+  const file = escapeLine(displayPath(r.file, cwd));
+  if (file === '') return fn;
+  return r.line > 0 ? `${fn} at ${file}:${r.line}` : `${fn} at ${file}`;
 }
 
 /** A line of the program with the library frame that allocated below it: `load at job.py:7 (in ones, numeric.py:233)`. */
 export function ownLineText(r: LineRow, cwd: string): string {
   const own = locationText(r, cwd);
   if (r.via === undefined) return own;
-  const file = displayPath(r.via.file, cwd);
+  const file = escapeLine(displayPath(r.via.file, cwd));
   const base = file.slice(file.lastIndexOf('/') + 1);
-  return `${own} (in ${base === '' ? r.via.function : `${r.via.function}, ${base}${r.via.line > 0 ? `:${r.via.line}` : ''}`})`;
+  const fn = escapeLine(r.via.function);
+  return `${own} (in ${base === '' ? fn : `${fn}, ${base}${r.via.line > 0 ? `:${r.via.line}` : ''}`})`;
 }
 
 export function renderSummary(model: CaptureModel, data: SummaryData, options: SummaryOptions): string {

@@ -17,6 +17,7 @@ import { gcJson, renderGc } from './gc.js';
 import type { VerdictPanel } from './html/payload.js';
 import { ownLineText } from './summary.js';
 import { renderTable } from './text-table.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 /** Types of the capture's census the verdict lists. */
 const CENSUS_ROWS = 5;
@@ -107,7 +108,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
 
   title('How it ended');
   out.push(...wrapText(describeEnding(v.ending), width, '    ', '  ').map((l) => (v.ending.oomKill === 'yes' ? paint('red', l) : l)));
-  if (v.ending.oomKill === 'yes' && v.ending.detail !== '') out.push(...wrapText(`Kernel: ${v.ending.detail}`, width, '    ', '  '));
+  if (v.ending.oomKill === 'yes' && v.ending.detail !== '') out.push(...wrapText(`Kernel: ${escapeLine(v.ending.detail)}`, width, '    ', '  '));
   if (v.ending.kind === 'signal' && model.trailer === undefined && !model.aggregated) {
     out.push(...wrapText('The capture has no trailer: it stops where the process died (its last 50 ms or so may be missing).', width, '    ', '  '));
   }
@@ -167,7 +168,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     const n = v.nearOom;
     out.push(
       ...wrapText(
-        `Near OOM at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${markerLabelText(n.label)}` : ''}${n.count > 1 ? ` (the last of ${n.count} near-OOM markers)` : ''}.`,
+        `Near OOM at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${escapeLine(markerLabelText(n.label))}` : ''}${n.count > 1 ? ` (the last of ${n.count} near-OOM markers)` : ''}.`,
         width,
         '    ',
         '  ',
@@ -178,7 +179,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   }
   if (v.pressure !== undefined) {
     const n = v.pressure;
-    out.push(...wrapText(`Memory pressure at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${n.label}` : ''}${n.count > 1 ? ` (the last of ${n.count})` : ''}.`, width, '    ', '  ').map((l) => paint('yellow', l)));
+    out.push(...wrapText(`Memory pressure at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${escapeLine(n.label)}` : ''}${n.count > 1 ? ` (the last of ${n.count})` : ''}.`, width, '    ', '  ').map((l) => paint('yellow', l)));
   }
 
   const r = v.recent;
@@ -217,7 +218,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     out.push(
       ...wrapText(
         v.censusError !== undefined
-          ? `The capture holds a census of live Python objects, but it cannot be read (${v.censusError}).`
+          ? `The capture holds a census of live Python objects, but it cannot be read (${escapeLine(v.censusError)}).`
           : 'No census of live Python objects in the capture (memlens run takes one near an OOM under a limit, and with --census-at-peak as memory grows; memlens census PID takes one of a running process).',
         width,
         '    ',
@@ -380,8 +381,8 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
       `${formatTime(l.timeNs)} (${formatDuration(l.beforeEndNs)} before the end): RSS ${formatBytes(l.rss)} (anonymous ${formatBytes(l.rssAnon)}, file ${formatBytes(l.rssFile)})${l.heap !== undefined ? `, heap ${formatBytes(l.heap)}` : ''}${l.cgroupUsage !== undefined ? `, whole cgroup ${formatBytes(l.cgroupUsage)}` : ''}`,
     ]);
   }
-  if (v.pressure !== undefined) facts.push(['Memory pressure', `${formatTime(v.pressure.timeNs)}, ${formatDuration(v.pressure.beforeEndNs)} before the end${v.pressure.label !== '' ? `: ${v.pressure.label}` : ''}`]);
-  if (v.nearOom !== undefined) facts.push(['Near OOM', `${formatTime(v.nearOom.timeNs)}, ${formatDuration(v.nearOom.beforeEndNs)} before the end${v.nearOom.label !== '' ? `: ${markerLabelText(v.nearOom.label)}` : ''}`]);
+  if (v.pressure !== undefined) facts.push(['Memory pressure', `${formatTime(v.pressure.timeNs)}, ${formatDuration(v.pressure.beforeEndNs)} before the end${v.pressure.label !== '' ? `: ${escapeLine(v.pressure.label)}` : ''}`]);
+  if (v.nearOom !== undefined) facts.push(['Near OOM', `${formatTime(v.nearOom.timeNs)}, ${formatDuration(v.nearOom.beforeEndNs)} before the end${v.nearOom.label !== '' ? `: ${escapeLine(markerLabelText(v.nearOom.label))}` : ''}`]);
   if (v.unexplained !== undefined) {
     const u = v.unexplained;
     facts.push(['RSS beyond the heap', `file-backed ${formatBytes(u.fileBacked)}, anonymous ${formatBytes(u.anonBeyondHeap)}${u.swap !== undefined ? `, swap ${formatBytes(u.swap)}` : ''} (at ${formatTime(u.timeNs)})`]);

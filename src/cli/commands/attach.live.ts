@@ -8,6 +8,7 @@ import { TargetError } from '../../errors.js';
 import type { AttachMethod } from '../../process/attach.js';
 import type { CommandContext } from '../command.js';
 import { wantsColor } from '../io.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 export interface LiveAttachOptions {
   readonly method: AttachMethod;
@@ -72,7 +73,7 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
       try {
         await t.runInTarget(target, { action: 'detach', session, agentLibrary: files.library, duration: undefined, config: {} }, { method: o.method, timeoutMs: o.timeoutMs });
       } catch (e) {
-        io.stderr.write(`memlens: warning: could not detach from PID ${pid}: ${e instanceof Error ? e.message : String(e)}\n`);
+        io.stderr.write(`memlens: warning: could not detach from PID ${pid}: ${escapeLine(e instanceof Error ? e.message : String(e))}\n`);
       }
     }
     t.removeSession(session);

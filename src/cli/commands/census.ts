@@ -4,11 +4,12 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { FileError, UsageError } from '../../errors.js';
+import { CaptureFormatError, FileError, UsageError } from '../../errors.js';
 import type { Census } from '../../analysis/census.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { terminalColumns, wantsColor } from '../io.js';
 import { jsonDocument, snakeKeys } from '../../util/json-document.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 export const censusCommand: Command = {
   name: 'census',
@@ -57,9 +58,11 @@ async function census(ctx: CommandContext, options: OptionValues, positionals: r
     io.stdout.write(booleanOption(options, 'json') ? `${JSON.stringify(jsonDocument('census', JSON.parse(json) as object))}\n` : renderCensus(c, { ...text, title }));
     return 0;
   }
-  const a = await censusesOf(first);
+  const warn = (line: string): void => void io.stderr.write(`memlens: warning: ${escapeLine(line)}\n`);
+  const a = await censusesOf(first, warn);
   if (second === undefined) {
     const last = a.censuses[a.censuses.length - 1] as Census;
+    // JSON.stringify recurses on nesting: parseCensus refused any census nested deeper than a census is.
     if (booleanOption(options, 'json')) io.stdout.write(`${JSON.stringify(jsonDocument('census', a.raw[a.raw.length - 1] as object))}\n`);
     else {
       if (a.censuses.length > 1) io.stdout.write(renderCensusDiff(diffCensus(a.censuses[0] as Census, last), { ...text, title: `${first} (first and last of ${a.censuses.length} censuses)` }) + '\n');
@@ -67,14 +70,14 @@ async function census(ctx: CommandContext, options: OptionValues, positionals: r
     }
     return 0;
   }
-  const b = await censusesOf(second);
+  const b = await censusesOf(second, warn);
   const d = diffCensus(a.censuses[a.censuses.length - 1] as Census, b.censuses[b.censuses.length - 1] as Census);
   io.stdout.write(booleanOption(options, 'json') ? `${JSON.stringify(jsonDocument('census-diff', snakeKeys(d) as object))}\n` : renderCensusDiff(d, { ...text, title: `${first} → ${second}` }));
   return 0;
 }
 
 /** The censuses of a saved census (JSON) or of a capture, oldest first; FileError if there are none. */
-async function censusesOf(path: string): Promise<{ censuses: Census[]; raw: unknown[] }> {
+async function censusesOf(path: string, warn: (line: string) => void): Promise<{ censuses: Census[]; raw: unknown[] }> {
   const { parseCensus } = await import('../../analysis/census.js');
   let bytes: Buffer;
   try {
@@ -98,7 +101,22 @@ async function censusesOf(path: string): Promise<{ censuses: Census[]; raw: unkn
         hint: 'Censuses are taken near OOM, or as memory grows with memlens run --census-at-peak; memlens census PID takes one now.',
       });
     }
-    return { censuses: texts.map((t, i) => parseCensus(t, `${path} (census ${i + 1})`)), raw: texts.map((t) => JSON.parse(t) as unknown) };
+    // A census that holds what no process can have is left out, as any such record is (the others stand).
+    const censuses: Census[] = [];
+    const raw: unknown[] = [];
+    const refused: CaptureFormatError[] = [];
+    texts.forEach((t, i) => {
+      try {
+        censuses.push(parseCensus(t, `${path} (census ${i + 1})`));
+        raw.push(JSON.parse(t));
+      } catch (e) {
+        if (!(e instanceof CaptureFormatError)) throw e;
+        refused.push(e);
+      }
+    });
+    if (censuses.length === 0) throw refused[0]!;
+    for (const e of refused) warn(`${e.message}: left out`);
+    return { censuses, raw };
   }
   const t = bytes.toString('utf8');
   return { censuses: [parseCensus(t, path)], raw: [JSON.parse(t) as unknown] };

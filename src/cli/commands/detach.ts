@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TargetError } from '../../errors.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 export const detachCommand: Command = {
   name: 'detach',
@@ -47,7 +48,7 @@ async function detach(ctx: CommandContext, options: OptionValues, positionals: r
   }
   const { finalizeCapture } = await import('../attach-finalize.js');
   const path = await finalizeCapture(io, pid, session, state);
-  io.stderr.write(`memlens: stopped tracking PID ${pid}${path !== undefined ? `; capture in ${path}` : ''}\n`);
-  if (path !== undefined) io.stderr.write(`memlens: for a report, run: memlens summary ${path}\n`);
+  io.stderr.write(`memlens: stopped tracking PID ${pid}${path !== undefined ? `; capture in ${escapeLine(path)}` : ''}\n`);
+  if (path !== undefined) io.stderr.write(`memlens: for a report, run: memlens summary ${escapeLine(path)}\n`);
   return 0;
 }

@@ -15,6 +15,7 @@ import { booleanOption, stringOption, type CommandContext, type OptionValues } f
 import { wantsColor } from '../io.js';
 import { type SampleConfig, sampleAgentConfig } from '../push-options.js';
 import { intervalOf, prepareLaunch, targetOf } from '../run-options.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 export interface LiveRunMode {
   readonly remote: boolean;
@@ -127,11 +128,17 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
     const { readHeaderOf } = await import('../../process/finish.js');
     const header = await readHeaderOf(path);
     if (header !== undefined) {
-      const { appendToCaptureFile, recompressCaptureFile, sealCaptureFile } = await import('../capture-file.js');
-      await sealCaptureFile(path);
-      await appendToCaptureFile(path, [exitRecord(header, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' })]);
-      if (!booleanOption(options, 'no-compress')) await recompressCaptureFile(path);
-      if (!booleanOption(options, 'quiet')) io.stderr.write(`memlens: capture written to ${path}; for a report, run: memlens summary ${path}\n`);
+      const { finishCaptureFile, recompressCaptureFile, writeFailureLabel } = await import('../capture-file.js');
+      const exit = exitRecord(header, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' });
+      const captureEnd = await finishCaptureFile(path, exit, { writeFailed: tee.fileError !== undefined ? writeFailureLabel(tee.fileError) : undefined });
+      if (captureEnd.stopped !== undefined) {
+        const { describeWriteFailure } = await import('../../analysis/ending.js');
+        const { formatTime } = await import('../../util/units.js');
+        io.stderr.write(`memlens: ${describeWriteFailure(captureEnd.stopped.why)} ${formatTime(captureEnd.stopped.timeNs)} into the run: ${escapeLine(path)} holds what was recorded until then; the program went on (memlens verdict ${escapeLine(path)})\n`);
+      } else {
+        if (!booleanOption(options, 'no-compress')) await recompressCaptureFile(path);
+        if (!booleanOption(options, 'quiet')) io.stderr.write(`memlens: capture written to ${escapeLine(path)}; for a report, run: memlens summary ${escapeLine(path)}\n`);
+      }
     }
   }
   if (end.signal !== null && !quitEarly) {

@@ -101,7 +101,7 @@ export function encodePprof(data: PprofData): Uint8Array {
   for (const s of data.samples) {
     // Leaf first, as pprof wants.
     const ids = s.frames.length === 0 ? [locationOf(empty)] : [...s.frames].reverse().map(locationOf);
-    const values = s.values.map((v) => (v > 0 ? Math.round(v) : 0));
+    const values = s.values.map((v) => (v > 0 ? int64(Math.round(v)) : 0));
     profile.messageField(2, new ProtoWriter().packedField(1, ids).packedField(2, values));
   }
   for (const l of locations) profile.messageField(4, l);
@@ -168,4 +168,12 @@ export function pprofProfile(input: PprofInput): Uint8Array {
     comments,
     defaultSampleType: 'inuse_space',
   });
+}
+
+/**
+ * pprof's values are int64. A total over a long run can pass 2^53 (src/model/value-bounds.ts), and in
+ * theory 2^63: beyond that it is written as the largest double below 2^63, as near as the format can say.
+ */
+function int64(v: number): number {
+  return Math.min(v, 2 ** 63 - 1024);
 }

@@ -19,6 +19,7 @@ import type { CaptureModel } from '../../model/model.js';
 import { leaksAllocatorNote, markerLabelText } from '../describe.js';
 import { FrameFlag, type ReportData, type ReportView, type TemporalData, type VerdictPanel } from './payload.js';
 import { ReportDataBuilder } from './report-builder.js';
+import { impossibleNote } from '../describe.js';
 
 export interface ReportLimits {
   /** Timeline points kept (min/max thinning above). */
@@ -255,6 +256,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
     ...(leaksNote !== undefined ? [leaksNote] : []),
     ...model.notes.map((n) => n.text),
     ...(model.warnings.length > 0 ? [`${model.warnings.length} damaged or truncated region(s) of the capture were skipped: ${model.warnings[0]?.message ?? ''}`] : []),
+    ...[impossibleNote(model)].filter((n) => n !== undefined),
   ];
   const data = b.build({
     // The interpreter by its name only (python3, not /srv/venv/bin/python3): the full line is in Statistics.
