@@ -3,8 +3,9 @@
 usage: accuracy_driver.py AGENT_SO HELPER_SO BOOTSTRAP_DIR OUT_DIR RATE FIRST_SEED RUNS
 
 Writes OUT_DIR/exact.mlens (every allocation: the ground truth) and OUT_DIR/seed-N.mlens for each seed,
-each a session of memlens_start/memlens_stop around the same allocations. Sessions are independent runs:
-the sampler draws from the seed alone, and the program does the same thing in each.
+each a session of the agent (memlens_agent.AgentSession, the API the bootstrap uses) around the same
+allocations. Sessions are independent runs: the sampler draws from the seed alone, and the program does the
+same thing in each.
 """
 import ctypes
 import os
@@ -13,7 +14,7 @@ import sys
 agent_so, helper_so, bootstrap_dir, out_dir, rate, first_seed, runs = sys.argv[1:8]
 rate, first_seed, runs = int(rate), int(first_seed), int(runs)
 sys.path.insert(0, bootstrap_dir)
-import memlens_bootstrap as b  # noqa: E402
+import memlens_agent  # noqa: E402
 
 lib = ctypes.CDLL(helper_so)
 lib.alloc_blocks.restype = ctypes.c_void_p
@@ -61,18 +62,17 @@ def workload():
     site_tiny()
 
 
-b._agent = b._load_agent(agent_so)
+agent = memlens_agent.AgentSession(agent_so)
 words = ["accuracy_driver.py"]
 
 
 def session(path, extra):
-    cfg = {"overwrite": True, "memory_interval_ms": 1000, "mode": "run", "script": "accuracy_driver.py"}
-    cfg.update(extra)
-    error = b._start(b._agent_config(cfg, path, words))
-    if error:
-        sys.exit("memlens_start failed: %s" % error)
+    try:
+        agent.start(path, argv=words, overwrite=True, memory_interval_ms=1000, mode="run", script="accuracy_driver.py", **extra)
+    except memlens_agent.AgentError as e:
+        sys.exit("memlens: cannot start tracking: %s" % e)
     workload()
-    b._agent.memlens_stop()
+    agent.stop()
     for keep, n in HELD:
         lib.release(keep, n)
     del HELD[:]
