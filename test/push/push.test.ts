@@ -153,6 +153,56 @@ test('memlens run --push: Pyroscope push requests with the labels, headers and k
   }
 });
 
+test("memlens run --push --native: numpy's C functions under the Python frames, named from its symbol table", async () => {
+  const py = testPythons().find((p) => !p.system) ?? testPythons()[0];
+  assert.ok(py !== undefined);
+  const dir = join(work.dir, 'native');
+  mkdirSync(dir, { recursive: true });
+  // np.ones(3_000_000): 24,000,000 bytes from numpy's allocator, far above 4 × the rate (recorded exactly).
+  writeFileSync(join(dir, 'nat.py'), 'import time\nimport numpy as np\nKEEP = []\n\n\ndef hold():\n    KEEP.append(np.ones(3_000_000))\n\n\nfor _ in range(3):\n    hold()\n    time.sleep(0.3)\n');
+  const backend = await startPyroscopeReceiver(join(work.dir, 'native-out'));
+  try {
+    const r = await new Promise<Run>((resolve, reject) => {
+      const child = spawn(process.execPath, memlensArgs(['run', '--python', py.python, '--native', '--push', backend.url, '--push-interval', '1', 'nat.py']), {
+        cwd: dir,
+        env: { ...process.env, MEMLENS_SAMPLE_SEED: '5' },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /memlens: pushed (\d+) of \1 profiles/);
+    let held = 0;
+    const names = new Set<string>();
+    for (const q of backend.requests()) {
+      for (const sample of q.series[0]?.samples ?? []) {
+        assert.equal(sample.errors, null, `Pyroscope would accept the profile: ${JSON.stringify(sample.errors)}`);
+        execFileSync('go', ['tool', 'pprof', '-raw', sample.file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+        for (const x of sample.profile?.samples ?? []) {
+          const at = x.stack.findIndex((f) => f.startsWith('hold '));
+          const leaf = x.stack[x.stack.length - 1] ?? '';
+          if (at < 0 || !leaf.includes('_multiarray_umath')) continue;
+          // Below hold(): the interpreter's own frames are left out, numpy's C functions are named.
+          for (const f of x.stack.slice(at + 1)) assert.doesNotMatch(f, /\+0x[0-9a-f]+ /, `${f}: a function name, not an offset`);
+          names.add(leaf.split(' ')[0] as string);
+          held += x.values[1] as number;
+        }
+      }
+    }
+    assert.ok(
+      [...names].some((n) => /^(PyDataMem_UserNEW|default_malloc|PyArray_NewFromDescr_int|array_empty)$/.test(n)),
+      JSON.stringify([...names]),
+    );
+    assert.ok(held >= 3 * 24_000_000, `numpy's blocks under hold(): ${held} bytes`);
+  } finally {
+    await backend.stop();
+  }
+});
+
 test('configured by the environment alone (containers): MEMLENS_PUSH_URL, MEMLENS_SERVICE_NAME, MEMLENS_LABELS', async () => {
   const backend = await startPyroscopeReceiver(join(work.dir, 'env-out'));
   try {
@@ -244,7 +294,7 @@ test('bad input: one line, exit status 2, nothing started', async () => {
     [['--sample-rate', 'lots'], /^memlens: error: run: --sample-rate lots: give the mean bytes between samples, from 1 to 1G, such as 512K or 1M\n$/],
     [['--sample-rate', '1M', '--aggregate'], /^memlens: error: run: sampling cannot be combined with --aggregate: .*\n$/],
     [['--push', 'http://127.0.0.1:9', '--live'], /^memlens: error: run: --live cannot be combined with pushing: .*\n$/],
-    [['--push', 'http://127.0.0.1:9', '--native'], /^memlens: error: run: --native cannot be combined with pushing: .*\n$/],
+    [['--push', 'http://127.0.0.1:9', '--follow-fork'], /^memlens: error: run: --follow-fork cannot be combined with pushing: .*\n$/],
     [['--push', 'pyroscope:4040'], /^memlens: error: run: --push 'pyroscope:4040': memlens pushes over http or https, not pyroscope\n$/],
     [['--push', 'http://h', '--label', 'pod'], /^memlens: error: run: --label 'pod': give KEY=VALUE, .*\n$/],
   ];
@@ -301,7 +351,10 @@ while True:
     await waitFor(() => err.includes('pushing a memory profile') || memlens?.exitCode !== null, `the attach (${err})`);
     for (let i = 0; i < 3; i++) send('go');
     await waitFor(() => targetOut.includes('held 3'), 'the target to allocate');
-    await waitFor(() => backend.requests().some((q) => q.series.some((s) => s.samples.some((x) => x.profile?.samples.some((y) => y.stack.some((f) => f.includes('service.py')))))), 'a profile with the target\'s stack');
+    await waitFor(
+      () => backend.requests().some((q) => q.series.some((s) => s.samples.some((x) => x.profile?.samples.some((y) => y.stack.some((f) => f.includes('service.py')))))),
+      "a profile with the target's stack",
+    );
     memlens.kill('SIGTERM');
     assert.equal(await ended, 0, err);
     assert.match(err, /memlens: pushed (\d+) of \1 profiles/);

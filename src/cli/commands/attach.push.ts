@@ -16,6 +16,8 @@ export interface AttachPushOptions {
   readonly method: AttachMethod;
   readonly timeoutMs: number;
   readonly interval: number;
+  /** Native stacks too (--native), named from the target's images as read by memlens. */
+  readonly native: boolean;
   readonly tracePythonAllocators: boolean;
   readonly output: string | undefined;
   readonly force: boolean;
@@ -44,7 +46,7 @@ export async function attachPush(ctx: CommandContext, pid: number, push: PushCon
   const keep = o.output !== undefined ? resolve(io.cwd, o.output) : undefined;
   if (keep !== undefined) {
     const { checkOutput } = await import('../output-file.js');
-    await checkOutput(keep, o.force);
+    checkOutput(keep, o.force);
   }
   const session = t.createSession(target, files);
   let server: Server | undefined;
@@ -73,6 +75,7 @@ export async function attachPush(ctx: CommandContext, pid: number, push: PushCon
         duration: undefined,
         config: {
           socket: `${session.targetDir}/live.sock`,
+          native: o.native,
           trace_python_allocators: o.tracePythonAllocators,
           memory_interval_ms: o.interval,
           ...sampleAgentConfig(sample),
@@ -96,6 +99,7 @@ export async function attachPush(ctx: CommandContext, pid: number, push: PushCon
       maxStacks: push.maxStacks,
       log: (line) => io.stderr.write(`${line}\n`),
       source: `PID ${pid} (socket)`,
+      ...(o.native ? { symbolizer: (await import('../symbolizer.js')).fileSymbolizer() } : {}),
     });
     if (!o.quiet) {
       io.stderr.write(

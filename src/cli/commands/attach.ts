@@ -53,14 +53,15 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   const push = pushConfigOf('attach', options, io, serviceNameOf(readCmdlineOr(readCmdline, pid)));
   const sample = sampleConfigOf('attach', options, io.env, push !== undefined);
   if (push !== undefined && sample !== undefined) {
-    for (const o of ['duration', 'web', 'aggregate', 'native', 'follow-fork']) {
-      if (options[o] !== undefined && options[o] !== false) throw new UsageError(`attach: --${o} cannot be combined with pushing (it pushes until memlens is stopped; pushed profiles have Python stacks only)`);
+    for (const o of ['duration', 'web', 'aggregate', 'follow-fork']) {
+      if (options[o] !== undefined && options[o] !== false) throw new UsageError(`attach: --${o} cannot be combined with pushing (it pushes until memlens is stopped)`);
     }
     const { attachPush } = await import('./attach.push.js');
     return attachPush(ctx, pid, push, sample, {
       method,
       timeoutMs: timeout * 1000,
       interval,
+      native: booleanOption(options, 'native'),
       tracePythonAllocators: booleanOption(options, 'trace-python-allocators'),
       output,
       force: booleanOption(options, 'force'),
@@ -69,7 +70,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   }
   if (booleanOption(options, 'quiet')) throw new UsageError('attach: --quiet goes with --push');
   if (output === undefined) {
-    if (booleanOption(options, 'aggregate')) throw new UsageError("attach: --aggregate needs -o FILE (the live view shows every allocation)");
+    if (booleanOption(options, 'aggregate')) throw new UsageError('attach: --aggregate needs -o FILE (the live view shows every allocation)');
     if (duration !== undefined) throw new UsageError('attach: --duration needs -o FILE (the live view tracks until you quit it)');
     const { liveAttach } = await import('./attach.live.js');
     return liveAttach(ctx, pid, {
@@ -136,10 +137,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
     throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
   }
   const ms = Math.round(performance.now() - started);
-  io.stderr.write(
-    `memlens: tracking PID ${pid} (Python ${target.version.major}.${target.version.minor}.${target.version.micro}) into ${userOutput}` +
-      ` (attached with ${outcome.method} in ${ms} ms)\n`,
-  );
+  io.stderr.write(`memlens: tracking PID ${pid} (Python ${target.version.major}.${target.version.minor}.${target.version.micro}) into ${userOutput}` + ` (attached with ${outcome.method} in ${ms} ms)\n`);
   if (duration !== undefined) {
     io.stderr.write(`memlens: tracking stops by itself after ${duration} s; 'memlens detach ${pid}' stops it earlier\n`);
   } else {

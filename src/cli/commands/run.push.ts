@@ -19,7 +19,6 @@ const NOT_WITH_PUSH: Readonly<Record<string, string>> = {
   aggregate: "the agent's aggregates keep no allocation sizes to weigh the samples with",
   'follow-fork': 'forked children write capture files of their own, which are not pushed',
   'memory-limit': 'a pushed service runs under its own container limit',
-  native: 'native frames are not symbolized in pushed profiles',
 };
 
 export function checkPushCombination(command: string, options: OptionValues): void {
@@ -34,6 +33,7 @@ export async function runPush(ctx: CommandContext, options: OptionValues, positi
   const target = targetOf(options, positionals);
   const interval = intervalOf(options);
   const force = booleanOption(options, 'force');
+  const native = booleanOption(options, 'native');
   const quiet = booleanOption(options, 'quiet');
   const { files, python, env, output: keep } = await prepareLaunch(io, options, target, false);
   const { launch } = await import('../../process/launch.js');
@@ -47,6 +47,7 @@ export async function runPush(ctx: CommandContext, options: OptionValues, positi
     env,
     config: {
       agent: files.library,
+      native: native,
       trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
       memory_interval_ms: interval,
       ...sampleAgentConfig(sample),
@@ -66,6 +67,8 @@ export async function runPush(ctx: CommandContext, options: OptionValues, positi
     maxStacks: push.maxStacks,
     log: (line) => io.stderr.write(`${line}\n`),
     source: `PID ${launched.pid} (pipe)`,
+    // Native frames are named from the images' symbol tables, read here as for reports (cli/symbolizer.ts).
+    ...(native ? { symbolizer: (await import('../symbolizer.js')).fileSymbolizer() } : {}),
   });
   if (!quiet) {
     io.stderr.write(

@@ -7,6 +7,7 @@ import { CaptureDecoder } from '../../capture/decoder.js';
 import { SeqOrderer } from '../../capture/order.js';
 import { MemlensError } from '../../errors.js';
 import { IntervalProfiler } from '../../live/push/interval-profiler.js';
+import type { NativeSymbolizer } from '../../model/images.js';
 import { type PushEndpoint, Pusher, type PushStats } from './pusher.js';
 import { type Labels, intervalPprof, otlpProfilesRequest, pyroscopeLabels, pyroscopePushRequest } from './requests.js';
 
@@ -19,6 +20,8 @@ export interface PushSessionConfig {
   readonly log: (line: string) => void;
   /** Names the stream in messages. */
   readonly source?: string;
+  /** Names native frames (--native): the target's images are read here, in the memlens process. */
+  readonly symbolizer?: NativeSymbolizer;
   /** How long the backends get at the end (default 10 s). */
   readonly finalDeadlineMs?: number;
 }
@@ -39,7 +42,7 @@ export class PushSession {
   private broken: string | undefined;
 
   constructor(private readonly config: PushSessionConfig) {
-    this.profiler = new IntervalProfiler({ maxStacks: config.maxStacks });
+    this.profiler = new IntervalProfiler({ maxStacks: config.maxStacks, ...(config.symbolizer !== undefined ? { symbolizer: config.symbolizer } : {}) });
     this.decoder = new CaptureDecoder(new SeqOrderer(this.profiler), config.source !== undefined ? { source: config.source } : {});
     this.pushers = config.endpoints.map((e) => new Pusher(e, { log: config.log }));
   }

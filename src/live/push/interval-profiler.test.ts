@@ -122,5 +122,65 @@ test('frames of the import system and of memlens are hidden, as in the reports',
   defineStack(p, 1, 1, 1);
   defineStack(p, 1, 2, 2, 1);
   p.alloc(1, 1, 0x1000, 10, Allocator.Malloc, 2, 0);
-  assert.deepEqual(p.take().stacks.map((s) => s.frames.map((f) => f.function)), [['main']]);
+  assert.deepEqual(
+    p.take().stacks.map((s) => s.frames.map((f) => f.function)),
+    [['main']],
+  );
+});
+
+test('native stacks (--native): the C functions past the interpreter, named by the symbolizer, each pair of stacks its own entry', () => {
+  const asked: string[] = [];
+  const p = new IntervalProfiler({
+    lineResolver: (code) => code.firstLineNo,
+    symbolizer: (path, _buildId, vaddr) => {
+      asked.push(`${path}:${vaddr.toString(16)}`);
+      return path === '/site/_multiarray_umath.so' ? ({ 0x1233: 'array_empty', 0x1fff: 'default_malloc' } as Record<number, string>)[vaddr] : undefined;
+    },
+  });
+  p.header(makeHeader({ executable: '/usr/bin/python3.11' }));
+  p.meta({ type: 'code', stream: 1, codeId: 1, name: 'hold', qualname: 'hold', filename: 'app.py', firstLineNo: 7, linetableKind: LINETABLE_LNOTAB, linetable: new Uint8Array() });
+  const segment = { vaddr: 0, memsz: 0x100000, prot: 5, fileOffset: 0 };
+  p.meta({ type: 'image', stream: 1, seq: 0, loadBias: 0x400000, path: '', buildId: new Uint8Array(), segments: [segment] });
+  p.meta({ type: 'image', stream: 1, seq: 0, loadBias: 0x7f0000000000, path: '/site/_multiarray_umath.so', buildId: new Uint8Array(), segments: [segment] });
+  defineStack(p, 1, 1, 1);
+  // Native nodes, root first: the interpreter's eval loop, then numpy's array_empty calling default_malloc.
+  p.meta({ type: 'native-frame', stream: 1, id: 1, parent: 0, ip: 0x401000 });
+  p.meta({ type: 'native-frame', stream: 1, id: 2, parent: 1, ip: 0x7f0000001234 });
+  p.meta({ type: 'native-frame', stream: 1, id: 3, parent: 2, ip: 0x7f0000002000 });
+  p.meta({ type: 'native-frame', stream: 1, id: 4, parent: 1, ip: 0x7f0000009000 }); // no symbol: an offset
+  p.alloc(1, 1, 0x1000, 100, Allocator.Malloc, 1, 3);
+  p.alloc(1, 2, 0x2000, 200, Allocator.Malloc, 1, 3);
+  p.alloc(1, 3, 0x3000, 300, Allocator.Malloc, 1, 4);
+  p.alloc(1, 4, 0x4000, 400, Allocator.Malloc, 1, 0);
+  const stacks = byName(p.take().stacks);
+  assert.deepEqual(stacks.get('hold>array_empty>default_malloc')?.frames, [
+    { function: 'hold', file: 'app.py', line: 7 },
+    { function: 'array_empty', file: '/site/_multiarray_umath.so', line: 0 },
+    { function: 'default_malloc', file: '/site/_multiarray_umath.so', line: 0 },
+  ]);
+  assert.equal(stacks.get('hold>array_empty>default_malloc')?.allocBytes, 300);
+  assert.equal(stacks.get('hold>_multiarray_umath.so+0x9000')?.allocBytes, 300);
+  assert.equal(stacks.get('hold')?.allocBytes, 400, 'without a native stack: the Python frames alone');
+  assert.equal(stacks.size, 3);
+  // Each address was named once, however many allocations and profiles showed it.
+  p.take();
+  assert.equal(asked.filter((a) => a === '/site/_multiarray_umath.so:1233').length, 1);
+});
+
+test('native stacks are bounded: past maxNodes (Python, native) pairs, new stacks go to the other entry', () => {
+  const p = new IntervalProfiler({ maxNodes: 4, lineResolver: (code) => code.firstLineNo, symbolizer: () => undefined });
+  p.header(makeHeader({}));
+  p.meta({ type: 'code', stream: 1, codeId: 1, name: 'f', qualname: 'f', filename: 'app.py', firstLineNo: 1, linetableKind: LINETABLE_LNOTAB, linetable: new Uint8Array() });
+  defineStack(p, 1, 1, 1);
+  for (let i = 1; i <= 10; i++) p.meta({ type: 'native-frame', stream: 1, id: i, parent: 0, ip: 0x1000 * i });
+  for (let i = 1; i <= 10; i++) p.alloc(1, i, 0x100000 * i, 10, Allocator.Malloc, 1, i);
+  const stacks = p.take().stacks;
+  const other = stacks.find((s) => s.frames[0]?.function === OTHER_STACKS_NAME);
+  assert.equal(stacks.length, 5, 'four native nodes, each its own stack, and the other entry');
+  assert.equal(other?.allocObjects, 6);
+  // A thread's native ids go away with it.
+  p.meta({ type: 'thread-exit', stream: 1, timeNs: 0 });
+  defineStack(p, 1, 1, 1); // the Python id is defined again, the native one is not
+  p.alloc(1, 12, 0x9000000, 10, Allocator.Malloc, 1, 2);
+  assert.equal(p.take().stacks.find((s) => s.frames[0]?.function === OTHER_STACKS_NAME)?.allocObjects, 1, 'an id defined before the exit is not known after it');
 });
