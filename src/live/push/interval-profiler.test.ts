@@ -184,3 +184,22 @@ test('native stacks are bounded: past maxNodes (Python, native) pairs, new stack
   p.alloc(1, 12, 0x9000000, 10, Allocator.Malloc, 1, 2);
   assert.equal(p.take().stacks.find((s) => s.frames[0]?.function === OTHER_STACKS_NAME)?.allocObjects, 1, 'an id defined before the exit is not known after it');
 });
+
+test('an unloaded image is forgotten (a service that loads and unloads libraries all day keeps a bounded table)', () => {
+  const p = new IntervalProfiler({ lineResolver: (code) => code.firstLineNo, symbolizer: (_path, _id, vaddr) => (vaddr === 0xfff ? 'plugin_alloc' : undefined) });
+  p.header(makeHeader({}));
+  const segment = { vaddr: 0, memsz: 0x10000, prot: 5, fileOffset: 0 };
+  p.meta({ type: 'image', stream: 1, seq: 0, loadBias: 0x7f0000000000, path: '/opt/plugin.so', buildId: new Uint8Array(), segments: [segment] });
+  p.meta({ type: 'native-frame', stream: 1, id: 1, parent: 0, ip: 0x7f0000001000 });
+  p.alloc(1, 1, 0x1000, 100, Allocator.Malloc, 0, 1);
+  assert.deepEqual(
+    p.take().stacks.map((s) => s.frames.map((f) => f.function)),
+    [['plugin_alloc']],
+  );
+  p.meta({ type: 'image-unload', stream: 1, seq: 0, loadBias: 0x7f0000000000 });
+  assert.deepEqual(
+    p.take().stacks.map((s) => s.frames.map((f) => f.function)),
+    [['0x7f0000001000']],
+    'still live, now named by its address',
+  );
+});

@@ -15,7 +15,8 @@
 // - native stacks (--native) are interned like the Python ones, up to `maxNodes` nodes and as many
 //   (Python, native) pairs; their frames are named by the symbolizer the caller gives (the memlens process
 //   reads the images' symbol tables, as for reports), each address once, the names kept up to MAX_IP_NAMES.
-// Code objects and their line tables are kept: they are bounded by the program's code, and so are images.
+// Code objects and their line tables are kept: they are bounded by the program's code. Images go with their
+// IMAGE_UNLOAD (a service may load and unload libraries all day).
 
 import { Allocator, Deallocator } from '../../capture/format.js';
 import type { CaptureHeader, CaptureVisitor, CodeRecord, DecodeWarning, MetaRecord } from '../../capture/records.js';
@@ -214,6 +215,12 @@ export class IntervalProfiler implements CaptureVisitor {
       case 'image':
         this.images.add(record);
         this.ipNames.clear(); // an address may belong to the new image now
+        break;
+      case 'image-unload':
+        // dlclose: forgotten, so that loading and unloading all day keeps the table bounded (a stack of the
+        // unloaded code that still holds memory shows its addresses from now on).
+        this.images.remove(record.loadBias);
+        this.ipNames.clear();
         break;
       case 'stack-reset':
         this.streams.delete(record.stream);
