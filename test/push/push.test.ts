@@ -381,3 +381,58 @@ while True:
     await backend.stop();
   }
 });
+
+test("memlens attach PID --push --native: numpy's C functions by name in the profiles of a running process", async () => {
+  const py = testPythons().find((p) => !p.system) ?? testPythons()[0];
+  assert.ok(py !== undefined);
+  const backend = await startPyroscopeReceiver(join(work.dir, 'attach-native-out'));
+  const dir = join(work.dir, 'attach-native');
+  mkdirSync(dir, { recursive: true });
+  const control = join(dir, 'control');
+  writeFileSync(control, '');
+  // As above: the service polls a file; each line 'go' holds one more numpy array of 24,000,000 bytes.
+  writeFileSync(
+    join(dir, 'service.py'),
+    'import sys, time\nimport numpy as np\nKEEP = []\nprint("ready", flush=True)\ndone = 0\nwhile True:\n    lines = open(sys.argv[1]).read().split()\n    for line in lines[done:]:\n        if line == "stop":\n            sys.exit(0)\n        KEEP.append(np.ones(3_000_000))\n        print("held", len(KEEP), flush=True)\n    done = len(lines)\n    time.sleep(0.05)\n',
+  );
+  const target = spawn(py.python, ['service.py', control], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+  let targetOut = '';
+  target.stdout.on('data', (d: Buffer) => (targetOut += d.toString()));
+  const waitFor = async (cond: () => boolean, what: string): Promise<void> => {
+    const deadline = Date.now() + 120_000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const numpyStacks = (): string[][] =>
+    backend.requests().flatMap((q) => (q.series[0]?.samples[0]?.profile?.samples ?? []).map((x) => x.stack).filter((s) => (s[s.length - 1] ?? '').includes('_multiarray_umath')));
+  let memlens: ChildProcess | undefined;
+  try {
+    await waitFor(() => targetOut.includes('ready'), 'the target');
+    memlens = spawn(process.execPath, memlensArgs(['attach', String(target.pid), '--native', '--push', backend.url, '--push-interval', '1']), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    memlens.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    const ended = new Promise<number | null>((r) => memlens?.on('exit', (code) => r(code)));
+    await waitFor(() => err.includes('pushing a memory profile') || memlens?.exitCode !== null, `the attach (${err})`);
+    writeFileSync(control, 'go\ngo\n', { flag: 'a' });
+    await waitFor(() => targetOut.includes('held 2'), 'the target to allocate');
+    await waitFor(() => numpyStacks().length > 0, "a profile with numpy's frames");
+    memlens.kill('SIGTERM');
+    assert.equal(await ended, 0, err);
+    const stacks = numpyStacks();
+    for (const s of stacks) {
+      assert.ok(
+        s.some((f) => f.includes('service.py')),
+        `under the service's Python frames: ${JSON.stringify(s)}`,
+      );
+      assert.doesNotMatch(s[s.length - 1] as string, /\+0x[0-9a-f]+ /, 'a function name, not an offset');
+    }
+    writeFileSync(control, 'stop\n', { flag: 'a' });
+    assert.equal(await new Promise<number | null>((r) => target.on('exit', (c) => r(c))), 0, 'detached, the service ends as it would have');
+  } finally {
+    memlens?.kill('SIGKILL');
+    target.kill('SIGKILL');
+    await backend.stop();
+  }
+});
