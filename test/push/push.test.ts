@@ -175,7 +175,7 @@ test("memlens run --push --native: numpy's C functions under the Python frames, 
       child.on('exit', (code) => resolve({ code, stdout, stderr }));
     });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /memlens: pushed (\d+) of \1 profiles/);
+    assert.match(r.stderr, /memlens: pushed (\d+) of \1 profiles? /, 'a short program may end within its first interval: one profile');
     let held = 0;
     const names = new Set<string>();
     for (const q of backend.requests()) {
