@@ -7,6 +7,8 @@
 //   playwright's own browser download does not work offline), installed with apt-get when we are root;
 //   likewise lldb, gdb and debootstrap for the attach tests, clang-format for the agent's format check.
 // - a second, unprivileged user for the security tests (scripts/test-user.mjs).
+// - the Go programs of the push tests (setup-go-tools.mjs): an OpenTelemetry Collector and a Pyroscope
+//   receiver, built from their Go modules into .cache/go/.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -15,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { installNumpy, NUMPY, sidPython, startFreeThreadedPythons } from './setup-pythons.mjs';
 import { ensureTestUser } from './test-user.mjs';
 import { setupArm64Root, setupWheelhouse } from './setup-python-test-env.mjs';
+import { setupGoTools } from './setup-go-tools.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 mkdirSync(join(root, '.cache'), { recursive: true });
@@ -132,5 +135,6 @@ writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
 // Packages for the tests of the Python distribution (test/pip/).
 setupWheelhouse(cache, pythons);
 if (process.arch === 'x64') setupArm64Root(cache);
+setupGoTools(root, cache);
 const describe = (p) => p.version + (p.freeThreaded ? 't' : '') + (p.system ? ' (system)' : p.sid ? ' (sid)' : '');
 console.error(`setup: Pythons for tests: ${pythons.map(describe).join(', ')}`);

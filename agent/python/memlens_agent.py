@@ -35,6 +35,9 @@ OPTIONS = (
     "aggregate",
     "max_stack_nodes",
     "native_unwinder",
+    "sample_rate",
+    "sample_exact",
+    "sample_seed",
     "mode",
     "script",
     "queue_limit_mib",
@@ -560,6 +563,9 @@ def _agent_config(cfg, output, target_words):
         put("queue_limit_mib", int(cfg["queue_limit_mib"]))
     if cfg.get("native_unwinder"):
         put("native_unwinder", cfg["native_unwinder"])
+    for key in ("sample_rate", "sample_exact", "sample_seed"):
+        if cfg.get(key):
+            put(key, int(cfg[key]))
     put("mode", cfg.get("mode", "run"))
     put("python_version", _python_version())
     put("python_hexversion", sys.hexversion)

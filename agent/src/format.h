@@ -5,6 +5,8 @@
 
 #define ML_FORMAT_VERSION 1
 #define ML_MIN_READER_VERSION 1
+/* A sampled capture is version 2, min_reader_version 2 (docs/sampling.md). */
+#define ML_SAMPLED_FORMAT_VERSION 2
 #define ML_FILE_MAGIC "\x89MLENS\r\n"
 #define ML_FILE_HEADER_FIXED_LEN 20
 #define ML_BLOCK_SYNC_U32 0x424c4debu
@@ -47,6 +49,7 @@
 #define ML_H_MODE 25
 #define ML_H_CGROUP_PATH 26
 #define ML_H_SCRIPT 27
+#define ML_H_SAMPLE_EXACT_BYTES 28
 
 #define ML_OPTION_NATIVE 1
 #define ML_OPTION_PYTHON_ALLOCATORS 2

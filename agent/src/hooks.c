@@ -32,31 +32,32 @@
 
 static void *hook_malloc(size_t size) {
     void *p = malloc(size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_MALLOC);
+    if (p != NULL && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)p, size, ML_A_MALLOC);
     return p;
 }
 
 static void *hook_calloc(size_t n, size_t size) {
     void *p = calloc(n, size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_CALLOC);
+    if (p != NULL && ml_wants_alloc((uint64_t)n * size)) ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_CALLOC);
     return p;
 }
 
 static void hook_free(void *p) {
-    if (p != NULL && ml_should_record()) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
+    if (p != NULL && ml_wants_free((uintptr_t)p)) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
     free(p);
 }
 
 /* realloc(p, n) is FREE(p) then ALLOC(q). If the real call fails, p is still allocated: it is recorded
- * again with the size the allocator says it has. */
+ * again with the size the allocator says it has (when sampling, only if it was in the sample). */
 static void *hook_realloc(void *p, size_t size) {
     int record = ml_should_record();
-    if (p != NULL && record) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
+    int freed = record && p != NULL && (!ml_sampling || ml_sampled_remove((uintptr_t)p));
+    if (freed) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
     void *q = realloc(p, size);
     if (record) {
         if (q != NULL) {
-            ml_record_alloc((uintptr_t)q, size, ML_A_REALLOC);
-        } else if (p != NULL && size != 0) {
+            if (!ml_sampling || ml_sample_alloc(size)) ml_record_alloc((uintptr_t)q, size, ML_A_REALLOC);
+        } else if (freed && size != 0) {
             ml_record_alloc((uintptr_t)p, malloc_usable_size(p), ML_A_REALLOC);
         }
     }
@@ -67,12 +68,13 @@ static void *hook_reallocarray(void *p, size_t n, size_t size) {
     int record = ml_should_record();
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) return reallocarray(p, n, size); /* fails, p untouched */
-    if (p != NULL && record) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
+    int freed = record && p != NULL && (!ml_sampling || ml_sampled_remove((uintptr_t)p));
+    if (freed) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
     void *q = reallocarray(p, n, size);
     if (record) {
         if (q != NULL) {
-            ml_record_alloc((uintptr_t)q, total, ML_A_REALLOCARRAY);
-        } else if (p != NULL && total != 0) {
+            if (!ml_sampling || ml_sample_alloc(total)) ml_record_alloc((uintptr_t)q, total, ML_A_REALLOCARRAY);
+        } else if (freed && total != 0) {
             ml_record_alloc((uintptr_t)p, malloc_usable_size(p), ML_A_REALLOCARRAY);
         }
     }
@@ -81,31 +83,31 @@ static void *hook_reallocarray(void *p, size_t n, size_t size) {
 
 static int hook_posix_memalign(void **out, size_t align, size_t size) {
     int r = posix_memalign(out, align, size);
-    if (r == 0 && ml_should_record()) ml_record_alloc((uintptr_t)*out, size, ML_A_POSIX_MEMALIGN);
+    if (r == 0 && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)*out, size, ML_A_POSIX_MEMALIGN);
     return r;
 }
 
 static void *hook_aligned_alloc(size_t align, size_t size) {
     void *p = aligned_alloc(align, size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_ALIGNED_ALLOC);
+    if (p != NULL && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)p, size, ML_A_ALIGNED_ALLOC);
     return p;
 }
 
 static void *hook_memalign(size_t align, size_t size) {
     void *p = memalign(align, size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_MEMALIGN);
+    if (p != NULL && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)p, size, ML_A_MEMALIGN);
     return p;
 }
 
 static void *hook_valloc(size_t size) {
     void *p = valloc(size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_VALLOC);
+    if (p != NULL && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)p, size, ML_A_VALLOC);
     return p;
 }
 
 static void *hook_pvalloc(size_t size) {
     void *p = pvalloc(size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_PVALLOC);
+    if (p != NULL && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)p, size, ML_A_PVALLOC);
     return p;
 }
 
@@ -152,14 +154,16 @@ static void *hook_mremap(void *old, size_t old_size, size_t new_size, int flags,
 
 /* ── Python's own tracking calls (numpy reports its data buffers through these) ───────────────── */
 
+/* Not recorded when sampling: the malloc under numpy's buffer is sampled already, and a second, independent
+ * decision about the same memory could not be weighed without bias (docs/sampling.md). */
 static int hook_PyTraceMalloc_Track(unsigned int domain, uintptr_t ptr, size_t size) {
     int r = ml_py.PyTraceMalloc_Track != NULL ? ml_py.PyTraceMalloc_Track(domain, ptr, size) : -2;
-    if (ptr != 0 && ml_should_record()) ml_record_alloc(ptr, size, ML_A_TRACEMALLOC_TRACK);
+    if (ptr != 0 && !ml_sampling && ml_should_record()) ml_record_alloc(ptr, size, ML_A_TRACEMALLOC_TRACK);
     return r;
 }
 
 static int hook_PyTraceMalloc_Untrack(unsigned int domain, uintptr_t ptr) {
-    if (ptr != 0 && ml_should_record()) ml_record_free(ptr, ML_D_TRACEMALLOC_UNTRACK, 0, 0);
+    if (ptr != 0 && !ml_sampling && ml_should_record()) ml_record_free(ptr, ML_D_TRACEMALLOC_UNTRACK, 0, 0);
     return ml_py.PyTraceMalloc_Untrack != NULL ? ml_py.PyTraceMalloc_Untrack(domain, ptr) : -2;
 }
 

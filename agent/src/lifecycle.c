@@ -25,6 +25,7 @@
 #include "pyapi.h"
 #include "pygc.h"
 #include "pystack.h"
+#include "sample.h"
 #include "selfstop.h"
 #include "service.h"
 #include "service_stream.h"
@@ -95,6 +96,7 @@ static void atfork_child(void) {
     ml_got_forget_locks();
     ml_code_registry_reset();
     ml_aggregate_forget();
+    ml_sample_forget();
     ml_cgroup_close(&g_cgroup);
     ml_pid = (int)getpid();
     g_forked = 1;
@@ -160,7 +162,8 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     /* From here a failed write leaves a capture with its header: it can say why it stops there. */
     ml_sink_on_failure(capture_stopped);
     if (ml_service_stream_begin() != 0 || ml_threads_begin(g_session) != 0 ||
-        ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0)) {
+        ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0) ||
+        (c->sample_rate != 0 && ml_sample_begin(c->sample_rate, c->sample_exact, c->sample_seed) != 0)) {
         ml_set_err(err, errlen, "out of memory", 0);
         goto close_out;
     }
@@ -213,6 +216,7 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
         ml_got_uninstall();
         ml_threads_close_all();
         ml_service_stream_close();
+        ml_sample_end();
         goto close_out;
     }
     rc = 0;
@@ -234,6 +238,11 @@ out:
 static void write_trailer(int reason, int last) {
     ml_thread_totals tot;
     ml_threads_totals(&tot);
+    if (ml_sampling && !last) { /* counted once, by the first of two trailers */
+        uint64_t live, cap, dropped;
+        ml_sample_stats(&live, &cap, &dropped);
+        tot.dropped += dropped;
+    }
     uint8_t mem[96];
     ml_buf b;
     ml_buf_init(&b, mem, sizeof mem);
@@ -284,6 +293,7 @@ void ml_stop(int reason) {
             write_trailer(reason == ML_T__EXIT ? reason : ML_T_CAPTURE_STOPPED, 1);
             (void)ml_sink_drain(STOP_STALL_NS);
         }
+        ml_sample_end();
         ml_sink_close();
         ml_code_registry_reset();
         ml_cgroup_close(&g_cgroup);

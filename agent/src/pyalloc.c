@@ -26,7 +26,7 @@ static void *py_malloc(void *ctx, size_t size) {
     int guard = ml_guard_enter();
     void *p = orig->malloc(orig->ctx, size);
     ml_guard_leave(guard);
-    if (p != NULL) ml_record_alloc((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
+    if (p != NULL && (!ml_sampling || ml_sample_alloc(size))) ml_record_alloc((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
     return p;
 }
 
@@ -36,7 +36,8 @@ static void *py_calloc(void *ctx, size_t n, size_t size) {
     int guard = ml_guard_enter();
     void *p = orig->calloc(orig->ctx, n, size);
     ml_guard_leave(guard);
-    if (p != NULL) ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_PYMALLOC_CALLOC);
+    if (p != NULL && (!ml_sampling || ml_sample_alloc((uint64_t)n * size)))
+        ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_PYMALLOC_CALLOC);
     return p;
 }
 
@@ -45,14 +46,21 @@ static void *py_realloc(void *ctx, void *ptr, size_t size) {
     if (!ml_should_record()) return orig->realloc(orig->ctx, ptr, size);
     int domain = (int)(orig - g_orig);
     int free_first = g_free_first[domain];
-    if (ptr != NULL && free_first) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+    /* Sampling: the old block's free is recorded only if it was in the sample. With the GIL held (MEM,
+     * OBJ) no other thread can be handed the old block before we look, so the lookup waits for the call. */
+    int freed = 0;
+    if (ptr != NULL && free_first && (!ml_sampling || ml_sampled_remove((uintptr_t)ptr))) {
+        ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+        freed = 1;
+    }
     int guard = ml_guard_enter();
     void *q = orig->realloc(orig->ctx, ptr, size);
     ml_guard_leave(guard);
     if (q != NULL) {
-        if (ptr != NULL && !free_first) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
-        ml_record_alloc((uintptr_t)q, size, ML_A_PYMALLOC_REALLOC);
-    } else if (ptr != NULL && free_first) {
+        if (ptr != NULL && !free_first && (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)))
+            ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+        if (!ml_sampling || ml_sample_alloc(size)) ml_record_alloc((uintptr_t)q, size, ML_A_PYMALLOC_REALLOC);
+    } else if (freed) {
         ml_record_alloc((uintptr_t)ptr, 0, ML_A_PYMALLOC_REALLOC);
     }
     return q;
@@ -61,7 +69,7 @@ static void *py_realloc(void *ctx, void *ptr, size_t size) {
 static void py_free(void *ctx, void *ptr) {
     ml_pymem_allocator *orig = ctx;
     if (ptr != NULL && ml_should_record()) {
-        ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+        if (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
         int guard = ml_guard_enter();
         orig->free(orig->ctx, ptr);
         ml_guard_leave(guard);

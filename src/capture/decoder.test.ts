@@ -178,15 +178,19 @@ test('header errors: not a capture, newer version, bad CRC, cut short, empty', (
   const h = encodeHeader(TEST_HEADER);
   assert.throws(() => decode(new TextEncoder().encode('hello world, this is not a capture file')), /is not a memlens capture: it starts with 68 65 6c 6c/);
   const newer = h.slice();
-  new DataView(newer.buffer).setUint16(8, 3, true);
-  new DataView(newer.buffer).setUint16(10, 2, true);
+  new DataView(newer.buffer).setUint16(8, 4, true);
+  new DataView(newer.buffer).setUint16(10, 3, true);
   assert.throws(
     () => decode(newer),
-    (e: unknown) => e instanceof UnsupportedVersionError && /version 3.*version 2 or later.*reads version 1/.test(e.message) && /upgrade memlens/.test(e.hint ?? ''),
+    (e: unknown) => e instanceof UnsupportedVersionError && /version 4.*version 3 or later.*reads version 2/.test(e.message) && /upgrade memlens/.test(e.hint ?? ''),
   );
   const readable = h.slice();
-  new DataView(readable.buffer).setUint16(8, 2, true); // version 2, min reader 1: readable
-  assert.equal(decode(readable).header?.version, 2);
+  new DataView(readable.buffer).setUint16(8, 3, true); // version 3, min reader 1: readable
+  assert.equal(decode(readable).header?.version, 3);
+  const sampled = h.slice();
+  new DataView(sampled.buffer).setUint16(8, 2, true); // a sampled capture: version 2, min reader 2
+  new DataView(sampled.buffer).setUint16(10, 2, true);
+  assert.equal(decode(sampled).header?.minReaderVersion, 2);
   const crc = h.slice();
   crc[FILE_HEADER_FIXED_LEN + 3] = crc[FILE_HEADER_FIXED_LEN + 3]! ^ 1;
   assert.throws(() => decode(crc), /damaged header: its CRC-32/);

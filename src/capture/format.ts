@@ -1,9 +1,16 @@
 // The capture format's constants: the specification in code. docs/capture-format.md is the prose;
 // agent/src/format.h holds the same numbers for the C side, and format-sync.test.ts checks they agree.
 
+/** The version a capture is written with unless it uses a later addition (version 1: everything but sampling). */
 export const FORMAT_VERSION = 1;
-/** A file whose min_reader_version is above this reader's FORMAT_VERSION is refused. */
 export const MIN_READER_VERSION = 1;
+/**
+ * A sampled capture (docs/sampling.md) is version 2 with min_reader_version 2: a version-1 reader would read
+ * its sizes as every allocation, wrong by the sampling factor, so it must refuse the file.
+ */
+export const SAMPLED_FORMAT_VERSION = 2;
+/** The newest version this reader reads: a file whose min_reader_version is above it is refused. */
+export const READER_VERSION = 2;
 
 /** `\x89MLENS\r\n`: the 0x89 and CR LF catch files mangled by text-mode transfers. */
 export const FILE_MAGIC = Uint8Array.of(0x89, 0x4d, 0x4c, 0x45, 0x4e, 0x53, 0x0d, 0x0a);
@@ -55,6 +62,8 @@ export const enum HeaderTag {
   Mode = 25,
   CgroupPath = 26,
   Script = 27,
+  /** Sampled captures: allocations of at least this many bytes were all recorded (weight 1). */
+  SampleExactBytes = 28,
 }
 
 export const PYTHON_ALLOCATORS = [

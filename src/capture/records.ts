@@ -25,7 +25,10 @@ export interface CaptureHeader {
   readonly pythonAllocator: PythonAllocator;
   /** Bit set of OPTION_* from format.ts. */
   readonly options: number;
+  /** Sampled captures (OPTION_SAMPLED): the mean bytes between samples, R. */
   readonly sampleRateBytes: number;
+  /** Sampled captures: allocations of at least this many bytes were all recorded, T (docs/sampling.md). */
+  readonly sampleExactBytes: number;
   readonly platform: string;
   readonly pageSize: number;
   /** undefined: the process had no cgroup memory limit. */

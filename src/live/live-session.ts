@@ -199,6 +199,7 @@ export class LiveSession {
       pythonVersion: h.pythonVersion,
       mode: h.mode === MODE_RUN ? 'run' : h.mode === MODE_ATTACH ? 'attach' : '',
       aggregated: model.aggregated,
+      sampledEvery: model.sampling?.rateBytes,
       elapsedNs,
       heap: model.endHeap,
       peakHeap: model.maxHeap,

@@ -63,6 +63,7 @@ export function renderTui(frame: TuiFrame, size: TuiSize): string[] {
   if (v.started) {
     const bits = [`CPython ${safeText(v.pythonVersion)}`, v.mode === 'attach' ? 'attached' : v.mode === 'run' ? 'run' : '', `${v.threads.length} thread${v.threads.length === 1 ? '' : 's'}`, `${formatCount(v.allocations)} allocations`];
     if (v.aggregated) bits.push('aggregated (updated every second)');
+    if (v.sampledEvery !== undefined) bits.push(`sampled every ${formatBytes(v.sampledEvery)}: estimates`);
     if (v.damaged > 0) bits.push(`${v.damaged} damaged region${v.damaged === 1 ? '' : 's'} skipped`);
     head.push(cell('dim', fit(bits.filter((b) => b !== '').join(' · '))));
 

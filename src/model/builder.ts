@@ -27,6 +27,7 @@ import type {
 } from '../capture/records.js';
 import { OPTION_AGGREGATE, OPTION_NATIVE } from '../capture/format.js';
 import { CheckpointLog } from './aggregated.js';
+import { samplingOf } from './sampling.js';
 import { HeapReplay, type HeapTotals, type WindowOption } from './heap-replay.js';
 import type { StreamId } from './ids.js';
 import type { NativeSymbolizer } from './images.js';
@@ -95,6 +96,7 @@ export class ModelBuilder implements CaptureVisitor {
     const ppid = this.idOf('ppid', h.ppid);
     const mainTid = this.idOf('main_tid', h.mainTid);
     this.hdr = { ...h, pid, ppid, mainTid, cgroupLimitBytes: reachableLimit(h.cgroupLimitBytes) ?? 0 };
+    this.replay.sampling = samplingOf(h);
     this.stacks.header(this.hdr);
   }
 
@@ -290,7 +292,8 @@ export class ModelBuilder implements CaptureVisitor {
       peakSeq: totals.peakSeq,
       peakFound: totals.peakFound,
       window: replay.window(),
-      temporaryThreshold: aggregated ? undefined : replay.temporaryThreshold,
+      temporaryThreshold: aggregated || this.replay.sampling !== undefined ? undefined : replay.temporaryThreshold,
+      sampling: this.replay.sampling,
       lastSeq: totals.lastSeq,
       sizeHistogram: replay.sizeHistogram,
       minSize: replay.smallestSize,

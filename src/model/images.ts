@@ -49,6 +49,13 @@ export class ImageTable {
     this.sorted = false;
   }
 
+  /** An IMAGE_UNLOAD (dlclose): the image loaded at `loadBias` is gone. Reports keep every image (a block
+   * that library allocated may still be live); a push running for days forgets it, so that a service that
+   * loads and unloads libraries all day keeps a bounded table. */
+  remove(loadBias: number): void {
+    for (let i = this.images.length - 1; i >= 0; i--) if ((this.images[i] as ImageInfo).loadBias === loadBias) this.images.splice(i, 1);
+  }
+
   get list(): readonly ImageInfo[] {
     return this.images;
   }

@@ -21,6 +21,7 @@ import type {
 import type { ReadonlyFrameTable } from './frames.js';
 import type { ImpossibleValue } from './value-bounds.js';
 import type { StreamId, ThreadIndex } from './ids.js';
+import type { Sampling } from './sampling.js';
 import type { ReadonlyFloat64Array, ReadonlySiteTable } from './site-table.js';
 
 export interface ThreadInfo {
@@ -86,6 +87,11 @@ export interface CaptureModel {
   /** The capture is aggregated: per-site totals only, no individual events. */
   readonly aggregated: boolean;
   readonly nativeStacks: boolean;
+  /**
+   * A sampled capture (docs/sampling.md): every count and byte total below is an estimate, each recorded
+   * allocation weighed by how many it stands for. Undefined: every allocation was recorded.
+   */
+  readonly sampling: Sampling | undefined;
   readonly sites: ReadonlySiteTable;
   readonly frames: ReadonlyFrameTable;
   readonly threads: readonly ThreadInfo[];

@@ -33,6 +33,11 @@ export interface BootstrapConfig {
   readonly memory_interval_ms?: number;
   /** Per-thread bound of the stack tables (default 2^18 nodes); not a `memlens run` option. */
   readonly max_stack_nodes?: number;
+  /** Sampling (docs/sampling.md): the mean bytes between samples, and the size from which all are recorded. */
+  readonly sample_rate?: number;
+  readonly sample_exact?: number;
+  /** Seeds the agent's sampling generators (tests: the same program and seed give the same capture). */
+  readonly sample_seed?: number;
 }
 
 /** The command line that runs `target` under the bootstrap with `python`. */

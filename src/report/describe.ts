@@ -6,6 +6,7 @@ import type { HighWaterMark } from '../analysis/high-water-mark.js';
 import type { TemporaryAllocations } from '../analysis/temporary.js';
 import { MODE_ATTACH, OPTION_PYTHON_ALLOCATORS } from '../capture/format.js';
 import type { CaptureModel } from '../model/model.js';
+import { samplingNote } from '../model/sampling.js';
 import { formatBytes, formatCount, formatDuration, formatTime } from '../util/units.js';
 import { escapeLine } from '../util/terminal-text.js';
 import { captureStopOf, describeCaptureStop, describeEndMoment, describeEnding, endingOf, type Ending } from '../analysis/ending.js';
@@ -20,6 +21,7 @@ export function describeCapture(model: CaptureModel): string {
   if (h.pythonVersion !== '') bits.push(escapeLine(`${h.pythonImplementation === 'cpython' || h.pythonImplementation === '' ? 'CPython' : h.pythonImplementation} ${h.pythonVersion}`));
   if (model.durationNs > 0) bits.push(`${formatDuration(model.durationNs)} tracked`);
   if (model.aggregated) bits.push('aggregated');
+  if (model.sampling !== undefined) bits.push(`sampled every ${formatBytes(model.sampling.rateBytes)}`);
   return bits.length > 0 ? `${cmd} (${bits.join(', ')})` : cmd;
 }
 
@@ -119,6 +121,14 @@ export function markerLabelText(label: string): string {
 /** Notes on the data worth a line under a report. Empty when all is well. */
 export function captureNotes(model: CaptureModel): string[] {
   const notes: string[] = [];
+  const s = model.sampling;
+  if (s !== undefined) {
+    const eight = 8 * 1024 * 1024;
+    notes.push(
+      `Figures are ${samplingNote(s, formatBytes)}: a site of B bytes is within about ±√(R/B) ` +
+        `(±${Math.round(100 * Math.sqrt(s.rateBytes / eight))}% for ${formatBytes(eight)}); allocations of ${formatBytes(s.exactBytes)} or more are exact.`,
+    );
+  }
   const a = model.anomalies;
   if (model.warnings.length > 0) {
     const skipped = model.warnings.reduce((n, w) => n + w.skippedBytes, 0);

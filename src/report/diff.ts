@@ -38,6 +38,11 @@ export function renderDiff(diff: CaptureDiff, options: DiffTextOptions): string 
     const more = diff.stacks.filter((d) => growth(d) !== 0).length - rows.length;
     if (more > 0) out.push(paint('dim', `… ${more} more stack${more === 1 ? '' : 's'} changed (--max-rows)`));
   }
+  const [a, b] = diff.sampledEvery;
+  if (a > 0 || b > 0) {
+    const which = a > 0 && b > 0 ? 'both captures are' : a > 0 ? 'the first capture is' : 'the second capture is';
+    out.push('', paint('dim', `Note: ${which} sampled: its figures are estimates, and a change smaller than their noise (about √(rate/bytes) of a stack's bytes) may be chance.`));
+  }
   if (diff.differentPrograms) {
     out.push('', paint('yellow', `Warning: the captures ran different programs (${diff.programs[0]} / ${diff.programs[1]}): stacks may not match.`));
   }

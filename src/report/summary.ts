@@ -142,6 +142,8 @@ export interface SummaryJson {
   readonly set: AllocationSet['kind'];
   readonly total_bytes: number;
   readonly total_count: number;
+  /** A sampled capture (docs/sampling.md): every byte and count is an estimate. null: every allocation was recorded. */
+  readonly sampling: { readonly rate_bytes: number; readonly exact_bytes: number | null } | null;
   readonly rows: readonly {
     readonly function: string;
     readonly file: string;
@@ -163,6 +165,7 @@ export function summaryJson(model: CaptureModel, data: SummaryData, findings: re
     set: data.set.kind,
     total_bytes: data.set.totalBytes,
     total_count: data.set.totalCount,
+    sampling: model.sampling === undefined ? null : { rate_bytes: model.sampling.rateBytes, exact_bytes: Number.isFinite(model.sampling.exactBytes) ? model.sampling.exactBytes : null },
     rows: data.shown.map((r) => ({ function: r.function, file: r.file, line: r.line, total_bytes: r.totalBytes, own_bytes: r.ownBytes, allocations: r.count })),
     notes: [...(leaksNote !== undefined ? [leaksNote] : []), ...captureNotes(model)],
     findings: findings.map((f) => findingJson(model, f)),

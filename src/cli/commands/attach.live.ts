@@ -17,6 +17,8 @@ export interface LiveAttachOptions {
   readonly native: boolean;
   readonly tracePythonAllocators: boolean;
   readonly web: boolean;
+  /** The agent's sampling keys (push-options.ts), empty for every allocation. */
+  readonly sample: Readonly<Record<string, number>>;
 }
 
 export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttachOptions): Promise<number> {
@@ -52,7 +54,7 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
         session,
         agentLibrary: files.library,
         duration: undefined,
-        config: { socket: `${session.targetDir}/live.sock`, native: o.native, trace_python_allocators: o.tracePythonAllocators, memory_interval_ms: o.interval },
+        config: { socket: `${session.targetDir}/live.sock`, native: o.native, trace_python_allocators: o.tracePythonAllocators, memory_interval_ms: o.interval, ...o.sample },
       },
       { method: o.method, timeoutMs: o.timeoutMs, signal: abort.signal },
     );

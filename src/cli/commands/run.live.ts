@@ -13,12 +13,14 @@ import { closePrivateDir, openPrivateDir, removePrivateFile, writePrivateFile } 
 import { signalNumber } from '../../util/signals.js';
 import { booleanOption, stringOption, type CommandContext, type OptionValues } from '../command.js';
 import { wantsColor } from '../io.js';
+import { type SampleConfig, sampleAgentConfig } from '../push-options.js';
 import { intervalOf, prepareLaunch, targetOf } from '../run-options.js';
 import { escapeLine } from '../../util/terminal-text.js';
 
 export interface LiveRunMode {
   readonly remote: boolean;
   readonly web: boolean;
+  readonly sample: SampleConfig | undefined;
 }
 
 export async function runLive(ctx: CommandContext, options: OptionValues, positionals: readonly string[], mode: LiveRunMode): Promise<number> {
@@ -48,6 +50,7 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
       native: booleanOption(options, 'native'),
       trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
       memory_interval_ms: interval,
+      ...sampleAgentConfig(mode.sample),
     },
     pipes: { capture: true, output: foreground },
   });

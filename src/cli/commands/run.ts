@@ -5,7 +5,8 @@ import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { MemlensError, UsageError } from '../../errors.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
-import { DEFAULT_INTERVAL_MS, intervalOf, prepareLaunch, targetOf, trackingConfig } from '../run-options.js';
+import { PUSH_OPTIONS, SAMPLE_OPTIONS, type SampleConfig, pushConfigOf, sampleConfigOf } from '../push-options.js';
+import { DEFAULT_INTERVAL_MS, intervalOf, prepareLaunch, stemOf, targetOf, trackingConfig } from '../run-options.js';
 import { escapeLine } from '../../util/terminal-text.js';
 import type { CaptureEnd } from '../capture-file.js';
 
@@ -42,18 +43,26 @@ export const runCommand: Command = {
     'census-at-peak': { type: 'boolean', description: 'Take censuses of live Python objects as memory grows (the last is near the peak)' },
     quiet: { type: 'boolean', short: 'q', description: 'Print nothing but errors' },
     'no-compress': { type: 'boolean', description: 'Leave the capture uncompressed' },
+    ...SAMPLE_OPTIONS,
+    ...PUSH_OPTIONS,
   },
   async run(ctx, options, positionals) {
+    const push = pushConfigOf('run', options, ctx.io, stemOf(targetOf(options, positionals)));
+    const sample = sampleConfigOf('run', options, ctx.io.env, push !== undefined);
+    if (push !== undefined && sample !== undefined) {
+      const { runPush } = await import('./run.push.js');
+      return runPush(ctx, options, positionals, push, sample);
+    }
     const live = booleanOption(options, 'live');
     const remote = booleanOption(options, 'live-remote');
     if (live && remote) throw new UsageError('run: choose --live or --live-remote, not both');
     if (booleanOption(options, 'web') && !live) throw new UsageError('run: --web goes with --live');
     if (live || remote) {
       const { runLive } = await import('./run.live.js');
-      return runLive(ctx, options, positionals, { remote, web: booleanOption(options, 'web') });
+      return runLive(ctx, options, positionals, { remote, web: booleanOption(options, 'web'), sample });
     }
     if (stringOption(options, 'live-port') !== undefined) throw new UsageError('run: --live-port goes with --live-remote');
-    return runProgram(ctx, options, positionals);
+    return runProgram(ctx, options, positionals, sample);
   },
 };
 
@@ -88,7 +97,7 @@ function childCaptures(path: string): string[] {
   return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
 }
 
-async function runProgram(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number> {
+async function runProgram(ctx: CommandContext, options: OptionValues, positionals: readonly string[], sample: SampleConfig | undefined): Promise<number> {
   const { io } = ctx;
   const target = targetOf(options, positionals);
   const interval = intervalOf(options);
@@ -131,7 +140,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       agent: files.library,
       output: outputPattern,
       overwrite: force,
-      ...trackingConfig(options, interval),
+      ...trackingConfig(options, interval, sample),
       ...(nearOom !== undefined ? { near_oom_permille: nearOom } : {}),
       ...(booleanOption(options, 'census-at-peak') ? { census_growth: true } : {}),
     },

@@ -4,6 +4,7 @@
 // Every frame of every stack goes in, hidden kinds included (flagged), so the page can show or hide them
 // without a second report. What does not fit the budgets is reduced, and each reduction says so.
 
+import { samplingNote } from '../../model/sampling.js';
 import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, OPTION_SAMPLED } from '../../capture/format.js';
 import type { AllocationSet } from '../../analysis/allocation-set.js';
 import type { GcReport } from '../../analysis/gc.js';
@@ -247,6 +248,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   for (const v of s.rss) if (Number.isFinite(v) && (maxRss === null || v > maxRss)) maxRss = v;
   const leaksNote = o.view === 'leaks' ? leaksAllocatorNote(model, { kind: 'leaks' }) : undefined;
   const notes = [
+    ...(model.sampling !== undefined ? [`Every figure is ${samplingNote(model.sampling, fmtBytes)}; allocations of ${fmtBytes(model.sampling.exactBytes)} or more are exact (docs/sampling.md).`] : []),
     ...(leaksNote !== undefined ? [leaksNote] : []),
     ...model.notes.map((n) => n.text),
     ...(model.warnings.length > 0 ? [`${model.warnings.length} damaged or truncated region(s) of the capture were skipped: ${model.warnings[0]?.message ?? ''}`] : []),
