@@ -19,7 +19,7 @@ export type OomKill = 'yes' | 'no' | 'unknown';
 export type StopReason = 'exit' | 'signal' | 'oom-kill' | '_exit' | 'detach' | 'duration' | 'interrupted' | 'program' | 'fork-child-stopped' | 'capture-stopped' | 'unknown';
 
 /** Reasons after which the process went on running untracked. */
-const WENT_ON: ReadonlySet<StopReason> = new Set(['detach', 'duration', 'interrupted', 'program', 'fork-child-stopped', 'capture-stopped']);
+const WENT_ON: ReadonlySet<StopReason> = new Set(['detach', 'duration', 'interrupted', 'program', 'fork-child-stopped']);
 
 export interface Ending {
   /**
@@ -259,6 +259,9 @@ function stoppedSentence(e: Ending, at: string): string {
       return `The program exited${at}: its interpreter ran its exit handlers, so it was not killed (not by the OOM killer either). Its exit status is not in the capture (${NO_EXIT_RECORD}).`;
     case '_exit':
       return `The program left through os._exit${at}; its exit status is not in the capture (${NO_EXIT_RECORD}).`;
+    case 'capture-stopped':
+      // The agent stopped itself (the sentence after this one says why); memlens did not watch the end.
+      return `Tracking stopped${at}: the capture could not be written any more. Whether the process went on, and how it ended, are not in the capture.`;
     default:
       return `Tracking stopped${at}; why is not recorded (the agent that wrote this capture, older than this memlens, recorded every stop alike). Whether the process went on, and how it ended, are not in the capture.`;
   }

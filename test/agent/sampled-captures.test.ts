@@ -108,7 +108,11 @@ for (const py of testPythons()) {
       // Every recorded block of churn() was freed, and its free recorded: what is left of it is what the
       // exact mode sees too, the pymalloc arena its objects came from (mappings are recorded exactly).
       // big() is 8 MB, above 4 × the rate: recorded exactly too. (Sums of weights differ by rounding.)
-      for (const fn of ['churn', 'big']) assert.ok(Math.abs((a.get(fn) ?? 0) - (exact.get(fn) ?? 0)) < 1, `${fn}: ${a.get(fn)} sampled, ${exact.get(fn)} exact`);
+      // On a free-threaded build Python's objects come from mimalloc, which every mode records: the exact
+      // mode has big()'s bytearray object (72 bytes) beside its buffer, the sampled mode that object only
+      // when a sample falls on it; small blocks weigh at most about the rate.
+      const slack = py.freeThreaded === true ? rate : 1;
+      for (const fn of ['churn', 'big']) assert.ok(Math.abs((a.get(fn) ?? 0) - (exact.get(fn) ?? 0)) < slack, `${fn}: ${a.get(fn)} sampled, ${exact.get(fn)} exact`);
       for (const fn of ['keep', 'worker']) {
         const truth = exact.get(fn) as number;
         assert.ok(truth > 8 * MiB, `${fn}: ${truth}`);
