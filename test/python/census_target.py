@@ -12,7 +12,9 @@ class Known:
 
 
 HELD = [Known(i) for i in range(200_000)]
-GROWING = []
+# Filled before 'ready', so that bytearray is among the largest types (whose paths are grouped) however soon
+# the first census comes.
+GROWING = [bytearray(256) for _ in range(5000)]
 print("ready", os.getpid(), flush=True)
 while True:
     GROWING.extend(bytearray(64) for _ in range(1000))
