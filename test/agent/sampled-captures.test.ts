@@ -111,8 +111,11 @@ for (const py of testPythons()) {
       // On a free-threaded build Python's objects come from mimalloc, which every mode records: the exact
       // mode has big()'s bytearray object (72 bytes) beside its buffer, the sampled mode that object only
       // when a sample falls on it; small blocks weigh at most about the rate.
+      // churn() may also leave a small block of its own (a dict's or list's resize, 2 KiB seen): the exact mode
+      // has it, the sampled mode only when a sample falls on it, at about the rate's weight; so within a rate.
       const slack = py.freeThreaded === true ? rate : 1;
-      for (const fn of ['churn', 'big']) assert.ok(Math.abs((a.get(fn) ?? 0) - (exact.get(fn) ?? 0)) < slack, `${fn}: ${a.get(fn)} sampled, ${exact.get(fn)} exact`);
+      assert.ok(Math.abs((a.get('churn') ?? 0) - (exact.get('churn') ?? 0)) < rate, `churn: ${a.get('churn')} sampled, ${exact.get('churn')} exact`);
+      assert.ok(Math.abs((a.get('big') ?? 0) - (exact.get('big') ?? 0)) < slack, `big: ${a.get('big')} sampled, ${exact.get('big')} exact`);
       for (const fn of ['keep', 'worker']) {
         const truth = exact.get(fn) as number;
         assert.ok(truth > 8 * MiB, `${fn}: ${truth}`);
