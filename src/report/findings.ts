@@ -259,6 +259,7 @@ export function findingJson(model: CaptureModel, f: Finding): Record<string, unk
           growth_bytes: i.growth.bytes,
           from_ns: i.growth.fromNs,
           to_ns: i.growth.toNs,
+          last_rise_ns: i.growth.lastRiseNs,
           rises: i.growth.rises,
           samples: i.growth.samples,
           bytes_per_second: i.bytesPerSecond,
