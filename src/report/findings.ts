@@ -109,8 +109,8 @@ export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90
           limit = '; no memory limit was recorded';
         }
         return (
-          `${lineText(model, i.line, i.leaf)}: kept ${formatBytes(g.bytes)} from ${formatTime(g.fromNs)} to ${formatTime(g.toNs)} (${formatRate(i.bytesPerSecond)}), ` +
-          `rising in ${formatCount(g.rises)} of ${plural(g.samples, model.aggregated ? 'interval between checkpoints' : 'interval between snapshots', model.aggregated ? 'intervals between checkpoints' : 'intervals between snapshots')}${g.toNs - g.lastRiseNs > LAST_RISE_SAID_SHARE * (g.toNs - g.fromNs) ? `, the last at ${formatTime(g.lastRiseNs)},` : ''} and never given back; ` +
+          `${lineText(model, i.line, i.leaf)}: kept ${formatBytes(g.bytes)} from ${formatTime(g.fromNs)} to ${formatTime(g.toNs)} (${formatRate(i.bytesPerSecond)}${g.toNs - g.lastRiseNs > LAST_RISE_SAID_SHARE * (g.toNs - g.fromNs) ? `; its last rise at ${formatTime(g.lastRiseNs)}` : ''}), ` +
+          `rising in ${formatCount(g.rises)} of ${plural(g.samples, model.aggregated ? 'interval between checkpoints' : 'interval between snapshots', model.aggregated ? 'intervals between checkpoints' : 'intervals between snapshots')} and never given back; ` +
           `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} live at the end (${formatCount(i.made)} made)${limit}.` +
           heldAsText(i.heldAs, f.census) +
           (i.arenas ? ARENAS_TEXT : '') +
