@@ -50,8 +50,11 @@ export const ACCUMULATION_SECOND_HALF_SHARE = 0.1;
  * climbed: a plateau holds its load for long (the corpus's plateau.py for three times its load or more, a
  * service for hours); a leak that ends only because the program moved on to other work before it exited
  * held for about as long as it climbed (examples/leaky_service.py on CPython 3.9: 0.17 to 1.23 times over
- * 55 runs, as its threads and the work after them took turns). Measuring the halves on the whole run
- * instead made that example's finding depend on how long its last phase took (missing in 6 runs of 30).
+ * 85 runs, as its threads and the work after them took turns). Measuring the halves on the whole run
+ * instead made that example's finding depend on how long its last phase took (missing in 17 of those 85).
+ * Where the other work takes much longer than the leak did (the same example on a free-threaded 3.13,
+ * which traces every small object: 2 to 5 times) the shape is a plateau's, and no time series tells the
+ * two apart.
  */
 export const ACCUMULATION_MAX_HOLD_RATIO = 2;
 
