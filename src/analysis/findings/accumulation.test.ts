@@ -86,6 +86,17 @@ describe('memory that accumulated', () => {
     assert.equal(item.growth.rises, 10);
   });
 
+  test('a process that ran on after the capture (a detach) must still be climbing: a warm-up, then a hold, is a plateau', () => {
+    // The same leak-then-work shape cut by a detach instead of ending with the program's exit.
+    const cut = (seconds: number): string[] => {
+      const p = leakThenWork(seconds);
+      p.trailer(seconds * SEC, 2); // detach
+      return kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'accumulation');
+    };
+    assert.deepEqual(cut(2.5), []);
+    assert.deepEqual(cut(1.4), ['accumulation']);
+  });
+
   test('silent when the climb is followed by a hold more than twice as long: a load, then work on it', () => {
     assert.deepEqual(kinds(analyze(leakThenWork(3.5).finish()).verdict.findings).filter((k) => k === 'accumulation'), []);
   });

@@ -15,6 +15,7 @@ import { Allocator, OPTION_PYTHON_ALLOCATORS } from '../../capture/format.js';
 import type { FrameId, SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import { type HeldAs, heldAs } from '../capture-census.js';
+import { endingOf } from '../ending.js';
 import { madeByImport } from '../own-code.js';
 import { groupSeries, type GroupSeries } from '../live-series.js';
 import { limitReachedNs, memoryLimitOf, usageAtEnd } from '../memory-limit.js';
@@ -57,6 +58,14 @@ export const ACCUMULATION_SECOND_HALF_SHARE = 0.1;
  * two apart.
  */
 export const ACCUMULATION_MAX_HOLD_RATIO = 2;
+/**
+ * The same, when the process ran on after the capture (an attach's detach or --duration, tracking the
+ * program stopped): there the end is a cut, not the program's last work, and what an operator needs to
+ * know is whether it is still climbing. A service whose cache warmed up for 10 s and then held for 15 s
+ * is at a plateau. Half: for an even climb, as asking a quarter of it in the second half of the whole
+ * time did before the climb was measured on its own.
+ */
+export const ACCUMULATION_MAX_HOLD_RATIO_WENT_ON = 0.5;
 
 /** pymalloc's arena: 1 MiB from CPython 3.10, 256 KiB before. */
 const ARENA_SIZES = new Set([1 << 20, 256 << 10]);
@@ -115,6 +124,7 @@ export function isSteadyClimb(
   climb: (RetainedGrowth & { readonly pausedNs: number }) | undefined,
   minBytes: number,
   clock: ProgramClock,
+  maxHoldRatio = ACCUMULATION_MAX_HOLD_RATIO,
 ): g is RetainedGrowth & { readonly pausedNs: number } {
   if (g === undefined || climb === undefined || g.bytes < minBytes || g.toNs <= g.fromNs) return false;
   const climbNs = clock.toProgram(g.lastRiseNs) - clock.toProgram(g.fromNs);
@@ -122,7 +132,7 @@ export function isSteadyClimb(
   return (
     g.rises >= ACCUMULATION_MIN_RISES &&
     (climb.largestRiseShare <= ACCUMULATION_MAX_STEP_SHARE || climb.largestRiseShare <= ACCUMULATION_STEP_RATE * climb.largestRiseTimeShare) &&
-    holdNs <= ACCUMULATION_MAX_HOLD_RATIO * climbNs &&
+    holdNs <= maxHoldRatio * climbNs &&
     climb.firstHalfShare >= ACCUMULATION_FIRST_HALF_SHARE &&
     climb.secondHalfShare >= ACCUMULATION_SECOND_HALF_SHARE
   );
@@ -154,12 +164,13 @@ export function accumulation(input: DetectorInput): AccumulationFinding[] {
   const until = reached ?? Infinity;
   // memlens's own pauses (its censuses) are not the program's: measured on the program's clock.
   const clock = programClock(memlensPauses(model));
+  const maxHold = endingOf(model).wentOn ? ACCUMULATION_MAX_HOLD_RATIO_WENT_ON : ACCUMULATION_MAX_HOLD_RATIO;
   const items: AccumulationItem[] = [];
   groups.forEach((g, i) => {
     const s = series[i]!;
     const growth = retainedGrowthOn(clock, s.timeNs, s.bytes, until);
     const climb = growth === undefined ? undefined : retainedGrowthOn(clock, s.timeNs, s.bytes, growth.lastRiseNs);
-    if (!isSteadyClimb(growth, climb, input.minBytes, clock)) return;
+    if (!isSteadyClimb(growth, climb, input.minBytes, clock, maxHold)) return;
     const rate = growth.bytes / ((growth.toNs - growth.fromNs - growth.pausedNs) / 1e9);
     let limitInNs: number | undefined;
     if (limit !== undefined) {
