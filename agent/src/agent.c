@@ -8,6 +8,7 @@
 #include "lifecycle.h"
 #include "pygc.h"
 #include "pystack.h"
+#include "service_stream.h"
 #include "state.h"
 #include "thread.h"
 
@@ -76,4 +77,11 @@ ML_EXPORT void memlens_thread_ended(unsigned long tid) {
 
 ML_EXPORT void memlens_record_census(const char *label, const char *json) {
     ml_census_record(label, json);
+}
+
+ML_EXPORT void memlens_program_end(const char *label) {
+    if (!ml_session_active()) return;
+    int saved_guard = ml_guard_enter();
+    ml_marker(ML_M_PROGRAM_END, label != NULL ? label : "");
+    ml_guard_leave(saved_guard);
 }
