@@ -202,10 +202,14 @@ def _stop_at_exit():
     s = _current
     if s is not None and s.active and s._before_exit_stop is not None:
         before, s._before_exit_stop = s._before_exit_stop, None
+        # Called quiet: its own frames and work are memlens's, not the program's last allocations.
+        quiet(True)
         try:
             before()
         except BaseException:  # noqa: B036 - the program's exit must not see our failure; the stop follows
             pass
+        finally:
+            quiet(False)
     for _ in range(3):
         try:
             s = _current
@@ -318,8 +322,9 @@ class AgentSession:
     def stop_at_exit(self, before_stop=None):
         """Stops tracking when the interpreter exits (an atexit handler, registered once per process: it runs
         after the handlers the program registers later, and after threading joined the program's non-daemon
-        threads). `before_stop()`, if given, runs first while this session still tracks (the bootstrap marks
-        the program's end there and releases the script's namespace)."""
+        threads). `before_stop()`, if given, runs first while this session still tracks, with the calling
+        thread quiet (it may hand it back with quiet(False): the bootstrap marks the program's end there,
+        then releases the script's namespace with recording on, so that its frees are recorded)."""
         global _at_exit_registered
         self._before_exit_stop = before_stop
         if not _at_exit_registered:

@@ -112,16 +112,25 @@ def _is_zip(path):
 def _program_end(main_dict):
     """Run by the session's exit handler just before it stops: the PROGRAM_END marker, then the script's
     namespace released and one collection (see the module's documentation)."""
-    import threading
+    # Called quiet (memlens_agent._stop_at_exit): up to the marker this is memlens's work, unrecorded (an
+    # allocation of the main thread here would read as the program's last, the end of what it was doing).
+    try:
+        import threading
 
-    main = threading.main_thread()
-    running = [t for t in threading.enumerate() if t is not main and t.is_alive()]
-    if running:
-        names = ", ".join(sorted(repr(t.name) for t in running)[:3])
-        more = " and %d more" % (len(running) - 3) if len(running) > 3 else ""
-        _session.program_end("kept: %d other thread%s still running (%s%s)" % (len(running), "" if len(running) == 1 else "s", names, more))
+        main = threading.main_thread()
+        running = [t for t in threading.enumerate() if t is not main and t.is_alive()]
+        if running:
+            names = ", ".join(sorted(repr(t.name) for t in running)[:3])
+            more = " and %d more" % (len(running) - 3) if len(running) > 3 else ""
+            label = "kept: %d other thread%s still running (%s%s)" % (len(running), "" if len(running) == 1 else "s", names, more)
+        else:
+            label = "released"
+        del running
+        _session.program_end(label)
+    finally:
+        _session.quiet(False)
+    if label != "released":
         return
-    _session.program_end("released")
     # As CPython's module teardown does (_PyModule_ClearDict): values set to None, names with one leading
     # underscore first; dunder names stay (the module's own bookkeeping, not the program's data).
     names = [k for k in list(main_dict) if isinstance(k, str) and not (k.startswith("__") and k.endswith("__"))]

@@ -6,7 +6,7 @@
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
 import type { CaptureModel } from '../model/model.js';
 import { memlensPauses } from './memlens-pauses.js';
-import { programEndOf } from './program-end.js';
+import { beforeProgramEnd, programEndOf } from './program-end.js';
 import type { AllocationSet, SiteAmount } from './allocation-set.js';
 import type { GcFreesResult } from './gc-frees.js';
 import { type StackAmount, stacksOf } from './stacks.js';
@@ -79,7 +79,7 @@ export interface GcReport {
 export function gcReport(model: CaptureModel, frees: GcFreesResult | undefined, filter: FrameFilter = DEFAULT_FRAME_FILTER): GcReport {
   // The program's collections: the one memlens runs after the program's end (program-end.ts) is not one.
   const end = programEndOf(model);
-  const gcs = end === undefined ? model.gcs : model.gcs.filter((r) => r.seq < end.seq);
+  const gcs = end === undefined ? model.gcs : model.gcs.filter((r) => beforeProgramEnd(r, end));
   // Per GC record (gcs order), bytes freed; the observer saw the same records in the same order.
   const freedOf = (i: number): [number, number] | undefined => {
     if (frees === undefined || model.aggregated) return undefined;

@@ -44,6 +44,15 @@ export function programEndOf(model: Pick<CaptureModel, 'markers'>): ProgramEnd |
 }
 
 /**
+ * Whether a record with a seq and a time (a GC record) belongs to the program, before its end. A marker's
+ * seq is the next event's, as a snapshot's: a collection that ended just before it, with no event between,
+ * has the same seq, and the time tells them apart.
+ */
+export function beforeProgramEnd(r: { readonly seq: number; readonly timeNs: number }, end: ProgramEnd): boolean {
+  return r.seq < end.seq || (r.seq === end.seq && r.timeNs <= end.timeNs);
+}
+
+/**
  * The model as it stood at the program's end, for the detectors (findings/index.ts): each site's live bytes
  * and count, and the heap, are those at the last tick of `series`, which the forensics froze at the marker
  * (forensics.ts). Everything else is the model's own. `model` itself when the capture has no program end.
@@ -79,5 +88,5 @@ export function modelAtProgramEnd(model: CaptureModel, series: LiveSeriesResult,
       return sites.byteLength;
     },
   };
-  return { ...model, sites: view, endHeap: heap, endLiveCount: count, gcs: model.gcs.filter((g) => g.seq < end.seq) };
+  return { ...model, sites: view, endHeap: heap, endLiveCount: count, gcs: model.gcs.filter((g) => beforeProgramEnd(g, end)) };
 }
