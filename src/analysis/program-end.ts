@@ -13,7 +13,7 @@
 import { MARKER_KINDS } from '../capture/format.js';
 import type { MarkerRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
-import type { CaptureModel } from '../model/model.js';
+import type { CaptureModel, SnapshotSeries } from '../model/model.js';
 import type { ReadonlySiteTable } from '../model/site-table.js';
 import type { LiveSeriesResult } from './live-series.js';
 
@@ -55,7 +55,8 @@ export function beforeProgramEnd(r: { readonly seq: number; readonly timeNs: num
 /**
  * The model as it stood at the program's end, for the detectors (findings/index.ts): each site's live bytes
  * and count, and the heap, are those at the last tick of `series`, which the forensics froze at the marker
- * (forensics.ts). Everything else is the model's own. `model` itself when the capture has no program end.
+ * (forensics.ts); the snapshots and GC records are those before the marker. Everything else is the model's
+ * own. `model` itself when the capture has no program end.
  */
 export function modelAtProgramEnd(model: CaptureModel, series: LiveSeriesResult, end: ProgramEnd | undefined): CaptureModel {
   if (end === undefined) return model;
@@ -88,5 +89,9 @@ export function modelAtProgramEnd(model: CaptureModel, series: LiveSeriesResult,
       return sites.byteLength;
     },
   };
-  return { ...model, sites: view, endHeap: heap, endLiveCount: count, gcs: model.gcs.filter((g) => beforeProgramEnd(g, end)) };
+  const s = model.snapshots;
+  let k = 0;
+  while (k < s.seq.length && beforeProgramEnd({ seq: s.seq[k]!, timeNs: s.timeNs[k]! }, end)) k++;
+  const snapshots = k === s.seq.length ? s : (Object.fromEntries(Object.entries(s).map(([key, v]) => [key, v.slice(0, k)])) as unknown as SnapshotSeries);
+  return { ...model, sites: view, endHeap: heap, endLiveCount: count, snapshots, gcs: model.gcs.filter((g) => beforeProgramEnd(g, end)) };
 }
