@@ -109,6 +109,22 @@ for (const py of corePythons()) {
       );
     });
 
+    test('aggregated (--aggregate): a checkpoint right before the marker holds the program\'s end, the one at the stop what the release left', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'kept.py': KEPT }, program: ['kept.py'], output: 'kept-agg.mlens', runArgs: ['--aggregate'] }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      const end = o.metas.findIndex((m) => m.type === 'marker' && m.kind === PROGRAM_END);
+      assert.ok(end > 0);
+      // The agent writes a checkpoint right before the marker (a periodic one may be a second old, or not
+      // written yet in a run this short): the state at the end holds the bytearray.
+      assert.ok(o.checkpointState().heap >= MIB50, `heap at the program's end: ${o.checkpointState().heap}`);
+      assert.ok(o.metas.slice(end).some((m) => m.type === 'checkpoint' && m.heap < MIB50), 'the checkpoint at the stop: after the release');
+      const { json } = await verdictOf(r.capture);
+      assert.ok(json.live_at_end.heap_bytes < MIB50, `live at the end: ${json.live_at_end.heap_bytes} bytes`);
+      assert.ok(json.recent_growth !== null && json.recent_growth.lines.some((l) => l.line === 2 && l.bytes >= MIB50), 'the last seconds, from the checkpoints up to the end, show the bytearray');
+    });
+
     test('a daemon thread still running at the end: the names are kept, and the report says why', async () => {
       const r = await memlensRun({ python: py.python, files: { 'daemon.py': DAEMON }, program: ['daemon.py'], output: 'daemon.mlens' }, tmp.dir);
       assert.equal(r.stderr, '', 'the daemon thread never saw a released name');
