@@ -109,6 +109,17 @@ def _is_zip(path):
         return False
 
 
+def _running(thread):
+    """Whether a thread threading lists still runs: a dummy thread (one threading did not start) says it is
+    alive for ever, so its OS thread is asked."""
+    import os
+
+    if not thread.is_alive():
+        return False
+    native_id = getattr(thread, "native_id", None)
+    return native_id is None or os.path.exists("/proc/self/task/%d" % native_id)
+
+
 def _program_end(main_dict):
     """Run by the session's exit handler just before it stops: the PROGRAM_END marker, then the script's
     namespace released and one collection (see the module's documentation)."""
@@ -118,7 +129,7 @@ def _program_end(main_dict):
         import threading
 
         main = threading.main_thread()
-        running = [t for t in threading.enumerate() if t is not main and t.is_alive()]
+        running = [t for t in threading.enumerate() if t is not main and _running(t)]
         if running:
             names = ", ".join(sorted(repr(t.name) for t in running)[:3])
             more = " and %d more" % (len(running) - 3) if len(running) > 3 else ""
