@@ -91,7 +91,10 @@ for (const py of corePythons()) {
       assert.ok(trailer !== undefined && ends[0]!.seq < trailer.seq, 'the marker comes before the trailer');
       const big = o.allocs.filter((a) => a.size >= MIB50);
       assert.equal(big.length, 1);
-      assert.ok(o.frees.some((f) => f.address === big[0]!.address && f.seq >= ends[0]!.seq), 'the release freed it after the marker (a marker\'s seq is that of the next event), while tracking still ran');
+      assert.ok(
+        o.frees.some((f) => f.address === big[0]!.address && f.seq >= ends[0]!.seq),
+        "the release freed it after the marker (a marker's seq is that of the next event), while tracking still ran",
+      );
 
       const { json, text } = await verdictOf(r.capture);
       assert.equal(json.ending.stop_reason, 'exit');
@@ -109,7 +112,7 @@ for (const py of corePythons()) {
       );
     });
 
-    test('aggregated (--aggregate): a checkpoint right before the marker holds the program\'s end, the one at the stop what the release left', async () => {
+    test("aggregated (--aggregate): a checkpoint right before the marker holds the program's end, the one at the stop what the release left", async () => {
       const r = await memlensRun({ python: py.python, files: { 'kept.py': KEPT }, program: ['kept.py'], output: 'kept-agg.mlens', runArgs: ['--aggregate'] }, tmp.dir);
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
@@ -119,7 +122,10 @@ for (const py of corePythons()) {
       // The agent writes a checkpoint right before the marker (a periodic one may be a second old, or not
       // written yet in a run this short): the state at the end holds the bytearray.
       assert.ok(o.checkpointState().heap >= MIB50, `heap at the program's end: ${o.checkpointState().heap}`);
-      assert.ok(o.metas.slice(end).some((m) => m.type === 'checkpoint' && m.heap < MIB50), 'the checkpoint at the stop: after the release');
+      assert.ok(
+        o.metas.slice(end).some((m) => m.type === 'checkpoint' && m.heap < MIB50),
+        'the checkpoint at the stop: after the release',
+      );
       const { json } = await verdictOf(r.capture);
       assert.ok(json.live_at_end.heap_bytes < MIB50, `live at the end: ${json.live_at_end.heap_bytes} bytes`);
       assert.ok(json.recent_growth !== null && json.recent_growth.lines.some((l) => l.line === 2 && l.bytes >= MIB50), 'the last seconds, from the checkpoints up to the end, show the bytearray');
@@ -135,7 +141,10 @@ for (const py of corePythons()) {
       assert.match(ends[0]!.label, /^kept: 1 other thread still running \('poller'\)$/);
       const { json, text } = await verdictOf(r.capture);
       assert.equal(json.ending.program_end?.names_released, false);
-      assert.ok(json.live_at_end.lines.some((l) => l.line === 2 && l.bytes >= MIB50), 'still held by the kept names: live at the end');
+      assert.ok(
+        json.live_at_end.lines.some((l) => l.line === 2 && l.bytes >= MIB50),
+        'still held by the kept names: live at the end',
+      );
       assert.match(text, /the script's module-level names were not released \(1 other thread still running \('poller'\)\), so what they refer to counts/);
     });
 
@@ -150,7 +159,10 @@ for (const py of corePythons()) {
       for (const capture of [exit3.capture, raised.capture]) {
         const o = await Oracle.load(capture);
         assert.deepEqual(
-          o.records('marker').filter((m) => m.kind === PROGRAM_END).map((m) => m.label),
+          o
+            .records('marker')
+            .filter((m) => m.kind === PROGRAM_END)
+            .map((m) => m.label),
           ['released'],
           capture,
         );

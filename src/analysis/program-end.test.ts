@@ -61,7 +61,10 @@ describe("the program's end", () => {
     // The collection after the end is memlens's.
     assert.equal(gcReport(model, facts.gcFrees).collections, 0);
     assert.equal(model.gcs.length, 1, 'the model keeps the record itself');
-    assert.match(describeEndMoment(verdict.ending, false), /^at the program's end \(3\.005 s\), after its code, its threads and its exit handlers, once memlens had released the script's module-level names/);
+    assert.match(
+      describeEndMoment(verdict.ending, false),
+      /^at the program's end \(3\.005 s\), after its code, its threads and its exit handlers, once memlens had released the script's module-level names/,
+    );
   });
 
   test('the same program in an older capture (no marker): the same finding, everything live at the end, said as such', () => {
@@ -78,7 +81,7 @@ describe("the program's end", () => {
     assert.match(describeEndMoment(verdict.ending, false), /the script's module-level names were not released \(1 other thread still running \('poller'\)\), so what they refer to counts$/);
   });
 
-  test('a detach is not the program\'s end: the end is when tracking stopped', () => {
+  test("a detach is not the program's end: the end is when tracking stopped", () => {
     const p = new ProgramCapture({ mode: 2 });
     p.thread(1, 100, 'MainThread', 0);
     p.alloc(1, keep, MiB);
