@@ -105,6 +105,25 @@ export default tseslint.config(
   },
   ...BOUNDARIES,
   {
+    // Every byte memlens prints as text goes through main()'s terminal-safe streams (util/terminal-text.ts),
+    // so that no name from a profiled program reaches the terminal as a control: commands write to io.stdout
+    // and io.stderr, never to the process's own streams. The three files that must touch them (the Io of
+    // the real process, and the two messages written before main() runs) escape what they write themselves.
+    files: ['src/**/*.ts'],
+    ignores: ['**/*.test.ts', 'src/cli/io.ts', 'src/cli/bin.ts', 'src/util/node-flags.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['stdout', 'stderr'].map((property) => ({
+          object: 'process',
+          property,
+          message: "Write text to io.stdout or io.stderr: main() makes them terminal-safe (names from the profiled program must not reach the terminal as controls).",
+        })),
+      ],
+      'no-console': 'error',
+    },
+  },
+  {
     // The report viewer puts program data (function names, files, source lines) on the page: as text only.
     files: ['viewer/src/**/*.ts'],
     languageOptions: { globals: { window: 'readonly', document: 'readonly', localStorage: 'readonly', atob: 'readonly', Blob: 'readonly', Response: 'readonly', DecompressionStream: 'readonly', ResizeObserver: 'readonly', HTMLInputElement: 'readonly' } },

@@ -1,18 +1,23 @@
 #!/usr/bin/env node
 // Prepares what the tests need beyond npm packages, idempotently, under .cache/:
 // - one virtualenv per CPython >= 3.9 found on the machine (pyenv versions, /usr/bin/python3), with numpy;
+// - Debian sid's CPython 3.14 and 3.15, and free-threaded builds 3.13t, 3.14t, 3.15t (setup-pythons.mjs);
 // - .cache/pythons.json: the list the tests iterate over (test/support/pythons.ts reads it);
 // - Debian's chromium at /usr/bin/chromium for the HTML report's browser tests (playwright-core drives it;
 //   playwright's own browser download does not work offline), installed with apt-get when we are root;
 //   likewise lldb, gdb and debootstrap for the attach tests, clang-format for the agent's format check.
 // - a second, unprivileged user for the security tests (scripts/test-user.mjs).
+// - the Go programs of the push tests (setup-go-tools.mjs): an OpenTelemetry Collector and a Pyroscope
+//   receiver, built from their Go modules into .cache/go/.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installNumpy, NUMPY, sidPython, startFreeThreadedPythons } from './setup-pythons.mjs';
 import { ensureTestUser } from './test-user.mjs';
 import { setupArm64Root, setupWheelhouse } from './setup-python-test-env.mjs';
+import { setupGoTools } from './setup-go-tools.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 mkdirSync(join(root, '.cache'), { recursive: true });
@@ -38,9 +43,6 @@ function candidates() {
   return found;
 }
 
-// numpy wheels per minor version: the newest that supports it.
-const NUMPY = { 9: 'numpy==2.0.2', 10: 'numpy==2.2.6', 11: 'numpy==2.3.5', 12: 'numpy==2.3.5', 13: 'numpy==2.3.5', 14: 'numpy==2.3.5' };
-
 /** Installs a Debian package when `probe` (a file) is missing: the browser, attach and container tests need them. */
 function ensurePackage(pkg, probe, why) {
   if (existsSync(probe)) return;
@@ -60,6 +62,9 @@ function ensurePackage(pkg, probe, why) {
     process.exit(1);
   }
 }
+// Free-threaded CPythons: compiled from source in a child process while the rest is set up (a first build
+// takes minutes of CPU; the rest is mostly downloads).
+const freeThreaded = startFreeThreadedPythons();
 ensurePackage('chromium', '/usr/bin/chromium', 'for the browser tests');
 // memlens attach to Pythons before 3.14 goes through a debugger; gdb cannot call functions on CPUs with AMX
 // state (such as these machines), so the tests need lldb too.
@@ -72,12 +77,12 @@ ensurePackage('qemu-user', '/usr/bin/qemu-aarch64', 'to run the aarch64 agent of
 
 const pythons = [];
 for (const exe of candidates()) {
-  const probe = run(exe, ['-c', 'import sys,json;print(json.dumps([sys.version_info[:3], sys.implementation.name]))']);
+  const probe = run(exe, ['-c', 'import sys,json,sysconfig;print(json.dumps([sys.version_info[:3], sys.implementation.name, bool(sysconfig.get_config_var("Py_GIL_DISABLED"))]))']);
   if (probe.status !== 0) continue;
-  const [[major, minor, micro], impl] = JSON.parse(probe.stdout);
+  const [[major, minor, micro], impl, freeThreaded] = JSON.parse(probe.stdout);
   if (impl !== 'cpython' || major !== 3 || minor < 9) continue;
   const version = `${major}.${minor}.${micro}`;
-  const tag = exe.startsWith('/usr/') ? `system-${version}` : version;
+  const tag = (exe.startsWith('/usr/') ? `system-${version}` : version) + (freeThreaded ? 't' : '');
   const venv = join(cache, 'venv', tag);
   const vpy = join(venv, 'bin', 'python3');
   if (!existsSync(vpy)) {
@@ -87,25 +92,16 @@ for (const exe of candidates()) {
       continue;
     }
   }
-  const hasNumpy = run(vpy, ['-c', 'import numpy']).status === 0;
-  if (!hasNumpy) {
-    const spec = NUMPY[minor] ?? 'numpy';
-    const r = run(vpy, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '--only-binary=:all:', spec], { stdio: 'inherit' });
-    if (r.status !== 0) {
-      console.error(`setup: pip could not install ${spec} for ${exe}`);
-      process.exit(1);
-    }
+  if (installNumpy(vpy, minor) === undefined) {
+    console.error(`setup: pip could not install ${NUMPY[minor] ?? 'numpy'} for ${exe}`);
+    process.exit(1);
   }
-  pythons.push({ version, minor, base: exe, python: vpy, system: exe.startsWith('/usr/') });
+  pythons.push({ version, minor, base: exe, python: vpy, system: exe.startsWith('/usr/'), freeThreaded });
 }
 if (pythons.length === 0) {
   console.error('setup: no CPython >= 3.9 found; install one (pyenv or the distribution package)');
   process.exit(1);
 }
-writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
-// Packages for the tests of the Python distribution (test/pip/).
-setupWheelhouse(cache, pythons);
-if (process.arch === 'x64') setupArm64Root(cache);
 
 // A CPython 3.14 (PEP 768 remote execution) in a Debian sid root file system: a target started with
 // `unshare -m chroot` there stands in for a process in a container (another mount namespace).
@@ -126,5 +122,19 @@ if (!existsSync(containerPython)) {
   }
   run('mv', [tmpRoot, containerRoot]);
 }
-writeFileSync(join(cache, 'container.json'), JSON.stringify({ root: containerRoot, python: '/usr/bin/python3.14' }, null, 2));
-console.error(`setup: Pythons for tests: ${pythons.map((p) => p.version + (p.system ? ' (system)' : '')).join(', ')}`);
+// The real path: .cache may be a link to another clone's, and this file is read from every clone.
+writeFileSync(join(cache, 'container.json'), JSON.stringify({ root: realpathSync(containerRoot), python: '/usr/bin/python3.14' }, null, 2));
+
+// CPythons no package installs on the host: sid's 3.14 and 3.15 run from the sid root, free-threaded builds.
+for (const minor of [14, 15]) {
+  const p = sidPython(containerRoot, minor, join(cache, 'venv'));
+  if (p !== undefined) pythons.push(p);
+}
+pythons.push(...(await freeThreaded));
+writeFileSync(join(cache, 'pythons.json'), JSON.stringify(pythons, null, 2));
+// Packages for the tests of the Python distribution (test/pip/).
+setupWheelhouse(cache, pythons);
+if (process.arch === 'x64') setupArm64Root(cache);
+setupGoTools(root, cache);
+const describe = (p) => p.version + (p.freeThreaded ? 't' : '') + (p.system ? ' (system)' : p.sid ? ' (sid)' : '');
+console.error(`setup: Pythons for tests: ${pythons.map(describe).join(', ')}`);

@@ -49,6 +49,9 @@ if (tests.length === 0) {
 if (tests.some((p) => p.startsWith(join('dist', 'test', 'pip')))) step('python packages', process.execPath, ['scripts/build-wheel.mjs']);
 // --single-threaded: node can hang at exit otherwise (src/util/node-flags.ts); the runner passes it to
 // every test file's process.
-step(`tests (${tests.length} files)`, process.execPath, ['--single-threaded', '--test', '--test-concurrency=2', '--test-timeout=300000', '--test-reporter=spec', ...tests], {
+// --test-timeout bounds a whole file (a guard against hangs, not a speed rule): the process-level files run
+// several test interpreters (attach.test attaches to every one, 3.9 to 3.15 and free-threaded builds), which
+// takes it past five minutes on a busy machine.
+step(`tests (${tests.length} files)`, process.execPath, ['--single-threaded', '--test', '--test-concurrency=2', '--test-timeout=900000', '--test-reporter=spec', ...tests], {
   env: { ...process.env, MEMLENS_TEST: '1' },
 });

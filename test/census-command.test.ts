@@ -22,8 +22,17 @@ const pythons = testPythons();
 const oldest = pythons[0];
 const newest = pythons.filter((p) => !p.system).slice(-1)[0];
 
+interface CensusJson {
+  schema: string;
+  pause_ms: number;
+  types: { type: string; count: number }[];
+  paths: { results: { target?: string; path: string | null; reason?: string }[] };
+  path_groups: { pattern: string | null; type: string; count: number; bytes: number }[];
+  path_search: { partial: boolean; bound: string | null };
+}
+
 for (const py of [oldest, newest]) {
-  test(`census of a running process counts a million objects of a known class (Python ${py?.version})`, async () => {
+  test(`census of a running process counts objects of a known class and groups them by path (Python ${py?.version})`, async () => {
     assert.ok(py !== undefined);
     const child = spawn(py.python, [join(REPO_ROOT, 'test', 'python', 'census_target.py')], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -34,17 +43,33 @@ for (const py of [oldest, newest]) {
       const first = join(work, `first-${py.version}.json`);
       const r = memlens(['census', pid, '-o', first, '--json']);
       assert.equal(r.code, 0, r.stderr);
-      const c = JSON.parse(r.stdout) as { schema: string; pause_ms: number; types: { type: string; count: number }[]; paths: { results: { path: string | null }[] } };
-      assert.equal(c.types.find((t) => t.type === '__main__.Known')?.count, 1_000_000);
+      const c = JSON.parse(r.stdout) as CensusJson;
+      assert.equal(c.types.find((t) => t.type === '__main__.Known')?.count, 200_000);
       assert.ok(c.pause_ms > 0);
       assert.equal(c.schema, 'memlens.census/1');
+      // The search is bounded by work and CPU time, not wall time: on a loaded machine it still covers
+      // this heap (some 400,000 objects, far below its bound of 3,000,000).
+      assert.equal(c.path_search.partial, false, JSON.stringify(c.path_search));
       assert.ok(c.paths.results.some((p) => p.path === "module __main__['HELD']"), JSON.stringify(c.paths));
+      assert.equal(c.paths.results.length, 10, 'the 10 largest objects, each with a path or a reason');
+      for (const p of c.paths.results) assert.ok(p.path !== null || (p.reason ?? '') !== '', JSON.stringify(p));
+      const held = c.path_groups.find((g) => g.pattern === "module __main__['HELD'][*]" && g.type === '__main__.Known');
+      assert.equal(held?.count, 200_000, JSON.stringify(c.path_groups.slice(0, 6)));
+      const growing = c.path_groups.find((g) => g.pattern === "module __main__['GROWING'][*]" && g.type === 'bytearray');
+      assert.ok((growing?.count ?? 0) >= 1000, JSON.stringify(c.path_groups.slice(0, 6)));
       await new Promise((r2) => setTimeout(r2, 1500));
       const second = join(work, `second-${py.version}.json`);
-      const t = memlens(['census', pid, '-o', second, '-n', '5']);
+      const t = memlens(['census', pid, '-o', second, '-n', '5', '--paths', '3']);
       assert.equal(t.code, 0, t.stderr);
       assert.match(t.stdout, /paused it for \d+ ms/);
-      assert.match(t.stdout, /__main__\.Known\s+1,000,000/);
+      assert.match(t.stdout, /__main__\.Known\s+200,000/);
+      assert.match(t.stdout, /\nWhat keeps them alive, by path \(objects of [^)]*__main__\.Known[^)]*; a key or index that varies shows as \[\*\]\)\nObjects +Bytes +Share +Type +Path\n/);
+      assert.match(t.stdout, /\n *200,000 +[\d.]+ [KM]iB +[\d.]+% +__main__\.Known +module __main__\['HELD'\]\[\*\]\n/);
+      assert.match(t.stdout, /\n *[\d,]+ +[\d.]+ [KM]iB +[\d.]+% +bytearray +module __main__\['GROWING'\]\[\*\]\n/);
+      // Only the largest objects it has a path for: three, each with its path or the reason it has none.
+      const largest = t.stdout.split('Largest objects and what keeps each alive\n')[1]?.split('\n\n')[0]?.split('\n') ?? [];
+      assert.equal(largest.length, 3, t.stdout);
+      for (const l of largest) assert.match(l, /held by module|not reachable|stopped at/);
       const d = memlens(['census', first, second, '--json']);
       assert.equal(d.code, 0, d.stderr);
       const diff = JSON.parse(d.stdout) as { schema: string; changes: { type: string; count_before: number; count_after: number }[] };
@@ -80,11 +105,38 @@ test('a census near an OOM kill is in the capture', () => {
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stdout, /Census of live Python objects/);
   assert.match(c.stdout, /bytes\s+[\d,]+/, 'the bytes objects the batch job accumulates');
+  // Written at once and again with its paths (an OOM kill during the search would not cost the census):
+  // one census for the reader.
+  assert.doesNotMatch(c.stdout, /first and last of/);
+  // The near-OOM census carries reference paths: the bytes are held by main's local list of chunks.
+  const withPaths = memlens(['census', '--paths', '10', cap]);
+  assert.equal(withPaths.code, 0, withPaths.stderr);
+  // (memlens run starts the program in its own working directory: the file is named as given there.)
+  assert.match(withPaths.stdout, /\n *[\d,]+ +[\d.]+ MiB +[\d.]+% +bytes +thread MainThread, main \([^)]*batch_oom\.py:\d+\) local loaded\[\*\]\[\*\]\n/, withPaths.stdout);
+  const json = JSON.parse(memlens(['census', '--json', cap]).stdout) as CensusJson;
+  const loaded = json.path_groups.find((g) => g.type === 'bytes' && /local loaded\[\*\]\[\*\]$/.test(g.pattern ?? ''));
+  assert.ok((loaded?.count ?? 0) >= 10_000, JSON.stringify(json.path_groups.slice(0, 5)));
+  // The verdict shows it beside the allocation sites, and never blames the program for the census's pause.
+  const v = memlens(['verdict', cap]);
+  assert.equal(v.code, 0, v.stderr);
+  assert.match(v.stdout, /\nWhat holds the memory: a census of live Python objects at [\d.]+ s, near OOM\n/);
+  assert.match(v.stdout, /\n {2}Held by \(objects grouped by the path that keeps them alive; \[\*\]: any key or index\)\n/);
+  assert.match(v.stdout, / bytes +thread MainThread, main \([^)]*\) local loaded\[\*\]\[\*\]\n/);
+  assert.doesNotMatch(v.stdout, /The collector was disabled/);
+  const s = memlens(['summary', cap]);
+  assert.match(s.stdout, /\n {2}Held by thread MainThread, main \(/);
   const p = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, 'parse', '--json', cap], { encoding: 'utf8', maxBuffer: 1 << 30 });
   const records = p.stdout.split('\n').filter((l) => l.includes('"census"') || l.includes('"exit"'));
   assert.ok(records.some((l) => l.includes('"label":"near-oom"')), 'the census is labelled near-oom');
+  const parts = records.filter((l) => l.includes('"label":"near-oom"'));
+  assert.equal(parts.length, 2, 'the census, then the census with its paths');
+  assert.ok(!parts[0]!.includes('path_groups') && parts[1]!.includes('path_groups'));
   assert.ok(records.some((l) => l.includes('"oom_kill":1')), 'the EXIT record is there and says OOM kill');
   assert.equal(p.stderr, '', 'no damaged or cut block: the cut block was sealed before EXIT was appended');
+  // The agent does not record the census's own gc.disable() at all (batch_oom.py never disables it).
+  const states = p.stdout.split('\n').filter((l) => l.includes('"type":"gc-state"'));
+  assert.ok(states.length > 0, 'the state at start is recorded');
+  assert.ok(states.every((l) => l.includes('"enabled":1') || l.includes('"enabled":true')), states.join('\n'));
 });
 
 test('bad census input gets one-line errors', () => {
@@ -101,6 +153,9 @@ test('bad census input gets one-line errors', () => {
   } finally {
     sleeper.kill();
   }
+  const badPaths = memlens(['census', '--paths', 'many', junk]);
+  assert.equal(badPaths.code, 2, badPaths.stderr);
+  assert.match(badPaths.stderr, /census: --paths: give a whole number, 0 or more \(not 'many'\)/);
   const noCensus = memlens(['census', join(REPO_ROOT, 'test', 'fixtures', 'captures', 'realistic-small.mlens')]);
   assert.equal(noCensus.code, 1);
   assert.match(noCensus.stderr, /holds no census/);

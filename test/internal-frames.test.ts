@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { after, describe, test } from 'node:test';
 import { NODE_FLAGS } from '../src/util/node-flags.js';
 import { MEMLENS_BIN, memlensRun, tempDir } from './support/memlens-run.js';
-import { label, testPythons } from './support/pythons.js';
+import { corePythons, label } from './support/pythons.js';
 
 const THREAD_PROG = `import threading
 
@@ -40,7 +40,7 @@ fail()
 interface Row {
   readonly function: string;
   readonly file: string;
-  readonly totalBytes: number;
+  readonly total_bytes: number;
 }
 
 async function summaryRows(capture: string, extra: readonly string[]): Promise<Row[]> {
@@ -50,13 +50,13 @@ async function summaryRows(capture: string, extra: readonly string[]): Promise<R
 
 /** Rows that hold the program's buffer (`bytes` or more) and whose function name ends with one of `names`. */
 function holding(rows: readonly Row[], bytes: number, names: readonly string[]): string[] {
-  return rows.filter((r) => r.totalBytes >= bytes && names.some((n) => r.function === n || r.function.endsWith(`.${n}`))).map((r) => r.function.replace(/^.*\./, ''));
+  return rows.filter((r) => r.total_bytes >= bytes && names.some((n) => r.function === n || r.function.endsWith(`.${n}`))).map((r) => r.function.replace(/^.*\./, ''));
 }
 
 const THREAD_INTERNAL = ['_bootstrap', '_bootstrap_inner', '_memlens_bootstrap_inner'];
 const RUNPY = ['_run_module_as_main', '_run_code'];
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`internal frames under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

@@ -11,11 +11,12 @@ import { readCaptureFile } from '../src/cli/capture-file.js';
 import { main } from '../src/cli/main.js';
 import { Collector } from './support/collect.js';
 import { memoryIo } from './support/memory-io.js';
-import { testPythons } from './support/pythons.js';
+import { bytearraySize, testPythons } from './support/pythons.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memlens-run-cmd-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const py = testPythons()[testPythons().length - 1]!.python;
+const newest = testPythons()[testPythons().length - 1]!;
+const py = newest.python;
 const env = { PATH: process.env['PATH'] ?? '' };
 writeFileSync(join(dir, 'ok.py'), 'x = 1\n');
 
@@ -32,12 +33,28 @@ describe('memlens run: a real run in-process', () => {
     assert.equal(r.code, 4);
     assert.ok(existsSync(out));
     assert.match(r.err, /^memlens: capture written to status\.mlens \(\d+(\.\d+)? (B|KiB)\)\nmemlens: for a report, run: memlens summary status\.mlens\n$/);
+    // Why tracking stopped, in every --json report: the interpreter exited, with the status memlens saw.
+    for (const command of ['verdict', 'summary', 'stats']) {
+      const io = memoryIo({ cwd: dir, env });
+      assert.equal(await main([command, '--json', out], io), 0, io.err());
+      const e = (JSON.parse(io.out()) as { ending: { stop_reason: string; exit_code: number; trailer_reason: string; went_on: boolean } }).ending;
+      assert.deepEqual([e.stop_reason, e.exit_code, e.trailer_reason, e.went_on], ['exit', 4, 'exit', false], command);
+    }
+    // Which end "live at the end" means: the script's module-level names still hold what they refer to.
+    const io = memoryIo({ cwd: dir, env });
+    assert.equal(await main(['summary', '--leaks', out], io), 0, io.err());
+    assert.match(io.out(), /Allocations still live at the end \(at the program's exit, after its exit handlers and before the interpreter's teardown: what the script's module-level names still refer to counts/);
+    assert.match(io.out(), /How it ended: Exited with status 4 at /);
   });
 
   test('-q is quiet; death by a signal gives 128 + its number without killSelf', async () => {
     const r = await run(['-q', '--python', py, '-o', join(dir, 'sig.mlens'), '-c', 'import os, signal; os.kill(os.getpid(), signal.SIGTERM)']);
     assert.equal(r.code, 128 + 15);
     assert.equal(r.err, '');
+    const io = memoryIo({ cwd: dir, env });
+    assert.equal(await main(['verdict', '--json', join(dir, 'sig.mlens')], io), 0, io.err());
+    const e = (JSON.parse(io.out()) as { ending: { stop_reason: string; signal_name: string } }).ending;
+    assert.deepEqual([e.stop_reason, e.signal_name], ['signal', 'SIGTERM']);
   });
 
   test('-f over a bigger capture: the new file holds the new run only, whole', async () => {
@@ -52,7 +69,7 @@ describe('memlens run: a real run in-process', () => {
     const c = new Collector();
     await readCaptureFile(out, c);
     assert.deepEqual(c.c.warnings, []);
-    assert.equal(c.c.items.filter((it) => it.type === 'alloc' && it.size === 1_234_568).length, 1);
+    assert.equal(c.c.items.filter((it) => it.type === 'alloc' && it.size === bytearraySize(newest, 1_234_567)).length, 1);
     assert.equal(c.c.items.filter((it) => it.type === 'alloc' && it.size >= 100 && it.size < 150).length < 1000, true, 'none of the old run');
   });
 

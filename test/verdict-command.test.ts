@@ -46,8 +46,9 @@ test('memlens verdict --json: the same facts as data', async () => {
     near_oom: { time_ns: number; before_end_ns: number };
     recent_growth: { from_ns: number; to_ns: number; lines: { function: string; line: number; bytes: number }[] };
     findings: { kind: string }[];
-    gc: { bytes_freed: number };
+    gc: { bytes_freed: number; disabled: unknown[]; disabled_by_memlens: { from_ns: number; to_ns: number }[] };
     threads: { seen: number; alive_at_end: number };
+    census: { path_groups: { pattern: string | null; type: string; count: number; bytes: number; example: string | null }[]; path_search: { partial: boolean } };
   };
   assert.equal(v.schema, 'memlens.verdict/1');
   assert.deepEqual([v.ending.kind, v.ending.oom_kill, v.ending.signal_name], ['signal', 'yes', 'SIGKILL']);
@@ -58,6 +59,11 @@ test('memlens verdict --json: the same facts as data', async () => {
   assert.deepEqual(v.recent_growth.lines[0], { function: 'ingest', file: '/srv/job/job.py', line: 21, bytes: 20 * 3 * MiB, count: 20, via: null });
   assert.deepEqual(v.findings.map((f) => f.kind).sort(), ['accumulation', 'collection-growth', 'gc-cycles', 'large-objects-kept']);
   assert.equal(v.gc.bytes_freed, 8 * MiB);
+  // The census disabled the collector during its own pause: memlens's, not the program's.
+  assert.deepEqual(v.gc.disabled, []);
+  assert.deepEqual(v.gc.disabled_by_memlens, [{ from_ns: 5.6 * SEC + 2.4 * ms, to_ns: 5.6 * SEC + 2.9 * ms }]);
+  assert.deepEqual(v.census.path_groups[0], { pattern: "module __main__['RECORDS'][*].data", type: 'bytearray', count: 54, bytes: 54 * (3 * MiB + 57), example: "module __main__['RECORDS'][53].data" });
+  assert.equal(v.census.path_search.partial, false);
   assert.deepEqual([v.threads.seen, v.threads.alive_at_end], [5, 5]);
 });
 
@@ -92,10 +98,12 @@ test('memlens summary lists the findings after its table; stats has a GC section
   const s = await run(['summary', oomPath]);
   assert.equal(s.code, 0, s.err);
   assert.match(s.out, /\nFindings \(memlens verdict shows all their evidence\)\n {2}1\. /);
-  assert.match(s.out, /Memory accumulated steadily and was never freed\n +- ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.0 MiB\/s\)/);
+  assert.match(s.out, /Memory accumulated steadily and was never freed\n +- ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.2 MiB\/s\)/);
   assert.match(s.out, /Large objects kept alive long\n/);
   // The census's top types beside the allocation sites.
   assert.match(s.out, /\nWhat holds the memory: live Python objects at 5\.603 s, near OOM \(memlens census shows all of it\)\n {2}bytearray 55 \(165 MiB\), str 21,000 \(1\.81 MiB\), dict 2,100 \(625 KiB\); 167 MiB in 23,155 objects\.\n/);
+  // And its top path groups: what keeps those objects alive.
+  assert.match(s.out, /\n {2}Held by module __main__\['RECORDS'\]\[\*\]\.data \(54 bytearray, 162 MiB\); module __main__\['CONFIG'\] \(1\n {2}bytearray, 3\.00 MiB\);/);
   // --leaks without --trace-python-allocators: the warning about pymalloc's arenas (as memray gives it).
   const leaks = await run(['summary', '--leaks', oomPath]);
   assert.match(leaks.out, /Note: Python's allocators were not traced \(no --trace-python-allocators\): leaked small objects show as pymalloc's arenas/);

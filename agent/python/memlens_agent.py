@@ -17,9 +17,10 @@ agent's census hook looks up): it is imported before tracking starts, and what i
 program's.
 """
 
+import _thread
 import sys
 
-__all__ = ["AgentError", "AgentSession", "OPTIONS", "census_in_capture", "current", "quiet"]
+__all__ = ["AgentError", "AgentSession", "OPTIONS", "STOP_REASONS", "census_in_capture", "current", "quiet"]
 
 # The options start() takes (docs/agent.md "Configuration and API"; src/process/launch.ts sends them).
 OPTIONS = (
@@ -34,8 +35,12 @@ OPTIONS = (
     "aggregate",
     "max_stack_nodes",
     "native_unwinder",
+    "sample_rate",
+    "sample_exact",
+    "sample_seed",
     "mode",
     "script",
+    "queue_limit_mib",
 )
 
 # Allocator numbers of the capture header (docs/capture-format.md, header tag 12).
@@ -46,6 +51,15 @@ _ALLOCATORS = {
     "malloc_debug": 4,
     "mimalloc": 5,
     "mimalloc_debug": 6,
+}
+
+# Why tracking stopped: the TRAILER's reason numbers (docs/capture-format.md, record 15).
+STOP_REASONS = {
+    "detach": 2,
+    "duration": 3,
+    "exit": 6,
+    "interrupted": 7,
+    "program": 8,
 }
 
 # The agent's census hook finds this module by this name (agent/src/census.c), whatever it was imported as.
@@ -76,7 +90,7 @@ def _load(path):
         raise AgentError("cannot load the agent %s: %s" % (path, e)) from None
     lib.memlens_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
     lib.memlens_start.restype = ctypes.c_int
-    lib.memlens_stop.argtypes = []
+    lib.memlens_stop.argtypes = [ctypes.c_int]
     lib.memlens_stop.restype = ctypes.c_int
     lib.memlens_active.argtypes = []
     lib.memlens_active.restype = ctypes.c_int
@@ -86,6 +100,8 @@ def _load(path):
     lib.memlens_hide_code.restype = None
     lib.memlens_gc_state_changed.argtypes = []
     lib.memlens_gc_state_changed.restype = None
+    lib.memlens_thread_renamed.argtypes = [ctypes.c_ulong, ctypes.c_char_p]
+    lib.memlens_thread_renamed.restype = None
     lib.memlens_thread_done.argtypes = []
     lib.memlens_thread_done.restype = None
     lib.memlens_thread_ended.argtypes = [ctypes.c_ulong]
@@ -127,16 +143,65 @@ def census_in_capture(label):
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             sys.modules["memlens_census"] = module
-        result = module.census(time_budget_s=2.0)
+        # Near OOM the process has little room and little time: a smaller search than `memlens census PID`
+        # (its bookkeeping is about 24 bytes per container reached), bounded by work and CPU time.
+        # The census is written as soon as it is taken, then again with its paths when the search ends
+        # (the same census: the same "time"; readers keep the later, src/analysis/capture-census.ts): an OOM
+        # kill during the search does not cost the census.
+        global _census_thread
+        _census_thread = _thread.get_ident()
+        try:
+            result = module.census_with_paths(
+                time_budget_s=2.0, search_objects=1_000_000, search_cpu_s=3.0,
+                on_census=lambda r: _library.memlens_record_census(str(label).encode(), json.dumps(r).encode()),
+            )
+        finally:
+            _census_thread = None
         _library.memlens_record_census(str(label).encode(), json.dumps(result).encode())
     except BaseException:  # noqa: B036 - the program must not see our failure
         pass
 
 
+# The thread taking a census for the capture: its gc.disable()/gc.enable() are memlens's, not the program's,
+# and are not reported as GC_STATE (the reports would blame the program for memlens's pause).
+_census_thread = None
+
+
+def _stop_for_agent():
+    """Called by the agent when its capture cannot be written any more (the reader went away or fell too far
+    behind, the disk is full: agent/src/selfstop.c), through a pending call: main thread, GIL held. The
+    session stops, and lets go of what it holds for the session. Never raises into the program."""
+    try:
+        s = _current
+        if s is not None:
+            s.stop()
+    except KeyboardInterrupt:
+        # The program's Ctrl-C arrived while we ran: it gets it right after, where it would have.
+        _interrupt_main()
+    except Exception:  # noqa: BLE001 - the program must not see our failure
+        pass
+
+
+def _interrupt_main():
+    try:
+        import _thread
+
+        _thread.interrupt_main()
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def _stop_at_exit():
-    s = _current
-    if s is not None:
-        s.stop()
+    # The interpreter is exiting: a Ctrl-C now has nothing left to interrupt but the end of the capture, and
+    # a traceback from it would land in the program's stderr. The stop is finished instead.
+    for _ in range(3):
+        try:
+            s = _current
+            if s is not None:
+                s.stop("exit")
+            return
+        except KeyboardInterrupt:
+            pass
 
 
 def _after_fork_in_child():
@@ -153,6 +218,7 @@ class AgentSession:
         self._lib = _load(agent_path)
         self._hidden = set()
         self._threading_original = None
+        self._name_original = None  # Thread.name's property, while wrap_threading() wraps its setter
         self._gc_originals = {}
         # Threads that were running when tracking started: (weak reference, OS thread id). The threading
         # wrapper never runs for them, so stop() says which have ended.
@@ -162,6 +228,7 @@ class AgentSession:
         self._output = None
         self._follow_forks = False
         self._at_stop = []
+        self._warning = None
 
     # ── the session ──────────────────────────────────────────────────────────────────────────────────
 
@@ -172,14 +239,23 @@ class AgentSession:
         return _current is self and bool(self._lib.memlens_active())
 
     @property
+    def warning(self):
+        """None, or one line saying what the last start() lacks: the agent cannot read this interpreter's
+        frames (a version or build it does not know), so allocations are recorded without Python stacks."""
+        return self._warning
+
+    @property
     def output(self):
         """The capture file of the last start(), or None (a descriptor or socket, or not started)."""
         return self._output
 
-    def start(self, output=None, argv=None, **options):
+    def start(self, output=None, argv=None, stay_quiet=False, **options):
         """Starts tracking into the file `output` (or into the descriptor of option fd). `argv`: the command
         line after the interpreter, for the header (default: sys.argv). Options: OPTIONS. Raises AgentError
-        if the agent refuses (another session tracks, the file exists and overwrite is off, ...)."""
+        if the agent refuses (another session tracks, the file exists and overwrite is off, ...); tracking
+        without Python stacks is no error: see `warning`. With stay_quiet, the calling thread's allocations
+        stay unrecorded until quiet(False): memlens's own work between starting and the program's code
+        (free-threaded builds record Python's object allocator, so even its imports would show)."""
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
             raise TypeError("unknown option%s: %s" % ("s" if len(unknown) > 1 else "", ", ".join(unknown)))
@@ -194,13 +270,19 @@ class AgentSession:
         self._options = options
         self._argv = words
         self._output = output
+        if not stay_quiet:
+            quiet(False)
 
-    def stop(self):
-        """Stops tracking: every hook restored, every stream flushed, the TRAILER written (if this process is
-        tracking); then what at_stop() registered runs."""
+    def stop(self, reason="program"):
+        """Stops tracking: every hook restored, every stream flushed, the TRAILER written with `reason` (a key
+        of STOP_REASONS: "program" when the program itself stops tracking, the default) if this process is
+        tracking; then what at_stop() registered runs."""
+        global _current
         if self.active:
             self._mark_ended_existing_threads()
-            self._lib.memlens_stop()
+            self._lib.memlens_stop(STOP_REASONS.get(reason, 1))
+        if _current is self:
+            _current = None  # a later fork (follow_forks) starts nothing
         callbacks, self._at_stop = self._at_stop, []
         for fn in callbacks:
             try:
@@ -276,6 +358,23 @@ class AgentSession:
 
         threading.Thread._bootstrap_inner = _memlens_bootstrap_inner
         self._threading_original = original
+        # Thread.name = ... (and setName) after the thread started: a rename, from that moment on.
+        prop = threading.Thread.__dict__.get("name")
+        if isinstance(prop, property) and prop.fset is not None:
+
+            def _memlens_set_name(thread, value):
+                # Said before the original setter runs: on 3.14 it renames the OS thread too (to the first 15
+                # bytes), which then reads as the same name, not a second rename.
+                try:
+                    native_id = getattr(thread, "_native_id", None)
+                    if native_id is not None and thread.is_alive():
+                        lib.memlens_thread_renamed(native_id, str(value).encode("utf-8", "replace")[:200])
+                except Exception:
+                    pass
+                prop.fset(thread, value)
+
+            threading.Thread.name = property(prop.fget, _memlens_set_name, prop.fdel, prop.__doc__)
+            self._name_original = prop
 
     def unwrap_threading(self):
         """Puts threading back as wrap_threading() found it."""
@@ -284,6 +383,9 @@ class AgentSession:
         if self._threading_original is not None:
             threading.Thread._bootstrap_inner = self._threading_original
             self._threading_original = None
+        if self._name_original is not None:
+            threading.Thread.name = self._name_original
+            self._name_original = None
 
     def wrap_gc(self):
         """gc.disable() and friends change what GC_STATE reports: tell the agent when they are called."""
@@ -324,6 +426,8 @@ class AgentSession:
     # ── inside ───────────────────────────────────────────────────────────────────────────────────────
 
     def _start(self, config_bytes):
+        """memlens_start: raises AgentError, or tracking runs and the calling thread is quiet (the agent left
+        it so: the caller hands it back with quiet(False))."""
         import ctypes
 
         global _current
@@ -331,6 +435,12 @@ class AgentSession:
         if self._lib.memlens_start(config_bytes, err, len(err)) != 0:
             raise AgentError(err.value.decode("utf-8", "replace"))
         _current = self
+        self._warning = None
+        if err.value:
+            self._warning = "CPython %s: %s; allocations are still recorded, without Python stacks (native stacks with --native)" % (
+                _python_version(),
+                err.value.decode("utf-8", "replace"),
+            )
 
     def _name_thread(self, native_id, name):
         if native_id is not None:
@@ -362,6 +472,8 @@ class AgentSession:
             self._start(_agent_config(options, self._output, self._argv))
         except AgentError as e:
             sys.stderr.write("memlens: warning: not tracking child process %d: %s\n" % (os.getpid(), e))
+        else:
+            quiet(False)  # the child's program goes on from here
 
 
 def _gc_wrapper(original, lib):
@@ -369,7 +481,8 @@ def _gc_wrapper(original, lib):
         try:
             return original(*args, **kwargs)
         finally:
-            lib.memlens_gc_state_changed()
+            if _census_thread is None or _census_thread != _thread.get_ident():
+                lib.memlens_gc_state_changed()
 
     wrapper.__name__ = original.__name__
     wrapper.__qualname__ = getattr(original, "__qualname__", original.__name__)
@@ -446,15 +559,22 @@ def _agent_config(cfg, output, target_words):
             put(key, 1)
     if cfg.get("max_stack_nodes"):
         put("max_stack_nodes", int(cfg["max_stack_nodes"]))
+    if cfg.get("queue_limit_mib"):
+        put("queue_limit_mib", int(cfg["queue_limit_mib"]))
     if cfg.get("native_unwinder"):
         put("native_unwinder", cfg["native_unwinder"])
+    for key in ("sample_rate", "sample_exact", "sample_seed"):
+        if cfg.get(key):
+            put(key, int(cfg[key]))
     put("mode", cfg.get("mode", "run"))
     put("python_version", _python_version())
     put("python_hexversion", sys.hexversion)
     put("python_implementation", sys.implementation.name)
     put("python_allocator", _allocator(sysconfig))
-    gil_disabled = bool(sysconfig.get_config_var("Py_GIL_DISABLED")) and not getattr(sys, "_is_gil_enabled", lambda: True)()
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    gil_disabled = free_threaded and not getattr(sys, "_is_gil_enabled", lambda: True)()
     put("gil_disabled", 1 if gil_disabled else 0)
+    put("free_threaded", 1 if free_threaded else 0)
     put("executable", sys.executable or "")
     try:
         put("cwd", os.getcwd())

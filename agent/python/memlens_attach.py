@@ -5,7 +5,10 @@ and runs this file with `exec` in a fresh namespace whose MEMLENS_ATTACH is a JS
     {"action": "attach" | "detach", "dir": ..., "agent": ..., "config": {...}, "duration": seconds or null}
 
 It never raises into the target: every outcome is written to DIR/status as one line ("ok ..." or
-"error: ..."), which memlens waits for. If memlens gave up waiting (DIR/cancelled exists), it does nothing.
+"error: ..."), which memlens waits for. It first takes the request (renames DIR/request.json to
+DIR/request.taken); if memlens gave up waiting and withdrew it first (removed request.json), it does
+nothing. Once taken, memlens waits for the outcome whatever happens on its side (a Ctrl-C, its timeout):
+the target ends up either tracked and detachable, or exactly as it was.
 """
 
 
@@ -23,14 +26,26 @@ def _memlens_attach_main(request_json):
         _write_private(tmp, text + "\n")
         os.replace(tmp, status_path)
 
+    interrupted = False
     try:
-        if os.path.exists(os.path.join(directory, "cancelled")):
-            return
         try:
-            action = request["action"]
+            # One rename against memlens's one unlink: exactly one of them wins.
+            os.rename(os.path.join(directory, "request.json"), os.path.join(directory, "request.taken"))
+        except OSError:
+            return
+        action = request["action"]
+        was_tracking = _tracking()
+        try:
             result = _attach(request) if action == "attach" else _census(request) if action == "census" else _detach(request)
+        except KeyboardInterrupt:
+            # The program's Ctrl-C, not ours: given back below, once our outcome is known.
+            interrupted = True
+            result = "error: interrupted by the program's SIGINT"
         except BaseException as e:  # noqa: B036 - nothing may escape into the target
             result = "error: %s: %s" % (type(e).__name__, e)
+        if result.startswith("error") and action == "attach" and not was_tracking:
+            # An attach that failed half way leaves nothing behind: "error" means not tracking.
+            _undo_attach()
         try:
             # Writing the status is memlens's work, not the program's: not recorded.
             agent = sys.modules.get("memlens_agent")
@@ -44,6 +59,31 @@ def _memlens_attach_main(request_json):
         agent = sys.modules.get("memlens_agent")
         if agent is not None:
             agent.quiet(False)
+        if interrupted:
+            import _thread
+
+            _thread.interrupt_main()
+
+
+def _tracking():
+    import sys
+
+    agent = sys.modules.get("memlens_agent")
+    return agent is not None and agent.current() is not None
+
+
+def _undo_attach():
+    import sys
+
+    for _ in range(3):  # a second Ctrl-C of the program may interrupt the stop itself
+        try:
+            agent = sys.modules.get("memlens_agent")
+            session = agent.current() if agent is not None else None
+            if session is not None:
+                session.stop()
+            return
+        except BaseException:  # noqa: B036
+            pass
 
 
 def _write_private(path, text):
@@ -110,22 +150,19 @@ def _attach(request):
     _hide_attach_frames(session)
     words = list(getattr(sys, "orig_argv", None) or sys.argv)[1:]
     try:
-        session.start(cfg.get("output"), argv=words, **options)
+        # What this script does from here on (the status report included) is memlens's work, not the
+        # program's: it stays quiet, and _memlens_attach_main hands the thread back at its end.
+        session.start(cfg.get("output"), argv=words, stay_quiet=True, **options)
     except agent.AgentError as e:
         session.unwrap_threading()
         if sock is not None:
             sock.close()
         return "error: cannot start tracking: %s" % e
-    # What this script does from here on is memlens's work, not the program's: do not record it.
-    session.quiet(True)
-    try:
-        # At detach (or when the duration ends): put threading back, and end the live stream.
-        session.at_stop(session.unwrap_threading)
-        if sock is not None:
-            session.at_stop(sock.close)
-        return _after_start(session, request)
-    finally:
-        session.quiet(False)
+    # At detach (or when the duration ends): put threading back, and end the live stream.
+    session.at_stop(session.unwrap_threading)
+    if sock is not None:
+        session.at_stop(sock.close)
+    return _after_start(session, request)
 
 
 def _after_start(session, request):
@@ -146,7 +183,7 @@ def _after_start(session, request):
         ended = os.path.join(request["dir"], "ended")
 
         def stop_after():
-            session.stop()
+            _stop(session, "duration")
             try:
                 _write_private(ended, "")  # tells memlens's collector the capture is final
             except OSError:
@@ -161,7 +198,9 @@ def _after_start(session, request):
         timer.name = "memlens-duration"
         timer.start()
         session.at_stop(timer.cancel)
-    return "ok tracking pid=%d output=%s" % (os.getpid(), session.output or "socket")
+    status = "ok tracking pid=%d output=%s" % (os.getpid(), session.output or "socket")
+    # A second line, for memlens to show: what this session lacks (AgentSession.warning).
+    return status if session.warning is None else status + "\nwarning: " + session.warning
 
 
 def _census(request):
@@ -182,12 +221,17 @@ def _census(request):
     finally:
         sys.dont_write_bytecode = bytecode
     options = request.get("config") or {}
-    result = census.census(time_budget_s=float(options.get("time_budget_s", 5.0)), top_types=int(options.get("top_types", 50)))
+    # One pause: the census, then one pass over the heap from its roots that groups the objects of the
+    # largest types (or of the type asked for) by the shape of their reference path and finds the path of
+    # each of the largest objects. Bounded by work (objects) and by this thread's CPU time, never by wall
+    # time: a busy machine makes it slower, not shallower.
     paths = int(options.get("paths", 0))
-    if options.get("type"):
-        result["paths"] = census.paths_for_type(options["type"], count=paths or 5)
-    elif paths > 0:
-        result["paths"] = census.paths_for_ids([o["id"] for o in result["largest_objects"][:paths]])
+    result = census.census_with_paths(
+        top_types=int(options.get("top_types", 50)),
+        search_types=int(options.get("search_types", census.SEARCH_TYPES)) if paths > 0 or options.get("type") else 0,
+        type_name=options.get("type") or None,
+        paths=paths or (5 if options.get("type") else 0),
+    )
     result["pid"] = os.getpid()
     tmp = os.path.join(directory, "census.json.tmp")
     _write_private(tmp, json.dumps(result))
@@ -216,7 +260,8 @@ def _detach(request):
     session = agent.current()
     if session is None:
         return "error: not tracking: no earlier memlens attach in PID %d (or it has ended)" % os.getpid()
-    session.stop()
+    # "interrupted" when memlens itself was stopped with Ctrl-C (the live view), else a plain detach.
+    _stop(session, "interrupted" if (request.get("config") or {}).get("reason") == "interrupted" else "detach")
     return "ok detached pid=%d output=%s" % (os.getpid(), session.output or "socket")
 
 
@@ -227,7 +272,7 @@ def _at_exit(session, directory, capture_inside):
     that ended earlier (detach, --duration) left the directory to memlens: nothing to do."""
     if not session.active:
         return
-    session.stop()
+    _stop(session, "exit")
     try:
         if capture_inside:
             _write_private(directory + "/ended", "")
@@ -235,6 +280,15 @@ def _at_exit(session, directory, capture_inside):
             _remove_directory(directory)
     except Exception:  # noqa: BLE001 - the program is ending; nothing may disturb that
         pass
+
+
+def _stop(session, reason):
+    """session.stop(reason); a process that an older memlens attached to keeps that memlens's agent module
+    (one per process), whose stop() takes no reason: its capture then says the reason was not recorded."""
+    try:
+        session.stop(reason)
+    except TypeError:
+        session.stop()
 
 
 def _remove_directory(directory):

@@ -62,7 +62,8 @@ def _prepare_script(path, main_dict):
     from importlib import machinery, util
 
     main_dict["__file__"] = path
-    main_dict["__cached__"] = None
+    if sys.version_info < (3, 15):
+        main_dict["__cached__"] = None  # 3.15 no longer sets it for the main script
     if source[:4] == util.MAGIC_NUMBER:
         import marshal
 
@@ -188,13 +189,20 @@ def main():
     _session.wrap_gc()
     options = {k: cfg[k] for k in memlens_agent.OPTIONS if k in cfg}
     try:
-        _session.start(output, argv=words, **options)
+        _session.start(output, argv=words, stay_quiet=True, **options)
     except memlens_agent.AgentError as e:
         sys.stderr.write("memlens: error: cannot start tracking: %s\n" % e)
         sys.exit(70)
-    _session.name_existing_threads()
-    _session.stop_at_exit()
-    if cfg.get("follow_fork"):
-        _session.follow_forks()
-    _install_excepthook()
+    # What the bootstrap does from here until the program runs is memlens's work, not the program's (its
+    # imports allocate Python objects, which are recorded on free-threaded builds).
+    try:
+        if _session.warning is not None:
+            sys.stderr.write("memlens: warning: %s\n" % _session.warning)
+        _session.name_existing_threads()
+        _session.stop_at_exit()
+        if cfg.get("follow_fork"):
+            _session.follow_forks()
+        _install_excepthook()
+    finally:
+        _session.quiet(False)
     run()

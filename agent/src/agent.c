@@ -15,9 +15,19 @@ ML_EXPORT int memlens_start(const char *config, char *err, size_t errlen) {
     return ml_start(config, err, errlen);
 }
 
-ML_EXPORT int memlens_stop(void) {
+ML_EXPORT int memlens_stop(int reason) {
     if (!ml_in_session) return -1;
-    ml_stop(ML_T_EXIT);
+    /* _exit is the hook's alone (ml_stop leaves the hooks in place for it); a value this agent does not
+     * know is recorded as "not recorded", never as something it is not. */
+    switch (reason) {
+    case ML_T_DETACH:
+    case ML_T_DURATION:
+    case ML_T_EXIT:
+    case ML_T_INTERRUPTED:
+    case ML_T_PROGRAM: break;
+    default: reason = ML_T_STOPPED;
+    }
+    ml_stop(reason);
     return 0;
 }
 
@@ -30,6 +40,11 @@ ML_EXPORT void memlens_thread_name(unsigned long tid, const char *name) {
     int saved_guard = ml_guard_enter();
     ml_threads_name((pid_t)tid, name);
     ml_guard_leave(saved_guard);
+}
+
+ML_EXPORT void memlens_thread_renamed(unsigned long tid, const char *name) {
+    if (!ml_in_session || name == NULL) return;
+    ml_thread_renamed((pid_t)tid, 0, name, 0);
 }
 
 /* While on, the calling thread's allocations are not recorded: memlens's own Python code that runs after

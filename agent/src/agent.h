@@ -9,15 +9,20 @@
 #include "common.h"
 
 /* Starts a session. `config` is key=value lines (docs/agent.md "Configuration"). Returns 0, or -1 with a
- * one-line reason in err. */
+ * one-line reason in err. On success err is empty, or says why allocations are recorded without Python
+ * stacks (an interpreter this agent cannot read), for the bootstrap to tell the user; and the calling
+ * thread is quiet (memlens_quiet) until the bootstrap hands it back to the program. */
 ML_EXPORT int memlens_start(const char *config, char *err, size_t errlen);
-/* Ends the session: restores every hook, flushes every stream, writes the TRAILER. Returns 0, or -1 if
- * no session was running. */
-ML_EXPORT int memlens_stop(void);
+/* Ends the session: restores every hook, flushes every stream, writes the TRAILER with `reason` (ML_T_DETACH,
+ * ML_T_DURATION, ML_T_EXIT, ML_T_INTERRUPTED or ML_T_PROGRAM; any other value is written as ML_T_STOPPED).
+ * Returns 0, or -1 if no session was running. */
+ML_EXPORT int memlens_stop(int reason);
 /* 1 while a session records in this process. */
 ML_EXPORT int memlens_active(void);
 /* Names the thread with OS thread id `tid` (THREAD_NAME, or its THREAD record if it has none yet). */
 ML_EXPORT void memlens_thread_name(unsigned long tid, const char *name);
+/* The thread with OS id `tid` was renamed (Thread.name = ...): THREAD_NAME with the seq of the change. */
+ML_EXPORT void memlens_thread_renamed(unsigned long tid, const char *name);
 /* A Python thread's run() returned: THREAD_EXIT is due at the next reap or stop. */
 ML_EXPORT void memlens_thread_done(void);
 /* The same for another thread, by OS id: one that ran before tracking started, whose run() was not

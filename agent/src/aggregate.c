@@ -62,6 +62,10 @@ static atomic_uint_fast64_t g_peak;
 static atomic_uint_fast64_t g_peak_seq;
 static atomic_flag g_peak_lock = ATOMIC_FLAG_INIT;
 static int g_ready;
+/* What the last CHECKPOINT said of the heap (service thread only): a periodic one with no change since
+ * is left out. */
+static uint64_t g_cp_heap, g_cp_peak;
+static int g_cp_written;
 
 /* mmap and mremap allocations, as pieces (mappings.h): munmap may remove any part of them. One mutex: the
  * kernel serializes a process's mmap and munmap calls on its own lock anyway. */
@@ -103,6 +107,7 @@ int ml_aggregate_begin(void) {
     atomic_store(&g_peak, 0);
     atomic_store(&g_peak_seq, 0);
     memset(&g_maps, 0, sizeof g_maps);
+    g_cp_written = 0;
     g_ready = 1;
     return 0;
 }
@@ -383,14 +388,18 @@ static void write_checkpoint(const uint8_t *entries, size_t len, size_t n, uint6
     if (!b.overflow) ml_service_stream_record(ML_R_CHECKPOINT, b.p, b.len);
 }
 
-void ml_aggregate_checkpoint(void) {
+static void checkpoint(int always) {
     if (!g_ready) return;
-    uint64_t seq = ml_next_seq();
     uint64_t heap = atomic_load(&g_heap);
     while (atomic_flag_test_and_set_explicit(&g_peak_lock, memory_order_acquire)) {
     }
     uint64_t peak = atomic_load(&g_peak), peak_seq = atomic_load(&g_peak_seq);
     atomic_flag_clear_explicit(&g_peak_lock, memory_order_release);
+    if (!always && g_cp_written && atomic_load(&g_dirty) == NULL && heap == g_cp_heap && peak == g_cp_peak) return;
+    g_cp_written = 1;
+    g_cp_heap = heap;
+    g_cp_peak = peak;
+    uint64_t seq = ml_next_seq();
     ml_loc *list = atomic_exchange(&g_dirty, NULL);
     /* Entries are encoded into `entries`; a record is cut at about 1 MiB (a reader applies each). */
     uint8_t *entries = ml_mem_alloc(CHECKPOINT_RECORD_MAX + 256);
@@ -424,6 +433,14 @@ void ml_aggregate_checkpoint(void) {
     if (n > 0 || !wrote) write_checkpoint(entries, len, n, seq, heap, peak, peak_seq, out);
     ml_mem_free(entries, CHECKPOINT_RECORD_MAX + 256);
     ml_mem_free(out, CHECKPOINT_RECORD_MAX + 512);
+}
+
+void ml_aggregate_checkpoint(void) {
+    checkpoint(1);
+}
+
+void ml_aggregate_checkpoint_changed(void) {
+    checkpoint(0);
 }
 
 void ml_aggregate_thread_release(ml_aggthread *a) {

@@ -31,6 +31,8 @@ void ml_aggregate_free(uint64_t seq, uint64_t addr, unsigned deallocator, uint64
 uint64_t ml_aggregate_heap(void);
 /* CHECKPOINT records of the locations changed since the last one (service stream). */
 void ml_aggregate_checkpoint(void);
+/* The same, unless nothing changed since the last one (the service thread's periodic checkpoint). */
+void ml_aggregate_checkpoint_changed(void);
 /* Frees a thread's map (its locations stay: live allocations point at them). */
 void ml_aggregate_thread_release(ml_aggthread *a);
 /* End of the session: frees everything (no event runs any more). */

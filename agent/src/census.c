@@ -12,6 +12,7 @@
 #include "format.h"
 #include "mem.h"
 #include "pyapi.h"
+#include "sink.h"
 #include "state.h"
 #include "thread.h"
 #include "util.h"
@@ -66,8 +67,9 @@ static void record_census(const char *label, const char *json) {
     pthread_mutex_lock(&t->stream.lock);
     if (!t->stream.closed) {
         ml_stream_record(&t->stream, ML_R_CENSUS, b.p, b.len);
-        /* On disk now: a census near OOM may be the last thing this process does. */
+        /* On disk now: a census near OOM may be the last thing this process does (the writer is woken). */
         ml_stream_flush(&t->stream);
+        ml_sink_kick();
     }
     pthread_mutex_unlock(&t->stream.lock);
     ml_mem_free(mem, cap);

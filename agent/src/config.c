@@ -156,6 +156,7 @@ int ml_config_parse(ml_config *c, const char *text, char *err, size_t errlen) {
                     uint64_t v = ml_parse_u64(&vp);
                     ml_config_header_int(c, passthrough[i].tag, v);
                     if (passthrough[i].tag == ML_H_PYTHON_HEXVERSION) c->hexversion = (unsigned long)v;
+                    if (passthrough[i].tag == ML_H_PYTHON_ALLOCATOR) c->python_allocator = (int)v;
                 } else {
                     header_field(c, passthrough[i].tag, value, vl);
                 }
@@ -194,8 +195,23 @@ int ml_config_parse(ml_config *c, const char *text, char *err, size_t errlen) {
             } else if (strcmp(key, "max_stack_nodes") == 0) {
                 uint64_t v = ml_parse_u64(&vp);
                 c->max_stack_nodes = (uint32_t)(v < 16 ? 16 : v > (1u << 22) ? (1u << 22) : v);
+            } else if (strcmp(key, "queue_limit_mib") == 0) {
+                uint64_t v = ml_parse_u64(&vp);
+                c->queue_limit_mib = (unsigned)(v < 1 ? 1 : v > 4096 ? 4096 : v);
             } else if (strcmp(key, "gil_disabled") == 0) {
                 c->gil_disabled = flag_value(value);
+            } else if (strcmp(key, "free_threaded") == 0) {
+                c->free_threaded = flag_value(value);
+            } else if (strcmp(key, "sample_rate") == 0) {
+                c->sample_rate = ml_parse_u64(&vp);
+                if (c->sample_rate == 0 || c->sample_rate > ((uint64_t)1 << 40)) {
+                    ml_set_err(err, errlen, "sample_rate must be from 1 to 2^40 bytes", 0);
+                    return -1;
+                }
+            } else if (strcmp(key, "sample_exact") == 0) {
+                c->sample_exact = ml_parse_u64(&vp);
+            } else if (strcmp(key, "sample_seed") == 0) {
+                c->sample_seed = ml_parse_u64(&vp);
             } else {
                 char what[128];
                 ml_strlcpy(what, "unknown configuration key: ", sizeof what);
@@ -209,6 +225,14 @@ int ml_config_parse(ml_config *c, const char *text, char *err, size_t errlen) {
     if (c->output[0] == 0 && c->fd < 0) {
         ml_set_err(err, errlen, "the configuration names no output (output= or fd=)", 0);
         return -1;
+    }
+    if (c->sample_rate != 0) {
+        if (c->options & ML_OPTION_AGGREGATE) {
+            ml_set_err(err, errlen, "sampling cannot be combined with aggregate (the aggregates keep no sizes to weigh samples with)", 0);
+            return -1;
+        }
+        c->options |= ML_OPTION_SAMPLED;
+        if (c->sample_exact == 0) c->sample_exact = c->sample_rate * 4;
     }
     if (c->values.overflow) {
         ml_set_err(err, errlen, "the header is larger than 1 MiB (argv or sys.path too long)", 0);

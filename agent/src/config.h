@@ -24,9 +24,13 @@ typedef struct ml_config {
     int options;
     int mode;
     unsigned long hexversion;
+    int python_allocator; /* header value: 5 mimalloc, 6 mimalloc with debug hooks */
     int gil_disabled;
+    int free_threaded; /* a Py_GIL_DISABLED build (whether or not the GIL was turned back on) */
     uint32_t max_stack_nodes;
-    int backtrace_only; /* native_unwinder=backtrace: glibc's backtrace() for every event */
+    unsigned queue_limit_mib;                        /* what may wait to be written before the capture stops (sink.h); 0: default */
+    int backtrace_only;                              /* native_unwinder=backtrace: glibc's backtrace() for every event */
+    uint64_t sample_rate, sample_exact, sample_seed; /* sampling (docs/sampling.md); rate 0: every event */
     /* Header fields, in the order they were given: values in `values`, written sorted by tag (stable, so
      * repeated fields keep their order) when the header is written. */
     ml_config_field *fields;

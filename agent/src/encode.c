@@ -122,8 +122,8 @@ static void put_u64(uint8_t *p, uint64_t v) {
     put_u32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* Fills the 32-byte header in front of `payload_len` payload bytes at hdr + 32 and writes the block. */
-static int write_block(uint8_t *hdr, size_t payload_len, uint32_t stream, uint64_t base_seq) {
+/* Fills the 32-byte header in front of `payload_len` payload bytes at hdr + 32. */
+static void fill_block_header(uint8_t *hdr, size_t payload_len, uint32_t stream, uint64_t base_seq) {
     put_u32(hdr, ML_BLOCK_SYNC_U32);
     hdr[4] = 0; /* flags: not compressed (memlens recompresses after the run) */
     hdr[5] = ML_BLOCK_HEADER_LEN;
@@ -136,9 +136,27 @@ static int write_block(uint8_t *hdr, size_t payload_len, uint32_t stream, uint64
     crc = ml_crc32(crc, hdr + 20, ML_BLOCK_HEADER_LEN - 20);
     crc = ml_crc32(crc, hdr + ML_BLOCK_HEADER_LEN, payload_len);
     put_u32(hdr + 16, crc);
+}
+
+/* Fills the header in front of the payload and writes the block. */
+static int write_block(uint8_t *hdr, size_t payload_len, uint32_t stream, uint64_t base_seq) {
+    fill_block_header(hdr, payload_len, stream, base_seq);
     int r = ml_sink_write(hdr, ML_BLOCK_HEADER_LEN + payload_len);
     if (r == 0) atomic_fetch_add(&g_blocks, 1);
     return r;
+}
+
+int ml_write_last_record(int type, const void *payload, size_t len, uint64_t seq) {
+    uint8_t block[ML_BLOCK_HEADER_LEN + 208];
+    if (len > 200) return -1;
+    uint8_t *p = block + ML_BLOCK_HEADER_LEN;
+    *p++ = (uint8_t)type;
+    p += ml_put_varint(p, len);
+    memcpy(p, payload, len);
+    p += len;
+    size_t payload_len = (size_t)(p - (block + ML_BLOCK_HEADER_LEN));
+    fill_block_header(block, payload_len, ML_STREAM_SERVICE, seq > 0 ? seq - 1 : 0);
+    return ml_sink_write_last(block, ML_BLOCK_HEADER_LEN + payload_len);
 }
 
 static void block_reset(ml_stream *s) {

@@ -92,6 +92,9 @@ void ml_stream_flush(ml_stream *s);
 /* Appends a length-prefixed record of type t (caller holds the lock). A record too big for a block is
  * written as a block of its own. */
 void ml_stream_record(ml_stream *s, int type, const void *payload, size_t len);
+/* A block of the one record (at most 200 payload bytes) on the service stream, written with
+ * ml_sink_write_last(): the capture's last words after the sink failed. 0, or -1. */
+int ml_write_last_record(int type, const void *payload, size_t len, uint64_t seq);
 
 /* The hot records (caller holds the lock and took seq from ml_seq). */
 void ml_stream_alloc(ml_stream *s, uint64_t seq, uint64_t addr, uint64_t size, unsigned allocator, uint64_t stack, uint64_t native);

@@ -5,6 +5,8 @@
 
 #define ML_FORMAT_VERSION 1
 #define ML_MIN_READER_VERSION 1
+/* A sampled capture is version 2, min_reader_version 2 (docs/sampling.md). */
+#define ML_SAMPLED_FORMAT_VERSION 2
 #define ML_FILE_MAGIC "\x89MLENS\r\n"
 #define ML_FILE_HEADER_FIXED_LEN 20
 #define ML_BLOCK_SYNC_U32 0x424c4debu
@@ -47,6 +49,7 @@
 #define ML_H_MODE 25
 #define ML_H_CGROUP_PATH 26
 #define ML_H_SCRIPT 27
+#define ML_H_SAMPLE_EXACT_BYTES 28
 
 #define ML_OPTION_NATIVE 1
 #define ML_OPTION_PYTHON_ALLOCATORS 2
@@ -136,14 +139,19 @@ enum ml_marker_kind {
     ML_M_LABEL = 5,
     ML_M_DETACHED = 6,
     ML_M_MEMORY_PRESSURE = 7, /* written by agents before the PRESSURE record; the reader decides now */
+    ML_M_CAPTURE_STOPPED = 8, /* writing the capture failed (label: why, "ENOSPC: ..."): nothing follows */
 };
 
 enum ml_trailer_reason {
-    ML_T_EXIT = 1,
+    ML_T_STOPPED = 1, /* the cause is not recorded: older agents wrote it for every stop */
     ML_T_DETACH = 2,
     ML_T_DURATION = 3,
     ML_T__EXIT = 4,
     ML_T_FORK_CHILD_STOPPED = 5,
+    ML_T_EXIT = 6,            /* the interpreter exited (the bootstrap's atexit handler) */
+    ML_T_INTERRUPTED = 7,     /* memlens was interrupted (Ctrl-C) and detached */
+    ML_T_PROGRAM = 8,         /* the program stopped tracking itself (memlens.Tracker, the pytest plugin) */
+    ML_T_CAPTURE_STOPPED = 9, /* the capture could not be written any more (a CAPTURE_STOPPED marker says why) */
 };
 
 enum ml_note_kind {

@@ -349,6 +349,23 @@ int ml_got_changed(void) {
     return c[0] != g_adds || c[1] != g_subs;
 }
 
+/* Whether `v`, read from a slot of the object, is a value the loader had not relocated yet: null, or an
+ * address inside the object's own link-time range (a lazy PLT slot holds its stub's unrelocated address
+ * until dlopen adds the load bias). A scan can read a slot of an object that dlopen is still relocating in
+ * another thread, and the loader's relocation can land between that read and our write, so the saved
+ * original is the unrelocated value (seen: libcrypto's malloc slot restored to 0xc78e6, the process
+ * crashing in OPENSSL_cleanup at exit, about once in 200 runs of numpy_work). */
+static int unrelocated(const struct dl_phdr_info *info, const void *v) {
+    uintptr_t a = (uintptr_t)v;
+    if (a == 0) return 1;
+    if (info->dlpi_addr == 0) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && a >= ph->p_vaddr && a < ph->p_vaddr + ph->p_memsz) return 1;
+    }
+    return 0;
+}
+
 static int restore_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     (void)size;
     (void)arg;
@@ -356,8 +373,10 @@ static int restore_cb(struct dl_phdr_info *info, size_t size, void *arg) {
     if (o == NULL) return 0;
     for (size_t i = 0; i < o->npatches; i++) {
         ml_patch *p = &o->patches[i];
-        /* Only a slot that still holds our hook: the program may have stored something else since. */
-        if (__atomic_load_n(p->slot, __ATOMIC_ACQUIRE) == p->hook) write_slot(info, p->slot, p->orig);
+        /* Only a slot that still holds our hook: the program may have stored something else since. An
+         * original that was read before the loader relocated it is not put back: the hook stays, and it
+         * only calls the real function once tracking stopped (the agent is never unloaded). */
+        if (__atomic_load_n(p->slot, __ATOMIC_ACQUIRE) == p->hook && !unrelocated(info, p->orig)) write_slot(info, p->slot, p->orig);
     }
     return 0;
 }

@@ -41,10 +41,12 @@ int ml_header_write(ml_config *c, ml_cgroup *cg, uint64_t wall_ns, uint64_t mono
     ml_config_header_int(c, ML_H_MAIN_TID, (uint64_t)syscall(SYS_gettid));
     ml_config_header_int(c, ML_H_MODE, (uint64_t)c->mode);
     if (cg->version != 0) ml_config_header_str(c, ML_H_CGROUP_PATH, cg->path);
+    ml_config_header_int(c, ML_H_SAMPLE_RATE_BYTES, c->sample_rate);
+    ml_config_header_int(c, ML_H_SAMPLE_EXACT_BYTES, c->sample_exact);
     /* The body in tag order; the 20 fixed bytes go just before it in the same buffer: one write. */
     ml_buf body;
     ml_buf_init(&body, out + ML_FILE_HEADER_FIXED_LEN, cap - ML_FILE_HEADER_FIXED_LEN);
-    for (unsigned tag = 1; tag <= ML_H_SCRIPT; tag++) {
+    for (unsigned tag = 1; tag <= ML_H_SAMPLE_EXACT_BYTES; tag++) {
         for (size_t i = 0; i < c->nfields; i++) {
             if (c->fields[i].tag != tag) continue;
             ml_buf_varint(&body, tag);
@@ -56,17 +58,20 @@ int ml_header_write(ml_config *c, ml_cgroup *cg, uint64_t wall_ns, uint64_t mono
         return -1;
     }
     memcpy(out, ML_FILE_MAGIC, 8);
-    out[8] = ML_FORMAT_VERSION & 0xff;
-    out[9] = ML_FORMAT_VERSION >> 8;
-    out[10] = ML_MIN_READER_VERSION & 0xff;
-    out[11] = ML_MIN_READER_VERSION >> 8;
+    /* A sampled capture needs a reader that weighs its allocations: older ones must refuse it. */
+    unsigned version = c->sample_rate != 0 ? ML_SAMPLED_FORMAT_VERSION : ML_FORMAT_VERSION;
+    unsigned min_reader = c->sample_rate != 0 ? ML_SAMPLED_FORMAT_VERSION : ML_MIN_READER_VERSION;
+    out[8] = version & 0xff;
+    out[9] = version >> 8;
+    out[10] = min_reader & 0xff;
+    out[11] = min_reader >> 8;
     uint32_t len = (uint32_t)body.len, crc = ml_crc32(0, body.p, body.len);
     for (int i = 0; i < 4; i++) {
         out[12 + i] = (uint8_t)(len >> (8 * i));
         out[16 + i] = (uint8_t)(crc >> (8 * i));
     }
-    if (ml_sink_write(out, ML_FILE_HEADER_FIXED_LEN + body.len) != 0) {
-        ml_set_err(err, errlen, "cannot write the capture header", errno);
+    if (ml_sink_write_header(out, ML_FILE_HEADER_FIXED_LEN + body.len) != 0) {
+        ml_set_err(err, errlen, "cannot write the capture header", ml_sink_errno());
         return -1;
     }
     return 0;

@@ -6,12 +6,15 @@
 
 #include <alloca.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "got.h"
@@ -19,36 +22,42 @@
 #include "pyapi.h"
 #include "record.h"
 #include "service.h"
+#include "sink.h"
+#include "thread.h"
+
+/* How long exec waits for a reader that takes nothing before the capture's last blocks are given up. */
+#define EXEC_STALL_NS (1000u * 1000000u)
 
 /* ── the malloc family ─────────────────────────────────────────────────────────────────────────── */
 
 static void *hook_malloc(size_t size) {
     void *p = malloc(size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_MALLOC);
+    if (p != NULL && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)p, size, ML_A_MALLOC);
     return p;
 }
 
 static void *hook_calloc(size_t n, size_t size) {
     void *p = calloc(n, size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_CALLOC);
+    if (p != NULL && ml_wants_alloc((uint64_t)n * size)) ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_CALLOC);
     return p;
 }
 
 static void hook_free(void *p) {
-    if (p != NULL && ml_should_record()) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
+    if (p != NULL && ml_wants_free((uintptr_t)p)) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
     free(p);
 }
 
 /* realloc(p, n) is FREE(p) then ALLOC(q). If the real call fails, p is still allocated: it is recorded
- * again with the size the allocator says it has. */
+ * again with the size the allocator says it has (when sampling, only if it was in the sample). */
 static void *hook_realloc(void *p, size_t size) {
     int record = ml_should_record();
-    if (p != NULL && record) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
+    int freed = record && p != NULL && (!ml_sampling || ml_sampled_remove((uintptr_t)p));
+    if (freed) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
     void *q = realloc(p, size);
     if (record) {
         if (q != NULL) {
-            ml_record_alloc((uintptr_t)q, size, ML_A_REALLOC);
-        } else if (p != NULL && size != 0) {
+            if (!ml_sampling || ml_sample_alloc(size)) ml_record_alloc((uintptr_t)q, size, ML_A_REALLOC);
+        } else if (freed && size != 0) {
             ml_record_alloc((uintptr_t)p, malloc_usable_size(p), ML_A_REALLOC);
         }
     }
@@ -59,12 +68,13 @@ static void *hook_reallocarray(void *p, size_t n, size_t size) {
     int record = ml_should_record();
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) return reallocarray(p, n, size); /* fails, p untouched */
-    if (p != NULL && record) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
+    int freed = record && p != NULL && (!ml_sampling || ml_sampled_remove((uintptr_t)p));
+    if (freed) ml_record_free((uintptr_t)p, ML_D_FREE, 0, 0);
     void *q = reallocarray(p, n, size);
     if (record) {
         if (q != NULL) {
-            ml_record_alloc((uintptr_t)q, total, ML_A_REALLOCARRAY);
-        } else if (p != NULL && total != 0) {
+            if (!ml_sampling || ml_sample_alloc(total)) ml_record_alloc((uintptr_t)q, total, ML_A_REALLOCARRAY);
+        } else if (freed && total != 0) {
             ml_record_alloc((uintptr_t)p, malloc_usable_size(p), ML_A_REALLOCARRAY);
         }
     }
@@ -73,31 +83,31 @@ static void *hook_reallocarray(void *p, size_t n, size_t size) {
 
 static int hook_posix_memalign(void **out, size_t align, size_t size) {
     int r = posix_memalign(out, align, size);
-    if (r == 0 && ml_should_record()) ml_record_alloc((uintptr_t)*out, size, ML_A_POSIX_MEMALIGN);
+    if (r == 0 && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)*out, size, ML_A_POSIX_MEMALIGN);
     return r;
 }
 
 static void *hook_aligned_alloc(size_t align, size_t size) {
     void *p = aligned_alloc(align, size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_ALIGNED_ALLOC);
+    if (p != NULL && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)p, size, ML_A_ALIGNED_ALLOC);
     return p;
 }
 
 static void *hook_memalign(size_t align, size_t size) {
     void *p = memalign(align, size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_MEMALIGN);
+    if (p != NULL && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)p, size, ML_A_MEMALIGN);
     return p;
 }
 
 static void *hook_valloc(size_t size) {
     void *p = valloc(size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_VALLOC);
+    if (p != NULL && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)p, size, ML_A_VALLOC);
     return p;
 }
 
 static void *hook_pvalloc(size_t size) {
     void *p = pvalloc(size);
-    if (p != NULL && ml_should_record()) ml_record_alloc((uintptr_t)p, size, ML_A_PVALLOC);
+    if (p != NULL && ml_wants_alloc(size)) ml_record_alloc((uintptr_t)p, size, ML_A_PVALLOC);
     return p;
 }
 
@@ -144,14 +154,16 @@ static void *hook_mremap(void *old, size_t old_size, size_t new_size, int flags,
 
 /* ── Python's own tracking calls (numpy reports its data buffers through these) ───────────────── */
 
+/* Not recorded when sampling: the malloc under numpy's buffer is sampled already, and a second, independent
+ * decision about the same memory could not be weighed without bias (docs/sampling.md). */
 static int hook_PyTraceMalloc_Track(unsigned int domain, uintptr_t ptr, size_t size) {
     int r = ml_py.PyTraceMalloc_Track != NULL ? ml_py.PyTraceMalloc_Track(domain, ptr, size) : -2;
-    if (ptr != 0 && ml_should_record()) ml_record_alloc(ptr, size, ML_A_TRACEMALLOC_TRACK);
+    if (ptr != 0 && !ml_sampling && ml_should_record()) ml_record_alloc(ptr, size, ML_A_TRACEMALLOC_TRACK);
     return r;
 }
 
 static int hook_PyTraceMalloc_Untrack(unsigned int domain, uintptr_t ptr) {
-    if (ptr != 0 && ml_should_record()) ml_record_free(ptr, ML_D_TRACEMALLOC_UNTRACK, 0, 0);
+    if (ptr != 0 && !ml_sampling && ml_should_record()) ml_record_free(ptr, ML_D_TRACEMALLOC_UNTRACK, 0, 0);
     return ml_py.PyTraceMalloc_Untrack != NULL ? ml_py.PyTraceMalloc_Untrack(domain, ptr) : -2;
 }
 
@@ -175,6 +187,48 @@ __attribute__((noreturn)) static void hook__exit(int status) {
     /* Safe even in a signal handler: the agent takes every lock with the guard set, so here this thread holds none. */
     if (ml_should_record() && getpid() == ml_pid) ml_stop(ML_T__EXIT);
     _exit(status);
+}
+
+/* ── thread names ────────────────────────────────────────────────────────────────────────────────
+ * A thread renamed after it started (prctl(PR_SET_NAME), pthread_setname_np: C code, ctypes through the
+ * dlsym hook, Python 3.14's threading): THREAD_NAME with the seq of the change. The name recorded is the
+ * kernel's (truncated to 15 bytes), read back. */
+
+static void renamed(pid_t tid, pthread_t thread) {
+    char name[16] = {0};
+    if (tid != 0) {
+        if (prctl(PR_GET_NAME, name, 0, 0, 0) != 0) return;
+    } else if (pthread_getname_np(thread, name, sizeof name) != 0) {
+        return;
+    }
+    name[sizeof name - 1] = 0;
+    ml_thread_renamed(tid, (uint64_t)thread, name, 1);
+}
+
+/* prctl is variadic; glibc's own prctl reads four more arguments whatever the option, and so do we. */
+static int hook_prctl(int option, ...) {
+    va_list ap;
+    va_start(ap, option);
+    unsigned long a2 = va_arg(ap, unsigned long), a3 = va_arg(ap, unsigned long);
+    unsigned long a4 = va_arg(ap, unsigned long), a5 = va_arg(ap, unsigned long);
+    va_end(ap);
+    int rc = prctl(option, a2, a3, a4, a5);
+    if (rc == 0 && option == PR_SET_NAME && ml_should_record()) {
+        int saved_errno = errno;
+        renamed((pid_t)syscall(SYS_gettid), pthread_self());
+        errno = saved_errno;
+    }
+    return rc;
+}
+
+static int hook_pthread_setname_np(pthread_t thread, const char *name) {
+    int rc = pthread_setname_np(thread, name);
+    if (rc == 0 && ml_should_record()) {
+        int saved_errno = errno;
+        renamed(pthread_equal(thread, pthread_self()) ? (pid_t)syscall(SYS_gettid) : 0, thread);
+        errno = saved_errno;
+    }
+    return rc;
 }
 
 /* dlsym hands out function pointers that no GOT slot will ever hold: ctypes.CDLL(None).malloc, cffi, and
@@ -240,6 +294,8 @@ static void before_exec(void) {
     int saved_errno = errno;
     int guard = ml_guard_enter();
     ml_service_flush_round();
+    /* The queue goes with the process image: it is written out now, waiting only while the reader takes it. */
+    (void)ml_sink_drain(EXEC_STALL_NS);
     ml_guard_leave(guard);
     errno = saved_errno;
 }
@@ -342,6 +398,8 @@ const ml_hook_def ml_hook_defs[] = {
     {"execlp", (void *)hook_execlp, (void *)&execlp},
     {"execle", (void *)hook_execle, (void *)&execle},
     {"_exit", (void *)hook__exit, (void *)&_exit},
+    {"prctl", (void *)hook_prctl, (void *)&prctl},
+    {"pthread_setname_np", (void *)hook_pthread_setname_np, (void *)&pthread_setname_np},
     {"PyTraceMalloc_Track", (void *)hook_PyTraceMalloc_Track, NULL},
     {"PyTraceMalloc_Untrack", (void *)hook_PyTraceMalloc_Untrack, NULL},
     {"dlsym", (void *)ml_hook_dlsym, NULL},

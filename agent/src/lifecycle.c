@@ -5,6 +5,7 @@
  * the agent's own allocations (libc may allocate inside pthread_create or dlopen) are never recorded. */
 #include "lifecycle.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,8 @@
 #include "pyapi.h"
 #include "pygc.h"
 #include "pystack.h"
+#include "sample.h"
+#include "selfstop.h"
 #include "service.h"
 #include "service_stream.h"
 #include "sink.h"
@@ -36,6 +39,43 @@ static uint32_t g_session;
 static ml_cgroup g_cgroup;
 static int g_atfork_registered;
 static int g_forked; /* this process is a fork child of a tracked process */
+
+/* ── a capture that cannot be written ──────────────────────────────────────────────────────────── */
+
+/* Why a write failed, for the CAPTURE_STOPPED marker: the errno's name first (the reader words it), from a
+ * table rather than strerror(), which may allocate. */
+static const char *write_error_text(int err) {
+    switch (err) {
+    case ENOSPC: return "ENOSPC: no space left on the device";
+    case EDQUOT: return "EDQUOT: the disk quota is used up";
+    case EFBIG: return "EFBIG: the file grew past the largest size allowed";
+    case EIO: return "EIO: input/output error";
+    case EPIPE: return "EPIPE: the reader went away";
+    default: return "";
+    }
+}
+
+/* The sink failed (ml_sink_on_failure): the capture's last words, a CAPTURE_STOPPED marker in a block of
+ * its own written straight to the file, where the failed write was cut off. Nothing after it can be in
+ * the capture, so the reader knows it stops here because writing failed, not because the process died. */
+static void capture_stopped(int err) {
+    uint8_t mem[160];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    uint64_t seq = ml_next_seq();
+    ml_buf_varint(&b, seq);
+    ml_buf_varint(&b, ml_rel_ns());
+    ml_buf_varint(&b, ML_M_CAPTURE_STOPPED);
+    const char *why = write_error_text(err);
+    char text[64];
+    if (why[0] == 0) {
+        ml_strlcpy(text, "errno ", sizeof text);
+        ml_u64_to_dec(text + 6, (uint64_t)err);
+        why = text;
+    }
+    ml_buf_cstr(&b, why);
+    if (!b.overflow) (void)ml_write_last_record(ML_R_MARKER, b.p, b.len, seq);
+}
 
 /* ── fork ──────────────────────────────────────────────────────────────────────────────────────── */
 
@@ -56,6 +96,7 @@ static void atfork_child(void) {
     ml_got_forget_locks();
     ml_code_registry_reset();
     ml_aggregate_forget();
+    ml_sample_forget();
     ml_cgroup_close(&g_cgroup);
     ml_pid = (int)getpid();
     g_forked = 1;
@@ -63,11 +104,21 @@ static void atfork_child(void) {
 
 /* ── start and stop ────────────────────────────────────────────────────────────────────────────── */
 
+/* How long stopping waits for the reader while it takes nothing: the last blocks of a capture whose reader
+ * stopped reading are given up rather than hold the thread that stops (the program's) any longer. */
+#define STOP_STALL_NS (1000u * 1000000u)
+
+/* The session ends itself (selfstop.c) when memlens_agent is not there to end it. */
+static void stop_itself(void) {
+    ml_stop(ML_T_CAPTURE_STOPPED);
+}
+
 #define HEADER_CAP ((size_t)(1u << 20))
 
 int ml_start(const char *config_text, char *err, size_t errlen) {
     int saved_guard = ml_guard_enter();
     int rc = -1;
+    if (err != NULL && errlen > 0) err[0] = '\0';
     pthread_mutex_lock(&g_lifecycle);
     if (atomic_load(&ml_active) || ml_in_session) {
         ml_set_err(err, errlen, "memlens is already tracking this process", 0);
@@ -81,9 +132,16 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     }
     if (ml_config_parse(c, config_text != NULL ? config_text : "", err, errlen) != 0) goto free_out;
 
+    /* Python's allocator domains to wrap: all three when asked; those mimalloc serves otherwise, whose memory
+     * the native hooks cannot attribute (the capture then says Python allocators are traced). */
+    unsigned py_domains =
+        ml_pyalloc_domains(c->options & ML_OPTION_PYTHON_ALLOCATORS, c->python_allocator, c->free_threaded, c->hexversion);
+    if (py_domains != 0) c->options |= ML_OPTION_PYTHON_ALLOCATORS;
+
     ml_pid = (int)getpid();
     ml_options = c->options;
     ml_max_stack_nodes = c->max_stack_nodes != 0 ? c->max_stack_nodes : ML_DEFAULT_MAX_STACK_NODES;
+    ml_sink_set_limit(c->queue_limit_mib != 0 ? (size_t)c->queue_limit_mib << 20 : ML_SINK_DEFAULT_LIMIT);
     if (c->fd >= 0) {
         if (ml_sink_use_fd(c->fd, err, errlen) != 0) goto free_out;
     } else if (ml_sink_open_path(c->output, c->overwrite, err, errlen) != 0) {
@@ -96,11 +154,16 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     atomic_store(&ml_seq, 0);
     g_session++;
     if (g_session == 0) g_session = 1;
+    ml_selfstop_reset(g_session);
+    ml_selfstop_set_stopper(stop_itself);
     uint64_t wall_ns = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
     if (ml_header_write(c, &g_cgroup, wall_ns, ml_start_mono_ns, hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN, err, errlen) != 0)
         goto close_out;
+    /* From here a failed write leaves a capture with its header: it can say why it stops there. */
+    ml_sink_on_failure(capture_stopped);
     if (ml_service_stream_begin() != 0 || ml_threads_begin(g_session) != 0 ||
-        ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0)) {
+        ((c->options & ML_OPTION_AGGREGATE) && ml_aggregate_begin() != 0) ||
+        (c->sample_rate != 0 && ml_sample_begin(c->sample_rate, c->sample_exact, c->sample_seed) != 0)) {
         ml_set_err(err, errlen, "out of memory", 0);
         goto close_out;
     }
@@ -118,6 +181,8 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
         ml_strlcpy(text, "allocations are recorded without Python stacks: ", sizeof text);
         ml_strlcat(text, why, sizeof text);
         ml_note(ML_N_NOT_TRACKED, text);
+        /* Tracking goes on; the reason comes back as a warning for the bootstrap to show. */
+        ml_set_err(err, errlen, why, 0);
     }
     if (c->options & ML_OPTION_NATIVE) ml_native_init(!c->backtrace_only);
     if (!g_atfork_registered) {
@@ -130,9 +195,9 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     ml_got_install(ml_hook_defs, ml_hook_count, err, errlen);
     ml_in_session = 1;
     atomic_store(&ml_active, 1);
-    if (c->options & ML_OPTION_PYTHON_ALLOCATORS) {
+    if (py_domains != 0) {
         why[0] = 0;
-        if (ml_pyalloc_install(c->gil_disabled, why, sizeof why) != 0) {
+        if (ml_pyalloc_install(py_domains, c->gil_disabled, why, sizeof why) != 0) {
             char text[300];
             ml_strlcpy(text, "Python allocators are not traced: ", sizeof text);
             ml_strlcat(text, why, sizeof text);
@@ -151,6 +216,7 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
         ml_got_uninstall();
         ml_threads_close_all();
         ml_service_stream_close();
+        ml_sample_end();
         goto close_out;
     }
     rc = 0;
@@ -162,25 +228,35 @@ free_out:
     ml_mem_free(hmem, HEADER_CAP + ML_FILE_HEADER_FIXED_LEN);
 out:
     pthread_mutex_unlock(&g_lifecycle);
-    ml_guard_leave(saved_guard);
+    /* A session that started leaves the calling thread quiet: what the bootstrap does next is memlens's work
+     * (memlens_quiet(0) hands the thread back to the program). */
+    ml_guard_leave(rc == 0 ? 1 : saved_guard);
     return rc;
 }
 
-static void write_trailer(int reason) {
+/* The TRAILER, into the service stream, or as one of the capture's last blocks when it stopped early. */
+static void write_trailer(int reason, int last) {
     ml_thread_totals tot;
     ml_threads_totals(&tot);
+    if (ml_sampling && !last) { /* counted once, by the first of two trailers */
+        uint64_t live, cap, dropped;
+        ml_sample_stats(&live, &cap, &dropped);
+        tot.dropped += dropped;
+    }
     uint8_t mem[96];
     ml_buf b;
     ml_buf_init(&b, mem, sizeof mem);
-    ml_buf_varint(&b, ml_next_seq());
+    uint64_t seq = ml_next_seq();
+    ml_buf_varint(&b, seq);
     ml_buf_varint(&b, ml_rel_ns());
     ml_buf_varint(&b, (uint64_t)reason);
     ml_buf_varint(&b, tot.allocations);
     ml_buf_varint(&b, tot.frees);
     ml_buf_varint(&b, tot.bytes_allocated);
-    ml_buf_varint(&b, tot.dropped);
+    ml_buf_varint(&b, tot.dropped + ml_sink_dropped());
     ml_buf_varint(&b, ml_mem_total());
-    ml_service_stream_record(ML_R_TRAILER, b.p, b.len);
+    if (last) (void)ml_write_last_record(ML_R_TRAILER, b.p, b.len, seq);
+    else ml_service_stream_record(ML_R_TRAILER, b.p, b.len);
 }
 
 void ml_stop(int reason) {
@@ -197,6 +273,7 @@ void ml_stop(int reason) {
             ml_got_uninstall();
         }
         ml_service_stop();
+        if (reason != ML_T__EXIT && ml_sink_stopped() != ML_SINK_OK) reason = ML_T_CAPTURE_STOPPED;
         ml_threads_close_all();
         if (ml_options & ML_OPTION_AGGREGATE) {
             /* The last checkpoint: every event happened (the streams are closed). */
@@ -205,8 +282,18 @@ void ml_stop(int reason) {
         }
         ml_service_agent_stats();
         ml_marker(ML_M_TRACKING_STOPPED, "");
-        write_trailer(reason);
+        write_trailer(reason, 0);
         ml_service_stream_close();
+        /* The service thread is gone: this thread sees the rest out, waiting only while the reader takes it. */
+        (void)ml_sink_drain(STOP_STALL_NS);
+        if (ml_sink_stopped() != ML_SINK_OK) {
+            /* The capture stopped before its end, or as its end went out: it closes with why, and the
+             * trailer, for a reader that still reads. */
+            ml_service_note_capture_stopped();
+            write_trailer(reason == ML_T__EXIT ? reason : ML_T_CAPTURE_STOPPED, 1);
+            (void)ml_sink_drain(STOP_STALL_NS);
+        }
+        ml_sample_end();
         ml_sink_close();
         ml_code_registry_reset();
         ml_cgroup_close(&g_cgroup);

@@ -1,5 +1,6 @@
 /* PEP 445 wrappers. Each calls the allocator it replaced with the guard held, so the malloc or mmap that
- * pymalloc makes underneath is not recorded a second time, then records the Python-level event.
+ * pymalloc (or mimalloc) makes underneath is not recorded a second time, then records the Python-level
+ * event.
  *
  * Order: a free is recorded before the memory is released. A realloc in the MEM and OBJ domains runs with
  * the GIL held, so no other thread can be handed the old block between the real call and our records: we
@@ -25,7 +26,7 @@ static void *py_malloc(void *ctx, size_t size) {
     int guard = ml_guard_enter();
     void *p = orig->malloc(orig->ctx, size);
     ml_guard_leave(guard);
-    if (p != NULL) ml_record_alloc((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
+    if (p != NULL && (!ml_sampling || ml_sample_alloc(size))) ml_record_alloc((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
     return p;
 }
 
@@ -35,7 +36,8 @@ static void *py_calloc(void *ctx, size_t n, size_t size) {
     int guard = ml_guard_enter();
     void *p = orig->calloc(orig->ctx, n, size);
     ml_guard_leave(guard);
-    if (p != NULL) ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_PYMALLOC_CALLOC);
+    if (p != NULL && (!ml_sampling || ml_sample_alloc((uint64_t)n * size)))
+        ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_PYMALLOC_CALLOC);
     return p;
 }
 
@@ -44,14 +46,21 @@ static void *py_realloc(void *ctx, void *ptr, size_t size) {
     if (!ml_should_record()) return orig->realloc(orig->ctx, ptr, size);
     int domain = (int)(orig - g_orig);
     int free_first = g_free_first[domain];
-    if (ptr != NULL && free_first) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+    /* Sampling: the old block's free is recorded only if it was in the sample. With the GIL held (MEM,
+     * OBJ) no other thread can be handed the old block before we look, so the lookup waits for the call. */
+    int freed = 0;
+    if (ptr != NULL && free_first && (!ml_sampling || ml_sampled_remove((uintptr_t)ptr))) {
+        ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+        freed = 1;
+    }
     int guard = ml_guard_enter();
     void *q = orig->realloc(orig->ctx, ptr, size);
     ml_guard_leave(guard);
     if (q != NULL) {
-        if (ptr != NULL && !free_first) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
-        ml_record_alloc((uintptr_t)q, size, ML_A_PYMALLOC_REALLOC);
-    } else if (ptr != NULL && free_first) {
+        if (ptr != NULL && !free_first && (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)))
+            ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+        if (!ml_sampling || ml_sample_alloc(size)) ml_record_alloc((uintptr_t)q, size, ML_A_PYMALLOC_REALLOC);
+    } else if (freed) {
         ml_record_alloc((uintptr_t)ptr, 0, ML_A_PYMALLOC_REALLOC);
     }
     return q;
@@ -60,7 +69,7 @@ static void *py_realloc(void *ctx, void *ptr, size_t size) {
 static void py_free(void *ctx, void *ptr) {
     ml_pymem_allocator *orig = ctx;
     if (ptr != NULL && ml_should_record()) {
-        ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+        if (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
         int guard = ml_guard_enter();
         orig->free(orig->ctx, ptr);
         ml_guard_leave(guard);
@@ -69,15 +78,24 @@ static void py_free(void *ctx, void *ptr) {
     orig->free(orig->ctx, ptr);
 }
 
-int ml_pyalloc_install(int gil_disabled, char *err, size_t errlen) {
+unsigned ml_pyalloc_domains(int asked, int python_allocator, int free_threaded, unsigned long hexversion) {
+    if (asked) return ML_PYALLOC_RAW | ML_PYALLOC_MEM | ML_PYALLOC_OBJ;
+    if (python_allocator != 5 && python_allocator != 6) return 0;
+    unsigned minor = (unsigned)(hexversion >> 16) & 0xffu;
+    unsigned domains = ML_PYALLOC_MEM | ML_PYALLOC_OBJ;
+    if (free_threaded && minor >= 15) domains |= ML_PYALLOC_RAW;
+    return domains;
+}
+
+int ml_pyalloc_install(unsigned domains, int gil_disabled, char *err, size_t errlen) {
     if (!ml_py.ready) {
         ml_set_err(err, errlen, "the Python C API is not reachable", 0);
         return -1;
     }
-    static const int domains[3] = {ML_PYMEM_DOMAIN_RAW, ML_PYMEM_DOMAIN_MEM, ML_PYMEM_DOMAIN_OBJ};
+    static const int ids[3] = {ML_PYMEM_DOMAIN_RAW, ML_PYMEM_DOMAIN_MEM, ML_PYMEM_DOMAIN_OBJ};
     for (int i = 0; i < 3; i++) {
-        int d = domains[i];
-        if (g_installed[d]) continue;
+        int d = ids[i];
+        if (g_installed[d] || (domains & (1u << d)) == 0) continue;
         ml_py.PyMem_GetAllocator(d, &g_orig[d]);
         g_ours[d] = (ml_pymem_allocator){&g_orig[d], py_malloc, py_calloc, py_realloc, py_free};
         g_free_first[d] = d == ML_PYMEM_DOMAIN_RAW || gil_disabled;

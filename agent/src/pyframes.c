@@ -67,14 +67,18 @@ static inline int plausible(uintptr_t p) {
 }
 
 static inline int is_type(uintptr_t obj, uintptr_t type) {
-    return plausible(obj) && rd_ptr(obj, ML_OB_TYPE) == type;
+    return plausible(obj) && rd_ptr(obj, S.L.ob_type) == type;
 }
 
 /* A code object a frame may show: of code type, and not being deallocated. Its reference count is 0
- * while code_dealloc runs, which frees allocations of its own (hooks walk then). The low 32 bits are the
- * count on every version (3.14 keeps flags in the high half; immortal counts have all low bits set). */
+ * while code_dealloc runs, which frees allocations of its own (hooks walk then). GIL builds: the low 32
+ * bits are the count on every version (3.14 keeps flags in the high half; immortal counts have all low
+ * bits set). Free-threaded builds: the owning thread's local count and the shared count (shifted, flags
+ * below) are both 0 once the object is being deallocated; an immortal has a local count of UINT32_MAX. */
 static inline int is_live_code(uintptr_t obj) {
-    return is_type(obj, S.code_type) && rd_u32(obj, 0) != 0;
+    if (!is_type(obj, S.code_type)) return 0;
+    if (!S.L.free_threaded) return rd_u32(obj, 0) != 0;
+    return rd_u32(obj, ML_FT_REF_LOCAL) != 0 || (rd_i64(obj, ML_FT_REF_SHARED) >> ML_FT_REF_SHARED_SHIFT) > 0;
 }
 
 /* ---- init ---------------------------------------------------------------------------------------------- */
@@ -105,89 +109,122 @@ static inline int fits16(uint64_t v) {
     return v < ML_NO_FIELD;
 }
 
-/* 3.13+ (declared in pylayout.h): the generic fields of L are copied from _Py_DebugOffsets; the values
- * every LP64 GIL build must have (object header, bytes header, frame linkage) are checked, so that a table
- * of another shape (a pre-release, a free-threaded or debug build) is refused instead of misread. */
+/* The fields of _Py_DebugOffsets that pyframes.c uses, whatever the table's shape. */
+typedef struct dbg_fields {
+    uint64_t free_threaded;
+    uint64_t rt_size, rt_fin, ts_size, ts_frame;
+    uint64_t if_size, if_prev, if_exec, if_instr, if_owner, if_tlbc;
+    uint64_t co_size, co_name, co_qual, co_file, co_first, co_lt, co_code, co_tlbc;
+    uint64_t ob_size, ob_type, tp_name, tp_basicsize;
+    uint64_t by_size, by_sval, u_size, u_state, u_len, u_ascii, u_compact;
+} dbg_fields;
+
+/* The groups every known shape has, under the same names. */
+#define DBG_COMMON(f, d)                                                                                \
+    do {                                                                                                \
+        (f).free_threaded = (d).free_threaded;                                                          \
+        (f).rt_size = (d).runtime_state.size, (f).rt_fin = (d).runtime_state.finalizing;                \
+        (f).ts_size = (d).thread_state.size, (f).ts_frame = (d).thread_state.current_frame;             \
+        (f).if_size = (d).interpreter_frame.size, (f).if_prev = (d).interpreter_frame.previous;         \
+        (f).if_exec = (d).interpreter_frame.executable, (f).if_instr = (d).interpreter_frame.instr_ptr; \
+        (f).if_owner = (d).interpreter_frame.owner;                                                     \
+        (f).co_size = (d).code_object.size, (f).co_name = (d).code_object.name;                         \
+        (f).co_qual = (d).code_object.qualname, (f).co_file = (d).code_object.filename;                 \
+        (f).co_first = (d).code_object.firstlineno, (f).co_lt = (d).code_object.linetable;              \
+        (f).co_code = (d).code_object.co_code_adaptive;                                                 \
+        (f).ob_size = (d).pyobject.size, (f).ob_type = (d).pyobject.ob_type;                            \
+        (f).tp_name = (d).type_object.tp_name;                                                          \
+        (f).by_size = (d).bytes_object.ob_size, (f).by_sval = (d).bytes_object.ob_sval;                 \
+        (f).u_size = (d).unicode_object.size, (f).u_state = (d).unicode_object.state;                   \
+        (f).u_len = (d).unicode_object.length, (f).u_ascii = (d).unicode_object.asciiobject_size;       \
+    } while (0)
+
+/* 3.13+ (declared in pylayout.h): the fields of L are copied from _Py_DebugOffsets; the values every LP64
+ * build of the table's kind must have (object header, bytes and str headers, frame linkage) are checked, so
+ * that a table of another shape (a pre-release, a debug build, a version whose table moved) is refused
+ * instead of misread. Not in the table, and derived from the build's kind and version: where
+ * _co_firsttraceable sits, the str state bits, the free-threaded reference count fields, frame owners. */
 int ml_pylayout_from_debug_offsets(const void *table, unsigned long hexversion, ml_pylayout *L, char *err, size_t errlen) {
     const char *runtime = table;
     unsigned minor = (unsigned)(hexversion >> 16) & 0xffu;
-    if (minor != 13 && minor != 14) return fail(err, errlen, "no _Py_DebugOffsets layout for this version", NULL);
+    if (minor < 13 || minor > ML_NEWEST_MINOR) return fail(err, errlen, "no _Py_DebugOffsets layout for this version", NULL);
     if (memcmp(runtime, "xdebugpy", 8) != 0)
         return fail(err, errlen, "_PyRuntime does not start with the _Py_DebugOffsets cookie \"xdebugpy\"", NULL);
-    uint64_t version, free_threaded;
+    uint64_t version;
     memcpy(&version, runtime + 8, sizeof version);
-    memcpy(&free_threaded, runtime + 16, sizeof free_threaded);
     if ((version >> 16) != (hexversion >> 16)) return fail(err, errlen, "_Py_DebugOffsets.version does not match sys.hexversion", NULL);
-    if (free_threaded != 0) return fail(err, errlen, "free-threaded CPython builds are not supported", NULL);
 
-    uint64_t rt_size, rt_fin, ts_size, ts_frame, if_size, if_prev, if_exec, if_instr, if_owner, co_size, co_name, co_qual, co_file,
-        co_first, co_lt, co_code, ob_size, ob_type, by_size, by_sval, u_size, u_state, u_len, u_ascii;
+    dbg_fields f;
+    memset(&f, 0, sizeof f);
     if (minor == 13) {
         ml_dbg313 d;
         memcpy(&d, runtime, sizeof d);
-        rt_size = d.runtime_state.size, rt_fin = d.runtime_state.finalizing;
-        ts_size = d.thread_state.size, ts_frame = d.thread_state.current_frame;
-        if_size = d.interpreter_frame.size, if_prev = d.interpreter_frame.previous;
-        if_exec = d.interpreter_frame.executable, if_instr = d.interpreter_frame.instr_ptr;
-        if_owner = d.interpreter_frame.owner;
-        co_size = d.code_object.size, co_name = d.code_object.name, co_qual = d.code_object.qualname;
-        co_file = d.code_object.filename, co_first = d.code_object.firstlineno;
-        co_lt = d.code_object.linetable, co_code = d.code_object.co_code_adaptive;
-        ob_size = d.pyobject.size, ob_type = d.pyobject.ob_type;
-        by_size = d.bytes_object.ob_size, by_sval = d.bytes_object.ob_sval;
-        u_size = d.unicode_object.size, u_state = d.unicode_object.state, u_len = d.unicode_object.length;
-        u_ascii = d.unicode_object.asciiobject_size;
-        L->owner_generator = ML_OWNER_GENERATOR_313, L->owner_shim_min = ML_OWNER_SHIM_MIN_313;
-        L->code_tagged = 0;
-    } else {
+        DBG_COMMON(f, d);
+    } else if (minor == 14) {
         ml_dbg314 d;
         memcpy(&d, runtime, sizeof d);
-        rt_size = d.runtime_state.size, rt_fin = d.runtime_state.finalizing;
-        ts_size = d.thread_state.size, ts_frame = d.thread_state.current_frame;
-        if_size = d.interpreter_frame.size, if_prev = d.interpreter_frame.previous;
-        if_exec = d.interpreter_frame.executable, if_instr = d.interpreter_frame.instr_ptr;
-        if_owner = d.interpreter_frame.owner;
-        co_size = d.code_object.size, co_name = d.code_object.name, co_qual = d.code_object.qualname;
-        co_file = d.code_object.filename, co_first = d.code_object.firstlineno;
-        co_lt = d.code_object.linetable, co_code = d.code_object.co_code_adaptive;
-        ob_size = d.pyobject.size, ob_type = d.pyobject.ob_type;
-        by_size = d.bytes_object.ob_size, by_sval = d.bytes_object.ob_sval;
-        u_size = d.unicode_object.size, u_state = d.unicode_object.state, u_len = d.unicode_object.length;
-        u_ascii = d.unicode_object.asciiobject_size;
-        L->owner_generator = ML_OWNER_GENERATOR_314, L->owner_shim_min = ML_OWNER_SHIM_MIN_314;
-        L->code_tagged = 1;
+        DBG_COMMON(f, d);
+        f.if_tlbc = d.interpreter_frame.tlbc_index, f.co_tlbc = d.code_object.co_tlbc;
+    } else {
+        ml_dbg315 d;
+        memcpy(&d, runtime, sizeof d);
+        DBG_COMMON(f, d);
+        f.if_tlbc = d.interpreter_frame.tlbc_index, f.co_tlbc = d.code_object.co_tlbc;
+        f.tp_basicsize = d.type_object.tp_basicsize, f.u_compact = d.unicode_object.compactunicodeobject_size;
     }
-    /* What every LP64 GIL build has, whatever else moved. */
-    int ok = ob_size == 16 && ob_type == ML_OB_TYPE && by_size == 16 && by_sval == 32 && u_len == 16 && u_state == 32 &&
-             (u_ascii == 40 || u_ascii == 48) && if_prev == 8 && if_exec == 0;
+    int ft = f.free_threaded == 1;
+    /* Free-threaded 3.14+: thread-local bytecode, and a whole byte for the str's `interned`. */
+    int ft314 = ft && minor >= 14;
+    uint64_t hdr = ft ? ML_FT_OB_HEADER : 16; /* sizeof(PyObject) */
+    uint64_t before_code = ft314 ? ML_FIRSTTRACEABLE_BEFORE_CODE_TLBC : ML_FIRSTTRACEABLE_BEFORE_CODE;
+
+    /* What every LP64 build of this kind has, whatever else moved: the object header, then ob_size of a
+     * var object; the str header (length, hash, 4-byte state, padding); a frame starts with its
+     * executable and then the previous frame. */
+    int ok = (f.free_threaded == 0 || f.free_threaded == 1) && f.ob_size == hdr && f.ob_type == hdr - 8 && f.by_size == hdr &&
+             f.by_sval == hdr + 16 && f.u_len == hdr && f.u_state == hdr + 16 && f.u_ascii == hdr + 24 &&
+             (f.u_compact == 0 || f.u_compact == f.u_ascii + 16) && f.if_prev == 8 && f.if_exec == 0 && f.tp_name == hdr + 8 &&
+             (f.tp_basicsize == 0 || f.tp_basicsize == f.tp_name + 8);
+    /* Thread-local bytecode: co_tlbc right before the bytecode, tlbc_index an int32 inside the frame; none
+     * in GIL builds. */
+    ok = ok && (ft314 ? f.co_tlbc == f.co_code - 8 && f.if_tlbc != 0 && f.if_tlbc + 4 <= f.if_size && fits16(f.if_tlbc)
+                      : f.co_tlbc == 0 && f.if_tlbc == 0);
     /* Every field inside its struct, every struct of a plausible size. */
-    ok = ok && rt_fin + 8 <= rt_size && fits16(rt_fin) && ts_size < 65536 && ts_frame + 8 <= ts_size && if_size < 4096 &&
-         if_instr + 8 <= if_size && if_owner < if_size && co_size < 65536 && co_name + 8 <= co_size && co_qual + 8 <= co_size &&
-         co_file + 8 <= co_size && co_first + 4 <= co_size && co_lt + 8 <= co_size && co_code <= co_size &&
-         co_code >= ML_FIRSTTRACEABLE_BEFORE_CODE && u_size <= 256 && fits16(u_size);
+    ok = ok && f.rt_fin + 8 <= f.rt_size && fits16(f.rt_fin) && f.ts_size < 65536 && f.ts_frame + 8 <= f.ts_size && f.if_size < 4096 &&
+         f.if_instr + 8 <= f.if_size && f.if_owner < f.if_size && f.co_size < 65536 && f.co_name + 8 <= f.co_size &&
+         f.co_qual + 8 <= f.co_size && f.co_file + 8 <= f.co_size && f.co_first + 4 <= f.co_size && f.co_lt + 8 <= f.co_size &&
+         f.co_code <= f.co_size && f.co_code >= before_code && f.u_size <= 256 && fits16(f.u_size);
     if (!ok)
-        return fail(err, errlen, "_Py_DebugOffsets of this CPython has an unexpected shape; ",
-                    "is it a pre-release, free-threaded or debug build?");
+        return fail(err, errlen, "_Py_DebugOffsets of this CPython has an unexpected shape; ", "is it a pre-release or a debug build?");
 
     L->minor = (uint8_t)minor;
     L->model = ML_FRAMES_INTERP;
-    L->rt_finalizing = (uint16_t)rt_fin;
-    L->ts_frame = (uint16_t)ts_frame, L->ts_cframe = ML_NO_FIELD, L->cframe_current = ML_NO_FIELD;
+    L->rt_finalizing = (uint16_t)f.rt_fin;
+    L->ts_frame = (uint16_t)f.ts_frame, L->ts_cframe = ML_NO_FIELD, L->cframe_current = ML_NO_FIELD;
     L->f_back = L->f_code = L->f_lasti = ML_NO_FIELD, L->lasti_unit = 0;
-    L->if_previous = (uint16_t)if_prev, L->if_code = (uint16_t)if_exec, L->if_instr = (uint16_t)if_instr;
-    L->if_owner = (uint16_t)if_owner;
-    L->co_name = (uint16_t)co_name, L->co_qualname = (uint16_t)co_qual, L->co_filename = (uint16_t)co_file;
-    L->co_firstlineno = (uint16_t)co_first, L->co_linetable = (uint16_t)co_lt;
-    L->co_code_adaptive = (uint16_t)co_code;
-    L->co_firsttraceable = (uint16_t)(co_code - ML_FIRSTTRACEABLE_BEFORE_CODE);
-    L->code_basicsize = (uint16_t)co_code;
+    L->if_previous = (uint16_t)f.if_prev, L->if_code = (uint16_t)f.if_exec, L->if_instr = (uint16_t)f.if_instr;
+    L->if_owner = (uint16_t)f.if_owner;
+    L->owner_generator = minor == 13 ? ML_OWNER_GENERATOR_313 : minor == 14 ? ML_OWNER_GENERATOR_314 : ML_OWNER_GENERATOR_315;
+    L->owner_shim_min = minor == 13 ? ML_OWNER_SHIM_MIN_313 : minor == 14 ? ML_OWNER_SHIM_MIN_314 : ML_OWNER_SHIM_MIN_315;
+    L->code_tagged = minor >= 14; /* f_executable is a _PyStackRef */
+    L->co_name = (uint16_t)f.co_name, L->co_qualname = (uint16_t)f.co_qual, L->co_filename = (uint16_t)f.co_file;
+    L->co_firstlineno = (uint16_t)f.co_first, L->co_linetable = (uint16_t)f.co_lt;
+    L->co_code_adaptive = (uint16_t)f.co_code;
+    L->co_firsttraceable = (uint16_t)(f.co_code - before_code);
+    L->code_basicsize = (uint16_t)f.co_code;
     L->linetable_kind = ML_LINETABLE_LOCATIONS;
-    L->bytes_size = (uint16_t)by_size, L->bytes_sval = (uint16_t)by_sval;
-    L->str_length = (uint16_t)u_len, L->str_state = (uint16_t)u_state;
-    L->str_ascii_size = (uint16_t)u_ascii;
-    L->str_compact_size = (uint16_t)(u_ascii + 16); /* + utf8_length, utf8 */
-    L->unicode_basicsize = (uint16_t)u_size;
+    L->bytes_size = (uint16_t)f.by_size, L->bytes_sval = (uint16_t)f.by_sval;
+    L->str_length = (uint16_t)f.u_len, L->str_state = (uint16_t)f.u_state;
+    L->str_ascii_size = (uint16_t)f.u_ascii;
+    L->str_compact_size = (uint16_t)(f.u_ascii + 16); /* + utf8_length, utf8 */
+    L->unicode_basicsize = (uint16_t)f.u_size;
     L->str_has_ready = 0;
+    L->str_kind_shift = ft314 ? ML_STR_KIND_SHIFT_FT314 : ML_STR_KIND_SHIFT;
+    L->free_threaded = (uint8_t)ft;
+    L->ob_type = (uint16_t)f.ob_type;
+    L->tp_basicsize = (uint16_t)(f.tp_name + 8);
+    L->if_tlbc_index = ft314 ? (uint16_t)f.if_tlbc : ML_NO_FIELD;
+    L->co_tlbc = ft314 ? (uint16_t)f.co_tlbc : ML_NO_FIELD;
     return 0;
 }
 
@@ -198,7 +235,7 @@ int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen) {
     return fail(err, errlen, "Python stacks need a little-endian LP64 Linux (x86-64 or aarch64)", NULL);
 #else
     unsigned major = (unsigned)(hexversion >> 24) & 0xffu, minor = (unsigned)(hexversion >> 16) & 0xffu;
-    if (major != 3 || minor < 9 || minor > 14) {
+    if (major != 3 || minor < 9 || minor > ML_NEWEST_MINOR) {
         char v[16];
         size_t n = 0;
         n = put_uint(v, n, major);
@@ -207,7 +244,7 @@ int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen) {
         v[n] = '\0';
         fail(err, errlen, "Python stacks are not supported on CPython ", v);
         size_t m = err != NULL && errlen > 0 ? strlen(err) : 0;
-        if (m + 1 < errlen) fail(err + m, errlen - m, " (this agent knows 3.9 to 3.14)", NULL);
+        if (m + 1 < errlen) fail(err + m, errlen - m, " (this agent knows 3.9 to 3.15)", NULL);
         return -1;
     }
 
@@ -234,8 +271,8 @@ int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen) {
 
     /* The type objects know their instance sizes: a build whose objects are not the size our table says
      * (Py_TRACE_REFS, a patched CPython, a wrong table) is refused here rather than misread later. */
-    int64_t code_bs = rd_i64(code_type, ML_TP_BASICSIZE), bytes_bs = rd_i64(bytes_type, ML_TP_BASICSIZE);
-    int64_t str_bs = rd_i64(unicode_type, ML_TP_BASICSIZE);
+    int64_t code_bs = rd_i64(code_type, L.tp_basicsize), bytes_bs = rd_i64(bytes_type, L.tp_basicsize);
+    int64_t str_bs = rd_i64(unicode_type, L.tp_basicsize);
     if (code_bs != L.code_basicsize || bytes_bs != (int64_t)L.bytes_sval + 1 || str_bs != L.unicode_basicsize)
         return fail(err, errlen, "CPython's object sizes do not match this agent's layout for the version ", "(a debug or patched build?)");
 
@@ -287,6 +324,20 @@ static size_t walk_objects(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, 
     return n;
 }
 
+/* Free-threaded 3.14+: the copy of the bytecode the frame's thread runs (entries[0] is co_code_adaptive;
+ * the array is only replaced, never changed in place, and a replaced one is freed once every thread has
+ * passed a quiescent state, which a thread inside an allocation has not). */
+static uintptr_t thread_bytecode(const ml_pylayout *L, uintptr_t f, uintptr_t code) {
+    uintptr_t main_copy = code + L->co_code_adaptive;
+    int32_t index = rd_i32(f, L->if_tlbc_index);
+    uintptr_t array = rd_ptr(code, L->co_tlbc);
+    if (index <= 0 || !plausible(array)) return main_copy;
+    int64_t size = rd_i64(array, 0);
+    if (index >= size || size > (1 << 20)) return main_copy;
+    uintptr_t copy = rd_ptr(array, 8 + 8 * (unsigned)index);
+    return copy >= 4096 && copy < ((uintptr_t)1 << 56) ? copy : main_copy;
+}
+
 static size_t walk_interp(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, size_t cap) {
     uintptr_t f;
     if (L->ts_cframe != ML_NO_FIELD) {
@@ -305,7 +356,7 @@ static size_t walk_interp(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, s
             if (L->code_tagged) code = (code & 3u) == 3u ? 0 : code & ~(uintptr_t)3u; /* 3: a tagged int */
             /* Not a code object: the None executable of a shim frame (3.13+); skip it, keep walking. */
             if (is_live_code(code)) {
-                uintptr_t base = code + L->co_code_adaptive;
+                uintptr_t base = L->co_tlbc == ML_NO_FIELD ? code + L->co_code_adaptive : thread_bytecode(L, f, code);
                 uintptr_t instr = rd_ptr(f, L->if_instr);
                 int32_t first = rd_i32(code, L->co_firsttraceable);
                 /* Incomplete: pushed but still in its prologue (copying free variables, making cells),
@@ -395,12 +446,12 @@ static int str_utf8(uintptr_t obj, char *buf, size_t cap, size_t *pos, size_t *o
     if (readable) {
         state = rd_u32(obj, L->str_state);
         n = rd_i64(obj, L->str_length);
-        readable = (state & ML_STR_COMPACT_BIT) != 0 && (!L->str_has_ready || (state & ML_STR_READY_BIT) != 0) && n >= 0 &&
-                   n <= (int64_t)ML_STR_MAX_CHARS;
+        readable = (state & ML_STR_COMPACT_BIT(L->str_kind_shift)) != 0 && (!L->str_has_ready || (state & ML_STR_READY_BIT) != 0) &&
+                   n >= 0 && n <= (int64_t)ML_STR_MAX_CHARS;
     }
-    unsigned kind = (state >> ML_STR_KIND_SHIFT) & ML_STR_KIND_MASK;
+    unsigned kind = (state >> L->str_kind_shift) & ML_STR_KIND_MASK;
     if (readable && (kind == 1 || kind == 2 || kind == 4)) {
-        int ascii = (state & ML_STR_ASCII_BIT) != 0;
+        int ascii = (state & ML_STR_ASCII_BIT(L->str_kind_shift)) != 0;
         uintptr_t data = obj + (ascii ? L->str_ascii_size : L->str_compact_size);
         size_t count = (size_t)n;
         if (kind == 1 && ascii) {

@@ -21,8 +21,9 @@ typedef struct ml_pyframe {
 /* Chooses the layout for this interpreter. `hexversion` is sys.hexversion as the bootstrap read it.
  * On 3.13+ the offsets are read from the runtime's _Py_DebugOffsets. Returns 0 on success; otherwise -1
  * with a one-line reason in err (the agent then records allocations without Python stacks and says so).
- * Refused: versions other than 3.9 to 3.14, free-threaded and Py_TRACE_REFS builds, a table or object
- * sizes that do not match what this agent knows, a process where dlsym(RTLD_DEFAULT) does not see
+ * Free-threaded builds (3.13+) are read from their own table. Refused: versions other than 3.9 to 3.15,
+ * Py_TRACE_REFS builds, a table or object sizes that do not match what this agent knows (a pre-release
+ * whose table has another shape), a process where dlsym(RTLD_DEFAULT) does not see
  * _PyRuntime, PyGILState_GetThisThreadState, PyCode_Type, PyUnicode_Type and PyBytes_Type.
  * Call it before the hooks may walk, not concurrently with walks (a failed init disables walks). */
 int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen);

@@ -300,17 +300,25 @@ static int grow_table(ml_pystack *ps) {
     return 0;
 }
 
-/* The node for (parent, code_id, instr), defining it (FRAME) if new. UINT32_MAX: the table is full. */
+/* The node for (parent, code_id, instr), defining it (FRAME) if new. UINT32_MAX: it is new and the table
+ * is full (a node the table has is found even then: aggregated mode keeps using the full table). */
 static uint32_t node_for(ml_pystack *ps, ml_stream *s, uint32_t parent, uint32_t code_id, uint32_t instr) {
-    if (ps->table_used >= ml_max_stack_nodes) return UINT32_MAX;
-    if ((ps->table_used + 1) * 2 > ps->table_cap && grow_table(ps) != 0) return UINT32_MAX;
     size_t mask = ps->table_cap - 1;
     size_t j = node_hash(parent, code_id, instr) & mask;
-    for (;;) {
-        ml_node_slot *e = &ps->table[j];
-        if (e->node == 0) break;
-        if (e->parent == parent && e->code_id == code_id && e->instr == instr) return e->node;
-        j = (j + 1) & mask;
+    if (ps->table_cap != 0) {
+        for (;;) {
+            ml_node_slot *e = &ps->table[j];
+            if (e->node == 0) break;
+            if (e->parent == parent && e->code_id == code_id && e->instr == instr) return e->node;
+            j = (j + 1) & mask;
+        }
+    }
+    if (ps->table_used >= ml_max_stack_nodes) return UINT32_MAX;
+    if ((ps->table_used + 1) * 2 > ps->table_cap) {
+        if (grow_table(ps) != 0) return UINT32_MAX;
+        mask = ps->table_cap - 1;
+        j = node_hash(parent, code_id, instr) & mask;
+        while (ps->table[j].node != 0) j = (j + 1) & mask;
     }
     if (ps->next_node == 0) ps->next_node = 1;
     uint32_t id = ps->next_node++;

@@ -8,6 +8,7 @@
 #include "encode.h"
 #include "native.h"
 #include "pystack.h"
+#include "sample.h"
 #include "state.h"
 #include "thread.h"
 
@@ -21,6 +22,12 @@ static void stack_reset(ml_thread *t) {
 void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
     int saved_errno = errno;
     int guard = ml_guard_enter();
+    /* Sampling: the block's free will be recorded too (mappings are recorded exactly, free or not). */
+    if (ml_sampling && allocator != ML_A_MMAP && allocator != ML_A_MREMAP && !ml_sampled_add(addr)) {
+        ml_guard_leave(guard);
+        errno = saved_errno;
+        return;
+    }
     ml_thread *t = ml_thread_current();
     if (t != NULL) {
         pthread_mutex_lock(&t->stream.lock);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sample.h"
 #include "state.h"
 
 /* Is this thread allowed to record right now (a session is active and we are not inside the agent)? */
@@ -14,6 +15,18 @@ static inline int ml_should_record(void) {
 
 /* Set the guard, take seq under the thread's own lock, walk the stacks, encode. A free is recorded before
  * the memory is released, an allocation after it is obtained. */
+/* An allocation of `size` bytes is to be recorded: a session records, and, when sampling, it is in the
+ * sample (sample.h). */
+static inline int ml_wants_alloc(uint64_t size) {
+    return ml_should_record() && (!ml_sampling || ml_sample_alloc(size));
+}
+
+/* The free of the block at `addr` is to be recorded: when sampling, only if the block was recorded (it
+ * is then forgotten). */
+static inline int ml_wants_free(uint64_t addr) {
+    return ml_should_record() && (!ml_sampling || ml_sampled_remove(addr));
+}
+
 void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator);
 void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t size);
 /* FORK in the calling thread's stream (the fork hook, in the parent). */

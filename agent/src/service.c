@@ -5,8 +5,10 @@
 #include "service.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -18,19 +20,23 @@
 #include "got.h"
 #include "mem.h"
 #include "psi.h"
+#include "selfstop.h"
 #include "service_stream.h"
+#include "sink.h"
 #include "state.h"
 #include "thread.h"
 #include "util.h"
 
 #define FLUSH_NS (10u * 1000000u)
+/* Aggregated mode: a CHECKPOINT (of what changed) this often, written out at once, so that a process killed
+ * at any moment leaves what it recorded up to 100 ms before in the file (issue 11: one a second left a
+ * program killed in its first second without any attribution). */
+#define CHECKPOINT_NS (50u * 1000000u)
 #define SECOND_NS 1000000000ull
 
 static pthread_t g_thread;
 static int g_thread_running;
-static pthread_mutex_t g_wait_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_wait_cond;
-static int g_stop;
+static atomic_int g_stop;
 static uint64_t g_interval_ns;
 /* The service thread's stack, mapped by us (a guard page below it), so the thread is known by its stack
  * (state.h: ml_service_stack_lo, ml_service_stack_hi). */
@@ -249,18 +255,70 @@ static void snapshot(void) {
     }
 }
 
+/* The capture stopped (sink.c: the reader fell behind, or a write failed): its last block says why, once,
+ * and the session is asked to end (selfstop.c). */
+static int g_stop_noted;
+
+void ml_service_note_capture_stopped(void) {
+    int why = ml_sink_stopped();
+    if (why == ML_SINK_OK || g_stop_noted) return;
+    g_stop_noted = 1;
+    /* A failed write said why itself (the sink's failure callback: lifecycle.c); a reader too far behind
+     * is said here. */
+    if (why != ML_SINK_BEHIND) return;
+    char text[160], num[24];
+    ml_strlcpy(text, "BEHIND: ", sizeof text);
+    ml_u64_to_dec(num, (uint64_t)(ml_sink_limit() >> 20));
+    ml_strlcat(text, num, sizeof text);
+    ml_strlcat(text, " MiB waited to be written: the reader (or the disk) did not keep up", sizeof text);
+    uint8_t mem[224];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    uint64_t seq = ml_next_seq();
+    ml_buf_varint(&b, seq);
+    ml_buf_varint(&b, ml_rel_ns());
+    ml_buf_varint(&b, ML_M_CAPTURE_STOPPED);
+    ml_buf_cstr(&b, text);
+    if (!b.overflow) (void)ml_write_last_record(ML_R_MARKER, b.p, b.len, seq);
+}
+
+/* Writes what is queued (without waiting for the reader), and notices a capture that stopped. Returns the
+ * pump's answer: 0 when the reader has no room now. */
+static int write_out(void) {
+    int r = ml_sink_pump();
+    if (ml_sink_stopped() != ML_SINK_OK) {
+        if (!g_stop_noted) {
+            ml_service_note_capture_stopped();
+            r = ml_sink_pump(); /* the last words (a failed write's were queued as it failed) */
+        }
+        ml_selfstop_request();
+    }
+    return r;
+}
+
+/* Sleeps until `wake` (CLOCK_MONOTONIC ns), or until someone kicks the writer (ml_sink_kick: much queued, a
+ * drain, the stop), or until the reader has room again when it had none. */
+static void wait_until(uint64_t wake, int reader_full) {
+    struct pollfd fds[2];
+    nfds_t n = 0;
+    if (ml_sink_wake_fd() >= 0) fds[n++] = (struct pollfd){ml_sink_wake_fd(), POLLIN, 0};
+    if (reader_full && ml_sink_fd() >= 0) fds[n++] = (struct pollfd){ml_sink_fd(), POLLOUT, 0};
+    uint64_t now = ml_now_ns();
+    if (now >= wake) return;
+    struct timespec ts = {(time_t)((wake - now) / 1000000000u), (long)((wake - now) % 1000000000u)};
+    if (ppoll(fds, n, &ts, NULL) > 0 && n > 0 && (fds[0].revents & POLLIN)) ml_sink_woken();
+}
+
 static void *service_main(void *arg) {
     (void)arg;
     (void)ml_guard_enter(); /* never left: the thread is the agent's for its whole life */
     uint64_t now = ml_now_ns();
-    uint64_t next_snap = now, next_flush = now + FLUSH_NS, next_second = now + SECOND_NS;
-    pthread_mutex_lock(&g_wait_lock);
-    while (!g_stop) {
+    uint64_t next_snap = now, next_flush = now + FLUSH_NS, next_second = now + SECOND_NS, next_checkpoint = now + CHECKPOINT_NS;
+    int reader_full = 0;
+    while (!atomic_load(&g_stop)) {
         uint64_t wake = next_snap < next_flush ? next_snap : next_flush;
-        struct timespec ts = {(time_t)(wake / 1000000000u), (long)(wake % 1000000000u)};
-        if (ml_now_ns() < wake) pthread_cond_timedwait(&g_wait_cond, &g_wait_lock, &ts);
-        if (g_stop) break;
-        pthread_mutex_unlock(&g_wait_lock);
+        wait_until(wake, reader_full);
+        if (atomic_load(&g_stop)) break;
         now = ml_now_ns();
         if (now >= next_second) {
             read_status();
@@ -272,6 +330,13 @@ static void *service_main(void *arg) {
             next_snap += g_interval_ns;
             if (next_snap <= now) next_snap = now + g_interval_ns;
         }
+        if ((ml_options & ML_OPTION_AGGREGATE) && now >= next_checkpoint) {
+            ml_aggregate_checkpoint_changed();
+            next_checkpoint += CHECKPOINT_NS;
+            if (next_checkpoint <= now) next_checkpoint = now + CHECKPOINT_NS;
+            next_flush = now; /* flushed in this round, with the service stream (a barrier follows it) */
+            g_last_service_flush_ns = 0;
+        }
         if (now >= next_flush) {
             /* Objects loaded and not yet looked up with dlsym (a plugin that registers itself from its
              * constructor, glibc's own NSS or iconv modules). */
@@ -282,15 +347,14 @@ static void *service_main(void *arg) {
             if (next_flush <= now) next_flush = now + FLUSH_NS;
         }
         if (now >= next_second) {
-            if (ml_options & ML_OPTION_AGGREGATE) ml_aggregate_checkpoint();
             ml_threads_reap();
             ml_service_agent_stats();
             next_second += SECOND_NS;
             if (next_second <= now) next_second = now + SECOND_NS;
         }
-        pthread_mutex_lock(&g_wait_lock);
+        /* Every round ends with the queue written out, as far as the reader takes it. */
+        reader_full = write_out() == 0;
     }
-    pthread_mutex_unlock(&g_wait_lock);
     return NULL;
 }
 
@@ -325,12 +389,8 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     g_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     snapshot();
 
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&g_wait_cond, &ca);
-    pthread_condattr_destroy(&ca);
-    g_stop = 0;
+    atomic_store(&g_stop, 0);
+    g_stop_noted = 0;
 
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     g_stack_map_len = SERVICE_STACK + page;
@@ -365,10 +425,8 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
 
 void ml_service_stop(void) {
     if (!g_thread_running) return;
-    pthread_mutex_lock(&g_wait_lock);
-    g_stop = 1;
-    pthread_cond_signal(&g_wait_cond);
-    pthread_mutex_unlock(&g_wait_lock);
+    atomic_store(&g_stop, 1);
+    ml_sink_kick();
     pthread_join(g_thread, NULL);
     g_thread_running = 0;
     ml_mem_free(g_stack_map, g_stack_map_len);
@@ -380,8 +438,6 @@ void ml_service_stop(void) {
 }
 
 void ml_service_forget(void) {
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    g_wait_lock = fresh;
     g_thread_running = 0;
     /* The thread is not in the child; its stack is our memory there. */
     ml_mem_free(g_stack_map, g_stack_map_len);

@@ -18,6 +18,9 @@ void ml_service_set_census(int near_oom, int growth);
 void ml_service_stop(void);
 /* One flush round: every thread's block, then BARRIER in the service stream. */
 void ml_service_flush_round(void);
+/* The capture stopped before its end (sink.h): one of its last blocks says why (a CAPTURE_STOPPED marker),
+ * once per session. The service thread does it when it notices; the stop, if it did not. */
+void ml_service_note_capture_stopped(void);
 /* AGENT_STATS now. */
 void ml_service_agent_stats(void);
 /* In a fork child: the thread does not exist there, its locks may be held. */

@@ -5,6 +5,7 @@
  * service thread contends for. */
 #include "thread.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -297,37 +298,76 @@ void ml_threads_totals(ml_thread_totals *out) {
     pthread_mutex_unlock(&g_registry_lock);
 }
 
-void ml_threads_name(pid_t tid, const char *name) {
-    pthread_mutex_lock(&g_registry_lock);
-    ml_thread *found = NULL;
+/* The thread with OS id tid, or (tid 0) the live one with pthread id pthread_id; NULL if it has no stream.
+ * Registry mutex held. */
+static ml_thread *find_thread(pid_t tid, uint64_t pthread_id) {
     for (ml_thread *t = g_threads; t != NULL; t = t->next) {
-        if (t->tid == tid) {
-            found = t;
+        if (tid != 0 ? t->tid == tid : (t->pthread_id == pthread_id && !t->exiting)) return t;
+    }
+    return NULL;
+}
+
+/* THREAD_NAME: `stream`, `name`, and for a rename the seq and time it happened at and its flags (1 a
+ * rename, 2 the OS's name: the kernel keeps 15 bytes of it). `rename`: 0 a naming, else those flags. */
+static void record_thread_name(const ml_thread *t, const char *name, int rename) {
+    uint8_t mem[192];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    ml_buf_varint(&b, t->stream.id);
+    ml_buf_str(&b, name, ml_utf8_prefix(name, 128));
+    if (rename) {
+        ml_buf_varint(&b, ml_next_seq());
+        ml_buf_varint(&b, ml_rel_ns());
+        ml_buf_varint(&b, (uint64_t)rename);
+    }
+    ml_service_stream_record(ML_R_THREAD_NAME, b.p, b.len);
+}
+
+static void keep_pending_name(pid_t tid, const char *name) {
+    size_t slot = PENDING_NAMES;
+    for (size_t i = 0; i < PENDING_NAMES; i++) {
+        if (g_pending[i].tid == tid) {
+            slot = i;
             break;
         }
     }
+    if (slot == PENDING_NAMES) slot = g_pending_next++ % PENDING_NAMES;
+    g_pending[slot].tid = tid;
+    size_t n = ml_utf8_prefix(name, sizeof g_pending[slot].name - 1);
+    memcpy(g_pending[slot].name, name, n);
+    g_pending[slot].name[n] = 0;
+}
+
+void ml_threads_name(pid_t tid, const char *name) {
+    pthread_mutex_lock(&g_registry_lock);
+    ml_thread *found = find_thread(tid, 0);
     if (found != NULL) {
-        uint8_t mem[160];
-        ml_buf b;
-        ml_buf_init(&b, mem, sizeof mem);
-        ml_buf_varint(&b, found->stream.id);
-        ml_buf_str(&b, name, ml_utf8_prefix(name, 128));
-        ml_service_stream_record(ML_R_THREAD_NAME, b.p, b.len);
+        record_thread_name(found, name, 0);
     } else {
-        size_t slot = PENDING_NAMES;
-        for (size_t i = 0; i < PENDING_NAMES; i++) {
-            if (g_pending[i].tid == tid) {
-                slot = i;
-                break;
-            }
-        }
-        if (slot == PENDING_NAMES) slot = g_pending_next++ % PENDING_NAMES;
-        g_pending[slot].tid = tid;
-        size_t n = ml_utf8_prefix(name, sizeof g_pending[slot].name - 1);
-        memcpy(g_pending[slot].name, name, n);
-        g_pending[slot].name[n] = 0;
+        keep_pending_name(tid, name);
     }
     pthread_mutex_unlock(&g_registry_lock);
+}
+
+void ml_thread_renamed(pid_t tid, uint64_t pthread_id, const char *name, int os_name) {
+    int saved_errno = errno;
+    int guard = ml_guard_enter();
+    pthread_mutex_lock(&g_registry_lock);
+    ml_thread *found = find_thread(tid, pthread_id);
+    if (found != NULL) {
+        record_thread_name(found, name, os_name ? 3 : 1);
+    } else if (tid != 0) {
+        /* No event yet: the name is for its THREAD record. An OS name replaces a pending (Python) name only
+         * if it is not that name cut to the kernel's 15 bytes; without a pending name the THREAD record
+         * reads the OS name itself. */
+        size_t i = 0;
+        while (i < PENDING_NAMES && g_pending[i].tid != tid) i++;
+        int pending = i < PENDING_NAMES;
+        if (!os_name || (pending && strncmp(g_pending[i].name, name, strlen(name)) != 0)) keep_pending_name(tid, name);
+    }
+    pthread_mutex_unlock(&g_registry_lock);
+    ml_guard_leave(guard);
+    errno = saved_errno;
 }
 
 void ml_threads_forget(void) {

@@ -53,6 +53,12 @@ void ml_threads_totals(ml_thread_totals *out);
 /* A name for the thread with OS id tid: THREAD_NAME now if it has a stream, else kept for its THREAD
  * record. */
 void ml_threads_name(pid_t tid, const char *name);
+/* The thread with OS id tid (or, with tid 0, the pthread pthread_id) renamed itself or was renamed after it
+ * was named (prctl, pthread_setname_np, Thread.name = ...): THREAD_NAME with the seq and time of the
+ * change, so readers give the new name to what it allocates from then on. `os_name`: the name is the
+ * kernel's (at most 15 bytes: the cut of a longer name reads as that name). Sets the guard; keeps errno.
+ * Renames are rare: the registry mutex is taken. */
+void ml_thread_renamed(pid_t tid, uint64_t pthread_id, const char *name, int os_name);
 
 /* In a fork child: the other threads are gone and their locks may be held forever. Drops all state
  * without taking a lock. */

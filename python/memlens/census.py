@@ -59,10 +59,14 @@ class Census:
 
 def census(*, time_budget_s=5.0, top_types=50, paths=0):
     """Takes a census of this interpreter's live objects now (the GIL is held meanwhile, at most about
-    `time_budget_s`). With `paths`, also the reference paths that keep the largest objects alive."""
+    `time_budget_s` of CPU time for the census). With `paths`, also the reference paths that keep the largest
+    objects alive, and the largest types' objects grouped by the shape of their path."""
     module = _module()
-    result = module.census(time_budget_s=float(time_budget_s), top_types=int(top_types))
     if paths:
-        result["paths"] = module.paths_for_ids([o["id"] for o in result["largest_objects"][:int(paths)]])
+        # One pass over the heap: the paths of the largest objects and the largest types' objects grouped
+        # by the shape of their path (`path_groups`).
+        result = module.census_with_paths(time_budget_s=float(time_budget_s), top_types=int(top_types), paths=int(paths))
+    else:
+        result = module.census(time_budget_s=float(time_budget_s), top_types=int(top_types))
     result["pid"] = os.getpid()
     return Census(result)

@@ -177,8 +177,8 @@ class MemlensPlugin:
             item.stash[_LIMITS] = _limits_of(item, self.default_memory)
 
     def pytest_sessionstart(self, session):
-        b = sys.modules.get("memlens_bootstrap")
-        if b is not None and getattr(b, "_agent", None) is not None and b._agent.memlens_active():
+        agent = sys.modules.get("memlens_agent")
+        if agent is not None and agent.current() is not None:
             raise pytest.UsageError("this pytest runs under memlens run or attach already: leave out --memlens, or run pytest without memlens run")
 
     # Each test.

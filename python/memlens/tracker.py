@@ -1,8 +1,8 @@
 """memlens.Tracker: track this interpreter's allocations into a capture, with the agent `memlens run` uses.
 
-The agent's Python side is memlens_bootstrap (the file `memlens run` and `memlens attach` load too). It is
+The agent's Python side is memlens_agent (the module `memlens run` and `memlens attach` load too). It is
 imported once, under that name, so that a later `memlens attach` or `memlens detach` of this process finds
-the same agent state, and a Tracker sees tracking that `memlens run` or `memlens attach` started.
+the same session, and a Tracker sees tracking that `memlens run` or `memlens attach` started.
 """
 
 import functools
@@ -16,20 +16,23 @@ from ._errors import MemlensError
 
 _lock = threading.Lock()
 _active = None  # the Tracker that is tracking, if any
-_fork_hook_installed = False
 
 
-def _bootstrap():
-    module = sys.modules.get("memlens_bootstrap")
+def _agent_module():
+    module = sys.modules.get("memlens_agent")
     if module is not None:
         return module
-    path = os.path.join(_paths.AGENT_PYTHON_DIR, "memlens_bootstrap.py")
+    path = os.path.join(_paths.AGENT_PYTHON_DIR, "memlens_agent.py")
     if not os.path.exists(path):
-        raise MemlensError("this memlens installation has no agent bootstrap (%s is missing): reinstall memlens" % path)
-    spec = importlib.util.spec_from_file_location("memlens_bootstrap", path)
+        raise MemlensError("this memlens installation has no agent module (%s is missing): reinstall memlens" % path)
+    spec = importlib.util.spec_from_file_location("memlens_agent", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    sys.modules["memlens_bootstrap"] = module
+    sys.modules["memlens_agent"] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules["memlens_agent"]
+        raise
     return module
 
 
@@ -71,7 +74,7 @@ class Tracker:
         self.memory_interval_ms = int(memory_interval_ms)
         self.overwrite = bool(overwrite)
         self._state = "new"  # new → tracking → done
-        self._threading_original = None
+        self._session = None
         self._calls = 0
 
     def __repr__(self):
@@ -93,16 +96,17 @@ class Tracker:
         with _lock:
             if _active is not None:
                 raise MemlensError("memlens.Tracker(%r) is tracking already: trackers do not nest, end it first" % _active.file_name)
-            b = _bootstrap()
-            if b._agent is not None and b._agent.memlens_active():
+            agent = _agent_module()
+            running = agent.current()
+            if running is not None:
                 raise MemlensError("this process is tracked already (capture %s, by memlens run or attach): "
-                                   "a Tracker cannot start inside it" % (b._output or "a socket"))
+                                   "a Tracker cannot start inside it" % (running.output or "a socket"))
             if os.path.exists(self.file_name) and not self.overwrite:
                 raise MemlensError("%s exists: pass overwrite=True or choose another file name" % self.file_name)
             directory = os.path.dirname(self.path)
             if not os.path.isdir(directory):
                 raise MemlensError("cannot write %s: the directory %s does not exist" % (self.file_name, directory))
-            self._start(b)
+            self._start(agent)
             self._state = "tracking"
             _active = self
         return self
@@ -117,15 +121,10 @@ class Tracker:
         with _lock:
             if self._state != "tracking":
                 return
-            b = sys.modules["memlens_bootstrap"]
             try:
-                b._stop()
+                self._session.stop()  # a later fork starts nothing either
             finally:
-                if self._threading_original is not None:
-                    threading.Thread._bootstrap_inner = self._threading_original
-                    self._threading_original = None
-                b._config = None  # a later fork starts nothing
-                b._output = None
+                self._session.unwrap_threading()
                 self._state = "done"
                 _active = None
 
@@ -158,17 +157,14 @@ class Tracker:
 
     # Starting the agent.
 
-    def _start(self, b):
-        global _fork_hook_installed
+    def _start(self, agent):
         try:
-            if b._agent is None:
-                b._agent = b._load_agent(_paths.AGENT_LIBRARY)
-        except OSError as e:
-            raise MemlensError("cannot load the agent %s: %s" % (_paths.AGENT_LIBRARY, e))
+            session = agent.AgentSession(_paths.AGENT_LIBRARY)
+        except agent.AgentError as e:
+            raise MemlensError(str(e))
         for code in _hidden:
-            b._hide(code)
-        cfg = {
-            "output": self.path,
+            session.hide_code(code)
+        options = {
             "overwrite": True,  # checked above
             "memory_interval_ms": self.memory_interval_ms,
             "native": self.native,
@@ -178,27 +174,21 @@ class Tracker:
             "mode": "attach",  # the program was running before tracking started
         }
         words = list(getattr(sys, "orig_argv", None) or [sys.executable] + sys.argv)[1:]
-        cfg["_argv_words"] = words
-        cfg["script"] = " ".join(words)[:200]
-        self._threading_original = threading.Thread._bootstrap_inner
-        b._wrap_threading()
-        b._config = cfg
-        b._output = self.path
-        error = b._start(b._agent_config(cfg, self.path, words))
-        if error is not None:
-            threading.Thread._bootstrap_inner = self._threading_original
-            self._threading_original = None
-            b._config = None
-            b._output = None
-            raise MemlensError("cannot start tracking into %s: %s" % (self.file_name, error))
-        b._agent.memlens_quiet(1)  # what follows is ours, not the program's
+        options["script"] = " ".join(words)[:200]
+        session.wrap_threading()
         try:
-            b._name_existing_threads()
-            if self.follow_fork and not _fork_hook_installed and hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=b._after_fork_in_child)
-                _fork_hook_installed = True
+            # What follows start is ours, not the program's: the thread stays quiet until the finally below.
+            session.start(self.path, argv=words, stay_quiet=True, **options)
+        except agent.AgentError as e:
+            session.unwrap_threading()
+            raise MemlensError("cannot start tracking into %s: %s" % (self.file_name, e))
+        try:
+            self._session = session
+            session.name_existing_threads()
+            if self.follow_fork:
+                session.follow_forks()
         finally:
-            b._agent.memlens_quiet(0)
+            session.quiet(False)
 
 
 # Code objects of ours that sit on tracked stacks (the decorator's wrapper): hidden from reports.

@@ -5,7 +5,7 @@
 
 import { CaptureFormatError } from '../errors.js';
 import type { CaptureModel } from '../model/model.js';
-import { type Census, type CensusType, parseCensus } from './census.js';
+import { type Census, type CensusType, completeCensuses, parseCensus } from './census.js';
 
 export interface CaptureCensus {
   /** When it was taken (ns since tracking started) and why ("near-oom", "growth", "on request"). */
@@ -24,7 +24,7 @@ export interface CaptureCensusResult {
 
 /** The census the reports use: the last one taken near OOM, else the last one; undefined when none. */
 export function captureCensus(model: CaptureModel): CaptureCensusResult {
-  const all = model.censuses;
+  const all = completeCensuses(model.censuses);
   if (all.length === 0) return { census: undefined, error: undefined };
   const nearOom = all.filter((c) => c.label === 'near-oom');
   const pick = (nearOom.length > 0 ? nearOom : all).reduce((a, c) => (c.timeNs >= a.timeNs ? c : a));
@@ -44,13 +44,16 @@ export interface HeldAs {
   readonly bytes: number;
   /** Of everything the census measured. */
   readonly share: number;
+  /** The largest group of the type's objects by reference path (`module __main__['SESSIONS'][*].payload`), when the census has paths. */
+  readonly path?: { readonly pattern: string; readonly count: number; readonly bytes: number };
 }
 
 /**
  * A census type holds `bytes` when it is among the census's HELD_AS_TOP_TYPES largest types and its
  * objects' sizes add up to between half and twice that (sizes are shallow, sys.getsizeof: a bytes,
  * bytearray or numpy array that owns its data counts it; a list or a dict counts only its table). The
- * closest such type, or undefined: the census shows none that could, and nothing is claimed.
+ * closest such type, or undefined: the census shows none that could, and nothing is claimed. With the
+ * census's path groups, the largest group of that type names the container that keeps them.
  */
 export const HELD_AS_TOP_TYPES = 3;
 export const HELD_AS_MIN_RATIO = 0.5;
@@ -70,5 +73,14 @@ export function heldAs(census: Census, bytes: number): HeldAs | undefined {
       bestDistance = distance;
     }
   }
-  return best === undefined ? undefined : { type: best.type, count: best.count, bytes: best.bytes, share: census.totalBytes > 0 ? best.bytes / census.totalBytes : 0 };
+  if (best === undefined) return undefined;
+  const type = best.type;
+  const group = (census.pathGroups ?? []).filter((g) => g.type === type && g.pattern !== null).sort((a, b) => b.bytes - a.bytes)[0];
+  return {
+    type,
+    count: best.count,
+    bytes: best.bytes,
+    share: census.totalBytes > 0 ? best.bytes / census.totalBytes : 0,
+    ...(group === undefined || group.pattern === null ? {} : { path: { pattern: group.pattern, count: group.count, bytes: group.bytes } }),
+  };
 }

@@ -41,6 +41,8 @@ export interface CaptureDiff {
   /** The two captures ran different programs (compared by command line): the diff may mean little. */
   readonly differentPrograms: boolean;
   readonly programs: readonly [string, string];
+  /** Each capture's sampling rate in bytes, or 0 when it recorded every allocation (then exact). */
+  readonly sampledEvery: readonly [number, number];
 }
 
 export interface DiffOptions {
@@ -97,6 +99,7 @@ export function diffCaptures(before: CaptureModel, after: CaptureModel, options:
     by,
     differentPrograms: programs[0] !== programs[1],
     programs,
+    sampledEvery: [before.sampling?.rateBytes ?? 0, after.sampling?.rateBytes ?? 0],
   };
 }
 

@@ -5,6 +5,7 @@
 
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
 import type { CaptureModel } from '../model/model.js';
+import { memlensPauses } from './memlens-pauses.js';
 import type { AllocationSet, SiteAmount } from './allocation-set.js';
 import type { GcFreesResult } from './gc-frees.js';
 import { type StackAmount, stacksOf } from './stacks.js';
@@ -41,8 +42,13 @@ export interface GcSpan {
 export interface GcSettings {
   /** The collector's state as the capture ends; undefined without any GC_STATE record. */
   readonly enabledAtEnd: boolean | undefined;
-  /** When it was disabled (gc.disable(), or a C extension's PyGC_Disable()). */
+  /** When the program disabled it (gc.disable(), or a C extension's PyGC_Disable()). */
   readonly disabled: readonly GcSpan[];
+  /**
+   * When memlens's own census disabled it (a window that lies inside a census's pause, from its CENSUS
+   * record): memlens's, never the program's. Agents since the path search do not record these at all.
+   */
+  readonly disabledByMemlens: readonly GcSpan[];
   /** Objects moved to the permanent generation by gc.freeze(), at the end (the most seen, and when). */
   readonly frozenAtEnd: number;
   readonly maxFrozen: number;
@@ -180,5 +186,18 @@ function gcSettings(model: CaptureModel): GcSettings {
     thresholds = s.thresholds;
   }
   if (enabled === false && since !== undefined) disabled.push({ fromNs: since, toNs: undefined });
-  return { enabledAtEnd: enabled, disabled, frozenAtEnd: frozen, maxFrozen, thresholds };
+  const pauses = censusPauses(model);
+  const ours = (d: GcSpan): boolean => d.toNs !== undefined && pauses.some((p) => d.fromNs >= p.fromNs && d.toNs! <= p.toNs);
+  return { enabledAtEnd: enabled, disabled: disabled.filter((d) => !ours(d)), disabledByMemlens: disabled.filter(ours), frozenAtEnd: frozen, maxFrozen, thresholds };
+}
+
+/**
+ * Slack before a census's pause (ns), for what its pause_ms does not cover: loading the census module and
+ * writing the JSON (the CENSUS record's time is taken after it), plus a tenth of the pause.
+ */
+export const CENSUS_WINDOW_SLACK_NS = 250_000_000;
+
+/** Where a disabled window counts as a census's: its pause, widened by the slack before it. */
+export function censusPauses(model: CaptureModel): { readonly fromNs: number; readonly toNs: number }[] {
+  return memlensPauses(model).map((p) => ({ fromNs: p.fromNs - (p.toNs - p.fromNs) * 0.1 - CENSUS_WINDOW_SLACK_NS, toNs: p.toNs }));
 }

@@ -113,14 +113,16 @@ export class LargeLifetimes implements ReplayObserver {
   change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void {
     if (count > 0) {
       if (this.watched > 0) this.check(site, thread);
-      if (bytes >= LARGE_ALLOCATION_BYTES) this.addLarge(site, bytes, thread, index);
+      // A sampled capture counts a recorded block `count` times (its weight): the object is bytes / count.
+      const size = count === 1 ? bytes : bytes / count;
+      if (size >= LARGE_ALLOCATION_BYTES) this.addLarge(site, size, thread, index);
       return;
     }
     // A free (count -1) or a piece of an unmapped region (count 0, the allocation still partly live).
     if (this.liveCount === 0) return;
     // A free reports the whole size, so a small one is not of a large allocation; only the last piece of
     // a large region unmapped piecewise can be small (rare: such regions are counted).
-    if (-bytes < LARGE_ALLOCATION_BYTES && this.piecewise === 0) return;
+    if ((count < 0 ? bytes / count : -bytes) < LARGE_ALLOCATION_BYTES && this.piecewise === 0) return;
     const byIndex = this.live.get(thread);
     const a = byIndex?.get(index);
     if (a === undefined || byIndex === undefined) return;

@@ -42,6 +42,9 @@ export function timeline(model: CaptureModel): Timeline {
   for (const t of model.threads) {
     if (t.startNs !== undefined && t.startNs > 0) events.push({ timeNs: t.startNs, kind: 'thread-start', label: `thread started: ${t.name || t.osTid}` });
     if (t.exitNs !== undefined) events.push({ timeNs: t.exitNs, kind: 'thread-exit', label: `thread exited: ${t.name || t.osTid}` });
+    if (t.renamedFrom !== undefined && t.renamedAtNs !== undefined) {
+      events.push({ timeNs: t.renamedAtNs, kind: 'marker', label: `thread renamed: ${model.threads[t.renamedFrom]?.name || t.osTid} → ${t.name}` });
+    }
   }
   events.sort((a, b) => a.timeNs - b.timeNs);
   return {

@@ -126,7 +126,7 @@ export function statistics(model: CaptureModel, options: StatisticsOptions = {})
     durationNs: model.durationNs,
     peakRss,
     cgroupLimit,
-    threads: model.threads.length,
+    threads: model.threads.filter((t) => t.renamedFrom === undefined).length, // a rename is the same thread
     histogram: model.aggregated ? undefined : histogramBins(model.sizeHistogram, options.histogramBins ?? 12),
     allocators,
     topBySize,

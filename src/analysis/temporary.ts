@@ -17,6 +17,11 @@ export function temporaryAllocations(model: CaptureModel): TemporaryAllocations 
       hint: 'Capture again without --aggregate to see temporary allocations.',
     });
   }
+  if (model.sampling !== undefined) {
+    throw new MissingDataError('a sampled capture cannot show temporary allocations: "freed within N allocations" counts every allocation in between, and a sample has only some', {
+      hint: 'Capture again without --sample to see temporary allocations.',
+    });
+  }
   if (model.temporaryThreshold === undefined) {
     throw new RangeError('the model was built without a temporary-allocation threshold');
   }

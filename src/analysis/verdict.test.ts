@@ -128,7 +128,19 @@ describe('how it ended, and the moments before', () => {
     const unknown = mk((p) => p.exit({ timeNs: 10 * SEC, signal: 9, oomKill: 2, detail: 'SIGKILL; the kernel log and the cgroup could not be read' }));
     assert.deepEqual([unknown.kind, unknown.oomKill], ['signal', 'unknown']);
     const stopped = mk((p) => p.trailer(10 * SEC));
-    assert.deepEqual([stopped.kind, stopped.oomKill, stopped.trailerReason], ['stopped', undefined, 'exit']);
+    assert.deepEqual([stopped.kind, stopped.oomKill, stopped.trailerReason, stopped.stopReason, stopped.wentOn], ['stopped', undefined, 'exit', 'exit', false]);
+    const detached = mk((p) => p.trailer(10 * SEC, 2));
+    assert.deepEqual([detached.kind, detached.stopReason, detached.wentOn, detached.stopNs], ['stopped', 'detach', true, 10 * SEC]);
+    // An older agent wrote reason 1 for every stop (detach and --duration too): it is not read as an exit.
+    const older = mk((p) => p.trailer(10 * SEC, 1));
+    assert.deepEqual([older.kind, older.trailerReason, older.stopReason, older.wentOn], ['stopped', 'stopped', 'unknown', false]);
+    const oom = mk((p) => p.exit({ timeNs: 10 * SEC, signal: 9, oomKill: 1 }));
+    assert.deepEqual([oom.kind, oom.stopReason], ['signal', 'oom-kill']);
+    const programThenExit = mk((p) => {
+      p.trailer(5 * SEC, 8);
+      p.exit({ timeNs: 10 * SEC, exitCode: 0 });
+    });
+    assert.deepEqual([programThenExit.kind, programThenExit.stopReason, programThenExit.stopNs], ['exited', 'program', 5 * SEC]);
     const abrupt = mk(() => undefined);
     assert.deepEqual([abrupt.kind, abrupt.oomKill, abrupt.endNs], ['abrupt', undefined, 10 * SEC]);
   });

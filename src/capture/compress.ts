@@ -82,6 +82,11 @@ export class Recompressor {
     this.sink(bytes);
   }
 
+  /** Input bytes taken into whole units so far (what is past it waits for the rest of its block). */
+  get consumed(): number {
+    return this.framer.position;
+  }
+
   /** The level for the blocks completed from now on (the codec stays). */
   setLevel(level: number): void {
     this.level = level;

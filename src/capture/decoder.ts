@@ -37,6 +37,7 @@ interface StreamNodes {
 
 const TAIL = 64;
 const TWO_32 = 4294967296;
+const MAX = Number.MAX_SAFE_INTEGER;
 
 // The position after the last varint read by varintAt (a module variable, not a returned object).
 let vpos = 0;
@@ -369,6 +370,11 @@ export class CaptureDecoder {
           bad = vbad ? 'bad varint in an ALLOC record' : 'ALLOC record runs past the end of the block';
           break;
         }
+        // Deltas that lead below 0 or past 2^53 − 1 are damage: no address, stack node or seq is there.
+        if (!(addr >= 0 && addr <= MAX && stack >= 0 && stack <= MAX && nstack >= 0 && nstack <= MAX && seq <= MAX)) {
+          bad = 'an ALLOC record whose address, stack node or seq is out of range';
+          break;
+        }
         v.alloc(stream, seq, addr, size, (t >>> 3) & 15, stack, nstack);
       } else if ((t & 0xe0) === 0x60) {
         // FREE 011kkwqz
@@ -392,6 +398,10 @@ export class CaptureDecoder {
         if (p > end || vbad) {
           overrun = p > end;
           bad = vbad ? 'bad varint in a FREE record' : 'FREE record runs past the end of the block';
+          break;
+        }
+        if (!(addr >= 0 && addr <= MAX && seq <= MAX)) {
+          bad = 'a FREE record whose address or seq is out of range';
           break;
         }
         v.free(stream, seq, addr, size, (t >>> 3) & 3);

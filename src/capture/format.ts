@@ -1,9 +1,16 @@
 // The capture format's constants: the specification in code. docs/capture-format.md is the prose;
 // agent/src/format.h holds the same numbers for the C side, and format-sync.test.ts checks they agree.
 
+/** The version a capture is written with unless it uses a later addition (version 1: everything but sampling). */
 export const FORMAT_VERSION = 1;
-/** A file whose min_reader_version is above this reader's FORMAT_VERSION is refused. */
 export const MIN_READER_VERSION = 1;
+/**
+ * A sampled capture (docs/sampling.md) is version 2 with min_reader_version 2: a version-1 reader would read
+ * its sizes as every allocation, wrong by the sampling factor, so it must refuse the file.
+ */
+export const SAMPLED_FORMAT_VERSION = 2;
+/** The newest version this reader reads: a file whose min_reader_version is above it is refused. */
+export const READER_VERSION = 2;
 
 /** `\x89MLENS\r\n`: the 0x89 and CR LF catch files mangled by text-mode transfers. */
 export const FILE_MAGIC = Uint8Array.of(0x89, 0x4d, 0x4c, 0x45, 0x4e, 0x53, 0x0d, 0x0a);
@@ -55,6 +62,8 @@ export const enum HeaderTag {
   Mode = 25,
   CgroupPath = 26,
   Script = 27,
+  /** Sampled captures: allocations of at least this many bytes were all recorded (weight 1). */
+  SampleExactBytes = 28,
 }
 
 export const PYTHON_ALLOCATORS = [
@@ -187,10 +196,15 @@ export const MARKER_KINDS = [
   'label',
   'detached',
   'memory-pressure', // written by agents before the PRESSURE record; src/analysis/memory-pressure.ts decides now
+  'capture-stopped', // writing the capture failed (the label says why: "ENOSPC: ..."); nothing follows it
 ] as const;
 export type MarkerKind = (typeof MARKER_KINDS)[number];
 
-export const TRAILER_REASONS = ['unknown', 'exit', 'detach', 'duration', '_exit', 'fork-child-stopped'] as const;
+/**
+ * Why tracking stopped. 1 (`stopped`) is what agents before `exit` = 6 wrote for every stop (a detach and an
+ * elapsed --duration included), so it says only that tracking stopped.
+ */
+export const TRAILER_REASONS = ['unknown', 'stopped', 'detach', 'duration', '_exit', 'fork-child-stopped', 'exit', 'interrupted', 'program', 'capture-stopped'] as const;
 export type TrailerReason = (typeof TRAILER_REASONS)[number];
 
 export const NOTE_KINDS = ['none', 'info', 'not-tracked', 'warning'] as const;

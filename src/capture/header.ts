@@ -11,6 +11,7 @@ import {
   MAX_HEADER_BODY_LEN,
   MIN_READER_VERSION,
   PYTHON_ALLOCATORS,
+  READER_VERSION,
   type PythonAllocator,
 } from './format.js';
 import type { CaptureHeader } from './records.js';
@@ -36,6 +37,7 @@ export const EMPTY_HEADER: CaptureHeader = Object.freeze({
   pythonAllocator: 'unknown',
   options: 0,
   sampleRateBytes: 0,
+  sampleExactBytes: 0,
   platform: '',
   pageSize: 0,
   cgroupLimitBytes: undefined,
@@ -86,6 +88,7 @@ const FIELDS: readonly (readonly [HeaderTag, keyof CaptureHeader, Kind])[] = [
   [HeaderTag.Mode, 'mode', 'int'],
   [HeaderTag.CgroupPath, 'cgroupPath', 'string'],
   [HeaderTag.Script, 'script', 'string'],
+  [HeaderTag.SampleExactBytes, 'sampleExactBytes', 'int'],
 ];
 const FIELD_BY_TAG = new Map(FIELDS.map((f) => [f[0] as number, f]));
 
@@ -194,9 +197,9 @@ export function checkHeaderPrefix(bytes: Uint8Array, atEnd: boolean, source?: st
   const version = view.getUint16(8, true);
   const minReader = view.getUint16(10, true);
   const bodyLen = view.getUint32(12, true);
-  if (minReader > FORMAT_VERSION) {
+  if (minReader > READER_VERSION) {
     throw new UnsupportedVersionError(
-      `${named(source)} was written in capture format version ${version}, which needs a reader of version ${minReader} or later; this memlens reads version ${FORMAT_VERSION}`,
+      `${named(source)} was written in capture format version ${version}, which needs a reader of version ${minReader} or later; this memlens reads version ${READER_VERSION}`,
       10,
       { hint: 'upgrade memlens (npm install -g memlens@latest) to read it.' },
     );

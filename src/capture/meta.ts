@@ -79,8 +79,16 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
     }
     case RecordType.Thread:
       return { type: 'thread', stream, osTid: r.varint(), pythonIdent: r.varint(), name: r.string(), timeNs: r.varint() };
-    case RecordType.ThreadName:
-      return { type: 'thread-name', stream, thread: r.varint(), name: r.string() };
+    case RecordType.ThreadName: {
+      const thread = r.varint();
+      const name = r.string();
+      if (r.remaining === 0) return { type: 'thread-name', stream, thread, name };
+      // A rename: its seq, time and flags (1 a rename, the only kind written with a seq; 2 an OS name).
+      const seq = r.varint();
+      const timeNs = r.varint();
+      const flags = r.remaining > 0 ? r.varint() : 1;
+      return { type: 'thread-name', stream, thread, name, seq, timeNs, ...((flags & 2) !== 0 ? { osName: true } : {}) };
+    }
     case RecordType.ThreadExit:
       return { type: 'thread-exit', stream, timeNs: r.varint() };
     case RecordType.Snapshot: {
@@ -190,8 +198,11 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
         droppedEvents: r.varint(),
         blocksWritten: r.varint(),
       };
-    case RecordType.Exit:
-      return { type: 'exit', stream, timeNs: r.varint(), exitCode: r.varint(), signal: r.varint(), oomKill: r.varint(), detail: r.string() };
+    case RecordType.Exit: {
+      const e = { type: 'exit' as const, stream, timeNs: r.varint(), exitCode: r.varint(), signal: r.varint(), oomKill: r.varint(), detail: r.string() };
+      const memlensSignal = r.remaining > 0 ? r.varint() : 0;
+      return memlensSignal > 0 ? { ...e, memlensSignal } : e;
+    }
     case RecordType.Note:
       return { type: 'note', stream, kind: r.varint(), text: r.string() };
     case RecordType.StackReset:
@@ -267,6 +278,11 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
     case 'thread-name':
       w.varint(rec.thread);
       w.string(rec.name);
+      if (rec.seq !== undefined) {
+        w.varint(rec.seq);
+        w.varint(rec.timeNs ?? 0);
+        w.varint(rec.osName === true ? 3 : 1);
+      }
       return;
     case 'thread-exit':
       w.varint(rec.timeNs);
@@ -372,6 +388,7 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
       w.varint(rec.signal);
       w.varint(rec.oomKill);
       w.string(rec.detail);
+      if (rec.memlensSignal !== undefined && rec.memlensSignal > 0) w.varint(rec.memlensSignal);
       return;
     case 'note':
       w.varint(rec.kind);

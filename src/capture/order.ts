@@ -5,7 +5,7 @@
 // The rule, exactly. Every record gets an order key (k, e) when it arrives, in file order:
 //   - ALLOC and FREE: (seq, 1);
 //   - records that carry a seq (SNAPSHOT, GC, FORK, IMAGE, IMAGE_UNLOAD, MARKER, BARRIER, CHECKPOINT,
-//     TRAILER, CENSUS, PRESSURE): (seq, 0), so a record with seq S comes after every event with seq < S and before the event
+//     TRAILER, CENSUS, PRESSURE, a THREAD_NAME of a rename): (seq, 0), so a record with seq S comes after every event with seq < S and before the event
 //     with seq S;
 //   - every other record: (−∞, 0);
 // then the key is raised to at least the key of the previous record of the same stream (a stream's records
@@ -170,7 +170,7 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   meta(rec: MetaRecord): void {
-    this.raise(rec.stream, 'seq' in rec ? rec.seq : -Infinity, 0);
+    this.raise(rec.stream, 'seq' in rec && rec.seq !== undefined ? rec.seq : -Infinity, 0); // a THREAD_NAME has one only for a rename
     if (this.mode === STRAIGHT && this.straight()) {
       this.delivered++;
       this.down.meta(rec);

@@ -25,7 +25,10 @@ export interface CaptureHeader {
   readonly pythonAllocator: PythonAllocator;
   /** Bit set of OPTION_* from format.ts. */
   readonly options: number;
+  /** Sampled captures (OPTION_SAMPLED): the mean bytes between samples, R. */
   readonly sampleRateBytes: number;
+  /** Sampled captures: allocations of at least this many bytes were all recorded, T (docs/sampling.md). */
+  readonly sampleExactBytes: number;
   readonly platform: string;
   readonly pageSize: number;
   /** undefined: the process had no cgroup memory limit. */
@@ -92,6 +95,15 @@ export interface ThreadNameRecord {
   /** The thread's stream that is being named. */
   readonly thread: number;
   readonly name: string;
+  /**
+   * A rename (prctl, pthread_setname_np, `Thread.name =` after the thread was named): the seq and time it
+   * happened at; the name holds from then on. Absent for a naming, which holds for the whole thread (and
+   * in captures of agents before renames were recorded). Present only together.
+   */
+  readonly seq?: number;
+  readonly timeNs?: number;
+  /** The rename's name is the OS's (prctl, pthread_setname_np): the kernel keeps its first 15 bytes. */
+  readonly osName?: boolean;
 }
 
 export interface ThreadExitRecord {
@@ -238,6 +250,8 @@ export interface ExitRecord {
   /** 0 no, 1 yes, 2 unknown. */
   readonly oomKill: number;
   readonly detail: string;
+  /** The signal memlens itself received while the program ran and passed on or shared (Ctrl-C: 2); absent: none. */
+  readonly memlensSignal?: number;
 }
 
 export interface NoteRecord {

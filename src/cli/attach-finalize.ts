@@ -14,12 +14,13 @@ import type { Io } from './io.js';
 import { recompressCaptureFile } from './capture-file.js';
 import { MemlensError } from '../errors.js';
 import { createOutputFile } from './output-file.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 /**
  * Finalizes a session once; returns the capture's path as memlens sees it. Undefined when there is no
  * capture, or when the other finalizer (detach or the collector) took the session first.
  */
-export async function finalizeCapture(io: Io, pid: number, session: Session, state: SessionState): Promise<string | undefined> {
+export async function finalizeCapture(io: Io, pid: number, session: Session, state: SessionState, oomLine?: string): Promise<string | undefined> {
   void pid;
   if (!claimSession(session)) {
     releaseSession(session);
@@ -34,15 +35,32 @@ export async function finalizeCapture(io: Io, pid: number, session: Session, sta
   } finally {
     removeSession(session);
   }
+  if (path !== undefined && oomLine !== undefined) await appendOomKill(io, path, oomLine);
   if (path !== undefined && state.compress) {
     try {
       await recompressCaptureFile(path);
     } catch (e) {
       if (!(e instanceof MemlensError)) throw e;
-      io.stderr.write(`memlens: warning: ${path} left uncompressed: ${e.message}\n`);
+      io.stderr.write(`memlens: warning: ${escapeLine(path)} left uncompressed: ${escapeLine(e.message)}\n`);
     }
   }
   return path;
+}
+
+/**
+ * The target was OOM-killed while tracked (the kernel's line, found by the collector): an EXIT record with
+ * SIGKILL and that line, as `memlens run` appends for its own child. Its time is unknown (0): the capture's
+ * last record is the end.
+ */
+async function appendOomKill(io: Io, path: string, line: string): Promise<void> {
+  const { exitRecord, readHeaderOf } = await import('../process/finish.js');
+  const { finishCaptureFile } = await import('./capture-file.js');
+  try {
+    await finishCaptureFile(path, exitRecord(await readHeaderOf(path), { code: null, signal: 9, endMonoNs: 0n, oomKill: 1, detail: line }));
+  } catch (e) {
+    if (!(e instanceof MemlensError) && (e as NodeJS.ErrnoException).code === undefined) throw e;
+    io.stderr.write(`memlens: warning: ${escapeLine(path)}: could not record the OOM kill: ${escapeLine(e instanceof Error ? e.message : String(e))}\n`);
+  }
 }
 
 function bringCapture(session: Session, state: SessionState): string | undefined {

@@ -1,5 +1,6 @@
 // The process edge: real stdio, real exit code. bin/memlens.js calls run().
 
+import { toTerminal } from '../util/terminal-text.js';
 import { processIo } from './io.js';
 import { main } from './main.js';
 import { hasNodeFlags, relaunchWithNodeFlags } from '../util/node-flags.js';
@@ -19,7 +20,7 @@ export function run(): void {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`memlens: internal error (please report it): ${String(e)}\n`);
+      process.stderr.write(toTerminal(`memlens: internal error (please report it): ${String(e)}\n`));
       process.exitCode = 70;
     },
   );

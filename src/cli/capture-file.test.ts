@@ -12,6 +12,7 @@ import { appendToCaptureFile, FollowingCompressor, READ_CHUNK, readCaptureFile, 
 import { FOLLOW_FAST_LAG } from '../capture/compress.js';
 import { STREAM_MEMLENS } from '../capture/format.js';
 import { byteProgress, NO_PROGRESS, PROGRESS_MIN_BYTES } from './progress.js';
+import { terminalSafe } from '../util/terminal-text.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'memlens-capfile-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,13 +61,15 @@ test('recompressCaptureFile leaves a file that is not a capture alone', async ()
 });
 
 test('progress: drawn on a terminal for big inputs, throttled, erased at the end; silent otherwise', () => {
-  const io = memoryIo({ cwd: dir, stderrTTY: true });
+  const raw = memoryIo({ cwd: dir, stderrTTY: true });
+  // main() makes stderr terminal-safe (its markers become the real sequences there); here by hand.
+  const io = { ...raw, stderr: terminalSafe(raw.stderr) };
   const p = byteProgress(io, 'reading x', PROGRESS_MIN_BYTES * 2);
   p.update(0);
   p.update(PROGRESS_MIN_BYTES); // the fake clock moves 50 ms per call: throttled away
   p.update(PROGRESS_MIN_BYTES * 2);
   p.finish();
-  const err = io.err();
+  const err = raw.err();
   assert.match(err, /^\rreading x \[\.+\] {3}0% 0 B \/ 128 MiB/);
   const ESC = String.fromCharCode(27);
   assert.ok(err.endsWith(`${ESC}[K\r${ESC}[K`), 'the bar is erased');
@@ -135,6 +138,32 @@ test('FollowingCompressor: far behind the writer it compresses faster; either wa
     if (name === 'big') assert.deepEqual(c.summary, whole.summary);
     rmSync(copy);
   }
+});
+
+test('FollowingCompressor: a block cut off after its writer failed half way (a full disk) leaves the capture uncompressed, quietly', async () => {
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 20000, sink: (b) => parts.push(b) });
+  const bytes = concat(parts);
+  const path = join(dir, 'cut-block.mlens');
+  // The capture and the start of a block more (the first 1,000 bytes of its first block, sync mark and
+  // all), as a write that the disk stopped half way leaves it.
+  const firstBlock = Buffer.from(bytes).indexOf(Buffer.from([0xeb, 0x4d, 0x4c, 0x42]));
+  writeFileSync(path, concat([bytes, bytes.subarray(firstBlock, firstBlock + 1000)]));
+  const follower = new FollowingCompressor(path);
+  follower.start();
+  let last = -1;
+  for (let i = 0; i < 200; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const tmp = readdirSync(dir).find((f) => f.startsWith('cut-block.mlens.') && f.endsWith('.tmp'));
+    const size = tmp === undefined ? -1 : readFileSync(join(dir, tmp)).length;
+    if (size > 0 && size === last) break;
+    last = size;
+  }
+  // What the agent does then (agent/src/sink.c): the part of the block that got in is cut off again.
+  writeFileSync(path, bytes);
+  assert.equal(await follower.finish(), undefined);
+  assert.equal(follower.gaveUp, 'shrunk');
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('cut-block.mlens.')), []);
 });
 
 test('FollowingCompressor: a capture cut shorter under it (another writer started over) is an error, not a mixed copy', async () => {

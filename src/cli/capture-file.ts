@@ -6,9 +6,11 @@ import { appendFile, open, rename, rm, stat, type FileHandle } from 'node:fs/pro
 import { CaptureDecoder } from '../capture/decoder.js';
 import { DEFAULT_COMPRESS_LEVEL, Recompressor, followLevel } from '../capture/compress.js';
 import { encodeAppendix } from '../capture/encoder.js';
-import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, MetaRecord } from '../capture/records.js';
-import { CaptureFormatError, FileError } from '../errors.js';
+import { BLOCK_FLAGS_COMPRESSED, MARKER_KINDS, STREAM_MEMLENS } from '../capture/format.js';
+import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, ExitRecord, MarkerRecord, MetaRecord } from '../capture/records.js';
+import { CaptureFormatError, FileError, MemlensError } from '../errors.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 export const READ_CHUNK = 4 << 20;
 
@@ -29,6 +31,15 @@ export interface ReadCaptureOptions {
   readonly between?: () => Promise<void>;
 }
 
+/** How a failed write says why in a CAPTURE_STOPPED marker, as the agent words it (`ENOSPC: …`). */
+export function writeFailureLabel(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC') return 'ENOSPC: no space left on the device';
+  if (code === 'EDQUOT') return 'EDQUOT: the disk quota is used up';
+  if (code === 'EFBIG') return 'EFBIG: the file grew past the largest size allowed';
+  return code ?? (e instanceof Error ? e.message : String(e));
+}
+
 export interface ReadCaptureResult {
   readonly header: CaptureHeader | undefined;
   readonly bytes: number;
@@ -41,7 +52,10 @@ function fileError(path: string, e: unknown, doing: string): FileError {
   if (code === 'ENOENT') return new FileError(`${path}: no such file`, { hint: 'Check the path; `memlens run` writes memlens-PID.mlens in the current directory by default.', cause: e });
   if (code === 'EACCES' || code === 'EPERM') return new FileError(`${path}: permission denied while ${doing}`, { hint: 'Run memlens as a user who may read the file.', cause: e });
   if (code === 'EISDIR') return isDirectory(path);
-  return new FileError(`${path}: cannot ${doing} (${code ?? (e instanceof Error ? e.message : String(e))})`, { cause: e });
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new FileError(`${path}: ${code === 'ENOSPC' ? 'no space left on the device' : 'the disk quota is used up'} while ${doing}`, { hint: 'Free some space, or write the capture somewhere else (-o).', cause: e });
+  }
+  return new FileError(`${path}: failed while ${doing} (${code ?? (e instanceof Error ? e.message : String(e))})`, { cause: e });
 }
 
 function isDirectory(path: string): FileError {
@@ -105,7 +119,7 @@ export async function readCaptureFile(path: string, visitor: CaptureVisitor, opt
 
 /** The line memlens prints on stderr for a decode warning. */
 export function warningLine(path: string, w: DecodeWarning): string {
-  return `memlens: warning: ${path}: ${w.message}\n`;
+  return `memlens: warning: ${escapeLine(path)}: ${escapeLine(w.message)}\n`;
 }
 
 export interface RecompressResult {
@@ -157,7 +171,8 @@ export async function recompressCaptureFile(path: string, options: { level?: num
   } catch (e) {
     await out?.close().catch(() => undefined);
     await rm(tmp, { force: true });
-    throw e;
+    // A full disk (the compressed copy is written next to the capture) is a file error like any other.
+    throw e instanceof MemlensError ? e : fileError(tmp, e, 'writing it');
   } finally {
     progress.finish();
     await fh.close();
@@ -182,6 +197,13 @@ export interface SealResult {
   readonly droppedBytes: number;
   /** A cut final block was rewritten as a whole, shorter block holding its whole records. */
   readonly resealed: boolean;
+  /** The last CAPTURE_STOPPED marker: writing the capture failed there (the agent said why). */
+  readonly stopped: MarkerRecord | undefined;
+  /** The highest seq and the latest time of the records read: where the capture stops. */
+  readonly lastSeq: number;
+  readonly lastTimeNs: number;
+  /** File offsets of the last whole blocks (at most 64, oldest first): where to cut to make room. */
+  readonly lastBlocks: readonly number[];
 }
 
 /**
@@ -195,27 +217,41 @@ export async function sealCaptureFile(path: string): Promise<SealResult> {
   const { encodeBlock } = await import('../capture/encoder.js');
   let lastBlock: BlockInfo | undefined;
   let cut: DecodeWarning | undefined;
+  let stopped: MarkerRecord | undefined;
+  let lastSeq = 0;
+  let lastTimeNs = 0;
+  const lastBlocks: number[] = [];
   await readCaptureFile(path, {
-    alloc: () => undefined,
-    free: () => undefined,
-    meta: () => undefined,
+    alloc: (_stream, seq) => {
+      if (seq > lastSeq) lastSeq = seq;
+    },
+    free: (_stream, seq) => {
+      if (seq > lastSeq) lastSeq = seq;
+    },
+    meta: (r) => {
+      if ('seq' in r && r.seq > lastSeq) lastSeq = r.seq;
+      if ('timeNs' in r && r.timeNs > lastTimeNs) lastTimeNs = r.timeNs;
+      if (r.type === 'marker' && MARKER_KINDS[r.kind] === 'capture-stopped') stopped = r;
+    },
     block: (info) => {
       lastBlock = info;
+      if (lastBlocks.push(info.offset) > 64) lastBlocks.shift();
     },
     warning: (w) => {
       if (w.kind === 'truncated') cut = w;
     },
   });
-  if (cut === undefined) return { droppedBytes: 0, resealed: false };
+  const facts = { stopped, lastSeq, lastTimeNs };
+  if (cut === undefined) return { droppedBytes: 0, resealed: false, ...facts, lastBlocks };
   const { size } = await stat(path);
   const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
   try {
     const block = lastBlock;
-    // Cut inside a block header, or a block we cannot keep part of: drop it from its start.
-    if (block === undefined || cut.offset <= block.offset + block.headerLen || (block.flags & 1) !== 0) {
+    // Cut inside a block header, or a block we cannot keep part of (compressed): drop it from its start.
+    if (block === undefined || cut.offset <= block.offset + block.headerLen || (block.flags & BLOCK_FLAGS_COMPRESSED) !== 0) {
       const from = block !== undefined && block.offset + block.headerLen + block.storedLen > cut.offset ? block.offset : cut.offset;
       await fh.truncate(from);
-      return { droppedBytes: size - from, resealed: false };
+      return { droppedBytes: size - from, resealed: false, ...facts, lastBlocks: lastBlocks.filter((o) => o < from) };
     }
     const payloadStart = block.offset + block.headerLen;
     const whole = new Uint8Array(cut.offset - payloadStart);
@@ -223,10 +259,88 @@ export async function sealCaptureFile(path: string): Promise<SealResult> {
     const sealed = encodeBlock(block.stream, block.baseSeq, whole);
     await fh.truncate(block.offset);
     await fh.write(sealed, 0, sealed.length, block.offset);
-    return { droppedBytes: size - cut.offset, resealed: true };
+    return { droppedBytes: size - cut.offset, resealed: true, ...facts, lastBlocks };
   } finally {
     await fh.close();
   }
+}
+
+/** The file system said it has no room (ENOSPC), or the user's quota is used up (EDQUOT). */
+export function isNoSpace(e: unknown): boolean {
+  for (let x: unknown = e, depth = 0; x !== undefined && x !== null && depth < 4; x = (x as { cause?: unknown }).cause, depth++) {
+    const code = (x as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  }
+  return false;
+}
+
+/** How a capture ends once memlens has finished it (finishCaptureFile). */
+export interface CaptureEnd {
+  /** Writing the capture failed before the process ended: when (ns since tracking started), and why. */
+  readonly stopped: { readonly timeNs: number; readonly why: string } | undefined;
+  /** The EXIT record is in the capture (false: no room for it even after dropping the last blocks). */
+  readonly exitWritten: boolean;
+  /** Bytes of the capture's last blocks given up to make room for the EXIT record on a full disk. */
+  readonly droppedForRoom: number;
+}
+
+/** Cuts a capture to `size` bytes, through no symbolic link (as every write of memlens to a capture). */
+async function truncateCapture(path: string, size: number): Promise<void> {
+  const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
+  try {
+    await fh.truncate(size);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Dropped at most from a capture's end to make room for memlens's own records on a full disk. */
+const MAX_ROOM_BYTES = 4 << 20;
+
+/**
+ * Seals a capture after its writer is gone and appends `exit`. On a full disk (the agent's writes failed:
+ * its CAPTURE_STOPPED marker says so, if it had room for it), appending fails too: memlens then gives up the
+ * capture's last whole blocks, newest first and at most 4 MiB, until the EXIT record fits, with a
+ * CAPTURE_STOPPED marker of its own when the agent's is not there (or was given up), so that the reports
+ * say the disk filled up rather than that the process was killed.
+ */
+export async function finishCaptureFile(path: string, exit: ExitRecord, options: { readonly writeFailed?: string | undefined } = {}): Promise<CaptureEnd> {
+  const seal = await sealCaptureFile(path);
+  const { size } = await stat(path);
+  const agentStop = seal.stopped;
+  const marker: MarkerRecord = {
+    type: 'marker',
+    stream: STREAM_MEMLENS,
+    seq: agentStop?.seq ?? seal.lastSeq,
+    timeNs: agentStop?.timeNs ?? seal.lastTimeNs,
+    kind: MARKER_KINDS.indexOf('capture-stopped'),
+    label: agentStop?.label ?? options.writeFailed ?? 'ENOSPC: no space left on the device (found by memlens when the program ended)',
+  };
+  const stopped = { timeNs: marker.timeNs, why: marker.label };
+  // memlens wrote the capture itself (the live view's copy) and its writes failed: it says so, as the agent would.
+  const first: MetaRecord[] = agentStop === undefined && options.writeFailed !== undefined ? [marker, exit] : [exit];
+  try {
+    await appendToCaptureFile(path, first);
+    return { stopped: agentStop !== undefined || first.length > 1 ? stopped : undefined, exitWritten: true, droppedForRoom: 0 };
+  } catch (e) {
+    if (!isNoSpace(e)) throw e;
+  }
+  // Newest block first; a cut at `from` gives up [from, size), the agent's marker too if it was in there.
+  let end = size;
+  for (const from of [...seal.lastBlocks].reverse()) {
+    if (size - from > MAX_ROOM_BYTES) break;
+    try {
+      await truncateCapture(path, from);
+      end = from;
+      await appendToCaptureFile(path, [marker, exit]);
+      return { stopped, exitWritten: true, droppedForRoom: size - from };
+    } catch (e) {
+      if (!isNoSpace(e)) throw e;
+    }
+  }
+  // No room even so: what is left ends on a whole block (a failed append may have left part of itself).
+  await truncateCapture(path, end);
+  return { stopped, exitWritten: false, droppedForRoom: size - end };
 }
 
 /**
@@ -245,6 +359,12 @@ export class FollowingCompressor {
   private stopped = false;
   private loop: Promise<void> | undefined;
   private failure: unknown;
+  /**
+   * Why the compressor gave up, if it did, leaving the capture as the agent wrote it: `no-space`, the disk
+   * filled up (its copy is removed at once: the room goes back to the agent), or `shrunk`, the agent cut
+   * off a block it could not write whole (its writes are failing: the disk is full).
+   */
+  gaveUp: 'no-space' | 'shrunk' | undefined;
   /** How many chunks read (up to READ_CHUNK bytes each) were compressed at the fast level. */
   fastChunks = 0;
 
@@ -257,9 +377,16 @@ export class FollowingCompressor {
 
   /** Starts following once the file exists (the agent creates it when tracking starts). */
   start(): void {
-    this.loop = this.follow().catch((e: unknown) => {
+    this.loop = this.follow().catch((e: unknown) => this.fail(e));
+  }
+
+  private fail(e: unknown): void {
+    if (this.gaveUp !== undefined || isNoSpace(e)) {
+      this.gaveUp ??= 'no-space';
+      this.abandon();
+    } else {
       this.failure = e;
-    });
+    }
   }
 
   private async follow(): Promise<void> {
@@ -301,7 +428,12 @@ export class FollowingCompressor {
   private compressNext(buf: Uint8Array): number {
     const fd = this.fd as number;
     const size = fstatSync(fd).size;
-    if (size < this.pos) throw new FileError(`${this.path} was truncated while memlens compressed it (another writer?)`);
+    if (size < this.pos) {
+      // Only the block being written went away: the agent cut off a block it could not write whole
+      // (agent/src/sink.c), its writes fail, the disk is full. Shorter still: another writer started over.
+      if (size >= this.r.consumed) this.gaveUp = 'shrunk';
+      throw new FileError(`${this.path} was truncated while memlens compressed it (another writer?)`);
+    }
     const n = readSync(fd, buf, 0, buf.length, this.pos);
     if (n === 0) return 0;
     this.pos += n;
@@ -316,15 +448,23 @@ export class FollowingCompressor {
   async finish(): Promise<string | undefined> {
     this.stopped = true;
     await this.loop;
-    if (this.failure !== undefined) throw this.failure instanceof Error ? this.failure : new Error("the following compressor failed");
+    if (this.gaveUp !== undefined) return undefined;
+    if (this.failure !== undefined) throw this.failure instanceof MemlensError ? this.failure : fileError(this.tmp, this.failure, 'writing it');
     if (!this.opened()) return undefined;
     const buf = new Uint8Array(READ_CHUNK);
-    while (this.compressNext(buf) > 0);
-    this.r.end();
+    try {
+      while (this.compressNext(buf) > 0);
+      this.r.end();
+      // fsync can be where a full disk shows (delayed allocation).
+      if (this.out !== undefined) fsyncSync(this.out);
+    } catch (e) {
+      this.fail(e);
+      if (this.gaveUp !== undefined) return undefined;
+      throw e instanceof MemlensError ? e : fileError(this.tmp, e, 'writing it');
+    }
     closeSync(this.fd as number);
     this.fd = undefined;
     if (this.out !== undefined) {
-      fsyncSync(this.out);
       closeSync(this.out);
       this.out = undefined;
     }

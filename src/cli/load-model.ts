@@ -10,6 +10,7 @@ import { lineTableResolver } from '../model/lines.js';
 import { readCaptureFile } from './capture-file.js';
 import type { Io } from './io.js';
 import { byteProgress } from './progress.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 /** Smaller than readCaptureFile's default: the replay, not the read size, bounds the speed, and every
  * MiB of buffer shows in the peak RSS (measured in bench/report-speed.ts). */
@@ -37,7 +38,7 @@ export async function loadModel(io: Io, path: string, options: LoadOptions = {})
   if (model.warnings.length > 0) {
     const first = model.warnings[0];
     const more = model.warnings.length > 1 ? ` (and ${model.warnings.length - 1} more damaged region${model.warnings.length === 2 ? '' : 's'})` : '';
-    io.stderr.write(`memlens: warning: ${path}: ${first?.message ?? 'damaged data'}${more}; reading went on past it\n`);
+    io.stderr.write(`memlens: warning: ${escapeLine(path)}: ${escapeLine(first?.message ?? 'damaged data')}${more}; reading went on past it\n`);
   }
   return model;
 }

@@ -1,13 +1,16 @@
 // memlens's entry point as a function: main(argv, io) returns the exit code. This is the one place where
-// typed errors become messages (see src/errors.ts).
+// typed errors become messages (see src/errors.ts), and where stdout and stderr become terminal-safe for
+// every command: nothing a profiled program named reaches the terminal as a control (util/terminal-text.ts).
 
 import { MemlensError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { parseCommandArgs, renderCommandHelp } from './args.js';
+import { escapeLine, terminalSafe } from '../util/terminal-text.js';
 import type { Io } from './io.js';
 import { COMMANDS, findCommand } from './registry.js';
 
-export async function main(argv: readonly string[], io: Io): Promise<number> {
+export async function main(argv: readonly string[], rawIo: Io): Promise<number> {
+  const io: Io = { ...rawIo, stdout: terminalSafe(rawIo.stdout), stderr: terminalSafe(rawIo.stderr) };
   const [first, ...rest] = argv;
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;
@@ -23,7 +26,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   try {
     const command = findCommand(first);
     if (command === undefined) {
-      throw new UsageError(`unknown command '${first}'`, { hint: "Run 'memlens --help' for the list of commands." });
+      throw new UsageError(`unknown command '${escapeLine(first)}'`, { hint: "Run 'memlens --help' for the list of commands." });
     }
     const { options, positionals } = parseCommandArgs(command, rest);
     if (options['help'] === true) {
@@ -36,10 +39,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
+/** An error as one line (and a hint line): a message may hold a file name or a value with a line feed in it. */
 export function reportError(e: unknown, io: Io, verbose: boolean): number {
   if (e instanceof MemlensError) {
-    io.stderr.write(`memlens: error: ${e.message}\n`);
-    if (e.hint !== undefined) io.stderr.write(`  hint: ${e.hint}\n`);
+    io.stderr.write(`memlens: error: ${escapeLine(e.message)}\n`);
+    if (e.hint !== undefined) io.stderr.write(`  hint: ${escapeLine(e.hint)}\n`);
     if (verbose) {
       if (e.cause !== undefined) io.stderr.write(`  cause: ${describeCause(e.cause)}\n`);
       io.stderr.write(`${e.stack ?? ''}\n`);

@@ -1,6 +1,7 @@
 // A one-line progress bar on stderr for long reads. Drawn only on a terminal, only for big inputs, at most
 // ten times a second; finish() erases it so that the next line starts clean.
 
+import { control } from '../util/terminal-text.js';
 import { formatBytes } from '../util/units.js';
 import type { Io } from './io.js';
 
@@ -30,11 +31,11 @@ export function byteProgress(io: Io, label: string, total: number, options: { fo
       const filled = Math.round(frac * width);
       const secs = (now - start) / 1000;
       const rate = secs > 0 ? `${formatBytes(done / secs)}/s` : '';
-      io.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(done)} / ${formatBytes(total)} ${rate}\x1b[K`);
+      io.stderr.write(`${control('carriageReturn')}${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(done)} / ${formatBytes(total)} ${rate}${control('clearToEnd')}`);
       drawn = true;
     },
     finish(): void {
-      if (drawn) io.stderr.write('\r\x1b[K');
+      if (drawn) io.stderr.write(control('carriageReturn') + control('clearToEnd'));
       drawn = false;
     },
   };

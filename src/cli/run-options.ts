@@ -8,6 +8,7 @@ import type { AgentFiles } from '../process/agent-files.js';
 import type { RunTarget } from '../process/python.js';
 import { booleanOption, stringOption, type OptionValues } from './command.js';
 import type { Io } from './io.js';
+import { type SampleConfig, sampleAgentConfig } from './push-options.js';
 
 export const DEFAULT_INTERVAL_MS = 10;
 
@@ -45,14 +46,18 @@ export function intervalOf(options: OptionValues): number {
 
 /**
  * What to track, as `memlens run` and `memlens attach` take it from their options (the agent's config
- * keys); `intervalMs` is checked by the caller, each command in its own words.
+ * keys); `intervalMs` is checked by the caller, each command in its own words; `sample` is the sampling
+ * (push-options.ts), if any.
  */
-export function trackingConfig(options: OptionValues, intervalMs: number): {
+export function trackingConfig(options: OptionValues, intervalMs: number, sample: SampleConfig | undefined): {
   native: boolean;
   trace_python_allocators: boolean;
   follow_fork: boolean;
   aggregate: boolean;
   memory_interval_ms: number;
+  sample_rate?: number;
+  sample_exact?: number;
+  sample_seed?: number;
 } {
   return {
     native: booleanOption(options, 'native'),
@@ -60,6 +65,7 @@ export function trackingConfig(options: OptionValues, intervalMs: number): {
     follow_fork: booleanOption(options, 'follow-fork'),
     aggregate: booleanOption(options, 'aggregate'),
     memory_interval_ms: intervalMs,
+    ...sampleAgentConfig(sample),
   };
 }
 

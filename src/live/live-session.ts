@@ -10,6 +10,7 @@
 
 import { siteAmounts } from '../analysis/allocation-set.js';
 import { describeEnding, endingOf } from '../analysis/ending.js';
+import { threadLabel } from '../model/thread-name.js';
 import { type LocationRow, NO_STACK, locations } from '../analysis/locations.js';
 import { stacksOf } from '../analysis/stacks.js';
 import { CaptureDecoder } from '../capture/decoder.js';
@@ -142,7 +143,8 @@ export class LiveSession {
     // The main thread first, then the others as they appeared.
     const isMain = (osTid: number): number => (osTid !== 0 && osTid === h.mainTid ? 0 : 1);
     const threads: LiveThread[] = model.threads
-      .map((t) => ({ index: t.index, osTid: t.osTid, name: t.name, liveBytes: perThread[t.index]!, exited: t.exitNs !== undefined }))
+      
+      .map((t) => ({ index: t.index, osTid: t.osTid, name: t.renamedFrom === undefined ? t.name : threadLabel(model, t), liveBytes: perThread[t.index]!, exited: t.exitNs !== undefined }))
       .sort((a, b) => isMain(a.osTid) - isMain(b.osTid) || a.index - b.index);
     const thread = options.thread !== undefined && options.thread >= 0 && options.thread < threads.length ? options.thread : undefined;
     // A thread index from the viewer, checked against the threads just above.
@@ -197,6 +199,7 @@ export class LiveSession {
       pythonVersion: h.pythonVersion,
       mode: h.mode === MODE_RUN ? 'run' : h.mode === MODE_ATTACH ? 'attach' : '',
       aggregated: model.aggregated,
+      sampledEvery: model.sampling?.rateBytes,
       elapsedNs,
       heap: model.endHeap,
       peakHeap: model.maxHeap,
@@ -232,17 +235,23 @@ export class LiveSession {
     if (exit !== undefined) return { kind: exit.signal !== 0 ? 'signal' : 'exit', text: describeEnding(endingOf(model)), exit };
     if (!this.ended) return undefined;
     if (this.endNote?.kind === 'error') return { kind: 'error', text: this.endNote.text, exit: undefined };
-    const t = model.trailer;
-    if (t !== undefined) {
-      switch (t.reason) {
-        case 2:
-          return { kind: 'detached', text: 'memlens detached: tracking stopped, the target goes on', exit: undefined };
-        case 3:
-          return { kind: 'stopped', text: 'tracking stopped: the duration elapsed', exit: undefined };
-        case 5:
+    if (model.trailer !== undefined) {
+      const e = endingOf(model);
+      switch (e.stopReason) {
+        case 'detach':
+        case 'interrupted':
+          return { kind: 'detached', text: `tracking stopped: ${e.stopReason === 'detach' ? 'memlens detached' : 'memlens was interrupted and detached'}; the target goes on`, exit: undefined };
+        case 'duration':
+          return { kind: 'stopped', text: 'tracking stopped: the duration elapsed; the target goes on', exit: undefined };
+        case 'program':
+          return { kind: 'stopped', text: 'tracking stopped: the program stopped it; the target goes on', exit: undefined };
+        case 'fork-child-stopped':
           return { kind: 'stopped', text: 'tracking stopped in this forked child', exit: undefined };
+        case 'exit':
+        case '_exit':
+          return { kind: 'exited', text: e.stopReason === 'exit' ? 'the target exited' : 'the target left through os._exit', exit: undefined };
         default:
-          return { kind: 'exited', text: 'the target exited', exit: undefined };
+          return { kind: 'stopped', text: 'tracking stopped (why is not recorded)', exit: undefined };
       }
     }
     if (this.endNote !== undefined) return { kind: this.endNote.kind, text: this.endNote.text, exit: undefined };

@@ -18,13 +18,21 @@ export class Tee {
   private ended = false;
   private readonly finished: Promise<void>;
   private readonly path: string | undefined;
+  /**
+   * Writing the file failed (the disk is full): the views go on from the stream, the file stops there and
+   * the command says so (src/cli/capture-file.ts finishCaptureFile).
+   */
+  fileError: NodeJS.ErrnoException | undefined;
 
   /** `path`: where `file` writes (a stream opened on a descriptor does not know its path). */
   constructor(source: Readable, file: WriteStream | undefined, path: string | undefined = file !== undefined ? String(file.path) : undefined) {
     this.path = file !== undefined ? path : undefined;
+    file?.on('error', (e: NodeJS.ErrnoException) => {
+      this.fileError ??= e;
+    });
     this.finished = new Promise((resolveP) => {
       source.on('data', (chunk: Buffer) => {
-        file?.write(chunk);
+        if (this.fileError === undefined) file?.write(chunk);
         if (file === undefined && this.backlog !== undefined) this.backlog.push(chunk);
         for (const q of this.queues) q.push(chunk);
         this.wake();
@@ -36,7 +44,7 @@ export class Tee {
           this.wake();
           resolveP();
         };
-        if (file !== undefined) file.end(done);
+        if (file !== undefined && this.fileError === undefined) file.end(done);
         else done();
       };
       source.on('end', finish);
@@ -84,22 +92,25 @@ export class Tee {
   private async *followFile(path: string): AsyncGenerator<Uint8Array> {
     const fd = await new Promise<number>((resolveP, rejectP) => open(path, constants.O_RDONLY | constants.O_NOFOLLOW, (e, f) => (e !== null ? rejectP(e) : resolveP(f))));
     let pos = 0;
+    // One read buffer for the whole follow, and a copy of what each read got: a follower polls every 50 ms
+    // and is woken by every chunk the pipe delivers, so a fresh 1 MiB buffer per read made tens of MiB of
+    // garbage a second that the memlens process carried until V8 collected it (a push running for days
+    // grew from 50 to 130 MiB on it). Now the garbage is the stream's own size.
+    const buf = Buffer.allocUnsafe(READ_SIZE);
     try {
       for (;;) {
-        const buf = Buffer.alloc(READ_SIZE);
         const n = await new Promise<number>((resolveP, rejectP) => read(fd, buf, 0, buf.length, pos, (e, got) => (e !== null ? rejectP(e) : resolveP(got))));
         if (n > 0) {
           pos += n;
-          yield buf.subarray(0, n);
+          yield Uint8Array.prototype.slice.call(buf, 0, n);
           continue;
         }
         if (this.ended) {
           // One more read: bytes written between the last read and the end.
-          const tail = Buffer.alloc(READ_SIZE);
-          const m = await new Promise<number>((resolveP, rejectP) => read(fd, tail, 0, tail.length, pos, (e, got) => (e !== null ? rejectP(e) : resolveP(got))));
+          const m = await new Promise<number>((resolveP, rejectP) => read(fd, buf, 0, buf.length, pos, (e, got) => (e !== null ? rejectP(e) : resolveP(got))));
           if (m > 0) {
             pos += m;
-            yield tail.subarray(0, m);
+            yield Uint8Array.prototype.slice.call(buf, 0, m);
             continue;
           }
           return;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { LiveView } from './view-data.js';
 import { renderTui, safeText } from './tui-render.js';
 import { INITIAL_UI, keysOf, pressKey } from './tui-state.js';
+import { toTerminal } from '../util/terminal-text.js';
 
 const MiB = 1048576;
 
@@ -98,7 +99,8 @@ test('every size: exactly `height` lines of at most `width` columns, in colour t
     for (const width of [20, 33, 59, 60, 80, 100, 137, 200]) {
       for (const height of [1, 2, 5, 9, 14, 24, 50]) {
         for (const output of [undefined, ['a', 'b']]) {
-          const lines = renderTui({ view: sampleView(), paused: false, output }, { width, height, colour });
+          // What reaches the terminal: the colour markers turned into SGR sequences (util/terminal-text.ts).
+          const lines = renderTui({ view: sampleView(), paused: false, output }, { width, height, colour }).map(toTerminal);
           assert.equal(lines.length, height, `${width}×${height}`);
           for (const l of lines) assert.ok([...strip(l)].length <= width, `${width}×${height}: ${JSON.stringify(strip(l))}`);
           if (colour && height >= 14) assert.ok(lines.some((l) => l.includes('\u001b[31m')), 'the biggest share is red');
@@ -119,7 +121,7 @@ test('names from the program never reach the terminal as control characters', ()
     end: { kind: 'error', text: evil, exit: undefined },
   });
   for (const colour of [false, true]) {
-    const lines = renderTui({ view, paused: false, output: [evil] }, { width: 120, height: 30, colour });
+    const lines = renderTui({ view, paused: false, output: [evil] }, { width: 120, height: 30, colour }).map(toTerminal);
     for (const l of lines) {
       // Only our own SGR colour sequences may remain.
       // eslint-disable-next-line no-control-regex
@@ -127,9 +129,9 @@ test('names from the program never reach the terminal as control characters', ()
       // eslint-disable-next-line no-control-regex
       assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(rest), JSON.stringify(l));
     }
-    assert.ok(lines.join('\n').includes('\ufffd[2J'));
+    assert.ok(lines.join('\n').includes('\\u001b[2J'));
   }
-  assert.equal(safeText('a\tb\u0000c\u007fd'), 'a\ufffdb\ufffdc\ufffdd');
+  assert.equal(safeText('a\tb\u0000c\u007fd\ne\u202ef'), 'a\\u0009b\\u0000c\\u007fd\\u000ae\\u202ef');
 });
 
 test('keys: sort, pause, threads cycle all → 1 → … → n → all, quit', () => {

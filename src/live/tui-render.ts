@@ -10,6 +10,7 @@ import { type Colour, type Paint, ansiPaint, noPaint, shareColour } from '../uti
 import { padLeft, padRight, textWidth, truncateLocation, truncateRight } from '../util/text.js';
 import { formatBytes, formatCount, formatDuration } from '../util/units.js';
 import type { LiveLocation, LiveView, SortKey } from './view-data.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 export interface TuiFrame {
   readonly view: LiveView;
@@ -38,10 +39,9 @@ const NUMBER_COLUMNS: readonly { readonly title: string; readonly width: number;
 /** Rows of the program's output shown at most. */
 const OUTPUT_ROWS = 5;
 
-/** Text from the program, safe to print: control characters (C0, DEL, C1) become U+FFFD. */
+/** Text from the program, on one line and safe to print (util/terminal-text.ts): `\u001b` for an ESC. */
 export function safeText(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd');
+  return escapeLine(s);
 }
 
 export function renderTui(frame: TuiFrame, size: TuiSize): string[] {
@@ -63,6 +63,7 @@ export function renderTui(frame: TuiFrame, size: TuiSize): string[] {
   if (v.started) {
     const bits = [`CPython ${safeText(v.pythonVersion)}`, v.mode === 'attach' ? 'attached' : v.mode === 'run' ? 'run' : '', `${v.threads.length} thread${v.threads.length === 1 ? '' : 's'}`, `${formatCount(v.allocations)} allocations`];
     if (v.aggregated) bits.push('aggregated (updated every second)');
+    if (v.sampledEvery !== undefined) bits.push(`sampled every ${formatBytes(v.sampledEvery)}: estimates`);
     if (v.damaged > 0) bits.push(`${v.damaged} damaged region${v.damaged === 1 ? '' : 's'} skipped`);
     head.push(cell('dim', fit(bits.filter((b) => b !== '').join(' · '))));
 

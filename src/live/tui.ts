@@ -24,6 +24,7 @@
 
 import { UsageError } from '../errors.js';
 import { type TerminalInput, type TerminalOutput, TerminalScreen } from '../util/terminal-screen.js';
+import { control } from '../util/terminal-text.js';
 import { LiveSession } from './live-session.js';
 import type { OutputTail } from './output-tail.js';
 import { renderTui } from './tui-render.js';
@@ -91,10 +92,11 @@ export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: Liv
     lastDraw = Date.now();
     const { width, height } = size();
     const lines = renderTui({ view, paused: ui.paused, output: tail?.last(height) }, { width, height, colour: options.colour ?? false });
-    const text = lines.join('\u001b[K\r\n') + '\u001b[K';
+    const eol = control('clearToEnd');
+    const text = lines.join(`${eol}${control('carriageReturn')}\n`) + eol;
     if (!force && text === lastText) return;
     lastText = text;
-    output.write(`\u001b[H${text}`);
+    output.write(`${control('home')}${text}`);
   };
 
   const iterator = source[Symbol.asyncIterator]();
@@ -144,7 +146,7 @@ export async function runLiveTerminal(source: AsyncIterable<Uint8Array>, io: Liv
       })();
     };
     const onResize = guard(() => {
-      output.write('\u001b[2J');
+      output.write(control('clearScreen'));
       lastText = '';
       draw(true);
     });

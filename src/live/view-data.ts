@@ -66,6 +66,8 @@ export interface LiveView {
   readonly pythonVersion: string;
   readonly mode: 'run' | 'attach' | '';
   readonly aggregated: boolean;
+  /** A sampled capture's rate in bytes (its figures are estimates); undefined: every allocation. */
+  readonly sampledEvery?: number | undefined;
   /** Time since tracking started (ns): by the clock while the stream runs, by the last record once it ended. */
   readonly elapsedNs: number;
   readonly heap: number;

@@ -8,6 +8,7 @@ import type { HeapTotals } from './heap-replay.js';
 import type { SiteId, StreamId } from './ids.js';
 import type { SiteTable } from './site-table.js';
 import type { StackResolver } from './stack-resolver.js';
+import { ImpossibleValues, impossibleEntry, MAX_PROCESS_BYTES } from './value-bounds.js';
 
 export class CheckpointLog {
   /** The latest CHECKPOINT (they are cumulative). */
@@ -16,14 +17,21 @@ export class CheckpointLog {
   /** The latest entry per location. */
   private readonly entries = new Map<string, CheckpointEntry>();
 
-  constructor(private readonly stacks: StackResolver) {}
+  constructor(
+    private readonly stacks: StackResolver,
+    private readonly impossible: ImpossibleValues,
+  ) {}
 
-  add(r: CheckpointRecord): void {
+  /** Takes a CHECKPOINT; returns it without the entries that hold impossible values (value-bounds.ts). */
+  add(r: CheckpointRecord): CheckpointRecord {
     this.seen = true;
-    this.last = r;
+    const entries = r.entries.filter((e) => !this.impossible.add(impossibleEntry(e)));
+    const kept = entries.length === r.entries.length ? r : { ...r, entries };
+    this.last = kept;
     // Entries name per-stream stack ids whose FRAME records may come later in the file (another stream's
     // block): keep the latest entry per location and resolve them all at the end.
-    for (const e of r.entries) this.entries.set(`${e.stream}:${e.stack}:${e.nativeStack}:${e.allocator}`, e);
+    for (const e of entries) this.entries.set(`${e.stream}:${e.stack}:${e.nativeStack}:${e.allocator}`, e);
+    return kept;
   }
 
   /** The site of a checkpoint entry's location in `sites` (stacks as they are now). */
@@ -43,7 +51,22 @@ export class CheckpointLog {
     const c = sites.columns;
     const cp = this.last;
     let unknown = 0;
+    // Together, the locations cannot have made more allocations than there are seqs, nor hold more than a
+    // process can: an entry that would take the sums past either is impossible (value-bounds.ts).
+    const impossibleEntries = new ImpossibleValues();
+    let madeCount = 0;
+    let liveBytes = 0;
     for (const e of this.entries.values()) {
+      if (e.totalCount > Number.MAX_SAFE_INTEGER - madeCount) {
+        impossibleEntries.add({ record: 'checkpoint entry', field: 'total_count (with the others)', value: madeCount + e.totalCount, bytes: false });
+        continue;
+      }
+      if (e.liveBytes > MAX_PROCESS_BYTES - liveBytes) {
+        impossibleEntries.add({ record: 'checkpoint entry', field: 'live_bytes (with the others)', value: liveBytes + e.liveBytes, bytes: true });
+        continue;
+      }
+      madeCount += e.totalCount;
+      liveBytes += e.liveBytes;
       const l = this.stacks.localStacks(e.stream as StreamId, e.stack, e.nativeStack);
       if ((e.stack > 0 && l.py === 0) || (e.nativeStack > 0 && l.native === 0)) unknown++;
       const site = sites.intern(l.py, l.native, l.thread, e.allocator);
@@ -80,6 +103,7 @@ export class CheckpointLog {
       allocatorCounts,
       allocatorBytes,
       unknownStacks: this.stacks.unknownStacks + unknown,
+      impossibleEntries,
       allocations,
       bytesAllocated,
       endHeap: cp?.heap ?? 0,

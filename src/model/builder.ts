@@ -27,6 +27,7 @@ import type {
 } from '../capture/records.js';
 import { OPTION_AGGREGATE, OPTION_NATIVE } from '../capture/format.js';
 import { CheckpointLog } from './aggregated.js';
+import { samplingOf } from './sampling.js';
 import { HeapReplay, type HeapTotals, type WindowOption } from './heap-replay.js';
 import type { StreamId } from './ids.js';
 import type { NativeSymbolizer } from './images.js';
@@ -35,6 +36,7 @@ import type { ReplayObserver } from './replay-observer.js';
 import { SiteTable } from './site-table.js';
 import { SnapshotLog } from './snapshots.js';
 import { firstLineResolver, type LineResolver, StackResolver } from './stack-resolver.js';
+import { ImpossibleValues, impossibleAlloc, impossibleFree, impossibleMeta, MAX_PID, MAX_PROCESS_BYTES, reachableLimit } from './value-bounds.js';
 
 export interface BuildOptions {
   /** Told of every change of a site's live amount and of every snapshot, in replay order. */
@@ -72,13 +74,15 @@ export class ModelBuilder implements CaptureVisitor {
   private exit: ExitRecord | undefined;
   private agentStats: AgentStatsRecord | undefined;
   private durationNs = 0;
+  /** Records left out for a value no process can have (value-bounds.ts). */
+  private readonly impossible = new ImpossibleValues();
 
   constructor(options: BuildOptions = {}) {
     this.observer = options.observer;
     this.stacks = new StackResolver(this.sites, options.lineResolver ?? firstLineResolver, options.symbolizer);
     this.replay = new HeapReplay(this.sites, { observer: options.observer, temporaryThreshold: options.temporaryThreshold, window: options.window });
     this.snapshots = new SnapshotLog(options.observer);
-    this.checkpoints = new CheckpointLog(this.stacks);
+    this.checkpoints = new CheckpointLog(this.stacks, this.impossible);
     this.observer?.begin?.({
       sites: this.sites,
       pyParent: (node) => this.stacks.pyParent(node),
@@ -87,26 +91,39 @@ export class ModelBuilder implements CaptureVisitor {
   }
 
   header(h: CaptureHeader): void {
-    this.hdr = h;
-    this.stacks.header(h);
+    // Ids no process can have read as unknown (0); a limit no process can reach reads as none.
+    const pid = this.idOf('pid', h.pid);
+    const ppid = this.idOf('ppid', h.ppid);
+    const mainTid = this.idOf('main_tid', h.mainTid);
+    this.hdr = { ...h, pid, ppid, mainTid, cgroupLimitBytes: reachableLimit(h.cgroupLimitBytes) ?? 0 };
+    this.replay.sampling = samplingOf(h);
+    this.stacks.header(this.hdr);
+  }
+
+  private idOf(field: string, id: number): number {
+    return this.impossible.add(id > MAX_PID ? { record: 'header', field, value: id, bytes: false } : undefined) ? 0 : id;
   }
 
   // ── hot path ─────────────────────────────────────────────────────────────────────────────────────
 
   alloc(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): void {
     if (seq >= this.snapshots.nextSeq) this.snapshots.reach(seq, this.replay.heap);
+    // Two compares on the hot path: an allocation no process could hold (value-bounds.ts) is left out.
+    if ((size > MAX_PROCESS_BYTES - this.replay.heap || address === 0) && this.impossible.add(impossibleAlloc(address, size, this.replay.heap))) return;
     const site = this.stacks.site(stream as StreamId, stack, nativeStack, allocator);
     this.replay.alloc(site, this.stacks.lastThread, seq, address, size, allocator);
   }
 
   free(_stream: number, seq: number, address: number, size: number, deallocator: number): void {
     if (seq >= this.snapshots.nextSeq) this.snapshots.reach(seq, this.replay.heap);
+    if (size !== 0 && this.impossible.add(impossibleFree(size))) return;
     this.replay.free(seq, address, size, deallocator);
   }
 
   // ── records off the hot path ─────────────────────────────────────────────────────────────────────
 
   meta(record: MetaRecord): void {
+    if (this.impossible.add(impossibleMeta(record))) return;
     switch (record.type) {
       case 'frame':
         this.stacks.frame(record);
@@ -133,8 +150,9 @@ export class ModelBuilder implements CaptureVisitor {
         break;
       }
       case 'thread-name':
-        // `thread` is the stream of the thread being named.
-        this.stacks.threadOf(record.thread as StreamId).name = record.name;
+        // `thread` is the stream of the thread being named; a rename (with a seq) holds from then on.
+        if (record.seq !== undefined) this.stacks.rename(record.thread as StreamId, record.name, record.timeNs ?? 0, record.osName === true);
+        else this.stacks.threadOf(record.thread as StreamId).name = record.name;
         break;
       case 'thread-exit':
         this.stacks.threadOf(record.stream as StreamId).exitNs = record.timeNs;
@@ -162,11 +180,12 @@ export class ModelBuilder implements CaptureVisitor {
         this.pressure.push(record);
         this.seeTime(record.timeNs);
         break;
-      case 'checkpoint':
-        this.checkpoints.add(record);
+      case 'checkpoint': {
+        const kept = this.checkpoints.add(record);
         this.seeTime(record.timeNs);
-        this.observer?.checkpoint?.(record);
+        this.observer?.checkpoint?.(kept);
         break;
+      }
       case 'trailer':
         this.trailer = record;
         this.seeTime(record.timeNs);
@@ -252,6 +271,8 @@ export class ModelBuilder implements CaptureVisitor {
       outOfOrder: replay.outOfOrder,
       lateSnapshots: this.snapshots.lateSnapshots,
       unreadableLineTables: this.stacks.unreadableLineTables.size,
+      impossibleValues: this.impossible.count + totals.impossibleEntries.count,
+      firstImpossible: this.impossible.first ?? totals.impossibleEntries.first,
     };
     return {
       header: this.hdr,
@@ -271,7 +292,8 @@ export class ModelBuilder implements CaptureVisitor {
       peakSeq: totals.peakSeq,
       peakFound: totals.peakFound,
       window: replay.window(),
-      temporaryThreshold: aggregated ? undefined : replay.temporaryThreshold,
+      temporaryThreshold: aggregated || this.replay.sampling !== undefined ? undefined : replay.temporaryThreshold,
+      sampling: this.replay.sampling,
       lastSeq: totals.lastSeq,
       sizeHistogram: replay.sizeHistogram,
       minSize: replay.smallestSize,

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { moduleOfFile, pythonFrameKind, topLevelPackage } from './frame-kinds.js';
 
-test('frames hidden by default: bootstrap, runpy, threading bootstrap; import system apart', () => {
+test('frames hidden by default: bootstrap and attach scripts, runpy, threading bootstrap; import system apart', () => {
   assert.equal(pythonFrameKind('_find_and_load', '<frozen importlib._bootstrap>'), 'import');
   assert.equal(pythonFrameKind('exec_module', '<frozen importlib._bootstrap_external>'), 'import');
   assert.equal(pythonFrameKind('_find_and_load', '/usr/lib/python3.9/importlib/_bootstrap.py'), 'import');
   assert.equal(pythonFrameKind('main', '/opt/memlens/agent/python/memlens_bootstrap.py'), 'internal');
+  assert.equal(pythonFrameKind('_attach', '/tmp/memlens-attach-12-ab/memlens_attach.py'), 'internal');
+  assert.equal(pythonFrameKind('census', '/tmp/memlens-attach-12-ab/memlens_census.py'), 'internal');
   assert.equal(pythonFrameKind('_run_code', '/usr/lib/python3.10/runpy.py'), 'internal');
   assert.equal(pythonFrameKind('_run_code', '<frozen runpy>'), 'internal');
   assert.equal(pythonFrameKind('Thread._bootstrap_inner', '/usr/lib/python3.11/threading.py'), 'internal');

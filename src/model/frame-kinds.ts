@@ -10,7 +10,7 @@ export type FrameKind = 'user' | 'internal' | 'import';
 export function pythonFrameKind(func: string, file: string): FrameKind {
   if (file.startsWith('<frozen importlib') || file === '<frozen zipimport>') return 'import';
   if (/(^|\/)importlib\/_bootstrap(_external)?\.py$/.test(file) || /(^|\/)zipimport\.py$/.test(file)) return 'import';
-  if (file.endsWith('memlens_bootstrap.py') || file.endsWith('memlens_agent.py')) return 'internal';
+  if (file.endsWith('memlens_bootstrap.py') || file.endsWith('memlens_agent.py') || file.endsWith('memlens_attach.py') || file.endsWith('memlens_census.py')) return 'internal';
   if (file === '<frozen runpy>' || /(^|\/)runpy\.py$/.test(file)) return 'internal';
   if (/(^|\/)threading\.py$/.test(file) && (func === '_bootstrap' || func === '_bootstrap_inner' || func.endsWith('._bootstrap') || func.endsWith('._bootstrap_inner'))) {
     return 'internal';

@@ -17,7 +17,9 @@ import { LiveTable } from './live-table.js';
 import { MappedRegions } from './mapped-regions.js';
 import type { PeakWindow } from './model.js';
 import type { ReplayObserver } from './replay-observer.js';
+import { type Sampling, sampleWeight } from './sampling.js';
 import type { SiteTable } from './site-table.js';
+import { ImpossibleValues } from './value-bounds.js';
 
 export type WindowOption =
   | { readonly fromNs?: number | undefined; readonly toNs?: number | undefined }
@@ -31,6 +33,10 @@ export interface HeapReplayOptions {
   readonly window: WindowOption | undefined;
 }
 
+// A sampled capture (sampling.ts): each recorded allocation counts as `w` allocations of its size, when it
+// is made and when it is freed. The live and tracked tables keep the recorded size, from which the free
+// recomputes the same weight; mappings are recorded exactly even when sampling (weight 1).
+
 /** The heap figures of a model: from the replay of events, or from checkpoints (aggregated.ts). */
 export interface HeapTotals {
   /** The site table the per-site columns are read from. */
@@ -38,6 +44,8 @@ export interface HeapTotals {
   readonly allocatorCounts: Float64Array;
   readonly allocatorBytes: Float64Array;
   readonly unknownStacks: number;
+  /** Checkpoint entries left out at the end for impossible sums (aggregated captures; value-bounds.ts). */
+  readonly impossibleEntries: ImpossibleValues;
   readonly allocations: number;
   readonly bytesAllocated: number;
   readonly endHeap: number;
@@ -62,6 +70,8 @@ const UNTRACK: number = Deallocator.TracemallocUntrack;
 export class HeapReplay {
   private readonly observer: ReplayObserver | undefined;
   readonly temporaryThreshold: number | undefined;
+  /** Set from the header (HeapReplay is made before it arrives). */
+  sampling: Sampling | undefined;
 
   // The per-site columns the hot path touches, cached (refreshColumns() after the table grows).
   private totalCount: Float64Array = new Float64Array(0);
@@ -140,10 +150,11 @@ export class HeapReplay {
     if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
     if (site >= this.liveBytes.length) this.refreshColumns();
 
+    const w = this.sampling === undefined ? 1 : sampleWeight(this.sampling, size, allocator);
     if (allocator === MMAP || allocator === MREMAP) {
       // MAP_FIXED over a live mapping replaces it: the old part is gone without a munmap.
       this.unmapRange(address, size, seq, true);
-      this.countAlloc(site, size, allocator);
+      this.countAlloc(site, size, allocator, w);
       const index = this.bumpThreadAllocs(thread);
       this.regions.add(address, size, site, index);
     } else if (allocator === TRACK) {
@@ -154,18 +165,18 @@ export class HeapReplay {
       }
       if (this.tracked.remove(address)) {
         this.missedFrees++;
-        this.release(this.tracked.removedSite, this.tracked.removedSize, 1, seq, this.tracked.removedIndex);
+        this.releaseRecorded(this.tracked, seq);
       }
-      this.countAlloc(site, size, allocator);
+      this.countAlloc(site, size, allocator, w);
       this.tracked.insert(address, size, site, this.bumpThreadAllocs(thread));
     } else {
-      this.countAlloc(site, size, allocator);
+      this.countAlloc(site, size, allocator, w);
       if (this.live.insertOrReplace(address, size, site, this.bumpThreadAllocs(thread))) {
         this.missedFrees++;
-        this.release(this.live.removedSite, this.live.removedSize, 1, seq, this.live.removedIndex);
+        this.releaseRecorded(this.live, seq);
       }
     }
-    this.acquire(site, size, seq);
+    this.acquire(site, size * w, w, seq);
   }
 
   free(seq: number, address: number, size: number, deallocator: number): void {
@@ -183,25 +194,33 @@ export class HeapReplay {
       if (deallocator !== UNTRACK) this.unknownFrees++;
       return;
     }
-    this.frees++;
-    const site = table.removedSite;
-    const bytes = table.removedSize;
-    this.release(site, bytes, 1, seq, table.removedIndex);
-    if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, table.removedIndex);
+    this.frees += this.releaseRecorded(table, seq);
+    // Temporary allocations need every allocation in between: not counted in a sampled capture.
+    if (this.temporaryThreshold !== undefined && this.sampling === undefined) this.checkTemporary(table.removedSite, table.removedSize, table.removedIndex);
+  }
+
+  /** Releases what `table.remove()` just found, with its weight (returned). */
+  private releaseRecorded(table: LiveTable, seq: number): number {
+    const size = table.removedSize;
+    const w = this.sampling === undefined ? 1 : sampleWeight(this.sampling, size, 0);
+    this.release(table.removedSite, size * w, w, seq, table.removedIndex);
+    return w;
   }
 
   // ── replay helpers ───────────────────────────────────────────────────────────────────────────────
 
-  private countAlloc(site: SiteId, size: number, allocator: number): void {
-    this.allocations++;
-    this.bytesAllocated += size;
-    this.totalCount[site] = this.totalCount[site]! + 1;
-    this.totalBytes[site] = this.totalBytes[site]! + size;
+  /** `w`: how many allocations this one stands for (1 unless sampled). */
+  private countAlloc(site: SiteId, size: number, allocator: number, w: number): void {
+    const bytes = size * w;
+    this.allocations += w;
+    this.bytesAllocated += bytes;
+    this.totalCount[site] = this.totalCount[site]! + w;
+    this.totalBytes[site] = this.totalBytes[site]! + bytes;
     const k = allocator & 15;
-    this.allocatorCounts[k] = this.allocatorCounts[k]! + 1;
-    this.allocatorBytes[k] = this.allocatorBytes[k]! + size;
+    this.allocatorCounts[k] = this.allocatorCounts[k]! + w;
+    this.allocatorBytes[k] = this.allocatorBytes[k]! + bytes;
     const b = sizeBucket(size);
-    this.sizeHistogram[b] = this.sizeHistogram[b]! + 1;
+    this.sizeHistogram[b] = this.sizeHistogram[b]! + w;
     if (size < this.minSize) this.minSize = size;
     if (size > this.maxSize) this.maxSize = size;
   }
@@ -247,15 +266,15 @@ export class HeapReplay {
     this.peakMark = c.peakMark.array;
   }
 
-  private acquire(site: SiteId, bytes: number, seq: number): void {
+  private acquire(site: SiteId, bytes: number, count: number, seq: number): void {
     this.touch(site);
     this.liveBytes[site] = this.liveBytes[site]! + bytes;
-    this.liveCounts[site] = this.liveCounts[site]! + 1;
-    this.liveCount++;
+    this.liveCounts[site] = this.liveCounts[site]! + count;
+    this.liveCount += count;
     this.heap += bytes;
     if (this.observer !== undefined) {
       const thread = this.sites.thread(site);
-      this.observer.change(site, seq, bytes, 1, thread, this.threadAllocs[thread]!);
+      this.observer.change(site, seq, bytes, count, thread, this.threadAllocs[thread]!);
     }
     if (this.heap > this.maxHeap) {
       this.maxHeap = this.heap;
@@ -366,6 +385,7 @@ export class HeapReplay {
       allocatorCounts: this.allocatorCounts,
       allocatorBytes: this.allocatorBytes,
       unknownStacks,
+      impossibleEntries: new ImpossibleValues(),
       allocations: this.allocations,
       bytesAllocated: this.bytesAllocated,
       endHeap: this.heap,

@@ -41,11 +41,19 @@ export class ImageTable {
     }
     const base = rec.path.slice(rec.path.lastIndexOf('/') + 1);
     // dl_iterate_phdr names the main program '' (it is the executable the header records).
+    // python3.13t, libpython3.13t.so: free-threaded builds carry a `t` (and debug builds a `d`).
     const interpreter =
-      rec.path === '' || rec.path === this.executable || /^libpython\d/.test(base) || /^python\d*(\.\d+)?$/.test(base);
+      rec.path === '' || rec.path === this.executable || /^libpython\d/.test(base) || /^python\d*(\.\d+)?[td]*$/.test(base);
     const buildId = Array.from(rec.buildId, (b) => b.toString(16).padStart(2, '0')).join('');
     this.images.push({ path: rec.path, buildId, loadBias: rec.loadBias, start, end, interpreter });
     this.sorted = false;
+  }
+
+  /** An IMAGE_UNLOAD (dlclose): the image loaded at `loadBias` is gone. Reports keep every image (a block
+   * that library allocated may still be live); a push running for days forgets it, so that a service that
+   * loads and unloads libraries all day keeps a bounded table. */
+  remove(loadBias: number): void {
+    for (let i = this.images.length - 1; i >= 0; i--) if ((this.images[i] as ImageInfo).loadBias === loadBias) this.images.splice(i, 1);
   }
 
   get list(): readonly ImageInfo[] {

@@ -9,7 +9,9 @@
 import type { SiteId } from './ids.js';
 import { hashAddress } from './tuple-interner.js';
 
-const EMPTY = 0; // address 0 is never a live allocation
+// Address 0 is never a live allocation (NULL is how an allocator fails; the model leaves an ALLOC at 0
+// out as impossible, value-bounds.ts), so it marks an empty slot; a FREE of 0 finds nothing.
+const EMPTY = 0;
 
 export class LiveTable {
   private keys: Float64Array;
@@ -125,6 +127,7 @@ export class LiveTable {
   }
 
   private find(address: number): number {
+    if (address === EMPTY) return -1;
     let slot = hashAddress(address) & this.mask;
     for (;;) {
       const k = this.keys[slot]!;

@@ -19,7 +19,9 @@ import type {
   PressureRecord,
 } from '../capture/records.js';
 import type { ReadonlyFrameTable } from './frames.js';
+import type { ImpossibleValue } from './value-bounds.js';
 import type { StreamId, ThreadIndex } from './ids.js';
+import type { Sampling } from './sampling.js';
 import type { ReadonlyFloat64Array, ReadonlySiteTable } from './site-table.js';
 
 export interface ThreadInfo {
@@ -31,6 +33,13 @@ export interface ThreadInfo {
   readonly name: string;
   readonly startNs: number | undefined;
   readonly exitNs: number | undefined;
+  /**
+   * A name the thread took later (prctl, pthread_setname_np, `Thread.name =`): this entry holds what it
+   * allocated from `renamedAtNs` on, under that name; `renamedFrom` is the thread's first entry (which has
+   * its lifetime). Undefined for a thread's first entry.
+   */
+  readonly renamedFrom: ThreadIndex | undefined;
+  readonly renamedAtNs: number | undefined;
 }
 
 /**
@@ -57,6 +66,10 @@ export interface ReplayAnomalies {
   /** Code objects whose line table could not be read (a kind this memlens does not know): their frames
    * show the code's first line. */
   readonly unreadableLineTables: number;
+  /** Records left out because they held a value no process can have (value-bounds.ts). */
+  readonly impossibleValues: number;
+  /** The first of them, for the report's note. */
+  readonly firstImpossible: ImpossibleValue | undefined;
 }
 
 /** The window the peak was searched in (all of the capture by default). */
@@ -74,6 +87,11 @@ export interface CaptureModel {
   /** The capture is aggregated: per-site totals only, no individual events. */
   readonly aggregated: boolean;
   readonly nativeStacks: boolean;
+  /**
+   * A sampled capture (docs/sampling.md): every count and byte total below is an estimate, each recorded
+   * allocation weighed by how many it stands for. Undefined: every allocation was recorded.
+   */
+  readonly sampling: Sampling | undefined;
   readonly sites: ReadonlySiteTable;
   readonly frames: ReadonlyFrameTable;
   readonly threads: readonly ThreadInfo[];

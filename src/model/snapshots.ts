@@ -9,6 +9,7 @@
 import type { SnapshotRecord } from '../capture/records.js';
 import type { SnapshotSeries } from './model.js';
 import type { ReplayObserver } from './replay-observer.js';
+import { MAX_PROCESS_BYTES } from './value-bounds.js';
 
 /** The series as the builder fills it in (the model hands out the read-only SnapshotSeries). */
 type SnapshotColumns = { readonly [K in keyof SnapshotSeries]: number[] };
@@ -47,7 +48,8 @@ export class SnapshotLog {
     s.rssShmem.push(r.rssShmem);
     s.swap.push(r.swap ?? NaN);
     s.cgroupUsage.push(r.cgroupUsage ?? NaN);
-    s.cgroupLimit.push(r.cgroupLimit ?? NaN);
+    // A limit no process can reach is no limit (value-bounds.ts).
+    s.cgroupLimit.push(r.cgroupLimit !== undefined && r.cgroupLimit > MAX_PROCESS_BYTES ? 0 : (r.cgroupLimit ?? NaN));
     if (r.heap !== undefined) {
       s.heap.push(r.heap);
     } else if (r.seq <= lastSeq && lastSeq > 0) {

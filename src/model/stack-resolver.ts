@@ -9,6 +9,7 @@
 
 import type { CaptureHeader, CodeRecord, FrameRecord, ImageRecord, NativeFrameRecord } from '../capture/records.js';
 import { CaptureFormatError } from '../errors.js';
+import { MAX_LINE } from './value-bounds.js';
 import type { PathInfo } from './frame-kinds.js';
 import { FrameTable } from './frames.js';
 import { type FrameId, NO_NATIVE_NODE, NO_PY_NODE, type NativeNodeId1, type PyNodeId1, type SiteId, type StreamId, type ThreadIndex } from './ids.js';
@@ -31,7 +32,10 @@ export const firstLineResolver: LineResolver = (code) => code.firstLineNo;
 export type ThreadState = { -readonly [K in keyof ThreadInfo]: ThreadInfo[K] };
 
 interface StreamState {
+  /** The entry its events are attributed to now: the first, or that of its latest rename. */
   thread: ThreadIndex;
+  /** The thread's first entry (its lifetime, ids and first name). */
+  readonly first: ThreadIndex;
   /** The stream's own node ids (1, 2, …) → PyNodeId1 and NativeNodeId1 (0: not defined). */
   py: Int32Array;
   native: Int32Array;
@@ -144,9 +148,10 @@ export class StackResolver {
     let st = this.streams.get(stream);
     if (st === undefined) {
       const index = this.threads.length as ThreadIndex;
-      this.threads.push({ index, stream, osTid: 0, pythonIdent: 0, name: '', startNs: undefined, exitNs: undefined });
+      this.threads.push({ index, stream, osTid: 0, pythonIdent: 0, name: '', startNs: undefined, exitNs: undefined, renamedFrom: undefined, renamedAtNs: undefined });
       st = {
         thread: index,
+        first: index,
         py: new Int32Array(256),
         native: new Int32Array(256),
         lastStack: -1,
@@ -198,9 +203,31 @@ export class StackResolver {
     this.images.add(record);
   }
 
-  /** The thread of `stream` (made when the stream is first seen). */
+  /** The thread of `stream` (made when the stream is first seen): its first entry. */
   threadOf(stream: StreamId): ThreadState {
-    return this.threads[this.streamState(stream).thread]!;
+    return this.threads[this.streamState(stream).first]!;
+  }
+
+  /**
+   * A rename of `stream`'s thread at `timeNs` (in seq order): what it allocates from now on goes to a new
+   * entry with the new name. The same name, or an OS name that is the kernel's 15-byte cut of the name in
+   * effect (Python 3.14 copies Thread.name into the OS name), is no rename.
+   */
+  rename(stream: StreamId, name: string, timeNs: number, osName: boolean): void {
+    const st = this.streamState(stream);
+    const now = this.threads[st.thread]!;
+    if (name === now.name || (osName && now.name.startsWith(name) && Buffer.byteLength(name) >= 15)) return;
+    if (now.name === '') {
+      now.name = name;
+      return;
+    }
+    const first = this.threads[st.first]!;
+    const index = this.threads.length as ThreadIndex;
+    this.threads.push({ index, stream, osTid: first.osTid, pythonIdent: first.pythonIdent, name, startNs: undefined, exitNs: undefined, renamedFrom: st.first, renamedAtNs: timeNs });
+    st.thread = index;
+    // Cached sites carry the old entry.
+    st.lastStack = -1;
+    st.cacheKey.fill(-1);
   }
 
   /**
@@ -301,6 +328,11 @@ export class StackResolver {
       } catch (e) {
         // A line table this memlens cannot read costs the line numbers, not the report.
         if (!(e instanceof CaptureFormatError)) throw e;
+        this.unreadableLineTables.add(codeId);
+        line = code.firstLineNo;
+      }
+      // A damaged table can lead past what a line number can be (a C int): the same as unreadable.
+      if (!(line >= 0 && line <= MAX_LINE)) {
         this.unreadableLineTables.add(codeId);
         line = code.firstLineNo;
       }

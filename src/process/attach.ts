@@ -3,9 +3,9 @@
 // mount namespace works), makes the target run agent/python/memlens_attach.py at a safe point by one of the
 // injection methods, and waits for the script's status line.
 
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { FileError, TargetError } from '../errors.js';
-import { readSessionFile, unlinkSessionFile, writeSessionFile, type Session } from './attach-dir.js';
+import { hasSessionFile, readSessionFile, unlinkSessionFile, writeSessionFile, type Session } from './attach-dir.js';
 import { injectWithDebugger, probeDebugger } from './debugger-inject.js';
 import { isAlive, ProcessMemory, readStatus, sharesRoot } from './proc.js';
 import { describeVersion, readPythonVersion, requirePythonRuntime, type PythonVersion } from './python-runtime.js';
@@ -92,24 +92,93 @@ export interface AttachRequest {
  * attach script if the request is still there (memlens removes it when it gives up), without defining any
  * name in __main__. If the agent is already loaded (a detach, a second attach), its recording is turned off
  * for this thread first, so reading and compiling the script is not recorded as the program's memory.
+ *
+ * It never raises: PyRun_SimpleString, run as a pending call, returns -1 after an exception, and the
+ * interpreter then raises SystemError ("error return without exception set") in whatever the program was
+ * running (issue 11: a Ctrl-C removed the attach directory between the statement's check and its open()).
+ * A KeyboardInterrupt that arrives while it runs is the program's: it is given back (interrupt_main).
  */
 export function injectedStatement(targetDir: string): string {
   const script = JSON.stringify(`${targetDir}/memlens_attach.py`);
   const request = JSON.stringify(`${targetDir}/request.json`);
-  const quiet = '(lambda m: m.quiet(True) if m is not None else None)(__import__("sys").modules.get("memlens_agent"))';
+  const agent = '(lambda m: m.quiet(%s) if m is not None else None)(__import__("sys").modules.get("memlens_agent"))';
   const run =
     `exec(compile(open(${script}).read(), ${script}, "exec"), ` +
     `{"__name__": "__memlens_attach__", "MEMLENS_ATTACH": open(${request}).read()}) ` +
     `if __import__("os").path.exists(${request}) else None`;
-  return `${quiet}; ${run}`;
+  return [
+    'try:',
+    `    ${agent.replace('%s', 'True')}`,
+    `    ${run}`,
+    'except KeyboardInterrupt:',
+    '    __import__("_thread").interrupt_main()',
+    'except BaseException:',
+    '    pass',
+    'finally:',
+    '    try:',
+    `        ${agent.replace('%s', 'False')}`,
+    '    except BaseException:',
+    '        pass',
+  ].join('\n');
 }
 
 export interface InjectOutcome {
   readonly method: Exclude<AttachMethod, 'auto'>;
-  /** The attach script's status line. */
+  /** The attach script's status: "ok ..." or "error: ...", then lines "warning: ..." (memlens_attach.py). */
   readonly status: string;
   /** What each method tried said, for -v and for the error when all fail. */
   readonly log: readonly string[];
+  /**
+   * The script had taken the request when memlens gave up waiting (a timeout, a Ctrl-C): it was let finish,
+   * and `status` is its outcome, which the caller must honour (a target that is tracking stays detachable).
+   */
+  readonly late?: boolean;
+}
+
+/** Puts the request, and the remote-execution script that runs it, in the attach directory. */
+export function writeRequest(target: TargetInfo, req: AttachRequest): void {
+  const { session } = req;
+  const requestJson = JSON.stringify({ action: req.action, dir: session.targetDir, agent: `${session.targetDir}/libmemlens_agent.so`, config: req.config, duration: req.duration ?? null });
+  // The directory is the target's user's by now: every file memlens puts there is new (attach-dir.ts).
+  unlinkSessionFile(session, 'status');
+  unlinkSessionFile(session, 'cancelled');
+  unlinkSessionFile(session, 'request.taken');
+  writeSessionFile(session, target, 'request.json', requestJson);
+  // The remote-exec script: the same statement, as a file the interpreter runs.
+  writeSessionFile(session, target, 'remote_exec.py', `${injectedStatement(session.targetDir)}\n`);
+}
+
+/** How long memlens waits for an attach script that has started (it waits for nothing in the target). */
+const CLAIMED_WAIT_MS = 60_000;
+
+/**
+ * Withdraws the request: true if the target can no longer act on it (memlens removed it first), false if
+ * the attach script already took it (renamed request.json to request.taken: agent/python/memlens_attach.py),
+ * in which case it runs to its end. One rename against one unlink: exactly one of the two wins.
+ */
+export function withdrawRequest(target: TargetInfo, session: Session): boolean {
+  writeSessionFile(session, target, 'cancelled', '');
+  try {
+    unlinkSync(`${session.hostDir}/request.json`);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return !hasSessionFile(session, 'request.taken');
+    throw e;
+  }
+}
+
+/** The first line of an attach script's status: "ok ..." or "error: ...". */
+export function statusLine(status: string): string {
+  return status.split('\n')[0] ?? '';
+}
+
+/** The warnings of an attach script's status (an interpreter the agent cannot read, for example). */
+export function statusWarnings(status: string): string[] {
+  return status
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.startsWith('warning: '))
+    .map((l) => l.slice('warning: '.length));
 }
 
 export interface InjectOptions {
@@ -124,16 +193,8 @@ export interface InjectOptions {
  */
 export async function runInTarget(target: TargetInfo, req: AttachRequest, opts: InjectOptions): Promise<InjectOutcome> {
   const { session } = req;
-  const requestJson = JSON.stringify({ action: req.action, dir: session.targetDir, agent: `${session.targetDir}/libmemlens_agent.so`, config: req.config, duration: req.duration ?? null });
-  // The directory is the target's user's by now: every file memlens puts there is new (attach-dir.ts).
-  unlinkSessionFile(session, 'status');
-  unlinkSessionFile(session, 'cancelled');
-  writeSessionFile(session, target, 'request.json', requestJson);
-  // The remote-exec script: the same statement, as a file the interpreter runs.
-  writeSessionFile(session, target, 'remote_exec.py', `${injectedStatement(session.targetDir)}\n`);
-
-  const methods: Exclude<AttachMethod, 'auto'>[] =
-    opts.method !== 'auto' ? [opts.method] : target.version.minor >= 14 ? ['remote-exec', 'gdb', 'lldb'] : ['gdb', 'lldb'];
+  writeRequest(target, req);
+  const methods: Exclude<AttachMethod, 'auto'>[] = opts.method !== 'auto' ? [opts.method] : target.version.minor >= 14 ? ['remote-exec', 'gdb', 'lldb'] : ['gdb', 'lldb'];
   const log: string[] = [];
   for (const method of methods) {
     try {
@@ -152,20 +213,28 @@ export async function runInTarget(target: TargetInfo, req: AttachRequest, opts: 
       if (!isAlive(target.pid)) throw new TargetError(`PID ${target.pid} exited during the attach`);
       continue;
     }
-    const status = await waitForStatus(target.pid, session, opts);
+    let status = await waitForStatus(target.pid, session, opts);
     if (status === undefined) {
-      // Make sure nothing runs later: the statement checks for request.json, remote execution is withdrawn.
-      writeSessionFile(session, target, 'cancelled', '');
-      unlinkSessionFile(session, 'request.json');
-      if (method === 'remote-exec') cancelRemoteExec(target.pid);
-      if (!isAlive(target.pid)) throw new TargetError(`PID ${target.pid} exited during the attach`);
-      if (opts.signal?.aborted === true) {
-        throw new TargetError(`${req.action} cancelled; nothing was changed in PID ${target.pid}`, { exitCode: 130 });
+      // Make sure nothing runs later: the request is withdrawn, unless the attach script already took it.
+      if (withdrawRequest(target, session)) {
+        if (method === 'remote-exec') cancelRemoteExec(target.pid);
+        if (!isAlive(target.pid)) throw new TargetError(`PID ${target.pid} exited during the attach`);
+        if (opts.signal?.aborted === true) {
+          throw new TargetError(`${req.action} cancelled; nothing was changed in PID ${target.pid}`, { exitCode: 130 });
+        }
+        throw new TargetError(`PID ${target.pid} did not run Python code within ${Math.round(opts.timeoutMs / 1000)}s, so memlens could not ${req.action}; nothing was changed in it`, {
+          hint: 'The main thread may be sleeping, blocked in I/O or in a long C call (it runs the request the next time it runs Python). Try again, or raise --timeout.',
+        });
       }
-      throw new TargetError(
-        `PID ${target.pid} did not run Python code within ${Math.round(opts.timeoutMs / 1000)}s, so memlens could not ${req.action}; nothing was changed in it`,
-        { hint: 'The main thread may be sleeping, blocked in I/O or in a long C call (it runs the request the next time it runs Python). Try again, or raise --timeout.' },
-      );
+      // The script is running in the target: cancelling now would leave it half done, so its outcome is
+      // waited for (it runs on the main thread and waits for nothing), and the caller goes on from it.
+      status = await waitForStatus(target.pid, session, { method: opts.method, timeoutMs: CLAIMED_WAIT_MS });
+      if (status === undefined) {
+        throw new TargetError(`PID ${target.pid} started the ${req.action} script but did not finish it within ${CLAIMED_WAIT_MS / 1000}s`, {
+          hint: `It may still finish: check with 'memlens detach ${target.pid}'.`,
+        });
+      }
+      return { method, status, log, late: true };
     }
     return { method, status, log };
   }
@@ -188,8 +257,14 @@ async function waitForStatus(pid: number, session: Session, opts: InjectOptions)
     }
     if (bytes !== undefined) {
       // The target wrote it: it goes into memlens's messages without a control character or a direction
-      // override that could rewrite the user's terminal.
-      const text = bytes.toString('utf8').trim().replace(/[\p{Cc}\p{Cf}]/gu, '\uFFFD');
+      // override that could rewrite the user's terminal. Its lines stay lines (a status line, then
+      // "warning: ..." lines that memlens shows one by one).
+      const text = bytes
+        .toString('utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/[\p{Cc}\p{Cf}]/gu, '\uFFFD'))
+        .join('\n');
       if (text !== '') return text;
     }
     if (!isAlive(pid)) throw new TargetError(`PID ${pid} exited during the attach`);
@@ -206,4 +281,3 @@ export function fileSize(path: string): number {
     return -1;
   }
 }
-

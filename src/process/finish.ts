@@ -35,6 +35,8 @@ export interface ExitFacts {
   /** 0 no, 1 yes, 2 unknown. */
   readonly oomKill: number;
   readonly detail: string;
+  /** The signal memlens itself received while the program ran (0 or absent: none). */
+  readonly memlensSignal?: number;
 }
 
 /** The EXIT record memlens appends (src/cli/capture-file.ts appendToCaptureFile writes it). */
@@ -51,5 +53,6 @@ export function exitRecord(header: CaptureHeader | undefined, facts: ExitFacts):
     signal: facts.signal,
     oomKill: facts.oomKill,
     detail: facts.detail,
+    ...(facts.memlensSignal !== undefined && facts.memlensSignal > 0 ? { memlensSignal: facts.memlensSignal } : {}),
   };
 }

@@ -1,10 +1,12 @@
 // Starting the target Python with the agent's bootstrap, and waiting for it as a shell would: the
 // program keeps the user's stdin, stdout and stderr; Ctrl-C reaches it from the terminal (memlens must
-// not die first); SIGTERM, SIGHUP and SIGQUIT sent to memlens are passed on.
+// not die first); SIGTERM, SIGHUP and SIGQUIT sent to memlens are passed on. A signal reaches the program
+// once, whoever sends it (issue 11: a SIGINT sent to the process group reached it twice, once from the
+// sender and once passed on, and interrupted the program's own shutdown): see processGroupOf.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { isatty } from 'node:tty';
+import { readFileSync } from 'node:fs';
 import { TargetError } from '../errors.js';
 import type { AgentFiles } from './agent-files.js';
 import type { RunTarget } from './python.js';
@@ -31,6 +33,11 @@ export interface BootstrapConfig {
   readonly memory_interval_ms?: number;
   /** Per-thread bound of the stack tables (default 2^18 nodes); not a `memlens run` option. */
   readonly max_stack_nodes?: number;
+  /** Sampling (docs/sampling.md): the mean bytes between samples, and the size from which all are recorded. */
+  readonly sample_rate?: number;
+  readonly sample_exact?: number;
+  /** Seeds the agent's sampling generators (tests: the same program and seed give the same capture). */
+  readonly sample_seed?: number;
 }
 
 /** The command line that runs `target` under the bootstrap with `python`. */
@@ -50,6 +57,8 @@ export interface ChildExit {
   readonly signal: NodeJS.Signals | null;
   /** process.hrtime.bigint() when memlens saw the end (CLOCK_MONOTONIC on Linux, as the agent's clock). */
   readonly endMonoNs: bigint;
+  /** The first signal memlens itself received while the program ran (Ctrl-C: SIGINT), if any. */
+  readonly memlensSignal: NodeJS.Signals | null;
 }
 
 export interface Launched {
@@ -63,6 +72,32 @@ export interface Launched {
 }
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** Signals a terminal sends to its whole foreground process group. */
+const TERMINAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGHUP'];
+
+/**
+ * Where the program runs: in memlens's process group when memlens is the foreground job of a terminal (the
+ * terminal's Ctrl-C and Ctrl-Z reach both, as they would reach the program alone; memlens passes on only
+ * what a terminal does not send), in a group of its own otherwise (a pipe, a service, `timeout`, a
+ * background job): then nothing sent to memlens's group reaches it directly, and memlens passes on every
+ * signal it gets, so each reaches the program exactly once.
+ */
+export function processGroupOf(stat: string = readSelfStat()): 'shared' | 'own' {
+  // Fields after the command name (which may hold spaces and parentheses): state ppid pgrp session tty tpgid.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const pgrp = Number(fields[2]);
+  const tpgid = Number(fields[5]);
+  return tpgid > 0 && tpgid === pgrp ? 'shared' : 'own';
+}
+
+function readSelfStat(): string {
+  try {
+    return readFileSync('/proc/self/stat', 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 export interface LaunchOptions {
   readonly python: string;
@@ -96,28 +131,40 @@ export function launch(o: LaunchOptions): Promise<Launched> {
   } else if (config.fd !== undefined) {
     stdio[config.fd] = config.fd;
   }
+  const group = processGroupOf();
   return new Promise((resolveP, rejectP) => {
     let child: ChildProcess;
     try {
       const command = o.wrapper !== undefined && o.wrapper.length > 0 ? [...o.wrapper, o.python] : [o.python];
-      child = spawn(command[0] ?? o.python, [...command.slice(1), ...bootstrapArgs(o.files, o.target)], { cwd: o.cwd, env, stdio });
+      // `detached`: a session and process group of its own (setsid, before the program starts).
+      child = spawn(command[0] ?? o.python, [...command.slice(1), ...bootstrapArgs(o.files, o.target)], { cwd: o.cwd, env, stdio, detached: group === 'own' });
     } catch (e) {
       rejectP(new TargetError(`cannot start ${o.python}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
       return;
     }
     const handlers = new Map<NodeJS.Signals, () => void>();
+    // The EXIT record says memlens was interrupted (or told to stop): the program's end follows from it.
+    let memlensSignal: NodeJS.Signals | null = null;
+    const seen = (sig: NodeJS.Signals): void => {
+      memlensSignal ??= sig;
+    };
     const forward = (sig: NodeJS.Signals) => () => {
+      seen(sig);
       child.kill(sig);
     };
     for (const sig of FORWARDED) handlers.set(sig, forward(sig));
-    // Ctrl-C in a terminal reaches the whole foreground process group, the program included: memlens
-    // only has to survive it. Sent to memlens alone (no terminal), it is passed on.
-    handlers.set('SIGINT', isatty(0) ? () => undefined : forward('SIGINT'));
+    if (group === 'shared') {
+      // The terminal sends Ctrl-C, Ctrl-\ and its hangup to the whole foreground process group, the program
+      // included: memlens only has to survive them (and the EXIT record says memlens was interrupted).
+      for (const sig of TERMINAL_SIGNALS) handlers.set(sig, () => seen(sig));
+    } else {
+      handlers.set('SIGINT', forward('SIGINT'));
+    }
     const exited = new Promise<ChildExit>((resolveExit) => {
       child.on('exit', (code, signal) => {
         const endMonoNs = process.hrtime.bigint();
         for (const [sig, h] of handlers) process.removeListener(sig, h);
-        resolveExit({ code, signal, endMonoNs });
+        resolveExit({ code, signal, endMonoNs, memlensSignal });
       });
     });
     child.once('error', (e) => {
@@ -129,7 +176,7 @@ export function launch(o: LaunchOptions): Promise<Launched> {
       resolveP({
         pid: child.pid as number,
         exited,
-        capture: pipeFd !== undefined ? (child.stdio[pipeFd] as Readable | null) ?? undefined : undefined,
+        capture: pipeFd !== undefined ? ((child.stdio[pipeFd] as Readable | null) ?? undefined) : undefined,
         stdout: child.stdout ?? undefined,
         stderr: child.stderr ?? undefined,
       });

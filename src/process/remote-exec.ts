@@ -15,11 +15,14 @@ import { describeVersion, hasDebugOffsets, readPythonVersion, requirePythonRunti
 const COOKIE = 'xdebugpy';
 const EVAL_PLEASE_STOP_BIT = 1 << 5;
 
+type Layout = readonly (readonly [string, readonly string[]])[];
+
 /**
- * _Py_DebugOffsets is a struct of uint64 fields in groups; its layout changes between minor versions.
- * Each layout lists its groups in declaration order, after cookie[8], version and free_threaded.
+ * _Py_DebugOffsets is a struct of uint64 fields in groups; its shape changes between minor versions (the
+ * values are the interpreter's own). Each layout lists its groups in declaration order, after cookie[8],
+ * version and free_threaded.
  */
-const LAYOUT_314: readonly (readonly [string, readonly string[]])[] = [
+const LAYOUT_314: Layout = [
   ['runtime_state', ['size', 'finalizing', 'interpreters_head']],
   ['interpreter_state', ['size', 'id', 'next', 'threads_head', 'threads_main', 'gc', 'imports_modules', 'sysdict', 'builtins', 'ceval_gil', 'gil_runtime_state', 'gil_runtime_state_enabled', 'gil_runtime_state_locked', 'gil_runtime_state_holder', 'code_object_generation', 'tlbc_generation']],
   ['thread_state', ['size', 'prev', 'next', 'interp', 'current_frame', 'thread_id', 'native_thread_id', 'datastack_chunk', 'status']],
@@ -41,27 +44,78 @@ const LAYOUT_314: readonly (readonly [string, readonly string[]])[] = [
   ['debugger_support', ['eval_breaker', 'remote_debugger_support', 'remote_debugging_enabled', 'debugger_pending_call', 'debugger_script_path', 'debugger_script_path_size']],
 ];
 
+/** 3.15 (final; 3.15.0b4 added last_profiled_frame_seq, so earlier pre-releases have another shape). */
+const LAYOUT_315: Layout = [
+  ['runtime_state', ['size', 'finalizing', 'interpreters_head']],
+  ['interpreter_state', ['size', 'id', 'next', 'threads_head', 'threads_main', 'gc', 'imports_modules', 'sysdict', 'builtins', 'ceval_gil', 'gil_runtime_state', 'gil_runtime_state_enabled', 'gil_runtime_state_locked', 'gil_runtime_state_holder', 'code_object_generation', 'tlbc_generation']],
+  ['thread_state', ['size', 'prev', 'next', 'interp', 'current_frame', 'base_frame', 'last_profiled_frame', 'last_profiled_frame_seq', 'thread_id', 'native_thread_id', 'datastack_chunk', 'status', 'holds_gil', 'gil_requested', 'current_exception', 'exc_state']],
+  ['err_stackitem', ['exc_value']],
+  ['interpreter_frame', ['size', 'previous', 'executable', 'instr_ptr', 'localsplus', 'owner', 'stackpointer', 'tlbc_index']],
+  ['code_object', ['size', 'filename', 'name', 'qualname', 'linetable', 'firstlineno', 'argcount', 'localsplusnames', 'localspluskinds', 'co_code_adaptive', 'co_tlbc']],
+  ['pyobject', ['size', 'ob_type']],
+  ['type_object', ['size', 'tp_name', 'tp_repr', 'tp_flags', 'tp_basicsize', 'tp_dictoffset']],
+  ['heap_type_object', ['size', 'ht_cached_keys']],
+  ['tuple_object', ['size', 'ob_item', 'ob_size']],
+  ['list_object', ['size', 'ob_item', 'ob_size']],
+  ['set_object', ['size', 'used', 'table', 'mask']],
+  ['dict_object', ['size', 'ma_keys', 'ma_values']],
+  ['float_object', ['size', 'ob_fval']],
+  ['long_object', ['size', 'lv_tag', 'ob_digit']],
+  ['bytes_object', ['size', 'ob_size', 'ob_sval']],
+  ['unicode_object', ['size', 'state', 'length', 'asciiobject_size', 'compactunicodeobject_size']],
+  ['gc', ['size', 'collecting', 'frame', 'generation_stats_size', 'generation_stats']],
+  ['gen_object', ['size', 'gi_name', 'gi_iframe', 'gi_frame_state']],
+  ['llist_node', ['next', 'prev']],
+  ['debugger_support', ['eval_breaker', 'remote_debugger_support', 'remote_debugging_enabled', 'debugger_pending_call', 'debugger_script_path', 'debugger_script_path_size']],
+];
+
+const LAYOUTS: ReadonlyMap<number, Layout> = new Map([
+  [14, LAYOUT_314],
+  [15, LAYOUT_315],
+]);
+
+function layoutSize(layout: Layout): number {
+  return 24 + layout.reduce((n, [, f]) => n + f.length * 8, 0);
+}
+
 export type DebugOffsets = ReadonlyMap<string, number>;
 
-/** Decodes _Py_DebugOffsets (bytes from the start of _PyRuntime) into "group.field" → value. */
+/** Bytes of _Py_DebugOffsets for a minor version (undefined: a shape this memlens does not know). */
+export function debugOffsetsSize(minor: number): number | undefined {
+  const layout = LAYOUTS.get(minor);
+  return layout === undefined ? undefined : layoutSize(layout);
+}
+
+/**
+ * Decodes _Py_DebugOffsets (bytes from the start of _PyRuntime) into "group.field" → value, and checks
+ * that the shape is the one this memlens knows: the values every LP64 build has (a table of another
+ * shape, such as a pre-release's, puts other fields there).
+ */
 export function decodeDebugOffsets(bytes: Uint8Array, minor: number): DebugOffsets {
   if (new TextDecoder().decode(bytes.subarray(0, 8)) !== COOKIE) throw new TargetError('the interpreter has no debug offsets (cookie not found)');
-  if (minor !== 14) throw new TargetError(`remote execution supports the _Py_DebugOffsets layout of CPython 3.14, not 3.${minor}`);
+  const layout = LAYOUTS.get(minor);
+  if (layout === undefined) {
+    throw new TargetError(`remote execution knows the _Py_DebugOffsets of CPython ${[...LAYOUTS.keys()].map((m) => `3.${m}`).join(' and ')}, not 3.${minor}`);
+  }
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Map<string, number>();
   let at = 24;
-  for (const [group, fields] of LAYOUT_314) {
+  for (const [group, fields] of layout) {
     for (const f of fields) {
       if (at + 8 > bytes.length) throw new TargetError('debug offsets are cut short');
       out.set(`${group}.${f}`, dv.getUint32(at + 4, true) * 0x1_0000_0000 + dv.getUint32(at, true));
       at += 8;
     }
   }
-  out.set('free_threaded', dv.getUint32(16, true));
+  const freeThreaded = dv.getUint32(16, true);
+  out.set('free_threaded', freeThreaded);
+  const header = freeThreaded === 1 ? 32 : 16;
+  const fits = out.get('pyobject.size') === header && out.get('pyobject.ob_type') === header - 8 && out.get('bytes_object.ob_sval') === header + 16 && out.get('interpreter_frame.previous') === 8;
+  if (!fits || (freeThreaded !== 0 && freeThreaded !== 1)) {
+    throw new TargetError(`the _Py_DebugOffsets of this CPython 3.${minor} have an unexpected shape (a pre-release?)`);
+  }
   return out;
 }
-
-export const DEBUG_OFFSETS_314_SIZE = 24 + LAYOUT_314.reduce((n, [, f]) => n + f.length * 8, 0);
 
 function need(o: DebugOffsets, key: string): number {
   const v = o.get(key);
@@ -94,7 +148,13 @@ function openRemoteSupport(pid: number): RemoteSupport {
         { hint: 'Use --method gdb (or lldb), or --method auto to choose.' },
       );
     }
-    const offsets = decodeDebugOffsets(mem.read(runtime.runtimeAddress, DEBUG_OFFSETS_314_SIZE), version.minor);
+    const size = debugOffsetsSize(version.minor);
+    if (size === undefined) {
+      throw new TargetError(`PID ${pid} runs Python ${describeVersion(version)}, whose remote-execution layout this memlens does not know`, {
+        hint: 'Use --method gdb (or lldb), or --method auto to choose.',
+      });
+    }
+    const offsets = decodeDebugOffsets(mem.read(runtime.runtimeAddress, size), version.minor);
     const interp = mem.readU64(runtime.runtimeAddress + need(offsets, 'runtime_state.interpreters_head'));
     if (interp === 0) throw new TargetError(`PID ${pid}: the interpreter is not initialized yet (or is shutting down)`);
     if (mem.readI32(interp + need(offsets, 'debugger_support.remote_debugging_enabled')) !== 1) {

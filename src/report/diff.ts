@@ -4,6 +4,7 @@ import type { CaptureDiff, StackDelta } from '../analysis/diff.js';
 import { type Paint, noPaint } from '../util/paint.js';
 import { displayPath, truncateLeft } from '../util/text.js';
 import { formatBytes, formatSignedBytes } from '../util/units.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 export interface DiffTextOptions {
   readonly width: number;
@@ -28,7 +29,7 @@ export function renderDiff(diff: CaptureDiff, options: DiffTextOptions): string 
       const g = growth(d);
       const head = `${paint(g > 0 ? 'red' : 'green', formatSignedBytes(g).padStart(12))}  ${formatBytes(diff.by === 'peak' ? d.beforePeak : d.beforeEnd)} → ${formatBytes(diff.by === 'peak' ? d.afterPeak : d.afterEnd)}`;
       out.push(head);
-      const frames = d.frames.length === 0 ? ['<no Python stack>'] : d.frames.map((f) => `${f.function} at ${displayPath(f.file, options.cwd)}${f.line > 0 ? `:${f.line}` : ''}`);
+      const frames = d.frames.length === 0 ? ['<no Python stack>'] : d.frames.map((f) => `${escapeLine(f.function)} at ${escapeLine(displayPath(f.file, options.cwd))}${f.line > 0 ? `:${f.line}` : ''}`);
       // Innermost frames matter most: show the last three, outermost first.
       const shown = frames.slice(-3);
       if (frames.length > shown.length) out.push(paint('dim', `      … ${frames.length - shown.length} caller${frames.length - shown.length === 1 ? '' : 's'}`));
@@ -36,6 +37,11 @@ export function renderDiff(diff: CaptureDiff, options: DiffTextOptions): string 
     }
     const more = diff.stacks.filter((d) => growth(d) !== 0).length - rows.length;
     if (more > 0) out.push(paint('dim', `… ${more} more stack${more === 1 ? '' : 's'} changed (--max-rows)`));
+  }
+  const [a, b] = diff.sampledEvery;
+  if (a > 0 || b > 0) {
+    const which = a > 0 && b > 0 ? 'both captures are' : a > 0 ? 'the first capture is' : 'the second capture is';
+    out.push('', paint('dim', `Note: ${which} sampled: its figures are estimates, and a change smaller than their noise (about √(rate/bytes) of a stack's bytes) may be chance.`));
   }
   if (diff.differentPrograms) {
     out.push('', paint('yellow', `Warning: the captures ran different programs (${diff.programs[0]} / ${diff.programs[1]}): stacks may not match.`));

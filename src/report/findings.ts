@@ -11,25 +11,28 @@ import type { CaptureModel } from '../model/model.js';
 import { type Paint, noPaint } from '../util/paint.js';
 import { displayPath, textWidth, truncateLeft, wrapText } from '../util/text.js';
 import { formatBytes, formatCount, formatDuration, formatRate, formatTime } from '../util/units.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 /** `load_chunk at app/batch.py:14` (the file relative to the program's directory). */
 export function frameText(model: CaptureModel, id: FrameId | -1): string {
   if (id === -1) return '(no Python frame)';
   const f = model.frames.frame(id);
-  if (f.native) return f.function;
-  const file = displayPath(f.file, model.header.cwd);
-  return file === '' ? f.function : f.line > 0 ? `${f.function} at ${file}:${f.line}` : `${f.function} at ${file}`;
+  const fn = escapeLine(f.function);
+  if (f.native) return fn;
+  const file = escapeLine(displayPath(f.file, model.header.cwd));
+  return file === '' ? fn : f.line > 0 ? `${fn} at ${file}:${f.line}` : `${fn} at ${file}`;
 }
 
 /** A frame in a stack line: `load (app.py:14)`; `:14` alone when the caller is in the same file, and a
  * nested function without its enclosing one's prefix (`load.<locals>.<listcomp>` after `load`). */
 function short(model: CaptureModel, f: Frame, caller: Frame | undefined): string {
-  if (f.native) return f.function;
-  const file = displayPath(f.file, model.header.cwd);
+  if (f.native) return escapeLine(f.function);
+  const file = escapeLine(displayPath(f.file, model.header.cwd));
   const base = file.slice(file.lastIndexOf('/') + 1);
   let name = f.function;
   const nested = caller === undefined || caller.native ? '' : `${caller.function}.<locals>.`;
   if (nested !== '' && name.startsWith(nested)) name = name.slice(nested.length);
+  name = escapeLine(name);
   const where = caller !== undefined && !caller.native && caller.file === f.file ? '' : base;
   return f.line > 0 ? `${name} (${where}:${f.line})` : where === '' ? name : `${name} (${where})`;
 }
@@ -75,7 +78,8 @@ function heldAsText(h: HeldAs | undefined, census: { readonly timeNs: number; re
   if (census === undefined) return '';
   const when = `The census at ${formatTime(census.timeNs)}${census.label === 'near-oom' ? ' (near OOM)' : census.label !== '' ? ` (${census.label})` : ''}`;
   if (h === undefined) return '';
-  return ` ${when} counts ${plural(h.count, `${h.type} object`)} holding ${formatBytes(h.bytes)} (${(100 * h.share).toFixed(0)}% of what it measured): most likely what holds it.`;
+  const path = h.path === undefined ? '' : ` ${h.path.count === h.count ? 'They are' : `${formatCount(h.path.count)} of them (${formatBytes(h.path.bytes)}) are`} kept by ${escapeLine(h.path.pattern)}.`;
+  return ` ${when} counts ${plural(h.count, `${escapeLine(h.type)} object`)} holding ${formatBytes(h.bytes)} (${(100 * h.share).toFixed(0)}% of what it measured): most likely what holds it.${path}`;
 }
 
 const ARENAS_TEXT =
@@ -223,7 +227,7 @@ function framesJson(model: CaptureModel, frames: readonly FrameId[]): { function
 }
 
 function heldAsJson(h: HeldAs | undefined): Record<string, unknown> | null {
-  return h === undefined ? null : { type: h.type, count: h.count, bytes: h.bytes, share: h.share };
+  return h === undefined ? null : { type: h.type, count: h.count, bytes: h.bytes, share: h.share, path: h.path === undefined ? null : { pattern: h.path.pattern, count: h.path.count, bytes: h.path.bytes } };
 }
 
 export function stackJson(model: CaptureModel, st: StackAmount): Record<string, unknown> {

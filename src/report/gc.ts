@@ -83,6 +83,10 @@ export function renderGc(model: CaptureModel, gc: GcReport, options: GcTextOptio
   for (const d of st.disabled) {
     out.push(`  The collector was disabled (gc.disable()) from ${formatTime(d.fromNs)} ${d.toNs === undefined ? 'to the end' : `to ${formatTime(d.toNs)}`}: cycles were not freed meanwhile.`);
   }
+  for (const d of st.disabledByMemlens) {
+    const text = `memlens's own census paused the program from ${formatTime(d.fromNs)} to ${formatTime(d.toNs ?? d.fromNs)}, the collector off meanwhile: memlens's doing, not the program's.`;
+    out.push(...wrapText(text, width, '    ', '  ').map((l) => paint('dim', l)));
+  }
   if (st.maxFrozen > 0) {
     out.push(`  gc.freeze() moved ${formatCount(st.maxFrozen)} objects to the permanent generation${st.frozenAtEnd !== st.maxFrozen ? ` (${formatCount(st.frozenAtEnd)} at the end)` : ''}: the collector does not look at them.`);
   }
@@ -114,6 +118,7 @@ export function gcJson(model: CaptureModel, gc: GcReport): Record<string, unknow
     caveats: gc.freedCaveats,
     enabled_at_end: st.enabledAtEnd ?? null,
     disabled: st.disabled.map((d) => ({ from_ns: d.fromNs, to_ns: d.toNs ?? null })),
+    disabled_by_memlens: st.disabledByMemlens.map((d) => ({ from_ns: d.fromNs, to_ns: d.toNs ?? null })),
     frozen_objects: st.frozenAtEnd,
     max_frozen_objects: st.maxFrozen,
     thresholds: st.thresholds ?? null,

@@ -5,11 +5,13 @@
 import type { GcReport } from '../analysis/gc.js';
 import type { Statistics } from '../analysis/statistics.js';
 import type { CaptureModel } from '../model/model.js';
-import { captureNotes, describeCapture } from './describe.js';
+import { captureNotes, describeCapture, endingJson } from './describe.js';
+import { describeEndingBrief, endingOf } from '../analysis/ending.js';
 import { gcJson, renderGc } from './gc.js';
 import { type Paint, noPaint } from '../util/paint.js';
 import { displayPath, padLeft, padRight, truncateLocation } from '../util/text.js';
 import { formatBytes, formatCount, formatDuration, formatPercent, formatTime } from '../util/units.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 export interface StatsTextOptions {
   readonly width: number;
@@ -43,6 +45,7 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
     kv.push(['Peak RSS', `${formatBytes(stats.peakRss)}${stats.cgroupLimit !== undefined && stats.cgroupLimit > 0 ? ` (cgroup limit ${formatBytes(stats.cgroupLimit)})` : ''}`]);
   }
   kv.push(['Duration', formatDuration(stats.durationNs)]);
+  kv.push(['Ended', describeEndingBrief(endingOf(model))]);
   kv.push(['Threads', formatCount(stats.threads)]);
   out.push(paint('bold', 'Totals'));
   const kw = Math.max(...kv.map(([k]) => k.length)) + 2;
@@ -85,7 +88,7 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
 
   const locWidth = Math.max(30, options.width - 20);
   const loc = (r: { function: string; file: string; line: number }): string =>
-    truncateLocation(r.file === '' ? r.function : `${r.function} at ${displayPath(r.file, cwd)}${r.line > 0 ? `:${r.line}` : ''}`, locWidth);
+    truncateLocation(r.file === '' ? escapeLine(r.function) : `${escapeLine(r.function)} at ${escapeLine(displayPath(r.file, cwd))}${r.line > 0 ? `:${r.line}` : ''}`, locWidth);
   const n = Math.max(stats.topBySize.length, stats.topByCount.length);
   out.push('', paint('bold', `Top ${n} locations by memory allocated`));
   stats.topBySize.forEach((r, i) => out.push(`  ${i + 1}. ${loc(r)}  ${paint('bold', formatBytes(r.bytes))}`));
@@ -94,10 +97,10 @@ export function renderStats(model: CaptureModel, stats: Statistics, options: Sta
   stats.topByCount.forEach((r, i) => out.push(`  ${i + 1}. ${loc(r)}  ${paint('bold', formatCount(r.count))}`));
   if (stats.topByCount.length === 0) out.push('  (none)');
   out.push('', paint('bold', `Top ${n} modules by memory allocated (stdlib left out)`));
-  stats.topModulesBySize.forEach((m, i) => out.push(`  ${i + 1}. ${m.module}  ${paint('bold', formatBytes(m.bytes))} in ${plural(m.count, 'allocation')}`));
+  stats.topModulesBySize.forEach((m, i) => out.push(`  ${i + 1}. ${escapeLine(m.module)}  ${paint('bold', formatBytes(m.bytes))} in ${plural(m.count, 'allocation')}`));
   if (stats.topModulesBySize.length === 0) out.push('  (none)');
   out.push('', paint('bold', `Top ${n} modules by number of allocations (stdlib left out)`));
-  stats.topModulesByCount.forEach((m, i) => out.push(`  ${i + 1}. ${m.module}  ${paint('bold', plural(m.count, 'allocation'))}, ${formatBytes(m.bytes)}`));
+  stats.topModulesByCount.forEach((m, i) => out.push(`  ${i + 1}. ${escapeLine(m.module)}  ${paint('bold', plural(m.count, 'allocation'))}, ${formatBytes(m.bytes)}`));
   if (stats.topModulesByCount.length === 0) out.push('  (none)');
 
   if (options.gc !== undefined) {
@@ -124,6 +127,7 @@ export function statsJson(model: CaptureModel, stats: Statistics, gc?: GcReport)
     peak_rss: stats.peakRss ?? null,
     cgroup_limit: stats.cgroupLimit ?? null,
     duration_ns: stats.durationNs,
+    ending: endingJson(endingOf(model)),
     threads: stats.threads,
     allocation_size_histogram: stats.histogram?.map((b) => ({ min_bytes: b.minBytes, max_bytes: b.maxBytes, count: b.count })) ?? null,
     allocator_type_distribution: Object.fromEntries(stats.allocators.map((a) => [a.allocator.toUpperCase(), a.count])),

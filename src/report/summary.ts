@@ -6,14 +6,16 @@ import type { CaptureCensus } from '../analysis/capture-census.js';
 import type { Finding } from '../analysis/findings/index.js';
 import { type LineRow, type LocationRow, NO_STACK } from '../analysis/locations.js';
 import type { CaptureModel } from '../model/model.js';
-import { captureNotes, describeCapture, describeSet, explainEmpty } from './describe.js';
-import { captureCensusWhen } from './census.js';
+import { captureNotes, describeCapture, describeSet, endingJson, explainEmpty } from './describe.js';
+import { describeEnding, endingOf } from '../analysis/ending.js';
+import { captureCensusWhen, pathGroupsJson, pathSearchJson, pathSearchNote } from './census.js';
 import { type Paint, noPaint, shareColour } from '../util/paint.js';
 import { displayPath, truncateLocation, wrapText } from '../util/text.js';
 import { formatBytes, formatCount, formatPercent } from '../util/units.js';
 import { findingJson, renderFindings } from './findings.js';
 import { type Column, renderTable } from './text-table.js';
 import { jsonDocument } from '../util/json-document.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 export type SummarySort = 'total' | 'own' | 'count';
 
@@ -55,18 +57,20 @@ export function selectSummaryRows(set: AllocationSet, rows: readonly LocationRow
 
 export function locationText(r: Pick<LocationRow, 'function' | 'file' | 'line'>, cwd: string): string {
   if (r.function === NO_STACK) return NO_STACK;
-  const file = displayPath(r.file, cwd);
-  if (file === '') return r.function;
-  return r.line > 0 ? `${r.function} at ${file}:${r.line}` : `${r.function} at ${file}`;
+  const fn = escapeLine(r.function);
+  const file = escapeLine(displayPath(r.file, cwd));
+  if (file === '') return fn;
+  return r.line > 0 ? `${fn} at ${file}:${r.line}` : `${fn} at ${file}`;
 }
 
 /** A line of the program with the library frame that allocated below it: `load at job.py:7 (in ones, numeric.py:233)`. */
 export function ownLineText(r: LineRow, cwd: string): string {
   const own = locationText(r, cwd);
   if (r.via === undefined) return own;
-  const file = displayPath(r.via.file, cwd);
+  const file = escapeLine(displayPath(r.via.file, cwd));
   const base = file.slice(file.lastIndexOf('/') + 1);
-  return `${own} (in ${base === '' ? r.via.function : `${r.via.function}, ${base}${r.via.line > 0 ? `:${r.via.line}` : ''}`})`;
+  const fn = escapeLine(r.via.function);
+  return `${own} (in ${base === '' ? fn : `${fn}, ${base}${r.via.line > 0 ? `:${r.via.line}` : ''}`})`;
 }
 
 export function renderSummary(model: CaptureModel, data: SummaryData, options: SummaryOptions): string {
@@ -112,14 +116,20 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
   }
   if (options.census !== undefined) {
     const c = options.census;
-    const types = c.census.types.slice(0, CENSUS_TYPES).map((t) => `${t.type} ${formatCount(t.count)} (${formatBytes(t.bytes)})`);
+    const types = c.census.types.slice(0, CENSUS_TYPES).map((t) => `${escapeLine(t.type)} ${formatCount(t.count)} (${formatBytes(t.bytes)})`);
     out.push('', paint('bold', `What holds the memory: live Python objects ${captureCensusWhen(c)} (memlens census shows all of it)`));
     out.push(...wrapText(`${types.join(', ')}${c.census.typeCount > types.length ? ', …' : ''}; ${formatBytes(c.census.totalBytes)} in ${formatCount(c.census.totalCount)} objects.`, options.width, '  '));
+    const groups = (c.census.pathGroups ?? []).filter((g) => g.pattern !== null).slice(0, CENSUS_TYPES);
+    if (groups.length > 0) {
+      const held = groups.map((g) => `${escapeLine(g.pattern ?? '')} (${formatCount(g.count)} ${escapeLine(g.type)}, ${formatBytes(g.bytes)})`);
+      out.push(...wrapText(`Held by ${held.join('; ')}${pathSearchNote(c.census) !== undefined ? ' (the path search stopped at its bound: at least these)' : ''}.`, options.width, '  '));
+    }
   }
   if (options.findings !== undefined && options.findings.length > 0) {
     out.push('', paint('bold', `Findings (memlens verdict shows all their evidence)`));
     out.push(...renderFindings(model, options.findings, { width: options.width, paint, brief: true }));
   }
+  out.push('', ...wrapText(`How it ended: ${describeEnding(endingOf(model))}`, options.width, ''));
   const notes = [...(options.leaksNote !== undefined ? [options.leaksNote] : []), ...(options.hiddenNote !== undefined ? [options.hiddenNote] : []), ...captureNotes(model)];
   if (notes.length > 0) out.push('', ...notes.map((n) => paint('dim', `Note: ${n}`)));
   return out.join('\n') + '\n';
@@ -128,9 +138,12 @@ export function renderSummary(model: CaptureModel, data: SummaryData, options: S
 export interface SummaryJson {
   readonly schema: string;
   readonly capture: string;
+  readonly ending: Record<string, unknown>;
   readonly set: AllocationSet['kind'];
   readonly total_bytes: number;
   readonly total_count: number;
+  /** A sampled capture (docs/sampling.md): every byte and count is an estimate. null: every allocation was recorded. */
+  readonly sampling: { readonly rate_bytes: number; readonly exact_bytes: number | null } | null;
   readonly rows: readonly {
     readonly function: string;
     readonly file: string;
@@ -148,12 +161,14 @@ export interface SummaryJson {
 export function summaryJson(model: CaptureModel, data: SummaryData, findings: readonly Finding[] = [], census?: CaptureCensus, leaksNote?: string): SummaryJson {
   return jsonDocument('summary', {
     capture: describeCapture(model),
+    ending: endingJson(endingOf(model)),
     set: data.set.kind,
     total_bytes: data.set.totalBytes,
     total_count: data.set.totalCount,
+    sampling: model.sampling === undefined ? null : { rate_bytes: model.sampling.rateBytes, exact_bytes: Number.isFinite(model.sampling.exactBytes) ? model.sampling.exactBytes : null },
     rows: data.shown.map((r) => ({ function: r.function, file: r.file, line: r.line, total_bytes: r.totalBytes, own_bytes: r.ownBytes, allocations: r.count })),
     notes: [...(leaksNote !== undefined ? [leaksNote] : []), ...captureNotes(model)],
     findings: findings.map((f) => findingJson(model, f)),
-    census: census === undefined ? null : { time_ns: census.timeNs, label: census.label, total_count: census.census.totalCount, total_bytes: census.census.totalBytes, types: census.census.types.slice(0, CENSUS_TYPES) },
+    census: census === undefined ? null : { time_ns: census.timeNs, label: census.label, total_count: census.census.totalCount, total_bytes: census.census.totalBytes, types: census.census.types.slice(0, CENSUS_TYPES), path_groups: pathGroupsJson(census.census, CENSUS_TYPES), path_search: pathSearchJson(census.census) },
   });
 }

@@ -4,6 +4,7 @@ import type { CallTree, CallTreeNode } from '../analysis/call-tree.js';
 import type { Frame } from '../model/frames.js';
 import type { FrameId } from '../model/ids.js';
 import { type TreeViewState, drawTree, initialState, pressKey, visibleRows } from './tree-view.js';
+import { toTerminal } from '../util/terminal-text.js';
 
 // root → a → b → {c, d}; root → e
 function tree(): CallTree {
@@ -50,7 +51,7 @@ test('drawing marks the cursor, shows open and closed nodes and scrolls with the
   let s = initialState(tree());
   const lines = drawTree(s, { width: 80, height: 10, cwd: '/srv/app', total: 100 });
   assert.equal(lines.length, 3);
-  assert.equal(lines[0], '\u001b[7m▾ 100 B 100.00%  <all: 3 stacks>\u001b[27m');
+  assert.equal(toTerminal(lines[0]!), '\u001b[7m▾ 100 B 100.00%  <all: 3 stacks>\u001b[27m');
   assert.match(lines[1]!, /^ {2}▸ 90 B 90\.00% {2}a at m\.py:1$/);
   assert.match(lines[2]!, /^ {3} 10 B 10\.00% {2}e at m\.py:5 {2}own 10 B in 1$/);
   s = redraw(redraw(s, 'down'), 'expand-chain');

@@ -10,6 +10,7 @@ import { type Paint, noPaint, shareColour } from '../util/paint.js';
 import { truncateLocation } from '../util/text.js';
 import { formatBytes, formatCount, formatPercent } from '../util/units.js';
 import { frameText } from './tree.js';
+import { control } from '../util/terminal-text.js';
 
 export type TreeKey = 'up' | 'down' | 'open' | 'close' | 'expand-chain' | 'toggle-imports' | 'toggle-internal' | 'quit' | 'page-up' | 'page-down';
 
@@ -47,13 +48,24 @@ interface Row {
 
 export function visibleRows(state: TreeViewState): Row[] {
   const rows: Row[] = [];
-  const walk = (id: number, depth: number): void => {
-    const n = state.tree.nodes[id]!;
-    rows.push({ node: n, depth });
-    if (state.open.has(id)) for (const c of n.children) walk(c, depth + 1);
-  };
-  walk(0, 0);
+  // An explicit stack: the tree is as deep as the program's deepest stack (10,000 frames is a real case).
+  const stack: Row[] = [{ node: state.tree.nodes[0]!, depth: 0 }];
+  while (stack.length > 0) {
+    const row = stack.pop()!;
+    rows.push(row);
+    if (!state.open.has(row.node.id)) continue;
+    const children = row.node.children;
+    for (let i = children.length - 1; i >= 0; i--) stack.push({ node: state.tree.nodes[children[i]!]!, depth: row.depth + 1 });
+  }
   return rows;
+}
+
+/** Two spaces a level, up to a third of the width; deeper rows say their depth instead: `[9,997]   …`. */
+function indentOf(depth: number, width: number): string {
+  const maxLevels = Math.max(4, Math.floor(width / 6));
+  if (depth <= maxLevels) return '  '.repeat(depth);
+  // The depth takes the place of the first four levels (eight columns): deeper rows stay in line.
+  return `${`[${formatCount(depth)}]`.padEnd(7)} ${'  '.repeat(maxLevels - 4)}`;
 }
 
 export function pressKey(state: TreeViewState, key: TreeKey, height: number): TreeAction {
@@ -117,10 +129,10 @@ export function drawTree(state: TreeViewState, options: DrawOptions): string[] {
     const amount = `${formatBytes(node.bytes)} ${formatPercent(node.bytes, options.total)}`;
     const own = node.selfBytes > 0 ? `  own ${formatBytes(node.selfBytes)} in ${formatCount(node.selfCount)}` : '';
     const label = node.frame === -1 ? `<all: ${formatCount(state.tree.stacks)} stacks>` : frameText(state.tree.frames.get(node.frame), options.cwd);
-    const indent = '  '.repeat(depth);
+    const indent = indentOf(depth, options.width);
     const room = Math.max(16, options.width - indent.length - amount.length - own.length - 4);
     const line = `${indent}${mark} ${paint(shareColour(options.total === 0 ? 0 : node.bytes / options.total), amount)}  ${truncateLocation(label, room)}${paint('dim', own)}`;
-    out.push(i === state.cursor ? `\u001b[7m${line}\u001b[27m` : line);
+    out.push(i === state.cursor ? `${control('reverse')}${line}${control('reverseOff')}` : line);
   }
   return out;
 }

@@ -3,20 +3,20 @@
 import type { CaptureCensus } from '../analysis/capture-census.js';
 import type { LineRow } from '../analysis/locations.js';
 import type { StackAmount } from '../analysis/stacks.js';
-import { describeEnding } from '../analysis/ending.js';
+import { describeEndMoment, describeEnding } from '../analysis/ending.js';
 import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
 import type { CaptureModel } from '../model/model.js';
-import { captureCensusWhen, renderCaptureCensus } from './census.js';
-import { captureNotes, describeCapture, markerLabelText } from './describe.js';
+import { captureCensusWhen, pathGroupsJson, pathSearchJson, pathSearchNote, renderCaptureCensus } from './census.js';
+import { captureNotes, describeCapture, endingJson, markerLabelText } from './describe.js';
 import { findingEvidence, findingJson, renderFindings, stackJson, stackText } from './findings.js';
 import { type Paint, noPaint } from '../util/paint.js';
 import { truncateLocation, wrapText } from '../util/text.js';
-import { signalName } from '../util/signals.js';
 import { formatBytes, formatCount, formatDuration, formatSignedBytes, formatTime } from '../util/units.js';
 import { gcJson, renderGc } from './gc.js';
 import type { VerdictPanel } from './html/payload.js';
 import { ownLineText } from './summary.js';
 import { renderTable } from './text-table.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 /** Types of the capture's census the verdict lists. */
 const CENSUS_ROWS = 5;
@@ -107,7 +107,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
 
   title('How it ended');
   out.push(...wrapText(describeEnding(v.ending), width, '    ', '  ').map((l) => (v.ending.oomKill === 'yes' ? paint('red', l) : l)));
-  if (v.ending.oomKill === 'yes' && v.ending.detail !== '') out.push(...wrapText(`Kernel: ${v.ending.detail}`, width, '    ', '  '));
+  if (v.ending.oomKill === 'yes' && v.ending.detail !== '') out.push(...wrapText(`Kernel: ${escapeLine(v.ending.detail)}`, width, '    ', '  '));
   if (v.ending.kind === 'signal' && model.trailer === undefined && !model.aggregated) {
     out.push(...wrapText('The capture has no trailer: it stops where the process died (its last 50 ms or so may be missing).', width, '    ', '  '));
   }
@@ -167,7 +167,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     const n = v.nearOom;
     out.push(
       ...wrapText(
-        `Near OOM at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${markerLabelText(n.label)}` : ''}${n.count > 1 ? ` (the last of ${n.count} near-OOM markers)` : ''}.`,
+        `Near OOM at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${escapeLine(markerLabelText(n.label))}` : ''}${n.count > 1 ? ` (the last of ${n.count} near-OOM markers)` : ''}.`,
         width,
         '    ',
         '  ',
@@ -178,7 +178,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   }
   if (v.pressure !== undefined) {
     const n = v.pressure;
-    out.push(...wrapText(`Memory pressure at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${n.label}` : ''}${n.count > 1 ? ` (the last of ${n.count})` : ''}.`, width, '    ', '  ').map((l) => paint('yellow', l)));
+    out.push(...wrapText(`Memory pressure at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${escapeLine(n.label)}` : ''}${n.count > 1 ? ` (the last of ${n.count})` : ''}.`, width, '    ', '  ').map((l) => paint('yellow', l)));
   }
 
   const r = v.recent;
@@ -201,6 +201,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     out.push(...growthTables(model, r, width, paint, true));
   }
   title(model.header.mode === 2 ? 'Live at the end (what grew since memlens attached)' : 'Live at the end (what grew since the start)');
+  out.push(...wrapText(`The end: ${describeEndMoment(v.ending, model.header.mode === 2)}.`, width, '  ', '  '));
   if (r !== undefined && r.wholeCapture && model.header.mode !== 2) {
     out.push('  As above: no point of the capture is far enough before its end, so its last seconds are all of it.');
   } else {
@@ -217,7 +218,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     out.push(
       ...wrapText(
         v.censusError !== undefined
-          ? `The capture holds a census of live Python objects, but it cannot be read (${v.censusError}).`
+          ? `The capture holds a census of live Python objects, but it cannot be read (${escapeLine(v.censusError)}).`
           : 'No census of live Python objects in the capture (memlens run takes one near an OOM under a limit, and with --census-at-peak as memory grows; memlens census PID takes one of a running process).',
         width,
         '    ',
@@ -289,17 +290,7 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
   return {
     capture: describeCapture(model),
     aggregated: v.aggregated,
-    ending: {
-      kind: e.kind,
-      exit_code: e.exitCode ?? null,
-      signal: e.signal ?? null,
-      signal_name: e.signal !== undefined ? signalName(e.signal) : null,
-      oom_kill: e.oomKill ?? 'unknown',
-      detail: e.detail,
-      trailer_reason: e.trailerReason ?? null,
-      end_ns: e.endNs,
-      summary: describeEnding(v.ending),
-    },
+    ending: endingJson(e),
     peak: { heap: tv(v.peak.heap), rss: tv(v.peak.rss), cgroup_usage: tv(v.peak.cgroup), limit: v.peak.limit ?? null },
     last_snapshot:
       v.last === undefined
@@ -319,7 +310,7 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
     near_oom: v.nearOom === undefined ? null : { time_ns: v.nearOom.timeNs, before_end_ns: v.nearOom.beforeEndNs, label: v.nearOom.label, count: v.nearOom.count },
     memory_pressure: v.pressure === undefined ? null : { time_ns: v.pressure.timeNs, before_end_ns: v.pressure.beforeEndNs, label: v.pressure.label, count: v.pressure.count },
     recent_growth: v.recent === undefined ? null : { last_ns: v.recent.lastNs, from_ns: v.recent.fromNs ?? null, to_ns: v.recent.toNs ?? null, whole_capture: v.recent.wholeCapture, ...growthJson(model, v.recent) },
-    live_at_end: growthJson(model, v.sinceStart),
+    live_at_end: { ...growthJson(model, v.sinceStart), end: describeEndMoment(e, model.header.mode === 2) },
     unexplained_rss:
       v.unexplained === undefined
         ? null
@@ -350,6 +341,8 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
             total_bytes: v.census.census.totalBytes,
             type_count: v.census.census.typeCount,
             types: v.census.census.types.slice(0, CENSUS_ROWS),
+            path_groups: pathGroupsJson(v.census.census, CENSUS_ROWS),
+            path_search: pathSearchJson(v.census.census),
           },
     findings: v.findings.map((f) => findingJson(model, f)),
     findings_not_looked_for: v.notLookedFor,
@@ -380,8 +373,8 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
       `${formatTime(l.timeNs)} (${formatDuration(l.beforeEndNs)} before the end): RSS ${formatBytes(l.rss)} (anonymous ${formatBytes(l.rssAnon)}, file ${formatBytes(l.rssFile)})${l.heap !== undefined ? `, heap ${formatBytes(l.heap)}` : ''}${l.cgroupUsage !== undefined ? `, whole cgroup ${formatBytes(l.cgroupUsage)}` : ''}`,
     ]);
   }
-  if (v.pressure !== undefined) facts.push(['Memory pressure', `${formatTime(v.pressure.timeNs)}, ${formatDuration(v.pressure.beforeEndNs)} before the end${v.pressure.label !== '' ? `: ${v.pressure.label}` : ''}`]);
-  if (v.nearOom !== undefined) facts.push(['Near OOM', `${formatTime(v.nearOom.timeNs)}, ${formatDuration(v.nearOom.beforeEndNs)} before the end${v.nearOom.label !== '' ? `: ${markerLabelText(v.nearOom.label)}` : ''}`]);
+  if (v.pressure !== undefined) facts.push(['Memory pressure', `${formatTime(v.pressure.timeNs)}, ${formatDuration(v.pressure.beforeEndNs)} before the end${v.pressure.label !== '' ? `: ${escapeLine(v.pressure.label)}` : ''}`]);
+  if (v.nearOom !== undefined) facts.push(['Near OOM', `${formatTime(v.nearOom.timeNs)}, ${formatDuration(v.nearOom.beforeEndNs)} before the end${v.nearOom.label !== '' ? `: ${escapeLine(markerLabelText(v.nearOom.label))}` : ''}`]);
   if (v.unexplained !== undefined) {
     const u = v.unexplained;
     facts.push(['RSS beyond the heap', `file-backed ${formatBytes(u.fileBacked)}, anonymous ${formatBytes(u.anonBeyondHeap)}${u.swap !== undefined ? `, swap ${formatBytes(u.swap)}` : ''} (at ${formatTime(u.timeNs)})`]);
@@ -421,5 +414,12 @@ function censusPanel(c: CaptureCensus | undefined): VerdictPanel['census'] {
     title: `What holds the memory: live Python objects ${captureCensusWhen(c)}`,
     note: `${formatCount(k.totalCount)} objects, ${formatBytes(k.totalBytes)} by sys.getsizeof (shallow sizes)${k.partial ? ', partial' : ''}; memlens census FILE shows all of it.`,
     types: k.types.slice(0, CENSUS_ROWS).map((t) => ({ type: t.type, count: formatCount(t.count), bytes: formatBytes(t.bytes), share: k.totalBytes > 0 ? `${((100 * t.bytes) / k.totalBytes).toFixed(1)}%` : '' })),
+    paths: (k.pathGroups ?? []).slice(0, CENSUS_ROWS).map((g) => ({
+      path: g.pattern ?? `(${g.reason ?? 'not reached from any root'})`,
+      type: g.type,
+      count: formatCount(g.count),
+      bytes: formatBytes(g.bytes),
+    })),
+    pathsNote: pathSearchNote(k) ?? (k.pathGroups === undefined ? 'This census has no reference paths.' : ''),
   };
 }

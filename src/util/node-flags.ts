@@ -9,6 +9,7 @@
 // 10 M-event capture: about 7 % more time, 8 % less memory (docs/benchmarks.md, "Reports").
 
 import { spawn } from 'node:child_process';
+import { escapeLine } from './terminal-text.js';
 
 export const NODE_FLAGS: readonly string[] = ['--single-threaded'];
 
@@ -43,7 +44,7 @@ export function relaunchWithNodeFlags(): void {
   };
   for (const s of FORWARDED) process.on(s, forward);
   child.on('error', (e) => {
-    process.stderr.write(`memlens: error: cannot start ${process.execPath}: ${e.message}\n`);
+    process.stderr.write(`memlens: error: cannot start ${escapeLine(process.execPath)}: ${escapeLine(e.message)}\n`);
     process.exitCode = 70;
   });
   child.on('exit', (code, signal) => {

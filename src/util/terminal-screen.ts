@@ -3,6 +3,8 @@
 // error — the terminal gets back exactly what it had: main screen, cursor, cooked mode. It is restored
 // once, however many of those happen.
 
+import { control } from './terminal-text.js';
+
 export interface TerminalInput {
   readonly isTTY?: boolean | undefined;
   setRawMode?(mode: boolean): unknown;
@@ -31,9 +33,10 @@ export interface ScreenHandlers {
   readonly signals?: readonly NodeJS.Signals[] | undefined;
 }
 
-// Alternate screen, cursor hidden, cleared; back: colours reset, cursor shown, main screen.
-const ENTER = '\u001b[?1049h\u001b[?25l\u001b[H\u001b[2J';
-const LEAVE = '\u001b[0m\u001b[?25h\u001b[?1049l';
+// Alternate screen, cursor hidden, cleared; back: colours reset, cursor shown, main screen. Markers, turned
+// into the sequences by the terminal-safe output (terminal-text.ts).
+const ENTER = control('alternateScreen') + control('hideCursor') + control('home') + control('clearScreen');
+const LEAVE = control('reset') + control('showCursor') + control('mainScreen');
 
 export class TerminalScreen {
   private restored = false;

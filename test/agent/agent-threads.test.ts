@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Oracle, type OracleAlloc } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
-import { label, testPythons } from '../support/pythons.js';
+import { bytearraySize, corePythons, label } from '../support/pythons.js';
 import { THREADS_PROG, THREADS_SITE } from './programs.js';
 
 
@@ -21,7 +21,7 @@ function threadNames(o: Oracle): Map<number, string> {
   return names;
 }
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`threads under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);
@@ -43,7 +43,7 @@ for (const py of testPythons()) {
       const names = threadNames(o);
       const byStream = new Map<number, OracleAlloc>();
       for (let i = 0; i < 40; i++) {
-        const found = o.allocs.filter((a) => a.size === 2_000_001 + i * 1000);
+        const found = o.allocs.filter((a) => a.size === bytearraySize(py, 2_000_000 + i * 1000));
         assert.equal(found.length, 1, `worker ${i}`);
         const a = found[0] as OracleAlloc;
         assert.equal(names.get(a.stream), `worker-${i}`);
@@ -62,7 +62,7 @@ for (const py of testPythons()) {
     test('threads started before tracking are attributed and named too', () => {
       const names = threadNames(o);
       for (let i = 0; i < 3; i++) {
-        const found = o.allocs.filter((a) => a.size === 1_100_001 + i * 1000);
+        const found = o.allocs.filter((a) => a.size === bytearraySize(py, 1_100_000 + i * 1000));
         assert.equal(found.length, 1, `early thread ${i}`);
         const a = found[0] as OracleAlloc;
         assert.equal(names.get(a.stream), `early-${i}`);
@@ -71,7 +71,7 @@ for (const py of testPythons()) {
         assert.ok(leaf?.file.endsWith('sitecustomize.py'));
         assert.equal(leaf?.line, lineOf(THREADS_SITE, '# EARLY'));
       }
-      const main = o.allocs.filter((a) => a.size === 3_333_334);
+      const main = o.allocs.filter((a) => a.size === bytearraySize(py, 3_333_333));
       assert.equal(main.length, 1);
       assert.equal(names.get((main[0] as OracleAlloc).stream), 'MainThread');
     });
@@ -82,12 +82,12 @@ for (const py of testPythons()) {
       for (const [stream, name] of names) {
         if (name.startsWith('worker-') || name.startsWith('early-')) assert.ok(exits.has(stream), `${name} has THREAD_EXIT`);
       }
-      const r = o.replay('native');
+      const r = o.replay();
       let kept = 0;
-      for (const a of r.live.values()) if (a.size >= 1_100_001 && a.size <= 3_333_334) kept += a.size;
-      let expected = 3_333_334;
-      for (let i = 0; i < 40; i++) expected += 2_000_001 + i * 1000;
-      for (let i = 0; i < 3; i++) expected += 1_100_001 + i * 1000;
+      for (const a of r.live.values()) if (a.size >= bytearraySize(py, 1_100_000) && a.size <= bytearraySize(py, 3_333_333)) kept += a.size;
+      let expected = bytearraySize(py, 3_333_333);
+      for (let i = 0; i < 40; i++) expected += bytearraySize(py, 2_000_000 + i * 1000);
+      for (let i = 0; i < 3; i++) expected += bytearraySize(py, 1_100_000 + i * 1000);
       assert.equal(kept, expected);
     });
   });

@@ -20,7 +20,7 @@ import type { SiteId } from '../../src/model/ids.js';
 import type { CaptureModel } from '../../src/model/model.js';
 import { memoryIo } from '../support/memory-io.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
-import { REPO_ROOT, label, testPythons } from '../support/pythons.js';
+import { corePythons, label, REPO_ROOT } from '../support/pythons.js';
 
 const PROGRAM_PATH = join(REPO_ROOT, 'test', 'programs', 'mappings.py');
 const PROGRAM = readFileSync(PROGRAM_PATH, 'utf8');
@@ -104,7 +104,7 @@ const MODES = [
   ['aggregated', ['--aggregate']],
 ] as const;
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`mappings under partial munmap and mremap, CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

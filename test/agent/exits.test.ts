@@ -8,7 +8,16 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
-import { label, testPythons } from '../support/pythons.js';
+import { bytearraySize, corePythons, label } from '../support/pythons.js';
+import { memoryIo } from '../support/memory-io.js';
+import { main } from '../../src/cli/main.js';
+
+/** verdict --json's ending of a capture. */
+async function endingOf(capture: string): Promise<{ stop_reason: string; memlens_signal: string | null; summary: string }> {
+  const io = memoryIo();
+  assert.equal(await main(['verdict', '--json', capture], io), 0, io.err());
+  return (JSON.parse(io.out()) as { ending: { stop_reason: string; memlens_signal: string | null; summary: string } }).ending;
+}
 
 const WAIT = `import os, sys, time
 KEEP = [bytearray(4_444_444)]
@@ -17,7 +26,7 @@ time.sleep(60)
 print("not reached")
 `;
 
-const TRAILER_EXIT = 1;
+const TRAILER_EXIT = 6; // the interpreter exited (1, which older agents wrote for every stop, is "not recorded")
 const TRAILER__EXIT = 4;
 
 /** Sends `signal` to the Python process once it printed "ready PID", after a flush round (50 ms). */
@@ -31,7 +40,7 @@ function killWhenReady(signal: NodeJS.Signals, target: 'python' | 'memlens' = 'p
   };
 }
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`endings under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);
@@ -41,7 +50,7 @@ for (const py of testPythons()) {
       assert.equal(r.signal, 'SIGKILL');
       const o = await Oracle.load(r.capture);
       assert.deepEqual(o.warnings, []);
-      const big = o.allocs.filter((a) => a.size === 4_444_445);
+      const big = o.allocs.filter((a) => a.size === bytearraySize(py, 4_444_444));
       assert.equal(big.length, 1, 'the allocation made 300 ms before the kill is in the file');
       assert.equal(o.leaf(big[0]!)?.line, 2);
       assert.equal(o.records('trailer').length, 0, 'no trailer: the process had no chance to write one');
@@ -60,7 +69,7 @@ for (const py of testPythons()) {
       const t = o.records('trailer');
       assert.equal(t.length, 1);
       assert.equal(t[0]?.reason, TRAILER__EXIT);
-      assert.equal(o.allocs.filter((a) => a.size === 1_234_568).length, 1);
+      assert.equal(o.allocs.filter((a) => a.size === bytearraySize(py, 1_234_567)).length, 1);
       assert.equal(o.records('exit')[0]?.exitCode, 7);
     });
 
@@ -86,7 +95,7 @@ for (const py of testPythons()) {
       assert.equal(r.stdout, 'after False\n');
       assert.equal(r.code, 0);
       const o = await Oracle.load(r.capture);
-      assert.equal(o.allocs.filter((a) => a.size === 3_210_001).length, 1, 'the allocation made just before exec');
+      assert.equal(o.allocs.filter((a) => a.size === bytearraySize(py, 3_210_000)).length, 1, 'the allocation made just before exec');
       assert.equal(o.records('trailer').length, 0);
       assert.equal(o.records('exit')[0]?.exitCode, 0);
     });
@@ -119,6 +128,19 @@ for (const py of testPythons()) {
       const o = await Oracle.load(r.capture);
       assert.equal(o.records('trailer').length, 1, 'atexit ran: the trailer is there');
       assert.equal(o.records('exit')[0]?.signal, 2);
+      // Only the program got it (as from another terminal): memlens was not interrupted.
+      const e = await endingOf(r.capture);
+      assert.deepEqual([e.stop_reason, e.memlens_signal], ['signal', null], e.summary);
+    });
+
+    test('Ctrl-C of memlens itself (no terminal: passed on): the capture says memlens was interrupted', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'wait.py': WAIT }, program: ['wait.py'], output: 'int-memlens.mlens', onStdout: killWhenReady('SIGINT', 'memlens') }, tmp.dir);
+      assert.equal(r.signal, 'SIGINT');
+      const o = await Oracle.load(r.capture);
+      assert.equal(o.records('exit')[0]?.signal, 2);
+      const e = await endingOf(r.capture);
+      assert.deepEqual([e.stop_reason, e.memlens_signal], ['interrupted', 'SIGINT'], e.summary);
+      assert.match(e.summary, /^memlens was interrupted \(Ctrl-C\), and the program with it\. Killed by SIGINT, signal 2 at /);
     });
 
     test('SIGTERM sent to memlens reaches the program', async () => {
@@ -130,7 +152,10 @@ for (const py of testPythons()) {
       assert.doesNotMatch(r.stdout, /not reached/);
       const o = await Oracle.load(r.capture);
       assert.equal(o.records('exit')[0]?.signal, 15);
-      assert.equal(o.allocs.filter((a) => a.size === 4_444_445).length, 1);
+      assert.equal(o.allocs.filter((a) => a.size === bytearraySize(py, 4_444_444)).length, 1);
+      const e = await endingOf(r.capture);
+      assert.deepEqual([e.stop_reason, e.memlens_signal], ['signal', 'SIGTERM'], e.summary);
+      assert.match(e.summary, /^memlens received SIGTERM and passed it on to the program\. Killed by SIGTERM/);
     });
   });
 }

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
-import { label, testPythons } from '../support/pythons.js';
+import { corePythons, label } from '../support/pythons.js';
 
 const SHOW = `import json, sys
 g = globals()
@@ -54,7 +54,7 @@ function plainPython(
   });
 }
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`python3 parity under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
 import { tempDir } from '../support/memlens-run.js';
-import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
+import { corePythons, label, REPO_ROOT } from '../support/pythons.js';
 
 const tmp = tempDir('memlens-session-');
 after(tmp.remove);
@@ -24,7 +24,7 @@ function facts(stdout: string): Map<string, string> {
   );
 }
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   test(`AgentSession in a plain program under CPython ${label(py)}`, async () => {
     const out1 = join(tmp.dir, `first-${py.version}-${py.system ? 'system' : 'venv'}.mlens`);
     const out2 = join(tmp.dir, `second-${py.version}-${py.system ? 'system' : 'venv'}.mlens`);
@@ -52,6 +52,7 @@ for (const py of testPythons()) {
     const first = await Oracle.load(out1);
     assert.deepEqual(first.warnings, []);
     assert.equal(first.records('trailer').length, 1);
+    assert.equal(first.records('trailer')[0]?.reason, 8, 'stop() by the program itself: reason "program"');
     assert.deepEqual(first.header?.argv.slice(1), ['agent_session.py', 'first']);
     const big1 = await sizes(out1);
     assert.ok(

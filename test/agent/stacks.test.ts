@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Oracle, type OracleAlloc } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
-import { label, testPythons } from '../support/pythons.js';
+import { bytearraySize, label, testPythons } from '../support/pythons.js';
 import { DEEP_PROG } from './programs.js';
 
 
@@ -35,7 +35,7 @@ for (const py of testPythons()) {
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       const o = await Oracle.load(r.capture);
-      const bottom = o.allocs.filter((a) => a.size === 777_778);
+      const bottom = o.allocs.filter((a) => a.size === bytearraySize(py, 777_777));
       assert.equal(bottom.length, 1);
       const stack = o.stack(bottom[0] as OracleAlloc);
       assert.equal(stack.length, 5002, 'down() 5,001 times and the module');
@@ -46,7 +46,7 @@ for (const py of testPythons()) {
       }
       assert.equal(stack[5001]?.function, '<module>');
       // Back at the top, the stack is short again.
-      const afterIt = o.allocs.filter((a) => a.size === 666_667);
+      const afterIt = o.allocs.filter((a) => a.size === bytearraySize(py, 666_666));
       assert.deepEqual(
         o.stack(afterIt[0] as OracleAlloc).map((f) => [f.function, f.line]),
         [['<module>', lineOf(DEEP_PROG, '# AFTER')]],
@@ -58,7 +58,7 @@ for (const py of testPythons()) {
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       const o = await Oracle.load(r.capture);
-      const found = o.allocs.filter((a) => a.size === 555_556);
+      const found = o.allocs.filter((a) => a.size === bytearraySize(py, 555_555));
       assert.equal(found.length, 1);
       const stack = o.stack(found[0] as OracleAlloc);
       assert.deepEqual(

@@ -7,10 +7,10 @@ import { after, describe, test } from 'node:test';
 import { decodeCapture } from '../../src/capture/decoder.js';
 import { Collector, reencode } from '../support/collect.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
-import { label, testPythons } from '../support/pythons.js';
+import { corePythons, label } from '../support/pythons.js';
 import { ALLOC_PROG, DEEP_PROG, THREADS_PROG } from './programs.js';
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   describe(`writer rules under CPython ${label(py)}`, () => {
     const tmp = tempDir();
     after(tmp.remove);

@@ -32,6 +32,7 @@ test('the build takes the version from package.json, and the agent does not buil
   const root = join(tmp.dir, 'copy');
   mkdirSync(join(root, 'scripts'), { recursive: true });
   cpSync(join(REPO_ROOT, 'agent', 'src'), join(root, 'agent', 'src'), { recursive: true });
+  cpSync(join(REPO_ROOT, 'agent', 'cflags.json'), join(root, 'agent', 'cflags.json'));
   cpSync(join(REPO_ROOT, 'scripts', 'build-agent.mjs'), join(root, 'scripts', 'build-agent.mjs'));
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'memlens', version: '9.8.7-writer-test' }));
   const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-agent.mjs')], { encoding: 'utf8' });

@@ -1,12 +1,16 @@
 # A long-running target that checks its own invariants: threads compute results that are verified, and
 # allocate while doing it. It prints "ready" once running; on SIGTERM it prints how many checks passed and
 # exits 0 if every check passed (1 otherwise). Anything memlens breaks shows up as a failed check or a crash.
+# On a free-threaded build the GIL must still be off at the end (memlens must not turn it on).
 import hashlib
 import os
 import signal
 import sys
+import sysconfig
 import threading
 import time
+
+free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 stop = threading.Event()
 failures = []
@@ -43,5 +47,6 @@ while not stop.is_set():
     time.sleep(0.05)
 for t in threads:
     t.join()
-print("checks", sum(checks), "failures", len(failures), flush=True)
-sys.exit(1 if failures or min(checks) == 0 else 0)
+gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+print("checks", sum(checks), "failures", len(failures), "gil", "on" if gil else "off", flush=True)
+sys.exit(1 if failures or min(checks) == 0 or (free_threaded and gil) else 0)

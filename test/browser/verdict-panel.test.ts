@@ -69,6 +69,8 @@ test('the payload carries the verdict panel and one GC marker per collection, wi
     ['Memory accumulated steadily and was never freed', 'Large objects kept alive long', 'Reference cycles held memory until the garbage collector freed it', 'A collection grown step by step by reallocation'],
   );
   assert.deepEqual(v.census?.types[0], { type: 'bytearray', count: '55', bytes: '165 MiB', share: '98.6%' });
+  assert.deepEqual(v.census?.paths[0], { path: "module __main__['RECORDS'][*].data", type: 'bytearray', count: '54', bytes: '162 MiB' });
+  assert.equal(v.census?.pathsNote, '');
   const gc: string[] = [];
   for (let i = 0; i < d.markers.time.length; i++) if (d.strings[d.markers.kind[i]!] === 'GC') gc.push(`${d.markers.time[i]} ${d.strings[d.markers.label[i]!]}`);
   assert.deepEqual(gc, ['3005000000 generation 2: pause 3.00 ms, 120 collected, 8.00 MiB freed']);
@@ -83,10 +85,12 @@ test('the page shows the verdict at its top, and the GC marker with its pause on
   assert.match(panel, /What grew from 1\.000 s to 6\.000 s, by line of the program\s+\+150 MiB\s+50\s+ingest at job\.py:21/);
   // Beside what grew: the census's types.
   assert.match(panel, /What holds the memory: live Python objects at 5\.603 s, near OOM\s+bytearray\s+55\s+165 MiB\s+98\.6%/);
+  // And what keeps them alive: the census's objects grouped by their reference path.
+  assert.match(panel, /Held by \(objects grouped by the path that keeps them alive; \[\*\]: any key or index\)\s+module __main__\['RECORDS'\]\[\*\]\.data\s+bytearray\s+54\s+162 MiB/);
   assert.match(panel, /Garbage collector\s+1 collection, longest pause 3\.00 ms, 8\.00 MiB freed from cycles/);
   assert.match(panel, /Findings \(4\)/);
   // The first finding is open: its evidence (the line, the rate, the census's type) and what to do.
-  assert.match(panel, /ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.0 MiB\/s\)/);
+  assert.match(panel, /ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.2 MiB\/s\)/);
   assert.match(panel, /counts 55 bytearray objects holding 165 MiB/);
   assert.match(panel, /Find what keeps these objects/);
   // The verdict comes before the timeline.
@@ -114,7 +118,13 @@ test('hostile strings in the verdict panel stay text', async () => {
         growth: [{ bytes: '+1 MiB', count: '1', where: HOSTILE_NAME }],
         findings: [{ title: HOSTILE_NAME, evidence: [HOSTILE_NAME], advice: HOSTILE_NAME }],
         notLookedFor: [HOSTILE_NAME],
-        census: { title: HOSTILE_NAME, note: HOSTILE_NAME, types: [{ type: HOSTILE_NAME, count: '1', bytes: '1 MiB', share: '100%' }] },
+        census: {
+          title: HOSTILE_NAME,
+          note: HOSTILE_NAME,
+          types: [{ type: HOSTILE_NAME, count: '1', bytes: '1 MiB', share: '100%' }],
+          paths: [{ path: HOSTILE_NAME, type: HOSTILE_NAME, count: '1', bytes: '1 MiB' }],
+          pathsNote: HOSTILE_NAME,
+        },
       },
     },
   });
@@ -122,7 +132,7 @@ test('hostile strings in the verdict panel stay text', async () => {
   writeFileSync(file, renderPage(hostile, loadViewerAssets()).html);
   const { page: p, problems } = await openFile(file);
   const text = await p.locator('#verdict').innerText();
-  assert.ok(text.split(HOSTILE_NAME).length - 1 >= 11, text);
+  assert.ok(text.split(HOSTILE_NAME).length - 1 >= 14, text);
   assert.equal(await p.locator('img, iframe, object, embed, script:not([type])').count(), 1); // the report's own script only
   assert.deepEqual(problems, []);
   await p.close();

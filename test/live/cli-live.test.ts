@@ -92,13 +92,36 @@ test('memlens run --live --web serves the view on 127.0.0.1 behind a token', asy
       await new Promise((r) => setTimeout(r, 100));
       state = (await (await fetch(`${base}state`)).json()) as typeof state;
     }
-    assert.ok((state.locations ?? []).some((l) => l.function === 'grow_cache'), JSON.stringify(state).slice(0, 300));
+    assert.ok(
+      (state.locations ?? []).some((l) => l.function === 'grow_cache'),
+      JSON.stringify(state).slice(0, 300),
+    );
     const origin = new URL(base).origin;
     assert.equal((await fetch(`${origin}/state`)).status, 404, 'no token, no data');
     assert.equal((await fetch(`${origin}/wrong-token/state`)).status, 404);
   } finally {
     runner.kill('SIGINT');
     await new Promise((r) => runner.on('exit', r));
+  }
+});
+
+test('memlens run --live --web ends when a SIGTERM ends the program', async () => {
+  assert.ok(py !== undefined);
+  // Its own process group, as a service manager or \`timeout\` runs it; the SIGTERM goes to memlens.
+  const runner = spawn(process.execPath, [...NODE_FLAGS, MEMLENS, 'run', '--live', '--web', '--python', py.python, prog, '100000'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: work, detached: true });
+  let err = '';
+  runner.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => runner.on('exit', (code, signal) => r({ code, signal })));
+  try {
+    await until(`the URL in: ${err}`, () => /http:\/\/127\.0\.0\.1:\d+\/\S+/.test(err));
+    process.kill(runner.pid!, 'SIGTERM');
+    // A guard against a hang, not a timing: before the fix memlens served the page until a Ctrl-C.
+    const end = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 60_000))]);
+    assert.ok(end !== undefined, `memlens still serves the page after the program ended: ${err}`);
+    assert.ok(end.signal === 'SIGTERM' || end.code === 143, JSON.stringify(end));
+    assert.doesNotMatch(err, /stays up until Ctrl-C/);
+  } finally {
+    runner.kill('SIGKILL');
   }
 });
 
@@ -122,7 +145,11 @@ test('memlens attach PID without -o opens the live view; quitting detaches and t
   }
   const { readFileSync } = await import('node:fs');
   assert.equal(readFileSync(status, 'utf8').trim(), '0');
-  assert.deepEqual(readdirSync('/tmp').filter((n) => n.startsWith(`memlens-attach-${pid}-`)), [], 'the attach directory is gone');
+  assert.deepEqual(
+    readdirSync('/tmp').filter((n) => n.startsWith(`memlens-attach-${pid}-`)),
+    [],
+    'the attach directory is gone',
+  );
   assert.equal(await exited, 3, 'the target ran to its end after the detach');
   assert.match(out, /grown 1000/);
 });

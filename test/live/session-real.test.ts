@@ -12,13 +12,13 @@ import { LiveSession } from '../../src/live/live-session.js';
 import type { LiveView } from '../../src/live/view-data.js';
 import { checkSensible, feedInChunks, rowsOf, summaryLeaks, summaryRows } from '../support/live-checks.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
-import { REPO_ROOT, label, testPythons } from '../support/pythons.js';
+import { corePythons, label, REPO_ROOT } from '../support/pythons.js';
 import { launchLive } from './launch-live.js';
 
 const PROGRAM = join(REPO_ROOT, 'test', 'live', 'programs', 'grow.py');
 const VIEW = { sort: 'total', maxRows: 100000, sparkPoints: 50 } as const;
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   test(`${label(py)}: captures of memlens run (normal and aggregated) cut anywhere give the summary's figures`, async () => {
     const tmp = tempDir('memlens-live-real-');
     try {
@@ -65,7 +65,7 @@ async function readAll(source: AsyncIterable<Uint8Array>, session: LiveSession, 
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-for (const py of testPythons()) {
+for (const py of corePythons()) {
   for (const aggregate of py.system ? [false, true] : [false]) {
     test(`${label(py)}${aggregate ? ', aggregated' : ''}: the stream read live from the agent's pipe while the program runs`, async () => {
       const tmp = tempDir('memlens-live-pipe-');

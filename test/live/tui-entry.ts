@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { LiveSession } from '../../src/live/live-session.js';
 import { OutputTail } from '../../src/live/output-tail.js';
 import { runLiveTerminal } from '../../src/live/tui.js';
+import { terminalSafe } from '../../src/util/terminal-text.js';
 import { launchLive } from './launch-live.js';
 
 const [python, script, ...args] = process.argv.slice(2);
@@ -20,7 +21,8 @@ if (python === undefined || script === undefined) {
 const session = new LiveSession();
 const tail = new OutputTail();
 const live = await launchLive({ python, script, args, cwd: process.cwd(), aggregate: process.env['LIVE_AGGREGATE'] === '1' }, session, tail);
-const result = await runLiveTerminal(live.capture, { input: process.stdin, output: process.stdout }, { session, output: tail, colour: process.env['LIVE_COLOUR'] === '1' });
+// As main() does for every command: the view's own sequences are markers until the terminal-safe stream.
+const result = await runLiveTerminal(live.capture, { input: process.stdin, output: terminalSafe(process.stdout) }, { session, output: tail, colour: process.env['LIVE_COLOUR'] === '1' });
 let running = true;
 void live.ended.then(() => (running = false));
 await new Promise((r) => setTimeout(r, 50));

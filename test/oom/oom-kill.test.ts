@@ -18,7 +18,7 @@ const tmp = tempDir('memlens-oom-');
 after(() => tmp.remove());
 
 interface VerdictJson {
-  ending: { kind: string; signal: number; oom_kill: string; detail: string };
+  ending: { kind: string; signal: number; oom_kill: string; detail: string; stop_reason: string };
   near_oom: { time_ns: number; before_end_ns: number; label: string } | null;
   peak: { limit: number | null; cgroup_usage: { bytes: number } | null };
   recent_growth: { whole_capture: boolean; from_ns: number | null; to_ns: number; lines: { function: string; file: string; line: number; bytes: number; count: number }[] } | null;
@@ -59,7 +59,7 @@ for (const { python, aggregate } of cases) {
 
     const v = JSON.parse(await verdictOf(r.capture, true)) as VerdictJson;
     assert.equal(v.aggregated, aggregate);
-    assert.deepEqual([v.ending.kind, v.ending.signal, v.ending.oom_kill], ['signal', 9, 'yes']);
+    assert.deepEqual([v.ending.kind, v.ending.signal, v.ending.oom_kill, v.ending.stop_reason], ['signal', 9, 'yes', 'oom-kill']);
     assert.ok(v.ending.detail !== '', 'the kernel line (or how the kill was told)');
     assert.equal(v.peak.limit, 96 * 1024 * 1024);
     assert.ok(v.near_oom !== null, 'the near-OOM marker');

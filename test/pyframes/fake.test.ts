@@ -1,6 +1,7 @@
-// pyframes.c against a fake CPython 3.13 and 3.14 built by hand in memory (agent/test/fake_cpython.c): the
-// 3.14 path (not installed here), shim and incomplete frames of every kind, cycles, wild pointers, odd
-// strings, and refusals of debug-offset tables of another shape.
+// pyframes.c against a fake CPython 3.13, 3.14 and 3.15, GIL and free-threaded, built by hand in memory
+// (agent/test/fake_cpython.c): shim and incomplete frames of every kind, a thread running its own copy of
+// the bytecode (free-threaded 3.14+, of which no build is installed here), free-threaded reference counts,
+// cycles, wild pointers, odd strings, and refusals of debug-offset tables of another shape.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { AGENT_SRC, AGENT_TEST, compile, removeDir, STRICT_CFLAGS, tempDir } fro
 const dir = tempDir('memlens-fake-');
 after(() => removeDir(dir));
 
-test('pyframes.c reads a fake CPython 3.13 and 3.14 and refuses malformed runtimes', () => {
+test('pyframes.c reads a fake CPython 3.13 to 3.15, GIL and free-threaded, and refuses malformed runtimes', () => {
   const exe = join(dir, 'fake_cpython');
   // -rdynamic: pyframes.c finds the fake _PyRuntime, type objects and PyGILState_GetThisThreadState with dlsym
   const cc = compile([...STRICT_CFLAGS, '-rdynamic', join(AGENT_TEST, 'fake_cpython.c'), join(AGENT_SRC, 'pyframes.c'), '-ldl', '-o', exe]);

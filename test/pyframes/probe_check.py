@@ -53,7 +53,7 @@ def init(hexversion):
 
 
 # Versions the agent does not know must be refused with a reason (and leave it refusing walks).
-for fake in (0x030800F0, 0x030F00A1, 0x020712F0, 0x040000F0):
+for fake in (0x030800F0, 0x031000A1, 0x020712F0, 0x040000F0):
     rc, err = init(fake)
     out['refusals'].append({'hexversion': fake, 'rc': rc, 'err': err, 'depth_after': LIB.probe_walk(CODES, INSTRS, CAP)})
 

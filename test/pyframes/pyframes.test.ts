@@ -115,7 +115,7 @@ for (const p of pythons) {
     for (const r of out.refusals) {
       assert.equal(r.rc, -1, `init(0x${r.hexversion.toString(16)}) refuses an unknown version`);
       const v = `${(r.hexversion >> 24) & 0xff}.${(r.hexversion >> 16) & 0xff}`;
-      assert.match(r.err, new RegExp(`not supported on CPython ${v.replace('.', '\\.')} \\(this agent knows 3\\.9 to 3\\.14\\)`));
+      assert.match(r.err, new RegExp(`not supported on CPython ${v.replace('.', '\\.')} \\(this agent knows 3\\.9 to 3\\.15\\)`));
       assert.equal(r.depth_after, 0, 'after a refused init, walks find nothing');
     }
     assert.equal(out.new_thread_depth, 0, 'a thread without a Python thread state has no frames');

@@ -21,11 +21,22 @@ export interface InstalledPython {
   readonly system: boolean;
   /** sysconfig's include directory (Python.h), when the headers are installed. */
   readonly include: string | undefined;
+  /** A free-threaded build (Py_GIL_DISABLED). */
+  readonly freeThreaded: boolean;
 }
 
 const PROBE_VERSION =
   'import sys, sysconfig, os; i = sysconfig.get_paths().get("include") or ""; ' +
-  'print("%d %d %d %s" % (sys.version_info[0], sys.version_info[1], sys.version_info[2], i if os.path.exists(os.path.join(i, "Python.h")) else ""))';
+  'print("%d %d %d %d %s" % (sys.version_info[0], sys.version_info[1], sys.version_info[2], bool(sysconfig.get_config_var("Py_GIL_DISABLED")), ' +
+  'i if os.path.exists(os.path.join(i, "Python.h")) else ""))';
+
+/** The interpreters the test setup adds (Debian sid's, free-threaded builds): .cache/pythons.json's `base`. */
+function setupPythons(): string[] {
+  const file = join(ROOT, '.cache', 'pythons.json');
+  if (!existsSync(file)) return [];
+  const list = JSON.parse(readFileSync(file, 'utf8')) as { base: string; sid?: boolean; freeThreaded?: boolean }[];
+  return list.filter((p) => p.sid === true || p.freeThreaded === true).map((p) => p.base);
+}
 
 let cached: InstalledPython[] | undefined;
 
@@ -41,11 +52,12 @@ export function installedPythons(): InstalledPython[] {
     }
   }
   if (existsSync('/usr/bin/python3')) exes.push('/usr/bin/python3');
+  exes.push(...setupPythons());
   const found: InstalledPython[] = [];
   for (const exe of exes) {
     const r = spawnSync(exe, ['-c', PROBE_VERSION], { encoding: 'utf8' });
     if (r.status !== 0) continue;
-    const [major, minor, micro, include] = r.stdout.trim().split(' ');
+    const [major, minor, micro, ft, include] = r.stdout.trim().split(' ');
     if (major !== '3') continue;
     found.push({
       exe,
@@ -54,9 +66,10 @@ export function installedPythons(): InstalledPython[] {
       minor: Number(minor),
       system: exe.startsWith('/usr/'),
       include: include === undefined || include === '' ? undefined : include,
+      freeThreaded: ft === '1',
     });
   }
-  found.sort((a, b) => a.minor - b.minor || Number(a.system) - Number(b.system));
+  found.sort((a, b) => a.minor - b.minor || Number(a.freeThreaded) - Number(b.freeThreaded) || Number(a.system) - Number(b.system));
   cached = found;
   return found;
 }
@@ -67,7 +80,15 @@ export function supportedPythons(): InstalledPython[] {
 }
 
 export function label(p: InstalledPython): string {
-  return p.system ? `${p.version} (${p.exe})` : p.version;
+  const version = p.freeThreaded ? `${p.version}t` : p.version;
+  return p.system || p.exe.includes('memlens-host') ? `${version} (${p.exe})` : version;
+}
+
+/** -I flags for a CPython's headers, internal ones included. Debian's pyconfig.h includes its
+ * architecture's from the directory above, which for the sid root's interpreters is also the root's libc
+ * headers: searched only after the machine's own (-idirafter). */
+export function includeFlags(include: string): string[] {
+  return [`-I${include}`, `-I${join(include, 'internal')}`, '-idirafter', dirname(include)];
 }
 
 /** Runs a Python script and returns its stdout; fails with its stderr when it does not exit 0. Stdout goes

@@ -1,5 +1,9 @@
-# A heap whose contents the census test knows: a million objects of one class, and objects held alive by a
-# module global, a closure, a class attribute, and only by an unreachable reference cycle.
+# A heap whose contents the census test knows: 100,000 objects of one class, 300 sessions whose payloads
+# are kept in a global dict (the path pattern `SESSIONS[*].payload`), and objects held alive by a module
+# global, a closure, a class attribute, and only by an unreachable reference cycle.
+#
+# argv: the agent's Python directory, then `full` (bounded by work only, no CPU-time bound: the answer
+# never depends on the machine's speed) or `small` (a work bound far below the heap: an honest partial).
 import gc
 import json
 import sys
@@ -15,7 +19,16 @@ class Known:
         self.n = n
 
 
-HELD_BY_GLOBAL = [Known(i) for i in range(1_000_000)]
+HELD_BY_GLOBAL = [Known(i) for i in range(100_000)]
+
+
+class Session:
+    def __init__(self, user):
+        self.user = user
+        self.payload = bytearray(50_000)
+
+
+SESSIONS = {"session-%d" % i: Session("user-%d" % i) for i in range(300)}
 
 
 def _make_closure():
@@ -47,6 +60,11 @@ a.payload = bytearray(4_000_000)
 del a, b
 gc.disable()  # keep the unreachable cycle for the test
 
-result = memlens_census.census()
-paths = memlens_census.paths_for_ids([c["id"] for c in result["largest_objects"][:5]])
+if sys.argv[2] == "full":
+    # 0: no CPU-time bound; the work bounds are far above this heap.
+    result = memlens_census.census_with_paths(time_budget_s=0, search_cpu_s=0, paths=10)
+else:
+    result = memlens_census.census_with_paths(time_budget_s=0, search_cpu_s=0, paths=10, search_objects=5_000)
+# The earlier API, on the same heap: one search for the given objects.
+paths = memlens_census.paths_for_ids([c["id"] for c in result["largest_objects"][:5]], cpu_budget_s=0)
 print(json.dumps({"census": result, "paths": paths}))

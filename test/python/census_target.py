@@ -1,5 +1,5 @@
-# A process with a known heap for `memlens census PID`: a million objects of one class, held by a global,
-# and a list that grows while it runs. Prints "ready PID", then waits to be killed.
+# A process with a known heap for `memlens census PID`: 200,000 objects of one class, held by a global,
+# and a list that grows while it runs (its bytearrays share one path pattern, `GROWING[*]`). Prints "ready PID", then waits to be killed.
 import os
 import time
 
@@ -11,8 +11,10 @@ class Known:
         self.n = n
 
 
-HELD = [Known(i) for i in range(1_000_000)]
-GROWING = []
+HELD = [Known(i) for i in range(200_000)]
+# Filled before 'ready', so that bytearray is among the largest types (whose paths are grouped) however soon
+# the first census comes.
+GROWING = [bytearray(256) for _ in range(5000)]
 print("ready", os.getpid(), flush=True)
 while True:
     GROWING.extend(bytearray(64) for _ in range(1000))

@@ -31,6 +31,14 @@ interface Node {
 }
 
 export type Domain = 'native' | 'pymalloc' | 'tracemalloc';
+/** What a replay counts: one domain, or 'heap', the system allocator and Python's allocators together (the
+ * agent records a block in one of them, never both: the malloc under a traced Python allocator is not
+ * recorded). A free-threaded build's objects are in Python's allocators (mimalloc) in every mode. */
+export type ReplayDomain = Domain | 'heap';
+
+function counts(domain: ReplayDomain, e: { readonly domain: Domain }): boolean {
+  return domain === 'heap' ? e.domain !== 'tracemalloc' : e.domain === domain;
+}
 
 export interface OracleAlloc {
   readonly kind: 'alloc';
@@ -67,8 +75,8 @@ export function freeDomain(deallocator: number): Domain {
 }
 
 export interface ReplayOptions {
-  /** Which allocations count (default: the native domain). */
-  readonly domain?: Domain;
+  /** Which allocations count (default: the heap, native and Python's allocators). */
+  readonly domain?: ReplayDomain;
   /** The key an allocation is summed under (default: file:line of its leaf frame); undefined skips it. */
   readonly key?: (a: OracleAlloc) => string | undefined;
 }
@@ -195,7 +203,7 @@ export class Oracle {
    * Replays events in seq order up to `untilSeq` (inclusive; all by default). Returns the live allocations
    * of the domain, the total at the end and the highest total with the seq where it was first reached.
    */
-  replay(domain: Domain = 'native', untilSeq = Infinity): { live: Map<number, OracleAlloc>; total: number; peak: number; peakSeq: number; unmatchedFrees: number } {
+  replay(domain: ReplayDomain = 'heap', untilSeq = Infinity): { live: Map<number, OracleAlloc>; total: number; peak: number; peakSeq: number; unmatchedFrees: number } {
     const live = new Map<number, OracleAlloc>();
     let total = 0;
     let peak = 0;
@@ -203,7 +211,7 @@ export class Oracle {
     let unmatchedFrees = 0;
     for (const e of this.ordered()) {
       if (e.seq > untilSeq) break;
-      if (e.domain !== domain) continue;
+      if (!counts(domain, e)) continue;
       if (e.kind === 'alloc') {
         const old = live.get(e.address);
         if (old !== undefined) total -= old.size; // a free we did not see (allocated before tracking)
@@ -250,13 +258,13 @@ export class Oracle {
 
   /** Live bytes per key at the end of the capture. */
   liveAtEnd(options: ReplayOptions = {}): Map<string, number> {
-    const r = this.replay(options.domain ?? 'native');
+    const r = this.replay(options.domain ?? 'heap');
     return this.sumBy(r.live.values(), options.key ?? this.leafKey);
   }
 
   /** Live bytes per key at the moment the domain's live total was highest. */
   liveAtPeak(options: ReplayOptions = {}): { peak: number; byKey: Map<string, number> } {
-    const domain = options.domain ?? 'native';
+    const domain = options.domain ?? 'heap';
     const { peak, peakSeq } = this.replay(domain);
     const r = this.replay(domain, peakSeq);
     return { peak, byKey: this.sumBy(r.live.values(), options.key ?? this.leafKey) };

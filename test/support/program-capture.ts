@@ -186,8 +186,9 @@ export class ProgramCapture {
     this.w.meta({ type: 'checkpoint', stream: 0, seq: this.seq + 1, timeNs, heap, peakHeap, peakSeq: 1, entries });
   }
 
-  trailer(timeNs: number): void {
-    this.w.meta({ type: 'trailer', stream: 0, seq: this.seq + 1, timeNs, reason: 1, allocations: 0, frees: 0, bytesAllocated: 0, droppedEvents: 0, agentMemoryBytes: 0 });
+  /** `reason`: a TRAILER_REASONS index (default 6, `exit`: the interpreter exited). */
+  trailer(timeNs: number, reason = 6): void {
+    this.w.meta({ type: 'trailer', stream: 0, seq: this.seq + 1, timeNs, reason, allocations: 0, frees: 0, bytesAllocated: 0, droppedEvents: 0, agentMemoryBytes: 0 });
   }
 
   exit(e: { timeNs: number; exitCode?: number; signal?: number; oomKill?: number; detail?: string }): void {
@@ -244,7 +245,18 @@ export function oomJobCapture(): Uint8Array {
         { type: 'dict', count: 2_100, bytes: 640_000 },
       ];
       const total = types.reduce((a, x) => a + x.bytes, 0);
-      const census = { kind: 'census', time: 1732694405.6, pause_ms: 41.5, partial: false, tracked_objects: 9000, untracked_objects: 14155, total_count: 23155, total_bytes: total, types, type_count: 3, largest_objects: [] };
+      // Its reference-path search grouped the bytearrays by the path that keeps them (the records list).
+      const path_groups = [
+        { pattern: "module __main__['RECORDS'][*].data", type: 'bytearray', count: 54, bytes: 54 * (3 * MiB + 57), example: "module __main__['RECORDS'][53].data" },
+        { pattern: "module __main__['CONFIG']", type: 'bytearray', count: 1, bytes: 3 * MiB + 57, example: "module __main__['CONFIG']" },
+        { pattern: "module __main__['RECORDS'][*].name", type: 'str', count: 54, bytes: 3_300, example: "module __main__['RECORDS'][0].name" },
+      ];
+      const path_search = { types: ['bytearray', 'dict', 'str'], visited: 23_155, depth: 4, partial: false, bound: null, pause_ms: 20.5 };
+      const census = { kind: 'census', time: 1732694405.6, pause_ms: 41.5, partial: false, tracked_objects: 9000, untracked_objects: 14155, total_count: 23155, total_bytes: total, types, type_count: 3, largest_objects: [], path_groups, path_search };
+      // The census disabled the collector while it ran, as agents before 2026-12 recorded it: memlens's pause,
+      // never the program's gc.disable().
+      p.gcState(now + 2.4 * ms, false);
+      p.gcState(now + 2.9 * ms, true);
       p.census(now + 3 * ms, 'near-oom', JSON.stringify(census));
     }
   }

@@ -36,6 +36,7 @@ export function testHeader(overrides: Partial<CaptureHeader> = {}): CaptureHeade
     pythonAllocator: 'malloc',
     options: 0,
     sampleRateBytes: 0,
+    sampleExactBytes: 0,
     platform: 'linux-x86_64',
     pageSize: 4096,
     cgroupLimitBytes: undefined,

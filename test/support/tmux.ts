@@ -30,6 +30,11 @@ export class Tmux {
     this.run(['send-keys', '-t', 'main', ...(literal ? ['-l'] : []), keys]);
   }
 
+  /** From now on, appends every byte the pane's program writes (before tmux interprets it) to `file`. */
+  pipeOutput(file: string): void {
+    this.run(['pipe-pane', '-o', '-t', 'main', `cat >> '${file.replaceAll("'", "'\\''")}'`]);
+  }
+
   resize(width: number, height: number): void {
     this.run(['resize-window', '-t', 'main', '-x', String(width), '-y', String(height)]);
   }

@@ -34,6 +34,8 @@ interface State {
 const DEFAULT_HIDE = FrameFlag.Interpreter | FrameFlag.Import | FrameFlag.Memlens;
 /** Of the flame graph's box, this much (its first rows) is in view when the page opens. */
 const FLAME_FIRST_VIEW_PX = 120;
+/** Crumbs shown at most: the two outermost frames, a gap, the nearest ones. */
+const MAX_CRUMBS = 15;
 
 export interface ViewDescription {
   readonly totalBytes: number;
@@ -119,7 +121,8 @@ export class App {
     if (tree !== null) {
       for (let k = tree.childStart[zoom]!; k < tree.childStart[zoom + 1]!; k++) roots.push({ name: name(tree.childList[k]!), bytes: tree.total[tree.childList[k]!]! });
       for (let n = 1; n < tree.size; n++) if (tree.self[n]! > largest.bytes) largest = { name: name(n), bytes: tree.self[n]! };
-      for (let n = zoom; n > 0; n = tree.parent[n]!) zoomPath.unshift(name(n));
+      for (let n = zoom; n > 0; n = tree.parent[n]!) zoomPath.push(name(n));
+      zoomPath.reverse();
     }
     return {
       totalBytes: tree?.total[0] ?? 0,
@@ -398,7 +401,15 @@ export class App {
     const path: number[] = [];
     for (let n = this.flame.zoomNode; n > 0; n = tree.parent[n]!) path.push(n);
     path.reverse();
-    for (const n of path) items.push(button(frameName(this.data, tree.frame[n]!), frameWhere(this.data, tree.frame[n]!), () => this.zoomTo(n), 'crumb'));
+    const crumb = (n: number): HTMLElement => button(frameName(this.data, tree.frame[n]!), frameWhere(this.data, tree.frame[n]!), () => this.zoomTo(n), 'crumb');
+    // A deep zoom (a recursion thousands of frames deep) keeps the outermost and the nearest frames.
+    if (path.length <= MAX_CRUMBS) for (const n of path) items.push(crumb(n));
+    else {
+      const tail = MAX_CRUMBS - 3;
+      for (const n of path.slice(0, 2)) items.push(crumb(n));
+      items.push(el('span', { class: 'crumb-gap' }, `… ${(path.length - 2 - tail).toLocaleString('en-US')} frames …`));
+      for (const n of path.slice(path.length - tail)) items.push(crumb(n));
+    }
     replaceChildren(this.crumbs, ...items.flatMap((b, i) => (i === 0 ? [b] : [el('span', { class: 'sep' }, '›'), b])));
   }
 

@@ -10,6 +10,12 @@ const ROW = 18;
 const MIN_WIDTH = 0.4;
 /** Rows drawn at most: 1,600 rows of 18 px stay under the canvas size limit at a device pixel ratio of 1. */
 const MAX_ROWS = 1600;
+/**
+ * Ancestors drawn above the zoomed frame at most. A program's stack can be 10,000 frames deep: drawing every
+ * ancestor would spend the rows the canvas allows on them and leave the frames below out of reach. Beyond
+ * this the nearest ones are drawn, the top row says how many more there are, and the crumbs hold the path.
+ */
+const MAX_ANCESTOR_ROWS = 24;
 const FONT = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace';
 
 export interface FlameOptions {
@@ -27,6 +33,9 @@ interface Layout {
   row: Int32Array;
   n: number;
   rows: number;
+  /** Depth of the node on row 0 (rows are depths minus this), and the zoomed node's row. */
+  base: number;
+  zoomRow: number;
   /** Rectangle indices per row, in x order, for hit testing. */
   byRow: Int32Array[];
   /** Node → its rectangle index. */
@@ -205,7 +214,6 @@ export class FlameView {
     this.charWidth = ctx.measureText('MMMMMMMMMM').width / 10;
     const matches = this.options.matches;
     const searching = matches !== null;
-    const zoomDepth = tree.depth[this.zoom]!;
     this.drawnText = new Map();
     for (let r = 0; r < L.n; r++) {
       const node = L.node[r]!;
@@ -215,12 +223,15 @@ export class FlameView {
       const y = this.options.icicle ? row * ROW : (L.rows - 1 - row) * ROW;
       const frame = tree.frame[node]!;
       const isMatch = searching && frame >= 0 && matches[frame] === 1;
-      ctx.globalAlpha = (searching && !isMatch) || row < zoomDepth ? 0.45 : 1;
+      ctx.globalAlpha = (searching && !isMatch) || row < L.zoomRow ? 0.45 : 1;
       ctx.fillStyle = node === 0 ? (this.options.theme === 'light' ? '#d1d5db' : '#4b5563') : isMatch ? pal.match : this.colorOf(frame);
       ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
       if (w > 3 * this.charWidth) {
         const fit = Math.floor((w - 6) / this.charWidth);
-        const text = node === 0 ? fitLabel([rootLabel(tree)], fit) : fitLabel(this.labelsOf(frame), fit);
+        const labels = node === 0 ? [rootLabel(tree)] : this.labelsOf(frame);
+        // The top row of a deep zoom says how many frames above it are not drawn.
+        const above = row === 0 && L.base > 0 ? `… ${L.base.toLocaleString('en-US')} frames above · ` : '';
+        const text = fitLabel(above === '' ? labels : labels.map((l) => above + l), fit);
         this.drawnText.set(node, text);
         ctx.globalAlpha = ctx.globalAlpha === 1 ? 1 : 0.7;
         ctx.fillStyle = node === 0 && this.options.theme === 'dark' ? pal.text : pal.textOnFrame;
@@ -278,10 +289,12 @@ export function layoutTree(tree: FlameTree, zoom: number, width: number, maxRows
   };
   const zoomDepth = tree.depth[zoom]!;
   const ancestors: number[] = [];
-  for (let a = tree.parent[zoom]!; a >= 0; a = tree.parent[a]!) ancestors.push(a);
+  for (let a = tree.parent[zoom]!; a >= 0 && ancestors.length < MAX_ANCESTOR_ROWS; a = tree.parent[a]!) ancestors.push(a);
   ancestors.reverse();
+  // Rows count from the outermost ancestor drawn: the zoomed node is at most MAX_ANCESTOR_ROWS down.
+  const base = zoomDepth - ancestors.length;
   ancestors.forEach((a, i) => push(a, 0, width, i));
-  let maxRow = zoomDepth;
+  let maxRow = zoomDepth - base;
   const total = tree.total[zoom]!;
   const scale = total > 0 ? width / total : 0;
   // Explicit stack: deep recursion in the profiled program must not overflow ours.
@@ -291,7 +304,7 @@ export function layoutTree(tree: FlameTree, zoom: number, width: number, maxRows
     const nd = stackNode.pop()!;
     const xx = stackX.pop()!;
     const ww = nd === zoom ? width : tree.total[nd]! * scale;
-    const rr = tree.depth[nd]!;
+    const rr = tree.depth[nd]! - base;
     push(nd, xx, ww, rr);
     if (rr > maxRow) maxRow = rr;
     let cx = xx;
@@ -320,7 +333,7 @@ export function layoutTree(tree: FlameTree, zoom: number, width: number, maxRows
   for (const list of byRow) list.sort((p, q) => x[p]! - x[q]!);
   const rectOf = new Map<number, number>();
   for (let i = 0; i < n; i++) rectOf.set(node[i]!, i);
-  return { node, x, w, row, n, rows, byRow, rectOf };
+  return { node, x, w, row, n, rows, base, zoomRow: zoomDepth - base, byRow, rectOf };
 }
 
 export const FLAME_ROW_HEIGHT = ROW;

@@ -53,7 +53,22 @@ export function verdictSection(v: VerdictPanel): HTMLElement {
     // Beside the allocation sites: the kinds of objects that hold the memory.
     const types = el('table', { class: 'verdict-growth verdict-census-types' });
     for (const t of v.census.types) append(types, el('tr', {}, el('td', { class: 'where' }, t.type), el('td', { class: 'num' }, t.count), el('td', { class: 'num' }, t.bytes), el('td', { class: 'num' }, t.share)));
-    append(body, el('div', { class: 'verdict-grew verdict-census', id: 'verdict-census' }, el('h3', {}, v.census.title), types, el('p', { class: 'muted' }, v.census.note)));
+    // And what keeps them alive: objects grouped by the shape of their reference path.
+    const paths = el('table', { class: 'verdict-growth verdict-census-paths' });
+    for (const g of v.census.paths) append(paths, el('tr', {}, el('td', { class: 'where' }, g.path), el('td', {}, g.type), el('td', { class: 'num' }, g.count), el('td', { class: 'num' }, g.bytes)));
+    append(
+      body,
+      el(
+        'div',
+        { class: 'verdict-grew verdict-census', id: 'verdict-census' },
+        el('h3', {}, v.census.title),
+        types,
+        v.census.paths.length > 0 ? el('h4', {}, 'Held by (objects grouped by the path that keeps them alive; [*]: any key or index)') : null,
+        v.census.paths.length > 0 ? paths : null,
+        v.census.pathsNote !== '' ? el('p', { class: 'muted' }, v.census.pathsNote) : null,
+        el('p', { class: 'muted' }, v.census.note),
+      ),
+    );
   }
   const findings = el('div', { class: 'verdict-findings', id: 'verdict-findings' }, el('h3', {}, v.findings.length > 0 ? `Findings (${v.findings.length})` : 'Findings'));
   if (v.findings.length === 0) append(findings, el('p', { class: 'muted' }, 'None: nothing in this capture matched what memlens looks for (memory that accumulated, collections that only grew, large objects kept long, thread or process churn, collections grown step by step, cycles holding memory).'));

@@ -18,7 +18,8 @@ import { groupSeries, type GroupSeries } from '../live-series.js';
 import { limitReachedNs, memoryLimitOf, usageAtEnd } from '../memory-limit.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
 import { groupByOwnLine, type LineGroup } from './line-groups.js';
-import { retainedGrowth, type RetainedGrowth } from './retained-growth.js';
+import { memlensPauses, programClock } from '../memlens-pauses.js';
+import { retainedGrowthOn, type RetainedGrowth } from './retained-growth.js';
 
 /**
  * The floor rose at this many samples at least: one rise is a step (a load), two may be a load and a
@@ -119,12 +120,14 @@ export function accumulation(input: DetectorInput): AccumulationFinding[] {
   // At the limit the program stalls until the OOM killer ends it: its pace is measured up to then.
   const reached = limitReachedNs(model);
   const until = reached ?? Infinity;
+  // memlens's own pauses (its censuses) are not the program's: measured on the program's clock.
+  const clock = programClock(memlensPauses(model));
   const items: AccumulationItem[] = [];
   groups.forEach((g, i) => {
     const s = series[i]!;
-    const growth = retainedGrowth(s.timeNs, s.bytes, until);
+    const growth = retainedGrowthOn(clock, s.timeNs, s.bytes, until);
     if (!isSteadyClimb(growth, input.minBytes)) return;
-    const rate = growth.bytes / ((growth.toNs - growth.fromNs) / 1e9);
+    const rate = growth.bytes / ((growth.toNs - growth.fromNs - growth.pausedNs) / 1e9);
     let limitInNs: number | undefined;
     if (limit !== undefined) {
       const left = oomKilled || usage === undefined ? 0 : Math.max(0, limit - usage.bytes);

@@ -42,7 +42,9 @@ const REALLOCATORS = new Set<number>([Allocator.Realloc, Allocator.PymallocReall
 
 /** Needs every event (reallocations): not in aggregated captures. */
 export function collectionGrowth({ model, facts, filter, claimed }: DetectorInput): CollectionGrowthFinding[] {
-  if (facts === undefined || model.aggregated) return [];
+  // A realloc's growth is its free and its allocation one after the other: a sample keeps one of them at
+  // random, so this detector needs every event.
+  if (facts === undefined || model.aggregated || model.sampling !== undefined) return [];
   const r = facts.reallocs;
   interface Line {
     growths: number;

@@ -13,7 +13,8 @@ import { type HeldAs, heldAs } from '../capture-census.js';
 import { limitReachedNs } from '../memory-limit.js';
 import { candidateLines, isArenas, valueAt } from './accumulation.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
-import { retainedGrowth } from './retained-growth.js';
+import { memlensPauses, programClock } from '../memlens-pauses.js';
+import { retainedGrowthOn } from './retained-growth.js';
 
 /** Objects live at the end at least: a collection of entries, not a few big buffers (large-objects-kept.ts). */
 export const COLLECTION_MIN_ITEMS = 100;
@@ -56,13 +57,14 @@ export function growingCollection(input: DetectorInput): GrowingCollectionFindin
   const { groups, series } = candidateLines(input);
   const census = input.census();
   const until = limitReachedNs(input.model) ?? Infinity; // the stall at the limit, as in accumulation.ts
+  const clock = programClock(memlensPauses(input.model)); // memlens's pauses are not the program's
   const items: CollectionItem[] = [];
   groups.forEach((g, i) => {
     if (g.liveCount < COLLECTION_MIN_ITEMS) return;
     const s = series[i]!;
-    const kept = retainedGrowth(s.timeNs, s.count, until);
+    const kept = retainedGrowthOn(clock, s.timeNs, s.count, until);
     if (kept === undefined || kept.bytes < COLLECTION_KEPT_SHARE * g.liveCount || kept.rises < COLLECTION_MIN_RISES) return;
-    if (kept.lastRiseNs < kept.toNs - COLLECTION_STILL_GROWING_SHARE * (kept.toNs - kept.fromNs)) return;
+    if (clock.toProgram(kept.lastRiseNs) < clock.toProgram(kept.toNs) - COLLECTION_STILL_GROWING_SHARE * (kept.toNs - kept.fromNs - kept.pausedNs)) return;
     items.push({
       line: g.line,
       leaf: g.leaf,

@@ -118,6 +118,9 @@ export function findingsNotLookedFor(model: CaptureModel): { readonly what: stri
       why: 'an aggregated capture keeps totals per location, not each allocation',
     });
   }
+  if (model.sampling !== undefined) {
+    out.push({ what: 'collections grown by reallocation', why: "a sampled capture keeps a reallocation's free and its allocation each at random, not as a pair" });
+  }
   if (!model.aggregated && memoryLimitOf(model) === undefined) out.push({ what: 'one huge allocation', why: 'no memory limit was recorded to measure it against' });
   if (model.header.mode === MODE_ATTACH && samples >= MIN_SAMPLES) out.push({ what: 'freed memory the process kept', why: 'after an attach the heap does not count what was allocated before it' });
   return out;

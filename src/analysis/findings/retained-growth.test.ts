@@ -2,7 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { retainedGrowth } from './retained-growth.js';
+import { programClock } from '../memlens-pauses.js';
+import { retainedGrowth, retainedGrowthOn } from './retained-growth.js';
 
 const times = (n: number): number[] => Array.from({ length: n }, (_, k) => (k + 1) * 100);
 
@@ -52,4 +53,20 @@ test('nothing held, or nothing kept', () => {
 test('rises below half a percent of the whole are noise', () => {
   const g = retainedGrowth(times(3), [1000, 1002, 2000]);
   assert.deepEqual([g?.bytes, g?.rises], [2000, 2]);
+});
+
+test("memlens's own pause (a census) is cut out of the program's clock: it is not a stall of the program", () => {
+  // A climb of 100 ns steps to 600 ns, memlens holds the program still from 600 to 1,400 ns (the samples
+  // meanwhile see nothing new), then the climb goes on for two more steps. On the real clock most of the
+  // second half is the pause: the climb looks as if it had stopped; on the program's clock it is even.
+  const t = [100, 200, 300, 400, 500, 600, 1000, 1400, 1500, 1600];
+  const v = [1, 2, 3, 4, 5, 6, 6, 6, 7, 8];
+  const real = retainedGrowth(t, v);
+  assert.ok(real !== undefined);
+  assert.equal(real.secondHalfShare, 2 / 8, 'the real clock: after its mid-point (800 ns) only the last two steps');
+  const g = retainedGrowthOn(programClock([{ fromNs: 600, toNs: 1400 }]), t, v);
+  assert.ok(g !== undefined);
+  assert.deepEqual([g.fromNs, g.toNs, g.lastRiseNs, g.pausedNs, g.bytes], [0, 1600, 1600, 800, 8]);
+  assert.equal(g.firstHalfShare, 4 / 8);
+  assert.equal(g.secondHalfShare, 4 / 8);
 });

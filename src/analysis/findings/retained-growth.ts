@@ -8,6 +8,8 @@
 //   live  ▁▅▁▅▁▅▁▅      floor ▁▁▁▁▁▁▁▅   sawtooth: one rise, at the end
 //   live  ▁▇▇▇▇▇▇▇      floor ▁▇▇▇▇▇▇▇   plateau: one rise, at the start
 
+import type { ProgramClock } from '../memlens-pauses.js';
+
 /** The shape of what a series kept; times in ns since tracking started. */
 export interface RetainedGrowth {
   /** Where the series starts to matter: the sample before its first nonzero value. */
@@ -25,6 +27,20 @@ export interface RetainedGrowth {
   readonly secondHalfShare: number;
   /** The last sample at which the floor rose. */
   readonly lastRiseNs: number;
+}
+
+/**
+ * retainedGrowth on the program's own clock (memlens-pauses.ts): memlens's pauses (its censuses) are cut
+ * out of the time axis, so they count neither as the program stalling nor in its pace; the times returned
+ * are real times again, and `pausedNs` says how much of [fromNs, toNs] was memlens's.
+ */
+export function retainedGrowthOn(clock: ProgramClock, timeNs: ArrayLike<number>, bytes: ArrayLike<number>, untilNs = Infinity): (RetainedGrowth & { readonly pausedNs: number }) | undefined {
+  const t = Float64Array.from(timeNs, (x) => clock.toProgram(x));
+  const g = retainedGrowth(t, bytes, clock.toProgram(untilNs));
+  if (g === undefined) return undefined;
+  const fromNs = clock.toReal(g.fromNs);
+  const toNs = clock.toReal(g.toNs);
+  return { ...g, fromNs, toNs, lastRiseNs: clock.toReal(g.lastRiseNs), pausedNs: clock.pausedBetween(fromNs, toNs) };
 }
 
 /** A rise smaller than this share of the whole is noise (a few allocations that come and go). */

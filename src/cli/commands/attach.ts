@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { Session } from '../../process/attach.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
+import { PUSH_OPTIONS, SAMPLE_OPTIONS, pushConfigOf, sampleAgentConfig, sampleConfigOf } from '../push-options.js';
 import { trackingConfig } from '../run-options.js';
 
 export const attachCommand: Command = {
@@ -28,6 +29,9 @@ export const attachCommand: Command = {
     timeout: { type: 'string', value: 'SECONDS', description: 'How long to wait for the target to run Python (default 30)' },
     'no-compress': { type: 'boolean', description: 'Leave the capture uncompressed when it is finalized' },
     web: { type: 'boolean', description: 'Without -o: show the live view in a browser (prints its URL)' },
+    quiet: { type: 'boolean', short: 'q', description: 'With --push: print nothing but warnings and errors' },
+    ...SAMPLE_OPTIONS,
+    ...PUSH_OPTIONS,
   },
   async run(ctx, options, positionals) {
     return attach(ctx, options, positionals);
@@ -44,11 +48,40 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   const interval = Number(stringOption(options, 'memory-interval-ms') ?? '10');
   if (!Number.isInteger(interval) || interval < 1 || interval > 1000) throw new UsageError('attach: --memory-interval-ms: give a whole number from 1 to 1000');
   const output = stringOption(options, 'output');
+  const { readCmdline } = await import('../../process/proc.js');
+  const { serviceNameOf } = await import('./attach.push.js');
+  const push = pushConfigOf('attach', options, io, serviceNameOf(readCmdlineOr(readCmdline, pid)));
+  const sample = sampleConfigOf('attach', options, io.env, push !== undefined);
+  if (push !== undefined && sample !== undefined) {
+    for (const o of ['duration', 'web', 'aggregate', 'follow-fork']) {
+      if (options[o] !== undefined && options[o] !== false) throw new UsageError(`attach: --${o} cannot be combined with pushing (it pushes until memlens is stopped)`);
+    }
+    const { attachPush } = await import('./attach.push.js');
+    return attachPush(ctx, pid, push, sample, {
+      method,
+      timeoutMs: timeout * 1000,
+      interval,
+      native: booleanOption(options, 'native'),
+      tracePythonAllocators: booleanOption(options, 'trace-python-allocators'),
+      output,
+      force: booleanOption(options, 'force'),
+      quiet: booleanOption(options, 'quiet'),
+    });
+  }
+  if (booleanOption(options, 'quiet')) throw new UsageError('attach: --quiet goes with --push');
   if (output === undefined) {
-    if (booleanOption(options, 'aggregate')) throw new UsageError("attach: --aggregate needs -o FILE (the live view shows every allocation)");
+    if (booleanOption(options, 'aggregate')) throw new UsageError('attach: --aggregate needs -o FILE (the live view shows every allocation)');
     if (duration !== undefined) throw new UsageError('attach: --duration needs -o FILE (the live view tracks until you quit it)');
     const { liveAttach } = await import('./attach.live.js');
-    return liveAttach(ctx, pid, { method, timeoutMs: timeout * 1000, interval, native: booleanOption(options, 'native'), tracePythonAllocators: booleanOption(options, 'trace-python-allocators'), web: booleanOption(options, 'web') });
+    return liveAttach(ctx, pid, {
+      method,
+      timeoutMs: timeout * 1000,
+      interval,
+      native: booleanOption(options, 'native'),
+      tracePythonAllocators: booleanOption(options, 'trace-python-allocators'),
+      web: booleanOption(options, 'web'),
+      sample: sampleAgentConfig(sample),
+    });
   }
   if (booleanOption(options, 'web')) throw new UsageError('attach: --web is for the live view (without -o)');
   const { checkPlatform, findAgent } = await import('../../process/agent-files.js');
@@ -86,7 +119,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
         config: {
           output: targetOutput,
           overwrite: force,
-          ...trackingConfig(options, interval),
+          ...trackingConfig(options, interval, sample),
         },
       },
       { method, timeoutMs: timeout * 1000, signal: abort.signal },
@@ -101,13 +134,15 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (!outcome.status.startsWith('ok')) {
     t.removeSession(session);
     const { TargetError } = await import('../../errors.js');
-    throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
+    throw new TargetError(`PID ${pid}: ${t.statusLine(outcome.status).replace(/^error:\s*/, '')}`);
   }
   const ms = Math.round(performance.now() - started);
-  io.stderr.write(
-    `memlens: tracking PID ${pid} (Python ${target.version.major}.${target.version.minor}.${target.version.micro}) into ${userOutput}` +
-      ` (attached with ${outcome.method} in ${ms} ms)\n`,
-  );
+  if (outcome.late === true) {
+    // Too late to cancel: the target had begun to attach. It is tracked, and detachable like any other.
+    io.stderr.write(`memlens: PID ${pid} had already begun to attach when memlens ${abort.signal.aborted ? 'was interrupted' : 'stopped waiting'}; the attach completed\n`);
+  }
+  io.stderr.write(`memlens: tracking PID ${pid} (Python ${target.version.major}.${target.version.minor}.${target.version.micro}) into ${userOutput}` + ` (attached with ${outcome.method} in ${ms} ms)\n`);
+  for (const w of t.statusWarnings(outcome.status)) io.stderr.write(`memlens: warning: ${w}\n`);
   if (duration !== undefined) {
     io.stderr.write(`memlens: tracking stops by itself after ${duration} s; 'memlens detach ${pid}' stops it earlier\n`);
   } else {
@@ -140,4 +175,13 @@ async function spawnCollector(pid: number, session: Session): Promise<void> {
   child.unref();
   const { releaseSession } = await import('../../process/attach.js');
   releaseSession(session);
+}
+
+/** The target's command line, or nothing when it cannot be read (the attach itself will say why). */
+function readCmdlineOr(read: (pid: number) => string[], pid: number): string[] {
+  try {
+    return read(pid);
+  } catch {
+    return [];
+  }
 }

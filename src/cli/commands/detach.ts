@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TargetError } from '../../errors.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 export const detachCommand: Command = {
   name: 'detach',
@@ -42,12 +43,12 @@ async function detach(ctx: CommandContext, options: OptionValues, positionals: r
     const outcome = await t.runInTarget(target, { action: 'detach', session, agentLibrary: findAgent().library, duration: undefined, config: {} }, { method, timeoutMs: timeout * 1000 });
     if (ctx.verbose) for (const l of outcome.log) io.stderr.write(`${l}\n`);
     if (!outcome.status.startsWith('ok') && !outcome.status.includes('not tracking')) {
-      throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
+      throw new TargetError(`PID ${pid}: ${t.statusLine(outcome.status).replace(/^error:\s*/, '')}`);
     }
   }
   const { finalizeCapture } = await import('../attach-finalize.js');
   const path = await finalizeCapture(io, pid, session, state);
-  io.stderr.write(`memlens: stopped tracking PID ${pid}${path !== undefined ? `; capture in ${path}` : ''}\n`);
-  if (path !== undefined) io.stderr.write(`memlens: for a report, run: memlens summary ${path}\n`);
+  io.stderr.write(`memlens: stopped tracking PID ${pid}${path !== undefined ? `; capture in ${escapeLine(path)}` : ''}\n`);
+  if (path !== undefined) io.stderr.write(`memlens: for a report, run: memlens summary ${escapeLine(path)}\n`);
   return 0;
 }

@@ -5,6 +5,7 @@ import { UsageError } from '../../errors.js';
 import { booleanOption, type Command, stringOption } from '../command.js';
 import { FRAME_OPTIONS, countOption, frameFilterOf } from '../report-options.js';
 import { jsonDocument } from '../../util/json-document.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 /** Exit status of a diff whose growth is over --fail-on-growth (1 and 2 mean errors). */
 export const EXIT_GROWTH = 3;
@@ -47,7 +48,7 @@ export const diffCommand: Command = {
     const by = booleanOption(options, 'leaks') ? 'end' : 'peak';
     const diff = diffCaptures(before, after, { filter: frameFilterOf(options), by, ignoreLines: booleanOption(options, 'ignore-lines') });
     if (diff.differentPrograms) {
-      ctx.io.stderr.write(`memlens: warning: ${beforePath} and ${afterPath} ran different programs (${diff.programs[0]} / ${diff.programs[1]}): comparing anyway\n`);
+      ctx.io.stderr.write(`memlens: warning: ${escapeLine(beforePath)} and ${escapeLine(afterPath)} ran different programs (${escapeLine(diff.programs[0])} / ${escapeLine(diff.programs[1])}): comparing anyway\n`);
     }
     if (booleanOption(options, 'json')) ctx.io.stdout.write(JSON.stringify(jsonDocument('diff', diffJson(diff)), null, 2) + '\n');
     else ctx.io.stdout.write(renderDiff(diff, { width: io.terminalColumns(ctx.io), cwd: after.header.cwd, maxRows, paint: io.wantsColor(ctx.io) ? ansiPaint : noPaint }));

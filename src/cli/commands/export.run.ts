@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { allAllocations } from '../../analysis/allocation-set.js';
 import { leaks } from '../../analysis/leaks.js';
 import { stacksOf } from '../../analysis/stacks.js';
-import { FileError, MissingDataError } from '../../errors.js';
+import { FileError, MissingDataError, UsageError } from '../../errors.js';
 import { explainEmpty } from '../../report/describe.js';
 import { pprofProfile } from '../../report/export/pprof.js';
 import { csvRows, foldedStacks, gprof2dotJson, speedscopeProfile } from '../../report/export/text-exports.js';
@@ -12,6 +12,7 @@ import { VERSION } from '../../version.js';
 import type { CommandContext, OptionValues } from '../command.js';
 import { loadModel } from '../load-model.js';
 import { type SetSelection, buildOptionsOf, frameFilterOf, selectSet } from '../report-options.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 /** What memlens export writes (commands/export.ts lists them for --help). */
 export type ExportFormat = 'pprof' | 'speedscope' | 'folded' | 'csv' | 'gprof2dot';
@@ -65,12 +66,17 @@ export async function runExport(ctx: CommandContext, path: string, run: ExportRu
   }
   const out = run.output ?? defaultOutput(path, run.format);
   if (out === '-') {
-    io.stdout.write(bytes);
+    // To a pipe or a file the export is data, byte for byte; to a terminal it is something to read, so
+    // it goes through the terminal-safe output as text (names from the program cannot drive the terminal).
+    if (io.stdout.isTTY !== true) io.stdout.write(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
+    else if (typeof bytes === 'string') io.stdout.write(bytes);
+    else throw new UsageError('pprof profiles are binary: they do not go to a terminal', { hint: 'Give -o FILE, or send it to a pipe or a file (-o - > profile.pb.gz).' });
     return 0;
   }
   const { writeOutputFile } = await import('../output-file.js');
-  writeOutputFile(out, bytes, { force: run.force, exists: (p) => new FileError(`${p} exists already`, { hint: 'Give --force to overwrite it, or -o another name.' }) });
-  io.stderr.write(`Wrote ${out}${run.format === 'gprof2dot' ? ` (render it with: gprof2dot -f json ${out} | dot -Tpng -o ${out}.png)` : run.format === 'pprof' ? ` (open it with: go tool pprof -http=: ${out})` : ''}\n`);
+  writeOutputFile(out, bytes, { force: run.force, exists: (p) => new FileError(`${escapeLine(p)} exists already`, { hint: 'Give --force to overwrite it, or -o another name.' }) });
+  const shown = escapeLine(out);
+  io.stderr.write(`memlens: wrote ${shown}${run.format === 'gprof2dot' ? ` (render it with: gprof2dot -f json ${shown} | dot -Tpng -o ${shown}.png)` : run.format === 'pprof' ? ` (open it with: go tool pprof -http=: ${shown})` : ''}\n`);
   return 0;
 }
 

@@ -22,6 +22,7 @@ import { VERSION } from '../../version.js';
 import type { Io } from '../io.js';
 import { loadModel } from '../load-model.js';
 import { formatBytes } from '../../util/units.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 export interface FlamegraphRequest {
   readonly capture: string;
@@ -116,9 +117,9 @@ export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<num
   const skipped = sources?.skipped() ?? 0;
   const allReductions = skipped > 0 ? [...reductions, `source lines: ${skipped} left out past ${formatBytes(MAX_SOURCE_TOTAL)} of source text`] : reductions;
   const page = renderPage({ ...data, meta: { ...data.meta, reductions: allReductions } }, loadViewerAssets());
-  for (const line of allReductions) io.stderr.write(`memlens: note: reduced to fit the report: ${line}\n`);
+  for (const line of allReductions) io.stderr.write(`memlens: note: reduced to fit the report: ${escapeLine(line)}\n`);
   writeOutputFile(out, page.html, outputOptions);
   if (data.meta.emptyReason !== null) io.stderr.write(`memlens: nothing to draw: ${data.meta.emptyReason}\n`);
-  io.stderr.write(`memlens: wrote ${out} (${formatBytes(Buffer.byteLength(page.html))}); open it in a browser\n`);
+  io.stderr.write(`memlens: wrote ${escapeLine(out)} (${formatBytes(Buffer.byteLength(page.html))}); open it in a browser\n`);
   return 0;
 }

@@ -71,7 +71,7 @@ test('a capture of a newer format version says both versions and to upgrade', as
   writeFileSync(join(dir, 'newer.mlens'), h);
   const r = await parse('newer.mlens');
   assert.equal(r.code, 1);
-  assert.match(r.err, /newer\.mlens was written in capture format version 5, which needs a reader of version 4 or later; this memlens reads version 1\n {2}hint: upgrade memlens/);
+  assert.match(r.err, /newer\.mlens was written in capture format version 5, which needs a reader of version 4 or later; this memlens reads version 2\n {2}hint: upgrade memlens/);
 });
 
 test('a truncated capture is read up to the cut, with a warning on stderr and exit 0', async () => {

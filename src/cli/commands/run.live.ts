@@ -13,11 +13,14 @@ import { closePrivateDir, openPrivateDir, removePrivateFile, writePrivateFile } 
 import { signalNumber } from '../../util/signals.js';
 import { booleanOption, stringOption, type CommandContext, type OptionValues } from '../command.js';
 import { wantsColor } from '../io.js';
+import { type SampleConfig, sampleAgentConfig } from '../push-options.js';
 import { intervalOf, prepareLaunch, targetOf } from '../run-options.js';
+import { escapeLine } from '../../util/terminal-text.js';
 
 export interface LiveRunMode {
   readonly remote: boolean;
   readonly web: boolean;
+  readonly sample: SampleConfig | undefined;
 }
 
 export async function runLive(ctx: CommandContext, options: OptionValues, positionals: readonly string[], mode: LiveRunMode): Promise<number> {
@@ -47,6 +50,7 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
       native: booleanOption(options, 'native'),
       trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
       memory_interval_ms: interval,
+      ...sampleAgentConfig(mode.sample),
     },
     pipes: { capture: true, output: foreground },
   });
@@ -73,9 +77,7 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
     io.stderr.write(`memlens: the stream asks for a token; as another user: ${remote.LIVE_TOKEN_ENV}=${token} memlens live ${actual}\n`);
   }
 
-  const exit = launched.exited.then((end) =>
-    exitRecord(undefined, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' }),
-  );
+  const exit = launched.exited.then((end) => exitRecord(undefined, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' }));
   let quitEarly = false;
   if (!mode.remote) {
     const { LiveSession } = await import('../../live/live-session.js');
@@ -84,17 +86,20 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
     if (mode.web) {
       const { runLiveWeb } = await import('../../live/web.js');
       const web = await runLiveWeb(tee.reader(), { session, stdout: io.stderr });
-      // Ctrl-C while the program runs ends the program (launch passes it on) and then the page with it;
-      // after the program ended on its own, the page stays up for a look until Ctrl-C.
+      // Ctrl-C while the program runs ends the program (launch passes it on) and then the page with it; so
+      // do SIGTERM and SIGHUP (a service manager, `timeout`, a closed terminal: issue 11, the page kept
+      // serving for minutes after a SIGTERM had ended the program), and a program those signals ended. After
+      // the program ended on its own (an exit, a crash, the OOM killer), the page stays up for a look until
+      // one of them.
       let interrupted = false;
-      const onInt = (): void => {
+      const onStop = (): void => {
         interrupted = true;
       };
-      process.on('SIGINT', onInt);
-      await launched.exited;
+      for (const sig of STOP_SIGNALS) process.on(sig, onStop);
+      const ended = await launched.exited;
       await web.ended;
-      process.removeListener('SIGINT', onInt);
-      if (!interrupted) {
+      for (const sig of STOP_SIGNALS) process.removeListener(sig, onStop);
+      if (!interrupted && (ended.signal === null || !STOP_SIGNALS.includes(ended.signal))) {
         io.stderr.write(`memlens: the program ended; the page at ${web.url} stays up until Ctrl-C\n`);
         await waitForInterrupt();
       }
@@ -124,11 +129,19 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
     const { readHeaderOf } = await import('../../process/finish.js');
     const header = await readHeaderOf(path);
     if (header !== undefined) {
-      const { appendToCaptureFile, recompressCaptureFile, sealCaptureFile } = await import('../capture-file.js');
-      await sealCaptureFile(path);
-      await appendToCaptureFile(path, [exitRecord(header, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' })]);
-      if (!booleanOption(options, 'no-compress')) await recompressCaptureFile(path);
-      if (!booleanOption(options, 'quiet')) io.stderr.write(`memlens: capture written to ${path}; for a report, run: memlens summary ${path}\n`);
+      const { finishCaptureFile, recompressCaptureFile, writeFailureLabel } = await import('../capture-file.js');
+      const exit = exitRecord(header, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' });
+      const captureEnd = await finishCaptureFile(path, exit, { writeFailed: tee.fileError !== undefined ? writeFailureLabel(tee.fileError) : undefined });
+      if (captureEnd.stopped !== undefined) {
+        const { describeWriteFailure } = await import('../../analysis/ending.js');
+        const { formatTime } = await import('../../util/units.js');
+        io.stderr.write(
+          `memlens: ${describeWriteFailure(captureEnd.stopped.why)} ${formatTime(captureEnd.stopped.timeNs)} into the run: ${escapeLine(path)} holds what was recorded until then; the program went on (memlens verdict ${escapeLine(path)})\n`,
+        );
+      } else {
+        if (!booleanOption(options, 'no-compress')) await recompressCaptureFile(path);
+        if (!booleanOption(options, 'quiet')) io.stderr.write(`memlens: capture written to ${escapeLine(path)}; for a report, run: memlens summary ${escapeLine(path)}\n`);
+      }
     }
   }
   if (end.signal !== null && !quitEarly) {
@@ -151,15 +164,16 @@ async function settled(p: Promise<unknown>): Promise<boolean> {
   return Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 50))]);
 }
 
+/** The signals that end memlens's live view (after the program they were passed on to). */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 function waitForInterrupt(): Promise<void> {
   return new Promise((resolveP) => {
     const done = (): void => {
-      process.removeListener('SIGINT', done);
-      process.removeListener('SIGTERM', done);
+      for (const sig of STOP_SIGNALS) process.removeListener(sig, done);
       resolveP();
     };
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
+    for (const sig of STOP_SIGNALS) process.once(sig, done);
   });
 }
 

@@ -1,11 +1,17 @@
 // memlens run [options] (script.py | -m module | -c code) [args...]: runs a Python program with the agent
 // inside it and writes a capture. The program behaves as under python3: same stdio, exit status, signals.
 
-import { readdirSync, renameSync, statSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { MemlensError, UsageError } from '../../errors.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
-import { DEFAULT_INTERVAL_MS, intervalOf, prepareLaunch, targetOf, trackingConfig } from '../run-options.js';
+import { PUSH_OPTIONS, SAMPLE_OPTIONS, type SampleConfig, pushConfigOf, sampleConfigOf } from '../push-options.js';
+import { DEFAULT_INTERVAL_MS, intervalOf, prepareLaunch, stemOf, targetOf, trackingConfig } from '../run-options.js';
+import { escapeLine } from '../../util/terminal-text.js';
+import type { CaptureEnd } from '../capture-file.js';
+
+/** The status agent/python/memlens_bootstrap.py exits with when it cannot load the agent or start tracking. */
+const BOOTSTRAP_REFUSED = 70;
 
 export const runCommand: Command = {
   name: 'run',
@@ -37,18 +43,26 @@ export const runCommand: Command = {
     'census-at-peak': { type: 'boolean', description: 'Take censuses of live Python objects as memory grows (the last is near the peak)' },
     quiet: { type: 'boolean', short: 'q', description: 'Print nothing but errors' },
     'no-compress': { type: 'boolean', description: 'Leave the capture uncompressed' },
+    ...SAMPLE_OPTIONS,
+    ...PUSH_OPTIONS,
   },
   async run(ctx, options, positionals) {
+    const push = pushConfigOf('run', options, ctx.io, stemOf(targetOf(options, positionals)));
+    const sample = sampleConfigOf('run', options, ctx.io.env, push !== undefined);
+    if (push !== undefined && sample !== undefined) {
+      const { runPush } = await import('./run.push.js');
+      return runPush(ctx, options, positionals, push, sample);
+    }
     const live = booleanOption(options, 'live');
     const remote = booleanOption(options, 'live-remote');
     if (live && remote) throw new UsageError('run: choose --live or --live-remote, not both');
     if (booleanOption(options, 'web') && !live) throw new UsageError('run: --web goes with --live');
     if (live || remote) {
       const { runLive } = await import('./run.live.js');
-      return runLive(ctx, options, positionals, { remote, web: booleanOption(options, 'web') });
+      return runLive(ctx, options, positionals, { remote, web: booleanOption(options, 'web'), sample });
     }
     if (stringOption(options, 'live-port') !== undefined) throw new UsageError('run: --live-port goes with --live-remote');
-    return runProgram(ctx, options, positionals);
+    return runProgram(ctx, options, positionals, sample);
   },
 };
 
@@ -83,12 +97,12 @@ function childCaptures(path: string): string[] {
   return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
 }
 
-async function runProgram(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number> {
+async function runProgram(ctx: CommandContext, options: OptionValues, positionals: readonly string[], sample: SampleConfig | undefined): Promise<number> {
   const { io } = ctx;
   const target = targetOf(options, positionals);
   const interval = intervalOf(options);
   const nearOom = nearOomOf(options);
-  const { formatBytes, parseSize } = await import('../../util/units.js');
+  const { formatBytes, formatTime, parseSize } = await import('../../util/units.js');
   const memoryLimit = memoryLimitOf(options, parseSize);
   const quiet = booleanOption(options, 'quiet');
   const force = booleanOption(options, 'force');
@@ -97,7 +111,6 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const { launch } = await import('../../process/launch.js');
   const { signalNumber } = await import('../../util/signals.js');
   const { exitRecord, readHeaderOf } = await import('../../process/finish.js');
-  const { appendToCaptureFile } = await import('../capture-file.js');
 
   const { planMemoryLimit, releaseMemoryLimit } = await import('../../process/memory-limit.js');
   const { memoryCgroupOf, oomKillCount } = await import('../../process/cgroup.js');
@@ -127,7 +140,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       agent: files.library,
       output: outputPattern,
       overwrite: force,
-      ...trackingConfig(options, interval),
+      ...trackingConfig(options, interval, sample),
       ...(nearOom !== undefined ? { near_oom_permille: nearOom } : {}),
       ...(booleanOption(options, 'census-at-peak') ? { census_growth: true } : {}),
     },
@@ -151,6 +164,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const signal = signalNumber(end.signal);
   const header = await readHeaderOf(path);
   const wrote = header !== undefined;
+  let captureEnd: CaptureEnd | undefined;
   if (wrote) {
     const exit = exitRecord(header, {
       code: end.code,
@@ -158,31 +172,43 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       endMonoNs: end.endMonoNs,
       oomKill: oom.oomKill,
       detail: oom.detail,
+      memlensSignal: signalNumber(end.memlensSignal),
     });
-    // A writer killed in the middle of a block (the OOM killer, typically) leaves it cut: make the file end
-    // on a block boundary again before appending.
-    const { sealCaptureFile } = await import('../capture-file.js');
+    // A writer killed in the middle of a block (the OOM killer, typically) leaves it cut: the file is made to
+    // end on a block boundary again before the EXIT record goes in (finishCaptureFile); on a full disk it
+    // makes room for it, and says where the capture stops.
+    const { finishCaptureFile } = await import('../capture-file.js');
     let compressed: string | undefined;
     try {
       compressed = await follower?.finish();
     } catch (e) {
       follower?.abandon();
       if (!(e instanceof MemlensError)) throw e;
-      io.stderr.write(`memlens: warning: ${path} left uncompressed: ${e.message}\n`);
+      io.stderr.write(`memlens: warning: ${escapeLine(path)} left uncompressed: ${escapeLine(e.message)}\n`);
     }
-    const final = compressed ?? path;
-    await sealCaptureFile(final);
-    await appendToCaptureFile(final, [exit]);
-    if (compressed !== undefined) renameSync(compressed, path);
+    if (compressed !== undefined) {
+      const onCopy = await finishCaptureFile(compressed, exit);
+      if (onCopy.exitWritten) {
+        renameSync(compressed, path);
+        captureEnd = onCopy;
+      } else {
+        // Not even the compressed copy takes the EXIT record: the disk is full. Its room goes to the original.
+        rmSync(compressed, { force: true });
+      }
+    }
+    captureEnd ??= await finishCaptureFile(path, exit);
   } else {
     follower?.abandon();
   }
+  // A path as a message shows it: relative when inside the working directory, on one line.
   const rel = (p: string): string => {
     const r = relative(io.cwd, p);
-    return r.startsWith('..') ? p : r;
+    return escapeLine(r.startsWith('..') ? p : r);
   };
+  // The bootstrap could not start tracking (its one line said why, on the program's stderr) and ran nothing.
+  const refused = !wrote && end.signal === null && end.code === BOOTSTRAP_REFUSED;
   if (!wrote) {
-    io.stderr.write(`memlens: no capture was written to ${rel(path)}: the program ended before tracking started\n`);
+    if (!refused) io.stderr.write(`memlens: no capture was written to ${rel(path)}: the program ended before tracking started\n`);
     if (oom.oomKill === 1 && memoryLimit !== undefined) {
       io.stderr.write(`memlens: the OOM killer ended it: a limit of ${stringOption(options, 'memory-limit') ?? ''} is too small to start Python\n`);
     }
@@ -195,16 +221,24 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
           await recompressCaptureFile(p);
         } catch (e) {
           if (!(e instanceof MemlensError)) throw e;
-          io.stderr.write(`memlens: warning: ${rel(p)} left uncompressed: ${e.message}\n`);
+          io.stderr.write(`memlens: warning: ${rel(p)} left uncompressed: ${escapeLine(e.message)}\n`);
         }
       }
     }
-    if (!quiet) {
+    const stop = captureEnd?.stopped;
+    if (stop !== undefined) {
+      // One line, even with -q: the capture is not all of the run.
+      const { describeWriteFailure } = await import('../../analysis/ending.js');
+      const lost = captureEnd?.exitWritten === false ? ', and how the program ended is not in it' : '';
+      io.stderr.write(
+        `memlens: ${describeWriteFailure(stop.why)} ${formatTime(stop.timeNs)} into the run: ${rel(path)} (${formatBytes(statSync(path).size)}) holds what was recorded until then${lost}; the program went on untracked (memlens verdict ${rel(path)})\n`,
+      );
+    } else if (!quiet) {
       io.stderr.write(`memlens: capture written to ${rel(path)} (${formatBytes(statSync(path).size)})\n`);
       if (children.length > 0) {
         io.stderr.write(`memlens: ${children.length} forked ${children.length === 1 ? 'child' : 'children'} captured too: ${children.map(rel).join(', ')}\n`);
       }
-      if (oom.oomKill === 1) io.stderr.write(`memlens: the program was killed by the kernel's OOM killer${oom.detail !== '' ? ` (${oom.detail})` : ''}\n`);
+      if (oom.oomKill === 1) io.stderr.write(`memlens: the program was killed by the kernel's OOM killer${oom.detail !== '' ? ` (${escapeLine(oom.detail)})` : ''}\n`);
       io.stderr.write(`memlens: for a report, run: memlens ${oom.oomKill === 1 ? 'verdict' : 'summary'} ${rel(path)}\n`);
     }
   }

@@ -3,6 +3,8 @@
 
 import type { CallTree } from '../../analysis/call-tree.js';
 import { TerminalScreen } from '../../util/terminal-screen.js';
+import { control } from '../../util/terminal-text.js';
+import { truncateRight } from '../../util/text.js';
 import { ansiPaint } from '../../util/paint.js';
 import type { Io } from '../io.js';
 import { KEY_HELP, type TreeKey, type TreeViewState, drawTree, initialState, pressKey } from '../../report/tree-view.js';
@@ -45,10 +47,10 @@ export function runTreeTui(tree: CallTree, io: Io, options: TuiOptions): Promise
   let state: TreeViewState = initialState(tree);
   const height = (): number => Math.max(3, (stdout.rows || 24) - options.header.length - 2);
   const draw = (): void => {
-    const lines = [...options.header.map((l) => ansiPaint('bold', l)), ...drawTree(state, { width: stdout.columns || 100, height: height(), cwd: options.cwd, total: options.total, paint: ansiPaint })];
+    const lines = [...options.header.map((l) => ansiPaint('bold', truncateRight(l, stdout.columns || 100))), ...drawTree(state, { width: stdout.columns || 100, height: height(), cwd: options.cwd, total: options.total, paint: ansiPaint })];
     while (lines.length < options.header.length + height()) lines.push('');
     lines.push(ansiPaint('dim', KEY_HELP));
-    stdout.write(`\u001b[H\u001b[2J${lines.join('\n')}`);
+    stdout.write(`${control('home')}${control('clearScreen')}${lines.join('\n')}`);
   };
   return new Promise((resolve, reject) => {
     // An error while drawing ends the view like q does, and then goes to the command (and its message).

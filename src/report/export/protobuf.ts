@@ -1,5 +1,5 @@
-// The few protocol-buffer writing primitives the pprof export needs (wire types 0 and 2). No schema
-// compiler or runtime dependency for one message family.
+// The few protocol-buffer writing primitives the pprof and OTLP exports and the Pyroscope push need (wire
+// types 0, 1 and 2). No schema compiler or runtime dependency for three message families.
 
 export class ProtoWriter {
   private buf = new Uint8Array(1024);
@@ -40,6 +40,21 @@ export class ProtoWriter {
   uintField(field: number, value: number | bigint): this {
     if (value === 0 || value === 0n) return this;
     return this.varint(field << 3).varint(value);
+  }
+
+  /** A varint field written even when zero (a member of a oneof, whose presence says which it is). */
+  varintField(field: number, value: number | bigint): this {
+    return this.varint(field << 3).varint(value);
+  }
+
+  /** A fixed64 field (wire type 1), little-endian; zero is left out. */
+  fixed64Field(field: number, value: bigint): this {
+    if (value === 0n) return this;
+    this.varint((field << 3) | 1);
+    this.ensure(8);
+    new DataView(this.buf.buffer, this.buf.byteOffset + this.len, 8).setBigUint64(0, BigInt.asUintN(64, value), true);
+    this.len += 8;
+    return this;
   }
 
   bytesField(field: number, bytes: Uint8Array): this {

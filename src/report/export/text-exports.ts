@@ -11,6 +11,14 @@ import type { FrameFilter } from '../../model/frames.js';
 
 const NO_STACK_FRAME = { function: '<no Python stack>', file: '', line: 0 };
 
+/**
+ * An amount as digits: totals over a long run can pass 2^53 (src/model/value-bounds.ts) and from 10^21 on
+ * String() writes an exponent (`1e+21`), which flamegraph.pl and CSV readers take for text.
+ */
+function integerText(n: number): string {
+  return Number.isSafeInteger(n) ? String(n) : Number.isInteger(n) ? BigInt(n).toString() : String(Math.round(n));
+}
+
 function frameOf(model: CaptureModel, id: FrameId): Pick<Frame, 'function' | 'file' | 'line'> {
   return model.frames.frame(id);
 }
@@ -27,7 +35,7 @@ export function foldedStacks(model: CaptureModel, stacks: readonly StackAmount[]
   for (const st of stacks) {
     if (st.bytes <= 0) continue;
     const frames = st.frames.length === 0 ? [foldedFrame(NO_STACK_FRAME)] : st.frames.map((id) => foldedFrame(frameOf(model, id)));
-    lines.push(`${frames.join(';')} ${st.bytes}`);
+    lines.push(`${frames.join(';')} ${integerText(st.bytes)}`);
   }
   return lines.length > 0 ? lines.join('\n') + '\n' : '';
 }
@@ -111,7 +119,7 @@ export function csvRows(model: CaptureModel, sites: readonly SiteAmount[], filte
   }
   const out = [csvLine(['allocator', 'num_allocations', 'size', 'tid', 'thread_name', 'stack_trace'])];
   for (const r of [...rows.values()].sort((a, b) => b.bytes - a.bytes)) {
-    out.push(csvLine([r.allocator, String(r.count), String(r.bytes), String(r.tid), r.thread, r.stack]));
+    out.push(csvLine([r.allocator, integerText(r.count), integerText(r.bytes), String(r.tid), r.thread, r.stack]));
   }
   // Python's csv module (which memray uses) ends rows with CRLF.
   return out.join('');

@@ -23,8 +23,10 @@ test('columns round-trip numbers, indices, deltas, strings and JSON', () => {
 });
 
 test('columns refuse values they cannot store and containers they do not know', () => {
-  assert.throws(() => new ColumnWriter().uints('x', [-1]), /not an integer/);
-  assert.throws(() => new ColumnWriter().uints('x', [1.5]), /not an integer/);
+  assert.throws(() => new ColumnWriter().uints('x', [-1]), /not a non-negative integer/);
+  assert.throws(() => new ColumnWriter().uints('x', [1.5]), /not a non-negative integer/);
+  assert.throws(() => new ColumnWriter().uints('x', [NaN]), /not a non-negative integer/);
+  assert.throws(() => new ColumnWriter().uints('x', [Infinity]), /not a non-negative integer/);
   const w = new ColumnWriter();
   w.uints('x', [1]);
   assert.throws(() => w.uints('x', [2]), /written twice/);
@@ -34,4 +36,18 @@ test('columns refuse values they cannot store and containers they do not know', 
   const future = bytes.slice();
   future[4] = 99;
   assert.throws(() => readColumns(future), /version 99/);
+});
+
+test('totals at and past 2^53 round-trip exactly, in plain and delta columns', () => {
+  // A long run can allocate more than 2^53 bytes in all (src/model/value-bounds.ts): such a double is an
+  // integer, and its varint is exact; a delta between two of them would not be, so deltas() writes them plain.
+  const big = [0, 2 ** 53 - 1, 2 ** 53, 2 ** 60 + 2 ** 8, 3 * 2 ** 53, 2 ** 64, 1e300, 5];
+  const w = new ColumnWriter();
+  w.uints('plain', big);
+  w.deltas('delta', big);
+  w.deltas('small', [5, 3, 2 ** 52, 0]);
+  const cols = readColumns(w.finish());
+  assert.deepEqual(Array.from(cols.get('plain') as Float64Array), big);
+  assert.deepEqual(Array.from(cols.get('delta') as Float64Array), big);
+  assert.deepEqual(Array.from(cols.get('small') as Float64Array), [5, 3, 2 ** 52, 0]);
 });

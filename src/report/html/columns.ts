@@ -13,9 +13,14 @@
 //               3 INDEX (varints, Int32Array)              4 INDEX_DELTA (zigzag deltas, Int32Array)
 //               5 STRINGS (count UTF-16 lengths as varints, then all strings as one UTF-8 run)
 //               6 JSON (UTF-8 JSON text; count is 1)
-// Numbers must be integers in [-(2^53-1), 2^53-1]; UINT and INDEX take only non-negative ones.
+// UINT and INDEX take non-negative integers of any size (a double above 2^53 is an integer, and its
+// varint is exact: dividing by 128 and the remainder are exact in floating point); DELTA takes integers
+// whose differences are exact (below 2^53), and deltas() writes a UINT column when they are not (totals
+// over a long run can pass 2^53: src/model/value-bounds.ts).
 
 export const PAYLOAD_MAGIC = 'MLHP';
+/** The largest delta whose zigzag (2|d| or 2|d| − 1) is still exact. */
+const MAX_EXACT_DELTA = 2 ** 52 - 1;
 export const PAYLOAD_VERSION = 1;
 
 export const ColumnKind = { Uint: 1, Delta: 2, Index: 3, IndexDelta: 4, Strings: 5, Json: 6 } as const;
@@ -53,12 +58,11 @@ export class ByteWriter {
     this.pos += b.length;
   }
 
-  /** Unsigned LEB128 of a non-negative integer up to 2^53 - 1. */
+  /** Unsigned LEB128 of a non-negative integer (exact for every double that is one). */
   uvarint(v: number): void {
-    if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v))) {
-      throw new RangeError(`payload column value ${v} is not an integer in [0, 2^53)`);
-    }
-    this.reserve(8);
+    if (!(v >= 0 && Number.isInteger(v))) throw new RangeError(`payload column value ${v} is not a non-negative integer`);
+    // 8 bytes hold 2^56; a double reaches 2^1024, 147 bytes.
+    this.reserve(v <= Number.MAX_SAFE_INTEGER ? 8 : 147);
     // Division, not bit operations: values above 2^31 must survive.
     while (v >= 0x80) {
       this.buf[this.pos++] = (v % 0x80) | 0x80;
@@ -104,7 +108,7 @@ export class ByteReader {
       result += (b & 0x7f) * scale;
       if (b < 0x80) return result;
       scale *= 0x80;
-      if (scale > 2 ** 56) throw new RangeError(`payload varint too long at byte ${this.pos}`);
+      if (scale === Infinity) throw new RangeError(`payload varint too long at byte ${this.pos}`);
     }
   }
 
@@ -158,7 +162,13 @@ export class ColumnWriter {
     let prev = 0;
     for (let i = 0; i < values.length; i++) {
       const v = values[i] ?? 0;
-      w.svarint(v - prev);
+      const d = v - prev;
+      // A difference that is not exact (values at or past 2^53): the plain values are, so write those.
+      if (!(Math.abs(d) <= MAX_EXACT_DELTA && Number.isSafeInteger(v))) {
+        this.uints(name, values, index);
+        return;
+      }
+      w.svarint(d);
       prev = v;
     }
     this.column(index ? ColumnKind.IndexDelta : ColumnKind.Delta, name, values.length, w.finish());

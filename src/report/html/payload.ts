@@ -90,7 +90,15 @@ export interface VerdictPanel {
   /** Findings the capture cannot show, with why (`memory that accumulated (no snapshot …)`). */
   readonly notLookedFor: readonly string[];
   /** The census of live objects the capture holds (its top types), shown beside what grew; null: none. */
-  readonly census: { readonly title: string; readonly note: string; readonly types: readonly { readonly type: string; readonly count: string; readonly bytes: string; readonly share: string }[] } | null;
+  readonly census: {
+    readonly title: string;
+    readonly note: string;
+    readonly types: readonly { readonly type: string; readonly count: string; readonly bytes: string; readonly share: string }[];
+    /** Its objects grouped by the path that keeps them alive, largest first (none without a search). */
+    readonly paths: readonly { readonly path: string; readonly type: string; readonly count: string; readonly bytes: string }[];
+    /** What the path search could not cover, or ''. */
+    readonly pathsNote: string;
+  } | null;
 }
 
 export interface ReportData {
@@ -350,6 +358,13 @@ function isCensusPanel(v: unknown): boolean {
       if (typeof t !== 'object' || t === null) return false;
       const r = t as Record<string, unknown>;
       return isString(r['type']) && isString(r['count']) && isString(r['bytes']) && isString(r['share']);
+    }) &&
+    isString(c['pathsNote']) &&
+    Array.isArray(c['paths']) &&
+    c['paths'].every((t) => {
+      if (typeof t !== 'object' || t === null) return false;
+      const r = t as Record<string, unknown>;
+      return isString(r['path']) && isString(r['type']) && isString(r['count']) && isString(r['bytes']);
     })
   );
 }

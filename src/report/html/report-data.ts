@@ -4,10 +4,13 @@
 // Every frame of every stack goes in, hidden kinds included (flagged), so the page can show or hide them
 // without a second report. What does not fit the budgets is reduced, and each reduction says so.
 
+import { samplingNote } from '../../model/sampling.js';
 import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, OPTION_SAMPLED } from '../../capture/format.js';
 import type { AllocationSet } from '../../analysis/allocation-set.js';
 import type { GcReport } from '../../analysis/gc.js';
 import type { LeakTimelineResult } from '../../analysis/leak-timeline.js';
+import { describeEndMoment, describeEndingBrief, endingOf } from '../../analysis/ending.js';
+import { threadLabel } from '../../model/thread-name.js';
 import { markersWithPressure } from '../../analysis/memory-pressure.js';
 import { memoryLimitOf } from '../../analysis/memory-limit.js';
 import { thinSeries } from '../../analysis/memory-timeline.js';
@@ -18,6 +21,7 @@ import type { CaptureModel } from '../../model/model.js';
 import { leaksAllocatorNote, markerLabelText } from '../describe.js';
 import { FrameFlag, type ReportData, type ReportView, type TemporalData, type VerdictPanel } from './payload.js';
 import { ReportDataBuilder } from './report-builder.js';
+import { impossibleNote } from '../describe.js';
 
 export interface ReportLimits {
   /** Timeline points kept (min/max thinning above). */
@@ -77,29 +81,23 @@ function fmtCount(n: number): string {
   return Math.round(n).toLocaleString('en-US');
 }
 
-function viewDescription(o: ReportDataOptions, peakTimeNs: number | null): string {
+function viewDescription(model: CaptureModel, o: ReportDataOptions, peakTimeNs: number | null): string {
   const set = o.set;
   const amount = `${fmtBytes(set.totalBytes)} in ${fmtCount(set.totalCount)} allocations`;
   switch (o.view) {
     case 'peak':
       return `Allocations live at the high-water mark of the tracked heap: ${amount}${peakTimeNs !== null ? `, ${(peakTimeNs / 1e9).toFixed(2)} s into the run` : ''}`;
     case 'leaks':
-      return `Allocations still live when tracking ended (possible leaks): ${amount}`;
+      return `Allocations still live at the end (${describeEndMoment(endingOf(model), model.header.mode === 2)}; possible leaks): ${amount}`;
     case 'temporary':
       return `Temporary allocations, freed after at most ${o.threshold ?? 1} other allocation${(o.threshold ?? 1) === 1 ? '' : 's'} by the same thread, over the whole run: ${amount}`;
   }
 }
 
 function ending(model: CaptureModel): string | null {
-  const e = model.exit;
-  if (e !== undefined) {
-    const oom = e.oomKill === 1 ? ' (killed by the OOM killer)' : '';
-    const how = e.signal !== 0 ? `killed by signal ${e.signal}${oom}` : `exit code ${e.exitCode}${oom}`;
-    return e.detail !== '' ? `${how}: ${e.detail}` : how;
-  }
-  const t = model.trailer;
-  if (t !== undefined) return ['tracking ended', 'the program exited', 'memlens detached', 'the duration elapsed', 'the program called _exit', 'the forked child stopped'][t.reason] ?? 'tracking ended';
-  return null;
+  const e = endingOf(model);
+  const brief = describeEndingBrief(e);
+  return e.detail !== '' ? `${brief}: ${e.detail}` : brief;
 }
 
 function optionsInForce(model: CaptureModel): string[] {
@@ -140,7 +138,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   const b = new ReportDataBuilder();
   const reductions: string[] = [];
   const sites = model.sites;
-  for (const t of model.threads) b.thread(t.name !== '' ? t.name : `thread ${t.osTid}`, t.osTid);
+  for (const t of model.threads) b.thread(threadLabel(model, t), t.osTid);
   if (model.threads.length === 0) b.thread('main', model.header.mainTid);
 
   // Which sites go in: the view's, plus those that only the time windows need.
@@ -250,9 +248,11 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   for (const v of s.rss) if (Number.isFinite(v) && (maxRss === null || v > maxRss)) maxRss = v;
   const leaksNote = o.view === 'leaks' ? leaksAllocatorNote(model, { kind: 'leaks' }) : undefined;
   const notes = [
+    ...(model.sampling !== undefined ? [`Every figure is ${samplingNote(model.sampling, fmtBytes)}; allocations of ${fmtBytes(model.sampling.exactBytes)} or more are exact (docs/sampling.md).`] : []),
     ...(leaksNote !== undefined ? [leaksNote] : []),
     ...model.notes.map((n) => n.text),
     ...(model.warnings.length > 0 ? [`${model.warnings.length} damaged or truncated region(s) of the capture were skipped: ${model.warnings[0]?.message ?? ''}`] : []),
+    ...[impossibleNote(model)].filter((n) => n !== undefined),
   ];
   const data = b.build({
     // The interpreter by its name only (python3, not /srv/venv/bin/python3): the full line is in Statistics.
@@ -260,7 +260,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
     memlensVersion: o.memlensVersion,
     view: o.view,
     inverted: o.inverted,
-    viewDescription: viewDescription(o, peakTimeNs),
+    viewDescription: viewDescription(model, o, peakTimeNs),
     captureFile: o.captureFile,
     commandLine: h.argv,
     pythonVersion: h.pythonVersion !== '' ? `${h.pythonVersion} (${h.pythonImplementation || 'cpython'})` : 'unknown',

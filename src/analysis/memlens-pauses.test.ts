@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { CaptureModel } from '../model/model.js';
+import { memlensPauses, programClock } from './memlens-pauses.js';
+
+test("the program's clock leaves memlens's pauses out, and maps back to real time", () => {
+  const c = programClock([
+    { fromNs: 100, toNs: 150 },
+    { fromNs: 300, toNs: 400 },
+  ]);
+  assert.deepEqual([0, 100, 120, 150, 200, 300, 350, 400, 500].map((t) => c.toProgram(t)), [0, 100, 100, 100, 150, 250, 250, 250, 350]);
+  // A moment at a pause's start is before the pause.
+  assert.deepEqual([0, 100, 150, 250, 350].map((t) => c.toReal(t)), [0, 100, 200, 300, 500]);
+  assert.equal(c.pausedBetween(0, 500), 150);
+  assert.equal(c.pausedBetween(120, 320), 50);
+  assert.equal(c.toProgram(Infinity), Infinity);
+});
+
+test('pauses come from the census records: each ends at its record and lasts its pause_ms; the two parts of one census merge', () => {
+  const model = {
+    censuses: [
+      { timeNs: 5_000_000_000, json: JSON.stringify({ kind: 'census', time: 1, pause_ms: 100 }) },
+      { timeNs: 2_000_000_000, json: JSON.stringify({ kind: 'census', time: 2, pause_ms: 50 }) },
+      { timeNs: 2_100_000_000, json: JSON.stringify({ kind: 'census', time: 2, pause_ms: 150 }) },
+      { timeNs: 3_000_000_000, json: '{not json' },
+      { timeNs: 4_000_000_000, json: JSON.stringify({ kind: 'census', time: 3 }) },
+    ],
+  } as unknown as CaptureModel;
+  assert.deepEqual(memlensPauses(model), [
+    { fromNs: 1_950_000_000, toNs: 2_100_000_000 },
+    { fromNs: 4_900_000_000, toNs: 5_000_000_000 },
+  ]);
+});

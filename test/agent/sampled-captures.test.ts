@@ -1,0 +1,139 @@
+// The sampled mode in real processes (docs/sampling.md), on every CPython of the test environment: what the
+// capture says about itself (format version 2, the rate and the exact threshold), that the free of every
+// recorded block is recorded (a site whose blocks were all freed holds exactly nothing), that large
+// allocations are exact, that estimates of the malloc family and, with --trace-python-allocators, of
+// Python's own allocator agree with the exact mode within sampling noise, that threads sample on their own,
+// and that a seed makes a capture reproducible. Accuracy in numbers: sampling-accuracy.test.ts.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { OPTION_SAMPLED } from '../../src/capture/format.js';
+import { decodeHeader } from '../../src/capture/header.js';
+import { NODE_FLAGS } from '../../src/util/node-flags.js';
+import { MEMLENS_BIN, memlensRun, tempDir } from '../support/memlens-run.js';
+import { label, testPythons } from '../support/pythons.js';
+
+const MiB = 1024 * 1024;
+
+const PROGRAM = `import threading
+KEEP = []
+
+
+def churn():
+    blocks = []
+    for _ in range(20000):
+        blocks.append(bytearray(4096))  # 80 MiB, all freed
+    del blocks
+
+
+def keep():
+    for _ in range(20000):
+        KEEP.append(bytearray(1000))  # about 20 MiB kept
+
+
+def big():
+    KEEP.append(bytearray(8_000_000))  # at least 4 x the rate: exact
+
+
+def pyobjects():
+    for i in range(300000):
+        KEEP.append(str(i) * 3)  # small objects: pymalloc
+
+
+def worker(i):
+    mine = []
+    for _ in range(4000 + 1000 * i):
+        mine.append(bytearray(2000))  # 8 to 14 MiB per thread
+    KEEP.append(mine)
+
+
+churn()
+keep()
+big()
+pyobjects()
+threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+`;
+
+/** Own bytes live at the end per location's function (memlens summary --leaks --json). */
+function leaksByFunction(capture: string): Map<string, number> {
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS_BIN, 'summary', '--json', '--leaks', '--max-rows', '1000', capture], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = new Map<string, number>();
+  for (const row of (JSON.parse(r.stdout) as { rows: { function: string; own_bytes: number }[] }).rows) out.set(row.function, (out.get(row.function) ?? 0) + row.own_bytes);
+  return out;
+}
+
+const work = tempDir('memlens-sampling-');
+after(() => work.remove());
+
+for (const py of testPythons()) {
+  describe(`sampled captures under CPython ${label(py)}`, () => {
+    const dir = join(work.dir, py.version + (py.system ? '-system' : ''));
+    mkdirSync(dir, { recursive: true });
+    const run = async (name: string, args: readonly string[], env: Record<string, string> = {}): Promise<string> => {
+      const r = await memlensRun({ python: py.python, program: ['prog.py'], files: { 'prog.py': PROGRAM }, output: `${name}.mlens`, runArgs: args, env: { PYTHONHASHSEED: '0', ...env } }, dir);
+      assert.equal(r.code, 0, r.stderr);
+      return join(dir, `${name}.mlens`);
+    };
+
+    test('the capture is format version 2 and says how it was sampled', async () => {
+      const path = await run('header', ['--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '7' });
+      const h = decodeHeader(readFileSync(path));
+      assert.equal(h.version, 2);
+      assert.equal(h.minReaderVersion, 2);
+      assert.ok((h.options & OPTION_SAMPLED) !== 0);
+      assert.equal(h.sampleRateBytes, 64 * 1024);
+      assert.equal(h.sampleExactBytes, 256 * 1024);
+      // summary --json says so too, for programs that read its figures.
+      const r = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS_BIN, 'summary', '--json', path], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as { sampling: unknown }).sampling, { rate_bytes: 64 * 1024, exact_bytes: 256 * 1024 });
+    });
+
+    test('estimates agree with the exact mode; freed blocks are all freed; large ones are exact; a seed reproduces the capture', async () => {
+      const exact = leaksByFunction(await run('exact', []));
+      const rate = 64 * 1024;
+      const a = leaksByFunction(await run('sampled-a', ['--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '11' }));
+      const b = leaksByFunction(await run('sampled-b', ['--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '11' }));
+      // The main thread's allocations are the same in each run, so the same seed gives the same estimates
+      // (the worker threads are seeded in the order they first allocate, which the scheduler decides).
+      for (const fn of ['churn', 'keep', 'big']) assert.equal(a.get(fn), b.get(fn), `${fn}: the same seed gives the same estimate`);
+      // Every recorded block of churn() was freed, and its free recorded: what is left of it is what the
+      // exact mode sees too, the pymalloc arena its objects came from (mappings are recorded exactly).
+      // big() is 8 MB, above 4 × the rate: recorded exactly too. (Sums of weights differ by rounding.)
+      // On a free-threaded build Python's objects come from mimalloc, which every mode records: the exact
+      // mode has big()'s bytearray object (72 bytes) beside its buffer, the sampled mode that object only
+      // when a sample falls on it; small blocks weigh at most about the rate.
+      // churn() may also leave a small block of its own (a dict's or list's resize, 2 KiB seen): the exact mode
+      // has it, the sampled mode only when a sample falls on it, at about the rate's weight; so within a rate.
+      const slack = py.freeThreaded === true ? rate : 1;
+      assert.ok(Math.abs((a.get('churn') ?? 0) - (exact.get('churn') ?? 0)) < rate, `churn: ${a.get('churn')} sampled, ${exact.get('churn')} exact`);
+      assert.ok(Math.abs((a.get('big') ?? 0) - (exact.get('big') ?? 0)) < slack, `big: ${a.get('big')} sampled, ${exact.get('big')} exact`);
+      for (const fn of ['keep', 'worker']) {
+        const truth = exact.get(fn) as number;
+        assert.ok(truth > 8 * MiB, `${fn}: ${truth}`);
+        const est = a.get(fn) ?? 0;
+        // Five standard deviations of the estimate (√(R/B) relative): wrong only if biased.
+        const tolerance = 5 * Math.sqrt(rate / truth);
+        assert.ok(Math.abs(est / truth - 1) < tolerance, `${fn}: estimated ${est} for ${truth} (tolerance ±${(100 * tolerance).toFixed(1)} %)`);
+      }
+    });
+
+    test("with --trace-python-allocators Python's own allocator is sampled too", async () => {
+      const exact = leaksByFunction(await run('py-exact', ['--trace-python-allocators']));
+      const est = leaksByFunction(await run('py-sampled', ['--trace-python-allocators', '--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '3' }));
+      const truth = exact.get('pyobjects') as number;
+      assert.ok(truth > 8 * MiB, `pyobjects: ${truth}`);
+      const tolerance = 5 * Math.sqrt((64 * 1024) / truth);
+      const got = est.get('pyobjects') ?? 0;
+      assert.ok(Math.abs(got / truth - 1) < tolerance, `pyobjects: estimated ${got} for ${truth}`);
+    });
+  });
+}
