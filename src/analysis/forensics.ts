@@ -7,7 +7,7 @@ import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/rec
 import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { GcFrees, type GcFreesResult } from './gc-frees.js';
-import { LargeLifetimes, type LifetimesResult } from './large-lifetimes.js';
+import { LARGE_ALLOCATION_BYTES, LargeLifetimes, type LifetimesResult } from './large-lifetimes.js';
 import { LiveSeries, type LiveSeriesResult } from './live-series.js';
 import { ReallocGrowth, type ReallocGrowthResult } from './realloc-growth.js';
 import { RecentGrowth, type RecentGrowthResult } from './recent-growth.js';
@@ -33,6 +33,8 @@ export interface ForensicsOptions {
 }
 
 export class ForensicsObserver implements ReplayObserver {
+  /** LargeLifetimes is the only one that reads indexes. */
+  readonly indexesFrom = LARGE_ALLOCATION_BYTES;
   private readonly recent: RecentGrowth | undefined;
   private readonly gcFrees = new GcFrees();
   private readonly lifetimes = new LargeLifetimes();

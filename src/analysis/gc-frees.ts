@@ -36,6 +36,8 @@ export interface GcFreesResult {
 }
 
 export class GcFrees implements ReplayObserver {
+  /** Reads no index. */
+  readonly indexesFrom = Infinity;
   private cap: number;
   private seqs: Float64Array;
   private sites: Int32Array;

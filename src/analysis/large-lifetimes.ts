@@ -91,6 +91,8 @@ function frameKey(parent: PyNodeId1, code: number): number | string {
 }
 
 export class LargeLifetimes implements ReplayObserver {
+  /** Only large allocations are looked up by index when freed. */
+  readonly indexesFrom = LARGE_ALLOCATION_BYTES;
   private ctx: ReplayContext | undefined;
   private nowNs = 0;
   private readonly live = new Map<ThreadIndex, Map<number, LargeRecord>>();

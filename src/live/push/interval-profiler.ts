@@ -124,8 +124,8 @@ export class IntervalProfiler implements CaptureVisitor {
   private readonly refusedNodes = new Set<number>();
   private events = 0;
 
-  private readonly live = new LiveTable(1 << 12);
-  private readonly tracked = new LiveTable(64);
+  private readonly live = new LiveTable(1 << 12, { indexesFrom: Infinity });
+  private readonly tracked = new LiveTable(64, { indexesFrom: Infinity });
   private readonly regions = new MappedRegions();
 
   constructor(options: IntervalProfilerOptions = {}) {
