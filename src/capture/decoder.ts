@@ -19,6 +19,7 @@
 
 import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
 import { BLOCK_FLAG_BROTLI, BLOCK_FLAGS_COMPRESSED, BLOCK_KIND_RECORDS, OPTION_NATIVE, STREAM_MEMLENS, STREAM_SERVICE } from './format.js';
+import { BlockInflater } from './block-inflater.js';
 import { BlockFramer } from './framing.js';
 import { decodeMeta } from './meta.js';
 import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, DeferredBlock } from './records.js';
@@ -103,6 +104,7 @@ export class CaptureDecoder {
   /** Scratch buffers for payload tails, one per nesting level of records() (see the top of the file). */
   private readonly tails: Uint8Array[] = [];
   private depth = 0;
+  private readonly inflater = new BlockInflater();
   private readonly metaReader = new ByteReader(new Uint8Array(0));
   /** Counters, for progress and summaries. */
   blocks = 0;
@@ -210,7 +212,11 @@ export class CaptureDecoder {
   /** Decodes the records of a whole block from its stored payload (decompressing it first if need be). */
   private storedRecords(info: BlockInfo, stored: Uint8Array, v: CaptureVisitor): void {
     if ((info.flags & BLOCK_FLAGS_COMPRESSED) !== 0) {
-      let raw: Uint8Array;
+      let raw: Uint8Array | undefined = (info.flags & BLOCK_FLAG_BROTLI) !== 0 ? this.inflater.decompress(stored, info.rawLen, this.depth) : undefined;
+      if (raw !== undefined) {
+        this.records(raw, info, -1, false, v);
+        return;
+      }
       try {
         // One output buffer of the announced size: no chunks to concatenate, half the garbage.
         const limit = { maxOutputLength: Math.max(info.rawLen, 1), chunkSize: Math.max(info.rawLen, 64) };
