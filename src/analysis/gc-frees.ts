@@ -75,7 +75,7 @@ export class GcFrees implements ReplayObserver {
     this.bytes[i] = -bytes;
     // -count is 1 for a free, 0 for a piece of an unmapped region.
     this.counts[i] = -count;
-    this.next = (i + 1) % this.cap;
+    this.next = i + 1 === this.cap ? 0 : i + 1;
   }
 
   snapshot(): void {
