@@ -351,12 +351,26 @@ export class SeqOrderer implements CaptureVisitor {
     this.boundP = bp;
     this.findHead();
     this.mode = STRAIGHT;
-    for (const w of waiting) if (w.block.stream === main) this.decodeWaiting(w); // may turn to COLUMNS
+    // Once the straight stream passed the bound (COLUMNS), the rest of it sorts after the bound too (a
+    // stream's keys never go down): its later blocks wait undecoded for the next release rather than
+    // as ~70 bytes of columns per record.
+    const kept: Waiting[] = [];
+    let keptRecords = 0;
+    for (const w of waiting) {
+      if (w.block.stream !== main) continue;
+      if (this.mode === COLUMNS) {
+        kept.push(w);
+        keptRecords += Math.ceil(w.block.rawLen / 4);
+      } else {
+        this.decodeWaiting(w); // may turn to COLUMNS
+      }
+    }
     this.mode = DIRECT;
     this.posBase = savedBase;
     this.posNext = savedNext;
     waiting.length = 0;
-    this.waitingRecords = 0;
+    for (const w of kept) waiting.push(w);
+    this.waitingRecords = keptRecords;
   }
 
   private decodeWaiting(w: Waiting): void {
