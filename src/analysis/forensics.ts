@@ -51,7 +51,7 @@ export class ForensicsObserver implements ReplayObserver {
 
   change(site: SiteId, seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void {
     this.recent?.change(site, seq, bytes, count);
-    this.gcFrees.change(site, seq, bytes, count);
+    if (bytes < 0 || count < 0) this.gcFrees.change(site, seq, bytes, count); // it keeps frees only
     this.lifetimes.change(site, seq, bytes, count, thread, index);
     this.reallocs.change(site, seq, bytes, count, thread);
     this.series.change(site, seq, bytes, count);
