@@ -469,15 +469,7 @@ export class SeqOrderer implements CaptureVisitor {
     this.releasedNow++;
     switch (this.kind[i]) {
       case KIND_ALLOC:
-        this.down.alloc(
-          this.stream[i]!,
-          this.seq[i]!,
-          this.addr[i]!,
-          this.size[i]!,
-          this.code[i]!,
-          this.stack[i]!,
-          this.native[i]!,
-        );
+        this.down.alloc(this.stream[i]!, this.seq[i]!, this.addr[i]!, this.size[i]!, this.code[i]!, this.stack[i]!, this.native[i]!);
         break;
       case KIND_FREE:
         this.down.free(this.stream[i]!, this.seq[i]!, this.addr[i]!, this.size[i]!, this.code[i]!);
