@@ -2,7 +2,7 @@
 // it as it happens (analysis/peak-timeline.ts, analysis/forensics.ts, …): what they are told, in which order,
 // and what they may read of the replay's tables meanwhile. Analyses import this, not the builder.
 
-import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
+import type { CheckpointEntry, CheckpointRecord, GcRecord, MarkerRecord } from '../capture/records.js';
 import type { PyNodeId1, SiteId, ThreadIndex } from './ids.js';
 import type { ReadonlySiteTable } from './site-table.js';
 
@@ -40,6 +40,11 @@ export interface ReplayObserver {
    * those with a seq in [startSeq, seq), were just seen), none with a higher one.
    */
   gc?(record: GcRecord): void;
+  /**
+   * A MARKER as it arrives: every event with a lower seq was replayed, none with a higher one (the
+   * program's end, PROGRAM_END, is where the analyses of the program's own behaviour stop: program-end.ts).
+   */
+  marker?(record: MarkerRecord): void;
   /** Aggregated captures: a CHECKPOINT as it arrives (in seq order). Its entries name stream-local stacks. */
   checkpoint?(record: CheckpointRecord): void;
   /**
