@@ -8,7 +8,7 @@ import type { CheckpointEntry, CheckpointRecord, GcRecord, MarkerRecord } from '
 import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { GcFrees, type GcFreesResult } from './gc-frees.js';
-import { LargeLifetimes, type LifetimesResult } from './large-lifetimes.js';
+import { LARGE_ALLOCATION_BYTES, LargeLifetimes, type LifetimesResult } from './large-lifetimes.js';
 import { LiveSeries, type LiveSeriesResult } from './live-series.js';
 import { isProgramEndMarker } from './program-end.js';
 import { ReallocGrowth, type ReallocGrowthResult } from './realloc-growth.js';
@@ -37,6 +37,8 @@ export interface ForensicsOptions {
 }
 
 export class ForensicsObserver implements ReplayObserver {
+  /** LargeLifetimes is the only one that reads indexes. */
+  readonly indexesFrom = LARGE_ALLOCATION_BYTES;
   private readonly recent: RecentGrowth | undefined;
   private readonly gcFrees = new GcFrees();
   private readonly lifetimes = new LargeLifetimes();
@@ -55,7 +57,7 @@ export class ForensicsObserver implements ReplayObserver {
   change(site: SiteId, seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void {
     if (this.stoppedAt !== undefined) return;
     this.recent?.change(site, seq, bytes, count);
-    this.gcFrees.change(site, seq, bytes, count);
+    if (bytes < 0 || count < 0) this.gcFrees.change(site, seq, bytes, count); // it keeps frees only
     this.lifetimes.change(site, seq, bytes, count, thread, index);
     this.reallocs.change(site, seq, bytes, count, thread);
     this.series.change(site, seq, bytes, count);

@@ -39,6 +39,8 @@ interface CheckpointTick {
 }
 
 export class LiveSeries implements ReplayObserver {
+  /** Reads no index. */
+  readonly indexesFrom = Infinity;
   private readonly maxTicks: number;
   private readonly maxRuns: number;
   private sites = 0;

@@ -8,6 +8,7 @@ export function combineObservers(...list: readonly (ReplayObserver | undefined)[
   const obs = list.filter((o): o is ReplayObserver => o !== undefined);
   if (obs.length <= 1) return obs[0];
   return {
+    indexesFrom: Math.min(...obs.map((o) => o.indexesFrom ?? 0)),
     begin(context: ReplayContext): void {
       for (const o of obs) o.begin?.(context);
     },

@@ -48,6 +48,8 @@ class Column {
 }
 
 export class PeakTimeline implements ReplayObserver {
+  /** Reads no index. */
+  readonly indexesFrom = Infinity;
   private readonly maxTicks: number;
   private readonly maxRuns: number;
   private sites = 0;

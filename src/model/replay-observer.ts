@@ -20,6 +20,11 @@ export interface ReplayContext {
  * Calls come in seq order; the observer must not keep the builder busy (it is on the hot path).
  */
 export interface ReplayObserver {
+  /**
+   * The observer reads `index` of frees only for allocations of at least this many bytes (a free of a
+   * smaller one may pass 0): the replay then keeps fewer indexes (model/live-table.ts). Default 0: all.
+   */
+  readonly indexesFrom?: number;
   /** Called once, before any other call: what the observer may read of the replay's tables. */
   begin?(context: ReplayContext): void;
   /**

@@ -127,8 +127,8 @@ export class IntervalProfiler implements CaptureVisitor {
   /** A PROGRAM_END marker arrived: later events are memlens's release of the script's names. */
   private programEnded = false;
 
-  private readonly live = new LiveTable(1 << 12);
-  private readonly tracked = new LiveTable(64);
+  private readonly live = new LiveTable(1 << 12, { indexesFrom: Infinity });
+  private readonly tracked = new LiveTable(64, { indexesFrom: Infinity });
   private readonly regions = new MappedRegions();
 
   constructor(options: IntervalProfilerOptions = {}) {
