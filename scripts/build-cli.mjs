@@ -3,12 +3,27 @@
 // for it (dist/memlens.cjs.v8cache), which bin/memlens.js loads: a quarter less CPU on `memlens run`'s way
 // than the ES modules of dist/src (docs/benchmarks.md, "Fixed cost"). Run by `npm run build` after tsc.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * `await import('node:x')` stays a dynamic import() in a CommonJS bundle, and the bundle runs through
+ * vm.Script (for the code cache), where import() needs a loader callback that Node 20 has only as an
+ * experimental feature (with a warning on stderr). A builtin is required instead, through a one-line module.
+ */
+function builtinDynamicImports() {
+  return {
+    name: 'builtin-dynamic-imports',
+    setup(b) {
+      b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin' } : undefined));
+      b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    },
+  };
+}
 const outfile = join(root, 'dist', 'memlens.cjs');
 rmSync(`${outfile}.v8cache`, { force: true });
 await build({
@@ -23,7 +38,13 @@ await build({
   banner: { js: '// memlens CLI, bundled from dist/src by scripts/build-cli.mjs.\nconst __memlensBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [builtinDynamicImports()],
 });
+// Nothing may be left that needs import() at run time (see builtinDynamicImports).
+if (/\bimport\(/.test(readFileSync(outfile, 'utf8'))) {
+  console.error(`build-cli: ${outfile} still holds an import(): a dynamic import of something the bundle does not contain`);
+  process.exit(1);
+}
 // The cache is made by node with the flags memlens runs with (V8 refuses a cache made under other flags),
 // after running `memlens --help`: what that compiles (the modules' top levels, the command table, argument
 // parsing) is in it; the rest compiles lazily as usual.
