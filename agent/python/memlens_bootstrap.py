@@ -165,8 +165,34 @@ def _hide_current_stack():
         f = f.f_back
 
 
-def main():
+def _parse_config(raw):
+    """The configuration memlens wrote (JSON.stringify of a flat object). Through the json package's C
+    scanner alone: `import json` brings in re and enum, a quarter of what the bootstrap itself costs on a
+    short run (docs/benchmarks.md, "Fixed cost"). Anything the scanner cannot take goes to json.loads."""
+    try:
+        import _json
+
+        class _Context(object):
+            strict = True
+            object_hook = None
+            object_pairs_hook = None
+            array_hook = None  # 3.15
+            parse_float = float
+            parse_int = int
+            parse_constant = None
+            memo = {}
+
+        value, end = _json.make_scanner(_Context())(raw, 0)
+        if end == len(raw) and isinstance(value, dict):
+            return value
+    except Exception:  # noqa: BLE001 - json.loads says what is wrong
+        pass
     import json
+
+    return json.loads(raw)
+
+
+def main():
     import os
 
     global _session
@@ -174,7 +200,7 @@ def main():
     if raw is None:
         sys.stderr.write("memlens: the bootstrap was started without its configuration (%s)\n" % ENV)
         sys.exit(2)
-    cfg = json.loads(raw)
+    cfg = _parse_config(raw)
     kind = cfg["run"]
     args = sys.argv[1:]
     if not args:
