@@ -5,19 +5,30 @@
 // The cache is made at build time and only read here, never written: nothing in the user's home or in /tmp.
 // V8 itself refuses a cache from another V8 version or other flags (then the bundle compiles as usual); it
 // checks the source only by its length, so the cache file starts with the SHA-256 of the bundle it was made
-// from, and is used only for that exact bundle.
+// from, and is used only for that exact bundle. That sum is a CRC-32 (zlib.crc32, Node 20.15+), not a
+// SHA-256: it guards against a stale cache, not an attacker (who could replace the bundle itself), and
+// node:crypto alone cost about 5 ms of each start (docs/benchmarks.md, "Fixed cost"); zlib is loaded by
+// `memlens run` anyway. Without zlib.crc32 (an older Node 20) the cache is not used.
 
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import zlib from 'node:zlib';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const BUNDLE = join(ROOT, 'dist', 'memlens.cjs');
 export const CODE_CACHE = `${BUNDLE}.v8cache`;
-const HASH_LEN = 32;
+const HASH_LEN = 4;
+
+/** The sum that ties a cache to its bundle, or undefined when this Node has no zlib.crc32. */
+function sumOf(bytes) {
+  if (typeof zlib.crc32 !== 'function') return undefined;
+  const sum = Buffer.alloc(HASH_LEN);
+  sum.writeUInt32BE(zlib.crc32(bytes));
+  return sum;
+}
 
 function compile(source, cached) {
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
@@ -40,8 +51,9 @@ export function runBundle() {
   }
   let cached;
   try {
-    const c = readFileSync(CODE_CACHE);
-    if (c.length > HASH_LEN && c.subarray(0, HASH_LEN).equals(createHash('sha256').update(bytes).digest())) cached = c.subarray(HASH_LEN);
+    const sum = sumOf(bytes);
+    const c = sum !== undefined ? readFileSync(CODE_CACHE) : undefined;
+    if (c !== undefined && c.length > HASH_LEN && c.subarray(0, HASH_LEN).equals(sum)) cached = c.subarray(HASH_LEN);
   } catch {
     // No cache: compile as usual.
   }
@@ -58,6 +70,7 @@ export function makeCodeCache() {
   const script = compile(bytes.toString('utf8'), undefined);
   execute(script);
   process.once('beforeExit', () => {
-    writeFileSync(CODE_CACHE, Buffer.concat([createHash('sha256').update(bytes).digest(), script.createCachedData()]));
+    const sum = sumOf(bytes);
+    if (sum !== undefined) writeFileSync(CODE_CACHE, Buffer.concat([sum, script.createCachedData()]));
   });
 }

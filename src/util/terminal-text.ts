@@ -13,7 +13,7 @@
 // be something a name can imitate: they are written as markers (`control()`) that carry a random nonce of
 // this process, turned into the real sequences only after the escaping. A name cannot know the nonce.
 
-import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /**
  * What never reaches a terminal raw: C0 controls but the line feed, DEL, C1 controls, format characters
@@ -73,8 +73,20 @@ const CONTROLS = {
 export type Control = keyof typeof CONTROLS;
 
 const NAMES = Object.keys(CONTROLS) as Control[];
-// 64 random bits, fresh in every memlens process: no name in a capture can carry them.
-const NONCE = randomBytes(8).toString('hex');
+// 64 random bits, fresh in every memlens process: no name in a capture can carry them. Read from the
+// kernel's generator directly (memlens runs on Linux only): node:crypto, which this module was the only one
+// to load on `memlens run`'s way, cost about 5 ms of every start (docs/benchmarks.md, "Fixed cost").
+function randomHex(bytes: number): string {
+  const b = Buffer.alloc(bytes);
+  const fd = openSync('/dev/urandom', 'r');
+  try {
+    if (readSync(fd, b, 0, bytes, null) !== bytes) throw new Error('/dev/urandom: short read');
+  } finally {
+    closeSync(fd);
+  }
+  return b.toString('hex');
+}
+const NONCE = randomHex(8);
 const MARKER = new RegExp(`\uE000${NONCE}(\\d+)\uE001`, 'g');
 
 /** A marker of one of memlens's own terminal sequences, for text that goes through terminalSafe(). */
