@@ -88,6 +88,60 @@ def _prepare_script(path, main_dict):
     return lambda: _exec_main(code, main_dict)
 
 
+class _Unrunnable(Exception):
+    """The program fails the check the preflight once made: the message says how (after its name)."""
+
+
+def _prepare(kind, target, main_dict):
+    """The function that runs the program, made before tracking starts; _Unrunnable if memlens cannot run
+    it (a directory without __main__.py, a script that cannot be read or does not parse)."""
+    import os
+
+    try:
+        if kind == "script":
+            if os.path.isdir(target) and not os.path.exists(os.path.join(target, "__main__.py")):
+                raise _Unrunnable("%s is a directory without a __main__.py" % target)
+            return _prepare_script(target, main_dict)
+        if kind == "module":
+            return lambda: _run_module(target, True)
+        code = compile(target, "<string>", "exec", dont_inherit=True)
+        return lambda: _exec_main(code, main_dict)
+    except SyntaxError as e:
+        raise _Unrunnable("does not parse: line %s: %s" % (e.lineno, e.msg)) from None
+    except (OSError, ValueError) as e:
+        raise _Unrunnable("cannot be read: %s" % (getattr(e, "strerror", None) or e)) from None
+
+
+def _answer(fd, kind, target, error):
+    """The check's answer on the status descriptor, then the wait for memlens's word to go (it closes the
+    pipe instead when the program must not start). Without a status descriptor (a test's own launcher), a
+    failed check is said on stderr."""
+    import os
+
+    if fd is None:
+        if error is not None:
+            name = "the -c code" if kind == "code" else target
+            sys.stderr.write("memlens: error: %s %s\n" % (name, error))
+        return
+    v = sys.version_info
+    if error is None:
+        quoted = "null"
+    else:
+        import json
+
+        quoted = json.dumps(error)
+    answer = '{"impl": "cpython", "version": [%d, %d, %d], "hexversion": %d, "error": %s}\n' % (v[0], v[1], v[2], sys.hexversion, quoted)
+    try:
+        os.write(fd, answer.encode("ascii"))
+        go = error is None and os.read(fd, 1) != b""
+    except OSError:
+        go = False
+    os.close(fd)
+    if error is None and not go:
+        # memlens is gone, or refused (it could not remove the old capture): nothing runs.
+        sys.exit(2)
+
+
 def _exec_main(code, main_dict):
     exec(code, main_dict)
 
@@ -251,17 +305,19 @@ def main():
         if name not in ("__name__", "__doc__", "__package__", "__loader__", "__spec__", "__annotations__", "__builtins__"):
             del main_dict[name]
 
-    if kind == "script":
-        try:
-            run = _prepare_script(target, main_dict)
-        except OSError as e:
-            sys.stderr.write("%s: can't open file %r: [Errno %d] %s\n" % (sys.executable, target, e.errno, e.strerror))
-            sys.exit(2)
-    elif kind == "module":
-        run = lambda: _run_module(target, True)  # noqa: E731
-    else:
-        code = compile(target, "<string>", "exec", dont_inherit=True)
-        run = lambda: _exec_main(code, main_dict)  # noqa: E731
+    # The program's check (memlens answers a failed one in one line, src/process/python.ts), then the word to
+    # go from memlens, which removes an old capture in between (-f).
+    status_fd = cfg.get("status_fd")
+    try:
+        run = _prepare(kind, target, main_dict)
+    except _Unrunnable as e:
+        _answer(status_fd, kind, target, str(e))
+        sys.exit(2)
+    except BaseException:
+        # Not one of the check's failures (a bad .pyc, say): said as python3 would, after the answer.
+        _answer(status_fd, kind, target, None)
+        raise
+    _answer(status_fd, kind, target, None)
 
     try:
         _session = memlens_agent.AgentSession(cfg["agent"])

@@ -88,11 +88,11 @@ export interface LaunchPlan {
 /**
  * What every mode of `memlens run` does before the program starts: the platform, the agent and the
  * interpreter found; -o checked, or the default name chosen when `defaultOutput`; and the program checked
- * to exist, so that a mistyped script fails before the agent loads.
+ * to exist, so that a mistyped script fails before the interpreter starts.
  */
 export async function prepareLaunch(io: Io, options: OptionValues, target: RunTarget, defaultOutput: boolean): Promise<LaunchPlan> {
   const { checkPlatform, findAgent } = await import('../process/agent-files.js');
-  const { findPython, preflight } = await import('../process/python.js');
+  const { checkTarget, findPython } = await import('../process/python.js');
   checkPlatform();
   const files = findAgent(undefined, io.env['MEMLENS_AGENT_SANITIZE']);
   const python = findPython(io.env, io.cwd, stringOption(options, 'python'));
@@ -101,15 +101,18 @@ export async function prepareLaunch(io: Io, options: OptionValues, target: RunTa
   if (explicit !== undefined && output !== undefined) (await import('./output-file.js')).checkOutput(output, booleanOption(options, 'force'));
   const env = { ...io.env };
   delete env['MEMLENS_AGENT_SANITIZE'];
-  await preflight(python, target, io.cwd, env);
+  // The interpreter and the program are checked further by the target Python itself, as it starts
+  // (process/python.ts, checkAnswer): launchPlanned rejects with the same one-line errors.
+  checkTarget(target, io.cwd);
   return { files, python, env, output, explicitOutput: explicit !== undefined };
 }
 
 /**
  * Starts the program as prepareLaunch planned it, under the agent with `config` (what to track, where the
- * capture goes); `more`: the pipes of the live modes and the push, the wrapper of a memory limit.
+ * capture goes); `more`: the pipes of the live modes and the push, the wrapper of a memory limit, what to do
+ * once the program passed its checks.
  */
-export async function launchPlanned(io: Io, plan: LaunchPlan, target: RunTarget, config: Omit<BootstrapConfig, 'agent'>, more: Pick<LaunchOptions, 'pipes' | 'wrapper'> = {}): Promise<Launched> {
+export async function launchPlanned(io: Io, plan: LaunchPlan, target: RunTarget, config: Omit<BootstrapConfig, 'agent'>, more: Pick<LaunchOptions, 'pipes' | 'wrapper' | 'beforeStart'> = {}): Promise<Launched> {
   const { launch } = await import('../process/launch.js');
   return launch({ python: plan.python, files: plan.files, target, cwd: io.cwd, env: plan.env, config: { agent: plan.files.library, ...config }, ...more });
 }

@@ -5,11 +5,11 @@
 // sender and once passed on, and interrupted the program's own shutdown): see processGroupOf.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { TargetError } from '../errors.js';
 import type { AgentFiles } from './agent-files.js';
-import type { RunTarget } from './python.js';
+import { checkAnswer, versionCheck, type RunTarget } from './python.js';
 
 /** The environment variable the bootstrap reads its configuration from (and removes). */
 export const BOOTSTRAP_ENV = 'MEMLENS_BOOTSTRAP';
@@ -38,14 +38,24 @@ export interface BootstrapConfig {
   readonly sample_exact?: number;
   /** Seeds the agent's sampling generators (tests: the same program and seed give the same capture). */
   readonly sample_seed?: number;
+  /**
+   * The descriptor the bootstrap answers its checks on (python.ts, checkAnswer), then waits on for the
+   * word to go; the launcher sets it. Without it the bootstrap says what is wrong on stderr.
+   */
+  readonly status_fd?: number;
 }
 
-/** The command line that runs `target` under the bootstrap with `python`. */
-export function bootstrapArgs(files: AgentFiles, target: RunTarget): string[] {
-  // The bootstrap is imported without writing __pycache__ next to it (memlens's directory may be read-only);
-  // the program's own setting is put back before it runs.
+/**
+ * The command line that runs `target` under the bootstrap with `python`; `statusFd`: where the interpreter's
+ * check answers (BootstrapConfig.status_fd).
+ */
+export function bootstrapArgs(files: AgentFiles, target: RunTarget, statusFd?: number): string[] {
+  // The interpreter is checked first (python.ts, versionCheck). The bootstrap is imported without writing
+  // __pycache__ next to it (memlens's directory may be read-only); the program's own setting is put back
+  // before it runs.
   const loader =
-    `import sys; b = sys.dont_write_bytecode; sys.dont_write_bytecode = True; sys.path.insert(0, ${JSON.stringify(files.bootstrapDir)}); ` +
+    `${versionCheck(statusFd)}\n` +
+    `b = sys.dont_write_bytecode; sys.dont_write_bytecode = True; sys.path.insert(0, ${JSON.stringify(files.bootstrapDir)}); ` +
     'import memlens_bootstrap; sys.dont_write_bytecode = b; del b; memlens_bootstrap.main()';
   const first = target.kind === 'script' ? target.path : target.kind === 'module' ? target.module : target.code;
   return ['-c', loader, first, ...target.args];
@@ -114,30 +124,42 @@ export interface LaunchOptions {
   readonly pipes?: { readonly capture?: boolean; readonly output?: boolean } | undefined;
   /** A command the interpreter's command line is appended to (joining a cgroup, setting a limit). */
   readonly wrapper?: readonly string[];
+  /**
+   * Run once the interpreter and the program passed their checks, before the agent starts (and so before
+   * the capture file is created): `memlens run -f` removes the old capture here, so that a program that
+   * fails its checks leaves it in place.
+   */
+  readonly beforeStart?: (() => void) | undefined;
 }
 
 /**
- * Spawns the target and forwards signals until it ends. Resolves once the child has started (or rejects
- * with a TargetError if it could not be).
+ * Spawns the target and forwards signals until it ends. Resolves once the interpreter and the program
+ * passed their checks and the agent is about to start; rejects with a TargetError if the child could not
+ * be started or failed its checks (python.ts, checkAnswer), once it has ended.
  */
 export function launch(o: LaunchOptions): Promise<Launched> {
   const pipeFd = o.pipes?.capture === true ? (o.config.fd ?? 3) : undefined;
-  const config: BootstrapConfig = pipeFd !== undefined ? { ...o.config, fd: pipeFd } : o.config;
-  const env: Record<string, string | undefined> = { ...o.env, [BOOTSTRAP_ENV]: JSON.stringify({ run: o.target.kind, ...config }) };
   const stdio: ('inherit' | 'pipe' | 'ignore' | number)[] = o.pipes?.output === true ? ['ignore', 'pipe', 'pipe'] : ['inherit', 'inherit', 'inherit'];
   if (pipeFd !== undefined) {
     while (stdio.length < pipeFd) stdio.push('ignore');
     stdio[pipeFd] = 'pipe';
-  } else if (config.fd !== undefined) {
-    stdio[config.fd] = config.fd;
+  } else if (o.config.fd !== undefined) {
+    while (stdio.length < o.config.fd) stdio.push('ignore');
+    stdio[o.config.fd] = o.config.fd;
   }
+  // The status descriptor: the first one after those above (a socket pair: the child answers its checks on
+  // it, then waits for the word to go).
+  const statusFd = stdio.length;
+  stdio.push('pipe');
+  const config: BootstrapConfig = { ...o.config, ...(pipeFd !== undefined ? { fd: pipeFd } : {}), status_fd: statusFd };
+  const env: Record<string, string | undefined> = { ...o.env, [BOOTSTRAP_ENV]: JSON.stringify({ run: o.target.kind, ...config }) };
   const group = processGroupOf();
   return new Promise((resolveP, rejectP) => {
     let child: ChildProcess;
     try {
       const command = o.wrapper !== undefined && o.wrapper.length > 0 ? [...o.wrapper, o.python] : [o.python];
       // `detached`: a session and process group of its own (setsid, before the program starts).
-      child = spawn(command[0] ?? o.python, [...command.slice(1), ...bootstrapArgs(o.files, o.target)], { cwd: o.cwd, env, stdio, detached: group === 'own' });
+      child = spawn(command[0] ?? o.python, [...command.slice(1), ...bootstrapArgs(o.files, o.target, statusFd)], { cwd: o.cwd, env, stdio, detached: group === 'own' });
     } catch (e) {
       rejectP(new TargetError(`cannot start ${o.python}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
       return;
@@ -173,12 +195,59 @@ export function launch(o: LaunchOptions): Promise<Launched> {
     });
     child.once('spawn', () => {
       for (const [sig, h] of handlers) process.on(sig, h);
-      resolveP({
-        pid: child.pid as number,
-        exited,
-        capture: pipeFd !== undefined ? ((child.stdio[pipeFd] as Readable | null) ?? undefined) : undefined,
-        stdout: child.stdout ?? undefined,
-        stderr: child.stderr ?? undefined,
+      const status = child.stdio[statusFd] as Duplex;
+      let answer = '';
+      let answered = false;
+      // The answer is one JSON object; the bootstrap then waits for one byte, and closes its end once it has it.
+      const onAnswer = (): void => {
+        if (answered) return;
+        answered = true;
+        status.removeListener('data', onData);
+        let ok = false;
+        try {
+          checkAnswer(o.python, o.target, answer, null);
+          ok = true;
+        } catch {
+          // Said once the child has ended (below), with its exit status.
+        }
+        if (!ok) {
+          void exited.then((end) => {
+            try {
+              checkAnswer(o.python, o.target, answer, end.code);
+            } catch (e) {
+              rejectP(e);
+            }
+          });
+          return;
+        }
+        try {
+          o.beforeStart?.();
+        } catch (e) {
+          // The child is told nothing and ends when its end of the pipe closes (it then exits, status 2).
+          status.destroy();
+          void exited.then(() => rejectP(e));
+          return;
+        }
+        status.end('g');
+        status.resume();
+        resolveP({
+          pid: child.pid as number,
+          exited,
+          capture: pipeFd !== undefined ? ((child.stdio[pipeFd] as Readable | null) ?? undefined) : undefined,
+          stdout: child.stdout ?? undefined,
+          stderr: child.stderr ?? undefined,
+        });
+      };
+      const onData = (d: string): void => {
+        answer += d;
+        if (answer.endsWith('\n')) onAnswer();
+      };
+      status.setEncoding('utf8');
+      status.on('data', onData);
+      status.on('end', onAnswer);
+      status.on('close', onAnswer);
+      status.on('error', () => {
+        // EPIPE and the like when the child is gone: its exit says the rest.
       });
     });
   });

@@ -1,7 +1,6 @@
-// Finding the target Python and checking, before anything starts, that memlens can run the program with
-// it: CPython 3.9 or newer, and a script that exists and parses.
+// Finding the target Python and checking that memlens can run the program with it: CPython 3.9 or newer,
+// and a script that exists and parses.
 
-import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { TargetError } from '../errors.js';
@@ -53,92 +52,72 @@ export function findPython(env: Readonly<Record<string, string | undefined>>, cw
   });
 }
 
-// Runs under the target Python, which may be any version (even Python 2): no f-strings, nothing newer
-// than 2.7 before the version check. It never runs the program: compile() with the AST flag only parses.
-// It is on the way of every `memlens run`, so it imports nothing it can do without: it starts with -S (no
-// site: nothing here needs site-packages), parses with ast.PyCF_ONLY_AST's value (0x400 in every CPython)
-// rather than importing ast, reads the bytecode magic from the import system already loaded, and writes its
-// answer by hand (json only to quote an error message that needs escapes). That halved its CPU time
-// (docs/benchmarks.md, "Fixed cost").
-const PREFLIGHT = `
-import sys, os
-impl = getattr(getattr(sys, "implementation", None), "name", "cpython" if "PyPy" not in sys.version else "pypy")
-error = None
-kind, target = sys.argv[1], sys.argv[2]
-if impl == "cpython" and tuple(sys.version_info[:2]) >= (3, 9):
-    try:
-        if kind == "script":
-            if os.path.isdir(target):
-                if not os.path.exists(os.path.join(target, "__main__.py")):
-                    error = "%s is a directory without a __main__.py" % target
-            else:
-                with open(target, "rb") as f:
-                    src = f.read()
-                if src[:2] != b"PK" and src[:4] != sys.modules["_frozen_importlib_external"].MAGIC_NUMBER:
-                    compile(src, target, "exec", 0x400, dont_inherit=True)
-        elif kind == "code":
-            compile(target, "<string>", "exec", 0x400, dont_inherit=True)
-    except SyntaxError as e:
-        error = "does not parse: line %s: %s" % (e.lineno, e.msg)
-    except (OSError, ValueError) as e:
-        error = "cannot be read: %s" % (getattr(e, "strerror", None) or e)
-def q(s):
-    if s is None:
-        return "null"
-    if all(" " <= c <= "~" and c != '"' and c != chr(92) for c in s):
-        return '"' + s + '"'
-    import json
-    return json.dumps(s)
-v = sys.version_info
-sys.stdout.write('{"impl": %s, "version": [%d, %d, %d], "hexversion": %d, "error": %s}' % (q(impl), v[0], v[1], v[2], sys.hexversion, q(error)))
-`;
+// The checks that once ran in a preflight Python of their own (a second interpreter start on every
+// `memlens run`, about a tenth of its fixed cost: docs/benchmarks.md, "Fixed cost") now run in the target
+// Python itself, before the agent loads and before the program runs: the version check here, first in the
+// bootstrap's loader (launch.ts), and the program's (exists, reads, parses) in the bootstrap
+// (agent/python/memlens_bootstrap.py, _check). Both answer on the status descriptor the launcher gives
+// them, in the words below, and the launcher turns the answer into the same one-line errors (checkAnswer).
+//
+// The version check runs under whatever --python names, which may be any version (even Python 2): no
+// f-strings, nothing newer than 2.7. An interpreter memlens cannot use answers and exits with status 2.
+/** The loader's first lines: the interpreter's check, answered on `statusFd` (or on stderr without one). */
+export function versionCheck(statusFd: number | undefined): string {
+  const answer =
+    statusFd !== undefined
+      ? `import json; os.write(${statusFd}, json.dumps({"impl": impl, "version": list(v[:3]), "hexversion": sys.hexversion, "error": None}).encode("ascii"))`
+      : 'sys.stderr.write("memlens: error: %s %d.%d.%d is not CPython 3.9 or newer\\n" % (impl, v[0], v[1], v[2]))';
+  return [
+    'import sys, os',
+    'impl = getattr(getattr(sys, "implementation", None), "name", "cpython" if "PyPy" not in sys.version else "pypy")',
+    'v = sys.version_info',
+    'if impl != "cpython" or tuple(v[:2]) < (3, 9):',
+    `    ${answer}`,
+    '    sys.exit(2)',
+    'del impl, v',
+  ].join('\n');
+}
 
-interface PreflightResult {
+/** What the version check and the bootstrap's check answer (one JSON object). */
+export interface CheckAnswer {
   impl: string;
   version: [number, number, number];
   hexversion: number;
   error: string | null;
 }
 
-function runPreflight(python: string, kind: string, target: string, cwd: string, env: Record<string, string | undefined>): Promise<PreflightResult> {
-  return new Promise((resolveP, rejectP) => {
-    const child = spawn(python, ['-S', '-c', PREFLIGHT, kind, target], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.on('error', (e) => rejectP(new TargetError(`cannot run ${python}: ${e.message}`, { hint: 'Give a working interpreter with --python PATH.', cause: e })));
-    child.on('close', (code) => {
-      try {
-        resolveP(JSON.parse(out) as PreflightResult);
-      } catch (e) {
-        const detail = err.trim().split('\n').pop() ?? '';
-        rejectP(
-          new TargetError(`${python} did not answer memlens's version check (exit status ${code}${detail !== '' ? `: ${detail}` : ''})`, {
-            hint: 'Give a CPython 3.9+ interpreter with --python PATH.',
-            cause: e,
-          }),
-        );
-      }
-    });
-  });
+/**
+ * The program exists: checked before anything starts, so that a mistyped script fails before the
+ * interpreter does (and says so in memlens's words).
+ */
+export function checkTarget(target: RunTarget, cwd: string): void {
+  if (target.kind !== 'script') return;
+  const path = resolve(cwd, target.path);
+  let isFile: boolean;
+  try {
+    const st = statSync(path);
+    isFile = st.isFile() || st.isDirectory();
+  } catch {
+    isFile = false;
+  }
+  if (!isFile) throw new TargetError(`${target.path}: no such file`, { hint: 'Give the path of the Python script to run (or -m MODULE, or -c CODE).' });
 }
 
-/** Checks the interpreter and the program; returns what memlens needs to know about the interpreter. */
-export async function preflight(python: string, target: RunTarget, cwd: string, env: Record<string, string | undefined>): Promise<PythonInfo> {
-  if (target.kind === 'script') {
-    const path = resolve(cwd, target.path);
-    let isFile: boolean;
-    try {
-      const st = statSync(path);
-      isFile = st.isFile() || st.isDirectory();
-    } catch {
-      isFile = false;
-    }
-    if (!isFile) throw new TargetError(`${target.path}: no such file`, { hint: 'Give the path of the Python script to run (or -m MODULE, or -c CODE).' });
+/**
+ * The interpreter's and the program's check, from what the target Python answered on its status descriptor
+ * (`raw`, empty when it said nothing) and, when it ended without a good answer, its exit status. Throws
+ * the one-line TargetError that says what is wrong; returns what memlens needs to know about the interpreter.
+ */
+export function checkAnswer(python: string, target: RunTarget, raw: string, exitCode: number | null): PythonInfo {
+  let r: CheckAnswer;
+  try {
+    r = JSON.parse(raw) as CheckAnswer;
+  } catch (e) {
+    throw new TargetError(`${python} did not answer memlens's version check (exit status ${exitCode ?? 'none: killed by a signal'})`, {
+      hint: 'Give a CPython 3.9+ interpreter with --python PATH.',
+      cause: e,
+    });
   }
-  const what = target.kind === 'script' ? target.path : target.kind === 'module' ? target.module : target.code;
-  const r = await runPreflight(python, target.kind, what, cwd, env);
   const version = r.version.join('.');
   if (r.impl !== 'cpython') {
     throw new TargetError(`${python} is ${r.impl} ${version}; memlens supports CPython only`, { hint: 'Give a CPython 3.9+ interpreter with --python PATH.' });

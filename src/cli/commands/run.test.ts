@@ -21,10 +21,14 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
   return { code, out: io.out(), err: io.err() };
 }
 
-/** A fake interpreter that answers memlens's version check with `answer`. */
+/**
+ * A fake interpreter that answers memlens's version check with `answer` (no CPython 3.8 or PyPy is installed
+ * here): on the status descriptor, 3 for `memlens run` without pipes (process/launch.ts), as the version
+ * check in the bootstrap's loader does, then exits as it does.
+ */
 function fakePython(name: string, answer: object): string {
   const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\necho '${JSON.stringify(answer)}'\n`);
+  writeFileSync(path, `#!/bin/sh\necho '${JSON.stringify(answer)}' >&3\nexit 2\n`);
   chmodSync(path, 0o755);
   return path;
 }

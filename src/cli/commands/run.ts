@@ -123,10 +123,11 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   // The OOM-kill counter of the cgroup the program runs in, before it starts.
   const programCgroup = limit?.kind === 'cgroup' ? limit.cgroup : memoryCgroupOf();
   const oomBefore = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
-  // -f: the old capture goes now rather than when the agent truncates it, so that the compressor, which
+  // -f: the old capture goes once the program passed its checks (a program that fails them leaves it in
+  // place), before the agent starts rather than when it truncates the file, so that the compressor, which
   // follows the file from the moment it exists, never reads the old capture's bytes as the new one's.
   // Only a regular file is replaced (output-file.ts): a device or FIFO at the path was refused by the check.
-  if (explicitOutput && force && !outputPattern.includes('{pid}')) (await import('../output-file.js')).removeForReplace(outputPattern);
+  const removeOld = explicitOutput && force && !outputPattern.includes('{pid}') ? (await import('../output-file.js')).removeForReplace : undefined;
   const { kernelClockUs } = await import('../../process/kernel-log.js');
   const startedUs = kernelClockUs();
 
@@ -141,7 +142,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
       ...(nearOom !== undefined ? { near_oom_permille: nearOom } : {}),
       ...(booleanOption(options, 'census-at-peak') ? { census_growth: true } : {}),
     },
-    limit !== undefined ? { wrapper: limit.wrapper } : {},
+    { ...(limit !== undefined ? { wrapper: limit.wrapper } : {}), ...(removeOld !== undefined ? { beforeStart: () => removeOld(outputPattern) } : {}) },
   ).catch(async (e: unknown) => {
     if (limit !== undefined) await releaseMemoryLimit(limit);
     throw e;
