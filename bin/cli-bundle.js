@@ -4,22 +4,25 @@
 //
 // The cache is made at build time and only read here, never written: nothing in the user's home or in /tmp.
 // V8 itself refuses a cache from another V8 version or other flags (then the bundle compiles as usual); it
-// checks the source only by its length, so the cache file starts with the SHA-256 of the bundle it was made
-// from, and is used only for that exact bundle. That sum is a CRC-32 (zlib.crc32, Node 20.15+), not a
-// SHA-256: it guards against a stale cache, not an attacker (who could replace the bundle itself), and
-// node:crypto alone cost about 5 ms of each start (docs/benchmarks.md, "Fixed cost"); zlib is loaded by
-// `memlens run` anyway. Without zlib.crc32 (an older Node 20) the cache is not used.
+// checks the source only by its length, so the cache file starts with the CRC-32 of the bundle it was made
+// from, and is used only for that exact bundle. A CRC-32 (zlib.crc32) rather than a SHA-256: it guards
+// against a stale cache, not an attacker (who could replace the bundle itself), and node:crypto alone cost
+// about 5 ms of each start (docs/benchmarks.md, "Fixed cost"); zlib is loaded by `memlens run` anyway.
+//
+// CommonJS (bin/package.json), as bin/memlens.js: an ES module as node's entry point costs node's ES module
+// loader, about 6 ms of each start.
 
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import vm from 'node:vm';
-import zlib from 'node:zlib';
+'use strict';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const BUNDLE = join(ROOT, 'dist', 'memlens.cjs');
-export const CODE_CACHE = `${BUNDLE}.v8cache`;
+const { readFileSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { dirname, join } = require('node:path');
+const vm = require('node:vm');
+const zlib = require('node:zlib');
+
+const ROOT = join(__dirname, '..');
+const BUNDLE = join(ROOT, 'dist', 'memlens.cjs');
+const CODE_CACHE = `${BUNDLE}.v8cache`;
 const HASH_LEN = 4;
 
 /** The sum that ties a cache to its bundle, or undefined when this Node has no zlib.crc32. */
@@ -42,7 +45,7 @@ function execute(script) {
 }
 
 /** Runs the CLI from the bundle; false when there is no bundle (only `tsc` was run): use dist/src then. */
-export function runBundle() {
+function runBundle() {
   let bytes;
   try {
     bytes = readFileSync(BUNDLE);
@@ -65,7 +68,7 @@ export function runBundle() {
  * For scripts/build-cli.mjs: runs the bundle (the caller set argv to a command that ends at once), then
  * writes the code cache of what it compiled.
  */
-export function makeCodeCache() {
+function makeCodeCache() {
   const bytes = readFileSync(BUNDLE);
   const script = compile(bytes.toString('utf8'), undefined);
   execute(script);
@@ -74,3 +77,5 @@ export function makeCodeCache() {
     if (sum !== undefined) writeFileSync(CODE_CACHE, Buffer.concat([sum, script.createCachedData()]));
   });
 }
+
+module.exports = { BUNDLE, CODE_CACHE, runBundle, makeCodeCache };

@@ -3,9 +3,12 @@
 // `node bin/memlens.js`, memlens relaunches itself with it.
 // The only place that exits the process: main() returns the exit code.
 // The CLI runs from its bundle (bin/cli-bundle.js), or from dist/src when only tsc has run.
-import { runBundle } from './cli-bundle.js';
+// CommonJS (bin/package.json): node's ES module loader is not needed to start the bundle (cli-bundle.js).
+
+'use strict';
+
+const { runBundle } = require('./cli-bundle.js');
 
 if (!runBundle()) {
-  const { run } = await import('../dist/src/cli/bin.js');
-  run();
+  void import('../dist/src/cli/bin.js').then(({ run }) => run());
 }

@@ -203,21 +203,17 @@ export function launch(o: LaunchOptions): Promise<Launched> {
         if (answered) return;
         answered = true;
         status.removeListener('data', onData);
-        let ok = false;
-        try {
-          checkAnswer(o.python, o.target, answer, null);
-          ok = true;
-        } catch {
-          // Said once the child has ended (below), with its exit status.
-        }
-        if (!ok) {
-          void exited.then((end) => {
-            try {
-              checkAnswer(o.python, o.target, answer, end.code);
-            } catch (e) {
-              rejectP(e);
-            }
-          });
+        // checkAnswer's TargetError, said once the child has ended, with its exit status.
+        const failure = (code: number | null): Error | undefined => {
+          try {
+            checkAnswer(o.python, o.target, answer, code);
+            return undefined;
+          } catch (e) {
+            return e instanceof Error ? e : new Error(String(e));
+          }
+        };
+        if (failure(null) !== undefined) {
+          void exited.then((end) => rejectP(failure(end.code) ?? new TargetError(`${o.python} failed memlens's check`)));
           return;
         }
         try {
@@ -225,7 +221,7 @@ export function launch(o: LaunchOptions): Promise<Launched> {
         } catch (e) {
           // The child is told nothing and ends when its end of the pipe closes (it then exits, status 2).
           status.destroy();
-          void exited.then(() => rejectP(e));
+          void exited.then(() => rejectP(e instanceof Error ? e : new Error(String(e))));
           return;
         }
         status.end('g');
