@@ -1,7 +1,7 @@
 // How much slower a program runs under `memlens run` than under plain python3, and under memray for
 // comparison; how big the captures are. Not a test: run it by hand (briefly; the machine is shared):
 //
-//   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--repeat N] [--fixed N] [--baseline ROOT] [--no-aggregate] [WORKLOAD...]
+//   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--repeat N] [--fixed N] [--fixed-only] [--baseline ROOT] [--no-aggregate] [WORKLOAD...]
 //
 // Defaults: the benchmark virtualenv .cache/bench-venv (CPython 3.11 with numpy and memray; create it
 // with `python3.11 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install memray numpy`), three
@@ -15,9 +15,9 @@
 // The fixed cost (--fixed N, default 15; 0 leaves it out): an empty script under python3, memlens run and
 // memray run, alternating, N times each, median of the wall time and of the CPU time of the whole process
 // tree (getrusage of the children, so that a busy machine's waiting is not counted), then what each tool
-// adds to python3's own.
+// adds to python3's own. --fixed-only: that alone, no workloads.
 //
-// Columns: wall time of the whole command (memlens: node start, preflight, run, EXIT record and
+// Columns: wall time of the whole command (memlens: node start, run, EXIT record and
 // recompression; memray: its run and its own compression), the same for the Python process alone with
 // the agent (the bootstrap started directly, no node), and the capture size.
 
@@ -48,7 +48,7 @@ const aggregate = !process.argv.includes('--no-aggregate');
 const baseline = arg('--baseline', '');
 const VALUED = new Set(['--python', '--repeat', '--fixed', '--baseline']);
 const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !VALUED.has(all[i - 1] ?? ''));
-const workloads = (named.length > 0 ? named : readdirSync(WORKLOADS).filter((f) => f.endsWith('.py')).map((f) => f.slice(0, -3))).sort();
+const workloads = process.argv.includes('--fixed-only') ? [] : (named.length > 0 ? named : readdirSync(WORKLOADS).filter((f) => f.endsWith('.py')).map((f) => f.slice(0, -3))).sort();
 
 interface Timed {
   seconds: number;

@@ -49,3 +49,11 @@ if (r.status !== 0) {
   process.exit(1);
 }
 renameSync(tmp, join(outDir, name));
+
+// The bootstrap's Python modules, compiled once here for the python3 on PATH (`memlens run`'s default
+// interpreter): the bootstrap imports them without writing __pycache__ (memlens's directory may be
+// read-only by then), so without this every run compiled them again, about 4 ms of its fixed cost
+// (docs/benchmarks.md, "Fixed cost"). Another interpreter, or a changed source, compiles as before: Python
+// checks the version and the source's time and size. Best effort: no python3 here is no error.
+const python = join(root, 'agent', 'python');
+if (existsSync(python)) spawnSync('python3', ['-m', 'compileall', '-q', python], { stdio: 'ignore' });
