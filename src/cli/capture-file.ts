@@ -4,7 +4,7 @@
 import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { appendFile, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
-import { DEFAULT_COMPRESS_LEVEL, Recompressor, followLevel } from '../capture/compress.js';
+import { DEFAULT_COMPRESS_LEVEL, GrowthRate, Recompressor, followLevel } from '../capture/compress.js';
 import { encodeAppendix } from '../capture/encoder.js';
 import {
   BLOCK_FLAGS_COMPRESSED,
@@ -468,6 +468,7 @@ export class FollowingCompressor {
   gaveUp: 'no-space' | 'shrunk' | undefined;
   /** How many chunks read (up to READ_CHUNK bytes each) were compressed at the fast level. */
   fastChunks = 0;
+  private readonly rate = new GrowthRate();
 
   constructor(private readonly path: string) {
     this.tmp = `${path}.${process.pid}.tmp`;
@@ -526,8 +527,8 @@ export class FollowingCompressor {
 
   /**
    * Reads and compresses the next chunk; returns its length (0: nothing new). The capture only grows: one
-   * shorter than what was read means another writer started over in it. Far behind the writer, the chunk
-   * is compressed faster (followLevel).
+   * shorter than what was read means another writer started over in it. Far behind the writer, or behind
+   * one that writes fast, the chunk is compressed faster (followLevel).
    */
   private compressNext(buf: Uint8Array): number {
     const fd = this.fd as number;
@@ -541,7 +542,7 @@ export class FollowingCompressor {
     const n = readSync(fd, buf, 0, buf.length, this.pos);
     if (n === 0) return 0;
     this.pos += n;
-    const level = followLevel(Math.max(0, size - this.pos));
+    const level = followLevel(Math.max(0, size - this.pos), this.rate.update(size, performance.now()));
     this.r.setLevel(level);
     if (level !== DEFAULT_COMPRESS_LEVEL) this.fastChunks++;
     this.r.feed(buf.subarray(0, n));
