@@ -3,15 +3,21 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--memray MEMRAY] [--repeat N] [WORKLOAD...]
 //
-// Defaults: the benchmark virtualenv .cache/bench-venv (CPython 3.11 with numpy and memray; create it
-// with `python3.11 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install memray numpy`), three
-// runs of each configuration, the median reported. Workloads are bench/workloads/*.py. With several
-// --python (a free-threaded build next to its GIL twin, say), each workload runs under each in turn, so the
-// ratios of both come from the same minutes of a shared machine; memray is the one beside each python.
+// Defaults: the benchmark virtualenv .cache/bench-venv (CPython 3.11 with numpy, memray and pyperformance;
+// create it with `python3.11 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install memray numpy
+// pyperformance`), three runs of each configuration, the median reported. Workloads are
+// bench/workloads/*.py (pyperf_*.py run a pyperformance benchmark in-process, bench/pyperformance_run.py).
+// The configurations of a workload run round robin (each once, then each again), so a busy minute of the
+// shared machine falls on all of them. With several --python (a free-threaded build next to its GIL twin,
+// say), each workload runs under each in turn; memray is the one beside each python.
 //
 // Columns: wall time of the whole command (memlens: node start, preflight, run, EXIT record and
-// recompression; memray: its run and its own compression), the same for the Python process alone with
-// the agent (the bootstrap started directly, no node), and the capture size.
+// recompression; memray: its run and its own compression) and its ratio to plain python3; the CPU time
+// (user + system of the command and its children, from /usr/bin/time) and its ratio: on a loaded machine
+// the wall clock also counts waiting for a core; the capture size; for memray's rows, memlens's overhead
+// over memray's (slowdown - 1 over slowdown - 1) in that mode, wall and CPU, with their geometric means at
+// the end. "agent only" rows: the Python process alone with the agent (the bootstrap started directly, no
+// node, the capture left uncompressed), without and with Python's allocators traced.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
