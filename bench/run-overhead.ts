@@ -168,6 +168,8 @@ try {
         }
         const last = c.runs[c.runs.length - 1] as Timed;
         rows.push([w, c.name + tag, wall.toFixed(3), (wall / base.wall).toFixed(2), cpu.toFixed(3), (cpu / base.cpu).toFixed(2), fmtSize(last.bytes), vs]);
+        // As it goes, on stderr: a long run interrupted still leaves the workloads it finished.
+        console.error((rows[rows.length - 1] as string[]).join('\t'));
       }
     }
 } finally {
