@@ -208,7 +208,7 @@ function describeEndingOnly(e: Ending): string {
     case 'abrupt':
       // Writing the capture failed (the sentence after this one says why): the process went on, untracked.
       if (e.captureStop !== undefined) return 'How the process ended is not in the capture: memlens did not watch it end (no exit record).';
-      return `The capture ends abruptly (no trailer, no exit record): the process was killed or is still running.${e.endNs > 0 ? ` The last record is${at};` : ''} Whether the OOM killer ended it cannot be told.`;
+      return `The capture ends abruptly (no trailer, no exit record): the process was killed or is still running.${e.endNs > 0 ? ` The last record is${at}.` : ''} Whether the OOM killer ended it cannot be told.`;
   }
 }
 

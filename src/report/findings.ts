@@ -82,6 +82,10 @@ function heldAsText(h: HeldAs | undefined, census: { readonly timeNs: number; re
   return ` ${when} counts ${plural(h.count, `${escapeLine(h.type)} object`)} holding ${formatBytes(h.bytes)} (${(100 * h.share).toFixed(0)}% of what it measured): most likely what holds it.${path}`;
 }
 
+/** A climb's last rise is said when the line then held still for more than this share of its time (a
+ * leak that stopped before the end); a line still rising has its last rise within an interval of the end. */
+const LAST_RISE_SAID_SHARE = 0.1;
+
 const ARENAS_TEXT =
   " This memory is pymalloc's arenas (blocks of small Python objects), charged to the line that needed a new arena; memlens run --trace-python-allocators shows the lines that made the objects.";
 
@@ -105,7 +109,7 @@ export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90
           limit = '; no memory limit was recorded';
         }
         return (
-          `${lineText(model, i.line, i.leaf)}: kept ${formatBytes(g.bytes)} from ${formatTime(g.fromNs)} to ${formatTime(g.toNs)} (${formatRate(i.bytesPerSecond)}), ` +
+          `${lineText(model, i.line, i.leaf)}: kept ${formatBytes(g.bytes)} from ${formatTime(g.fromNs)} to ${formatTime(g.toNs)} (${formatRate(i.bytesPerSecond)}${g.toNs - g.lastRiseNs > LAST_RISE_SAID_SHARE * (g.toNs - g.fromNs) ? `; its last rise at ${formatTime(g.lastRiseNs)}` : ''}), ` +
           `rising in ${formatCount(g.rises)} of ${plural(g.samples, model.aggregated ? 'interval between checkpoints' : 'interval between snapshots', model.aggregated ? 'intervals between checkpoints' : 'intervals between snapshots')} and never given back; ` +
           `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} live at the end (${formatCount(i.made)} made)${limit}.` +
           heldAsText(i.heldAs, f.census) +
@@ -255,6 +259,7 @@ export function findingJson(model: CaptureModel, f: Finding): Record<string, unk
           growth_bytes: i.growth.bytes,
           from_ns: i.growth.fromNs,
           to_ns: i.growth.toNs,
+          last_rise_ns: i.growth.lastRiseNs,
           rises: i.growth.rises,
           samples: i.growth.samples,
           bytes_per_second: i.bytesPerSecond,

@@ -32,7 +32,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadModel } from '../../src/cli/load-model.js';
 import { memoryIo } from '../support/memory-io.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
-import { corePythons, label } from '../support/pythons.js';
+import { isCorePython, label, testPythons } from '../support/pythons.js';
 
 const BLOCK_SLACK = 20;
 const RSS_SLACK_KIB = 8 * 1024;
@@ -92,7 +92,10 @@ describe('memory a program keeps after a freed workload, with and without memlen
     writeFileSync(join(tmp.dir, 'load.py'), PROGRAM);
   });
 
-  for (const py of corePythons()) {
+  // The representative CPythons, and 3.10 and 3.11: the only ones where the bug pinned memory (see the
+  // figures above); the representatives alone (3.9, the newest, the free-threaded one) would never see it
+  // come back. MEMLENS_TEST_PYTHONS=all runs every one (measured passing on all nine here).
+  for (const py of testPythons().filter((p) => isCorePython(p) || (!p.freeThreaded && (p.minor === 10 || p.minor === 11)))) {
     test(`CPython ${label(py)}: the same blocks and RSS kept as without memlens`, async () => {
       const plainOut = await promisify(execFile)(py.python, ['load.py', 'doc.json'], { cwd: tmp.dir, maxBuffer: 1 << 20 });
       const plain = parseKept(plainOut.stdout, 'python3 load.py');

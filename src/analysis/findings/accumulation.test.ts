@@ -68,6 +68,65 @@ describe('memory that accumulated', () => {
     assert.deepEqual(kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'accumulation' || k === 'growing-collection'), []);
   });
 
+  // A leak that stops because the program moves on to other work (its requests handled, it builds a
+  // report, then exits): 1 MiB kept every 100 ms for 1 s, then `work` allocates and frees until the end.
+  function leakThenWork(seconds: number): ProgramCapture {
+    const p = new ProgramCapture();
+    run(p, seconds, (t) => {
+      if (t > 0 && t <= SEC) p.alloc(1, keep, MiB);
+      else if (t > SEC) p.free(1, p.alloc(1, [MAIN, ['main', 12], ['report', 50]], 2 * MiB));
+    });
+    return p;
+  }
+
+  test('fires on a leak that stopped when the program went on to other work, as long as that work took up to twice the climb', () => {
+    // Climbed 0 to 1 s, held 1.5 s: on the whole run's halves the climb would all be in the first one.
+    const item = only(analyze(leakThenWork(2.5).finish()).verdict.findings, 'accumulation').items[0]!;
+    assert.deepEqual([item.growth.fromNs, item.growth.lastRiseNs, item.growth.toNs, item.growth.bytes], [0, SEC, 2.5 * SEC, 10 * MiB]);
+    assert.equal(item.growth.rises, 10);
+  });
+
+  test('a process that ran on after the capture (a detach) must still be climbing: a warm-up, then a hold, is a plateau', () => {
+    // The same leak-then-work shape cut by a detach instead of ending with the program's exit.
+    const cut = (seconds: number): string[] => {
+      const p = leakThenWork(seconds);
+      p.trailer(seconds * SEC, 2); // detach
+      return kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'accumulation');
+    };
+    assert.deepEqual(cut(2.5), []);
+    assert.deepEqual(cut(1.4), ['accumulation']);
+  });
+
+  test('silent when the climb is followed by a hold more than twice as long: a load, then work on it', () => {
+    assert.deepEqual(kinds(analyze(leakThenWork(3.5).finish()).verdict.findings).filter((k) => k === 'accumulation'), []);
+  });
+
+  /** 1 MiB kept at each of `steps` (ms), snapshots at each of them; `big` MiB more just before `bigAt`. */
+  function stepped(steps: readonly number[], big: number, bigAt: number): ProgramCapture {
+    const p = new ProgramCapture();
+    p.snapshot(0);
+    for (const t of steps) {
+      p.alloc(1, keep, MiB);
+      if (t === bigAt) p.alloc(1, keep, big * MiB);
+      p.snapshot(t * ms);
+    }
+    return p;
+  }
+
+  test('a late snapshot is not a step: the rise it holds is large because its interval is long', () => {
+    // Snapshots every 100 ms but one, 500 ms late: its interval holds 7 of 12 MiB, over half of the climb's time.
+    const item = only(analyze(stepped([100, 200, 300, 800, 900, 1000], 6, 800).finish()).verdict.findings, 'accumulation').items[0]!;
+    assert.equal(item.growth.largestRiseShare, 7 / 12);
+  });
+
+  test('silent on one load amid a few small rises: most of it came in one short interval', () => {
+    const found = analyze(stepped([100, 200, 300, 400, 500, 600], 12, 400).finish()).verdict.findings;
+    assert.deepEqual(
+      kinds(found).filter((k) => k === 'accumulation'),
+      [],
+    );
+  });
+
   test('silent on a batch that frees each round, even when the process dies in the middle of one', () => {
     const p = new ProgramCapture();
     const batch: FrameSpec[] = [MAIN, ['main', 10], ['process_batch', 22]];

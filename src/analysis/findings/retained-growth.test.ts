@@ -16,6 +16,15 @@ test('an accumulation raises its floor at every sample, in both halves', () => {
   assert.equal(g.secondHalfShare, 4 / 8);
 });
 
+test('the interval that holds the mid-point splits its rise between the halves in proportion to time', () => {
+  // A slow start: 1 by 100 ns, then 4 more by 300 ns. The mid-point (150 ns) is a quarter into the second
+  // interval: a quarter of its 4 counts in the first half (taking the sample at its end, none would).
+  const g = retainedGrowth([100, 300], [1, 5]);
+  assert.ok(g !== undefined);
+  assert.equal(g.firstHalfShare, 2 / 5);
+  assert.equal(g.secondHalfShare, 3 / 5);
+});
+
 test('a sawtooth keeps its floor at zero until its last round', () => {
   const g = retainedGrowth(times(8), [5, 0, 5, 0, 5, 0, 3, 5]);
   assert.ok(g !== undefined);

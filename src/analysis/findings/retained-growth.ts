@@ -21,8 +21,13 @@ export interface RetainedGrowth {
   /** Samples at which the floor rose (by at least RISE_MIN_SHARE of `bytes`), of the samples after fromNs. */
   readonly rises: number;
   readonly samples: number;
-  /** The largest single rise, and the rise in each half of [fromNs, toNs], as shares of `bytes`. */
+  /**
+   * The largest single rise, and the rise in each half of [fromNs, toNs], as shares of `bytes` (the rise of
+   * the interval that holds the mid-point split between the halves in proportion to time).
+   */
   readonly largestRiseShare: number;
+  /** The share of [fromNs, toNs] that the interval of the largest rise spans (its sample and the one before). */
+  readonly largestRiseTimeShare: number;
   readonly firstHalfShare: number;
   readonly secondHalfShare: number;
   /** The last sample at which the floor rose. */
@@ -80,10 +85,11 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
   const gained = floor[end]! - floor[start]!;
   const fromNs = t[start]!;
   const toNs = t[end]!;
-  if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, samples: end - start, largestRiseShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
+  if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, samples: end - start, largestRiseShare: 0, largestRiseTimeShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
   const mid = (fromNs + toNs) / 2;
   let rises = 0;
   let largest = 0;
+  let largestNs = 0;
   let atMid = floor[start]!;
   let lastRiseNs = fromNs;
   for (let k = start + 1; k <= end; k++) {
@@ -92,8 +98,16 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
       rises++;
       lastRiseNs = t[k]!;
     }
-    if (rise > largest) largest = rise;
+    if (rise > largest) {
+      largest = rise;
+      largestNs = t[k]! - t[k - 1]!;
+    }
     if (t[k]! <= mid) atMid = floor[k]!;
+    // The interval that holds the mid-point: its rise came at some moment within it, unknown; it is split
+    // at the mid-point in proportion to time. Taking all of it as after the mid-point (the sample's value
+    // at its end) moved up to a whole interval of the climb into its second half: with a few samples to a
+    // climb (a run of 50 ms at 10 ms snapshots), a climb that started slowly read as mostly late.
+    else if (t[k - 1]! < mid) atMid = floor[k - 1]! + (rise * (mid - t[k - 1]!)) / (t[k]! - t[k - 1]!);
   }
   return {
     fromNs,
@@ -102,6 +116,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
     rises,
     samples: end - start,
     largestRiseShare: largest / gained,
+    largestRiseTimeShare: toNs > fromNs ? largestNs / (toNs - fromNs) : 1,
     firstHalfShare: (atMid - floor[start]!) / gained,
     secondHalfShare: (floor[end]! - atMid) / gained,
     lastRiseNs,
