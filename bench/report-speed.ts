@@ -1,9 +1,12 @@
-// Time and peak memory of `memlens summary` and `memlens stats`, and of `memray summary` and `memray stats`
-// when memray captures are given, side by side. Each command runs as its own process under /usr/bin/time
-// (wall seconds, maximum resident set size), several times; the table shows the median time and the
-// largest RSS.
+// Time and peak memory of memlens's reports against memray's closest commands, on captures of the same
+// workload made by both, side by side: `summary`, `stats`, `flamegraph` (memlens's default page has the
+// per-moment data of its time windows, so it is measured against `memray flamegraph --temporal`, and with
+// --no-temporal against memray's default page) and `verdict` (against `memray summary`, the closest: where
+// the memory was at the peak). Each command runs as its own process under /usr/bin/time (wall seconds,
+// maximum resident set size), memlens and memray in turn, several times; the table shows the median time,
+// the largest RSS, and memray's time over memlens's.
 //
-// Run: node dist/bench/report-speed.js [--runs N] [--memray PATH/TO/memray] NAME=MEMLENS_CAPTURE[,MEMRAY_CAPTURE] ...
+// Run: node dist/bench/report-speed.js [--runs N] [--memray 'PYTHON -m memray'] NAME=MEMLENS_CAPTURE[,MEMRAY_CAPTURE] ...
 //      node dist/bench/report-speed.js --synthetic EVENTS OUT.mlens   (writes a realistic synthetic capture)
 // Figures go to docs/benchmarks.md by hand, with the machine they were measured on.
 
@@ -23,28 +26,50 @@ interface Measure {
   readonly maxRssKb: number;
 }
 
-function measure(cmd: string, args: readonly string[], runs: number): Measure {
+interface Sample {
+  readonly times: number[];
+  rss: number;
+}
+
+function once(cmd: string, args: readonly string[], into: Sample): void {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-bench-'));
   const out = join(dir, 'time');
-  const times: number[] = [];
-  let rss = 0;
   try {
-    for (let i = 0; i < runs; i++) {
-      const r = spawnSync('/usr/bin/time', ['-f', '%e %M', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, COLUMNS: '120' } });
-      if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.toString().slice(-500)}`);
-      const [secs, kb] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-2).map(Number) as [number, number];
-      times.push(secs);
-      rss = Math.max(rss, kb);
-    }
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, COLUMNS: '120' } });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.toString().slice(-500)}`);
+    const [secs, kb] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-2).map(Number) as [number, number];
+    into.times.push(secs);
+    into.rss = Math.max(into.rss, kb);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  times.sort((a, b) => a - b);
-  return { seconds: times[Math.floor(times.length / 2)] as number, maxRssKb: rss };
+}
+
+function median(s: Sample): Measure {
+  const t = [...s.times].sort((a, b) => a - b);
+  return { seconds: t[Math.floor(t.length / 2)] as number, maxRssKb: s.rss };
 }
 
 function fmt(m: Measure | undefined): string {
   return m === undefined ? '–' : `${m.seconds.toFixed(2)} s, ${(m.maxRssKb / 1024).toFixed(0)} MiB`;
+}
+
+interface Pair {
+  readonly name: string;
+  readonly memlens: readonly string[];
+  /** memray's arguments; undefined: no memray capture given. */
+  readonly memray: readonly string[] | undefined;
+}
+
+function pairs(mlens: string, memray: string | undefined, html: string): Pair[] {
+  const m = (f: (capture: string) => string[]): string[] | undefined => (memray === undefined ? undefined : f(memray));
+  return [
+    { name: 'summary', memlens: ['summary', mlens], memray: m((c) => ['summary', c]) },
+    { name: 'stats', memlens: ['stats', mlens], memray: m((c) => ['stats', c]) },
+    { name: 'flamegraph (memray: --temporal)', memlens: ['flamegraph', '-f', '-o', html, mlens], memray: m((c) => ['flamegraph', '--temporal', '-f', '-o', html, c]) },
+    { name: 'flamegraph --no-temporal (memray: its default)', memlens: ['flamegraph', '--no-temporal', '-f', '-o', html, mlens], memray: m((c) => ['flamegraph', '-f', '-o', html, c]) },
+    { name: 'verdict (memray: summary)', memlens: ['verdict', mlens], memray: m((c) => ['summary', c]) },
+  ];
 }
 
 function main(argv: string[]): void {
@@ -72,15 +97,30 @@ function main(argv: string[]): void {
       cases.push({ name, mlens, memray: mr !== undefined && mr !== '' ? mr : undefined });
     }
   }
-  console.log('| capture | size | memlens summary | memray summary | memlens stats | memray stats |');
-  console.log('|---|---|---|---|---|---|');
-  for (const c of cases) {
-    const size = `${(statSync(c.mlens).size / 1e6).toFixed(0)} MB${c.memray !== undefined ? ` / ${(statSync(c.memray).size / 1e6).toFixed(0)} MB` : ''}`;
-    const ms = measure(process.execPath, [...NODE_FLAGS, memlens, 'summary', c.mlens], runs);
-    const mst = measure(process.execPath, [...NODE_FLAGS, memlens, 'stats', c.mlens], runs);
-    const rs = c.memray !== undefined ? measure(memray, ['summary', c.memray], runs) : undefined;
-    const rst = c.memray !== undefined ? measure(memray, ['stats', c.memray], runs) : undefined;
-    console.log(`| ${c.name} | ${size} | ${fmt(ms)} | ${fmt(rs)} | ${fmt(mst)} | ${fmt(rst)} |`);
+  const [memrayCmd, ...memrayPre] = memray.split(' ').filter((w) => w !== '') as [string, ...string[]];
+  const htmlDir = mkdtempSync(join(tmpdir(), 'memlens-bench-html-'));
+  const html = join(htmlDir, 'page.html');
+  console.log('| capture | command | memlens | memray | memray time / memlens time |');
+  console.log('|---|---|---|---|---|');
+  try {
+    for (const c of cases) {
+      const size = `${(statSync(c.mlens).size / 1e6).toFixed(0)} MB${c.memray !== undefined ? ` / ${(statSync(c.memray).size / 1e6).toFixed(0)} MB` : ''}`;
+      for (const p of pairs(c.mlens, c.memray, html)) {
+        const ml: Sample = { times: [], rss: 0 };
+        const mr: Sample = { times: [], rss: 0 };
+        // In turn, so that a slow moment of the machine falls on both.
+        for (let i = 0; i < runs; i++) {
+          once(process.execPath, [...NODE_FLAGS, memlens, ...p.memlens], ml);
+          if (p.memray !== undefined) once(memrayCmd, [...memrayPre, ...p.memray], mr);
+        }
+        const a = median(ml);
+        const b = p.memray !== undefined ? median(mr) : undefined;
+        const ratio = b !== undefined ? `${(b.seconds / a.seconds).toFixed(2)}×` : '–';
+        console.log(`| ${c.name} (${size}) | ${p.name} | ${fmt(a)} | ${fmt(b)} | ${ratio} |`);
+      }
+    }
+  } finally {
+    rmSync(htmlDir, { recursive: true, force: true });
   }
 }
 

@@ -1,7 +1,7 @@
 // How much slower a program runs under `memlens run` than under plain python3, and under memray for
 // comparison; how big the captures are. Not a test: run it by hand (briefly; the machine is shared):
 //
-//   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--memray MEMRAY] [--repeat N] [WORKLOAD...]
+//   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--repeat N] [--fixed N] [--baseline ROOT] [--no-aggregate] [WORKLOAD...]
 //
 // Defaults: the benchmark virtualenv .cache/bench-venv (CPython 3.11 with numpy, memray and pyperformance;
 // create it with `python3.11 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install memray numpy
@@ -9,7 +9,15 @@
 // bench/workloads/*.py (pyperf_*.py run a pyperformance benchmark in-process, bench/pyperformance_run.py).
 // The configurations of a workload run round robin (each once, then each again), so a busy minute of the
 // shared machine falls on all of them. With several --python (a free-threaded build next to its GIL twin,
-// say), each workload runs under each in turn; memray is the one beside each python.
+// say), each workload runs under each in turn; memray is the one installed in each python (run as
+// `python -m memray`, which works wherever the venv was moved: its `memray` script's first line may name a
+// path that no longer exists). --aggregate rows (memlens run --aggregate, memray run --aggregate) come
+// after the others unless --no-aggregate.
+//
+// The fixed cost (--fixed N, default 15; 0 leaves it out): an empty script under python3, memlens run and
+// memray run, alternating, N times each, median of the wall time and of the CPU time of the whole process
+// tree (getrusage of the children, so that a busy machine's waiting is not counted), then what each tool
+// adds to python3's own.
 //
 // Columns: wall time of the whole command (memlens: node start, preflight, run, EXIT record and
 // recompression; memray: its run and its own compression) and its ratio to plain python3; the CPU time
@@ -20,7 +28,7 @@
 // node, the capture left uncompressed), without and with Python's allocators traced.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +48,12 @@ function args(name: string): string[] {
 
 const pythons = args('--python').length > 0 ? args('--python') : [join(ROOT, '.cache', 'bench-venv', 'bin', 'python3')];
 const repeat = Number(arg('--repeat', '3'));
-const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
+const fixedRuns = Number(arg('--fixed', '15'));
+const aggregate = !process.argv.includes('--no-aggregate');
+// --baseline ROOT: another memlens checkout (built), whose `memlens run` joins the fixed-cost rows.
+const baseline = arg('--baseline', '');
+const VALUED = new Set(['--python', '--repeat', '--fixed', '--baseline']);
+const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !VALUED.has(all[i - 1] ?? ''));
 const workloads = (
   named.length > 0
     ? named
@@ -85,7 +98,15 @@ const dir = mkdtempSync(join(tmpdir(), 'memlens-bench-'));
 const memlens = join(ROOT, 'bin', 'memlens.js');
 const agent = join(ROOT, 'agent', 'build', 'libmemlens_agent.so');
 const loader = `import sys; sys.path.insert(0, ${JSON.stringify(join(ROOT, 'agent', 'python'))}); import memlens_bootstrap; memlens_bootstrap.main()`;
-const memrayOf = (python: string): string => (pythons.length === 1 ? arg('--memray', join(dirname(python), 'memray')) : join(dirname(python), 'memray'));
+const hasMemrayCache = new Map<string, boolean>();
+function hasMemray(python: string): boolean {
+  let has = hasMemrayCache.get(python);
+  if (has === undefined) {
+    has = spawnSync(python, ['-c', 'import memray'], { stdio: 'ignore' }).status === 0;
+    hasMemrayCache.set(python, has);
+  }
+  return has;
+}
 
 function fmtSize(n: number): string {
   return n === 0 ? '-' : n < 1 << 20 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
@@ -106,6 +127,7 @@ const MODES: [string, string[]][] = [
   ['--native', ['--native']],
   ['--trace-python-allocators', ['--trace-python-allocators']],
   ['--native --trace-python-allocators', ['--native', '--trace-python-allocators']],
+  ...(aggregate ? [['--aggregate', ['--aggregate']] as [string, string[]]] : []),
 ];
 
 // Overhead (slowdown - 1) of memlens over memray's, per mode, wall and CPU, for the geomean at the end.
@@ -116,10 +138,7 @@ try {
   for (const w of workloads)
     for (const python of pythons) {
       const script = join(WORKLOADS, `${w}.py`);
-      // memray is run as `python -m memray`: its script's #! line names the venv where it was installed,
-      // which may have moved since (the shared .cache is a link).
-      const memray = memrayOf(python);
-      const hasMemray = existsSync(memray);
+      const memray = hasMemray(python);
       const tag = pythons.length > 1 ? ` (${python})` : '';
       const configs: Config[] = [{ name: 'python3', mode: '', cmd: python, args: [script], output: undefined, runs: [] }];
       for (const [mode, extra] of MODES) {
@@ -132,7 +151,7 @@ try {
           output: out,
           runs: [],
         });
-        if (hasMemray) {
+        if (memray) {
           const mout = join(dir, `${w}.memray.bin`);
           configs.push({ name: `memray run ${mode}`, mode, cmd: python, args: ['-m', 'memray', 'run', '-q', '-f', '-o', mout, ...extra, script], output: mout, runs: [] });
         }
@@ -172,14 +191,51 @@ try {
         console.error((rows[rows.length - 1] as string[]).join('\t'));
       }
     }
+  if (fixedRuns > 0) for (const python of pythons) fixedCost(python);
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * What running an empty script costs under each tool beyond python3's own: the three alternate, so that
+ * they share the machine's minutes. Wall and CPU time of the whole process tree (tree_rusage.py).
+ */
+function fixedCost(python: string): void {
+  const empty = join(dir, 'empty.py');
+  writeFileSync(empty, 'pass\n');
+  const rusage = join(ROOT, 'bench', 'tree_rusage.py');
+  const tag = pythons.length > 1 ? ` (${python})` : '';
+  const out = join(dir, 'empty.capture');
+  const commands: [string, string[]][] = [
+    ['python3', [python, empty]],
+    ['memlens run', [process.execPath, ...NODE_FLAGS, memlens, 'run', '-q', '-f', '-o', out, '--python', python, empty]],
+  ];
+  if (baseline !== '') commands.push([`memlens run (${baseline})`, [process.execPath, ...NODE_FLAGS, join(baseline, 'bin', 'memlens.js'), 'run', '-q', '-f', '-o', out, '--python', python, empty]]);
+  if (hasMemray(python)) commands.push(['memray run', [python, '-m', 'memray', 'run', '-q', '-f', '-o', out, empty]]);
+  const runs = commands.map(() => ({ wall: [] as number[], cpu: [] as number[] }));
+  for (let i = 0; i < fixedRuns; i++) {
+    commands.forEach(([, cmd], k) => {
+      rmSync(out, { force: true });
+      const r = spawnSync(python, [rusage, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr}`);
+      const { wall, cpu } = JSON.parse(r.stdout) as { wall: number; cpu: number };
+      runs[k]!.wall.push(wall);
+      runs[k]!.cpu.push(cpu);
+    });
+  }
+  const base = { wall: median(runs[0]!.wall), cpu: median(runs[0]!.cpu) };
+  commands.forEach(([name], k) => {
+    const wall = median(runs[k]!.wall);
+    const cpu = median(runs[k]!.cpu);
+    const extra = k === 0 ? '' : `, +${((wall - base.wall) * 1000).toFixed(0)} ms wall, +${((cpu - base.cpu) * 1000).toFixed(0)} ms CPU`;
+    rows.push(['fixed cost (empty script)', `${name}${tag}`, wall.toFixed(3), (wall / base.wall).toFixed(2), cpu.toFixed(3), (cpu / base.cpu).toFixed(2), `CPU ${(cpu * 1000).toFixed(0)} ms${extra}`, '']);
+  });
 }
 
 const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
 for (const r of rows) console.log(r.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  '));
 for (const python of pythons) {
-  console.log(`${basename(python)}: ${python}${existsSync(memrayOf(python)) ? '' : ' (memray not found beside it: its rows are left out)'}`);
+  console.log(`${basename(python)}: ${python}${hasMemray(python) ? '' : ' (memray is not installed in it: its rows are left out)'}`);
 }
 const geomean = (xs: number[]): number => Math.exp(xs.reduce((a, x) => a + Math.log(Math.max(x, 1e-3)), 0) / xs.length);
 for (const [mode, r] of ratios) {
@@ -187,4 +243,4 @@ for (const [mode, r] of ratios) {
     `memlens overhead / memray overhead, ${mode}: geomean wall ${geomean(r.wall).toFixed(2)} (worst ${Math.max(...r.wall).toFixed(2)}), cpu ${geomean(r.cpu).toFixed(2)} (worst ${Math.max(...r.cpu).toFixed(2)})`,
   );
 }
-console.log(`${repeat} runs each, round robin, median.`);
+console.log(`${repeat} runs each, round robin, median${fixedRuns > 0 ? `; the fixed cost: ${fixedRuns} runs each, median` : ''}.`);

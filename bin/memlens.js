@@ -2,5 +2,10 @@
 // --single-threaded: see src/util/node-flags.ts (a hang at exit in node itself). Started as
 // `node bin/memlens.js`, memlens relaunches itself with it.
 // The only place that exits the process: main() returns the exit code.
-import { run } from '../dist/src/cli/bin.js';
-run();
+// The CLI runs from its bundle (bin/cli-bundle.js), or from dist/src when only tsc has run.
+import { runBundle } from './cli-bundle.js';
+
+if (!runBundle()) {
+  const { run } = await import('../dist/src/cli/bin.js');
+  run();
+}

@@ -110,6 +110,11 @@ def _load(path):
     lib.memlens_quiet.restype = None
     lib.memlens_record_census.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     lib.memlens_record_census.restype = None
+    try:
+        lib.memlens_program_end.argtypes = [ctypes.c_char_p]
+        lib.memlens_program_end.restype = None
+    except AttributeError:
+        pass  # an agent older than PROGRAM_END, loaded by an earlier attach: the marker is left out
     _library = lib
     _library_path = path
     return lib
@@ -194,6 +199,17 @@ def _interrupt_main():
 def _stop_at_exit():
     # The interpreter is exiting: a Ctrl-C now has nothing left to interrupt but the end of the capture, and
     # a traceback from it would land in the program's stderr. The stop is finished instead.
+    s = _current
+    if s is not None and s.active and s._before_exit_stop is not None:
+        before, s._before_exit_stop = s._before_exit_stop, None
+        # Called quiet: its own frames and work are memlens's, not the program's last allocations.
+        quiet(True)
+        try:
+            before()
+        except BaseException:  # noqa: B036 - the program's exit must not see our failure; the stop follows
+            pass
+        finally:
+            quiet(False)
     for _ in range(3):
         try:
             s = _current
@@ -228,6 +244,7 @@ class AgentSession:
         self._output = None
         self._follow_forks = False
         self._at_stop = []
+        self._before_exit_stop = None
         self._warning = None
 
     # ── the session ──────────────────────────────────────────────────────────────────────────────────
@@ -290,14 +307,26 @@ class AgentSession:
             except Exception:
                 pass
 
+    def program_end(self, label):
+        """Marks the end of the program this session ran (a PROGRAM_END marker, docs/capture-format.md): what
+        is live now is what the program held at its end; what the caller releases after this, before stop(),
+        is not the program's leak. `label`: what the caller releases next (`released`, or `kept: why`)."""
+        fn = getattr(self._lib, "memlens_program_end", None)
+        if fn is not None and self.active:
+            fn(str(label).encode("utf-8", "replace")[:300])
+
     def at_stop(self, fn):
         """Calls fn() once, after the next stop() (to release what the session needed: a socket, a timer)."""
         self._at_stop.append(fn)
 
-    def stop_at_exit(self):
+    def stop_at_exit(self, before_stop=None):
         """Stops tracking when the interpreter exits (an atexit handler, registered once per process: it runs
-        after the handlers the program registers later)."""
+        after the handlers the program registers later, and after threading joined the program's non-daemon
+        threads). `before_stop()`, if given, runs first while this session still tracks, with the calling
+        thread quiet (it may hand it back with quiet(False): the bootstrap marks the program's end there,
+        then releases the script's namespace with recording on, so that its frees are recorded)."""
         global _at_exit_registered
+        self._before_exit_stop = before_stop
         if not _at_exit_registered:
             import atexit
 

@@ -16,6 +16,15 @@ What python3 does and we reproduce: sys.argv, sys.path[0] (the script's real dir
 directory for -m, '' for -c, nothing with -P/PYTHONSAFEPATH), the __main__ module and its attributes,
 runpy for -m and for directories and zip files, the exit status, SystemExit, tracebacks of unhandled
 exceptions (our own frames are removed), KeyboardInterrupt ending the process by SIGINT, signals.
+
+The program's end (docs/capture-format.md, PROGRAM_END): when the interpreter exits, after the program's
+code, its non-daemon threads (threading joins them first) and its own exit handlers, the session's exit
+handler marks the end, then releases the script's namespace as the interpreter's teardown would (its names
+set to None, underscored names first, dunder names kept), collects cycles once and stops tracking. So what
+only the script's module-level names held is freed while tracking still runs, and "live at the end" is
+what the program left behind beyond them. While another Python thread still runs (a daemon thread) the
+namespace is kept: that thread may still read it, and the interpreter stops such threads before it clears
+modules.
 """
 
 import sys
@@ -100,6 +109,55 @@ def _is_zip(path):
         return False
 
 
+def _running(thread):
+    """Whether a thread threading lists still runs: a dummy thread (one threading did not start) says it is
+    alive for ever, so its OS thread is asked."""
+    import os
+
+    if not thread.is_alive():
+        return False
+    native_id = getattr(thread, "native_id", None)
+    return native_id is None or os.path.exists("/proc/self/task/%d" % native_id)
+
+
+def _program_end(main_dict):
+    """Run by the session's exit handler just before it stops: the PROGRAM_END marker, then the script's
+    namespace released and one collection (see the module's documentation)."""
+    # Called quiet (memlens_agent._stop_at_exit): up to the marker this is memlens's work, unrecorded (an
+    # allocation of the main thread here would read as the program's last, the end of what it was doing).
+    try:
+        import threading
+
+        main = threading.main_thread()
+        running = [t for t in threading.enumerate() if t is not main and _running(t)]
+        if running:
+            names = ", ".join(sorted(repr(t.name) for t in running)[:3])
+            more = " and %d more" % (len(running) - 3) if len(running) > 3 else ""
+            label = "kept: %d other thread%s still running (%s%s)" % (len(running), "" if len(running) == 1 else "s", names, more)
+        else:
+            label = "released"
+        del running
+        _session.program_end(label)
+    finally:
+        _session.quiet(False)
+    if label != "released":
+        return
+    # As CPython's module teardown does (_PyModule_ClearDict): values set to None, names with one leading
+    # underscore first; dunder names stay (the module's own bookkeeping, not the program's data).
+    names = [k for k in list(main_dict) if isinstance(k, str) and not (k.startswith("__") and k.endswith("__"))]
+    for first in (True, False):
+        for k in names:
+            if (k.startswith("_") and not k.startswith("__")) == first:
+                try:
+                    main_dict[k] = None
+                except Exception:
+                    pass
+    del names
+    import gc
+
+    gc.collect()
+
+
 def _hide_current_stack():
     f = sys._getframe(1)
     while f is not None:
@@ -107,8 +165,34 @@ def _hide_current_stack():
         f = f.f_back
 
 
-def main():
+def _parse_config(raw):
+    """The configuration memlens wrote (JSON.stringify of a flat object). Through the json package's C
+    scanner alone: `import json` brings in re and enum, a quarter of what the bootstrap itself costs on a
+    short run (docs/benchmarks.md, "Fixed cost"). Anything the scanner cannot take goes to json.loads."""
+    try:
+        import _json
+
+        class _Context(object):
+            strict = True
+            object_hook = None
+            object_pairs_hook = None
+            array_hook = None  # 3.15
+            parse_float = float
+            parse_int = int
+            parse_constant = None
+            memo = {}
+
+        value, end = _json.make_scanner(_Context())(raw, 0)
+        if end == len(raw) and isinstance(value, dict):
+            return value
+    except Exception:  # noqa: BLE001 - json.loads says what is wrong
+        pass
     import json
+
+    return json.loads(raw)
+
+
+def main():
     import os
 
     global _session
@@ -116,7 +200,7 @@ def main():
     if raw is None:
         sys.stderr.write("memlens: the bootstrap was started without its configuration (%s)\n" % ENV)
         sys.exit(2)
-    cfg = json.loads(raw)
+    cfg = _parse_config(raw)
     kind = cfg["run"]
     args = sys.argv[1:]
     if not args:
@@ -199,7 +283,7 @@ def main():
         if _session.warning is not None:
             sys.stderr.write("memlens: warning: %s\n" % _session.warning)
         _session.name_existing_threads()
-        _session.stop_at_exit()
+        _session.stop_at_exit(before_stop=lambda: _program_end(main_dict))
         if cfg.get("follow_fork"):
             _session.follow_forks()
         _install_excepthook()

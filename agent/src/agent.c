@@ -4,10 +4,12 @@
 
 #include <sys/types.h>
 
+#include "aggregate.h"
 #include "census.h"
 #include "lifecycle.h"
 #include "pygc.h"
 #include "pystack.h"
+#include "service_stream.h"
 #include "state.h"
 #include "thread.h"
 
@@ -76,4 +78,13 @@ ML_EXPORT void memlens_thread_ended(unsigned long tid) {
 
 ML_EXPORT void memlens_record_census(const char *label, const char *json) {
     ml_census_record(label, json);
+}
+
+ML_EXPORT void memlens_program_end(const char *label) {
+    if (!ml_session_active()) return;
+    int saved_guard = ml_guard_enter();
+    /* Aggregated: the state at the end, right before the marker (the periodic one may be a second old). */
+    if (ml_options & ML_OPTION_AGGREGATE) ml_aggregate_checkpoint();
+    ml_marker(ML_M_PROGRAM_END, label != NULL ? label : "");
+    ml_guard_leave(saved_guard);
 }

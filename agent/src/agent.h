@@ -37,5 +37,9 @@ ML_EXPORT void memlens_gc_state_changed(void);
 /* A census the agent asked for (census.c) comes back as JSON: a CENSUS record in the calling thread's
  * stream. */
 ML_EXPORT void memlens_record_census(const char *label, const char *json);
+/* The program the bootstrap ran has finished (its code, its non-daemon threads, its exit handlers): a
+ * PROGRAM_END marker with `label` (what the bootstrap releases next, docs/capture-format.md). Tracking goes
+ * on: what follows is the bootstrap's release of the script's namespace, then memlens_stop. */
+ML_EXPORT void memlens_program_end(const char *label);
 
 #endif

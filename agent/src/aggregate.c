@@ -388,7 +388,20 @@ static void write_checkpoint(const uint8_t *entries, size_t len, size_t n, uint6
     if (!b.overflow) ml_service_stream_record(ML_R_CHECKPOINT, b.p, b.len);
 }
 
+/* Checkpoints come from the service thread (periodic, near OOM), the stop and the program's end
+ * (memlens_program_end, the main thread): one at a time, so that their records follow in seq order. Never
+ * taken on an allocation's path. */
+static pthread_mutex_t g_checkpoint_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void checkpoint_locked(int always);
+
 static void checkpoint(int always) {
+    pthread_mutex_lock(&g_checkpoint_lock);
+    checkpoint_locked(always);
+    pthread_mutex_unlock(&g_checkpoint_lock);
+}
+
+static void checkpoint_locked(int always) {
     if (!g_ready) return;
     uint64_t heap = atomic_load(&g_heap);
     while (atomic_flag_test_and_set_explicit(&g_peak_lock, memory_order_acquire)) {
@@ -465,6 +478,7 @@ void ml_aggregate_forget(void) {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     g_arena_lock = fresh;
     g_maps_lock = fresh;
+    g_checkpoint_lock = fresh;
     atomic_flag_clear(&g_peak_lock);
     ml_aggregate_end();
 }

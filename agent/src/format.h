@@ -140,6 +140,7 @@ enum ml_marker_kind {
     ML_M_DETACHED = 6,
     ML_M_MEMORY_PRESSURE = 7, /* written by agents before the PRESSURE record; the reader decides now */
     ML_M_CAPTURE_STOPPED = 8, /* writing the capture failed (label: why, "ENOSPC: ..."): nothing follows */
+    ML_M_PROGRAM_END = 9,     /* the program run by the bootstrap has finished (label: what was released) */
 };
 
 enum ml_trailer_reason {

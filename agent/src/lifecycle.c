@@ -59,13 +59,6 @@ static const char *write_error_text(int err) {
  * its own written straight to the file, where the failed write was cut off. Nothing after it can be in
  * the capture, so the reader knows it stops here because writing failed, not because the process died. */
 static void capture_stopped(int err) {
-    uint8_t mem[160];
-    ml_buf b;
-    ml_buf_init(&b, mem, sizeof mem);
-    uint64_t seq = ml_next_seq();
-    ml_buf_varint(&b, seq);
-    ml_buf_varint(&b, ml_rel_ns());
-    ml_buf_varint(&b, ML_M_CAPTURE_STOPPED);
     const char *why = write_error_text(err);
     char text[64];
     if (why[0] == 0) {
@@ -73,8 +66,7 @@ static void capture_stopped(int err) {
         ml_u64_to_dec(text + 6, (uint64_t)err);
         why = text;
     }
-    ml_buf_cstr(&b, why);
-    if (!b.overflow) (void)ml_write_last_record(ML_R_MARKER, b.p, b.len, seq);
+    ml_marker_last(ML_M_CAPTURE_STOPPED, why);
 }
 
 /* ── fork ──────────────────────────────────────────────────────────────────────────────────────── */

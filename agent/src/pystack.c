@@ -107,6 +107,84 @@ static int grow_scratch(ml_pystack *ps, size_t want) {
     return 0;
 }
 
+/* ── location tables without columns ───────────────────────────────────────────────────────────────
+ * A 3.11+ location table (CPython's Objects/locations.md) gives each run of 1 to 8 code units a line,
+ * an end line and two columns. memlens reads only the line (src/model/linetable.ts), and on a program that
+ * allocates from many modules' top-level code (numpy's import) the tables were half of a compressed
+ * capture (docs/benchmarks.md). The CODE record gets the same kind of table, the same line for every
+ * instruction, without the rest: each entry becomes "no columns" (code 13, the line delta alone) or "no
+ * location" (15), and an entry that repeats the line of the one before joins it (up to 8 units). A table
+ * that does not parse as one is written as it is. */
+
+static int lt_varint(const uint8_t *t, size_t n, size_t *pos, uint64_t *out) {
+    uint64_t v = 0;
+    unsigned shift = 0;
+    for (;;) {
+        if (*pos >= n || shift > 54) return -1;
+        uint8_t b = t[(*pos)++];
+        if ((b & 0x80) != 0) return -1;
+        v |= (uint64_t)(b & 63) << shift;
+        shift += 6;
+        if ((b & 64) == 0) break;
+    }
+    *out = v;
+    return 0;
+}
+
+/* One entry, written at `o` unless NULL; returns its length. */
+static size_t lt_entry(uint8_t *o, int none, unsigned units, uint64_t zigzag) {
+    if (o != NULL) o[0] = (uint8_t)(0x80u | ((none ? 15u : 13u) << 3) | (units - 1));
+    if (none) return 1;
+    size_t k = 1;
+    while (zigzag >= 64) {
+        if (o != NULL) o[k] = (uint8_t)((zigzag & 63) | 64);
+        k++;
+        zigzag >>= 6;
+    }
+    if (o != NULL) o[k] = (uint8_t)zigzag;
+    return k + 1;
+}
+
+/* The table without columns, written at `out` unless NULL; returns its length, 0 if `t` does not parse. */
+static size_t lt_strip_columns(const uint8_t *t, size_t n, uint8_t *out) {
+    size_t pos = 0, len = 0;
+    int have = 0, pend_none = 0;
+    unsigned pend_units = 0;
+    uint64_t pend_zz = 0;
+    while (pos < n) {
+        uint8_t first = t[pos++];
+        if ((first & 0x80) == 0) return 0;
+        unsigned code = (first >> 3) & 15u, units = (first & 7u) + 1;
+        int none = code == 15;
+        uint64_t zz = 0, skip; /* the line delta as the table's svarint: magnitude << 1 | sign */
+        if (code == 14) {
+            if (lt_varint(t, n, &pos, &zz) != 0 || lt_varint(t, n, &pos, &skip) != 0 || lt_varint(t, n, &pos, &skip) != 0 ||
+                lt_varint(t, n, &pos, &skip) != 0)
+                return 0;
+        } else if (code == 13) {
+            if (lt_varint(t, n, &pos, &zz) != 0) return 0;
+        } else if (code >= 10 && code <= 12) {
+            zz = (uint64_t)(code - 10) << 1;
+            if (pos + 2 > n || (t[pos] & 0x80) != 0 || (t[pos + 1] & 0x80) != 0) return 0;
+            pos += 2;
+        } else if (code <= 9) {
+            if (pos + 1 > n || (t[pos] & 0x80) != 0) return 0;
+            pos += 1;
+        }
+        if (have && pend_none == none && (none || zz == 0) && pend_units + units <= 8) {
+            pend_units += units;
+            continue;
+        }
+        if (have) len += lt_entry(out != NULL ? out + len : NULL, pend_none, pend_units, pend_zz);
+        have = 1;
+        pend_none = none;
+        pend_units = units;
+        pend_zz = zz;
+    }
+    if (have) len += lt_entry(out != NULL ? out + len : NULL, pend_none, pend_units, pend_zz);
+    return len;
+}
+
 /* Builds the CODE payload (without code id) for `code` into ps->scratch; returns its length or 0. The
  * line table points into the live code object, so this runs while the frame is on our stack. */
 static size_t code_payload(ml_pystack *ps, const void *code, uint32_t id) {
@@ -131,7 +209,18 @@ static size_t code_payload(ml_pystack *ps, const void *code, uint32_t id) {
         ml_buf_str(&b, ps->scratch + txt.filename_off, txt.filename_len);
         ml_buf_varint(&b, txt.firstlineno);
         ml_buf_varint(&b, (uint64_t)txt.linetable_kind);
-        ml_buf_str(&b, txt.linetable, txt.linetable_len);
+        size_t stripped = txt.linetable_kind == ML_LINETABLE_LOCATIONS ? lt_strip_columns(txt.linetable, txt.linetable_len, NULL) : 0;
+        if (stripped > 0 && stripped <= txt.linetable_len) {
+            ml_buf_varint(&b, stripped);
+            if (!b.overflow && b.len + stripped <= b.cap) {
+                lt_strip_columns(txt.linetable, txt.linetable_len, b.p + b.len);
+                b.len += stripped;
+            } else {
+                b.overflow = 1;
+            }
+        } else {
+            ml_buf_str(&b, txt.linetable, txt.linetable_len);
+        }
         return b.overflow ? 0 : b.len;
     }
     return 0;

@@ -271,15 +271,7 @@ void ml_service_note_capture_stopped(void) {
     ml_u64_to_dec(num, (uint64_t)(ml_sink_limit() >> 20));
     ml_strlcat(text, num, sizeof text);
     ml_strlcat(text, " MiB waited to be written: the reader (or the disk) did not keep up", sizeof text);
-    uint8_t mem[224];
-    ml_buf b;
-    ml_buf_init(&b, mem, sizeof mem);
-    uint64_t seq = ml_next_seq();
-    ml_buf_varint(&b, seq);
-    ml_buf_varint(&b, ml_rel_ns());
-    ml_buf_varint(&b, ML_M_CAPTURE_STOPPED);
-    ml_buf_cstr(&b, text);
-    if (!b.overflow) (void)ml_write_last_record(ML_R_MARKER, b.p, b.len, seq);
+    ml_marker_last(ML_M_CAPTURE_STOPPED, text);
 }
 
 /* Writes what is queued (without waiting for the reader), and notices a capture that stopped. Returns the

@@ -84,3 +84,15 @@ void ml_marker(int kind, const char *label) {
     ml_buf_str(&b, label, ml_utf8_prefix(label, 400));
     ml_service_stream_record(ML_R_MARKER, b.p, b.len);
 }
+
+void ml_marker_last(int kind, const char *label) {
+    uint8_t mem[224];
+    ml_buf b;
+    ml_buf_init(&b, mem, sizeof mem);
+    uint64_t seq = ml_next_seq();
+    ml_buf_varint(&b, seq);
+    ml_buf_varint(&b, ml_rel_ns());
+    ml_buf_varint(&b, (uint64_t)kind);
+    ml_buf_cstr(&b, label);
+    if (!b.overflow) (void)ml_write_last_record(ML_R_MARKER, b.p, b.len, seq);
+}

@@ -25,5 +25,8 @@ void ml_service_stream_forget(void);
 void ml_note(int kind, const char *text);
 /* MARKER in the service stream (kind: ML_M_*). */
 void ml_marker(int kind, const char *label);
+/* MARKER as one of the capture's last blocks (ml_write_last_record), after the sink stopped taking blocks:
+ * why the capture stops there (ML_M_CAPTURE_STOPPED). */
+void ml_marker_last(int kind, const char *label);
 
 #endif

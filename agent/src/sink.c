@@ -213,6 +213,17 @@ static void drop_queue(void) {
     g_queued = 0;
 }
 
+/* Throws away everything queued and unmaps the pool of free blocks (queue lock held, or no other thread). */
+static void release_blocks(void) {
+    drop_queue();
+    while (g_pool != NULL) {
+        qblock *b = g_pool;
+        g_pool = b->next;
+        ml_mem_free(b, b->size);
+    }
+    g_pool_n = 0;
+}
+
 static void kick(void) {
     if (g_wake_fd < 0) return;
     uint64_t one = 1;
@@ -459,13 +470,7 @@ uint64_t ml_sink_dropped(void) {
 void ml_sink_close(void) {
     pthread_mutex_lock(&g_writer_lock);
     pthread_mutex_lock(&g_q_lock);
-    drop_queue();
-    while (g_pool != NULL) {
-        qblock *b = g_pool;
-        g_pool = b->next;
-        ml_mem_free(b, b->size);
-    }
-    g_pool_n = 0;
+    release_blocks();
     if (g_fd >= 0 && still_ours(0)) {
         if (g_is_stream) (void)fcntl(g_fd, F_SETFL, g_saved_flags);
         close(g_fd);
@@ -482,13 +487,7 @@ void ml_sink_forget(void) {
     g_writer_lock = fresh;
     /* The queue is our copy of the parent's: its blocks are the parent's to write. */
     g_dropped = 0;
-    drop_queue();
-    while (g_pool != NULL) {
-        qblock *b = g_pool;
-        g_pool = b->next;
-        ml_mem_free(b, b->size);
-    }
-    g_pool_n = 0;
+    release_blocks();
     /* Our copy of the parent's descriptor: closing it leaves the parent's open, and a pipe's reader
      * still sees end-of-file when the parent closes its end. Its flags belong to the parent's session. */
     if (g_fd >= 0 && still_ours(0)) close(g_fd);

@@ -7,6 +7,7 @@ import type { CaptureModel } from '../model/model.js';
 import { signalName } from '../util/signals.js';
 import { formatTime } from '../util/units.js';
 import { escapeLine } from '../util/terminal-text.js';
+import { type ProgramEnd, programEndOf } from './program-end.js';
 
 export type OomKill = 'yes' | 'no' | 'unknown';
 
@@ -48,6 +49,8 @@ export interface Ending {
   readonly endNs: number;
   /** Writing the capture failed before the end (a CAPTURE_STOPPED marker): nothing after it is in it. */
   readonly captureStop: CaptureStop | undefined;
+  /** The program's end as `memlens run`'s bootstrap marked it (program-end.ts); undefined: not marked. */
+  readonly programEnd?: ProgramEnd | undefined;
 }
 
 /** Where and why a capture stops before its process ended: writing it failed (docs/reports.md). */
@@ -96,7 +99,7 @@ export function endingOf(model: CaptureModel): Ending {
   const fromTrailer = trailerStopReason(trailerReason);
   const wentOn = WENT_ON.has(fromTrailer);
   const stopNs = wentOn && t !== undefined ? t.timeNs : undefined;
-  const base = { trailerReason, endNs, captureStop, wentOn, stopNs };
+  const base = { trailerReason, endNs, captureStop, wentOn, stopNs, programEnd: programEndOf(model) };
   if (e !== undefined) {
     const oomKill: OomKill = e.oomKill === 1 ? 'yes' : e.oomKill === 0 ? 'no' : 'unknown';
     const memlensSignal = e.memlensSignal;
@@ -155,12 +158,20 @@ export function describeEndingBrief(e: Ending): string {
 }
 
 /**
- * Which end "live at the end" means, in words, from why tracking stopped. After a normal exit under
- * `memlens run` that is after the program's own exit handlers, before the interpreter's teardown: the main
- * script's module-level names still hold what they refer to (memray releases the script's namespace
- * before it stops tracking, so a script-level `data = load()` counts here and not there).
+ * Which end "live at the end" means, in words, from why tracking stopped. When `memlens run` marked the
+ * program's end (program-end.ts), that is after the program's code, its threads and its exit handlers,
+ * once the script's module-level names were released (as memray releases the script's namespace): a
+ * script-level `data = load()` is not counted. Captures without the mark (older ones) were stopped before
+ * that release, and say so.
  */
 export function describeEndMoment(e: Ending, attached: boolean): string {
+  const p = e.programEnd;
+  if (p !== undefined && !e.wentOn) {
+    const at = `at the program's end (${formatTime(p.timeNs)}), after its code, its threads and its exit handlers`;
+    return p.released
+      ? `${at}, once memlens had released the script's module-level names (as the interpreter's teardown and memray do): what only they held is not counted`
+      : `${at}; the script's module-level names were not released (${escapeLine(p.keptBecause)}), so what they refer to counts`;
+  }
   switch (e.stopReason) {
     case 'exit':
       return attached

@@ -36,7 +36,9 @@ export interface GcFreesResult {
 }
 
 export class GcFrees implements ReplayObserver {
-  private cap: number;
+  /** Reads no index. */
+  readonly indexesFrom = Infinity;
+  private readonly cap: number;
   private seqs: Float64Array;
   private sites: Int32Array;
   private bytes: Float64Array;
@@ -50,8 +52,11 @@ export class GcFrees implements ReplayObserver {
   private incomplete = 0;
   private readonly bySite = new Map<SiteId, SiteFreed>();
 
-  constructor(private readonly maxEntries = GC_RING_MAX) {
-    this.cap = Math.min(4096, maxEntries);
+  constructor(maxEntries = GC_RING_MAX) {
+    // The whole ring at once: its pages become resident only as frees are written into them (from the
+    // start after each collection), and a ring that grew by copies left its old arrays as garbage that
+    // lived long enough to wait for a full collection (a few MiB of peak RSS on a big capture).
+    this.cap = maxEntries;
     this.seqs = new Float64Array(this.cap);
     this.sites = new Int32Array(this.cap);
     this.bytes = new Float64Array(this.cap);
@@ -60,7 +65,6 @@ export class GcFrees implements ReplayObserver {
 
   change(site: SiteId, seq: number, bytes: number, count: number): void {
     if (bytes >= 0 && count >= 0) return;
-    if (this.size === this.cap && this.cap < this.maxEntries) this.growRing();
     if (this.size === this.cap) {
       // Full at its largest: the oldest entry goes.
       this.droppedSeq = Math.max(this.droppedSeq, this.seqs[this.next]!);
@@ -73,7 +77,7 @@ export class GcFrees implements ReplayObserver {
     this.bytes[i] = -bytes;
     // -count is 1 for a free, 0 for a piece of an unmapped region.
     this.counts[i] = -count;
-    this.next = (i + 1) % this.cap;
+    this.next = i + 1 === this.cap ? 0 : i + 1;
   }
 
   snapshot(): void {
@@ -123,28 +127,5 @@ export class GcFrees implements ReplayObserver {
       incomplete: this.incomplete,
       bySite: this.bySite,
     };
-  }
-
-  private growRing(): void {
-    // The ring is full and in order from `next` (oldest) round to `next - 1`: unroll it into a bigger one.
-    const cap = Math.min(this.maxEntries, this.cap * 2);
-    const order = (a: Float64Array | Int32Array | Int8Array, b: Float64Array | Int32Array | Int8Array): void => {
-      b.set(a.subarray(this.next), 0);
-      b.set(a.subarray(0, this.next), this.cap - this.next);
-    };
-    const seqs = new Float64Array(cap);
-    const sites = new Int32Array(cap);
-    const bytes = new Float64Array(cap);
-    const counts = new Int8Array(cap);
-    order(this.seqs, seqs);
-    order(this.sites, sites);
-    order(this.bytes, bytes);
-    order(this.counts, counts);
-    this.seqs = seqs;
-    this.sites = sites;
-    this.bytes = bytes;
-    this.counts = counts;
-    this.next = this.cap;
-    this.cap = cap;
   }
 }

@@ -6,6 +6,7 @@
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
 import type { CaptureModel } from '../model/model.js';
 import { memlensPauses } from './memlens-pauses.js';
+import { beforeProgramEnd, programEndOf } from './program-end.js';
 import type { AllocationSet, SiteAmount } from './allocation-set.js';
 import type { GcFreesResult } from './gc-frees.js';
 import { type StackAmount, stacksOf } from './stacks.js';
@@ -76,12 +77,15 @@ export interface GcReport {
 }
 
 export function gcReport(model: CaptureModel, frees: GcFreesResult | undefined, filter: FrameFilter = DEFAULT_FRAME_FILTER): GcReport {
-  // Per GC record (model.gcs order), bytes freed; the observer saw the same records in the same order.
+  // The program's collections: the one memlens runs after the program's end (program-end.ts) is not one.
+  const end = programEndOf(model);
+  const gcs = end === undefined ? model.gcs : model.gcs.filter((r) => beforeProgramEnd(r, end));
+  // Per GC record (gcs order), bytes freed; the observer saw the same records in the same order.
   const freedOf = (i: number): [number, number] | undefined => {
     if (frees === undefined || model.aggregated) return undefined;
     const b = frees.bytes[i];
     const n = frees.count[i];
-    if (b === undefined || n === undefined || Number.isNaN(b) || frees.seq[i] !== model.gcs[i]?.seq) return undefined;
+    if (b === undefined || n === undefined || Number.isNaN(b) || frees.seq[i] !== gcs[i]?.seq) return undefined;
     return [b, n];
   };
   const gens: { collections: number; collected: number; uncollectable: number; total: number; max: number; bytes: number; count: number; known: boolean }[] = [];
@@ -95,7 +99,7 @@ export function gcReport(model: CaptureModel, frees: GcFreesResult | undefined, 
   let allocationsFreed = 0;
   let unknownRecords = 0;
   const perCollectionBytes: (number | undefined)[] = [];
-  model.gcs.forEach((r, i) => {
+  gcs.forEach((r, i) => {
     const g = gen(Math.min(r.generation, 15));
     g.collections++;
     g.collected += r.collected;
@@ -119,13 +123,13 @@ export function gcReport(model: CaptureModel, frees: GcFreesResult | undefined, 
   });
 
   const caveats: string[] = [];
-  if (model.gcs.length > 0) {
+  if (gcs.length > 0) {
     if (model.aggregated) caveats.push('an aggregated capture keeps no frees, so the memory the collector freed is unknown');
     else if (frees === undefined) caveats.push('the memory the collector freed was not computed');
     else if (unknownRecords > 0) caveats.push(`${unknownRecords} collection${unknownRecords === 1 ? '' : 's'} came from a capture without the start of each collection: what they freed is unknown`);
     if (frees !== undefined && frees.incomplete > 0) caveats.push(`${frees.incomplete} collection${frees.incomplete === 1 ? '' : 's'} freed more allocations than memlens keeps track of at once: their figures are lower bounds`);
   }
-  const known = model.gcs.length > 0 && unknownRecords < model.gcs.length;
+  const known = gcs.length > 0 && unknownRecords < gcs.length;
 
   let freedByStack: StackAmount[] = [];
   if (frees !== undefined && !model.aggregated && frees.bySite.size > 0) {
@@ -142,7 +146,7 @@ export function gcReport(model: CaptureModel, frees: GcFreesResult | undefined, 
   }
 
   return {
-    collections: model.gcs.length,
+    collections: gcs.length,
     collected: gens.reduce((a, g) => a + g.collected, 0),
     uncollectable: gens.reduce((a, g) => a + g.uncollectable, 0),
     totalPauseNs: gens.reduce((a, g) => a + g.total, 0),
@@ -157,8 +161,8 @@ export function gcReport(model: CaptureModel, frees: GcFreesResult | undefined, 
       allocationsFreed: g.collections === 0 ? 0 : g.known ? g.count : undefined,
     })),
     longest,
-    bytesFreed: known ? bytesFreed : model.gcs.length === 0 ? 0 : undefined,
-    allocationsFreed: known ? allocationsFreed : model.gcs.length === 0 ? 0 : undefined,
+    bytesFreed: known ? bytesFreed : gcs.length === 0 ? 0 : undefined,
+    allocationsFreed: known ? allocationsFreed : gcs.length === 0 ? 0 : undefined,
     freedCaveats: caveats,
     freedByStack,
     perCollectionBytes,

@@ -91,6 +91,8 @@ function frameKey(parent: PyNodeId1, code: number): number | string {
 }
 
 export class LargeLifetimes implements ReplayObserver {
+  /** Only large allocations are looked up by index when freed. */
+  readonly indexesFrom = LARGE_ALLOCATION_BYTES;
   private ctx: ReplayContext | undefined;
   private nowNs = 0;
   private readonly live = new Map<ThreadIndex, Map<number, LargeRecord>>();
@@ -105,6 +107,9 @@ export class LargeLifetimes implements ReplayObserver {
   /** Per site, the epoch of its thread at which its stack was last found to hold every watched frame. */
   private readonly checked = new SiteColumn(1024);
   private checks = 0;
+  /** The watch of the thread last checked (watches are never removed from `watches`). */
+  private lastWatch: ThreadWatch | undefined;
+  private lastWatchThread = -1;
 
   begin(context: ReplayContext): void {
     this.ctx = context;
@@ -198,8 +203,16 @@ export class LargeLifetimes implements ReplayObserver {
 
   /** An allocation of `thread` at `site`: every watched frame not on its stack has returned. */
   private check(site: SiteId, thread: ThreadIndex): void {
-    const tw = this.watches.get(thread);
-    if (tw === undefined || tw.frames.size === 0) return;
+    // Most allocations come from the thread of the previous one: no map lookup for them (this runs for
+    // every allocation while a large one is live).
+    let tw = this.lastWatch;
+    if (tw === undefined || this.lastWatchThread !== thread) {
+      tw = this.watches.get(thread);
+      if (tw === undefined) return;
+      this.lastWatch = tw;
+      this.lastWatchThread = thread;
+    }
+    if (tw.frames.size === 0) return;
     const checked = this.checked.array;
     if (site < checked.length && checked[site] === tw.epoch) return;
     const ctx = this.ctx as ReplayContext;

@@ -64,3 +64,21 @@ test('leaks in every window equal brute force, coarsened or not', () => {
     }
   }
 });
+
+test("the program's end closes a tick: a window can end there, and what memlens's release freed after it is freed in the last tick", () => {
+  const t = new LeakTimeline();
+  t.change(0 as SiteId, 1, 100, 1, 0 as ThreadIndex, 1);
+  t.snapshot(2, 10);
+  t.change(1 as SiteId, 2, 50, 1, 0 as ThreadIndex, 2);
+  t.marker({ type: 'marker', stream: 0, seq: 3, timeNs: 15, kind: 9, label: 'released' });
+  t.change(0 as SiteId, 3, -100, -1, 0 as ThreadIndex, 1); // the release
+  t.marker({ type: 'marker', stream: 0, seq: 4, timeNs: 16, kind: 5, label: 'a user label: no tick' });
+  const r = t.finish(20);
+  assert.deepEqual([...r.tickEnd], [10, 15, 20]);
+  const rows = Array.from({ length: r.site.length }, (_, i) => [r.site[i], r.start[i], r.end[i], r.bytes[i]]);
+  // Site 0: made in tick 0, freed in tick 2 (after the end); site 1: made in tick 1, never freed.
+  assert.deepEqual(rows.sort(), [
+    [0, 0, 2, 100],
+    [1, 1, 3, 50],
+  ]);
+});

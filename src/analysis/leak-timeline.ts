@@ -1,9 +1,12 @@
 // What was allocated in each window of the run and not freed by its end: the data behind the HTML
 // report's time windows in leaks mode (its twin for the peak is peak-timeline.ts). Ticks are cut at
-// memory snapshots as there.
+// memory snapshots as there, and at the program's end (program-end.ts): a window can end exactly there, so
+// what the program held at its end shows apart from what memlens's release of the script's names left.
 
+import type { MarkerRecord } from '../capture/records.js';
 import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
+import { isProgramEndMarker } from './program-end.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
 /** Runs are lifetimes: site, allocated in tick `start`, freed in tick `end` (the tick count: never freed). */
@@ -85,6 +88,10 @@ export class LeakTimeline implements ReplayObserver {
   snapshot(_seq: number, timeNs: number): void {
     this.snapsInTick++;
     if (this.snapsInTick >= this.groupSize) this.closeTick(timeNs);
+  }
+
+  marker(record: MarkerRecord): void {
+    if (isProgramEndMarker(record)) this.closeTick(record.timeNs);
   }
 
   private closeTick(endTime: number): void {

@@ -39,6 +39,8 @@ interface CheckpointTick {
 }
 
 export class LiveSeries implements ReplayObserver {
+  /** Reads no index. */
+  readonly indexesFrom = Infinity;
   private readonly maxTicks: number;
   private readonly maxRuns: number;
   private sites = 0;
@@ -174,20 +176,7 @@ export class LiveSeries implements ReplayObserver {
    * the odd ticks in it, so coarse ticks [⌊s/2⌋, ⌊e/2⌋); a run of one even tick vanishes.
    */
   private coarsen(): void {
-    const r = this.runs;
-    let w = 0;
-    for (let i = 0; i < r.n; i++) {
-      const s = r.start[i]! >> 1;
-      const e = r.end[i]! >> 1;
-      if (s >= e) continue;
-      r.site[w] = r.site[i]!;
-      r.start[w] = s;
-      r.end[w] = e;
-      r.bytes[w] = r.bytes[i]!;
-      r.count[w] = r.count[i]!;
-      w++;
-    }
-    r.n = w;
+    this.runs.remapTicks((t) => t >> 1);
     const starts = this.runStart.array;
     for (let site = 0; site < this.sites; site++) starts[site] = starts[site]! >> 1;
     this.ends = this.ends.filter((_, i) => i % 2 === 1);

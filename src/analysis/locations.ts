@@ -2,6 +2,7 @@
 // is on (total, counted once per stack even under recursion) and of the stacks where it is on top (own),
 // and the number of allocations in its total. Also the allocating-line view `stats` uses.
 
+import type { Frame } from '../model/frames.js';
 import type { FrameId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import { ownLineIndex } from './own-code.js';
@@ -90,21 +91,26 @@ export interface LineRow {
   viaBytes?: number;
 }
 
+/** The row of a frame's line (NO_STACK without a frame) in `rows`, made with `extra` when it is new. */
+function rowOf(rows: Map<string, LineRow>, f: Frame | undefined, extra: Pick<LineRow, 'via' | 'viaBytes'>): LineRow {
+  const func = f?.function ?? NO_STACK;
+  const file = f?.file ?? '';
+  const line = f?.line ?? 0;
+  const key = `${func}\u0000${file}\u0000${line}`;
+  let r = rows.get(key);
+  if (r === undefined) {
+    r = { function: func, file, line, bytes: 0, count: 0, ...extra };
+    rows.set(key, r);
+  }
+  return r;
+}
+
 /** Per line of the frame on top of each stack (the allocating line): memray's "top locations". */
 export function allocatingLines(model: CaptureModel, stacks: readonly StackAmount[]): LineRow[] {
   const rows = new Map<string, LineRow>();
   for (const st of stacks) {
     const top = st.frames[st.frames.length - 1];
-    const f = top === undefined ? undefined : model.frames.frame(top);
-    const func = f?.function ?? NO_STACK;
-    const file = f?.file ?? '';
-    const line = f?.line ?? 0;
-    const key = `${func}\u0000${file}\u0000${line}`;
-    let r = rows.get(key);
-    if (r === undefined) {
-      r = { function: func, file, line, bytes: 0, count: 0 };
-      rows.set(key, r);
-    }
+    const r = rowOf(rows, top === undefined ? undefined : model.frames.frame(top), {});
     r.bytes += st.bytes;
     r.count += st.count;
   }
@@ -122,15 +128,7 @@ export function ownLines(model: CaptureModel, stacks: readonly StackAmount[]): L
     const at = ownLineIndex(model, st.frames);
     const f = at < 0 ? undefined : model.frames.frame(st.frames[at]!);
     const leafId = at >= 0 && at < st.frames.length - 1 ? st.frames[st.frames.length - 1]! : undefined;
-    const func = f?.function ?? NO_STACK;
-    const file = f?.file ?? '';
-    const line = f?.line ?? 0;
-    const key = `${func}\u0000${file}\u0000${line}`;
-    let r = rows.get(key);
-    if (r === undefined) {
-      r = { function: func, file, line, bytes: 0, count: 0, via: undefined, viaBytes: -Infinity };
-      rows.set(key, r);
-    }
+    const r = rowOf(rows, f, { via: undefined, viaBytes: -Infinity });
     r.bytes += st.bytes;
     r.count += st.count;
     if (st.bytes > (r.viaBytes ?? -Infinity)) {

@@ -102,7 +102,7 @@ function gcLabel(g: GcRecord): string {
 }
 
 function markerLabel(m: MarkerRecord): string {
-  const names = ['', 'tracking started', 'tracking stopped', 'attached', 'near OOM', 'label', 'detached', 'memory pressure'];
+  const names = ['', 'tracking started', 'tracking stopped', 'attached', 'near OOM', 'label', 'detached', 'memory pressure', 'capture stopped', "the program's end"];
   const name = names[m.kind] ?? `marker ${m.kind}`;
   return m.label !== '' ? `${name}: ${m.label}` : name;
 }

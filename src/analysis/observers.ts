@@ -1,6 +1,6 @@
 // Several ReplayObservers on one replay (the HTML report's time windows and the verdict's facts).
 
-import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
+import type { CheckpointEntry, CheckpointRecord, GcRecord, MarkerRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 
@@ -8,6 +8,7 @@ export function combineObservers(...list: readonly (ReplayObserver | undefined)[
   const obs = list.filter((o): o is ReplayObserver => o !== undefined);
   if (obs.length <= 1) return obs[0];
   return {
+    indexesFrom: Math.min(...obs.map((o) => o.indexesFrom ?? 0)),
     begin(context: ReplayContext): void {
       for (const o of obs) o.begin?.(context);
     },
@@ -19,6 +20,9 @@ export function combineObservers(...list: readonly (ReplayObserver | undefined)[
     },
     gc(record: GcRecord): void {
       for (const o of obs) o.gc?.(record);
+    },
+    marker(record: MarkerRecord): void {
+      for (const o of obs) o.marker?.(record);
     },
     checkpoint(record: CheckpointRecord): void {
       for (const o of obs) o.checkpoint?.(record);

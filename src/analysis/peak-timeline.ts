@@ -48,6 +48,8 @@ class Column {
 }
 
 export class PeakTimeline implements ReplayObserver {
+  /** Reads no index. */
+  readonly indexesFrom = Infinity;
   private readonly maxTicks: number;
   private readonly maxRuns: number;
   private sites = 0;
@@ -167,20 +169,7 @@ export class PeakTimeline implements ReplayObserver {
       const b = x >> 1;
       return x <= pick[b]! ? b : b + 1;
     };
-    const r = this.runs;
-    let w = 0;
-    for (let i = 0; i < r.n; i++) {
-      const s = coarse(r.start[i]!);
-      const e = coarse(r.end[i]!);
-      if (s >= e) continue;
-      r.site[w] = r.site[i]!;
-      r.start[w] = s;
-      r.end[w] = e;
-      r.bytes[w] = r.bytes[i]!;
-      r.count[w] = r.count[i]!;
-      w++;
-    }
-    r.n = w;
+    this.runs.remapTicks(coarse);
     for (let site = 0; site < this.sites; site++) this.runStart.data[site] = coarse(this.runStart.data[site]!);
     this.ticks.end = end;
     this.ticks.peak = peak;

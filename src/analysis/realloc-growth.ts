@@ -18,6 +18,8 @@ export interface ReallocGrowthResult {
 }
 
 export class ReallocGrowth implements ReplayObserver {
+  /** Reads no index. */
+  readonly indexesFrom = Infinity;
   /** Per thread index: bytes of the last free if no allocation followed it yet, else -1. */
   private pending = new Float64Array(64).fill(-1);
   private readonly growths = new SiteColumn(1024);

@@ -54,6 +54,8 @@ function entryKey(e: CheckpointEntry): string {
 }
 
 export class RecentGrowth implements ReplayObserver {
+  /** Reads no index. */
+  readonly indexesFrom = Infinity;
   private readonly liveBytes = new SiteColumn(1024);
   private readonly liveCount = new SiteColumn(1024);
   private readonly baseBytes = new SiteColumn(1024);

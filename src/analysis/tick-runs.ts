@@ -47,6 +47,26 @@ export class Runs {
     this.count[i] = count;
   }
 
+  /**
+   * Maps every run's ticks [start, end) through `tick` (to coarser ticks) and drops the runs
+   * left empty.
+   */
+  remapTicks(tick: (t: number) => number): void {
+    let w = 0;
+    for (let i = 0; i < this.n; i++) {
+      const s = tick(this.start[i]!);
+      const e = tick(this.end[i]!);
+      if (s >= e) continue;
+      this.site[w] = this.site[i]!;
+      this.start[w] = s;
+      this.end[w] = e;
+      this.bytes[w] = this.bytes[i]!;
+      this.count[w] = this.count[i]!;
+      w++;
+    }
+    this.n = w;
+  }
+
   /** The runs collected, in arrays of their exact length. */
   columns(): Pick<TickRuns, 'site' | 'start' | 'end' | 'bytes' | 'count'> {
     return {

@@ -16,6 +16,7 @@ import { type Finding, findings, findingsNotLookedFor, threadEvidence, type Thre
 import type { ForensicFacts } from './forensics.js';
 import { type GcReport, gcReport } from './gc.js';
 import { timeOfSeq } from './high-water-mark.js';
+import { modelAtProgramEnd } from './program-end.js';
 import { leaks } from './leaks.js';
 import { markersWithPressure } from './memory-pressure.js';
 import { memoryLimitOf } from './memory-limit.js';
@@ -175,8 +176,10 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
   let recent: RecentGrowthView | undefined;
   if (facts?.recent?.toNs !== undefined) {
     const r = facts.recent;
-    const live = model.sites.columns.liveBytes.array;
-    const liveN = model.sites.columns.liveCount.array;
+    // The last seconds of the program, up to its end (program-end.ts): memlens's release after it is not growth.
+    const atEnd = facts.stoppedAt === undefined ? model : modelAtProgramEnd(model, facts.series, ending.programEnd);
+    const live = atEnd.sites.columns.liveBytes.array;
+    const liveN = atEnd.sites.columns.liveCount.array;
     const sites: SiteAmount[] = [];
     for (let site = 0 as SiteId; site < model.sites.size; site++) {
       const b = live[site]! - (r.baseBytes[site] ?? 0);
@@ -184,7 +187,7 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
       if (b !== 0 || c !== 0) sites.push({ site, bytes: b, count: c });
     }
     const set: AllocationSet = { kind: 'total', totalBytes: sites.reduce((a, x) => a + x.bytes, 0), totalCount: sites.reduce((a, x) => a + x.count, 0), sites };
-    const view = growthView(model, set, filter, rows, model.endHeap - r.baseHeap);
+    const view = growthView(model, set, filter, rows, atEnd.endHeap - r.baseHeap);
     recent = { ...view, lastNs: r.lastNs, fromNs: r.fromNs, toNs: r.toNs, wholeCapture: r.fromNs === undefined };
   }
 

@@ -5,9 +5,10 @@
 //
 // The level is chosen by measurement (docs/benchmarks.md, "Compression"): DEFAULT_COMPRESS_LEVEL.
 
-import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS } from './format.js';
+import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, OPTION_NATIVE } from './format.js';
 import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
+import { BlockMerger, type MergedBlock } from './merge.js';
 
 /** Brotli quality 5: on agent captures about a quarter smaller than deflate level 1, and as fast to write. */
 export const DEFAULT_COMPRESS_LEVEL = 5;
@@ -65,12 +66,15 @@ export interface RecompressOptions {
   readonly level?: number;
   readonly codec?: 'deflate' | 'brotli';
   readonly source?: string;
+  /** Merge small blocks of a stream before compressing them (merge.ts); default true. */
+  readonly merge?: boolean;
 }
 
 export class Recompressor {
   private readonly framer: BlockFramer;
   private level: number;
   private readonly codec: 'deflate' | 'brotli';
+  private merger: BlockMerger | undefined;
   bytesOut = 0;
   blocks = 0;
   compressedBlocks = 0;
@@ -84,9 +88,14 @@ export class Recompressor {
     this.level = options.level ?? (this.codec === 'brotli' ? DEFAULT_COMPRESS_LEVEL : 1);
     this.framer = new BlockFramer(
       {
-        header: (_h, bytes) => this.out(bytes.slice()),
+        header: (h, bytes) => {
+          if (options.merge !== false) this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b));
+          this.out(bytes.slice());
+        },
         block: (info, bytes) => {
           this.blocks++;
+          if (this.merger?.add(info, bytes) === true) return;
+          this.merger?.flushAll();
           if (info.kind !== BLOCK_KIND_RECORDS || info.flags !== 0) {
             this.out(bytes.slice());
             return;
@@ -101,11 +110,23 @@ export class Recompressor {
           this.out(framed);
         },
         damaged: () => undefined,
-        skipped: (bytes) => this.out(bytes.slice()),
-        truncated: (_offset, _info, bytes) => this.out(bytes.slice()),
+        skipped: (bytes) => {
+          this.merger?.flushAll();
+          this.out(bytes.slice());
+        },
+        truncated: (_offset, _info, bytes) => {
+          this.merger?.flushAll();
+          this.out(bytes.slice());
+        },
       },
       options.source,
     );
+  }
+
+  private merged(b: MergedBlock): void {
+    const framed = encodeBlock(b.stream, b.baseSeq, b.payload, { compressLevel: this.level, codec: this.codec });
+    if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
+    this.out(framed);
   }
 
   private out(bytes: Uint8Array): void {
@@ -129,6 +150,7 @@ export class Recompressor {
 
   end(): void {
     this.framer.end();
+    this.merger?.flushAll();
   }
 }
 

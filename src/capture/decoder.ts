@@ -11,12 +11,18 @@
 // past a record start without checking bounds, so the last 64 bytes of a payload are copied into a
 // zero-padded scratch buffer first; a record that ran past the payload's end is noticed after the fact
 // (p > end) and never reported.
+//
+// Deferred blocks: a visitor with a defer() method (the orderer) gets each block of a thread's stream
+// undecoded and decodes it later, possibly from inside a visitor call of another block's records (a
+// BARRIER releases what waited). records() is therefore re-entrant: each nesting level has its own
+// scratch buffer, and the varint state is left clean on return.
 
 import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
-import { BLOCK_FLAG_BROTLI, BLOCK_FLAGS_COMPRESSED, BLOCK_KIND_RECORDS, OPTION_NATIVE } from './format.js';
+import { BLOCK_FLAG_BROTLI, BLOCK_FLAGS_COMPRESSED, BLOCK_KIND_RECORDS, OPTION_NATIVE, STREAM_MEMLENS, STREAM_SERVICE } from './format.js';
+import { BlockInflater } from './block-inflater.js';
 import { BlockFramer } from './framing.js';
 import { decodeMeta } from './meta.js';
-import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning } from './records.js';
+import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, DeferredBlock } from './records.js';
 import { ByteReader, ReadError } from './varint.js';
 
 export interface DecoderOptions {
@@ -95,7 +101,10 @@ export class CaptureDecoder {
   private native = false;
   private readonly nodes = new Map<number, StreamNodes>();
   private readonly warnedKinds = new Set<string>();
-  private readonly tail = new Uint8Array(TAIL * 2 + 64);
+  /** Scratch buffers for payload tails, one per nesting level of records() (see the top of the file). */
+  private readonly tails: Uint8Array[] = [];
+  private depth = 0;
+  private readonly inflater = new BlockInflater();
   private readonly metaReader = new ByteReader(new Uint8Array(0));
   /** Counters, for progress and summaries. */
   blocks = 0;
@@ -179,13 +188,38 @@ export class CaptureDecoder {
 
   private onBlock(info: BlockInfo, bytes: Uint8Array): void {
     this.blocks++;
-    this.visitor.block?.(info);
+    const v = this.visitor;
+    v.block?.(info);
     if (!this.readable(info)) return;
     const stored = bytes.subarray(info.headerLen);
+    if (v.defer !== undefined && isThreadStream(info.stream)) {
+      // `bytes` is only valid during this call: keep a copy of the stored payload (compressed, if it is).
+      let kept: Uint8Array | undefined = stored.slice();
+      v.defer({
+        stream: info.stream,
+        rawLen: info.rawLen,
+        decode: (to) => {
+          const b = kept;
+          kept = undefined;
+          if (b !== undefined) this.storedRecords(info, b, to);
+        },
+      } satisfies DeferredBlock);
+      return;
+    }
+    this.storedRecords(info, stored, v);
+  }
+
+  /** Decodes the records of a whole block from its stored payload (decompressing it first if need be). */
+  private storedRecords(info: BlockInfo, stored: Uint8Array, v: CaptureVisitor): void {
     if ((info.flags & BLOCK_FLAGS_COMPRESSED) !== 0) {
-      let raw: Uint8Array;
+      let raw: Uint8Array | undefined = (info.flags & BLOCK_FLAG_BROTLI) !== 0 ? this.inflater.decompress(stored, info.rawLen, this.depth) : undefined;
+      if (raw !== undefined) {
+        this.records(raw, info, -1, false, v);
+        return;
+      }
       try {
-        const limit = { maxOutputLength: Math.max(info.rawLen, 1) };
+        // One output buffer of the announced size: no chunks to concatenate, half the garbage.
+        const limit = { maxOutputLength: Math.max(info.rawLen, 1), chunkSize: Math.max(info.rawLen, 64) };
         raw = (info.flags & BLOCK_FLAG_BROTLI) !== 0 ? brotliDecompressSync(stored, limit) : inflateRawSync(stored, limit);
       } catch (e) {
         this.damagedPayload(info, `cannot be decompressed (${e instanceof Error ? e.message : String(e)})`);
@@ -195,9 +229,9 @@ export class CaptureDecoder {
         this.damagedPayload(info, `decompresses to ${raw.length} bytes, not ${info.rawLen}`);
         return;
       }
-      this.records(new Uint8Array(raw.buffer, raw.byteOffset, raw.length), info, -1, false);
+      this.records(new Uint8Array(raw.buffer, raw.byteOffset, raw.length), info, -1, false, v);
     } else {
-      this.records(new Uint8Array(stored.buffer, stored.byteOffset, stored.length), info, info.offset + info.headerLen, false);
+      this.records(new Uint8Array(stored.buffer, stored.byteOffset, stored.length), info, info.offset + info.headerLen, false, v);
     }
   }
 
@@ -221,7 +255,8 @@ export class CaptureDecoder {
       });
       return;
     }
-    this.visitor.block?.(info);
+    const v = this.visitor;
+    v.block?.(info);
     if ((info.flags & BLOCK_FLAGS_COMPRESSED) !== 0 || !this.readable(info)) {
       this.warn({
         kind: 'truncated',
@@ -232,7 +267,25 @@ export class CaptureDecoder {
       return;
     }
     const payload = bytes.subarray(Math.min(info.headerLen, bytes.length));
-    const cut = this.records(new Uint8Array(payload.buffer, payload.byteOffset, payload.length), info, offset + info.headerLen, true);
+    if (v.defer !== undefined && isThreadStream(info.stream)) {
+      let kept: Uint8Array | undefined = payload.slice();
+      v.defer({
+        stream: info.stream,
+        rawLen: payload.length,
+        decode: (to) => {
+          const b = kept;
+          kept = undefined;
+          if (b !== undefined) this.cutRecords(offset, info, b, total, to);
+        },
+      } satisfies DeferredBlock);
+      return;
+    }
+    this.cutRecords(offset, info, payload, total, v);
+  }
+
+  /** Decodes the whole records of a block cut at file offset `total`, and says where it was cut. */
+  private cutRecords(offset: number, info: BlockInfo, payload: Uint8Array, total: number, v: CaptureVisitor): void {
+    const cut = this.records(new Uint8Array(payload.buffer, payload.byteOffset, payload.length), info, offset + info.headerLen, true, v);
     if (cut >= 0) {
       const at = offset + info.headerLen + cut;
       this.warn({
@@ -250,8 +303,18 @@ export class CaptureDecoder {
    * damage. Returns the payload offset where decoding stopped (the cut of a partial payload, its length
    * when it ended on a record boundary), or −1 when a bad record was reported.
    */
-  private records(payload: Uint8Array, info: BlockInfo, fileBase: number, partial: boolean): number {
-    const v = this.visitor;
+  private records(payload: Uint8Array, info: BlockInfo, fileBase: number, partial: boolean, v: CaptureVisitor): number {
+    const depth = this.depth++;
+    try {
+      return this.recordsAt(payload, info, fileBase, partial, v, this.tails[depth] ?? (this.tails[depth] = new Uint8Array(TAIL * 2 + 64)));
+    } finally {
+      this.depth--;
+      // A nested call may have left vbad set; the caller checked its own varints before calling out.
+      vbad = false;
+    }
+  }
+
+  private recordsAt(payload: Uint8Array, info: BlockInfo, fileBase: number, partial: boolean, v: CaptureVisitor, tail: Uint8Array): number {
     const stream = info.stream;
     const nodes = this.nodesOf(stream);
     const native = this.native;
@@ -272,7 +335,6 @@ export class CaptureDecoder {
     for (;;) {
       if (p >= end) break;
       if (!inTail && end - p < TAIL) {
-        const tail = this.tail;
         const n = end - p;
         tail.set(buf.subarray(p, end), 0);
         tail.fill(0, n);
@@ -403,6 +465,11 @@ export class CaptureDecoder {
   private describe(fileBase: number, info: BlockInfo, at: number): string {
     return fileBase < 0 ? `at byte ${at} of the decompressed block at offset ${info.offset}` : `at offset ${fileBase + at}`;
   }
+}
+
+/** Blocks of threads' streams: the ones with events, and the ones an orderer may keep undecoded. */
+function isThreadStream(stream: number): boolean {
+  return stream !== STREAM_SERVICE && stream !== STREAM_MEMLENS;
 }
 
 /** Decodes a whole capture held in memory. */

@@ -197,6 +197,7 @@ export const MARKER_KINDS = [
   'detached',
   'memory-pressure', // written by agents before the PRESSURE record; src/analysis/memory-pressure.ts decides now
   'capture-stopped', // writing the capture failed (the label says why: "ENOSPC: ..."); nothing follows it
+  'program-end', // the program `memlens run` ran has finished; the label says what the bootstrap released next
 ] as const;
 export type MarkerKind = (typeof MARKER_KINDS)[number];
 

@@ -11,8 +11,9 @@ import { SeqOrderer } from './order.js';
  * blocks, blocks are flushed at random moments, flush rounds write barriers; metas with and without seq
  * are sprinkled in, some with a stale seq.
  */
-function randomCapture(seed: number, events: number, withBarriers = true): Uint8Array {
+function randomCapture(seed: number, events: number, withBarriers = true, barrierLag = 0): Uint8Array {
   const rand = rng(seed);
+  let lastBarrier = 0;
   const w = new CaptureWriter({ header: { writerName: 'test' }, blockSize: 64 + Math.floor(rand() * 400) });
   const threads = 1 + Math.floor(rand() * 5);
   let seq = 0;
@@ -28,7 +29,12 @@ function randomCapture(seed: number, events: number, withBarriers = true): Uint8
     else w.free(stream, ++seq, 0x1000 + 8 * Math.floor(rand() * e), 0, 0);
     const f = rand();
     if (f < 0.03) w.flush(stream);
-    else if (f < 0.035 && withBarriers) w.barrier(seq + 1);
+    else if (f < 0.035 && withBarriers) {
+      // With a lag, events up to `barrierLag` past the barrier's seq were flushed before it, as when a
+      // thread flushes while the service thread writes the barrier of the previous round.
+      lastBarrier = Math.max(lastBarrier, seq + 1 - Math.floor(rand() * (barrierLag + 1)));
+      w.barrier(lastBarrier);
+    }
   }
   return w.finish();
 }
@@ -75,6 +81,40 @@ test('orderer equals a naive sort by the documented rule (property, 300 random c
     const bytes = randomCapture(seed, 50 + (seed % 7) * 60, seed % 5 !== 0);
     const items = fileOrder(bytes);
     assert.deepEqual(ordered(bytes), naiveOrder(items), `seed ${seed}`);
+  }
+});
+
+test('orderer equals the naive sort when events past a barrier were written before it (property, 300 random captures)', () => {
+  for (let seed = 3000; seed < 3300; seed++) {
+    const bytes = randomCapture(seed, 100 + (seed % 9) * 70, true, 1 + (seed % 40));
+    const items = fileOrder(bytes);
+    assert.deepEqual(ordered(bytes), naiveOrder(items), `seed ${seed}`);
+  }
+});
+
+test('one thread: its blocks go straight through, around the service records, in the naive order', () => {
+  // The common case the orderer decodes without copying: a single stream of events between barriers,
+  // with snapshots and GC records landing between its events and events past each barrier.
+  for (let seed = 4000; seed < 4100; seed++) {
+    const rand = rng(seed);
+    const w = new CaptureWriter({ header: { writerName: 'test' }, blockSize: 64 + Math.floor(rand() * 200) });
+    let seq = 0;
+    let barrier = 0;
+    for (let e = 0; e < 600; e++) {
+      const r = rand();
+      if (r < 0.04) w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: e, rss: e, rssAnon: 0, rssFile: 0, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined });
+      else if (r < 0.06) w.meta({ type: 'gc', stream: 1, seq: seq + 1, timeNs: e, generation: 0, collected: 0, uncollectable: 0, durationNs: 0, startSeq: seq });
+      else if (r < 0.08) w.frame(1, 0, 1, e);
+      else if (r < 0.6) w.alloc(1, ++seq, 0x1000 + 8 * e, e, 0, 0, 0);
+      else w.free(1, ++seq, 0x1000 + 8 * Math.floor(rand() * e), 0, 0);
+      if (rand() < 0.05) w.flush(1);
+      if (rand() < 0.02) {
+        barrier = Math.max(barrier, seq + 1 - Math.floor(rand() * 20));
+        w.barrier(barrier);
+      }
+    }
+    const bytes = w.finish();
+    assert.deepEqual(ordered(bytes), naiveOrder(fileOrder(bytes)), `seed ${seed}`);
   }
 });
 

@@ -19,14 +19,22 @@
 // wait in memory until end(); past `maxBuffered` records everything buffered is released early, in order,
 // and the result is only as ordered as the file allows.
 //
-// Memory: events are kept in typed-array columns (about 60 bytes each, no object per event); each stream's
-// records form a linked list through the columns, so the merge at a barrier is a k-way merge of runs that
-// are already sorted. When a single stream has records, the merge is a walk of its list.
+// How, cheaply. The blocks of threads' streams (nearly every event) arrive undecoded (CaptureVisitor.defer)
+// and wait as their stored bytes, a few KiB each. At a barrier the stream with the most waiting bytes is
+// decoded straight into the downstream visitor (no copy of its records), after the waiting blocks of the
+// other streams were decoded into typed-array columns (about 70 bytes per record, no object per event);
+// before each record of the straight stream, the column records that sort before it go out first. A
+// program with one thread, and a program whose threads take turns slower than the agent's flush rounds,
+// have a single stream between two barriers, so their records are never copied. In the columns each
+// stream's records form a linked list, so the merge is a k-way merge of runs that are already sorted.
+//
+// File position: record r of the b-th block is b · 2^24 + r (a block holds fewer than 2^24 records: its
+// payload is at most 16 MiB), so records decoded late keep the place they had in the file.
 
-import type { CaptureHeader, CaptureVisitor, DecodeWarning, MetaRecord } from './records.js';
+import type { CaptureHeader, CaptureVisitor, DecodeWarning, DeferredBlock, MetaRecord } from './records.js';
 
 export interface OrdererOptions {
-  /** Records buffered before they are released without a barrier (default 2^21). */
+  /** Records buffered before they are released without a barrier (default 2^21; a waiting block counts as its raw bytes / 4). */
   readonly maxBuffered?: number;
 }
 
@@ -34,12 +42,25 @@ const KIND_ALLOC = 0;
 const KIND_FREE = 1;
 const KIND_META = 2;
 
+const POS_BLOCK = 16777216; // 2^24
+
+// What the orderer does with a record it is given.
+const DIRECT = 0; // arrived from the decoder: into the columns
+const STRAIGHT = 1; // of the stream decoded straight through at a release: downstream, unless past the bound
+const COLUMNS = 2; // decoded at a release, to wait in the columns
+
 interface StreamRun {
   readonly id: number;
   head: number;
   tail: number;
   lastK: number;
   lastE: number;
+}
+
+interface Waiting {
+  readonly block: DeferredBlock;
+  /** File position of the block's first record. */
+  readonly base: number;
 }
 
 export class SeqOrderer implements CaptureVisitor {
@@ -54,6 +75,7 @@ export class SeqOrderer implements CaptureVisitor {
   private stream = new Uint32Array(0);
   private next = new Int32Array(0);
   private keyK: Float64Array = new Float64Array(0);
+  private pos: Float64Array = new Float64Array(0);
   private seq: Float64Array = new Float64Array(0);
   private addr: Float64Array = new Float64Array(0);
   private size: Float64Array = new Float64Array(0);
@@ -61,12 +83,32 @@ export class SeqOrderer implements CaptureVisitor {
   private native: Float64Array = new Float64Array(0);
   private metas: (MetaRecord | undefined)[] = [];
   private readonly runs = new Map<number, StreamRun>();
+  private readonly active: StreamRun[] = [];
   private last: StreamRun | undefined;
   private wmK = -Infinity;
   private wmE = 0;
+  /** Blocks of threads' streams not decoded yet, in file order, and an upper bound of their records. */
+  private readonly waiting: Waiting[] = [];
+  private waitingRecords = 0;
+  private mode = DIRECT;
+  // File position of the next record: the current block's base, and the records of it seen so far.
+  private blocks = 0;
+  private posBase = 0;
+  private posNext = 0;
+  // The key a record was raised to (raise()), and its position.
+  private rk = 0;
+  private re = 0;
+  private rp = 0;
+  // While decoding straight: the release bound (inclusive) and the smallest column record.
+  private boundK = 0;
+  private boundE = 0;
+  private boundP = 0;
+  private headK = Infinity;
+  private headE = 0;
+  private headP = 0;
   /** Records delivered so far. */
   delivered = 0;
-  /** Records delivered since the last compact(). */
+  /** Records delivered from the columns since the last compact(). */
   private releasedNow = 0;
 
   constructor(downstream: CaptureVisitor, options: OrdererOptions = {}) {
@@ -81,6 +123,128 @@ export class SeqOrderer implements CaptureVisitor {
 
   warning(w: DecodeWarning): void {
     this.down.warning?.(w);
+  }
+
+  block(): void {
+    this.blocks++;
+    this.posBase = this.blocks * POS_BLOCK;
+    this.posNext = 0;
+  }
+
+  defer(block: DeferredBlock): void {
+    this.waiting.push({ block, base: this.posBase });
+    this.waitingRecords += Math.ceil(block.rawLen / 4);
+    if (this.n + this.waitingRecords >= this.maxBuffered) this.releaseAll();
+  }
+
+  alloc(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): void {
+    this.raise(stream, seq, 1);
+    if (this.mode === STRAIGHT && this.straight()) {
+      this.delivered++;
+      this.down.alloc(stream, seq, address, size, allocator, stack, nativeStack);
+      return;
+    }
+    const i = this.push(stream, KIND_ALLOC);
+    this.seq[i] = seq;
+    this.addr[i] = address;
+    this.size[i] = size;
+    this.code[i] = allocator;
+    this.stack[i] = stack;
+    this.native[i] = nativeStack;
+    if (this.mode === DIRECT && this.n + this.waitingRecords >= this.maxBuffered) this.releaseAll();
+  }
+
+  free(stream: number, seq: number, address: number, size: number, deallocator: number): void {
+    this.raise(stream, seq, 1);
+    if (this.mode === STRAIGHT && this.straight()) {
+      this.delivered++;
+      this.down.free(stream, seq, address, size, deallocator);
+      return;
+    }
+    const i = this.push(stream, KIND_FREE);
+    this.seq[i] = seq;
+    this.addr[i] = address;
+    this.size[i] = size;
+    this.code[i] = deallocator;
+    if (this.mode === DIRECT && this.n + this.waitingRecords >= this.maxBuffered) this.releaseAll();
+  }
+
+  meta(rec: MetaRecord): void {
+    this.raise(rec.stream, 'seq' in rec && rec.seq !== undefined ? rec.seq : -Infinity, 0); // a THREAD_NAME has one only for a rename
+    if (this.mode === STRAIGHT && this.straight()) {
+      this.delivered++;
+      this.down.meta(rec);
+      return;
+    }
+    const i = this.push(rec.stream, KIND_META);
+    this.metas[i] = rec;
+    if (this.mode !== DIRECT) return;
+    // A barrier decoded late (in a thread's block: damage) is an ordinary record.
+    if (rec.type === 'barrier') {
+      this.release(i);
+      this.wmK = this.keyK[i]!;
+      this.wmE = this.keyE[i]!;
+      this.compact();
+    } else if (this.n + this.waitingRecords >= this.maxBuffered) {
+      this.releaseAll();
+    }
+  }
+
+  /** Releases everything: call after the decoder's end(). */
+  end(): void {
+    this.releaseAll();
+  }
+
+  // ── keys and columns ─────────────────────────────────────────────────────────────────────────────
+
+  private run(stream: number): StreamRun {
+    const l = this.last;
+    if (l !== undefined && l.id === stream) return l;
+    let r = this.runs.get(stream);
+    if (r === undefined) {
+      r = { id: stream, head: -1, tail: -1, lastK: -Infinity, lastE: 0 };
+      this.runs.set(stream, r);
+    }
+    this.last = r;
+    return r;
+  }
+
+  /** The key of the next record of `stream` whose natural key is (k, e), into rk/re, and its position into rp. */
+  private raise(stream: number, k: number, e: number): void {
+    const r = this.run(stream);
+    if (k < r.lastK || (k === r.lastK && e < r.lastE)) {
+      k = r.lastK;
+      e = r.lastE;
+    }
+    if (k < this.wmK || (k === this.wmK && e < this.wmE)) {
+      k = this.wmK;
+      e = this.wmE;
+    }
+    r.lastK = k;
+    r.lastE = e;
+    this.rk = k;
+    this.re = e;
+    this.rp = this.posBase + this.posNext++;
+  }
+
+  /**
+   * While decoding straight: true when the record just raised goes downstream now (the column records
+   * before it were delivered); false when it is past the release bound (it and the rest of its stream
+   * then wait in the columns).
+   */
+  private straight(): boolean {
+    const k = this.rk;
+    const e = this.re;
+    const p = this.rp;
+    if (k > this.boundK || (k === this.boundK && (e > this.boundE || (e === this.boundE && p > this.boundP)))) {
+      this.mode = COLUMNS;
+      return false;
+    }
+    if (k > this.headK || (k === this.headK && (e > this.headE || (e === this.headE && p > this.headP)))) {
+      this.releaseUpTo(k, e, p);
+      this.findHead();
+    }
+    return true;
   }
 
   private grow(min: number): void {
@@ -107,6 +271,7 @@ export class SeqOrderer implements CaptureVisitor {
     nx.set(this.next.subarray(0, this.n));
     this.next = nx;
     this.keyK = f64(this.keyK);
+    this.pos = f64(this.pos);
     this.seq = f64(this.seq);
     this.addr = f64(this.addr);
     this.size = f64(this.size);
@@ -115,38 +280,16 @@ export class SeqOrderer implements CaptureVisitor {
     this.cap = cap;
   }
 
-  private run(stream: number): StreamRun {
-    const l = this.last;
-    if (l !== undefined && l.id === stream) return l;
-    let r = this.runs.get(stream);
-    if (r === undefined) {
-      r = { id: stream, head: -1, tail: -1, lastK: -Infinity, lastE: 0 };
-      this.runs.set(stream, r);
-    }
-    this.last = r;
-    return r;
-  }
-
-  /** Appends an item with natural key (k, e) to its stream's run; returns its index. */
-  private push(stream: number, kind: number, k: number, e: number): number {
+  /** Appends the record just raised to its stream's run in the columns; returns its index. */
+  private push(stream: number, kind: number): number {
     if (this.n === this.cap) this.grow(this.n + 1);
     const r = this.run(stream);
-    // Raise to the stream's previous key and to the watermark of the last barrier.
-    if (k < r.lastK || (k === r.lastK && e < r.lastE)) {
-      k = r.lastK;
-      e = r.lastE;
-    }
-    if (k < this.wmK || (k === this.wmK && e < this.wmE)) {
-      k = this.wmK;
-      e = this.wmE;
-    }
-    r.lastK = k;
-    r.lastE = e;
     const i = this.n++;
     this.kind[i] = kind;
     this.stream[i] = stream;
-    this.keyK[i] = k;
-    this.keyE[i] = e;
+    this.keyK[i] = this.rk;
+    this.keyE[i] = this.re;
+    this.pos[i] = this.rp;
     this.next[i] = -1;
     if (r.tail >= 0) this.next[r.tail] = i;
     else r.head = i;
@@ -154,47 +297,10 @@ export class SeqOrderer implements CaptureVisitor {
     return i;
   }
 
-  alloc(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): void {
-    const i = this.push(stream, KIND_ALLOC, seq, 1);
-    this.seq[i] = seq;
-    this.addr[i] = address;
-    this.size[i] = size;
-    this.code[i] = allocator;
-    this.stack[i] = stack;
-    this.native[i] = nativeStack;
-    if (this.n >= this.maxBuffered) this.releaseAll();
-  }
-
-  free(stream: number, seq: number, address: number, size: number, deallocator: number): void {
-    const i = this.push(stream, KIND_FREE, seq, 1);
-    this.seq[i] = seq;
-    this.addr[i] = address;
-    this.size[i] = size;
-    this.code[i] = deallocator;
-    if (this.n >= this.maxBuffered) this.releaseAll();
-  }
-
-  meta(rec: MetaRecord): void {
-    const k = 'seq' in rec && rec.seq !== undefined ? rec.seq : -Infinity; // a THREAD_NAME has one only for a rename
-    const i = this.push(rec.stream, KIND_META, k, 0);
-    this.metas[i] = rec;
-    if (rec.type === 'barrier') {
-      this.release(i);
-      this.wmK = this.keyK[i]!;
-      this.wmE = this.keyE[i]!;
-      this.compact();
-    } else if (this.n >= this.maxBuffered) {
-      this.releaseAll();
-    }
-  }
-
-  /** Releases everything: call after the decoder's end(). */
-  end(): void {
-    this.releaseAll();
-  }
+  // ── releasing ────────────────────────────────────────────────────────────────────────────────────
 
   private releaseAll(): void {
-    if (this.n === 0) return;
+    if (this.n === 0 && this.waiting.length === 0) return;
     this.release(-1);
     // Later arrivals sort after everything released.
     for (const r of this.runs.values()) {
@@ -206,7 +312,96 @@ export class SeqOrderer implements CaptureVisitor {
     this.compact();
   }
 
-  /** Whether item i sorts before item j: by (k, e), then file order (the index). */
+  /** Delivers, in order, every record that sorts at or before column record `limit` (−1: everything). */
+  private release(limit: number): void {
+    const bk = limit < 0 ? Infinity : this.keyK[limit]!;
+    const be = limit < 0 ? 0 : this.keyE[limit]!;
+    const bp = limit < 0 ? 0 : this.pos[limit]!;
+    if (this.waiting.length > 0) this.releaseWaiting(bk, be, bp);
+    this.releaseUpTo(bk, be, bp);
+  }
+
+  /** Decodes the waiting blocks: one stream straight downstream, the others into the columns first. */
+  private releaseWaiting(bk: number, be: number, bp: number): void {
+    const waiting = this.waiting;
+    // The stream with the most bytes waiting goes straight.
+    let main = waiting[0]!.block.stream;
+    let mixed = false;
+    for (const w of waiting) if (w.block.stream !== main) mixed = true;
+    if (mixed) {
+      const bytes = new Map<number, number>();
+      let most = -1;
+      for (const w of waiting) {
+        const b = (bytes.get(w.block.stream) ?? 0) + w.block.rawLen;
+        bytes.set(w.block.stream, b);
+        if (b > most) {
+          most = b;
+          main = w.block.stream;
+        }
+      }
+    }
+    const savedBase = this.posBase;
+    const savedNext = this.posNext;
+    if (mixed) {
+      this.mode = COLUMNS;
+      for (const w of waiting) if (w.block.stream !== main) this.decodeWaiting(w);
+    }
+    this.boundK = bk;
+    this.boundE = be;
+    this.boundP = bp;
+    this.findHead();
+    this.mode = STRAIGHT;
+    // Once the straight stream passed the bound (COLUMNS), the rest of it sorts after the bound too (a
+    // stream's keys never go down): its later blocks wait undecoded for the next release rather than
+    // as ~70 bytes of columns per record.
+    const kept: Waiting[] = [];
+    let keptRecords = 0;
+    for (const w of waiting) {
+      if (w.block.stream !== main) continue;
+      if (this.mode === COLUMNS) {
+        kept.push(w);
+        keptRecords += Math.ceil(w.block.rawLen / 4);
+      } else {
+        this.decodeWaiting(w); // may turn to COLUMNS
+      }
+    }
+    this.mode = DIRECT;
+    this.posBase = savedBase;
+    this.posNext = savedNext;
+    waiting.length = 0;
+    for (const w of kept) waiting.push(w);
+    this.waitingRecords = keptRecords;
+  }
+
+  private decodeWaiting(w: Waiting): void {
+    this.posBase = w.base;
+    this.posNext = 0;
+    w.block.decode(this);
+  }
+
+  /** The smallest head of the column runs, into headK/headE/headP (k = +∞ when there is none). */
+  private findHead(): void {
+    let k = Infinity;
+    let e = 0;
+    let p = 0;
+    for (const r of this.runs.values()) {
+      const i = r.head;
+      if (i < 0) continue;
+      const ki = this.keyK[i]!;
+      const ei = this.keyE[i]!;
+      const pi = this.pos[i]!;
+      if (ki < k || (ki === k && (ei < e || (ei === e && pi < p)))) {
+        k = ki;
+        e = ei;
+        p = pi;
+      }
+    }
+    this.headK = k;
+    this.headE = e;
+    this.headP = p;
+  }
+
+  /** Whether column record i sorts before column record j: by (k, e), then file position. */
   private before(i: number, j: number): boolean {
     const ki = this.keyK[i]!;
     const kj = this.keyK[j]!;
@@ -214,17 +409,27 @@ export class SeqOrderer implements CaptureVisitor {
     const ei = this.keyE[i]!;
     const ej = this.keyE[j]!;
     if (ei !== ej) return ei < ej;
-    return i < j;
+    return this.pos[i]! < this.pos[j]!;
   }
 
-  /** Delivers, in order, every buffered item that sorts at or before item `limit` (−1: everything). */
-  private release(limit: number): void {
-    const active: StreamRun[] = [];
+  /** Whether column record i sorts at or before (k, e, p). */
+  private atOrBefore(i: number, k: number, e: number, p: number): boolean {
+    const ki = this.keyK[i]!;
+    if (ki !== k) return ki < k;
+    const ei = this.keyE[i]!;
+    if (ei !== e) return ei < e;
+    return this.pos[i]! <= p;
+  }
+
+  /** Delivers, in order, every column record that sorts at or before (bk, be, bp). */
+  private releaseUpTo(bk: number, be: number, bp: number): void {
+    const active = this.active;
+    active.length = 0;
     for (const r of this.runs.values()) if (r.head >= 0) active.push(r);
     if (active.length === 1) {
       const r = active[0]!;
       let i = r.head;
-      while (i >= 0 && (limit < 0 || i === limit || this.before(i, limit))) {
+      while (i >= 0 && this.atOrBefore(i, bk, be, bp)) {
         this.deliver(i);
         i = this.next[i]!;
       }
@@ -247,9 +452,9 @@ export class SeqOrderer implements CaptureVisitor {
       }
       if (best === undefined) return;
       let i = best.head;
-      if (limit >= 0 && i !== limit && !this.before(i, limit)) return;
+      if (!this.atOrBefore(i, bk, be, bp)) return;
       // Deliver from this run while it stays first.
-      while (i >= 0 && (second < 0 || this.before(i, second)) && (limit < 0 || i === limit || this.before(i, limit))) {
+      while (i >= 0 && (second < 0 || this.before(i, second)) && this.atOrBefore(i, bk, be, bp)) {
         this.deliver(i);
         i = this.next[i]!;
       }
@@ -264,15 +469,7 @@ export class SeqOrderer implements CaptureVisitor {
     this.releasedNow++;
     switch (this.kind[i]) {
       case KIND_ALLOC:
-        this.down.alloc(
-          this.stream[i]!,
-          this.seq[i]!,
-          this.addr[i]!,
-          this.size[i]!,
-          this.code[i]!,
-          this.stack[i]!,
-          this.native[i]!,
-        );
+        this.down.alloc(this.stream[i]!, this.seq[i]!, this.addr[i]!, this.size[i]!, this.code[i]!, this.stack[i]!, this.native[i]!);
         break;
       case KIND_FREE:
         this.down.free(this.stream[i]!, this.seq[i]!, this.addr[i]!, this.size[i]!, this.code[i]!);
@@ -285,7 +482,7 @@ export class SeqOrderer implements CaptureVisitor {
     }
   }
 
-  /** Moves the items still buffered to the front of the columns, keeping their order, and relinks runs. */
+  /** Moves the records still buffered to the front of the columns, keeping their order, and relinks runs. */
   private compact(): void {
     const n = this.n;
     let w = 0;
@@ -315,6 +512,7 @@ export class SeqOrderer implements CaptureVisitor {
         this.keyE[w] = this.keyE[i]!;
         this.stream[w] = this.stream[i]!;
         this.keyK[w] = this.keyK[i]!;
+        this.pos[w] = this.pos[i]!;
         this.seq[w] = this.seq[i]!;
         this.addr[w] = this.addr[i]!;
         this.size[w] = this.size[i]!;

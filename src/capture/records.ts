@@ -383,4 +383,22 @@ export interface CaptureVisitor {
   warning?(warning: DecodeWarning): void;
   /** Called before the records of each block the decoder reads (file order; the orderer does not pass it on). */
   block?(block: BlockInfo): void;
+  /**
+   * When present, the decoder hands over each block of a thread's stream (1 … 0xFFFFFFFE) undecoded, just
+   * after block(): the visitor decodes it later, when it wants its records (the orderer, at the next
+   * barrier), so what waits in memory is a block's stored bytes rather than an object or a row per record.
+   */
+  defer?(block: DeferredBlock): void;
+}
+
+/**
+ * A block of a thread's stream, not decoded yet. `decode` gives its records to `visitor` (a warning, if
+ * any, goes to the decoder's own visitor) and may be called once. The blocks of one stream must be decoded
+ * in their file order: interned ids (FRAME nodes) count across a stream's blocks.
+ */
+export interface DeferredBlock {
+  readonly stream: number;
+  /** Bytes of its records once decompressed: at most as many records. */
+  readonly rawLen: number;
+  decode(visitor: CaptureVisitor): void;
 }

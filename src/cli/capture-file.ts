@@ -459,6 +459,7 @@ export class FollowingCompressor {
   private pos = 0;
   private stopped = false;
   private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
   private failure: unknown;
   /**
    * Why the compressor gave up, if it did, leaving the capture as the agent wrote it: `no-space`, the disk
@@ -498,16 +499,31 @@ export class FollowingCompressor {
     const buf = new Uint8Array(READ_CHUNK);
     while (!this.stopped) {
       if (!this.opened()) {
-        await new Promise((r) => setTimeout(r, 20));
+        await this.sleep(20);
         continue;
       }
       if (this.compressNext(buf) > 0) {
         // Let the event loop breathe between chunks (signals, the child's exit).
         await new Promise((r) => setImmediate(r));
       } else {
-        await new Promise((r) => setTimeout(r, 25));
+        await this.sleep(25);
       }
     }
+  }
+
+  /** A pause between polls that finish() cuts short: the user waits for the end of the run, not for it. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
   }
 
   /** Opens the capture and the compressed copy once the capture exists; false until then. */
@@ -552,6 +568,7 @@ export class FollowingCompressor {
   /** The writer is gone: compress the rest and return the compressed copy (not yet renamed). */
   async finish(): Promise<string | undefined> {
     this.stopped = true;
+    this.wake?.();
     await this.loop;
     if (this.gaveUp !== undefined) return undefined;
     if (this.failure !== undefined) throw this.failure instanceof MemlensError ? this.failure : fileError(this.tmp, this.failure, 'writing it');
@@ -578,6 +595,7 @@ export class FollowingCompressor {
 
   abandon(): void {
     this.stopped = true;
+    this.wake?.();
     for (const fd of [this.fd, this.out]) if (fd !== undefined) closeSync(fd);
     this.fd = undefined;
     this.out = undefined;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { PushEndpoint } from './push/pusher.js';
-import { OTLP_PROFILES_PATH, OTLP_PROFILES_VERSION, OTLP_PROFILES_VERSION_HEADER } from '../report/export/otlp-profiles.js';
+import { OTLP_PROFILES_PATH, OTLP_PROFILES_VERSION, OTLP_PROFILES_VERSION_HEADER } from '../report/export/otlp-endpoint.js';
 import { parseSize } from '../util/units.js';
 import { booleanOption, type OptionSpecs, type OptionValues, stringOption } from './command.js';
 import type { Io } from './io.js';

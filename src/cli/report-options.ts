@@ -1,11 +1,6 @@
 // Options shared by the commands that report on one capture (summary, tree, export): which allocations
 // (peak, leaks, temporary, a time window), which frames, and turning them into build options and a set.
 
-import type { AllocationSet } from '../analysis/allocation-set.js';
-import { highWaterMark } from '../analysis/high-water-mark.js';
-import { leaks } from '../analysis/leaks.js';
-import { temporaryAllocations } from '../analysis/temporary.js';
-import { checkWindowSupported } from '../analysis/memory-timeline.js';
 import { UsageError } from '../errors.js';
 import type { FrameFilter } from '../model/frames.js';
 import type { BuildOptions } from '../model/builder.js';
@@ -72,13 +67,6 @@ export function buildOptionsOf(sel: SetSelection): BuildOptions {
 
 export function frameFilterOf(options: OptionValues): FrameFilter {
   return { showInternal: booleanOption(options, 'show-internal-frames'), showImports: booleanOption(options, 'show-import-frames') };
-}
-
-export function selectSet(model: CaptureModel, sel: SetSelection): AllocationSet {
-  if (sel.window !== undefined) checkWindowSupported(model);
-  if (sel.kind === 'temporary') return temporaryAllocations(model);
-  if (sel.kind === 'leaks') return leaks(model);
-  return highWaterMark(model);
 }
 
 /** A note naming the frames a report hid, and the flags that show them; undefined if none were hidden. */

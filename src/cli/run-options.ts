@@ -5,6 +5,7 @@
 import { basename, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { AgentFiles } from '../process/agent-files.js';
+import type { BootstrapConfig, Launched, LaunchOptions } from '../process/launch.js';
 import type { RunTarget } from '../process/python.js';
 import { booleanOption, stringOption, type OptionValues } from './command.js';
 import type { Io } from './io.js';
@@ -44,12 +45,9 @@ export function intervalOf(options: OptionValues): number {
   return n;
 }
 
-/**
- * What to track, as `memlens run` and `memlens attach` take it from their options (the agent's config
- * keys); `intervalMs` is checked by the caller, each command in its own words; `sample` is the sampling
- * (push-options.ts), if any.
- */
-export function trackingConfig(options: OptionValues, intervalMs: number, sample: SampleConfig | undefined): {
+/** What the agent tracks (its config keys), the same in every mode of `memlens run` and `memlens attach`. */
+// A type rather than an interface: it goes where any record of config keys does (process/attach.ts).
+export type TrackingConfig = {
   native: boolean;
   trace_python_allocators: boolean;
   follow_fork: boolean;
@@ -58,7 +56,14 @@ export function trackingConfig(options: OptionValues, intervalMs: number, sample
   sample_rate?: number;
   sample_exact?: number;
   sample_seed?: number;
-} {
+};
+
+/**
+ * What to track, as `memlens run` and `memlens attach` take it from their options (the agent's config
+ * keys); `intervalMs` is checked by the caller, each command in its own words; `sample` is the sampling
+ * (push-options.ts), if any.
+ */
+export function trackingConfig(options: OptionValues, intervalMs: number, sample: SampleConfig | undefined): TrackingConfig {
   return {
     native: booleanOption(options, 'native'),
     trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
@@ -98,4 +103,13 @@ export async function prepareLaunch(io: Io, options: OptionValues, target: RunTa
   delete env['MEMLENS_AGENT_SANITIZE'];
   await preflight(python, target, io.cwd, env);
   return { files, python, env, output, explicitOutput: explicit !== undefined };
+}
+
+/**
+ * Starts the program as prepareLaunch planned it, under the agent with `config` (what to track, where the
+ * capture goes); `more`: the pipes of the live modes and the push, the wrapper of a memory limit.
+ */
+export async function launchPlanned(io: Io, plan: LaunchPlan, target: RunTarget, config: Omit<BootstrapConfig, 'agent'>, more: Pick<LaunchOptions, 'pipes' | 'wrapper'> = {}): Promise<Launched> {
+  const { launch } = await import('../process/launch.js');
+  return launch({ python: plan.python, files: plan.files, target, cwd: io.cwd, env: plan.env, config: { agent: plan.files.library, ...config }, ...more });
 }

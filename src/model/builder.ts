@@ -175,6 +175,7 @@ export class ModelBuilder implements CaptureVisitor {
       case 'marker':
         this.markers.push(record);
         this.seeTime(record.timeNs);
+        this.observer?.marker?.(record);
         break;
       case 'pressure':
         this.pressure.push(record);

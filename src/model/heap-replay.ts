@@ -82,8 +82,8 @@ export class HeapReplay {
   private peakBytes: Float64Array = new Float64Array(0);
   private peakMark: Float64Array = new Float64Array(0);
 
-  private readonly live = new LiveTable();
-  private readonly tracked = new LiveTable(1024); // PyTraceMalloc_Track'ed memory that malloc did not report
+  private readonly live: LiveTable;
+  private readonly tracked: LiveTable; // PyTraceMalloc_Track'ed memory that malloc did not report
   private readonly regions = new MappedRegions();
   private threadAllocs = new Float64Array(64); // allocations made so far, per thread index
 
@@ -128,6 +128,10 @@ export class HeapReplay {
   ) {
     this.observer = options.observer;
     this.temporaryThreshold = options.temporaryThreshold;
+    // The temporary-allocation test needs every freed allocation's index; an observer says which it needs.
+    const indexesFrom = options.temporaryThreshold !== undefined ? 0 : options.observer === undefined ? Infinity : (options.observer.indexesFrom ?? 0);
+    this.live = new LiveTable(1 << 16, { indexesFrom });
+    this.tracked = new LiveTable(1024, { indexesFrom });
     const w = options.window;
     this.windowAsked = w !== undefined;
     if (w !== undefined && 'fromSeq' in w) {

@@ -35,3 +35,44 @@ test('the live table agrees with a Map under random inserts, replacements and re
   });
   assert.equal(n, m.size);
 });
+
+test('sizes and indexes past 32 bits, and indexes kept only from a size, come back exactly (with growth)', () => {
+  for (const indexesFrom of [0, 1 << 20, Infinity]) {
+    const rnd = prng(11);
+    const t = new LiveTable(16, { indexesFrom });
+    const m = new Map<number, { size: number; site: number; index: number }>();
+    for (let i = 0; i < 50_000; i++) {
+      const address = (1 + Math.floor(rnd() * 3000)) * 16;
+      if (rnd() < 0.55) {
+        const r = rnd();
+        const size = r < 0.1 ? 2 ** 32 - 1 + Math.floor(rnd() * 2 ** 40) : r < 0.3 ? (1 << 20) + Math.floor(rnd() * 1000) : Math.floor(rnd() * 5000);
+        const index = rnd() < 0.1 ? 2 ** 32 - 2 + Math.floor(rnd() * 2 ** 40) : i + 1;
+        const v = { size, site: Math.floor(rnd() * 100), index };
+        const old = m.get(address);
+        const replaced = t.insertOrReplace(address, v.size, v.site as SiteId, v.index);
+        assert.equal(replaced, old !== undefined);
+        if (old !== undefined) assert.deepEqual([t.removedSize, t.removedSite, t.removedIndex], [old.size, old.site, old.size >= indexesFrom ? old.index : 0]);
+        m.set(address, v);
+      } else {
+        const had = m.get(address);
+        assert.equal(t.remove(address), had !== undefined);
+        if (had !== undefined) {
+          assert.deepEqual([t.removedSize, t.removedSite, t.removedIndex], [had.size, had.site, had.size >= indexesFrom ? had.index : 0]);
+          m.delete(address);
+        }
+      }
+    }
+    let n = 0;
+    t.forEach((address, size) => {
+      n++;
+      assert.equal(size, m.get(address)?.size);
+    });
+    assert.equal(n, m.size);
+  }
+});
+
+test('a slot is 16 bytes of arrays, 20 when every index is kept', () => {
+  assert.equal(new LiveTable(1024, { indexesFrom: Infinity }).byteLength, 1024 * 16);
+  assert.equal(new LiveTable(1024, { indexesFrom: 1 << 20 }).byteLength, 1024 * 16);
+  assert.equal(new LiveTable(1024).byteLength, 1024 * 20);
+});

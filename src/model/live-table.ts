@@ -1,8 +1,12 @@
 // The allocations live right now, keyed by address: an open-addressing hash table in typed arrays.
 //
 // This is the main memory cost of reading a capture (millions of live allocations in a big process), so
-// an entry is 28 bytes of arrays (address, size, allocation index as doubles; site as uint32) at a load
-// factor of at most 0.7, instead of a Map entry plus an object (~150 bytes). Deletion shifts later
+// an entry is 16 bytes of arrays (address as a double; size and site as uint32) at a load factor of at
+// most 0.7, instead of a Map entry plus an object (~150 bytes). The allocation's index (its number among
+// its thread's allocations) costs 4 more bytes per entry, and only when the reader needs it for every
+// allocation (`indexesFrom` 0); otherwise it is kept beside the table for the few allocations of at least
+// `indexesFrom` bytes, or not at all. Values that do not fit 32 bits (a size of 4 GiB or more, the index
+// of a thread's 2^32-th allocation) are kept exactly beside the table as well. Deletion shifts later
 // entries of the probe run back (no tombstones), so a table that sees billions of events does not fill
 // up with dead slots.
 
@@ -12,12 +16,28 @@ import { hashAddress } from './tuple-interner.js';
 // Address 0 is never a live allocation (NULL is how an allocator fails; the model leaves an ALLOC at 0
 // out as impossible, value-bounds.ts), so it marks an empty slot; a FREE of 0 finds nothing.
 const EMPTY = 0;
+/** In the uint32 columns: the value is in the side map (or, for an index, was not kept). */
+const BESIDE = 0xffffffff;
+
+export interface LiveTableOptions {
+  /**
+   * Keep the index of allocations of at least this many bytes (default 0: every allocation's;
+   * Infinity: none). The others are removed with removedIndex 0.
+   */
+  readonly indexesFrom?: number;
+}
 
 export class LiveTable {
   private keys: Float64Array;
-  private sizes: Float64Array;
-  private indexes: Float64Array;
+  private sizes: Uint32Array;
   private sites: Uint32Array;
+  /** Present when every allocation's index is kept (indexesFrom 0). */
+  private indexes: Uint32Array | undefined;
+  private readonly indexesFrom: number;
+  /** Sizes of 2^32 − 1 bytes or more, by address. */
+  private readonly bigSizes = new Map<number, number>();
+  /** Indexes that are kept but not in `indexes` (too big for it, or indexesFrom > 0), by address. */
+  private readonly besideIndexes = new Map<number, number>();
   private mask: number;
   private count = 0;
   // What remove() found, read by the caller right after it (no object per call on the hot path).
@@ -25,13 +45,14 @@ export class LiveTable {
   removedSite = 0 as SiteId;
   removedIndex = 0;
 
-  constructor(initialCapacity = 1 << 16) {
+  constructor(initialCapacity = 1 << 16, options: LiveTableOptions = {}) {
     let cap = 16;
     while (cap < initialCapacity) cap *= 2;
+    this.indexesFrom = options.indexesFrom ?? 0;
     this.keys = new Float64Array(cap);
-    this.sizes = new Float64Array(cap);
-    this.indexes = new Float64Array(cap);
+    this.sizes = new Uint32Array(cap);
     this.sites = new Uint32Array(cap);
+    this.indexes = this.indexesFrom === 0 ? new Uint32Array(cap) : undefined;
     this.mask = cap - 1;
   }
 
@@ -40,7 +61,7 @@ export class LiveTable {
   }
 
   get byteLength(): number {
-    return this.keys.byteLength + this.sizes.byteLength + this.indexes.byteLength + this.sites.byteLength;
+    return this.keys.byteLength + this.sizes.byteLength + this.sites.byteLength + (this.indexes?.byteLength ?? 0);
   }
 
   has(address: number): boolean {
@@ -53,9 +74,7 @@ export class LiveTable {
     let slot = hashAddress(address) & this.mask;
     while (this.keys[slot] !== EMPTY) slot = (slot + 1) & this.mask;
     this.keys[slot] = address;
-    this.sizes[slot] = size;
-    this.sites[slot] = site;
-    this.indexes[slot] = index;
+    this.put(slot, address, size, site, index);
     this.count++;
   }
 
@@ -70,21 +89,15 @@ export class LiveTable {
     for (;;) {
       const k = keys[slot]!;
       if (k === address) {
-        this.removedSize = this.sizes[slot]!;
-        this.removedSite = this.sites[slot] as SiteId;
-        this.removedIndex = this.indexes[slot]!;
-        this.sizes[slot] = size;
-        this.sites[slot] = site;
-        this.indexes[slot] = index;
+        this.take(slot, address);
+        this.put(slot, address, size, site, index);
         return true;
       }
       if (k === EMPTY) break;
       slot = (slot + 1) & this.mask;
     }
     keys[slot] = address;
-    this.sizes[slot] = size;
-    this.sites[slot] = site;
-    this.indexes[slot] = index;
+    this.put(slot, address, size, site, index);
     this.count++;
     return false;
   }
@@ -93,23 +106,24 @@ export class LiveTable {
   remove(address: number): boolean {
     let slot = this.find(address);
     if (slot < 0) return false;
-    this.removedSize = this.sizes[slot]!;
-    this.removedSite = this.sites[slot] as SiteId;
-    this.removedIndex = this.indexes[slot]!;
+    this.take(slot, address);
     this.count--;
     // Backward-shift deletion: move later members of the probe run into the hole when their home slot
     // does not lie cyclically in (hole, current].
     const mask = this.mask;
     const keys = this.keys;
+    const sizes = this.sizes;
+    const sites = this.sites;
+    const indexes = this.indexes;
     let next = (slot + 1) & mask;
     while (keys[next] !== EMPTY) {
       const home = hashAddress(keys[next]!) & mask;
       const inRange = slot <= next ? slot < home && home <= next : slot < home || home <= next;
       if (!inRange) {
         keys[slot] = keys[next]!;
-        this.sizes[slot] = this.sizes[next]!;
-        this.sites[slot] = this.sites[next]!;
-        this.indexes[slot] = this.indexes[next]!;
+        sizes[slot] = sizes[next]!;
+        sites[slot] = sites[next]!;
+        if (indexes !== undefined) indexes[slot] = indexes[next]!;
         slot = next;
       }
       next = (next + 1) & mask;
@@ -122,7 +136,55 @@ export class LiveTable {
   forEach(fn: (address: number, size: number, site: SiteId) => void): void {
     for (let i = 0; i < this.keys.length; i++) {
       const k = this.keys[i]!;
-      if (k !== EMPTY) fn(k, this.sizes[i]!, this.sites[i] as SiteId);
+      if (k !== EMPTY) {
+        const s = this.sizes[i]!;
+        fn(k, s === BESIDE ? (this.bigSizes.get(k) as number) : s, this.sites[i] as SiteId);
+      }
+    }
+  }
+
+  /** Writes the values of the entry at `slot` (its key is set). */
+  private put(slot: number, address: number, size: number, site: SiteId, index: number): void {
+    if (size < BESIDE) this.sizes[slot] = size;
+    else {
+      this.sizes[slot] = BESIDE;
+      this.bigSizes.set(address, size);
+    }
+    this.sites[slot] = site;
+    const indexes = this.indexes;
+    if (indexes !== undefined) {
+      if (index < BESIDE) indexes[slot] = index;
+      else {
+        indexes[slot] = BESIDE;
+        this.besideIndexes.set(address, index);
+      }
+    } else if (size >= this.indexesFrom) {
+      this.besideIndexes.set(address, index);
+    }
+  }
+
+  /** Reads the values of the entry at `slot` into removedSize/Site/Index and forgets what is kept beside. */
+  private take(slot: number, address: number): void {
+    const s = this.sizes[slot]!;
+    if (s !== BESIDE) this.removedSize = s;
+    else {
+      this.removedSize = this.bigSizes.get(address) as number;
+      this.bigSizes.delete(address);
+    }
+    this.removedSite = this.sites[slot] as SiteId;
+    const indexes = this.indexes;
+    if (indexes !== undefined) {
+      const i = indexes[slot]!;
+      if (i !== BESIDE) this.removedIndex = i;
+      else {
+        this.removedIndex = this.besideIndexes.get(address) as number;
+        this.besideIndexes.delete(address);
+      }
+    } else if (this.removedSize >= this.indexesFrom) {
+      this.removedIndex = this.besideIndexes.get(address) ?? 0;
+      this.besideIndexes.delete(address);
+    } else {
+      this.removedIndex = 0;
     }
   }
 
@@ -143,15 +205,26 @@ export class LiveTable {
     const oldSites = this.sites;
     const oldIndexes = this.indexes;
     const cap = oldKeys.length * 2;
-    this.keys = new Float64Array(cap);
-    this.sizes = new Float64Array(cap);
-    this.indexes = new Float64Array(cap);
-    this.sites = new Uint32Array(cap);
-    this.mask = cap - 1;
-    this.count = 0;
+    const keys = new Float64Array(cap);
+    const sizes = new Uint32Array(cap);
+    const sites = new Uint32Array(cap);
+    const indexes = oldIndexes !== undefined ? new Uint32Array(cap) : undefined;
+    const mask = cap - 1;
+    // The values move as they are (what is kept beside stays keyed by address).
     for (let i = 0; i < oldKeys.length; i++) {
       const k = oldKeys[i]!;
-      if (k !== EMPTY) this.insert(k, oldSizes[i]!, oldSites[i] as SiteId, oldIndexes[i]!);
+      if (k === EMPTY) continue;
+      let slot = hashAddress(k) & mask;
+      while (keys[slot] !== EMPTY) slot = (slot + 1) & mask;
+      keys[slot] = k;
+      sizes[slot] = oldSizes[i]!;
+      sites[slot] = oldSites[i]!;
+      if (indexes !== undefined) indexes[slot] = oldIndexes![i]!;
     }
+    this.keys = keys;
+    this.sizes = sizes;
+    this.sites = sites;
+    this.indexes = indexes;
+    this.mask = mask;
   }
 }

@@ -2,7 +2,7 @@
 // it as it happens (analysis/peak-timeline.ts, analysis/forensics.ts, …): what they are told, in which order,
 // and what they may read of the replay's tables meanwhile. Analyses import this, not the builder.
 
-import type { CheckpointEntry, CheckpointRecord, GcRecord } from '../capture/records.js';
+import type { CheckpointEntry, CheckpointRecord, GcRecord, MarkerRecord } from '../capture/records.js';
 import type { PyNodeId1, SiteId, ThreadIndex } from './ids.js';
 import type { ReadonlySiteTable } from './site-table.js';
 
@@ -20,6 +20,11 @@ export interface ReplayContext {
  * Calls come in seq order; the observer must not keep the builder busy (it is on the hot path).
  */
 export interface ReplayObserver {
+  /**
+   * The observer reads `index` of frees only for allocations of at least this many bytes (a free of a
+   * smaller one may pass 0): the replay then keeps fewer indexes (model/live-table.ts). Default 0: all.
+   */
+  readonly indexesFrom?: number;
   /** Called once, before any other call: what the observer may read of the replay's tables. */
   begin?(context: ReplayContext): void;
   /**
@@ -35,6 +40,11 @@ export interface ReplayObserver {
    * those with a seq in [startSeq, seq), were just seen), none with a higher one.
    */
   gc?(record: GcRecord): void;
+  /**
+   * A MARKER as it arrives: every event with a lower seq was replayed, none with a higher one (the
+   * program's end, PROGRAM_END, is where the analyses of the program's own behaviour stop: program-end.ts).
+   */
+  marker?(record: MarkerRecord): void;
   /** Aggregated captures: a CHECKPOINT as it arrives (in seq order). Its entries name stream-local stacks. */
   checkpoint?(record: CheckpointRecord): void;
   /**

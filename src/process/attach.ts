@@ -5,7 +5,7 @@
 
 import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { FileError, TargetError } from '../errors.js';
-import { hasSessionFile, readSessionFile, unlinkSessionFile, writeSessionFile, type Session } from './attach-dir.js';
+import { hasSessionFile, readSessionFile, unlinkSessionFile, writeSessionFile, writeSessionState, type Session } from './attach-dir.js';
 import { injectWithDebugger, probeDebugger } from './debugger-inject.js';
 import { isAlive, ProcessMemory, readStatus, sharesRoot } from './proc.js';
 import { describeVersion, readPythonVersion, requirePythonRuntime, type PythonVersion } from './python-runtime.js';
@@ -13,15 +13,6 @@ import { cancelRemoteExec, requestRemoteExec } from './remote-exec.js';
 
 export type AttachMethod = 'auto' | 'remote-exec' | 'gdb' | 'lldb';
 export const ATTACH_METHODS: readonly AttachMethod[] = ['auto', 'remote-exec', 'gdb', 'lldb'];
-
-/** What the agent is asked to record; the same names as memlens run's options. */
-export interface TrackingOptions {
-  readonly native: boolean;
-  readonly tracePythonAllocators: boolean;
-  readonly followFork: boolean;
-  readonly aggregate: boolean;
-  readonly memoryIntervalMs: number;
-}
 
 export interface TargetInfo {
   readonly pid: number;
@@ -241,6 +232,15 @@ export async function runInTarget(target: TargetInfo, req: AttachRequest, opts: 
   throw new TargetError(`could not inject into PID ${target.pid}: ${log.map((l) => l.split('\n')[0]).join('; ')}`, {
     hint: 'Run with -v for the details of each method.',
   });
+}
+
+/**
+ * Attaches with the capture streamed into the session's socket (DIR/live.sock, which memlens listens on:
+ * the live view, the push) rather than written to a file; `tracking`: the agent's config keys.
+ */
+export function attachStreaming(target: TargetInfo, session: Session, agentLibrary: string, tracking: Readonly<Record<string, unknown>>, opts: InjectOptions): Promise<InjectOutcome> {
+  writeSessionState(session, { pid: target.pid, startedAt: Date.now(), targetOutput: undefined, userOutput: undefined, compress: false, duration: undefined });
+  return runInTarget(target, { action: 'attach', session, agentLibrary, duration: undefined, config: { socket: `${session.targetDir}/live.sock`, ...tracking } }, opts);
 }
 
 async function waitForStatus(pid: number, session: Session, opts: InjectOptions): Promise<string | undefined> {

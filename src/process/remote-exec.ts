@@ -22,51 +22,57 @@ type Layout = readonly (readonly [string, readonly string[]])[];
  * values are the interpreter's own). Each layout lists its groups in declaration order, after cookie[8],
  * version and free_threaded.
  */
+/** The groups whose fields 3.14 and 3.15 have alike. */
+const SHARED: Readonly<Record<string, readonly string[]>> = {
+  runtime_state: ['size', 'finalizing', 'interpreters_head'],
+  interpreter_state: ['size', 'id', 'next', 'threads_head', 'threads_main', 'gc', 'imports_modules', 'sysdict', 'builtins', 'ceval_gil', 'gil_runtime_state', 'gil_runtime_state_enabled', 'gil_runtime_state_locked', 'gil_runtime_state_holder', 'code_object_generation', 'tlbc_generation'],
+  interpreter_frame: ['size', 'previous', 'executable', 'instr_ptr', 'localsplus', 'owner', 'stackpointer', 'tlbc_index'],
+  code_object: ['size', 'filename', 'name', 'qualname', 'linetable', 'firstlineno', 'argcount', 'localsplusnames', 'localspluskinds', 'co_code_adaptive', 'co_tlbc'],
+  pyobject: ['size', 'ob_type'],
+  tuple_object: ['size', 'ob_item', 'ob_size'],
+  list_object: ['size', 'ob_item', 'ob_size'],
+  set_object: ['size', 'used', 'table', 'mask'],
+  dict_object: ['size', 'ma_keys', 'ma_values'],
+  float_object: ['size', 'ob_fval'],
+  long_object: ['size', 'lv_tag', 'ob_digit'],
+  bytes_object: ['size', 'ob_size', 'ob_sval'],
+  gen_object: ['size', 'gi_name', 'gi_iframe', 'gi_frame_state'],
+  llist_node: ['next', 'prev'],
+  debugger_support: ['eval_breaker', 'remote_debugger_support', 'remote_debugging_enabled', 'debugger_pending_call', 'debugger_script_path', 'debugger_script_path_size'],
+};
+
+/** The groups named, in that order, with their shared fields. */
+function shared(...groups: string[]): (readonly [string, readonly string[]])[] {
+  return groups.map((g) => {
+    const fields = SHARED[g];
+    if (fields === undefined) throw new Error(`no shared _Py_DebugOffsets group ${g}`);
+    return [g, fields] as const;
+  });
+}
+
 const LAYOUT_314: Layout = [
-  ['runtime_state', ['size', 'finalizing', 'interpreters_head']],
-  ['interpreter_state', ['size', 'id', 'next', 'threads_head', 'threads_main', 'gc', 'imports_modules', 'sysdict', 'builtins', 'ceval_gil', 'gil_runtime_state', 'gil_runtime_state_enabled', 'gil_runtime_state_locked', 'gil_runtime_state_holder', 'code_object_generation', 'tlbc_generation']],
+  ...shared('runtime_state', 'interpreter_state'),
   ['thread_state', ['size', 'prev', 'next', 'interp', 'current_frame', 'thread_id', 'native_thread_id', 'datastack_chunk', 'status']],
-  ['interpreter_frame', ['size', 'previous', 'executable', 'instr_ptr', 'localsplus', 'owner', 'stackpointer', 'tlbc_index']],
-  ['code_object', ['size', 'filename', 'name', 'qualname', 'linetable', 'firstlineno', 'argcount', 'localsplusnames', 'localspluskinds', 'co_code_adaptive', 'co_tlbc']],
-  ['pyobject', ['size', 'ob_type']],
+  ...shared('interpreter_frame', 'code_object', 'pyobject'),
   ['type_object', ['size', 'tp_name', 'tp_repr', 'tp_flags']],
-  ['tuple_object', ['size', 'ob_item', 'ob_size']],
-  ['list_object', ['size', 'ob_item', 'ob_size']],
-  ['set_object', ['size', 'used', 'table', 'mask']],
-  ['dict_object', ['size', 'ma_keys', 'ma_values']],
-  ['float_object', ['size', 'ob_fval']],
-  ['long_object', ['size', 'lv_tag', 'ob_digit']],
-  ['bytes_object', ['size', 'ob_size', 'ob_sval']],
+  ...shared('tuple_object', 'list_object', 'set_object', 'dict_object', 'float_object', 'long_object', 'bytes_object'),
   ['unicode_object', ['size', 'state', 'length', 'asciiobject_size']],
   ['gc', ['size', 'collecting']],
-  ['gen_object', ['size', 'gi_name', 'gi_iframe', 'gi_frame_state']],
-  ['llist_node', ['next', 'prev']],
-  ['debugger_support', ['eval_breaker', 'remote_debugger_support', 'remote_debugging_enabled', 'debugger_pending_call', 'debugger_script_path', 'debugger_script_path_size']],
+  ...shared('gen_object', 'llist_node', 'debugger_support'),
 ];
 
 /** 3.15 (final; 3.15.0b4 added last_profiled_frame_seq, so earlier pre-releases have another shape). */
 const LAYOUT_315: Layout = [
-  ['runtime_state', ['size', 'finalizing', 'interpreters_head']],
-  ['interpreter_state', ['size', 'id', 'next', 'threads_head', 'threads_main', 'gc', 'imports_modules', 'sysdict', 'builtins', 'ceval_gil', 'gil_runtime_state', 'gil_runtime_state_enabled', 'gil_runtime_state_locked', 'gil_runtime_state_holder', 'code_object_generation', 'tlbc_generation']],
+  ...shared('runtime_state', 'interpreter_state'),
   ['thread_state', ['size', 'prev', 'next', 'interp', 'current_frame', 'base_frame', 'last_profiled_frame', 'last_profiled_frame_seq', 'thread_id', 'native_thread_id', 'datastack_chunk', 'status', 'holds_gil', 'gil_requested', 'current_exception', 'exc_state']],
   ['err_stackitem', ['exc_value']],
-  ['interpreter_frame', ['size', 'previous', 'executable', 'instr_ptr', 'localsplus', 'owner', 'stackpointer', 'tlbc_index']],
-  ['code_object', ['size', 'filename', 'name', 'qualname', 'linetable', 'firstlineno', 'argcount', 'localsplusnames', 'localspluskinds', 'co_code_adaptive', 'co_tlbc']],
-  ['pyobject', ['size', 'ob_type']],
+  ...shared('interpreter_frame', 'code_object', 'pyobject'),
   ['type_object', ['size', 'tp_name', 'tp_repr', 'tp_flags', 'tp_basicsize', 'tp_dictoffset']],
   ['heap_type_object', ['size', 'ht_cached_keys']],
-  ['tuple_object', ['size', 'ob_item', 'ob_size']],
-  ['list_object', ['size', 'ob_item', 'ob_size']],
-  ['set_object', ['size', 'used', 'table', 'mask']],
-  ['dict_object', ['size', 'ma_keys', 'ma_values']],
-  ['float_object', ['size', 'ob_fval']],
-  ['long_object', ['size', 'lv_tag', 'ob_digit']],
-  ['bytes_object', ['size', 'ob_size', 'ob_sval']],
+  ...shared('tuple_object', 'list_object', 'set_object', 'dict_object', 'float_object', 'long_object', 'bytes_object'),
   ['unicode_object', ['size', 'state', 'length', 'asciiobject_size', 'compactunicodeobject_size']],
   ['gc', ['size', 'collecting', 'frame', 'generation_stats_size', 'generation_stats']],
-  ['gen_object', ['size', 'gi_name', 'gi_iframe', 'gi_frame_state']],
-  ['llist_node', ['next', 'prev']],
-  ['debugger_support', ['eval_breaker', 'remote_debugger_support', 'remote_debugging_enabled', 'debugger_pending_call', 'debugger_script_path', 'debugger_script_path_size']],
+  ...shared('gen_object', 'llist_node', 'debugger_support'),
 ];
 
 const LAYOUTS: ReadonlyMap<number, Layout> = new Map([

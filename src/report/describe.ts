@@ -40,6 +40,7 @@ export function endingJson(e: Ending): Record<string, unknown> {
     trailer_reason: e.trailerReason ?? null,
     memlens_signal: e.memlensSignal !== undefined ? signalName(e.memlensSignal) : null,
     end_ns: e.endNs,
+    program_end: e.programEnd === undefined ? null : { time_ns: e.programEnd.timeNs, names_released: e.programEnd.released, kept_because: e.programEnd.released ? null : e.programEnd.keptBecause },
     summary: describeEnding(e),
   };
 }

@@ -3,6 +3,7 @@
 
 import type { HeldAs } from '../analysis/capture-census.js';
 import type { Finding } from '../analysis/findings/index.js';
+import { programEndOf } from '../analysis/program-end.js';
 import { MODE_ATTACH } from '../capture/format.js';
 import type { StackAmount } from '../analysis/stacks.js';
 import type { Frame } from '../model/frames.js';
@@ -91,6 +92,9 @@ const ARENAS_TEXT =
 
 /** The evidence of a finding, one sentence per item. */
 export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90): string[] {
+  // Findings judge the program at its end (analysis/program-end.ts): where memlens released the script's
+  // names after it, "live at the end" of the verdict is after that release, so a finding says which end.
+  const theEnd = programEndOf(model)?.released === true ? "the program's end" : 'the end';
   switch (f.kind) {
     case 'accumulation':
       return f.items.map((i) => {
@@ -111,7 +115,7 @@ export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90
         return (
           `${lineText(model, i.line, i.leaf)}: kept ${formatBytes(g.bytes)} from ${formatTime(g.fromNs)} to ${formatTime(g.toNs)} (${formatRate(i.bytesPerSecond)}${g.toNs - g.lastRiseNs > LAST_RISE_SAID_SHARE * (g.toNs - g.fromNs) ? `; its last rise at ${formatTime(g.lastRiseNs)}` : ''}), ` +
           `rising in ${formatCount(g.rises)} of ${plural(g.samples, model.aggregated ? 'interval between checkpoints' : 'interval between snapshots', model.aggregated ? 'intervals between checkpoints' : 'intervals between snapshots')} and never given back; ` +
-          `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} live at the end (${formatCount(i.made)} made)${limit}.` +
+          `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} live at ${theEnd} (${formatCount(i.made)} made)${limit}.` +
           heldAsText(i.heldAs, f.census) +
           (i.arenas ? ARENAS_TEXT : '') +
           ` Stack: ${stackText(model, i.frames, stackWidth)}`
@@ -121,7 +125,7 @@ export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90
       return f.items.map(
         (i) =>
           `${lineText(model, i.line, i.leaf)}: ${plural(i.added, 'object')} added from ${formatTime(i.fromNs)} to ${formatTime(i.lastAddedNs)} and kept (the capture ends at ${formatTime(i.toNs)}); ` +
-          `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} live at the end.` +
+          `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} live at ${theEnd}.` +
           heldAsText(i.heldAs, f.census) +
           (i.arenas ? ARENAS_TEXT : '') +
           ` Stack: ${stackText(model, i.frames, stackWidth)}`,
@@ -146,16 +150,16 @@ export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90
         if (i.proof === 'repeated') {
           return (
             `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} made by ${frameText(model, i.maker)}, the first at ${formatTime(i.firstAllocNs)}; ` +
-            `none freed, all still live at the end (${formatTime(f.endNs)}): the first for ${formatDuration(i.outlivedNs)}. ` +
+            `none freed, all still live at ${theEnd} (${formatTime(f.endNs)}): the first for ${formatDuration(i.outlivedNs)}. ` +
             `Stack: ${stackText(model, i.frames, stackWidth)}`
           );
         }
         const maker = model.frames.frame(i.maker).function;
         const live =
           i.liveAtEndCount === i.count
-            ? `all still live at the end (${formatTime(f.endNs)})`
+            ? `all still live at ${theEnd} (${formatTime(f.endNs)})`
             : i.liveAtEndCount > 0
-              ? `${formatBytes(i.liveAtEndBytes)} of it still live at the end (${formatTime(f.endNs)})`
+              ? `${formatBytes(i.liveAtEndBytes)} of it still live at ${theEnd} (${formatTime(f.endNs)})`
               : 'freed only late in the run';
         return (
           `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} made by ${frameText(model, i.maker)}, the first at ${formatTime(i.firstAllocNs)}; ` +

@@ -202,7 +202,9 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   }
   title(model.header.mode === 2 ? 'Live at the end (what grew since memlens attached)' : 'Live at the end (what grew since the start)');
   out.push(...wrapText(`The end: ${describeEndMoment(v.ending, model.header.mode === 2)}.`, width, '  ', '  '));
-  if (r !== undefined && r.wholeCapture && model.header.mode !== 2) {
+  // The same figures as above, unless memlens released the script's names after the program's end (the
+  // last seconds stop at that end; what is live at the end is what the release left).
+  if (r !== undefined && r.wholeCapture && model.header.mode !== 2 && v.ending.programEnd?.released !== true) {
     out.push('  As above: no point of the capture is far enough before its end, so its last seconds are all of it.');
   } else {
     out.push(`  Tracked heap ${formatBytes(v.sinceStart.heapBytes)}.`);

@@ -8,14 +8,19 @@ import { fileURLToPath } from 'node:url';
 // Defined as true by esbuild when it bundles the CLI into <root>/bin/memlens.mjs (scripts/build-wheel.mjs);
 // undeclared (typeof: 'undefined') when this file runs as dist/src/util/package-root.js.
 declare const __MEMLENS_BUNDLE__: boolean | undefined;
+// Defined as true by esbuild when it bundles the CLI into <root>/dist/memlens.cjs for the npm package
+// (scripts/build-cli.mjs; bin/memlens.js starts it).
+declare const __MEMLENS_NPM_BUNDLE__: boolean | undefined;
 
 const here = fileURLToPath(import.meta.url);
 
 /** True when running as the bundled script of the Python package. */
 export const BUNDLED: boolean = typeof __MEMLENS_BUNDLE__ !== 'undefined' && __MEMLENS_BUNDLE__;
 
-/** The package root: three levels above dist/src/util/, or one above the bundle's bin/. */
-export const PACKAGE_ROOT: string = BUNDLED ? join(dirname(here), '..') : join(dirname(here), '..', '..', '..');
+const NPM_BUNDLE: boolean = typeof __MEMLENS_NPM_BUNDLE__ !== 'undefined' && __MEMLENS_NPM_BUNDLE__;
+
+/** The package root: three levels above dist/src/util/, or one above the bundle's bin/ or dist/. */
+export const PACKAGE_ROOT: string = BUNDLED || NPM_BUNDLE ? join(dirname(here), '..') : join(dirname(here), '..', '..', '..');
 
 /** The script that starts the CLI (for memlens's own child processes, run under node). */
 export const CLI_SCRIPT: string = BUNDLED ? here : join(PACKAGE_ROOT, 'bin', 'memlens.js');

@@ -82,7 +82,7 @@ for (const py of corePythons()) {
       for (const [stream, name] of names) {
         if (name.startsWith('worker-') || name.startsWith('early-')) assert.ok(exits.has(stream), `${name} has THREAD_EXIT`);
       }
-      const r = o.replay();
+      const r = o.replay('heap', o.programEndSeq());
       let kept = 0;
       for (const a of r.live.values()) if (a.size >= bytearraySize(py, 1_100_000) && a.size <= bytearraySize(py, 3_333_333)) kept += a.size;
       let expected = bytearraySize(py, 3_333_333);

@@ -131,8 +131,8 @@ for (const py of ftPythons) {
             if (runArgs.includes('--native')) assert.ok(a.nativeStack > 0, 'a native stack');
           }
         }
-        // Nothing lost or counted twice: the kept buffers are live at the end, once each.
-        const live = o.replay().live;
+        // Nothing lost or counted twice: the kept buffers are live at the program's end, once each.
+        const live = o.replay('heap', o.programEndSeq()).live;
         let kept = 0;
         for (const a of live.values()) if (a.size >= bytearraySize(py, request(0, 0)) && a.size <= bytearraySize(py, request(THREADS - 1, EACH - 1))) kept += a.size;
         let want = 0;

@@ -22,15 +22,33 @@ import { label, testPythons } from '../support/pythons.js';
 /**
  * Three threads allocate a fixed amount each; with the argument "wait", the last of them says so, and the
  * main thread waits for a line on stdin first (blocked in C, where the agent's pending stop cannot run);
- * then it says whether the session still tracks.
+ * then it says whether the session still tracks. With "wait" the threads start their work only once the
+ * main thread is in that read: the three threads together fill the queue long before the main thread gets
+ * the GIL often enough to reach it, and a stop that ran then, while nothing reads, would give up the
+ * capture's tail (its marker with it) after a second without progress (lifecycle.c, STOP_STALL_NS).
  */
 const PROGRAM = `import sys, threading, time
 
 wait = sys.argv[1:] == ["wait"]
 finished = []
 lock = threading.Lock()
+go = threading.Event()
+
+def syscall(tid):
+    with open(f"/proc/self/task/{tid}/syscall") as f:
+        return f.read().split()
+
+def start_when_main_reads():
+    # Read while this thread reads it, its own line names the read system call (whose number differs
+    # between architectures); the main thread's line then says when it is in read(0, ...).
+    read = syscall(threading.get_native_id())[0]
+    main = threading.main_thread().native_id
+    while syscall(main)[:2] != [read, "0x0"]:
+        time.sleep(0.001)
+    go.set()
 
 def work(i):
+    go.wait()
     keep = []
     for n in range(100000):
         keep.append(bytearray(200 + n % 3000))
@@ -42,6 +60,10 @@ def work(i):
             print("work done", flush=True)
 
 threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+if wait:
+    threads.append(threading.Thread(target=start_when_main_reads))
+else:
+    go.set()
 for t in threads:
     t.start()
 if wait:
@@ -64,6 +86,9 @@ interface Started {
    * `perTick` bytes every 20 ms if given; resolves with everything at its end.
    */
   read(perTick?: number): Promise<Buffer[]>;
+  /** What was read so far, and whether the pipe closed. */
+  readonly received: readonly Buffer[];
+  closed(): boolean;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
@@ -115,7 +140,7 @@ function start(python: string, dir: string, config: Record<string, unknown>, arg
     for (let c = pipe.read() as Buffer | null; c !== null; c = pipe.read() as Buffer | null) chunks.push(c);
     return chunks;
   };
-  return { child, pipe, exited, read };
+  return { child, pipe, exited, read, received: chunks, closed: () => ended };
 }
 
 /** The exit, or a failure if the program is still held up after `ms` (a guard against a hang, not a timing). */
@@ -129,6 +154,34 @@ async function exitWithin(s: Started, ms: number): Promise<{ code: number | null
     assert.fail(`the program did not finish in ${ms / 1000} s while its capture was not read: the agent held it up`);
   }
   return end;
+}
+
+/**
+ * Once reading started (Started.read), waits until what was read holds the marker that says why the capture
+ * stopped (or the pipe closed without one); fails if that takes more than `ms` (a guard against a hang, not
+ * a timing).
+ */
+async function readThroughStop(s: Started, ms: number): Promise<void> {
+  const seen = new Collector();
+  const decoder = new CaptureDecoder(seen);
+  let fed = 0;
+  let scanned = 0;
+  let stopped = false;
+  let late = false;
+  const timer = setTimeout(() => (late = true), ms);
+  while (!stopped && !s.closed() && !late) {
+    for (; fed < s.received.length; fed++) decoder.feed(new Uint8Array(s.received[fed]!.buffer, s.received[fed]!.byteOffset, s.received[fed]!.length));
+    for (; scanned < seen.c.items.length && !stopped; scanned++) {
+      const i = seen.c.items[scanned]!;
+      stopped = i.type === 'marker' && MARKER_KINDS[i.kind] === 'capture-stopped';
+    }
+    if (!stopped) await new Promise((r) => setTimeout(r, 20));
+  }
+  clearTimeout(timer);
+  if (late) {
+    s.child.kill('SIGKILL');
+    assert.fail(`no capture-stopped marker in the ${s.received.reduce((n, c) => n + c.length, 0)} bytes read in ${ms / 1000} s`);
+  }
 }
 
 function decode(chunks: Buffer[]): Collector {
@@ -167,7 +220,10 @@ test('a reader that falls behind gets a whole capture that says where and why it
       if (stdout.includes('work done')) resolve();
     }),
   );
+  // The reader reads what was queued, up to the marker that says why the capture stops, before the program
+  // goes on: its stop then has nothing to wait for (the trailer fits in the empty pipe).
   const all = s.read();
+  await readThroughStop(s, 120_000);
   s.child.stdin!.end('go\n');
   const end = await exitWithin(s, 120_000);
   assert.equal(end.code, 0, end.stderr);

@@ -2,7 +2,7 @@
 // graph written by `memlens flamegraph` and opened in chromium: the largest frame is the program's known
 // allocator (numpy's ones() for a 128 MiB matrix), the loader thread can be picked out, a time window
 // before the matrix existed does not show it; opened at 1400×900, the graph is in view and its frames show
-// their source lines.
+// where they are, and their source lines where there is room.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -91,7 +91,18 @@ test('a real program: its known allocator is the largest frame, threads and time
     await waitReady(first);
     const box = await first.evaluate<{ top: number; height: number }>("(() => { const r = document.querySelector('.flame-canvas').getBoundingClientRect(); return { top: r.top, height: r.height }; })()");
     assert.ok(box.top + Math.min(box.height, 100) <= 900, `the flame graph starts at ${box.top} px, below a 900 px window`);
-    assert.equal(await first.evaluate<string | null>("window.memlens.frameLabel('load_matrix')"), 'load_matrix (known_program.py:5)  return np.ones((n, n))          # 8 * n * n bytes: the largest allocation');
+    // How wide load_matrix is at first depends on what else is live at the peak, and that varies: numpy's
+    // OpenBLAS maps two 32 MiB buffers from its constructor, recorded only when the agent's scan patched the
+    // library before the loader ran it (docs/agent.md), which makes the frame 53% of the graph rather than
+    // 77%, too narrow for its source text. So where it is shows at once, and its source text once it is
+    // zoomed to the whole width.
+    const where = 'load_matrix (known_program.py:5)';
+    const atFirst = (await first.evaluate<string | null>("window.memlens.frameLabel('load_matrix')")) ?? '';
+    assert.ok(atFirst.startsWith(where), atFirst);
+    const frame = await first.evaluate<{ x: number; y: number } | null>("window.memlens.framePoint('load_matrix')");
+    assert.ok(frame !== null);
+    await first.mouse.click(frame.x, frame.y);
+    assert.equal(await first.evaluate<string | null>("window.memlens.frameLabel('load_matrix')"), `${where}  return np.ones((n, n))          # 8 * n * n bytes: the largest allocation`);
     // No limit: the cgroup's usage is labelled as the whole cgroup's, context rather than the chart's scale.
     assert.match(await first.locator('.legend').innerText(), /cgroup usage \(the whole cgroup, other processes included; no limit\)/);
     await first.close();

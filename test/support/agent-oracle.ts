@@ -16,6 +16,9 @@ import { readCaptureFile } from '../../src/cli/capture-file.js';
 import type { CaptureHeader, CheckpointEntry, CodeRecord, DecodeWarning, MetaRecord } from '../../src/capture/records.js';
 import { LineTable } from '../../src/model/linetable.js';
 
+/** MARKER kind 9 (docs/capture-format.md), written here rather than imported: the oracle stays independent. */
+const PROGRAM_END_MARKER = 9;
+
 export interface Frame {
   readonly function: string;
   readonly qualname: string;
@@ -176,7 +179,9 @@ export class Oracle {
 
   /**
    * Aggregated captures: every location's latest CHECKPOINT entry (entries of later checkpoints replace
-   * earlier ones) and the last checkpoint's heap figures.
+   * earlier ones) and the last checkpoint's heap figures, at the program's end as liveAtEnd() means it: the
+   * checkpoints written before the PROGRAM_END marker (the agent writes one right before it, in the same
+   * service stream, so in file order), all of them without one.
    */
   checkpointState(): { heap: number; peakHeap: number; peakSeq: number; checkpoints: number; locations: Map<string, CheckpointEntry> } {
     const locations = new Map<string, CheckpointEntry>();
@@ -184,7 +189,9 @@ export class Oracle {
     let peakHeap = 0;
     let peakSeq = 0;
     let checkpoints = 0;
-    for (const c of this.records('checkpoint')) {
+    const end = this.metas.findIndex((m) => m.type === 'marker' && m.kind === PROGRAM_END_MARKER);
+    const before = end < 0 ? this.metas : this.metas.slice(0, end);
+    for (const c of before.filter((m): m is Extract<MetaRecord, { type: 'checkpoint' }> => m.type === 'checkpoint')) {
       checkpoints++;
       heap = c.heap;
       peakHeap = c.peakHeap;
@@ -256,9 +263,19 @@ export class Oracle {
     return f === undefined ? undefined : `${f.file}:${f.line ?? '?'}`;
   };
 
-  /** Live bytes per key at the end of the capture. */
+  /** The last event's seq of the program, for replay(): before its PROGRAM_END marker, or all events without one. */
+  programEndSeq(): number {
+    const end = this.records('marker').find((m) => m.kind === PROGRAM_END_MARKER);
+    return end === undefined ? Infinity : end.seq - 1;
+  }
+
+  /**
+   * Live bytes per key at the program's end: before its PROGRAM_END marker when the capture has one (what
+   * follows is memlens's release of the script's names: docs/reports.md "Which end"), else at the end of
+   * the capture. A marker's seq is the next event's.
+   */
   liveAtEnd(options: ReplayOptions = {}): Map<string, number> {
-    const r = this.replay(options.domain ?? 'heap');
+    const r = this.replay(options.domain ?? 'heap', this.programEndSeq());
     return this.sumBy(r.live.values(), options.key ?? this.leafKey);
   }
 

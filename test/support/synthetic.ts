@@ -138,6 +138,8 @@ export interface RealisticOptions {
   /** Called with the output so far whenever it exceeds 4 MiB, and at the end. */
   readonly sink: (bytes: Uint8Array) => void;
   readonly compressLevel?: number;
+  /** Payload bytes after which a stream's block is closed (default 32 KiB, as the agent). */
+  readonly blockSize?: number;
 }
 
 export interface RealisticResult {
@@ -166,6 +168,7 @@ export function writeRealistic(o: RealisticOptions): RealisticResult {
   const w = new CaptureWriter({
     header: { ...TEST_HEADER, unknownFields: [], options: native ? OPTION_NATIVE : 0 },
     ...(o.compressLevel !== undefined ? { compressLevel: o.compressLevel } : {}),
+    ...(o.blockSize !== undefined ? { blockSize: o.blockSize } : {}),
   });
   let bytes = 0;
   const drain = (force: boolean): void => {

@@ -19,6 +19,7 @@ import type { ForensicFacts } from '../forensics.js';
 import { type GcReport, gcReport } from '../gc.js';
 import { MODE_ATTACH } from '../../capture/format.js';
 import { memoryLimitOf } from '../memory-limit.js';
+import { modelAtProgramEnd, programEndOf } from '../program-end.js';
 import { type AccumulationFinding, accumulation, ACCUMULATION_MIN_RISES } from './accumulation.js';
 import { type CollectionGrowthFinding, collectionGrowth } from './collection-growth.js';
 import { type DetectorInput, MIN_FINDING_BYTES, MIN_FINDING_SHARE } from './finding.js';
@@ -68,7 +69,10 @@ export interface FindingsOptions {
 }
 
 /** The findings of a capture, largest memory first, then the ones about counts. */
-export function findings(model: CaptureModel, facts: ForensicFacts | undefined, options: FindingsOptions = {}): Finding[] {
+export function findings(capture: CaptureModel, facts: ForensicFacts | undefined, options: FindingsOptions = {}): Finding[] {
+  // The detectors judge the program as it stood at its end (program-end.ts): what memlens released after it
+  // (the script's module-level names) was still the program's.
+  const model = facts?.stoppedAt === undefined ? capture : modelAtProgramEnd(capture, facts.series, programEndOf(capture));
   const filter = options.filter ?? DEFAULT_FRAME_FILTER;
   let gc = options.gc;
   // undefined: not read yet; null: read, the capture has none.

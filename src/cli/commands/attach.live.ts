@@ -8,17 +8,15 @@ import { TargetError } from '../../errors.js';
 import type { AttachMethod } from '../../process/attach.js';
 import type { CommandContext } from '../command.js';
 import { wantsColor } from '../io.js';
+import type { TrackingConfig } from '../run-options.js';
 import { escapeLine } from '../../util/terminal-text.js';
 
 export interface LiveAttachOptions {
   readonly method: AttachMethod;
   readonly timeoutMs: number;
-  readonly interval: number;
-  readonly native: boolean;
-  readonly tracePythonAllocators: boolean;
+  /** What to track (run-options.ts). */
+  readonly tracking: TrackingConfig;
   readonly web: boolean;
-  /** The agent's sampling keys (push-options.ts), empty for every allocation. */
-  readonly sample: Readonly<Record<string, number>>;
 }
 
 export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttachOptions): Promise<number> {
@@ -46,18 +44,7 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
   const onInt = (): void => abort.abort();
   process.once('SIGINT', onInt);
   try {
-    t.writeSessionState(session, { pid, startedAt: Date.now(), targetOutput: undefined, userOutput: undefined, compress: false, duration: undefined });
-    const outcome = await t.runInTarget(
-      target,
-      {
-        action: 'attach',
-        session,
-        agentLibrary: files.library,
-        duration: undefined,
-        config: { socket: `${session.targetDir}/live.sock`, native: o.native, trace_python_allocators: o.tracePythonAllocators, memory_interval_ms: o.interval, ...o.sample },
-      },
-      { method: o.method, timeoutMs: o.timeoutMs, signal: abort.signal },
-    );
+    const outcome = await t.attachStreaming(target, session, files.library, o.tracking, { method: o.method, timeoutMs: o.timeoutMs, signal: abort.signal });
     process.removeListener('SIGINT', onInt);
     if (ctx.verbose) for (const l of outcome.log) io.stderr.write(`${l}\n`);
     if (!outcome.status.startsWith('ok')) throw new TargetError(`PID ${pid}: ${t.statusLine(outcome.status).replace(/^error:\s*/, '')}`);

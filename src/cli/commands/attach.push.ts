@@ -10,15 +10,13 @@ import { TargetError } from '../../errors.js';
 import type { AttachMethod } from '../../process/attach.js';
 import type { CommandContext } from '../command.js';
 import type { PushConfig, SampleConfig } from '../push-options.js';
-import { sampleAgentConfig } from '../push-options.js';
+import type { TrackingConfig } from '../run-options.js';
 
 export interface AttachPushOptions {
   readonly method: AttachMethod;
   readonly timeoutMs: number;
-  readonly interval: number;
-  /** Native stacks too (--native), named from the target's images as read by memlens. */
-  readonly native: boolean;
-  readonly tracePythonAllocators: boolean;
+  /** What to track (run-options.ts); native stacks (--native) are named from the target's images as read by memlens. */
+  readonly tracking: TrackingConfig;
   readonly output: string | undefined;
   readonly force: boolean;
   readonly quiet: boolean;
@@ -65,24 +63,7 @@ export async function attachPush(ctx: CommandContext, pid: number, push: PushCon
       server?.listen(sockPath, () => resolveP());
     });
     chmodSync(sockPath, 0o777); // the target connects as its own user
-    t.writeSessionState(session, { pid, startedAt: Date.now(), targetOutput: undefined, userOutput: undefined, compress: false, duration: undefined });
-    const outcome = await t.runInTarget(
-      target,
-      {
-        action: 'attach',
-        session,
-        agentLibrary: files.library,
-        duration: undefined,
-        config: {
-          socket: `${session.targetDir}/live.sock`,
-          native: o.native,
-          trace_python_allocators: o.tracePythonAllocators,
-          memory_interval_ms: o.interval,
-          ...sampleAgentConfig(sample),
-        },
-      },
-      { method: o.method, timeoutMs: o.timeoutMs },
-    );
+    const outcome = await t.attachStreaming(target, session, files.library, o.tracking, { method: o.method, timeoutMs: o.timeoutMs });
     if (ctx.verbose) for (const l of outcome.log) io.stderr.write(`${l}\n`);
     if (!outcome.status.startsWith('ok')) throw new TargetError(`PID ${pid}: ${outcome.status.replace(/^error:\s*/, '')}`);
     attached = true;
@@ -99,7 +80,7 @@ export async function attachPush(ctx: CommandContext, pid: number, push: PushCon
       maxStacks: push.maxStacks,
       log: (line) => io.stderr.write(`${line}\n`),
       source: `PID ${pid} (socket)`,
-      ...(o.native ? { symbolizer: (await import('../symbolizer.js')).fileSymbolizer() } : {}),
+      ...(o.tracking.native ? { symbolizer: (await import('../symbolizer.js')).fileSymbolizer() } : {}),
     });
     if (!o.quiet) {
       io.stderr.write(

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { Session } from '../../process/attach.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
-import { PUSH_OPTIONS, SAMPLE_OPTIONS, pushConfigOf, sampleAgentConfig, sampleConfigOf } from '../push-options.js';
+import { PUSH_OPTIONS, SAMPLE_OPTIONS, pushConfigOf, sampleConfigOf } from '../push-options.js';
 import { trackingConfig } from '../run-options.js';
 
 export const attachCommand: Command = {
@@ -52,6 +52,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   const { serviceNameOf } = await import('./attach.push.js');
   const push = pushConfigOf('attach', options, io, serviceNameOf(readCmdlineOr(readCmdline, pid)));
   const sample = sampleConfigOf('attach', options, io.env, push !== undefined);
+  const tracking = trackingConfig(options, interval, sample);
   if (push !== undefined && sample !== undefined) {
     for (const o of ['duration', 'web', 'aggregate', 'follow-fork']) {
       if (options[o] !== undefined && options[o] !== false) throw new UsageError(`attach: --${o} cannot be combined with pushing (it pushes until memlens is stopped)`);
@@ -60,9 +61,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
     return attachPush(ctx, pid, push, sample, {
       method,
       timeoutMs: timeout * 1000,
-      interval,
-      native: booleanOption(options, 'native'),
-      tracePythonAllocators: booleanOption(options, 'trace-python-allocators'),
+      tracking,
       output,
       force: booleanOption(options, 'force'),
       quiet: booleanOption(options, 'quiet'),
@@ -72,15 +71,15 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (output === undefined) {
     if (booleanOption(options, 'aggregate')) throw new UsageError('attach: --aggregate needs -o FILE (the live view shows every allocation)');
     if (duration !== undefined) throw new UsageError('attach: --duration needs -o FILE (the live view tracks until you quit it)');
+    if (booleanOption(options, 'follow-fork')) throw new UsageError('attach: --follow-fork needs -o FILE (the live view shows one process)');
     const { liveAttach } = await import('./attach.live.js');
     return liveAttach(ctx, pid, {
       method,
       timeoutMs: timeout * 1000,
-      interval,
-      native: booleanOption(options, 'native'),
-      tracePythonAllocators: booleanOption(options, 'trace-python-allocators'),
+      // The live view shows one process (forked children would each need a stream of their own); --follow-fork
+      // was refused above.
+      tracking: { ...tracking, follow_fork: false },
       web: booleanOption(options, 'web'),
-      sample: sampleAgentConfig(sample),
     });
   }
   if (booleanOption(options, 'web')) throw new UsageError('attach: --web is for the live view (without -o)');
@@ -119,7 +118,7 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
         config: {
           output: targetOutput,
           overwrite: force,
-          ...trackingConfig(options, interval, sample),
+          ...tracking,
         },
       },
       { method, timeoutMs: timeout * 1000, signal: abort.signal },

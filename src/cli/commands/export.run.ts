@@ -11,7 +11,8 @@ import { csvRows, foldedStacks, gprof2dotJson, speedscopeProfile } from '../../r
 import { VERSION } from '../../version.js';
 import type { CommandContext, OptionValues } from '../command.js';
 import { loadModel } from '../load-model.js';
-import { type SetSelection, buildOptionsOf, frameFilterOf, selectSet } from '../report-options.js';
+import { type SetSelection, buildOptionsOf, frameFilterOf } from '../report-options.js';
+import { selectSet } from '../select-set.js';
 import { escapeLine } from '../../util/terminal-text.js';
 
 /** What memlens export writes (commands/export.ts lists them for --help). */

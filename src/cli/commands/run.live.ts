@@ -13,8 +13,8 @@ import { closePrivateDir, openPrivateDir, removePrivateFile, writePrivateFile } 
 import { signalNumber } from '../../util/signals.js';
 import { booleanOption, stringOption, type CommandContext, type OptionValues } from '../command.js';
 import { wantsColor } from '../io.js';
-import { type SampleConfig, sampleAgentConfig } from '../push-options.js';
-import { intervalOf, prepareLaunch, targetOf } from '../run-options.js';
+import type { SampleConfig } from '../push-options.js';
+import { intervalOf, launchPlanned, prepareLaunch, targetOf, trackingConfig } from '../run-options.js';
 import { escapeLine } from '../../util/terminal-text.js';
 
 export interface LiveRunMode {
@@ -33,27 +33,13 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   const force = booleanOption(options, 'force');
   const port = portOf(options);
   // --live-remote keeps a capture as memlens run does; --live only with -o.
-  const { files, python, env, output: keep } = await prepareLaunch(io, options, target, mode.remote);
-  const { launch } = await import('../../process/launch.js');
+  const plan = await prepareLaunch(io, options, target, mode.remote);
+  const keep = plan.output;
   const { exitRecord } = await import('../../process/finish.js');
   if (mode.web) (await import('../../live/web.js')).loadLivePageAssets(); // fail before the program starts
 
   const foreground = !mode.remote && !mode.web; // the terminal view owns the terminal: the program's output goes to its panel
-  const launched = await launch({
-    python,
-    files,
-    target,
-    cwd: io.cwd,
-    env,
-    config: {
-      agent: files.library,
-      native: booleanOption(options, 'native'),
-      trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
-      memory_interval_ms: interval,
-      ...sampleAgentConfig(mode.sample),
-    },
-    pipes: { capture: true, output: foreground },
-  });
+  const launched = await launchPlanned(io, plan, target, trackingConfig(options, interval, mode.sample), { pipes: { capture: true, output: foreground } });
   const capture = launched.capture as Readable;
   const path = keep?.replace('{pid}', String(launched.pid));
   // A new private file (output-file.ts): never written through a link, and only a regular file replaced.

@@ -8,8 +8,8 @@ import type { Readable } from 'node:stream';
 import { UsageError } from '../../errors.js';
 import { signalNumber } from '../../util/signals.js';
 import { booleanOption, type CommandContext, type OptionValues } from '../command.js';
-import { type PushConfig, type SampleConfig, sampleAgentConfig } from '../push-options.js';
-import { intervalOf, prepareLaunch, targetOf } from '../run-options.js';
+import type { PushConfig, SampleConfig } from '../push-options.js';
+import { intervalOf, launchPlanned, prepareLaunch, targetOf, trackingConfig } from '../run-options.js';
 
 /** Options of `memlens run` that pushing cannot go with, and why. */
 const NOT_WITH_PUSH: Readonly<Record<string, string>> = {
@@ -35,25 +35,11 @@ export async function runPush(ctx: CommandContext, options: OptionValues, positi
   const force = booleanOption(options, 'force');
   const native = booleanOption(options, 'native');
   const quiet = booleanOption(options, 'quiet');
-  const { files, python, env, output: keep } = await prepareLaunch(io, options, target, false);
-  const { launch } = await import('../../process/launch.js');
+  const plan = await prepareLaunch(io, options, target, false);
+  const keep = plan.output;
   const { exitRecord } = await import('../../process/finish.js');
 
-  const launched = await launch({
-    python,
-    files,
-    target,
-    cwd: io.cwd,
-    env,
-    config: {
-      agent: files.library,
-      native: native,
-      trace_python_allocators: booleanOption(options, 'trace-python-allocators'),
-      memory_interval_ms: interval,
-      ...sampleAgentConfig(sample),
-    },
-    pipes: { capture: true },
-  });
+  const launched = await launchPlanned(io, plan, target, trackingConfig(options, interval, sample), { pipes: { capture: true } });
   const capture = launched.capture as Readable;
   const path = keep?.replace('{pid}', String(launched.pid));
   const file = path !== undefined ? createWriteStream(path, { flags: force ? 'w' : 'wx' }) : undefined;

@@ -6,7 +6,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { MemlensError, UsageError } from '../../errors.js';
 import { booleanOption, stringOption, type Command, type CommandContext, type OptionValues } from '../command.js';
 import { PUSH_OPTIONS, SAMPLE_OPTIONS, type SampleConfig, pushConfigOf, sampleConfigOf } from '../push-options.js';
-import { DEFAULT_INTERVAL_MS, intervalOf, prepareLaunch, stemOf, targetOf, trackingConfig } from '../run-options.js';
+import { DEFAULT_INTERVAL_MS, intervalOf, launchPlanned, prepareLaunch, stemOf, targetOf, trackingConfig } from '../run-options.js';
 import { escapeLine } from '../../util/terminal-text.js';
 import type { CaptureEnd } from '../capture-file.js';
 
@@ -106,9 +106,9 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const memoryLimit = memoryLimitOf(options, parseSize);
   const quiet = booleanOption(options, 'quiet');
   const force = booleanOption(options, 'force');
-  const { files, python, env, output, explicitOutput } = await prepareLaunch(io, options, target, true);
-  const outputPattern = output as string; // defaultOutput: there is always one
-  const { launch } = await import('../../process/launch.js');
+  const plan = await prepareLaunch(io, options, target, true);
+  const outputPattern = plan.output as string; // defaultOutput: there is always one
+  const explicitOutput = plan.explicitOutput;
   const { signalNumber } = await import('../../util/signals.js');
   const { exitRecord, readHeaderOf } = await import('../../process/finish.js');
 
@@ -130,22 +130,19 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const { kernelClockUs } = await import('../../process/kernel-log.js');
   const startedUs = kernelClockUs();
 
-  const launched = await launch({
-    python,
-    files,
+  const launched = await launchPlanned(
+    io,
+    plan,
     target,
-    cwd: io.cwd,
-    env,
-    config: {
-      agent: files.library,
+    {
       output: outputPattern,
       overwrite: force,
       ...trackingConfig(options, interval, sample),
       ...(nearOom !== undefined ? { near_oom_permille: nearOom } : {}),
       ...(booleanOption(options, 'census-at-peak') ? { census_growth: true } : {}),
     },
-    ...(limit !== undefined ? { wrapper: limit.wrapper } : {}),
-  }).catch(async (e: unknown) => {
+    limit !== undefined ? { wrapper: limit.wrapper } : {},
+  ).catch(async (e: unknown) => {
     if (limit !== undefined) await releaseMemoryLimit(limit);
     throw e;
   });

@@ -11,7 +11,8 @@ import { type SummarySort, renderSummary, selectSummaryRows, summaryJson } from 
 import type { CommandContext, OptionValues } from '../command.js';
 import { terminalColumns, wantsColor } from '../io.js';
 import { loadModel } from '../load-model.js';
-import { type SetSelection, buildOptionsOf, frameFilterOf, hiddenFramesNote, selectSet } from '../report-options.js';
+import { type SetSelection, buildOptionsOf, frameFilterOf, hiddenFramesNote } from '../report-options.js';
+import { selectSet } from '../select-set.js';
 
 export interface SummaryRun {
   readonly sel: SetSelection;

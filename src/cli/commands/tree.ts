@@ -26,7 +26,7 @@ export const treeCommand: Command = {
     const sel = parseSetOptions('tree', options);
     const n = countOption('tree', options, 'num', countOption('tree', options, 'biggest', 10));
     const filter = frameFilterOf(options);
-    const [{ loadModel }, { stacksOf }, { callTree }, { renderTree }, { describeCapture, describeSet, explainEmpty, captureNotes, leaksAllocatorNote }, fmt, io, ro] = await Promise.all([
+    const [{ loadModel }, { stacksOf }, { callTree }, { renderTree }, { describeCapture, describeSet, explainEmpty, captureNotes, leaksAllocatorNote }, fmt, io, ro, { selectSet }] = await Promise.all([
       import('../load-model.js'),
       import('../../analysis/stacks.js'),
       import('../../analysis/call-tree.js'),
@@ -35,9 +35,10 @@ export const treeCommand: Command = {
       import('../../util/paint.js'),
       import('../io.js'),
       import('../report-options.js'),
+      import('../select-set.js'),
     ]);
     const model = await loadModel(ctx.io, path, buildOptionsOf(sel));
-    const set = ro.selectSet(model, sel);
+    const set = selectSet(model, sel);
     const tree = callTree(model, stacksOf(model, set, { filter }), { maxStacks: n });
     if (booleanOption(options, 'json')) {
       ctx.io.stdout.write(JSON.stringify(treeJson(tree), null, 2) + '\n');

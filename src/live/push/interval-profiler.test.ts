@@ -203,3 +203,14 @@ test('an unloaded image is forgotten (a service that loads and unloads libraries
     'still live, now named by its address',
   );
 });
+
+test("the program's end: the last profile holds what the program held then, not memlens's release after it", () => {
+  const p = profiler();
+  defineStack(p, 1, 1, 1);
+  p.alloc(1, 1, 0x1000, 100, Allocator.Malloc, 1, 0);
+  p.meta({ type: 'marker', stream: 0, seq: 2, timeNs: 5, kind: 9, label: 'released' });
+  p.free(1, 2, 0x1000, 0, Deallocator.Free); // the release of the script's names
+  p.alloc(1, 3, 0x2000, 50, Allocator.Malloc, 1, 0); // memlens's own work after the end
+  const s = byName(p.take().stacks).get('f0');
+  assert.deepEqual([s?.allocObjects, s?.allocBytes, s?.inuseObjects, s?.inuseBytes], [1, 100, 1, 100]);
+});

@@ -18,7 +18,7 @@
 // Code objects and their line tables are kept: they are bounded by the program's code. Images go with their
 // IMAGE_UNLOAD (a service may load and unload libraries all day).
 
-import { Allocator, Deallocator } from '../../capture/format.js';
+import { Allocator, Deallocator, MARKER_KINDS } from '../../capture/format.js';
 import type { CaptureHeader, CaptureVisitor, CodeRecord, DecodeWarning, MetaRecord } from '../../capture/records.js';
 import { pythonFrameKind } from '../../model/frame-kinds.js';
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../../model/frames.js';
@@ -41,6 +41,7 @@ const PAIR_BASE = 2 ** 30;
 const OTHER = 0;
 export const OTHER_STACKS_NAME = '[other stacks]';
 const NO_NODE = -1;
+const PROGRAM_END = MARKER_KINDS.indexOf('program-end');
 // The allocator and deallocator codes as plain numbers (the visitor passes numbers).
 const MALLOC: number = Allocator.Malloc;
 const MMAP: number = Allocator.Mmap;
@@ -123,9 +124,11 @@ export class IntervalProfiler implements CaptureVisitor {
   private refused = 0;
   private readonly refusedNodes = new Set<number>();
   private events = 0;
+  /** A PROGRAM_END marker arrived: later events are memlens's release of the script's names. */
+  private programEnded = false;
 
-  private readonly live = new LiveTable(1 << 12);
-  private readonly tracked = new LiveTable(64);
+  private readonly live = new LiveTable(1 << 12, { indexesFrom: Infinity });
+  private readonly tracked = new LiveTable(64, { indexesFrom: Infinity });
   private readonly regions = new MappedRegions();
 
   constructor(options: IntervalProfilerOptions = {}) {
@@ -150,6 +153,7 @@ export class IntervalProfiler implements CaptureVisitor {
   // ── the visitor ────────────────────────────────────────────────────────────────────────────────
 
   alloc(stream: number, _seq: number, address: number, size: number, allocator: number, stack: number, nativeStack = 0): void {
+    if (this.programEnded) return;
     this.events++;
     const s = this.stackOf(stream, stack, nativeStack);
     if (allocator === MMAP || allocator === MREMAP) {
@@ -170,6 +174,7 @@ export class IntervalProfiler implements CaptureVisitor {
   }
 
   free(_stream: number, _seq: number, address: number, size: number, deallocator: number): void {
+    if (this.programEnded) return;
     this.events++;
     if (deallocator === MUNMAP) {
       for (const p of this.regions.unmap(address, size)) this.release(p.site, p.bytes, p.lastPiece ? 1 : 0, p.lastPiece);
@@ -233,6 +238,11 @@ export class IntervalProfiler implements CaptureVisitor {
         break;
       case 'code':
         this.codes.set(record.codeId, record);
+        break;
+      case 'marker':
+        // The program's end (analysis/program-end.ts): what memlens releases after it is not the program's,
+        // so the last profile holds what the program held at its end.
+        if (record.kind === PROGRAM_END) this.programEnded = true;
         break;
       default:
         break;

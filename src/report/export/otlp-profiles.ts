@@ -30,10 +30,7 @@ export interface OtlpProfilesInput {
   readonly emptyStackName?: string;
 }
 
-/** The header the collector's receiver checks before it decodes a profiles request. */
-export const OTLP_PROFILES_VERSION_HEADER = 'OTLP-Profiles-Development-Version';
-export const OTLP_PROFILES_VERSION = '1';
-export const OTLP_PROFILES_PATH = '/v1development/profiles';
+export { OTLP_PROFILES_PATH, OTLP_PROFILES_VERSION, OTLP_PROFILES_VERSION_HEADER } from './otlp-endpoint.js';
 
 export function encodeOtlpProfiles(input: OtlpProfilesInput): Uint8Array {
   const strings = new Map<string, number>();

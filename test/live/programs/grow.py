@@ -1,6 +1,7 @@
 # A program to watch live: the main thread grows a cache in grow_cache() (64 KiB a step), a worker
 # thread holds many small buffers in worker_loop(). It prints a line a step. It stops when the file named
-# by argv[1] exists (or after argv[2] seconds, 60 by default) and exits with status 3.
+# by argv[1] exists (or after argv[2] seconds, 60 by default) and exits with status 3. What it holds is kept in
+# grow_state.py.
 import os
 import sys
 import threading
@@ -8,8 +9,7 @@ import time
 
 stop_file = sys.argv[1] if len(sys.argv) > 1 else ""
 limit = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
-cache = []
-held = []
+from grow_state import cache, held  # noqa: E402 - kept beyond this script's names (grow_state.py)
 
 
 def grow_cache():

@@ -1,0 +1,179 @@
+// Where a capture's bytes go: the file header, the block headers, and each record kind's bytes before and
+// after compression. Not a test: a tool for deciding what to make smaller (docs/benchmarks.md, "Capture
+// size").
+//
+//   npm run build && node dist/bench/capture-size.js FILE.mlens [FILE.mlens ...]
+//
+// Blocks are compressed whole (one brotli stream per block), so a record kind's share of the compressed
+// bytes cannot be read off the file. Two figures stand for it: the share of each block's stored bytes
+// given to each kind in proportion to its raw bytes in that block ("stored, pro rata"), and the size of
+// all the kind's records compressed together at memlens's level ("alone"), which says how well that kind
+// compresses when it is not mixed with others.
+
+import { readFileSync } from 'node:fs';
+import { brotliCompressSync, brotliDecompressSync, constants, inflateRawSync } from 'node:zlib';
+import {
+  BLOCK_FLAG_BROTLI,
+  BLOCK_FLAG_DEFLATE,
+  BLOCK_HEADER_LEN,
+  BLOCK_KIND_RECORDS,
+  FREE_ABS_ADDR,
+  FREE_HAS_SIZE,
+  FREE_MASK,
+  FREE_SEQ1,
+  FREE_TAG,
+  ALLOC_BIT,
+  ALLOC_SAME_STACK,
+  ALLOC_SEQ1,
+  OPTION_NATIVE,
+} from '../src/capture/format.js';
+import { DEFAULT_COMPRESS_LEVEL } from '../src/capture/compress.js';
+import { BlockFramer } from '../src/capture/framing.js';
+import type { CaptureHeader } from '../src/capture/records.js';
+
+const NAMES: Record<number, string> = {
+  1: 'FRAME',
+  2: 'CODE',
+  3: 'NATIVE_FRAME',
+  4: 'THREAD',
+  5: 'THREAD_NAME',
+  6: 'THREAD_EXIT',
+  7: 'SNAPSHOT',
+  8: 'GC',
+  9: 'FORK',
+  10: 'IMAGE',
+  11: 'IMAGE_UNLOAD',
+  12: 'MARKER',
+  13: 'BARRIER',
+  14: 'CHECKPOINT',
+  15: 'TRAILER',
+  16: 'AGENT_STATS',
+  17: 'EXIT',
+  18: 'NOTE',
+  19: 'STACK_RESET',
+  20: 'GC_STATE',
+  21: 'CENSUS',
+  22: 'PRESSURE',
+};
+
+interface Kind {
+  count: number;
+  raw: number;
+  storedShare: number;
+  bytes: Uint8Array[];
+}
+
+function varintEnd(b: Uint8Array, p: number): number {
+  while ((b[p]! & 0x80) !== 0) p++;
+  return p + 1;
+}
+
+function varint(b: Uint8Array, p: number): [number, number] {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    const x = b[p++]!;
+    v += (x & 0x7f) * mul;
+    if ((x & 0x80) === 0) return [v, p];
+    mul *= 128;
+  }
+}
+
+function analyse(path: string): void {
+  const file = readFileSync(path);
+  const kinds = new Map<string, Kind>();
+  const kind = (name: string): Kind => {
+    let k = kinds.get(name);
+    if (k === undefined) kinds.set(name, (k = { count: 0, raw: 0, storedShare: 0, bytes: [] }));
+    return k;
+  };
+  let headerBytes = 0;
+  let native = false;
+  let blocks = 0;
+  let compressed = 0;
+  let blockHeaders = 0;
+  let rawTotal = 0;
+  let storedTotal = 0;
+  const perStream = new Map<number, { blocks: number; stored: number }>();
+  const framer = new BlockFramer({
+    header: (h: CaptureHeader, bytes) => {
+      headerBytes = bytes.length;
+      native = (h.options & OPTION_NATIVE) !== 0;
+    },
+    block: (info, bytes) => {
+      blocks++;
+      blockHeaders += info.headerLen;
+      storedTotal += info.storedLen;
+      const s = perStream.get(info.stream) ?? { blocks: 0, stored: 0 };
+      s.blocks++;
+      s.stored += info.storedLen + info.headerLen;
+      perStream.set(info.stream, s);
+      if (info.kind !== BLOCK_KIND_RECORDS) return;
+      const stored = bytes.subarray(info.headerLen);
+      let payload: Uint8Array = stored;
+      if ((info.flags & BLOCK_FLAG_BROTLI) !== 0) payload = brotliDecompressSync(stored);
+      else if ((info.flags & BLOCK_FLAG_DEFLATE) !== 0) payload = inflateRawSync(stored);
+      if (info.flags !== 0) compressed++;
+      rawTotal += payload.length;
+      const inBlock = new Map<string, number>();
+      let p = 0;
+      while (p < payload.length) {
+        const start = p;
+        const t = payload[p++]!;
+        let name: string;
+        if ((t & ALLOC_BIT) !== 0) {
+          name = 'ALLOC';
+          if ((t & ALLOC_SEQ1) === 0) p = varintEnd(payload, p);
+          p = varintEnd(payload, p); // address
+          p = varintEnd(payload, p); // size
+          if ((t & ALLOC_SAME_STACK) === 0) p = varintEnd(payload, p);
+          if (native) p = varintEnd(payload, p);
+        } else if ((t & FREE_MASK) === FREE_TAG) {
+          name = 'FREE';
+          if ((t & FREE_SEQ1) === 0) p = varintEnd(payload, p);
+          p = varintEnd(payload, p);
+          if ((t & FREE_HAS_SIZE) !== 0) p = varintEnd(payload, p);
+          void FREE_ABS_ADDR;
+        } else if (t >= 1 && t <= 63) {
+          const [len, q] = varint(payload, p);
+          name = NAMES[t] ?? `type ${t}`;
+          p = q + len;
+        } else {
+          name = 'corrupt';
+          p = payload.length;
+        }
+        const k = kind(name);
+        k.count++;
+        k.raw += p - start;
+        k.bytes.push(payload.subarray(start, p));
+        inBlock.set(name, (inBlock.get(name) ?? 0) + (p - start));
+      }
+      for (const [name, n] of inBlock) kind(name).storedShare += (info.storedLen * n) / payload.length;
+    },
+    damaged: () => undefined,
+    truncated: () => undefined,
+  });
+  framer.feed(file);
+  framer.end();
+
+  const pct = (n: number): string => `${((100 * n) / file.length).toFixed(1)}%`;
+  console.log(`${path}: ${file.length} bytes, ${blocks} blocks (${compressed} compressed), raw payload ${rawTotal}, stored ${storedTotal}`);
+  console.log(`  file header            ${String(headerBytes).padStart(9)}  ${pct(headerBytes)}`);
+  console.log(`  block headers          ${String(blockHeaders).padStart(9)}  ${pct(blockHeaders)}`);
+  console.log(`  ${'record'.padEnd(14)} ${'count'.padStart(8)} ${'raw'.padStart(9)} ${'stored, pro rata'.padStart(17)} ${'share'.padStart(6)} ${'alone'.padStart(8)}`);
+  const sorted = [...kinds].sort((a, b) => b[1].storedShare - a[1].storedShare);
+  for (const [name, k] of sorted) {
+    const all = Buffer.concat(k.bytes);
+    const alone = brotliCompressSync(all, {
+      params: { [constants.BROTLI_PARAM_QUALITY]: DEFAULT_COMPRESS_LEVEL, [constants.BROTLI_PARAM_LGWIN]: 16 },
+    }).length;
+    console.log(
+      `  ${name.padEnd(14)} ${String(k.count).padStart(8)} ${String(k.raw).padStart(9)} ${k.storedShare.toFixed(0).padStart(17)} ${pct(k.storedShare).padStart(6)} ${String(alone).padStart(8)}`,
+    );
+  }
+  const streams = [...perStream].sort((a, b) => b[1].stored - a[1].stored);
+  console.log(`  streams: ${streams.map(([s, v]) => `${s === 0xffffffff ? 'memlens' : s}: ${v.blocks} blocks ${v.stored} B`).join(', ')}`);
+}
+
+for (const path of process.argv.slice(2)) analyse(path);
+void BLOCK_HEADER_LEN;
