@@ -3,14 +3,16 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--repeat N] [--fixed N] [--baseline ROOT] [--no-aggregate] [WORKLOAD...]
 //
-// Defaults: the benchmark virtualenv .cache/bench-venv (CPython 3.11 with numpy and memray; create it
-// with `python3.11 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install memray numpy`), three
-// runs of each configuration, the median reported. Workloads are bench/workloads/*.py. With several
-// --python (a free-threaded build next to its GIL twin, say), each workload runs under each in turn, so the
-// ratios of both come from the same minutes of a shared machine; memray is the one installed in each python
-// (run as `python -m memray`, which works wherever the venv was moved: its `memray` script's first line may
-// name a path that no longer exists). --aggregate rows (memlens run --aggregate, memray run --aggregate)
-// come after the others unless --no-aggregate.
+// Defaults: the benchmark virtualenv .cache/bench-venv (CPython 3.11 with numpy, memray and pyperformance;
+// create it with `python3.11 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install memray numpy
+// pyperformance`), three runs of each configuration, the median reported. Workloads are
+// bench/workloads/*.py (pyperf_*.py run a pyperformance benchmark in-process, bench/pyperformance_run.py).
+// The configurations of a workload run round robin (each once, then each again), so a busy minute of the
+// shared machine falls on all of them. With several --python (a free-threaded build next to its GIL twin,
+// say), each workload runs under each in turn; memray is the one installed in each python (run as
+// `python -m memray`, which works wherever the venv was moved: its `memray` script's first line may name a
+// path that no longer exists). --aggregate rows (memlens run --aggregate, memray run --aggregate) come
+// after the others unless --no-aggregate.
 //
 // The fixed cost (--fixed N, default 15; 0 leaves it out): an empty script under python3, memlens run and
 // memray run, alternating, N times each, median of the wall time and of the CPU time of the whole process
@@ -18,11 +20,15 @@
 // adds to python3's own.
 //
 // Columns: wall time of the whole command (memlens: node start, preflight, run, EXIT record and
-// recompression; memray: its run and its own compression), the same for the Python process alone with
-// the agent (the bootstrap started directly, no node), and the capture size.
+// recompression; memray: its run and its own compression) and its ratio to plain python3; the CPU time
+// (user + system of the command and its children, from /usr/bin/time) and its ratio: on a loaded machine
+// the wall clock also counts waiting for a core; the capture size; for memray's rows, memlens's overhead
+// over memray's (slowdown - 1 over slowdown - 1) in that mode, wall and CPU, with their geometric means at
+// the end. "agent only" rows: the Python process alone with the agent (the bootstrap started directly, no
+// node, the capture left uncompressed), without and with Python's allocators traced.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,31 +54,44 @@ const aggregate = !process.argv.includes('--no-aggregate');
 const baseline = arg('--baseline', '');
 const VALUED = new Set(['--python', '--repeat', '--fixed', '--baseline']);
 const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !VALUED.has(all[i - 1] ?? ''));
-const workloads = (named.length > 0 ? named : readdirSync(WORKLOADS).filter((f) => f.endsWith('.py')).map((f) => f.slice(0, -3))).sort();
+const workloads = (
+  named.length > 0
+    ? named
+    : readdirSync(WORKLOADS)
+        .filter((f) => f.endsWith('.py'))
+        .map((f) => f.slice(0, -3))
+).sort();
 
 interface Timed {
   seconds: number;
+  /** CPU time of the command and all its children (user + system), from /usr/bin/time; NaN without it. */
+  cpu: number;
   bytes: number;
 }
 
+// /usr/bin/time reports the CPU of the whole command (for memlens: node, its compressor and the program),
+// which on a loaded machine says more than the wall clock (that also counts waiting for a core).
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
 function timeOnce(cmd: string, args: string[], output: string | undefined, env: Record<string, string | undefined> = process.env): Timed {
   if (output !== undefined) rmSync(output, { force: true });
+  const cpuFile = join(dir, 'cpu.txt');
+  const [c, a] = TIME !== undefined ? [TIME, ['-f', '%U %S', '-o', cpuFile, cmd, ...args]] : [cmd, args];
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
+  const r = spawnSync(c, a, { stdio: ['ignore', 'ignore', 'pipe'], env, encoding: 'utf8' });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
-  return { seconds, bytes: output !== undefined && existsSync(output) ? statSync(output).size : 0 };
+  let cpu = NaN;
+  if (TIME !== undefined) {
+    const [u, s] = readFileSync(cpuFile, 'utf8').trim().split(/\s+/).slice(-2).map(Number);
+    cpu = (u ?? NaN) + (s ?? NaN);
+  }
+  return { seconds, cpu, bytes: output !== undefined && existsSync(output) ? statSync(output).size : 0 };
 }
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] as number;
-}
-
-function measure(cmd: string, args: string[], output: string | undefined, env?: Record<string, string | undefined>): Timed {
-  const runs: Timed[] = [];
-  for (let i = 0; i < repeat; i++) runs.push(timeOnce(cmd, args, output, env));
-  return { seconds: median(runs.map((r) => r.seconds)), bytes: runs[runs.length - 1]?.bytes ?? 0 };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'memlens-bench-'));
@@ -93,48 +112,85 @@ function fmtSize(n: number): string {
   return n === 0 ? '-' : n < 1 << 20 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
 }
 
-const rows: string[][] = [['workload', 'configuration', 'wall s', 'x plain', 'capture']];
+interface Config {
+  name: string;
+  mode: string;
+  cmd: string;
+  args: string[];
+  output: string | undefined;
+  env?: Record<string, string | undefined>;
+  runs: Timed[];
+}
+
+const MODES: [string, string[]][] = [
+  ['default', []],
+  ['--native', ['--native']],
+  ['--trace-python-allocators', ['--trace-python-allocators']],
+  ['--native --trace-python-allocators', ['--native', '--trace-python-allocators']],
+  ...(aggregate ? [['--aggregate', ['--aggregate']] as [string, string[]]] : []),
+];
+
+// Overhead (slowdown - 1) of memlens over memray's, per mode, wall and CPU, for the geomean at the end.
+const ratios = new Map<string, { wall: number[]; cpu: number[] }>();
+
+const rows: string[][] = [['workload', 'configuration', 'wall s', 'x plain', 'cpu s', 'cpu x', 'capture', 'ovh/memray']];
 try {
-  for (const w of workloads) for (const python of pythons) {
-    const script = join(WORKLOADS, `${w}.py`);
-    const memray = hasMemray(python);
-    const tag = pythons.length > 1 ? ` (${python})` : '';
-    const plain = measure(python, [script], undefined);
-    rows.push([w, `python3${tag}`, plain.seconds.toFixed(3), '1.00', '-']);
-    const configs: [string, string[]][] = [
-      ['memlens run', []],
-      ['memlens run --native', ['--native']],
-      ['memlens run --trace-python-allocators', ['--trace-python-allocators']],
-      ['memlens run --native --trace-python-allocators', ['--native', '--trace-python-allocators']],
-    ];
-    if (aggregate) configs.push(['memlens run --aggregate', ['--aggregate']]);
-    for (const [name, extra] of configs) {
-      const out = join(dir, `${w}.mlens`);
-      const t = measure(process.execPath, [...NODE_FLAGS, memlens, 'run', '-q', '-f', '-o', out, '--python', python, ...extra, script], out);
-      rows.push([w, name + tag, t.seconds.toFixed(3), (t.seconds / plain.seconds).toFixed(2), fmtSize(t.bytes)]);
-    }
-    {
-      // The Python process alone with the agent, as `memlens run` starts it (no node, no recompression).
-      const out = join(dir, `${w}.agent.mlens`);
-      const env = { ...process.env, MEMLENS_BOOTSTRAP: JSON.stringify({ run: 'script', agent, output: out, overwrite: true }) };
-      const t = measure(python, ['-c', loader, script], out, env);
-      rows.push([w, `agent only (uncompressed)${tag}`, t.seconds.toFixed(3), (t.seconds / plain.seconds).toFixed(2), fmtSize(t.bytes)]);
-    }
-    if (memray) {
-      const mconfigs: [string, string[]][] = [
-        ['memray run', []],
-        ['memray run --native', ['--native']],
-        ['memray run --trace-python-allocators', ['--trace-python-allocators']],
-        ['memray run --native --trace-python-allocators', ['--native', '--trace-python-allocators']],
-      ];
-      if (aggregate) mconfigs.push(['memray run --aggregate', ['--aggregate']]);
-      for (const [name, extra] of mconfigs) {
-        const out = join(dir, `${w}.memray.bin`);
-        const t = measure(python, ['-m', 'memray', 'run', '-q', '-f', '-o', out, ...extra, script], out);
-        rows.push([w, name + tag, t.seconds.toFixed(3), (t.seconds / plain.seconds).toFixed(2), fmtSize(t.bytes)]);
+  for (const w of workloads)
+    for (const python of pythons) {
+      const script = join(WORKLOADS, `${w}.py`);
+      const memray = hasMemray(python);
+      const tag = pythons.length > 1 ? ` (${python})` : '';
+      const configs: Config[] = [{ name: 'python3', mode: '', cmd: python, args: [script], output: undefined, runs: [] }];
+      for (const [mode, extra] of MODES) {
+        const out = join(dir, `${w}.mlens`);
+        configs.push({
+          name: `memlens run ${mode}`,
+          mode,
+          cmd: process.execPath,
+          args: [...NODE_FLAGS, memlens, 'run', '-q', '-f', '-o', out, '--python', python, ...extra, script],
+          output: out,
+          runs: [],
+        });
+        if (memray) {
+          const mout = join(dir, `${w}.memray.bin`);
+          configs.push({ name: `memray run ${mode}`, mode, cmd: python, args: ['-m', 'memray', 'run', '-q', '-f', '-o', mout, ...extra, script], output: mout, runs: [] });
+        }
+      }
+      {
+        // The Python process alone with the agent, as `memlens run` starts it (no node, no recompression).
+        const out = join(dir, `${w}.agent.mlens`);
+        const env = { ...process.env, MEMLENS_BOOTSTRAP: JSON.stringify({ run: 'script', agent, output: out, overwrite: true }) };
+        configs.push({ name: 'agent only (uncompressed)', mode: '', cmd: python, args: ['-c', loader, script], output: out, env, runs: [] });
+        const penv = { ...process.env, MEMLENS_BOOTSTRAP: JSON.stringify({ run: 'script', agent, output: out, overwrite: true, trace_python_allocators: true }) };
+        configs.push({ name: 'agent only --trace-python-allocators', mode: '', cmd: python, args: ['-c', loader, script], output: out, env: penv, runs: [] });
+      }
+      // Round robin: every configuration once, then again, so a busy minute of the machine falls on all of them.
+      for (let i = 0; i < repeat; i++) for (const c of configs) c.runs.push(timeOnce(c.cmd, c.args, c.output, c.env));
+      const plain = configs[0] as Config;
+      const base = { wall: median(plain.runs.map((r) => r.seconds)), cpu: median(plain.runs.map((r) => r.cpu)) };
+      const slow = new Map<string, { wall: number; cpu: number }>();
+      for (const c of configs) {
+        const wall = median(c.runs.map((r) => r.seconds));
+        const cpu = median(c.runs.map((r) => r.cpu));
+        slow.set(c.name, { wall: wall / base.wall, cpu: cpu / base.cpu });
+        let vs = '';
+        if (c.name.startsWith('memray run ')) {
+          const m = slow.get(`memlens run ${c.mode}`) as { wall: number; cpu: number };
+          const r = slow.get(c.name) as { wall: number; cpu: number };
+          const wallRatio = (m.wall - 1) / (r.wall - 1);
+          const cpuRatio = (m.cpu - 1) / (r.cpu - 1);
+          const acc = ratios.get(c.mode) ?? { wall: [], cpu: [] };
+          acc.wall.push(wallRatio);
+          acc.cpu.push(cpuRatio);
+          ratios.set(c.mode, acc);
+          vs = `${wallRatio.toFixed(2)} (cpu ${cpuRatio.toFixed(2)})`;
+        }
+        const last = c.runs[c.runs.length - 1] as Timed;
+        rows.push([w, c.name + tag, wall.toFixed(3), (wall / base.wall).toFixed(2), cpu.toFixed(3), (cpu / base.cpu).toFixed(2), fmtSize(last.bytes), vs]);
+        // As it goes, on stderr: a long run interrupted still leaves the workloads it finished.
+        console.error((rows[rows.length - 1] as string[]).join('\t'));
       }
     }
-  }
   if (fixedRuns > 0) for (const python of pythons) fixedCost(python);
 } finally {
   rmSync(dir, { recursive: true, force: true });
@@ -172,7 +228,7 @@ function fixedCost(python: string): void {
     const wall = median(runs[k]!.wall);
     const cpu = median(runs[k]!.cpu);
     const extra = k === 0 ? '' : `, +${((wall - base.wall) * 1000).toFixed(0)} ms wall, +${((cpu - base.cpu) * 1000).toFixed(0)} ms CPU`;
-    rows.push(['fixed cost (empty script)', `${name}${tag}`, wall.toFixed(3), (wall / base.wall).toFixed(2), `CPU ${(cpu * 1000).toFixed(0)} ms${extra}`]);
+    rows.push(['fixed cost (empty script)', `${name}${tag}`, wall.toFixed(3), (wall / base.wall).toFixed(2), cpu.toFixed(3), (cpu / base.cpu).toFixed(2), `CPU ${(cpu * 1000).toFixed(0)} ms${extra}`, '']);
   });
 }
 
@@ -181,4 +237,10 @@ for (const r of rows) console.log(r.map((cell, c) => (c >= 2 ? cell.padStart(wid
 for (const python of pythons) {
   console.log(`${basename(python)}: ${python}${hasMemray(python) ? '' : ' (memray is not installed in it: its rows are left out)'}`);
 }
-console.log(`${repeat} runs each, median${fixedRuns > 0 ? `; the fixed cost: ${fixedRuns} runs each, median` : ''}.`);
+const geomean = (xs: number[]): number => Math.exp(xs.reduce((a, x) => a + Math.log(Math.max(x, 1e-3)), 0) / xs.length);
+for (const [mode, r] of ratios) {
+  console.log(
+    `memlens overhead / memray overhead, ${mode}: geomean wall ${geomean(r.wall).toFixed(2)} (worst ${Math.max(...r.wall).toFixed(2)}), cpu ${geomean(r.cpu).toFixed(2)} (worst ${Math.max(...r.cpu).toFixed(2)})`,
+  );
+}
+console.log(`${repeat} runs each, round robin, median${fixedRuns > 0 ? `; the fixed cost: ${fixedRuns} runs each, median` : ''}.`);

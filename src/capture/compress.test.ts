@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Collector, type Collected } from '../../test/support/collect.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
-import { recompressCapture, Recompressor } from './compress.js';
+import { DEFAULT_COMPRESS_LEVEL, FOLLOW_FAST_LAG, FOLLOW_FAST_LEVEL, FOLLOW_FAST_RATE, followLevel, GrowthRate, RATE_WINDOW_MS, recompressCapture, Recompressor } from './compress.js';
 import { decodeCapture } from './decoder.js';
 import { concat } from './encoder.js';
 
@@ -61,4 +61,20 @@ test('damage and a cut tail are copied as they are: the reader sees the same rec
     a.warnings.map((w) => w.kind),
   );
   assert.ok(a.warnings.length >= 2);
+});
+
+test('followLevel: the fast level far behind the writer or behind a fast writer, the default level otherwise', () => {
+  assert.equal(followLevel(0), DEFAULT_COMPRESS_LEVEL);
+  assert.equal(followLevel(FOLLOW_FAST_LAG - 1, FOLLOW_FAST_RATE - 1), DEFAULT_COMPRESS_LEVEL);
+  assert.equal(followLevel(FOLLOW_FAST_LAG), FOLLOW_FAST_LEVEL);
+  assert.equal(followLevel(0, FOLLOW_FAST_RATE), FOLLOW_FAST_LEVEL);
+});
+
+test('GrowthRate: the growth of the latest complete window, in bytes per second', () => {
+  const r = new GrowthRate();
+  assert.equal(r.update(1000, 0), 0); // the first look starts a window
+  assert.equal(r.update(5000, RATE_WINDOW_MS / 2), 0); // not complete yet
+  assert.equal(r.update(1000 + 2 * RATE_WINDOW_MS * 1000, 2 * RATE_WINDOW_MS), 1_000_000); // 1 MB/s over two windows' time
+  assert.equal(r.update(1000 + 2 * RATE_WINDOW_MS * 1000, 3 * RATE_WINDOW_MS), 0); // it stopped writing
+  assert.equal(r.update(0, 4 * RATE_WINDOW_MS), 0); // shorter (another writer): not a negative rate
 });

@@ -8,9 +8,9 @@ import { memoryIo } from '../../test/support/memory-io.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
 import { decodeCapture } from '../capture/decoder.js';
 import { concat } from '../capture/encoder.js';
-import { appendToCaptureFile, FollowingCompressor, READ_CHUNK, readCaptureFile, recompressCaptureFile } from './capture-file.js';
+import { appendToCaptureFile, cleanEnd, finishCaptureFile, FollowingCompressor, READ_CHUNK, readCaptureFile, recompressCaptureFile } from './capture-file.js';
 import { FOLLOW_FAST_LAG } from '../capture/compress.js';
-import { STREAM_MEMLENS } from '../capture/format.js';
+import { MARKER_KINDS, STREAM_MEMLENS, TRAILER_REASONS } from '../capture/format.js';
 import { byteProgress, NO_PROGRESS, PROGRESS_MIN_BYTES } from './progress.js';
 import { terminalSafe } from '../util/terminal-text.js';
 
@@ -49,7 +49,10 @@ test('recompressCaptureFile replaces the file with a compressed one holding the 
   const b = new Collector();
   decodeCapture(after, b);
   assert.deepEqual(b.c.items, a.c.items);
-  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.includes('.tmp')),
+    [],
+  );
 });
 
 test('recompressCaptureFile leaves a file that is not a capture alone', async () => {
@@ -79,7 +82,7 @@ test('progress: drawn on a terminal for big inputs, throttled, erased at the end
   assert.equal(byteProgress(memoryIo({ cwd: dir, stderrTTY: true }), 'x', 1000), NO_PROGRESS);
 });
 
-test('appendToCaptureFile adds an EXIT record that a reader finds after the agent\'s blocks', async () => {
+test("appendToCaptureFile adds an EXIT record that a reader finds after the agent's blocks", async () => {
   const bytes = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 300 });
   const path = join(dir, 'exit.mlens');
   writeFileSync(path, bytes);
@@ -115,6 +118,48 @@ test('sealCaptureFile keeps every whole record of a block cut anywhere, so an ap
   }
 });
 
+test("cleanEnd: a capture that ends whole on its agent's TRAILER is found finished from its last blocks alone; any other end takes the full read", async () => {
+  const trailer = (reason: string) =>
+    ({ type: 'trailer', stream: 0, seq: 200, timeNs: 300, reason: TRAILER_REASONS.indexOf(reason as never), allocations: 1, frees: 1, bytesAllocated: 1, droppedEvents: 0, agentMemoryBytes: 1 }) as const;
+  // The records of every kind but the ones that end a capture, in many small blocks, then the end under test.
+  const body = everyRecordItems(false).filter((it) => it.type !== 'trailer' && it.type !== 'exit' && !(it.type === 'marker' && MARKER_KINDS[it.kind] === 'capture-stopped'));
+  const stoppedMarker = { type: 'marker', stream: 0, seq: 199, timeNs: 299, kind: MARKER_KINDS.indexOf('capture-stopped'), label: 'ENOSPC: no space left on the device' } as const;
+  const thread = body.find((it) => it.type === 'thread');
+  assert.ok(thread !== undefined);
+  const cases: [string, Parameters<typeof writeInFileOrder>[0], boolean][] = [
+    ['trailer (exit) last', [...body, trailer('exit')], true],
+    ['trailer (program) last', [...body, trailer('program')], true],
+    ['trailer of an old agent (stopped: may hide a failed write)', [...body, trailer('stopped')], false],
+    ['trailer saying the capture stopped', [...body, stoppedMarker, trailer('capture-stopped')], false],
+    ['a capture-stopped marker before a finishing trailer', [...body, stoppedMarker, trailer('exit')], false],
+    ["a thread's block after the trailer", [...body, trailer('exit'), { ...thread, stream: 7 }], false],
+    ['no trailer (a killed writer)', body, false],
+  ];
+  const exit = { type: 'exit', stream: STREAM_MEMLENS, timeNs: 5, exitCode: 0, signal: 0, oomKill: 0, detail: '' } as const;
+  for (const [name, items, finished] of cases) {
+    const bytes = writeInFileOrder(items, TEST_HEADER, { blockSize: 200 });
+    const path = join(dir, 'end.mlens');
+    writeFileSync(path, bytes);
+    assert.equal(cleanEnd(path) !== undefined, finished, name);
+    // Either way finishCaptureFile leaves every record and the EXIT after them, with what stopped the capture.
+    const end = await finishCaptureFile(path, exit);
+    const c = new Collector();
+    await readCaptureFile(path, c);
+    assert.deepEqual(c.c.warnings, [], name);
+    assert.deepEqual(c.c.items, [...items, exit], name);
+    assert.equal(end.stopped?.why, items.includes(stoppedMarker) ? stoppedMarker.label : undefined, name);
+    if (finished) {
+      // Cut anywhere in its last block, the same capture is not finished any more.
+      const last = bytes.length - 10;
+      writeFileSync(path, bytes.subarray(0, last));
+      assert.equal(cleanEnd(path), undefined, `${name}, cut`);
+    }
+  }
+  writeFileSync(join(dir, 'not-a-capture.mlens'), 'hello');
+  assert.equal(cleanEnd(join(dir, 'not-a-capture.mlens')), undefined);
+  assert.equal(cleanEnd(join(dir, 'missing.mlens')), undefined);
+});
+
 test('FollowingCompressor: far behind the writer it compresses faster; either way every record is kept', async () => {
   const parts: Uint8Array[] = [];
   writeRealistic({ events: 4_000_000, sink: (b) => parts.push(b) }); // about 22 MB: more than FOLLOW_FAST_LAG behind
@@ -124,7 +169,10 @@ test('FollowingCompressor: far behind the writer it compresses faster; either wa
   decodeCapture(bytes, whole);
   assert.ok(whole.allocs + whole.frees >= 4_000_000 && whole.warnings === 0, JSON.stringify(whole.summary));
   const small = bytes.subarray(0, FOLLOW_FAST_LAG / 2);
-  for (const [name, content, fast] of [['big', bytes, true], ['small', small, false]] as const) {
+  for (const [name, content, fast] of [
+    ['big', bytes, true],
+    ['small', small, false],
+  ] as const) {
     const path = join(dir, `follow-${name}.mlens`);
     writeFileSync(path, content);
     const follower = new FollowingCompressor(path);
@@ -163,7 +211,10 @@ test('FollowingCompressor: a block cut off after its writer failed half way (a f
   writeFileSync(path, bytes);
   assert.equal(await follower.finish(), undefined);
   assert.equal(follower.gaveUp, 'shrunk');
-  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('cut-block.mlens.')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.startsWith('cut-block.mlens.')),
+    [],
+  );
 });
 
 test('FollowingCompressor: a capture cut shorter under it (another writer started over) is an error, not a mixed copy', async () => {
@@ -186,5 +237,8 @@ test('FollowingCompressor: a capture cut shorter under it (another writer starte
   writeFileSync(path, bytes.subarray(0, 1000));
   await assert.rejects(follower.finish(), /truncated\.mlens was truncated while memlens compressed it/);
   follower.abandon();
-  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('truncated.mlens.')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.startsWith('truncated.mlens.')),
+    [],
+  );
 });

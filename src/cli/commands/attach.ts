@@ -71,12 +71,13 @@ async function attach(ctx: CommandContext, options: OptionValues, positionals: r
   if (output === undefined) {
     if (booleanOption(options, 'aggregate')) throw new UsageError('attach: --aggregate needs -o FILE (the live view shows every allocation)');
     if (duration !== undefined) throw new UsageError('attach: --duration needs -o FILE (the live view tracks until you quit it)');
+    if (booleanOption(options, 'follow-fork')) throw new UsageError('attach: --follow-fork needs -o FILE (the live view shows one process)');
     const { liveAttach } = await import('./attach.live.js');
     return liveAttach(ctx, pid, {
       method,
       timeoutMs: timeout * 1000,
-      // The live view has never followed forks: --follow-fork is left out, as it was (forked children would
-      // each need a stream of their own).
+      // The live view shows one process (forked children would each need a stream of their own); --follow-fork
+      // was refused above.
       tracking: { ...tracking, follow_fork: false },
       web: booleanOption(options, 'web'),
     });

@@ -1,0 +1,8 @@
+# pyperformance's raytrace benchmark (A ray tracer: many short-lived vector objects), run in this process by bench/pyperformance_run.py.
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import pyperformance_run  # noqa: E402
+
+pyperformance_run.run("raytrace", loops=1)
