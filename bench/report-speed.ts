@@ -3,8 +3,9 @@
 // per-moment data of its time windows, so it is measured against `memray flamegraph --temporal`, and with
 // --no-temporal against memray's default page) and `verdict` (against `memray summary`, the closest: where
 // the memory was at the peak). Each command runs as its own process under /usr/bin/time (wall seconds,
-// maximum resident set size), memlens and memray in turn, several times; the table shows the median time,
-// the largest RSS, and memray's time over memlens's.
+// maximum resident set size, CPU seconds: user + system), memlens and memray in turn, several times; the
+// table shows the median wall and CPU times, the largest RSS, and memray's CPU time over memlens's (on a
+// loaded machine the wall time is mostly waiting for a core; the CPU time is the work done).
 //
 // Run: node dist/bench/report-speed.js [--runs N] [--memray 'PYTHON -m memray'] NAME=MEMLENS_CAPTURE[,MEMRAY_CAPTURE] ...
 //      node dist/bench/report-speed.js --synthetic EVENTS OUT.mlens   (writes a realistic synthetic capture)
@@ -23,11 +24,13 @@ const memlens = join(root, 'bin', 'memlens.js');
 
 interface Measure {
   readonly seconds: number;
+  readonly cpuSeconds: number;
   readonly maxRssKb: number;
 }
 
 interface Sample {
   readonly times: number[];
+  readonly cpu: number[];
   rss: number;
 }
 
@@ -35,23 +38,28 @@ function once(cmd: string, args: readonly string[], into: Sample): void {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-bench-'));
   const out = join(dir, 'time');
   try {
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, COLUMNS: '120' } });
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, COLUMNS: '120' } });
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.toString().slice(-500)}`);
-    const [secs, kb] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-2).map(Number) as [number, number];
+    const [secs, user, sys, kb] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-4).map(Number) as [number, number, number, number];
     into.times.push(secs);
+    into.cpu.push(user + sys);
     into.rss = Math.max(into.rss, kb);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+function middle(values: readonly number[]): number {
+  const t = [...values].sort((a, b) => a - b);
+  return t[Math.floor(t.length / 2)] as number;
+}
+
 function median(s: Sample): Measure {
-  const t = [...s.times].sort((a, b) => a - b);
-  return { seconds: t[Math.floor(t.length / 2)] as number, maxRssKb: s.rss };
+  return { seconds: middle(s.times), cpuSeconds: middle(s.cpu), maxRssKb: s.rss };
 }
 
 function fmt(m: Measure | undefined): string {
-  return m === undefined ? '–' : `${m.seconds.toFixed(2)} s, ${(m.maxRssKb / 1024).toFixed(0)} MiB`;
+  return m === undefined ? '–' : `${m.seconds.toFixed(2)} s (CPU ${m.cpuSeconds.toFixed(2)} s), ${(m.maxRssKb / 1024).toFixed(0)} MiB`;
 }
 
 interface Pair {
@@ -100,14 +108,14 @@ function main(argv: string[]): void {
   const [memrayCmd, ...memrayPre] = memray.split(' ').filter((w) => w !== '') as [string, ...string[]];
   const htmlDir = mkdtempSync(join(tmpdir(), 'memlens-bench-html-'));
   const html = join(htmlDir, 'page.html');
-  console.log('| capture | command | memlens | memray | memray time / memlens time |');
+  console.log('| capture | command | memlens | memray | memray CPU time / memlens CPU time |');
   console.log('|---|---|---|---|---|');
   try {
     for (const c of cases) {
       const size = `${(statSync(c.mlens).size / 1e6).toFixed(0)} MB${c.memray !== undefined ? ` / ${(statSync(c.memray).size / 1e6).toFixed(0)} MB` : ''}`;
       for (const p of pairs(c.mlens, c.memray, html)) {
-        const ml: Sample = { times: [], rss: 0 };
-        const mr: Sample = { times: [], rss: 0 };
+        const ml: Sample = { times: [], cpu: [], rss: 0 };
+        const mr: Sample = { times: [], cpu: [], rss: 0 };
         // In turn, so that a slow moment of the machine falls on both.
         for (let i = 0; i < runs; i++) {
           once(process.execPath, [...NODE_FLAGS, memlens, ...p.memlens], ml);
@@ -115,7 +123,7 @@ function main(argv: string[]): void {
         }
         const a = median(ml);
         const b = p.memray !== undefined ? median(mr) : undefined;
-        const ratio = b !== undefined ? `${(b.seconds / a.seconds).toFixed(2)}×` : '–';
+        const ratio = b !== undefined ? `${(b.cpuSeconds / a.cpuSeconds).toFixed(2)}×` : '–';
         console.log(`| ${c.name} (${size}) | ${p.name} | ${fmt(a)} | ${fmt(b)} | ${ratio} |`);
       }
     }

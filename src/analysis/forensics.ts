@@ -52,6 +52,9 @@ export class ForensicsObserver implements ReplayObserver {
 
   begin(context: ReplayContext): void {
     this.lifetimes.begin(context);
+    // Both read the replay's live columns rather than adding up their own (marker() below stops them).
+    this.recent?.begin(context);
+    this.series.begin(context);
   }
 
   change(site: SiteId, seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void {
@@ -79,6 +82,8 @@ export class ForensicsObserver implements ReplayObserver {
   marker(record: MarkerRecord): void {
     if (this.stoppedAt !== undefined || !isProgramEndMarker(record)) return;
     this.snapshot(record.seq, record.timeNs);
+    // The series' last tick reads the live values now: the replay's columns go on past this point.
+    this.series.stop();
     this.stoppedAt = { seq: record.seq, timeNs: record.timeNs };
   }
 

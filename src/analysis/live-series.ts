@@ -14,8 +14,8 @@
 
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
-import type { ReplayObserver } from '../model/replay-observer.js';
-import { SiteColumn } from '../model/site-table.js';
+import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
+import { type ReadonlyFloat64Array, SiteColumn } from '../model/site-table.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
 /**
@@ -46,6 +46,14 @@ export class LiveSeries implements ReplayObserver {
   private sites = 0;
   private readonly liveBytes = new SiteColumn(1024);
   private readonly liveCount = new SiteColumn(1024);
+  /**
+   * The replay's own live columns, once begin() gives them: they hold what this would add up (the replay
+   * tells the observer every change it makes), so change() only marks the site. Undefined: this keeps
+   * its own (unit tests, aggregated captures, whose values come from checkpoints).
+   */
+  private shared: { readonly bytes: { readonly array: ReadonlyFloat64Array }; readonly count: { readonly array: ReadonlyFloat64Array } } | undefined;
+  /** The last tick was closed early (stop()): finish() only returns the runs. */
+  private stopped = false;
   /** The open run of each site: the tick it started in and its value. */
   private readonly runStart = new SiteColumn(1024);
   private readonly runBytes = new SiteColumn(1024);
@@ -69,10 +77,16 @@ export class LiveSeries implements ReplayObserver {
     this.maxRuns = options.maxRuns ?? 1_000_000;
   }
 
+  begin(context: ReplayContext): void {
+    this.shared = { bytes: context.sites.columns.liveBytes, count: context.sites.columns.liveCount };
+  }
+
   change(site: SiteId, _seq: number, bytes: number, count: number): void {
     if (site >= this.sites) this.grow(site + 1);
-    this.liveBytes.array[site] = this.liveBytes.array[site]! + bytes;
-    this.liveCount.array[site] = this.liveCount.array[site]! + count;
+    if (this.shared === undefined) {
+      this.liveBytes.array[site] = this.liveBytes.array[site]! + bytes;
+      this.liveCount.array[site] = this.liveCount.array[site]! + count;
+    }
     if (this.inDirty.array[site] === 0) {
       this.inDirty.array[site] = 1;
       this.dirty.push(site);
@@ -90,6 +104,7 @@ export class LiveSeries implements ReplayObserver {
     if (!this.aggregated) {
       // An aggregated capture: its ticks are its checkpoints (snapshots carry no per-site values).
       this.aggregated = true;
+      this.unshare();
       this.ends = [];
       this.snapsInTick = 0;
     }
@@ -134,11 +149,19 @@ export class LiveSeries implements ReplayObserver {
     this.cpTicks = [];
   }
 
+  /**
+   * Nothing more reaches this observer, but the replay goes on (past the program's end, forensics.ts): the
+   * last tick closes now, while the replay's live columns still hold this observer's values.
+   */
+  stop(): void {
+    if (this.shared === undefined || this.stopped) return;
+    this.closeLastTick();
+    this.stopped = true;
+  }
+
   /** Closes the last tick (the values live at the end) and returns the runs. */
   finish(): LiveSeriesResult {
-    const lastEnd = this.ends.length > 0 ? this.ends[this.ends.length - 1]! : 0;
-    // Events after the last snapshot happened at an unknown time after it: they close a tick there.
-    if (this.dirty.length > 0 || this.snapsInTick > 0 || this.ends.length === 0) this.closeTick(Math.max(this.lastSnapshotNs, lastEnd));
+    if (!this.stopped) this.closeLastTick();
     const n = this.ends.length;
     for (let site = 0; site < this.sites; site++) {
       const b = this.runBytes.array[site]!;
@@ -149,12 +172,31 @@ export class LiveSeries implements ReplayObserver {
     return { tickEnd: Float64Array.from(this.ends), snapshotsPerTick: this.aggregated ? this.cpGroup : this.groupSize, ...this.runs.columns() };
   }
 
+  private closeLastTick(): void {
+    const lastEnd = this.ends.length > 0 ? this.ends[this.ends.length - 1]! : 0;
+    // Events after the last snapshot happened at an unknown time after it: they close a tick there.
+    if (this.dirty.length > 0 || this.snapsInTick > 0 || this.ends.length === 0) this.closeTick(Math.max(this.lastSnapshotNs, lastEnd));
+  }
+
+  /** Back to columns of its own, holding what the shared ones hold now. */
+  private unshare(): void {
+    const shared = this.shared;
+    if (shared === undefined) return;
+    this.shared = undefined;
+    for (let site = 0; site < this.sites; site++) {
+      this.liveBytes.array[site] = shared.bytes.array[site]!;
+      this.liveCount.array[site] = shared.count.array[site]!;
+    }
+  }
+
   private closeTick(endNs: number): void {
     const k = this.ends.length;
+    const liveBytes = this.shared?.bytes.array ?? this.liveBytes.array;
+    const liveCount = this.shared?.count.array ?? this.liveCount.array;
     for (const site of this.dirty) {
       this.inDirty.array[site] = 0;
-      const b = this.liveBytes.array[site]!;
-      const c = this.liveCount.array[site]!;
+      const b = liveBytes[site]!;
+      const c = liveCount[site]!;
       const rb = this.runBytes.array[site]!;
       const rc = this.runCount.array[site]!;
       if (b === rb && c === rc) continue;

@@ -12,9 +12,7 @@ export function combineObservers(...list: readonly (ReplayObserver | undefined)[
     begin(context: ReplayContext): void {
       for (const o of obs) o.begin?.(context);
     },
-    change(site, seq, bytes, count, thread, index): void {
-      for (const o of obs) o.change(site, seq, bytes, count, thread, index);
-    },
+    change: changeOfAll(obs),
     snapshot(seq, timeNs): void {
       for (const o of obs) o.snapshot(seq, timeNs);
     },
@@ -30,5 +28,23 @@ export function combineObservers(...list: readonly (ReplayObserver | undefined)[
     resolveCheckpoints(siteOf: (entry: CheckpointEntry) => SiteId): void {
       for (const o of obs) o.resolveCheckpoints?.(siteOf);
     },
+  };
+}
+
+/**
+ * The hot call (one per event): two observers (the flame graph's time windows and the verdict's facts) get
+ * a call site each rather than a loop whose one call site sees both classes (megamorphic, never inlined):
+ * 0.7 s of 7.0 s of CPU for `memlens flamegraph` on a 50 M-event capture.
+ */
+function changeOfAll(obs: readonly ReplayObserver[]): ReplayObserver['change'] {
+  if (obs.length === 2) {
+    const [a, b] = obs as [ReplayObserver, ReplayObserver];
+    return (site, seq, bytes, count, thread, index) => {
+      a.change(site, seq, bytes, count, thread, index);
+      b.change(site, seq, bytes, count, thread, index);
+    };
+  }
+  return (site, seq, bytes, count, thread, index) => {
+    for (const o of obs) o.change(site, seq, bytes, count, thread, index);
   };
 }

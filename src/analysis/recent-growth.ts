@@ -14,8 +14,8 @@
 
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
-import type { ReplayObserver } from '../model/replay-observer.js';
-import { SiteColumn } from '../model/site-table.js';
+import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
+import { type ReadonlyFloat64Array, SiteColumn } from '../model/site-table.js';
 
 export interface RecentGrowthResult {
   /** The length of the window asked for, ns. */
@@ -58,6 +58,12 @@ export class RecentGrowth implements ReplayObserver {
   readonly indexesFrom = Infinity;
   private readonly liveBytes = new SiteColumn(1024);
   private readonly liveCount = new SiteColumn(1024);
+  /**
+   * The replay's own live columns, once begin() gives them: they hold what this would add up (the replay
+   * tells the observer every change it makes, and snapshots stop reaching this one when it stops being
+   * told), so change() only marks the site. Undefined: this keeps its own (unit tests).
+   */
+  private shared: { readonly bytes: { readonly array: ReadonlyFloat64Array }; readonly count: { readonly array: ReadonlyFloat64Array } } | undefined;
   private readonly baseBytes = new SiteColumn(1024);
   private readonly baseCount = new SiteColumn(1024);
   private inDirty = new Uint8Array(1024);
@@ -78,10 +84,16 @@ export class RecentGrowth implements ReplayObserver {
 
   constructor(private readonly lastNs: number) {}
 
+  begin(context: ReplayContext): void {
+    this.shared = { bytes: context.sites.columns.liveBytes, count: context.sites.columns.liveCount };
+  }
+
   change(site: SiteId, _seq: number, bytes: number, count: number): void {
     if (site >= this.inDirty.length) this.grow(site + 1);
-    this.liveBytes.array[site] = this.liveBytes.array[site]! + bytes;
-    this.liveCount.array[site] = this.liveCount.array[site]! + count;
+    if (this.shared === undefined) {
+      this.liveBytes.array[site] = this.liveBytes.array[site]! + bytes;
+      this.liveCount.array[site] = this.liveCount.array[site]! + count;
+    }
     this.heap += bytes;
     if (this.inDirty[site] === 0) {
       this.inDirty[site] = 1;
@@ -97,10 +109,12 @@ export class RecentGrowth implements ReplayObserver {
     const sites = Int32Array.from(this.dirty);
     const bytes = new Float64Array(n);
     const counts = new Float64Array(n);
+    const liveBytes = this.shared?.bytes.array ?? this.liveBytes.array;
+    const liveCount = this.shared?.count.array ?? this.liveCount.array;
     for (let i = 0; i < n; i++) {
       const s = sites[i]!;
-      bytes[i] = this.liveBytes.array[s]!;
-      counts[i] = this.liveCount.array[s]!;
+      bytes[i] = liveBytes[s]!;
+      counts[i] = liveCount[s]!;
       this.inDirty[s] = 0;
     }
     this.dirty = [];

@@ -21,9 +21,7 @@ import { type Sampling, sampleWeight } from './sampling.js';
 import type { SiteTable } from './site-table.js';
 import { ImpossibleValues } from './value-bounds.js';
 
-export type WindowOption =
-  | { readonly fromNs?: number | undefined; readonly toNs?: number | undefined }
-  | { readonly fromSeq: number; readonly toSeq: number };
+export type WindowOption = { readonly fromNs?: number | undefined; readonly toNs?: number | undefined } | { readonly fromSeq: number; readonly toSeq: number };
 
 export interface HeapReplayOptions {
   readonly observer: ReplayObserver | undefined;
@@ -155,11 +153,12 @@ export class HeapReplay {
     if (site >= this.liveBytes.length) this.refreshColumns();
 
     const w = this.sampling === undefined ? 1 : sampleWeight(this.sampling, size, allocator);
+    let index: number;
     if (allocator === MMAP || allocator === MREMAP) {
       // MAP_FIXED over a live mapping replaces it: the old part is gone without a munmap.
       this.unmapRange(address, size, seq, true);
       this.countAlloc(site, size, allocator, w);
-      const index = this.bumpThreadAllocs(thread);
+      index = this.bumpThreadAllocs(thread);
       this.regions.add(address, size, site, index);
     } else if (allocator === TRACK) {
       // numpy reports buffers it got from malloc: when malloc already showed them, do not count twice.
@@ -172,15 +171,19 @@ export class HeapReplay {
         this.releaseRecorded(this.tracked, seq);
       }
       this.countAlloc(site, size, allocator, w);
-      this.tracked.insert(address, size, site, this.bumpThreadAllocs(thread));
+      index = this.bumpThreadAllocs(thread);
+      this.tracked.insert(address, size, site, index);
     } else {
       this.countAlloc(site, size, allocator, w);
-      if (this.live.insertOrReplace(address, size, site, this.bumpThreadAllocs(thread))) {
+      index = this.bumpThreadAllocs(thread);
+      if (this.live.insertOrReplace(address, size, site, index)) {
         this.missedFrees++;
         this.releaseRecorded(this.live, seq);
       }
     }
-    this.acquire(site, size * w, w, seq);
+    // `thread` is the site's own (the builder's stack resolver interns sites with it), and `index` is
+    // still its thread's latest: no look-up of either for the observer (one per event).
+    this.acquire(site, size * w, w, seq, thread, index);
   }
 
   free(seq: number, address: number, size: number, deallocator: number): void {
@@ -270,16 +273,13 @@ export class HeapReplay {
     this.peakMark = c.peakMark.array;
   }
 
-  private acquire(site: SiteId, bytes: number, count: number, seq: number): void {
+  private acquire(site: SiteId, bytes: number, count: number, seq: number, thread: ThreadIndex, index: number): void {
     this.touch(site);
     this.liveBytes[site] = this.liveBytes[site]! + bytes;
     this.liveCounts[site] = this.liveCounts[site]! + count;
     this.liveCount += count;
     this.heap += bytes;
-    if (this.observer !== undefined) {
-      const thread = this.sites.thread(site);
-      this.observer.change(site, seq, bytes, count, thread, this.threadAllocs[thread]!);
-    }
+    this.observer?.change(site, seq, bytes, count, thread, index);
     if (this.heap > this.maxHeap) {
       this.maxHeap = this.heap;
       this.maxHeapSeq = seq;
