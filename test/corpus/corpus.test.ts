@@ -9,7 +9,7 @@
 // of the program's own ticks. The CPythons alternate over the programs. Sizes are small (at most 128 MiB).
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -141,12 +141,21 @@ async function attachCase(py: TestPython, program: string, capture: string, aggr
   try {
     await waitFor(() => tick() >= 1, 'the program did not start');
     const pid = Number(/ready (\d+)/.exec(out)?.[1]);
-    const memlens = (args: readonly string[]) => spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS_BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
-    const a = memlens(['attach', String(pid), '-o', capture, ...(aggregate ? ['--aggregate'] : [])]);
+    // memlens runs beside this loop, not blocking it: the ticks printed while the attach is under way must be
+    // read as they come, or the count taken after it would be behind and the capture would span fewer ticks.
+    const memlens = (args: readonly string[]): Promise<{ status: number | null; stderr: string }> =>
+      new Promise((done, fail) => {
+        const m = spawn(process.execPath, [...NODE_FLAGS, MEMLENS_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+        let stderr = '';
+        m.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        m.on('error', fail);
+        m.on('close', (status) => done({ status, stderr }));
+      });
+    const a = await memlens(['attach', String(pid), '-o', capture, ...(aggregate ? ['--aggregate'] : [])]);
     assert.equal(a.status, 0, a.stderr);
     const from = tick();
     await waitFor(() => tick() >= from + 12, 'the program stopped ticking');
-    const d = memlens(['detach', String(pid)]);
+    const d = await memlens(['detach', String(pid)]);
     assert.equal(d.status, 0, d.stderr);
   } finally {
     child.kill('SIGKILL');
