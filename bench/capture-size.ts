@@ -167,9 +167,7 @@ function analyse(path: string): void {
     const alone = brotliCompressSync(all, {
       params: { [constants.BROTLI_PARAM_QUALITY]: DEFAULT_COMPRESS_LEVEL, [constants.BROTLI_PARAM_LGWIN]: 16 },
     }).length;
-    console.log(
-      `  ${name.padEnd(14)} ${String(k.count).padStart(8)} ${String(k.raw).padStart(9)} ${k.storedShare.toFixed(0).padStart(17)} ${pct(k.storedShare).padStart(6)} ${String(alone).padStart(8)}`,
-    );
+    console.log(`  ${name.padEnd(14)} ${String(k.count).padStart(8)} ${String(k.raw).padStart(9)} ${k.storedShare.toFixed(0).padStart(17)} ${pct(k.storedShare).padStart(6)} ${String(alone).padStart(8)}`);
   }
   const streams = [...perStream].sort((a, b) => b[1].stored - a[1].stored);
   console.log(`  streams: ${streams.map(([s, v]) => `${s === 0xffffffff ? 'memlens' : s}: ${v.blocks} blocks ${v.stored} B`).join(', ')}`);

@@ -31,10 +31,7 @@ const timeDecode = (bytes: Uint8Array): number => {
 timeDecode(raw);
 const rawMs = timeDecode(raw);
 console.log(`level       size MB  ratio  compress MB/s  decode ms (raw: ${rawMs.toFixed(0)})`);
-const settings: { codec: 'brotli' | 'deflate'; level: number }[] = [
-  ...[0, 1, 3, 5, 9].map((level) => ({ codec: 'brotli' as const, level })),
-  { codec: 'deflate', level: 1 },
-];
+const settings: { codec: 'brotli' | 'deflate'; level: number }[] = [...[0, 1, 3, 5, 9].map((level) => ({ codec: 'brotli' as const, level })), { codec: 'deflate', level: 1 }];
 for (const { codec, level } of settings) {
   const t0 = performance.now();
   const out = recompressCapture(raw, { codec, level });

@@ -53,9 +53,7 @@ async function child(file: string, order: boolean): Promise<void> {
   if (visitor instanceof SeqOrderer) visitor.end();
   const ms = performance.now() - t0;
   const records = c.records + c.allocs + c.frees;
-  process.stdout.write(
-    JSON.stringify({ ms, records, hot: c.allocs + c.frees, bytes: r.bytes, warnings: r.warnings, peakRssSampled: peakRss, maxRss: process.resourceUsage().maxRSS * 1024 }) + '\n',
-  );
+  process.stdout.write(JSON.stringify({ ms, records, hot: c.allocs + c.frees, bytes: r.bytes, warnings: r.warnings, peakRssSampled: peakRss, maxRss: process.resourceUsage().maxRSS * 1024 }) + '\n');
 }
 
 interface ChildResult {

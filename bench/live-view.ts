@@ -39,7 +39,17 @@ function wideCapture(sites: number, allocs: number): Uint8Array {
     return x % n;
   };
   for (let c = 1; c <= 2000; c++) {
-    w.meta({ type: 'code', stream: 1, codeId: c, name: `f${c}`, qualname: `Mod${c % 50}.f${c}`, filename: `/srv/app/pkg${c % 30}/mod${c % 200}.py`, firstLineNo: c, linetableKind: 3, linetable: new Uint8Array(0) });
+    w.meta({
+      type: 'code',
+      stream: 1,
+      codeId: c,
+      name: `f${c}`,
+      qualname: `Mod${c % 50}.f${c}`,
+      filename: `/srv/app/pkg${c % 30}/mod${c % 200}.py`,
+      firstLineNo: c,
+      linetableKind: 3,
+      linetable: new Uint8Array(0),
+    });
   }
   const leaves: { stream: number; node: number }[] = [];
   for (let t = 1; t <= 4; t++) {
@@ -68,7 +78,20 @@ function wideCapture(sites: number, allocs: number): Uint8Array {
     live.push(addr);
     if (rand(10) === 0) w.free(leaf.stream, ++seq, live.splice(rand(live.length), 1)[0] as number, 0, 0);
     if (i % 2000 === 0) {
-      w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: i * 10_000, rss: 100 << 20, rssAnon: 80 << 20, rssFile: 20 << 20, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined });
+      w.meta({
+        type: 'snapshot',
+        stream: 0,
+        seq: seq + 1,
+        timeNs: i * 10_000,
+        rss: 100 << 20,
+        rssAnon: 80 << 20,
+        rssFile: 20 << 20,
+        rssShmem: 0,
+        swap: undefined,
+        heap: undefined,
+        cgroupUsage: undefined,
+        cgroupLimit: undefined,
+      });
       w.flushAll();
       w.barrier(seq + 1);
     }
@@ -132,4 +155,6 @@ const sorted = [...viewMs].sort((a, b) => a - b);
 const pct = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
 console.log(`live: ${chunks} chunks of 64 KiB, a view every ${every} (${viewMs.length} views): ${totalMs.toFixed(0)} ms in all, ${feedMs.toFixed(0)} ms feeding`);
 console.log(`view(): median ${pct(0.5).toFixed(1)} ms, p95 ${pct(0.95).toFixed(1)} ms, max ${(sorted[sorted.length - 1] as number).toFixed(1)} ms`);
-console.log(`model at the end: ${model.sites.size.toLocaleString('en-US')} sites (${liveSites.toLocaleString('en-US')} with live memory), ${model.frames.frames.length.toLocaleString('en-US')} frames, ${model.snapshots.seq.length.toLocaleString('en-US')} snapshots; ${last.locations.length} locations shown of ${last.locations.length + last.moreLocations}`);
+console.log(
+  `model at the end: ${model.sites.size.toLocaleString('en-US')} sites (${liveSites.toLocaleString('en-US')} with live memory), ${model.frames.frames.length.toLocaleString('en-US')} frames, ${model.snapshots.seq.length.toLocaleString('en-US')} snapshots; ${last.locations.length} locations shown of ${last.locations.length + last.moreLocations}`,
+);

@@ -44,24 +44,7 @@ if (clock !== 'cpu' && clock !== 'wall') throw new Error(`--clock: cpu or wall, 
 const CPU_CLOCK = join(ROOT, 'bench', 'cpu_clock.py');
 const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !(all[i - 1] ?? '').startsWith('--'));
 
-const PYPERFORMANCE = [
-  'chaos',
-  'deltablue',
-  'fannkuch',
-  'float',
-  'go',
-  'hexiom',
-  'json_dumps',
-  'json_loads',
-  'nbody',
-  'nqueens',
-  'pyflate',
-  'raytrace',
-  'richards',
-  'spectral_norm',
-  'deepcopy',
-  'logging',
-];
+const PYPERFORMANCE = ['chaos', 'deltablue', 'fannkuch', 'float', 'go', 'hexiom', 'json_dumps', 'json_loads', 'nbody', 'nqueens', 'pyflate', 'raytrace', 'richards', 'spectral_norm', 'deepcopy', 'logging'];
 const BENCH_ROOT = spawnSync(python, ['-c', 'import pyperformance, os; print(os.path.dirname(pyperformance.__file__))'], { encoding: 'utf8' }).stdout.trim();
 const dir = mkdtempSync(join(tmpdir(), 'memlens-sampling-bench-'));
 const agent = join(ROOT, 'agent', 'build', 'libmemlens_agent.so');
@@ -134,7 +117,13 @@ try {
     rows.push({ name: b, kind: 'pyperformance', seconds: Object.fromEntries(CONFIGS.map((c) => [c, median(samples[c])])) as Record<Config, number> });
     console.error(`${b}: ${JSON.stringify(rows[rows.length - 1]?.seconds)}`);
   }
-  const workloads = named.length > 0 ? named.filter((n) => existsSync(join(WORKLOADS, `${n}.py`))) : readdirSync(WORKLOADS).filter((f) => f.endsWith('.py')).map((f) => f.slice(0, -3)).sort();
+  const workloads =
+    named.length > 0
+      ? named.filter((n) => existsSync(join(WORKLOADS, `${n}.py`)))
+      : readdirSync(WORKLOADS)
+          .filter((f) => f.endsWith('.py'))
+          .map((f) => f.slice(0, -3))
+          .sort();
   for (const w of workloads) {
     const script = join(WORKLOADS, `${w}.py`);
     const samples: Record<Config, number[]> = { python3: [], 'memlens sampled': [], 'memlens exact': [], memray: [] };
@@ -152,7 +141,9 @@ console.log('|---|---|---|---|---|');
 for (const r of rows) {
   const base = r.seconds.python3;
   const cell = (c: Config): string => `${(r.seconds[c] / base).toFixed(3)}×`;
-  console.log(`| ${r.name}${r.kind === 'workload' ? ' (workload)' : ''} | ${base < 1 ? `${(base * 1000).toFixed(1)} ms` : `${base.toFixed(2)} s`} | ${cell('memlens sampled')} | ${cell('memlens exact')} | ${cell('memray')} |`);
+  console.log(
+    `| ${r.name}${r.kind === 'workload' ? ' (workload)' : ''} | ${base < 1 ? `${(base * 1000).toFixed(1)} ms` : `${base.toFixed(2)} s`} | ${cell('memlens sampled')} | ${cell('memlens exact')} | ${cell('memray')} |`,
+  );
 }
 for (const [label, filter] of [
   ['geomean, pyperformance', (r: Row) => r.kind === 'pyperformance'],

@@ -100,12 +100,7 @@ try {
          document.querySelector('canvas.flame-canvas').dispatchEvent(new MouseEvent('mousemove', { clientX: pt.x, clientY: pt.y, bubbles: true }))`,
       ),
     );
-    search.push(
-      await timed(
-        p,
-        `const s = document.getElementById('search'); s.value = 'function_with_a_longer_name_1'; s.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' }))`,
-      ),
-    );
+    search.push(await timed(p, `const s = document.getElementById('search'); s.value = 'function_with_a_longer_name_1'; s.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter' }))`));
     invert.push(await timed(p, `document.getElementById('opt-inverted').click()`));
     await timed(p, `document.getElementById('opt-inverted').click()`);
     // A time window: a drag over the middle third of the timeline.

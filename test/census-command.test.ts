@@ -50,7 +50,10 @@ for (const py of [oldest, newest]) {
       // The search is bounded by work and CPU time, not wall time: on a loaded machine it still covers
       // this heap (some 400,000 objects, far below its bound of 3,000,000).
       assert.equal(c.path_search.partial, false, JSON.stringify(c.path_search));
-      assert.ok(c.paths.results.some((p) => p.path === "module __main__['HELD']"), JSON.stringify(c.paths));
+      assert.ok(
+        c.paths.results.some((p) => p.path === "module __main__['HELD']"),
+        JSON.stringify(c.paths),
+      );
       assert.equal(c.paths.results.length, 10, 'the 10 largest objects, each with a path or a reason');
       for (const p of c.paths.results) assert.ok(p.path !== null || (p.reason ?? '') !== '', JSON.stringify(p));
       const held = c.path_groups.find((g) => g.pattern === "module __main__['HELD'][*]" && g.type === '__main__.Known');
@@ -77,7 +80,11 @@ for (const py of [oldest, newest]) {
       const grown = diff.changes[0];
       assert.equal(grown?.type, 'bytearray', 'the type that accumulated comes first');
       assert.ok((grown?.count_after ?? 0) > (grown?.count_before ?? 0));
-      assert.equal(diff.changes.find((x) => x.type === '__main__.Known'), undefined, 'an unchanged type is not listed');
+      assert.equal(
+        diff.changes.find((x) => x.type === '__main__.Known'),
+        undefined,
+        'an unchanged type is not listed',
+      );
     } finally {
       child.kill('SIGKILL');
     }
@@ -127,16 +134,25 @@ test('a census near an OOM kill is in the capture', () => {
   assert.match(s.stdout, /\n {2}Held by thread MainThread, main \(/);
   const p = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, 'parse', '--json', cap], { encoding: 'utf8', maxBuffer: 1 << 30 });
   const records = p.stdout.split('\n').filter((l) => l.includes('"census"') || l.includes('"exit"'));
-  assert.ok(records.some((l) => l.includes('"label":"near-oom"')), 'the census is labelled near-oom');
+  assert.ok(
+    records.some((l) => l.includes('"label":"near-oom"')),
+    'the census is labelled near-oom',
+  );
   const parts = records.filter((l) => l.includes('"label":"near-oom"'));
   assert.equal(parts.length, 2, 'the census, then the census with its paths');
   assert.ok(!parts[0]!.includes('path_groups') && parts[1]!.includes('path_groups'));
-  assert.ok(records.some((l) => l.includes('"oom_kill":1')), 'the EXIT record is there and says OOM kill');
+  assert.ok(
+    records.some((l) => l.includes('"oom_kill":1')),
+    'the EXIT record is there and says OOM kill',
+  );
   assert.equal(p.stderr, '', 'no damaged or cut block: the cut block was sealed before EXIT was appended');
   // The agent does not record the census's own gc.disable() at all (batch_oom.py never disables it).
   const states = p.stdout.split('\n').filter((l) => l.includes('"type":"gc-state"'));
   assert.ok(states.length > 0, 'the state at start is recorded');
-  assert.ok(states.every((l) => l.includes('"enabled":1') || l.includes('"enabled":true')), states.join('\n'));
+  assert.ok(
+    states.every((l) => l.includes('"enabled":1') || l.includes('"enabled":true')),
+    states.join('\n'),
+  );
 });
 
 test('bad census input gets one-line errors', () => {

@@ -50,10 +50,7 @@ function knownHeapIn314(): Heap {
   }
 }
 
-const pythons: { name: string; heap: () => Heap }[] = [
-  ...testPythons().map((py) => ({ name: label(py), heap: () => knownHeap(py.python, 'full') })),
-  { name: '3.14 (Debian sid)', heap: knownHeapIn314 },
-];
+const pythons: { name: string; heap: () => Heap }[] = [...testPythons().map((py) => ({ name: label(py), heap: () => knownHeap(py.python, 'full') })), { name: '3.14 (Debian sid)', heap: knownHeapIn314 }];
 
 for (const py of pythons) {
   test(`census counts objects of a known class and groups what keeps them by path, on Python ${py.name}`, () => {

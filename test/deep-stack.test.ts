@@ -145,11 +145,19 @@ for (const py of corePythons()) {
     const out = (f: string): string => join(tmp.dir, `${name}.${f}`);
     for (const f of ['pprof', 'speedscope', 'folded', 'csv', 'gprof2dot']) await run('export', capture, '--format', f, '-o', out(f));
     const folded = readFileSync(out('folded'), 'utf8').split('\n');
-    assert.ok(folded.some((l) => l.split(';').length >= MIN_DEPTH), 'no folded stack of 10,000 frames');
+    assert.ok(
+      folded.some((l) => l.split(';').length >= MIN_DEPTH),
+      'no folded stack of 10,000 frames',
+    );
     const speedscope = JSON.parse(readFileSync(out('speedscope'), 'utf8')) as { profiles: { samples: number[][] }[] };
     assert.ok(Math.max(...speedscope.profiles[0]!.samples.map((s) => s.length)) >= MIN_DEPTH);
     assert.ok(longestPprofSample(readFileSync(out('pprof'))) >= MIN_DEPTH);
-    assert.ok(readFileSync(out('csv'), 'utf8').split('\r\n').some((l) => l.split('|').length >= MIN_DEPTH), 'no CSV stack of 10,000 frames');
+    assert.ok(
+      readFileSync(out('csv'), 'utf8')
+        .split('\r\n')
+        .some((l) => l.split('|').length >= MIN_DEPTH),
+      'no CSV stack of 10,000 frames',
+    );
     const gprof = JSON.parse(readFileSync(out('gprof2dot'), 'utf8')) as { events: { callchain: number[] }[] };
     assert.ok(gprof.events.some((e) => e.callchain.length >= MIN_DEPTH));
 

@@ -62,7 +62,10 @@ test('--leaks and --temporary-allocations change the view; --no-source and --no-
   assert.equal(await main(['flamegraph', capture, '-o', leaks, '--leaks', '--no-source'], io), 0, io.err());
   const d = payloadOf(leaks);
   assert.equal(d.meta.view, 'leaks');
-  assert.equal(Array.from(d.locations.bytes).reduce((a, b) => a + b, 0), 2 * MiB + 64 * 1024);
+  assert.equal(
+    Array.from(d.locations.bytes).reduce((a, b) => a + b, 0),
+    2 * MiB + 64 * 1024,
+  );
   // Lifetimes for windows: over the whole run, "allocated and not freed by the end" is the leaks view.
   const lt = d.temporal;
   assert.equal(lt?.kind, 'leaks');
@@ -76,7 +79,10 @@ test('--leaks and --temporary-allocations change the view; --no-source and --no-
   const t = payloadOf(temp);
   assert.equal(t.meta.view, 'temporary');
   assert.equal(t.meta.inverted, true);
-  assert.equal(Array.from(t.locations.bytes).reduce((a, b) => a + b, 0), 100);
+  assert.equal(
+    Array.from(t.locations.bytes).reduce((a, b) => a + b, 0),
+    100,
+  );
   const plain = join(dir, 'plain.html');
   assert.equal(await main(['flamegraph', capture, '-o', plain, '--no-temporal'], io), 0, io.err());
   assert.equal(payloadOf(plain).temporal, null);
@@ -143,5 +149,9 @@ test('a capture too large for the budgets is reduced, and says how on stderr and
   assert.match(r.reductions[1] ?? '', /timeline: 4 snapshots thinned to 1 /);
   assert.deepEqual(r.data.meta.reductions, r.reductions);
   assert.equal(r.data.timeline.time.length, 1);
-  assert.equal(Array.from(r.data.locations.bytes).reduce((a, b) => a + b, 0), 11 * MiB + 64 * 1024, 'nothing is lost, only merged');
+  assert.equal(
+    Array.from(r.data.locations.bytes).reduce((a, b) => a + b, 0),
+    11 * MiB + 64 * 1024,
+    'nothing is lost, only merged',
+  );
 });

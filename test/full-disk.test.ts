@@ -52,12 +52,18 @@ for (const compress of [true, false]) {
   test(`the disk fills up under the capture (${compress ? 'compressed as it runs' : '--no-compress'}): the program is unharmed, memlens says it in one line`, async () => {
     emptyMount();
     const capture = join(mnt, 'c.mlens');
-    const r = await memlensRun({ python: py.python, program: [PROGRAM, ITERATIONS], output: null, runArgs: ['-o', capture, ...(compress ? [] : ['--no-compress'])], verbose: true, timeoutMs: 300_000 }, tmp.dir);
+    const r = await memlensRun(
+      { python: py.python, program: [PROGRAM, ITERATIONS], output: null, runArgs: ['-o', capture, ...(compress ? [] : ['--no-compress'])], verbose: true, timeoutMs: 300_000 },
+      tmp.dir,
+    );
     assert.equal(r.stdout, `program done ${expected}\n`);
     assert.equal(r.code, 3, r.stderr);
     const lines = r.stderr.split('\n').filter((l) => l !== '');
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, /^memlens: the disk filled up \d+\.\d{3} s into the run: \S*c\.mlens \([\d.]+ [KM]iB\) holds what was recorded until then; the program went on untracked \(memlens verdict \S*c\.mlens\)$/);
+    assert.match(
+      lines[0]!,
+      /^memlens: the disk filled up \d+\.\d{3} s into the run: \S*c\.mlens \([\d.]+ [KM]iB\) holds what was recorded until then; the program went on untracked \(memlens verdict \S*c\.mlens\)$/,
+    );
 
     const verdict = await report('verdict', capture);
     assert.equal(verdict.code, 0, verdict.err);

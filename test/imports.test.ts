@@ -76,10 +76,32 @@ function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
 }
 
 test('the cycle finder finds a cycle through a lazy import, and none where there is none', () => {
-  assert.deepEqual(cycles(new Map([['a', ['b']], ['b', ['c']], ['c', []]])), []);
-  assert.deepEqual(cycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]])), [['a', 'b', 'c']]);
+  assert.deepEqual(
+    cycles(
+      new Map([
+        ['a', ['b']],
+        ['b', ['c']],
+        ['c', []],
+      ]),
+    ),
+    [],
+  );
+  assert.deepEqual(
+    cycles(
+      new Map([
+        ['a', ['b']],
+        ['b', ['c']],
+        ['c', ['a']],
+        ['d', ['a']],
+      ]),
+    ),
+    [['a', 'b', 'c']],
+  );
   const text = "import type { T } from './b.js';\nconst m = await import('./c.js');\nexport { x } from \"../d/e.js\";\nimport './f.js';\n";
-  assert.deepEqual([...text.matchAll(SPECIFIER)].map((m) => m[1]), ['./b.js', './c.js', '../d/e.js', './f.js']);
+  assert.deepEqual(
+    [...text.matchAll(SPECIFIER)].map((m) => m[1]),
+    ['./b.js', './c.js', '../d/e.js', './f.js'],
+  );
 });
 
 test('no import cycle in src/ or viewer/src/ (type-only and lazy imports included)', () => {
@@ -92,7 +114,7 @@ test('no import cycle in src/ or viewer/src/ (type-only and lazy imports include
 test('commands load only src/cli shared modules and their own bodies; only the registry loads commands', () => {
   const graph = importGraph(['src']);
   const COMMANDS = 'src/cli/commands/';
-  const commandOf = (file: string): string => (basename(file, '.ts').split('.')[0] as string);
+  const commandOf = (file: string): string => basename(file, '.ts').split('.')[0] as string;
   const wrong: string[] = [];
   for (const [file, targets] of graph) {
     if (file.endsWith('.test.ts')) continue;
@@ -124,33 +146,73 @@ async function lintMessages(file: string, code: string): Promise<string[]> {
 }
 
 const WRONG: readonly (readonly [string, string, string, RegExp])[] = [
-  ['a lower part imports a higher one', 'src/model/probe.ts', "import { leaks } from '../analysis/leaks.js';\nexport const x = leaks;\n", /no-restricted-imports: .*src\/model\/ imports only capture\/, util\//],
+  [
+    'a lower part imports a higher one',
+    'src/model/probe.ts',
+    "import { leaks } from '../analysis/leaks.js';\nexport const x = leaks;\n",
+    /no-restricted-imports: .*src\/model\/ imports only capture\/, util\//,
+  ],
   ['nothing imports cli', 'src/report/probe.ts', "import { main } from '../cli/main.js';\nexport const x = main;\n", /no-restricted-imports: .*src\/report\/ imports only/],
-  ['siblings do not import each other', 'src/live/probe.ts', "import { renderSummary } from '../report/summary.js';\nexport const x = renderSummary;\n", /no-restricted-imports: .*src\/live\/ imports only/],
-  ['capture imports nothing above it', 'src/capture/probe.ts', "import type { CaptureModel } from '../model/model.js';\nexport type X = CaptureModel;\n", /no-restricted-imports: .*src\/capture\/ imports only util\//],
+  [
+    'siblings do not import each other',
+    'src/live/probe.ts',
+    "import { renderSummary } from '../report/summary.js';\nexport const x = renderSummary;\n",
+    /no-restricted-imports: .*src\/live\/ imports only/,
+  ],
+  [
+    'capture imports nothing above it',
+    'src/capture/probe.ts',
+    "import type { CaptureModel } from '../model/model.js';\nexport type X = CaptureModel;\n",
+    /no-restricted-imports: .*src\/capture\/ imports only util\//,
+  ],
   ['util is a leaf', 'src/util/probe.ts', "import { MAX_STRING_LEN } from '../capture/format.js';\nexport const x = MAX_STRING_LEN;\n", /no-restricted-imports: .*src\/util\/ imports only errors\.ts/],
-  ['html is a leaf', 'src/html/probe.ts', "import { PAYLOAD_ELEMENT_ID } from '../report/html/payload.js';\nexport const x = PAYLOAD_ELEMENT_ID;\n", /no-restricted-imports: .*src\/html\/ imports only util\//],
+  [
+    'html is a leaf',
+    'src/html/probe.ts',
+    "import { PAYLOAD_ELEMENT_ID } from '../report/html/payload.js';\nexport const x = PAYLOAD_ELEMENT_ID;\n",
+    /no-restricted-imports: .*src\/html\/ imports only util\//,
+  ],
   ['errors.ts and version.ts are leaves', 'src/probe.ts', "import { main } from './cli/main.js';\nexport const x = main;\n", /no-restricted-imports: .*errors\.ts and version\.ts are leaves/],
   ['a lazy import()', 'src/process/probe.ts', "export async function f(): Promise<unknown> {\n  return import('../cli/main.js');\n}\n", /no-restricted-syntax: src\/process\/ imports only/],
   ['an import() type', 'src/analysis/probe.ts', "export type T = import('../report/summary.js').SummarySort;\n", /no-restricted-syntax: src\/analysis\/ imports only/],
   ['pure parts do no I/O', 'src/model/probe.ts', "import { readFileSync } from 'node:fs';\nexport const x = readFileSync;\n", /no-restricted-imports: .*are pure/],
-  ['the viewer takes only the pure modules of src/', 'viewer/src/probe.ts', "import { main } from '../../src/cli/main.js';\nexport const x = main;\n", /no-restricted-imports: .*The viewer imports from src\/ only/],
+  [
+    'the viewer takes only the pure modules of src/',
+    'viewer/src/probe.ts',
+    "import { main } from '../../src/cli/main.js';\nexport const x = main;\n",
+    /no-restricted-imports: .*The viewer imports from src\/ only/,
+  ],
 ];
 
 for (const [kind, file, code, expected] of WRONG) {
   test(`lint: ${kind}`, async () => {
     const messages = await lintMessages(file, code);
-    assert.ok(messages.some((m) => expected.test(m)), `${file}:\n${code}\ngave: ${JSON.stringify(messages)}`);
+    assert.ok(
+      messages.some((m) => expected.test(m)),
+      `${file}:\n${code}\ngave: ${JSON.stringify(messages)}`,
+    );
   });
 }
 
 test('lint: the imports the rules allow pass', async () => {
   const allowed: readonly (readonly [string, string])[] = [
-    ['src/cli/probe.ts', "import { main } from './main.js';\nimport { runLiveWeb } from '../live/web.js';\nimport { launch } from '../process/launch.js';\nimport { renderSummary } from '../report/summary.js';\nexport const x = [main, runLiveWeb, launch, renderSummary];\n"],
-    ['src/live/probe.ts', "import { inlinePage } from '../html/inline-page.js';\nimport { describeEnding } from '../analysis/ending.js';\nimport { formatBytes } from '../util/units.js';\nexport const x = [inlinePage, describeEnding, formatBytes];\n"],
-    ['src/report/html/probe.ts', "import { inlinePage } from '../../html/inline-page.js';\nimport { FileError } from '../../errors.js';\nimport { jsonForScript } from './page.js';\nexport const x = [inlinePage, FileError, jsonForScript];\n"],
+    [
+      'src/cli/probe.ts',
+      "import { main } from './main.js';\nimport { runLiveWeb } from '../live/web.js';\nimport { launch } from '../process/launch.js';\nimport { renderSummary } from '../report/summary.js';\nexport const x = [main, runLiveWeb, launch, renderSummary];\n",
+    ],
+    [
+      'src/live/probe.ts',
+      "import { inlinePage } from '../html/inline-page.js';\nimport { describeEnding } from '../analysis/ending.js';\nimport { formatBytes } from '../util/units.js';\nexport const x = [inlinePage, describeEnding, formatBytes];\n",
+    ],
+    [
+      'src/report/html/probe.ts',
+      "import { inlinePage } from '../../html/inline-page.js';\nimport { FileError } from '../../errors.js';\nimport { jsonForScript } from './page.js';\nexport const x = [inlinePage, FileError, jsonForScript];\n",
+    ],
     ['src/analysis/probe.ts', "export async function f(): Promise<unknown> {\n  return import('../model/model.js');\n}\n"],
-    ['viewer/src/probe.ts', "import { formatBytes } from '../../src/util/units.js';\nimport type { LiveView } from '../../src/live/view-data.js';\nexport const x: [unknown, LiveView | undefined] = [formatBytes, undefined];\n"],
+    [
+      'viewer/src/probe.ts',
+      "import { formatBytes } from '../../src/util/units.js';\nimport type { LiveView } from '../../src/live/view-data.js';\nexport const x: [unknown, LiveView | undefined] = [formatBytes, undefined];\n",
+    ],
   ];
   for (const [file, code] of allowed) assert.deepEqual(await lintMessages(file, code), [], file);
 });

@@ -28,5 +28,8 @@ test('native frames are symbolized from the images the capture names', () => {
   const numpyC = rows.filter((r) => r.file.includes('_multiarray_umath') && r.total_bytes >= 24_000_000);
   assert.ok(numpyC.length > 0, JSON.stringify(rows.slice(0, 8)));
   for (const r of numpyC) assert.doesNotMatch(r.function, /\+0x[0-9a-f]+$/, `${r.function} is a function name, not an offset`);
-  assert.ok(numpyC.some((r) => /^(PyDataMem_UserNEW|default_malloc|PyArray_NewFromDescr_int|array_empty)$/.test(r.function)), JSON.stringify(numpyC));
+  assert.ok(
+    numpyC.some((r) => /^(PyDataMem_UserNEW|default_malloc|PyArray_NewFromDescr_int|array_empty)$/.test(r.function)),
+    JSON.stringify(numpyC),
+  );
 });

@@ -47,9 +47,15 @@ test('the package carries what memlens needs to run', () => {
     ...filesUnder('agent/src'),
     ...filesUnder('agent/python').filter((p) => p.endsWith('.py')),
   ];
-  assert.ok(needed.some((p) => p.startsWith('dist/src/cli/')), 'dist/src is built');
+  assert.ok(
+    needed.some((p) => p.startsWith('dist/src/cli/')),
+    'dist/src is built',
+  );
   const have = new Set(packed);
-  assert.deepEqual(needed.filter((p) => !have.has(p)), []);
+  assert.deepEqual(
+    needed.filter((p) => !have.has(p)),
+    [],
+  );
 });
 
 test('no shipped module imports from the tests', () => {

@@ -61,7 +61,8 @@ test('relaunched in a terminal: Ctrl-Z stops both processes and fg goes on; Ctrl
   const tmux = new Tmux('env PS1="$ " bash --norc --noprofile -i', { width: 150, height: 30, cwd: dir, env: { HISTFILE: '/dev/null' } });
   try {
     await tmux.waitFor('the prompt', (s) => s.includes('$'));
-    const prog = "import time\nprint('started', flush=True)\ntry:\n    time.sleep(float(input()))\nexcept KeyboardInterrupt:\n    print('interrupted once', flush=True)\n    raise\nprint('finished', flush=True)";
+    const prog =
+      "import time\nprint('started', flush=True)\ntry:\n    time.sleep(float(input()))\nexcept KeyboardInterrupt:\n    print('interrupted once', flush=True)\n    raise\nprint('finished', flush=True)";
     // Each command alone on its line: in `a; b`, Ctrl-Z on a would let the shell go on to b.
     writeFileSync(join(dir, 'prog.py'), prog);
     const cmd = (out: string): string => `${process.execPath} ${BIN} run -q -o ${join(dir, out)} prog.py`;

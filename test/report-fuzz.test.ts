@@ -68,7 +68,10 @@ function knownWithCensuses(): Uint8Array {
   const { header, items } = decodeItems(knownCapture());
   const w = new CaptureWriter({ header });
   for (const it of items) writeItem(w, it);
-  for (const [seq, scale] of [[3, 1], [9, 2]] as const) {
+  for (const [seq, scale] of [
+    [3, 1],
+    [9, 2],
+  ] as const) {
     const json = JSON.stringify({ ...CENSUS, time: CENSUS.time + seq, types: CENSUS.types.map((t) => ({ ...t, count: t.count * scale, bytes: t.bytes * scale })) });
     w.meta({ type: 'census', stream: 1, seq, timeNs: seq * 1_000_000, label: 'growth', json });
   }

@@ -292,7 +292,7 @@ test('export pprof is read back by go tool pprof', async () => {
   assert.match(rawLeaks, /^ +1 +2097152 +1 +1048576: /m);
 });
 
-test('export speedscope is accepted by speedscope\'s own schema', async () => {
+test("export speedscope is accepted by speedscope's own schema", async () => {
   const require = createRequire(import.meta.url);
   const schema = JSON.parse(readFileSync(require.resolve('speedscope/dist/release/file-format-schema.json'), 'utf8')) as object;
   const Ajv = (require('ajv') as { default: new (o: object) => { compile(s: object): ((d: unknown) => boolean) & { errors?: unknown } } }).default;
@@ -302,7 +302,10 @@ test('export speedscope is accepted by speedscope\'s own schema', async () => {
     assert.equal(r.code, 0, r.err);
     const doc = JSON.parse(r.out) as { profiles: { weights: number[]; endValue: number }[] };
     assert.ok(validate(doc), JSON.stringify(validate.errors));
-    assert.equal(doc.profiles[0]?.endValue, doc.profiles[0]?.weights.reduce((a, b) => a + b, 0));
+    assert.equal(
+      doc.profiles[0]?.endValue,
+      doc.profiles[0]?.weights.reduce((a, b) => a + b, 0),
+    );
   }
   // A schema that fails a broken document shows the check can fail.
   assert.equal(validate({ $schema: 'https://www.speedscope.app/file-format-schema.json', shared: { frames: [{}] }, profiles: [] }), false);
@@ -333,7 +336,10 @@ test('export folded, csv and gprof2dot: exact text', async () => {
   );
   const g = JSON.parse((await run('export', known, '-f', 'gprof2dot', '-o', '-')).out) as { events: { callchain: number[]; cost: number[] }[]; functions: { name: string }[] };
   assert.deepEqual(g.events[0], { callchain: [0, 1, 2], cost: [8 * MiB] });
-  assert.deepEqual(g.functions.slice(0, 3).map((f) => f.name), ['parse', 'load', '<module>']);
+  assert.deepEqual(
+    g.functions.slice(0, 3).map((f) => f.name),
+    ['parse', 'load', '<module>'],
+  );
 });
 
 test('export writes next to the capture and refuses to overwrite without --force', async () => {
@@ -421,7 +427,10 @@ function aggregatedCapture(): Uint8Array {
     heap: 6 * MiB,
     peakHeap: 6 * MiB,
     peakSeq: 8,
-    entries: [entry(big, { totalCount: 1, totalBytes: 4 * MiB, liveCount: 1, liveBytes: 4 * MiB, updatedSeq: 3 }), entry(small, { totalCount: 1, totalBytes: 2 * MiB, liveCount: 1, liveBytes: 2 * MiB, updatedSeq: 8 })],
+    entries: [
+      entry(big, { totalCount: 1, totalBytes: 4 * MiB, liveCount: 1, liveBytes: 4 * MiB, updatedSeq: 3 }),
+      entry(small, { totalCount: 1, totalBytes: 2 * MiB, liveCount: 1, liveBytes: 2 * MiB, updatedSeq: 8 }),
+    ],
   } as never);
   // Later: big freed (after the peak: its saved peak is 4 MiB), small shrinks to 1 MiB by a new allocation.
   w.meta({

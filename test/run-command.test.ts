@@ -43,7 +43,10 @@ describe('memlens run: a real run in-process', () => {
     // Which end "live at the end" means: the program's end, after memlens released the script's module-level names.
     const io = memoryIo({ cwd: dir, env });
     assert.equal(await main(['summary', '--leaks', out], io), 0, io.err());
-    assert.match(io.out(), /Allocations still live at the end \(at the program's end \(\d+\.\d{3} s\), after its code, its threads and its exit handlers, once memlens had released the script's module-level names \(as the interpreter's teardown and memray do\): what only they held is not counted\)/);
+    assert.match(
+      io.out(),
+      /Allocations still live at the end \(at the program's end \(\d+\.\d{3} s\), after its code, its threads and its exit handlers, once memlens had released the script's module-level names \(as the interpreter's teardown and memray do\): what only they held is not counted\)/,
+    );
     assert.match(io.out(), /How it ended: Exited with status 4 at /);
   });
 

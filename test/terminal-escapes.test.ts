@@ -53,13 +53,36 @@ function hostileCapture(scale = 1): Uint8Array {
     },
   });
   w.meta({ type: 'thread', stream: 1, osTid: 100, pythonIdent: 1, name: `main${EVIL}`, timeNs: 0 });
-  w.meta({ type: 'code', stream: 1, codeId: 1, name: `<module>${EVIL}`, qualname: `<module>${EVIL}`, filename: `/srv/app${EVIL}/app${EVIL}.py`, firstLineNo: 1, linetableKind: 3, linetable: new Uint8Array(0) });
+  w.meta({
+    type: 'code',
+    stream: 1,
+    codeId: 1,
+    name: `<module>${EVIL}`,
+    qualname: `<module>${EVIL}`,
+    filename: `/srv/app${EVIL}/app${EVIL}.py`,
+    firstLineNo: 1,
+    linetableKind: 3,
+    linetable: new Uint8Array(0),
+  });
   w.meta({ type: 'code', stream: 1, codeId: 2, name: `load${EVIL}`, qualname: `Loader${EVIL}.load${EVIL}`, filename: `/srv/lib${EVIL}.py`, firstLineNo: 7, linetableKind: 3, linetable: new Uint8Array(0) });
   w.meta({ type: 'image', stream: 0, seq: 0, loadBias: 0x7f0000000000, path: `/usr/lib/libevil${EVIL}.so`, buildId: new Uint8Array(0), segments: [{ vaddr: 0, memsz: 0x100000, prot: 5, fileOffset: 0 }] });
   const mod = w.frame(1, 0, 1, 0);
   const load = w.frame(1, mod, 2, 0);
   const native = w.nativeFrame(1, 0, 0x7f0000001234);
-  w.meta({ type: 'snapshot', stream: 0, seq: 1, timeNs: 1_000_000, rss: 40 * MiB, rssAnon: 30 * MiB, rssFile: 10 * MiB, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: 50 * MiB, cgroupLimit: 64 * MiB });
+  w.meta({
+    type: 'snapshot',
+    stream: 0,
+    seq: 1,
+    timeNs: 1_000_000,
+    rss: 40 * MiB,
+    rssAnon: 30 * MiB,
+    rssFile: 10 * MiB,
+    rssShmem: 0,
+    swap: undefined,
+    heap: undefined,
+    cgroupUsage: 50 * MiB,
+    cgroupLimit: 64 * MiB,
+  });
   w.alloc(1, 1, 0x100000, 4 * MiB * scale, 0, load, native);
   w.alloc(1, 2, 0x600000, MiB, 0, mod, 0);
   w.alloc(1, 3, 0x700000, 64, 0, load, native);
@@ -83,7 +106,12 @@ function hostileCapture(scale = 1): Uint8Array {
       types: [{ type: `Type${EVIL}`, count: 5 * n, bytes: 600 * n }],
       type_count: 1,
       largest_objects: [{ type: `Big${EVIL}`, bytes: 500, length: 3, id: 7 }],
-      paths: { results: [{ id: 7, target: `Big${EVIL}`, path: `module __main__['k${EVIL}']` }, { target: `T${EVIL}`, path: null, reason: `why${EVIL}` }] },
+      paths: {
+        results: [
+          { id: 7, target: `Big${EVIL}`, path: `module __main__['k${EVIL}']` },
+          { target: `T${EVIL}`, path: null, reason: `why${EVIL}` },
+        ],
+      },
       path_groups: [
         { pattern: `module __main__['g${EVIL}'][*]`, type: `Type${EVIL}`, count: 5 * n, bytes: 600 * n, example: `module __main__['g${EVIL}'][0]` },
         { pattern: null, type: `Type${EVIL}`, count: 1, bytes: 1, example: null, reason: `cycle${EVIL}` },
@@ -191,11 +219,25 @@ test('a real program with such names: memlens run, then every report of its capt
   const py = testPythons().find((p) => !p.system && p.minor >= 11) ?? testPythons()[0]!;
   const dir = join(tmp.dir, `cwd${EVIL.replaceAll('/', '_').replaceAll('\u0000', '')}`);
   mkdirSync(dir);
-  const r = await memlensRun({ python: py.python, program: [join(REPO_ROOT, 'test', 'programs', 'hostile_names.py'), '0', `arg${EVIL.replaceAll('\u0000', '')}`], output: `cap${EVIL.replaceAll('/', '_').replaceAll('\u0000', '')}.mlens`, verbose: true }, dir);
+  const r = await memlensRun(
+    {
+      python: py.python,
+      program: [join(REPO_ROOT, 'test', 'programs', 'hostile_names.py'), '0', `arg${EVIL.replaceAll('\u0000', '')}`],
+      output: `cap${EVIL.replaceAll('/', '_').replaceAll('\u0000', '')}.mlens`,
+      verbose: true,
+    },
+    dir,
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(offence(r.stderr, false), undefined, 'memlens run: stderr');
   assert.match(r.stderr, /capture written to cap\\u001b/);
-  for (const argv of [['summary', r.capture], ['stats', r.capture], ['tree', r.capture, '--print'], ['verdict', r.capture], ['diff', r.capture, r.capture]]) {
+  for (const argv of [
+    ['summary', r.capture],
+    ['stats', r.capture],
+    ['tree', r.capture, '--print'],
+    ['verdict', r.capture],
+    ['diff', r.capture, r.capture],
+  ]) {
     for (const tty of [false, true]) {
       const o = await run(argv, tty);
       assert.equal(o.code, 0, o.err);

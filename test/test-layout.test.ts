@@ -23,7 +23,11 @@ function testFiles(dir: string): string[] {
 const files = ['src', 'test', 'viewer', 'bench'].flatMap((d) => testFiles(join(root, d)));
 
 test('the tree has test files in each place the layout names', () => {
-  for (const where of ['src/', 'test/', 'viewer/src/']) assert.ok(files.some((f) => f.startsWith(where)), `no test file under ${where}`);
+  for (const where of ['src/', 'test/', 'viewer/src/'])
+    assert.ok(
+      files.some((f) => f.startsWith(where)),
+      `no test file under ${where}`,
+    );
 });
 
 test('no two test files share a name', () => {

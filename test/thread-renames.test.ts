@@ -58,7 +58,10 @@ for (const py of testPythons()) {
     assert.deepEqual(nameOf(5_500_000), ['main-renamed']);
     // A list of threads shows both names; the threads are counted once each.
     const labels = model.threads.map((t) => threadLabel(model, t));
-    assert.ok(labels.some((l) => /^by-prctl \(renamed from first-name at \d/.test(l)), labels.join(' | '));
+    assert.ok(
+      labels.some((l) => /^by-prctl \(renamed from first-name at \d/.test(l)),
+      labels.join(' | '),
+    );
     assert.equal(statistics(model).threads, 2, labels.join(' | '));
   });
 }

@@ -28,7 +28,10 @@ function startTree(tmp: string): Tmux {
 
 function memlensPid(tmux: Tmux): number {
   const shell = tmux.format('#{pane_pid}');
-  const children = readFileSync(`/proc/${shell}/task/${shell}/children`, 'utf8').trim().split(/\s+/).filter((x) => x !== '');
+  const children = readFileSync(`/proc/${shell}/task/${shell}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter((x) => x !== '');
   assert.equal(children.length, 1, `the shell's children: ${children.join(' ')}`);
   return Number(children[0]);
 }

@@ -69,7 +69,14 @@ test('memlens verdict --json: the same facts as data', async () => {
 
 test('memlens verdict on a capture without snapshots says what it cannot tell', async () => {
   const p = new ProgramCapture();
-  p.alloc(1, [['<module>', 1], ['load', 3]], 5 * MiB);
+  p.alloc(
+    1,
+    [
+      ['<module>', 1],
+      ['load', 3],
+    ],
+    5 * MiB,
+  );
   const path = join(dir, 'bare.mlens');
   writeFileSync(path, p.finish());
   const r = await run(['verdict', path]);
@@ -101,7 +108,10 @@ test('memlens summary lists the findings after its table; stats has a GC section
   assert.match(s.out, /Memory accumulated steadily and was never freed\n +- ingest at job\.py:21: kept 171 MiB from 0\.100 s to 5\.800 s \(30\.2 MiB\/s\)/);
   assert.match(s.out, /Large objects kept alive long\n/);
   // The census's top types beside the allocation sites.
-  assert.match(s.out, /\nWhat holds the memory: live Python objects at 5\.603 s, near OOM \(memlens census shows all of it\)\n {2}bytearray 55 \(165 MiB\), str 21,000 \(1\.81 MiB\), dict 2,100 \(625 KiB\); 167 MiB in 23,155 objects\.\n/);
+  assert.match(
+    s.out,
+    /\nWhat holds the memory: live Python objects at 5\.603 s, near OOM \(memlens census shows all of it\)\n {2}bytearray 55 \(165 MiB\), str 21,000 \(1\.81 MiB\), dict 2,100 \(625 KiB\); 167 MiB in 23,155 objects\.\n/,
+  );
   // And its top path groups: what keeps those objects alive.
   assert.match(s.out, /\n {2}Held by module __main__\['RECORDS'\]\[\*\]\.data \(54 bytearray, 162 MiB\); module __main__\['CONFIG'\] \(1\n {2}bytearray, 3\.00 MiB\);/);
   // --leaks without --trace-python-allocators: the warning about pymalloc's arenas (as memray gives it).

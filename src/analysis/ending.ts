@@ -105,7 +105,13 @@ export function endingOf(model: CaptureModel): Ending {
     const memlensSignal = e.memlensSignal;
     if (memlensSignal !== undefined && !wentOn) {
       // memlens was interrupted (Ctrl-C reaches the program too) or told to stop, and passed it on.
-      const common = { ...base, oomKill, detail: e.detail, memlensSignal, stopReason: memlensSignal === SIGINT ? ('interrupted' as const) : oomKill === 'yes' ? ('oom-kill' as const) : e.signal !== 0 ? ('signal' as const) : ('exit' as const) };
+      const common = {
+        ...base,
+        oomKill,
+        detail: e.detail,
+        memlensSignal,
+        stopReason: memlensSignal === SIGINT ? ('interrupted' as const) : oomKill === 'yes' ? ('oom-kill' as const) : e.signal !== 0 ? ('signal' as const) : ('exit' as const),
+      };
       if (e.signal !== 0) return { ...common, kind: 'signal', exitCode: undefined, signal: e.signal };
       return { ...common, kind: 'exited', exitCode: e.exitCode, signal: undefined };
     }

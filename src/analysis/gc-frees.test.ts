@@ -28,10 +28,13 @@ test('frees inside the window are the collection’s; before it, and allocations
   assert.deepEqual([...r.count], [2, 0, NaN]);
   assert.deepEqual([...r.seq], [6, 9, 10]);
   assert.equal(r.incomplete, 0);
-  assert.deepEqual([...r.bySite].sort((a, b) => a[0] - b[0]), [
-    [2, { bytes: 300, count: 1 }],
-    [3, { bytes: 57, count: 1 }],
-  ]);
+  assert.deepEqual(
+    [...r.bySite].sort((a, b) => a[0] - b[0]),
+    [
+      [2, { bytes: 300, count: 1 }],
+      [3, { bytes: 57, count: 1 }],
+    ],
+  );
 });
 
 test('a collection that freed more than the ring holds is counted as incomplete (lower bounds)', () => {

@@ -127,7 +127,8 @@ export function gcReport(model: CaptureModel, frees: GcFreesResult | undefined, 
     if (model.aggregated) caveats.push('an aggregated capture keeps no frees, so the memory the collector freed is unknown');
     else if (frees === undefined) caveats.push('the memory the collector freed was not computed');
     else if (unknownRecords > 0) caveats.push(`${unknownRecords} collection${unknownRecords === 1 ? '' : 's'} came from a capture without the start of each collection: what they freed is unknown`);
-    if (frees !== undefined && frees.incomplete > 0) caveats.push(`${frees.incomplete} collection${frees.incomplete === 1 ? '' : 's'} freed more allocations than memlens keeps track of at once: their figures are lower bounds`);
+    if (frees !== undefined && frees.incomplete > 0)
+      caveats.push(`${frees.incomplete} collection${frees.incomplete === 1 ? '' : 's'} freed more allocations than memlens keeps track of at once: their figures are lower bounds`);
   }
   const known = gcs.length > 0 && unknownRecords < gcs.length;
 

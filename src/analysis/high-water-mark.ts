@@ -18,9 +18,7 @@ export function highWaterMark(model: CaptureModel): HighWaterMark {
   if (!model.peakFound) {
     const w = model.window;
     throw new MissingDataError(
-      w?.fromNs !== undefined
-        ? `the capture has no memory snapshot at or after ${formatSeconds(w.fromNs)}: the window starts after tracking ended`
-        : 'the capture holds no peak to show',
+      w?.fromNs !== undefined ? `the capture has no memory snapshot at or after ${formatSeconds(w.fromNs)}: the window starts after tracking ended` : 'the capture holds no peak to show',
       { hint: 'Choose a window inside the capture (see the timeline in memlens stats).' },
     );
   }

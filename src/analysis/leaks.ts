@@ -23,8 +23,7 @@ function caveats(model: CaptureModel): string[] {
   const tracesPython = (model.header.options & OPTION_PYTHON_ALLOCATORS) !== 0;
   if (allocator === 'pymalloc' && !tracesPython) {
     out.push(
-      'Python used pymalloc: small objects live in arenas that pymalloc keeps, so they show as arena allocations. ' +
-        'Run with PYTHONMALLOC=malloc or trace Python allocators for object-level leaks.',
+      'Python used pymalloc: small objects live in arenas that pymalloc keeps, so they show as arena allocations. ' + 'Run with PYTHONMALLOC=malloc or trace Python allocators for object-level leaks.',
     );
   }
   if (model.trailer === undefined && model.exit !== undefined && model.exit.signal !== 0) {

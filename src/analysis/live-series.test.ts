@@ -8,7 +8,6 @@ import type { SiteId } from '../model/ids.js';
 import { prng } from '../../test/support/prng.js';
 import { groupSeries, LiveSeries, type LiveSeriesResult } from './live-series.js';
 
-
 /** The value of `site` at the end of tick k, read back from the runs. */
 function valueAt(r: LiveSeriesResult, site: number, k: number): [number, number] {
   for (let i = 0; i < r.site.length; i++) if (r.site[i] === site && r.start[i]! <= k && k < r.end[i]!) return [r.bytes[i]!, r.count[i]!];
@@ -27,8 +26,24 @@ test('runs hold each site at the end of every tick; the last tick is the end of 
   s.change(0 as SiteId, 8, 100, 1); // after the last snapshot
   const r = s.finish();
   assert.deepEqual([...r.tickEnd], [10, 20, 30, 30]);
-  assert.deepEqual([0, 1, 2, 3].map((k) => valueAt(r, 0, k)), [[100, 1], [200, 2], [200, 2], [300, 3]]);
-  assert.deepEqual([0, 1, 2, 3].map((k) => valueAt(r, 1, k)), [[50, 1], [0, 0], [0, 0], [0, 0]]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((k) => valueAt(r, 0, k)),
+    [
+      [100, 1],
+      [200, 2],
+      [200, 2],
+      [300, 3],
+    ],
+  );
+  assert.deepEqual(
+    [0, 1, 2, 3].map((k) => valueAt(r, 1, k)),
+    [
+      [50, 1],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+    ],
+  );
   const [g] = groupSeries(r, 1, (site) => (site <= 1 ? 0 : -1));
   assert.deepEqual([...g!.bytes], [150, 200, 200, 300]);
   assert.deepEqual([...g!.count], [2, 2, 2, 3]);
@@ -82,6 +97,12 @@ test('an aggregated capture: ticks at checkpoints, from their entries (the later
   const r = s.finish();
   // Six checkpoints in at most four ticks: pairs merged once.
   assert.deepEqual([...r.tickEnd], [2000, 4000, 6000]);
-  assert.deepEqual([0, 1, 2].map((k) => valueAt(r, 0, k)[0]), [20, 40, 60]);
-  assert.deepEqual([0, 1, 2].map((k) => valueAt(r, 1, k)[0]), [70, 70, 70]);
+  assert.deepEqual(
+    [0, 1, 2].map((k) => valueAt(r, 0, k)[0]),
+    [20, 40, 60],
+  );
+  assert.deepEqual(
+    [0, 1, 2].map((k) => valueAt(r, 1, k)[0]),
+    [70, 70, 70],
+  );
 });

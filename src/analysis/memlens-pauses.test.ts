@@ -8,9 +8,15 @@ test("the program's clock leaves memlens's pauses out, and maps back to real tim
     { fromNs: 100, toNs: 150 },
     { fromNs: 300, toNs: 400 },
   ]);
-  assert.deepEqual([0, 100, 120, 150, 200, 300, 350, 400, 500].map((t) => c.toProgram(t)), [0, 100, 100, 100, 150, 250, 250, 250, 350]);
+  assert.deepEqual(
+    [0, 100, 120, 150, 200, 300, 350, 400, 500].map((t) => c.toProgram(t)),
+    [0, 100, 100, 100, 150, 250, 250, 250, 350],
+  );
   // A moment at a pause's start is before the pause.
-  assert.deepEqual([0, 100, 150, 250, 350].map((t) => c.toReal(t)), [0, 100, 200, 300, 500]);
+  assert.deepEqual(
+    [0, 100, 150, 250, 350].map((t) => c.toReal(t)),
+    [0, 100, 200, 300, 500],
+  );
   assert.equal(c.pausedBetween(0, 500), 150);
   assert.equal(c.pausedBetween(120, 320), 50);
   assert.equal(c.toProgram(Infinity), Infinity);

@@ -12,7 +12,10 @@ test('histogram bins cover the used power-of-two buckets, merged evenly to at mo
   const merged = histogramBins(b, 5);
   assert.equal(merged.length, 5);
   assert.deepEqual(merged[0], { minBytes: 1, maxBytes: 31, count: 7 });
-  assert.equal(merged.reduce((n, x) => n + x.count, 0), 8);
+  assert.equal(
+    merged.reduce((n, x) => n + x.count, 0),
+    8,
+  );
   assert.equal(merged[merged.length - 1]?.maxBytes, 2 * 1048576 - 1);
   assert.deepEqual(histogramBins(new Float64Array(66), 10), []);
 });

@@ -10,8 +10,14 @@ import type { CheckpointEntry } from '../capture/records.js';
 import type { Verdict } from './verdict.js';
 
 const ms = 1_000_000;
-const EARLY: FrameSpec[] = [['<module>', 1], ['load', 10]];
-const LATE: FrameSpec[] = [['<module>', 1], ['grow', 20]];
+const EARLY: FrameSpec[] = [
+  ['<module>', 1],
+  ['load', 10],
+];
+const LATE: FrameSpec[] = [
+  ['<module>', 1],
+  ['grow', 20],
+];
 
 function grewLines(v: Verdict['recent'] | Verdict['sinceStart'] | undefined): string[] {
   return (v?.lines ?? []).map((l) => `${l.function}:${l.line} ${l.bytes / MiB} MiB ${l.count}`);
@@ -212,10 +218,21 @@ test('the collector’s settings over the run: disabled spans, frozen objects, t
 
 test("what grew names the program's own line first, with the library frame that allocated beside it", () => {
   const p = new ProgramCapture();
-  const numpy: FrameSpec[] = [['<module>', 1], ['load_partition', 7], ['ones', 233, '/usr/lib/python3.12/site-packages/numpy/_core/numeric.py']];
+  const numpy: FrameSpec[] = [
+    ['<module>', 1],
+    ['load_partition', 7],
+    ['ones', 233, '/usr/lib/python3.12/site-packages/numpy/_core/numeric.py'],
+  ];
   p.alloc(1, numpy, 8 * MiB);
   p.alloc(1, numpy, 8 * MiB);
-  p.alloc(1, [['<module>', 1], ['plain', 9]], MiB);
+  p.alloc(
+    1,
+    [
+      ['<module>', 1],
+      ['plain', 9],
+    ],
+    MiB,
+  );
   p.snapshot(SEC);
   const { verdict: v } = analyze(p.finish());
   assert.deepEqual(

@@ -227,7 +227,10 @@ function growthView(model: CaptureModel, set: AllocationSet, filter: FrameFilter
   const lines = ownLines(model, stacks);
   return {
     stacks: stacks.filter((st) => st.bytes > 0).slice(0, rows),
-    lines: lines.filter((l) => l.bytes > 0).sort((a, b) => b.bytes - a.bytes || b.count - a.count).slice(0, rows),
+    lines: lines
+      .filter((l) => l.bytes > 0)
+      .sort((a, b) => b.bytes - a.bytes || b.count - a.count)
+      .slice(0, rows),
     heapBytes,
   };
 }
@@ -285,4 +288,3 @@ function finite(v: number | undefined): number | undefined {
 function positive(v: number | undefined): number | undefined {
   return v !== undefined && Number.isFinite(v) && v > 0 ? v : undefined;
 }
-

@@ -21,13 +21,20 @@ const small = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 200
 const smallZ = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 200, compressLevel: 6 });
 const headerLen = encodeHeader(TEST_HEADER).length;
 
-for (const [name, bytes] of [['uncompressed', small], ['compressed', smallZ]] as const) {
+for (const [name, bytes] of [
+  ['uncompressed', small],
+  ['compressed', smallZ],
+] as const) {
   test(`truncation at every byte offset yields a prefix of the records (${name})`, () => {
     const whole = decode(bytes);
     for (let cut = 0; cut < bytes.length; cut++) {
       const part = bytes.subarray(0, cut);
       if (cut < headerLen) {
-        assert.throws(() => decode(part), (e: unknown) => e instanceof CaptureFormatError && !(e instanceof UnsupportedVersionError), `cut ${cut}`);
+        assert.throws(
+          () => decode(part),
+          (e: unknown) => e instanceof CaptureFormatError && !(e instanceof UnsupportedVersionError),
+          `cut ${cut}`,
+        );
         continue;
       }
       const c = decode(part);
@@ -135,7 +142,10 @@ test('malformed length-prefixed records are skipped alone; hostile counts alloca
   ]);
   const bytes = new Uint8Array([...encodeHeader({}), ...encodeBlock(0, 0, payload)]);
   const c = decode(bytes);
-  assert.deepEqual(c.warnings.map((w) => w.kind), ['bad-record', 'bad-record', 'bad-record', 'bad-record']);
+  assert.deepEqual(
+    c.warnings.map((w) => w.kind),
+    ['bad-record', 'bad-record', 'bad-record', 'bad-record'],
+  );
   // The malformed FRAME still took id 1: the writer defined a node.
   assert.deepEqual(c.items, [
     { type: 'frame', stream: 0, id: 2, parent: 0, codeId: 1, instr: 2 },
@@ -250,7 +260,7 @@ test('fuzz: mutated captures never throw anything but a header CaptureFormatErro
       const c = new Collector();
       const o = new SeqOrderer(c);
       const d = new CaptureDecoder(o);
-      for (let at = 0; at < bytes.length; ) {
+      for (let at = 0; at < bytes.length;) {
         const n = 1 + Math.floor(rand() * 300);
         d.feed(bytes.subarray(at, at + n));
         at += n;

@@ -104,7 +104,7 @@ export function encodeBlock(stream: number, baseSeq: number, payload: Uint8Array
   dv.setUint32(8, stored.length, true);
   dv.setUint32(12, payload.length, true);
   dv.setUint32(20, stream >>> 0, true);
-  dv.setUint32(24, baseSeq % 4294967296 >>> 0, true);
+  dv.setUint32(24, (baseSeq % 4294967296) >>> 0, true);
   dv.setUint32(28, Math.floor(baseSeq / 4294967296) >>> 0, true);
   out.set(extra, BLOCK_HEADER_LEN);
   out.set(stored, headerLen);

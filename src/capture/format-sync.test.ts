@@ -10,7 +10,10 @@ const header = readFileSync(new URL('../../../agent/src/format.h', import.meta.u
 
 /** Evaluates the C integer expressions the header uses: a literal with a u suffix, or (a << b). */
 function cValue(expr: string): number {
-  const clean = expr.replace(/\/\*.*?\*\//g, '').trim().replace(/\b(0x[0-9a-fA-F]+|\d+)u\b/g, '$1');
+  const clean = expr
+    .replace(/\/\*.*?\*\//g, '')
+    .trim()
+    .replace(/\b(0x[0-9a-fA-F]+|\d+)u\b/g, '$1');
   const m = clean.replace(/[()]/g, '').match(/^\s*(\w+)\s*(?:<<\s*(\w+))?\s*$/);
   assert.ok(m !== null, `unexpected C expression ${expr}`);
   return Number(m[1]) * 2 ** Number(m[2] ?? 0);

@@ -66,15 +66,7 @@ export const enum HeaderTag {
   SampleExactBytes = 28,
 }
 
-export const PYTHON_ALLOCATORS = [
-  'unknown',
-  'pymalloc',
-  'pymalloc-debug',
-  'malloc',
-  'malloc-debug',
-  'mimalloc',
-  'mimalloc-debug',
-] as const;
+export const PYTHON_ALLOCATORS = ['unknown', 'pymalloc', 'pymalloc-debug', 'malloc', 'malloc-debug', 'mimalloc', 'mimalloc-debug'] as const;
 export type PythonAllocator = (typeof PYTHON_ALLOCATORS)[number];
 
 export const OPTION_NATIVE = 1;

@@ -7,13 +7,7 @@
 
 import { crc32 } from 'node:zlib';
 import { CaptureFormatError } from '../errors.js';
-import {
-  BLOCK_FLAGS_COMPRESSED,
-  BLOCK_HEADER_LEN,
-  BLOCK_SYNC_U32,
-  FILE_HEADER_FIXED_LEN,
-  MAX_BLOCK_PAYLOAD,
-} from './format.js';
+import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_SYNC_U32, FILE_HEADER_FIXED_LEN, MAX_BLOCK_PAYLOAD } from './format.js';
 import { checkHeaderPrefix, decodeHeader, headerCutShort } from './header.js';
 import type { BlockInfo, CaptureHeader } from './records.js';
 

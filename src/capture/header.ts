@@ -3,17 +3,7 @@
 
 import { crc32 } from 'node:zlib';
 import { CaptureFormatError, UnsupportedVersionError } from '../errors.js';
-import {
-  FILE_HEADER_FIXED_LEN,
-  FILE_MAGIC,
-  FORMAT_VERSION,
-  HeaderTag,
-  MAX_HEADER_BODY_LEN,
-  MIN_READER_VERSION,
-  PYTHON_ALLOCATORS,
-  READER_VERSION,
-  type PythonAllocator,
-} from './format.js';
+import { FILE_HEADER_FIXED_LEN, FILE_MAGIC, FORMAT_VERSION, HeaderTag, MAX_HEADER_BODY_LEN, MIN_READER_VERSION, PYTHON_ALLOCATORS, READER_VERSION, type PythonAllocator } from './format.js';
 import type { CaptureHeader } from './records.js';
 import { ByteReader, ByteWriter, ReadError, decodeUtf8 } from './varint.js';
 
@@ -182,11 +172,9 @@ export function checkHeaderPrefix(bytes: Uint8Array, atEnd: boolean, source?: st
   const n = Math.min(bytes.length, FILE_MAGIC.length);
   for (let i = 0; i < n; i++) {
     if (bytes[i] !== FILE_MAGIC[i]) {
-      throw new CaptureFormatError(
-        `${named(source)} is not a memlens capture: it starts with ${hex(bytes.subarray(0, Math.min(bytes.length, 8)))}, not ${hex(FILE_MAGIC)}`,
-        0,
-        { hint: 'Give memlens a .mlens file written by `memlens run` or `memlens attach`.' },
-      );
+      throw new CaptureFormatError(`${named(source)} is not a memlens capture: it starts with ${hex(bytes.subarray(0, Math.min(bytes.length, 8)))}, not ${hex(FILE_MAGIC)}`, 0, {
+        hint: 'Give memlens a .mlens file written by `memlens run` or `memlens attach`.',
+      });
     }
   }
   if (bytes.length < FILE_HEADER_FIXED_LEN) {
@@ -205,10 +193,7 @@ export function checkHeaderPrefix(bytes: Uint8Array, atEnd: boolean, source?: st
     );
   }
   if (version === 0 || minReader === 0 || minReader > version) {
-    throw new CaptureFormatError(
-      `${named(source)} has a damaged header: version ${version} with min_reader_version ${minReader} is not possible`,
-      8,
-    );
+    throw new CaptureFormatError(`${named(source)} has a damaged header: version ${version} with min_reader_version ${minReader} is not possible`, 8);
   }
   if (bodyLen > MAX_HEADER_BODY_LEN) {
     throw new CaptureFormatError(`${named(source)} has a damaged header: body length ${bodyLen} is above the limit of ${MAX_HEADER_BODY_LEN}`, 12);
@@ -217,11 +202,9 @@ export function checkHeaderPrefix(bytes: Uint8Array, atEnd: boolean, source?: st
 }
 
 function cutShort(source: string | undefined, have: number, need: number): CaptureFormatError {
-  return new CaptureFormatError(
-    `${named(source)} is cut short: it ends at byte ${have}, inside the ${need}-byte file header`,
-    have,
-    { hint: 'The writer stopped before the header was complete; there are no records to read.' },
-  );
+  return new CaptureFormatError(`${named(source)} is cut short: it ends at byte ${have}, inside the ${need}-byte file header`, have, {
+    hint: 'The writer stopped before the header was complete; there are no records to read.',
+  });
 }
 
 /** Throws the error for data that ends before the header's `need` bytes. */
@@ -238,11 +221,9 @@ export function decodeHeader(bytes: Uint8Array, source?: string): CaptureHeader 
   const expected = view.getUint32(16, true);
   const actual = crc32(body);
   if (expected !== actual) {
-    throw new CaptureFormatError(
-      `${named(source)} has a damaged header: its CRC-32 is ${expected.toString(16).padStart(8, '0')}, the body's is ${actual.toString(16).padStart(8, '0')}`,
-      16,
-      { hint: 'The file was changed after it was written; nothing in it can be trusted.' },
-    );
+    throw new CaptureFormatError(`${named(source)} has a damaged header: its CRC-32 is ${expected.toString(16).padStart(8, '0')}, the body's is ${actual.toString(16).padStart(8, '0')}`, 16, {
+      hint: 'The file was changed after it was written; nothing in it can be trusted.',
+    });
   }
   const h: { -readonly [K in keyof CaptureHeader]: CaptureHeader[K] } = {
     ...EMPTY_HEADER,

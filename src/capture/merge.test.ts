@@ -80,7 +80,10 @@ test('every record kind survives merging, and memlens stream stays at the end', 
   assert.deepEqual(b.warnings, []);
   assert.deepEqual(byStream(b.items), byStream(a.items));
   const last = b.items.slice(-2);
-  assert.deepEqual(last, a.items.filter((it) => it.stream === 0xffffffff));
+  assert.deepEqual(
+    last,
+    a.items.filter((it) => it.stream === 0xffffffff),
+  );
 });
 
 test('a stream whose seq goes back between blocks gets a new merged block', () => {
@@ -125,4 +128,3 @@ test('a block that does not parse is passed on as it is, after what was pending'
   );
   assert.ok(a.warnings.length >= 1);
 });
-

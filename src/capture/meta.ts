@@ -2,13 +2,7 @@
 // payload into a MetaRecord, one encodes a MetaRecord's payload, field by field in the same order, so the
 // two stay each other's inverse.
 
-import {
-  PRESSURE_HAS_FULL,
-  RecordType,
-  SNAPSHOT_HAS_CGROUP,
-  SNAPSHOT_HAS_HEAP,
-  SNAPSHOT_HAS_SWAP,
-} from './format.js';
+import { PRESSURE_HAS_FULL, RecordType, SNAPSHOT_HAS_CGROUP, SNAPSHOT_HAS_HEAP, SNAPSHOT_HAS_SWAP } from './format.js';
 import type { CheckpointEntry, ImageSegment, MetaRecord } from './records.js';
 import type { ByteReader, ByteWriter } from './varint.js';
 
@@ -289,8 +283,7 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
       return;
     case 'snapshot': {
       const cgroup = rec.cgroupUsage !== undefined || rec.cgroupLimit !== undefined;
-      const flags =
-        (rec.heap !== undefined ? SNAPSHOT_HAS_HEAP : 0) | (cgroup ? SNAPSHOT_HAS_CGROUP : 0) | (rec.swap !== undefined ? SNAPSHOT_HAS_SWAP : 0);
+      const flags = (rec.heap !== undefined ? SNAPSHOT_HAS_HEAP : 0) | (cgroup ? SNAPSHOT_HAS_CGROUP : 0) | (rec.swap !== undefined ? SNAPSHOT_HAS_SWAP : 0);
       w.varint(rec.seq);
       w.varint(rec.timeNs);
       w.varint(flags);

@@ -23,7 +23,8 @@ function randomCapture(seed: number, events: number, withBarriers = true, barrie
     if (r < 0.05) w.frame(stream, 0, 1, e);
     else if (r < 0.07) w.meta({ type: 'gc', stream, seq: seq + 1, timeNs: e, generation: 0, collected: 0, uncollectable: 0, durationNs: 0, startSeq: seq });
     else if (r < 0.08) w.meta({ type: 'marker', stream, seq: Math.max(0, seq - 5), timeNs: e, kind: 5, label: 'stale' });
-    else if (r < 0.1) w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: e, rss: e, rssAnon: 0, rssFile: 0, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined });
+    else if (r < 0.1)
+      w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: e, rss: e, rssAnon: 0, rssFile: 0, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined });
     else if (r < 0.11) w.meta({ type: 'note', stream: rand() < 0.5 ? 0 : stream, kind: 1, text: `n${e}` });
     else if (r < 0.55) w.alloc(stream, ++seq, 0x1000 + 8 * e, e, 0, 0, 0);
     else w.free(stream, ++seq, 0x1000 + 8 * Math.floor(rand() * e), 0, 0);
@@ -102,7 +103,8 @@ test('one thread: its blocks go straight through, around the service records, in
     let barrier = 0;
     for (let e = 0; e < 600; e++) {
       const r = rand();
-      if (r < 0.04) w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: e, rss: e, rssAnon: 0, rssFile: 0, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined });
+      if (r < 0.04)
+        w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: e, rss: e, rssAnon: 0, rssFile: 0, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined });
       else if (r < 0.06) w.meta({ type: 'gc', stream: 1, seq: seq + 1, timeNs: e, generation: 0, collected: 0, uncollectable: 0, durationNs: 0, startSeq: seq });
       else if (r < 0.08) w.frame(1, 0, 1, e);
       else if (r < 0.6) w.alloc(1, ++seq, 0x1000 + 8 * e, e, 0, 0, 0);

@@ -27,7 +27,10 @@ function bytesOf(f: (w: ByteWriter) => void): Uint8Array {
 
 test('varints above 2^53 - 1, longer than 10 bytes, or cut short are errors with their offset', () => {
   const big = bytesOf((w) => w.varintBig(2n ** 53n));
-  assert.throws(() => new ByteReader(big, 0, big.length, 100).varint(), (e: unknown) => e instanceof CaptureFormatError && /above 2\^53 - 1 at offset 100/.test(e.message));
+  assert.throws(
+    () => new ByteReader(big, 0, big.length, 100).varint(),
+    (e: unknown) => e instanceof CaptureFormatError && /above 2\^53 - 1 at offset 100/.test(e.message),
+  );
   assert.equal(new ByteReader(big).varintBig(), 2n ** 53n);
   const max64 = bytesOf((w) => w.varintBig(2n ** 64n - 1n));
   assert.equal(max64.length, 10);

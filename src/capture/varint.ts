@@ -220,7 +220,7 @@ export class ByteWriter {
 
   /** A u64 from a safe integer. */
   u64(v: number): void {
-    this.u32(v % TWO_32 >>> 0);
+    this.u32((v % TWO_32) >>> 0);
     this.u32(Math.floor(v / TWO_32) >>> 0);
   }
 

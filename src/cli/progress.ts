@@ -31,7 +31,9 @@ export function byteProgress(io: Io, label: string, total: number, options: { fo
       const filled = Math.round(frac * width);
       const secs = (now - start) / 1000;
       const rate = secs > 0 ? `${formatBytes(done / secs)}/s` : '';
-      io.stderr.write(`${control('carriageReturn')}${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(done)} / ${formatBytes(total)} ${rate}${control('clearToEnd')}`);
+      io.stderr.write(
+        `${control('carriageReturn')}${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(done)} / ${formatBytes(total)} ${rate}${control('clearToEnd')}`,
+      );
       drawn = true;
     },
     finish(): void {

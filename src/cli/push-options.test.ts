@@ -42,21 +42,39 @@ test('push: endpoints, headers, labels and defaults, from options or the environ
   assert.ok(c !== undefined);
   assert.equal(c.serviceName, 'app');
   assert.equal(c.intervalMs, 15_000);
-  assert.deepEqual(c.labels, [['version', '1.4.2'], ['pod', 'web-1']]);
+  assert.deepEqual(c.labels, [
+    ['version', '1.4.2'],
+    ['pod', 'web-1'],
+  ]);
   const e = c.endpoints[0];
   assert.equal(e?.url, 'http://pyroscope:4040/push.v1.PusherService/Push');
   assert.equal(e?.headers['Content-Type'], 'application/proto');
   assert.equal(e?.headers['Connect-Protocol-Version'], '1');
   assert.equal(e?.headers['X-Scope-OrgID'], 'acme');
 
-  const env = pushConfigOf('attach', {}, io({ MEMLENS_PUSH_OTLP_URL: 'https://user:p%40ss@collector:4318', MEMLENS_SERVICE_NAME: 'checkout', MEMLENS_LABELS: 'version=2, region=eu', MEMLENS_PUSH_INTERVAL: '5', MEMLENS_PUSH_TOKEN: 'tok' }), 'app');
+  const env = pushConfigOf(
+    'attach',
+    {},
+    io({ MEMLENS_PUSH_OTLP_URL: 'https://user:p%40ss@collector:4318', MEMLENS_SERVICE_NAME: 'checkout', MEMLENS_LABELS: 'version=2, region=eu', MEMLENS_PUSH_INTERVAL: '5', MEMLENS_PUSH_TOKEN: 'tok' }),
+    'app',
+  );
   const o = env?.endpoints[0];
   assert.equal(o?.url, 'https://collector:4318/v1development/profiles');
   assert.equal(o?.display, 'https://collector:4318', 'no credentials in what messages show');
   assert.equal(o?.headers['OTLP-Profiles-Development-Version'], '1');
   // The token and the URL's credentials both make an Authorization header; the URL's, more specific, wins.
   assert.equal(o?.headers['Authorization'], `Basic ${Buffer.from('user:p@ss').toString('base64')}`);
-  assert.deepEqual([env?.serviceName, env?.intervalMs, env?.labels], ['checkout', 5000, [['version', '2'], ['region', 'eu']]]);
+  assert.deepEqual(
+    [env?.serviceName, env?.intervalMs, env?.labels],
+    [
+      'checkout',
+      5000,
+      [
+        ['version', '2'],
+        ['region', 'eu'],
+      ],
+    ],
+  );
 
   const dir = mkdtempSync(join(tmpdir(), 'memlens-token-'));
   try {

@@ -20,7 +20,10 @@ export const DEFAULT_PUSH_MAX_STACKS = 10_000;
 const MAX_USER_LABELS = 25;
 
 export const SAMPLE_OPTIONS: OptionSpecs = {
-  sample: { type: 'boolean', description: `Record a random sample of the allocations (one every ${DEFAULT_SAMPLE_RATE / 1024} KiB allocated, on average): cheap enough for production; reports show estimates` },
+  sample: {
+    type: 'boolean',
+    description: `Record a random sample of the allocations (one every ${DEFAULT_SAMPLE_RATE / 1024} KiB allocated, on average): cheap enough for production; reports show estimates`,
+  },
   'sample-rate': { type: 'string', value: 'SIZE', description: 'Sample, with this mean distance between samples (512K, 1M)' },
 };
 
@@ -116,12 +119,14 @@ export function pushConfigOf(command: string, options: OptionValues, io: Io, def
   const endpoints: PushEndpoint[] = [];
   if (pyroscope !== undefined) {
     const u = urlOf(command, pyroscope);
-    endpoints.push(endpointOf('Pyroscope', u, `${u.base}/push.v1.PusherService/Push`, {
-      ...headers,
-      ...u.auth,
-      'Content-Type': 'application/proto',
-      'Connect-Protocol-Version': '1',
-    }));
+    endpoints.push(
+      endpointOf('Pyroscope', u, `${u.base}/push.v1.PusherService/Push`, {
+        ...headers,
+        ...u.auth,
+        'Content-Type': 'application/proto',
+        'Connect-Protocol-Version': '1',
+      }),
+    );
   }
   if (otlp !== undefined) {
     const u = urlOf(command, otlp);

@@ -22,7 +22,7 @@ export function targetOf(options: OptionValues, positionals: readonly string[]):
   if (code !== undefined) return { kind: 'code', code, args: rest };
   const [script, ...args] = rest;
   if (script === undefined) {
-    throw new UsageError('run: missing the program to run', { hint: "Give a script (memlens run app.py), a module (-m MODULE) or code (-c CODE)." });
+    throw new UsageError('run: missing the program to run', { hint: 'Give a script (memlens run app.py), a module (-m MODULE) or code (-c CODE).' });
   }
   return { kind: 'script', path: script, args };
 }
@@ -112,7 +112,13 @@ export async function prepareLaunch(io: Io, options: OptionValues, target: RunTa
  * capture goes); `more`: the pipes of the live modes and the push, the wrapper of a memory limit, what to do
  * once the program passed its checks.
  */
-export async function launchPlanned(io: Io, plan: LaunchPlan, target: RunTarget, config: Omit<BootstrapConfig, 'agent'>, more: Pick<LaunchOptions, 'pipes' | 'wrapper' | 'beforeStart'> = {}): Promise<Launched> {
+export async function launchPlanned(
+  io: Io,
+  plan: LaunchPlan,
+  target: RunTarget,
+  config: Omit<BootstrapConfig, 'agent'>,
+  more: Pick<LaunchOptions, 'pipes' | 'wrapper' | 'beforeStart'> = {},
+): Promise<Launched> {
   const { launch } = await import('../process/launch.js');
   return launch({ python: plan.python, files: plan.files, target, cwd: io.cwd, env: plan.env, config: { agent: plan.files.library, ...config }, ...more });
 }

@@ -143,7 +143,7 @@ export class LiveSession {
     // The main thread first, then the others as they appeared.
     const isMain = (osTid: number): number => (osTid !== 0 && osTid === h.mainTid ? 0 : 1);
     const threads: LiveThread[] = model.threads
-      
+
       .map((t) => ({ index: t.index, osTid: t.osTid, name: t.renamedFrom === undefined ? t.name : threadLabel(model, t), liveBytes: perThread[t.index]!, exited: t.exitNs !== undefined }))
       .sort((a, b) => isMain(a.osTid) - isMain(b.osTid) || a.index - b.index);
     const thread = options.thread !== undefined && options.thread >= 0 && options.thread < threads.length ? options.thread : undefined;

@@ -71,9 +71,7 @@ export async function serveLiveStream(reader: () => AsyncIterable<Uint8Array>, p
     socket.on('data', onData);
   });
   await new Promise<void>((resolveP, rejectP) => {
-    server.once('error', (e: NodeJS.ErrnoException) =>
-      rejectP(new UsageError(`run: cannot listen on 127.0.0.1:${port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}`)),
-    );
+    server.once('error', (e: NodeJS.ErrnoException) => rejectP(new UsageError(`run: cannot listen on 127.0.0.1:${port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : e.message}`)));
     server.listen(port, '127.0.0.1', () => resolveP());
   });
   return server;

@@ -103,7 +103,11 @@ test('every size: exactly `height` lines of at most `width` columns, in colour t
           const lines = renderTui({ view: sampleView(), paused: false, output }, { width, height, colour }).map(toTerminal);
           assert.equal(lines.length, height, `${width}×${height}`);
           for (const l of lines) assert.ok([...strip(l)].length <= width, `${width}×${height}: ${JSON.stringify(strip(l))}`);
-          if (colour && height >= 14) assert.ok(lines.some((l) => l.includes('\u001b[31m')), 'the biggest share is red');
+          if (colour && height >= 14)
+            assert.ok(
+              lines.some((l) => l.includes('\u001b[31m')),
+              'the biggest share is red',
+            );
           if (!colour) assert.ok(!lines.some((l) => l.includes('\u001b')), 'no escape without colour');
         }
       }
@@ -175,4 +179,3 @@ test('keys: sort, pause, threads cycle all → 1 → … → n → all, quit', (
   assert.equal(s.thread, undefined);
   assert.deepEqual(pressKey(s, 'quit', []), { kind: 'quit' });
 });
-

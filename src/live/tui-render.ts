@@ -61,7 +61,12 @@ export function renderTui(frame: TuiFrame, size: TuiSize): string[] {
   else head.push(cell('bold', padRight(truncateRight(left, leftRoom), leftRoom)) + '  ' + cell(frame.paused ? 'yellow' : 'dim', right));
 
   if (v.started) {
-    const bits = [`CPython ${safeText(v.pythonVersion)}`, v.mode === 'attach' ? 'attached' : v.mode === 'run' ? 'run' : '', `${v.threads.length} thread${v.threads.length === 1 ? '' : 's'}`, `${formatCount(v.allocations)} allocations`];
+    const bits = [
+      `CPython ${safeText(v.pythonVersion)}`,
+      v.mode === 'attach' ? 'attached' : v.mode === 'run' ? 'run' : '',
+      `${v.threads.length} thread${v.threads.length === 1 ? '' : 's'}`,
+      `${formatCount(v.allocations)} allocations`,
+    ];
     if (v.aggregated) bits.push('aggregated (updated every second)');
     if (v.sampledEvery !== undefined) bits.push(`sampled every ${formatBytes(v.sampledEvery)}: estimates`);
     if (v.damaged > 0) bits.push(`${v.damaged} damaged region${v.damaged === 1 ? '' : 's'} skipped`);

@@ -27,7 +27,11 @@ function siteKeyOf(model: CaptureModel, site: SiteId): string {
   return `${thread.stream}|${model.sites.allocator(site)}|${chain.join('')}`;
 }
 
-function perSite(model: CaptureModel, bytesCol: 'peakBytes' | 'liveBytes' | 'totalBytes' | 'tempBytes', countCol: 'peakCount' | 'liveCount' | 'totalCount' | 'tempCount'): Map<string, { bytes: number; count: number }> {
+function perSite(
+  model: CaptureModel,
+  bytesCol: 'peakBytes' | 'liveBytes' | 'totalBytes' | 'tempBytes',
+  countCol: 'peakCount' | 'liveCount' | 'totalCount' | 'tempCount',
+): Map<string, { bytes: number; count: number }> {
   const out = new Map<string, { bytes: number; count: number }>();
   for (let s = 0 as SiteId; s < model.sites.size; s++) {
     const bytes = model.sites.columns[bytesCol].array[s]!;
@@ -63,11 +67,24 @@ for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
     assert.equal(model.peakHeap, oracle.peakHeap, 'peak heap');
     assert.equal(model.endHeap, oracle.endHeap, 'end heap');
     assert.deepEqual(sorted(perSite(model, 'peakBytes', 'peakCount')), sorted(oracle.peak), 'per-site values at the peak');
-    const o = (f: (s: { liveBytes: number; liveCount: number; totalBytes: number; totalCount: number; tempBytes: number; tempCount: number }) => { bytes: number; count: number }): Map<string, { bytes: number; count: number }> =>
-      sorted(new Map([...oracle.sites].map(([k, v]) => [k, f(v)])));
-    assert.deepEqual(sorted(perSite(model, 'liveBytes', 'liveCount')), o((v) => ({ bytes: v.liveBytes, count: v.liveCount })), 'leaks');
-    assert.deepEqual(sorted(perSite(model, 'totalBytes', 'totalCount')), o((v) => ({ bytes: v.totalBytes, count: v.totalCount })), 'totals');
-    assert.deepEqual(sorted(perSite(model, 'tempBytes', 'tempCount')), o((v) => ({ bytes: v.tempBytes, count: v.tempCount })), 'temporary');
+    const o = (
+      f: (s: { liveBytes: number; liveCount: number; totalBytes: number; totalCount: number; tempBytes: number; tempCount: number }) => { bytes: number; count: number },
+    ): Map<string, { bytes: number; count: number }> => sorted(new Map([...oracle.sites].map(([k, v]) => [k, f(v)])));
+    assert.deepEqual(
+      sorted(perSite(model, 'liveBytes', 'liveCount')),
+      o((v) => ({ bytes: v.liveBytes, count: v.liveCount })),
+      'leaks',
+    );
+    assert.deepEqual(
+      sorted(perSite(model, 'totalBytes', 'totalCount')),
+      o((v) => ({ bytes: v.totalBytes, count: v.totalCount })),
+      'totals',
+    );
+    assert.deepEqual(
+      sorted(perSite(model, 'tempBytes', 'tempCount')),
+      o((v) => ({ bytes: v.tempBytes, count: v.tempCount })),
+      'temporary',
+    );
     assert.deepEqual(model.snapshots.heap, oracle.snapshotHeaps, 'heap at each snapshot');
     // The peak is where the per-site values say it is.
     let sum = 0;

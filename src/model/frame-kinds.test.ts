@@ -25,10 +25,10 @@ test('modules from the search paths the header recorded', () => {
   assert.deepEqual(moduleOfFile('/usr/lib/python3.11/json/decoder.py', paths), { module: 'json.decoder', type: 'stdlib' });
   assert.deepEqual(moduleOfFile('/usr/lib/python3.11/site-packages/numpy/core/numeric.py', paths), { module: 'numpy.core.numeric', type: 'site-packages' });
   assert.deepEqual(moduleOfFile('/srv/venv/lib/python3.11/site-packages/pandas/__init__.py', paths), { module: 'pandas', type: 'site-packages' });
-  assert.deepEqual(
-    moduleOfFile('/srv/venv/lib/python3.11/site-packages/numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so', paths),
-    { module: 'numpy.core._multiarray_umath', type: 'site-packages' },
-  );
+  assert.deepEqual(moduleOfFile('/srv/venv/lib/python3.11/site-packages/numpy/core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so', paths), {
+    module: 'numpy.core._multiarray_umath',
+    type: 'site-packages',
+  });
   assert.deepEqual(moduleOfFile('/srv/app/etl/load.py', paths), { module: 'etl.load', type: 'project' });
   assert.deepEqual(moduleOfFile('<frozen importlib._bootstrap>', paths), { module: 'importlib._bootstrap', type: 'stdlib' });
   assert.deepEqual(moduleOfFile('/tmp/x/script.py', paths), { module: 'script', type: 'unknown' });

@@ -81,5 +81,8 @@ function pathToModule(rel: string): string {
     const m = /^(.*?)(\.[^./]*)?\.(so|pyd)$/.exec(p);
     if (m !== null) p = m[1] ?? p;
   }
-  return p.split('/').filter((s) => s !== '').join('.');
+  return p
+    .split('/')
+    .filter((s) => s !== '')
+    .join('.');
 }

@@ -42,8 +42,7 @@ export class ImageTable {
     const base = rec.path.slice(rec.path.lastIndexOf('/') + 1);
     // dl_iterate_phdr names the main program '' (it is the executable the header records).
     // python3.13t, libpython3.13t.so: free-threaded builds carry a `t` (and debug builds a `d`).
-    const interpreter =
-      rec.path === '' || rec.path === this.executable || /^libpython\d/.test(base) || /^python\d*(\.\d+)?[td]*$/.test(base);
+    const interpreter = rec.path === '' || rec.path === this.executable || /^libpython\d/.test(base) || /^python\d*(\.\d+)?[td]*$/.test(base);
     const buildId = Array.from(rec.buildId, (b) => b.toString(16).padStart(2, '0')).join('');
     this.images.push({ path: rec.path, buildId, loadBias: rec.loadBias, start, end, interpreter });
     this.sorted = false;

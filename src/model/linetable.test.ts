@@ -37,10 +37,13 @@ describe('co_lnotab (3.9)', () => {
     const t = LineTable.decode(LINETABLE_LNOTAB, bytes(255, 0, 45, 1), 3);
     assert.equal(t.lineAt(298), 3);
     assert.equal(t.lineAt(300), 4);
-    assert.deepEqual(t.ranges.map((r) => [r.start, r.end, r.line]), [
-      [0, 300, 3],
-      [300, Infinity, 4],
-    ]);
+    assert.deepEqual(
+      t.ranges.map((r) => [r.start, r.end, r.line]),
+      [
+        [0, 300, 3],
+        [300, Infinity, 4],
+      ],
+    );
   });
 
   test('an odd length is damage; the whole pairs still decode', () => {
@@ -85,15 +88,32 @@ describe('location table (3.11+)', () => {
     const t = LineTable.decode(
       LINETABLE_LOCATIONS,
       bytes(
-        entry(2, 2), (3 << 4) | 5, // short form: column 2*8+3 = 19, width 5, 2 code units
-        entry(11, 1), 5, 9, // one line form, line +1, columns 5..9
-        entry(12, 1), 0, 100, // one line form, line +2 (column bytes < 128, like every byte after the first)
-        entry(10, 1), 7, 8, // one line form, same line
-        entry(13, 1), ...svarint(-3), // no columns, line -3
-        entry(14, 1), ...svarint(200), ...varint(2), ...varint(301), ...varint(311), // long form
+        entry(2, 2),
+        (3 << 4) | 5, // short form: column 2*8+3 = 19, width 5, 2 code units
+        entry(11, 1),
+        5,
+        9, // one line form, line +1, columns 5..9
+        entry(12, 1),
+        0,
+        100, // one line form, line +2 (column bytes < 128, like every byte after the first)
+        entry(10, 1),
+        7,
+        8, // one line form, same line
+        entry(13, 1),
+        ...svarint(-3), // no columns, line -3
+        entry(14, 1),
+        ...svarint(200),
+        ...varint(2),
+        ...varint(301),
+        ...varint(311), // long form
         entry(15, 3), // no location, 3 code units
-        entry(9, 1), (7 << 4) | 15, // short form after "no location": the line before it
-        entry(14, 8), ...svarint(-5), ...varint(0), ...varint(0), ...varint(0), // long form, columns None
+        entry(9, 1),
+        (7 << 4) | 15, // short form after "no location": the line before it
+        entry(14, 8),
+        ...svarint(-5),
+        ...varint(0),
+        ...varint(0),
+        ...varint(0), // long form, columns None
       ),
       100,
     );
@@ -147,12 +167,15 @@ describe('location table (3.11+)', () => {
 });
 
 test('an unknown kind is a capture format error that says what to do', () => {
-  assert.throws(() => LineTable.decode(4, bytes(), 1), (e: unknown) => {
-    assert.ok(e instanceof CaptureFormatError);
-    assert.match(e.message, /unknown line table kind 4/);
-    assert.match(e.hint ?? '', /newer memlens/);
-    return true;
-  });
+  assert.throws(
+    () => LineTable.decode(4, bytes(), 1),
+    (e: unknown) => {
+      assert.ok(e instanceof CaptureFormatError);
+      assert.match(e.message, /unknown line table kind 4/);
+      assert.match(e.hint ?? '', /newer memlens/);
+      return true;
+    },
+  );
 });
 
 test('lineFor decodes and looks up once', () => {

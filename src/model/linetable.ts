@@ -52,11 +52,9 @@ export class LineTable {
       case LINETABLE_LOCATIONS:
         return decodeLocations(table, firstLineNo);
       default:
-        throw new CaptureFormatError(
-          `unknown line table kind ${kind} in a CODE record (this memlens knows ${LINETABLE_LNOTAB}, ${LINETABLE_310} and ${LINETABLE_LOCATIONS})`,
-          undefined,
-          { hint: 'the capture was probably written by a newer memlens agent: read it with a newer memlens' },
-        );
+        throw new CaptureFormatError(`unknown line table kind ${kind} in a CODE record (this memlens knows ${LINETABLE_LNOTAB}, ${LINETABLE_310} and ${LINETABLE_LOCATIONS})`, undefined, {
+          hint: 'the capture was probably written by a newer memlens agent: read it with a newer memlens',
+        });
     }
   }
 

@@ -27,18 +27,7 @@ export class SiteColumn {
   }
 }
 
-export const SITE_COLUMNS = [
-  'totalCount',
-  'totalBytes',
-  'liveCount',
-  'liveBytes',
-  'peakCount',
-  'peakBytes',
-  'peakMark',
-  'tempCount',
-  'tempBytes',
-  'updatedSeq',
-] as const;
+export const SITE_COLUMNS = ['totalCount', 'totalBytes', 'liveCount', 'liveBytes', 'peakCount', 'peakBytes', 'peakMark', 'tempCount', 'tempBytes', 'updatedSeq'] as const;
 export type SiteColumnName = (typeof SITE_COLUMNS)[number];
 
 /** A SiteTable as the model hands it to analyses: reads only. */

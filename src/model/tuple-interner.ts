@@ -37,12 +37,7 @@ export class TupleInterner {
       const id = this.slots[slot]!;
       if (id === EMPTY) break;
       const base = id * arity;
-      if (
-        values[base] === a &&
-        values[base + 1] === b &&
-        (arity < 3 || values[base + 2] === c) &&
-        (arity < 4 || values[base + 3] === d)
-      ) {
+      if (values[base] === a && values[base + 1] === b && (arity < 3 || values[base + 2] === c) && (arity < 4 || values[base + 3] === d)) {
         return id;
       }
       slot = (slot + 1) & this.mask;
@@ -91,13 +86,7 @@ export class TupleInterner {
     const values = this.values;
     for (let id = 0; id < this.count; id++) {
       const base = id * arity;
-      let slot =
-        hash4(
-          values[base]!,
-          values[base + 1]!,
-          arity > 2 ? values[base + 2]! : 0,
-          arity > 3 ? values[base + 3]! : 0,
-        ) & mask;
+      let slot = hash4(values[base]!, values[base + 1]!, arity > 2 ? values[base + 2]! : 0, arity > 3 ? values[base + 3]! : 0) & mask;
       while (slots[slot] !== EMPTY) slot = (slot + 1) & mask;
       slots[slot] = id;
     }

@@ -31,10 +31,7 @@ export function findAgent(root: string = PACKAGE_ROOT, variant?: string): AgentF
   const bootstrapDir = join(root, 'agent', 'python');
   if (!existsSync(library)) {
     throw new TargetError(`the agent is not built (${library} is missing)`, {
-      hint:
-        variant === undefined || variant === ''
-          ? REINSTALL_HINT
-          : `Build it with MEMLENS_AGENT_SANITIZE=${variant} node scripts/build-agent.mjs.`,
+      hint: variant === undefined || variant === '' ? REINSTALL_HINT : `Build it with MEMLENS_AGENT_SANITIZE=${variant} node scripts/build-agent.mjs.`,
     });
   }
   if (!existsSync(join(bootstrapDir, 'memlens_bootstrap.py'))) {

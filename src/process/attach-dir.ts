@@ -23,7 +23,20 @@ import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { FileError, TargetError } from '../errors.js';
 import { closePrivateDir, listPrivateFiles, openPrivateDir, readPrivateFile, removePrivateFile, writePrivateFile, type PrivateDir } from '../util/private-dir.js';
-import { atPath, closeQuietly, emptyDirectory, lstatAt, makePrivateDirectoryAt, openDirectoryAt, openDirectoryWithin, openRegularFile, readOpenFile, removeDirectoryAt, unlinkAt, writeNewFileAt } from '../util/safe-fs.js';
+import {
+  atPath,
+  closeQuietly,
+  emptyDirectory,
+  lstatAt,
+  makePrivateDirectoryAt,
+  openDirectoryAt,
+  openDirectoryWithin,
+  openRegularFile,
+  readOpenFile,
+  removeDirectoryAt,
+  unlinkAt,
+  writeNewFileAt,
+} from '../util/safe-fs.js';
 import type { AgentFiles } from './agent-files.js';
 import { isAlive } from './proc.js';
 

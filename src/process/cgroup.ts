@@ -41,8 +41,7 @@ export function memoryCgroupOf(pid: number | 'self' = 'self', root = '/sys/fs/cg
   }
   const parsed = parseProcCgroup(text);
   if (parsed === undefined) return undefined;
-  const candidates =
-    parsed.version === 1 ? [join(root, 'memory', parsed.path)] : [join(root, parsed.path), join(root, 'unified', parsed.path)];
+  const candidates = parsed.version === 1 ? [join(root, 'memory', parsed.path)] : [join(root, parsed.path), join(root, 'unified', parsed.path)];
   for (const dir of candidates) {
     const probe = parsed.version === 1 ? 'memory.limit_in_bytes' : 'memory.max';
     if (existsSync(join(dir, probe))) return { version: parsed.version, dir, path: parsed.path };

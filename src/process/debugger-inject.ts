@@ -138,12 +138,17 @@ function describeFailure(req: DebuggerInjection, output: string, result: string 
     return `${who}: the target has no Python C API symbols (is it CPython?)`;
   }
   if (result !== undefined) return `${who}: Py_AddPendingCall returned ${result} (the interpreter's queue of pending calls is full)`;
-  const last = output.trim().split('\n').filter((l) => l.trim() !== '').slice(-1)[0] ?? '';
+  const last =
+    output
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .slice(-1)[0] ?? '';
   return `${who}: ${last.slice(0, 300) || 'no output'}`;
 }
 
 function failureHint(req: DebuggerInjection, output: string): string {
-  if (/ptrace|Operation not permitted|attach failed/i.test(output)) return 'Run as the target\'s user or root; check kernel.yama.ptrace_scope; in a container, add CAP_SYS_PTRACE.';
+  if (/ptrace|Operation not permitted|attach failed/i.test(output)) return "Run as the target's user or root; check kernel.yama.ptrace_scope; in a container, add CAP_SYS_PTRACE.";
   if (/extended state/i.test(output)) return 'Use --method lldb (or --method auto, which tries it next).';
   return `Run with -v to see the ${req.debugger} session, or try another --method.`;
 }
@@ -217,9 +222,7 @@ async function runProbe(tool: Debugger, executable: string): Promise<DebuggerPro
   try {
     await new Promise((r) => setTimeout(r, 50));
     const args =
-      tool === 'gdb'
-        ? ['-q', '-batch', '-nx', '-p', String(sleeper.pid), '-ex', 'print (int) getpid()']
-        : ['--batch', '--no-lldbinit', '-p', String(sleeper.pid), '-o', 'expr -l c -- (int) getpid()'];
+      tool === 'gdb' ? ['-q', '-batch', '-nx', '-p', String(sleeper.pid), '-ex', 'print (int) getpid()'] : ['--batch', '--no-lldbinit', '-p', String(sleeper.pid), '-o', 'expr -l c -- (int) getpid()'];
     const out = await new Promise<string>((resolveOut) => {
       const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: scratch } });
       let text = '';

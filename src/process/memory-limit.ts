@@ -7,8 +7,7 @@
 import { createLimitedChild, CgroupError, memoryCgroupOf, procsFile, removeCgroup, type MemoryCgroup } from './cgroup.js';
 
 export type LimitPlan =
-  | { readonly kind: 'cgroup'; readonly cgroup: MemoryCgroup; readonly wrapper: readonly string[] }
-  | { readonly kind: 'rlimit'; readonly wrapper: readonly string[]; readonly why: string };
+  { readonly kind: 'cgroup'; readonly cgroup: MemoryCgroup; readonly wrapper: readonly string[] } | { readonly kind: 'rlimit'; readonly wrapper: readonly string[]; readonly why: string };
 
 export function planMemoryLimit(limitBytes: number, name: string): LimitPlan {
   const parent = memoryCgroupOf();

@@ -31,7 +31,10 @@ test('status of this process', () => {
 
 test('a PID that does not exist gives a TargetError naming it', () => {
   const pid = 2 ** 22 + 12345; // above pid_max's default
-  assert.throws(() => readMaps(pid), (e: unknown) => e instanceof TargetError && e.message.includes(String(pid)));
+  assert.throws(
+    () => readMaps(pid),
+    (e: unknown) => e instanceof TargetError && e.message.includes(String(pid)),
+  );
 });
 
 test('ProcessMemory reads this process through /proc/self/mem', () => {

@@ -107,7 +107,9 @@ export function readStatus(pid: number): ProcessStatus {
 
 export function readCmdline(pid: number): string[] {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .filter((s, i, a) => s !== '' || i < a.length - 1);
   } catch (e) {
     throw procError(pid, e, 'read the command line');
   }

@@ -31,7 +31,10 @@ test('findPython: --python wins; a path is checked, a bare name is looked up on 
   assert.equal(findPython({ PATH: '' }, dir, other), other);
   assert.equal(findPython({ PATH: '' }, dir, 'opt/python3.12'), other);
   assert.equal(findPython({ PATH: join(dir, 'opt') }, '/', 'python3.12'), other);
-  assert.throws(() => findPython({ PATH: '' }, dir), (e: unknown) => e instanceof TargetError && /no python3 found on PATH/.test(e.message));
+  assert.throws(
+    () => findPython({ PATH: '' }, dir),
+    (e: unknown) => e instanceof TargetError && /no python3 found on PATH/.test(e.message),
+  );
   assert.throws(() => findPython({ PATH: '' }, dir, 'python9'), /--python python9: not found on PATH/);
   assert.throws(() => findPython({}, dir, join(dir, 'notexec', 'python3')), /not an executable file/);
 });

@@ -25,7 +25,24 @@ type Layout = readonly (readonly [string, readonly string[]])[];
 /** The groups whose fields 3.14 and 3.15 have alike. */
 const SHARED: Readonly<Record<string, readonly string[]>> = {
   runtime_state: ['size', 'finalizing', 'interpreters_head'],
-  interpreter_state: ['size', 'id', 'next', 'threads_head', 'threads_main', 'gc', 'imports_modules', 'sysdict', 'builtins', 'ceval_gil', 'gil_runtime_state', 'gil_runtime_state_enabled', 'gil_runtime_state_locked', 'gil_runtime_state_holder', 'code_object_generation', 'tlbc_generation'],
+  interpreter_state: [
+    'size',
+    'id',
+    'next',
+    'threads_head',
+    'threads_main',
+    'gc',
+    'imports_modules',
+    'sysdict',
+    'builtins',
+    'ceval_gil',
+    'gil_runtime_state',
+    'gil_runtime_state_enabled',
+    'gil_runtime_state_locked',
+    'gil_runtime_state_holder',
+    'code_object_generation',
+    'tlbc_generation',
+  ],
   interpreter_frame: ['size', 'previous', 'executable', 'instr_ptr', 'localsplus', 'owner', 'stackpointer', 'tlbc_index'],
   code_object: ['size', 'filename', 'name', 'qualname', 'linetable', 'firstlineno', 'argcount', 'localsplusnames', 'localspluskinds', 'co_code_adaptive', 'co_tlbc'],
   pyobject: ['size', 'ob_type'],
@@ -64,7 +81,27 @@ const LAYOUT_314: Layout = [
 /** 3.15 (final; 3.15.0b4 added last_profiled_frame_seq, so earlier pre-releases have another shape). */
 const LAYOUT_315: Layout = [
   ...shared('runtime_state', 'interpreter_state'),
-  ['thread_state', ['size', 'prev', 'next', 'interp', 'current_frame', 'base_frame', 'last_profiled_frame', 'last_profiled_frame_seq', 'thread_id', 'native_thread_id', 'datastack_chunk', 'status', 'holds_gil', 'gil_requested', 'current_exception', 'exc_state']],
+  [
+    'thread_state',
+    [
+      'size',
+      'prev',
+      'next',
+      'interp',
+      'current_frame',
+      'base_frame',
+      'last_profiled_frame',
+      'last_profiled_frame_seq',
+      'thread_id',
+      'native_thread_id',
+      'datastack_chunk',
+      'status',
+      'holds_gil',
+      'gil_requested',
+      'current_exception',
+      'exc_state',
+    ],
+  ],
   ['err_stackitem', ['exc_value']],
   ...shared('interpreter_frame', 'code_object', 'pyobject'),
   ['type_object', ['size', 'tp_name', 'tp_repr', 'tp_flags', 'tp_basicsize', 'tp_dictoffset']],
@@ -149,10 +186,9 @@ function openRemoteSupport(pid: number): RemoteSupport {
   try {
     const version = readPythonVersion(runtime, mem);
     if (version === undefined || version.minor < 14 || runtime.runtimeAddress === undefined || !hasDebugOffsets(runtime, mem)) {
-      throw new TargetError(
-        `PID ${pid} runs Python ${version !== undefined ? describeVersion(version) : '(unknown version)'}, which has no remote execution (PEP 768 needs 3.14 or newer)`,
-        { hint: 'Use --method gdb (or lldb), or --method auto to choose.' },
-      );
+      throw new TargetError(`PID ${pid} runs Python ${version !== undefined ? describeVersion(version) : '(unknown version)'}, which has no remote execution (PEP 768 needs 3.14 or newer)`, {
+        hint: 'Use --method gdb (or lldb), or --method auto to choose.',
+      });
     }
     const size = debugOffsetsSize(version.minor);
     if (size === undefined) {

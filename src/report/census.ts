@@ -156,7 +156,7 @@ export function renderCensusDiff(d: CensusDiff, o: CensusTextOptions): string {
       { width: o.width, paint },
     ).trimEnd(),
   );
-  if (d.cut) out.push(paint('dim', 'Types outside either census\'s top list count as 0 there: their change may be larger or smaller.'));
+  if (d.cut) out.push(paint('dim', "Types outside either census's top list count as 0 there: their change may be larger or smaller."));
   return out.join('\n') + '\n';
 }
 
@@ -233,7 +233,9 @@ export function renderCaptureCensus(c: CaptureCensus, o: CaptureCensusTextOption
     out.push(...wrapText('This census has no reference paths (taken by an older memlens, or with --paths 0).', o.width, '    ', '  ').map((l) => paint('dim', l)));
   }
   const more = c.inCapture > 1 ? ` (the capture holds ${formatCount(c.inCapture)} censuses; memlens census shows each)` : '';
-  out.push(...wrapText(`memlens census ${escapeLine(o.file ?? 'FILE')} shows all of it, the path groups and the largest objects with their paths${more}.`, o.width, '    ', '  ').map((l) => paint('dim', l)));
+  out.push(
+    ...wrapText(`memlens census ${escapeLine(o.file ?? 'FILE')} shows all of it, the path groups and the largest objects with their paths${more}.`, o.width, '    ', '  ').map((l) => paint('dim', l)),
+  );
   return out;
 }
 

@@ -52,10 +52,7 @@ export function describeSet(model: CaptureModel, set: AllocationSet): string {
     case 'peak': {
       const hwm = set as HighWaterMark;
       const w = model.window;
-      const where =
-        w !== undefined
-          ? ` inside the window ${w.fromNs !== undefined ? formatTime(w.fromNs) : 'start'} – ${w.toNs !== undefined ? formatTime(w.toNs) : 'end'}`
-          : '';
+      const where = w !== undefined ? ` inside the window ${w.fromNs !== undefined ? formatTime(w.fromNs) : 'start'} – ${w.toNs !== undefined ? formatTime(w.toNs) : 'end'}` : '';
       const when = hwm.timeNs !== undefined ? `, at about ${formatTime(hwm.timeNs)}` : '';
       return `Allocations live at the high-water mark${where}${when}: ${amount}.`;
     }
@@ -152,9 +149,11 @@ export function captureNotes(model: CaptureModel): string[] {
   const stop = captureStopOf(model);
   if (stop !== undefined) notes.push(describeCaptureStop(stop));
   else if (model.trailer === undefined && model.allocations > 0 && !model.aggregated) {
-    notes.push(model.exit !== undefined && model.exit.signal !== 0
-      ? `The process was killed by signal ${model.exit.signal}${model.exit.oomKill === 1 ? ' (the OOM killer)' : ''} before tracking ended: the capture stops there.`
-      : 'The capture has no trailer: the process ended (or was killed) before tracking stopped; the capture stops there.');
+    notes.push(
+      model.exit !== undefined && model.exit.signal !== 0
+        ? `The process was killed by signal ${model.exit.signal}${model.exit.oomKill === 1 ? ' (the OOM killer)' : ''} before tracking ended: the capture stops there.`
+        : 'The capture has no trailer: the process ended (or was killed) before tracking stopped; the capture stops there.',
+    );
   }
   const dropped = model.trailer?.droppedEvents ?? model.agentStats?.droppedEvents ?? 0;
   if (dropped > 0) notes.push(`The agent dropped ${formatCount(dropped)} events: figures undercount.`);

@@ -235,7 +235,9 @@ function framesJson(model: CaptureModel, frames: readonly FrameId[]): { function
 }
 
 function heldAsJson(h: HeldAs | undefined): Record<string, unknown> | null {
-  return h === undefined ? null : { type: h.type, count: h.count, bytes: h.bytes, share: h.share, path: h.path === undefined ? null : { pattern: h.path.pattern, count: h.path.count, bytes: h.path.bytes } };
+  return h === undefined
+    ? null
+    : { type: h.type, count: h.count, bytes: h.bytes, share: h.share, path: h.path === undefined ? null : { pattern: h.path.pattern, count: h.path.count, bytes: h.path.bytes } };
 }
 
 export function stackJson(model: CaptureModel, st: StackAmount): Record<string, unknown> {

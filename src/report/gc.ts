@@ -28,9 +28,7 @@ export function renderGc(model: CaptureModel, gc: GcReport, options: GcTextOptio
   if (gc.collections === 0) {
     out.push(
       ...wrapText(
-        model.gcStates.length > 0
-          ? 'No collection ran while tracking.'
-          : 'No collection recorded: the capture has no record of the garbage collector (the agent writes its settings when tracking starts).',
+        model.gcStates.length > 0 ? 'No collection ran while tracking.' : 'No collection recorded: the capture has no record of the garbage collector (the agent writes its settings when tracking starts).',
         width,
         '    ',
         '  ',
@@ -61,12 +59,24 @@ export function renderGc(model: CaptureModel, gc: GcReport, options: GcTextOptio
       rows,
       { width, paint },
     );
-    out.push(...table.trimEnd().split('\n').map((l) => `  ${l}`));
+    out.push(
+      ...table
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
     if (gc.longest !== undefined) {
       out.push(`  Longest pause: ${ms(gc.longest.pauseNs)}, a generation-${gc.longest.generation} collection that ended at ${formatTime(gc.longest.timeNs)}.`);
     }
     if (gc.uncollectable > 0) {
-      out.push(...wrapText(`${formatCount(gc.uncollectable)} objects were uncollectable: they stay in gc.garbage, and hold their memory, until the program empties it (gc.set_debug(gc.DEBUG_SAVEALL) keeps every collected object there; so do objects of C types with a legacy tp_del).`, width, '    ', '  '));
+      out.push(
+        ...wrapText(
+          `${formatCount(gc.uncollectable)} objects were uncollectable: they stay in gc.garbage, and hold their memory, until the program empties it (gc.set_debug(gc.DEBUG_SAVEALL) keeps every collected object there; so do objects of C types with a legacy tp_del).`,
+          width,
+          '    ',
+          '  ',
+        ),
+      );
     }
     if (gc.bytesFreed !== undefined && gc.bytesFreed > 0) {
       out.push(`  Memory freed by the collector (reference cycles): ${formatBytes(gc.bytesFreed)} in ${formatCount(gc.allocationsFreed ?? 0)} allocations, allocated at:`);
@@ -88,7 +98,9 @@ export function renderGc(model: CaptureModel, gc: GcReport, options: GcTextOptio
     out.push(...wrapText(text, width, '    ', '  ').map((l) => paint('dim', l)));
   }
   if (st.maxFrozen > 0) {
-    out.push(`  gc.freeze() moved ${formatCount(st.maxFrozen)} objects to the permanent generation${st.frozenAtEnd !== st.maxFrozen ? ` (${formatCount(st.frozenAtEnd)} at the end)` : ''}: the collector does not look at them.`);
+    out.push(
+      `  gc.freeze() moved ${formatCount(st.maxFrozen)} objects to the permanent generation${st.frozenAtEnd !== st.maxFrozen ? ` (${formatCount(st.frozenAtEnd)} at the end)` : ''}: the collector does not look at them.`,
+    );
   }
   if (st.thresholds !== undefined) out.push(paint('dim', `  Thresholds: ${st.thresholds.join(', ')}${st.enabledAtEnd === false ? ' (disabled at the end)' : ''}.`));
   return out;
@@ -101,7 +113,10 @@ export function gcJson(model: CaptureModel, gc: GcReport): Record<string, unknow
     collected: gc.collected,
     uncollectable: gc.uncollectable,
     total_pause_ns: gc.totalPauseNs,
-    longest_pause: gc.longest === undefined ? null : { generation: gc.longest.generation, pause_ns: gc.longest.pauseNs, time_ns: gc.longest.timeNs, collected: gc.longest.collected, bytes_freed: gc.longest.bytesFreed ?? null },
+    longest_pause:
+      gc.longest === undefined
+        ? null
+        : { generation: gc.longest.generation, pause_ns: gc.longest.pauseNs, time_ns: gc.longest.timeNs, collected: gc.longest.collected, bytes_freed: gc.longest.bytesFreed ?? null },
     generations: gc.generations.map((g) => ({
       generation: g.generation,
       collections: g.collections,

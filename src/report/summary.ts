@@ -169,6 +169,17 @@ export function summaryJson(model: CaptureModel, data: SummaryData, findings: re
     rows: data.shown.map((r) => ({ function: r.function, file: r.file, line: r.line, total_bytes: r.totalBytes, own_bytes: r.ownBytes, allocations: r.count })),
     notes: [...(leaksNote !== undefined ? [leaksNote] : []), ...captureNotes(model)],
     findings: findings.map((f) => findingJson(model, f)),
-    census: census === undefined ? null : { time_ns: census.timeNs, label: census.label, total_count: census.census.totalCount, total_bytes: census.census.totalBytes, types: census.census.types.slice(0, CENSUS_TYPES), path_groups: pathGroupsJson(census.census, CENSUS_TYPES), path_search: pathSearchJson(census.census) },
+    census:
+      census === undefined
+        ? null
+        : {
+            time_ns: census.timeNs,
+            label: census.label,
+            total_count: census.census.totalCount,
+            total_bytes: census.census.totalBytes,
+            types: census.census.types.slice(0, CENSUS_TYPES),
+            path_groups: pathGroupsJson(census.census, CENSUS_TYPES),
+            path_search: pathSearchJson(census.census),
+          },
   });
 }

@@ -27,7 +27,7 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
   const flex = columns.findIndex((c) => c.flex === true);
   if (flex >= 0) {
     const fixed = widths.reduce((a, w, i) => (i === flex ? a : a + w), 0) + gap * (columns.length - 1);
-    const room = Math.max(textWidth(columns[flex]?.title ?? '') , options.width - fixed, 20);
+    const room = Math.max(textWidth(columns[flex]?.title ?? ''), options.width - fixed, 20);
     widths[flex] = Math.min(widths[flex]!, room);
   }
   const cell = (text: string, i: number): string => {

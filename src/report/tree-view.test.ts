@@ -34,13 +34,22 @@ function redraw(s: TreeViewState, key: Parameters<typeof pressKey>[1]): TreeView
 test('the first screen opens the root and the chain under it; keys move, open and close', () => {
   let s = initialState(tree());
   // root open, its two children shown; a is not opened (the root has two children).
-  assert.deepEqual(visibleRows(s).map((r) => r.node.id), [0, 1, 5]);
+  assert.deepEqual(
+    visibleRows(s).map((r) => r.node.id),
+    [0, 1, 5],
+  );
   s = redraw(s, 'down');
   s = redraw(s, 'expand-chain'); // a → b (b has two children: stop there, open)
-  assert.deepEqual(visibleRows(s).map((r) => r.node.id), [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    visibleRows(s).map((r) => r.node.id),
+    [0, 1, 2, 3, 4, 5],
+  );
   s = redraw(s, 'down');
   s = redraw(s, 'close'); // close b
-  assert.deepEqual(visibleRows(s).map((r) => r.node.id), [0, 1, 2, 5]);
+  assert.deepEqual(
+    visibleRows(s).map((r) => r.node.id),
+    [0, 1, 2, 5],
+  );
   s = redraw(s, 'close'); // b is closed: go to its parent
   assert.equal(visibleRows(s)[s.cursor]?.node.id, 1);
   assert.equal(pressKey(s, 'quit', 10).kind, 'quit');

@@ -77,7 +77,7 @@ function unexplainedLines(u: UnexplainedRss, width: number, paint: Paint): strin
   item(
     'file-backed',
     u.fileBacked,
-    "The interpreter, shared libraries and memory-mapped files, as far as they were read. The kernel can drop these pages under pressure, but they count against a cgroup limit until it does. To shrink it: import less (each extension module maps its library), read big files in pieces rather than mapping them whole.",
+    'The interpreter, shared libraries and memory-mapped files, as far as they were read. The kernel can drop these pages under pressure, but they count against a cgroup limit until it does. To shrink it: import less (each extension module maps its library), read big files in pieces rather than mapping them whole.',
   );
   if (u.shmem > 0) item('shared memory', u.shmem, 'Shared memory (tmpfs, shm_open, multiprocessing shared memory) mapped by the process: it counts against the cgroup of whoever touched it first.');
   const arenas = u.pythonAllocatorsTraced
@@ -89,9 +89,17 @@ function unexplainedLines(u: UnexplainedRss, width: number, paint: Paint): strin
     `Allocator free lists and fragmentation: ${arenas}glibc malloc's freed chunks and per-thread arenas it keeps for reuse; thread stacks; and native memory the agent could not see (raw system calls, allocators linked statically). ` +
       'To shrink it: MALLOC_ARENA_MAX=2 for a threaded program, ctypes.CDLL("libc.so.6").malloc_trim(0) after freeing much; memlens run --native shows which native code allocates.',
   );
-  if (u.swap !== undefined) item('swap (not in RSS)', u.swap, 'Pages the kernel pushed out to swap: not resident, but they count against a memory+swap limit (memory.swap.max, memory.memsw.limit_in_bytes).');
+  if (u.swap !== undefined)
+    item('swap (not in RSS)', u.swap, 'Pages the kernel pushed out to swap: not resident, but they count against a memory+swap limit (memory.swap.max, memory.memsw.limit_in_bytes).');
   if (u.heapNotResident > 0) {
-    out.push(...wrapText(`The tracked heap is ${formatBytes(u.heapNotResident)} larger than anonymous RSS: memory allocated but never touched (calloc, big buffers not yet written) or swapped out.`, width, '    ', '  '));
+    out.push(
+      ...wrapText(
+        `The tracked heap is ${formatBytes(u.heapNotResident)} larger than anonymous RSS: memory allocated but never touched (calloc, big buffers not yet written) or swapped out.`,
+        width,
+        '    ',
+        '  ',
+      ),
+    );
   }
   return out;
 }
@@ -126,12 +134,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   if (p.cgroup !== undefined) peakRows.push(row(limited ? 'cgroup usage' : 'whole cgroup', p.cgroup));
   out.push(
     ...renderTable(
-      [
-        { title: 'Peak', align: 'left' },
-        { title: 'Bytes', align: 'right' },
-        ...(limited ? [{ title: 'Of the limit', align: 'right' as const }] : []),
-        { title: 'At', align: 'right' },
-      ],
+      [{ title: 'Peak', align: 'left' }, { title: 'Bytes', align: 'right' }, ...(limited ? [{ title: 'Of the limit', align: 'right' as const }] : []), { title: 'At', align: 'right' }],
       peakRows,
       { width: width - 2, paint },
     )
@@ -159,7 +162,10 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     title(`Last snapshot before the end: ${formatTime(last.timeNs)} (${formatDuration(last.beforeEndNs)} before the end)`);
     const parts = [`RSS ${formatBytes(last.rss)} (anonymous ${formatBytes(last.rssAnon)}, file ${formatBytes(last.rssFile)}${last.rssShmem > 0 ? `, shared ${formatBytes(last.rssShmem)}` : ''})`];
     if (last.heap !== undefined) parts.push(`tracked heap ${formatBytes(last.heap)}`);
-    if (last.cgroupUsage !== undefined) parts.push(`${last.cgroupLimit !== undefined ? 'cgroup usage' : 'whole cgroup'} ${formatBytes(last.cgroupUsage)}${last.cgroupLimit !== undefined ? ` of ${formatBytes(last.cgroupLimit)}` : ' (all its processes)'}`);
+    if (last.cgroupUsage !== undefined)
+      parts.push(
+        `${last.cgroupLimit !== undefined ? 'cgroup usage' : 'whole cgroup'} ${formatBytes(last.cgroupUsage)}${last.cgroupLimit !== undefined ? ` of ${formatBytes(last.cgroupLimit)}` : ' (all its processes)'}`,
+      );
     if (last.swap !== undefined && last.swap > 0) parts.push(`swap ${formatBytes(last.swap)}`);
     out.push(...wrapText(`${parts.join(', ')}.`, width, '    ', '  '));
   }
@@ -174,11 +180,18 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
       ).map((l) => paint('yellow', l)),
     );
   } else if (p.limit !== undefined) {
-    out.push('  No near-OOM marker: usage never reached the agent\'s threshold (90% of the limit by default).');
+    out.push("  No near-OOM marker: usage never reached the agent's threshold (90% of the limit by default).");
   }
   if (v.pressure !== undefined) {
     const n = v.pressure;
-    out.push(...wrapText(`Memory pressure at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${escapeLine(n.label)}` : ''}${n.count > 1 ? ` (the last of ${n.count})` : ''}.`, width, '    ', '  ').map((l) => paint('yellow', l)));
+    out.push(
+      ...wrapText(
+        `Memory pressure at ${formatTime(n.timeNs)}, ${formatDuration(n.beforeEndNs)} before the end${n.label !== '' ? `: ${escapeLine(n.label)}` : ''}${n.count > 1 ? ` (the last of ${n.count})` : ''}.`,
+        width,
+        '    ',
+        '  ',
+      ).map((l) => paint('yellow', l)),
+    );
   }
 
   const r = v.recent;
@@ -311,7 +324,8 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
           },
     near_oom: v.nearOom === undefined ? null : { time_ns: v.nearOom.timeNs, before_end_ns: v.nearOom.beforeEndNs, label: v.nearOom.label, count: v.nearOom.count },
     memory_pressure: v.pressure === undefined ? null : { time_ns: v.pressure.timeNs, before_end_ns: v.pressure.beforeEndNs, label: v.pressure.label, count: v.pressure.count },
-    recent_growth: v.recent === undefined ? null : { last_ns: v.recent.lastNs, from_ns: v.recent.fromNs ?? null, to_ns: v.recent.toNs ?? null, whole_capture: v.recent.wholeCapture, ...growthJson(model, v.recent) },
+    recent_growth:
+      v.recent === undefined ? null : { last_ns: v.recent.lastNs, from_ns: v.recent.fromNs ?? null, to_ns: v.recent.toNs ?? null, whole_capture: v.recent.wholeCapture, ...growthJson(model, v.recent) },
     live_at_end: { ...growthJson(model, v.sinceStart), end: describeEndMoment(e, model.header.mode === 2) },
     unexplained_rss:
       v.unexplained === undefined
@@ -375,11 +389,16 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
       `${formatTime(l.timeNs)} (${formatDuration(l.beforeEndNs)} before the end): RSS ${formatBytes(l.rss)} (anonymous ${formatBytes(l.rssAnon)}, file ${formatBytes(l.rssFile)})${l.heap !== undefined ? `, heap ${formatBytes(l.heap)}` : ''}${l.cgroupUsage !== undefined ? `, whole cgroup ${formatBytes(l.cgroupUsage)}` : ''}`,
     ]);
   }
-  if (v.pressure !== undefined) facts.push(['Memory pressure', `${formatTime(v.pressure.timeNs)}, ${formatDuration(v.pressure.beforeEndNs)} before the end${v.pressure.label !== '' ? `: ${escapeLine(v.pressure.label)}` : ''}`]);
-  if (v.nearOom !== undefined) facts.push(['Near OOM', `${formatTime(v.nearOom.timeNs)}, ${formatDuration(v.nearOom.beforeEndNs)} before the end${v.nearOom.label !== '' ? `: ${escapeLine(markerLabelText(v.nearOom.label))}` : ''}`]);
+  if (v.pressure !== undefined)
+    facts.push(['Memory pressure', `${formatTime(v.pressure.timeNs)}, ${formatDuration(v.pressure.beforeEndNs)} before the end${v.pressure.label !== '' ? `: ${escapeLine(v.pressure.label)}` : ''}`]);
+  if (v.nearOom !== undefined)
+    facts.push(['Near OOM', `${formatTime(v.nearOom.timeNs)}, ${formatDuration(v.nearOom.beforeEndNs)} before the end${v.nearOom.label !== '' ? `: ${escapeLine(markerLabelText(v.nearOom.label))}` : ''}`]);
   if (v.unexplained !== undefined) {
     const u = v.unexplained;
-    facts.push(['RSS beyond the heap', `file-backed ${formatBytes(u.fileBacked)}, anonymous ${formatBytes(u.anonBeyondHeap)}${u.swap !== undefined ? `, swap ${formatBytes(u.swap)}` : ''} (at ${formatTime(u.timeNs)})`]);
+    facts.push([
+      'RSS beyond the heap',
+      `file-backed ${formatBytes(u.fileBacked)}, anonymous ${formatBytes(u.anonBeyondHeap)}${u.swap !== undefined ? `, swap ${formatBytes(u.swap)}` : ''} (at ${formatTime(u.timeNs)})`,
+    ]);
   }
   if (v.gc.collections > 0) {
     facts.push([
@@ -415,7 +434,9 @@ function censusPanel(c: CaptureCensus | undefined): VerdictPanel['census'] {
   return {
     title: `What holds the memory: live Python objects ${captureCensusWhen(c)}`,
     note: `${formatCount(k.totalCount)} objects, ${formatBytes(k.totalBytes)} by sys.getsizeof (shallow sizes)${k.partial ? ', partial' : ''}; memlens census FILE shows all of it.`,
-    types: k.types.slice(0, CENSUS_ROWS).map((t) => ({ type: t.type, count: formatCount(t.count), bytes: formatBytes(t.bytes), share: k.totalBytes > 0 ? `${((100 * t.bytes) / k.totalBytes).toFixed(1)}%` : '' })),
+    types: k.types
+      .slice(0, CENSUS_ROWS)
+      .map((t) => ({ type: t.type, count: formatCount(t.count), bytes: formatBytes(t.bytes), share: k.totalBytes > 0 ? `${((100 * t.bytes) / k.totalBytes).toFixed(1)}%` : '' })),
     paths: (k.pathGroups ?? []).slice(0, CENSUS_ROWS).map((g) => ({
       path: g.pattern ?? `(${g.reason ?? 'not reached from any root'})`,
       type: g.type,

@@ -8,17 +8,7 @@ import { chmodSync, closeSync, constants, existsSync, fstatSync, lstatSync, mkdi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import {
-  atPath,
-  createFileAt,
-  emptyDirectory,
-  makePrivateDirectoryAt,
-  openDirectoryWithin,
-  openTrustedDirectory,
-  readRegularFile,
-  removeDirectoryAt,
-  writeNewFileAt,
-} from './safe-fs.js';
+import { atPath, createFileAt, emptyDirectory, makePrivateDirectoryAt, openDirectoryWithin, openTrustedDirectory, readRegularFile, removeDirectoryAt, writeNewFileAt } from './safe-fs.js';
 
 const work = mkdtempSync(join(tmpdir(), 'memlens-safe-fs-'));
 after(() => rmSync(work, { recursive: true, force: true }));

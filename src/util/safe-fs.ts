@@ -11,22 +11,7 @@
 //   - nothing is changed by path that another user could have replaced: ownership goes with fchown on the
 //     descriptor memlens created, removal is unlink (which never follows a link) and never recursive.
 
-import {
-  closeSync,
-  constants,
-  fchownSync,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  readdirSync,
-  readlinkSync,
-  rmdirSync,
-  unlinkSync,
-  writeSync,
-  type Stats,
-} from 'node:fs';
+import { closeSync, constants, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, readdirSync, readlinkSync, rmdirSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { resolve } from 'node:path';
 import { FileError } from '../errors.js';
 

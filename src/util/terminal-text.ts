@@ -30,7 +30,7 @@ function escapeChar(c: string): string {
 }
 
 /** Anything but printable ASCII and the line feed: where a look with UNSAFE must start. */
- 
+
 const NOT_PLAIN = /[^\n\x20-\x7e]/;
 
 /** `s` with every character a terminal would obey written as a JSON escape (`\u001b`); line feeds stay. */

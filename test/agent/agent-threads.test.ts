@@ -10,8 +10,6 @@ import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, corePythons, label } from '../support/pythons.js';
 import { THREADS_PROG, THREADS_SITE } from './programs.js';
 
-
-
 function threadNames(o: Oracle): Map<number, string> {
   const names = new Map<number, string>();
   for (const m of o.metas) {

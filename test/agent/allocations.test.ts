@@ -9,7 +9,6 @@ import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
 import { ALLOC_PROG } from './programs.js';
 
-
 /** Bytes per line of prog.py, taking each allocation's innermost frame in prog.py (numpy's own frames sit below). */
 function progKey(o: Oracle): (a: OracleAlloc) => string | undefined {
   return (a) => {
@@ -66,7 +65,10 @@ for (const py of testPythons()) {
           ['<module>', ALLOC_PROG.split('\n').lastIndexOf('main()') + 1],
         ],
       );
-      assert.ok(stack.every((f) => f.file.endsWith('prog.py')), 'no bootstrap frames at the root');
+      assert.ok(
+        stack.every((f) => f.file.endsWith('prog.py')),
+        'no bootstrap frames at the root',
+      );
     });
 
     test('frees match allocations, and the peak holds the temporary', () => {
@@ -78,7 +80,10 @@ for (const py of testPythons()) {
       const viaCtypes = o.allocs.filter((a) => a.size === 900_000);
       assert.equal(viaCtypes.length, 1);
       const v = viaCtypes[0] as OracleAlloc;
-      assert.ok(o.frees.some((f) => f.address === v.address && f.seq > v.seq), "ctypes' free(q) is recorded");
+      assert.ok(
+        o.frees.some((f) => f.address === v.address && f.seq > v.seq),
+        "ctypes' free(q) is recorded",
+      );
       const { byKey } = o.liveAtPeak({ key: progKey(o) });
       const objects = py.freeThreaded ? 256 : 1; // see 'live bytes at the end'
       const e = bytesAt(byKey, `prog.py:${L('E')}`);

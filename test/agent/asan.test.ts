@@ -37,10 +37,7 @@ describe('the agent under AddressSanitizer', () => {
     if (py === undefined) continue;
     const wrapper = join(tmp.dir, `python-asan-${py.version}`);
     const prepare = (): void => {
-      writeFileSync(
-        wrapper,
-        `#!/bin/sh\nLD_PRELOAD=${asanRuntime()} ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 exec ${py.python} "$@"\n`,
-      );
+      writeFileSync(wrapper, `#!/bin/sh\nLD_PRELOAD=${asanRuntime()} ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 exec ${py.python} "$@"\n`);
       chmodSync(wrapper, 0o755);
     };
 

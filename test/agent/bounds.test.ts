@@ -32,7 +32,10 @@ for (const py of corePythons()) {
     after(tmp.remove);
 
     test('STACK_RESET: ids start over and every stack still resolves', async () => {
-      const r = await bootstrapRun({ python: py.python, files: { 'many.py': MANY }, target: { kind: 'script', path: 'many.py', args: [] }, config: { max_stack_nodes: 64, native: true }, output: 'reset.mlens' }, tmp.dir);
+      const r = await bootstrapRun(
+        { python: py.python, files: { 'many.py': MANY }, target: { kind: 'script', path: 'many.py', args: [] }, config: { max_stack_nodes: 64, native: true }, output: 'reset.mlens' },
+        tmp.dir,
+      );
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       const o = await Oracle.load(r.capture);
@@ -54,7 +57,10 @@ for (const py of corePythons()) {
     });
 
     test('aggregated: no reset, stacks cut at their longest known prefix, bytes all counted', async () => {
-      const r = await bootstrapRun({ python: py.python, files: { 'many.py': MANY }, target: { kind: 'script', path: 'many.py', args: [] }, config: { max_stack_nodes: 64, aggregate: true }, output: 'agg.mlens' }, tmp.dir);
+      const r = await bootstrapRun(
+        { python: py.python, files: { 'many.py': MANY }, target: { kind: 'script', path: 'many.py', args: [] }, config: { max_stack_nodes: 64, aggregate: true }, output: 'agg.mlens' },
+        tmp.dir,
+      );
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       const o = await Oracle.load(r.capture);

@@ -144,10 +144,7 @@ for (const py of corePythons()) {
     });
 
     test('SIGTERM sent to memlens reaches the program', async () => {
-      const r = await memlensRun(
-        { python: py.python, files: { 'wait.py': WAIT }, program: ['wait.py'], output: 'term.mlens', onStdout: killWhenReady('SIGTERM', 'memlens') },
-        tmp.dir,
-      );
+      const r = await memlensRun({ python: py.python, files: { 'wait.py': WAIT }, program: ['wait.py'], output: 'term.mlens', onStdout: killWhenReady('SIGTERM', 'memlens') }, tmp.dir);
       assert.equal(r.signal, 'SIGTERM');
       assert.doesNotMatch(r.stdout, /not reached/);
       const o = await Oracle.load(r.capture);

@@ -10,7 +10,6 @@ import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, corePythons, label } from '../support/pythons.js';
 import { FORK_PROG } from './programs.js';
 
-
 function childPids(stdout: string): number[] {
   const m = /\[0, 0, 0\] \[(\d+), (\d+), (\d+)\]/.exec(stdout);
   assert.ok(m !== null, stdout);
@@ -29,10 +28,19 @@ for (const py of corePythons()) {
       const pids = childPids(r.stdout);
       const o = await Oracle.load(r.capture);
       assert.deepEqual(o.warnings, []);
-      assert.deepEqual(o.records('fork').map((f) => f.childPid).sort((a, b) => a - b), pids);
+      assert.deepEqual(
+        o
+          .records('fork')
+          .map((f) => f.childPid)
+          .sort((a, b) => a - b),
+        pids,
+      );
       assert.equal(o.allocs.filter((a) => a.size === bytearraySize(py, 2_222_222)).length, 1);
       assert.equal(o.allocs.filter((a) => a.size >= bytearraySize(py, 1_500_000) && a.size <= bytearraySize(py, 1_502_000)).length, 0, "the children's allocations are not in the parent's file");
-      assert.deepEqual(readdirSync(tmp.dir).filter((n) => n.startsWith('nofollow.') && n !== 'nofollow.mlens'), []);
+      assert.deepEqual(
+        readdirSync(tmp.dir).filter((n) => n.startsWith('nofollow.') && n !== 'nofollow.mlens'),
+        [],
+      );
       assert.equal(o.records('trailer').length, 1);
     });
 
@@ -42,7 +50,13 @@ for (const py of corePythons()) {
       assert.equal(r.code, 0);
       const pids = childPids(r.stdout);
       const parent = await Oracle.load(r.capture);
-      assert.deepEqual(parent.records('fork').map((f) => f.childPid).sort((a, b) => a - b), pids);
+      assert.deepEqual(
+        parent
+          .records('fork')
+          .map((f) => f.childPid)
+          .sort((a, b) => a - b),
+        pids,
+      );
       // 2: a free-threaded build's mimalloc domains are traced in every mode.
       assert.equal(parent.header?.options, py.freeThreaded ? 18 : 16, 'follow-fork option bit');
       const sizes: number[] = [];
@@ -63,7 +77,10 @@ for (const py of corePythons()) {
         assert.equal(trailer[0]?.reason, 4, 'multiprocessing children leave through os._exit');
         assert.equal(o.allocs.filter((a) => a.size === bytearraySize(py, 2_222_222)).length, 0, "the parent's allocation is not the child's");
       }
-      assert.deepEqual(sizes.sort((a, b) => a - b), [1_500_000, 1_501_000, 1_502_000].map((n) => bytearraySize(py, n)));
+      assert.deepEqual(
+        sizes.sort((a, b) => a - b),
+        [1_500_000, 1_501_000, 1_502_000].map((n) => bytearraySize(py, n)),
+      );
     });
   });
 }

@@ -99,7 +99,7 @@ function nativeStacksBySize(o: Oracle): Map<number, string[][]> {
   for (const a of o.allocs) {
     if (a.allocator === (Allocator.Mmap as number)) continue;
     const stack: string[] = [];
-    for (let id = a.nativeStack; id !== 0; ) {
+    for (let id = a.nativeStack; id !== 0;) {
       const f = frames.get(`${a.stream}/${id}`)!;
       const im = imageOf(images, f.ip);
       stack.push(im === undefined ? '?' : `${im.path.split('/').pop()}+${(f.ip - im.loadBias).toString(16)}`);
@@ -156,7 +156,7 @@ for (const py of corePythons()) {
       const a = ba[0]!;
       assert.ok(a.nativeStack > 0);
       const paths: string[] = [];
-      for (let id = a.nativeStack; id !== 0; ) {
+      for (let id = a.nativeStack; id !== 0;) {
         const f = frames.get(a.stream * 1e7 + id);
         assert.ok(f !== undefined, `native node ${id} is defined`);
         const im = imageOf(images, f.ip);
@@ -166,8 +166,14 @@ for (const py of corePythons()) {
       }
       assert.ok(paths.length >= 3, paths.join(' '));
       assert.ok(!paths.some((p) => p.includes('libmemlens_agent')), 'the agent leaves its own frames out');
-      assert.ok(paths.some((p) => /python|libpython/.test(p)), paths.join(' '));
-      assert.ok(paths.some((p) => p.includes('libc.so')), 'main() in libc at the root');
+      assert.ok(
+        paths.some((p) => /python|libpython/.test(p)),
+        paths.join(' '),
+      );
+      assert.ok(
+        paths.some((p) => p.includes('libc.so')),
+        'main() in libc at the root',
+      );
     });
 
     test('--native: the caching unwinder gives the stacks backtrace() gives', async () => {
@@ -225,8 +231,14 @@ print("ok")
       assert.ok(gcs.every((g) => g.durationNs > 0 && g.uncollectable === 0));
       const states = o.records('gc-state');
       assert.ok(states[0]?.enabled === true, 'the state at start');
-      assert.ok(states.some((s) => !s.enabled), 'gc.disable()');
-      assert.ok(states.some((s) => s.thresholds[0] === 1234 && s.thresholds[1] === 11 && s.thresholds[2] === 12), 'gc.set_threshold()');
+      assert.ok(
+        states.some((s) => !s.enabled),
+        'gc.disable()',
+      );
+      assert.ok(
+        states.some((s) => s.thresholds[0] === 1234 && s.thresholds[1] === 11 && s.thresholds[2] === 12),
+        'gc.set_threshold()',
+      );
       const last = states[states.length - 1]!;
       assert.equal(last.enabled, true, 'gc.enable() at the end');
       assert.ok(last.frozenObjects > 0, 'gc.freeze()');

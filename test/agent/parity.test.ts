@@ -36,12 +36,7 @@ print("before")
 outer()
 `;
 
-function plainPython(
-  python: string,
-  args: readonly string[],
-  cwd: string,
-  stdin?: string,
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function plainPython(python: string, args: readonly string[], cwd: string, stdin?: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(python, args, { cwd, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     if (stdin !== undefined) child.stdin?.end(stdin);

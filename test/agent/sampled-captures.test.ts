@@ -81,7 +81,10 @@ for (const py of testPythons()) {
     const dir = join(work.dir, py.version + (py.system ? '-system' : ''));
     mkdirSync(dir, { recursive: true });
     const run = async (name: string, args: readonly string[], env: Record<string, string> = {}): Promise<string> => {
-      const r = await memlensRun({ python: py.python, program: ['prog.py'], files: { 'prog.py': PROGRAM, 'registry.py': REGISTRY }, output: `${name}.mlens`, runArgs: args, env: { PYTHONHASHSEED: '0', ...env } }, dir);
+      const r = await memlensRun(
+        { python: py.python, program: ['prog.py'], files: { 'prog.py': PROGRAM, 'registry.py': REGISTRY }, output: `${name}.mlens`, runArgs: args, env: { PYTHONHASHSEED: '0', ...env } },
+        dir,
+      );
       assert.equal(r.code, 0, r.stderr);
       return join(dir, `${name}.mlens`);
     };

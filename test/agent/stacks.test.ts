@@ -7,7 +7,6 @@ import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
 import { DEEP_PROG } from './programs.js';
 
-
 const UNICODE_FILE = 'données_π.py';
 const UNICODE = `KEEP = []
 
@@ -71,7 +70,10 @@ for (const py of testPythons()) {
       );
       // co_qualname exists from 3.11; before that the qualified name is the plain name.
       assert.equal(stack[1]?.qualname, py.minor >= 11 ? 'Ünïcode.méthode' : 'méthode');
-      assert.ok(stack.every((f) => f.file.endsWith(UNICODE_FILE)), stack[0]?.file);
+      assert.ok(
+        stack.every((f) => f.file.endsWith(UNICODE_FILE)),
+        stack[0]?.file,
+      );
     });
   });
 }

@@ -89,7 +89,10 @@ function assertAttributed(path: string, freeThreaded = false): void {
   assert.equal(s.rows.filter((r) => r.file.includes('memlens-attach-')).length, 0, JSON.stringify(s.rows));
   const injected = s.rows.filter((r) => r.file === '<string>');
   if (!freeThreaded) assert.equal(injected.length, 0, JSON.stringify(s.rows));
-  assert.ok(injected.every((r) => r.total_bytes <= 1024), JSON.stringify(injected));
+  assert.ok(
+    injected.every((r) => r.total_bytes <= 1024),
+    JSON.stringify(injected),
+  );
 }
 
 async function attachDetachTwice(target: Target, name: string, extra: readonly string[] = [], freeThreaded = false, rounds = 2): Promise<void> {
@@ -148,7 +151,11 @@ for (const minor of [14, 15]) {
       const e = endingOf(out);
       assert.deepEqual([e.stop_reason, e.went_on], ['duration', true], e.summary);
       assert.doesNotMatch(e.summary, /exited/);
-      assert.deepEqual(readdirSync(join(root, 'tmp')).filter((n) => n.startsWith(`memlens-attach-${target.pid}-`)), [], 'nothing left in the container');
+      assert.deepEqual(
+        readdirSync(join(root, 'tmp')).filter((n) => n.startsWith(`memlens-attach-${target.pid}-`)),
+        [],
+        'nothing left in the container',
+      );
     } finally {
       const end = await target.finish();
       assert.equal(end.code, 0, `the target's own checks: ${end.out}`);

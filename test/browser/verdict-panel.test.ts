@@ -66,7 +66,12 @@ test('the payload carries the verdict panel and one GC marker per collection, wi
   assert.match(v.detail, /^Memory cgroup out of memory: Killed process 4242/);
   assert.deepEqual(
     v.findings.map((f) => f.title),
-    ['Memory accumulated steadily and was never freed', 'Large objects kept alive long', 'Reference cycles held memory until the garbage collector freed it', 'A collection grown step by step by reallocation'],
+    [
+      'Memory accumulated steadily and was never freed',
+      'Large objects kept alive long',
+      'Reference cycles held memory until the garbage collector freed it',
+      'A collection grown step by step by reallocation',
+    ],
   );
   assert.deepEqual(v.census?.types[0], { type: 'bytearray', count: '55', bytes: '165 MiB', share: '98.6%' });
   assert.deepEqual(v.census?.paths[0], { path: "module __main__['RECORDS'][*].data", type: 'bytearray', count: '54', bytes: '162 MiB' });

@@ -260,7 +260,10 @@ test('the table lists locations, sorts, follows the search, and leads back to th
   assert.equal((await firstCells())[0], '<module>');
   await o.page.locator('.tbl-sort[data-key="function"]').click();
   const names = await firstCells();
-  assert.deepEqual(names, [...names].sort((a, b) => a.localeCompare(b)));
+  assert.deepEqual(
+    names,
+    [...names].sort((a, b) => a.localeCompare(b)),
+  );
   await o.page.locator('#search').fill('chunk');
   await o.page.locator('#search').press('Enter');
   assert.deepEqual(await firstCells(), ['read_chunk']);

@@ -94,7 +94,10 @@ for (const py of corePythons()) {
         assert.ok(last.elapsedNs > first.elapsedNs);
         const top = last.locations.find((l) => l.function === 'grow_cache');
         assert.ok(top !== undefined && top.ownBytes > 1048576, 'grow_cache holds the cache');
-        assert.ok(last.locations.some((l) => l.function === 'worker_loop'), 'the holder thread allocates in worker_loop');
+        assert.ok(
+          last.locations.some((l) => l.function === 'worker_loop'),
+          'the holder thread allocates in worker_loop',
+        );
         assert.ok(last.threads.some((t) => t.name === 'holder'));
         assert.equal(last.threads[0]?.name, 'MainThread', 'the main thread first');
         assert.ok(last.rss !== undefined && last.rss > last.heap / 2, `RSS ${last.rss}`);

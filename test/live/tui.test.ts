@@ -128,8 +128,14 @@ test('tmux: Ctrl-C quits while the target runs; a resize redraws at the new size
     tmux.resize(70, 20);
     const small = await tmux.waitFor('the narrow layout', (s) => s.includes('Total Memory') && !s.includes('Own Memory'));
     const lines = small.split('\n');
-    assert.ok(lines.every((l) => [...l].length <= 70), small);
-    assert.ok(lines.some((l) => l.startsWith('q quit')), 'the key help stays on the last line');
+    assert.ok(
+      lines.every((l) => [...l].length <= 70),
+      small,
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith('q quit')),
+      'the key help stays on the last line',
+    );
     tmux.resize(120, 40);
     await tmux.waitFor('the wide layout', (s) => s.includes('Own Memory') && s.includes('Allocations'));
     tmux.keys('C-c');

@@ -83,9 +83,7 @@ for (const p of pythons) {
           const got: SourceLocation = table.locationAt(2 * i);
           const ok = got.line === line && got.endLine === endLine && got.column === column && got.endColumn === endColumn;
           if (!ok && mismatches.length < 20) {
-            mismatches.push(
-              `${c.file}:${c.name} offset ${2 * i}: decoded ${JSON.stringify(got)}, co_positions ${JSON.stringify([line, endLine, column, endColumn])}`,
-            );
+            mismatches.push(`${c.file}:${c.name} offset ${2 * i}: decoded ${JSON.stringify(got)}, co_positions ${JSON.stringify([line, endLine, column, endColumn])}`);
           }
         });
       }

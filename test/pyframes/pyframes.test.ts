@@ -7,19 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { LINETABLE_310, LINETABLE_LNOTAB, LINETABLE_LOCATIONS } from '../../src/capture/format.js';
 import { LineTable } from '../../src/model/linetable.js';
-import {
-  AGENT_SRC,
-  AGENT_TEST,
-  compile,
-  installedPythons,
-  label,
-  removeDir,
-  runPython,
-  SCRIPTS,
-  STRICT_CFLAGS,
-  supportedPythons,
-  tempDir,
-} from './support.js';
+import { AGENT_SRC, AGENT_TEST, compile, installedPythons, label, removeDir, runPython, SCRIPTS, STRICT_CFLAGS, supportedPythons, tempDir } from './support.js';
 
 interface CodeText {
   name: string;
@@ -67,17 +55,7 @@ let probe = '';
 before(() => {
   dir = tempDir('memlens-probe-');
   probe = join(dir, 'pyframes_probe.so');
-  const cc = compile([
-    ...STRICT_CFLAGS,
-    '-fPIC',
-    '-shared',
-    '-fvisibility=hidden',
-    join(AGENT_TEST, 'pyframes_probe.c'),
-    join(AGENT_SRC, 'pyframes.c'),
-    '-ldl',
-    '-o',
-    probe,
-  ]);
+  const cc = compile([...STRICT_CFLAGS, '-fPIC', '-shared', '-fvisibility=hidden', join(AGENT_TEST, 'pyframes_probe.c'), join(AGENT_SRC, 'pyframes.c'), '-ldl', '-o', probe]);
   assert.equal(cc.status, 0, `building the probe library failed:\n${cc.stderr}`);
 });
 after(() => removeDir(dir));
@@ -161,21 +139,31 @@ for (const p of pythons) {
       });
       const expected = EXPECTED_CALLERS[s.name];
       if (expected !== undefined) {
-        assert.deepEqual(s.python.slice(0, expected.length).map((f) => f.name), expected, `${where}: the scenario's frames`);
+        assert.deepEqual(
+          s.python.slice(0, expected.length).map((f) => f.name),
+          expected,
+          `${where}: the scenario's frames`,
+        );
       }
     }
     if (p.minor === 11) {
       // the one version where a frame can be seen incomplete from Python (see probe_check.py)
       const gc = out.scenarios.find((s) => s.name === 'gc callback in a frame prologue');
       assert.ok(gc, 'a gc callback ran in the prologue of a frame');
-      assert.deepEqual(gc.python.slice(0, 4).map((f) => f.name), ['snapshot', 'gc_callback', 'incomplete_driver', '<module>']);
+      assert.deepEqual(
+        gc.python.slice(0, 4).map((f) => f.name),
+        ['snapshot', 'gc_callback', 'incomplete_driver', '<module>'],
+      );
     }
     const deep = out.scenarios.find((s) => s.name === 'recursion 5000')!;
     assert.ok(deep.depth > 5000, `recursion 5000: depth ${deep.depth}`);
     const nonAscii = out.scenarios.find((s) => s.name === 'non-ASCII 1')!;
     assert.equal(nonAscii.python[1]!.filename, '/tmp/memlens tést/模块/𠀀𐐀.py');
     assert.ok(nonAscii.python.some((f) => f.qualname === (p.minor >= 11 ? 'Ωmega.μ' : 'μ')));
-    assert.ok(nonAscii.traceback.some((f) => f.lineno > 70_000), 'a line past 70,000 (module level of the non-ASCII file)');
+    assert.ok(
+      nonAscii.traceback.some((f) => f.lineno > 70_000),
+      'a line past 70,000 (module level of the non-ASCII file)',
+    );
 
     for (const c of out.strings) {
       assert.ok(c.got, `${c.label}: code text read`);

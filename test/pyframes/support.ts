@@ -113,8 +113,19 @@ export function runPython(p: InstalledPython, args: string[]): string {
 
 /** The flags the agent is built with (scripts/build-agent.mjs), warnings as errors. */
 export const STRICT_CFLAGS = [
-  '-std=c11', '-D_GNU_SOURCE', '-pthread', '-Wall', '-Wextra', '-Werror', '-Wshadow', '-Wstrict-prototypes',
-  '-Wmissing-prototypes', '-Wvla', '-fno-strict-aliasing', '-O2', '-g',
+  '-std=c11',
+  '-D_GNU_SOURCE',
+  '-pthread',
+  '-Wall',
+  '-Wextra',
+  '-Werror',
+  '-Wshadow',
+  '-Wstrict-prototypes',
+  '-Wmissing-prototypes',
+  '-Wvla',
+  '-fno-strict-aliasing',
+  '-O2',
+  '-g',
 ];
 
 export function compile(args: string[]): SpawnSyncReturns<string> {

@@ -66,7 +66,10 @@ test('another local user gets nothing of the stream without the token; the user 
 
     for (const line of ['', 'hello\n', `MEMLENS-LIVE 1 ${'A'.repeat(token.length)}\n`, `MEMLENS-LIVE 1 ${token.slice(0, -1)}\n`, `MEMLENS-LIVE 1 ${token}x\n`, 'x'.repeat(5000)]) {
       const got = tryAsOther(port, line);
-      assert.ok(!got.text.includes('\x89MLENS') && !got.text.includes('the-secret-argument') && !got.text.includes(arena.root), `nothing of the capture for ${JSON.stringify(line.slice(0, 30))}: ${got.text.slice(0, 80)}`);
+      assert.ok(
+        !got.text.includes('\x89MLENS') && !got.text.includes('the-secret-argument') && !got.text.includes(arena.root),
+        `nothing of the capture for ${JSON.stringify(line.slice(0, 30))}: ${got.text.slice(0, 80)}`,
+      );
       assert.ok(got.bytes <= 'MEMLENS-LIVE denied\n'.length, `${got.bytes} bytes`);
     }
 

@@ -39,10 +39,17 @@ function commands(path: string): { name: string; args: string[] }[] {
 function refuses(name: string, r: { code: number | null; stderr: string }, why: RegExp): void {
   assert.equal(r.code, 1, `${name}: ${r.stderr}`);
   assert.match(r.stderr, why, name);
-  assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('memlens: error:')).length, 1, `${name}: one error line: ${r.stderr}`);
+  assert.equal(
+    r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('memlens: error:')).length,
+    1,
+    `${name}: one error line: ${r.stderr}`,
+  );
 }
 
-test("a FIFO another user put at the path is refused, at once, and stays a FIFO", () => {
+test('a FIFO another user put at the path is refused, at once, and stays a FIFO', () => {
   const fifo = join(arena.shared, 'their.fifo');
   assert.equal(asOther(['mkfifo', '-m', '666', fifo]).code, 0);
   for (const c of commands(fifo)) {
@@ -63,7 +70,7 @@ test('a device node at the path is refused and left a device (as root, -o /dev/f
   }
 });
 
-test("a link another user put at the path is not written through, with -f or without", () => {
+test('a link another user put at the path is not written through, with -f or without', () => {
   const link = join(arena.theirs, 'report.out');
   assert.equal(asOther(['ln', '-s', arena.victim, link]).code, 0);
   for (const c of commands(link)) {

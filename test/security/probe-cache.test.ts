@@ -26,7 +26,8 @@ interface Target {
 
 /** A Python that sleeps in short steps (a debugger that breaks a sleeping system call shows at once) and says if anything went wrong. */
 async function startTarget(): Promise<Target> {
-  const code = 'import os, sys, time\nprint("ready", os.getpid(), flush=True)\ntry:\n    while True: time.sleep(0.05)\nexcept BaseException as e:\n    print("HARMED", type(e).__name__, e, flush=True); raise\n';
+  const code =
+    'import os, sys, time\nprint("ready", os.getpid(), flush=True)\ntry:\n    while True: time.sleep(0.05)\nexcept BaseException as e:\n    print("HARMED", type(e).__name__, e, flush=True); raise\n';
   const child = spawn('/usr/bin/python3', ['-c', code], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -50,7 +50,8 @@ export function splitCapture(bytes: Uint8Array): SplitCapture {
     },
     block: (info, b) => {
       const stored = b.subarray(info.headerLen);
-      const payload = (info.flags & BLOCK_FLAGS_COMPRESSED) === 0 ? stored.slice() : (info.flags & BLOCK_FLAG_BROTLI) !== 0 ? new Uint8Array(brotliDecompressSync(stored)) : new Uint8Array(inflateRawSync(stored));
+      const payload =
+        (info.flags & BLOCK_FLAGS_COMPRESSED) === 0 ? stored.slice() : (info.flags & BLOCK_FLAG_BROTLI) !== 0 ? new Uint8Array(brotliDecompressSync(stored)) : new Uint8Array(inflateRawSync(stored));
       blocks.push({ stream: info.stream, baseSeq: info.baseSeq, payload });
     },
     damaged: () => undefined,

@@ -61,4 +61,3 @@ export function rowsOf(v: LiveView): string[] {
 export function summaryRows(s: SummaryJson, cwd: string): string[] {
   return s.rows.map((r) => `${r.function}|${displayPath(r.file, cwd)}|${r.line}|${r.total_bytes}|${r.own_bytes}|${r.allocations}`).sort();
 }
-

@@ -106,8 +106,7 @@ export function runOracle(calls: readonly StreamCall[], options: OracleOptions =
     }
   };
   const chainOf = (stream: number, node: number): string => (node === 0 ? '' : (chains.get(stream)?.get(node) ?? '?'));
-  const isTemporary = (thread: number, index: number): boolean =>
-    options.temporaryThreshold !== undefined && (threadAllocs.get(thread) ?? 0) - index <= options.temporaryThreshold;
+  const isTemporary = (thread: number, index: number): boolean => options.temporaryThreshold !== undefined && (threadAllocs.get(thread) ?? 0) - index <= options.temporaryThreshold;
   const bump = (thread: number): number => {
     const n = (threadAllocs.get(thread) ?? 0) + 1;
     threadAllocs.set(thread, n);

@@ -233,7 +233,18 @@ export function oomJobCapture(): Uint8Array {
       for (const b of bufs) p.free(1, b);
       p.gc(1, now + 5 * ms, 2, 120, 3 * ms, start);
     }
-    for (let w = 0; w < 4; w++) p.free(2 + w, p.alloc(2 + w, [['Thread.run', 990, '/usr/lib/python3.12/threading.py'], ['work', 8]], 64 * 1024));
+    for (let w = 0; w < 4; w++)
+      p.free(
+        2 + w,
+        p.alloc(
+          2 + w,
+          [
+            ['Thread.run', 990, '/usr/lib/python3.12/threading.py'],
+            ['work', 8],
+          ],
+          64 * 1024,
+        ),
+      );
     const heapish = 40 * MiB + Math.max(0, t - 1) * 3 * MiB;
     p.snapshot(now, { rss: heapish + 30 * MiB, file: 10 * MiB, cgroupUsage: heapish + 34 * MiB, cgroupLimit: 256 * MiB, swap: 0 });
     if (t === 56) {
@@ -252,7 +263,21 @@ export function oomJobCapture(): Uint8Array {
         { pattern: "module __main__['RECORDS'][*].name", type: 'str', count: 54, bytes: 3_300, example: "module __main__['RECORDS'][0].name" },
       ];
       const path_search = { types: ['bytearray', 'dict', 'str'], visited: 23_155, depth: 4, partial: false, bound: null, pause_ms: 20.5 };
-      const census = { kind: 'census', time: 1732694405.6, pause_ms: 41.5, partial: false, tracked_objects: 9000, untracked_objects: 14155, total_count: 23155, total_bytes: total, types, type_count: 3, largest_objects: [], path_groups, path_search };
+      const census = {
+        kind: 'census',
+        time: 1732694405.6,
+        pause_ms: 41.5,
+        partial: false,
+        tracked_objects: 9000,
+        untracked_objects: 14155,
+        total_count: 23155,
+        total_bytes: total,
+        types,
+        type_count: 3,
+        largest_objects: [],
+        path_groups,
+        path_search,
+      };
       // The census disabled the collector while it ran, as agents before 2026-12 recorded it: memlens's pause,
       // never the program's gc.disable().
       p.gcState(now + 2.4 * ms, false);

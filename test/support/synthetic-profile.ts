@@ -147,9 +147,9 @@ export function largeProfile(o: LargeProfileOptions): ReportData {
   let rss = 200 * MiB;
   let heap = 100 * MiB;
   for (let i = 0; i < o.snapshots; i++) {
-    rss = Math.max(50 * MiB, rss + Math.round((rnd() - 0.495) * 2 * MiB / 4096) * 4096);
+    rss = Math.max(50 * MiB, rss + Math.round(((rnd() - 0.495) * 2 * MiB) / 4096) * 4096);
     heap = Math.max(10 * MiB, heap + Math.round((rnd() - 0.495) * 1.5 * MiB));
-    b.snapshot(i * 1e7, rss, Math.round(rss * 0.8 / 4096) * 4096, Math.round(rss * 0.2 / 4096) * 4096, heap);
+    b.snapshot(i * 1e7, rss, Math.round((rss * 0.8) / 4096) * 4096, Math.round((rss * 0.2) / 4096) * 4096, heap);
   }
   const end = Math.max(o.snapshots, 1) * 1e7;
   for (let i = 0; i < 20; i++) b.marker(Math.floor(rnd() * end), i % 2 === 0 ? 'GC' : 'near OOM', `marker ${i}`);

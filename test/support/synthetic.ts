@@ -42,7 +42,10 @@ export const TEST_HEADER: HeaderInput = {
   mode: 1,
   cgroupPath: '/user.slice',
   script: 'app.py',
-  unknownFields: [{ tag: 99, value: Uint8Array.of(1, 2, 3) }, { tag: 1000, value: new Uint8Array(0) }],
+  unknownFields: [
+    { tag: 99, value: Uint8Array.of(1, 2, 3) },
+    { tag: 1000, value: new Uint8Array(0) },
+  ],
 };
 
 /** Every record type with edge values. With `native`, ALLOC records carry native stacks. */
@@ -86,13 +89,30 @@ export function everyRecordItems(native = true): Item[] {
   items.push({ type: 'snapshot', stream: svc, seq: MAX, timeNs: MAX, rss: MAX, rssAnon: 1, rssFile: 2, rssShmem: 3, swap: 0, heap: MAX, cgroupUsage: 5, cgroupLimit: MAX });
   items.push({ type: 'snapshot', stream: svc, seq: 9, timeNs: 10, rss: 11, rssAnon: 1, rssFile: 2, rssShmem: 3, swap: 4, heap: undefined, cgroupUsage: 0, cgroupLimit: undefined });
   items.push({ type: 'thread-name', stream: svc, thread: t2, name: 'worker-1' });
-  items.push({ type: 'image', stream: svc, seq: 1, loadBias: 0x7f1234560000, path: '/usr/lib/x86_64-linux-gnu/libc.so.6', buildId: Uint8Array.of(0xde, 0xad, 0xbe, 0xef), segments: [{ vaddr: 0, memsz: 0x28000, prot: 4, fileOffset: 0 }, { vaddr: 0x28000, memsz: MAX, prot: 5, fileOffset: 0x28000 }] });
+  items.push({
+    type: 'image',
+    stream: svc,
+    seq: 1,
+    loadBias: 0x7f1234560000,
+    path: '/usr/lib/x86_64-linux-gnu/libc.so.6',
+    buildId: Uint8Array.of(0xde, 0xad, 0xbe, 0xef),
+    segments: [
+      { vaddr: 0, memsz: 0x28000, prot: 4, fileOffset: 0 },
+      { vaddr: 0x28000, memsz: MAX, prot: 5, fileOffset: 0x28000 },
+    ],
+  });
   items.push({ type: 'image', stream: svc, seq: 2, loadBias: 0, path: '', buildId: new Uint8Array(0), segments: [] });
   items.push({ type: 'image-unload', stream: svc, seq: 3, loadBias: 0x7f1234560000 });
   items.push({ type: 'barrier', stream: svc, seq: 7 });
   items.push({ type: 'checkpoint', stream: svc, seq: 10, timeNs: 11, heap: 12, peakHeap: MAX, peakSeq: 9, entries: [] });
   items.push({
-    type: 'checkpoint', stream: svc, seq: 11, timeNs: 12, heap: 13, peakHeap: 14, peakSeq: 10,
+    type: 'checkpoint',
+    stream: svc,
+    seq: 11,
+    timeNs: 12,
+    heap: 13,
+    peakHeap: 14,
+    peakSeq: 10,
     entries: [
       { stream: 1, stack: 2, nativeStack: 0, allocator: 9, totalCount: 1, totalBytes: 64, liveCount: 1, liveBytes: 64, savedPeakCount: 0, savedPeakBytes: 0, updatedSeq: 2 },
       { stream: MAX, stack: MAX, nativeStack: MAX, allocator: 15, totalCount: MAX, totalBytes: MAX, liveCount: MAX, liveBytes: MAX, savedPeakCount: MAX, savedPeakBytes: MAX, updatedSeq: MAX },
@@ -105,8 +125,36 @@ export function everyRecordItems(native = true): Item[] {
   items.push({ type: 'note', stream: svc, kind: 2, text: 'libfoo.so defines its own malloc: not tracked' });
   items.push({ type: 'note', stream: svc, kind: 1, text: '' });
   items.push({ type: 'census', stream: t1, seq: 101, timeNs: 9, label: 'near-oom', json: '{"kind": "census", "types": [{"type": "bytes", "count": 2, "bytes": 80}]}' });
-  items.push({ type: 'pressure', stream: svc, seq: 12, timeNs: 13, source: '/sys/fs/cgroup/job/memory.pressure', someAvg10: 1234, someAvg60: 56, someAvg300: 7, someTotalUs: 1171218, fullAvg10: 0, fullAvg60: 10_000, fullAvg300: MAX, fullTotalUs: 82806 });
-  items.push({ type: 'pressure', stream: svc, seq: 13, timeNs: MAX, source: '', someAvg10: 0, someAvg60: 0, someAvg300: 0, someTotalUs: MAX, fullAvg10: undefined, fullAvg60: undefined, fullAvg300: undefined, fullTotalUs: undefined });
+  items.push({
+    type: 'pressure',
+    stream: svc,
+    seq: 12,
+    timeNs: 13,
+    source: '/sys/fs/cgroup/job/memory.pressure',
+    someAvg10: 1234,
+    someAvg60: 56,
+    someAvg300: 7,
+    someTotalUs: 1171218,
+    fullAvg10: 0,
+    fullAvg60: 10_000,
+    fullAvg300: MAX,
+    fullTotalUs: 82806,
+  });
+  items.push({
+    type: 'pressure',
+    stream: svc,
+    seq: 13,
+    timeNs: MAX,
+    source: '',
+    someAvg10: 0,
+    someAvg60: 0,
+    someAvg300: 0,
+    someTotalUs: MAX,
+    fullAvg10: undefined,
+    fullAvg60: undefined,
+    fullAvg300: undefined,
+    fullTotalUs: undefined,
+  });
   items.push({ type: 'unknown', stream: svc, recordType: 63, payload: Uint8Array.of(1, 2, 3, 0, 0xff) });
   items.push({ type: 'unknown', stream: svc, recordType: 62, payload: new Uint8Array(0) });
   items.push({ type: 'exit', stream: 0xffffffff, timeNs: 0, exitCode: 0, signal: 9, oomKill: 1, detail: 'Out of memory: Killed process 4242 (python3)' });
@@ -152,7 +200,12 @@ export interface RealisticResult {
 }
 
 const SIZE_CLASSES = [16, 24, 32, 48, 56, 64, 72, 80, 96, 112, 128, 160, 192, 256, 320, 384, 448, 512];
-const CLASS_OF = Uint8Array.from({ length: 513 }, (_, size) => Math.max(0, SIZE_CLASSES.findIndex((c) => c >= size)));
+const CLASS_OF = Uint8Array.from({ length: 513 }, (_, size) =>
+  Math.max(
+    0,
+    SIZE_CLASSES.findIndex((c) => c >= size),
+  ),
+);
 const classOf = (size: number): number => CLASS_OF[size] ?? 0;
 
 /**
@@ -194,7 +247,17 @@ export function writeRealistic(o: RealisticOptions): RealisticResult {
   for (let i = 0; i < threads; i++) {
     const stream = i + 1;
     w.meta({ type: 'thread', stream, osTid: 1000 + i, pythonIdent: 139000000000000 + i * 4096, name: i === 0 ? 'MainThread' : `worker-${i}`, timeNs: i * 1000 });
-    ts.push({ stream, stacks: [], natives: [], stack: 0, nat: 0, pools: SIZE_CLASSES.map(() => []), poolNext: SIZE_CLASSES.map((_, k) => 0x7f0000000000 + i * 0x10000000 + k * 0x100000), live: [], heapTop: 0x555555560000 + i * 0x1000000 });
+    ts.push({
+      stream,
+      stacks: [],
+      natives: [],
+      stack: 0,
+      nat: 0,
+      pools: SIZE_CLASSES.map(() => []),
+      poolNext: SIZE_CLASSES.map((_, k) => 0x7f0000000000 + i * 0x10000000 + k * 0x100000),
+      live: [],
+      heapTop: 0x555555560000 + i * 0x1000000,
+    });
   }
   let seq = 0;
   let allocs = 0;
@@ -214,7 +277,17 @@ export function writeRealistic(o: RealisticOptions): RealisticResult {
     let codeId = Math.floor(rand() * (codeIds + 1)) + 1;
     if (codeId > codeIds) {
       codeId = ++codeIds;
-      w.meta({ type: 'code', stream: t.stream, codeId, name: `f${codeId}`, qualname: `Mod.f${codeId}`, filename: `/srv/app/mod${codeId % 40}.py`, firstLineNo: codeId * 3, linetableKind: 3, linetable: new Uint8Array(20 + (codeId % 50)).fill(codeId & 0xff) });
+      w.meta({
+        type: 'code',
+        stream: t.stream,
+        codeId,
+        name: `f${codeId}`,
+        qualname: `Mod.f${codeId}`,
+        filename: `/srv/app/mod${codeId % 40}.py`,
+        firstLineNo: codeId * 3,
+        linetableKind: 3,
+        linetable: new Uint8Array(20 + (codeId % 50)).fill(codeId & 0xff),
+      });
       records++;
     }
     t.stack = w.frame(t.stream, parent, codeId, Math.floor(rand() * 400) * 2);
@@ -280,10 +353,33 @@ export function writeRealistic(o: RealisticOptions): RealisticResult {
     if (sinceSnapshot >= 20000) {
       sinceSnapshot = 0;
       rss += Math.floor((rand() - 0.45) * (1 << 20));
-      w.meta({ type: 'snapshot', stream: 0, seq: seq + 1, timeNs: seq * 100, rss, rssAnon: rss - (20 << 20), rssFile: 20 << 20, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: rss + (5 << 20), cgroupLimit: 2 * 1024 ** 3 });
+      w.meta({
+        type: 'snapshot',
+        stream: 0,
+        seq: seq + 1,
+        timeNs: seq * 100,
+        rss,
+        rssAnon: rss - (20 << 20),
+        rssFile: 20 << 20,
+        rssShmem: 0,
+        swap: undefined,
+        heap: undefined,
+        cgroupUsage: rss + (5 << 20),
+        cgroupLimit: 2 * 1024 ** 3,
+      });
       records++;
       if (rand() < 0.3) {
-        w.meta({ type: 'gc', stream: t.stream, seq: seq + 1, timeNs: seq * 100, generation: Math.floor(rand() * 3), collected: Math.floor(rand() * 100), uncollectable: 0, durationNs: 20000, startSeq: seq });
+        w.meta({
+          type: 'gc',
+          stream: t.stream,
+          seq: seq + 1,
+          timeNs: seq * 100,
+          generation: Math.floor(rand() * 3),
+          collected: Math.floor(rand() * 100),
+          uncollectable: 0,
+          durationNs: 20000,
+          startSeq: seq,
+        });
         records++;
       }
     }

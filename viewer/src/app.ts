@@ -93,15 +93,7 @@ export class App {
     document.documentElement.dataset['theme'] = this.state.theme;
     this.flame = new FlameView(data, { icicle: true, theme: this.state.theme, matches: null });
     this.table = new TableView(data, (frame) => this.pickFrame(frame));
-    this.timeline =
-      data.timeline.time.length > 0
-        ? new TimelineView(
-            data,
-            this.state.theme,
-            (t) => this.showHover(t),
-            data.temporal !== null ? (w) => this.setWindow(w) : null,
-          )
-        : null;
+    this.timeline = data.timeline.time.length > 0 ? new TimelineView(data, this.state.theme, (t) => this.showHover(t), data.temporal !== null ? (w) => this.setWindow(w) : null) : null;
     this.tooltip = new FrameTooltip(data);
     this.panel = statsPanel(data);
     this.render();
@@ -194,7 +186,9 @@ export class App {
         swatch('rss', 'RSS'),
         swatch('anon', 'RSS anonymous'),
         swatch('heap', 'tracked heap'),
-        this.data.timeline.cgroupUsage.length > 0 ? swatch('cgroup', m.cgroupLimitBytes !== null ? 'cgroup usage (the whole cgroup)' : 'cgroup usage (the whole cgroup, other processes included; no limit)') : null,
+        this.data.timeline.cgroupUsage.length > 0
+          ? swatch('cgroup', m.cgroupLimitBytes !== null ? 'cgroup usage (the whole cgroup)' : 'cgroup usage (the whole cgroup, other processes included; no limit)')
+          : null,
         m.cgroupLimitBytes !== null ? swatch('limit', 'cgroup limit') : null,
         this.hasMarkers(false) ? swatch('marker', 'markers') : null,
         this.hasMarkers(true) ? swatch('gc', 'garbage collections') : null,
@@ -202,9 +196,7 @@ export class App {
         button('Download CSV', 'The timeline as CSV, one row per snapshot', () => this.downloadCsv(), 'btn small'),
       );
       const hint =
-        this.data.temporal !== null
-          ? 'Drag across the timeline to show a time window; double-click to clear it.'
-          : 'This capture has no per-snapshot lifetimes, so time windows are not available.';
+        this.data.temporal !== null ? 'Drag across the timeline to show a time window; double-click to clear it.' : 'This capture has no per-snapshot lifetimes, so time windows are not available.';
       append(
         this.root,
         el('section', { class: 'timeline', id: 'timeline' }, legend, this.timeline.element, el('div', { class: 'timeline-foot' }, this.hoverInfo, this.windowInfo), el('div', { class: 'hint' }, hint)),
@@ -439,7 +431,11 @@ export class App {
     const mark = t.kind === 'peak' && k >= 0 ? t.tickPeakTime[k]! : null;
     this.timeline?.setSelection({ t0: tickStart(t, first), t1: t.tickEnd[last]! }, mark);
     const what = t.kind === 'peak' && mark !== null ? `peak ${formatBytes(t.tickPeakHeap[k]!)} at ${formatDuration(mark)}` : 'allocated in the window and not freed by its end';
-    replaceChildren(this.windowInfo, `Window ${from} – ${to}: ${what} `, button('Clear', 'Show the whole run again', () => this.setWindow(null), 'btn small'));
+    replaceChildren(
+      this.windowInfo,
+      `Window ${from} – ${to}: ${what} `,
+      button('Clear', 'Show the whole run again', () => this.setWindow(null), 'btn small'),
+    );
   }
 
   private pickFrame(frame: number): void {

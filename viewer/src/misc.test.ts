@@ -35,7 +35,9 @@ test('search matches function or file, case-insensitively, or a /regex/', () => 
   const data = knownProgram();
   const names = (q: string) => {
     const r = searchFrames(data, q);
-    return Array.from(r.matches.keys()).filter((f) => r.matches[f] === 1).map((f) => data.strings[data.frames.name[f]!]);
+    return Array.from(r.matches.keys())
+      .filter((f) => r.matches[f] === 1)
+      .map((f) => data.strings[data.frames.name[f]!]);
   };
   assert.deepEqual(names('LOAD_'), ['load_matrix']);
   assert.deepEqual(names('numeric.py'), ['zeros']);

@@ -15,7 +15,15 @@ export function statsPanel(data: ReportData): HTMLElement {
     ['Python allocator', m.pythonAllocator],
     ['Process', `pid ${m.pid}${m.hostname !== '' ? ` on ${m.hostname}` : ''}`],
     ['Capture mode', m.captureMode],
-    ['Started', m.startWallMs !== null ? new Date(m.startWallMs).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : 'unknown'],
+    [
+      'Started',
+      m.startWallMs !== null
+        ? new Date(m.startWallMs)
+            .toISOString()
+            .replace('T', ' ')
+            .replace(/\.\d+Z$/, ' UTC')
+        : 'unknown',
+    ],
     ['Duration', formatDuration(m.durationNs)],
     ['Peak tracked heap', `${formatBytes(m.peakHeapBytes)}${m.peakTimeNs !== null ? ` at ${formatDuration(m.peakTimeNs)}` : ''}`],
     ['Peak RSS', m.peakRssBytes !== null ? formatBytes(m.peakRssBytes) : 'unknown'],
@@ -31,7 +39,17 @@ export function statsPanel(data: ReportData): HTMLElement {
   ];
   const dl = el('dl', {});
   for (const [k, v] of rows) append(dl, el('dt', {}, k), el('dd', {}, v));
-  const panel = el('aside', { class: 'panel', id: 'stats', ariaLabel: 'Statistics' }, el('div', { class: 'panel-head' }, el('h2', {}, 'Statistics'), button('×', 'Close', () => panel.classList.remove('open'), 'btn icon')), dl);
+  const panel = el(
+    'aside',
+    { class: 'panel', id: 'stats', ariaLabel: 'Statistics' },
+    el(
+      'div',
+      { class: 'panel-head' },
+      el('h2', {}, 'Statistics'),
+      button('×', 'Close', () => panel.classList.remove('open'), 'btn icon'),
+    ),
+    dl,
+  );
   if (m.notes.length > 0) append(panel, el('h3', {}, 'Notes'), el('ul', {}, ...m.notes.map((n) => el('li', {}, n))));
   if (m.reductions.length > 0) append(panel, el('h3', {}, 'Reduced to fit'), el('ul', {}, ...m.reductions.map((n) => el('li', {}, n))));
   return panel;
@@ -52,7 +70,8 @@ export function verdictSection(v: VerdictPanel): HTMLElement {
   if (v.census !== null) {
     // Beside the allocation sites: the kinds of objects that hold the memory.
     const types = el('table', { class: 'verdict-growth verdict-census-types' });
-    for (const t of v.census.types) append(types, el('tr', {}, el('td', { class: 'where' }, t.type), el('td', { class: 'num' }, t.count), el('td', { class: 'num' }, t.bytes), el('td', { class: 'num' }, t.share)));
+    for (const t of v.census.types)
+      append(types, el('tr', {}, el('td', { class: 'where' }, t.type), el('td', { class: 'num' }, t.count), el('td', { class: 'num' }, t.bytes), el('td', { class: 'num' }, t.share)));
     // And what keeps them alive: objects grouped by the shape of their reference path.
     const paths = el('table', { class: 'verdict-growth verdict-census-paths' });
     for (const g of v.census.paths) append(paths, el('tr', {}, el('td', { class: 'where' }, g.path), el('td', {}, g.type), el('td', { class: 'num' }, g.count), el('td', { class: 'num' }, g.bytes)));
@@ -71,7 +90,15 @@ export function verdictSection(v: VerdictPanel): HTMLElement {
     );
   }
   const findings = el('div', { class: 'verdict-findings', id: 'verdict-findings' }, el('h3', {}, v.findings.length > 0 ? `Findings (${v.findings.length})` : 'Findings'));
-  if (v.findings.length === 0) append(findings, el('p', { class: 'muted' }, 'None: nothing in this capture matched what memlens looks for (memory that accumulated, collections that only grew, large objects kept long, thread or process churn, collections grown step by step, cycles holding memory).'));
+  if (v.findings.length === 0)
+    append(
+      findings,
+      el(
+        'p',
+        { class: 'muted' },
+        'None: nothing in this capture matched what memlens looks for (memory that accumulated, collections that only grew, large objects kept long, thread or process churn, collections grown step by step, cycles holding memory).',
+      ),
+    );
   for (const n of v.notLookedFor) append(findings, el('p', { class: 'muted' }, n));
   v.findings.forEach((f, i) => {
     const d = el('details', { class: 'finding' }, el('summary', {}, f.title), el('ul', {}, ...f.evidence.map((e) => el('li', {}, e))), el('p', { class: 'advice' }, f.advice));

@@ -51,13 +51,7 @@ export class FrameTooltip {
       parts.push(el('div', { class: 'tt-kind' }, KIND_LABELS.find(([k]) => k === codeKind(flags))?.[1] ?? ''));
     }
     parts.push(
-      el(
-        'div',
-        { class: 'tt-bytes' },
-        el('strong', {}, formatBytes(bytes)),
-        ` · ${formatPercent(bytes, total)} of the view`,
-        zoomNode !== 0 ? ` · ${formatPercent(bytes, zoomTotal)} of the zoom` : '',
-      ),
+      el('div', { class: 'tt-bytes' }, el('strong', {}, formatBytes(bytes)), ` · ${formatPercent(bytes, total)} of the view`, zoomNode !== 0 ? ` · ${formatPercent(bytes, zoomTotal)} of the zoom` : ''),
     );
     parts.push(el('div', {}, `${formatCount(tree.count[node]!)} allocation${tree.count[node] === 1 ? '' : 's'}`));
     if (tree.self[node]! > 0 && node !== 0) parts.push(el('div', { class: 'tt-self' }, `${inverted ? 'as outermost caller' : 'allocated here'}: ${formatBytes(tree.self[node]!)}`));

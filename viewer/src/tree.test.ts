@@ -23,13 +23,16 @@ function folded(data: ReportData, tree: FlameTree): string[] {
 test('the caller tree of the known program, hidden frames merged into their callers', () => {
   const data = knownProgram();
   const tree = buildTree(data, baseValues(data, -1), { inverted: false, hideMask: HIDE });
-  assert.deepEqual(folded(data, tree), [
-    '<module>;<module> 2', // the json import, its import frame hidden
-    `<module>;${HOSTILE_NAME} 1`,
-    '<module>;main;build_cache 200',
-    '<module>;main;load_matrix;zeros 600',
-    'loader_thread;read_chunk 250',
-  ].sort());
+  assert.deepEqual(
+    folded(data, tree),
+    [
+      '<module>;<module> 2', // the json import, its import frame hidden
+      `<module>;${HOSTILE_NAME} 1`,
+      '<module>;main;build_cache 200',
+      '<module>;main;load_matrix;zeros 600',
+      'loader_thread;read_chunk 250',
+    ].sort(),
+  );
   assert.equal(tree.total[0], 1053 * MiB);
   assert.equal(tree.count[0], 3 + 50_000 + 100 + 1 + 150);
   // Children are sorted by total, largest first.
@@ -42,13 +45,16 @@ test('the caller tree of the known program, hidden frames merged into their call
 test('showing hidden frames brings back the interpreter and import frames', () => {
   const data = knownProgram();
   const tree = buildTree(data, baseValues(data, -1), { inverted: false, hideMask: 0 });
-  assert.deepEqual(folded(data, tree), [
-    '_bootstrap_inner;loader_thread;read_chunk 250',
-    '_run_module_as_main;<module>;_find_and_load;<module> 2',
-    `_run_module_as_main;<module>;${HOSTILE_NAME} 1`,
-    '_run_module_as_main;<module>;main;_PyEval_EvalFrameDefault;load_matrix;zeros 600',
-    '_run_module_as_main;<module>;main;build_cache 200',
-  ].sort());
+  assert.deepEqual(
+    folded(data, tree),
+    [
+      '_bootstrap_inner;loader_thread;read_chunk 250',
+      '_run_module_as_main;<module>;_find_and_load;<module> 2',
+      `_run_module_as_main;<module>;${HOSTILE_NAME} 1`,
+      '_run_module_as_main;<module>;main;_PyEval_EvalFrameDefault;load_matrix;zeros 600',
+      '_run_module_as_main;<module>;main;build_cache 200',
+    ].sort(),
+  );
 });
 
 test('the inverted tree has the allocating functions at the root', () => {
@@ -62,13 +68,16 @@ test('the inverted tree has the allocating functions at the root', () => {
     ['<module>', 2],
     [HOSTILE_NAME, 1],
   ]);
-  assert.deepEqual(folded(data, tree), [
-    '<module>;<module> 2', // json's <module>, called (through the hidden import frame) by app's
-    `${HOSTILE_NAME};<module> 1`,
-    'build_cache;main;<module> 200',
-    'read_chunk;loader_thread 250',
-    'zeros;load_matrix;main;<module> 600',
-  ].sort());
+  assert.deepEqual(
+    folded(data, tree),
+    [
+      '<module>;<module> 2', // json's <module>, called (through the hidden import frame) by app's
+      `${HOSTILE_NAME};<module> 1`,
+      'build_cache;main;<module> 200',
+      'read_chunk;loader_thread 250',
+      'zeros;load_matrix;main;<module> 600',
+    ].sort(),
+  );
   assert.equal(tree.total[0], 1053 * MiB);
 });
 

@@ -65,7 +65,10 @@ describe('memory that accumulated', () => {
       if (t <= 300 * ms) for (let i = 0; i < 8; i++) p.alloc(1, keep, MiB);
       p.free(1, p.alloc(1, [MAIN, ['main', 10], ['work', 40]], 64 * 1024));
     });
-    assert.deepEqual(kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'accumulation' || k === 'growing-collection'), []);
+    assert.deepEqual(
+      kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'accumulation' || k === 'growing-collection'),
+      [],
+    );
   });
 
   // A leak that stops because the program moves on to other work (its requests handled, it builds a
@@ -98,7 +101,10 @@ describe('memory that accumulated', () => {
   });
 
   test('silent when the climb is followed by a hold more than twice as long: a load, then work on it', () => {
-    assert.deepEqual(kinds(analyze(leakThenWork(3.5).finish()).verdict.findings).filter((k) => k === 'accumulation'), []);
+    assert.deepEqual(
+      kinds(analyze(leakThenWork(3.5).finish()).verdict.findings).filter((k) => k === 'accumulation'),
+      [],
+    );
   });
 
   /** 1 MiB kept at each of `steps` (ms), snapshots at each of them; `big` MiB more just before `bigAt`. */
@@ -199,7 +205,23 @@ describe('memory that accumulated', () => {
       { type: 'numpy.ndarray', count: 24, bytes: 24 * MiB + 2400 },
       { type: 'str', count: 9000, bytes: 900_000 },
     ];
-    p.census(2.4 * SEC, 'near-oom', JSON.stringify({ kind: 'census', time: 1, pause_ms: 50, partial: false, tracked_objects: 9024, untracked_objects: 0, total_count: 9024, total_bytes: 26 * MiB, types, type_count: 2, largest_objects: [] }));
+    p.census(
+      2.4 * SEC,
+      'near-oom',
+      JSON.stringify({
+        kind: 'census',
+        time: 1,
+        pause_ms: 50,
+        partial: false,
+        tracked_objects: 9024,
+        untracked_objects: 0,
+        total_count: 9024,
+        total_bytes: 26 * MiB,
+        types,
+        type_count: 2,
+        largest_objects: [],
+      }),
+    );
     const f = only(analyze(p.finish()).verdict.findings, 'accumulation');
     assert.deepEqual(f.census, { timeNs: 2.4 * SEC, label: 'near-oom' });
     assert.deepEqual(f.items[0]!.heldAs, { type: 'numpy.ndarray', count: 24, bytes: 24 * MiB + 2400, share: (24 * MiB + 2400) / (26 * MiB) });
@@ -216,6 +238,9 @@ describe('memory that accumulated', () => {
   test('silent without snapshots: nothing places the events in time', () => {
     const p = new ProgramCapture();
     for (let i = 0; i < 40; i++) p.alloc(1, keep, MiB);
-    assert.deepEqual(kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'accumulation'), []);
+    assert.deepEqual(
+      kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'accumulation'),
+      [],
+    );
   });
 });

@@ -51,6 +51,9 @@ describe('a cache or collection that only grows', () => {
     run(p, 2, (t) => {
       if (t >= 1600 * ms) for (let i = 0; i < 19; i++) p.alloc(1, remember, 200_000);
     });
-    assert.deepEqual(kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'growing-collection'), []);
+    assert.deepEqual(
+      kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'growing-collection'),
+      [],
+    );
   });
 });

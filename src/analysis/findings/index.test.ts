@@ -14,7 +14,18 @@ test('a sensible program gets no finding: buffers freed, one growth, a pool, a s
   const table = p.alloc(1, [MAIN, ['main', 8]], 32 * MiB); // main keeps it, and main keeps running
   for (let w = 0; w < 4; w++) p.thread(2 + w, 200 + w, `worker-${w}`, 1000 + w);
   run(p, 2, () => {
-    for (let w = 0; w < 4; w++) p.free(2 + w, p.alloc(2 + w, [['worker', 3], ['process', 20]], 4 * MiB));
+    for (let w = 0; w < 4; w++)
+      p.free(
+        2 + w,
+        p.alloc(
+          2 + w,
+          [
+            ['worker', 3],
+            ['process', 20],
+          ],
+          4 * MiB,
+        ),
+      );
     let a = p.alloc(1, proc, 1024);
     a = p.realloc(1, proc, a, 2048);
     p.free(1, a);

@@ -9,8 +9,7 @@ export const FORK_CHURN_MIN = 16;
 
 export const PROCESS_CHURN_TEXT = {
   title: 'Processes forked over and over',
-  advice:
-    'Use a process pool: concurrent.futures.ProcessPoolExecutor or multiprocessing.Pool starts its workers once and sends them tasks, instead of forking a process per task.',
+  advice: 'Use a process pool: concurrent.futures.ProcessPoolExecutor or multiprocessing.Pool starts its workers once and sends them tasks, instead of forking a process per task.',
 } as const;
 
 export interface ProcessChurnFinding extends FindingCommon {

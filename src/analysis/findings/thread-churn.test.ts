@@ -15,7 +15,17 @@ describe('threads created over and over, or many at once', () => {
       const stream = 2 + i;
       const start = pooled ? 1000 + i : 1000 + i * 100;
       p.thread(stream, 200 + i, `Thread-${i + 1} (task)`, start);
-      p.free(stream, p.alloc(stream, [['Thread.run', 990, '/usr/lib/python3.12/threading.py'], ['task', 5]], 8192));
+      p.free(
+        stream,
+        p.alloc(
+          stream,
+          [
+            ['Thread.run', 990, '/usr/lib/python3.12/threading.py'],
+            ['task', 5],
+          ],
+          8192,
+        ),
+      );
       p.threadExit(stream, pooled ? 10_000_000 + i : start + 50);
     }
     p.snapshot(20 * ms);

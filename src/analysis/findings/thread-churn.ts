@@ -22,8 +22,7 @@ export const MANY_THREADS_MIN = 64;
 
 export const THREAD_CHURN_TEXT = {
   title: 'Threads created and destroyed over and over',
-  advice:
-    'Use a pool: concurrent.futures.ThreadPoolExecutor (or one long-lived worker thread and a queue) runs many tasks on a few threads, instead of starting a thread per task.',
+  advice: 'Use a pool: concurrent.futures.ThreadPoolExecutor (or one long-lived worker thread and a queue) runs many tasks on a few threads, instead of starting a thread per task.',
 } as const;
 
 export const MANY_THREADS_TEXT = {
@@ -89,7 +88,10 @@ export function threadEvidence(model: CaptureModel, filter: FrameFilter = DEFAUL
       maxAliveNs = time;
     }
   }
-  const lives = workers.filter((t) => t.exitNs !== undefined).map((t) => t.exitNs! - t.startNs!).sort((a, b) => a - b);
+  const lives = workers
+    .filter((t) => t.exitNs !== undefined)
+    .map((t) => t.exitNs! - t.startNs!)
+    .sort((a, b) => a - b);
   let firstStartNs: number | undefined;
   let lastStartNs: number | undefined;
   for (const t of workers) {

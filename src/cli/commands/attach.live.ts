@@ -80,7 +80,11 @@ export async function liveAttach(ctx: CommandContext, pid: number, o: LiveAttach
     if (attached && (await import('../../process/proc.js')).isAlive(pid)) {
       // Leaving the view ends tracking: the target goes on as before.
       try {
-        await t.runInTarget(target, { action: 'detach', session, agentLibrary: files.library, duration: undefined, config: interrupted ? { reason: 'interrupted' } : {} }, { method: o.method, timeoutMs: o.timeoutMs });
+        await t.runInTarget(
+          target,
+          { action: 'detach', session, agentLibrary: files.library, duration: undefined, config: interrupted ? { reason: 'interrupted' } : {} },
+          { method: o.method, timeoutMs: o.timeoutMs },
+        );
       } catch (e) {
         io.stderr.write(`memlens: warning: could not detach from PID ${pid}: ${escapeLine(e instanceof Error ? e.message : String(e))}\n`);
       }

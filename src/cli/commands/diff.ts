@@ -48,7 +48,9 @@ export const diffCommand: Command = {
     const by = booleanOption(options, 'leaks') ? 'end' : 'peak';
     const diff = diffCaptures(before, after, { filter: frameFilterOf(options), by, ignoreLines: booleanOption(options, 'ignore-lines') });
     if (diff.differentPrograms) {
-      ctx.io.stderr.write(`memlens: warning: ${escapeLine(beforePath)} and ${escapeLine(afterPath)} ran different programs (${escapeLine(diff.programs[0])} / ${escapeLine(diff.programs[1])}): comparing anyway\n`);
+      ctx.io.stderr.write(
+        `memlens: warning: ${escapeLine(beforePath)} and ${escapeLine(afterPath)} ran different programs (${escapeLine(diff.programs[0])} / ${escapeLine(diff.programs[1])}): comparing anyway\n`,
+      );
     }
     if (booleanOption(options, 'json')) ctx.io.stdout.write(JSON.stringify(jsonDocument('diff', diffJson(diff)), null, 2) + '\n');
     else ctx.io.stdout.write(renderDiff(diff, { width: io.terminalColumns(ctx.io), cwd: after.header.cwd, maxRows, paint: io.wantsColor(ctx.io) ? ansiPaint : noPaint }));

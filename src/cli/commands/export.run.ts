@@ -77,7 +77,9 @@ export async function runExport(ctx: CommandContext, path: string, run: ExportRu
   const { writeOutputFile } = await import('../output-file.js');
   writeOutputFile(out, bytes, { force: run.force, exists: (p) => new FileError(`${escapeLine(p)} exists already`, { hint: 'Give --force to overwrite it, or -o another name.' }) });
   const shown = escapeLine(out);
-  io.stderr.write(`memlens: wrote ${shown}${run.format === 'gprof2dot' ? ` (render it with: gprof2dot -f json ${shown} | dot -Tpng -o ${shown}.png)` : run.format === 'pprof' ? ` (open it with: go tool pprof -http=: ${shown})` : ''}\n`);
+  io.stderr.write(
+    `memlens: wrote ${shown}${run.format === 'gprof2dot' ? ` (render it with: gprof2dot -f json ${shown} | dot -Tpng -o ${shown}.png)` : run.format === 'pprof' ? ` (open it with: go tool pprof -http=: ${shown})` : ''}\n`,
+  );
   return 0;
 }
 

@@ -37,7 +37,9 @@ export interface FlamegraphRequest {
 
 /** memlens-flamegraph-NAME.html in the current directory, NAME the capture's name without .mlens. */
 export function defaultOutput(capture: string, cwd: string): string {
-  const name = basename(capture).replace(/\.mlens$/, '').replace(/^memlens-/, '');
+  const name = basename(capture)
+    .replace(/\.mlens$/, '')
+    .replace(/^memlens-/, '');
   return resolve(cwd, `memlens-flamegraph-${name}.html`);
 }
 

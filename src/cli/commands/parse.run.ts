@@ -1,18 +1,7 @@
 // The work of `memlens parse` (commands/parse.ts loads it when the command runs): visitors that print every
 // record as a line, and the run itself.
 
-import {
-  allocJson,
-  allocText,
-  blockJson,
-  blockText,
-  freeJson,
-  freeText,
-  headerJson,
-  headerText,
-  metaJson,
-  metaText,
-} from '../../capture/dump.js';
+import { allocJson, allocText, blockJson, blockText, freeJson, freeText, headerJson, headerText, metaJson, metaText } from '../../capture/dump.js';
 import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, MetaRecord } from '../../capture/records.js';
 import { readCaptureFile, warningLine } from '../capture-file.js';
 import type { Io, OutputStream } from '../io.js';
@@ -114,7 +103,10 @@ export async function parseDump(io: Io, path: string, json: boolean): Promise<vo
   const full = resolve(io.cwd, path);
   // A bar only when the dump itself does not go to the terminal.
   // A missing file is reported by readCaptureFile.
-  const size = await stat(full).then((s) => s.size, () => 0);
+  const size = await stat(full).then(
+    (s) => s.size,
+    () => 0,
+  );
   const progress = io.stdout.isTTY === true ? undefined : byteProgress(io, `reading ${path}`, size);
   try {
     // Small chunks: the text of one chunk is what waits in memory before the output drains.

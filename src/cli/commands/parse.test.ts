@@ -31,7 +31,10 @@ test('a good capture: header line first, then blocks and records; exit 0, nothin
   assert.match(lines[1] ?? '', /^block offset=\d+ stream=1 /);
   assert.ok(lines.some((l) => l.startsWith('alloc stream=1 seq=2 address=0x55555555a040 size=64 allocator=pymalloc_malloc stack=2 native_stack=2')));
   const json = await parse('good.mlens', '--json');
-  const rows = json.out.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; schema?: string; min_reader_version?: number });
+  const rows = json.out
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; schema?: string; min_reader_version?: number });
   assert.deepEqual(rows[0], { schema: 'memlens.parse/1', type: 'schema' });
   assert.equal(rows[1]?.type, 'header');
   assert.equal(rows[1]?.min_reader_version, 1, 'keys are snake_case, as in the text lines');

@@ -54,12 +54,7 @@ describe('memlens run: errors before anything starts', () => {
       1,
       /py38 is CPython 3\.8\.18; memlens needs CPython 3\.9 or newer/,
     ],
-    [
-      'PyPy',
-      ['--python', fakePython('pypy', { impl: 'pypy', version: [3, 10, 14], hexversion: 0x30a0ef0, error: null }), 'ok.py'],
-      1,
-      /pypy is pypy 3\.10\.14; memlens supports CPython only/,
-    ],
+    ['PyPy', ['--python', fakePython('pypy', { impl: 'pypy', version: [3, 10, 14], hexversion: 0x30a0ef0, error: null }), 'ok.py'], 1, /pypy is pypy 3\.10\.14; memlens supports CPython only/],
   ];
   for (const [name, args, code, message] of cases) {
     test(name, async () => {

@@ -94,7 +94,10 @@ function childCaptures(path: string): string[] {
   } catch {
     return [];
   }
-  return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
+  return names
+    .filter((n) => re.test(n))
+    .sort()
+    .map((n) => join(dir, n));
 }
 
 async function runProgram(ctx: CommandContext, options: OptionValues, positionals: readonly string[], sample: SampleConfig | undefined): Promise<number> {
@@ -116,9 +119,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const { memoryCgroupOf, oomKillCount } = await import('../../process/cgroup.js');
   const limit = memoryLimit !== undefined ? planMemoryLimit(memoryLimit, `memlens-${process.pid}`) : undefined;
   if (limit?.kind === 'rlimit' && !quiet) {
-    io.stderr.write(
-      `memlens: warning: cannot create a memory cgroup (${limit.why}); limiting the address space instead: the program will see MemoryError rather than an OOM kill\n`,
-    );
+    io.stderr.write(`memlens: warning: cannot create a memory cgroup (${limit.why}); limiting the address space instead: the program will see MemoryError rather than an OOM kill\n`);
   }
   // The OOM-kill counter of the cgroup the program runs in, before it starts.
   const programCgroup = limit?.kind === 'cgroup' ? limit.cgroup : memoryCgroupOf();

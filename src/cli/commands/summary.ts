@@ -8,9 +8,7 @@ export const summaryCommand: Command = {
   name: 'summary',
   summary: 'Functions by the memory they hold at the peak (or leak, or use temporarily)',
   usage: 'FILE',
-  description:
-    'One row per function: memory of the stacks it is on (total), of those where it allocates (own), and the ' +
-    'number of allocations. By default the allocations live at the high-water mark.',
+  description: 'One row per function: memory of the stacks it is on (total), of those where it allocates (own), and the ' + 'number of allocations. By default the allocations live at the high-water mark.',
   options: {
     ...SET_OPTIONS,
     ...FRAME_OPTIONS,

@@ -47,7 +47,10 @@ export function runTreeTui(tree: CallTree, io: Io, options: TuiOptions): Promise
   let state: TreeViewState = initialState(tree);
   const height = (): number => Math.max(3, (stdout.rows || 24) - options.header.length - 2);
   const draw = (): void => {
-    const lines = [...options.header.map((l) => ansiPaint('bold', truncateRight(l, stdout.columns || 100))), ...drawTree(state, { width: stdout.columns || 100, height: height(), cwd: options.cwd, total: options.total, paint: ansiPaint })];
+    const lines = [
+      ...options.header.map((l) => ansiPaint('bold', truncateRight(l, stdout.columns || 100))),
+      ...drawTree(state, { width: stdout.columns || 100, height: height(), cwd: options.cwd, total: options.total, paint: ansiPaint }),
+    ];
     while (lines.length < options.header.length + height()) lines.push('');
     lines.push(ansiPaint('dim', KEY_HELP));
     stdout.write(`${control('home')}${control('clearScreen')}${lines.join('\n')}`);

@@ -11,7 +11,7 @@ export const verdictCommand: Command = {
   summary: 'Why did it die? The OOM post-mortem of a capture, with findings and what to do',
   usage: 'FILE',
   description:
-    'How the process ended (exit status, signal, OOM kill and the kernel\'s line), its peak against the memory limit, ' +
+    "How the process ended (exit status, signal, OOM kill and the kernel's line), its peak against the memory limit, " +
     'the last snapshot and the near-OOM marker, what grew in the last seconds and since the start, the RSS the tracked ' +
     'heap does not explain, the garbage collector, threads, and findings tied to what to do. Works on captures cut off ' +
     'by a kill and on aggregated captures.',

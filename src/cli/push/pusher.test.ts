@@ -42,7 +42,10 @@ test('accepted profiles are sent in order, with their headers', async () => {
   p.enqueue(Buffer.from('two'));
   await p.close(30_000);
   server.close();
-  assert.deepEqual(received.map((r) => r.body.toString()), ['one', 'two']);
+  assert.deepEqual(
+    received.map((r) => r.body.toString()),
+    ['one', 'two'],
+  );
   assert.equal(received[0]?.headers['x-scope-orgid'], 'acme');
   assert.match(String(received[0]?.headers['user-agent']), /^memlens\//);
   assert.deepEqual([p.stats.pushed, p.stats.refused, p.stats.droppedAtEnd], [2, 0, 0]);

@@ -149,9 +149,7 @@ export class Pusher {
         this.failuresInRow++;
         if (!this.failing) {
           this.failing = true;
-          this.options.log(
-            `memlens: warning: push to ${this.endpoint.display} failed (${outcome.detail}); retrying, with profiles kept in memory (at most ${this.maxQueue})`,
-          );
+          this.options.log(`memlens: warning: push to ${this.endpoint.display} failed (${outcome.detail}); retrying, with profiles kept in memory (at most ${this.maxQueue})`);
         }
         await this.pause(this.backoffMs * (0.5 + Math.random() / 2));
         this.backoffMs = Math.min(this.maxBackoffMs, this.backoffMs * 2);

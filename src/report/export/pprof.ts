@@ -154,10 +154,7 @@ export function pprofProfile(input: PprofInput): Uint8Array {
     s.values[3] += st.bytes;
   }
   const h = model.header;
-  const comments = [
-    `memlens: ${h.argv.join(' ')}`,
-    `inuse_*: ${input.inuseKind === 'leaks' ? 'allocations live when tracking ended' : 'allocations live at the high-water mark'}`,
-  ];
+  const comments = [`memlens: ${h.argv.join(' ')}`, `inuse_*: ${input.inuseKind === 'leaks' ? 'allocations live when tracking ended' : 'allocations live at the high-water mark'}`];
   if (model.sampling !== undefined) comments.push(`values ${samplingNote(model.sampling, formatBytes)}`);
   return encodePprof({
     sampleTypes: HEAP_SAMPLE_TYPES,

@@ -18,7 +18,10 @@ test('columns round-trip numbers, indices, deltas, strings and JSON', () => {
   assert.deepEqual(cols.get('i'), Int32Array.from([0, 7, 2 ** 31 - 1]));
   assert.deepEqual(cols.get('id'), Int32Array.from([-1, 4, 3, -1]));
   // A lone surrogate cannot be UTF-8: it comes back as U+FFFD, and the strings after it stay aligned.
-  assert.deepEqual(cols.get('s'), strings.map((s) => s.replace('\ud800', '\ufffd')));
+  assert.deepEqual(
+    cols.get('s'),
+    strings.map((s) => s.replace('\ud800', '\ufffd')),
+  );
   assert.deepEqual(cols.get('j'), { a: [1, 'x'], b: null });
 });
 

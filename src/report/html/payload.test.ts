@@ -19,17 +19,8 @@ function tampered(change: (d: ReportData) => ReportData): Uint8Array {
 }
 
 test('decoding rejects indices that point outside their tables', () => {
-  assert.throws(
-    () => decodePayload(tampered((d) => ({ ...d, frames: { ...d.frames, name: d.frames.name.map((v, i) => (i === 0 ? 9999 : v)) } }))),
-    /frames.name\[0\] = 9999/,
-  );
+  assert.throws(() => decodePayload(tampered((d) => ({ ...d, frames: { ...d.frames, name: d.frames.name.map((v, i) => (i === 0 ? 9999 : v)) } }))), /frames.name\[0\] = 9999/);
   assert.throws(() => decodePayload(tampered((d) => ({ ...d, nodes: { ...d.nodes, parent: d.nodes.parent.map((v, i) => (i === 2 ? 5 : v)) } }))), /not an earlier node/);
-  assert.throws(
-    () => decodePayload(tampered((d) => ({ ...d, locations: { ...d.locations, thread: d.locations.thread.map(() => 7) } }))),
-    /locations.thread/,
-  );
-  assert.throws(
-    () => decodePayload(tampered((d) => ({ ...d, temporal: d.temporal === null ? null : { ...d.temporal, location: d.temporal.location.map(() => 99) } }))),
-    /temporal.location/,
-  );
+  assert.throws(() => decodePayload(tampered((d) => ({ ...d, locations: { ...d.locations, thread: d.locations.thread.map(() => 7) } }))), /locations.thread/);
+  assert.throws(() => decodePayload(tampered((d) => ({ ...d, temporal: d.temporal === null ? null : { ...d.temporal, location: d.temporal.location.map(() => 99) } }))), /temporal.location/);
 });

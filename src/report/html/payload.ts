@@ -335,7 +335,10 @@ export function isVerdictPanel(v: unknown): v is VerdictPanel {
     Array.isArray(p['facts']) &&
     p['facts'].every((f) => isStringArray(f) && f.length === 2) &&
     Array.isArray(p['growth']) &&
-    p['growth'].every((g) => typeof g === 'object' && g !== null && isString((g as Record<string, unknown>)['bytes']) && isString((g as Record<string, unknown>)['count']) && isString((g as Record<string, unknown>)['where'])) &&
+    p['growth'].every(
+      (g) =>
+        typeof g === 'object' && g !== null && isString((g as Record<string, unknown>)['bytes']) && isString((g as Record<string, unknown>)['count']) && isString((g as Record<string, unknown>)['where']),
+    ) &&
     Array.isArray(p['findings']) &&
     p['findings'].every((f) => {
       if (typeof f !== 'object' || f === null) return false;

@@ -206,7 +206,9 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   const s = model.snapshots;
   const keep = thinSeries(s, limits.maxSnapshots);
   if (keep.length < s.seq.length) {
-    reductions.push(`timeline: ${fmtCount(s.seq.length)} snapshots thinned to ${fmtCount(keep.length)} (in each group of consecutive snapshots, the ones with the highest RSS and the highest heap are kept)`);
+    reductions.push(
+      `timeline: ${fmtCount(s.seq.length)} snapshots thinned to ${fmtCount(keep.length)} (in each group of consecutive snapshots, the ones with the highest RSS and the highest heap are kept)`,
+    );
   }
   const hasCgroup = s.cgroupUsage.some((v) => !Number.isNaN(v));
   const num = (v: number | undefined): number => (v === undefined || !Number.isFinite(v) ? 0 : Math.max(0, Math.round(v)));
@@ -294,7 +296,10 @@ function addGcMarkers(b: ReportDataBuilder, model: CaptureModel, gc: GcReport | 
   const gcs = model.gcs;
   let keep = gcs.map((_, i) => i);
   if (keep.length > max) {
-    keep = keep.sort((x, y) => gcs[y]!.durationNs - gcs[x]!.durationNs || x - y).slice(0, max).sort((x, y) => gcs[x]!.timeNs - gcs[y]!.timeNs || x - y);
+    keep = keep
+      .sort((x, y) => gcs[y]!.durationNs - gcs[x]!.durationNs || x - y)
+      .slice(0, max)
+      .sort((x, y) => gcs[x]!.timeNs - gcs[y]!.timeNs || x - y);
     reductions.push(`garbage collections: ${fmtCount(gcs.length)} on the timeline would hide it; the ${fmtCount(max)} longest pauses are marked`);
   }
   for (const i of keep) {

@@ -68,7 +68,12 @@ class LivePage {
       this.end,
       this.figures,
       el('div', { class: 'spark-box' }, this.spark, this.sparkNote),
-      el('div', { class: 'controls' }, el('label', { class: 'thread-label' }, 'Thread ', this.threads), el('span', { class: 'hint' }, 'Click a column to sort; keys t, o, a sort, < > switch threads, space pauses.')),
+      el(
+        'div',
+        { class: 'controls' },
+        el('label', { class: 'thread-label' }, 'Thread ', this.threads),
+        el('span', { class: 'hint' }, 'Click a column to sort; keys t, o, a sort, < > switch threads, space pauses.'),
+      ),
       this.table,
       this.more,
     );
@@ -174,7 +179,9 @@ class LivePage {
     const items: HTMLElement[] = [fig('heap', 'Heap', formatBytes(v.heap), `${formatCount(v.liveCount)} live allocations`), fig('peak', 'Peak heap', formatBytes(v.peakHeap))];
     if (v.rss !== undefined) items.push(fig('rss', 'RSS', formatBytes(v.rss), v.peakRss !== undefined ? `peak ${formatBytes(v.peakRss)}` : undefined));
     if (v.cgroupLimit !== undefined) {
-      items.push(fig('limit', 'Memory limit', formatBytes(v.cgroupLimit), v.cgroupUsage !== undefined ? `cgroup uses ${formatBytes(v.cgroupUsage)} (${formatPercent(v.cgroupUsage, v.cgroupLimit)})` : undefined));
+      items.push(
+        fig('limit', 'Memory limit', formatBytes(v.cgroupLimit), v.cgroupUsage !== undefined ? `cgroup uses ${formatBytes(v.cgroupUsage)} (${formatPercent(v.cgroupUsage, v.cgroupLimit)})` : undefined),
+      );
     }
     items.push(fig('allocations', 'Allocations', formatCount(v.allocations), `CPython ${v.pythonVersion}${v.mode === 'attach' ? ', attached' : ''}${v.aggregated ? ', aggregated' : ''}`));
     if (v.damaged > 0) items.push(fig('damaged', 'Damaged', formatCount(v.damaged), 'regions skipped'));
@@ -207,7 +214,13 @@ class LivePage {
     this.spark.appendChild(line(heap, 'heap-line'));
     let top = 0;
     for (const p of heap) if (p !== null && p > top) top = p;
-    replaceChildren(this.sparkNote, el('span', { class: 'key-heap' }, 'heap'), ' and ', el('span', { class: 'key-rss' }, 'RSS'), ` over the last ${formatDuration(v.spark.windowNs)}; heap top ${formatBytes(top)}`);
+    replaceChildren(
+      this.sparkNote,
+      el('span', { class: 'key-heap' }, 'heap'),
+      ' and ',
+      el('span', { class: 'key-rss' }, 'RSS'),
+      ` over the last ${formatDuration(v.spark.windowNs)}; heap top ${formatBytes(top)}`,
+    );
   }
 
   private drawThreads(v: LiveView): void {
