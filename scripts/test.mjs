@@ -34,7 +34,7 @@ function findTests(dir) {
 
 step('build', 'npm', ['run', '--silent', 'build']);
 step('agent', process.execPath, ['scripts/build-agent.mjs']);
-if (filters.length === 0) step('lint', 'npx', ['eslint', '.']);
+if (filters.length === 0) step('lint', 'npm', ['run', '--silent', 'lint']); // eslint, then prettier --check
 step('test environment', process.execPath, ['scripts/setup-test-env.mjs']);
 
 const tests = findTests(join(root, 'dist'))
