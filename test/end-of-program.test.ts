@@ -101,8 +101,8 @@ for (const py of corePythons()) {
       assert.equal(json.ending.program_end?.names_released, true);
       assert.ok(json.live_at_end.heap_bytes < MIB50, `live at the end: ${json.live_at_end.heap_bytes} bytes`);
       assert.ok(!json.live_at_end.lines.some((l) => l.line === 2), 'line 2 (data = ...) is not live at the end');
-      assert.match(json.live_at_end.end, /^at the program's end .*released the script's module-level names/);
-      assert.match(text, /The end: at the program's end \(\d+\.\d+ s\), after its code, its threads and its exit handlers, once memlens had released/);
+      assert.match(json.live_at_end.end, /^at the program's end .*with the script's module-level names released/);
+      assert.match(text, /The end: at the program's end \(\d+\.\d+ s\): after its code, threads and exit handlers, with the script's module-level names released/);
       // The program's last seconds stop at its end: the release is not a shrink of the program.
       assert.ok(json.recent_growth !== null && json.recent_growth.lines.some((l) => l.line === 2 && l.bytes >= MIB50), 'the last seconds show the bytearray as the program held it');
       assert.deepEqual(

@@ -45,7 +45,7 @@ describe('memlens run: a real run in-process', () => {
     assert.equal(await main(['summary', '--leaks', out], io), 0, io.err());
     assert.match(
       io.out(),
-      /Allocations still live at the end \(at the program's end \(\d+\.\d{3} s\), after its code, its threads and its exit handlers, once memlens had released the script's module-level names \(as the interpreter's teardown and memray do\): what only they held is not counted\)/,
+      /Allocations still live at the end \(at the program's end \(\d+\.\d{3} s\): after its code, threads and exit handlers, with the script's module-level names released as at the interpreter's teardown, so what only they held is not counted\)/,
     );
     assert.match(io.out(), /How it ended: Exited with status 4 at /);
   });

@@ -173,9 +173,9 @@ export function describeEndingBrief(e: Ending): string {
 export function describeEndMoment(e: Ending, attached: boolean): string {
   const p = e.programEnd;
   if (p !== undefined && !e.wentOn) {
-    const at = `at the program's end (${formatTime(p.timeNs)}), after its code, its threads and its exit handlers`;
+    const at = `at the program's end (${formatTime(p.timeNs)}): after its code, threads and exit handlers`;
     return p.released
-      ? `${at}, once memlens had released the script's module-level names (as the interpreter's teardown and memray do): what only they held is not counted`
+      ? `${at}, with the script's module-level names released as at the interpreter's teardown, so what only they held is not counted`
       : `${at}; the script's module-level names were not released (${escapeLine(p.keptBecause)}), so what they refer to counts`;
   }
   switch (e.stopReason) {

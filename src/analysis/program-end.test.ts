@@ -63,7 +63,7 @@ describe("the program's end", () => {
     assert.equal(model.gcs.length, 1, 'the model keeps the record itself');
     assert.match(
       describeEndMoment(verdict.ending, false),
-      /^at the program's end \(3\.005 s\), after its code, its threads and its exit handlers, once memlens had released the script's module-level names/,
+      /^at the program's end \(3\.005 s\): after its code, threads and exit handlers, with the script's module-level names released as at the interpreter's teardown/,
     );
   });
 
