@@ -213,7 +213,21 @@ export function launch(o: LaunchOptions): Promise<Launched> {
           }
         };
         if (failure(null) !== undefined) {
-          void exited.then((end) => rejectP(failure(end.code) ?? new TargetError(`${o.python} failed memlens's check`)));
+          void exited.then((end) => {
+            // Killed before it could say anything (the OOM killer under a --memory-limit too small to start
+            // Python, a signal from outside): not a bad interpreter but a program that ended before tracking
+            // started, which the caller says as it says any end, and ends as the program did.
+            // What -f replaces goes as for a started program, so that no old capture is taken for its own.
+            if (answer === '' && end.signal !== null) {
+              try {
+                o.beforeStart?.();
+              } catch (e) {
+                rejectP(e instanceof Error ? e : new Error(String(e)));
+                return;
+              }
+              resolveP(started());
+            } else rejectP(failure(end.code) ?? new TargetError(`${o.python} failed memlens's check`));
+          });
           return;
         }
         try {
@@ -226,14 +240,15 @@ export function launch(o: LaunchOptions): Promise<Launched> {
         }
         status.end('g');
         status.resume();
-        resolveP({
-          pid: child.pid as number,
-          exited,
-          capture: pipeFd !== undefined ? ((child.stdio[pipeFd] as Readable | null) ?? undefined) : undefined,
-          stdout: child.stdout ?? undefined,
-          stderr: child.stderr ?? undefined,
-        });
+        resolveP(started());
       };
+      const started = (): Launched => ({
+        pid: child.pid as number,
+        exited,
+        capture: pipeFd !== undefined ? ((child.stdio[pipeFd] as Readable | null) ?? undefined) : undefined,
+        stdout: child.stdout ?? undefined,
+        stderr: child.stderr ?? undefined,
+      });
       const onData = (d: string): void => {
         answer += d;
         if (answer.endsWith('\n')) onAnswer();
