@@ -17,7 +17,6 @@ import {
   BLOCK_FLAG_DEFLATE,
   BLOCK_HEADER_LEN,
   BLOCK_KIND_RECORDS,
-  FREE_ABS_ADDR,
   FREE_HAS_SIZE,
   FREE_MASK,
   FREE_SEQ1,
@@ -28,6 +27,7 @@ import {
   OPTION_NATIVE,
 } from '../src/capture/format.js';
 import { DEFAULT_COMPRESS_LEVEL } from '../src/capture/compress.js';
+import { ByteReader } from '../src/capture/varint.js';
 import { BlockFramer } from '../src/capture/framing.js';
 import type { CaptureHeader } from '../src/capture/records.js';
 
@@ -61,22 +61,6 @@ interface Kind {
   raw: number;
   storedShare: number;
   bytes: Uint8Array[];
-}
-
-function varintEnd(b: Uint8Array, p: number): number {
-  while ((b[p]! & 0x80) !== 0) p++;
-  return p + 1;
-}
-
-function varint(b: Uint8Array, p: number): [number, number] {
-  let v = 0;
-  let mul = 1;
-  for (;;) {
-    const x = b[p++]!;
-    v += (x & 0x7f) * mul;
-    if ((x & 0x80) === 0) return [v, p];
-    mul *= 128;
-  }
 }
 
 function analyse(path: string): void {
@@ -116,32 +100,38 @@ function analyse(path: string): void {
       if (info.flags !== 0) compressed++;
       rawTotal += payload.length;
       const inBlock = new Map<string, number>();
-      let p = 0;
-      while (p < payload.length) {
-        const start = p;
-        const t = payload[p++]!;
+      // The records' lengths, read with the capture's own cursor (a damaged record ends the block as 'corrupt').
+      const r = new ByteReader(payload);
+      while (r.pos < payload.length) {
+        const start = r.pos;
+        const t = r.u8();
         let name: string;
-        if ((t & ALLOC_BIT) !== 0) {
-          name = 'ALLOC';
-          if ((t & ALLOC_SEQ1) === 0) p = varintEnd(payload, p);
-          p = varintEnd(payload, p); // address
-          p = varintEnd(payload, p); // size
-          if ((t & ALLOC_SAME_STACK) === 0) p = varintEnd(payload, p);
-          if (native) p = varintEnd(payload, p);
-        } else if ((t & FREE_MASK) === FREE_TAG) {
-          name = 'FREE';
-          if ((t & FREE_SEQ1) === 0) p = varintEnd(payload, p);
-          p = varintEnd(payload, p);
-          if ((t & FREE_HAS_SIZE) !== 0) p = varintEnd(payload, p);
-          void FREE_ABS_ADDR;
-        } else if (t >= 1 && t <= 63) {
-          const [len, q] = varint(payload, p);
-          name = NAMES[t] ?? `type ${t}`;
-          p = q + len;
-        } else {
+        try {
+          if ((t & ALLOC_BIT) !== 0) {
+            name = 'ALLOC';
+            if ((t & ALLOC_SEQ1) === 0) r.varint();
+            r.varint(); // address
+            r.varint(); // size
+            if ((t & ALLOC_SAME_STACK) === 0) r.varint();
+            if (native) r.varint();
+          } else if ((t & FREE_MASK) === FREE_TAG) {
+            name = 'FREE';
+            if ((t & FREE_SEQ1) === 0) r.varint();
+            r.varint(); // address
+            if ((t & FREE_HAS_SIZE) !== 0) r.varint();
+          } else if (t >= 1 && t <= 63) {
+            const len = r.varint();
+            name = NAMES[t] ?? `type ${t}`;
+            r.pos = Math.min(payload.length, r.pos + len);
+          } else {
+            name = 'corrupt';
+            r.pos = payload.length;
+          }
+        } catch {
           name = 'corrupt';
-          p = payload.length;
+          r.pos = payload.length;
         }
+        const p = r.pos;
         const k = kind(name);
         k.count++;
         k.raw += p - start;
