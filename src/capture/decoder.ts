@@ -193,17 +193,7 @@ export class CaptureDecoder {
     if (!this.readable(info)) return;
     const stored = bytes.subarray(info.headerLen);
     if (v.defer !== undefined && isThreadStream(info.stream)) {
-      // `bytes` is only valid during this call: keep a copy of the stored payload (compressed, if it is).
-      let kept: Uint8Array | undefined = stored.slice();
-      v.defer({
-        stream: info.stream,
-        rawLen: info.rawLen,
-        decode: (to) => {
-          const b = kept;
-          kept = undefined;
-          if (b !== undefined) this.storedRecords(info, b, to);
-        },
-      } satisfies DeferredBlock);
+      deferCopy(v, info.stream, info.rawLen, stored, (b, to) => this.storedRecords(info, b, to));
       return;
     }
     this.storedRecords(info, stored, v);
@@ -268,16 +258,7 @@ export class CaptureDecoder {
     }
     const payload = bytes.subarray(Math.min(info.headerLen, bytes.length));
     if (v.defer !== undefined && isThreadStream(info.stream)) {
-      let kept: Uint8Array | undefined = payload.slice();
-      v.defer({
-        stream: info.stream,
-        rawLen: payload.length,
-        decode: (to) => {
-          const b = kept;
-          kept = undefined;
-          if (b !== undefined) this.cutRecords(offset, info, b, total, to);
-        },
-      } satisfies DeferredBlock);
+      deferCopy(v, info.stream, payload.length, payload, (b, to) => this.cutRecords(offset, info, b, total, to));
       return;
     }
     this.cutRecords(offset, info, payload, total, v);
@@ -468,6 +449,23 @@ export class CaptureDecoder {
 }
 
 /** Blocks of threads' streams: the ones with events, and the ones an orderer may keep undecoded. */
+/**
+ * Hands a thread's block to the visitor's defer() undecoded. `bytes` is only valid during the caller's call:
+ * a copy of it is kept (compressed, if it is) until decode() runs, once.
+ */
+function deferCopy(v: CaptureVisitor, stream: number, rawLen: number, bytes: Uint8Array, decode: (kept: Uint8Array, to: CaptureVisitor) => void): void {
+  let kept: Uint8Array | undefined = bytes.slice();
+  v.defer?.({
+    stream,
+    rawLen,
+    decode: (to) => {
+      const b = kept;
+      kept = undefined;
+      if (b !== undefined) decode(b, to);
+    },
+  } satisfies DeferredBlock);
+}
+
 function isThreadStream(stream: number): boolean {
   return stream !== STREAM_SERVICE && stream !== STREAM_MEMLENS;
 }
