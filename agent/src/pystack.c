@@ -466,14 +466,14 @@ static size_t walk_uncached(ml_pystack *ps) {
     if (depth > ps->walk_cap && ps->walk_cap < ML_PY_MAX_DEPTH) {
         if (grow_walk(ps, depth) == 0) depth = ml_pyframes_walk(ps->walk, ps->walk_cap);
     }
-    /* The chain holds shim frames too: room for twice the stack (failure only costs the cache). */
-    if (depth <= ML_PY_MAX_DEPTH && 2 * depth + 16 > ps->wc.cap) (void)grow_cache(ps, 2 * depth + 16);
+    /* A deep stack will walk through the cache next time (a thread that never has one never pays for its
+     * memory). The chain holds shim frames too: room for twice the stack (failure only costs the cache). */
+    if (depth >= ML_CACHED_DEPTH && depth <= ML_PY_MAX_DEPTH && 2 * depth + 16 > ps->wc.cap) (void)grow_cache(ps, 2 * depth + 16);
     return depth < ps->walk_cap ? depth : ps->walk_cap;
 }
 
 uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
-    if (ps->wc.cap == 0) (void)grow_cache(ps, 256);
     /* The stack, root first, is: the first `reused` frames of the last stack (the walk cache found their
      * part of the chain unchanged), then ps->walk[fresh - 1] ... ps->walk[0]. */
     size_t reused = 0, fresh;
