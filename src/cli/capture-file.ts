@@ -201,14 +201,14 @@ export async function recompressCaptureFile(path: string, options: { level?: num
  * One write, so a reader never sees half of it. If the capture ends inside a block (a writer that died in
  * the middle of a write), that block's records are lost: the reader then sees it as damaged, not cut.
  */
-export async function appendToCaptureFile(path: string, records: readonly MetaRecord[]): Promise<void> {
+export function appendToCaptureFile(path: string, records: readonly MetaRecord[]): void {
   try {
     // Synchronous: one small write, and the only use of node's fs/promises on `memlens run`'s way (loading it
     // cost about 2 ms of each run: docs/benchmarks.md, "The fixed cost, round three").
     const bytes = encodeAppendix(records);
     const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, PRIVATE);
     try {
-      for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
     } finally {
       closeSync(fd);
     }
@@ -407,7 +407,7 @@ export async function finishCaptureFile(path: string, exit: ExitRecord, options:
   const clean = options.writeFailed === undefined ? cleanEnd(path) : undefined;
   if (clean !== undefined) {
     try {
-      await appendToCaptureFile(path, [exit]);
+      appendToCaptureFile(path, [exit]);
       return { stopped: undefined, exitWritten: true, droppedForRoom: 0 };
     } catch (e) {
       if (!isNoSpace(e)) throw e;
@@ -430,7 +430,7 @@ export async function finishCaptureFile(path: string, exit: ExitRecord, options:
   // memlens wrote the capture itself (the live view's copy) and its writes failed: it says so, as the agent would.
   const first: MetaRecord[] = agentStop === undefined && options.writeFailed !== undefined ? [marker, exit] : [exit];
   try {
-    await appendToCaptureFile(path, first);
+    appendToCaptureFile(path, first);
     return { stopped: agentStop !== undefined || first.length > 1 ? stopped : undefined, exitWritten: true, droppedForRoom: 0 };
   } catch (e) {
     if (!isNoSpace(e)) throw e;
@@ -442,7 +442,7 @@ export async function finishCaptureFile(path: string, exit: ExitRecord, options:
     try {
       await truncateCapture(path, from);
       end = from;
-      await appendToCaptureFile(path, [marker, exit]);
+      appendToCaptureFile(path, [marker, exit]);
       return { stopped, exitWritten: true, droppedForRoom: size - from };
     } catch (e) {
       if (!isNoSpace(e)) throw e;

@@ -10,7 +10,7 @@ import type { CaptureHeader, ExitRecord } from '../capture/records.js';
  * The capture's header, or undefined when the file is missing, empty or has no whole header. One small
  * synchronous read: node's fs/promises is not loaded for it (docs/benchmarks.md, "The fixed cost, round three").
  */
-export async function readHeaderOf(path: string): Promise<CaptureHeader | undefined> {
+export function readHeaderOf(path: string): CaptureHeader | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
