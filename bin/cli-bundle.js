@@ -14,6 +14,7 @@
 
 'use strict';
 
+const { isAscii } = require('node:buffer');
 const { readFileSync, writeFileSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 const vm = require('node:vm');
@@ -30,6 +31,14 @@ function sumOf(bytes) {
   const sum = Buffer.alloc(HASH_LEN);
   sum.writeUInt32BE(zlib.crc32(bytes));
   return sum;
+}
+
+/**
+ * The bundle's text. It is all ASCII (scripts/build-cli.mjs: esbuild escapes the rest, and drops comments),
+ * which decodes as Latin-1 at about half the cost of UTF-8, into the same string; UTF-8 otherwise.
+ */
+function textOf(bytes) {
+  return typeof isAscii === 'function' && isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
 }
 
 function compile(source, cached) {
@@ -61,7 +70,7 @@ function runBundle() {
   } catch {
     // No cache: compile as usual.
   }
-  execute(compile(bytes.toString('utf8'), cached));
+  execute(compile(textOf(bytes), cached));
   return true;
 }
 
@@ -71,7 +80,7 @@ function runBundle() {
  */
 function makeCodeCache() {
   const bytes = readFileSync(BUNDLE);
-  const script = compile(bytes.toString('utf8'), undefined);
+  const script = compile(textOf(bytes), undefined);
   execute(script);
   process.once('beforeExit', () => {
     const sum = sumOf(bytes);
