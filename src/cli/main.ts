@@ -10,12 +10,13 @@ import type { Io } from './io.js';
 import { COMMANDS, findCommand } from './registry.js';
 
 export async function main(argv: readonly string[], rawIo: Io): Promise<number> {
-  // Through descriptors, not a spread: a getter (processIo's stdin, made on first use) stays a getter.
+  // Through descriptors, not a spread: processIo's stdin and stdout are made on first use, and stay so.
+  let stdout: Io['stdout'] | undefined;
   const io: Io = Object.defineProperties(
     {},
     {
       ...Object.getOwnPropertyDescriptors(rawIo),
-      stdout: { value: terminalSafe(rawIo.stdout), enumerable: true },
+      stdout: { get: () => (stdout ??= terminalSafe(rawIo.stdout)), enumerable: true },
       stderr: { value: terminalSafe(rawIo.stderr), enumerable: true },
     },
   ) as Io;
