@@ -12,6 +12,7 @@
 
 import type { SiteId } from './ids.js';
 import { hashAddress } from './tuple-interner.js';
+import { outgrown } from '../util/outgrown.js';
 
 // Address 0 is never a live allocation (NULL is how an allocator fails; the model leaves an ALLOC at 0
 // out as impossible, value-bounds.ts), so it marks an empty slot; a FREE of 0 finds nothing.
@@ -70,7 +71,7 @@ export class LiveTable {
 
   /** Adds an allocation; the caller has checked that `address` is not live. */
   insert(address: number, size: number, site: SiteId, index: number): void {
-    if ((this.count + 1) * 10 > this.keys.length * 7) this.grow();
+    if ((this.count + 1) * 10 > this.keys.length * 7) outgrown(this.grow());
     let slot = hashAddress(address) & this.mask;
     while (this.keys[slot] !== EMPTY) slot = (slot + 1) & this.mask;
     this.keys[slot] = address;
@@ -83,7 +84,7 @@ export class LiveTable {
    * Index describe the replaced one). One probe instead of remove() then insert().
    */
   insertOrReplace(address: number, size: number, site: SiteId, index: number): boolean {
-    if ((this.count + 1) * 10 > this.keys.length * 7) this.grow();
+    if ((this.count + 1) * 10 > this.keys.length * 7) outgrown(this.grow());
     const keys = this.keys;
     let slot = hashAddress(address) & this.mask;
     for (;;) {
@@ -199,7 +200,12 @@ export class LiveTable {
     }
   }
 
-  private grow(): void {
+  /**
+   * Doubles the table. The caller says outgrown() with what it returns, the bytes of the old arrays (half
+   * the new ones' size), once they are no longer referenced from this frame: otherwise they would wait for a
+   * full collection (util/outgrown.ts).
+   */
+  private grow(): number {
     const oldKeys = this.keys;
     const oldSizes = this.sizes;
     const oldSites = this.sites;
@@ -226,5 +232,6 @@ export class LiveTable {
     this.sites = sites;
     this.indexes = indexes;
     this.mask = mask;
+    return oldKeys.byteLength + oldSizes.byteLength + oldSites.byteLength + (oldIndexes?.byteLength ?? 0);
   }
 }
