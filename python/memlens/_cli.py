@@ -8,8 +8,8 @@ from . import _paths
 from ._errors import MemlensError
 from ._node import find_node
 
-# The CLI runs node with these flags (src/util/node-flags.ts says why); passing them here saves a relaunch.
-NODE_FLAGS = ["--single-threaded", "--max-semi-space-size=2"]
+# The CLI runs node with this flag (src/cli/node-flags.ts says why); passing it here saves a relaunch.
+NODE_FLAGS = ["--single-threaded"]
 
 
 def command(args):

@@ -7,17 +7,15 @@
 // in 100 `memlens run` invocations on a loaded machine: the capture was complete, but memlens never
 // exited. Without background V8 tasks the wait cannot happen. Measured cost on `memlens summary` of a
 // 10 M-event capture: about 7 % more time, 8 % less memory (docs/benchmarks.md, "Reports").
-//
-// --max-semi-space-size=2: V8's young generation at most 2 × 2 MiB. Reading a big capture keeps enough alive
-// between collections that V8 grows it to 2 × 4 MiB and more (8 MiB more in `flamegraph`); capped, the
-// reports' peak RSS is 3–4 MiB lower on a 50 M-event capture, in the same CPU time, and `memlens run`'s
-// CPU time is unchanged (docs/benchmarks.md, "Report memory"). 1 MiB saves 1–2 MiB more at 2 % more CPU.
+// Not --max-semi-space-size=2 (V8's young generation capped at 2 × 2 MiB): 3–4 MiB less peak RSS for the
+// reports of a 50 M-event capture in the same CPU time, but 10 % more CPU time for reports that build
+// hundreds of MiB of objects (deep stacks), docs/benchmarks.md "Report memory".
 
 import type * as ChildProcess from 'node:child_process';
 import { createRequire } from 'node:module';
 import { escapeLine } from './terminal-text.js';
 
-export const NODE_FLAGS: readonly string[] = ['--single-threaded', '--max-semi-space-size=2'];
+export const NODE_FLAGS: readonly string[] = ['--single-threaded'];
 
 /** True when this process runs with NODE_FLAGS. */
 export function hasNodeFlags(execArgv: readonly string[] = process.execArgv): boolean {
