@@ -57,3 +57,51 @@ test('the ring keeps frees in order past thousands of entries', () => {
   assert.equal(r.count[0], 9_000);
   assert.equal(r.incomplete, 0);
 });
+
+test('the compact ring agrees with a plain list of frees: large seq gaps, sizes of 4 GiB and more, fractions', () => {
+  let state = 12345;
+  const rnd = (): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 2 ** 32;
+  };
+  for (const cap of [1, 2, 8, 64]) {
+    const g = new GcFrees(cap);
+    // The reference: every free since the last collection, the oldest dropped past `cap`.
+    let kept: { seq: number; site: number; bytes: number; count: number }[] = [];
+    let dropped = -1;
+    const want = { bytes: [] as number[], count: [] as number[], incomplete: 0 };
+    let seq = 1;
+    for (let step = 0; step < 3000; step++) {
+      const r = rnd();
+      seq += r < 0.05 ? 2 ** 33 + Math.floor(rnd() * 1000) : 1 + Math.floor(rnd() * 5);
+      if (r < 0.9) {
+        const bytes = r < 0.1 ? 2 ** 32 + Math.floor(rnd() * 10) : r < 0.15 ? 0.5 + Math.floor(rnd() * 100) : r < 0.2 ? 0xffffffff : Math.floor(rnd() * 5000);
+        const count = r < 0.3 ? 0 : 1;
+        g.change(site(step % 7), seq, -bytes, -count);
+        kept.push({ seq, site: step % 7, bytes, count });
+        if (kept.length > cap) dropped = Math.max(dropped, kept.shift()!.seq);
+      } else {
+        const start = seq - Math.floor(rnd() * 40);
+        seq += 1;
+        g.gc(gc(seq, start));
+        let b = 0;
+        let n = 0;
+        for (const k of kept) {
+          if (k.seq >= start && k.seq < seq) {
+            b += k.bytes;
+            n += k.count;
+          }
+        }
+        want.bytes.push(b);
+        want.count.push(n);
+        if (dropped >= start) want.incomplete++;
+        kept = [];
+        dropped = -1;
+      }
+    }
+    const got = g.finish();
+    assert.deepEqual([...got.bytes], want.bytes, `cap ${cap}`);
+    assert.deepEqual([...got.count], want.count, `cap ${cap}`);
+    assert.equal(got.incomplete, want.incomplete, `cap ${cap}`);
+  }
+});

@@ -12,10 +12,14 @@ import type { SiteId } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
 
 /**
- * Frees kept at most (21 bytes each: 5.3 MiB). The ring holds the frees since the last collection, the
+ * Frees kept at most (13 bytes each: 3.3 MiB). The ring holds the frees since the last collection, the
  * oldest overwritten first, so a collection is counted exactly unless it alone freed more than this.
  */
 export const GC_RING_MAX = 1 << 18;
+
+/** In `deltas` and `bytes`: the value did not fit, it is in the entry's slot of the side map. */
+const DELTA_BESIDE = -0x80000000;
+const BYTES_BESIDE = 0xffffffff;
 
 export interface SiteFreed {
   bytes: number;
@@ -39,13 +43,21 @@ export class GcFrees implements ReplayObserver {
   /** Reads no index. */
   readonly indexesFrom = Infinity;
   private readonly cap: number;
-  private seqs: Float64Array;
+  // An entry is 13 bytes, not 21: its seq as the difference from the entry before it (the newest seq is
+  // kept, the ring is read from the newest back), its bytes as a uint32. A value that does not fit (a
+  // difference beyond ±2^31, a size of 4 GiB or more, a fraction) is kept exactly in a side map by slot.
+  private deltas: Int32Array;
   private sites: Int32Array;
-  private bytes: Float64Array;
+  private bytes: Uint32Array;
   private counts: Int8Array;
+  private readonly besideDelta = new Map<number, number>();
+  private readonly besideBytes = new Map<number, number>();
   /** Index of the next write, and how many entries are valid (≤ cap). */
   private next = 0;
   private size = 0;
+  /** The seqs of the newest and the oldest valid entry. */
+  private newestSeq = 0;
+  private oldestSeq = 0;
   /** The highest seq overwritten since the ring was last emptied (-1: none). */
   private droppedSeq = -1;
   private readonly perGc = { bytes: [] as number[], count: [] as number[], seq: [] as number[] };
@@ -57,27 +69,48 @@ export class GcFrees implements ReplayObserver {
     // start after each collection), and a ring that grew by copies left its old arrays as garbage that
     // lived long enough to wait for a full collection (a few MiB of peak RSS on a big capture).
     this.cap = maxEntries;
-    this.seqs = new Float64Array(this.cap);
+    this.deltas = new Int32Array(this.cap);
     this.sites = new Int32Array(this.cap);
-    this.bytes = new Float64Array(this.cap);
+    this.bytes = new Uint32Array(this.cap);
     this.counts = new Int8Array(this.cap);
   }
 
   change(site: SiteId, seq: number, bytes: number, count: number): void {
     if (bytes >= 0 && count >= 0) return;
+    const i = this.next;
     if (this.size === this.cap) {
-      // Full at its largest: the oldest entry goes.
-      this.droppedSeq = Math.max(this.droppedSeq, this.seqs[this.next]!);
+      // Full at its largest: the oldest entry (the one at `next`) goes; the one after it becomes the oldest.
+      this.droppedSeq = Math.max(this.droppedSeq, this.oldestSeq);
+      const j = i + 1 === this.cap ? 0 : i + 1;
+      if (j !== i) this.oldestSeq += this.deltaAt(j);
+      this.besideDelta.delete(i);
+      this.besideBytes.delete(i);
     } else {
       this.size++;
     }
-    const i = this.next;
-    this.seqs[i] = seq;
+    if (this.size === 1) this.oldestSeq = seq;
+    const d = seq - this.newestSeq;
+    if ((d | 0) === d && d !== DELTA_BESIDE) this.deltas[i] = d;
+    else {
+      this.deltas[i] = DELTA_BESIDE;
+      this.besideDelta.set(i, d);
+    }
+    this.newestSeq = seq;
     this.sites[i] = site;
-    this.bytes[i] = -bytes;
+    const b = -bytes;
+    if (b >>> 0 === b && b !== BYTES_BESIDE) this.bytes[i] = b;
+    else {
+      this.bytes[i] = BYTES_BESIDE;
+      this.besideBytes.set(i, b);
+    }
     // -count is 1 for a free, 0 for a piece of an unmapped region.
     this.counts[i] = -count;
     this.next = i + 1 === this.cap ? 0 : i + 1;
+  }
+
+  private deltaAt(i: number): number {
+    const d = this.deltas[i]!;
+    return d !== DELTA_BESIDE ? d : (this.besideDelta.get(i) as number);
   }
 
   snapshot(): void {
@@ -93,12 +126,13 @@ export class GcFrees implements ReplayObserver {
       let b = 0;
       let n = 0;
       const start = record.startSeq;
-      for (let k = 0, i = (this.next - 1 + this.cap) % this.cap; k < this.size; k++, i = (i - 1 + this.cap) % this.cap) {
-        const s = this.seqs[i]!;
+      let s = this.newestSeq;
+      for (let k = 0, i = (this.next - 1 + this.cap) % this.cap; k < this.size; k++, s -= this.deltaAt(i), i = (i - 1 + this.cap) % this.cap) {
         if (s < start) break;
         if (s >= record.seq) continue;
         const site = this.sites[i] as SiteId;
-        const bytes = this.bytes[i]!;
+        const stored = this.bytes[i]!;
+        const bytes = stored !== BYTES_BESIDE ? stored : (this.besideBytes.get(i) as number);
         const count = this.counts[i]!;
         b += bytes;
         n += count;
@@ -117,6 +151,8 @@ export class GcFrees implements ReplayObserver {
     this.size = 0;
     this.next = 0;
     this.droppedSeq = -1;
+    this.besideDelta.clear();
+    this.besideBytes.clear();
   }
 
   finish(): GcFreesResult {

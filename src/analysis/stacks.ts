@@ -81,7 +81,21 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
     let at = byPath.get(path);
     if (at === undefined) {
       at = entries.length;
-      entries.push({ frames: framesOf(path), bytes: 0, count: 0, threads: new Set(), allocator: sites.allocator(s.site), allocatorBytes: 0 });
+      // The frames are made on first use: a report often reads only the biggest few stacks (tree, the
+      // summary's table), and every stack's frames at once took most of a report's memory on deep stacks
+      // (tree --json of 10,000-deep recursion: 20,000 stacks, 97 M frames, 0.9 GB; docs/benchmarks.md).
+      let frames: FrameId[] | undefined;
+      const stackPath = path;
+      entries.push({
+        get frames(): FrameId[] {
+          return (frames ??= framesOf(stackPath));
+        },
+        bytes: 0,
+        count: 0,
+        threads: new Set(),
+        allocator: sites.allocator(s.site),
+        allocatorBytes: 0,
+      });
       byPath.set(path, at);
     }
     const entry = entries[at]!;

@@ -20,6 +20,7 @@
 import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
 import { BLOCK_FLAG_BROTLI, BLOCK_FLAGS_COMPRESSED, BLOCK_KIND_RECORDS, OPTION_NATIVE, STREAM_MEMLENS, STREAM_SERVICE } from './format.js';
 import { BlockInflater } from './block-inflater.js';
+import { BlockPool } from './block-pool.js';
 import { BlockFramer } from './framing.js';
 import { decodeMeta } from './meta.js';
 import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, DeferredBlock } from './records.js';
@@ -105,6 +106,8 @@ export class CaptureDecoder {
   private readonly tails: Uint8Array[] = [];
   private depth = 0;
   private readonly inflater = new BlockInflater();
+  /** Where deferred blocks wait (see block-pool.ts). */
+  private readonly pool = new BlockPool();
   private readonly metaReader = new ByteReader(new Uint8Array(0));
   /** Counters, for progress and summaries. */
   blocks = 0;
@@ -193,7 +196,7 @@ export class CaptureDecoder {
     if (!this.readable(info)) return;
     const stored = bytes.subarray(info.headerLen);
     if (v.defer !== undefined && isThreadStream(info.stream)) {
-      deferCopy(v, info.stream, info.rawLen, stored, (b, to) => this.storedRecords(info, b, to));
+      deferCopy(v, this.pool, info.stream, info.rawLen, stored, (b, to) => this.storedRecords(info, b, to));
       return;
     }
     this.storedRecords(info, stored, v);
@@ -258,7 +261,7 @@ export class CaptureDecoder {
     }
     const payload = bytes.subarray(Math.min(info.headerLen, bytes.length));
     if (v.defer !== undefined && isThreadStream(info.stream)) {
-      deferCopy(v, info.stream, payload.length, payload, (b, to) => this.cutRecords(offset, info, b, total, to));
+      deferCopy(v, this.pool, info.stream, payload.length, payload, (b, to) => this.cutRecords(offset, info, b, total, to));
       return;
     }
     this.cutRecords(offset, info, payload, total, v);
@@ -451,17 +454,23 @@ export class CaptureDecoder {
 /** Blocks of threads' streams: the ones with events, and the ones an orderer may keep undecoded. */
 /**
  * Hands a thread's block to the visitor's defer() undecoded. `bytes` is only valid during the caller's call:
- * a copy of it is kept (compressed, if it is) until decode() runs, once.
+ * a copy of it is kept in `pool` (compressed, if it is) until decode() runs, once.
  */
-function deferCopy(v: CaptureVisitor, stream: number, rawLen: number, bytes: Uint8Array, decode: (kept: Uint8Array, to: CaptureVisitor) => void): void {
-  let kept: Uint8Array | undefined = bytes.slice();
+function deferCopy(v: CaptureVisitor, pool: BlockPool, stream: number, rawLen: number, bytes: Uint8Array, decode: (kept: Uint8Array, to: CaptureVisitor) => void): void {
+  let kept: Uint8Array | undefined = pool.copy(bytes);
+  const slab = pool.lastSlab;
   v.defer?.({
     stream,
     rawLen,
     decode: (to) => {
       const b = kept;
       kept = undefined;
-      if (b !== undefined) decode(b, to);
+      if (b === undefined) return;
+      try {
+        decode(b, to);
+      } finally {
+        pool.release(slab);
+      }
     },
   } satisfies DeferredBlock);
 }

@@ -14,6 +14,7 @@
 
 import type { SiteId } from './ids.js';
 import { hashAddress } from './tuple-interner.js';
+import { outgrown } from '../util/outgrown.js';
 
 // Address 0 is never a live allocation (NULL is how an allocator fails; the model leaves an ALLOC at 0
 // out as impossible, value-bounds.ts), so it marks an empty slot; a FREE of 0 finds nothing.
@@ -72,7 +73,7 @@ export class LiveTable {
 
   /** Adds an allocation; the caller has checked that `address` is not live. */
   insert(address: number, size: number, site: SiteId, index: number): void {
-    if ((this.count + 1) * 10 > (this.mask + 1) * 7) this.grow();
+    if ((this.count + 1) * 10 > (this.mask + 1) * 7) outgrown(this.grow());
     const keys = this.keys;
     let slot = hashAddress(address) & this.mask;
     while (keys[slot * 2] !== EMPTY) slot = (slot + 1) & this.mask;
@@ -86,7 +87,7 @@ export class LiveTable {
    * Index describe the replaced one). One probe instead of remove() then insert().
    */
   insertOrReplace(address: number, size: number, site: SiteId, index: number): boolean {
-    if ((this.count + 1) * 10 > (this.mask + 1) * 7) this.grow();
+    if ((this.count + 1) * 10 > (this.mask + 1) * 7) outgrown(this.grow());
     const keys = this.keys;
     const mask = this.mask;
     let slot = hashAddress(address) & mask;
@@ -209,7 +210,12 @@ export class LiveTable {
     }
   }
 
-  private grow(): void {
+  /**
+   * Doubles the table. The caller says outgrown() with what it returns, the bytes of the old arrays (half
+   * the new ones' size), once they are no longer referenced from this frame: otherwise they would wait for a
+   * full collection (util/outgrown.ts).
+   */
+  private grow(): number {
     const oldKeys = this.keys;
     const oldWords = this.words;
     const oldIndexes = this.indexes;
@@ -234,5 +240,6 @@ export class LiveTable {
     this.words = words;
     this.indexes = indexes;
     this.mask = mask;
+    return oldKeys.byteLength + (oldIndexes?.byteLength ?? 0);
   }
 }

@@ -7,7 +7,7 @@ import { hasNodeFlags, NODE_FLAGS, nodeArgs } from './node-flags.js';
 
 test('nodeArgs puts NODE_FLAGS first and keeps the other node flags once', () => {
   assert.ok(NODE_FLAGS.includes('--single-threaded'));
-  assert.deepEqual(nodeArgs('m.js', ['run', 'x.py'], ['--inspect', '--single-threaded']), ['--single-threaded', '--inspect', 'm.js', 'run', 'x.py']);
-  assert.equal(hasNodeFlags(['--single-threaded']), true);
+  assert.deepEqual(nodeArgs('m.js', ['run', 'x.py'], ['--inspect', '--single-threaded']), [...NODE_FLAGS, '--inspect', 'm.js', 'run', 'x.py']);
+  assert.equal(hasNodeFlags([...NODE_FLAGS]), true);
   assert.equal(hasNodeFlags([]), false);
 });

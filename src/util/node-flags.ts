@@ -7,8 +7,12 @@
 // in 100 `memlens run` invocations on a loaded machine: the capture was complete, but memlens never
 // exited. Without background V8 tasks the wait cannot happen. Measured cost on `memlens summary` of a
 // 10 M-event capture: about 7 % more time, 8 % less memory (docs/benchmarks.md, "Reports").
+// Not --max-semi-space-size=2 (V8's young generation capped at 2 × 2 MiB): 3–4 MiB less peak RSS for the
+// reports of a 50 M-event capture in the same CPU time, but 10 % more CPU time for reports that build
+// hundreds of MiB of objects (deep stacks), docs/benchmarks.md "Report memory".
 
-import { spawn } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
+import { createRequire } from 'node:module';
 import { escapeLine } from './terminal-text.js';
 
 export const NODE_FLAGS: readonly string[] = ['--single-threaded'];
@@ -36,6 +40,9 @@ const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'S
  */
 export function relaunchWithNodeFlags(): void {
   const script = process.argv[1] ?? '';
+  // Required here, not imported: every memlens process imports this module, and node:child_process (with
+  // node:net and node:dgram under it) is about 1 MiB of resident memory that a report does not otherwise load.
+  const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof ChildProcess;
   const child = spawn(process.execPath, nodeArgs(script, process.argv.slice(2)), { stdio: 'inherit' });
   const ignore = (): void => undefined;
   for (const s of GROUP_SIGNALS) process.on(s, ignore);
