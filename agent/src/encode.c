@@ -164,6 +164,9 @@ static void block_reset(ml_stream *s) {
     s->base_seq = s->last_seq;
     s->prev_seq = s->last_seq;
     s->prev_addr = 0;
+    memset(s->slot_addr, 0, sizeof s->slot_addr);
+    memset(s->slot_used, 0, sizeof s->slot_used);
+    s->block_clock = 0;
     s->prev_stack = 0;
     s->prev_native = 0;
     s->block_has_event = 0;
@@ -226,14 +229,43 @@ static inline uint8_t *encode_seq(uint8_t *p, uint8_t *type, uint8_t seq1_bit, u
     return p + ml_put_varint(p, delta);
 }
 
-static inline uint8_t *encode_addr(ml_stream *s, uint8_t *p, uint8_t *type, uint8_t abs_bit, uint64_t addr) {
-    int64_t diff = (int64_t)(addr - s->prev_addr);
-    if ((diff & 7) == 0) {
-        p += ml_put_svarint(p, diff / 8);
-    } else {
-        *type |= abs_bit;
-        p += ml_put_varint(p, addr);
+static inline uint64_t zigzag(int64_t v) {
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+/* The address against the block's slots (docs/capture-format.md "Addresses"): the slot whose last address
+ * is in the same page and 16 bytes apart from it by a multiple, else (w) the least recently used slot and a
+ * delta against the previous address, or the whole address when that delta is no multiple of 8 (or 0).
+ * Bounded: two passes over 8 slots. */
+static inline uint8_t *encode_addr(ml_stream *s, uint8_t *p, uint8_t *type, uint8_t miss_bit, uint64_t addr) {
+    unsigned slot = ML_ADDR_SLOTS;
+    for (unsigned i = 0; i < ML_ADDR_SLOTS; i++) {
+        if ((s->slot_addr[i] >> ML_ADDR_PAGE_SHIFT) == (addr >> ML_ADDR_PAGE_SHIFT)) {
+            slot = i;
+            break;
+        }
     }
+    int64_t diff;
+    if (slot < ML_ADDR_SLOTS && ((diff = (int64_t)(addr - s->slot_addr[slot])) & (ML_ADDR_SLOT_UNIT - 1)) == 0) {
+        p += ml_put_varint(p, (zigzag(diff / ML_ADDR_SLOT_UNIT) << ML_ADDR_SLOT_BITS) | slot);
+    } else {
+        if (slot == ML_ADDR_SLOTS) {
+            slot = 0;
+            for (unsigned i = 1; i < ML_ADDR_SLOTS; i++)
+                if (s->slot_used[i] < s->slot_used[slot]) slot = i;
+        }
+        *type |= miss_bit;
+        diff = (int64_t)(addr - s->prev_addr);
+        /* The coded value stays below 2^53 (what a reader accepts): the whole address otherwise. */
+        if ((diff & 7) == 0 && diff != 0 && zigzag(diff / 8) < (1ull << (53 - ML_ADDR_SLOT_BITS))) {
+            p += ml_put_varint(p, (zigzag(diff / 8) << ML_ADDR_SLOT_BITS) | slot);
+        } else {
+            *p++ = (uint8_t)slot;
+            p += ml_put_varint(p, addr);
+        }
+    }
+    s->slot_addr[slot] = addr;
+    s->slot_used[slot] = ++s->block_clock;
     s->prev_addr = addr;
     return p;
 }

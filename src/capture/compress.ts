@@ -5,7 +5,7 @@
 //
 // The level is chosen by measurement (docs/benchmarks.md, "Compression"): DEFAULT_COMPRESS_LEVEL.
 
-import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, OPTION_NATIVE } from './format.js';
+import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, OPTION_NATIVE, SLOT_ADDRESS_VERSION } from './format.js';
 import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
 import { BlockMerger, type MergedBlock } from './merge.js';
@@ -89,7 +89,7 @@ export class Recompressor {
     this.framer = new BlockFramer(
       {
         header: (h, bytes) => {
-          if (options.merge !== false) this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b));
+          if (options.merge !== false) this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), h.minReaderVersion >= SLOT_ADDRESS_VERSION);
           this.out(bytes.slice());
         },
         block: (info, bytes) => {
