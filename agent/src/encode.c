@@ -165,8 +165,7 @@ static void block_reset(ml_stream *s) {
     s->prev_seq = s->last_seq;
     s->prev_addr = 0;
     memset(s->slot_addr, 0, sizeof s->slot_addr);
-    memset(s->slot_used, 0, sizeof s->slot_used);
-    s->block_clock = 0;
+    s->slot_mru = 0; /* neither way used: the less recently used is way 0 */
     s->prev_stack = 0;
     s->prev_native = 0;
     s->block_has_event = 0;
@@ -233,27 +232,23 @@ static inline uint64_t zigzag(int64_t v) {
     return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
 
-/* The address against the block's slots (docs/capture-format.md "Addresses"): the slot whose last address
- * is in the same page and 16 bytes apart from it by a multiple, else (w) the least recently used slot and a
- * delta against the previous address, or the whole address when that delta is no multiple of 8 (or 0).
- * Bounded: two passes over 8 slots. */
+/* The address against the block's slots (docs/capture-format.md "Addresses"). The slots are 4 sets of 2,
+ * the set chosen by the address's page (16 KiB) modulo 4: an address is coded against the slot of its set
+ * whose last address is in the same page and 16 bytes apart from it by a multiple; otherwise (w) that slot,
+ * or the less recently used of the set, takes it as a delta against the previous address, or whole when that
+ * delta is no multiple of 8 (or 0). Two compares, no loop: a search of all 8 slots cost 8 ns more per event
+ * on a program of many pools (mispredicted loop exits), for 1-4 % fewer bytes. */
 static inline uint8_t *encode_addr(ml_stream *s, uint8_t *p, uint8_t *type, uint8_t miss_bit, uint64_t addr) {
-    unsigned slot = ML_ADDR_SLOTS;
-    for (unsigned i = 0; i < ML_ADDR_SLOTS; i++) {
-        if ((s->slot_addr[i] >> ML_ADDR_PAGE_SHIFT) == (addr >> ML_ADDR_PAGE_SHIFT)) {
-            slot = i;
-            break;
-        }
+    uint64_t page = addr >> ML_ADDR_PAGE_SHIFT;
+    unsigned set = (unsigned)(page & (ML_ADDR_SETS - 1));
+    unsigned slot = set * ML_ADDR_WAYS;
+    if ((s->slot_addr[slot] >> ML_ADDR_PAGE_SHIFT) != page) {
+        if ((s->slot_addr[slot + 1] >> ML_ADDR_PAGE_SHIFT) == page || (s->slot_mru & (1u << set))) slot++;
     }
-    int64_t diff;
-    if (slot < ML_ADDR_SLOTS && ((diff = (int64_t)(addr - s->slot_addr[slot])) & (ML_ADDR_SLOT_UNIT - 1)) == 0) {
+    int64_t diff = (int64_t)(addr - s->slot_addr[slot]);
+    if ((s->slot_addr[slot] >> ML_ADDR_PAGE_SHIFT) == page && (diff & (ML_ADDR_SLOT_UNIT - 1)) == 0) {
         p += ml_put_varint(p, (zigzag(diff / ML_ADDR_SLOT_UNIT) << ML_ADDR_SLOT_BITS) | slot);
     } else {
-        if (slot == ML_ADDR_SLOTS) {
-            slot = 0;
-            for (unsigned i = 1; i < ML_ADDR_SLOTS; i++)
-                if (s->slot_used[i] < s->slot_used[slot]) slot = i;
-        }
         *type |= miss_bit;
         diff = (int64_t)(addr - s->prev_addr);
         /* The coded value stays below 2^53 (what a reader accepts): the whole address otherwise. */
@@ -265,7 +260,7 @@ static inline uint8_t *encode_addr(ml_stream *s, uint8_t *p, uint8_t *type, uint
         }
     }
     s->slot_addr[slot] = addr;
-    s->slot_used[slot] = ++s->block_clock;
+    s->slot_mru = (uint8_t)((s->slot_mru & ~(1u << set)) | ((~slot & 1u) << set));
     s->prev_addr = addr;
     return p;
 }

@@ -77,8 +77,7 @@ typedef struct ml_stream {
     uint64_t prev_seq;
     uint64_t prev_addr;
     uint64_t slot_addr[ML_ADDR_SLOTS]; /* the last address of each slot */
-    uint32_t slot_used[ML_ADDR_SLOTS]; /* when each slot was last used (block_clock), for the LRU choice */
-    uint32_t block_clock;
+    uint8_t slot_mru;                  /* bit k: set k's way 0 was used after its way 1 (0 at a block start) */
     uint64_t prev_stack;
     uint64_t prev_native;
     int block_has_event;

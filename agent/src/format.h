@@ -77,9 +77,11 @@
 /* Addresses in version 3 (docs/capture-format.md "Addresses"): a block keeps the last address of 8 slots;
  * an address is a slot and a delta in units of 16 against that slot's last address (w = 0), or a slot and
  * a delta in units of 8 against the block's previous address (w = 1; delta 0: the address follows whole).
- * The writer picks the slot whose last address lies in the same 16 KiB page (a pymalloc pool), else the
- * least recently used one. */
+ * Writer rule: the slots are ML_ADDR_SETS sets of ML_ADDR_WAYS, the set is the address's 16 KiB page (a
+ * pymalloc pool) modulo ML_ADDR_SETS; in it the slot of the same page, else the less recently used. */
 #define ML_ADDR_SLOTS 8
+#define ML_ADDR_SETS 4
+#define ML_ADDR_WAYS 2
 #define ML_ADDR_SLOT_BITS 3
 #define ML_ADDR_SLOT_UNIT 16
 #define ML_ADDR_PAGE_SHIFT 14

@@ -32,12 +32,15 @@ const bySeq = (c: Collected): Event[] => events(c).sort((x, y) => x.seq - y.seq)
 
 test('the writer rules give these bytes, and the decoder reads the addresses back', () => {
   const w = new CaptureWriter({ header: {} });
-  w.free(1, 1, 0x10000, 0, 2); // miss: no slot in its page; slot 0 (all unused), delta 0x10000 / 8 against 0
+  // Pages of 16 KiB: 0x10000 is page 4 and 0x20000 page 8, both in set 0 (slots 0 and 1); 0x14000 is page 5, set 1.
+  w.free(1, 1, 0x10000, 0, 2); // miss: no slot of its set in its page; slot 0 (both unused), delta 0x10000 / 8 against 0
   w.alloc(1, 2, 0x10030, 48, 9, 0, 0); // hit: slot 0 holds 0x10000, delta 3 × 16
   w.free(1, 3, 0x10008, 0, 2); // same page but 40 bytes from slot 0's last: miss into slot 0, delta −5 × 8
-  w.alloc(1, 4, 0x20000, 16, 9, 0, 0); // another page: miss into slot 1 (least recently used), delta against 0x10008
+  w.alloc(1, 4, 0x20000, 16, 9, 0, 0); // another page of set 0: miss into slot 1 (less recently used), delta against 0x10008
   w.alloc(1, 5, 0x20005, 1, 9, 0, 0); // not a multiple of 8 from the previous address: slot byte, whole address
   w.free(1, 6, 0x10018, 0, 2); // hit: slot 0 holds 0x10008, delta 1 × 16
+  w.alloc(1, 7, 0x14000, 32, 9, 0, 0); // set 1: miss into slot 2, delta against 0x10018
+  w.free(1, 8, 0x14010, 0, 2); // hit: slot 2, delta 1 × 16
   const bytes = w.finish();
   const payload = [...bytes.subarray(encodeHeader({}).length + BLOCK_HEADER_LEN)];
   assert.deepEqual(payload, [
@@ -47,10 +50,12 @@ test('the writer rules give these bytes, and the decoder reads the addresses bac
     ...[0xcf, ...varint(((0x20000 - 0x10008) / 8) * 2 * 8 + 1), 16],
     ...[0xcf, 1, ...varint(0x20005), 1],
     ...[0x72, 1 * 2 * 8 + 0],
+    ...[0xcf, ...varint(((0x14000 - 0x10018) / 8) * 2 * 8 + 2), 32],
+    ...[0x72, 1 * 2 * 8 + 2],
   ]);
   assert.deepEqual(
     events(decode(bytes)).map((e) => e.address),
-    [0x10000, 0x10030, 0x10008, 0x20000, 0x20005, 0x10018],
+    [0x10000, 0x10030, 0x10008, 0x20000, 0x20005, 0x10018, 0x14000, 0x14010],
   );
 });
 

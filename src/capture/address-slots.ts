@@ -6,7 +6,7 @@
 // of different size classes, so a delta against the previous address took 2.4 bytes per event. Against the
 // last address seen in the same 16 KiB page most deltas fit one byte with the slot (docs/pyalloc-cost.md).
 
-import { ADDR_PAGE_SHIFT, ADDR_SLOT_BITS, ADDR_SLOT_UNIT, ADDR_SLOTS } from './format.js';
+import { ADDR_PAGE_SHIFT, ADDR_SETS, ADDR_SLOT_BITS, ADDR_SLOT_UNIT, ADDR_SLOTS, ADDR_WAYS } from './format.js';
 import type { ByteWriter } from './varint.js';
 
 const PAGE = 2 ** ADDR_PAGE_SHIFT;
@@ -21,22 +21,20 @@ function zigzag(n: number): number {
 /** A block's address state on the writer side; reset() at every block start. */
 export class SlotAddressWriter {
   private readonly last = new Float64Array(ADDR_SLOTS);
-  private readonly used = new Uint32Array(ADDR_SLOTS);
-  private clock = 0;
+  /** Bit k: set k's way 0 was used after its way 1 (0 at a block start: way 0 goes first). */
+  private mru = 0;
   private prev = 0;
 
   reset(): void {
     this.last.fill(0);
-    this.used.fill(0);
-    this.clock = 0;
+    this.mru = 0;
     this.prev = 0;
   }
 
   /** Takes the state of `o` (a merger rolls a block back). */
   copyFrom(o: SlotAddressWriter): void {
     this.last.set(o.last);
-    this.used.set(o.used);
-    this.clock = o.clock;
+    this.mru = o.mru;
     this.prev = o.prev;
   }
 
@@ -44,32 +42,26 @@ export class SlotAddressWriter {
   write(w: ByteWriter, address: number): boolean {
     const last = this.last;
     const page = Math.floor(address / PAGE);
-    let slot = ADDR_SLOTS;
-    for (let i = 0; i < ADDR_SLOTS; i++) {
-      if (Math.floor(last[i]! / PAGE) === page) {
-        slot = i;
-        break;
-      }
-    }
+    // The set of 2 slots is the page modulo 4; in it the slot of the same page, else the less recently used.
+    const set = page % ADDR_SETS;
+    let slot = set * ADDR_WAYS;
+    if (Math.floor(last[slot]! / PAGE) !== page && (Math.floor(last[slot + 1]! / PAGE) === page || (this.mru & (1 << set)) !== 0)) slot++;
+    const diff = address - last[slot]!;
     let miss = true;
-    if (slot < ADDR_SLOTS && (address - last[slot]!) % ADDR_SLOT_UNIT === 0) {
-      w.varint(zigzag((address - last[slot]!) / ADDR_SLOT_UNIT) * SLOT_MUL + slot);
+    if (Math.floor(last[slot]! / PAGE) === page && diff % ADDR_SLOT_UNIT === 0) {
+      w.varint(zigzag(diff / ADDR_SLOT_UNIT) * SLOT_MUL + slot);
       miss = false;
     } else {
-      if (slot === ADDR_SLOTS) {
-        slot = 0;
-        for (let i = 1; i < ADDR_SLOTS; i++) if (this.used[i]! < this.used[slot]!) slot = i;
-      }
-      const diff = address - this.prev;
-      const z = zigzag(diff / 8);
-      if (diff % 8 === 0 && diff !== 0 && z < MAX_ZIGZAG) w.varint(z * SLOT_MUL + slot);
+      const d = address - this.prev;
+      const z = zigzag(d / 8);
+      if (d % 8 === 0 && d !== 0 && z < MAX_ZIGZAG) w.varint(z * SLOT_MUL + slot);
       else {
         w.u8(slot);
         w.varint(address);
       }
     }
     last[slot] = address;
-    this.used[slot] = ++this.clock;
+    this.mru = (this.mru & ~(1 << set)) | ((~slot & 1) << set);
     this.prev = address;
     return miss;
   }

@@ -98,9 +98,12 @@ export const FREE_HAS_SIZE = 0x01;
 // Addresses from version 3 (docs/capture-format.md "Addresses"): a block keeps the last address of ADDR_SLOTS
 // slots; w = 0: varint (zigzag(address − slot's last) / ADDR_SLOT_UNIT) << ADDR_SLOT_BITS | slot; w = 1:
 // varint zigzag((address − previous address) / 8) << ADDR_SLOT_BITS | slot, and a delta of 0 means the whole
-// address follows as a varint. Writers pick the slot whose last address is in the same page of
-// 2^ADDR_PAGE_SHIFT bytes (a pymalloc pool), else the least recently used one.
+// address follows as a varint. Writer rule: the slots are ADDR_SETS sets of ADDR_WAYS; the set is the
+// address's page of 2^ADDR_PAGE_SHIFT bytes (a pymalloc pool) modulo ADDR_SETS; in it, the slot of the same
+// page, else the less recently used.
 export const ADDR_SLOTS = 8;
+export const ADDR_SETS = 4;
+export const ADDR_WAYS = 2;
 export const ADDR_SLOT_BITS = 3;
 export const ADDR_SLOT_UNIT = 16;
 export const ADDR_PAGE_SHIFT = 14;
