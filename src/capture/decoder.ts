@@ -95,22 +95,9 @@ function unzigzag(z: number): number {
   return z < TWO_32 ? (z >>> 1) ^ -(z & 1) : z % 2 === 0 ? z / 2 : -(z + 1) / 2;
 }
 
-/**
- * A version-3 address at buf[p] (docs/capture-format.md "Addresses"): w = 0, a delta in units of 16 against a
- * slot's last address; w = 1, a delta in units of 8 against the previous address `prev` (0: the whole
- * address follows). The slot takes the address. Leaves vpos after the field; a bad varint sets vbad.
- */
-function slotAddress(buf: Uint8Array, p: number, w: boolean, prev: number, slots: Float64Array): number {
-  const a = varintAt(buf, p);
-  const slot = a & 7;
-  const z = a < TWO_32 ? a >>> 3 : Math.floor(a / 8);
-  let addr: number;
-  if (!w) addr = slots[slot]! + unzigzag(z) * 16;
-  else if (z !== 0) addr = prev + unzigzag(z) * 8;
-  else addr = varintAt(buf, vpos);
-  slots[slot] = addr;
-  return addr;
-}
+// Version 3's addresses (docs/capture-format.md "Addresses"): a varint a, slot = a & 7, d = unzigzag(a >> 3);
+// w = 0: the slot's last address + d × 16; w = 1: the previous address + d × 8, or (d = 0) a whole address
+// in the next varint. The slot then holds the address.
 
 export class CaptureDecoder {
   private readonly framer: BlockFramer;
@@ -362,8 +349,18 @@ export class CaptureDecoder {
           p = vpos;
         }
         if (slotted) {
-          addr = slotAddress(buf, p, (t & 2) !== 0, addr, slots);
+          // Version 3 (see slotAddress), inline: a function call here cost a quarter of the decoding time.
+          const a = varintAt(buf, p);
           p = vpos;
+          const slot = a & 7;
+          const z = a < TWO_32 ? a >>> 3 : Math.floor(a / 8);
+          if ((t & 2) === 0) addr = slots[slot]! + unzigzag(z) * 16;
+          else if (z !== 0) addr += unzigzag(z) * 8;
+          else {
+            addr = varintAt(buf, p);
+            p = vpos;
+          }
+          slots[slot] = addr;
         } else if ((t & 2) !== 0) {
           addr = varintAt(buf, p);
           p = vpos;
@@ -400,8 +397,18 @@ export class CaptureDecoder {
           p = vpos;
         }
         if (slotted) {
-          addr = slotAddress(buf, p, (t & 4) !== 0, addr, slots);
+          // Version 3 (see slotAddress), inline: a function call here cost a quarter of the decoding time.
+          const a = varintAt(buf, p);
           p = vpos;
+          const slot = a & 7;
+          const z = a < TWO_32 ? a >>> 3 : Math.floor(a / 8);
+          if ((t & 4) === 0) addr = slots[slot]! + unzigzag(z) * 16;
+          else if (z !== 0) addr += unzigzag(z) * 8;
+          else {
+            addr = varintAt(buf, p);
+            p = vpos;
+          }
+          slots[slot] = addr;
         } else if ((t & 4) !== 0) {
           addr = varintAt(buf, p);
           p = vpos;
