@@ -18,7 +18,7 @@ uint32_t ml_sample_epoch;
 
 static double g_rate;
 static uint64_t g_seed;
-static atomic_uint g_thread_ordinal; /* threads seeded so far this session (seeded mode) */
+static atomic_uint g_thread_ordinal; /* threads other than the main one seeded so far this session (seeded mode) */
 
 static inline uint64_t mix64(uint64_t x) {
     x ^= x >> 30;
@@ -52,9 +52,12 @@ static int64_t draw_gap(ml_sample_tls *t) {
 static void seed_thread(ml_sample_tls *t) {
     uint64_t s;
     if (g_seed != 0) {
-        /* Seeded: the nth thread to allocate gets the nth stream, so a single-threaded program and a seed
-         * give the same capture. */
-        s = mix64(g_seed + 0x9e3779b97f4a7c15ull * (1 + atomic_fetch_add(&g_thread_ordinal, 1)));
+        /* Seeded: the main thread (its id is the process's) always gets the first stream, and the nth
+         * other thread to allocate the nth stream after it. So a seed reproduces the main thread's samples
+         * even when a worker happens to allocate first, which the scheduler decides (free-threaded builds
+         * under load). */
+        unsigned stream = syscall(SYS_gettid) == getpid() ? 0 : 1 + atomic_fetch_add(&g_thread_ordinal, 1);
+        s = mix64(g_seed + 0x9e3779b97f4a7c15ull * (1 + (uint64_t)stream));
     } else if (syscall(SYS_getrandom, &s, sizeof s, 1 /* GRND_NONBLOCK */) != (long)sizeof s) {
         s = mix64(ml_now_ns() ^ ((uint64_t)syscall(SYS_gettid) << 32) ^ (uint64_t)(uintptr_t)t);
     }

@@ -108,8 +108,9 @@ for (const py of testPythons()) {
       const rate = 64 * 1024;
       const a = leaksByFunction(await run('sampled-a', ['--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '11' }));
       const b = leaksByFunction(await run('sampled-b', ['--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '11' }));
-      // The main thread's allocations are the same in each run, so the same seed gives the same estimates
-      // (the worker threads are seeded in the order they first allocate, which the scheduler decides).
+      // The main thread's allocations are the same in each run and it always draws the seed's first stream,
+      // so the same seed gives the same estimates (the workers are seeded in the order they first allocate,
+      // which the scheduler decides).
       for (const fn of ['churn', 'keep', 'big']) assert.equal(a.get(fn), b.get(fn), `${fn}: the same seed gives the same estimate`);
       // Every recorded block of churn() was freed, and its free recorded: what is left of it is what the
       // exact mode sees too, the pymalloc arena its objects came from (mappings are recorded exactly).
