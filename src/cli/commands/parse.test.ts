@@ -37,7 +37,7 @@ test('a good capture: header line first, then blocks and records; exit 0, nothin
     .map((l) => JSON.parse(l) as { type: string; schema?: string; min_reader_version?: number });
   assert.deepEqual(rows[0], { schema: 'memlens.parse/1', type: 'schema' });
   assert.equal(rows[1]?.type, 'header');
-  assert.equal(rows[1]?.min_reader_version, 1, 'keys are snake_case, as in the text lines');
+  assert.equal(rows[1]?.min_reader_version, 3, 'keys are snake_case, as in the text lines');
   assert.equal(rows.filter((x) => x.type !== 'block' && x.type !== 'schema').length, lines.filter((l) => !l.startsWith('block')).length);
 });
 
