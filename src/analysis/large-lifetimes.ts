@@ -117,7 +117,12 @@ export class LargeLifetimes implements ReplayObserver {
 
   change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void {
     if (count > 0) {
-      if (this.watched > 0) this.check(site, thread);
+      if (this.watched > 0) {
+        // check()'s own first test, here so that the usual case costs no call (one per allocation).
+        const tw = this.lastWatch;
+        const checked = this.checked.array;
+        if (tw === undefined || this.lastWatchThread !== thread || site >= checked.length || checked[site] !== tw.epoch) this.check(site, thread);
+      }
       // A sampled capture counts a recorded block `count` times (its weight): the object is bytes / count.
       const size = count === 1 ? bytes : bytes / count;
       if (size >= LARGE_ALLOCATION_BYTES) this.addLarge(site, size, thread, index);
@@ -128,6 +133,11 @@ export class LargeLifetimes implements ReplayObserver {
     // A free reports the whole size, so a small one is not of a large allocation; only the last piece of
     // a large region unmapped piecewise can be small (rare: such regions are counted).
     if ((count < 0 ? bytes / count : -bytes) < LARGE_ALLOCATION_BYTES && this.piecewise === 0) return;
+    this.freed(count, thread, index);
+  }
+
+  /** A free or unmapped piece that may be of a large allocation (change() ruled out the others). */
+  private freed(count: number, thread: ThreadIndex, index: number): void {
     const byIndex = this.live.get(thread);
     const a = byIndex?.get(index);
     if (a === undefined || byIndex === undefined) return;

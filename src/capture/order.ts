@@ -106,6 +106,12 @@ export class SeqOrderer implements CaptureVisitor {
   private headK = Infinity;
   private headE = 0;
   private headP = 0;
+  /**
+   * While decoding straight: min(boundK, headK). A record of the run last raised whose seq is above the
+   * run's key and the watermark and below this needs neither raising nor a release first (the fast path
+   * of alloc() and free(), nearly every record of a program with one thread).
+   */
+  private fastK = -Infinity;
   /** Records delivered so far. */
   delivered = 0;
   /** Records delivered from the columns since the last compact(). */
@@ -138,6 +144,17 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   alloc(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): void {
+    const l = this.last;
+    if (seq < this.fastK && l !== undefined && l.id === stream && seq > l.lastK && seq > this.wmK) {
+      // Its key is (seq, 1) as it came, before the bound and before every column record: what straight()
+      // would decide, without the comparisons of the general path.
+      l.lastK = seq;
+      l.lastE = 1;
+      this.posNext++;
+      this.delivered++;
+      this.down.alloc(stream, seq, address, size, allocator, stack, nativeStack);
+      return;
+    }
     this.raise(stream, seq, 1);
     if (this.mode === STRAIGHT && this.straight()) {
       this.delivered++;
@@ -155,6 +172,16 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   free(stream: number, seq: number, address: number, size: number, deallocator: number): void {
+    const l = this.last;
+    if (seq < this.fastK && l !== undefined && l.id === stream && seq > l.lastK && seq > this.wmK) {
+      // As in alloc().
+      l.lastK = seq;
+      l.lastE = 1;
+      this.posNext++;
+      this.delivered++;
+      this.down.free(stream, seq, address, size, deallocator);
+      return;
+    }
     this.raise(stream, seq, 1);
     if (this.mode === STRAIGHT && this.straight()) {
       this.delivered++;
@@ -238,6 +265,7 @@ export class SeqOrderer implements CaptureVisitor {
     const p = this.rp;
     if (k > this.boundK || (k === this.boundK && (e > this.boundE || (e === this.boundE && p > this.boundP)))) {
       this.mode = COLUMNS;
+      this.fastK = -Infinity;
       return false;
     }
     if (k > this.headK || (k === this.headK && (e > this.headE || (e === this.headE && p > this.headP)))) {
@@ -344,13 +372,14 @@ export class SeqOrderer implements CaptureVisitor {
     const savedNext = this.posNext;
     if (mixed) {
       this.mode = COLUMNS;
+      this.fastK = -Infinity;
       for (const w of waiting) if (w.block.stream !== main) this.decodeWaiting(w);
     }
     this.boundK = bk;
     this.boundE = be;
     this.boundP = bp;
-    this.findHead();
     this.mode = STRAIGHT;
+    this.findHead();
     // Once the straight stream passed the bound (COLUMNS), the rest of it sorts after the bound too (a
     // stream's keys never go down): its later blocks wait undecoded for the next release rather than
     // as ~70 bytes of columns per record.
@@ -366,6 +395,7 @@ export class SeqOrderer implements CaptureVisitor {
       }
     }
     this.mode = DIRECT;
+    this.fastK = -Infinity;
     this.posBase = savedBase;
     this.posNext = savedNext;
     waiting.length = 0;
@@ -399,6 +429,7 @@ export class SeqOrderer implements CaptureVisitor {
     this.headK = k;
     this.headE = e;
     this.headP = p;
+    this.fastK = this.mode === STRAIGHT ? Math.min(k, this.boundK) : -Infinity;
   }
 
   /** Whether column record i sorts before column record j: by (k, e), then file position. */

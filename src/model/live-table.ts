@@ -1,8 +1,10 @@
 // The allocations live right now, keyed by address: an open-addressing hash table in typed arrays.
 //
 // This is the main memory cost of reading a capture (millions of live allocations in a big process), so
-// an entry is 16 bytes of arrays (address as a double; size and site as uint32) at a load factor of at
-// most 0.7, instead of a Map entry plus an object (~150 bytes). The allocation's index (its number among
+// an entry is 16 bytes (address as a double; size and site as uint32) at a load factor of at most 0.7,
+// instead of a Map entry plus an object (~150 bytes). The three share one buffer, an entry's 16 bytes
+// side by side: a look-up that finds its address has the size and site in the same cache line (with
+// three arrays, an insert or a remove in a table bigger than the cache missed three times, not once). The allocation's index (its number among
 // its thread's allocations) costs 4 more bytes per entry, and only when the reader needs it for every
 // allocation (`indexesFrom` 0); otherwise it is kept beside the table for the few allocations of at least
 // `indexesFrom` bytes, or not at all. Values that do not fit 32 bits (a size of 4 GiB or more, the index
@@ -28,9 +30,9 @@ export interface LiveTableOptions {
 }
 
 export class LiveTable {
+  /** Entry i: the address at keys[2i]; size and site at words[4i + 2] and words[4i + 3] (the same buffer). */
   private keys: Float64Array;
-  private sizes: Uint32Array;
-  private sites: Uint32Array;
+  private words: Uint32Array;
   /** Present when every allocation's index is kept (indexesFrom 0). */
   private indexes: Uint32Array | undefined;
   private readonly indexesFrom: number;
@@ -38,6 +40,7 @@ export class LiveTable {
   private readonly bigSizes = new Map<number, number>();
   /** Indexes that are kept but not in `indexes` (too big for it, or indexesFrom > 0), by address. */
   private readonly besideIndexes = new Map<number, number>();
+  /** Slots − 1. */
   private mask: number;
   private count = 0;
   // What remove() found, read by the caller right after it (no object per call on the hot path).
@@ -49,9 +52,8 @@ export class LiveTable {
     let cap = 16;
     while (cap < initialCapacity) cap *= 2;
     this.indexesFrom = options.indexesFrom ?? 0;
-    this.keys = new Float64Array(cap);
-    this.sizes = new Uint32Array(cap);
-    this.sites = new Uint32Array(cap);
+    this.keys = new Float64Array(cap * 2);
+    this.words = new Uint32Array(this.keys.buffer);
     this.indexes = this.indexesFrom === 0 ? new Uint32Array(cap) : undefined;
     this.mask = cap - 1;
   }
@@ -61,7 +63,7 @@ export class LiveTable {
   }
 
   get byteLength(): number {
-    return this.keys.byteLength + this.sizes.byteLength + this.sites.byteLength + (this.indexes?.byteLength ?? 0);
+    return this.keys.byteLength + (this.indexes?.byteLength ?? 0);
   }
 
   has(address: number): boolean {
@@ -70,10 +72,11 @@ export class LiveTable {
 
   /** Adds an allocation; the caller has checked that `address` is not live. */
   insert(address: number, size: number, site: SiteId, index: number): void {
-    if ((this.count + 1) * 10 > this.keys.length * 7) this.grow();
+    if ((this.count + 1) * 10 > (this.mask + 1) * 7) this.grow();
+    const keys = this.keys;
     let slot = hashAddress(address) & this.mask;
-    while (this.keys[slot] !== EMPTY) slot = (slot + 1) & this.mask;
-    this.keys[slot] = address;
+    while (keys[slot * 2] !== EMPTY) slot = (slot + 1) & this.mask;
+    keys[slot * 2] = address;
     this.put(slot, address, size, site, index);
     this.count++;
   }
@@ -83,20 +86,21 @@ export class LiveTable {
    * Index describe the replaced one). One probe instead of remove() then insert().
    */
   insertOrReplace(address: number, size: number, site: SiteId, index: number): boolean {
-    if ((this.count + 1) * 10 > this.keys.length * 7) this.grow();
+    if ((this.count + 1) * 10 > (this.mask + 1) * 7) this.grow();
     const keys = this.keys;
-    let slot = hashAddress(address) & this.mask;
+    const mask = this.mask;
+    let slot = hashAddress(address) & mask;
     for (;;) {
-      const k = keys[slot]!;
+      const k = keys[slot * 2]!;
       if (k === address) {
         this.take(slot, address);
         this.put(slot, address, size, site, index);
         return true;
       }
       if (k === EMPTY) break;
-      slot = (slot + 1) & this.mask;
+      slot = (slot + 1) & mask;
     }
-    keys[slot] = address;
+    keys[slot * 2] = address;
     this.put(slot, address, size, site, index);
     this.count++;
     return false;
@@ -112,45 +116,48 @@ export class LiveTable {
     // does not lie cyclically in (hole, current].
     const mask = this.mask;
     const keys = this.keys;
-    const sizes = this.sizes;
-    const sites = this.sites;
+    const words = this.words;
     const indexes = this.indexes;
     let next = (slot + 1) & mask;
-    while (keys[next] !== EMPTY) {
-      const home = hashAddress(keys[next]!) & mask;
+    for (;;) {
+      const k = keys[next * 2]!;
+      if (k === EMPTY) break;
+      const home = hashAddress(k) & mask;
       const inRange = slot <= next ? slot < home && home <= next : slot < home || home <= next;
       if (!inRange) {
-        keys[slot] = keys[next]!;
-        sizes[slot] = sizes[next]!;
-        sites[slot] = sites[next]!;
+        keys[slot * 2] = k;
+        words[slot * 4 + 2] = words[next * 4 + 2]!;
+        words[slot * 4 + 3] = words[next * 4 + 3]!;
         if (indexes !== undefined) indexes[slot] = indexes[next]!;
         slot = next;
       }
       next = (next + 1) & mask;
     }
-    keys[slot] = EMPTY;
+    keys[slot * 2] = EMPTY;
     return true;
   }
 
   /** Calls `fn` for every live allocation (order unspecified). */
   forEach(fn: (address: number, size: number, site: SiteId) => void): void {
-    for (let i = 0; i < this.keys.length; i++) {
-      const k = this.keys[i]!;
+    const slots = this.mask + 1;
+    for (let i = 0; i < slots; i++) {
+      const k = this.keys[i * 2]!;
       if (k !== EMPTY) {
-        const s = this.sizes[i]!;
-        fn(k, s === BESIDE ? (this.bigSizes.get(k) as number) : s, this.sites[i] as SiteId);
+        const s = this.words[i * 4 + 2]!;
+        fn(k, s === BESIDE ? (this.bigSizes.get(k) as number) : s, this.words[i * 4 + 3] as SiteId);
       }
     }
   }
 
   /** Writes the values of the entry at `slot` (its key is set). */
   private put(slot: number, address: number, size: number, site: SiteId, index: number): void {
-    if (size < BESIDE) this.sizes[slot] = size;
+    const words = this.words;
+    if (size < BESIDE) words[slot * 4 + 2] = size;
     else {
-      this.sizes[slot] = BESIDE;
+      words[slot * 4 + 2] = BESIDE;
       this.bigSizes.set(address, size);
     }
-    this.sites[slot] = site;
+    words[slot * 4 + 3] = site;
     const indexes = this.indexes;
     if (indexes !== undefined) {
       if (index < BESIDE) indexes[slot] = index;
@@ -165,13 +172,14 @@ export class LiveTable {
 
   /** Reads the values of the entry at `slot` into removedSize/Site/Index and forgets what is kept beside. */
   private take(slot: number, address: number): void {
-    const s = this.sizes[slot]!;
+    const words = this.words;
+    const s = words[slot * 4 + 2]!;
     if (s !== BESIDE) this.removedSize = s;
     else {
       this.removedSize = this.bigSizes.get(address) as number;
       this.bigSizes.delete(address);
     }
-    this.removedSite = this.sites[slot] as SiteId;
+    this.removedSite = words[slot * 4 + 3] as SiteId;
     const indexes = this.indexes;
     if (indexes !== undefined) {
       const i = indexes[slot]!;
@@ -190,40 +198,40 @@ export class LiveTable {
 
   private find(address: number): number {
     if (address === EMPTY) return -1;
-    let slot = hashAddress(address) & this.mask;
+    const keys = this.keys;
+    const mask = this.mask;
+    let slot = hashAddress(address) & mask;
     for (;;) {
-      const k = this.keys[slot]!;
+      const k = keys[slot * 2]!;
       if (k === address) return slot;
       if (k === EMPTY) return -1;
-      slot = (slot + 1) & this.mask;
+      slot = (slot + 1) & mask;
     }
   }
 
   private grow(): void {
     const oldKeys = this.keys;
-    const oldSizes = this.sizes;
-    const oldSites = this.sites;
+    const oldWords = this.words;
     const oldIndexes = this.indexes;
-    const cap = oldKeys.length * 2;
-    const keys = new Float64Array(cap);
-    const sizes = new Uint32Array(cap);
-    const sites = new Uint32Array(cap);
+    const oldSlots = this.mask + 1;
+    const cap = oldSlots * 2;
+    const keys = new Float64Array(cap * 2);
+    const words = new Uint32Array(keys.buffer);
     const indexes = oldIndexes !== undefined ? new Uint32Array(cap) : undefined;
     const mask = cap - 1;
     // The values move as they are (what is kept beside stays keyed by address).
-    for (let i = 0; i < oldKeys.length; i++) {
-      const k = oldKeys[i]!;
+    for (let i = 0; i < oldSlots; i++) {
+      const k = oldKeys[i * 2]!;
       if (k === EMPTY) continue;
       let slot = hashAddress(k) & mask;
-      while (keys[slot] !== EMPTY) slot = (slot + 1) & mask;
-      keys[slot] = k;
-      sizes[slot] = oldSizes[i]!;
-      sites[slot] = oldSites[i]!;
+      while (keys[slot * 2] !== EMPTY) slot = (slot + 1) & mask;
+      keys[slot * 2] = k;
+      words[slot * 4 + 2] = oldWords[i * 4 + 2]!;
+      words[slot * 4 + 3] = oldWords[i * 4 + 3]!;
       if (indexes !== undefined) indexes[slot] = oldIndexes![i]!;
     }
     this.keys = keys;
-    this.sizes = sizes;
-    this.sites = sites;
+    this.words = words;
     this.indexes = indexes;
     this.mask = mask;
   }
