@@ -24,7 +24,10 @@ import {
   ALLOC_BIT,
   ALLOC_SAME_STACK,
   ALLOC_SEQ1,
+  ALLOC_ABS_ADDR,
+  FREE_ABS_ADDR,
   OPTION_NATIVE,
+  SLOT_ADDRESS_VERSION,
 } from '../src/capture/format.js';
 import { DEFAULT_COMPRESS_LEVEL } from '../src/capture/compress.js';
 import { ByteReader } from '../src/capture/varint.js';
@@ -73,6 +76,10 @@ function analyse(path: string): void {
   };
   let headerBytes = 0;
   let native = false;
+  let slotted = false;
+  // Bytes of each field of the ALLOC and FREE records (the type byte, seq delta, address, size, stacks).
+  const fields = { type: 0, seq: 0, address: 0, size: 0, stack: 0, native: 0 };
+  let events = 0;
   let blocks = 0;
   let compressed = 0;
   let blockHeaders = 0;
@@ -83,6 +90,7 @@ function analyse(path: string): void {
     header: (h: CaptureHeader, bytes) => {
       headerBytes = bytes.length;
       native = (h.options & OPTION_NATIVE) !== 0;
+      slotted = h.minReaderVersion >= SLOT_ADDRESS_VERSION;
     },
     block: (info, bytes) => {
       blocks++;
@@ -107,18 +115,28 @@ function analyse(path: string): void {
         const t = r.u8();
         let name: string;
         try {
-          if ((t & ALLOC_BIT) !== 0) {
-            name = 'ALLOC';
-            if ((t & ALLOC_SEQ1) === 0) r.varint();
-            r.varint(); // address
-            r.varint(); // size
-            if ((t & ALLOC_SAME_STACK) === 0) r.varint();
-            if (native) r.varint();
-          } else if ((t & FREE_MASK) === FREE_TAG) {
-            name = 'FREE';
-            if ((t & FREE_SEQ1) === 0) r.varint();
-            r.varint(); // address
-            if ((t & FREE_HAS_SIZE) !== 0) r.varint();
+          if ((t & ALLOC_BIT) !== 0 || (t & FREE_MASK) === FREE_TAG) {
+            const alloc = (t & ALLOC_BIT) !== 0;
+            name = alloc ? 'ALLOC' : 'FREE';
+            events++;
+            fields.type++;
+            let at = r.pos;
+            const field = (f: keyof typeof fields): void => {
+              fields[f] += r.pos - at;
+              at = r.pos;
+            };
+            if ((t & (alloc ? ALLOC_SEQ1 : FREE_SEQ1)) === 0) r.varint();
+            field('seq');
+            // Version 3: w with a delta of 0 means a whole address follows the slot field.
+            const a = r.varint();
+            if (slotted && (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0 && Math.floor(a / 8) === 0) r.varint();
+            field('address');
+            if (alloc || (t & FREE_HAS_SIZE) !== 0) r.varint();
+            field('size');
+            if (alloc && (t & ALLOC_SAME_STACK) === 0) r.varint();
+            field('stack');
+            if (alloc && native) r.varint();
+            field('native');
           } else if (t >= 1 && t <= 63) {
             const len = r.varint();
             name = NAMES[t] ?? `type ${t}`;
@@ -158,6 +176,12 @@ function analyse(path: string): void {
       params: { [constants.BROTLI_PARAM_QUALITY]: DEFAULT_COMPRESS_LEVEL, [constants.BROTLI_PARAM_LGWIN]: 16 },
     }).length;
     console.log(`  ${name.padEnd(14)} ${String(k.count).padStart(8)} ${String(k.raw).padStart(9)} ${k.storedShare.toFixed(0).padStart(17)} ${pct(k.storedShare).padStart(6)} ${String(alone).padStart(8)}`);
+  }
+  if (events > 0) {
+    const per = (n: number): string => (n / events).toFixed(2);
+    console.log(
+      `  per ALLOC/FREE event   ${per(fields.type + fields.seq + fields.address + fields.size + fields.stack + fields.native)} bytes raw: type ${per(fields.type)}, seq ${per(fields.seq)}, address ${per(fields.address)}, size ${per(fields.size)}, stack ${per(fields.stack)}, native ${per(fields.native)} (format version ${slotted ? '3, addresses against slots' : '1-2, addresses as deltas'})`,
+    );
   }
   const streams = [...perStream].sort((a, b) => b[1].stored - a[1].stored);
   console.log(`  streams: ${streams.map(([s, v]) => `${s === 0xffffffff ? 'memlens' : s}: ${v.blocks} blocks ${v.stored} B`).join(', ')}`);

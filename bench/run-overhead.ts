@@ -1,7 +1,7 @@
 // How much slower a program runs under `memlens run` than under plain python3, and under memray for
 // comparison; how big the captures are. Not a test: run it by hand (briefly; the machine is shared):
 //
-//   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--repeat N] [--fixed N] [--fixed-only] [--baseline ROOT] [--no-aggregate] [WORKLOAD...]
+//   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--repeat N] [--fixed N] [--fixed-only] [--baseline ROOT] [--mode MODE]... [--no-aggregate] [WORKLOAD...]
 //
 // Defaults: the benchmark virtualenv .cache/bench-venv (CPython 3.11 with numpy, memray and pyperformance;
 // create it with `python3.11 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install memray numpy
@@ -26,6 +26,12 @@
 // over memray's (slowdown - 1 over slowdown - 1) in that mode, wall and CPU, with their geometric means at
 // the end. "agent only" rows: the Python process alone with the agent (the bootstrap started directly, no
 // node, the capture left uncompressed), without and with Python's allocators traced.
+//
+// --mode MODE (repeatable): only these modes (default, native, trace-python-allocators,
+// native-trace-python-allocators, aggregate). --baseline ROOT (another memlens checkout, built): its
+// `memlens run` and its agent alone run beside this one's in every workload too (rows marked "(baseline)"),
+// round robin with the others, and its overhead over memray's gets a geomean of its own: before and after a
+// change, measured side by side in one run.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -52,7 +58,8 @@ const fixedRuns = Number(arg('--fixed', '15'));
 const aggregate = !process.argv.includes('--no-aggregate');
 // --baseline ROOT: another memlens checkout (built), whose `memlens run` joins the fixed-cost rows.
 const baseline = arg('--baseline', '');
-const VALUED = new Set(['--python', '--repeat', '--fixed', '--baseline']);
+const VALUED = new Set(['--python', '--repeat', '--fixed', '--baseline', '--mode']);
+const wantedModes = args('--mode');
 const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !VALUED.has(all[i - 1] ?? ''));
 const workloads = process.argv.includes('--fixed-only')
   ? []
@@ -123,13 +130,14 @@ interface Config {
   runs: Timed[];
 }
 
-const MODES: [string, string[]][] = [
+const ALL_MODES: [string, string[]][] = [
   ['default', []],
   ['--native', ['--native']],
   ['--trace-python-allocators', ['--trace-python-allocators']],
   ['--native --trace-python-allocators', ['--native', '--trace-python-allocators']],
   ...(aggregate ? [['--aggregate', ['--aggregate']] as [string, string[]]] : []),
 ];
+const MODES = ALL_MODES.filter(([m]) => wantedModes.length === 0 || wantedModes.includes(m.replace(/^--/, '').replace(/ --/g, '-')));
 
 // Overhead (slowdown - 1) of memlens over memray's, per mode, wall and CPU, for the geomean at the end.
 const ratios = new Map<string, { wall: number[]; cpu: number[] }>();
@@ -152,6 +160,16 @@ try {
           output: out,
           runs: [],
         });
+        if (baseline !== '') {
+          configs.push({
+            name: `memlens run ${mode} (baseline)`,
+            mode,
+            cmd: process.execPath,
+            args: [...NODE_FLAGS, join(baseline, 'bin', 'memlens.js'), 'run', '-q', '-f', '-o', out, '--python', python, ...extra, script],
+            output: out,
+            runs: [],
+          });
+        }
         if (memray) {
           const mout = join(dir, `${w}.memray.bin`);
           configs.push({ name: `memray run ${mode}`, mode, cmd: python, args: ['-m', 'memray', 'run', '-q', '-f', '-o', mout, ...extra, script], output: mout, runs: [] });
@@ -164,6 +182,12 @@ try {
         configs.push({ name: 'agent only (uncompressed)', mode: '', cmd: python, args: ['-c', loader, script], output: out, env, runs: [] });
         const penv = { ...process.env, MEMLENS_BOOTSTRAP: JSON.stringify({ run: 'script', agent, output: out, overwrite: true, trace_python_allocators: true }) };
         configs.push({ name: 'agent only --trace-python-allocators', mode: '', cmd: python, args: ['-c', loader, script], output: out, env: penv, runs: [] });
+        if (baseline !== '') {
+          const bagent = join(baseline, 'agent', 'build', 'libmemlens_agent.so');
+          const bloader = `import sys; sys.path.insert(0, ${JSON.stringify(join(baseline, 'agent', 'python'))}); import memlens_bootstrap; memlens_bootstrap.main()`;
+          const benv = { ...process.env, MEMLENS_BOOTSTRAP: JSON.stringify({ run: 'script', agent: bagent, output: out, overwrite: true, trace_python_allocators: true }) };
+          configs.push({ name: 'agent only --trace-python-allocators (baseline)', mode: '', cmd: python, args: ['-c', bloader, script], output: out, env: benv, runs: [] });
+        }
       }
       // Round robin: every configuration once, then again, so a busy minute of the machine falls on all of them.
       for (let i = 0; i < repeat; i++) for (const c of configs) c.runs.push(timeOnce(c.cmd, c.args, c.output, c.env));
@@ -185,6 +209,16 @@ try {
           acc.cpu.push(cpuRatio);
           ratios.set(c.mode, acc);
           vs = `${wallRatio.toFixed(2)} (cpu ${cpuRatio.toFixed(2)})`;
+          const b = slow.get(`memlens run ${c.mode} (baseline)`);
+          if (b !== undefined) {
+            const bw = (b.wall - 1) / (r.wall - 1);
+            const bc = (b.cpu - 1) / (r.cpu - 1);
+            const bacc = ratios.get(`${c.mode} (baseline)`) ?? { wall: [], cpu: [] };
+            bacc.wall.push(bw);
+            bacc.cpu.push(bc);
+            ratios.set(`${c.mode} (baseline)`, bacc);
+            vs += `; baseline ${bw.toFixed(2)} (cpu ${bc.toFixed(2)})`;
+          }
         }
         const last = c.runs[c.runs.length - 1] as Timed;
         rows.push([w, c.name + tag, wall.toFixed(3), (wall / base.wall).toFixed(2), cpu.toFixed(3), (cpu / base.cpu).toFixed(2), fmtSize(last.bytes), vs]);

@@ -164,6 +164,8 @@ static void block_reset(ml_stream *s) {
     s->base_seq = s->last_seq;
     s->prev_seq = s->last_seq;
     s->prev_addr = 0;
+    memset(s->slot_addr, 0, sizeof s->slot_addr);
+    s->slot_mru = 0; /* neither way used: the less recently used is way 0 */
     s->prev_stack = 0;
     s->prev_native = 0;
     s->block_has_event = 0;
@@ -226,14 +228,39 @@ static inline uint8_t *encode_seq(uint8_t *p, uint8_t *type, uint8_t seq1_bit, u
     return p + ml_put_varint(p, delta);
 }
 
-static inline uint8_t *encode_addr(ml_stream *s, uint8_t *p, uint8_t *type, uint8_t abs_bit, uint64_t addr) {
-    int64_t diff = (int64_t)(addr - s->prev_addr);
-    if ((diff & 7) == 0) {
-        p += ml_put_svarint(p, diff / 8);
-    } else {
-        *type |= abs_bit;
-        p += ml_put_varint(p, addr);
+static inline uint64_t zigzag(int64_t v) {
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+/* The address against the block's slots (docs/capture-format.md "Addresses"). The slots are 4 sets of 2,
+ * the set chosen by the address's page (16 KiB) modulo 4: an address is coded against the slot of its set
+ * whose last address is in the same page and 16 bytes apart from it by a multiple; otherwise (w) that slot,
+ * or the less recently used of the set, takes it as a delta against the previous address, or whole when that
+ * delta is no multiple of 8 (or 0). Two compares, no loop: a search of all 8 slots cost 8 ns more per event
+ * on a program of many pools (mispredicted loop exits), for 1-4 % fewer bytes. */
+static inline uint8_t *encode_addr(ml_stream *s, uint8_t *p, uint8_t *type, uint8_t miss_bit, uint64_t addr) {
+    uint64_t page = addr >> ML_ADDR_PAGE_SHIFT;
+    unsigned set = (unsigned)(page & (ML_ADDR_SETS - 1));
+    unsigned slot = set * ML_ADDR_WAYS;
+    if ((s->slot_addr[slot] >> ML_ADDR_PAGE_SHIFT) != page) {
+        if ((s->slot_addr[slot + 1] >> ML_ADDR_PAGE_SHIFT) == page || (s->slot_mru & (1u << set))) slot++;
     }
+    int64_t diff = (int64_t)(addr - s->slot_addr[slot]);
+    if ((s->slot_addr[slot] >> ML_ADDR_PAGE_SHIFT) == page && (diff & (ML_ADDR_SLOT_UNIT - 1)) == 0) {
+        p += ml_put_varint(p, (zigzag(diff / ML_ADDR_SLOT_UNIT) << ML_ADDR_SLOT_BITS) | slot);
+    } else {
+        *type |= miss_bit;
+        diff = (int64_t)(addr - s->prev_addr);
+        /* The coded value stays below 2^53 (what a reader accepts): the whole address otherwise. */
+        if ((diff & 7) == 0 && diff != 0 && zigzag(diff / 8) < (1ull << (53 - ML_ADDR_SLOT_BITS))) {
+            p += ml_put_varint(p, (zigzag(diff / 8) << ML_ADDR_SLOT_BITS) | slot);
+        } else {
+            *p++ = (uint8_t)slot;
+            p += ml_put_varint(p, addr);
+        }
+    }
+    s->slot_addr[slot] = addr;
+    s->slot_mru = (uint8_t)((s->slot_mru & ~(1u << set)) | ((~slot & 1u) << set));
     s->prev_addr = addr;
     return p;
 }

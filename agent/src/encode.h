@@ -11,8 +11,9 @@
 
 /* A block holds at most 32 KiB of records before compression (docs/capture-format.md, "Writer rules"). */
 #define ML_BLOCK_PAYLOAD_MAX (32u * 1024u)
-/* Room before an ALLOC or FREE: a type byte and five varints of values below 2^56 (8 bytes each). */
-#define ML_HOT_RECORD_MAX 41
+/* Room before an ALLOC or FREE: a type byte, five varints of values below 2^56 (8 bytes each) and the
+ * one-byte slot field in front of a whole address. */
+#define ML_HOT_RECORD_MAX 42
 /* The buffer: header, payload, and slack so that even a record of 10-byte varints stays inside it. */
 #define ML_BLOCK_BYTES (ML_BLOCK_HEADER_LEN + ML_BLOCK_PAYLOAD_MAX + 64u)
 
@@ -76,6 +77,8 @@ typedef struct ml_stream {
     uint64_t base_seq;
     uint64_t prev_seq;
     uint64_t prev_addr;
+    uint64_t slot_addr[ML_ADDR_SLOTS]; /* the last address of each slot */
+    uint8_t slot_mru;                  /* bit k: set k's way 0 was used after its way 1 (0 at a block start) */
     uint64_t prev_stack;
     uint64_t prev_native;
     int block_has_event;

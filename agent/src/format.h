@@ -3,10 +3,14 @@
 #ifndef MEMLENS_FORMAT_H
 #define MEMLENS_FORMAT_H
 
-#define ML_FORMAT_VERSION 1
-#define ML_MIN_READER_VERSION 1
-/* A sampled capture is version 2, min_reader_version 2 (docs/sampling.md). */
+/* Version 3: ALLOC and FREE addresses are coded against a block's slots of recently used pages. The agent
+ * writes every capture, sampled or not, in version 3 (min_reader_version 3). */
+#define ML_FORMAT_VERSION 3
+#define ML_MIN_READER_VERSION 3
+/* A sampled capture was version 2, min_reader_version 2 before version 3 (docs/sampling.md). */
 #define ML_SAMPLED_FORMAT_VERSION 2
+/* Captures whose min_reader_version is at least this code addresses against slots. */
+#define ML_SLOT_ADDRESS_VERSION 3
 #define ML_FILE_MAGIC "\x89MLENS\r\n"
 #define ML_FILE_HEADER_FIXED_LEN 20
 #define ML_BLOCK_SYNC_U32 0x424c4debu
@@ -69,6 +73,18 @@
 #define ML_FREE_ABS_ADDR 0x04
 #define ML_FREE_SEQ1 0x02
 #define ML_FREE_HAS_SIZE 0x01
+
+/* Addresses in version 3 (docs/capture-format.md "Addresses"): a block keeps the last address of 8 slots;
+ * an address is a slot and a delta in units of 16 against that slot's last address (w = 0), or a slot and
+ * a delta in units of 8 against the block's previous address (w = 1; delta 0: the address follows whole).
+ * Writer rule: the slots are ML_ADDR_SETS sets of ML_ADDR_WAYS, the set is the address's 16 KiB page (a
+ * pymalloc pool) modulo ML_ADDR_SETS; in it the slot of the same page, else the less recently used. */
+#define ML_ADDR_SLOTS 8
+#define ML_ADDR_SETS 4
+#define ML_ADDR_WAYS 2
+#define ML_ADDR_SLOT_BITS 3
+#define ML_ADDR_SLOT_UNIT 16
+#define ML_ADDR_PAGE_SHIFT 14
 
 enum ml_allocator {
     ML_A_MALLOC = 0,

@@ -58,9 +58,10 @@ int ml_header_write(ml_config *c, ml_cgroup *cg, uint64_t wall_ns, uint64_t mono
         return -1;
     }
     memcpy(out, ML_FILE_MAGIC, 8);
-    /* A sampled capture needs a reader that weighs its allocations: older ones must refuse it. */
-    unsigned version = c->sample_rate != 0 ? ML_SAMPLED_FORMAT_VERSION : ML_FORMAT_VERSION;
-    unsigned min_reader = c->sample_rate != 0 ? ML_SAMPLED_FORMAT_VERSION : ML_MIN_READER_VERSION;
+    /* Version 3 (addresses against slots) needs a version-3 reader, which also weighs a sampled capture's
+     * allocations (options bit 8). */
+    unsigned version = ML_FORMAT_VERSION;
+    unsigned min_reader = ML_MIN_READER_VERSION;
     out[8] = version & 0xff;
     out[9] = version >> 8;
     out[10] = min_reader & 0xff;

@@ -5,7 +5,7 @@
 //
 // The level is chosen by measurement (docs/benchmarks.md, "Compression"): DEFAULT_COMPRESS_LEVEL.
 
-import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, OPTION_NATIVE } from './format.js';
+import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, OPTION_NATIVE, SLOT_ADDRESS_VERSION } from './format.js';
 import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
 import { BlockMerger, type MergedBlock } from './merge.js';
@@ -33,8 +33,12 @@ export const FOLLOW_FAST_LEVEL = 1;
  * bytes in a fifth of the time (180 MB/s) for files about a third larger (measured on the objects workload's
  * 53 MB stream: 17.3 MB at 5, 26.4 MB at 1; docs/benchmarks.md). Before, only a lag of FOLLOW_FAST_LAG
  * switched, so a follower that kept up spent 4.5 times the CPU per byte while the program ran.
+ * 4 MiB/s since format 3 (addresses against slots): the same program writes a quarter fewer bytes, so at
+ * 8 MiB/s json_roundtrip fell back to quality 5 on a loaded machine and its run took more CPU than before;
+ * and quality 1's files are now well below memray's (docs/benchmarks.md, "Python-allocator addresses against
+ * recent pools").
  */
-export const FOLLOW_FAST_RATE = 8 << 20;
+export const FOLLOW_FAST_RATE = 4 << 20;
 export const RATE_WINDOW_MS = 250;
 
 /** The brotli quality for the next block when `lagBytes` are written but not yet read, the writer writing `bytesPerSecond`. */
@@ -89,7 +93,7 @@ export class Recompressor {
     this.framer = new BlockFramer(
       {
         header: (h, bytes) => {
-          if (options.merge !== false) this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b));
+          if (options.merge !== false) this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), h.minReaderVersion >= SLOT_ADDRESS_VERSION);
           this.out(bytes.slice());
         },
         block: (info, bytes) => {

@@ -97,7 +97,8 @@ test('garbage between blocks and a zero-filled tail cost only themselves', () =>
 });
 
 test('bad records end their block with a warning; the next block is read', () => {
-  const w = new CaptureWriter({ header: {} });
+  // Version 1's address coding: the payloads below are written by hand (address-slots.test.ts has version 3's).
+  const w = new CaptureWriter({ header: { version: 1 } });
   w.alloc(1, 1, 0x1000, 8, 0, 0, 0);
   w.flush(1);
   const bad = [
@@ -154,7 +155,7 @@ test('malformed length-prefixed records are skipped alone; hostile counts alloca
 });
 
 test('unknown block kinds and flags are skipped with one warning each; longer block headers are read', () => {
-  const w = new CaptureWriter({ header: {} });
+  const w = new CaptureWriter({ header: { version: 1 } });
   w.raw(encodeBlock(1, 0, Uint8Array.of(1, 2, 3), { kind: 9 }));
   w.raw(encodeBlock(1, 0, Uint8Array.of(1, 2, 3), { kind: 9 }));
   const flagged = encodeBlock(1, 0, Uint8Array.of(0x62, 2));
@@ -188,15 +189,19 @@ test('header errors: not a capture, newer version, bad CRC, cut short, empty', (
   const h = encodeHeader(TEST_HEADER);
   assert.throws(() => decode(new TextEncoder().encode('hello world, this is not a capture file')), /is not a memlens capture: it starts with 68 65 6c 6c/);
   const newer = h.slice();
-  new DataView(newer.buffer).setUint16(8, 4, true);
-  new DataView(newer.buffer).setUint16(10, 3, true);
+  new DataView(newer.buffer).setUint16(8, 5, true);
+  new DataView(newer.buffer).setUint16(10, 4, true);
   assert.throws(
     () => decode(newer),
-    (e: unknown) => e instanceof UnsupportedVersionError && /version 4.*version 3 or later.*reads version 2/.test(e.message) && /upgrade memlens/.test(e.hint ?? ''),
+    (e: unknown) => e instanceof UnsupportedVersionError && /version 5.*version 4 or later.*reads version 3/.test(e.message) && /upgrade memlens/.test(e.hint ?? ''),
   );
   const readable = h.slice();
-  new DataView(readable.buffer).setUint16(8, 3, true); // version 3, min reader 1: readable
-  assert.equal(decode(readable).header?.version, 3);
+  new DataView(readable.buffer).setUint16(8, 4, true); // version 4, min reader 3: readable
+  assert.equal(decode(readable).header?.version, 4);
+  const v1 = h.slice();
+  new DataView(v1.buffer).setUint16(8, 1, true); // version 1 (min reader 1): still read
+  new DataView(v1.buffer).setUint16(10, 1, true);
+  assert.equal(decode(v1).header?.minReaderVersion, 1);
   const sampled = h.slice();
   new DataView(sampled.buffer).setUint16(8, 2, true); // a sampled capture: version 2, min reader 2
   new DataView(sampled.buffer).setUint16(10, 2, true);

@@ -19,16 +19,21 @@ import {
   FREE_SEQ1,
   FREE_TAG,
   MAX_BLOCK_PAYLOAD,
+  MIN_READER_VERSION,
   OPTION_NATIVE,
+  SLOT_ADDRESS_VERSION,
   STREAM_SERVICE,
 } from './format.js';
-import { encodeHeader, type HeaderInput } from './header.js';
+import { SlotAddressWriter } from './address-slots.js';
+import { encodeHeader, makeHeader, type HeaderInput } from './header.js';
 import { encodeMetaPayload, recordTypeOf } from './meta.js';
 import type { MetaRecord } from './records.js';
 import { ByteWriter, varintLength } from './varint.js';
 
 /** The most bytes an ALLOC or FREE record takes (type byte and five varints of safe integers). */
 export const MAX_HOT_RECORD_LEN = 1 + 5 * 8;
+/** The same in version 3: a whole address comes after a one-byte slot field. */
+export const MAX_HOT_RECORD_LEN_SLOTTED = MAX_HOT_RECORD_LEN + 1;
 /** The agent's block size before compression. */
 export const DEFAULT_BLOCK_SIZE = 32 * 1024;
 
@@ -41,6 +46,11 @@ export interface CaptureWriterOptions {
   readonly blockSize?: number;
   /** Deflate level for block payloads (compress.ts); undefined: blocks are stored uncompressed. */
   readonly compressLevel?: number;
+  /**
+   * Code addresses against slots (format version 3); by default when the header's min_reader_version is 3
+   * or more (without a header: MIN_READER_VERSION's choice, this version's).
+   */
+  readonly slotAddresses?: boolean;
 }
 
 interface OpenBlock {
@@ -56,6 +66,8 @@ interface OpenBlock {
   lastSeq: number;
   frames: number;
   natives: number;
+  /** Version 3's address state of the block. */
+  readonly slots: SlotAddressWriter;
 }
 
 export interface BlockEncodeOptions {
@@ -122,6 +134,8 @@ export class CaptureWriter {
   private readonly native: boolean;
   private readonly blockSize: number;
   private readonly compressLevel: number | undefined;
+  private readonly slotted: boolean;
+  private readonly hotMax: number;
   private readonly scratch = new ByteWriter(256);
   /** Blocks written so far. */
   blocks = 0;
@@ -133,6 +147,8 @@ export class CaptureWriter {
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
     if (this.blockSize < 64 || this.blockSize > MAX_BLOCK_PAYLOAD) throw new RangeError(`block size ${this.blockSize} is not in [64, ${MAX_BLOCK_PAYLOAD}]`);
     this.compressLevel = options.compressLevel;
+    this.slotted = options.slotAddresses ?? (options.header !== undefined ? makeHeader(options.header).minReaderVersion : MIN_READER_VERSION) >= SLOT_ADDRESS_VERSION;
+    this.hotMax = this.slotted ? MAX_HOT_RECORD_LEN_SLOTTED : MAX_HOT_RECORD_LEN;
     if (options.header !== undefined) this.push(encodeHeader(options.header));
   }
 
@@ -149,7 +165,7 @@ export class CaptureWriter {
   private open(stream: number): OpenBlock {
     let b = this.streams.get(stream);
     if (b === undefined) {
-      b = { stream, w: new ByteWriter(1024), baseSeq: 0, events: 0, seq: 0, addr: 0, stack: 0, native: 0, lastSeq: 0, frames: 0, natives: 0 };
+      b = { stream, w: new ByteWriter(1024), baseSeq: 0, events: 0, seq: 0, addr: 0, stack: 0, native: 0, lastSeq: 0, frames: 0, natives: 0, slots: new SlotAddressWriter() };
       this.streams.set(stream, b);
     }
     return b;
@@ -161,7 +177,7 @@ export class CaptureWriter {
       throw new RangeError(`seq ${seq} or address ${address} is not an integer in [0, 2^53 - 1]`);
     }
     const b = this.open(stream);
-    if (b.w.length > 0 && (b.w.length + MAX_HOT_RECORD_LEN > this.blockSize || (b.events > 0 && seq < b.seq))) this.closeBlock(b);
+    if (b.w.length > 0 && (b.w.length + this.hotMax > this.blockSize || (b.events > 0 && seq < b.seq))) this.closeBlock(b);
     if (b.events === 0) {
       b.baseSeq = Math.max(0, seq - 1);
       b.seq = b.baseSeq;
@@ -171,6 +187,7 @@ export class CaptureWriter {
   }
 
   private address(w: ByteWriter, b: OpenBlock, address: number): boolean {
+    if (this.slotted) return b.slots.write(w, address);
     const diff = address - b.addr;
     b.addr = address;
     if (diff % 8 !== 0) {
@@ -305,6 +322,7 @@ export class CaptureWriter {
     b.w.reset();
     b.events = 0;
     b.addr = 0;
+    b.slots.reset();
     b.stack = 0;
     b.native = 0;
     b.seq = b.lastSeq;

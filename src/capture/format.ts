@@ -1,16 +1,21 @@
 // The capture format's constants: the specification in code. docs/capture-format.md is the prose;
 // agent/src/format.h holds the same numbers for the C side, and format-sync.test.ts checks they agree.
 
-/** The version a capture is written with unless it uses a later addition (version 1: everything but sampling). */
-export const FORMAT_VERSION = 1;
-export const MIN_READER_VERSION = 1;
 /**
- * A sampled capture (docs/sampling.md) is version 2 with min_reader_version 2: a version-1 reader would read
- * its sizes as every allocation, wrong by the sampling factor, so it must refuse the file.
+ * The version memlens writes (agent and TypeScript encoder): version 3 codes ALLOC and FREE addresses against a
+ * block's slots of recently used pages, so it needs a version-3 reader (min_reader_version 3).
+ */
+export const FORMAT_VERSION = 3;
+export const MIN_READER_VERSION = 3;
+/**
+ * A sampled capture (docs/sampling.md) was version 2 with min_reader_version 2 before version 3: a version-1
+ * reader would read its sizes as every allocation, wrong by the sampling factor, so it must refuse the file.
  */
 export const SAMPLED_FORMAT_VERSION = 2;
+/** A capture whose min_reader_version is at least this codes addresses against slots (ADDR_* below). */
+export const SLOT_ADDRESS_VERSION = 3;
 /** The newest version this reader reads: a file whose min_reader_version is above it is refused. */
-export const READER_VERSION = 2;
+export const READER_VERSION = 3;
 
 /** `\x89MLENS\r\n`: the 0x89 and CR LF catch files mangled by text-mode transfers. */
 export const FILE_MAGIC = Uint8Array.of(0x89, 0x4d, 0x4c, 0x45, 0x4e, 0x53, 0x0d, 0x0a);
@@ -90,6 +95,18 @@ export const FREE_TAG = 0x60;
 export const FREE_ABS_ADDR = 0x04;
 export const FREE_SEQ1 = 0x02;
 export const FREE_HAS_SIZE = 0x01;
+// Addresses from version 3 (docs/capture-format.md "Addresses"): a block keeps the last address of ADDR_SLOTS
+// slots; w = 0: varint (zigzag(address − slot's last) / ADDR_SLOT_UNIT) << ADDR_SLOT_BITS | slot; w = 1:
+// varint zigzag((address − previous address) / 8) << ADDR_SLOT_BITS | slot, and a delta of 0 means the whole
+// address follows as a varint. Writer rule: the slots are ADDR_SETS sets of ADDR_WAYS; the set is the
+// address's page of 2^ADDR_PAGE_SHIFT bytes (a pymalloc pool) modulo ADDR_SETS; in it, the slot of the same
+// page, else the less recently used.
+export const ADDR_SLOTS = 8;
+export const ADDR_SETS = 4;
+export const ADDR_WAYS = 2;
+export const ADDR_SLOT_BITS = 3;
+export const ADDR_SLOT_UNIT = 16;
+export const ADDR_PAGE_SHIFT = 14;
 export const RESERVED_MASK = 0xe0;
 export const RESERVED_TAG = 0x40;
 

@@ -44,8 +44,14 @@ export const EMPTY_HEADER: CaptureHeader = Object.freeze({
   unknownFields: [],
 });
 
+/**
+ * The header of these fields, the rest defaulted. An older `version` given without a min_reader_version
+ * gets its own as the minimum (a version-1 file readable by version-1 readers, its addresses coded as then).
+ */
 export function makeHeader(input: HeaderInput = {}): CaptureHeader {
-  return { ...EMPTY_HEADER, ...input };
+  const h = { ...EMPTY_HEADER, ...input };
+  if (input.minReaderVersion === undefined && h.version < h.minReaderVersion) h.minReaderVersion = h.version;
+  return h;
 }
 
 type Kind = 'string' | 'strings' | 'int' | 'bigint' | 'optint' | 'allocator';

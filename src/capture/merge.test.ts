@@ -50,15 +50,21 @@ function barriersHold(items: readonly Item[]): void {
   assert.ok(maxSeqAfter > 0, 'the capture has barriers');
 }
 
-function smallBlocks(native: boolean, threads = 4): Uint8Array {
+function smallBlocks(native: boolean, threads = 4, version?: number): Uint8Array {
   const parts: Uint8Array[] = [];
-  writeRealistic({ events: 40000, threads, native, blockSize: 1500, sink: (b) => parts.push(b) });
+  writeRealistic({ events: 40000, threads, native, blockSize: 1500, sink: (b) => parts.push(b), ...(version !== undefined ? { version } : {}) });
   return concat(parts);
 }
 
-for (const native of [false, true]) {
-  test(`small blocks are merged: every stream's records, the events in seq order and the barriers hold (native ${native})`, () => {
-    const input = smallBlocks(native);
+// Version 1 codes addresses as deltas, version 3 against slots (docs/capture-format.md "Addresses").
+for (const [native, version] of [
+  [false, 3],
+  [true, 3],
+  [false, 1],
+  [true, 1],
+] as const) {
+  test(`small blocks are merged: every stream's records, the events in seq order and the barriers hold (native ${native}, version ${version})`, () => {
+    const input = smallBlocks(native, 4, version);
     const out = recompressCapture(input);
     const a = decode(input);
     const b = decode(out);

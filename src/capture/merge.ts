@@ -35,6 +35,7 @@ import {
   STREAM_MEMLENS,
   STREAM_SERVICE,
 } from './format.js';
+import { SlotAddressReader, SlotAddressWriter } from './address-slots.js';
 import type { BlockInfo } from './records.js';
 import { ByteWriter, zigzagDecode, zigzagEncode } from './varint.js';
 
@@ -64,6 +65,8 @@ interface Pending {
   native: number;
   /** Whether an event was written (base_seq of a block without events is the first block's). */
   events: number;
+  /** Version 3's address state of the merged block. */
+  readonly slots: SlotAddressWriter;
 }
 
 /** Thrown inside transcode(): the block is passed on unmerged. */
@@ -92,13 +95,19 @@ export class BlockMerger {
   /** Streams in the order their pending block was opened (the order they are written in). */
   private order: number[] = [];
   private readonly scratch = new ByteWriter(SMALL_BLOCK * 2);
+  private readonly slotsIn = new SlotAddressReader();
+  private readonly slotsSaved = new SlotAddressWriter();
   /** Raw bytes pending, all streams together. */
   private held = 0;
 
-  /** `native`: the capture's ALLOC records carry a native stack (header option 1). */
+  /**
+   * `native`: the capture's ALLOC records carry a native stack (header option 1). `slotted`: its addresses
+   * are coded against slots (min_reader_version 3 and later).
+   */
   constructor(
     private readonly native: boolean,
     private readonly emit: (block: MergedBlock) => void,
+    private readonly slotted = false,
   ) {}
 
   /**
@@ -118,11 +127,12 @@ export class BlockMerger {
     }
     const fresh = p === undefined;
     if (p === undefined) {
-      p = { stream: info.stream, w: new ByteWriter(MERGED_BLOCK + 256), baseSeq: info.baseSeq, seq: info.baseSeq, addr: 0, stack: 0, native: 0, events: 0 };
+      p = { stream: info.stream, w: new ByteWriter(MERGED_BLOCK + 256), baseSeq: info.baseSeq, seq: info.baseSeq, addr: 0, stack: 0, native: 0, events: 0, slots: new SlotAddressWriter() };
     }
     const w = this.scratch;
     w.reset();
     const saved = { seq: p.seq, addr: p.addr, stack: p.stack, native: p.native, events: p.events };
+    this.slotsSaved.copyFrom(p.slots);
     let ok: boolean;
     try {
       ok = this.transcode(payload, info.baseSeq, p, w);
@@ -132,6 +142,7 @@ export class BlockMerger {
     }
     if (!ok) {
       Object.assign(p, saved);
+      p.slots.copyFrom(this.slotsSaved);
       if (fresh) {
         // Nothing of this stream is pending: a block that seq order or parsing keeps apart starts over.
         return false;
@@ -161,6 +172,7 @@ export class BlockMerger {
     let stack = 0;
     let nstack = 0;
     let i = 0;
+    this.slotsIn.reset();
     while (i < end) {
       const t = b[i++]!;
       if (t >= ALLOC_BIT || (t & FREE_MASK) === FREE_TAG) {
@@ -170,7 +182,9 @@ export class BlockMerger {
           seq += varintAt(b, i, end);
           i = vpos;
         }
-        if ((t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0) addr = varintAt(b, i, end);
+        const wBit = (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0;
+        if (this.slotted) addr = this.slotsIn.read(varintAt(b, i, end), wBit, () => varintAt(b, vpos, end));
+        else if (wBit) addr = varintAt(b, i, end);
         else addr += zigzagDecode(varintAt(b, i, end)) * 8;
         i = vpos;
         let size = 0;
@@ -197,12 +211,16 @@ export class BlockMerger {
         let out = alloc ? ALLOC_BIT | (t & 0x78) : FREE_TAG | (t & 0x18);
         if (delta === 1) out |= alloc ? ALLOC_SEQ1 : FREE_SEQ1;
         else w.varint(delta);
-        const diff = addr - p.addr;
-        p.addr = addr;
-        if (diff % 8 !== 0) {
-          w.varint(addr);
-          out |= alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR;
-        } else w.varint(zigzagEncode(diff / 8));
+        if (this.slotted) {
+          if (p.slots.write(w, addr)) out |= alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR;
+        } else {
+          const diff = addr - p.addr;
+          p.addr = addr;
+          if (diff % 8 !== 0) {
+            w.varint(addr);
+            out |= alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR;
+          } else w.varint(zigzagEncode(diff / 8));
+        }
         if (alloc) {
           w.varint(size);
           if (stack === p.stack) out |= ALLOC_SAME_STACK;

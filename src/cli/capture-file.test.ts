@@ -162,7 +162,7 @@ test("cleanEnd: a capture that ends whole on its agent's TRAILER is found finish
 
 test('FollowingCompressor: far behind the writer it compresses faster; either way every record is kept', async () => {
   const parts: Uint8Array[] = [];
-  writeRealistic({ events: 4_000_000, sink: (b) => parts.push(b) }); // about 22 MB: more than FOLLOW_FAST_LAG behind
+  writeRealistic({ events: 4_000_000, sink: (b) => parts.push(b) }); // about 19 MB: more than FOLLOW_FAST_LAG behind
   const bytes = concat(parts);
   assert.ok(bytes.length > FOLLOW_FAST_LAG + READ_CHUNK, `${bytes.length} bytes`);
   const whole = new Digest();
@@ -180,7 +180,8 @@ test('FollowingCompressor: far behind the writer it compresses faster; either wa
     assert.ok(copy !== undefined);
     assert.equal(follower.fastChunks > 0, fast, `${name}: ${follower.fastChunks} fast chunks`);
     const compressed = readFileSync(copy);
-    assert.ok(compressed.length < content.length / 2, `${name}: ${compressed.length} of ${content.length} bytes`);
+    // At most 60 %: format 3's addresses (against slots) left the compressor less to find than version 1's half.
+    assert.ok(compressed.length < content.length * 0.6, `${name}: ${compressed.length} of ${content.length} bytes`);
     const c = new Digest();
     decodeCapture(compressed, c);
     if (name === 'big') assert.deepEqual(c.summary, whole.summary);

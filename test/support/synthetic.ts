@@ -188,6 +188,8 @@ export interface RealisticOptions {
   readonly compressLevel?: number;
   /** Payload bytes after which a stream's block is closed (default 32 KiB, as the agent). */
   readonly blockSize?: number;
+  /** The format version to write (default: this memlens's, FORMAT_VERSION). */
+  readonly version?: number;
 }
 
 export interface RealisticResult {
@@ -219,7 +221,7 @@ export function writeRealistic(o: RealisticOptions): RealisticResult {
   const threads = o.threads ?? 4;
   const native = o.native ?? false;
   const w = new CaptureWriter({
-    header: { ...TEST_HEADER, unknownFields: [], options: native ? OPTION_NATIVE : 0 },
+    header: { ...TEST_HEADER, unknownFields: [], options: native ? OPTION_NATIVE : 0, ...(o.version !== undefined ? { version: o.version } : {}) },
     ...(o.compressLevel !== undefined ? { compressLevel: o.compressLevel } : {}),
     ...(o.blockSize !== undefined ? { blockSize: o.blockSize } : {}),
   });

@@ -27,7 +27,7 @@ test('a good capture: header line first, then blocks and records; exit 0, nothin
   assert.equal(r.code, 0);
   assert.equal(r.err, '');
   const lines = r.out.trimEnd().split('\n');
-  assert.match(lines[0] ?? '', /^header version=1 min_reader_version=1 writer_name="memlens"/);
+  assert.match(lines[0] ?? '', /^header version=3 min_reader_version=3 writer_name="memlens"/);
   assert.match(lines[1] ?? '', /^block offset=\d+ stream=1 /);
   assert.ok(lines.some((l) => l.startsWith('alloc stream=1 seq=2 address=0x55555555a040 size=64 allocator=pymalloc_malloc stack=2 native_stack=2')));
   const json = await parse('good.mlens', '--json');
@@ -37,7 +37,7 @@ test('a good capture: header line first, then blocks and records; exit 0, nothin
     .map((l) => JSON.parse(l) as { type: string; schema?: string; min_reader_version?: number });
   assert.deepEqual(rows[0], { schema: 'memlens.parse/1', type: 'schema' });
   assert.equal(rows[1]?.type, 'header');
-  assert.equal(rows[1]?.min_reader_version, 1, 'keys are snake_case, as in the text lines');
+  assert.equal(rows[1]?.min_reader_version, 3, 'keys are snake_case, as in the text lines');
   assert.equal(rows.filter((x) => x.type !== 'block' && x.type !== 'schema').length, lines.filter((l) => !l.startsWith('block')).length);
 });
 
@@ -74,7 +74,7 @@ test('a capture of a newer format version says both versions and to upgrade', as
   writeFileSync(join(dir, 'newer.mlens'), h);
   const r = await parse('newer.mlens');
   assert.equal(r.code, 1);
-  assert.match(r.err, /newer\.mlens was written in capture format version 5, which needs a reader of version 4 or later; this memlens reads version 2\n {2}hint: upgrade memlens/);
+  assert.match(r.err, /newer\.mlens was written in capture format version 5, which needs a reader of version 4 or later; this memlens reads version 3\n {2}hint: upgrade memlens/);
 });
 
 test('a truncated capture is read up to the cut, with a warning on stderr and exit 0', async () => {
