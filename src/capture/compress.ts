@@ -8,7 +8,7 @@
 import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, OPTION_NATIVE } from './format.js';
 import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
-import { BlockMerger, type MergedBlock } from './merge.js';
+import { BlockMerger, GROUPING, SMALL_BLOCKS, type MergeLimits, type MergedBlock } from './merge.js';
 
 /** Brotli quality 5: on agent captures about a quarter smaller than deflate level 1, and as fast to write. */
 export const DEFAULT_COMPRESS_LEVEL = 5;
@@ -68,12 +68,21 @@ export interface RecompressOptions {
   readonly source?: string;
   /** Merge small blocks of a stream before compressing them (merge.ts); default true. */
   readonly merge?: boolean;
+  /**
+   * At quality 5 or more, merge full blocks too, into blocks of up to 1 MiB (merge.ts, GROUPING); default
+   * true. False: only the small ones, into blocks of up to 64 KiB (what recompression did before
+   * 2026-12-04). Not at the follower's fast level: there the reading that merging a full block takes
+   * (about 3 ns a byte) costs more CPU than quality 1 saves on larger blocks (docs/benchmarks.md, "Capture
+   * size, round three").
+   */
+  readonly group?: boolean;
 }
 
 export class Recompressor {
   private readonly framer: BlockFramer;
   private level: number;
   private readonly codec: 'deflate' | 'brotli';
+  private readonly group: boolean;
   private merger: BlockMerger | undefined;
   bytesOut = 0;
   blocks = 0;
@@ -86,10 +95,13 @@ export class Recompressor {
   ) {
     this.codec = options.codec ?? DEFAULT_CODEC;
     this.level = options.level ?? (this.codec === 'brotli' ? DEFAULT_COMPRESS_LEVEL : 1);
+    this.group = options.group !== false && this.codec === 'brotli';
     this.framer = new BlockFramer(
       {
         header: (h, bytes) => {
-          if (options.merge !== false) this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b));
+          if (options.merge !== false) {
+            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits());
+          }
           this.out(bytes.slice());
         },
         block: (info, bytes) => {
@@ -141,7 +153,14 @@ export class Recompressor {
 
   /** The level for the blocks completed from now on (the codec stays). */
   setLevel(level: number): void {
+    if (level === this.level) return;
     this.level = level;
+    this.merger?.setLimits(this.limits());
+  }
+
+  /** Full blocks are grouped only at quality 5 or more (RecompressOptions.group). */
+  private limits(): MergeLimits {
+    return this.group && this.level >= DEFAULT_COMPRESS_LEVEL ? GROUPING : SMALL_BLOCKS;
   }
 
   feed(chunk: Uint8Array): void {
