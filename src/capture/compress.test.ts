@@ -2,7 +2,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Collector, type Collected } from '../../test/support/collect.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
-import { DEFAULT_COMPRESS_LEVEL, FOLLOW_FAST_LAG, FOLLOW_FAST_LEVEL, FOLLOW_FAST_RATE, followLevel, GrowthRate, RATE_WINDOW_MS, recompressCapture, Recompressor } from './compress.js';
+import {
+  DEFAULT_COMPRESS_LEVEL,
+  FOLLOW_FAST_LAG,
+  FOLLOW_FAST_LEVEL,
+  FOLLOW_FAST_RATE,
+  FOLLOW_GROUP_RATE,
+  followGroups,
+  followLevel,
+  GrowthRate,
+  RATE_WINDOW_MS,
+  recompressCapture,
+  Recompressor,
+} from './compress.js';
 import { decodeCapture } from './decoder.js';
 import { concat } from './encoder.js';
 
@@ -72,6 +84,28 @@ test('followLevel: the fast level far behind the writer or behind a fast writer,
   assert.equal(followLevel(FOLLOW_FAST_LAG - 1, FOLLOW_FAST_RATE - 1), DEFAULT_COMPRESS_LEVEL);
   assert.equal(followLevel(FOLLOW_FAST_LAG), FOLLOW_FAST_LEVEL);
   assert.equal(followLevel(0, FOLLOW_FAST_RATE), FOLLOW_FAST_LEVEL);
+});
+
+test('followGroups: only behind a slow writer, not far behind', () => {
+  assert.equal(followGroups(0, 0), true);
+  assert.equal(followGroups(FOLLOW_FAST_LAG - 1, FOLLOW_GROUP_RATE - 1), true);
+  assert.equal(followGroups(0, FOLLOW_GROUP_RATE), false);
+  assert.equal(followGroups(FOLLOW_FAST_LAG, 0), false);
+  assert.ok(FOLLOW_GROUP_RATE < FOLLOW_FAST_RATE);
+});
+
+test('setGrouping(false): full blocks are compressed one by one even at quality 5', () => {
+  const out: Uint8Array[] = [];
+  const r = new Recompressor((b) => out.push(b));
+  r.setGrouping(false);
+  r.feed(realistic);
+  r.end();
+  const a = decode(realistic);
+  const b = decode(concat(out));
+  const full = (c: Collected): number => c.blocks.filter((x) => x.rawLen >= 16 * 1024).length;
+  assert.ok(full(a) > 0);
+  assert.equal(full(b), full(a));
+  assert.ok(recompressCapture(realistic).length < concat(out).length);
 });
 
 test('GrowthRate: the growth of the latest complete window, in bytes per second', () => {

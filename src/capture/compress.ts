@@ -37,6 +37,21 @@ export const FOLLOW_FAST_LEVEL = 1;
 export const FOLLOW_FAST_RATE = 8 << 20;
 export const RATE_WINDOW_MS = 250;
 
+/**
+ * Below this rate (bytes per second) the follower also groups full blocks (RecompressOptions.group). At
+ * quality 5 grouping costs about a fifth more CPU per byte (reading each block for its end state; brotli is
+ * slower on 1 MiB than on 32 KiB), which on a writer this slow is under 1 % of a core. Faster writers keep
+ * their blocks one by one: grouping them measured 4-8 % more CPU for the whole run (pyperf_raytrace and
+ * web_requests with Python allocators traced, grouping always at quality 5 or below 4 MB/s;
+ * docs/benchmarks.md, "Capture size, round three"), and memlens's overhead comes first.
+ */
+export const FOLLOW_GROUP_RATE = 1 << 20;
+
+/** Whether the follower groups full blocks from now on (at quality 5 only, see Recompressor). */
+export function followGroups(lagBytes: number, bytesPerSecond: number): boolean {
+  return lagBytes < FOLLOW_FAST_LAG && bytesPerSecond < FOLLOW_GROUP_RATE;
+}
+
 /** The brotli quality for the next block when `lagBytes` are written but not yet read, the writer writing `bytesPerSecond`. */
 export function followLevel(lagBytes: number, bytesPerSecond = 0): number {
   return lagBytes >= FOLLOW_FAST_LAG || bytesPerSecond >= FOLLOW_FAST_RATE ? FOLLOW_FAST_LEVEL : DEFAULT_COMPRESS_LEVEL;
@@ -82,7 +97,8 @@ export class Recompressor {
   private readonly framer: BlockFramer;
   private level: number;
   private readonly codec: 'deflate' | 'brotli';
-  private readonly group: boolean;
+  private readonly groupAllowed: boolean;
+  private group: boolean;
   private merger: BlockMerger | undefined;
   bytesOut = 0;
   blocks = 0;
@@ -95,7 +111,8 @@ export class Recompressor {
   ) {
     this.codec = options.codec ?? DEFAULT_CODEC;
     this.level = options.level ?? (this.codec === 'brotli' ? DEFAULT_COMPRESS_LEVEL : 1);
-    this.group = options.group !== false && this.codec === 'brotli';
+    this.groupAllowed = options.group !== false && this.codec === 'brotli';
+    this.group = this.groupAllowed;
     this.framer = new BlockFramer(
       {
         header: (h, bytes) => {
@@ -155,6 +172,14 @@ export class Recompressor {
   setLevel(level: number): void {
     if (level === this.level) return;
     this.level = level;
+    this.merger?.setLimits(this.limits());
+  }
+
+  /** Whether full blocks are grouped from now on (at quality 5 or more); false when the options said so. */
+  setGrouping(on: boolean): void {
+    const next = on && this.groupAllowed;
+    if (next === this.group) return;
+    this.group = next;
     this.merger?.setLimits(this.limits());
   }
 
