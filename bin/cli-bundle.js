@@ -14,8 +14,8 @@
 
 'use strict';
 
+const { isAscii } = require('node:buffer');
 const { readFileSync, writeFileSync } = require('node:fs');
-const { createRequire } = require('node:module');
 const { dirname, join } = require('node:path');
 const vm = require('node:vm');
 const zlib = require('node:zlib');
@@ -33,6 +33,14 @@ function sumOf(bytes) {
   return sum;
 }
 
+/**
+ * The bundle's text. It is all ASCII (scripts/build-cli.mjs: esbuild escapes the rest, and drops comments),
+ * which decodes as Latin-1 at about half the cost of UTF-8, into the same string; UTF-8 otherwise.
+ */
+function textOf(bytes) {
+  return typeof isAscii === 'function' && isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+}
+
 function compile(source, cached) {
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   return new vm.Script(wrapped, { filename: BUNDLE, ...(cached !== undefined ? { cachedData: cached } : {}) });
@@ -41,7 +49,9 @@ function compile(source, cached) {
 function execute(script) {
   const fn = script.runInThisContext();
   const module = { exports: {} };
-  fn.call(module.exports, module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
+  // This file's own require: the bundle requires node's builtins only (node:module's createRequire would load
+  // node's ES module loader behind it, about 0.7 ms).
+  fn.call(module.exports, module.exports, require, module, BUNDLE, dirname(BUNDLE));
 }
 
 /** Runs the CLI from the bundle; false when there is no bundle (only `tsc` was run): use dist/src then. */
@@ -60,7 +70,7 @@ function runBundle() {
   } catch {
     // No cache: compile as usual.
   }
-  execute(compile(bytes.toString('utf8'), cached));
+  execute(compile(textOf(bytes), cached));
   return true;
 }
 
@@ -70,7 +80,7 @@ function runBundle() {
  */
 function makeCodeCache() {
   const bytes = readFileSync(BUNDLE);
-  const script = compile(bytes.toString('utf8'), undefined);
+  const script = compile(textOf(bytes), undefined);
   execute(script);
   process.once('beforeExit', () => {
     const sum = sumOf(bytes);

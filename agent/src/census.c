@@ -64,14 +64,14 @@ static void record_census(const char *label, const char *json) {
     ml_buf_varint(&b, ml_rel_ns());
     ml_buf_str(&b, label, ll);
     ml_buf_str(&b, json, jl);
-    pthread_mutex_lock(&t->stream.lock);
+    ml_lock_acquire(&t->stream.lock);
     if (!t->stream.closed) {
         ml_stream_record(&t->stream, ML_R_CENSUS, b.p, b.len);
         /* On disk now: a census near OOM may be the last thing this process does (the writer is woken). */
         ml_stream_flush(&t->stream);
         ml_sink_kick();
     }
-    pthread_mutex_unlock(&t->stream.lock);
+    ml_lock_release(&t->stream.lock);
     ml_mem_free(mem, cap);
 }
 

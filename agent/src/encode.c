@@ -92,7 +92,7 @@ uint64_t ml_blocks_written(void) {
 
 int ml_stream_init(ml_stream *s, uint32_t id, int native) {
     memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->lock, NULL);
+    ml_lock_init(&s->lock);
     s->id = id;
     s->native = native;
     s->buf = ml_mem_alloc(ML_BLOCK_BYTES);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "format.h"
+#include "lock.h"
 
 /* A block holds at most 32 KiB of records before compression (docs/capture-format.md, "Writer rules"). */
 #define ML_BLOCK_PAYLOAD_MAX (32u * 1024u)
@@ -65,7 +66,7 @@ void ml_buf_cstr(ml_buf *b, const char *s);
 /* One stream of the capture: a thread's, or the service stream (0). Every field is protected by `lock`.
  * The buffer's first ML_BLOCK_HEADER_LEN bytes are room for the block header, so a block is one write. */
 typedef struct ml_stream {
-    pthread_mutex_t lock;
+    ml_lock lock;
     uint32_t id;
     int native;   /* ALLOC records carry a native stack (--native), fixed at init */
     int closed;   /* the session ended: writers drop what they would write */

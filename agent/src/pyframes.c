@@ -390,6 +390,231 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
     return walk_interp(&S.L, ts, out, cap);
 }
 
+/* ---- the walk with the thread's cache ----------------------------------------------------------------------
+ *
+ * Why a cached part of the chain gives exactly what walking it again would give. Walking a frame reads
+ * four words of the frame (the back pointer, the code word, the instruction word, the owner byte) and two
+ * facts of its code object (is_live_code, _co_firsttraceable), and derives from these alone whether the
+ * frame is shown and as what (code, offset): the derivation is a pure function of what it read (the
+ * thread-local bytecode of free-threaded 3.14+ reads more, and is never cached). The cache keeps, for
+ * every frame of the last walk's chain, root first, what was read and what was derived.
+ *
+ * On a new walk the chain is followed from the leaf as always. When it reaches a frame whose address is
+ * that of cached entry j, entries j, j-1, ..., 0 are read again, every one of them, from memory, now: if
+ * each frame's four words and its code object's two facts equal what the cache holds, then the chain from
+ * that frame to the root is the cached one (each back pointer read now is the cached one, so the frames
+ * visited are the cached frames, in the cached order, and entry 0's back pointer ends the chain now as it
+ * did then), and every derivation gets the inputs it got then, so it gives what it gave then. Nothing is
+ * assumed about calls and returns in between: a frame at the same address may be a new call whose callers
+ * changed (a program that returned to its root and grew another stack of equal depth at the same
+ * addresses); then some word read now differs from the cached one (the callers' code or instruction words,
+ * or a back pointer) and the walk goes on from the leaf side as if there were no cache. What is saved is
+ * not reading but deriving: the reads of the check do not depend on each other (the addresses are in the
+ * cache), so the processor overlaps them, where the walk's reads wait each for the one before; and the
+ * caller skips comparing the reused part with its last stack (it is that stack's root part).
+ *
+ * The thread's own frames do not change while it runs the hook, so the check and the walk see one state.
+ * A chain that ends otherwise than with a null back pointer (a cycle, a code object being freed in
+ * 3.9/3.10, a chain longer than the cache) is not cached. */
+
+#define ML_WALK_CACHE_MIN 24 /* chain frames */
+
+static inline size_t slot_hash(uintptr_t addr, size_t mask) {
+    uint64_t x = (uint64_t)addr * 0x9e3779b97f4a7c15ull;
+    return (size_t)(x >> 32) & mask;
+}
+
+/* The cached index of the frame at addr, or SIZE_MAX. Slots may be stale (an index past len, or one whose
+ * entry has another address since): each answer is checked against the entry. */
+static size_t slot_find(const ml_walk_cache *c, uintptr_t addr) {
+    size_t mask = c->slot_cap - 1;
+    for (size_t i = slot_hash(addr, mask), n = 0; n < c->slot_cap; i = (i + 1) & mask, n++) {
+        const struct ml_walk_slot *sl = &c->slots[i];
+        if (sl->addr == 0) return SIZE_MAX;
+        if (sl->addr == addr) return sl->index < c->len && c->raw[sl->index].addr == addr ? sl->index : SIZE_MAX;
+    }
+    return SIZE_MAX;
+}
+
+static void slot_put(ml_walk_cache *c, uintptr_t addr, size_t index) {
+    size_t mask = c->slot_cap - 1;
+    for (size_t i = slot_hash(addr, mask);; i = (i + 1) & mask) {
+        struct ml_walk_slot *sl = &c->slots[i];
+        if (sl->addr == 0) c->slot_used++;
+        if (sl->addr == 0 || sl->addr == addr) {
+            sl->addr = addr;
+            sl->index = index;
+            return;
+        }
+    }
+}
+
+/* Reads the frame at f into r and derives what the walk makes of it. 0, or -1 when the chain must not be
+ * cached (3.9/3.10: the walk ends at a code object that is not live). The memo: the code object last
+ * checked in this walk and its two facts (one check per run of frames showing the same code). */
+typedef struct code_memo {
+    uintptr_t code;
+    int32_t first;
+    uint8_t live;
+} code_memo;
+
+static inline void code_facts(const ml_pylayout *L, code_memo *m, uintptr_t code) {
+    if (code == m->code) return;
+    m->code = code;
+    m->live = (uint8_t)is_live_code(code);
+    m->first = m->live && L->model == ML_FRAMES_INTERP ? rd_i32(code, L->co_firsttraceable) : 0;
+}
+
+static inline int read_frame(const ml_pylayout *L, uintptr_t f, ml_rawframe *r, code_memo *m, ml_pyframe *frame) {
+    r->addr = f;
+    r->shown = 0, r->coded = 0;
+    if (L->model == ML_FRAMES_OBJECTS) {
+        r->back = rd_ptr(f, L->f_back);
+        r->code = rd_ptr(f, L->f_code);
+        int32_t lasti = rd_i32(f, L->f_lasti);
+        r->instr = (uintptr_t)(uint32_t)lasti;
+        r->owner = 0;
+        code_facts(L, m, r->code);
+        r->coded = 1;
+        r->live = m->live, r->first = 0;
+        if (!r->live) return -1;
+        r->shown = 1;
+        frame->code = (const void *)r->code;
+        frame->instr = lasti < 0 ? 0u : (uint32_t)lasti * L->lasti_unit;
+        return 0;
+    }
+    r->back = rd_ptr(f, L->if_previous);
+    r->code = rd_ptr(f, L->if_code);
+    r->instr = rd_ptr(f, L->if_instr);
+    r->owner = rd_u8(f, L->if_owner);
+    r->live = 0, r->first = 0;
+    if (r->owner >= L->owner_shim_min) return 0;
+    uintptr_t code = r->code;
+    if (L->code_tagged) code = (code & 3u) == 3u ? 0 : code & ~(uintptr_t)3u;
+    if (code == 0) return 0;
+    code_facts(L, m, code);
+    r->coded = 1;
+    r->live = m->live, r->first = m->first;
+    if (!r->live) return 0;
+    uintptr_t base = code + L->co_code_adaptive;
+    int incomplete = r->owner != L->owner_generator && r->first >= 0 && r->instr < base + (uintptr_t)r->first * 2u;
+    if (incomplete) return 0;
+    uintptr_t off = r->instr >= base ? r->instr - base : 0;
+    r->shown = 1;
+    frame->code = (const void *)code;
+    frame->instr = off < ((uintptr_t)1 << 31) ? (uint32_t)off : 0u;
+    return 0;
+}
+
+/* Reads cached entries [from, to) again: the words of each frame, and the facts of each code object the walk
+ * checked (once per run of entries naming the same one); returns the first entry that reads otherwise now,
+ * or `to`. */
+__attribute__((noinline)) static size_t check_cached(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t to) {
+    code_memo m = {0, 0, 0};
+    const int objects = L->model == ML_FRAMES_OBJECTS;
+    const unsigned back = objects ? L->f_back : L->if_previous, word = objects ? L->f_code : L->if_code;
+    const unsigned instr = objects ? L->f_lasti : L->if_instr, owner = L->if_owner;
+    for (size_t i = from; i < to; i++) {
+        const ml_rawframe *r = &c->raw[i];
+        uintptr_t f = r->addr;
+        if (rd_ptr(f, back) != r->back || rd_ptr(f, word) != r->code) return i;
+        if (objects ? (uintptr_t)(uint32_t)rd_i32(f, instr) != r->instr : rd_ptr(f, instr) != r->instr || rd_u8(f, owner) != r->owner)
+            return i;
+        if (r->coded) {
+            uintptr_t obj = r->code;
+            if (L->code_tagged) obj &= ~(uintptr_t)3u; /* coded: not a tagged int */
+            code_facts(L, &m, obj);
+            if (m.live != r->live || m.first != r->first) return i;
+        }
+    }
+    return to;
+}
+
+size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, size_t *reused) {
+    *reused = 0;
+    if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return 0;
+    const ml_pylayout *L = &S.L;
+    if (L->co_tlbc != ML_NO_FIELD || c->cap == 0 || c->slot_cap < 2 * c->cap) return SIZE_MAX;
+    uintptr_t ts = (uintptr_t)S.get_tstate();
+    if (!plausible(ts)) return 0;
+    uintptr_t finalizing = __atomic_load_n((const uintptr_t *)(S.runtime + L->rt_finalizing), __ATOMIC_RELAXED);
+    if (finalizing != 0 && finalizing != ts) return 0;
+    uintptr_t f;
+    if (L->model == ML_FRAMES_OBJECTS) {
+        f = rd_ptr(ts, L->ts_frame);
+    } else if (L->ts_cframe != ML_NO_FIELD) {
+        uintptr_t cframe = rd_ptr(ts, L->ts_cframe);
+        if (!plausible(cframe)) return 0;
+        f = rd_ptr(cframe, L->cframe_current);
+    } else {
+        f = rd_ptr(ts, L->ts_frame);
+    }
+    size_t nf = 0, nout = 0;
+    size_t junction = SIZE_MAX;
+    size_t checked = 0, limit = c->len; /* entries [0, checked) read the same now; none from limit on can */
+    code_memo m = {0, 0, 0};
+    cycle_guard g = {0, 1, 0};
+    while (plausible(f)) {
+        if (limit > 0 && c->slots_valid) {
+            size_t j = slot_find(c, f);
+            if (j < limit) {
+                if (j >= checked) {
+                    size_t bad = check_cached(L, c, checked, j + 1);
+                    if (bad == j + 1) {
+                        checked = j + 1;
+                    } else {
+                        checked = limit = bad;
+                    }
+                }
+                if (j < checked) {
+                    junction = j;
+                    break;
+                }
+            }
+        }
+        if (nf >= c->cap) return SIZE_MAX;
+        ml_rawframe *r = &c->fresh[nf];
+        ml_pyframe frame;
+        if (read_frame(L, f, r, &m, &frame) != 0) return SIZE_MAX;
+        if (r->shown) {
+            if (nout >= cap) return SIZE_MAX;
+            out[nout++] = frame;
+        }
+        nf++;
+        f = r->back;
+        if (plausible(f) && cycle_step(&g, f)) return SIZE_MAX; /* a cycle: not cached */
+    }
+    size_t keep = junction == SIZE_MAX ? 0 : junction + 1;
+    if (keep + nf > c->cap) return SIZE_MAX;
+    if (keep + nf < ML_WALK_CACHE_MIN) {
+        /* A short chain is walked again whole next time: that costs less than keeping it. */
+        c->len = 0;
+        c->slots_valid = 0;
+        *reused = keep > 0 ? c->raw[keep - 1].depth : 0;
+        return nout;
+    }
+    size_t shown = keep > 0 ? c->raw[keep - 1].depth : 0; /* the stack's frames among the kept entries */
+    uint32_t depth = (uint32_t)shown;
+    for (size_t i = 0; i < nf; i++) {
+        ml_rawframe *r = &c->raw[keep + i];
+        *r = c->fresh[nf - 1 - i];
+        depth += r->shown;
+        r->depth = depth;
+    }
+    c->len = keep + nf;
+    /* The index is made again when it fills up with stale slots. */
+    if (!c->slots_valid || (c->slot_used + nf) * 2 > c->slot_cap) {
+        memset(c->slots, 0, c->slot_cap * sizeof *c->slots);
+        c->slot_used = 0;
+        for (size_t i = 0; i < c->len; i++) slot_put(c, c->raw[i].addr, i);
+        c->slots_valid = 1;
+    } else {
+        for (size_t i = keep; i < c->len; i++) slot_put(c, c->raw[i].addr, i);
+    }
+    *reused = shown;
+    return nout;
+}
+
 /* ---- code objects ------------------------------------------------------------------------------------ */
 
 int ml_pyframes_code_key(const void *code, ml_code_key *out) {

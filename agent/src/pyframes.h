@@ -37,6 +37,44 @@ int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen);
  * that the depth is known): 2 to 4 ns per frame measured (bench/pyframes-walk.ts). */
 size_t ml_pyframes_walk(ml_pyframe *out, size_t cap);
 
+/* One frame of the chain as the last walk read it (every frame of the chain: shims and incomplete frames
+ * too), and what the walk made of it. */
+typedef struct ml_rawframe {
+    uintptr_t addr;  /* the frame */
+    uintptr_t back;  /* its f_back / previous, as read */
+    uintptr_t code;  /* the f_code / f_executable word, as read */
+    uintptr_t instr; /* instr_ptr / prev_instr (3.11+), f_lasti (3.9/3.10), as read */
+    int32_t first;   /* the code object's _co_firsttraceable (3.11+; 0 before, or when not live) */
+    uint32_t depth;  /* frames of the stack from the root to this entry, inclusive (cache entries only) */
+    uint8_t owner;   /* the frame's owner byte (3.11+) */
+    uint8_t coded;   /* the walk checked the code object the code word names (is_live_code, first) */
+    uint8_t live;    /* is_live_code was true */
+    uint8_t shown;   /* a frame of the stack */
+} ml_rawframe;
+
+/* Per thread: the chain of the last walk, root first, and an index from frame address to position.
+ * The caller owns the memory (the agent's, never a hooked allocator's): `raw` and `fresh` hold `cap`
+ * entries, `slots` `slot_cap` (a power of two, at least 2 * cap). len 0: nothing cached. */
+typedef struct ml_walk_cache {
+    ml_rawframe *raw;   /* root first */
+    ml_rawframe *fresh; /* scratch: the frames read this walk, leaf first */
+    size_t len, cap;
+    struct ml_walk_slot {
+        uintptr_t addr;
+        size_t index;
+    } * slots;
+    size_t slot_cap, slot_used;
+    int slots_valid; /* the slots index raw[0, len) (kept only for chains long enough to gain from it) */
+} ml_walk_cache;
+
+/* ml_pyframes_walk with the thread's cache: the same frames, but the part of the chain that is still the
+ * chain of the last walk (read again, frame by frame, and found unchanged: the proof is in pyframes.c) is
+ * not derived again. Writes the frames that are not reused into out, leaf first (at most cap), and sets
+ * *reused to the number of frames of the stack, at its root, that are the root-most frames of the last
+ * walk's stack. Returns the number written (the depth is that plus *reused), or SIZE_MAX when the chain
+ * does not fit in the cache or in out (the caller grows them or walks without the cache, and clears it). */
+size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, size_t *reused);
+
 /* What the code registry compares to tell a live code object from a new one at a reused address. */
 typedef struct ml_code_key {
     const void *name;     /* co_name object */

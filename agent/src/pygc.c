@@ -128,9 +128,9 @@ static void *gc_callback(void *self, void *args) {
             g_start_ns = 0;
             ml_thread *t = ml_thread_current();
             if (t != NULL) {
-                pthread_mutex_lock(&t->stream.lock);
+                ml_lock_acquire(&t->stream.lock);
                 if (!t->stream.closed) ml_stream_record(&t->stream, ML_R_GC, b.p, b.len);
-                pthread_mutex_unlock(&t->stream.lock);
+                ml_lock_release(&t->stream.lock);
             }
             ml_pygc_check_state();
         }

@@ -423,43 +423,142 @@ static uint32_t node_for(ml_pystack *ps, ml_stream *s, uint32_t parent, uint32_t
     return id;
 }
 
-uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
-    if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
+/* From how many frames of the last stack on the walk cache is used. */
+#define ML_CACHED_DEPTH 24
+
+/* Room for a chain of `want` frames in the walk cache (which then starts empty). */
+static int grow_cache(ml_pystack *ps, size_t want) {
+    if (want > 2 * (size_t)ML_PY_MAX_DEPTH) want = 2 * (size_t)ML_PY_MAX_DEPTH;
+    ml_walk_cache *c = &ps->wc;
+    if (c->cap >= want) return 0;
+    size_t cap = c->cap ? c->cap : 256;
+    while (cap < want) cap *= 2;
+    ml_rawframe *raw = ml_mem_alloc(cap * sizeof *raw);
+    ml_rawframe *fresh = ml_mem_alloc(cap * sizeof *fresh);
+    struct ml_walk_slot *slots = ml_mem_alloc(2 * cap * sizeof *slots);
+    if (raw == NULL || fresh == NULL || slots == NULL) {
+        ml_mem_free(raw, cap * sizeof *raw);
+        ml_mem_free(fresh, cap * sizeof *fresh);
+        ml_mem_free(slots, 2 * cap * sizeof *slots);
+        return -1;
+    }
+    ml_mem_free(c->raw, c->cap * sizeof *c->raw);
+    ml_mem_free(c->fresh, c->cap * sizeof *c->fresh);
+    ml_mem_free(c->slots, c->slot_cap * sizeof *c->slots);
+    c->raw = raw, c->fresh = fresh, c->slots = slots;
+    c->cap = cap, c->slot_cap = 2 * cap;
+    c->len = 0, c->slot_used = 0, c->slots_valid = 0;
+    return 0;
+}
+
+static void release_cache(ml_pystack *ps) {
+    ml_walk_cache *c = &ps->wc;
+    ml_mem_free(c->raw, c->cap * sizeof *c->raw);
+    ml_mem_free(c->fresh, c->cap * sizeof *c->fresh);
+    ml_mem_free(c->slots, c->slot_cap * sizeof *c->slots);
+    memset(c, 0, sizeof *c);
+}
+
+/* The whole stack, leaf first into ps->walk, without the cache (a chain it cannot hold, free-threaded
+ * 3.14+); the cache is grown for the next walk. Returns the frames written. */
+static size_t walk_uncached(ml_pystack *ps) {
     size_t depth = ml_pyframes_walk(ps->walk, ps->walk_cap);
     if (depth > ps->walk_cap && ps->walk_cap < ML_PY_MAX_DEPTH) {
         if (grow_walk(ps, depth) == 0) depth = ml_pyframes_walk(ps->walk, ps->walk_cap);
     }
-    size_t n = depth < ps->walk_cap ? depth : ps->walk_cap;
-    /* The bootstrap's frames at the root are not the program's. */
-    while (n > 0 && hidden(ps->walk[n - 1].code)) n--;
-    if (n == 0) return 0;
-    if (grow_last(ps, n) != 0) return 0;
-    /* Root first: walk[n - 1] is the root. The matching prefix keeps its nodes. */
-    size_t k = 0;
-    size_t lim = n < ps->last_depth ? n : ps->last_depth;
-    while (k < lim && ps->last_code[k] == ps->walk[n - 1 - k].code && ps->last_instr[k] == ps->walk[n - 1 - k].instr) k++;
-    uint32_t node = k > 0 ? ps->last_node[k - 1] : 0;
-    for (size_t i = k; i < n; i++) {
-        const ml_pyframe *f = &ps->walk[n - 1 - i];
-        uint32_t code_id = ml_code_id(f->code, s, ps);
-        if (code_id != 0) {
-            uint32_t next = node_for(ps, s, node, code_id, f->instr);
-            if (next == UINT32_MAX) {
-                if (ps->no_reset || truncate) {
-                    ps->last_depth = i;
-                    return node;
-                }
-                ps->last_depth = 0;
-                return UINT32_MAX;
-            }
-            node = next;
+    /* A deep stack will walk through the cache next time (a thread that never has one never pays for its
+     * memory). The chain holds shim frames too: room for twice the stack (failure only costs the cache). */
+    if (depth >= ML_CACHED_DEPTH && depth <= ML_PY_MAX_DEPTH && 2 * depth + 16 > ps->wc.cap) (void)grow_cache(ps, 2 * depth + 16);
+    return depth < ps->walk_cap ? depth : ps->walk_cap;
+}
+
+uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
+    if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
+    /* The stack, root first, is: the first `reused` frames of the last stack (the walk cache found their
+     * part of the chain unchanged), then ps->walk[fresh - 1] ... ps->walk[0]. */
+    size_t reused = 0, fresh;
+    if (ps->wc.len == 0 && ps->last_depth < ML_CACHED_DEPTH) {
+        /* The last stack was short (or is not known): a short stack is walked at least as fast without the
+         * cache, which then waits for a deep one. */
+        fresh = walk_uncached(ps);
+    } else {
+        fresh = ml_pyframes_walk_cached(&ps->wc, ps->walk, ps->walk_cap, &reused);
+        if (fresh == SIZE_MAX) {
+            ps->wc.len = 0;
+            fresh = walk_uncached(ps);
+            reused = 0;
         }
-        /* An unreadable code object is left out; the entry still matches next time. */
-        ps->last_code[i] = f->code;
-        ps->last_instr[i] = f->instr;
+    }
+    if (reused > ps->last_depth) { /* cannot be: the cache's frames were stored as the last stack */
+        ps->wc.len = 0;
+        reused = 0;
+    }
+    size_t n = reused + fresh;
+    if (n == 0) {
+        ps->wc.len = 0;
+        ps->last_depth = 0;
+        return 0;
+    }
+    /* Frame i of the stack, root first: the last stack's for i < reused, else the walk's. */
+    const ml_pyframe *w = ps->walk + n - 1; /* w[-i] for i >= reused */
+#define FRAME_CODE(i) ((i) < reused ? ps->last_code[i] : w[-(ptrdiff_t)(i)].code)
+#define FRAME_INSTR(i) ((i) < reused ? ps->last_instr[i] : w[-(ptrdiff_t)(i)].instr)
+    /* The bootstrap's frames at the root are not the program's. */
+    size_t h = 0;
+    while (h < n && hidden(FRAME_CODE(h))) h++;
+    if (h == n || grow_last(ps, n) != 0) {
+        ps->wc.len = 0;
+        ps->last_depth = 0;
+        return 0;
+    }
+    /* The hidden frames are kept, without nodes, for the walk cache (its reused frames are read from
+     * here); a walk without it reads none. */
+    if (ps->wc.len > 0)
+        for (size_t i = reused; i < h; i++) {
+            ps->last_code[i] = w[-(ptrdiff_t)i].code;
+            ps->last_instr[i] = w[-(ptrdiff_t)i].instr;
+            ps->last_node[i] = 0;
+        }
+    /* The matching prefix keeps its nodes; the reused part matches by construction. Nodes hang from the
+     * first frame that is not hidden: where that moved, they are made again. */
+    size_t k;
+    if (h == ps->last_hidden) {
+        k = reused > h ? reused : h;
+        size_t lim = n < ps->last_depth ? n : ps->last_depth;
+        while (k < lim && ps->last_code[k] == w[-(ptrdiff_t)k].code && ps->last_instr[k] == w[-(ptrdiff_t)k].instr) k++;
+    } else {
+        k = h < ps->last_hidden ? h : ps->last_hidden;
+        if (k > ps->last_depth) k = ps->last_depth;
+    }
+    uint32_t node = k > h ? ps->last_node[k - 1] : 0;
+    for (size_t i = k; i < n; i++) {
+        const void *code = FRAME_CODE(i);
+        uint32_t instr = FRAME_INSTR(i);
+        if (i >= h) {
+            uint32_t code_id = ml_code_id(code, s, ps);
+            if (code_id != 0) {
+                uint32_t next = node_for(ps, s, node, code_id, instr);
+                if (next == UINT32_MAX) {
+                    ps->wc.len = 0;
+                    if (ps->no_reset || truncate) {
+                        ps->last_depth = i;
+                        return node;
+                    }
+                    ps->last_depth = 0;
+                    return UINT32_MAX;
+                }
+                node = next;
+            }
+            /* An unreadable code object is left out; the entry still matches next time. */
+        }
+        ps->last_code[i] = code;
+        ps->last_instr[i] = instr;
         ps->last_node[i] = node;
     }
+#undef FRAME_CODE
+#undef FRAME_INSTR
     ps->last_depth = n;
+    ps->last_hidden = h;
     return node;
 }
 
@@ -468,6 +567,7 @@ void ml_pystack_reset(ml_pystack *ps) {
     ps->table_used = 0;
     ps->next_node = 1;
     ps->last_depth = 0;
+    ps->wc.len = 0;
 }
 
 void ml_pystack_release(ml_pystack *ps) {
@@ -478,6 +578,7 @@ void ml_pystack_release(ml_pystack *ps) {
     ml_mem_free(ps->last_node, ps->last_cap * sizeof *ps->last_node);
     ml_mem_free(ps->table, ps->table_cap * sizeof *ps->table);
     ml_mem_free(ps->scratch, ps->scratch_cap);
+    release_cache(ps);
     memset(ps, 0, sizeof *ps);
     ps->no_reset = no_reset;
 }

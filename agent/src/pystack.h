@@ -15,12 +15,15 @@ typedef struct ml_node_slot {
 } ml_node_slot;
 
 typedef struct ml_pystack {
-    ml_pyframe *walk; /* leaf first, as walked */
+    ml_pyframe *walk; /* leaf first, as walked: the frames the walk cache did not give */
     size_t walk_cap;
-    const void **last_code; /* the last stack, root first */
+    ml_walk_cache wc; /* the chain of the last walk (pyframes.h); its frames are those of last_* below */
+    /* The last stack, root first, with the bootstrap's hidden frames at its root (the first last_hidden,
+     * node 0): the cache's reused frames are its first frames. */
+    const void **last_code;
     uint32_t *last_instr;
     uint32_t *last_node;
-    size_t last_depth, last_cap;
+    size_t last_depth, last_cap, last_hidden;
     ml_node_slot *table;
     size_t table_cap, table_used;
     uint32_t next_node;

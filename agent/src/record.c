@@ -30,7 +30,7 @@ void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
     }
     ml_thread *t = ml_thread_current();
     if (t != NULL) {
-        pthread_mutex_lock(&t->stream.lock);
+        ml_lock_acquire(&t->stream.lock);
         if (!t->stream.closed) {
             uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
             uint32_t stack = 0, native = 0;
@@ -49,7 +49,7 @@ void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
             t->allocations++;
             t->bytes_allocated += size;
         }
-        pthread_mutex_unlock(&t->stream.lock);
+        ml_lock_release(&t->stream.lock);
     }
     ml_guard_leave(guard);
     errno = saved_errno;
@@ -60,7 +60,7 @@ void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t 
     int guard = ml_guard_enter();
     ml_thread *t = ml_thread_current();
     if (t != NULL) {
-        pthread_mutex_lock(&t->stream.lock);
+        ml_lock_acquire(&t->stream.lock);
         if (!t->stream.closed) {
             uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
             if (ml_options & ML_OPTION_AGGREGATE) {
@@ -70,7 +70,7 @@ void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t 
             }
             t->frees++;
         }
-        pthread_mutex_unlock(&t->stream.lock);
+        ml_lock_release(&t->stream.lock);
     }
     ml_guard_leave(guard);
     errno = saved_errno;
@@ -87,9 +87,9 @@ void ml_record_fork(pid_t child) {
         ml_buf_varint(&b, ml_next_seq());
         ml_buf_varint(&b, ml_rel_ns());
         ml_buf_varint(&b, (uint64_t)child);
-        pthread_mutex_lock(&t->stream.lock);
+        ml_lock_acquire(&t->stream.lock);
         if (!t->stream.closed) ml_stream_record(&t->stream, ML_R_FORK, b.p, b.len);
-        pthread_mutex_unlock(&t->stream.lock);
+        ml_lock_release(&t->stream.lock);
     }
     ml_guard_leave(guard);
     errno = saved_errno;

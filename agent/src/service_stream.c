@@ -23,9 +23,9 @@ int ml_service_stream_begin(void) {
 void ml_service_stream_record(int type, const void *payload, size_t len) {
     if (!g_service_ready) return;
     int saved_guard = ml_guard_enter();
-    pthread_mutex_lock(&g_service.lock);
+    ml_lock_acquire(&g_service.lock);
     if (!g_service.closed) ml_stream_record(&g_service, type, payload, len);
-    pthread_mutex_unlock(&g_service.lock);
+    ml_lock_release(&g_service.lock);
     ml_guard_leave(saved_guard);
 }
 
@@ -35,13 +35,13 @@ int ml_service_stream_barrier(uint64_t seq, int barrier, int flush) {
     ml_buf_init(&b, mem, sizeof mem);
     ml_buf_varint(&b, seq);
     int open = 0;
-    pthread_mutex_lock(&g_service.lock);
+    ml_lock_acquire(&g_service.lock);
     if (!g_service.closed) {
         open = 1;
         if (barrier) ml_stream_record(&g_service, ML_R_BARRIER, b.p, b.len);
         if (flush) ml_stream_flush(&g_service);
     }
-    pthread_mutex_unlock(&g_service.lock);
+    ml_lock_release(&g_service.lock);
     return open;
 }
 
@@ -51,16 +51,15 @@ uint64_t ml_service_stream_dropped(void) {
 
 void ml_service_stream_close(void) {
     if (!g_service_ready) return;
-    pthread_mutex_lock(&g_service.lock);
+    ml_lock_acquire(&g_service.lock);
     if (!g_service.closed) ml_stream_flush(&g_service);
     g_service.closed = 1;
-    pthread_mutex_unlock(&g_service.lock);
+    ml_lock_release(&g_service.lock);
 }
 
 void ml_service_stream_forget(void) {
     if (!g_service_ready) return;
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    g_service.lock = fresh;
+    ml_lock_init(&g_service.lock);
     ml_stream_release(&g_service);
     g_service_ready = 0;
 }

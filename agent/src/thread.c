@@ -143,9 +143,9 @@ static ml_thread *register_thread(void) {
     ml_buf_varint(&b, t->pthread_id);
     ml_buf_cstr(&b, name);
     ml_buf_varint(&b, ml_rel_ns());
-    pthread_mutex_lock(&t->stream.lock);
+    ml_lock_acquire(&t->stream.lock);
     ml_stream_record(&t->stream, ML_R_THREAD, b.p, b.len);
-    pthread_mutex_unlock(&t->stream.lock);
+    ml_lock_release(&t->stream.lock);
     return t;
 }
 
@@ -162,11 +162,11 @@ static void on_thread_exit(void *value) {
     ml_thread *t = value;
     int saved_guard = ml_guard_enter();
     if (t != NULL && tls_session == g_session && t == tls_thread) {
-        pthread_mutex_lock(&t->stream.lock);
+        ml_lock_acquire(&t->stream.lock);
         t->exiting = 1;
         t->exit_ns = ml_rel_ns();
         if (!t->stream.closed) ml_stream_flush(&t->stream);
-        pthread_mutex_unlock(&t->stream.lock);
+        ml_lock_release(&t->stream.lock);
     }
     ml_guard_leave(saved_guard);
 }
@@ -185,10 +185,10 @@ void ml_thread_done(void) {
     if (t == NULL) return;
     int saved_guard = ml_guard_enter();
     if (tls_session == g_session) {
-        pthread_mutex_lock(&t->stream.lock);
+        ml_lock_acquire(&t->stream.lock);
         mark_ended(t);
         if (!t->stream.closed) ml_stream_flush(&t->stream);
-        pthread_mutex_unlock(&t->stream.lock);
+        ml_lock_release(&t->stream.lock);
     }
     ml_guard_leave(saved_guard);
 }
@@ -201,9 +201,9 @@ void ml_thread_ended(pid_t tid) {
          * thread, that one is marked instead: the only effect is that its THREAD_EXIT carries the time
          * tracking stopped, when its stream is closed anyway. */
         if (t->tid != tid) continue;
-        pthread_mutex_lock(&t->stream.lock);
+        ml_lock_acquire(&t->stream.lock);
         mark_ended(t);
-        pthread_mutex_unlock(&t->stream.lock);
+        ml_lock_release(&t->stream.lock);
         break;
     }
     pthread_mutex_unlock(&g_registry_lock);
@@ -213,9 +213,9 @@ void ml_thread_ended(pid_t tid) {
 void ml_threads_flush_all(void) {
     pthread_mutex_lock(&g_registry_lock);
     for (ml_thread *t = g_threads; t != NULL; t = t->next) {
-        pthread_mutex_lock(&t->stream.lock);
+        ml_lock_acquire(&t->stream.lock);
         if (!t->stream.closed) ml_stream_flush(&t->stream);
-        pthread_mutex_unlock(&t->stream.lock);
+        ml_lock_release(&t->stream.lock);
     }
     pthread_mutex_unlock(&g_registry_lock);
 }
@@ -251,18 +251,17 @@ void ml_threads_reap(void) {
             continue;
         }
         /* The OS thread is gone: nothing runs on it, nobody else holds its state but us. */
-        pthread_mutex_lock(&t->stream.lock);
+        ml_lock_acquire(&t->stream.lock);
         if (!t->stream.closed) {
             record_thread_exit(t);
             ml_stream_flush(&t->stream);
             t->stream.closed = 1;
         }
-        pthread_mutex_unlock(&t->stream.lock);
+        ml_lock_release(&t->stream.lock);
         add_totals(&g_gone, t);
         g_gone.streams++;
         *link = t->next;
         release_tables(t);
-        pthread_mutex_destroy(&t->stream.lock);
         t->next = g_free;
         g_free = t;
     }
@@ -272,7 +271,7 @@ void ml_threads_reap(void) {
 void ml_threads_close_all(void) {
     pthread_mutex_lock(&g_registry_lock);
     for (ml_thread *t = g_threads; t != NULL; t = t->next) {
-        pthread_mutex_lock(&t->stream.lock);
+        ml_lock_acquire(&t->stream.lock);
         if (!t->stream.closed) {
             /* A thread past its pthread key destructor, or gone, has ended as far as the program knows. */
             if (t->exiting || !thread_alive(t->tid)) record_thread_exit(t);
@@ -281,7 +280,7 @@ void ml_threads_close_all(void) {
         }
         /* The state itself stays: a live thread still points at it (and finds it closed). */
         release_tables(t);
-        pthread_mutex_unlock(&t->stream.lock);
+        ml_lock_release(&t->stream.lock);
     }
     pthread_mutex_unlock(&g_registry_lock);
 }
@@ -290,9 +289,9 @@ void ml_threads_totals(ml_thread_totals *out) {
     pthread_mutex_lock(&g_registry_lock);
     *out = g_gone;
     for (ml_thread *t = g_threads; t != NULL; t = t->next) {
-        pthread_mutex_lock(&t->stream.lock);
+        ml_lock_acquire(&t->stream.lock);
         add_totals(out, t);
-        pthread_mutex_unlock(&t->stream.lock);
+        ml_lock_release(&t->stream.lock);
         out->streams++;
     }
     pthread_mutex_unlock(&g_registry_lock);

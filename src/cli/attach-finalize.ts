@@ -56,7 +56,7 @@ async function appendOomKill(io: Io, path: string, line: string): Promise<void> 
   const { exitRecord, readHeaderOf } = await import('../process/finish.js');
   const { finishCaptureFile } = await import('./capture-file.js');
   try {
-    await finishCaptureFile(path, exitRecord(await readHeaderOf(path), { code: null, signal: 9, endMonoNs: 0n, oomKill: 1, detail: line }));
+    await finishCaptureFile(path, exitRecord(readHeaderOf(path), { code: null, signal: 9, endMonoNs: 0n, oomKill: 1, detail: line }));
   } catch (e) {
     if (!(e instanceof MemlensError) && (e as NodeJS.ErrnoException).code === undefined) throw e;
     io.stderr.write(`memlens: warning: ${escapeLine(path)}: could not record the OOM kill: ${escapeLine(e instanceof Error ? e.message : String(e))}\n`);

@@ -10,11 +10,7 @@ export function run(): void {
     relaunchWithNodeFlags();
     return;
   }
-  // A closed pipe (memlens parse FILE | head) is a normal way for a reader to stop.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
-  });
+  // processIo's stdout ends memlens quietly when a reader closes the pipe (memlens parse FILE | head).
   main(process.argv.slice(2), processIo()).then(
     (code) => {
       process.exitCode = code;

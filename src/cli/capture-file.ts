@@ -1,8 +1,8 @@
 // Reading and rewriting capture files: the file-system edge of src/capture. Errors become one clear line
 // (FileError, CaptureFormatError with the file name); decode warnings go to the visitor.
 
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { appendFile, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, readSync, rmSync, writeSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
 import { DEFAULT_COMPRESS_LEVEL, GrowthRate, Recompressor, followGroups, followLevel } from '../capture/compress.js';
 import { encodeAppendix } from '../capture/encoder.js';
@@ -24,6 +24,7 @@ import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, ExitRecor
 import { CaptureFormatError, FileError, MemlensError } from '../errors.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import { escapeLine } from '../util/terminal-text.js';
+import { monotonicMs } from './io.js';
 
 export const READ_CHUNK = 4 << 20;
 
@@ -82,7 +83,7 @@ function isDirectory(path: string): FileError {
 async function openCapture(path: string, name = path): Promise<{ fh: FileHandle; size: number }> {
   let info;
   try {
-    info = await stat(path);
+    info = await fsp.stat(path);
   } catch (e) {
     throw fileError(name, e, 'reading it');
   }
@@ -94,7 +95,7 @@ async function openCapture(path: string, name = path): Promise<{ fh: FileHandle;
     });
   }
   try {
-    return { fh: await open(path, 'r'), size: info.size };
+    return { fh: await fsp.open(path, 'r'), size: info.size };
   } catch (e) {
     throw fileError(name, e, 'opening it');
   }
@@ -156,7 +157,7 @@ export async function recompressCaptureFile(path: string, options: { level?: num
   let out: FileHandle | undefined;
   try {
     try {
-      out = await open(tmp, 'wx', PRIVATE);
+      out = await fsp.open(tmp, 'wx', PRIVATE);
     } catch (e) {
       throw fileError(tmp, e, 'creating it');
     }
@@ -182,11 +183,11 @@ export async function recompressCaptureFile(path: string, options: { level?: num
     await target.sync();
     await target.close();
     out = undefined;
-    await rename(tmp, path);
+    await fsp.rename(tmp, path);
     return { bytesIn: total, bytesOut: r.bytesOut, blocks: r.blocks, compressedBlocks: r.compressedBlocks };
   } catch (e) {
     await out?.close().catch(() => undefined);
-    await rm(tmp, { force: true });
+    await fsp.rm(tmp, { force: true });
     // A full disk (the compressed copy is written next to the capture) is a file error like any other.
     throw e instanceof MemlensError ? e : fileError(tmp, e, 'writing it');
   } finally {
@@ -200,9 +201,17 @@ export async function recompressCaptureFile(path: string, options: { level?: num
  * One write, so a reader never sees half of it. If the capture ends inside a block (a writer that died in
  * the middle of a write), that block's records are lost: the reader then sees it as damaged, not cut.
  */
-export async function appendToCaptureFile(path: string, records: readonly MetaRecord[]): Promise<void> {
+export function appendToCaptureFile(path: string, records: readonly MetaRecord[]): void {
   try {
-    await appendFile(path, encodeAppendix(records), { flag: constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, mode: PRIVATE });
+    // Synchronous: one small write, and the only use of node's fs/promises on `memlens run`'s way (loading it
+    // cost about 2 ms of each run: docs/benchmarks.md, "The fixed cost, round three").
+    const bytes = encodeAppendix(records);
+    const fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, PRIVATE);
+    try {
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
     throw fileError(path, e, 'appending to it');
   }
@@ -259,8 +268,8 @@ export async function sealCaptureFile(path: string): Promise<SealResult> {
   });
   const facts = { stopped, lastSeq, lastTimeNs };
   if (cut === undefined) return { droppedBytes: 0, resealed: false, ...facts, lastBlocks };
-  const { size } = await stat(path);
-  const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
+  const { size } = await fsp.stat(path);
+  const fh = await fsp.open(path, constants.O_RDWR | constants.O_NOFOLLOW);
   try {
     const block = lastBlock;
     // Cut inside a block header, or a block we cannot keep part of (compressed): drop it from its start.
@@ -302,7 +311,7 @@ export interface CaptureEnd {
 
 /** Cuts a capture to `size` bytes, through no symbolic link (as every write of memlens to a capture). */
 async function truncateCapture(path: string, size: number): Promise<void> {
-  const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
+  const fh = await fsp.open(path, constants.O_RDWR | constants.O_NOFOLLOW);
   try {
     await fh.truncate(size);
   } finally {
@@ -398,7 +407,7 @@ export async function finishCaptureFile(path: string, exit: ExitRecord, options:
   const clean = options.writeFailed === undefined ? cleanEnd(path) : undefined;
   if (clean !== undefined) {
     try {
-      await appendToCaptureFile(path, [exit]);
+      appendToCaptureFile(path, [exit]);
       return { stopped: undefined, exitWritten: true, droppedForRoom: 0 };
     } catch (e) {
       if (!isNoSpace(e)) throw e;
@@ -407,7 +416,7 @@ export async function finishCaptureFile(path: string, exit: ExitRecord, options:
     }
   }
   const seal = await sealCaptureFile(path);
-  const { size } = await stat(path);
+  const { size } = await fsp.stat(path);
   const agentStop = seal.stopped;
   const marker: MarkerRecord = {
     type: 'marker',
@@ -421,7 +430,7 @@ export async function finishCaptureFile(path: string, exit: ExitRecord, options:
   // memlens wrote the capture itself (the live view's copy) and its writes failed: it says so, as the agent would.
   const first: MetaRecord[] = agentStop === undefined && options.writeFailed !== undefined ? [marker, exit] : [exit];
   try {
-    await appendToCaptureFile(path, first);
+    appendToCaptureFile(path, first);
     return { stopped: agentStop !== undefined || first.length > 1 ? stopped : undefined, exitWritten: true, droppedForRoom: 0 };
   } catch (e) {
     if (!isNoSpace(e)) throw e;
@@ -433,7 +442,7 @@ export async function finishCaptureFile(path: string, exit: ExitRecord, options:
     try {
       await truncateCapture(path, from);
       end = from;
-      await appendToCaptureFile(path, [marker, exit]);
+      appendToCaptureFile(path, [marker, exit]);
       return { stopped, exitWritten: true, droppedForRoom: size - from };
     } catch (e) {
       if (!isNoSpace(e)) throw e;
@@ -559,7 +568,7 @@ export class FollowingCompressor {
     if (n === 0) return 0;
     this.pos += n;
     const lag = Math.max(0, size - this.pos);
-    const rate = this.rate.update(size, performance.now());
+    const rate = this.rate.update(size, monotonicMs());
     const level = followLevel(lag, rate);
     this.r.setGrouping(followGroups(lag, rate));
     this.r.setLevel(level);

@@ -35,18 +35,42 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  let stdout: NodeJS.WriteStream | undefined;
   return {
-    stdin: process.stdin,
-    stdout: process.stdout,
+    // A getter: process.stdin is made on first use, and for a file or /dev/null (a script's, a service's)
+    // that loads node's file streams and, behind them, fs/promises and readline: about 3 ms of every start
+    // of a command that never reads it, as `memlens run` (docs/benchmarks.md, "The fixed cost, round three").
+    get stdin() {
+      return process.stdin;
+    },
+    // A getter as well: a pipe's or a file's stream costs 0.3-0.6 ms to make, and `memlens run -q` never
+    // writes to it.
+    get stdout() {
+      if (stdout === undefined) {
+        stdout = process.stdout;
+        // A closed pipe (memlens parse FILE | head) is a normal way for a reader to stop.
+        stdout.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+          throw e;
+        });
+      }
+      return stdout;
+    },
     stderr: process.stderr,
     env: process.env,
     cwd: process.cwd(),
-    now: () => performance.now(),
+    // process.hrtime rather than performance.now(): the global `performance` loads perf_hooks (1 ms).
+    now: monotonicMs,
     killSelf: (signal) => {
       process.removeAllListeners(signal);
       process.kill(process.pid, signal);
     },
   };
+}
+
+/** Milliseconds on a monotonic clock (CLOCK_MONOTONIC), without loading perf_hooks. */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /** A standard input with nothing to read and no terminal (for driving main() in-process). */

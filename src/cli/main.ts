@@ -10,7 +10,16 @@ import type { Io } from './io.js';
 import { COMMANDS, findCommand } from './registry.js';
 
 export async function main(argv: readonly string[], rawIo: Io): Promise<number> {
-  const io: Io = { ...rawIo, stdout: terminalSafe(rawIo.stdout), stderr: terminalSafe(rawIo.stderr) };
+  // Through descriptors, not a spread: processIo's stdin and stdout are made on first use, and stay so.
+  let stdout: Io['stdout'] | undefined;
+  const io: Io = Object.defineProperties(
+    {},
+    {
+      ...Object.getOwnPropertyDescriptors(rawIo),
+      stdout: { get: () => (stdout ??= terminalSafe(rawIo.stdout)), enumerable: true },
+      stderr: { value: terminalSafe(rawIo.stderr), enumerable: true },
+    },
+  ) as Io;
   const [first, ...rest] = argv;
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     const topic = first === 'help' ? rest[0] : undefined;

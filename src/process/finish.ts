@@ -1,29 +1,32 @@
 // After the program ended: the EXIT record (how the process ended) that memlens appends to the capture, on
 // the stream reserved for memlens itself.
 
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { FILE_HEADER_FIXED_LEN, MAX_HEADER_BODY_LEN, STREAM_MEMLENS } from '../capture/format.js';
 import { decodeHeader } from '../capture/header.js';
 import type { CaptureHeader, ExitRecord } from '../capture/records.js';
 
-/** The capture's header, or undefined when the file is missing, empty or has no whole header. */
-export async function readHeaderOf(path: string): Promise<CaptureHeader | undefined> {
-  let fh;
+/**
+ * The capture's header, or undefined when the file is missing, empty or has no whole header. One small
+ * synchronous read: node's fs/promises is not loaded for it (docs/benchmarks.md, "The fixed cost, round three").
+ */
+export function readHeaderOf(path: string): CaptureHeader | undefined {
+  let fd: number;
   try {
-    fh = await open(path, 'r');
+    fd = openSync(path, 'r');
   } catch {
     return undefined;
   }
   try {
     const buf = new Uint8Array(FILE_HEADER_FIXED_LEN + MAX_HEADER_BODY_LEN);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const bytesRead = readSync(fd, buf, 0, buf.length, 0);
     try {
       return decodeHeader(buf.subarray(0, bytesRead), path);
     } catch {
       return undefined;
     }
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
-import { ALLOC_PROG, DEEP_PROG, FORK_PROG, THREADS_PROG, THREADS_SITE } from './programs.js';
+import { ALLOC_PROG, DEEP_PROG, FORK_PROG, REGROW_PROG, THREADS_PROG, THREADS_SITE } from './programs.js';
 
 function asanRuntime(): string {
   const r = spawnSync(process.env['CC'] ?? 'cc', ['-print-file-name=libasan.so'], { encoding: 'utf8' });
@@ -41,7 +41,7 @@ describe('the agent under AddressSanitizer', () => {
       chmodSync(wrapper, 0o755);
     };
 
-    test(`allocations, threads, deep stacks and forks under CPython ${label(py)}`, async () => {
+    test(`allocations, threads, deep and regrown stacks and forks under CPython ${label(py)}`, async () => {
       prepare();
       const dir = join(tmp.dir, py.version);
       mkdirSync(join(dir, 'site'), { recursive: true });
@@ -51,6 +51,8 @@ describe('the agent under AddressSanitizer', () => {
         ['alloc.py', ALLOC_PROG, [], {}],
         ['threads.py', THREADS_PROG, [], { PYTHONPATH: join(dir, 'site') }],
         ['deep.py', DEEP_PROG, ['--native'], {}],
+        // Deep stacks through the walk cache on every event, regrown to the same frame addresses.
+        ['regrow.py', REGROW_PROG, ['--trace-python-allocators'], {}],
         ['fork.py', FORK_PROG, ['--follow-fork', '--trace-python-allocators'], {}],
         ['aggregated.py', THREADS_PROG, ['--aggregate', '--trace-python-allocators'], { PYTHONPATH: join(dir, 'site') }],
         // Mappings split, replaced and moved: aggregated mode's table of pieces.

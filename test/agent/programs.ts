@@ -108,6 +108,38 @@ KEEP.append(bytearray(666_666))  # AFTER
 print("ok")
 `;
 
+/**
+ * The agent's walk cache (agent/src/pyframes.c): a stack 40 frames deep is left for the root and grown
+ * again, to the same depth, through a function of the same shape (so every frame of the new stack sits at
+ * the address of the old one's, with the same code and instruction above it), or through the same function
+ * from another line of the root. Allocations on the way back up (100,000 + n * 10 + tag bytes) and at the bottom.
+ */
+export const REGROW_PROG = `KEEP = []
+
+
+def down(n, tag):
+    if n == 0:
+        KEEP.append(bytearray(1_000_000 + tag))  # BOTTOM
+        return
+    down(n - 1, tag)  # CALL
+    KEEP.append(bytearray(100_000 + n * 10 + tag))  # UP
+
+
+def via_a(n, tag):
+    down(n, tag)  # VIA A
+
+
+def via_b(n, tag):
+    down(n, tag)  # VIA B
+
+
+for _ in range(2):
+    via_a(40, 1)  # ROOT A
+    via_b(40, 2)  # ROOT B
+    via_a(40, 3)  # ROOT C
+print("ok")
+`;
+
 /** multiprocessing (fork): three children allocate known sizes. */
 export const FORK_PROG = `import multiprocessing as mp
 

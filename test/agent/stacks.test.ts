@@ -1,11 +1,12 @@
-// Python stacks at the edges: recursion 5,000 deep, non-ASCII file and function names.
+// Python stacks at the edges: recursion 5,000 deep, a deep stack regrown to the same frame addresses (the
+// agent's walk cache), non-ASCII file and function names.
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Oracle, type OracleAlloc } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
-import { DEEP_PROG } from './programs.js';
+import { DEEP_PROG, REGROW_PROG } from './programs.js';
 
 const UNICODE_FILE = 'données_π.py';
 const UNICODE = `KEEP = []
@@ -50,6 +51,36 @@ for (const py of testPythons()) {
         o.stack(afterIt[0] as OracleAlloc).map((f) => [f.function, f.line]),
         [['<module>', lineOf(DEEP_PROG, '# AFTER')]],
       );
+    });
+
+    test('a deep stack left for the root and grown again to the same frame addresses', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'regrow.py': REGROW_PROG }, program: ['regrow.py'], output: 'regrow.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      const line = (marker: string): number => lineOf(REGROW_PROG, marker);
+      const expect = (tag: number, depth: number, leaf: [string, number]): [string, number][] => [
+        leaf,
+        ...Array.from({ length: 40 - depth }, (): [string, number] => ['down', line('# CALL')]),
+        tag === 2 ? ['via_b', line('# VIA B')] : ['via_a', line('# VIA A')],
+        ['<module>', line(tag === 1 ? '# ROOT A' : tag === 2 ? '# ROOT B' : '# ROOT C')],
+      ];
+      for (const tag of [1, 2, 3]) {
+        // The bottom (41 frames of down), and every level on the way up, twice each (the loop runs twice).
+        const cases: [number, number, [string, number]][] = [[1_000_000 + tag, 0, ['down', line('# BOTTOM')]]];
+        for (let n = 1; n <= 40; n++) cases.push([100_000 + n * 10 + tag, n, ['down', line('# UP')]]);
+        for (const [size, depth, leaf] of cases) {
+          const found = o.allocs.filter((a) => a.size === bytearraySize(py, size));
+          assert.equal(found.length, 2, `bytearray(${size})`);
+          for (const a of found) {
+            assert.deepEqual(
+              o.stack(a).map((f) => [f.function, f.line]),
+              expect(tag, depth, leaf),
+              `bytearray(${size})`,
+            );
+          }
+        }
+      }
     });
 
     test('non-ASCII file, class and function names', async () => {

@@ -113,7 +113,7 @@ export async function runLive(ctx: CommandContext, options: OptionValues, positi
   forgetToken();
   if (path !== undefined) {
     const { readHeaderOf } = await import('../../process/finish.js');
-    const header = await readHeaderOf(path);
+    const header = readHeaderOf(path);
     if (header !== undefined) {
       const { finishCaptureFile, recompressCaptureFile, writeFailureLabel } = await import('../capture-file.js');
       const exit = exitRecord(header, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' });

@@ -69,11 +69,11 @@ export async function runPush(ctx: CommandContext, options: OptionValues, positi
   if (!quiet) for (const line of summaryLines(summary)) io.stderr.write(`${line}\n`);
   if (path !== undefined) {
     const { readHeaderOf } = await import('../../process/finish.js');
-    const header = await readHeaderOf(path);
+    const header = readHeaderOf(path);
     if (header !== undefined) {
       const { appendToCaptureFile, recompressCaptureFile, sealCaptureFile } = await import('../capture-file.js');
       await sealCaptureFile(path);
-      await appendToCaptureFile(path, [exitRecord(header, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' })]);
+      appendToCaptureFile(path, [exitRecord(header, { code: end.code, signal: signalNumber(end.signal), endMonoNs: end.endMonoNs, oomKill: end.signal === 'SIGKILL' ? 2 : 0, detail: '' })]);
       if (!booleanOption(options, 'no-compress')) await recompressCaptureFile(path);
       if (!quiet) io.stderr.write(`memlens: capture written to ${path}\n`);
     }

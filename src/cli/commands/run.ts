@@ -161,7 +161,7 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   const oom = judgeOomKill(launched.pid, startedUs, end.signal, oomBefore, oomAfter);
   const path = outputPattern.replace('{pid}', String(launched.pid));
   const signal = signalNumber(end.signal);
-  const header = await readHeaderOf(path);
+  const header = readHeaderOf(path);
   const wrote = header !== undefined;
   let captureEnd: CaptureEnd | undefined;
   if (wrote) {

@@ -1,0 +1,43 @@
+/* The slow paths of the stream lock (lock.h): a waiter spins a little, then sleeps on the lock's word. */
+#include "lock.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The longest a waiter sleeps before it looks again (only a lost wake-up, lock.h, makes it that long). */
+#define ML_LOCK_NAP_NS 200000L
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+void ml_lock_wait(ml_lock *l) {
+    /* A few reads first: the holder of a stream's lock mostly holds it for well under a microsecond. */
+    for (unsigned spins = 0; spins < 64; spins++) {
+        cpu_relax();
+        uint32_t free_word = 0;
+        if (atomic_load_explicit(&l->word, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(&l->word, &free_word, 1, memory_order_acquire, memory_order_relaxed))
+            return;
+    }
+    /* Then sleep. Taken with 2, not 1: another waiter may still sleep, and our release must wake it. */
+    int saved_errno = errno;
+    while (atomic_exchange_explicit(&l->word, 2, memory_order_acquire) != 0) {
+        struct timespec nap = {0, ML_LOCK_NAP_NS};
+        syscall(SYS_futex, &l->word, FUTEX_WAIT_PRIVATE, 2, &nap, NULL, 0);
+    }
+    errno = saved_errno;
+}
+
+void ml_lock_wake(ml_lock *l) {
+    int saved_errno = errno;
+    syscall(SYS_futex, &l->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    errno = saved_errno;
+}
