@@ -1,7 +1,7 @@
 // How much slower a program runs under `memlens run` than under plain python3, and under memray for
 // comparison; how big the captures are. Not a test: run it by hand (briefly; the machine is shared):
 //
-//   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--repeat N] [--fixed N] [--fixed-only] [--baseline ROOT] [--mode MODE]... [--no-aggregate] [WORKLOAD...]
+//   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--repeat N] [--fixed N] [--fixed-only] [--baseline ROOT] [--mode MODE]... [--no-aggregate] [--no-agent-only] [WORKLOAD...]
 //
 // Defaults: the benchmark virtualenv .cache/bench-venv (CPython 3.11 with numpy, memray and pyperformance;
 // create it with `python3.11 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install memray numpy
@@ -56,7 +56,9 @@ const pythons = args('--python').length > 0 ? args('--python') : [join(ROOT, '.c
 const repeat = Number(arg('--repeat', '3'));
 const fixedRuns = Number(arg('--fixed', '15'));
 const aggregate = !process.argv.includes('--no-aggregate');
-// --baseline ROOT: another memlens checkout (built), whose `memlens run` joins the fixed-cost rows.
+// --baseline ROOT: another memlens checkout (built), whose `memlens run` joins the fixed-cost rows and, in
+// every mode, the workloads' rows (before and after, side by side in one run). --no-agent-only: without the
+// rows of the agent alone.
 const baseline = arg('--baseline', '');
 const VALUED = new Set(['--python', '--repeat', '--fixed', '--baseline', '--mode']);
 const wantedModes = args('--mode');
@@ -117,7 +119,7 @@ function hasMemray(python: string): boolean {
 }
 
 function fmtSize(n: number): string {
-  return n === 0 ? '-' : n < 1 << 20 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
+  return n === 0 ? '-' : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / (1 << 20)).toFixed(2)} MiB`;
 }
 
 interface Config {
@@ -175,7 +177,13 @@ try {
           configs.push({ name: `memray run ${mode}`, mode, cmd: python, args: ['-m', 'memray', 'run', '-q', '-f', '-o', mout, ...extra, script], output: mout, runs: [] });
         }
       }
-      {
+      if (baseline !== '')
+        for (const [mode, extra] of MODES) {
+          const out = join(dir, `${w}.baseline.mlens`);
+          const args = [...NODE_FLAGS, join(baseline, 'bin', 'memlens.js'), 'run', '-q', '-f', '-o', out, '--python', python, ...extra, script];
+          configs.push({ name: `baseline memlens run ${mode}`, mode, cmd: process.execPath, args, output: out, runs: [] });
+        }
+      if (!process.argv.includes('--no-agent-only')) {
         // The Python process alone with the agent, as `memlens run` starts it (no node, no recompression).
         const out = join(dir, `${w}.agent.mlens`);
         const env = { ...process.env, MEMLENS_BOOTSTRAP: JSON.stringify({ run: 'script', agent, output: out, overwrite: true }) };

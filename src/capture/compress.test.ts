@@ -2,7 +2,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Collector, type Collected } from '../../test/support/collect.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
-import { DEFAULT_COMPRESS_LEVEL, FOLLOW_FAST_LAG, FOLLOW_FAST_LEVEL, FOLLOW_FAST_RATE, followLevel, GrowthRate, RATE_WINDOW_MS, recompressCapture, Recompressor } from './compress.js';
+import {
+  DEFAULT_COMPRESS_LEVEL,
+  FOLLOW_FAST_LAG,
+  FOLLOW_FAST_LEVEL,
+  FOLLOW_FAST_RATE,
+  FOLLOW_GROUP_RATE,
+  followGroups,
+  followLevel,
+  GrowthRate,
+  RATE_WINDOW_MS,
+  recompressCapture,
+  Recompressor,
+} from './compress.js';
 import { decodeCapture } from './decoder.js';
 import { concat } from './encoder.js';
 
@@ -16,11 +28,20 @@ const parts: Uint8Array[] = [];
 writeRealistic({ events: 50000, threads: 3, sink: (b) => parts.push(b) });
 const realistic = concat(parts);
 
+/** Each stream's records, in their order (merging and grouping, merge.ts, may move a stream's records earlier than another's). */
+function byStream(items: Collected['items']): Map<number, Collected['items']> {
+  const m = new Map<number, Collected['items']>();
+  for (const it of items) m.set(it.stream, [...(m.get(it.stream) ?? []), it]);
+  return m;
+}
+
 test('recompression keeps every record and compresses every block', () => {
   const out = recompressCapture(realistic);
   const a = decode(realistic);
   const b = decode(out);
-  assert.deepEqual(b.items, a.items);
+  assert.deepEqual(byStream(b.items), byStream(a.items));
+  // Without merging, every block stays where it was.
+  assert.deepEqual(decode(recompressCapture(realistic, { merge: false })).items, a.items);
   assert.deepEqual(b.warnings, []);
   // Small blocks (a lone BARRIER, a few records) may not get smaller and stay stored.
   assert.ok(b.blocks.every((x) => x.flags === 2 || x.rawLen < 256));
@@ -50,11 +71,6 @@ test('damage and a cut tail are copied as they are: the reader sees the same rec
   const a = decode(input);
   const b = decode(recompressCapture(input));
   // Small blocks of a stream are merged (merge.ts): each stream's records keep their order.
-  const byStream = (items: Collected['items']): Map<number, Collected['items']> => {
-    const m = new Map<number, Collected['items']>();
-    for (const it of items) m.set(it.stream, [...(m.get(it.stream) ?? []), it]);
-    return m;
-  };
   assert.deepEqual(byStream(b.items), byStream(a.items));
   assert.deepEqual(
     b.warnings.map((w) => w.kind),
@@ -68,6 +84,28 @@ test('followLevel: the fast level far behind the writer or behind a fast writer,
   assert.equal(followLevel(FOLLOW_FAST_LAG - 1, FOLLOW_FAST_RATE - 1), DEFAULT_COMPRESS_LEVEL);
   assert.equal(followLevel(FOLLOW_FAST_LAG), FOLLOW_FAST_LEVEL);
   assert.equal(followLevel(0, FOLLOW_FAST_RATE), FOLLOW_FAST_LEVEL);
+});
+
+test('followGroups: only behind a slow writer, not far behind', () => {
+  assert.equal(followGroups(0, 0), true);
+  assert.equal(followGroups(FOLLOW_FAST_LAG - 1, FOLLOW_GROUP_RATE - 1), true);
+  assert.equal(followGroups(0, FOLLOW_GROUP_RATE), false);
+  assert.equal(followGroups(FOLLOW_FAST_LAG, 0), false);
+  assert.ok(FOLLOW_GROUP_RATE < FOLLOW_FAST_RATE);
+});
+
+test('setGrouping(false): full blocks are compressed one by one even at quality 5', () => {
+  const out: Uint8Array[] = [];
+  const r = new Recompressor((b) => out.push(b));
+  r.setGrouping(false);
+  r.feed(realistic);
+  r.end();
+  const a = decode(realistic);
+  const b = decode(concat(out));
+  const full = (c: Collected): number => c.blocks.filter((x) => x.rawLen >= 16 * 1024).length;
+  assert.ok(full(a) > 0);
+  assert.equal(full(b), full(a));
+  assert.ok(recompressCapture(realistic).length < concat(out).length);
 });
 
 test('GrowthRate: the growth of the latest complete window, in bytes per second', () => {

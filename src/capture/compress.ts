@@ -8,7 +8,7 @@
 import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, OPTION_NATIVE, SLOT_ADDRESS_VERSION } from './format.js';
 import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
-import { BlockMerger, type MergedBlock } from './merge.js';
+import { BlockMerger, GROUPING, SMALL_BLOCKS, type MergeLimits, type MergedBlock } from './merge.js';
 
 /** Brotli quality 5: on agent captures about a quarter smaller than deflate level 1, and as fast to write. */
 export const DEFAULT_COMPRESS_LEVEL = 5;
@@ -41,6 +41,21 @@ export const FOLLOW_FAST_LEVEL = 1;
 export const FOLLOW_FAST_RATE = 4 << 20;
 export const RATE_WINDOW_MS = 250;
 
+/**
+ * Below this rate (bytes per second) the follower also groups full blocks (RecompressOptions.group). At
+ * quality 5 grouping costs about a fifth more CPU per byte (reading each block for its end state; brotli is
+ * slower on 1 MiB than on 32 KiB), which on a writer this slow is under 1 % of a core. Faster writers keep
+ * their blocks one by one: grouping them measured 4-8 % more CPU for the whole run (pyperf_raytrace and
+ * web_requests with Python allocators traced, grouping always at quality 5 or below 4 MB/s;
+ * docs/benchmarks.md, "Capture size, round three"), and memlens's overhead comes first.
+ */
+export const FOLLOW_GROUP_RATE = 1 << 20;
+
+/** Whether the follower groups full blocks from now on (at quality 5 only, see Recompressor). */
+export function followGroups(lagBytes: number, bytesPerSecond: number): boolean {
+  return lagBytes < FOLLOW_FAST_LAG && bytesPerSecond < FOLLOW_GROUP_RATE;
+}
+
 /** The brotli quality for the next block when `lagBytes` are written but not yet read, the writer writing `bytesPerSecond`. */
 export function followLevel(lagBytes: number, bytesPerSecond = 0): number {
   return lagBytes >= FOLLOW_FAST_LAG || bytesPerSecond >= FOLLOW_FAST_RATE ? FOLLOW_FAST_LEVEL : DEFAULT_COMPRESS_LEVEL;
@@ -72,12 +87,22 @@ export interface RecompressOptions {
   readonly source?: string;
   /** Merge small blocks of a stream before compressing them (merge.ts); default true. */
   readonly merge?: boolean;
+  /**
+   * At quality 5 or more, merge full blocks too, into blocks of up to 1 MiB (merge.ts, GROUPING); default
+   * true. False: only the small ones, into blocks of up to 64 KiB (what recompression did before
+   * 2026-12-04). Not at the follower's fast level: there the reading that merging a full block takes
+   * (about 3 ns a byte) costs more CPU than quality 1 saves on larger blocks (docs/benchmarks.md, "Capture
+   * size, round three").
+   */
+  readonly group?: boolean;
 }
 
 export class Recompressor {
   private readonly framer: BlockFramer;
   private level: number;
   private readonly codec: 'deflate' | 'brotli';
+  private readonly groupAllowed: boolean;
+  private group: boolean;
   private merger: BlockMerger | undefined;
   bytesOut = 0;
   blocks = 0;
@@ -90,10 +115,14 @@ export class Recompressor {
   ) {
     this.codec = options.codec ?? DEFAULT_CODEC;
     this.level = options.level ?? (this.codec === 'brotli' ? DEFAULT_COMPRESS_LEVEL : 1);
+    this.groupAllowed = options.group !== false && this.codec === 'brotli';
+    this.group = this.groupAllowed;
     this.framer = new BlockFramer(
       {
         header: (h, bytes) => {
-          if (options.merge !== false) this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), h.minReaderVersion >= SLOT_ADDRESS_VERSION);
+          if (options.merge !== false) {
+            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), h.minReaderVersion >= SLOT_ADDRESS_VERSION);
+          }
           this.out(bytes.slice());
         },
         block: (info, bytes) => {
@@ -145,7 +174,22 @@ export class Recompressor {
 
   /** The level for the blocks completed from now on (the codec stays). */
   setLevel(level: number): void {
+    if (level === this.level) return;
     this.level = level;
+    this.merger?.setLimits(this.limits());
+  }
+
+  /** Whether full blocks are grouped from now on (at quality 5 or more); false when the options said so. */
+  setGrouping(on: boolean): void {
+    const next = on && this.groupAllowed;
+    if (next === this.group) return;
+    this.group = next;
+    this.merger?.setLimits(this.limits());
+  }
+
+  /** Full blocks are grouped only at quality 5 or more (RecompressOptions.group). */
+  private limits(): MergeLimits {
+    return this.group && this.level >= DEFAULT_COMPRESS_LEVEL ? GROUPING : SMALL_BLOCKS;
   }
 
   feed(chunk: Uint8Array): void {

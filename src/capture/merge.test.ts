@@ -6,6 +6,7 @@ import { recompressCapture } from './compress.js';
 import { decodeCapture } from './decoder.js';
 import { CaptureWriter, concat, encodeBlock } from './encoder.js';
 import { OPTION_NATIVE, STREAM_SERVICE } from './format.js';
+import { SMALL_BLOCK } from './merge.js';
 import { SeqOrderer } from './order.js';
 
 function decode(bytes: Uint8Array): Collected {
@@ -125,6 +126,58 @@ test('a block that does not parse is passed on as it is, after what was pending'
   const payload = extra.slice(32);
   payload[0] = 0x40;
   const input = concat([good, encodeBlock(1, 2, payload)]);
+  const a = decode(input);
+  const b = decode(recompressCapture(input));
+  assert.deepEqual(b.items, a.items);
+  assert.deepEqual(
+    b.warnings.map((x) => x.kind),
+    a.warnings.map((x) => x.kind),
+  );
+  assert.ok(a.warnings.length >= 1);
+});
+
+for (const native of [false, true]) {
+  test(`full blocks are grouped into blocks of up to 1 MiB, every record unchanged (native ${native})`, () => {
+    const parts: Uint8Array[] = [];
+    writeRealistic({ events: 400000, threads: 3, native, blockSize: 32 * 1024, sink: (b) => parts.push(b) });
+    const input = concat(parts);
+    const grouped = recompressCapture(input);
+    const a = decode(input);
+    const b = decode(grouped);
+    assert.deepEqual(b.warnings, []);
+    assert.deepEqual(byStream(b.items), byStream(a.items));
+    assert.deepEqual(events(ordered(grouped)), events(ordered(input)));
+    barriersHold(b.items);
+    assert.ok(b.blocks.every((x) => x.rawLen <= 1 << 20));
+    const full = a.blocks.filter((x) => x.rawLen >= SMALL_BLOCK).length;
+    assert.ok(full >= 20, `${full} full blocks`);
+    assert.ok(b.blocks.length * 4 < a.blocks.length, `${b.blocks.length} blocks from ${a.blocks.length}`);
+    // Without grouping, or at the follower's fast level, full blocks are compressed one by one.
+    for (const options of [{ group: false }, { level: 1 }]) {
+      const alone = decode(recompressCapture(input, options));
+      assert.deepEqual(byStream(alone.items), byStream(a.items));
+      assert.equal(alone.blocks.filter((x) => x.rawLen >= SMALL_BLOCK).length, full, JSON.stringify(options));
+    }
+  });
+}
+
+test('a block whose records stop parsing after its first ALLOC is passed on as it is', () => {
+  const w = new CaptureWriter({ header: { ...TEST_HEADER, unknownFields: [], options: 0 } });
+  w.free(1, 1, 0x3000, 0, 0);
+  w.alloc(1, 2, 0x1000, 16, 0, 4, 0);
+  w.flush(1);
+  const good = w.finish();
+  // A second block of stream 1: a FREE, an ALLOC with the same stack (0 in its own coding, 4 in the merged
+  // block's), then a reserved type byte, with a good CRC.
+  const w2 = new CaptureWriter({ nativeStacks: false });
+  w2.free(1, 3, 0x1000, 0, 0);
+  w2.alloc(1, 4, 0x2000, 32, 0, 0, 0);
+  w2.alloc(1, 5, 0x2020, 32, 0, 0, 0);
+  w2.flush(1);
+  const second = w2.finish();
+  const payload = concat([second.slice(32), Uint8Array.of(0x40)]);
+  const base = decode(concat([good, second])).blocks.at(-1)!.baseSeq;
+  const input = concat([good, encodeBlock(1, base, second.slice(32)), encodeBlock(1, base, payload)]);
   const a = decode(input);
   const b = decode(recompressCapture(input));
   assert.deepEqual(b.items, a.items);

@@ -4,7 +4,7 @@
 import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, readSync, rmSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
-import { DEFAULT_COMPRESS_LEVEL, GrowthRate, Recompressor, followLevel } from '../capture/compress.js';
+import { DEFAULT_COMPRESS_LEVEL, GrowthRate, Recompressor, followGroups, followLevel } from '../capture/compress.js';
 import { encodeAppendix } from '../capture/encoder.js';
 import {
   BLOCK_FLAGS_COMPRESSED,
@@ -567,7 +567,10 @@ export class FollowingCompressor {
     const n = readSync(fd, buf, 0, buf.length, this.pos);
     if (n === 0) return 0;
     this.pos += n;
-    const level = followLevel(Math.max(0, size - this.pos), this.rate.update(size, monotonicMs()));
+    const lag = Math.max(0, size - this.pos);
+    const rate = this.rate.update(size, monotonicMs());
+    const level = followLevel(lag, rate);
+    this.r.setGrouping(followGroups(lag, rate));
     this.r.setLevel(level);
     if (level !== DEFAULT_COMPRESS_LEVEL) this.fastChunks++;
     this.r.feed(buf.subarray(0, n));

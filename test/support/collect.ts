@@ -101,3 +101,36 @@ export class Digest implements CaptureVisitor {
     return { allocs: this.allocs, frees: this.frees, metas: this.metas, warnings: this.warnings, hash: this.h };
   }
 }
+
+/**
+ * A Digest per stream: what recompression must keep when it merges blocks (each stream's records in their
+ * order; a stream's records may move earlier in the file than another's, src/capture/merge.ts).
+ */
+export class StreamDigests implements CaptureVisitor {
+  private readonly by = new Map<number, Digest>();
+  private warnings = 0;
+  private of(stream: number): Digest {
+    let d = this.by.get(stream);
+    if (d === undefined) {
+      d = new Digest();
+      this.by.set(stream, d);
+    }
+    return d;
+  }
+  header(): void {}
+  alloc(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): void {
+    this.of(stream).alloc(stream, seq, address, size, allocator, stack, nativeStack);
+  }
+  free(stream: number, seq: number, address: number, size: number, deallocator: number): void {
+    this.of(stream).free(stream, seq, address, size, deallocator);
+  }
+  meta(record: MetaRecord): void {
+    this.of(record.stream).meta(record);
+  }
+  warning(): void {
+    this.warnings++;
+  }
+  get summary(): { warnings: number; streams: [number, Digest['summary']][] } {
+    return { warnings: this.warnings, streams: [...this.by].sort((a, b) => a[0] - b[0]).map(([s, d]) => [s, d.summary]) };
+  }
+}
