@@ -76,7 +76,9 @@ for (const { python, aggregate } of cases) {
     const text = await verdictOf(r.capture, false);
     assert.match(text, /Killed by the kernel's OOM killer \(SIGKILL, signal 9\)/);
     assert.match(text, new RegExp(`\\n  Kernel: ${v.ending.detail.slice(0, 30).replace(/[()[\]\\.*+?^$|{}]/g, '\\$&')}`));
-    assert.match(text, /Near OOM at \d+\.\d{3} s, \d+ ms before the end: cgroup memory usage/);
+    // How long the kernel took to kill after the near-OOM marker is the machine's (reclaim under load took
+    // 1.5 s once): milliseconds or seconds.
+    assert.match(text, /Near OOM at \d+\.\d{3} s, (?:\d+ ms|\d+\.\d+ s) before the end: cgroup memory usage/);
     assert.match(text, new RegExp(`What grew in the last 1 s[^\\n]*\\n  Tracked heap \\+[^\\n]+\\n[^\\n]+\\n[^\\n]+\\n +\\+[\\d.]+ MiB +\\+\\d+ +grow_forever at grow_until_oom\\.py:${GROW_LINE}\\n`));
   });
 }
