@@ -27,7 +27,9 @@ interface VerdictJson {
 
 async function verdictOf(capture: string, json: boolean): Promise<string> {
   const io = memoryIo({ cwd: tmp.dir, env: { COLUMNS: '120' } });
-  const code = await main(['verdict', ...(json ? ['--json'] : []), '--last', '1', capture], io);
+  // The last 10 s: the whole of a run of a few seconds. The last second alone may hold no growth: the kernel
+  // can reclaim for over a second at the limit before it kills (1.5 s seen under load).
+  const code = await main(['verdict', ...(json ? ['--json'] : []), '--last', '10', capture], io);
   assert.equal(code, 0, io.err());
   return io.out();
 }
@@ -68,9 +70,9 @@ for (const { python, aggregate } of cases) {
     const g = v.recent_growth;
     assert.ok(g !== null);
     const top = g.lines[0];
-    assert.ok(top !== undefined, 'something grew in the last second');
+    assert.ok(top !== undefined, 'something grew in the last 10 s');
     assert.deepEqual([top.function, top.file.endsWith('grow_until_oom.py'), top.line], ['grow_forever', true, GROW_LINE]);
-    // 1 MiB every 20 ms: tens of MiB in the last second (or in the whole capture when it is shorter).
+    // 1 MiB every 20 ms until the limit: tens of MiB.
     assert.ok(top.bytes >= 8 * 1024 * 1024, `grew ${top.bytes} bytes`);
 
     const text = await verdictOf(r.capture, false);
@@ -79,6 +81,6 @@ for (const { python, aggregate } of cases) {
     // How long the kernel took to kill after the near-OOM marker is the machine's (reclaim under load took
     // 1.5 s once): milliseconds or seconds.
     assert.match(text, /Near OOM at \d+\.\d{3} s, (?:\d+ ms|\d+\.\d+ s) before the end: cgroup memory usage/);
-    assert.match(text, new RegExp(`What grew in the last 1 s[^\\n]*\\n  Tracked heap \\+[^\\n]+\\n[^\\n]+\\n[^\\n]+\\n +\\+[\\d.]+ MiB +\\+\\d+ +grow_forever at grow_until_oom\\.py:${GROW_LINE}\\n`));
+    assert.match(text, new RegExp(`What grew in the last 10 s[^\\n]*\\n  Tracked heap \\+[^\\n]+\\n[^\\n]+\\n[^\\n]+\\n +\\+[\\d.]+ MiB +\\+\\d+ +grow_forever at grow_until_oom\\.py:${GROW_LINE}\\n`));
   });
 }
