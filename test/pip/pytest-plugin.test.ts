@@ -13,6 +13,7 @@ const work = mkdtempSync(join(tmpdir(), 'memlens-pytest-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 const SAMPLE = join(REPO_ROOT, 'test', 'pip', 'sample_project');
 const MiB = 1024 * 1024;
+const ARENA = MiB;
 
 const pythons = testPythons().filter((p) => !p.system);
 const oldest = pythons[0];
@@ -85,8 +86,14 @@ function checkRun(venv: Venv, xdist: boolean): void {
     ['test_marker_overrides_default', 16],
     ['test_sizes[3]', 3],
   ] as const) {
-    assert.ok(peak(name) >= mib * MiB && peak(name) < (mib + 1) * MiB, `${name}: peak ${peak(name)}, expected ${mib} MiB`);
+    // One pymalloc arena (1 MiB; 256 KiB before 3.10) more is allowed: pytest's own objects may need a new arena
+    // during the test, and whether they do depends on where ASLR put the last one (an arena not aligned to a pool
+    // holds one pool fewer). The arena is real memory, counted as memray counts it; the test's own stack is not
+    // allowed any slack (top_stack below).
+    assert.ok(peak(name) >= mib * MiB && peak(name) < (mib + 1) * MiB + ARENA, `${name}: peak ${peak(name)}, expected ${mib} MiB`);
   }
+  const top = byId.get('test_over_memory_limit')?.top_stack?.bytes ?? -1;
+  assert.ok(top >= 12 * MiB && top < 13 * MiB, `test_over_memory_limit: top stack ${top}, expected 12 MiB`);
   assert.ok((byId.get('test_over_leak_limit')?.leaked_bytes ?? 0) >= 2 * MiB);
   assert.equal(byId.get('test_over_default_limit')?.limit_memory_bytes, 6 * MiB, 'the default limit');
   assert.equal(byId.get('test_marker_overrides_default')?.limit_memory_bytes, 30 * MiB, 'the marker overrides it');
@@ -109,7 +116,7 @@ function checkRun(venv: Venv, xdist: boolean): void {
   // A terse failure: what went over, where it went, the capture and its report; no traceback.
   const section = failureSection(r.stdout, 'test_over_memory_limit').filter((l) => !/^\[gw\d\] linux/.test(l));
   assert.ok(section.length <= 6, section.join('\n'));
-  assert.match(section[0] ?? '', /^memlens: the test used 12\.0 MiB at its peak, over its limit of 4\.0 MiB \(limit_memory\); where it went:$/);
+  assert.match(section[0] ?? '', /^memlens: the test used 1[23]\.\d MiB at its peak, over its limit of 4\.0 MiB \(limit_memory\); where it went:$/);
   assert.match(section[1] ?? '', /^\s+12\.0 MiB {2}hold sample\.py:11 ← use_briefly sample\.py:17 ← test_over_memory_limit test_limits\.py:17( ← …)?$/);
   const report = /^ {2}report: {2}(\S+\.html)$/m.exec(section.join('\n'))?.[1];
   assert.ok(report !== undefined && existsSync(report), section.join('\n'));
