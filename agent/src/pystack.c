@@ -312,21 +312,17 @@ static int hidden(const void *code) {
 
 /* ── per-thread stacks ─────────────────────────────────────────────────────────────────────────── */
 
-static int g_enabled;
+int ml_pystack_on;
 
 int ml_pystack_init(unsigned long hexversion, char *err, size_t errlen) {
-    g_enabled = 0;
+    ml_pystack_on = 0;
     if (hexversion == 0) {
         ml_set_err(err, errlen, "the bootstrap did not give the Python version", 0);
         return -1;
     }
     if (ml_pyframes_init(hexversion, err, errlen) != 0) return -1;
-    g_enabled = 1;
+    ml_pystack_on = 1;
     return 0;
-}
-
-int ml_pystack_enabled(void) {
-    return g_enabled;
 }
 
 static int grow_walk(ml_pystack *ps, size_t want) {

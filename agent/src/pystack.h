@@ -49,7 +49,11 @@ typedef struct ml_pystack {
 /* Chooses the frame layout for this interpreter; 0 or -1 with err (the agent then records without
  * Python stacks and says so in a NOTE). */
 int ml_pystack_init(unsigned long hexversion, char *err, size_t errlen);
-int ml_pystack_enabled(void);
+/* Python stacks are walked (ml_pystack_init succeeded); read on every event. */
+extern int ml_pystack_on;
+static inline int ml_pystack_enabled(void) {
+    return ml_pystack_on;
+}
 
 /* The calling thread's Python stack as a node of stream s, emitting FRAME and CODE records into s
  * (caller holds s's lock). 0: no Python frame. UINT32_MAX: the node table is full (the caller writes
