@@ -354,9 +354,14 @@ static inline __attribute__((always_inline)) size_t walk_interp_frames(const ml_
     const unsigned type_off = L->ob_type, first_off = L->co_firsttraceable, adaptive = L->co_code_adaptive;
     const uint8_t shim_min = L->owner_shim_min, owner_generator = L->owner_generator;
     const uintptr_t code_type = S.code_type;
-    size_t n = 0, steps = 0;
-    cycle_guard g = {0, 1, 0};
-    while (plausible(f) && steps++ < ML_WALK_MAX) {
+    /* Few live values, so that the loop keeps them in registers: the frames written as a pointer and its
+     * end (those past cap only counted), and Brent's guard also bounding the walk (cycle_guard's steps and
+     * power, its doubling the only place the bound is tested: ML_WALK_MAX - 1 frames at most). */
+    ml_pyframe *o = out, *const end = out + cap;
+    size_t past = 0;
+    uintptr_t saved = 0;
+    uint32_t power = 1, steps = 0;
+    while (plausible(f)) {
         uint8_t owner = rd_u8(f, owner_off);
         if (owner < shim_min) {
             uintptr_t code = rd_ptr(f, code_off);
@@ -374,19 +379,41 @@ static inline __attribute__((always_inline)) size_t walk_interp_frames(const ml_
                  * before the first traceable instruction; CPython's own walkers skip these too. */
                 int incomplete = owner != owner_generator && first >= 0 && instr < base + (uintptr_t)first * 2u;
                 if (!incomplete) {
-                    if (n < cap) {
+                    if (o < end) {
                         uintptr_t off = instr >= base ? instr - base : 0;
-                        out[n].code = (const void *)code;
-                        out[n].instr = off < ((uintptr_t)1 << 31) ? (uint32_t)off : 0u;
+                        o->code = (const void *)code;
+                        o->instr = off < ((uintptr_t)1 << 31) ? (uint32_t)off : 0u;
+                        o++;
+                    } else {
+                        past++;
                     }
-                    n++;
                 }
             }
         }
         f = rd_ptr(f, prev_off);
-        if (cycle_step(&g, f)) break;
+        if (f == saved) break;
+        if (++steps == power) {
+            if (power >= ML_WALK_MAX / 2) break;
+            saved = f;
+            power <<= 1;
+            steps = 0;
+        }
     }
-    return n;
+    return (size_t)(o - out) + past;
+}
+
+/* One function per kind (the compiler merges inlined copies that differ only in constants back into one
+ * general loop). */
+__attribute__((noinline)) static size_t walk_gil(const ml_pylayout *L, uintptr_t f, ml_pyframe *out, size_t cap) {
+    return walk_interp_frames(L, f, out, cap, 0, 0, 0);
+}
+
+__attribute__((noinline)) static size_t walk_gil_tagged(const ml_pylayout *L, uintptr_t f, ml_pyframe *out, size_t cap) {
+    return walk_interp_frames(L, f, out, cap, 0, 1, 0);
+}
+
+__attribute__((noinline)) static size_t walk_any(const ml_pylayout *L, uintptr_t f, ml_pyframe *out, size_t cap) {
+    return walk_interp_frames(L, f, out, cap, L->free_threaded, L->code_tagged, L->co_tlbc != ML_NO_FIELD);
 }
 
 static size_t walk_interp(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, size_t cap) {
@@ -398,13 +425,9 @@ static size_t walk_interp(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, s
     } else {
         f = rd_ptr(ts, L->ts_frame);
     }
-    int tlbc = L->co_tlbc != ML_NO_FIELD;
     /* The builds of the GIL: 3.11-3.13, and 3.14+ with tagged executables. Free-threaded ones in general. */
-    if (!L->free_threaded && !tlbc) {
-        if (!L->code_tagged) return walk_interp_frames(L, f, out, cap, 0, 0, 0);
-        return walk_interp_frames(L, f, out, cap, 0, 1, 0);
-    }
-    return walk_interp_frames(L, f, out, cap, L->free_threaded, L->code_tagged, tlbc);
+    if (!L->free_threaded && L->co_tlbc == ML_NO_FIELD) return L->code_tagged ? walk_gil_tagged(L, f, out, cap) : walk_gil(L, f, out, cap);
+    return walk_any(L, f, out, cap);
 }
 
 size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
