@@ -346,8 +346,8 @@ static uintptr_t thread_bytecode(const ml_pylayout *L, uintptr_t f, uintptr_t co
  * constants at the call sites below), with the layout's offsets in locals: the walk runs on every
  * allocation, 15 to 20 frames deep on ordinary programs, and the general loop reloaded every offset and
  * tested every flag per frame (the agent is built with -fno-strict-aliasing, so each store to `out` could
- * have changed S). It reads and derives exactly what it did: the same words, the same tests, in the same
- * order. */
+ * have changed S). It reads and derives what the general loop did: the same words, the same tests, in the
+ * same order; only the bound on a chain's length is tested elsewhere (below). */
 static inline __attribute__((always_inline)) size_t walk_interp_frames(const ml_pylayout *L, uintptr_t f, ml_pyframe *out, size_t cap,
                                                                        const int free_threaded, const int tagged, const int tlbc) {
     const unsigned owner_off = L->if_owner, code_off = L->if_code, instr_off = L->if_instr, prev_off = L->if_previous;
