@@ -22,7 +22,8 @@ __all__ = ["Census", "MemlensError", "Results", "Tracker", "census", "load", "__
 
 # The API's modules load on first use (PEP 562): the `memlens` command imports this package before it execs
 # node, and census, results and tracker (json, subprocess, shutil, tempfile, threading behind them) were
-# about 15 ms of every command's start (docs/benchmarks.md, "The fixed cost, round four").
+# most of the 10 ms of CPU its imports added to every command's start (docs/benchmarks.md, "The fixed
+# cost, round four").
 _LAZY = {"Census": "census", "census": "census", "Results": "results", "load": "results", "Tracker": "tracker"}
 
 

@@ -1,8 +1,9 @@
 """Finding a Node.js that can run the CLI (docs/python-packaging.md, "How node is found").
 
 This runs on every start of the `memlens` command, before it execs node: it imports nothing beyond os and
-re (which the console script imported already) on its way to a node on PATH. subprocess, shutil and
-importlib.util were about 8 ms of each start (docs/benchmarks.md, "The fixed cost, round four").
+re (which the console script imported already) on its way to a node on PATH: subprocess, shutil and
+importlib.util were part of the 10 ms of CPU the package's imports added to each start (docs/benchmarks.md,
+"The fixed cost, round four").
 """
 
 import os
