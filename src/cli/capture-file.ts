@@ -16,6 +16,7 @@ import {
   MAX_BLOCK_PAYLOAD,
   MAX_HEADER_BODY_LEN,
   STREAM_MEMLENS,
+  STREAM_SERVICE,
   TRAILER_REASONS,
   type TrailerReason,
 } from '../capture/format.js';
@@ -332,8 +333,8 @@ const FINISHED: ReadonlySet<TrailerReason> = new Set(['detach', 'duration', '_ex
  * Whether a capture ends as its writer finished it, found without decoding all of it: the file ends on a
  * whole block (block headers are walked, no payload read), the last block holds the agent's TRAILER, and
  * that trailer says the capture was not stopped by a failed write (reason `capture-stopped`; old agents'
- * `unknown` and `stopped` do not say, and take the full read too); of the payloads, only the last
- * CLEAN_END_BLOCKS blocks are decoded. Then there is nothing to seal and no CAPTURE_STOPPED marker to find.
+ * `unknown` and `stopped` do not say, and take the full read too); of the payloads, only those of the last
+ * CLEAN_END_BLOCKS blocks that are not a thread's are decoded. Then there is nothing to seal and no CAPTURE_STOPPED marker to find.
  * Undefined otherwise (a killed writer, damage, a failed write): sealCaptureFile's full read decides. That
  * full read of a 20 MB compressed capture of 12 M events took 0.5 s after a `memlens run
  * --trace-python-allocators` of a 0.26 s program (docs/benchmarks.md).
@@ -348,7 +349,8 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
     const bodyLen = readU32(fixed, 12);
     if (bodyLen > MAX_HEADER_BODY_LEN) return undefined;
     const headerEnd = FILE_HEADER_FIXED_LEN + bodyLen;
-    const last: number[] = [];
+    // The last blocks, oldest first: [offset, total length, stream].
+    const last: [number, number, number][] = [];
     const h = new Uint8Array(BLOCK_HEADER_LEN);
     let at = headerEnd;
     while (at < size) {
@@ -356,13 +358,23 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
       const headerLen = h[5] as number;
       const storedLen = readU32(h, 8);
       if (headerLen < BLOCK_HEADER_LEN || storedLen > MAX_BLOCK_PAYLOAD || at + headerLen + storedLen > size) return undefined;
-      if (last.push(at) > CLEAN_END_BLOCKS) last.shift();
+      if (last.push([at, headerLen + storedLen, readU32(h, 20)]) > CLEAN_END_BLOCKS) last.shift();
       at += headerLen + storedLen;
     }
-    const from = last[0];
-    if (from === undefined) return undefined;
-    const bytes = new Uint8Array(headerEnd + (size - from));
-    if (readSync(fd, bytes, 0, headerEnd, 0) !== headerEnd || readSync(fd, bytes, headerEnd, size - from, from) !== size - from) return undefined;
+    // The agent writes its TRAILER and its markers into the service stream (agent/src/service_stream.c,
+    // lifecycle.c): only the last blocks of the streams that are not a thread's are decoded. A thread's
+    // 32 KiB block holds some 10 000 events, and decoding the last ones took 40-110 ms of every run
+    // (docs/benchmarks.md, "The follower's CPU").
+    const wanted = last.filter(([, , stream]) => stream === STREAM_SERVICE || stream === STREAM_MEMLENS);
+    const lastBlock = last[last.length - 1];
+    if (lastBlock === undefined || wanted[wanted.length - 1] !== lastBlock) return undefined;
+    const bytes = new Uint8Array(headerEnd + wanted.reduce((n, [, len]) => n + len, 0));
+    if (readSync(fd, bytes, 0, headerEnd, 0) !== headerEnd) return undefined;
+    let into = headerEnd;
+    for (const [from, len] of wanted) {
+      if (readSync(fd, bytes, into, len, from) !== len) return undefined;
+      into += len;
+    }
     let ok = true;
     let block = 0;
     let finished = false;
@@ -372,7 +384,7 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
         alloc: () => undefined,
         free: () => undefined,
         meta: (r) => {
-          if (r.type === 'trailer' && block === last.length) finished = FINISHED.has(TRAILER_REASONS[r.reason] ?? 'unknown');
+          if (r.type === 'trailer' && block === wanted.length) finished = FINISHED.has(TRAILER_REASONS[r.reason] ?? 'unknown');
           if (r.type === 'marker' && MARKER_KINDS[r.kind] === 'capture-stopped') stopped = true;
         },
         block: () => {
@@ -386,7 +398,7 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
     );
     decoder.feed(bytes);
     decoder.end();
-    return ok && finished && !stopped && block === last.length ? { size } : undefined;
+    return ok && finished && !stopped && block === wanted.length ? { size } : undefined;
   } catch {
     // Anything unexpected (a header the decoder refuses, a read error): the full read decides and reports.
     return undefined;
@@ -571,6 +583,9 @@ export class FollowingCompressor {
     const rate = this.rate.update(size, monotonicMs());
     const level = followLevel(lag, rate);
     this.r.setGrouping(followGroups(lag, rate));
+    // At the fast level small blocks go on as they are: merging them cost a quarter to half of the
+    // follower's CPU for no smaller file (docs/benchmarks.md, "The follower's CPU").
+    this.r.setMerging(level === DEFAULT_COMPRESS_LEVEL);
     this.r.setLevel(level);
     if (level !== DEFAULT_COMPRESS_LEVEL) this.fastChunks++;
     this.r.feed(buf.subarray(0, n));
