@@ -37,6 +37,11 @@ export const FOLLOW_FAST_LEVEL = 1;
  * 8 MiB/s json_roundtrip fell back to quality 5 on a loaded machine and its run took more CPU than before;
  * and quality 1's files are now well below memray's (docs/benchmarks.md, "Python-allocator addresses against
  * recent pools").
+ * The seconds are those of the program's CPU time where `memlens run` can read it (/proc/PID/stat), not of
+ * the wall clock: on a busy machine the program got a fifth of a core, wrote 3.2-3.8 MB per wall second
+ * instead of 20, and was followed at quality 5, four times the CPU per byte, taken from it when CPU was
+ * scarcest (deep_stacks; docs/benchmarks.md, "The follower's CPU"). Per second of the program's CPU the rate
+ * measures what compressing costs beside the program, whatever else runs on the machine.
  */
 export const FOLLOW_FAST_RATE = 4 << 20;
 export const RATE_WINDOW_MS = 250;
@@ -69,11 +74,16 @@ export function followLevel(lagBytes: number, bytesPerSecond = 0): number {
  */
 export const RATE_FIRST_MS = 50;
 
-/** A growing file's rate of growth, over windows of at least RATE_WINDOW_MS (the latest complete one). */
+/**
+ * A growing file's rate of growth, over windows of at least RATE_WINDOW_MS (the latest complete one), by a
+ * clock in milliseconds: the wall clock, or the writing program's CPU time (FOLLOW_FAST_RATE).
+ */
 export class GrowthRate {
   private fromMs: number | undefined;
   private fromSize = 0;
   private complete = false;
+  /** A rate was measured (the first RATE_FIRST_MS are behind). */
+  known = false;
   bytesPerSecond = 0;
 
   /** Notes that the file has `size` bytes at `nowMs`; returns the rate of the latest complete window. */
@@ -86,6 +96,7 @@ export class GrowthRate {
     const span = nowMs - this.fromMs;
     if (span >= RATE_WINDOW_MS || (!this.complete && span >= RATE_FIRST_MS)) {
       this.bytesPerSecond = (Math.max(0, size - this.fromSize) * 1000) / span;
+      this.known = true;
     }
     if (span >= RATE_WINDOW_MS) {
       this.complete = true;

@@ -4,7 +4,7 @@
 import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, readSync, rmSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
-import { DEFAULT_COMPRESS_LEVEL, GrowthRate, Recompressor, followGroups, followLevel } from '../capture/compress.js';
+import { DEFAULT_COMPRESS_LEVEL, FOLLOW_FAST_LAG, GrowthRate, Recompressor, followGroups, followLevel } from '../capture/compress.js';
 import { encodeAppendix } from '../capture/encoder.js';
 import {
   BLOCK_FLAGS_COMPRESSED,
@@ -465,6 +465,9 @@ export async function finishCaptureFile(path: string, exit: ExitRecord, options:
   return { stopped, exitWritten: false, droppedForRoom: size - end };
 }
 
+/** How long (wall clock) the follower waits at most for the writer's rate before it starts (compressNext). */
+const HOLD_MS = 1000;
+
 /**
  * Compresses a capture while its writer is still writing it, on the core the profiled program leaves
  * free: it follows the file as it grows (whole blocks are compressed as they appear; a block being written
@@ -491,8 +494,19 @@ export class FollowingCompressor {
   /** How many chunks read (up to READ_CHUNK bytes each) were compressed at the fast level. */
   fastChunks = 0;
   private readonly rate = new GrowthRate();
+  /** The clock the rate is measured against: the writer's CPU time when `cpuMs` reads, else the wall clock. */
+  private clock: (() => number | undefined) | undefined;
+  /** When the capture was opened (monotonicMs). */
+  private openedMs = 0;
 
-  constructor(private readonly path: string) {
+  /**
+   * `cpuMs`: the writing process's CPU time in milliseconds (undefined once it is gone). With it the rate is
+   * bytes per second of the program's CPU, which a busy machine does not lower (GrowthRate).
+   */
+  constructor(
+    private readonly path: string,
+    private readonly cpuMs?: () => number | undefined,
+  ) {
     this.tmp = `${path}.${process.pid}.tmp`;
     this.r = new Recompressor(
       (bytes) => {
@@ -555,6 +569,7 @@ export class FollowingCompressor {
       fd = openSync(this.path, 'r');
       this.out = openSync(this.tmp, 'wx', PRIVATE);
       this.fd = fd;
+      this.openedMs = monotonicMs();
       return true;
     } catch {
       if (fd !== undefined) closeSync(fd);
@@ -576,13 +591,24 @@ export class FollowingCompressor {
       if (size >= this.r.consumed) this.gaveUp = 'shrunk';
       throw new FileError(`${this.path} was truncated while memlens compressed it (another writer?)`);
     }
+    const behind = size - this.pos;
+    // Nothing new (a quiet program: most polls): no look at the clock either (a read of /proc/PID/stat).
+    if (behind === 0) return 0;
+    const now = this.now();
+    const rate = now === undefined ? this.rate.bytesPerSecond : this.rate.update(size, now);
+    // Until the writer's rate is known, what it wrote waits (for at most HOLD_MS of the wall clock, and
+    // FOLLOW_FAST_LAG bytes, which go at the fast level anyway): taken at quality 5 with full blocks grouped,
+    // the first 0.4-1.5 MB of a fast writer cost a tenth of a second of CPU (docs/benchmarks.md, "The
+    // follower's CPU"). A program that the machine leaves little CPU may not show its rate in that time:
+    // then its blocks are not grouped until it does (grouping is the costly part).
+    if (!this.stopped && !this.rate.known && behind < FOLLOW_FAST_LAG && monotonicMs() - this.openedMs < HOLD_MS) return 0;
     const n = readSync(fd, buf, 0, buf.length, this.pos);
     if (n === 0) return 0;
     this.pos += n;
-    const lag = Math.max(0, size - this.pos);
-    const rate = this.rate.update(size, monotonicMs());
+    // Not yet known: the backlog decides.
+    const lag = this.rate.known ? Math.max(0, size - this.pos) : behind;
     const level = followLevel(lag, rate);
-    this.r.setGrouping(followGroups(lag, rate));
+    this.r.setGrouping(followGroups(lag, rate) && (this.rate.known || this.stopped));
     // At the fast level small blocks go on as they are: merging them cost a quarter to half of the
     // follower's CPU for no smaller file (docs/benchmarks.md, "The follower's CPU").
     this.r.setMerging(level === DEFAULT_COMPRESS_LEVEL);
@@ -590,6 +616,15 @@ export class FollowingCompressor {
     if (level !== DEFAULT_COMPRESS_LEVEL) this.fastChunks++;
     this.r.feed(buf.subarray(0, n));
     return n;
+  }
+
+  /** The clock's time, chosen at the first look: the program's CPU time if it reads then, else the wall clock. */
+  private now(): number | undefined {
+    if (this.clock === undefined) {
+      const cpu = this.cpuMs;
+      this.clock = cpu !== undefined && cpu() !== undefined ? cpu : monotonicMs;
+    }
+    return this.clock();
   }
 
   /** The writer is gone: compress the rest and return the compressed copy (not yet renamed). */
