@@ -5,6 +5,7 @@ import { prng as rng } from '../../test/support/prng.js';
 import { decodeCapture } from './decoder.js';
 import { CaptureWriter } from './encoder.js';
 import { SeqOrderer } from './order.js';
+import type { CaptureVisitor } from './records.js';
 
 /**
  * A random capture shaped like the agent's: threads record events with a global seq into their own
@@ -91,6 +92,53 @@ test('orderer equals the naive sort when events past a barrier were written befo
     const items = fileOrder(bytes);
     assert.deepEqual(ordered(bytes), naiveOrder(items), `seed ${seed}`);
   }
+});
+
+test('orderer equals the naive sort when threads run several barriers ahead (property, 200 random captures)', () => {
+  // Barriers lagging by up to a few hundred events: a thread's blocks pile up past several barriers.
+  for (let seed = 5000; seed < 5200; seed++) {
+    const bytes = randomCapture(seed, 300 + (seed % 7) * 100, true, 50 + (seed % 5) * 80);
+    assert.deepEqual(ordered(bytes), naiveOrder(fileOrder(bytes)), `seed ${seed}`);
+  }
+});
+
+test('a thread ahead of the barriers: its blocks stay undecoded until a barrier reaches them', () => {
+  // Thread 1 writes seq 1–40 in four blocks before the first barrier; barriers 1, 2, 3 then release none
+  // of blocks 2–4 (block 1 is decoded at the first: its first event is past it), barrier 15 reaches block 2.
+  const w = new CaptureWriter({ header: { writerName: 'test' } });
+  for (let seq = 1; seq <= 40; seq++) {
+    w.alloc(1, seq, 0x1000 + 8 * seq, 16, 0, 0, 0);
+    if (seq % 10 === 0) w.flush(1);
+  }
+  for (const b of [1, 2, 3, 15, 41]) w.barrier(b);
+  const bytes = w.finish();
+  const c = new Collector();
+  const o = new SeqOrderer(c);
+  let decoded = 0;
+  const atBarrier: number[] = [];
+  const spy: CaptureVisitor = {
+    header: (h) => o.header(h),
+    block: () => o.block(),
+    alloc: (...a) => o.alloc(...a),
+    free: (...a) => o.free(...a),
+    meta: (r) => {
+      o.meta(r);
+      if (r.type === 'barrier') atBarrier.push(decoded);
+    },
+    defer: (b) =>
+      o.defer({
+        stream: b.stream,
+        rawLen: b.rawLen,
+        decode: (to) => {
+          decoded++;
+          b.decode(to);
+        },
+      }),
+  };
+  decodeCapture(bytes, spy);
+  o.end();
+  assert.deepEqual(atBarrier, [1, 1, 1, 2, 4]);
+  assert.deepEqual(c.c.items, naiveOrder(fileOrder(bytes)));
 });
 
 test('one thread: its blocks go straight through, around the service records, in the naive order', () => {

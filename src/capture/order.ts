@@ -89,6 +89,8 @@ export class SeqOrderer implements CaptureVisitor {
   private wmE = 0;
   /** Blocks of threads' streams not decoded yet, in file order, and an upper bound of their records. */
   private readonly waiting: Waiting[] = [];
+  /** releaseWaiting(): which waiting blocks stay undecoded (reused). */
+  private readonly keepFlags: boolean[] = [];
   private waitingRecords = 0;
   private mode = DIRECT;
   // File position of the next record: the current block's base, and the records of it seen so far.
@@ -370,37 +372,56 @@ export class SeqOrderer implements CaptureVisitor {
     }
     const savedBase = this.posBase;
     const savedNext = this.posNext;
+    // A stream whose last key is already past the bound sorts after it from here on (a stream's keys never
+    // go down): its blocks wait undecoded for a later release, in the order they came, rather than as ~70
+    // bytes of columns per record that every release until then would copy (compact()). A thread ahead of
+    // the service stream's barriers by several rounds did that with every one of its blocks.
+    const keep = this.keepFlags;
+    keep.length = 0;
     if (mixed) {
       this.mode = COLUMNS;
       this.fastK = -Infinity;
-      for (const w of waiting) if (w.block.stream !== main) this.decodeWaiting(w);
+      for (let i = 0; i < waiting.length; i++) {
+        const w = waiting[i]!;
+        if (w.block.stream === main) continue;
+        if (this.pastBound(w.block.stream, bk, be)) keep[i] = true;
+        else this.decodeWaiting(w);
+      }
     }
     this.boundK = bk;
     this.boundE = be;
     this.boundP = bp;
-    this.mode = STRAIGHT;
+    this.mode = this.pastBound(main, bk, be) ? COLUMNS : STRAIGHT;
     this.findHead();
-    // Once the straight stream passed the bound (COLUMNS), the rest of it sorts after the bound too (a
-    // stream's keys never go down): its later blocks wait undecoded for the next release rather than
-    // as ~70 bytes of columns per record.
-    const kept: Waiting[] = [];
-    let keptRecords = 0;
-    for (const w of waiting) {
+    // Once the straight stream passed the bound (COLUMNS), the rest of it waits undecoded too.
+    for (let i = 0; i < waiting.length; i++) {
+      const w = waiting[i]!;
       if (w.block.stream !== main) continue;
-      if (this.mode === COLUMNS) {
-        kept.push(w);
-        keptRecords += Math.ceil(w.block.rawLen / 4);
-      } else {
-        this.decodeWaiting(w); // may turn to COLUMNS
-      }
+      if (this.mode === COLUMNS) keep[i] = true;
+      else this.decodeWaiting(w); // may turn to COLUMNS
+    }
+    // The kept blocks, in their file order.
+    let kept = 0;
+    let keptRecords = 0;
+    for (let i = 0; i < waiting.length; i++) {
+      if (keep[i] !== true) continue;
+      const w = waiting[i]!;
+      waiting[kept++] = w;
+      keptRecords += Math.ceil(w.block.rawLen / 4);
     }
     this.mode = DIRECT;
     this.fastK = -Infinity;
     this.posBase = savedBase;
     this.posNext = savedNext;
-    waiting.length = 0;
-    for (const w of kept) waiting.push(w);
+    waiting.length = kept;
+    keep.length = 0;
     this.waitingRecords = keptRecords;
+  }
+
+  /** Whether every later record of `stream` sorts after (k, e): its last key is past it. */
+  private pastBound(stream: number, k: number, e: number): boolean {
+    const r = this.runs.get(stream);
+    return r !== undefined && (r.lastK > k || (r.lastK === k && r.lastE > e));
   }
 
   private decodeWaiting(w: Waiting): void {
