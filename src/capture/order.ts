@@ -27,6 +27,10 @@
 // program with one thread, and a program whose threads take turns slower than the agent's flush rounds,
 // have a single stream between two barriers, so their records are never copied. In the columns each
 // stream's records form a linked list, so the merge is a k-way merge of runs that are already sorted.
+// A block of the straight stream that reaches past the release bound stops decoding there (STOP_BLOCK,
+// straight()) and is decoded again at a later release, passing over what it delivered (SKIP); a stream
+// whose last key is past the bound keeps its blocks undecoded (pastBound()). So the columns hold only the
+// other streams' records, not a block's worth of a stream that ran ahead of the barriers.
 //
 // File position: record r of the b-th block is b · 2^24 + r (a block holds fewer than 2^24 records: its
 // payload is at most 16 MiB), so records decoded late keep the place they had in the file.
