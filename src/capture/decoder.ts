@@ -23,7 +23,7 @@ import { BlockInflater } from './block-inflater.js';
 import { BlockPool } from './block-pool.js';
 import { BlockFramer } from './framing.js';
 import { decodeMeta } from './meta.js';
-import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, DeferredBlock } from './records.js';
+import { type BlockInfo, type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, STOP_BLOCK } from './records.js';
 import { ByteReader, ReadError } from './varint.js';
 
 export interface DecoderOptions {
@@ -205,7 +205,7 @@ export class CaptureDecoder {
     if (!this.readable(info)) return;
     const stored = bytes.subarray(info.headerLen);
     if (v.defer !== undefined && isThreadStream(info.stream)) {
-      deferCopy(v, this.pool, info.stream, info.rawLen, stored, (b, to) => this.storedRecords(info, b, to));
+      deferCopy(v, this.pool, this.nodesOf(info.stream), info.stream, info.rawLen, stored, (b, to) => this.storedRecords(info, b, to));
       return;
     }
     this.storedRecords(info, stored, v);
@@ -270,7 +270,7 @@ export class CaptureDecoder {
     }
     const payload = bytes.subarray(Math.min(info.headerLen, bytes.length));
     if (v.defer !== undefined && isThreadStream(info.stream)) {
-      deferCopy(v, this.pool, info.stream, payload.length, payload, (b, to) => this.cutRecords(offset, info, b, total, to));
+      deferCopy(v, this.pool, this.nodesOf(info.stream), info.stream, payload.length, payload, (b, to) => this.cutRecords(offset, info, b, total, to));
       return;
     }
     this.cutRecords(offset, info, payload, total, v);
@@ -493,9 +493,10 @@ export class CaptureDecoder {
 /** Blocks of threads' streams: the ones with events, and the ones an orderer may keep undecoded. */
 /**
  * Hands a thread's block to the visitor's defer() undecoded. `bytes` is only valid during the caller's call:
- * a copy of it is kept in `pool` (compressed, if it is) until decode() runs, once.
+ * a copy of it is kept in `pool` (compressed, if it is) until decode() ran to its end, once; a decode the
+ * visitor stopped (STOP_BLOCK) keeps it, and rewinds the stream's interned ids (`nodes`) to the block's start.
  */
-function deferCopy(v: CaptureVisitor, pool: BlockPool, stream: number, rawLen: number, bytes: Uint8Array, decode: (kept: Uint8Array, to: CaptureVisitor) => void): void {
+function deferCopy(v: CaptureVisitor, pool: BlockPool, nodes: StreamNodes, stream: number, rawLen: number, bytes: Uint8Array, decode: (kept: Uint8Array, to: CaptureVisitor) => void): void {
   let kept: Uint8Array | undefined = pool.copy(bytes);
   const slab = pool.lastSlab;
   v.defer?.({
@@ -503,13 +504,23 @@ function deferCopy(v: CaptureVisitor, pool: BlockPool, stream: number, rawLen: n
     rawLen,
     decode: (to) => {
       const b = kept;
-      kept = undefined;
       if (b === undefined) return;
+      const frames = nodes.frames;
+      const natives = nodes.natives;
       try {
         decode(b, to);
-      } finally {
-        pool.release(slab);
+      } catch (e) {
+        if (e !== STOP_BLOCK) {
+          kept = undefined;
+          pool.release(slab);
+          throw e;
+        }
+        nodes.frames = frames;
+        nodes.natives = natives;
+        return;
       }
+      kept = undefined;
+      pool.release(slab);
     },
   } satisfies DeferredBlock);
 }
