@@ -5,7 +5,7 @@
 //
 // The level is chosen by measurement (docs/benchmarks.md, "Compression"): DEFAULT_COMPRESS_LEVEL.
 
-import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, OPTION_NATIVE, SLOT_ADDRESS_VERSION } from './format.js';
+import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, GROUP_FORMAT_VERSION, OPTION_NATIVE, SLOT_ADDRESS_VERSION } from './format.js';
 import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
 import { BlockMerger, GROUPING, SMALL_BLOCKS, type MergeLimits, type MergedBlock } from './merge.js';
@@ -95,6 +95,24 @@ export interface RecompressOptions {
    * size, round three").
    */
   readonly group?: boolean;
+  /**
+   * Write what is merged as group blocks (several streams' records in one block, stored by field:
+   * group.ts), and the header as format version 4; default true with brotli, for captures of version 3 or
+   * later (addresses against slots). False: ordinary blocks, the header as it was.
+   */
+  readonly streamGroups?: boolean;
+}
+
+/**
+ * The file header with its version and min_reader_version raised to GROUP_FORMAT_VERSION (a copy). Both
+ * are outside the header's CRC, which covers the body alone.
+ */
+export function groupHeader(bytes: Uint8Array): Uint8Array {
+  const out = bytes.slice();
+  const dv = new DataView(out.buffer, out.byteOffset, out.length);
+  dv.setUint16(8, Math.max(dv.getUint16(8, true), GROUP_FORMAT_VERSION), true);
+  dv.setUint16(10, Math.max(dv.getUint16(10, true), GROUP_FORMAT_VERSION), true);
+  return out;
 }
 
 export class Recompressor {
@@ -120,10 +138,13 @@ export class Recompressor {
     this.framer = new BlockFramer(
       {
         header: (h, bytes) => {
+          const slotted = h.minReaderVersion >= SLOT_ADDRESS_VERSION;
+          // Groups only where addresses are coded against slots: a header raised to version 4 says so.
+          const groups = options.merge !== false && options.streamGroups !== false && this.codec === 'brotli' && slotted;
           if (options.merge !== false) {
-            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), h.minReaderVersion >= SLOT_ADDRESS_VERSION);
+            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, groups);
           }
-          this.out(bytes.slice());
+          this.out(groups ? groupHeader(bytes) : bytes.slice());
         },
         block: (info, bytes) => {
           this.blocks++;
@@ -157,7 +178,7 @@ export class Recompressor {
   }
 
   private merged(b: MergedBlock): void {
-    const framed = encodeBlock(b.stream, b.baseSeq, b.payload, { compressLevel: this.level, codec: this.codec });
+    const framed = encodeBlock(b.stream, b.baseSeq, b.payload, { compressLevel: this.level, codec: this.codec, kind: b.kind });
     if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
     this.out(framed);
   }

@@ -1,0 +1,381 @@
+// Group blocks (kind 2, format version 4): the records of several streams in one block, stored by field
+// (docs/capture-format.md, "Group blocks"). Only memlens's recompression writes them; the agent never does.
+//
+// Why: a program of many threads flushes every thread's stream in blocks of its own, and each block was
+// compressed on its own, so what brotli learnt from one thread's records did not help with the next
+// thread's (many_threads: 18 streams of one block of about 1.9 KB each). And a record's fields compress
+// better beside the same field of other records than beside the other fields of the same record: a GC
+// record's seq is the next event's, its start_seq its own seq, its time close to the previous one's, and a
+// SNAPSHOT's sizes barely move between two snapshots; written as they are, the varints of neighbouring
+// fields hid that from brotli (GC records were most of many_threads' compressed bytes).
+//
+// How: each part is one stream's ordinary records payload (kind 1: what a records block of that stream with
+// that base_seq would hold). The parts' records are split into columns: the type bytes; the varint bytes of
+// ALLOC and FREE fields (seq delta, address, size, stack, native stack), copied byte for byte; the fields
+// of GC, SNAPSHOT and CHECKPOINT records as differences (below); every other record whole. A reader puts
+// the parts' payloads back together byte for byte and decodes them as records blocks. The writer checks
+// that before it writes a group (groupPayload() returns undefined otherwise), so a group always gives back
+// exactly the records it was made from.
+//
+// Pure: bytes in, bytes out.
+
+import { ALLOC_ABS_ADDR, ALLOC_BIT, ALLOC_SAME_STACK, ALLOC_SEQ1, FREE_ABS_ADDR, FREE_HAS_SIZE, FREE_MASK, FREE_SEQ1, FREE_TAG, RESERVED_TAG } from './format.js';
+import { ByteWriter } from './varint.js';
+
+export interface GroupPart {
+  readonly stream: number;
+  readonly baseSeq: number;
+  /** The part's records, as the payload of an ordinary records block. */
+  readonly payload: Uint8Array;
+}
+
+const enum Col {
+  Type = 0,
+  Seq = 1,
+  Addr = 2,
+  Size = 3,
+  Stack = 4,
+  Native = 5,
+  Other = 6,
+  /** The first column of the coded record types' fields (CODED below, in order). */
+  Fields = 7,
+}
+
+/** A field coded against a reference: the last seq of the part, the record's own field 0, or the previous record of its type. */
+const enum Ref {
+  LastSeq,
+  Field0,
+  Previous,
+}
+
+interface Coded {
+  /** The record type (the `t` of a length-prefixed record). */
+  readonly type: number;
+  /** The number of varint fields, or 0 for "any number, in one column" (CHECKPOINT). */
+  readonly fields: number;
+  readonly refs: readonly Ref[];
+}
+
+// GC: seq, time, generation, collected, uncollectable, duration, start_seq. SNAPSHOT: seq, time, flags and
+// eight sizes. CHECKPOINT: seq, time, heap, peak, peak_seq, n, n × 11 entry fields, each against the field
+// at the same position in the previous checkpoint (a quiet program changes the same few locations).
+const P = Ref.Previous;
+const CODED: readonly Coded[] = [
+  { type: 8, fields: 7, refs: [Ref.LastSeq, P, P, P, P, P, Ref.Field0] },
+  { type: 7, fields: 11, refs: [Ref.LastSeq, P, P, P, P, P, P, P, P, P, P] },
+  { type: 14, fields: 0, refs: [Ref.LastSeq] },
+];
+const CODED_BY_TYPE = new Map(CODED.map((c, i) => [c.type, i]));
+const FIELD_COLUMNS = CODED.map((c) => Math.max(c.fields, 1));
+const FIRST_COLUMN: number[] = [];
+{
+  let at: number = Col.Fields;
+  for (const n of FIELD_COLUMNS) {
+    FIRST_COLUMN.push(at);
+    at += n;
+  }
+}
+/** The number of columns of this layout (a group that says otherwise is refused: a newer layout). */
+export const GROUP_COLUMNS = Col.Fields + FIELD_COLUMNS.reduce((a, b) => a + b, 0);
+/** Values and differences are kept below this, so that every zigzag stays an exact integer. */
+const LIMIT = 2 ** 52;
+
+/** Thrown when a payload is not one this layout can carry (the caller writes ordinary blocks). */
+const UNFIT = new Error('not groupable');
+
+function zig(n: number): number {
+  return n < 0 ? -2 * n - 1 : 2 * n;
+}
+function unzig(z: number): number {
+  return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+}
+
+let vpos = 0;
+/** A varint at b[p] (below 2^53); sets vpos past it. Throws UNFIT when cut or too long. */
+function varintAt(b: Uint8Array, p: number, end: number): number {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (p >= end) throw UNFIT;
+    const x = b[p++]!;
+    v += (x & 0x7f) * mul;
+    if (x < 0x80) {
+      if (v >= 2 ** 53) throw UNFIT;
+      vpos = p;
+      return v;
+    }
+    mul *= 128;
+  }
+  throw UNFIT;
+}
+
+/** Copies the varint at b[p] byte for byte into w; returns the position after it. */
+function copyVarint(b: Uint8Array, p: number, end: number, w: ByteWriter): number {
+  const start = p;
+  while (p < end && b[p]! >= 0x80) p++;
+  if (p >= end || p - start >= 10) throw UNFIT;
+  w.raw(b.subarray(start, p + 1));
+  return p + 1;
+}
+
+/** Per-group state of the coded fields: the previous record of each coded type. */
+class Previous {
+  readonly values: number[][] = CODED.map(() => []);
+}
+
+/**
+ * The payload of a group block holding `parts`, or undefined when one of them cannot be carried (a record
+ * that does not parse, a value too large) or the result would not give them back exactly: the caller then
+ * writes them as ordinary blocks. `slotted`: addresses are coded against slots (version 3 and later), so a
+ * whole address may follow an address field.
+ */
+export function groupPayload(parts: readonly GroupPart[], native: boolean, slotted: boolean): Uint8Array | undefined {
+  const cols = Array.from({ length: GROUP_COLUMNS }, () => new ByteWriter(256));
+  const prev = new Previous();
+  const fields: number[] = [];
+  const scratch = new ByteWriter(64);
+  try {
+    for (const part of parts) {
+      const b = part.payload;
+      const end = b.length;
+      let seq = part.baseSeq;
+      let last = part.baseSeq;
+      let i = 0;
+      while (i < end) {
+        const t = b[i++]!;
+        if (t >= ALLOC_BIT || (t & FREE_MASK) === FREE_TAG) {
+          const alloc = t >= ALLOC_BIT;
+          cols[Col.Type]!.u8(t);
+          if ((t & (alloc ? ALLOC_SEQ1 : FREE_SEQ1)) !== 0) seq += 1;
+          else {
+            seq += varintAt(b, i, end);
+            i = copyVarint(b, i, end, cols[Col.Seq]!);
+          }
+          if (seq >= LIMIT) throw UNFIT;
+          last = seq;
+          const a = varintAt(b, i, end);
+          i = copyVarint(b, i, end, cols[Col.Addr]!);
+          const whole = (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0;
+          if (slotted && whole && a < 8) i = copyVarint(b, i, end, cols[Col.Addr]!);
+          if (alloc || (t & FREE_HAS_SIZE) !== 0) i = copyVarint(b, i, end, cols[Col.Size]!);
+          if (alloc && (t & ALLOC_SAME_STACK) === 0) i = copyVarint(b, i, end, cols[Col.Stack]!);
+          if (alloc && native) i = copyVarint(b, i, end, cols[Col.Native]!);
+        } else if (t >= 1 && t <= 63) {
+          const lenAt = i;
+          const len = varintAt(b, i, end);
+          const start = vpos;
+          const stop = start + len;
+          if (stop > end) throw UNFIT;
+          i = stop;
+          const k = CODED_BY_TYPE.get(t);
+          if (k !== undefined && codeFields(k, b, lenAt, start, stop, last, prev, fields, scratch, cols)) {
+            cols[Col.Type]!.u8(RESERVED_TAG | k);
+            last = fields[0]!;
+            continue;
+          }
+          cols[Col.Type]!.u8(t);
+          cols[Col.Other]!.raw(b.subarray(lenAt, stop));
+        } else {
+          throw UNFIT;
+        }
+      }
+    }
+  } catch (e) {
+    if (e === UNFIT) return undefined;
+    throw e;
+  }
+  const out = new ByteWriter(64 + cols.reduce((n, c) => n + c.length, 0));
+  out.varint(parts.length);
+  for (const p of parts) {
+    out.varint(p.stream);
+    out.varint(p.baseSeq);
+    out.varint(p.payload.length);
+  }
+  out.varint(GROUP_COLUMNS);
+  for (const c of cols) out.varint(c.length);
+  for (const c of cols) out.raw(c.bytes());
+  const payload = out.bytes();
+  // A group must give back exactly what it was made of (a writer's varint that is not the shortest, say,
+  // would come back shorter): checked here rather than trusted.
+  const back = ungroup(payload, native, slotted);
+  if (typeof back === 'string' || back.length !== parts.length) return undefined;
+  for (let k = 0; k < parts.length; k++) {
+    const a = back[k]!;
+    const p = parts[k]!;
+    if (a.stream !== p.stream || a.baseSeq !== p.baseSeq || !sameBytes(a.payload, p.payload)) return undefined;
+  }
+  return payload;
+}
+
+/**
+ * Codes the fields of a GC, SNAPSHOT or CHECKPOINT record (payload b[start, stop), its length varint at
+ * lenAt) into their columns; false (nothing written) when they are not plain varints that this coding gives
+ * back byte for byte (a field a newer writer added, a varint that is not the shortest).
+ */
+function codeFields(k: number, b: Uint8Array, lenAt: number, start: number, stop: number, last: number, prev: Previous, fields: number[], scratch: ByteWriter, cols: ByteWriter[]): boolean {
+  const c = CODED[k]!;
+  fields.length = 0;
+  scratch.reset();
+  let p = start;
+  while (p < stop) {
+    const v = varintAt(b, p, stop);
+    if (v >= LIMIT) return false;
+    fields.push(v);
+    scratch.varint(v);
+    p = vpos;
+  }
+  if (c.fields !== 0 ? fields.length !== c.fields : fields.length === 0) return false;
+  // Canonical: the fields and the length written again are the record's bytes.
+  if (!sameBytes(scratch.bytes(), b.subarray(start, stop))) return false;
+  scratch.reset();
+  scratch.varint(stop - start);
+  if (!sameBytes(scratch.bytes(), b.subarray(lenAt, start))) return false;
+  const before = prev.values[k]!;
+  const coded: number[] = [];
+  for (let f = 0; f < fields.length; f++) {
+    const ref = refValue(c, f, fields, before, last);
+    const d = fields[f]! - ref;
+    if (Math.abs(d) >= LIMIT) return false;
+    coded.push(zig(d));
+  }
+  if (c.fields === 0) {
+    const col = cols[FIRST_COLUMN[k]!]!;
+    col.varint(fields.length);
+    for (const z of coded) col.varint(z);
+  } else {
+    for (let f = 0; f < coded.length; f++) cols[FIRST_COLUMN[k]! + f]!.varint(coded[f]!);
+  }
+  prev.values[k] = fields.slice();
+  return true;
+}
+
+function refValue(c: Coded, f: number, fields: readonly number[], before: readonly number[], last: number): number {
+  const r = c.refs[f] ?? Ref.Previous;
+  if (r === Ref.LastSeq) return last;
+  if (r === Ref.Field0) return fields[0]!;
+  return before[f] ?? 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A column being read. */
+class Reader {
+  p: number;
+  constructor(
+    readonly b: Uint8Array,
+    start: number,
+    readonly end: number,
+  ) {
+    this.p = start;
+  }
+  varint(): number {
+    const v = varintAt(this.b, this.p, this.end);
+    this.p = vpos;
+    return v;
+  }
+  /** Copies one varint byte for byte to w; returns its value. */
+  copy(w: ByteWriter): number {
+    const v = varintAt(this.b, this.p, this.end);
+    w.raw(this.b.subarray(this.p, vpos));
+    this.p = vpos;
+    return v;
+  }
+}
+
+/**
+ * The parts of a group block's payload, each as an ordinary records payload, or a sentence saying why the
+ * payload is not a group this reader can read (damage, or a newer layout).
+ */
+export function ungroup(payload: Uint8Array, native: boolean, slotted: boolean): GroupPart[] | string {
+  try {
+    return ungroupOrThrow(payload, native, slotted);
+  } catch (e) {
+    if (e === UNFIT) return 'its records do not parse';
+    throw e;
+  }
+}
+
+function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean): GroupPart[] | string {
+  const head = new Reader(payload, 0, payload.length);
+  const n = head.varint();
+  if (n > payload.length) return `it names ${n} parts`;
+  const heads: { stream: number; baseSeq: number; len: number }[] = [];
+  for (let k = 0; k < n; k++) heads.push({ stream: head.varint(), baseSeq: head.varint(), len: head.varint() });
+  const ncols = head.varint();
+  if (ncols !== GROUP_COLUMNS) return `it has ${ncols} columns, not ${GROUP_COLUMNS} (written by a newer memlens?)`;
+  const cols: Reader[] = [];
+  let at = 0;
+  const lens: number[] = [];
+  for (let c = 0; c < ncols; c++) lens.push(head.varint());
+  at = head.p;
+  for (const len of lens) {
+    if (at + len > payload.length) return 'its columns run past its end';
+    cols.push(new Reader(payload, at, at + len));
+    at += len;
+  }
+  const types = cols[Col.Type]!;
+  const prev = new Previous();
+  const fields: number[] = [];
+  const parts: GroupPart[] = [];
+  for (const h of heads) {
+    const w = new ByteWriter(Math.min(h.len, 1 << 24) + 16);
+    let seq = h.baseSeq;
+    let last = h.baseSeq;
+    while (w.length < h.len) {
+      if (types.p >= types.end) return 'its type column ends early';
+      const t = types.b[types.p++]!;
+      if (t >= ALLOC_BIT || (t & FREE_MASK) === FREE_TAG) {
+        const alloc = t >= ALLOC_BIT;
+        w.u8(t);
+        if ((t & (alloc ? ALLOC_SEQ1 : FREE_SEQ1)) !== 0) seq += 1;
+        else seq += cols[Col.Seq]!.copy(w);
+        last = seq;
+        const a = cols[Col.Addr]!.copy(w);
+        if (slotted && (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0 && a < 8) cols[Col.Addr]!.copy(w);
+        if (alloc || (t & FREE_HAS_SIZE) !== 0) cols[Col.Size]!.copy(w);
+        if (alloc && (t & ALLOC_SAME_STACK) === 0) cols[Col.Stack]!.copy(w);
+        if (alloc && native) cols[Col.Native]!.copy(w);
+      } else if ((t & 0xe0) === RESERVED_TAG) {
+        const k = t & 0x1f;
+        const c = CODED[k];
+        if (c === undefined) return `it has a record of unknown coding ${k}`;
+        const before = prev.values[k]!;
+        fields.length = 0;
+        if (c.fields === 0) {
+          const col = cols[FIRST_COLUMN[k]!]!;
+          const count = col.varint();
+          if (count === 0 || count > col.end - col.p) return 'a coded record has a bad field count';
+          for (let f = 0; f < count; f++) fields.push(unzig(col.varint()) + refValue(c, f, fields, before, last));
+        } else {
+          for (let f = 0; f < c.fields; f++) fields.push(unzig(cols[FIRST_COLUMN[k]! + f]!.varint()) + refValue(c, f, fields, before, last));
+        }
+        const body = new ByteWriter(fields.length * 4 + 8);
+        for (const v of fields) {
+          if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v))) return 'a coded field is out of range';
+          body.varint(v);
+        }
+        w.u8(c.type);
+        w.varint(body.length);
+        w.raw(body.bytes());
+        prev.values[k] = fields.slice();
+        last = fields[0]!;
+      } else if (t >= 1 && t <= 63) {
+        w.u8(t);
+        const o = cols[Col.Other]!;
+        const len = o.copy(w);
+        if (o.p + len > o.end) return 'a record runs past its column';
+        w.raw(o.b.subarray(o.p, o.p + len));
+        o.p += len;
+      } else {
+        return `it has a record of type ${t}`;
+      }
+    }
+    if (w.length !== h.len) return `a part of stream ${h.stream} is ${w.length} bytes long, not ${h.len}`;
+    parts.push({ stream: h.stream, baseSeq: h.baseSeq, payload: w.bytes() });
+  }
+  return parts;
+}
