@@ -151,7 +151,6 @@ export function groupPayload(parts: readonly GroupPart[], native: boolean, slott
             seq += varintAt(b, i, end);
             i = copyVarint(b, i, end, cols[Col.Seq]!);
           }
-          if (seq >= LIMIT) throw UNFIT;
           last = seq;
           const a = varintAt(b, i, end);
           i = copyVarint(b, i, end, cols[Col.Addr]!);
