@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Collector, type Collected } from '../../test/support/collect.js';
+import { Collector, type Collected, type Item } from '../../test/support/collect.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
 import { recompressCapture } from './compress.js';
 import { decodeCapture } from './decoder.js';
@@ -9,6 +9,7 @@ import { BLOCK_FLAG_BROTLI, BLOCK_KIND_GROUP, GROUP_FORMAT_VERSION, OPTION_NATIV
 import { BlockFramer } from './framing.js';
 import { groupPayload, ungroup, type GroupPart } from './group.js';
 import { encodeHeader } from './header.js';
+import type { CheckpointEntry } from './records.js';
 
 function decode(bytes: Uint8Array): Collected {
   const c = new Collector();
@@ -145,4 +146,33 @@ test('a group block cut short at the end of the file costs only itself', () => {
   );
   const before = whole.blockOf.findIndex((k) => whole.blocks[k]!.offset >= last.offset);
   assert.deepEqual(cut.items, whole.items.slice(0, before));
+});
+
+test('CHECKPOINTs of a quiet program come back exactly, and their figures are coded against the same location', () => {
+  const items: Item[] = [];
+  const entry = (stack: number, k: number): CheckpointEntry => ({
+    stream: 1,
+    stack,
+    nativeStack: 0,
+    allocator: 0,
+    totalCount: 100 + k,
+    totalBytes: 300_000 + k * 3000,
+    liveCount: 10 + (k % 7),
+    liveBytes: 40_000 + (k % 7) * 3000,
+    savedPeakCount: 17,
+    savedPeakBytes: 61_000,
+    updatedSeq: 1000 + 20 * k - 1,
+  });
+  for (let k = 0; k < 200; k++) {
+    items.push({ type: 'barrier', stream: 0, seq: 1000 + 20 * k - 3 });
+    // One or two locations changed: the entries' positions differ from one checkpoint to the next.
+    const entries = k % 3 === 0 ? [entry(2, k), entry(1, k)] : [entry(1, k)];
+    items.push({ type: 'checkpoint', stream: 0, seq: 1000 + 20 * k, timeNs: 50_000_000 * k + (k * 7919) % 100_000, heap: 40_000 + (k % 7) * 3000, peakHeap: 61_000, peakSeq: 900, entries });
+  }
+  const capture = writeInFileOrder(items, { ...TEST_HEADER, options: 0 }, { blockSize: 1 << 20 });
+  const { parts } = partsOf(capture);
+  roundTrip(parts, false);
+  const g = groupPayload(parts, false, true)!;
+  const raw = parts.reduce((n, p) => n + p.payload.length, 0);
+  assert.ok(g.length < raw * 0.8, `${g.length} coded vs ${raw} raw`);
 });

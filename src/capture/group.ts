@@ -12,7 +12,7 @@
 // How: each part is one stream's ordinary records payload (kind 1: what a records block of that stream with
 // that base_seq would hold). The parts' records are split into columns: the type bytes; the varint bytes of
 // ALLOC and FREE fields (seq delta, address, size, stack, native stack), copied byte for byte; the fields
-// of GC, SNAPSHOT and CHECKPOINT records as differences (below); every other record whole. A reader puts
+// of GC, SNAPSHOT, BARRIER and CHECKPOINT records as differences (below); every other record whole. A reader puts
 // the parts' payloads back together byte for byte and decodes them as records blocks. The writer checks
 // that before it writes a group (groupPayload() returns undefined otherwise), so a group always gives back
 // exactly the records it was made from.
@@ -41,7 +41,11 @@ const enum Col {
   Fields = 7,
 }
 
-/** A field coded against a reference: the last seq of the part, the record's own field 0, or the previous record of its type. */
+/**
+ * A field coded against a reference: the last seq of the stream (of its last event or coded record in the
+ * group; at a part's start its base_seq if that is higher), the record's own field 0, or the previous record
+ * of its type.
+ */
 const enum Ref {
   LastSeq,
   Field0,
@@ -51,32 +55,40 @@ const enum Ref {
 interface Coded {
   /** The record type (the `t` of a length-prefixed record). */
   readonly type: number;
-  /** The number of varint fields, or 0 for "any number, in one column" (CHECKPOINT). */
+  /** The number of varint fields, each in a column of its own; 0: CHECKPOINT, coded by checkpointFields(). */
   readonly fields: number;
   readonly refs: readonly Ref[];
+  /** The number of columns it takes. */
+  readonly columns: number;
 }
 
 // GC: seq, time, generation, collected, uncollectable, duration, start_seq. SNAPSHOT: seq, time, flags and
-// eight sizes. CHECKPOINT: seq, time, heap, peak, peak_seq, n, n × 11 entry fields, each against the field
-// at the same position in the previous checkpoint (a quiet program changes the same few locations).
+// eight sizes. BARRIER: seq. CHECKPOINT: seq, time, heap, peak_heap, peak_seq, n, then n entries of a
+// location (stream, stack, native stack, allocator: one column) and 7 figures, each figure against the same
+// location's in an earlier checkpoint of the group (its updated_seq against the checkpoint's seq): 6 + 1 + 7
+// columns. A quiet program changes the same few locations by a little between two checkpoints.
 const P = Ref.Previous;
+const CHECKPOINT_HEAD = 6;
+const CHECKPOINT_KEY = 4;
+const CHECKPOINT_FIGURES = 7;
+const CHECKPOINT_ENTRY = CHECKPOINT_KEY + CHECKPOINT_FIGURES;
 const CODED: readonly Coded[] = [
-  { type: 8, fields: 7, refs: [Ref.LastSeq, P, P, P, P, P, Ref.Field0] },
-  { type: 7, fields: 11, refs: [Ref.LastSeq, P, P, P, P, P, P, P, P, P, P] },
-  { type: 14, fields: 0, refs: [Ref.LastSeq] },
+  { type: 8, fields: 7, refs: [Ref.LastSeq, P, P, P, P, P, Ref.Field0], columns: 7 },
+  { type: 7, fields: 11, refs: [Ref.LastSeq, P, P, P, P, P, P, P, P, P, P], columns: 11 },
+  { type: 13, fields: 1, refs: [Ref.LastSeq], columns: 1 },
+  { type: 14, fields: 0, refs: [Ref.LastSeq, P, P, P, P, P], columns: CHECKPOINT_HEAD + 1 + CHECKPOINT_FIGURES },
 ];
 const CODED_BY_TYPE = new Map(CODED.map((c, i) => [c.type, i]));
-const FIELD_COLUMNS = CODED.map((c) => Math.max(c.fields, 1));
 const FIRST_COLUMN: number[] = [];
 {
   let at: number = Col.Fields;
-  for (const n of FIELD_COLUMNS) {
+  for (const c of CODED) {
     FIRST_COLUMN.push(at);
-    at += n;
+    at += c.columns;
   }
 }
 /** The number of columns of this layout (a group that says otherwise is refused: a newer layout). */
-export const GROUP_COLUMNS = Col.Fields + FIELD_COLUMNS.reduce((a, b) => a + b, 0);
+export const GROUP_COLUMNS = Col.Fields + CODED.reduce((n, c) => n + c.columns, 0);
 /** Values and differences are kept below this, so that every zigzag stays an exact integer. */
 const LIMIT = 2 ** 52;
 
@@ -118,9 +130,45 @@ function copyVarint(b: Uint8Array, p: number, end: number, w: ByteWriter): numbe
   return p + 1;
 }
 
-/** Per-group state of the coded fields: the previous record of each coded type. */
+/** Per-group state of the coded fields: the previous record of each coded type, a checkpoint's locations. */
 class Previous {
   readonly values: number[][] = CODED.map(() => []);
+  /** A CHECKPOINT location's figures, by `stream,stack,native,allocator`. */
+  readonly locations = new Map<string, number[]>();
+}
+
+function locationKey(fields: readonly number[], at: number): string {
+  return `${fields[at]},${fields[at + 1]},${fields[at + 2]},${fields[at + 3]}`;
+}
+
+/** The reference of field f of a CHECKPOINT whose fields so far are `fields` (entries past the head). */
+function checkpointRef(f: number, fields: readonly number[], prev: Previous, last: number): number {
+  if (f < CHECKPOINT_HEAD) return refValue(CODED[CODED_BY_TYPE.get(14)!]!, f, fields, prev.values[CODED_BY_TYPE.get(14)!]!, last);
+  const e = (f - CHECKPOINT_HEAD) % CHECKPOINT_ENTRY;
+  if (e < CHECKPOINT_KEY) return 0;
+  if (e === CHECKPOINT_ENTRY - 1) return fields[0]!; // updated_seq, against the checkpoint's seq
+  const before = prev.locations.get(locationKey(fields, f - e));
+  return before?.[e - CHECKPOINT_KEY] ?? 0;
+}
+
+/** The column of field f of a CHECKPOINT (k: its index in CODED). */
+function checkpointColumn(k: number, f: number): number {
+  if (f < CHECKPOINT_HEAD) return FIRST_COLUMN[k]! + f;
+  const e = (f - CHECKPOINT_HEAD) % CHECKPOINT_ENTRY;
+  return FIRST_COLUMN[k]! + CHECKPOINT_HEAD + (e < CHECKPOINT_KEY ? 0 : 1 + e - CHECKPOINT_KEY);
+}
+
+/** Notes a CHECKPOINT's head and its locations' figures as the references of later ones. */
+function keepCheckpoint(k: number, fields: readonly number[], prev: Previous): void {
+  prev.values[k] = fields.slice(0, CHECKPOINT_HEAD);
+  for (let at = CHECKPOINT_HEAD; at + CHECKPOINT_ENTRY <= fields.length; at += CHECKPOINT_ENTRY) {
+    prev.locations.set(locationKey(fields, at), fields.slice(at + CHECKPOINT_KEY, at + CHECKPOINT_ENTRY));
+  }
+}
+
+/** Whether `fields` has the shape of a CHECKPOINT: its head, then as many whole entries as it says. */
+function checkpointShape(fields: readonly number[]): boolean {
+  return fields.length >= CHECKPOINT_HEAD && fields.length === CHECKPOINT_HEAD + fields[CHECKPOINT_HEAD - 1]! * CHECKPOINT_ENTRY;
 }
 
 /**
@@ -134,12 +182,13 @@ export function groupPayload(parts: readonly GroupPart[], native: boolean, slott
   const prev = new Previous();
   const fields: number[] = [];
   const scratch = new ByteWriter(64);
+  const lastOf = new Map<number, number>();
   try {
     for (const part of parts) {
       const b = part.payload;
       const end = b.length;
       let seq = part.baseSeq;
-      let last = part.baseSeq;
+      let last = Math.max(part.baseSeq, lastOf.get(part.stream) ?? 0);
       let i = 0;
       while (i < end) {
         const t = b[i++]!;
@@ -178,6 +227,7 @@ export function groupPayload(parts: readonly GroupPart[], native: boolean, slott
           throw UNFIT;
         }
       }
+      lastOf.set(part.stream, last);
     }
   } catch (e) {
     if (e === UNFIT) return undefined;
@@ -223,7 +273,7 @@ function codeFields(k: number, b: Uint8Array, lenAt: number, start: number, stop
     scratch.varint(v);
     p = vpos;
   }
-  if (c.fields !== 0 ? fields.length !== c.fields : fields.length === 0) return false;
+  if (c.fields !== 0 ? fields.length !== c.fields : !checkpointShape(fields)) return false;
   // Canonical: the fields and the length written again are the record's bytes.
   if (!sameBytes(scratch.bytes(), b.subarray(start, stop))) return false;
   scratch.reset();
@@ -232,19 +282,14 @@ function codeFields(k: number, b: Uint8Array, lenAt: number, start: number, stop
   const before = prev.values[k]!;
   const coded: number[] = [];
   for (let f = 0; f < fields.length; f++) {
-    const ref = refValue(c, f, fields, before, last);
+    const ref = c.fields === 0 ? checkpointRef(f, fields, prev, last) : refValue(c, f, fields, before, last);
     const d = fields[f]! - ref;
     if (Math.abs(d) >= LIMIT) return false;
     coded.push(zig(d));
   }
-  if (c.fields === 0) {
-    const col = cols[FIRST_COLUMN[k]!]!;
-    col.varint(fields.length);
-    for (const z of coded) col.varint(z);
-  } else {
-    for (let f = 0; f < coded.length; f++) cols[FIRST_COLUMN[k]! + f]!.varint(coded[f]!);
-  }
-  prev.values[k] = fields.slice();
+  for (let f = 0; f < coded.length; f++) cols[c.fields === 0 ? checkpointColumn(k, f) : FIRST_COLUMN[k]! + f]!.varint(coded[f]!);
+  if (c.fields === 0) keepCheckpoint(k, fields, prev);
+  else prev.values[k] = fields.slice();
   return true;
 }
 
@@ -320,10 +365,11 @@ function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean):
   const prev = new Previous();
   const fields: number[] = [];
   const parts: GroupPart[] = [];
+  const lastOf = new Map<number, number>();
   for (const h of heads) {
     const w = new ByteWriter(Math.min(h.len, 1 << 24) + 16);
     let seq = h.baseSeq;
-    let last = h.baseSeq;
+    let last = Math.max(h.baseSeq, lastOf.get(h.stream) ?? 0);
     while (w.length < h.len) {
       if (types.p >= types.end) return 'its type column ends early';
       const t = types.b[types.p++]!;
@@ -345,10 +391,12 @@ function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean):
         const before = prev.values[k]!;
         fields.length = 0;
         if (c.fields === 0) {
-          const col = cols[FIRST_COLUMN[k]!]!;
-          const count = col.varint();
-          if (count === 0 || count > col.end - col.p) return 'a coded record has a bad field count';
-          for (let f = 0; f < count; f++) fields.push(unzig(col.varint()) + refValue(c, f, fields, before, last));
+          for (let f = 0; f < CHECKPOINT_HEAD; f++) fields.push(unzig(cols[checkpointColumn(k, f)]!.varint()) + checkpointRef(f, fields, prev, last));
+          const n = fields[CHECKPOINT_HEAD - 1]!;
+          // Each entry takes at least one byte in each of its columns.
+          if (!(n >= 0 && n <= cols[checkpointColumn(k, CHECKPOINT_HEAD)]!.end)) return 'a coded CHECKPOINT has a bad entry count';
+          const total = CHECKPOINT_HEAD + n * CHECKPOINT_ENTRY;
+          for (let f = CHECKPOINT_HEAD; f < total; f++) fields.push(unzig(cols[checkpointColumn(k, f)]!.varint()) + checkpointRef(f, fields, prev, last));
         } else {
           for (let f = 0; f < c.fields; f++) fields.push(unzig(cols[FIRST_COLUMN[k]! + f]!.varint()) + refValue(c, f, fields, before, last));
         }
@@ -360,7 +408,8 @@ function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean):
         w.u8(c.type);
         w.varint(body.length);
         w.raw(body.bytes());
-        prev.values[k] = fields.slice();
+        if (c.fields === 0) keepCheckpoint(k, fields, prev);
+        else prev.values[k] = fields.slice();
         last = fields[0]!;
       } else if (t >= 1 && t <= 63) {
         w.u8(t);
@@ -374,6 +423,7 @@ function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean):
       }
     }
     if (w.length !== h.len) return `a part of stream ${h.stream} is ${w.length} bytes long, not ${h.len}`;
+    lastOf.set(h.stream, last);
     parts.push({ stream: h.stream, baseSeq: h.baseSeq, payload: w.bytes() });
   }
   return parts;
