@@ -1,7 +1,8 @@
 // Recompression of a finished capture (`memlens run` does it after the program ended, unless
 // --no-compress): every uncompressed block of records is compressed (brotli) on its own, so the result streams and
-// survives truncation exactly like the original. Everything else is copied as it is: the header, blocks
-// already compressed, blocks of unknown kinds, damaged regions, a partial block at the end.
+// survives truncation exactly like the original; small blocks are merged first (merge.ts), and what is merged
+// goes out in group blocks (group.ts; the header then says format version 4). Everything else is copied as it
+// is: blocks already compressed, blocks of unknown kinds, damaged regions, a partial block at the end.
 //
 // The level is chosen by measurement (docs/benchmarks.md, "Compression"): DEFAULT_COMPRESS_LEVEL.
 

@@ -108,6 +108,12 @@ test('recompression writes group blocks and format version 4; the records and th
   assert.deepEqual(b.items, c.items);
   assert.ok(b.blocks.some((x) => x.kind === BLOCK_KIND_GROUP));
   assert.ok(grouped.length < plain.length, `${grouped.length} grouped vs ${plain.length}`);
+  // A capture of version 1 (addresses as deltas) keeps its header and gets no groups: version 4 says slots.
+  const v1: Uint8Array[] = [];
+  writeRealistic({ events: 5000, threads: 3, blockSize: 1500, version: 1, sink: (x) => v1.push(x) });
+  const d = decode(recompressCapture(concat(v1)));
+  assert.equal(d.header?.minReaderVersion, 1);
+  assert.ok(!d.blocks.some((x) => x.kind === BLOCK_KIND_GROUP));
 });
 
 test('a capture with groups asks for a reader of version 4; a group block in a version-3 capture is skipped as an unknown kind', () => {

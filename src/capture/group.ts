@@ -121,13 +121,33 @@ function varintAt(b: Uint8Array, p: number, end: number): number {
   throw UNFIT;
 }
 
-/** Copies the varint at b[p] byte for byte into w; returns the position after it. */
+/** Copies the varint at b[p] byte for byte into w; returns the position after it. A byte loop: no views. */
 function copyVarint(b: Uint8Array, p: number, end: number, w: ByteWriter): number {
-  const start = p;
-  while (p < end && b[p]! >= 0x80) p++;
-  if (p >= end || p - start >= 10) throw UNFIT;
-  w.raw(b.subarray(start, p + 1));
-  return p + 1;
+  w.ensure(10);
+  const out = w.buf;
+  let n = w.length;
+  const stop = Math.min(end, p + 10);
+  for (;;) {
+    if (p >= stop) throw UNFIT;
+    const x = b[p++]!;
+    out[n++] = x;
+    if (x < 0x80) break;
+  }
+  w.length = n;
+  return p;
+}
+
+/** Appends b[from, to) to w (a byte loop for the short records most are; no view). */
+function copyBytes(b: Uint8Array, from: number, to: number, w: ByteWriter): void {
+  if (to - from > 64) {
+    w.raw(b.subarray(from, to));
+    return;
+  }
+  w.ensure(to - from);
+  const out = w.buf;
+  let n = w.length;
+  for (let i = from; i < to; i++) out[n++] = b[i]!;
+  w.length = n;
 }
 
 /** Per-group state of the coded fields: the previous record of each coded type, a checkpoint's locations. */
@@ -222,7 +242,7 @@ export function groupPayload(parts: readonly GroupPart[], native: boolean, slott
             continue;
           }
           cols[Col.Type]!.u8(t);
-          cols[Col.Other]!.raw(b.subarray(lenAt, stop));
+          copyBytes(b, lenAt, stop, cols[Col.Other]!);
         } else {
           throw UNFIT;
         }
@@ -324,7 +344,12 @@ class Reader {
   /** Copies one varint byte for byte to w; returns its value. */
   copy(w: ByteWriter): number {
     const v = varintAt(this.b, this.p, this.end);
-    w.raw(this.b.subarray(this.p, vpos));
+    w.ensure(10);
+    const out = w.buf;
+    const b = this.b;
+    let n = w.length;
+    for (let i = this.p; i < vpos; i++) out[n++] = b[i]!;
+    w.length = n;
     this.p = vpos;
     return v;
   }
@@ -416,7 +441,7 @@ function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean):
         const o = cols[Col.Other]!;
         const len = o.copy(w);
         if (o.p + len > o.end) return 'a record runs past its column';
-        w.raw(o.b.subarray(o.p, o.p + len));
+        copyBytes(o.b, o.p, o.p + len, w);
         o.p += len;
       } else {
         return `it has a record of type ${t}`;
