@@ -123,6 +123,8 @@ export class Recompressor {
   private readonly groupAllowed: boolean;
   private group: boolean;
   private merger: BlockMerger | undefined;
+  /** Group blocks are allowed (the header was raised to version 4); written at quality 5 or more only. */
+  private groupsAllowed = false;
   bytesOut = 0;
   blocks = 0;
   compressedBlocks = 0;
@@ -141,11 +143,11 @@ export class Recompressor {
         header: (h, bytes) => {
           const slotted = h.minReaderVersion >= SLOT_ADDRESS_VERSION;
           // Groups only where addresses are coded against slots: a header raised to version 4 says so.
-          const groups = options.merge !== false && options.streamGroups !== false && this.codec === 'brotli' && slotted;
+          this.groupsAllowed = options.merge !== false && options.streamGroups !== false && this.codec === 'brotli' && slotted;
           if (options.merge !== false) {
-            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, groups);
+            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow());
           }
-          this.out(groups ? groupHeader(bytes) : bytes.slice());
+          this.out(this.groupsAllowed ? groupHeader(bytes) : bytes.slice());
         },
         block: (info, bytes) => {
           this.blocks++;
@@ -199,6 +201,16 @@ export class Recompressor {
     if (level === this.level) return;
     this.level = level;
     this.merger?.setLimits(this.limits());
+    this.merger?.setGroups(this.groupsNow());
+  }
+
+  /**
+   * Group blocks at quality 5 or more only: coding a group by column takes about 20 ns a byte (checked
+   * included), three times what quality 1 takes, for 2 % less on numpy_batch's stream
+   * (docs/benchmarks.md, "Capture size, round four").
+   */
+  private groupsNow(): boolean {
+    return this.groupsAllowed && this.level >= DEFAULT_COMPRESS_LEVEL;
   }
 
   /** Whether full blocks are grouped from now on (at quality 5 or more); false when the options said so. */

@@ -140,12 +140,17 @@ export class BlockMerger {
     private readonly emit: (block: MergedBlock) => void,
     private limits: MergeLimits = SMALL_BLOCKS,
     private readonly slotted = false,
-    private readonly groups = false,
+    private groups = false,
   ) {}
 
   /** What to merge from now on (what is pending stays, and is written by the new limits' rules). */
   setLimits(limits: MergeLimits): void {
     this.limits = limits;
+  }
+
+  /** Whether what is written from now on goes in group blocks (the file's header must say version 4). */
+  setGroups(on: boolean): void {
+    this.groups = on;
   }
 
   /**
