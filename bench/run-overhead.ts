@@ -1,7 +1,7 @@
 // How much slower a program runs under `memlens run` than under plain python3, and under memray for
 // comparison; how big the captures are. Not a test: run it by hand (briefly; the machine is shared):
 //
-//   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--repeat N] [--fixed N] [--fixed-only] [--baseline ROOT] [--mode MODE]... [--no-aggregate] [--no-agent-only] [WORKLOAD...]
+//   npx tsc -p tsconfig.json && node dist/bench/run-overhead.js [--python PY]... [--repeat N] [--fixed N] [--fixed-only] [--baseline ROOT] [--pip MEMLENS]... [--mode MODE]... [--no-aggregate] [--no-agent-only] [WORKLOAD...]
 //
 // Defaults: the benchmark virtualenv .cache/bench-venv (CPython 3.11 with numpy, memray and pyperformance;
 // create it with `python3.11 -m venv .cache/bench-venv && .cache/bench-venv/bin/pip install memray numpy
@@ -18,6 +18,9 @@
 // memray run, alternating, N times each, median of the wall time and of the CPU time of the whole process
 // tree (getrusage of the children, so that a busy machine's waiting is not counted), then what each tool
 // adds to python3's own. --fixed-only: that alone, no workloads.
+//
+// memlens starts as its users start it: bin/memlens.js by its own first line (the node flags, and
+// NODE_EXTRA_CA_CERTS set aside while node starts: src/util/extra-ca.ts).
 //
 // Columns: wall time of the whole command (memlens: node start, run, EXIT record and
 // recompression; memray: its run and its own compression) and its ratio to plain python3; the CPU time
@@ -38,7 +41,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../src/util/node-flags.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WORKLOADS = join(ROOT, 'bench', 'workloads');
@@ -60,7 +62,10 @@ const aggregate = !process.argv.includes('--no-aggregate');
 // every mode, the workloads' rows (before and after, side by side in one run). --no-agent-only: without the
 // rows of the agent alone.
 const baseline = arg('--baseline', '');
-const VALUED = new Set(['--python', '--repeat', '--fixed', '--baseline', '--mode']);
+// --pip PATH (repeatable): the `memlens` command of a virtualenv the wheel is installed in, whose `memlens
+// run` joins the fixed-cost rows (the wheel's entry point: a Python launcher that execs node).
+const pips = args('--pip');
+const VALUED = new Set(['--python', '--repeat', '--fixed', '--baseline', '--mode', '--pip']);
 const wantedModes = args('--mode');
 const named = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !VALUED.has(all[i - 1] ?? ''));
 const workloads = process.argv.includes('--fixed-only')
@@ -157,8 +162,8 @@ try {
         configs.push({
           name: `memlens run ${mode}`,
           mode,
-          cmd: process.execPath,
-          args: [...NODE_FLAGS, memlens, 'run', '-q', '-f', '-o', out, '--python', python, ...extra, script],
+          cmd: memlens,
+          args: ['run', '-q', '-f', '-o', out, '--python', python, ...extra, script],
           output: out,
           runs: [],
         });
@@ -166,8 +171,8 @@ try {
           configs.push({
             name: `memlens run ${mode} (baseline)`,
             mode,
-            cmd: process.execPath,
-            args: [...NODE_FLAGS, join(baseline, 'bin', 'memlens.js'), 'run', '-q', '-f', '-o', out, '--python', python, ...extra, script],
+            cmd: join(baseline, 'bin', 'memlens.js'),
+            args: ['run', '-q', '-f', '-o', out, '--python', python, ...extra, script],
             output: out,
             runs: [],
           });
@@ -180,8 +185,8 @@ try {
       if (baseline !== '')
         for (const [mode, extra] of MODES) {
           const out = join(dir, `${w}.baseline.mlens`);
-          const args = [...NODE_FLAGS, join(baseline, 'bin', 'memlens.js'), 'run', '-q', '-f', '-o', out, '--python', python, ...extra, script];
-          configs.push({ name: `baseline memlens run ${mode}`, mode, cmd: process.execPath, args, output: out, runs: [] });
+          const args = ['run', '-q', '-f', '-o', out, '--python', python, ...extra, script];
+          configs.push({ name: `baseline memlens run ${mode}`, mode, cmd: join(baseline, 'bin', 'memlens.js'), args, output: out, runs: [] });
         }
       if (!process.argv.includes('--no-agent-only')) {
         // The Python process alone with the agent, as `memlens run` starts it (no node, no recompression).
@@ -249,11 +254,15 @@ function fixedCost(python: string): void {
   const rusage = join(ROOT, 'bench', 'tree_rusage.py');
   const tag = pythons.length > 1 ? ` (${python})` : '';
   const out = join(dir, 'empty.capture');
+  // memlens as its users start it: the npm package's bin/memlens.js by its own first line (which sets the
+  // node flags and the environment node starts with), and the wheel's `memlens` command (--pip).
+  const runArgs = ['run', '-q', '-f', '-o', out, '--python', python, empty];
   const commands: [string, string[]][] = [
     ['python3', [python, empty]],
-    ['memlens run', [process.execPath, ...NODE_FLAGS, memlens, 'run', '-q', '-f', '-o', out, '--python', python, empty]],
+    ['memlens run', [memlens, ...runArgs]],
   ];
-  if (baseline !== '') commands.push([`memlens run (${baseline})`, [process.execPath, ...NODE_FLAGS, join(baseline, 'bin', 'memlens.js'), 'run', '-q', '-f', '-o', out, '--python', python, empty]]);
+  if (baseline !== '') commands.push([`memlens run (${baseline})`, [join(baseline, 'bin', 'memlens.js'), ...runArgs]]);
+  for (const p of pips) commands.push([`memlens run (${p})`, [p, ...runArgs]]);
   if (hasMemray(python)) commands.push(['memray run', [python, '-m', 'memray', 'run', '-q', '-f', '-o', out, empty]]);
   const runs = commands.map(() => ({ wall: [] as number[], cpu: [] as number[] }));
   for (let i = 0; i < fixedRuns; i++) {

@@ -1,6 +1,9 @@
-#!/usr/bin/env -S node --single-threaded
+#!/usr/bin/env -S MEMLENS_NODE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} NODE_EXTRA_CA_CERTS= node --single-threaded
 // --single-threaded: see src/util/node-flags.ts (a hang at exit in node itself). Started as
 // `node bin/memlens.js`, memlens relaunches itself with it.
+// NODE_EXTRA_CA_CERTS is set aside while node starts (env -S expands ${...}, the value kept as it is): Node
+// 20 parses the whole file it names at every start, 40 ms of CPU for a common bundle; memlens puts it back
+// at once, and starts again with it to push over https (src/util/extra-ca.ts).
 // The only place that exits the process: main() returns the exit code.
 // The CLI runs from its bundle (bin/cli-bundle.js), or from dist/src when only tsc has run.
 // CommonJS (bin/package.json): node's ES module loader is not needed to start the bundle (cli-bundle.js).

@@ -9,7 +9,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { bundleCli } from './cli-bundle.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { arch: { type: 'string', default: 'x86_64,aarch64' }, out: { type: 'string', default: join(root, 'dist', 'python') } } });
@@ -71,18 +71,17 @@ copyFileSync(join(root, 'agent', 'cflags.json'), join(stage, 'agent-src', 'cflag
 // The payload, laid out as the npm package (src/util/package-root.ts): the CLI as one script, the viewer,
 // the agent's Python side.
 const payload = join(stage, 'memlens', '_payload');
-await build({
-  stdin: { contents: "import { run } from './dist/src/cli/bin.js';\nrun();\n", resolveDir: root, sourcefile: 'memlens-entry.js' },
-  outfile: join(payload, 'bin', 'memlens.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
+// The CLI: the same CommonJS bundle and loader as the npm package (bin/memlens.js starts dist/memlens.cjs
+// through bin/cli-bundle.js), so it starts as fast, without node's ES module loader. No code cache: V8 takes
+// one only from the very node version that made it, and the wheel runs under whichever node it finds.
+await bundleCli({
+  root,
+  outfile: join(payload, 'dist', 'memlens.cjs'),
   define: { __MEMLENS_BUNDLE__: 'true' },
-  banner: { js: '// memlens CLI, bundled from dist/src by scripts/build-wheel.mjs (the sources: https://www.npmjs.com/package/memlens).' },
-  legalComments: 'none',
-  logLevel: 'warning',
+  banner: '// memlens CLI, bundled from dist/src by scripts/build-wheel.mjs (the sources: https://www.npmjs.com/package/memlens).',
 });
+mkdirSync(join(payload, 'bin'), { recursive: true });
+for (const f of ['memlens.js', 'cli-bundle.js', 'package.json']) copyFileSync(join(root, 'bin', f), join(payload, 'bin', f));
 mkdirSync(join(payload, 'dist', 'viewer'), { recursive: true });
 for (const f of ['viewer.js', 'viewer-style.css', 'live.js', 'live-style.css']) copyFileSync(join(root, 'dist', 'viewer', f), join(payload, 'dist', 'viewer', f));
 mkdirSync(join(payload, 'agent', 'python'), { recursive: true });

@@ -17,11 +17,36 @@ if sys.version_info < (3, 9):
 
 from ._errors import MemlensError  # noqa: E402
 from ._version import __version__  # noqa: E402
-from .census import Census, census  # noqa: E402
-from .results import Results, load  # noqa: E402
-from .tracker import Tracker  # noqa: E402
 
 __all__ = ["Census", "MemlensError", "Results", "Tracker", "census", "load", "__version__"]
+
+# The API's modules load on first use (PEP 562): the `memlens` command imports this package before it execs
+# node, and census, results and tracker (json, subprocess, shutil, tempfile, threading behind them) were
+# most of the 10 ms of CPU its imports added to every command's start (docs/benchmarks.md, "The fixed
+# cost, round four").
+_LAZY = {"Census": "census", "census": "census", "Results": "results", "load": "results", "Tracker": "tracker"}
+
+
+def __getattr__(name):
+    if name not in _LAZY and name not in ("results", "tracker"):
+        raise AttributeError("module 'memlens' has no attribute %r" % name)
+    import importlib
+
+    if name in ("results", "tracker"):
+        return importlib.import_module("." + name, __name__)
+    module = _LAZY[name]
+
+    # Importing memlens.census sets this package's `census` to the submodule; the function replaces it, as
+    # `from .census import census` did.
+    loaded = importlib.import_module("." + module, __name__)
+    for attr, where in _LAZY.items():
+        if where == module:
+            globals()[attr] = getattr(loaded, attr)
+    return globals()[name]
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def load_ipython_extension(ipython):

@@ -1,7 +1,6 @@
 """The `memlens` command and `python -m memlens`: run the CLI bundle under node, as node itself."""
 
 import os
-import subprocess
 import sys
 
 from . import _paths
@@ -21,6 +20,9 @@ def command(args):
 
 def run(args, **kwargs):
     """Runs `memlens ARGS...` as a child process (subprocess.run's keyword arguments)."""
+    # Here, not at the top: the `memlens` command execs node and never needs it (4 ms of its start).
+    import subprocess
+
     return subprocess.run(command(args), **kwargs)
 
 
@@ -33,9 +35,15 @@ def main(argv=None):
         return 2
     sys.stdout.flush()
     sys.stderr.flush()
+    # NODE_EXTRA_CA_CERTS is set aside while node starts, as bin/memlens.js's first line does: Node 20 parses
+    # the file at every start (40 ms of CPU for a common bundle); the CLI puts it back at once, and starts
+    # again with it to push over https (src/util/extra-ca.ts).
+    env = os.environ
+    if env.get("NODE_EXTRA_CA_CERTS"):
+        env = dict(env, MEMLENS_NODE_EXTRA_CA_CERTS=env["NODE_EXTRA_CA_CERTS"], NODE_EXTRA_CA_CERTS="")
     # Replaced by node: its exit status, signals and terminal are the command's own.
     try:
-        os.execv(cmd[0], cmd)
+        os.execve(cmd[0], cmd, env)
     except OSError as e:
         sys.stderr.write("memlens: error: cannot start %s: %s\n" % (cmd[0], e))
         return 70

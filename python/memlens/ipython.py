@@ -106,7 +106,8 @@ def memlens_cell(ipython, line, cell):
 
 
 def memlens_census_line(ipython, line):
-    from .census import census
+    # Through the package: importing the submodule directly would make memlens.census the module.
+    from . import census
 
     args = _census_parser().parse_args(shlex.split(line))
     c = census(top_types=max(args.rows, 1))

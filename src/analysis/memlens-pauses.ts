@@ -35,6 +35,50 @@ export function memlensPauses(model: CaptureModel): Pause[] {
   return out;
 }
 
+/**
+ * A gap between snapshots this long, and this many times their usual spacing, means the process was held
+ * still: the agent's snapshot thread did not run, and neither did the program. A debugger does that
+ * (memlens detach and attach stop the process while their debugger works: seconds on a busy machine), as
+ * do SIGSTOP and a frozen machine; a thread merely waiting for a core is late by milliseconds. The usual
+ * spacing is the median gap, not the header's interval: a writer may snapshot less often than that.
+ */
+export const STOPPED_GAP_MIN_NS = 1e9;
+export const STOPPED_GAP_MIN_SPACINGS = 50;
+
+/**
+ * The windows in which the whole process was held still, from the snapshots' gaps: from one usual spacing
+ * after the snapshot before the gap (when the next was due) to the snapshot after it. Not the program's
+ * time: growth measured across such a window would otherwise read as the program stalling (an attached
+ * capture ended by memlens detach would end on a plateau as long as the debugger took). Pure.
+ */
+export function stoppedWindows(model: CaptureModel): Pause[] {
+  const t = model.snapshots.timeNs;
+  const gaps: number[] = [];
+  for (let i = 1; i < t.length; i++) if (Number.isFinite(t[i]!) && Number.isFinite(t[i - 1]!)) gaps.push(t[i]! - t[i - 1]!);
+  if (gaps.length < 3) return [];
+  const spacing = gaps.slice().sort((a, b) => a - b)[gaps.length >> 1]!;
+  const min = Math.max(STOPPED_GAP_MIN_NS, STOPPED_GAP_MIN_SPACINGS * spacing);
+  const out: Pause[] = [];
+  for (let i = 1; i < t.length; i++) {
+    const a = t[i - 1]!;
+    const b = t[i]!;
+    if (b - a >= min) out.push({ fromNs: a + spacing, toNs: b });
+  }
+  return out;
+}
+
+/** Every window the program did not run in: memlens's censuses and the process held still, merged, in order. */
+export function programPauses(model: CaptureModel): Pause[] {
+  const all = [...memlensPauses(model), ...stoppedWindows(model)].sort((a, b) => a.fromNs - b.fromNs);
+  const out: { fromNs: number; toNs: number }[] = [];
+  for (const p of all) {
+    const last = out[out.length - 1];
+    if (last !== undefined && p.fromNs <= last.toNs) last.toNs = Math.max(last.toNs, p.toNs);
+    else out.push({ ...p });
+  }
+  return out;
+}
+
 /** The program's own clock: time since tracking started, less memlens's pauses before it. */
 export interface ProgramClock {
   toProgram(realNs: number): number;

@@ -5,7 +5,8 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// Defined as true by esbuild when it bundles the CLI into <root>/bin/memlens.mjs (scripts/build-wheel.mjs);
+// Defined as true by esbuild when it bundles the CLI into the Python package's <root>/dist/memlens.cjs
+// (scripts/build-wheel.mjs);
 // undeclared (typeof: 'undefined') when this file runs as dist/src/util/package-root.js.
 declare const __MEMLENS_BUNDLE__: boolean | undefined;
 // Defined as true by esbuild when it bundles the CLI into <root>/dist/memlens.cjs for the npm package
@@ -19,11 +20,11 @@ export const BUNDLED: boolean = typeof __MEMLENS_BUNDLE__ !== 'undefined' && __M
 
 const NPM_BUNDLE: boolean = typeof __MEMLENS_NPM_BUNDLE__ !== 'undefined' && __MEMLENS_NPM_BUNDLE__;
 
-/** The package root: three levels above dist/src/util/, or one above the bundle's bin/ or dist/. */
+/** The package root: three levels above dist/src/util/, or one above the bundle's dist/. */
 export const PACKAGE_ROOT: string = BUNDLED || NPM_BUNDLE ? join(dirname(here), '..') : join(dirname(here), '..', '..', '..');
 
 /** The script that starts the CLI (for memlens's own child processes, run under node). */
-export const CLI_SCRIPT: string = BUNDLED ? here : join(PACKAGE_ROOT, 'bin', 'memlens.js');
+export const CLI_SCRIPT: string = join(PACKAGE_ROOT, 'bin', 'memlens.js');
 
 /** The directory of the browser bundles (the HTML report's viewer, the live page). */
 export const VIEWER_DIR: string = join(PACKAGE_ROOT, 'dist', 'viewer');

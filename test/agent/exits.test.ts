@@ -29,14 +29,29 @@ print("not reached")
 const TRAILER_EXIT = 6; // the interpreter exited (1, which older agents wrote for every stop, is "not recorded")
 const TRAILER__EXIT = 4;
 
-/** Sends `signal` to the Python process once it printed "ready PID", after a flush round (50 ms). */
-function killWhenReady(signal: NodeJS.Signals, target: 'python' | 'memlens' = 'python') {
+/**
+ * Sends `signal` to the Python process once it printed "ready PID": after a flush round (50 ms), or, with
+ * `inFile`, once that holds of the capture as written so far (polled; on a busy machine the flusher may
+ * not run for a while, and a kill before it ran would lose what the test looks for).
+ */
+function killWhenReady(signal: NodeJS.Signals, target: 'python' | 'memlens' = 'python', inFile?: () => Promise<boolean>) {
   let sent = false;
   return (all: string, memlens: { pid?: number | undefined }): void => {
     const m = /ready (\d+)/.exec(all);
     if (sent || m === null) return;
     sent = true;
-    setTimeout(() => process.kill(target === 'python' ? Number(m[1]) : (memlens.pid as number), signal), 300);
+    const kill = (): void => void process.kill(target === 'python' ? Number(m[1]) : (memlens.pid as number), signal);
+    if (inFile === undefined) {
+      setTimeout(kill, 300);
+      return;
+    }
+    const poll = (): void => {
+      inFile().then(
+        (yes) => (yes ? kill() : void setTimeout(poll, 50)),
+        () => void setTimeout(poll, 50), // a block still being written: read again
+      );
+    };
+    setTimeout(poll, 50);
   };
 }
 
@@ -46,12 +61,14 @@ for (const py of corePythons()) {
     after(tmp.remove);
 
     test('SIGKILL mid-run: the capture holds what happened before, memlens dies by SIGKILL too', async () => {
-      const r = await memlensRun({ python: py.python, files: { 'wait.py': WAIT }, program: ['wait.py'], output: 'kill.mlens', onStdout: killWhenReady('SIGKILL') }, tmp.dir);
+      const bigSize = bytearraySize(py, 4_444_444);
+      const written = async (): Promise<boolean> => (await Oracle.load(join(tmp.dir, 'kill.mlens'))).allocs.some((a) => a.size === bigSize);
+      const r = await memlensRun({ python: py.python, files: { 'wait.py': WAIT }, program: ['wait.py'], output: 'kill.mlens', onStdout: killWhenReady('SIGKILL', 'python', written) }, tmp.dir);
       assert.equal(r.signal, 'SIGKILL');
       const o = await Oracle.load(r.capture);
       assert.deepEqual(o.warnings, []);
-      const big = o.allocs.filter((a) => a.size === bytearraySize(py, 4_444_444));
-      assert.equal(big.length, 1, 'the allocation made 300 ms before the kill is in the file');
+      const big = o.allocs.filter((a) => a.size === bigSize);
+      assert.equal(big.length, 1, 'the allocation flushed before the kill is in the file once');
       assert.equal(o.leaf(big[0]!)?.line, 2);
       assert.equal(o.records('trailer').length, 0, 'no trailer: the process had no chance to write one');
       const exit = o.records('exit');

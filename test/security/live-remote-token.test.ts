@@ -49,7 +49,10 @@ function listenAddress(port: number): string[] {
 
 test('another local user gets nothing of the stream without the token; the user who started it, and anyone given the token, get all of it', async () => {
   const prog = join(arena.root, 'secret_prog.py');
-  writeFileSync(prog, 'import time\nx = []\nfor i in range(400):\n    x.append(bytearray(4096)); time.sleep(0.02)\n');
+  // It runs until the test is done with it (the stop file; at most 3,000 rounds): on a busy machine the
+  // checks below may take longer than any fixed run, and the token is forgotten when the stream ends.
+  const stop = join(arena.root, 'stop');
+  writeFileSync(prog, `import os, time\nx = []\nfor i in range(3000):\n    x.append(bytearray(4096)); time.sleep(0.02)\n    if os.path.exists(${JSON.stringify(stop)}):\n        break\n`);
   const capture = join(arena.root, 'remote.mlens');
   const runner = spawnMemlensAsRoot(['run', '--live-remote', '-o', capture, '--python', '/usr/bin/python3', prog, '--the-secret-argument'], { home: arena.home, cwd: arena.root });
   let err = '';
@@ -97,6 +100,7 @@ test('another local user gets nothing of the stream without the token; the user 
       viewer.kill('SIGINT');
     }
   } finally {
+    writeFileSync(stop, '');
     assert.equal(await exited, 0, err);
   }
   // The token is forgotten with the stream; the capture is private.

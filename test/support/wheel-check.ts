@@ -29,6 +29,13 @@ export function checkWheelOn(py: TestPython, work: string): void {
   const capture = join(dir, 'known.mlens');
   const run = sh('memlens', ['run', '-q', '-o', capture, join(PROGRAMS, 'known_alloc.py')], { env, cwd: dir });
   assert.equal(run.code, 0, run.stderr);
+  // The launcher sets NODE_EXTRA_CA_CERTS aside while node starts and the CLI puts it back (src/util/extra-ca.ts):
+  // the program sees it as the user set it.
+  const caEnv = { ...env, NODE_EXTRA_CA_CERTS: '/etc/ssl/our ca.pem' };
+  const code = 'import os; print(repr(os.environ.get("NODE_EXTRA_CA_CERTS")), repr(os.environ.get("MEMLENS_NODE_EXTRA_CA_CERTS")))';
+  const ca = sh('memlens', ['run', '-q', '-o', join(dir, 'env.mlens'), '-c', code], { env: caEnv, cwd: dir });
+  assert.equal(ca.code, 0, ca.stderr);
+  assert.equal(ca.stdout, "'/etc/ssl/our ca.pem' None\n");
   const results = sh(venv.python, ['-m', 'memlens', 'results', capture], { env, cwd: dir });
   assert.equal(results.code, 0, results.stderr);
   const doc = JSON.parse(results.stdout) as ResultsDoc;

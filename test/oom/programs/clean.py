@@ -1,11 +1,17 @@
-"""Allocates and frees sensibly: a pool of threads, buffers freed at once, collections sized up front."""
+"""Allocates and frees sensibly: a pool of threads, buffers freed at once, collections sized up front.
+
+The threads' temporaries stay below glibc's first mmap threshold (128 KiB). Larger ones (4 MiB buffers were
+here) are mmapped until the first is freed; glibc then raises its threshold, later ones come from per-thread
+arenas, and up to twice that size per arena may be kept after the free: real memory held back, which the
+freed-not-returned finding rightly reports. That is not what this program is for.
+"""
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 
 def process(i):
-    buf = bytearray(4 << 20)  # large, but freed when process returns
-    data = [0] * 200_000  # sized up front
+    buf = bytearray(96 << 10)  # freed when process returns
+    data = [0] * 12_000  # sized up front (96 KB)
     return len(buf) + len(data) + i
 
 
