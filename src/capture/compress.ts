@@ -52,6 +52,16 @@ export const RATE_WINDOW_MS = 250;
  */
 export const FOLLOW_GROUP_RATE = 1 << 20;
 
+/**
+ * Whether `memlens run`'s follower writes group blocks (group.ts). Not yet: coding a group runs cold in a
+ * short run (the code is not optimized before most of a small capture has gone through it), and measured
+ * 0.12-0.15 s more CPU for `memlens run` on deep_stacks (a 349 KB stream, 4.2 against 5.6 KB compressed) on
+ * a loaded machine; across seven workloads memlens's CPU overhead over memray's went from 0.33 to 0.55
+ * (geomean, default mode; docs/benchmarks.md, "Capture size, round four"). Whole-file recompression
+ * (attach, children of --follow-fork, --live, push) writes groups.
+ */
+export const FOLLOW_STREAM_GROUPS = false;
+
 /** Whether the follower groups full blocks from now on (at quality 5 only, see Recompressor). */
 export function followGroups(lagBytes: number, bytesPerSecond: number): boolean {
   return lagBytes < FOLLOW_FAST_LAG && bytesPerSecond < FOLLOW_GROUP_RATE;
