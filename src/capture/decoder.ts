@@ -18,7 +18,18 @@
 // scratch buffer, and the varint state is left clean on return.
 
 import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
-import { ADDR_SLOTS, BLOCK_FLAG_BROTLI, BLOCK_FLAGS_COMPRESSED, BLOCK_KIND_GROUP, BLOCK_KIND_RECORDS, GROUP_FORMAT_VERSION, OPTION_NATIVE, SLOT_ADDRESS_VERSION, STREAM_MEMLENS, STREAM_SERVICE } from './format.js';
+import {
+  ADDR_SLOTS,
+  BLOCK_FLAG_BROTLI,
+  BLOCK_FLAGS_COMPRESSED,
+  BLOCK_KIND_GROUP,
+  BLOCK_KIND_RECORDS,
+  GROUP_FORMAT_VERSION,
+  OPTION_NATIVE,
+  SLOT_ADDRESS_VERSION,
+  STREAM_MEMLENS,
+  STREAM_SERVICE,
+} from './format.js';
 import { BlockInflater } from './block-inflater.js';
 import { BlockPool } from './block-pool.js';
 import { BlockFramer } from './framing.js';

@@ -38,7 +38,7 @@ function roundTrip(parts: readonly GroupPart[], native: boolean): void {
   const g = groupPayload(parts, native, true);
   assert.ok(g !== undefined, 'the parts can be grouped');
   const back = ungroup(g, native, true);
-  assert.ok(typeof back !== 'string', String(back));
+  assert.ok(typeof back !== 'string', typeof back === 'string' ? back : '');
   assert.deepEqual(
     back.map((p) => [p.stream, p.baseSeq, Buffer.from(p.payload).toString('hex')]),
     parts.map((p) => [p.stream, p.baseSeq, Buffer.from(p.payload).toString('hex')]),
@@ -78,7 +78,9 @@ test('a damaged group payload is refused with a reason, never read as records', 
   writeRealistic({ events: 5000, threads: 2, blockSize: 4096, sink: (b) => out.push(b) });
   const { parts } = partsOf(concat(out));
   const g = groupPayload(parts, false, true)!;
-  assert.match(String(ungroup(g.subarray(0, g.length - 10), false, true)), /past its end|ends early|do not parse/);
+  const cut = ungroup(g.subarray(0, g.length - 10), false, true);
+  assert.ok(typeof cut === 'string');
+  assert.match(cut, /past its end|ends early|do not parse/);
   const more = g.slice();
   // The column count (after the parts' headers) raised: a newer layout.
   let p = 0;
@@ -89,7 +91,9 @@ test('a damaged group payload is refused with a reason, never read as records', 
   skip();
   for (let k = 0; k < parts.length * 3; k++) skip();
   more[p] = more[p]! + 1;
-  assert.match(String(ungroup(more, false, true)), /columns, not/);
+  const newer = ungroup(more, false, true);
+  assert.ok(typeof newer === 'string');
+  assert.match(newer, /columns, not/);
 });
 
 test('recompression writes group blocks and format version 4; the records and their order are those of the original', () => {
@@ -173,7 +177,7 @@ test('CHECKPOINTs of a quiet program come back exactly, and their figures are co
     items.push({ type: 'barrier', stream: 0, seq: 1000 + 20 * k - 3 });
     // One or two locations changed: the entries' positions differ from one checkpoint to the next.
     const entries = k % 3 === 0 ? [entry(2, k), entry(1, k)] : [entry(1, k)];
-    items.push({ type: 'checkpoint', stream: 0, seq: 1000 + 20 * k, timeNs: 50_000_000 * k + (k * 7919) % 100_000, heap: 40_000 + (k % 7) * 3000, peakHeap: 61_000, peakSeq: 900, entries });
+    items.push({ type: 'checkpoint', stream: 0, seq: 1000 + 20 * k, timeNs: 50_000_000 * k + ((k * 7919) % 100_000), heap: 40_000 + (k % 7) * 3000, peakHeap: 61_000, peakSeq: 900, entries });
   }
   const capture = writeInFileOrder(items, { ...TEST_HEADER, options: 0 }, { blockSize: 1 << 20 });
   const { parts } = partsOf(capture);

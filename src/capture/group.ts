@@ -390,10 +390,9 @@ function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean):
   const ncols = head.varint();
   if (ncols !== GROUP_COLUMNS) return `it has ${ncols} columns, not ${GROUP_COLUMNS} (written by a newer memlens?)`;
   const cols: Reader[] = [];
-  let at = 0;
   const lens: number[] = [];
   for (let c = 0; c < ncols; c++) lens.push(head.varint());
-  at = head.p;
+  let at = head.p;
   for (const len of lens) {
     if (at + len > payload.length) return 'its columns run past its end';
     cols.push(new Reader(payload, at, at + len));
