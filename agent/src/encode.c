@@ -238,7 +238,8 @@ static inline uint64_t zigzag(int64_t v) {
  * or the less recently used of the set, takes it as a delta against the previous address, or whole when that
  * delta is no multiple of 8 (or 0). Two compares, no loop: a search of all 8 slots cost 8 ns more per event
  * on a program of many pools (mispredicted loop exits), for 1-4 % fewer bytes. */
-static inline uint8_t *encode_addr(ml_stream *s, uint8_t *p, uint8_t *type, uint8_t miss_bit, uint64_t addr) {
+static inline __attribute__((always_inline)) uint8_t *encode_addr(ml_stream *s, uint8_t *p, uint8_t *type, uint8_t miss_bit,
+                                                                  uint64_t addr) {
     uint64_t page = addr >> ML_ADDR_PAGE_SHIFT;
     unsigned set = (unsigned)(page & (ML_ADDR_SETS - 1));
     unsigned slot = set * ML_ADDR_WAYS;

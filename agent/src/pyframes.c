@@ -63,7 +63,11 @@ static inline uint8_t rd_u8(uintptr_t base, unsigned off) {
 /* A pointer we are willing to dereference: non-null, past the first page, 8-byte aligned (objects and
  * frames are), below the top of the user address space (2^56 even with 5-level page tables). */
 static inline int plausible(uintptr_t p) {
-    return p >= 4096 && (p & 7u) == 0 && p < ((uintptr_t)1 << 56);
+    /* The three tests as one: rotated right by 3, an aligned p in [4096, 2^56) is in [512, 2^53), and a
+     * misaligned one has its low bits on top, far above (a rotate, a subtraction, a compare: this runs
+     * twice per frame of every walk). */
+    uintptr_t r = (p >> 3) | (p << (8 * sizeof p - 3));
+    return r - 512u < ((uintptr_t)1 << 53) - 512u;
 }
 
 static inline int is_type(uintptr_t obj, uintptr_t type) {
@@ -338,6 +342,80 @@ static uintptr_t thread_bytecode(const ml_pylayout *L, uintptr_t f, uintptr_t co
     return copy >= 4096 && copy < ((uintptr_t)1 << 56) ? copy : main_copy;
 }
 
+/* The 3.11+ walk, written once and compiled for each kind of build (free_threaded, code_tagged, tlbc are
+ * constants at the call sites below), with the layout's offsets in locals: the walk runs on every
+ * allocation, 15 to 20 frames deep on ordinary programs, and the general loop reloaded every offset and
+ * tested every flag per frame (the agent is built with -fno-strict-aliasing, so each store to `out` could
+ * have changed S). It reads and derives what the general loop did: the same words, the same tests, in the
+ * same order; only the bound on a chain's length is tested elsewhere (below). */
+static inline __attribute__((always_inline)) size_t walk_interp_frames(const ml_pylayout *L, uintptr_t f, ml_pyframe *out, size_t cap,
+                                                                       const int free_threaded, const int tagged, const int tlbc) {
+    const unsigned owner_off = L->if_owner, code_off = L->if_code, instr_off = L->if_instr, prev_off = L->if_previous;
+    const unsigned type_off = L->ob_type, first_off = L->co_firsttraceable, adaptive = L->co_code_adaptive;
+    const uint8_t shim_min = L->owner_shim_min, owner_generator = L->owner_generator;
+    const uintptr_t code_type = S.code_type;
+    /* Few live values, so that the loop keeps them in registers: the frames written as a pointer and its
+     * end (those past cap only counted), and Brent's guard also bounding the walk (cycle_guard's steps and
+     * power, its doubling the only place the bound is tested: ML_WALK_MAX - 1 frames at most). */
+    ml_pyframe *o = out, *const end = out + cap;
+    size_t past = 0;
+    uintptr_t saved = 0;
+    uint32_t power = 1, steps = 0;
+    while (plausible(f)) {
+        uint8_t owner = rd_u8(f, owner_off);
+        if (owner < shim_min) {
+            uintptr_t code = rd_ptr(f, code_off);
+            if (tagged) code = (code & 3u) == 3u ? 0 : code & ~(uintptr_t)3u; /* 3: a tagged int */
+            /* Not a code object: the None executable of a shim frame (3.13+); skip it, keep walking. The test
+             * is is_live_code's. */
+            int live = plausible(code) && rd_ptr(code, type_off) == code_type &&
+                       (free_threaded ? rd_u32(code, ML_FT_REF_LOCAL) != 0 || (rd_i64(code, ML_FT_REF_SHARED) >> ML_FT_REF_SHARED_SHIFT) > 0
+                                      : rd_u32(code, 0) != 0);
+            if (live) {
+                uintptr_t base = tlbc ? thread_bytecode(L, f, code) : code + adaptive;
+                uintptr_t instr = rd_ptr(f, instr_off);
+                int32_t first = rd_i32(code, first_off);
+                /* Incomplete: pushed but still in its prologue (copying free variables, making cells),
+                 * before the first traceable instruction; CPython's own walkers skip these too. */
+                int incomplete = owner != owner_generator && first >= 0 && instr < base + (uintptr_t)first * 2u;
+                if (!incomplete) {
+                    if (o < end) {
+                        uintptr_t off = instr >= base ? instr - base : 0;
+                        o->code = (const void *)code;
+                        o->instr = off < ((uintptr_t)1 << 31) ? (uint32_t)off : 0u;
+                        o++;
+                    } else {
+                        past++;
+                    }
+                }
+            }
+        }
+        f = rd_ptr(f, prev_off);
+        if (f == saved) break;
+        if (++steps == power) {
+            if (power >= ML_WALK_MAX / 2) break;
+            saved = f;
+            power <<= 1;
+            steps = 0;
+        }
+    }
+    return (size_t)(o - out) + past;
+}
+
+/* One function per kind (the compiler merges inlined copies that differ only in constants back into one
+ * general loop). */
+__attribute__((noinline)) static size_t walk_gil(const ml_pylayout *L, uintptr_t f, ml_pyframe *out, size_t cap) {
+    return walk_interp_frames(L, f, out, cap, 0, 0, 0);
+}
+
+__attribute__((noinline)) static size_t walk_gil_tagged(const ml_pylayout *L, uintptr_t f, ml_pyframe *out, size_t cap) {
+    return walk_interp_frames(L, f, out, cap, 0, 1, 0);
+}
+
+__attribute__((noinline)) static size_t walk_any(const ml_pylayout *L, uintptr_t f, ml_pyframe *out, size_t cap) {
+    return walk_interp_frames(L, f, out, cap, L->free_threaded, L->code_tagged, L->co_tlbc != ML_NO_FIELD);
+}
+
 static size_t walk_interp(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, size_t cap) {
     uintptr_t f;
     if (L->ts_cframe != ML_NO_FIELD) {
@@ -347,35 +425,9 @@ static size_t walk_interp(const ml_pylayout *L, uintptr_t ts, ml_pyframe *out, s
     } else {
         f = rd_ptr(ts, L->ts_frame);
     }
-    size_t n = 0, steps = 0;
-    cycle_guard g = {0, 1, 0};
-    while (plausible(f) && steps++ < ML_WALK_MAX) {
-        uint8_t owner = rd_u8(f, L->if_owner);
-        if (owner < L->owner_shim_min) {
-            uintptr_t code = rd_ptr(f, L->if_code);
-            if (L->code_tagged) code = (code & 3u) == 3u ? 0 : code & ~(uintptr_t)3u; /* 3: a tagged int */
-            /* Not a code object: the None executable of a shim frame (3.13+); skip it, keep walking. */
-            if (is_live_code(code)) {
-                uintptr_t base = L->co_tlbc == ML_NO_FIELD ? code + L->co_code_adaptive : thread_bytecode(L, f, code);
-                uintptr_t instr = rd_ptr(f, L->if_instr);
-                int32_t first = rd_i32(code, L->co_firsttraceable);
-                /* Incomplete: pushed but still in its prologue (copying free variables, making cells),
-                 * before the first traceable instruction; CPython's own walkers skip these too. */
-                int incomplete = owner != L->owner_generator && first >= 0 && instr < base + (uintptr_t)first * 2u;
-                if (!incomplete) {
-                    if (n < cap) {
-                        uintptr_t off = instr >= base ? instr - base : 0;
-                        out[n].code = (const void *)code;
-                        out[n].instr = off < ((uintptr_t)1 << 31) ? (uint32_t)off : 0u;
-                    }
-                    n++;
-                }
-            }
-        }
-        f = rd_ptr(f, L->if_previous);
-        if (cycle_step(&g, f)) break;
-    }
-    return n;
+    /* The builds of the GIL: 3.11-3.13, and 3.14+ with tagged executables. Free-threaded ones in general. */
+    if (!L->free_threaded && L->co_tlbc == ML_NO_FIELD) return L->code_tagged ? walk_gil_tagged(L, f, out, cap) : walk_gil(L, f, out, cap);
+    return walk_any(L, f, out, cap);
 }
 
 size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {

@@ -9,6 +9,9 @@
 #include "encode.h"
 #include "pyframes.h"
 
+/* Hidden root frames a thread remembers (ml_pystack.hid_code): the bootstrap's are 5 to 8. */
+#define ML_HID_MEMO 16
+
 /* Node table of one stream: (parent, code id, instr) → node id. */
 typedef struct ml_node_slot {
     uint32_t parent, code_id, instr, node; /* node 0: empty */
@@ -30,6 +33,14 @@ typedef struct ml_pystack {
     uint8_t *scratch; /* CODE record text */
     size_t scratch_cap;
     int no_reset; /* a full table keeps its nodes: new stacks end at their longest known prefix */
+    /* The hidden root of the last stack, as the set of hidden codes was at generation hid_gen: its codes,
+     * and the code of the first frame after them (not hidden; NULL: none, or more hidden frames than fit).
+     * A frame at the same place with the same code is hidden, or not, as it was: the set is searched only
+     * where the stack's root changed. All zero is a valid memo (it knows nothing). */
+    const void *hid_code[ML_HID_MEMO];
+    const void *hid_next;
+    size_t hid_n;
+    uint32_t hid_gen;
 } ml_pystack;
 
 /* The deepest stack recorded; deeper stacks keep their leaf-most frames. */
@@ -38,7 +49,11 @@ typedef struct ml_pystack {
 /* Chooses the frame layout for this interpreter; 0 or -1 with err (the agent then records without
  * Python stacks and says so in a NOTE). */
 int ml_pystack_init(unsigned long hexversion, char *err, size_t errlen);
-int ml_pystack_enabled(void);
+/* Python stacks are walked (ml_pystack_init succeeded); read on every event. */
+extern int ml_pystack_on;
+static inline int ml_pystack_enabled(void) {
+    return ml_pystack_on;
+}
 
 /* The calling thread's Python stack as a node of stream s, emitting FRAME and CODE records into s
  * (caller holds s's lock). 0: no Python frame. UINT32_MAX: the node table is full (the caller writes

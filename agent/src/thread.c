@@ -20,14 +20,14 @@
 #include "state.h"
 #include "util.h"
 
-static __thread ml_thread *tls_thread;
-static __thread uint32_t tls_session; /* the session tls_thread belongs to; 0: none */
+__thread ml_thread *ml_tls_thread;
+__thread uint32_t ml_tls_session;
 
 static pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static ml_thread *g_threads; /* registered in this session (registry mutex) */
 static ml_thread *g_free;    /* recycled states of threads that are gone */
 static uint32_t g_next_stream;
-static uint32_t g_session;
+uint32_t ml_thread_session;
 static ml_thread_totals g_gone; /* counters of threads already reaped */
 
 static pthread_key_t g_key;
@@ -51,7 +51,7 @@ int ml_threads_begin(uint32_t session) {
     pthread_mutex_lock(&g_registry_lock);
     g_threads = NULL;
     g_next_stream = 1;
-    g_session = session;
+    ml_thread_session = session;
     memset(&g_gone, 0, sizeof g_gone);
     memset(g_pending, 0, sizeof g_pending);
     g_pending_next = 0;
@@ -98,7 +98,7 @@ static int on_service_thread(void) {
     return here >= ml_service_stack_lo && here < ml_service_stack_hi;
 }
 
-static ml_thread *register_thread(void) {
+ml_thread *ml_thread_register(void) {
     if (on_service_thread()) {
         /* An allocation before service_main set its guard (a preloaded library's thread-start hook): not
          * the program's. */
@@ -119,7 +119,7 @@ static ml_thread *register_thread(void) {
     g_next_stream++;
     t->tid = tid;
     t->pthread_id = (uint64_t)pthread_self();
-    t->session = g_session;
+    t->session = ml_thread_session;
     /* Aggregated mode keeps node ids for the whole session: CHECKPOINT entries name them. */
     t->py.no_reset = t->native.no_reset = (ml_options & ML_OPTION_AGGREGATE) != 0;
     if (!take_pending_name(tid, name, sizeof name)) {
@@ -132,8 +132,8 @@ static ml_thread *register_thread(void) {
     g_threads = t;
     pthread_mutex_unlock(&g_registry_lock);
 
-    tls_thread = t;
-    tls_session = t->session;
+    ml_tls_thread = t;
+    ml_tls_session = t->session;
     pthread_setspecific(g_key, t);
 
     uint8_t mem[128];
@@ -149,19 +149,13 @@ static ml_thread *register_thread(void) {
     return t;
 }
 
-ml_thread *ml_thread_current(void) {
-    ml_thread *t = tls_thread;
-    if (ML_LIKELY(t != NULL && tls_session == g_session)) return t;
-    return register_thread();
-}
-
 /* Runs at thread exit (glibc calls key destructors). Later destructors may still allocate on this
  * thread; those events go into the same stream, which the service thread flushes when the OS thread is
  * gone. */
 static void on_thread_exit(void *value) {
     ml_thread *t = value;
     int saved_guard = ml_guard_enter();
-    if (t != NULL && tls_session == g_session && t == tls_thread) {
+    if (t != NULL && ml_tls_session == ml_thread_session && t == ml_tls_thread) {
         ml_lock_acquire(&t->stream.lock);
         t->exiting = 1;
         t->exit_ns = ml_rel_ns();
@@ -181,10 +175,10 @@ static void mark_ended(ml_thread *t) {
 /* The bootstrap calls this when a Python thread's run() has returned: from the program's point of view the
  * thread has ended (join() returns right after), though the OS thread may take a while longer to go. */
 void ml_thread_done(void) {
-    ml_thread *t = tls_thread;
+    ml_thread *t = ml_tls_thread;
     if (t == NULL) return;
     int saved_guard = ml_guard_enter();
-    if (tls_session == g_session) {
+    if (ml_tls_session == ml_thread_session) {
         ml_lock_acquire(&t->stream.lock);
         mark_ended(t);
         if (!t->stream.closed) ml_stream_flush(&t->stream);
@@ -385,7 +379,7 @@ void ml_threads_forget(void) {
     }
     g_threads = NULL;
     g_free = NULL;
-    g_session = 0;
-    tls_thread = NULL;
-    tls_session = 0;
+    ml_thread_session = 0;
+    ml_tls_thread = NULL;
+    ml_tls_session = 0;
 }

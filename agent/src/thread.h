@@ -25,9 +25,21 @@ typedef struct ml_thread {
     ml_aggthread agg; /* --aggregate: this thread's locations */
 } ml_thread;
 
+/* The calling thread's state and the session it belongs to (0: none), and the session of the registry:
+ * read on every event, hence here (initial-exec TLS: reading them never allocates). thread.c writes them. */
+extern __thread ml_thread *ml_tls_thread;
+extern __thread uint32_t ml_tls_session;
+extern uint32_t ml_thread_session;
+/* Registers the calling thread in the current session (ml_thread_current's slow path). */
+ml_thread *ml_thread_register(void);
+
 /* The calling thread's state in the current session, registering it on first use (the caller holds the
  * guard). NULL if the agent is out of memory. */
-ml_thread *ml_thread_current(void);
+static inline ml_thread *ml_thread_current(void) {
+    ml_thread *t = ml_tls_thread;
+    if (ML_LIKELY(t != NULL && ml_tls_session == ml_thread_session)) return t;
+    return ml_thread_register();
+}
 /* The calling thread's Python run() returned (memlens_thread_done): THREAD_EXIT is due at the next reap or
  * stop. */
 void ml_thread_done(void);

@@ -5,7 +5,7 @@
 import type { Frame } from '../model/frames.js';
 import type { FrameId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
-import { ownLineIndex } from './own-code.js';
+import { isOwnCode } from './own-code.js';
 import type { StackAmount } from './stacks.js';
 
 export interface LocationRow {
@@ -50,9 +50,10 @@ export function locations(model: CaptureModel, stacks: readonly StackAmount[]): 
     }
     return r;
   };
+  const path: FrameId[] = [];
   for (let i = 0; i < stacks.length; i++) {
     const st = stacks[i]!;
-    if (st.frames.length === 0) {
+    if (st.leaf === undefined) {
       const r = rows[rowOf(NO_STACK, '', 0)]!;
       r.totalBytes += st.bytes;
       r.ownBytes += st.bytes;
@@ -60,9 +61,15 @@ export function locations(model: CaptureModel, stacks: readonly StackAmount[]): 
       r.ownCount += st.count;
       continue;
     }
+    // The frames into one array reused for every stack (StackAmount.frames would make one per stack),
+    // then root first: rows are made in the order first met.
+    path.length = 0;
+    st.walk((id) => {
+      path.push(id);
+    });
     let leaf = 0;
-    for (const id of st.frames) {
-      leaf = rowOfFrame(id);
+    for (let k = path.length - 1; k >= 0; k--) {
+      leaf = rowOfFrame(path[k]!);
       if (stamp[leaf] === i) continue; // recursion: count the stack once
       stamp[leaf] = i;
       const r = rows[leaf]!;
@@ -109,7 +116,7 @@ function rowOf(rows: Map<string, LineRow>, f: Frame | undefined, extra: Pick<Lin
 export function allocatingLines(model: CaptureModel, stacks: readonly StackAmount[]): LineRow[] {
   const rows = new Map<string, LineRow>();
   for (const st of stacks) {
-    const top = st.frames[st.frames.length - 1];
+    const top = st.leaf;
     const r = rowOf(rows, top === undefined ? undefined : model.frames.frame(top), {});
     r.bytes += st.bytes;
     r.count += st.count;
@@ -125,9 +132,15 @@ export function allocatingLines(model: CaptureModel, stacks: readonly StackAmoun
 export function ownLines(model: CaptureModel, stacks: readonly StackAmount[]): LineRow[] {
   const rows = new Map<string, LineRow>();
   for (const st of stacks) {
-    const at = ownLineIndex(model, st.frames);
-    const f = at < 0 ? undefined : model.frames.frame(st.frames[at]!);
-    const leafId = at >= 0 && at < st.frames.length - 1 ? st.frames[st.frames.length - 1]! : undefined;
+    // The innermost own-code frame, else the leaf (own-code.ts's ownLineIndex), walked from the leaf.
+    let ownId = st.leaf;
+    st.walk((id) => {
+      if (!isOwnCode(model.frames.frame(id))) return false;
+      ownId = id;
+      return true;
+    });
+    const f = ownId === undefined ? undefined : model.frames.frame(ownId);
+    const leafId = ownId !== st.leaf ? st.leaf : undefined;
     const r = rowOf(rows, f, { via: undefined, viaBytes: -Infinity });
     r.bytes += st.bytes;
     r.count += st.count;

@@ -9,8 +9,17 @@ import { TupleInterner } from '../model/tuple-interner.js';
 import type { AllocationSet } from './allocation-set.js';
 
 export interface StackAmount {
-  /** Frame ids, root first. Empty: no Python frame was on the stack (and no native one shown). */
+  /**
+   * Frame ids, root first. Empty: no Python frame was on the stack (and no native one shown). Made anew
+   * at each read and not kept (read it once into a variable): a report that reads every stack walks them
+   * with `walk` instead, as every stack's frames at once are most of a report's memory on deep stacks
+   * (a 10,000-deep recursion: 20,000 stacks, 97 M frames, 0.9 GB; docs/benchmarks.md).
+   */
   readonly frames: readonly FrameId[];
+  /** The innermost frame (the allocating one); undefined for an empty stack. */
+  readonly leaf: FrameId | undefined;
+  /** Calls `visit` with the frame ids from the innermost out, until it returns true. No array is made. */
+  walk(visit: (id: FrameId) => boolean | void): void;
   bytes: number;
   count: number;
   /** Thread indexes that contributed. */
@@ -81,14 +90,16 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
     let at = byPath.get(path);
     if (at === undefined) {
       at = entries.length;
-      // The frames are made on first use: a report often reads only the biggest few stacks (tree, the
-      // summary's table), and every stack's frames at once took most of a report's memory on deep stacks
-      // (tree --json of 10,000-deep recursion: 20,000 stacks, 97 M frames, 0.9 GB; docs/benchmarks.md).
-      let frames: FrameId[] | undefined;
+      // The frames are made when read and not kept: a report often reads only the biggest few stacks
+      // (tree, the summary's table), and the others walk the trie's path (StackAmount.frames).
       const stackPath = path;
       entries.push({
         get frames(): FrameId[] {
-          return (frames ??= framesOf(stackPath));
+          return framesOf(stackPath);
+        },
+        leaf: stackPath === 0 ? undefined : (trie.get(stackPath - 1, 1) as FrameId),
+        walk(visit: (id: FrameId) => boolean | void): void {
+          for (let p = stackPath; p > 0; p = trie.get(p - 1, 0)) if (visit(trie.get(p - 1, 1) as FrameId) === true) return;
         },
         bytes: 0,
         count: 0,

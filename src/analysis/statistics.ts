@@ -84,7 +84,7 @@ export function statistics(model: CaptureModel, options: StatisticsOptions = {})
 
   const modules = new Map<string, { module: string; count: number; bytes: number }>();
   for (const st of stacks) {
-    const name = model.frames.moduleOfStack(st.frames);
+    const name = model.frames.moduleOfStack(st);
     let m = modules.get(name);
     if (m === undefined) {
       m = { module: name, count: 0, bytes: 0 };

@@ -11,6 +11,7 @@ import {
   followGroups,
   followLevel,
   GrowthRate,
+  RATE_FIRST_MS,
   RATE_WINDOW_MS,
   recompressCapture,
   Recompressor,
@@ -114,8 +115,24 @@ test('setGrouping(false): full blocks are compressed one by one even at quality 
 test('GrowthRate: the growth of the latest complete window, in bytes per second', () => {
   const r = new GrowthRate();
   assert.equal(r.update(1000, 0), 0); // the first look starts a window
-  assert.equal(r.update(5000, RATE_WINDOW_MS / 2), 0); // not complete yet
+  assert.equal(r.update(2000, RATE_FIRST_MS - 1), 0); // too short to say
+  assert.equal(r.update(5000, RATE_WINDOW_MS / 2), 32_000); // the first window, not complete yet: what it saw so far
   assert.equal(r.update(1000 + 2 * RATE_WINDOW_MS * 1000, 2 * RATE_WINDOW_MS), 1_000_000); // 1 MB/s over two windows' time
+  assert.equal(r.update(1000 + 3 * RATE_WINDOW_MS * 1000, 2.5 * RATE_WINDOW_MS), 1_000_000); // later windows count only when complete
   assert.equal(r.update(1000 + 2 * RATE_WINDOW_MS * 1000, 3 * RATE_WINDOW_MS), 0); // it stopped writing
   assert.equal(r.update(0, 4 * RATE_WINDOW_MS), 0); // shorter (another writer): not a negative rate
+});
+
+test('setMerging(false): small blocks go on one by one, as compressed blocks of the same records', () => {
+  const small = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 300 });
+  const out: Uint8Array[] = [];
+  const r = new Recompressor((b) => out.push(b));
+  r.setMerging(false);
+  r.feed(small);
+  r.end();
+  const a = decode(small);
+  const b = decode(concat(out));
+  assert.deepEqual(b.items, a.items);
+  assert.equal(b.blocks.length, a.blocks.length);
+  assert.ok(decode(recompressCapture(small)).blocks.length < a.blocks.length);
 });

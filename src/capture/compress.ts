@@ -38,6 +38,11 @@ export const FOLLOW_FAST_LEVEL = 1;
  * 8 MiB/s json_roundtrip fell back to quality 5 on a loaded machine and its run took more CPU than before;
  * and quality 1's files are now well below memray's (docs/benchmarks.md, "Python-allocator addresses against
  * recent pools").
+ * The seconds are those of the program's CPU time where `memlens run` can read it (/proc/PID/stat), not of
+ * the wall clock: on a busy machine the program got a fifth of a core, wrote 3.2-3.8 MB per wall second
+ * instead of 20, and was followed at quality 5, four times the CPU per byte, taken from it when CPU was
+ * scarcest (deep_stacks; docs/benchmarks.md, "The follower's CPU"). Per second of the program's CPU the rate
+ * measures what compressing costs beside the program, whatever else runs on the machine.
  */
 export const FOLLOW_FAST_RATE = 4 << 20;
 export const RATE_WINDOW_MS = 250;
@@ -72,10 +77,24 @@ export function followLevel(lagBytes: number, bytesPerSecond = 0): number {
   return lagBytes >= FOLLOW_FAST_LAG || bytesPerSecond >= FOLLOW_FAST_RATE ? FOLLOW_FAST_LEVEL : DEFAULT_COMPRESS_LEVEL;
 }
 
-/** A growing file's rate of growth, over windows of at least RATE_WINDOW_MS (the latest complete one). */
+/**
+ * Until the first window of RATE_WINDOW_MS is complete, the rate is that of the part seen so far, once it
+ * spans this long: a program that writes fast from its start was followed at quality 5 with full blocks
+ * grouped for its first quarter of a second, 0.4-1.5 MB of Python-allocator events at a tenth of quality
+ * 1's speed, 0.05-0.15 s of CPU of every such run (docs/benchmarks.md, "The follower's CPU").
+ */
+export const RATE_FIRST_MS = 50;
+
+/**
+ * A growing file's rate of growth, over windows of at least RATE_WINDOW_MS (the latest complete one), by a
+ * clock in milliseconds: the wall clock, or the writing program's CPU time (FOLLOW_FAST_RATE).
+ */
 export class GrowthRate {
   private fromMs: number | undefined;
   private fromSize = 0;
+  private complete = false;
+  /** A rate was measured (the first RATE_FIRST_MS are behind). */
+  known = false;
   bytesPerSecond = 0;
 
   /** Notes that the file has `size` bytes at `nowMs`; returns the rate of the latest complete window. */
@@ -83,8 +102,15 @@ export class GrowthRate {
     if (this.fromMs === undefined) {
       this.fromMs = nowMs;
       this.fromSize = size;
-    } else if (nowMs - this.fromMs >= RATE_WINDOW_MS) {
-      this.bytesPerSecond = (Math.max(0, size - this.fromSize) * 1000) / (nowMs - this.fromMs);
+      return this.bytesPerSecond;
+    }
+    const span = nowMs - this.fromMs;
+    if (span >= RATE_WINDOW_MS || (!this.complete && span >= RATE_FIRST_MS)) {
+      this.bytesPerSecond = (Math.max(0, size - this.fromSize) * 1000) / span;
+      this.known = true;
+    }
+    if (span >= RATE_WINDOW_MS) {
+      this.complete = true;
       this.fromMs = nowMs;
       this.fromSize = size;
     }
@@ -132,6 +158,7 @@ export class Recompressor {
   private readonly codec: 'deflate' | 'brotli';
   private readonly groupAllowed: boolean;
   private group: boolean;
+  private merging = true;
   private merger: BlockMerger | undefined;
   /** Group blocks are allowed (the header was raised to version 4); written at quality 5 or more only. */
   private groupsAllowed = false;
@@ -161,7 +188,7 @@ export class Recompressor {
         },
         block: (info, bytes) => {
           this.blocks++;
-          if (this.merger?.add(info, bytes) === true) return;
+          if (this.merging && this.merger?.add(info, bytes) === true) return;
           this.merger?.flushAll();
           if (info.kind !== BLOCK_KIND_RECORDS || info.flags !== 0) {
             this.out(bytes.slice());
@@ -229,6 +256,16 @@ export class Recompressor {
     if (next === this.group) return;
     this.group = next;
     this.merger?.setLimits(this.limits());
+  }
+
+  /**
+   * Whether small blocks are merged from now on (RecompressOptions.merge still decides whether at all); off,
+   * what is pending is written first and every block goes on as it is (only compressed).
+   */
+  setMerging(on: boolean): void {
+    if (on === this.merging) return;
+    this.merging = on;
+    if (!on) this.merger?.flushAll();
   }
 
   /** Full blocks are grouped only at quality 5 or more (RecompressOptions.group). */

@@ -35,7 +35,7 @@ import { BlockPool } from './block-pool.js';
 import { BlockFramer } from './framing.js';
 import { ungroup } from './group.js';
 import { decodeMeta } from './meta.js';
-import type { BlockInfo, CaptureHeader, CaptureVisitor, DecodeWarning, DeferredBlock } from './records.js';
+import { type BlockInfo, type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, STOP_BLOCK } from './records.js';
 import { ByteReader, ReadError } from './varint.js';
 
 export interface DecoderOptions {
@@ -224,7 +224,7 @@ export class CaptureDecoder {
       return;
     }
     if (v.defer !== undefined && isThreadStream(info.stream)) {
-      deferCopy(v, this.pool, info.stream, info.rawLen, stored, (b, to) => this.storedRecords(info, b, to));
+      deferCopy(v, this.pool, this.nodesOf(info.stream), info.stream, info.rawLen, stored, (b, to) => this.storedRecords(info, b, to));
       return;
     }
     this.storedRecords(info, stored, v);
@@ -247,7 +247,7 @@ export class CaptureDecoder {
       const part: BlockInfo = { offset: info.offset, flags: 0, headerLen: 0, kind: BLOCK_KIND_RECORDS, storedLen: p.payload.length, rawLen: p.payload.length, stream: p.stream, baseSeq: p.baseSeq };
       v.block?.(part);
       if (v.defer !== undefined && isThreadStream(p.stream)) {
-        deferCopy(v, this.pool, p.stream, p.payload.length, p.payload, (b, to) => this.records(b, part, -1, false, to));
+        deferCopy(v, this.pool, this.nodesOf(p.stream), p.stream, p.payload.length, p.payload, (b, to) => this.records(b, part, -1, false, to));
       } else {
         this.records(p.payload, part, -1, false, v);
       }
@@ -329,7 +329,7 @@ export class CaptureDecoder {
     }
     const payload = bytes.subarray(Math.min(info.headerLen, bytes.length));
     if (v.defer !== undefined && isThreadStream(info.stream)) {
-      deferCopy(v, this.pool, info.stream, payload.length, payload, (b, to) => this.cutRecords(offset, info, b, total, to));
+      deferCopy(v, this.pool, this.nodesOf(info.stream), info.stream, payload.length, payload, (b, to) => this.cutRecords(offset, info, b, total, to));
       return;
     }
     this.cutRecords(offset, info, payload, total, v);
@@ -552,9 +552,10 @@ export class CaptureDecoder {
 /** Blocks of threads' streams: the ones with events, and the ones an orderer may keep undecoded. */
 /**
  * Hands a thread's block to the visitor's defer() undecoded. `bytes` is only valid during the caller's call:
- * a copy of it is kept in `pool` (compressed, if it is) until decode() runs, once.
+ * a copy of it is kept in `pool` (compressed, if it is) until decode() ran to its end, once; a decode the
+ * visitor stopped (STOP_BLOCK) keeps it, and rewinds the stream's interned ids (`nodes`) to the block's start.
  */
-function deferCopy(v: CaptureVisitor, pool: BlockPool, stream: number, rawLen: number, bytes: Uint8Array, decode: (kept: Uint8Array, to: CaptureVisitor) => void): void {
+function deferCopy(v: CaptureVisitor, pool: BlockPool, nodes: StreamNodes, stream: number, rawLen: number, bytes: Uint8Array, decode: (kept: Uint8Array, to: CaptureVisitor) => void): void {
   let kept: Uint8Array | undefined = pool.copy(bytes);
   const slab = pool.lastSlab;
   v.defer?.({
@@ -562,13 +563,23 @@ function deferCopy(v: CaptureVisitor, pool: BlockPool, stream: number, rawLen: n
     rawLen,
     decode: (to) => {
       const b = kept;
-      kept = undefined;
       if (b === undefined) return;
+      const frames = nodes.frames;
+      const natives = nodes.natives;
       try {
         decode(b, to);
-      } finally {
-        pool.release(slab);
+      } catch (e) {
+        if (e !== STOP_BLOCK) {
+          kept = undefined;
+          pool.release(slab);
+          throw e;
+        }
+        nodes.frames = frames;
+        nodes.natives = natives;
+        return;
       }
+      kept = undefined;
+      pool.release(slab);
     },
   } satisfies DeferredBlock);
 }

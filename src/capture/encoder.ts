@@ -25,6 +25,7 @@ import {
   STREAM_SERVICE,
 } from './format.js';
 import { SlotAddressWriter } from './address-slots.js';
+import { BlockDeflater } from './block-deflater.js';
 import { encodeHeader, makeHeader, type HeaderInput } from './header.js';
 import { encodeMetaPayload, recordTypeOf } from './meta.js';
 import type { MetaRecord } from './records.js';
@@ -70,6 +71,9 @@ interface OpenBlock {
   readonly slots: SlotAddressWriter;
 }
 
+/** One brotli compressor for every block (block-deflater.ts), made at the first compressed block. */
+let deflater: BlockDeflater | undefined;
+
 export interface BlockEncodeOptions {
   readonly kind?: number;
   /** Compress the payload: deflate level 0–9, or brotli quality 0–11 with `codec: 'brotli'`. */
@@ -88,20 +92,30 @@ export function encodeBlock(stream: number, baseSeq: number, payload: Uint8Array
   let stored = payload;
   let flags = 0;
   if (options.compressLevel !== undefined && payload.length > 0) {
-    const brotli = options.codec === 'brotli';
-    const c = brotli
-      ? brotliCompressSync(payload, {
-          params: {
-            [zlibConstants.BROTLI_PARAM_QUALITY]: options.compressLevel,
-            // A block is at most 16 MiB; the agent's are 32 KiB: a 64 KiB window sees all of one.
-            [zlibConstants.BROTLI_PARAM_LGWIN]: payload.length <= 1 << 16 ? 16 : 24,
-            [zlibConstants.BROTLI_PARAM_SIZE_HINT]: payload.length,
-          },
-        })
-      : deflateRawSync(payload, { level: options.compressLevel });
-    if (c.length < payload.length) {
-      stored = c;
-      flags |= brotli ? BLOCK_FLAG_BROTLI : BLOCK_FLAG_DEFLATE;
+    if (options.codec === 'brotli') {
+      // A block is at most 16 MiB; the agent's are 32 KiB: a 64 KiB window sees all of one.
+      const lgwin = payload.length <= 1 << 16 ? 16 : 24;
+      // The deflater's buffer is copied into the block below, before the next call overwrites it.
+      let c = (deflater ??= new BlockDeflater()).compress(payload, options.compressLevel, lgwin);
+      if (c === undefined) {
+        const params = {
+          [zlibConstants.BROTLI_PARAM_QUALITY]: options.compressLevel,
+          [zlibConstants.BROTLI_PARAM_LGWIN]: lgwin,
+          [zlibConstants.BROTLI_PARAM_SIZE_HINT]: payload.length,
+        };
+        const sync = brotliCompressSync(payload, { params });
+        c = sync.length < payload.length ? sync : null;
+      }
+      if (c !== null) {
+        stored = c;
+        flags |= BLOCK_FLAG_BROTLI;
+      }
+    } else {
+      const c = deflateRawSync(payload, { level: options.compressLevel });
+      if (c.length < payload.length) {
+        stored = c;
+        flags |= BLOCK_FLAG_DEFLATE;
+      }
     }
   }
   const extra = options.extraHeader ?? new Uint8Array(0);

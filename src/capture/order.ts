@@ -27,11 +27,15 @@
 // program with one thread, and a program whose threads take turns slower than the agent's flush rounds,
 // have a single stream between two barriers, so their records are never copied. In the columns each
 // stream's records form a linked list, so the merge is a k-way merge of runs that are already sorted.
+// A block of the straight stream that reaches past the release bound stops decoding there (STOP_BLOCK,
+// straight()) and is decoded again at a later release, passing over what it delivered (SKIP); a stream
+// whose last key is past the bound keeps its blocks undecoded (pastBound()). So the columns hold only the
+// other streams' records, not a block's worth of a stream that ran ahead of the barriers.
 //
 // File position: record r of the b-th block is b · 2^24 + r (a block holds fewer than 2^24 records: its
 // payload is at most 16 MiB), so records decoded late keep the place they had in the file.
 
-import type { CaptureHeader, CaptureVisitor, DecodeWarning, DeferredBlock, MetaRecord } from './records.js';
+import { type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, type MetaRecord, STOP_BLOCK } from './records.js';
 
 export interface OrdererOptions {
   /** Records buffered before they are released without a barrier (default 2^21; a waiting block counts as its raw bytes / 4). */
@@ -48,6 +52,7 @@ const POS_BLOCK = 16777216; // 2^24
 const DIRECT = 0; // arrived from the decoder: into the columns
 const STRAIGHT = 1; // of the stream decoded straight through at a release: downstream, unless past the bound
 const COLUMNS = 2; // decoded at a release, to wait in the columns
+const SKIP = 3; // a block decoded again: its first records were delivered before, pass over them
 
 interface StreamRun {
   readonly id: number;
@@ -61,6 +66,8 @@ interface Waiting {
   readonly block: DeferredBlock;
   /** File position of the block's first record. */
   readonly base: number;
+  /** Records of it delivered already (its decoding was stopped at the release bound). */
+  skip: number;
 }
 
 export class SeqOrderer implements CaptureVisitor {
@@ -89,6 +96,8 @@ export class SeqOrderer implements CaptureVisitor {
   private wmE = 0;
   /** Blocks of threads' streams not decoded yet, in file order, and an upper bound of their records. */
   private readonly waiting: Waiting[] = [];
+  /** releaseWaiting(): which waiting blocks stay undecoded (reused). */
+  private readonly keepFlags: boolean[] = [];
   private waitingRecords = 0;
   private mode = DIRECT;
   // File position of the next record: the current block's base, and the records of it seen so far.
@@ -99,6 +108,12 @@ export class SeqOrderer implements CaptureVisitor {
   private rk = 0;
   private re = 0;
   private rp = 0;
+  // The run's key before the record just raised (to undo the raise of a record that goes back to wait).
+  private pk = 0;
+  private pe = 0;
+  // While passing over a block's records delivered before (SKIP): how many, and the mode to go on in.
+  private skipUntil = 0;
+  private afterSkip = DIRECT;
   // While decoding straight: the release bound (inclusive) and the smallest column record.
   private boundK = 0;
   private boundE = 0;
@@ -112,6 +127,11 @@ export class SeqOrderer implements CaptureVisitor {
    * of alloc() and free(), nearly every record of a program with one thread).
    */
   private fastK = -Infinity;
+  /** Where straight() stopped the block being decoded (its records before that were delivered); -1: it did not. */
+  private stopAt = -1;
+  /** The waiting block being decoded (not a record handed over directly), and its records delivered before. */
+  private stoppable = false;
+  private blockSkip = 0;
   /** Records delivered so far. */
   delivered = 0;
   /** Records delivered from the columns since the last compact(). */
@@ -128,6 +148,7 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   warning(w: DecodeWarning): void {
+    if (this.mode === SKIP) return; // told when these records were first decoded
     this.down.warning?.(w);
   }
 
@@ -138,7 +159,7 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   defer(block: DeferredBlock): void {
-    this.waiting.push({ block, base: this.posBase });
+    this.waiting.push({ block, base: this.posBase, skip: 0 });
     this.waitingRecords += Math.ceil(block.rawLen / 4);
     if (this.n + this.waitingRecords >= this.maxBuffered) this.releaseAll();
   }
@@ -155,6 +176,7 @@ export class SeqOrderer implements CaptureVisitor {
       this.down.alloc(stream, seq, address, size, allocator, stack, nativeStack);
       return;
     }
+    if (this.mode === SKIP && this.skipped()) return;
     this.raise(stream, seq, 1);
     if (this.mode === STRAIGHT && this.straight()) {
       this.delivered++;
@@ -182,6 +204,7 @@ export class SeqOrderer implements CaptureVisitor {
       this.down.free(stream, seq, address, size, deallocator);
       return;
     }
+    if (this.mode === SKIP && this.skipped()) return;
     this.raise(stream, seq, 1);
     if (this.mode === STRAIGHT && this.straight()) {
       this.delivered++;
@@ -197,6 +220,7 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   meta(rec: MetaRecord): void {
+    if (this.mode === SKIP && this.skipped()) return;
     this.raise(rec.stream, 'seq' in rec && rec.seq !== undefined ? rec.seq : -Infinity, 0); // a THREAD_NAME has one only for a rename
     if (this.mode === STRAIGHT && this.straight()) {
       this.delivered++;
@@ -239,6 +263,8 @@ export class SeqOrderer implements CaptureVisitor {
   /** The key of the next record of `stream` whose natural key is (k, e), into rk/re, and its position into rp. */
   private raise(stream: number, k: number, e: number): void {
     const r = this.run(stream);
+    this.pk = r.lastK;
+    this.pe = r.lastE;
     if (k < r.lastK || (k === r.lastK && e < r.lastE)) {
       k = r.lastK;
       e = r.lastE;
@@ -256,16 +282,29 @@ export class SeqOrderer implements CaptureVisitor {
 
   /**
    * While decoding straight: true when the record just raised goes downstream now (the column records
-   * before it were delivered); false when it is past the release bound (it and the rest of its stream
-   * then wait in the columns).
+   * before it were delivered). A record past the release bound stops the block's decoding (STOP_BLOCK): its
+   * raise is undone, and the block waits for a later release with the records before it marked as
+   * delivered, rather than the rest of it waiting as ~70 bytes of columns per record (a block may hold a
+   * few hundred thousand records when the service stream's first barrier comes late). A block decoded
+   * again passes over its delivered records once more, so it stops again only if this decoding delivered
+   * at least a quarter as many as it passed over (the passes over a block add up to at most about six
+   * times its records); else false: it and the rest of its block wait in the columns.
    */
   private straight(): boolean {
     const k = this.rk;
     const e = this.re;
     const p = this.rp;
     if (k > this.boundK || (k === this.boundK && (e > this.boundE || (e === this.boundE && p > this.boundP)))) {
-      this.mode = COLUMNS;
+      const at = p - this.posBase;
       this.fastK = -Infinity;
+      this.mode = COLUMNS;
+      if (this.stoppable && (at - this.blockSkip) * 4 >= this.blockSkip) {
+        const r = this.last!;
+        r.lastK = this.pk;
+        r.lastE = this.pe;
+        this.stopAt = at;
+        throw STOP_BLOCK;
+      }
       return false;
     }
     if (k > this.headK || (k === this.headK && (e > this.headE || (e === this.headE && p > this.headP)))) {
@@ -273,6 +312,17 @@ export class SeqOrderer implements CaptureVisitor {
       this.findHead();
     }
     return true;
+  }
+
+  /** In SKIP: true for a record delivered before (passed over); the first one after them ends SKIP. */
+  private skipped(): boolean {
+    if (this.posNext < this.skipUntil) {
+      this.posNext++;
+      return true;
+    }
+    this.mode = this.afterSkip;
+    if (this.mode === STRAIGHT) this.findHead();
+    return false;
   }
 
   private grow(min: number): void {
@@ -370,43 +420,79 @@ export class SeqOrderer implements CaptureVisitor {
     }
     const savedBase = this.posBase;
     const savedNext = this.posNext;
+    // A stream whose last key is already past the bound sorts after it from here on (a stream's keys never
+    // go down): its blocks wait undecoded for a later release, in the order they came, rather than as ~70
+    // bytes of columns per record that every release until then would copy (compact()). A thread ahead of
+    // the service stream's barriers by several rounds did that with every one of its blocks.
+    const keep = this.keepFlags;
+    keep.length = 0;
     if (mixed) {
       this.mode = COLUMNS;
       this.fastK = -Infinity;
-      for (const w of waiting) if (w.block.stream !== main) this.decodeWaiting(w);
+      for (let i = 0; i < waiting.length; i++) {
+        const w = waiting[i]!;
+        if (w.block.stream === main) continue;
+        if (this.pastBound(w.block.stream, bk, be)) keep[i] = true;
+        else this.decodeWaiting(w);
+      }
     }
     this.boundK = bk;
     this.boundE = be;
     this.boundP = bp;
-    this.mode = STRAIGHT;
+    this.mode = this.pastBound(main, bk, be) ? COLUMNS : STRAIGHT;
     this.findHead();
-    // Once the straight stream passed the bound (COLUMNS), the rest of it sorts after the bound too (a
-    // stream's keys never go down): its later blocks wait undecoded for the next release rather than
-    // as ~70 bytes of columns per record.
-    const kept: Waiting[] = [];
-    let keptRecords = 0;
-    for (const w of waiting) {
+    // Once the straight stream passed the bound (COLUMNS), the rest of it waits undecoded too.
+    for (let i = 0; i < waiting.length; i++) {
+      const w = waiting[i]!;
       if (w.block.stream !== main) continue;
-      if (this.mode === COLUMNS) {
-        kept.push(w);
-        keptRecords += Math.ceil(w.block.rawLen / 4);
-      } else {
-        this.decodeWaiting(w); // may turn to COLUMNS
-      }
+      if (this.mode !== STRAIGHT) keep[i] = true;
+      else if (!this.decodeWaiting(w)) keep[i] = true; // stopped at the bound: the mode is COLUMNS now
+    }
+    // The kept blocks, in their file order.
+    let kept = 0;
+    let keptRecords = 0;
+    for (let i = 0; i < waiting.length; i++) {
+      if (keep[i] !== true) continue;
+      const w = waiting[i]!;
+      waiting[kept++] = w;
+      keptRecords += Math.ceil(w.block.rawLen / 4);
     }
     this.mode = DIRECT;
     this.fastK = -Infinity;
     this.posBase = savedBase;
     this.posNext = savedNext;
-    waiting.length = 0;
-    for (const w of kept) waiting.push(w);
+    waiting.length = kept;
+    keep.length = 0;
     this.waitingRecords = keptRecords;
   }
 
-  private decodeWaiting(w: Waiting): void {
+  /** Whether every later record of `stream` sorts after (k, e): its last key is past it. */
+  private pastBound(stream: number, k: number, e: number): boolean {
+    const r = this.runs.get(stream);
+    return r !== undefined && (r.lastK > k || (r.lastK === k && r.lastE > e));
+  }
+
+  /** Decodes a waiting block, or the part of it not delivered yet; false if straight() stopped it again. */
+  private decodeWaiting(w: Waiting): boolean {
     this.posBase = w.base;
     this.posNext = 0;
-    w.block.decode(this);
+    this.stopAt = -1;
+    this.blockSkip = w.skip;
+    this.stoppable = true;
+    if (w.skip > 0) {
+      this.afterSkip = this.mode;
+      this.skipUntil = w.skip;
+      this.mode = SKIP;
+      this.fastK = -Infinity;
+    }
+    try {
+      w.block.decode(this);
+    } finally {
+      this.stoppable = false;
+    }
+    if (this.stopAt < 0) return true;
+    w.skip = this.stopAt;
+    return false;
   }
 
   /** The smallest head of the column runs, into headK/headE/headP (k = +∞ when there is none). */

@@ -393,8 +393,11 @@ export interface CaptureVisitor {
 
 /**
  * A block of a thread's stream, not decoded yet. `decode` gives its records to `visitor` (a warning, if
- * any, goes to the decoder's own visitor) and may be called once. The blocks of one stream must be decoded
- * in their file order: interned ids (FRAME nodes) count across a stream's blocks.
+ * any, goes to the decoder's own visitor) and may be called once, unless the visitor stopped it: a record
+ * call of `visitor` that throws STOP_BLOCK ends the decoding there, and the block can be decoded again
+ * later, from its start, giving the same records (the stream's interned ids rewind to the block's start).
+ * The blocks of one stream must be decoded in their file order: interned ids (FRAME nodes) count across a
+ * stream's blocks.
  */
 export interface DeferredBlock {
   readonly stream: number;
@@ -402,3 +405,9 @@ export interface DeferredBlock {
   readonly rawLen: number;
   decode(visitor: CaptureVisitor): void;
 }
+
+/**
+ * Thrown by a visitor's record call to stop decoding a deferred block there (see DeferredBlock): a signal
+ * between the orderer and the decoder, never an error to report. One object, made once (no stack to take).
+ */
+export const STOP_BLOCK: Error = new Error('decoding of a deferred block stopped by its visitor');

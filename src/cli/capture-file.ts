@@ -4,7 +4,7 @@
 import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, readSync, rmSync, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
-import { DEFAULT_COMPRESS_LEVEL, FOLLOW_STREAM_GROUPS, GrowthRate, Recompressor, followGroups, followLevel } from '../capture/compress.js';
+import { DEFAULT_COMPRESS_LEVEL, FOLLOW_FAST_LAG, FOLLOW_STREAM_GROUPS, GrowthRate, Recompressor, followGroups, followLevel } from '../capture/compress.js';
 import { encodeAppendix } from '../capture/encoder.js';
 import {
   BLOCK_FLAGS_COMPRESSED,
@@ -16,6 +16,7 @@ import {
   MAX_BLOCK_PAYLOAD,
   MAX_HEADER_BODY_LEN,
   STREAM_MEMLENS,
+  STREAM_SERVICE,
   TRAILER_REASONS,
   type TrailerReason,
 } from '../capture/format.js';
@@ -332,8 +333,8 @@ const FINISHED: ReadonlySet<TrailerReason> = new Set(['detach', 'duration', '_ex
  * Whether a capture ends as its writer finished it, found without decoding all of it: the file ends on a
  * whole block (block headers are walked, no payload read), the last block holds the agent's TRAILER, and
  * that trailer says the capture was not stopped by a failed write (reason `capture-stopped`; old agents'
- * `unknown` and `stopped` do not say, and take the full read too); of the payloads, only the last
- * CLEAN_END_BLOCKS blocks are decoded. Then there is nothing to seal and no CAPTURE_STOPPED marker to find.
+ * `unknown` and `stopped` do not say, and take the full read too); of the payloads, only those of the last
+ * CLEAN_END_BLOCKS blocks that are not a thread's are decoded. Then there is nothing to seal and no CAPTURE_STOPPED marker to find.
  * Undefined otherwise (a killed writer, damage, a failed write): sealCaptureFile's full read decides. That
  * full read of a 20 MB compressed capture of 12 M events took 0.5 s after a `memlens run
  * --trace-python-allocators` of a 0.26 s program (docs/benchmarks.md).
@@ -348,7 +349,8 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
     const bodyLen = readU32(fixed, 12);
     if (bodyLen > MAX_HEADER_BODY_LEN) return undefined;
     const headerEnd = FILE_HEADER_FIXED_LEN + bodyLen;
-    const last: number[] = [];
+    // The last blocks, oldest first: [offset, total length, stream].
+    const last: [number, number, number][] = [];
     const h = new Uint8Array(BLOCK_HEADER_LEN);
     let at = headerEnd;
     while (at < size) {
@@ -356,13 +358,23 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
       const headerLen = h[5] as number;
       const storedLen = readU32(h, 8);
       if (headerLen < BLOCK_HEADER_LEN || storedLen > MAX_BLOCK_PAYLOAD || at + headerLen + storedLen > size) return undefined;
-      if (last.push(at) > CLEAN_END_BLOCKS) last.shift();
+      if (last.push([at, headerLen + storedLen, readU32(h, 20)]) > CLEAN_END_BLOCKS) last.shift();
       at += headerLen + storedLen;
     }
-    const from = last[0];
-    if (from === undefined) return undefined;
-    const bytes = new Uint8Array(headerEnd + (size - from));
-    if (readSync(fd, bytes, 0, headerEnd, 0) !== headerEnd || readSync(fd, bytes, headerEnd, size - from, from) !== size - from) return undefined;
+    // The agent writes its TRAILER and its markers into the service stream (agent/src/service_stream.c,
+    // lifecycle.c): only the last blocks of the streams that are not a thread's are decoded. A thread's
+    // 32 KiB block holds some 10 000 events, and decoding the last ones took 40-110 ms of every run
+    // (docs/benchmarks.md, "The follower's CPU").
+    const wanted = last.filter(([, , stream]) => stream === STREAM_SERVICE || stream === STREAM_MEMLENS);
+    const lastBlock = last[last.length - 1];
+    if (lastBlock === undefined || wanted[wanted.length - 1] !== lastBlock) return undefined;
+    const bytes = new Uint8Array(headerEnd + wanted.reduce((n, [, len]) => n + len, 0));
+    if (readSync(fd, bytes, 0, headerEnd, 0) !== headerEnd) return undefined;
+    let into = headerEnd;
+    for (const [from, len] of wanted) {
+      if (readSync(fd, bytes, into, len, from) !== len) return undefined;
+      into += len;
+    }
     let ok = true;
     let block = 0;
     let finished = false;
@@ -372,7 +384,7 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
         alloc: () => undefined,
         free: () => undefined,
         meta: (r) => {
-          if (r.type === 'trailer' && block === last.length) finished = FINISHED.has(TRAILER_REASONS[r.reason] ?? 'unknown');
+          if (r.type === 'trailer' && block === wanted.length) finished = FINISHED.has(TRAILER_REASONS[r.reason] ?? 'unknown');
           if (r.type === 'marker' && MARKER_KINDS[r.kind] === 'capture-stopped') stopped = true;
         },
         block: () => {
@@ -386,7 +398,7 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
     );
     decoder.feed(bytes);
     decoder.end();
-    return ok && finished && !stopped && block === last.length ? { size } : undefined;
+    return ok && finished && !stopped && block === wanted.length ? { size } : undefined;
   } catch {
     // Anything unexpected (a header the decoder refuses, a read error): the full read decides and reports.
     return undefined;
@@ -453,6 +465,9 @@ export async function finishCaptureFile(path: string, exit: ExitRecord, options:
   return { stopped, exitWritten: false, droppedForRoom: size - end };
 }
 
+/** How long (wall clock) the follower waits at most for the writer's rate before it starts (compressNext). */
+const HOLD_MS = 1000;
+
 /**
  * Compresses a capture while its writer is still writing it, on the core the profiled program leaves
  * free: it follows the file as it grows (whole blocks are compressed as they appear; a block being written
@@ -479,8 +494,19 @@ export class FollowingCompressor {
   /** How many chunks read (up to READ_CHUNK bytes each) were compressed at the fast level. */
   fastChunks = 0;
   private readonly rate = new GrowthRate();
+  /** The clock the rate is measured against: the writer's CPU time when `cpuMs` reads, else the wall clock. */
+  private clock: (() => number | undefined) | undefined;
+  /** When the capture was opened (monotonicMs). */
+  private openedMs = 0;
 
-  constructor(private readonly path: string) {
+  /**
+   * `cpuMs`: the writing process's CPU time in milliseconds (undefined once it is gone). With it the rate is
+   * bytes per second of the program's CPU, which a busy machine does not lower (GrowthRate).
+   */
+  constructor(
+    private readonly path: string,
+    private readonly cpuMs?: () => number | undefined,
+  ) {
     this.tmp = `${path}.${process.pid}.tmp`;
     this.r = new Recompressor(
       (bytes) => {
@@ -543,6 +569,7 @@ export class FollowingCompressor {
       fd = openSync(this.path, 'r');
       this.out = openSync(this.tmp, 'wx', PRIVATE);
       this.fd = fd;
+      this.openedMs = monotonicMs();
       return true;
     } catch {
       if (fd !== undefined) closeSync(fd);
@@ -564,17 +591,40 @@ export class FollowingCompressor {
       if (size >= this.r.consumed) this.gaveUp = 'shrunk';
       throw new FileError(`${this.path} was truncated while memlens compressed it (another writer?)`);
     }
+    const behind = size - this.pos;
+    // Nothing new (a quiet program: most polls): no look at the clock either (a read of /proc/PID/stat).
+    if (behind === 0) return 0;
+    const now = this.now();
+    const rate = now === undefined ? this.rate.bytesPerSecond : this.rate.update(size, now);
+    // Until the writer's rate is known, what it wrote waits (for at most HOLD_MS of the wall clock, and
+    // FOLLOW_FAST_LAG bytes, which go at the fast level anyway): taken at quality 5 with full blocks grouped,
+    // the first 0.4-1.5 MB of a fast writer cost a tenth of a second of CPU (docs/benchmarks.md, "The
+    // follower's CPU"). A program that the machine leaves little CPU may not show its rate in that time:
+    // then its blocks are not grouped until it does (grouping is the costly part).
+    if (!this.stopped && !this.rate.known && behind < FOLLOW_FAST_LAG && monotonicMs() - this.openedMs < HOLD_MS) return 0;
     const n = readSync(fd, buf, 0, buf.length, this.pos);
     if (n === 0) return 0;
     this.pos += n;
-    const lag = Math.max(0, size - this.pos);
-    const rate = this.rate.update(size, monotonicMs());
+    // Not yet known: the backlog decides.
+    const lag = this.rate.known ? Math.max(0, size - this.pos) : behind;
     const level = followLevel(lag, rate);
-    this.r.setGrouping(followGroups(lag, rate));
+    this.r.setGrouping(followGroups(lag, rate) && (this.rate.known || this.stopped));
+    // At the fast level small blocks go on as they are: merging them cost a quarter to half of the
+    // follower's CPU for no smaller file (docs/benchmarks.md, "The follower's CPU").
+    this.r.setMerging(level === DEFAULT_COMPRESS_LEVEL);
     this.r.setLevel(level);
     if (level !== DEFAULT_COMPRESS_LEVEL) this.fastChunks++;
     this.r.feed(buf.subarray(0, n));
     return n;
+  }
+
+  /** The clock's time, chosen at the first look: the program's CPU time if it reads then, else the wall clock. */
+  private now(): number | undefined {
+    if (this.clock === undefined) {
+      const cpu = this.cpuMs;
+      this.clock = cpu !== undefined && cpu() !== undefined ? cpu : monotonicMs;
+    }
+    return this.clock();
   }
 
   /** The writer is gone: compress the rest and return the compressed copy (not yet renamed). */

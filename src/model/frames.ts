@@ -27,6 +27,11 @@ export interface FrameFilter {
 
 export const DEFAULT_FRAME_FILTER: FrameFilter = { showInternal: false, showImports: false };
 
+/** A stack walked from its innermost frame out, until `visit` returns true (analysis/stacks.ts). */
+export interface WalkableStack {
+  walk(visit: (id: FrameId) => boolean | void): void;
+}
+
 /** A FrameTable as the model hands it to analyses: reads only. */
 export interface ReadonlyFrameTable {
   readonly frames: readonly Frame[];
@@ -43,7 +48,7 @@ export interface ReadonlyFrameTable {
   frame(id: FrameId): Frame;
   visible(id: FrameId, filter: FrameFilter): boolean;
   stack(pyNode: PyNodeId1, nativeNode: NativeNodeId1, filter: FrameFilter): FrameId[];
-  moduleOfStack(frames: readonly FrameId[]): string;
+  moduleOfStack(stack: WalkableStack): string;
 }
 
 /** Filled in by the stack resolver (model/stack-resolver.ts). */
@@ -137,13 +142,15 @@ export class FrameTable implements ReadonlyFrameTable {
   }
 
   /** The top-level package of the innermost frame outside the stdlib (memray's "top modules"). */
-  moduleOfStack(frames: readonly FrameId[]): string {
-    for (let i = frames.length - 1; i >= 0; i--) {
-      const f = this.frame(frames[i]!);
-      if (f.native || f.moduleType === 'stdlib') continue;
-      return topLevelPackage(f.module);
-    }
-    return '<root>';
+  moduleOfStack(stack: WalkableStack): string {
+    let name = '<root>';
+    stack.walk((id) => {
+      const f = this.frame(id);
+      if (f.native || f.moduleType === 'stdlib') return false;
+      name = topLevelPackage(f.module);
+      return true;
+    });
+    return name;
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseMaps, parseStatus, readMaps, readStatus, ProcessMemory } from './proc.js';
+import { parseCpuMs, parseMaps, parseStatus, processCpuClock, processCpuMs, readMaps, readStatus, ProcessMemory } from './proc.js';
 import { TargetError } from '../errors.js';
 
 test('parseMaps reads addresses, offsets, paths, and drops the (deleted) suffix', () => {
@@ -48,4 +48,37 @@ test('ProcessMemory reads this process through /proc/self/mem', () => {
   } finally {
     mem.close();
   }
+});
+
+test('parseCpuMs: user + system time of /proc/PID/stat, past a command name with spaces and parentheses', () => {
+  assert.equal(parseCpuMs('1234 (py (x) y) S 1 1234 1234 0 -1 4194304 100 0 0 0 250 37 0 0 20 0 1 0 12345 0 0'), 2870);
+  assert.equal(parseCpuMs(''), undefined);
+  assert.equal(parseCpuMs('1234 (python3) S 1'), undefined);
+});
+
+test('processCpuMs: the CPU time of this process grows with its work; a PID that is not there has none', () => {
+  const before = processCpuMs(process.pid);
+  assert.ok(before !== undefined);
+  // Bound work: spin until node itself counts 100 ms more CPU, which /proc counts too (in 10 ms steps).
+  const start = process.cpuUsage();
+  let x = 0;
+  for (;;) {
+    for (let i = 0; i < 1e5; i++) x += i;
+    const d = process.cpuUsage(start);
+    if (d.user + d.system >= 100_000) break;
+  }
+  assert.ok(x > 0);
+  assert.ok((processCpuMs(process.pid) as number) >= before + 50);
+  assert.equal(processCpuMs(2 ** 22 + 1), undefined);
+});
+
+test('processCpuClock reads the same time as processCpuMs, again and again; nothing once closed or for a PID not there', () => {
+  const clock = processCpuClock(process.pid);
+  const a = clock.ms() as number;
+  const b = processCpuMs(process.pid) as number;
+  const c = clock.ms() as number;
+  assert.ok(a <= b && b <= c, `${a} ${b} ${c}`);
+  clock.close();
+  assert.equal(clock.ms(), undefined);
+  assert.equal(processCpuClock(2 ** 22 + 1).ms(), undefined);
 });

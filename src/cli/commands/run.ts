@@ -152,9 +152,12 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
   // the last blocks remain to compress.
   const compress = !booleanOption(options, 'no-compress');
   const { FollowingCompressor } = await import('../capture-file.js');
-  const follower = compress ? new FollowingCompressor(outputPattern.replace('{pid}', String(launched.pid))) : undefined;
+  const { processCpuClock } = await import('../../process/proc.js');
+  const cpu = compress ? processCpuClock(launched.pid) : undefined;
+  const follower = cpu !== undefined ? new FollowingCompressor(outputPattern.replace('{pid}', String(launched.pid)), cpu.ms) : undefined;
   follower?.start();
   const end = await launched.exited;
+  cpu?.close();
   const oomAfter = programCgroup !== undefined ? oomKillCount(programCgroup) : undefined;
   if (limit !== undefined) await releaseMemoryLimit(limit);
   const { judgeOomKill } = await import('../../process/oom.js');

@@ -34,7 +34,8 @@ export function foldedStacks(model: CaptureModel, stacks: readonly StackAmount[]
   const lines: string[] = [];
   for (const st of stacks) {
     if (st.bytes <= 0) continue;
-    const frames = st.frames.length === 0 ? [foldedFrame(NO_STACK_FRAME)] : st.frames.map((id) => foldedFrame(frameOf(model, id)));
+    const ids = st.frames;
+    const frames = ids.length === 0 ? [foldedFrame(NO_STACK_FRAME)] : ids.map((id) => foldedFrame(frameOf(model, id)));
     lines.push(`${frames.join(';')} ${integerText(st.bytes)}`);
   }
   return lines.length > 0 ? lines.join('\n') + '\n' : '';
@@ -62,7 +63,8 @@ export function speedscopeProfile(model: CaptureModel, stacks: readonly StackAmo
   const counts: number[] = [];
   for (const st of stacks) {
     if (st.bytes <= 0 && st.count <= 0) continue;
-    samples.push(st.frames.length === 0 ? [indexOf(-1)] : st.frames.map(indexOf));
+    const ids = st.frames;
+    samples.push(ids.length === 0 ? [indexOf(-1)] : ids.map(indexOf));
     bytes.push(st.bytes);
     counts.push(st.count);
   }
@@ -135,10 +137,10 @@ export function gprof2dotJson(model: CaptureModel, stacks: readonly StackAmount[
   const index = new Map<string, number>();
   const events: { callchain: number[]; cost: number[] }[] = [];
   for (const st of stacks) {
-    if (st.frames.length === 0 || st.bytes <= 0) continue;
+    if (st.leaf === undefined || st.bytes <= 0) continue;
     const chain: number[] = [];
-    for (let i = st.frames.length - 1; i >= 0; i--) {
-      const f = frameOf(model, st.frames[i]!);
+    st.walk((id) => {
+      const f = frameOf(model, id);
       const key = `${f.function}\u0000${f.file}`;
       let k = index.get(key);
       if (k === undefined) {
@@ -147,7 +149,7 @@ export function gprof2dotJson(model: CaptureModel, stacks: readonly StackAmount[
         index.set(key, k);
       }
       chain.push(k);
-    }
+    });
     events.push({ callchain: chain, cost: [st.bytes] });
   }
   return { version: 0, costs: [{ description: 'Memory', unit: 'bytes' }], events, functions };
