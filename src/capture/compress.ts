@@ -1,11 +1,12 @@
 // Recompression of a finished capture (`memlens run` does it after the program ended, unless
 // --no-compress): every uncompressed block of records is compressed (brotli) on its own, so the result streams and
-// survives truncation exactly like the original. Everything else is copied as it is: the header, blocks
-// already compressed, blocks of unknown kinds, damaged regions, a partial block at the end.
+// survives truncation exactly like the original; small blocks are merged first (merge.ts), and what is merged
+// goes out in group blocks (group.ts; the header then says format version 4). Everything else is copied as it
+// is: blocks already compressed, blocks of unknown kinds, damaged regions, a partial block at the end.
 //
 // The level is chosen by measurement (docs/benchmarks.md, "Compression"): DEFAULT_COMPRESS_LEVEL.
 
-import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, OPTION_NATIVE, SLOT_ADDRESS_VERSION } from './format.js';
+import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, GROUP_FORMAT_VERSION, OPTION_NATIVE, SLOT_ADDRESS_VERSION } from './format.js';
 import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
 import { BlockMerger, GROUPING, SMALL_BLOCKS, type MergeLimits, type MergedBlock } from './merge.js';
@@ -55,6 +56,16 @@ export const RATE_WINDOW_MS = 250;
  * docs/benchmarks.md, "Capture size, round three"), and memlens's overhead comes first.
  */
 export const FOLLOW_GROUP_RATE = 1 << 20;
+
+/**
+ * Whether `memlens run`'s follower writes group blocks (group.ts). Not yet: coding a group runs cold in a
+ * short run (the code is not optimized before most of a small capture has gone through it), and measured
+ * 0.12-0.15 s more CPU for `memlens run` on deep_stacks (a 349 KB stream, 4.2 against 5.6 KB compressed) on
+ * a loaded machine; across seven workloads memlens's CPU overhead over memray's went from 0.33 to 0.55
+ * (geomean, default mode; docs/benchmarks.md, "Capture size, round four"). Whole-file recompression
+ * (attach, children of --follow-fork, --live, push) writes groups.
+ */
+export const FOLLOW_STREAM_GROUPS = false;
 
 /** Whether the follower groups full blocks from now on (at quality 5 only, see Recompressor). */
 export function followGroups(lagBytes: number, bytesPerSecond: number): boolean {
@@ -121,6 +132,24 @@ export interface RecompressOptions {
    * size, round three").
    */
   readonly group?: boolean;
+  /**
+   * Write what is merged as group blocks (several streams' records in one block, stored by field:
+   * group.ts), and the header as format version 4; default true with brotli, for captures of version 3 or
+   * later (addresses against slots). False: ordinary blocks, the header as it was.
+   */
+  readonly streamGroups?: boolean;
+}
+
+/**
+ * The file header with its version and min_reader_version raised to GROUP_FORMAT_VERSION (a copy). Both
+ * are outside the header's CRC, which covers the body alone.
+ */
+export function groupHeader(bytes: Uint8Array): Uint8Array {
+  const out = bytes.slice();
+  const dv = new DataView(out.buffer, out.byteOffset, out.length);
+  dv.setUint16(8, Math.max(dv.getUint16(8, true), GROUP_FORMAT_VERSION), true);
+  dv.setUint16(10, Math.max(dv.getUint16(10, true), GROUP_FORMAT_VERSION), true);
+  return out;
 }
 
 export class Recompressor {
@@ -131,6 +160,8 @@ export class Recompressor {
   private group: boolean;
   private merging = true;
   private merger: BlockMerger | undefined;
+  /** Group blocks are allowed (the header was raised to version 4); written at quality 5 or more only. */
+  private groupsAllowed = false;
   bytesOut = 0;
   blocks = 0;
   compressedBlocks = 0;
@@ -147,10 +178,13 @@ export class Recompressor {
     this.framer = new BlockFramer(
       {
         header: (h, bytes) => {
+          const slotted = h.minReaderVersion >= SLOT_ADDRESS_VERSION;
+          // Groups only where addresses are coded against slots: a header raised to version 4 says so.
+          this.groupsAllowed = options.merge !== false && options.streamGroups !== false && this.codec === 'brotli' && slotted;
           if (options.merge !== false) {
-            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), h.minReaderVersion >= SLOT_ADDRESS_VERSION);
+            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow());
           }
-          this.out(bytes.slice());
+          this.out(this.groupsAllowed ? groupHeader(bytes) : bytes.slice());
         },
         block: (info, bytes) => {
           this.blocks++;
@@ -184,7 +218,7 @@ export class Recompressor {
   }
 
   private merged(b: MergedBlock): void {
-    const framed = encodeBlock(b.stream, b.baseSeq, b.payload, { compressLevel: this.level, codec: this.codec });
+    const framed = encodeBlock(b.stream, b.baseSeq, b.payload, { compressLevel: this.level, codec: this.codec, kind: b.kind });
     if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
     this.out(framed);
   }
@@ -204,6 +238,16 @@ export class Recompressor {
     if (level === this.level) return;
     this.level = level;
     this.merger?.setLimits(this.limits());
+    this.merger?.setGroups(this.groupsNow());
+  }
+
+  /**
+   * Group blocks at quality 5 or more only: coding a group by column takes about 20 ns a byte (checked
+   * included), three times what quality 1 takes, for 2 % less on numpy_batch's stream
+   * (docs/benchmarks.md, "Capture size, round four").
+   */
+  private groupsNow(): boolean {
+    return this.groupsAllowed && this.level >= DEFAULT_COMPRESS_LEVEL;
   }
 
   /** Whether full blocks are grouped from now on (at quality 5 or more); false when the options said so. */

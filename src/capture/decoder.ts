@@ -18,10 +18,22 @@
 // scratch buffer, and the varint state is left clean on return.
 
 import { brotliDecompressSync, inflateRawSync } from 'node:zlib';
-import { ADDR_SLOTS, BLOCK_FLAG_BROTLI, BLOCK_FLAGS_COMPRESSED, BLOCK_KIND_RECORDS, OPTION_NATIVE, SLOT_ADDRESS_VERSION, STREAM_MEMLENS, STREAM_SERVICE } from './format.js';
+import {
+  ADDR_SLOTS,
+  BLOCK_FLAG_BROTLI,
+  BLOCK_FLAGS_COMPRESSED,
+  BLOCK_KIND_GROUP,
+  BLOCK_KIND_RECORDS,
+  GROUP_FORMAT_VERSION,
+  OPTION_NATIVE,
+  SLOT_ADDRESS_VERSION,
+  STREAM_MEMLENS,
+  STREAM_SERVICE,
+} from './format.js';
 import { BlockInflater } from './block-inflater.js';
 import { BlockPool } from './block-pool.js';
 import { BlockFramer } from './framing.js';
+import { ungroup } from './group.js';
 import { decodeMeta } from './meta.js';
 import { type BlockInfo, type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, STOP_BLOCK } from './records.js';
 import { ByteReader, ReadError } from './varint.js';
@@ -106,6 +118,8 @@ export class CaptureDecoder {
   private native = false;
   /** Addresses are coded against slots (min_reader_version 3 and later). */
   private slotted = false;
+  /** Group blocks may appear (min_reader_version 4 and later): before, kind 2 was unknown. */
+  private grouped = false;
   private readonly nodes = new Map<number, StreamNodes>();
   private readonly warnedKinds = new Set<string>();
   /** Scratch buffers for payload tails, one per nesting level of records() (see the top of the file). */
@@ -168,6 +182,7 @@ export class CaptureDecoder {
     this.headerValue = h;
     this.native = (h.options & OPTION_NATIVE) !== 0;
     this.slotted = h.minReaderVersion >= SLOT_ADDRESS_VERSION;
+    this.grouped = h.minReaderVersion >= GROUP_FORMAT_VERSION;
     this.visitor.header?.(h);
   }
 
@@ -183,7 +198,7 @@ export class CaptureDecoder {
   /** Whether the decoder can read this block's records; warns once per unknown kind or flag set otherwise. */
   private readable(info: BlockInfo): boolean {
     let what: string | undefined;
-    if (info.kind !== BLOCK_KIND_RECORDS) what = `kind ${info.kind}`;
+    if (info.kind !== BLOCK_KIND_RECORDS && !(info.kind === BLOCK_KIND_GROUP && this.grouped)) what = `kind ${info.kind}`;
     else if ((info.flags & ~BLOCK_FLAGS_COMPRESSED) !== 0 || info.flags === BLOCK_FLAGS_COMPRESSED) what = `flags 0x${info.flags.toString(16)}`;
     if (what === undefined) return true;
     if (!this.warnedKinds.has(what)) {
@@ -204,11 +219,55 @@ export class CaptureDecoder {
     v.block?.(info);
     if (!this.readable(info)) return;
     const stored = bytes.subarray(info.headerLen);
+    if (info.kind === BLOCK_KIND_GROUP) {
+      this.groupRecords(info, stored);
+      return;
+    }
     if (v.defer !== undefined && isThreadStream(info.stream)) {
       deferCopy(v, this.pool, this.nodesOf(info.stream), info.stream, info.rawLen, stored, (b, to) => this.storedRecords(info, b, to));
       return;
     }
     this.storedRecords(info, stored, v);
+  }
+
+  /**
+   * A group block (format version 4, group.ts): its parts are ordinary records payloads of their streams,
+   * each passed on as a block of its own at the group's offset (header_len 0), in order.
+   */
+  private groupRecords(info: BlockInfo, stored: Uint8Array): void {
+    const raw = (info.flags & BLOCK_FLAGS_COMPRESSED) !== 0 ? this.decompress(info, stored) : new Uint8Array(stored);
+    if (raw === undefined) return;
+    const parts = ungroup(raw, this.native, this.slotted);
+    if (typeof parts === 'string') {
+      this.damagedPayload(info, `is a group of streams that cannot be read: ${parts}`);
+      return;
+    }
+    const v = this.visitor;
+    for (const p of parts) {
+      const part: BlockInfo = { offset: info.offset, flags: 0, headerLen: 0, kind: BLOCK_KIND_RECORDS, storedLen: p.payload.length, rawLen: p.payload.length, stream: p.stream, baseSeq: p.baseSeq };
+      v.block?.(part);
+      if (v.defer !== undefined && isThreadStream(p.stream)) {
+        deferCopy(v, this.pool, this.nodesOf(p.stream), p.stream, p.payload.length, p.payload, (b, to) => this.records(b, part, -1, false, to));
+      } else {
+        this.records(p.payload, part, -1, false, v);
+      }
+    }
+  }
+
+  /** The payload of a compressed block, or undefined (and a warning) when it does not decompress to raw_len bytes. */
+  private decompress(info: BlockInfo, stored: Uint8Array): Uint8Array | undefined {
+    try {
+      const limit = { maxOutputLength: Math.max(info.rawLen, 1), chunkSize: Math.max(info.rawLen, 64) };
+      const raw = (info.flags & BLOCK_FLAG_BROTLI) !== 0 ? brotliDecompressSync(stored, limit) : inflateRawSync(stored, limit);
+      if (raw.length !== info.rawLen) {
+        this.damagedPayload(info, `decompresses to ${raw.length} bytes, not ${info.rawLen}`);
+        return undefined;
+      }
+      return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+    } catch (e) {
+      this.damagedPayload(info, `cannot be decompressed (${e instanceof Error ? e.message : String(e)})`);
+      return undefined;
+    }
   }
 
   /** Decodes the records of a whole block from its stored payload (decompressing it first if need be). */
@@ -259,7 +318,7 @@ export class CaptureDecoder {
     }
     const v = this.visitor;
     v.block?.(info);
-    if ((info.flags & BLOCK_FLAGS_COMPRESSED) !== 0 || !this.readable(info)) {
+    if ((info.flags & BLOCK_FLAGS_COMPRESSED) !== 0 || !this.readable(info) || info.kind === BLOCK_KIND_GROUP) {
       this.warn({
         kind: 'truncated',
         offset,

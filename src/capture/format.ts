@@ -14,8 +14,14 @@ export const MIN_READER_VERSION = 3;
 export const SAMPLED_FORMAT_VERSION = 2;
 /** A capture whose min_reader_version is at least this codes addresses against slots (ADDR_* below). */
 export const SLOT_ADDRESS_VERSION = 3;
+/**
+ * A capture that memlens's recompression wrote with group blocks (BLOCK_KIND_GROUP): version 4, and
+ * min_reader_version 4, because a reader of version 3 would skip those blocks (an unknown kind) and lose
+ * their records without knowing it. The agent still writes version 3.
+ */
+export const GROUP_FORMAT_VERSION = 4;
 /** The newest version this reader reads: a file whose min_reader_version is above it is refused. */
-export const READER_VERSION = 3;
+export const READER_VERSION = 4;
 
 /** `\x89MLENS\r\n`: the 0x89 and CR LF catch files mangled by text-mode transfers. */
 export const FILE_MAGIC = Uint8Array.of(0x89, 0x4d, 0x4c, 0x45, 0x4e, 0x53, 0x0d, 0x0a);
@@ -32,6 +38,8 @@ export const BLOCK_FLAG_DEFLATE = 1;
 export const BLOCK_FLAG_BROTLI = 2;
 export const BLOCK_FLAGS_COMPRESSED = BLOCK_FLAG_DEFLATE | BLOCK_FLAG_BROTLI;
 export const BLOCK_KIND_RECORDS = 1;
+/** Several streams' records in one block, stored by field (src/capture/group.ts); format version 4. */
+export const BLOCK_KIND_GROUP = 2;
 
 export const STREAM_SERVICE = 0;
 export const STREAM_MEMLENS = 0xffffffff;

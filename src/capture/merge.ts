@@ -19,6 +19,10 @@
 //   one, an unknown kind, a record that does not parse, damage, a cut tail) is passed on as it is, after
 //   everything pending, so that it keeps its place.
 // - A block in which seq would go backwards (allowed between blocks, not within one) starts a new one.
+// - With `groups` (a capture of format version 4), what is written together goes out as one group block
+//   (group.ts): the pending blocks of every stream, in the order they would have been written, so that
+//   brotli learns from all of them at once; a group that cannot carry them exactly falls back to ordinary
+//   blocks.
 
 import {
   ALLOC_ABS_ADDR,
@@ -26,6 +30,7 @@ import {
   ALLOC_SAME_STACK,
   ALLOC_SEQ1,
   BLOCK_HEADER_LEN,
+  BLOCK_KIND_GROUP,
   BLOCK_KIND_RECORDS,
   FREE_ABS_ADDR,
   FREE_HAS_SIZE,
@@ -36,6 +41,7 @@ import {
   STREAM_SERVICE,
 } from './format.js';
 import { SlotAddressReader, SlotAddressWriter } from './address-slots.js';
+import { groupPayload, type GroupPart } from './group.js';
 import type { BlockInfo } from './records.js';
 import { ByteWriter, zigzagDecode, zigzagEncode } from './varint.js';
 
@@ -71,6 +77,8 @@ export const GROUPING: MergeLimits = { small: 1 << 20, merged: 1 << 20, pendingM
 const MAX = Number.MAX_SAFE_INTEGER;
 
 export interface MergedBlock {
+  /** BLOCK_KIND_RECORDS, or BLOCK_KIND_GROUP (stream and base_seq then 0: the parts carry their own). */
+  readonly kind: number;
   readonly stream: number;
   readonly baseSeq: number;
   readonly payload: Uint8Array;
@@ -124,18 +132,25 @@ export class BlockMerger {
 
   /**
    * `native`: the capture's ALLOC records carry a native stack (header option 1). `slotted`: its addresses
-   * are coded against slots (min_reader_version 3 and later).
+   * are coded against slots (min_reader_version 3 and later). `groups`: write group blocks (the output's
+   * header says format version 4).
    */
   constructor(
     private readonly native: boolean,
     private readonly emit: (block: MergedBlock) => void,
     private limits: MergeLimits = SMALL_BLOCKS,
     private readonly slotted = false,
+    private groups = false,
   ) {}
 
   /** What to merge from now on (what is pending stays, and is written by the new limits' rules). */
   setLimits(limits: MergeLimits): void {
     this.limits = limits;
+  }
+
+  /** Whether what is written from now on goes in group blocks (the file's header must say version 4). */
+  setGroups(on: boolean): void {
+    this.groups = on;
   }
 
   /**
@@ -411,21 +426,36 @@ export class BlockMerger {
     this.pending.delete(stream);
     this.held -= p.w.length;
     this.order = this.order.filter((s) => s !== stream);
-    this.emit({ stream, baseSeq: p.baseSeq, payload: p.w.bytes() });
+    this.write([{ stream, baseSeq: p.baseSeq, payload: p.w.bytes() }]);
   }
 
   /** Writes every pending block: threads' first, the service stream's (with its barriers) last. */
   flushAll(): void {
+    const parts: GroupPart[] = [];
     let service: Pending | undefined;
     for (const s of this.order) {
       const p = this.pending.get(s)!;
       if (s === STREAM_SERVICE) service = p;
-      else this.emit({ stream: s, baseSeq: p.baseSeq, payload: p.w.bytes() });
+      else parts.push({ stream: s, baseSeq: p.baseSeq, payload: p.w.bytes() });
     }
-    if (service !== undefined) this.emit({ stream: STREAM_SERVICE, baseSeq: service.baseSeq, payload: service.w.bytes() });
+    if (service !== undefined) parts.push({ stream: STREAM_SERVICE, baseSeq: service.baseSeq, payload: service.w.bytes() });
     this.pending.clear();
     this.order = [];
     this.held = 0;
+    this.write(parts);
+  }
+
+  /** Emits `parts` in order: one group block when groups are on and it can carry them, else one block each. */
+  private write(parts: readonly GroupPart[]): void {
+    if (parts.length === 0) return;
+    if (this.groups) {
+      const payload = groupPayload(parts, this.native, this.slotted);
+      if (payload !== undefined) {
+        this.emit({ kind: BLOCK_KIND_GROUP, stream: 0, baseSeq: 0, payload });
+        return;
+      }
+    }
+    for (const p of parts) this.emit({ kind: BLOCK_KIND_RECORDS, ...p });
   }
 
   /** Raw bytes held, not yet written. */

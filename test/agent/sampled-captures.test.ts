@@ -111,6 +111,7 @@ for (const py of testPythons()) {
     test('the capture is format version 3 (which a version-1 reader refuses) and says how it was sampled', async () => {
       const path = await run('header', ['--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '7' });
       const h = decodeHeader(readFileSync(path));
+      // Version 3 as the agent writes it: `memlens run`'s follower writes no group blocks (version 4).
       assert.equal(h.version, 3);
       assert.equal(h.minReaderVersion, 3);
       assert.ok((h.options & OPTION_SAMPLED) !== 0);

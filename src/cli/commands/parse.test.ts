@@ -70,11 +70,11 @@ test('a file that is not a capture names the file and what it starts with', asyn
 });
 
 test('a capture of a newer format version says both versions and to upgrade', async () => {
-  const h = encodeHeader({ version: 5, minReaderVersion: 4 });
+  const h = encodeHeader({ version: 6, minReaderVersion: 5 });
   writeFileSync(join(dir, 'newer.mlens'), h);
   const r = await parse('newer.mlens');
   assert.equal(r.code, 1);
-  assert.match(r.err, /newer\.mlens was written in capture format version 5, which needs a reader of version 4 or later; this memlens reads version 3\n {2}hint: upgrade memlens/);
+  assert.match(r.err, /newer\.mlens was written in capture format version 6, which needs a reader of version 5 or later; this memlens reads version 4\n {2}hint: upgrade memlens/);
 });
 
 test('a truncated capture is read up to the cut, with a warning on stderr and exit 0', async () => {

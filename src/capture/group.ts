@@ -1,0 +1,468 @@
+// Group blocks (kind 2, format version 4): the records of several streams in one block, stored by field
+// (docs/capture-format.md, "Group blocks"). Only memlens's recompression writes them; the agent never does.
+//
+// Why: a program of many threads flushes every thread's stream in blocks of its own, and each block was
+// compressed on its own, so what brotli learnt from one thread's records did not help with the next
+// thread's (many_threads: 18 streams of one block of about 1.9 KB each). And a record's fields compress
+// better beside the same field of other records than beside the other fields of the same record: a GC
+// record's seq is the next event's, its start_seq its own seq, its time close to the previous one's, and a
+// SNAPSHOT's sizes barely move between two snapshots; written as they are, the varints of neighbouring
+// fields hid that from brotli (GC records were most of many_threads' compressed bytes).
+//
+// How: each part is one stream's ordinary records payload (kind 1: what a records block of that stream with
+// that base_seq would hold). The parts' records are split into columns: the type bytes; the varint bytes of
+// ALLOC and FREE fields (seq delta, address, size, stack, native stack), copied byte for byte; the fields
+// of GC, SNAPSHOT, BARRIER, CHECKPOINT, FRAME and NATIVE_FRAME records as differences (below); every other record whole. A reader puts
+// the parts' payloads back together byte for byte and decodes them as records blocks. The writer checks
+// that before it writes a group (groupPayload() returns undefined otherwise), so a group always gives back
+// exactly the records it was made from.
+//
+// Pure: bytes in, bytes out.
+
+import { ALLOC_ABS_ADDR, ALLOC_BIT, ALLOC_SAME_STACK, ALLOC_SEQ1, FREE_ABS_ADDR, FREE_HAS_SIZE, FREE_MASK, FREE_SEQ1, FREE_TAG, RESERVED_TAG } from './format.js';
+import { ByteWriter } from './varint.js';
+
+export interface GroupPart {
+  readonly stream: number;
+  readonly baseSeq: number;
+  /** The part's records, as the payload of an ordinary records block. */
+  readonly payload: Uint8Array;
+}
+
+const enum Col {
+  Type = 0,
+  Seq = 1,
+  Addr = 2,
+  Size = 3,
+  Stack = 4,
+  Native = 5,
+  Other = 6,
+  /** The first column of the coded record types' fields (CODED below, in order). */
+  Fields = 7,
+}
+
+/**
+ * A field coded against a reference: the last seq of the stream (of its last event or coded record in the
+ * group; at a part's start its base_seq if that is higher), the record's own field 0, or the previous record
+ * of its type.
+ */
+const enum Ref {
+  LastSeq,
+  Field0,
+  Previous,
+  Zero,
+}
+
+interface Coded {
+  /** The record type (the `t` of a length-prefixed record). */
+  readonly type: number;
+  /** The number of varint fields, each in a column of its own; 0: CHECKPOINT, coded by checkpointFields(). */
+  readonly fields: number;
+  readonly refs: readonly Ref[];
+  /** The number of columns it takes. */
+  readonly columns: number;
+  /** Its first field is a seq (the stream's last seq from then on). */
+  readonly seq: boolean;
+}
+
+// GC: seq, time, generation, collected, uncollectable, duration, start_seq. SNAPSHOT: seq, time, flags and
+// eight sizes. BARRIER: seq. NATIVE_FRAME: parent (against the previous one's), ip. FRAME: parent (the same),
+// code_id, instr: with native stacks on numpy_batch, their fields by column took 921 KB instead of 1.24 MB. CHECKPOINT: seq, time, heap, peak_heap, peak_seq, n, then n entries of a
+// location (stream, stack, native stack, allocator: one column) and 7 figures, each figure against the same
+// location's in an earlier checkpoint of the group (its updated_seq against the checkpoint's seq): 6 + 1 + 7
+// columns. A quiet program changes the same few locations by a little between two checkpoints.
+const P = Ref.Previous;
+const CHECKPOINT_HEAD = 6;
+const CHECKPOINT_KEY = 4;
+const CHECKPOINT_FIGURES = 7;
+const CHECKPOINT_ENTRY = CHECKPOINT_KEY + CHECKPOINT_FIGURES;
+const CODED: readonly Coded[] = [
+  { type: 8, fields: 7, refs: [Ref.LastSeq, P, P, P, P, P, Ref.Field0], columns: 7, seq: true },
+  { type: 7, fields: 11, refs: [Ref.LastSeq, P, P, P, P, P, P, P, P, P, P], columns: 11, seq: true },
+  { type: 13, fields: 1, refs: [Ref.LastSeq], columns: 1, seq: true },
+  { type: 14, fields: 0, refs: [Ref.LastSeq, P, P, P, P, P], columns: CHECKPOINT_HEAD + 1 + CHECKPOINT_FIGURES, seq: true },
+  { type: 3, fields: 2, refs: [P, Ref.Zero], columns: 2, seq: false },
+  { type: 1, fields: 3, refs: [P, Ref.Zero, Ref.Zero], columns: 3, seq: false },
+];
+/** CODED's index of each record type (−1: not coded by field). */
+const CODED_BY_TYPE = Int8Array.from({ length: 64 }, (_, t) => CODED.findIndex((c) => c.type === t));
+const FIRST_COLUMN: number[] = [];
+{
+  let at: number = Col.Fields;
+  for (const c of CODED) {
+    FIRST_COLUMN.push(at);
+    at += c.columns;
+  }
+}
+/** The number of columns of this layout (a group that says otherwise is refused: a newer layout). */
+export const GROUP_COLUMNS = Col.Fields + CODED.reduce((n, c) => n + c.columns, 0);
+/** Values and differences are kept below this, so that every zigzag stays an exact integer. */
+const LIMIT = 2 ** 52;
+
+/** Thrown when a payload is not one this layout can carry (the caller writes ordinary blocks). */
+const UNFIT = new Error('not groupable');
+
+function zig(n: number): number {
+  return n < 0 ? -2 * n - 1 : 2 * n;
+}
+function unzig(z: number): number {
+  return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+}
+
+let vpos = 0;
+/** A varint at b[p] (below 2^53); sets vpos past it. Throws UNFIT when cut or too long. */
+function varintAt(b: Uint8Array, p: number, end: number): number {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    if (p >= end) throw UNFIT;
+    const x = b[p++]!;
+    v += (x & 0x7f) * mul;
+    if (x < 0x80) {
+      if (v >= 2 ** 53) throw UNFIT;
+      vpos = p;
+      return v;
+    }
+    mul *= 128;
+  }
+  throw UNFIT;
+}
+
+/** Copies the varint at b[p] byte for byte into w; returns the position after it. A byte loop: no views. */
+function copyVarint(b: Uint8Array, p: number, end: number, w: ByteWriter): number {
+  w.ensure(10);
+  const out = w.buf;
+  let n = w.length;
+  const stop = Math.min(end, p + 10);
+  for (;;) {
+    if (p >= stop) throw UNFIT;
+    const x = b[p++]!;
+    out[n++] = x;
+    if (x < 0x80) break;
+  }
+  w.length = n;
+  return p;
+}
+
+/** The coded values of one record (reused: records are coded one at a time). */
+const CODED_SCRATCH: number[] = [];
+
+/** Keeps a record's fields as the references of the next record of its type, in place. */
+function keepFields(into: number[], fields: readonly number[]): void {
+  into.length = fields.length;
+  for (let f = 0; f < fields.length; f++) into[f] = fields[f]!;
+}
+
+/** Appends b[from, to) to w (a byte loop for the short records most are; no view). */
+function copyBytes(b: Uint8Array, from: number, to: number, w: ByteWriter): void {
+  if (to - from > 64) {
+    w.raw(b.subarray(from, to));
+    return;
+  }
+  w.ensure(to - from);
+  const out = w.buf;
+  let n = w.length;
+  for (let i = from; i < to; i++) out[n++] = b[i]!;
+  w.length = n;
+}
+
+/** Per-group state of the coded fields: the previous record of each coded type, a checkpoint's locations. */
+class Previous {
+  readonly values: number[][] = CODED.map(() => []);
+  /** A CHECKPOINT location's figures, by `stream,stack,native,allocator`. */
+  readonly locations = new Map<string, number[]>();
+}
+
+function locationKey(fields: readonly number[], at: number): string {
+  return `${fields[at]},${fields[at + 1]},${fields[at + 2]},${fields[at + 3]}`;
+}
+
+/** The reference of field f of a CHECKPOINT whose fields so far are `fields` (entries past the head). */
+function checkpointRef(f: number, fields: readonly number[], prev: Previous, last: number): number {
+  if (f < CHECKPOINT_HEAD) return refValue(CODED[CODED_BY_TYPE[14]!]!, f, fields, prev.values[CODED_BY_TYPE[14]!]!, last);
+  const e = (f - CHECKPOINT_HEAD) % CHECKPOINT_ENTRY;
+  if (e < CHECKPOINT_KEY) return 0;
+  if (e === CHECKPOINT_ENTRY - 1) return fields[0]!; // updated_seq, against the checkpoint's seq
+  const before = prev.locations.get(locationKey(fields, f - e));
+  return before?.[e - CHECKPOINT_KEY] ?? 0;
+}
+
+/** The column of field f of a CHECKPOINT (k: its index in CODED). */
+function checkpointColumn(k: number, f: number): number {
+  if (f < CHECKPOINT_HEAD) return FIRST_COLUMN[k]! + f;
+  const e = (f - CHECKPOINT_HEAD) % CHECKPOINT_ENTRY;
+  return FIRST_COLUMN[k]! + CHECKPOINT_HEAD + (e < CHECKPOINT_KEY ? 0 : 1 + e - CHECKPOINT_KEY);
+}
+
+/** Notes a CHECKPOINT's head and its locations' figures as the references of later ones. */
+function keepCheckpoint(k: number, fields: readonly number[], prev: Previous): void {
+  prev.values[k] = fields.slice(0, CHECKPOINT_HEAD);
+  for (let at = CHECKPOINT_HEAD; at + CHECKPOINT_ENTRY <= fields.length; at += CHECKPOINT_ENTRY) {
+    prev.locations.set(locationKey(fields, at), fields.slice(at + CHECKPOINT_KEY, at + CHECKPOINT_ENTRY));
+  }
+}
+
+/** Whether `fields` has the shape of a CHECKPOINT: its head, then as many whole entries as it says. */
+function checkpointShape(fields: readonly number[]): boolean {
+  return fields.length >= CHECKPOINT_HEAD && fields.length === CHECKPOINT_HEAD + fields[CHECKPOINT_HEAD - 1]! * CHECKPOINT_ENTRY;
+}
+
+/**
+ * The payload of a group block holding `parts`, or undefined when one of them cannot be carried (a record
+ * that does not parse, a value too large) or the result would not give them back exactly: the caller then
+ * writes them as ordinary blocks. `slotted`: addresses are coded against slots (version 3 and later), so a
+ * whole address may follow an address field.
+ */
+export function groupPayload(parts: readonly GroupPart[], native: boolean, slotted: boolean): Uint8Array | undefined {
+  const cols = Array.from({ length: GROUP_COLUMNS }, () => new ByteWriter(256));
+  const prev = new Previous();
+  const fields: number[] = [];
+  const lastOf = new Map<number, number>();
+  try {
+    for (const part of parts) {
+      const b = part.payload;
+      const end = b.length;
+      let seq = part.baseSeq;
+      let last = Math.max(part.baseSeq, lastOf.get(part.stream) ?? 0);
+      let i = 0;
+      while (i < end) {
+        const t = b[i++]!;
+        if (t >= ALLOC_BIT || (t & FREE_MASK) === FREE_TAG) {
+          const alloc = t >= ALLOC_BIT;
+          cols[Col.Type]!.u8(t);
+          if ((t & (alloc ? ALLOC_SEQ1 : FREE_SEQ1)) !== 0) seq += 1;
+          else {
+            seq += varintAt(b, i, end);
+            i = copyVarint(b, i, end, cols[Col.Seq]!);
+          }
+          last = seq;
+          const a = varintAt(b, i, end);
+          i = copyVarint(b, i, end, cols[Col.Addr]!);
+          const whole = (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0;
+          if (slotted && whole && a < 8) i = copyVarint(b, i, end, cols[Col.Addr]!);
+          if (alloc || (t & FREE_HAS_SIZE) !== 0) i = copyVarint(b, i, end, cols[Col.Size]!);
+          if (alloc && (t & ALLOC_SAME_STACK) === 0) i = copyVarint(b, i, end, cols[Col.Stack]!);
+          if (alloc && native) i = copyVarint(b, i, end, cols[Col.Native]!);
+        } else if (t >= 1 && t <= 63) {
+          const lenAt = i;
+          const len = varintAt(b, i, end);
+          const start = vpos;
+          const stop = start + len;
+          if (stop > end) throw UNFIT;
+          i = stop;
+          const k = CODED_BY_TYPE[t]!;
+          if (k >= 0 && codeFields(k, b, lenAt, start, stop, last, prev, fields, cols)) {
+            cols[Col.Type]!.u8(RESERVED_TAG | k);
+            if (CODED[k]!.seq) last = fields[0]!;
+            continue;
+          }
+          cols[Col.Type]!.u8(t);
+          copyBytes(b, lenAt, stop, cols[Col.Other]!);
+        } else {
+          throw UNFIT;
+        }
+      }
+      lastOf.set(part.stream, last);
+    }
+  } catch (e) {
+    if (e === UNFIT) return undefined;
+    throw e;
+  }
+  const out = new ByteWriter(64 + cols.reduce((n, c) => n + c.length, 0));
+  out.varint(parts.length);
+  for (const p of parts) {
+    out.varint(p.stream);
+    out.varint(p.baseSeq);
+    out.varint(p.payload.length);
+  }
+  out.varint(GROUP_COLUMNS);
+  for (const c of cols) out.varint(c.length);
+  for (const c of cols) out.raw(c.bytes());
+  const payload = out.bytes();
+  // A group must give back exactly what it was made of (a writer's varint that is not the shortest, say,
+  // would come back shorter): checked here rather than trusted.
+  const back = ungroup(payload, native, slotted);
+  if (typeof back === 'string' || back.length !== parts.length) return undefined;
+  for (let k = 0; k < parts.length; k++) {
+    const a = back[k]!;
+    const p = parts[k]!;
+    if (a.stream !== p.stream || a.baseSeq !== p.baseSeq || !sameBytes(a.payload, p.payload)) return undefined;
+  }
+  return payload;
+}
+
+/**
+ * Codes the fields of a GC, SNAPSHOT or CHECKPOINT record (payload b[start, stop), its length varint at
+ * lenAt) into their columns; false (nothing written) when they are not plain varints that this coding gives
+ * back byte for byte (a field a newer writer added, a varint that is not the shortest).
+ */
+function codeFields(k: number, b: Uint8Array, lenAt: number, start: number, stop: number, last: number, prev: Previous, fields: number[], cols: ByteWriter[]): boolean {
+  const c = CODED[k]!;
+  fields.length = 0;
+  // Canonical (the shortest, so that writing the values again gives the record's bytes): a varint of more
+  // than one byte does not end in 0.
+  if (start - lenAt > 1 && b[start - 1] === 0) return false;
+  let p = start;
+  while (p < stop) {
+    const v = varintAt(b, p, stop);
+    if (v >= LIMIT || (vpos - p > 1 && b[vpos - 1] === 0)) return false;
+    fields.push(v);
+    p = vpos;
+  }
+  if (c.fields !== 0 ? fields.length !== c.fields : !checkpointShape(fields)) return false;
+  const before = prev.values[k]!;
+  const coded = CODED_SCRATCH;
+  coded.length = 0;
+  for (let f = 0; f < fields.length; f++) {
+    const ref = c.fields === 0 ? checkpointRef(f, fields, prev, last) : refValue(c, f, fields, before, last);
+    const d = fields[f]! - ref;
+    if (Math.abs(d) >= LIMIT) return false;
+    coded.push(zig(d));
+  }
+  for (let f = 0; f < coded.length; f++) cols[c.fields === 0 ? checkpointColumn(k, f) : FIRST_COLUMN[k]! + f]!.varint(coded[f]!);
+  if (c.fields === 0) keepCheckpoint(k, fields, prev);
+  else keepFields(prev.values[k]!, fields);
+  return true;
+}
+
+function refValue(c: Coded, f: number, fields: readonly number[], before: readonly number[], last: number): number {
+  const r = c.refs[f] ?? Ref.Previous;
+  if (r === Ref.LastSeq) return last;
+  if (r === Ref.Field0) return fields[0]!;
+  if (r === Ref.Zero) return 0;
+  return before[f] ?? 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A column being read. */
+class Reader {
+  p: number;
+  constructor(
+    readonly b: Uint8Array,
+    start: number,
+    readonly end: number,
+  ) {
+    this.p = start;
+  }
+  varint(): number {
+    const v = varintAt(this.b, this.p, this.end);
+    this.p = vpos;
+    return v;
+  }
+  /** Copies one varint byte for byte to w; returns its value. */
+  copy(w: ByteWriter): number {
+    const v = varintAt(this.b, this.p, this.end);
+    w.ensure(10);
+    const out = w.buf;
+    const b = this.b;
+    let n = w.length;
+    for (let i = this.p; i < vpos; i++) out[n++] = b[i]!;
+    w.length = n;
+    this.p = vpos;
+    return v;
+  }
+}
+
+/**
+ * The parts of a group block's payload, each as an ordinary records payload, or a sentence saying why the
+ * payload is not a group this reader can read (damage, or a newer layout).
+ */
+export function ungroup(payload: Uint8Array, native: boolean, slotted: boolean): GroupPart[] | string {
+  try {
+    return ungroupOrThrow(payload, native, slotted);
+  } catch (e) {
+    if (e === UNFIT) return 'its records do not parse';
+    throw e;
+  }
+}
+
+function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean): GroupPart[] | string {
+  const head = new Reader(payload, 0, payload.length);
+  const n = head.varint();
+  if (n > payload.length) return `it names ${n} parts`;
+  const heads: { stream: number; baseSeq: number; len: number }[] = [];
+  for (let k = 0; k < n; k++) heads.push({ stream: head.varint(), baseSeq: head.varint(), len: head.varint() });
+  const ncols = head.varint();
+  if (ncols !== GROUP_COLUMNS) return `it has ${ncols} columns, not ${GROUP_COLUMNS} (written by a newer memlens?)`;
+  const cols: Reader[] = [];
+  const lens: number[] = [];
+  for (let c = 0; c < ncols; c++) lens.push(head.varint());
+  let at = head.p;
+  for (const len of lens) {
+    if (at + len > payload.length) return 'its columns run past its end';
+    cols.push(new Reader(payload, at, at + len));
+    at += len;
+  }
+  const types = cols[Col.Type]!;
+  const prev = new Previous();
+  const fields: number[] = [];
+  const parts: GroupPart[] = [];
+  const lastOf = new Map<number, number>();
+  const body = new ByteWriter(64);
+  for (const h of heads) {
+    const w = new ByteWriter(Math.min(h.len, 1 << 24) + 16);
+    let seq = h.baseSeq;
+    let last = Math.max(h.baseSeq, lastOf.get(h.stream) ?? 0);
+    while (w.length < h.len) {
+      if (types.p >= types.end) return 'its type column ends early';
+      const t = types.b[types.p++]!;
+      if (t >= ALLOC_BIT || (t & FREE_MASK) === FREE_TAG) {
+        const alloc = t >= ALLOC_BIT;
+        w.u8(t);
+        if ((t & (alloc ? ALLOC_SEQ1 : FREE_SEQ1)) !== 0) seq += 1;
+        else seq += cols[Col.Seq]!.copy(w);
+        last = seq;
+        const a = cols[Col.Addr]!.copy(w);
+        if (slotted && (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0 && a < 8) cols[Col.Addr]!.copy(w);
+        if (alloc || (t & FREE_HAS_SIZE) !== 0) cols[Col.Size]!.copy(w);
+        if (alloc && (t & ALLOC_SAME_STACK) === 0) cols[Col.Stack]!.copy(w);
+        if (alloc && native) cols[Col.Native]!.copy(w);
+      } else if ((t & 0xe0) === RESERVED_TAG) {
+        const k = t & 0x1f;
+        const c = CODED[k];
+        if (c === undefined) return `it has a record of unknown coding ${k}`;
+        const before = prev.values[k]!;
+        fields.length = 0;
+        if (c.fields === 0) {
+          for (let f = 0; f < CHECKPOINT_HEAD; f++) fields.push(unzig(cols[checkpointColumn(k, f)]!.varint()) + checkpointRef(f, fields, prev, last));
+          const n = fields[CHECKPOINT_HEAD - 1]!;
+          // Each entry takes at least one byte in each of its columns.
+          if (!(n >= 0 && n <= cols[checkpointColumn(k, CHECKPOINT_HEAD)]!.end)) return 'a coded CHECKPOINT has a bad entry count';
+          const total = CHECKPOINT_HEAD + n * CHECKPOINT_ENTRY;
+          for (let f = CHECKPOINT_HEAD; f < total; f++) fields.push(unzig(cols[checkpointColumn(k, f)]!.varint()) + checkpointRef(f, fields, prev, last));
+        } else {
+          for (let f = 0; f < c.fields; f++) fields.push(unzig(cols[FIRST_COLUMN[k]! + f]!.varint()) + refValue(c, f, fields, before, last));
+        }
+        body.reset();
+        for (const v of fields) {
+          if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER && Number.isInteger(v))) return 'a coded field is out of range';
+          body.varint(v);
+        }
+        w.u8(c.type);
+        w.varint(body.length);
+        copyBytes(body.buf, 0, body.length, w);
+        if (c.fields === 0) keepCheckpoint(k, fields, prev);
+        else keepFields(prev.values[k]!, fields);
+        if (c.seq) last = fields[0]!;
+      } else if (t >= 1 && t <= 63) {
+        w.u8(t);
+        const o = cols[Col.Other]!;
+        const len = o.copy(w);
+        if (o.p + len > o.end) return 'a record runs past its column';
+        copyBytes(o.b, o.p, o.p + len, w);
+        o.p += len;
+      } else {
+        return `it has a record of type ${t}`;
+      }
+    }
+    if (w.length !== h.len) return `a part of stream ${h.stream} is ${w.length} bytes long, not ${h.len}`;
+    lastOf.set(h.stream, last);
+    parts.push({ stream: h.stream, baseSeq: h.baseSeq, payload: w.bytes() });
+  }
+  return parts;
+}
