@@ -16,7 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'memlens-flags-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the memlens executable starts node with NODE_FLAGS from its first line', () => {
-  // NODE_EXTRA_CA_CERTS is set aside while node starts (src/util/extra-ca.ts; test/push/extra-ca.test.ts).
+  // NODE_EXTRA_CA_CERTS is set aside while node starts (src/util/extra-ca.ts; test/push/push-over-extra-ca.test.ts).
   const first = readFileSync(BIN, 'utf8').split('\n')[0] ?? '';
   assert.match(first, new RegExp(`^#!/usr/bin/env -S MEMLENS_NODE_EXTRA_CA_CERTS=\\$\\{NODE_EXTRA_CA_CERTS\\} NODE_EXTRA_CA_CERTS= node ${NODE_FLAGS.join(' ')}$`));
   // Linux reads at most 255 bytes of a first line.
