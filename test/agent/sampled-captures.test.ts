@@ -91,6 +91,17 @@ function mainThreadSamples(capture: string): string[] {
     .map((x) => JSON.stringify([x['size'], x['allocator']]));
 }
 
+/** The length of the longest common subsequence of two sequences (dynamic programming, two rows). */
+function commonSubsequence(a: readonly string[], b: readonly string[]): number {
+  let prev = new Int32Array(b.length + 1);
+  let cur = new Int32Array(b.length + 1);
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) cur[j] = a[i - 1] === b[j - 1] ? prev[j - 1]! + 1 : Math.max(prev[j]!, cur[j - 1]!);
+    [prev, cur] = [cur, prev];
+  }
+  return prev[b.length]!;
+}
+
 const work = tempDir('memlens-sampling-');
 after(() => work.remove());
 
@@ -138,8 +149,15 @@ for (const py of testPythons()) {
       // allocate, which the scheduler decides). Estimates per function may still differ: pymalloc's 1 MiB
       // arenas are mappings, recorded exactly, and when one is made depends on where ASLR put the last (an
       // arena not aligned to a pool has one pool fewer), so keep() is sometimes charged one arena more.
+      // At most 4 samples inserted or left out between the two: the interpreter's main thread may make an
+      // allocation or two whose presence is timing's (a 131,072-byte calloc in the middle and a 528-byte malloc
+      // at the end, once, on the system 3.11; not traced to their cause). Another seed differs in hundreds.
       const [sa, sb] = [mainThreadSamples(captureA), mainThreadSamples(b)];
-      assert.deepEqual(sa, sb, 'the same seed draws the same samples of the main thread');
+      const edits = sa.length + sb.length - 2 * commonSubsequence(sa, sb);
+      assert.ok(edits <= 4, `the same seed draws the same samples of the main thread: ${edits} differ of ${sa.length} and ${sb.length}`);
+      const other = mainThreadSamples(await run('sampled-c', ['--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '12' }, true));
+      const apart = sa.length + other.length - 2 * commonSubsequence(sa, other);
+      assert.ok(apart > 50, `another seed draws other samples: only ${apart} differ`);
       assert.ok(sa.length > 100, `${sa.length} samples`);
       // Every recorded block of churn() was freed, and its free recorded: what is left of it is what the
       // exact mode sees too, the pymalloc arena its objects came from (mappings are recorded exactly).
