@@ -25,9 +25,14 @@ export function memlensPauses(model: CaptureModel): Pause[] {
     if (typeof pauseMs !== 'number' || !Number.isFinite(pauseMs) || pauseMs <= 0) continue;
     raw.push({ fromNs: Math.max(0, c.timeNs - pauseMs * 1e6), toNs: c.timeNs });
   }
-  raw.sort((a, b) => a.fromNs - b.fromNs);
+  return mergeWindows(raw);
+}
+
+/** Windows in time order, overlapping ones merged. */
+function mergeWindows(windows: readonly Pause[]): Pause[] {
+  const sorted = windows.slice().sort((a, b) => a.fromNs - b.fromNs);
   const out: { fromNs: number; toNs: number }[] = [];
-  for (const p of raw) {
+  for (const p of sorted) {
     const last = out[out.length - 1];
     if (last !== undefined && p.fromNs <= last.toNs) last.toNs = Math.max(last.toNs, p.toNs);
     else out.push({ ...p });
@@ -69,14 +74,7 @@ export function stoppedWindows(model: CaptureModel): Pause[] {
 
 /** Every window the program did not run in: memlens's censuses and the process held still, merged, in order. */
 export function programPauses(model: CaptureModel): Pause[] {
-  const all = [...memlensPauses(model), ...stoppedWindows(model)].sort((a, b) => a.fromNs - b.fromNs);
-  const out: { fromNs: number; toNs: number }[] = [];
-  for (const p of all) {
-    const last = out[out.length - 1];
-    if (last !== undefined && p.fromNs <= last.toNs) last.toNs = Math.max(last.toNs, p.toNs);
-    else out.push({ ...p });
-  }
-  return out;
+  return mergeWindows([...memlensPauses(model), ...stoppedWindows(model)]);
 }
 
 /** The program's own clock: time since tracking started, less memlens's pauses before it. */
