@@ -24,6 +24,13 @@ print("ready", os.getpid(), flush=True)
 for i in range(int(sys.argv[1])):
     grow_cache()
     time.sleep(0.02)
+# With a stop file, the program holds its memory until the test has seen it (a loaded machine may start the
+# viewer after a fixed-length run has ended), at most two minutes.
+if len(sys.argv) > 2:
+    for _ in range(1200):
+        if os.path.exists(sys.argv[2]):
+            break
+        time.sleep(0.1)
 print("grown", len(KEEP), flush=True)
 sys.exit(3)
 `;
@@ -42,10 +49,12 @@ writeFileSync(prog, GROWER);
 test('memlens run --live shows the growing function, the program output, the exit, and exits with its status', async () => {
   assert.ok(py !== undefined);
   const status = join(work, 'live-status');
-  const tmux = new Tmux(`node ${MEMLENS} run --live --python ${py.python} ${prog} 100; echo $? > ${status}; sleep 30`, { width: 120, height: 30, cwd: work });
+  const stop = join(work, 'live-stop');
+  const tmux = new Tmux(`node ${MEMLENS} run --live --python ${py.python} ${prog} 100 ${stop}; echo $? > ${status}; sleep 30`, { width: 120, height: 30, cwd: work });
   try {
-    const screen = await tmux.waitFor('the grower in the view', (s) => /grow_cache at grower\.py:4/.test(s));
+    const screen = await tmux.waitFor('the grower in the view', (s) => /grow_cache at grower\.py:4/.test(s), 60_000);
     assert.match(screen, /memlens live · PID \d+/);
+    writeFileSync(stop, '');
     const ended = await tmux.waitFor('the end line', (s) => /Exited with status 3/.test(s));
     assert.match(ended, /grown 100/, 'the program output panel');
     tmux.keys('q');
@@ -60,7 +69,8 @@ test('memlens run --live shows the growing function, the program output, the exi
 test('memlens run --live-remote serves the stream to memlens live PORT, and writes the capture', async () => {
   assert.ok(py !== undefined);
   const capture = join(work, 'remote.mlens');
-  const runner = spawn(process.execPath, [...NODE_FLAGS, MEMLENS, 'run', '--live-remote', '-o', capture, '--python', py.python, prog, '150'], { stdio: ['ignore', 'pipe', 'pipe'], cwd: work });
+  const stop = join(work, 'remote-stop');
+  const runner = spawn(process.execPath, [...NODE_FLAGS, MEMLENS, 'run', '--live-remote', '-o', capture, '--python', py.python, prog, '150', stop], { stdio: ['ignore', 'pipe', 'pipe'], cwd: work });
   let err = '';
   runner.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => runner.on('exit', (c) => r(c)));
@@ -68,12 +78,14 @@ test('memlens run --live-remote serves the stream to memlens live PORT, and writ
   const port = /memlens live (\d+)/.exec(err)?.[1] ?? '';
   const tmux = new Tmux(`node ${MEMLENS} live ${port}; sleep 30`, { width: 110, height: 24, cwd: work });
   try {
-    await tmux.waitFor('the grower', (s) => /grow_cache at grower\.py:4/.test(s));
+    await tmux.waitFor('the grower', (s) => /grow_cache at grower\.py:4/.test(s), 60_000);
+    writeFileSync(stop, '');
     // The end: with memlens's EXIT record when the stream carried it before the viewer saw the end, the
     // trailer's "the target exited" when not (both are right; which comes first is timing).
     await tmux.waitFor('the end', (s) => /■ (the target exited|Exited with status 3)/.test(s));
     tmux.keys('q');
   } finally {
+    writeFileSync(stop, '');
     tmux.close();
   }
   assert.equal(await exited, 3, err);
