@@ -11,10 +11,10 @@
 // undefined and the caller uses brotliCompressSync.
 
 import { constants, createBrotliCompress } from 'node:zlib';
-import { UNSET_PARAM, ZlibHandle, type ZlibStream } from './zlib-handle.js';
+import { UNSET_PARAM, ZlibHandle } from './zlib-handle.js';
 
 export class BlockDeflater {
-  private readonly z = new ZlibHandle(() => createBrotliCompress() as unknown as ZlibStream, ['init']);
+  private readonly z = new ZlibHandle(() => createBrotliCompress(), ['init']);
   private out = new Uint8Array(64 << 10);
   private readonly params = new Uint32Array(constants.BROTLI_PARAM_LARGE_WINDOW + 1).fill(UNSET_PARAM);
 

@@ -12,10 +12,10 @@
 // are the same either way.
 
 import { createBrotliDecompress } from 'node:zlib';
-import { ZlibHandle, type ZlibStream } from './zlib-handle.js';
+import { ZlibHandle } from './zlib-handle.js';
 
 export class BlockInflater {
-  private readonly z = new ZlibHandle(() => createBrotliDecompress() as unknown as ZlibStream, ['reset']);
+  private readonly z = new ZlibHandle(() => createBrotliDecompress(), ['reset']);
   private readonly outs: Uint8Array[] = [];
 
   /**
