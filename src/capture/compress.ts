@@ -65,7 +65,7 @@ export const FOLLOW_GROUP_RATE = 1 << 20;
  * (geomean, default mode; docs/benchmarks.md, "Capture size, round four"). Whole-file recompression
  * (attach, children of --follow-fork, --live, push) writes groups.
  */
-export const FOLLOW_STREAM_GROUPS = false;
+export const FOLLOW_STREAM_GROUPS = true;
 
 /** Whether the follower groups full blocks from now on (at quality 5 only, see Recompressor). */
 export function followGroups(lagBytes: number, bytesPerSecond: number): boolean {
@@ -279,7 +279,7 @@ export class Recompressor {
 
   end(): void {
     this.framer.end();
-    this.merger?.flushAll();
+    this.merger?.flushAll(true);
   }
 }
 
