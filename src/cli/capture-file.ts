@@ -613,7 +613,7 @@ export class FollowingCompressor {
     // Not yet known: the backlog decides.
     const lag = this.rate.known ? Math.max(0, size - this.pos) : behind;
     const level = followLevel(lag, rate);
-    this.r.setGrouping(followGroups(lag, rate) && (this.rate.known || this.stopped));
+    this.r.setGrouping(followGroups(lag, rate, this.pos) && (this.rate.known || this.stopped));
     // At the fast level small blocks go on as they are: merging them cost a quarter to half of the
     // follower's CPU for no smaller file (docs/benchmarks.md, "The follower's CPU").
     this.r.setMerging(level === DEFAULT_COMPRESS_LEVEL);
