@@ -490,7 +490,7 @@ function ungroupEach(payload: Uint8Array, native: boolean, slotted: boolean, eac
   }
 }
 
-/** As ungroupEach; throws UNFIT where a varint is cut or too long. The ALLOC/FREE loop is written out as groupPayload's is. */
+/** As ungroupEach; throws UNFIT where a varint is cut or too long. The ALLOC/FREE loop is written out by hand, as codeEvents is (no call per varint, no allocation per record). */
 function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean, each: (stream: number, baseSeq: number, bytes: Uint8Array) => boolean): boolean | string {
   const head = new Reader(payload, 0, payload.length);
   const n = head.varint();
