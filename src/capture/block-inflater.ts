@@ -6,27 +6,16 @@
 // long-lived decompressor writes each block into a buffer kept per nesting level of the decoder (a block
 // may be decoded from inside another one's records, see decoder.ts), reset between blocks.
 //
-// Node has no public API for a synchronous decompression into a given buffer, so this drives the
-// decompressor's native handle the way node:zlib's own synchronous path does (writeSync, then the
-// output and input left in _writeState). Where that handle is not there or fails (another Node, damaged
-// data), decompress() returns undefined and the decoder uses brotliDecompressSync, which also says what
-// is wrong with a damaged block: the results are the same either way.
+// Node has no public API for a synchronous decompression into a given buffer: zlib-handle.ts drives the
+// decompressor's handle. Where it cannot (another Node, damaged data), decompress() returns undefined and
+// the decoder uses brotliDecompressSync, which also says what is wrong with a damaged block: the results
+// are the same either way.
 
-import { type BrotliDecompress, constants, createBrotliDecompress } from 'node:zlib';
-
-interface NativeHandle {
-  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
-  reset(): void;
-}
-
-interface Internals {
-  readonly _handle?: NativeHandle | null;
-  readonly _writeState?: Uint32Array;
-}
+import { createBrotliDecompress } from 'node:zlib';
+import { ZlibHandle } from './zlib-handle.js';
 
 export class BlockInflater {
-  private z: (BrotliDecompress & Internals) | undefined;
-  private broken = false;
+  private readonly z = new ZlibHandle(() => createBrotliDecompress(), ['reset']);
   private readonly outs: Uint8Array[] = [];
 
   /**
@@ -34,10 +23,6 @@ export class BlockInflater {
    * overwrites; undefined when this path cannot tell (then decompress the ordinary way).
    */
   decompress(stored: Uint8Array, rawLen: number, depth: number): Uint8Array | undefined {
-    const z = this.handle();
-    const handle = z?._handle;
-    const state = z?._writeState;
-    if (z === undefined || handle === undefined || handle === null || state === undefined) return undefined;
     // One byte more than announced: a block that decompresses to more is told apart from an exact one.
     const room = rawLen + 1;
     let out = this.outs[depth];
@@ -45,43 +30,10 @@ export class BlockInflater {
       out = new Uint8Array(Math.max(room, 64 << 10));
       this.outs[depth] = out;
     }
-    try {
-      handle.writeSync(constants.BROTLI_OPERATION_FINISH, stored, 0, stored.length, out, 0, room);
-    } catch {
-      this.drop();
-      return undefined;
-    }
-    if (z.destroyed) {
-      // The data was bad: node:zlib closed the handle (its 'error' event is ignored below).
-      this.z = undefined;
-      return undefined;
-    }
-    const produced = room - state[0]!;
-    const inputLeft = state[1]!;
-    handle.reset();
+    if (!this.z.finish(stored, out, room)) return undefined;
+    const produced = room - this.z.outLeft;
+    const inputLeft = this.z.inputLeft;
+    this.z.reset();
     return produced === rawLen && inputLeft === 0 ? out.subarray(0, rawLen) : undefined;
-  }
-
-  private handle(): (BrotliDecompress & Internals) | undefined {
-    if (this.z !== undefined || this.broken) return this.z;
-    try {
-      const z = createBrotliDecompress() as BrotliDecompress & Internals;
-      z.on('error', () => undefined);
-      if (typeof z._handle?.writeSync !== 'function' || typeof z._handle.reset !== 'function' || !(z._writeState instanceof Uint32Array)) {
-        this.broken = true;
-        z.destroy();
-        return undefined;
-      }
-      this.z = z;
-    } catch {
-      this.broken = true;
-    }
-    return this.z;
-  }
-
-  private drop(): void {
-    this.z?.destroy();
-    this.z = undefined;
-    this.broken = true;
   }
 }

@@ -9,6 +9,7 @@ import {
   FOLLOW_FAST_RATE,
   FOLLOW_GROUP_RATE,
   followGroups,
+  FOLLOW_GROUP_VOLUME,
   followLevel,
   GrowthRate,
   RATE_FIRST_MS,
@@ -95,6 +96,13 @@ test('followGroups: only behind a slow writer, not far behind', () => {
   assert.equal(followGroups(0, FOLLOW_GROUP_RATE), false);
   assert.equal(followGroups(FOLLOW_FAST_LAG, 0), false);
   assert.ok(FOLLOW_GROUP_RATE < FOLLOW_FAST_RATE);
+});
+
+test("followGroups: a capture's first FOLLOW_GROUP_VOLUME bytes are grouped whatever the rate, unless far behind", () => {
+  assert.equal(followGroups(0, FOLLOW_GROUP_RATE, FOLLOW_GROUP_VOLUME), true);
+  assert.equal(followGroups(0, FOLLOW_FAST_RATE, 1), true);
+  assert.equal(followGroups(0, FOLLOW_GROUP_RATE, FOLLOW_GROUP_VOLUME + 1), false);
+  assert.equal(followGroups(FOLLOW_FAST_LAG, 0, 1), false);
 });
 
 test('setGrouping(false): full blocks are compressed one by one even at quality 5', () => {

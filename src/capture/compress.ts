@@ -58,18 +58,30 @@ export const RATE_WINDOW_MS = 250;
 export const FOLLOW_GROUP_RATE = 1 << 20;
 
 /**
- * Whether `memlens run`'s follower writes group blocks (group.ts). Not yet: coding a group runs cold in a
- * short run (the code is not optimized before most of a small capture has gone through it), and measured
- * 0.12-0.15 s more CPU for `memlens run` on deep_stacks (a 349 KB stream, 4.2 against 5.6 KB compressed) on
- * a loaded machine; across seven workloads memlens's CPU overhead over memray's went from 0.33 to 0.55
- * (geomean, default mode; docs/benchmarks.md, "Capture size, round four"). Whole-file recompression
- * (attach, children of --follow-fork, --live, push) writes groups.
+ * Whether `memlens run`'s follower writes group blocks (group.ts), as whole-file recompression (attach,
+ * children of --follow-fork, --live, push) does. Off until round five: coding a group ran cold in a short
+ * run and cost 0.12-0.15 s of CPU (docs/benchmarks.md, "Capture size, round four"); most of that was V8
+ * compiling the check that decoded every group again (on the main thread, --single-threaded) and, with
+ * groups, a full read of the capture at its end (cleanEnd). Both are gone ("Capture size, round five").
  */
-export const FOLLOW_STREAM_GROUPS = false;
+export const FOLLOW_STREAM_GROUPS = true;
 
-/** Whether the follower groups full blocks from now on (at quality 5 only, see Recompressor). */
-export function followGroups(lagBytes: number, bytesPerSecond: number): boolean {
-  return lagBytes < FOLLOW_FAST_LAG && bytesPerSecond < FOLLOW_GROUP_RATE;
+/**
+ * The first bytes of a capture, this many, are grouped whatever the writer's rate (at quality 5 still: a
+ * writer of FOLLOW_FAST_RATE or more is followed at quality 1, where nothing is grouped). A short program
+ * that writes between FOLLOW_GROUP_RATE and FOLLOW_FAST_RATE per second of its CPU (web_requests: 2.3 MB/s,
+ * 0.76 MB in all) had its full blocks compressed one by one, 27-36 KiB where grouped they take 17 KB
+ * (memray: 28 KiB): the rate measured per second of the program's CPU rather than of the wall clock moved
+ * it above FOLLOW_GROUP_RATE (docs/benchmarks.md, "Capture size, round five"). Over 1 MiB the cost is small.
+ */
+export const FOLLOW_GROUP_VOLUME = 1 << 20;
+
+/**
+ * Whether the follower groups full blocks from now on (at quality 5 only, see Recompressor), `readBytes`
+ * of the capture read so far.
+ */
+export function followGroups(lagBytes: number, bytesPerSecond: number, readBytes = Infinity): boolean {
+  return lagBytes < FOLLOW_FAST_LAG && (bytesPerSecond < FOLLOW_GROUP_RATE || readBytes <= FOLLOW_GROUP_VOLUME);
 }
 
 /** The brotli quality for the next block when `lagBytes` are written but not yet read, the writer writing `bytesPerSecond`. */
@@ -279,7 +291,7 @@ export class Recompressor {
 
   end(): void {
     this.framer.end();
-    this.merger?.flushAll();
+    this.merger?.flushAll(true);
   }
 }
 

@@ -128,22 +128,6 @@ function varintAt(b: Uint8Array, p: number, end: number): number {
   throw UNFIT;
 }
 
-/** Copies the varint at b[p] byte for byte into w; returns the position after it. A byte loop: no views. */
-function copyVarint(b: Uint8Array, p: number, end: number, w: ByteWriter): number {
-  w.ensure(10);
-  const out = w.buf;
-  let n = w.length;
-  const stop = Math.min(end, p + 10);
-  for (;;) {
-    if (p >= stop) throw UNFIT;
-    const x = b[p++]!;
-    out[n++] = x;
-    if (x < 0x80) break;
-  }
-  w.length = n;
-  return p;
-}
-
 /** The coded values of one record (reused: records are coded one at a time). */
 const CODED_SCRATCH: number[] = [];
 
@@ -208,59 +192,81 @@ function checkpointShape(fields: readonly number[]): boolean {
 }
 
 /**
+ * The columns of the group being coded, kept from one group to the next: grown once, not per group. A group
+ * is coded to its end before the next one starts (the merger writes one at a time), so one set is enough.
+ */
+const COLS: ByteWriter[] = Array.from({ length: GROUP_COLUMNS }, () => new ByteWriter(1 << 12));
+/** The record's fields (CODED records), reused. */
+const FIELDS: number[] = [];
+/** Values of a seq or an address are kept below 2^53 (a double's exact integers), as a reader checks. */
+const EXACT = 2 ** 53;
+/** codeEvents()'s results: the seq of the last event (its stream's), the position after the last event. */
+let evSeq = 0;
+let evEnd = 0;
+
+/**
  * The payload of a group block holding `parts`, or undefined when one of them cannot be carried (a record
- * that does not parse, a value too large) or the result would not give them back exactly: the caller then
- * writes them as ordinary blocks. `slotted`: addresses are coded against slots (version 3 and later), so a
- * whole address may follow an address field.
+ * that does not parse, a value too large, a varint of a coded record that is not the shortest): the
+ * caller then writes them as ordinary blocks. `slotted`: addresses are coded against slots (version 3 and
+ * later), so a whole address may follow an address field.
+ *
+ * A group gives back exactly the parts it was made of (ungroup), by construction rather than by decoding
+ * it again (which doubled the cost): ALLOC and FREE varints are copied byte for byte, cut by the same rule
+ * the reader cuts them by (a byte below 0x80, at most 10), and a seq or an address that the reader reads
+ * for its value is below 2^53 here as there; a coded record's fields are taken only when every varint of it
+ * is the shortest (so that writing the values again gives its bytes) and every value and difference is
+ * below 2^52 (exact in a double); every other record goes whole, with its length as written. group.test.ts
+ * checks the round trip on every record kind and on realistic streams.
+ *
+ * Cost: `memlens run`'s follower codes groups cold, in V8's interpreter and baseline code for most of a small
+ * capture, and with --single-threaded V8 compiles its optimized code on the main thread: 30-60 ms for each
+ * large function (docs/benchmarks.md, "Capture size, round five"). So the loop over ALLOC and FREE records
+ * (most of every part) is a small function of its own, written out by hand (no call per varint, no check of
+ * room per byte, no allocation per record), and the rest stays out of the hot loops.
  */
 export function groupPayload(parts: readonly GroupPart[], native: boolean, slotted: boolean): Uint8Array | undefined {
-  const cols = Array.from({ length: GROUP_COLUMNS }, () => new ByteWriter(256));
+  const cols = COLS;
+  for (const c of cols) c.reset();
   const prev = new Previous();
-  const fields: number[] = [];
+  const fields = FIELDS;
   const lastOf = new Map<number, number>();
+  const tw = cols[Col.Type]!;
   try {
     for (const part of parts) {
+      // Heads are written as varints of safe integers; a seq from 2^53 on is not exact in a double.
+      if (!(part.baseSeq < EXACT && part.stream < EXACT)) return undefined;
       const b = part.payload;
       const end = b.length;
+      // Each event column gains at most the part's length: room made once, for codeEvents.
+      for (let c = Col.Type; c <= Col.Native; c++) cols[c]!.ensure(end);
       let seq = part.baseSeq;
       let last = Math.max(part.baseSeq, lastOf.get(part.stream) ?? 0);
       let i = 0;
       while (i < end) {
-        const t = b[i++]!;
+        const t = b[i]!;
         if (t >= ALLOC_BIT || (t & FREE_MASK) === FREE_TAG) {
-          const alloc = t >= ALLOC_BIT;
-          cols[Col.Type]!.u8(t);
-          if ((t & (alloc ? ALLOC_SEQ1 : FREE_SEQ1)) !== 0) seq += 1;
-          else {
-            seq += varintAt(b, i, end);
-            i = copyVarint(b, i, end, cols[Col.Seq]!);
-          }
+          codeEvents(b, i, end, seq, native, slotted);
+          i = evEnd;
+          seq = evSeq;
           last = seq;
-          const a = varintAt(b, i, end);
-          i = copyVarint(b, i, end, cols[Col.Addr]!);
-          const whole = (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0;
-          if (slotted && whole && a < 8) i = copyVarint(b, i, end, cols[Col.Addr]!);
-          if (alloc || (t & FREE_HAS_SIZE) !== 0) i = copyVarint(b, i, end, cols[Col.Size]!);
-          if (alloc && (t & ALLOC_SAME_STACK) === 0) i = copyVarint(b, i, end, cols[Col.Stack]!);
-          if (alloc && native) i = copyVarint(b, i, end, cols[Col.Native]!);
-        } else if (t >= 1 && t <= 63) {
-          const lenAt = i;
-          const len = varintAt(b, i, end);
-          const start = vpos;
-          const stop = start + len;
-          if (stop > end) throw UNFIT;
-          i = stop;
-          const k = CODED_BY_TYPE[t]!;
-          if (k >= 0 && codeFields(k, b, lenAt, start, stop, last, prev, fields, cols)) {
-            cols[Col.Type]!.u8(RESERVED_TAG | k);
-            if (CODED[k]!.seq) last = fields[0]!;
-            continue;
-          }
-          cols[Col.Type]!.u8(t);
-          copyBytes(b, lenAt, stop, cols[Col.Other]!);
-        } else {
-          throw UNFIT;
+          continue;
         }
+        i++;
+        if (!(t >= 1 && t <= 63)) throw UNFIT;
+        const lenAt = i;
+        const len = varintAt(b, i, end);
+        const start = vpos;
+        const stop = start + len;
+        if (stop > end) throw UNFIT;
+        i = stop;
+        const k = CODED_BY_TYPE[t]!;
+        if (k >= 0 && codeFields(k, b, lenAt, start, stop, last, prev, fields, cols)) {
+          tw.u8(RESERVED_TAG | k);
+          if (CODED[k]!.seq) last = fields[0]!;
+          continue;
+        }
+        tw.u8(t);
+        copyBytes(b, lenAt, stop, cols[Col.Other]!);
       }
       lastOf.set(part.stream, last);
     }
@@ -268,7 +274,105 @@ export function groupPayload(parts: readonly GroupPart[], native: boolean, slott
     if (e === UNFIT) return undefined;
     throw e;
   }
-  const out = new ByteWriter(64 + cols.reduce((n, c) => n + c.length, 0));
+  return assemble(parts, cols);
+}
+
+/**
+ * Codes the ALLOC and FREE records from b[i] on into their columns (room made by the caller), up to the
+ * first record of another kind or `end`; leaves the position after them in evEnd, the last one's seq in
+ * evSeq. Throws UNFIT where a varint is cut or too long, or a seq or an address reaches 2^53.
+ */
+function codeEvents(b: Uint8Array, i: number, end: number, seq: number, native: boolean, slotted: boolean): void {
+  const cols = COLS;
+  const tw = cols[Col.Type]!;
+  const sw = cols[Col.Seq]!;
+  const aw = cols[Col.Addr]!;
+  const zw = cols[Col.Size]!;
+  const kw = cols[Col.Stack]!;
+  const nw = cols[Col.Native]!;
+  const tb = tw.buf;
+  const sb = sw.buf;
+  const ab = aw.buf;
+  const zb = zw.buf;
+  const kb = kw.buf;
+  const nb = nw.buf;
+  let tn = tw.length;
+  let sn = sw.length;
+  let an = aw.length;
+  let zn = zw.length;
+  let kn = kw.length;
+  let nn = nw.length;
+  while (i < end) {
+    const t = b[i]!;
+    const alloc = t >= ALLOC_BIT;
+    if (!alloc && (t & FREE_MASK) !== FREE_TAG) break;
+    i++;
+    tb[tn++] = t;
+    let x: number;
+    let v = 0;
+    let mul = 1;
+    let stop: number;
+    if ((t & (alloc ? ALLOC_SEQ1 : FREE_SEQ1)) !== 0) seq += 1;
+    else {
+      stop = i + 10 < end ? i + 10 : end;
+      do {
+        if (i >= stop) throw UNFIT;
+        x = b[i++]!;
+        sb[sn++] = x;
+        v += (x & 0x7f) * mul;
+        mul *= 128;
+      } while (x >= 0x80);
+      seq += v;
+    }
+    if (!(seq < EXACT)) throw UNFIT;
+    v = 0;
+    mul = 1;
+    stop = i + 10 < end ? i + 10 : end;
+    do {
+      if (i >= stop) throw UNFIT;
+      x = b[i++]!;
+      ab[an++] = x;
+      v += (x & 0x7f) * mul;
+      mul *= 128;
+    } while (x >= 0x80);
+    if (v >= EXACT) throw UNFIT;
+    // With slots, a whole address follows a slot's number (below 8) flagged as whole.
+    let more = slotted && v < 8 && (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0 ? 1 : 0;
+    // The varints copied as they are, each to its column: [whole address], [size], [stack], [native stack].
+    for (let f = 0; f < 4; f++) {
+      if (f === 1) more = alloc || (t & FREE_HAS_SIZE) !== 0 ? 1 : 0;
+      else if (f === 2) more = alloc && (t & ALLOC_SAME_STACK) === 0 ? 1 : 0;
+      else if (f === 3) more = alloc && native ? 1 : 0;
+      if (more === 0) continue;
+      const out = f === 0 ? ab : f === 1 ? zb : f === 2 ? kb : nb;
+      let n = f === 0 ? an : f === 1 ? zn : f === 2 ? kn : nn;
+      stop = i + 10 < end ? i + 10 : end;
+      do {
+        if (i >= stop) throw UNFIT;
+        x = b[i++]!;
+        out[n++] = x;
+      } while (x >= 0x80);
+      if (f === 0) an = n;
+      else if (f === 1) zn = n;
+      else if (f === 2) kn = n;
+      else nn = n;
+    }
+  }
+  tw.length = tn;
+  sw.length = sn;
+  aw.length = an;
+  zw.length = zn;
+  kw.length = kn;
+  nw.length = nn;
+  evSeq = seq;
+  evEnd = i;
+}
+
+/** The group's payload: its parts' heads, the columns' lengths, the columns. */
+function assemble(parts: readonly GroupPart[], cols: readonly ByteWriter[]): Uint8Array {
+  let total = 64 + 30 * parts.length + 10 * cols.length;
+  for (const c of cols) total += c.length;
+  const out = new ByteWriter(total);
   out.varint(parts.length);
   for (const p of parts) {
     out.varint(p.stream);
@@ -278,17 +382,7 @@ export function groupPayload(parts: readonly GroupPart[], native: boolean, slott
   out.varint(GROUP_COLUMNS);
   for (const c of cols) out.varint(c.length);
   for (const c of cols) out.raw(c.bytes());
-  const payload = out.bytes();
-  // A group must give back exactly what it was made of (a writer's varint that is not the shortest, say,
-  // would come back shorter): checked here rather than trusted.
-  const back = ungroup(payload, native, slotted);
-  if (typeof back === 'string' || back.length !== parts.length) return undefined;
-  for (let k = 0; k < parts.length; k++) {
-    const a = back[k]!;
-    const p = parts[k]!;
-    if (a.stream !== p.stream || a.baseSeq !== p.baseSeq || !sameBytes(a.payload, p.payload)) return undefined;
-  }
-  return payload;
+  return out.bytes();
 }
 
 /**
@@ -333,12 +427,6 @@ function refValue(c: Coded, f: number, fields: readonly number[], before: readon
   return before[f] ?? 0;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** A column being read. */
 class Reader {
   p: number;
@@ -373,15 +461,37 @@ class Reader {
  * payload is not a group this reader can read (damage, or a newer layout).
  */
 export function ungroup(payload: Uint8Array, native: boolean, slotted: boolean): GroupPart[] | string {
+  const parts: GroupPart[] = [];
+  const r = ungroupEach(payload, native, slotted, (stream, baseSeq, bytes) => {
+    parts.push({ stream, baseSeq, payload: bytes.slice() });
+    return true;
+  });
+  return typeof r === 'string' ? r : parts;
+}
+
+/** The part being put back together (reused: each part is handed on, or copied, before the next one). */
+const PART = new ByteWriter(1 << 12);
+/** What a group's CODED record is put back from (reused). */
+const BODY = new ByteWriter(64);
+/** The fields of the CODED record being put back (reused). */
+const BACK_FIELDS: number[] = [];
+
+/**
+ * Puts the parts of a group block's payload back together one by one and hands each to `each` (its bytes
+ * valid until `each` returns); stops at the first that `each` refuses (returns false). True when every
+ * part went, false when one was refused, or why the payload cannot be read.
+ */
+function ungroupEach(payload: Uint8Array, native: boolean, slotted: boolean, each: (stream: number, baseSeq: number, bytes: Uint8Array) => boolean): boolean | string {
   try {
-    return ungroupOrThrow(payload, native, slotted);
+    return ungroupOrThrow(payload, native, slotted, each);
   } catch (e) {
     if (e === UNFIT) return 'its records do not parse';
     throw e;
   }
 }
 
-function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean): GroupPart[] | string {
+/** As ungroupEach; throws UNFIT where a varint is cut or too long. The ALLOC/FREE loop is written out by hand, as codeEvents is (no call per varint, no allocation per record). */
+function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean, each: (stream: number, baseSeq: number, bytes: Uint8Array) => boolean): boolean | string {
   const head = new Reader(payload, 0, payload.length);
   const n = head.varint();
   if (n > payload.length) return `it names ${n} parts`;
@@ -398,31 +508,109 @@ function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean):
     cols.push(new Reader(payload, at, at + len));
     at += len;
   }
-  const types = cols[Col.Type]!;
+  const pb = payload;
+  // The event columns' positions and ends, in locals (every column is a range of `payload`).
+  let tp = cols[Col.Type]!.p;
+  const tEnd = cols[Col.Type]!.end;
+  let sp = cols[Col.Seq]!.p;
+  const sEnd = cols[Col.Seq]!.end;
+  let ap = cols[Col.Addr]!.p;
+  const aEnd = cols[Col.Addr]!.end;
+  let zp = cols[Col.Size]!.p;
+  const zEnd = cols[Col.Size]!.end;
+  let kp = cols[Col.Stack]!.p;
+  const kEnd = cols[Col.Stack]!.end;
+  let np = cols[Col.Native]!.p;
+  const nEnd = cols[Col.Native]!.end;
   const prev = new Previous();
-  const fields: number[] = [];
-  const parts: GroupPart[] = [];
+  const fields = BACK_FIELDS;
   const lastOf = new Map<number, number>();
-  const body = new ByteWriter(64);
+  const body = BODY;
+  const w = PART;
   for (const h of heads) {
-    const w = new ByteWriter(Math.min(h.len, 1 << 24) + 16);
+    w.reset();
+    w.ensure(Math.min(h.len, 1 << 24) + 64);
+    let out = w.buf;
+    let o = 0;
     let seq = h.baseSeq;
     let last = Math.max(h.baseSeq, lastOf.get(h.stream) ?? 0);
-    while (w.length < h.len) {
-      if (types.p >= types.end) return 'its type column ends early';
-      const t = types.b[types.p++]!;
-      if (t >= ALLOC_BIT || (t & FREE_MASK) === FREE_TAG) {
-        const alloc = t >= ALLOC_BIT;
-        w.u8(t);
+    while (o < h.len) {
+      if (tp >= tEnd) return 'its type column ends early';
+      const t = pb[tp++]!;
+      const alloc = t >= ALLOC_BIT;
+      if (alloc || (t & FREE_MASK) === FREE_TAG) {
+        // At most 1 + 5 varints of 10 bytes.
+        if (o + 64 > out.length) {
+          w.length = o;
+          w.ensure(64);
+          out = w.buf;
+        }
+        out[o++] = t;
+        let x: number;
+        let v = 0;
+        let mul = 1;
+        let stop: number;
         if ((t & (alloc ? ALLOC_SEQ1 : FREE_SEQ1)) !== 0) seq += 1;
-        else seq += cols[Col.Seq]!.copy(w);
+        else {
+          stop = sp + 10 < sEnd ? sp + 10 : sEnd;
+          do {
+            if (sp >= stop) throw UNFIT;
+            x = pb[sp++]!;
+            out[o++] = x;
+            v += (x & 0x7f) * mul;
+            mul *= 128;
+          } while (x >= 0x80);
+          if (v >= EXACT) throw UNFIT;
+          seq += v;
+        }
         last = seq;
-        const a = cols[Col.Addr]!.copy(w);
-        if (slotted && (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0 && a < 8) cols[Col.Addr]!.copy(w);
-        if (alloc || (t & FREE_HAS_SIZE) !== 0) cols[Col.Size]!.copy(w);
-        if (alloc && (t & ALLOC_SAME_STACK) === 0) cols[Col.Stack]!.copy(w);
-        if (alloc && native) cols[Col.Native]!.copy(w);
-      } else if ((t & 0xe0) === RESERVED_TAG) {
+        v = 0;
+        mul = 1;
+        stop = ap + 10 < aEnd ? ap + 10 : aEnd;
+        do {
+          if (ap >= stop) throw UNFIT;
+          x = pb[ap++]!;
+          out[o++] = x;
+          v += (x & 0x7f) * mul;
+          mul *= 128;
+        } while (x >= 0x80);
+        if (v >= EXACT) throw UNFIT;
+        if (slotted && v < 8 && (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0) {
+          stop = ap + 10 < aEnd ? ap + 10 : aEnd;
+          do {
+            if (ap >= stop) throw UNFIT;
+            x = pb[ap++]!;
+            out[o++] = x;
+          } while (x >= 0x80);
+        }
+        if (alloc || (t & FREE_HAS_SIZE) !== 0) {
+          stop = zp + 10 < zEnd ? zp + 10 : zEnd;
+          do {
+            if (zp >= stop) throw UNFIT;
+            x = pb[zp++]!;
+            out[o++] = x;
+          } while (x >= 0x80);
+        }
+        if (alloc && (t & ALLOC_SAME_STACK) === 0) {
+          stop = kp + 10 < kEnd ? kp + 10 : kEnd;
+          do {
+            if (kp >= stop) throw UNFIT;
+            x = pb[kp++]!;
+            out[o++] = x;
+          } while (x >= 0x80);
+        }
+        if (alloc && native) {
+          stop = np + 10 < nEnd ? np + 10 : nEnd;
+          do {
+            if (np >= stop) throw UNFIT;
+            x = pb[np++]!;
+            out[o++] = x;
+          } while (x >= 0x80);
+        }
+        continue;
+      }
+      w.length = o;
+      if ((t & 0xe0) === RESERVED_TAG) {
         const k = t & 0x1f;
         const c = CODED[k];
         if (c === undefined) return `it has a record of unknown coding ${k}`;
@@ -451,18 +639,21 @@ function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean):
         if (c.seq) last = fields[0]!;
       } else if (t >= 1 && t <= 63) {
         w.u8(t);
-        const o = cols[Col.Other]!;
-        const len = o.copy(w);
-        if (o.p + len > o.end) return 'a record runs past its column';
-        copyBytes(o.b, o.p, o.p + len, w);
-        o.p += len;
+        const oc = cols[Col.Other]!;
+        const len = oc.copy(w);
+        if (oc.p + len > oc.end) return 'a record runs past its column';
+        copyBytes(oc.b, oc.p, oc.p + len, w);
+        oc.p += len;
       } else {
         return `it has a record of type ${t}`;
       }
+      out = w.buf;
+      o = w.length;
     }
-    if (w.length !== h.len) return `a part of stream ${h.stream} is ${w.length} bytes long, not ${h.len}`;
+    if (o !== h.len) return `a part of stream ${h.stream} is ${o} bytes long, not ${h.len}`;
     lastOf.set(h.stream, last);
-    parts.push({ stream: h.stream, baseSeq: h.baseSeq, payload: w.bytes() });
+    w.length = o;
+    if (!each(h.stream, h.baseSeq, w.bytes())) return false;
   }
-  return parts;
+  return true;
 }

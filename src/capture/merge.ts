@@ -429,8 +429,14 @@ export class BlockMerger {
     this.write([{ stream, baseSeq: p.baseSeq, payload: p.w.bytes() }]);
   }
 
-  /** Writes every pending block: threads' first, the service stream's (with its barriers) last. */
-  flushAll(): void {
+  /**
+   * Writes every pending block: threads' first, the service stream's (with its barriers) last. `last`: the
+   * end of the capture; the service stream's block then goes in a block of its own (a group of one part when
+   * groups are on), so that the capture's last block is the one with the agent's TRAILER and no thread's
+   * events: `memlens run` checks how the capture ended by decoding its last blocks but not the threads'
+   * (cleanEnd in src/cli/capture-file.ts), which a group of every stream made it decode whole.
+   */
+  flushAll(last = false): void {
     const parts: GroupPart[] = [];
     let service: Pending | undefined;
     for (const s of this.order) {
@@ -442,7 +448,12 @@ export class BlockMerger {
     this.pending.clear();
     this.order = [];
     this.held = 0;
-    this.write(parts);
+    if (last && service !== undefined && parts.length > 1) {
+      this.write(parts.slice(0, -1));
+      this.write(parts.slice(-1));
+    } else {
+      this.write(parts);
+    }
   }
 
   /** Emits `parts` in order: one group block when groups are on and it can carry them, else one block each. */

@@ -17,6 +17,7 @@ import {
   MAX_HEADER_BODY_LEN,
   STREAM_MEMLENS,
   STREAM_SERVICE,
+  BLOCK_KIND_GROUP,
   TRAILER_REASONS,
   type TrailerReason,
 } from '../capture/format.js';
@@ -349,8 +350,8 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
     const bodyLen = readU32(fixed, 12);
     if (bodyLen > MAX_HEADER_BODY_LEN) return undefined;
     const headerEnd = FILE_HEADER_FIXED_LEN + bodyLen;
-    // The last blocks, oldest first: [offset, total length, stream].
-    const last: [number, number, number][] = [];
+    // The last blocks, oldest first: [offset, total length, stream, kind].
+    const last: [number, number, number, number][] = [];
     const h = new Uint8Array(BLOCK_HEADER_LEN);
     let at = headerEnd;
     while (at < size) {
@@ -358,15 +359,18 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
       const headerLen = h[5] as number;
       const storedLen = readU32(h, 8);
       if (headerLen < BLOCK_HEADER_LEN || storedLen > MAX_BLOCK_PAYLOAD || at + headerLen + storedLen > size) return undefined;
-      if (last.push([at, headerLen + storedLen, readU32(h, 20)]) > CLEAN_END_BLOCKS) last.shift();
+      if (last.push([at, headerLen + storedLen, readU32(h, 20), h[6]! | (h[7]! << 8)]) > CLEAN_END_BLOCKS) last.shift();
       at += headerLen + storedLen;
     }
     // The agent writes its TRAILER and its markers into the service stream (agent/src/service_stream.c,
     // lifecycle.c): only the last blocks of the streams that are not a thread's are decoded. A thread's
     // 32 KiB block holds some 10 000 events, and decoding the last ones took 40-110 ms of every run
     // (docs/benchmarks.md, "The follower's CPU").
-    const wanted = last.filter(([, , stream]) => stream === STREAM_SERVICE || stream === STREAM_MEMLENS);
+    // A group block (several streams' records; its header's stream is 0) is decoded only when it is the last
+    // block: recompression puts the service stream's last records in a group of their own at the end
+    // (BlockMerger.flushAll), and the groups before it hold threads' events.
     const lastBlock = last[last.length - 1];
+    const wanted = last.filter((b) => (b[2] === STREAM_SERVICE || b[2] === STREAM_MEMLENS) && (b[3] !== BLOCK_KIND_GROUP || b === lastBlock));
     if (lastBlock === undefined || wanted[wanted.length - 1] !== lastBlock) return undefined;
     const bytes = new Uint8Array(headerEnd + wanted.reduce((n, [, len]) => n + len, 0));
     if (readSync(fd, bytes, 0, headerEnd, 0) !== headerEnd) return undefined;
@@ -387,8 +391,9 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
           if (r.type === 'trailer' && block === wanted.length) finished = FINISHED.has(TRAILER_REASONS[r.reason] ?? 'unknown');
           if (r.type === 'marker' && MARKER_KINDS[r.kind] === 'capture-stopped') stopped = true;
         },
-        block: () => {
-          block++;
+        // A group block is seen once itself, then once for each of its parts: its parts count (one, at the end).
+        block: (info) => {
+          if (info.kind !== BLOCK_KIND_GROUP) block++;
         },
         warning: () => {
           ok = false;
@@ -608,7 +613,7 @@ export class FollowingCompressor {
     // Not yet known: the backlog decides.
     const lag = this.rate.known ? Math.max(0, size - this.pos) : behind;
     const level = followLevel(lag, rate);
-    this.r.setGrouping(followGroups(lag, rate) && (this.rate.known || this.stopped));
+    this.r.setGrouping(followGroups(lag, rate, this.pos) && (this.rate.known || this.stopped));
     // At the fast level small blocks go on as they are: merging them cost a quarter to half of the
     // follower's CPU for no smaller file (docs/benchmarks.md, "The follower's CPU").
     this.r.setMerging(level === DEFAULT_COMPRESS_LEVEL);
