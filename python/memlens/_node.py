@@ -1,17 +1,15 @@
 """Finding a Node.js that can run the CLI (docs/python-packaging.md, "How node is found").
 
-This runs on every start of the `memlens` command, before it execs node: it imports nothing beyond os and
-re (which the console script imported already) on its way to a node on PATH: subprocess, shutil and
-importlib.util were part of the 10 ms of CPU the package's imports added to each start (docs/benchmarks.md,
-"The fixed cost, round four"). A node's version is asked once (`node --version`, 4 ms of CPU) and kept in
-the user's cache directory with what identifies that node's file (its inode, size and modification time):
-an upgraded or replaced node is asked again (docs/benchmarks.md, "The fixed cost, round five").
+This runs on every start of the `memlens` command, before it execs node: it imports nothing beyond os on
+its way to a node on PATH: subprocess, shutil and importlib.util were part of the 10 ms of CPU the package's
+imports added to each start (docs/benchmarks.md, "The fixed cost, round four"), and re alone took 3-8 ms
+(the command is no longer pip's console script, which imported it: python/memlens_build.py). A node's
+version is asked once (`node --version`, 4 ms of CPU) and kept in the user's cache directory with what
+identifies that node's file (its inode, size and modification time): an upgraded or replaced node is asked
+again (docs/benchmarks.md, "The fixed cost, round five").
 """
 
 import os
-import re
-import select
-import time
 
 from ._errors import MemlensError
 
@@ -19,8 +17,24 @@ MINIMUM = (20, 15)
 PROBE_TIMEOUT = 30.0
 
 
+def _parse_version(out):
+    """(major, minor) of `node --version`'s answer (b"v20.15.1"), or None."""
+    parts = out.strip().split(b".")
+    if len(parts) < 2 or not parts[0].startswith(b"v") or not parts[0][1:].isdigit() or not parts[1][:1].isdigit():
+        return None
+    minor = parts[1]
+    n = 0
+    while n < len(minor) and minor[n : n + 1].isdigit():
+        n += 1
+    return (int(parts[0][1:]), int(minor[:n]))
+
+
 def _version_of(node):
     """node's (major, minor) from `node --version`, or None when it cannot say."""
+    # Here, not at the top: only a node not asked before needs them.
+    import select
+    import time
+
     try:
         r, w = os.pipe()
     except OSError:
@@ -56,8 +70,7 @@ def _version_of(node):
         os.waitpid(pid, 0)
     finally:
         os.close(r)
-    m = re.match(rb"v(\d+)\.(\d+)", out.strip())
-    return (int(m.group(1)), int(m.group(2))) if m else None
+    return _parse_version(out)
 
 
 _CACHE_ENTRIES = 8
