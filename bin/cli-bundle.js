@@ -82,7 +82,16 @@ function ownedPrivately(stats) {
   return stats.uid === uid && (stats.mode & 0o022) === 0;
 }
 
-/** The code cache in the user's cache file `file` (see ownedPrivately), or undefined. */
+// A user cache file: the bundle's sum, then whether it was made at the end of a `memlens run` (RUN) or of
+// another command (OTHER), then V8's data. What a command ran is what its cache holds compiled: a cache made
+// after `memlens --help` is made again after the next run, so that runs, whose start is what counts, find
+// theirs.
+const RUN = 0x72;
+const OTHER = 0x2d;
+const USER_HEADER_LEN = HASH_LEN + 1;
+const isRun = () => process.argv[2] === 'run';
+
+/** The user cache file `file` (see ownedPrivately): { data, afterRun }, or undefined. */
 function userCacheIn(file, sum) {
   if (file === undefined || sum === undefined) return undefined;
   let fd;
@@ -92,7 +101,8 @@ function userCacheIn(file, sum) {
     fd = openSync(file, 'r');
     if (!fstatSync(fd).isFile() || !ownedPrivately(fstatSync(fd))) return undefined;
     const c = readFileSync(fd);
-    return c.length > HASH_LEN && c.subarray(0, HASH_LEN).equals(sum) ? c.subarray(HASH_LEN) : undefined;
+    if (c.length <= USER_HEADER_LEN || !c.subarray(0, HASH_LEN).equals(sum)) return undefined;
+    return { data: c.subarray(USER_HEADER_LEN), afterRun: c[HASH_LEN] === RUN };
   } catch {
     return undefined;
   } finally {
@@ -130,7 +140,8 @@ function writeCache(file, sum, script) {
     }
     if (!ownedPrivately(lstatSync(dir))) return;
     // 'wx': a file of that name (a link someone left) is not followed, nor overwritten.
-    writeFileSync(tmp, Buffer.concat([sum, script.createCachedData()]), { mode: 0o600, flag: 'wx' });
+    const kind = Buffer.of(isRun() ? RUN : OTHER);
+    writeFileSync(tmp, Buffer.concat([sum, kind, script.createCachedData()]), { mode: 0o600, flag: 'wx' });
     made = true;
     renameSync(tmp, file);
   } catch {
@@ -156,9 +167,10 @@ function runBundle() {
   // The user's cache first: it exists only when the one beside the bundle was missing or refused before.
   const userFile = userCacheFile();
   const fromUser = userCacheIn(userFile, sum);
-  const cached = fromUser ?? cacheIn(CODE_CACHE, sum);
+  const cached = fromUser?.data ?? cacheIn(CODE_CACHE, sum);
   const script = compile(textOf(bytes), cached);
-  if (userFile !== undefined && (cached === undefined || script.cachedDataRejected === true)) {
+  const stale = fromUser !== undefined && !fromUser.afterRun && isRun();
+  if (userFile !== undefined && (cached === undefined || script.cachedDataRejected === true || stale)) {
     // At the end, when what this command ran is compiled (the next run of the same command finds it all).
     process.once('exit', () => writeCache(userFile, sum, script));
   }

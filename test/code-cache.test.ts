@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -24,16 +24,19 @@ function install(name: string, withShippedCache: boolean): string {
   mkdirSync(join(dir, 'dist'));
   copyFileSync(join(root, 'dist', 'memlens.cjs'), join(dir, 'dist', 'memlens.cjs'));
   if (withShippedCache) copyFileSync(join(root, 'dist', 'memlens.cjs.v8cache'), join(dir, 'dist', 'memlens.cjs.v8cache'));
+  symlinkSync(join(root, 'agent'), join(dir, 'agent'));
   return dir;
 }
 
-function version(dir: string, cacheHome: string): string {
+function memlens(dir: string, cacheHome: string, args: readonly string[]): string {
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: cacheHome };
-  const r = spawnSync(process.execPath, [...NODE_FLAGS, join(dir, 'bin', 'memlens.js'), '--version'], { encoding: 'utf8', env });
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, join(dir, 'bin', 'memlens.js'), ...args], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
   return r.stdout;
 }
+
+const version = (dir: string, cacheHome: string): string => memlens(dir, cacheHome, ['--version']);
 
 const cacheFiles = (cacheHome: string): string[] => {
   try {
@@ -107,4 +110,26 @@ test('a cache directory that cannot be made leaves the CLI as it was', () => {
     env: { ...process.env, XDG_CACHE_HOME: 'relative', HOME: join(notADir, 'home') },
   });
   assert.deepEqual([r.status, r.stdout, r.stderr], [0, expected, '']);
+});
+
+test('a cache made after another command is made again after the next memlens run, which then keeps it', () => {
+  const dir = install('after-run', false);
+  const home = join(work, 'xdg-5');
+  version(dir, home);
+  const [file] = cacheFiles(home);
+  assert.ok(file !== undefined);
+  const path = join(home, 'memlens', file);
+  // The bundle's CRC-32, then what made it: '-' another command, 'r' a run.
+  assert.equal(String.fromCharCode(readFileSync(path)[4]!), '-');
+  const before = statSync(path);
+  const script = join(work, 'empty.py');
+  writeFileSync(script, 'pass\n');
+  const run = ['run', '-q', '-f', '-o', join(work, 'empty.mlens'), '--python', '/usr/bin/python3', script];
+  memlens(dir, home, run);
+  const afterRun = statSync(path);
+  assert.notEqual(afterRun.ino, before.ino);
+  assert.equal(String.fromCharCode(readFileSync(path)[4]!), 'r');
+  memlens(dir, home, run);
+  version(dir, home);
+  assert.equal(statSync(path).ino, afterRun.ino);
 });
