@@ -112,16 +112,17 @@ function userCacheIn(file, sum) {
 
 /**
  * This node's code cache file in the user's cache directory, or undefined when there is none to use. Named
- * by node's version and flags (V8 refuses a cache made under other ones): the wheel may run under a node on
- * PATH or under the packaged one, and `node bin/memlens.js` runs once without memlens's flags.
+ * by node's version and flags (V8 refuses a cache made under other ones: the wheel may run under a node on
+ * PATH or under the packaged one, and `node bin/memlens.js` runs once without memlens's flags), and by where
+ * the bundle is: the npm package and the wheel, or two virtualenvs, do not take turns replacing one file.
  */
 function userCacheFile(env = process.env) {
   const xdg = env.XDG_CACHE_HOME;
   const home = env.HOME;
   const dir = xdg !== undefined && xdg.startsWith('/') ? xdg : home !== undefined && home.startsWith('/') ? join(home, '.cache') : undefined;
   if (dir === undefined || typeof zlib.crc32 !== 'function') return undefined;
-  const flags = zlib.crc32(process.execArgv.join('\0')).toString(16).padStart(8, '0');
-  return join(dir, 'memlens', `cli-${process.version}-${process.arch}-${flags}.v8cache`);
+  const key = zlib.crc32([BUNDLE, ...process.execArgv].join('\0')).toString(16).padStart(8, '0');
+  return join(dir, 'memlens', `cli-${process.version}-${process.arch}-${key}.v8cache`);
 }
 
 /** Writes `script`'s code cache to `file` whole or not at all (renamed into place); errors are ignored. */

@@ -133,3 +133,16 @@ test('a cache made after another command is made again after the next memlens ru
   version(dir, home);
   assert.equal(statSync(path).ino, afterRun.ino);
 });
+
+test('two installations sharing a cache directory keep one cache each, rather than replacing each other', () => {
+  const home = join(work, 'xdg-6');
+  const [a, b] = [install('one', false), install('two', false)];
+  version(a, home);
+  version(b, home);
+  assert.equal(cacheFiles(home).length, 2);
+  const inodes = (): number[] => cacheFiles(home).map((f) => statSync(join(home, 'memlens', f)).ino);
+  const before = inodes();
+  version(a, home);
+  version(b, home);
+  assert.deepEqual(inodes(), before);
+});
