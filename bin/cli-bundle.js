@@ -6,8 +6,8 @@
 // V8 takes a code cache only from the very node version (and V8 flags) that made it. Two places hold one:
 // - beside the bundle (dist/memlens.cjs.v8cache), made at build time by the node that built the npm package;
 // - when that one is missing (the wheel has none: it runs under whichever node it finds) or made by another
-//   node, the user's cache directory ($XDG_CACHE_HOME/memlens, else ~/.cache/memlens), one file per node
-//   version and node flags, written at the end of a command that compiled without a usable cache, and read
+//   node, the user's cache directory ($XDG_CACHE_HOME/memlens, else ~/.cache/memlens), one file per
+//   installation, node version and node flags, written at the end of a command that compiled without a usable cache, and read
 //   by the next. The install directory may be read-only; the user's cache directory is where a user may
 //   write. Any failure there (no HOME, a read-only home, a full disk) leaves the CLI compiling as usual.
 // Nothing else is written, nothing in /tmp. V8 itself refuses a cache from another V8 version or other flags
