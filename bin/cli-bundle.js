@@ -1,13 +1,21 @@
 // Starting the CLI from its single-file bundle (dist/memlens.cjs, made by scripts/build-cli.mjs) with V8's
-// code cache for it (dist/memlens.cjs.v8cache), rather than from the ~55 ES modules of dist/src: resolving
-// and compiling those was about a fifth of `memlens run`'s fixed cost (docs/benchmarks.md, "Fixed cost").
+// code cache for it, rather than from the ~55 ES modules of dist/src: resolving and compiling those was about
+// a fifth of `memlens run`'s fixed cost (docs/benchmarks.md, "Fixed cost"); the cache takes about 14 ms more
+// off each start (docs/benchmarks.md, "The fixed cost, round four").
 //
-// The cache is made at build time and only read here, never written: nothing in the user's home or in /tmp.
-// V8 itself refuses a cache from another V8 version or other flags (then the bundle compiles as usual); it
-// checks the source only by its length, so the cache file starts with the CRC-32 of the bundle it was made
-// from, and is used only for that exact bundle. A CRC-32 (zlib.crc32) rather than a SHA-256: it guards
-// against a stale cache, not an attacker (who could replace the bundle itself), and node:crypto alone cost
-// about 5 ms of each start (docs/benchmarks.md, "Fixed cost"); zlib is loaded by `memlens run` anyway.
+// V8 takes a code cache only from the very node version (and V8 flags) that made it. Two places hold one:
+// - beside the bundle (dist/memlens.cjs.v8cache), made at build time by the node that built the npm package;
+// - when that one is missing (the wheel has none: it runs under whichever node it finds) or made by another
+//   node, the user's cache directory ($XDG_CACHE_HOME/memlens, else ~/.cache/memlens), one file per
+//   installation, node version and node flags, written at the end of a command that compiled without a usable cache, and read
+//   by the next. The install directory may be read-only; the user's cache directory is where a user may
+//   write. Any failure there (no HOME, a read-only home, a full disk) leaves the CLI compiling as usual.
+// Nothing else is written, nothing in /tmp. V8 itself refuses a cache from another V8 version or other flags
+// (then the bundle compiles as usual); it checks the source only by its length, so each cache file starts
+// with the CRC-32 of the bundle it was made from, and is used only for that exact bundle. A CRC-32
+// (zlib.crc32) rather than a SHA-256: it guards against a stale cache, not an attacker (who could replace the
+// bundle itself, or anything else in the user's home), and node:crypto alone cost about 5 ms of each start
+// (docs/benchmarks.md, "Fixed cost"); zlib is loaded by `memlens run` anyway.
 //
 // CommonJS (bin/package.json), as bin/memlens.js: an ES module as node's entry point costs node's ES module
 // loader, about 6 ms of each start.
@@ -15,7 +23,7 @@
 'use strict';
 
 const { isAscii } = require('node:buffer');
-const { readFileSync, writeFileSync } = require('node:fs');
+const { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 const vm = require('node:vm');
 const zlib = require('node:zlib');
@@ -54,6 +62,100 @@ function execute(script) {
   fn.call(module.exports, module.exports, require, module, BUNDLE, dirname(BUNDLE));
 }
 
+/** The code cache in `file` made from the bundle whose sum is `sum`, or undefined. */
+function cacheIn(file, sum) {
+  if (file === undefined || sum === undefined) return undefined;
+  try {
+    const c = readFileSync(file);
+    return c.length > HASH_LEN && c.subarray(0, HASH_LEN).equals(sum) ? c.subarray(HASH_LEN) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A cache file or directory of the user's that only this user could have written: theirs, and writable by
+ * no one else (a code cache is code memlens runs). As src/util/private-dir.ts believes its files.
+ */
+function ownedPrivately(stats) {
+  const uid = typeof process.geteuid === 'function' ? process.geteuid() : 0;
+  return stats.uid === uid && (stats.mode & 0o022) === 0;
+}
+
+// A user cache file: the bundle's sum, then whether it was made at the end of a `memlens run` (RUN) or of
+// another command (OTHER), then V8's data. What a command ran is what its cache holds compiled: a cache made
+// after `memlens --help` is made again after the next run, so that runs, whose start is what counts, find
+// theirs.
+const RUN = 0x72;
+const OTHER = 0x2d;
+const USER_HEADER_LEN = HASH_LEN + 1;
+const isRun = () => process.argv[2] === 'run';
+
+/** The user cache file `file` (see ownedPrivately): { data, afterRun }, or undefined. */
+function userCacheIn(file, sum) {
+  if (file === undefined || sum === undefined) return undefined;
+  let fd;
+  try {
+    // The directory itself, not a link to one (its parent may be reached through links: the user's own).
+    if (!ownedPrivately(lstatSync(dirname(file)))) return undefined;
+    fd = openSync(file, 'r');
+    if (!fstatSync(fd).isFile() || !ownedPrivately(fstatSync(fd))) return undefined;
+    const c = readFileSync(fd);
+    if (c.length <= USER_HEADER_LEN || !c.subarray(0, HASH_LEN).equals(sum)) return undefined;
+    return { data: c.subarray(USER_HEADER_LEN), afterRun: c[HASH_LEN] === RUN };
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * This node's code cache file in the user's cache directory, or undefined when there is none to use. Named
+ * by node's version and flags (V8 refuses a cache made under other ones: the wheel may run under a node on
+ * PATH or under the packaged one, and `node bin/memlens.js` runs once without memlens's flags), and by where
+ * the bundle is: the npm package and the wheel, or two virtualenvs, do not take turns replacing one file.
+ */
+function userCacheFile(env = process.env) {
+  const xdg = env.XDG_CACHE_HOME;
+  const home = env.HOME;
+  const dir = xdg !== undefined && xdg.startsWith('/') ? xdg : home !== undefined && home.startsWith('/') ? join(home, '.cache') : undefined;
+  if (dir === undefined || typeof zlib.crc32 !== 'function') return undefined;
+  const key = zlib.crc32([BUNDLE, ...process.execArgv].join('\0')).toString(16).padStart(8, '0');
+  return join(dir, 'memlens', `cli-${process.version}-${process.arch}-${key}.v8cache`);
+}
+
+/** Writes `script`'s code cache to `file` whole or not at all (renamed into place); errors are ignored. */
+function writeCache(file, sum, script) {
+  const dir = dirname(file);
+  const tmp = `${file}.${process.pid}.tmp`;
+  let made = false;
+  try {
+    // ~/.cache and its memlens directory when they are missing, never a home directory.
+    for (const d of [dirname(dir), dir]) {
+      try {
+        mkdirSync(d, { mode: 0o700 });
+      } catch (e) {
+        if (e.code !== 'EEXIST') throw e;
+      }
+    }
+    if (!ownedPrivately(lstatSync(dir))) return;
+    // 'wx': a file of that name (a link someone left) is not followed, nor overwritten.
+    const kind = Buffer.of(isRun() ? RUN : OTHER);
+    writeFileSync(tmp, Buffer.concat([sum, kind, script.createCachedData()]), { mode: 0o600, flag: 'wx' });
+    made = true;
+    renameSync(tmp, file);
+  } catch {
+    if (made) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+}
+
 /** Runs the CLI from the bundle; false when there is no bundle (only `tsc` was run): use dist/src then. */
 function runBundle() {
   let bytes;
@@ -62,15 +164,18 @@ function runBundle() {
   } catch {
     return false;
   }
-  let cached;
-  try {
-    const sum = sumOf(bytes);
-    const c = sum !== undefined ? readFileSync(CODE_CACHE) : undefined;
-    if (c !== undefined && c.length > HASH_LEN && c.subarray(0, HASH_LEN).equals(sum)) cached = c.subarray(HASH_LEN);
-  } catch {
-    // No cache: compile as usual.
+  const sum = sumOf(bytes);
+  // The user's cache first: it exists only when the one beside the bundle was missing or refused before.
+  const userFile = userCacheFile();
+  const fromUser = userCacheIn(userFile, sum);
+  const cached = fromUser?.data ?? cacheIn(CODE_CACHE, sum);
+  const script = compile(textOf(bytes), cached);
+  const stale = fromUser !== undefined && !fromUser.afterRun && isRun();
+  if (userFile !== undefined && (cached === undefined || script.cachedDataRejected === true || stale)) {
+    // At the end, when what this command ran is compiled (the next run of the same command finds it all).
+    process.once('exit', () => writeCache(userFile, sum, script));
   }
-  execute(compile(textOf(bytes), cached));
+  execute(script);
   return true;
 }
 
@@ -88,4 +193,4 @@ function makeCodeCache() {
   });
 }
 
-module.exports = { BUNDLE, CODE_CACHE, runBundle, makeCodeCache };
+module.exports = { BUNDLE, CODE_CACHE, runBundle, makeCodeCache, userCacheFile };

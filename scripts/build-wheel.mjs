@@ -72,8 +72,9 @@ copyFileSync(join(root, 'agent', 'cflags.json'), join(stage, 'agent-src', 'cflag
 // the agent's Python side.
 const payload = join(stage, 'memlens', '_payload');
 // The CLI: the same CommonJS bundle and loader as the npm package (bin/memlens.js starts dist/memlens.cjs
-// through bin/cli-bundle.js), so it starts as fast, without node's ES module loader. No code cache: V8 takes
-// one only from the very node version that made it, and the wheel runs under whichever node it finds.
+// through bin/cli-bundle.js), so it starts as fast, without node's ES module loader. No code cache beside it:
+// V8 takes one only from the very node version that made it, and the wheel runs under whichever node it
+// finds; the first command makes one for that node in the user's cache directory (bin/cli-bundle.js).
 await bundleCli({
   root,
   outfile: join(payload, 'dist', 'memlens.cjs'),

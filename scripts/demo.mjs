@@ -13,8 +13,8 @@ const capture = join(out, 'leaky_service.mlens');
 const html = join(out, 'leaky_service.html');
 const memlens = (args) => {
   console.error(`\n$ memlens ${args.map((a) => (a.startsWith(root) ? relative(root, a) : a)).join(' ')}`);
-  // --single-threaded as bin/memlens.js's first line gives it (src/util/node-flags.ts).
-  const r = spawnSync(process.execPath, ['--single-threaded', join(root, 'bin', 'memlens.js'), ...args], { stdio: 'inherit', cwd: root });
+  // The node flags bin/memlens.js's first line gives it (src/util/node-flags.ts).
+  const r = spawnSync(process.execPath, ['--single-threaded-gc', '--no-concurrent-recompilation', join(root, 'bin', 'memlens.js'), ...args], { stdio: 'inherit', cwd: root });
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
 

@@ -8,7 +8,7 @@ from ._errors import MemlensError
 from ._node import find_node
 
 # The CLI runs node with this flag (src/cli/node-flags.ts says why); passing it here saves a relaunch.
-NODE_FLAGS = ["--single-threaded"]
+NODE_FLAGS = ["--single-threaded-gc", "--no-concurrent-recompilation"]
 
 
 def command(args):
@@ -40,7 +40,7 @@ def main(argv=None):
     # again with it to push over https (src/util/extra-ca.ts).
     env = os.environ
     if env.get("NODE_EXTRA_CA_CERTS"):
-        env = dict(env, MEMLENS_NODE_EXTRA_CA_CERTS=env["NODE_EXTRA_CA_CERTS"], NODE_EXTRA_CA_CERTS="")
+        env = dict(env, MLENS_CA=env["NODE_EXTRA_CA_CERTS"], NODE_EXTRA_CA_CERTS="")
     # Replaced by node: its exit status, signals and terminal are the command's own.
     try:
         os.execve(cmd[0], cmd, env)

@@ -56,7 +56,11 @@ export function processIo(): Io {
       }
       return stdout;
     },
-    stderr: process.stderr,
+    // A getter too: process.stderr is a stream to make (1 ms for a pipe), and `memlens run -q` of a program
+    // that goes well never writes to it (docs/benchmarks.md, "The fixed cost, round five").
+    get stderr() {
+      return process.stderr;
+    },
     env: process.env,
     cwd: process.cwd(),
     // process.hrtime rather than performance.now(): the global `performance` loads perf_hooks (1 ms).

@@ -10,14 +10,15 @@ import type { Io } from './io.js';
 import { COMMANDS, findCommand } from './registry.js';
 
 export async function main(argv: readonly string[], rawIo: Io): Promise<number> {
-  // Through descriptors, not a spread: processIo's stdin and stdout are made on first use, and stay so.
+  // Through descriptors, not a spread: processIo's stdin, stdout and stderr are made on first use, and stay so.
   let stdout: Io['stdout'] | undefined;
+  let stderr: Io['stderr'] | undefined;
   const io: Io = Object.defineProperties(
     {},
     {
       ...Object.getOwnPropertyDescriptors(rawIo),
       stdout: { get: () => (stdout ??= terminalSafe(rawIo.stdout)), enumerable: true },
-      stderr: { value: terminalSafe(rawIo.stderr), enumerable: true },
+      stderr: { get: () => (stderr ??= terminalSafe(rawIo.stderr)), enumerable: true },
     },
   ) as Io;
   const [first, ...rest] = argv;

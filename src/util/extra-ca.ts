@@ -5,12 +5,13 @@
 // commonly set) that was 40 of node's 62 ms of CPU, two fifths of `memlens run`'s fixed cost
 // (docs/benchmarks.md, "The fixed cost, round four"). Only a push over https needs those certificates.
 // So the launchers start node without it (bin/memlens.js's first line, the wheel's python/memlens/_cli.py)
-// and keep its value in MEMLENS_NODE_EXTRA_CA_CERTS; memlens puts it back in its own environment first
-// thing, so that the program it runs and every process it starts get it as the user set it, and a command
-// that may push over https starts again under node with it (bin.ts).
+// and keep its value in MLENS_CA (a short name: bin/memlens.js's first line has 127 characters at most);
+// memlens puts it back in its own environment first thing, so that the program it runs and every process it
+// starts get it as the user set it, and a command that may push over https starts again under node with it
+// (bin.ts).
 
 /** Where the launchers keep NODE_EXTRA_CA_CERTS's value while node starts ('' when it was not set). */
-export const DEFERRED_CA_ENV = 'MEMLENS_NODE_EXTRA_CA_CERTS';
+export const DEFERRED_CA_ENV = 'MLENS_CA';
 const EXTRA_CA_ENV = 'NODE_EXTRA_CA_CERTS';
 
 /**

@@ -1,12 +1,18 @@
 // The flags every memlens node process runs with, and the relaunch that adds them when node was started
 // without them (`node bin/memlens.js ...` rather than the `memlens` executable, whose first line has them).
 //
-// --single-threaded: Node 20 (and later, so far) can hang forever at exit when a V8 background compile
-// job asks the main thread for a garbage collection just as the main thread waits for background jobs to
-// finish, at the end of the event loop or in process.exit (nodejs/node#54918). We saw it here about once
-// in 100 `memlens run` invocations on a loaded machine: the capture was complete, but memlens never
-// exited. Without background V8 tasks the wait cannot happen. Measured cost on `memlens summary` of a
-// 10 M-event capture: about 7 % more time, 8 % less memory (docs/benchmarks.md, "Reports").
+// --single-threaded-gc --no-concurrent-recompilation: Node 20 (and later, so far) can hang forever at exit
+// when a V8 background compile job asks the main thread for a garbage collection just as the main thread
+// waits for background jobs to finish, at the end of the event loop or in process.exit (nodejs/node#54918).
+// We saw it here about once in 100 `memlens run` invocations on a loaded machine: the capture was complete,
+// but memlens never exited. Without background V8 tasks the wait cannot happen: these two flags are what
+// V8's --single-threaded sets for JavaScript (no background garbage collection, no background optimizing
+// compiles; `node --print-flag-values`), without its WebAssembly flags, which change V8's flag hash: with
+// --single-threaded V8 refused the code cache node embeds for its own modules, and each start compiled
+// child_process, net, stream and zlib from source, 8 ms of CPU (docs/benchmarks.md, "The fixed cost, round
+// five"). memlens runs no WebAssembly of its own (fetch's HTTP parser, for a push, compiles as it would).
+// Measured cost of --single-threaded on `memlens summary` of a 10 M-event capture: about 7 % more time,
+// 8 % less memory (docs/benchmarks.md, "Reports").
 // Not --max-semi-space-size=2 (V8's young generation capped at 2 × 2 MiB): 3–4 MiB less peak RSS for the
 // reports of a 50 M-event capture in the same CPU time, but 10 % more CPU time for reports that build
 // hundreds of MiB of objects (deep stacks), docs/benchmarks.md "Report memory".
@@ -15,7 +21,7 @@ import type * as ChildProcess from 'node:child_process';
 import { createRequire } from 'node:module';
 import { escapeLine } from './terminal-text.js';
 
-export const NODE_FLAGS: readonly string[] = ['--single-threaded'];
+export const NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--no-concurrent-recompilation'];
 
 /** True when this process runs with NODE_FLAGS. */
 export function hasNodeFlags(execArgv: readonly string[] = process.execArgv): boolean {

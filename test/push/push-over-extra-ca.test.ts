@@ -19,7 +19,7 @@ import { testPythons } from '../support/pythons.js';
 
 const work = tempDir('memlens-extra-ca-');
 const python = (testPythons()[0] as { python: string }).python;
-const PROGRAM = 'import os, time\nprint(repr(os.environ.get("NODE_EXTRA_CA_CERTS")), repr(os.environ.get("MEMLENS_NODE_EXTRA_CA_CERTS")))\nKEEP = [bytearray(100000) for _ in range(50)]\ntime.sleep(2.5)\n';
+const PROGRAM = 'import os, time\nprint(repr(os.environ.get("NODE_EXTRA_CA_CERTS")), repr(os.environ.get("MLENS_CA")))\nKEEP = [bytearray(100000) for _ in range(50)]\ntime.sleep(2.5)\n';
 
 let server: Server;
 let url = '';

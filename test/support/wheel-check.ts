@@ -32,7 +32,7 @@ export function checkWheelOn(py: TestPython, work: string): void {
   // The launcher sets NODE_EXTRA_CA_CERTS aside while node starts and the CLI puts it back (src/util/extra-ca.ts):
   // the program sees it as the user set it.
   const caEnv = { ...env, NODE_EXTRA_CA_CERTS: '/etc/ssl/our ca.pem' };
-  const code = 'import os; print(repr(os.environ.get("NODE_EXTRA_CA_CERTS")), repr(os.environ.get("MEMLENS_NODE_EXTRA_CA_CERTS")))';
+  const code = 'import os; print(repr(os.environ.get("NODE_EXTRA_CA_CERTS")), repr(os.environ.get("MLENS_CA")))';
   const ca = sh('memlens', ['run', '-q', '-o', join(dir, 'env.mlens'), '-c', code], { env: caEnv, cwd: dir });
   assert.equal(ca.code, 0, ca.stderr);
   assert.equal(ca.stdout, "'/etc/ssl/our ca.pem' None\n");
