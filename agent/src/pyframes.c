@@ -482,7 +482,7 @@ static size_t slot_find(const ml_walk_cache *c, uintptr_t addr) {
     size_t mask = c->slot_cap - 1;
     for (size_t i = slot_hash(addr, mask), n = 0; n < c->slot_cap; i = (i + 1) & mask, n++) {
         const struct ml_walk_slot *sl = &c->slots[i];
-        if (sl->addr == 0) return SIZE_MAX;
+        if (sl->gen != c->slot_gen) return SIZE_MAX;
         if (sl->addr == addr) return sl->index < c->len && c->raw[sl->index].addr == addr ? sl->index : SIZE_MAX;
     }
     return SIZE_MAX;
@@ -492,10 +492,12 @@ static void slot_put(ml_walk_cache *c, uintptr_t addr, size_t index) {
     size_t mask = c->slot_cap - 1;
     for (size_t i = slot_hash(addr, mask);; i = (i + 1) & mask) {
         struct ml_walk_slot *sl = &c->slots[i];
-        if (sl->addr == 0) c->slot_used++;
-        if (sl->addr == 0 || sl->addr == addr) {
+        int empty = sl->gen != c->slot_gen;
+        if (empty) c->slot_used++;
+        if (empty || sl->addr == addr) {
             sl->addr = addr;
-            sl->index = index;
+            sl->index = (uint32_t)index;
+            sl->gen = c->slot_gen;
             return;
         }
     }
@@ -606,16 +608,19 @@ __attribute__((noinline)) static size_t check_words_objects(const ml_pylayout *L
 /* The facts of the cache's distinct code objects [from, to) again (is_live_code, _co_firsttraceable): the
  * first that reads otherwise, or SIZE_MAX. A code object's facts are one per object, so they are checked
  * once per distinct code of the cached part instead of once per frame (a recursion has one). */
-static size_t check_codes(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t to) {
+__attribute__((noinline)) static size_t check_codes(const ml_pylayout *L, const struct ml_walk_code *codes, size_t from, size_t to) {
     const uintptr_t code_type = S.code_type;
     const unsigned type_off = L->ob_type, first_off = L->co_firsttraceable;
     const int interp = L->model == ML_FRAMES_INTERP, gil = !L->free_threaded;
     for (size_t q = from; q < to; q++) {
-        const struct ml_walk_code *k = &c->codes[q];
+        const struct ml_walk_code *k = &codes[q];
         uintptr_t code = k->code;
-        if (k->live && gil) {
-            /* is_live_code on a GIL build, without plausible(): it held for this very value when cached. */
-            if (rd_ptr(code, type_off) != code_type || rd_u32(code, 0) == 0 || (interp ? rd_i32(code, first_off) : 0) != k->first) return q;
+        if (__builtin_expect(k->live && gil, 1)) {
+            /* is_live_code on a GIL build without plausible(), which held for this very value when cached;
+             * the frame that names it was just read naming it, so it is as readable as the walk's reads. */
+            int32_t first = interp ? rd_i32(code, first_off) : 0;
+            if (((rd_ptr(code, type_off) ^ code_type) | (uintptr_t)(rd_u32(code, 0) == 0) | (uintptr_t)(uint32_t)(first ^ k->first)) != 0)
+                return q;
             continue;
         }
         int live = is_live_code(code);
@@ -676,7 +681,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
                 }
                 if (bad == SIZE_MAX) {
                     size_t need = c->raw[j].ncodes;
-                    size_t q = codes_ok < need ? check_codes(L, c, codes_ok, need) : SIZE_MAX;
+                    size_t q = codes_ok < need ? check_codes(L, c->codes, codes_ok, need) : SIZE_MAX;
                     if (q == SIZE_MAX) {
                         if (need > codes_ok) codes_ok = need;
                         junction = j;
@@ -723,7 +728,12 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     c->len = keep + nf;
     /* The index is made again when it fills up with stale slots. */
     if (!c->slots_valid || (c->slot_used + nf) * 2 > c->slot_cap) {
-        memset(c->slots, 0, c->slot_cap * sizeof *c->slots);
+        /* A new generation empties every slot (clearing them all was a twentieth of the agent's instructions
+         * on pyperf_json_dumps, whose leaf frames change address often). */
+        if (++c->slot_gen == 0) {
+            memset(c->slots, 0, c->slot_cap * sizeof *c->slots);
+            c->slot_gen = 1;
+        }
         c->slot_used = 0;
         for (size_t i = 0; i < c->len; i++) slot_put(c, c->raw[i].addr, i);
         c->slots_valid = 1;

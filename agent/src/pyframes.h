@@ -62,9 +62,11 @@ typedef struct ml_walk_cache {
     size_t len, cap;
     struct ml_walk_slot {
         uintptr_t addr;
-        size_t index;
+        uint32_t index;
+        uint32_t gen; /* a slot of another generation than slot_gen is empty */
     } * slots;
     size_t slot_cap, slot_used;
+    uint32_t slot_gen;
     /* The code objects the cached entries' walk checked, root first, each with its facts and the first entry
      * naming it (`cap` of them): checked once each, not once per frame. */
     struct ml_walk_code {
