@@ -465,6 +465,11 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
  * cache), so the processor overlaps them, where the walk's reads wait each for the one before; and the
  * caller skips comparing the reused part with its last stack (it is that stack's root part).
  *
+ * The words are read from entry j down (check_words), each frame only once the frame above was read naming
+ * it, so that nothing but live frames is dereferenced; the two facts are a code object's, not a frame's, so
+ * they are read once per distinct code object of entries [0, j] (check_codes): a code object named by several
+ * entries has the same facts for all of them at one moment.
+ *
  * The thread's own frames do not change while it runs the hook, so the check and the walk see one state.
  * A chain that ends otherwise than with a null back pointer (a cycle, a code object being freed in
  * 3.9/3.10, a chain longer than the cache) is not cached. */
@@ -608,26 +613,31 @@ __attribute__((noinline)) static size_t check_words_objects(const ml_pylayout *L
 /* The facts of the cache's distinct code objects [from, to) again (is_live_code, _co_firsttraceable): the
  * first that reads otherwise, or SIZE_MAX. A code object's facts are one per object, so they are checked
  * once per distinct code of the cached part instead of once per frame (a recursion has one). */
-__attribute__((noinline)) static size_t check_codes(const ml_pylayout *L, const struct ml_walk_code *codes, size_t from, size_t to) {
+static inline __attribute__((always_inline)) size_t check_codes_kind(const ml_pylayout *L, const struct ml_walk_code *codes, size_t from,
+                                                                     size_t to, const int interp) {
     const uintptr_t code_type = S.code_type;
     const unsigned type_off = L->ob_type, first_off = L->co_firsttraceable;
-    const int interp = L->model == ML_FRAMES_INTERP, gil = !L->free_threaded;
-    for (size_t q = from; q < to; q++) {
-        const struct ml_walk_code *k = &codes[q];
+    const int gil = !L->free_threaded;
+    for (const struct ml_walk_code *k = codes + from, *end = codes + to; k < end; k++) {
         uintptr_t code = k->code;
         if (__builtin_expect(k->live && gil, 1)) {
             /* is_live_code on a GIL build without plausible(), which held for this very value when cached;
              * the frame that names it was just read naming it, so it is as readable as the walk's reads. */
-            int32_t first = interp ? rd_i32(code, first_off) : 0;
-            if (((rd_ptr(code, type_off) ^ code_type) | (uintptr_t)(rd_u32(code, 0) == 0) | (uintptr_t)(uint32_t)(first ^ k->first)) != 0)
-                return q;
+            uintptr_t diff = (rd_ptr(code, type_off) ^ code_type) | (uintptr_t)(rd_u32(code, 0) == 0);
+            if (interp) diff |= (uint32_t)(rd_i32(code, first_off) ^ k->first);
+            if (diff != 0) return (size_t)(k - codes);
             continue;
         }
         int live = is_live_code(code);
         int32_t first = live && interp ? rd_i32(code, first_off) : 0;
-        if (live != k->live || first != k->first) return q;
+        if (live != k->live || first != k->first) return (size_t)(k - codes);
     }
     return SIZE_MAX;
+}
+
+__attribute__((noinline)) static size_t check_codes(const ml_pylayout *L, const struct ml_walk_code *codes, size_t from, size_t to) {
+    if (L->model == ML_FRAMES_INTERP) return check_codes_kind(L, codes, from, to, 1);
+    return check_codes_kind(L, codes, from, to, 0);
 }
 
 /* The cache's index of the distinct code object r names, appended if it is not among the last few (a code
