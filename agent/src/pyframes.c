@@ -465,6 +465,11 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
  * cache), so the processor overlaps them, where the walk's reads wait each for the one before; and the
  * caller skips comparing the reused part with its last stack (it is that stack's root part).
  *
+ * The words are read from entry j down (check_words), each frame only once the frame above was read naming
+ * it, so that nothing but live frames is dereferenced; the two facts are a code object's, not a frame's, so
+ * they are read once per distinct code object of entries [0, j] (check_codes): a code object named by several
+ * entries has the same facts for all of them at one moment.
+ *
  * The thread's own frames do not change while it runs the hook, so the check and the walk see one state.
  * A chain that ends otherwise than with a null back pointer (a cycle, a code object being freed in
  * 3.9/3.10, a chain longer than the cache) is not cached. */
@@ -482,7 +487,7 @@ static size_t slot_find(const ml_walk_cache *c, uintptr_t addr) {
     size_t mask = c->slot_cap - 1;
     for (size_t i = slot_hash(addr, mask), n = 0; n < c->slot_cap; i = (i + 1) & mask, n++) {
         const struct ml_walk_slot *sl = &c->slots[i];
-        if (sl->addr == 0) return SIZE_MAX;
+        if (sl->gen != c->slot_gen) return SIZE_MAX;
         if (sl->addr == addr) return sl->index < c->len && c->raw[sl->index].addr == addr ? sl->index : SIZE_MAX;
     }
     return SIZE_MAX;
@@ -492,10 +497,12 @@ static void slot_put(ml_walk_cache *c, uintptr_t addr, size_t index) {
     size_t mask = c->slot_cap - 1;
     for (size_t i = slot_hash(addr, mask);; i = (i + 1) & mask) {
         struct ml_walk_slot *sl = &c->slots[i];
-        if (sl->addr == 0) c->slot_used++;
-        if (sl->addr == 0 || sl->addr == addr) {
+        int empty = sl->gen != c->slot_gen;
+        if (empty) c->slot_used++;
+        if (empty || sl->addr == addr) {
             sl->addr = addr;
-            sl->index = index;
+            sl->index = (uint32_t)index;
+            sl->gen = c->slot_gen;
             return;
         }
     }
@@ -558,35 +565,99 @@ static inline int read_frame(const ml_pylayout *L, uintptr_t f, ml_rawframe *r, 
     return 0;
 }
 
-/* Reads cached entries [from, to) again: the words of each frame, and the facts of each code object the walk
- * checked (once per run of entries naming the same one); returns the first entry that reads otherwise now,
- * or `to`. */
-__attribute__((noinline)) static size_t check_cached(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t to) {
-    code_memo m = {0, 0, 0};
-    const int objects = L->model == ML_FRAMES_OBJECTS;
-    const unsigned back = objects ? L->f_back : L->if_previous, word = objects ? L->f_code : L->if_code;
-    const unsigned instr = objects ? L->f_lasti : L->if_instr, owner = L->if_owner;
-    for (size_t i = from; i < to; i++) {
-        const ml_rawframe *r = &c->raw[i];
-        uintptr_t f = r->addr;
-        if (rd_ptr(f, back) != r->back || rd_ptr(f, word) != r->code) return i;
-        if (objects ? (uintptr_t)(uint32_t)rd_i32(f, instr) != r->instr : rd_ptr(f, instr) != r->instr || rd_u8(f, owner) != r->owner)
-            return i;
-        if (r->coded) {
-            uintptr_t obj = r->code;
-            if (L->code_tagged) obj &= ~(uintptr_t)3u; /* coded: not a tagged int */
-            code_facts(L, &m, obj);
-            if (m.live != r->live || m.first != r->first) return i;
-        }
+/* One frame's words against its cache entry (`below`: the back pointer it had): 0 when they read as cached. */
+static inline __attribute__((always_inline)) uintptr_t frame_diff(uintptr_t f, uintptr_t below, const ml_rawframe *r, unsigned back,
+                                                                  unsigned word, unsigned instr, unsigned owner, const int objects) {
+    uintptr_t diff = (rd_ptr(f, back) ^ below) | (rd_ptr(f, word) ^ r->code);
+    if (objects) return diff | ((uintptr_t)(uint32_t)rd_i32(f, instr) ^ r->instr);
+    return diff | (rd_ptr(f, instr) ^ r->instr) | (uintptr_t)(rd_u8(f, owner) ^ r->owner);
+}
+
+/* Reads cached entries j, j-1, ..., from again, leaf side first: the four words of each frame (3.9/3.10: three;
+ * no owner). Returns SIZE_MAX when every one reads as cached, else the first entry (from the leaf side) that
+ * does not. Leaf side first, because only that order dereferences nothing but live frames: entry j's frame is
+ * the one the walk is at, and each entry below is read only once the back pointer read just before named it
+ * (a cached frame further down may have been freed since, its memory unmapped with a datastack chunk or a
+ * frame object). The branch per frame is predicted taken, so the processor still issues the next frame's
+ * reads early: their addresses are in the cache. Compiled per model with its offsets in locals. */
+static inline __attribute__((always_inline)) size_t check_words(const ml_rawframe *raw, size_t from, size_t j, unsigned back, unsigned word,
+                                                                unsigned instr, unsigned owner, const int objects) {
+    /* An entry's cached back pointer is the address of the entry below it (the walk followed it), so each
+     * address is loaded once, as the frame below's and as the back pointer to compare with. Two frames a
+     * step, each behind its own branch: a frame is read only once the one above named it. */
+    uintptr_t f = raw[j].addr;
+    size_t i = j;
+    for (; i >= from + 2; i -= 2) {
+        uintptr_t b1 = raw[i - 1].addr, b2 = raw[i - 2].addr;
+        if (frame_diff(f, b1, &raw[i], back, word, instr, owner, objects) != 0) return i;
+        if (frame_diff(b1, b2, &raw[i - 1], back, word, instr, owner, objects) != 0) return i - 1;
+        f = b2;
     }
-    return to;
+    for (; i > from; i--) {
+        uintptr_t b = raw[i - 1].addr;
+        if (frame_diff(f, b, &raw[i], back, word, instr, owner, objects) != 0) return i;
+        f = b;
+    }
+    /* Entry `from`: its own cached back pointer (the root's is not an entry's address). */
+    return frame_diff(f, raw[from].back, &raw[from], back, word, instr, owner, objects) != 0 ? from : SIZE_MAX;
+}
+
+__attribute__((noinline)) static size_t check_words_interp(const ml_pylayout *L, const ml_rawframe *raw, size_t from, size_t j) {
+    return check_words(raw, from, j, L->if_previous, L->if_code, L->if_instr, L->if_owner, 0);
+}
+
+__attribute__((noinline)) static size_t check_words_objects(const ml_pylayout *L, const ml_rawframe *raw, size_t from, size_t j) {
+    return check_words(raw, from, j, L->f_back, L->f_code, L->f_lasti, 0, 1);
+}
+
+/* The facts of the cache's distinct code objects [from, to) again (is_live_code, _co_firsttraceable): the
+ * first that reads otherwise, or SIZE_MAX. A code object's facts are one per object, so they are checked
+ * once per distinct code of the cached part instead of once per frame (a recursion has one). */
+static inline __attribute__((always_inline)) size_t check_codes_kind(const ml_pylayout *L, const struct ml_walk_code *codes, size_t from,
+                                                                     size_t to, const int interp) {
+    const uintptr_t code_type = S.code_type;
+    const unsigned type_off = L->ob_type, first_off = L->co_firsttraceable;
+    const int gil = !L->free_threaded;
+    for (const struct ml_walk_code *k = codes + from, *end = codes + to; k < end; k++) {
+        uintptr_t code = k->code;
+        if (__builtin_expect(k->live && gil, 1)) {
+            /* is_live_code on a GIL build without plausible(), which held for this very value when cached;
+             * the frame that names it was just read naming it, so it is as readable as the walk's reads. */
+            uintptr_t diff = (rd_ptr(code, type_off) ^ code_type) | (uintptr_t)(rd_u32(code, 0) == 0);
+            if (interp) diff |= (uint32_t)(rd_i32(code, first_off) ^ k->first);
+            if (diff != 0) return (size_t)(k - codes);
+            continue;
+        }
+        int live = is_live_code(code);
+        int32_t first = live && interp ? rd_i32(code, first_off) : 0;
+        if (live != k->live || first != k->first) return (size_t)(k - codes);
+    }
+    return SIZE_MAX;
+}
+
+__attribute__((noinline)) static size_t check_codes(const ml_pylayout *L, const struct ml_walk_code *codes, size_t from, size_t to) {
+    if (L->model == ML_FRAMES_INTERP) return check_codes_kind(L, codes, from, to, 1);
+    return check_codes_kind(L, codes, from, to, 0);
+}
+
+/* The cache's index of the distinct code object r names, appended if it is not among the last few (a code
+ * object listed twice is only checked twice: the list is for checking, not for identity). */
+static size_t code_index(ml_walk_cache *c, size_t n, const ml_pylayout *L, const ml_rawframe *r, size_t entry) {
+    uintptr_t obj = r->code;
+    if (L->code_tagged) obj &= ~(uintptr_t)3u; /* coded: not a tagged int */
+    for (size_t q = n, seen = 0; q > 0 && seen < 8; q--, seen++) {
+        const struct ml_walk_code *k = &c->codes[q - 1];
+        if (k->code == obj && k->live == r->live && k->first == r->first) return n;
+    }
+    c->codes[n] = (struct ml_walk_code){obj, (uint32_t)entry, r->first, r->live};
+    return n + 1;
 }
 
 size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, size_t *reused) {
     *reused = 0;
     if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return 0;
     const ml_pylayout *L = &S.L;
-    if (L->co_tlbc != ML_NO_FIELD || c->cap == 0 || c->slot_cap < 2 * c->cap) return SIZE_MAX;
+    if (L->co_tlbc != ML_NO_FIELD || c->cap == 0 || c->slot_cap < 2 * c->cap || c->codes == NULL) return SIZE_MAX;
     uintptr_t ts = (uintptr_t)S.get_tstate();
     if (!plausible(ts)) return 0;
     uintptr_t finalizing = __atomic_load_n((const uintptr_t *)(S.runtime + L->rt_finalizing), __ATOMIC_RELAXED);
@@ -603,25 +674,33 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     }
     size_t nf = 0, nout = 0;
     size_t junction = SIZE_MAX;
-    size_t checked = 0, limit = c->len; /* entries [0, checked) read the same now; none from limit on can */
+    /* Entries [0, words_ok) and distinct codes [0, codes_ok) read as cached now; no entry from limit on can be
+     * a junction (one at or below it reads otherwise). Each entry's words are read at most once per walk. */
+    size_t words_ok = 0, codes_ok = 0, limit = c->len;
     code_memo m = {0, 0, 0};
     cycle_guard g = {0, 1, 0};
     while (plausible(f)) {
         if (limit > 0 && c->slots_valid) {
             size_t j = slot_find(c, f);
             if (j < limit) {
-                if (j >= checked) {
-                    size_t bad = check_cached(L, c, checked, j + 1);
-                    if (bad == j + 1) {
-                        checked = j + 1;
-                    } else {
-                        checked = limit = bad;
+                size_t bad = SIZE_MAX;
+                if (j >= words_ok) {
+                    bad = L->model == ML_FRAMES_OBJECTS ? check_words_objects(L, c->raw, words_ok, j)
+                                                        : check_words_interp(L, c->raw, words_ok, j);
+                    if (bad == SIZE_MAX) words_ok = j + 1;
+                }
+                if (bad == SIZE_MAX) {
+                    size_t need = c->raw[j].ncodes;
+                    size_t q = codes_ok < need ? check_codes(L, c->codes, codes_ok, need) : SIZE_MAX;
+                    if (q == SIZE_MAX) {
+                        if (need > codes_ok) codes_ok = need;
+                        junction = j;
+                        break;
                     }
+                    codes_ok = q;
+                    bad = c->codes[q].entry;
                 }
-                if (j < checked) {
-                    junction = j;
-                    break;
-                }
+                limit = bad;
             }
         }
         if (nf >= c->cap) return SIZE_MAX;
@@ -647,16 +726,24 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     }
     size_t shown = keep > 0 ? c->raw[keep - 1].depth : 0; /* the stack's frames among the kept entries */
     uint32_t depth = (uint32_t)shown;
+    size_t ncodes = keep > 0 ? c->raw[keep - 1].ncodes : 0; /* the distinct codes of the kept entries */
     for (size_t i = 0; i < nf; i++) {
         ml_rawframe *r = &c->raw[keep + i];
         *r = c->fresh[nf - 1 - i];
         depth += r->shown;
         r->depth = depth;
+        if (r->coded) ncodes = code_index(c, ncodes, L, r, keep + i);
+        r->ncodes = (uint32_t)ncodes;
     }
     c->len = keep + nf;
     /* The index is made again when it fills up with stale slots. */
     if (!c->slots_valid || (c->slot_used + nf) * 2 > c->slot_cap) {
-        memset(c->slots, 0, c->slot_cap * sizeof *c->slots);
+        /* A new generation empties every slot (clearing them all was a twentieth of the agent's instructions
+         * on pyperf_json_dumps, whose leaf frames change address often). */
+        if (++c->slot_gen == 0) {
+            memset(c->slots, 0, c->slot_cap * sizeof *c->slots);
+            c->slot_gen = 1;
+        }
         c->slot_used = 0;
         for (size_t i = 0; i < c->len; i++) slot_put(c, c->raw[i].addr, i);
         c->slots_valid = 1;

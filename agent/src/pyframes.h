@@ -46,6 +46,7 @@ typedef struct ml_rawframe {
     uintptr_t instr; /* instr_ptr / prev_instr (3.11+), f_lasti (3.9/3.10), as read */
     int32_t first;   /* the code object's _co_firsttraceable (3.11+; 0 before, or when not live) */
     uint32_t depth;  /* frames of the stack from the root to this entry, inclusive (cache entries only) */
+    uint32_t ncodes; /* the cache's distinct code objects of the entries from the root to this one (cache entries only) */
     uint8_t owner;   /* the frame's owner byte (3.11+) */
     uint8_t coded;   /* the walk checked the code object the code word names (is_live_code, first) */
     uint8_t live;    /* is_live_code was true */
@@ -61,9 +62,19 @@ typedef struct ml_walk_cache {
     size_t len, cap;
     struct ml_walk_slot {
         uintptr_t addr;
-        size_t index;
+        uint32_t index;
+        uint32_t gen; /* a slot of another generation than slot_gen is empty */
     } * slots;
     size_t slot_cap, slot_used;
+    uint32_t slot_gen;
+    /* The code objects the cached entries' walk checked, root first, each with its facts and the first entry
+     * naming it (`cap` of them): checked once each, not once per frame. */
+    struct ml_walk_code {
+        uintptr_t code; /* untagged */
+        uint32_t entry;
+        int32_t first;
+        uint8_t live;
+    } * codes;
     int slots_valid; /* the slots index raw[0, len) (kept only for chains long enough to gain from it) */
 } ml_walk_cache;
 

@@ -436,18 +436,21 @@ static int grow_cache(ml_pystack *ps, size_t want) {
     ml_rawframe *raw = ml_mem_alloc(cap * sizeof *raw);
     ml_rawframe *fresh = ml_mem_alloc(cap * sizeof *fresh);
     struct ml_walk_slot *slots = ml_mem_alloc(2 * cap * sizeof *slots);
-    if (raw == NULL || fresh == NULL || slots == NULL) {
+    struct ml_walk_code *codes = ml_mem_alloc(cap * sizeof *codes);
+    if (raw == NULL || fresh == NULL || slots == NULL || codes == NULL) {
         ml_mem_free(raw, cap * sizeof *raw);
         ml_mem_free(fresh, cap * sizeof *fresh);
         ml_mem_free(slots, 2 * cap * sizeof *slots);
+        ml_mem_free(codes, cap * sizeof *codes);
         return -1;
     }
     ml_mem_free(c->raw, c->cap * sizeof *c->raw);
     ml_mem_free(c->fresh, c->cap * sizeof *c->fresh);
     ml_mem_free(c->slots, c->slot_cap * sizeof *c->slots);
-    c->raw = raw, c->fresh = fresh, c->slots = slots;
+    ml_mem_free(c->codes, c->cap * sizeof *c->codes);
+    c->raw = raw, c->fresh = fresh, c->slots = slots, c->codes = codes;
     c->cap = cap, c->slot_cap = 2 * cap;
-    c->len = 0, c->slot_used = 0, c->slots_valid = 0;
+    c->len = 0, c->slot_used = 0, c->slot_gen = 0, c->slots_valid = 0;
     return 0;
 }
 
@@ -456,6 +459,7 @@ static void release_cache(ml_pystack *ps) {
     ml_mem_free(c->raw, c->cap * sizeof *c->raw);
     ml_mem_free(c->fresh, c->cap * sizeof *c->fresh);
     ml_mem_free(c->slots, c->slot_cap * sizeof *c->slots);
+    ml_mem_free(c->codes, c->cap * sizeof *c->codes);
     memset(c, 0, sizeof *c);
 }
 
@@ -509,7 +513,10 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
      * before the search is stored with its result, so a change meanwhile only makes the next event search. */
     unsigned gen = atomic_load_explicit(&g_hidden_gen, memory_order_acquire);
     size_t h = 0;
-    if (ps->hid_gen == gen) {
+    if (ps->hid_gen == gen && ps->hid_next != NULL && reused > ps->hid_n) {
+        /* The memo is of the last stack's root, and the walk cache reused that root and the frame after it. */
+        h = ps->hid_n;
+    } else if (ps->hid_gen == gen) {
         while (h < n && h < ps->hid_n && FRAME_CODE(h) == ps->hid_code[h]) h++;
     }
     if (!(ps->hid_gen == gen && h == ps->hid_n && h < n && FRAME_CODE(h) == ps->hid_next)) {

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
 import { memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, REPO_ROOT, testPythons } from '../support/pythons.js';
-import { ALLOC_PROG, DEEP_PROG, FORK_PROG, REGROW_PROG, THREADS_PROG, THREADS_SITE } from './programs.js';
+import { ALLOC_PROG, DEEP_PROG, FORK_PROG, REGROW_PROG, SAME_TOP_PROG, THREADS_PROG, THREADS_SITE } from './programs.js';
 
 function asanRuntime(): string {
   const r = spawnSync(process.env['CC'] ?? 'cc', ['-print-file-name=libasan.so'], { encoding: 'utf8' });
@@ -53,6 +53,7 @@ describe('the agent under AddressSanitizer', () => {
         ['deep.py', DEEP_PROG, ['--native'], {}],
         // Deep stacks through the walk cache on every event, regrown to the same frame addresses.
         ['regrow.py', REGROW_PROG, ['--trace-python-allocators'], {}],
+        ['same_top.py', SAME_TOP_PROG, ['--trace-python-allocators'], {}],
         ['fork.py', FORK_PROG, ['--follow-fork', '--trace-python-allocators'], {}],
         ['aggregated.py', THREADS_PROG, ['--aggregate', '--trace-python-allocators'], { PYTHONPATH: join(dir, 'site') }],
         // Mappings split, replaced and moved: aggregated mode's table of pieces.

@@ -140,6 +140,39 @@ for _ in range(2):
 print("ok")
 `;
 
+/**
+ * A 31-deep recursion whose bottom calls the same 12-frame chain from two lines in turn, three times: between
+ * two allocations the frames above the bottom are popped and pushed again at the same addresses, with the
+ * same code and instruction in each, and only the bottom's instruction (11 frames below the leaf) differs.
+ * A walk cache that trusted the leaf's frames, or the few below it, would give the other line's stack.
+ */
+export const SAME_TOP_PROG = `KEEP = []
+
+
+def leaf(size):
+    KEEP.append(bytearray(size))  # LEAF
+
+
+def mid(k, size):
+    if k:
+        mid(k - 1, size)  # MID
+        return
+    leaf(size)  # TO LEAF
+
+
+def top(n):
+    if n:
+        top(n - 1)  # DOWN
+        return
+    for i in range(3):
+        mid(10, 200_000 + i)  # SITE A
+        mid(10, 300_000 + i)  # SITE B
+
+
+top(30)  # ROOT
+print("ok")
+`;
+
 /** multiprocessing (fork): three children allocate known sizes. */
 export const FORK_PROG = `import multiprocessing as mp
 

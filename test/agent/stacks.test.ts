@@ -1,12 +1,13 @@
-// Python stacks at the edges: recursion 5,000 deep, a deep stack regrown to the same frame addresses (the
-// agent's walk cache), non-ASCII file and function names.
+// Python stacks at the edges: recursion 5,000 deep, a deep stack regrown to the same frame addresses and the
+// same frames pushed again above a caller whose line changed (the agent's walk cache), non-ASCII file and
+// function names.
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Oracle, type OracleAlloc } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
-import { DEEP_PROG, REGROW_PROG } from './programs.js';
+import { DEEP_PROG, REGROW_PROG, SAME_TOP_PROG } from './programs.js';
 
 const UNICODE_FILE = 'données_π.py';
 const UNICODE = `KEEP = []
@@ -79,6 +80,35 @@ for (const py of testPythons()) {
               `bytearray(${size})`,
             );
           }
+        }
+      }
+    });
+
+    test('the same frames above a caller whose line changed between two allocations', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'same_top.py': SAME_TOP_PROG }, program: ['same_top.py'], output: 'same_top.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      const line = (marker: string): number => lineOf(SAME_TOP_PROG, marker);
+      for (const [base, site] of [
+        [200_000, '# SITE A'],
+        [300_000, '# SITE B'],
+      ] as const) {
+        for (let i = 0; i < 3; i++) {
+          const found = o.allocs.filter((a) => a.size === bytearraySize(py, base + i));
+          assert.equal(found.length, 1, `bytearray(${base + i})`);
+          assert.deepEqual(
+            o.stack(found[0] as OracleAlloc).map((f) => [f.function, f.line]),
+            [
+              ['leaf', line('# LEAF')],
+              ['mid', line('# TO LEAF')],
+              ...Array.from({ length: 10 }, (): [string, number] => ['mid', line('# MID')]),
+              ['top', line(site)],
+              ...Array.from({ length: 30 }, (): [string, number] => ['top', line('# DOWN')]),
+              ['<module>', line('# ROOT')],
+            ],
+            `bytearray(${base + i})`,
+          );
         }
       }
     });
