@@ -9,7 +9,6 @@
 import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, GROUP_FORMAT_VERSION, OPTION_NATIVE, SLOT_ADDRESS_VERSION } from './format.js';
 import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
-import { warmMerger } from './merge-warmup.js';
 import { BlockMerger, GROUPING, SMALL_BLOCKS, type MergeLimits, type MergedBlock } from './merge.js';
 
 /** Brotli quality 5: on agent captures about a quarter smaller than deflate level 1, and as fast to write. */
@@ -195,7 +194,6 @@ export class Recompressor {
           // Groups only where addresses are coded against slots: a header raised to version 4 says so.
           this.groupsAllowed = options.merge !== false && options.streamGroups !== false && this.codec === 'brotli' && slotted;
           if (options.merge !== false) {
-            warmMerger((h.options & OPTION_NATIVE) !== 0, slotted, this.groupsAllowed);
             this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow());
           }
           this.out(this.groupsAllowed ? groupHeader(bytes) : bytes.slice());
