@@ -77,16 +77,29 @@ export class SlotAddressReader {
     this.prev = 0;
   }
 
+  /** Whether the field whose first varint is `a` (w: the record's w bit) holds a whole address: read by whole(). */
+  static isWhole(a: number, w: boolean): boolean {
+    return w && a < SLOT_MUL;
+  }
+
   /**
-   * The address of a field whose first varint is `a` (w: the record's w bit); `whole()` reads the varint
-   * that follows when the field holds a whole address.
+   * The address of a field whose first varint is `a` (w: the record's w bit), one that does not hold a whole
+   * address. Not a callback for that varint: the merger allocated a closure per record for it, in the loop
+   * `memlens run` compiles cold.
    */
-  read(a: number, w: boolean, whole: () => number): number {
+  read(a: number, w: boolean): number {
     const slot = a % SLOT_MUL;
     const z = Math.floor(a / SLOT_MUL);
     const d = z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-    const address = !w ? this.last[slot]! + d * ADDR_SLOT_UNIT : z !== 0 ? this.prev + d * 8 : whole();
+    const address = !w ? this.last[slot]! + d * ADDR_SLOT_UNIT : this.prev + d * 8;
     this.last[slot] = address;
+    this.prev = address;
+    return address;
+  }
+
+  /** The whole address `address` of a field whose first varint is `a` (isWhole). */
+  whole(a: number, address: number): number {
+    this.last[a] = address;
     this.prev = address;
     return address;
   }

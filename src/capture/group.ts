@@ -386,12 +386,11 @@ function assemble(parts: readonly GroupPart[], cols: readonly ByteWriter[]): Uin
 }
 
 /**
- * Codes the fields of a GC, SNAPSHOT or CHECKPOINT record (payload b[start, stop), its length varint at
- * lenAt) into their columns; false (nothing written) when they are not plain varints that this coding gives
- * back byte for byte (a field a newer writer added, a varint that is not the shortest).
+ * Reads the fields of a record (payload b[start, stop), its length varint at lenAt) into `fields`; false
+ * when they are not plain varints that this coding gives back byte for byte (a varint that is not the
+ * shortest, or a value from LIMIT on).
  */
-function codeFields(k: number, b: Uint8Array, lenAt: number, start: number, stop: number, last: number, prev: Previous, fields: number[], cols: ByteWriter[]): boolean {
-  const c = CODED[k]!;
+function readFields(b: Uint8Array, lenAt: number, start: number, stop: number, fields: number[]): boolean {
   fields.length = 0;
   // Canonical (the shortest, so that writing the values again gives the record's bytes): a varint of more
   // than one byte does not end in 0.
@@ -403,19 +402,46 @@ function codeFields(k: number, b: Uint8Array, lenAt: number, start: number, stop
     fields.push(v);
     p = vpos;
   }
-  if (c.fields !== 0 ? fields.length !== c.fields : !checkpointShape(fields)) return false;
+  return true;
+}
+
+/**
+ * Codes the fields of a GC, SNAPSHOT, BARRIER, FRAME or NATIVE_FRAME record (payload b[start, stop), its
+ * length varint at lenAt; k its index in CODED) into their columns; false (nothing written) when they are
+ * not plain varints that this coding gives back byte for byte (a field a newer writer added, a varint that
+ * is not the shortest). CHECKPOINTs go to codeCheckpoint(): apart, the function the follower runs on every
+ * GC record is a third of the size for V8 to compile (docs/benchmarks.md, "Cold cost, continued").
+ */
+function codeFields(k: number, b: Uint8Array, lenAt: number, start: number, stop: number, last: number, prev: Previous, fields: number[], cols: ByteWriter[]): boolean {
+  const c = CODED[k]!;
+  if (c.fields === 0) return codeCheckpoint(k, b, lenAt, start, stop, last, prev, fields, cols);
+  if (!readFields(b, lenAt, start, stop, fields) || fields.length !== c.fields) return false;
   const before = prev.values[k]!;
   const coded = CODED_SCRATCH;
   coded.length = 0;
   for (let f = 0; f < fields.length; f++) {
-    const ref = c.fields === 0 ? checkpointRef(f, fields, prev, last) : refValue(c, f, fields, before, last);
-    const d = fields[f]! - ref;
+    const d = fields[f]! - refValue(c, f, fields, before, last);
     if (Math.abs(d) >= LIMIT) return false;
     coded.push(zig(d));
   }
-  for (let f = 0; f < coded.length; f++) cols[c.fields === 0 ? checkpointColumn(k, f) : FIRST_COLUMN[k]! + f]!.varint(coded[f]!);
-  if (c.fields === 0) keepCheckpoint(k, fields, prev);
-  else keepFields(prev.values[k]!, fields);
+  const first = FIRST_COLUMN[k]!;
+  for (let f = 0; f < coded.length; f++) cols[first + f]!.varint(coded[f]!);
+  keepFields(before, fields);
+  return true;
+}
+
+/** codeFields() of a CHECKPOINT: its head, then each location's figures against the same location's before. */
+function codeCheckpoint(k: number, b: Uint8Array, lenAt: number, start: number, stop: number, last: number, prev: Previous, fields: number[], cols: ByteWriter[]): boolean {
+  if (!readFields(b, lenAt, start, stop, fields) || !checkpointShape(fields)) return false;
+  const coded = CODED_SCRATCH;
+  coded.length = 0;
+  for (let f = 0; f < fields.length; f++) {
+    const d = fields[f]! - checkpointRef(f, fields, prev, last);
+    if (Math.abs(d) >= LIMIT) return false;
+    coded.push(zig(d));
+  }
+  for (let f = 0; f < coded.length; f++) cols[checkpointColumn(k, f)]!.varint(coded[f]!);
+  keepCheckpoint(k, fields, prev);
   return true;
 }
 

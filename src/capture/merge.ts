@@ -236,8 +236,10 @@ export class BlockMerger {
           i = vpos;
         }
         const wBit = (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0;
-        if (this.slotted) addr = this.slotsIn.read(varintAt(b, i, end), wBit, () => varintAt(b, vpos, end));
-        else if (wBit) addr = varintAt(b, i, end);
+        if (this.slotted) {
+          const a = varintAt(b, i, end);
+          addr = SlotAddressReader.isWhole(a, wBit) ? this.slotsIn.whole(a, varintAt(b, vpos, end)) : this.slotsIn.read(a, wBit);
+        } else if (wBit) addr = varintAt(b, i, end);
         else addr += zigzagDecode(varintAt(b, i, end)) * 8;
         i = vpos;
         let size = 0;
