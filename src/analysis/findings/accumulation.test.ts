@@ -125,6 +125,40 @@ describe('memory that accumulated', () => {
     assert.equal(item.growth.largestRiseShare, 7 / 12);
   });
 
+  /**
+   * examples/leaky_service.py as a busy machine once captured it (the capture's own times, in ms): 50 KB kept
+   * 300 times between the snapshots at 6 and 51 ms (none came between: the agent's service thread was not
+   * scheduled), 101 times more by 62 ms, then held to the program's end at 145 ms, snapshots every 10 ms.
+   * `burst` entries are kept instead when given, all before the snapshot at 51 ms.
+   */
+  function lateSnapshotBurst(burst?: number): ProgramCapture {
+    const p = new ProgramCapture();
+    const at = (msTime: number): number => Math.round(msTime * 1000) * 1000;
+    p.snapshot(at(0.6));
+    p.snapshot(at(5.9));
+    for (let i = 0; i < (burst ?? 300); i++) p.alloc(1, keep, 50_000);
+    p.snapshot(at(50.8));
+    for (let i = 0; i < (burst === undefined ? 101 : 0); i++) p.alloc(1, keep, 50_000);
+    for (const t of [61.7, 73.9, 80.9, 90.9, 100.9, 110.9, 121.4, 131.3, 140.9, 145.2]) {
+      p.free(1, p.alloc(1, [MAIN, ['main', 12], ['collect_results', 31]], 4096));
+      p.snapshot(at(t));
+    }
+    return p;
+  }
+
+  test('fires on a burst kept in an interval a late snapshot made long: it stands for the snapshots that did not come', () => {
+    const item = only(analyze(lateSnapshotBurst().finish()).verdict.findings, 'accumulation').items[0]!;
+    assert.deepEqual([item.growth.rises, item.growth.pacedRises, item.growth.bytes], [2, 5, 401 * 50_000]);
+  });
+
+  test('silent on one load that fell in a single late interval', () => {
+    const found = analyze(lateSnapshotBurst(400).finish()).verdict.findings;
+    assert.deepEqual(
+      kinds(found).filter((k) => k === 'accumulation'),
+      [],
+    );
+  });
+
   test('silent on one load amid a few small rises: most of it came in one short interval', () => {
     const found = analyze(stepped([100, 200, 300, 400, 500, 600], 12, 400).finish()).verdict.findings;
     assert.deepEqual(

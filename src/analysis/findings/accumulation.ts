@@ -26,9 +26,17 @@ import { retainedGrowthOn, type RetainedGrowth } from './retained-growth.js';
 
 /**
  * The floor rose at this many samples at least: one rise is a step (a load), two may be a load and a
- * resize; three rises are a pattern.
+ * resize; three rises are a pattern. Counted at the series' usual pace (RetainedGrowth.pacedRises): a
+ * snapshot that came late stands for the ones that did not come. examples/leaky_service.py's 8 threads
+ * kept 20 MB from 6 to 62 ms; the agent's service thread, not scheduled on a busy machine, took no
+ * snapshot from 6 to 51 ms (10 ms is its pace), so its floor rose at two samples only (300 entries, then
+ * 101) and the leak went unreported (1 run in about 60 at load 2–4). That interval stands for four.
  */
 export const ACCUMULATION_MIN_RISES = 3;
+/**
+ * …of which this many seen at least: a load that fell in a single late interval is still one step.
+ */
+export const ACCUMULATION_MIN_SEEN_RISES = 2;
 /**
  * No single rise holds more than this share of what was kept, at more than ACCUMULATION_STEP_RATE times the
  * climb's mean rate: else it is one step (a load), not a climb. The rate matters because snapshots are not
@@ -130,7 +138,8 @@ export function isSteadyClimb(
   const climbNs = clock.toProgram(g.lastRiseNs) - clock.toProgram(g.fromNs);
   const holdNs = clock.toProgram(g.toNs) - clock.toProgram(g.lastRiseNs);
   return (
-    g.rises >= ACCUMULATION_MIN_RISES &&
+    g.pacedRises >= ACCUMULATION_MIN_RISES &&
+    g.rises >= ACCUMULATION_MIN_SEEN_RISES &&
     (climb.largestRiseShare <= ACCUMULATION_MAX_STEP_SHARE || climb.largestRiseShare <= ACCUMULATION_STEP_RATE * climb.largestRiseTimeShare) &&
     holdNs <= maxHoldRatio * climbNs &&
     climb.firstHalfShare >= ACCUMULATION_FIRST_HALF_SHARE &&

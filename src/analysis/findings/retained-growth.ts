@@ -20,6 +20,12 @@ export interface RetainedGrowth {
   readonly bytes: number;
   /** Samples at which the floor rose (by at least RISE_MIN_SHARE of `bytes`), of the samples after fromNs. */
   readonly rises: number;
+  /**
+   * The same, with a rise whose interval spans several of the series' usual intervals (its median) counted
+   * as that many: a snapshot that came late (its thread not scheduled, on a busy machine) would have
+   * seen the rise come in as many steps, had it come on time. See ACCUMULATION_MIN_RISES.
+   */
+  readonly pacedRises: number;
   readonly samples: number;
   /**
    * The largest single rise, and the rise in each half of [fromNs, toNs], as shares of `bytes` (the rise of
@@ -85,9 +91,11 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
   const gained = floor[end]! - floor[start]!;
   const fromNs = t[start]!;
   const toNs = t[end]!;
-  if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, samples: end - start, largestRiseShare: 0, largestRiseTimeShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
+  if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, pacedRises: 0, samples: end - start, largestRiseShare: 0, largestRiseTimeShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
   const mid = (fromNs + toNs) / 2;
+  const usual = medianInterval(t);
   let rises = 0;
+  let pacedRises = 0;
   let largest = 0;
   let largestNs = 0;
   let atMid = floor[start]!;
@@ -96,6 +104,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
     const rise = floor[k]! - floor[k - 1]!;
     if (rise >= RISE_MIN_SHARE * gained) {
       rises++;
+      pacedRises += usual > 0 ? Math.max(1, Math.floor((t[k]! - t[k - 1]!) / usual)) : 1;
       lastRiseNs = t[k]!;
     }
     if (rise > largest) {
@@ -114,6 +123,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
     toNs,
     bytes: gained,
     rises,
+    pacedRises,
     samples: end - start,
     largestRiseShare: largest / gained,
     largestRiseTimeShare: toNs > fromNs ? largestNs / (toNs - fromNs) : 1,
@@ -121,4 +131,16 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
     secondHalfShare: (floor[end]! - atMid) / gained,
     lastRiseNs,
   };
+}
+
+/**
+ * The median of the intervals between samples (t[0] is the start of tracking, not a sample): the series'
+ * usual pace, which a few late snapshots do not move. 0 when there are fewer than two samples.
+ */
+function medianInterval(t: Float64Array): number {
+  const d: number[] = [];
+  for (let k = 2; k < t.length; k++) d.push(t[k]! - t[k - 1]!);
+  if (d.length === 0) return 0;
+  d.sort((a, b) => a - b);
+  return d[(d.length - 1) >> 1]!;
 }
