@@ -146,3 +146,19 @@ test('two installations sharing a cache directory keep one cache each, rather th
   version(b, home);
   assert.deepEqual(inodes(), before);
 });
+
+test('a report started without a cache writes one that the next start takes: its V8 flags are set back first', () => {
+  const dir = install('report', false);
+  const home = join(work, 'xdg-7');
+  const capture = join(root, 'test', 'fixtures', 'captures', 'known-program.mlens');
+  const first = memlens(dir, home, ['stats', capture]);
+  const [file, ...others] = cacheFiles(home);
+  assert.ok(file !== undefined && others.length === 0, String(cacheFiles(home)));
+  const path = join(home, 'memlens', file);
+  const made = statSync(path);
+  // Refused, it would be written again at the end of each (a new file renamed into place).
+  assert.equal(memlens(dir, home, ['stats', capture]), first);
+  version(dir, home);
+  const after = statSync(path);
+  assert.deepEqual([after.ino, after.mtimeMs], [made.ino, made.mtimeMs]);
+});

@@ -2,7 +2,6 @@
 // decoder and the seq orderer into the replay (bounded memory), draws a progress bar on stderr for big files, and reports damage in one warning line.
 
 import { stat } from 'node:fs/promises';
-import { setFlagsFromString } from 'node:v8';
 import type { CaptureModel } from '../model/model.js';
 import { SeqOrderer } from '../capture/order.js';
 import { type BuildOptions, ModelBuilder } from '../model/builder.js';
@@ -12,20 +11,11 @@ import { readCaptureFile } from './capture-file.js';
 import type { Io } from './io.js';
 import { byteProgress } from './progress.js';
 import { escapeLine } from '../util/terminal-text.js';
+import { useReportFlags } from '../util/report-flags.js';
 
 /** Smaller than readCaptureFile's default: the replay, not the read size, bounds the speed, and every
  * MiB of buffer shows in the peak RSS (measured in bench/report-speed.ts). */
 const READ_CHUNK_BYTES = 1 << 20;
-
-/**
- * The replay's path per event is a chain of small calls (decoder → orderer → builder → replay → live table
- * → observers) that V8 inlines only up to a total of 920 bytes of bytecode into the function it optimizes:
- * past it the rest stay calls, one each per event. 2000 inlines the chain, measured on a 50 M-event capture
- * (docs/benchmarks.md, "Reports, round three"): 0.6 s less of 4.7 s of CPU for the forensic facts' replay.
- * Set here, before the hot functions are first optimized; the flag only changes what the compiler inlines
- * (not results), and it is not a launcher flag (bin/ stays as it is).
- */
-const INLINE_BUDGET_FLAG = '--max-inlined-bytecode-size-cumulative=2000';
 
 export interface LoadOptions extends BuildOptions {
   /** Force the progress bar (tests); otherwise only on a terminal and for big files. */
@@ -39,7 +29,8 @@ export async function loadModel(io: Io, path: string, options: LoadOptions = {})
   } catch {
     // readCaptureFile reports a missing or unreadable file with the right message.
   }
-  setFlagsFromString(INLINE_BUDGET_FLAG);
+  // Before the hot functions are first optimized, and before the young generation grows.
+  useReportFlags();
   const builder = new ModelBuilder({ lineResolver: lineTableResolver(), symbolizer: fileSymbolizer(), ...options });
   // The decoder gives blocks in file order; the replay needs seq order across threads.
   const orderer = new SeqOrderer(builder);

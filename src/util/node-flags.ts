@@ -15,7 +15,9 @@
 // 8 % less memory (docs/benchmarks.md, "Reports").
 // Not --max-semi-space-size=2 (V8's young generation capped at 2 × 2 MiB): 3–4 MiB less peak RSS for the
 // reports of a 50 M-event capture in the same CPU time, but 10 % more CPU time for reports that build
-// hundreds of MiB of objects (deep stacks), docs/benchmarks.md "Report memory".
+// hundreds of MiB of objects (deep stacks), docs/benchmarks.md "Report memory". The reports hold V8's young
+// generation small at run time instead (src/util/report-flags.ts); there is no room for a flag on
+// bin/memlens.js's first line.
 
 import type * as ChildProcess from 'node:child_process';
 import { createRequire } from 'node:module';
