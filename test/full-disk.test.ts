@@ -124,3 +124,41 @@ test("no room even for memlens's EXIT record: it gives up the capture's last blo
   assert.equal(verdict.err, '');
   assert.match(verdict.out, /Exited with status 3 at [\d.]+ s; not killed \(so not by the OOM killer\)\. The capture stops at [\d.]+\s+s: the disk filled up/);
 });
+
+test("the agent's last words lost on a full disk (no marker, no TRAILER) after a plain exit: memlens finds the disk full and says the capture stops there", async () => {
+  emptyMount();
+  // What the agent leaves when its CAPTURE_STOPPED marker and TRAILER find no room: whole blocks, then nothing.
+  const capture = join(mnt, 'lost.mlens');
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 40_000, sink: (b) => parts.push(b) });
+  const whole = Buffer.concat(parts);
+  const { decodeCapture } = await import('../src/capture/decoder.js');
+  let trailerBlock = -1;
+  let lastOffset = -1;
+  decodeCapture(whole, {
+    alloc: () => undefined,
+    free: () => undefined,
+    meta: (r) => {
+      if (r.type === 'trailer') trailerBlock = lastOffset;
+    },
+    block: (b) => {
+      lastOffset = b.offset;
+    },
+  });
+  assert.ok(trailerBlock > 0);
+  writeFileSync(capture, whole.subarray(0, trailerBlock));
+  try {
+    for (;;) writeFileSync(join(mnt, 'filler'), new Uint8Array(4096), { flag: 'a' });
+  } catch (e) {
+    assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+  }
+  const exit = { type: 'exit', stream: STREAM_MEMLENS, timeNs: 50_000_000, exitCode: 3, signal: 0, oomKill: 0, detail: '' } as const;
+  const end = await finishCaptureFile(capture, exit);
+  assert.equal(end.exitWritten, true);
+  assert.match(end.stopped?.why ?? '', /^ENOSPC: no space left on the device \(found by memlens/);
+  const verdict = await report('verdict', capture);
+  assert.equal(verdict.err, '');
+  assert.match(verdict.out, /Exited with status 3 at [\d.]+ s; not killed \(so not by the OOM killer\)\. The capture stops at [\d.]+\s+s: the disk filled up/);
+  const summary = await report('summary', capture);
+  assert.doesNotMatch(summary.out, /(?<!not )killed|no trailer/);
+});

@@ -274,3 +274,49 @@ test('FollowingCompressor: a capture cut shorter under it (another writer starte
     [],
   );
 });
+
+test('inferredStop: a capture that stopped early says so when its agent could not: a capture-stopped TRAILER, or none after a plain exit, on a full disk', async () => {
+  const { inferredStop, NO_SPACE_FOUND_BY_MEMLENS } = await import('./capture-file.js');
+  const exited = { type: 'exit', stream: STREAM_MEMLENS, timeNs: 1, exitCode: 3, signal: 0, oomKill: 0, detail: '' } as const;
+  const killed = { ...exited, exitCode: 0, signal: 9, oomKill: 1 };
+  // No TRAILER after the program exited by itself: the agent's writes failed, and the full disk says why.
+  assert.equal(inferredStop(undefined, exited, true), NO_SPACE_FOUND_BY_MEMLENS);
+  // The agent says a write failed: with a full disk, ENOSPC; without, the reason is unknown but the stop is not.
+  assert.equal(inferredStop('capture-stopped', exited, true), NO_SPACE_FOUND_BY_MEMLENS);
+  assert.equal(inferredStop('capture-stopped', killed, true), NO_SPACE_FOUND_BY_MEMLENS);
+  assert.match(inferredStop('capture-stopped', exited, false) ?? '', /^unknown: /);
+  // A killed writer leaves no TRAILER whatever the disk: that is not a failed write.
+  assert.equal(inferredStop(undefined, killed, true), undefined);
+  // No TRAILER, a plain exit, a disk with room: nothing says a write failed.
+  assert.equal(inferredStop(undefined, exited, false), undefined);
+  // A capture its agent finished.
+  for (const r of ['exit', 'program', '_exit', 'detach'] as const) assert.equal(inferredStop(r, exited, true), undefined);
+});
+
+test("finishCaptureFile: the agent's marker lost, no TRAILER, the program exited by itself, memlens saw the disk full: memlens's own marker says the disk filled up", async () => {
+  const body = everyRecordItems(false).filter((it) => it.type !== 'trailer' && it.type !== 'exit' && !(it.type === 'marker' && MARKER_KINDS[it.kind] === 'capture-stopped'));
+  const bytes = writeInFileOrder(body, TEST_HEADER, { blockSize: 300 });
+  const exit = { type: 'exit', stream: STREAM_MEMLENS, timeNs: 10_000, exitCode: 3, signal: 0, oomKill: 0, detail: '' } as const;
+  const path = join(dir, 'lost-marker.mlens');
+  for (const diskFullSeen of [true, false]) {
+    writeFileSync(path, bytes);
+    const end = await finishCaptureFile(path, exit, { diskFullSeen });
+    assert.equal(end.exitWritten, true);
+    const c = new Collector();
+    await readCaptureFile(path, c);
+    assert.deepEqual(c.c.warnings, []);
+    const markers = c.c.items.filter((it) => it.type === 'marker' && MARKER_KINDS[it.kind] === 'capture-stopped');
+    if (diskFullSeen) {
+      assert.match(end.stopped?.why ?? '', /^ENOSPC: no space left on the device \(found by memlens/);
+      assert.equal(markers.length, 1);
+      assert.deepEqual(
+        c.c.items.slice(-2).map((it) => it.type),
+        ['marker', 'exit'],
+      );
+    } else {
+      // This directory's disk has room: a missing TRAILER alone is not taken for a failed write.
+      assert.equal(end.stopped, undefined);
+      assert.equal(markers.length, 0);
+    }
+  }
+});

@@ -1,7 +1,8 @@
 // Reading and rewriting capture files: the file-system edge of src/capture. Errors become one clear line
 // (FileError, CaptureFormatError with the file name); decode warnings go to the visitor.
 
-import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, readSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
 import { DEFAULT_COMPRESS_LEVEL, FOLLOW_FAST_LAG, FOLLOW_STREAM_GROUPS, GrowthRate, Recompressor, followGroups, followLevel } from '../capture/compress.js';
@@ -27,6 +28,7 @@ import { CaptureFormatError, FileError, MemlensError } from '../errors.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import { escapeLine } from '../util/terminal-text.js';
 import { monotonicMs } from './io.js';
+import { DISK_ROOM_LEFT, DiskRoom } from './disk-room.js';
 
 export const READ_CHUNK = 4 << 20;
 
@@ -226,6 +228,8 @@ export interface SealResult {
   readonly resealed: boolean;
   /** The last CAPTURE_STOPPED marker: writing the capture failed there (the agent said why). */
   readonly stopped: MarkerRecord | undefined;
+  /** The reason of the agent's last TRAILER, if the capture holds one. */
+  readonly trailer: TrailerReason | undefined;
   /** The highest seq and the latest time of the records read: where the capture stops. */
   readonly lastSeq: number;
   readonly lastTimeNs: number;
@@ -245,6 +249,7 @@ export async function sealCaptureFile(path: string): Promise<SealResult> {
   let lastBlock: BlockInfo | undefined;
   let cut: DecodeWarning | undefined;
   let stopped: MarkerRecord | undefined;
+  let trailer: TrailerReason | undefined;
   let lastSeq = 0;
   let lastTimeNs = 0;
   const lastBlocks: number[] = [];
@@ -259,6 +264,7 @@ export async function sealCaptureFile(path: string): Promise<SealResult> {
       if ('seq' in r && r.seq > lastSeq) lastSeq = r.seq;
       if ('timeNs' in r && r.timeNs > lastTimeNs) lastTimeNs = r.timeNs;
       if (r.type === 'marker' && MARKER_KINDS[r.kind] === 'capture-stopped') stopped = r;
+      if (r.type === 'trailer') trailer = TRAILER_REASONS[r.reason] ?? 'unknown';
     },
     block: (info) => {
       lastBlock = info;
@@ -268,7 +274,7 @@ export async function sealCaptureFile(path: string): Promise<SealResult> {
       if (w.kind === 'truncated') cut = w;
     },
   });
-  const facts = { stopped, lastSeq, lastTimeNs };
+  const facts = { stopped, trailer, lastSeq, lastTimeNs };
   if (cut === undefined) return { droppedBytes: 0, resealed: false, ...facts, lastBlocks };
   const { size } = await fsp.stat(path);
   const fh = await fsp.open(path, constants.O_RDWR | constants.O_NOFOLLOW);
@@ -412,14 +418,52 @@ export function cleanEnd(path: string): { readonly size: number } | undefined {
   }
 }
 
+/** Free bytes on a file system below which memlens takes it for full (less than one of the agent's blocks). */
+export const FULL_DISK_BYTES = 64 << 10;
+
+/** Whether the file system holding `path` has less than FULL_DISK_BYTES free (false when it cannot tell). */
+export function diskNearlyFull(path: string): boolean {
+  try {
+    const fs = statfsSync(dirname(path));
+    return fs.bavail * fs.bsize < FULL_DISK_BYTES;
+  } catch {
+    return false;
+  }
+}
+
+/** The label of memlens's own CAPTURE_STOPPED marker when the disk was full and the agent's marker is not there. */
+export const NO_SPACE_FOUND_BY_MEMLENS = 'ENOSPC: no space left on the device (found by memlens when the program ended)';
+
+/**
+ * Why a capture stopped early when its agent could not say so: its CAPTURE_STOPPED marker did not reach the
+ * file (no room for it either: the copy memlens compresses alongside can take the room the agent freed by
+ * cutting off its failed block). Undefined when nothing says the capture stopped early.
+ * - The agent's TRAILER says it stopped because a write failed (`capture-stopped`), or there is no TRAILER
+ *   though the program exited by itself (the agent writes one at every exit, _exit and exec included: only
+ *   a signal that kills the process, or failing writes, leave none).
+ * - The disk was full (`diskFull`: memlens's own writes met ENOSPC during the run, or the file system has
+ *   less than FULL_DISK_BYTES free now): it was ENOSPC. Without that evidence, a missing TRAILER alone is
+ *   not taken for a failed write; a `capture-stopped` TRAILER is, with the reason unknown.
+ * Pure: the caller looks at the disk.
+ */
+export function inferredStop(trailer: TrailerReason | undefined, exit: ExitRecord, diskFull: boolean): string | undefined {
+  const agentSaysStopped = trailer === 'capture-stopped';
+  const endedEarly = agentSaysStopped || (trailer === undefined && exit.signal === 0);
+  if (!endedEarly) return undefined;
+  if (diskFull) return NO_SPACE_FOUND_BY_MEMLENS;
+  return agentSaysStopped ? 'unknown: a write of the capture failed; the reason was lost with its last blocks' : undefined;
+}
+
 /**
  * Seals a capture after its writer is gone and appends `exit`. On a full disk (the agent's writes failed:
  * its CAPTURE_STOPPED marker says so, if it had room for it), appending fails too: memlens then gives up the
  * capture's last whole blocks, newest first and at most 4 MiB, until the EXIT record fits, with a
  * CAPTURE_STOPPED marker of its own when the agent's is not there (or was given up), so that the reports
- * say the disk filled up rather than that the process was killed.
+ * say the disk filled up rather than that the process was killed. memlens also writes its own marker when the
+ * agent's never reached the file but the capture plainly stopped early on a full disk (inferredStop).
+ * `diskFullSeen`: memlens's own writes beside the capture met a full disk during the run.
  */
-export async function finishCaptureFile(path: string, exit: ExitRecord, options: { readonly writeFailed?: string | undefined } = {}): Promise<CaptureEnd> {
+export async function finishCaptureFile(path: string, exit: ExitRecord, options: { readonly writeFailed?: string | undefined; readonly diskFullSeen?: boolean } = {}): Promise<CaptureEnd> {
   // The common case: the agent finished the capture; nothing to seal, only the EXIT record to add.
   const clean = options.writeFailed === undefined ? cleanEnd(path) : undefined;
   if (clean !== undefined) {
@@ -435,17 +479,19 @@ export async function finishCaptureFile(path: string, exit: ExitRecord, options:
   const seal = await sealCaptureFile(path);
   const { size } = await fsp.stat(path);
   const agentStop = seal.stopped;
+  const ownLabel = agentStop !== undefined ? undefined : (options.writeFailed ?? inferredStop(seal.trailer, exit, options.diskFullSeen === true || diskNearlyFull(path)));
   const marker: MarkerRecord = {
     type: 'marker',
     stream: STREAM_MEMLENS,
     seq: agentStop?.seq ?? seal.lastSeq,
     timeNs: agentStop?.timeNs ?? seal.lastTimeNs,
     kind: MARKER_KINDS.indexOf('capture-stopped'),
-    label: agentStop?.label ?? options.writeFailed ?? 'ENOSPC: no space left on the device (found by memlens when the program ended)',
+    label: agentStop?.label ?? ownLabel ?? NO_SPACE_FOUND_BY_MEMLENS,
   };
   const stopped = { timeNs: marker.timeNs, why: marker.label };
-  // memlens wrote the capture itself (the live view's copy) and its writes failed: it says so, as the agent would.
-  const first: MetaRecord[] = agentStop === undefined && options.writeFailed !== undefined ? [marker, exit] : [exit];
+  // memlens wrote the capture itself (the live view's copy) and its writes failed, or the agent's marker is
+  // missing from a capture that stopped early: memlens says so, as the agent would.
+  const first: MetaRecord[] = ownLabel !== undefined ? [marker, exit] : [exit];
   try {
     appendToCaptureFile(path, first);
     return { stopped: agentStop !== undefined || first.length > 1 ? stopped : undefined, exitWritten: true, droppedForRoom: 0 };
@@ -470,6 +516,14 @@ export async function finishCaptureFile(path: string, exit: ExitRecord, options:
   return { stopped, exitWritten: false, droppedForRoom: size - end };
 }
 
+/** The follower leaves the rest of the disk to the agent (DiskRoom): an ENOSPC of its own making. */
+class NoRoomLeft extends Error {
+  readonly code = 'ENOSPC';
+  constructor(path: string) {
+    super(`${path}: less than ${DISK_ROOM_LEFT >> 20} MiB left on its file system`);
+  }
+}
+
 /** How long (wall clock) the follower waits at most for the writer's rate before it starts (compressNext). */
 const HOLD_MS = 1000;
 
@@ -492,10 +546,11 @@ export class FollowingCompressor {
   private failure: unknown;
   /**
    * Why the compressor gave up, if it did, leaving the capture as the agent wrote it: `no-space`, the disk
-   * filled up (its copy is removed at once: the room goes back to the agent), or `shrunk`, the agent cut
-   * off a block it could not write whole (its writes are failing: the disk is full).
+   * filled up (its copy is removed at once: the room goes back to the agent), `no-room`, less than
+   * DISK_ROOM_LEFT was left on the disk (the same, before the agent can meet ENOSPC), or `shrunk`, the agent
+   * cut off a block it could not write whole (its writes are failing: the disk is full).
    */
-  gaveUp: 'no-space' | 'shrunk' | undefined;
+  gaveUp: 'no-space' | 'no-room' | 'shrunk' | undefined;
   /** How many chunks read (up to READ_CHUNK bytes each) were compressed at the fast level. */
   fastChunks = 0;
   private readonly rate = new GrowthRate();
@@ -503,6 +558,9 @@ export class FollowingCompressor {
   private clock: (() => number | undefined) | undefined;
   /** When the capture was opened (monotonicMs). */
   private openedMs = 0;
+  /** The room on the disk the copy leaves the agent (disk-room.ts), and the capture's size last seen. */
+  private readonly room: DiskRoom;
+  private seenSize = 0;
 
   /**
    * `cpuMs`: the writing process's CPU time in milliseconds (undefined once it is gone). With it the rate is
@@ -513,9 +571,14 @@ export class FollowingCompressor {
     private readonly cpuMs?: () => number | undefined,
   ) {
     this.tmp = `${path}.${process.pid}.tmp`;
+    this.room = new DiskRoom(dirname(path));
     this.r = new Recompressor(
       (bytes) => {
-        if (this.out !== undefined) writeSync(this.out, bytes);
+        if (this.out === undefined) return;
+        // Too little room left beside the capture: the copy is given up (fail(): no-space) before it can take
+        // the room the agent needs for its last words.
+        if (!this.room.mayWrite(bytes.length)) throw new NoRoomLeft(this.tmp);
+        writeSync(this.out, bytes);
       },
       { source: path, streamGroups: FOLLOW_STREAM_GROUPS },
     );
@@ -528,7 +591,7 @@ export class FollowingCompressor {
 
   private fail(e: unknown): void {
     if (this.gaveUp !== undefined || isNoSpace(e)) {
-      this.gaveUp ??= 'no-space';
+      this.gaveUp ??= e instanceof NoRoomLeft ? 'no-room' : 'no-space';
       this.abandon();
     } else {
       this.failure = e;
@@ -596,6 +659,8 @@ export class FollowingCompressor {
       if (size >= this.r.consumed) this.gaveUp = 'shrunk';
       throw new FileError(`${this.path} was truncated while memlens compressed it (another writer?)`);
     }
+    this.room.spent(size - this.seenSize);
+    this.seenSize = size;
     const behind = size - this.pos;
     // Nothing new (a quiet program: most polls): no look at the clock either (a read of /proc/PID/stat).
     if (behind === 0) return 0;

@@ -9,6 +9,7 @@ import { PUSH_OPTIONS, SAMPLE_OPTIONS, type SampleConfig, pushConfigOf, sampleCo
 import { DEFAULT_INTERVAL_MS, intervalOf, launchPlanned, prepareLaunch, stemOf, targetOf, trackingConfig } from '../run-options.js';
 import { escapeLine } from '../../util/terminal-text.js';
 import type { CaptureEnd } from '../capture-file.js';
+import { DISK_ROOM_LEFT } from '../disk-room.js';
 
 /** The status agent/python/memlens_bootstrap.py exits with when it cannot load the agent or start tracking. */
 const BOOTSTRAP_REFUSED = 70;
@@ -198,7 +199,13 @@ async function runProgram(ctx: CommandContext, options: OptionValues, positional
         rmSync(compressed, { force: true });
       }
     }
-    captureEnd ??= await finishCaptureFile(path, exit);
+    // The follower met a full disk, or the agent cutting off a block it could not write: evidence for
+    // finishCaptureFile when the agent's own CAPTURE_STOPPED marker did not reach the file.
+    const diskFullSeen = follower?.gaveUp === 'no-space' || follower?.gaveUp === 'shrunk';
+    captureEnd ??= await finishCaptureFile(path, exit, { diskFullSeen });
+    if (follower?.gaveUp === 'no-room' && captureEnd.stopped === undefined && !quiet) {
+      io.stderr.write(`memlens: warning: ${escapeLine(path)} left uncompressed: less than ${DISK_ROOM_LEFT >> 20} MiB free on its file system\n`);
+    }
   } else {
     follower?.abandon();
   }
