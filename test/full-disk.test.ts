@@ -21,7 +21,7 @@ import { REPO_ROOT, testPythons } from './support/pythons.js';
 const tmp = tempDir('memlens-full-disk-');
 const mnt = join(tmp.dir, 'small');
 const PROGRAM = join(REPO_ROOT, 'test', 'programs', 'fill_capture.py');
-/** Enough events for about 40 MiB of capture: 40 times the file system. */
+/** Enough events for about 1.9 MB of uncompressed capture (format 3): twice the file system. */
 const ITERATIONS = '2000000';
 /** What the program prints: the sum of the sizes it allocated (computed the same way). */
 let expected = 0;
@@ -80,6 +80,22 @@ for (const compress of [true, false]) {
     assert.match(parse.out, /^exit .* exit_code=3 signal=0/m);
   });
 }
+
+test('a disk with less than DISK_ROOM_LEFT free that the capture does not fill: it is written whole, uncompressed, and memlens says why', async () => {
+  emptyMount();
+  const capture = join(mnt, 'c.mlens');
+  const r = await memlensRun({ python: py.python, program: [PROGRAM, '20000'], output: null, runArgs: ['-o', capture], verbose: true, timeoutMs: 120_000 }, tmp.dir);
+  assert.equal(r.code, 3, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  assert.equal(lines.length, 3, r.stderr);
+  assert.match(lines[0]!, /^memlens: warning: \S*c\.mlens left uncompressed: less than 16 MiB free on its file system$/);
+  assert.match(lines[1]!, /^memlens: capture written to \S*c\.mlens/);
+  // The agent's blocks as it wrote them (no compressed block), every one of them, and its TRAILER.
+  const parse = await report('parse', capture);
+  assert.doesNotMatch(parse.out, /^block .*flags=0x[123]/m);
+  assert.match(parse.out, /^trailer .* reason="exit"/m);
+  assert.deepEqual(readdirSync(mnt), ['c.mlens'], 'no copy left behind');
+});
 
 test('a disk full before the header: tracking does not start, one line says why, nothing runs half-tracked', async () => {
   emptyMount();
