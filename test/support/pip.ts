@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { TEST_CACHE_HOME } from './cache-home.js';
 import { REPO_ROOT, type TestPython } from './pythons.js';
 
 export const PYTHON_DIST = join(REPO_ROOT, 'dist', 'python');
@@ -52,9 +53,12 @@ export function pathWithoutNode(work: string, venvBin: string): string {
   return `${venvBin}:${tools}`;
 }
 
-/** An environment with that PATH and nothing from ours that could lead to node or to our tree. */
+/**
+ * An environment with that PATH and nothing from ours that could lead to node or to our tree; memlens's
+ * cache files (the code cache, node versions) in the test process's cache directory, not the home's.
+ */
 export function envWithoutNode(work: string, venvBin: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { HOME: process.env['HOME'] ?? '/root', LANG: 'C.UTF-8', PATH: pathWithoutNode(work, venvBin), TMPDIR: work, ...extra };
+  return { HOME: process.env['HOME'] ?? '/root', XDG_CACHE_HOME: TEST_CACHE_HOME, LANG: 'C.UTF-8', PATH: pathWithoutNode(work, venvBin), TMPDIR: work, ...extra };
 }
 
 export interface Venv {
