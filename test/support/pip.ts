@@ -3,7 +3,7 @@
 // (scripts/setup-python-test-env.mjs fills it), and a PATH on which no node can be found.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { TEST_CACHE_HOME } from './cache-home.js';
 import { REPO_ROOT, type TestPython } from './pythons.js';
@@ -109,4 +109,16 @@ export function makeVenv(py: TestPython, dir: string, install: readonly string[]
     if (p.code !== 0) throw new Error(`pip install ${install.join(' ')} into ${dir}: ${p.stderr}${p.stdout}`);
   }
   return { dir, bin, python };
+}
+
+/** A copy of test/pip/sample_project (a project with pytest tests of memory limits) as WORK/NAME. */
+export function sampleProject(work: string, name: string): string {
+  const dir = join(work, name);
+  cpSync(join(REPO_ROOT, 'test', 'pip', 'sample_project'), dir, { recursive: true });
+  return dir;
+}
+
+/** `python -m pytest ARGS` of the virtualenv in `cwd`, without node on PATH (envWithoutNode), 140 columns wide. */
+export function pytestIn(venv: Venv, work: string, cwd: string, args: readonly string[]): Run {
+  return sh(venv.python, ['-m', 'pytest', '-p', 'no:cacheprovider', ...args], { cwd, env: envWithoutNode(work, venv.bin, { COLUMNS: '140' }) });
 }
