@@ -1,7 +1,9 @@
 // The CLI bundle's V8 code cache (bin/cli-bundle.js): beside the bundle when the node that built the package
 // made it, else in the user's cache directory, written at the end of a command that compiled without one
 // and used by the next; never believed when another user could have written it, and never in the way: a
-// cache directory memlens cannot write leaves the CLI as it was. Needs `npm run build` first.
+// cache directory memlens cannot write leaves the CLI as it was. The directory is pruned when a new cache
+// file is written there, within it only (docs/security.md, "What the cache directory keeps"). Needs
+// `npm run build` first.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
