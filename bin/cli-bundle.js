@@ -17,14 +17,18 @@
 // bundle itself, or anything else in the user's home), and node:crypto alone cost about 5 ms of each start
 // (docs/benchmarks.md, "Fixed cost"); zlib is loaded by `memlens run` anyway.
 //
+// The user's cache directory is pruned when a new cache file is written there (a new installation, node
+// version or node flags, which is also when an older file can become useless), never at an ordinary start:
+// see pruneUserCaches.
+//
 // CommonJS (bin/package.json), as bin/memlens.js: an ES module as node's entry point costs node's ES module
 // loader, about 6 ms of each start.
 
 'use strict';
 
 const { isAscii } = require('node:buffer');
-const { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
-const { dirname, join } = require('node:path');
+const { closeSync, constants, fstatSync, futimesSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
+const { basename, dirname, join } = require('node:path');
 const vm = require('node:vm');
 const zlib = require('node:zlib');
 
@@ -99,14 +103,84 @@ function userCacheIn(file, sum) {
     // The directory itself, not a link to one (its parent may be reached through links: the user's own).
     if (!ownedPrivately(lstatSync(dirname(file)))) return undefined;
     fd = openSync(file, 'r');
-    if (!fstatSync(fd).isFile() || !ownedPrivately(fstatSync(fd))) return undefined;
+    const st = fstatSync(fd);
+    if (!st.isFile() || !ownedPrivately(st)) return undefined;
     const c = readFileSync(fd);
     if (c.length <= USER_HEADER_LEN || !c.subarray(0, HASH_LEN).equals(sum)) return undefined;
+    markUsed(fd, st);
     return { data: c.subarray(USER_HEADER_LEN), afterRun: c[HASH_LEN] === RUN };
   } catch {
     return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
+  }
+}
+
+// Pruning. A cache file's modification time says when it was last used, to within a day: a start that uses
+// one modified more than a day ago sets it to now (one futimes a day per installation; the time is in the
+// fstat done anyway). Files not used for PRUNE_AFTER_DAYS days (an installation removed, a virtualenv
+// recreated, node upgraded) are deleted, and beyond KEEP_FILES the least recently used ones (a CI job that
+// makes a new virtualenv each time, on a home that persists), when a new cache file is written: each such
+// file replaces an older one, and a start that writes nothing lists nothing.
+const DAY_MS = 24 * 60 * 60 * 1000;
+const PRUNE_AFTER_DAYS = 30;
+const KEEP_FILES = 16;
+const CACHE_NAME = /^cli-.+\.v8cache$/;
+// What a writer killed between writing and renaming leaves (this file's writeCache, python/memlens/_node.py).
+const TEMPORARY_NAME = /^(cli-.+\.v8cache|node-versions)\.\d+\.tmp$/;
+
+/** Marks the cache file open at `fd` (its stats `st`) as used now, at most once a day; errors are ignored. */
+function markUsed(fd, st) {
+  const now = Date.now();
+  if (now - st.mtimeMs < DAY_MS) return;
+  try {
+    futimesSync(fd, st.atime, new Date(now));
+  } catch {
+    // A read-only file system: the file may be pruned after PRUNE_AFTER_DAYS, and written again.
+  }
+}
+
+/**
+ * Deletes the cache files of `dir` not used for PRUNE_AFTER_DAYS days, then the least recently used beyond
+ * KEEP_FILES, and temporaries older than a day; never `kept` (the file just written). Only regular files of
+ * this user whose names memlens gives, found and deleted through the directory opened once without
+ * following a link (/proc/self/fd/N/NAME, as src/util/safe-fs.ts does): a link is not followed, nothing
+ * outside the directory is reached, and other files there (node-versions, src/util/private-dir.ts's) are
+ * left alone. Errors end the pruning quietly: the next write tries again.
+ */
+function pruneUserCaches(dir, kept) {
+  const now = Date.now();
+  let fd;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    if (!ownedPrivately(fstatSync(fd))) return;
+    const at = `/proc/self/fd/${fd}`;
+    const uid = typeof process.geteuid === 'function' ? process.geteuid() : 0;
+    const live = [];
+    for (const name of readdirSync(at)) {
+      const cache = CACHE_NAME.test(name);
+      if (name === kept || !(cache || TEMPORARY_NAME.test(name))) continue;
+      const st = lstatSync(join(at, name), { throwIfNoEntry: false });
+      if (st === undefined || !st.isFile() || st.uid !== uid) continue;
+      const age = now - st.mtimeMs;
+      if (age > (cache ? PRUNE_AFTER_DAYS : 1) * DAY_MS) removeQuietly(join(at, name));
+      else if (cache) live.push({ name, mtimeMs: st.mtimeMs });
+    }
+    // KEEP_FILES with `kept`: the most recently used others first.
+    live.sort((a, b) => b.mtimeMs - a.mtimeMs);
+    for (const { name } of live.slice(KEEP_FILES - 1)) removeQuietly(join(at, name));
+  } catch {
+    // No /proc, the directory gone or replaced: nothing pruned this time.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function removeQuietly(path) {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Gone already (another memlens pruned it).
   }
 }
 
@@ -145,6 +219,8 @@ function writeCache(file, sum, script) {
     writeFileSync(tmp, Buffer.concat([sum, kind, script.createCachedData()]), { mode: 0o600, flag: 'wx' });
     made = true;
     renameSync(tmp, file);
+    made = false;
+    pruneUserCaches(dir, basename(file));
   } catch {
     if (made) {
       try {
@@ -193,4 +269,4 @@ function makeCodeCache() {
   });
 }
 
-module.exports = { BUNDLE, CODE_CACHE, runBundle, makeCodeCache, userCacheFile };
+module.exports = { BUNDLE, CODE_CACHE, runBundle, makeCodeCache, userCacheFile, PRUNE_AFTER_DAYS, KEEP_FILES };

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../src/util/node-flags.js';
+// `node bin/memlens.js` without NODE_FLAGS writes a code cache for those flags: in a directory of this test's own.
+import './support/cache-home.js';
 
 const BIN = join(fileURLToPath(import.meta.url), '..', '..', '..', 'bin', 'memlens.js');
 const dir = mkdtempSync(join(tmpdir(), 'memlens-flags-'));

@@ -42,3 +42,16 @@ test('tests beside the code do not start memlens, a browser, tmux or a container
   const offenders = files.filter((f) => !f.startsWith('test/') && processHelpers.test(readFileSync(join(root, f), 'utf8')));
   assert.deepEqual(offenders, [], 'process-level tests go under test/ (test/README.md)');
 });
+
+test("a test that starts memlens keeps memlens's cache files out of the home (support/cache-home.ts)", () => {
+  // What starts memlens: its executable, the helpers that run it, the wheel's environment.
+  const startsMemlens = /bin', 'memlens\.js'|\bMEMLENS(_BIN)?\b|\bmemlensRun\b|\benvWithoutNode\b/;
+  // Modules that import cache-home.ts (pythons.ts does, and every helper that starts memlens imports it), or
+  // a cache home the test names itself.
+  const isolated = /support\/(cache-home|pythons|memlens-run|pip|other-user)\.js'|XDG_CACHE_HOME/;
+  const offenders = files.filter((f) => {
+    const text = readFileSync(join(root, f), 'utf8');
+    return startsMemlens.test(text) && !isolated.test(text);
+  });
+  assert.deepEqual(offenders, [], 'import test/support/cache-home.js (or a helper that does)');
+});

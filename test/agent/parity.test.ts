@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { memlensRun, tempDir } from '../support/memlens-run.js';
+import { type Finished, finished, memlensRun, tempDir } from '../support/memlens-run.js';
 import { corePythons, label } from '../support/pythons.js';
 
 const SHOW = `import json, sys
@@ -36,17 +36,10 @@ print("before")
 outer()
 `;
 
-function plainPython(python: string, args: readonly string[], cwd: string, stdin?: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, args, { cwd, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    if (stdin !== undefined) child.stdin?.end(stdin);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+function plainPython(python: string, args: readonly string[], cwd: string, stdin?: string): Promise<Finished> {
+  const child = spawn(python, args, { cwd, stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (stdin !== undefined) child.stdin?.end(stdin);
+  return finished(child);
 }
 
 for (const py of corePythons()) {

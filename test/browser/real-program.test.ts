@@ -14,6 +14,7 @@ import { after, test } from 'node:test';
 import { main } from '../../src/cli/main.js';
 import { launchBrowser, waitReady } from '../support/browser.js';
 import { memoryIo } from '../support/memory-io.js';
+import '../support/cache-home.js';
 import { NODE_FLAGS } from '../../src/util/node-flags.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

@@ -1,28 +1,20 @@
 // The pytest plugin's bad inputs: a limit that does not parse, and pytest-memray installed next to it.
 // (The plugin on the sample suite: pytest-plugin.test.ts.)
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { type Venv, envWithoutNode, makeVenv, sh, wheelPath } from '../support/pip.js';
-import { REPO_ROOT, testPythons } from '../support/pythons.js';
+import { type Run, type Venv, makeVenv, pytestIn, sampleProject, wheelPath } from '../support/pip.js';
+import { testPythons } from '../support/pythons.js';
 
 const work = mkdtempSync(join(tmpdir(), 'memlens-pytest-bad-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-const SAMPLE = join(REPO_ROOT, 'test', 'pip', 'sample_project');
 const pythons = testPythons().filter((p) => !p.system);
 const newest = pythons[pythons.length - 1];
 
-function project(name: string): string {
-  const dir = join(work, name);
-  cpSync(SAMPLE, dir, { recursive: true });
-  return dir;
-}
-
-function pytest(venv: Venv, cwd: string, args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
-  return sh(venv.python, ['-m', 'pytest', '-p', 'no:cacheprovider', ...args], { cwd, env: envWithoutNode(work, venv.bin, { COLUMNS: '140' }) });
-}
+const project = (name: string): string => sampleProject(work, name);
+const pytest = (venv: Venv, cwd: string, args: readonly string[]): Run => pytestIn(venv, work, cwd, args);
 
 test('a limit that does not parse, as a marker or as the default: one line that says how to write it', () => {
   assert.ok(newest !== undefined);

@@ -2,16 +2,15 @@
 // on the oldest and newest CPython: which tests fail and why, the terse failure, the kept capture and its
 // HTML report, the session summary and the JSON results. (Its bad inputs: pytest-plugin-bad-input.test.ts.)
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { type Venv, envWithoutNode, makeVenv, sh, wheelPath } from '../support/pip.js';
-import { REPO_ROOT, label, testPythons } from '../support/pythons.js';
+import { type Run, type Venv, envWithoutNode, makeVenv, pytestIn, sampleProject, sh, wheelPath } from '../support/pip.js';
+import { label, testPythons } from '../support/pythons.js';
 
 const work = mkdtempSync(join(tmpdir(), 'memlens-pytest-test-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-const SAMPLE = join(REPO_ROOT, 'test', 'pip', 'sample_project');
 const MiB = 1024 * 1024;
 const ARENA = MiB;
 
@@ -44,15 +43,8 @@ const EXPECTED_FAILURES = [
   'tests/test_more.py::test_fails_on_its_own',
 ];
 
-function project(name: string): string {
-  const dir = join(work, name);
-  cpSync(SAMPLE, dir, { recursive: true });
-  return dir;
-}
-
-function pytest(venv: Venv, cwd: string, args: readonly string[]): { code: number | null; stdout: string; stderr: string } {
-  return sh(venv.python, ['-m', 'pytest', '-p', 'no:cacheprovider', ...args], { cwd, env: envWithoutNode(work, venv.bin, { COLUMNS: '140' }) });
-}
+const project = (name: string): string => sampleProject(work, name);
+const pytest = (venv: Venv, cwd: string, args: readonly string[]): Run => pytestIn(venv, work, cwd, args);
 
 /** The lines of one test's section under FAILURES: from its ____ header to the next header. */
 function failureSection(stdout: string, name: string): string[] {

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { MEMLENS_BIN, tempDir } from '../support/memlens-run.js';
+import { type Finished, finished, MEMLENS_BIN, tempDir } from '../support/memlens-run.js';
 import { testPythons } from '../support/pythons.js';
 
 const work = tempDir('memlens-extra-ca-');
@@ -54,16 +54,8 @@ after(() => {
 });
 
 /** `memlens run --push URL prog.py`, started by bin/memlens.js's own first line, as the command is. */
-function runPushed(env: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(MEMLENS_BIN, ['run', '-q', '--python', python, '--push', url, '--push-interval', '1', 'prog.py'], { cwd: work.dir, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function runPushed(env: Record<string, string | undefined>): Promise<Finished> {
+  return finished(spawn(MEMLENS_BIN, ['run', '-q', '--python', python, '--push', url, '--push-interval', '1', 'prog.py'], { cwd: work.dir, env }));
 }
 
 test('a push over https trusts the authority NODE_EXTRA_CA_CERTS names; the program sees the variable unchanged', async () => {

@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { NODE_FLAGS } from '../../src/util/node-flags.js';
-import { MEMLENS_BIN, tempDir } from '../support/memlens-run.js';
+import { type Finished, finished, MEMLENS_BIN, tempDir } from '../support/memlens-run.js';
 import { type ReceivedRequest, freePort, startCollector, startPyroscopeReceiver } from '../support/push-backends.js';
 import { testPythons } from '../support/pythons.js';
 
@@ -56,30 +56,16 @@ const work = tempDir('memlens-push-');
 after(() => work.remove());
 const python = (testPythons()[0] as { python: string }).python;
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 function memlensArgs(args: readonly string[]): string[] {
   return [...NODE_FLAGS, MEMLENS_BIN, ...args];
 }
 
 /** memlens run ARGS prog.py in a directory of its own. */
-function runPushed(name: string, args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
+function runPushed(name: string, args: readonly string[], env: Record<string, string> = {}): Promise<Finished> {
   const dir = join(work.dir, name);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'prog.py'), PROGRAM);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, memlensArgs(['run', '--python', python, ...args, 'prog.py']), { cwd: dir, env: { ...process.env, MEMLENS_SAMPLE_SEED: '5', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+  return finished(spawn(process.execPath, memlensArgs(['run', '--python', python, ...args, 'prog.py']), { cwd: dir, env: { ...process.env, MEMLENS_SAMPLE_SEED: '5', ...env } }));
 }
 
 /** Sums of each sample type per innermost function over every pushed profile, and the last profile's. */
@@ -162,18 +148,11 @@ test("memlens run --push --native: numpy's C functions under the Python frames, 
   writeFileSync(join(dir, 'nat.py'), 'import time\nimport numpy as np\nKEEP = []\n\n\ndef hold():\n    KEEP.append(np.ones(3_000_000))\n\n\nfor _ in range(3):\n    hold()\n    time.sleep(0.3)\n');
   const backend = await startPyroscopeReceiver(join(work.dir, 'native-out'));
   try {
-    const r = await new Promise<Run>((resolve, reject) => {
-      const child = spawn(process.execPath, memlensArgs(['run', '--python', py.python, '--native', '--push', backend.url, '--push-interval', '1', 'nat.py']), {
-        cwd: dir,
-        env: { ...process.env, MEMLENS_SAMPLE_SEED: '5' },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    const child = spawn(process.execPath, memlensArgs(['run', '--python', py.python, '--native', '--push', backend.url, '--push-interval', '1', 'nat.py']), {
+      cwd: dir,
+      env: { ...process.env, MEMLENS_SAMPLE_SEED: '5' },
     });
+    const r = await finished(child);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /memlens: pushed (\d+) of \1 profiles? /, 'a short program may end within its first interval: one profile');
     let held = 0;

@@ -71,6 +71,25 @@ export function memlensRun(o: RunOptions, dir: string): Promise<RunResult> {
   });
 }
 
+export interface Finished {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** What `child` (its stdout and stderr piped) wrote, and how it ended: once its output is closed, all of it. */
+export function finished(child: ChildProcess): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
 /** The 1-based line of `source` that contains `marker` (a comment such as "# ALLOC-A"). */
 export function lineOf(source: string, marker: string): number {
   const i = source.split('\n').findIndex((l) => l.includes(marker));
@@ -92,13 +111,6 @@ export async function bootstrapRun(
   const files = findAgent();
   const capture = join(dir, o.output ?? 'capture.mlens');
   const env = { ...process.env, [BOOTSTRAP_ENV]: JSON.stringify({ run: o.target.kind, agent: files.library, output: capture, overwrite: true, ...o.config }) };
-  return new Promise((resolve, reject) => {
-    const child = spawn(o.python, bootstrapArgs(files, o.target), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, dir, capture }));
-  });
+  const child = spawn(o.python, bootstrapArgs(files, o.target), { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { ...(await finished(child)), dir, capture };
 }

@@ -3,8 +3,9 @@
 // (scripts/setup-python-test-env.mjs fills it), and a PATH on which no node can be found.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { TEST_CACHE_HOME } from './cache-home.js';
 import { REPO_ROOT, type TestPython } from './pythons.js';
 
 export const PYTHON_DIST = join(REPO_ROOT, 'dist', 'python');
@@ -52,9 +53,12 @@ export function pathWithoutNode(work: string, venvBin: string): string {
   return `${venvBin}:${tools}`;
 }
 
-/** An environment with that PATH and nothing from ours that could lead to node or to our tree. */
+/**
+ * An environment with that PATH and nothing from ours that could lead to node or to our tree; memlens's
+ * cache files (the code cache, node versions) in the test process's cache directory, not the home's.
+ */
 export function envWithoutNode(work: string, venvBin: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { HOME: process.env['HOME'] ?? '/root', LANG: 'C.UTF-8', PATH: pathWithoutNode(work, venvBin), TMPDIR: work, ...extra };
+  return { HOME: process.env['HOME'] ?? '/root', XDG_CACHE_HOME: TEST_CACHE_HOME, LANG: 'C.UTF-8', PATH: pathWithoutNode(work, venvBin), TMPDIR: work, ...extra };
 }
 
 export interface Venv {
@@ -105,4 +109,16 @@ export function makeVenv(py: TestPython, dir: string, install: readonly string[]
     if (p.code !== 0) throw new Error(`pip install ${install.join(' ')} into ${dir}: ${p.stderr}${p.stdout}`);
   }
   return { dir, bin, python };
+}
+
+/** A copy of test/pip/sample_project (a project with pytest tests of memory limits) as WORK/NAME. */
+export function sampleProject(work: string, name: string): string {
+  const dir = join(work, name);
+  cpSync(join(REPO_ROOT, 'test', 'pip', 'sample_project'), dir, { recursive: true });
+  return dir;
+}
+
+/** `python -m pytest ARGS` of the virtualenv in `cwd`, without node on PATH (envWithoutNode), 140 columns wide. */
+export function pytestIn(venv: Venv, work: string, cwd: string, args: readonly string[]): Run {
+  return sh(venv.python, ['-m', 'pytest', '-p', 'no:cacheprovider', ...args], { cwd, env: envWithoutNode(work, venv.bin, { COLUMNS: '140' }) });
 }

@@ -3,6 +3,8 @@
 // builds (scripts/setup-pythons.mjs). Each has a virtualenv with numpy.
 
 import { existsSync, readFileSync } from 'node:fs';
+// For its effect: memlens's cache files in a directory of this process's own, not in the home (cache-home.ts).
+import './cache-home.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
