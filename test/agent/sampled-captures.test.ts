@@ -1,5 +1,5 @@
 // The sampled mode in real processes (docs/sampling.md), on every CPython of the test environment: what the
-// capture says about itself (format version 3, the rate and the exact threshold), that the free of every
+// capture says about itself (format version 4, the rate and the exact threshold), that the free of every
 // recorded block is recorded (a site whose blocks were all freed holds exactly nothing), that large
 // allocations are exact, that estimates of the malloc family and, with --trace-python-allocators, of
 // Python's own allocator agree with the exact mode within sampling noise, that threads sample on their own,
@@ -119,13 +119,12 @@ for (const py of testPythons()) {
       return join(where, output);
     };
 
-    test('the capture is format version 3 (which a version-1 reader refuses) and says how it was sampled', async () => {
+    test('the capture is format version 4 (which a version-3 reader refuses) and says how it was sampled', async () => {
       const path = await run('header', ['--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '7' });
       const h = decodeHeader(readFileSync(path));
-      // Version 3 as the agent writes it: `memlens run`'s follower writes no group blocks now
-      // (FOLLOW_STREAM_GROUPS in compress.ts; with them it is version 4).
-      assert.equal(h.version, 3);
-      assert.equal(h.minReaderVersion, 3);
+      // Version 4: `memlens run`'s follower writes group blocks (the agent itself writes version 3).
+      assert.equal(h.version, 4);
+      assert.equal(h.minReaderVersion, 4);
       assert.ok((h.options & OPTION_SAMPLED) !== 0);
       assert.equal(h.sampleRateBytes, 64 * 1024);
       assert.equal(h.sampleExactBytes, 256 * 1024);
