@@ -202,6 +202,6 @@ test('a pack (a group of 0 columns, format version 5) gives back its parts as th
   // A byte short, or one too many: the parts' lengths must add up to what follows their heads.
   for (const bad of [p.subarray(0, p.length - 1), concat([p, Uint8Array.of(7)])]) {
     const r = ungroup(bad, true, true);
-    assert.ok(typeof r === 'string' && /its parts take/.test(r), String(r));
+    assert.ok(typeof r === 'string' && /its parts take/.test(r), typeof r === 'string' ? r : `${r.length} parts`);
   }
 });
