@@ -1,8 +1,10 @@
 // Recompression of a finished capture (`memlens run` does it after the program ended, unless
 // --no-compress): every uncompressed block of records is compressed (brotli) on its own, so the result streams and
 // survives truncation exactly like the original; small blocks are merged first (merge.ts), and what is merged
-// goes out in group blocks (group.ts; the header then says format version 4). Everything else is copied as it
-// is: blocks already compressed, blocks of unknown kinds, damaged regions, a partial block at the end.
+// goes out in group blocks (group.ts; the header then says format version 4). `memlens run`'s follower, at
+// its fast level, writes the blocks it does not merge in packs (group blocks of their bytes as they are;
+// format version 5). Everything else is copied as it is: blocks already compressed, blocks of unknown kinds,
+// damaged regions, a partial block at the end.
 //
 // The level is chosen by measurement (docs/benchmarks.md, "Compression"): DEFAULT_COMPRESS_LEVEL.
 
