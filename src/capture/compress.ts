@@ -86,7 +86,8 @@ export const FOLLOW_STREAM_GROUPS = true;
  * the blocks it would compress one by one at quality 1, in file order, up to PACK_BYTES at a time, as the
  * parts of one group block without columns. Brotli's quality 1 on 32 KiB at a time learns little and pays
  * its setup for each block; on 1 MiB at once it writes a fifth less (web_requests' stream with Python
- * allocators traced: 7.45 -> 5.95 MiB, memray 6.83) in about 60 % of the CPU (docs/benchmarks.md, "Packs").
+ * allocators traced: 7.47 -> 5.93 MiB, memray 6.83) in 10-40 % less of the compressor's CPU; the run's CPU is
+ * main's within noise (docs/benchmarks.md, "Packs").
  */
 export const FOLLOW_PACKS = true;
 
