@@ -1,15 +1,30 @@
 // Recompression of a finished capture (`memlens run` does it after the program ended, unless
 // --no-compress): every uncompressed block of records is compressed (brotli) on its own, so the result streams and
 // survives truncation exactly like the original; small blocks are merged first (merge.ts), and what is merged
-// goes out in group blocks (group.ts; the header then says format version 4). Everything else is copied as it
-// is: blocks already compressed, blocks of unknown kinds, damaged regions, a partial block at the end.
+// goes out in group blocks (group.ts; the header then says format version 4). `memlens run`'s follower, at
+// its fast level, writes the blocks it does not merge in packs (group blocks of their bytes as they are;
+// format version 5). Everything else is copied as it is: blocks already compressed, blocks of unknown kinds,
+// damaged regions, a partial block at the end.
 //
 // The level is chosen by measurement (docs/benchmarks.md, "Compression"): DEFAULT_COMPRESS_LEVEL.
 
-import { BLOCK_FLAGS_COMPRESSED, BLOCK_HEADER_LEN, BLOCK_KIND_RECORDS, GROUP_FORMAT_VERSION, OPTION_NATIVE, SLOT_ADDRESS_VERSION } from './format.js';
+import {
+  BLOCK_FLAGS_COMPRESSED,
+  BLOCK_HEADER_LEN,
+  BLOCK_KIND_GROUP,
+  BLOCK_KIND_RECORDS,
+  GROUP_FORMAT_VERSION,
+  OPTION_NATIVE,
+  PACK_FORMAT_VERSION,
+  SLOT_ADDRESS_VERSION,
+  STREAM_MEMLENS,
+  STREAM_SERVICE,
+} from './format.js';
 import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
+import type { BlockInfo } from './records.js';
 import { BlockMerger, GROUPING, SMALL_BLOCKS, type MergeLimits, type MergedBlock } from './merge.js';
+import { packPayload, type GroupPart } from './group.js';
 
 /** Brotli quality 5: on agent captures about a quarter smaller than deflate level 1, and as fast to write. */
 export const DEFAULT_COMPRESS_LEVEL = 5;
@@ -70,6 +85,19 @@ export const FOLLOW_GROUP_RATE = 1 << 20;
 // leaves the last DISK_ROOM_LEFT of the disk to the agent (src/cli/disk-room.ts), and memlens says the disk
 // filled up when the marker is missing all the same (inferredStop in src/cli/capture-file.ts).
 export const FOLLOW_STREAM_GROUPS = true;
+
+/**
+ * Whether `memlens run`'s follower writes packs at its fast level (group.ts, packPayload; format version 5):
+ * the blocks it would compress one by one at quality 1, in file order, up to PACK_BYTES at a time, as the
+ * parts of one group block without columns. Brotli's quality 1 on 32 KiB at a time learns little and pays
+ * its setup for each block; on 1 MiB at once it writes a fifth less (web_requests' stream with Python
+ * allocators traced: 7.47 -> 5.93 MiB, memray 6.83) in 10-40 % less of the compressor's CPU; the run's CPU is
+ * main's within noise (docs/benchmarks.md, "Packs").
+ */
+export const FOLLOW_PACKS = true;
+
+/** A pack is written once its parts hold this many bytes (brotli's window then spans all of it). */
+export const PACK_BYTES = 1 << 20;
 
 /**
  * The first bytes of a capture, this many, are grouped whatever the writer's rate (at quality 5 still: a
@@ -155,18 +183,29 @@ export interface RecompressOptions {
    * later (addresses against slots). False: ordinary blocks, the header as it was.
    */
   readonly streamGroups?: boolean;
+  /**
+   * At a level below DEFAULT_COMPRESS_LEVEL (the follower's fast level), write the blocks that would be
+   * compressed one by one as packs (group.ts, packPayload), and the header as format version 5; default
+   * false. Only with brotli, for captures of version 3 or later.
+   */
+  readonly packs?: boolean;
 }
 
 /**
  * The file header with its version and min_reader_version raised to GROUP_FORMAT_VERSION (a copy). Both
  * are outside the header's CRC, which covers the body alone.
  */
-export function groupHeader(bytes: Uint8Array): Uint8Array {
+export function groupHeader(bytes: Uint8Array, version = GROUP_FORMAT_VERSION): Uint8Array {
   const out = bytes.slice();
   const dv = new DataView(out.buffer, out.byteOffset, out.length);
-  dv.setUint16(8, Math.max(dv.getUint16(8, true), GROUP_FORMAT_VERSION), true);
-  dv.setUint16(10, Math.max(dv.getUint16(10, true), GROUP_FORMAT_VERSION), true);
+  dv.setUint16(8, Math.max(dv.getUint16(8, true), version), true);
+  dv.setUint16(10, Math.max(dv.getUint16(10, true), version), true);
   return out;
+}
+
+/** Whether a block may be a part of a pack: an uncompressed records block with the 32-byte header, not memlens's own. */
+function packable(info: BlockInfo): boolean {
+  return info.kind === BLOCK_KIND_RECORDS && info.flags === 0 && info.headerLen === BLOCK_HEADER_LEN && info.stream !== STREAM_MEMLENS;
 }
 
 export class Recompressor {
@@ -179,6 +218,11 @@ export class Recompressor {
   private merger: BlockMerger | undefined;
   /** Group blocks are allowed (the header was raised to version 4); written at quality 5 or more only. */
   private groupsAllowed = false;
+  /** Packs are allowed (the header was raised to version 5); written below quality 5 only. */
+  private packsAllowed = false;
+  /** The parts of the pack being filled (their bytes copied), in file order, and their payload bytes. */
+  private pack: GroupPart[] = [];
+  private packBytes = 0;
   bytesOut = 0;
   blocks = 0;
   compressedBlocks = 0;
@@ -198,13 +242,22 @@ export class Recompressor {
           const slotted = h.minReaderVersion >= SLOT_ADDRESS_VERSION;
           // Groups only where addresses are coded against slots: a header raised to version 4 says so.
           this.groupsAllowed = options.merge !== false && options.streamGroups !== false && this.codec === 'brotli' && slotted;
+          this.packsAllowed = options.packs === true && this.codec === 'brotli' && slotted;
           if (options.merge !== false) {
             this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow());
           }
-          this.out(this.groupsAllowed ? groupHeader(bytes) : bytes.slice());
+          this.out(this.packsAllowed ? groupHeader(bytes, PACK_FORMAT_VERSION) : this.groupsAllowed ? groupHeader(bytes) : bytes.slice());
         },
         block: (info, bytes) => {
           this.blocks++;
+          if (this.packsAllowed && this.level < DEFAULT_COMPRESS_LEVEL && packable(info)) {
+            this.merger?.flushAll();
+            this.pack.push({ stream: info.stream, baseSeq: info.baseSeq, payload: bytes.slice(BLOCK_HEADER_LEN) });
+            this.packBytes += info.storedLen;
+            if (this.packBytes >= PACK_BYTES) this.flushPack();
+            return;
+          }
+          this.flushPack();
           if (this.merging && this.merger?.add(info, bytes) === true) return;
           this.merger?.flushAll();
           if (info.kind !== BLOCK_KIND_RECORDS || info.flags !== 0) {
@@ -222,10 +275,12 @@ export class Recompressor {
         },
         damaged: () => undefined,
         skipped: (bytes) => {
+          this.flushPack();
           this.merger?.flushAll();
           this.out(bytes.slice());
         },
         truncated: (_offset, _info, bytes) => {
+          this.flushPack();
           this.merger?.flushAll();
           this.out(bytes.slice());
         },
@@ -238,6 +293,31 @@ export class Recompressor {
     const framed = encodeBlock(b.stream, b.baseSeq, b.payload, { compressLevel: this.level, codec: this.codec, kind: b.kind });
     if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
     this.out(framed);
+  }
+
+  /**
+   * Writes the pending pack. At the capture's end (`last`) the service stream's blocks at its end go on as
+   * ordinary blocks after it: `memlens run` reads how the capture ended from its last blocks (cleanEnd)
+   * without decoding the threads' events, as it does after the merger's last group.
+   */
+  private flushPack(last = false): void {
+    const parts = this.pack;
+    if (parts.length === 0) return;
+    let keep = parts.length;
+    if (last) while (keep > 0 && parts[keep - 1]!.stream === STREAM_SERVICE) keep--;
+    if (keep > 1) {
+      const framed = encodeBlock(0, 0, packPayload(parts.slice(0, keep)), { compressLevel: this.level, codec: this.codec, kind: BLOCK_KIND_GROUP });
+      if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
+      this.out(framed);
+    }
+    for (let k = keep > 1 ? keep : 0; k < parts.length; k++) {
+      const p = parts[k]!;
+      const framed = encodeBlock(p.stream, p.baseSeq, p.payload, { compressLevel: this.level, codec: this.codec });
+      if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
+      this.out(framed);
+    }
+    this.pack = [];
+    this.packBytes = 0;
   }
 
   private out(bytes: Uint8Array): void {
@@ -253,6 +333,8 @@ export class Recompressor {
   /** The level for the blocks completed from now on (the codec stays). */
   setLevel(level: number): void {
     if (level === this.level) return;
+    // A pack is compressed at the level its parts came at.
+    this.flushPack();
     this.level = level;
     this.merger?.setLimits(this.limits());
     this.merger?.setGroups(this.groupsNow());
@@ -296,6 +378,7 @@ export class Recompressor {
 
   end(): void {
     this.framer.end();
+    this.flushPack(true);
     this.merger?.flushAll(true);
   }
 }

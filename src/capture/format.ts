@@ -20,8 +20,14 @@ export const SLOT_ADDRESS_VERSION = 3;
  * their records without knowing it. The agent still writes version 3.
  */
 export const GROUP_FORMAT_VERSION = 4;
+/**
+ * A capture whose group blocks may be packs (group.ts, packPayload: the parts' payloads as they are, no
+ * columns), what `memlens run`'s follower writes behind a fast writer: version 5, and min_reader_version 5,
+ * because a reader of version 4 refuses a group of 0 columns and would skip its records with a warning.
+ */
+export const PACK_FORMAT_VERSION = 5;
 /** The newest version this reader reads: a file whose min_reader_version is above it is refused. */
-export const READER_VERSION = 4;
+export const READER_VERSION = 5;
 
 /** `\x89MLENS\r\n`: the 0x89 and CR LF catch files mangled by text-mode transfers. */
 export const FILE_MAGIC = Uint8Array.of(0x89, 0x4d, 0x4c, 0x45, 0x4e, 0x53, 0x0d, 0x0a);

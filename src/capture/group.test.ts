@@ -7,7 +7,7 @@ import { decodeCapture } from './decoder.js';
 import { concat, encodeBlock } from './encoder.js';
 import { BLOCK_FLAG_BROTLI, BLOCK_KIND_GROUP, GROUP_FORMAT_VERSION, OPTION_NATIVE } from './format.js';
 import { BlockFramer } from './framing.js';
-import { groupPayload, ungroup, type GroupPart } from './group.js';
+import { groupPayload, packPayload, ungroup, type GroupPart } from './group.js';
 import { encodeHeader } from './header.js';
 import type { CheckpointEntry } from './records.js';
 
@@ -185,4 +185,23 @@ test('CHECKPOINTs of a quiet program come back exactly, and their figures are co
   const g = groupPayload(parts, false, true)!;
   const raw = parts.reduce((n, p) => n + p.payload.length, 0);
   assert.ok(g.length < raw * 0.8, `${g.length} coded vs ${raw} raw`);
+});
+
+test('a pack (a group of 0 columns, format version 5) gives back its parts as they are; one whose parts do not fill it is refused', () => {
+  const out: Uint8Array[] = [];
+  writeRealistic({ events: 20000, threads: 3, native: true, blockSize: 4096, sink: (b) => out.push(b) });
+  const { parts } = partsOf(concat(out));
+  assert.ok(parts.length > 3);
+  const p = packPayload(parts);
+  const back = ungroup(p, true, true);
+  assert.ok(typeof back !== 'string', typeof back === 'string' ? back : '');
+  assert.deepEqual(
+    back.map((x) => [x.stream, x.baseSeq, Buffer.from(x.payload).toString('hex')]),
+    parts.map((x) => [x.stream, x.baseSeq, Buffer.from(x.payload).toString('hex')]),
+  );
+  // A byte short, or one too many: the parts' lengths must add up to what follows their heads.
+  for (const bad of [p.subarray(0, p.length - 1), concat([p, Uint8Array.of(7)])]) {
+    const r = ungroup(bad, true, true);
+    assert.ok(typeof r === 'string' && /its parts take/.test(r), typeof r === 'string' ? r : `${r.length} parts`);
+  }
 });

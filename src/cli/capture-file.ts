@@ -5,7 +5,7 @@ import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, 
 import { dirname } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
-import { DEFAULT_COMPRESS_LEVEL, FOLLOW_FAST_LAG, FOLLOW_STREAM_GROUPS, GrowthRate, Recompressor, followGroups, followLevel } from '../capture/compress.js';
+import { DEFAULT_COMPRESS_LEVEL, FOLLOW_FAST_LAG, FOLLOW_PACKS, FOLLOW_STREAM_GROUPS, GrowthRate, Recompressor, followGroups, followLevel } from '../capture/compress.js';
 import { encodeAppendix } from '../capture/encoder.js';
 import {
   BLOCK_FLAGS_COMPRESSED,
@@ -580,7 +580,7 @@ export class FollowingCompressor {
         if (!this.room.mayWrite(bytes.length)) throw new NoRoomLeft(this.tmp);
         writeSync(this.out, bytes);
       },
-      { source: path, streamGroups: FOLLOW_STREAM_GROUPS },
+      { source: path, streamGroups: FOLLOW_STREAM_GROUPS, packs: FOLLOW_PACKS },
     );
   }
 
