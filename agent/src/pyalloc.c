@@ -69,7 +69,7 @@ static void *py_realloc(void *ctx, void *ptr, size_t size) {
     return q;
 }
 
-static void py_free(void *ctx, void *ptr) {
+static inline __attribute__((always_inline)) void free_block(void *ctx, void *ptr) {
     ml_pymem_allocator *orig = ctx;
     if (ptr != NULL && ml_should_record()) {
         if (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
@@ -79,6 +79,10 @@ static void py_free(void *ctx, void *ptr) {
         return;
     }
     orig->free(orig->ctx, ptr);
+}
+
+static void py_free(void *ctx, void *ptr) {
+    free_block(ctx, ptr);
 }
 
 /* The OBJ domain's free and realloc: first count a code object being freed (the walk cache's code objects
@@ -94,7 +98,7 @@ static inline void count_code_free(const void *ptr) {
 
 static void py_free_obj(void *ctx, void *ptr) {
     count_code_free(ptr);
-    py_free(ctx, ptr);
+    free_block(ctx, ptr);
 }
 
 static void *py_realloc_obj(void *ctx, void *ptr, size_t size) {

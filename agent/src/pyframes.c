@@ -474,8 +474,6 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
  * A chain that ends otherwise than with a null back pointer (a cycle, a code object being freed in
  * 3.9/3.10, a chain longer than the cache) is not cached. */
 
-#define ML_WALK_CACHE_MIN 24 /* chain frames */
-
 /* ---- skipping the code objects' check ---------------------------------------------------------------------
  *
  * Why the cache's live code objects need no check while ml_code_frees has not moved since the walk that left
@@ -781,7 +779,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     }
     size_t keep = junction == SIZE_MAX ? 0 : junction + 1;
     if (keep + nf > c->cap) return SIZE_MAX;
-    if (keep + nf < ML_WALK_CACHE_MIN) {
+    if (keep + nf < ml_walk_cache_min()) {
         /* A short chain is walked again whole next time: that costs less than keeping it. */
         c->len = 0;
         c->slots_valid = 0;

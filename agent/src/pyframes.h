@@ -95,6 +95,13 @@ extern unsigned ml_code_free_type_off;
  * pyframes.c) or stops counting (off: before the hook is taken out). Returns whether frees are counted. */
 int ml_pyframes_count_code_frees(int on, int python_allocator);
 
+/* From how many frames a chain (pyframes.c) or a stack (pystack.c) is walked through the cache. Below it, a walk
+ * without the cache costs less: 24 where the cache checks its code objects; 8 where it skips that check (code
+ * frees counted), which gains on chains of 10-20 frames too (docs/benchmarks.md, "Agent CPU, round six"). */
+static inline size_t ml_walk_cache_min(void) {
+    return __atomic_load_n(&ml_code_free_type, __ATOMIC_RELAXED) != 0 ? 8 : 24;
+}
+
 /* A code object is being freed (the hook calls this before releasing it). */
 static inline void ml_pyframes_code_freed(void) {
     __atomic_fetch_add(&ml_code_frees, 1, __ATOMIC_RELEASE);
