@@ -505,7 +505,9 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
  * object in the cache was read by that walk or by one before it with the same count. A code object whose
  * facts read "not live" (the None of a shim frame) is not covered: another object may take its place without a
  * code object being freed, so the check goes on from the first such one (first_dead). Turning counting on
- * sets the type, then counts one (a cache of before then never matches); off clears the type first. */
+ * counts one, then sets the type, and a walk reads the type before the count: a walk that sees the type sees
+ * the count past every cache left before (frees were not counted then), and a cache left by a walk that did not
+ * see the type (code_counted 0) is checked. Off clears the type before frees stop passing the hook. */
 
 uint64_t ml_code_frees;
 uintptr_t ml_code_free_type;
@@ -526,8 +528,8 @@ int ml_pyframes_count_code_frees(int on, int python_allocator) {
     unsigned long flags = (unsigned long)rd_i64(S.code_type, S.L.tp_basicsize + ML_TP_FLAGS_AFTER_BASICSIZE);
     if ((flags & ML_TPFLAGS_PREHEADER) != 0) return 0;
     ml_code_free_type_off = S.L.ob_type;
-    __atomic_store_n(&ml_code_free_type, S.code_type, __ATOMIC_RELEASE);
     ml_pyframes_code_freed();
+    __atomic_store_n(&ml_code_free_type, S.code_type, __ATOMIC_RELEASE);
     return 1;
 }
 
@@ -734,8 +736,9 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     size_t words_ok = 0, codes_ok = 0, limit = c->len;
     /* No code object freed since the walk that left the cache began: its live code objects read as they did
      * (the proof above), up to the first that was not live. */
+    int counted = __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0;
     uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
-    if (c->len > 0 && gen == c->code_gen && __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0) {
+    if (counted && c->len > 0 && c->code_counted && gen == c->code_gen) {
         size_t all = c->raw[c->len - 1].ncodes;
         codes_ok = c->first_dead < all ? c->first_dead : all;
     }
@@ -804,6 +807,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     }
     c->len = keep + nf;
     c->code_gen = gen;
+    c->code_counted = counted;
     /* The index is made again when it fills up with stale slots. */
     if (!c->slots_valid || (c->slot_used + nf) * 2 > c->slot_cap) {
         /* A new generation empties every slot (clearing them all was a twentieth of the agent's instructions

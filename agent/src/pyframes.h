@@ -81,6 +81,7 @@ typedef struct ml_walk_cache {
      * (ml_pyframes_walk_cached). */
     uint64_t code_gen;
     size_t first_dead;
+    int code_counted; /* that walk saw code frees counted (else code_gen means nothing) */
 } ml_walk_cache;
 
 /* Code objects freed so far, counted by the OBJ domain's free hook (pyalloc.c) while ml_code_free_type is set;
