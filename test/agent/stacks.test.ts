@@ -118,10 +118,7 @@ for (const py of testPythons()) {
     // address. A walk that took the cached code's facts without checking them would show the frame in its
     // prologue (cell_fn's MAKE_CELL) as c_fn, or hide c_fn's frame as if it were in its prologue.
     test('a code object freed and another made at its address between two allocations at the same depth', async () => {
-      const r = await memlensRun(
-        { python: py.python, files: { 'reuse.py': CODE_REUSE_PROG }, program: ['reuse.py'], runArgs: ['--trace-python-allocators'], output: 'reuse.mlens' },
-        tmp.dir,
-      );
+      const r = await memlensRun({ python: py.python, files: { 'reuse.py': CODE_REUSE_PROG }, program: ['reuse.py'], runArgs: ['--trace-python-allocators'], output: 'reuse.mlens' }, tmp.dir);
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       const [aligned, reused] = r.stdout.trim().split(' ');
