@@ -189,7 +189,7 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     atomic_store(&ml_active, 1);
     if (py_domains != 0) {
         why[0] = 0;
-        if (ml_pyalloc_install(py_domains, c->gil_disabled, why, sizeof why) != 0) {
+        if (ml_pyalloc_install(py_domains, c->gil_disabled, c->python_allocator, why, sizeof why) != 0) {
             char text[300];
             ml_strlcpy(text, "Python allocators are not traced: ", sizeof text);
             ml_strlcat(text, why, sizeof text);

@@ -9,8 +9,11 @@
  * block is recorded again, without a size we could know. */
 #include "pyalloc.h"
 
+#include <string.h>
+
 #include "common.h"
 #include "pyapi.h"
+#include "pyframes.h"
 #include "record.h"
 #include "state.h"
 #include "util.h"
@@ -66,7 +69,7 @@ static void *py_realloc(void *ctx, void *ptr, size_t size) {
     return q;
 }
 
-static void py_free(void *ctx, void *ptr) {
+static inline __attribute__((always_inline)) void free_block(void *ctx, void *ptr) {
     ml_pymem_allocator *orig = ctx;
     if (ptr != NULL && ml_should_record()) {
         if (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
@@ -78,6 +81,31 @@ static void py_free(void *ctx, void *ptr) {
     orig->free(orig->ctx, ptr);
 }
 
+static void py_free(void *ctx, void *ptr) {
+    free_block(ctx, ptr);
+}
+
+/* The OBJ domain's free and realloc: first count a code object being freed (the walk cache's code objects
+ * need no check while none was: pyframes.c), then as the others. The type word is that of the object the
+ * block starts with (a code object has nothing before it); ml_code_free_type is 0 when frees are not counted. */
+static inline void count_code_free(const void *ptr) {
+    uintptr_t code_type = __atomic_load_n(&ml_code_free_type, __ATOMIC_RELAXED);
+    if (code_type == 0 || ptr == NULL) return;
+    uintptr_t type;
+    memcpy(&type, (const char *)ptr + ml_code_free_type_off, sizeof type);
+    if (type == code_type) ml_pyframes_code_freed();
+}
+
+static void py_free_obj(void *ctx, void *ptr) {
+    count_code_free(ptr);
+    free_block(ctx, ptr);
+}
+
+static void *py_realloc_obj(void *ctx, void *ptr, size_t size) {
+    count_code_free(ptr);
+    return py_realloc(ctx, ptr, size);
+}
+
 unsigned ml_pyalloc_domains(int asked, int python_allocator, int free_threaded, unsigned long hexversion) {
     if (asked) return ML_PYALLOC_RAW | ML_PYALLOC_MEM | ML_PYALLOC_OBJ;
     if (python_allocator != 5 && python_allocator != 6) return 0;
@@ -87,7 +115,7 @@ unsigned ml_pyalloc_domains(int asked, int python_allocator, int free_threaded, 
     return domains;
 }
 
-int ml_pyalloc_install(unsigned domains, int gil_disabled, char *err, size_t errlen) {
+int ml_pyalloc_install(unsigned domains, int gil_disabled, int python_allocator, char *err, size_t errlen) {
     if (!ml_py.ready) {
         ml_set_err(err, errlen, "the Python C API is not reachable", 0);
         return -1;
@@ -97,11 +125,14 @@ int ml_pyalloc_install(unsigned domains, int gil_disabled, char *err, size_t err
         int d = ids[i];
         if (g_installed[d] || (domains & (1u << d)) == 0) continue;
         ml_py.PyMem_GetAllocator(d, &g_orig[d]);
-        g_ours[d] = (ml_pymem_allocator){&g_orig[d], py_malloc, py_calloc, py_realloc, py_free};
+        int obj = d == ML_PYMEM_DOMAIN_OBJ;
+        g_ours[d] = (ml_pymem_allocator){&g_orig[d], py_malloc, py_calloc, obj ? py_realloc_obj : py_realloc, obj ? py_free_obj : py_free};
         g_free_first[d] = d == ML_PYMEM_DOMAIN_RAW || gil_disabled;
         ml_py.PyMem_SetAllocator(d, &g_ours[d]);
         g_installed[d] = 1;
     }
+    /* Once the hook is in the chain: from here every code object's free passes it. */
+    if (g_installed[ML_PYMEM_DOMAIN_OBJ]) (void)ml_pyframes_count_code_frees(1, python_allocator);
     return 0;
 }
 
@@ -114,6 +145,7 @@ void ml_pyalloc_uninstall(void) {
         /* If someone wrapped ours since (tracemalloc.start()), ours stays in their chain and passes
          * through; taking it out would break theirs. */
         if (cur.malloc == py_malloc && cur.ctx == &g_orig[d]) {
+            if (d == ML_PYMEM_DOMAIN_OBJ) (void)ml_pyframes_count_code_frees(0, 0); /* before frees stop passing */
             ml_py.PyMem_SetAllocator(d, &g_orig[d]);
             g_installed[d] = 0;
         }

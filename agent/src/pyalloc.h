@@ -14,8 +14,9 @@
  * mimalloc for MEM and OBJ, and from 3.15 on for RAW too. */
 unsigned ml_pyalloc_domains(int asked, int python_allocator, int free_threaded, unsigned long hexversion);
 /* Wraps the `domains` (GIL held). `gil_disabled`: no lock orders two threads' calls (a free-threaded build
- * running without the GIL). 0, or -1 with err. */
-int ml_pyalloc_install(unsigned domains, int gil_disabled, char *err, size_t errlen);
+ * running without the GIL); `python_allocator`: the bootstrap's number for it (whether the walk cache may count
+ * code objects' frees instead of checking them: pyframes.c). 0, or -1 with err. */
+int ml_pyalloc_install(unsigned domains, int gil_disabled, int python_allocator, char *err, size_t errlen);
 /* Puts the original allocators back where ours is still the current one (GIL held). */
 void ml_pyalloc_uninstall(void);
 

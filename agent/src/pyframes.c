@@ -474,7 +474,64 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
  * A chain that ends otherwise than with a null back pointer (a cycle, a code object being freed in
  * 3.9/3.10, a chain longer than the cache) is not cached. */
 
-#define ML_WALK_CACHE_MIN 24 /* chain frames */
+/* ---- skipping the code objects' check ---------------------------------------------------------------------
+ *
+ * Why the cache's live code objects need no check while ml_code_frees has not moved since the walk that left
+ * the cache began (ml_code_free_type set all along). A cached code object's two facts are its type word and
+ * reference count (is_live_code) and _co_firsttraceable. For a code object that is the same object, alive:
+ *  - its type is PyCode_Type for good (a static type: no __class__ assignment);
+ *  - _co_firsttraceable is written once, when the object is made, before any frame can name it;
+ *  - its reference count is not 0: the check only comes to a code object through a frame of the thread's
+ *    chain that names it now (the words of every entry up to the junction were read first), and a linked
+ *    frame owns a reference to its code (f_code, f_executable; 3.14's stack reference is a counted one on a
+ *    GIL build, and borrowed only for an immortal object). The check's own reading of the count relies on
+ *    the same ownership: it could not tell a freed object from a live one either.
+ * So the facts of such an object read now as they read then; what can make them read otherwise is that the
+ * object at that address is another one now, which takes a free of the cached one first. The cached ones are
+ * code objects (live: of code type when read), and every free of a code object passes the OBJ domain's hook,
+ * which counts it before the memory is released when:
+ *  - the hook is installed (--trace-python-allocators, or mimalloc's domains) and still in the chain: a later
+ *    allocator must wrap it (tracemalloc does) since blocks made before it are freed through it, and
+ *    uninstalling stops the count first;
+ *  - the freed block starts at the object: the code type has no GC header and no managed dict or weakref
+ *    before its objects (tp_flags, checked when counting is turned on);
+ *  - a GIL build: every object is freed with the GIL held, so a count made before a free happens before any
+ *    thread can take a frame naming the object allocated at that address afterwards (pushing a frame takes
+ *    the GIL). Free-threaded builds keep the check (and 3.14t+ has no cache).
+ *  - the hook can read the block's type word: the allocator's smallest block holds 16 bytes (pymalloc; a
+ *    debug allocator's trailer), so a non-object block's second word is readable too (a false match only
+ *    counts one more).
+ * The count is read before any code object of the walk, and a walk that keeps a cache stores it: every code
+ * object in the cache was read by that walk or by one before it with the same count. A code object whose
+ * facts read "not live" (the None of a shim frame) is not covered: another object may take its place without a
+ * code object being freed, so the check goes on from the first such one (first_dead). Turning counting on
+ * counts one, then sets the type, and a walk reads the type before the count: a walk that sees the type sees
+ * the count past every cache left before (frees were not counted then), and a cache left by a walk that did not
+ * see the type (code_counted 0) is checked. Off clears the type before frees stop passing the hook. */
+
+uint64_t ml_code_frees;
+uintptr_t ml_code_free_type;
+unsigned ml_code_free_type_off;
+
+#define ML_TPFLAGS_PREHEADER ((1ul << 14) | (1ul << 4) | (1ul << 3)) /* HAVE_GC, MANAGED_DICT, MANAGED_WEAKREF */
+#define ML_TP_FLAGS_AFTER_BASICSIZE 136                              /* tp_flags - tp_basicsize: 17 words, the same on 3.0 to 3.15 */
+
+int ml_pyframes_count_code_frees(int on, int python_allocator) {
+    if (!on) {
+        __atomic_store_n(&ml_code_free_type, 0, __ATOMIC_RELEASE);
+        return 0;
+    }
+    if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE) || S.L.free_threaded) return 0;
+    /* pymalloc, pymalloc_debug, malloc_debug (the bootstrap's numbers): blocks of 16 bytes at least. Plain
+     * malloc may be another allocator's (LD_PRELOAD) with 8-byte blocks. */
+    if (python_allocator != 1 && python_allocator != 2 && python_allocator != 4) return 0;
+    unsigned long flags = (unsigned long)rd_i64(S.code_type, S.L.tp_basicsize + ML_TP_FLAGS_AFTER_BASICSIZE);
+    if ((flags & ML_TPFLAGS_PREHEADER) != 0) return 0;
+    ml_code_free_type_off = S.L.ob_type;
+    ml_pyframes_code_freed();
+    __atomic_store_n(&ml_code_free_type, S.code_type, __ATOMIC_RELEASE);
+    return 1;
+}
 
 static inline size_t slot_hash(uintptr_t addr, size_t mask) {
     uint64_t x = (uint64_t)addr * 0x9e3779b97f4a7c15ull;
@@ -677,6 +734,14 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     /* Entries [0, words_ok) and distinct codes [0, codes_ok) read as cached now; no entry from limit on can be
      * a junction (one at or below it reads otherwise). Each entry's words are read at most once per walk. */
     size_t words_ok = 0, codes_ok = 0, limit = c->len;
+    /* No code object freed since the walk that left the cache began: its live code objects read as they did
+     * (the proof above), up to the first that was not live. */
+    int counted = __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0;
+    uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    if (counted && c->len > 0 && c->code_counted && gen == c->code_gen) {
+        size_t all = c->raw[c->len - 1].ncodes;
+        codes_ok = c->first_dead < all ? c->first_dead : all;
+    }
     code_memo m = {0, 0, 0};
     cycle_guard g = {0, 1, 0};
     while (plausible(f)) {
@@ -717,7 +782,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     }
     size_t keep = junction == SIZE_MAX ? 0 : junction + 1;
     if (keep + nf > c->cap) return SIZE_MAX;
-    if (keep + nf < ML_WALK_CACHE_MIN) {
+    if (keep + nf < ml_walk_cache_min()) {
         /* A short chain is walked again whole next time: that costs less than keeping it. */
         c->len = 0;
         c->slots_valid = 0;
@@ -727,15 +792,22 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     size_t shown = keep > 0 ? c->raw[keep - 1].depth : 0; /* the stack's frames among the kept entries */
     uint32_t depth = (uint32_t)shown;
     size_t ncodes = keep > 0 ? c->raw[keep - 1].ncodes : 0; /* the distinct codes of the kept entries */
+    if (c->first_dead >= ncodes) c->first_dead = SIZE_MAX;
     for (size_t i = 0; i < nf; i++) {
         ml_rawframe *r = &c->raw[keep + i];
         *r = c->fresh[nf - 1 - i];
         depth += r->shown;
         r->depth = depth;
-        if (r->coded) ncodes = code_index(c, ncodes, L, r, keep + i);
+        if (r->coded) {
+            size_t before = ncodes;
+            ncodes = code_index(c, ncodes, L, r, keep + i);
+            if (ncodes > before && !r->live && c->first_dead == SIZE_MAX) c->first_dead = before;
+        }
         r->ncodes = (uint32_t)ncodes;
     }
     c->len = keep + nf;
+    c->code_gen = gen;
+    c->code_counted = counted;
     /* The index is made again when it fills up with stale slots. */
     if (!c->slots_valid || (c->slot_used + nf) * 2 > c->slot_cap) {
         /* A new generation empties every slot (clearing them all was a twentieth of the agent's instructions

@@ -76,7 +76,37 @@ typedef struct ml_walk_cache {
         uint8_t live;
     } * codes;
     int slots_valid; /* the slots index raw[0, len) (kept only for chains long enough to gain from it) */
+    /* ml_code_frees as the walk that left the cache read it before reading any code object, and the first of
+     * its codes that is not live (SIZE_MAX: none): while the count is the same, the live ones need no check
+     * (ml_pyframes_walk_cached). */
+    uint64_t code_gen;
+    size_t first_dead;
+    int code_counted; /* that walk saw code frees counted (else code_gen means nothing) */
 } ml_walk_cache;
+
+/* Code objects freed so far, counted by the OBJ domain's free hook (pyalloc.c) while ml_code_free_type is set;
+ * the walk cache skips its code objects' check while the count has not moved (the proof is in pyframes.c). */
+extern uint64_t ml_code_frees;
+/* &PyCode_Type while every free of a code object is counted (else 0): the free hook compares the freed
+ * block's type word (at ml_code_free_type_off) with it. */
+extern uintptr_t ml_code_free_type;
+extern unsigned ml_code_free_type_off;
+
+/* Counts code object frees from now on (on: the OBJ domain's hook is installed and this build qualifies, see
+ * pyframes.c) or stops counting (off: before the hook is taken out). Returns whether frees are counted. */
+int ml_pyframes_count_code_frees(int on, int python_allocator);
+
+/* From how many frames a chain (pyframes.c) or a stack (pystack.c) is walked through the cache. Below it, a walk
+ * without the cache costs less: 24 where the cache checks its code objects; 8 where it skips that check (code
+ * frees counted), which gains on chains of 10-20 frames too (docs/benchmarks.md, "Agent CPU, round six"). */
+static inline size_t ml_walk_cache_min(void) {
+    return __atomic_load_n(&ml_code_free_type, __ATOMIC_RELAXED) != 0 ? 8 : 24;
+}
+
+/* A code object is being freed (the hook calls this before releasing it). */
+static inline void ml_pyframes_code_freed(void) {
+    __atomic_fetch_add(&ml_code_frees, 1, __ATOMIC_RELEASE);
+}
 
 /* ml_pyframes_walk with the thread's cache: the same frames, but the part of the chain that is still the
  * chain of the last walk (read again, frame by frame, and found unchanged: the proof is in pyframes.c) is

@@ -423,9 +423,6 @@ static uint32_t node_for(ml_pystack *ps, ml_stream *s, uint32_t parent, uint32_t
     return id;
 }
 
-/* From how many frames of the last stack on the walk cache is used. */
-#define ML_CACHED_DEPTH 24
-
 /* Room for a chain of `want` frames in the walk cache (which then starts empty). */
 static int grow_cache(ml_pystack *ps, size_t want) {
     if (want > 2 * (size_t)ML_PY_MAX_DEPTH) want = 2 * (size_t)ML_PY_MAX_DEPTH;
@@ -472,7 +469,7 @@ static size_t walk_uncached(ml_pystack *ps) {
     }
     /* A deep stack will walk through the cache next time (a thread that never has one never pays for its
      * memory). The chain holds shim frames too: room for twice the stack (failure only costs the cache). */
-    if (depth >= ML_CACHED_DEPTH && depth <= ML_PY_MAX_DEPTH && 2 * depth + 16 > ps->wc.cap) (void)grow_cache(ps, 2 * depth + 16);
+    if (depth >= ml_walk_cache_min() && depth <= ML_PY_MAX_DEPTH && 2 * depth + 16 > ps->wc.cap) (void)grow_cache(ps, 2 * depth + 16);
     return depth < ps->walk_cap ? depth : ps->walk_cap;
 }
 
@@ -481,7 +478,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     /* The stack, root first, is: the first `reused` frames of the last stack (the walk cache found their
      * part of the chain unchanged), then ps->walk[fresh - 1] ... ps->walk[0]. */
     size_t reused = 0, fresh;
-    if (ps->wc.len == 0 && ps->last_depth < ML_CACHED_DEPTH) {
+    if (ps->wc.len == 0 && ps->last_depth < ml_walk_cache_min()) {
         /* The last stack was short (or is not known): a short stack is walked at least as fast without the
          * cache, which then waits for a deep one. */
         fresh = walk_uncached(ps);

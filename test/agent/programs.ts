@@ -173,6 +173,106 @@ top(30)  # ROOT
 print("ok")
 `;
 
+/** A thread 30 calls deep calls, one after the other from the same line, a function whose code object is made
+ * anew each time (the last one freed first, so that pymalloc gives its address to the next), alternating
+ * between two codes: c_fn allocates a set at its first instruction after RESUME, cell_fn a cell at MAKE_CELL,
+ * in its prologue, at the same offset (3.11-3.14): between two allocations the frame at the same address names a
+ * code object at the same address with the same instruction word, and only the code's _co_firsttraceable
+ * tells that the frame is now in its prologue (not shown) or no longer. Prints whether the offsets and the size
+ * classes line up, how many code objects took the last one's address, and the padding used. */
+export const CODE_REUSE_PROG = `import dis
+import sys
+import threading
+import types
+
+SET_SRC = "def c_fn():\\n    s = {*()}  # SET\\n{pad}    return s\\n"
+CELL_SRC = """def outer():
+    a = None
+
+    def cell_fn():
+        b = a
+        if a:
+            return lambda: b
+        return None
+
+    return cell_fn
+"""
+
+
+def code_of(src, name):
+    ns = {}
+    exec(compile(src, __file__, "exec"), ns)
+    f = ns["outer"]() if name == "outer" else ns[name]
+    return f
+
+
+def offset_of(code, opname):
+    for ins in dis.get_instructions(code):
+        if ins.opname == opname:
+            return ins.offset
+    return -1
+
+
+cell_proto = code_of(CELL_SRC, "outer")
+CLOSURE = cell_proto.__closure__
+CELL_CODE = cell_proto.__code__
+size_class = lambda c: (c.__sizeof__() + 15) // 16
+pad = 0
+while pad < 64:
+    SET_CODE = code_of(SET_SRC.replace("{pad}", "    _ = 0\\n" * pad), "c_fn").__code__
+    if size_class(SET_CODE) == size_class(CELL_CODE):
+        break
+    pad += 1
+aligned = size_class(SET_CODE) == size_class(CELL_CODE) and offset_of(SET_CODE, "BUILD_SET") == offset_of(CELL_CODE, "MAKE_CELL") >= 0
+
+go = threading.Lock()
+go.acquire()
+done = threading.Lock()
+done.acquire()
+FN = None
+QUIT = False
+
+
+def worker_loop():
+    while True:
+        go.acquire()
+        if QUIT:
+            return
+        FN()  # CALL
+        done.release()
+
+
+def down(n):
+    if n:
+        down(n - 1)  # DOWN
+        return
+    worker_loop()  # LOOP
+
+
+t = threading.Thread(target=down, args=(30,))
+t.start()
+reused = 0
+last = 0
+for i in range(400):
+    if i % 2 == 0:
+        code = SET_CODE.replace(co_name="c_fn")
+        FN = types.FunctionType(code, globals())
+    else:
+        code = CELL_CODE.replace(co_name="cell_fn")
+        FN = types.FunctionType(code, globals(), "cell_fn", None, CLOSURE)
+    if id(code) == last:
+        reused += 1
+    last = id(code)
+    del code
+    go.release()
+    done.acquire()
+    FN = None
+QUIT = True
+go.release()
+t.join()
+print("aligned" if aligned else "not aligned", reused, pad)
+`;
+
 /** multiprocessing (fork): three children allocate known sizes. */
 export const FORK_PROG = `import multiprocessing as mp
 
