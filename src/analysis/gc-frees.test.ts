@@ -58,50 +58,78 @@ test('the ring keeps frees in order past thousands of entries', () => {
   assert.equal(r.incomplete, 0);
 });
 
-test('the compact ring agrees with a plain list of frees: large seq gaps, sizes of 4 GiB and more, fractions', () => {
+test('the compact ring agrees with a plain list of frees: large seq gaps, big sizes and site ids, fractions, weights', () => {
   let state = 12345;
   const rnd = (): number => {
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;
     return state / 2 ** 32;
   };
-  for (const cap of [1, 2, 8, 64]) {
-    const g = new GcFrees(cap);
-    // The reference: every free since the last collection, the oldest dropped past `cap`.
-    let kept: { seq: number; site: number; bytes: number; count: number }[] = [];
-    let dropped = -1;
-    const want = { bytes: [] as number[], count: [] as number[], incomplete: 0 };
-    let seq = 1;
-    for (let step = 0; step < 3000; step++) {
-      const r = rnd();
-      seq += r < 0.05 ? 2 ** 33 + Math.floor(rnd() * 1000) : 1 + Math.floor(rnd() * 5);
-      if (r < 0.9) {
-        const bytes = r < 0.1 ? 2 ** 32 + Math.floor(rnd() * 10) : r < 0.15 ? 0.5 + Math.floor(rnd() * 100) : r < 0.2 ? 0xffffffff : Math.floor(rnd() * 5000);
-        const count = r < 0.3 ? 0 : 1;
-        g.change(site(step % 7), seq, -bytes, -count);
-        kept.push({ seq, site: step % 7, bytes, count });
-        if (kept.length > cap) dropped = Math.max(dropped, kept.shift()!.seq);
-      } else {
-        const start = seq - Math.floor(rnd() * 40);
-        seq += 1;
-        g.gc(gc(seq, start));
-        let b = 0;
-        let n = 0;
-        for (const k of kept) {
-          if (k.seq >= start && k.seq < seq) {
-            b += k.bytes;
-            n += k.count;
+  for (const cap of [1, 2, 8, 64, 1024]) {
+    for (const bigSitesFrom of [Infinity, 1500]) {
+      const g = new GcFrees(cap);
+      // The reference: every free since the last collection, the oldest dropped past `cap`.
+      let kept: { seq: number; site: number; bytes: number; count: number }[] = [];
+      let dropped = -1;
+      const want = { bytes: [] as number[], count: [] as number[], incomplete: 0, bySite: new Map<number, { bytes: number; count: number }>() };
+      let seq = 1;
+      for (let step = 0; step < 3000; step++) {
+        const r = rnd();
+        const gap = rnd();
+        seq += gap < 0.03 ? 2 ** 33 + Math.floor(rnd() * 1000) : gap < 0.06 ? 65_000 + Math.floor(rnd() * 1000) : 1 + Math.floor(rnd() * 5);
+        if (r < 0.9) {
+          const kind = rnd();
+          const bytes =
+            kind < 0.05
+              ? 2 ** 32 + Math.floor(rnd() * 10)
+              : kind < 0.1
+                ? 0.5 + Math.floor(rnd() * 100)
+                : kind < 0.15
+                  ? 0xffffffff
+                  : kind < 0.2
+                    ? 0xffffff + Math.floor(rnd() * 3) - 1
+                    : kind < 0.3
+                      ? 0xffff + Math.floor(rnd() * 300_000)
+                      : Math.floor(rnd() * 5000);
+          const c = rnd();
+          const count = c < 0.1 ? 0 : c < 0.15 ? 1 + Math.floor(rnd() * 4000) / 8 : 1; // exact in binary: any order of sums agrees
+          // Site ids past 2^16 (and past 2^31) from step `bigSitesFrom` on: the high parts made mid-ring.
+          const s = step >= bigSitesFrom && c > 0.5 ? (c > 0.9 ? 2 ** 31 + step : 65_536 + step * 7) : step % 7;
+          g.change(site(s), seq, -bytes, -count);
+          kept.push({ seq, site: s, bytes, count });
+          if (kept.length > cap) dropped = Math.max(dropped, kept.shift()!.seq);
+        } else {
+          const start = seq - Math.floor(rnd() * 40);
+          seq += 1;
+          g.gc(gc(seq, start));
+          let b = 0;
+          let n = 0;
+          for (const k of kept) {
+            if (k.seq >= start && k.seq < seq) {
+              b += k.bytes;
+              n += k.count;
+              const f = want.bySite.get(k.site);
+              if (f === undefined) want.bySite.set(k.site, { bytes: k.bytes, count: k.count });
+              else {
+                f.bytes += k.bytes;
+                f.count += k.count;
+              }
+            }
           }
+          want.bytes.push(b);
+          want.count.push(n);
+          if (dropped >= start) want.incomplete++;
+          kept = [];
+          dropped = -1;
         }
-        want.bytes.push(b);
-        want.count.push(n);
-        if (dropped >= start) want.incomplete++;
-        kept = [];
-        dropped = -1;
       }
+      const got = g.finish();
+      const what = `cap ${cap}, big sites from ${bigSitesFrom}`;
+      assert.deepEqual([...got.bytes], want.bytes, what);
+      assert.deepEqual([...got.count], want.count, what);
+      assert.equal(got.incomplete, want.incomplete, what);
+      const bySite = (m: ReadonlyMap<number, { bytes: number; count: number }>): [number, number, number][] =>
+        [...m].map(([k, v]): [number, number, number] => [k, v.bytes, v.count]).sort((a, b) => a[0] - b[0]);
+      assert.deepEqual(bySite(got.bySite), bySite(want.bySite), what);
     }
-    const got = g.finish();
-    assert.deepEqual([...got.bytes], want.bytes, `cap ${cap}`);
-    assert.deepEqual([...got.count], want.count, `cap ${cap}`);
-    assert.equal(got.incomplete, want.incomplete, `cap ${cap}`);
   }
 });

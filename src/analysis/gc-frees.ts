@@ -12,14 +12,16 @@ import type { SiteId } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
 
 /**
- * Frees kept at most (13 bytes each: 3.3 MiB). The ring holds the frees since the last collection, the
- * oldest overwritten first, so a collection is counted exactly unless it alone freed more than this.
+ * Frees kept at most (6 bytes each, 7 once a free of 64 KiB or more was kept, 9 once a site id of 2^16 or
+ * more was: 1.5–2.3 MiB). The ring holds the frees since the last collection, the oldest overwritten first,
+ * so a collection is counted exactly unless it alone freed more than this.
  */
 export const GC_RING_MAX = 1 << 18;
 
-/** In `deltas` and `bytes`: the value did not fit, it is in the entry's slot of the side map. */
-const DELTA_BESIDE = -0x80000000;
-const BYTES_BESIDE = 0xffffffff;
+/** In `deltas`: the value did not fit, it is in the entry's slot of the side map. */
+const DELTA_BESIDE = 0xffff;
+/** In the bytes' 24 bits (`bytesLo` and `bytesHi`): the same. */
+const BYTES_BESIDE = 0xffffff;
 
 export interface SiteFreed {
   bytes: number;
@@ -43,15 +45,22 @@ export class GcFrees implements ReplayObserver {
   /** Reads no index. */
   readonly indexesFrom = Infinity;
   private readonly cap: number;
-  // An entry is 13 bytes, not 21: its seq as the difference from the entry before it (the newest seq is
-  // kept, the ring is read from the newest back), its bytes as a uint32. A value that does not fit (a
-  // difference beyond ±2^31, a size of 4 GiB or more, a fraction) is kept exactly in a side map by slot.
-  private deltas: Int32Array;
-  private sites: Int32Array;
-  private bytes: Uint32Array;
-  private counts: Int8Array;
+  // An entry is 6 bytes where it was 21 (then 13), as the ring is a few MiB of a report's peak memory: its
+  // seq as the difference from the entry before it (the newest seq is kept, the ring is read from the
+  // newest back) in 16 bits, its site's low 16 bits, its bytes' low 16 bits. The high parts come in arrays
+  // made when a first value needs them (a site id of 2^16 or more: 16 bits more; a free of 64 KiB or more:
+  // 8 bits more), which hold 0 for the entries written before. A value that still does not fit (a difference
+  // of 2^16 or more or below 0, a size of 16 MiB or more, a fraction) is kept exactly in a side map by slot,
+  // and so is a count other than 1 (a piece of an unmapped region, 0; a sampled allocation's weight).
+  // Frees are close together in seq and small in nearly every program, so the maps stay small.
+  private readonly deltas: Uint16Array;
+  private readonly sitesLo: Uint16Array;
+  private sitesHi: Uint16Array | undefined;
+  private readonly bytesLo: Uint16Array;
+  private bytesHi: Uint8Array | undefined;
   private readonly besideDelta = new Map<number, number>();
   private readonly besideBytes = new Map<number, number>();
+  private readonly besideCount = new Map<number, number>();
   /** Index of the next write, and how many entries are valid (≤ cap). */
   private next = 0;
   private size = 0;
@@ -67,50 +76,78 @@ export class GcFrees implements ReplayObserver {
   constructor(maxEntries = GC_RING_MAX) {
     // The whole ring at once: its pages become resident only as frees are written into them (from the
     // start after each collection), and a ring that grew by copies left its old arrays as garbage that
-    // lived long enough to wait for a full collection (a few MiB of peak RSS on a big capture).
+    // lived long enough to wait for a full collection (a few MiB of peak RSS on a big capture). The same
+    // for the high parts, made whole when first needed.
     this.cap = maxEntries;
-    this.deltas = new Int32Array(this.cap);
-    this.sites = new Int32Array(this.cap);
-    this.bytes = new Uint32Array(this.cap);
-    this.counts = new Int8Array(this.cap);
+    this.deltas = new Uint16Array(this.cap);
+    this.sitesLo = new Uint16Array(this.cap);
+    this.bytesLo = new Uint16Array(this.cap);
   }
 
   change(site: SiteId, seq: number, bytes: number, count: number): void {
     if (bytes >= 0 && count >= 0) return;
+    // The usual free, written small enough for V8 to inline it into the replay's free (one call per free
+    // otherwise): the ring not full, each value within its low part, a count of 1.
     const i = this.next;
+    const d = seq - this.newestSeq;
+    const b = -bytes;
+    if (this.size === this.cap || count !== -1 || d >>> 0 !== d || d >= DELTA_BESIDE || b >>> 0 !== b || b > 0xffff || site > 0xffff) {
+      this.write(i, site, seq, d, b, count);
+      return;
+    }
+    if (++this.size === 1) this.oldestSeq = seq;
+    this.deltas[i] = d;
+    this.newestSeq = seq;
+    this.sitesLo[i] = site;
+    if (this.sitesHi !== undefined) this.sitesHi[i] = 0;
+    this.bytesLo[i] = b;
+    if (this.bytesHi !== undefined) this.bytesHi[i] = 0;
+    this.next = i + 1 === this.cap ? 0 : i + 1;
+  }
+
+  /** Any free at `i`, the next write (`d`: its seq minus the newest's, `b`: its bytes). */
+  private write(i: number, site: SiteId, seq: number, d: number, b: number, count: number): void {
     if (this.size === this.cap) {
       // Full at its largest: the oldest entry (the one at `next`) goes; the one after it becomes the oldest.
       this.droppedSeq = Math.max(this.droppedSeq, this.oldestSeq);
       const j = i + 1 === this.cap ? 0 : i + 1;
       if (j !== i) this.oldestSeq += this.deltaAt(j);
-      this.besideDelta.delete(i);
-      this.besideBytes.delete(i);
+      if (this.besideDelta.size > 0) this.besideDelta.delete(i);
+      if (this.besideBytes.size > 0) this.besideBytes.delete(i);
+      if (this.besideCount.size > 0) this.besideCount.delete(i);
     } else {
       this.size++;
     }
     if (this.size === 1) this.oldestSeq = seq;
-    const d = seq - this.newestSeq;
-    if ((d | 0) === d && d !== DELTA_BESIDE) this.deltas[i] = d;
+    if (d >>> 0 === d && d < DELTA_BESIDE) this.deltas[i] = d;
     else {
       this.deltas[i] = DELTA_BESIDE;
       this.besideDelta.set(i, d);
     }
     this.newestSeq = seq;
-    this.sites[i] = site;
-    const b = -bytes;
-    if (b >>> 0 === b && b !== BYTES_BESIDE) this.bytes[i] = b;
-    else {
-      this.bytes[i] = BYTES_BESIDE;
+    this.sitesLo[i] = site;
+    if (site > 0xffff || this.sitesHi !== undefined) (this.sitesHi ??= new Uint16Array(this.cap))[i] = site >>> 16;
+    let stored = b;
+    if (b >>> 0 !== b || b >= BYTES_BESIDE) {
+      stored = BYTES_BESIDE;
       this.besideBytes.set(i, b);
     }
-    // -count is 1 for a free, 0 for a piece of an unmapped region.
-    this.counts[i] = -count;
+    this.bytesLo[i] = stored;
+    if (stored > 0xffff || this.bytesHi !== undefined) (this.bytesHi ??= new Uint8Array(this.cap))[i] = stored >>> 16;
+    // -count is 1 for a free, 0 for a piece of an unmapped region, a weight in a sampled capture.
+    if (count !== -1) this.besideCount.set(i, -count);
     this.next = i + 1 === this.cap ? 0 : i + 1;
   }
 
   private deltaAt(i: number): number {
     const d = this.deltas[i]!;
     return d !== DELTA_BESIDE ? d : (this.besideDelta.get(i) as number);
+  }
+
+  private bytesAt(i: number): number {
+    const hi = this.bytesHi;
+    const stored = hi === undefined ? this.bytesLo[i]! : hi[i]! * 0x10000 + this.bytesLo[i]!;
+    return stored !== BYTES_BESIDE ? stored : (this.besideBytes.get(i) as number);
   }
 
   snapshot(): void {
@@ -130,10 +167,10 @@ export class GcFrees implements ReplayObserver {
       for (let k = 0, i = (this.next - 1 + this.cap) % this.cap; k < this.size; k++, s -= this.deltaAt(i), i = (i - 1 + this.cap) % this.cap) {
         if (s < start) break;
         if (s >= record.seq) continue;
-        const site = this.sites[i] as SiteId;
-        const stored = this.bytes[i]!;
-        const bytes = stored !== BYTES_BESIDE ? stored : (this.besideBytes.get(i) as number);
-        const count = this.counts[i]!;
+        const hi = this.sitesHi;
+        const site = (hi === undefined ? this.sitesLo[i]! : hi[i]! * 0x10000 + this.sitesLo[i]!) as SiteId;
+        const bytes = this.bytesAt(i);
+        const count = this.besideCount.size === 0 ? 1 : (this.besideCount.get(i) ?? 1);
         b += bytes;
         n += count;
         const f = this.bySite.get(site);
@@ -153,6 +190,7 @@ export class GcFrees implements ReplayObserver {
     this.droppedSeq = -1;
     this.besideDelta.clear();
     this.besideBytes.clear();
+    this.besideCount.clear();
   }
 
   finish(): GcFreesResult {
