@@ -40,6 +40,15 @@ function emptyMount(): void {
   for (const f of readdirSync(mnt)) rmSync(join(mnt, f), { force: true });
 }
 
+/** Fills what is left of the file system with a file written `chunk` bytes at a time, until ENOSPC. */
+function fillDisk(chunk: number): void {
+  try {
+    for (;;) writeFileSync(join(mnt, 'filler'), new Uint8Array(chunk), { flag: 'a' });
+  } catch (e) {
+    assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+  }
+}
+
 async function report(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const io = memoryIo({ cwd: tmp.dir, columns: 200 });
   const code = await main(argv, io);
@@ -100,12 +109,7 @@ test('a disk with less than DISK_ROOM_LEFT free that the capture does not fill: 
 test('a disk full before the header: tracking does not start, one line says why, nothing runs half-tracked', async () => {
   emptyMount();
   // Fill it: what is left cannot hold a capture's header.
-  writeFileSync(join(mnt, 'filler'), new Uint8Array(0));
-  try {
-    for (let i = 0; ; i++) writeFileSync(join(mnt, 'filler'), new Uint8Array(64 * 1024), { flag: 'a' });
-  } catch (e) {
-    assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
-  }
+  fillDisk(64 * 1024);
   const capture = join(mnt, 'c.mlens');
   const r = await memlensRun({ python: py.python, program: [PROGRAM, '1000'], output: null, runArgs: ['-o', capture], verbose: true, timeoutMs: 120_000 }, tmp.dir);
   assert.equal(r.stdout, '');
@@ -126,11 +130,7 @@ test("no room even for memlens's EXIT record: it gives up the capture's last blo
   let n = 4096 - ((body.length + note(0).length) % 4096);
   while ((body.length + note(n).length) % 4096 !== 0) n--;
   writeFileSync(capture, Buffer.concat([body, note(n)]));
-  try {
-    for (;;) writeFileSync(join(mnt, 'filler'), new Uint8Array(4096), { flag: 'a' });
-  } catch (e) {
-    assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
-  }
+  fillDisk(4096);
   const exit = { type: 'exit', stream: STREAM_MEMLENS, timeNs: 50_000_000, exitCode: 3, signal: 0, oomKill: 0, detail: '' } as const;
   const end = await finishCaptureFile(capture, exit);
   assert.equal(end.exitWritten, true);
@@ -163,11 +163,7 @@ test("the agent's last words lost on a full disk (no marker, no TRAILER) after a
   });
   assert.ok(trailerBlock > 0);
   writeFileSync(capture, whole.subarray(0, trailerBlock));
-  try {
-    for (;;) writeFileSync(join(mnt, 'filler'), new Uint8Array(4096), { flag: 'a' });
-  } catch (e) {
-    assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
-  }
+  fillDisk(4096);
   const exit = { type: 'exit', stream: STREAM_MEMLENS, timeNs: 50_000_000, exitCode: 3, signal: 0, oomKill: 0, detail: '' } as const;
   const end = await finishCaptureFile(capture, exit);
   assert.equal(end.exitWritten, true);

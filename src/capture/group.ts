@@ -368,17 +368,22 @@ function codeEvents(b: Uint8Array, i: number, end: number, seq: number, native: 
   evEnd = i;
 }
 
-/** The group's payload: its parts' heads, the columns' lengths, the columns. */
-function assemble(parts: readonly GroupPart[], cols: readonly ByteWriter[]): Uint8Array {
-  let total = 64 + 30 * parts.length + 10 * cols.length;
-  for (const c of cols) total += c.length;
-  const out = new ByteWriter(total);
+/** A group's part table: how many parts, then each one's stream, base seq and payload length. */
+function writeHeads(out: ByteWriter, parts: readonly GroupPart[]): void {
   out.varint(parts.length);
   for (const p of parts) {
     out.varint(p.stream);
     out.varint(p.baseSeq);
     out.varint(p.payload.length);
   }
+}
+
+/** The group's payload: its parts' heads, the columns' lengths, the columns. */
+function assemble(parts: readonly GroupPart[], cols: readonly ByteWriter[]): Uint8Array {
+  let total = 64 + 30 * parts.length + 10 * cols.length;
+  for (const c of cols) total += c.length;
+  const out = new ByteWriter(total);
+  writeHeads(out, parts);
   out.varint(GROUP_COLUMNS);
   for (const c of cols) out.varint(c.length);
   for (const c of cols) out.raw(c.bytes());
@@ -396,12 +401,7 @@ export function packPayload(parts: readonly GroupPart[]): Uint8Array {
   let total = 16 + 30 * parts.length;
   for (const p of parts) total += p.payload.length;
   const out = new ByteWriter(total);
-  out.varint(parts.length);
-  for (const p of parts) {
-    out.varint(p.stream);
-    out.varint(p.baseSeq);
-    out.varint(p.payload.length);
-  }
+  writeHeads(out, parts);
   out.varint(0);
   for (const p of parts) out.raw(p.payload);
   return out.bytes();
