@@ -40,6 +40,13 @@ function emptyMount(): void {
   for (const f of readdirSync(mnt)) rmSync(join(mnt, f), { force: true });
 }
 
+/** A whole capture as the agent writes it, blocks of 32 KiB, ending on its TRAILER (test/support/synthetic.ts). */
+function realisticCapture(): Buffer {
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 40_000, sink: (b) => parts.push(b) });
+  return Buffer.concat(parts);
+}
+
 /** Fills what is left of the file system with a file written `chunk` bytes at a time, until ENOSPC. */
 function fillDisk(chunk: number): void {
   try {
@@ -122,9 +129,7 @@ test("no room even for memlens's EXIT record: it gives up the capture's last blo
   // A capture written whole (no agent marker in it), then a disk with not one byte left. Blocks of 32 KiB
   // as the agent writes them: giving one up frees pages of the file system.
   const capture = join(mnt, 'realistic.mlens');
-  const parts: Uint8Array[] = [];
-  writeRealistic({ events: 40_000, sink: (b) => parts.push(b) });
-  const body = Buffer.concat(parts);
+  const body = realisticCapture();
   // A NOTE that makes the file end on a page boundary: the last page has no room left either.
   const note = (n: number): Uint8Array => encodeAppendix([{ type: 'note', stream: 0, kind: 1, text: 'x'.repeat(n) }]);
   let n = 4096 - ((body.length + note(0).length) % 4096);
@@ -145,9 +150,7 @@ test("the agent's last words lost on a full disk (no marker, no TRAILER) after a
   emptyMount();
   // What the agent leaves when its CAPTURE_STOPPED marker and TRAILER find no room: whole blocks, then nothing.
   const capture = join(mnt, 'lost.mlens');
-  const parts: Uint8Array[] = [];
-  writeRealistic({ events: 40_000, sink: (b) => parts.push(b) });
-  const whole = Buffer.concat(parts);
+  const whole = realisticCapture();
   const { decodeCapture } = await import('../src/capture/decoder.js');
   let trailerBlock = -1;
   let lastOffset = -1;

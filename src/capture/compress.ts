@@ -78,12 +78,9 @@ export const FOLLOW_GROUP_RATE = 1 << 20;
  * run and cost 0.12-0.15 s of CPU (docs/benchmarks.md, "Capture size, round four"); most of that was V8
  * compiling the check that decoded every group again (on the main thread, --single-threaded) and, with
  * groups, a full read of the capture at its end (cleanEnd). Both are gone ("Capture size, round five").
+ * A full disk: the follower leaves its last DISK_ROOM_LEFT to the agent (src/cli/disk-room.ts), whose
+ * CAPTURE_STOPPED marker the copy could otherwise take the room of, grouped or not.
  */
-// Off for a while at the end of round five: with groups on, test/full-disk.test.ts's compressed case failed
-// about once in 40 runs on a busy machine. The cause was not the groups: the follower's copy took the room
-// the agent freed on a full disk before the agent's CAPTURE_STOPPED marker could use it. The follower now
-// leaves the last DISK_ROOM_LEFT of the disk to the agent (src/cli/disk-room.ts), and memlens says the disk
-// filled up when the marker is missing all the same (inferredStop in src/cli/capture-file.ts).
 export const FOLLOW_STREAM_GROUPS = true;
 
 /**
@@ -305,17 +302,8 @@ export class Recompressor {
     if (parts.length === 0) return;
     let keep = parts.length;
     if (last) while (keep > 0 && parts[keep - 1]!.stream === STREAM_SERVICE) keep--;
-    if (keep > 1) {
-      const framed = encodeBlock(0, 0, packPayload(parts.slice(0, keep)), { compressLevel: this.level, codec: this.codec, kind: BLOCK_KIND_GROUP });
-      if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
-      this.out(framed);
-    }
-    for (let k = keep > 1 ? keep : 0; k < parts.length; k++) {
-      const p = parts[k]!;
-      const framed = encodeBlock(p.stream, p.baseSeq, p.payload, { compressLevel: this.level, codec: this.codec });
-      if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
-      this.out(framed);
-    }
+    if (keep > 1) this.merged({ kind: BLOCK_KIND_GROUP, stream: 0, baseSeq: 0, payload: packPayload(parts.slice(0, keep)) });
+    for (let k = keep > 1 ? keep : 0; k < parts.length; k++) this.merged({ kind: BLOCK_KIND_RECORDS, ...parts[k]! });
     this.pack = [];
     this.packBytes = 0;
   }

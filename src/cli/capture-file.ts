@@ -1,7 +1,7 @@
 // Reading and rewriting capture files: the file-system edge of src/capture. Errors become one clear line
 // (FileError, CaptureFormatError with the file name); decode warnings go to the visitor.
 
-import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, readSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, readSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
@@ -28,7 +28,7 @@ import { CaptureFormatError, FileError, MemlensError } from '../errors.js';
 import { NO_PROGRESS, type Progress } from './progress.js';
 import { escapeLine } from '../util/terminal-text.js';
 import { monotonicMs } from './io.js';
-import { DISK_ROOM_LEFT, DiskRoom } from './disk-room.js';
+import { DISK_ROOM_LEFT, DiskRoom, statfsFree } from './disk-room.js';
 
 export const READ_CHUNK = 4 << 20;
 
@@ -423,12 +423,7 @@ export const FULL_DISK_BYTES = 64 << 10;
 
 /** Whether the file system holding `path` has less than FULL_DISK_BYTES free (false when it cannot tell). */
 export function diskNearlyFull(path: string): boolean {
-  try {
-    const fs = statfsSync(dirname(path));
-    return fs.bavail * fs.bsize < FULL_DISK_BYTES;
-  } catch {
-    return false;
-  }
+  return statfsFree(dirname(path)) < FULL_DISK_BYTES;
 }
 
 /** The label of memlens's own CAPTURE_STOPPED marker when the disk was full and the agent's marker is not there. */
