@@ -3,10 +3,10 @@
 #ifndef MEMLENS_FORMAT_H
 #define MEMLENS_FORMAT_H
 
-/* Version 3: ALLOC and FREE addresses are coded against a block's slots of recently used pages. The agent
- * writes every capture, sampled or not, in version 3 (min_reader_version 3). */
-#define ML_FORMAT_VERSION 3
-#define ML_MIN_READER_VERSION 3
+/* Version 6 (docs/capture-format.md, "File header"). The agent writes every capture, sampled or not, in
+ * version 6 (min_reader_version 6); version 3 coded ALLOC and FREE addresses against slots. */
+#define ML_FORMAT_VERSION 6
+#define ML_MIN_READER_VERSION 6
 /* A sampled capture was version 2, min_reader_version 2 before version 3 (docs/sampling.md). */
 #define ML_SAMPLED_FORMAT_VERSION 2
 /* Captures whose min_reader_version is at least this code addresses against slots. */

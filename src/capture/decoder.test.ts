@@ -189,15 +189,15 @@ test('header errors: not a capture, newer version, bad CRC, cut short, empty', (
   const h = encodeHeader(TEST_HEADER);
   assert.throws(() => decode(new TextEncoder().encode('hello world, this is not a capture file')), /is not a memlens capture: it starts with 68 65 6c 6c/);
   const newer = h.slice();
-  new DataView(newer.buffer).setUint16(8, 7, true);
-  new DataView(newer.buffer).setUint16(10, 6, true);
+  new DataView(newer.buffer).setUint16(8, 8, true);
+  new DataView(newer.buffer).setUint16(10, 7, true);
   assert.throws(
     () => decode(newer),
-    (e: unknown) => e instanceof UnsupportedVersionError && /version 7.*version 6 or later.*reads version 5/.test(e.message) && /upgrade memlens/.test(e.hint ?? '') && !e.message.includes('\n'),
+    (e: unknown) => e instanceof UnsupportedVersionError && /version 8.*version 7 or later.*reads version 6/.test(e.message) && /upgrade memlens/.test(e.hint ?? '') && !e.message.includes('\n'),
   );
   const readable = h.slice();
-  new DataView(readable.buffer).setUint16(8, 5, true); // version 5, min reader 3: readable
-  assert.equal(decode(readable).header?.version, 5);
+  new DataView(readable.buffer).setUint16(8, 7, true); // version 7, min reader 6: readable
+  assert.equal(decode(readable).header?.version, 7);
   const v1 = h.slice();
   new DataView(v1.buffer).setUint16(8, 1, true); // version 1 (min reader 1): still read
   new DataView(v1.buffer).setUint16(10, 1, true);

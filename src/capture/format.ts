@@ -2,11 +2,12 @@
 // agent/src/format.h holds the same numbers for the C side, and format-sync.test.ts checks they agree.
 
 /**
- * The version memlens writes (agent and TypeScript encoder): version 3 codes ALLOC and FREE addresses against a
- * block's slots of recently used pages, so it needs a version-3 reader (min_reader_version 3).
+ * The version memlens writes (agent and TypeScript encoder), which needs a reader of that version
+ * (docs/capture-format.md, "File header"). Version 3 coded ALLOC and FREE addresses against a block's slots of
+ * recently used pages; 4 and 5 were group blocks and packs, which only memlens's recompression writes.
  */
-export const FORMAT_VERSION = 3;
-export const MIN_READER_VERSION = 3;
+export const FORMAT_VERSION = 6;
+export const MIN_READER_VERSION = 6;
 /**
  * A sampled capture (docs/sampling.md) was version 2 with min_reader_version 2 before version 3: a version-1
  * reader would read its sizes as every allocation, wrong by the sampling factor, so it must refuse the file.
@@ -17,7 +18,8 @@ export const SLOT_ADDRESS_VERSION = 3;
 /**
  * A capture that memlens's recompression wrote with group blocks (BLOCK_KIND_GROUP): version 4, and
  * min_reader_version 4, because a reader of version 3 would skip those blocks (an unknown kind) and lose
- * their records without knowing it. The agent still writes version 3.
+ * their records without knowing it. (The agent wrote version 3 then; a capture of a later version keeps
+ * its own, the higher.)
  */
 export const GROUP_FORMAT_VERSION = 4;
 /**
@@ -27,7 +29,7 @@ export const GROUP_FORMAT_VERSION = 4;
  */
 export const PACK_FORMAT_VERSION = 5;
 /** The newest version this reader reads: a file whose min_reader_version is above it is refused. */
-export const READER_VERSION = 5;
+export const READER_VERSION = 6;
 
 /** `\x89MLENS\r\n`: the 0x89 and CR LF catch files mangled by text-mode transfers. */
 export const FILE_MAGIC = Uint8Array.of(0x89, 0x4d, 0x4c, 0x45, 0x4e, 0x53, 0x0d, 0x0a);

@@ -5,7 +5,7 @@ import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from 
 import { recompressCapture } from './compress.js';
 import { decodeCapture } from './decoder.js';
 import { concat, encodeBlock } from './encoder.js';
-import { BLOCK_FLAG_BROTLI, BLOCK_KIND_GROUP, GROUP_FORMAT_VERSION, OPTION_NATIVE } from './format.js';
+import { BLOCK_FLAG_BROTLI, BLOCK_KIND_GROUP, FORMAT_VERSION, GROUP_FORMAT_VERSION, MIN_READER_VERSION, OPTION_NATIVE } from './format.js';
 import { BlockFramer } from './framing.js';
 import { groupPayload, packPayload, ungroup, type GroupPart } from './group.js';
 import { encodeHeader } from './header.js';
@@ -98,7 +98,8 @@ test('a damaged group payload is refused with a reason, never read as records', 
 
 test('recompression writes group blocks and format version 4; the records and their order are those of the original', () => {
   const out: Uint8Array[] = [];
-  writeRealistic({ events: 40000, threads: 6, blockSize: 1500, sink: (b) => out.push(b) });
+  // A capture of version 3, what the agent wrote when groups came: its header is raised to 4.
+  writeRealistic({ events: 40000, threads: 6, blockSize: 1500, version: 3, sink: (b) => out.push(b) });
   const input = concat(out);
   const grouped = recompressCapture(input);
   const plain = recompressCapture(input, { streamGroups: false });
@@ -112,6 +113,12 @@ test('recompression writes group blocks and format version 4; the records and th
   assert.deepEqual(b.items, c.items);
   assert.ok(b.blocks.some((x) => x.kind === BLOCK_KIND_GROUP));
   assert.ok(grouped.length < plain.length, `${grouped.length} grouped vs ${plain.length}`);
+  // A capture of a later version (the agent's now) keeps its own: lowering it would misread its records.
+  const v6: Uint8Array[] = [];
+  writeRealistic({ events: 5000, threads: 3, blockSize: 1500, sink: (x) => v6.push(x) });
+  const e = decode(recompressCapture(concat(v6)));
+  assert.deepEqual([e.header?.version, e.header?.minReaderVersion], [FORMAT_VERSION, MIN_READER_VERSION]);
+  assert.ok(e.blocks.some((x) => x.kind === BLOCK_KIND_GROUP));
   // A capture of version 1 (addresses as deltas) keeps its header and gets no groups: version 4 says slots.
   const v1: Uint8Array[] = [];
   writeRealistic({ events: 5000, threads: 3, blockSize: 1500, version: 1, sink: (x) => v1.push(x) });
@@ -122,13 +129,13 @@ test('recompression writes group blocks and format version 4; the records and th
 
 test('a capture with groups asks for a reader of version 4; a group block in a version-3 capture is skipped as an unknown kind', () => {
   const out: Uint8Array[] = [];
-  writeRealistic({ events: 3000, threads: 2, blockSize: 1500, sink: (b) => out.push(b) });
+  writeRealistic({ events: 3000, threads: 2, blockSize: 1500, version: 3, sink: (b) => out.push(b) });
   const grouped = recompressCapture(concat(out));
   // What a reader of version 3 checks (header.ts): min_reader_version above its own is refused, in one line.
   const header = decode(grouped).header!;
   assert.equal(header.minReaderVersion, 4);
   // A version-3 header followed by a group block: the block is of a kind this header does not allow.
-  const v3 = encodeHeader({ ...TEST_HEADER, options: 0 });
+  const v3 = encodeHeader({ ...TEST_HEADER, options: 0, version: 3 });
   const { parts } = partsOf(concat(out));
   const block = encodeBlock(0, 0, groupPayload(parts, false, true)!, { kind: BLOCK_KIND_GROUP, compressLevel: 5, codec: 'brotli' });
   assert.equal(block[4]! & BLOCK_FLAG_BROTLI, BLOCK_FLAG_BROTLI);

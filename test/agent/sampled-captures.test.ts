@@ -1,5 +1,5 @@
 // The sampled mode in real processes (docs/sampling.md), on every CPython of the test environment: what the
-// capture says about itself (format version 5, the rate and the exact threshold), that the free of every
+// capture says about itself (format version 6, the rate and the exact threshold), that the free of every
 // recorded block is recorded (a site whose blocks were all freed holds exactly nothing), that large
 // allocations are exact, that estimates of the malloc family and, with --trace-python-allocators, of
 // Python's own allocator agree with the exact mode within sampling noise, that threads sample on their own,
@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Allocator, OPTION_SAMPLED, PACK_FORMAT_VERSION } from '../../src/capture/format.js';
+import { Allocator, OPTION_SAMPLED } from '../../src/capture/format.js';
 import { decodeHeader } from '../../src/capture/header.js';
 import { NODE_FLAGS } from '../../src/util/node-flags.js';
 import { MEMLENS_BIN, memlensRun, tempDir } from '../support/memlens-run.js';
@@ -119,13 +119,12 @@ for (const py of testPythons()) {
       return join(where, output);
     };
 
-    test('the capture is format version 5 (which a version-4 reader refuses) and says how it was sampled', async () => {
+    test('the capture is format version 6 (which a version-5 reader refuses) and says how it was sampled', async () => {
       const path = await run('header', ['--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '7' });
       const h = decodeHeader(readFileSync(path));
-      // Version 5: `memlens run`'s follower writes group blocks and, behind a fast writer, packs (compress.ts;
-      // the agent itself writes version 3).
-      assert.equal(h.version, PACK_FORMAT_VERSION);
-      assert.equal(h.minReaderVersion, PACK_FORMAT_VERSION);
+      // The agent's version, 6, above the 5 of `memlens run`'s follower (group blocks and packs, compress.ts).
+      assert.equal(h.version, 6);
+      assert.equal(h.minReaderVersion, 6);
       assert.ok((h.options & OPTION_SAMPLED) !== 0);
       assert.equal(h.sampleRateBytes, 64 * 1024);
       assert.equal(h.sampleExactBytes, 256 * 1024);
