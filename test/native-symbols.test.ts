@@ -2,7 +2,7 @@
 // with --native shows numpy's own C functions, found in the library's symbol table through the IMAGE records.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -32,4 +32,17 @@ test('native frames are symbolized from the images the capture names', () => {
     numpyC.some((r) => /^(PyDataMem_UserNEW|default_malloc|PyArray_NewFromDescr_int|array_empty)$/.test(r.function)),
     JSON.stringify(numpyC),
   );
+  // The whole native stack, outermost first: the interpreter's entry, then its eval loop, then numpy's C. A
+  // stack whose parents were read wrong (a reader and an agent of different NATIVE_FRAME codings) loses them.
+  const foldedPath = join(work, 'nat.folded');
+  memlens(['export', '--format', 'folded', '--show-internal-frames', '-o', foldedPath, cap]);
+  const folded = readFileSync(foldedPath, 'utf8').split('\n');
+  const big = folded.find((l) => l.includes('_multiarray_umath') && Number(l.slice(l.lastIndexOf(' ') + 1)) >= 24_000_000);
+  assert.ok(big !== undefined, folded.slice(0, 3).join('\n'));
+  const frames = big.slice(0, big.lastIndexOf(' ')).split(';');
+  const at = (re: RegExp): number => frames.findIndex((f) => re.test(f));
+  const entry = at(/^Py_(BytesMain|RunMain|Main) /);
+  const evalLoop = at(/^_PyEval_EvalFrameDefault /);
+  const numpy = at(/_multiarray_umath/);
+  assert.ok(entry >= 0 && entry < evalLoop && evalLoop < numpy, big);
 });

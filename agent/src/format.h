@@ -11,6 +11,9 @@
 #define ML_SAMPLED_FORMAT_VERSION 2
 /* Captures whose min_reader_version is at least this code addresses against slots. */
 #define ML_SLOT_ADDRESS_VERSION 3
+/* Captures whose min_reader_version is at least this code a NATIVE_FRAME's parent as the node's id minus
+ * the parent's (native.c, node_for). */
+#define ML_PARENT_DELTA_VERSION 6
 #define ML_FILE_MAGIC "\x89MLENS\r\n"
 #define ML_FILE_HEADER_FIXED_LEN 20
 #define ML_BLOCK_SYNC_U32 0x424c4debu

@@ -277,3 +277,45 @@ test('fuzz: mutated captures never throw anything but a header CaptureFormatErro
     runs++;
   }
 });
+
+test('NATIVE_FRAME parents: version 6 codes them against the node id, version 3 whole; a delta of 0 or past the id is a malformed record that still takes its id', () => {
+  // Stream 1: nodes 1 (root), 2 (child of 1), 3 (root again), 4 (child of 2), then a delta of 0 and one past
+  // its id (nodes 5 and 6, skipped), then node 7, a child of 6: the skipped nodes kept their ids.
+  const ip = [0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70];
+  const deltas = [1, 1, 3, 2, 0, 9, 1];
+  const payload = deltas.flatMap((d, i) => [RecordType.NativeFrame, 2, d, ip[i]!]);
+  const items = (version: number): Collected => decode(new Uint8Array([...encodeHeader({ ...TEST_HEADER, options: 1, version }), ...encodeBlock(1, 0, Uint8Array.from(payload))]));
+  const v6 = items(6);
+  assert.deepEqual(
+    v6.warnings.map((w) => [w.kind, /parent delta (0|9) of node (5|6) is not in \[1, (5|6)\]/.test(w.message)]),
+    [
+      ['bad-record', true],
+      ['bad-record', true],
+    ],
+  );
+  const parents = (c: Collected): [number, number, number][] => c.items.flatMap((i) => (i.type === 'native-frame' ? [[i.id, i.parent, i.ip] as [number, number, number]] : []));
+  assert.deepEqual(parents(v6), [
+    [1, 0, 0x10],
+    [2, 1, 0x20],
+    [3, 0, 0x30],
+    [4, 2, 0x40],
+    [7, 6, 0x70],
+  ]);
+  // Version 3 (and 5: packs and groups say nothing about parents) reads the same bytes as whole parents.
+  for (const version of [3, 5]) {
+    const old = items(version);
+    assert.deepEqual(old.warnings, []);
+    assert.deepEqual(
+      parents(old).map(([id, parent]) => [id, parent]),
+      deltas.map((d, i) => [i + 1, d]),
+    );
+  }
+  // The encoder writes the same bytes for version 6, and refuses a parent that is not below its node there.
+  const w = new CaptureWriter({ header: { ...TEST_HEADER, options: 1, version: 6 } });
+  for (const [id, parent, at] of parents(v6).slice(0, 4)) assert.equal(w.nativeFrame(1, parent, at), id);
+  w.flush(1);
+  const bytes = w.finish();
+  const block = encodeBlock(1, 0, Uint8Array.from(payload.slice(0, 16)));
+  assert.deepEqual(bytes.subarray(bytes.length - block.length), block);
+  assert.throws(() => new CaptureWriter({ header: { ...TEST_HEADER, options: 1 } }).nativeFrame(1, 1, 0x10), /NATIVE_FRAME 1 of stream 1: parent 1 is not below it/);
+});

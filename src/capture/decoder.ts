@@ -26,6 +26,7 @@ import {
   BLOCK_KIND_RECORDS,
   GROUP_FORMAT_VERSION,
   OPTION_NATIVE,
+  PARENT_DELTA_VERSION,
   SLOT_ADDRESS_VERSION,
   STREAM_MEMLENS,
   STREAM_SERVICE,
@@ -120,6 +121,8 @@ export class CaptureDecoder {
   private slotted = false;
   /** Group blocks may appear (min_reader_version 4 and later): before, kind 2 was unknown. */
   private grouped = false;
+  /** NATIVE_FRAME parents are coded against their node's id (min_reader_version 6 and later). */
+  private parentDeltas = false;
   private readonly nodes = new Map<number, StreamNodes>();
   private readonly warnedKinds = new Set<string>();
   /** Scratch buffers for payload tails, one per nesting level of records() (see the top of the file). */
@@ -183,6 +186,7 @@ export class CaptureDecoder {
     this.native = (h.options & OPTION_NATIVE) !== 0;
     this.slotted = h.minReaderVersion >= SLOT_ADDRESS_VERSION;
     this.grouped = h.minReaderVersion >= GROUP_FORMAT_VERSION;
+    this.parentDeltas = h.minReaderVersion >= PARENT_DELTA_VERSION;
     this.visitor.header?.(h);
   }
 
@@ -514,7 +518,7 @@ export class CaptureDecoder {
         r.base = fileBase < 0 ? 0 : fileBase + shift;
         p += len;
         try {
-          const rec = decodeMeta(t, r, stream, nodes);
+          const rec = decodeMeta(t, r, stream, nodes, this.parentDeltas);
           if (rec !== undefined) v.meta(rec);
         } catch (e) {
           if (!(e instanceof ReadError)) throw e;

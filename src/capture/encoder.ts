@@ -21,6 +21,7 @@ import {
   MAX_BLOCK_PAYLOAD,
   MIN_READER_VERSION,
   OPTION_NATIVE,
+  PARENT_DELTA_VERSION,
   SLOT_ADDRESS_VERSION,
   STREAM_SERVICE,
 } from './format.js';
@@ -149,6 +150,8 @@ export class CaptureWriter {
   private readonly blockSize: number;
   private readonly compressLevel: number | undefined;
   private readonly slotted: boolean;
+  /** NATIVE_FRAME parents against their node's id (PARENT_DELTA_VERSION), by the header's min_reader_version. */
+  private readonly parentDeltas: boolean;
   private readonly hotMax: number;
   private readonly scratch = new ByteWriter(256);
   /** Blocks written so far. */
@@ -161,7 +164,9 @@ export class CaptureWriter {
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
     if (this.blockSize < 64 || this.blockSize > MAX_BLOCK_PAYLOAD) throw new RangeError(`block size ${this.blockSize} is not in [64, ${MAX_BLOCK_PAYLOAD}]`);
     this.compressLevel = options.compressLevel;
-    this.slotted = options.slotAddresses ?? (options.header !== undefined ? makeHeader(options.header).minReaderVersion : MIN_READER_VERSION) >= SLOT_ADDRESS_VERSION;
+    const minReader = options.header !== undefined ? makeHeader(options.header).minReaderVersion : MIN_READER_VERSION;
+    this.slotted = options.slotAddresses ?? minReader >= SLOT_ADDRESS_VERSION;
+    this.parentDeltas = minReader >= PARENT_DELTA_VERSION;
     this.hotMax = this.slotted ? MAX_HOT_RECORD_LEN_SLOTTED : MAX_HOT_RECORD_LEN;
     if (options.header !== undefined) this.push(encodeHeader(options.header));
   }
@@ -271,7 +276,7 @@ export class CaptureWriter {
     if (!(t >= 1 && t <= 63)) throw new RangeError(`record type ${t} is not in [1, 63]`);
     const s = this.scratch;
     s.reset();
-    encodeMetaPayload(rec, s);
+    encodeMetaPayload(rec, s, this.parentDeltas);
     const len = s.length;
     const total = 1 + varintLength(len) + len;
     if (total > MAX_BLOCK_PAYLOAD) throw new RangeError(`a ${rec.type} record of ${total} bytes does not fit in a block`);

@@ -47,8 +47,9 @@ const CHECKPOINT_ENTRY_MIN_BYTES = 11;
 /**
  * Decodes the payload r.buf[r.pos, r.end) of a record of type `t`. Throws ReadError when the payload is
  * shorter than its fields; bytes after the known fields are ignored (fields are only added at the end).
+ * `parentDeltas`: a NATIVE_FRAME's parent is coded as its id minus the parent's (PARENT_DELTA_VERSION).
  */
-export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: NodeCounters): MetaRecord {
+export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: NodeCounters, parentDeltas: boolean): MetaRecord {
   switch (t as RecordType) {
     case RecordType.Frame: {
       // The id is taken even if the fields are bad: the writer defined a node, later ids count it.
@@ -69,7 +70,7 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
       };
     case RecordType.NativeFrame: {
       const id = ++nodes.natives;
-      return { type: 'native-frame', stream, id, parent: r.varint(), ip: r.varint() };
+      return { type: 'native-frame', stream, id, parent: parentDeltas ? parentOf(r, id) : r.varint(), ip: r.varint() };
     }
     case RecordType.Thread:
       return { type: 'thread', stream, osTid: r.varint(), pythonIdent: r.varint(), name: r.string(), timeNs: r.varint() };
@@ -242,8 +243,16 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
   }
 }
 
-/** Writes the payload of `rec` (without type byte and length). */
-export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
+/** A parent coded against its node's id `id`: 1 to id (the node's own id minus 0, an outermost frame). */
+function parentOf(r: ByteReader, id: number): number {
+  const at = r.pos;
+  const delta = r.varint();
+  if (delta === 0 || delta > id) r.fail(`parent delta ${delta} of node ${id} is not in [1, ${id}]`, at);
+  return id - delta;
+}
+
+/** Writes the payload of `rec` (without type byte and length); `parentDeltas` as decodeMeta's. */
+export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter, parentDeltas: boolean): void {
   switch (rec.type) {
     case 'frame':
       w.varint(rec.parent);
@@ -260,7 +269,8 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter): void {
       w.bytesField(rec.linetable);
       return;
     case 'native-frame':
-      w.varint(rec.parent);
+      if (parentDeltas && !(rec.parent >= 0 && rec.parent < rec.id)) throw new RangeError(`NATIVE_FRAME ${rec.id} of stream ${rec.stream}: parent ${rec.parent} is not below it`);
+      w.varint(parentDeltas ? rec.id - rec.parent : rec.parent);
       w.varint(rec.ip);
       return;
     case 'thread':
