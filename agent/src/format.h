@@ -11,8 +11,8 @@
 #define ML_SAMPLED_FORMAT_VERSION 2
 /* Captures whose min_reader_version is at least this code addresses against slots. */
 #define ML_SLOT_ADDRESS_VERSION 3
-/* Captures whose min_reader_version is at least this code a NATIVE_FRAME's parent as the node's id minus
- * the parent's (native.c, node_for). */
+/* Captures whose min_reader_version is at least this code a NATIVE_FRAME's and a FRAME's parent as the
+ * node's id minus the parent's (native.c and pystack.c, node_for). */
 #define ML_PARENT_DELTA_VERSION 6
 #define ML_FILE_MAGIC "\x89MLENS\r\n"
 #define ML_FILE_HEADER_FIXED_LEN 20

@@ -416,7 +416,7 @@ static uint32_t node_for(ml_pystack *ps, ml_stream *s, uint32_t parent, uint32_t
     uint8_t mem[32];
     ml_buf b;
     ml_buf_init(&b, mem, sizeof mem);
-    ml_buf_varint(&b, parent);
+    ml_buf_varint(&b, id - parent); /* against the node's own id, as NATIVE_FRAME's (native.c) */
     ml_buf_varint(&b, code_id);
     ml_buf_varint(&b, instr);
     ml_stream_record(s, ML_R_FRAME, b.p, b.len);

@@ -138,7 +138,7 @@ test('malformed length-prefixed records are skipped alone; hostile counts alloca
     ...rec(RecordType.Image, [1, 2, 0, 0, ...varint(2 ** 40)]), // 2^40 segments
     ...rec(RecordType.Checkpoint, [1, 1, 1, 1, 1, ...varint(2 ** 50)]),
     ...rec(RecordType.Frame, [0, 1]), // a field missing
-    ...rec(RecordType.Frame, [0, 1, 2, 99, 98]), // trailing bytes: a newer writer's extra fields
+    ...rec(RecordType.Frame, [2, 1, 2, 99, 98]), // parent 0 (id 2 minus 2, version 6); trailing bytes: a newer writer's extra fields
     ...rec(RecordType.Barrier, [5]),
   ]);
   const bytes = new Uint8Array([...encodeHeader({}), ...encodeBlock(0, 0, payload)]);
@@ -318,4 +318,30 @@ test('NATIVE_FRAME parents: version 6 codes them against the node id, version 3 
   const block = encodeBlock(1, 0, Uint8Array.from(payload.slice(0, 16)));
   assert.deepEqual(bytes.subarray(bytes.length - block.length), block);
   assert.throws(() => new CaptureWriter({ header: { ...TEST_HEADER, options: 1 } }).nativeFrame(1, 1, 0x10), /NATIVE_FRAME 1 of stream 1: parent 1 is not below it/);
+});
+
+test('FRAME parents: version 6 codes them against the node id as NATIVE_FRAME does, version 3 whole', () => {
+  const payload = [1, 1, 2, 0].flatMap((d, i) => [RecordType.Frame, 3, d, 7, i]);
+  const frames = (version: number): [number, number][] =>
+    decode(new Uint8Array([...encodeHeader({ ...TEST_HEADER, version }), ...encodeBlock(1, 0, Uint8Array.from(payload))])).items.flatMap((i) =>
+      i.type === 'frame' ? [[i.id, i.parent] as [number, number]] : [],
+    );
+  // Node 4's delta of 0 would make it its own parent: skipped, as a malformed record.
+  assert.deepEqual(frames(6), [
+    [1, 0],
+    [2, 1],
+    [3, 1],
+  ]);
+  assert.deepEqual(frames(3), [
+    [1, 1],
+    [2, 1],
+    [3, 2],
+    [4, 0],
+  ]);
+  const w = new CaptureWriter({ header: { ...TEST_HEADER, version: 6 } });
+  for (const [id, parent] of frames(6)) assert.equal(w.frame(1, parent, 7, id - 1), id);
+  w.flush(1);
+  const bytes = w.finish();
+  const block = encodeBlock(1, 0, Uint8Array.from(payload.slice(0, 15)));
+  assert.deepEqual(bytes.subarray(bytes.length - block.length), block);
 });

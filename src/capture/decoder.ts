@@ -121,7 +121,7 @@ export class CaptureDecoder {
   private slotted = false;
   /** Group blocks may appear (min_reader_version 4 and later): before, kind 2 was unknown. */
   private grouped = false;
-  /** NATIVE_FRAME parents are coded against their node's id (min_reader_version 6 and later). */
+  /** FRAME and NATIVE_FRAME parents are coded against their node's id (min_reader_version 6 and later). */
   private parentDeltas = false;
   private readonly nodes = new Map<number, StreamNodes>();
   private readonly warnedKinds = new Set<string>();

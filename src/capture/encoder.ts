@@ -150,7 +150,7 @@ export class CaptureWriter {
   private readonly blockSize: number;
   private readonly compressLevel: number | undefined;
   private readonly slotted: boolean;
-  /** NATIVE_FRAME parents against their node's id (PARENT_DELTA_VERSION), by the header's min_reader_version. */
+  /** FRAME and NATIVE_FRAME parents against their node's id (PARENT_DELTA_VERSION), by the header's min_reader_version. */
   private readonly parentDeltas: boolean;
   private readonly hotMax: number;
   private readonly scratch = new ByteWriter(256);

@@ -47,14 +47,14 @@ const CHECKPOINT_ENTRY_MIN_BYTES = 11;
 /**
  * Decodes the payload r.buf[r.pos, r.end) of a record of type `t`. Throws ReadError when the payload is
  * shorter than its fields; bytes after the known fields are ignored (fields are only added at the end).
- * `parentDeltas`: a NATIVE_FRAME's parent is coded as its id minus the parent's (PARENT_DELTA_VERSION).
+ * `parentDeltas`: a FRAME's and a NATIVE_FRAME's parent is coded as its id minus the parent's (PARENT_DELTA_VERSION).
  */
 export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: NodeCounters, parentDeltas: boolean): MetaRecord {
   switch (t as RecordType) {
     case RecordType.Frame: {
       // The id is taken even if the fields are bad: the writer defined a node, later ids count it.
       const id = ++nodes.frames;
-      return { type: 'frame', stream, id, parent: r.varint(), codeId: r.varint(), instr: r.varint() };
+      return { type: 'frame', stream, id, parent: parentDeltas ? parentOf(r, id) : r.varint(), codeId: r.varint(), instr: r.varint() };
     }
     case RecordType.Code:
       return {
@@ -255,7 +255,8 @@ function parentOf(r: ByteReader, id: number): number {
 export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter, parentDeltas: boolean): void {
   switch (rec.type) {
     case 'frame':
-      w.varint(rec.parent);
+      if (parentDeltas && !(rec.parent >= 0 && rec.parent < rec.id)) throw new RangeError(`FRAME ${rec.id} of stream ${rec.stream}: parent ${rec.parent} is not below it`);
+      w.varint(parentDeltas ? rec.id - rec.parent : rec.parent);
       w.varint(rec.codeId);
       w.varint(rec.instr);
       return;
