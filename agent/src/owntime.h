@@ -23,9 +23,10 @@
 
 #include "common.h"
 
-/* Mean calls between two timed ones: two clock reads (about 25 ns each) every 16 calls cost about 3 ns a
- * call, against 100–200 ns for recording one. */
-#define ML_OWN_GAP 16u
+/* Mean calls between two timed ones: two clock reads (about 25 ns each) every 64 calls cost under 1 ns a
+ * call, against 100–200 ns for recording one (every 16 calls cost 3–9% of the CPU with Python's allocators
+ * traced, docs/benchmarks.md); a phase that makes thousands of events still has a hundred timed. */
+#define ML_OWN_GAP 64u
 /* The most a timed call counts for: recording one event takes microseconds at most (a deep new stack, a
  * block handed to the sink); a thread preempted meanwhile takes milliseconds. */
 #define ML_OWN_CALL_MAX_NS 100000u
