@@ -67,7 +67,9 @@ export function withOwnTime(inner: ProgramClock, timeNs: ArrayLike<number>, ownN
  * (memlens-pauses.ts), then memlens's own time on the program's threads (withOwnTime).
  */
 export function programClockOf(model: CaptureModel): ProgramClock {
-  return withOwnTime(programClock(programPauses(model)), model.snapshots.timeNs, model.snapshots.ownNs);
+  // A model made by hand (a live view's, a test's) may have no such column: the inner clock then.
+  const own = (model.snapshots.ownNs as readonly number[] | undefined) ?? [];
+  return withOwnTime(programClock(programPauses(model)), model.snapshots.timeNs, own);
 }
 
 /** v on the piecewise-linear map through (from[k], to[k]) (from and to ascending), slope 1 outside them. */
