@@ -143,6 +143,8 @@ enum ml_record_type {
 #define ML_SNAPSHOT_HAS_HEAP 1
 #define ML_SNAPSHOT_HAS_CGROUP 2
 #define ML_SNAPSHOT_HAS_SWAP 4
+/* A trailing varint: memlens's own time on the program's threads (owntime.h, docs/capture-format.md). */
+#define ML_SNAPSHOT_HAS_OWN 8
 
 #define ML_PRESSURE_HAS_FULL 1
 

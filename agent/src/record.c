@@ -7,6 +7,7 @@
 #include "aggregate.h"
 #include "encode.h"
 #include "native.h"
+#include "owntime.h"
 #include "pystack.h"
 #include "sample.h"
 #include "state.h"
@@ -21,10 +22,12 @@ static void stack_reset(ml_thread *t) {
 
 void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
     int saved_errno = errno;
+    uint64_t own = ml_own_begin(); /* memlens's own time, for the reader's program clock (owntime.h) */
     int guard = ml_guard_enter();
     /* Sampling: the block's free will be recorded too (mappings are recorded exactly, free or not). */
     if (ml_sampling && allocator != ML_A_MMAP && allocator != ML_A_MREMAP && !ml_sampled_add(addr)) {
         ml_guard_leave(guard);
+        ml_own_end(own);
         errno = saved_errno;
         return;
     }
@@ -52,11 +55,13 @@ void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator) {
         ml_lock_release(&t->stream.lock);
     }
     ml_guard_leave(guard);
+    ml_own_end(own);
     errno = saved_errno;
 }
 
 void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t size) {
     int saved_errno = errno;
+    uint64_t own = ml_own_begin();
     int guard = ml_guard_enter();
     ml_thread *t = ml_thread_current();
     if (t != NULL) {
@@ -73,6 +78,7 @@ void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t 
         ml_lock_release(&t->stream.lock);
     }
     ml_guard_leave(guard);
+    ml_own_end(own);
     errno = saved_errno;
 }
 

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "aggregate.h"
@@ -19,6 +20,7 @@
 #include "encode.h"
 #include "got.h"
 #include "mem.h"
+#include "owntime.h"
 #include "psi.h"
 #include "selfstop.h"
 #include "service_stream.h"
@@ -199,6 +201,10 @@ static void snapshot(void) {
         flags |= ML_SNAPSHOT_HAS_HEAP;
         heap = ml_aggregate_heap();
     }
+    /* memlens's own time on the program's threads since the session started (owntime.h): the reader takes
+     * it out of the program's clock. */
+    flags |= ML_SNAPSHOT_HAS_OWN;
+    uint64_t own = ml_own_wall_ns();
     uint8_t mem[128];
     ml_buf b;
     ml_buf_init(&b, mem, sizeof mem);
@@ -213,6 +219,7 @@ static void snapshot(void) {
     ml_buf_varint(&b, heap); /* without ALLOC/FREE records (aggregated), the reader cannot compute it */
     ml_buf_varint(&b, usage);
     ml_buf_varint(&b, g_cgroup_limit);
+    ml_buf_varint(&b, own);
     ml_service_stream_record(ML_R_SNAPSHOT, b.p, b.len);
     if (g_census_growth && g_census_count < CENSUS_MAX) {
         uint64_t now = ml_now_ns();
@@ -304,6 +311,7 @@ static void wait_until(uint64_t wake, int reader_full) {
 static void *service_main(void *arg) {
     (void)arg;
     (void)ml_guard_enter(); /* never left: the thread is the agent's for its whole life */
+    ml_own_set_service_tid((int)syscall(SYS_gettid));
     uint64_t now = ml_now_ns();
     uint64_t next_snap = now, next_flush = now + FLUSH_NS, next_second = now + SECOND_NS, next_checkpoint = now + CHECKPOINT_NS;
     int reader_full = 0;
@@ -379,6 +387,7 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     read_status();
     if (g_statm_fd >= 0) close(g_statm_fd);
     g_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    ml_own_begin_session(0);
     snapshot();
 
     atomic_store(&g_stop, 0);
@@ -425,6 +434,7 @@ void ml_service_stop(void) {
     g_stack_map = NULL;
     ml_service_stack_lo = ml_service_stack_hi = 0;
     snapshot(); /* the last one, at the very end */
+    ml_own_end_session();
     if (g_statm_fd >= 0) close(g_statm_fd);
     g_statm_fd = -1;
 }

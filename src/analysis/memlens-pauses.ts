@@ -84,6 +84,11 @@ export interface ProgramClock {
   toReal(programNs: number): number;
   /** How long memlens paused the program between two real times. */
   pausedBetween(fromNs: number, toNs: number): number;
+  /**
+   * The time on which the snapshots' pace is judged, when it is not toProgram: memlens's own work on the
+   * program's threads (own-time.ts) slows the program's clock, not the snapshot thread's pace.
+   */
+  readonly toPaced?: (realNs: number) => number;
 }
 
 export function programClock(pauses: readonly Pause[]): ProgramClock {

@@ -213,6 +213,8 @@ export const MAX_KNOWN_RECORD_TYPE = 22;
 export const SNAPSHOT_HAS_HEAP = 1;
 export const SNAPSHOT_HAS_CGROUP = 2;
 export const SNAPSHOT_HAS_SWAP = 4;
+/** A trailing varint: memlens's own time on the program's threads (SnapshotRecord.ownNs). */
+export const SNAPSHOT_HAS_OWN = 8;
 
 export const PRESSURE_HAS_FULL = 1;
 

@@ -212,3 +212,18 @@ test('a pack (a group of 0 columns, format version 5) gives back its parts as th
     assert.ok(typeof r === 'string' && /its parts take/.test(r), typeof r === 'string' ? r : `${r.length} parts`);
   }
 });
+
+test("a SNAPSHOT with memlens's own time (flag 8, a twelfth field) reads back with it, and goes whole through a group", () => {
+  const base = { type: 'snapshot', stream: 0, rssAnon: 1, rssFile: 2, rssShmem: 3, swap: 4, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined } as const;
+  const items: Item[] = [
+    { ...base, seq: 1, timeNs: 10, rss: 10 },
+    { ...base, seq: 5, timeNs: 20, rss: 12, ownNs: 123_456_789 },
+    { ...base, seq: 9, timeNs: 30, rss: 14, ownNs: 0 },
+  ];
+  const bytes = writeInFileOrder(items, { ...TEST_HEADER, options: 0 }, { blockSize: 300 });
+  assert.deepEqual(
+    decode(bytes).items.map((i) => (i.type === 'snapshot' ? i.ownNs : 'other')),
+    [undefined, 123_456_789, 0],
+  );
+  roundTrip(partsOf(bytes).parts, false);
+});

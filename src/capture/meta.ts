@@ -2,7 +2,7 @@
 // payload into a MetaRecord, one encodes a MetaRecord's payload, field by field in the same order, so the
 // two stay each other's inverse.
 
-import { PRESSURE_HAS_FULL, RecordType, SNAPSHOT_HAS_CGROUP, SNAPSHOT_HAS_HEAP, SNAPSHOT_HAS_SWAP } from './format.js';
+import { PRESSURE_HAS_FULL, RecordType, SNAPSHOT_HAS_CGROUP, SNAPSHOT_HAS_HEAP, SNAPSHOT_HAS_OWN, SNAPSHOT_HAS_SWAP } from './format.js';
 import type { CheckpointEntry, ImageSegment, MetaRecord } from './records.js';
 import type { ByteReader, ByteWriter } from './varint.js';
 
@@ -99,6 +99,8 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
       const cgroupUsage = r.varint();
       const cgroupLimit = r.varint();
       const cgroup = (flags & SNAPSHOT_HAS_CGROUP) !== 0;
+      // Added after the first agents (flag 8, a trailing field): memlens's own time on the program's threads.
+      const ownNs = (flags & SNAPSHOT_HAS_OWN) !== 0 && r.remaining > 0 ? r.varint() : undefined;
       return {
         type: 'snapshot',
         stream,
@@ -112,6 +114,7 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
         heap: (flags & SNAPSHOT_HAS_HEAP) !== 0 ? heap : undefined,
         cgroupUsage: cgroup ? cgroupUsage : undefined,
         cgroupLimit: cgroup && cgroupLimit !== 0 ? cgroupLimit : undefined,
+        ...(ownNs !== undefined ? { ownNs } : {}),
       };
     }
     case RecordType.Gc: {
@@ -294,7 +297,8 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter, parentDeltas: 
       return;
     case 'snapshot': {
       const cgroup = rec.cgroupUsage !== undefined || rec.cgroupLimit !== undefined;
-      const flags = (rec.heap !== undefined ? SNAPSHOT_HAS_HEAP : 0) | (cgroup ? SNAPSHOT_HAS_CGROUP : 0) | (rec.swap !== undefined ? SNAPSHOT_HAS_SWAP : 0);
+      const flags =
+        (rec.heap !== undefined ? SNAPSHOT_HAS_HEAP : 0) | (cgroup ? SNAPSHOT_HAS_CGROUP : 0) | (rec.swap !== undefined ? SNAPSHOT_HAS_SWAP : 0) | (rec.ownNs !== undefined ? SNAPSHOT_HAS_OWN : 0);
       w.varint(rec.seq);
       w.varint(rec.timeNs);
       w.varint(flags);
@@ -306,6 +310,7 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter, parentDeltas: 
       w.varint(rec.heap ?? 0);
       w.varint(rec.cgroupUsage ?? 0);
       w.varint(rec.cgroupLimit ?? 0);
+      if (rec.ownNs !== undefined) w.varint(rec.ownNs);
       return;
     }
     case 'gc':

@@ -127,6 +127,11 @@ export interface SnapshotRecord {
   readonly heap: number | undefined;
   readonly cgroupUsage: number | undefined;
   readonly cgroupLimit: number | undefined;
+  /**
+   * memlens's own time on the program's threads since tracking started (the agent's recording of their
+   * events, estimated from a sample of them), ns: absent before the agent wrote it (SNAPSHOT flag 8).
+   */
+  readonly ownNs?: number | undefined;
 }
 
 export interface GcRecord {

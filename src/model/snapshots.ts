@@ -26,6 +26,7 @@ export class SnapshotLog {
     heap: [],
     cgroupUsage: [],
     cgroupLimit: [],
+    ownNs: [],
   };
   /** Snapshots that arrived after events with a higher seq: their heap is approximate. */
   lateSnapshots = 0;
@@ -50,6 +51,7 @@ export class SnapshotLog {
     s.cgroupUsage.push(r.cgroupUsage ?? NaN);
     // A limit no process can reach is no limit (value-bounds.ts).
     s.cgroupLimit.push(r.cgroupLimit !== undefined && r.cgroupLimit > MAX_PROCESS_BYTES ? 0 : (r.cgroupLimit ?? NaN));
+    s.ownNs.push(r.ownNs ?? NaN);
     if (r.heap !== undefined) {
       s.heap.push(r.heap);
     } else if (r.seq <= lastSeq && lastSeq > 0) {

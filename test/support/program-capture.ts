@@ -65,6 +65,8 @@ export interface SnapshotSpec {
   readonly cgroupLimit?: number;
   /** Aggregated captures: the agent's heap. */
   readonly heap?: number;
+  /** memlens's own time on the program's threads (SNAPSHOT flag 8). */
+  readonly ownNs?: number;
 }
 
 export class ProgramCapture {
@@ -150,6 +152,7 @@ export class ProgramCapture {
       heap: s.heap,
       cgroupUsage: s.cgroupUsage,
       cgroupLimit: s.cgroupLimit,
+      ...(s.ownNs !== undefined ? { ownNs: s.ownNs } : {}),
     });
     this.w.barrier(this.seq + 1);
   }

@@ -21,7 +21,8 @@ import { groupSeries, type GroupSeries } from '../live-series.js';
 import { limitReachedNs, memoryLimitOf, usageAtEnd } from '../memory-limit.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
 import { groupByOwnLine, type LineGroup } from './line-groups.js';
-import { programPauses, programClock, type ProgramClock } from '../memlens-pauses.js';
+import type { ProgramClock } from '../memlens-pauses.js';
+import { programClockOf } from '../own-time.js';
 import { retainedGrowthOn, type RetainedGrowth } from './retained-growth.js';
 
 /**
@@ -171,9 +172,9 @@ export function accumulation(input: DetectorInput): AccumulationFinding[] {
   // At the limit the program stalls until the OOM killer ends it: its pace is measured up to then.
   const reached = limitReachedNs(model);
   const until = reached ?? Infinity;
-  // memlens's own pauses (its censuses) and the process held still are not the program's: measured on the
-  // program's clock.
-  const clock = programClock(programPauses(model));
+  // memlens's own pauses (its censuses), the process held still and memlens's own work on the program's
+  // threads (recording its allocations) are not the program's: measured on the program's clock.
+  const clock = programClockOf(model);
   const maxHold = endingOf(model).wentOn ? ACCUMULATION_MAX_HOLD_RATIO_WENT_ON : ACCUMULATION_MAX_HOLD_RATIO;
   const items: AccumulationItem[] = [];
   groups.forEach((g, i) => {

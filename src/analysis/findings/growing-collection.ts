@@ -13,7 +13,7 @@ import { type HeldAs, heldAs } from '../capture-census.js';
 import { limitReachedNs } from '../memory-limit.js';
 import { candidateLines, isArenas, valueAt } from './accumulation.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
-import { programPauses, programClock } from '../memlens-pauses.js';
+import { programClockOf } from '../own-time.js';
 import { retainedGrowthOn } from './retained-growth.js';
 
 /** Objects live at the end at least: a collection of entries, not a few big buffers (large-objects-kept.ts). */
@@ -57,7 +57,7 @@ export function growingCollection(input: DetectorInput): GrowingCollectionFindin
   const { groups, series } = candidateLines(input);
   const census = input.census();
   const until = limitReachedNs(input.model) ?? Infinity; // the stall at the limit, as in accumulation.ts
-  const clock = programClock(programPauses(input.model)); // memlens's pauses, and the process held still, are not the program's
+  const clock = programClockOf(input.model); // memlens's pauses and own work, and the process held still, are not the program's
   const items: CollectionItem[] = [];
   groups.forEach((g, i) => {
     if (g.liveCount < COLLECTION_MIN_ITEMS) return;

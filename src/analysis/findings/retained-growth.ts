@@ -47,11 +47,18 @@ export interface RetainedGrowth {
  */
 export function retainedGrowthOn(clock: ProgramClock, timeNs: ArrayLike<number>, bytes: ArrayLike<number>, untilNs = Infinity): (RetainedGrowth & { readonly pausedNs: number }) | undefined {
   const t = Float64Array.from(timeNs, (x) => clock.toProgram(x));
-  const g = retainedGrowth(t, bytes, clock.toProgram(untilNs));
+  const pace = clock.toPaced === undefined ? undefined : Float64Array.from(timeNs, (x) => clock.toPaced!(x));
+  const g = retainedGrowth(t, bytes, clock.toProgram(untilNs), pace);
   if (g === undefined) return undefined;
-  const fromNs = clock.toReal(g.fromNs);
-  const toNs = clock.toReal(g.toNs);
-  return { ...g, fromNs, toNs, lastRiseNs: clock.toReal(g.lastRiseNs), pausedNs: clock.pausedBetween(fromNs, toNs) };
+  // A sample's own real time where the moment is a sample's, not the clock's way back to it (exact only
+  // where the clock is piecewise whole: memlens's own time makes it piecewise linear, own-time.ts).
+  const real = (p: number): number => {
+    const k = t.indexOf(p);
+    return k >= 0 ? timeNs[k]! : clock.toReal(p);
+  };
+  const fromNs = real(g.fromNs);
+  const toNs = real(g.toNs);
+  return { ...g, fromNs, toNs, lastRiseNs: real(g.lastRiseNs), pausedNs: clock.pausedBetween(fromNs, toNs) };
 }
 
 /** A rise smaller than this share of the whole is noise (a few allocations that come and go). */
@@ -64,14 +71,17 @@ export const RISE_MIN_SHARE = 0.005;
  * follows is the stall before the OOM kill), while the floor still looks at every later sample (what was
  * freed afterwards was not kept). Undefined when the series never holds anything.
  */
-export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<number>, untilNs = Infinity): RetainedGrowth | undefined {
+export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<number>, untilNs = Infinity, paceNs: ArrayLike<number> = timeNs): RetainedGrowth | undefined {
   const n = timeNs.length;
   if (n === 0) return undefined;
   const t = new Float64Array(n + 1);
   const v = new Float64Array(n + 1);
+  // The samples' times on which their pace is judged (pacedRises): the snapshots' own pace.
+  const pt = new Float64Array(n + 1);
   for (let k = 0; k < n; k++) {
     t[k + 1] = Math.max(timeNs[k]!, t[k]!);
     v[k + 1] = bytes[k]!;
+    pt[k + 1] = Math.max(paceNs[k]!, pt[k]!);
   }
   let first = -1;
   for (let k = 1; k <= n; k++) {
@@ -93,7 +103,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
   const toNs = t[end]!;
   if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, pacedRises: 0, samples: end - start, largestRiseShare: 0, largestRiseTimeShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
   const mid = (fromNs + toNs) / 2;
-  const usual = medianInterval(t);
+  const usual = medianInterval(pt);
   let rises = 0;
   let pacedRises = 0;
   let largest = 0;
@@ -104,7 +114,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
     const rise = floor[k]! - floor[k - 1]!;
     if (rise >= RISE_MIN_SHARE * gained) {
       rises++;
-      pacedRises += usual > 0 ? Math.max(1, Math.floor((t[k]! - t[k - 1]!) / usual)) : 1;
+      pacedRises += usual > 0 ? Math.max(1, Math.floor((pt[k]! - pt[k - 1]!) / usual)) : 1;
       lastRiseNs = t[k]!;
     }
     if (rise > largest) {

@@ -1,0 +1,78 @@
+// memlens's own time on the program's threads (agent/src/owntime.h): every SNAPSHOT carries the running
+// estimate (flag 8), which grows while the program's threads record allocations and not while they sleep,
+// in event and aggregated captures; the reader takes it out of the program's clock (own-time.ts). Bounded
+// work, no verdict on wall time: the program makes 200 000 small ints between two sleeps, and only the
+// order of magnitude between recording them (--trace-python-allocators) and not (pymalloc untraced) is
+// asserted.
+
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { SnapshotRecord } from '../../src/capture/records.js';
+import { Oracle } from '../support/agent-oracle.js';
+import { memlensRun, tempDir } from '../support/memlens-run.js';
+import { corePythons, label } from '../support/pythons.js';
+
+const PROGRAM = `import time
+KEEP = []
+print("sleep", time.monotonic_ns(), flush=True)
+time.sleep(0.3)
+print("work", time.monotonic_ns(), flush=True)
+for i in range(200_000):
+    KEEP.append(i * 2)
+print("done", time.monotonic_ns(), flush=True)
+time.sleep(0.1)
+`;
+
+const ms = 1e6;
+
+for (const py of corePythons()) {
+  describe(`memlens's own time under CPython ${label(py)}`, () => {
+    const tmp = tempDir();
+    after(tmp.remove);
+
+    async function snapshots(name: string, runArgs: readonly string[]): Promise<SnapshotRecord[]> {
+      const r = await memlensRun({ python: py.python, files: { 'own.py': PROGRAM }, program: ['own.py'], output: `${name}.mlens`, runArgs: [...runArgs] }, tmp.dir);
+      assert.equal(r.code, 0, r.stderr);
+      const o = await Oracle.load(r.capture);
+      const snaps = o.records('snapshot');
+      assert.ok(snaps.length >= 10, `${snaps.length} snapshots`);
+      return snaps;
+    }
+
+    /** The own time's growth over the snapshots whose time is in [from, to] (ns since tracking started). */
+    const grewIn = (snaps: readonly SnapshotRecord[], from: number, to: number): number => {
+      const inside = snaps.filter((s) => s.timeNs >= from && s.timeNs <= to);
+      return inside.length < 2 ? 0 : inside[inside.length - 1]!.ownNs! - inside[0]!.ownNs!;
+    };
+
+    test('every snapshot carries it; it grows with the recording of small objects, not in a sleep', async () => {
+      const traced = await snapshots('traced', ['--trace-python-allocators']);
+      assert.ok(
+        traced.every((s) => s.ownNs !== undefined),
+        'every snapshot has the own time',
+      );
+      for (let k = 1; k < traced.length; k++) assert.ok(traced[k]!.ownNs! >= traced[k - 1]!.ownNs!, 'a running total');
+      const total = traced[traced.length - 1]!.ownNs!;
+      assert.ok(total > 0, 'recording 200 000 objects took some time');
+      // It is the recording's share of the run, never more than the run (the sleeps alone are 0.4 s of it).
+      const span = traced[traced.length - 1]!.timeNs - traced[0]!.timeNs;
+      assert.ok(total < span, `${total / ms} ms of own time in ${span / ms} ms`);
+      // The first sleep: the snapshots from 50 ms into the run to 100 ms before its end (its 0.3 s, less a
+      // margin for a slow start) barely move.
+      const firstSleep = grewIn(traced, 50 * ms, 200 * ms);
+      assert.ok(firstSleep < total / 10, `${firstSleep / ms} ms in a sleep, ${total / ms} ms in all`);
+      // Without tracing Python's allocators the same program's ints are not recorded: far less own time. (A
+      // free-threaded CPython's mimalloc is traced either way: its arenas say nothing of the objects.)
+      if (py.freeThreaded) return;
+      const untraced = await snapshots('untraced', []);
+      const untracedTotal = untraced[untraced.length - 1]!.ownNs!;
+      assert.ok(untracedTotal * 4 < total, `${untracedTotal / ms} ms untraced, ${total / ms} ms traced`);
+    });
+
+    test('an aggregated capture carries it too', async () => {
+      const aggregated = await snapshots('aggregated', ['--trace-python-allocators', '--aggregate']);
+      assert.ok(aggregated.every((s) => s.ownNs !== undefined));
+      assert.ok(aggregated[aggregated.length - 1]!.ownNs! > 0);
+    });
+  });
+}
