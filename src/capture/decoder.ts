@@ -258,6 +258,9 @@ export class CaptureDecoder {
       return;
     }
     const v = this.visitor;
+    // A pack's parts are views of `raw`, the inflater's buffer of this depth: a block decoded while they
+    // are passed on (the orderer releasing deferred blocks) decompresses one level deeper.
+    this.depth++;
     try {
       for (const p of parts) {
         const part: BlockInfo = { offset: info.offset, flags: 0, headerLen: 0, kind: BLOCK_KIND_RECORDS, storedLen: p.payload.length, rawLen: p.payload.length, stream: p.stream, baseSeq: p.baseSeq };
@@ -269,6 +272,7 @@ export class CaptureDecoder {
         }
       }
     } finally {
+      this.depth--;
       this.groupScratch = scratch;
     }
   }
@@ -608,25 +612,33 @@ class GroupScratch {
   private bytes = new Uint8Array(64 << 10);
   private readonly parts: GroupPart[] = [];
 
-  /** The group's parts (views of this scratch, valid until the next fill), or why they cannot be read. */
+  /**
+   * The group's parts (views of `raw` or of this scratch, valid until `raw` or the scratch is written
+   * again), or why they cannot be read. A pack's parts are ranges of `raw` as they are: only the parts a
+   * group puts back from its columns are copied here.
+   */
   fill(raw: Uint8Array, native: boolean, slotted: boolean): readonly GroupPart[] | string {
-    const heads: { stream: number; baseSeq: number; at: number; len: number }[] = [];
+    const heads: { stream: number; baseSeq: number; view: Uint8Array | undefined; at: number; len: number }[] = [];
     let used = 0;
     const r = ungroupEach(raw, native, slotted, (stream, baseSeq, b) => {
+      if (b.buffer === raw.buffer) {
+        heads.push({ stream, baseSeq, view: b, at: 0, len: b.length });
+        return true;
+      }
       if (used + b.length > this.bytes.length) {
         const grown = new Uint8Array(Math.max(used + b.length, this.bytes.length * 2));
         grown.set(this.bytes.subarray(0, used));
         this.bytes = grown;
       }
       this.bytes.set(b, used);
-      heads.push({ stream, baseSeq, at: used, len: b.length });
+      heads.push({ stream, baseSeq, view: undefined, at: used, len: b.length });
       used += b.length;
       return true;
     });
     if (typeof r === 'string') return r;
     const parts = this.parts;
     parts.length = 0;
-    for (const h of heads) parts.push({ stream: h.stream, baseSeq: h.baseSeq, payload: this.bytes.subarray(h.at, h.at + h.len) });
+    for (const h of heads) parts.push({ stream: h.stream, baseSeq: h.baseSeq, payload: h.view ?? this.bytes.subarray(h.at, h.at + h.len) });
     return parts;
   }
 }
