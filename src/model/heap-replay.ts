@@ -152,10 +152,61 @@ export class HeapReplay {
     if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
     if (site >= this.liveBytes.length) this.refreshColumns();
 
-    if (this.sampling === undefined && allocator !== MMAP && allocator !== MREMAP && allocator !== TRACK) {
-      this.allocPlain(site, thread, seq, address, size, allocator);
+    if (this.sampling !== undefined || allocator === MMAP || allocator === MREMAP || allocator === TRACK) {
+      this.allocOther(site, thread, seq, address, size, allocator);
       return;
     }
+    // An unsampled capture's allocation by malloc or Python's allocators (nearly every event):
+    // countAlloc(), bumpThreadAllocs() and acquire() written out, as they were not inlined, and here rather
+    // than in a function of their own, which V8 left a call (one more per event).
+    this.allocations += 1;
+    this.bytesAllocated += size;
+    this.totalCount[site] = this.totalCount[site]! + 1;
+    this.totalBytes[site] = this.totalBytes[site]! + size;
+    const k = allocator & 15;
+    this.allocatorCounts[k] = this.allocatorCounts[k]! + 1;
+    this.allocatorBytes[k] = this.allocatorBytes[k]! + size;
+    const b = sizeBucket(size);
+    this.sizeHistogram[b] = this.sizeHistogram[b]! + 1;
+    if (size < this.minSize) this.minSize = size;
+    if (size > this.maxSize) this.maxSize = size;
+    let threads = this.threadAllocs;
+    if (thread >= threads.length) {
+      this.bumpThreadAllocs(thread);
+      threads = this.threadAllocs;
+    } else {
+      threads[thread] = threads[thread]! + 1;
+    }
+    const index = threads[thread]!;
+    if (this.live.insertOrReplace(address, size, site, index)) {
+      this.missedFrees++;
+      this.releaseRecorded(this.live, seq);
+    }
+    if (this.peakMark[site] !== this.epoch) {
+      this.peakBytes[site] = this.liveBytes[site]!;
+      this.peakCounts[site] = this.liveCounts[site]!;
+      this.peakMark[site] = this.epoch;
+    }
+    this.liveBytes[site] = this.liveBytes[site]! + size;
+    this.liveCounts[site] = this.liveCounts[site]! + 1;
+    this.liveCount += 1;
+    const heap = this.heap + size;
+    this.heap = heap;
+    const o = this.observer;
+    if (o !== undefined) o.change(site, seq, size, 1, thread, index);
+    if (heap > this.maxHeap) {
+      this.maxHeap = heap;
+      this.maxHeapSeq = seq;
+    }
+    if (heap > this.peakHeap && seq >= this.fromSeq && seq < this.toSeq) {
+      this.peakHeap = heap;
+      this.peakSeq = seq;
+      this.epoch++;
+    }
+  }
+
+  /** alloc() of a sampled capture, or by mmap, mremap or PyTraceMalloc_Track. */
+  private allocOther(site: SiteId, thread: ThreadIndex, seq: number, address: number, size: number, allocator: number): void {
     const w = this.sampling === undefined ? 1 : sampleWeight(this.sampling, size, allocator);
     let index: number;
     if (allocator === MMAP || allocator === MREMAP) {
@@ -227,57 +278,6 @@ export class HeapReplay {
     this.frees += this.releaseRecorded(table, seq);
     // Temporary allocations need every allocation in between: not counted in a sampled capture.
     if (this.temporaryThreshold !== undefined && this.sampling === undefined) this.checkTemporary(table.removedSite, table.removedSize, table.removedIndex);
-  }
-
-  /**
-   * alloc() of an unsampled capture by malloc and Python's allocators (nearly every event): countAlloc(),
-   * bumpThreadAllocs() and acquire() written out, as they were not inlined.
-   */
-  private allocPlain(site: SiteId, thread: ThreadIndex, seq: number, address: number, size: number, allocator: number): void {
-    this.allocations += 1;
-    this.bytesAllocated += size;
-    this.totalCount[site] = this.totalCount[site]! + 1;
-    this.totalBytes[site] = this.totalBytes[site]! + size;
-    const k = allocator & 15;
-    this.allocatorCounts[k] = this.allocatorCounts[k]! + 1;
-    this.allocatorBytes[k] = this.allocatorBytes[k]! + size;
-    const b = sizeBucket(size);
-    this.sizeHistogram[b] = this.sizeHistogram[b]! + 1;
-    if (size < this.minSize) this.minSize = size;
-    if (size > this.maxSize) this.maxSize = size;
-    let threads = this.threadAllocs;
-    if (thread >= threads.length) {
-      this.bumpThreadAllocs(thread);
-      threads = this.threadAllocs;
-    } else {
-      threads[thread] = threads[thread]! + 1;
-    }
-    const index = threads[thread]!;
-    if (this.live.insertOrReplace(address, size, site, index)) {
-      this.missedFrees++;
-      this.releaseRecorded(this.live, seq);
-    }
-    if (this.peakMark[site] !== this.epoch) {
-      this.peakBytes[site] = this.liveBytes[site]!;
-      this.peakCounts[site] = this.liveCounts[site]!;
-      this.peakMark[site] = this.epoch;
-    }
-    this.liveBytes[site] = this.liveBytes[site]! + size;
-    this.liveCounts[site] = this.liveCounts[site]! + 1;
-    this.liveCount += 1;
-    const heap = this.heap + size;
-    this.heap = heap;
-    const o = this.observer;
-    if (o !== undefined) o.change(site, seq, size, 1, thread, index);
-    if (heap > this.maxHeap) {
-      this.maxHeap = heap;
-      this.maxHeapSeq = seq;
-    }
-    if (heap > this.peakHeap && seq >= this.fromSeq && seq < this.toSeq) {
-      this.peakHeap = heap;
-      this.peakSeq = seq;
-      this.epoch++;
-    }
   }
 
   /** Releases what `table.remove()` just found, with its weight (returned). */
