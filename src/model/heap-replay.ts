@@ -245,7 +245,37 @@ export class HeapReplay {
     if (seq < this.lastSeq) this.outOfOrder++;
     else this.lastSeq = seq;
     if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
+    if (deallocator === MUNMAP || deallocator === UNTRACK || this.sampling !== undefined) {
+      this.freeOther(seq, address, size, deallocator);
+      return;
+    }
+    // An unsampled capture's free by malloc or Python's allocators (nearly every free): release() and its
+    // touch() written out, as the calls were not inlined; the other cases in a function of their own, so
+    // that this one is small enough for V8 to inline into the builder's free (one call less per free).
+    const table = this.live;
+    if (!table.remove(address)) {
+      this.unknownFrees++;
+      return;
+    }
+    const site = table.removedSite;
+    const bytes = table.removedSize;
+    if (this.peakMark[site] !== this.epoch) {
+      this.peakBytes[site] = this.liveBytes[site]!;
+      this.peakCounts[site] = this.liveCounts[site]!;
+      this.peakMark[site] = this.epoch;
+    }
+    this.liveBytes[site] = this.liveBytes[site]! - bytes;
+    this.liveCounts[site] = this.liveCounts[site]! - 1;
+    this.liveCount -= 1;
+    this.heap -= bytes;
+    this.frees += 1;
+    const o = this.observer;
+    if (o !== undefined) o.change(site, seq, -bytes, -1, this.sites.thread(site), table.removedIndex);
+    if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, table.removedIndex);
+  }
 
+  /** free() by munmap or PyTraceMalloc_Untrack, or of a sampled capture. */
+  private freeOther(seq: number, address: number, size: number, deallocator: number): void {
     if (deallocator === MUNMAP) {
       if (!this.unmapRange(address, size, seq, false)) this.unknownFrees++;
       return;
@@ -256,25 +286,7 @@ export class HeapReplay {
       if (deallocator !== UNTRACK) this.unknownFrees++;
       return;
     }
-    if (this.sampling === undefined) {
-      // release() and its touch() written out: this runs for nearly every free, and the calls were not inlined.
-      const site = table.removedSite;
-      const bytes = table.removedSize;
-      if (this.peakMark[site] !== this.epoch) {
-        this.peakBytes[site] = this.liveBytes[site]!;
-        this.peakCounts[site] = this.liveCounts[site]!;
-        this.peakMark[site] = this.epoch;
-      }
-      this.liveBytes[site] = this.liveBytes[site]! - bytes;
-      this.liveCounts[site] = this.liveCounts[site]! - 1;
-      this.liveCount -= 1;
-      this.heap -= bytes;
-      this.frees += 1;
-      const o = this.observer;
-      if (o !== undefined) o.change(site, seq, -bytes, -1, this.sites.thread(site), table.removedIndex);
-      if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, table.removedIndex);
-      return;
-    }
+    // Unsampled (an untrack), releaseRecorded() releases it with weight 1, as the path in free() does.
     this.frees += this.releaseRecorded(table, seq);
     // Temporary allocations need every allocation in between: not counted in a sampled capture.
     if (this.temporaryThreshold !== undefined && this.sampling === undefined) this.checkTemporary(table.removedSite, table.removedSize, table.removedIndex);
