@@ -43,3 +43,16 @@ test('damaged data, a wrong announced length or trailing bytes give undefined, a
   assert.equal(inf.decompress(trailing, raw.length, 0), undefined);
   assert.deepEqual(inf.decompress(c, raw.length, 0), raw);
 });
+
+test('packs a few bytes longer than the one before are decompressed into the same buffer', () => {
+  // Sized to each new longest, the buffer was made again for each of these (1 MiB of garbage each).
+  const inf = new BlockInflater();
+  const buffers = new Set<ArrayBufferLike>();
+  for (let i = 0; i < 8; i++) {
+    const raw = block((1 << 20) + 1000 * i, i);
+    const out = inf.decompress(compress(raw), raw.length, 0);
+    assert.deepEqual(out, raw);
+    buffers.add(out.buffer);
+  }
+  assert.equal(buffers.size, 1);
+});

@@ -27,7 +27,10 @@ export class BlockInflater {
     const room = rawLen + 1;
     let out = this.outs[depth];
     if (out === undefined || out.length < room) {
-      out = new Uint8Array(Math.max(room, 64 << 10));
+      // Rounded up to 64 KiB: packs are 1 MiB and up to 64 KiB more, each a few bytes longer or shorter than
+      // the one before; sized to each new longest, the buffer was made again (and the last one left to the
+      // collector, in malloc's heap) every few hundred blocks.
+      out = new Uint8Array(Math.ceil(room / (64 << 10)) * (64 << 10));
       this.outs[depth] = out;
     }
     if (!this.z.finish(stored, out, room)) return undefined;

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { test } from 'node:test';
+import type * as Zlib from 'node:zlib';
 import { Collector, type Collected } from '../../test/support/collect.js';
 import { prng as rng } from '../../test/support/prng.js';
-import { everyRecordItems, TEST_HEADER, writeInFileOrder } from '../../test/support/synthetic.js';
+import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
+import { FOLLOW_FAST_LEVEL, recompressCapture } from './compress.js';
 import { CaptureFormatError, UnsupportedVersionError } from '../errors.js';
 import { CaptureDecoder, decodeCapture } from './decoder.js';
-import { CaptureWriter, encodeBlock } from './encoder.js';
-import { FILE_HEADER_FIXED_LEN, MAX_STRING_LEN, RecordType } from './format.js';
+import { CaptureWriter, concat, encodeBlock } from './encoder.js';
+import { BLOCK_KIND_GROUP, FILE_HEADER_FIXED_LEN, MAX_STRING_LEN, RecordType } from './format.js';
 import { encodeHeader } from './header.js';
 import { SeqOrderer } from './order.js';
 import { ByteWriter } from './varint.js';
@@ -344,4 +347,49 @@ test('FRAME parents: version 6 codes them against the node id as NATIVE_FRAME do
   const bytes = w.finish();
   const block = encodeBlock(1, 0, Uint8Array.from(payload.slice(0, 15)));
   assert.deepEqual(bytes.subarray(bytes.length - block.length), block);
+});
+
+test("packs are decompressed into the decoder's reused buffer, not a new one each, and leave no array per pack behind", () => {
+  // Each pack's payload (1 MiB) was decompressed by brotliDecompressSync into a new buffer, and each of its
+  // parts copied into one more: 2 MiB of garbage per pack, which V8 collected only once tens of MiB of it
+  // had piled up (a 50 M-event capture's reports peaked at 135 MiB of RSS, docs/benchmarks.md "Reports,
+  // round seven"). Counted through node:zlib's export, which the decoder's import follows.
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 5_000_000, threads: 2, seed: 3, sink: (b) => parts.push(b) });
+  const packed = recompressCapture(concat(parts), { level: FOLLOW_FAST_LEVEL, packs: true });
+  parts.length = 0;
+  const zlib = createRequire(import.meta.url)('node:zlib') as typeof Zlib;
+  const real = zlib.brotliDecompressSync;
+  let oneOffs = 0;
+  zlib.brotliDecompressSync = (...a: Parameters<typeof real>) => {
+    oneOffs++;
+    return real(...a);
+  };
+  syncBuiltinESMExports();
+  let packs = 0;
+  let events = 0;
+  let most = 0;
+  try {
+    const start = process.memoryUsage().arrayBuffers;
+    const d = new CaptureDecoder({
+      block: (b) => {
+        if (b.kind === BLOCK_KIND_GROUP) packs++;
+        most = Math.max(most, process.memoryUsage().arrayBuffers - start);
+      },
+      alloc: () => {
+        events++;
+      },
+      free: () => undefined,
+      meta: () => undefined,
+    });
+    d.feed(packed);
+    d.end();
+  } finally {
+    zlib.brotliDecompressSync = real;
+    syncBuiltinESMExports();
+  }
+  assert.ok(packs >= 25, `${packs} packs`);
+  assert.ok(events > 2_000_000, `${events} allocations`);
+  assert.equal(oneOffs, 0);
+  assert.ok(most < 12 << 20, `ArrayBuffers grew by ${(most / 2 ** 20).toFixed(1)} MiB over ${packs} packs`);
 });

@@ -34,7 +34,7 @@ import {
 import { BlockInflater } from './block-inflater.js';
 import { BlockPool } from './block-pool.js';
 import { BlockFramer } from './framing.js';
-import { ungroup } from './group.js';
+import { ungroup, ungroupEach, type GroupPart } from './group.js';
 import { decodeMeta } from './meta.js';
 import { type BlockInfo, type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, STOP_BLOCK } from './records.js';
 import { ByteReader, ReadError } from './varint.js';
@@ -131,6 +131,8 @@ export class CaptureDecoder {
   private readonly slotArrays: Float64Array[] = [];
   private depth = 0;
   private readonly inflater = new BlockInflater();
+  /** Where a group's parts are put back (undefined while a group's parts are being passed on). */
+  private groupScratch: GroupScratch | undefined = new GroupScratch();
   /** Where deferred blocks wait (see block-pool.ts). */
   private readonly pool = new BlockPool();
   private readonly metaReader = new ByteReader(new Uint8Array(0));
@@ -239,22 +241,43 @@ export class CaptureDecoder {
    * each passed on as a block of its own at the group's offset (header_len 0), in order.
    */
   private groupRecords(info: BlockInfo, stored: Uint8Array): void {
-    const raw = (info.flags & BLOCK_FLAGS_COMPRESSED) !== 0 ? this.decompress(info, stored) : new Uint8Array(stored);
+    let raw: Uint8Array | undefined;
+    if ((info.flags & BLOCK_FLAGS_COMPRESSED) === 0) raw = new Uint8Array(stored);
+    else {
+      // Into the inflater's buffer of this depth, as a records block's payload: brotliDecompressSync made a
+      // new output of raw_len (1 MiB for a pack) per group, garbage that V8 collects only once dozens of
+      // MiB of it have piled up (docs/benchmarks.md, "Reports, round seven").
+      if ((info.flags & BLOCK_FLAG_BROTLI) !== 0) raw = this.inflater.decompress(stored, info.rawLen, this.depth);
+      raw ??= this.decompress(info, stored);
+    }
     if (raw === undefined) return;
-    const parts = ungroup(raw, this.native, this.slotted);
+    // The parts are all put back before any is passed on (a damaged group is skipped whole), into one
+    // buffer kept for the next group rather than a new array per part.
+    const scratch = this.groupScratch;
+    this.groupScratch = undefined;
+    const parts = scratch !== undefined ? scratch.fill(raw, this.native, this.slotted) : ungroup(raw, this.native, this.slotted);
     if (typeof parts === 'string') {
+      this.groupScratch = scratch;
       this.damagedPayload(info, `is a group of streams that cannot be read: ${parts}`);
       return;
     }
     const v = this.visitor;
-    for (const p of parts) {
-      const part: BlockInfo = { offset: info.offset, flags: 0, headerLen: 0, kind: BLOCK_KIND_RECORDS, storedLen: p.payload.length, rawLen: p.payload.length, stream: p.stream, baseSeq: p.baseSeq };
-      v.block?.(part);
-      if (v.defer !== undefined && isThreadStream(p.stream)) {
-        deferCopy(v, this.pool, this.nodesOf(p.stream), p.stream, p.payload.length, p.payload, (b, to) => this.records(b, part, -1, false, to));
-      } else {
-        this.records(p.payload, part, -1, false, v);
+    // A pack's parts are views of `raw`, the inflater's buffer of this depth: a block decoded while they
+    // are passed on (the orderer releasing deferred blocks) decompresses one level deeper.
+    this.depth++;
+    try {
+      for (const p of parts) {
+        const part: BlockInfo = { offset: info.offset, flags: 0, headerLen: 0, kind: BLOCK_KIND_RECORDS, storedLen: p.payload.length, rawLen: p.payload.length, stream: p.stream, baseSeq: p.baseSeq };
+        v.block?.(part);
+        if (v.defer !== undefined && isThreadStream(p.stream)) {
+          deferCopy(v, this.pool, this.nodesOf(p.stream), p.stream, p.payload.length, p.payload, (b, to) => this.records(b, part, -1, false, to));
+        } else {
+          this.records(p.payload, part, -1, false, v);
+        }
       }
+    } finally {
+      this.depth--;
+      this.groupScratch = scratch;
     }
   }
 
@@ -586,6 +609,42 @@ function deferCopy(v: CaptureVisitor, pool: BlockPool, nodes: StreamNodes, strea
       pool.release(slab);
     },
   } satisfies DeferredBlock);
+}
+
+/** The parts of group blocks, put back one group after another into the same buffer. */
+class GroupScratch {
+  private bytes = new Uint8Array(64 << 10);
+  private readonly parts: GroupPart[] = [];
+
+  /**
+   * The group's parts (views of `raw` or of this scratch, valid until `raw` or the scratch is written
+   * again), or why they cannot be read. A pack's parts are ranges of `raw` as they are: only the parts a
+   * group puts back from its columns are copied here.
+   */
+  fill(raw: Uint8Array, native: boolean, slotted: boolean): readonly GroupPart[] | string {
+    const heads: { stream: number; baseSeq: number; view: Uint8Array | undefined; at: number; len: number }[] = [];
+    let used = 0;
+    const r = ungroupEach(raw, native, slotted, (stream, baseSeq, b) => {
+      if (b.buffer === raw.buffer) {
+        heads.push({ stream, baseSeq, view: b, at: 0, len: b.length });
+        return true;
+      }
+      if (used + b.length > this.bytes.length) {
+        const grown = new Uint8Array(Math.max(used + b.length, this.bytes.length * 2));
+        grown.set(this.bytes.subarray(0, used));
+        this.bytes = grown;
+      }
+      this.bytes.set(b, used);
+      heads.push({ stream, baseSeq, view: undefined, at: used, len: b.length });
+      used += b.length;
+      return true;
+    });
+    if (typeof r === 'string') return r;
+    const parts = this.parts;
+    parts.length = 0;
+    for (const h of heads) parts.push({ stream: h.stream, baseSeq: h.baseSeq, payload: h.view ?? this.bytes.subarray(h.at, h.at + h.len) });
+    return parts;
+  }
 }
 
 function isThreadStream(stream: number): boolean {

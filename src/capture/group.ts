@@ -529,7 +529,7 @@ const BACK_FIELDS: number[] = [];
  * valid until `each` returns); stops at the first that `each` refuses (returns false). True when every
  * part went, false when one was refused, or why the payload cannot be read.
  */
-function ungroupEach(payload: Uint8Array, native: boolean, slotted: boolean, each: (stream: number, baseSeq: number, bytes: Uint8Array) => boolean): boolean | string {
+export function ungroupEach(payload: Uint8Array, native: boolean, slotted: boolean, each: (stream: number, baseSeq: number, bytes: Uint8Array) => boolean): boolean | string {
   try {
     return ungroupOrThrow(payload, native, slotted, each);
   } catch (e) {

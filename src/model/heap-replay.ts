@@ -152,88 +152,13 @@ export class HeapReplay {
     if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
     if (site >= this.liveBytes.length) this.refreshColumns();
 
-    if (this.sampling === undefined && allocator !== MMAP && allocator !== MREMAP && allocator !== TRACK) {
-      this.allocPlain(site, thread, seq, address, size, allocator);
+    if (this.sampling !== undefined || allocator === MMAP || allocator === MREMAP || allocator === TRACK) {
+      this.allocOther(site, thread, seq, address, size, allocator);
       return;
     }
-    const w = this.sampling === undefined ? 1 : sampleWeight(this.sampling, size, allocator);
-    let index: number;
-    if (allocator === MMAP || allocator === MREMAP) {
-      // MAP_FIXED over a live mapping replaces it: the old part is gone without a munmap.
-      this.unmapRange(address, size, seq, true);
-      this.countAlloc(site, size, allocator, w);
-      index = this.bumpThreadAllocs(thread);
-      this.regions.add(address, size, site, index);
-    } else if (allocator === TRACK) {
-      // numpy reports buffers it got from malloc: when malloc already showed them, do not count twice.
-      if (this.live.has(address) || this.regions.contains(address)) {
-        this.duplicateTracks++;
-        return;
-      }
-      if (this.tracked.remove(address)) {
-        this.missedFrees++;
-        this.releaseRecorded(this.tracked, seq);
-      }
-      this.countAlloc(site, size, allocator, w);
-      index = this.bumpThreadAllocs(thread);
-      this.tracked.insert(address, size, site, index);
-    } else {
-      this.countAlloc(site, size, allocator, w);
-      index = this.bumpThreadAllocs(thread);
-      if (this.live.insertOrReplace(address, size, site, index)) {
-        this.missedFrees++;
-        this.releaseRecorded(this.live, seq);
-      }
-    }
-    // `thread` is the site's own (the builder's stack resolver interns sites with it), and `index` is
-    // still its thread's latest: no look-up of either for the observer (one per event).
-    this.acquire(site, size * w, w, seq, thread, index);
-  }
-
-  free(seq: number, address: number, size: number, deallocator: number): void {
-    if (seq < this.lastSeq) this.outOfOrder++;
-    else this.lastSeq = seq;
-    if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
-
-    if (deallocator === MUNMAP) {
-      if (!this.unmapRange(address, size, seq, false)) this.unknownFrees++;
-      return;
-    }
-    const table = deallocator === UNTRACK ? this.tracked : this.live;
-    if (!table.remove(address)) {
-      // An untrack of a buffer whose track was a duplicate of malloc is expected, not an anomaly.
-      if (deallocator !== UNTRACK) this.unknownFrees++;
-      return;
-    }
-    if (this.sampling === undefined) {
-      // release() and its touch() written out: this runs for nearly every free, and the calls were not inlined.
-      const site = table.removedSite;
-      const bytes = table.removedSize;
-      if (this.peakMark[site] !== this.epoch) {
-        this.peakBytes[site] = this.liveBytes[site]!;
-        this.peakCounts[site] = this.liveCounts[site]!;
-        this.peakMark[site] = this.epoch;
-      }
-      this.liveBytes[site] = this.liveBytes[site]! - bytes;
-      this.liveCounts[site] = this.liveCounts[site]! - 1;
-      this.liveCount -= 1;
-      this.heap -= bytes;
-      this.frees += 1;
-      const o = this.observer;
-      if (o !== undefined) o.change(site, seq, -bytes, -1, this.sites.thread(site), table.removedIndex);
-      if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, table.removedIndex);
-      return;
-    }
-    this.frees += this.releaseRecorded(table, seq);
-    // Temporary allocations need every allocation in between: not counted in a sampled capture.
-    if (this.temporaryThreshold !== undefined && this.sampling === undefined) this.checkTemporary(table.removedSite, table.removedSize, table.removedIndex);
-  }
-
-  /**
-   * alloc() of an unsampled capture by malloc and Python's allocators (nearly every event): countAlloc(),
-   * bumpThreadAllocs() and acquire() written out, as they were not inlined.
-   */
-  private allocPlain(site: SiteId, thread: ThreadIndex, seq: number, address: number, size: number, allocator: number): void {
+    // An unsampled capture's allocation by malloc or Python's allocators (nearly every event):
+    // countAlloc(), bumpThreadAllocs() and acquire() written out, as they were not inlined, and here rather
+    // than in a function of their own, which V8 left a call (one more per event).
     this.allocations += 1;
     this.bytesAllocated += size;
     this.totalCount[site] = this.totalCount[site]! + 1;
@@ -278,6 +203,93 @@ export class HeapReplay {
       this.peakSeq = seq;
       this.epoch++;
     }
+  }
+
+  /** alloc() of a sampled capture, or by mmap, mremap or PyTraceMalloc_Track. */
+  private allocOther(site: SiteId, thread: ThreadIndex, seq: number, address: number, size: number, allocator: number): void {
+    const w = this.sampling === undefined ? 1 : sampleWeight(this.sampling, size, allocator);
+    let index: number;
+    if (allocator === MMAP || allocator === MREMAP) {
+      // MAP_FIXED over a live mapping replaces it: the old part is gone without a munmap.
+      this.unmapRange(address, size, seq, true);
+      this.countAlloc(site, size, allocator, w);
+      index = this.bumpThreadAllocs(thread);
+      this.regions.add(address, size, site, index);
+    } else if (allocator === TRACK) {
+      // numpy reports buffers it got from malloc: when malloc already showed them, do not count twice.
+      if (this.live.has(address) || this.regions.contains(address)) {
+        this.duplicateTracks++;
+        return;
+      }
+      if (this.tracked.remove(address)) {
+        this.missedFrees++;
+        this.releaseRecorded(this.tracked, seq);
+      }
+      this.countAlloc(site, size, allocator, w);
+      index = this.bumpThreadAllocs(thread);
+      this.tracked.insert(address, size, site, index);
+    } else {
+      this.countAlloc(site, size, allocator, w);
+      index = this.bumpThreadAllocs(thread);
+      if (this.live.insertOrReplace(address, size, site, index)) {
+        this.missedFrees++;
+        this.releaseRecorded(this.live, seq);
+      }
+    }
+    // `thread` is the site's own (the builder's stack resolver interns sites with it), and `index` is
+    // still its thread's latest: no look-up of either for the observer (one per event).
+    this.acquire(site, size * w, w, seq, thread, index);
+  }
+
+  free(seq: number, address: number, size: number, deallocator: number): void {
+    if (seq < this.lastSeq) this.outOfOrder++;
+    else this.lastSeq = seq;
+    if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
+    if (deallocator === MUNMAP || deallocator === UNTRACK || this.sampling !== undefined) {
+      this.freeOther(seq, address, size, deallocator);
+      return;
+    }
+    // An unsampled capture's free by malloc or Python's allocators (nearly every free): release() and its
+    // touch() written out, as the calls were not inlined; the other cases in a function of their own, so
+    // that this one is small enough for V8 to inline into the builder's free (one call less per free).
+    const table = this.live;
+    if (!table.remove(address)) {
+      this.unknownFrees++;
+      return;
+    }
+    const site = table.removedSite;
+    const bytes = table.removedSize;
+    if (this.peakMark[site] !== this.epoch) {
+      this.peakBytes[site] = this.liveBytes[site]!;
+      this.peakCounts[site] = this.liveCounts[site]!;
+      this.peakMark[site] = this.epoch;
+    }
+    this.liveBytes[site] = this.liveBytes[site]! - bytes;
+    this.liveCounts[site] = this.liveCounts[site]! - 1;
+    this.liveCount -= 1;
+    this.heap -= bytes;
+    this.frees += 1;
+    const o = this.observer;
+    if (o !== undefined) o.change(site, seq, -bytes, -1, this.sites.thread(site), table.removedIndex);
+    if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, table.removedIndex);
+  }
+
+  /** free() by munmap or PyTraceMalloc_Untrack, or of a sampled capture. */
+  private freeOther(seq: number, address: number, size: number, deallocator: number): void {
+    if (deallocator === MUNMAP) {
+      if (!this.unmapRange(address, size, seq, false)) this.unknownFrees++;
+      return;
+    }
+    const table = deallocator === UNTRACK ? this.tracked : this.live;
+    if (!table.remove(address)) {
+      // An untrack of a buffer whose track was a duplicate of malloc is expected, not an anomaly.
+      if (deallocator !== UNTRACK) this.unknownFrees++;
+      return;
+    }
+    // Unsampled (an untrack), releaseRecorded() releases it with weight 1, as the path in free() does.
+    this.frees += this.releaseRecorded(table, seq);
+    // Temporary allocations need every allocation in between: not counted in a sampled capture.
+    if (this.temporaryThreshold !== undefined && this.sampling === undefined) this.checkTemporary(table.removedSite, table.removedSize, table.removedIndex);
   }
 
   /** Releases what `table.remove()` just found, with its weight (returned). */
