@@ -37,8 +37,8 @@ for (const py of testPythons()) {
     after(tmp.remove);
 
     /** `memlens run FILE` of `source`, which must end well and say nothing: its capture, read. */
-    const capture = async (file: string, source: string): Promise<Oracle> => {
-      const r = await memlensRun({ python: py.python, files: { [file]: source }, program: [file], output: `${file}.mlens` }, tmp.dir);
+    const capture = async (file: string, source: string, runArgs: string[] = []): Promise<Oracle> => {
+      const r = await memlensRun({ python: py.python, files: { [file]: source }, program: [file], runArgs, output: `${file}${runArgs.join('')}.mlens` }, tmp.dir);
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       return Oracle.load(r.capture);
@@ -64,50 +64,55 @@ for (const py of testPythons()) {
       assert.deepEqual(stacksOf(o, 666_666, 1).map(lines), [[['<module>', lineOf(DEEP_PROG, '# AFTER')]]]);
     });
 
-    test('a deep stack left for the root and grown again to the same frame addresses', async () => {
-      const o = await capture('regrow.py', REGROW_PROG);
-      const line = (marker: string): number => lineOf(REGROW_PROG, marker);
-      const expect = (tag: number, depth: number, leaf: [string, number]): Lines => [
-        leaf,
-        ...Array.from({ length: 40 - depth }, (): [string, number] => ['down', line('# CALL')]),
-        tag === 2 ? ['via_b', line('# VIA B')] : ['via_a', line('# VIA A')],
-        ['<module>', line(tag === 1 ? '# ROOT A' : tag === 2 ? '# ROOT B' : '# ROOT C')],
-      ];
-      for (const tag of [1, 2, 3]) {
-        // The bottom (41 frames of down), and every level on the way up, twice each (the loop runs twice).
-        const cases: [number, number, [string, number]][] = [[1_000_000 + tag, 0, ['down', line('# BOTTOM')]]];
-        for (let n = 1; n <= 40; n++) cases.push([100_000 + n * 10 + tag, n, ['down', line('# UP')]]);
-        for (const [size, depth, leaf] of cases) {
-          for (const stack of stacksOf(o, size, 2)) assert.deepEqual(lines(stack), expect(tag, depth, leaf), `bytearray(${size})`);
+    // Both with and without Python's allocators traced: traced, no code object is freed meanwhile, so the walk
+    // cache reads three words of a frame, not four (pyframes.c, "the code word"); the callers that changed must
+    // still be seen.
+    for (const runArgs of [[], ['--trace-python-allocators']])
+      test(`a deep stack left for the root and grown again to the same frame addresses ${runArgs.join(' ')}`, async () => {
+        const o = await capture('regrow.py', REGROW_PROG, runArgs);
+        const line = (marker: string): number => lineOf(REGROW_PROG, marker);
+        const expect = (tag: number, depth: number, leaf: [string, number]): Lines => [
+          leaf,
+          ...Array.from({ length: 40 - depth }, (): [string, number] => ['down', line('# CALL')]),
+          tag === 2 ? ['via_b', line('# VIA B')] : ['via_a', line('# VIA A')],
+          ['<module>', line(tag === 1 ? '# ROOT A' : tag === 2 ? '# ROOT B' : '# ROOT C')],
+        ];
+        for (const tag of [1, 2, 3]) {
+          // The bottom (41 frames of down), and every level on the way up, twice each (the loop runs twice).
+          const cases: [number, number, [string, number]][] = [[1_000_000 + tag, 0, ['down', line('# BOTTOM')]]];
+          for (let n = 1; n <= 40; n++) cases.push([100_000 + n * 10 + tag, n, ['down', line('# UP')]]);
+          for (const [size, depth, leaf] of cases) {
+            for (const stack of stacksOf(o, size, 2)) assert.deepEqual(lines(stack), expect(tag, depth, leaf), `bytearray(${size})`);
+          }
         }
-      }
-    });
+      });
 
-    test('the same frames above a caller whose line changed between two allocations', async () => {
-      const o = await capture('same_top.py', SAME_TOP_PROG);
-      const line = (marker: string): number => lineOf(SAME_TOP_PROG, marker);
-      for (const [base, site] of [
-        [200_000, '# SITE A'],
-        [300_000, '# SITE B'],
-      ] as const) {
-        for (let i = 0; i < 3; i++) {
-          assert.deepEqual(
-            stacksOf(o, base + i, 1).map(lines),
-            [
+    for (const runArgs of [[], ['--trace-python-allocators']])
+      test(`the same frames above a caller whose line changed between two allocations ${runArgs.join(' ')}`, async () => {
+        const o = await capture('same_top.py', SAME_TOP_PROG, runArgs);
+        const line = (marker: string): number => lineOf(SAME_TOP_PROG, marker);
+        for (const [base, site] of [
+          [200_000, '# SITE A'],
+          [300_000, '# SITE B'],
+        ] as const) {
+          for (let i = 0; i < 3; i++) {
+            assert.deepEqual(
+              stacksOf(o, base + i, 1).map(lines),
               [
-                ['leaf', line('# LEAF')],
-                ['mid', line('# TO LEAF')],
-                ...Array.from({ length: 10 }, (): [string, number] => ['mid', line('# MID')]),
-                ['top', line(site)],
-                ...Array.from({ length: 30 }, (): [string, number] => ['top', line('# DOWN')]),
-                ['<module>', line('# ROOT')],
+                [
+                  ['leaf', line('# LEAF')],
+                  ['mid', line('# TO LEAF')],
+                  ...Array.from({ length: 10 }, (): [string, number] => ['mid', line('# MID')]),
+                  ['top', line(site)],
+                  ...Array.from({ length: 30 }, (): [string, number] => ['top', line('# DOWN')]),
+                  ['<module>', line('# ROOT')],
+                ],
               ],
-            ],
-            `bytearray(${base + i})`,
-          );
+              `bytearray(${base + i})`,
+            );
+          }
         }
-      }
-    });
+      });
 
     // With Python's allocators traced, the walk cache checks its code objects only when a code object was
     // freed since its last walk (pyframes.c): here one is freed before every call, and the next one takes its
