@@ -645,7 +645,7 @@ static inline __attribute__((always_inline)) uintptr_t frame_diff(uintptr_t f, u
     uintptr_t diff = rd_ptr(f, back) ^ below;
     if (code) diff |= rd_ptr(f, word) ^ r->code;
     if (objects) return diff | ((uintptr_t)(uint32_t)rd_i32(f, instr) ^ r->instr);
-    return diff | (rd_ptr(f, instr) ^ r->instr) | (uintptr_t)(rd_u8(f, owner) ^ r->owner);
+    return diff | (rd_ptr(f, instr) ^ r->instr) | (uintptr_t)((uint32_t)rd_u8(f, owner) ^ r->owner);
 }
 
 /* Reads cached entries j, j-1, ..., from again, leaf side first: the four words of each frame (3.9/3.10: three;
@@ -658,15 +658,18 @@ static inline __attribute__((always_inline)) uintptr_t frame_diff(uintptr_t f, u
 static inline __attribute__((always_inline)) size_t check_words(const ml_rawframe *raw, size_t from, size_t j, unsigned back, unsigned word,
                                                                 unsigned instr, unsigned owner, const int objects, const int code) {
     /* An entry's cached back pointer is the address of the entry below it (the walk followed it), so each
-     * address is loaded once, as the frame below's and as the back pointer to compare with. Two frames a
-     * step, each behind its own branch: a frame is read only once the one above named it. */
+     * address is loaded once, as the frame below's and as the back pointer to compare with. Four frames a
+     * step (the loop's own instructions were two of the 13 a frame), each behind its own branch: a frame is
+     * read only once the one above named it. */
     uintptr_t f = raw[j].addr;
     size_t i = j;
-    for (; i >= from + 2; i -= 2) {
-        uintptr_t b1 = raw[i - 1].addr, b2 = raw[i - 2].addr;
+    for (; i >= from + 4; i -= 4) {
+        uintptr_t b1 = raw[i - 1].addr, b2 = raw[i - 2].addr, b3 = raw[i - 3].addr, b4 = raw[i - 4].addr;
         if (frame_diff(f, b1, &raw[i], back, word, instr, owner, objects, code) != 0) return i;
         if (frame_diff(b1, b2, &raw[i - 1], back, word, instr, owner, objects, code) != 0) return i - 1;
-        f = b2;
+        if (frame_diff(b2, b3, &raw[i - 2], back, word, instr, owner, objects, code) != 0) return i - 2;
+        if (frame_diff(b3, b4, &raw[i - 3], back, word, instr, owner, objects, code) != 0) return i - 3;
+        f = b4;
     }
     for (; i > from; i--) {
         uintptr_t b = raw[i - 1].addr;
