@@ -488,18 +488,18 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
             ps->wc.len = 0;
             fresh = walk_uncached(ps);
             reused = 0;
+        } else if (fresh == 0 && reused > 0 && reused == ps->last_depth && ps->hid_next != NULL && reused > ps->hid_n &&
+                   ps->hid_n == ps->last_hidden && ps->last_code[ps->hid_n] == ps->hid_next &&
+                   ps->hid_gen == atomic_load_explicit(&g_hidden_gen, memory_order_acquire)) {
+            /* The cache reused the whole last stack and found nothing above it: where the hidden root's memo is
+             * of that stack (below), everything after this would keep the stack and give its leaf's node again. */
+            return ps->last_node[reused - 1];
         }
     }
     if (reused > ps->last_depth) { /* cannot be: the cache's frames were stored as the last stack */
         ps->wc.len = 0;
         reused = 0;
     }
-    /* The walk cache reused the whole last stack and found nothing above it: where the hidden root's memo is of
-     * that stack (below), everything after this would keep the stack and give its leaf's node again. */
-    if (fresh == 0 && reused > 0 && reused == ps->last_depth && ps->hid_next != NULL && reused > ps->hid_n &&
-        ps->hid_n == ps->last_hidden && ps->last_code[ps->hid_n] == ps->hid_next &&
-        ps->hid_gen == atomic_load_explicit(&g_hidden_gen, memory_order_acquire))
-        return ps->last_node[reused - 1];
     size_t n = reused + fresh;
     if (n == 0) {
         ps->wc.len = 0;
