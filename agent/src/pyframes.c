@@ -774,6 +774,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     /* The commonest walk (a C function allocating again and again under the same Python frames): the leaf is
      * the cached leaf and the whole chain reads as cached. What the loop and the bookkeeping below would do
      * then comes to this: every entry kept, nothing read fresh, the index and the count as they are. */
+    int leaf_known = 0;
     if (uncoded && f == c->raw[c->len - 1].addr && c->len >= ml_walk_cache_min()) {
         const ml_rawframe *top = &c->raw[c->len - 1];
         if (top->nfull == 0 && codes_ok >= top->ncodes) {
@@ -783,14 +784,18 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
                 *reused = top->depth;
                 return 0;
             }
-            /* Entries from `bad` on are no junction; the loop goes on from the leaf as after its own check. */
+            /* Entries from `bad` on are no junction; the loop goes on from the leaf as after its own check, without
+             * looking the leaf up again (it is entry len - 1, at or above `bad`). */
             limit = bad;
+            leaf_known = 1;
         }
     }
     code_memo m = {0, 0, 0};
     cycle_guard g = {0, 1, 0};
     while (plausible(f)) {
-        if (limit > 0) {
+        if (leaf_known) {
+            leaf_known = 0;
+        } else if (limit > 0) {
             /* The frame is most often the last cached entry not yet ruled out (the leaf again) or the one below
              * it (the leaf returned): those two are compared before the index is probed, whose slot is seldom
              * in the processor's cache (a fifth of this function's time on json_roundtrip and deep_stacks).
