@@ -854,9 +854,17 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     size_t ncodes = keep > 0 ? c->raw[keep - 1].ncodes : 0; /* the distinct codes of the kept entries */
     uint32_t nfull = keep > 0 ? c->raw[keep - 1].nfull : 0;
     if (c->first_dead >= ncodes) c->first_dead = SIZE_MAX;
+    /* The index is made again when it fills up with stale slots; otherwise each new entry's slot is set, unless
+     * the entry it replaces had its address (a frame read again for a new instruction: the slot already says
+     * so, for the slot of every entry of the chain the walk began with names that entry, and addresses in a
+     * chain are distinct). */
+    int rebuild = !c->slots_valid || (c->slot_used + nf) * 2 > c->slot_cap;
+    size_t old_len = c->len;
     for (size_t i = 0; i < nf; i++) {
         ml_rawframe *r = &c->raw[keep + i];
+        int slotted = keep + i < old_len && r->addr == c->fresh[nf - 1 - i].addr;
         *r = c->fresh[nf - 1 - i];
+        if (!rebuild && !slotted) slot_put(c, r->addr, keep + i);
         depth += r->shown;
         r->depth = depth;
         if (r->coded) {
@@ -873,8 +881,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     c->len = keep + nf;
     c->code_gen = gen;
     c->code_counted = counted;
-    /* The index is made again when it fills up with stale slots. */
-    if (!c->slots_valid || (c->slot_used + nf) * 2 > c->slot_cap) {
+    if (rebuild) {
         /* A new generation empties every slot (clearing them all was a twentieth of the agent's instructions
          * on pyperf_json_dumps, whose leaf frames change address often). */
         if (++c->slot_gen == 0) {
@@ -884,8 +891,6 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
         c->slot_used = 0;
         for (size_t i = 0; i < c->len; i++) slot_put(c, c->raw[i].addr, i);
         c->slots_valid = 1;
-    } else {
-        for (size_t i = keep; i < c->len; i++) slot_put(c, c->raw[i].addr, i);
     }
     *reused = shown;
     return nout;
