@@ -278,6 +278,22 @@ uint32_t ml_code_id(const void *code, ml_stream *s, ml_pystack *ps) {
     return rec->id;
 }
 
+/* The id of a code object on the thread's stack, through the thread's one-entry memo: with code frees counted
+ * (pyframes.h), a code object at the memo's address while the count has not moved since is the object the memo
+ * was made for, not freed, so the registry would give the same id (it gives another only to another object at
+ * that address). A recursion looks up one code over and over. The count is read before the lookup, as the walk
+ * reads it before its code objects. */
+static uint32_t memo_code_id(ml_pystack *ps, const void *code, ml_stream *s) {
+    int counted = __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0;
+    uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    if (counted && code == ps->memo_code && gen == ps->memo_gen) return ps->memo_id;
+    uint32_t id = ml_code_id(code, s, ps);
+    ps->memo_code = counted && id != 0 ? code : NULL;
+    ps->memo_gen = gen;
+    ps->memo_id = id;
+    return id;
+}
+
 /* ── hidden root frames ────────────────────────────────────────────────────────────────────────── */
 
 #define MAX_HIDDEN 32
@@ -559,7 +575,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
         const void *code = FRAME_CODE(i);
         uint32_t instr = FRAME_INSTR(i);
         if (i >= h) {
-            uint32_t code_id = ml_code_id(code, s, ps);
+            uint32_t code_id = memo_code_id(ps, code, s);
             if (code_id != 0) {
                 uint32_t next = node_for(ps, s, node, code_id, instr);
                 if (next == UINT32_MAX) {

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { type Frame, Oracle } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
-import { CODE_REUSE_PROG, DEEP_PROG, REGROW_PROG, SAME_TOP_PROG } from './programs.js';
+import { CODE_NAME_PROG, CODE_REUSE_PROG, DEEP_PROG, REGROW_PROG, SAME_TOP_PROG } from './programs.js';
 
 const UNICODE_FILE = 'données_π.py';
 const UNICODE = `KEEP = []
@@ -154,6 +154,30 @@ for (const py of testPythons()) {
       for (const size of new Set(sets)) {
         assert.equal(sets.filter((x) => x === size).length, 200, what);
         assert.ok(!loop.includes(size), what);
+      }
+    });
+
+    // The code id memo (pystack.c, memo_code_id) takes the last code object's id for another at its address
+    // only while no code object was freed: here fa's is freed before fb's is made at its address, and the
+    // reverse, between two allocations of the same thread at the same depth. A memo that did not watch the count
+    // shows fb's allocations in fa (or fa's in fb).
+    test('code objects of other names taking turns at one address', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'names.py': CODE_NAME_PROG }, program: ['names.py'], runArgs: ['--trace-python-allocators'], output: 'names.mlens' }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      const [aligned, reused, padA, padB] = r.stdout.trim().split(' ');
+      if (py.minor >= 11 && py.minor <= 14 && !py.freeThreaded) {
+        assert.equal(aligned, 'aligned', r.stdout);
+        assert.ok(Number(reused) >= 300, r.stdout);
+      }
+      const o = await Oracle.load(r.capture);
+      // Lines of the compiled sources: each function's return after its padding.
+      for (const [n, name, line] of [
+        [1001, 'fa', 2 + Number(padA)],
+        [1002, 'fb', 2 + Number(padB)],
+      ] as const) {
+        const leaves = stacksOf(o, n, 200).map((stack) => stack[0]);
+        for (const leaf of leaves) assert.deepEqual([leaf?.function, leaf?.line], [name, line], `bytearray(${n})`);
       }
     });
 
