@@ -489,6 +489,16 @@ static size_t walk_uncached(ml_pystack *ps) {
     return depth < ps->walk_cap ? depth : ps->walk_cap;
 }
 
+/* The last stack is compared by code object address: where code frees are counted and a code object was freed
+ * since that stack was made, another may sit at its address now (the same frame at the same offset, another
+ * function), so its nodes are not kept. The count may be read at any moment of a capture: the stack's code
+ * objects are alive throughout (its frames own them), so a free of one comes after it. Where frees are not
+ * counted, nothing tells. */
+static inline int codes_moved(const ml_pystack *ps) {
+    return __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0 &&
+           __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE) != ps->code_gen_seen;
+}
+
 uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
     /* The stack, root first, is: the first `reused` frames of the last stack (the walk cache found their
@@ -506,7 +516,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
             reused = 0;
         } else if (fresh == 0 && reused > 0 && reused == ps->last_depth && ps->hid_next != NULL && reused > ps->hid_n &&
                    ps->hid_n == ps->last_hidden && ps->last_code[ps->hid_n] == ps->hid_next &&
-                   ps->hid_gen == atomic_load_explicit(&g_hidden_gen, memory_order_acquire)) {
+                   ps->hid_gen == atomic_load_explicit(&g_hidden_gen, memory_order_acquire) && !codes_moved(ps)) {
             /* The cache reused the whole last stack and found nothing above it: where the hidden root's memo is
              * of that stack (below), everything after this would keep the stack and give its leaf's node again. */
             return ps->last_node[reused - 1];
@@ -562,7 +572,9 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     /* The matching prefix keeps its nodes; the reused part matches by construction. Nodes hang from the
      * first frame that is not hidden: where that moved, they are made again. */
     size_t k;
-    if (h == ps->last_hidden) {
+    if (codes_moved(ps)) {
+        k = h < ps->last_depth ? h : ps->last_depth;
+    } else if (h == ps->last_hidden) {
         k = reused > h ? reused : h;
         size_t lim = n < ps->last_depth ? n : ps->last_depth;
         while (k < lim && ps->last_code[k] == w[-(ptrdiff_t)k].code && ps->last_instr[k] == w[-(ptrdiff_t)k].instr) k++;
@@ -599,6 +611,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
 #undef FRAME_INSTR
     ps->last_depth = n;
     ps->last_hidden = h;
+    ps->code_gen_seen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
     return node;
 }
 

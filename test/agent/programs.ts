@@ -274,8 +274,8 @@ print("aligned" if aligned else "not aligned", reused, pad)
 `;
 
 /** Two functions of other names whose code objects take turns at one address (pymalloc gives a freed block
- * back at once), each allocating at another offset, 30 calls deep in a thread: fa's bytearray(1001), fb's
- * bytearray(1002). Prints whether the two code objects share a size class, and how often one took the other's
+ * back at once), each allocating at another offset (at the same one with the argument `same`), 30 calls deep
+ * in a thread: fa's bytearray(1001), fb's bytearray(1002). Prints whether the two code objects share a size class, and how often one took the other's
  * address. */
 export const CODE_NAME_PROG = `import sys
 import threading
@@ -293,8 +293,9 @@ def code_of(src, name):
 
 size_class = lambda c: (c.__sizeof__() + 15) // 16
 padded = lambda src, name, n: code_of(src.replace("{pad}", "    _ = 0\\n" * n), name)
-# Paddings of other lengths (the allocations at other offsets) whose code objects share a size class.
-pads = [(a, b) for a in range(12) for b in range(12) if a != b]
+# Paddings (of other lengths: the allocations at other offsets) whose code objects share a size class.
+SAME = sys.argv[1:] == ["same"]  # at the same offset: the same frame reads as before but for the code object
+pads = [(a, b) for a in range(12) for b in range(12) if (a == b) == SAME]
 pad_a, pad_b = next((p for p in pads if size_class(padded(A_SRC, "fa", p[0])) == size_class(padded(B_SRC, "fb", p[1]))), (1, 0))
 A_CODE = padded(A_SRC, "fa", pad_a)
 B_CODE = padded(B_SRC, "fb", pad_b)
