@@ -509,6 +509,22 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
  * the count past every cache left before (frees were not counted then), and a cache left by a walk that did not
  * see the type (code_counted 0) is checked. Off clears the type before frees stop passing the hook. */
 
+/* ---- the code word ---------------------------------------------------------------------------------------
+ *
+ * Under the same condition (code frees counted, the count where the walk that left the cache read it), the check
+ * reads three of an entry's four words on a 3.11+ build (these are GIL builds: frees are counted on no other),
+ * when the entry is a shim (owner >= owner_shim_min: the walk derives nothing from its code word) or its code
+ * object was live (coded and live). Why the code word then reads as cached when the other three do: a frame
+ * CPython links into a thread's chain points its instruction word into the bytecode of the code object its
+ * code word names (3.11/3.12: prev_instr from _PyCode_CODE(code) - 1, 3.13+: instr_ptr from _PyCode_CODE(code),
+ * to the instruction running or calling; both inside the object, whose bytecode is its last field). The cached
+ * code object C was live when cached and no code object was freed since, so C is alive now, at its address;
+ * the frame's instruction word is the cached one, inside C; the object its code word names now holds that
+ * address in its memory too, and live objects do not overlap: it is C (3.14's tag bits aside, which the walk
+ * drops). Entries for which this does not hold (a code word that named no live code object) are counted per
+ * prefix (nfull), and a check over a range with any of them reads all four words. 3.9/3.10 keep four: f_lasti
+ * is an index, not an address. */
+
 uint64_t ml_code_frees;
 uintptr_t ml_code_free_type;
 unsigned ml_code_free_type_off;
@@ -624,10 +640,12 @@ static inline int read_frame(const ml_pylayout *L, uintptr_t f, ml_rawframe *r, 
 
 /* One frame's words against its cache entry (`below`: the back pointer it had): 0 when they read as cached. */
 static inline __attribute__((always_inline)) uintptr_t frame_diff(uintptr_t f, uintptr_t below, const ml_rawframe *r, unsigned back,
-                                                                  unsigned word, unsigned instr, unsigned owner, const int objects) {
-    uintptr_t diff = (rd_ptr(f, back) ^ below) | (rd_ptr(f, word) ^ r->code);
+                                                                  unsigned word, unsigned instr, unsigned owner, const int objects,
+                                                                  const int code) {
+    uintptr_t diff = rd_ptr(f, back) ^ below;
+    if (code) diff |= rd_ptr(f, word) ^ r->code;
     if (objects) return diff | ((uintptr_t)(uint32_t)rd_i32(f, instr) ^ r->instr);
-    return diff | (rd_ptr(f, instr) ^ r->instr) | (uintptr_t)(rd_u8(f, owner) ^ r->owner);
+    return diff | (rd_ptr(f, instr) ^ r->instr) | (uintptr_t)((uint32_t)rd_u8(f, owner) ^ r->owner);
 }
 
 /* Reads cached entries j, j-1, ..., from again, leaf side first: the four words of each frame (3.9/3.10: three;
@@ -638,33 +656,41 @@ static inline __attribute__((always_inline)) uintptr_t frame_diff(uintptr_t f, u
  * frame object). The branch per frame is predicted taken, so the processor still issues the next frame's
  * reads early: their addresses are in the cache. Compiled per model with its offsets in locals. */
 static inline __attribute__((always_inline)) size_t check_words(const ml_rawframe *raw, size_t from, size_t j, unsigned back, unsigned word,
-                                                                unsigned instr, unsigned owner, const int objects) {
+                                                                unsigned instr, unsigned owner, const int objects, const int code) {
     /* An entry's cached back pointer is the address of the entry below it (the walk followed it), so each
-     * address is loaded once, as the frame below's and as the back pointer to compare with. Two frames a
-     * step, each behind its own branch: a frame is read only once the one above named it. */
+     * address is loaded once, as the frame below's and as the back pointer to compare with. Four frames a
+     * step (the loop's own instructions were two of the 13 a frame), each behind its own branch: a frame is
+     * read only once the one above named it. */
     uintptr_t f = raw[j].addr;
     size_t i = j;
-    for (; i >= from + 2; i -= 2) {
-        uintptr_t b1 = raw[i - 1].addr, b2 = raw[i - 2].addr;
-        if (frame_diff(f, b1, &raw[i], back, word, instr, owner, objects) != 0) return i;
-        if (frame_diff(b1, b2, &raw[i - 1], back, word, instr, owner, objects) != 0) return i - 1;
-        f = b2;
+    for (; i >= from + 4; i -= 4) {
+        uintptr_t b1 = raw[i - 1].addr, b2 = raw[i - 2].addr, b3 = raw[i - 3].addr, b4 = raw[i - 4].addr;
+        if (frame_diff(f, b1, &raw[i], back, word, instr, owner, objects, code) != 0) return i;
+        if (frame_diff(b1, b2, &raw[i - 1], back, word, instr, owner, objects, code) != 0) return i - 1;
+        if (frame_diff(b2, b3, &raw[i - 2], back, word, instr, owner, objects, code) != 0) return i - 2;
+        if (frame_diff(b3, b4, &raw[i - 3], back, word, instr, owner, objects, code) != 0) return i - 3;
+        f = b4;
     }
     for (; i > from; i--) {
         uintptr_t b = raw[i - 1].addr;
-        if (frame_diff(f, b, &raw[i], back, word, instr, owner, objects) != 0) return i;
+        if (frame_diff(f, b, &raw[i], back, word, instr, owner, objects, code) != 0) return i;
         f = b;
     }
     /* Entry `from`: its own cached back pointer (the root's is not an entry's address). */
-    return frame_diff(f, raw[from].back, &raw[from], back, word, instr, owner, objects) != 0 ? from : SIZE_MAX;
+    return frame_diff(f, raw[from].back, &raw[from], back, word, instr, owner, objects, code) != 0 ? from : SIZE_MAX;
 }
 
 __attribute__((noinline)) static size_t check_words_interp(const ml_pylayout *L, const ml_rawframe *raw, size_t from, size_t j) {
-    return check_words(raw, from, j, L->if_previous, L->if_code, L->if_instr, L->if_owner, 0);
+    return check_words(raw, from, j, L->if_previous, L->if_code, L->if_instr, L->if_owner, 0, 1);
+}
+
+/* Without the code word: for entries whose code word the instruction word stands for ("the code word", below). */
+__attribute__((noinline)) static size_t check_words_interp_uncoded(const ml_pylayout *L, const ml_rawframe *raw, size_t from, size_t j) {
+    return check_words(raw, from, j, L->if_previous, L->if_code, L->if_instr, L->if_owner, 0, 0);
 }
 
 __attribute__((noinline)) static size_t check_words_objects(const ml_pylayout *L, const ml_rawframe *raw, size_t from, size_t j) {
-    return check_words(raw, from, j, L->f_back, L->f_code, L->f_lasti, 0, 1);
+    return check_words(raw, from, j, L->f_back, L->f_code, L->f_lasti, 0, 1, 1);
 }
 
 /* The facts of the cache's distinct code objects [from, to) again (is_live_code, _co_firsttraceable): the
@@ -738,20 +764,54 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
      * (the proof above), up to the first that was not live. */
     int counted = __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0;
     uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    /* The same condition lets the check leave out the code word of entries that need it not (nfull). */
+    int uncoded = 0;
     if (counted && c->len > 0 && c->code_counted && gen == c->code_gen) {
         size_t all = c->raw[c->len - 1].ncodes;
         codes_ok = c->first_dead < all ? c->first_dead : all;
+        uncoded = L->model == ML_FRAMES_INTERP;
+    }
+    /* The commonest walk (a C function allocating again and again under the same Python frames): the leaf is
+     * the cached leaf and the whole chain reads as cached. What the loop and the bookkeeping below would do
+     * then comes to this: every entry kept, nothing read fresh, the index and the count as they are. */
+    int leaf_known = 0;
+    if (uncoded && f == c->raw[c->len - 1].addr && c->len >= ml_walk_cache_min()) {
+        const ml_rawframe *top = &c->raw[c->len - 1];
+        if (top->nfull == 0 && codes_ok >= top->ncodes) {
+            size_t bad = check_words_interp_uncoded(L, c->raw, 0, c->len - 1);
+            if (bad == SIZE_MAX) {
+                if (c->first_dead >= top->ncodes) c->first_dead = SIZE_MAX;
+                *reused = top->depth;
+                return 0;
+            }
+            /* Entries from `bad` on are no junction; the loop goes on from the leaf as after its own check, without
+             * looking the leaf up again (it is entry len - 1, at or above `bad`). */
+            limit = bad;
+            leaf_known = 1;
+        }
     }
     code_memo m = {0, 0, 0};
     cycle_guard g = {0, 1, 0};
     while (plausible(f)) {
-        if (limit > 0 && c->slots_valid) {
-            size_t j = slot_find(c, f);
+        if (leaf_known) {
+            leaf_known = 0;
+        } else if (limit > 0) {
+            /* The frame is most often the last cached entry not yet ruled out (the leaf again) or the one below
+             * it (the leaf returned): those two are compared before the index is probed, whose slot is seldom
+             * in the processor's cache (a fifth of this function's time on json_roundtrip and deep_stacks).
+             * The chain's addresses are distinct, so either gives the index the probe would. */
+            const ml_rawframe *top = &c->raw[limit - 1];
+            size_t j = top->addr == f                   ? limit - 1
+                       : limit > 1 && top[-1].addr == f ? limit - 2
+                       : c->slots_valid                 ? slot_find(c, f)
+                                                        : SIZE_MAX;
             if (j < limit) {
                 size_t bad = SIZE_MAX;
                 if (j >= words_ok) {
-                    bad = L->model == ML_FRAMES_OBJECTS ? check_words_objects(L, c->raw, words_ok, j)
-                                                        : check_words_interp(L, c->raw, words_ok, j);
+                    if (L->model == ML_FRAMES_OBJECTS) bad = check_words_objects(L, c->raw, words_ok, j);
+                    else if (uncoded && c->raw[j].nfull == (words_ok > 0 ? c->raw[words_ok - 1].nfull : 0))
+                        bad = check_words_interp_uncoded(L, c->raw, words_ok, j);
+                    else bad = check_words_interp(L, c->raw, words_ok, j);
                     if (bad == SIZE_MAX) words_ok = j + 1;
                 }
                 if (bad == SIZE_MAX) {
@@ -792,10 +852,19 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     size_t shown = keep > 0 ? c->raw[keep - 1].depth : 0; /* the stack's frames among the kept entries */
     uint32_t depth = (uint32_t)shown;
     size_t ncodes = keep > 0 ? c->raw[keep - 1].ncodes : 0; /* the distinct codes of the kept entries */
+    uint32_t nfull = keep > 0 ? c->raw[keep - 1].nfull : 0;
     if (c->first_dead >= ncodes) c->first_dead = SIZE_MAX;
+    /* The index is made again when it fills up with stale slots; otherwise each new entry's slot is set, unless
+     * the entry it replaces had its address (a frame read again for a new instruction: the slot already says
+     * so, for the slot of every entry of the chain the walk began with names that entry, and addresses in a
+     * chain are distinct). */
+    int rebuild = !c->slots_valid || (c->slot_used + nf) * 2 > c->slot_cap;
+    size_t old_len = c->len;
     for (size_t i = 0; i < nf; i++) {
         ml_rawframe *r = &c->raw[keep + i];
+        int slotted = keep + i < old_len && r->addr == c->fresh[nf - 1 - i].addr;
         *r = c->fresh[nf - 1 - i];
+        if (!rebuild && !slotted) slot_put(c, r->addr, keep + i);
         depth += r->shown;
         r->depth = depth;
         if (r->coded) {
@@ -804,12 +873,15 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
             if (ncodes > before && !r->live && c->first_dead == SIZE_MAX) c->first_dead = before;
         }
         r->ncodes = (uint32_t)ncodes;
+        /* A shim's code word is not read (its owner is); a live code object's is the one its instruction word
+         * points into ("the code word"). Any other's is checked. */
+        nfull += r->owner < L->owner_shim_min && !(r->coded && r->live);
+        r->nfull = nfull;
     }
     c->len = keep + nf;
     c->code_gen = gen;
     c->code_counted = counted;
-    /* The index is made again when it fills up with stale slots. */
-    if (!c->slots_valid || (c->slot_used + nf) * 2 > c->slot_cap) {
+    if (rebuild) {
         /* A new generation empties every slot (clearing them all was a twentieth of the agent's instructions
          * on pyperf_json_dumps, whose leaf frames change address often). */
         if (++c->slot_gen == 0) {
@@ -819,8 +891,6 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
         c->slot_used = 0;
         for (size_t i = 0; i < c->len; i++) slot_put(c, c->raw[i].addr, i);
         c->slots_valid = 1;
-    } else {
-        for (size_t i = keep; i < c->len; i++) slot_put(c, c->raw[i].addr, i);
     }
     *reused = shown;
     return nout;

@@ -278,6 +278,22 @@ uint32_t ml_code_id(const void *code, ml_stream *s, ml_pystack *ps) {
     return rec->id;
 }
 
+/* The id of a code object on the thread's stack, through the thread's one-entry memo: with code frees counted
+ * (pyframes.h), a code object at the memo's address while the count has not moved since is the object the memo
+ * was made for, not freed, so the registry would give the same id (it gives another only to another object at
+ * that address). A recursion looks up one code over and over. The count is read before the lookup, as the walk
+ * reads it before its code objects. */
+static uint32_t memo_code_id(ml_pystack *ps, const void *code, ml_stream *s) {
+    int counted = __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0;
+    uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    if (counted && code == ps->memo_code && gen == ps->memo_gen) return ps->memo_id;
+    uint32_t id = ml_code_id(code, s, ps);
+    ps->memo_code = counted && id != 0 ? code : NULL;
+    ps->memo_gen = gen;
+    ps->memo_id = id;
+    return id;
+}
+
 /* ── hidden root frames ────────────────────────────────────────────────────────────────────────── */
 
 #define MAX_HIDDEN 32
@@ -473,6 +489,16 @@ static size_t walk_uncached(ml_pystack *ps) {
     return depth < ps->walk_cap ? depth : ps->walk_cap;
 }
 
+/* The last stack is compared by code object address: where code frees are counted and a code object was freed
+ * since that stack was made, another may sit at its address now (the same frame at the same offset, another
+ * function), so its nodes are not kept. The count may be read at any moment of a capture: the stack's code
+ * objects are alive throughout (its frames own them), so a free of one comes after it. Where frees are not
+ * counted, nothing tells. */
+static inline int codes_moved(const ml_pystack *ps) {
+    return __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0 &&
+           __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE) != ps->code_gen_seen;
+}
+
 uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
     /* The stack, root first, is: the first `reused` frames of the last stack (the walk cache found their
@@ -488,6 +514,12 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
             ps->wc.len = 0;
             fresh = walk_uncached(ps);
             reused = 0;
+        } else if (fresh == 0 && reused > 0 && reused == ps->last_depth && ps->hid_next != NULL && reused > ps->hid_n &&
+                   ps->hid_n == ps->last_hidden && ps->last_code[ps->hid_n] == ps->hid_next &&
+                   ps->hid_gen == atomic_load_explicit(&g_hidden_gen, memory_order_acquire) && !codes_moved(ps)) {
+            /* The cache reused the whole last stack and found nothing above it: where the hidden root's memo is
+             * of that stack (below), everything after this would keep the stack and give its leaf's node again. */
+            return ps->last_node[reused - 1];
         }
     }
     if (reused > ps->last_depth) { /* cannot be: the cache's frames were stored as the last stack */
@@ -540,7 +572,9 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     /* The matching prefix keeps its nodes; the reused part matches by construction. Nodes hang from the
      * first frame that is not hidden: where that moved, they are made again. */
     size_t k;
-    if (h == ps->last_hidden) {
+    if (codes_moved(ps)) {
+        k = h < ps->last_depth ? h : ps->last_depth;
+    } else if (h == ps->last_hidden) {
         k = reused > h ? reused : h;
         size_t lim = n < ps->last_depth ? n : ps->last_depth;
         while (k < lim && ps->last_code[k] == w[-(ptrdiff_t)k].code && ps->last_instr[k] == w[-(ptrdiff_t)k].instr) k++;
@@ -553,7 +587,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
         const void *code = FRAME_CODE(i);
         uint32_t instr = FRAME_INSTR(i);
         if (i >= h) {
-            uint32_t code_id = ml_code_id(code, s, ps);
+            uint32_t code_id = memo_code_id(ps, code, s);
             if (code_id != 0) {
                 uint32_t next = node_for(ps, s, node, code_id, instr);
                 if (next == UINT32_MAX) {
@@ -577,6 +611,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
 #undef FRAME_INSTR
     ps->last_depth = n;
     ps->last_hidden = h;
+    ps->code_gen_seen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
     return node;
 }
 

@@ -273,6 +273,78 @@ t.join()
 print("aligned" if aligned else "not aligned", reused, pad)
 `;
 
+/** Two functions of other names whose code objects take turns at one address (pymalloc gives a freed block
+ * back at once), each allocating at another offset (at the same one with the argument `same`), 30 calls deep
+ * in a thread: fa's bytearray(1001), fb's bytearray(1002). Prints whether the two code objects share a size class, and how often one took the other's
+ * address. */
+export const CODE_NAME_PROG = `import sys
+import threading
+import types
+
+A_SRC = "def fa():\\n{pad}    return bytearray(1001)\\n"
+B_SRC = "def fb():\\n{pad}    return bytearray(1002)\\n"
+
+
+def code_of(src, name):
+    ns = {}
+    exec(compile(src, __file__, "exec"), ns)
+    return ns[name].__code__
+
+
+size_class = lambda c: (c.__sizeof__() + 15) // 16
+padded = lambda src, name, n: code_of(src.replace("{pad}", "    _ = 0\\n" * n), name)
+# Paddings (of other lengths: the allocations at other offsets) whose code objects share a size class.
+SAME = sys.argv[1:] == ["same"]  # at the same offset: the same frame reads as before but for the code object
+pads = [(a, b) for a in range(12) for b in range(12) if (a == b) == SAME]
+pad_a, pad_b = next((p for p in pads if size_class(padded(A_SRC, "fa", p[0])) == size_class(padded(B_SRC, "fb", p[1]))), (1, 0))
+A_CODE = padded(A_SRC, "fa", pad_a)
+B_CODE = padded(B_SRC, "fb", pad_b)
+aligned = size_class(A_CODE) == size_class(B_CODE)
+
+go = threading.Lock()
+go.acquire()
+done = threading.Lock()
+done.acquire()
+FN = None
+QUIT = False
+
+
+def worker_loop():
+    while True:
+        go.acquire()
+        if QUIT:
+            return
+        FN()  # CALL
+        done.release()
+
+
+def down(n):
+    if n:
+        down(n - 1)
+        return
+    worker_loop()
+
+
+t = threading.Thread(target=down, args=(30,))
+t.start()
+reused = 0
+last = 0
+for i in range(400):
+    code = (A_CODE if i % 2 == 0 else B_CODE).replace(co_name="fa" if i % 2 == 0 else "fb")
+    FN = types.FunctionType(code, globals())
+    if id(code) == last:
+        reused += 1
+    last = id(code)
+    del code
+    go.release()
+    done.acquire()
+    FN = None
+QUIT = True
+go.release()
+t.join()
+print("aligned" if aligned else "unaligned", reused, pad_a, pad_b)
+`;
+
 /** multiprocessing (fork): three children allocate known sizes. */
 export const FORK_PROG = `import multiprocessing as mp
 

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { type Frame, Oracle } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
-import { CODE_REUSE_PROG, DEEP_PROG, REGROW_PROG, SAME_TOP_PROG } from './programs.js';
+import { CODE_NAME_PROG, CODE_REUSE_PROG, DEEP_PROG, REGROW_PROG, SAME_TOP_PROG } from './programs.js';
 
 const UNICODE_FILE = 'données_π.py';
 const UNICODE = `KEEP = []
@@ -37,8 +37,8 @@ for (const py of testPythons()) {
     after(tmp.remove);
 
     /** `memlens run FILE` of `source`, which must end well and say nothing: its capture, read. */
-    const capture = async (file: string, source: string): Promise<Oracle> => {
-      const r = await memlensRun({ python: py.python, files: { [file]: source }, program: [file], output: `${file}.mlens` }, tmp.dir);
+    const capture = async (file: string, source: string, runArgs: string[] = []): Promise<Oracle> => {
+      const r = await memlensRun({ python: py.python, files: { [file]: source }, program: [file], runArgs, output: `${file}${runArgs.join('')}.mlens` }, tmp.dir);
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       return Oracle.load(r.capture);
@@ -64,50 +64,55 @@ for (const py of testPythons()) {
       assert.deepEqual(stacksOf(o, 666_666, 1).map(lines), [[['<module>', lineOf(DEEP_PROG, '# AFTER')]]]);
     });
 
-    test('a deep stack left for the root and grown again to the same frame addresses', async () => {
-      const o = await capture('regrow.py', REGROW_PROG);
-      const line = (marker: string): number => lineOf(REGROW_PROG, marker);
-      const expect = (tag: number, depth: number, leaf: [string, number]): Lines => [
-        leaf,
-        ...Array.from({ length: 40 - depth }, (): [string, number] => ['down', line('# CALL')]),
-        tag === 2 ? ['via_b', line('# VIA B')] : ['via_a', line('# VIA A')],
-        ['<module>', line(tag === 1 ? '# ROOT A' : tag === 2 ? '# ROOT B' : '# ROOT C')],
-      ];
-      for (const tag of [1, 2, 3]) {
-        // The bottom (41 frames of down), and every level on the way up, twice each (the loop runs twice).
-        const cases: [number, number, [string, number]][] = [[1_000_000 + tag, 0, ['down', line('# BOTTOM')]]];
-        for (let n = 1; n <= 40; n++) cases.push([100_000 + n * 10 + tag, n, ['down', line('# UP')]]);
-        for (const [size, depth, leaf] of cases) {
-          for (const stack of stacksOf(o, size, 2)) assert.deepEqual(lines(stack), expect(tag, depth, leaf), `bytearray(${size})`);
+    // Both with and without Python's allocators traced: traced, no code object is freed meanwhile, so the walk
+    // cache reads three words of a frame, not four (pyframes.c, "the code word"); the callers that changed must
+    // still be seen.
+    for (const runArgs of [[], ['--trace-python-allocators']])
+      test(`a deep stack left for the root and grown again to the same frame addresses ${runArgs.join(' ')}`, async () => {
+        const o = await capture('regrow.py', REGROW_PROG, runArgs);
+        const line = (marker: string): number => lineOf(REGROW_PROG, marker);
+        const expect = (tag: number, depth: number, leaf: [string, number]): Lines => [
+          leaf,
+          ...Array.from({ length: 40 - depth }, (): [string, number] => ['down', line('# CALL')]),
+          tag === 2 ? ['via_b', line('# VIA B')] : ['via_a', line('# VIA A')],
+          ['<module>', line(tag === 1 ? '# ROOT A' : tag === 2 ? '# ROOT B' : '# ROOT C')],
+        ];
+        for (const tag of [1, 2, 3]) {
+          // The bottom (41 frames of down), and every level on the way up, twice each (the loop runs twice).
+          const cases: [number, number, [string, number]][] = [[1_000_000 + tag, 0, ['down', line('# BOTTOM')]]];
+          for (let n = 1; n <= 40; n++) cases.push([100_000 + n * 10 + tag, n, ['down', line('# UP')]]);
+          for (const [size, depth, leaf] of cases) {
+            for (const stack of stacksOf(o, size, 2)) assert.deepEqual(lines(stack), expect(tag, depth, leaf), `bytearray(${size})`);
+          }
         }
-      }
-    });
+      });
 
-    test('the same frames above a caller whose line changed between two allocations', async () => {
-      const o = await capture('same_top.py', SAME_TOP_PROG);
-      const line = (marker: string): number => lineOf(SAME_TOP_PROG, marker);
-      for (const [base, site] of [
-        [200_000, '# SITE A'],
-        [300_000, '# SITE B'],
-      ] as const) {
-        for (let i = 0; i < 3; i++) {
-          assert.deepEqual(
-            stacksOf(o, base + i, 1).map(lines),
-            [
+    for (const runArgs of [[], ['--trace-python-allocators']])
+      test(`the same frames above a caller whose line changed between two allocations ${runArgs.join(' ')}`, async () => {
+        const o = await capture('same_top.py', SAME_TOP_PROG, runArgs);
+        const line = (marker: string): number => lineOf(SAME_TOP_PROG, marker);
+        for (const [base, site] of [
+          [200_000, '# SITE A'],
+          [300_000, '# SITE B'],
+        ] as const) {
+          for (let i = 0; i < 3; i++) {
+            assert.deepEqual(
+              stacksOf(o, base + i, 1).map(lines),
               [
-                ['leaf', line('# LEAF')],
-                ['mid', line('# TO LEAF')],
-                ...Array.from({ length: 10 }, (): [string, number] => ['mid', line('# MID')]),
-                ['top', line(site)],
-                ...Array.from({ length: 30 }, (): [string, number] => ['top', line('# DOWN')]),
-                ['<module>', line('# ROOT')],
+                [
+                  ['leaf', line('# LEAF')],
+                  ['mid', line('# TO LEAF')],
+                  ...Array.from({ length: 10 }, (): [string, number] => ['mid', line('# MID')]),
+                  ['top', line(site)],
+                  ...Array.from({ length: 30 }, (): [string, number] => ['top', line('# DOWN')]),
+                  ['<module>', line('# ROOT')],
+                ],
               ],
-            ],
-            `bytearray(${base + i})`,
-          );
+              `bytearray(${base + i})`,
+            );
+          }
         }
-      }
-    });
+      });
 
     // With Python's allocators traced, the walk cache checks its code objects only when a code object was
     // freed since its last walk (pyframes.c): here one is freed before every call, and the next one takes its
@@ -151,6 +156,36 @@ for (const py of testPythons()) {
         assert.ok(!loop.includes(size), what);
       }
     });
+
+    // The code id memo (pystack.c, memo_code_id) takes the last code object's id for another at its address
+    // only while no code object was freed: here fa's is freed before fb's is made at its address, and the
+    // reverse, between two allocations of the same thread at the same depth. A memo that did not watch the count
+    // shows fb's allocations in fa (or fa's in fb).
+    // At the same offset, the frame reads as before but for its code object: the nodes of a stack compared by code
+    // object address are made again where a code object was freed since (pystack.c, codes_moved).
+    for (const same of [[], ['same']])
+      test(`code objects of other names taking turns at one address ${same.join('')}`, async () => {
+        const r = await memlensRun(
+          { python: py.python, files: { 'names.py': CODE_NAME_PROG }, program: ['names.py', ...same], runArgs: ['--trace-python-allocators'], output: `names${same.join('')}.mlens` },
+          tmp.dir,
+        );
+        assert.equal(r.stderr, '');
+        assert.equal(r.code, 0);
+        const [aligned, reused, padA, padB] = r.stdout.trim().split(' ');
+        if (py.minor >= 11 && py.minor <= 14 && !py.freeThreaded) {
+          assert.equal(aligned, 'aligned', r.stdout);
+          assert.ok(Number(reused) >= 300, r.stdout);
+        }
+        const o = await Oracle.load(r.capture);
+        // Lines of the compiled sources: each function's return after its padding.
+        for (const [n, name, line] of [
+          [1001, 'fa', 2 + Number(padA)],
+          [1002, 'fb', 2 + Number(padB)],
+        ] as const) {
+          const leaves = stacksOf(o, n, 200).map((stack) => stack[0]);
+          for (const leaf of leaves) assert.deepEqual([leaf?.function, leaf?.line], [name, line], `bytearray(${n})`);
+        }
+      });
 
     test('non-ASCII file, class and function names', async () => {
       const o = await capture(UNICODE_FILE, UNICODE);
