@@ -43,3 +43,12 @@ test('a climb up to the end: no last rise to say', () => {
   assert.match(text, /rising in 30 of 30 intervals between snapshots and never given back;/);
   assert.doesNotMatch(text, /last rise/);
 });
+
+test("the rate says when it leaves out much time that was memlens's (its pauses, its own recording)", () => {
+  const { model, f } = accumulationOf(1, 2.5);
+  const item = f.items[0]!;
+  const withOwn = (pausedNs: number): string => findingEvidence(model, { ...f, items: [{ ...item, growth: { ...item.growth, pausedNs } }] }).join('\n');
+  assert.match(withOwn(0.5 * SEC), /MiB\/s, leaving out the [\d.]+ \S+ memlens took; its last rise at 1\.000 s\)/);
+  // A tenth of the span or less: not worth a word.
+  assert.doesNotMatch(withOwn(0.2 * SEC), /leaving out/);
+});

@@ -26,6 +26,16 @@ export function frameText(model: CaptureModel, id: FrameId | -1): string {
 
 /** A frame in a stack line: `load (app.py:14)`; `:14` alone when the caller is in the same file, and a
  * nested function without its enclosing one's prefix (`load.<locals>.<listcomp>` after `load`). */
+/**
+ * The rate leaves out the time memlens took from the program (its pauses, its recording: own-time.ts); where
+ * that is much of the span, the rate is not the bytes over the times shown, and the reader is told why.
+ */
+function ownTimeText(g: { readonly fromNs: number; readonly toNs: number; readonly pausedNs: number }): string {
+  return g.pausedNs > OWN_TIME_SAID_SHARE * (g.toNs - g.fromNs) ? `, leaving out the ${formatDuration(g.pausedNs)} memlens took` : '';
+}
+/** memlens's time is named in the rate from this share of the span on. */
+const OWN_TIME_SAID_SHARE = 0.1;
+
 function short(model: CaptureModel, f: Frame, caller: Frame | undefined): string {
   if (f.native) return escapeLine(f.function);
   const file = escapeLine(displayPath(f.file, model.header.cwd));
@@ -113,7 +123,7 @@ export function findingEvidence(model: CaptureModel, f: Finding, stackWidth = 90
           limit = '; no memory limit was recorded';
         }
         return (
-          `${lineText(model, i.line, i.leaf)}: kept ${formatBytes(g.bytes)} from ${formatTime(g.fromNs)} to ${formatTime(g.toNs)} (${formatRate(i.bytesPerSecond)}${g.toNs - g.lastRiseNs > LAST_RISE_SAID_SHARE * (g.toNs - g.fromNs) ? `; its last rise at ${formatTime(g.lastRiseNs)}` : ''}), ` +
+          `${lineText(model, i.line, i.leaf)}: kept ${formatBytes(g.bytes)} from ${formatTime(g.fromNs)} to ${formatTime(g.toNs)} (${formatRate(i.bytesPerSecond)}${ownTimeText(g)}${g.toNs - g.lastRiseNs > LAST_RISE_SAID_SHARE * (g.toNs - g.fromNs) ? `; its last rise at ${formatTime(g.lastRiseNs)}` : ''}), ` +
           `rising in ${formatCount(g.rises)} of ${plural(g.samples, model.aggregated ? 'interval between checkpoints' : 'interval between snapshots', model.aggregated ? 'intervals between checkpoints' : 'intervals between snapshots')} and never given back; ` +
           `${formatBytes(i.bytes)} in ${plural(i.count, 'allocation')} live at ${theEnd} (${formatCount(i.made)} made)${limit}.` +
           heldAsText(i.heldAs, f.census) +

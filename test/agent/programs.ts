@@ -173,6 +173,36 @@ top(30)  # ROOT
 print("ok")
 `;
 
+/** A thread 30 calls deep (down, then worker_loop) that calls FN each time the main thread releases `go`, and
+ * releases `done` after; QUIT ends it. The lines marked CALL, DOWN and LOOP are looked up by the tests. */
+const WORKER_30_DEEP = `go = threading.Lock()
+go.acquire()
+done = threading.Lock()
+done.acquire()
+FN = None
+QUIT = False
+
+
+def worker_loop():
+    while True:
+        go.acquire()
+        if QUIT:
+            return
+        FN()  # CALL
+        done.release()
+
+
+def down(n):
+    if n:
+        down(n - 1)  # DOWN
+        return
+    worker_loop()  # LOOP
+
+
+t = threading.Thread(target=down, args=(30,))
+t.start()
+`;
+
 /** A thread 30 calls deep calls, one after the other from the same line, a function whose code object is made
  * anew each time (the last one freed first, so that pymalloc gives its address to the next), alternating
  * between two codes: c_fn allocates a set at its first instruction after RESUME, cell_fn a cell at MAKE_CELL,
@@ -225,33 +255,7 @@ while pad < 64:
     pad += 1
 aligned = size_class(SET_CODE) == size_class(CELL_CODE) and offset_of(SET_CODE, "BUILD_SET") == offset_of(CELL_CODE, "MAKE_CELL") >= 0
 
-go = threading.Lock()
-go.acquire()
-done = threading.Lock()
-done.acquire()
-FN = None
-QUIT = False
-
-
-def worker_loop():
-    while True:
-        go.acquire()
-        if QUIT:
-            return
-        FN()  # CALL
-        done.release()
-
-
-def down(n):
-    if n:
-        down(n - 1)  # DOWN
-        return
-    worker_loop()  # LOOP
-
-
-t = threading.Thread(target=down, args=(30,))
-t.start()
-reused = 0
+${WORKER_30_DEEP}reused = 0
 last = 0
 for i in range(400):
     if i % 2 == 0:
@@ -301,33 +305,7 @@ A_CODE = padded(A_SRC, "fa", pad_a)
 B_CODE = padded(B_SRC, "fb", pad_b)
 aligned = size_class(A_CODE) == size_class(B_CODE)
 
-go = threading.Lock()
-go.acquire()
-done = threading.Lock()
-done.acquire()
-FN = None
-QUIT = False
-
-
-def worker_loop():
-    while True:
-        go.acquire()
-        if QUIT:
-            return
-        FN()  # CALL
-        done.release()
-
-
-def down(n):
-    if n:
-        down(n - 1)
-        return
-    worker_loop()
-
-
-t = threading.Thread(target=down, args=(30,))
-t.start()
-reused = 0
+${WORKER_30_DEEP}reused = 0
 last = 0
 for i in range(400):
     code = (A_CODE if i % 2 == 0 else B_CODE).replace(co_name="fa" if i % 2 == 0 else "fb")

@@ -94,8 +94,9 @@ export interface AccumulationItem {
   readonly bytes: number;
   readonly count: number;
   readonly made: number;
-  readonly growth: RetainedGrowth;
-  /** growth.bytes over [fromNs, toNs], bytes per second. */
+  /** pausedNs: how much of [fromNs, toNs] was memlens's (its pauses, its own recording), left out of the rate. */
+  readonly growth: RetainedGrowth & { readonly pausedNs: number };
+  /** growth.bytes over [fromNs, toNs] less growth.pausedNs, bytes per second. */
   readonly bytesPerSecond: number;
   /** Of the memory limit, when there is one. */
   readonly shareOfLimit: number | undefined;
