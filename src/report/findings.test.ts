@@ -35,7 +35,7 @@ test('a climb that stopped before the end: its last rise is said', () => {
 test('the JSON has the last rise too', () => {
   const { model, f } = accumulationOf(1, 2.5);
   const item = (findingJson(model, f)['items'] as Record<string, unknown>[])[0]!;
-  assert.deepEqual([item['from_ns'], item['last_rise_ns'], item['to_ns']], [0, SEC, 2.5 * SEC]);
+  assert.deepEqual([item['from_ns'], item['last_rise_ns'], item['to_ns'], item['memlens_ns']], [0, SEC, 2.5 * SEC, 0]);
 });
 
 test('a climb up to the end: no last rise to say', () => {

@@ -278,7 +278,9 @@ export function findingJson(model: CaptureModel, f: Finding): Record<string, unk
           last_rise_ns: i.growth.lastRiseNs,
           rises: i.growth.rises,
           samples: i.growth.samples,
+          // Over [from_ns, to_ns] less memlens_ns: memlens's pauses and its own recording on the program's threads.
           bytes_per_second: i.bytesPerSecond,
+          memlens_ns: i.growth.pausedNs,
           share_of_limit: i.shareOfLimit ?? null,
           limit_in_ns: i.limitInNs ?? null,
           held_as: heldAsJson(i.heldAs),
