@@ -199,8 +199,8 @@ function userCacheFile(env = process.env) {
   return join(dir, 'memlens', `cli-${process.version}-${process.arch}-${key}.v8cache`);
 }
 
-/** Writes `script`'s code cache to `file` whole or not at all (renamed into place); errors are ignored. */
-function writeCache(file, sum, script) {
+/** Writes the code cache `data` to `file` whole or not at all (renamed into place); errors are ignored. */
+function writeCache(file, sum, data) {
   const dir = dirname(file);
   const tmp = `${file}.${process.pid}.tmp`;
   let made = false;
@@ -216,7 +216,7 @@ function writeCache(file, sum, script) {
     if (!ownedPrivately(lstatSync(dir))) return;
     // 'wx': a file of that name (a link someone left) is not followed, nor overwritten.
     const kind = Buffer.of(isRun() ? RUN : OTHER);
-    writeFileSync(tmp, Buffer.concat([sum, kind, script.createCachedData()]), { mode: 0o600, flag: 'wx' });
+    writeFileSync(tmp, Buffer.concat([sum, kind, data]), { mode: 0o600, flag: 'wx' });
     made = true;
     renameSync(tmp, file);
     made = false;
@@ -247,11 +247,19 @@ function runBundle() {
   const cached = fromUser?.data ?? cacheIn(CODE_CACHE, sum);
   const script = compile(textOf(bytes), cached);
   const stale = fromUser !== undefined && !fromUser.afterRun && isRun();
-  if (userFile !== undefined && (cached === undefined || script.cachedDataRejected === true || stale)) {
-    // At the end, when what this command ran is compiled (the next run of the same command finds it all).
-    process.once('exit', () => writeCache(userFile, sum, script));
+  const write = userFile !== undefined && (cached === undefined || script.cachedDataRejected === true || stale);
+  let started;
+  if (write) {
+    // A run's at its end, when what it ran is compiled (the next run finds it all).
+    process.once('exit', () => writeCache(userFile, sum, started ?? script.createCachedData()));
   }
   execute(script);
+  // Any other command's as it stands once the CLI has started (as the cache beside the bundle is made): a
+  // report compiles most of the bundle by its end, and the next start deserializes all of a cache, so a
+  // cache made at a report's end cost every later report about 2 MiB of peak RSS (docs/benchmarks.md,
+  // "Report memory, round seven"). Before any V8 flag is set at run time (src/util/report-flags.ts: those
+  // are set once the capture's size is known, after the first await).
+  if (write && !isRun()) started = script.createCachedData();
   return true;
 }
 

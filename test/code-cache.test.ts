@@ -163,6 +163,23 @@ test('a report started without a cache writes one that the next start takes: its
   assert.deepEqual([after.ino, after.mtimeMs], [made.ino, made.mtimeMs]);
 });
 
+test("a report's cache holds what its start compiled, not the whole report: about as big as --version's", () => {
+  // All of a cache is deserialized at the next start: one made at a report's end (512 KB against 198 KB after
+  // --version) cost every later report about 2 MiB of peak RSS (docs/benchmarks.md, "Report memory, round
+  // seven").
+  const dir = install('report-start', false);
+  const [reportHome, versionHome] = [join(work, 'xdg-8'), join(work, 'xdg-9')];
+  const capture = join(root, 'test', 'fixtures', 'captures', 'known-program.mlens');
+  const first = memlens(dir, reportHome, ['summary', capture]);
+  version(dir, versionHome);
+  const [report, ver] = [statSync(theCacheFile(reportHome)).size, statSync(theCacheFile(versionHome)).size];
+  assert.ok(report < ver * 1.25, `${report} bytes after summary, ${ver} after --version`);
+  // And it is taken: the next report writes none.
+  const made = statSync(theCacheFile(reportHome));
+  assert.equal(memlens(dir, reportHome, ['summary', capture]), first);
+  assert.equal(statSync(theCacheFile(reportHome)).ino, made.ino);
+});
+
 // Pruning (bin/cli-bundle.js, pruneUserCaches): when a start writes a new cache file, and only then.
 const { PRUNE_AFTER_DAYS, KEEP_FILES } = createRequire(import.meta.url)(join(root, 'bin', 'cli-bundle.js')) as { PRUNE_AFTER_DAYS: number; KEEP_FILES: number };
 const DAY_S = 24 * 60 * 60;

@@ -14,8 +14,10 @@ import { escapeLine } from '../util/terminal-text.js';
 import { useReportFlags } from '../util/report-flags.js';
 
 /** Smaller than readCaptureFile's default: the replay, not the read size, bounds the speed, and every
- * MiB of buffer shows in the peak RSS (measured in bench/report-speed.ts). */
-const READ_CHUNK_BYTES = 1 << 20;
+ * MiB of buffer shows in the peak RSS (measured in bench/report-speed.ts). 128 KiB rather than 1 MiB:
+ * about 1.1 MiB less peak RSS on a 50 M-event capture, CPU time within noise (docs/benchmarks.md, "Report
+ * memory, round seven"); a block longer than a chunk is gathered by the framer as before. */
+const READ_CHUNK_BYTES = 128 << 10;
 
 export interface LoadOptions extends BuildOptions {
   /** Force the progress bar (tests); otherwise only on a terminal and for big files. */

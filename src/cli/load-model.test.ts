@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { memoryIo } from '../../test/support/memory-io.js';
+import { writeRealistic } from '../../test/support/synthetic.js';
+import { FOLLOW_FAST_LEVEL, recompressCapture } from '../capture/compress.js';
+import { decodeCapture } from '../capture/decoder.js';
+import { concat } from '../capture/encoder.js';
+import { loadModel } from './load-model.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'memlens-load-model-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('loadModel reads the file 128 KiB at a time, packs longer than that included, and misses no allocation', async () => {
+  // The read buffer stays resident through the whole read, so its size is peak RSS: 1 MiB before, about
+  // 1.1 MiB more peak for the reports of a 50 M-event capture (docs/benchmarks.md, "Report memory, round
+  // seven"). The packs `memlens run` writes (1 MiB of blocks, compressed) are then longer than a read, and
+  // the framer gathers them across reads.
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 2_000_000, threads: 2, seed: 5, sink: (b) => parts.push(b) });
+  const packed = recompressCapture(concat(parts), { level: FOLLOW_FAST_LEVEL, packs: true });
+  parts.length = 0;
+  let allocs = 0;
+  let longest = 0;
+  decodeCapture(packed, {
+    block: (b) => {
+      longest = Math.max(longest, b.storedLen);
+    },
+    alloc: () => {
+      allocs++;
+    },
+    free: () => undefined,
+    meta: () => undefined,
+  });
+  const path = join(dir, 'packed.mlens');
+  writeFileSync(path, packed);
+
+  const probe = await open(path);
+  const proto = Object.getPrototypeOf(probe) as { read: (...a: unknown[]) => Promise<unknown> };
+  await probe.close();
+  const real = proto.read;
+  const reads: number[] = [];
+  proto.read = function (this: unknown, ...a: unknown[]) {
+    const buffer = a[0] as Uint8Array;
+    reads.push(typeof a[2] === 'number' ? a[2] : buffer.length);
+    return real.apply(this, a);
+  };
+  let model;
+  try {
+    model = await loadModel(memoryIo(), path);
+  } finally {
+    proto.read = real;
+  }
+  assert.ok(longest > 128 << 10, `the longest block is ${longest} bytes: none spans two reads`);
+  assert.ok(reads.length > packed.length / (128 << 10), `${reads.length} reads of a ${packed.length}-byte file`);
+  assert.ok(Math.max(...reads) <= 128 << 10, `reads of up to ${Math.max(...reads)} bytes`);
+  assert.equal(model.allocations, allocs);
+});
