@@ -203,6 +203,23 @@ t = threading.Thread(target=down, args=(30,))
 t.start()
 `;
 
+/** The main thread's side: 400 times, `make` (Python lines at the loop's indentation) sets `code` and FN
+ * from it, the worker calls FN once, and the loop counts how often `code` took the last one's address. */
+const takeTurns = (make: string): string => `reused = 0
+last = 0
+for i in range(400):
+${make}    if id(code) == last:
+        reused += 1
+    last = id(code)
+    del code
+    go.release()
+    done.acquire()
+    FN = None
+QUIT = True
+go.release()
+t.join()
+`;
+
 /** A thread 30 calls deep calls, one after the other from the same line, a function whose code object is made
  * anew each time (the last one freed first, so that pymalloc gives its address to the next), alternating
  * between two codes: c_fn allocates a set at its first instruction after RESUME, cell_fn a cell at MAKE_CELL,
@@ -255,26 +272,13 @@ while pad < 64:
     pad += 1
 aligned = size_class(SET_CODE) == size_class(CELL_CODE) and offset_of(SET_CODE, "BUILD_SET") == offset_of(CELL_CODE, "MAKE_CELL") >= 0
 
-${WORKER_30_DEEP}reused = 0
-last = 0
-for i in range(400):
-    if i % 2 == 0:
+${WORKER_30_DEEP}${takeTurns(`    if i % 2 == 0:
         code = SET_CODE.replace(co_name="c_fn")
         FN = types.FunctionType(code, globals())
     else:
         code = CELL_CODE.replace(co_name="cell_fn")
         FN = types.FunctionType(code, globals(), "cell_fn", None, CLOSURE)
-    if id(code) == last:
-        reused += 1
-    last = id(code)
-    del code
-    go.release()
-    done.acquire()
-    FN = None
-QUIT = True
-go.release()
-t.join()
-print("aligned" if aligned else "not aligned", reused, pad)
+`)}print("aligned" if aligned else "not aligned", reused, pad)
 `;
 
 /** Two functions of other names whose code objects take turns at one address (pymalloc gives a freed block
@@ -305,22 +309,9 @@ A_CODE = padded(A_SRC, "fa", pad_a)
 B_CODE = padded(B_SRC, "fb", pad_b)
 aligned = size_class(A_CODE) == size_class(B_CODE)
 
-${WORKER_30_DEEP}reused = 0
-last = 0
-for i in range(400):
-    code = (A_CODE if i % 2 == 0 else B_CODE).replace(co_name="fa" if i % 2 == 0 else "fb")
+${WORKER_30_DEEP}${takeTurns(`    code = (A_CODE if i % 2 == 0 else B_CODE).replace(co_name="fa" if i % 2 == 0 else "fb")
     FN = types.FunctionType(code, globals())
-    if id(code) == last:
-        reused += 1
-    last = id(code)
-    del code
-    go.release()
-    done.acquire()
-    FN = None
-QUIT = True
-go.release()
-t.join()
-print("aligned" if aligned else "unaligned", reused, pad_a, pad_b)
+`)}print("aligned" if aligned else "unaligned", reused, pad_a, pad_b)
 `;
 
 /** multiprocessing (fork): three children allocate known sizes. */
