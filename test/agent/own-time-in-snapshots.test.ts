@@ -30,13 +30,26 @@ for (const py of corePythons()) {
     const tmp = tempDir();
     after(tmp.remove);
 
-    async function snapshots(name: string, runArgs: readonly string[]): Promise<SnapshotRecord[]> {
+    interface Run {
+      readonly snaps: SnapshotRecord[];
+      /** When the program printed `word`, in ns since tracking started (the snapshots' clock). */
+      readonly at: (word: string) => number;
+    }
+
+    async function snapshots(name: string, runArgs: readonly string[]): Promise<Run> {
       const r = await memlensRun({ python: py.python, files: { 'own.py': PROGRAM }, program: ['own.py'], output: `${name}.mlens`, runArgs: [...runArgs] }, tmp.dir);
       assert.equal(r.code, 0, r.stderr);
       const o = await Oracle.load(r.capture);
       const snaps = o.records('snapshot');
       assert.ok(snaps.length >= 10, `${snaps.length} snapshots`);
-      return snaps;
+      // time.monotonic_ns() is CLOCK_MONOTONIC, the clock of the header's startMonoNs.
+      const start = o.header!.startMonoNs;
+      const at = (word: string): number => {
+        const line = r.stdout.split('\n').find((l) => l.startsWith(`${word} `));
+        assert.ok(line !== undefined, `the program printed "${word}": ${r.stdout}`);
+        return Number(BigInt(line.slice(word.length + 1)) - start);
+      };
+      return { snaps, at };
     }
 
     /** The own time's growth over the snapshots whose time is in [from, to] (ns since tracking started). */
@@ -46,7 +59,8 @@ for (const py of corePythons()) {
     };
 
     test('every snapshot carries it; it grows with the recording of small objects, not in a sleep', async () => {
-      const traced = await snapshots('traced', ['--trace-python-allocators']);
+      const run = await snapshots('traced', ['--trace-python-allocators']);
+      const traced = run.snaps;
       assert.ok(
         traced.every((s) => s.ownNs !== undefined),
         'every snapshot has the own time',
@@ -57,20 +71,21 @@ for (const py of corePythons()) {
       // It is the recording's share of the run, never more than the run (the sleeps alone are 0.4 s of it).
       const span = traced[traced.length - 1]!.timeNs - traced[0]!.timeNs;
       assert.ok(total < span, `${total / ms} ms of own time in ${span / ms} ms`);
-      // The first sleep: the snapshots from 50 ms into the run to 100 ms before its end (its 0.3 s, less a
-      // margin for a slow start) barely move.
-      const firstSleep = grewIn(traced, 50 * ms, 200 * ms);
+      // The first sleep, between the times the program printed before and after it (its own clock, so a slow
+      // start on a busy machine does not move the window; 20 ms after the first print, whose own bytes were
+      // recorded), barely moves the total.
+      const firstSleep = grewIn(traced, run.at('sleep') + 20 * ms, run.at('work'));
       assert.ok(firstSleep < total / 10, `${firstSleep / ms} ms in a sleep, ${total / ms} ms in all`);
       // Without tracing Python's allocators the same program's ints are not recorded: far less own time. (A
       // free-threaded CPython's mimalloc is traced either way: its arenas say nothing of the objects.)
       if (py.freeThreaded) return;
-      const untraced = await snapshots('untraced', []);
+      const untraced = (await snapshots('untraced', [])).snaps;
       const untracedTotal = untraced[untraced.length - 1]!.ownNs!;
       assert.ok(untracedTotal * 4 < total, `${untracedTotal / ms} ms untraced, ${total / ms} ms traced`);
     });
 
     test('an aggregated capture carries it too', async () => {
-      const aggregated = await snapshots('aggregated', ['--trace-python-allocators', '--aggregate']);
+      const aggregated = (await snapshots('aggregated', ['--trace-python-allocators', '--aggregate'])).snaps;
       assert.ok(aggregated.every((s) => s.ownNs !== undefined));
       assert.ok(aggregated[aggregated.length - 1]!.ownNs! > 0);
     });
