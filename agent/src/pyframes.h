@@ -47,11 +47,14 @@ typedef struct ml_rawframe {
     int32_t first;   /* the code object's _co_firsttraceable (3.11+; 0 before, or when not live) */
     uint32_t depth;  /* frames of the stack from the root to this entry, inclusive (cache entries only) */
     uint32_t ncodes; /* the cache's distinct code objects of the entries from the root to this one (cache entries only) */
-    uint32_t nfull;  /* the entries from the root to this one whose code word the check must read (cache entries only) */
+    uint32_t nfull;  /* the entries from the root to this one whose code word and owner the check must read (cache entries only) */
     uint32_t owner;  /* the frame's owner byte (3.11+), widened: the check compares it in one instruction */
     uint8_t coded;   /* the walk checked the code object the code word names (is_live_code, first) */
     uint8_t live;    /* is_live_code was true */
     uint8_t shown;   /* a frame of the stack */
+    /* A shim, or a frame whose live code object the walk checked and whose instruction is past the prologue (or
+     * has none): what the walk derives from it does not depend on the owner byte beyond its being a shim. */
+    uint8_t settled;
 } ml_rawframe;
 
 /* Per thread: the chain of the last walk, root first, and an index from frame address to position.
