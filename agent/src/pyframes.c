@@ -716,10 +716,38 @@ __attribute__((noinline)) static size_t check_words_interp(const ml_pylayout *L,
     return check_words(raw, from, j, L->if_previous, L->if_code, L->if_instr, L->if_owner, 0, 1, 1);
 }
 
+/* The frame at f against the pair it is at: its back pointer against the address of the entry below, its
+ * instruction word against the cached one. Nonzero when either reads otherwise. */
+static inline __attribute__((always_inline)) int pair_diff(uintptr_t f, const struct ml_walk_pair *q, unsigned back, unsigned instr) {
+    return ((rd_ptr(f, back) ^ q[-1].addr) | (rd_ptr(f, instr) ^ q[0].instr)) != 0;
+}
+
 /* Without the code word and the owner: for settled entries whose code word the instruction word stands for ("the
- * code word", above) and whose owner the walk needs not know ("the owner byte"). Two words a frame. */
-__attribute__((noinline)) static size_t check_words_interp_uncoded(const ml_pylayout *L, const ml_rawframe *raw, size_t from, size_t j) {
-    return check_words(raw, from, j, L->if_previous, L->if_code, L->if_instr, L->if_owner, 0, 0, 0);
+ * code word", above) and whose owner the walk needs not know ("the owner byte"). Two words a frame, compared with
+ * the packed pairs; as check_words otherwise (the same order, a branch per frame), eight frames a step: 7
+ * instructions a frame and 4 a step (x86-64, gcc -O2), where three words with the owner took 10 and 5 a four. */
+__attribute__((noinline)) static size_t check_words_interp_uncoded(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j) {
+    const unsigned back = L->if_previous, instr = L->if_instr;
+    const struct ml_walk_pair *p = c->pairs;
+    uintptr_t f = p[j].addr;
+    size_t i = j;
+    for (; i >= from + 8; i -= 8) {
+        const struct ml_walk_pair *q = p + i; /* q[-k]: entry i - k, read once the entry above named it */
+        if (pair_diff(f, q, back, instr)) return i;
+        if (pair_diff(q[-1].addr, q - 1, back, instr)) return i - 1;
+        if (pair_diff(q[-2].addr, q - 2, back, instr)) return i - 2;
+        if (pair_diff(q[-3].addr, q - 3, back, instr)) return i - 3;
+        if (pair_diff(q[-4].addr, q - 4, back, instr)) return i - 4;
+        if (pair_diff(q[-5].addr, q - 5, back, instr)) return i - 5;
+        if (pair_diff(q[-6].addr, q - 6, back, instr)) return i - 6;
+        if (pair_diff(q[-7].addr, q - 7, back, instr)) return i - 7;
+        f = q[-8].addr;
+    }
+    for (; i > from; i--) {
+        if (pair_diff(f, p + i, back, instr)) return i;
+        f = p[i - 1].addr;
+    }
+    return frame_diff(f, c->raw[from].back, &c->raw[from], back, 0, instr, L->if_owner, 0, 0, 1) != 0 ? from : SIZE_MAX;
 }
 
 __attribute__((noinline)) static size_t check_words_objects(const ml_pylayout *L, const ml_rawframe *raw, size_t from, size_t j) {
@@ -773,7 +801,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     *reused = 0;
     if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return 0;
     const ml_pylayout *L = &S.L;
-    if (L->co_tlbc != ML_NO_FIELD || c->cap == 0 || c->slot_cap < 2 * c->cap || c->codes == NULL) return SIZE_MAX;
+    if (L->co_tlbc != ML_NO_FIELD || c->cap == 0 || c->slot_cap < 2 * c->cap || c->codes == NULL || c->pairs == NULL) return SIZE_MAX;
     uintptr_t ts = (uintptr_t)S.get_tstate();
     if (!plausible(ts)) return 0;
     uintptr_t finalizing = __atomic_load_n((const uintptr_t *)(S.runtime + L->rt_finalizing), __ATOMIC_RELAXED);
@@ -811,7 +839,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     if (uncoded && f == c->raw[c->len - 1].addr && c->len >= ml_walk_cache_min()) {
         const ml_rawframe *top = &c->raw[c->len - 1];
         if (top->nfull == 0 && codes_ok >= top->ncodes) {
-            size_t bad = check_words_interp_uncoded(L, c->raw, 0, c->len - 1);
+            size_t bad = check_words_interp_uncoded(L, c, 0, c->len - 1);
             if (bad == SIZE_MAX) {
                 if (c->first_dead >= top->ncodes) c->first_dead = SIZE_MAX;
                 *reused = top->depth;
@@ -843,7 +871,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
                 if (j >= words_ok) {
                     if (L->model == ML_FRAMES_OBJECTS) bad = check_words_objects(L, c->raw, words_ok, j);
                     else if (uncoded && c->raw[j].nfull == (words_ok > 0 ? c->raw[words_ok - 1].nfull : 0))
-                        bad = check_words_interp_uncoded(L, c->raw, words_ok, j);
+                        bad = check_words_interp_uncoded(L, c, words_ok, j);
                     else bad = check_words_interp(L, c->raw, words_ok, j);
                     if (bad == SIZE_MAX) words_ok = j + 1;
                 }
@@ -897,6 +925,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
         ml_rawframe *r = &c->raw[keep + i];
         int slotted = keep + i < old_len && r->addr == c->fresh[nf - 1 - i].addr;
         *r = c->fresh[nf - 1 - i];
+        c->pairs[keep + i] = (struct ml_walk_pair){r->addr, r->instr};
         if (!rebuild && !slotted) slot_put(c, r->addr, keep + i);
         depth += r->shown;
         r->depth = depth;
