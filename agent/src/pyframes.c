@@ -523,7 +523,8 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
  * address in its memory too, and live objects do not overlap: it is C (3.14's tag bits aside, which the walk
  * drops). Entries for which this does not hold (a code word that named no live code object) are counted per
  * prefix (nfull), and a check over a range with any of them reads all four words. 3.9/3.10 keep four: f_lasti
- * is an index, not an address. */
+ * is an index, not an address. (The owner is left out too for these entries where the walk does not need it:
+ * "the owner byte", below; nfull counts the entries that need either.) */
 
 /* ---- the owner byte ---------------------------------------------------------------------------------------
  *

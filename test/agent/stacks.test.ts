@@ -65,8 +65,8 @@ for (const py of testPythons()) {
     });
 
     // Both with and without Python's allocators traced: traced, no code object is freed meanwhile, so the walk
-    // cache reads three words of a frame, not four (pyframes.c, "the code word"); the callers that changed must
-    // still be seen.
+    // cache reads two words of a frame, not four (pyframes.c, "the code word" and "the owner byte"); the callers
+    // that changed must still be seen.
     for (const runArgs of [[], ['--trace-python-allocators']])
       test(`a deep stack left for the root and grown again to the same frame addresses ${runArgs.join(' ')}`, async () => {
         const o = await capture('regrow.py', REGROW_PROG, runArgs);
