@@ -543,9 +543,10 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
  * frame other than a shim points into its code object's (3.13+'s _Py_InitCleanup frames are of owner THREAD
  * and run a code object of their own). So a cached shim read now with the same instruction word is a shim, and
  * a cached frame of live C read now with an instruction word inside C is no shim: C is alive (no code object was
- * freed), and no shim points inside it. 3.15's base frame, the thread state's own at the root of the chain, is
- * the one frame this does not cover (what it points to is not in the source this was checked against), so the
- * check always reads the owner of the last entry it reads (the root, when it goes down to it). 3.11 has no
+ * freed), and no shim points inside it. 3.15's base frame, the thread state's own at the root of the chain (owner
+ * INTERPRETER, a null back pointer), was not in the source this was checked against; its instruction word reads
+ * null on 3.15.2, inside no code object, and the check reads the owner of the last entry it reads anyway (the
+ * root, when it goes down to it). 3.11 has no
  * shims. A frame evaluator of another project (PEP 523) that made shims of its own pointing into a code object
  * would break the fact: memlens knows only CPython's. */
 
