@@ -47,18 +47,26 @@ typedef struct ml_rawframe {
     int32_t first;   /* the code object's _co_firsttraceable (3.11+; 0 before, or when not live) */
     uint32_t depth;  /* frames of the stack from the root to this entry, inclusive (cache entries only) */
     uint32_t ncodes; /* the cache's distinct code objects of the entries from the root to this one (cache entries only) */
-    uint32_t nfull;  /* the entries from the root to this one whose code word the check must read (cache entries only) */
+    uint32_t nfull;  /* the entries from the root to this one whose code word and owner the check must read (cache entries only) */
     uint32_t owner;  /* the frame's owner byte (3.11+), widened: the check compares it in one instruction */
     uint8_t coded;   /* the walk checked the code object the code word names (is_live_code, first) */
     uint8_t live;    /* is_live_code was true */
     uint8_t shown;   /* a frame of the stack */
+    /* A shim, or a frame whose live code object the walk checked and whose instruction is past the prologue (or
+     * has none): what the walk derives from it does not depend on the owner byte beyond its being a shim. */
+    uint8_t settled;
 } ml_rawframe;
 
 /* Per thread: the chain of the last walk, root first, and an index from frame address to position.
- * The caller owns the memory (the agent's, never a hooked allocator's): `raw` and `fresh` hold `cap`
+ * The caller owns the memory (the agent's, never a hooked allocator's): `raw`, `pairs` and `fresh` hold `cap`
  * entries, `slots` `slot_cap` (a power of two, at least 2 * cap). len 0: nothing cached. */
 typedef struct ml_walk_cache {
-    ml_rawframe *raw;   /* root first */
+    ml_rawframe *raw; /* root first */
+    /* raw's addr and instr words again, packed for the two-word check (pyframes.c), which reads nothing else of an
+     * entry: 16 bytes an entry instead of raw's 56 (a 10,000-frame chain's pairs fit in a core's second-level cache). */
+    struct ml_walk_pair {
+        uintptr_t addr, instr;
+    } * pairs;
     ml_rawframe *fresh; /* scratch: the frames read this walk, leaf first */
     size_t len, cap;
     struct ml_walk_slot {

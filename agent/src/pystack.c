@@ -448,20 +448,23 @@ static int grow_cache(ml_pystack *ps, size_t want) {
     while (cap < want) cap *= 2;
     ml_rawframe *raw = ml_mem_alloc(cap * sizeof *raw);
     ml_rawframe *fresh = ml_mem_alloc(cap * sizeof *fresh);
+    struct ml_walk_pair *pairs = ml_mem_alloc(cap * sizeof *pairs);
     struct ml_walk_slot *slots = ml_mem_alloc(2 * cap * sizeof *slots);
     struct ml_walk_code *codes = ml_mem_alloc(cap * sizeof *codes);
-    if (raw == NULL || fresh == NULL || slots == NULL || codes == NULL) {
+    if (raw == NULL || fresh == NULL || pairs == NULL || slots == NULL || codes == NULL) {
         ml_mem_free(raw, cap * sizeof *raw);
         ml_mem_free(fresh, cap * sizeof *fresh);
+        ml_mem_free(pairs, cap * sizeof *pairs);
         ml_mem_free(slots, 2 * cap * sizeof *slots);
         ml_mem_free(codes, cap * sizeof *codes);
         return -1;
     }
     ml_mem_free(c->raw, c->cap * sizeof *c->raw);
     ml_mem_free(c->fresh, c->cap * sizeof *c->fresh);
+    ml_mem_free(c->pairs, c->cap * sizeof *c->pairs);
     ml_mem_free(c->slots, c->slot_cap * sizeof *c->slots);
     ml_mem_free(c->codes, c->cap * sizeof *c->codes);
-    c->raw = raw, c->fresh = fresh, c->slots = slots, c->codes = codes;
+    c->raw = raw, c->fresh = fresh, c->pairs = pairs, c->slots = slots, c->codes = codes;
     c->cap = cap, c->slot_cap = 2 * cap;
     c->len = 0, c->slot_used = 0, c->slot_gen = 0, c->slots_valid = 0;
     return 0;
@@ -471,6 +474,7 @@ static void release_cache(ml_pystack *ps) {
     ml_walk_cache *c = &ps->wc;
     ml_mem_free(c->raw, c->cap * sizeof *c->raw);
     ml_mem_free(c->fresh, c->cap * sizeof *c->fresh);
+    ml_mem_free(c->pairs, c->cap * sizeof *c->pairs);
     ml_mem_free(c->slots, c->slot_cap * sizeof *c->slots);
     ml_mem_free(c->codes, c->cap * sizeof *c->codes);
     memset(c, 0, sizeof *c);

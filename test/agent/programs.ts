@@ -173,6 +173,47 @@ top(30)  # ROOT
 print("ok")
 `;
 
+/**
+ * A generator resumed from two places in turn, three times each: through the generator that delegates to it
+ * (`yield from`) and directly (its `gi_yieldfrom`), from the same lines of the module and `step`, 13 frames
+ * deep, with no allocation in between (the sizes are made beforehand). Between two allocations the generator's
+ * frame reads as before (its own memory, the same instruction) but its back pointer names the other caller; the
+ * delegating generator's frame, suspended, still reads as it did, and so does step's, at the same address. A walk
+ * cache that did not compare the back pointer would give one path's stack to the other's allocations.
+ */
+export const GEN_CALLERS_PROG = `KEEP = []
+SIZES = [0, 400_000, 500_000, 400_001, 500_001, 400_002, 500_002]
+
+
+def inner():
+    while True:
+        KEEP.append(bytearray(SIZES[len(KEEP)]))  # INNER
+        yield
+
+
+def middle():
+    yield from inner()  # MIDDLE
+
+
+def step(g):
+    next(g)  # STEP
+
+
+def down(n, g):
+    if n:
+        down(n - 1, g)  # DOWN
+        return
+    step(g)  # TO STEP
+
+
+m = middle()
+next(m)  # PRIME
+direct = m.gi_yieldfrom
+for g in (m, direct, m, direct, m, direct):
+    down(10, g)  # LOOP
+print("ok")
+`;
+
 /** A thread 30 calls deep (down, then worker_loop) that calls FN each time the main thread releases `go`, and
  * releases `done` after; QUIT ends it. The lines marked CALL, DOWN and LOOP are looked up by the tests. */
 const WORKER_30_DEEP = `go = threading.Lock()

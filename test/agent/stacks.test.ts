@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { type Frame, Oracle } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
-import { CODE_NAME_PROG, CODE_REUSE_PROG, DEEP_PROG, REGROW_PROG, SAME_TOP_PROG } from './programs.js';
+import { CODE_NAME_PROG, CODE_REUSE_PROG, DEEP_PROG, GEN_CALLERS_PROG, REGROW_PROG, SAME_TOP_PROG } from './programs.js';
 
 const UNICODE_FILE = 'données_π.py';
 const UNICODE = `KEEP = []
@@ -65,8 +65,8 @@ for (const py of testPythons()) {
     });
 
     // Both with and without Python's allocators traced: traced, no code object is freed meanwhile, so the walk
-    // cache reads three words of a frame, not four (pyframes.c, "the code word"); the callers that changed must
-    // still be seen.
+    // cache reads two words of a frame, not four (pyframes.c, "the code word" and "the owner byte"); the callers
+    // that changed must still be seen.
     for (const runArgs of [[], ['--trace-python-allocators']])
       test(`a deep stack left for the root and grown again to the same frame addresses ${runArgs.join(' ')}`, async () => {
         const o = await capture('regrow.py', REGROW_PROG, runArgs);
@@ -111,6 +111,21 @@ for (const py of testPythons()) {
               `bytearray(${base + i})`,
             );
           }
+        }
+      });
+
+    // With Python's allocators traced, the walk cache reads two words of a settled frame (pyframes.c, "the owner
+    // byte"): the generator's frame reads as before but for its back pointer, and so do the frames the cache has
+    // below it (the delegating generator, suspended, and step at the same address).
+    for (const runArgs of [[], ['--trace-python-allocators']])
+      test(`a generator resumed by another caller between two allocations ${runArgs.join(' ')}`, async () => {
+        const o = await capture('gen_callers.py', GEN_CALLERS_PROG, runArgs);
+        const line = (marker: string): number => lineOf(GEN_CALLERS_PROG, marker);
+        const below: Lines = [['step', line('# STEP')], ['down', line('# TO STEP')], ...Array.from({ length: 10 }, (): [string, number] => ['down', line('# DOWN')]), ['<module>', line('# LOOP')]];
+        for (let i = 0; i < 3; i++) {
+          const inner: [string, number] = ['inner', line('# INNER')];
+          assert.deepEqual(stacksOf(o, 400_000 + i, 1).map(lines), [[inner, ['middle', line('# MIDDLE')], ...below]], `bytearray(${400_000 + i})`);
+          assert.deepEqual(stacksOf(o, 500_000 + i, 1).map(lines), [[inner, ...below]], `bytearray(${500_000 + i})`);
         }
       });
 
