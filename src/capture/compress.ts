@@ -49,10 +49,10 @@ export const FOLLOW_FAST_LEVEL = 1;
  * pymalloc's. On packs (1 MiB at once) quality 2 writes a fifth less than quality 1 for 1.5 times its CPU:
  * malloc_churn's default-mode stream (11.0 MiB raw) 2.41 -> 1.95 MiB, 44 -> 67 ms, where memray writes 2.25
  * MiB (`--native`: 2.63 -> 2.03 MiB, memray 2.32); 23 ms more for the 1.5 million events that memray takes
- * 1.3 s of CPU over. With Python's allocators traced the stream is 5-10 times larger, quality 1's captures
- * are a third to a quarter of memray's, and the same step costs 0.1-0.25 s of a run whose overhead is
- * already above half of memray's: there the fast level stays quality 1 (docs/benchmarks.md, "Round eight:
- * every workload").
+ * 1.3 s of CPU over. With Python's allocators traced the stream is 5-10 times larger, the captures are
+ * a fifth to five-sixths of memray's already (web_requests the closest, 5.90 against 7.10 MiB), and the
+ * same step costs 0.1-0.25 s of a run whose overhead is near or above half of memray's: there the fast
+ * level stays quality 1 (docs/benchmarks.md, "Round eight: every workload").
  */
 export const FOLLOW_FAST_LEVEL_SYSTEM = 2;
 
