@@ -6,7 +6,9 @@ import {
   DEFAULT_COMPRESS_LEVEL,
   FOLLOW_FAST_LAG,
   FOLLOW_FAST_LEVEL,
+  FOLLOW_FAST_LEVEL_SYSTEM,
   FOLLOW_FAST_RATE,
+  followFastLevel,
   FOLLOW_GROUP_RATE,
   followGroups,
   FOLLOW_GROUP_VOLUME,
@@ -20,7 +22,7 @@ import {
 } from './compress.js';
 import { decodeCapture } from './decoder.js';
 import { concat } from './encoder.js';
-import { BLOCK_KIND_GROUP, BLOCK_KIND_RECORDS, FORMAT_VERSION, MIN_READER_VERSION, PACK_FORMAT_VERSION, STREAM_SERVICE } from './format.js';
+import { BLOCK_KIND_GROUP, BLOCK_KIND_RECORDS, FORMAT_VERSION, MIN_READER_VERSION, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, PACK_FORMAT_VERSION, STREAM_SERVICE } from './format.js';
 
 function decode(bytes: Uint8Array): Collected {
   const c = new Collector();
@@ -90,6 +92,27 @@ test('followLevel: the fast level far behind the writer or behind a fast writer,
   assert.equal(followLevel(FOLLOW_FAST_LAG - 1, FOLLOW_FAST_RATE - 1), DEFAULT_COMPRESS_LEVEL);
   assert.equal(followLevel(FOLLOW_FAST_LAG), FOLLOW_FAST_LEVEL);
   assert.equal(followLevel(0, FOLLOW_FAST_RATE), FOLLOW_FAST_LEVEL);
+});
+
+test("followFastLevel: quality 2 where Python's allocators are not traced, 1 where they are or the header is not known yet", () => {
+  assert.equal(followFastLevel(0), FOLLOW_FAST_LEVEL_SYSTEM);
+  assert.equal(followFastLevel(OPTION_NATIVE), FOLLOW_FAST_LEVEL_SYSTEM);
+  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS), FOLLOW_FAST_LEVEL);
+  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS | OPTION_NATIVE), FOLLOW_FAST_LEVEL);
+  assert.equal(followFastLevel(undefined), FOLLOW_FAST_LEVEL);
+  assert.ok(FOLLOW_FAST_LEVEL < FOLLOW_FAST_LEVEL_SYSTEM && FOLLOW_FAST_LEVEL_SYSTEM < DEFAULT_COMPRESS_LEVEL);
+  // followLevel takes the capture's fast level; the default level is the same for both.
+  assert.equal(followLevel(0, FOLLOW_FAST_RATE, FOLLOW_FAST_LEVEL_SYSTEM), FOLLOW_FAST_LEVEL_SYSTEM);
+  assert.equal(followLevel(FOLLOW_FAST_LAG, 0, FOLLOW_FAST_LEVEL_SYSTEM), FOLLOW_FAST_LEVEL_SYSTEM);
+  assert.equal(followLevel(0, 0, FOLLOW_FAST_LEVEL_SYSTEM), DEFAULT_COMPRESS_LEVEL);
+});
+
+test('packs at the fast level of a capture without Python allocators: the same records in the same order', () => {
+  const a = decode(realistic);
+  const b = decode(recompressCapture(realistic, { level: FOLLOW_FAST_LEVEL_SYSTEM, packs: true, merge: false }));
+  assert.deepEqual(b.warnings, []);
+  assert.deepEqual(b.items, a.items);
+  assert.ok(b.blocks.some((x) => x.kind === BLOCK_KIND_GROUP));
 });
 
 test('followGroups: only behind a slow writer, not far behind', () => {

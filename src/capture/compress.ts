@@ -15,6 +15,7 @@ import {
   BLOCK_KIND_RECORDS,
   GROUP_FORMAT_VERSION,
   OPTION_NATIVE,
+  OPTION_PYTHON_ALLOCATORS,
   PACK_FORMAT_VERSION,
   SLOT_ADDRESS_VERSION,
   STREAM_MEMLENS,
@@ -41,6 +42,24 @@ export const DEFAULT_CODEC = 'brotli';
  */
 export const FOLLOW_FAST_LAG = 1 << 20;
 export const FOLLOW_FAST_LEVEL = 1;
+
+/**
+ * The fast level of a capture whose Python allocators are not traced (the header's options without
+ * OPTION_PYTHON_ALLOCATORS): the system allocator's events only, fewer and dearer to the program than
+ * pymalloc's. On packs (1 MiB at once) quality 2 writes a fifth less than quality 1 for 1.5 times its CPU:
+ * malloc_churn's default-mode stream (11.0 MiB raw) 2.41 -> 1.95 MiB, 44 -> 67 ms, where memray writes 2.25
+ * MiB (`--native`: 2.63 -> 2.03 MiB, memray 2.32); 23 ms more for the 1.5 million events that memray takes
+ * 1.3 s of CPU over. With Python's allocators traced the stream is 5-10 times larger, the captures are
+ * a fifth to five-sixths of memray's already (web_requests the closest, 5.90 against 7.10 MiB), and the
+ * same step costs 0.1-0.25 s of a run whose overhead is near or above half of memray's: there the fast
+ * level stays quality 1 (docs/benchmarks.md, "Round eight: every workload").
+ */
+export const FOLLOW_FAST_LEVEL_SYSTEM = 2;
+
+/** The follower's fast level for a capture of these header options (FOLLOW_FAST_LEVEL while they are not known). */
+export function followFastLevel(headerOptions: number | undefined): number {
+  return headerOptions !== undefined && (headerOptions & OPTION_PYTHON_ALLOCATORS) === 0 ? FOLLOW_FAST_LEVEL_SYSTEM : FOLLOW_FAST_LEVEL;
+}
 
 /**
  * A writer this fast (bytes per second, over the last RATE_WINDOW_MS) is compressed at quality 1 even when
@@ -114,9 +133,12 @@ export function followGroups(lagBytes: number, bytesPerSecond: number, readBytes
   return lagBytes < FOLLOW_FAST_LAG && (bytesPerSecond < FOLLOW_GROUP_RATE || readBytes <= FOLLOW_GROUP_VOLUME);
 }
 
-/** The brotli quality for the next block when `lagBytes` are written but not yet read, the writer writing `bytesPerSecond`. */
-export function followLevel(lagBytes: number, bytesPerSecond = 0): number {
-  return lagBytes >= FOLLOW_FAST_LAG || bytesPerSecond >= FOLLOW_FAST_RATE ? FOLLOW_FAST_LEVEL : DEFAULT_COMPRESS_LEVEL;
+/**
+ * The brotli quality for the next block when `lagBytes` are written but not yet read, the writer writing
+ * `bytesPerSecond`; `fastLevel` is the capture's (followFastLevel).
+ */
+export function followLevel(lagBytes: number, bytesPerSecond = 0, fastLevel = FOLLOW_FAST_LEVEL): number {
+  return lagBytes >= FOLLOW_FAST_LAG || bytesPerSecond >= FOLLOW_FAST_RATE ? fastLevel : DEFAULT_COMPRESS_LEVEL;
 }
 
 /**

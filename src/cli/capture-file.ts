@@ -5,7 +5,8 @@ import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, 
 import { dirname } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
-import { DEFAULT_COMPRESS_LEVEL, FOLLOW_FAST_LAG, FOLLOW_PACKS, FOLLOW_STREAM_GROUPS, GrowthRate, Recompressor, followGroups, followLevel } from '../capture/compress.js';
+import { DEFAULT_COMPRESS_LEVEL, FOLLOW_FAST_LAG, FOLLOW_PACKS, FOLLOW_STREAM_GROUPS, GrowthRate, Recompressor, followFastLevel, followGroups, followLevel } from '../capture/compress.js';
+import { decodeHeader } from '../capture/header.js';
 import { encodeAppendix } from '../capture/encoder.js';
 import {
   BLOCK_FLAGS_COMPRESSED,
@@ -519,6 +520,15 @@ class NoRoomLeft extends Error {
   }
 }
 
+/** The options of the capture header at the start of `bytes`; undefined when they do not hold a whole, sound one (the Recompressor says why). */
+function headerOptions(bytes: Uint8Array): number | undefined {
+  try {
+    return decodeHeader(bytes).options;
+  } catch {
+    return undefined;
+  }
+}
+
 /** How long (wall clock) the follower waits at most for the writer's rate before it starts (compressNext). */
 const HOLD_MS = 1000;
 
@@ -556,6 +566,8 @@ export class FollowingCompressor {
   /** The room on the disk the copy leaves the agent (disk-room.ts), and the capture's size last seen. */
   private readonly room: DiskRoom;
   private seenSize = 0;
+  /** The capture's fast level (followFastLevel), once its header was read. */
+  fastLevel: number | undefined;
 
   /**
    * `cpuMs`: the writing process's CPU time in milliseconds (undefined once it is gone). With it the rate is
@@ -669,10 +681,11 @@ export class FollowingCompressor {
     if (!this.stopped && !this.rate.known && behind < FOLLOW_FAST_LAG && monotonicMs() - this.openedMs < HOLD_MS) return 0;
     const n = readSync(fd, buf, 0, buf.length, this.pos);
     if (n === 0) return 0;
+    if (this.pos === 0) this.fastLevel = followFastLevel(headerOptions(buf.subarray(0, n)));
     this.pos += n;
     // Not yet known: the backlog decides.
     const lag = this.rate.known ? Math.max(0, size - this.pos) : behind;
-    const level = followLevel(lag, rate);
+    const level = followLevel(lag, rate, this.fastLevel);
     this.r.setGrouping(followGroups(lag, rate, this.pos) && (this.rate.known || this.stopped));
     // At the fast level small blocks go on as they are: merging them cost a quarter to half of the
     // follower's CPU for no smaller file (docs/benchmarks.md, "The follower's CPU").
