@@ -155,3 +155,21 @@ test('a capture too large for the budgets is reduced, and says how on stderr and
     'nothing is lost, only merged',
   );
 });
+
+test('writing a page loads no number-format data (no toLocaleString: 5 MiB of ICU resident)', async () => {
+  const io = memoryIo({ cwd: dir });
+  const out = join(dir, 'no-locale.html');
+  const toLocaleString = Number.prototype.toLocaleString; // eslint-disable-line @typescript-eslint/unbound-method -- put back as it was
+  let calls = 0;
+  Number.prototype.toLocaleString = function (this: number, ...args: Parameters<typeof toLocaleString>): string {
+    calls++;
+    return toLocaleString.apply(this, args);
+  };
+  try {
+    assert.equal(await main(['flamegraph', capture, '-o', out], io), 0, io.err());
+  } finally {
+    Number.prototype.toLocaleString = toLocaleString;
+  }
+  assert.equal(calls, 0);
+  assert.match(payloadOf(out).meta.viewDescription, / in [0-9,]+ allocations/);
+});

@@ -6,7 +6,9 @@ import { runOracle } from '../../test/support/model-oracle.js';
 import { randomStream, replay } from '../../test/support/random-stream.js';
 import { ModelBuilder } from './builder.js';
 import { sizeBucket } from './heap-replay.js';
-import { NO_NATIVE_NODE, type SiteId } from './ids.js';
+import { NO_NATIVE_NODE, type PyNodeId1, type SiteId } from './ids.js';
+import type { ReplayContext, ReplayObserver } from './replay-observer.js';
+import { collectNow } from '../util/outgrown.js';
 import { lineTableResolver } from './lines.js';
 import type { LineResolver } from './stack-resolver.js';
 import type { CaptureModel } from './model.js';
@@ -199,4 +201,22 @@ test('size buckets are powers of two', () => {
   assert.equal(sizeBucket(2 ** 32 - 1), 32);
   assert.equal(sizeBucket(2 ** 32), 33);
   assert.equal(sizeBucket(2 ** 40 + 5), 41);
+});
+
+test('an observer that outlives the replay does not keep the builder (and its tables) alive', async () => {
+  // The forensic observer is read after the replay (forensics.finish()); what it was given at begin()
+  // kept the builder, and so the live table, alive while a report was written.
+  let context: ReplayContext | undefined;
+  const observer: ReplayObserver = {
+    begin: (c) => {
+      context = c;
+    },
+    change: () => {},
+    snapshot: () => {},
+  };
+  const ref = ((): WeakRef<ModelBuilder> => new WeakRef(new ModelBuilder({ observer })))();
+  await new Promise((resolve) => setImmediate(resolve)); // a WeakRef holds its target until the job ends
+  collectNow();
+  assert.equal(ref.deref(), undefined);
+  assert.equal(context?.pyParent(0 as PyNodeId1), 0);
 });

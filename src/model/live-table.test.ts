@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { prng } from '../../test/support/prng.js';
 import type { SiteId } from './ids.js';
 import { LiveTable } from './live-table.js';
+import { hashAddress } from './tuple-interner.js';
 
 test('the live table agrees with a Map under random inserts, replacements and removals (with growth)', () => {
   const rnd = prng(5);
@@ -75,4 +76,57 @@ test('a slot is 16 bytes of arrays, 20 when every index is kept', () => {
   assert.equal(new LiveTable(1024, { indexesFrom: Infinity }).byteLength, 1024 * 16);
   assert.equal(new LiveTable(1024, { indexesFrom: 1 << 20 }).byteLength, 1024 * 16);
   assert.equal(new LiveTable(1024).byteLength, 1024 * 20);
+});
+
+test('a big table doubles within the arrays it has: no new arrays from 2^17 to 2^20 slots', () => {
+  const t = new LiveTable(1 << 17);
+  const before = process.memoryUsage().arrayBuffers;
+  for (let i = 1; i <= 600_000; i++) t.insert(i * 48, 32, 1 as SiteId, i);
+  assert.equal(t.byteLength, (1 << 20) * 20);
+  // Doubling into new arrays (main before round eight) made 5 + 10 + 20 MiB of them on the way.
+  assert.ok(process.memoryUsage().arrayBuffers - before < 1 << 20, `${process.memoryUsage().arrayBuffers - before} bytes of new arrays`);
+  assert.ok(t.remove(48 * 300_000) && t.removedIndex === 300_000);
+});
+
+test('doubling in place keeps every entry findable, probe runs that wrap around the end included', () => {
+  // Addresses whose home is among the last 256 slots of a 2^18-slot table: their runs at 2^17 slots wrap
+  // past the end to slot 0, and at 2^18 they reach the end again (the entries set aside and put back last).
+  const crowded: number[] = [];
+  for (let a = 8; crowded.length < 400; a += 8) if ((hashAddress(a) & ((1 << 18) - 1)) >= (1 << 18) - 256) crowded.push(a);
+  for (const indexesFrom of [0, Infinity]) {
+    const rnd = prng(23);
+    const t = new LiveTable(1 << 17, { indexesFrom });
+    const m = new Map<number, { size: number; site: number; index: number }>();
+    const add = (address: number, i: number): void => {
+      const v = { size: i === 7 ? 2 ** 33 : 1 + Math.floor(rnd() * 5000), site: Math.floor(rnd() * 100), index: i };
+      assert.equal(t.insertOrReplace(address, v.size, v.site as SiteId, v.index), m.has(address));
+      m.set(address, v);
+    };
+    crowded.forEach((a, i) => add(a, i + 1));
+    // About 200 000 more live (past 0.7 × 2^18: two doublings), with removals between.
+    for (let i = 0; i < 330_000; i++) {
+      if (rnd() < 0.25) {
+        const address = (1 + Math.floor(rnd() * 1_000_000)) * 8 + 2 ** 36;
+        const had = m.get(address);
+        assert.equal(t.remove(address), had !== undefined);
+        if (had !== undefined) m.delete(address);
+      } else add((1 + Math.floor(rnd() * 1_000_000)) * 8 + 2 ** 36, 1000 + i);
+    }
+    assert.equal(t.byteLength, (1 << 19) * (indexesFrom === 0 ? 20 : 16));
+    assert.equal(t.size, m.size);
+    for (const address of m.keys()) {
+      assert.ok(t.has(address), `address ${address} lost`);
+    }
+    let n = 0;
+    t.forEach((address, size, site) => {
+      n++;
+      assert.deepEqual([size, site], [m.get(address)?.size, m.get(address)?.site]);
+    });
+    assert.equal(n, m.size);
+    for (const a of crowded) {
+      const v = m.get(a)!;
+      assert.ok(t.remove(a));
+      assert.deepEqual([t.removedSize, t.removedSite, t.removedIndex], [v.size, v.site, indexesFrom === 0 ? v.index : 0]);
+    }
+  }
 });

@@ -11,6 +11,13 @@
 // of a thread's 2^32-th allocation) are kept exactly beside the table as well. Deletion shifts later
 // entries of the probe run back (no tombstones), so a table that sees billions of events does not fill
 // up with dead slots.
+//
+// A big table doubles in place. Its arrays are made once for many more slots than it uses (RESERVED_SLOTS),
+// and only the first `mask + 1` are used: the rest stays untouched, so the system gives it no memory (an
+// array that big is mapped by malloc, whose fresh pages are zero without being written). Doubling then
+// moves each entry within the arrays it is in, instead of copying them into new arrays twice as big beside
+// the old ones: at the last doubling of a report's table (4 MiB used, 8 MiB after) the process held 12 MiB
+// at once, the highest moment of its memory (docs/benchmarks.md, "Report memory, round seven").
 
 import type { SiteId } from './ids.js';
 import { hashAddress } from './tuple-interner.js';
@@ -22,6 +29,15 @@ const EMPTY = 0;
 /** In the uint32 columns: the value is in the side map (or, for an index, was not kept). */
 const BESIDE = 0xffffffff;
 const TWO_32 = 4294967296;
+/** A table reaching this many slots moves into arrays reserved for RESERVED_SLOTS (below it, exact arrays). */
+const IN_PLACE_FROM = 1 << 17;
+/**
+ * Slots of the arrays a big table doubles in (virtual memory: 128 MiB of entries, 32 MiB of indexes, none
+ * of it resident until used). 32 MiB or more so that malloc maps each array rather than taking it from its
+ * heap (where calloc would write the zeros: glibc raises its mmap threshold up to 32 MiB). A table past it
+ * moves into arrays four times its size, and doubles in place twice more.
+ */
+const RESERVED_SLOTS = 1 << 23;
 
 export interface LiveTableOptions {
   /**
@@ -42,7 +58,7 @@ export class LiveTable {
   private readonly bigSizes = new Map<number, number>();
   /** Indexes that are kept but not in `indexes` (too big for it, or indexesFrom > 0), by address. */
   private readonly besideIndexes = new Map<number, number>();
-  /** Slots − 1. */
+  /** Slots in use − 1 (the arrays may hold more: see RESERVED_SLOTS). */
   private mask: number;
   private count = 0;
   // What remove() found, read by the caller right after it (no object per call on the hot path).
@@ -54,9 +70,8 @@ export class LiveTable {
     let cap = 16;
     while (cap < initialCapacity) cap *= 2;
     this.indexesFrom = options.indexesFrom ?? 0;
-    this.keys = new Float64Array(cap * 2);
+    [this.keys, this.indexes] = newArrays(cap, this.indexesFrom === 0);
     this.words = new Uint32Array(this.keys.buffer);
-    this.indexes = this.indexesFrom === 0 ? new Uint32Array(cap) : undefined;
     this.mask = cap - 1;
   }
 
@@ -64,8 +79,9 @@ export class LiveTable {
     return this.count;
   }
 
+  /** The bytes of the slots in use (the arrays reserved for a big table are larger, and not resident beyond them). */
   get byteLength(): number {
-    return this.keys.byteLength + (this.indexes?.byteLength ?? 0);
+    return (this.mask + 1) * (this.indexes !== undefined ? 20 : 16);
   }
 
   has(address: number): boolean {
@@ -217,20 +233,24 @@ export class LiveTable {
   }
 
   /**
-   * Doubles the table. The caller says outgrown() with what it returns, the bytes of the old arrays (half
-   * the new ones' size), once they are no longer referenced from this frame: otherwise they would wait for a
-   * full collection (util/outgrown.ts).
+   * Doubles the table: in place when its arrays have the room, else into new arrays. The caller says
+   * outgrown() with what it returns, the bytes of the old arrays when there were new ones (else 0), once
+   * they are no longer referenced from this frame: otherwise they would wait for a full collection
+   * (util/outgrown.ts).
    */
   private grow(): number {
+    const slots = (this.mask + 1) * 2;
+    if (slots * 2 <= this.keys.length) {
+      this.growInPlace();
+      return 0;
+    }
     const oldKeys = this.keys;
     const oldWords = this.words;
     const oldIndexes = this.indexes;
     const oldSlots = this.mask + 1;
-    const cap = oldSlots * 2;
-    const keys = new Float64Array(cap * 2);
+    const [keys, indexes] = newArrays(slots, oldIndexes !== undefined);
     const words = new Uint32Array(keys.buffer);
-    const indexes = oldIndexes !== undefined ? new Uint32Array(cap) : undefined;
-    const mask = cap - 1;
+    const mask = slots - 1;
     // The values move as they are (what is kept beside stays keyed by address).
     for (let i = 0; i < oldSlots; i++) {
       const k = oldKeys[i * 2]!;
@@ -248,4 +268,73 @@ export class LiveTable {
     this.mask = mask;
     return oldKeys.byteLength + (oldIndexes?.byteLength ?? 0);
   }
+
+  /**
+   * Doubles the slots in use within the same arrays; the new half is empty (never used). Each entry of the
+   * old half is taken out and put back by the new mask, its home either where it was or one old size
+   * higher. Taken in slot order from just after an empty slot, so that each probe run is taken from its
+   * start: an entry put back in the old half then lands at or before the slot it left (every slot from its
+   * home to there was taken already, and it is empty now), so it never passes an entry not yet taken; one
+   * put back in the new half sees only entries already put back, unless its probe run reaches the end of the
+   * table and would go on at slot 0: those few are set aside and inserted once all are in.
+   */
+  private growInPlace(): void {
+    const keys = this.keys;
+    const words = this.words;
+    const indexes = this.indexes;
+    const oldSlots = this.mask + 1;
+    const slots = oldSlots * 2;
+    const mask = slots - 1;
+    this.mask = mask;
+    let empty = 0;
+    while (keys[empty * 2] !== EMPTY) empty++; // there is one: the load factor is at most 0.7
+    let wrapped: number[] | undefined;
+    for (let n = 1; n <= oldSlots; n++) {
+      const i = (empty + n) & (oldSlots - 1);
+      const k = keys[i * 2]!;
+      if (k === EMPTY) continue;
+      keys[i * 2] = EMPTY;
+      let slot = hashAddress(k) & mask;
+      while (keys[slot * 2] !== EMPTY && slot < mask) slot++;
+      if (keys[slot * 2] !== EMPTY) {
+        (wrapped ??= []).push(k, words[i * 4 + 2]!, words[i * 4 + 3]!, indexes !== undefined ? indexes[i]! : 0);
+        continue;
+      }
+      if (slot === i) {
+        keys[i * 2] = k;
+        continue;
+      }
+      keys[slot * 2] = k;
+      words[slot * 4 + 2] = words[i * 4 + 2]!;
+      words[slot * 4 + 3] = words[i * 4 + 3]!;
+      if (indexes !== undefined) indexes[slot] = indexes[i]!;
+    }
+    if (wrapped === undefined) return;
+    for (let w = 0; w < wrapped.length; w += 4) {
+      const k = wrapped[w]!;
+      let slot = hashAddress(k) & mask;
+      while (keys[slot * 2] !== EMPTY) slot = (slot + 1) & mask;
+      keys[slot * 2] = k;
+      words[slot * 4 + 2] = wrapped[w + 1]!;
+      words[slot * 4 + 3] = wrapped[w + 2]!;
+      if (indexes !== undefined) indexes[slot] = wrapped[w + 3]!;
+    }
+  }
+}
+
+/**
+ * The arrays of a table of `slots` slots: exact below IN_PLACE_FROM, else reserved larger (RESERVED_SLOTS,
+ * or four times `slots` past it). Where the system refuses to reserve that much (a strict overcommit
+ * setting), exact.
+ */
+function newArrays(slots: number, withIndexes: boolean): [Float64Array, Uint32Array | undefined] {
+  if (slots >= IN_PLACE_FROM) {
+    const room = Math.max(RESERVED_SLOTS, slots * 4);
+    try {
+      return [new Float64Array(room * 2), withIndexes ? new Uint32Array(room) : undefined];
+    } catch {
+      // A RangeError: the arrays are allocated exactly below.
+    }
+  }
+  return [new Float64Array(slots * 2), withIndexes ? new Uint32Array(slots) : undefined];
 }

@@ -22,6 +22,7 @@ import { leaksAllocatorNote, markerLabelText } from '../describe.js';
 import { FrameFlag, type ReportData, type ReportView, type TemporalData, type VerdictPanel } from './payload.js';
 import { ReportDataBuilder } from './report-builder.js';
 import { impossibleNote } from '../describe.js';
+import { formatCount } from '../../util/units.js';
 
 export interface ReportLimits {
   /** Timeline points kept (min/max thinning above). */
@@ -77,8 +78,17 @@ function fmtBytes(n: number): string {
   return `${u === 0 ? v.toFixed(0) : v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
 }
 
-function fmtCount(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
+/**
+ * `1,234,567`: what Math.round(n).toLocaleString('en-US') writes, written without it for every count the
+ * page can have (whole numbers below 10^21, but −0). The first toLocaleString of a process loads ICU's
+ * number-format data, and 5 MiB of node's own file stayed resident from then on: the highest moment of
+ * the flame graph's memory (docs/benchmarks.md, "Reports, round eight").
+ * Here, not in util/units.ts: the viewer's bundle takes its formatting from there, and a function more
+ * there changed the bundle's minified names, so the page's bytes.
+ */
+export function fmtCount(n: number): string {
+  const r = Math.round(n);
+  return Number.isFinite(r) && Math.abs(r) < 1e21 && !Object.is(r, -0) ? formatCount(r) : r.toLocaleString('en-US');
 }
 
 function viewDescription(model: CaptureModel, o: ReportDataOptions, peakTimeNs: number | null): string {
