@@ -29,6 +29,12 @@ static inline int ml_wants_free(uint64_t addr) {
 
 void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator);
 void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t size);
+/* The same for a hook that already holds the guard (it set it after ml_should_record, around its call of
+ * the real allocator too): the guard is neither set nor given back here. When sampling, the hook decided that
+ * the allocation is in the sample (ml_sample_alloc) or the free's block was (ml_sampled_remove); the block of
+ * an allocation recorded is remembered here, as ml_record_alloc does. errno is kept. */
+void ml_record_alloc_guarded(uint64_t addr, uint64_t size, unsigned allocator);
+void ml_record_free_guarded(uint64_t addr, unsigned deallocator);
 /* FORK in the calling thread's stream (the fork hook, in the parent). */
 void ml_record_fork(pid_t child);
 
