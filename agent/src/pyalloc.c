@@ -30,7 +30,7 @@ static void *py_malloc(void *ctx, size_t size) {
     if (!ml_should_record()) return orig->malloc(orig->ctx, size);
     int guard = ml_guard_enter();
     void *p = orig->malloc(orig->ctx, size);
-    if (p != NULL && (!ml_sampling || ml_sample_alloc(size))) ml_record_alloc_guarded((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
+    if (p != NULL && (!ml_sampling || ml_sample_in((uintptr_t)p, size))) ml_record_alloc_guarded((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
     ml_guard_leave(guard);
     return p;
 }
@@ -40,7 +40,7 @@ static void *py_calloc(void *ctx, size_t n, size_t size) {
     if (!ml_should_record()) return orig->calloc(orig->ctx, n, size);
     int guard = ml_guard_enter();
     void *p = orig->calloc(orig->ctx, n, size);
-    if (p != NULL && (!ml_sampling || ml_sample_alloc((uint64_t)n * size)))
+    if (p != NULL && (!ml_sampling || ml_sample_in((uintptr_t)p, (uint64_t)n * size)))
         ml_record_alloc_guarded((uintptr_t)p, (uint64_t)n * size, ML_A_PYMALLOC_CALLOC);
     ml_guard_leave(guard);
     return p;
@@ -63,8 +63,9 @@ static void *py_realloc(void *ctx, void *ptr, size_t size) {
     if (q != NULL) {
         if (ptr != NULL && !free_first && (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)))
             ml_record_free_guarded((uintptr_t)ptr, ML_D_PYMALLOC_FREE);
-        if (!ml_sampling || ml_sample_alloc(size)) ml_record_alloc_guarded((uintptr_t)q, size, ML_A_PYMALLOC_REALLOC);
-    } else if (freed) {
+        if (!ml_sampling || ml_sample_in((uintptr_t)q, size)) ml_record_alloc_guarded((uintptr_t)q, size, ML_A_PYMALLOC_REALLOC);
+    } else if (freed && (!ml_sampling || ml_sampled_add((uintptr_t)ptr))) {
+        /* The old block was in the sample and is still there: it is again. */
         ml_record_alloc_guarded((uintptr_t)ptr, 0, ML_A_PYMALLOC_REALLOC);
     }
     ml_guard_leave(guard);

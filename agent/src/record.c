@@ -90,7 +90,7 @@ void ml_record_alloc_guarded(uint64_t addr, uint64_t size, unsigned allocator) {
     /* A stack walk may map memory for its tables (and set errno if that fails): errno is kept here. */
     int saved_errno = errno;
     uint64_t own = ml_own_begin();
-    if (!ml_sampling || ml_sampled_add(addr)) alloc_guarded(addr, size, allocator);
+    alloc_guarded(addr, size, allocator);
     ml_own_end(own);
     errno = saved_errno;
 }
