@@ -165,7 +165,7 @@ static void block_reset(ml_stream *s) {
     s->prev_seq = s->last_seq;
     s->prev_addr = 0;
     memset(s->slot_addr, 0, sizeof s->slot_addr);
-    s->slot_mru = 0; /* neither way used: the less recently used is way 0 */
+    memset(s->slot_lru, 0, sizeof s->slot_lru); /* neither way used: the less recently used is way 0 */
     s->prev_stack = 0;
     s->prev_native = 0;
     s->block_has_event = 0;
@@ -173,15 +173,13 @@ static void block_reset(ml_stream *s) {
 
 void ml_stream_flush(ml_stream *s) {
     if (s->buf == NULL) return;
+    /* Called from the recording path, which keeps the program's errno without saving it itself. */
+    int saved_errno = errno;
     if (s->len > 0) {
         if (write_block(s->buf, s->len, s->id, s->base_seq) != 0) s->dropped++;
     }
     block_reset(s);
-}
-
-static inline uint8_t *reserve(ml_stream *s, size_t n) {
-    if (ML_UNLIKELY(s->len + n > ML_BLOCK_PAYLOAD_MAX)) ml_stream_flush(s);
-    return s->buf + ML_BLOCK_HEADER_LEN + s->len;
+    errno = saved_errno;
 }
 
 void ml_stream_record(ml_stream *s, int type, const void *payload, size_t len) {
@@ -204,107 +202,9 @@ void ml_stream_record(ml_stream *s, int type, const void *payload, size_t len) {
         ml_mem_free(tmp, total);
         return;
     }
-    uint8_t *p = reserve(s, need);
+    uint8_t *p = ml_stream_reserve(s, need);
     *p++ = (uint8_t)type;
     p += ml_put_varint(p, len);
     if (len > 0) memcpy(p, payload, len);
     s->len += need;
-}
-
-/* The first event of a block sets base_seq to its seq - 1, so it takes the q bit (writer rules). */
-static inline void first_event(ml_stream *s, uint64_t seq) {
-    if (!s->block_has_event) {
-        s->base_seq = seq - 1;
-        s->prev_seq = seq - 1;
-        s->block_has_event = 1;
-    }
-}
-
-static inline uint8_t *encode_seq(uint8_t *p, uint8_t *type, uint8_t seq1_bit, uint64_t delta) {
-    if (delta == 1) {
-        *type |= seq1_bit;
-        return p;
-    }
-    return p + ml_put_varint(p, delta);
-}
-
-static inline uint64_t zigzag(int64_t v) {
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-/* The address against the block's slots (docs/capture-format.md "Addresses"). The slots are 4 sets of 2,
- * the set chosen by the address's page (16 KiB) modulo 4: an address is coded against the slot of its set
- * whose last address is in the same page and 16 bytes apart from it by a multiple; otherwise (w) that slot,
- * or the less recently used of the set, takes it as a delta against the previous address, or whole when that
- * delta is no multiple of 8 (or 0). Two compares, no loop: a search of all 8 slots cost 8 ns more per event
- * on a program of many pools (mispredicted loop exits), for 1-4 % fewer bytes. */
-static inline __attribute__((always_inline)) uint8_t *encode_addr(ml_stream *s, uint8_t *p, uint8_t *type, uint8_t miss_bit,
-                                                                  uint64_t addr) {
-    uint64_t page = addr >> ML_ADDR_PAGE_SHIFT;
-    unsigned set = (unsigned)(page & (ML_ADDR_SETS - 1));
-    unsigned slot = set * ML_ADDR_WAYS;
-    if ((s->slot_addr[slot] >> ML_ADDR_PAGE_SHIFT) != page) {
-        if ((s->slot_addr[slot + 1] >> ML_ADDR_PAGE_SHIFT) == page || (s->slot_mru & (1u << set))) slot++;
-    }
-    int64_t diff = (int64_t)(addr - s->slot_addr[slot]);
-    if ((s->slot_addr[slot] >> ML_ADDR_PAGE_SHIFT) == page && (diff & (ML_ADDR_SLOT_UNIT - 1)) == 0) {
-        p += ml_put_varint(p, (zigzag(diff / ML_ADDR_SLOT_UNIT) << ML_ADDR_SLOT_BITS) | slot);
-    } else {
-        *type |= miss_bit;
-        diff = (int64_t)(addr - s->prev_addr);
-        /* The coded value stays below 2^53 (what a reader accepts): the whole address otherwise. */
-        if ((diff & 7) == 0 && diff != 0 && zigzag(diff / 8) < (1ull << (53 - ML_ADDR_SLOT_BITS))) {
-            p += ml_put_varint(p, (zigzag(diff / 8) << ML_ADDR_SLOT_BITS) | slot);
-        } else {
-            *p++ = (uint8_t)slot;
-            p += ml_put_varint(p, addr);
-        }
-    }
-    s->slot_addr[slot] = addr;
-    s->slot_mru = (uint8_t)((s->slot_mru & ~(1u << set)) | ((~slot & 1u) << set));
-    s->prev_addr = addr;
-    return p;
-}
-
-void ml_stream_alloc(ml_stream *s, uint64_t seq, uint64_t addr, uint64_t size, unsigned allocator, uint64_t stack, uint64_t native) {
-    if (s->buf == NULL) return;
-    uint8_t *start = reserve(s, ML_HOT_RECORD_MAX);
-    first_event(s, seq);
-    uint8_t type = (uint8_t)(ML_ALLOC_BIT | ((allocator & 15u) << 3));
-    uint8_t *p = start + 1;
-    p = encode_seq(p, &type, ML_ALLOC_SEQ1, seq - s->prev_seq);
-    s->prev_seq = seq;
-    p = encode_addr(s, p, &type, ML_ALLOC_ABS_ADDR, addr);
-    p += ml_put_varint(p, size);
-    if (stack == s->prev_stack) {
-        type |= ML_ALLOC_SAME_STACK;
-    } else {
-        p += ml_put_svarint(p, (int64_t)(stack - s->prev_stack));
-        s->prev_stack = stack;
-    }
-    if (s->native) {
-        p += ml_put_svarint(p, (int64_t)(native - s->prev_native));
-        s->prev_native = native;
-    }
-    *start = type;
-    s->len += (size_t)(p - start);
-    s->last_seq = seq;
-}
-
-void ml_stream_free(ml_stream *s, uint64_t seq, uint64_t addr, unsigned deallocator, uint64_t size) {
-    if (s->buf == NULL) return;
-    uint8_t *start = reserve(s, ML_HOT_RECORD_MAX);
-    first_event(s, seq);
-    uint8_t type = (uint8_t)(ML_FREE_TAG | ((deallocator & 3u) << 3));
-    uint8_t *p = start + 1;
-    p = encode_seq(p, &type, ML_FREE_SEQ1, seq - s->prev_seq);
-    s->prev_seq = seq;
-    p = encode_addr(s, p, &type, ML_FREE_ABS_ADDR, addr);
-    if (size != 0) {
-        type |= ML_FREE_HAS_SIZE;
-        p += ml_put_varint(p, size);
-    }
-    *start = type;
-    s->len += (size_t)(p - start);
-    s->last_seq = seq;
 }

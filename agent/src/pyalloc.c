@@ -23,13 +23,15 @@ static ml_pymem_allocator g_ours[3];
 static int g_installed[3];
 static int g_free_first[3];
 
+/* Each hook takes the guard once, around the real call and the recording both (ml_record_*_guarded): the
+ * guard was clear (ml_should_record), so the recording need not save and restore it again. */
 static void *py_malloc(void *ctx, size_t size) {
     ml_pymem_allocator *orig = ctx;
     if (!ml_should_record()) return orig->malloc(orig->ctx, size);
     int guard = ml_guard_enter();
     void *p = orig->malloc(orig->ctx, size);
+    if (p != NULL && (!ml_sampling || ml_sample_in((uintptr_t)p, size))) ml_record_alloc_guarded((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
     ml_guard_leave(guard);
-    if (p != NULL && (!ml_sampling || ml_sample_alloc(size))) ml_record_alloc((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
     return p;
 }
 
@@ -38,9 +40,9 @@ static void *py_calloc(void *ctx, size_t n, size_t size) {
     if (!ml_should_record()) return orig->calloc(orig->ctx, n, size);
     int guard = ml_guard_enter();
     void *p = orig->calloc(orig->ctx, n, size);
+    if (p != NULL && (!ml_sampling || ml_sample_in((uintptr_t)p, (uint64_t)n * size)))
+        ml_record_alloc_guarded((uintptr_t)p, (uint64_t)n * size, ML_A_PYMALLOC_CALLOC);
     ml_guard_leave(guard);
-    if (p != NULL && (!ml_sampling || ml_sample_alloc((uint64_t)n * size)))
-        ml_record_alloc((uintptr_t)p, (uint64_t)n * size, ML_A_PYMALLOC_CALLOC);
     return p;
 }
 
@@ -49,31 +51,32 @@ static void *py_realloc(void *ctx, void *ptr, size_t size) {
     if (!ml_should_record()) return orig->realloc(orig->ctx, ptr, size);
     int domain = (int)(orig - g_orig);
     int free_first = g_free_first[domain];
+    int guard = ml_guard_enter();
     /* Sampling: the old block's free is recorded only if it was in the sample. With the GIL held (MEM,
      * OBJ) no other thread can be handed the old block before we look, so the lookup waits for the call. */
     int freed = 0;
     if (ptr != NULL && free_first && (!ml_sampling || ml_sampled_remove((uintptr_t)ptr))) {
-        ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
+        ml_record_free_guarded((uintptr_t)ptr, ML_D_PYMALLOC_FREE);
         freed = 1;
     }
-    int guard = ml_guard_enter();
     void *q = orig->realloc(orig->ctx, ptr, size);
-    ml_guard_leave(guard);
     if (q != NULL) {
         if (ptr != NULL && !free_first && (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)))
-            ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
-        if (!ml_sampling || ml_sample_alloc(size)) ml_record_alloc((uintptr_t)q, size, ML_A_PYMALLOC_REALLOC);
-    } else if (freed) {
-        ml_record_alloc((uintptr_t)ptr, 0, ML_A_PYMALLOC_REALLOC);
+            ml_record_free_guarded((uintptr_t)ptr, ML_D_PYMALLOC_FREE);
+        if (!ml_sampling || ml_sample_in((uintptr_t)q, size)) ml_record_alloc_guarded((uintptr_t)q, size, ML_A_PYMALLOC_REALLOC);
+    } else if (freed && (!ml_sampling || ml_sampled_add((uintptr_t)ptr))) {
+        /* The old block was in the sample and is still there: it is again. */
+        ml_record_alloc_guarded((uintptr_t)ptr, 0, ML_A_PYMALLOC_REALLOC);
     }
+    ml_guard_leave(guard);
     return q;
 }
 
 static inline __attribute__((always_inline)) void free_block(void *ctx, void *ptr) {
     ml_pymem_allocator *orig = ctx;
     if (ptr != NULL && ml_should_record()) {
-        if (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)) ml_record_free((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0, 0);
         int guard = ml_guard_enter();
+        if (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)) ml_record_free_guarded((uintptr_t)ptr, ML_D_PYMALLOC_FREE);
         orig->free(orig->ctx, ptr);
         ml_guard_leave(guard);
         return;

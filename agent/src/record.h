@@ -27,8 +27,20 @@ static inline int ml_wants_free(uint64_t addr) {
     return ml_should_record() && (!ml_sampling || ml_sampled_remove(addr));
 }
 
+/* When sampling (ml_sampling): is an allocation of `size` bytes at `addr` in the sample? If so its block is
+ * remembered, so that its free is recorded too. Call with the guard held. */
+static inline int ml_sample_in(uint64_t addr, uint64_t size) {
+    return ml_sample_alloc(size) && ml_sampled_add(addr);
+}
+
 void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator);
 void ml_record_free(uint64_t addr, unsigned deallocator, int has_size, uint64_t size);
+/* The same for a hook that already holds the guard (it set it after ml_should_record, around its call of
+ * the real allocator too): the guard is neither set nor given back here. When sampling, the hook made the
+ * decision: an allocation is recorded only if ml_sample_in() said so (which also remembers its block), a free
+ * only if ml_sampled_remove() found the block. errno is kept. */
+void ml_record_alloc_guarded(uint64_t addr, uint64_t size, unsigned allocator);
+void ml_record_free_guarded(uint64_t addr, unsigned deallocator);
 /* FORK in the calling thread's stream (the fork hook, in the parent). */
 void ml_record_fork(pid_t child);
 
