@@ -89,8 +89,8 @@ typedef struct ml_walk_cache {
  * OBJ domain's free hook (pyalloc.c) while ml_code_free_type is set;
  * the walk cache skips its code objects' check while the count has not moved (the proof is in pyframes.c). */
 extern uint64_t ml_code_frees;
-/* &PyCode_Type while every free of a code object is counted (else 0): the free hook compares the freed
- * block's type word (at ml_code_free_type_off) with it. */
+/* &PyCode_Type while the OBJ domain's free hook counts every free of a code object (where no watcher does), else
+ * 0: the hook compares the freed block's type word (at ml_code_free_type_off) with it. */
 extern uintptr_t ml_code_free_type;
 extern unsigned ml_code_free_type_off;
 
