@@ -502,7 +502,7 @@ static inline int codes_moved(const ml_pystack *ps, int counted) {
 uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
     /* Whether code frees are counted for this thread's frames (pyframes.h), read before any count. */
-    int counted = ml_pyframes_code_frees_counted();
+    int counted = ml_code_frees_counted();
     /* The stack, root first, is: the first `reused` frames of the last stack (the walk cache found their
      * part of the chain unchanged), then ps->walk[fresh - 1] ... ps->walk[0]. */
     size_t reused = 0, fresh;
