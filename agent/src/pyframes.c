@@ -538,6 +538,7 @@ uintptr_t ml_code_free_type;
 unsigned ml_code_free_type_off;
 uintptr_t ml_code_watch_interp;
 uintptr_t ml_code_watch_cache;
+int ml_code_hook_counts;
 
 /* PyThreadState's third word, interp: the same on every version the watcher exists in (3.12+), and checked
  * against PyInterpreterState_Get() when the watcher is added (codewatch.c). */
@@ -551,6 +552,8 @@ uintptr_t ml_pyframes_thread_interp(void) {
 
 int ml_pyframes_watch_code_frees(uintptr_t interp) {
     if (interp == 0 || !__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) {
+        if (__atomic_load_n(&ml_code_watch_interp, __ATOMIC_ACQUIRE) == ML_CODE_WATCH_ALL)
+            __atomic_store_n(&ml_code_free_type, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&ml_code_watch_cache, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&ml_code_watch_interp, 0, __ATOMIC_RELEASE);
         return 0;
@@ -560,6 +563,12 @@ int ml_pyframes_watch_code_frees(uintptr_t interp) {
     ml_pyframes_code_freed();
     __atomic_store_n(&ml_code_watch_interp, interp, __ATOMIC_RELEASE);
     if (!S.L.free_threaded) __atomic_store_n(&ml_code_watch_cache, interp, __ATOMIC_RELEASE);
+    /* The wrapped dealloc counts for every thread: it says so where the hook would, the one flag the walk and a
+     * capture read first (their other tests cost 2 % of the agent's instructions on json_roundtrip, 3.11). */
+    if (interp == ML_CODE_WATCH_ALL) {
+        ml_code_free_type_off = S.L.ob_type;
+        __atomic_store_n(&ml_code_free_type, S.code_type, __ATOMIC_RELEASE);
+    }
     return 1;
 }
 
@@ -580,21 +589,22 @@ void **ml_pyframes_code_dealloc_slot(void) {
 
 int ml_pyframes_count_code_frees(int on, int python_allocator) {
     if (!on) {
+        __atomic_store_n(&ml_code_hook_counts, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&ml_code_free_type, 0, __ATOMIC_RELEASE);
         return 0;
     }
     if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE) || S.L.free_threaded) return 0;
-    /* PyCode_Type's dealloc wrapped counts every interpreter's already (codewatch.c): checking every freed block's
-     * type word would only cost. A watcher counts its interpreter's only: the hook counts as well, for the other
-     * interpreters' threads, and so that a capture knows frees counted without looking up its thread's
-     * interpreter (that look-up per event cost more than the type check, 5 % of the agent on json_roundtrip). */
-    if (__atomic_load_n(&ml_code_watch_interp, __ATOMIC_ACQUIRE) == ML_CODE_WATCH_ALL) return 0;
+    /* A watcher counts its interpreter's only: the hook counts as well, for the other interpreters' threads, and
+     * so that a capture knows frees counted without looking up its thread's interpreter (that look-up per event
+     * cost more than the type check, 7 % of the agent on json_roundtrip). Beside the wrapped dealloc (3.9-3.11)
+     * it counts too: a free counted twice only moves the count further. */
     /* pymalloc, pymalloc_debug, malloc_debug (the bootstrap's numbers): blocks of 16 bytes at least. Plain
      * malloc may be another allocator's (LD_PRELOAD) with 8-byte blocks. */
     if (python_allocator != 1 && python_allocator != 2 && python_allocator != 4) return 0;
     unsigned long flags = (unsigned long)rd_i64(S.code_type, S.L.tp_basicsize + ML_TP_FLAGS_AFTER_BASICSIZE);
     if ((flags & ML_TPFLAGS_PREHEADER) != 0) return 0;
     ml_code_free_type_off = S.L.ob_type;
+    __atomic_store_n(&ml_code_hook_counts, 1, __ATOMIC_RELEASE);
     ml_pyframes_code_freed();
     __atomic_store_n(&ml_code_free_type, S.code_type, __ATOMIC_RELEASE);
     return 1;

@@ -89,10 +89,13 @@ typedef struct ml_walk_cache {
  * OBJ domain's free hook (pyalloc.c) while ml_code_free_type is set;
  * the walk cache skips its code objects' check while the count has not moved (the proof is in pyframes.c). */
 extern uint64_t ml_code_frees;
-/* &PyCode_Type while the OBJ domain's free hook counts every free of a code object (where no watcher does), else
+/* &PyCode_Type while the OBJ domain's free hook or the wrapped dealloc counts every free of a code object, else
  * 0: the hook compares the freed block's type word (at ml_code_free_type_off) with it. */
 extern uintptr_t ml_code_free_type;
 extern unsigned ml_code_free_type_off;
+/* The OBJ hook compares freed blocks' type words (the wrapped dealloc sets ml_code_free_type too, on any
+ * allocator: the hook reads a block's second word only where its blocks are known to hold one). */
+extern int ml_code_hook_counts;
 
 /* The interpreter whose code objects' frees a code watcher counts (codewatch.c), else 0; ml_code_watch_cache is
  * the same on a GIL build (the walk cache skips its code objects' check for that interpreter's threads), else 0. */
@@ -111,11 +114,9 @@ int ml_pyframes_watch_code_frees(uintptr_t interp);
 /* Whether every free of a code object the calling thread's frames may name is counted (the OBJ hook, or the
  * watcher of its interpreter). Read before ml_code_frees, as the walk reads the type before the count. */
 int ml_pyframes_code_frees_counted(void);
-/* The same, without a call where the OBJ hook or the wrapped dealloc counts (a capture per event with Python's
- * allocators traced: a call cost 2 % of the agent's instructions on json_roundtrip, 3.11). */
+/* The same, without a call where the OBJ hook or the wrapped dealloc counts (ml_code_free_type set). */
 static inline int ml_code_frees_counted(void) {
-    return __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0 ||
-           __atomic_load_n(&ml_code_watch_interp, __ATOMIC_ACQUIRE) == ML_CODE_WATCH_ALL || ml_pyframes_code_frees_counted();
+    return __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0 || ml_pyframes_code_frees_counted();
 }
 
 /* Counts code object frees from now on (on: the OBJ domain's hook is installed and this build qualifies, see
