@@ -539,6 +539,13 @@ unsigned ml_code_free_type_off;
 uintptr_t ml_code_watch_interp;
 uintptr_t ml_code_watch_cache;
 int ml_code_hook_counts;
+/* ml_walk_cache_min's answer, set with the flags it depends on (one load per capture, not two). */
+size_t ml_walk_min = 24;
+
+static void set_walk_min(void) {
+    int skips = (__atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) | __atomic_load_n(&ml_code_watch_cache, __ATOMIC_ACQUIRE)) != 0;
+    __atomic_store_n(&ml_walk_min, skips ? (size_t)8 : (size_t)24, __ATOMIC_RELAXED);
+}
 
 /* PyThreadState's third word, interp: the same on every version the watcher exists in (3.12+), and checked
  * against PyInterpreterState_Get() when the watcher is added (codewatch.c). */
@@ -556,6 +563,7 @@ int ml_pyframes_watch_code_frees(uintptr_t interp) {
             __atomic_store_n(&ml_code_free_type, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&ml_code_watch_cache, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&ml_code_watch_interp, 0, __ATOMIC_RELEASE);
+        set_walk_min();
         return 0;
     }
     /* As the OBJ hook's counting is turned on (above): count one, then say frees are counted. The walk cache's
@@ -569,6 +577,7 @@ int ml_pyframes_watch_code_frees(uintptr_t interp) {
         ml_code_free_type_off = S.L.ob_type;
         __atomic_store_n(&ml_code_free_type, S.code_type, __ATOMIC_RELEASE);
     }
+    set_walk_min();
     return 1;
 }
 
@@ -591,6 +600,7 @@ int ml_pyframes_count_code_frees(int on, int python_allocator) {
     if (!on) {
         __atomic_store_n(&ml_code_hook_counts, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&ml_code_free_type, 0, __ATOMIC_RELEASE);
+        set_walk_min();
         return 0;
     }
     if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE) || S.L.free_threaded) return 0;
@@ -607,6 +617,7 @@ int ml_pyframes_count_code_frees(int on, int python_allocator) {
     __atomic_store_n(&ml_code_hook_counts, 1, __ATOMIC_RELEASE);
     ml_pyframes_code_freed();
     __atomic_store_n(&ml_code_free_type, S.code_type, __ATOMIC_RELEASE);
+    set_walk_min();
     return 1;
 }
 

@@ -126,8 +126,9 @@ int ml_pyframes_count_code_frees(int on, int python_allocator);
 /* From how many frames a chain (pyframes.c) or a stack (pystack.c) is walked through the cache. Below it, a walk
  * without the cache costs less: 24 where the cache checks its code objects; 8 where it skips that check (code
  * frees counted), which gains on chains of 10-20 frames too (docs/benchmarks.md, "Agent CPU, round six"). */
+extern size_t ml_walk_min;
 static inline size_t ml_walk_cache_min(void) {
-    return (__atomic_load_n(&ml_code_free_type, __ATOMIC_RELAXED) | __atomic_load_n(&ml_code_watch_cache, __ATOMIC_RELAXED)) != 0 ? 8 : 24;
+    return __atomic_load_n(&ml_walk_min, __ATOMIC_RELAXED);
 }
 
 /* A code object is being freed (the hook calls this before releasing it). */
