@@ -13,6 +13,7 @@
 
 #include "aggregate.h"
 #include "cgroup.h"
+#include "codewatch.h"
 #include "config.h"
 #include "encode.h"
 #include "format.h"
@@ -184,6 +185,8 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     if (g_forked) {
         ml_note(ML_N_INFO, "this capture starts in a forked child: memory it inherited from its parent is not in it");
     }
+    /* Before the first allocation recorded, and before the OBJ hook (which then need not count them). */
+    (void)ml_codewatch_start(c->free_threaded);
     ml_got_install(ml_hook_defs, ml_hook_count, err, errlen);
     ml_in_session = 1;
     atomic_store(&ml_active, 1);
@@ -204,6 +207,7 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
         atomic_store(&ml_active, 0);
         ml_in_session = 0;
         ml_pyalloc_uninstall();
+        ml_codewatch_stop();
         ml_pygc_uninstall();
         ml_got_uninstall();
         ml_threads_close_all();
@@ -261,6 +265,7 @@ void ml_stop(int reason) {
             /* Leaving for good through _exit: nobody will call the hooks again, and the GIL may not be
              * held; otherwise put everything back. */
             ml_pyalloc_uninstall();
+            ml_codewatch_stop();
             ml_pygc_uninstall();
             ml_got_uninstall();
         }

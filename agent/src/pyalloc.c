@@ -92,8 +92,8 @@ static void py_free(void *ctx, void *ptr) {
  * need no check while none was: pyframes.c), then as the others. The type word is that of the object the
  * block starts with (a code object has nothing before it); ml_code_free_type is 0 when frees are not counted. */
 static inline void count_code_free(const void *ptr) {
+    if (!__atomic_load_n(&ml_code_hook_counts, __ATOMIC_RELAXED) || ptr == NULL) return;
     uintptr_t code_type = __atomic_load_n(&ml_code_free_type, __ATOMIC_RELAXED);
-    if (code_type == 0 || ptr == NULL) return;
     uintptr_t type;
     memcpy(&type, (const char *)ptr + ml_code_free_type_off, sizeof type);
     if (type == code_type) ml_pyframes_code_freed();

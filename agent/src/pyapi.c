@@ -49,6 +49,12 @@ int ml_pyapi_init(char *err, size_t errlen) {
     RESOLVE(PyGILState_Check);
     RESOLVE(Py_AddPendingCall);
     RESOLVE(PyRun_SimpleString);
+    const char *required = missing;
+    RESOLVE(PyCode_AddWatcher);
+    RESOLVE(PyCode_ClearWatcher);
+    RESOLVE(PyInterpreterState_Get);
+    RESOLVE(PyInterpreterState_Main);
+    missing = required; /* optional: without them code frees are not watched */
     ml_py.Py_None = dlsym(RTLD_DEFAULT, "_Py_NoneStruct");
     if (ml_py.Py_None == NULL && missing == NULL) missing = "_Py_NoneStruct";
     if (missing != NULL) {

@@ -33,6 +33,11 @@ typedef struct ml_pyapi {
     int (*PyGILState_Check)(void);
     int (*Py_AddPendingCall)(int (*func)(void *), void *arg);
     int (*PyRun_SimpleString)(const char *command);
+    /* Optional (NULL where missing): the code watchers of 3.12+ (codewatch.c), and the interpreters. */
+    int (*PyCode_AddWatcher)(int (*callback)(int event, void *code));
+    int (*PyCode_ClearWatcher)(int watcher_id);
+    void *(*PyInterpreterState_Get)(void);
+    void *(*PyInterpreterState_Main)(void);
     void *Py_None;
     int ready;
 } ml_pyapi;

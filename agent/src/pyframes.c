@@ -488,8 +488,14 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
  *    the same ownership: it could not tell a freed object from a live one either.
  * So the facts of such an object read now as they read then; what can make them read otherwise is that the
  * object at that address is another one now, which takes a free of the cached one first. The cached ones are
- * code objects (live: of code type when read), and every free of a code object passes the OBJ domain's hook,
- * which counts it before the memory is released when:
+ * code objects (live: of code type when read), and every free of one is counted before its memory is released
+ * in either of two ways. From 3.12 on, a code watcher (codewatch.c) of the thread's interpreter: CPython calls
+ * it in code_dealloc before anything is released, whatever allocator holds the object and whoever replaced
+ * Python's allocators since; it covers the code objects of that interpreter only, so a walk counts on it where
+ * the walked thread state's interpreter is the watched one (a subinterpreter's thread checks; a frame names only
+ * code objects of its own interpreter, or immortal ones, never freed), and on GIL builds only (the third point
+ * below holds for it as for the hook: it runs inside the dealloc). Otherwise (3.9-3.11, or no watcher slot free)
+ * the OBJ domain's hook, when:
  *  - the hook is installed (--trace-python-allocators, or mimalloc's domains) and still in the chain: a later
  *    allocator must wrap it (tracemalloc does) since blocks made before it are freed through it, and
  *    uninstalling stops the count first;
@@ -501,18 +507,20 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
  *  - the hook can read the block's type word: the allocator's smallest block holds 16 bytes (pymalloc; a
  *    debug allocator's trailer), so a non-object block's second word is readable too (a false match only
  *    counts one more).
- * The count is read before any code object of the walk, and a walk that keeps a cache stores it: every code
- * object in the cache was read by that walk or by one before it with the same count. A code object whose
+ * (The other points are the hook's alone: the watcher is handed the object, not a block, and no allocator stands
+ * between CPython and it.) The count is read before any code object of the walk, and a walk that keeps a cache
+ * stores it: every code object in the cache was read by that walk or by one before it with the same count. A code object whose
  * facts read "not live" (the None of a shim frame) is not covered: another object may take its place without a
  * code object being freed, so the check goes on from the first such one (first_dead). Turning counting on
  * counts one, then sets the type, and a walk reads the type before the count: a walk that sees the type sees
  * the count past every cache left before (frees were not counted then), and a cache left by a walk that did not
- * see the type (code_counted 0) is checked. Off clears the type before frees stop passing the hook. */
+ * see the type (code_counted 0) is checked. Off clears the type before frees stop passing the hook. The watcher
+ * is turned on and off the same way, with its interpreter in place of the type (ml_pyframes_watch_code_frees). */
 
 /* ---- the code word ---------------------------------------------------------------------------------------
  *
  * Under the same condition (code frees counted, the count where the walk that left the cache read it), the check
- * reads three of an entry's four words on a 3.11+ build (these are GIL builds: frees are counted on no other),
+ * reads three of an entry's four words on a 3.11+ build (these are GIL builds: the cache counts on no other),
  * when the entry is a shim (owner >= owner_shim_min: the walk derives nothing from its code word) or its code
  * object was live (coded and live). Why the code word then reads as cached when the other three do: a frame
  * CPython links into a thread's chain points its instruction word into the bytecode of the code object its
@@ -553,24 +561,88 @@ size_t ml_pyframes_walk(ml_pyframe *out, size_t cap) {
 uint64_t ml_code_frees;
 uintptr_t ml_code_free_type;
 unsigned ml_code_free_type_off;
+uintptr_t ml_code_watch_interp;
+uintptr_t ml_code_watch_cache;
+int ml_code_hook_counts;
+/* ml_walk_cache_min's answer, set with the flags it depends on (one load per capture, not two). */
+size_t ml_walk_min = 24;
+
+static void set_walk_min(void) {
+    int skips = (__atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) | __atomic_load_n(&ml_code_watch_cache, __ATOMIC_ACQUIRE)) != 0;
+    __atomic_store_n(&ml_walk_min, skips ? (size_t)8 : (size_t)24, __ATOMIC_RELAXED);
+}
+
+/* PyThreadState's third word, interp: the same on every version the watcher exists in (3.12+), and checked
+ * against PyInterpreterState_Get() when the watcher is added (codewatch.c). */
+#define ML_TS_INTERP 16
+
+uintptr_t ml_pyframes_thread_interp(void) {
+    if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return 0;
+    uintptr_t ts = (uintptr_t)S.get_tstate();
+    return plausible(ts) ? rd_ptr(ts, ML_TS_INTERP) : 0;
+}
+
+int ml_pyframes_watch_code_frees(uintptr_t interp) {
+    if (interp == 0 || !__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) {
+        if (__atomic_load_n(&ml_code_watch_interp, __ATOMIC_ACQUIRE) == ML_CODE_WATCH_ALL)
+            __atomic_store_n(&ml_code_free_type, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&ml_code_watch_cache, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&ml_code_watch_interp, 0, __ATOMIC_RELEASE);
+        set_walk_min();
+        return 0;
+    }
+    /* As the OBJ hook's counting is turned on (above): count one, then say frees are counted. The walk cache's
+     * skips stay on GIL builds (the proofs above lean on every free happening with the GIL held). */
+    ml_pyframes_code_freed();
+    __atomic_store_n(&ml_code_watch_interp, interp, __ATOMIC_RELEASE);
+    if (!S.L.free_threaded) __atomic_store_n(&ml_code_watch_cache, interp, __ATOMIC_RELEASE);
+    /* The wrapped dealloc counts for every thread: it says so where the hook would, the one flag the walk and a
+     * capture read first (their other tests cost 2 % of the agent's instructions on json_roundtrip, 3.11). */
+    if (interp == ML_CODE_WATCH_ALL) {
+        ml_code_free_type_off = S.L.ob_type;
+        __atomic_store_n(&ml_code_free_type, S.code_type, __ATOMIC_RELEASE);
+    }
+    set_walk_min();
+    return 1;
+}
+
+int ml_pyframes_code_frees_counted(void) {
+    if (__atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0) return 1;
+    uintptr_t interp = __atomic_load_n(&ml_code_watch_interp, __ATOMIC_ACQUIRE);
+    return interp != 0 && (interp == ML_CODE_WATCH_ALL || ml_pyframes_thread_interp() == interp);
+}
+
+void **ml_pyframes_code_dealloc_slot(void) {
+    if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return NULL;
+    /* PyTypeObject: ..., tp_basicsize, tp_itemsize, tp_dealloc (the same order since 2.x). */
+    return (void **)(S.code_type + S.L.tp_basicsize + 2 * sizeof(int64_t));
+}
 
 #define ML_TPFLAGS_PREHEADER ((1ul << 14) | (1ul << 4) | (1ul << 3)) /* HAVE_GC, MANAGED_DICT, MANAGED_WEAKREF */
 #define ML_TP_FLAGS_AFTER_BASICSIZE 136                              /* tp_flags - tp_basicsize: 17 words, the same on 3.0 to 3.15 */
 
 int ml_pyframes_count_code_frees(int on, int python_allocator) {
     if (!on) {
+        __atomic_store_n(&ml_code_hook_counts, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&ml_code_free_type, 0, __ATOMIC_RELEASE);
+        set_walk_min();
         return 0;
     }
     if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE) || S.L.free_threaded) return 0;
+    /* A watcher counts its interpreter's only: the hook counts as well, for the other interpreters' threads, and
+     * so that a capture knows frees counted without looking up its thread's interpreter (that look-up per event
+     * cost more than the type check, 7 % of the agent on json_roundtrip). Beside the wrapped dealloc (3.9-3.11)
+     * it counts too: a free counted twice only moves the count further. */
     /* pymalloc, pymalloc_debug, malloc_debug (the bootstrap's numbers): blocks of 16 bytes at least. Plain
      * malloc may be another allocator's (LD_PRELOAD) with 8-byte blocks. */
     if (python_allocator != 1 && python_allocator != 2 && python_allocator != 4) return 0;
     unsigned long flags = (unsigned long)rd_i64(S.code_type, S.L.tp_basicsize + ML_TP_FLAGS_AFTER_BASICSIZE);
     if ((flags & ML_TPFLAGS_PREHEADER) != 0) return 0;
     ml_code_free_type_off = S.L.ob_type;
+    __atomic_store_n(&ml_code_hook_counts, 1, __ATOMIC_RELEASE);
     ml_pyframes_code_freed();
     __atomic_store_n(&ml_code_free_type, S.code_type, __ATOMIC_RELEASE);
+    set_walk_min();
     return 1;
 }
 
@@ -825,7 +897,9 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     size_t words_ok = 0, codes_ok = 0, limit = c->len;
     /* No code object freed since the walk that left the cache began: its live code objects read as they did
      * (the proof above), up to the first that was not live. */
-    int counted = __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0;
+    uintptr_t watched = __atomic_load_n(&ml_code_watch_cache, __ATOMIC_ACQUIRE);
+    int counted = __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0 ||
+                  (watched != 0 && (watched == ML_CODE_WATCH_ALL || rd_ptr(ts, ML_TS_INTERP) == watched));
     uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
     /* The same condition lets the check leave out the code word of entries that need it not (nfull). */
     int uncoded = 0;

@@ -93,13 +93,39 @@ typedef struct ml_walk_cache {
     int code_counted; /* that walk saw code frees counted (else code_gen means nothing) */
 } ml_walk_cache;
 
-/* Code objects freed so far, counted by the OBJ domain's free hook (pyalloc.c) while ml_code_free_type is set;
+/* Code objects freed so far, counted by a code watcher (codewatch.c) while ml_code_watch_interp is set, or by the
+ * OBJ domain's free hook (pyalloc.c) while ml_code_free_type is set;
  * the walk cache skips its code objects' check while the count has not moved (the proof is in pyframes.c). */
 extern uint64_t ml_code_frees;
-/* &PyCode_Type while every free of a code object is counted (else 0): the free hook compares the freed
- * block's type word (at ml_code_free_type_off) with it. */
+/* &PyCode_Type while the OBJ domain's free hook or the wrapped dealloc counts every free of a code object, else
+ * 0: the hook compares the freed block's type word (at ml_code_free_type_off) with it. */
 extern uintptr_t ml_code_free_type;
 extern unsigned ml_code_free_type_off;
+/* The OBJ hook compares freed blocks' type words (the wrapped dealloc sets ml_code_free_type too, on any
+ * allocator: the hook reads a block's second word only where its blocks are known to hold one). */
+extern int ml_code_hook_counts;
+
+/* The interpreter whose code objects' frees a code watcher counts (codewatch.c), else 0; ml_code_watch_cache is
+ * the same on a GIL build (the walk cache skips its code objects' check for that interpreter's threads), else 0. */
+extern uintptr_t ml_code_watch_interp;
+extern uintptr_t ml_code_watch_cache;
+/* The interpreter of a count that covers every interpreter's code objects (PyCode_Type's dealloc wrapped). */
+#define ML_CODE_WATCH_ALL UINTPTR_MAX
+/* &PyCode_Type.tp_dealloc, or NULL before the layout is known. */
+void **ml_pyframes_code_dealloc_slot(void);
+
+/* The calling thread's interpreter (PyThreadState.interp of the state the walk reads), or 0. */
+uintptr_t ml_pyframes_thread_interp(void);
+/* A code watcher of `interp` (ML_CODE_WATCH_ALL: of every interpreter) counts every free of its code objects
+ * from now on (interp 0: it stops, called before the watcher is cleared). Returns whether frees are counted. */
+int ml_pyframes_watch_code_frees(uintptr_t interp);
+/* Whether every free of a code object the calling thread's frames may name is counted (the OBJ hook, or the
+ * watcher of its interpreter). Read before ml_code_frees, as the walk reads the type before the count. */
+int ml_pyframes_code_frees_counted(void);
+/* The same, without a call where the OBJ hook or the wrapped dealloc counts (ml_code_free_type set). */
+static inline int ml_code_frees_counted(void) {
+    return __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0 || ml_pyframes_code_frees_counted();
+}
 
 /* Counts code object frees from now on (on: the OBJ domain's hook is installed and this build qualifies, see
  * pyframes.c) or stops counting (off: before the hook is taken out). Returns whether frees are counted. */
@@ -108,8 +134,9 @@ int ml_pyframes_count_code_frees(int on, int python_allocator);
 /* From how many frames a chain (pyframes.c) or a stack (pystack.c) is walked through the cache. Below it, a walk
  * without the cache costs less: 24 where the cache checks its code objects; 8 where it skips that check (code
  * frees counted), which gains on chains of 10-20 frames too (docs/benchmarks.md, "Agent CPU, round six"). */
+extern size_t ml_walk_min;
 static inline size_t ml_walk_cache_min(void) {
-    return __atomic_load_n(&ml_code_free_type, __ATOMIC_RELAXED) != 0 ? 8 : 24;
+    return __atomic_load_n(&ml_walk_min, __ATOMIC_RELAXED);
 }
 
 /* A code object is being freed (the hook calls this before releasing it). */

@@ -279,12 +279,13 @@ uint32_t ml_code_id(const void *code, ml_stream *s, ml_pystack *ps) {
 }
 
 /* The id of a code object on the thread's stack, through the thread's one-entry memo: with code frees counted
- * (pyframes.h), a code object at the memo's address while the count has not moved since is the object the memo
- * was made for, not freed, so the registry would give the same id (it gives another only to another object at
- * that address). A recursion looks up one code over and over. The count is read before the lookup, as the walk
- * reads it before its code objects. */
-static uint32_t memo_code_id(ml_pystack *ps, const void *code, ml_stream *s) {
-    int counted = __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0;
+ * for the thread (`counted`, pyframes.h), a code object at the memo's address while the count has not moved
+ * since is the object the memo was made for, not freed, so the registry would give the same id (it gives another
+ * only to another object at that address). A recursion looks up one code over and over. The count is read before
+ * the lookup, as the walk reads it before its code objects. A code watcher's count holds on free-threaded builds
+ * too: the count is made before the free, and the memory reaches the thread that makes the next object there,
+ * and that object this thread, through releases and acquires (mimalloc's, then the program's own). */
+static uint32_t memo_code_id(ml_pystack *ps, const void *code, ml_stream *s, int counted) {
     uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
     if (counted && code == ps->memo_code && gen == ps->memo_gen) return ps->memo_id;
     uint32_t id = ml_code_id(code, s, ps);
@@ -498,13 +499,14 @@ static size_t walk_uncached(ml_pystack *ps) {
  * function), so its nodes are not kept. The count may be read at any moment of a capture: the stack's code
  * objects are alive throughout (its frames own them), so a free of one comes after it. Where frees are not
  * counted, nothing tells. */
-static inline int codes_moved(const ml_pystack *ps) {
-    return __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0 &&
-           __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE) != ps->code_gen_seen;
+static inline int codes_moved(const ml_pystack *ps, int counted) {
+    return counted && __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE) != ps->code_gen_seen;
 }
 
 uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
+    /* Whether code frees are counted for this thread's frames (pyframes.h), read before any count. */
+    int counted = ml_code_frees_counted();
     /* The stack, root first, is: the first `reused` frames of the last stack (the walk cache found their
      * part of the chain unchanged), then ps->walk[fresh - 1] ... ps->walk[0]. */
     size_t reused = 0, fresh;
@@ -520,7 +522,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
             reused = 0;
         } else if (fresh == 0 && reused > 0 && reused == ps->last_depth && ps->hid_next != NULL && reused > ps->hid_n &&
                    ps->hid_n == ps->last_hidden && ps->last_code[ps->hid_n] == ps->hid_next &&
-                   ps->hid_gen == atomic_load_explicit(&g_hidden_gen, memory_order_acquire) && !codes_moved(ps)) {
+                   ps->hid_gen == atomic_load_explicit(&g_hidden_gen, memory_order_acquire) && !codes_moved(ps, counted)) {
             /* The cache reused the whole last stack and found nothing above it: where the hidden root's memo is
              * of that stack (below), everything after this would keep the stack and give its leaf's node again. */
             return ps->last_node[reused - 1];
@@ -576,7 +578,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     /* The matching prefix keeps its nodes; the reused part matches by construction. Nodes hang from the
      * first frame that is not hidden: where that moved, they are made again. */
     size_t k;
-    if (codes_moved(ps)) {
+    if (codes_moved(ps, counted)) {
         k = h < ps->last_depth ? h : ps->last_depth;
     } else if (h == ps->last_hidden) {
         k = reused > h ? reused : h;
@@ -591,7 +593,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
         const void *code = FRAME_CODE(i);
         uint32_t instr = FRAME_INSTR(i);
         if (i >= h) {
-            uint32_t code_id = memo_code_id(ps, code, s);
+            uint32_t code_id = memo_code_id(ps, code, s, counted);
             if (code_id != 0) {
                 uint32_t next = node_for(ps, s, node, code_id, instr);
                 if (next == UINT32_MAX) {

@@ -323,7 +323,8 @@ ${WORKER_30_DEEP}${takeTurns(`    if i % 2 == 0:
 `;
 
 /** Two functions of other names whose code objects take turns at one address (pymalloc gives a freed block
- * back at once), each allocating at another offset (at the same one with the argument `same`), 30 calls deep
+ * back at once), each allocating at another offset (at the same one with the argument `same`; with `replace`,
+ * the OBJ domain's allocator is first replaced by the MEM domain's, a GIL build's pymalloc both), 30 calls deep
  * in a thread: fa's bytearray(1001), fb's bytearray(1002). Prints whether the two code objects share a size class, and how often one took the other's
  * address. */
 export const CODE_NAME_PROG = `import sys
@@ -343,7 +344,18 @@ def code_of(src, name):
 size_class = lambda c: (c.__sizeof__() + 15) // 16
 padded = lambda src, name, n: code_of(src.replace("{pad}", "    _ = 0\\n" * n), name)
 # Paddings (of other lengths: the allocations at other offsets) whose code objects share a size class.
-SAME = sys.argv[1:] == ["same"]  # at the same offset: the same frame reads as before but for the code object
+SAME = "same" in sys.argv[1:]  # at the same offset: the same frame reads as before but for the code object
+if "replace" in sys.argv[1:]:
+    # The OBJ domain's allocator replaced (not wrapped) by the MEM domain's after memlens started: the same pymalloc
+    # underneath, but code objects' frees no longer pass memlens's OBJ hook (its MEM hook does not look at them).
+    import ctypes
+
+    class Allocator(ctypes.Structure):
+        _fields_ = [("ctx", ctypes.c_void_p), ("malloc", ctypes.c_void_p), ("calloc", ctypes.c_void_p), ("realloc", ctypes.c_void_p), ("free", ctypes.c_void_p)]
+
+    mem = Allocator()
+    ctypes.pythonapi.PyMem_GetAllocator(1, ctypes.byref(mem))
+    ctypes.pythonapi.PyMem_SetAllocator(2, ctypes.byref(mem))
 pads = [(a, b) for a in range(12) for b in range(12) if (a == b) == SAME]
 pad_a, pad_b = next((p for p in pads if size_class(padded(A_SRC, "fa", p[0])) == size_class(padded(B_SRC, "fb", p[1]))), (1, 0))
 A_CODE = padded(A_SRC, "fa", pad_a)

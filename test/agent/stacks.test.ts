@@ -129,10 +129,11 @@ for (const py of testPythons()) {
         }
       });
 
-    // With Python's allocators traced, the walk cache checks its code objects only when a code object was
+    // Where code frees are counted, the walk cache checks its code objects only when a code object was
     // freed since its last walk (pyframes.c): here one is freed before every call, and the next one takes its
     // address. A walk that took the cached code's facts without checking them would show the frame in its
-    // prologue (cell_fn's MAKE_CELL) as c_fn, or hide c_fn's frame as if it were in its prologue.
+    // prologue (cell_fn's MAKE_CELL) as c_fn, or hide c_fn's frame as if it were in its prologue. The set and the
+    // cell are pymalloc's: recorded with Python's allocators traced only.
     test('a code object freed and another made at its address between two allocations at the same depth', async () => {
       const r = await memlensRun({ python: py.python, files: { 'reuse.py': CODE_REUSE_PROG }, program: ['reuse.py'], runArgs: ['--trace-python-allocators'], output: 'reuse.mlens' }, tmp.dir);
       assert.equal(r.stderr, '');
@@ -178,10 +179,29 @@ for (const py of testPythons()) {
     // shows fb's allocations in fa (or fa's in fb).
     // At the same offset, the frame reads as before but for its code object: the nodes of a stack compared by code
     // object address are made again where a code object was freed since (pystack.c, codes_moved).
-    for (const same of [[], ['same']])
-      test(`code objects of other names taking turns at one address ${same.join('')}`, async () => {
+    // Frees are counted in every mode (a code watcher from 3.12 on, PyCode_Type's dealloc wrapped before:
+    // docs/code-frees.md). With `replace`, the program replaces the OBJ allocator after memlens wrapped it (GIL
+    // builds, where MEM and OBJ are both pymalloc's): the OBJ hook sees no code object's free any more, the
+    // watcher or the dealloc still does.
+    const modes = [[], ['--trace-python-allocators']];
+    const nameCases: [string[], string[]][] = modes.flatMap((runArgs): [string[], string[]][] => [
+      [[], runArgs],
+      [['same'], runArgs],
+    ]);
+    if (!py.freeThreaded) nameCases.push([['same', 'replace'], ['--trace-python-allocators']]);
+    // Under PYTHONMALLOC=malloc (`malloc`; glibc gives a freed chunk back at once too): the OBJ hook never counted.
+    if (!py.freeThreaded) nameCases.push([['same', 'malloc'], []]);
+    for (const [same, runArgs] of nameCases)
+      test(`code objects of other names taking turns at one address ${same.join(' ')} ${runArgs.join(' ')}`, async () => {
         const r = await memlensRun(
-          { python: py.python, files: { 'names.py': CODE_NAME_PROG }, program: ['names.py', ...same], runArgs: ['--trace-python-allocators'], output: `names${same.join('')}.mlens` },
+          {
+            python: py.python,
+            files: { 'names.py': CODE_NAME_PROG },
+            program: ['names.py', ...same.filter((a) => a !== 'malloc')],
+            runArgs,
+            env: same.includes('malloc') ? { PYTHONMALLOC: 'malloc' } : {},
+            output: `names${same.join('')}${runArgs.join('')}.mlens`,
+          },
           tmp.dir,
         );
         assert.equal(r.stderr, '');
