@@ -184,17 +184,23 @@ static inline __attribute__((always_inline)) uint8_t *ml_encode_addr(ml_stream *
 #error "ml_encode_addr divides by 16 with a shift and has two ways a set"
 #endif
 
+/* What ALLOC and FREE begin with, after their type byte at `start`: the seq and the address. Returns where the
+ * rest of the record goes. */
+static inline __attribute__((always_inline)) uint8_t *ml_encode_event_head(ml_stream *s, uint8_t *start, uint8_t *type, uint64_t seq,
+                                                                           uint8_t seq1_bit, uint8_t abs_bit, uint64_t addr) {
+    ml_first_event(s, seq);
+    uint8_t *p = ml_encode_seq(start + 1, type, seq1_bit, seq - s->prev_seq);
+    s->prev_seq = seq;
+    return ml_encode_addr(s, p, type, abs_bit, addr);
+}
+
 /* ALLOC and FREE (caller holds the lock and took seq from ml_seq). */
 static inline __attribute__((always_inline)) void ml_stream_alloc(ml_stream *s, uint64_t seq, uint64_t addr, uint64_t size,
                                                                   unsigned allocator, uint64_t stack, uint64_t native) {
     if (ML_UNLIKELY(s->buf == NULL)) return;
     uint8_t *start = ml_stream_reserve(s, ML_HOT_RECORD_MAX);
-    ml_first_event(s, seq);
     uint8_t type = (uint8_t)(ML_ALLOC_BIT | ((allocator & 15u) << 3));
-    uint8_t *p = start + 1;
-    p = ml_encode_seq(p, &type, ML_ALLOC_SEQ1, seq - s->prev_seq);
-    s->prev_seq = seq;
-    p = ml_encode_addr(s, p, &type, ML_ALLOC_ABS_ADDR, addr);
+    uint8_t *p = ml_encode_event_head(s, start, &type, seq, ML_ALLOC_SEQ1, ML_ALLOC_ABS_ADDR, addr);
     p += ml_put_varint(p, size);
     if (stack == s->prev_stack) {
         type |= ML_ALLOC_SAME_STACK;
@@ -216,12 +222,8 @@ static inline __attribute__((always_inline)) void ml_stream_free(ml_stream *s, u
                                                                  uint64_t size) {
     if (ML_UNLIKELY(s->buf == NULL)) return;
     uint8_t *start = ml_stream_reserve(s, ML_HOT_RECORD_MAX);
-    ml_first_event(s, seq);
     uint8_t type = (uint8_t)(ML_FREE_TAG | ((deallocator & 3u) << 3));
-    uint8_t *p = start + 1;
-    p = ml_encode_seq(p, &type, ML_FREE_SEQ1, seq - s->prev_seq);
-    s->prev_seq = seq;
-    p = ml_encode_addr(s, p, &type, ML_FREE_ABS_ADDR, addr);
+    uint8_t *p = ml_encode_event_head(s, start, &type, seq, ML_FREE_SEQ1, ML_FREE_ABS_ADDR, addr);
     if (size != 0) {
         type |= ML_FREE_HAS_SIZE;
         p += ml_put_varint(p, size);
