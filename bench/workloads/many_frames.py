@@ -5,8 +5,10 @@ Writes a module of N functions (a random call tree: each function is called by o
 there are N distinct frames in deep chains), calls it so that every leaf keeps a bytearray alive, then
 keeps allocating and freeing for SECONDS so the memory timeline has something to show.
 """
+import atexit
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -30,7 +32,10 @@ for i in range(n):
         lines.extend(f"    function_number_{c}()" for c in children[i])
     else:
         lines.append(f"    KEEP.append(bytearray({1024 + (i * 7919) % 65536}))")
-path = os.path.join(tempfile.mkdtemp(prefix="many_frames_"), "generated_frames.py")
+# The generated module's directory goes at exit (each run of the benchmark made one and left it in /tmp).
+generated_dir = tempfile.mkdtemp(prefix="many_frames_")
+atexit.register(shutil.rmtree, generated_dir, True)
+path = os.path.join(generated_dir, "generated_frames.py")
 with open(path, "w") as f:
     f.write("\n".join(lines) + "\n")
 sys.path.insert(0, os.path.dirname(path))
