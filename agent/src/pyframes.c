@@ -800,7 +800,7 @@ static inline __attribute__((always_inline)) int pair_diff(uintptr_t f, const st
  * code word", above) and whose owner the walk needs not know ("the owner byte"). Two words a frame, compared with
  * the packed pairs; as check_words otherwise (the same order, a branch per frame), eight frames a step: 7
  * instructions a frame and 4 a step (x86-64, gcc -O2), where three words with the owner took 10 and 5 a four. */
-__attribute__((noinline)) static size_t check_words_interp_uncoded(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j) {
+static inline __attribute__((always_inline)) size_t check_pairs(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j) {
     const unsigned back = L->if_previous, instr = L->if_instr;
     const struct ml_walk_pair *p = c->pairs;
     uintptr_t f = p[j].addr;
@@ -822,6 +822,11 @@ __attribute__((noinline)) static size_t check_words_interp_uncoded(const ml_pyla
         f = p[i - 1].addr;
     }
     return frame_diff(f, c->raw[from].back, &c->raw[from], back, 0, instr, L->if_owner, 0, 0, 1) != 0 ? from : SIZE_MAX;
+}
+
+/* The check's one copy for the walk's loop; ml_pyframes_walk_whole has its own, inline (a call fewer per event). */
+__attribute__((noinline)) static size_t check_words_interp_uncoded(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j) {
+    return check_pairs(L, c, from, j);
 }
 
 __attribute__((noinline)) static size_t check_words_objects(const ml_pylayout *L, const ml_rawframe *raw, size_t from, size_t j) {
@@ -871,36 +876,96 @@ static size_t code_index(ml_walk_cache *c, size_t n, const ml_pylayout *L, const
     return n + 1;
 }
 
-size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, size_t *reused) {
-    *reused = 0;
+/* The frame the thread state names (the 3.11+ model, or 3.9/3.10's frame object) into *f; 0 where 3.11's cframe
+ * is not a pointer to follow (the walk then gives no frame). */
+static inline int leaf_frame(const ml_pylayout *L, uintptr_t ts, uintptr_t *f) {
+    if (L->model != ML_FRAMES_OBJECTS && L->ts_cframe != ML_NO_FIELD) {
+        uintptr_t cframe = rd_ptr(ts, L->ts_cframe);
+        if (!plausible(cframe)) return 0;
+        *f = rd_ptr(cframe, L->cframe_current);
+        return 1;
+    }
+    *f = rd_ptr(ts, L->ts_frame);
+    return 1;
+}
+
+/* Whether code frees are counted for the thread of ts (ml_code_frees_counted for that thread). */
+static inline int frees_counted(uintptr_t ts) {
+    uintptr_t watched = __atomic_load_n(&ml_code_watch_cache, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0 ||
+           (watched != 0 && (watched == ML_CODE_WATCH_ALL || rd_ptr(ts, ML_TS_INTERP) == watched));
+}
+
+/* The first part of ml_pyframes_walk_cached alone, where the cache says its whole chain may be taken with the
+ * two-word check (fast_len): what that function does when the leaf is the cached leaf and the whole chain reads as
+ * cached, without its bookkeeping (the cache's sizes, checked when fast_len was set; the code objects' check,
+ * which it skips, for codes_ok reaches every cached code object: first_dead is SIZE_MAX). The same reads in the
+ * same order: the thread state, finalizing, the leaf, the count's flags, then the count. A third of the agent's
+ * instructions per event on json_roundtrip went to that bookkeeping and the capture's around it. */
+int ml_pyframes_walk_whole(ml_walk_cache *c) {
+    struct ml_walk_hint *hint = &c->hint;
+    hint->ts = 0;
     if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return 0;
+    size_t len = c->len;
+    if (len == 0 || len != c->fast_len) return 0;
     const ml_pylayout *L = &S.L;
-    if (L->co_tlbc != ML_NO_FIELD || c->cap == 0 || c->slot_cap < 2 * c->cap || c->codes == NULL || c->pairs == NULL) return SIZE_MAX;
     uintptr_t ts = (uintptr_t)S.get_tstate();
     if (!plausible(ts)) return 0;
     uintptr_t finalizing = __atomic_load_n((const uintptr_t *)(S.runtime + L->rt_finalizing), __ATOMIC_RELAXED);
     if (finalizing != 0 && finalizing != ts) return 0;
     uintptr_t f;
-    if (L->model == ML_FRAMES_OBJECTS) {
-        f = rd_ptr(ts, L->ts_frame);
-    } else if (L->ts_cframe != ML_NO_FIELD) {
+    /* fast_len is only set for the 3.11+ model: 3.11's cframe, or the frame word of 3.12+. */
+    if (L->ts_cframe != ML_NO_FIELD) {
         uintptr_t cframe = rd_ptr(ts, L->ts_cframe);
         if (!plausible(cframe)) return 0;
         f = rd_ptr(cframe, L->cframe_current);
     } else {
         f = rd_ptr(ts, L->ts_frame);
     }
+    int counted = frees_counted(ts);
+    uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    /* fast_len was set by a walk that saw frees counted (code_counted) and left every entry settled and every code
+     * object live; the rest of the condition of the leaf's check in ml_pyframes_walk_cached is read now. */
+    int checked = 0;
+    size_t bad = 0;
+    if (counted && gen == c->code_gen && f == c->pairs[len - 1].addr && len >= ml_walk_cache_min()) {
+        bad = check_pairs(L, c, 0, len - 1);
+        if (bad == SIZE_MAX) return 1;
+        checked = 1;
+    }
+    hint->ts = ts, hint->f = f, hint->gen = gen, hint->counted = counted, hint->checked = checked, hint->bad = bad;
+    return 0;
+}
+
+size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, size_t *reused, int hinted) {
+    const struct ml_walk_hint *hint = hinted && c->hint.ts != 0 ? &c->hint : NULL;
+    *reused = 0;
+    c->fast_len = 0; /* set again below where the cache this walk leaves allows it */
+    if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return 0;
+    const ml_pylayout *L = &S.L;
+    if (L->co_tlbc != ML_NO_FIELD || c->cap == 0 || c->slot_cap < 2 * c->cap || c->codes == NULL || c->pairs == NULL) return SIZE_MAX;
+    uintptr_t ts, f;
+    int counted;
+    uint64_t gen;
+    if (hint != NULL) {
+        /* ml_pyframes_walk_whole read these, in this order, in the same hook. */
+        ts = hint->ts, f = hint->f, counted = hint->counted, gen = hint->gen;
+    } else {
+        ts = (uintptr_t)S.get_tstate();
+        if (!plausible(ts)) return 0;
+        uintptr_t finalizing = __atomic_load_n((const uintptr_t *)(S.runtime + L->rt_finalizing), __ATOMIC_RELAXED);
+        if (finalizing != 0 && finalizing != ts) return 0;
+        if (!leaf_frame(L, ts, &f)) return 0;
+        /* No code object freed since the walk that left the cache began: its live code objects read as they did
+         * (the proof above), up to the first that was not live. */
+        counted = frees_counted(ts);
+        gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    }
     size_t nf = 0, nout = 0;
     size_t junction = SIZE_MAX;
     /* Entries [0, words_ok) and distinct codes [0, codes_ok) read as cached now; no entry from limit on can be
      * a junction (one at or below it reads otherwise). Each entry's words are read at most once per walk. */
     size_t words_ok = 0, codes_ok = 0, limit = c->len;
-    /* No code object freed since the walk that left the cache began: its live code objects read as they did
-     * (the proof above), up to the first that was not live. */
-    uintptr_t watched = __atomic_load_n(&ml_code_watch_cache, __ATOMIC_ACQUIRE);
-    int counted = __atomic_load_n(&ml_code_free_type, __ATOMIC_ACQUIRE) != 0 ||
-                  (watched != 0 && (watched == ML_CODE_WATCH_ALL || rd_ptr(ts, ML_TS_INTERP) == watched));
-    uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
     /* The same condition lets the check leave out the code word of entries that need it not (nfull). */
     int uncoded = 0;
     if (counted && c->len > 0 && c->code_counted && gen == c->code_gen) {
@@ -915,9 +980,12 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     if (uncoded && f == c->raw[c->len - 1].addr && c->len >= ml_walk_cache_min()) {
         const ml_rawframe *top = &c->raw[c->len - 1];
         if (top->nfull == 0 && codes_ok >= top->ncodes) {
-            size_t bad = check_words_interp_uncoded(L, c, 0, c->len - 1);
+            /* ml_pyframes_walk_whole made this very check where it ran: the cache was left with fast_len, which says
+             * nfull 0 and codes_ok past every code object, and it read the rest of this condition as here. */
+            size_t bad = hint != NULL && hint->checked ? hint->bad : check_words_interp_uncoded(L, c, 0, c->len - 1);
             if (bad == SIZE_MAX) {
                 if (c->first_dead >= top->ncodes) c->first_dead = SIZE_MAX;
+                c->fast_len = c->len; /* nfull 0, every code object live (first_dead), frees counted */
                 *reused = top->depth;
                 return 0;
             }
@@ -1021,6 +1089,9 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
     c->len = keep + nf;
     c->code_gen = gen;
     c->code_counted = counted;
+    /* What ml_pyframes_walk_whole needs of the next walk's cache: the leaf's check above would be of two words a
+     * frame for the whole chain (nfull 0) with no code object to check (first_dead SIZE_MAX: every one live). */
+    if (L->model == ML_FRAMES_INTERP && counted && nfull == 0 && c->first_dead == SIZE_MAX) c->fast_len = c->len;
     if (rebuild) {
         /* A new generation empties every slot (clearing them all was a twentieth of the agent's instructions
          * on pyperf_json_dumps, whose leaf frames change address often). */

@@ -91,6 +91,19 @@ typedef struct ml_walk_cache {
     uint64_t code_gen;
     size_t first_dead;
     int code_counted; /* that walk saw code frees counted (else code_gen means nothing) */
+    /* len, where the walk that left the cache found what lets the next one take the whole chain with the two-word
+     * check alone (ml_pyframes_walk_whole): the 3.11+ model, code frees counted, every entry settled (nfull 0) and
+     * every code object live (first_dead SIZE_MAX); else 0. Any other len (the caller's len = 0) voids it. */
+    size_t fast_len;
+    /* What ml_pyframes_walk_whole read when it answered 0, for the ml_pyframes_walk_cached that follows it in the same
+     * hook (the thread's frames cannot change in between), which reads it only when told to: ts 0, nothing. */
+    struct ml_walk_hint {
+        uintptr_t ts, f; /* the thread state, and the leaf frame it names */
+        uint64_t gen;    /* ml_code_frees, read after f and before any code object */
+        int counted;     /* code frees counted for this thread, read before gen */
+        int checked;     /* the two-word check of the whole chain ran (the leaf is the cached leaf) */
+        size_t bad;      /* its answer */
+    } hint;
 } ml_walk_cache;
 
 /* Code objects freed so far, counted by a code watcher (codewatch.c) while ml_code_watch_interp is set, or by the
@@ -149,8 +162,15 @@ static inline void ml_pyframes_code_freed(void) {
  * not derived again. Writes the frames that are not reused into out, leaf first (at most cap), and sets
  * *reused to the number of frames of the stack, at its root, that are the root-most frames of the last
  * walk's stack. Returns the number written (the depth is that plus *reused), or SIZE_MAX when the chain
- * does not fit in the cache or in out (the caller grows them or walks without the cache, and clears it). */
-size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, size_t *reused);
+ * does not fit in the cache or in out (the caller grows them or walks without the cache, and clears it). `hinted`:
+ * ml_pyframes_walk_whole answered 0 just before, in the same hook (its c->hint is taken instead of reading again). */
+size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, size_t *reused, int hinted);
+
+/* The commonest walk alone (a C function allocating again and again under the same Python frames): 1 when the
+ * thread's chain is the cache's whole chain, read again now and found unchanged, which ml_pyframes_walk_cached
+ * would then say with 0 frames written and *reused the cached leaf's depth; it leaves the cache as that would.
+ * 0 otherwise, with what it read in c->hint for the ml_pyframes_walk_cached the caller makes next (`hinted`). */
+int ml_pyframes_walk_whole(ml_walk_cache *c);
 
 /* What the code registry compares to tell a live code object from a new one at a reused address. */
 typedef struct ml_code_key {

@@ -503,7 +503,35 @@ static inline int codes_moved(const ml_pystack *ps, int counted) {
     return counted && __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE) != ps->code_gen_seen;
 }
 
+/* Sets whole_depth where the next capture may take ml_pyframes_walk_whole's 1 for "the cache reused the whole last
+ * stack and found nothing above it" and return the leaf's node as capture() would: the parts of that test that only
+ * ps holds, read now (capture() alone changes them, and sets whole_depth to 0 first; ml_pystack_reset too). The
+ * cache's count is the capture's (code_gen_seen), so that the walk's finding the count unmoved says codes_moved is
+ * false; the cache holds the whole stack (its leaf's depth is last_depth). */
+static inline __attribute__((always_inline)) void whole_next(ml_pystack *ps) {
+    const ml_walk_cache *c = &ps->wc;
+    size_t n = ps->last_depth;
+    if (c->len > 0 && c->fast_len == c->len && c->raw[c->len - 1].depth == n && ps->hid_next != NULL && n > ps->hid_n &&
+        ps->hid_n == ps->last_hidden && ps->last_code[ps->hid_n] == ps->hid_next && c->code_counted && c->code_gen == ps->code_gen_seen)
+        ps->whole_depth = n;
+}
+
+static __attribute__((noinline)) uint32_t capture(ml_pystack *ps, ml_stream *s, int truncate, int hinted);
+
+/* The commonest event first (the whole last stack again: ml_pyframes_walk_whole), without what the rest of a
+ * capture sets up: whole_depth says that the last capture left what the test of capture() below, "the cache reused
+ * the whole last stack", needs of ps (the hidden root's memo of that stack, the cache's leaf at its depth, the
+ * count as the cache saw it); the walk reads the rest (the chain, the count now, frees counted: then codes_moved
+ * is false, for the count is the cache's, which is code_gen_seen). */
 uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
+    if (ps->whole_depth == 0 || ps->hid_gen != atomic_load_explicit(&g_hidden_gen, memory_order_acquire))
+        return capture(ps, s, truncate, 0); /* a jump: no frame of its own on the way */
+    if (ml_pyframes_walk_whole(&ps->wc)) return ps->last_node[ps->whole_depth - 1];
+    return capture(ps, s, truncate, 1);
+}
+
+static uint32_t capture(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
+    ps->whole_depth = 0; /* set again at the end, where this capture leaves what it needs */
     if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
     /* Whether code frees are counted for this thread's frames (pyframes.h), read before any count. */
     int counted = ml_code_frees_counted();
@@ -515,7 +543,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
          * cache, which then waits for a deep one. */
         fresh = walk_uncached(ps);
     } else {
-        fresh = ml_pyframes_walk_cached(&ps->wc, ps->walk, ps->walk_cap, &reused);
+        fresh = ml_pyframes_walk_cached(&ps->wc, ps->walk, ps->walk_cap, &reused, hinted);
         if (fresh == SIZE_MAX) {
             ps->wc.len = 0;
             fresh = walk_uncached(ps);
@@ -525,6 +553,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
                    ps->hid_gen == atomic_load_explicit(&g_hidden_gen, memory_order_acquire) && !codes_moved(ps, counted)) {
             /* The cache reused the whole last stack and found nothing above it: where the hidden root's memo is
              * of that stack (below), everything after this would keep the stack and give its leaf's node again. */
+            whole_next(ps);
             return ps->last_node[reused - 1];
         }
     }
@@ -618,6 +647,7 @@ uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     ps->last_depth = n;
     ps->last_hidden = h;
     ps->code_gen_seen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    whole_next(ps);
     return node;
 }
 
@@ -626,6 +656,7 @@ void ml_pystack_reset(ml_pystack *ps) {
     ps->table_used = 0;
     ps->next_node = 1;
     ps->last_depth = 0;
+    ps->whole_depth = 0;
     ps->wc.len = 0;
 }
 

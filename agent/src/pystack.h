@@ -49,6 +49,9 @@ typedef struct ml_pystack {
     /* ml_code_frees when the last stack was made (code frees counted): where it moved, a code object of the last
      * stack may have been freed and another made at its address, so the nodes are made again. */
     uint64_t code_gen_seen;
+    /* last_depth, where the last capture left what the next needs to give the last stack's leaf again when the walk
+     * finds the whole chain unchanged (pystack.c, whole_next); else 0. */
+    size_t whole_depth;
 } ml_pystack;
 
 /* The deepest stack recorded; deeper stacks keep their leaf-most frames. */
