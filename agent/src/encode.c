@@ -90,17 +90,34 @@ uint64_t ml_blocks_written(void) {
     return atomic_load(&g_blocks);
 }
 
+/* No entry matches: no address is ~0 (the tags of generation 0 are then harmless). */
+static void refs_clear(ml_stream *s) {
+    memset(s->ref_addr, 0xff, ML_ADDR_REF_ENTRIES * sizeof *s->ref_addr);
+    s->ref_gen = 0;
+}
+
 int ml_stream_init(ml_stream *s, uint32_t id, int native) {
     memset(s, 0, sizeof *s);
     ml_lock_init(&s->lock);
     s->id = id;
     s->native = native;
     s->buf = ml_mem_alloc(ML_BLOCK_BYTES);
-    return s->buf != NULL ? 0 : -1;
+    s->ref_addr = ml_mem_alloc(ML_ADDR_REF_ENTRIES * sizeof *s->ref_addr);
+    s->ref_tag = ml_mem_alloc(ML_ADDR_REF_ENTRIES * sizeof *s->ref_tag);
+    if (s->buf == NULL || s->ref_addr == NULL || s->ref_tag == NULL) {
+        ml_stream_release(s);
+        return -1;
+    }
+    refs_clear(s);
+    return 0;
 }
 
 void ml_stream_release(ml_stream *s) {
-    ml_mem_free(s->buf, ML_BLOCK_BYTES);
+    if (s->buf != NULL) ml_mem_free(s->buf, ML_BLOCK_BYTES);
+    if (s->ref_addr != NULL) ml_mem_free(s->ref_addr, ML_ADDR_REF_ENTRIES * sizeof *s->ref_addr);
+    if (s->ref_tag != NULL) ml_mem_free(s->ref_tag, ML_ADDR_REF_ENTRIES * sizeof *s->ref_tag);
+    s->ref_addr = NULL;
+    s->ref_tag = NULL;
     s->buf = NULL;
     s->len = 0;
 }
@@ -166,6 +183,12 @@ static void block_reset(ml_stream *s) {
     s->prev_addr = 0;
     memset(s->slot_addr, 0, sizeof s->slot_addr);
     memset(s->slot_lru, 0, sizeof s->slot_lru); /* neither way used: the less recently used is way 0 */
+    /* A new generation: the table's entries are of older blocks now. After 65,536 blocks the generation
+     * comes round again and would match entries that old: the table starts over instead. */
+    s->ref_gen += 0x10000u;
+    if (s->ref_gen == 0) refs_clear(s);
+    s->block_allocs = 0;
+    s->block_frees = 0;
     s->prev_stack = 0;
     s->prev_native = 0;
     s->block_has_event = 0;
