@@ -90,10 +90,11 @@ uint64_t ml_blocks_written(void) {
     return atomic_load(&g_blocks);
 }
 
-/* No entry matches: no address is ~0 (the tags of generation 0 are then harmless). */
-static void refs_clear(ml_stream *s) {
-    memset(s->ref_addr, 0xff, ML_ADDR_REF_ENTRIES * sizeof *s->ref_addr);
-    s->ref_gen = 0;
+/* No entry matches: every tag of generation 0, which no block has (blocks count from 1). At the stream's start
+ * the memory is zeroed already (ml_mem_alloc), so the table's pages are touched only as entries are used. */
+static void refs_clear(ml_stream *s, int zeroed) {
+    if (!zeroed) memset(s->ref_tag, 0, ML_ADDR_REF_ENTRIES * sizeof *s->ref_tag);
+    s->ref_gen = 0x10000u;
 }
 
 int ml_stream_init(ml_stream *s, uint32_t id, int native) {
@@ -108,7 +109,7 @@ int ml_stream_init(ml_stream *s, uint32_t id, int native) {
         ml_stream_release(s);
         return -1;
     }
-    refs_clear(s);
+    refs_clear(s, 1);
     return 0;
 }
 
@@ -186,7 +187,7 @@ static void block_reset(ml_stream *s) {
     /* A new generation: the table's entries are of older blocks now. After 65,536 blocks the generation
      * comes round again and would match entries that old: the table starts over instead. */
     s->ref_gen += 0x10000u;
-    if (s->ref_gen == 0) refs_clear(s);
+    if (s->ref_gen == 0) refs_clear(s, 0);
     s->block_allocs = 0;
     s->block_frees = 0;
     s->prev_stack = 0;

@@ -92,10 +92,10 @@ typedef struct ml_stream {
     uint64_t slot_addr[ML_ADDR_SLOTS]; /* the last address of each slot */
     uint8_t slot_lru[ML_ADDR_SETS];    /* the way of each set used less recently (0 at a block start) */
     /* References (version 7): the last event on each of ML_ADDR_REF_ENTRIES addresses, direct-mapped by a
-     * hash of the address: ref_addr the address (~0 when none), ref_tag the block generation in bits
-     * 16-31, 1 in bit 15 for a FREE, and in bits 0-14 the event's index among the block's ALLOCs or FREEs
-     * (a block of 32 KiB holds at most 16,384 FREEs). An entry of an older block is no match, so the table
-     * is not cleared at a block start, only when the generation wraps (every 65,536 blocks). */
+     * hash of the address: ref_addr the address, ref_tag the block generation in bits 16-31 (1 or more; 0:
+     * no event), 1 in bit 15 for a FREE, and in bits 0-14 the event's index among the block's ALLOCs or
+     * FREEs (a block of 32 KiB holds at most 16,384 FREEs). An entry of an older block is no match, so the
+     * table is not cleared at a block start, only when the generation wraps (every 65,535 blocks). */
     uint64_t *ref_addr;
     uint32_t *ref_tag;
     uint32_t ref_gen;      /* the open block's generation << 16 */
