@@ -93,7 +93,7 @@ uint64_t ml_blocks_written(void) {
 /* No entry matches: every tag of generation 0, which no block has (blocks count from 1). At the stream's start
  * the memory is zeroed already (ml_mem_alloc), so the table's pages are touched only as entries are used. */
 static void refs_clear(ml_stream *s, int zeroed) {
-    if (!zeroed) memset(s->ref_tag, 0, ML_ADDR_REF_ENTRIES * sizeof *s->ref_tag);
+    if (!zeroed) memset(s->refs, 0, ML_ADDR_REF_ENTRIES * sizeof *s->refs);
     s->ref_gen = 0x10000u;
 }
 
@@ -103,9 +103,8 @@ int ml_stream_init(ml_stream *s, uint32_t id, int native) {
     s->id = id;
     s->native = native;
     s->buf = ml_mem_alloc(ML_BLOCK_BYTES);
-    s->ref_addr = ml_mem_alloc(ML_ADDR_REF_ENTRIES * sizeof *s->ref_addr);
-    s->ref_tag = ml_mem_alloc(ML_ADDR_REF_ENTRIES * sizeof *s->ref_tag);
-    if (s->buf == NULL || s->ref_addr == NULL || s->ref_tag == NULL) {
+    s->refs = ml_mem_alloc(ML_ADDR_REF_ENTRIES * sizeof *s->refs);
+    if (s->buf == NULL || s->refs == NULL) {
         ml_stream_release(s);
         return -1;
     }
@@ -115,10 +114,8 @@ int ml_stream_init(ml_stream *s, uint32_t id, int native) {
 
 void ml_stream_release(ml_stream *s) {
     if (s->buf != NULL) ml_mem_free(s->buf, ML_BLOCK_BYTES);
-    if (s->ref_addr != NULL) ml_mem_free(s->ref_addr, ML_ADDR_REF_ENTRIES * sizeof *s->ref_addr);
-    if (s->ref_tag != NULL) ml_mem_free(s->ref_tag, ML_ADDR_REF_ENTRIES * sizeof *s->ref_tag);
-    s->ref_addr = NULL;
-    s->ref_tag = NULL;
+    if (s->refs != NULL) ml_mem_free(s->refs, ML_ADDR_REF_ENTRIES * sizeof *s->refs);
+    s->refs = NULL;
     s->buf = NULL;
     s->len = 0;
 }

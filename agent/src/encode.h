@@ -76,6 +76,13 @@ void ml_buf_bytes(ml_buf *b, const void *p, size_t n);
 void ml_buf_str(ml_buf *b, const void *p, size_t n);
 void ml_buf_cstr(ml_buf *b, const char *s);
 
+/* An entry of a stream's reference table (ml_stream.refs). */
+typedef struct ml_ref_entry {
+    uint64_t addr;
+    uint32_t tag;
+    uint32_t unused;
+} ml_ref_entry;
+
 /* One stream of the capture: a thread's, or the service stream (0). Every field is protected by `lock`.
  * The buffer's first ML_BLOCK_HEADER_LEN bytes are room for the block header, so a block is one write. */
 typedef struct ml_stream {
@@ -92,12 +99,12 @@ typedef struct ml_stream {
     uint64_t slot_addr[ML_ADDR_SLOTS]; /* the last address of each slot */
     uint8_t slot_lru[ML_ADDR_SETS];    /* the way of each set used less recently (0 at a block start) */
     /* References (version 7): the last event on each of ML_ADDR_REF_ENTRIES addresses, direct-mapped by a
-     * hash of the address: ref_addr the address, ref_tag the block generation in bits 16-31 (1 or more; 0:
+     * hash of the address: an entry's addr the address, its tag the block generation in bits 16-31 (1 or more; 0:
      * no event), 1 in bit 15 for a FREE, and in bits 0-14 the event's index among the block's ALLOCs or
      * FREEs (a block of 32 KiB holds at most 16,384 FREEs). An entry of an older block is no match, so the
-     * table is not cleared at a block start, only when the generation wraps (every 65,535 blocks). */
-    uint64_t *ref_addr;
-    uint32_t *ref_tag;
+     * table is not cleared at a block start, only when the generation wraps (every 65,535 blocks). Address
+     * and tag side by side: one cache line per event rather than two. */
+    ml_ref_entry *refs;
     uint32_t ref_gen;      /* the open block's generation << 16 */
     uint32_t block_allocs; /* ALLOCs in the open block */
     uint32_t block_frees;  /* FREEs in the open block */
@@ -173,12 +180,13 @@ static inline __attribute__((always_inline)) uint8_t *ml_encode_addr(ml_stream *
                                                                      uint64_t addr, int is_free) {
     /* The entry of the address: the last ALLOC or FREE on it, if the table kept it. */
     unsigned h = ((uint32_t)(addr >> 4) * ML_ADDR_REF_HASH) >> (32 - ML_ADDR_REF_BITS);
-    uint32_t tag = s->ref_tag[h];
-    int hit = s->ref_addr[h] == addr;
+    ml_ref_entry *e = &s->refs[h];
+    uint32_t tag = e->tag;
+    int hit = e->addr == addr;
     uint32_t mine = is_free ? s->block_frees : s->block_allocs;
     uint32_t theirs = is_free ? s->block_allocs : s->block_frees;
-    s->ref_addr[h] = addr;
-    s->ref_tag[h] = s->ref_gen | (is_free ? 0x8000u : 0u) | mine;
+    e->addr = addr;
+    e->tag = s->ref_gen | (is_free ? 0x8000u : 0u) | mine;
     if (is_free) s->block_frees = mine + 1;
     else s->block_allocs = mine + 1;
     /* The other kind's event in this block: this generation, the other kind's bit. */
