@@ -90,17 +90,32 @@ uint64_t ml_blocks_written(void) {
     return atomic_load(&g_blocks);
 }
 
+/* No entry matches: every tag of generation 0, which no block has (blocks count from 1). At the stream's start
+ * the memory is zeroed already (ml_mem_alloc), so the table's pages are touched only as entries are used. */
+static void refs_clear(ml_stream *s, int zeroed) {
+    if (!zeroed) memset(s->refs, 0, ML_ADDR_REF_ENTRIES * sizeof *s->refs);
+    s->ref_gen = 0x10000u;
+}
+
 int ml_stream_init(ml_stream *s, uint32_t id, int native) {
     memset(s, 0, sizeof *s);
     ml_lock_init(&s->lock);
     s->id = id;
     s->native = native;
     s->buf = ml_mem_alloc(ML_BLOCK_BYTES);
-    return s->buf != NULL ? 0 : -1;
+    s->refs = ml_mem_alloc(ML_ADDR_REF_ENTRIES * sizeof *s->refs);
+    if (s->buf == NULL || s->refs == NULL) {
+        ml_stream_release(s);
+        return -1;
+    }
+    refs_clear(s, 1);
+    return 0;
 }
 
 void ml_stream_release(ml_stream *s) {
-    ml_mem_free(s->buf, ML_BLOCK_BYTES);
+    if (s->buf != NULL) ml_mem_free(s->buf, ML_BLOCK_BYTES);
+    if (s->refs != NULL) ml_mem_free(s->refs, ML_ADDR_REF_ENTRIES * sizeof *s->refs);
+    s->refs = NULL;
     s->buf = NULL;
     s->len = 0;
 }
@@ -166,6 +181,12 @@ static void block_reset(ml_stream *s) {
     s->prev_addr = 0;
     memset(s->slot_addr, 0, sizeof s->slot_addr);
     memset(s->slot_lru, 0, sizeof s->slot_lru); /* neither way used: the less recently used is way 0 */
+    /* A new generation: the table's entries are of older blocks now. After 65,536 blocks the generation
+     * comes round again and would match entries that old: the table starts over instead. */
+    s->ref_gen += 0x10000u;
+    if (s->ref_gen == 0) refs_clear(s, 0);
+    s->block_allocs = 0;
+    s->block_frees = 0;
     s->prev_stack = 0;
     s->prev_native = 0;
     s->block_has_event = 0;

@@ -76,6 +76,13 @@ void ml_buf_bytes(ml_buf *b, const void *p, size_t n);
 void ml_buf_str(ml_buf *b, const void *p, size_t n);
 void ml_buf_cstr(ml_buf *b, const char *s);
 
+/* An entry of a stream's reference table (ml_stream.refs). */
+typedef struct ml_ref_entry {
+    uint64_t addr;
+    uint32_t tag;
+    uint32_t unused;
+} ml_ref_entry;
+
 /* One stream of the capture: a thread's, or the service stream (0). Every field is protected by `lock`.
  * The buffer's first ML_BLOCK_HEADER_LEN bytes are room for the block header, so a block is one write. */
 typedef struct ml_stream {
@@ -91,6 +98,16 @@ typedef struct ml_stream {
     uint64_t prev_addr;
     uint64_t slot_addr[ML_ADDR_SLOTS]; /* the last address of each slot */
     uint8_t slot_lru[ML_ADDR_SETS];    /* the way of each set used less recently (0 at a block start) */
+    /* References (version 7): the last event on each of ML_ADDR_REF_ENTRIES addresses, direct-mapped by a
+     * hash of the address: an entry's addr the address, its tag the block generation in bits 16-31 (1 or more; 0:
+     * no event), 1 in bit 15 for a FREE, and in bits 0-14 the event's index among the block's ALLOCs or
+     * FREEs (a block of 32 KiB holds at most 16,384 FREEs). An entry of an older block is no match, so the
+     * table is not cleared at a block start, only when the generation wraps (every 65,535 blocks). Address
+     * and tag side by side: one cache line per event rather than two. */
+    ml_ref_entry *refs;
+    uint32_t ref_gen;      /* the open block's generation << 16 */
+    uint32_t block_allocs; /* ALLOCs in the open block */
+    uint32_t block_frees;  /* FREEs in the open block */
     uint64_t prev_stack;
     uint64_t prev_native;
     int block_has_event;
@@ -150,9 +167,37 @@ static inline uint64_t ml_zigzag(int64_t v) {
  * delta is no multiple of 8 (or 0). Two compares, no loop: a search of all 8 slots cost 8 ns more per event
  * on a program of many pools (mispredicted loop exits), for 1-4 % fewer bytes. The deltas are exact
  * multiples of 16 (or 8) where they are divided, so an arithmetic shift divides them (gcc's >> of a
- * negative value is arithmetic), without the rounding fix-up of a signed division. */
+ * negative value is arithmetic), without the rounding fix-up of a signed division.
+ *
+ * Before the slots, a reference (version 7): an ALLOC of the address a FREE of this block freed, or a FREE of
+ * what an ALLOC of this block allocated, is coded as how many FREEs (ALLOCs) back that event is. pymalloc
+ * hands out the block freed last in a pool, so a program that repeats itself repeats these distances, while
+ * the addresses themselves differ from one repetition to the next by the state of the pools' free lists,
+ * which depends on everything the process did before (hash seeds, environment, address-space layout):
+ * pyperf_unpickle's captures were 2.2-4.6 MiB from run to run against slots alone, 0.9-1.3 with references
+ * (docs/benchmarks.md, "Addresses as references, round nine"). */
 static inline __attribute__((always_inline)) uint8_t *ml_encode_addr(ml_stream *s, uint8_t *p, uint8_t *type, uint8_t miss_bit,
-                                                                     uint64_t addr) {
+                                                                     uint64_t addr, int is_free) {
+    /* The entry of the address: the last ALLOC or FREE on it, if the table kept it. */
+    unsigned h = ((uint32_t)(addr >> 4) * ML_ADDR_REF_HASH) >> (32 - ML_ADDR_REF_BITS);
+    ml_ref_entry *e = &s->refs[h];
+    uint32_t tag = e->tag;
+    int hit = e->addr == addr;
+    uint32_t mine = is_free ? s->block_frees : s->block_allocs;
+    uint32_t theirs = is_free ? s->block_allocs : s->block_frees;
+    e->addr = addr;
+    e->tag = s->ref_gen | (is_free ? 0x8000u : 0u) | mine;
+    if (is_free) s->block_frees = mine + 1;
+    else s->block_allocs = mine + 1;
+    /* The other kind's event in this block: this generation, the other kind's bit. */
+    if (hit && (tag & 0xffff8000u) == (s->ref_gen | (is_free ? 0u : 0x8000u))) {
+        uint32_t back = theirs - 1 - (tag & 0x7fffu); /* 0: the last one */
+        if (back < ML_ADDR_REF_MAX) {
+            p += ml_put_varint(p, ((uint64_t)back << 1) | 1u);
+            s->prev_addr = addr;
+            return p;
+        }
+    }
     uint64_t page = addr >> ML_ADDR_PAGE_SHIFT;
     unsigned set = (unsigned)(page & (ML_ADDR_SETS - 1));
     unsigned slot = set * ML_ADDR_WAYS;
@@ -163,7 +208,7 @@ static inline __attribute__((always_inline)) uint8_t *ml_encode_addr(ml_stream *
     uint64_t last = s->slot_addr[slot];
     int64_t diff = (int64_t)(addr - last);
     if ((last >> ML_ADDR_PAGE_SHIFT) == page && (diff & (ML_ADDR_SLOT_UNIT - 1)) == 0) {
-        p += ml_put_varint(p, (ml_zigzag(diff >> 4) << ML_ADDR_SLOT_BITS) | slot);
+        p += ml_put_varint(p, ((ml_zigzag(diff >> 4) << ML_ADDR_SLOT_BITS) | slot) << 1);
     } else {
         *type |= miss_bit;
         diff = (int64_t)(addr - s->prev_addr);
@@ -183,15 +228,18 @@ static inline __attribute__((always_inline)) uint8_t *ml_encode_addr(ml_stream *
 #if ML_ADDR_SLOT_UNIT != 16 || ML_ADDR_WAYS != 2
 #error "ml_encode_addr divides by 16 with a shift and has two ways a set"
 #endif
+#if ML_ADDR_REF_MAX > 0x8000 || ML_BLOCK_PAYLOAD_MAX / 2 > 0x8000
+#error "a reference table entry keeps an event's index in 15 bits: a block holds at most 16,384 FREEs"
+#endif
 
 /* What ALLOC and FREE begin with, after their type byte at `start`: the seq and the address. Returns where the
  * rest of the record goes. */
 static inline __attribute__((always_inline)) uint8_t *ml_encode_event_head(ml_stream *s, uint8_t *start, uint8_t *type, uint64_t seq,
-                                                                           uint8_t seq1_bit, uint8_t abs_bit, uint64_t addr) {
+                                                                           uint8_t seq1_bit, uint8_t abs_bit, uint64_t addr, int is_free) {
     ml_first_event(s, seq);
     uint8_t *p = ml_encode_seq(start + 1, type, seq1_bit, seq - s->prev_seq);
     s->prev_seq = seq;
-    return ml_encode_addr(s, p, type, abs_bit, addr);
+    return ml_encode_addr(s, p, type, abs_bit, addr, is_free);
 }
 
 /* ALLOC and FREE (caller holds the lock and took seq from ml_seq). */
@@ -200,7 +248,7 @@ static inline __attribute__((always_inline)) void ml_stream_alloc(ml_stream *s, 
     if (ML_UNLIKELY(s->buf == NULL)) return;
     uint8_t *start = ml_stream_reserve(s, ML_HOT_RECORD_MAX);
     uint8_t type = (uint8_t)(ML_ALLOC_BIT | ((allocator & 15u) << 3));
-    uint8_t *p = ml_encode_event_head(s, start, &type, seq, ML_ALLOC_SEQ1, ML_ALLOC_ABS_ADDR, addr);
+    uint8_t *p = ml_encode_event_head(s, start, &type, seq, ML_ALLOC_SEQ1, ML_ALLOC_ABS_ADDR, addr, 0);
     p += ml_put_varint(p, size);
     if (stack == s->prev_stack) {
         type |= ML_ALLOC_SAME_STACK;
@@ -223,7 +271,7 @@ static inline __attribute__((always_inline)) void ml_stream_free(ml_stream *s, u
     if (ML_UNLIKELY(s->buf == NULL)) return;
     uint8_t *start = ml_stream_reserve(s, ML_HOT_RECORD_MAX);
     uint8_t type = (uint8_t)(ML_FREE_TAG | ((deallocator & 3u) << 3));
-    uint8_t *p = ml_encode_event_head(s, start, &type, seq, ML_FREE_SEQ1, ML_FREE_ABS_ADDR, addr);
+    uint8_t *p = ml_encode_event_head(s, start, &type, seq, ML_FREE_SEQ1, ML_FREE_ABS_ADDR, addr, 1);
     if (size != 0) {
         type |= ML_FREE_HAS_SIZE;
         p += ml_put_varint(p, size);

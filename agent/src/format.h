@@ -3,10 +3,11 @@
 #ifndef MEMLENS_FORMAT_H
 #define MEMLENS_FORMAT_H
 
-/* Version 6 (docs/capture-format.md, "File header"). The agent writes every capture, sampled or not, in
- * version 6 (min_reader_version 6); version 3 coded ALLOC and FREE addresses against slots. */
-#define ML_FORMAT_VERSION 6
-#define ML_MIN_READER_VERSION 6
+/* Version 7 (docs/capture-format.md, "File header"). The agent writes every capture, sampled or not, in
+ * version 7 (min_reader_version 7); version 3 coded ALLOC and FREE addresses against slots, version 7 also
+ * as references to the block's earlier events. */
+#define ML_FORMAT_VERSION 7
+#define ML_MIN_READER_VERSION 7
 /* A sampled capture was version 2, min_reader_version 2 before version 3 (docs/sampling.md). */
 #define ML_SAMPLED_FORMAT_VERSION 2
 /* Captures whose min_reader_version is at least this code addresses against slots. */
@@ -14,6 +15,9 @@
 /* Captures whose min_reader_version is at least this code a NATIVE_FRAME's and a FRAME's parent as the
  * node's id minus the parent's (native.c and pystack.c, node_for). */
 #define ML_PARENT_DELTA_VERSION 6
+/* Captures whose min_reader_version is at least this may code an ALLOC's address as the k-th most recent
+ * FREE's of the block, a FREE's as the k-th most recent ALLOC's ("Addresses", references). */
+#define ML_ADDR_REF_VERSION 7
 #define ML_FILE_MAGIC "\x89MLENS\r\n"
 #define ML_FILE_HEADER_FIXED_LEN 20
 #define ML_BLOCK_SYNC_U32 0x424c4debu
@@ -88,6 +92,13 @@
 #define ML_ADDR_SLOT_BITS 3
 #define ML_ADDR_SLOT_UNIT 16
 #define ML_ADDR_PAGE_SHIFT 14
+/* Version 7: a field with w = 0 whose low bit is set is a reference, (k - 1) << 1 | 1; without it, the
+ * version-3 field of w = 0 shifted left by one. Writer rule: references of k up to ML_ADDR_REF_MAX only,
+ * found in a direct-mapped table of ML_ADDR_REF_ENTRIES addresses (encode.h). */
+#define ML_ADDR_REF_MAX 1024
+#define ML_ADDR_REF_BITS 12
+#define ML_ADDR_REF_ENTRIES 4096
+#define ML_ADDR_REF_HASH 0x9e3779b1u
 
 enum ml_allocator {
     ML_A_MALLOC = 0,

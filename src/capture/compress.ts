@@ -18,6 +18,7 @@ import {
   OPTION_PYTHON_ALLOCATORS,
   PACK_FORMAT_VERSION,
   SLOT_ADDRESS_VERSION,
+  ADDR_REF_VERSION,
   STREAM_MEMLENS,
   STREAM_SERVICE,
 } from './format.js';
@@ -263,7 +264,7 @@ export class Recompressor {
           this.groupsAllowed = options.merge !== false && options.streamGroups !== false && this.codec === 'brotli' && slotted;
           this.packsAllowed = options.packs === true && this.codec === 'brotli' && slotted;
           if (options.merge !== false) {
-            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow());
+            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow(), h.minReaderVersion >= ADDR_REF_VERSION);
           }
           this.out(this.packsAllowed ? groupHeader(bytes, PACK_FORMAT_VERSION) : this.groupsAllowed ? groupHeader(bytes) : bytes.slice());
         },

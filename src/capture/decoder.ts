@@ -28,6 +28,7 @@ import {
   OPTION_NATIVE,
   PARENT_DELTA_VERSION,
   SLOT_ADDRESS_VERSION,
+  ADDR_REF_VERSION,
   STREAM_MEMLENS,
   STREAM_SERVICE,
 } from './format.js';
@@ -52,6 +53,8 @@ interface StreamNodes {
 
 const TAIL = 64;
 const TWO_32 = 4294967296;
+/** The history of a capture without references (never written). */
+const EMPTY_HISTORY: Float64Array = new Float64Array(1);
 const MAX = Number.MAX_SAFE_INTEGER;
 
 // The position after the last varint read by varintAt (a module variable, not a returned object).
@@ -129,6 +132,9 @@ export class CaptureDecoder {
   private readonly tails: Uint8Array[] = [];
   /** The slots' last addresses of a block (version 3), one array per nesting level of records(). */
   private readonly slotArrays: Float64Array[] = [];
+  /** Version 7: per nesting depth, the block's ALLOC addresses then its FREE addresses, for references. */
+  private readonly refArrays: Float64Array[] = [];
+  private refs = false;
   private depth = 0;
   private readonly inflater = new BlockInflater();
   /** Where a group's parts are put back (undefined while a group's parts are being passed on). */
@@ -187,6 +193,7 @@ export class CaptureDecoder {
     this.headerValue = h;
     this.native = (h.options & OPTION_NATIVE) !== 0;
     this.slotted = h.minReaderVersion >= SLOT_ADDRESS_VERSION;
+    this.refs = h.minReaderVersion >= ADDR_REF_VERSION;
     this.grouped = h.minReaderVersion >= GROUP_FORMAT_VERSION;
     this.parentDeltas = h.minReaderVersion >= PARENT_DELTA_VERSION;
     this.visitor.header?.(h);
@@ -388,7 +395,14 @@ export class CaptureDecoder {
       const tail = this.tails[depth] ?? (this.tails[depth] = new Uint8Array(TAIL * 2 + 64));
       const slots = this.slotArrays[depth] ?? (this.slotArrays[depth] = new Float64Array(ADDR_SLOTS));
       slots.fill(0);
-      return this.recordsAt(payload, info, fileBase, partial, v, tail, slots);
+      // References (version 7): room for every event of the payload, an ALLOC (3 bytes or more) or a FREE
+      // (2 or more) each, allocations counting up from 0 and frees down from the end.
+      let hist: Float64Array = EMPTY_HISTORY;
+      if (this.refs) {
+        hist = this.refArrays[depth] ?? EMPTY_HISTORY;
+        if (hist.length < (payload.length >> 1) + 2) hist = this.refArrays[depth] = new Float64Array(Math.max((payload.length >> 1) + 2, hist.length * 2, 1024));
+      }
+      return this.recordsAt(payload, info, fileBase, partial, v, tail, slots, hist);
     } finally {
       this.depth--;
       // A nested call may have left vbad set; the caller checked its own varints before calling out.
@@ -396,11 +410,17 @@ export class CaptureDecoder {
     }
   }
 
-  private recordsAt(payload: Uint8Array, info: BlockInfo, fileBase: number, partial: boolean, v: CaptureVisitor, tail: Uint8Array, slots: Float64Array): number {
+  private recordsAt(payload: Uint8Array, info: BlockInfo, fileBase: number, partial: boolean, v: CaptureVisitor, tail: Uint8Array, slots: Float64Array, hist: Float64Array): number {
     const stream = info.stream;
     const nodes = this.nodesOf(stream);
     const native = this.native;
     const slotted = this.slotted;
+    const refs = this.refs;
+    // hist[0, nAllocs): the block's ALLOC addresses; hist(hist.length - 1 - nFrees, end): its FREE addresses, the
+    // last one first.
+    let nAllocs = 0;
+    let nFrees = 0;
+    const top = hist.length - 1;
     let buf = payload;
     let end = payload.length;
     // shift: payload offset of buf[0] (changes when the tail is moved into the scratch buffer).
@@ -439,17 +459,25 @@ export class CaptureDecoder {
         }
         if (slotted) {
           // Version 3 (see slotAddress), inline: a function call here cost a quarter of the decoding time.
-          const a = varintAt(buf, p);
+          let a = varintAt(buf, p);
           p = vpos;
-          const slot = a & 7;
-          const z = a < TWO_32 ? a >>> 3 : Math.floor(a / 8);
-          if ((t & 2) === 0) addr = slots[slot]! + unzigzag(z) * 16;
-          else if (z !== 0) addr += unzigzag(z) * 8;
-          else {
-            addr = varintAt(buf, p);
-            p = vpos;
+          if (refs && (t & 2) === 0 && (a & 1) !== 0) {
+            // Version 7: the address of the (a >> 1)-th FREE back (0: the last one); the slots stay.
+            const back = a < TWO_32 ? a >>> 1 : Math.floor(a / 2);
+            addr = back < nFrees ? hist[top - nFrees + 1 + back]! : -1;
+          } else {
+            if (refs && (t & 2) === 0) a = a < TWO_32 ? a >>> 1 : a / 2;
+            const slot = a & 7;
+            const z = a < TWO_32 ? a >>> 3 : Math.floor(a / 8);
+            if ((t & 2) === 0) addr = slots[slot]! + unzigzag(z) * 16;
+            else if (z !== 0) addr += unzigzag(z) * 8;
+            else {
+              addr = varintAt(buf, p);
+              p = vpos;
+            }
+            slots[slot] = addr;
           }
-          slots[slot] = addr;
+          if (refs) hist[nAllocs++] = addr;
         } else if ((t & 2) !== 0) {
           addr = varintAt(buf, p);
           p = vpos;
@@ -487,17 +515,25 @@ export class CaptureDecoder {
         }
         if (slotted) {
           // Version 3 (see slotAddress), inline: a function call here cost a quarter of the decoding time.
-          const a = varintAt(buf, p);
+          let a = varintAt(buf, p);
           p = vpos;
-          const slot = a & 7;
-          const z = a < TWO_32 ? a >>> 3 : Math.floor(a / 8);
-          if ((t & 4) === 0) addr = slots[slot]! + unzigzag(z) * 16;
-          else if (z !== 0) addr += unzigzag(z) * 8;
-          else {
-            addr = varintAt(buf, p);
-            p = vpos;
+          if (refs && (t & 4) === 0 && (a & 1) !== 0) {
+            // Version 7: the address of the (a >> 1)-th ALLOC back (0: the last one); the slots stay.
+            const back = a < TWO_32 ? a >>> 1 : Math.floor(a / 2);
+            addr = back < nAllocs ? hist[nAllocs - 1 - back]! : -1;
+          } else {
+            if (refs && (t & 4) === 0) a = a < TWO_32 ? a >>> 1 : a / 2;
+            const slot = a & 7;
+            const z = a < TWO_32 ? a >>> 3 : Math.floor(a / 8);
+            if ((t & 4) === 0) addr = slots[slot]! + unzigzag(z) * 16;
+            else if (z !== 0) addr += unzigzag(z) * 8;
+            else {
+              addr = varintAt(buf, p);
+              p = vpos;
+            }
+            slots[slot] = addr;
           }
-          slots[slot] = addr;
+          if (refs) hist[top - nFrees++] = addr;
         } else if ((t & 4) !== 0) {
           addr = varintAt(buf, p);
           p = vpos;

@@ -23,6 +23,7 @@ import {
   OPTION_NATIVE,
   PARENT_DELTA_VERSION,
   SLOT_ADDRESS_VERSION,
+  ADDR_REF_VERSION,
   STREAM_SERVICE,
 } from './format.js';
 import { SlotAddressWriter } from './address-slots.js';
@@ -150,6 +151,8 @@ export class CaptureWriter {
   private readonly blockSize: number;
   private readonly compressLevel: number | undefined;
   private readonly slotted: boolean;
+  /** Addresses as references too (ADDR_REF_VERSION), by the header's min_reader_version. */
+  private readonly refs: boolean;
   /** FRAME and NATIVE_FRAME parents against their node's id (PARENT_DELTA_VERSION), by the header's min_reader_version. */
   private readonly parentDeltas: boolean;
   private readonly hotMax: number;
@@ -167,6 +170,7 @@ export class CaptureWriter {
     const minReader = options.header !== undefined ? makeHeader(options.header).minReaderVersion : MIN_READER_VERSION;
     this.slotted = options.slotAddresses ?? minReader >= SLOT_ADDRESS_VERSION;
     this.parentDeltas = minReader >= PARENT_DELTA_VERSION;
+    this.refs = this.slotted && minReader >= ADDR_REF_VERSION;
     this.hotMax = this.slotted ? MAX_HOT_RECORD_LEN_SLOTTED : MAX_HOT_RECORD_LEN;
     if (options.header !== undefined) this.push(encodeHeader(options.header));
   }
@@ -184,7 +188,7 @@ export class CaptureWriter {
   private open(stream: number): OpenBlock {
     let b = this.streams.get(stream);
     if (b === undefined) {
-      b = { stream, w: new ByteWriter(1024), baseSeq: 0, events: 0, seq: 0, addr: 0, stack: 0, native: 0, lastSeq: 0, frames: 0, natives: 0, slots: new SlotAddressWriter() };
+      b = { stream, w: new ByteWriter(1024), baseSeq: 0, events: 0, seq: 0, addr: 0, stack: 0, native: 0, lastSeq: 0, frames: 0, natives: 0, slots: new SlotAddressWriter(this.refs) };
       this.streams.set(stream, b);
     }
     return b;
@@ -205,8 +209,8 @@ export class CaptureWriter {
     return b;
   }
 
-  private address(w: ByteWriter, b: OpenBlock, address: number): boolean {
-    if (this.slotted) return b.slots.write(w, address);
+  private address(w: ByteWriter, b: OpenBlock, address: number, free: boolean): boolean {
+    if (this.slotted) return b.slots.write(w, address, free);
     const diff = address - b.addr;
     b.addr = address;
     if (diff % 8 !== 0) {
@@ -228,7 +232,7 @@ export class CaptureWriter {
     b.seq = seq;
     if (delta === 1) t |= ALLOC_SEQ1;
     else w.varint(delta);
-    if (this.address(w, b, address)) t |= ALLOC_ABS_ADDR;
+    if (this.address(w, b, address, false)) t |= ALLOC_ABS_ADDR;
     w.varint(size);
     if (stack === b.stack) t |= ALLOC_SAME_STACK;
     else {
@@ -253,7 +257,7 @@ export class CaptureWriter {
     b.seq = seq;
     if (delta === 1) t |= FREE_SEQ1;
     else w.varint(delta);
-    if (this.address(w, b, address)) t |= FREE_ABS_ADDR;
+    if (this.address(w, b, address, true)) t |= FREE_ABS_ADDR;
     if (size !== 0) {
       t |= FREE_HAS_SIZE;
       w.varint(size);

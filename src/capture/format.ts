@@ -4,10 +4,11 @@
 /**
  * The version memlens writes (agent and TypeScript encoder), which needs a reader of that version
  * (docs/capture-format.md, "File header"). Version 3 coded ALLOC and FREE addresses against a block's slots of
- * recently used pages; 4 and 5 were group blocks and packs, which only memlens's recompression writes.
+ * recently used pages; 4 and 5 were group blocks and packs, which only memlens's recompression writes; 6 coded
+ * frames' parents against their own ids; 7 codes addresses as references to the block's earlier events too.
  */
-export const FORMAT_VERSION = 6;
-export const MIN_READER_VERSION = 6;
+export const FORMAT_VERSION = 7;
+export const MIN_READER_VERSION = 7;
 /**
  * A sampled capture (docs/sampling.md) was version 2 with min_reader_version 2 before version 3: a version-1
  * reader would read its sizes as every allocation, wrong by the sampling factor, so it must refuse the file.
@@ -24,6 +25,11 @@ export const SLOT_ADDRESS_VERSION = 3;
  */
 export const PARENT_DELTA_VERSION = 6;
 /**
+ * A capture whose min_reader_version is at least this may code an ALLOC's address as the k-th most recent
+ * FREE's of its block and a FREE's as the k-th most recent ALLOC's (docs/capture-format.md, "Addresses").
+ */
+export const ADDR_REF_VERSION = 7;
+/**
  * A capture that memlens's recompression wrote with group blocks (BLOCK_KIND_GROUP): version 4, and
  * min_reader_version 4, because a reader of version 3 would skip those blocks (an unknown kind) and lose
  * their records without knowing it. (The agent wrote version 3 then; a capture of a later version keeps
@@ -37,7 +43,7 @@ export const GROUP_FORMAT_VERSION = 4;
  */
 export const PACK_FORMAT_VERSION = 5;
 /** The newest version this reader reads: a file whose min_reader_version is above it is refused. */
-export const READER_VERSION = 6;
+export const READER_VERSION = 7;
 
 /** `\x89MLENS\r\n`: the 0x89 and CR LF catch files mangled by text-mode transfers. */
 export const FILE_MAGIC = Uint8Array.of(0x89, 0x4d, 0x4c, 0x45, 0x4e, 0x53, 0x0d, 0x0a);
@@ -131,6 +137,14 @@ export const ADDR_WAYS = 2;
 export const ADDR_SLOT_BITS = 3;
 export const ADDR_SLOT_UNIT = 16;
 export const ADDR_PAGE_SHIFT = 14;
+// Version 7: a field of w = 0 whose low bit is set is a reference, (k − 1) << 1 | 1; without it, it is the
+// version-3 field of w = 0 shifted left by one. Writer rule: references of k up to ADDR_REF_MAX only, found in
+// a direct-mapped table of ADDR_REF_ENTRIES addresses whose index is the top ADDR_REF_BITS bits of the low 32
+// bits of (address >> 4) × ADDR_REF_HASH.
+export const ADDR_REF_MAX = 1024;
+export const ADDR_REF_BITS = 12;
+export const ADDR_REF_ENTRIES = 4096;
+export const ADDR_REF_HASH = 0x9e3779b1;
 export const RESERVED_MASK = 0xe0;
 export const RESERVED_TAG = 0x40;
 

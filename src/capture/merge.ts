@@ -125,15 +125,15 @@ export class BlockMerger {
   /** Streams in the order their pending block was opened (the order they are written in). */
   private order: number[] = [];
   private readonly scratch = new ByteWriter(SMALL_BLOCK * 2);
-  private readonly slotsIn = new SlotAddressReader();
-  private readonly slotsSaved = new SlotAddressWriter();
+  private readonly slotsIn: SlotAddressReader;
+  private readonly slotsSaved: SlotAddressWriter;
   /** Raw bytes pending, all streams together. */
   private held = 0;
 
   /**
    * `native`: the capture's ALLOC records carry a native stack (header option 1). `slotted`: its addresses
    * are coded against slots (min_reader_version 3 and later). `groups`: write group blocks (the output's
-   * header says format version 4).
+   * header says format version 4). `refs`: its addresses may be references (min_reader_version 7 and later).
    */
   constructor(
     private readonly native: boolean,
@@ -141,7 +141,11 @@ export class BlockMerger {
     private limits: MergeLimits = SMALL_BLOCKS,
     private readonly slotted = false,
     private groups = false,
-  ) {}
+    private readonly refs = false,
+  ) {
+    this.slotsIn = new SlotAddressReader(refs);
+    this.slotsSaved = new SlotAddressWriter(refs);
+  }
 
   /** What to merge from now on (what is pending stays, and is written by the new limits' rules). */
   setLimits(limits: MergeLimits): void {
@@ -179,7 +183,7 @@ export class BlockMerger {
         stack: 0,
         native: 0,
         events: 0,
-        slots: new SlotAddressWriter(),
+        slots: new SlotAddressWriter(this.refs),
       };
     }
     const w = this.scratch;
@@ -238,7 +242,7 @@ export class BlockMerger {
         const wBit = (t & (alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR)) !== 0;
         if (this.slotted) {
           const a = varintAt(b, i, end);
-          addr = SlotAddressReader.isWhole(a, wBit) ? this.slotsIn.whole(a, varintAt(b, vpos, end)) : this.slotsIn.read(a, wBit);
+          addr = SlotAddressReader.isWhole(a, wBit) ? this.slotsIn.whole(a, varintAt(b, vpos, end), !alloc) : this.slotsIn.read(a, wBit, !alloc);
         } else if (wBit) addr = varintAt(b, i, end);
         else addr += zigzagDecode(varintAt(b, i, end)) * 8;
         i = vpos;
@@ -267,7 +271,7 @@ export class BlockMerger {
         if (delta === 1) out |= alloc ? ALLOC_SEQ1 : FREE_SEQ1;
         else w.varint(delta);
         if (this.slotted) {
-          if (p.slots.write(w, addr)) out |= alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR;
+          if (p.slots.write(w, addr, !alloc)) out |= alloc ? ALLOC_ABS_ADDR : FREE_ABS_ADDR;
         } else {
           const diff = addr - p.addr;
           p.addr = addr;

@@ -1,5 +1,5 @@
 // The sampled mode in real processes (docs/sampling.md), on every CPython of the test environment: what the
-// capture says about itself (format version 6, the rate and the exact threshold), that the free of every
+// capture says about itself (format version 7, the rate and the exact threshold), that the free of every
 // recorded block is recorded (a site whose blocks were all freed holds exactly nothing), that large
 // allocations are exact, that estimates of the malloc family and, with --trace-python-allocators, of
 // Python's own allocator agree with the exact mode within sampling noise, that threads sample on their own,
@@ -119,12 +119,12 @@ for (const py of testPythons()) {
       return join(where, output);
     };
 
-    test('the capture is format version 6 (which a version-5 reader refuses) and says how it was sampled', async () => {
+    test('the capture is format version 7 (which a version-6 reader refuses) and says how it was sampled', async () => {
       const path = await run('header', ['--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '7' });
       const h = decodeHeader(readFileSync(path));
-      // The agent's version, 6, above the 5 of `memlens run`'s follower (group blocks and packs, compress.ts).
-      assert.equal(h.version, 6);
-      assert.equal(h.minReaderVersion, 6);
+      // The agent's version, 7, above the 5 of `memlens run`'s follower (group blocks and packs, compress.ts).
+      assert.equal(h.version, 7);
+      assert.equal(h.minReaderVersion, 7);
       assert.ok((h.options & OPTION_SAMPLED) !== 0);
       assert.equal(h.sampleRateBytes, 64 * 1024);
       assert.equal(h.sampleExactBytes, 256 * 1024);

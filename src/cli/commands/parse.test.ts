@@ -28,7 +28,7 @@ test('a good capture: header line first, then blocks and records; exit 0, nothin
   assert.equal(r.code, 0);
   assert.equal(r.err, '');
   const lines = r.out.trimEnd().split('\n');
-  assert.match(lines[0] ?? '', /^header version=6 min_reader_version=6 writer_name="memlens"/);
+  assert.match(lines[0] ?? '', /^header version=7 min_reader_version=7 writer_name="memlens"/);
   assert.match(lines[1] ?? '', /^block offset=\d+ stream=1 /);
   assert.ok(lines.some((l) => l.startsWith('alloc stream=1 seq=2 address=0x55555555a040 size=64 allocator=pymalloc_malloc stack=2 native_stack=2')));
   const json = await parse('good.mlens', '--json');
@@ -38,7 +38,7 @@ test('a good capture: header line first, then blocks and records; exit 0, nothin
     .map((l) => JSON.parse(l) as { type: string; schema?: string; min_reader_version?: number });
   assert.deepEqual(rows[0], { schema: 'memlens.parse/1', type: 'schema' });
   assert.equal(rows[1]?.type, 'header');
-  assert.equal(rows[1]?.min_reader_version, 6, 'keys are snake_case, as in the text lines');
+  assert.equal(rows[1]?.min_reader_version, 7, 'keys are snake_case, as in the text lines');
   assert.equal(rows.filter((x) => x.type !== 'block' && x.type !== 'schema').length, lines.filter((l) => !l.startsWith('block')).length);
 });
 
