@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { prng } from '../../test/support/prng.js';
-import { BlockPool, type Slab } from './block-pool.js';
+import { setImmediate as tick } from 'node:timers/promises';
+import { BlockPool, DROP_FROM_SLABS, type Slab } from './block-pool.js';
+import { collectNow } from '../util/outgrown.js';
 
 function bytes(n: number, seed: number): Uint8Array {
   const rnd = prng(seed);
@@ -14,14 +16,14 @@ test('copies stay intact until released, in any order, while slabs are used agai
   const pool = new BlockPool();
   const rnd = prng(7);
   const held: { copy: Uint8Array; want: Uint8Array; slab: Slab | undefined }[] = [];
-  const buffers = new Set<ArrayBufferLike>();
+  const slabs = new Set<Slab>();
   for (let i = 0; i < 3000; i++) {
     const want = bytes(1 + Math.floor(rnd() * 9000), i);
     const source = want.slice();
     const copy = pool.copy(source);
     source.fill(0); // the caller's buffer is reused for the next block
     held.push({ copy, want, slab: pool.lastSlab });
-    buffers.add(copy.buffer);
+    if (pool.lastSlab !== undefined) slabs.add(pool.lastSlab);
     // Release a random few of those held (an orderer's release decodes them in its own order).
     while (held.length > 40 || (held.length > 0 && rnd() < 0.4)) {
       const [h] = held.splice(Math.floor(rnd() * held.length), 1);
@@ -31,7 +33,7 @@ test('copies stay intact until released, in any order, while slabs are used agai
   }
   for (const h of held) assert.deepEqual(h.copy, h.want);
   // About 15 MiB went through; at most ~40 blocks (360 KiB) were held at once.
-  assert.ok(buffers.size <= 8, `${buffers.size} slabs`);
+  assert.ok(slabs.size <= 8, `${slabs.size} slabs`);
 });
 
 test('a large block gets a buffer of its own', () => {
@@ -42,4 +44,41 @@ test('a large block gets a buffer of its own', () => {
   assert.deepEqual(copy, big);
   assert.notEqual(copy.buffer, big.buffer);
   pool.release(undefined);
+});
+
+/** Copies `n` blocks of 32 KiB that all wait at once, checks and releases them; weak references to their buffers. */
+function burst(pool: BlockPool, n: number): WeakRef<ArrayBufferLike>[] {
+  const held: { copy: Uint8Array; want: Uint8Array; slab: Slab | undefined }[] = [];
+  for (let i = 0; i < n; i++) {
+    const want = bytes(32 << 10, i);
+    held.push({ copy: pool.copy(want), want, slab: pool.lastSlab });
+  }
+  const made = new Set(held.map((h) => h.slab)).size;
+  assert.ok(made > DROP_FROM_SLABS, `${made} slabs`);
+  for (const h of held) {
+    assert.deepEqual(h.copy, h.want);
+    pool.release(h.slab);
+  }
+  return held.map((h) => new WeakRef(h.copy.buffer));
+}
+
+/** Reading goes on with one block waiting at a time. */
+function steady(pool: BlockPool, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const want = bytes(32 << 10, 1000 + i);
+    const copy = pool.copy(want);
+    assert.deepEqual(copy, want);
+    pool.release(pool.lastSlab);
+  }
+}
+
+test('the slabs of a burst of waiting blocks are let go once they were all released', async () => {
+  const pool = new BlockPool();
+  // A capture whose first barrier comes late: 300 blocks of 32 KiB wait at once, 38 slabs.
+  const refs = burst(pool, 300);
+  steady(pool, 50);
+  await tick(); // a WeakRef keeps its target for the rest of the job that made it
+  collectNow();
+  // Nothing of the burst's memory is kept (the pool held its slabs in its free list to the end before).
+  assert.equal(refs.filter((w) => w.deref() !== undefined).length, 0);
 });
