@@ -20,8 +20,12 @@ import {
   recompressCapture,
   Recompressor,
 } from './compress.js';
+import { brotliDecompressSync } from 'node:zlib';
 import { decodeCapture } from './decoder.js';
 import { concat } from './encoder.js';
+import { BlockFramer } from './framing.js';
+import { GROUP_COLUMNS } from './group.js';
+import { WHOLE_PART } from './merge.js';
 import { BLOCK_KIND_GROUP, BLOCK_KIND_RECORDS, FORMAT_VERSION, MIN_READER_VERSION, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, PACK_FORMAT_VERSION, STREAM_SERVICE } from './format.js';
 
 function decode(bytes: Uint8Array): Collected {
@@ -123,6 +127,12 @@ test('followGroups: only behind a slow writer, not far behind', () => {
   assert.ok(FOLLOW_GROUP_RATE < FOLLOW_FAST_RATE);
 });
 
+test('followGroups: with whole parts, at any rate up to the fast level, unless far behind', () => {
+  assert.equal(followGroups(0, FOLLOW_GROUP_RATE, FOLLOW_GROUP_VOLUME + 1, true), true);
+  assert.equal(followGroups(FOLLOW_FAST_LAG - 1, FOLLOW_FAST_RATE - 1, Infinity, true), true);
+  assert.equal(followGroups(FOLLOW_FAST_LAG, 0, 1, true), false);
+});
+
 test("followGroups: a capture's first FOLLOW_GROUP_VOLUME bytes are grouped whatever the rate, unless far behind", () => {
   assert.equal(followGroups(0, FOLLOW_GROUP_RATE, FOLLOW_GROUP_VOLUME), true);
   assert.equal(followGroups(0, FOLLOW_FAST_RATE, 1), true);
@@ -198,4 +208,63 @@ test('packs: at the fast level the blocks go out in packs of their own bytes, in
   const slow = decode(recompressCapture(realistic, { packs: true }));
   assert.equal(slow.header?.version, Math.max(PACK_FORMAT_VERSION, FORMAT_VERSION));
   assert.deepEqual(byStream(slow.items), byStream(items.items));
+});
+
+/** The column count of each group block of a capture (0: a pack), in file order. */
+function groupColumns(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  const f = new BlockFramer({
+    header: () => undefined,
+    block: (info, b) => {
+      if (info.kind !== BLOCK_KIND_GROUP) return;
+      const stored = b.subarray(info.headerLen, info.headerLen + info.storedLen);
+      const p = info.flags === 2 ? new Uint8Array(brotliDecompressSync(stored)) : stored;
+      let at = 0;
+      const varint = (): number => {
+        let v = 0;
+        for (let mul = 1; ; mul *= 128) {
+          const x = p[at++]!;
+          v += (x & 0x7f) * mul;
+          if (x < 0x80) return v;
+        }
+      };
+      const n = varint();
+      for (let k = 0; k < 3 * n; k++) varint();
+      out.push(varint());
+    },
+    damaged: () => undefined,
+    truncated: () => undefined,
+  });
+  f.feed(bytes);
+  f.end();
+  return out;
+}
+
+test("wholeParts: at quality 5 full blocks go into packs as they are, small blocks still into groups by column; every stream's records kept", () => {
+  // Full blocks (32 KiB): packs (groups of 0 columns), with every stream's records in their order.
+  const whole = recompressCapture(realistic, { packs: true, wholeParts: true });
+  // (The last group holds the service stream's last records alone, for cleanEnd: small, coded by column.)
+  const cols = groupColumns(whole);
+  assert.ok(cols.length > 1 && cols.slice(0, -1).every((n) => n === 0), cols.join(' '));
+  const a = decode(realistic);
+  const b = decode(whole);
+  assert.deepEqual(b.warnings, []);
+  assert.deepEqual(byStream(b.items), byStream(a.items));
+  // Without wholeParts (attach, --live, push) the same capture is coded by column, as before.
+  assert.ok(groupColumns(recompressCapture(realistic, { packs: true })).every((n) => n === GROUP_COLUMNS));
+  // Small blocks (a quiet program's): merged and coded by column, packs or not.
+  const small = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 300 });
+  assert.ok(WHOLE_PART > 300);
+  const smallOut = recompressCapture(small, { packs: true, wholeParts: true });
+  const smallCols = groupColumns(smallOut);
+  assert.ok(smallCols.length > 0 && smallCols.every((n) => n === GROUP_COLUMNS), smallCols.join(' '));
+  assert.deepEqual(byStream(decode(smallOut).items), byStream(decode(small).items));
+  // Blocks that came between full ones go in whole once the groups are packs (no transcode): the records
+  // are still all there, in each stream's order, with blocks of mixed sizes.
+  const mixed: Uint8Array[] = [];
+  writeRealistic({ events: 30000, threads: 3, blockSize: 12 << 10, sink: (x) => mixed.push(x) });
+  const mixedIn = concat(mixed);
+  const mixedOut = recompressCapture(mixedIn, { packs: true, wholeParts: true });
+  assert.ok(groupColumns(mixedOut).includes(0));
+  assert.deepEqual(byStream(decode(mixedOut).items), byStream(decode(mixedIn).items));
 });

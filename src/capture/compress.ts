@@ -113,6 +113,13 @@ export const FOLLOW_STREAM_GROUPS = true;
  */
 export const FOLLOW_PACKS = true;
 
+/**
+ * Whether `memlens run`'s follower, at quality 5, puts full blocks into its groups as they are, packing a
+ * group that is mostly them (RecompressOptions.wholeParts; merge.ts, WHOLE_PART): the parse of every record
+ * that coding them by column takes ran cold, most of the follower's CPU on a short run.
+ */
+export const FOLLOW_WHOLE_PARTS = true;
+
 /** A pack is written once its parts hold this many bytes (brotli's window then spans all of it). */
 export const PACK_BYTES = 1 << 20;
 
@@ -128,10 +135,14 @@ export const FOLLOW_GROUP_VOLUME = 1 << 20;
 
 /**
  * Whether the follower groups full blocks from now on (at quality 5 only, see Recompressor), `readBytes`
- * of the capture read so far.
+ * of the capture read so far. With `wholeParts` (FOLLOW_WHOLE_PARTS) whatever the rate, unless far behind:
+ * full blocks then go into packs as they are, which costs a copy, not the parse FOLLOW_GROUP_RATE was set
+ * for, and a pack at quality 5 is both smaller and cheaper than the same blocks one by one (the band between
+ * FOLLOW_GROUP_RATE and FOLLOW_FAST_RATE past FOLLOW_GROUP_VOLUME; docs/benchmarks.md, "The group coder's
+ * cold cost, round nine": pyperf_regex_v8's stream 128.7 -> 94.9 KiB, pyperf_unpickle's 82.1 -> 69.3).
  */
-export function followGroups(lagBytes: number, bytesPerSecond: number, readBytes = Infinity): boolean {
-  return lagBytes < FOLLOW_FAST_LAG && (bytesPerSecond < FOLLOW_GROUP_RATE || readBytes <= FOLLOW_GROUP_VOLUME);
+export function followGroups(lagBytes: number, bytesPerSecond: number, readBytes = Infinity, wholeParts = false): boolean {
+  return lagBytes < FOLLOW_FAST_LAG && (wholeParts || bytesPerSecond < FOLLOW_GROUP_RATE || readBytes <= FOLLOW_GROUP_VOLUME);
 }
 
 /**
@@ -209,6 +220,12 @@ export interface RecompressOptions {
    * false. Only with brotli, for captures of version 3 or later.
    */
   readonly packs?: boolean;
+  /**
+   * With `packs`: at quality 5, blocks of merge.ts's WHOLE_PART or more go into groups as they are, and a
+   * group mostly of them is a pack rather than coded by column (`memlens run`'s follower: FOLLOW_WHOLE_PARTS);
+   * default false.
+   */
+  readonly wholeParts?: boolean;
 }
 
 /**
@@ -264,7 +281,8 @@ export class Recompressor {
           this.groupsAllowed = options.merge !== false && options.streamGroups !== false && this.codec === 'brotli' && slotted;
           this.packsAllowed = options.packs === true && this.codec === 'brotli' && slotted;
           if (options.merge !== false) {
-            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow(), h.minReaderVersion >= ADDR_REF_VERSION);
+            const whole = this.packsAllowed && options.wholeParts === true;
+            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow(), h.minReaderVersion >= ADDR_REF_VERSION, whole);
           }
           this.out(this.packsAllowed ? groupHeader(bytes, PACK_FORMAT_VERSION) : this.groupsAllowed ? groupHeader(bytes) : bytes.slice());
         },

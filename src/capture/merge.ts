@@ -41,7 +41,7 @@ import {
   STREAM_SERVICE,
 } from './format.js';
 import { SlotAddressReader, SlotAddressWriter } from './address-slots.js';
-import { groupPayload, type GroupPart } from './group.js';
+import { groupPayload, packPayload, type GroupPart } from './group.js';
 import type { BlockInfo } from './records.js';
 import { ByteWriter, zigzagDecode, zigzagEncode } from './varint.js';
 
@@ -51,6 +51,22 @@ export const SMALL_BLOCK = 16 * 1024;
 export const MERGED_BLOCK = 64 * 1024;
 /** Every pending block is written once they hold this many bytes together (many threads). */
 export const MERGE_PENDING_MAX = 1 << 20;
+
+/**
+ * With whole parts (BlockMerger's `wholeParts`, `memlens run`'s follower), a block of at least this many raw
+ * bytes goes into the next group as a part of its own, as it is, rather than encoded again into its
+ * stream's merged part (transcode); and a group whose bytes are mostly such parts is written as a pack
+ * (group.ts, packPayload: no columns), not coded by column. Encoding every ALLOC and FREE again, then
+ * splitting them into columns, is a parse of every record in JavaScript that a short run does cold: V8
+ * interprets it, then compiles it with TurboFan on the main thread (--no-concurrent-recompilation), 30-50 ms
+ * of the follower's 60-130 on a program of 0.1-0.5 s, where brotli takes 5-10 (docs/benchmarks.md, "The
+ * group coder's cold cost, round nine"). A pack of the blocks as they are costs a copy; brotli, with its
+ * window over the whole pack, gets most of what the columns gave (captures 1-19 % larger than coded by
+ * column, all still well below memray's). Smaller blocks (a quiet program's, many threads' 10 ms flushes)
+ * are merged and coded by column as before: there each block's restarted delta state (whole addresses, a
+ * stack) is a large share of its bytes, and the columns halve such captures.
+ */
+export const WHOLE_PART = 8 * 1024;
 
 /**
  * What a merger takes and how far it goes. The defaults (SMALL_BLOCK, MERGED_BLOCK, MERGE_PENDING_MAX) merge
@@ -86,7 +102,17 @@ export interface MergedBlock {
 
 interface Pending {
   readonly stream: number;
-  readonly w: ByteWriter;
+  /**
+   * Parts of this stream closed before `w`'s (in order): blocks taken whole (addPart), and what `w`
+   * held before each of them.
+   */
+  readonly parts: GroupPart[];
+  /** Bytes pending in this stream: `parts`' and `w`'s; of them in blocks of WHOLE_PART or more. */
+  bytes: number;
+  fullBytes: number;
+  /** False after a part was closed: `w` is empty, and its state is set by the next block merged into it. */
+  open: boolean;
+  w: ByteWriter;
   baseSeq: number;
   /** The merged block's delta state (writer side). */
   seq: number;
@@ -120,6 +146,12 @@ function varintAt(b: Uint8Array, p: number, end: number): number {
   throw NOT_MERGEABLE;
 }
 
+/** A stream's pending parts, in order: those closed, then its merged part (when it holds anything, or is all there is). */
+function partsOf(p: Pending): GroupPart[] {
+  if (p.parts.length === 0) return [{ stream: p.stream, baseSeq: p.baseSeq, payload: p.w.bytes() }];
+  return p.w.length > 0 ? [...p.parts, { stream: p.stream, baseSeq: p.baseSeq, payload: p.w.bytes() }] : p.parts;
+}
+
 export class BlockMerger {
   private readonly pending = new Map<number, Pending>();
   /** Streams in the order their pending block was opened (the order they are written in). */
@@ -129,11 +161,17 @@ export class BlockMerger {
   private readonly slotsSaved: SlotAddressWriter;
   /** Raw bytes pending, all streams together. */
   private held = 0;
+  /** Of `held`, the bytes of blocks of WHOLE_PART or more (addPart). */
+  private heldFull = 0;
+  /** The last group written was a pack (wholeParts): blocks of every size are taken whole (addPart). */
+  private packing = false;
 
   /**
    * `native`: the capture's ALLOC records carry a native stack (header option 1). `slotted`: its addresses
    * are coded against slots (min_reader_version 3 and later). `groups`: write group blocks (the output's
    * header says format version 4). `refs`: its addresses may be references (min_reader_version 7 and later).
+   * `wholeParts`: blocks of WHOLE_PART or more go into groups whole, and a group mostly of them is a pack (the
+   * output's header must say format version 5).
    */
   constructor(
     private readonly native: boolean,
@@ -142,6 +180,7 @@ export class BlockMerger {
     private readonly slotted = false,
     private groups = false,
     private readonly refs = false,
+    private readonly wholeParts = false,
   ) {
     this.slotsIn = new SlotAddressReader(refs);
     this.slotsSaved = new SlotAddressWriter(refs);
@@ -168,24 +207,17 @@ export class BlockMerger {
     }
     const payload = bytes.subarray(info.headerLen, info.headerLen + info.storedLen);
     let p = this.pending.get(info.stream);
-    if (p !== undefined && p.w.length + payload.length > this.limits.merged) {
+    if (p !== undefined && p.bytes + payload.length > this.limits.merged) {
       this.flush(info.stream);
       p = undefined;
     }
-    const fresh = p === undefined;
-    if (p === undefined) {
-      p = {
-        stream: info.stream,
-        w: new ByteWriter(Math.min(this.limits.merged, MERGED_BLOCK) + 256),
-        baseSeq: info.baseSeq,
-        seq: info.baseSeq,
-        addr: 0,
-        stack: 0,
-        native: 0,
-        events: 0,
-        slots: new SlotAddressWriter(this.refs),
-      };
+    if (this.groups && this.wholeParts && (info.rawLen >= WHOLE_PART || this.packing || (this.heldFull > 0 && this.heldFull * 2 >= this.held))) {
+      this.addPart(p, info, payload, info.rawLen >= WHOLE_PART);
+      return true;
     }
+    const fresh = p === undefined;
+    if (p === undefined) p = this.fresh(info.stream, info.baseSeq, []);
+    else if (!p.open) this.reopen(p, info.baseSeq);
     const w = this.scratch;
     w.reset();
     const saved = { seq: p.seq, addr: p.addr, stack: p.stack, native: p.native, events: p.events };
@@ -213,9 +245,71 @@ export class BlockMerger {
       this.order.push(info.stream);
     }
     p.w.raw(w.bytes());
+    p.bytes += w.length;
     this.held += w.length;
     if (this.held >= this.limits.pendingMax) this.flushAll();
     return true;
+  }
+
+  /** A stream's pending state, with `parts` closed already (then its merged part waits for a block: reopen). */
+  private fresh(stream: number, baseSeq: number, parts: GroupPart[]): Pending {
+    return {
+      stream,
+      parts,
+      bytes: 0,
+      fullBytes: 0,
+      open: parts.length === 0,
+      w: new ByteWriter(Math.min(this.limits.merged, MERGED_BLOCK) + 256),
+      baseSeq,
+      seq: baseSeq,
+      addr: 0,
+      stack: 0,
+      native: 0,
+      events: 0,
+      slots: new SlotAddressWriter(this.refs),
+    };
+  }
+
+  /** Starts `p`'s merged part again from an empty state, its base_seq `baseSeq` (`open`: a block is merged into it now). */
+  private reopen(p: Pending, baseSeq: number, open = true): void {
+    if (p.w.length > 0) p.w = new ByteWriter(Math.min(this.limits.merged, MERGED_BLOCK) + 256);
+    p.open = open;
+    p.baseSeq = baseSeq;
+    p.seq = baseSeq;
+    p.addr = 0;
+    p.stack = 0;
+    p.native = 0;
+    p.events = 0;
+    p.slots.reset();
+  }
+
+  /**
+   * Takes a block as a part of its own of the next group (a `full` one, of WHOLE_PART or more, or any while
+   * the groups are packs): after what its stream has pending, which is closed as a part (the stream's next
+   * block to merge starts a merged part again). Its records are not read here: a pack holds them as they
+   * are, a group coded by column parses them (and one that cannot carry them goes out as ordinary blocks,
+   * this one as it was).
+   */
+  private addPart(p: Pending | undefined, info: BlockInfo, payload: Uint8Array, full: boolean): void {
+    // A copy (a plain Uint8Array, as the merged parts are): `payload` is a view of the caller's buffer.
+    const part: GroupPart = { stream: info.stream, baseSeq: info.baseSeq, payload: new Uint8Array(payload) };
+    if (p === undefined) {
+      p = this.fresh(info.stream, info.baseSeq, [part]);
+      this.pending.set(info.stream, p);
+      this.order.push(info.stream);
+    } else {
+      if (p.w.length > 0) p.parts.push({ stream: p.stream, baseSeq: p.baseSeq, payload: p.w.bytes() });
+      p.parts.push(part);
+      // What comes next of this stream is merged from an empty state, in a part after this one.
+      this.reopen(p, info.baseSeq, false);
+    }
+    p.bytes += payload.length;
+    if (full) {
+      p.fullBytes += payload.length;
+      this.heldFull += payload.length;
+    }
+    this.held += payload.length;
+    if (this.held >= this.limits.pendingMax) this.flushAll();
   }
 
   /**
@@ -430,9 +524,10 @@ export class BlockMerger {
       return;
     }
     this.pending.delete(stream);
-    this.held -= p.w.length;
+    this.held -= p.bytes;
+    this.heldFull -= p.fullBytes;
     this.order = this.order.filter((s) => s !== stream);
-    this.write([{ stream, baseSeq: p.baseSeq, payload: p.w.bytes() }]);
+    this.write(partsOf(p), p.fullBytes);
   }
 
   /**
@@ -445,28 +540,45 @@ export class BlockMerger {
   flushAll(last = false): void {
     const parts: GroupPart[] = [];
     let service: Pending | undefined;
+    let full = 0;
     for (const s of this.order) {
       const p = this.pending.get(s)!;
       if (s === STREAM_SERVICE) service = p;
-      else parts.push({ stream: s, baseSeq: p.baseSeq, payload: p.w.bytes() });
+      else {
+        parts.push(...partsOf(p));
+        full += p.fullBytes;
+      }
     }
-    if (service !== undefined) parts.push({ stream: STREAM_SERVICE, baseSeq: service.baseSeq, payload: service.w.bytes() });
+    if (service !== undefined) parts.push(...partsOf(service));
     this.pending.clear();
     this.order = [];
     this.held = 0;
+    this.heldFull = 0;
     if (last && service !== undefined && parts.length > 1) {
-      this.write(parts.slice(0, -1));
-      this.write(parts.slice(-1));
+      // The service stream's last part alone (with whole parts it may have several: the others go before).
+      const end = parts[parts.length - 1]!;
+      const endFull = end.payload.length >= WHOLE_PART ? end.payload.length : 0;
+      this.write(parts.slice(0, -1), Math.max(0, full + service.fullBytes - endFull));
+      this.write(parts.slice(-1), endFull);
     } else {
-      this.write(parts);
+      this.write(parts, full + (service?.fullBytes ?? 0));
     }
   }
 
-  /** Emits `parts` in order: one group block when groups are on and it can carry them, else one block each. */
-  private write(parts: readonly GroupPart[]): void {
+  /**
+   * Emits `parts` in order: one group block when groups are on and it can carry them, else one block each.
+   * `full`: how many of their bytes came in blocks of WHOLE_PART or more; half of them or more (with whole
+   * parts), the group is a pack, and until a group is not, the blocks that follow go in whole whatever
+   * their size (merging them would run transcode for 1-2 % of the bytes, and TurboFan's compile of it); so
+   * do they while such blocks are half of what is pending (add).
+   */
+  private write(parts: readonly GroupPart[], full: number): void {
     if (parts.length === 0) return;
     if (this.groups) {
-      const payload = groupPayload(parts, this.native, this.slotted);
+      let total = 0;
+      for (const p of parts) total += p.payload.length;
+      this.packing = this.wholeParts && full > 0 && full * 2 >= total;
+      const payload = this.packing ? packPayload(parts) : groupPayload(parts, this.native, this.slotted);
       if (payload !== undefined) {
         this.emit({ kind: BLOCK_KIND_GROUP, stream: 0, baseSeq: 0, payload });
         return;

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { Collector, Digest, StreamDigests } from '../../test/support/collect.js';
+import { Collector, Digest, StreamDigests, type Item } from '../../test/support/collect.js';
 import { memoryIo } from '../../test/support/memory-io.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
 import { decodeCapture } from '../capture/decoder.js';
@@ -361,4 +361,59 @@ test("finishCaptureFile: the agent's marker lost, no TRAILER, the program exited
       assert.equal(markers.length, 0);
     }
   }
+});
+
+test("cleanEnd: with whole parts (the follower's packs at quality 5) the service stream's last records still end the capture in a group of one part", async () => {
+  // A thread's full blocks (about 14 KB each, past WHOLE_PART) between the service stream's small ones: the
+  // groups become packs, the service stream's blocks then go in whole too, several parts of it pending at
+  // the end.
+  const items: Item[] = [];
+  let seq = 0;
+  for (let r = 0; r < 8; r++) {
+    for (let k = 0; k < 2000; k++) {
+      items.push({ type: 'alloc', stream: 1, seq: ++seq, address: 0x7f0000000000 + 64 * ((k * 7) % 500), size: 32 + (k % 5) * 16, allocator: 1, stack: 1 + (k % 9), nativeStack: 0 });
+    }
+    for (let k = 0; k < 3; k++) {
+      items.push({
+        type: 'snapshot',
+        stream: 0,
+        seq,
+        timeNs: 1000 * (r * 3 + k),
+        rss: 50 << 20,
+        rssAnon: 1,
+        rssFile: 2,
+        rssShmem: 3,
+        swap: 0,
+        heap: 4096 * r,
+        cgroupUsage: undefined,
+        cgroupLimit: undefined,
+      });
+    }
+  }
+  const trailer = {
+    type: 'trailer',
+    stream: 0,
+    seq: seq + 1,
+    timeNs: 1e6,
+    reason: TRAILER_REASONS.indexOf('exit'),
+    allocations: seq,
+    frees: 0,
+    bytesAllocated: 1,
+    droppedEvents: 0,
+    agentMemoryBytes: 1,
+  } as const;
+  items.push(trailer);
+  const raw = writeInFileOrder(items, TEST_HEADER, { blockSize: 64 << 10 });
+  const packed = recompressCapture(raw, { packs: true, wholeParts: true });
+  // Packs were written (a group of 0 columns), and the capture ends on a group block.
+  assert.ok(blockKinds(packed).at(-1) === BLOCK_KIND_GROUP);
+  const path = join(dir, 'end-packed.mlens');
+  writeFileSync(path, packed);
+  assert.ok(cleanEnd(path) !== undefined, 'found finished from its last block');
+  const exit = { type: 'exit', stream: STREAM_MEMLENS, timeNs: 5, exitCode: 0, signal: 0, oomKill: 0, detail: '' } as const;
+  await finishCaptureFile(path, exit);
+  const c = new Collector();
+  await readCaptureFile(path, c);
+  assert.deepEqual(c.c.warnings, []);
+  assert.equal(c.c.items.length, items.length + 1);
 });

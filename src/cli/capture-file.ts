@@ -5,7 +5,18 @@ import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, 
 import { dirname } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
-import { DEFAULT_COMPRESS_LEVEL, FOLLOW_FAST_LAG, FOLLOW_PACKS, FOLLOW_STREAM_GROUPS, GrowthRate, Recompressor, followFastLevel, followGroups, followLevel } from '../capture/compress.js';
+import {
+  DEFAULT_COMPRESS_LEVEL,
+  FOLLOW_FAST_LAG,
+  FOLLOW_PACKS,
+  FOLLOW_STREAM_GROUPS,
+  FOLLOW_WHOLE_PARTS,
+  GrowthRate,
+  Recompressor,
+  followFastLevel,
+  followGroups,
+  followLevel,
+} from '../capture/compress.js';
 import { decodeHeader } from '../capture/header.js';
 import { encodeAppendix } from '../capture/encoder.js';
 import {
@@ -587,7 +598,7 @@ export class FollowingCompressor {
         if (!this.room.mayWrite(bytes.length)) throw new NoRoomLeft(this.tmp);
         writeSync(this.out, bytes);
       },
-      { source: path, streamGroups: FOLLOW_STREAM_GROUPS, packs: FOLLOW_PACKS },
+      { source: path, streamGroups: FOLLOW_STREAM_GROUPS, packs: FOLLOW_PACKS, wholeParts: FOLLOW_WHOLE_PARTS },
     );
   }
 
@@ -686,7 +697,7 @@ export class FollowingCompressor {
     // Not yet known: the backlog decides.
     const lag = this.rate.known ? Math.max(0, size - this.pos) : behind;
     const level = followLevel(lag, rate, this.fastLevel);
-    this.r.setGrouping(followGroups(lag, rate, this.pos) && (this.rate.known || this.stopped));
+    this.r.setGrouping(followGroups(lag, rate, this.pos, FOLLOW_WHOLE_PARTS) && (this.rate.known || this.stopped));
     // At the fast level small blocks go on as they are: merging them cost a quarter to half of the
     // follower's CPU for no smaller file (docs/benchmarks.md, "The follower's CPU").
     this.r.setMerging(level === DEFAULT_COMPRESS_LEVEL);
