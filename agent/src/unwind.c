@@ -410,11 +410,13 @@ static int compute_rule(uintptr_t pc, ml_unwind_entry *e) {
     if (run_cfa(&r, &loc, pc, code_align, data_align, &st, &initial) != 0) return -1;
     if (st.ra_undefined) return 1;
     if ((st.cfa_reg != REG_RSP && st.cfa_reg != REG_RBP) || st.ra_off != -8 || st.cfa_off < 8 || st.cfa_off > (1 << 30)) return -1;
-    if (st.rbp_saved && (st.rbp_off > 0 || st.rbp_off < -(1 << 20))) return -1;
+    /* rbp is pushed in the prologue, below the return address and near it: an offset beyond int16 is left to
+     * backtrace(), and so is one that would overlap the return address (the step then needs no top check). */
+    if (st.rbp_saved && (st.rbp_off > -16 || st.rbp_off < INT16_MIN)) return -1;
     e->cfa_off = (int32_t)st.cfa_off;
     e->cfa_rbp = st.cfa_reg == REG_RBP;
     e->rbp_saved = (uint8_t)st.rbp_saved;
-    e->rbp_off = (int32_t)st.rbp_off;
+    e->rbp_off = (int16_t)st.rbp_off;
     return 0;
 }
 
@@ -423,35 +425,38 @@ void ml_unwind_init(void) {
     memcpy(&g_find_object, &f, sizeof f);
 }
 
-static inline int in_stack(uintptr_t p, uintptr_t lo, uintptr_t hi) {
-    return p >= lo && p + sizeof(uintptr_t) <= hi && (p & 7) == 0;
-}
-
+/* One frame a step: the cached rule for the address, the CFA from it, the return address just below the CFA
+ * and the caller's rbp if this frame saved it. The stack pointer only grows: the first is checked against the
+ * thread's stack and to be 8-aligned, every CFA to be 8-aligned, above the stack pointer (so at least 8
+ * above: the return address's slot is at or above it, inside the stack) and not above the stack's top; the
+ * saved rbp's slot, below the CFA, against both ends. */
 __attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_entry *cache, uintptr_t stack_lo, uintptr_t stack_hi) {
     uintptr_t rip, rsp, rbp;
     __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(rip), "=r"(rsp), "=r"(rbp));
-    if (cache == NULL || stack_hi <= stack_lo || rsp < stack_lo || rsp >= stack_hi) return -1;
+    if (cache == NULL || stack_hi <= stack_lo || rsp < stack_lo || rsp >= stack_hi || (rsp & 7) != 0) return -1;
     int n = 0;
     uintptr_t lookup = rip; /* the first frame is at an exact address; callers' are return addresses */
     while (n < max) {
         ml_unwind_entry *e = &cache[(lookup >> 1) & (ML_UNWIND_CACHE - 1)];
-        if (e->pc != lookup) {
+        if (ML_UNLIKELY(e->pc != lookup)) {
             ml_unwind_entry fresh;
             memset(&fresh, 0, sizeof fresh);
             int r = compute_rule(lookup, &fresh);
             fresh.pc = lookup;
-            fresh.last = r > 0;
-            fresh.fallback = r < 0;
+            fresh.kind = r < 0 ? ML_UNWIND_FALLBACK : r > 0 ? ML_UNWIND_LAST : ML_UNWIND_RULE;
             *e = fresh;
         }
-        if (e->fallback) return -1;
-        if (e->last) break;
+        if (ML_UNLIKELY(e->kind != ML_UNWIND_RULE)) {
+            if (e->kind == ML_UNWIND_FALLBACK) return -1;
+            break;
+        }
         uintptr_t cfa = (e->cfa_rbp ? rbp : rsp) + (uintptr_t)(intptr_t)e->cfa_off;
-        if (cfa <= rsp || !in_stack(cfa - 8, stack_lo, stack_hi)) break;
+        /* rsp < cfa <= stack_hi in one unsigned compare (cfa <= rsp wraps round) */
+        if ((cfa & 7) != 0 || cfa - rsp - 1 >= stack_hi - rsp) break;
         uintptr_t ra = *(const uintptr_t *)(cfa - 8);
         if (e->rbp_saved) {
             uintptr_t at = cfa + (uintptr_t)(intptr_t)e->rbp_off;
-            if (!in_stack(at, stack_lo, stack_hi)) break;
+            if (at < stack_lo || (at & 7) != 0) break; /* below the CFA: the top is not in reach */
             rbp = *(const uintptr_t *)at;
         }
         rsp = cfa;

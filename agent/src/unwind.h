@@ -8,11 +8,12 @@
 typedef struct ml_unwind_entry {
     uintptr_t pc;    /* the address this rule is for (0: empty) */
     int32_t cfa_off; /* CFA = (cfa_rbp ? rbp : rsp) + cfa_off; the return address is at CFA - 8 */
-    int32_t rbp_off; /* the caller's rbp is at CFA + rbp_off, if rbp_saved */
-    uint8_t cfa_rbp, rbp_saved;
-    uint8_t last;     /* the outermost frame: no caller */
-    uint8_t fallback; /* a rule this unwinder does not know: use backtrace() */
+    int16_t rbp_off; /* the caller's rbp is at CFA + rbp_off, if rbp_saved */
+    uint8_t kind;    /* ML_UNWIND_RULE, _LAST (the outermost frame: no caller), _FALLBACK (use backtrace()) */
+    uint8_t cfa_rbp : 1, rbp_saved : 1;
 } ml_unwind_entry;
+
+enum { ML_UNWIND_RULE = 0, ML_UNWIND_LAST = 1, ML_UNWIND_FALLBACK = 2 };
 
 #define ML_UNWIND_CACHE 2048 /* entries per thread (a power of two) */
 
