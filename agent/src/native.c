@@ -166,7 +166,7 @@ uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s, int truncate) {
     int got = -1;
     if (g_fast) {
         if (ns->cache == NULL) {
-            ns->cache = ml_mem_alloc(ML_UNWIND_CACHE * sizeof *ns->cache);
+            ns->cache = ml_mem_alloc(sizeof *ns->cache);
             stack_bounds(ns);
         }
         got = ml_unwind((uintptr_t *)raw, (int)ML_ARRAY_LEN(raw), ns->cache, ns->stack_lo, ns->stack_hi);
@@ -211,7 +211,7 @@ void ml_native_reset(ml_nstack *ns) {
 void ml_native_release(ml_nstack *ns) {
     int no_reset = ns->no_reset;
     ml_mem_free(ns->table, ns->table_cap * sizeof *ns->table);
-    ml_mem_free(ns->cache, ML_UNWIND_CACHE * sizeof *ns->cache);
+    ml_mem_free(ns->cache, sizeof *ns->cache);
     memset(ns, 0, sizeof *ns);
     ns->no_reset = no_reset;
 }

@@ -425,15 +425,49 @@ void ml_unwind_init(void) {
     memcpy(&g_find_object, &f, sizeof f);
 }
 
+/* Whether rbp after step j of walk w decides a later step: a CFA from rbp before rbp is read again. After
+ * the last step it counts as used (the step that ended the walk is taken again after a fast-forward). */
+static int rbp_used(const ml_unwind_walk *w, int j) {
+    for (int k = j + 1; k < w->n; k++) {
+        if (w->rbp_at[k] & 1) return 1;
+        if (w->rbp_at[k] != 0) return 0;
+    }
+    return 1;
+}
+
+/* The last walk (a thread's stacks from one event to the next mostly share their outer frames). A walk is a
+ * function of its state (the address whose rule applies, rsp, rbp) and of the words it reads from the stack:
+ * when this walk, after step j of the last one, is in the state the last one was in then (the same CFA, the
+ * same return address, rbp the same if a later step uses it), and every word the last walk read after step j
+ * holds the same value now, the rest of this walk is the last one's, frame for frame. Checking that is one or
+ * two loads and compares a frame instead of a step. Returns -1, or the first step whose check failed. The
+ * addresses are the ones the last walk read after its bounds checks: this thread's stack (the state is per
+ * thread, its bounds fixed), above the current stack pointer but for a saved rbp's slot. */
+static int fast_forward(const ml_unwind_walk *w, int j, uintptr_t rbp) {
+    if (w->rbp[j] != rbp && rbp_used(w, j)) return j + 1;
+    for (int k = j + 1; k < w->n; k++) {
+        if (*(const uintptr_t *)(w->cfa[k] - 8) != w->ra[k]) return k;
+        uintptr_t at = w->rbp_at[k] & ~(uintptr_t)7;
+        if (at != 0 && *(const uintptr_t *)at != w->rbp[k]) return k;
+    }
+    return -1;
+}
+
 /* One frame a step: the cached rule for the address, the CFA from it, the return address just below the CFA
  * and the caller's rbp if this frame saved it. The stack pointer only grows: the first is checked against the
  * thread's stack and to be 8-aligned, every CFA to be 8-aligned, above the stack pointer (so at least 8
  * above: the return address's slot is at or above it, inside the stack) and not above the stack's top; the
  * saved rbp's slot, below the CFA, against both ends. */
-__attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_entry *cache, uintptr_t stack_lo, uintptr_t stack_hi) {
+__attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_state *us, uintptr_t stack_lo, uintptr_t stack_hi) {
     uintptr_t rip, rsp, rbp;
     __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(rip), "=r"(rsp), "=r"(rbp));
-    if (cache == NULL || stack_hi <= stack_lo || rsp < stack_lo || rsp >= stack_hi || (rsp & 7) != 0) return -1;
+    if (us == NULL || stack_hi <= stack_lo || rsp < stack_lo || rsp >= stack_hi || (rsp & 7) != 0) return -1;
+    if (max > ML_UNWIND_MEMO) max = ML_UNWIND_MEMO;
+    ml_unwind_entry *cache = us->cache;
+    const ml_unwind_walk *last = &us->walk[us->cur];
+    ml_unwind_walk *now = &us->walk[us->cur ^ 1];
+    int last_n = last->n;
+    int p = 0, retry = 0; /* p: the last walk's first step with a CFA not below ours; retry: the first worth a try */
     int n = 0;
     uintptr_t lookup = rip; /* the first frame is at an exact address; callers' are return addresses */
     while (n < max) {
@@ -447,23 +481,58 @@ __attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_entry
             *e = fresh;
         }
         if (ML_UNLIKELY(e->kind != ML_UNWIND_RULE)) {
-            if (e->kind == ML_UNWIND_FALLBACK) return -1;
+            if (e->kind == ML_UNWIND_FALLBACK) {
+                now->n = 0;
+                us->cur ^= 1;
+                return -1;
+            }
             break;
         }
         uintptr_t cfa = (e->cfa_rbp ? rbp : rsp) + (uintptr_t)(intptr_t)e->cfa_off;
         /* rsp < cfa <= stack_hi in one unsigned compare (cfa <= rsp wraps round) */
         if ((cfa & 7) != 0 || cfa - rsp - 1 >= stack_hi - rsp) break;
         uintptr_t ra = *(const uintptr_t *)(cfa - 8);
+        uintptr_t rbp_at = e->cfa_rbp;
         if (e->rbp_saved) {
             uintptr_t at = cfa + (uintptr_t)(intptr_t)e->rbp_off;
             if (at < stack_lo || (at & 7) != 0) break; /* below the CFA: the top is not in reach */
             rbp = *(const uintptr_t *)at;
+            rbp_at |= at;
         }
         rsp = cfa;
         if (ra < 4096) break;
+        now->cfa[n] = cfa;
+        now->ra[n] = ra;
+        now->rbp_at[n] = rbp_at;
+        now->rbp[n] = rbp;
         out[n++] = ra;
         lookup = ra - 1;
+        while (p < last_n && last->cfa[p] < cfa) p++;
+        if (p < last_n && last->cfa[p] == cfa && last->ra[p] == ra && p >= retry) {
+            int bad = fast_forward(last, p, rbp);
+            if (bad < 0) {
+                int k = last_n - 1 - p;
+                if (k > max - n) k = max - n;
+                size_t bytes = (size_t)k * sizeof(uintptr_t);
+                memcpy(&now->cfa[n], &last->cfa[p + 1], bytes);
+                memcpy(&now->ra[n], &last->ra[p + 1], bytes);
+                memcpy(&now->rbp_at[n], &last->rbp_at[p + 1], bytes);
+                memcpy(&now->rbp[n], &last->rbp[p + 1], bytes);
+                memcpy(&out[n], &last->ra[p + 1], bytes);
+                n += k;
+                if (k > 0) {
+                    rsp = now->cfa[n - 1];
+                    rbp = now->rbp[n - 1];
+                    lookup = now->ra[n - 1] - 1;
+                }
+                last_n = 0; /* the rest is the last walk's: the step that ended it runs again below */
+            } else {
+                retry = bad; /* a try from an earlier step reads the word that differed again */
+            }
+        }
     }
+    now->n = n;
+    us->cur ^= 1;
     return n;
 }
 
@@ -471,10 +540,10 @@ __attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_entry
 
 void ml_unwind_init(void) {}
 
-int ml_unwind(uintptr_t *out, int max, ml_unwind_entry *cache, uintptr_t stack_lo, uintptr_t stack_hi) {
+int ml_unwind(uintptr_t *out, int max, ml_unwind_state *us, uintptr_t stack_lo, uintptr_t stack_hi) {
     (void)out;
     (void)max;
-    (void)cache;
+    (void)us;
     (void)stack_lo;
     (void)stack_hi;
     return -1;
