@@ -163,23 +163,31 @@ static uint32_t node_for(ml_nstack *ns, ml_stream *s, uint32_t parent, uint64_t 
 
 uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s, int truncate) {
     void *raw[ML_NATIVE_MAX_DEPTH + 8];
-    int got = -1;
+    int got = -1, same = 0;
     if (g_fast) {
         if (ns->cache == NULL) {
             ns->cache = ml_mem_alloc(sizeof *ns->cache);
             stack_bounds(ns);
         }
-        got = ml_unwind((uintptr_t *)raw, (int)ML_ARRAY_LEN(raw), ns->cache, ns->stack_lo, ns->stack_hi);
+        got = ml_unwind((uintptr_t *)raw, (int)ML_ARRAY_LEN(raw), ns->cache, ns->stack_lo, ns->stack_hi, &same);
     }
+    int whole = got >= 0;
     if (got < 0) got = backtrace(raw, (int)ML_ARRAY_LEN(raw));
     /* leaf first; drop the agent's own frames at the leaf end */
     int first = 0;
     while (first < got && (uintptr_t)raw[first] >= g_self_start && (uintptr_t)raw[first] < g_self_end) first++;
     size_t n = (size_t)(got - first);
-    if (n > ML_NATIVE_MAX_DEPTH) n = ML_NATIVE_MAX_DEPTH; /* keep the leaf-most */
+    if (n > ML_NATIVE_MAX_DEPTH) {
+        n = ML_NATIVE_MAX_DEPTH; /* keep the leaf-most */
+        whole = 0;
+    }
+    /* The last walk's outermost frames that this one has again are the last stack's first ones, root first,
+     * when that stack was that walk's, whole: no need to compare them. */
+    size_t k = whole && ns->last_whole ? (size_t)same : 0;
+    ns->last_whole = whole;
     if (n == 0) return 0;
-    size_t k = 0;
     size_t lim = n < ns->last_depth ? n : ns->last_depth;
+    if (k > lim) k = lim;
     while (k < lim && ns->last_ip[k] == (uint64_t)(uintptr_t)raw[first + (int)(n - 1 - k)]) k++;
     uint32_t node = k > 0 ? ns->last_node[k - 1] : 0;
     for (size_t i = k; i < n; i++) {

@@ -458,11 +458,13 @@ static int fast_forward(const ml_unwind_walk *w, int j, uintptr_t rbp) {
  * thread's stack and to be 8-aligned, every CFA to be 8-aligned, above the stack pointer (so at least 8
  * above: the return address's slot is at or above it, inside the stack) and not above the stack's top; the
  * saved rbp's slot, below the CFA, against both ends. */
-__attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_state *us, uintptr_t stack_lo, uintptr_t stack_hi) {
+__attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_state *us, uintptr_t stack_lo, uintptr_t stack_hi, int *same) {
     uintptr_t rip, rsp, rbp;
     __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(rip), "=r"(rsp), "=r"(rbp));
+    *same = 0;
     if (us == NULL || stack_hi <= stack_lo || rsp < stack_lo || rsp >= stack_hi || (rsp & 7) != 0) return -1;
     if (max > ML_UNWIND_MEMO) max = ML_UNWIND_MEMO;
+    int ff_n = -1, ff_same = 0; /* after a fast-forward: the frames then, and how many are the last walk's */
     ml_unwind_entry *cache = us->cache;
     const ml_unwind_walk *last = &us->walk[us->cur];
     ml_unwind_walk *now = &us->walk[us->cur ^ 1];
@@ -520,6 +522,8 @@ __attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_state
                 memcpy(&now->rbp[n], &last->rbp[p + 1], bytes);
                 memcpy(&out[n], &last->ra[p + 1], bytes);
                 n += k;
+                ff_n = n;
+                ff_same = k + 1; /* this step's frame and the ones copied */
                 if (k > 0) {
                     rsp = now->cfa[n - 1];
                     rbp = now->rbp[n - 1];
@@ -533,6 +537,9 @@ __attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_state
     }
     now->n = n;
     us->cur ^= 1;
+    /* The last walk's outermost frames are this one's if the step that ended it ended this one too (a last
+     * walk cut at max goes on here, or this one is cut). */
+    if (n == ff_n && n < max) *same = ff_same;
     return n;
 }
 
@@ -540,7 +547,8 @@ __attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_state
 
 void ml_unwind_init(void) {}
 
-int ml_unwind(uintptr_t *out, int max, ml_unwind_state *us, uintptr_t stack_lo, uintptr_t stack_hi) {
+int ml_unwind(uintptr_t *out, int max, ml_unwind_state *us, uintptr_t stack_lo, uintptr_t stack_hi, int *same) {
+    *same = 0;
     (void)out;
     (void)max;
     (void)us;

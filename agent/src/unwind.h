@@ -38,7 +38,8 @@ typedef struct ml_unwind_state {
 void ml_unwind_init(void);
 
 /* Return addresses of the calling thread's frames, leaf first (the first is inside the caller of
- * ml_unwind), at most max. -1: this unwinder cannot do it (use backtrace()). */
-int ml_unwind(uintptr_t *out, int max, ml_unwind_state *us, uintptr_t stack_lo, uintptr_t stack_hi);
+ * ml_unwind), at most max. -1: this unwinder cannot do it (use backtrace()). *same: how many of the outermost
+ * frames are the last walk's outermost, frame for frame (0 when this walk or the last was cut at max). */
+int ml_unwind(uintptr_t *out, int max, ml_unwind_state *us, uintptr_t stack_lo, uintptr_t stack_hi, int *same);
 
 #endif
