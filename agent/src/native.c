@@ -4,6 +4,7 @@
  * symbolizes them later with the IMAGE records, outside the target. */
 #include "native.h"
 
+#include <dlfcn.h>
 #include <execinfo.h>
 #include <link.h>
 #include <pthread.h>
@@ -18,26 +19,49 @@ static uintptr_t g_self_start, g_self_end;
 static int g_fast;
 static uintptr_t g_main_stack_lo, g_main_stack_hi; /* the [stack] mapping, read at start */
 
-/* The main thread's stack from /proc/self/maps (at start, never inside a hook). */
+static uintptr_t hex_field(const char **pp, char end) {
+    const char *p = *pp;
+    uintptr_t v = 0;
+    for (; *p && *p != end; p++) v = v * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
+    if (*p == end) p++;
+    *pp = p;
+    return v;
+}
+
+/* The main thread's stack from /proc/self/maps (at start, never inside a hook): the mapping holding
+ * __libc_stack_end (ld.so's record of where the main thread's stack began), else the one named [stack].
+ * The name alone is not enough: under valgrind the program's stack is a mapping of valgrind's without it
+ * (the real [stack] is valgrind's own), so every event of the main thread went to backtrace(), and
+ * callgrind measured libgcc's unwinder instead of this one. */
 static void read_main_stack(void) {
+    uintptr_t top = 0;
+    void *sym = dlsym(RTLD_DEFAULT, "__libc_stack_end");
+    if (sym != NULL) top = (uintptr_t) * (void *const *)sym;
     size_t cap = 1u << 20;
     char *buf = ml_mem_alloc(cap);
     if (buf == NULL) return;
     if (ml_read_file("/proc/self/maps", buf, cap) > 0) {
+        uintptr_t named_lo = 0, named_hi = 0;
         for (char *line = buf; line != NULL && *line;) {
             char *nl = strchr(line, '\n');
             if (nl != NULL) *nl = 0;
-            if (strstr(line, "[stack]") != NULL) {
-                const char *p = line;
-                uintptr_t lo = 0, hi = 0;
-                for (; *p && *p != '-'; p++) lo = lo * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
-                if (*p == '-') p++;
-                for (; *p && *p != ' '; p++) hi = hi * 16 + (uintptr_t)(*p <= '9' ? *p - '0' : (*p | 0x20) - 'a' + 10);
+            const char *p = line;
+            uintptr_t lo = hex_field(&p, '-');
+            uintptr_t hi = hex_field(&p, ' ');
+            if (top != 0 && top >= lo && top < hi) {
                 g_main_stack_lo = lo;
                 g_main_stack_hi = hi;
                 break;
             }
+            if (strstr(line, "[stack]") != NULL) {
+                named_lo = lo;
+                named_hi = hi;
+            }
             line = nl != NULL ? nl + 1 : NULL;
+        }
+        if (g_main_stack_hi == 0) {
+            g_main_stack_lo = named_lo;
+            g_main_stack_hi = named_hi;
         }
     }
     ml_mem_free(buf, cap);
@@ -139,23 +163,31 @@ static uint32_t node_for(ml_nstack *ns, ml_stream *s, uint32_t parent, uint64_t 
 
 uint32_t ml_native_capture(ml_nstack *ns, ml_stream *s, int truncate) {
     void *raw[ML_NATIVE_MAX_DEPTH + 8];
-    int got = -1;
+    int got = -1, same = 0;
     if (g_fast) {
         if (ns->cache == NULL) {
-            ns->cache = ml_mem_alloc(ML_UNWIND_CACHE * sizeof *ns->cache);
+            ns->cache = ml_mem_alloc(sizeof *ns->cache);
             stack_bounds(ns);
         }
-        got = ml_unwind((uintptr_t *)raw, (int)ML_ARRAY_LEN(raw), ns->cache, ns->stack_lo, ns->stack_hi);
+        got = ml_unwind((uintptr_t *)raw, (int)ML_ARRAY_LEN(raw), ns->cache, ns->stack_lo, ns->stack_hi, &same);
     }
+    int whole = got >= 0;
     if (got < 0) got = backtrace(raw, (int)ML_ARRAY_LEN(raw));
     /* leaf first; drop the agent's own frames at the leaf end */
     int first = 0;
     while (first < got && (uintptr_t)raw[first] >= g_self_start && (uintptr_t)raw[first] < g_self_end) first++;
     size_t n = (size_t)(got - first);
-    if (n > ML_NATIVE_MAX_DEPTH) n = ML_NATIVE_MAX_DEPTH; /* keep the leaf-most */
+    if (n > ML_NATIVE_MAX_DEPTH) {
+        n = ML_NATIVE_MAX_DEPTH; /* keep the leaf-most */
+        whole = 0;
+    }
+    /* The last walk's outermost frames that this one has again are the last stack's first ones, root first,
+     * when that stack was that walk's, whole: no need to compare them. */
+    size_t k = whole && ns->last_whole ? (size_t)same : 0;
+    ns->last_whole = whole;
     if (n == 0) return 0;
-    size_t k = 0;
     size_t lim = n < ns->last_depth ? n : ns->last_depth;
+    if (k > lim) k = lim;
     while (k < lim && ns->last_ip[k] == (uint64_t)(uintptr_t)raw[first + (int)(n - 1 - k)]) k++;
     uint32_t node = k > 0 ? ns->last_node[k - 1] : 0;
     for (size_t i = k; i < n; i++) {
@@ -187,7 +219,7 @@ void ml_native_reset(ml_nstack *ns) {
 void ml_native_release(ml_nstack *ns) {
     int no_reset = ns->no_reset;
     ml_mem_free(ns->table, ns->table_cap * sizeof *ns->table);
-    ml_mem_free(ns->cache, ML_UNWIND_CACHE * sizeof *ns->cache);
+    ml_mem_free(ns->cache, sizeof *ns->cache);
     memset(ns, 0, sizeof *ns);
     ns->no_reset = no_reset;
 }

@@ -22,7 +22,8 @@ typedef struct ml_nstack {
     uint32_t last_node[128];
     size_t last_depth;
     int no_reset;                 /* as ml_pystack.no_reset */
-    ml_unwind_entry *cache;       /* unwind rules by address (the fast unwinder) */
+    int last_whole;               /* last_ip came from the fast unwinder's last walk, whole (not cut) */
+    ml_unwind_state *cache;       /* unwind rules by address and the last walk (the fast unwinder) */
     uintptr_t stack_lo, stack_hi; /* this thread's stack, for the unwinder's bounds checks */
 } ml_nstack;
 

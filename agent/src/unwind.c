@@ -410,11 +410,13 @@ static int compute_rule(uintptr_t pc, ml_unwind_entry *e) {
     if (run_cfa(&r, &loc, pc, code_align, data_align, &st, &initial) != 0) return -1;
     if (st.ra_undefined) return 1;
     if ((st.cfa_reg != REG_RSP && st.cfa_reg != REG_RBP) || st.ra_off != -8 || st.cfa_off < 8 || st.cfa_off > (1 << 30)) return -1;
-    if (st.rbp_saved && (st.rbp_off > 0 || st.rbp_off < -(1 << 20))) return -1;
+    /* rbp is pushed in the prologue, below the return address and near it: an offset beyond int16 is left to
+     * backtrace(), and so is one that would overlap the return address (the step then needs no top check). */
+    if (st.rbp_saved && (st.rbp_off > -16 || st.rbp_off < INT16_MIN)) return -1;
     e->cfa_off = (int32_t)st.cfa_off;
     e->cfa_rbp = st.cfa_reg == REG_RBP;
     e->rbp_saved = (uint8_t)st.rbp_saved;
-    e->rbp_off = (int32_t)st.rbp_off;
+    e->rbp_off = (int16_t)st.rbp_off;
     return 0;
 }
 
@@ -423,42 +425,121 @@ void ml_unwind_init(void) {
     memcpy(&g_find_object, &f, sizeof f);
 }
 
-static inline int in_stack(uintptr_t p, uintptr_t lo, uintptr_t hi) {
-    return p >= lo && p + sizeof(uintptr_t) <= hi && (p & 7) == 0;
+/* Whether rbp after step j of walk w decides a later step: a CFA from rbp before rbp is read again. After
+ * the last step it counts as used (the step that ended the walk is taken again after a fast-forward). */
+static int rbp_used(const ml_unwind_walk *w, int j) {
+    for (int k = j + 1; k < w->n; k++) {
+        if (w->rbp_at[k] & 1) return 1;
+        if (w->rbp_at[k] != 0) return 0;
+    }
+    return 1;
 }
 
-__attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_entry *cache, uintptr_t stack_lo, uintptr_t stack_hi) {
+/* The last walk (a thread's stacks from one event to the next mostly share their outer frames). A walk is a
+ * function of its state (the address whose rule applies, rsp, rbp) and of the words it reads from the stack:
+ * when this walk, after step j of the last one, is in the state the last one was in then (the same CFA, the
+ * same return address, rbp the same if a later step uses it), and every word the last walk read after step j
+ * holds the same value now, the rest of this walk is the last one's, frame for frame. Checking that is one or
+ * two loads and compares a frame instead of a step. Returns -1, or the first step whose check failed. The
+ * addresses are the ones the last walk read after its bounds checks: this thread's stack (the state is per
+ * thread, its bounds fixed), above the current stack pointer but for a saved rbp's slot. */
+static int fast_forward(const ml_unwind_walk *w, int j, uintptr_t rbp) {
+    if (w->rbp[j] != rbp && rbp_used(w, j)) return j + 1;
+    for (int k = j + 1; k < w->n; k++) {
+        if (*(const uintptr_t *)(w->cfa[k] - 8) != w->ra[k]) return k;
+        uintptr_t at = w->rbp_at[k] & ~(uintptr_t)7;
+        if (at != 0 && *(const uintptr_t *)at != w->rbp[k]) return k;
+    }
+    return -1;
+}
+
+/* One frame a step: the cached rule for the address, the CFA from it, the return address just below the CFA
+ * and the caller's rbp if this frame saved it. The stack pointer only grows: the first is checked against the
+ * thread's stack and to be 8-aligned, every CFA to be 8-aligned, above the stack pointer (so at least 8
+ * above: the return address's slot is at or above it, inside the stack) and not above the stack's top; the
+ * saved rbp's slot, below the CFA, against both ends. */
+__attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_state *us, uintptr_t stack_lo, uintptr_t stack_hi, int *same) {
     uintptr_t rip, rsp, rbp;
     __asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2" : "=r"(rip), "=r"(rsp), "=r"(rbp));
-    if (cache == NULL || stack_hi <= stack_lo || rsp < stack_lo || rsp >= stack_hi) return -1;
+    *same = 0;
+    if (us == NULL || stack_hi <= stack_lo || rsp < stack_lo || rsp >= stack_hi || (rsp & 7) != 0) return -1;
+    if (max > ML_UNWIND_MEMO) max = ML_UNWIND_MEMO;
+    int ff_n = -1, ff_same = 0; /* after a fast-forward: the frames then, and how many are the last walk's */
+    ml_unwind_entry *cache = us->cache;
+    const ml_unwind_walk *last = &us->walk[us->cur];
+    ml_unwind_walk *now = &us->walk[us->cur ^ 1];
+    int last_n = last->n;
+    int p = 0, retry = 0; /* p: the last walk's first step with a CFA not below ours; retry: the first worth a try */
     int n = 0;
     uintptr_t lookup = rip; /* the first frame is at an exact address; callers' are return addresses */
     while (n < max) {
         ml_unwind_entry *e = &cache[(lookup >> 1) & (ML_UNWIND_CACHE - 1)];
-        if (e->pc != lookup) {
+        if (ML_UNLIKELY(e->pc != lookup)) {
             ml_unwind_entry fresh;
             memset(&fresh, 0, sizeof fresh);
             int r = compute_rule(lookup, &fresh);
             fresh.pc = lookup;
-            fresh.last = r > 0;
-            fresh.fallback = r < 0;
+            fresh.kind = r < 0 ? ML_UNWIND_FALLBACK : r > 0 ? ML_UNWIND_LAST : ML_UNWIND_RULE;
             *e = fresh;
         }
-        if (e->fallback) return -1;
-        if (e->last) break;
+        if (ML_UNLIKELY(e->kind != ML_UNWIND_RULE)) {
+            if (e->kind == ML_UNWIND_FALLBACK) {
+                now->n = 0;
+                us->cur ^= 1;
+                return -1;
+            }
+            break;
+        }
         uintptr_t cfa = (e->cfa_rbp ? rbp : rsp) + (uintptr_t)(intptr_t)e->cfa_off;
-        if (cfa <= rsp || !in_stack(cfa - 8, stack_lo, stack_hi)) break;
+        /* rsp < cfa <= stack_hi in one unsigned compare (cfa <= rsp wraps round) */
+        if ((cfa & 7) != 0 || cfa - rsp - 1 >= stack_hi - rsp) break;
         uintptr_t ra = *(const uintptr_t *)(cfa - 8);
+        uintptr_t rbp_at = e->cfa_rbp;
         if (e->rbp_saved) {
             uintptr_t at = cfa + (uintptr_t)(intptr_t)e->rbp_off;
-            if (!in_stack(at, stack_lo, stack_hi)) break;
+            if (at < stack_lo || (at & 7) != 0) break; /* below the CFA: the top is not in reach */
             rbp = *(const uintptr_t *)at;
+            rbp_at |= at;
         }
         rsp = cfa;
         if (ra < 4096) break;
+        now->cfa[n] = cfa;
+        now->ra[n] = ra;
+        now->rbp_at[n] = rbp_at;
+        now->rbp[n] = rbp;
         out[n++] = ra;
         lookup = ra - 1;
+        while (p < last_n && last->cfa[p] < cfa) p++;
+        if (p < last_n && last->cfa[p] == cfa && last->ra[p] == ra && p >= retry) {
+            int bad = fast_forward(last, p, rbp);
+            if (bad < 0) {
+                int k = last_n - 1 - p;
+                if (k > max - n) k = max - n;
+                size_t bytes = (size_t)k * sizeof(uintptr_t);
+                memcpy(&now->cfa[n], &last->cfa[p + 1], bytes);
+                memcpy(&now->ra[n], &last->ra[p + 1], bytes);
+                memcpy(&now->rbp_at[n], &last->rbp_at[p + 1], bytes);
+                memcpy(&now->rbp[n], &last->rbp[p + 1], bytes);
+                memcpy(&out[n], &last->ra[p + 1], bytes);
+                n += k;
+                ff_n = n;
+                ff_same = k + 1; /* this step's frame and the ones copied */
+                if (k > 0) {
+                    rsp = now->cfa[n - 1];
+                    rbp = now->rbp[n - 1];
+                    lookup = now->ra[n - 1] - 1;
+                }
+                last_n = 0; /* the rest is the last walk's: the step that ended it runs again below */
+            } else {
+                retry = bad; /* a try from an earlier step reads the word that differed again */
+            }
+        }
     }
+    now->n = n;
+    us->cur ^= 1;
+    /* The last walk's outermost frames are this one's if the step that ended it ended this one too (a last
+     * walk cut at max goes on here, or this one is cut). */
+    if (n == ff_n && n < max) *same = ff_same;
     return n;
 }
 
@@ -466,10 +547,11 @@ __attribute__((noinline)) int ml_unwind(uintptr_t *out, int max, ml_unwind_entry
 
 void ml_unwind_init(void) {}
 
-int ml_unwind(uintptr_t *out, int max, ml_unwind_entry *cache, uintptr_t stack_lo, uintptr_t stack_hi) {
+int ml_unwind(uintptr_t *out, int max, ml_unwind_state *us, uintptr_t stack_lo, uintptr_t stack_hi, int *same) {
+    *same = 0;
     (void)out;
     (void)max;
-    (void)cache;
+    (void)us;
     (void)stack_lo;
     (void)stack_hi;
     return -1;
