@@ -20,7 +20,10 @@ import {
   recompressCapture,
   Recompressor,
 } from './compress.js';
+import { brotliDecompressSync } from 'node:zlib';
 import { decodeCapture } from './decoder.js';
+import { packPayload } from './group.js';
+import { ByteReader } from './varint.js';
 import { concat } from './encoder.js';
 import { BLOCK_KIND_GROUP, BLOCK_KIND_RECORDS, FORMAT_VERSION, MIN_READER_VERSION, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, PACK_FORMAT_VERSION, STREAM_SERVICE } from './format.js';
 
@@ -198,4 +201,62 @@ test('packs: at the fast level the blocks go out in packs of their own bytes, in
   const slow = decode(recompressCapture(realistic, { packs: true }));
   assert.equal(slow.header?.version, Math.max(PACK_FORMAT_VERSION, FORMAT_VERSION));
   assert.deepEqual(byStream(slow.items), byStream(items.items));
+});
+
+/**
+ * Checks that every pack in `packed` (the Recompressor's output for `input`, a capture of uncompressed
+ * records blocks) holds exactly the bytes group.ts's packPayload makes of the input blocks it took, in order;
+ * returns the packs' part counts.
+ */
+function packsAsPackPayload(input: Uint8Array, packed: Uint8Array): number[] {
+  const inBlocks = decode(input).blocks;
+  const outBlocks = decode(packed).blocks.filter((b) => b.headerLen > 0);
+  const payloadOf = (bytes: Uint8Array, b: (typeof inBlocks)[number]): Uint8Array => bytes.subarray(b.offset + b.headerLen, b.offset + b.headerLen + b.storedLen);
+  const counts: number[] = [];
+  let next = 0;
+  for (const b of outBlocks) {
+    if (b.kind !== BLOCK_KIND_GROUP) {
+      next++;
+      continue;
+    }
+    const raw = new Uint8Array(brotliDecompressSync(payloadOf(packed, b)));
+    const count = new ByteReader(raw).varint();
+    const parts = inBlocks.slice(next, next + count).map((x) => ({ stream: x.stream, baseSeq: x.baseSeq, payload: payloadOf(input, x) }));
+    assert.equal(parts.length, count);
+    assert.deepEqual(raw, packPayload(parts), `pack ${counts.length} (${count} parts)`);
+    counts.push(count);
+    next += count;
+  }
+  assert.equal(next, inBlocks.length);
+  return counts;
+}
+
+test("packs: each pack's bytes are packPayload's of the blocks it took, with the agent's 32 KiB blocks and with thousands of small ones", () => {
+  const big: Uint8Array[] = [];
+  writeRealistic({ events: 400000, threads: 3, sink: (b) => big.push(b) });
+  const input = concat(big);
+  const counts = packsAsPackPayload(input, recompressCapture(input, { level: FOLLOW_FAST_LEVEL, packs: true }));
+  assert.ok(counts.length >= 2, JSON.stringify(counts));
+  // Blocks of 200 bytes: a pack of more than 4,000 parts, whose heads take more than 4 KiB.
+  const small: Uint8Array[] = [];
+  writeRealistic({ events: 150000, threads: 3, blockSize: 200, sink: (b) => small.push(b) });
+  const smallInput = concat(small);
+  const smallCounts = packsAsPackPayload(smallInput, recompressCapture(smallInput, { level: FOLLOW_FAST_LEVEL, packs: true }));
+  assert.ok(
+    smallCounts.some((n) => n > 4000),
+    JSON.stringify(smallCounts),
+  );
+  // Fed in chunks of every size, at levels that change in between (setLevel closes the pack): the same rule.
+  for (const chunk of [1000, 65536, 1 << 20]) {
+    const out: Uint8Array[] = [];
+    const r = new Recompressor((b) => out.push(b), { packs: true });
+    r.setMerging(false);
+    r.setLevel(FOLLOW_FAST_LEVEL);
+    for (let at = 0, k = 0; at < input.length; at += chunk, k++) {
+      r.setLevel(k % 7 === 6 ? 0 : FOLLOW_FAST_LEVEL);
+      r.feed(input.subarray(at, at + chunk));
+    }
+    r.end();
+    packsAsPackPayload(input, concat(out));
+  }
 });

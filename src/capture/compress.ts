@@ -25,7 +25,7 @@ import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
 import type { BlockInfo } from './records.js';
 import { BlockMerger, GROUPING, SMALL_BLOCKS, type MergeLimits, type MergedBlock } from './merge.js';
-import { packPayload, type GroupPart } from './group.js';
+import { ByteWriter } from './varint.js';
 
 /** Brotli quality 5: on agent captures about a quarter smaller than deflate level 1, and as fast to write. */
 export const DEFAULT_COMPRESS_LEVEL = 5;
@@ -114,6 +114,13 @@ export const FOLLOW_PACKS = true;
 
 /** A pack is written once its parts hold this many bytes (brotli's window then spans all of it). */
 export const PACK_BYTES = 1 << 20;
+
+/**
+ * Room kept before a pack's payloads in its buffer for the pack's heads (group.ts, packPayload: a count,
+ * three varints a part, the columns' count 0): 1 MiB of the agent's 32 KiB blocks is about 32 parts, 300-500
+ * bytes of heads. A pack of more or smaller parts than fits is copied once more.
+ */
+const PACK_HEADROOM = 4 << 10;
 
 /**
  * The first bytes of a capture, this many, are grouped whatever the writer's rate (at quality 5 still: a
@@ -239,8 +246,17 @@ export class Recompressor {
   private groupsAllowed = false;
   /** Packs are allowed (the header was raised to version 5); written below quality 5 only. */
   private packsAllowed = false;
-  /** The parts of the pack being filled (their bytes copied), in file order, and their payload bytes. */
-  private pack: GroupPart[] = [];
+  /**
+   * The pack being filled: its parts' payloads one after the other from PACK_HEADROOM on in `packBuf` (a
+   * buffer used for every pack: one copy of each block's bytes, where a copy of each block and then of the
+   * whole pack cost 30-50 ms of a 36 MB stream; docs/benchmarks.md, "Node's CPU with Python's allocators
+   * traced"), `packEnd` the end of the last; `packHeads` three numbers a part: stream, base_seq, length.
+   * The pack's bytes are packPayload's for the same parts.
+   */
+  private packBuf = new Uint8Array(0);
+  private packEnd = PACK_HEADROOM;
+  private readonly packHeads: number[] = [];
+  private readonly headWriter = new ByteWriter(PACK_HEADROOM);
   private packBytes = 0;
   bytesOut = 0;
   blocks = 0;
@@ -271,7 +287,7 @@ export class Recompressor {
           this.blocks++;
           if (this.packsAllowed && this.level < DEFAULT_COMPRESS_LEVEL && packable(info)) {
             this.merger?.flushAll();
-            this.pack.push({ stream: info.stream, baseSeq: info.baseSeq, payload: bytes.slice(BLOCK_HEADER_LEN) });
+            this.addToPack(info, bytes.subarray(BLOCK_HEADER_LEN));
             this.packBytes += info.storedLen;
             if (this.packBytes >= PACK_BYTES) this.flushPack();
             return;
@@ -314,19 +330,65 @@ export class Recompressor {
     this.out(framed);
   }
 
+  /** Adds a part to the pack being filled (its payload copied into packBuf). */
+  private addToPack(info: BlockInfo, payload: Uint8Array): void {
+    const need = this.packEnd + payload.length;
+    if (need > this.packBuf.length) {
+      const next = new Uint8Array(Math.max(need, PACK_HEADROOM + PACK_BYTES + (64 << 10)));
+      next.set(this.packBuf.subarray(PACK_HEADROOM, this.packEnd), PACK_HEADROOM);
+      this.packBuf = next;
+    }
+    this.packBuf.set(payload, this.packEnd);
+    this.packEnd = need;
+    this.packHeads.push(info.stream, info.baseSeq, payload.length);
+  }
+
   /**
    * Writes the pending pack. At the capture's end (`last`) the service stream's blocks at its end go on as
    * ordinary blocks after it: `memlens run` reads how the capture ended from its last blocks (cleanEnd)
    * without decoding the threads' events, as it does after the merger's last group.
    */
   private flushPack(last = false): void {
-    const parts = this.pack;
-    if (parts.length === 0) return;
-    let keep = parts.length;
-    if (last) while (keep > 0 && parts[keep - 1]!.stream === STREAM_SERVICE) keep--;
-    if (keep > 1) this.merged({ kind: BLOCK_KIND_GROUP, stream: 0, baseSeq: 0, payload: packPayload(parts.slice(0, keep)) });
-    for (let k = keep > 1 ? keep : 0; k < parts.length; k++) this.merged({ kind: BLOCK_KIND_RECORDS, ...parts[k]! });
-    this.pack = [];
+    const heads = this.packHeads;
+    const count = heads.length / 3;
+    if (count === 0) return;
+    let keep = count;
+    if (last) while (keep > 0 && heads[3 * (keep - 1)] === STREAM_SERVICE) keep--;
+    const buf = this.packBuf;
+    let at = PACK_HEADROOM;
+    if (keep > 1) {
+      // packPayload's heads, written just before the parts' payloads: the count, each part's stream,
+      // base_seq and length, then no columns.
+      const w = this.headWriter;
+      w.reset();
+      w.varint(keep);
+      for (let k = 0; k < keep; k++) {
+        w.varint(heads[3 * k]!);
+        w.varint(heads[3 * k + 1]!);
+        w.varint(heads[3 * k + 2]!);
+        at += heads[3 * k + 2]!;
+      }
+      w.varint(0);
+      const h = w.bytes();
+      let payload: Uint8Array;
+      if (h.length <= PACK_HEADROOM) {
+        buf.set(h, PACK_HEADROOM - h.length);
+        payload = buf.subarray(PACK_HEADROOM - h.length, at);
+      } else {
+        payload = new Uint8Array(h.length + at - PACK_HEADROOM);
+        payload.set(h);
+        payload.set(buf.subarray(PACK_HEADROOM, at), h.length);
+      }
+      // encodeBlock copies what it keeps of the payload: packBuf is free again once it returns.
+      this.merged({ kind: BLOCK_KIND_GROUP, stream: 0, baseSeq: 0, payload });
+    }
+    for (let k = keep > 1 ? keep : 0; k < count; k++) {
+      const len = heads[3 * k + 2]!;
+      this.merged({ kind: BLOCK_KIND_RECORDS, stream: heads[3 * k]!, baseSeq: heads[3 * k + 1]!, payload: buf.subarray(at, at + len) });
+      at += len;
+    }
+    heads.length = 0;
+    this.packEnd = PACK_HEADROOM;
     this.packBytes = 0;
   }
 
