@@ -8,6 +8,8 @@ import {
   FOLLOW_FAST_LEVEL,
   FOLLOW_FAST_LEVEL_SYSTEM,
   FOLLOW_FAST_RATE,
+  FOLLOW_FASTEST_LEVEL,
+  FOLLOW_FASTEST_OUT_RATE,
   followFastLevel,
   FOLLOW_GROUP_RATE,
   followGroups,
@@ -116,6 +118,29 @@ test('packs at the fast level of a capture without Python allocators: the same r
   assert.deepEqual(b.warnings, []);
   assert.deepEqual(b.items, a.items);
   assert.ok(b.blocks.some((x) => x.kind === BLOCK_KIND_GROUP));
+});
+
+test("followFastLevel: quality 0 behind a writer whose packs come out at FOLLOW_FASTEST_OUT_RATE or more, with Python's allocators traced only", () => {
+  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS, FOLLOW_FASTEST_OUT_RATE), FOLLOW_FASTEST_LEVEL);
+  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS | OPTION_NATIVE, 2 * FOLLOW_FASTEST_OUT_RATE), FOLLOW_FASTEST_LEVEL);
+  assert.equal(followFastLevel(undefined, FOLLOW_FASTEST_OUT_RATE), FOLLOW_FASTEST_LEVEL);
+  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS, FOLLOW_FASTEST_OUT_RATE - 1), FOLLOW_FAST_LEVEL);
+  // The system allocator's captures keep quality 2, however fast.
+  assert.equal(followFastLevel(0, 10 * FOLLOW_FASTEST_OUT_RATE), FOLLOW_FAST_LEVEL_SYSTEM);
+  assert.ok(FOLLOW_FASTEST_LEVEL < FOLLOW_FAST_LEVEL);
+});
+
+test("Recompressor.packRatio: the last pack's compressed size over its payload's", () => {
+  const r = new Recompressor(() => undefined, { level: FOLLOW_FAST_LEVEL, packs: true });
+  const ratioOf = (x: Recompressor): number | undefined => x.packRatio;
+  assert.equal(ratioOf(r), undefined);
+  r.feed(realistic);
+  r.end();
+  const ratio = ratioOf(r);
+  assert.ok(ratio !== undefined && ratio > 0.05 && ratio < 1, String(ratio));
+  // The synthetic stream is random enough that the capture's whole ratio is near the last pack's.
+  const whole = recompressCapture(realistic, { level: FOLLOW_FAST_LEVEL, packs: true }).length / realistic.length;
+  assert.ok(Math.abs(ratio - whole) < 0.2, `${ratio} vs ${whole}`);
 });
 
 test('followGroups: only behind a slow writer, not far behind', () => {

@@ -566,7 +566,9 @@ export class FollowingCompressor {
   /** The room on the disk the copy leaves the agent (disk-room.ts), and the capture's size last seen. */
   private readonly room: DiskRoom;
   private seenSize = 0;
-  /** The capture's fast level (followFastLevel), once its header was read. */
+  /** The capture's header options, once its header was read (undefined also when it is not sound). */
+  private headerOptions: number | undefined;
+  /** The fast level of the last chunk read (followFastLevel), once the header was read. */
   fastLevel: number | undefined;
 
   /**
@@ -681,7 +683,9 @@ export class FollowingCompressor {
     if (!this.stopped && !this.rate.known && behind < FOLLOW_FAST_LAG && monotonicMs() - this.openedMs < HOLD_MS) return 0;
     const n = readSync(fd, buf, 0, buf.length, this.pos);
     if (n === 0) return 0;
-    if (this.pos === 0) this.fastLevel = followFastLevel(headerOptions(buf.subarray(0, n)));
+    if (this.pos === 0) this.headerOptions = headerOptions(buf.subarray(0, n));
+    // The packs' output per second of the program's CPU: the rate times the last pack's ratio.
+    this.fastLevel = followFastLevel(this.headerOptions, rate * (this.r.packRatio ?? 0));
     this.pos += n;
     // Not yet known: the backlog decides.
     const lag = this.rate.known ? Math.max(0, size - this.pos) : behind;
