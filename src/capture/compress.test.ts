@@ -285,3 +285,27 @@ test("packs: each pack's bytes are packPayload's of the blocks it took, with the
     packsAsPackPayload(input, concat(out));
   }
 });
+
+test('transientOutput: blocks in a buffer used again give the same bytes as blocks of their own, at every level, packs and groups', () => {
+  const small = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 300 });
+  for (const input of [realistic, small]) {
+    for (const level of [0, FOLLOW_FAST_LEVEL, DEFAULT_COMPRESS_LEVEL]) {
+      const own: Uint8Array[] = [];
+      const reused: Uint8Array[] = [];
+      const a = new Recompressor((b) => own.push(b), { level, packs: true });
+      // The sink copies each array at once (as the follower writes it): what a later block overwrites is not seen.
+      const b = new Recompressor((x) => reused.push(x.slice()), { level, packs: true, transientOutput: true });
+      for (const r of [a, b]) {
+        r.feed(input);
+        r.end();
+      }
+      assert.deepEqual(concat(reused), concat(own), `level ${level}`);
+    }
+  }
+  // Kept without a copy, a transient block is overwritten by the next: the option says the sink must not keep it.
+  const kept: Uint8Array[] = [];
+  const r = new Recompressor((x) => kept.push(x), { level: FOLLOW_FAST_LEVEL, merge: false, transientOutput: true });
+  r.feed(realistic);
+  r.end();
+  assert.notDeepEqual(concat(kept), recompressCapture(realistic, { level: FOLLOW_FAST_LEVEL, merge: false }));
+});

@@ -240,6 +240,12 @@ export interface RecompressOptions {
    * false. Only with brotli, for captures of version 3 or later.
    */
   readonly packs?: boolean;
+  /**
+   * The sink is done with each array when it returns (it writes it out): the blocks the Recompressor
+   * compresses may then come in a buffer used again for the next (encodeBlock, `transient`), not each in
+   * fresh memory. Default false: the sink may keep them.
+   */
+  readonly transientOutput?: boolean;
 }
 
 /**
@@ -264,6 +270,7 @@ export class Recompressor {
   private level: number;
   private readonly codec: 'deflate' | 'brotli';
   private readonly groupAllowed: boolean;
+  private readonly transient: boolean;
   private group: boolean;
   private merging = true;
   private merger: BlockMerger | undefined;
@@ -289,7 +296,7 @@ export class Recompressor {
   blocks = 0;
   compressedBlocks = 0;
 
-  /** `sink` receives the output in order; each array is its own (the caller may keep it). */
+  /** `sink` receives the output in order; each array is its own (the caller may keep it) unless `transientOutput`. */
   constructor(
     private readonly sink: (bytes: Uint8Array) => void,
     options: RecompressOptions = {},
@@ -297,6 +304,7 @@ export class Recompressor {
     this.codec = options.codec ?? DEFAULT_CODEC;
     this.level = options.level ?? (this.codec === 'brotli' ? DEFAULT_COMPRESS_LEVEL : 1);
     this.groupAllowed = options.group !== false && this.codec === 'brotli';
+    this.transient = options.transientOutput === true;
     this.group = this.groupAllowed;
     this.framer = new BlockFramer(
       {
@@ -331,6 +339,7 @@ export class Recompressor {
             compressLevel: this.level,
             codec: this.codec,
             extraHeader: bytes.subarray(BLOCK_HEADER_LEN, info.headerLen),
+            transient: this.transient,
           });
           if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
           this.out(framed);
@@ -352,7 +361,7 @@ export class Recompressor {
   }
 
   private merged(b: MergedBlock): void {
-    const framed = encodeBlock(b.stream, b.baseSeq, b.payload, { compressLevel: this.level, codec: this.codec, kind: b.kind });
+    const framed = encodeBlock(b.stream, b.baseSeq, b.payload, { compressLevel: this.level, codec: this.codec, kind: b.kind, transient: this.transient });
     if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
     this.out(framed);
   }

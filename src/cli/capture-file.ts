@@ -589,7 +589,8 @@ export class FollowingCompressor {
         if (!this.room.mayWrite(bytes.length)) throw new NoRoomLeft(this.tmp);
         writeSync(this.out, bytes);
       },
-      { source: path, streamGroups: FOLLOW_STREAM_GROUPS, packs: FOLLOW_PACKS },
+      // The sink writes each block at once: the blocks may come in a buffer used again (no fresh memory each).
+      { source: path, streamGroups: FOLLOW_STREAM_GROUPS, packs: FOLLOW_PACKS, transientOutput: true },
     );
   }
 
@@ -607,8 +608,14 @@ export class FollowingCompressor {
     }
   }
 
+  /**
+   * The buffer every chunk is read into, made at the first read and kept to the end: one at the end too
+   * (finish) was 4 MiB of fresh memory, a page fault a page, after the program ended.
+   */
+  private buf: Uint8Array | undefined;
+
   private async follow(): Promise<void> {
-    const buf = new Uint8Array(READ_CHUNK);
+    const buf = (this.buf ??= new Uint8Array(READ_CHUNK));
     while (!this.stopped) {
       if (!this.opened()) {
         await this.sleep(20);
@@ -717,7 +724,7 @@ export class FollowingCompressor {
     if (this.gaveUp !== undefined) return undefined;
     if (this.failure !== undefined) throw this.failure instanceof MemlensError ? this.failure : fileError(this.tmp, this.failure, 'writing it');
     if (!this.opened()) return undefined;
-    const buf = new Uint8Array(READ_CHUNK);
+    const buf = (this.buf ??= new Uint8Array(READ_CHUNK));
     try {
       while (this.compressNext(buf) > 0);
       this.r.end();
