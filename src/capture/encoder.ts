@@ -85,8 +85,9 @@ export interface BlockEncodeOptions {
   /**
    * The block may come back in a buffer that the next encodeBlock overwrites (a compressed brotli block: its
    * header written in front of the compressor's output, where it is): the caller uses it before then. A
-   * new array for each block touches fresh memory, a page fault a page: 10-15 % of `memlens run`'s CPU
-   * behind a fast writer (docs/benchmarks.md, "Node's CPU with Python's allocators traced, round nine").
+   * new array for each block touches fresh memory, which the kernel zeroes page by page: behind a fast writer
+   * (threads with Python's allocators traced) 23 of node's 337 ms (docs/benchmarks.md, "Node's CPU with
+   * Python's allocators traced, round nine").
    */
   readonly transient?: boolean;
 }
