@@ -36,3 +36,21 @@ test('a payload that brotli does not make smaller gives null, and the next block
   const raw = block(30000, 8);
   assert.deepEqual(def.compress(raw, 1, 16), new Uint8Array(sync(raw, 1, 16)));
 });
+
+test('with headroom, the same bytes from that offset on, the bytes before it left to the caller', () => {
+  const def = new BlockDeflater();
+  for (const [n, quality, headroom] of [
+    [30000, 1, 32],
+    [200000, 0, 40],
+    [5000, 5, 1],
+  ] as const) {
+    const raw = block(n, n);
+    const lgwin = n <= 1 << 16 ? 16 : 24;
+    const c = def.compress(raw, quality, lgwin, headroom);
+    assert.ok(c !== undefined && c !== null);
+    assert.equal(c.byteOffset, headroom);
+    assert.deepEqual(c, new Uint8Array(sync(raw, quality, lgwin)));
+  }
+  // Not smaller: null, as without headroom.
+  assert.equal(def.compress(block(5000, 7, 1), 1, 16, 32), null);
+});

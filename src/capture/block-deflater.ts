@@ -20,20 +20,21 @@ export class BlockDeflater {
 
   /**
    * `payload` compressed at `quality` with a window of 2^`lgwin` bytes, in a buffer that the next call
-   * overwrites; `null` when that is not smaller than `payload` (the block is stored as it is); undefined
-   * when this path cannot tell (then compress the ordinary way).
+   * overwrites, from `headroom` bytes into it (the bytes before are the caller's to fill: a block's header
+   * in front of its payload, without a copy); `null` when that is not smaller than `payload` (the block is
+   * stored as it is); undefined when this path cannot tell (then compress the ordinary way).
    */
-  compress(payload: Uint8Array, quality: number, lgwin: number): Uint8Array | null | undefined {
+  compress(payload: Uint8Array, quality: number, lgwin: number, headroom = 0): Uint8Array | null | undefined {
     // Room for as many bytes as the payload: an output that does not fit is not smaller, and is not kept.
     const room = payload.length;
-    if (this.out.length < room) this.out = new Uint8Array(room);
+    if (this.out.length < headroom + room) this.out = new Uint8Array(headroom + room);
     const p = this.params;
     p[constants.BROTLI_PARAM_QUALITY] = quality;
     p[constants.BROTLI_PARAM_LGWIN] = lgwin;
     p[constants.BROTLI_PARAM_SIZE_HINT] = payload.length;
-    if (!this.z.finish(payload, this.out, room, p)) return undefined;
+    if (!this.z.finish(payload, this.out, room, p, headroom)) return undefined;
     // Output space used up: the stream may not be finished, and it is not smaller anyway.
     if (this.z.outLeft === 0 || this.z.inputLeft !== 0) return null;
-    return this.out.subarray(0, room - this.z.outLeft);
+    return this.out.subarray(headroom, headroom + room - this.z.outLeft);
   }
 }

@@ -8,6 +8,8 @@ import {
   FOLLOW_FAST_LEVEL,
   FOLLOW_FAST_LEVEL_SYSTEM,
   FOLLOW_FAST_RATE,
+  FOLLOW_FASTEST_LEVEL,
+  FOLLOW_FASTEST_OUT_RATE,
   followFastLevel,
   FOLLOW_GROUP_RATE,
   followGroups,
@@ -22,6 +24,8 @@ import {
 } from './compress.js';
 import { brotliDecompressSync } from 'node:zlib';
 import { decodeCapture } from './decoder.js';
+import { packPayload } from './group.js';
+import { ByteReader } from './varint.js';
 import { concat } from './encoder.js';
 import { BlockFramer } from './framing.js';
 import { GROUP_COLUMNS } from './group.js';
@@ -117,6 +121,29 @@ test('packs at the fast level of a capture without Python allocators: the same r
   assert.deepEqual(b.warnings, []);
   assert.deepEqual(b.items, a.items);
   assert.ok(b.blocks.some((x) => x.kind === BLOCK_KIND_GROUP));
+});
+
+test("followFastLevel: quality 0 behind a writer whose packs come out at FOLLOW_FASTEST_OUT_RATE or more, with Python's allocators traced only", () => {
+  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS, FOLLOW_FASTEST_OUT_RATE), FOLLOW_FASTEST_LEVEL);
+  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS | OPTION_NATIVE, 2 * FOLLOW_FASTEST_OUT_RATE), FOLLOW_FASTEST_LEVEL);
+  assert.equal(followFastLevel(undefined, FOLLOW_FASTEST_OUT_RATE), FOLLOW_FASTEST_LEVEL);
+  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS, FOLLOW_FASTEST_OUT_RATE - 1), FOLLOW_FAST_LEVEL);
+  // The system allocator's captures keep quality 2, however fast.
+  assert.equal(followFastLevel(0, 10 * FOLLOW_FASTEST_OUT_RATE), FOLLOW_FAST_LEVEL_SYSTEM);
+  assert.ok(FOLLOW_FASTEST_LEVEL < FOLLOW_FAST_LEVEL);
+});
+
+test("Recompressor.packRatio: the last pack's compressed size over its payload's", () => {
+  const r = new Recompressor(() => undefined, { level: FOLLOW_FAST_LEVEL, packs: true });
+  const ratioOf = (x: Recompressor): number | undefined => x.packRatio;
+  assert.equal(ratioOf(r), undefined);
+  r.feed(realistic);
+  r.end();
+  const ratio = ratioOf(r);
+  assert.ok(ratio !== undefined && ratio > 0.05 && ratio < 1, String(ratio));
+  // The synthetic stream is random enough that the capture's whole ratio is near the last pack's.
+  const whole = recompressCapture(realistic, { level: FOLLOW_FAST_LEVEL, packs: true }).length / realistic.length;
+  assert.ok(Math.abs(ratio - whole) < 0.2, `${ratio} vs ${whole}`);
 });
 
 test('followGroups: only behind a slow writer, not far behind', () => {
@@ -267,4 +294,86 @@ test("wholeParts: at quality 5 full blocks go into packs as they are, small bloc
   const mixedOut = recompressCapture(mixedIn, { packs: true, wholeParts: true });
   assert.ok(groupColumns(mixedOut).includes(0));
   assert.deepEqual(byStream(decode(mixedOut).items), byStream(decode(mixedIn).items));
+});
+
+/**
+ * Checks that every pack in `packed` (the Recompressor's output for `input`, a capture of uncompressed
+ * records blocks) holds exactly the bytes group.ts's packPayload makes of the input blocks it took, in order;
+ * returns the packs' part counts.
+ */
+function packsAsPackPayload(input: Uint8Array, packed: Uint8Array): number[] {
+  const inBlocks = decode(input).blocks;
+  const outBlocks = decode(packed).blocks.filter((b) => b.headerLen > 0);
+  const payloadOf = (bytes: Uint8Array, b: (typeof inBlocks)[number]): Uint8Array => bytes.subarray(b.offset + b.headerLen, b.offset + b.headerLen + b.storedLen);
+  const counts: number[] = [];
+  let next = 0;
+  for (const b of outBlocks) {
+    if (b.kind !== BLOCK_KIND_GROUP) {
+      next++;
+      continue;
+    }
+    const raw = new Uint8Array(brotliDecompressSync(payloadOf(packed, b)));
+    const count = new ByteReader(raw).varint();
+    const parts = inBlocks.slice(next, next + count).map((x) => ({ stream: x.stream, baseSeq: x.baseSeq, payload: payloadOf(input, x) }));
+    assert.equal(parts.length, count);
+    assert.deepEqual(raw, packPayload(parts), `pack ${counts.length} (${count} parts)`);
+    counts.push(count);
+    next += count;
+  }
+  assert.equal(next, inBlocks.length);
+  return counts;
+}
+
+test("packs: each pack's bytes are packPayload's of the blocks it took, with the agent's 32 KiB blocks and with thousands of small ones", () => {
+  const big: Uint8Array[] = [];
+  writeRealistic({ events: 400000, threads: 3, sink: (b) => big.push(b) });
+  const input = concat(big);
+  const counts = packsAsPackPayload(input, recompressCapture(input, { level: FOLLOW_FAST_LEVEL, packs: true }));
+  assert.ok(counts.length >= 2, JSON.stringify(counts));
+  // Blocks of 200 bytes: a pack of more than 4,000 parts, whose heads take more than 4 KiB.
+  const small: Uint8Array[] = [];
+  writeRealistic({ events: 150000, threads: 3, blockSize: 200, sink: (b) => small.push(b) });
+  const smallInput = concat(small);
+  const smallCounts = packsAsPackPayload(smallInput, recompressCapture(smallInput, { level: FOLLOW_FAST_LEVEL, packs: true }));
+  assert.ok(
+    smallCounts.some((n) => n > 4000),
+    JSON.stringify(smallCounts),
+  );
+  // Fed in chunks of every size, at levels that change in between (setLevel closes the pack): the same rule.
+  for (const chunk of [1000, 65536, 1 << 20]) {
+    const out: Uint8Array[] = [];
+    const r = new Recompressor((b) => out.push(b), { packs: true });
+    r.setMerging(false);
+    r.setLevel(FOLLOW_FAST_LEVEL);
+    for (let at = 0, k = 0; at < input.length; at += chunk, k++) {
+      r.setLevel(k % 7 === 6 ? 0 : FOLLOW_FAST_LEVEL);
+      r.feed(input.subarray(at, at + chunk));
+    }
+    r.end();
+    packsAsPackPayload(input, concat(out));
+  }
+});
+
+test('transientOutput: blocks in a buffer used again give the same bytes as blocks of their own, at every level, packs and groups', () => {
+  const small = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 300 });
+  for (const input of [realistic, small]) {
+    for (const level of [0, FOLLOW_FAST_LEVEL, DEFAULT_COMPRESS_LEVEL]) {
+      const own: Uint8Array[] = [];
+      const reused: Uint8Array[] = [];
+      const a = new Recompressor((b) => own.push(b), { level, packs: true });
+      // The sink copies each array at once (as the follower writes it): what a later block overwrites is not seen.
+      const b = new Recompressor((x) => reused.push(x.slice()), { level, packs: true, transientOutput: true });
+      for (const r of [a, b]) {
+        r.feed(input);
+        r.end();
+      }
+      assert.deepEqual(concat(reused), concat(own), `level ${level}`);
+    }
+  }
+  // Kept without a copy, a transient block is overwritten by the next: the option says the sink must not keep it.
+  const kept: Uint8Array[] = [];
+  const r = new Recompressor((x) => kept.push(x), { level: FOLLOW_FAST_LEVEL, merge: false, transientOutput: true });
+  r.feed(realistic);
+  r.end();
+  assert.notDeepEqual(concat(kept), recompressCapture(realistic, { level: FOLLOW_FAST_LEVEL, merge: false }));
 });

@@ -26,7 +26,7 @@ import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
 import type { BlockInfo } from './records.js';
 import { BlockMerger, GROUPING, SMALL_BLOCKS, type MergeLimits, type MergedBlock } from './merge.js';
-import { packPayload, type GroupPart } from './group.js';
+import { ByteWriter } from './varint.js';
 
 /** Brotli quality 5: on agent captures about a quarter smaller than deflate level 1, and as fast to write. */
 export const DEFAULT_COMPRESS_LEVEL = 5;
@@ -57,9 +57,34 @@ export const FOLLOW_FAST_LEVEL = 1;
  */
 export const FOLLOW_FAST_LEVEL_SYSTEM = 2;
 
-/** The follower's fast level for a capture of these header options (FOLLOW_FAST_LEVEL while they are not known). */
-export function followFastLevel(headerOptions: number | undefined): number {
-  return headerOptions !== undefined && (headerOptions & OPTION_PYTHON_ALLOCATORS) === 0 ? FOLLOW_FAST_LEVEL_SYSTEM : FOLLOW_FAST_LEVEL;
+/**
+ * The follower's fastest level, brotli quality 0, for a capture whose Python allocators are traced and whose
+ * packs at quality 1 would come out at FOLLOW_FASTEST_OUT_RATE or more: on 1 MiB packs of agent streams
+ * quality 0 takes 25-35 % less CPU than quality 1 for 4-17 % more bytes (docs/benchmarks.md, "Node's CPU
+ * with Python's allocators traced, round nine").
+ */
+export const FOLLOW_FASTEST_LEVEL = 0;
+
+/**
+ * Compressed bytes per second of the program's CPU (the writer's rate times its last pack's ratio) from
+ * which the fastest level is taken. Quality 1's CPU goes with its output more than with its input (4 ns an
+ * input byte on a stream that packs to a third, 2 ns on one that packs to an eighth), so this is where it
+ * takes most of a core beside the program. Seen by the follower on the round's workloads with Python's
+ * allocators traced, MiB/s: threads 15-21, many_threads 12-23; then deep_stacks and web_requests 9-11,
+ * json_roundtrip 5-10, malloc_churn 7-9, objects 4-8.5, the others less; with `--native` too, 12 at most
+ * (threads). threads and many_threads have captures a half to a third of memray's even at quality 0 (17.2
+ * against 36.6 MiB, 23.4 against 64.1), where web_requests (5.9 against 7.1 MiB at quality 1) would not keep
+ * a margin: 14 MiB/s leaves it 30 % of room.
+ */
+export const FOLLOW_FASTEST_OUT_RATE = 14 << 20;
+
+/**
+ * The follower's fast level for a capture of these header options (FOLLOW_FAST_LEVEL while they are not
+ * known), behind a writer whose packs come out at `outBytesPerSecond` (FOLLOW_FASTEST_OUT_RATE).
+ */
+export function followFastLevel(headerOptions: number | undefined, outBytesPerSecond = 0): number {
+  if (headerOptions !== undefined && (headerOptions & OPTION_PYTHON_ALLOCATORS) === 0) return FOLLOW_FAST_LEVEL_SYSTEM;
+  return outBytesPerSecond >= FOLLOW_FASTEST_OUT_RATE ? FOLLOW_FASTEST_LEVEL : FOLLOW_FAST_LEVEL;
 }
 
 /**
@@ -122,6 +147,13 @@ export const FOLLOW_WHOLE_PARTS = true;
 
 /** A pack is written once its parts hold this many bytes (brotli's window then spans all of it). */
 export const PACK_BYTES = 1 << 20;
+
+/**
+ * Room kept before a pack's payloads in its buffer for the pack's heads (group.ts, packPayload: a count,
+ * three varints a part, the columns' count 0): 1 MiB of the agent's 32 KiB blocks is about 32 parts, 300-500
+ * bytes of heads. A pack of more or smaller parts than fits is copied once more.
+ */
+const PACK_HEADROOM = 4 << 10;
 
 /**
  * The first bytes of a capture, this many, are grouped whatever the writer's rate (at quality 5 still: a
@@ -226,6 +258,12 @@ export interface RecompressOptions {
    * default false.
    */
   readonly wholeParts?: boolean;
+  /**
+   * The sink is done with each array when it returns (it writes it out): the blocks the Recompressor
+   * compresses may then come in a buffer used again for the next (encodeBlock, `transient`), not each in
+   * fresh memory. Default false: the sink may keep them.
+   */
+  readonly transientOutput?: boolean;
 }
 
 /**
@@ -250,6 +288,7 @@ export class Recompressor {
   private level: number;
   private readonly codec: 'deflate' | 'brotli';
   private readonly groupAllowed: boolean;
+  private readonly transient: boolean;
   private group: boolean;
   private merging = true;
   private merger: BlockMerger | undefined;
@@ -257,14 +296,25 @@ export class Recompressor {
   private groupsAllowed = false;
   /** Packs are allowed (the header was raised to version 5); written below quality 5 only. */
   private packsAllowed = false;
-  /** The parts of the pack being filled (their bytes copied), in file order, and their payload bytes. */
-  private pack: GroupPart[] = [];
+  /**
+   * The pack being filled: its parts' payloads one after the other from PACK_HEADROOM on in `packBuf` (a
+   * buffer used for every pack: one copy of each block's bytes, where a copy of each block and then of the
+   * whole pack cost 30-50 ms of a 36 MB stream; docs/benchmarks.md, "Node's CPU with Python's allocators
+   * traced"), `packEnd` the end of the last; `packHeads` three numbers a part: stream, base_seq, length.
+   * The pack's bytes are packPayload's for the same parts.
+   */
+  private packBuf = new Uint8Array(0);
+  private packEnd = PACK_HEADROOM;
+  private readonly packHeads: number[] = [];
+  private readonly headWriter = new ByteWriter(PACK_HEADROOM);
   private packBytes = 0;
+  /** The last pack's compressed size over its payload's (undefined before the first). */
+  packRatio: number | undefined;
   bytesOut = 0;
   blocks = 0;
   compressedBlocks = 0;
 
-  /** `sink` receives the output in order; each array is its own (the caller may keep it). */
+  /** `sink` receives the output in order; each array is its own (the caller may keep it) unless `transientOutput`. */
   constructor(
     private readonly sink: (bytes: Uint8Array) => void,
     options: RecompressOptions = {},
@@ -272,6 +322,7 @@ export class Recompressor {
     this.codec = options.codec ?? DEFAULT_CODEC;
     this.level = options.level ?? (this.codec === 'brotli' ? DEFAULT_COMPRESS_LEVEL : 1);
     this.groupAllowed = options.group !== false && this.codec === 'brotli';
+    this.transient = options.transientOutput === true;
     this.group = this.groupAllowed;
     this.framer = new BlockFramer(
       {
@@ -290,7 +341,7 @@ export class Recompressor {
           this.blocks++;
           if (this.packsAllowed && this.level < DEFAULT_COMPRESS_LEVEL && packable(info)) {
             this.merger?.flushAll();
-            this.pack.push({ stream: info.stream, baseSeq: info.baseSeq, payload: bytes.slice(BLOCK_HEADER_LEN) });
+            this.addToPack(info, bytes.subarray(BLOCK_HEADER_LEN));
             this.packBytes += info.storedLen;
             if (this.packBytes >= PACK_BYTES) this.flushPack();
             return;
@@ -307,6 +358,7 @@ export class Recompressor {
             compressLevel: this.level,
             codec: this.codec,
             extraHeader: bytes.subarray(BLOCK_HEADER_LEN, info.headerLen),
+            transient: this.transient,
           });
           if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
           this.out(framed);
@@ -328,9 +380,22 @@ export class Recompressor {
   }
 
   private merged(b: MergedBlock): void {
-    const framed = encodeBlock(b.stream, b.baseSeq, b.payload, { compressLevel: this.level, codec: this.codec, kind: b.kind });
+    const framed = encodeBlock(b.stream, b.baseSeq, b.payload, { compressLevel: this.level, codec: this.codec, kind: b.kind, transient: this.transient });
     if ((framed[4]! & BLOCK_FLAGS_COMPRESSED) !== 0) this.compressedBlocks++;
     this.out(framed);
+  }
+
+  /** Adds a part to the pack being filled (its payload copied into packBuf). */
+  private addToPack(info: BlockInfo, payload: Uint8Array): void {
+    const need = this.packEnd + payload.length;
+    if (need > this.packBuf.length) {
+      const next = new Uint8Array(Math.max(need, PACK_HEADROOM + PACK_BYTES + (64 << 10)));
+      next.set(this.packBuf.subarray(PACK_HEADROOM, this.packEnd), PACK_HEADROOM);
+      this.packBuf = next;
+    }
+    this.packBuf.set(payload, this.packEnd);
+    this.packEnd = need;
+    this.packHeads.push(info.stream, info.baseSeq, payload.length);
   }
 
   /**
@@ -339,13 +404,48 @@ export class Recompressor {
    * without decoding the threads' events, as it does after the merger's last group.
    */
   private flushPack(last = false): void {
-    const parts = this.pack;
-    if (parts.length === 0) return;
-    let keep = parts.length;
-    if (last) while (keep > 0 && parts[keep - 1]!.stream === STREAM_SERVICE) keep--;
-    if (keep > 1) this.merged({ kind: BLOCK_KIND_GROUP, stream: 0, baseSeq: 0, payload: packPayload(parts.slice(0, keep)) });
-    for (let k = keep > 1 ? keep : 0; k < parts.length; k++) this.merged({ kind: BLOCK_KIND_RECORDS, ...parts[k]! });
-    this.pack = [];
+    const heads = this.packHeads;
+    const count = heads.length / 3;
+    if (count === 0) return;
+    let keep = count;
+    if (last) while (keep > 0 && heads[3 * (keep - 1)] === STREAM_SERVICE) keep--;
+    const buf = this.packBuf;
+    let at = PACK_HEADROOM;
+    if (keep > 1) {
+      // packPayload's heads, written just before the parts' payloads: the count, each part's stream,
+      // base_seq and length, then no columns.
+      const w = this.headWriter;
+      w.reset();
+      w.varint(keep);
+      for (let k = 0; k < keep; k++) {
+        w.varint(heads[3 * k]!);
+        w.varint(heads[3 * k + 1]!);
+        w.varint(heads[3 * k + 2]!);
+        at += heads[3 * k + 2]!;
+      }
+      w.varint(0);
+      const h = w.bytes();
+      let payload: Uint8Array;
+      if (h.length <= PACK_HEADROOM) {
+        buf.set(h, PACK_HEADROOM - h.length);
+        payload = buf.subarray(PACK_HEADROOM - h.length, at);
+      } else {
+        payload = new Uint8Array(h.length + at - PACK_HEADROOM);
+        payload.set(h);
+        payload.set(buf.subarray(PACK_HEADROOM, at), h.length);
+      }
+      // encodeBlock copies what it keeps of the payload: packBuf is free again once it returns.
+      const before = this.bytesOut;
+      this.merged({ kind: BLOCK_KIND_GROUP, stream: 0, baseSeq: 0, payload });
+      this.packRatio = (this.bytesOut - before) / payload.length;
+    }
+    for (let k = keep > 1 ? keep : 0; k < count; k++) {
+      const len = heads[3 * k + 2]!;
+      this.merged({ kind: BLOCK_KIND_RECORDS, stream: heads[3 * k]!, baseSeq: heads[3 * k + 1]!, payload: buf.subarray(at, at + len) });
+      at += len;
+    }
+    heads.length = 0;
+    this.packEnd = PACK_HEADROOM;
     this.packBytes = 0;
   }
 

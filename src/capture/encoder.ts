@@ -83,6 +83,14 @@ export interface BlockEncodeOptions {
   readonly codec?: 'deflate' | 'brotli' | undefined;
   /** Extra header bytes past the 32 this version knows (tests of forward compatibility). */
   readonly extraHeader?: Uint8Array;
+  /**
+   * The block may come back in a buffer that the next encodeBlock overwrites (a compressed brotli block: its
+   * header written in front of the compressor's output, where it is): the caller uses it before then. A
+   * new array for each block touches fresh memory, which the kernel zeroes page by page: behind a fast writer
+   * (threads with Python's allocators traced) 23 of node's 337 ms (docs/benchmarks.md, "Node's CPU with
+   * Python's allocators traced, round nine").
+   */
+  readonly transient?: boolean;
 }
 
 /**
@@ -91,14 +99,19 @@ export interface BlockEncodeOptions {
  */
 export function encodeBlock(stream: number, baseSeq: number, payload: Uint8Array, options: BlockEncodeOptions = {}): Uint8Array {
   if (payload.length > MAX_BLOCK_PAYLOAD) throw new RangeError(`block payload of ${payload.length} bytes is above the limit of ${MAX_BLOCK_PAYLOAD}`);
+  const extra = options.extraHeader ?? new Uint8Array(0);
+  const headerLen = BLOCK_HEADER_LEN + extra.length;
+  if (headerLen > 255) throw new RangeError('block header longer than 255 bytes');
   let stored = payload;
   let flags = 0;
   if (options.compressLevel !== undefined && payload.length > 0) {
     if (options.codec === 'brotli') {
       // A block is at most 16 MiB; the agent's are 32 KiB: a 64 KiB window sees all of one.
       const lgwin = payload.length <= 1 << 16 ? 16 : 24;
-      // The deflater's buffer is copied into the block below, before the next call overwrites it.
-      let c = (deflater ??= new BlockDeflater()).compress(payload, options.compressLevel, lgwin);
+      // The deflater's buffer is copied into the block below, before the next call overwrites it; or, for a
+      // transient block, the header goes in the room left in front of it.
+      const headroom = options.transient === true ? headerLen : 0;
+      let c = (deflater ??= new BlockDeflater()).compress(payload, options.compressLevel, lgwin, headroom);
       if (c === undefined) {
         const params = {
           [zlibConstants.BROTLI_PARAM_QUALITY]: options.compressLevel,
@@ -107,6 +120,8 @@ export function encodeBlock(stream: number, baseSeq: number, payload: Uint8Array
         };
         const sync = brotliCompressSync(payload, { params });
         c = sync.length < payload.length ? sync : null;
+      } else if (c !== null && headroom > 0) {
+        return frame(new Uint8Array(c.buffer, c.byteOffset - headroom, headroom + c.length), BLOCK_FLAG_BROTLI, headerLen, stream, baseSeq, c, payload.length, extra, options.kind);
       }
       if (c !== null) {
         stored = c;
@@ -120,22 +135,24 @@ export function encodeBlock(stream: number, baseSeq: number, payload: Uint8Array
       }
     }
   }
-  const extra = options.extraHeader ?? new Uint8Array(0);
-  const headerLen = BLOCK_HEADER_LEN + extra.length;
-  if (headerLen > 255) throw new RangeError('block header longer than 255 bytes');
   const out = new Uint8Array(headerLen + stored.length);
-  const dv = new DataView(out.buffer);
+  out.set(stored, headerLen);
+  return frame(out, flags, headerLen, stream, baseSeq, out.subarray(headerLen), payload.length, extra, options.kind);
+}
+
+/** Writes a block's header into out[0, headerLen), in front of its stored payload `stored` (out's tail); returns `out`. */
+function frame(out: Uint8Array, flags: number, headerLen: number, stream: number, baseSeq: number, stored: Uint8Array, rawLen: number, extra: Uint8Array, kind = BLOCK_KIND_RECORDS): Uint8Array {
+  const dv = new DataView(out.buffer, out.byteOffset, headerLen);
   out.set(BLOCK_SYNC, 0);
   out[4] = flags;
   out[5] = headerLen;
-  dv.setUint16(6, options.kind ?? BLOCK_KIND_RECORDS, true);
+  dv.setUint16(6, kind, true);
   dv.setUint32(8, stored.length, true);
-  dv.setUint32(12, payload.length, true);
+  dv.setUint32(12, rawLen, true);
   dv.setUint32(20, stream >>> 0, true);
   dv.setUint32(24, (baseSeq % 4294967296) >>> 0, true);
   dv.setUint32(28, Math.floor(baseSeq / 4294967296) >>> 0, true);
   out.set(extra, BLOCK_HEADER_LEN);
-  out.set(stored, headerLen);
   let crc = crc32(out.subarray(4, 16));
   crc = crc32(out.subarray(20, headerLen), crc);
   crc = crc32(stored, crc);

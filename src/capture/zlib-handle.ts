@@ -42,12 +42,12 @@ export class ZlibHandle {
   ) {}
 
   /**
-   * `input` run through to its end into out[0, room); with `params`, the handle's state is made again with
+   * `input` run through to its end into out[at, at + room); with `params`, the handle's state is made again with
    * them first (a compressor's new encoder state, as brotliCompressSync makes). True: outLeft and inputLeft
    * say what came of it. False: this path cannot tell (no handle, a failure, or data node:zlib refused and
    * closed the stream on): use the public API.
    */
-  finish(input: Uint8Array, out: Uint8Array, room: number, params?: Uint32Array): boolean {
+  finish(input: Uint8Array, out: Uint8Array, room: number, params?: Uint32Array, at = 0): boolean {
     const z = this.stream();
     const handle = z?._handle;
     const state = z?._writeState;
@@ -57,7 +57,7 @@ export class ZlibHandle {
         this.drop();
         return false;
       }
-      handle.writeSync(constants.BROTLI_OPERATION_FINISH, input, 0, input.length, out, 0, room);
+      handle.writeSync(constants.BROTLI_OPERATION_FINISH, input, 0, input.length, out, at, room);
     } catch {
       this.drop();
       return false;

@@ -577,7 +577,9 @@ export class FollowingCompressor {
   /** The room on the disk the copy leaves the agent (disk-room.ts), and the capture's size last seen. */
   private readonly room: DiskRoom;
   private seenSize = 0;
-  /** The capture's fast level (followFastLevel), once its header was read. */
+  /** The capture's header options, once its header was read (undefined also when it is not sound). */
+  private headerOptions: number | undefined;
+  /** The fast level of the last chunk read (followFastLevel), once the header was read. */
   fastLevel: number | undefined;
 
   /**
@@ -598,7 +600,8 @@ export class FollowingCompressor {
         if (!this.room.mayWrite(bytes.length)) throw new NoRoomLeft(this.tmp);
         writeSync(this.out, bytes);
       },
-      { source: path, streamGroups: FOLLOW_STREAM_GROUPS, packs: FOLLOW_PACKS, wholeParts: FOLLOW_WHOLE_PARTS },
+      // The sink writes each block at once: the blocks may come in a buffer used again (no fresh memory each).
+      { source: path, streamGroups: FOLLOW_STREAM_GROUPS, packs: FOLLOW_PACKS, wholeParts: FOLLOW_WHOLE_PARTS, transientOutput: true },
     );
   }
 
@@ -616,8 +619,14 @@ export class FollowingCompressor {
     }
   }
 
+  /**
+   * The buffer every chunk is read into, made at the first read and kept to the end: one at the end too
+   * (finish) was 4 MiB of fresh memory, a page fault a page, after the program ended.
+   */
+  private buf: Uint8Array | undefined;
+
   private async follow(): Promise<void> {
-    const buf = new Uint8Array(READ_CHUNK);
+    const buf = (this.buf ??= new Uint8Array(READ_CHUNK));
     while (!this.stopped) {
       if (!this.opened()) {
         await this.sleep(20);
@@ -692,7 +701,9 @@ export class FollowingCompressor {
     if (!this.stopped && !this.rate.known && behind < FOLLOW_FAST_LAG && monotonicMs() - this.openedMs < HOLD_MS) return 0;
     const n = readSync(fd, buf, 0, buf.length, this.pos);
     if (n === 0) return 0;
-    if (this.pos === 0) this.fastLevel = followFastLevel(headerOptions(buf.subarray(0, n)));
+    if (this.pos === 0) this.headerOptions = headerOptions(buf.subarray(0, n));
+    // The packs' output per second of the program's CPU: the rate times the last pack's ratio.
+    this.fastLevel = followFastLevel(this.headerOptions, rate * (this.r.packRatio ?? 0));
     this.pos += n;
     // Not yet known: the backlog decides.
     const lag = this.rate.known ? Math.max(0, size - this.pos) : behind;
@@ -724,7 +735,7 @@ export class FollowingCompressor {
     if (this.gaveUp !== undefined) return undefined;
     if (this.failure !== undefined) throw this.failure instanceof MemlensError ? this.failure : fileError(this.tmp, this.failure, 'writing it');
     if (!this.opened()) return undefined;
-    const buf = new Uint8Array(READ_CHUNK);
+    const buf = (this.buf ??= new Uint8Array(READ_CHUNK));
     try {
       while (this.compressNext(buf) > 0);
       this.r.end();
