@@ -332,7 +332,7 @@ test("packs: each pack's bytes are packPayload's of the blocks it took, with the
   assert.ok(counts.length >= 2, JSON.stringify(counts));
   // Blocks of 200 bytes: a pack of more than 4,000 parts, whose heads take more than 4 KiB.
   const small: Uint8Array[] = [];
-  writeRealistic({ events: 150000, threads: 3, blockSize: 200, sink: (b) => small.push(b) });
+  writeRealistic({ events: 200000, threads: 3, blockSize: 200, sink: (b) => small.push(b) });
   const smallInput = concat(small);
   const smallCounts = packsAsPackPayload(smallInput, recompressCapture(smallInput, { level: FOLLOW_FAST_LEVEL, packs: true }));
   assert.ok(
