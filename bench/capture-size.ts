@@ -28,6 +28,7 @@ import {
   FREE_ABS_ADDR,
   OPTION_NATIVE,
   SLOT_ADDRESS_VERSION,
+  ADDR_REF_VERSION,
 } from '../src/capture/format.js';
 import { DEFAULT_COMPRESS_LEVEL } from '../src/capture/compress.js';
 import { ByteReader } from '../src/capture/varint.js';
@@ -77,6 +78,7 @@ function analyse(path: string): void {
   let headerBytes = 0;
   let native = false;
   let slotted = false;
+  let refs = false;
   // Bytes of each field of the ALLOC and FREE records (the type byte, seq delta, address, size, stacks).
   const fields = { type: 0, seq: 0, address: 0, size: 0, stack: 0, native: 0 };
   let events = 0;
@@ -91,6 +93,7 @@ function analyse(path: string): void {
       headerBytes = bytes.length;
       native = (h.options & OPTION_NATIVE) !== 0;
       slotted = h.minReaderVersion >= SLOT_ADDRESS_VERSION;
+      refs = h.minReaderVersion >= ADDR_REF_VERSION;
     },
     block: (info, bytes) => {
       blocks++;
@@ -180,7 +183,7 @@ function analyse(path: string): void {
   if (events > 0) {
     const per = (n: number): string => (n / events).toFixed(2);
     console.log(
-      `  per ALLOC/FREE event   ${per(fields.type + fields.seq + fields.address + fields.size + fields.stack + fields.native)} bytes raw: type ${per(fields.type)}, seq ${per(fields.seq)}, address ${per(fields.address)}, size ${per(fields.size)}, stack ${per(fields.stack)}, native ${per(fields.native)} (format version ${slotted ? '3, addresses against slots' : '1-2, addresses as deltas'})`,
+      `  per ALLOC/FREE event   ${per(fields.type + fields.seq + fields.address + fields.size + fields.stack + fields.native)} bytes raw: type ${per(fields.type)}, seq ${per(fields.seq)}, address ${per(fields.address)}, size ${per(fields.size)}, stack ${per(fields.stack)}, native ${per(fields.native)} (format version ${refs ? '7, addresses against slots or as references' : slotted ? '3-6, addresses against slots' : '1-2, addresses as deltas'})`,
     );
   }
   const streams = [...perStream].sort((a, b) => b[1].stored - a[1].stored);
