@@ -19,6 +19,7 @@ import { endingOf } from '../ending.js';
 import { madeByImport } from '../own-code.js';
 import { groupSeries, type GroupSeries } from '../live-series.js';
 import { limitReachedNs, memoryLimitOf, usageAtEnd } from '../memory-limit.js';
+import { collectionKept, PACE_BOTH_TEXT } from './collection-evidence.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
 import { groupByOwnLine, type LineGroup } from './line-groups.js';
 import type { ProgramClock } from '../memlens-pauses.js';
@@ -109,6 +110,13 @@ export interface AccumulationItem {
   readonly heldAs: HeldAs | undefined;
   /** The memory is pymalloc's arenas (Python allocators not traced): small objects, lines approximate. */
   readonly arenas: boolean;
+  /**
+   * Its objects are also the entries of a collection that only grows (collection-evidence.ts), and its climb
+   * would not read as steady had the part of the run before the middle of its climb gone PACE_RATIO times
+   * slower than the rest (retained-growth.ts): which of the two findings names it depends on the machine's
+   * speed.
+   */
+  readonly alsoCollection: boolean;
 }
 
 export interface AccumulationFinding extends FindingCommon {
@@ -149,6 +157,27 @@ export function isSteadyClimb(
   );
 }
 
+/**
+ * `climb` with its halves split where they would be had the part of the run before the split gone PACE_RATIO
+ * times faster (`pace` 1) or slower (`pace` 0) than the part after it (RetainedGrowth.firstShareAtPace).
+ */
+export function climbAtPace<T extends RetainedGrowth>(climb: T | undefined, pace: 0 | 1): T | undefined {
+  if (climb === undefined) return undefined;
+  const first = climb.firstShareAtPace[pace];
+  return { ...climb, firstHalfShare: first, secondHalfShare: 1 - first };
+}
+
+/** A series' growth over the time measured (up to `untilNs`) and its climb (up to its last rise), as isSteadyClimb takes them. */
+export function steadyClimbOf(
+  clock: ProgramClock,
+  s: GroupSeries,
+  untilNs: number,
+): { growth: (RetainedGrowth & { readonly pausedNs: number }) | undefined; climb: (RetainedGrowth & { readonly pausedNs: number }) | undefined } {
+  const growth = retainedGrowthOn(clock, s.timeNs, s.bytes, untilNs);
+  const climb = growth === undefined ? undefined : retainedGrowthOn(clock, s.timeNs, s.bytes, growth.lastRiseNs);
+  return { growth, climb };
+}
+
 /** The candidate lines (live at the end at least minBytes, not made by importing a library) and their series. */
 export function candidateLines(input: DetectorInput): { groups: LineGroup[]; series: GroupSeries[] } {
   const { model, facts, filter, minBytes } = input;
@@ -180,8 +209,7 @@ export function accumulation(input: DetectorInput): AccumulationFinding[] {
   const items: AccumulationItem[] = [];
   groups.forEach((g, i) => {
     const s = series[i]!;
-    const growth = retainedGrowthOn(clock, s.timeNs, s.bytes, until);
-    const climb = growth === undefined ? undefined : retainedGrowthOn(clock, s.timeNs, s.bytes, growth.lastRiseNs);
+    const { growth, climb } = steadyClimbOf(clock, s, until);
     if (!isSteadyClimb(growth, climb, input.minBytes, clock, maxHold)) return;
     const rate = growth.bytes / ((growth.toNs - growth.fromNs - growth.pausedNs) / 1e9);
     let limitInNs: number | undefined;
@@ -202,6 +230,7 @@ export function accumulation(input: DetectorInput): AccumulationFinding[] {
       limitInNs,
       heldAs: census === undefined ? undefined : heldAs(census.census, valueAt(s, census.timeNs)),
       arenas: isArenas(model, g),
+      alsoCollection: !isSteadyClimb(growth, climbAtPace(climb, 0), input.minBytes, clock, maxHold) && collectionKept(clock, s.timeNs, s.count, g.liveCount, until) !== undefined,
     });
   });
   if (items.length === 0) return [];
@@ -210,7 +239,7 @@ export function accumulation(input: DetectorInput): AccumulationFinding[] {
   return [
     {
       kind: 'accumulation',
-      ...ACCUMULATION_TEXT,
+      ...(items.every((x) => x.alsoCollection) ? PACE_BOTH_TEXT : ACCUMULATION_TEXT),
       bytes: items.reduce((a, x) => a + x.growth.bytes, 0),
       lines: items.map((x) => x.line),
       items: shown,

@@ -10,20 +10,14 @@
 
 import type { FrameId } from '../../model/ids.js';
 import { type HeldAs, heldAs } from '../capture-census.js';
+import { endingOf } from '../ending.js';
 import { limitReachedNs } from '../memory-limit.js';
-import { candidateLines, isArenas, valueAt } from './accumulation.js';
+import { ACCUMULATION_MAX_HOLD_RATIO, ACCUMULATION_MAX_HOLD_RATIO_WENT_ON, candidateLines, climbAtPace, isArenas, isSteadyClimb, steadyClimbOf, valueAt } from './accumulation.js';
+import { collectionKept, PACE_BOTH_TEXT } from './collection-evidence.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
 import { programClockOf } from '../own-time.js';
-import { retainedGrowthOn } from './retained-growth.js';
 
-/** Objects live at the end at least: a collection of entries, not a few big buffers (large-objects-kept.ts). */
-export const COLLECTION_MIN_ITEMS = 100;
-/** Of what is live at the end, this share at least was added during the capture and never given back. */
-export const COLLECTION_KEPT_SHARE = 0.9;
-/** The count rose at this many samples at least: entries added over time, not built in one go. */
-export const COLLECTION_MIN_RISES = 4;
-/** The last addition came in the last this share of the line's active time: it was still growing. */
-export const COLLECTION_STILL_GROWING_SHARE = 0.25;
+export { COLLECTION_KEPT_SHARE, COLLECTION_MIN_ITEMS, COLLECTION_MIN_RISES, COLLECTION_STILL_GROWING_SHARE } from './collection-evidence.js';
 
 export const GROWING_COLLECTION_TEXT = {
   title: 'A cache or collection that only grows',
@@ -45,6 +39,12 @@ export interface CollectionItem {
   readonly toNs: number;
   readonly heldAs: HeldAs | undefined;
   readonly arenas: boolean;
+  /**
+   * Its memory would read as a steady climb (accumulation.ts) had the part of the run before the middle of
+   * its climb gone PACE_RATIO times faster than the rest (retained-growth.ts): which of the two findings
+   * names this line depends on the machine's speed.
+   */
+  readonly alsoAccumulation: boolean;
 }
 
 export interface GrowingCollectionFinding extends FindingCommon {
@@ -58,13 +58,14 @@ export function growingCollection(input: DetectorInput): GrowingCollectionFindin
   const census = input.census();
   const until = limitReachedNs(input.model) ?? Infinity; // the stall at the limit, as in accumulation.ts
   const clock = programClockOf(input.model); // memlens's pauses and own work, and the process held still, are not the program's
+  const maxHold = endingOf(input.model).wentOn ? ACCUMULATION_MAX_HOLD_RATIO_WENT_ON : ACCUMULATION_MAX_HOLD_RATIO;
   const items: CollectionItem[] = [];
   groups.forEach((g, i) => {
-    if (g.liveCount < COLLECTION_MIN_ITEMS) return;
     const s = series[i]!;
-    const kept = retainedGrowthOn(clock, s.timeNs, s.count, until);
-    if (kept === undefined || kept.bytes < COLLECTION_KEPT_SHARE * g.liveCount || kept.rises < COLLECTION_MIN_RISES) return;
-    if (clock.toProgram(kept.lastRiseNs) < clock.toProgram(kept.toNs) - COLLECTION_STILL_GROWING_SHARE * (kept.toNs - kept.fromNs - kept.pausedNs)) return;
+    const kept = collectionKept(clock, s.timeNs, s.count, g.liveCount, until);
+    if (kept === undefined) return;
+    // The accumulation detector left this line (it ran first): would it have taken it at another pace?
+    const { growth, climb } = steadyClimbOf(clock, s, until);
     items.push({
       line: g.line,
       leaf: g.leaf,
@@ -77,6 +78,7 @@ export function growingCollection(input: DetectorInput): GrowingCollectionFindin
       toNs: kept.toNs,
       heldAs: census === undefined ? undefined : heldAs(census.census, valueAt(s, census.timeNs)),
       arenas: isArenas(input.model, g),
+      alsoAccumulation: isSteadyClimb(growth, climbAtPace(climb, 1), input.minBytes, clock, maxHold),
     });
   });
   if (items.length === 0) return [];
@@ -84,7 +86,7 @@ export function growingCollection(input: DetectorInput): GrowingCollectionFindin
   return [
     {
       kind: 'growing-collection',
-      ...GROWING_COLLECTION_TEXT,
+      ...(items.every((x) => x.alsoAccumulation) ? PACE_BOTH_TEXT : GROWING_COLLECTION_TEXT),
       bytes: items.reduce((a, x) => a + x.bytes, 0),
       lines: items.map((x) => x.line),
       items: items.slice(0, EVIDENCE_ROWS),

@@ -36,6 +36,12 @@ export interface RetainedGrowth {
   readonly largestRiseTimeShare: number;
   readonly firstHalfShare: number;
   readonly secondHalfShare: number;
+  /**
+   * firstHalfShare with the split moved to PACE_SPLITS[0] and [1] of [fromNs, toNs] instead of its middle:
+   * what the first half would have gained had the part of the run before its middle gone PACE_RATIO times
+   * slower ([0]) or faster ([1]) than the part after it (see PACE_RATIO).
+   */
+  readonly firstShareAtPace: readonly [number, number];
   /** The last sample at which the floor rose. */
   readonly lastRiseNs: number;
 }
@@ -63,6 +69,22 @@ export function retainedGrowthOn(clock: ProgramClock, timeNs: ArrayLike<number>,
 
 /** A rise smaller than this share of the whole is noise (a few allocations that come and go). */
 export const RISE_MIN_SHARE = 0.005;
+
+/**
+ * How much faster one part of a run may go than another between an idle and a busy machine: a busy machine
+ * stretches the parts of a program that need the CPU and leaves its sleeps as they are, so parts that
+ * differ in CPU stretch differently. The corpus's callback_registry (300 requests that each sleep 2 ms, then
+ * 300 that also register a listener) under a 5% CPU quota: its first part took 7% longer than idle, its
+ * second 62% longer, 1.5 times as much; in 5 runs of 30, on a machine busy besides, 2.2 to 3 times as much
+ * (docs/reports.md, "Which finding, on a busy machine"). Where moving the split of a climb by that much
+ * changes a finding's kind, the capture cannot tell the two apart.
+ */
+export const PACE_RATIO = 3;
+/**
+ * Where the middle of [fromNs, toNs] would have been had the part before it gone PACE_RATIO times slower,
+ * then faster, than the part after it: at x with PACE_RATIO × x = 1 − x, then x = PACE_RATIO × (1 − x).
+ */
+export const PACE_SPLITS: readonly [number, number] = [1 / (1 + PACE_RATIO), PACE_RATIO / (1 + PACE_RATIO)];
 
 /**
  * The retained growth of a series of samples (times ascending, the last one the end of the capture).
@@ -101,14 +123,27 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
   const gained = floor[end]! - floor[start]!;
   const fromNs = t[start]!;
   const toNs = t[end]!;
-  if (gained <= 0) return { fromNs, toNs, bytes: 0, rises: 0, pacedRises: 0, samples: end - start, largestRiseShare: 0, largestRiseTimeShare: 0, firstHalfShare: 0, secondHalfShare: 0, lastRiseNs: fromNs };
-  const mid = (fromNs + toNs) / 2;
+  if (gained <= 0) {
+    return {
+      fromNs,
+      toNs,
+      bytes: 0,
+      rises: 0,
+      pacedRises: 0,
+      samples: end - start,
+      largestRiseShare: 0,
+      largestRiseTimeShare: 0,
+      firstHalfShare: 0,
+      secondHalfShare: 0,
+      firstShareAtPace: [0, 0],
+      lastRiseNs: fromNs,
+    };
+  }
   const usual = medianInterval(pt);
   let rises = 0;
   let pacedRises = 0;
   let largest = 0;
   let largestNs = 0;
-  let atMid = floor[start]!;
   let lastRiseNs = fromNs;
   for (let k = start + 1; k <= end; k++) {
     const rise = floor[k]! - floor[k - 1]!;
@@ -121,13 +156,25 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
       largest = rise;
       largestNs = t[k]! - t[k - 1]!;
     }
-    if (t[k]! <= mid) atMid = floor[k]!;
-    // The interval that holds the mid-point: its rise came at some moment within it, unknown; it is split
-    // at the mid-point in proportion to time. Taking all of it as after the mid-point (the sample's value
-    // at its end) moved up to a whole interval of the climb into its second half: with a few samples to a
-    // climb (a run of 50 ms at 10 ms snapshots), a climb that started slowly read as mostly late.
-    else if (t[k - 1]! < mid) atMid = floor[k - 1]! + (rise * (mid - t[k - 1]!)) / (t[k]! - t[k - 1]!);
   }
+  // The floor at a moment of [fromNs, toNs]. The interval that holds it: its rise came at some moment
+  // within it, unknown; it is split at the moment in proportion to time. Taking all of it as after the
+  // mid-point (the sample's value at its end) moved up to a whole interval of the climb into its second
+  // half: with a few samples to a climb (a run of 50 ms at 10 ms snapshots), a climb that started slowly
+  // read as mostly late.
+  const floorAt = (at: number): number => {
+    let v = floor[start]!;
+    for (let k = start + 1; k <= end; k++) {
+      if (t[k]! <= at) v = floor[k]!;
+      else {
+        if (t[k - 1]! < at) v = floor[k - 1]! + ((floor[k]! - floor[k - 1]!) * (at - t[k - 1]!)) / (t[k]! - t[k - 1]!);
+        break;
+      }
+    }
+    return v;
+  };
+  const shareBefore = (split: number): number => (floorAt(fromNs + split * (toNs - fromNs)) - floor[start]!) / gained;
+  const atMid = floorAt((fromNs + toNs) / 2);
   return {
     fromNs,
     toNs,
@@ -139,6 +186,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
     largestRiseTimeShare: toNs > fromNs ? largestNs / (toNs - fromNs) : 1,
     firstHalfShare: (atMid - floor[start]!) / gained,
     secondHalfShare: (floor[end]! - atMid) / gained,
+    firstShareAtPace: [shareBefore(PACE_SPLITS[0]), shareBefore(PACE_SPLITS[1])],
     lastRiseNs,
   };
 }
