@@ -3,7 +3,8 @@
 // (scripts/setup-python-test-env.mjs fills it), and a PATH on which no node can be found.
 
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_CACHE_HOME } from './cache-home.js';
 import { REPO_ROOT, type TestPython } from './pythons.js';
@@ -31,8 +32,33 @@ export interface Run {
   readonly stderr: string;
 }
 
+let commandTmp: string | undefined;
+
+/**
+ * The TMPDIR of the commands sh() runs, unless a test gives its own: a directory of this test process, removed
+ * when it exits. pip run from a zip (ensurepip's bundled wheel; a wheel of the wheelhouse) extracts certifi's
+ * CA bundle to a temporary file, and the certifi of pip 23.0.1 (ensurepip's in CPython 3.8 to 3.10 and
+ * Debian 12) never removes it: wheel.test's virtualenv of CPython 3.8 left a 269 KiB /tmp/tmpXXXXXXXX (on
+ * 3.9 and later, tmpXXXXXXXXcacert.pem) behind on every run. A pip killed by the timeout leaves its files
+ * here too. What the process made and nothing else goes when it exits.
+ */
+export function commandTmpDir(): string {
+  if (commandTmp === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'memlens-pip-tmp-'));
+    commandTmp = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return commandTmp;
+}
+
+/** `env` (default: this process's) with TMPDIR in commandTmpDir(), unless it sets a TMPDIR of its own (not the inherited one). */
+export function withCommandTmp(env: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
+  const own = env?.['TMPDIR'] !== undefined && env['TMPDIR'] !== process.env['TMPDIR'];
+  return own ? env : { ...(env ?? process.env), TMPDIR: commandTmpDir() };
+}
+
 export function sh(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeout?: number } = {}): Run {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: opts.timeout ?? 300_000, cwd: opts.cwd, env: opts.env ?? process.env, input: opts.input });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: opts.timeout ?? 300_000, cwd: opts.cwd, env: withCommandTmp(opts.env), input: opts.input });
   if (r.error !== undefined) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
