@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { programClock } from '../memlens-pauses.js';
-import { retainedGrowth, retainedGrowthOn } from './retained-growth.js';
+import { PACE_RATIO, PACE_SPLITS, retainedGrowth, retainedGrowthOn } from './retained-growth.js';
 
 const times = (n: number): number[] => Array.from({ length: n }, (_, k) => (k + 1) * 100);
 
@@ -23,6 +23,21 @@ test('the interval that holds the mid-point splits its rise between the halves i
   assert.ok(g !== undefined);
   assert.equal(g.firstHalfShare, 2 / 5);
   assert.equal(g.secondHalfShare, 3 / 5);
+});
+
+test('the first half as it would be had the part before the middle gone PACE_RATIO times slower or faster', () => {
+  // Nothing until 400 ns, then 1 a sample to 800 ns: it starts to matter at 400 ns (the sample before its
+  // first value), so the climb fills the window, evenly: a quarter, half and three quarters of it before
+  // the split at a quarter (the part before it 3 times slower), the middle, three quarters (3 times faster).
+  const g = retainedGrowth(times(8), [0, 0, 0, 0, 1, 2, 3, 4]);
+  assert.ok(g !== undefined);
+  assert.deepEqual(PACE_SPLITS, [1 / (1 + PACE_RATIO), PACE_RATIO / (1 + PACE_RATIO)]);
+  assert.equal(g.fromNs, 400);
+  assert.deepEqual([g.firstHalfShare, ...g.firstShareAtPace], [2 / 4, 1 / 4, 3 / 4]);
+  const late = retainedGrowth(times(8), [1, 1, 1, 1, 2, 3, 4, 5]);
+  assert.ok(late !== undefined);
+  // From 0: the climb starts at 400 ns, the middle of the window; the first sample's 1 in every first part.
+  assert.deepEqual([late.firstHalfShare, ...late.firstShareAtPace], [1 / 5, 1 / 5, 3 / 5]);
 });
 
 test('a sawtooth keeps its floor at zero until its last round', () => {
