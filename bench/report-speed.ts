@@ -7,7 +7,13 @@
 // table shows the median wall and CPU times, the largest RSS, and memray's CPU time over memlens's (on a
 // loaded machine the wall time is mostly waiting for a core; the CPU time is the work done).
 //
-// Run: node dist/bench/report-speed.js [--runs N] [--memray 'PYTHON -m memray'] NAME=MEMLENS_CAPTURE[,MEMRAY_CAPTURE] ...
+// memlens starts as its launchers start it (bin/memlens.js's first line, the wheel's python/memlens/_cli.py):
+// NODE_EXTRA_CA_CERTS set aside in MLENS_CA while node starts (src/util/extra-ca.ts), so a machine that sets
+// it measures what its users get; --keep-extra-ca starts node with it, as `node bin/memlens.js` does (node
+// then parses the certificates at start: about 2 MiB of RSS with Debian's bundle). memray's environment is
+// left as it is (Python does not read the variable).
+//
+// Run: node dist/bench/report-speed.js [--runs N] [--keep-extra-ca] [--memray 'PYTHON -m memray'] NAME=MEMLENS_CAPTURE[,MEMRAY_CAPTURE] ...
 //      node dist/bench/report-speed.js --synthetic EVENTS OUT.mlens   (writes a realistic synthetic capture)
 // Figures go to docs/benchmarks.md by hand, with the machine they were measured on.
 
@@ -34,11 +40,17 @@ interface Sample {
   rss: number;
 }
 
-function once(cmd: string, args: readonly string[], into: Sample): void {
+/** The environment memlens's launchers give node: NODE_EXTRA_CA_CERTS set aside in MLENS_CA (see the top). */
+function launcherEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const ca = env['NODE_EXTRA_CA_CERTS'];
+  return ca === undefined || ca === '' ? env : { ...env, MLENS_CA: ca, NODE_EXTRA_CA_CERTS: '' };
+}
+
+function once(cmd: string, args: readonly string[], into: Sample, env: NodeJS.ProcessEnv = process.env): void {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-bench-'));
   const out = join(dir, 'time');
   try {
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, COLUMNS: '120' } });
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...env, COLUMNS: '120' } });
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.toString().slice(-500)}`);
     const [secs, user, sys, kb] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-4).map(Number) as [number, number, number, number];
     into.times.push(secs);
@@ -92,12 +104,14 @@ function main(argv: string[]): void {
     return;
   }
   let runs = 3;
+  let keepCa = false;
   let memray = 'memray';
   const cases: { name: string; mlens: string; memray: string | undefined }[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === '--runs') runs = Number(argv[++i]);
     else if (a === '--memray') memray = argv[++i] as string;
+    else if (a === '--keep-extra-ca') keepCa = true;
     else {
       const [name, files] = a.split('=') as [string, string | undefined];
       const [mlens, mr] = (files ?? '').split(',');
@@ -106,6 +120,7 @@ function main(argv: string[]): void {
     }
   }
   const [memrayCmd, ...memrayPre] = memray.split(' ').filter((w) => w !== '') as [string, ...string[]];
+  const memlensEnv = keepCa ? process.env : launcherEnv(process.env);
   const htmlDir = mkdtempSync(join(tmpdir(), 'memlens-bench-html-'));
   const html = join(htmlDir, 'page.html');
   console.log('| capture | command | memlens | memray | memray CPU time / memlens CPU time |');
@@ -118,7 +133,7 @@ function main(argv: string[]): void {
         const mr: Sample = { times: [], cpu: [], rss: 0 };
         // In turn, so that a slow moment of the machine falls on both.
         for (let i = 0; i < runs; i++) {
-          once(process.execPath, [...NODE_FLAGS, memlens, ...p.memlens], ml);
+          once(process.execPath, [...NODE_FLAGS, memlens, ...p.memlens], ml, memlensEnv);
           if (p.memray !== undefined) once(memrayCmd, [...memrayPre, ...p.memray], mr);
         }
         const a = median(ml);

@@ -82,3 +82,23 @@ test('the slabs of a burst of waiting blocks are let go once they were all relea
   // Nothing of the burst's memory is kept (the pool held its slabs in its free list to the end before).
   assert.equal(refs.filter((w) => w.deref() !== undefined).length, 0);
 });
+
+/** Releases every waiting block, as an orderer's release does (each from its own decode), then empties the list. */
+function releaseAll(pool: BlockPool, waiting: { slab: Slab | undefined }[]): void {
+  for (const w of waiting) pool.release(w.slab);
+  waiting.length = 0;
+}
+
+test('the region of a burst is collected by the pool itself, once its last reader let go of it', async () => {
+  const pool = new BlockPool();
+  const waiting: { copy: Uint8Array; slab: Slab | undefined }[] = [];
+  for (let i = 0; i < 100; i++) waiting.push({ copy: pool.copy(bytes(32 << 10, i)), slab: pool.lastSlab });
+  const region = new WeakRef(waiting[0]!.copy.buffer);
+  await tick(); // a WeakRef keeps its target for the rest of the job that made it
+  // The list of waiting blocks still reaches the region at the last release (the pool collected then before,
+  // which kept the region, and no other full collection came before the end of the read).
+  releaseAll(pool, waiting);
+  // The next block to wait: no collection is asked for here, the pool's own must have taken the region.
+  steady(pool, 1);
+  assert.equal(region.deref(), undefined);
+});

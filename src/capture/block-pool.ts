@@ -17,6 +17,10 @@
 // gives back only the top of that heap. So once every copy was given back, a region that held more than
 // DROP_FROM_SLABS slabs is let go and the next copy starts a new one: its pages are not resident until
 // written, and the old one's mapping goes back to the system at the full collection outgrown() asks for.
+// That collection waits for the next copy: at the last release, the orderer's list of waiting blocks (and
+// the block being decoded) still reach the region, so a collection then kept it, and no other full
+// collection came before the end of the read: 4-5 MiB of a report's peak (docs/benchmarks.md, "Reports'
+// peak memory, round ten").
 
 import { outgrown } from '../util/outgrown.js';
 
@@ -58,6 +62,8 @@ export class BlockPool {
   /** Copies into slabs handed out and not given back yet. */
   private outstanding = 0;
   private dropFrom = DROP_FROM_SLABS;
+  /** Bytes of slabs let go whose collection waits for the next copy (see letGo()). */
+  private collectPending = 0;
 
   /** The slab of the last copy(), or undefined when it got a buffer of its own. */
   lastSlab: Slab | undefined;
@@ -104,7 +110,7 @@ export class BlockPool {
 
   /** Nothing is read from the slabs any more: they go, with their region, and the next copy starts afresh. */
   private letGo(): void {
-    outgrown(this.made * SLAB_BYTES);
+    this.collectPending = this.made * SLAB_BYTES;
     this.dropFrom *= 2;
     this.region = undefined;
     this.carved = 0;
@@ -115,6 +121,12 @@ export class BlockPool {
   }
 
   private newSlabBytes(): Uint8Array {
+    if (this.collectPending > 0) {
+      // The copies of the last region were all decoded before this block came, and their reader let go of
+      // them: a collection now frees the region (before a new one is made).
+      outgrown(this.collectPending);
+      this.collectPending = 0;
+    }
     this.made++;
     if (this.region === undefined && !this.regionRefused) {
       try {

@@ -12,6 +12,12 @@ import { CaptureWriter, concat, encodeBlock } from './encoder.js';
 import { BLOCK_KIND_GROUP, FILE_HEADER_FIXED_LEN, MAX_STRING_LEN, RecordType } from './format.js';
 import { encodeHeader } from './header.js';
 import { SeqOrderer } from './order.js';
+import { BlockPool } from './block-pool.js';
+import type { CaptureVisitor, DeferredBlock } from './records.js';
+import { Allocator } from './format.js';
+import type { Item } from '../../test/support/collect.js';
+import { setImmediate as tick } from 'node:timers/promises';
+import { collectNow } from '../util/outgrown.js';
 import { ByteWriter } from './varint.js';
 
 function decode(bytes: Uint8Array): Collected {
@@ -393,4 +399,44 @@ test("packs are decompressed into the decoder's reused buffer, not a new one eac
   assert.ok(events > 2_000_000, `${events} allocations`);
   assert.equal(oneOffs, 0);
   assert.ok(most < 12 << 20, `ArrayBuffers grew by ${(most / 2 ** 20).toFixed(1)} MiB over ${packs} packs`);
+});
+
+test('a deferred block decoded and dropped is not kept by the decoder (its meta records read from it)', async () => {
+  // One thread's block of ~100 KB (a buffer of its own in the pool, not a slab) that starts with meta
+  // records: the reader of meta records kept a view of the last block it read, and so that block's buffer
+  // (a 32 MiB region of the pool's slabs, for a burst of waiting blocks) to the end of the read.
+  const items: Item[] = [
+    { type: 'thread', stream: 1, osTid: 7, pythonIdent: 1, name: 'MainThread', timeNs: 0 },
+    { type: 'code', stream: 1, codeId: 1, name: 'f', qualname: 'f', filename: 'a.py', firstLineNo: 1, linetableKind: 1, linetable: new Uint8Array(0) },
+    { type: 'frame', stream: 1, id: 1, parent: 0, codeId: 1, instr: 0 },
+  ];
+  for (let i = 0; i < 20_000; i++) items.push({ type: 'alloc', stream: 1, seq: i + 1, address: 0x10000 + i * 64, size: 64, allocator: Allocator.Malloc, stack: 1, nativeStack: 0 });
+  const file = writeInFileOrder(items, TEST_HEADER, { blockSize: 1 << 20 });
+  const copies: WeakRef<ArrayBufferLike>[] = [];
+  // The pool's copies, watched (the one way to reach them from outside).
+  const copy = Object.getOwnPropertyDescriptor(BlockPool.prototype, 'copy')!.value as (this: BlockPool, bytes: Uint8Array) => Uint8Array;
+  BlockPool.prototype.copy = function (this: BlockPool, bytes: Uint8Array): Uint8Array {
+    const c = copy.call(this, bytes);
+    copies.push(new WeakRef(c.buffer));
+    return c;
+  };
+  let allocs = 0;
+  let waiting: DeferredBlock[] = [];
+  const visitor: CaptureVisitor = { meta: () => undefined, alloc: () => void allocs++, free: () => undefined, defer: (b) => void waiting.push(b) };
+  const decoder = new CaptureDecoder(visitor);
+  try {
+    decoder.feed(file);
+    decoder.end();
+  } finally {
+    BlockPool.prototype.copy = copy;
+  }
+  assert.equal(copies.length, 1);
+  assert.ok(waiting[0]!.rawLen >= 64 << 10, `${waiting[0]!.rawLen} bytes`);
+  await tick(); // a WeakRef keeps its target for the rest of the job that made it
+  for (const b of waiting) b.decode(visitor);
+  waiting = [];
+  assert.equal(allocs, 20_000);
+  collectNow();
+  assert.ok(copies[0]!.deref() === undefined, 'the block is still kept');
+  assert.ok(decoder.blocks > 0); // the decoder is alive: what it holds counts
 });

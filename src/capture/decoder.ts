@@ -116,6 +116,9 @@ function unzigzag(z: number): number {
 // w = 0: the slot's last address + d × 16; w = 1: the previous address + d × 8, or (d = 0) a whole address
 // in the next varint. The slot then holds the address.
 
+/** What the meta reader points at between records. */
+const NO_BYTES = new Uint8Array(0);
+
 export class CaptureDecoder {
   private readonly framer: BlockFramer;
   private headerValue: CaptureHeader | undefined;
@@ -141,7 +144,7 @@ export class CaptureDecoder {
   private groupScratch: GroupScratch | undefined = new GroupScratch();
   /** Where deferred blocks wait (see block-pool.ts). */
   private readonly pool = new BlockPool();
-  private readonly metaReader = new ByteReader(new Uint8Array(0));
+  private readonly metaReader = new ByteReader(NO_BYTES);
   /** Counters, for progress and summaries. */
   blocks = 0;
   warnings = 0;
@@ -588,6 +591,9 @@ export class CaptureDecoder {
             message: `malformed record of type ${t} ${this.describe(fileBase, info, shift + recStart)}: ${e.message.replace(/ at offset \d+$/, '')}; skipped`,
           });
         }
+        // Not a view of this block past its record: a waiting block's copy would stay reachable through it
+        // (and with it the 32 MiB region of slabs it was carved from, to the end of a read: block-pool.ts).
+        r.buf = NO_BYTES;
       }
     }
     if (bad === '') return shift + end;
