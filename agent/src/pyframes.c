@@ -796,32 +796,81 @@ static inline __attribute__((always_inline)) int pair_diff(uintptr_t f, const st
     return ((rd_ptr(f, back) ^ q[-1].addr) | (rd_ptr(f, instr) ^ q[0].instr)) != 0;
 }
 
+/* How many entries ahead of the one compared check_pairs asks for a frame's words (a prefetch, which never faults,
+ * so a frame that is no longer there costs nothing): a 10,000-frame chain's words span a megabyte of data stack, past a
+ * core's second-level cache, and the processor's own prefetcher left the check waiting on them ("Agent CPU, round ten"
+ * in docs/benchmarks.md: 32 to 64 ahead alike, 128 less; a line a frame). */
+#define ML_CHECK_AHEAD 32
+/* The length from which a check prefetches: a chain of 2,048 frames is past the 32 KiB of a core's first-level cache
+ * many times over, and checks of 512 or 8,192 on deep_every_level took more time. */
+#define ML_CHECK_FAR 2048
+
+/* The lines of eight frames' back pointers, entries a[0] down to a[-7], written out (gcc -O2 keeps a loop of eight as
+ * a loop). Not the instruction word's as well where it is in another line (3.12+: 48 bytes further, in the next line
+ * for most frames): that measured no faster on 3.12 and 3.13 (the processor fetches the adjacent line). */
+static inline __attribute__((always_inline)) void prefetch_eight(const struct ml_walk_pair *a, unsigned back) {
+    __builtin_prefetch((const char *)a[0].addr + back), __builtin_prefetch((const char *)a[-1].addr + back);
+    __builtin_prefetch((const char *)a[-2].addr + back), __builtin_prefetch((const char *)a[-3].addr + back);
+    __builtin_prefetch((const char *)a[-4].addr + back), __builtin_prefetch((const char *)a[-5].addr + back);
+    __builtin_prefetch((const char *)a[-6].addr + back), __builtin_prefetch((const char *)a[-7].addr + back);
+}
+
+/* Eight entries' frames, from entry i (at f) down to i - 7: 8 when all read as cached, else how many entries above the
+ * first that does not. */
+static inline __attribute__((always_inline)) size_t pairs_eight(uintptr_t f, const struct ml_walk_pair *q, unsigned back, unsigned instr) {
+    /* q[-k]: entry i - k, read once the entry above named it */
+    if (pair_diff(f, q, back, instr)) return 0;
+    if (pair_diff(q[-1].addr, q - 1, back, instr)) return 1;
+    if (pair_diff(q[-2].addr, q - 2, back, instr)) return 2;
+    if (pair_diff(q[-3].addr, q - 3, back, instr)) return 3;
+    if (pair_diff(q[-4].addr, q - 4, back, instr)) return 4;
+    if (pair_diff(q[-5].addr, q - 5, back, instr)) return 5;
+    if (pair_diff(q[-6].addr, q - 6, back, instr)) return 6;
+    if (pair_diff(q[-7].addr, q - 7, back, instr)) return 7;
+    return 8;
+}
+
 /* Without the code word and the owner: for settled entries whose code word the instruction word stands for ("the
  * code word", above) and whose owner the walk needs not know ("the owner byte"). Two words a frame, compared with
  * the packed pairs; as check_words otherwise (the same order, a branch per frame), eight frames a step: 7
- * instructions a frame and 4 a step (x86-64, gcc -O2), where three words with the owner took 10 and 5 a four. */
-static inline __attribute__((always_inline)) size_t check_pairs(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j) {
+ * instructions a frame and 4 a step (x86-64, gcc -O2), where three words with the owner took 10 and 5 a four; and,
+ * where ML_CHECK_AHEAD entries are left below, 3 more a frame to prefetch the frame that many entries further down. */
+static inline __attribute__((always_inline)) size_t check_pairs_kind(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j,
+                                                                     const int far) {
     const unsigned back = L->if_previous, instr = L->if_instr;
     const struct ml_walk_pair *p = c->pairs;
     uintptr_t f = p[j].addr;
     size_t i = j;
+    /* A long check asks for the frames ML_CHECK_AHEAD entries down while it compares. */
+    if (far) {
+        for (; i >= from + 8 && i >= ML_CHECK_AHEAD + 8; i -= 8) {
+            prefetch_eight(p + i - ML_CHECK_AHEAD, back);
+            size_t k = pairs_eight(f, p + i, back, instr);
+            if (k < 8) return i - k;
+            f = p[i - 8].addr;
+        }
+    }
     for (; i >= from + 8; i -= 8) {
-        const struct ml_walk_pair *q = p + i; /* q[-k]: entry i - k, read once the entry above named it */
-        if (pair_diff(f, q, back, instr)) return i;
-        if (pair_diff(q[-1].addr, q - 1, back, instr)) return i - 1;
-        if (pair_diff(q[-2].addr, q - 2, back, instr)) return i - 2;
-        if (pair_diff(q[-3].addr, q - 3, back, instr)) return i - 3;
-        if (pair_diff(q[-4].addr, q - 4, back, instr)) return i - 4;
-        if (pair_diff(q[-5].addr, q - 5, back, instr)) return i - 5;
-        if (pair_diff(q[-6].addr, q - 6, back, instr)) return i - 6;
-        if (pair_diff(q[-7].addr, q - 7, back, instr)) return i - 7;
-        f = q[-8].addr;
+        size_t k = pairs_eight(f, p + i, back, instr);
+        if (k < 8) return i - k;
+        f = p[i - 8].addr;
     }
     for (; i > from; i--) {
         if (pair_diff(f, p + i, back, instr)) return i;
         f = p[i - 1].addr;
     }
     return frame_diff(f, c->raw[from].back, &c->raw[from], back, 0, instr, L->if_owner, 0, 0, 1) != 0 ? from : SIZE_MAX;
+}
+
+/* A check of ML_CHECK_FAR frames or more, out of line: a shorter one, whose frames the processor's caches hold, pays one
+ * comparison for it (a check with the prefetch inline in its loop cost deep_stacks 1-2 % more instructions). */
+__attribute__((noinline)) static size_t check_pairs_far(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j) {
+    return check_pairs_kind(L, c, from, j, 1);
+}
+
+static inline __attribute__((always_inline)) size_t check_pairs(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j) {
+    if (__builtin_expect(j - from >= ML_CHECK_FAR, 0)) return check_pairs_far(L, c, from, j);
+    return check_pairs_kind(L, c, from, j, 0);
 }
 
 /* The check's one copy for the walk's loop; ml_pyframes_walk_whole has its own, inline (a call fewer per event). */

@@ -1,6 +1,6 @@
 // Python stacks at the edges: recursion 5,000 deep, a deep stack regrown to the same frame addresses and the
-// same frames pushed again above a caller whose line changed (the agent's walk cache), non-ASCII file and
-// function names.
+// same frames pushed again above a caller whose line changed (the agent's walk cache; again with a chain long
+// enough for the check's prefetching loop), non-ASCII file and function names.
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -23,6 +23,43 @@ class Ünïcode:
 
 
 Ünïcode().méthode()
+print("ok")
+`;
+
+/**
+ * SAME_TOP_PROG's shape with a chain past the check's prefetching length (pyframes.c, ML_CHECK_FAR: 2,048 frames):
+ * the same 2,101 frames of `mid` pushed again at the same addresses above a caller whose line changed, 60 frames
+ * from the root; and each stack allocated at twice from one instruction, so that the second walk finds the whole
+ * chain as cached. The check of the long chain compares in the loop that prefetches, down to the changed caller.
+ */
+const FAR_TOP = `import sys
+
+sys.setrecursionlimit(10_000)
+KEEP = []
+
+
+def leaf(size):
+    for _ in range(2):
+        KEEP.append(bytearray(size))  # LEAF
+
+
+def mid(k, size):
+    if k:
+        mid(k - 1, size)  # MID
+        return
+    leaf(size)  # TO LEAF
+
+
+def top(n):
+    if n:
+        top(n - 1)  # DOWN
+        return
+    for i in range(3):
+        mid(2_100, 200_000 + i)  # SITE A
+        mid(2_100, 300_000 + i)  # SITE B
+
+
+top(60)  # ROOT
 print("ok")
 `;
 
@@ -111,6 +148,26 @@ for (const py of testPythons()) {
               `bytearray(${base + i})`,
             );
           }
+        }
+      });
+
+    for (const runArgs of [[], ['--trace-python-allocators']])
+      test(`a chain of 2,160 frames above a caller whose line changed, 60 frames from the root ${runArgs.join(' ')}`, async () => {
+        const o = await capture('far_top.py', FAR_TOP, runArgs);
+        const line = (marker: string): number => lineOf(FAR_TOP, marker);
+        for (const [base, site] of [
+          [200_000, '# SITE A'],
+          [300_000, '# SITE B'],
+        ] as const) {
+          const expected: Lines = [
+            ['leaf', line('# LEAF')],
+            ['mid', line('# TO LEAF')],
+            ...Array.from({ length: 2_100 }, (): [string, number] => ['mid', line('# MID')]),
+            ['top', line(site)],
+            ...Array.from({ length: 60 }, (): [string, number] => ['top', line('# DOWN')]),
+            ['<module>', line('# ROOT')],
+          ];
+          for (let i = 0; i < 3; i++) assert.deepEqual(stacksOf(o, base + i, 2).map(lines), [expected, expected], `bytearray(${base + i})`);
         }
       });
 
