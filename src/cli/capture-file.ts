@@ -702,8 +702,7 @@ export class FollowingCompressor {
     const n = readSync(fd, buf, 0, buf.length, this.pos);
     if (n === 0) return 0;
     if (this.pos === 0) this.headerOptions = headerOptions(buf.subarray(0, n));
-    // The packs' output per second of the program's CPU: the rate times the last pack's ratio.
-    this.fastLevel = followFastLevel(this.headerOptions, rate * (this.r.packRatio ?? 0));
+    this.fastLevel = followFastLevel(this.headerOptions);
     this.pos += n;
     // Not yet known: the backlog decides.
     const lag = this.rate.known ? Math.max(0, size - this.pos) : behind;
