@@ -272,6 +272,25 @@ test("wholeParts: at quality 5 full blocks go into packs as they are, small bloc
   assert.deepEqual(byStream(decode(mixedOut).items), byStream(decode(mixedIn).items));
 });
 
+test("packsOnlyPythonAllocators: with Python's allocators traced, small blocks go into packs whole too, never coded by column; every stream's records kept", () => {
+  const opts = { packs: true, wholeParts: true, packsOnlyPythonAllocators: true } as const;
+  // A quiet program's small blocks (300 bytes), with Python's allocators traced: packs only.
+  const small = writeInFileOrder(everyRecordItems(), { ...TEST_HEADER, options: (TEST_HEADER.options ?? 0) | OPTION_PYTHON_ALLOCATORS }, { blockSize: 300 });
+  const out = recompressCapture(small, opts);
+  const cols = groupColumns(out);
+  assert.ok(cols.length > 0 && cols.every((n) => n === 0), cols.join(' '));
+  const b = decode(out);
+  assert.deepEqual(b.warnings, []);
+  assert.deepEqual(byStream(b.items), byStream(decode(small).items));
+  // Without Python's allocators traced, the same blocks are merged and coded by column, as before.
+  const system = writeInFileOrder(everyRecordItems(), { ...TEST_HEADER, options: (TEST_HEADER.options ?? 0) & ~OPTION_PYTHON_ALLOCATORS }, { blockSize: 300 });
+  const sysCols = groupColumns(recompressCapture(system, opts));
+  assert.ok(sysCols.length > 0 && sysCols.every((n) => n === GROUP_COLUMNS), sysCols.join(' '));
+  // And without the option, with Python's allocators traced, too.
+  const plainCols = groupColumns(recompressCapture(small, { packs: true, wholeParts: true }));
+  assert.ok(plainCols.length > 0 && plainCols.every((n) => n === GROUP_COLUMNS), plainCols.join(' '));
+});
+
 /**
  * Checks that every pack in `packed` (the Recompressor's output for `input`, a capture of uncompressed
  * records blocks) holds exactly the bytes group.ts's packPayload makes of the input blocks it took, in order;

@@ -135,6 +135,17 @@ export const FOLLOW_PACKS = true;
  */
 export const FOLLOW_WHOLE_PARTS = true;
 
+/**
+ * Whether `memlens run`'s follower, in a capture whose Python allocators are traced, puts blocks of every size
+ * into its groups whole and writes every group as a pack (RecompressOptions.packsOnlyPythonAllocators): a
+ * short run's small blocks were merged and coded by column, a parse of every record that V8 runs cold and
+ * then compiles on the main thread, 40-55 ms of node's CPU for a capture of 30-600 KB (deep_every_level,
+ * calls), where brotli took 1-5; such captures are a tenth of memray's or less, coded by column or not
+ * (docs/benchmarks.md, "Node's CPU with Python's allocators traced, round ten"). Without Python's
+ * allocators traced the columns stay: there the captures are 0.6-0.8 of memray's.
+ */
+export const FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS = true;
+
 /** A pack is written once its parts hold this many bytes (brotli's window then spans all of it). */
 export const PACK_BYTES = 1 << 20;
 
@@ -249,6 +260,12 @@ export interface RecompressOptions {
    */
   readonly wholeParts?: boolean;
   /**
+   * With `wholeParts`: in a capture whose header says Python's allocators are traced, blocks of every size go
+   * into groups whole and every group is a pack, never coded by column (FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS);
+   * default false.
+   */
+  readonly packsOnlyPythonAllocators?: boolean;
+  /**
    * The sink is done with each array when it returns (it writes it out): the blocks the Recompressor
    * compresses may then come in a buffer used again for the next (encodeBlock, `transient`), not each in
    * fresh memory. Default false: the sink may keep them.
@@ -321,7 +338,8 @@ export class Recompressor {
           this.packsAllowed = options.packs === true && this.codec === 'brotli' && slotted;
           if (options.merge !== false) {
             const whole = this.packsAllowed && options.wholeParts === true;
-            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow(), h.minReaderVersion >= ADDR_REF_VERSION, whole);
+            const allWhole = whole && options.packsOnlyPythonAllocators === true && (h.options & OPTION_PYTHON_ALLOCATORS) !== 0;
+            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow(), h.minReaderVersion >= ADDR_REF_VERSION, whole, allWhole);
           }
           this.out(this.packsAllowed ? groupHeader(bytes, PACK_FORMAT_VERSION) : this.groupsAllowed ? groupHeader(bytes) : bytes.slice());
         },

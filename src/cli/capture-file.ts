@@ -9,6 +9,7 @@ import {
   DEFAULT_COMPRESS_LEVEL,
   FOLLOW_FAST_LAG,
   FOLLOW_PACKS,
+  FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS,
   FOLLOW_STREAM_GROUPS,
   FOLLOW_WHOLE_PARTS,
   GrowthRate,
@@ -601,7 +602,14 @@ export class FollowingCompressor {
         writeSync(this.out, bytes);
       },
       // The sink writes each block at once: the blocks may come in a buffer used again (no fresh memory each).
-      { source: path, streamGroups: FOLLOW_STREAM_GROUPS, packs: FOLLOW_PACKS, wholeParts: FOLLOW_WHOLE_PARTS, transientOutput: true },
+      {
+        source: path,
+        streamGroups: FOLLOW_STREAM_GROUPS,
+        packs: FOLLOW_PACKS,
+        wholeParts: FOLLOW_WHOLE_PARTS,
+        packsOnlyPythonAllocators: FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS,
+        transientOutput: true,
+      },
     );
   }
 
