@@ -9,7 +9,6 @@ import {
   FOLLOW_FAST_LEVEL_SYSTEM,
   FOLLOW_FAST_RATE,
   FOLLOW_FASTEST_LEVEL,
-  FOLLOW_FASTEST_OUT_RATE,
   followFastLevel,
   FOLLOW_GROUP_RATE,
   followGroups,
@@ -102,17 +101,17 @@ test('followLevel: the fast level far behind the writer or behind a fast writer,
   assert.equal(followLevel(0, FOLLOW_FAST_RATE), FOLLOW_FAST_LEVEL);
 });
 
-test("followFastLevel: quality 2 where Python's allocators are not traced, 1 where they are or the header is not known yet", () => {
+test("followFastLevel: quality 2 where Python's allocators are not traced, 0 where they are, 1 while the header is not known", () => {
   assert.equal(followFastLevel(0), FOLLOW_FAST_LEVEL_SYSTEM);
   assert.equal(followFastLevel(OPTION_NATIVE), FOLLOW_FAST_LEVEL_SYSTEM);
-  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS), FOLLOW_FAST_LEVEL);
-  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS | OPTION_NATIVE), FOLLOW_FAST_LEVEL);
+  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS), FOLLOW_FASTEST_LEVEL);
+  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS | OPTION_NATIVE), FOLLOW_FASTEST_LEVEL);
   assert.equal(followFastLevel(undefined), FOLLOW_FAST_LEVEL);
-  assert.ok(FOLLOW_FAST_LEVEL < FOLLOW_FAST_LEVEL_SYSTEM && FOLLOW_FAST_LEVEL_SYSTEM < DEFAULT_COMPRESS_LEVEL);
-  // followLevel takes the capture's fast level; the default level is the same for both.
+  assert.ok(FOLLOW_FASTEST_LEVEL < FOLLOW_FAST_LEVEL && FOLLOW_FAST_LEVEL < FOLLOW_FAST_LEVEL_SYSTEM && FOLLOW_FAST_LEVEL_SYSTEM < DEFAULT_COMPRESS_LEVEL);
+  // followLevel takes the capture's fast level; the default level is the same for all.
   assert.equal(followLevel(0, FOLLOW_FAST_RATE, FOLLOW_FAST_LEVEL_SYSTEM), FOLLOW_FAST_LEVEL_SYSTEM);
-  assert.equal(followLevel(FOLLOW_FAST_LAG, 0, FOLLOW_FAST_LEVEL_SYSTEM), FOLLOW_FAST_LEVEL_SYSTEM);
-  assert.equal(followLevel(0, 0, FOLLOW_FAST_LEVEL_SYSTEM), DEFAULT_COMPRESS_LEVEL);
+  assert.equal(followLevel(FOLLOW_FAST_LAG, 0, FOLLOW_FASTEST_LEVEL), FOLLOW_FASTEST_LEVEL);
+  assert.equal(followLevel(0, 0, FOLLOW_FASTEST_LEVEL), DEFAULT_COMPRESS_LEVEL);
 });
 
 test('packs at the fast level of a capture without Python allocators: the same records in the same order', () => {
@@ -121,29 +120,6 @@ test('packs at the fast level of a capture without Python allocators: the same r
   assert.deepEqual(b.warnings, []);
   assert.deepEqual(b.items, a.items);
   assert.ok(b.blocks.some((x) => x.kind === BLOCK_KIND_GROUP));
-});
-
-test("followFastLevel: quality 0 behind a writer whose packs come out at FOLLOW_FASTEST_OUT_RATE or more, with Python's allocators traced only", () => {
-  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS, FOLLOW_FASTEST_OUT_RATE), FOLLOW_FASTEST_LEVEL);
-  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS | OPTION_NATIVE, 2 * FOLLOW_FASTEST_OUT_RATE), FOLLOW_FASTEST_LEVEL);
-  assert.equal(followFastLevel(undefined, FOLLOW_FASTEST_OUT_RATE), FOLLOW_FASTEST_LEVEL);
-  assert.equal(followFastLevel(OPTION_PYTHON_ALLOCATORS, FOLLOW_FASTEST_OUT_RATE - 1), FOLLOW_FAST_LEVEL);
-  // The system allocator's captures keep quality 2, however fast.
-  assert.equal(followFastLevel(0, 10 * FOLLOW_FASTEST_OUT_RATE), FOLLOW_FAST_LEVEL_SYSTEM);
-  assert.ok(FOLLOW_FASTEST_LEVEL < FOLLOW_FAST_LEVEL);
-});
-
-test("Recompressor.packRatio: the last pack's compressed size over its payload's", () => {
-  const r = new Recompressor(() => undefined, { level: FOLLOW_FAST_LEVEL, packs: true });
-  const ratioOf = (x: Recompressor): number | undefined => x.packRatio;
-  assert.equal(ratioOf(r), undefined);
-  r.feed(realistic);
-  r.end();
-  const ratio = ratioOf(r);
-  assert.ok(ratio !== undefined && ratio > 0.05 && ratio < 1, String(ratio));
-  // The synthetic stream is random enough that the capture's whole ratio is near the last pack's.
-  const whole = recompressCapture(realistic, { level: FOLLOW_FAST_LEVEL, packs: true }).length / realistic.length;
-  assert.ok(Math.abs(ratio - whole) < 0.2, `${ratio} vs ${whole}`);
 });
 
 test('followGroups: only behind a slow writer, not far behind', () => {
@@ -294,6 +270,25 @@ test("wholeParts: at quality 5 full blocks go into packs as they are, small bloc
   const mixedOut = recompressCapture(mixedIn, { packs: true, wholeParts: true });
   assert.ok(groupColumns(mixedOut).includes(0));
   assert.deepEqual(byStream(decode(mixedOut).items), byStream(decode(mixedIn).items));
+});
+
+test("packsOnlyPythonAllocators: with Python's allocators traced, small blocks go into packs whole too, never coded by column; every stream's records kept", () => {
+  const opts = { packs: true, wholeParts: true, packsOnlyPythonAllocators: true } as const;
+  // A quiet program's small blocks (300 bytes), with Python's allocators traced: packs only.
+  const small = writeInFileOrder(everyRecordItems(), { ...TEST_HEADER, options: (TEST_HEADER.options ?? 0) | OPTION_PYTHON_ALLOCATORS }, { blockSize: 300 });
+  const out = recompressCapture(small, opts);
+  const cols = groupColumns(out);
+  assert.ok(cols.length > 0 && cols.every((n) => n === 0), cols.join(' '));
+  const b = decode(out);
+  assert.deepEqual(b.warnings, []);
+  assert.deepEqual(byStream(b.items), byStream(decode(small).items));
+  // Without Python's allocators traced, the same blocks are merged and coded by column, as before.
+  const system = writeInFileOrder(everyRecordItems(), { ...TEST_HEADER, options: (TEST_HEADER.options ?? 0) & ~OPTION_PYTHON_ALLOCATORS }, { blockSize: 300 });
+  const sysCols = groupColumns(recompressCapture(system, opts));
+  assert.ok(sysCols.length > 0 && sysCols.every((n) => n === GROUP_COLUMNS), sysCols.join(' '));
+  // And without the option, with Python's allocators traced, too.
+  const plainCols = groupColumns(recompressCapture(small, { packs: true, wholeParts: true }));
+  assert.ok(plainCols.length > 0 && plainCols.every((n) => n === GROUP_COLUMNS), plainCols.join(' '));
 });
 
 /**

@@ -58,33 +58,23 @@ export const FOLLOW_FAST_LEVEL = 1;
 export const FOLLOW_FAST_LEVEL_SYSTEM = 2;
 
 /**
- * The follower's fastest level, brotli quality 0, for a capture whose Python allocators are traced and whose
- * packs at quality 1 would come out at FOLLOW_FASTEST_OUT_RATE or more: on 1 MiB packs of agent streams
- * quality 0 takes 25-35 % less CPU than quality 1 for 4-17 % more bytes (docs/benchmarks.md, "Node's CPU
- * with Python's allocators traced, round nine").
+ * The follower's fast level for a capture whose Python allocators are traced: brotli quality 0. On 1 MiB packs
+ * of agent streams it takes 25-35 % less CPU than quality 1 for 4-17 % more bytes; since format 7 (addresses
+ * as references) every such capture stays well below memray's at quality 0 (json_roundtrip's stream 7.98
+ * against 17.4 MiB, the closest; with `--native` too 8.59 against 17.9). Round nine took it only behind
+ * writers whose packs came out at 14 MiB/s or more of the program's CPU (threads, many_threads), which left
+ * json_roundtrip, objects and deep_stacks at quality 1 (docs/benchmarks.md, "Node's CPU with Python's
+ * allocators traced, round ten").
  */
 export const FOLLOW_FASTEST_LEVEL = 0;
 
 /**
- * Compressed bytes per second of the program's CPU (the writer's rate times its last pack's ratio) from
- * which the fastest level is taken. Quality 1's CPU goes with its output more than with its input (4 ns an
- * input byte on a stream that packs to a third, 2 ns on one that packs to an eighth), so this is where it
- * takes most of a core beside the program. Seen by the follower on the round's workloads with Python's
- * allocators traced, MiB/s: threads 15-21, many_threads 12-23; then deep_stacks and web_requests 9-11,
- * json_roundtrip 5-10, malloc_churn 7-9, objects 4-8.5, the others less; with `--native` too, 12 at most
- * (threads). threads and many_threads have captures a half to a third of memray's even at quality 0 (17.2
- * against 36.6 MiB, 23.4 against 64.1), where web_requests (5.9 against 7.1 MiB at quality 1) would not keep
- * a margin: 14 MiB/s leaves it 30 % of room.
+ * The follower's fast level for a capture of these header options: FOLLOW_FAST_LEVEL_SYSTEM without Python's
+ * allocators traced, FOLLOW_FASTEST_LEVEL with them, FOLLOW_FAST_LEVEL while the header is not known.
  */
-export const FOLLOW_FASTEST_OUT_RATE = 14 << 20;
-
-/**
- * The follower's fast level for a capture of these header options (FOLLOW_FAST_LEVEL while they are not
- * known), behind a writer whose packs come out at `outBytesPerSecond` (FOLLOW_FASTEST_OUT_RATE).
- */
-export function followFastLevel(headerOptions: number | undefined, outBytesPerSecond = 0): number {
-  if (headerOptions !== undefined && (headerOptions & OPTION_PYTHON_ALLOCATORS) === 0) return FOLLOW_FAST_LEVEL_SYSTEM;
-  return outBytesPerSecond >= FOLLOW_FASTEST_OUT_RATE ? FOLLOW_FASTEST_LEVEL : FOLLOW_FAST_LEVEL;
+export function followFastLevel(headerOptions: number | undefined): number {
+  if (headerOptions === undefined) return FOLLOW_FAST_LEVEL;
+  return (headerOptions & OPTION_PYTHON_ALLOCATORS) === 0 ? FOLLOW_FAST_LEVEL_SYSTEM : FOLLOW_FASTEST_LEVEL;
 }
 
 /**
@@ -144,6 +134,17 @@ export const FOLLOW_PACKS = true;
  * that coding them by column takes ran cold, most of the follower's CPU on a short run.
  */
 export const FOLLOW_WHOLE_PARTS = true;
+
+/**
+ * Whether `memlens run`'s follower, in a capture whose Python allocators are traced, puts blocks of every size
+ * into its groups whole and writes every group as a pack (RecompressOptions.packsOnlyPythonAllocators): a
+ * short run's small blocks were merged and coded by column, a parse of every record that V8 runs cold and
+ * then compiles on the main thread, 40-55 ms of node's CPU for a capture of 30-600 KB (deep_every_level,
+ * calls), where brotli took 1-5; such captures are a tenth of memray's or less, coded by column or not
+ * (docs/benchmarks.md, "Node's CPU with Python's allocators traced, round ten"). Without Python's
+ * allocators traced the columns stay: there the captures are 0.6-0.8 of memray's.
+ */
+export const FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS = true;
 
 /** A pack is written once its parts hold this many bytes (brotli's window then spans all of it). */
 export const PACK_BYTES = 1 << 20;
@@ -259,6 +260,12 @@ export interface RecompressOptions {
    */
   readonly wholeParts?: boolean;
   /**
+   * With `wholeParts`: in a capture whose header says Python's allocators are traced, blocks of every size go
+   * into groups whole and every group is a pack, never coded by column (FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS);
+   * default false.
+   */
+  readonly packsOnlyPythonAllocators?: boolean;
+  /**
    * The sink is done with each array when it returns (it writes it out): the blocks the Recompressor
    * compresses may then come in a buffer used again for the next (encodeBlock, `transient`), not each in
    * fresh memory. Default false: the sink may keep them.
@@ -308,8 +315,6 @@ export class Recompressor {
   private readonly packHeads: number[] = [];
   private readonly headWriter = new ByteWriter(PACK_HEADROOM);
   private packBytes = 0;
-  /** The last pack's compressed size over its payload's (undefined before the first). */
-  packRatio: number | undefined;
   bytesOut = 0;
   blocks = 0;
   compressedBlocks = 0;
@@ -333,7 +338,8 @@ export class Recompressor {
           this.packsAllowed = options.packs === true && this.codec === 'brotli' && slotted;
           if (options.merge !== false) {
             const whole = this.packsAllowed && options.wholeParts === true;
-            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow(), h.minReaderVersion >= ADDR_REF_VERSION, whole);
+            const allWhole = whole && options.packsOnlyPythonAllocators === true && (h.options & OPTION_PYTHON_ALLOCATORS) !== 0;
+            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow(), h.minReaderVersion >= ADDR_REF_VERSION, whole, allWhole);
           }
           this.out(this.packsAllowed ? groupHeader(bytes, PACK_FORMAT_VERSION) : this.groupsAllowed ? groupHeader(bytes) : bytes.slice());
         },
@@ -435,9 +441,7 @@ export class Recompressor {
         payload.set(buf.subarray(PACK_HEADROOM, at), h.length);
       }
       // encodeBlock copies what it keeps of the payload: packBuf is free again once it returns.
-      const before = this.bytesOut;
       this.merged({ kind: BLOCK_KIND_GROUP, stream: 0, baseSeq: 0, payload });
-      this.packRatio = (this.bytesOut - before) / payload.length;
     }
     for (let k = keep > 1 ? keep : 0; k < count; k++) {
       const len = heads[3 * k + 2]!;

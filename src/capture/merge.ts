@@ -171,7 +171,8 @@ export class BlockMerger {
    * are coded against slots (min_reader_version 3 and later). `groups`: write group blocks (the output's
    * header says format version 4). `refs`: its addresses may be references (min_reader_version 7 and later).
    * `wholeParts`: blocks of WHOLE_PART or more go into groups whole, and a group mostly of them is a pack (the
-   * output's header must say format version 5).
+   * output's header must say format version 5). `allWhole` (with `wholeParts`): blocks of every size go in
+   * whole and every group is a pack: no record is parsed (transcode, groupPayload).
    */
   constructor(
     private readonly native: boolean,
@@ -181,6 +182,7 @@ export class BlockMerger {
     private groups = false,
     private readonly refs = false,
     private readonly wholeParts = false,
+    private readonly allWhole = false,
   ) {
     this.slotsIn = new SlotAddressReader(refs);
     this.slotsSaved = new SlotAddressWriter(refs);
@@ -211,7 +213,7 @@ export class BlockMerger {
       this.flush(info.stream);
       p = undefined;
     }
-    if (this.groups && this.wholeParts && (info.rawLen >= WHOLE_PART || this.packing || (this.heldFull > 0 && this.heldFull * 2 >= this.held))) {
+    if (this.groups && this.wholeParts && (this.allWhole || info.rawLen >= WHOLE_PART || this.packing || (this.heldFull > 0 && this.heldFull * 2 >= this.held))) {
       this.addPart(p, info, payload, info.rawLen >= WHOLE_PART);
       return true;
     }
@@ -577,7 +579,7 @@ export class BlockMerger {
     if (this.groups) {
       let total = 0;
       for (const p of parts) total += p.payload.length;
-      this.packing = this.wholeParts && full > 0 && full * 2 >= total;
+      this.packing = this.wholeParts && (this.allWhole || (full > 0 && full * 2 >= total));
       const payload = this.packing ? packPayload(parts) : groupPayload(parts, this.native, this.slotted);
       if (payload !== undefined) {
         this.emit({ kind: BLOCK_KIND_GROUP, stream: 0, baseSeq: 0, payload });

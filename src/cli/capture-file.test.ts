@@ -9,10 +9,12 @@ import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from 
 import { decodeCapture } from '../capture/decoder.js';
 import { concat } from '../capture/encoder.js';
 import { appendToCaptureFile, cleanEnd, finishCaptureFile, FollowingCompressor, READ_CHUNK, readCaptureFile, recompressCaptureFile } from './capture-file.js';
-import { FOLLOW_FAST_LAG, FOLLOW_FAST_LEVEL, FOLLOW_FAST_LEVEL_SYSTEM, recompressCapture } from '../capture/compress.js';
+import { FOLLOW_FAST_LAG, FOLLOW_FASTEST_LEVEL, FOLLOW_FAST_LEVEL_SYSTEM, recompressCapture } from '../capture/compress.js';
 import { decodeHeader, encodeHeader } from '../capture/header.js';
 import { BLOCK_KIND_GROUP, MARKER_KINDS, OPTION_PYTHON_ALLOCATORS, STREAM_MEMLENS, TRAILER_REASONS } from '../capture/format.js';
 import { BlockFramer } from '../capture/framing.js';
+import { ByteReader } from '../capture/varint.js';
+import { brotliDecompressSync } from 'node:zlib';
 import { byteProgress, NO_PROGRESS, PROGRESS_MIN_BYTES } from './progress.js';
 import { terminalSafe } from '../util/terminal-text.js';
 
@@ -229,7 +231,7 @@ function withOptions(bytes: Uint8Array, options: number): Uint8Array {
   return concat([encodeHeader({ ...h, options }), bytes.subarray(old.length)]);
 }
 
-test("FollowingCompressor: behind a fast writer, quality 2 where Python's allocators are not traced, quality 1 where they are", async () => {
+test("FollowingCompressor: behind a fast writer, quality 2 where Python's allocators are not traced, quality 0 where they are", async () => {
   const parts: Uint8Array[] = [];
   writeRealistic({ events: 3_000_000, sink: (b) => parts.push(b) }); // about 14 MB: more than FOLLOW_FAST_LAG behind
   const system = concat(parts);
@@ -239,7 +241,7 @@ test("FollowingCompressor: behind a fast writer, quality 2 where Python's alloca
   const sizes = new Map<string, number>();
   for (const [name, content, level] of [
     ['system', system, FOLLOW_FAST_LEVEL_SYSTEM],
-    ['pyalloc', pyalloc, FOLLOW_FAST_LEVEL],
+    ['pyalloc', pyalloc, FOLLOW_FASTEST_LEVEL],
   ] as const) {
     const path = join(dir, `follow-level-${name}.mlens`);
     writeFileSync(path, content);
@@ -257,9 +259,52 @@ test("FollowingCompressor: behind a fast writer, quality 2 where Python's alloca
     rmSync(copy);
   }
   // The same blocks at the same points of the same flow, only the fast level differs: quality 2 on packs
-  // writes about a tenth less than quality 1 even on this synthetic stream (random values, where an agent's
-  // repeat: a fifth less on malloc_churn's, docs/benchmarks.md).
+  // writes less than quality 0 even on this synthetic stream (random values, where an agent's repeat).
   assert.ok(sizes.get('system')! < sizes.get('pyalloc')! * 0.95, JSON.stringify([...sizes]));
+});
+
+/** The column count of each group block of a capture (0: a pack), in file order. */
+function groupColumnCounts(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  const f = new BlockFramer({
+    header: () => undefined,
+    block: (info, b) => {
+      if (info.kind !== BLOCK_KIND_GROUP) return;
+      const stored = b.subarray(info.headerLen, info.headerLen + info.storedLen);
+      const r = new ByteReader(info.flags === 2 ? new Uint8Array(brotliDecompressSync(stored)) : stored);
+      const n = r.varint();
+      for (let k = 0; k < 3 * n; k++) r.varint();
+      out.push(r.varint());
+    },
+    damaged: () => undefined,
+    skipped: () => undefined,
+    truncated: () => undefined,
+  });
+  f.feed(bytes);
+  f.end();
+  return out;
+}
+
+test("FollowingCompressor: with Python's allocators traced, a quiet program's small blocks go into packs, not groups coded by column", async () => {
+  for (const [name, options, packsOnly] of [
+    ['pyalloc', (TEST_HEADER.options ?? 0) | OPTION_PYTHON_ALLOCATORS, true],
+    ['system', (TEST_HEADER.options ?? 0) & ~OPTION_PYTHON_ALLOCATORS, false],
+  ] as const) {
+    const content = writeInFileOrder(everyRecordItems(), { ...TEST_HEADER, options }, { blockSize: 300 });
+    const path = join(dir, `follow-packs-${name}.mlens`);
+    writeFileSync(path, content);
+    const copy = await new FollowingCompressor(path).finish();
+    assert.ok(copy !== undefined);
+    const compressed = readFileSync(copy);
+    const cols = groupColumnCounts(compressed);
+    assert.ok(cols.length > 0 && cols.every((n) => (n === 0) === packsOnly), `${name}: ${cols.join(' ')}`);
+    const original = new StreamDigests();
+    decodeCapture(content, original);
+    const c = new StreamDigests();
+    decodeCapture(compressed, c);
+    assert.deepEqual(c.summary, original.summary, name);
+    rmSync(copy);
+  }
 });
 
 test('FollowingCompressor: a block cut off after its writer failed half way (a full disk) leaves the capture uncompressed, quietly', async () => {

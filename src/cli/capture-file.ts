@@ -9,6 +9,7 @@ import {
   DEFAULT_COMPRESS_LEVEL,
   FOLLOW_FAST_LAG,
   FOLLOW_PACKS,
+  FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS,
   FOLLOW_STREAM_GROUPS,
   FOLLOW_WHOLE_PARTS,
   GrowthRate,
@@ -601,7 +602,14 @@ export class FollowingCompressor {
         writeSync(this.out, bytes);
       },
       // The sink writes each block at once: the blocks may come in a buffer used again (no fresh memory each).
-      { source: path, streamGroups: FOLLOW_STREAM_GROUPS, packs: FOLLOW_PACKS, wholeParts: FOLLOW_WHOLE_PARTS, transientOutput: true },
+      {
+        source: path,
+        streamGroups: FOLLOW_STREAM_GROUPS,
+        packs: FOLLOW_PACKS,
+        wholeParts: FOLLOW_WHOLE_PARTS,
+        packsOnlyPythonAllocators: FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS,
+        transientOutput: true,
+      },
     );
   }
 
@@ -702,8 +710,7 @@ export class FollowingCompressor {
     const n = readSync(fd, buf, 0, buf.length, this.pos);
     if (n === 0) return 0;
     if (this.pos === 0) this.headerOptions = headerOptions(buf.subarray(0, n));
-    // The packs' output per second of the program's CPU: the rate times the last pack's ratio.
-    this.fastLevel = followFastLevel(this.headerOptions, rate * (this.r.packRatio ?? 0));
+    this.fastLevel = followFastLevel(this.headerOptions);
     this.pos += n;
     // Not yet known: the backlog decides.
     const lag = this.rate.known ? Math.max(0, size - this.pos) : behind;
