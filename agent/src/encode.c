@@ -90,11 +90,59 @@ uint64_t ml_blocks_written(void) {
     return atomic_load(&g_blocks);
 }
 
-/* No entry matches: every tag of generation 0, which no block has (blocks count from 1). At the stream's start
- * the memory is zeroed already (ml_mem_alloc), so the table's pages are touched only as entries are used. */
-static void refs_clear(ml_stream *s, int zeroed) {
-    if (!zeroed) memset(s->refs, 0, ML_ADDR_REF_ENTRIES * sizeof *s->refs);
+/* No entry matches: every tag of generation 0, which no block has (blocks count from 1). A table is mapped zeroed
+ * (ml_mem_alloc), so its pages are touched only as entries are used. */
+static void refs_clear(ml_stream *s) {
+    if (s->refs != NULL) memset(s->refs, 0, ML_ADDR_REF_ENTRIES * sizeof *s->refs);
     s->ref_gen = 0x10000u;
+}
+
+/* The table, mapped when a block's events outgrow the list (a quiet thread's stream never maps one: 64 KiB a
+ * thread), and filled from it: each event in order takes its entry, as it would have in a table mapped at the
+ * block's start; the entries of older blocks it lacks would match nothing. The table then stays for the stream's
+ * life. mmap, not the hooked allocators; errno kept (the free's path does not save it). */
+static __attribute__((noinline)) void refs_map(ml_stream *s) {
+    int saved_errno = errno;
+    ml_ref_entry *t = ml_mem_alloc(ML_ADDR_REF_ENTRIES * sizeof *t);
+    errno = saved_errno;
+    if (t == NULL) {
+        s->refs_failed = 1;
+        return;
+    }
+    for (uint32_t i = 0; i < s->early_n; i++) {
+        const ml_ref_entry *ev = &s->early[i];
+        t[ev->h].addr = ev->addr;
+        t[ev->h].tag = ev->tag;
+    }
+    s->refs = t;
+}
+
+ml_ref_entry ml_refs_early(ml_stream *s, uint64_t addr, unsigned h, uint32_t tag) {
+    ml_ref_entry old = {0, 0, 0};
+    uint32_t n = s->early_n;
+    if (n == ML_REFS_EARLY && !s->refs_failed) refs_map(s);
+    if (s->refs != NULL) {
+        ml_ref_entry *e = &s->refs[h];
+        old = *e;
+        e->addr = addr;
+        e->tag = tag;
+        return old;
+    }
+    /* The last of the block's events on entry h, which the table would hold. */
+    for (uint32_t i = n; i-- > 0;)
+        if (s->early[i].h == h) {
+            old = s->early[i];
+            break;
+        }
+    /* A full list without a table (the mapping failed): the rest of the block's addresses match nothing, a writer's
+     * choice the format allows (a reference is never required). */
+    if (n < ML_REFS_EARLY) {
+        s->early[n] = (ml_ref_entry){addr, tag, h};
+        s->early_n = n + 1;
+    } else {
+        old.addr = 0, old.tag = 0;
+    }
+    return old;
 }
 
 int ml_stream_init(ml_stream *s, uint32_t id, int native) {
@@ -103,12 +151,11 @@ int ml_stream_init(ml_stream *s, uint32_t id, int native) {
     s->id = id;
     s->native = native;
     s->buf = ml_mem_alloc(ML_BLOCK_BYTES);
-    s->refs = ml_mem_alloc(ML_ADDR_REF_ENTRIES * sizeof *s->refs);
-    if (s->buf == NULL || s->refs == NULL) {
+    if (s->buf == NULL) {
         ml_stream_release(s);
         return -1;
     }
-    refs_clear(s, 1);
+    refs_clear(s);
     return 0;
 }
 
@@ -184,7 +231,8 @@ static void block_reset(ml_stream *s) {
     /* A new generation: the table's entries are of older blocks now. After 65,536 blocks the generation
      * comes round again and would match entries that old: the table starts over instead. */
     s->ref_gen += 0x10000u;
-    if (s->ref_gen == 0) refs_clear(s, 0);
+    if (s->ref_gen == 0) refs_clear(s);
+    s->early_n = 0;
     s->block_allocs = 0;
     s->block_frees = 0;
     s->prev_stack = 0;

@@ -76,12 +76,17 @@ void ml_buf_bytes(ml_buf *b, const void *p, size_t n);
 void ml_buf_str(ml_buf *b, const void *p, size_t n);
 void ml_buf_cstr(ml_buf *b, const char *s);
 
-/* An entry of a stream's reference table (ml_stream.refs). */
+/* An entry of a stream's reference table (ml_stream.refs), or of its first events' list (ml_stream.early, where
+ * `h` is the entry of the table the event would have taken; unused in the table). */
 typedef struct ml_ref_entry {
     uint64_t addr;
     uint32_t tag;
-    uint32_t unused;
+    uint32_t h;
 } ml_ref_entry;
+
+/* The events of a block a stream codes before it maps its reference table (64 KiB): a thread that never makes more
+ * than this many ALLOCs and FREEs between two flushes (every 10 ms) never maps one. */
+#define ML_REFS_EARLY 128
 
 /* One stream of the capture: a thread's, or the service stream (0). Every field is protected by `lock`.
  * The buffer's first ML_BLOCK_HEADER_LEN bytes are room for the block header, so a block is one write. */
@@ -105,6 +110,13 @@ typedef struct ml_stream {
      * table is not cleared at a block start, only when the generation wraps (every 65,535 blocks). Address
      * and tag side by side: one cache line per event rather than two. */
     ml_ref_entry *refs;
+    /* Until the table is mapped (refs NULL), the open block's events in order, at most ML_REFS_EARLY: the entry
+     * an event's address would find in the table is the last of them on the same entry (the table's entries of
+     * older blocks match nothing), so the references, and every byte, are those of a stream that had the table
+     * from the start. The event after them maps the table and fills it from the list (ml_refs_early). */
+    ml_ref_entry early[ML_REFS_EARLY];
+    uint32_t early_n;      /* events in `early` */
+    int refs_failed;       /* mapping the table failed: past the list, a block's addresses are coded without references */
     uint32_t ref_gen;      /* the open block's generation << 16 */
     uint32_t block_allocs; /* ALLOCs in the open block */
     uint32_t block_frees;  /* FREEs in the open block */
@@ -115,7 +127,12 @@ typedef struct ml_stream {
     uint64_t dropped;  /* events lost (the sink failed) */
 } ml_stream;
 
-/* Allocates the buffer; -1 on failure. `native`: the session records native stacks (ML_OPTION_NATIVE). */
+/* Without the table (s->refs NULL): the entry the table would hold for an address at entry `h` (addr 0, tag 0: none),
+ * as the event tagged `tag` takes it over. Maps the table when the list is full (keeping errno). */
+ml_ref_entry ml_refs_early(ml_stream *s, uint64_t addr, unsigned h, uint32_t tag);
+
+/* Allocates the buffer (the reference table waits for a busy block); -1 on failure. `native`: the session records
+ * native stacks (ML_OPTION_NATIVE). */
 int ml_stream_init(ml_stream *s, uint32_t id, int native);
 void ml_stream_release(ml_stream *s);
 
@@ -180,13 +197,23 @@ static inline __attribute__((always_inline)) uint8_t *ml_encode_addr(ml_stream *
                                                                      uint64_t addr, int is_free) {
     /* The entry of the address: the last ALLOC or FREE on it, if the table kept it. */
     unsigned h = ((uint32_t)(addr >> 4) * ML_ADDR_REF_HASH) >> (32 - ML_ADDR_REF_BITS);
-    ml_ref_entry *e = &s->refs[h];
-    uint32_t tag = e->tag;
-    int hit = e->addr == addr;
     uint32_t mine = is_free ? s->block_frees : s->block_allocs;
     uint32_t theirs = is_free ? s->block_allocs : s->block_frees;
-    e->addr = addr;
-    e->tag = s->ref_gen | (is_free ? 0x8000u : 0u) | mine;
+    uint32_t mytag = s->ref_gen | (is_free ? 0x8000u : 0u) | mine;
+    uint32_t tag;
+    int hit;
+    ml_ref_entry *e = s->refs;
+    if (ML_LIKELY(e != NULL)) {
+        e += h;
+        tag = e->tag;
+        hit = e->addr == addr;
+        e->addr = addr;
+        e->tag = mytag;
+    } else {
+        ml_ref_entry old = ml_refs_early(s, addr, h, mytag);
+        tag = old.tag;
+        hit = old.addr == addr;
+    }
     if (is_free) s->block_frees = mine + 1;
     else s->block_allocs = mine + 1;
     /* The other kind's event in this block: this generation, the other kind's bit. */
