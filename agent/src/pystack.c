@@ -300,8 +300,9 @@ static uint32_t memo_code_id(ml_pystack *ps, const void *code, ml_stream *s, int
 #define MAX_HIDDEN 32
 static _Atomic(const void *) g_hidden[MAX_HIDDEN];
 static atomic_size_t g_nhidden;
-/* Changes after every change of the set (a thread's memo of its hidden root is of one generation). */
-static atomic_uint g_hidden_gen;
+/* Changes after every change of the set (a thread's memo of its hidden root is of one generation); read by
+ * ml_pystack_capture (pystack.h) on every event. */
+atomic_uint ml_pystack_hidden_gen;
 
 void ml_pystack_hide_code(const void *code) {
     size_t n = atomic_load(&g_nhidden);
@@ -311,12 +312,12 @@ void ml_pystack_hide_code(const void *code) {
     if (n >= MAX_HIDDEN) return;
     atomic_store(&g_hidden[n], code);
     atomic_store(&g_nhidden, n + 1);
-    atomic_fetch_add(&g_hidden_gen, 1);
+    atomic_fetch_add(&ml_pystack_hidden_gen, 1);
 }
 
 void ml_pystack_clear_hidden(void) {
     atomic_store(&g_nhidden, 0);
-    atomic_fetch_add(&g_hidden_gen, 1);
+    atomic_fetch_add(&ml_pystack_hidden_gen, 1);
 }
 
 static int hidden(const void *code) {
@@ -504,8 +505,8 @@ static inline int codes_moved(const ml_pystack *ps, int counted) {
 }
 
 /* Sets whole_depth where the next capture may take ml_pyframes_walk_whole's 1 for "the cache reused the whole last
- * stack and found nothing above it" and return the leaf's node as capture() would: the parts of that test that only
- * ps holds, read now (capture() alone changes them, and sets whole_depth to 0 first; ml_pystack_reset too). The
+ * stack and found nothing above it" and return the leaf's node as the general capture would: the parts of that test that only
+ * ps holds, read now (the general capture alone changes them, and sets whole_depth to 0 first; ml_pystack_reset too). The
  * cache's count is the capture's (code_gen_seen), so that the walk's finding the count unmoved says codes_moved is
  * false; the cache holds the whole stack (its leaf's depth is last_depth). */
 static inline __attribute__((always_inline)) void whole_next(ml_pystack *ps) {
@@ -516,21 +517,19 @@ static inline __attribute__((always_inline)) void whole_next(ml_pystack *ps) {
         ps->whole_depth = n;
 }
 
-static __attribute__((noinline)) uint32_t capture(ml_pystack *ps, ml_stream *s, int truncate, int hinted);
+static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *ps, ml_stream *s, int truncate, int hinted);
 
-/* The commonest event first (the whole last stack again: ml_pyframes_walk_whole), without what the rest of a
- * capture sets up: whole_depth says that the last capture left what the test of capture() below, "the cache reused
- * the whole last stack", needs of ps (the hidden root's memo of that stack, the cache's leaf at its depth, the
- * count as the cache saw it); the walk reads the rest (the chain, the count now, frees counted: then codes_moved
- * is false, for the count is the cache's, which is code_gen_seen). */
-uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
-    if (ps->whole_depth == 0 || ps->hid_gen != atomic_load_explicit(&g_hidden_gen, memory_order_acquire))
-        return capture(ps, s, truncate, 0); /* a jump: no frame of its own on the way */
-    if (ml_pyframes_walk_whole(&ps->wc)) return ps->last_node[ps->whole_depth - 1];
-    return capture(ps, s, truncate, 1);
+/* The general capture keeps errno: it may map memory for its tables, or take the code registry's mutex, and the
+ * recording path (record.h) saves errno only in its slow parts, this one of them. The commonest capture
+ * (ml_pyframes_walk_whole) reads memory and nothing else. */
+uint32_t ml_pystack_capture_general(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
+    int saved_errno = errno;
+    uint32_t node = capture_body(ps, s, truncate, hinted);
+    errno = saved_errno;
+    return node;
 }
 
-static uint32_t capture(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
+static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
     ps->whole_depth = 0; /* set again at the end, where this capture leaves what it needs */
     if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
     /* Whether code frees are counted for this thread's frames (pyframes.h), read before any count. */
@@ -550,7 +549,7 @@ static uint32_t capture(ml_pystack *ps, ml_stream *s, int truncate, int hinted) 
             reused = 0;
         } else if (fresh == 0 && reused > 0 && reused == ps->last_depth && ps->hid_next != NULL && reused > ps->hid_n &&
                    ps->hid_n == ps->last_hidden && ps->last_code[ps->hid_n] == ps->hid_next &&
-                   ps->hid_gen == atomic_load_explicit(&g_hidden_gen, memory_order_acquire) && !codes_moved(ps, counted)) {
+                   ps->hid_gen == atomic_load_explicit(&ml_pystack_hidden_gen, memory_order_acquire) && !codes_moved(ps, counted)) {
             /* The cache reused the whole last stack and found nothing above it: where the hidden root's memo is
              * of that stack (below), everything after this would keep the stack and give its leaf's node again. */
             whole_next(ps);
@@ -575,7 +574,7 @@ static uint32_t capture(ml_pystack *ps, ml_stream *s, int truncate, int hinted) 
      * hidden codes, then the same first shown code), the set is not searched again: searching it for every
      * root frame was a tenth of the agent's instructions on a program of 15-frame stacks. A generation read
      * before the search is stored with its result, so a change meanwhile only makes the next event search. */
-    unsigned gen = atomic_load_explicit(&g_hidden_gen, memory_order_acquire);
+    unsigned gen = atomic_load_explicit(&ml_pystack_hidden_gen, memory_order_acquire);
     size_t h = 0;
     if (ps->hid_gen == gen && ps->hid_next != NULL && reused > ps->hid_n) {
         /* The memo is of the last stack's root, and the walk cache reused that root and the frame after it. */
