@@ -28,10 +28,9 @@ static void crc_init(void) {
     }
 }
 
-uint32_t ml_crc32(uint32_t crc, const void *data, size_t n) {
-    pthread_once(&crc_once, crc_init);
-    const uint8_t *p = data;
-    crc = ~crc;
+/* The table's CRC without the complements before and after: the register as it goes (bytes in the order of the
+ * data, the register reflected, as zlib's). */
+static uint32_t crc_bytes(uint32_t crc, const uint8_t *p, size_t n) {
     while (n > 0 && ((uintptr_t)p & 7) != 0) {
         crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
         n--;
@@ -47,7 +46,72 @@ uint32_t ml_crc32(uint32_t crc, const void *data, size_t n) {
         n -= 8;
     }
     while (n-- > 0) crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
+    return crc;
+}
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+static int g_crc_clmul; /* the CPU has PCLMULQDQ (crc_init) */
+
+/* Folding with carry-less multiplies (PCLMULQDQ), for the blocks' 32 KiB payloads: 3.5 instructions a byte with the
+ * tables, about 0.2 here (the CRC was 3 % of the agent's instructions with Python's allocators traced). A 16-byte
+ * register S followed by D bits of data stands for S(x) x^D; its low quadword holds the high-degree half (bit i of a
+ * quadword is x^(63-i)), and a carry-less product of quadwords a, b is x a(x) b(x) in those terms. So S x^D is
+ * congruent, modulo the CRC's polynomial P, to clmul(lo, x^(D+63) mod P) ^ clmul(hi, x^(D-1) mod P), 96 bits that
+ * fit the register: the constants below are those residues, reflected into a quadword's high half (worked out from
+ * P = 0x104C11DB7, and checked against the tables on every length up to 5000 and every alignment). Four registers
+ * fold 64 bytes at a time (D = 512), then into one (D = 128); the register and the tail go through the tables,
+ * whose CRC of S's 16 bytes is that of the data they stand for. The starting register is xored into the first 4
+ * bytes, as the table does it. */
+__attribute__((target("pclmul,sse2"))) static uint32_t crc_clmul(uint32_t crc, const uint8_t *p, size_t n) {
+    const __m128i k512 = _mm_set_epi64x((long long)0xcad38e8f00000000ull, (long long)0x653d982200000000ull);
+    const __m128i k128 = _mm_set_epi64x((long long)0x9ba54c6f00000000ull, (long long)0x65673b4600000000ull);
+    __m128i x0 = _mm_loadu_si128((const __m128i *)p), x1 = _mm_loadu_si128((const __m128i *)(p + 16));
+    __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32)), x3 = _mm_loadu_si128((const __m128i *)(p + 48));
+    x0 = _mm_xor_si128(x0, _mm_cvtsi32_si128((int)crc));
+    p += 64;
+    n -= 64;
+#define ML_FOLD(x, k, next) _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next)
+    while (n >= 64) {
+        x0 = ML_FOLD(x0, k512, _mm_loadu_si128((const __m128i *)p));
+        x1 = ML_FOLD(x1, k512, _mm_loadu_si128((const __m128i *)(p + 16)));
+        x2 = ML_FOLD(x2, k512, _mm_loadu_si128((const __m128i *)(p + 32)));
+        x3 = ML_FOLD(x3, k512, _mm_loadu_si128((const __m128i *)(p + 48)));
+        p += 64;
+        n -= 64;
+    }
+    x0 = ML_FOLD(x0, k128, x1);
+    x0 = ML_FOLD(x0, k128, x2);
+    x0 = ML_FOLD(x0, k128, x3);
+    while (n >= 16) {
+        x0 = ML_FOLD(x0, k128, _mm_loadu_si128((const __m128i *)p));
+        p += 16;
+        n -= 16;
+    }
+#undef ML_FOLD
+    uint8_t folded[16];
+    _mm_storeu_si128((__m128i *)folded, x0);
+    return crc_bytes(crc_bytes(0, folded, 16), p, n);
+}
+#endif
+
+static void crc_init_all(void) {
+    crc_init();
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    g_crc_clmul = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_PCLMUL) != 0;
+#endif
+}
+
+uint32_t ml_crc32(uint32_t crc, const void *data, size_t n) {
+    pthread_once(&crc_once, crc_init_all);
+    const uint8_t *p = data;
+#if defined(__x86_64__)
+    if (n >= 64 && g_crc_clmul) return ~crc_clmul(~crc, p, n);
+#endif
+    return ~crc_bytes(~crc, p, n);
 }
 
 /* ── record builders ───────────────────────────────────────────────────────────────────────────── */
