@@ -164,11 +164,9 @@ static void refs_clear(ml_stream *s) {
 /* The table, mapped when a block's events outgrow the list (a quiet thread's stream never maps one: 64 KiB a
  * thread), and filled from it: each event in order takes its entry, as it would have in a table mapped at the
  * block's start; the entries of older blocks it lacks would match nothing. The table then stays for the stream's
- * life. mmap, not the hooked allocators; errno kept (the free's path does not save it). */
+ * life. mmap, not the hooked allocators (which keeps errno: the free's path does not save it). */
 static __attribute__((noinline)) void refs_map(ml_stream *s) {
-    int saved_errno = errno;
     ml_ref_entry *t = ml_mem_alloc(ML_ADDR_REF_ENTRIES * sizeof *t);
-    errno = saved_errno;
     if (t == NULL) {
         s->refs_failed = 1;
         return;

@@ -278,7 +278,7 @@ uint32_t ml_code_id(const void *code, ml_stream *s, ml_pystack *ps) {
     return rec->id;
 }
 
-/* The id of a code object on the thread's stack, through the thread's one-entry memo: with code frees counted
+/* The id of a code object on the thread's stack, through the thread's memo: with code frees counted
  * for the thread (`counted`, pyframes.h), a code object at the memo's address while the count has not moved
  * since is the object the memo was made for, not freed, so the registry would give the same id (it gives another
  * only to another object at that address). A recursion looks up one code over and over. The count is read before
@@ -287,11 +287,20 @@ uint32_t ml_code_id(const void *code, ml_stream *s, ml_pystack *ps) {
  * and that object this thread, through releases and acquires (mimalloc's, then the program's own). */
 static uint32_t memo_code_id(ml_pystack *ps, const void *code, ml_stream *s, int counted) {
     uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
-    if (counted && code == ps->memo_code && gen == ps->memo_gen) return ps->memo_id;
+    if (counted && code == ps->memo_code[0] && gen == ps->memo_gen[0]) return ps->memo_id[0];
+    /* Two entries, the last used first: a loop that allocates in a function and in its caller by turns (objects:
+     * record() and work()) asked the registry on every event (about 100 instructions). */
+    if (counted && code == ps->memo_code[1] && gen == ps->memo_gen[1]) {
+        uint32_t id = ps->memo_id[1];
+        ps->memo_code[1] = ps->memo_code[0], ps->memo_gen[1] = ps->memo_gen[0], ps->memo_id[1] = ps->memo_id[0];
+        ps->memo_code[0] = code, ps->memo_gen[0] = gen, ps->memo_id[0] = id;
+        return id;
+    }
     uint32_t id = ml_code_id(code, s, ps);
-    ps->memo_code = counted && id != 0 ? code : NULL;
-    ps->memo_gen = gen;
-    ps->memo_id = id;
+    ps->memo_code[1] = ps->memo_code[0], ps->memo_gen[1] = ps->memo_gen[0], ps->memo_id[1] = ps->memo_id[0];
+    ps->memo_code[0] = counted && id != 0 ? code : NULL;
+    ps->memo_gen[0] = gen;
+    ps->memo_id[0] = id;
     return id;
 }
 
@@ -484,7 +493,7 @@ static void release_cache(ml_pystack *ps) {
 
 /* The whole stack, leaf first into ps->walk, without the cache (a chain it cannot hold, free-threaded
  * 3.14+); the cache is grown for the next walk. Returns the frames written. */
-static size_t walk_uncached(ml_pystack *ps) {
+static inline __attribute__((always_inline)) size_t walk_uncached(ml_pystack *ps) {
     size_t depth = ml_pyframes_walk(ps->walk, ps->walk_cap);
     if (depth > ps->walk_cap && ps->walk_cap < ML_PY_MAX_DEPTH) {
         if (grow_walk(ps, depth) == 0) depth = ml_pyframes_walk(ps->walk, ps->walk_cap);
@@ -519,14 +528,10 @@ static inline __attribute__((always_inline)) void whole_next(ml_pystack *ps) {
 
 static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *ps, ml_stream *s, int truncate, int hinted);
 
-/* The general capture keeps errno: it may map memory for its tables, or take the code registry's mutex, and the
- * recording path (record.h) saves errno only in its slow parts, this one of them. The commonest capture
- * (ml_pyframes_walk_whole) reads memory and nothing else. */
+/* The general capture. errno: nothing on its way sets it but the agent's own mmap and munmap, which keep it (mem.c),
+ * so the recording path (record.h) need not save it around the capture. */
 uint32_t ml_pystack_capture_general(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
-    int saved_errno = errno;
-    uint32_t node = capture_body(ps, s, truncate, hinted);
-    errno = saved_errno;
-    return node;
+    return capture_body(ps, s, truncate, hinted);
 }
 
 static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
@@ -580,7 +585,13 @@ static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *p
         /* The memo is of the last stack's root, and the walk cache reused that root and the frame after it. */
         h = ps->hid_n;
     } else if (ps->hid_gen == gen) {
-        while (h < n && h < ps->hid_n && FRAME_CODE(h) == ps->hid_code[h]) h++;
+        size_t lim = n < ps->hid_n ? n : ps->hid_n;
+        if (reused == 0) {
+            /* Every frame is the walk's (a short stack, walked without the cache): no test of which a frame is. */
+            while (h < lim && w[-(ptrdiff_t)h].code == ps->hid_code[h]) h++;
+        } else {
+            while (h < lim && FRAME_CODE(h) == ps->hid_code[h]) h++;
+        }
     }
     if (!(ps->hid_gen == gen && h == ps->hid_n && h < n && FRAME_CODE(h) == ps->hid_next)) {
         while (h < n && hidden(FRAME_CODE(h))) h++;

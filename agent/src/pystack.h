@@ -42,11 +42,12 @@ typedef struct ml_pystack {
     const void *hid_next;
     size_t hid_n;
     uint32_t hid_gen;
-    /* The last code object given an id, and ml_code_frees when it was (code frees counted; else memo_code is
-     * NULL): while the count stays, it is the same object with the same id (pystack.c, memo_code_id). */
-    const void *memo_code;
-    uint64_t memo_gen;
-    uint32_t memo_id;
+    /* The last two code objects given an id, the last first, and ml_code_frees when they were (code frees counted;
+     * else memo_code is NULL): while the count stays, each is the same object with the same id (pystack.c,
+     * memo_code_id). */
+    const void *memo_code[2];
+    uint64_t memo_gen[2];
+    uint32_t memo_id[2];
     /* ml_code_frees when the last stack was made (code frees counted): where it moved, a code object of the last
      * stack may have been freed and another made at its address, so the nodes are made again. */
     uint64_t code_gen_seen;
