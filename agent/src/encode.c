@@ -212,6 +212,7 @@ int ml_stream_init(ml_stream *s, uint32_t id, int native) {
     ml_lock_init(&s->lock);
     s->id = id;
     s->native = native;
+    s->prev_seq = ML_SEQ_NO_EVENT;
     s->buf = ml_mem_alloc(ML_BLOCK_BYTES);
     if (s->buf == NULL) {
         ml_stream_release(s);
@@ -286,7 +287,7 @@ int ml_write_last_record(int type, const void *payload, size_t len, uint64_t seq
 static void block_reset(ml_stream *s) {
     s->len = 0;
     s->base_seq = s->last_seq;
-    s->prev_seq = s->last_seq;
+    s->prev_seq = ML_SEQ_NO_EVENT;
     s->prev_addr = 0;
     memset(s->slot_addr, 0, sizeof s->slot_addr);
     memset(s->slot_lru, 0, sizeof s->slot_lru); /* neither way used: the less recently used is way 0 */
@@ -299,7 +300,6 @@ static void block_reset(ml_stream *s) {
     s->block_frees = 0;
     s->prev_stack = 0;
     s->prev_native = 0;
-    s->block_has_event = 0;
 }
 
 void ml_stream_flush(ml_stream *s) {

@@ -99,7 +99,7 @@ typedef struct ml_stream {
     size_t len;   /* payload bytes used */
     /* delta state of the open block (docs/capture-format.md "Streams and sequence numbers") */
     uint64_t base_seq;
-    uint64_t prev_seq;
+    uint64_t prev_seq; /* ML_SEQ_NO_EVENT: none yet */
     uint64_t prev_addr;
     uint64_t slot_addr[ML_ADDR_SLOTS]; /* the last address of each slot */
     uint8_t slot_lru[ML_ADDR_SETS];    /* the way of each set used less recently (0 at a block start) */
@@ -122,7 +122,6 @@ typedef struct ml_stream {
     uint32_t block_frees;  /* FREEs in the open block */
     uint64_t prev_stack;
     uint64_t prev_native;
-    int block_has_event;
     uint64_t last_seq; /* seq of the last event written to this stream, the next block's base */
     uint64_t dropped;  /* events lost (the sink failed) */
 } ml_stream;
@@ -156,17 +155,21 @@ static inline uint8_t *ml_stream_reserve(ml_stream *s, size_t n) {
  * Inline, so that the recording path (record.c) encodes without a call of its own: a call with its
  * arguments moved, six registers saved and restored, was a sixth of a FREE's instructions. */
 
-/* The first event of a block sets base_seq to its seq - 1, so it takes the q bit (writer rules). */
-static inline void ml_first_event(ml_stream *s, uint64_t seq) {
-    if (ML_UNLIKELY(!s->block_has_event)) {
-        s->base_seq = seq - 1;
-        s->prev_seq = seq - 1;
-        s->block_has_event = 1;
-    }
-}
+/* prev_seq of a block without an event yet: no seq is this (seq counts from 1 and never wraps), so no delta from it
+ * is 1, and the test of a block's first event waits for the delta that is not (block_reset). */
+#define ML_SEQ_NO_EVENT UINT64_MAX
 
-static inline uint8_t *ml_encode_seq(uint8_t *p, uint8_t *type, uint8_t seq1_bit, uint64_t delta) {
+/* The seq delta against the block's last event; the first event of a block sets base_seq to its seq - 1, so it
+ * takes the q bit (writer rules). */
+static inline uint8_t *ml_encode_seq(ml_stream *s, uint8_t *p, uint8_t *type, uint8_t seq1_bit, uint64_t seq) {
+    uint64_t delta = seq - s->prev_seq;
+    s->prev_seq = seq;
     if (ML_LIKELY(delta == 1)) {
+        *type |= seq1_bit;
+        return p;
+    }
+    if (delta == seq + 1) { /* prev_seq was ML_SEQ_NO_EVENT: the block's first event */
+        s->base_seq = seq - 1;
         *type |= seq1_bit;
         return p;
     }
@@ -263,16 +266,14 @@ static inline __attribute__((always_inline)) uint8_t *ml_encode_addr(ml_stream *
  * rest of the record goes. */
 static inline __attribute__((always_inline)) uint8_t *ml_encode_event_head(ml_stream *s, uint8_t *start, uint8_t *type, uint64_t seq,
                                                                            uint8_t seq1_bit, uint8_t abs_bit, uint64_t addr, int is_free) {
-    ml_first_event(s, seq);
-    uint8_t *p = ml_encode_seq(start + 1, type, seq1_bit, seq - s->prev_seq);
-    s->prev_seq = seq;
+    uint8_t *p = ml_encode_seq(s, start + 1, type, seq1_bit, seq);
     return ml_encode_addr(s, p, type, abs_bit, addr, is_free);
 }
 
-/* ALLOC and FREE (caller holds the lock and took seq from ml_seq). */
+/* ALLOC and FREE (caller holds the lock of an open stream, which has its buffer: a stream is closed before its buffer
+ * goes, and a thread's state is handed out only once its stream has one; and took seq from ml_seq). */
 static inline __attribute__((always_inline)) void ml_stream_alloc(ml_stream *s, uint64_t seq, uint64_t addr, uint64_t size,
                                                                   unsigned allocator, uint64_t stack, uint64_t native) {
-    if (ML_UNLIKELY(s->buf == NULL)) return;
     uint8_t *start = ml_stream_reserve(s, ML_HOT_RECORD_MAX);
     uint8_t type = (uint8_t)(ML_ALLOC_BIT | ((allocator & 15u) << 3));
     uint8_t *p = ml_encode_event_head(s, start, &type, seq, ML_ALLOC_SEQ1, ML_ALLOC_ABS_ADDR, addr, 0);
@@ -295,7 +296,6 @@ static inline __attribute__((always_inline)) void ml_stream_alloc(ml_stream *s, 
 /* `size` 0: the whole allocation (no size field). */
 static inline __attribute__((always_inline)) void ml_stream_free(ml_stream *s, uint64_t seq, uint64_t addr, unsigned deallocator,
                                                                  uint64_t size) {
-    if (ML_UNLIKELY(s->buf == NULL)) return;
     uint8_t *start = ml_stream_reserve(s, ML_HOT_RECORD_MAX);
     uint8_t type = (uint8_t)(ML_FREE_TAG | ((deallocator & 3u) << 3));
     uint8_t *p = ml_encode_event_head(s, start, &type, seq, ML_FREE_SEQ1, ML_FREE_ABS_ADDR, addr, 1);
