@@ -76,12 +76,17 @@ void ml_buf_bytes(ml_buf *b, const void *p, size_t n);
 void ml_buf_str(ml_buf *b, const void *p, size_t n);
 void ml_buf_cstr(ml_buf *b, const char *s);
 
-/* An entry of a stream's reference table (ml_stream.refs). */
+/* An entry of a stream's reference table (ml_stream.refs), or of its first events' list (ml_stream.early, where
+ * `h` is the entry of the table the event would have taken; unused in the table). */
 typedef struct ml_ref_entry {
     uint64_t addr;
     uint32_t tag;
-    uint32_t unused;
+    uint32_t h;
 } ml_ref_entry;
+
+/* The events of a block a stream codes before it maps its reference table (64 KiB): a thread that never makes more
+ * than this many ALLOCs and FREEs between two flushes (every 10 ms) never maps one. */
+#define ML_REFS_EARLY 128
 
 /* One stream of the capture: a thread's, or the service stream (0). Every field is protected by `lock`.
  * The buffer's first ML_BLOCK_HEADER_LEN bytes are room for the block header, so a block is one write. */
@@ -94,7 +99,7 @@ typedef struct ml_stream {
     size_t len;   /* payload bytes used */
     /* delta state of the open block (docs/capture-format.md "Streams and sequence numbers") */
     uint64_t base_seq;
-    uint64_t prev_seq;
+    uint64_t prev_seq; /* ML_SEQ_NO_EVENT: none yet */
     uint64_t prev_addr;
     uint64_t slot_addr[ML_ADDR_SLOTS]; /* the last address of each slot */
     uint8_t slot_lru[ML_ADDR_SETS];    /* the way of each set used less recently (0 at a block start) */
@@ -105,17 +110,28 @@ typedef struct ml_stream {
      * table is not cleared at a block start, only when the generation wraps (every 65,535 blocks). Address
      * and tag side by side: one cache line per event rather than two. */
     ml_ref_entry *refs;
+    /* Until the table is mapped (refs NULL), the open block's events in order, at most ML_REFS_EARLY: the entry
+     * an event's address would find in the table is the last of them on the same entry (the table's entries of
+     * older blocks match nothing), so the references, and every byte, are those of a stream that had the table
+     * from the start. The event after them maps the table and fills it from the list (ml_refs_early). */
+    ml_ref_entry early[ML_REFS_EARLY];
+    uint32_t early_n;      /* events in `early` */
+    int refs_failed;       /* mapping the table failed: past the list, a block's addresses are coded without references */
     uint32_t ref_gen;      /* the open block's generation << 16 */
     uint32_t block_allocs; /* ALLOCs in the open block */
     uint32_t block_frees;  /* FREEs in the open block */
     uint64_t prev_stack;
     uint64_t prev_native;
-    int block_has_event;
     uint64_t last_seq; /* seq of the last event written to this stream, the next block's base */
     uint64_t dropped;  /* events lost (the sink failed) */
 } ml_stream;
 
-/* Allocates the buffer; -1 on failure. `native`: the session records native stacks (ML_OPTION_NATIVE). */
+/* Without the table (s->refs NULL): the entry the table would hold for an address at entry `h` (addr 0, tag 0: none),
+ * as the event tagged `tag` takes it over. Maps the table when the list is full (keeping errno). */
+ml_ref_entry ml_refs_early(ml_stream *s, uint64_t addr, unsigned h, uint32_t tag);
+
+/* Allocates the buffer (the reference table waits for a busy block); -1 on failure. `native`: the session records
+ * native stacks (ML_OPTION_NATIVE). */
 int ml_stream_init(ml_stream *s, uint32_t id, int native);
 void ml_stream_release(ml_stream *s);
 
@@ -139,17 +155,21 @@ static inline uint8_t *ml_stream_reserve(ml_stream *s, size_t n) {
  * Inline, so that the recording path (record.c) encodes without a call of its own: a call with its
  * arguments moved, six registers saved and restored, was a sixth of a FREE's instructions. */
 
-/* The first event of a block sets base_seq to its seq - 1, so it takes the q bit (writer rules). */
-static inline void ml_first_event(ml_stream *s, uint64_t seq) {
-    if (ML_UNLIKELY(!s->block_has_event)) {
-        s->base_seq = seq - 1;
-        s->prev_seq = seq - 1;
-        s->block_has_event = 1;
-    }
-}
+/* prev_seq of a block without an event yet: no seq is this (seq counts from 1 and never wraps), so no delta from it
+ * is 1, and the test of a block's first event waits for the delta that is not (block_reset). */
+#define ML_SEQ_NO_EVENT UINT64_MAX
 
-static inline uint8_t *ml_encode_seq(uint8_t *p, uint8_t *type, uint8_t seq1_bit, uint64_t delta) {
+/* The seq delta against the block's last event; the first event of a block sets base_seq to its seq - 1, so it
+ * takes the q bit (writer rules). */
+static inline uint8_t *ml_encode_seq(ml_stream *s, uint8_t *p, uint8_t *type, uint8_t seq1_bit, uint64_t seq) {
+    uint64_t delta = seq - s->prev_seq;
+    s->prev_seq = seq;
     if (ML_LIKELY(delta == 1)) {
+        *type |= seq1_bit;
+        return p;
+    }
+    if (delta == seq + 1) { /* prev_seq was ML_SEQ_NO_EVENT: the block's first event */
+        s->base_seq = seq - 1;
         *type |= seq1_bit;
         return p;
     }
@@ -180,13 +200,23 @@ static inline __attribute__((always_inline)) uint8_t *ml_encode_addr(ml_stream *
                                                                      uint64_t addr, int is_free) {
     /* The entry of the address: the last ALLOC or FREE on it, if the table kept it. */
     unsigned h = ((uint32_t)(addr >> 4) * ML_ADDR_REF_HASH) >> (32 - ML_ADDR_REF_BITS);
-    ml_ref_entry *e = &s->refs[h];
-    uint32_t tag = e->tag;
-    int hit = e->addr == addr;
     uint32_t mine = is_free ? s->block_frees : s->block_allocs;
     uint32_t theirs = is_free ? s->block_allocs : s->block_frees;
-    e->addr = addr;
-    e->tag = s->ref_gen | (is_free ? 0x8000u : 0u) | mine;
+    uint32_t mytag = s->ref_gen | (is_free ? 0x8000u : 0u) | mine;
+    uint32_t tag;
+    int hit;
+    ml_ref_entry *e = s->refs;
+    if (ML_LIKELY(e != NULL)) {
+        e += h;
+        tag = e->tag;
+        hit = e->addr == addr;
+        e->addr = addr;
+        e->tag = mytag;
+    } else {
+        ml_ref_entry old = ml_refs_early(s, addr, h, mytag);
+        tag = old.tag;
+        hit = old.addr == addr;
+    }
     if (is_free) s->block_frees = mine + 1;
     else s->block_allocs = mine + 1;
     /* The other kind's event in this block: this generation, the other kind's bit. */
@@ -236,16 +266,14 @@ static inline __attribute__((always_inline)) uint8_t *ml_encode_addr(ml_stream *
  * rest of the record goes. */
 static inline __attribute__((always_inline)) uint8_t *ml_encode_event_head(ml_stream *s, uint8_t *start, uint8_t *type, uint64_t seq,
                                                                            uint8_t seq1_bit, uint8_t abs_bit, uint64_t addr, int is_free) {
-    ml_first_event(s, seq);
-    uint8_t *p = ml_encode_seq(start + 1, type, seq1_bit, seq - s->prev_seq);
-    s->prev_seq = seq;
+    uint8_t *p = ml_encode_seq(s, start + 1, type, seq1_bit, seq);
     return ml_encode_addr(s, p, type, abs_bit, addr, is_free);
 }
 
-/* ALLOC and FREE (caller holds the lock and took seq from ml_seq). */
+/* ALLOC and FREE (caller holds the lock of an open stream, which has its buffer: a stream is closed before its buffer
+ * goes, and a thread's state is handed out only once its stream has one; and took seq from ml_seq). */
 static inline __attribute__((always_inline)) void ml_stream_alloc(ml_stream *s, uint64_t seq, uint64_t addr, uint64_t size,
                                                                   unsigned allocator, uint64_t stack, uint64_t native) {
-    if (ML_UNLIKELY(s->buf == NULL)) return;
     uint8_t *start = ml_stream_reserve(s, ML_HOT_RECORD_MAX);
     uint8_t type = (uint8_t)(ML_ALLOC_BIT | ((allocator & 15u) << 3));
     uint8_t *p = ml_encode_event_head(s, start, &type, seq, ML_ALLOC_SEQ1, ML_ALLOC_ABS_ADDR, addr, 0);
@@ -268,7 +296,6 @@ static inline __attribute__((always_inline)) void ml_stream_alloc(ml_stream *s, 
 /* `size` 0: the whole allocation (no size field). */
 static inline __attribute__((always_inline)) void ml_stream_free(ml_stream *s, uint64_t seq, uint64_t addr, unsigned deallocator,
                                                                  uint64_t size) {
-    if (ML_UNLIKELY(s->buf == NULL)) return;
     uint8_t *start = ml_stream_reserve(s, ML_HOT_RECORD_MAX);
     uint8_t type = (uint8_t)(ML_FREE_TAG | ((deallocator & 3u) << 3));
     uint8_t *p = ml_encode_event_head(s, start, &type, seq, ML_FREE_SEQ1, ML_FREE_ABS_ADDR, addr, 1);

@@ -2,6 +2,7 @@
  * allocator must never see the agent's own bookkeeping. */
 #include "mem.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -13,10 +14,14 @@ static size_t page_round(size_t size) {
     return (size + page - 1) & ~(page - 1);
 }
 
+/* Both keep errno: they are called from the recording path (a table grown inside a hook), which saves errno only
+ * around its slow parts (record.h), and a failed mmap or munmap is the one way those parts could set it. */
 void *ml_mem_alloc(size_t size) {
     if (size == 0) return NULL;
     size = page_round(size);
+    int saved_errno = errno;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    errno = saved_errno;
     if (p == MAP_FAILED) return NULL;
     atomic_fetch_add(&g_total, size);
     return p;
@@ -25,7 +30,9 @@ void *ml_mem_alloc(size_t size) {
 void ml_mem_free(void *p, size_t size) {
     if (p == NULL || size == 0) return;
     size = page_round(size);
+    int saved_errno = errno;
     munmap(p, size);
+    errno = saved_errno;
     atomic_fetch_sub(&g_total, size);
 }
 

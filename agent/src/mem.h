@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Zeroed memory rounded up to whole pages; NULL on failure. */
+/* Zeroed memory rounded up to whole pages; NULL on failure. Both keep errno. */
 void *ml_mem_alloc(size_t size);
 void ml_mem_free(void *p, size_t size);
 /* Bytes the agent holds right now (for AGENT_STATS and the TRAILER). */

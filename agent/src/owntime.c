@@ -8,7 +8,6 @@
 
 #include "util.h"
 
-__thread ml_own_tls ml_own_t;
 _Atomic uint64_t ml_own_ns;
 uint64_t ml_own_overhead_ns;
 

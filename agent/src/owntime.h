@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "state.h"
 
 /* Mean calls between two timed ones: two clock reads (about 25 ns each) every 64 calls cost under 1 ns a
  * call, against 100–200 ns for recording one (every 16 calls cost 3–9% of the CPU with Python's allocators
@@ -31,13 +32,8 @@
  * block handed to the sink); a thread preempted meanwhile takes milliseconds. */
 #define ML_OWN_CALL_MAX_NS 100000u
 
-typedef struct ml_own_tls {
-    uint32_t left; /* calls before the next timed one (0: the next one is) */
-    uint32_t gap;  /* the calls the next timed one stands for */
-    uint32_t rng;  /* xorshift32; 0 until the thread's first timed call */
-} ml_own_tls;
-
-extern __thread ml_own_tls ml_own_t;
+/* This thread's countdown (ml_own_tls, in state.h's block of thread-local words). */
+#define ml_own_t (ml_tls.own)
 /* The recording's running time, estimated, ns since the process loaded the agent (only differences mean
  * anything). */
 extern _Atomic uint64_t ml_own_ns;

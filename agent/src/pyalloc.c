@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "owntime.h"
 #include "pyapi.h"
 #include "pyframes.h"
 #include "record.h"
@@ -23,14 +24,19 @@ static ml_pymem_allocator g_ours[3];
 static int g_installed[3];
 static int g_free_first[3];
 
-/* Each hook takes the guard once, around the real call and the recording both (ml_record_*_guarded): the
- * guard was clear (ml_should_record), so the recording need not save and restore it again. */
+/* Each hook takes the guard once, around the real call and the recording both: the guard was clear
+ * (ml_should_record), so the recording need not save and restore it again. malloc and free, the commonest, record
+ * in their own frame (record.h's inline path); calloc and realloc call ml_record_*_guarded. */
 static void *py_malloc(void *ctx, size_t size) {
     ml_pymem_allocator *orig = ctx;
     if (!ml_should_record()) return orig->malloc(orig->ctx, size);
     int guard = ml_guard_enter();
     void *p = orig->malloc(orig->ctx, size);
-    if (p != NULL && (!ml_sampling || ml_sample_in((uintptr_t)p, size))) ml_record_alloc_guarded((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
+    if (p != NULL && (!ml_sampling || ml_sample_in((uintptr_t)p, size))) {
+        uint64_t own = ml_own_begin(); /* the recording's time, not the allocator's (owntime.h) */
+        ml_record_alloc_in((uintptr_t)p, size, ML_A_PYMALLOC_MALLOC);
+        ml_own_end(own);
+    }
     ml_guard_leave(guard);
     return p;
 }
@@ -76,7 +82,11 @@ static inline __attribute__((always_inline)) void free_block(void *ctx, void *pt
     ml_pymem_allocator *orig = ctx;
     if (ptr != NULL && ml_should_record()) {
         int guard = ml_guard_enter();
-        if (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)) ml_record_free_guarded((uintptr_t)ptr, ML_D_PYMALLOC_FREE);
+        if (!ml_sampling || ml_sampled_remove((uintptr_t)ptr)) {
+            uint64_t own = ml_own_begin();
+            ml_record_free_in((uintptr_t)ptr, ML_D_PYMALLOC_FREE, 0);
+            ml_own_end(own);
+        }
         orig->free(orig->ctx, ptr);
         ml_guard_leave(guard);
         return;

@@ -278,7 +278,7 @@ uint32_t ml_code_id(const void *code, ml_stream *s, ml_pystack *ps) {
     return rec->id;
 }
 
-/* The id of a code object on the thread's stack, through the thread's one-entry memo: with code frees counted
+/* The id of a code object on the thread's stack, through the thread's memo: with code frees counted
  * for the thread (`counted`, pyframes.h), a code object at the memo's address while the count has not moved
  * since is the object the memo was made for, not freed, so the registry would give the same id (it gives another
  * only to another object at that address). A recursion looks up one code over and over. The count is read before
@@ -287,11 +287,20 @@ uint32_t ml_code_id(const void *code, ml_stream *s, ml_pystack *ps) {
  * and that object this thread, through releases and acquires (mimalloc's, then the program's own). */
 static uint32_t memo_code_id(ml_pystack *ps, const void *code, ml_stream *s, int counted) {
     uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
-    if (counted && code == ps->memo_code && gen == ps->memo_gen) return ps->memo_id;
+    if (counted && code == ps->memo_code[0] && gen == ps->memo_gen[0]) return ps->memo_id[0];
+    /* Two entries, the last used first: a loop that allocates in a function and in its caller by turns (objects:
+     * record() and work()) asked the registry on every event (about 100 instructions). */
+    if (counted && code == ps->memo_code[1] && gen == ps->memo_gen[1]) {
+        uint32_t id = ps->memo_id[1];
+        ps->memo_code[1] = ps->memo_code[0], ps->memo_gen[1] = ps->memo_gen[0], ps->memo_id[1] = ps->memo_id[0];
+        ps->memo_code[0] = code, ps->memo_gen[0] = gen, ps->memo_id[0] = id;
+        return id;
+    }
     uint32_t id = ml_code_id(code, s, ps);
-    ps->memo_code = counted && id != 0 ? code : NULL;
-    ps->memo_gen = gen;
-    ps->memo_id = id;
+    ps->memo_code[1] = ps->memo_code[0], ps->memo_gen[1] = ps->memo_gen[0], ps->memo_id[1] = ps->memo_id[0];
+    ps->memo_code[0] = counted && id != 0 ? code : NULL;
+    ps->memo_gen[0] = gen;
+    ps->memo_id[0] = id;
     return id;
 }
 
@@ -300,8 +309,9 @@ static uint32_t memo_code_id(ml_pystack *ps, const void *code, ml_stream *s, int
 #define MAX_HIDDEN 32
 static _Atomic(const void *) g_hidden[MAX_HIDDEN];
 static atomic_size_t g_nhidden;
-/* Changes after every change of the set (a thread's memo of its hidden root is of one generation). */
-static atomic_uint g_hidden_gen;
+/* Changes after every change of the set (a thread's memo of its hidden root is of one generation); read by
+ * ml_pystack_capture (pystack.h) on every event. */
+atomic_uint ml_pystack_hidden_gen;
 
 void ml_pystack_hide_code(const void *code) {
     size_t n = atomic_load(&g_nhidden);
@@ -311,12 +321,12 @@ void ml_pystack_hide_code(const void *code) {
     if (n >= MAX_HIDDEN) return;
     atomic_store(&g_hidden[n], code);
     atomic_store(&g_nhidden, n + 1);
-    atomic_fetch_add(&g_hidden_gen, 1);
+    atomic_fetch_add(&ml_pystack_hidden_gen, 1);
 }
 
 void ml_pystack_clear_hidden(void) {
     atomic_store(&g_nhidden, 0);
-    atomic_fetch_add(&g_hidden_gen, 1);
+    atomic_fetch_add(&ml_pystack_hidden_gen, 1);
 }
 
 static int hidden(const void *code) {
@@ -483,7 +493,7 @@ static void release_cache(ml_pystack *ps) {
 
 /* The whole stack, leaf first into ps->walk, without the cache (a chain it cannot hold, free-threaded
  * 3.14+); the cache is grown for the next walk. Returns the frames written. */
-static size_t walk_uncached(ml_pystack *ps) {
+static inline __attribute__((always_inline)) size_t walk_uncached(ml_pystack *ps) {
     size_t depth = ml_pyframes_walk(ps->walk, ps->walk_cap);
     if (depth > ps->walk_cap && ps->walk_cap < ML_PY_MAX_DEPTH) {
         if (grow_walk(ps, depth) == 0) depth = ml_pyframes_walk(ps->walk, ps->walk_cap);
@@ -504,8 +514,8 @@ static inline int codes_moved(const ml_pystack *ps, int counted) {
 }
 
 /* Sets whole_depth where the next capture may take ml_pyframes_walk_whole's 1 for "the cache reused the whole last
- * stack and found nothing above it" and return the leaf's node as capture() would: the parts of that test that only
- * ps holds, read now (capture() alone changes them, and sets whole_depth to 0 first; ml_pystack_reset too). The
+ * stack and found nothing above it" and return the leaf's node as the general capture would: the parts of that test that only
+ * ps holds, read now (the general capture alone changes them, and sets whole_depth to 0 first; ml_pystack_reset too). The
  * cache's count is the capture's (code_gen_seen), so that the walk's finding the count unmoved says codes_moved is
  * false; the cache holds the whole stack (its leaf's depth is last_depth). */
 static inline __attribute__((always_inline)) void whole_next(ml_pystack *ps) {
@@ -516,21 +526,15 @@ static inline __attribute__((always_inline)) void whole_next(ml_pystack *ps) {
         ps->whole_depth = n;
 }
 
-static __attribute__((noinline)) uint32_t capture(ml_pystack *ps, ml_stream *s, int truncate, int hinted);
+static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *ps, ml_stream *s, int truncate, int hinted);
 
-/* The commonest event first (the whole last stack again: ml_pyframes_walk_whole), without what the rest of a
- * capture sets up: whole_depth says that the last capture left what the test of capture() below, "the cache reused
- * the whole last stack", needs of ps (the hidden root's memo of that stack, the cache's leaf at its depth, the
- * count as the cache saw it); the walk reads the rest (the chain, the count now, frees counted: then codes_moved
- * is false, for the count is the cache's, which is code_gen_seen). */
-uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
-    if (ps->whole_depth == 0 || ps->hid_gen != atomic_load_explicit(&g_hidden_gen, memory_order_acquire))
-        return capture(ps, s, truncate, 0); /* a jump: no frame of its own on the way */
-    if (ml_pyframes_walk_whole(&ps->wc)) return ps->last_node[ps->whole_depth - 1];
-    return capture(ps, s, truncate, 1);
+/* The general capture. errno: nothing on its way sets it but the agent's own mmap and munmap, which keep it (mem.c),
+ * so the recording path (record.h) need not save it around the capture. */
+uint32_t ml_pystack_capture_general(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
+    return capture_body(ps, s, truncate, hinted);
 }
 
-static uint32_t capture(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
+static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
     ps->whole_depth = 0; /* set again at the end, where this capture leaves what it needs */
     if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
     /* Whether code frees are counted for this thread's frames (pyframes.h), read before any count. */
@@ -550,7 +554,7 @@ static uint32_t capture(ml_pystack *ps, ml_stream *s, int truncate, int hinted) 
             reused = 0;
         } else if (fresh == 0 && reused > 0 && reused == ps->last_depth && ps->hid_next != NULL && reused > ps->hid_n &&
                    ps->hid_n == ps->last_hidden && ps->last_code[ps->hid_n] == ps->hid_next &&
-                   ps->hid_gen == atomic_load_explicit(&g_hidden_gen, memory_order_acquire) && !codes_moved(ps, counted)) {
+                   ps->hid_gen == atomic_load_explicit(&ml_pystack_hidden_gen, memory_order_acquire) && !codes_moved(ps, counted)) {
             /* The cache reused the whole last stack and found nothing above it: where the hidden root's memo is
              * of that stack (below), everything after this would keep the stack and give its leaf's node again. */
             whole_next(ps);
@@ -575,13 +579,19 @@ static uint32_t capture(ml_pystack *ps, ml_stream *s, int truncate, int hinted) 
      * hidden codes, then the same first shown code), the set is not searched again: searching it for every
      * root frame was a tenth of the agent's instructions on a program of 15-frame stacks. A generation read
      * before the search is stored with its result, so a change meanwhile only makes the next event search. */
-    unsigned gen = atomic_load_explicit(&g_hidden_gen, memory_order_acquire);
+    unsigned gen = atomic_load_explicit(&ml_pystack_hidden_gen, memory_order_acquire);
     size_t h = 0;
     if (ps->hid_gen == gen && ps->hid_next != NULL && reused > ps->hid_n) {
         /* The memo is of the last stack's root, and the walk cache reused that root and the frame after it. */
         h = ps->hid_n;
     } else if (ps->hid_gen == gen) {
-        while (h < n && h < ps->hid_n && FRAME_CODE(h) == ps->hid_code[h]) h++;
+        size_t lim = n < ps->hid_n ? n : ps->hid_n;
+        if (reused == 0) {
+            /* Every frame is the walk's (a short stack, walked without the cache): no test of which a frame is. */
+            while (h < lim && w[-(ptrdiff_t)h].code == ps->hid_code[h]) h++;
+        } else {
+            while (h < lim && FRAME_CODE(h) == ps->hid_code[h]) h++;
+        }
     }
     if (!(ps->hid_gen == gen && h == ps->hid_n && h < n && FRAME_CODE(h) == ps->hid_next)) {
         while (h < n && hidden(FRAME_CODE(h))) h++;

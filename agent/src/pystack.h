@@ -3,6 +3,7 @@
 #ifndef MEMLENS_PYSTACK_H
 #define MEMLENS_PYSTACK_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,11 +42,12 @@ typedef struct ml_pystack {
     const void *hid_next;
     size_t hid_n;
     uint32_t hid_gen;
-    /* The last code object given an id, and ml_code_frees when it was (code frees counted; else memo_code is
-     * NULL): while the count stays, it is the same object with the same id (pystack.c, memo_code_id). */
-    const void *memo_code;
-    uint64_t memo_gen;
-    uint32_t memo_id;
+    /* The last two code objects given an id, the last first, and ml_code_frees when they were (code frees counted;
+     * else memo_code is NULL): while the count stays, each is the same object with the same id (pystack.c,
+     * memo_code_id). */
+    const void *memo_code[2];
+    uint64_t memo_gen[2];
+    uint32_t memo_id[2];
     /* ml_code_frees when the last stack was made (code frees counted): where it moved, a code object of the last
      * stack may have been freed and another made at its address, so the nodes are made again. */
     uint64_t code_gen_seen;
@@ -70,7 +72,23 @@ static inline int ml_pystack_enabled(void) {
  * (caller holds s's lock). 0: no Python frame. UINT32_MAX: the node table is full (the caller writes
  * STACK_RESET and tries again); with `truncate` (or no_reset) a full table gives the longest known prefix
  * instead. */
-uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate);
+uint32_t ml_pystack_capture_general(ml_pystack *ps, ml_stream *s, int truncate, int hinted);
+/* Changes with the set of hidden codes (ml_pystack_hide_code). */
+extern atomic_uint ml_pystack_hidden_gen;
+
+/* The commonest event first (the whole last stack again: ml_pyframes_walk_whole), inline in the recording path (a
+ * call of its own, with its frame, was 22 instructions an allocation), without what the rest of a capture sets up:
+ * whole_depth says that the last capture left what the test of the general capture, "the cache reused the whole
+ * last stack", needs of ps (the hidden root's memo of that stack, the cache's leaf at its depth, the count as the
+ * cache saw it); the walk reads the rest (the chain, the count now, frees counted: then the code objects did not
+ * move, for the count is the cache's, which is code_gen_seen). `hinted`: the walk was tried, and left in the cache
+ * what it read. */
+static inline __attribute__((always_inline)) uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
+    if (ps->whole_depth == 0 || ps->hid_gen != atomic_load_explicit(&ml_pystack_hidden_gen, memory_order_acquire))
+        return ml_pystack_capture_general(ps, s, truncate, 0);
+    if (ml_pyframes_walk_whole(&ps->wc)) return ps->last_node[ps->whole_depth - 1];
+    return ml_pystack_capture_general(ps, s, truncate, 1);
+}
 /* Forget all nodes (after STACK_RESET, which the caller writes). */
 void ml_pystack_reset(ml_pystack *ps);
 void ml_pystack_release(ml_pystack *ps);

@@ -1,7 +1,7 @@
 /* The session's shared state (state.h): definitions only. */
 #include "state.h"
 
-__thread int ml_guard;
+__thread ml_tls_block ml_tls;
 atomic_int ml_active;
 int ml_in_session;
 int ml_options;

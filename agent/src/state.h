@@ -9,9 +9,29 @@
 
 #include "common.h"
 
-/* Set while this thread is inside the agent: an allocation made meanwhile (by libc, by the unwinder, by a
- * Python allocator we wrap) passes straight through. initial-exec TLS: touching it never allocates. */
-extern __thread int ml_guard;
+struct ml_thread;
+
+/* memlens's own time's countdown on this thread (owntime.h). */
+typedef struct ml_own_tls {
+    uint32_t left; /* calls before the next timed one (0: the next one is) */
+    uint32_t gap;  /* the calls the next timed one stands for */
+    uint32_t rng;  /* xorshift32; 0 until the thread's first timed call */
+} ml_own_tls;
+
+/* The thread-local words every event reads, in one block: an initial-exec TLS variable is found through its own
+ * offset, loaded from the GOT, and an event read five of them (the guard, the thread's state and its session, the
+ * own-time countdown twice); one block is one offset. initial-exec: touching them never allocates. Each keeps the
+ * name it had as a variable (ml_guard here, ml_tls_thread and ml_tls_session in thread.h, ml_own_t in owntime.h). */
+typedef struct ml_tls_block {
+    /* Set while this thread is inside the agent: an allocation made meanwhile (by libc, by the unwinder, by a
+     * Python allocator we wrap) passes straight through. */
+    int guard;
+    uint32_t session;         /* the session `thread` belongs to (0: none) */
+    struct ml_thread *thread; /* this thread's state (thread.c writes both) */
+    ml_own_tls own;
+} ml_tls_block;
+extern __thread ml_tls_block ml_tls;
+#define ml_guard (ml_tls.guard)
 
 /* Nonzero while a session records events (between memlens_start and memlens_stop, in this process). */
 extern atomic_int ml_active;

@@ -20,9 +20,6 @@
 #include "state.h"
 #include "util.h"
 
-__thread ml_thread *ml_tls_thread;
-__thread uint32_t ml_tls_session;
-
 static pthread_mutex_t g_registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static ml_thread *g_threads; /* registered in this session (registry mutex) */
 static ml_thread *g_free;    /* recycled states of threads that are gone */

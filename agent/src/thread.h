@@ -10,6 +10,7 @@
 #include "encode.h"
 #include "native.h"
 #include "pystack.h"
+#include "state.h"
 
 typedef struct ml_thread {
     ml_stream stream; /* its lock protects everything below that changes after registration */
@@ -27,8 +28,8 @@ typedef struct ml_thread {
 
 /* The calling thread's state and the session it belongs to (0: none), and the session of the registry:
  * read on every event, hence here (initial-exec TLS: reading them never allocates). thread.c writes them. */
-extern __thread ml_thread *ml_tls_thread;
-extern __thread uint32_t ml_tls_session;
+#define ml_tls_thread (ml_tls.thread)
+#define ml_tls_session (ml_tls.session)
 extern uint32_t ml_thread_session;
 /* Registers the calling thread in the current session (ml_thread_current's slow path). */
 ml_thread *ml_thread_register(void);

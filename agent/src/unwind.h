@@ -15,7 +15,7 @@ typedef struct ml_unwind_entry {
 
 enum { ML_UNWIND_RULE = 0, ML_UNWIND_LAST = 1, ML_UNWIND_FALLBACK = 2 };
 
-#define ML_UNWIND_CACHE 2048 /* entries per thread (a power of two) */
+#define ML_UNWIND_CACHE 2048 /* entries per thread (a power of two): 1024 sets of two ways */
 
 #define ML_UNWIND_MEMO 160 /* frames of the last walk kept */
 
