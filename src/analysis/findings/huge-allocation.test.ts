@@ -10,10 +10,11 @@ const NUMPY = '/usr/lib/python3.12/site-packages/numpy/_core/numeric.py';
 const means: FrameSpec[] = [MAIN, ['main', 14], ['column_means', 8], ['ones', 233, NUMPY]];
 const LIMIT = 128 * MiB;
 
-function dying(bytes: number, frames: readonly FrameSpec[], limit: number | undefined): Uint8Array {
+function dying(bytes: number, frames: readonly FrameSpec[], limit: number | undefined, thread?: { stream: number; name: string }): Uint8Array {
   const p = new ProgramCapture();
+  if (thread !== undefined) p.thread(thread.stream, 200, thread.name, 0);
   for (let t = 0; t <= 10; t++) {
-    if (t === 3) p.alloc(1, frames, bytes);
+    if (t === 3) p.alloc(thread?.stream ?? 1, frames, bytes);
     const usage = 20 * MiB + (t >= 3 ? Math.min(bytes, 108 * MiB) : 0);
     p.snapshot(t * 50 * ms, limit === undefined ? {} : { cgroupUsage: usage, cgroupLimit: limit });
   }
@@ -35,5 +36,12 @@ describe('one huge allocation', () => {
     assert.deepEqual(kinds(analyze(dying(30 * MiB, means, LIMIT)).verdict.findings), []);
     const importing: FrameSpec[] = [MAIN, ['<module>', 11, '/usr/lib/python3.12/site-packages/numpy/_core/multiarray.py']];
     assert.deepEqual(kinds(analyze(dying(64 * MiB, importing, LIMIT)).verdict.findings), []);
+  });
+
+  test("silent on an allocation with no Python frame: a native thread's own, not something the program built", () => {
+    // numpy 2.0's OpenBLAS: each worker thread (no Python frame ever) maps its 32 MiB buffer as it starts.
+    assert.deepEqual(kinds(analyze(dying(32 * MiB, [], LIMIT, { stream: 2, name: 'python3' })).verdict.findings), []);
+    // The same on the main thread but under the program's line is the program's.
+    assert.deepEqual(kinds(analyze(dying(32 * MiB, means, LIMIT, { stream: 2, name: 'worker' })).verdict.findings), ['huge-allocation']);
   });
 });

@@ -3,7 +3,8 @@
 // intermediate result of an expression), not from memory that piled up. The advice: process in chunks.
 //
 // The evidence is large-lifetimes.ts's (every allocation of 1 MiB or more, with when it was made and
-// freed): the biggest one alive when usage reached the limit (or at the near-OOM marker, or at the end).
+// freed): the biggest one alive when usage reached the limit (or at the near-OOM marker, or at the end),
+// of those made under a Python frame and not while a library was being imported.
 
 import { MARKER_KINDS } from '../../capture/format.js';
 import type { FrameId } from '../../model/ids.js';
@@ -63,6 +64,11 @@ export function hugeAllocation({ model, facts, filter, claimed }: DetectorInput)
     if (a.allocNs > atNs || (a.freeNs !== undefined && a.freeNs < atNs)) continue;
     if (a.bytes < HUGE_SHARE_OF_LIMIT * limit || (best !== undefined && a.bytes <= best.bytes)) continue;
     if (madeByImport(model, a.site)) continue;
+    // No Python frame at all: made by a thread that was running no Python code (a native library's worker:
+    // numpy 2.0's OpenBLAS maps a 32 MiB buffer per worker thread as the thread starts, reserved and mostly
+    // never touched; a newer OpenBLAS maps it from the importing thread, which madeByImport covers) or by
+    // the interpreter around the program. Nothing the program chose to build whole, and no line to change.
+    if (model.sites.pyStack(a.site) === 0) continue;
     best = a;
   }
   if (best === undefined) return [];
