@@ -6,7 +6,8 @@
 //
 // The programs' shapes do not depend on the machine's speed: phases that must be long relative to others
 // are timed by the program itself (three times what the first phase took), and an attach lasts a number
-// of the program's own ticks. The CPythons alternate over the programs. Sizes are small (at most 128 MiB).
+// of the program's own ticks. The CPythons alternate over the programs (numpy_partitions_oom runs on the
+// oldest and the newest too, whose numpy differs). Sizes are small (at most 128 MiB).
 // Where the kind of a finding depends on the machine's pace all the same (callback_registry: a collection
 // whose growth starts half-way reads as an accumulation when a busy machine slows its second half more than
 // its first; docs/reports.md "Which finding, on a busy machine"), the test accepts both kinds and checks what
@@ -74,6 +75,8 @@ interface Case {
   /** The file (default test/corpus/programs/<program>.py) and the marker of the expected line. */
   readonly path?: string;
   readonly marker?: string;
+  /** The CPython to run it on: the oldest or the newest with the GIL (default: they alternate over the cases). */
+  readonly on?: 'oldest' | 'newest';
 }
 
 const PROGRAMS = join(REPO_ROOT, 'test', 'corpus', 'programs');
@@ -98,6 +101,10 @@ const CASES: readonly Case[] = [
   // The examples, as their docstrings say to run them.
   { program: 'batch_oom', path: join(REPO_ROOT, 'examples', 'batch_oom.py'), marker: 'return [bytes(800)', how: { run: 'oom', limit: '200M' }, expect: { kind: 'accumulation', heldAs: 'bytes' } },
   { program: 'leaky_service', path: join(REPO_ROOT, 'examples', 'leaky_service.py'), marker: 'CACHE[i] = ', how: { run: 'plain' }, expect: { kind: 'accumulation', or: ['growing-collection'] } },
+  // A numpy OOM on the oldest and the newest CPython too (a few seconds each): numpy's versions differ
+  // there (numpy 2.0's OpenBLAS maps its worker buffers from the worker threads, outside any import).
+  { program: 'numpy_partitions_oom', on: 'oldest', how: { run: 'oom', limit: '128M' }, expect: { kind: 'accumulation', via: 'ones', heldAs: 'numpy.ndarray' } },
+  { program: 'numpy_partitions_oom', on: 'newest', how: { run: 'oom', limit: '128M' }, expect: { kind: 'accumulation', via: 'ones', heldAs: 'numpy.ndarray' } },
 ];
 
 /** The findings about memory, whose line the corpus checks; the others (threads, GC, reallocation) are
@@ -107,6 +114,14 @@ const ALSO_ALLOWED: Readonly<Record<string, readonly string[]>> = { leaky_servic
 const tmp = tempDir('memlens-corpus-');
 after(() => tmp.remove());
 const pythons = testPythons();
+
+/** The CPython of the case at `i`. */
+function pythonOf(c: Case, i: number): TestPython {
+  const gil = pythons.filter((p) => !p.freeThreaded && !p.system);
+  if (c.on === 'oldest') return gil[0]!;
+  if (c.on === 'newest') return gil[gil.length - 1]!;
+  return pythons[i % pythons.length]!;
+}
 
 async function verdictOf(capture: string): Promise<VerdictJson> {
   const io = memoryIo({ cwd: tmp.dir });
@@ -188,7 +203,7 @@ function lineOfFinding(f: FindingJson): { line: Frame | undefined; leaf: Frame |
 
 describe('the corpus: each program gets the verdict of its known cause, the clean ones none', () => {
   CASES.forEach((c, i) => {
-    const py = pythons[i % pythons.length]!;
+    const py = pythonOf(c, i);
     const how = c.how.run === 'attach' ? `attach${c.how.aggregate ? ' --aggregate' : ''}` : c.how.run === 'oom' ? `--memory-limit ${c.how.limit}` : 'run';
     test(`${c.program} (${how}, CPython ${label(py)}): ${c.expect.kind ?? 'no finding'}`, async () => {
       const path = c.path ?? join(PROGRAMS, `${c.program}.py`);
