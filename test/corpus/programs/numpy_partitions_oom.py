@@ -4,8 +4,8 @@ and the near-OOM census counts the numpy arrays that hold it.
 
 The partition is scaled in place: with `np.ones(n) * i` the array kept would be ones's on some CPythons
 and the product's on others (numpy reuses the temporary only where it can prove it is one: not on the
-3.14 and 3.15 tested), and the product is made by numpy's C code right under the program's line, with no library
-frame beside it. Both verdicts are right; the corpus wants one answer on every CPython."""
+3.14 and 3.15 tested), and the product is made by numpy's C code right under the program's line, with
+no library frame beside it. Both verdicts are right; the corpus wants one answer on every CPython."""
 import time
 
 import numpy as np
