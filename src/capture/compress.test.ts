@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Collector, type Collected } from '../../test/support/collect.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
+import { groupColumnCounts } from '../../test/support/group-columns.js';
 import {
   DEFAULT_COMPRESS_LEVEL,
   FOLLOW_FAST_LAG,
@@ -26,7 +27,6 @@ import { decodeCapture } from './decoder.js';
 import { packPayload } from './group.js';
 import { ByteReader } from './varint.js';
 import { concat } from './encoder.js';
-import { BlockFramer } from './framing.js';
 import { GROUP_COLUMNS } from './group.js';
 import { WHOLE_PART } from './merge.js';
 import { BLOCK_KIND_GROUP, BLOCK_KIND_RECORDS, FORMAT_VERSION, MIN_READER_VERSION, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, PACK_FORMAT_VERSION, STREAM_SERVICE } from './format.js';
@@ -213,53 +213,23 @@ test('packs: at the fast level the blocks go out in packs of their own bytes, in
   assert.deepEqual(byStream(slow.items), byStream(items.items));
 });
 
-/** The column count of each group block of a capture (0: a pack), in file order. */
-function groupColumns(bytes: Uint8Array): number[] {
-  const out: number[] = [];
-  const f = new BlockFramer({
-    header: () => undefined,
-    block: (info, b) => {
-      if (info.kind !== BLOCK_KIND_GROUP) return;
-      const stored = b.subarray(info.headerLen, info.headerLen + info.storedLen);
-      const p = info.flags === 2 ? new Uint8Array(brotliDecompressSync(stored)) : stored;
-      let at = 0;
-      const varint = (): number => {
-        let v = 0;
-        for (let mul = 1; ; mul *= 128) {
-          const x = p[at++]!;
-          v += (x & 0x7f) * mul;
-          if (x < 0x80) return v;
-        }
-      };
-      const n = varint();
-      for (let k = 0; k < 3 * n; k++) varint();
-      out.push(varint());
-    },
-    damaged: () => undefined,
-    truncated: () => undefined,
-  });
-  f.feed(bytes);
-  f.end();
-  return out;
-}
-
 test("wholeParts: at quality 5 full blocks go into packs as they are, small blocks still into groups by column; every stream's records kept", () => {
   // Full blocks (32 KiB): packs (groups of 0 columns), with every stream's records in their order.
   const whole = recompressCapture(realistic, { packs: true, wholeParts: true });
   // (The last group holds the service stream's last records alone, for cleanEnd: small, coded by column.)
-  const cols = groupColumns(whole);
+  const cols = groupColumnCounts(whole);
   assert.ok(cols.length > 1 && cols.slice(0, -1).every((n) => n === 0), cols.join(' '));
   const a = decode(realistic);
   const b = decode(whole);
   assert.deepEqual(b.warnings, []);
   assert.deepEqual(byStream(b.items), byStream(a.items));
   // Without wholeParts (attach, --live, push) the same capture is coded by column, as before.
-  assert.ok(groupColumns(recompressCapture(realistic, { packs: true })).every((n) => n === GROUP_COLUMNS));
+  assert.ok(groupColumnCounts(recompressCapture(realistic, { packs: true })).every((n) => n === GROUP_COLUMNS));
   // Small blocks (a quiet program's): merged and coded by column, packs or not.
   const small = writeInFileOrder(everyRecordItems(), TEST_HEADER, { blockSize: 300 });
   assert.ok(WHOLE_PART > 300);
   const smallOut = recompressCapture(small, { packs: true, wholeParts: true });
-  const smallCols = groupColumns(smallOut);
+  const smallCols = groupColumnCounts(smallOut);
   assert.ok(smallCols.length > 0 && smallCols.every((n) => n === GROUP_COLUMNS), smallCols.join(' '));
   assert.deepEqual(byStream(decode(smallOut).items), byStream(decode(small).items));
   // Blocks that came between full ones go in whole once the groups are packs (no transcode): the records
@@ -268,7 +238,7 @@ test("wholeParts: at quality 5 full blocks go into packs as they are, small bloc
   writeRealistic({ events: 30000, threads: 3, blockSize: 12 << 10, sink: (x) => mixed.push(x) });
   const mixedIn = concat(mixed);
   const mixedOut = recompressCapture(mixedIn, { packs: true, wholeParts: true });
-  assert.ok(groupColumns(mixedOut).includes(0));
+  assert.ok(groupColumnCounts(mixedOut).includes(0));
   assert.deepEqual(byStream(decode(mixedOut).items), byStream(decode(mixedIn).items));
 });
 
@@ -277,17 +247,17 @@ test("packsOnlyPythonAllocators: with Python's allocators traced, small blocks g
   // A quiet program's small blocks (300 bytes), with Python's allocators traced: packs only.
   const small = writeInFileOrder(everyRecordItems(), { ...TEST_HEADER, options: (TEST_HEADER.options ?? 0) | OPTION_PYTHON_ALLOCATORS }, { blockSize: 300 });
   const out = recompressCapture(small, opts);
-  const cols = groupColumns(out);
+  const cols = groupColumnCounts(out);
   assert.ok(cols.length > 0 && cols.every((n) => n === 0), cols.join(' '));
   const b = decode(out);
   assert.deepEqual(b.warnings, []);
   assert.deepEqual(byStream(b.items), byStream(decode(small).items));
   // Without Python's allocators traced, the same blocks are merged and coded by column, as before.
   const system = writeInFileOrder(everyRecordItems(), { ...TEST_HEADER, options: (TEST_HEADER.options ?? 0) & ~OPTION_PYTHON_ALLOCATORS }, { blockSize: 300 });
-  const sysCols = groupColumns(recompressCapture(system, opts));
+  const sysCols = groupColumnCounts(recompressCapture(system, opts));
   assert.ok(sysCols.length > 0 && sysCols.every((n) => n === GROUP_COLUMNS), sysCols.join(' '));
   // And without the option, with Python's allocators traced, too.
-  const plainCols = groupColumns(recompressCapture(small, { packs: true, wholeParts: true }));
+  const plainCols = groupColumnCounts(recompressCapture(small, { packs: true, wholeParts: true }));
   assert.ok(plainCols.length > 0 && plainCols.every((n) => n === GROUP_COLUMNS), plainCols.join(' '));
 });
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Collector, Digest, StreamDigests, type Item } from '../../test/support/collect.js';
 import { memoryIo } from '../../test/support/memory-io.js';
+import { groupColumnCounts } from '../../test/support/group-columns.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
 import { decodeCapture } from '../capture/decoder.js';
 import { concat } from '../capture/encoder.js';
@@ -13,8 +14,6 @@ import { FOLLOW_FAST_LAG, FOLLOW_FASTEST_LEVEL, FOLLOW_FAST_LEVEL_SYSTEM, recomp
 import { decodeHeader, encodeHeader } from '../capture/header.js';
 import { BLOCK_KIND_GROUP, MARKER_KINDS, OPTION_PYTHON_ALLOCATORS, STREAM_MEMLENS, TRAILER_REASONS } from '../capture/format.js';
 import { BlockFramer } from '../capture/framing.js';
-import { ByteReader } from '../capture/varint.js';
-import { brotliDecompressSync } from 'node:zlib';
 import { byteProgress, NO_PROGRESS, PROGRESS_MIN_BYTES } from './progress.js';
 import { terminalSafe } from '../util/terminal-text.js';
 
@@ -262,28 +261,6 @@ test("FollowingCompressor: behind a fast writer, quality 2 where Python's alloca
   // writes less than quality 0 even on this synthetic stream (random values, where an agent's repeat).
   assert.ok(sizes.get('system')! < sizes.get('pyalloc')! * 0.95, JSON.stringify([...sizes]));
 });
-
-/** The column count of each group block of a capture (0: a pack), in file order. */
-function groupColumnCounts(bytes: Uint8Array): number[] {
-  const out: number[] = [];
-  const f = new BlockFramer({
-    header: () => undefined,
-    block: (info, b) => {
-      if (info.kind !== BLOCK_KIND_GROUP) return;
-      const stored = b.subarray(info.headerLen, info.headerLen + info.storedLen);
-      const r = new ByteReader(info.flags === 2 ? new Uint8Array(brotliDecompressSync(stored)) : stored);
-      const n = r.varint();
-      for (let k = 0; k < 3 * n; k++) r.varint();
-      out.push(r.varint());
-    },
-    damaged: () => undefined,
-    skipped: () => undefined,
-    truncated: () => undefined,
-  });
-  f.feed(bytes);
-  f.end();
-  return out;
-}
 
 test("FollowingCompressor: with Python's allocators traced, a quiet program's small blocks go into packs, not groups coded by column", async () => {
   for (const [name, options, packsOnly] of [
