@@ -63,6 +63,43 @@ top(60)  # ROOT
 print("ok")
 `;
 
+/**
+ * The leaf's step (pyframes.c): the same leaf frame, at the same address, allocating from another instruction than
+ * the last event's, with the chain below it cached. Each call of `leaf` allocates at FIRST, then at SECOND (an int
+ * and a bytearray), so between two events of one call only the leaf's instruction moves; between the last event of
+ * one call (SECOND) and the first of the next (FIRST), the leaf is pushed again at the same address above the same
+ * 11 frames of `mid`, and `top`'s line changed too (SITE A, SITE C), 11 frames below the leaf: only a step that
+ * checks the chain below the leaf sees it.
+ */
+const LEAF_STEP = `KEEP = []
+SIZES = [(200_000 + 10 * i, 300_000 + 10 * i) for i in range(3)]
+
+
+def leaf(size):
+    KEEP.append(bytearray(size))  # FIRST
+    KEEP.append(bytearray(size + 1))  # SECOND
+
+
+def mid(k, size):
+    if k:
+        mid(k - 1, size)  # MID
+        return
+    leaf(size)  # TO LEAF
+
+
+def top(n):
+    if n:
+        top(n - 1)  # DOWN
+        return
+    for a, c in SIZES:
+        mid(10, a)  # SITE A
+        mid(10, c)  # SITE C
+
+
+top(30)  # ROOT
+print("ok")
+`;
+
 type Lines = [string, number | null][];
 
 /** A stack as [function, line] pairs, innermost first. */
@@ -168,6 +205,38 @@ for (const py of testPythons()) {
             ['<module>', line('# ROOT')],
           ];
           for (let i = 0; i < 3; i++) assert.deepEqual(stacksOf(o, base + i, 2).map(lines), [expected, expected], `bytearray(${base + i})`);
+        }
+      });
+
+    for (const runArgs of [[], ['--trace-python-allocators']])
+      test(`the same leaf from another instruction, pushed again above a caller whose line changed ${runArgs.join(' ')}`, async () => {
+        const o = await capture('leaf_step.py', LEAF_STEP, runArgs);
+        const line = (marker: string): number => lineOf(LEAF_STEP, marker);
+        for (const [base, site] of [
+          [200_000, '# SITE A'],
+          [300_000, '# SITE C'],
+        ] as const) {
+          for (let i = 0; i < 3; i++) {
+            for (const [size, at] of [
+              [base + 10 * i, '# FIRST'],
+              [base + 10 * i + 1, '# SECOND'],
+            ] as const) {
+              assert.deepEqual(
+                stacksOf(o, size, 1).map(lines),
+                [
+                  [
+                    ['leaf', line(at)],
+                    ['mid', line('# TO LEAF')],
+                    ...Array.from({ length: 10 }, (): [string, number] => ['mid', line('# MID')]),
+                    ['top', line(site)],
+                    ...Array.from({ length: 30 }, (): [string, number] => ['top', line('# DOWN')]),
+                    ['<module>', line('# ROOT')],
+                  ],
+                ],
+                `bytearray(${size})`,
+              );
+            }
+          }
         }
       });
 
