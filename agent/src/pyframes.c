@@ -950,6 +950,54 @@ static inline int frees_counted(uintptr_t ts) {
            (watched != 0 && (watched == ML_CODE_WATCH_ALL || rd_ptr(ts, ML_TS_INTERP) == watched));
 }
 
+/* ---- the leaf's step ----------------------------------------------------------------------------------------
+ *
+ * The next commonest walk (json's C encoder and decoder, a dict or a list built in one Python function: the same
+ * frame allocating from another instruction): the leaf is the cached leaf's frame, and only its instruction word
+ * reads otherwise. Where the cache allows ml_pyframes_walk_whole (fast_len: code frees counted and not one since the
+ * walk that left the cache read the count, every entry settled, every code object live), the leaf's four words are
+ * read (the back pointer, the code word, the instruction word, the owner) and the chain below it checked as
+ * ml_pyframes_walk_whole checks the whole chain, leaf side first. Why that gives what ml_pyframes_walk_cached would:
+ *  - The leaf's back pointer names entry len - 2, and the check reads entries len - 2 down to the root as cached
+ *    (two words a frame: "the code word" and "the owner byte" hold for them as for the whole chain). So the chain
+ *    below the leaf is the cached one and gives what it gave, and entry len - 2 is the junction that walk would
+ *    find (it tries the entry below the last one not ruled out, len - 2, first).
+ *  - The leaf: its code word and owner read as cached, and the cached leaf was a shown frame (no shim: a live code
+ *    object's, past its prologue). Its code object C was live when cached and no code object was freed since, so
+ *    the frame names C now, with C's facts as cached ("skipping the code objects' check": the frame names it now,
+ *    having been read). The walk's derivation then gets every input it got but the instruction word, which is read
+ *    now: the owner is no shim's (the same as cached), the code is live C with _co_firsttraceable `first`, so the
+ *    frame is shown, at offset instr - base, where the instruction is past the prologue; in the prologue the frame
+ *    would be hidden (or, a generator's, not settled), and the step gives up: the general walk takes it.
+ *  - The cache that walk would leave: entries [0, len - 1) kept, the leaf's entry read again with the same address,
+ *    back pointer, code word, owner, facts, shown and settled (so the same depth and nfull; code_index finds or
+ *    appends the same code object after the same kept ones, as it did for the cached leaf: the same ncodes); only
+ *    its instruction word is new. The index of addresses is unchanged (the same addresses; a walk that rebuilt it
+ *    would give the same answers), fast_len, first_dead, code_gen and code_counted stay what that walk sets them to.
+ * So the step stores the instruction word (raw and pairs) and the leaf's frame (c->step) and answers 2. Where any
+ * of it does not hold it answers 0 having stored nothing, and the general walk reads the leaf again (a hint with the
+ * leaf's check, as before); the entries of the chain the step read are read again only where the step's check of
+ * them failed, up to the entry that differs. */
+static inline __attribute__((always_inline)) int leaf_step(const ml_pylayout *L, ml_walk_cache *c, uintptr_t f) {
+    size_t len = c->len;
+    ml_rawframe *r = &c->raw[len - 1];
+    /* len >= 2: the leaf has an entry below it (the cache is kept from ml_walk_cache_min() >= 2 frames). */
+    if (len < 2 || !r->shown) return 0;
+    uintptr_t back = rd_ptr(f, L->if_previous), code = rd_ptr(f, L->if_code), instr = rd_ptr(f, L->if_instr);
+    uint32_t owner = rd_u8(f, L->if_owner);
+    if (back != c->pairs[len - 2].addr || code != r->code || owner != r->owner) return 0;
+    if (L->code_tagged) code &= ~(uintptr_t)3u; /* shown: the walk untagged it, and it was no tagged int */
+    uintptr_t base = code + L->co_code_adaptive;
+    if (r->first >= 0 && instr < base + (uintptr_t)r->first * 2u) return 0; /* in the prologue: not settled */
+    if (check_pairs(L, c, 0, len - 2) != SIZE_MAX) return 0;
+    uintptr_t off = instr >= base ? instr - base : 0;
+    c->step.code = (const void *)code;
+    c->step.instr = off < ((uintptr_t)1 << 31) ? (uint32_t)off : 0u;
+    r->instr = instr;
+    c->pairs[len - 1].instr = instr;
+    return 1;
+}
+
 /* The first part of ml_pyframes_walk_cached alone, where the cache says its whole chain may be taken with the
  * two-word check (fast_len): what that function does when the leaf is the cached leaf and the whole chain reads as
  * cached, without its bookkeeping (the cache's sizes, checked when fast_len was set; the code objects' check,
@@ -985,6 +1033,7 @@ int ml_pyframes_walk_whole(ml_walk_cache *c) {
     if (counted && gen == c->code_gen && f == c->pairs[len - 1].addr && len >= ml_walk_cache_min()) {
         bad = check_pairs(L, c, 0, len - 1);
         if (bad == SIZE_MAX) return 1;
+        if (bad == len - 1 && leaf_step(L, c, f)) return 2;
         checked = 1;
     }
     hint->ts = ts, hint->f = f, hint->gen = gen, hint->counted = counted, hint->checked = checked, hint->bad = bad;

@@ -104,6 +104,9 @@ typedef struct ml_walk_cache {
         int checked;     /* the two-word check of the whole chain ran (the leaf is the cached leaf) */
         size_t bad;      /* its answer */
     } hint;
+    /* Where ml_pyframes_walk_whole answered 2 (the leaf's step, pyframes.c): the leaf's frame as the walk derives it
+     * now; the rest of the stack is the cached one. */
+    ml_pyframe step;
 } ml_walk_cache;
 
 /* Code objects freed so far, counted by a code watcher (codewatch.c) while ml_code_watch_interp is set, or by the
@@ -169,7 +172,10 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
 /* The commonest walk alone (a C function allocating again and again under the same Python frames): 1 when the
  * thread's chain is the cache's whole chain, read again now and found unchanged, which ml_pyframes_walk_cached
  * would then say with 0 frames written and *reused the cached leaf's depth; it leaves the cache as that would.
- * 0 otherwise, with what it read in c->hint for the ml_pyframes_walk_cached the caller makes next (`hinted`). */
+ * 2 when only the leaf's instruction moved (the leaf's step, pyframes.c): ml_pyframes_walk_cached would then say 1
+ * frame written, c->step, and *reused the depth of the entry below the leaf; it leaves the cache as that would, and
+ * the caller must make the last stack's leaf that frame (the cache's frames are the last stack's) or clear the
+ * cache. 0 otherwise, with what it read in c->hint for the ml_pyframes_walk_cached the caller makes next (`hinted`). */
 int ml_pyframes_walk_whole(ml_walk_cache *c);
 
 /* What the code registry compares to tell a live code object from a new one at a reused address. */

@@ -661,6 +661,47 @@ static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *p
     return node;
 }
 
+/* What the general capture does after ml_pyframes_walk_cached's answer "1 frame written, *reused the depth below the
+ * last stack's leaf" where whole_depth is set (ml_pystack_capture tested it and the hidden set's generation): the
+ * walk_whole's 2 says the cache's leaf moved to c->step, the rest of the chain as it was. With whole_next's facts
+ * (the hidden root's memo is of the last stack, which has n = whole_depth frames, n > hid_n = last_hidden; the
+ * cache's count is code_gen_seen and the walk found it unmoved, so codes_moved is false), the general capture comes
+ * to: h = hid_n (reused, n - 1, is past the memo's root, or is its first shown frame, whose code is the leaf's:
+ * the memo's condition holds either way, and the leaf's code is the last stack's), k = n - 1, or n where the leaf
+ * reads as the last stack's leaf; then the leaf's node from its parent's, and the last stack's leaf stored. Frees
+ * are counted for this thread (ml_pyframes_walk_whole answers 2 only then), as the general capture reads them. */
+uint32_t ml_pystack_capture_step(ml_pystack *ps, ml_stream *s, int truncate) {
+    size_t n = ps->whole_depth, h = ps->last_hidden;
+    ps->whole_depth = 0; /* set again at the end, as the general capture does */
+    const void *code = ps->wc.step.code;
+    uint32_t instr = ps->wc.step.instr;
+    uint32_t node;
+    if (ps->last_code[n - 1] == code && ps->last_instr[n - 1] == instr) {
+        node = ps->last_node[n - 1];
+    } else {
+        node = n - 1 > h ? ps->last_node[n - 2] : 0;
+        uint32_t code_id = memo_code_id(ps, code, s, 1);
+        if (code_id != 0) {
+            uint32_t next = node_for(ps, s, node, code_id, instr);
+            if (next == UINT32_MAX) {
+                ps->wc.len = 0;
+                if (ps->no_reset || truncate) {
+                    ps->last_depth = n - 1;
+                    return node;
+                }
+                ps->last_depth = 0;
+                return UINT32_MAX;
+            }
+            node = next;
+        }
+        ps->last_instr[n - 1] = instr;
+        ps->last_node[n - 1] = node;
+    }
+    ps->code_gen_seen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    whole_next(ps);
+    return node;
+}
+
 void ml_pystack_reset(ml_pystack *ps) {
     if (ps->table != NULL) memset(ps->table, 0, ps->table_cap * sizeof *ps->table);
     ps->table_used = 0;

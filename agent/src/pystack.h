@@ -73,6 +73,8 @@ static inline int ml_pystack_enabled(void) {
  * STACK_RESET and tries again); with `truncate` (or no_reset) a full table gives the longest known prefix
  * instead. */
 uint32_t ml_pystack_capture_general(ml_pystack *ps, ml_stream *s, int truncate, int hinted);
+/* After ml_pyframes_walk_whole's 2 (the leaf's step): the last stack with its leaf made ps->wc.step. */
+uint32_t ml_pystack_capture_step(ml_pystack *ps, ml_stream *s, int truncate);
 /* Changes with the set of hidden codes (ml_pystack_hide_code). */
 extern atomic_uint ml_pystack_hidden_gen;
 
@@ -86,7 +88,9 @@ extern atomic_uint ml_pystack_hidden_gen;
 static inline __attribute__((always_inline)) uint32_t ml_pystack_capture(ml_pystack *ps, ml_stream *s, int truncate) {
     if (ps->whole_depth == 0 || ps->hid_gen != atomic_load_explicit(&ml_pystack_hidden_gen, memory_order_acquire))
         return ml_pystack_capture_general(ps, s, truncate, 0);
-    if (ml_pyframes_walk_whole(&ps->wc)) return ps->last_node[ps->whole_depth - 1];
+    int whole = ml_pyframes_walk_whole(&ps->wc);
+    if (whole == 1) return ps->last_node[ps->whole_depth - 1];
+    if (whole == 2) return ml_pystack_capture_step(ps, s, truncate);
     return ml_pystack_capture_general(ps, s, truncate, 1);
 }
 /* Forget all nodes (after STACK_RESET, which the caller writes). */

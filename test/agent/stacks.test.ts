@@ -63,6 +63,45 @@ top(60)  # ROOT
 print("ok")
 `;
 
+/**
+ * The leaf's step (pyframes.c): the same leaf frame, at the same address, allocating from another instruction than
+ * the last event's, with the chain below it cached. Each call of `leaf` allocates at FIRST, then at SECOND (an int
+ * and a bytearray), so between two events of one call only the leaf's instruction moves; between the last event of
+ * one call (SECOND) and the first of the next (FIRST), the leaf is pushed again at the same address above the same
+ * 11 frames of `mid`, and `top`'s line changed too (SITE A, SITE C), 11 frames below the leaf: only a step that
+ * checks the chain below the leaf sees it. With Python's allocators traced, the first event of a call is the
+ * bytearray object's, before its buffer's: every event in `leaf` is checked, against the buffer that follows it in
+ * the same call (the stores free the old bytearrays, and allocate nothing else).
+ */
+const LEAF_STEP = `KEEP = [None, None]
+SIZES = [(200_000 + 10 * i, 300_000 + 10 * i) for i in range(3)]
+
+
+def leaf(size):
+    KEEP[0] = bytearray(size)  # FIRST
+    KEEP[1] = bytearray(size + 1)  # SECOND
+
+
+def mid(k, size):
+    if k:
+        mid(k - 1, size)  # MID
+        return
+    leaf(size)  # TO LEAF
+
+
+def top(n):
+    if n:
+        top(n - 1)  # DOWN
+        return
+    for a, c in SIZES:
+        mid(10, a)  # SITE A
+        mid(10, c)  # SITE C
+
+
+top(30)  # ROOT
+print("ok")
+`;
+
 type Lines = [string, number | null][];
 
 /** A stack as [function, line] pairs, innermost first. */
@@ -169,6 +208,59 @@ for (const py of testPythons()) {
           ];
           for (let i = 0; i < 3; i++) assert.deepEqual(stacksOf(o, base + i, 2).map(lines), [expected, expected], `bytearray(${base + i})`);
         }
+      });
+
+    for (const runArgs of [[], ['--trace-python-allocators']])
+      test(`the same leaf from another instruction, pushed again above a caller whose line changed ${runArgs.join(' ')}`, async () => {
+        const o = await capture('leaf_step.py', LEAF_STEP, runArgs);
+        const line = (marker: string): number => lineOf(LEAF_STEP, marker);
+        for (const [base, site] of [
+          [200_000, '# SITE A'],
+          [300_000, '# SITE C'],
+        ] as const) {
+          for (let i = 0; i < 3; i++) {
+            for (const [size, at] of [
+              [base + 10 * i, '# FIRST'],
+              [base + 10 * i + 1, '# SECOND'],
+            ] as const) {
+              assert.deepEqual(
+                stacksOf(o, size, 1).map(lines),
+                [
+                  [
+                    ['leaf', line(at)],
+                    ['mid', line('# TO LEAF')],
+                    ...Array.from({ length: 10 }, (): [string, number] => ['mid', line('# MID')]),
+                    ['top', line(site)],
+                    ...Array.from({ length: 30 }, (): [string, number] => ['top', line('# DOWN')]),
+                    ['<module>', line('# ROOT')],
+                  ],
+                ],
+                `bytearray(${size})`,
+              );
+            }
+          }
+        }
+        // Every event in `leaf` has the caller's line of the buffer allocated next (in the same call).
+        const site = (stack: readonly Frame[]): number | null | undefined => stack.find((f) => f.function === 'top')?.line;
+        const buffers = new Map<number, number>();
+        for (const [base, marker] of [
+          [200_000, '# SITE A'],
+          [300_000, '# SITE C'],
+        ] as const)
+          for (let i = 0; i < 3; i++) for (const n of [base + 10 * i, base + 10 * i + 1]) buffers.set(bytearraySize(py, n), line(marker));
+        let pending: number[] = [];
+        let checked = 0;
+        for (const a of o.allocs) {
+          const stack = o.stack(a);
+          if (stack[0]?.function !== 'leaf') continue;
+          pending.push(site(stack) ?? -1);
+          const at = buffers.get(a.size);
+          if (at === undefined) continue;
+          for (const s of pending) assert.equal(s, at, `an event in leaf before bytearray(${a.size})'s buffer`);
+          checked += pending.length;
+          pending = [];
+        }
+        assert.ok(checked >= 12, `${checked} events checked`);
       });
 
     // With Python's allocators traced, the walk cache reads two words of a settled frame (pyframes.c, "the owner
