@@ -65,6 +65,11 @@ export class BlockPool {
   /** Bytes of slabs let go whose collection waits for the next copy (see letGo()). */
   private collectPending = 0;
 
+  /** Bytes of the slabs that hold copies not given back, or take the next copies: what waits now, in slabs. */
+  get waitingBytes(): number {
+    return (this.made - this.free.length) * SLAB_BYTES;
+  }
+
   /** The slab of the last copy(), or undefined when it got a buffer of its own. */
   lastSlab: Slab | undefined;
 

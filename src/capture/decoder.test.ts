@@ -440,3 +440,52 @@ test('a deferred block decoded and dropped is not kept by the decoder (its meta 
   assert.ok(copies[0]!.deref() === undefined, 'the block is still kept');
   assert.ok(decoder.blocks > 0); // the decoder is alive: what it holds counts
 });
+
+test("a burst of waiting pack parts keeps the packs' stored bytes, not copies of the parts, and the orderer's output stays the same", () => {
+  // One busy thread and a barrier that comes late: every block of it waits in the orderer until the barrier.
+  // Copied, a 50 M-event capture's burst (126 blocks, 4 MiB) was every report's peak RSS (docs/benchmarks.md,
+  // "Reports' peak memory, round ten"); past PACKED_FROM_BYTES of copies, the packs' stored bytes wait instead.
+  const w = new CaptureWriter({ header: TEST_HEADER });
+  w.meta({ type: 'thread', stream: 1, osTid: 7, pythonIdent: 1, name: 'MainThread', timeNs: 0 });
+  w.frame(1, 0, 1, 0);
+  const rand = rng(11);
+  let seq = 0;
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 600_000; i++) {
+      if (rand() < 0.6) w.alloc(1, ++seq, 0x100000 + 16 * Math.floor(rand() * 1e6), 1 + Math.floor(rand() * 500), Allocator.Malloc, 1, 0);
+      else w.free(1, ++seq, 0x100000 + 16 * Math.floor(rand() * 1e6), 0, 0);
+    }
+    // The barrier written late: the service stream's snapshot and barrier come after blocks past them.
+    w.meta({ type: 'snapshot', stream: 0, seq: seq - 1000, timeNs: round, rss: 1, rssAnon: 0, rssFile: 0, rssShmem: 0, swap: undefined, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined });
+    w.barrier(seq - 1000);
+  }
+  const plain = w.finish();
+  const packed = recompressCapture(plain, { level: FOLLOW_FAST_LEVEL, packs: true });
+  let groups = 0;
+  decodeCapture(packed, { block: (b) => void (b.kind === BLOCK_KIND_GROUP && groups++), alloc: () => undefined, free: () => undefined, meta: () => undefined });
+  assert.ok(groups >= 5, `${groups} packs`);
+  const read = (bytes: Uint8Array): { items: Item[]; copied: number } => {
+    let copied = 0;
+    const copy = Object.getOwnPropertyDescriptor(BlockPool.prototype, 'copy')!.value as (this: BlockPool, bytes: Uint8Array) => Uint8Array;
+    BlockPool.prototype.copy = function (this: BlockPool, b: Uint8Array): Uint8Array {
+      copied += b.length;
+      return copy.call(this, b);
+    };
+    const c = new Collector();
+    const o = new SeqOrderer(c);
+    try {
+      decodeCapture(bytes, o);
+      o.end();
+    } finally {
+      BlockPool.prototype.copy = copy;
+    }
+    return { items: c.c.items, copied };
+  };
+  const fromPlain = read(plain);
+  const fromPacked = read(packed);
+  assert.ok(fromPlain.copied > 5 << 20, `${fromPlain.copied} bytes of blocks waited`);
+  // Below PACKED_FROM_BYTES (1 MiB) each burst's parts are copies, and the rest of the pack that crossed it.
+  assert.ok(fromPacked.copied < (fromPlain.copied * 2) / 3, `${fromPacked.copied} of ${fromPlain.copied} bytes copied`);
+  assert.equal(fromPacked.items.length, fromPlain.items.length);
+  assert.deepEqual(fromPacked.items, fromPlain.items);
+});

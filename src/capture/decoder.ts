@@ -39,11 +39,26 @@ import { ungroup, ungroupEach, type GroupPart } from './group.js';
 import { decodeMeta } from './meta.js';
 import { type BlockInfo, type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, STOP_BLOCK } from './records.js';
 import { ByteReader, ReadError } from './varint.js';
+import { outgrown } from '../util/outgrown.js';
 
 export interface DecoderOptions {
   /** Names the data in error messages (the file name). */
   readonly source?: string;
+  /**
+   * Bytes of deferred copies waiting in the pool from which a pack's waiting parts keep the pack's stored
+   * bytes instead (see PackedParts; default PACKED_FROM_BYTES; tests set 0).
+   */
+  readonly packedFrom?: number;
 }
+
+/**
+ * 1 MiB of the pool's slabs busy with waiting copies: most waits stay below it (a 50 M-event capture's
+ * second longest was 28 blocks, 0.9 MiB); a barrier that comes late (126 blocks, 4 MiB) goes past it, and
+ * from there its packs wait as their stored bytes, a thirtieth of them. Each such pack is decompressed once
+ * more, into a buffer kept from then on (1.1 MiB): from 512 KiB it was made at 15 % of that read rather
+ * than at 65 %, for the same peak.
+ */
+export const PACKED_FROM_BYTES = 1 << 20;
 
 /** Node id counters of one stream: FRAME and NATIVE_FRAME ids are implicit (1, 2, … per stream). */
 interface StreamNodes {
@@ -144,6 +159,9 @@ export class CaptureDecoder {
   private groupScratch: GroupScratch | undefined = new GroupScratch();
   /** Where deferred blocks wait (see block-pool.ts). */
   private readonly pool = new BlockPool();
+  private readonly packedFrom: number;
+  /** Where the packs of waiting parts kept as stored bytes are decompressed again. */
+  private readonly packed: PackedParts;
   private readonly metaReader = new ByteReader(NO_BYTES);
   /** Counters, for progress and summaries. */
   blocks = 0;
@@ -153,6 +171,8 @@ export class CaptureDecoder {
     private readonly visitor: CaptureVisitor,
     options: DecoderOptions = {},
   ) {
+    this.packedFrom = options.packedFrom ?? PACKED_FROM_BYTES;
+    this.packed = new PackedParts(this.inflater);
     this.framer = new BlockFramer(
       {
         header: (h) => this.onHeader(h),
@@ -272,6 +292,12 @@ export class CaptureDecoder {
       return;
     }
     const v = this.visitor;
+    // While many copies wait (a barrier that comes late), the waiting parts of a brotli pack keep the pack's
+    // stored bytes rather than copies of themselves (PackedParts).
+    const pack =
+      v.defer !== undefined && (info.flags & BLOCK_FLAG_BROTLI) !== 0 && raw.length === info.rawLen && this.pool.waitingBytes >= this.packedFrom
+        ? new StoredPack(stored.slice(), info.rawLen, raw.buffer)
+        : undefined;
     // A pack's parts are views of `raw`, the inflater's buffer of this depth: a block decoded while they
     // are passed on (the orderer releasing deferred blocks) decompresses one level deeper.
     this.depth++;
@@ -279,7 +305,11 @@ export class CaptureDecoder {
       for (const p of parts) {
         const part: BlockInfo = { offset: info.offset, flags: 0, headerLen: 0, kind: BLOCK_KIND_RECORDS, storedLen: p.payload.length, rawLen: p.payload.length, stream: p.stream, baseSeq: p.baseSeq };
         v.block?.(part);
-        if (v.defer !== undefined && isThreadStream(p.stream)) {
+        if (pack !== undefined && isThreadStream(p.stream) && p.payload.buffer === pack.rawBuffer) {
+          const at = p.payload.byteOffset - raw.byteOffset;
+          const len = p.payload.length;
+          deferPacked(v, this.packed, pack, this.nodesOf(p.stream), p.stream, len, (b, to) => this.records(b.subarray(at, at + len), part, -1, false, to));
+        } else if (v.defer !== undefined && isThreadStream(p.stream)) {
           deferCopy(v, this.pool, this.nodesOf(p.stream), p.stream, p.payload.length, p.payload, (b, to) => this.records(b, part, -1, false, to));
         } else {
           this.records(p.payload, part, -1, false, v);
@@ -649,6 +679,99 @@ function deferCopy(v: CaptureVisitor, pool: BlockPool, nodes: StreamNodes, strea
       }
       kept = undefined;
       pool.release(slab);
+    },
+  } satisfies DeferredBlock);
+}
+
+/**
+ * A brotli pack whose waiting parts were kept as its stored bytes. A barrier that comes late makes a busy
+ * thread's blocks wait together: on a 50 M-event capture 126 of them (4 MiB of copies) at once, every
+ * report's peak RSS (docs/benchmarks.md, "Reports' peak memory, round ten"); the pack they came in is about
+ * a thirtieth of that stored. `rawBuffer`: the buffer the pack was first decompressed into (its parts are
+ * views of it), only to tell its parts from the ones a column group puts back elsewhere.
+ */
+class StoredPack {
+  constructor(
+    readonly stored: Uint8Array,
+    readonly rawLen: number,
+    readonly rawBuffer: ArrayBufferLike | undefined,
+  ) {}
+}
+
+/**
+ * Decompresses StoredPacks again, one at a time, into one buffer of the decoder's inflater (its own long-lived
+ * decompressor: a second one, with its output buffers per pack, made the peak worse, docs/benchmarks.md).
+ * The orderer decodes waiting blocks in their file order, so a pack is decompressed again about once: it
+ * stays in the buffer until another pack's part is wanted.
+ */
+class PackedParts {
+  private current: StoredPack | undefined;
+  private raw: Uint8Array = NO_BYTES;
+  /** A part is being decoded from `raw` (a nested one would need another buffer). */
+  private busy = false;
+
+  constructor(private readonly inflater: BlockInflater) {}
+
+  /** Calls `f` with `pack` decompressed (the same bytes as the first time: brotli is deterministic). */
+  with(pack: StoredPack, f: (raw: Uint8Array) => void): void {
+    if (this.busy) {
+      f(decompressAgain(pack, undefined));
+      return;
+    }
+    if (this.current !== pack) {
+      this.current = undefined;
+      this.raw = decompressAgain(pack, this.inflater);
+      this.current = pack;
+      // The copies its parts would have been, in slabs, were a region the pool lets go and asks a full
+      // collection for (block-pool.ts); without it the burst's garbage (its blocks' closures, the packs'
+      // stored bytes) stayed to the end of the read: 73.3 against 71.8-72.0 MB sampled at `summary`'s peak.
+      outgrown(pack.rawLen);
+    }
+    this.busy = true;
+    try {
+      f(this.raw);
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+/**
+ * The inflater's buffer for packs decompressed again (past any nesting depth of the decoder's own), kept
+ * for the next burst: a new one per pack or per burst, left to the collector, piled up (96.6 MiB of peak
+ * RSS against 73.3 on a 50 M-event capture, docs/benchmarks.md, "Reports' peak memory, round ten: ...").
+ */
+const PACKED_DEPTH = 16;
+
+function decompressAgain(pack: StoredPack, inflater: BlockInflater | undefined): Uint8Array {
+  const raw = inflater?.decompress(pack.stored, pack.rawLen, PACKED_DEPTH) ?? brotliDecompressSync(pack.stored, { maxOutputLength: Math.max(pack.rawLen, 1) });
+  // It decompressed to rawLen bytes the first time: anything else is a fault of this process, not of the file.
+  if (raw.length !== pack.rawLen) throw new Error(`a pack decompressed again gave ${raw.length} bytes, not ${pack.rawLen}`);
+  return raw;
+}
+
+/** deferCopy() for a part of a StoredPack: the same contract, the bytes decompressed again when decoded. */
+function deferPacked(v: CaptureVisitor, packed: PackedParts, pack: StoredPack, nodes: StreamNodes, stream: number, rawLen: number, decode: (raw: Uint8Array, to: CaptureVisitor) => void): void {
+  let done = false;
+  v.defer?.({
+    stream,
+    rawLen,
+    decode: (to) => {
+      if (done) return;
+      const frames = nodes.frames;
+      const natives = nodes.natives;
+      try {
+        packed.with(pack, (raw) => decode(raw, to));
+      } catch (e) {
+        if (e !== STOP_BLOCK) {
+          done = true;
+          throw e;
+        }
+        nodes.frames = frames;
+        nodes.natives = natives;
+        return;
+      }
+      done = true;
     },
   } satisfies DeferredBlock);
 }
