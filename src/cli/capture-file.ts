@@ -60,6 +60,8 @@ export interface ReadCaptureOptions {
   readonly chunkSize?: number;
   /** Awaited after each chunk: lets a consumer that writes a lot wait for its output to drain. */
   readonly between?: () => Promise<void>;
+  /** Called after each chunk was decoded (a report's reader keeps V8's heap tight there: load-model.ts). */
+  readonly afterChunk?: () => void;
 }
 
 /** How a failed write says why in a CAPTURE_STOPPED marker, as the agent words it (`ENOSPC: …`). */
@@ -141,6 +143,7 @@ export async function readCaptureFile(path: string, visitor: CaptureVisitor, opt
       total += n;
       decoder.feed(buf.subarray(0, n));
       progress.update(Math.min(total, size));
+      options.afterChunk?.();
       if (options.between !== undefined) await options.between();
     }
     decoder.end();

@@ -12,7 +12,7 @@ import type { Io } from './io.js';
 import { byteProgress } from './progress.js';
 import { escapeLine } from '../util/terminal-text.js';
 import { useReportFlags } from '../util/report-flags.js';
-import { collectNow } from '../util/outgrown.js';
+import { collectNow, heapGrowthCheck } from '../util/outgrown.js';
 
 /** Smaller than readCaptureFile's default: the replay, not the read size, bounds the speed, and every
  * MiB of buffer shows in the peak RSS (measured in bench/report-speed.ts). 128 KiB rather than 1 MiB:
@@ -49,7 +49,8 @@ async function readModel(io: Io, path: string, options: LoadOptions): Promise<Ca
   // The decoder gives blocks in file order; the replay needs seq order across threads.
   const orderer = new SeqOrderer(builder);
   const progress = byteProgress(io, `reading ${path}`, size, options.forceProgress === true ? { force: true } : {});
-  await readCaptureFile(path, orderer, { progress, chunkSize: READ_CHUNK_BYTES });
+  // The old generation's garbage collected as the read goes (the end of the read is a report's peak).
+  await readCaptureFile(path, orderer, { progress, chunkSize: READ_CHUNK_BYTES, afterChunk: heapGrowthCheck() });
   orderer.end();
   const model = builder.finish();
   if (model.warnings.length > 0) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { COLLECT_FROM_BYTES, outgrown } from './outgrown.js';
+import { COLLECT_FROM_BYTES, GROWTH_CHECK_UP_TO, GROWTH_STEP_BYTES, heapGrowthCheck, outgrown } from './outgrown.js';
 
 test('outgrown arrays are given back once enough bytes were outgrown, and the flags are as before', () => {
   const before = process.execArgv.join(' ');
@@ -14,4 +14,69 @@ test('outgrown arrays are given back once enough bytes were outgrown, and the fl
   assert.ok(process.memoryUsage().arrayBuffers <= kept - COLLECT_FROM_BYTES, 'the array was freed');
   assert.equal(process.execArgv.join(' '), before);
   assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'gc is not exposed to the program');
+});
+
+/** An object in V8's old generation, which only a full collection frees: kept while 64 MiB of garbage pass. */
+function promoted(): WeakRef<object> {
+  const kept = { payload: new Array<number>(64).fill(1.5) };
+  let sink = 0;
+  for (let i = 0; i < 1 << 20; i++) sink += [i, i + 1].length;
+  assert.ok(sink > 0);
+  return new WeakRef(kept);
+}
+
+/** Garbage that only scavenges see: young objects made and dropped. */
+function scavenges(): void {
+  let sink = 0;
+  for (let i = 0; i < 1 << 20; i++) sink += [i].length;
+  assert.ok(sink > 0);
+}
+
+// A WeakRef's target is kept to the end of the task that called deref(): each check runs in a task of its own.
+const nextTask = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test("a long read's old-generation garbage is collected once the heap grew by a step, not before", async () => {
+  let used = 0;
+  const check = heapGrowthCheck(() => used);
+  check(); // the first check collects: from here on, steps count from what it kept
+  const ref = promoted();
+  await nextTask();
+  scavenges();
+  await nextTask();
+  assert.ok(ref.deref() !== undefined, 'only a full collection frees the dropped object');
+  await nextTask();
+  used = GROWTH_STEP_BYTES; // one step exactly: not yet
+  check();
+  await nextTask();
+  assert.ok(ref.deref() !== undefined, 'no collection before the heap grew past a step');
+  await nextTask();
+  used = GROWTH_STEP_BYTES + 1;
+  check();
+  await nextTask();
+  assert.equal(ref.deref(), undefined, 'collected once the heap grew past a step');
+});
+
+test('the step grows with what a collection kept, and the checks stop past GROWTH_CHECK_UP_TO', async () => {
+  let used = 16 << 20;
+  const check = heapGrowthCheck(() => used);
+  check(); // kept: 16 MiB, so the step is 2 MiB
+  const ref = promoted();
+  await nextTask();
+  used = (16 << 20) + (2 << 20);
+  check();
+  await nextTask();
+  assert.ok(ref.deref() !== undefined, 'a step is an eighth of what was kept');
+  await nextTask();
+  used = (16 << 20) + (2 << 20) + 1;
+  check();
+  await nextTask();
+  assert.equal(ref.deref(), undefined);
+  used = GROWTH_CHECK_UP_TO + 1;
+  check(); // kept past the bound: no more checks
+  const later = promoted();
+  await nextTask();
+  used = 4 * GROWTH_CHECK_UP_TO;
+  check();
+  await nextTask();
+  assert.ok(later.deref() !== undefined, 'a big heap is left to V8');
 });

@@ -16,7 +16,7 @@
 // makes V8's optimised code check every typed-array access for detachment, about 7 % more CPU time on a
 // report.
 
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** Outgrown bytes that make a collection worth its time. */
@@ -55,4 +55,37 @@ export function outgrown(bytes: number): void {
   if (pending < COLLECT_FROM_BYTES) return;
   pending = 0;
   collector()?.();
+}
+
+/** Growth of V8's heap in use, past what the last collection left, at which a long read collects. */
+export const GROWTH_STEP_BYTES = 1 << 20;
+/** A heap that keeps more than this after a collection is left to V8's own heuristics (see below). */
+export const GROWTH_CHECK_UP_TO = 32 << 20;
+
+/**
+ * A check to call between the chunks of a long read: a full collection once V8's heap in use grew by a step
+ * since the last one. A report's read promotes short-lived objects (those that outlive two scavenges of the
+ * 1 MiB young generation, src/util/report-flags.ts) into the old generation, where they wait for a
+ * mark-compact that V8's own limits, far above a report's heap, seldom ask for: on a 50 M-event capture the
+ * old generation held 2-3 MiB of such garbage at the end of the read, the moment of the reports' peak, its
+ * pages resident (docs/benchmarks.md, "Reports' peak memory, round eleven"). The step is GROWTH_STEP_BYTES
+ * or an eighth of what the last collection kept, whichever is more, and the checks stop once that is past
+ * GROWTH_CHECK_UP_TO: each collection marks what is live, so a read that builds a big model (deep stacks:
+ * hundreds of MiB) would otherwise pay for many; the extra marking is bounded by about a dozen collections
+ * of at most 32 MiB. The first check collects, to start from what is live. `used` is V8's heap in use (replaced in tests).
+ */
+export function heapGrowthCheck(used: () => number = heapInUse): () => void {
+  // Nothing kept yet: the first check collects (the start's garbage, and what the first chunk promoted).
+  let kept = -Infinity;
+  let off = false;
+  return () => {
+    if (off || used() - kept <= Math.max(GROWTH_STEP_BYTES, kept / 8)) return;
+    collectNow();
+    kept = used();
+    off = kept > GROWTH_CHECK_UP_TO;
+  };
+}
+
+function heapInUse(): number {
+  return getHeapStatistics().used_heap_size;
 }
