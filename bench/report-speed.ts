@@ -4,8 +4,9 @@
 // --no-temporal against memray's default page) and `verdict` (against `memray summary`, the closest: where
 // the memory was at the peak). Each command runs as its own process under /usr/bin/time (wall seconds,
 // maximum resident set size, CPU seconds: user + system), memlens and memray in turn, several times; the
-// table shows the median wall and CPU times, the largest RSS, and memray's CPU time over memlens's (on a
-// loaded machine the wall time is mostly waiting for a core; the CPU time is the work done).
+// table shows the median wall and CPU times, the largest RSS, each run's CPU time and RSS (to a tenth of a
+// MiB: the peaks differ by less than one), and memray's CPU time over memlens's (on a loaded machine the
+// wall time is mostly waiting for a core; the CPU time is the work done).
 //
 // memlens starts as its launchers start it (bin/memlens.js's first line, the wheel's python/memlens/_cli.py):
 // NODE_EXTRA_CA_CERTS set aside in MLENS_CA while node starts (src/util/extra-ca.ts), so a machine that sets
@@ -32,12 +33,15 @@ interface Measure {
   readonly seconds: number;
   readonly cpuSeconds: number;
   readonly maxRssKb: number;
+  /** Every run's CPU seconds and maximum RSS, in run order. */
+  readonly cpu: readonly number[];
+  readonly rssKb: readonly number[];
 }
 
 interface Sample {
   readonly times: number[];
   readonly cpu: number[];
-  rss: number;
+  readonly rss: number[];
 }
 
 /** The environment memlens's launchers give node: NODE_EXTRA_CA_CERTS set aside in MLENS_CA (see the top). */
@@ -55,7 +59,7 @@ function once(cmd: string, args: readonly string[], into: Sample, env: NodeJS.Pr
     const [secs, user, sys, kb] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-4).map(Number) as [number, number, number, number];
     into.times.push(secs);
     into.cpu.push(user + sys);
-    into.rss = Math.max(into.rss, kb);
+    into.rss.push(kb);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -67,11 +71,14 @@ function middle(values: readonly number[]): number {
 }
 
 function median(s: Sample): Measure {
-  return { seconds: middle(s.times), cpuSeconds: middle(s.cpu), maxRssKb: s.rss };
+  return { seconds: middle(s.times), cpuSeconds: middle(s.cpu), maxRssKb: Math.max(...s.rss), cpu: s.cpu, rssKb: s.rss };
 }
 
 function fmt(m: Measure | undefined): string {
-  return m === undefined ? '–' : `${m.seconds.toFixed(2)} s (CPU ${m.cpuSeconds.toFixed(2)} s), ${(m.maxRssKb / 1024).toFixed(0)} MiB`;
+  if (m === undefined) return '–';
+  const each = (xs: readonly number[], f: (x: number) => string): string => xs.map(f).join('/');
+  // Every run's figures beside the median and the largest: the peaks differ by tenths of a MiB.
+  return `${m.seconds.toFixed(2)} s (CPU ${m.cpuSeconds.toFixed(2)} s: ${each(m.cpu, (c) => c.toFixed(2))}), ${(m.maxRssKb / 1024).toFixed(1)} MiB (${each(m.rssKb, (kb) => (kb / 1024).toFixed(1))})`;
 }
 
 interface Pair {
@@ -129,8 +136,8 @@ function main(argv: string[]): void {
     for (const c of cases) {
       const size = `${(statSync(c.mlens).size / 1e6).toFixed(0)} MB${c.memray !== undefined ? ` / ${(statSync(c.memray).size / 1e6).toFixed(0)} MB` : ''}`;
       for (const p of pairs(c.mlens, c.memray, html)) {
-        const ml: Sample = { times: [], cpu: [], rss: 0 };
-        const mr: Sample = { times: [], cpu: [], rss: 0 };
+        const ml: Sample = { times: [], cpu: [], rss: [] };
+        const mr: Sample = { times: [], cpu: [], rss: [] };
         // In turn, so that a slow moment of the machine falls on both.
         for (let i = 0; i < runs; i++) {
           once(process.execPath, [...NODE_FLAGS, memlens, ...p.memlens], ml, memlensEnv);
