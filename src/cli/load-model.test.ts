@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { memoryIo } from '../../test/support/memory-io.js';
 import { writeRealistic } from '../../test/support/synthetic.js';
 import { FOLLOW_FAST_LEVEL, recompressCapture } from '../capture/compress.js';
@@ -58,4 +59,26 @@ test('loadModel reads the file 128 KiB at a time, packs longer than that include
   assert.ok(reads.length > packed.length / (128 << 10), `${reads.length} reads of a ${packed.length}-byte file`);
   assert.ok(Math.max(...reads) <= 128 << 10, `reads of up to ${Math.max(...reads)} bytes`);
   assert.equal(model.allocations, allocs);
+});
+
+test("loadModel collects V8's old generation as it reads, not only at the end (heapGrowthCheck between chunks)", async () => {
+  // The first check after a chunk always collects (util/outgrown.ts), then once the heap grew by a step; the
+  // end of the read collects once more. Counted through node's 'gc' performance entries (kind: major).
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 200_000, threads: 2, seed: 9, sink: (b) => parts.push(b) });
+  const path = join(dir, 'majors.mlens');
+  writeFileSync(path, concat(parts));
+  const kinds: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) kinds.push((e as unknown as { detail: { kind: number } }).detail.kind);
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  try {
+    await loadModel(memoryIo(), path);
+    await new Promise((r) => setImmediate(r));
+  } finally {
+    observer.disconnect();
+  }
+  const majors = kinds.filter((k) => k === constants.NODE_PERFORMANCE_GC_MAJOR).length;
+  assert.ok(majors >= 2, `${majors} full collections during the read and after it`);
 });
