@@ -1,7 +1,7 @@
 // `memlens verdict`: the post-mortem as text, as JSON, and as the panel at the top of the HTML report.
 
 import type { CaptureCensus } from '../analysis/capture-census.js';
-import type { LineRow } from '../analysis/locations.js';
+import { type LineRow, NO_STACK } from '../analysis/locations.js';
 import type { StackAmount } from '../analysis/stacks.js';
 import { describeEndMoment, describeEnding } from '../analysis/ending.js';
 import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
@@ -101,7 +101,9 @@ export function beyondLimitText(model: CaptureModel, v: Verdict): string | undef
     );
     if (r.mappedAtPeak > 0) {
       const l = r.mappedLine;
-      const line = l !== undefined && l.bytes > 0 ? `, ${l.bytes === r.mappedAtPeak ? 'all' : formatBytes(l.bytes)} of them by ${ownLineText(l, model.header.cwd)}` : '';
+      // With no Python frame: a library's own thread (numpy 2.0's OpenBLAS maps its buffers from its workers).
+      const by = l === undefined ? '' : l.function === NO_STACK ? 'with no Python frame on the stack (a thread of a library, or before Python code ran)' : `by ${ownLineText(l, model.header.cwd)}`;
+      const line = l !== undefined && l.bytes > 0 ? `, ${l.bytes === r.mappedAtPeak ? 'all' : formatBytes(l.bytes)} of them ${by}` : '';
       parts.push(
         `At the peak ${formatBytes(r.mappedAtPeak)} of it were mappings made with mmap${line}: a mapping holds memory only in the pages written, and libraries map more than they use (numpy's OpenBLAS maps a buffer of 32 MiB or more per thread).`,
       );
@@ -113,7 +115,7 @@ export function beyondLimitText(model: CaptureModel, v: Verdict): string | undef
     const u = v.unexplained;
     const split = u !== undefined && u.rss === rss ? ` (at ${formatTime(u.timeNs)}: anonymous ${formatBytes(u.rssAnon)}, file-backed ${formatBytes(u.fileBacked)})` : '';
     parts.push(
-      `RSS is above the limit${split} because it counts the file pages the process maps (the interpreter, libraries), which the page cache charges to the cgroup that first read them, often not this one.`,
+      `RSS is above the limit${split}: at least ${formatBytes(rss - limit)} of the pages it counts were charged to another cgroup, as the page cache charges a file's pages (the interpreter's, the libraries') to the cgroup that first read them.`,
     );
   }
   return parts.length === 0 ? undefined : parts.join(' ');
