@@ -56,7 +56,7 @@ test('memlens verdict --json: the same facts as data', async () => {
   assert.deepEqual(v.near_oom, { time_ns: 5.6 * SEC + 2 * ms, before_end_ns: 6 * SEC + 45 * ms - (5.6 * SEC + 2 * ms), label: 'cgroup memory usage 236 MiB of limit 256 MiB', count: 1 });
   assert.equal(v.recent_growth.from_ns, 4 * SEC);
   assert.equal(v.recent_growth.to_ns, 6 * SEC);
-  assert.deepEqual(v.recent_growth.lines[0], { function: 'ingest', file: '/srv/job/job.py', line: 21, bytes: 20 * 3 * MiB, count: 20, via: null });
+  assert.deepEqual(v.recent_growth.lines[0], { function: 'ingest', file: '/srv/job/job.py', line: 21, bytes: 20 * 3 * MiB, count: 20, stacks: 1, via: null });
   assert.deepEqual(v.findings.map((f) => f.kind).sort(), ['accumulation', 'collection-growth', 'gc-cycles', 'large-objects-kept']);
   assert.equal(v.gc.bytes_freed, 8 * MiB);
   // The census disabled the collector during its own pause: memlens's, not the program's.

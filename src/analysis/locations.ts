@@ -96,10 +96,17 @@ export interface LineRow {
   via?: { readonly function: string; readonly file: string; readonly line: number } | undefined;
   /** ownLines only: the bytes of the contribution `via` was taken from. */
   viaBytes?: number;
+  /**
+   * ownLines only: how many stacks (as stacks.ts merges them) the row adds up. A line's row is every stack
+   * through it, a report's stack table one stack per row: numpy's `np.ones(n) * i` on CPython 3.14+ is the
+   * product's arrays at the line itself and ones's 16-byte shape buffers one frame deeper, so the line counts
+   * both and its largest stack only the arrays (+21 and +12 for the same bytes: docs/reports.md).
+   */
+  stacks?: number;
 }
 
 /** The row of a frame's line (NO_STACK without a frame) in `rows`, made with `extra` when it is new. */
-function rowOf(rows: Map<string, LineRow>, f: Frame | undefined, extra: Pick<LineRow, 'via' | 'viaBytes'>): LineRow {
+function rowOf(rows: Map<string, LineRow>, f: Frame | undefined, extra: Pick<LineRow, 'via' | 'viaBytes' | 'stacks'>): LineRow {
   const func = f?.function ?? NO_STACK;
   const file = f?.file ?? '';
   const line = f?.line ?? 0;
@@ -141,9 +148,10 @@ export function ownLines(model: CaptureModel, stacks: readonly StackAmount[]): L
     });
     const f = ownId === undefined ? undefined : model.frames.frame(ownId);
     const leafId = ownId !== st.leaf ? st.leaf : undefined;
-    const r = rowOf(rows, f, { via: undefined, viaBytes: -Infinity });
+    const r = rowOf(rows, f, { via: undefined, viaBytes: -Infinity, stacks: 0 });
     r.bytes += st.bytes;
     r.count += st.count;
+    if (st.bytes !== 0 || st.count !== 0) r.stacks = (r.stacks ?? 0) + 1;
     if (st.bytes > (r.viaBytes ?? -Infinity)) {
       const leaf = leafId === undefined ? undefined : model.frames.frame(leafId);
       r.via = leaf === undefined ? undefined : { function: leaf.function, file: leaf.file, line: leaf.line };

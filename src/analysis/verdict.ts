@@ -4,7 +4,7 @@
 // off by a kill (no trailer), on aggregated captures (from their last checkpoint) and on captures that
 // lack pieces: what a capture cannot tell is said, never guessed.
 
-import { MARKER_KINDS, MODE_ATTACH, OPTION_PYTHON_ALLOCATORS } from '../capture/format.js';
+import { Allocator, MARKER_KINDS, MODE_ATTACH, OPTION_PYTHON_ALLOCATORS } from '../capture/format.js';
 import type { SnapshotRecord } from '../capture/records.js';
 import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
 import type { SiteId } from '../model/ids.js';
@@ -40,6 +40,26 @@ export interface PeakVsLimit {
   readonly cgroup: TimedValue | undefined;
   /** The memory limit (cgroup), if the process had one. */
   readonly limit: number | undefined;
+  /** How much of the tracked heap was not memory in use: what the heap counts and the limit does not. */
+  readonly residence: HeapResidence;
+}
+
+/**
+ * The tracked heap counts a block when it is allocated, RSS and a cgroup limit count a page when it is first
+ * written: a mapping reserved and never touched (OpenBLAS maps a 32 MiB buffer per thread when numpy is
+ * imported and writes little of it) is heap and no memory, so the heap can exceed RSS and even the limit that
+ * killed the process. The capture has no record of which pages were touched; what it does tell is below.
+ */
+export interface HeapResidence {
+  /** Bytes live at the heap's peak in mappings the program made with mmap or mremap itself (not malloc's). */
+  readonly mappedAtPeak: number;
+  /** The program's own line that held most of them at the peak (locations.ts ownLines), if any. */
+  readonly mappedLine: LineRow | undefined;
+  /**
+   * The most the heap exceeded anonymous RSS at a snapshot, and when: at least that much of the heap was not
+   * resident then (never touched, or swapped out). Undefined when it never did (or no snapshot had a heap).
+   */
+  readonly notResident: TimedValue | undefined;
 }
 
 /**
@@ -84,6 +104,8 @@ export interface UnexplainedRss {
   readonly timeNs: number;
   readonly rss: number;
   readonly heap: number;
+  /** Anonymous RSS (what of RSS the heap can explain: the heap is anonymous memory). */
+  readonly rssAnon: number;
   readonly fileBacked: number;
   readonly shmem: number;
   /** Anonymous RSS beyond the tracked heap. */
@@ -204,7 +226,7 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
   return {
     aggregated: model.aggregated,
     ending,
-    peak: peakVsLimit(model),
+    peak: peakVsLimit(model, filter),
     last,
     nearOom,
     pressure,
@@ -235,7 +257,7 @@ function growthView(model: CaptureModel, set: AllocationSet, filter: FrameFilter
   };
 }
 
-function peakVsLimit(model: CaptureModel): PeakVsLimit {
+function peakVsLimit(model: CaptureModel, filter: FrameFilter): PeakVsLimit {
   const s = model.snapshots;
   const maxOf = (col: readonly number[]): TimedValue | undefined => {
     let best: TimedValue | undefined;
@@ -257,7 +279,34 @@ function peakVsLimit(model: CaptureModel): PeakVsLimit {
     // Events carry no time: the first snapshot after the peak places it; a killed process may have none.
     heap = t !== undefined || n === 0 ? { bytes: model.maxHeap, timeNs: t } : { bytes: model.maxHeap, timeNs: s.timeNs[n - 1], after: true };
   }
-  return { heap, rss: maxOf(s.rss), cgroup: maxOf(s.cgroupUsage), limit: memoryLimitOf(model) };
+  return { heap, rss: maxOf(s.rss), cgroup: maxOf(s.cgroupUsage), limit: memoryLimitOf(model), residence: heapResidence(model, filter) };
+}
+
+const MAPPERS: ReadonlySet<number> = new Set([Allocator.Mmap, Allocator.Mremap]);
+
+function heapResidence(model: CaptureModel, filter: FrameFilter): HeapResidence {
+  // The sites' peak columns are at the heap's maximum unless a window moved the peak searched for.
+  const sites: SiteAmount[] = [];
+  if (model.peakHeap === model.maxHeap) {
+    const peak = model.sites.columns.peakBytes.array;
+    const peakN = model.sites.columns.peakCount.array;
+    for (let site = 0 as SiteId; site < model.sites.size; site++) {
+      if (peak[site]! > 0 && MAPPERS.has(model.sites.allocator(site))) sites.push({ site, bytes: peak[site]!, count: peakN[site]! });
+    }
+  }
+  const mappedAtPeak = sites.reduce((a, x) => a + x.bytes, 0);
+  const set: AllocationSet = { kind: 'peak', totalBytes: mappedAtPeak, totalCount: sites.reduce((a, x) => a + x.count, 0), sites };
+  const lines = sites.length === 0 ? [] : ownLines(model, stacksOf(model, set, { filter }));
+  const mappedLine = lines.reduce<LineRow | undefined>((a, l) => (a === undefined || l.bytes > a.bytes ? l : a), undefined);
+  const s = model.snapshots;
+  let notResident: TimedValue | undefined;
+  for (let i = 0; i < s.timeNs.length; i++) {
+    const heap = s.heap[i];
+    if (heap === undefined || !Number.isFinite(heap)) continue;
+    const over = heap - s.rssAnon[i]!;
+    if (over > 0 && (notResident === undefined || over > notResident.bytes)) notResident = { bytes: over, timeNs: s.timeNs[i] };
+  }
+  return { mappedAtPeak, mappedLine, notResident };
 }
 
 function unexplainedRss(model: CaptureModel): UnexplainedRss | undefined {
@@ -270,6 +319,7 @@ function unexplainedRss(model: CaptureModel): UnexplainedRss | undefined {
   return {
     timeNs: s.timeNs[at]!,
     rss: s.rss[at]!,
+    rssAnon: anon,
     heap,
     fileBacked: s.rssFile[at]!,
     shmem: s.rssShmem[at]!,

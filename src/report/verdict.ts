@@ -1,7 +1,7 @@
 // `memlens verdict`: the post-mortem as text, as JSON, and as the panel at the top of the HTML report.
 
 import type { CaptureCensus } from '../analysis/capture-census.js';
-import type { LineRow } from '../analysis/locations.js';
+import { type LineRow, NO_STACK } from '../analysis/locations.js';
 import type { StackAmount } from '../analysis/stacks.js';
 import { describeEndMoment, describeEnding } from '../analysis/ending.js';
 import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
@@ -40,12 +40,12 @@ function growthTables(model: CaptureModel, g: GrowthView, width: number, paint: 
   }
   const amount = (b: number): string => (signed ? formatSignedBytes(b) : formatBytes(b));
   const num = (n: number): string => (signed && n > 0 ? `+${formatCount(n)}` : formatCount(n));
-  const lineRows = g.lines.map((r: LineRow) => [amount(r.bytes), num(r.count), ownLineText(r, model.header.cwd)]);
-  const table = (title: string, rows: string[][], truncate?: (t: string, w: number) => string): string[] =>
+  const table = (title: string, stacksColumn: boolean, rows: string[][], truncate?: (t: string, w: number) => string): string[] =>
     renderTable(
       [
         { title: signed ? 'Growth' : 'Live', align: 'right' },
         { title: 'Allocations', align: 'right' },
+        ...(stacksColumn ? [{ title: 'Stacks', align: 'right' as const }] : []),
         { title, align: 'left', flex: true, ...(truncate !== undefined ? { truncate } : {}) },
       ],
       rows,
@@ -54,21 +54,80 @@ function growthTables(model: CaptureModel, g: GrowthView, width: number, paint: 
       .trimEnd()
       .split('\n')
       .map((l) => `  ${l}`);
-  out.push(...table('By line of the program', lineRows, truncateLocation));
+  // A line's row adds up every stack through it and the stack table lists them one by one: where a line has
+  // several, its allocations can outnumber its largest stack's for about the same bytes (numpy's shape
+  // buffers beside its arrays: docs/reports.md), so the number of stacks is shown and the difference said.
+  const several = g.lines.some((r) => (r.stacks ?? 1) > 1);
+  const lineRows = g.lines.map((r: LineRow) => [amount(r.bytes), num(r.count), ...(several ? [formatCount(r.stacks ?? 1)] : []), ownLineText(r, model.header.cwd)]);
+  out.push(...table('By line of the program', several, lineRows, truncateLocation));
   out.push('');
   // The stack column gets what the two number columns leave; a stack is cut at frame boundaries.
   const w0 = Math.max(6, ...g.stacks.map((st) => amount(st.bytes).length));
   const w1 = Math.max(11, ...g.stacks.map((st) => num(st.count).length));
   const room = Math.max(20, width - 2 - w0 - w1 - 4);
   const stackRows = g.stacks.map((st: StackAmount) => [amount(st.bytes), num(st.count), stackText(model, st.frames, room)]);
-  out.push(...table('By stack (outermost → innermost)', stackRows));
+  out.push(...table('By stack (outermost → innermost)', false, stackRows));
+  if (several) {
+    out.push(
+      ...wrapText(
+        `A line's row adds up every stack through it (Stacks: how many${signed ? ', those that shrank included' : ''}); the stack table shows one stack per row, the largest first. So a line can count more allocations than its largest stack for about the same bytes: its other stacks may hold many small ones.`,
+        width,
+        '    ',
+        '  ',
+      ).map((l) => paint('dim', l)),
+    );
+  }
   return out;
+}
+
+/**
+ * Why the tracked heap's or RSS's peak can be above the limit that killed the process (or the heap above the
+ * peak RSS): said when it is, as a figure above the limit reads as a contradiction. Undefined when none is.
+ * The heap counts what was allocated, touched or not (HeapResidence); RSS counts the library pages the
+ * process maps, which the page cache charges to the cgroup that first read them, often another one.
+ */
+export function beyondLimitText(model: CaptureModel, v: Verdict): string | undefined {
+  const p = v.peak;
+  const limit = p.limit ?? 0;
+  const heapOverLimit = limit > 0 && p.heap.bytes > limit;
+  const heapOverRss = p.rss !== undefined && p.heap.bytes > p.rss.bytes;
+  const rss = p.rss?.bytes;
+  const rssOverLimit = limit > 0 && rss !== undefined && rss > limit;
+  const parts: string[] = [];
+  if (heapOverLimit || heapOverRss) {
+    const r = p.residence;
+    parts.push(
+      `The tracked heap counts memory when it is allocated, RSS and the limit only the pages written: its peak is above ${heapOverLimit ? 'the limit' : 'the peak RSS'} because part of it was never resident (not touched, or swapped out).`,
+    );
+    if (r.mappedAtPeak > 0) {
+      const l = r.mappedLine;
+      // With no Python frame: a library's own thread (numpy 2.0's OpenBLAS maps its buffers from its workers).
+      const by = l === undefined ? '' : l.function === NO_STACK ? 'with no Python frame on the stack (a thread of a library, or before Python code ran)' : `by ${ownLineText(l, model.header.cwd)}`;
+      const line = l !== undefined && l.bytes > 0 ? `, ${l.bytes === r.mappedAtPeak ? 'all' : formatBytes(l.bytes)} of them ${by}` : '';
+      parts.push(
+        `At the peak ${formatBytes(r.mappedAtPeak)} of it were mappings made with mmap${line}: a mapping holds memory only in the pages written, and libraries map more than they use (numpy's OpenBLAS maps a buffer of 32 MiB or more per thread).`,
+      );
+    }
+    if (r.notResident !== undefined && r.notResident.timeNs !== undefined)
+      parts.push(`At ${formatTime(r.notResident.timeNs)} the heap was ${formatBytes(r.notResident.bytes)} more than anonymous RSS: at least that much of it held no memory then.`);
+  }
+  if (rssOverLimit) {
+    const u = v.unexplained;
+    const split = u !== undefined && u.rss === rss ? ` (at ${formatTime(u.timeNs)}: anonymous ${formatBytes(u.rssAnon)}, file-backed ${formatBytes(u.fileBacked)})` : '';
+    parts.push(
+      `RSS is above the limit${split}: at least ${formatBytes(rss - limit)} of the pages it counts were charged to another cgroup, as the page cache charges a file's pages (the interpreter's, the libraries') to the cgroup that first read them.`,
+    );
+  }
+  return parts.length === 0 ? undefined : parts.join(' ');
 }
 
 function unexplainedLines(u: UnexplainedRss, width: number, paint: Paint): string[] {
   const out: string[] = [];
-  const more = u.rss - Math.min(u.heap, u.rss);
-  out.push(`  RSS ${formatBytes(u.rss)}: the tracked heap explains ${formatBytes(Math.min(u.heap, u.rss))}${more > 0 ? `; ${formatBytes(more)} more is` : ''}:`);
+  // The heap is anonymous memory: it explains at most the anonymous RSS, never the file-backed pages (a heap
+  // above anonymous RSS once read "explains 140 MiB" of a 140 MiB RSS and then listed 12 MiB file-backed).
+  const explained = Math.min(u.heap, u.rssAnon);
+  const more = u.rss - explained;
+  out.push(`  RSS ${formatBytes(u.rss)}: the tracked heap explains ${formatBytes(explained)}${more > 0 ? `; ${formatBytes(more)} more is` : ''}:`);
   const item = (label: string, bytes: number, text: string): void => {
     const head = `    ${label.padEnd(28)}${formatBytes(bytes).padStart(10)}  `;
     out.push(head.trimEnd());
@@ -143,6 +202,8 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
       .map((l) => `  ${l}`.trimEnd()),
   );
   if (p.rss === undefined) out.push('  RSS and cgroup usage: unknown (no memory snapshot).');
+  const beyond = beyondLimitText(model, v);
+  if (beyond !== undefined) out.push(...wrapText(beyond, width, '    ', '  ').map((l) => paint('dim', l)));
   if (p.cgroup !== undefined) {
     // The cgroup's usage is the group's, not the process's: say so, or a 400 MiB container reads as a 400 MiB process.
     out.push(
@@ -290,10 +351,14 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   return out.join('\n') + '\n';
 }
 
+function lineJson(l: LineRow): Record<string, unknown> {
+  return { function: l.function, file: l.file, line: l.line, bytes: l.bytes, count: l.count, stacks: l.stacks ?? 1, via: l.via ?? null };
+}
+
 function growthJson(model: CaptureModel, g: GrowthView): Record<string, unknown> {
   return {
     heap_bytes: g.heapBytes,
-    lines: g.lines.map((l) => ({ function: l.function, file: l.file, line: l.line, bytes: l.bytes, count: l.count, via: l.via ?? null })),
+    lines: g.lines.map(lineJson),
     stacks: g.stacks.map((s) => stackJson(model, s)),
   };
 }
@@ -306,7 +371,16 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
     capture: describeCapture(model),
     aggregated: v.aggregated,
     ending: endingJson(e),
-    peak: { heap: tv(v.peak.heap), rss: tv(v.peak.rss), cgroup_usage: tv(v.peak.cgroup), limit: v.peak.limit ?? null },
+    peak: {
+      heap: tv(v.peak.heap),
+      rss: tv(v.peak.rss),
+      cgroup_usage: tv(v.peak.cgroup),
+      limit: v.peak.limit ?? null,
+      heap_mapped_at_peak: v.peak.residence.mappedAtPeak,
+      heap_mapped_line: v.peak.residence.mappedLine === undefined ? null : lineJson(v.peak.residence.mappedLine),
+      heap_not_resident: tv(v.peak.residence.notResident),
+      beyond_limit: beyondLimitText(model, v) ?? null,
+    },
     last_snapshot:
       v.last === undefined
         ? null
@@ -377,6 +451,8 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
   if (p.limit !== undefined) facts.push(['Memory limit', formatBytes(p.limit)]);
   facts.push(['Peak tracked heap', `${withShare(p.heap.bytes)}${p.heap.timeNs !== undefined ? ` at ${formatTime(p.heap.timeNs)}` : ''}`]);
   if (p.rss !== undefined) facts.push(['Peak RSS', `${withShare(p.rss.bytes)}${p.rss.timeNs !== undefined ? ` at ${formatTime(p.rss.timeNs)}` : ''}`]);
+  const beyond = beyondLimitText(model, v);
+  if (beyond !== undefined) facts.push([p.limit !== undefined && (p.heap.bytes > p.limit || (p.rss?.bytes ?? 0) > p.limit) ? 'Above the limit' : 'Heap above RSS', beyond]);
   if (p.cgroup !== undefined) {
     const at = p.cgroup.timeNs !== undefined ? ` at ${formatTime(p.cgroup.timeNs)}` : '';
     if (p.limit !== undefined) facts.push(['Peak cgroup usage', `${withShare(p.cgroup.bytes)}${at} (the whole cgroup, as the limit counts it)`]);

@@ -1,0 +1,98 @@
+// The verdict's text where two of its figures can seem to disagree: a line's row against its largest stack's
+// (a line adds up every stack through it), and the tracked heap or RSS above the limit that killed the
+// process (the heap counts what was allocated, touched or not; RSS counts library pages charged elsewhere).
+// Captures written with the encoder; the real processes are in test/oom/verdict-figures.test.ts.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { analyze, type FrameSpec, MiB, ProgramCapture, SEC } from '../../test/support/program-capture.js';
+import { Allocator } from '../capture/format.js';
+import { renderVerdict, verdictJson } from './verdict.js';
+
+const LINE: FrameSpec[] = [
+  ['<module>', 1],
+  ['load_partition', 12],
+];
+const NUMPY = '/usr/lib/python3.12/site-packages/numpy/_core/';
+
+/** The text with wrapped sentences joined (their next lines are indented by 4) and spaces squeezed. */
+function text(bytes: Uint8Array): string {
+  const a = analyze(bytes);
+  return renderVerdict(a.model, a.verdict, { width: 200 })
+    .replace(/\n {4}(?=\S)/g, ' ')
+    .replace(/ +/g, ' ');
+}
+
+test("a line's row that adds up several stacks says how many, and why its count can pass its largest stack's", () => {
+  // numpy's `np.ones(n) * i` on CPython 3.14+ (docs/reports.md): 12 arrays at the line, 9 shape buffers of
+  // 16 bytes one frame deeper. The line: +21 allocations; its largest stack: +12, for the same 96.0 MiB.
+  const p = new ProgramCapture();
+  for (let i = 0; i < 12; i++) p.alloc(1, LINE, 8 * MiB);
+  for (let i = 0; i < 9; i++) p.alloc(1, [...LINE, ['ones', 232, `${NUMPY}numeric.py`]], 16);
+  p.snapshot(SEC, { rss: 120 * MiB });
+  p.trailer(SEC);
+  const bytes = p.finish();
+  const t = text(bytes);
+  // What grew in the last seconds (all of this capture), signed.
+  assert.match(t, /Growth Allocations Stacks By line of the program\n[─ ]+\n \+96\.0 MiB \+21 2 load_partition at job\.py:12\n/);
+  assert.match(t, /Growth Allocations By stack \(outermost → innermost\)\n[─ ]+\n \+96\.0 MiB \+12 <module> \(job\.py:1\) → load_partition \(:12\)\n \+144 B \+9 /);
+  assert.match(t, /A line's row adds up every stack through it \(Stacks: how many, those that shrank included\); the stack table shows one stack per row/);
+  const a = analyze(bytes);
+  const j = verdictJson(a.model, a.verdict) as { live_at_end: { lines: { count: number; stacks: number }[] } };
+  assert.deepEqual([j.live_at_end.lines[0]?.count, j.live_at_end.lines[0]?.stacks], [21, 2]);
+
+  // One stack per line: no column, no sentence.
+  const q = new ProgramCapture();
+  q.alloc(1, LINE, 8 * MiB);
+  q.snapshot(SEC);
+  q.trailer(SEC);
+  const u = text(q.finish());
+  assert.match(u, /Growth Allocations By line of the program\n/);
+  assert.doesNotMatch(u, /Stacks/);
+});
+
+/** numpy imported (two 32 MiB OpenBLAS mappings, barely touched), then 80 MiB of arrays, under 128 MiB. */
+function openBlasJob(): Uint8Array {
+  const p = new ProgramCapture();
+  const importing: FrameSpec[] = [
+    ['<module>', 3],
+    ['<module>', 11, `${NUMPY}multiarray.py`],
+  ];
+  p.alloc(1, importing, 32 * MiB, Allocator.Mmap);
+  p.alloc(1, importing, 32 * MiB, Allocator.Mmap);
+  p.snapshot(SEC, { rss: 20 * MiB, file: 12 * MiB, cgroupUsage: 10 * MiB, cgroupLimit: 128 * MiB });
+  for (let i = 0; i < 10; i++) p.alloc(1, LINE, 8 * MiB);
+  // RSS 140 MiB: 126 MiB anonymous (the arrays, the interpreter) and 14 MiB of library pages the cgroup was
+  // not charged for; usage at the limit.
+  p.snapshot(2 * SEC, { rss: 140 * MiB, file: 14 * MiB, cgroupUsage: 128 * MiB, cgroupLimit: 128 * MiB });
+  p.exit({ timeNs: 2.1 * SEC, signal: 9, oomKill: 1 });
+  return p.finish();
+}
+
+test('a heap and an RSS above the limit that killed the process say why', () => {
+  const t = text(openBlasJob());
+  assert.match(t, /tracked heap 144 MiB 112\.5% /);
+  assert.match(t, /RSS 140 MiB 109\.4% /);
+  assert.match(
+    t,
+    /The tracked heap counts memory when it is allocated, RSS and the limit only the pages written: its peak is above the limit because part of it was never resident \(not touched, or swapped out\)\. At the peak 64\.0 MiB of it were mappings made with mmap, all of them by <module> at job\.py:3 \(in <module>, multiarray\.py:11\): a mapping holds memory only in the pages written/,
+  );
+  assert.match(t, /At 1\.000 s the heap was 56\.0 MiB more than anonymous RSS: at least that much of it held no memory then\./);
+  assert.match(t, /RSS is above the limit \(at 2\.000 s: anonymous 126 MiB, file-backed 14\.0 MiB\): at least 12\.0 MiB of the pages it counts were charged to another cgroup/);
+  // The heap explains at most the anonymous RSS: the file-backed pages are the rest of it.
+  assert.match(t, /RSS 140 MiB: the tracked heap explains 126 MiB; 14\.0 MiB more is:/);
+  const a = analyze(openBlasJob());
+  const j = verdictJson(a.model, a.verdict) as { peak: Record<string, unknown> };
+  assert.equal(j.peak['heap_mapped_at_peak'], 64 * MiB);
+  assert.deepEqual(j.peak['heap_not_resident'], { bytes: 56 * MiB, time_ns: SEC, after_time: false });
+  assert.match(String(j.peak['beyond_limit']), /^The tracked heap counts memory when it is allocated/);
+});
+
+test('a heap within the limit and the peak RSS says nothing of it', () => {
+  const p = new ProgramCapture();
+  for (let i = 0; i < 4; i++) p.alloc(1, LINE, 8 * MiB);
+  p.snapshot(SEC, { rss: 60 * MiB, file: 12 * MiB, cgroupUsage: 60 * MiB, cgroupLimit: 128 * MiB });
+  const t = text(p.finish());
+  assert.doesNotMatch(t, /counts memory when it is allocated|RSS is above the limit/);
+  assert.match(t, /RSS 60\.0 MiB: the tracked heap explains 32\.0 MiB; 28\.0 MiB more is:/);
+});
