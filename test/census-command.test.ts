@@ -103,6 +103,18 @@ test('memlens run --census-at-peak leaves censuses in the capture, and census re
   assert.match(c.stdout, /object\s+[\d,]+/);
 });
 
+/**
+ * What a near-OOM census guarantees whatever the machine's speed (docs/census.md, "Near an OOM kill"): its
+ * paths are in the capture, the search stopped (if it did) at a bound it names, and the program's own data
+ * (batch_oom.py's chunks, under main's local `loaded`) was searched first, so it is counted whole.
+ */
+function assertKeptPaths(json: CensusJson): void {
+  const loaded = json.path_groups.find((g) => g.type === 'bytes' && /local loaded\[\*\]\[\*\]$/.test(g.pattern ?? ''));
+  assert.ok((loaded?.count ?? 0) >= 10_000, JSON.stringify(json.path_groups.slice(0, 5)));
+  assert.equal(loaded!.count % 10_000, 0, "every chunk whole: the program's own roots are searched first");
+  if (json.path_search.partial) assert.match(json.path_search.bound ?? '', /its (memory|work|CPU-time) bound/);
+}
+
 test('a census near an OOM kill is in the capture', () => {
   const cap = join(work, 'oom.mlens');
   const r = memlens(['run', '--memory-limit', '150M', '-q', '-o', cap, join(REPO_ROOT, 'examples', 'batch_oom.py')]);
@@ -121,8 +133,7 @@ test('a census near an OOM kill is in the capture', () => {
   // (memlens run starts the program in its own working directory: the file is named as given there.)
   assert.match(withPaths.stdout, /\n *[\d,]+ +[\d.]+ MiB +[\d.]+% +bytes +thread MainThread, main \([^)]*batch_oom\.py:\d+\) local loaded\[\*\]\[\*\]\n/, withPaths.stdout);
   const json = JSON.parse(memlens(['census', '--json', cap]).stdout) as CensusJson;
-  const loaded = json.path_groups.find((g) => g.type === 'bytes' && /local loaded\[\*\]\[\*\]$/.test(g.pattern ?? ''));
-  assert.ok((loaded?.count ?? 0) >= 10_000, JSON.stringify(json.path_groups.slice(0, 5)));
+  assertKeptPaths(json);
   // The verdict shows it beside the allocation sites, and never blames the program for the census's pause.
   const v = memlens(['verdict', cap]);
   assert.equal(v.code, 0, v.stderr);
@@ -153,6 +164,28 @@ test('a census near an OOM kill is in the capture', () => {
     states.every((l) => l.includes('"enabled":1') || l.includes('"enabled":true')),
     states.join('\n'),
   );
+});
+
+test('a near-OOM census that starts late, as on a busy machine, keeps its paths', () => {
+  // On a busy machine the agent's service thread may notice the usage late: the census then starts nearer
+  // the limit, and a search that took the room it needed was killed before its paths were written (the
+  // census alone was in the capture: before the memory bound, every run of this test). A census 10 points
+  // below a near-OOM share of 0.95 starts at 85% of 150 MB, where one noticed a chunk late would (batch_oom.py
+  // loads 8 MB at a time): the search stops at its memory bound instead, after the program's own roots
+  // (the chunks, counted whole even when the census starts another chunk later), and its paths are written
+  // before the program goes on.
+  const cap = join(work, 'oom-late.mlens');
+  const r = memlens(['run', '--memory-limit', '150M', '--near-oom', '0.95', '-q', '-o', cap, join(REPO_ROOT, 'examples', 'batch_oom.py')]);
+  assert.equal(r.signal, 'SIGKILL', r.stderr);
+  const p = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, 'parse', '--json', cap], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const parts = p.stdout.split('\n').filter((l) => l.includes('"type":"census"') && l.includes('"label":"near-oom"'));
+  assert.equal(parts.length, 2, 'the census, then the census with its paths');
+  assert.ok(parts[1]!.includes('path_groups'), parts[1]!.slice(0, 300));
+  assert.ok(p.stdout.includes('"oom_kill":1'), 'the program was killed by the OOM killer after the census');
+  const json = JSON.parse(memlens(['census', '--json', cap]).stdout) as CensusJson;
+  assertKeptPaths(json);
+  const c = memlens(['census', '--paths', '10', cap]);
+  assert.match(c.stdout, /\n *[\d,]+ +[\d.]+ MiB +[\d.]+% +bytes +thread MainThread, main \([^)]*batch_oom\.py:\d+\) local loaded\[\*\]\[\*\]\n/, c.stdout);
 });
 
 test('bad census input gets one-line errors', () => {

@@ -26,7 +26,7 @@ interface Census {
 
 type Heap = { census: Census; paths: { results: PathResult[] } };
 
-function knownHeap(python: string, mode: 'full' | 'small'): Heap {
+function knownHeap(python: string, mode: 'full' | 'small' | 'memory'): Heap {
   const r = spawnSync(python, [join(repoRoot, 'test/python/census_known_heap.py'), join(repoRoot, 'agent/python'), mode], { encoding: 'utf8', maxBuffer: 64 << 20 });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as Heap;
@@ -87,6 +87,8 @@ for (const py of pythons) {
     assert.match(find(texts, 'bytearray (len 2000000)') ?? '', /: module __main__\['Registry'\]\.entries\['blob'\]$/);
     assert.match(find(texts, 'bytearray (len 4000000)') ?? '', /held by a reference cycle/);
     assert.match(find(texts, 'bytearray (len 50000)') ?? '', /: module __main__\['SESSIONS'\]\['session-\d+'\]\.payload$/);
+    // Held by a library's global and deep in the program's data: the program's roots are searched first.
+    assert.equal(find(texts, 'bytearray (len 1500000)'), "bytearray (len 1500000): module __main__['HOLDER']['deep']['deeper'][0]");
     // The earlier API (paths to given objects) answers from the same kind of search.
     const old = paths.results.map((p) => `${p.target ?? '?'}: ${p.path ?? p.reason ?? ''}`);
     assert.equal(find(old, 'list (len 100000)'), "list (len 100000): module __main__['HELD_BY_GLOBAL']");
@@ -106,4 +108,17 @@ test('a search that reaches its work bound says so, and so does every path it di
   const missing = census.paths.results.filter((p) => p.path === null);
   assert.ok(missing.length > 0);
   for (const p of missing) assert.equal(p.reason, 'the search stopped at its work bound (5000 objects) before reaching it');
+});
+
+test('a search near the memory limit stops at its memory bound and says so', () => {
+  const py = testPythons()[0];
+  assert.ok(py !== undefined);
+  const { census } = knownHeap(py.python, 'memory');
+  assert.equal(census.partial, false, 'the census itself has no such bound');
+  assert.equal(census.path_search.partial, true);
+  assert.equal(census.path_search.bound, 'its memory bound (0 MiB left before the memory limit)');
+  assert.equal(census.path_groups.filter((g) => g.pattern === null).length, 0);
+  const missing = census.paths.results.filter((p) => p.path === null);
+  assert.ok(missing.length > 0);
+  for (const p of missing) assert.equal(p.reason, 'the search stopped at its memory bound (0 MiB left before the memory limit) before reaching it');
 });

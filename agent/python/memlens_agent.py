@@ -110,6 +110,8 @@ def _load(path):
     lib.memlens_quiet.restype = None
     lib.memlens_record_census.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     lib.memlens_record_census.restype = None
+    lib.memlens_census_room.argtypes = []
+    lib.memlens_census_room.restype = ctypes.c_longlong
     try:
         lib.memlens_program_end.argtypes = [ctypes.c_char_p]
         lib.memlens_program_end.restype = None
@@ -148,17 +150,20 @@ def census_in_capture(label):
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             sys.modules["memlens_census"] = module
-        # Near OOM the process has little room and little time: a smaller search than `memlens census PID`
-        # (its bookkeeping is about 24 bytes per container reached), bounded by work and CPU time.
+        # Near OOM the process has little room and little time: a smaller search than `memlens census PID`,
+        # bounded by work and CPU time, and by memory: under a limit it stops while CENSUS_RESERVE bytes are
+        # left, so that memlens's own search never ends the process (docs/census.md).
         # The census is written as soon as it is taken, then again with its paths when the search ends
-        # (the same census: the same "time"; readers keep the later, src/analysis/capture-census.ts): an OOM
-        # kill during the search does not cost the census.
+        # (the same census: the same "time"; readers keep the later, src/analysis/census.ts); a near-OOM
+        # record is written out before the program goes on (agent/src/census.c): an OOM kill during the
+        # search does not cost the census, nor one right after it the paths.
         global _census_thread
         _census_thread = _thread.get_ident()
         try:
             result = module.census_with_paths(
                 time_budget_s=2.0, search_objects=1_000_000, search_cpu_s=3.0,
                 on_census=lambda r: _library.memlens_record_census(str(label).encode(), json.dumps(r).encode()),
+                memory_room=_library.memlens_census_room, memory_reserve=CENSUS_RESERVE,
             )
         finally:
             _census_thread = None
@@ -166,6 +171,12 @@ def census_in_capture(label):
     except BaseException:  # noqa: B036 - the program must not see our failure
         pass
 
+
+# What the search in a capture's census leaves of the memory limit: its rendering of paths and groups, the JSON
+# and the record come after it stops, and between two checks (every 256 containers and every 16,384 objects
+# reached) it grows by what those add. 8 MiB left batch_oom.py's chunks uncounted when a census started a
+# chunk late under 150 MB (docs/census.md).
+CENSUS_RESERVE = 4 << 20
 
 # The thread taking a census for the capture: its gc.disable()/gc.enable() are memlens's, not the program's,
 # and are not reported as GC_STATE (the reports would blame the program for memlens's pause).

@@ -6,8 +6,9 @@ objects it visits) and by the CPU time its thread spends, never by wall time: on
 heap gives the same answer, later. A census or a search that stops at a bound says so and how much it
 covered. Results are plain dicts that json.dumps writes as they are.
 
-The reference-path search is one breadth-first pass from the roots (module globals, thread frames,
-gc.garbage) over the objects' references: it finds the shortest path to every object it reaches, and groups
+The reference-path search is breadth-first from the roots over the objects' references, in two passes (the
+program's own roots, the main module and the thread frames; then the other modules' globals and gc.garbage):
+it finds the shortest path from a pass's roots to every object it reaches, and groups
 the objects of the types that hold the most memory by the shape of their path (`SESSIONS[*].payload`: list
 indices and dict keys that vary from one object to the next are collapsed into `[*]`).
 
@@ -72,13 +73,17 @@ _SIZED = _CONTAINERS + (str, bytes)
 
 
 class _Bound:
-    """Work and CPU-time bounds: `spent(n)` is true once n objects went past the bound or the CPU budget is
-    used up (checked every _CHECK_EVERY objects), and `reason` says which."""
+    """Work, CPU-time and memory bounds: `spent(n)` is true once n objects went past the bound, the CPU
+    budget is used up, or (with `room`, a function giving the bytes left before the process's memory limit,
+    or a negative number without one) fewer than `reserve` bytes are left; checked every _CHECK_EVERY
+    objects. `reason` says which."""
 
-    def __init__(self, max_objects, cpu_s):
+    def __init__(self, max_objects, cpu_s, room=None, reserve=0):
         self.max_objects = max_objects if max_objects and max_objects > 0 else None
         self.cpu_s = cpu_s if cpu_s and cpu_s > 0 else None
         self.cpu_deadline = _cpu() + self.cpu_s if self.cpu_s is not None else None
+        self.room = room
+        self.reserve = reserve
         self.reason = None
 
     def spent(self, n):
@@ -88,6 +93,14 @@ class _Bound:
         if self.cpu_deadline is not None and _cpu() > self.cpu_deadline:
             self.reason = "its CPU-time bound (%g s)" % self.cpu_s
             return True
+        if self.room is not None:
+            try:
+                left = self.room()
+            except Exception:
+                left = -1
+            if 0 <= left < self.reserve:
+                self.reason = "its memory bound (%d MiB left before the memory limit)" % (left >> 20)
+                return True
         return False
 
 
@@ -526,18 +539,20 @@ _UNREACHED = "not reachable from any root: held by a reference cycle (freed by t
 
 
 def search_paths(target_types=(), target_ids=(), max_objects=SEARCH_MAX_OBJECTS, cpu_budget_s=SEARCH_CPU_S, max_depth=64,
-                 max_groups=MAX_GROUPS):
+                 max_groups=MAX_GROUPS, memory_room=None, memory_reserve=0):
     """One breadth-first pass from the roots: the shortest reference path to every object it reaches.
 
     Objects whose type is one of `target_types` (type objects) are grouped by their path's pattern, with
     counts, shallow bytes and one real path as an example; objects whose id() is in `target_ids` get their
-    own path. Memory: an entry per container reached, bounded by `max_objects`; CPU time by
-    `cpu_budget_s`. Returns {"groups", "results", "visited", "partial", "bound", "depth", "pause_ms"}."""
+    own path. Memory: an entry per container reached, bounded by `max_objects`, and with `memory_room` (the
+    bytes left before the process's memory limit, negative without one) the search stops while
+    `memory_reserve` bytes are still left; CPU time by `cpu_budget_s`. Returns {"groups", "results", "visited", "partial", "bound", "depth", "pause_ms"}."""
     started = time.perf_counter()
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _search(set(target_types), set(target_ids), max_objects, cpu_budget_s, max_depth, max_groups, started)
+        bound = _Bound(max_objects, cpu_budget_s, memory_room, memory_reserve)
+        return _search(set(target_types), set(target_ids), bound, max_depth, max_groups, started)
     finally:
         if was_enabled:
             gc.enable()
@@ -568,10 +583,9 @@ class _Marks:
         return False
 
 
-def _search(types, ids, max_objects, cpu_budget_s, max_depth, max_groups, started):
+def _search(types, ids, bound, max_depth, max_groups, started):
     from array import array
 
-    bound = _Bound(max_objects, cpu_budget_s)
     shapes = _Shapes()
     expand = shapes.expand
     trie = _Trie()
@@ -585,30 +599,44 @@ def _search(types, ids, max_objects, cpu_budget_s, max_depth, max_groups, starte
     levels = []
     groups = {}  # (pattern node, type) -> [count, bytes, where the first one is]
     found = {}  # id -> where the object is, for target_ids
+    # Two passes, each breadth-first: from the program's own roots (the main module, the threads' frames),
+    # then from the other modules and gc.garbage. Every root is marked before either starts, so the first
+    # pass stays in the program's own data (a module it reaches is a root of the second): it is small, and a
+    # search that has to stop early near the memory limit has already counted what the program holds.
     roots = _roots()
-    objs, pids, holders = [], array("q"), array("q")
+    passes = ([], [])
     for obj, label in roots:
         if mark(id(obj)):
             continue
         labels[id(obj)] = label
-        pid = trie.root(label)
-        # A root may be a target itself (a module's globals are a dict).
-        where = (0, len(objs), None)
-        if id(obj) in ids:
-            found[id(obj)] = where
-        if type(obj) in types:
-            groups[(pid, type(obj))] = [1, _sizeof(obj), where]
-        objs.append(obj)
-        pids.append(pid)
-        holders.append(-1)
+        passes[0 if label == "module __main__" or label.startswith("thread ") else 1].append(obj)
     del roots
     namespace_of = lambda o: labels.get(id(o)) if type(o) is dict else None  # noqa: E731
-    work = len(objs)
+    work = 0
     partial = False
     depth = 0
     level = 0
+    objs = None
     nxt = nxt_pids = nxt_holders = None
     holder_index = -1
+
+    def start_pass(pass_roots):
+        """The first level of a pass: its roots (a root may be a target itself: a module's globals are a
+        dict)."""
+        nonlocal work
+        objs, pids, holders = [], array("q"), array("q")
+        for obj in pass_roots:
+            pid = trie.root(labels[id(obj)])
+            where = (level, len(objs), None)
+            if id(obj) in ids:
+                found[id(obj)] = where
+            if type(obj) in types:
+                groups[(pid, type(obj))] = [1, _sizeof(obj), where]
+            objs.append(obj)
+            pids.append(pid)
+            holders.append(-1)
+        work += len(objs)
+        return objs, pids, holders
 
     def reach(child, pid, key=_NOKEY):
         # Inlined for speed: this runs once per reference of every container the search expands.
@@ -643,72 +671,83 @@ def _search(types, ids, max_objects, cpu_budget_s, max_depth, max_groups, starte
         if id(child) in ids:
             found[id(child)] = where
 
-    while objs and depth < max_depth:
-        levels.append((objs, pids, holders))
-        nxt, nxt_pids, nxt_holders = [], array("q"), array("q")
-        for i, obj in enumerate(objs):
-            if i % 256 == 0 and bound.spent(work):
-                partial = True
-                break
-            holder_index = i
-            pid = pids[i]
-            tp = type(obj)
-            if tp is list or tp is tuple:
-                # Every item takes the same step; its index only says whether the step varies.
-                step = trie.node(pid, _ITEM)
-                for index, child in enumerate(obj):
-                    reach(child, step, index)
-                continue
-            if tp is dict and id(obj) not in labels:
-                step = trie.node(pid, _ITEM)
-                for k, v in obj.items():
-                    reach(v, step, k)
-                    if expand.get(type(k)) or shapes.expands(type(k)):
-                        reach(k, trie.node(pid, ".keys()"))
-                continue
-            try:
-                children = _labelled(obj, shapes, namespace_of)
-            except Exception:
-                children = []
-            named = {id(c) for _, _, c in children}
-            for text, key, child in children:
-                reach(child, trie.node(pid, text), key)
-            if tp is not dict and not isinstance(obj, type) and _type_key(tp) != "numpy.ndarray":
-                # What the labels above did not name: C-level references (and an instance's own __dict__,
-                # whose items are its attributes).
+    for pass_roots in passes:
+        if partial:
+            break
+        objs, pids, holders = start_pass(pass_roots)
+        pass_depth = 0
+        while objs and pass_depth < max_depth:
+            levels.append((objs, pids, holders))
+            nxt, nxt_pids, nxt_holders = [], array("q"), array("q")
+            next_check = 0
+            for i, obj in enumerate(objs):
+                # Between containers: every 256 of them, and after every 16,384 objects reached (a level of
+                # a few big lists): the memory bound is checked as often as the work it follows.
+                if i % 256 == 0 or work >= next_check:
+                    if bound.spent(work):
+                        partial = True
+                        break
+                    next_check = work + 16384
+                holder_index = i
+                pid = pids[i]
+                tp = type(obj)
+                if tp is list or tp is tuple:
+                    # Every item takes the same step; its index only says whether the step varies.
+                    step = trie.node(pid, _ITEM)
+                    for index, child in enumerate(obj):
+                        reach(child, step, index)
+                    continue
+                if tp is dict and id(obj) not in labels:
+                    step = trie.node(pid, _ITEM)
+                    for k, v in obj.items():
+                        reach(v, step, k)
+                        if expand.get(type(k)) or shapes.expands(type(k)):
+                            reach(k, trie.node(pid, ".keys()"))
+                    continue
                 try:
-                    refs = gc.get_referents(obj)
+                    children = _labelled(obj, shapes, namespace_of)
                 except Exception:
-                    refs = []
-                for r in refs:
-                    if id(r) in named or r is tp:
-                        continue
-                    if type(r) is dict and getattr(tp, "__dictoffset__", 0) and r is _instance_dict(obj):
-                        if not mark(id(r)):
-                            if dict in types:
-                                reach_dict = groups.get((trie.node(pid, ".__dict__"), dict))
-                                if reach_dict is None:
-                                    groups[(trie.node(pid, ".__dict__"), dict)] = [1, _sizeof(r), (level, i, r)]
-                                else:
-                                    reach_dict[0] += 1
-                                    reach_dict[1] += _sizeof(r)
-                            for k, v in dict.items(r):
-                                if type(k) is str:
-                                    reach(v, trie.node(pid, "." + k))
-                        continue
-                    reach(r, trie.node(pid, " → " + _type_key(type(r))))
-                del refs
-            del children, named
-        else:
-            objs, pids, holders = nxt, nxt_pids, nxt_holders
-            depth += 1
-            level += 1
-            continue
-        break
+                    children = []
+                named = {id(c) for _, _, c in children}
+                for text, key, child in children:
+                    reach(child, trie.node(pid, text), key)
+                if tp is not dict and not isinstance(obj, type) and _type_key(tp) != "numpy.ndarray":
+                    # What the labels above did not name: C-level references (and an instance's own __dict__,
+                    # whose items are its attributes).
+                    try:
+                        refs = gc.get_referents(obj)
+                    except Exception:
+                        refs = []
+                    for r in refs:
+                        if id(r) in named or r is tp:
+                            continue
+                        if type(r) is dict and getattr(tp, "__dictoffset__", 0) and r is _instance_dict(obj):
+                            if not mark(id(r)):
+                                if dict in types:
+                                    reach_dict = groups.get((trie.node(pid, ".__dict__"), dict))
+                                    if reach_dict is None:
+                                        groups[(trie.node(pid, ".__dict__"), dict)] = [1, _sizeof(r), (level, i, r)]
+                                    else:
+                                        reach_dict[0] += 1
+                                        reach_dict[1] += _sizeof(r)
+                                for k, v in dict.items(r):
+                                    if type(k) is str:
+                                        reach(v, trie.node(pid, "." + k))
+                            continue
+                        reach(r, trie.node(pid, " → " + _type_key(type(r))))
+                    del refs
+                del children, named
+            else:
+                objs, pids, holders = nxt, nxt_pids, nxt_holders
+                pass_depth += 1
+                depth = max(depth, pass_depth)
+                level += 1
+                continue
+            break
+        if objs and not partial and pass_depth >= max_depth:
+            partial = True
+            bound.reason = "its depth bound (%d levels)" % max_depth
     nxt = nxt_pids = nxt_holders = None
-    if objs and not partial and depth >= max_depth:
-        partial = True
-        bound.reason = "its depth bound (%d levels)" % max_depth
 
     def path_of(where):
         """The path of an object: (level, index, None) of a container, (level, holder index, obj) of
@@ -786,7 +825,7 @@ def _step_text(p, c, shapes, namespace_of):
 
 def census_with_paths(time_budget_s=CENSUS_CPU_S, top_types=50, search_types=SEARCH_TYPES, type_name=None, paths=20,
                       max_objects=CENSUS_MAX_OBJECTS, search_objects=SEARCH_MAX_OBJECTS, search_cpu_s=SEARCH_CPU_S,
-                      on_census=None):
+                      on_census=None, memory_room=None, memory_reserve=0):
     """A census, then one reference-path search for the objects of its `search_types` largest types (or of
     the type named `type_name`: `Foo`, `module.Foo`) and for its largest objects (`paths` of them): the
     census dict with `path_groups` (objects grouped by the pattern of their path, largest first), `paths`
@@ -796,7 +835,8 @@ def census_with_paths(time_budget_s=CENSUS_CPU_S, top_types=50, search_types=SEA
     One pause: the collector is disabled once for both (no collection between the census and the search,
     so the ids of the census's largest objects still name them), and `pause_ms` is the whole of it.
     on_census(result), when given, is called with the census before the search starts (the near-OOM census
-    writes it at once: the process may be killed before the search ends)."""
+    writes it at once: the process may be killed before the search ends). memory_room and memory_reserve
+    bound the search by memory (search_paths)."""
     started = time.perf_counter()
     was_enabled = gc.isenabled()
     gc.disable()
@@ -815,7 +855,8 @@ def census_with_paths(time_budget_s=CENSUS_CPU_S, top_types=50, search_types=SEA
         del by_type, ranked
         names = {_type_key(tp) for tp in chosen}
         largest = [o for o in result["largest_objects"] if not type_name or o["type"] in names][:paths]
-        s = search_paths(chosen, [o["id"] for o in largest], max_objects=search_objects, cpu_budget_s=search_cpu_s)
+        s = search_paths(chosen, [o["id"] for o in largest], max_objects=search_objects, cpu_budget_s=search_cpu_s,
+                         memory_room=memory_room, memory_reserve=memory_reserve)
         del chosen
         result.update(_paths_fields(result, s, counts, largest))
         result["pause_ms"] = round((time.perf_counter() - started) * 1000, 3)

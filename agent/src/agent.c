@@ -80,6 +80,10 @@ ML_EXPORT void memlens_record_census(const char *label, const char *json) {
     ml_census_record(label, json);
 }
 
+ML_EXPORT long long memlens_census_room(void) {
+    return (long long)ml_census_room();
+}
+
 ML_EXPORT void memlens_program_end(const char *label) {
     if (!ml_session_active()) return;
     int saved_guard = ml_guard_enter();

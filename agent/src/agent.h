@@ -37,6 +37,8 @@ ML_EXPORT void memlens_gc_state_changed(void);
 /* A census the agent asked for (census.c) comes back as JSON: a CENSUS record in the calling thread's
  * stream. */
 ML_EXPORT void memlens_record_census(const char *label, const char *json);
+/* The bytes left before the memory cgroup's limit, or -1 without one (census.h: ml_census_room). */
+ML_EXPORT long long memlens_census_room(void);
 /* The program the bootstrap ran has finished (its code, its non-daemon threads, its exit handlers): a
  * PROGRAM_END marker with `label` (what the bootstrap releases next, docs/capture-format.md). Tracking goes
  * on: what follows is the bootstrap's release of the script's namespace, then memlens_stop. */

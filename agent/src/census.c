@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "common.h"
 #include "format.h"
 #include "mem.h"
@@ -20,9 +21,24 @@
 static atomic_int g_pending; /* a census is queued and has not run yet */
 static char g_label[32];
 
+/* The memory cgroup as the census sees it (memlens_census_room): found at the first census, on the thread
+ * that takes it; its limit is read again at every census. Only that thread touches these. */
+static ml_cgroup g_census_cg;
+static int g_census_cg_found;
+static uint64_t g_census_limit;
+
+/* How long a near-OOM census may wait for the reader to take its record, without progress, before the
+ * program goes on (the same bound as a stop's or an exec's drain). */
+#define CENSUS_STALL_NS (1000u * 1000000u)
+
 static int census_pending(void *arg) {
     (void)arg;
     int saved = ml_guard_enter();
+    if (!g_census_cg_found) {
+        ml_cgroup_discover(&g_census_cg);
+        g_census_cg_found = 1;
+    }
+    g_census_limit = g_census_cg.version != 0 ? ml_cgroup_limit(&g_census_cg) : 0;
     if (ml_session_active() && ml_py.PyRun_SimpleString != NULL) {
         char stmt[256];
         ml_strlcpy(stmt, "(lambda m: m and m.census_in_capture('", sizeof stmt);
@@ -73,6 +89,17 @@ static void record_census(const char *label, const char *json) {
     }
     ml_lock_release(&t->stream.lock);
     ml_mem_free(mem, cap);
+    /* Near OOM the program may be killed as soon as it runs again, and the service thread that writes the
+     * queue out may not get a CPU before that on a busy machine: the census thread writes the record out
+     * itself before the program goes on (bounded: the reader may stall it CENSUS_STALL_NS at most). */
+    if (strcmp(label, "near-oom") == 0) (void)ml_sink_drain(CENSUS_STALL_NS);
+}
+
+int64_t ml_census_room(void) {
+    if (!g_census_cg_found || g_census_limit == 0) return -1;
+    uint64_t usage = ml_cgroup_usage(&g_census_cg);
+    if (usage == 0) return -1;
+    return usage >= g_census_limit ? 0 : (int64_t)(g_census_limit - usage);
 }
 
 void ml_census_record(const char *label, const char *json) {

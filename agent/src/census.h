@@ -12,4 +12,9 @@ int ml_census_request(const char *label);
  * calling thread's stream. */
 void ml_census_record(const char *label, const char *json);
 
+/* The bytes left before the memory cgroup's limit (its usage read now, its limit as at the census's start),
+ * or -1 without a limit: the near-OOM search stops before it would itself end the process. Called by the
+ * thread taking a census (memlens_census_room). */
+int64_t ml_census_room(void);
+
 #endif

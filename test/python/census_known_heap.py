@@ -2,8 +2,12 @@
 # are kept in a global dict (the path pattern `SESSIONS[*].payload`), and objects held alive by a module
 # global, a closure, a class attribute, and only by an unreachable reference cycle.
 #
+# A bytearray is held both by a library's global (one step from that module's root) and deep in the program's
+# own data: the program's roots are searched first, so its path is the program's.
+#
 # argv: the agent's Python directory, then `full` (bounded by work only, no CPU-time bound: the answer
-# never depends on the machine's speed) or `small` (a work bound far below the heap: an honest partial).
+# never depends on the machine's speed), `small` (a work bound far below the heap: an honest partial) or
+# `memory` (no memory left before the limit, as the agent's memlens_census_room would say: a partial too).
 import gc
 import json
 import sys
@@ -50,6 +54,10 @@ class Registry:
 Registry.entries["blob"] = bytearray(2_000_000)
 
 
+json._memlens_test_shared = bytearray(1_500_000)
+HOLDER = {"deep": {"deeper": [json._memlens_test_shared]}}
+
+
 class Node:
     pass
 
@@ -63,6 +71,8 @@ gc.disable()  # keep the unreachable cycle for the test
 if sys.argv[2] == "full":
     # 0: no CPU-time bound; the work bounds are far above this heap.
     result = memlens_census.census_with_paths(time_budget_s=0, search_cpu_s=0, paths=10)
+elif sys.argv[2] == "memory":
+    result = memlens_census.census_with_paths(time_budget_s=0, search_cpu_s=0, paths=10, memory_room=lambda: 0, memory_reserve=1)
 else:
     result = memlens_census.census_with_paths(time_budget_s=0, search_cpu_s=0, paths=10, search_objects=5_000)
 # The earlier API, on the same heap: one search for the given objects.
