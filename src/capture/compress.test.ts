@@ -164,9 +164,24 @@ test('GrowthRate: the growth of the latest complete window, in bytes per second'
   assert.equal(r.update(2000, RATE_FIRST_MS - 1), 0); // too short to say
   assert.equal(r.update(5000, RATE_WINDOW_MS / 2), 32_000); // the first window, not complete yet: what it saw so far
   assert.equal(r.update(1000 + 2 * RATE_WINDOW_MS * 1000, 2 * RATE_WINDOW_MS), 1_000_000); // 1 MB/s over two windows' time
-  assert.equal(r.update(1000 + 3 * RATE_WINDOW_MS * 1000, 2.5 * RATE_WINDOW_MS), 1_000_000); // later windows count only when complete
+  assert.equal(r.update(1000 + 2.25 * RATE_WINDOW_MS * 1000, 2.5 * RATE_WINDOW_MS), 1_000_000); // the same pace in the window under way
   assert.equal(r.update(1000 + 2 * RATE_WINDOW_MS * 1000, 3 * RATE_WINDOW_MS), 0); // it stopped writing
   assert.equal(r.update(0, 4 * RATE_WINDOW_MS), 0); // shorter (another writer): not a negative rate
+});
+
+test('GrowthRate: a burst is seen once the window under way spans RATE_FIRST_MS, a slowdown only when a window is complete', () => {
+  const r = new GrowthRate();
+  r.update(0, 0);
+  assert.equal(r.update(RATE_WINDOW_MS * 1000, RATE_WINDOW_MS), 1_000_000); // a complete window at 1 MB/s
+  const from = RATE_WINDOW_MS * 1000;
+  // 10 MB/s from then on: not yet said within RATE_FIRST_MS, said once the window under way spans it.
+  assert.equal(r.update(from + (RATE_FIRST_MS - 1) * 10_000, RATE_WINDOW_MS + RATE_FIRST_MS - 1), 1_000_000);
+  assert.equal(r.update(from + RATE_FIRST_MS * 10_000, RATE_WINDOW_MS + RATE_FIRST_MS), 10_000_000);
+  // The window completes at that pace; the next is quiet: its partial rate is lower, the complete window's stays.
+  const next = from + RATE_WINDOW_MS * 10_000;
+  assert.equal(r.update(next, 2 * RATE_WINDOW_MS), 10_000_000);
+  assert.equal(r.update(next + 1000, 2 * RATE_WINDOW_MS + RATE_FIRST_MS), 10_000_000);
+  assert.equal(r.update(next + 2000, 3 * RATE_WINDOW_MS), 8000); // the quiet window complete
 });
 
 test('setMerging(false): small blocks go on one by one, as compressed blocks of the same records', () => {
