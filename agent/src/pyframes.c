@@ -950,6 +950,100 @@ static inline int frees_counted(uintptr_t ts) {
            (watched != 0 && (watched == ML_CODE_WATCH_ALL || rd_ptr(ts, ML_TS_INTERP) == watched));
 }
 
+/* ---- a frame pushed or popped ----------------------------------------------------------------------------------
+ *
+ * The walks the leaf's step leaves to the general walk are mostly these: the leaf called a function (one frame
+ * pushed: json_roundtrip's list comprehensions calling document(), the encoder's callers), or returned to its caller
+ * (one popped), and in both the caller F, a cached entry, most often allocates or calls from another instruction
+ * than when it was cached. Where the cache allows ml_pyframes_walk_whole (the same condition: 3.11+, code frees
+ * counted and not one since the walk that left the cache, every entry settled, every code object live; it ran and
+ * found the leaf elsewhere), `leaf_moved` answers what ml_pyframes_walk_cached would, from the same words:
+ *  - Pushed: the leaf G's back pointer names the cached leaf's frame, entry len - 1, which is F. Popped: the leaf is
+ *    the frame of entry len - 2, which is F. F's index is k, in both.
+ *  - F's four words: its back pointer names entry k - 1, its code word and owner read as cached, the cached entry was
+ *    a shown frame (a live code object's, past its prologue; all are settled); its instruction word is the cached one,
+ *    or one past the prologue.
+ *  - Entries k - 1 down to the root read as cached, with the check the general walk makes of them (two words a frame,
+ *    leaf side first: G names F, F names entry k - 1, which is read only then; only live frames are dereferenced).
+ *    Nothing less will do: a frame that returned and was called again at the same address, with the same words,
+ *    proves nothing about its callers (test/agent/stacks.test.ts: a caller's line changed 11 frames below).
+ *  - Pushed: G read as the walk reads a frame, and found shown and settled, of a live code object.
+ * What the general walk does then, read for read the same words (the thread's frames do not change in the hook):
+ *  - Pushed: G is at no cached address (it names F, entry len - 1; entry i > 0 names entry i - 1 now, entry 0 a
+ *    pointer that ended the walk, so neither can be G), so the walk reads G, then finds F at entry len - 1 (the cached
+ *    leaf is the first entry it compares) and checks entries len - 1 down: where F's instruction is the cached one
+ *    they read as cached (junction len - 1, G the one new entry); where it is not, the check stops at F, the walk reads
+ *    F and finds entry len - 2 next, whose check reads as cached (junction len - 2; F and G new).
+ *  - Popped: the walk finds F at entry len - 2 (the one below the cached leaf, compared second) and checks entries
+ *    len - 2 down: F's instruction the cached one, junction len - 2, nothing new; else it reads F, finds entry len - 3,
+ *    junction there, F new.
+ *  - The code objects' check is skipped (every cached code object live, the count unmoved). A new entry F read again
+ *    gets the cached entry's address, words and facts but the instruction word (the leaf's step's argument: its code
+ *    object is the cached one, alive, as no code object was freed), so the same derivation but for the offset, the
+ *    same depth, nfull, and ncodes (code_index sees the same code objects below it, as it did for F); its address's
+ *    slot names it already. G's entry is new: its slot is set, code_index finds or appends its code object.
+ *  - The cache left: the kept entries, the new ones, fast_len, code_gen and code_counted as that walk sets them.
+ * Not taken (nothing stored, and the general walk reads it all again) where any of that does not hold, or where the
+ * general walk would do something else: a cache that keeps a chain shorter than 3 frames, one past its capacity, an
+ * index of addresses that would be made again. Returns ML_NOT_MOVED then, else what ml_pyframes_walk_cached returns. */
+#define ML_NOT_MOVED (SIZE_MAX - 1)
+static size_t leaf_moved(const ml_pylayout *L, ml_walk_cache *c, uintptr_t f, int counted, uint64_t gen, ml_pyframe *out, size_t cap,
+                         size_t *reused) {
+    size_t len = c->len;
+    if (L->model != ML_FRAMES_INTERP || !counted || !c->code_counted || gen != c->code_gen || len < 3 || len + 1 > c->cap ||
+        c->first_dead != SIZE_MAX || c->raw[len - 1].nfull != 0 || !c->slots_valid || cap < 2)
+        return ML_NOT_MOVED;
+    const struct ml_walk_pair *p = c->pairs;
+    uintptr_t back = rd_ptr(f, L->if_previous);
+    int pushed = back == p[len - 1].addr && f != p[len - 1].addr;
+    if (!pushed && f != p[len - 2].addr) return ML_NOT_MOVED;
+    size_t k = pushed ? len - 1 : len - 2;
+    const ml_rawframe *e = &c->raw[k];
+    uintptr_t fa = p[k].addr;
+    uintptr_t fback = pushed ? rd_ptr(fa, L->if_previous) : back;
+    uintptr_t fcode = rd_ptr(fa, L->if_code), finstr = rd_ptr(fa, L->if_instr);
+    uint32_t fowner = rd_u8(fa, L->if_owner);
+    if (fback != p[k - 1].addr || fcode != e->code || fowner != e->owner || !e->shown) return ML_NOT_MOVED;
+    uintptr_t code = L->code_tagged ? fcode & ~(uintptr_t)3u : fcode; /* shown: the walk untagged it, no tagged int */
+    uintptr_t base = code + L->co_code_adaptive;
+    int stepped = finstr != e->instr;
+    if (stepped && e->first >= 0 && finstr < base + (uintptr_t)e->first * 2u) return ML_NOT_MOVED; /* in the prologue */
+    ml_rawframe g;
+    ml_pyframe gframe;
+    if (pushed) {
+        code_memo m = {0, 0, 0};
+        if (read_frame(L, f, &g, &m, &gframe) != 0 || !g.shown || !g.settled || !g.live) return ML_NOT_MOVED;
+    }
+    /* keep: the entries the general walk keeps; fresh: the new ones (F where it stepped, G where pushed). */
+    size_t keep = stepped ? k : k + 1, fresh = (size_t)stepped + (size_t)pushed;
+    if (keep + fresh < ml_walk_cache_min() || (c->slot_used + fresh) * 2 > c->slot_cap) return ML_NOT_MOVED;
+    if (check_words_interp_uncoded(L, c, 0, k - 1) != SIZE_MAX) return ML_NOT_MOVED;
+    size_t nout = 0;
+    if (pushed) out[nout++] = gframe;
+    if (stepped) {
+        uintptr_t off = finstr >= base ? finstr - base : 0;
+        out[nout].code = (const void *)code;
+        out[nout++].instr = off < ((uintptr_t)1 << 31) ? (uint32_t)off : 0u;
+        c->raw[k].instr = finstr;
+        c->pairs[k].instr = finstr;
+    }
+    if (pushed) {
+        ml_rawframe *r = &c->raw[len];
+        *r = g;
+        c->pairs[len] = (struct ml_walk_pair){r->addr, r->instr};
+        slot_put(c, r->addr, len);
+        r->depth = c->raw[len - 1].depth + 1;
+        r->ncodes = (uint32_t)code_index(c, c->raw[len - 1].ncodes, L, r, len);
+        r->nfull = c->raw[len - 1].nfull;
+    }
+    c->len = keep + fresh;
+    c->code_gen = gen;
+    c->code_counted = counted;
+    c->fast_len = c->len;
+    *reused = c->raw[keep - 1].depth;
+    return nout;
+}
+
 /* ---- the leaf's step ----------------------------------------------------------------------------------------
  *
  * The next commonest walk (json's C encoder and decoder, a dict or a list built in one Python function: the same
@@ -1063,6 +1157,11 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
          * (the proof above), up to the first that was not live. */
         counted = frees_counted(ts);
         gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    }
+    /* The leaf pushed or popped by one frame (leaf_moved), where ml_pyframes_walk_whole found the leaf elsewhere. */
+    if (hint != NULL && !hint->checked) {
+        size_t moved = leaf_moved(L, c, f, counted, gen, out, cap, reused);
+        if (moved != ML_NOT_MOVED) return moved;
     }
     size_t nf = 0, nout = 0;
     size_t junction = SIZE_MAX;

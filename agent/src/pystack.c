@@ -697,8 +697,14 @@ uint32_t ml_pystack_capture_step(ml_pystack *ps, ml_stream *s, int truncate) {
         ps->last_instr[n - 1] = instr;
         ps->last_node[n - 1] = node;
     }
-    ps->code_gen_seen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
-    whole_next(ps);
+    /* whole_next's test, of which only the count can have moved (whole_next cost objects 28 instructions a capture):
+     * whole_depth was n, so every other part of it held at the end of the last capture, and neither the step (the
+     * last stack's leaf's instruction and node) nor ml_pyframes_walk_whole's 2 (the cache's leaf's instruction word,
+     * c->step) changes what it reads (the cache's length, fast_len, its leaf's depth, code_counted and code_gen; the
+     * hidden root's memo, last_hidden, the last stack's codes). */
+    uint64_t seen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    ps->code_gen_seen = seen;
+    if (seen == ps->wc.code_gen) ps->whole_depth = n;
     return node;
 }
 

@@ -102,6 +102,56 @@ top(30)  # ROOT
 print("ok")
 `;
 
+/**
+ * A frame pushed or popped between two events (pyframes.c, leaf_moved), with the caller 12 frames below the leaf on
+ * another line. `first_then_call` allocates, then calls `callee`, which allocates: its first event comes after the
+ * last event of the call before, in `callee`, so its frame is the cached leaf's caller (one popped) at another
+ * instruction; `call_then_last` calls `callee` first (allocating nothing before it, traced or not): its frame,
+ * pushed again at the cached leaf's address, is the caller of the new leaf (one pushed), at another instruction. Between the calls `top`'s line changes (SITE A, SITE C)
+ * and the 11 frames of `mid` are pushed again at the same addresses with the same words: only a path that checks the
+ * chain below the caller sees it. With Python's allocators traced, a call's first event is the bytearray object's,
+ * before its buffer's: every event under `mid` is checked against the buffer that follows it.
+ */
+const PUSH_POP = `KEEP = [None, None]
+SIZES = [(200_000 + 10 * i, 300_000 + 10 * i) for i in range(3)]
+SIZES_2 = [(a + 5, c + 5) for a, c in SIZES]
+
+
+def callee(size):
+    KEEP[1] = bytearray(size + 1)  # CALLEE
+
+
+def first_then_call(size):
+    KEEP[0] = bytearray(size)  # FIRST
+    callee(size)  # CALL AFTER
+
+
+def call_then_last(size):
+    callee(size)  # CALL BEFORE
+    KEEP[0] = bytearray(size + 4)  # LAST
+
+
+def mid(k, size, fn):
+    if k:
+        mid(k - 1, size, fn)  # MID
+        return
+    fn(size)  # TO LEAF
+
+
+def top(n, fn, sizes):
+    if n:
+        top(n - 1, fn, sizes)  # DOWN
+        return
+    for a, c in sizes:
+        mid(10, a, fn)  # SITE A
+        mid(10, c, fn)  # SITE C
+
+
+top(30, first_then_call, SIZES)  # ROOT 1
+top(30, call_then_last, SIZES_2)  # ROOT 2
+print("ok")
+`;
+
 type Lines = [string, number | null][];
 
 /** A stack as [function, line] pairs, innermost first. */
@@ -261,6 +311,73 @@ for (const py of testPythons()) {
           pending = [];
         }
         assert.ok(checked >= 12, `${checked} events checked`);
+      });
+
+    for (const runArgs of [[], ['--trace-python-allocators']])
+      test(`a frame pushed or popped above a caller whose line changed ${runArgs.join(' ')}`, async () => {
+        const o = await capture('push_pop.py', PUSH_POP, runArgs);
+        const line = (marker: string): number => lineOf(PUSH_POP, marker);
+        // size offset, the frames above mid (innermost first), the root's line
+        const shapes: [number, Lines, string][] = [
+          [0, [['first_then_call', line('# FIRST')]], '# ROOT 1'],
+          [
+            1,
+            [
+              ['callee', line('# CALLEE')],
+              ['first_then_call', line('# CALL AFTER')],
+            ],
+            '# ROOT 1',
+          ],
+          [
+            6,
+            [
+              ['callee', line('# CALLEE')],
+              ['call_then_last', line('# CALL BEFORE')],
+            ],
+            '# ROOT 2',
+          ],
+          [9, [['call_then_last', line('# LAST')]], '# ROOT 2'],
+        ];
+        const buffers = new Map<number, number>();
+        for (const [base, site] of [
+          [200_000, '# SITE A'],
+          [300_000, '# SITE C'],
+        ] as const) {
+          for (let i = 0; i < 3; i++) {
+            for (const [offset, top, root] of shapes) {
+              const size = base + 10 * i + offset;
+              buffers.set(bytearraySize(py, size), line(site));
+              assert.deepEqual(
+                stacksOf(o, size, 1).map(lines),
+                [
+                  [
+                    ...top,
+                    ['mid', line('# TO LEAF')],
+                    ...Array.from({ length: 10 }, (): [string, number] => ['mid', line('# MID')]),
+                    ['top', line(site)],
+                    ...Array.from({ length: 30 }, (): [string, number] => ['top', line('# DOWN')]),
+                    ['<module>', line(root)],
+                  ],
+                ],
+                `bytearray(${size})`,
+              );
+            }
+          }
+        }
+        // Every event under mid has the caller's line of the buffer allocated next (in the same call).
+        let pending: number[] = [];
+        let checked = 0;
+        for (const a of o.allocs) {
+          const stack = o.stack(a);
+          if (stack[1]?.function !== 'mid' && stack[2]?.function !== 'mid') continue;
+          pending.push(stack.find((f) => f.function === 'top')?.line ?? -1);
+          const at = buffers.get(a.size);
+          if (at === undefined) continue;
+          for (const s of pending) assert.equal(s, at, `an event under mid before bytearray(${a.size})'s buffer`);
+          checked += pending.length;
+          pending = [];
+        }
+        assert.ok(checked >= 24, `${checked} events checked`);
       });
 
     // With Python's allocators traced, the walk cache reads two words of a settled frame (pyframes.c, "the owner
