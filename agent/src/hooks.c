@@ -240,7 +240,8 @@ static int hook_pthread_setname_np(pthread_t thread, const char *name) {
  * RTLD_NEXT and RPATH inheritance follow later), and a hook would become that caller. Code of a dlopen'ed
  * object is reached through dlsym first (Python's import looks up PyInit_*, ctypes every function), so
  * patching on the first dlsym after the loader's counters moved catches it before it runs; the service
- * thread catches the rest within 10 ms.
+ * thread catches the rest within 10 ms. The object's constructors, and threads they start, have run by then,
+ * unhooked: numpy's OpenBLAS maps its per-thread buffers there (docs/agent.md says why that stays so).
  *
  * dlsym(RTLD_NEXT, ...) answers relative to the object that called it, which it finds from its return
  * address: that call must reach the real dlsym with no frame of ours in between. The entry point below
