@@ -105,7 +105,7 @@ export function beyondLimitText(model: CaptureModel, v: Verdict): string | undef
       const by = l === undefined ? '' : l.function === NO_STACK ? 'with no Python frame on the stack (a thread of a library, or before Python code ran)' : `by ${ownLineText(l, model.header.cwd)}`;
       const line = l !== undefined && l.bytes > 0 ? `, ${l.bytes === r.mappedAtPeak ? 'all' : formatBytes(l.bytes)} of them ${by}` : '';
       parts.push(
-        `At the peak ${formatBytes(r.mappedAtPeak)} of it were mappings made with mmap${line}: a mapping holds memory only in the pages written, and libraries map more than they use (numpy's OpenBLAS maps a buffer of 32 MiB or more per thread).`,
+        `At the peak ${formatBytes(r.mappedAtPeak)} of it were mappings made with mmap${line}: a mapping holds memory only in the pages written, and libraries map more than they use (numpy's OpenBLAS maps a buffer of 32 MiB or more per thread; those it maps while numpy is imported are usually made before memlens hooks the library, and then are in RSS but not in the heap).`,
       );
     }
     if (r.notResident !== undefined && r.notResident.timeNs !== undefined)

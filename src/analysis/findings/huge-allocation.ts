@@ -66,8 +66,9 @@ export function hugeAllocation({ model, facts, filter, claimed }: DetectorInput)
     if (madeByImport(model, a.site)) continue;
     // No Python frame at all: made by a thread that was running no Python code (a native library's worker:
     // numpy 2.0's OpenBLAS maps a 32 MiB buffer per worker thread as the thread starts, reserved and mostly
-    // never touched; a newer OpenBLAS maps it from the importing thread, which madeByImport covers) or by
-    // the interpreter around the program. Nothing the program chose to build whole, and no line to change.
+    // never touched; a newer OpenBLAS maps it from the importing thread, which madeByImport covers where the
+    // capture has it at all: either is mapped inside dlopen, usually before the agent hooks the library,
+    // docs/agent.md) or by the interpreter around the program. Nothing the program chose to build whole, and no line to change.
     if (model.sites.pyStack(a.site) === 0) continue;
     best = a;
   }
