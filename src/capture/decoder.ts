@@ -37,7 +37,7 @@ import { BlockPool } from './block-pool.js';
 import { BlockFramer } from './framing.js';
 import { ungroup, ungroupEach, type GroupPart } from './group.js';
 import { decodeMeta } from './meta.js';
-import { type BlockInfo, type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, STOP_BLOCK } from './records.js';
+import { type BlockInfo, type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, STOP_BLOCK, eventAddress } from './records.js';
 import { ByteReader, ReadError } from './varint.js';
 import { outgrown } from '../util/outgrown.js';
 
@@ -449,6 +449,7 @@ export class CaptureDecoder {
     const native = this.native;
     const slotted = this.slotted;
     const refs = this.refs;
+    const freeAt = v.freeAt !== undefined;
     // hist[0, nAllocs): the block's ALLOC addresses; hist(hist.length - 1 - nFrees, end): its FREE addresses, the
     // last one first.
     let nAllocs = 0;
@@ -588,7 +589,10 @@ export class CaptureDecoder {
           bad = 'a FREE record whose address or seq is out of range';
           break;
         }
-        v.free(stream, seq, addr, size, (t >>> 3) & 3);
+        if (freeAt) {
+          eventAddress[0] = addr;
+          v.freeAt!(stream, seq, size, (t >>> 3) & 3);
+        } else v.free(stream, seq, addr, size, (t >>> 3) & 3);
       } else if (t >= 0x40) {
         bad = `reserved record type 0x${t.toString(16)}`;
         break;

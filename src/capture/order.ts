@@ -35,7 +35,7 @@
 // File position: record r of the b-th block is b · 2^24 + r (a block holds fewer than 2^24 records: its
 // payload is at most 16 MiB), so records decoded late keep the place they had in the file.
 
-import { type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, type MetaRecord, STOP_BLOCK } from './records.js';
+import { type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, type MetaRecord, STOP_BLOCK, eventAddress } from './records.js';
 
 export interface OrdererOptions {
   /** Records buffered before they are released without a barrier (default 2^21; a waiting block counts as its raw bytes / 4). */
@@ -194,6 +194,13 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   free(stream: number, seq: number, address: number, size: number, deallocator: number): void {
+    eventAddress[0] = address;
+    this.freeAt(stream, seq, size, deallocator);
+  }
+
+  /** free() with the address in eventAddress[0] (records.ts): the decoder's call, not boxing it. */
+  freeAt(stream: number, seq: number, size: number, deallocator: number): void {
+    const address = eventAddress[0]!;
     const l = this.last;
     if (seq < this.fastK && l !== undefined && l.id === stream && seq > l.lastK && seq > this.wmK) {
       // As in alloc().

@@ -378,12 +378,21 @@ export interface BlockInfo {
  * file's blocks (decoder) or in seq order (after the orderer, see order.ts). Addresses are plain numbers:
  * user-space addresses fit in 53 bits on every platform memlens supports.
  */
+/** The address of the FREE a visitor's freeAt() is called for (one process-wide slot: calls do not overlap). */
+export const eventAddress = new Float64Array(1);
+
 export interface CaptureVisitor {
   header?(header: CaptureHeader): void;
   /** `allocator`: Allocator from format.ts. `stack`/`nativeStack`: node ids of `stream` (0 = none). */
   alloc(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): void;
   /** `deallocator`: Deallocator from format.ts. `size` is 0 unless the record carries one (munmap). */
   free(stream: number, seq: number, address: number, size: number, deallocator: number): void;
+  /**
+   * free() with the address in `eventAddress[0]` rather than as an argument; when present, the decoder calls
+   * it instead. An address is a double (above 2^31): as the argument of a call that V8 does not inline it is
+   * boxed, one heap object per FREE, most of a report's young garbage; in a Float64Array it is not.
+   */
+  freeAt?(stream: number, seq: number, size: number, deallocator: number): void;
   meta(record: MetaRecord): void;
   warning?(warning: DecodeWarning): void;
   /** Called before the records of each block the decoder reads (file order; the orderer does not pass it on). */

@@ -115,7 +115,9 @@ export class ModelBuilder implements CaptureVisitor {
     // Two compares on the hot path: an allocation no process could hold (value-bounds.ts) is left out.
     if ((size > MAX_PROCESS_BYTES - this.replay.heap || address === 0) && this.impossible.add(impossibleAlloc(address, size, this.replay.heap))) return;
     const site = this.stacks.site(stream as StreamId, stack, nativeStack, allocator);
-    this.replay.alloc(site, this.stacks.lastThread, seq, address, size, allocator);
+    const replay = this.replay;
+    replay.eventAddress[0] = address;
+    replay.allocAt(site, this.stacks.lastThread, seq, size, allocator);
   }
 
   free(_stream: number, seq: number, address: number, size: number, deallocator: number): void {

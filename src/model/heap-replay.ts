@@ -84,6 +84,8 @@ export class HeapReplay {
   private readonly tracked: LiveTable; // PyTraceMalloc_Track'ed memory that malloc did not report
   private readonly regions = new MappedRegions();
   private threadAllocs = new Float64Array(64); // allocations made so far, per thread index
+  /** The address of the allocation allocAt() is called for (written by its caller just before). */
+  readonly eventAddress = new Float64Array(1);
 
   allocations = 0;
   frees = 0;
@@ -145,8 +147,14 @@ export class HeapReplay {
 
   // ── hot path ─────────────────────────────────────────────────────────────────────────────────────
 
-  /** An allocation at `site` (of thread index `thread`). */
-  alloc(site: SiteId, thread: ThreadIndex, seq: number, address: number, size: number, allocator: number): void {
+  /**
+   * An allocation at `site` (of thread index `thread`), at the address in `eventAddress[0]`: an address is a
+   * double (above 2^31), which as the argument of a call V8 did not inline (this one, from the builder's
+   * alloc inlined into the decoder's loop) is boxed, a heap object per ALLOC, half of a report's young
+   * garbage (docs/benchmarks.md, "The read's garbage, round eleven"); in a Float64Array it is not.
+   */
+  allocAt(site: SiteId, thread: ThreadIndex, seq: number, size: number, allocator: number): void {
+    const address = this.eventAddress[0]!;
     if (seq < this.lastSeq) this.outOfOrder++;
     else this.lastSeq = seq;
     if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
