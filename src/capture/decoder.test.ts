@@ -515,11 +515,12 @@ test("a visitor's freeAt() is called instead of free(), with the FREE's address 
       assert.ok(frees.some((it) => 'address' in it && it.address > 2 ** 32));
       assert.equal(at.frees, frees.length);
       assert.deepEqual(at.c.items, plain.c.items);
-      // Through the orderer (which has freeAt), as a report reads.
-      const ordered = new Collector();
+      // Through the orderer (which has freeAt, and passes it on to a visitor that has it), as a report reads.
+      const ordered = new AtCollector();
       const viaAt = new SeqOrderer(ordered);
       decodeCapture(bytes, viaAt);
       viaAt.end();
+      assert.ok(ordered.frees > frees.length / 2, `${ordered.frees} of ${frees.length} frees through freeAt`);
       const viaFree = new Collector();
       const orderer = new SeqOrderer(viaFree);
       decodeCapture(bytes, { header: (h) => orderer.header?.(h), alloc: (...a) => orderer.alloc(...a), free: (...a) => orderer.free(...a), meta: (r) => orderer.meta(r) });

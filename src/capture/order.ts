@@ -72,6 +72,8 @@ interface Waiting {
 
 export class SeqOrderer implements CaptureVisitor {
   private readonly down: CaptureVisitor;
+  /** The downstream visitor takes a FREE's address through eventAddress (records.ts), not boxed as an argument. */
+  private readonly downFreeAt: boolean;
   private readonly maxBuffered: number;
   private cap = 0;
   private n = 0;
@@ -139,6 +141,7 @@ export class SeqOrderer implements CaptureVisitor {
 
   constructor(downstream: CaptureVisitor, options: OrdererOptions = {}) {
     this.down = downstream;
+    this.downFreeAt = downstream.freeAt !== undefined;
     this.maxBuffered = Math.max(16, options.maxBuffered ?? 1 << 21);
     this.grow(1024);
   }
@@ -208,14 +211,20 @@ export class SeqOrderer implements CaptureVisitor {
       l.lastE = 1;
       this.posNext++;
       this.delivered++;
-      this.down.free(stream, seq, address, size, deallocator);
+      if (this.downFreeAt) {
+        eventAddress[0] = address;
+        this.down.freeAt!(stream, seq, size, deallocator);
+      } else this.down.free(stream, seq, address, size, deallocator);
       return;
     }
     if (this.mode === SKIP && this.skipped()) return;
     this.raise(stream, seq, 1);
     if (this.mode === STRAIGHT && this.straight()) {
       this.delivered++;
-      this.down.free(stream, seq, address, size, deallocator);
+      if (this.downFreeAt) {
+        eventAddress[0] = address;
+        this.down.freeAt!(stream, seq, size, deallocator);
+      } else this.down.free(stream, seq, address, size, deallocator);
       return;
     }
     const i = this.push(stream, KIND_FREE);

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { runOracle } from '../../test/support/model-oracle.js';
 import { randomStream, replay } from '../../test/support/random-stream.js';
 import { ModelBuilder } from './builder.js';
+import { eventAddress } from '../capture/records.js';
 import { sizeBucket } from './heap-replay.js';
 import { NO_NATIVE_NODE, type PyNodeId1, type SiteId } from './ids.js';
 import type { ReplayContext, ReplayObserver } from './replay-observer.js';
@@ -219,4 +220,30 @@ test('an observer that outlives the replay does not keep the builder (and its ta
   collectNow();
   assert.equal(ref.deref(), undefined);
   assert.equal(context?.pyParent(0 as PyNodeId1), 0);
+});
+
+test("freeAt() replays as free() does, with the address taken from eventAddress (the orderer's call)", () => {
+  for (const seed of [1, 2, 3]) {
+    const stream = randomStream(seed, { events: 1500, mmapShare: 0.1 });
+    const plain = new ModelBuilder({ lineResolver: instrAsLine, temporaryThreshold: 1 });
+    replay(stream, plain);
+    const at = new ModelBuilder({ lineResolver: instrAsLine, temporaryThreshold: 1 });
+    let frees = 0;
+    replay(stream, {
+      header: (h) => at.header(h),
+      alloc: (...a) => at.alloc(...a),
+      free: (s, seq, address, size, deallocator) => {
+        frees++;
+        eventAddress[0] = address;
+        at.freeAt(s, seq, size, deallocator);
+      },
+      meta: (r) => at.meta(r),
+    });
+    assert.ok(frees > 300, `${frees} frees`);
+    const a = plain.finish();
+    const b = at.finish();
+    for (const k of ['allocations', 'frees', 'maxHeap', 'peakHeap', 'endHeap', 'endLiveCount'] as const) {
+      assert.equal(b[k], a[k], `seed ${seed}: ${k}`);
+    }
+  }
 });

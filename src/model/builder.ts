@@ -25,6 +25,7 @@ import type {
   PressureRecord,
   TrailerRecord,
 } from '../capture/records.js';
+import { eventAddress } from '../capture/records.js';
 import { OPTION_AGGREGATE, OPTION_NATIVE } from '../capture/format.js';
 import { CheckpointLog } from './aggregated.js';
 import { samplingOf } from './sampling.js';
@@ -123,7 +124,14 @@ export class ModelBuilder implements CaptureVisitor {
   free(_stream: number, seq: number, address: number, size: number, deallocator: number): void {
     if (seq >= this.snapshots.nextSeq) this.snapshots.reach(seq, this.replay.heap);
     if (size !== 0 && this.impossible.add(impossibleFree(size))) return;
-    this.replay.free(seq, address, size, deallocator);
+    const replay = this.replay;
+    replay.eventAddress[0] = address;
+    replay.freeAt(seq, size, deallocator);
+  }
+
+  /** free() with the address in eventAddress[0] (records.ts): the orderer's call, not boxing it. */
+  freeAt(stream: number, seq: number, size: number, deallocator: number): void {
+    this.free(stream, seq, eventAddress[0]!, size, deallocator);
   }
 
   // ── records off the hot path ─────────────────────────────────────────────────────────────────────

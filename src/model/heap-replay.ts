@@ -84,7 +84,7 @@ export class HeapReplay {
   private readonly tracked: LiveTable; // PyTraceMalloc_Track'ed memory that malloc did not report
   private readonly regions = new MappedRegions();
   private threadAllocs = new Float64Array(64); // allocations made so far, per thread index
-  /** The address of the allocation allocAt() is called for (written by its caller just before). */
+  /** The address of the allocation or free allocAt() or freeAt() is called for (written by its caller just before). */
   readonly eventAddress = new Float64Array(1);
 
   allocations = 0;
@@ -249,7 +249,9 @@ export class HeapReplay {
     this.acquire(site, size * w, w, seq, thread, index);
   }
 
-  free(seq: number, address: number, size: number, deallocator: number): void {
+  /** A free of the address in `eventAddress[0]` (written by the caller just before: see allocAt()). */
+  freeAt(seq: number, size: number, deallocator: number): void {
+    const address = this.eventAddress[0]!;
     if (seq < this.lastSeq) this.outOfOrder++;
     else this.lastSeq = seq;
     if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
