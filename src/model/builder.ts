@@ -121,17 +121,22 @@ export class ModelBuilder implements CaptureVisitor {
     replay.allocAt(site, this.stacks.lastThread, seq, size, allocator);
   }
 
-  free(_stream: number, seq: number, address: number, size: number, deallocator: number): void {
+  free(stream: number, seq: number, address: number, size: number, deallocator: number): void {
+    eventAddress[0] = address;
+    this.freeAt(stream, seq, size, deallocator);
+  }
+
+  /**
+   * free() with the address in eventAddress[0] (records.ts): the orderer's call, not boxing it. The body is
+   * here, not in free(): V8 left that call from here a call (summary), boxing the address again.
+   */
+  freeAt(_stream: number, seq: number, size: number, deallocator: number): void {
+    const address = eventAddress[0]!;
     if (seq >= this.snapshots.nextSeq) this.snapshots.reach(seq, this.replay.heap);
     if (size !== 0 && this.impossible.add(impossibleFree(size))) return;
     const replay = this.replay;
     replay.eventAddress[0] = address;
     replay.freeAt(seq, size, deallocator);
-  }
-
-  /** free() with the address in eventAddress[0] (records.ts): the orderer's call, not boxing it. */
-  freeAt(stream: number, seq: number, size: number, deallocator: number): void {
-    this.free(stream, seq, eventAddress[0]!, size, deallocator);
   }
 
   // ── records off the hot path ─────────────────────────────────────────────────────────────────────
