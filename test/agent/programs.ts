@@ -140,38 +140,101 @@ for _ in range(2):
 print("ok")
 `;
 
+/** One call of `mid` from `top`'s loop, or of `top` from the module: the arguments after the first (the depth,
+ * which the generator writes), and the line's marker (without the `# `). */
+export type ChainCall = [args: string, marker: string];
+
+/**
+ * The programs of the walk cache's "same frames above a caller whose line changed" tests (SAME_TOP_PROG here, and
+ * stacks.test's FAR_TOP, LEAF_STEP and PUSH_POP): a recursion `top` (DOWN) whose bottom calls, in a loop, a chain
+ * `mid` (MID) from two lines in turn (the sites), each time to the same depth, so that the chain's frames are
+ * pushed again at the same addresses with the same words and only the site's line, below the chain, tells one
+ * stack from the other. `mid` ends in `leaf(size)`, `leaf` a global function or one passed down.
+ */
+export interface TopMidLeaf {
+  /** `top`'s argument at the root: its frames at DOWN, between the root and the one at a site (how far from the
+   * root the line that changes is). */
+  depth: number;
+  /** `mid`'s argument at the sites: its frames at MID, between the site and the one at TO LEAF (the chain pushed
+   * again at the same addresses). */
+  chain: number;
+  /** sys.setrecursionlimit's argument, for depth + chain past Python's default limit (1,000); none: the default. */
+  recursionLimit?: number;
+  /** Python source: the module's globals (KEEP, sizes made beforehand) and the leaf function(s) with their
+   * markers: what is allocated, and from which lines. */
+  leaf: string;
+  // The rest, where left out, are SAME_TOP_PROG's (TOP_MID_LEAF_DEFAULTS).
+  /** `mid`'s parameters after k, passed on down its recursion: `size` (the leaf's argument), and `leaf` where the
+   * leaf function is passed in rather than the global one. */
+  midArgs?: string;
+  /** `top`'s parameters after n, passed on down its recursion ('': none). */
+  topArgs?: string;
+  /** The header of `top`'s loop, which makes the names the sites' arguments use. */
+  loop?: string;
+  /** The loop's two calls of mid, in turn: mid's arguments after k (what `midArgs` names), and the markers. */
+  sites?: [ChainCall, ChainCall];
+  /** The module's calls of `top`: its arguments after n (what `topArgs` names), and the markers. */
+  roots?: ChainCall[];
+}
+
+/** SAME_TOP_PROG's loop, sites and calls: the leaf a global function of `size`, sizes made in the loop, one root. */
+const TOP_MID_LEAF_DEFAULTS: Required<Pick<TopMidLeaf, 'midArgs' | 'topArgs' | 'loop' | 'sites' | 'roots'>> = {
+  midArgs: 'size',
+  topArgs: '',
+  loop: 'for i in range(3):',
+  sites: [
+    ['200_000 + i', 'SITE A'],
+    ['300_000 + i', 'SITE B'],
+  ],
+  roots: [['', 'ROOT']],
+};
+
+/** 10000 as Python writes it in these programs: 10_000. */
+const pyInt = (n: number): string => String(n).replace(/\B(?=(\d{3})+$)/g, '_');
+
+/** The Python source of one program of that shape (TopMidLeaf): `options`, the rest TOP_MID_LEAF_DEFAULTS. */
+export function topMidLeafProg(options: TopMidLeaf): string {
+  const p = { ...TOP_MID_LEAF_DEFAULTS, ...options };
+  const limit = p.recursionLimit === undefined ? '' : `import sys\n\nsys.setrecursionlimit(${pyInt(p.recursionLimit)})\n`;
+  const topArgs = p.topArgs === '' ? '' : `, ${p.topArgs}`;
+  const site = ([args, marker]: ChainCall): string => `        mid(${pyInt(p.chain)}, ${args})  # ${marker}\n`;
+  const roots = p.roots.map(([args, marker]) => `top(${pyInt(p.depth)}${args === '' ? '' : `, ${args}`})  # ${marker}\n`).join('');
+  return `${limit}${p.leaf}
+
+def mid(k, ${p.midArgs}):
+    if k:
+        mid(k - 1, ${p.midArgs})  # MID
+        return
+    leaf(size)  # TO LEAF
+
+
+def top(n${topArgs}):
+    if n:
+        top(n - 1${topArgs})  # DOWN
+        return
+    ${p.loop}
+${site(p.sites[0])}${site(p.sites[1])}
+
+${roots}print("ok")
+`;
+}
+
 /**
  * A 31-deep recursion whose bottom calls the same 12-frame chain from two lines in turn, three times: between
  * two allocations the frames above the bottom are popped and pushed again at the same addresses, with the
  * same code and instruction in each, and only the bottom's instruction (11 frames below the leaf) differs.
  * A walk cache that trusted the leaf's frames, or the few below it, would give the other line's stack.
  */
-export const SAME_TOP_PROG = `KEEP = []
+export const SAME_TOP_PROG = topMidLeafProg({
+  depth: 30,
+  chain: 10,
+  leaf: `KEEP = []
 
 
 def leaf(size):
     KEEP.append(bytearray(size))  # LEAF
-
-
-def mid(k, size):
-    if k:
-        mid(k - 1, size)  # MID
-        return
-    leaf(size)  # TO LEAF
-
-
-def top(n):
-    if n:
-        top(n - 1)  # DOWN
-        return
-    for i in range(3):
-        mid(10, 200_000 + i)  # SITE A
-        mid(10, 300_000 + i)  # SITE B
-
-
-top(30)  # ROOT
-print("ok")
-`;
+`,
+});
 
 /**
  * A generator resumed from two places in turn, three times each: through the generator that delegates to it

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { type Frame, Oracle } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
-import { CODE_NAME_PROG, CODE_REUSE_PROG, DEEP_PROG, GEN_CALLERS_PROG, REGROW_PROG, SAME_TOP_PROG } from './programs.js';
+import { CODE_NAME_PROG, CODE_REUSE_PROG, DEEP_PROG, GEN_CALLERS_PROG, REGROW_PROG, SAME_TOP_PROG, topMidLeafProg } from './programs.js';
 
 const UNICODE_FILE = 'données_π.py';
 const UNICODE = `KEEP = []
@@ -32,36 +32,18 @@ print("ok")
  * from the root; and each stack allocated at twice from one instruction, so that the second walk finds the whole
  * chain as cached. The check of the long chain compares in the loop that prefetches, down to the changed caller.
  */
-const FAR_TOP = `import sys
-
-sys.setrecursionlimit(10_000)
-KEEP = []
+const FAR_TOP = topMidLeafProg({
+  depth: 60,
+  chain: 2_100,
+  recursionLimit: 10_000,
+  leaf: `KEEP = []
 
 
 def leaf(size):
     for _ in range(2):
         KEEP.append(bytearray(size))  # LEAF
-
-
-def mid(k, size):
-    if k:
-        mid(k - 1, size)  # MID
-        return
-    leaf(size)  # TO LEAF
-
-
-def top(n):
-    if n:
-        top(n - 1)  # DOWN
-        return
-    for i in range(3):
-        mid(2_100, 200_000 + i)  # SITE A
-        mid(2_100, 300_000 + i)  # SITE B
-
-
-top(60)  # ROOT
-print("ok")
-`;
+`,
+});
 
 /**
  * The leaf's step (pyframes.c): the same leaf frame, at the same address, allocating from another instruction than
@@ -73,34 +55,23 @@ print("ok")
  * bytearray object's, before its buffer's: every event in `leaf` is checked, against the buffer that follows it in
  * the same call (the stores free the old bytearrays, and allocate nothing else).
  */
-const LEAF_STEP = `KEEP = [None, None]
+const LEAF_STEP = topMidLeafProg({
+  depth: 30,
+  chain: 10,
+  leaf: `KEEP = [None, None]
 SIZES = [(200_000 + 10 * i, 300_000 + 10 * i) for i in range(3)]
 
 
 def leaf(size):
     KEEP[0] = bytearray(size)  # FIRST
     KEEP[1] = bytearray(size + 1)  # SECOND
-
-
-def mid(k, size):
-    if k:
-        mid(k - 1, size)  # MID
-        return
-    leaf(size)  # TO LEAF
-
-
-def top(n):
-    if n:
-        top(n - 1)  # DOWN
-        return
-    for a, c in SIZES:
-        mid(10, a)  # SITE A
-        mid(10, c)  # SITE C
-
-
-top(30)  # ROOT
-print("ok")
-`;
+`,
+  loop: 'for a, c in SIZES:',
+  sites: [
+    ['a', 'SITE A'],
+    ['c', 'SITE C'],
+  ],
+});
 
 /**
  * A frame pushed or popped between two events (pyframes.c, leaf_moved), with the caller 12 frames below the leaf on
@@ -112,7 +83,10 @@ print("ok")
  * chain below the caller sees it. With Python's allocators traced, a call's first event is the bytearray object's,
  * before its buffer's: every event under `mid` is checked against the buffer that follows it.
  */
-const PUSH_POP = `KEEP = [None, None]
+const PUSH_POP = topMidLeafProg({
+  depth: 30,
+  chain: 10,
+  leaf: `KEEP = [None, None]
 SIZES = [(200_000 + 10 * i, 300_000 + 10 * i) for i in range(3)]
 SIZES_2 = [(a + 5, c + 5) for a, c in SIZES]
 
@@ -129,28 +103,19 @@ def first_then_call(size):
 def call_then_last(size):
     callee(size)  # CALL BEFORE
     KEEP[0] = bytearray(size + 4)  # LAST
-
-
-def mid(k, size, fn):
-    if k:
-        mid(k - 1, size, fn)  # MID
-        return
-    fn(size)  # TO LEAF
-
-
-def top(n, fn, sizes):
-    if n:
-        top(n - 1, fn, sizes)  # DOWN
-        return
-    for a, c in sizes:
-        mid(10, a, fn)  # SITE A
-        mid(10, c, fn)  # SITE C
-
-
-top(30, first_then_call, SIZES)  # ROOT 1
-top(30, call_then_last, SIZES_2)  # ROOT 2
-print("ok")
-`;
+`,
+  midArgs: 'size, leaf',
+  topArgs: 'leaf, sizes',
+  loop: 'for a, c in sizes:',
+  sites: [
+    ['a, leaf', 'SITE A'],
+    ['c, leaf', 'SITE C'],
+  ],
+  roots: [
+    ['first_then_call, SIZES', 'ROOT 1'],
+    ['call_then_last, SIZES_2', 'ROOT 2'],
+  ],
+});
 
 type Lines = [string, number | null][];
 
