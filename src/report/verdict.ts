@@ -174,7 +174,7 @@ const LOAD_NAMES = 10;
 const REST_NAMES = 20;
 
 /** `a.so, b.so (numpy); libz.so.1`: base names, runs of one Python package followed by its name. */
-export function loadedNames(libraries: LateLoad['libraries'], max = Infinity): string {
+function loadedNames(libraries: LateLoad['libraries'], max = Infinity): string {
   const runs: { pkg: string | undefined; names: string[] }[] = [];
   for (const l of libraries.slice(0, max)) {
     const pkg = packageOf(l.path);
