@@ -299,3 +299,35 @@ test("what grew names the program's own line first, with the library frame that 
     ],
   );
 });
+
+describe('libraries loaded after the start', () => {
+  const image = (p: ProgramCapture, path: string): void => {
+    p.w.meta({ type: 'image', stream: 0, seq: p.seq + 1, loadBias: 0x7f0000000000, path, buildId: new Uint8Array(), segments: [{ vaddr: 0, memsz: 4096, prot: 5, fileOffset: 0 }] });
+  };
+
+  test('an attach starts them too; what the first scan wrote before it is not one', () => {
+    const p = new ProgramCapture({ mode: 2 });
+    image(p, '/lib/x86_64-linux-gnu/libc.so.6');
+    p.marker(3, '', 0);
+    p.alloc(1, EARLY, MiB);
+    p.snapshot(SEC, { rss: 30 * MiB });
+    p.alloc(1, EARLY, MiB);
+    image(p, '/srv/venv/lib/python3.12/site-packages/lxml/etree.cpython-312-x86_64-linux-gnu.so');
+    p.alloc(1, EARLY, MiB);
+    const v = analyze(p.finish()).verdict;
+    // No snapshot after it: placed after the one before, with no growth to tell.
+    assert.deepEqual(
+      v.loadedAfterStart.map((l) => [l.libraries.map((x) => x.path.slice(x.path.lastIndexOf('/') + 1)), l.afterNs, l.byNs, l.anonGrowth, l.heapGrowth]),
+      [[['etree.cpython-312-x86_64-linux-gnu.so'], SEC, undefined, undefined, undefined]],
+    );
+  });
+
+  test('without a start marker (an agent that wrote none) no image counts as loaded later', () => {
+    const p = new ProgramCapture();
+    image(p, '/lib/x86_64-linux-gnu/libc.so.6');
+    p.alloc(1, EARLY, MiB);
+    image(p, '/usr/lib/python3.12/lib-dynload/_json.cpython-312-x86_64-linux-gnu.so');
+    p.snapshot(SEC, { rss: 30 * MiB });
+    assert.deepEqual(analyze(p.finish()).verdict.loadedAfterStart, []);
+  });
+});

@@ -22,6 +22,7 @@ import { markersWithPressure } from './memory-pressure.js';
 import { memoryLimitOf } from './memory-limit.js';
 import { type LineRow, ownLines } from './locations.js';
 import { type StackAmount, stacksOf } from './stacks.js';
+import { type LateLoad, lateLoads } from './verdict-loads.js';
 
 const NEAR_OOM = MARKER_KINDS.indexOf('near-oom');
 const MEMORY_PRESSURE = MARKER_KINDS.indexOf('memory-pressure');
@@ -137,6 +138,8 @@ export interface Verdict {
   readonly recent: RecentGrowthView | undefined;
   readonly sinceStart: GrowthView;
   readonly unexplained: UnexplainedRss | undefined;
+  /** Libraries loaded after the start, by the snapshots around them (verdict-loads.ts): [] when none. */
+  readonly loadedAfterStart: readonly LateLoad[];
   readonly gc: GcReport;
   readonly threads: ThreadSummary;
   readonly forks: number;
@@ -233,6 +236,7 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
     recent,
     sinceStart,
     unexplained: unexplainedRss(model),
+    loadedAfterStart: lateLoads(model),
     gc,
     threads,
     forks: model.forks.length,

@@ -26,12 +26,12 @@ import type {
   TrailerRecord,
 } from '../capture/records.js';
 import { eventAddress } from '../capture/records.js';
-import { OPTION_AGGREGATE, OPTION_NATIVE } from '../capture/format.js';
+import { MARKER_KINDS, OPTION_AGGREGATE, OPTION_NATIVE } from '../capture/format.js';
 import { CheckpointLog } from './aggregated.js';
 import { samplingOf } from './sampling.js';
 import { HeapReplay, type HeapTotals, type WindowOption } from './heap-replay.js';
 import type { StreamId } from './ids.js';
-import type { NativeSymbolizer } from './images.js';
+import { type LateImage, lateImage, type NativeSymbolizer } from './images.js';
 import type { CaptureModel, ReplayAnomalies } from './model.js';
 import type { ReplayObserver } from './replay-observer.js';
 import { SiteTable } from './site-table.js';
@@ -50,6 +50,9 @@ export interface BuildOptions {
   /** Names native frames from the image files (an edge function: it reads them). */
   readonly symbolizer?: NativeSymbolizer | undefined;
 }
+
+const MARKER_TRACKING_STARTED = MARKER_KINDS.indexOf('tracking-started');
+const MARKER_ATTACHED = MARKER_KINDS.indexOf('attached');
 
 // Before the header arrives (a capture cut inside it): version 0 says no header was read.
 const EMPTY_HEADER: CaptureHeader = { ...EMPTY_FILE_HEADER, version: 0, minReaderVersion: 0 };
@@ -70,6 +73,9 @@ export class ModelBuilder implements CaptureVisitor {
   private readonly notes: NoteRecord[] = [];
   private readonly censuses: CensusRecord[] = [];
   private readonly pressure: PressureRecord[] = [];
+  /** A marker of tracking started or attached has been read: IMAGE records from now on are late loads. */
+  private started = false;
+  private readonly lateImages: LateImage[] = [];
   private readonly warnings: DecodeWarning[] = [];
   private trailer: TrailerRecord | undefined;
   private exit: ExitRecord | undefined;
@@ -158,6 +164,7 @@ export class ModelBuilder implements CaptureVisitor {
         break;
       case 'image':
         this.stacks.image(record);
+        if (this.started) this.lateImages.push(lateImage(record, this.snapshots.series.seq.length));
         break;
       case 'thread': {
         const t = this.stacks.threadOf(record.stream as StreamId);
@@ -192,6 +199,8 @@ export class ModelBuilder implements CaptureVisitor {
         this.seeTime(record.timeNs);
         break;
       case 'marker':
+        // The agent writes this marker after its first scan's IMAGE records (lifecycle.c): what follows was loaded later.
+        if (record.kind === MARKER_TRACKING_STARTED || record.kind === MARKER_ATTACHED) this.started = true;
         this.markers.push(record);
         this.seeTime(record.timeNs);
         this.observer?.marker?.(record);
@@ -327,6 +336,7 @@ export class ModelBuilder implements CaptureVisitor {
       forks: this.forks,
       censuses: this.censuses,
       pressure: this.pressure,
+      lateImages: this.lateImages,
       notes: this.notes,
       trailer: this.trailer,
       exit: this.exit,

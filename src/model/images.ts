@@ -17,6 +17,39 @@ export interface ImageInfo {
   readonly end: number;
   /** The Python interpreter itself (the executable or libpython): its frames are interpreter internals. */
   readonly interpreter: boolean;
+  /** The IMAGE record's seq: it was written after the events before it (the agent's scan found the image then). */
+  readonly seq: number;
+}
+
+/**
+ * An image whose IMAGE record came after the start (the marker of tracking started or attached; the agent's
+ * first scan writes every image loaded before it): a library loaded while the program ran. IMAGE records
+ * carry no time: the snapshots around the record place it.
+ */
+export interface LateImage {
+  readonly path: string;
+  readonly seq: number;
+  /** Snapshots taken before the record (in the order the reader delivers records): the index of the first after it. */
+  readonly snapshotsBefore: number;
+  /** The address range its segments span (code, data and bss, as loaded): address space, not RSS. */
+  readonly bytes: number;
+}
+
+/** The LateImage of an IMAGE record read after `snapshotsBefore` snapshots. */
+export function lateImage(rec: ImageRecord, snapshotsBefore: number): LateImage {
+  const r = span(rec);
+  return { path: rec.path, seq: rec.seq, snapshotsBefore, bytes: r.end - r.start };
+}
+
+function span(rec: ImageRecord): { start: number; end: number } {
+  if (rec.segments.length === 0) return { start: rec.loadBias, end: rec.loadBias };
+  let start = Infinity;
+  let end = 0;
+  for (const s of rec.segments) {
+    start = Math.min(start, rec.loadBias + s.vaddr);
+    end = Math.max(end, rec.loadBias + s.vaddr + s.memsz);
+  }
+  return { start, end };
 }
 
 export class ImageTable {
@@ -29,22 +62,13 @@ export class ImageTable {
   ) {}
 
   add(rec: ImageRecord): void {
-    let start = Infinity;
-    let end = 0;
-    for (const s of rec.segments) {
-      start = Math.min(start, rec.loadBias + s.vaddr);
-      end = Math.max(end, rec.loadBias + s.vaddr + s.memsz);
-    }
-    if (rec.segments.length === 0) {
-      start = rec.loadBias;
-      end = rec.loadBias;
-    }
+    const { start, end } = span(rec);
     const base = rec.path.slice(rec.path.lastIndexOf('/') + 1);
     // dl_iterate_phdr names the main program '' (it is the executable the header records).
     // python3.13t, libpython3.13t.so: free-threaded builds carry a `t` (and debug builds a `d`).
     const interpreter = rec.path === '' || rec.path === this.executable || /^libpython\d/.test(base) || /^python\d*(\.\d+)?[td]*$/.test(base);
     const buildId = Array.from(rec.buildId, (b) => b.toString(16).padStart(2, '0')).join('');
-    this.images.push({ path: rec.path, buildId, loadBias: rec.loadBias, start, end, interpreter });
+    this.images.push({ path: rec.path, buildId, loadBias: rec.loadBias, start, end, interpreter, seq: rec.seq });
     this.sorted = false;
   }
 

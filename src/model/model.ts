@@ -19,6 +19,7 @@ import type {
   PressureRecord,
 } from '../capture/records.js';
 import type { ReadonlyFrameTable } from './frames.js';
+import type { LateImage } from './images.js';
 import type { ImpossibleValue } from './value-bounds.js';
 import type { StreamId, ThreadIndex } from './ids.js';
 import type { Sampling } from './sampling.js';
@@ -134,6 +135,8 @@ export interface CaptureModel {
   readonly censuses: readonly CensusRecord[];
   /** Memory pressure (PSI) as the kernel reported it, when it changed; src/analysis/memory-pressure.ts reads it. */
   readonly pressure: readonly PressureRecord[];
+  /** Images loaded after the start (IMAGE records after the marker of tracking started or attached), in load order. */
+  readonly lateImages: readonly LateImage[];
   readonly trailer: TrailerRecord | undefined;
   readonly exit: ExitRecord | undefined;
   readonly agentStats: AgentStatsRecord | undefined;

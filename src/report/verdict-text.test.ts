@@ -96,3 +96,79 @@ test('a heap within the limit and the peak RSS says nothing of it', () => {
   assert.doesNotMatch(t, /counts memory when it is allocated|RSS is above the limit/);
   assert.match(t, /RSS 60\.0 MiB: the tracked heap explains 32\.0 MiB; 28\.0 MiB more is:/);
 });
+
+/** An IMAGE record as the agent writes one (service stream, the next event's seq). */
+function image(p: ProgramCapture, path: string, loadBias: number, size: number): void {
+  p.w.meta({ type: 'image', stream: 0, seq: p.seq + 1, loadBias, path, buildId: new Uint8Array([1, 2]), segments: [{ vaddr: 0, memsz: size, prot: 5, fileOffset: 0 }] });
+}
+
+const VENV = '/srv/venv/lib/python3.12/site-packages/';
+
+/** libc at the start; numpy (and OpenBLAS) imported at 0.2 s, _json after the last snapshot. */
+function lateLoadJob(): Uint8Array {
+  const p = new ProgramCapture();
+  image(p, '/lib/x86_64-linux-gnu/libc.so.6', 0x7f0000000000, 2 * MiB);
+  p.marker(1, '', 0);
+  p.snapshot(0.1 * SEC, { rss: 20 * MiB, file: 10 * MiB });
+  p.alloc(1, LINE, 8 * MiB);
+  // Taken with no event between it and the IMAGE records, possibly while numpy was loading: the interval
+  // starts at the snapshot before it.
+  p.snapshot(0.2 * SEC, { rss: 30 * MiB, file: 12 * MiB });
+  image(p, `${VENV}numpy/_core/_multiarray_umath.cpython-312-x86_64-linux-gnu.so`, 0x7f1000000000, 10 * MiB);
+  image(p, `${VENV}numpy/_core/../../numpy.libs/libscipy_openblas64_-fdde5778.so`, 0x7f2000000000, 24 * MiB);
+  image(p, '/lib/x86_64-linux-gnu/libz.so.1', 0x7f3000000000, 120 * 1024);
+  p.alloc(1, LINE, 2 * MiB);
+  p.snapshot(0.3 * SEC, { rss: 72 * MiB, file: 14 * MiB });
+  // No event since the last snapshot either: the load is placed after the one before it.
+  image(p, '/usr/lib/python3.12/lib-dynload/_json.cpython-312-x86_64-linux-gnu.so', 0x7f4000000000, 64 * 1024);
+  p.trailer(0.4 * SEC);
+  return p.finish();
+}
+
+test('the libraries loaded after the start are named, with the snapshots around them and what grew between', () => {
+  const t = text(lateLoadJob());
+  assert.match(
+    t,
+    /\n Loaded after the start: between 0\.100 s and 0\.300 s: _multiarray_umath\.cpython-312-x86_64-linux-gnu\.so, libscipy_openblas64_-fdde5778\.so \(numpy\); libz\.so\.1; over that interval anonymous RSS \+48\.0 MiB, file-backed \+4\.00\n MiB, tracked heap \+10\.0 MiB\. after 0\.200 s: _json\.cpython-312-x86_64-linux-gnu\.so \(the standard library\)\. Libraries can map and allocate memory while they load, before memlens sees their calls/,
+  );
+  // libc was there at the start (before the marker): not a late load.
+  assert.doesNotMatch(t.slice(t.indexOf('Loaded after the start'), t.indexOf('Libraries can map')), /libc\.so\.6/);
+  const a = analyze(lateLoadJob());
+  const j = verdictJson(a.model, a.verdict) as {
+    loaded_after_start: {
+      after_ns: number | null;
+      by_ns: number | null;
+      anon_rss_growth: number | null;
+      heap_growth: number | null;
+      libraries: { path: string; package: string | null; bytes: number }[];
+    }[];
+  };
+  assert.deepEqual(
+    j.loaded_after_start.map((l) => [l.after_ns, l.by_ns, l.anon_rss_growth, l.heap_growth, l.libraries.map((x) => [x.path.slice(x.path.lastIndexOf('/') + 1), x.package, x.bytes])]),
+    [
+      [
+        0.1 * SEC,
+        0.3 * SEC,
+        48 * MiB,
+        10 * MiB,
+        [
+          ['_multiarray_umath.cpython-312-x86_64-linux-gnu.so', 'numpy', 10 * MiB],
+          ['libscipy_openblas64_-fdde5778.so', 'numpy', 24 * MiB],
+          ['libz.so.1', null, 120 * 1024],
+        ],
+      ],
+      [0.2 * SEC, null, null, null, [['_json.cpython-312-x86_64-linux-gnu.so', 'the standard library', 64 * 1024]]],
+    ],
+  );
+
+  // Every image loaded before the start: no line, and no key in the JSON (its output is as it was).
+  const p = new ProgramCapture();
+  image(p, '/lib/x86_64-linux-gnu/libc.so.6', 0x7f0000000000, 2 * MiB);
+  p.marker(1, '', 0);
+  p.alloc(1, LINE, 8 * MiB);
+  p.snapshot(SEC, { rss: 30 * MiB });
+  const bytes = p.finish();
+  assert.doesNotMatch(text(bytes), /Loaded after the start/);
+  const b = analyze(bytes);
+  assert.ok(!('loaded_after_start' in verdictJson(b.model, b.verdict)));
+});

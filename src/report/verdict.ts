@@ -5,6 +5,7 @@ import { type LineRow, NO_STACK } from '../analysis/locations.js';
 import type { StackAmount } from '../analysis/stacks.js';
 import { describeEndMoment, describeEnding } from '../analysis/ending.js';
 import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
+import { type LateLoad, packageOf } from '../analysis/verdict-loads.js';
 import type { CaptureModel } from '../model/model.js';
 import { captureCensusWhen, pathGroupsJson, pathSearchJson, pathSearchNote, renderCaptureCensus } from './census.js';
 import { captureNotes, describeCapture, endingJson, markerLabelText } from './describe.js';
@@ -163,6 +164,67 @@ function unexplainedLines(u: UnexplainedRss, width: number, paint: Paint): strin
   return out;
 }
 
+/**
+ * Load moments the text shows in full at most: those with the largest library (the address space its image
+ * spans: OpenBLAS's is the largest numpy loads), in load order; the others' libraries are named after them.
+ */
+const LOAD_ROWS = 8;
+/** Libraries named per moment, and of the moments not shown in full. */
+const LOAD_NAMES = 10;
+const REST_NAMES = 20;
+
+/** `a.so, b.so (numpy); libz.so.1`: base names, runs of one Python package followed by its name. */
+function loadedNames(libraries: LateLoad['libraries'], max = Infinity): string {
+  const runs: { pkg: string | undefined; names: string[] }[] = [];
+  for (const l of libraries.slice(0, max)) {
+    const pkg = packageOf(l.path);
+    const name = escapeLine(l.path.slice(l.path.lastIndexOf('/') + 1) || l.path);
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last.pkg === pkg) last.names.push(name);
+    else runs.push({ pkg, names: [name] });
+  }
+  const text = runs.map((r) => `${r.names.join(', ')}${r.pkg !== undefined ? ` (${escapeLine(r.pkg)})` : ''}`).join('; ');
+  return libraries.length > max ? `${text}; and ${formatCount(libraries.length - max)} more` : text;
+}
+
+/** When a load happened: between the snapshots around its IMAGE record. */
+function loadWhen(l: LateLoad): string {
+  if (l.afterNs !== undefined && l.byNs !== undefined) return `between ${formatTime(l.afterNs)} and ${formatTime(l.byNs)}`;
+  if (l.byNs !== undefined) return `by ${formatTime(l.byNs)}`;
+  return l.afterNs !== undefined ? `after ${formatTime(l.afterNs)}` : 'at an unknown time';
+}
+
+/**
+ * The libraries loaded after the start, in "RSS the tracked heap does not explain": who may hold the RSS the
+ * heap does not, as what a library maps while it loads is not in the capture. Nothing when none loaded.
+ */
+function loadedLines(loads: readonly LateLoad[], width: number, paint: Paint): string[] {
+  if (loads.length === 0) return [];
+  const largest = (l: LateLoad): number => Math.max(...l.libraries.map((x) => x.bytes));
+  const shown = new Set(loads.length <= LOAD_ROWS ? loads : [...loads].sort((a, b) => largest(b) - largest(a)).slice(0, LOAD_ROWS));
+  const out: string[] = [];
+  out.push('  Loaded after the start:');
+  for (const l of loads) {
+    if (!shown.has(l)) continue;
+    const moved =
+      l.anonGrowth === undefined
+        ? ''
+        : `; over that interval anonymous RSS ${formatSignedBytes(l.anonGrowth)}, file-backed ${formatSignedBytes(l.fileGrowth ?? 0)}${l.heapGrowth !== undefined ? `, tracked heap ${formatSignedBytes(l.heapGrowth)}` : ''}`;
+    out.push(...wrapText(`${loadWhen(l)}: ${loadedNames(l.libraries, LOAD_NAMES)}${moved}.`, width, '      ', '    '));
+  }
+  const rest = loads.filter((l) => !shown.has(l)).flatMap((l) => l.libraries);
+  if (rest.length > 0) out.push(...wrapText(`Also loaded, at ${formatCount(loads.length - shown.size)} other moments: ${loadedNames(rest, REST_NAMES)} (--json lists when).`, width, '      ', '    '));
+  out.push(
+    ...wrapText(
+      "Libraries can map and allocate memory while they load, before memlens sees their calls (numpy's OpenBLAS maps a buffer of 32 MiB or more per thread then): what they wrote is in anonymous RSS, not in the tracked heap. The times are the memory snapshots around each library's load; what grew between them is the whole process's, not the library's alone.",
+      width,
+      '      ',
+      '    ',
+    ).map((l) => paint('dim', l)),
+  );
+  return out;
+}
+
 export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictTextOptions): string {
   const paint = options.paint ?? noPaint;
   const width = Math.max(60, options.width);
@@ -306,6 +368,7 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   if (v.unexplained !== undefined) {
     title(`RSS the tracked heap does not explain (at ${formatTime(v.unexplained.timeNs)}, the highest RSS)`);
     out.push(...unexplainedLines(v.unexplained, width, paint));
+    out.push(...loadedLines(v.loadedAfterStart, width, paint));
   }
 
   title('Garbage collector');
@@ -363,6 +426,17 @@ function growthJson(model: CaptureModel, g: GrowthView): Record<string, unknown>
   };
 }
 
+function loadJson(l: LateLoad): Record<string, unknown> {
+  return {
+    after_ns: l.afterNs ?? null,
+    by_ns: l.byNs ?? null,
+    anon_rss_growth: l.anonGrowth ?? null,
+    file_rss_growth: l.fileGrowth ?? null,
+    heap_growth: l.heapGrowth ?? null,
+    libraries: l.libraries.map((x) => ({ path: x.path, package: packageOf(x.path) ?? null, seq: x.seq, bytes: x.bytes })),
+  };
+}
+
 export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unknown> {
   const e = v.ending;
   const tv = (x: TimedValue | undefined) => (x === undefined ? null : { bytes: x.bytes, time_ns: x.timeNs ?? null, after_time: x.after === true });
@@ -415,6 +489,8 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
             swap: v.unexplained.swap ?? null,
             python_allocators_traced: v.unexplained.pythonAllocatorsTraced,
           },
+    // Only when a library loaded after the start: captures without one keep their JSON as it was.
+    ...(v.loadedAfterStart.length === 0 ? {} : { loaded_after_start: v.loadedAfterStart.map(loadJson) }),
     gc: gcJson(model, v.gc),
     threads: { seen: t.seen, started: t.started, ended: t.ended, alive_at_end: t.aliveAtEnd, max_alive: t.maxAlive, attached: t.attached },
     forks: v.forks,
