@@ -451,6 +451,17 @@ static uint32_t node_for(ml_pystack *ps, ml_stream *s, uint32_t parent, uint32_t
 }
 
 /* Room for a chain of `want` frames in the walk cache (which then starts empty). */
+/* The pairs (pyframes.h) at 8 bytes past a page's start, so that an entry's address and the next entry's instruction
+ * word are 16 bytes aligned: one entry more is mapped. */
+static struct ml_walk_pair *pairs_alloc(size_t cap) {
+    char *p = ml_mem_alloc((cap + 1) * sizeof(struct ml_walk_pair));
+    return p != NULL ? (struct ml_walk_pair *)(void *)(p + 8) : NULL;
+}
+
+static void pairs_free(struct ml_walk_pair *pairs, size_t cap) {
+    if (pairs != NULL) ml_mem_free((char *)pairs - 8, (cap + 1) * sizeof *pairs);
+}
+
 static int grow_cache(ml_pystack *ps, size_t want) {
     if (want > 2 * (size_t)ML_PY_MAX_DEPTH) want = 2 * (size_t)ML_PY_MAX_DEPTH;
     ml_walk_cache *c = &ps->wc;
@@ -459,20 +470,20 @@ static int grow_cache(ml_pystack *ps, size_t want) {
     while (cap < want) cap *= 2;
     ml_rawframe *raw = ml_mem_alloc(cap * sizeof *raw);
     ml_rawframe *fresh = ml_mem_alloc(cap * sizeof *fresh);
-    struct ml_walk_pair *pairs = ml_mem_alloc(cap * sizeof *pairs);
+    struct ml_walk_pair *pairs = pairs_alloc(cap);
     struct ml_walk_slot *slots = ml_mem_alloc(2 * cap * sizeof *slots);
     struct ml_walk_code *codes = ml_mem_alloc(cap * sizeof *codes);
     if (raw == NULL || fresh == NULL || pairs == NULL || slots == NULL || codes == NULL) {
         ml_mem_free(raw, cap * sizeof *raw);
         ml_mem_free(fresh, cap * sizeof *fresh);
-        ml_mem_free(pairs, cap * sizeof *pairs);
+        pairs_free(pairs, cap);
         ml_mem_free(slots, 2 * cap * sizeof *slots);
         ml_mem_free(codes, cap * sizeof *codes);
         return -1;
     }
     ml_mem_free(c->raw, c->cap * sizeof *c->raw);
     ml_mem_free(c->fresh, c->cap * sizeof *c->fresh);
-    ml_mem_free(c->pairs, c->cap * sizeof *c->pairs);
+    pairs_free(c->pairs, c->cap);
     ml_mem_free(c->slots, c->slot_cap * sizeof *c->slots);
     ml_mem_free(c->codes, c->cap * sizeof *c->codes);
     c->raw = raw, c->fresh = fresh, c->pairs = pairs, c->slots = slots, c->codes = codes;
@@ -485,7 +496,7 @@ static void release_cache(ml_pystack *ps) {
     ml_walk_cache *c = &ps->wc;
     ml_mem_free(c->raw, c->cap * sizeof *c->raw);
     ml_mem_free(c->fresh, c->cap * sizeof *c->fresh);
-    ml_mem_free(c->pairs, c->cap * sizeof *c->pairs);
+    pairs_free(c->pairs, c->cap);
     ml_mem_free(c->slots, c->slot_cap * sizeof *c->slots);
     ml_mem_free(c->codes, c->cap * sizeof *c->codes);
     memset(c, 0, sizeof *c);
@@ -534,6 +545,13 @@ uint32_t ml_pystack_capture_general(ml_pystack *ps, ml_stream *s, int truncate, 
     return capture_body(ps, s, truncate, hinted);
 }
 
+/* After ml_pyframes_walk_whole's 3: the general capture with the walk's answer taken from ps->wc.moved (a copy of its
+ * own, so that the general capture keeps no test of it). ps->walk is there: the cache the walk used was made by a
+ * general capture, which gets it first. */
+uint32_t ml_pystack_capture_moved(ml_pystack *ps, ml_stream *s, int truncate) {
+    return capture_body(ps, s, truncate, ML_HINT_MOVED);
+}
+
 static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
     ps->whole_depth = 0; /* set again at the end, where this capture leaves what it needs */
     if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
@@ -542,12 +560,21 @@ static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *p
     /* The stack, root first, is: the first `reused` frames of the last stack (the walk cache found their
      * part of the chain unchanged), then ps->walk[fresh - 1] ... ps->walk[0]. */
     size_t reused = 0, fresh;
-    if (ps->wc.len == 0 && ps->last_depth < ml_walk_cache_min()) {
+    if (hinted != ML_HINT_MOVED && ps->wc.len == 0 && ps->last_depth < ml_walk_cache_min()) {
         /* The last stack was short (or is not known): a short stack is walked at least as fast without the
          * cache, which then waits for a deep one. */
         fresh = walk_uncached(ps);
     } else {
-        fresh = ml_pyframes_walk_cached(&ps->wc, ps->walk, ps->walk_cap, &reused, hinted);
+        if (hinted == ML_HINT_MOVED) {
+            /* ml_pyframes_walk_whole answered 3, having found a cache of len > 0 (so the general capture would have come
+             * here), and gave what ml_pyframes_walk_cached would have: at most 2 frames (the walk has room for 256). */
+            const struct ml_walk_moved *mv = &ps->wc.moved;
+            for (size_t i = 0; i < mv->n; i++) ps->walk[i] = mv->out[i];
+            fresh = mv->n;
+            reused = mv->reused;
+        } else {
+            fresh = ml_pyframes_walk_cached(&ps->wc, ps->walk, ps->walk_cap, &reused, hinted);
+        }
         if (fresh == SIZE_MAX) {
             ps->wc.len = 0;
             fresh = walk_uncached(ps);
