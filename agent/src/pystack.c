@@ -545,11 +545,59 @@ uint32_t ml_pystack_capture_general(ml_pystack *ps, ml_stream *s, int truncate, 
     return capture_body(ps, s, truncate, hinted);
 }
 
-/* After ml_pyframes_walk_whole's 3: the general capture with the walk's answer taken from ps->wc.moved (a copy of its
- * own, so that the general capture keeps no test of it). ps->walk is there: the cache the walk used was made by a
- * general capture, which gets it first. */
+/* After ml_pyframes_walk_whole's 3: what the general capture does with the walk's answer taken from ps->wc.moved (its
+ * own copy, `ML_HINT_MOVED`, so that the general capture keeps no test of it). ps->walk is there: the cache the walk
+ * used was made by a general capture, which gets it first.
+ *
+ * Where the hidden root's memo applies, that comes to less, done here (else the general capture's copy): whole_depth
+ * was set (ml_pystack_capture tested it), so at the end of the last capture the memo was of the last stack (n =
+ * whole_depth frames, hid_n = last_hidden < n, hid_next = last_code[hid_n]), and the cache's count was code_gen_seen,
+ * which the walk found unmoved: codes_moved is false. With the walk's frames (`fresh`, leaf first) on the last stack's
+ * first `reused`, and reused > hid_n, a generation of the hidden set unchanged since the memo (read again here), the
+ * general capture takes: not the whole last stack again (fresh 0 and reused n: left to it), h = hid_n (the memo's
+ * case, whose test holds: frame hid_n is the last stack's, hid_next), the hidden frames' copy empty (reused > h),
+ * k from reused up the frames that read as the last stack's (h is last_hidden), the node of frame k - 1 (k > h), then
+ * each frame from k on with its code's id and its node, and the last stack, count and whole_next as below. */
 uint32_t ml_pystack_capture_moved(ml_pystack *ps, ml_stream *s, int truncate) {
-    return capture_body(ps, s, truncate, ML_HINT_MOVED);
+    const struct ml_walk_moved *mv = &ps->wc.moved;
+    size_t reused = mv->reused, fresh = mv->n, n = reused + fresh, h = ps->hid_n;
+    unsigned gen = atomic_load_explicit(&ml_pystack_hidden_gen, memory_order_acquire);
+    if ((fresh == 0 && reused == ps->last_depth) || reused > ps->last_depth || reused <= h || ps->hid_next == NULL || ps->hid_gen != gen ||
+        h != ps->last_hidden || ps->last_depth <= h || ps->last_code[h] != ps->hid_next || n > ps->last_cap || ps->walk == NULL)
+        return capture_body(ps, s, truncate, ML_HINT_MOVED);
+    ps->whole_depth = 0;
+    int counted = ml_code_frees_counted();
+    if (codes_moved(ps, counted)) return capture_body(ps, s, truncate, ML_HINT_MOVED); /* the general capture reads it too */
+    /* Frame i >= reused of the stack, root first, is mv->out[n - 1 - i]. */
+    const ml_pyframe *w = mv->out + n - 1;
+    size_t k = reused, lim = n < ps->last_depth ? n : ps->last_depth;
+    while (k < lim && ps->last_code[k] == w[-(ptrdiff_t)k].code && ps->last_instr[k] == w[-(ptrdiff_t)k].instr) k++;
+    uint32_t node = ps->last_node[k - 1];
+    for (size_t i = k; i < n; i++) {
+        const void *code = w[-(ptrdiff_t)i].code;
+        uint32_t instr = w[-(ptrdiff_t)i].instr;
+        uint32_t code_id = memo_code_id(ps, code, s, counted);
+        if (code_id != 0) {
+            uint32_t next = node_for(ps, s, node, code_id, instr);
+            if (next == UINT32_MAX) {
+                ps->wc.len = 0;
+                if (ps->no_reset || truncate) {
+                    ps->last_depth = i;
+                    return node;
+                }
+                ps->last_depth = 0;
+                return UINT32_MAX;
+            }
+            node = next;
+        }
+        ps->last_code[i] = code;
+        ps->last_instr[i] = instr;
+        ps->last_node[i] = node;
+    }
+    ps->last_depth = n;
+    ps->code_gen_seen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    whole_next(ps);
+    return node;
 }
 
 static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
