@@ -1024,7 +1024,11 @@ static inline int frees_counted(uintptr_t ts) {
  *  - The cache left: the kept entries, the new ones, fast_len, code_gen and code_counted as that walk sets them.
  * Not taken (nothing stored, and the general walk reads it all again) where any of that does not hold, or where the
  * general walk would do something else: a cache that keeps a chain shorter than 3 frames, one past its capacity, an
- * index of addresses that would be made again. Returns ML_NOT_MOVED then, else what ml_pyframes_walk_cached returns. */
+ * index of addresses that would be made again. Returns ML_NOT_MOVED then, else what ml_pyframes_walk_cached returns.
+ * Round twelve: ml_pyframes_walk_whole calls it first, where it found the leaf elsewhere than the cached leaf, and
+ * answers 3 with its answer in c->moved (ml_pystack_capture_moved takes it as the walk's): the same call with the same
+ * words that ml_pyframes_walk_cached would make first with that walk's hint (its set-up's tests, which a cache of
+ * len > 0 passes, are made before it), without that walk's set-up, its hint and the general capture's call. */
 #define ML_NOT_MOVED (SIZE_MAX - 1)
 static size_t leaf_moved(const ml_pylayout *L, ml_walk_cache *c, uintptr_t f, int counted, uint64_t gen, ml_pyframe *out, size_t cap,
                          size_t *reused) {
