@@ -821,7 +821,9 @@ static inline __attribute__((always_inline)) int pair_diff(uintptr_t f, const st
 #if ML_PAIR_ONE_COMPARE
 static inline __attribute__((always_inline)) int pair_diff_one(uintptr_t f, const struct ml_walk_pair *q, unsigned back) {
     __m128i words = _mm_loadu_si128((const __m128i *)(f + back));
-    __m128i cached = _mm_load_si128((const __m128i *)(const void *)&q[-1].addr); /* entry i - 1's address, entry i's instr */
+    /* Entry i - 1's address, entry i's instr: aligned by pairs_alloc, read unaligned all the same (the same cost
+     * when aligned, and no fault if another allocator ever places the pairs). */
+    __m128i cached = _mm_loadu_si128((const __m128i *)(const void *)&q[-1].addr);
     return _mm_movemask_epi8(_mm_cmpeq_epi8(words, cached)) != 0xffff;
 }
 #endif
