@@ -13,6 +13,12 @@
 
 #include <dlfcn.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#define ML_PAIR_ONE_COMPARE 1 /* "one compare", below */
+#else
+#define ML_PAIR_ONE_COMPARE 0
+#endif
 
 #include "format.h"
 #include "pylayout.h"
@@ -28,6 +34,7 @@ static struct {
     void *(*get_tstate)(void);
     uintptr_t runtime; /* &_PyRuntime */
     uintptr_t code_type, unicode_type, bytes_type;
+    int one_compare; /* the check compares a frame's two words at once ("one compare") */
 } S;
 
 /* ---- raw reads ---------------------------------------------------------------------------------------- */
@@ -284,6 +291,7 @@ int ml_pyframes_init(unsigned long hexversion, char *err, size_t errlen) {
     S.runtime = (uintptr_t)runtime;
     S.code_type = code_type, S.unicode_type = unicode_type, S.bytes_type = bytes_type;
     S.L = L;
+    S.one_compare = ML_PAIR_ONE_COMPARE && L.model == ML_FRAMES_INTERP && L.if_instr == L.if_previous + 8;
     if (err != NULL && errlen > 0) err[0] = '\0';
     __atomic_store_n(&S.ready, 1, __ATOMIC_RELEASE);
     return 0;
@@ -801,6 +809,34 @@ static inline __attribute__((always_inline)) int pair_diff(uintptr_t f, const st
     return ((rd_ptr(f, back) ^ q[-1].addr) | (rd_ptr(f, instr) ^ q[0].instr)) != 0;
 }
 
+/* ---- one compare ----------------------------------------------------------------------------------------------
+ *
+ * 3.11 keeps a frame's back pointer and instruction word side by side (previous at 48, prev_instr at 56), and the pairs
+ * hold entry i - 1's address and entry i's instruction word side by side too, 16 bytes aligned (pyframes.h): the two
+ * words of entry i's frame are then compared with one load of the frame's 16 bytes, one compare with the pairs' 16
+ * (SSE2, part of every x86-64) and one test of its mask, where two loads, two exclusive ors and an or took 7
+ * instructions a frame with the address's load; 6 with it. The same words, compared the same: nothing else changes
+ * (the frame's 16 bytes are the two words pair_diff reads). Elsewhere (3.12+: 8 and 56; another architecture), the
+ * words one by one. */
+#if ML_PAIR_ONE_COMPARE
+static inline __attribute__((always_inline)) int pair_diff_one(uintptr_t f, const struct ml_walk_pair *q, unsigned back) {
+    __m128i words = _mm_loadu_si128((const __m128i *)(f + back));
+    /* Entry i - 1's address, entry i's instr: aligned by pairs_alloc, read unaligned all the same (the same cost
+     * when aligned, and no fault if another allocator ever places the pairs). */
+    __m128i cached = _mm_loadu_si128((const __m128i *)(const void *)&q[-1].addr);
+    return _mm_movemask_epi8(_mm_cmpeq_epi8(words, cached)) != 0xffff;
+}
+#endif
+
+static inline __attribute__((always_inline)) int pair_differs(uintptr_t f, const struct ml_walk_pair *q, unsigned back, unsigned instr,
+                                                              const int one) {
+#if ML_PAIR_ONE_COMPARE
+    if (one) return pair_diff_one(f, q, back);
+#endif
+    (void)one;
+    return pair_diff(f, q, back, instr);
+}
+
 /* How many entries ahead of the one compared check_pairs asks for a frame's words (a prefetch, which never faults,
  * so a frame that is no longer there costs nothing): a 10,000-frame chain's words span a megabyte of data stack, past a
  * core's second-level cache, and the processor's own prefetcher left the check waiting on them ("Agent CPU, round ten"
@@ -822,16 +858,17 @@ static inline __attribute__((always_inline)) void prefetch_eight(const struct ml
 
 /* Eight entries' frames, from entry i (at f) down to i - 7: 8 when all read as cached, else how many entries above the
  * first that does not. */
-static inline __attribute__((always_inline)) size_t pairs_eight(uintptr_t f, const struct ml_walk_pair *q, unsigned back, unsigned instr) {
+static inline __attribute__((always_inline)) size_t pairs_eight(uintptr_t f, const struct ml_walk_pair *q, unsigned back, unsigned instr,
+                                                                const int one) {
     /* q[-k]: entry i - k, read once the entry above named it */
-    if (pair_diff(f, q, back, instr)) return 0;
-    if (pair_diff(q[-1].addr, q - 1, back, instr)) return 1;
-    if (pair_diff(q[-2].addr, q - 2, back, instr)) return 2;
-    if (pair_diff(q[-3].addr, q - 3, back, instr)) return 3;
-    if (pair_diff(q[-4].addr, q - 4, back, instr)) return 4;
-    if (pair_diff(q[-5].addr, q - 5, back, instr)) return 5;
-    if (pair_diff(q[-6].addr, q - 6, back, instr)) return 6;
-    if (pair_diff(q[-7].addr, q - 7, back, instr)) return 7;
+    if (pair_differs(f, q, back, instr, one)) return 0;
+    if (pair_differs(q[-1].addr, q - 1, back, instr, one)) return 1;
+    if (pair_differs(q[-2].addr, q - 2, back, instr, one)) return 2;
+    if (pair_differs(q[-3].addr, q - 3, back, instr, one)) return 3;
+    if (pair_differs(q[-4].addr, q - 4, back, instr, one)) return 4;
+    if (pair_differs(q[-5].addr, q - 5, back, instr, one)) return 5;
+    if (pair_differs(q[-6].addr, q - 6, back, instr, one)) return 6;
+    if (pair_differs(q[-7].addr, q - 7, back, instr, one)) return 7;
     return 8;
 }
 
@@ -841,7 +878,7 @@ static inline __attribute__((always_inline)) size_t pairs_eight(uintptr_t f, con
  * instructions a frame and 4 a step (x86-64, gcc -O2), where three words with the owner took 10 and 5 a four; and,
  * where ML_CHECK_AHEAD entries are left below, 3 more a frame to prefetch the frame that many entries further down. */
 static inline __attribute__((always_inline)) size_t check_pairs_kind(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j,
-                                                                     const int far) {
+                                                                     const int far, const int one) {
     const unsigned back = L->if_previous, instr = L->if_instr;
     const struct ml_walk_pair *p = c->pairs;
     uintptr_t f = p[j].addr;
@@ -850,18 +887,18 @@ static inline __attribute__((always_inline)) size_t check_pairs_kind(const ml_py
     if (far) {
         for (; i >= from + 8 && i >= ML_CHECK_AHEAD + 8; i -= 8) {
             prefetch_eight(p + i - ML_CHECK_AHEAD, back);
-            size_t k = pairs_eight(f, p + i, back, instr);
+            size_t k = pairs_eight(f, p + i, back, instr, one);
             if (k < 8) return i - k;
             f = p[i - 8].addr;
         }
     }
     for (; i >= from + 8; i -= 8) {
-        size_t k = pairs_eight(f, p + i, back, instr);
+        size_t k = pairs_eight(f, p + i, back, instr, one);
         if (k < 8) return i - k;
         f = p[i - 8].addr;
     }
     for (; i > from; i--) {
-        if (pair_diff(f, p + i, back, instr)) return i;
+        if (pair_differs(f, p + i, back, instr, one)) return i;
         f = p[i - 1].addr;
     }
     return frame_diff(f, c->raw[from].back, &c->raw[from], back, 0, instr, L->if_owner, 0, 0, 1) != 0 ? from : SIZE_MAX;
@@ -870,17 +907,21 @@ static inline __attribute__((always_inline)) size_t check_pairs_kind(const ml_py
 /* A check of ML_CHECK_FAR frames or more, out of line: a shorter one, whose frames the processor's caches hold, pays one
  * comparison for it (a check with the prefetch inline in its loop cost deep_stacks 1-2 % more instructions). */
 __attribute__((noinline)) static size_t check_pairs_far(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j) {
-    return check_pairs_kind(L, c, from, j, 1);
+    if (S.one_compare) return check_pairs_kind(L, c, from, j, 1, 1);
+    return check_pairs_kind(L, c, from, j, 1, 0);
 }
 
-static inline __attribute__((always_inline)) size_t check_pairs(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j) {
+/* `one`: S.one_compare, read by the caller once for all its checks. */
+static inline __attribute__((always_inline)) size_t check_pairs(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j,
+                                                                const int one) {
     if (__builtin_expect(j - from >= ML_CHECK_FAR, 0)) return check_pairs_far(L, c, from, j);
-    return check_pairs_kind(L, c, from, j, 0);
+    return check_pairs_kind(L, c, from, j, 0, one);
 }
 
 /* The check's one copy for the walk's loop; ml_pyframes_walk_whole has its own, inline (a call fewer per event). */
 __attribute__((noinline)) static size_t check_words_interp_uncoded(const ml_pylayout *L, const ml_walk_cache *c, size_t from, size_t j) {
-    return check_pairs(L, c, from, j);
+    if (S.one_compare) return check_pairs(L, c, from, j, 1);
+    return check_pairs(L, c, from, j, 0);
 }
 
 __attribute__((noinline)) static size_t check_words_objects(const ml_pylayout *L, const ml_rawframe *raw, size_t from, size_t j) {
@@ -985,7 +1026,11 @@ static inline int frees_counted(uintptr_t ts) {
  *  - The cache left: the kept entries, the new ones, fast_len, code_gen and code_counted as that walk sets them.
  * Not taken (nothing stored, and the general walk reads it all again) where any of that does not hold, or where the
  * general walk would do something else: a cache that keeps a chain shorter than 3 frames, one past its capacity, an
- * index of addresses that would be made again. Returns ML_NOT_MOVED then, else what ml_pyframes_walk_cached returns. */
+ * index of addresses that would be made again. Returns ML_NOT_MOVED then, else what ml_pyframes_walk_cached returns.
+ * Round twelve: ml_pyframes_walk_whole calls it first, where it found the leaf elsewhere than the cached leaf, and
+ * answers 3 with its answer in c->moved (ml_pystack_capture_moved takes it as the walk's): the same call with the same
+ * words that ml_pyframes_walk_cached would make first with that walk's hint (its set-up's tests, which a cache of
+ * len > 0 passes, are made before it), without that walk's set-up, its hint and the general capture's call. */
 #define ML_NOT_MOVED (SIZE_MAX - 1)
 static size_t leaf_moved(const ml_pylayout *L, ml_walk_cache *c, uintptr_t f, int counted, uint64_t gen, ml_pyframe *out, size_t cap,
                          size_t *reused) {
@@ -1030,7 +1075,7 @@ static size_t leaf_moved(const ml_pylayout *L, ml_walk_cache *c, uintptr_t f, in
     if (pushed) {
         ml_rawframe *r = &c->raw[len];
         *r = g;
-        c->pairs[len] = (struct ml_walk_pair){r->addr, r->instr};
+        c->pairs[len] = (struct ml_walk_pair){.instr = r->instr, .addr = r->addr};
         slot_put(c, r->addr, len);
         r->depth = c->raw[len - 1].depth + 1;
         r->ncodes = (uint32_t)code_index(c, c->raw[len - 1].ncodes, L, r, len);
@@ -1072,7 +1117,7 @@ static size_t leaf_moved(const ml_pylayout *L, ml_walk_cache *c, uintptr_t f, in
  * of it does not hold it answers 0 having stored nothing, and the general walk reads the leaf again (a hint with the
  * leaf's check, as before); the entries of the chain the step read are read again only where the step's check of
  * them failed, up to the entry that differs. */
-static inline __attribute__((always_inline)) int leaf_step(const ml_pylayout *L, ml_walk_cache *c, uintptr_t f) {
+static inline __attribute__((always_inline)) int leaf_step(const ml_pylayout *L, ml_walk_cache *c, uintptr_t f, const int one) {
     size_t len = c->len;
     ml_rawframe *r = &c->raw[len - 1];
     /* len >= 2: the leaf has an entry below it (the cache is kept from ml_walk_cache_min() >= 2 frames). */
@@ -1083,7 +1128,7 @@ static inline __attribute__((always_inline)) int leaf_step(const ml_pylayout *L,
     if (L->code_tagged) code &= ~(uintptr_t)3u; /* shown: the walk untagged it, and it was no tagged int */
     uintptr_t base = code + L->co_code_adaptive;
     if (r->first >= 0 && instr < base + (uintptr_t)r->first * 2u) return 0; /* in the prologue: not settled */
-    if (check_pairs(L, c, 0, len - 2) != SIZE_MAX) return 0;
+    if (check_pairs(L, c, 0, len - 2, one) != SIZE_MAX) return 0;
     uintptr_t off = instr >= base ? instr - base : 0;
     c->step.code = (const void *)code;
     c->step.instr = off < ((uintptr_t)1 << 31) ? (uint32_t)off : 0u;
@@ -1098,10 +1143,8 @@ static inline __attribute__((always_inline)) int leaf_step(const ml_pylayout *L,
  * which it skips, for codes_ok reaches every cached code object: first_dead is SIZE_MAX). The same reads in the
  * same order: the thread state, finalizing, the leaf, the count's flags, then the count. A third of the agent's
  * instructions per event on json_roundtrip went to that bookkeeping and the capture's around it. */
-int ml_pyframes_walk_whole(ml_walk_cache *c) {
+static inline __attribute__((always_inline)) int walk_whole_kind(ml_walk_cache *c, const int one) {
     struct ml_walk_hint *hint = &c->hint;
-    hint->ts = 0;
-    if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return 0;
     size_t len = c->len;
     if (len == 0 || len != c->fast_len) return 0;
     const ml_pylayout *L = &S.L;
@@ -1122,16 +1165,46 @@ int ml_pyframes_walk_whole(ml_walk_cache *c) {
     uint64_t gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
     /* fast_len was set by a walk that saw frees counted (code_counted) and left every entry settled and every code
      * object live; the rest of the condition of the leaf's check in ml_pyframes_walk_cached is read now. */
-    int checked = 0;
+    int checked = 0, moved_tried = 0;
     size_t bad = 0;
-    if (counted && gen == c->code_gen && f == c->pairs[len - 1].addr && len >= ml_walk_cache_min()) {
-        bad = check_pairs(L, c, 0, len - 1);
-        if (bad == SIZE_MAX) return 1;
-        if (bad == len - 1 && leaf_step(L, c, f)) return 2;
-        checked = 1;
+    if (counted && gen == c->code_gen && len >= ml_walk_cache_min()) {
+        if (f == c->pairs[len - 1].addr) {
+            bad = check_pairs(L, c, 0, len - 1, one);
+            if (bad == SIZE_MAX) return 1;
+            if (bad == len - 1 && leaf_step(L, c, f, one)) return 2;
+            checked = 1;
+        } else if (L->co_tlbc == ML_NO_FIELD && c->slot_cap >= 2 * c->cap && c->codes != NULL) {
+            /* A frame pushed or popped: what ml_pyframes_walk_cached does first with this hint (its set-up's tests are the
+             * three above with the cache's own, which a cache of len > 0 passes, and then leaf_moved with the hint's
+             * words), here without its set-up. leaf_moved's `cap` is only required to be 2 or more. */
+            size_t n = leaf_moved(L, c, f, counted, gen, c->moved.out, 2, &c->moved.reused);
+            if (n != ML_NOT_MOVED) {
+                c->moved.n = n;
+                return 3;
+            }
+            moved_tried = 1; /* it stored nothing, and would answer the same to the walk that follows */
+        }
     }
     hint->ts = ts, hint->f = f, hint->gen = gen, hint->counted = counted, hint->checked = checked, hint->bad = bad;
+    hint->moved_tried = moved_tried;
     return 0;
+}
+
+/* Each kind in a function of its own: both inline in one, the words' kind took 1 % more instructions on 3.12 (the
+ * registers of one function for both). */
+__attribute__((noinline)) static int walk_whole_one(ml_walk_cache *c) {
+    return walk_whole_kind(c, 1);
+}
+
+__attribute__((noinline)) static int walk_whole_words(ml_walk_cache *c) {
+    return walk_whole_kind(c, 0);
+}
+
+int ml_pyframes_walk_whole(ml_walk_cache *c) {
+    c->hint.ts = 0;
+    if (!__atomic_load_n(&S.ready, __ATOMIC_ACQUIRE)) return 0;
+    /* One test of the check's kind per event, not one per check. */
+    return S.one_compare ? walk_whole_one(c) : walk_whole_words(c);
 }
 
 size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, size_t *reused, int hinted) {
@@ -1159,7 +1232,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
         gen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
     }
     /* The leaf pushed or popped by one frame (leaf_moved), where ml_pyframes_walk_whole found the leaf elsewhere. */
-    if (hint != NULL && !hint->checked) {
+    if (hint != NULL && !hint->checked && !hint->moved_tried) {
         size_t moved = leaf_moved(L, c, f, counted, gen, out, cap, reused);
         if (moved != ML_NOT_MOVED) return moved;
     }
@@ -1271,7 +1344,7 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
         ml_rawframe *r = &c->raw[keep + i];
         int slotted = keep + i < old_len && r->addr == c->fresh[nf - 1 - i].addr;
         *r = c->fresh[nf - 1 - i];
-        c->pairs[keep + i] = (struct ml_walk_pair){r->addr, r->instr};
+        c->pairs[keep + i] = (struct ml_walk_pair){.instr = r->instr, .addr = r->addr};
         if (!rebuild && !slotted) slot_put(c, r->addr, keep + i);
         depth += r->shown;
         r->depth = depth;

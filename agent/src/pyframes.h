@@ -63,9 +63,12 @@ typedef struct ml_rawframe {
 typedef struct ml_walk_cache {
     ml_rawframe *raw; /* root first */
     /* raw's addr and instr words again, packed for the two-word check (pyframes.c), which reads nothing else of an
-     * entry: 16 bytes an entry instead of raw's 56 (a 10,000-frame chain's pairs fit in a core's second-level cache). */
+     * entry: 16 bytes an entry instead of raw's 56 (a 10,000-frame chain's pairs fit in a core's second-level cache).
+     * The instruction word first, and the array at 8 bytes past a multiple of 16 (pystack.c's grow_cache): an entry's
+     * address and the next entry's instruction word are then 16 bytes aligned, the two words the check compares a
+     * frame's back pointer and instruction word with, which 3.11 keeps side by side (pyframes.c, "one compare"). */
     struct ml_walk_pair {
-        uintptr_t addr, instr;
+        uintptr_t instr, addr;
     } * pairs;
     ml_rawframe *fresh; /* scratch: the frames read this walk, leaf first */
     size_t len, cap;
@@ -102,11 +105,18 @@ typedef struct ml_walk_cache {
         uint64_t gen;    /* ml_code_frees, read after f and before any code object */
         int counted;     /* code frees counted for this thread, read before gen */
         int checked;     /* the two-word check of the whole chain ran (the leaf is the cached leaf) */
+        int moved_tried; /* leaf_moved ran (pyframes.c) and answered no: it would answer so again */
         size_t bad;      /* its answer */
     } hint;
     /* Where ml_pyframes_walk_whole answered 2 (the leaf's step, pyframes.c): the leaf's frame as the walk derives it
      * now; the rest of the stack is the cached one. */
     ml_pyframe step;
+    /* Where ml_pyframes_walk_whole answered 3 (a frame pushed or popped, pyframes.c): what ml_pyframes_walk_cached would
+     * have written (n frames, leaf first) and set *reused to; the cache is left as it would have left it. */
+    struct ml_walk_moved {
+        ml_pyframe out[2];
+        size_t n, reused;
+    } moved;
 } ml_walk_cache;
 
 /* Code objects freed so far, counted by a code watcher (codewatch.c) while ml_code_watch_interp is set, or by the
@@ -175,7 +185,10 @@ size_t ml_pyframes_walk_cached(ml_walk_cache *c, ml_pyframe *out, size_t cap, si
  * 2 when only the leaf's instruction moved (the leaf's step, pyframes.c): ml_pyframes_walk_cached would then say 1
  * frame written, c->step, and *reused the depth of the entry below the leaf; it leaves the cache as that would, and
  * the caller must make the last stack's leaf that frame (the cache's frames are the last stack's) or clear the
- * cache. 0 otherwise, with what it read in c->hint for the ml_pyframes_walk_cached the caller makes next (`hinted`). */
+ * cache. 3 when the leaf is one frame pushed on the cached leaf or the cached leaf popped (pyframes.c, "a frame pushed
+ * or popped"): ml_pyframes_walk_cached would then say what c->moved holds, and it leaves the cache as that would; the
+ * caller takes c->moved as that walk's answer. 0 otherwise, with what it read in c->hint for the
+ * ml_pyframes_walk_cached the caller makes next (`hinted`). */
 int ml_pyframes_walk_whole(ml_walk_cache *c);
 
 /* What the code registry compares to tell a live code object from a new one at a reused address. */

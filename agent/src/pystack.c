@@ -451,6 +451,17 @@ static uint32_t node_for(ml_pystack *ps, ml_stream *s, uint32_t parent, uint32_t
 }
 
 /* Room for a chain of `want` frames in the walk cache (which then starts empty). */
+/* The pairs (pyframes.h) at 8 bytes past a page's start, so that an entry's address and the next entry's instruction
+ * word are 16 bytes aligned: one entry more is mapped. */
+static struct ml_walk_pair *pairs_alloc(size_t cap) {
+    char *p = ml_mem_alloc((cap + 1) * sizeof(struct ml_walk_pair));
+    return p != NULL ? (struct ml_walk_pair *)(void *)(p + 8) : NULL;
+}
+
+static void pairs_free(struct ml_walk_pair *pairs, size_t cap) {
+    if (pairs != NULL) ml_mem_free((char *)pairs - 8, (cap + 1) * sizeof *pairs);
+}
+
 static int grow_cache(ml_pystack *ps, size_t want) {
     if (want > 2 * (size_t)ML_PY_MAX_DEPTH) want = 2 * (size_t)ML_PY_MAX_DEPTH;
     ml_walk_cache *c = &ps->wc;
@@ -459,20 +470,20 @@ static int grow_cache(ml_pystack *ps, size_t want) {
     while (cap < want) cap *= 2;
     ml_rawframe *raw = ml_mem_alloc(cap * sizeof *raw);
     ml_rawframe *fresh = ml_mem_alloc(cap * sizeof *fresh);
-    struct ml_walk_pair *pairs = ml_mem_alloc(cap * sizeof *pairs);
+    struct ml_walk_pair *pairs = pairs_alloc(cap);
     struct ml_walk_slot *slots = ml_mem_alloc(2 * cap * sizeof *slots);
     struct ml_walk_code *codes = ml_mem_alloc(cap * sizeof *codes);
     if (raw == NULL || fresh == NULL || pairs == NULL || slots == NULL || codes == NULL) {
         ml_mem_free(raw, cap * sizeof *raw);
         ml_mem_free(fresh, cap * sizeof *fresh);
-        ml_mem_free(pairs, cap * sizeof *pairs);
+        pairs_free(pairs, cap);
         ml_mem_free(slots, 2 * cap * sizeof *slots);
         ml_mem_free(codes, cap * sizeof *codes);
         return -1;
     }
     ml_mem_free(c->raw, c->cap * sizeof *c->raw);
     ml_mem_free(c->fresh, c->cap * sizeof *c->fresh);
-    ml_mem_free(c->pairs, c->cap * sizeof *c->pairs);
+    pairs_free(c->pairs, c->cap);
     ml_mem_free(c->slots, c->slot_cap * sizeof *c->slots);
     ml_mem_free(c->codes, c->cap * sizeof *c->codes);
     c->raw = raw, c->fresh = fresh, c->pairs = pairs, c->slots = slots, c->codes = codes;
@@ -485,7 +496,7 @@ static void release_cache(ml_pystack *ps) {
     ml_walk_cache *c = &ps->wc;
     ml_mem_free(c->raw, c->cap * sizeof *c->raw);
     ml_mem_free(c->fresh, c->cap * sizeof *c->fresh);
-    ml_mem_free(c->pairs, c->cap * sizeof *c->pairs);
+    pairs_free(c->pairs, c->cap);
     ml_mem_free(c->slots, c->slot_cap * sizeof *c->slots);
     ml_mem_free(c->codes, c->cap * sizeof *c->codes);
     memset(c, 0, sizeof *c);
@@ -534,6 +545,61 @@ uint32_t ml_pystack_capture_general(ml_pystack *ps, ml_stream *s, int truncate, 
     return capture_body(ps, s, truncate, hinted);
 }
 
+/* After ml_pyframes_walk_whole's 3: what the general capture does with the walk's answer taken from ps->wc.moved (its
+ * own copy, `ML_HINT_MOVED`, so that the general capture keeps no test of it). ps->walk is there: the cache the walk
+ * used was made by a general capture, which gets it first.
+ *
+ * Where the hidden root's memo applies, that comes to less, done here (else the general capture's copy): whole_depth
+ * was set (ml_pystack_capture tested it), so at the end of the last capture the memo was of the last stack (n =
+ * whole_depth frames, hid_n = last_hidden < n, hid_next = last_code[hid_n]), and the cache's count was code_gen_seen,
+ * which the walk found unmoved: codes_moved is false. With the walk's frames (`fresh`, leaf first) on the last stack's
+ * first `reused`, and reused > hid_n, a generation of the hidden set unchanged since the memo (read again here), the
+ * general capture takes: not the whole last stack again (fresh 0 and reused n: left to it), h = hid_n (the memo's
+ * case, whose test holds: frame hid_n is the last stack's, hid_next), the hidden frames' copy empty (reused > h),
+ * k from reused up the frames that read as the last stack's (h is last_hidden), the node of frame k - 1 (k > h), then
+ * each frame from k on with its code's id and its node, and the last stack, count and whole_next as below. */
+uint32_t ml_pystack_capture_moved(ml_pystack *ps, ml_stream *s, int truncate) {
+    const struct ml_walk_moved *mv = &ps->wc.moved;
+    size_t reused = mv->reused, fresh = mv->n, n = reused + fresh, h = ps->hid_n;
+    unsigned gen = atomic_load_explicit(&ml_pystack_hidden_gen, memory_order_acquire);
+    if ((fresh == 0 && reused == ps->last_depth) || reused > ps->last_depth || reused <= h || ps->hid_next == NULL || ps->hid_gen != gen ||
+        h != ps->last_hidden || ps->last_depth <= h || ps->last_code[h] != ps->hid_next || n > ps->last_cap || ps->walk == NULL)
+        return capture_body(ps, s, truncate, ML_HINT_MOVED);
+    ps->whole_depth = 0;
+    int counted = ml_code_frees_counted();
+    if (codes_moved(ps, counted)) return capture_body(ps, s, truncate, ML_HINT_MOVED); /* the general capture reads it too */
+    /* Frame i >= reused of the stack, root first, is mv->out[n - 1 - i]. */
+    const ml_pyframe *w = mv->out + n - 1;
+    size_t k = reused, lim = n < ps->last_depth ? n : ps->last_depth;
+    while (k < lim && ps->last_code[k] == w[-(ptrdiff_t)k].code && ps->last_instr[k] == w[-(ptrdiff_t)k].instr) k++;
+    uint32_t node = ps->last_node[k - 1];
+    for (size_t i = k; i < n; i++) {
+        const void *code = w[-(ptrdiff_t)i].code;
+        uint32_t instr = w[-(ptrdiff_t)i].instr;
+        uint32_t code_id = memo_code_id(ps, code, s, counted);
+        if (code_id != 0) {
+            uint32_t next = node_for(ps, s, node, code_id, instr);
+            if (next == UINT32_MAX) {
+                ps->wc.len = 0;
+                if (ps->no_reset || truncate) {
+                    ps->last_depth = i;
+                    return node;
+                }
+                ps->last_depth = 0;
+                return UINT32_MAX;
+            }
+            node = next;
+        }
+        ps->last_code[i] = code;
+        ps->last_instr[i] = instr;
+        ps->last_node[i] = node;
+    }
+    ps->last_depth = n;
+    ps->code_gen_seen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
+    whole_next(ps);
+    return node;
+}
+
 static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *ps, ml_stream *s, int truncate, int hinted) {
     ps->whole_depth = 0; /* set again at the end, where this capture leaves what it needs */
     if (ps->walk == NULL && grow_walk(ps, 256) != 0) return 0;
@@ -542,12 +608,21 @@ static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *p
     /* The stack, root first, is: the first `reused` frames of the last stack (the walk cache found their
      * part of the chain unchanged), then ps->walk[fresh - 1] ... ps->walk[0]. */
     size_t reused = 0, fresh;
-    if (ps->wc.len == 0 && ps->last_depth < ml_walk_cache_min()) {
+    if (hinted != ML_HINT_MOVED && ps->wc.len == 0 && ps->last_depth < ml_walk_cache_min()) {
         /* The last stack was short (or is not known): a short stack is walked at least as fast without the
          * cache, which then waits for a deep one. */
         fresh = walk_uncached(ps);
     } else {
-        fresh = ml_pyframes_walk_cached(&ps->wc, ps->walk, ps->walk_cap, &reused, hinted);
+        if (hinted == ML_HINT_MOVED) {
+            /* ml_pyframes_walk_whole answered 3, having found a cache of len > 0 (so the general capture would have come
+             * here), and gave what ml_pyframes_walk_cached would have: at most 2 frames (the walk has room for 256). */
+            const struct ml_walk_moved *mv = &ps->wc.moved;
+            for (size_t i = 0; i < mv->n; i++) ps->walk[i] = mv->out[i];
+            fresh = mv->n;
+            reused = mv->reused;
+        } else {
+            fresh = ml_pyframes_walk_cached(&ps->wc, ps->walk, ps->walk_cap, &reused, hinted);
+        }
         if (fresh == SIZE_MAX) {
             ps->wc.len = 0;
             fresh = walk_uncached(ps);

@@ -75,6 +75,9 @@ static inline int ml_pystack_enabled(void) {
 uint32_t ml_pystack_capture_general(ml_pystack *ps, ml_stream *s, int truncate, int hinted);
 /* After ml_pyframes_walk_whole's 2 (the leaf's step): the last stack with its leaf made ps->wc.step. */
 uint32_t ml_pystack_capture_step(ml_pystack *ps, ml_stream *s, int truncate);
+/* After ml_pyframes_walk_whole's 3 (a frame pushed or popped): the general capture given ps->wc.moved as its walk. */
+uint32_t ml_pystack_capture_moved(ml_pystack *ps, ml_stream *s, int truncate);
+#define ML_HINT_MOVED 2 /* capture_body's `hinted` for ml_pystack_capture_moved */
 /* Changes with the set of hidden codes (ml_pystack_hide_code). */
 extern atomic_uint ml_pystack_hidden_gen;
 
@@ -91,6 +94,7 @@ static inline __attribute__((always_inline)) uint32_t ml_pystack_capture(ml_pyst
     int whole = ml_pyframes_walk_whole(&ps->wc);
     if (whole == 1) return ps->last_node[ps->whole_depth - 1];
     if (whole == 2) return ml_pystack_capture_step(ps, s, truncate);
+    if (whole == 3) return ml_pystack_capture_moved(ps, s, truncate);
     return ml_pystack_capture_general(ps, s, truncate, 1);
 }
 /* Forget all nodes (after STACK_RESET, which the caller writes). */
