@@ -14,7 +14,10 @@
 // then parses the certificates at start: about 2 MiB of RSS with Debian's bundle). memray's environment is
 // left as it is (Python does not read the variable).
 //
-// Run: node dist/bench/report-speed.js [--runs N] [--keep-extra-ca] [--memray 'PYTHON -m memray'] NAME=MEMLENS_CAPTURE[,MEMRAY_CAPTURE] ...
+// --baseline ROOT also runs another built checkout's memlens (ROOT/bin/memlens.js: main's, say) in the same turns,
+// and adds its column and the two ratios: this tree's CPU time and peak against the baseline's.
+//
+// Run: node dist/bench/report-speed.js [--runs N] [--baseline ROOT] [--keep-extra-ca] [--memray 'PYTHON -m memray'] NAME=MEMLENS_CAPTURE[,MEMRAY_CAPTURE] ...
 //      node dist/bench/report-speed.js --synthetic EVENTS OUT.mlens   (writes a realistic synthetic capture)
 // Figures go to docs/benchmarks.md by hand, with the machine they were measured on.
 
@@ -111,13 +114,17 @@ function main(argv: string[]): void {
     return;
   }
   let runs = 3;
+  let baseline: string | undefined;
   let keepCa = false;
   let memray = 'memray';
   const cases: { name: string; mlens: string; memray: string | undefined }[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    if (a === '--runs') runs = Number(argv[++i]);
-    else if (a === '--memray') memray = argv[++i] as string;
+    if (a === '--runs' || a === '--repeat') runs = Number(argv[++i]);
+    else if (a === '--baseline') {
+      baseline = join(argv[++i] ?? '', 'bin', 'memlens.js');
+      if (!existsSync(baseline)) throw new Error(`no built memlens at ${baseline}`);
+    } else if (a === '--memray') memray = argv[++i] as string;
     else if (a === '--keep-extra-ca') keepCa = true;
     else {
       const [name, files] = a.split('=') as [string, string | undefined];
@@ -130,23 +137,33 @@ function main(argv: string[]): void {
   const memlensEnv = keepCa ? process.env : launcherEnv(process.env);
   const htmlDir = mkdtempSync(join(tmpdir(), 'memlens-bench-html-'));
   const html = join(htmlDir, 'page.html');
-  console.log('| capture | command | memlens | memray | memray CPU time / memlens CPU time |');
-  console.log('|---|---|---|---|---|');
+  const base = baseline !== undefined ? ' baseline | CPU: this / baseline | peak: this − baseline |' : '';
+  console.log(`| capture | command | memlens | memray | memray CPU time / memlens CPU time |${base}`);
+  console.log(`|---|---|---|---|---|${baseline !== undefined ? '---|---|---|' : ''}`);
   try {
     for (const c of cases) {
       const size = `${(statSync(c.mlens).size / 1e6).toFixed(0)} MB${c.memray !== undefined ? ` / ${(statSync(c.memray).size / 1e6).toFixed(0)} MB` : ''}`;
       for (const p of pairs(c.mlens, c.memray, html)) {
         const ml: Sample = { times: [], cpu: [], rss: [] };
         const mr: Sample = { times: [], cpu: [], rss: [] };
-        // In turn, so that a slow moment of the machine falls on both.
+        const bl: Sample = { times: [], cpu: [], rss: [] };
+        // In turn, so that a slow moment of the machine falls on all.
         for (let i = 0; i < runs; i++) {
           once(process.execPath, [...NODE_FLAGS, memlens, ...p.memlens], ml, memlensEnv);
+          if (baseline !== undefined) once(process.execPath, [...NODE_FLAGS, baseline, ...p.memlens], bl, memlensEnv);
           if (p.memray !== undefined) once(memrayCmd, [...memrayPre, ...p.memray], mr);
         }
         const a = median(ml);
         const b = p.memray !== undefined ? median(mr) : undefined;
         const ratio = b !== undefined ? `${(b.cpuSeconds / a.cpuSeconds).toFixed(2)}×` : '–';
-        console.log(`| ${c.name} (${size}) | ${p.name} | ${fmt(a)} | ${fmt(b)} | ${ratio} |`);
+        let vs = '';
+        if (baseline !== undefined) {
+          const m = median(bl);
+          const sum = (xs: readonly number[]): number => xs.reduce((x, y) => x + y, 0);
+          // CPU: the sums over the runs; peak: the largest of each, in MiB.
+          vs = ` ${fmt(m)} | ${(sum(a.cpu) / sum(m.cpu)).toFixed(3)} | ${((a.maxRssKb - m.maxRssKb) / 1024).toFixed(1)} MiB |`;
+        }
+        console.log(`| ${c.name} (${size}) | ${p.name} | ${fmt(a)} | ${fmt(b)} | ${ratio} |${vs}`);
       }
     }
   } finally {

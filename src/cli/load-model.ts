@@ -27,7 +27,7 @@ export interface LoadOptions extends BuildOptions {
 
 export async function loadModel(io: Io, path: string, options: LoadOptions = {}): Promise<CaptureModel> {
   const model = await readModel(io, path, options);
-  // The replay's tables (the live allocations: 8 MiB for 300 000 of them), the orderer's and the decoder's
+  // The replay's tables (the live allocations: 6 MiB for 240 000 of them), the orderer's and the decoder's
   // buffers are garbage now, but old enough to wait for a full collection, which a report building its
   // output (the flame graph's page: 8 MiB more) may not get before it ends: collected here, they are not
   // beside what comes next (docs/benchmarks.md, "Reports, round eight"). Once, a few milliseconds.

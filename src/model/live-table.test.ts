@@ -72,17 +72,66 @@ test('sizes and indexes past 32 bits, and indexes kept only from a size, come ba
   }
 });
 
-test('a slot is 16 bytes of arrays, 20 when every index is kept', () => {
-  assert.equal(new LiveTable(1024, { indexesFrom: Infinity }).byteLength, 1024 * 16);
-  assert.equal(new LiveTable(1024, { indexesFrom: 1 << 20 }).byteLength, 1024 * 16);
-  assert.equal(new LiveTable(1024).byteLength, 1024 * 20);
+test('a slot is 12 bytes of arrays, 16 when every index is kept', () => {
+  assert.equal(new LiveTable(1024, { indexesFrom: Infinity }).byteLength, 1024 * 12);
+  assert.equal(new LiveTable(1024, { indexesFrom: 1 << 20 }).byteLength, 1024 * 12);
+  assert.equal(new LiveTable(1024).byteLength, 1024 * 16);
+});
+
+test('addresses an entry cannot hold (not a multiple of 8, 2^47 or more) and sites past 20 bits come back exactly', () => {
+  // The entry keeps the address over 8 in 44 bits and the site in 20: everything else goes beside.
+  const kinds = [
+    (r: () => number): number => (1 + Math.floor(r() * 4000)) * 8, // the table's
+    (r: () => number): number => 2 ** 47 - (1 + Math.floor(r() * 4000)) * 8, // the table's, its highest high word
+    (r: () => number): number => (1 + Math.floor(r() * 4000)) * 8 + 1 + Math.floor(r() * 7), // unaligned
+    (r: () => number): number => 2 ** 47 + Math.floor(r() * 4000) * 8, // past 2^47
+    (r: () => number): number => 2 ** 52 + Math.floor(r() * 4000) * 8, // far past it
+  ];
+  for (const indexesFrom of [0, 1000, Infinity]) {
+    const rnd = prng(31);
+    const t = new LiveTable(16, { indexesFrom });
+    const m = new Map<number, { size: number; site: number; index: number }>();
+    for (let i = 0; i < 60_000; i++) {
+      const address = kinds[Math.floor(rnd() * kinds.length)]!(rnd);
+      if (rnd() < 0.6) {
+        const r = rnd();
+        const site = r < 0.2 ? 2 ** 20 - 3 + Math.floor(rnd() * 5) : r < 0.3 ? 2 ** 31 + Math.floor(rnd() * 1000) : Math.floor(rnd() * 100);
+        const v = { size: rnd() < 0.05 ? 2 ** 33 + i : Math.floor(rnd() * 2000), site, index: i + 1 };
+        const old = m.get(address);
+        assert.equal(t.insertOrReplace(address, v.size, v.site as SiteId, v.index), old !== undefined);
+        if (old !== undefined) assert.deepEqual([t.removedSize, t.removedSite, t.removedIndex], [old.size, old.site, old.size >= indexesFrom ? old.index : 0]);
+        m.set(address, v);
+      } else {
+        const had = m.get(address);
+        assert.equal(t.has(address), had !== undefined);
+        assert.equal(t.remove(address), had !== undefined);
+        if (had !== undefined) {
+          assert.deepEqual([t.removedSize, t.removedSite, t.removedIndex], [had.size, had.site, had.size >= indexesFrom ? had.index : 0]);
+          m.delete(address);
+        }
+      }
+      assert.equal(t.size, m.size);
+    }
+    const seen = new Map<number, [number, number]>();
+    t.forEach((address, size, site) => seen.set(address, [size, site]));
+    assert.deepEqual(seen, new Map([...m].map(([a, v]) => [a, [v.size, v.site]])));
+    // Every insert() too, then every remove().
+    const u = new LiveTable(16, { indexesFrom });
+    for (const [a, v] of m) u.insert(a, v.size, v.site as SiteId, v.index);
+    assert.equal(u.size, m.size);
+    for (const [a, v] of m) {
+      assert.ok(u.remove(a), `address ${a} lost`);
+      assert.deepEqual([u.removedSize, u.removedSite, u.removedIndex], [v.size, v.site, v.size >= indexesFrom ? v.index : 0]);
+    }
+    assert.equal(u.size, 0);
+  }
 });
 
 test('a big table doubles within the arrays it has: no new arrays from 2^17 to 2^20 slots', () => {
   const t = new LiveTable(1 << 17);
   const before = process.memoryUsage().arrayBuffers;
   for (let i = 1; i <= 600_000; i++) t.insert(i * 48, 32, 1 as SiteId, i);
-  assert.equal(t.byteLength, (1 << 20) * 20);
+  assert.equal(t.byteLength, (1 << 20) * 16);
   // Doubling into new arrays (main before round eight) made 5 + 10 + 20 MiB of them on the way.
   assert.ok(process.memoryUsage().arrayBuffers - before < 1 << 20, `${process.memoryUsage().arrayBuffers - before} bytes of new arrays`);
   assert.ok(t.remove(48 * 300_000) && t.removedIndex === 300_000);
@@ -112,7 +161,7 @@ test('doubling in place keeps every entry findable, probe runs that wrap around 
         if (had !== undefined) m.delete(address);
       } else add((1 + Math.floor(rnd() * 1_000_000)) * 8 + 2 ** 36, 1000 + i);
     }
-    assert.equal(t.byteLength, (1 << 19) * (indexesFrom === 0 ? 20 : 16));
+    assert.equal(t.byteLength, (1 << 19) * (indexesFrom === 0 ? 16 : 12));
     assert.equal(t.size, m.size);
     for (const address of m.keys()) {
       assert.ok(t.has(address), `address ${address} lost`);
