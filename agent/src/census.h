@@ -5,8 +5,9 @@
 #include "common.h"
 
 /* Asks the main thread to take a census at its next safe point, labelled (near-oom, growth). Returns 0, or -1
- * if one is already queued or the interpreter refused the pending call. Called by the service thread only:
- * never from an allocation hook (Py_AddPendingCall may block, and from 3.13 on release the GIL, there). */
+ * if one is already queued or the interpreter refused the pending call. Called from the service's snapshots
+ * (the service thread's, and the first one by the thread that starts it), never from an allocation hook:
+ * Py_AddPendingCall may block there, and from 3.13 on release the GIL. */
 int ml_census_request(const char *label);
 
 /* ── When the near-OOM census starts ─────────────────────────────────────────────────────────────────
