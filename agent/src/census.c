@@ -5,8 +5,13 @@
  * program's allocations (the guard is held while it runs). */
 #include "census.h"
 
+#include <errno.h>
+#include <linux/futex.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "common.h"
@@ -51,6 +56,104 @@ static int census_pending(void *arg) {
     atomic_store(&g_pending, 0);
     ml_guard_leave(saved);
     return 0;
+}
+
+/* ── The near-OOM trigger (census.h) ──────────────────────────────────────────────────────────────── */
+
+/* The census's share of the limit in bytes (0: no near-OOM census), and 5 points below it, where a census
+ * taken is re-armed. Written by the service thread, read by every allocating thread. */
+static _Atomic uint64_t g_near_at, g_near_rearm;
+static atomic_int g_usage_fd = -1;
+/* How many bytes a thread allocates between two readings of the usage: a 512th of the limit, at least 1 MiB
+ * (a pread per MiB allocated costs under 0.1 % of the allocating itself, and leaves the census's start within
+ * a MiB a thread of the share). */
+#define STEP_MIN (1u << 20)
+static _Atomic uint64_t g_step = STEP_MIN;
+/* ARMED: below the share, or not yet noticed. WANTED: an allocating thread noticed the crossing and waits
+ * for the service thread to queue the census. TAKEN: queued; ARMED again 5 points below the share. */
+enum { NEAR_ARMED = 0, NEAR_WANTED = 1, NEAR_TAKEN = 2 };
+static atomic_int g_near_state;
+/* How long an allocating thread waits for the service thread at most: a safety bound for a service thread
+ * that cannot run at all (it waits for a lock the allocating thread holds: the loader's, in a dlopen), not a
+ * measure of a busy machine (the wait ends as soon as the census is queued). */
+#define WAIT_BOUND_NS (1000u * 1000000u)
+
+void ml_census_near_oom_arm(int usage_fd, uint64_t limit, unsigned census_permille) {
+    uint64_t at = usage_fd >= 0 && limit != 0 ? limit / 1000 * census_permille : 0;
+    uint64_t step = limit / 512;
+    atomic_store(&g_step, step > STEP_MIN ? step : STEP_MIN);
+    atomic_store(&g_near_rearm, limit / 1000 * (census_permille > 50 ? census_permille - 50 : 0));
+    atomic_store(&g_usage_fd, usage_fd);
+    atomic_store(&g_near_at, at);
+}
+
+static void wake_waiters(void) {
+    syscall(SYS_futex, &g_near_state, FUTEX_WAKE_PRIVATE, 0x7fffffff, NULL, NULL, 0);
+}
+
+void ml_census_near_oom_disarm(void) {
+    atomic_store(&g_near_at, 0);
+    atomic_store(&g_usage_fd, -1);
+    atomic_store(&g_near_state, NEAR_ARMED);
+    wake_waiters();
+}
+
+/* Service thread. The census is queued here only: a WANTED state becomes TAKEN (or ARMED again if the
+ * interpreter refused, or another census is still queued: the next check asks again), and its waiter goes on. */
+static void near_oom_request(void) {
+    atomic_store(&g_near_state, ml_census_request("near-oom") == 0 ? NEAR_TAKEN : NEAR_ARMED);
+    wake_waiters();
+}
+
+void ml_census_near_oom_seen(uint64_t usage) {
+    uint64_t at = atomic_load(&g_near_at);
+    if (at == 0 || usage == 0) return;
+    int state = atomic_load(&g_near_state);
+    if (state == NEAR_WANTED || (state == NEAR_ARMED && usage >= at)) {
+        near_oom_request();
+    } else if (state == NEAR_TAKEN && usage < atomic_load(&g_near_rearm)) {
+        int expected = NEAR_TAKEN;
+        atomic_compare_exchange_strong(&g_near_state, &expected, NEAR_ARMED);
+    }
+}
+
+void ml_census_near_oom_service(void) {
+    if (atomic_load(&g_near_state) == NEAR_WANTED) near_oom_request();
+}
+
+/* The usage, read through the cgroup's file opened beforehand: one pread, nothing allocated. 0 if unknown. */
+static uint64_t read_usage(int fd) {
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    const char *p = buf;
+    return ml_parse_u64(&p);
+}
+
+void ml_census_alloc_check(struct ml_thread *t) {
+    uint64_t at = atomic_load_explicit(&g_near_at, memory_order_relaxed);
+    t->census_check_at = t->bytes_allocated + atomic_load_explicit(&g_step, memory_order_relaxed);
+    if (at == 0 || atomic_load_explicit(&g_near_state, memory_order_relaxed) != NEAR_ARMED) return;
+    int saved_errno = errno;
+    int fd = atomic_load(&g_usage_fd);
+    uint64_t usage = fd >= 0 ? read_usage(fd) : 0;
+    int expected = NEAR_ARMED;
+    if (usage >= at && atomic_compare_exchange_strong(&g_near_state, &expected, NEAR_WANTED)) {
+        /* Py_AddPendingCall is not called here: from 3.13 on, its PyMutex, when contended, parks this
+         * thread and releases the GIL in the middle of the program's allocation (docs/census.md). The
+         * service thread queues it (census.h), woken now; until it has, this thread does not run on. */
+        ml_sink_kick();
+        uint64_t start = ml_now_ns();
+        while (atomic_load(&g_near_state) == NEAR_WANTED && atomic_load(&g_near_at) != 0) {
+            uint64_t waited = ml_now_ns() - start;
+            if (waited >= WAIT_BOUND_NS) break; /* the service thread queues it when it can */
+            uint64_t left = WAIT_BOUND_NS - waited;
+            struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+            syscall(SYS_futex, &g_near_state, FUTEX_WAIT_PRIVATE, NEAR_WANTED, &ts, NULL, 0);
+        }
+    }
+    errno = saved_errno;
 }
 
 int ml_census_request(const char *label) {

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "census.h"
 #include "encode.h"
 #include "native.h"
 #include "pystack.h"
@@ -83,6 +84,9 @@ static inline __attribute__((always_inline)) void ml_record_alloc_in(uint64_t ad
         t->bytes_allocated += size;
     }
     ml_lock_release(&t->stream.lock);
+    /* Every so many bytes this thread allocated, the near-OOM census's check (census.c): a compare here, a
+     * pread there. After the lock: the check may wait for the service thread, which takes it to flush. */
+    if (ML_UNLIKELY(t->bytes_allocated >= t->census_check_at)) ml_census_alloc_check(t);
 }
 
 /* The recording of a free once the guard is held (`size` 0: none given). */

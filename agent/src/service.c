@@ -51,6 +51,8 @@ static ml_cgroup *g_cg;
 static uint64_t g_swap, g_shmem;
 static int g_have_status;
 static uint64_t g_cgroup_limit;
+/* The near-OOM census's trigger (census.c) follows the limit, read at the start and once a second. */
+static void arm_census(void);
 static int g_statm_fd = -1;
 static int g_near_oom; /* above the near-OOM share of the cgroup limit; re-armed 5 points below */
 static unsigned g_near_oom_permille = 900;
@@ -106,7 +108,6 @@ static void check_pressure(void) {
 }
 
 static int g_census_near_oom = 1;
-static int g_census_armed_off; /* the near-OOM census was taken; re-armed 5 points below */
 static int g_census_growth;
 static uint64_t g_census_rss;
 static uint64_t g_census_ns;
@@ -232,16 +233,10 @@ static void snapshot(void) {
             }
         }
     }
-    if (g_cgroup_limit != 0 && usage != 0 && g_census_near_oom) {
-        /* The census needs room of its own (a list of the GC's objects, its tables): it is taken 10 points
-         * before the near-OOM marker, so that taking it does not itself end the process. */
-        unsigned census_at = g_near_oom_permille > 100 ? g_near_oom_permille - 100 : g_near_oom_permille;
-        if (!g_census_armed_off && usage >= g_cgroup_limit / 1000 * census_at) {
-            if (ml_census_request("near-oom") == 0) g_census_armed_off = 1;
-        } else if (g_census_armed_off && usage < g_cgroup_limit / 1000 * (census_at > 50 ? census_at - 50 : 0)) {
-            g_census_armed_off = 0;
-        }
-    }
+    /* The near-OOM census (census.c): the allocation path notices the crossing too, without waiting for
+     * this sampler; this reading covers what it does not count (pages touched later, other processes of
+     * the cgroup). */
+    ml_census_near_oom_seen(usage);
     if (g_cgroup_limit != 0 && usage != 0) {
         if (!g_near_oom && g_near_oom_permille != 0 && usage >= g_cgroup_limit / 1000 * g_near_oom_permille) {
             /* Near the OOM killer: say so, and put everything on disk now (with the aggregated state). */
@@ -319,10 +314,18 @@ static void *service_main(void *arg) {
         uint64_t wake = next_snap < next_flush ? next_snap : next_flush;
         wait_until(wake, reader_full);
         if (atomic_load(&g_stop)) break;
+        /* First: an allocating thread may be waiting for this (census.c). */
+        ml_census_near_oom_service();
         now = ml_now_ns();
         if (now >= next_second) {
             read_status();
-            if (g_cg != NULL) g_cgroup_limit = ml_cgroup_limit(g_cg);
+            if (g_cg != NULL) {
+                uint64_t limit = ml_cgroup_limit(g_cg);
+                if (limit != g_cgroup_limit) {
+                    g_cgroup_limit = limit;
+                    arm_census();
+                }
+            }
             check_pressure();
         }
         if (now >= next_snap) {
@@ -364,7 +367,14 @@ void ml_service_set_census(int near_oom, int growth) {
     g_census_rss = 0;
     g_census_ns = 0;
     g_census_count = 0;
-    g_census_armed_off = 0;
+}
+
+static void arm_census(void) {
+    /* The census needs room of its own (a list of the GC's objects, its tables): it is taken 10 points
+     * before the near-OOM marker, so that taking it does not itself end the process. */
+    unsigned census_at = g_near_oom_permille > 100 ? g_near_oom_permille - 100 : g_near_oom_permille;
+    int on = g_census_near_oom && g_cg != NULL && g_cg->version != 0;
+    ml_census_near_oom_arm(on ? g_cg->usage_fd : -1, on ? g_cgroup_limit : 0, census_at);
 }
 
 void ml_service_set_near_oom(unsigned permille) {
@@ -372,8 +382,11 @@ void ml_service_set_near_oom(unsigned permille) {
 }
 
 int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errlen) {
+    /* memlens run and attach allow 1 to 1000 ms; a longer interval comes only from a configuration written
+     * by hand (the tests': a sampler that never fires in time, so that the allocation path's census check is
+     * all there is). */
     if (interval_ms < 1) interval_ms = 1;
-    if (interval_ms > 1000) interval_ms = 1000;
+    if (interval_ms > 3600000) interval_ms = 3600000;
     g_interval_ns = (uint64_t)interval_ms * 1000000u;
     g_cg = cg;
     g_page_size = sysconf(_SC_PAGESIZE);
@@ -384,6 +397,8 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     g_last_service_flush_ns = 0;
     g_have_psi = 0;
     g_cgroup_limit = cg != NULL ? ml_cgroup_limit(cg) : 0;
+    ml_census_near_oom_disarm(); /* a census taken in an earlier session is armed again */
+    arm_census();
     read_status();
     if (g_statm_fd >= 0) close(g_statm_fd);
     g_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -426,6 +441,7 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
 
 void ml_service_stop(void) {
     if (!g_thread_running) return;
+    ml_census_near_oom_disarm(); /* no thread waits for a service thread that stops */
     atomic_store(&g_stop, 1);
     ml_sink_kick();
     pthread_join(g_thread, NULL);
@@ -441,6 +457,7 @@ void ml_service_stop(void) {
 
 void ml_service_forget(void) {
     g_thread_running = 0;
+    ml_census_near_oom_disarm();
     /* The thread is not in the child; its stack is our memory there. */
     ml_mem_free(g_stack_map, g_stack_map_len);
     g_stack_map = NULL;
