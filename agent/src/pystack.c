@@ -537,6 +537,43 @@ static inline __attribute__((always_inline)) void whole_next(ml_pystack *ps) {
         ps->whole_depth = n;
 }
 
+/* The stack's frames k to n - 1 (root first: frame i is the last stack's own for i < reused, else w[-i]) stored as the
+ * last stack's, each with its node from *node on (frame k - 1's); frames below h are hidden and get none. Returns 1
+ * with *node the leaf's; or 0 where the tree is full, with *node what the capture returns: the node reached (kept
+ * as a truncated stack, where the stream does not reset or the caller truncates), or UINT32_MAX (nothing kept). */
+static inline __attribute__((always_inline)) int extend_stack(ml_pystack *ps, ml_stream *s, const ml_pyframe *w, size_t reused, size_t h,
+                                                              size_t k, size_t n, int counted, int truncate, uint32_t *node) {
+    uint32_t at = *node;
+    for (size_t i = k; i < n; i++) {
+        const void *code = i < reused ? ps->last_code[i] : w[-(ptrdiff_t)i].code;
+        uint32_t instr = i < reused ? ps->last_instr[i] : w[-(ptrdiff_t)i].instr;
+        if (i >= h) {
+            uint32_t code_id = memo_code_id(ps, code, s, counted);
+            if (code_id != 0) {
+                uint32_t next = node_for(ps, s, at, code_id, instr);
+                if (next == UINT32_MAX) {
+                    ps->wc.len = 0;
+                    if (ps->no_reset || truncate) {
+                        ps->last_depth = i;
+                        *node = at;
+                        return 0;
+                    }
+                    ps->last_depth = 0;
+                    *node = UINT32_MAX;
+                    return 0;
+                }
+                at = next;
+            }
+            /* An unreadable code object is left out; the entry still matches next time. */
+        }
+        ps->last_code[i] = code;
+        ps->last_instr[i] = instr;
+        ps->last_node[i] = at;
+    }
+    *node = at;
+    return 1;
+}
+
 static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *ps, ml_stream *s, int truncate, int hinted);
 
 /* The general capture. errno: nothing on its way sets it but the agent's own mmap and munmap, which keep it (mem.c),
@@ -573,27 +610,7 @@ uint32_t ml_pystack_capture_moved(ml_pystack *ps, ml_stream *s, int truncate) {
     size_t k = reused, lim = n < ps->last_depth ? n : ps->last_depth;
     while (k < lim && ps->last_code[k] == w[-(ptrdiff_t)k].code && ps->last_instr[k] == w[-(ptrdiff_t)k].instr) k++;
     uint32_t node = ps->last_node[k - 1];
-    for (size_t i = k; i < n; i++) {
-        const void *code = w[-(ptrdiff_t)i].code;
-        uint32_t instr = w[-(ptrdiff_t)i].instr;
-        uint32_t code_id = memo_code_id(ps, code, s, counted);
-        if (code_id != 0) {
-            uint32_t next = node_for(ps, s, node, code_id, instr);
-            if (next == UINT32_MAX) {
-                ps->wc.len = 0;
-                if (ps->no_reset || truncate) {
-                    ps->last_depth = i;
-                    return node;
-                }
-                ps->last_depth = 0;
-                return UINT32_MAX;
-            }
-            node = next;
-        }
-        ps->last_code[i] = code;
-        ps->last_instr[i] = instr;
-        ps->last_node[i] = node;
-    }
+    if (!extend_stack(ps, s, w, reused, h, k, n, counted, truncate, &node)) return node;
     ps->last_depth = n;
     ps->code_gen_seen = __atomic_load_n(&ml_code_frees, __ATOMIC_ACQUIRE);
     whole_next(ps);
@@ -703,30 +720,7 @@ static inline __attribute__((always_inline)) uint32_t capture_body(ml_pystack *p
         if (k > ps->last_depth) k = ps->last_depth;
     }
     uint32_t node = k > h ? ps->last_node[k - 1] : 0;
-    for (size_t i = k; i < n; i++) {
-        const void *code = FRAME_CODE(i);
-        uint32_t instr = FRAME_INSTR(i);
-        if (i >= h) {
-            uint32_t code_id = memo_code_id(ps, code, s, counted);
-            if (code_id != 0) {
-                uint32_t next = node_for(ps, s, node, code_id, instr);
-                if (next == UINT32_MAX) {
-                    ps->wc.len = 0;
-                    if (ps->no_reset || truncate) {
-                        ps->last_depth = i;
-                        return node;
-                    }
-                    ps->last_depth = 0;
-                    return UINT32_MAX;
-                }
-                node = next;
-            }
-            /* An unreadable code object is left out; the entry still matches next time. */
-        }
-        ps->last_code[i] = code;
-        ps->last_instr[i] = instr;
-        ps->last_node[i] = node;
-    }
+    if (!extend_stack(ps, s, w, reused, h, k, n, counted, truncate, &node)) return node;
 #undef FRAME_CODE
 #undef FRAME_INSTR
     ps->last_depth = n;
