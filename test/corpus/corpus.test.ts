@@ -23,6 +23,7 @@ import { main } from '../../src/cli/main.js';
 import { NODE_FLAGS } from '../../src/util/node-flags.js';
 import { memoryIo } from '../support/memory-io.js';
 import { lineOf, MEMLENS_BIN, memlensRun, tempDir } from '../support/memlens-run.js';
+import { keepCaptureOnFailure } from '../support/failed-capture.js';
 import { label, REPO_ROOT, type TestPython, testPythons } from '../support/pythons.js';
 
 interface Frame {
@@ -210,46 +211,51 @@ describe('the corpus: each program gets the verdict of its known cause, the clea
       const source = readFileSync(path, 'utf8');
       const capture = join(tmp.dir, `${c.program}-${i}.mlens`);
       await runCase(c, py, source, capture);
-      const v = await verdictOf(capture);
-      const kinds = v.findings.map((f) => f.kind);
-      const e = c.expect;
-      if (e.kind === null) {
-        assert.deepEqual(kinds, [], `a clean program: ${JSON.stringify(v.findings, null, 1).slice(0, 2000)}`);
-        return;
-      }
-      const accepted = [e.kind, ...(e.or ?? [])];
-      const mine = v.findings.filter((f) => accepted.includes(f.kind));
-      assert.equal(mine.length, 1, `one ${accepted.join(' or ')} finding among ${kinds.join(', ') || 'none'}`);
-      assert.deepEqual(
-        kinds.filter((k) => !accepted.includes(k) && !(ALSO_ALLOWED[c.program] ?? []).includes(k)),
-        [],
-        'no other finding',
-      );
-      const { line, leaf, heldAs } = lineOfFinding(mine[0]!);
-      const want = lineOf(source, c.marker ?? 'CAUSE');
-      assert.ok(line !== undefined, 'the finding names a line');
-      assert.ok(line.file.endsWith(path.slice(path.lastIndexOf('/') + 1)), `${line.file}`);
-      assert.equal(line.line, want, `the finding is about line ${line.line} (${line.function}), not the CAUSE line ${want}`);
-      if (e.via !== undefined) assert.equal(leaf?.function, e.via, 'the library frame beside the program line');
-      if (e.collection === true) {
-        // Whichever finding names it: the entries live at the end, and (by count, or by the bytes of entries of
-        // one size) nearly all of them added during the run and kept.
-        const item = mine[0]!.items?.[0];
-        assert.ok((item?.count ?? 0) >= COLLECTION_MIN_ITEMS, `${item?.count} entries live at the end`);
-        const kept = mine[0]!.kind === 'growing-collection' ? (item?.added ?? 0) / (item?.count ?? 1) : (item?.growth_bytes ?? 0) / (item?.bytes ?? 1);
-        assert.ok(kept >= COLLECTION_KEPT_SHARE, `${kept} of the entries added and kept`);
-      }
-      if (c.how.run === 'oom') {
-        assert.equal(v.ending.oom_kill, 'yes');
-        // What grew names the program's own line first, with the library frame beside it.
-        const top = v.recent_growth?.lines[0];
-        assert.equal(top?.line, want, JSON.stringify(top));
-        if (e.via !== undefined) assert.equal(top?.via?.function, e.via);
-      }
-      if (e.heldAs !== undefined) {
-        assert.equal(v.census?.label, 'near-oom', 'the agent took a census near the OOM');
-        assert.equal(heldAs, e.heldAs, 'the census names the type that holds the memory');
-      }
+      await keepCaptureOnFailure(capture, `${c.program}-${label(py).replace(/[^\w.]+/g, '_')}`, () => checkVerdict(c, path, source, capture));
     });
   });
 });
+
+/** The case's verdict, checked against what the corpus says of the program. */
+async function checkVerdict(c: Case, path: string, source: string, capture: string): Promise<void> {
+  const v = await verdictOf(capture);
+  const kinds = v.findings.map((f) => f.kind);
+  const e = c.expect;
+  if (e.kind === null) {
+    assert.deepEqual(kinds, [], `a clean program: ${JSON.stringify(v.findings, null, 1).slice(0, 2000)}`);
+    return;
+  }
+  const accepted = [e.kind, ...(e.or ?? [])];
+  const mine = v.findings.filter((f) => accepted.includes(f.kind));
+  assert.equal(mine.length, 1, `one ${accepted.join(' or ')} finding among ${kinds.join(', ') || 'none'}`);
+  assert.deepEqual(
+    kinds.filter((k) => !accepted.includes(k) && !(ALSO_ALLOWED[c.program] ?? []).includes(k)),
+    [],
+    'no other finding',
+  );
+  const { line, leaf, heldAs } = lineOfFinding(mine[0]!);
+  const want = lineOf(source, c.marker ?? 'CAUSE');
+  assert.ok(line !== undefined, 'the finding names a line');
+  assert.ok(line.file.endsWith(path.slice(path.lastIndexOf('/') + 1)), `${line.file}`);
+  assert.equal(line.line, want, `the finding is about line ${line.line} (${line.function}), not the CAUSE line ${want}`);
+  if (e.via !== undefined) assert.equal(leaf?.function, e.via, 'the library frame beside the program line');
+  if (e.collection === true) {
+    // Whichever finding names it: the entries live at the end, and (by count, or by the bytes of entries of
+    // one size) nearly all of them added during the run and kept.
+    const item = mine[0]!.items?.[0];
+    assert.ok((item?.count ?? 0) >= COLLECTION_MIN_ITEMS, `${item?.count} entries live at the end`);
+    const kept = mine[0]!.kind === 'growing-collection' ? (item?.added ?? 0) / (item?.count ?? 1) : (item?.growth_bytes ?? 0) / (item?.bytes ?? 1);
+    assert.ok(kept >= COLLECTION_KEPT_SHARE, `${kept} of the entries added and kept`);
+  }
+  if (c.how.run === 'oom') {
+    assert.equal(v.ending.oom_kill, 'yes');
+    // What grew names the program's own line first, with the library frame beside it.
+    const top = v.recent_growth?.lines[0];
+    assert.equal(top?.line, want, JSON.stringify(top));
+    if (e.via !== undefined) assert.equal(top?.via?.function, e.via);
+  }
+  if (e.heldAs !== undefined) {
+    assert.equal(v.census?.label, 'near-oom', 'the agent took a census near the OOM');
+    assert.equal(heldAs, e.heldAs, 'the census names the type that holds the memory');
+  }
+}
