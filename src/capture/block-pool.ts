@@ -5,10 +5,10 @@
 // generation is small, to be promoted, and then its own ArrayBuffer waits for a full collection after it
 // was decoded. A 50 M-event capture defers thousands of blocks; copied one ArrayBuffer each, several MiB of
 // decoded blocks were waiting in the old generation at the end of a read (docs/benchmarks.md, "Report
-// memory"). Here they are copied into 256 KiB slabs: a slab whose blocks were all decoded is written
+// memory"). Here they are copied into 64 KiB slabs: a slab whose blocks were all decoded is written
 // again, so the memory the waiting blocks take is bounded by what waits at once, whatever the collector does.
 //
-// The slabs are carved out of one region reserved for 128 of them (32 MiB of address space, resident only as
+// The slabs are carved out of one region reserved for 512 of them (32 MiB of address space, resident only as
 // far as slabs were written). A burst of waiting blocks (a 50 M-event capture had 257 of 32 KiB waiting at
 // once for a barrier that came late) used to leave its slabs in the free list, written, to the end of the
 // read: 8 MiB of every report's peak (docs/benchmarks.md, "Reports' peak memory, round nine"). Freeing them
@@ -24,9 +24,15 @@
 
 import { outgrown } from '../util/outgrown.js';
 
-const SLAB_BYTES = 256 << 10;
-/** Larger blocks get a buffer of their own (they would leave most of a slab unused). */
-const OWN_BUFFER_FROM = SLAB_BYTES >> 2;
+/**
+ * 64 KiB: two of a thread's 32 KiB blocks. A slab is written again only once every copy in it was decoded, and
+ * the orderer releases copies in an order of its own, so one block still waiting keeps its whole slab busy:
+ * with slabs of 256 KiB (eight blocks) a 50 M-event capture's region had 1.5 MiB written for about 1.1 MiB
+ * waiting at most, with 64 KiB 1.1 MiB (docs/benchmarks.md, "The read's buffers, round twelve").
+ */
+export const SLAB_BYTES = 64 << 10;
+/** Larger blocks get a buffer of their own. */
+const OWN_BUFFER_FROM = 64 << 10;
 /**
  * Bytes of a region: 32 MiB so that malloc maps it whatever its dynamic threshold (glibc raises it up to 32
  * MiB), and does not raise the threshold when it is freed; mapped fresh, its pages are zero without being
@@ -38,7 +44,7 @@ const REGION_BYTES = 32 << 20;
  * twice as many after each time, so that a capture whose blocks always wait in that number asks for a few
  * full collections, not one per barrier.
  */
-export const DROP_FROM_SLABS = 8;
+export const DROP_FROM_SLABS = 32;
 
 export interface Slab {
   readonly bytes: Uint8Array;

@@ -529,3 +529,26 @@ test("a visitor's freeAt() is called instead of free(), with the FREE's address 
     }
   }
 });
+
+test('the reference history is sized to the longest block, not doubled for one a few bytes longer', () => {
+  // A thread's blocks are about 32 KiB each: doubled, the history went from 128 to 256 KiB for a block two bytes
+  // longer than the longest so far, with the first left to the collector (docs/benchmarks.md, "The read's
+  // buffers, round twelve").
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 400_000, threads: 2, seed: 5, sink: (b) => parts.push(b) });
+  let longest = 0;
+  const d = new CaptureDecoder({
+    block: (b) => {
+      longest = Math.max(longest, b.rawLen);
+    },
+    alloc: () => undefined,
+    free: () => undefined,
+    meta: () => undefined,
+  });
+  d.feed(concat(parts));
+  d.end();
+  const hist = (d as unknown as { refArrays: Float64Array[] }).refArrays.filter((a) => a !== undefined);
+  assert.ok(hist.length > 0, 'a capture with references');
+  const need = (longest >> 1) + 2;
+  for (const a of hist) assert.ok(a.length <= need * 1.125 + 1024, `${a.length} entries for blocks of at most ${longest} bytes`);
+});

@@ -433,7 +433,12 @@ export class CaptureDecoder {
       let hist: Float64Array = EMPTY_HISTORY;
       if (this.refs) {
         hist = this.refArrays[depth] ?? EMPTY_HISTORY;
-        if (hist.length < (payload.length >> 1) + 2) hist = this.refArrays[depth] = new Float64Array(Math.max((payload.length >> 1) + 2, hist.length * 2, 1024));
+        const need = (payload.length >> 1) + 2;
+        // Grown by an eighth at least and rounded up to 1024 entries, not doubled: a thread's blocks are about
+        // 32 KiB each, and one two bytes longer than the longest so far doubled it (a 256 KiB array, and one
+        // of 128 KiB left to the collector, where one of 136 KiB does); still geometric, so blocks that keep
+        // growing make it again a bounded number of times.
+        if (hist.length < need) hist = this.refArrays[depth] = new Float64Array(Math.ceil(Math.max(need, hist.length + (hist.length >> 3)) / 1024) * 1024);
       }
       return this.recordsAt(payload, info, fileBase, partial, v, tail, slots, hist);
     } finally {
