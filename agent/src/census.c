@@ -121,23 +121,13 @@ void ml_census_near_oom_service(void) {
     if (atomic_load(&g_near_state) == NEAR_WANTED) near_oom_request();
 }
 
-/* The usage, read through the cgroup's file opened beforehand: one pread, nothing allocated. 0 if unknown. */
-static uint64_t read_usage(int fd) {
-    char buf[32];
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    if (n <= 0) return 0;
-    buf[n] = 0;
-    const char *p = buf;
-    return ml_parse_u64(&p);
-}
-
 void ml_census_alloc_check(struct ml_thread *t) {
     uint64_t at = atomic_load_explicit(&g_near_at, memory_order_relaxed);
     t->census_check_at = t->bytes_allocated + atomic_load_explicit(&g_step, memory_order_relaxed);
     if (at == 0 || atomic_load_explicit(&g_near_state, memory_order_relaxed) != NEAR_ARMED) return;
     int saved_errno = errno;
     int fd = atomic_load(&g_usage_fd);
-    uint64_t usage = fd >= 0 ? read_usage(fd) : 0;
+    uint64_t usage = ml_cgroup_usage_at(fd);
     int expected = NEAR_ARMED;
     if (usage >= at && atomic_compare_exchange_strong(&g_near_state, &expected, NEAR_WANTED)) {
         /* Py_AddPendingCall is not called here: from 3.13 on, its PyMutex, when contended, parks this

@@ -154,12 +154,16 @@ done:
     ml_mem_free(buf, cap);
 }
 
-uint64_t ml_cgroup_usage(ml_cgroup *cg) {
-    if (cg->usage_fd < 0) return 0;
+uint64_t ml_cgroup_usage_at(int usage_fd) {
+    if (usage_fd < 0) return 0;
     char buf[64];
-    if (ml_pread_all(cg->usage_fd, buf, sizeof buf) <= 0) return 0;
+    if (ml_pread_all(usage_fd, buf, sizeof buf) <= 0) return 0;
     const char *p = buf;
     return ml_parse_u64(&p);
+}
+
+uint64_t ml_cgroup_usage(ml_cgroup *cg) {
+    return ml_cgroup_usage_at(cg->usage_fd);
 }
 
 static uint64_t read_limit_file(const char *dir, const char *name) {

@@ -18,6 +18,8 @@ void ml_cgroup_discover(ml_cgroup *cg);
 void ml_cgroup_discover_from(ml_cgroup *cg, const char *cgroup_file, const char *mountinfo_file);
 /* Current usage in bytes (cheap: one pread), or 0. */
 uint64_t ml_cgroup_usage(ml_cgroup *cg);
+/* The same, read through a usage file opened beforehand (cg->usage_fd): preads, nothing allocated. 0 if unknown. */
+uint64_t ml_cgroup_usage_at(int usage_fd);
 /* The effective limit (the smallest of the cgroup's and its ancestors'), or 0 for none. */
 uint64_t ml_cgroup_limit(ml_cgroup *cg);
 void ml_cgroup_close(ml_cgroup *cg);
