@@ -119,6 +119,33 @@ def call_then_last(size):
 
 type Lines = [string, number | null][];
 
+/**
+ * Walks the capture's allocations in order: each one `picked` is held until the next buffer of `buffers` (its
+ * size -> the site line it was allocated at), whose site every held event's `siteOf` must be (they were made in
+ * the same call). Returns how many events were checked.
+ */
+function checkSitesUntilBuffer(
+  o: Oracle,
+  buffers: ReadonlyMap<number, number>,
+  picked: (stack: readonly Frame[]) => boolean,
+  siteOf: (stack: readonly Frame[]) => number | null | undefined,
+  what: string,
+): number {
+  let pending: number[] = [];
+  let checked = 0;
+  for (const a of o.allocs) {
+    const stack = o.stack(a);
+    if (!picked(stack)) continue;
+    pending.push(siteOf(stack) ?? -1);
+    const at = buffers.get(a.size);
+    if (at === undefined) continue;
+    for (const s of pending) assert.equal(s, at, `${what} before bytearray(${a.size})'s buffer`);
+    checked += pending.length;
+    pending = [];
+  }
+  return checked;
+}
+
 /** A stack as [function, line] pairs, innermost first. */
 const lines = (stack: readonly Frame[]): Lines => stack.map((f) => [f.function, f.line]);
 
@@ -263,18 +290,7 @@ for (const py of testPythons()) {
           [300_000, '# SITE C'],
         ] as const)
           for (let i = 0; i < 3; i++) for (const n of [base + 10 * i, base + 10 * i + 1]) buffers.set(bytearraySize(py, n), line(marker));
-        let pending: number[] = [];
-        let checked = 0;
-        for (const a of o.allocs) {
-          const stack = o.stack(a);
-          if (stack[0]?.function !== 'leaf') continue;
-          pending.push(site(stack) ?? -1);
-          const at = buffers.get(a.size);
-          if (at === undefined) continue;
-          for (const s of pending) assert.equal(s, at, `an event in leaf before bytearray(${a.size})'s buffer`);
-          checked += pending.length;
-          pending = [];
-        }
+        const checked = checkSitesUntilBuffer(o, buffers, (stack) => stack[0]?.function === 'leaf', site, 'an event in leaf');
         assert.ok(checked >= 12, `${checked} events checked`);
       });
 
@@ -330,18 +346,13 @@ for (const py of testPythons()) {
           }
         }
         // Every event under mid has the caller's line of the buffer allocated next (in the same call).
-        let pending: number[] = [];
-        let checked = 0;
-        for (const a of o.allocs) {
-          const stack = o.stack(a);
-          if (stack[1]?.function !== 'mid' && stack[2]?.function !== 'mid') continue;
-          pending.push(stack.find((f) => f.function === 'top')?.line ?? -1);
-          const at = buffers.get(a.size);
-          if (at === undefined) continue;
-          for (const s of pending) assert.equal(s, at, `an event under mid before bytearray(${a.size})'s buffer`);
-          checked += pending.length;
-          pending = [];
-        }
+        const checked = checkSitesUntilBuffer(
+          o,
+          buffers,
+          (stack) => stack[1]?.function === 'mid' || stack[2]?.function === 'mid',
+          (stack) => stack.find((f) => f.function === 'top')?.line,
+          'an event under mid',
+        );
         assert.ok(checked >= 24, `${checked} events checked`);
       });
 
