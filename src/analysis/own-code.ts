@@ -20,15 +20,19 @@ export function ownLineIndex(model: CaptureModel, frames: readonly FrameId[]): n
 }
 
 /**
- * Made while a library was being imported: the innermost Python frame (hidden ones included) is the
- * import system's or an installed or standard module's top level. A library's own tables and buffers
- * (numpy's OpenBLAS reserves tens of MiB it may never touch), not something the program chose to make.
+ * Made while a library was being imported: walking out from the innermost Python frame (hidden ones
+ * included) through library code only (the standard library's, an installed package's), the import
+ * system or a library module's top level comes before any of the program's own code. A library's own
+ * tables and buffers (numpy's OpenBLAS reserves tens of MiB it may never touch, inside
+ * `blas_fpe_check`, a function numpy's `__init__` calls), not something the program chose to make.
  */
 export function madeByImport(model: CaptureModel, site: SiteId): boolean {
   for (let n = model.sites.pyStack(site); n > 0; n = model.frames.pyParentOf(n)) {
     const f = model.frames.frame(model.frames.pyFrameOf(n));
     if (f.kind === 'import') return true;
-    if (f.kind === 'user') return f.function === '<module>' && (f.moduleType === 'site-packages' || f.moduleType === 'stdlib');
+    if (f.kind !== 'user') continue;
+    if (f.moduleType !== 'site-packages' && f.moduleType !== 'stdlib') return false; // the program's own code
+    if (f.function === '<module>') return true;
   }
   return false;
 }

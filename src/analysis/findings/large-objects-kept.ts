@@ -13,6 +13,7 @@ import type { CaptureModel } from '../../model/model.js';
 import { LONG_LIVED_MIN_NS } from '../large-lifetimes.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
 import { ownLineIndex } from './line-groups.js';
+import { madeByImport } from '../own-code.js';
 
 /**
  * A large allocation still live at the end counts as kept when it outlived the function that made it by
@@ -138,6 +139,9 @@ export function largeObjectsKept({ model, facts, filter, minBytes, claimed }: De
   // Per stack, the large allocations without proof that their maker returned: [live at the end, freed].
   const unproven = new Map<SiteId, { live: (typeof large)[number][]; freed: number; maker: PyNodeId1 }>();
   for (const a of large) {
+    // A library's state made at its import (numpy's OpenBLAS buffer): kept for the life of the process by
+    // design, and nothing the program can let go.
+    if (madeByImport(model, a.site)) continue;
     let n = makerOfSite.get(a.site);
     if (n === undefined) {
       n = makerNode(model, sites.pyStack(a.site), filter);
