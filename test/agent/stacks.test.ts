@@ -37,6 +37,7 @@ const FAR_TOP = topMidLeafProg({
   chain: 2_100,
   recursionLimit: 10_000,
   leaf: `KEEP = []
+SIZES = [(200_000 + i, 300_000 + i) for i in range(3)]
 
 
 def leaf(size):
@@ -209,11 +210,13 @@ for (const py of testPythons()) {
       test(`the same frames above a caller whose line changed between two allocations ${runArgs.join(' ')}`, async () => {
         const o = await capture('same_top.py', SAME_TOP_PROG, runArgs);
         const line = (marker: string): number => lineOf(SAME_TOP_PROG, marker);
+        const buffers = new Map<number, number>();
         for (const [base, site] of [
           [200_000, '# SITE A'],
           [300_000, '# SITE B'],
         ] as const) {
           for (let i = 0; i < 3; i++) {
+            buffers.set(bytearraySize(py, base + i), line(site));
             assert.deepEqual(
               stacksOf(o, base + i, 1).map(lines),
               [
@@ -230,6 +233,17 @@ for (const py of testPythons()) {
             );
           }
         }
+        // Every event under mid (traced: the bytearray object's, before its buffer's) has the site of the buffer
+        // allocated next, in the same call: the sizes were made before the loop, so no event in top reads top's
+        // frame again between two calls (SAME_TOP_PROG).
+        const checked = checkSitesUntilBuffer(
+          o,
+          buffers,
+          (stack) => stack.some((f) => f.function === 'mid'),
+          (stack) => stack.find((f) => f.function === 'top')?.line,
+          'an event under mid',
+        );
+        assert.ok(checked >= (runArgs.length > 0 ? 12 : 6), `${checked} events checked`);
       });
 
     for (const runArgs of [[], ['--trace-python-allocators']])
