@@ -201,11 +201,16 @@ export function topMidLeafProg(options: TopMidLeaf): string {
   const topArgs = p.topArgs === '' ? '' : `, ${p.topArgs}`;
   const site = ([args, marker]: ChainCall): string => `        mid(${pyInt(p.chain)}, ${args})  # ${marker}\n`;
   const roots = p.roots.map(([args, marker]) => `top(${pyInt(p.depth)}${args === '' ? '' : `, ${args}`})  # ${marker}\n`).join('');
+  // BELOW[k] is k - 1, made before the calls: an int past the small ones made in each call of mid (a chain of 2,100)
+  // would be an event at every depth with Python's allocators traced (and on a free-threaded build, whose objects are
+  // recorded in every mode), whose walks read the changed caller again on the way up before the leaf allocates.
   return `${limit}${p.leaf}
+BELOW = list(range(-1, ${pyInt(p.chain)}))
+
 
 def mid(k, ${p.midArgs}):
     if k:
-        mid(k - 1, ${p.midArgs})  # MID
+        mid(BELOW[k], ${p.midArgs})  # MID
         return
     leaf(size)  # TO LEAF
 
