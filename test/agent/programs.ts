@@ -177,14 +177,16 @@ export interface TopMidLeaf {
   roots?: ChainCall[];
 }
 
-/** SAME_TOP_PROG's loop, sites and calls: the leaf a global function of `size`, sizes made in the loop, one root. */
+/** SAME_TOP_PROG's loop, sites and calls: the leaf a global function of `size`, the sizes taken from the leaf's
+ * SIZES (made before the loop: an int made at a site would be an event in `top` between two calls with Python's
+ * allocators traced, and its walk would read `top`'s frame again before the chain is pushed), one root. */
 const TOP_MID_LEAF_DEFAULTS: Required<Pick<TopMidLeaf, 'midArgs' | 'topArgs' | 'loop' | 'sites' | 'roots'>> = {
   midArgs: 'size',
   topArgs: '',
-  loop: 'for i in range(3):',
+  loop: 'for a, b in SIZES:',
   sites: [
-    ['200_000 + i', 'SITE A'],
-    ['300_000 + i', 'SITE B'],
+    ['a', 'SITE A'],
+    ['b', 'SITE B'],
   ],
   roots: [['', 'ROOT']],
 };
@@ -199,11 +201,16 @@ export function topMidLeafProg(options: TopMidLeaf): string {
   const topArgs = p.topArgs === '' ? '' : `, ${p.topArgs}`;
   const site = ([args, marker]: ChainCall): string => `        mid(${pyInt(p.chain)}, ${args})  # ${marker}\n`;
   const roots = p.roots.map(([args, marker]) => `top(${pyInt(p.depth)}${args === '' ? '' : `, ${args}`})  # ${marker}\n`).join('');
+  // BELOW[k] is k - 1, made before the calls: an int past the small ones made in each call of mid (a chain of 2,100)
+  // would be an event at every depth with Python's allocators traced (and on a free-threaded build, whose objects are
+  // recorded in every mode), whose walks read the changed caller again on the way up before the leaf allocates.
   return `${limit}${p.leaf}
+BELOW = list(range(-1, ${pyInt(p.chain)}))
+
 
 def mid(k, ${p.midArgs}):
     if k:
-        mid(k - 1, ${p.midArgs})  # MID
+        mid(BELOW[k], ${p.midArgs})  # MID
         return
     leaf(size)  # TO LEAF
 
@@ -223,16 +230,19 @@ ${roots}print("ok")
  * A 31-deep recursion whose bottom calls the same 12-frame chain from two lines in turn, three times: between
  * two allocations the frames above the bottom are popped and pushed again at the same addresses, with the
  * same code and instruction in each, and only the bottom's instruction (11 frames below the leaf) differs.
- * A walk cache that trusted the leaf's frames, or the few below it, would give the other line's stack.
+ * A walk cache that trusted the leaf's frames, or the few below it, would give the other line's stack. The sizes
+ * are made before the loop and the store frees the last bytearray and allocates nothing: with Python's allocators
+ * traced, every event of a call is in `leaf` (the bytearray object's, then its buffer's), none in `top`.
  */
 export const SAME_TOP_PROG = topMidLeafProg({
   depth: 30,
   chain: 10,
-  leaf: `KEEP = []
+  leaf: `KEEP = [None]
+SIZES = [(200_000 + i, 300_000 + i) for i in range(3)]
 
 
 def leaf(size):
-    KEEP.append(bytearray(size))  # LEAF
+    KEEP[0] = bytearray(size)  # LEAF
 `,
 });
 

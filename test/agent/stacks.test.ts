@@ -37,6 +37,7 @@ const FAR_TOP = topMidLeafProg({
   chain: 2_100,
   recursionLimit: 10_000,
   leaf: `KEEP = []
+SIZES = [(200_000 + i, 300_000 + i) for i in range(3)]
 
 
 def leaf(size):
@@ -118,6 +119,31 @@ def call_then_last(size):
 });
 
 type Lines = [string, number | null][];
+
+/**
+ * The walk the agent takes for these tests' stacks on `py` (pyframes.c), which the tests of one of its paths name
+ * where the path is not there, so that a pass there is not read as the path's:
+ *  - `fast`: 3.11+ with the GIL. Code frees are counted for the walk (a code watcher, or PyCode_Type's dealloc
+ *    wrapped), so ml_pyframes_walk_whole runs first: the whole last stack again, the leaf's step, a frame pushed or
+ *    popped (leaf_moved), each with the two-word check of the chain below (check_pairs, prefetching from 2,048
+ *    frames on); else ml_pyframes_walk_cached, which skips what the count allows.
+ *  - `general`: 3.9 and 3.10 (frame objects: no fast_len) and free-threaded 3.13 (the walk does not count on code
+ *    frees there, ml_code_watch_cache being for GIL builds: docs/code-frees.md): ml_pyframes_walk_cached alone,
+ *    which reads every word of each cached frame (three or four) from the frame it finds down to the root, and each
+ *    cached code object's facts, on every walk. None of the `fast` paths runs: an agent that traps in any of them
+ *    passes every test here on 3.9, 3.10 and 3.13t, so their mutants cannot fail these tests there; a check of the
+ *    chain below the frame found that stops early fails them.
+ *  - `uncached`: free-threaded 3.14 and later (thread-local bytecode): every stack walked whole, no cache.
+ */
+type WalkPath = 'fast' | 'general' | 'uncached';
+const walkPath = (py: { minor: number; freeThreaded: boolean }): WalkPath => (py.freeThreaded && py.minor >= 14 ? 'uncached' : py.minor >= 11 && !py.freeThreaded ? 'fast' : 'general');
+
+/** " (PATH: what runs instead)" for a test of `fast`'s `path` on an interpreter where it is not there, else "". */
+function notHere(py: { minor: number; freeThreaded: boolean }, path: string): string {
+  const w = walkPath(py);
+  if (w === 'fast') return '';
+  return w === 'general' ? ` (no ${path} on this build: the general walk's check)` : ` (no ${path} on this build: no walk cache)`;
+}
 
 /**
  * Walks the capture's allocations in order: each one `picked` is held until the next buffer of `buffers` (its
@@ -209,11 +235,13 @@ for (const py of testPythons()) {
       test(`the same frames above a caller whose line changed between two allocations ${runArgs.join(' ')}`, async () => {
         const o = await capture('same_top.py', SAME_TOP_PROG, runArgs);
         const line = (marker: string): number => lineOf(SAME_TOP_PROG, marker);
+        const buffers = new Map<number, number>();
         for (const [base, site] of [
           [200_000, '# SITE A'],
           [300_000, '# SITE B'],
         ] as const) {
           for (let i = 0; i < 3; i++) {
+            buffers.set(bytearraySize(py, base + i), line(site));
             assert.deepEqual(
               stacksOf(o, base + i, 1).map(lines),
               [
@@ -230,10 +258,21 @@ for (const py of testPythons()) {
             );
           }
         }
+        // Every event under mid (traced: the bytearray object's, before its buffer's) has the site of the buffer
+        // allocated next, in the same call: the sizes were made before the loop, so no event in top reads top's
+        // frame again between two calls (SAME_TOP_PROG).
+        const checked = checkSitesUntilBuffer(
+          o,
+          buffers,
+          (stack) => stack.some((f) => f.function === 'mid'),
+          (stack) => stack.find((f) => f.function === 'top')?.line,
+          'an event under mid',
+        );
+        assert.ok(checked >= (runArgs.length > 0 ? 12 : 6), `${checked} events checked`);
       });
 
     for (const runArgs of [[], ['--trace-python-allocators']])
-      test(`a chain of 2,160 frames above a caller whose line changed, 60 frames from the root ${runArgs.join(' ')}`, async () => {
+      test(`a chain of 2,160 frames above a caller whose line changed, 60 frames from the root ${runArgs.join(' ')}${notHere(py, 'prefetching check')}`, async () => {
         const o = await capture('far_top.py', FAR_TOP, runArgs);
         const line = (marker: string): number => lineOf(FAR_TOP, marker);
         for (const [base, site] of [
@@ -253,7 +292,7 @@ for (const py of testPythons()) {
       });
 
     for (const runArgs of [[], ['--trace-python-allocators']])
-      test(`the same leaf from another instruction, pushed again above a caller whose line changed ${runArgs.join(' ')}`, async () => {
+      test(`the same leaf from another instruction, pushed again above a caller whose line changed ${runArgs.join(' ')}${notHere(py, "leaf's step")}`, async () => {
         const o = await capture('leaf_step.py', LEAF_STEP, runArgs);
         const line = (marker: string): number => lineOf(LEAF_STEP, marker);
         for (const [base, site] of [
@@ -295,7 +334,7 @@ for (const py of testPythons()) {
       });
 
     for (const runArgs of [[], ['--trace-python-allocators']])
-      test(`a frame pushed or popped above a caller whose line changed ${runArgs.join(' ')}`, async () => {
+      test(`a frame pushed or popped above a caller whose line changed ${runArgs.join(' ')}${notHere(py, 'leaf_moved')}`, async () => {
         const o = await capture('push_pop.py', PUSH_POP, runArgs);
         const line = (marker: string): number => lineOf(PUSH_POP, marker);
         // size offset, the frames above mid (innermost first), the root's line
