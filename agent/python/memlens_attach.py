@@ -241,15 +241,22 @@ def _census(request):
 
 def _hide_attach_frames(session):
     """Our own frames (this script, the statement or remote-execution script that ran it) sit on top of the
-    program's frames while we start tracking: hide them from stacks, and only them."""
+    program's frames while we start tracking: hide them from stacks, and only them. Ours are the files of
+    this script's own directory (the attach directory) and the statement a debugger ran ("<string>", naming
+    this script): a program whose path merely contains "memlens-attach-", or whose own code is "<string>"
+    (python -c), keeps its frames."""
+    import os
     import sys
 
+    here = sys._getframe(0).f_code.co_filename  # DIR/memlens_attach.py, as the statement compiled it
+    directory = os.path.dirname(here) + "/"
     frame = sys._getframe(1)
     while frame is not None:
-        name = frame.f_code.co_filename
-        if not (name == "<string>" or "memlens-attach-" in name):
+        code = frame.f_code
+        name = code.co_filename
+        if not (name.startswith(directory) or (name == "<string>" and here in code.co_consts)):
             break
-        session.hide_code(frame.f_code)
+        session.hide_code(code)
         frame = frame.f_back
 
 

@@ -457,7 +457,10 @@ def _roots():
     for ident, frame in sys._current_frames().items():
         while frame is not None:
             code = frame.f_code
-            if frame.f_globals is not mine and not any(m in code.co_filename for m in _MINE) and "memlens-attach-" not in code.co_filename:
+            # memlens's frames: this module's, its other modules', and the attach script's (run with this
+            # __name__: src/process/attach.ts), not a program's whose path merely contains memlens-attach-.
+            ours = frame.f_globals is mine or frame.f_globals.get("__name__") == "__memlens_attach__"
+            if not ours and not any(m in code.co_filename for m in _MINE):
                 roots.append((frame, "thread %s, %s (%s:%d)" % (names.get(ident, ident), code.co_name, _short_path(code.co_filename, cwd), frame.f_lineno)))
             frame = frame.f_back
     for name, module in list(sys.modules.items()):

@@ -4,12 +4,12 @@
 // free-threaded build, that the GIL stayed off).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { containerInfo, spawnInContainer } from '../support/container.js';
-import { isCorePython, label, REPO_ROOT, testPythons } from '../support/pythons.js';
+import { corePythons, isCorePython, label, REPO_ROOT, testPythons } from '../support/pythons.js';
 import { NODE_FLAGS } from '../../src/util/node-flags.js';
 import { createLimitedChild, memoryCgroupOf, procsFile, removeCgroup } from '../../src/process/cgroup.js';
 import { loadModel } from '../../src/cli/load-model.js';
@@ -79,6 +79,9 @@ function endingOf(path: string): { kind: string; stop_reason: string; went_on: b
   return (JSON.parse(r.stdout) as { ending: { kind: string; stop_reason: string; went_on: boolean; summary: string } }).ending;
 }
 
+/** A file of an attach directory (src/process/attach-dir.ts: /tmp/memlens-attach-PID-RANDOM). */
+const ATTACH_FILE = /^\/tmp\/memlens-attach-\d+-[0-9a-f]{16}\//;
+
 function assertAttributed(path: string, freeThreaded = false): void {
   const s = summaryJson(path);
   const worker = s.rows.find((r) => r.function === 'worker' && r.file.endsWith('invariants_target.py'));
@@ -86,7 +89,7 @@ function assertAttributed(path: string, freeThreaded = false): void {
   // The attach machinery's own frames are not shown as the program's. Exception: on a free-threaded build,
   // whose Python objects are all recorded, the few objects the statement a detach injects makes before it
   // turns recording off for its thread (a GIL build's pymalloc keeps such small objects out of sight).
-  assert.equal(s.rows.filter((r) => r.file.includes('memlens-attach-')).length, 0, JSON.stringify(s.rows));
+  assert.equal(s.rows.filter((r) => ATTACH_FILE.test(r.file)).length, 0, JSON.stringify(s.rows));
   const injected = s.rows.filter((r) => r.file === '<string>');
   if (!freeThreaded) assert.equal(injected.length, 0, JSON.stringify(s.rows));
   assert.ok(
@@ -184,6 +187,49 @@ print("done", flush=True)
 while True:
     time.sleep(0.02)
 `;
+
+// The attach hides its own frames (its directory's files, the statement a debugger ran), not a program's whose
+// path merely contains "memlens-attach-" (this file's work directory is /tmp/memlens-attach-test-*): the main
+// thread is in the program's own frames when the attach's statement runs on it. Through a debugger (the oldest)
+// and remote execution (the newest).
+const MAIN_THREAD_CHURN = `import os, time
+KEEP = []
+
+
+def churn():
+    while True:
+        KEEP.append(bytearray(100_000))
+        if len(KEEP) > 50:
+            KEEP.clear()
+        time.sleep(0.001)
+
+
+print("ready", os.getpid(), flush=True)
+churn()
+`;
+for (const py of corePythons().filter((p) => !p.freeThreaded)) {
+  test(`a program under a directory named memlens-attach-… keeps its frames (Python ${label(py)})`, async () => {
+    const dir = join(work, `memlens-attach-app-${py.version}`);
+    mkdirSync(dir);
+    const script = join(dir, 'churn.py');
+    writeFileSync(script, MAIN_THREAD_CHURN);
+    const target = await startTarget(spawn(py.python, [script], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const out = join(work, `named-${py.version}.mlens`);
+    try {
+      const a = memlens(['attach', String(target.pid), '-o', out]);
+      assert.equal(a.code, 0, a.stderr);
+      await new Promise((r) => setTimeout(r, 700));
+      const d = memlens(['detach', String(target.pid)]);
+      assert.equal(d.code, 0, d.stderr);
+    } finally {
+      await target.finish();
+    }
+    const rows = summaryJson(out).rows;
+    const churn = rows.find((r) => r.function === 'churn' && r.file === script);
+    assert.ok(churn !== undefined && churn.total_bytes >= 100_000, JSON.stringify(rows.slice(0, 5)));
+    assert.equal(rows.filter((r) => ATTACH_FILE.test(r.file) || r.file === '<string>').length, 0, JSON.stringify(rows));
+  });
+}
 
 test('CPython 3.14 in a container: a long thread name stays one name, a prctl rename is a rename', async () => {
   const { root } = containerInfo();
