@@ -41,7 +41,9 @@ static _Atomic uint64_t g_swap, g_shmem, g_limit;
 static atomic_int g_have_swap;
 
 void ml_snapshot_begin(ml_cgroup *cg, uint64_t stale_ns) {
-    ml_lock_init(&g_lock);
+    /* Taken, not initialized again: it is free (ml_snapshot_end gave it back), but a thread of the last
+     * session may still be trying it (it finds the staleness off, or this session's once set). */
+    ml_lock_acquire(&g_lock);
     g_cg = cg;
     g_page_size = sysconf(_SC_PAGESIZE);
     atomic_store(&g_swap, 0);
@@ -52,6 +54,7 @@ void ml_snapshot_begin(ml_cgroup *cg, uint64_t stale_ns) {
     g_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     atomic_store(&g_last_ns, ml_now_ns());
     atomic_store(&g_stale_ns, stale_ns);
+    ml_lock_release(&g_lock);
 }
 
 void ml_snapshot_set_status(uint64_t swap, uint64_t shmem) {
