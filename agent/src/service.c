@@ -356,12 +356,13 @@ int ml_service_start(unsigned interval_ms, long stale_ms, ml_cgroup *cg, char *e
      * the interval, at least 20 ms, unless a configuration says (stale_ms: the tests'). */
     uint64_t stale_ns = stale_ms >= 0 ? (uint64_t)stale_ms * 1000000u : 2 * g_interval_ns;
     if (stale_ms < 0 && stale_ns < STALE_MIN_NS) stale_ns = STALE_MIN_NS;
+    /* Before the program's threads may take one: the own-time estimate's start (they may record already). */
+    ml_own_begin_session(0);
     ml_snapshot_begin(cg, stale_ns);
     ml_snapshot_set_limit(g_cgroup_limit);
     ml_census_near_oom_disarm(); /* a census taken in an earlier session is armed again */
     arm_census();
     read_status();
-    ml_own_begin_session(0);
     snapshot();
 
     atomic_store(&g_stop, 0);
