@@ -27,6 +27,7 @@ OPTIONS = (
     "fd",
     "overwrite",
     "memory_interval_ms",
+    "snapshot_stale_ms",
     "near_oom_permille",
     "census_growth",
     "native",
@@ -590,6 +591,8 @@ def _agent_config(cfg, output, target_words):
         put("output", output)
     put("overwrite", 1 if cfg.get("overwrite") else 0)
     put("memory_interval_ms", int(cfg.get("memory_interval_ms", 10)))
+    if cfg.get("snapshot_stale_ms") is not None:
+        put("snapshot_stale_ms", int(cfg["snapshot_stale_ms"]))
     if cfg.get("near_oom_permille") is not None:
         put("near_oom_permille", int(cfg["near_oom_permille"]))
     if cfg.get("census_growth"):

@@ -19,6 +19,7 @@
 #include "mem.h"
 #include "pyapi.h"
 #include "sink.h"
+#include "snapshot.h"
 #include "state.h"
 #include "thread.h"
 #include "util.h"
@@ -124,6 +125,9 @@ void ml_census_near_oom_service(void) {
 void ml_census_alloc_check(struct ml_thread *t) {
     uint64_t at = atomic_load_explicit(&g_near_at, memory_order_relaxed);
     t->census_check_at = t->bytes_allocated + atomic_load_explicit(&g_step, memory_order_relaxed);
+    /* The step exists with or without a memory limit: the service thread's snapshot, if it is late, is
+     * taken here (snapshot.c: a clock read, and at most once per staleness process-wide a pread or two). */
+    ml_snapshot_if_stale(&t->stream);
     if (at == 0 || atomic_load_explicit(&g_near_state, memory_order_relaxed) != NEAR_ARMED) return;
     int saved_errno = errno;
     int fd = atomic_load(&g_usage_fd);

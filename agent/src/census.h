@@ -29,8 +29,9 @@ void ml_census_near_oom_seen(uint64_t usage);
 void ml_census_near_oom_service(void);
 
 struct ml_thread;
-/* The allocation path's slow part (record.h: the thread allocated past its census_check_at): reads the
- * usage, and on a crossing hands it to the service thread and waits for it. Keeps errno. */
+/* The allocation path's slow part (record.h: the thread allocated past its census_check_at): a late snapshot
+ * (snapshot.h), then, under a limit, reads the usage, and on a crossing hands it to the service thread and
+ * waits for it. The guard is held. Keeps errno. */
 void ml_census_alloc_check(struct ml_thread *t);
 
 /* The bootstrap hands a census back (JSON, memlens_record_census): written as a CENSUS record in the

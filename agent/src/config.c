@@ -124,6 +124,7 @@ int ml_config_parse(ml_config *c, const char *text, char *err, size_t errlen) {
     size_t value_cap = c->scratch_cap;
     c->fd = -1;
     c->interval_ms = 10;
+    c->snapshot_stale_ms = -1;
     c->near_oom_permille = 900;
     c->census_near_oom = 1;
     c->mode = ML_MODE_RUN;
@@ -170,6 +171,11 @@ int ml_config_parse(ml_config *c, const char *text, char *err, size_t errlen) {
                 c->overwrite = flag_value(value);
             } else if (strcmp(key, "memory_interval_ms") == 0) {
                 c->interval_ms = (unsigned)ml_parse_u64(&vp);
+            } else if (strcmp(key, "snapshot_stale_ms") == 0) {
+                /* Only a test's configuration has it (memlens run and attach do not): 0, an allocating
+                 * thread takes a snapshot at every step of its (docs/agent.md, "Snapshots"). */
+                uint64_t v = ml_parse_u64(&vp);
+                c->snapshot_stale_ms = (long)(v > 3600000 ? 3600000 : v);
             } else if (strcmp(key, "near_oom_permille") == 0) {
                 c->near_oom_permille = (unsigned)ml_parse_u64(&vp);
             } else if (strcmp(key, "census_near_oom") == 0) {

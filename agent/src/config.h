@@ -18,6 +18,7 @@ typedef struct ml_config {
     int fd;
     int overwrite;
     unsigned interval_ms;
+    long snapshot_stale_ms; /* -1: the service's default (service.h) */
     unsigned near_oom_permille;
     int census_near_oom;
     int census_growth;

@@ -203,7 +203,7 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
     ml_marker(ML_M_TRACKING_STARTED, "");
     ml_service_set_near_oom(c->near_oom_permille);
     ml_service_set_census(c->census_near_oom, c->census_growth);
-    if (ml_service_start(c->interval_ms, &g_cgroup, err, errlen) != 0) {
+    if (ml_service_start(c->interval_ms, c->snapshot_stale_ms, &g_cgroup, err, errlen) != 0) {
         atomic_store(&ml_active, 0);
         ml_in_session = 0;
         ml_pyalloc_uninstall();

@@ -42,6 +42,12 @@ static inline void ml_lock_acquire(ml_lock *l) {
         ml_lock_wait(l);
 }
 
+/* Takes the lock if it is free; never waits. 1 if taken. */
+static inline int ml_lock_try(ml_lock *l) {
+    uint32_t free_word = 0;
+    return atomic_compare_exchange_strong_explicit(&l->word, &free_word, 1, memory_order_acquire, memory_order_relaxed);
+}
+
 static inline void ml_lock_release(ml_lock *l) {
     if (__builtin_expect(atomic_load_explicit(&l->word, memory_order_relaxed) == 1, 1)) {
         atomic_store_explicit(&l->word, 0, memory_order_release);

@@ -136,13 +136,13 @@ void ml_own_set_service_tid(int tid) {
     g_service_tid = tid;
 }
 
-uint64_t ml_own_wall_ns(void) {
+uint64_t ml_own_wall_ns(int sweep) {
     uint64_t cpu = atomic_load_explicit(&ml_own_ns, memory_order_relaxed);
     uint64_t own = cpu > g_own_cpu_last ? cpu - g_own_cpu_last : 0;
     g_own_cpu_last = cpu > g_own_cpu_last ? cpu : g_own_cpu_last;
     uint64_t run = 0, wait = 0;
     uint64_t before = ml_now_ns();
-    if (before >= g_next_sweep) {
+    if (sweep && before >= g_next_sweep) {
         sched_interval(&run, &wait);
         uint64_t after = ml_now_ns();
         g_next_sweep = after + (after - before) * SWEEP_BUDGET;

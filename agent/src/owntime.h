@@ -54,8 +54,10 @@ void ml_own_begin_session(int service_tid);
 void ml_own_set_service_tid(int tid);
 /* memlens's own wall time on the program's threads since the session started: for each snapshot, the
  * recording's running time since the last one, stretched by the threads' waits for a core. Called by one
- * thread at a time (the service thread, or the program's at the start and the stop). */
-uint64_t ml_own_wall_ns(void);
+ * thread at a time (snapshot.c's lock). `sweep`: the waits may be read again (every thread's schedstat, within
+ * a budget: the service thread's snapshots); 0, the last stretch is used (an allocating thread's, which
+ * must cost a pread or two, not a file per thread). */
+uint64_t ml_own_wall_ns(int sweep);
 void ml_own_end_session(void);
 
 /* At the recording path's entry: 0, or the time if this call is timed. */

@@ -84,8 +84,9 @@ static inline __attribute__((always_inline)) void ml_record_alloc_in(uint64_t ad
         t->bytes_allocated += size;
     }
     ml_lock_release(&t->stream.lock);
-    /* Every so many bytes this thread allocated, the near-OOM census's check (census.c): a compare here, a
-     * pread there. After the lock: the check may wait for the service thread, which takes it to flush. */
+    /* Every so many bytes this thread allocated (1 MiB, or a 512th of a memory limit), the step (census.c):
+     * a late snapshot (snapshot.c) and the near-OOM census's check. A compare here, a clock read there, a
+     * pread now and then. After the lock: the check may wait for the service thread, which takes it to flush. */
     if (ML_UNLIKELY(t->bytes_allocated >= t->census_check_at)) ml_census_alloc_check(t);
 }
 

@@ -25,6 +25,7 @@
 #include "selfstop.h"
 #include "service_stream.h"
 #include "sink.h"
+#include "snapshot.h"
 #include "state.h"
 #include "thread.h"
 #include "util.h"
@@ -35,6 +36,9 @@
  * program killed in its first second without any attribution). */
 #define CHECKPOINT_NS (50u * 1000000u)
 #define SECOND_NS 1000000000ull
+/* The least staleness after which an allocating thread takes a snapshot (snapshot.c): its cost, a pread or
+ * two, at most this often process-wide. */
+#define STALE_MIN_NS (20u * 1000000u)
 
 static pthread_t g_thread;
 static int g_thread_running;
@@ -47,13 +51,9 @@ static uint8_t *g_stack_map;
 static size_t g_stack_map_len;
 static ml_cgroup *g_cg;
 
-/* last values read from /proc/self/status (once a second) */
-static uint64_t g_swap, g_shmem;
-static int g_have_status;
 static uint64_t g_cgroup_limit;
 /* The near-OOM census's trigger (census.c) follows the limit, read at the start and once a second. */
 static void arm_census(void);
-static int g_statm_fd = -1;
 static int g_near_oom; /* above the near-OOM share of the cgroup limit; re-armed 5 points below */
 static unsigned g_near_oom_permille = 900;
 /* Censuses: at near-OOM (on by default), and as RSS grows (--census-at-peak): each time RSS passes 5/4 of
@@ -115,7 +115,6 @@ static unsigned g_census_count;
 #define CENSUS_GROWTH_MIN (32u << 20)
 #define CENSUS_INTERVAL_NS (2000000000ull)
 #define CENSUS_MAX 8
-static long g_page_size;
 
 /* The last barrier's seq, and when the service stream was last written: a round with no event since the
  * last barrier needs none (it would promise what the last one did), and the service stream's own records
@@ -171,60 +170,18 @@ static void read_status(void) {
     if (ml_read_file("/proc/self/status", buf, sizeof buf) <= 0) return;
     int64_t swap = status_kb(buf, "\nVmSwap:");
     int64_t shmem = status_kb(buf, "\nRssShmem:");
-    if (swap >= 0) {
-        g_swap = (uint64_t)swap;
-        g_have_status = 1;
-    }
-    if (shmem >= 0) g_shmem = (uint64_t)shmem;
+    if (swap >= 0) ml_snapshot_set_status((uint64_t)swap, shmem >= 0 ? (uint64_t)shmem : 0);
 }
 
+/* The sampler's snapshot (snapshot.c writes it), then what only this thread decides from it: growth
+ * censuses, the near-OOM census and marker. */
 static void snapshot(void) {
-    char buf[256];
-    if (g_statm_fd < 0 || ml_pread_all(g_statm_fd, buf, sizeof buf) <= 0) return;
-    /* size resident shared text lib data dt, in pages; "shared" is file-backed plus shmem */
-    const char *p = buf;
-    ml_parse_u64(&p);
-    while (*p == ' ') p++;
-    uint64_t resident = ml_parse_u64(&p) * (uint64_t)g_page_size;
-    while (*p == ' ') p++;
-    uint64_t shared = ml_parse_u64(&p) * (uint64_t)g_page_size;
-    if (shared > resident) shared = resident;
-    uint64_t shmem = g_shmem < shared ? g_shmem : shared;
-    unsigned flags = 0;
-    uint64_t usage = 0;
-    if (g_cg != NULL && g_cg->version != 0) {
-        flags |= ML_SNAPSHOT_HAS_CGROUP;
-        usage = ml_cgroup_usage(g_cg);
-    }
-    if (g_have_status) flags |= ML_SNAPSHOT_HAS_SWAP;
-    uint64_t heap = 0;
-    if (ml_options & ML_OPTION_AGGREGATE) {
-        flags |= ML_SNAPSHOT_HAS_HEAP;
-        heap = ml_aggregate_heap();
-    }
-    /* memlens's own time on the program's threads since the session started (owntime.h): the reader takes
-     * it out of the program's clock. */
-    flags |= ML_SNAPSHOT_HAS_OWN;
-    uint64_t own = ml_own_wall_ns();
-    uint8_t mem[128];
-    ml_buf b;
-    ml_buf_init(&b, mem, sizeof mem);
-    ml_buf_varint(&b, ml_next_seq());
-    ml_buf_varint(&b, ml_rel_ns());
-    ml_buf_varint(&b, flags);
-    ml_buf_varint(&b, resident);
-    ml_buf_varint(&b, resident - shared);
-    ml_buf_varint(&b, shared - shmem);
-    ml_buf_varint(&b, shmem);
-    ml_buf_varint(&b, g_swap);
-    ml_buf_varint(&b, heap); /* without ALLOC/FREE records (aggregated), the reader cannot compute it */
-    ml_buf_varint(&b, usage);
-    ml_buf_varint(&b, g_cgroup_limit);
-    ml_buf_varint(&b, own);
-    ml_service_stream_record(ML_R_SNAPSHOT, b.p, b.len);
+    ml_snapshot_reading reading;
+    if (ml_snapshot_take(&reading) != 0) return;
+    uint64_t usage = reading.usage;
     if (g_census_growth && g_census_count < CENSUS_MAX) {
         uint64_t now = ml_now_ns();
-        uint64_t rss = resident;
+        uint64_t rss = reading.rss;
         if (rss >= g_census_rss / 4 * 5 && rss >= g_census_rss + CENSUS_GROWTH_MIN && now >= g_census_ns + CENSUS_INTERVAL_NS) {
             if (ml_census_request("growth") == 0) {
                 g_census_rss = rss;
@@ -323,6 +280,7 @@ static void *service_main(void *arg) {
                 uint64_t limit = ml_cgroup_limit(g_cg);
                 if (limit != g_cgroup_limit) {
                     g_cgroup_limit = limit;
+                    ml_snapshot_set_limit(limit);
                     arm_census();
                 }
             }
@@ -381,7 +339,7 @@ void ml_service_set_near_oom(unsigned permille) {
     g_near_oom_permille = permille > 1000 ? 1000 : permille;
 }
 
-int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errlen) {
+int ml_service_start(unsigned interval_ms, long stale_ms, ml_cgroup *cg, char *err, size_t errlen) {
     /* memlens run and attach allow 1 to 1000 ms; a longer interval comes only from a configuration written
      * by hand (the tests': a sampler that never fires in time, so that the allocation path's census check is
      * all there is). */
@@ -389,20 +347,22 @@ int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errl
     if (interval_ms > 3600000) interval_ms = 3600000;
     g_interval_ns = (uint64_t)interval_ms * 1000000u;
     g_cg = cg;
-    g_page_size = sysconf(_SC_PAGESIZE);
-    g_swap = g_shmem = 0;
-    g_have_status = 0;
     g_near_oom = 0;
     g_last_barrier_seq = ~0ull;
     g_last_service_flush_ns = 0;
     g_have_psi = 0;
     g_cgroup_limit = cg != NULL ? ml_cgroup_limit(cg) : 0;
+    /* The program's allocating threads take a snapshot when this thread's is late (snapshot.c): by twice
+     * the interval, at least 20 ms, unless a configuration says (stale_ms: the tests'). */
+    uint64_t stale_ns = stale_ms >= 0 ? (uint64_t)stale_ms * 1000000u : 2 * g_interval_ns;
+    if (stale_ms < 0 && stale_ns < STALE_MIN_NS) stale_ns = STALE_MIN_NS;
+    /* Before the program's threads may take one: the own-time estimate's start (they may record already). */
+    ml_own_begin_session(0);
+    ml_snapshot_begin(cg, stale_ns);
+    ml_snapshot_set_limit(g_cgroup_limit);
     ml_census_near_oom_disarm(); /* a census taken in an earlier session is armed again */
     arm_census();
     read_status();
-    if (g_statm_fd >= 0) close(g_statm_fd);
-    g_statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    ml_own_begin_session(0);
     snapshot();
 
     atomic_store(&g_stop, 0);
@@ -450,9 +410,8 @@ void ml_service_stop(void) {
     g_stack_map = NULL;
     ml_service_stack_lo = ml_service_stack_hi = 0;
     snapshot(); /* the last one, at the very end */
+    ml_snapshot_end();
     ml_own_end_session();
-    if (g_statm_fd >= 0) close(g_statm_fd);
-    g_statm_fd = -1;
 }
 
 void ml_service_forget(void) {
@@ -462,6 +421,5 @@ void ml_service_forget(void) {
     ml_mem_free(g_stack_map, g_stack_map_len);
     g_stack_map = NULL;
     ml_service_stack_lo = ml_service_stack_hi = 0;
-    if (g_statm_fd >= 0) close(g_statm_fd);
-    g_statm_fd = -1;
+    ml_snapshot_forget();
 }

@@ -8,8 +8,10 @@
 
 #include "cgroup.h"
 
-/* Starts the thread (all signals blocked in it, the guard set for its whole life). */
-int ml_service_start(unsigned interval_ms, ml_cgroup *cg, char *err, size_t errlen);
+/* Starts the thread (all signals blocked in it, the guard set for its whole life). It takes a snapshot every
+ * `interval_ms`; the program's allocating threads take one when the last is older than `stale_ms` (-1: twice
+ * the interval, at least 20 ms; snapshot.c). */
+int ml_service_start(unsigned interval_ms, long stale_ms, ml_cgroup *cg, char *err, size_t errlen);
 /* The share of the cgroup limit (per mille, 0 = never) above which a NEAR_OOM marker is written. */
 void ml_service_set_near_oom(unsigned permille);
 /* Which censuses the service thread asks for (census.c): at near-OOM, and as the process grows. */

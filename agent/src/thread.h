@@ -21,8 +21,9 @@ typedef struct ml_thread {
     uint64_t exit_ns;
     struct ml_thread *next; /* registry list (registry mutex) */
     uint64_t allocations, frees, bytes_allocated;
-    /* The near-OOM census's check (record.h, census.c): once bytes_allocated reaches this, the allocating
-     * thread reads the cgroup's usage. Only the thread itself touches it. */
+    /* The allocation step (record.h, census.c): once bytes_allocated reaches this, the allocating thread
+     * takes a snapshot if the last is stale (snapshot.c) and, under a memory limit, reads the cgroup's usage
+     * for the near-OOM census. Only the thread itself touches it. */
     uint64_t census_check_at;
     ml_pystack py;
     ml_nstack native;

@@ -2,9 +2,10 @@
 // by column, with the tracked heap at each.
 //
 // An event capture's SNAPSHOT carries no heap: it is the replay's heap when the replay reaches the
-// snapshot's seq. Snapshots arrive before the events they precede (the agent writes them from its own
-// thread), so each waits, pending, until the replay gets there; the replay asks before every event
-// (`nextSeq` is a number compare on the hot path).
+// snapshot's seq. Snapshots arrive before the events they precede (the reader orders records by seq,
+// whichever stream holds them: the agent's service stream, or an allocating thread's own when the service
+// thread was late, agent/src/snapshot.c), so each waits, pending, until the replay gets there; the replay
+// asks before every event (`nextSeq` is a number compare on the hot path).
 
 import type { SnapshotRecord } from '../capture/records.js';
 import type { SnapshotSeries } from './model.js';

@@ -31,6 +31,11 @@ export interface BootstrapConfig {
   readonly follow_fork?: boolean;
   readonly aggregate?: boolean;
   readonly memory_interval_ms?: number;
+  /**
+   * How old the last snapshot must be, ms, before the program's allocating threads take one (default: twice
+   * the interval, at least 20 ms; docs/agent.md "Snapshots"); not a `memlens run` option: the tests'.
+   */
+  readonly snapshot_stale_ms?: number;
   /** Per-thread bound of the stack tables (default 2^18 nodes); not a `memlens run` option. */
   readonly max_stack_nodes?: number;
   /** Sampling (docs/sampling.md): the mean bytes between samples, and the size from which all are recorded. */

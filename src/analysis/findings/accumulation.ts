@@ -33,6 +33,11 @@ import { retainedGrowthOn, type RetainedGrowth } from './retained-growth.js';
  * kept 20 MB from 6 to 62 ms; the agent's service thread, not scheduled on a busy machine, took no
  * snapshot from 6 to 51 ms (10 ms is its pace), so its floor rose at two samples only (300 entries, then
  * 101) and the leak went unreported (1 run in about 60 at load 2–4). That interval stands for four.
+ * Agents since round thirteen fill such gaps (agent/src/snapshot.c: a thread that allocates takes a snapshot
+ * when the last is over 20 ms old, twice the usual pace), so that the series of an event capture keeps
+ * its pace; the pacing stays for what they do not fill: captures of earlier agents, aggregated captures
+ * (their samples are the service thread's checkpoints), and threads that allocate less than a step (1 MiB)
+ * while the service thread waits.
  */
 export const ACCUMULATION_MIN_RISES = 3;
 /**
