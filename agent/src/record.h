@@ -67,9 +67,8 @@ static inline __attribute__((always_inline)) ml_thread *ml_record_thread(void) {
 static inline __attribute__((always_inline)) void ml_record_alloc_in(uint64_t addr, uint64_t size, unsigned allocator) {
     ml_thread *t = ml_record_thread();
     if (ML_UNLIKELY(t == NULL)) return;
-    ml_lock_acquire(&t->stream.lock);
+    uint64_t seq = ml_lock_owner_enter(&t->stream.lock, &ml_seq); /* a seq a closed stream leaves unused */
     if (ML_LIKELY(!t->stream.closed)) {
-        uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
         uint32_t stack = ml_pystack_enabled() ? ml_pystack_capture(&t->py, &t->stream, 0) : 0;
         if (ML_LIKELY((ml_options & (ML_OPTION_NATIVE | ML_OPTION_AGGREGATE)) == 0 && stack != UINT32_MAX)) {
             ml_stream_alloc(&t->stream, seq, addr, size, allocator, stack, 0);
@@ -83,7 +82,7 @@ static inline __attribute__((always_inline)) void ml_record_alloc_in(uint64_t ad
         t->allocations++;
         t->bytes_allocated += size;
     }
-    ml_lock_release(&t->stream.lock);
+    ml_lock_owner_leave(&t->stream.lock);
     /* Every so many bytes this thread allocated, the near-OOM census's check (census.c): a compare here, a
      * pread there. After the lock: the check may wait for the service thread, which takes it to flush. */
     if (ML_UNLIKELY(t->bytes_allocated >= t->census_check_at)) ml_census_alloc_check(t);
@@ -93,9 +92,8 @@ static inline __attribute__((always_inline)) void ml_record_alloc_in(uint64_t ad
 static inline __attribute__((always_inline)) void ml_record_free_in(uint64_t addr, unsigned deallocator, uint64_t size) {
     ml_thread *t = ml_record_thread();
     if (ML_UNLIKELY(t == NULL)) return;
-    ml_lock_acquire(&t->stream.lock);
+    uint64_t seq = ml_lock_owner_enter(&t->stream.lock, &ml_seq);
     if (ML_LIKELY(!t->stream.closed)) {
-        uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
         if (ML_LIKELY(!(ml_options & ML_OPTION_AGGREGATE))) {
             ml_stream_free(&t->stream, seq, addr, deallocator, size);
         } else {
@@ -103,7 +101,7 @@ static inline __attribute__((always_inline)) void ml_record_free_in(uint64_t add
         }
         t->frees++;
     }
-    ml_lock_release(&t->stream.lock);
+    ml_lock_owner_leave(&t->stream.lock);
 }
 
 void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator);
