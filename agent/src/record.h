@@ -67,9 +67,8 @@ static inline __attribute__((always_inline)) ml_thread *ml_record_thread(void) {
 static inline __attribute__((always_inline)) void ml_record_alloc_in(uint64_t addr, uint64_t size, unsigned allocator) {
     ml_thread *t = ml_record_thread();
     if (ML_UNLIKELY(t == NULL)) return;
-    ml_lock_acquire(&t->stream.lock);
+    uint64_t seq = ml_lock_owner_enter(&t->stream.lock, &ml_seq); /* a seq a closed stream leaves unused */
     if (ML_LIKELY(!t->stream.closed)) {
-        uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
         uint32_t stack = ml_pystack_enabled() ? ml_pystack_capture(&t->py, &t->stream, 0) : 0;
         if (ML_LIKELY((ml_options & (ML_OPTION_NATIVE | ML_OPTION_AGGREGATE)) == 0 && stack != UINT32_MAX)) {
             ml_stream_alloc(&t->stream, seq, addr, size, allocator, stack, 0);
@@ -83,7 +82,7 @@ static inline __attribute__((always_inline)) void ml_record_alloc_in(uint64_t ad
         t->allocations++;
         t->bytes_allocated += size;
     }
-    ml_lock_release(&t->stream.lock);
+    ml_lock_owner_leave(&t->stream.lock);
     /* Every so many bytes this thread allocated (1 MiB, or a 512th of a memory limit), the step (census.c):
      * a late snapshot (snapshot.c) and the near-OOM census's check. A compare here, a clock read there, a
      * pread now and then. After the lock: the check may wait for the service thread, which takes it to flush. */
@@ -94,9 +93,8 @@ static inline __attribute__((always_inline)) void ml_record_alloc_in(uint64_t ad
 static inline __attribute__((always_inline)) void ml_record_free_in(uint64_t addr, unsigned deallocator, uint64_t size) {
     ml_thread *t = ml_record_thread();
     if (ML_UNLIKELY(t == NULL)) return;
-    ml_lock_acquire(&t->stream.lock);
+    uint64_t seq = ml_lock_owner_enter(&t->stream.lock, &ml_seq);
     if (ML_LIKELY(!t->stream.closed)) {
-        uint64_t seq = atomic_fetch_add(&ml_seq, 1) + 1;
         if (ML_LIKELY(!(ml_options & ML_OPTION_AGGREGATE))) {
             ml_stream_free(&t->stream, seq, addr, deallocator, size);
         } else {
@@ -104,7 +102,7 @@ static inline __attribute__((always_inline)) void ml_record_free_in(uint64_t add
         }
         t->frees++;
     }
-    ml_lock_release(&t->stream.lock);
+    ml_lock_owner_leave(&t->stream.lock);
 }
 
 void ml_record_alloc(uint64_t addr, uint64_t size, unsigned allocator);
