@@ -5,7 +5,7 @@
 import type { Frame } from '../model/frames.js';
 import type { FrameId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
-import { isOwnCode } from './own-code.js';
+import { importStep, isOwnCode } from './own-code.js';
 import type { StackAmount } from './stacks.js';
 
 export interface LocationRow {
@@ -103,10 +103,15 @@ export interface LineRow {
    * both and its largest stack only the arrays (+21 and +12 for the same bytes: docs/reports.md).
    */
   stacks?: number;
+  /**
+   * ownLines only: of `bytes`, what a library's import made (own-code.ts madeByImport: numpy's OpenBLAS buffers,
+   * mapped and mostly never touched). "What grew" ranks the program's own lines by the rest.
+   */
+  importBytes?: number;
 }
 
 /** The row of a frame's line (NO_STACK without a frame) in `rows`, made with `extra` when it is new. */
-function rowOf(rows: Map<string, LineRow>, f: Frame | undefined, extra: Pick<LineRow, 'via' | 'viaBytes' | 'stacks'>): LineRow {
+function rowOf(rows: Map<string, LineRow>, f: Frame | undefined, extra: Pick<LineRow, 'via' | 'viaBytes' | 'stacks' | 'importBytes'>): LineRow {
   const func = f?.function ?? NO_STACK;
   const file = f?.file ?? '';
   const line = f?.line ?? 0;
@@ -148,7 +153,15 @@ export function ownLines(model: CaptureModel, stacks: readonly StackAmount[]): L
     });
     const f = ownId === undefined ? undefined : model.frames.frame(ownId);
     const leafId = ownId !== st.leaf ? st.leaf : undefined;
-    const r = rowOf(rows, f, { via: undefined, viaBytes: -Infinity, stacks: 0 });
+    const r = rowOf(rows, f, { via: undefined, viaBytes: -Infinity, stacks: 0, importBytes: 0 });
+    let byImport = false;
+    st.walk((id) => {
+      const step = importStep(model.frames.frame(id));
+      if (step === undefined) return false;
+      byImport = step;
+      return true;
+    });
+    if (byImport) r.importBytes = (r.importBytes ?? 0) + st.bytes;
     r.bytes += st.bytes;
     r.count += st.count;
     if (st.bytes !== 0 || st.count !== 0) r.stacks = (r.stacks ?? 0) + 1;

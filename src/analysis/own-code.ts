@@ -20,6 +20,18 @@ export function ownLineIndex(model: CaptureModel, frames: readonly FrameId[]): n
 }
 
 /**
+ * One step of the walk out from an allocation's innermost frame that tells whether a library's import made
+ * it (madeByImport): true at the import system or a library module's top level, false at the program's own
+ * code, undefined at a library function or a native frame (walk on).
+ */
+export function importStep(f: Frame): boolean | undefined {
+  if (f.kind === 'import') return true;
+  if (f.kind !== 'user' || f.native) return undefined;
+  if (f.moduleType !== 'site-packages' && f.moduleType !== 'stdlib') return false; // the program's own code
+  return f.function === '<module>' ? true : undefined;
+}
+
+/**
  * Made while a library was being imported: walking out from the innermost Python frame (hidden ones
  * included) through library code only (the standard library's, an installed package's), the import
  * system or a library module's top level comes before any of the program's own code. A library's own
@@ -28,11 +40,8 @@ export function ownLineIndex(model: CaptureModel, frames: readonly FrameId[]): n
  */
 export function madeByImport(model: CaptureModel, site: SiteId): boolean {
   for (let n = model.sites.pyStack(site); n > 0; n = model.frames.pyParentOf(n)) {
-    const f = model.frames.frame(model.frames.pyFrameOf(n));
-    if (f.kind === 'import') return true;
-    if (f.kind !== 'user') continue;
-    if (f.moduleType !== 'site-packages' && f.moduleType !== 'stdlib') return false; // the program's own code
-    if (f.function === '<module>') return true;
+    const step = importStep(model.frames.frame(model.frames.pyFrameOf(n)));
+    if (step !== undefined) return step;
   }
   return false;
 }

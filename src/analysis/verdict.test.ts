@@ -300,6 +300,47 @@ test("what grew names the program's own line first, with the library frame that 
   );
 });
 
+test("what grew ranks the program's lines by what it made, not by what a library's import under them made", () => {
+  // numpy 2.3's `import numpy` (the program's line 3): OpenBLAS maps 32 MiB buffers in multiarray's top level and
+  // in blas_fpe_check, a function numpy's __init__ calls; the program's own growth (16 MiB) still comes first.
+  const p = new ProgramCapture();
+  const NUMPY = '/usr/lib/python3.12/site-packages/numpy';
+  p.alloc(
+    1,
+    [
+      ['<module>', 3],
+      ['<module>', 11, `${NUMPY}/_core/multiarray.py`],
+    ],
+    32 * MiB,
+  );
+  p.alloc(
+    1,
+    [
+      ['<module>', 3],
+      ['<module>', 890, `${NUMPY}/__init__.py`],
+      ['blas_fpe_check', 881, `${NUMPY}/__init__.py`],
+    ],
+    32 * MiB,
+  );
+  p.alloc(1, [['<module>', 3]], 64); // the line's own bytes
+  const load: FrameSpec[] = [
+    ['<module>', 9],
+    ['load_partition', 7],
+    ['ones', 233, `${NUMPY}/_core/numeric.py`],
+  ];
+  p.alloc(1, load, 8 * MiB);
+  p.alloc(1, load, 8 * MiB);
+  p.snapshot(SEC);
+  const { verdict: v } = analyze(p.finish());
+  assert.deepEqual(
+    v.sinceStart.lines.map((l) => [l.function, l.line, l.bytes]),
+    [
+      ['load_partition', 7, 16 * MiB],
+      ['<module>', 3, 64 * MiB + 64],
+    ],
+  );
+});
+
 describe('libraries loaded after the start', () => {
   const image = (p: ProgramCapture, path: string): void => {
     p.w.meta({ type: 'image', stream: 0, seq: p.seq + 1, loadBias: 0x7f0000000000, path, buildId: new Uint8Array(), segments: [{ vaddr: 0, memsz: 4096, prot: 5, fileOffset: 0 }] });

@@ -253,9 +253,11 @@ function growthView(model: CaptureModel, set: AllocationSet, filter: FrameFilter
   const lines = ownLines(model, stacks);
   return {
     stacks: stacks.filter((st) => st.bytes > 0).slice(0, rows),
+    // The program's own growth first: a line whose bytes a library's import made (numpy's OpenBLAS maps 32 MiB
+    // buffers, mostly never touched, under `import numpy`) ranks by what it made besides.
     lines: lines
       .filter((l) => l.bytes > 0)
-      .sort((a, b) => b.bytes - a.bytes || b.count - a.count)
+      .sort((a, b) => b.bytes - (b.importBytes ?? 0) - (a.bytes - (a.importBytes ?? 0)) || b.bytes - a.bytes || b.count - a.count)
       .slice(0, rows),
     heapBytes,
   };

@@ -68,6 +68,22 @@ function growthTables(model: CaptureModel, g: GrowthView, width: number, paint: 
   const room = Math.max(20, width - 2 - w0 - w1 - 4);
   const stackRows = g.stacks.map((st: StackAmount) => [amount(st.bytes), num(st.count), stackText(model, st.frames, room)]);
   out.push(...table('By stack (outermost → innermost)', false, stackRows));
+  // Ranked by what the program made (verdict.ts growthView): say why a larger row can come later.
+  const imported = g.lines.filter((r) => (r.importBytes ?? 0) > 0);
+  if (imported.length > 0) {
+    const which = imported
+      .slice(0, 3)
+      .map((r) => `${formatBytes(r.importBytes ?? 0)} of ${r.function} at ${r.file.split('/').pop() ?? r.file}:${r.line}`)
+      .join(', ');
+    out.push(
+      ...wrapText(
+        `Lines rank by what the program made, not by what a library made while it was imported (its own buffers and tables: numpy's OpenBLAS maps 32 MiB or more, mostly never written): ${which}.`,
+        width,
+        '    ',
+        '  ',
+      ).map((l) => paint('dim', l)),
+    );
+  }
   if (several) {
     out.push(
       ...wrapText(
@@ -415,7 +431,9 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
 }
 
 function lineJson(l: LineRow): Record<string, unknown> {
-  return { function: l.function, file: l.file, line: l.line, bytes: l.bytes, count: l.count, stacks: l.stacks ?? 1, via: l.via ?? null };
+  // import_bytes only where a library's import made some of it: other captures keep their JSON as it was.
+  const imported = l.importBytes ?? 0;
+  return { function: l.function, file: l.file, line: l.line, bytes: l.bytes, count: l.count, stacks: l.stacks ?? 1, via: l.via ?? null, ...(imported > 0 ? { import_bytes: imported } : {}) };
 }
 
 function growthJson(model: CaptureModel, g: GrowthView): Record<string, unknown> {
