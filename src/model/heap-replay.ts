@@ -186,7 +186,8 @@ export class HeapReplay {
       threads[thread] = threads[thread]! + 1;
     }
     const index = threads[thread]!;
-    if (this.live.insertOrReplace(address, size, site, index)) {
+    this.live.key[0] = address;
+    if (this.live.insertOrReplaceKey(size, site, index)) {
       this.missedFrees++;
       this.releaseRecorded(this.live, seq);
     }
@@ -263,7 +264,8 @@ export class HeapReplay {
     // touch() written out, as the calls were not inlined; the other cases in a function of their own, so
     // that this one is small enough for V8 to inline into the builder's free (one call less per free).
     const table = this.live;
-    if (!table.remove(address)) {
+    table.key[0] = address;
+    if (!table.removeKey()) {
       this.unknownFrees++;
       return;
     }
