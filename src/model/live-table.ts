@@ -67,7 +67,7 @@ interface OddEntry {
   index: number;
 }
 
-/** The slot a key hashes to: hashAddress (tuple-interner.ts) of the address `high` · 2^35 + `low` · 8. Written out in insertOrReplaceKey() and removeKey(): change them with it. */
+/** The slot a key hashes to: hashAddress (tuple-interner.ts) of the address `high` · 2^35 + `low` · 8. Written out in removeKey() and closeHole(). */
 function home(low: number, high: number): number {
   let h = Math.imul(low, 0x9e3779b1) ^ Math.imul((high << 3) | (low >>> 29), 0x85ebca6b);
   h ^= h >>> 15;
@@ -156,10 +156,7 @@ export class LiveTable {
     return this.insertOrReplaceKey(size, site, index);
   }
 
-  /**
-   * insertOrReplace() of the address in `key[0]` (see `key`). home() and put() written out: a call V8 leaves
-   * a call boxes its arguments that are not small integers, and the address's low word is one (2^30 or more).
-   */
+  /** insertOrReplace() of the address in `key[0]` (see `key`). */
   insertOrReplaceKey(size: number, site: SiteId, index: number): boolean {
     const address = this.key[0]!;
     const low = (address * 0.125) >>> 0;
@@ -168,31 +165,20 @@ export class LiveTable {
     if ((this.count + 1) * 10 > (this.mask + 1) * 7) outgrown(this.grow());
     const words = this.words;
     const mask = this.mask;
-    let h = Math.imul(low, 0x9e3779b1) ^ Math.imul((high << 3) | (low >>> 29), 0x85ebca6b);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x2c1b3c6d);
-    let slot = (h ^ (h >>> 12)) & mask;
-    let replaced = false;
+    let slot = home(low, high) & mask;
     for (;;) {
       const w = words[slot * 3 + 2]!;
-      if (w === 0) {
-        this.count++;
-        break;
-      }
+      if (w === 0) break;
       if (words[slot * 3] === low && (w & MAX_HIGH) === high) {
         this.take(slot);
-        replaced = true;
-        break;
+        this.put(slot, low, high, size, site, index);
+        return true;
       }
       slot = (slot + 1) & mask;
     }
-    words[slot * 3] = low;
-    words[slot * 3 + 1] = size;
-    words[slot * 3 + 2] = ((site < SITE_BESIDE - 1 ? site + 1 : SITE_BESIDE) << HIGH_BITS) | high;
-    const indexes = this.indexes;
-    if (indexes !== undefined) indexes[slot] = index;
-    if (size >= BESIDE || site >= SITE_BESIDE - 1 || (indexes === undefined ? size >= this.indexesFrom : index >= BESIDE)) this.putBeside(slot, size, site, index);
-    return replaced;
+    this.put(slot, low, high, size, site, index);
+    this.count++;
+    return false;
   }
 
   /** Removes the allocation at `address`; false if none. On success removedSize/Site/Index describe it. */
@@ -202,9 +188,10 @@ export class LiveTable {
   }
 
   /**
-   * remove() of the address in `key[0]` (see `key`). find() and home() written out, as in
-   * insertOrReplaceKey(): the backward shift hashes the entries after the removed one, about one per FREE,
-   * and home() left a call boxed its low word each time (docs/benchmarks.md, "round thirteen").
+   * remove() of the address in `key[0]` (see `key`). find() and home() written out: inlined into the replay's
+   * freeAt() they were past V8's inlining budget for the decoder's loop, left calls, and boxed their low word
+   * argument (2^30 or more), a heap number per FREE (docs/benchmarks.md, "round thirteen"). The backward shift
+   * is closeHole(), which takes only a slot.
    */
   removeKey(): boolean {
     const address = this.key[0]!;
@@ -225,18 +212,29 @@ export class LiveTable {
     }
     this.take(slot);
     this.count--;
-    // Backward-shift deletion: a later member of the probe run moves into the hole unless its home lies
-    // cyclically in (hole, its slot], that is unless it is nearer its home than the hole is.
+    this.closeHole(slot);
+    return true;
+  }
+
+  /**
+   * Backward-shift deletion after the entry at `hole` was taken: a later member of the probe run moves into
+   * the hole unless its home lies cyclically in (hole, its slot], that is unless it is nearer its home than
+   * the hole is. home() written out, as in removeKey(): V8 inlines this into the replay's freeAt() too.
+   */
+  private closeHole(hole: number): void {
+    const mask = this.mask;
+    const words = this.words;
     const indexes = this.indexes;
+    let slot = hole;
     let next = (slot + 1) & mask;
     for (;;) {
       const w = words[next * 3 + 2]!;
       if (w === 0) break;
       const k = words[next * 3]!;
-      let g = Math.imul(k, 0x9e3779b1) ^ Math.imul(((w & MAX_HIGH) << 3) | (k >>> 29), 0x85ebca6b);
-      g ^= g >>> 15;
-      g = Math.imul(g, 0x2c1b3c6d);
-      if (((next - ((g ^ (g >>> 12)) & mask)) & mask) >= ((next - slot) & mask)) {
+      let h = Math.imul(k, 0x9e3779b1) ^ Math.imul(((w & MAX_HIGH) << 3) | (k >>> 29), 0x85ebca6b);
+      h ^= h >>> 15;
+      h = Math.imul(h, 0x2c1b3c6d);
+      if (((next - ((h ^ (h >>> 12)) & mask)) & mask) >= ((next - slot) & mask)) {
         words[slot * 3] = k;
         words[slot * 3 + 1] = words[next * 3 + 1]!;
         words[slot * 3 + 2] = w;
@@ -246,7 +244,6 @@ export class LiveTable {
       next = (next + 1) & mask;
     }
     words[slot * 3 + 2] = 0;
-    return true;
   }
 
   /** Calls `fn` for every live allocation (order unspecified). */
