@@ -455,7 +455,6 @@ export class CaptureDecoder {
     const slotted = this.slotted;
     const refs = this.refs;
     const freeAt = v.freeAt !== undefined;
-    const allocAt = v.allocAt !== undefined;
     // hist[0, nAllocs): the block's ALLOC addresses; hist(hist.length - 1 - nFrees, end): its FREE addresses, the
     // last one first.
     let nAllocs = 0;
@@ -545,10 +544,7 @@ export class CaptureDecoder {
           bad = 'an ALLOC record whose address, stack node or seq is out of range';
           break;
         }
-        if (allocAt) {
-          eventAddress[0] = addr;
-          v.allocAt!(stream, seq, size, (t >>> 3) & 15, stack, nstack);
-        } else v.alloc(stream, seq, addr, size, (t >>> 3) & 15, stack, nstack);
+        v.alloc(stream, seq, addr, size, (t >>> 3) & 15, stack, nstack);
       } else if ((t & 0xe0) === 0x60) {
         // FREE 011kkwqz
         if ((t & 2) !== 0) seq += 1;

@@ -74,8 +74,6 @@ export class SeqOrderer implements CaptureVisitor {
   private readonly down: CaptureVisitor;
   /** The downstream visitor takes a FREE's address through eventAddress (records.ts), not boxed as an argument. */
   private readonly downFreeAt: boolean;
-  /** The downstream visitor takes an ALLOC's address through eventAddress too. */
-  private readonly downAllocAt: boolean;
   private readonly maxBuffered: number;
   private cap = 0;
   private n = 0;
@@ -144,7 +142,6 @@ export class SeqOrderer implements CaptureVisitor {
   constructor(downstream: CaptureVisitor, options: OrdererOptions = {}) {
     this.down = downstream;
     this.downFreeAt = downstream.freeAt !== undefined;
-    this.downAllocAt = downstream.allocAt !== undefined;
     this.maxBuffered = Math.max(16, options.maxBuffered ?? 1 << 21);
     this.grow(1024);
   }
@@ -171,13 +168,6 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   alloc(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): void {
-    eventAddress[0] = address;
-    this.allocAt(stream, seq, size, allocator, stack, nativeStack);
-  }
-
-  /** alloc() with the address in eventAddress[0] (records.ts): the decoder's call, not boxing it. */
-  allocAt(stream: number, seq: number, size: number, allocator: number, stack: number, nativeStack: number): void {
-    const address = eventAddress[0]!;
     const l = this.last;
     if (seq < this.fastK && l !== undefined && l.id === stream && seq > l.lastK && seq > this.wmK) {
       // Its key is (seq, 1) as it came, before the bound and before every column record: what straight()
@@ -186,20 +176,14 @@ export class SeqOrderer implements CaptureVisitor {
       l.lastE = 1;
       this.posNext++;
       this.delivered++;
-      if (this.downAllocAt) {
-        eventAddress[0] = address;
-        this.down.allocAt!(stream, seq, size, allocator, stack, nativeStack);
-      } else this.down.alloc(stream, seq, address, size, allocator, stack, nativeStack);
+      this.down.alloc(stream, seq, address, size, allocator, stack, nativeStack);
       return;
     }
     if (this.mode === SKIP && this.skipped()) return;
     this.raise(stream, seq, 1);
     if (this.mode === STRAIGHT && this.straight()) {
       this.delivered++;
-      if (this.downAllocAt) {
-        eventAddress[0] = address;
-        this.down.allocAt!(stream, seq, size, allocator, stack, nativeStack);
-      } else this.down.alloc(stream, seq, address, size, allocator, stack, nativeStack);
+      this.down.alloc(stream, seq, address, size, allocator, stack, nativeStack);
       return;
     }
     const i = this.push(stream, KIND_ALLOC);

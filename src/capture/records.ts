@@ -378,7 +378,7 @@ export interface BlockInfo {
  * file's blocks (decoder) or in seq order (after the orderer, see order.ts). Addresses are plain numbers:
  * user-space addresses fit in 53 bits on every platform memlens supports.
  */
-/** The address of the ALLOC or FREE a visitor's allocAt() or freeAt() is called for (one process-wide slot: calls do not overlap). */
+/** The address of the FREE a visitor's freeAt() is called for (one process-wide slot: calls do not overlap). */
 export const eventAddress = new Float64Array(1);
 
 export interface CaptureVisitor {
@@ -393,8 +393,6 @@ export interface CaptureVisitor {
    * boxed, one heap object per FREE, most of a report's young garbage; in a Float64Array it is not.
    */
   freeAt?(stream: number, seq: number, size: number, deallocator: number): void;
-  /** alloc() with the address in `eventAddress[0]`, as freeAt() is to free(): when present, the decoder calls it instead. */
-  allocAt?(stream: number, seq: number, size: number, allocator: number, stack: number, nativeStack: number): void;
   meta(record: MetaRecord): void;
   warning?(warning: DecodeWarning): void;
   /** Called before the records of each block the decoder reads (file order; the orderer does not pass it on). */

@@ -222,21 +222,16 @@ test('an observer that outlives the replay does not keep the builder (and its ta
   assert.equal(context?.pyParent(0 as PyNodeId1), 0);
 });
 
-test("allocAt() and freeAt() replay as alloc() and free() do, with the address taken from eventAddress (the orderer's calls)", () => {
+test("freeAt() replays as free() does, with the address taken from eventAddress (the orderer's call)", () => {
   for (const seed of [1, 2, 3]) {
     const stream = randomStream(seed, { events: 1500, mmapShare: 0.1 });
     const plain = new ModelBuilder({ lineResolver: instrAsLine, temporaryThreshold: 1 });
     replay(stream, plain);
     const at = new ModelBuilder({ lineResolver: instrAsLine, temporaryThreshold: 1 });
     let frees = 0;
-    let allocs = 0;
     replay(stream, {
       header: (h) => at.header(h),
-      alloc: (s, seq, address, size, allocator, stack, nativeStack) => {
-        allocs++;
-        eventAddress[0] = address;
-        at.allocAt(s, seq, size, allocator, stack, nativeStack);
-      },
+      alloc: (...a) => at.alloc(...a),
       free: (s, seq, address, size, deallocator) => {
         frees++;
         eventAddress[0] = address;
@@ -244,13 +239,11 @@ test("allocAt() and freeAt() replay as alloc() and free() do, with the address t
       },
       meta: (r) => at.meta(r),
     });
-    assert.ok(frees > 300 && allocs > 300, `${allocs} allocations, ${frees} frees`);
+    assert.ok(frees > 300, `${frees} frees`);
     const a = plain.finish();
     const b = at.finish();
     for (const k of ['allocations', 'frees', 'maxHeap', 'peakHeap', 'endHeap', 'endLiveCount'] as const) {
       assert.equal(b[k], a[k], `seed ${seed}: ${k}`);
     }
-    // Most of this stream's heap frees are of addresses not live, or missed: a wrong address moves these.
-    assert.deepEqual(b.anomalies, a.anomalies, `seed ${seed}`);
   }
 });

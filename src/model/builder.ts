@@ -118,16 +118,6 @@ export class ModelBuilder implements CaptureVisitor {
   // ── hot path ─────────────────────────────────────────────────────────────────────────────────────
 
   alloc(stream: number, seq: number, address: number, size: number, allocator: number, stack: number, nativeStack: number): void {
-    eventAddress[0] = address;
-    this.allocAt(stream, seq, size, allocator, stack, nativeStack);
-  }
-
-  /**
-   * alloc() with the address in eventAddress[0] (records.ts), as freeAt() is to free(): the decoder's call
-   * (of the blocks that waited, decoded straight into this) and the orderer's, not boxing it.
-   */
-  allocAt(stream: number, seq: number, size: number, allocator: number, stack: number, nativeStack: number): void {
-    const address = eventAddress[0]!;
     if (seq >= this.snapshots.nextSeq) this.snapshots.reach(seq, this.replay.heap);
     // Two compares on the hot path: an allocation no process could hold (value-bounds.ts) is left out.
     if ((size > MAX_PROCESS_BYTES - this.replay.heap || address === 0) && this.impossible.add(impossibleAlloc(address, size, this.replay.heap))) return;

@@ -186,8 +186,7 @@ export class HeapReplay {
       threads[thread] = threads[thread]! + 1;
     }
     const index = threads[thread]!;
-    this.live.key[0] = address;
-    if (this.live.insertOrReplaceKey(size, site, index)) {
+    if (this.live.insertOrReplace(address, size, site, index)) {
       this.missedFrees++;
       this.releaseRecorded(this.live, seq);
     }
@@ -264,8 +263,7 @@ export class HeapReplay {
     // touch() written out, as the calls were not inlined; the other cases in a function of their own, so
     // that this one is small enough for V8 to inline into the builder's free (one call less per free).
     const table = this.live;
-    table.key[0] = address;
-    if (!table.removeKey()) {
+    if (!table.remove(address)) {
       this.unknownFrees++;
       return;
     }

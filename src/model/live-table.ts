@@ -67,7 +67,7 @@ interface OddEntry {
   index: number;
 }
 
-/** The slot a key hashes to: hashAddress (tuple-interner.ts) of the address `high` · 2^35 + `low` · 8. Written out in removeKey() and closeHole(). */
+/** The slot a key hashes to: hashAddress (tuple-interner.ts) of the address `high` · 2^35 + `low` · 8. */
 function home(low: number, high: number): number {
   let h = Math.imul(low, 0x9e3779b1) ^ Math.imul((high << 3) | (low >>> 29), 0x85ebca6b);
   h ^= h >>> 15;
@@ -94,13 +94,6 @@ export class LiveTable {
   private mask: number;
   /** Entries in the table (`odd` holds the others). */
   private count = 0;
-  /**
-   * The address removeKey() or insertOrReplaceKey() is called for, written by the caller just before: an
-   * address is a double (above 2^31), and as the argument of a call V8 did not inline it is boxed, a heap
-   * object per event. remove() was such a call from the replay's freeAt() (a heap number per FREE: 527
-   * scavenges for `stats` of a 50 M-event capture, docs/benchmarks.md "round thirteen").
-   */
-  readonly key = new Float64Array(1);
   // What remove() found, read by the caller right after it (no object per call on the hot path).
   removedSize = 0;
   removedSite = 0 as SiteId;
@@ -152,13 +145,6 @@ export class LiveTable {
    * Index describe the replaced one). One probe instead of remove() then insert().
    */
   insertOrReplace(address: number, size: number, site: SiteId, index: number): boolean {
-    this.key[0] = address;
-    return this.insertOrReplaceKey(size, site, index);
-  }
-
-  /** insertOrReplace() of the address in `key[0]` (see `key`). */
-  insertOrReplaceKey(size: number, site: SiteId, index: number): boolean {
-    const address = this.key[0]!;
     const low = (address * 0.125) >>> 0;
     const high = (address * ONE_35TH) >>> 0;
     if (high > MAX_HIGH || high * TWO_35 + low * 8 !== address) return this.oddInsertOrReplace(address, size, site, index);
@@ -183,58 +169,26 @@ export class LiveTable {
 
   /** Removes the allocation at `address`; false if none. On success removedSize/Site/Index describe it. */
   remove(address: number): boolean {
-    this.key[0] = address;
-    return this.removeKey();
-  }
-
-  /**
-   * remove() of the address in `key[0]` (see `key`). find() and home() written out: inlined into the replay's
-   * freeAt() they were past V8's inlining budget for the decoder's loop, left calls, and boxed their low word
-   * argument (2^30 or more), a heap number per FREE (docs/benchmarks.md, "round thirteen"). The backward shift
-   * is closeHole(), which takes only a slot.
-   */
-  removeKey(): boolean {
-    const address = this.key[0]!;
     const low = (address * 0.125) >>> 0;
     const high = (address * ONE_35TH) >>> 0;
     if (high > MAX_HIGH || high * TWO_35 + low * 8 !== address) return this.oddRemove(address);
-    const words = this.words;
-    const mask = this.mask;
-    let h = Math.imul(low, 0x9e3779b1) ^ Math.imul((high << 3) | (low >>> 29), 0x85ebca6b);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x2c1b3c6d);
-    let slot = (h ^ (h >>> 12)) & mask;
-    for (;;) {
-      const w = words[slot * 3 + 2]!;
-      if (w === 0) return false;
-      if (words[slot * 3] === low && (w & MAX_HIGH) === high) break;
-      slot = (slot + 1) & mask;
-    }
+    let slot = this.find(low, high);
+    if (slot < 0) return false;
     this.take(slot);
     this.count--;
-    this.closeHole(slot);
-    return true;
-  }
-
-  /**
-   * Backward-shift deletion after the entry at `hole` was taken: a later member of the probe run moves into
-   * the hole unless its home lies cyclically in (hole, its slot], that is unless it is nearer its home than
-   * the hole is. home() written out, as in removeKey(): V8 inlines this into the replay's freeAt() too.
-   */
-  private closeHole(hole: number): void {
+    // Backward-shift deletion: move later members of the probe run into the hole when their home slot
+    // does not lie cyclically in (hole, current].
     const mask = this.mask;
     const words = this.words;
     const indexes = this.indexes;
-    let slot = hole;
     let next = (slot + 1) & mask;
     for (;;) {
       const w = words[next * 3 + 2]!;
       if (w === 0) break;
       const k = words[next * 3]!;
-      let h = Math.imul(k, 0x9e3779b1) ^ Math.imul(((w & MAX_HIGH) << 3) | (k >>> 29), 0x85ebca6b);
-      h ^= h >>> 15;
-      h = Math.imul(h, 0x2c1b3c6d);
-      if (((next - ((h ^ (h >>> 12)) & mask)) & mask) >= ((next - slot) & mask)) {
+      const at = home(k, w & MAX_HIGH) & mask;
+      const inRange = slot <= next ? slot < at && at <= next : slot < at || at <= next;
+      if (!inRange) {
         words[slot * 3] = k;
         words[slot * 3 + 1] = words[next * 3 + 1]!;
         words[slot * 3 + 2] = w;
@@ -244,6 +198,7 @@ export class LiveTable {
       next = (next + 1) & mask;
     }
     words[slot * 3 + 2] = 0;
+    return true;
   }
 
   /** Calls `fn` for every live allocation (order unspecified). */
