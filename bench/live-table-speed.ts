@@ -2,7 +2,10 @@
 // through the orderer) are read into arrays once, then replayed into a LiveTable several times, timed
 // (insertOrReplace for an ALLOC, remove for a FREE: what the replay does for malloc's and Python's events).
 // A capture's addresses are what decides the table's speed (how its hash spreads them, how often a look-up
-// misses the cache), which a synthetic sequence does not reproduce.
+// misses the cache), which a synthetic sequence does not reproduce. Without the reports' V8 flags
+// (src/util/report-flags.ts) and outside the replay's chain of calls: what V8 inlines in a report, and so what
+// boxes there, is not seen here (docs/benchmarks.md, round thirteen: a change this measured as 8 % faster was
+// not faster in the reports).
 //
 // Run: node --single-threaded-gc dist/bench/live-table-speed.js CAPTURE [--runs N] [--events N] [--table JS] ...
 //   --table JS   a built live-table.js to measure (default: this tree's); give it several times to
