@@ -1,0 +1,120 @@
+// The live table alone, on a real capture's addresses: the capture's ALLOC and FREE events (in seq order,
+// through the orderer) are read into arrays once, then replayed into a LiveTable several times, timed
+// (insertOrReplace for an ALLOC, remove for a FREE: what the replay does for malloc's and Python's events).
+// A capture's addresses are what decides the table's speed (how its hash spreads them, how often a look-up
+// misses the cache), which a synthetic sequence does not reproduce. Without the reports' V8 flags
+// (src/util/report-flags.ts) and outside the replay's chain of calls: what V8 inlines in a report, and so what
+// boxes there, is not seen here (docs/benchmarks.md, round thirteen: a change this measured as 8 % faster was
+// not faster in the reports).
+//
+// Run: node --single-threaded-gc dist/bench/live-table-speed.js CAPTURE [--runs N] [--events N] [--table JS] ...
+//   --table JS   a built live-table.js to measure (default: this tree's); give it several times to
+//                compare, each run of each in turn (another checkout's: ROOT/dist/src/model/live-table.js)
+//   --events N   only the first N events (default: all)
+// Prints, per table, the median and each run's CPU milliseconds and nanoseconds per event.
+
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { SeqOrderer } from '../src/capture/order.js';
+import { type CaptureVisitor, eventAddress } from '../src/capture/records.js';
+import { readCaptureFile } from '../src/cli/capture-file.js';
+
+interface Table {
+  insertOrReplace(address: number, size: number, site: number, index: number): boolean;
+  remove(address: number): boolean;
+  removedSize: number;
+  removedSite: number;
+  readonly size: number;
+}
+type TableClass = new (initialCapacity?: number, options?: { indexesFrom?: number }) => Table;
+
+/** The events, in order: an ALLOC has a size of at least 0 and a site; a FREE a size of −1. */
+class Recorder implements CaptureVisitor {
+  n = 0;
+  addresses = new Float64Array(1 << 20);
+  sizes = new Float64Array(1 << 20);
+  sites = new Uint32Array(1 << 20);
+  constructor(private readonly limit: number) {}
+  private room(): boolean {
+    if (this.n >= this.limit) return false;
+    if (this.n === this.addresses.length) {
+      const grow = <T extends Float64Array | Uint32Array>(a: T, b: T): T => (b.set(a), b);
+      this.addresses = grow(this.addresses, new Float64Array(this.n * 2));
+      this.sizes = grow(this.sizes, new Float64Array(this.n * 2));
+      this.sites = grow(this.sites, new Uint32Array(this.n * 2));
+    }
+    return true;
+  }
+  alloc(_stream: number, _seq: number, address: number, size: number, _allocator: number, stack: number): void {
+    if (!this.room()) return;
+    this.addresses[this.n] = address;
+    this.sizes[this.n] = size;
+    this.sites[this.n++] = stack % 4096;
+  }
+  free(_stream: number, _seq: number, address: number): void {
+    if (!this.room()) return;
+    this.addresses[this.n] = address;
+    this.sizes[this.n++] = -1;
+  }
+  freeAt(stream: number, seq: number): void {
+    this.free(stream, seq, eventAddress[0]!);
+  }
+  meta(): void {}
+}
+
+function replay(T: TableClass, addresses: Float64Array, sizes: Float64Array, sites: Uint32Array, n: number): number {
+  const t = new T(1 << 16, { indexesFrom: Infinity });
+  let check = 0;
+  for (let i = 0; i < n; i++) {
+    const size = sizes[i]!;
+    if (size >= 0) {
+      if (t.insertOrReplace(addresses[i]!, size, sites[i]!, i)) check += t.removedSize;
+    } else if (t.remove(addresses[i]!)) check += t.removedSize + t.removedSite;
+  }
+  return check + t.size;
+}
+
+async function main(argv: string[]): Promise<void> {
+  let runs = 5;
+  let events = Infinity;
+  const tables: string[] = [];
+  let capture: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--runs') runs = Number(argv[++i]);
+    else if (a === '--events') events = Number(argv[++i]);
+    else if (a === '--table') tables.push(resolve(argv[++i]!));
+    else capture = a;
+  }
+  if (capture === undefined) throw new Error('usage: live-table-speed.js CAPTURE [--runs N] [--events N] [--table JS] ...');
+  if (tables.length === 0) tables.push(new URL('../src/model/live-table.js', import.meta.url).pathname);
+  const rec = new Recorder(events);
+  const orderer = new SeqOrderer(rec);
+  await readCaptureFile(capture, orderer);
+  orderer.end();
+  const classes = await Promise.all(tables.map(async (p) => ((await import(pathToFileURL(p).href)) as { LiveTable: TableClass }).LiveTable));
+  // A copy of replay() for each table (its own feedback): one replay() for all would see several classes,
+  // and V8 would not inline any of them.
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval, @typescript-eslint/no-unsafe-call -- a fresh copy of replay()'s own code is the point
+  const replays = classes.map(() => new Function(`return ${replay.toString()}`)() as typeof replay);
+  const ms: number[][] = tables.map(() => []);
+  const checks = new Set<number>();
+  for (let r = 0; r < runs; r++) {
+    for (let k = 0; k < classes.length; k++) {
+      // CPU time (user + system), not wall time: the machine is shared.
+      const t0 = process.cpuUsage();
+      checks.add(replays[k]!(classes[k]!, rec.addresses, rec.sizes, rec.sites, rec.n));
+      const t = process.cpuUsage(t0);
+      ms[k]!.push((t.user + t.system) / 1000);
+    }
+  }
+  if (checks.size !== 1) throw new Error(`the tables disagree: ${[...checks].join(', ')}`);
+  console.log(`${rec.n} events, ${runs} runs each, in turn`);
+  for (let k = 0; k < tables.length; k++) {
+    const sorted = [...ms[k]!].sort((a, b) => a - b);
+    const med = sorted[Math.floor(sorted.length / 2)]!;
+    console.log(`${tables[k]}: median ${med.toFixed(0)} ms (${((med * 1e6) / rec.n).toFixed(1)} ns/event); runs ${ms[k]!.map((x) => x.toFixed(0)).join('/')}`);
+  }
+}
+
+await main(process.argv.slice(2));
