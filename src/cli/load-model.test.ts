@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import fs, { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -39,21 +39,21 @@ test('loadModel reads the file 128 KiB at a time, packs longer than that include
   const path = join(dir, 'packed.mlens');
   writeFileSync(path, packed);
 
-  const probe = await open(path);
-  const proto = Object.getPrototypeOf(probe) as { read: (...a: unknown[]) => Promise<unknown> };
-  await probe.close();
-  const real = proto.read;
+  // The capture is read with node:fs's read(fd, buffer, offset, length, position, callback) (capture-file.ts),
+  // seen here through node:fs's exports, with the named imports synced to them.
+  const real = fs.read;
   const reads: number[] = [];
-  proto.read = function (this: unknown, ...a: unknown[]) {
-    const buffer = a[0] as Uint8Array;
-    reads.push(typeof a[2] === 'number' ? a[2] : buffer.length);
-    return real.apply(this, a);
+  (fs as { read: unknown }).read = function (this: unknown, ...a: unknown[]) {
+    reads.push(a[3] as number);
+    return (real as (...b: unknown[]) => void).apply(this, a);
   };
+  syncBuiltinESMExports();
   let model;
   try {
     model = await loadModel(memoryIo(), path);
   } finally {
-    proto.read = real;
+    fs.read = real;
+    syncBuiltinESMExports();
   }
   assert.ok(longest > 128 << 10, `the longest block is ${longest} bytes: none spans two reads`);
   assert.ok(reads.length > packed.length / (128 << 10), `${reads.length} reads of a ${packed.length}-byte file`);
