@@ -133,3 +133,24 @@ test('the compact ring agrees with a plain list of frees: large seq gaps, big si
     }
   }
 });
+
+test('frees of 64 KiB or more wait beside until there are many (the high parts of the bytes not made for a few), then in the high parts, with the same figures', () => {
+  const highParts = (g: GcFrees): Uint8Array | undefined => (g as unknown as { bytesHi?: Uint8Array }).bytesHi;
+  for (const large of [500, 3000]) {
+    const g = new GcFrees(8192);
+    let seq = 1;
+    let want = 0;
+    // Sizes of 0xffff (the low part's mark for "beside" while there is no high part) and above, among small ones.
+    for (let k = 0; k < 2 * large; k++) {
+      const bytes = k % 2 === 0 ? 0xffff + (k % 7) * 100_003 : 10 + (k % 50);
+      g.change(site(k % 3), seq++, -bytes, -1);
+      want += bytes;
+    }
+    g.gc(gc(seq, 1));
+    const r = g.finish();
+    assert.equal(r.bytes[0], want, `${large} large frees`);
+    assert.equal(r.count[0], 2 * large);
+    // A few hundred: the map holds them, no quarter-MiB array (7 bytes an entry); thousands: the array.
+    assert.equal(highParts(g) === undefined, large < 1024, `${large} large frees`);
+  }
+});

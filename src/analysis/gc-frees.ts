@@ -12,7 +12,7 @@ import type { SiteId } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
 
 /**
- * Frees kept at most (6 bytes each, 7 once a free of 64 KiB or more was kept, 9 once a site id of 2^16 or
+ * Frees kept at most (6 bytes each, 7 once many frees of 64 KiB or more were kept, 9 once a site id of 2^16 or
  * more was: 1.5–2.3 MiB). The ring holds the frees since the last collection, the oldest overwritten first,
  * so a collection is counted exactly unless it alone freed more than this.
  */
@@ -22,6 +22,15 @@ export const GC_RING_MAX = 1 << 18;
 const DELTA_BESIDE = 0xffff;
 /** In the bytes' 24 bits (`bytesLo` and `bytesHi`): the same. */
 const BYTES_BESIDE = 0xffffff;
+/** In `bytesLo` while there is no `bytesHi`: the same (so a free of 0xffff bytes or more is kept beside). */
+const LO_BESIDE = 0xffff;
+/**
+ * Frees of 64 KiB or more kept beside at once before `bytesHi` is made (256 KiB for the whole ring, where
+ * a Map of this many entries takes a few tens of KiB): most programs free few such buffers between two
+ * collections (the benchmark's workload: one a few thousand frees), and the array was written whole, a
+ * quarter MiB of a report's peak (docs/benchmarks.md, "stats' peak, round thirteen").
+ */
+const BESIDE_BEFORE_HI = 1024;
 
 export interface SiteFreed {
   bytes: number;
@@ -48,8 +57,9 @@ export class GcFrees implements ReplayObserver {
   // An entry is 6 bytes where it was 21 (then 13), as the ring is a few MiB of a report's peak memory: its
   // seq as the difference from the entry before it (the newest seq is kept, the ring is read from the
   // newest back) in 16 bits, its site's low 16 bits, its bytes' low 16 bits. The high parts come in arrays
-  // made when a first value needs them (a site id of 2^16 or more: 16 bits more; a free of 64 KiB or more:
-  // 8 bits more), which hold 0 for the entries written before. A value that still does not fit (a difference
+  // made when a first value needs them (a site id of 2^16 or more: 16 bits more; for the bytes, 8 bits more
+  // once more than BESIDE_BEFORE_HI frees of 64 KiB or more wait at once: until then they are kept in the
+  // side map), which hold 0 for the entries written before. A value that still does not fit (a difference
   // of 2^16 or more or below 0, a size of 16 MiB or more, a fraction) is kept exactly in a side map by slot,
   // and so is a count other than 1 (a piece of an unmapped region, 0; a sampled allocation's weight).
   // Frees are close together in seq and small in nearly every program, so the maps stay small.
@@ -91,7 +101,7 @@ export class GcFrees implements ReplayObserver {
     const i = this.next;
     const d = seq - this.newestSeq;
     const b = -bytes;
-    if (this.size === this.cap || count !== -1 || d >>> 0 !== d || d >= DELTA_BESIDE || b >>> 0 !== b || b > 0xffff || site > 0xffff) {
+    if (this.size === this.cap || count !== -1 || d >>> 0 !== d || d >= DELTA_BESIDE || b >>> 0 !== b || b >= LO_BESIDE || site > 0xffff) {
       this.write(i, site, seq, d, b, count);
       return;
     }
@@ -131,9 +141,20 @@ export class GcFrees implements ReplayObserver {
     if (b >>> 0 !== b || b >= BYTES_BESIDE) {
       stored = BYTES_BESIDE;
       this.besideBytes.set(i, b);
+    } else if (b >= LO_BESIDE && this.bytesHi === undefined) {
+      if (this.besideBytes.size < BESIDE_BEFORE_HI) {
+        stored = BYTES_BESIDE;
+        this.besideBytes.set(i, b);
+      } else {
+        // Too many to keep beside: the high parts from now on. The entries kept beside (LO_BESIDE in
+        // `bytesLo`) read as BYTES_BESIDE with a high part of 0xff, and stay in the map.
+        const hi = new Uint8Array(this.cap);
+        for (const k of this.besideBytes.keys()) hi[k] = 0xff;
+        this.bytesHi = hi;
+      }
     }
     this.bytesLo[i] = stored;
-    if (stored > 0xffff || this.bytesHi !== undefined) (this.bytesHi ??= new Uint8Array(this.cap))[i] = stored >>> 16;
+    if (this.bytesHi !== undefined) this.bytesHi[i] = stored >>> 16;
     // -count is 1 for a free, 0 for a piece of an unmapped region, a weight in a sampled capture.
     if (count !== -1) this.besideCount.set(i, -count);
     this.next = i + 1 === this.cap ? 0 : i + 1;
@@ -146,7 +167,8 @@ export class GcFrees implements ReplayObserver {
 
   private bytesAt(i: number): number {
     const hi = this.bytesHi;
-    const stored = hi === undefined ? this.bytesLo[i]! : hi[i]! * 0x10000 + this.bytesLo[i]!;
+    const lo = this.bytesLo[i]!;
+    const stored = hi === undefined ? (lo === LO_BESIDE ? BYTES_BESIDE : lo) : hi[i]! * 0x10000 + lo;
     return stored !== BYTES_BESIDE ? stored : (this.besideBytes.get(i) as number);
   }
 

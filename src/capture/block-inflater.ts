@@ -27,7 +27,8 @@ export class BlockInflater {
     const room = rawLen + 1;
     let out = this.outs[depth];
     if (out === undefined || out.length < room) {
-      // Rounded up to 64 KiB: packs are 1 MiB and up to 64 KiB more, each a few bytes longer or shorter than
+      // Rounded up to 64 KiB: packs are up to 1 MiB (1 MiB and up to a block more in captures written before
+      // round thirteen's writer, compress.ts PACK_BYTES), each a few bytes longer or shorter than
       // the one before; sized to each new longest, the buffer was made again (and the last one left to the
       // collector, in malloc's heap) every few hundred blocks.
       out = new Uint8Array(Math.ceil(room / (64 << 10)) * (64 << 10));

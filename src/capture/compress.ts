@@ -146,7 +146,14 @@ export const FOLLOW_WHOLE_PARTS = true;
  */
 export const FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS = true;
 
-/** A pack is written once its parts hold this many bytes (brotli's window then spans all of it). */
+/**
+ * A pack's bytes (its heads and parts) stay within this many: a part that would take them past it starts
+ * the next pack. Up to round twelve a pack was written once its parts held this many, so it came out at 1
+ * MiB and up to one part (32 KiB) more: past 1 MiB of output the reader's brotli decoder grows its ring
+ * buffer from 1 to 2 MiB (a power of two, up to the window), allocated for every pack and resident at a
+ * report's peak; packs within 1 MiB make a capture about 0.3 % larger (docs/benchmarks.md, "stats' peak,
+ * round thirteen").
+ */
 export const PACK_BYTES = 1 << 20;
 
 /**
@@ -325,7 +332,6 @@ export class Recompressor {
   private packEnd = PACK_HEADROOM;
   private readonly packHeads: number[] = [];
   private readonly headWriter = new ByteWriter(PACK_HEADROOM);
-  private packBytes = 0;
   bytesOut = 0;
   blocks = 0;
   compressedBlocks = 0;
@@ -358,9 +364,11 @@ export class Recompressor {
           this.blocks++;
           if (this.packsAllowed && this.level < DEFAULT_COMPRESS_LEVEL && packable(info)) {
             this.merger?.flushAll();
-            this.addToPack(info, bytes.subarray(BLOCK_HEADER_LEN));
-            this.packBytes += info.storedLen;
-            if (this.packBytes >= PACK_BYTES) this.flushPack();
+            const payload = bytes.subarray(BLOCK_HEADER_LEN);
+            // The pack's bytes (its heads, within PACK_HEADROOM, and its parts) stay within PACK_BYTES.
+            if (this.packEnd > PACK_HEADROOM && this.packEnd + payload.length > PACK_BYTES) this.flushPack();
+            this.addToPack(info, payload);
+            if (this.packEnd >= PACK_BYTES) this.flushPack();
             return;
           }
           this.flushPack();
@@ -461,7 +469,6 @@ export class Recompressor {
     }
     heads.length = 0;
     this.packEnd = PACK_HEADROOM;
-    this.packBytes = 0;
   }
 
   private out(bytes: Uint8Array): void {

@@ -1,7 +1,7 @@
 // Reading and rewriting capture files: the file-system edge of src/capture. Errors become one clear line
 // (FileError, CaptureFormatError with the file name); decode warnings go to the visitor.
 
-import { closeSync, constants, fstatSync, fsyncSync, openSync, promises as fsp, readSync, rmSync, writeSync } from 'node:fs';
+import { close, closeSync, constants, fstatSync, fsyncSync, open, openSync, promises as fsp, read, readSync, rmSync, stat, type Stats, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { CaptureDecoder } from '../capture/decoder.js';
@@ -98,11 +98,16 @@ function isDirectory(path: string): FileError {
   return new FileError(`${path} is a directory, not a capture file`, { hint: 'Give the path of a .mlens file.' });
 }
 
-/** Opens a capture for reading and returns its handle and size, or throws a one-line error. */
-async function openCapture(path: string, name = path): Promise<{ fh: FileHandle; size: number }> {
-  let info;
+/**
+ * The size of the capture at `path`, or a one-line error: it must be a non-empty regular file. Through
+ * node:fs's callbacks, not node:fs/promises: a report reads its capture with nothing else of fs/promises,
+ * which (with node's readline and file watchers, loaded behind it) is about 0.6 MiB of resident memory
+ * (docs/benchmarks.md, "stats' peak, round thirteen").
+ */
+async function captureSize(path: string, name: string): Promise<number> {
+  let info: Stats;
   try {
-    info = await fsp.stat(path);
+    info = await new Promise<Stats>((resolve, reject) => stat(path, (e, st) => (e !== null ? reject(e) : resolve(st))));
   } catch (e) {
     throw fileError(name, e, 'reading it');
   }
@@ -113,11 +118,32 @@ async function openCapture(path: string, name = path): Promise<{ fh: FileHandle;
       hint: 'The profiled program may have ended or been killed before the agent started writing.',
     });
   }
+  return info.size;
+}
+
+/** Opens a capture for reading and returns its descriptor and size, or throws a one-line error. */
+async function openCaptureFd(path: string, name: string): Promise<{ fd: number; size: number }> {
+  const size = await captureSize(path, name);
   try {
-    return { fh: await fsp.open(path, 'r'), size: info.size };
+    return { fd: await new Promise<number>((resolve, reject) => open(path, 'r', (e, fd) => (e !== null ? reject(e) : resolve(fd)))), size };
   } catch (e) {
     throw fileError(name, e, 'opening it');
   }
+}
+
+/** Opens a capture for reading and returns its handle and size, or throws a one-line error. */
+async function openCapture(path: string, name = path): Promise<{ fh: FileHandle; size: number }> {
+  const size = await captureSize(path, name);
+  try {
+    return { fh: await fsp.open(path, 'r'), size };
+  } catch (e) {
+    throw fileError(name, e, 'opening it');
+  }
+}
+
+/** `fd`'s next bytes into buf[0, len), as node:fs/promises' FileHandle.read reads them (at the current position). */
+function readInto(fd: number, buf: Uint8Array): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, null, (e, n) => (e !== null ? reject(e) : resolve(n))));
 }
 
 /**
@@ -126,7 +152,7 @@ async function openCapture(path: string, name = path): Promise<{ fh: FileHandle;
  */
 export async function readCaptureFile(path: string, visitor: CaptureVisitor, options: ReadCaptureOptions = {}): Promise<ReadCaptureResult> {
   const name = options.name ?? path;
-  const { fh, size } = await openCapture(path, name);
+  const { fd, size } = await openCaptureFd(path, name);
   const progress = options.progress ?? NO_PROGRESS;
   const decoder = new CaptureDecoder(visitor, { source: name });
   const buf = new Uint8Array(options.chunkSize ?? READ_CHUNK);
@@ -135,7 +161,7 @@ export async function readCaptureFile(path: string, visitor: CaptureVisitor, opt
     for (;;) {
       let n: number;
       try {
-        ({ bytesRead: n } = await fh.read(buf, 0, buf.length, null));
+        n = await readInto(fd, buf);
       } catch (e) {
         throw fileError(name, e, 'reading it');
       }
@@ -149,7 +175,7 @@ export async function readCaptureFile(path: string, visitor: CaptureVisitor, opt
     decoder.end();
   } finally {
     progress.finish();
-    await fh.close();
+    await new Promise<void>((resolve) => close(fd, () => resolve()));
   }
   return { header: decoder.header, bytes: total, blocks: decoder.blocks, warnings: decoder.warnings };
 }
