@@ -203,9 +203,11 @@ export function topMidLeafProg(options: TopMidLeaf): string {
   const roots = p.roots.map(([args, marker]) => `top(${pyInt(p.depth)}${args === '' ? '' : `, ${args}`})  # ${marker}\n`).join('');
   // BELOW[k] is k - 1, made before the calls: an int past the small ones made in each call of mid (a chain of 2,100)
   // would be an event at every depth with Python's allocators traced (and on a free-threaded build, whose objects are
-  // recorded in every mode), whose walks read the changed caller again on the way up before the leaf allocates.
+  // recorded in every mode), whose walks read the changed caller again on the way up before the leaf allocates. `top`
+  // takes its depths from it too: 2,100 events on the way down to the sites cost a deep `top` (FAR_PATHS) a second
+  // of its traced run on 3.9.
   return `${limit}${p.leaf}
-BELOW = list(range(-1, ${pyInt(p.chain)}))
+BELOW = list(range(-1, ${pyInt(Math.max(p.chain, p.depth))}))
 
 
 def mid(k, ${p.midArgs}):
@@ -217,7 +219,7 @@ def mid(k, ${p.midArgs}):
 
 def top(n${topArgs}):
     if n:
-        top(n - 1${topArgs})  # DOWN
+        top(BELOW[n]${topArgs})  # DOWN
         return
     ${p.loop}
 ${site(p.sites[0])}${site(p.sites[1])}

@@ -30,7 +30,11 @@ print("ok")
  * SAME_TOP_PROG's shape with a chain past the check's prefetching length (pyframes.c, ML_CHECK_FAR: 2,048 frames):
  * the same 2,101 frames of `mid` pushed again at the same addresses above a caller whose line changed, 60 frames
  * from the root; and each stack allocated at twice from one instruction, so that the second walk finds the whole
- * chain as cached. The check of the long chain compares in the loop that prefetches, down to the changed caller.
+ * chain as cached. The changed caller is not left to the prefetching loop here: on the way up, CPython allocates a
+ * data stack chunk every 127-136 frames (an event, traced or not, 3.11-3.15), and the first (48-180 frames above the
+ * caller) shows the change to a check of at most 250 entries, which mends the cache before the long checks run. With
+ * Python's allocators traced, 3.11-3.13's `for` makes its range iterator at LEAF's loop line: the leaf's step, whose
+ * first check is the prefetching one of the whole chain (3.14+ make none). FAR_PATHS is the test of that loop.
  */
 const FAR_TOP = topMidLeafProg({
   depth: 60,
@@ -115,6 +119,79 @@ def call_then_last(size):
   roots: [
     ['first_then_call, SIZES', 'ROOT 1'],
     ['call_then_last, SIZES_2', 'ROOT 2'],
+  ],
+});
+
+/**
+ * PUSH_POP's calls, the leaf's step beside them, and the whole chain again, with the caller whose line changes 2,100
+ * frames from the root (`top`'s recursion) and 11 frames of `mid` above it: every check of the chain below the frame
+ * a walk found (the whole chain from the leaf, the step's from below the leaf, leaf_moved's from below F, the general
+ * walk's) is 2,048 frames or more long, so it runs in the loop that prefetches (pyframes.c, ML_CHECK_FAR), and the
+ * entry that differs is 2,100 entries from the root, inside that loop's range. Unlike FAR_TOP, no short check can
+ * see the change first: `top`'s frames, and their data stack chunks, stay where they are while `mid` is pushed and
+ * popped, and a chunk that `mid` may take would be allocated 2,100 frames up (its walk's check as long). The first event of each call of mid is where the
+ * changed caller must be seen: ROOT 1 and ROOT 2 are PUSH_POP's pop and push (leaf_moved); `two_steps` allocates at
+ * STEP 1, then STEP 2, from one frame, so its first event is the leaf's step (the same frame at the same address, at
+ * another instruction than the last event's); `once` allocates once a call, from one instruction: the whole chain
+ * again (ml_pyframes_walk_whole's own check); `two_down`'s first event is two frames below the last event's leaf
+ * (`callee` under `via`), which leaves it to the general walk (ml_pyframes_walk_cached's loop).
+ */
+const FAR_PATHS = topMidLeafProg({
+  depth: 2_100,
+  chain: 10,
+  recursionLimit: 10_000,
+  leaf: `KEEP = [None, None]
+SIZES = [(200_000 + 10 * i, 300_000 + 10 * i) for i in range(3)]
+SIZES_2 = [(a + 5, c + 5) for a, c in SIZES]
+SIZES_3 = [(a + 2, c + 2) for a, c in SIZES]
+SIZES_4 = [(a + 4, c + 4) for a, c in SIZES]
+SIZES_5 = [(a + 7, c + 7) for a, c in SIZES]
+
+
+def callee(size):
+    KEEP[1] = bytearray(size + 1)  # CALLEE
+
+
+def first_then_call(size):
+    KEEP[0] = bytearray(size)  # FIRST
+    callee(size)  # CALL AFTER
+
+
+def call_then_last(size):
+    callee(size)  # CALL BEFORE
+    KEEP[0] = bytearray(size + 4)  # LAST
+
+
+def two_steps(size):
+    KEEP[0] = bytearray(size)  # STEP 1
+    KEEP[1] = bytearray(size + 1)  # STEP 2
+
+
+def once(size):
+    KEEP[0] = bytearray(size)  # ONCE
+
+
+def two_down(size):
+    KEEP[0] = bytearray(size)  # TWO DOWN
+    via(size)  # VIA
+
+
+def via(size):
+    callee(size)  # VIA CALLEE
+`,
+  midArgs: 'size, leaf',
+  topArgs: 'leaf, sizes',
+  loop: 'for a, c in sizes:',
+  sites: [
+    ['a, leaf', 'SITE A'],
+    ['c, leaf', 'SITE C'],
+  ],
+  roots: [
+    ['first_then_call, SIZES', 'ROOT 1'],
+    ['call_then_last, SIZES_2', 'ROOT 2'],
+    ['two_steps, SIZES_3', 'ROOT 3'],
+    ['once, SIZES_4', 'ROOT 4'],
+    ['two_down, SIZES_5', 'ROOT 5'],
   ],
 });
 
@@ -272,7 +349,7 @@ for (const py of testPythons()) {
       });
 
     for (const runArgs of [[], ['--trace-python-allocators']])
-      test(`a chain of 2,160 frames above a caller whose line changed, 60 frames from the root ${runArgs.join(' ')}${notHere(py, 'prefetching check')}`, async () => {
+      test(`a chain of 2,160 frames above a caller whose line changed, 60 frames from the root (seen first by a data stack chunk's walk) ${runArgs.join(' ')}${notHere(py, 'prefetching check')}`, async () => {
         const o = await capture('far_top.py', FAR_TOP, runArgs);
         const line = (marker: string): number => lineOf(FAR_TOP, marker);
         for (const [base, site] of [
@@ -333,66 +410,105 @@ for (const py of testPythons()) {
         assert.ok(checked >= 12, `${checked} events checked`);
       });
 
+    /** A leaf's frames (innermost first) above `mid`, the size's offset from the loop's size, and the root's marker. */
+    type Shape = [offset: number, above: Lines, root: string];
+    /**
+     * The stacks of PUSH_POP's or FAR_PATHS's buffers, `depth` frames of `top` below the site: each as expected, and
+     * every event under mid with the caller's line of the buffer allocated next (in the same call). Returns how many
+     * events were checked.
+     */
+    const checkCalls = (o: Oracle, prog: string, shapes: readonly Shape[], depth: number): number => {
+      const line = (marker: string): number => lineOf(prog, marker);
+      const buffers = new Map<number, number>();
+      for (const [base, site] of [
+        [200_000, '# SITE A'],
+        [300_000, '# SITE C'],
+      ] as const) {
+        for (let i = 0; i < 3; i++) {
+          for (const [offset, above, root] of shapes) {
+            const size = base + 10 * i + offset;
+            buffers.set(bytearraySize(py, size), line(site));
+            assert.deepEqual(
+              stacksOf(o, size, 1).map(lines),
+              [
+                [
+                  ...above,
+                  ['mid', line('# TO LEAF')],
+                  ...Array.from({ length: 10 }, (): [string, number] => ['mid', line('# MID')]),
+                  ['top', line(site)],
+                  ...Array.from({ length: depth }, (): [string, number] => ['top', line('# DOWN')]),
+                  ['<module>', line(root)],
+                ],
+              ],
+              `bytearray(${size})`,
+            );
+          }
+        }
+      }
+      return checkSitesUntilBuffer(
+        o,
+        buffers,
+        (stack) => stack.some((f) => f.function === 'mid'),
+        (stack) => stack.find((f) => f.function === 'top')?.line,
+        'an event under mid',
+      );
+    };
+    /** PUSH_POP's calls in `prog` (FAR_PATHS has them too): a pop and a push each way. */
+    const pushPopShapes = (prog: string): Shape[] => {
+      const line = (marker: string): number => lineOf(prog, marker);
+      return [
+        [0, [['first_then_call', line('# FIRST')]], '# ROOT 1'],
+        [
+          1,
+          [
+            ['callee', line('# CALLEE')],
+            ['first_then_call', line('# CALL AFTER')],
+          ],
+          '# ROOT 1',
+        ],
+        [
+          6,
+          [
+            ['callee', line('# CALLEE')],
+            ['call_then_last', line('# CALL BEFORE')],
+          ],
+          '# ROOT 2',
+        ],
+        [9, [['call_then_last', line('# LAST')]], '# ROOT 2'],
+      ];
+    };
+
     for (const runArgs of [[], ['--trace-python-allocators']])
       test(`a frame pushed or popped above a caller whose line changed ${runArgs.join(' ')}${notHere(py, 'leaf_moved')}`, async () => {
         const o = await capture('push_pop.py', PUSH_POP, runArgs);
-        const line = (marker: string): number => lineOf(PUSH_POP, marker);
-        // size offset, the frames above mid (innermost first), the root's line
-        const shapes: [number, Lines, string][] = [
-          [0, [['first_then_call', line('# FIRST')]], '# ROOT 1'],
-          [
-            1,
-            [
-              ['callee', line('# CALLEE')],
-              ['first_then_call', line('# CALL AFTER')],
-            ],
-            '# ROOT 1',
-          ],
-          [
-            6,
-            [
-              ['callee', line('# CALLEE')],
-              ['call_then_last', line('# CALL BEFORE')],
-            ],
-            '# ROOT 2',
-          ],
-          [9, [['call_then_last', line('# LAST')]], '# ROOT 2'],
-        ];
-        const buffers = new Map<number, number>();
-        for (const [base, site] of [
-          [200_000, '# SITE A'],
-          [300_000, '# SITE C'],
-        ] as const) {
-          for (let i = 0; i < 3; i++) {
-            for (const [offset, top, root] of shapes) {
-              const size = base + 10 * i + offset;
-              buffers.set(bytearraySize(py, size), line(site));
-              assert.deepEqual(
-                stacksOf(o, size, 1).map(lines),
-                [
-                  [
-                    ...top,
-                    ['mid', line('# TO LEAF')],
-                    ...Array.from({ length: 10 }, (): [string, number] => ['mid', line('# MID')]),
-                    ['top', line(site)],
-                    ...Array.from({ length: 30 }, (): [string, number] => ['top', line('# DOWN')]),
-                    ['<module>', line(root)],
-                  ],
-                ],
-                `bytearray(${size})`,
-              );
-            }
-          }
-        }
-        // Every event under mid has the caller's line of the buffer allocated next (in the same call).
-        const checked = checkSitesUntilBuffer(
-          o,
-          buffers,
-          (stack) => stack[1]?.function === 'mid' || stack[2]?.function === 'mid',
-          (stack) => stack.find((f) => f.function === 'top')?.line,
-          'an event under mid',
-        );
+        const checked = checkCalls(o, PUSH_POP, pushPopShapes(PUSH_POP), 30);
         assert.ok(checked >= 24, `${checked} events checked`);
+      });
+
+    // Every check of FAR_PATHS's chain is 2,048 frames or more long: the whole chain again, the leaf's step, a pop and
+    // a push each see the changed caller only through the prefetching loop of the check (check_pairs_far).
+    for (const runArgs of [[], ['--trace-python-allocators']])
+      test(`a caller whose line changed 2,100 frames from the root, under a pop, a push, a step, the same leaf and two frames popped ${runArgs.join(' ')}${notHere(py, 'prefetching check')}`, async () => {
+        const o = await capture('far_paths.py', FAR_PATHS, runArgs);
+        const line = (marker: string): number => lineOf(FAR_PATHS, marker);
+        const shapes: Shape[] = [
+          ...pushPopShapes(FAR_PATHS),
+          [2, [['two_steps', line('# STEP 1')]], '# ROOT 3'],
+          [3, [['two_steps', line('# STEP 2')]], '# ROOT 3'],
+          [4, [['once', line('# ONCE')]], '# ROOT 4'],
+          [7, [['two_down', line('# TWO DOWN')]], '# ROOT 5'],
+          [
+            8,
+            [
+              ['callee', line('# CALLEE')],
+              ['via', line('# VIA CALLEE')],
+              ['two_down', line('# VIA')],
+            ],
+            '# ROOT 5',
+          ],
+        ];
+        const checked = checkCalls(o, FAR_PATHS, shapes, 2_100);
+        assert.ok(checked >= 54, `${checked} events checked`);
       });
 
     // With Python's allocators traced, the walk cache reads two words of a settled frame (pyframes.c, "the owner
