@@ -94,3 +94,15 @@ test("memlens's own pause (a census) is cut out of the program's clock: it is no
   assert.equal(g.firstHalfShare, 4 / 8);
   assert.equal(g.secondHalfShare, 4 / 8);
 });
+
+test("the largest rise's allocations, as big as the others' or bigger, from the floor of the live count", () => {
+  // 10 bytes an allocation throughout, 4 of the 8 kept at once (2 more were a temporary, in neither part): as big as the rest.
+  const burst = retainedGrowth(times(4), [20, 40, 100, 80], Infinity, undefined, [2, 4, 10, 8]);
+  assert.deepEqual([burst!.bytes, burst!.largestRiseShare, burst!.largestRiseSizeRatio], [80, 0.5, 1]);
+  // One allocation of 60 amid 2 of 10: six times as big.
+  const load = retainedGrowth(times(4), [10, 20, 80, 80], Infinity, undefined, [1, 2, 3, 3]);
+  assert.equal(load!.largestRiseSizeRatio, 6);
+  // A buffer grown by realloc keeps one allocation: nothing known of sizes. Without counts, nothing either.
+  assert.equal(retainedGrowth(times(4), [10, 20, 80, 90], Infinity, undefined, [1, 1, 1, 1])!.largestRiseSizeRatio, undefined);
+  assert.equal(retainedGrowth(times(4), [10, 20, 80, 90])!.largestRiseSizeRatio, undefined);
+});

@@ -34,6 +34,14 @@ export interface RetainedGrowth {
   readonly largestRiseShare: number;
   /** The share of [fromNs, toNs] that the interval of the largest rise spans (its sample and the one before). */
   readonly largestRiseTimeShare: number;
+  /**
+   * The mean size of the allocations the largest rise kept over that of the allocations the other rises
+   * kept (each the rise of the floor of the live count, as `bytes` is of the live bytes): about 1 where one
+   * kind of object was kept throughout, and some came in a burst; large where the rise was a big load amid
+   * small ones. Undefined without counts, or where either part kept no more allocations than it had (a
+   * buffer grown by realloc keeps one), so that nothing is known of their sizes.
+   */
+  readonly largestRiseSizeRatio: number | undefined;
   readonly firstHalfShare: number;
   readonly secondHalfShare: number;
   /**
@@ -51,10 +59,16 @@ export interface RetainedGrowth {
  * out of the time axis, so they count neither as the program stalling nor in its pace; the times returned
  * are real times again, and `pausedNs` says how much of [fromNs, toNs] was memlens's.
  */
-export function retainedGrowthOn(clock: ProgramClock, timeNs: ArrayLike<number>, bytes: ArrayLike<number>, untilNs = Infinity): (RetainedGrowth & { readonly pausedNs: number }) | undefined {
+export function retainedGrowthOn(
+  clock: ProgramClock,
+  timeNs: ArrayLike<number>,
+  bytes: ArrayLike<number>,
+  untilNs = Infinity,
+  count?: ArrayLike<number>,
+): (RetainedGrowth & { readonly pausedNs: number }) | undefined {
   const t = Float64Array.from(timeNs, (x) => clock.toProgram(x));
   const pace = clock.toPaced === undefined ? undefined : Float64Array.from(timeNs, (x) => clock.toPaced!(x));
-  const g = retainedGrowth(t, bytes, clock.toProgram(untilNs), pace);
+  const g = retainedGrowth(t, bytes, clock.toProgram(untilNs), pace, count);
   if (g === undefined) return undefined;
   // A sample's own real time where the moment is a sample's, not the clock's way back to it (exact only
   // where the clock is piecewise whole: memlens's own time makes it piecewise linear, own-time.ts).
@@ -91,9 +105,10 @@ export const PACE_SPLITS: readonly [number, number] = [1 / (1 + PACE_RATIO), PAC
  * Tracking starts at 0 with nothing live, so a sample (0, 0) comes first. With `untilNs`, the shape is
  * measured up to the last sample at or before it (the moment the process reached its memory limit: what
  * follows is the stall before the OOM kill), while the floor still looks at every later sample (what was
- * freed afterwards was not kept). Undefined when the series never holds anything.
+ * freed afterwards was not kept). `count`: the live count at each sample (for largestRiseSizeRatio). Undefined
+ * when the series never holds anything.
  */
-export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<number>, untilNs = Infinity, paceNs: ArrayLike<number> = timeNs): RetainedGrowth | undefined {
+export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<number>, untilNs = Infinity, paceNs: ArrayLike<number> = timeNs, count?: ArrayLike<number>): RetainedGrowth | undefined {
   const n = timeNs.length;
   if (n === 0) return undefined;
   const t = new Float64Array(n + 1);
@@ -133,6 +148,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
       samples: end - start,
       largestRiseShare: 0,
       largestRiseTimeShare: 0,
+      largestRiseSizeRatio: undefined,
       firstHalfShare: 0,
       secondHalfShare: 0,
       firstShareAtPace: [0, 0],
@@ -144,6 +160,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
   let pacedRises = 0;
   let largest = 0;
   let largestNs = 0;
+  let largestAt = -1;
   let lastRiseNs = fromNs;
   for (let k = start + 1; k <= end; k++) {
     const rise = floor[k]! - floor[k - 1]!;
@@ -155,6 +172,7 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
     if (rise > largest) {
       largest = rise;
       largestNs = t[k]! - t[k - 1]!;
+      largestAt = k;
     }
   }
   // The floor at a moment of [fromNs, toNs]. The interval that holds it: its rise came at some moment
@@ -184,11 +202,28 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
     samples: end - start,
     largestRiseShare: largest / gained,
     largestRiseTimeShare: toNs > fromNs ? largestNs / (toNs - fromNs) : 1,
+    largestRiseSizeRatio: count === undefined ? undefined : sizeRatio(count, start, end, largestAt, largest, gained - largest),
     firstHalfShare: (atMid - floor[start]!) / gained,
     secondHalfShare: (floor[end]! - atMid) / gained,
     firstShareAtPace: [shareBefore(PACE_SPLITS[0]), shareBefore(PACE_SPLITS[1])],
     lastRiseNs,
   };
+}
+
+/**
+ * RetainedGrowth.largestRiseSizeRatio: `count` as the series' samples (index k - 1 for the floor's k), the
+ * largest rise at `at`, its bytes and the other rises' bytes.
+ */
+function sizeRatio(count: ArrayLike<number>, start: number, end: number, at: number, stepBytes: number, restBytes: number): number | undefined {
+  const n = count.length;
+  if (at < 1 || n === 0) return undefined;
+  const floor = new Float64Array(n + 1);
+  floor[n] = count[n - 1]!;
+  for (let k = n - 1; k >= 0; k--) floor[k] = Math.min(k === 0 ? 0 : count[k - 1]!, floor[k + 1]!);
+  const step = floor[at]! - floor[at - 1]!;
+  const rest = floor[end]! - floor[start]! - step;
+  if (step <= 0 || rest <= 0 || restBytes <= 0) return undefined;
+  return stepBytes / step / (restBytes / rest);
 }
 
 /**
