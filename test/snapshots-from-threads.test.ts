@@ -21,6 +21,7 @@ import { NODE_FLAGS } from '../src/util/node-flags.js';
 const MEMLENS = join(REPO_ROOT, 'bin', 'memlens.js');
 const PROGRAM = join(REPO_ROOT, 'test', 'programs', 'steady_threads.py');
 const SOURCE = readFileSync(PROGRAM, 'utf8');
+const YOUNG = join(REPO_ROOT, 'test', 'programs', 'young_steps.py');
 const tmp = tempDir('memlens-thread-snapshots-');
 after(() => tmp.remove());
 
@@ -80,6 +81,25 @@ testPythons().forEach((py, i) => {
       const line = accumulation[0]!.items?.[0]?.line;
       assert.ok(line !== undefined && line.file.endsWith('steady_threads.py'), JSON.stringify(line));
       assert.equal(line.line, lineOf(SOURCE, '# CAUSE'), `the finding names ${line.function}:${line.line}`);
+    });
+  });
+
+  test(`CPython ${label(py)}: a young session takes them closer together (a short program's climb has its samples)`, async () => {
+    const run = await bootstrapRun(
+      {
+        python: py.python,
+        target: { kind: 'script', path: YOUNG, args: [] },
+        config: { memory_interval_ms: 3_600_000, snapshot_stale_ms: 20 },
+        output: `young-${i}.mlens`,
+      },
+      tmp.dir,
+    );
+    assert.equal(run.code, 0, run.stderr);
+    await keepCaptureOnFailure(run.capture, `young-steps-${label(py).replace(/[^\w.]+/g, '_')}`, () => {
+      // One a step (20), but a step whose try of the lock found the service thread's last one at the start: 18.
+      // With the fixed 20 ms staleness, the steps of the first 200 ms (10-20 ms apart) get one every other step.
+      const fromThreads = snapshotsOf(run.capture).filter((s) => s.stream !== 0);
+      assert.ok(fromThreads.length >= 18, `${fromThreads.length} snapshots from the program's thread in 20 steps`);
     });
   });
 
