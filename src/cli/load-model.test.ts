@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import fs, { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
-import { spawnSync } from 'node:child_process';
 import { memoryIo } from '../../test/support/memory-io.js';
-import { MEMLENS_BIN } from '../../test/support/memlens-run.js';
-import { REPO_ROOT } from '../../test/support/pythons.js';
-import { NODE_FLAGS } from '../util/node-flags.js';
 import { writeRealistic } from '../../test/support/synthetic.js';
 import { FOLLOW_FAST_LEVEL, recompressCapture } from '../capture/compress.js';
 import { decodeCapture } from '../capture/decoder.js';
@@ -85,24 +81,4 @@ test("loadModel collects V8's old generation as it reads, not only at the end (h
   }
   const majors = kinds.filter((k) => k === constants.NODE_PERFORMANCE_GC_MAJOR).length;
   assert.ok(majors >= 2, `${majors} full collections during the read and after it`);
-});
-
-test("a report reads its capture without node's fs/promises (and the readline and file watchers behind it)", () => {
-  // About 0.6 MiB of every report's peak (docs/benchmarks.md, "stats' peak, round thirteen"). The real CLI, as
-  // its first line starts it; the modules node loaded, written at exit by a required file.
-  const hook = join(dir, 'modules.cjs');
-  const list = join(dir, 'modules.txt');
-  writeFileSync(hook, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));\n`);
-  const capture = join(REPO_ROOT, 'test', 'fixtures', 'captures', 'realistic-small.mlens');
-  for (const command of ['stats', 'summary', 'verdict']) {
-    const r = spawnSync(process.execPath, [...NODE_FLAGS, '--require', hook, MEMLENS_BIN, command, capture], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } });
-    assert.equal(r.status, 0, r.stderr);
-    const loaded = readFileSync(list, 'utf8').split('\n');
-    assert.ok(loaded.includes('NativeModule zlib'), `${command}: the module list is read`);
-    assert.deepEqual(
-      loaded.filter((m) => /fs\/promises|readline/.test(m)),
-      [],
-      command,
-    );
-  }
 });
