@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { type Frame, Oracle } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { bytearraySize, label, testPythons } from '../support/pythons.js';
-import { CODE_NAME_PROG, CODE_REUSE_PROG, DEEP_PROG, GEN_CALLERS_PROG, REGROW_PROG, SAME_TOP_PROG, topMidLeafProg } from './programs.js';
+import { CODE_NAME_PROG, CODE_REUSE_PROG, DEEP_PROG, GEN_CALLERS_PROG, REGROW_PROG, SAME_TOP_PROG, topMidLeafProg, type TopMidLeaf } from './programs.js';
 
 const UNICODE_FILE = 'données_π.py';
 const UNICODE = `KEEP = []
@@ -78,23 +78,22 @@ def leaf(size):
   ],
 });
 
-/**
- * A frame pushed or popped between two events (pyframes.c, leaf_moved), with the caller 12 frames below the leaf on
- * another line. `first_then_call` allocates, then calls `callee`, which allocates: its first event comes after the
- * last event of the call before, in `callee`, so its frame is the cached leaf's caller (one popped) at another
- * instruction; `call_then_last` calls `callee` first (allocating nothing before it, traced or not): its frame,
- * pushed again at the cached leaf's address, is the caller of the new leaf (one pushed), at another instruction. Between the calls `top`'s line changes (SITE A, SITE C)
- * and the 11 frames of `mid` are pushed again at the same addresses with the same words: only a path that checks the
- * chain below the caller sees it. With Python's allocators traced, a call's first event is the bytearray object's,
- * before its buffer's: every event under `mid` is checked against the buffer that follows it.
- */
-const PUSH_POP = topMidLeafProg({
-  depth: 30,
-  chain: 10,
-  leaf: `KEEP = [None, None]
+/** PUSH_POP's kept slots and sizes, and its leaves (FAR_PATHS has them too). */
+/** PUSH_POP's calls: `top` passes the leaf and its sizes down to `mid` (FAR_PATHS's too). */
+const PUSH_POP_SHAPE: Pick<TopMidLeaf, 'midArgs' | 'topArgs' | 'loop' | 'sites'> = {
+  midArgs: 'size, leaf',
+  topArgs: 'leaf, sizes',
+  loop: 'for a, c in sizes:',
+  sites: [
+    ['a, leaf', 'SITE A'],
+    ['c, leaf', 'SITE C'],
+  ],
+};
+const PUSH_POP_SIZES = `KEEP = [None, None]
 SIZES = [(200_000 + 10 * i, 300_000 + 10 * i) for i in range(3)]
 SIZES_2 = [(a + 5, c + 5) for a, c in SIZES]
-
+`;
+const PUSH_POP_CALLS = `
 
 def callee(size):
     KEEP[1] = bytearray(size + 1)  # CALLEE
@@ -108,14 +107,23 @@ def first_then_call(size):
 def call_then_last(size):
     callee(size)  # CALL BEFORE
     KEEP[0] = bytearray(size + 4)  # LAST
-`,
-  midArgs: 'size, leaf',
-  topArgs: 'leaf, sizes',
-  loop: 'for a, c in sizes:',
-  sites: [
-    ['a, leaf', 'SITE A'],
-    ['c, leaf', 'SITE C'],
-  ],
+`;
+
+/**
+ * A frame pushed or popped between two events (pyframes.c, leaf_moved), with the caller 12 frames below the leaf on
+ * another line. `first_then_call` allocates, then calls `callee`, which allocates: its first event comes after the
+ * last event of the call before, in `callee`, so its frame is the cached leaf's caller (one popped) at another
+ * instruction; `call_then_last` calls `callee` first (allocating nothing before it, traced or not): its frame,
+ * pushed again at the cached leaf's address, is the caller of the new leaf (one pushed), at another instruction. Between the calls `top`'s line changes (SITE A, SITE C)
+ * and the 11 frames of `mid` are pushed again at the same addresses with the same words: only a path that checks the
+ * chain below the caller sees it. With Python's allocators traced, a call's first event is the bytearray object's,
+ * before its buffer's: every event under `mid` is checked against the buffer that follows it.
+ */
+const PUSH_POP = topMidLeafProg({
+  depth: 30,
+  chain: 10,
+  leaf: `${PUSH_POP_SIZES}${PUSH_POP_CALLS}`,
+  ...PUSH_POP_SHAPE,
   roots: [
     ['first_then_call, SIZES', 'ROOT 1'],
     ['call_then_last, SIZES_2', 'ROOT 2'],
@@ -140,27 +148,10 @@ const FAR_PATHS = topMidLeafProg({
   depth: 2_100,
   chain: 10,
   recursionLimit: 10_000,
-  leaf: `KEEP = [None, None]
-SIZES = [(200_000 + 10 * i, 300_000 + 10 * i) for i in range(3)]
-SIZES_2 = [(a + 5, c + 5) for a, c in SIZES]
-SIZES_3 = [(a + 2, c + 2) for a, c in SIZES]
+  leaf: `${PUSH_POP_SIZES}SIZES_3 = [(a + 2, c + 2) for a, c in SIZES]
 SIZES_4 = [(a + 4, c + 4) for a, c in SIZES]
 SIZES_5 = [(a + 7, c + 7) for a, c in SIZES]
-
-
-def callee(size):
-    KEEP[1] = bytearray(size + 1)  # CALLEE
-
-
-def first_then_call(size):
-    KEEP[0] = bytearray(size)  # FIRST
-    callee(size)  # CALL AFTER
-
-
-def call_then_last(size):
-    callee(size)  # CALL BEFORE
-    KEEP[0] = bytearray(size + 4)  # LAST
-
+${PUSH_POP_CALLS}
 
 def two_steps(size):
     KEEP[0] = bytearray(size)  # STEP 1
@@ -179,13 +170,7 @@ def two_down(size):
 def via(size):
     callee(size)  # VIA CALLEE
 `,
-  midArgs: 'size, leaf',
-  topArgs: 'leaf, sizes',
-  loop: 'for a, c in sizes:',
-  sites: [
-    ['a, leaf', 'SITE A'],
-    ['c, leaf', 'SITE C'],
-  ],
+  ...PUSH_POP_SHAPE,
   roots: [
     ['first_then_call, SIZES', 'ROOT 1'],
     ['call_then_last, SIZES_2', 'ROOT 2'],
