@@ -36,17 +36,20 @@ static _Atomic uint64_t g_stale_ns = STALE_OFF;
 static _Atomic uint64_t g_last_ns;  /* CLOCK_MONOTONIC of the last snapshot's reading */
 static _Atomic uint64_t g_begin_ns; /* the session's start */
 
-/* A young session's staleness is shorter: at most a fiftieth of its age (not under 2 ms), until that reaches the
- * configured staleness (20 ms: at an age of 1 s). The accumulation verdict needs several samples during a climb,
- * and a short program's whole life is a few service-thread intervals (examples/leaky_service.py keeps its 20 MB
- * in 30-40 ms: 2 on-time samples of 10 ms were 1 run in 15 without the finding). Bounded: about 50 snapshots in
- * the first 100 ms and 115 more up to 1 s, a few KB, and only while threads allocate (the step). */
+/* In a session's first second the staleness is shorter: at most a fiftieth of the session's age, not under
+ * 2 ms (it reaches the default 20 ms at 1 s). The accumulation verdict needs several samples during a climb, and a
+ * short program's whole life is a few service-thread intervals (examples/leaky_service.py keeps its 20 MB in 30-40
+ * ms: 2 on-time samples of 10 ms were 1 run in 15 without the finding). Bounded: about 50 snapshots in the first
+ * 100 ms and 115 more up to 1 s, a few KB, and only while threads allocate (the step). */
 #define YOUNG_SHARE 50u
 #define YOUNG_MIN_NS (2u * 1000000u)
+#define YOUNG_UNTIL_NS 1000000000ull
 
 static inline uint64_t stale_for(uint64_t stale, uint64_t now) {
     uint64_t begin = atomic_load_explicit(&g_begin_ns, memory_order_relaxed);
-    uint64_t young = (now > begin ? now - begin : 0) / YOUNG_SHARE;
+    uint64_t age = now > begin ? now - begin : 0;
+    if (age >= YOUNG_UNTIL_NS) return stale;
+    uint64_t young = age / YOUNG_SHARE;
     if (young < YOUNG_MIN_NS) young = YOUNG_MIN_NS;
     return young < stale ? young : stale;
 }
