@@ -170,7 +170,7 @@ static void read_status(void) {
     if (ml_read_file("/proc/self/status", buf, sizeof buf) <= 0) return;
     int64_t swap = status_kb(buf, "\nVmSwap:");
     int64_t shmem = status_kb(buf, "\nRssShmem:");
-    if (swap >= 0) ml_snapshot_set_status((uint64_t)swap, shmem >= 0 ? (uint64_t)shmem : 0);
+    ml_snapshot_set_status(swap, shmem);
 }
 
 /* The sampler's snapshot (snapshot.c writes it), then what only this thread decides from it: growth

@@ -3,7 +3,8 @@
  * examples/leaky_service.py's (8 threads keep 20 MB in ~56 ms) then had too few samples for the accumulation
  * finding (a CI failure). So the program's own allocating threads take one too, at their census step
  * (census.c: every so many bytes a thread allocates, with or without a memory limit), when the last snapshot,
- * whoever took it, is older than the staleness (twice the memory interval, at least 20 ms): one clock read
+ * whoever took it, is older than the staleness (twice the memory interval, at least 20 ms; shorter in a
+ * session's first second, stale_for below): one clock read
  * (the vDSO) per step, and the snapshot's own cost (a pread of /proc/self/statm, one of the cgroup's usage) at
  * most once per staleness process-wide. docs/agent.md, "Snapshots".
  *
@@ -35,6 +36,11 @@ static ml_lock g_lock; /* held while a snapshot is read and written */
 static _Atomic uint64_t g_stale_ns = STALE_OFF;
 static _Atomic uint64_t g_last_ns;  /* CLOCK_MONOTONIC of the last snapshot's reading */
 static _Atomic uint64_t g_begin_ns; /* the session's start */
+static int g_statm_fd = -1;         /* under g_lock once the session runs */
+static ml_cgroup *g_cg;
+static long g_page_size;
+static _Atomic uint64_t g_swap, g_shmem, g_limit;
+static atomic_int g_have_swap;
 
 /* In a session's first second the staleness is shorter: at most a fiftieth of the session's age, not under
  * 2 ms (it reaches the default 20 ms at 1 s). The accumulation verdict needs several samples during a climb, and a
@@ -53,11 +59,6 @@ static inline uint64_t stale_for(uint64_t stale, uint64_t now) {
     if (young < YOUNG_MIN_NS) young = YOUNG_MIN_NS;
     return young < stale ? young : stale;
 }
-static int g_statm_fd = -1; /* under g_lock once the session runs */
-static ml_cgroup *g_cg;
-static long g_page_size;
-static _Atomic uint64_t g_swap, g_shmem, g_limit;
-static atomic_int g_have_swap;
 
 void ml_snapshot_begin(ml_cgroup *cg, uint64_t stale_ns) {
     /* Taken, not initialized again: it is free (ml_snapshot_end gave it back), but a thread of the last
@@ -77,10 +78,12 @@ void ml_snapshot_begin(ml_cgroup *cg, uint64_t stale_ns) {
     ml_lock_release(&g_lock);
 }
 
-void ml_snapshot_set_status(uint64_t swap, uint64_t shmem) {
-    atomic_store_explicit(&g_swap, swap, memory_order_relaxed);
-    atomic_store_explicit(&g_shmem, shmem, memory_order_relaxed);
-    atomic_store_explicit(&g_have_swap, 1, memory_order_relaxed);
+void ml_snapshot_set_status(int64_t swap, int64_t shmem) {
+    if (swap >= 0) {
+        atomic_store_explicit(&g_swap, (uint64_t)swap, memory_order_relaxed);
+        atomic_store_explicit(&g_have_swap, 1, memory_order_relaxed);
+    }
+    if (shmem >= 0) atomic_store_explicit(&g_shmem, (uint64_t)shmem, memory_order_relaxed);
 }
 
 void ml_snapshot_set_limit(uint64_t limit) {

@@ -17,8 +17,9 @@ typedef struct ml_snapshot_reading {
 /* A session starts (before its first snapshot): opens /proc/self/statm; `cg` is the session's memory cgroup (or
  * NULL), `stale_ns` how old the last snapshot must be before an allocating thread takes one. */
 void ml_snapshot_begin(ml_cgroup *cg, uint64_t stale_ns);
-/* Swap and shared memory as /proc/self/status last said (the service thread reads it once a second). */
-void ml_snapshot_set_status(uint64_t swap, uint64_t shmem);
+/* Swap and shared memory as /proc/self/status last said (the service thread reads it once a second); a
+ * negative value: the file did not say (the last one stays). */
+void ml_snapshot_set_status(int64_t swap, int64_t shmem);
 /* The cgroup's limit as last read (0: none). */
 void ml_snapshot_set_limit(uint64_t limit);
 /* The service thread's snapshot (and the first and last, by the thread that starts or stops the session):

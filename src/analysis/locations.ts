@@ -144,24 +144,21 @@ export function allocatingLines(model: CaptureModel, stacks: readonly StackAmoun
 export function ownLines(model: CaptureModel, stacks: readonly StackAmount[]): LineRow[] {
   const rows = new Map<string, LineRow>();
   for (const st of stacks) {
-    // The innermost own-code frame, else the leaf (own-code.ts's ownLineIndex), walked from the leaf.
+    // The innermost own-code frame, else the leaf (own-code.ts's ownLineIndex), walked from the leaf; on the way,
+    // whether a library's import made it (own-code.ts importStep: the first frame that decides).
     let ownId = st.leaf;
+    let byImport: boolean | undefined;
     st.walk((id) => {
-      if (!isOwnCode(model.frames.frame(id))) return false;
+      const frame = model.frames.frame(id);
+      byImport ??= importStep(frame);
+      if (!isOwnCode(frame)) return false;
       ownId = id;
       return true;
     });
     const f = ownId === undefined ? undefined : model.frames.frame(ownId);
     const leafId = ownId !== st.leaf ? st.leaf : undefined;
     const r = rowOf(rows, f, { via: undefined, viaBytes: -Infinity, stacks: 0, importBytes: 0 });
-    let byImport = false;
-    st.walk((id) => {
-      const step = importStep(model.frames.frame(id));
-      if (step === undefined) return false;
-      byImport = step;
-      return true;
-    });
-    if (byImport) r.importBytes = (r.importBytes ?? 0) + st.bytes;
+    if (byImport === true) r.importBytes = (r.importBytes ?? 0) + st.bytes;
     r.bytes += st.bytes;
     r.count += st.count;
     if (st.bytes !== 0 || st.count !== 0) r.stacks = (r.stacks ?? 0) + 1;

@@ -248,6 +248,11 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
   };
 }
 
+/** A line's bytes but those a library's import made under it (LineRow.importBytes). */
+function programBytes(l: LineRow): number {
+  return l.bytes - (l.importBytes ?? 0);
+}
+
 function growthView(model: CaptureModel, set: AllocationSet, filter: FrameFilter, rows: number, heapBytes: number): GrowthView {
   const stacks = stacksOf(model, set, { filter });
   const lines = ownLines(model, stacks);
@@ -257,7 +262,7 @@ function growthView(model: CaptureModel, set: AllocationSet, filter: FrameFilter
     // buffers, mostly never touched, under `import numpy`) ranks by what it made besides.
     lines: lines
       .filter((l) => l.bytes > 0)
-      .sort((a, b) => b.bytes - (b.importBytes ?? 0) - (a.bytes - (a.importBytes ?? 0)) || b.bytes - a.bytes || b.count - a.count)
+      .sort((a, b) => programBytes(b) - programBytes(a) || b.bytes - a.bytes || b.count - a.count)
       .slice(0, rows),
     heapBytes,
   };

@@ -15,7 +15,7 @@ import { truncateLocation, wrapText } from '../util/text.js';
 import { formatBytes, formatCount, formatDuration, formatSignedBytes, formatTime } from '../util/units.js';
 import { gcJson, renderGc } from './gc.js';
 import type { VerdictPanel } from './html/payload.js';
-import { ownLineText } from './summary.js';
+import { locationText, ownLineText } from './summary.js';
 import { renderTable } from './text-table.js';
 import { escapeLine } from '../util/terminal-text.js';
 
@@ -73,7 +73,7 @@ function growthTables(model: CaptureModel, g: GrowthView, width: number, paint: 
   if (imported.length > 0) {
     const which = imported
       .slice(0, 3)
-      .map((r) => `${formatBytes(r.importBytes ?? 0)} of ${r.function} at ${r.file.split('/').pop() ?? r.file}:${r.line}`)
+      .map((r) => `${formatBytes(r.importBytes ?? 0)} of ${locationText(r, model.header.cwd)}`)
       .join(', ');
     out.push(
       ...wrapText(

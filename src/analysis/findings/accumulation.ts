@@ -38,9 +38,10 @@ import { retainedGrowthOn, type RetainedGrowth } from './retained-growth.js';
  * when the last is over 20 ms old, twice the usual pace), so that the series of an event capture keeps
  * its pace; the pacing stays for what they do not fill: captures of earlier agents, aggregated captures
  * (their samples are the service thread's checkpoints), and threads that allocate less than a step (1 MiB)
- * while the service thread waits. What they leave: the same example, when it runs fast (load 2 to 5,
- * 2026-12-05: 8 of 120 runs), keeps its 20 MB within two 10 ms intervals, on time, and goes unreported; its
- * series is then that of one load that straddled a snapshot, which nothing in the samples tells apart.
+ * while the service thread waits. The same example, when it ran fast (load 2 to 5, 2026-12-05: 8 of 120
+ * runs), kept its 20 MB within two on-time 10 ms intervals, a series like that of one load that straddled a
+ * snapshot, which nothing in the samples tells apart; so in a session's first second the agent takes them at
+ * least every fiftieth of its age (2 ms at first: snapshot.c stale_for), and that went to 0 of 100 runs.
  */
 export const ACCUMULATION_MIN_RISES = 3;
 /**

@@ -112,26 +112,22 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
   const n = timeNs.length;
   if (n === 0) return undefined;
   const t = new Float64Array(n + 1);
-  const v = new Float64Array(n + 1);
   // The samples' times on which their pace is judged (pacedRises): the snapshots' own pace.
   const pt = new Float64Array(n + 1);
   for (let k = 0; k < n; k++) {
     t[k + 1] = Math.max(timeNs[k]!, t[k]!);
-    v[k + 1] = bytes[k]!;
     pt[k + 1] = Math.max(paceNs[k]!, pt[k]!);
   }
   let first = -1;
   for (let k = 1; k <= n; k++) {
-    if (v[k] !== 0) {
+    if (bytes[k - 1] !== 0) {
       first = k;
       break;
     }
   }
   if (first < 0) return undefined;
   const start = first - 1;
-  const floor = new Float64Array(n + 1);
-  floor[n] = v[n]!;
-  for (let k = n - 1; k >= 0; k--) floor[k] = Math.min(v[k]!, floor[k + 1]!);
+  const floor = floorOf(bytes, n);
   // The last sample measured: at or before untilNs, and after the start.
   let end = n;
   while (end > start + 1 && t[end]! > untilNs) end--;
@@ -215,15 +211,24 @@ export function retainedGrowth(timeNs: ArrayLike<number>, bytes: ArrayLike<numbe
  * largest rise at `at`, its bytes and the other rises' bytes.
  */
 function sizeRatio(count: ArrayLike<number>, start: number, end: number, at: number, stepBytes: number, restBytes: number): number | undefined {
-  const n = count.length;
-  if (at < 1 || n === 0) return undefined;
-  const floor = new Float64Array(n + 1);
-  floor[n] = count[n - 1]!;
-  for (let k = n - 1; k >= 0; k--) floor[k] = Math.min(k === 0 ? 0 : count[k - 1]!, floor[k + 1]!);
+  if (at < 1 || count.length === 0) return undefined;
+  const floor = floorOf(count, count.length);
   const step = floor[at]! - floor[at - 1]!;
   const rest = floor[end]! - floor[start]! - step;
   if (step <= 0 || rest <= 0 || restBytes <= 0) return undefined;
   return stepBytes / step / (restBytes / rest);
+}
+
+/**
+ * The floor of a series of `n` samples with tracking's start (nothing live) before them: at k, the least of the
+ * values from k on, index 0 being the start and index k the k-th sample (`values[k - 1]`). What a line still
+ * held at every later moment, so what it kept by then.
+ */
+function floorOf(values: ArrayLike<number>, n: number): Float64Array {
+  const floor = new Float64Array(n + 1);
+  floor[n] = values[n - 1]!;
+  for (let k = n - 1; k >= 0; k--) floor[k] = Math.min(k === 0 ? 0 : values[k - 1]!, floor[k + 1]!);
+  return floor;
 }
 
 /**
