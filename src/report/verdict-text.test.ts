@@ -51,15 +51,14 @@ test("a line's row that adds up several stacks says how many, and why its count 
   assert.doesNotMatch(u, /Stacks/);
 });
 
-/** numpy imported (two 32 MiB OpenBLAS mappings, barely touched), then 80 MiB of arrays, under 128 MiB. */
-function openBlasJob(): Uint8Array {
+/** numpy imported (`mappings` 32 MiB OpenBLAS mappings, barely touched), then 80 MiB of arrays, under 128 MiB. */
+function openBlasJob(mappings = 2): Uint8Array {
   const p = new ProgramCapture();
   const importing: FrameSpec[] = [
     ['<module>', 3],
     ['<module>', 11, `${NUMPY}multiarray.py`],
   ];
-  p.alloc(1, importing, 32 * MiB, Allocator.Mmap);
-  p.alloc(1, importing, 32 * MiB, Allocator.Mmap);
+  for (let i = 0; i < mappings; i++) p.alloc(1, importing, 32 * MiB, Allocator.Mmap);
   p.snapshot(SEC, { rss: 20 * MiB, file: 12 * MiB, cgroupUsage: 10 * MiB, cgroupLimit: 128 * MiB });
   for (let i = 0; i < 10; i++) p.alloc(1, LINE, 8 * MiB);
   // RSS 140 MiB: 126 MiB anonymous (the arrays, the interpreter) and 14 MiB of library pages the cgroup was
@@ -86,6 +85,17 @@ test('a heap and an RSS above the limit that killed the process say why', () => 
   assert.equal(j.peak['heap_mapped_at_peak'], 64 * MiB);
   assert.deepEqual(j.peak['heap_not_resident'], { bytes: 56 * MiB, time_ns: SEC, after_time: false });
   assert.match(String(j.peak['beyond_limit']), /^The tracked heap counts memory when it is allocated/);
+});
+
+test('what an import made is said under the lines only where it changed their order', () => {
+  // Two mappings (64 MiB) under `import numpy`, 80 MiB of arrays: the arrays' line comes first either way.
+  const same = text(openBlasJob(2));
+  assert.match(same, /\+80\.0 MiB \+10 load_partition at job\.py:12\n \+64\.0 MiB \+2 <module> at job\.py:3 \(in <module>, multiarray\.py:11\)\n/);
+  assert.doesNotMatch(same, /Lines rank by what the program made/);
+  // Three (96 MiB): by bytes the import's line would come first; the arrays' line does, and the text says why.
+  const moved = text(openBlasJob(3));
+  assert.match(moved, /\+80\.0 MiB \+10 load_partition at job\.py:12\n \+96\.0 MiB \+3 <module> at job\.py:3 \(in <module>, multiarray\.py:11\)\n/);
+  assert.match(moved, /Lines rank by what the program made, not by what a library made while it was imported .*: 96\.0 MiB of <module> at job\.py:3\./);
 });
 
 test('a heap within the limit and the peak RSS says nothing of it', () => {

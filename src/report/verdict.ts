@@ -68,9 +68,11 @@ function growthTables(model: CaptureModel, g: GrowthView, width: number, paint: 
   const room = Math.max(20, width - 2 - w0 - w1 - 4);
   const stackRows = g.stacks.map((st: StackAmount) => [amount(st.bytes), num(st.count), stackText(model, st.frames, room)]);
   out.push(...table('By stack (outermost → innermost)', false, stackRows));
-  // Ranked by what the program made (verdict.ts growthView): say why a larger row can come later.
+  // Ranked by what the program made (verdict.ts growthView): say why a larger row comes later, where one does
+  // (a row of more bytes below one of fewer); where the order is the same either way, there is nothing to explain.
   const imported = g.lines.filter((r) => (r.importBytes ?? 0) > 0);
-  if (imported.length > 0) {
+  const reordered = g.lines.some((r, i) => i > 0 && r.bytes > g.lines[i - 1]!.bytes);
+  if (imported.length > 0 && reordered) {
     const which = imported
       .slice(0, 3)
       .map((r) => `${formatBytes(r.importBytes ?? 0)} of ${locationText(r, model.header.cwd)}`)
