@@ -1,7 +1,7 @@
 // The stall before a kill (stall-before-kill.ts): a program that allocated nothing for longer than the
 // window before the OOM killer ended it gets what grew in the window before its last allocation, and the
 // report says it stalled; a quiet end without a kill keeps the window at the end. Captures written with
-// the encoder; a real OOM kill after a stall is test/oom/stall-before-kill.test.ts.
+// the encoder; a real OOM kill after a stall is test/oom/stalled-oom-kill.test.ts.
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

@@ -362,7 +362,11 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   // The same figures as above, unless memlens released the script's names after the program's end (the
   // last seconds stop at that end; what is live at the end is what the release left).
   if (r !== undefined && r.wholeCapture && model.header.mode !== 2 && v.ending.programEnd?.released !== true) {
-    out.push('  As above: no point of the capture is far enough before its end, so its last seconds are all of it.');
+    out.push(
+      r.stall !== undefined
+        ? '  As above: the window before the stall is all of the capture, and nothing was allocated or freed after it.'
+        : '  As above: no point of the capture is far enough before its end, so its last seconds are all of it.',
+    );
   } else {
     out.push(`  Tracked heap ${formatBytes(v.sinceStart.heapBytes)}.`);
     out.push(...growthTables(model, v.sinceStart, width, paint, false));
@@ -446,7 +450,9 @@ export function stallText(st: StallBeforeKill, ending: Ending, lastNs: number): 
   const kill = st.oomKill ? 'the OOM kill' : ending.kind === 'signal' ? `it was killed by signal ${ending.signal ?? 0}` : 'the capture ends';
   const evidence: string[] = [];
   if (st.atLimitFromNs !== undefined) evidence.push(`usage at 95% of the limit or more from ${formatTime(st.atLimitFromNs)} on`);
-  if (st.someAvg10Max !== undefined) {
+  if (st.someAvg10Max !== undefined && Math.floor(st.someAvg10Max / 100) === 0) {
+    evidence.push(`no memory pressure: no task waited for memory in the kernel's figures, from ${escapeLine(st.pressureSource ?? '')}`);
+  } else if (st.someAvg10Max !== undefined) {
     const full = st.fullAvg10Max !== undefined && st.fullAvg10Max > 0 ? ` (all tasks at once: ${Math.floor(st.fullAvg10Max / 100)}%)` : '';
     evidence.push(`memory pressure: some task stalled waiting for memory up to ${Math.floor(st.someAvg10Max / 100)}% of 10 s${full}, from ${escapeLine(st.pressureSource ?? '')}`);
   }
