@@ -112,7 +112,13 @@ export class RecentGrowth implements ReplayObserver {
   private lastChangeNs: number | undefined;
   private changeBaseNs: number | undefined;
   private changeBaseHeap = 0;
-  private readonly overwritten = new Map<number, { readonly bytes: number; readonly count: number }>();
+  // The sites saved since the last change: their values then, stamped with the change's number (no hashing:
+  // the folds run at every snapshot).
+  private changeNumber = 1;
+  private savedAt = new Int32Array(1024);
+  private readonly savedBytes = new SiteColumn(1024);
+  private readonly savedCount = new SiteColumn(1024);
+  private savedSites: number[] = [];
 
   // Aggregated captures: checkpoint entries by location key.
   private cpTicks: CheckpointTick[] = [];
@@ -186,7 +192,8 @@ export class RecentGrowth implements ReplayObserver {
     this.lastChangeNs = timeNs;
     this.changeBaseNs = this.baseNs;
     this.changeBaseHeap = this.baseHeap;
-    this.overwritten.clear();
+    this.changeNumber++;
+    this.savedSites = [];
     this.cpOverwritten.clear();
   }
 
@@ -244,12 +251,12 @@ export class RecentGrowth implements ReplayObserver {
       const b = this.cpChangeBase;
       return { ...at, baseBytes: b?.bytes ?? this.baseBytes.array, baseCount: b?.count ?? this.baseCount.array };
     }
-    if (this.overwritten.size === 0) return { ...at, baseBytes: this.baseBytes.array, baseCount: this.baseCount.array };
+    if (this.savedSites.length === 0) return { ...at, baseBytes: this.baseBytes.array, baseCount: this.baseCount.array };
     const baseBytes = this.baseBytes.array.slice();
     const baseCount = this.baseCount.array.slice();
-    for (const [site, v] of this.overwritten) {
-      baseBytes[site] = v.bytes;
-      baseCount[site] = v.count;
+    for (const site of this.savedSites) {
+      baseBytes[site] = this.savedBytes.array[site]!;
+      baseCount[site] = this.savedCount.array[site]!;
     }
     return { ...at, baseBytes, baseCount };
   }
@@ -261,7 +268,12 @@ export class RecentGrowth implements ReplayObserver {
       const keep = this.lastChangeNs !== undefined;
       for (let i = 0; i < t.sites.length; i++) {
         const s = t.sites[i]!;
-        if (keep && !this.overwritten.has(s)) this.overwritten.set(s, { bytes: this.baseBytes.array[s]!, count: this.baseCount.array[s]! });
+        if (keep && this.savedAt[s] !== this.changeNumber) {
+          this.savedAt[s] = this.changeNumber;
+          this.savedBytes.array[s] = this.baseBytes.array[s]!;
+          this.savedCount.array[s] = this.baseCount.array[s]!;
+          this.savedSites.push(s);
+        }
         this.baseBytes.array[s] = t.bytes[i]!;
         this.baseCount.array[s] = t.counts[i]!;
       }
@@ -300,10 +312,15 @@ export class RecentGrowth implements ReplayObserver {
     this.liveCount.ensure(n);
     this.baseBytes.ensure(n);
     this.baseCount.ensure(n);
+    this.savedBytes.ensure(n);
+    this.savedCount.ensure(n);
     let cap = this.inDirty.length;
     while (cap < n) cap *= 2;
     const d = new Uint8Array(cap);
     d.set(this.inDirty);
     this.inDirty = d;
+    const a = new Int32Array(cap);
+    a.set(this.savedAt);
+    this.savedAt = a;
   }
 }

@@ -162,8 +162,14 @@ describe('aggregated captures', () => {
     const p = new ProgramCapture(AGGREGATED_HEADER);
     const load = p.stack(1, LOAD);
     const cache = p.stack(1, CACHE);
+    // A location first listed inside the window before the stall: not in the baseline then.
+    const index = p.stack(1, [
+      ['<module>', 1],
+      ['index', 30],
+    ]);
     for (let s = 1; s <= 8; s++) {
       const entries = s === 1 ? [entry(load, 10 * MiB, 10), entry(cache, 8 * MiB, 8)] : [entry(cache, s * 8 * MiB, s * 8)];
+      if (s === 7) entries.push(entry(index, 4 * MiB, 1));
       p.checkpoint(s * SEC, 10 * MiB + s * 8 * MiB, 10 * MiB + s * 8 * MiB, entries);
       p.snapshot(s * SEC, { heap: 10 * MiB + s * 8 * MiB, cgroupUsage: (20 + s * 8) * MiB, cgroupLimit: LIMIT });
     }
@@ -187,7 +193,7 @@ describe('aggregated captures', () => {
       assert.equal(r.stall.lastChangeNs, 8 * SEC);
       assert.equal(r.fromNs, 5 * SEC);
       assert.equal(r.toNs, 8 * SEC);
-      assert.deepEqual(grewLines(r), ['render_page:20 24 MiB 24']);
+      assert.deepEqual(grewLines(r), ['render_page:20 24 MiB 24', 'index:30 4 MiB 1']);
     }
   });
 });
