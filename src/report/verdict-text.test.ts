@@ -173,6 +173,36 @@ test('the libraries loaded after the start are named, with the snapshots around 
   assert.ok(!('loaded_after_start' in verdictJson(b.model, b.verdict)));
 });
 
+/** 60 MiB in 6 s at the line, then 30 s of snapshots without an allocation, PSI "some" at `some` (hundredths of a percent), and the OOM kill. */
+function stalledCapture(some: number): Uint8Array {
+  const p = new ProgramCapture();
+  const limit = 96 * MiB;
+  for (let i = 1; i <= 60; i++) {
+    p.alloc(1, LINE, MiB);
+    p.snapshot(i * 100_000_000, { rss: (20 + i) * MiB, cgroupUsage: (24 + i) * MiB, cgroupLimit: limit });
+  }
+  for (let i = 61; i <= 360; i++) {
+    if (i % 10 === 0) p.pressure(i * 100_000_000, some, 0, '/proc/pressure/memory');
+    p.snapshot(i * 100_000_000, { rss: 70 * MiB, cgroupUsage: 80 * MiB, cgroupLimit: limit });
+  }
+  p.exit({ timeNs: 36 * SEC, signal: 9, oomKill: 1 });
+  return p.finish();
+}
+
+test('a stall without pressure or usage at the limit says what the capture holds, no more', () => {
+  const a = analyze(stalledCapture(0), 5 * SEC);
+  const t = renderVerdict(a.model, a.verdict, { width: 200 })
+    .replace(/\n {4}(?=\S)/g, ' ')
+    .replace(/ +/g, ' ');
+  assert.match(t, /it stalled \(no memory pressure: no task waited for memory in the kernel's figures, from \/proc\/pressure\/memory\)\. The window/);
+  const b = analyze(stalledCapture(1500), 5 * SEC);
+  const u = renderVerdict(b.model, b.verdict, { width: 200 })
+    .replace(/\n {4}(?=\S)/g, ' ')
+    .replace(/ +/g, ' ');
+  // "full" at 0: not said; usage below 95% of the limit: not said.
+  assert.match(u, /it stalled \(memory pressure: some task stalled waiting for memory up to 15% of 10 s, from \/proc\/pressure\/memory\)\. The window/);
+});
+
 test('a program that stalled before the OOM kill: the window before its last allocation, and the stall told, in text and JSON', () => {
   const p = new ProgramCapture();
   const limit = 96 * MiB;
