@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { analyze, type FrameSpec, MiB, ProgramCapture, SEC } from '../../test/support/program-capture.js';
 import { Allocator } from '../capture/format.js';
-import { renderVerdict, verdictJson } from './verdict.js';
+import { renderVerdict, verdictJson, verdictPanel } from './verdict.js';
 
 const LINE: FrameSpec[] = [
   ['<module>', 1],
@@ -239,4 +239,9 @@ test('a program that stalled before the OOM kill: the window before its last all
     pressure_source: '/sys/fs/cgroup/memlens-1/memory.pressure',
     at_limit_from_ns: 6.1 * SEC,
   });
+  // The HTML report's verdict panel: the stall as a fact, and the table's title says which window it is.
+  const panel = verdictPanel(a.model, a.verdict);
+  assert.equal(panel.growthTitle, 'What grew before the program stalled (from 1.000 s to 6.000 s; nothing allocated in the last 30.0 s), by line of the program');
+  assert.match(panel.facts.find(([k]) => k === 'Stalled')?.[1] ?? '', /^The program allocated and freed nothing in its last 30\.0 s before the OOM kill/);
+  assert.equal(panel.growth[0]?.bytes, '+50.0 MiB');
 });
