@@ -11,6 +11,13 @@
 // Aggregated captures have no events: the same is done with CHECKPOINT entries (the live values of the
 // locations that changed since the previous checkpoint, at least once a second), resolved to sites at the
 // end of the replay.
+//
+// The program's last change: a program that stalls before an OOM kill (the kernel reclaiming at the limit
+// for tens of seconds) allocates nothing while snapshots go on, so the window at the end is empty. This
+// also keeps the window as it was at the snapshot right after the last ALLOC/FREE (or the last checkpoint
+// that listed a change): the baseline then, kept by saving what the folds since overwrote (the values of
+// the sites the ticks after that moment changed: at most the window's changes). Whether that window is
+// what the report shows is the verdict's decision (stall-before-kill.ts): a quiet end is not a stall.
 
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
@@ -29,6 +36,28 @@ export interface RecentGrowthResult {
   readonly baseBytes: Float64Array;
   readonly baseCount: Float64Array;
   /** The tracked heap at the baseline (0 at the start). */
+  readonly baseHeap: number;
+  /**
+   * The program's last allocation or free came before this moment: the first snapshot after it (events),
+   * or the last checkpoint that listed a change (aggregated). Undefined: no change was seen (or, events,
+   * none before a snapshot).
+   */
+  readonly lastChangeNs: number | undefined;
+  /** Events after the last snapshot changed the heap: the program allocated or freed up to the end. */
+  readonly changedAfterLast: boolean;
+  /**
+   * The same window ending at lastChangeNs rather than at the last snapshot (the same baseline when they are
+   * the same moment); undefined when lastChangeNs is.
+   */
+  readonly beforeLastChange: WindowBase | undefined;
+}
+
+/** A window's baseline: what was live at its start. */
+export interface WindowBase {
+  /** When the baseline was taken; undefined: the start of the capture. */
+  readonly fromNs: number | undefined;
+  readonly baseBytes: Float64Array;
+  readonly baseCount: Float64Array;
   readonly baseHeap: number;
 }
 
@@ -76,11 +105,29 @@ export class RecentGrowth implements ReplayObserver {
   private lastSnapshotNs: number | undefined;
   private lastTickNs: number | undefined;
 
+  // The window before the last change: a change since the previous snapshot; when the last change was
+  // seen, and the baseline then (the values of the sites the folds have overwritten since, and its time
+  // and heap).
+  private changed = false;
+  private lastChangeNs: number | undefined;
+  private changeBaseNs: number | undefined;
+  private changeBaseHeap = 0;
+  // The sites saved since the last change: their values then, stamped with the change's number (no hashing:
+  // the folds run at every snapshot).
+  private changeNumber = 1;
+  private savedAt = new Int32Array(1024);
+  private readonly savedBytes = new SiteColumn(1024);
+  private readonly savedCount = new SiteColumn(1024);
+  private savedSites: number[] = [];
+
   // Aggregated captures: checkpoint entries by location key.
   private cpTicks: CheckpointTick[] = [];
   private cpHead = 0;
   private readonly cpBase = new Map<string, CheckpointEntry>();
   private cpResolved = false;
+  /** The entries cpBase held at the last change, for the keys the folds have overwritten since (null: none). */
+  private readonly cpOverwritten = new Map<string, CheckpointEntry | null>();
+  private cpChangeBase: { readonly bytes: Float64Array; readonly count: Float64Array } | undefined;
 
   constructor(private readonly lastNs: number) {}
 
@@ -95,6 +142,7 @@ export class RecentGrowth implements ReplayObserver {
       this.liveCount.array[site] = this.liveCount.array[site]! + count;
     }
     this.heap += bytes;
+    this.changed = true;
     if (this.inDirty[site] === 0) {
       this.inDirty[site] = 1;
       this.dirty.push(site);
@@ -103,7 +151,14 @@ export class RecentGrowth implements ReplayObserver {
 
   snapshot(_seq: number, timeNs: number): void {
     if (this.lastSnapshotNs === undefined || timeNs > this.lastSnapshotNs) this.lastSnapshotNs = timeNs;
-    if (this.lastTickNs !== undefined && timeNs - this.lastTickNs < this.lastNs / TICKS_PER_WINDOW) return;
+    const changed = this.changed;
+    this.changed = false;
+    if (this.lastTickNs !== undefined && timeNs - this.lastTickNs < this.lastNs / TICKS_PER_WINDOW) {
+      // No tick here; the baseline still follows the snapshots, so that one after a change is kept as it was.
+      this.fold(timeNs - this.lastNs);
+      if (changed) this.changeSeen(timeNs);
+      return;
+    }
     this.lastTickNs = timeNs;
     const n = this.dirty.length;
     const sites = Int32Array.from(this.dirty);
@@ -120,12 +175,26 @@ export class RecentGrowth implements ReplayObserver {
     this.dirty = [];
     this.ticks.push({ timeNs, sites, bytes, counts, heap: this.heap });
     this.fold(timeNs - this.lastNs);
+    if (changed) this.changeSeen(timeNs);
   }
 
   checkpoint(record: CheckpointRecord): void {
     this.cpTicks.push({ timeNs: record.timeNs, entries: record.entries, heap: record.heap });
     if (this.lastSnapshotNs === undefined || record.timeNs > this.lastSnapshotNs) this.lastSnapshotNs = record.timeNs;
     this.foldCheckpoints(record.timeNs - this.lastNs);
+    // A checkpoint lists the locations that changed since the previous one: none listed, nothing was done
+    // (the agent leaves a periodic one out then; one near an OOM is written all the same).
+    if (record.entries.length > 0) this.changeSeen(record.timeNs);
+  }
+
+  /** A change came before `timeNs`: the window before the last change is, so far, the one ending here. */
+  private changeSeen(timeNs: number): void {
+    this.lastChangeNs = timeNs;
+    this.changeBaseNs = this.baseNs;
+    this.changeBaseHeap = this.baseHeap;
+    this.changeNumber++;
+    this.savedSites = [];
+    this.cpOverwritten.clear();
   }
 
   resolveCheckpoints(siteOf: (entry: CheckpointEntry) => SiteId): void {
@@ -135,6 +204,23 @@ export class RecentGrowth implements ReplayObserver {
       if (site >= this.inDirty.length) this.grow(site + 1);
       this.baseBytes.array[site] = this.baseBytes.array[site]! + e.liveBytes;
       this.baseCount.array[site] = this.baseCount.array[site]! + e.liveCount;
+    }
+    if (this.cpOverwritten.size > 0) {
+      // The baseline at the last change: cpBase with the entries folded since taken back.
+      const then = new Map(this.cpBase);
+      for (const [key, e] of this.cpOverwritten) {
+        if (e === null) then.delete(key);
+        else then.set(key, e);
+      }
+      const bytes = new Float64Array(this.baseBytes.array.length);
+      const count = new Float64Array(this.baseBytes.array.length);
+      for (const e of then.values()) {
+        const site = siteOf(e);
+        if (site >= bytes.length) continue; // every key of `then` is in cpBase or was: resolved above
+        bytes[site] = bytes[site]! + e.liveBytes;
+        count[site] = count[site]! + e.liveCount;
+      }
+      this.cpChangeBase = { bytes, count };
     }
     this.cpResolved = true;
   }
@@ -152,15 +238,42 @@ export class RecentGrowth implements ReplayObserver {
       baseBytes: this.baseBytes.array,
       baseCount: this.baseCount.array,
       baseHeap: this.baseHeap,
+      lastChangeNs: this.lastChangeNs,
+      changedAfterLast: this.changed,
+      beforeLastChange: this.lastChangeNs === undefined ? undefined : this.baseAtLastChange(),
     };
+  }
+
+  /** The baseline as it was at the last change: today's, with what the folds since overwrote put back. */
+  private baseAtLastChange(): WindowBase {
+    const at = { fromNs: this.changeBaseNs, baseHeap: this.changeBaseHeap };
+    if (this.cpResolved) {
+      const b = this.cpChangeBase;
+      return { ...at, baseBytes: b?.bytes ?? this.baseBytes.array, baseCount: b?.count ?? this.baseCount.array };
+    }
+    if (this.savedSites.length === 0) return { ...at, baseBytes: this.baseBytes.array, baseCount: this.baseCount.array };
+    const baseBytes = this.baseBytes.array.slice();
+    const baseCount = this.baseCount.array.slice();
+    for (const site of this.savedSites) {
+      baseBytes[site] = this.savedBytes.array[site]!;
+      baseCount[site] = this.savedCount.array[site]!;
+    }
+    return { ...at, baseBytes, baseCount };
   }
 
   /** Folds every tick at or before `untilNs` into the baseline. */
   private fold(untilNs: number): void {
     while (this.head < this.ticks.length && this.ticks[this.head]!.timeNs <= untilNs) {
       const t = this.ticks[this.head]!;
+      const keep = this.lastChangeNs !== undefined;
       for (let i = 0; i < t.sites.length; i++) {
         const s = t.sites[i]!;
+        if (keep && this.savedAt[s] !== this.changeNumber) {
+          this.savedAt[s] = this.changeNumber;
+          this.savedBytes.array[s] = this.baseBytes.array[s]!;
+          this.savedCount.array[s] = this.baseCount.array[s]!;
+          this.savedSites.push(s);
+        }
         this.baseBytes.array[s] = t.bytes[i]!;
         this.baseCount.array[s] = t.counts[i]!;
       }
@@ -178,7 +291,12 @@ export class RecentGrowth implements ReplayObserver {
   private foldCheckpoints(untilNs: number): void {
     while (this.cpHead < this.cpTicks.length && this.cpTicks[this.cpHead]!.timeNs <= untilNs) {
       const t = this.cpTicks[this.cpHead]!;
-      for (const e of t.entries) this.cpBase.set(entryKey(e), e);
+      const keep = this.lastChangeNs !== undefined;
+      for (const e of t.entries) {
+        const key = entryKey(e);
+        if (keep && !this.cpOverwritten.has(key)) this.cpOverwritten.set(key, this.cpBase.get(key) ?? null);
+        this.cpBase.set(key, e);
+      }
       this.baseNs = t.timeNs;
       this.baseHeap = t.heap;
       this.cpHead++;
@@ -194,10 +312,15 @@ export class RecentGrowth implements ReplayObserver {
     this.liveCount.ensure(n);
     this.baseBytes.ensure(n);
     this.baseCount.ensure(n);
+    this.savedBytes.ensure(n);
+    this.savedCount.ensure(n);
     let cap = this.inDirty.length;
     while (cap < n) cap *= 2;
     const d = new Uint8Array(cap);
     d.set(this.inDirty);
     this.inDirty = d;
+    const a = new Int32Array(cap);
+    a.set(this.savedAt);
+    this.savedAt = a;
   }
 }

@@ -22,6 +22,7 @@ import { markersWithPressure } from './memory-pressure.js';
 import { memoryLimitOf } from './memory-limit.js';
 import { type LineRow, ownLines } from './locations.js';
 import { type StackAmount, stacksOf } from './stacks.js';
+import { type StallBeforeKill, stallBeforeKill } from './stall-before-kill.js';
 import { type LateLoad, lateLoads } from './verdict-loads.js';
 
 const NEAR_OOM = MARKER_KINDS.indexOf('near-oom');
@@ -93,11 +94,16 @@ export interface GrowthView {
 
 export interface RecentGrowthView extends GrowthView {
   readonly lastNs: number;
-  /** Start of the window (undefined: the start of the capture) and its end (the last snapshot). */
+  /**
+   * Start of the window (undefined: the start of the capture) and its end: the last snapshot, or, when the
+   * program stalled before it was killed, the moment of its last allocation or free.
+   */
   readonly fromNs: number | undefined;
   readonly toNs: number | undefined;
-  /** The capture is shorter than the window: "the last seconds" are the whole capture. */
+  /** The capture (up to the stall) is shorter than the window: "the last seconds" are all of it. */
   readonly wholeCapture: boolean;
+  /** The program allocated nothing for at least the window before it was killed at its limit: the window ends where it last did. */
+  readonly stall: StallBeforeKill | undefined;
 }
 
 export interface UnexplainedRss {
@@ -201,19 +207,24 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
   let recent: RecentGrowthView | undefined;
   if (facts?.recent?.toNs !== undefined) {
     const r = facts.recent;
+    // A program stalled at its limit before the kill: the window is the one before its last change (nothing
+    // changed since, so live at the end is live then).
+    const stall = stallBeforeKill(model, ending, r);
+    const base = stall !== undefined && r.beforeLastChange !== undefined ? r.beforeLastChange : r;
     // The last seconds of the program, up to its end (program-end.ts): memlens's release after it is not growth.
     const atEnd = facts.stoppedAt === undefined ? model : modelAtProgramEnd(model, facts.series, ending.programEnd);
     const live = atEnd.sites.columns.liveBytes.array;
     const liveN = atEnd.sites.columns.liveCount.array;
     const sites: SiteAmount[] = [];
     for (let site = 0 as SiteId; site < model.sites.size; site++) {
-      const b = live[site]! - (r.baseBytes[site] ?? 0);
-      const c = liveN[site]! - (r.baseCount[site] ?? 0);
+      const b = live[site]! - (base.baseBytes[site] ?? 0);
+      const c = liveN[site]! - (base.baseCount[site] ?? 0);
       if (b !== 0 || c !== 0) sites.push({ site, bytes: b, count: c });
     }
     const set: AllocationSet = { kind: 'total', totalBytes: sites.reduce((a, x) => a + x.bytes, 0), totalCount: sites.reduce((a, x) => a + x.count, 0), sites };
-    const view = growthView(model, set, filter, rows, atEnd.endHeap - r.baseHeap);
-    recent = { ...view, lastNs: r.lastNs, fromNs: r.fromNs, toNs: r.toNs, wholeCapture: r.fromNs === undefined };
+    const view = growthView(model, set, filter, rows, atEnd.endHeap - base.baseHeap);
+    const toNs = stall !== undefined ? stall.lastChangeNs : r.toNs;
+    recent = { ...view, lastNs: r.lastNs, fromNs: base.fromNs, toNs, wholeCapture: base.fromNs === undefined, stall };
   }
 
   const gc = gcReport(model, facts?.gcFrees, filter);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { analyze, type FrameSpec, MiB, ProgramCapture, SEC } from '../../test/support/program-capture.js';
 import { Allocator } from '../capture/format.js';
-import { renderVerdict, verdictJson } from './verdict.js';
+import { renderVerdict, verdictJson, verdictPanel } from './verdict.js';
 
 const LINE: FrameSpec[] = [
   ['<module>', 1],
@@ -181,4 +181,77 @@ test('the libraries loaded after the start are named, with the snapshots around 
   assert.doesNotMatch(text(bytes), /Loaded after the start/);
   const b = analyze(bytes);
   assert.ok(!('loaded_after_start' in verdictJson(b.model, b.verdict)));
+});
+
+/** 60 MiB in 6 s at the line, then 30 s of snapshots without an allocation, PSI "some" at `some` (hundredths of a percent), and the OOM kill. */
+function stalledCapture(some: number): Uint8Array {
+  const p = new ProgramCapture();
+  const limit = 96 * MiB;
+  for (let i = 1; i <= 60; i++) {
+    p.alloc(1, LINE, MiB);
+    p.snapshot(i * 100_000_000, { rss: (20 + i) * MiB, cgroupUsage: (24 + i) * MiB, cgroupLimit: limit });
+  }
+  for (let i = 61; i <= 360; i++) {
+    if (i % 10 === 0) p.pressure(i * 100_000_000, some, 0, '/proc/pressure/memory');
+    p.snapshot(i * 100_000_000, { rss: 70 * MiB, cgroupUsage: 80 * MiB, cgroupLimit: limit });
+  }
+  p.exit({ timeNs: 36 * SEC, signal: 9, oomKill: 1 });
+  return p.finish();
+}
+
+test('a stall without pressure or usage at the limit says what the capture holds, no more', () => {
+  const a = analyze(stalledCapture(0), 5 * SEC);
+  const t = renderVerdict(a.model, a.verdict, { width: 200 })
+    .replace(/\n {4}(?=\S)/g, ' ')
+    .replace(/ +/g, ' ');
+  assert.match(t, /it stalled \(no memory pressure: no task waited for memory in the kernel's figures, from \/proc\/pressure\/memory\)\. The window/);
+  const b = analyze(stalledCapture(1500), 5 * SEC);
+  const u = renderVerdict(b.model, b.verdict, { width: 200 })
+    .replace(/\n {4}(?=\S)/g, ' ')
+    .replace(/ +/g, ' ');
+  // "full" at 0: not said; usage below 95% of the limit: not said.
+  assert.match(u, /it stalled \(memory pressure: some task stalled waiting for memory up to 15% of 10 s, from \/proc\/pressure\/memory\)\. The window/);
+});
+
+test('a program that stalled before the OOM kill: the window before its last allocation, and the stall told, in text and JSON', () => {
+  const p = new ProgramCapture();
+  const limit = 96 * MiB;
+  for (let i = 1; i <= 60; i++) {
+    p.alloc(1, LINE, MiB);
+    p.snapshot(i * 100_000_000, { rss: (20 + i) * MiB, cgroupUsage: (24 + i) * MiB, cgroupLimit: limit });
+  }
+  // 30 s without an allocation, at the limit, under pressure.
+  for (let i = 61; i <= 360; i++) {
+    if (i % 10 === 0) p.pressure(i * 100_000_000, 3600, 1250, '/sys/fs/cgroup/memlens-1/memory.pressure');
+    p.snapshot(i * 100_000_000, { rss: 90 * MiB, cgroupUsage: 95.5 * MiB, cgroupLimit: limit });
+  }
+  p.exit({ timeNs: 36 * SEC + 20_000_000, signal: 9, oomKill: 1, detail: 'Memory cgroup out of memory: Killed process 4242 (python3)' });
+  const bytes = p.finish();
+  const a = analyze(bytes, 5 * SEC);
+  const t = renderVerdict(a.model, a.verdict, { width: 200 })
+    .replace(/\n {4}(?=\S)/g, ' ')
+    .replace(/ +/g, ' ');
+  assert.match(t, /What grew in the last 5 s before the program stalled: from 1\.000 s to 6\.000 s\n/);
+  assert.match(
+    t,
+    / The program allocated and freed nothing in its last 30\.0 s before the OOM kill \(nothing after 6\.000 s\), while memory snapshots went on: it stalled \(usage at 95% of the limit or more from 6\.100 s on; memory pressure: some task stalled waiting for memory up to 36% of 10 s \(all tasks at once: 12%\), from \/sys\/fs\/cgroup\/memlens-1\/memory\.pressure\)\. The window ends at its last allocation or free: nothing grew in the last 5 s before the end\.\n Tracked heap \+50\.0 MiB\./,
+  );
+  assert.match(t, /\+50\.0 MiB \+50 load_partition at job\.py:12\n/);
+  const j = verdictJson(a.model, a.verdict) as { recent_growth: { from_ns: number; to_ns: number; last_ns: number; stall: Record<string, unknown> | null; lines: { line: number; bytes: number }[] } };
+  const g = j.recent_growth;
+  assert.deepEqual([g.from_ns, g.to_ns, g.last_ns, g.lines[0]?.line, g.lines[0]?.bytes], [SEC, 6 * SEC, 5 * SEC, 12, 50 * MiB]);
+  assert.deepEqual(g.stall, {
+    last_change_ns: 6 * SEC,
+    quiet_ns: 30 * SEC + 20_000_000,
+    oom_kill: true,
+    pressure_some_avg10_max: 36,
+    pressure_full_avg10_max: 12.5,
+    pressure_source: '/sys/fs/cgroup/memlens-1/memory.pressure',
+    at_limit_from_ns: 6.1 * SEC,
+  });
+  // The HTML report's verdict panel: the stall as a fact, and the table's title says which window it is.
+  const panel = verdictPanel(a.model, a.verdict);
+  assert.equal(panel.growthTitle, 'What grew before the program stalled (from 1.000 s to 6.000 s; nothing allocated in the last 30.0 s), by line of the program');
+  assert.match(panel.facts.find(([k]) => k === 'Stalled')?.[1] ?? '', /^The program allocated and freed nothing in its last 30\.0 s before the OOM kill/);
+  assert.equal(panel.growth[0]?.bytes, '+50.0 MiB');
 });

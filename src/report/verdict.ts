@@ -4,6 +4,8 @@ import type { CaptureCensus } from '../analysis/capture-census.js';
 import { type LineRow, NO_STACK } from '../analysis/locations.js';
 import type { StackAmount } from '../analysis/stacks.js';
 import { describeEndMoment, describeEnding } from '../analysis/ending.js';
+import type { Ending } from '../analysis/ending.js';
+import type { StallBeforeKill } from '../analysis/stall-before-kill.js';
 import type { GrowthView, TimedValue, UnexplainedRss, Verdict } from '../analysis/verdict.js';
 import { type LateLoad, packageOf } from '../analysis/verdict-loads.js';
 import type { CaptureModel } from '../model/model.js';
@@ -346,11 +348,14 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
     );
   } else {
     const point = v.aggregated ? 'checkpoint' : 'snapshot';
+    const before = r.stall !== undefined ? ' before the program stalled' : '';
+    const end = r.stall !== undefined ? `its last ${v.aggregated ? 'change' : 'allocation'}` : 'the end';
     title(
       r.wholeCapture
-        ? `What grew in the last ${secs(r.lastNs)}: all of it, up to ${formatTime(r.toNs ?? 0)} (no ${point} is ${secs(r.lastNs)} before the end)`
-        : `What grew in the last ${secs(r.lastNs)}: from ${formatTime(r.fromNs ?? 0)} to ${formatTime(r.toNs ?? 0)}`,
+        ? `What grew in the last ${secs(r.lastNs)}${before}: all of it, up to ${formatTime(r.toNs ?? 0)} (no ${point} is ${secs(r.lastNs)} before ${end})`
+        : `What grew in the last ${secs(r.lastNs)}${before}: from ${formatTime(r.fromNs ?? 0)} to ${formatTime(r.toNs ?? 0)}`,
     );
+    if (r.stall !== undefined) out.push(...wrapText(stallText(r.stall, v.ending, r.lastNs), width, '    ', '  ').map((l) => paint('yellow', l)));
     out.push(`  Tracked heap ${formatSignedBytes(r.heapBytes)}.`);
     out.push(...growthTables(model, r, width, paint, true));
   }
@@ -359,7 +364,11 @@ export function renderVerdict(model: CaptureModel, v: Verdict, options: VerdictT
   // The same figures as above, unless memlens released the script's names after the program's end (the
   // last seconds stop at that end; what is live at the end is what the release left).
   if (r !== undefined && r.wholeCapture && model.header.mode !== 2 && v.ending.programEnd?.released !== true) {
-    out.push('  As above: no point of the capture is far enough before its end, so its last seconds are all of it.');
+    out.push(
+      r.stall !== undefined
+        ? '  As above: the window before the stall is all of the capture, and nothing was allocated or freed after it.'
+        : '  As above: no point of the capture is far enough before its end, so its last seconds are all of it.',
+    );
   } else {
     out.push(`  Tracked heap ${formatBytes(v.sinceStart.heapBytes)}.`);
     out.push(...growthTables(model, v.sinceStart, width, paint, false));
@@ -438,6 +447,36 @@ function lineJson(l: LineRow): Record<string, unknown> {
   return { function: l.function, file: l.file, line: l.line, bytes: l.bytes, count: l.count, stacks: l.stacks ?? 1, via: l.via ?? null, ...(imported > 0 ? { import_bytes: imported } : {}) };
 }
 
+/** The stall before the kill, in one sentence: how long nothing was allocated, and the capture's evidence. */
+export function stallText(st: StallBeforeKill, ending: Ending, lastNs: number): string {
+  const kill = st.oomKill ? 'the OOM kill' : ending.kind === 'signal' ? `it was killed by signal ${ending.signal ?? 0}` : 'the capture ends';
+  const evidence: string[] = [];
+  if (st.atLimitFromNs !== undefined) evidence.push(`usage at 95% of the limit or more from ${formatTime(st.atLimitFromNs)} on`);
+  if (st.someAvg10Max !== undefined && Math.floor(st.someAvg10Max / 100) === 0) {
+    evidence.push(`no memory pressure: no task waited for memory in the kernel's figures, from ${escapeLine(st.pressureSource ?? '')}`);
+  } else if (st.someAvg10Max !== undefined) {
+    const full = st.fullAvg10Max !== undefined && st.fullAvg10Max > 0 ? ` (all tasks at once: ${Math.floor(st.fullAvg10Max / 100)}%)` : '';
+    evidence.push(`memory pressure: some task stalled waiting for memory up to ${Math.floor(st.someAvg10Max / 100)}% of 10 s${full}, from ${escapeLine(st.pressureSource ?? '')}`);
+  }
+  return (
+    `The program allocated and freed nothing in its last ${formatDuration(st.quietNs)} before ${kill} (nothing after ${formatTime(st.lastChangeNs)}), while memory snapshots went on: it stalled` +
+    `${evidence.length > 0 ? ` (${evidence.join('; ')})` : ''}. The window ends at its last allocation or free: nothing grew in the last ${Number((lastNs / 1e9).toFixed(3))} s before the end.`
+  );
+}
+
+function stallJson(st: StallBeforeKill | undefined): Record<string, unknown> | null {
+  if (st === undefined) return null;
+  return {
+    last_change_ns: st.lastChangeNs,
+    quiet_ns: st.quietNs,
+    oom_kill: st.oomKill,
+    pressure_some_avg10_max: st.someAvg10Max === undefined ? null : st.someAvg10Max / 100,
+    pressure_full_avg10_max: st.fullAvg10Max === undefined ? null : st.fullAvg10Max / 100,
+    pressure_source: st.pressureSource ?? null,
+    at_limit_from_ns: st.atLimitFromNs ?? null,
+  };
+}
+
 function growthJson(model: CaptureModel, g: GrowthView): Record<string, unknown> {
   return {
     heap_bytes: g.heapBytes,
@@ -493,7 +532,16 @@ export function verdictJson(model: CaptureModel, v: Verdict): Record<string, unk
     near_oom: v.nearOom === undefined ? null : { time_ns: v.nearOom.timeNs, before_end_ns: v.nearOom.beforeEndNs, label: v.nearOom.label, count: v.nearOom.count },
     memory_pressure: v.pressure === undefined ? null : { time_ns: v.pressure.timeNs, before_end_ns: v.pressure.beforeEndNs, label: v.pressure.label, count: v.pressure.count },
     recent_growth:
-      v.recent === undefined ? null : { last_ns: v.recent.lastNs, from_ns: v.recent.fromNs ?? null, to_ns: v.recent.toNs ?? null, whole_capture: v.recent.wholeCapture, ...growthJson(model, v.recent) },
+      v.recent === undefined
+        ? null
+        : {
+            last_ns: v.recent.lastNs,
+            from_ns: v.recent.fromNs ?? null,
+            to_ns: v.recent.toNs ?? null,
+            whole_capture: v.recent.wholeCapture,
+            stall: stallJson(v.recent.stall),
+            ...growthJson(model, v.recent),
+          },
     live_at_end: { ...growthJson(model, v.sinceStart), end: describeEndMoment(e, model.header.mode === 2) },
     unexplained_rss:
       v.unexplained === undefined
@@ -563,6 +611,7 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
   }
   if (v.pressure !== undefined)
     facts.push(['Memory pressure', `${formatTime(v.pressure.timeNs)}, ${formatDuration(v.pressure.beforeEndNs)} before the end${v.pressure.label !== '' ? `: ${escapeLine(v.pressure.label)}` : ''}`]);
+  if (v.recent?.stall !== undefined) facts.push(['Stalled', stallText(v.recent.stall, v.ending, v.recent.lastNs)]);
   if (v.nearOom !== undefined)
     facts.push(['Near OOM', `${formatTime(v.nearOom.timeNs)}, ${formatDuration(v.nearOom.beforeEndNs)} before the end${v.nearOom.label !== '' ? `: ${escapeLine(markerLabelText(v.nearOom.label))}` : ''}`]);
   if (v.unexplained !== undefined) {
@@ -584,9 +633,11 @@ export function verdictPanel(model: CaptureModel, v: Verdict): VerdictPanel {
   const growthTitle =
     r === undefined
       ? 'Live at the end, by line of the program'
-      : r.wholeCapture
-        ? `What grew in the last ${Number((r.lastNs / 1e9).toFixed(3))} s (all of the capture), by line of the program`
-        : `What grew from ${formatTime(r.fromNs ?? 0)} to ${formatTime(r.toNs ?? 0)}, by line of the program`;
+      : r.stall !== undefined
+        ? `What grew before the program stalled (${r.wholeCapture ? 'all of the capture' : `from ${formatTime(r.fromNs ?? 0)}`} to ${formatTime(r.toNs ?? 0)}; nothing allocated in the last ${formatDuration(r.stall.quietNs)}), by line of the program`
+        : r.wholeCapture
+          ? `What grew in the last ${Number((r.lastNs / 1e9).toFixed(3))} s (all of the capture), by line of the program`
+          : `What grew from ${formatTime(r.fromNs ?? 0)} to ${formatTime(r.toNs ?? 0)}, by line of the program`;
   return {
     severity,
     headline: describeEnding(v.ending),
