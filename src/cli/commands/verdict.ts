@@ -17,7 +17,7 @@ export const verdictCommand: Command = {
     'by a kill and on aggregated captures.',
   options: {
     ...FRAME_OPTIONS,
-    last: { type: 'string', value: 'SECONDS', description: 'What grew in this many seconds before the end (default 5)' },
+    last: { type: 'string', value: 'SECONDS', description: 'What grew in this many seconds before the end, or before the last allocation when the program stalled before a kill (default 5)' },
     num: { type: 'string', short: 'n', value: 'N', description: 'Rows per table of growth (default 5)' },
     json: { type: 'boolean', description: 'Print JSON' },
   },
