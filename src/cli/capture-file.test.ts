@@ -9,7 +9,19 @@ import { groupColumnCounts } from '../../test/support/group-columns.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
 import { decodeCapture } from '../capture/decoder.js';
 import { concat } from '../capture/encoder.js';
-import { appendToCaptureFile, cleanEnd, finishCaptureFile, FollowingCompressor, READ_CHUNK, readCaptureFile, recompressCaptureFile } from './capture-file.js';
+import {
+  appendToCaptureFile,
+  cleanEnd,
+  finishCaptureFile,
+  FOLLOW_BUSY_BYTES,
+  FOLLOW_POLL_MS,
+  FOLLOW_QUIET_POLL_MS,
+  followPauseMs,
+  FollowingCompressor,
+  READ_CHUNK,
+  readCaptureFile,
+  recompressCaptureFile,
+} from './capture-file.js';
 import { FOLLOW_FAST_LAG, FOLLOW_FASTEST_LEVEL, FOLLOW_FAST_LEVEL_SYSTEM, recompressCapture } from '../capture/compress.js';
 import { decodeHeader, encodeHeader } from '../capture/header.js';
 import { BLOCK_KIND_GROUP, MARKER_KINDS, OPTION_PYTHON_ALLOCATORS, STREAM_MEMLENS, TRAILER_REASONS } from '../capture/format.js';
@@ -220,6 +232,20 @@ test('FollowingCompressor: far behind the writer it compresses faster; either wa
     }
     rmSync(copy);
   }
+});
+
+test("FollowingCompressor's pause: doubled while the capture grows little (a quiet program), back to the shortest once it grows fast", () => {
+  // A quiet program: the agent's flush rounds add a few hundred bytes to every pause.
+  const pauses: number[] = [];
+  let pause = FOLLOW_POLL_MS;
+  for (let k = 0; k < 6; k++) pauses.push((pause = followPauseMs(pause, 300)));
+  assert.deepEqual(pauses, [50, 100, 200, 200, 200, 200]);
+  assert.equal(FOLLOW_QUIET_POLL_MS, 200);
+  // Nothing at all grows it the same way; a writer of FOLLOW_BUSY_BYTES in a pause is polled at once again.
+  assert.equal(followPauseMs(FOLLOW_POLL_MS, 0), 2 * FOLLOW_POLL_MS);
+  assert.equal(followPauseMs(FOLLOW_QUIET_POLL_MS, FOLLOW_BUSY_BYTES - 1), FOLLOW_QUIET_POLL_MS);
+  assert.equal(followPauseMs(FOLLOW_QUIET_POLL_MS, FOLLOW_BUSY_BYTES), FOLLOW_POLL_MS);
+  assert.equal(followPauseMs(2 * FOLLOW_POLL_MS, 10 * FOLLOW_BUSY_BYTES), FOLLOW_POLL_MS);
 });
 
 /** `bytes` (a capture) with its header's options replaced (its blocks follow as they were). */

@@ -574,6 +574,26 @@ function headerOptions(bytes: Uint8Array): number | undefined {
 const HOLD_MS = 1000;
 
 /**
+ * The follower's pause between polls of the capture: FOLLOW_POLL_MS after a pause in which the capture grew
+ * by FOLLOW_BUSY_BYTES or more, doubled after each in which it grew less, up to FOLLOW_QUIET_POLL_MS. The
+ * agent flushes every 20 ms, so a quiet program (a sleep, a timed loop) grew the file at every poll of 25 ms:
+ * 40 wake-ups of node a second, each a timer, an fstat, a read of the program's CPU clock and of the file and
+ * a few hundred bytes through the merger, about 8 ms of CPU per second of an idle run (the agent's service
+ * thread takes about 4); polled at most every FOLLOW_QUIET_POLL_MS, about 7 ms a second less
+ * (docs/benchmarks.md, "The idle cost and many_frames, round fourteen"). The same bytes are read, later: at
+ * most FOLLOW_QUIET_POLL_MS of a slow writer's output waits, and finish() cuts the pause short, so the end
+ * of a run waits no longer.
+ */
+export const FOLLOW_POLL_MS = 25;
+export const FOLLOW_QUIET_POLL_MS = 200;
+export const FOLLOW_BUSY_BYTES = 64 << 10;
+
+/** The pause after `lastMs` during which the capture grew by `grew` bytes. */
+export function followPauseMs(lastMs: number, grew: number): number {
+  return grew >= FOLLOW_BUSY_BYTES ? FOLLOW_POLL_MS : Math.min(FOLLOW_QUIET_POLL_MS, lastMs * 2);
+}
+
+/**
  * Compresses a capture while its writer is still writing it, on the core the profiled program leaves
  * free: it follows the file as it grows (whole blocks are compressed as they appear; a block being written
  * waits for its end) into `<path>.<pid>.tmp`. finish() takes what remains once the writer is gone, and
@@ -664,6 +684,9 @@ export class FollowingCompressor {
 
   private async follow(): Promise<void> {
     const buf = (this.buf ??= new Uint8Array(READ_CHUNK));
+    // The capture's size at the last pause, and that pause (followPauseMs).
+    let sizeThen = 0;
+    let pause = FOLLOW_POLL_MS;
     while (!this.stopped) {
       if (!this.opened()) {
         await this.sleep(20);
@@ -673,7 +696,11 @@ export class FollowingCompressor {
         // Let the event loop breathe between chunks (signals, the child's exit).
         await new Promise((r) => setImmediate(r));
       } else {
-        await this.sleep(25);
+        // By what the file grew, not by what was read: while the writer's rate is not known yet what it
+        // wrote waits unread (compressNext), and a fast writer must not be polled less for that.
+        pause = followPauseMs(pause, this.seenSize - sizeThen);
+        sizeThen = this.seenSize;
+        await this.sleep(pause);
       }
     }
   }
