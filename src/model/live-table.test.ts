@@ -72,16 +72,10 @@ test('sizes and indexes past 32 bits, and indexes kept only from a size, come ba
   }
 });
 
-test('a slot is 8 bytes of arrays, 12 when every index is kept, and the wide sizes count by pages written', () => {
+test('a slot is 8 bytes of arrays, 12 when every index is kept', () => {
   assert.equal(new LiveTable(1024, { indexesFrom: Infinity }).byteLength, 1024 * 8);
   assert.equal(new LiveTable(1024, { indexesFrom: 1 << 20 }).byteLength, 1024 * 8);
   assert.equal(new LiveTable(1024).byteLength, 1024 * 12);
-  // With sites past 12 bits, sizes past the entry's 15 go to `wideSizes`, resident only where written: 4 KiB a
-  // page of 1024 slots.
-  const t = new LiveTable(1 << 17, { indexesFrom: Infinity });
-  t.insert(16, 2 ** 22, 5000 as SiteId, 2);
-  assert.equal(t.byteLength, (1 << 17) * 8 + 4096);
-  assert.ok(t.remove(16) && t.removedSize === 2 ** 22);
 });
 
 test('addresses an entry cannot hold (not a multiple of 8), addresses past 2^47 and sites past 18 bits come back exactly', () => {
@@ -154,8 +148,7 @@ test('doubling in place keeps every entry findable, probe runs that wrap around 
     const t = new LiveTable(1 << 17, { indexesFrom });
     const m = new Map<number, { size: number; site: number; index: number }>();
     const add = (address: number, i: number): void => {
-      // Sites past 12 bits, so that the size has 15 and those past them (5 %) are in `wideSizes`, moved with
-      // their entries; one past 32 bits.
+      // Sites past 12 bits, so that the size has 15 bits and those past them (5 %) are kept beside; one past 32.
       const site = 4000 + Math.floor(rnd() * 200);
       const v = { size: i === 7 ? 2 ** 33 : rnd() < 0.05 ? 2 ** 20 + Math.floor(rnd() * 5000) : 1 + Math.floor(rnd() * 5000), site, index: i };
       assert.equal(t.insertOrReplace(address, v.size, v.site as SiteId, v.index), m.has(address));
@@ -171,8 +164,7 @@ test('doubling in place keeps every entry findable, probe runs that wrap around 
         if (had !== undefined) m.delete(address);
       } else add((1 + Math.floor(rnd() * 1_000_000)) * 8 + 2 ** 36, 1000 + i);
     }
-    // 8 bytes an entry, 4 for the index, 4 for `wideSizes` (5 % of the sizes are past 20 bits: every page written).
-    assert.equal(t.byteLength, (1 << 19) * (indexesFrom === 0 ? 16 : 12));
+    assert.equal(t.byteLength, (1 << 19) * (indexesFrom === 0 ? 12 : 8));
     assert.equal(t.size, m.size);
     for (const address of m.keys()) {
       assert.ok(t.has(address), `address ${address} lost`);

@@ -11,16 +11,15 @@
 // time a site past them comes (sites are numbered from 0 as met, so a few times in a read, each rewriting
 // the entries once), up to 18; the size has the rest, 20 bits at first and never fewer than 10. A size that
 // does not fit (with 20 bits, 1 MiB or more) is kept exactly in `bigSizes`, a Map by address: such sizes are
-// few, and the live ones at most the process's memory over that size. Once the size has fewer than 16 bits
-// (a capture of 4095 sites or more: then sizes of 32 KiB or more do not fit, and may be common) they
-// go to `wideSizes` instead, a uint32 column by slot as large as the entries' reserved arrays: only its pages
-// that ever held such a size are resident, so the table costs at most 12 bytes a slot, as before, and one more
-// store where such an entry moves. (A column from the first big size was tried: big allocations, a few live
-// at once but each at its own slot, write its pages in turn; `stats` of the capture below peaked 0.5 MiB
-// higher, the table benchmark's column had 151 of its 512 pages written.) What does
-// not fit that either is kept exactly in Maps beside, keyed by address: a size of 2^32 − 1 or more, a site of
-// 2^18 − 1 or more, an address that is not a multiple of 8 or whose high word is an eighth one (allocators
-// return addresses aligned to at least 8 bytes, and use a few high words: on real captures these stay empty).
+// few, and the live ones at most the process's memory over that size. So are a site of 2^18 − 1 or more and,
+// with all their values in `odd`, an address that is not a multiple of 8 or whose high word is an eighth one
+// (allocators return addresses aligned to at least 8 bytes, and use a few high words: on real captures these
+// stay empty). A capture of 2^12 sites or more has sizes of 32 KiB or more beside, of 2^17 or more those of
+// 1 KiB: a program of that many sites whose allocations are mostly that big pays a Map entry for each live one.
+// A uint32 column by slot for those sizes, reserved as the entries are (resident only in the pages written),
+// was built and not kept: big allocations, each at its own slot, write its pages in turn (0.5 MiB more of
+// `stats`' peak when made at the first such size), and with it `stats` was 3-4 % slower (V8 then left a call
+// in the replay's chain that boxed an address per event: 325 scavenges against 23).
 // History: 16 bytes in round eleven (the address as a double, size and site as uint32), 12 in round twelve
 // (the high word's 12 bits beside the site's 20: addresses below 2^47), 8 in round fourteen: 4 MiB instead
 // of 6 for the 2^19 slots of a 50 M-event capture's 240 000 live allocations (docs/benchmarks.md).
@@ -67,11 +66,6 @@ const HIGH_WORDS = (1 << HIGH_BITS) - 1;
 const FIELD_BITS = 28;
 const FIRST_SITE_BITS = 8;
 const MAX_SITE_BITS = 18;
-/**
- * While the size has at least this many bits, a size that does not fit is kept in `bigSizes` (such sizes are
- * few, and a column by slot would have every page written by them in turn); with fewer, in `wideSizes`.
- */
-const COLUMN_BELOW = 16;
 /** A table reaching this many slots moves into arrays reserved for RESERVED_SLOTS (below it, exact arrays). */
 const IN_PLACE_FROM = 1 << 17;
 /**
@@ -121,19 +115,13 @@ export class LiveTable {
   /** The high word last looked up, and its number in `highs` (0: none yet). */
   private lastHigh = -1;
   private lastHighNumber = 0;
-  /** The size's bits in an entry: sizes of sizeMax or more are kept beside (`wideSizes`), sizeMax in the entry. */
+  /** The size's bits in an entry: sizes of sizeMax or more are kept beside (bigSizes), sizeMax in the entry. */
   private sizeBits = FIELD_BITS - FIRST_SITE_BITS;
   private sizeMax = 2 ** (FIELD_BITS - FIRST_SITE_BITS) - 1;
   /** Where the site starts in the second word; sites of siteMax or more are kept beside, siteMax in the entry. */
   private siteShift = HIGH_BITS + FIELD_BITS - FIRST_SITE_BITS;
   private siteMax = 2 ** FIRST_SITE_BITS - 1;
-  /**
-   * The sizes of the entries whose size is sizeMax or more, by slot (BESIDE: 2^32 − 1 or more, in bigSizes),
-   * once the size has fewer than COLUMN_BELOW bits (before, they are all in bigSizes). As large as `words`
-   * (the reserved arrays' pages that no such entry touches are never resident); moved with its entries.
-   */
-  private wideSizes: Uint32Array | undefined;
-  /** Sizes of sizeMax or more while there is no `wideSizes`, then of 2^32 − 1 or more, by address. */
+  /** Sizes of sizeMax or more, by address. */
   private readonly bigSizes = new Map<number, number>();
   /** Indexes that are kept but not in `indexes` (too big for it, or indexesFrom > 0), by address. */
   private readonly besideIndexes = new Map<number, number>();
@@ -162,18 +150,9 @@ export class LiveTable {
     return this.count + this.odd.size;
   }
 
-  /**
-   * The bytes of the slots in use (the arrays reserved for a big table are larger, and not resident beyond
-   * them), and of the pages of `wideSizes` written (4 KiB, 1024 slots each: a page holding a size was
-   * written, one without any was not, and a read of it maps no memory).
-   */
+  /** The bytes of the slots in use (the arrays reserved for a big table are larger, and not resident beyond them). */
   get byteLength(): number {
-    let bytes = (this.mask + 1) * (this.indexes !== undefined ? 12 : 8);
-    const wide = this.wideSizes;
-    for (let page = 0; wide !== undefined && page * 1024 < this.mask + 1; page++) {
-      if (wide.subarray(page * 1024, (page + 1) * 1024).some((size) => size !== 0)) bytes += 4096;
-    }
-    return bytes;
+    return (this.mask + 1) * (this.indexes !== undefined ? 12 : 8);
   }
 
   has(address: number): boolean {
@@ -248,7 +227,6 @@ export class LiveTable {
     const words = this.words;
     const indexes = this.indexes;
     const highs = this.highs;
-    const sizeMax = this.sizeMax;
     let next = (slot + 1) & mask;
     for (;;) {
       const w = words[next * 2 + 1]!;
@@ -260,7 +238,6 @@ export class LiveTable {
         words[slot * 2] = k;
         words[slot * 2 + 1] = w;
         if (indexes !== undefined) indexes[slot] = indexes[next]!;
-        if (((w >>> HIGH_BITS) & sizeMax) === sizeMax && this.wideSizes !== undefined) this.wideSizes[slot] = this.wideSizes[next]!;
         slot = next;
       }
       next = (next + 1) & mask;
@@ -279,7 +256,7 @@ export class LiveTable {
       const address = this.addressAt(i);
       const s = (w >>> HIGH_BITS) & this.sizeMax;
       const siteField = w >>> this.siteShift;
-      fn(address, s === this.sizeMax ? this.wideSizeAt(i, address) : s, (siteField === this.siteMax ? this.besideSites.get(address) : siteField) as SiteId);
+      fn(address, s === this.sizeMax ? (this.bigSizes.get(address) as number) : s, (siteField === this.siteMax ? this.besideSites.get(address) : siteField) as SiteId);
     }
     for (const [address, e] of this.odd) fn(address, e.size, e.site);
   }
@@ -324,7 +301,7 @@ export class LiveTable {
   /** put()'s values that the entry cannot hold, into the maps beside (keyed by the address, rebuilt). */
   private putBeside(slot: number, size: number, site: SiteId, index: number): void {
     const address = this.addressAt(slot);
-    if (size >= this.sizeMax) this.setWideSize(slot, address, size);
+    if (size >= this.sizeMax) this.bigSizes.set(address, size);
     if (site >= this.siteMax) this.besideSites.set(address, site);
     const indexes = this.indexes;
     if (indexes === undefined) {
@@ -338,22 +315,6 @@ export class LiveTable {
   /** The address of the entry at `slot`. */
   private addressAt(slot: number): number {
     return this.highs[(this.words[slot * 2 + 1]! & HIGH_WORDS) - 1]! * TWO_35 + this.words[slot * 2]! * 8;
-  }
-
-  /** Keeps `size` (sizeMax or more) as the size of the entry at `slot`, at `address` (read only for 2^32 − 1 or more). */
-  private setWideSize(slot: number, address: number, size: number): void {
-    const wide = this.wideSizes;
-    if (wide !== undefined && size < BESIDE) wide[slot] = size;
-    else {
-      if (wide !== undefined) wide[slot] = BESIDE;
-      this.bigSizes.set(address, size);
-    }
-  }
-
-  /** The size of the entry at `slot`, `address`, whose size field is sizeMax. */
-  private wideSizeAt(slot: number, address: number): number {
-    const size = this.wideSizes !== undefined ? this.wideSizes[slot]! : BESIDE;
-    return size === BESIDE ? (this.bigSizes.get(address) as number) : size;
   }
 
   /** Reads the values of the entry at `slot` into removedSize/Site/Index (with takeBeside() for the rare ones). */
@@ -374,11 +335,8 @@ export class LiveTable {
     const address = this.addressAt(slot);
     const w = this.words[slot * 2 + 1]!;
     if (((w >>> HIGH_BITS) & this.sizeMax) === this.sizeMax) {
-      const size = this.wideSizes !== undefined ? this.wideSizes[slot]! : BESIDE;
-      if (size === BESIDE) {
-        this.removedSize = this.bigSizes.get(address) as number;
-        this.bigSizes.delete(address);
-      } else this.removedSize = size;
+      this.removedSize = this.bigSizes.get(address) as number;
+      this.bigSizes.delete(address);
     }
     if (w >>> this.siteShift === this.siteMax) {
       this.removedSite = this.besideSites.get(address) as SiteId;
@@ -410,23 +368,13 @@ export class LiveTable {
     const siteShift = HIGH_BITS + sizeBits;
     const words = this.words;
     const slots = this.mask + 1;
-    // The sizes kept beside move from the map to a new column when sizes of 2^16 − 1 bytes no longer fit.
-    const toColumn = this.wideSizes === undefined && sizeBits < COLUMN_BELOW;
-    if (toColumn) this.wideSizes = new Uint32Array(words.length / 2);
     for (let i = 0; i < slots; i++) {
       const w = words[i * 2 + 1]!;
       if (w === 0) continue;
       let sizeField = (w >>> HIGH_BITS) & this.sizeMax;
-      if (sizeField === this.sizeMax) {
-        sizeField = sizeMax;
-        const address = toColumn ? this.addressAt(i) : 0;
-        const size = toColumn ? (this.bigSizes.get(address) as number) : 0;
-        if (toColumn && size < BESIDE) {
-          this.bigSizes.delete(address);
-          this.wideSizes![i] = size;
-        } else if (toColumn) this.wideSizes![i] = BESIDE;
-      } else if (sizeField >= sizeMax) {
-        this.setWideSize(i, this.addressAt(i), sizeField);
+      if (sizeField === this.sizeMax) sizeField = sizeMax;
+      else if (sizeField >= sizeMax) {
+        this.bigSizes.set(this.addressAt(i), sizeField);
         sizeField = sizeMax;
       }
       const siteField = w >>> this.siteShift;
@@ -489,9 +437,6 @@ export class LiveTable {
     const [words, indexes] = newArrays(slots, oldIndexes !== undefined);
     const mask = slots - 1;
     const highs = this.highs;
-    const sizeMax = this.sizeMax;
-    const oldWide = this.wideSizes;
-    const wide = oldWide !== undefined ? new Uint32Array(words.length / 2) : undefined;
     // The values move as they are (what is kept beside stays keyed by address).
     for (let i = 0; i < oldSlots; i++) {
       const w = oldWords[i * 2 + 1]!;
@@ -502,13 +447,11 @@ export class LiveTable {
       words[slot * 2] = k;
       words[slot * 2 + 1] = w;
       if (indexes !== undefined) indexes[slot] = oldIndexes![i]!;
-      if (wide !== undefined && ((w >>> HIGH_BITS) & sizeMax) === sizeMax) wide[slot] = oldWide![i]!;
     }
     this.words = words;
     this.indexes = indexes;
-    this.wideSizes = wide;
     this.mask = mask;
-    return oldWords.byteLength + (oldIndexes?.byteLength ?? 0) + (oldWide?.byteLength ?? 0);
+    return oldWords.byteLength + (oldIndexes?.byteLength ?? 0);
   }
 
   /**
@@ -524,8 +467,6 @@ export class LiveTable {
     const words = this.words;
     const indexes = this.indexes;
     const highs = this.highs;
-    const sizeMax = this.sizeMax;
-    const wide = this.wideSizes;
     const oldSlots = this.mask + 1;
     const slots = oldSlots * 2;
     const mask = slots - 1;
@@ -542,7 +483,7 @@ export class LiveTable {
       let slot = home(k, highs[(w & HIGH_WORDS) - 1]!) & mask;
       while (words[slot * 2 + 1] !== 0 && slot < mask) slot++;
       if (words[slot * 2 + 1] !== 0) {
-        (wrapped ??= []).push(k, w, indexes !== undefined ? indexes[i]! : 0, wide !== undefined ? wide[i]! : 0);
+        (wrapped ??= []).push(k, w, indexes !== undefined ? indexes[i]! : 0);
         words[i * 2] = 0;
         continue;
       }
@@ -554,10 +495,9 @@ export class LiveTable {
       words[slot * 2 + 1] = w;
       words[i * 2] = 0;
       if (indexes !== undefined) indexes[slot] = indexes[i]!;
-      if (wide !== undefined && ((w >>> HIGH_BITS) & sizeMax) === sizeMax) wide[slot] = wide[i]!;
     }
     if (wrapped === undefined) return;
-    for (let e = 0; e < wrapped.length; e += 4) {
+    for (let e = 0; e < wrapped.length; e += 3) {
       const k = wrapped[e]!;
       const w = wrapped[e + 1]!;
       let slot = home(k, highs[(w & HIGH_WORDS) - 1]!) & mask;
@@ -565,7 +505,6 @@ export class LiveTable {
       words[slot * 2] = k;
       words[slot * 2 + 1] = w;
       if (indexes !== undefined) indexes[slot] = wrapped[e + 2]!;
-      if (wide !== undefined && ((w >>> HIGH_BITS) & sizeMax) === sizeMax) wide[slot] = wrapped[e + 3]!;
     }
   }
 }
