@@ -11,7 +11,10 @@
 //   --table JS   a built live-table.js to measure (default: this tree's); give it several times to
 //                compare, each run of each in turn (another checkout's: ROOT/dist/src/model/live-table.js)
 //   --events N   only the first N events (default: all)
-// Prints, per table, the median and each run's CPU milliseconds and nanoseconds per event.
+//   --sites N    each allocation at one of N sites, spread by its number (default: its stack's id mod 4096):
+//                a program with that many sites, whose ids take more of a compact entry's bits
+// Prints, per table, the median and each run's CPU milliseconds and nanoseconds per event, and the table's
+// byte length at the end (LiveTable.byteLength: a table never shrinks, so this is its size at the peak).
 
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,6 +28,7 @@ interface Table {
   removedSize: number;
   removedSite: number;
   readonly size: number;
+  readonly byteLength: number;
 }
 type TableClass = new (initialCapacity?: number, options?: { indexesFrom?: number }) => Table;
 
@@ -34,7 +38,10 @@ class Recorder implements CaptureVisitor {
   addresses = new Float64Array(1 << 20);
   sizes = new Float64Array(1 << 20);
   sites = new Uint32Array(1 << 20);
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly spreadSites: number,
+  ) {}
   private room(): boolean {
     if (this.n >= this.limit) return false;
     if (this.n === this.addresses.length) {
@@ -49,7 +56,9 @@ class Recorder implements CaptureVisitor {
     if (!this.room()) return;
     this.addresses[this.n] = address;
     this.sizes[this.n] = size;
-    this.sites[this.n++] = stack % 4096;
+    // --sites N: each allocation at one of N sites, spread (a program with that many sites), else its stack's.
+    this.sites[this.n] = this.spreadSites > 0 ? (Math.imul(this.n, 0x9e3779b1) >>> 0) % this.spreadSites : stack % 4096;
+    this.n++;
   }
   free(_stream: number, _seq: number, address: number): void {
     if (!this.room()) return;
@@ -62,7 +71,8 @@ class Recorder implements CaptureVisitor {
   meta(): void {}
 }
 
-function replay(T: TableClass, addresses: Float64Array, sizes: Float64Array, sites: Uint32Array, n: number): number {
+/** Replays the events into a new table; its check sum, and its bytes at the end (a table never shrinks: at its peak). */
+function replay(T: TableClass, addresses: Float64Array, sizes: Float64Array, sites: Uint32Array, n: number): [number, number] {
   const t = new T(1 << 16, { indexesFrom: Infinity });
   let check = 0;
   for (let i = 0; i < n; i++) {
@@ -71,24 +81,26 @@ function replay(T: TableClass, addresses: Float64Array, sizes: Float64Array, sit
       if (t.insertOrReplace(addresses[i]!, size, sites[i]!, i)) check += t.removedSize;
     } else if (t.remove(addresses[i]!)) check += t.removedSize + t.removedSite;
   }
-  return check + t.size;
+  return [check + t.size, t.byteLength];
 }
 
 async function main(argv: string[]): Promise<void> {
   let runs = 5;
   let events = Infinity;
+  let spreadSites = 0;
   const tables: string[] = [];
   let capture: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--runs') runs = Number(argv[++i]);
     else if (a === '--events') events = Number(argv[++i]);
+    else if (a === '--sites') spreadSites = Number(argv[++i]);
     else if (a === '--table') tables.push(resolve(argv[++i]!));
     else capture = a;
   }
-  if (capture === undefined) throw new Error('usage: live-table-speed.js CAPTURE [--runs N] [--events N] [--table JS] ...');
+  if (capture === undefined) throw new Error('usage: live-table-speed.js CAPTURE [--runs N] [--events N] [--sites N] [--table JS] ...');
   if (tables.length === 0) tables.push(new URL('../src/model/live-table.js', import.meta.url).pathname);
-  const rec = new Recorder(events);
+  const rec = new Recorder(events, spreadSites);
   const orderer = new SeqOrderer(rec);
   await readCaptureFile(capture, orderer);
   orderer.end();
@@ -99,12 +111,15 @@ async function main(argv: string[]): Promise<void> {
   const replays = classes.map(() => new Function(`return ${replay.toString()}`)() as typeof replay);
   const ms: number[][] = tables.map(() => []);
   const checks = new Set<number>();
+  const bytes: number[] = [];
   for (let r = 0; r < runs; r++) {
     for (let k = 0; k < classes.length; k++) {
       // CPU time (user + system), not wall time: the machine is shared.
       const t0 = process.cpuUsage();
-      checks.add(replays[k]!(classes[k]!, rec.addresses, rec.sizes, rec.sites, rec.n));
+      const [check, byteLength] = replays[k]!(classes[k]!, rec.addresses, rec.sizes, rec.sites, rec.n);
       const t = process.cpuUsage(t0);
+      checks.add(check);
+      bytes[k] = byteLength;
       ms[k]!.push((t.user + t.system) / 1000);
     }
   }
@@ -113,7 +128,10 @@ async function main(argv: string[]): Promise<void> {
   for (let k = 0; k < tables.length; k++) {
     const sorted = [...ms[k]!].sort((a, b) => a - b);
     const med = sorted[Math.floor(sorted.length / 2)]!;
-    console.log(`${tables[k]}: median ${med.toFixed(0)} ms (${((med * 1e6) / rec.n).toFixed(1)} ns/event); runs ${ms[k]!.map((x) => x.toFixed(0)).join('/')}`);
+    console.log(
+      `${tables[k]}: median ${med.toFixed(0)} ms (${((med * 1e6) / rec.n).toFixed(1)} ns/event); runs ${ms[k]!.map((x) => x.toFixed(0)).join('/')}; ` +
+        `the table's bytes at its peak ${bytes[k]!} (${(bytes[k]! / 2 ** 20).toFixed(2)} MiB)`,
+    );
   }
 }
 

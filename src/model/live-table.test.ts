@@ -72,14 +72,15 @@ test('sizes and indexes past 32 bits, and indexes kept only from a size, come ba
   }
 });
 
-test('a slot is 12 bytes of arrays, 16 when every index is kept', () => {
-  assert.equal(new LiveTable(1024, { indexesFrom: Infinity }).byteLength, 1024 * 12);
-  assert.equal(new LiveTable(1024, { indexesFrom: 1 << 20 }).byteLength, 1024 * 12);
-  assert.equal(new LiveTable(1024).byteLength, 1024 * 16);
+test('a slot is 8 bytes of arrays, 12 when every index is kept', () => {
+  assert.equal(new LiveTable(1024, { indexesFrom: Infinity }).byteLength, 1024 * 8);
+  assert.equal(new LiveTable(1024, { indexesFrom: 1 << 20 }).byteLength, 1024 * 8);
+  assert.equal(new LiveTable(1024).byteLength, 1024 * 12);
 });
 
-test('addresses an entry cannot hold (not a multiple of 8, 2^47 or more) and sites past 20 bits come back exactly', () => {
-  // The entry keeps the address over 8 in 44 bits and the site in 20: everything else goes beside.
+test('addresses an entry cannot hold (not a multiple of 8), addresses past 2^47 and sites past 18 bits come back exactly', () => {
+  // The entry keeps the address over 8's low word, its high word's number, and the site in up to 18 bits:
+  // everything else goes beside.
   const kinds = [
     (r: () => number): number => (1 + Math.floor(r() * 4000)) * 8, // the table's
     (r: () => number): number => 2 ** 47 - (1 + Math.floor(r() * 4000)) * 8, // the table's, its highest high word
@@ -95,7 +96,7 @@ test('addresses an entry cannot hold (not a multiple of 8, 2^47 or more) and sit
       const address = kinds[Math.floor(rnd() * kinds.length)]!(rnd);
       if (rnd() < 0.6) {
         const r = rnd();
-        const site = r < 0.2 ? 2 ** 20 - 3 + Math.floor(rnd() * 5) : r < 0.3 ? 2 ** 31 + Math.floor(rnd() * 1000) : Math.floor(rnd() * 100);
+        const site = r < 0.2 ? 2 ** 18 - 3 + Math.floor(rnd() * 5) : r < 0.3 ? 2 ** 31 + Math.floor(rnd() * 1000) : Math.floor(rnd() * 100);
         const v = { size: rnd() < 0.05 ? 2 ** 33 + i : Math.floor(rnd() * 2000), site, index: i + 1 };
         const old = m.get(address);
         assert.equal(t.insertOrReplace(address, v.size, v.site as SiteId, v.index), old !== undefined);
@@ -131,7 +132,7 @@ test('a big table doubles within the arrays it has: no new arrays from 2^17 to 2
   const t = new LiveTable(1 << 17);
   const before = process.memoryUsage().arrayBuffers;
   for (let i = 1; i <= 600_000; i++) t.insert(i * 48, 32, 1 as SiteId, i);
-  assert.equal(t.byteLength, (1 << 20) * 16);
+  assert.equal(t.byteLength, (1 << 20) * 12);
   // Doubling into new arrays (main before round eight) made 5 + 10 + 20 MiB of them on the way.
   assert.ok(process.memoryUsage().arrayBuffers - before < 1 << 20, `${process.memoryUsage().arrayBuffers - before} bytes of new arrays`);
   assert.ok(t.remove(48 * 300_000) && t.removedIndex === 300_000);
@@ -147,7 +148,9 @@ test('doubling in place keeps every entry findable, probe runs that wrap around 
     const t = new LiveTable(1 << 17, { indexesFrom });
     const m = new Map<number, { size: number; site: number; index: number }>();
     const add = (address: number, i: number): void => {
-      const v = { size: i === 7 ? 2 ** 33 : 1 + Math.floor(rnd() * 5000), site: Math.floor(rnd() * 100), index: i };
+      // Sites past 12 bits, so that the size has 15 bits and those past them (5 %) are kept beside; one past 32.
+      const site = 4000 + Math.floor(rnd() * 200);
+      const v = { size: i === 7 ? 2 ** 33 : rnd() < 0.05 ? 2 ** 20 + Math.floor(rnd() * 5000) : 1 + Math.floor(rnd() * 5000), site, index: i };
       assert.equal(t.insertOrReplace(address, v.size, v.site as SiteId, v.index), m.has(address));
       m.set(address, v);
     };
@@ -161,7 +164,7 @@ test('doubling in place keeps every entry findable, probe runs that wrap around 
         if (had !== undefined) m.delete(address);
       } else add((1 + Math.floor(rnd() * 1_000_000)) * 8 + 2 ** 36, 1000 + i);
     }
-    assert.equal(t.byteLength, (1 << 19) * (indexesFrom === 0 ? 16 : 12));
+    assert.equal(t.byteLength, (1 << 19) * (indexesFrom === 0 ? 12 : 8));
     assert.equal(t.size, m.size);
     for (const address of m.keys()) {
       assert.ok(t.has(address), `address ${address} lost`);
@@ -177,5 +180,70 @@ test('doubling in place keeps every entry findable, probe runs that wrap around 
       assert.ok(t.remove(a));
       assert.deepEqual([t.removedSize, t.removedSite, t.removedIndex], [v.size, v.site, indexesFrom === 0 ? v.index : 0]);
     }
+  }
+});
+
+/** A Map beside a LiveTable, checked against it at every step and at the end (forEach). */
+function checkAgainstMap(t: LiveTable, ops: Iterable<{ address: number; size?: number; site?: number }>, indexesFrom = 0): void {
+  const m = new Map<number, { size: number; site: number; index: number }>();
+  let i = 0;
+  for (const op of ops) {
+    i++;
+    if (op.size !== undefined) {
+      const old = m.get(op.address);
+      const v = { size: op.size, site: op.site!, index: i };
+      assert.equal(t.insertOrReplace(op.address, v.size, v.site as SiteId, v.index), old !== undefined);
+      if (old !== undefined) assert.deepEqual([t.removedSize, t.removedSite, t.removedIndex], [old.size, old.site, old.size >= indexesFrom ? old.index : 0]);
+      m.set(op.address, v);
+    } else {
+      const had = m.get(op.address);
+      assert.equal(t.has(op.address), had !== undefined);
+      assert.equal(t.remove(op.address), had !== undefined, `address ${op.address}`);
+      if (had !== undefined) {
+        assert.deepEqual([t.removedSize, t.removedSite, t.removedIndex], [had.size, had.site, had.size >= indexesFrom ? had.index : 0]);
+        m.delete(op.address);
+      }
+    }
+    assert.equal(t.size, m.size);
+  }
+  const seen = new Map<number, [number, number]>();
+  t.forEach((address, size, site) => seen.set(address, [size, site]));
+  assert.deepEqual(seen, new Map([...m].map(([a, v]) => [a, [v.size, v.site]])));
+}
+
+test('addresses of many high words (2^35 apart): seven numbered in the entries, the others beside, all exact', () => {
+  // Ten high words, met in turn, then mixed: the first seven get numbers, the last three's addresses go to the
+  // map beside, and a look-up of one never finds another high word's entry with the same low word.
+  for (const indexesFrom of [0, Infinity]) {
+    const rnd = prng(41);
+    const ops: { address: number; size?: number; site?: number }[] = [];
+    for (let i = 0; i < 40_000; i++) {
+      const high = i < 1000 ? Math.floor(i / 100) : Math.floor(rnd() * 10);
+      const address = (3 + high * 5) * 2 ** 35 + (1 + Math.floor(rnd() * 300)) * 8;
+      ops.push(rnd() < 0.6 ? { address, size: Math.floor(rnd() * 5000), site: Math.floor(rnd() * 50) } : { address });
+    }
+    checkAgainstMap(new LiveTable(16, { indexesFrom }), ops, indexesFrom);
+  }
+});
+
+test('sites that widen the entries: sizes that no longer fit go beside, and those beside stay there', () => {
+  // The entry's site starts at 8 bits and the size has 20; each wider site takes a bit from the size. Sizes
+  // at the edges of every width are live while the sites widen, and come back exactly after.
+  for (const indexesFrom of [0, 1 << 12, Infinity]) {
+    const rnd = prng(43);
+    const ops: { address: number; size?: number; site?: number }[] = [];
+    let site = 0;
+    for (let i = 0; i < 30_000; i++) {
+      const address = (1 + Math.floor(rnd() * 4000)) * 16;
+      if (rnd() < 0.3) {
+        ops.push({ address });
+        continue;
+      }
+      if (i % 1000 === 999) site = 2 ** Math.min(20, 8 + (i + 1) / 1000) - 2 + Math.floor(rnd() * 3); // past the next width
+      const bits = 1 + Math.floor(rnd() * 21);
+      const size = rnd() < 0.5 ? 2 ** bits - 2 + Math.floor(rnd() * 4) : Math.floor(rnd() * 100);
+      ops.push({ address, size, site: rnd() < 0.5 ? site : Math.floor(rnd() * (site + 1)) });
+    }
+    checkAgainstMap(new LiveTable(16, { indexesFrom }), ops, indexesFrom);
   }
 });

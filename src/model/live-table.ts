@@ -1,21 +1,43 @@
 // The allocations live right now, keyed by address: an open-addressing hash table in typed arrays.
 //
 // This is the main memory cost of reading a capture (millions of live allocations in a big process), so
-// an entry is 12 bytes at a load factor of at most 0.7, instead of a Map entry plus an object (~150 bytes).
-// An entry is three uint32 words side by side in one array (a look-up that finds its address has the size
-// and site in the same cache line): the address over 8, low 32 bits; the size; and the address over 8's
-// high bits (12: addresses below 2^47, all of a 64-bit Linux process's user space) with the site (20 bits)
-// in the third. 16 bytes before (the address as a double, size and site as uint32): 8 MiB instead of 6 for
-// the 2^19 slots of a 50 M-event capture's 240 000 live allocations (docs/benchmarks.md, round twelve).
-// An address that does not fit that (not a multiple of 8, 2^47 or more) is kept exactly in a Map beside
-// the table with all its values, as is a site of 2^20 − 2 or more; allocators return addresses aligned to
-// at least 8 bytes, so on real captures these maps stay empty. The allocation's index (its number among
-// its thread's allocations) costs 4 more bytes per entry, and only when the reader needs it for every
-// allocation (`indexesFrom` 0); otherwise it is kept beside the table for the few allocations of at least
-// `indexesFrom` bytes, or not at all. Values that do not fit 32 bits (a size of 4 GiB or more, the index
-// of a thread's 2^32-th allocation) are kept exactly beside the table as well. Deletion shifts later
-// entries of the probe run back (no tombstones), so a table that sees billions of events does not fill
-// up with dead slots.
+// an entry is 8 bytes at a load factor of at most 0.7, instead of a Map entry plus an object (~150 bytes).
+// An entry is two uint32 words side by side in one array (a look-up that finds its address has the size
+// and site in the same cache line): the address over 8's low 32 bits; and in the second, from its low bits,
+// the number (1-7) of the address over 8's high word (its bits above the low 32) in `highs`, a small list
+// of the distinct high words met (0: an empty slot), the size, and the site. A process's addresses share a
+// few high words (each covers 32 GiB: the heap's, the mappings'), so 3 bits hold what took 12. The size and
+// the site share 28 bits (bit 31 stays 0: a small integer to V8): the site gets 8 at first and one more each
+// time a site past them comes (sites are numbered from 0 as met, so a few times in a read, each rewriting
+// the entries once), up to 18; the size has the rest, 20 bits at first and never fewer than 10. A size that
+// does not fit (with 20 bits, 1 MiB or more) is kept exactly in `bigSizes`, a Map by address: such sizes are
+// few, and the live ones at most the process's memory over that size. So are a site of 2^18 − 1 or more and,
+// with all their values in `odd`, an address that is not a multiple of 8 or whose high word is an eighth one
+// (allocators return addresses aligned to at least 8 bytes, and use a few high words: on real captures these
+// stay empty). A capture of 2^12 sites or more has sizes of 32 KiB or more beside, of 2^17 or more those of
+// 1 KiB: a program of that many sites whose allocations are mostly that big pays a Map entry for each live one.
+// A uint32 column by slot for those sizes, reserved as the entries are (resident only in the pages written),
+// was built and not kept: big allocations, each at its own slot, write its pages in turn (0.5 MiB more of
+// `stats`' peak when made at the first such size), and with it `stats` was 3-4 % slower (V8 then left a call
+// in the replay's chain that boxed an address per event: 325 scavenges against 23).
+// History: 16 bytes in round eleven (the address as a double, size and site as uint32), 12 in round twelve
+// (the high word's 12 bits beside the site's 20: addresses below 2^47), 8 in round fourteen: 4 MiB instead
+// of 6 for the 2^19 slots of a 50 M-event capture's 240 000 live allocations (docs/benchmarks.md).
+// The allocation's index (its number among its thread's allocations) costs 4 more bytes per entry, and only
+// when the reader needs it for every allocation (`indexesFrom` 0); otherwise it is kept beside the table for
+// the few allocations of at least `indexesFrom` bytes, or not at all; an index of 2^32 − 1 or more is kept
+// beside as well. Deletion shifts later entries of the probe run back (no tombstones), so a table that sees
+// billions of events does not fill up with dead slots.
+//
+// Fewer slots instead (round fourteen, measured with bench/live-table-speed.ts on that capture, not kept):
+// slot counts that are not powers of two (m · 2^j, 8 ≤ m ≤ 15, the home by one integer multiply of the hash's
+// high bits, growth in place by 1.1-1.25 with a pending bit per slot, as hashbrown rehashes in place) cost
+// the table 13-35 % more time even at the slot counts of main (the hash's high bits: a simulation of this
+// capture found 7 % more probes than with its low bits), +39-56 % with growth by 1.25 at a load of at most
+// 0.7, +40-61 % at 0.8, +73-102 % at 0.85 and +115 % at 0.9: with linear probing an insert walks to the end
+// of its run and a removal shifts the rest of it back, both growing as 1/(1 − load)^2. The table is a fifth
+// of a report's CPU, and the reports must stay within 2 % of it: the slots stay powers of two at main's load,
+// and the entry got smaller instead.
 //
 // A big table doubles in place. Its arrays are made once for many more slots than it uses (RESERVED_SLOTS),
 // and only the first `mask + 1` are used: the rest stays untouched, so the system gives it no memory (an
@@ -27,25 +49,27 @@
 import type { SiteId } from './ids.js';
 import { outgrown } from '../util/outgrown.js';
 
-/** In the uint32 columns: the value is in the side map (or, for an index, was not kept). */
+/** In the indexes column: the index is in the side map. */
 const BESIDE = 0xffffffff;
 /** 2^35: an address's high word, over 8 (the address over 8's bits above its low 32). */
 const TWO_35 = 34359738368;
 /** 2^-35, exactly: a multiplication by it is exact, and quicker than a division by TWO_35. */
 const ONE_35TH = 1 / TWO_35;
-/** The address's high word: the third word's low 12 bits, at most MAX_HIGH (addresses below 2^47). */
-const HIGH_BITS = 12;
-const MAX_HIGH = (1 << HIGH_BITS) - 1;
+/** The second word's low bits: the number (1 to HIGH_WORDS) of the address's high word in `highs`; 0, an empty slot. */
+const HIGH_BITS = 3;
+const HIGH_WORDS = (1 << HIGH_BITS) - 1;
 /**
- * The third word's high 20 bits: the site + 1 (never 0, so a third word of 0 is an empty slot), or SITE_BESIDE
- * for a site kept in the side map. High rather than low: the word stays below 2^31 (a small integer to V8)
- * for the first 2^19 sites.
+ * The second word's bits above HIGH_BITS, size then site: FIELD_BITS in all, bit 31 left 0 (so that the word is
+ * a small integer to V8). The site's part starts at FIRST_SITE_BITS and widens as bigger sites come, up to
+ * MAX_SITE_BITS; the size has the rest.
  */
-const SITE_BESIDE = (1 << 20) - 1;
+const FIELD_BITS = 28;
+const FIRST_SITE_BITS = 8;
+const MAX_SITE_BITS = 18;
 /** A table reaching this many slots moves into arrays reserved for RESERVED_SLOTS (below it, exact arrays). */
 const IN_PLACE_FROM = 1 << 17;
 /**
- * Slots of the arrays a big table doubles in (virtual memory: 96 MiB of entries, 32 MiB of indexes, none
+ * Slots of the arrays a big table doubles in (virtual memory: 64 MiB of entries, 32 MiB of indexes, none
  * of it resident until used). 32 MiB or more so that malloc maps each array rather than taking it from its
  * heap (where calloc would write the zeros: glibc raises its mmap threshold up to 32 MiB). A table past it
  * moves into arrays four times its size, and doubles in place twice more.
@@ -77,16 +101,31 @@ function home(low: number, high: number): number {
 }
 
 export class LiveTable {
-  /** Entry i: the address over 8's low word at words[3i], the size at words[3i + 1], high word and site at words[3i + 2]. */
+  /**
+   * Entry i: the address over 8's low word at words[2i]; at words[2i + 1], the number of its high word in
+   * `highs` (low HIGH_BITS bits), the size (the next sizeBits bits) and the site (above them).
+   */
   private words: Uint32Array;
   /** Present when every allocation's index is kept (indexesFrom 0). */
   private indexes: Uint32Array | undefined;
   private readonly indexesFrom: number;
-  /** Sizes of 2^32 − 1 bytes or more, by address. */
+  /** The high words (an address over 2^35) of the table's entries, in the order they came: entry's number − 1. */
+  private readonly highs = new Uint32Array(HIGH_WORDS);
+  private highCount = 0;
+  /** The high word last looked up, and its number in `highs` (0: none yet). */
+  private lastHigh = -1;
+  private lastHighNumber = 0;
+  /** The size's bits in an entry: sizes of sizeMax or more are kept beside (bigSizes), sizeMax in the entry. */
+  private sizeBits = FIELD_BITS - FIRST_SITE_BITS;
+  private sizeMax = 2 ** (FIELD_BITS - FIRST_SITE_BITS) - 1;
+  /** Where the site starts in the second word; sites of siteMax or more are kept beside, siteMax in the entry. */
+  private siteShift = HIGH_BITS + FIELD_BITS - FIRST_SITE_BITS;
+  private siteMax = 2 ** FIRST_SITE_BITS - 1;
+  /** Sizes of sizeMax or more, by address. */
   private readonly bigSizes = new Map<number, number>();
   /** Indexes that are kept but not in `indexes` (too big for it, or indexesFrom > 0), by address. */
   private readonly besideIndexes = new Map<number, number>();
-  /** Sites of SITE_BESIDE − 1 or more, by address. */
+  /** Sites of siteMax or more, by address. */
   private readonly besideSites = new Map<number, number>();
   /** Allocations at addresses that no entry can hold (see the top), by address. */
   private readonly odd = new Map<number, OddEntry>();
@@ -113,30 +152,33 @@ export class LiveTable {
 
   /** The bytes of the slots in use (the arrays reserved for a big table are larger, and not resident beyond them). */
   get byteLength(): number {
-    return (this.mask + 1) * (this.indexes !== undefined ? 16 : 12);
+    return (this.mask + 1) * (this.indexes !== undefined ? 12 : 8);
   }
 
   has(address: number): boolean {
     const low = (address * 0.125) >>> 0;
     const high = (address * ONE_35TH) >>> 0;
-    if (high > MAX_HIGH || high * TWO_35 + low * 8 !== address) return this.odd.has(address);
-    return this.find(low, high) >= 0;
+    const number = high === this.lastHigh ? this.lastHighNumber : this.highNumber(high);
+    if (number === 0 || high * TWO_35 + low * 8 !== address) return this.odd.has(address);
+    return this.find(low, high, number) >= 0;
   }
 
   /** Adds an allocation; the caller has checked that `address` is not live. */
   insert(address: number, size: number, site: SiteId, index: number): void {
     const low = (address * 0.125) >>> 0;
     const high = (address * ONE_35TH) >>> 0;
-    if (high > MAX_HIGH || high * TWO_35 + low * 8 !== address) {
+    const number = high * TWO_35 + low * 8 !== address ? 0 : high === this.lastHigh ? this.lastHighNumber : this.newHighNumber(high);
+    if (number === 0) {
       this.odd.set(address, { size, site, index: this.keptIndex(size, index) });
       return;
     }
     if ((this.count + 1) * 10 > (this.mask + 1) * 7) outgrown(this.grow());
+    if (site >= this.siteMax) this.widenSites(site);
     const words = this.words;
     const mask = this.mask;
     let slot = home(low, high) & mask;
-    while (words[slot * 3 + 2] !== 0) slot = (slot + 1) & mask;
-    this.put(slot, low, high, size, site, index);
+    while (words[slot * 2 + 1] !== 0) slot = (slot + 1) & mask;
+    this.put(slot, low, number, size, site, index);
     this.count++;
   }
 
@@ -147,22 +189,24 @@ export class LiveTable {
   insertOrReplace(address: number, size: number, site: SiteId, index: number): boolean {
     const low = (address * 0.125) >>> 0;
     const high = (address * ONE_35TH) >>> 0;
-    if (high > MAX_HIGH || high * TWO_35 + low * 8 !== address) return this.oddInsertOrReplace(address, size, site, index);
+    const number = high * TWO_35 + low * 8 !== address ? 0 : high === this.lastHigh ? this.lastHighNumber : this.newHighNumber(high);
+    if (number === 0) return this.oddInsertOrReplace(address, size, site, index);
     if ((this.count + 1) * 10 > (this.mask + 1) * 7) outgrown(this.grow());
+    if (site >= this.siteMax) this.widenSites(site);
     const words = this.words;
     const mask = this.mask;
     let slot = home(low, high) & mask;
     for (;;) {
-      const w = words[slot * 3 + 2]!;
+      const w = words[slot * 2 + 1]!;
       if (w === 0) break;
-      if (words[slot * 3] === low && (w & MAX_HIGH) === high) {
+      if (words[slot * 2] === low && (w & HIGH_WORDS) === number) {
         this.take(slot);
-        this.put(slot, low, high, size, site, index);
+        this.put(slot, low, number, size, site, index);
         return true;
       }
       slot = (slot + 1) & mask;
     }
-    this.put(slot, low, high, size, site, index);
+    this.put(slot, low, number, size, site, index);
     this.count++;
     return false;
   }
@@ -171,8 +215,9 @@ export class LiveTable {
   remove(address: number): boolean {
     const low = (address * 0.125) >>> 0;
     const high = (address * ONE_35TH) >>> 0;
-    if (high > MAX_HIGH || high * TWO_35 + low * 8 !== address) return this.oddRemove(address);
-    let slot = this.find(low, high);
+    const number = high === this.lastHigh ? this.lastHighNumber : this.highNumber(high);
+    if (number === 0 || high * TWO_35 + low * 8 !== address) return this.oddRemove(address);
+    let slot = this.find(low, high, number);
     if (slot < 0) return false;
     this.take(slot);
     this.count--;
@@ -181,23 +226,23 @@ export class LiveTable {
     const mask = this.mask;
     const words = this.words;
     const indexes = this.indexes;
+    const highs = this.highs;
     let next = (slot + 1) & mask;
     for (;;) {
-      const w = words[next * 3 + 2]!;
+      const w = words[next * 2 + 1]!;
       if (w === 0) break;
-      const k = words[next * 3]!;
-      const at = home(k, w & MAX_HIGH) & mask;
+      const k = words[next * 2]!;
+      const at = home(k, highs[(w & HIGH_WORDS) - 1]!) & mask;
       const inRange = slot <= next ? slot < at && at <= next : slot < at || at <= next;
       if (!inRange) {
-        words[slot * 3] = k;
-        words[slot * 3 + 1] = words[next * 3 + 1]!;
-        words[slot * 3 + 2] = w;
+        words[slot * 2] = k;
+        words[slot * 2 + 1] = w;
         if (indexes !== undefined) indexes[slot] = indexes[next]!;
         slot = next;
       }
       next = (next + 1) & mask;
     }
-    words[slot * 3 + 2] = 0;
+    words[slot * 2 + 1] = 0;
     return true;
   }
 
@@ -206,14 +251,35 @@ export class LiveTable {
     const slots = this.mask + 1;
     const words = this.words;
     for (let i = 0; i < slots; i++) {
-      const w = words[i * 3 + 2]!;
+      const w = words[i * 2 + 1]!;
       if (w === 0) continue;
-      const address = (w & MAX_HIGH) * TWO_35 + words[i * 3]! * 8;
-      const s = words[i * 3 + 1]!;
-      const siteField = w >>> HIGH_BITS;
-      fn(address, s === BESIDE ? (this.bigSizes.get(address) as number) : s, (siteField === SITE_BESIDE ? this.besideSites.get(address) : siteField - 1) as SiteId);
+      const address = this.addressAt(i);
+      const s = (w >>> HIGH_BITS) & this.sizeMax;
+      const siteField = w >>> this.siteShift;
+      fn(address, s === this.sizeMax ? (this.bigSizes.get(address) as number) : s, (siteField === this.siteMax ? this.besideSites.get(address) : siteField) as SiteId);
     }
     for (const [address, e] of this.odd) fn(address, e.size, e.site);
+  }
+
+  /** The number of the high word `high` in `highs`, remembered as the last one looked up; 0 if it has none. */
+  private highNumber(high: number): number {
+    const highs = this.highs;
+    for (let i = 0; i < this.highCount; i++) {
+      if (highs[i] === high) {
+        this.lastHigh = high;
+        this.lastHighNumber = i + 1;
+        return i + 1;
+      }
+    }
+    return 0;
+  }
+
+  /** highNumber(), giving `high` a number if it has none and there is room (else 0: the address goes to `odd`). */
+  private newHighNumber(high: number): number {
+    const number = this.highNumber(high);
+    if (number !== 0 || this.highCount === HIGH_WORDS) return number;
+    this.highs[this.highCount++] = high;
+    return this.highNumber(high);
   }
 
   /**
@@ -221,24 +287,22 @@ export class LiveTable {
    * boxed (a heap number per event). Small, the rare values in putBeside(): this is inlined with the rest of
    * the replay's chain into the decoder's loop, within V8's budget for it (src/util/report-flags.ts).
    */
-  private put(slot: number, low: number, high: number, size: number, site: SiteId, index: number): void {
+  private put(slot: number, low: number, number: number, size: number, site: SiteId, index: number): void {
     const words = this.words;
-    words[slot * 3] = low;
-    words[slot * 3 + 1] = size;
-    words[slot * 3 + 2] = ((site < SITE_BESIDE - 1 ? site + 1 : SITE_BESIDE) << HIGH_BITS) | high;
+    const sizeMax = this.sizeMax;
+    const siteMax = this.siteMax;
+    words[slot * 2] = low;
+    words[slot * 2 + 1] = ((site < siteMax ? site : siteMax) << this.siteShift) | ((size < sizeMax ? size : sizeMax) << HIGH_BITS) | number;
     const indexes = this.indexes;
     if (indexes !== undefined) indexes[slot] = index;
-    if (size >= BESIDE || site >= SITE_BESIDE - 1 || (indexes === undefined ? size >= this.indexesFrom : index >= BESIDE)) this.putBeside(slot, size, site, index);
+    if (size >= sizeMax || site >= siteMax || (indexes === undefined ? size >= this.indexesFrom : index >= BESIDE)) this.putBeside(slot, size, site, index);
   }
 
   /** put()'s values that the entry cannot hold, into the maps beside (keyed by the address, rebuilt). */
   private putBeside(slot: number, size: number, site: SiteId, index: number): void {
     const address = this.addressAt(slot);
-    if (size >= BESIDE) {
-      this.words[slot * 3 + 1] = BESIDE;
-      this.bigSizes.set(address, size);
-    }
-    if (site >= SITE_BESIDE - 1) this.besideSites.set(address, site);
+    if (size >= this.sizeMax) this.bigSizes.set(address, size);
+    if (site >= this.siteMax) this.besideSites.set(address, site);
     const indexes = this.indexes;
     if (indexes === undefined) {
       if (size >= this.indexesFrom) this.besideIndexes.set(address, index);
@@ -250,30 +314,31 @@ export class LiveTable {
 
   /** The address of the entry at `slot`. */
   private addressAt(slot: number): number {
-    return (this.words[slot * 3 + 2]! & MAX_HIGH) * TWO_35 + this.words[slot * 3]! * 8;
+    return this.highs[(this.words[slot * 2 + 1]! & HIGH_WORDS) - 1]! * TWO_35 + this.words[slot * 2]! * 8;
   }
 
   /** Reads the values of the entry at `slot` into removedSize/Site/Index (with takeBeside() for the rare ones). */
   private take(slot: number): void {
-    const words = this.words;
-    const size = words[slot * 3 + 1]!;
-    const siteField = words[slot * 3 + 2]! >>> HIGH_BITS;
+    const w = this.words[slot * 2 + 1]!;
+    const size = (w >>> HIGH_BITS) & this.sizeMax;
+    const siteField = w >>> this.siteShift;
     this.removedSize = size;
-    this.removedSite = (siteField - 1) as SiteId;
+    this.removedSite = siteField as SiteId;
     const indexes = this.indexes;
     const index = indexes !== undefined ? indexes[slot]! : 0;
     this.removedIndex = index;
-    if (size === BESIDE || siteField === SITE_BESIDE || (indexes === undefined ? size >= this.indexesFrom : index === BESIDE)) this.takeBeside(slot);
+    if (size === this.sizeMax || siteField === this.siteMax || (indexes === undefined ? size >= this.indexesFrom : index === BESIDE)) this.takeBeside(slot);
   }
 
   /** take()'s values kept in the maps beside, taken out of them. */
   private takeBeside(slot: number): void {
     const address = this.addressAt(slot);
-    if (this.words[slot * 3 + 1] === BESIDE) {
+    const w = this.words[slot * 2 + 1]!;
+    if (((w >>> HIGH_BITS) & this.sizeMax) === this.sizeMax) {
       this.removedSize = this.bigSizes.get(address) as number;
       this.bigSizes.delete(address);
     }
-    if (this.words[slot * 3 + 2]! >>> HIGH_BITS === SITE_BESIDE) {
+    if (w >>> this.siteShift === this.siteMax) {
       this.removedSite = this.besideSites.get(address) as SiteId;
       this.besideSites.delete(address);
     }
@@ -288,14 +353,47 @@ export class LiveTable {
     }
   }
 
-  private find(low: number, high: number): number {
+  /**
+   * Gives the site more bits of the entries, so that `site` fits if it can (up to MAX_SITE_BITS), and the
+   * size fewer: every entry is written again, a size that no longer fits going beside. Sites are numbered
+   * from 0 as they are met, so this happens a few times in a read, each time the sites double.
+   */
+  private widenSites(site: number): void {
+    let siteBits = FIELD_BITS - this.sizeBits;
+    if (siteBits === MAX_SITE_BITS) return;
+    while (site >= 2 ** siteBits - 1 && siteBits < MAX_SITE_BITS) siteBits++;
+    const sizeBits = FIELD_BITS - siteBits;
+    const sizeMax = 2 ** sizeBits - 1;
+    const siteMax = 2 ** siteBits - 1;
+    const siteShift = HIGH_BITS + sizeBits;
+    const words = this.words;
+    const slots = this.mask + 1;
+    for (let i = 0; i < slots; i++) {
+      const w = words[i * 2 + 1]!;
+      if (w === 0) continue;
+      let sizeField = (w >>> HIGH_BITS) & this.sizeMax;
+      if (sizeField === this.sizeMax) sizeField = sizeMax;
+      else if (sizeField >= sizeMax) {
+        this.bigSizes.set(this.addressAt(i), sizeField);
+        sizeField = sizeMax;
+      }
+      const siteField = w >>> this.siteShift;
+      words[i * 2 + 1] = ((siteField === this.siteMax ? siteMax : siteField) << siteShift) | (sizeField << HIGH_BITS) | (w & HIGH_WORDS);
+    }
+    this.sizeBits = sizeBits;
+    this.sizeMax = sizeMax;
+    this.siteMax = siteMax;
+    this.siteShift = siteShift;
+  }
+
+  private find(low: number, high: number, number: number): number {
     const words = this.words;
     const mask = this.mask;
     let slot = home(low, high) & mask;
     for (;;) {
-      const w = words[slot * 3 + 2]!;
+      const w = words[slot * 2 + 1]!;
       if (w === 0) return -1;
-      if (words[slot * 3] === low && (w & MAX_HIGH) === high) return slot;
+      if (words[slot * 2] === low && (w & HIGH_WORDS) === number) return slot;
       slot = (slot + 1) & mask;
     }
   }
@@ -329,7 +427,7 @@ export class LiveTable {
    */
   private grow(): number {
     const slots = (this.mask + 1) * 2;
-    if (slots * 3 <= this.words.length) {
+    if (slots * 2 <= this.words.length) {
       this.growInPlace();
       return 0;
     }
@@ -338,16 +436,16 @@ export class LiveTable {
     const oldSlots = this.mask + 1;
     const [words, indexes] = newArrays(slots, oldIndexes !== undefined);
     const mask = slots - 1;
+    const highs = this.highs;
     // The values move as they are (what is kept beside stays keyed by address).
     for (let i = 0; i < oldSlots; i++) {
-      const w = oldWords[i * 3 + 2]!;
+      const w = oldWords[i * 2 + 1]!;
       if (w === 0) continue;
-      const k = oldWords[i * 3]!;
-      let slot = home(k, w & MAX_HIGH) & mask;
-      while (words[slot * 3 + 2] !== 0) slot = (slot + 1) & mask;
-      words[slot * 3] = k;
-      words[slot * 3 + 1] = oldWords[i * 3 + 1]!;
-      words[slot * 3 + 2] = w;
+      const k = oldWords[i * 2]!;
+      let slot = home(k, highs[(w & HIGH_WORDS) - 1]!) & mask;
+      while (words[slot * 2 + 1] !== 0) slot = (slot + 1) & mask;
+      words[slot * 2] = k;
+      words[slot * 2 + 1] = w;
       if (indexes !== undefined) indexes[slot] = oldIndexes![i]!;
     }
     this.words = words;
@@ -368,46 +466,45 @@ export class LiveTable {
   private growInPlace(): void {
     const words = this.words;
     const indexes = this.indexes;
+    const highs = this.highs;
     const oldSlots = this.mask + 1;
     const slots = oldSlots * 2;
     const mask = slots - 1;
     this.mask = mask;
     let empty = 0;
-    while (words[empty * 3 + 2] !== 0) empty++; // there is one: the load factor is at most 0.7
+    while (words[empty * 2 + 1] !== 0) empty++; // there is one: the load factor is at most 0.7
     let wrapped: number[] | undefined;
     for (let n = 1; n <= oldSlots; n++) {
       const i = (empty + n) & (oldSlots - 1);
-      const w = words[i * 3 + 2]!;
+      const w = words[i * 2 + 1]!;
       if (w === 0) continue;
-      const k = words[i * 3]!;
-      words[i * 3 + 2] = 0;
-      let slot = home(k, w & MAX_HIGH) & mask;
-      while (words[slot * 3 + 2] !== 0 && slot < mask) slot++;
-      if (words[slot * 3 + 2] !== 0) {
-        (wrapped ??= []).push(k, words[i * 3 + 1]!, w, indexes !== undefined ? indexes[i]! : 0);
-        words[i * 3] = 0;
+      const k = words[i * 2]!;
+      words[i * 2 + 1] = 0;
+      let slot = home(k, highs[(w & HIGH_WORDS) - 1]!) & mask;
+      while (words[slot * 2 + 1] !== 0 && slot < mask) slot++;
+      if (words[slot * 2 + 1] !== 0) {
+        (wrapped ??= []).push(k, w, indexes !== undefined ? indexes[i]! : 0);
+        words[i * 2] = 0;
         continue;
       }
       if (slot === i) {
-        words[i * 3 + 2] = w;
+        words[i * 2 + 1] = w;
         continue;
       }
-      words[slot * 3] = k;
-      words[slot * 3 + 1] = words[i * 3 + 1]!;
-      words[slot * 3 + 2] = w;
-      words[i * 3] = 0;
+      words[slot * 2] = k;
+      words[slot * 2 + 1] = w;
+      words[i * 2] = 0;
       if (indexes !== undefined) indexes[slot] = indexes[i]!;
     }
     if (wrapped === undefined) return;
-    for (let e = 0; e < wrapped.length; e += 4) {
+    for (let e = 0; e < wrapped.length; e += 3) {
       const k = wrapped[e]!;
-      const w = wrapped[e + 2]!;
-      let slot = home(k, w & MAX_HIGH) & mask;
-      while (words[slot * 3 + 2] !== 0) slot = (slot + 1) & mask;
-      words[slot * 3] = k;
-      words[slot * 3 + 1] = wrapped[e + 1]!;
-      words[slot * 3 + 2] = w;
-      if (indexes !== undefined) indexes[slot] = wrapped[e + 3]!;
+      const w = wrapped[e + 1]!;
+      let slot = home(k, highs[(w & HIGH_WORDS) - 1]!) & mask;
+      while (words[slot * 2 + 1] !== 0) slot = (slot + 1) & mask;
+      words[slot * 2] = k;
+      words[slot * 2 + 1] = w;
+      if (indexes !== undefined) indexes[slot] = wrapped[e + 2]!;
     }
   }
 }
@@ -421,10 +518,10 @@ function newArrays(slots: number, withIndexes: boolean): [Uint32Array, Uint32Arr
   if (slots >= IN_PLACE_FROM) {
     const room = Math.max(RESERVED_SLOTS, slots * 4);
     try {
-      return [new Uint32Array(room * 3), withIndexes ? new Uint32Array(room) : undefined];
+      return [new Uint32Array(room * 2), withIndexes ? new Uint32Array(room) : undefined];
     } catch {
       // A RangeError: the arrays are allocated exactly below.
     }
   }
-  return [new Uint32Array(slots * 3), withIndexes ? new Uint32Array(slots) : undefined];
+  return [new Uint32Array(slots * 2), withIndexes ? new Uint32Array(slots) : undefined];
 }
