@@ -489,13 +489,20 @@ export class CaptureDecoder {
       recStart = p;
       const t = buf[p]!;
       p++;
-      if (t >= 0x80) {
-        // ALLOC 1kkkkswq
-        if ((t & 1) !== 0) seq += 1;
+      if (t >= 0x60) {
+        // An ALLOC's or a FREE's seq (q: the previous one plus one, else a delta follows), read at one call
+        // site for both: V8 can compile this loop before the first delta of either kind (on a 50 M-event
+        // capture both came late), and a call it never saw made it deopt and compile the loop again, twice
+        // when the ALLOC and the FREE had a call each (docs/benchmarks.md, "Deopts and recompiles of a big
+        // read, round fourteen"). Keep the one call site.
+        if ((t & (t >= 0x80 ? 1 : 2)) !== 0) seq += 1;
         else {
           seq += varintAt(buf, p);
           p = vpos;
         }
+      }
+      if (t >= 0x80) {
+        // ALLOC 1kkkkswq
         if (slotted) {
           // Version 3 (see slotAddress), inline: a function call here cost a quarter of the decoding time.
           let a = varintAt(buf, p);
@@ -546,12 +553,7 @@ export class CaptureDecoder {
         }
         v.alloc(stream, seq, addr, size, (t >>> 3) & 15, stack, nstack);
       } else if ((t & 0xe0) === 0x60) {
-        // FREE 011kkwqz
-        if ((t & 2) !== 0) seq += 1;
-        else {
-          seq += varintAt(buf, p);
-          p = vpos;
-        }
+        // FREE 011kkwqz (its seq read above)
         if (slotted) {
           // Version 3 (see slotAddress), inline: a function call here cost a quarter of the decoding time.
           let a = varintAt(buf, p);

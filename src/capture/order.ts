@@ -35,7 +35,7 @@
 // File position: record r of the b-th block is b · 2^24 + r (a block holds fewer than 2^24 records: its
 // payload is at most 16 MiB), so records decoded late keep the place they had in the file.
 
-import { type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, type MetaRecord, STOP_BLOCK, eventAddress } from './records.js';
+import { type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, type MetaRecord, DOUBLE_FIELD, STOP_BLOCK, eventAddress } from './records.js';
 
 export interface OrdererOptions {
   /** Records buffered before they are released without a barrier (default 2^21; a waiting block counts as its raw bytes / 4). */
@@ -55,7 +55,8 @@ const COLUMNS = 2; // decoded at a release, to wait in the columns
 const SKIP = 3; // a block decoded again: its first records were delivered before, pass over them
 
 interface StreamRun {
-  readonly id: number;
+  /** Set after the object is made (run()): starts as a double, the memlens stream's id is 0xffffffff. */
+  id: number;
   head: number;
   tail: number;
   lastK: number;
@@ -64,8 +65,8 @@ interface StreamRun {
 
 interface Waiting {
   readonly block: DeferredBlock;
-  /** File position of the block's first record. */
-  readonly base: number;
+  /** File position of the block's first record (set after the object is made: see defer()). */
+  base: number;
   /** Records of it delivered already (its decoding was stopped at the release bound). */
   skip: number;
 }
@@ -100,29 +101,29 @@ export class SeqOrderer implements CaptureVisitor {
   private readonly waiting: Waiting[] = [];
   /** releaseWaiting(): which waiting blocks stay undecoded (reused). */
   private readonly keepFlags: boolean[] = [];
-  private waitingRecords = 0;
+  private waitingRecords = DOUBLE_FIELD;
   private mode = DIRECT;
   // File position of the next record: the current block's base, and the records of it seen so far.
-  private blocks = 0;
-  private posBase = 0;
-  private posNext = 0;
+  private blocks = DOUBLE_FIELD;
+  private posBase = DOUBLE_FIELD;
+  private posNext = DOUBLE_FIELD;
   // The key a record was raised to (raise()), and its position.
-  private rk = 0;
+  private rk = DOUBLE_FIELD;
   private re = 0;
-  private rp = 0;
+  private rp = DOUBLE_FIELD;
   // The run's key before the record just raised (to undo the raise of a record that goes back to wait).
-  private pk = 0;
+  private pk = DOUBLE_FIELD;
   private pe = 0;
   // While passing over a block's records delivered before (SKIP): how many, and the mode to go on in.
-  private skipUntil = 0;
+  private skipUntil = DOUBLE_FIELD;
   private afterSkip = DIRECT;
   // While decoding straight: the release bound (inclusive) and the smallest column record.
-  private boundK = 0;
+  private boundK = DOUBLE_FIELD;
   private boundE = 0;
-  private boundP = 0;
+  private boundP = DOUBLE_FIELD;
   private headK = Infinity;
   private headE = 0;
-  private headP = 0;
+  private headP = DOUBLE_FIELD;
   /**
    * While decoding straight: min(boundK, headK). A record of the run last raised whose seq is above the
    * run's key and the watermark and below this needs neither raising nor a release first (the fast path
@@ -130,16 +131,24 @@ export class SeqOrderer implements CaptureVisitor {
    */
   private fastK = -Infinity;
   /** Where straight() stopped the block being decoded (its records before that were delivered); -1: it did not. */
-  private stopAt = -1;
+  private stopAt = DOUBLE_FIELD;
   /** The waiting block being decoded (not a record handed over directly), and its records delivered before. */
   private stoppable = false;
-  private blockSkip = 0;
+  private blockSkip = DOUBLE_FIELD;
   /** Records delivered so far. */
-  delivered = 0;
+  delivered = DOUBLE_FIELD;
   /** Records delivered from the columns since the last compact(). */
-  private releasedNow = 0;
+  private releasedNow = DOUBLE_FIELD;
 
   constructor(downstream: CaptureVisitor, options: OrdererOptions = {}) {
+    // File positions (2^24 per block: past 2^30 from the 64th block on), seqs and record counts: the fields
+    // that hold them start as doubles (DOUBLE_FIELD, records.ts) and get their start values here, so that
+    // V8 does not change the orderer's shape in the middle of a read (which deopted the decoder's loop and
+    // every alloc/freeAt inlined into it). So do the values derived from them (stopAt, skipUntil, blockSkip:
+    // differences of doubles are doubles to V8, whatever their size). Do not "simplify" them to `= 0`.
+    this.waitingRecords = this.blocks = this.posBase = this.posNext = this.rk = this.rp = this.pk = 0;
+    this.skipUntil = this.boundK = this.boundP = this.headP = this.blockSkip = this.delivered = this.releasedNow = 0;
+    this.stopAt = -1;
     this.down = downstream;
     this.downFreeAt = downstream.freeAt !== undefined;
     this.maxBuffered = Math.max(16, options.maxBuffered ?? 1 << 21);
@@ -162,7 +171,11 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   defer(block: DeferredBlock): void {
-    this.waiting.push({ block, base: this.posBase, skip: 0 });
+    // Made with doubles, then set: a position passes 2^30, a skip is a difference of positions (see the constructor).
+    const w: Waiting = { block, base: DOUBLE_FIELD, skip: DOUBLE_FIELD };
+    w.base = this.posBase;
+    w.skip = 0;
+    this.waiting.push(w);
     this.waitingRecords += Math.ceil(block.rawLen / 4);
     if (this.n + this.waitingRecords >= this.maxBuffered) this.releaseAll();
   }
@@ -269,7 +282,9 @@ export class SeqOrderer implements CaptureVisitor {
     if (l !== undefined && l.id === stream) return l;
     let r = this.runs.get(stream);
     if (r === undefined) {
-      r = { id: stream, head: -1, tail: -1, lastK: -Infinity, lastE: 0 };
+      // id made a double first (see StreamRun): 0xffffffff is past a small integer.
+      r = { id: DOUBLE_FIELD, head: -1, tail: -1, lastK: -Infinity, lastE: 0 };
+      r.id = stream;
       this.runs.set(stream, r);
     }
     this.last = r;

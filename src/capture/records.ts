@@ -359,6 +359,20 @@ export interface DecodeWarning {
   readonly message: string;
 }
 
+/**
+ * The first value of a number field that will hold values past 2^30: byte counts, times in ns, seqs, file
+ * positions, stream ids like 0xffffffff. V8 gives a field the representation of the first value stored in
+ * it; a small integer (a "Smi", up to 2^30 − 1 here) makes it a Smi field, and the first value past that,
+ * in the middle of a read, changes the object's shape: every optimized function that checks the shape (the
+ * decoder's `recordsAt`, the orderer's and the replay's `alloc`/`freeAt`, inlined into one another) deopts
+ * and is compiled again, 0.1-0.4 s of CPU and a compile's zone memory at a big read's peak
+ * (docs/benchmarks.md, "Deopts and recompiles of a big read, round fourteen"). Stored first (an object
+ * literal's value, a class field's initializer) and overwritten by the real start value right after, it
+ * makes the field a double from the start, and later integers are stored into it as doubles. Not 0: a
+ * literal 0 is a Smi, and −0 (a double) would print as "-0" through Intl if it stayed.
+ */
+export const DOUBLE_FIELD = 0.5;
+
 /** A block's framing (docs/capture-format.md, "Blocks"), for `memlens parse` and other debugging tools. */
 export interface BlockInfo {
   /** File offset of the block's sync mark. */

@@ -25,7 +25,7 @@ import type {
   PressureRecord,
   TrailerRecord,
 } from '../capture/records.js';
-import { eventAddress } from '../capture/records.js';
+import { DOUBLE_FIELD, eventAddress } from '../capture/records.js';
 import { MARKER_KINDS, OPTION_AGGREGATE, OPTION_NATIVE } from '../capture/format.js';
 import { CheckpointLog } from './aggregated.js';
 import { samplingOf } from './sampling.js';
@@ -80,11 +80,13 @@ export class ModelBuilder implements CaptureVisitor {
   private trailer: TrailerRecord | undefined;
   private exit: ExitRecord | undefined;
   private agentStats: AgentStatsRecord | undefined;
-  private durationNs = 0;
+  /** Starts as a double (DOUBLE_FIELD, records.ts; set to 0 in the constructor): a time in ns passes 2^30 a second in. */
+  private durationNs = DOUBLE_FIELD;
   /** Records left out for a value no process can have (value-bounds.ts). */
   private readonly impossible = new ImpossibleValues();
 
   constructor(options: BuildOptions = {}) {
+    this.durationNs = 0;
     this.observer = options.observer;
     this.stacks = new StackResolver(this.sites, options.lineResolver ?? firstLineResolver, options.symbolizer);
     this.replay = new HeapReplay(this.sites, { observer: options.observer, temporaryThreshold: options.temporaryThreshold, window: options.window });

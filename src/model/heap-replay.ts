@@ -20,6 +20,7 @@ import type { ReplayObserver } from './replay-observer.js';
 import { type Sampling, sampleWeight } from './sampling.js';
 import type { SiteTable } from './site-table.js';
 import { ImpossibleValues } from './value-bounds.js';
+import { DOUBLE_FIELD } from '../capture/records.js';
 
 export type WindowOption = { readonly fromNs?: number | undefined; readonly toNs?: number | undefined } | { readonly fromSeq: number; readonly toSeq: number };
 
@@ -87,20 +88,24 @@ export class HeapReplay {
   /** The address of the allocation or free allocAt() or freeAt() is called for (written by its caller just before). */
   readonly eventAddress = new Float64Array(1);
 
-  allocations = 0;
-  frees = 0;
-  bytesAllocated = 0;
-  heap = 0;
-  private liveCount = 0;
-  private maxHeap = 0;
-  private maxHeapSeq = 0;
-  private peakHeap = -1;
-  private peakSeq = 0;
-  private epoch = 0;
-  lastSeq = 0;
+  // Counts, byte sums and seqs pass 2^30 in a big capture (bytesAllocated at 85 % of a 50 M-event read):
+  // each starts as a double (DOUBLE_FIELD, records.ts) and is set to its start value in the constructor, so
+  // that V8 never changes this object's shape in the middle of a read (which deopted every function that
+  // checks it). Do not "simplify" them to `= 0`.
+  allocations = DOUBLE_FIELD;
+  frees = DOUBLE_FIELD;
+  bytesAllocated = DOUBLE_FIELD;
+  heap = DOUBLE_FIELD;
+  private liveCount = DOUBLE_FIELD;
+  private maxHeap = DOUBLE_FIELD;
+  private maxHeapSeq = DOUBLE_FIELD;
+  private peakHeap = DOUBLE_FIELD;
+  private peakSeq = DOUBLE_FIELD;
+  private epoch = DOUBLE_FIELD;
+  lastSeq = DOUBLE_FIELD;
 
   // Peak window, in seq: [fromSeq, toSeq). Time bounds are turned into seqs as snapshots arrive.
-  private fromSeq = 0;
+  private fromSeq = DOUBLE_FIELD;
   private toSeq = Infinity;
   private readonly fromNs: number | undefined;
   private readonly toNs: number | undefined;
@@ -109,23 +114,28 @@ export class HeapReplay {
 
   readonly sizeHistogram = new Float64Array(66);
   private minSize = Infinity;
-  maxSize = 0;
+  maxSize = DOUBLE_FIELD;
   readonly allocatorCounts = new Float64Array(16);
   readonly allocatorBytes = new Float64Array(16);
 
   /** FREE of an address that was not live. */
-  unknownFrees = 0;
+  unknownFrees = DOUBLE_FIELD;
   /** ALLOC at an address already live (the free was missed). */
-  missedFrees = 0;
+  missedFrees = DOUBLE_FIELD;
   /** PyTraceMalloc_Track of memory already live as a native allocation. */
-  duplicateTracks = 0;
+  duplicateTracks = DOUBLE_FIELD;
   /** Events delivered out of seq order. */
-  outOfOrder = 0;
+  outOfOrder = DOUBLE_FIELD;
 
   constructor(
     private readonly sites: SiteTable,
     options: HeapReplayOptions,
   ) {
+    // The start values of the fields made doubles above.
+    this.allocations = this.frees = this.bytesAllocated = this.heap = this.liveCount = 0;
+    this.maxHeap = this.maxHeapSeq = this.peakSeq = this.epoch = this.lastSeq = this.fromSeq = this.maxSize = 0;
+    this.unknownFrees = this.missedFrees = this.duplicateTracks = this.outOfOrder = 0;
+    this.peakHeap = -1;
     this.observer = options.observer;
     this.temporaryThreshold = options.temporaryThreshold;
     // The temporary-allocation test needs every freed allocation's index; an observer says which it needs.

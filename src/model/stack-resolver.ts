@@ -8,6 +8,7 @@
 // record they need has arrived.
 
 import type { CaptureHeader, CodeRecord, FrameRecord, ImageRecord, NativeFrameRecord } from '../capture/records.js';
+import { DOUBLE_FIELD } from '../capture/records.js';
 import { CaptureFormatError } from '../errors.js';
 import { MAX_LINE } from './value-bounds.js';
 import type { PathInfo } from './frame-kinds.js';
@@ -84,7 +85,8 @@ export class StackResolver {
   private readonly nativeNodes = new TupleInterner(2, 4096);
   private readonly codes = new Map<number, CodeRecord>();
   private readonly streams = new Map<StreamId, StreamState>();
-  private lastStreamId = -1 as StreamId;
+  /** Starts as a double (DOUBLE_FIELD, records.ts; set to −1 in the constructor): the memlens stream's id is 0xffffffff. */
+  private lastStreamId = DOUBLE_FIELD as StreamId;
   private lastStream: StreamState | undefined;
   private images = new ImageTable('');
   private resolved: ResolvedFrames | undefined;
@@ -93,7 +95,9 @@ export class StackResolver {
     private readonly sites: SiteTable,
     private readonly lineResolver: LineResolver,
     private readonly symbolizer: NativeSymbolizer | undefined,
-  ) {}
+  ) {
+    this.lastStreamId = -1 as StreamId;
+  }
 
   header(h: CaptureHeader): void {
     this.paths = { stdlibDirs: h.stdlibDirs, sitePackages: h.sitePackages, sysPath: h.sysPath };
