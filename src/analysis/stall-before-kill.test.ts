@@ -5,9 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AGGREGATED_HEADER, analyze, type FrameSpec, MiB, ProgramCapture, SEC } from '../../test/support/program-capture.js';
-import { Allocator, MARKER_KINDS } from '../capture/format.js';
-import type { CheckpointEntry } from '../capture/records.js';
+import { AGGREGATED_HEADER, analyze, checkpointEntry, type FrameSpec, MiB, ProgramCapture, SEC } from '../../test/support/program-capture.js';
+import { MARKER_KINDS } from '../capture/format.js';
 import type { Verdict } from './verdict.js';
 
 const ms = 1_000_000;
@@ -143,20 +142,6 @@ describe('a program that stalled before the OOM kill', () => {
 });
 
 describe('aggregated captures', () => {
-  const entry = (stack: number, live: number, count: number): CheckpointEntry => ({
-    stream: 1,
-    stack,
-    nativeStack: 0,
-    allocator: Allocator.Malloc,
-    totalCount: count,
-    totalBytes: live,
-    liveCount: count,
-    liveBytes: live,
-    savedPeakCount: 0,
-    savedPeakBytes: 0,
-    updatedSeq: 1,
-  });
-
   /** Checkpoints every second while the cache grows 8 MiB a second for 8 s; then only snapshots, a near-OOM checkpoint without entries, and the kill. */
   function aggregated(withNearOomCheckpoint: boolean): Uint8Array {
     const p = new ProgramCapture(AGGREGATED_HEADER);
@@ -168,8 +153,8 @@ describe('aggregated captures', () => {
       ['index', 30],
     ]);
     for (let s = 1; s <= 8; s++) {
-      const entries = s === 1 ? [entry(load, 10 * MiB, 10), entry(cache, 8 * MiB, 8)] : [entry(cache, s * 8 * MiB, s * 8)];
-      if (s === 7) entries.push(entry(index, 4 * MiB, 1));
+      const entries = s === 1 ? [checkpointEntry(load, 10 * MiB, 10), checkpointEntry(cache, 8 * MiB, 8)] : [checkpointEntry(cache, s * 8 * MiB, s * 8)];
+      if (s === 7) entries.push(checkpointEntry(index, 4 * MiB, 1));
       p.checkpoint(s * SEC, 10 * MiB + s * 8 * MiB, 10 * MiB + s * 8 * MiB, entries);
       p.snapshot(s * SEC, { heap: 10 * MiB + s * 8 * MiB, cgroupUsage: (20 + s * 8) * MiB, cgroupLimit: LIMIT });
     }

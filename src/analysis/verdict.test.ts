@@ -4,9 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AGGREGATED_HEADER, analyze, type FrameSpec, MiB, ProgramCapture, SEC } from '../../test/support/program-capture.js';
+import { AGGREGATED_HEADER, analyze, checkpointEntry, type FrameSpec, MiB, ProgramCapture, SEC } from '../../test/support/program-capture.js';
 import { Allocator } from '../capture/format.js';
-import type { CheckpointEntry } from '../capture/records.js';
 import type { Verdict } from './verdict.js';
 
 const ms = 1_000_000;
@@ -66,22 +65,9 @@ describe('what grew in the last seconds', () => {
     const p = new ProgramCapture(AGGREGATED_HEADER);
     const early = p.stack(1, EARLY);
     const late = p.stack(1, LATE);
-    const entry = (stack: number, live: number, count: number): CheckpointEntry => ({
-      stream: 1,
-      stack,
-      nativeStack: 0,
-      allocator: Allocator.Malloc,
-      totalCount: count,
-      totalBytes: live,
-      liveCount: count,
-      liveBytes: live,
-      savedPeakCount: 0,
-      savedPeakBytes: 0,
-      updatedSeq: 1,
-    });
     for (let t = 1; t <= 10; t++) {
-      const entries = [entry(early, t * MiB, t)];
-      if (t >= 8) entries.push(entry(late, (t - 7) * 2 * MiB, t - 7));
+      const entries = [checkpointEntry(early, t * MiB, t)];
+      if (t >= 8) entries.push(checkpointEntry(late, (t - 7) * 2 * MiB, t - 7));
       p.checkpoint(t * SEC, t * MiB + (t >= 8 ? (t - 7) * 2 * MiB : 0), 16 * MiB, entries);
       p.snapshot(t * SEC, { heap: t * MiB });
     }

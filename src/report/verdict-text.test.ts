@@ -183,8 +183,20 @@ test('the libraries loaded after the start are named, with the snapshots around 
   assert.ok(!('loaded_after_start' in verdictJson(b.model, b.verdict)));
 });
 
-/** 60 MiB in 6 s at the line, then 30 s of snapshots without an allocation, PSI "some" at `some` (hundredths of a percent), and the OOM kill. */
-function stalledCapture(some: number): Uint8Array {
+interface StallShape {
+  /** PSI "some" and "full" (hundredths of a percent), and the file they came from. */
+  readonly some: number;
+  readonly full?: number;
+  readonly source?: string;
+  /** RSS and cgroup usage during the stall, MiB. */
+  readonly rss?: number;
+  readonly usage?: number;
+  readonly exitNs?: number;
+  readonly detail?: string;
+}
+
+/** 60 MiB in 6 s at the line, then 30 s of snapshots without an allocation under this pressure, and the OOM kill. */
+function stalledCapture(st: StallShape): Uint8Array {
   const p = new ProgramCapture();
   const limit = 96 * MiB;
   for (let i = 1; i <= 60; i++) {
@@ -192,20 +204,20 @@ function stalledCapture(some: number): Uint8Array {
     p.snapshot(i * 100_000_000, { rss: (20 + i) * MiB, cgroupUsage: (24 + i) * MiB, cgroupLimit: limit });
   }
   for (let i = 61; i <= 360; i++) {
-    if (i % 10 === 0) p.pressure(i * 100_000_000, some, 0, '/proc/pressure/memory');
-    p.snapshot(i * 100_000_000, { rss: 70 * MiB, cgroupUsage: 80 * MiB, cgroupLimit: limit });
+    if (i % 10 === 0) p.pressure(i * 100_000_000, st.some, st.full ?? 0, st.source ?? '/proc/pressure/memory');
+    p.snapshot(i * 100_000_000, { rss: (st.rss ?? 70) * MiB, cgroupUsage: (st.usage ?? 80) * MiB, cgroupLimit: limit });
   }
-  p.exit({ timeNs: 36 * SEC, signal: 9, oomKill: 1 });
+  p.exit({ timeNs: st.exitNs ?? 36 * SEC, signal: 9, oomKill: 1, ...(st.detail !== undefined ? { detail: st.detail } : {}) });
   return p.finish();
 }
 
 test('a stall without pressure or usage at the limit says what the capture holds, no more', () => {
-  const a = analyze(stalledCapture(0), 5 * SEC);
+  const a = analyze(stalledCapture({ some: 0 }), 5 * SEC);
   const t = renderVerdict(a.model, a.verdict, { width: 200 })
     .replace(/\n {4}(?=\S)/g, ' ')
     .replace(/ +/g, ' ');
   assert.match(t, /it stalled \(no memory pressure: no task waited for memory in the kernel's figures, from \/proc\/pressure\/memory\)\. The window/);
-  const b = analyze(stalledCapture(1500), 5 * SEC);
+  const b = analyze(stalledCapture({ some: 1500 }), 5 * SEC);
   const u = renderVerdict(b.model, b.verdict, { width: 200 })
     .replace(/\n {4}(?=\S)/g, ' ')
     .replace(/ +/g, ' ');
@@ -214,19 +226,16 @@ test('a stall without pressure or usage at the limit says what the capture holds
 });
 
 test('a program that stalled before the OOM kill: the window before its last allocation, and the stall told, in text and JSON', () => {
-  const p = new ProgramCapture();
-  const limit = 96 * MiB;
-  for (let i = 1; i <= 60; i++) {
-    p.alloc(1, LINE, MiB);
-    p.snapshot(i * 100_000_000, { rss: (20 + i) * MiB, cgroupUsage: (24 + i) * MiB, cgroupLimit: limit });
-  }
   // 30 s without an allocation, at the limit, under pressure.
-  for (let i = 61; i <= 360; i++) {
-    if (i % 10 === 0) p.pressure(i * 100_000_000, 3600, 1250, '/sys/fs/cgroup/memlens-1/memory.pressure');
-    p.snapshot(i * 100_000_000, { rss: 90 * MiB, cgroupUsage: 95.5 * MiB, cgroupLimit: limit });
-  }
-  p.exit({ timeNs: 36 * SEC + 20_000_000, signal: 9, oomKill: 1, detail: 'Memory cgroup out of memory: Killed process 4242 (python3)' });
-  const bytes = p.finish();
+  const bytes = stalledCapture({
+    some: 3600,
+    full: 1250,
+    source: '/sys/fs/cgroup/memlens-1/memory.pressure',
+    rss: 90,
+    usage: 95.5,
+    exitNs: 36 * SEC + 20_000_000,
+    detail: 'Memory cgroup out of memory: Killed process 4242 (python3)',
+  });
   const a = analyze(bytes, 5 * SEC);
   const t = renderVerdict(a.model, a.verdict, { width: 200 })
     .replace(/\n {4}(?=\S)/g, ' ')

@@ -294,6 +294,23 @@ export function oomJobCapture(): Uint8Array {
 
 export const AGGREGATED_HEADER: HeaderInput = { options: OPTION_AGGREGATE };
 
+/** A CHECKPOINT entry of thread 1's malloc at `stack`: `live` bytes in `count` allocations, all still live. */
+export function checkpointEntry(stack: number, live: number, count: number): CheckpointEntry {
+  return {
+    stream: 1,
+    stack,
+    nativeStack: 0,
+    allocator: Allocator.Malloc,
+    totalCount: count,
+    totalBytes: live,
+    liveCount: count,
+    liveBytes: live,
+    savedPeakCount: 0,
+    savedPeakBytes: 0,
+    updatedSeq: 1,
+  };
+}
+
 export interface Analysis {
   readonly model: CaptureModel;
   readonly facts: ForensicFacts;
