@@ -3,6 +3,13 @@
 // a fifth of `memlens run`'s fixed cost (docs/benchmarks.md, "Fixed cost"); the cache takes about 14 ms more
 // off each start (docs/benchmarks.md, "The fixed cost, round four").
 //
+// A report (REPORT_COMMANDS) starts from the reports' bundle instead (dist/memlens-reports.cjs: the same CLI
+// with the report commands alone, src/cli/report-registry.ts), when it is there: V8 keeps a bundle's whole
+// source while the CLI runs, and deserializes all of its code cache at the start, so a report started from
+// the whole CLI held `run`'s source and the functions `memlens run` compiled, about 0.6 MiB of its peak
+// (docs/benchmarks.md, "The CLI's own code at a report's peak"). Everything below holds for either bundle:
+// each has its own code cache beside it, and its own file in the user's cache directory.
+//
 // V8 takes a code cache only from the very node version (and V8 flags) that made it. Two places hold one:
 // - beside the bundle (dist/memlens.cjs.v8cache), made at build time by the node that built the npm package;
 // - when that one is missing (the wheel has none: it runs under whichever node it finds) or made by another
@@ -34,8 +41,17 @@ const zlib = require('node:zlib');
 
 const ROOT = join(__dirname, '..');
 const BUNDLE = join(ROOT, 'dist', 'memlens.cjs');
-const CODE_CACHE = `${BUNDLE}.v8cache`;
+const REPORTS_BUNDLE = join(ROOT, 'dist', 'memlens-reports.cjs');
 const HASH_LEN = 4;
+// The commands of src/cli/report-registry.ts, with their aliases (src/cli/report-registry.test.ts holds the
+// two lists equal): the first argument that starts the reports' bundle. Anything else (`run`, `--help`, a
+// mistyped command) starts the whole CLI.
+const REPORT_COMMANDS = new Set(['verdict', 'results', 'summary', 'stats', 'tree', 'flamegraph', 'export', 'transform', 'diff', 'parse']);
+
+/** The bundle a command line `argv` (process.argv) starts: REPORTS_BUNDLE for a report, else BUNDLE. */
+function bundleFor(argv = process.argv) {
+  return REPORT_COMMANDS.has(argv[2]) ? REPORTS_BUNDLE : BUNDLE;
+}
 
 /** The sum that ties a cache to its bundle, or undefined when this Node has no zlib.crc32. */
 function sumOf(bytes) {
@@ -53,17 +69,17 @@ function textOf(bytes) {
   return typeof isAscii === 'function' && isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
 }
 
-function compile(source, cached) {
+function compile(bundle, source, cached) {
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
-  return new vm.Script(wrapped, { filename: BUNDLE, ...(cached !== undefined ? { cachedData: cached } : {}) });
+  return new vm.Script(wrapped, { filename: bundle, ...(cached !== undefined ? { cachedData: cached } : {}) });
 }
 
-function execute(script) {
+function execute(bundle, script) {
   const fn = script.runInThisContext();
   const module = { exports: {} };
   // This file's own require: the bundle requires node's builtins only (node:module's createRequire would load
   // node's ES module loader behind it, about 0.7 ms).
-  fn.call(module.exports, module.exports, require, module, BUNDLE, dirname(BUNDLE));
+  fn.call(module.exports, module.exports, require, module, bundle, dirname(bundle));
 }
 
 /** The code cache in `file` made from the bundle whose sum is `sum`, or undefined. */
@@ -185,17 +201,18 @@ function removeQuietly(path) {
 }
 
 /**
- * This node's code cache file in the user's cache directory, or undefined when there is none to use. Named
- * by node's version and flags (V8 refuses a cache made under other ones: the wheel may run under a node on
- * PATH or under the packaged one, and `node bin/memlens.js` runs once without memlens's flags), and by where
- * the bundle is: the npm package and the wheel, or two virtualenvs, do not take turns replacing one file.
+ * This node's code cache file for `bundle` in the user's cache directory, or undefined when there is none to
+ * use. Named by node's version and flags (V8 refuses a cache made under other ones: the wheel may run under a
+ * node on PATH or under the packaged one, and `node bin/memlens.js` runs once without memlens's flags), and
+ * by where the bundle is: the npm package and the wheel, two virtualenvs, or the two bundles of one
+ * installation do not take turns replacing one file.
  */
-function userCacheFile(env = process.env) {
+function userCacheFile(env = process.env, bundle = BUNDLE) {
   const xdg = env.XDG_CACHE_HOME;
   const home = env.HOME;
   const dir = xdg !== undefined && xdg.startsWith('/') ? xdg : home !== undefined && home.startsWith('/') ? join(home, '.cache') : undefined;
   if (dir === undefined || typeof zlib.crc32 !== 'function') return undefined;
-  const key = zlib.crc32([BUNDLE, ...process.execArgv].join('\0')).toString(16).padStart(8, '0');
+  const key = zlib.crc32([bundle, ...process.execArgv].join('\0')).toString(16).padStart(8, '0');
   return join(dir, 'memlens', `cli-${process.version}-${process.arch}-${key}.v8cache`);
 }
 
@@ -232,20 +249,32 @@ function writeCache(file, sum, data) {
   }
 }
 
-/** Runs the CLI from the bundle; false when there is no bundle (only `tsc` was run): use dist/src then. */
-function runBundle() {
-  let bytes;
-  try {
-    bytes = readFileSync(BUNDLE);
-  } catch {
-    return false;
+/** The bytes of the first of `bundles` that can be read, and its path; undefined when none can. */
+function readBundle(bundles) {
+  for (const bundle of bundles) {
+    try {
+      return { bundle, bytes: readFileSync(bundle) };
+    } catch {
+      // The next: a build from before the reports' bundle, or only `tsc` was run.
+    }
   }
+  return undefined;
+}
+
+/**
+ * Runs the CLI from its bundle (bundleFor; the whole CLI when the reports' is missing); false when there is
+ * no bundle (only `tsc` was run): use dist/src then.
+ */
+function runBundle() {
+  const found = readBundle([...new Set([bundleFor(), BUNDLE])]);
+  if (found === undefined) return false;
+  const { bundle, bytes } = found;
   const sum = sumOf(bytes);
   // The user's cache first: it exists only when the one beside the bundle was missing or refused before.
-  const userFile = userCacheFile();
+  const userFile = userCacheFile(process.env, bundle);
   const fromUser = userCacheIn(userFile, sum);
-  const cached = fromUser?.data ?? cacheIn(CODE_CACHE, sum);
-  const script = compile(textOf(bytes), cached);
+  const cached = fromUser?.data ?? cacheIn(`${bundle}.v8cache`, sum);
+  const script = compile(bundle, textOf(bytes), cached);
   const stale = fromUser !== undefined && !fromUser.afterRun && isRun();
   const write = userFile !== undefined && (cached === undefined || script.cachedDataRejected === true || stale);
   let started;
@@ -253,7 +282,7 @@ function runBundle() {
     // A run's at its end, when what it ran is compiled (the next run finds it all).
     process.once('exit', () => writeCache(userFile, sum, started ?? script.createCachedData()));
   }
-  execute(script);
+  execute(bundle, script);
   // Any other command's as it stands once the CLI has started (as the cache beside the bundle is made): a
   // report compiles most of the bundle by its end, and the next start deserializes all of a cache, so a
   // cache made at a report's end cost every later report about 2 MiB of peak RSS (docs/benchmarks.md,
@@ -264,17 +293,17 @@ function runBundle() {
 }
 
 /**
- * For scripts/build-cli.mjs: runs the bundle (the caller set argv to a command that ends at once), then
- * writes the code cache of what it compiled.
+ * For scripts/build-cli.mjs: runs `bundle` (the caller set argv to a command that ends at once), then
+ * writes the code cache of what it compiled beside it.
  */
-function makeCodeCache() {
-  const bytes = readFileSync(BUNDLE);
-  const script = compile(textOf(bytes), undefined);
-  execute(script);
+function makeCodeCache(bundle = BUNDLE) {
+  const bytes = readFileSync(bundle);
+  const sum = sumOf(bytes);
+  const script = compile(bundle, textOf(bytes), undefined);
+  execute(bundle, script);
   process.once('beforeExit', () => {
-    const sum = sumOf(bytes);
-    if (sum !== undefined) writeFileSync(CODE_CACHE, Buffer.concat([sum, script.createCachedData()]));
+    if (sum !== undefined) writeFileSync(`${bundle}.v8cache`, Buffer.concat([sum, script.createCachedData()]));
   });
 }
 
-module.exports = { BUNDLE, CODE_CACHE, runBundle, makeCodeCache, userCacheFile, PRUNE_AFTER_DAYS, KEEP_FILES };
+module.exports = { BUNDLE, REPORTS_BUNDLE, REPORT_COMMANDS, bundleFor, runBundle, makeCodeCache, userCacheFile, PRUNE_AFTER_DAYS, KEEP_FILES };

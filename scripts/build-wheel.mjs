@@ -9,7 +9,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { bundleCli } from './cli-bundle.mjs';
+import { bundleCli, CLI_BUNDLES } from './cli-bundle.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({ options: { arch: { type: 'string', default: 'x86_64,aarch64' }, out: { type: 'string', default: join(root, 'dist', 'python') } } });
@@ -71,16 +71,20 @@ copyFileSync(join(root, 'agent', 'cflags.json'), join(stage, 'agent-src', 'cflag
 // The payload, laid out as the npm package (src/util/package-root.ts): the CLI as one script, the viewer,
 // the agent's Python side.
 const payload = join(stage, 'memlens', '_payload');
-// The CLI: the same CommonJS bundle and loader as the npm package (bin/memlens.js starts dist/memlens.cjs
-// through bin/cli-bundle.js), so it starts as fast, without node's ES module loader. No code cache beside it:
-// V8 takes one only from the very node version that made it, and the wheel runs under whichever node it
-// finds; the first command makes one for that node in the user's cache directory (bin/cli-bundle.js).
-await bundleCli({
-  root,
-  outfile: join(payload, 'dist', 'memlens.cjs'),
-  define: { __MEMLENS_BUNDLE__: 'true' },
-  banner: '// memlens CLI, bundled from dist/src by scripts/build-wheel.mjs (the sources: https://www.npmjs.com/package/memlens).',
-});
+// The CLI: the same CommonJS bundles and loader as the npm package (bin/memlens.js starts dist/memlens.cjs,
+// or dist/memlens-reports.cjs for a report, through bin/cli-bundle.js), so it starts as fast, without node's
+// ES module loader. No code cache beside them: V8 takes one only from the very node version that made it,
+// and the wheel runs under whichever node it finds; the first command makes one for that node in the user's
+// cache directory (bin/cli-bundle.js).
+for (const { file, reports } of CLI_BUNDLES) {
+  await bundleCli({
+    root,
+    outfile: join(payload, 'dist', file),
+    reports,
+    define: { __MEMLENS_BUNDLE__: 'true' },
+    banner: '// memlens CLI, bundled from dist/src by scripts/build-wheel.mjs (the sources: https://www.npmjs.com/package/memlens).',
+  });
+}
 mkdirSync(join(payload, 'bin'), { recursive: true });
 for (const f of ['memlens.js', 'cli-bundle.js', 'package.json']) copyFileSync(join(root, 'bin', f), join(payload, 'bin', f));
 mkdirSync(join(payload, 'dist', 'viewer'), { recursive: true });

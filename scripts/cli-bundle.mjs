@@ -1,8 +1,28 @@
-// The CLI bundle's esbuild options, shared by the npm package (scripts/build-cli.mjs, dist/memlens.cjs) and
-// the Python wheel (scripts/build-wheel.mjs, _payload/dist/memlens.cjs): one CommonJS file that
-// bin/memlens.js starts through bin/cli-bundle.js.
+// The CLI bundles' esbuild options, shared by the npm package (scripts/build-cli.mjs, dist/memlens.cjs) and
+// the Python wheel (scripts/build-wheel.mjs, _payload/dist/memlens.cjs): CommonJS files that bin/memlens.js
+// starts through bin/cli-bundle.js. Two of them: the whole CLI (memlens.cjs), and the reports' (the commands
+// of src/cli/report-registry.ts alone, memlens-reports.cjs), which a report starts instead: V8 keeps a
+// bundle's whole source for as long as the CLI runs (to compile its functions when first called), and the
+// reports' is a quarter smaller, without `run`, `attach`, the live view and the pushes (docs/benchmarks.md,
+// "The CLI's own code at a report's peak").
 import { readFileSync } from 'node:fs';
 import { build } from 'esbuild';
+
+/** The bundles, in dist/ (bin/cli-bundle.js: BUNDLE, REPORTS_BUNDLE). */
+export const CLI_BUNDLES = [
+  { file: 'memlens.cjs', reports: false },
+  { file: 'memlens-reports.cjs', reports: true },
+];
+
+/** The reports' bundle: src/cli/report-registry.ts where src/cli/main.ts imports src/cli/registry.ts. */
+function reportsRegistry() {
+  return {
+    name: 'reports-registry',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/registry\.js$/ }, (args) => (/[\\/]dist[\\/]src[\\/]cli[\\/]main\.js$/.test(args.importer) ? { path: args.importer.replace(/main\.js$/, 'report-registry.js') } : undefined));
+    },
+  };
+}
 
 /**
  * `await import('node:x')` stays a dynamic import() in a CommonJS bundle, and the bundle runs through
@@ -20,11 +40,12 @@ function builtinDynamicImports() {
 }
 
 /**
- * Bundles dist/src (after tsc) under `root` into `outfile`; `define` says which package it is for
- * (src/util/package-root.ts). Exits the build with a message when the bundle still needs import().
+ * Bundles dist/src (after tsc) under `root` into `outfile`, the reports' commands alone when `reports`;
+ * `define` says which package it is for (src/util/package-root.ts). Exits the build with a message when
+ * the bundle still needs import(), or when the reports' bundle holds `run`.
  */
-export async function bundleCli({ root, outfile, define, banner }) {
-  await build({
+export async function bundleCli({ root, outfile, define, banner, reports = false }) {
+  const result = await build({
     stdin: { contents: "import { run } from './dist/src/cli/bin.js';\nrun();\n", resolveDir: root, sourcefile: 'memlens-entry.js' },
     outfile,
     bundle: true,
@@ -44,8 +65,13 @@ export async function bundleCli({ root, outfile, define, banner }) {
     // RSS, V8 keeping the source for lazy compilation (docs/benchmarks.md, "Report memory").
     minifySyntax: true,
     logLevel: 'warning',
-    plugins: [builtinDynamicImports()],
+    plugins: [builtinDynamicImports(), ...(reports ? [reportsRegistry()] : [])],
+    metafile: reports,
   });
+  if (reports && Object.keys(result.metafile.inputs).some((f) => f.endsWith('cli/commands/run.js') || f.endsWith('cli/registry.js'))) {
+    console.error(`build: ${outfile} holds the whole CLI's registry or \`run\` (scripts/cli-bundle.mjs, reportsRegistry)`);
+    process.exit(1);
+  }
   // Nothing may be left that needs import() at run time (see builtinDynamicImports).
   if (/\bimport\(/.test(readFileSync(outfile, 'utf8'))) {
     console.error(`build: ${outfile} still holds an import(): a dynamic import of something the bundle does not contain`);

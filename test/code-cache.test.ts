@@ -19,14 +19,18 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'memlens-code-cache-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/** A copy of the package's CLI: bin/ and the bundle, with the build's code cache beside it or not. */
-function install(name: string, withShippedCache: boolean): string {
+const BUNDLES = ['memlens.cjs', 'memlens-reports.cjs'];
+
+/** A copy of the package's CLI: bin/ and the bundles, with the build's code caches beside them or not. */
+function install(name: string, withShippedCache: boolean, bundles: readonly string[] = BUNDLES): string {
   const dir = join(work, name);
   cpSync(join(root, 'bin'), join(dir, 'bin'), { recursive: true });
   copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
   mkdirSync(join(dir, 'dist'));
-  copyFileSync(join(root, 'dist', 'memlens.cjs'), join(dir, 'dist', 'memlens.cjs'));
-  if (withShippedCache) copyFileSync(join(root, 'dist', 'memlens.cjs.v8cache'), join(dir, 'dist', 'memlens.cjs.v8cache'));
+  for (const bundle of bundles) {
+    copyFileSync(join(root, 'dist', bundle), join(dir, 'dist', bundle));
+    if (withShippedCache) copyFileSync(join(root, 'dist', `${bundle}.v8cache`), join(dir, 'dist', `${bundle}.v8cache`));
+  }
   symlinkSync(join(root, 'agent'), join(dir, 'agent'));
   return dir;
 }
@@ -150,17 +154,44 @@ test('two installations sharing a cache directory keep one cache each, rather th
 });
 
 test('a report started without a cache writes one that the next start takes: its V8 flags are set back first', () => {
-  const dir = install('report', false);
-  const home = join(work, 'xdg-7');
+  for (const bundles of [BUNDLES, ['memlens.cjs']]) {
+    const dir = install(`report-${bundles.length}`, false, bundles);
+    const home = join(work, `xdg-7-${bundles.length}`);
+    const capture = join(root, 'test', 'fixtures', 'captures', 'known-program.mlens');
+    const first = memlens(dir, home, ['stats', capture]);
+    const path = theCacheFile(home);
+    const made = statSync(path);
+    // Refused, it would be written again at the end of each (a new file renamed into place).
+    assert.equal(memlens(dir, home, ['stats', capture]), first);
+    // --version starts the whole CLI: from the reports' bundle's own cache file, or from the same one when
+    // there is only the whole CLI (a build from before the reports' bundle).
+    version(dir, home);
+    const after = statSync(path);
+    assert.deepEqual([after.ino, after.mtimeMs], [made.ino, made.mtimeMs]);
+    assert.equal(cacheFiles(home).length, bundles.length);
+  }
+});
+
+test("a report starts from the reports' bundle, anything else from the whole CLI, each with its own cache", () => {
+  // Each bundle in turn replaced by a stand-in that says which it is: what a command prints tells which
+  // bundle it started.
   const capture = join(root, 'test', 'fixtures', 'captures', 'known-program.mlens');
-  const first = memlens(dir, home, ['stats', capture]);
-  const path = theCacheFile(home);
-  const made = statSync(path);
-  // Refused, it would be written again at the end of each (a new file renamed into place).
-  assert.equal(memlens(dir, home, ['stats', capture]), first);
-  version(dir, home);
-  const after = statSync(path);
-  assert.deepEqual([after.ino, after.mtimeMs], [made.ino, made.mtimeMs]);
+  const reference = install('which-reference', true);
+  const stats = memlens(reference, join(work, 'xdg-which-reference'), ['stats', capture]);
+  const versionLine = version(reference, join(work, 'xdg-which-reference'));
+  for (const [stood, starts, other] of [
+    ['memlens.cjs', ['--version'], ['stats', capture]],
+    ['memlens-reports.cjs', ['stats', capture], ['--version']],
+  ] as const) {
+    const dir = install(`which-${stood}`, true);
+    writeFileSync(join(dir, 'dist', stood), `process.stdout.write('stand-in for ' + require('node:path').basename(__filename) + '\\n');\n`);
+    const home = join(work, `xdg-which-${stood}`);
+    assert.equal(memlens(dir, home, starts), `stand-in for ${stood}\n`);
+    assert.equal(memlens(dir, home, other), other[0] === 'stats' ? stats : versionLine);
+    // The stand-in's cache beside it was refused (another bundle's sum): one made in the user's cache
+    // directory, for that bundle alone.
+    assert.equal(cacheFiles(home).length, 1);
+  }
 });
 
 test("a report's cache holds what its start compiled, not the whole report: about as big as --version's", () => {

@@ -111,7 +111,7 @@ test('no import cycle in src/ or viewer/src/ (type-only and lazy imports include
   assert.deepEqual(cycles(graph), []);
 });
 
-test('commands load only src/cli shared modules and their own bodies; only the registry loads commands', () => {
+test('commands load only src/cli shared modules and their own bodies; only the registries load commands', () => {
   const graph = importGraph(['src']);
   const COMMANDS = 'src/cli/commands/';
   const commandOf = (file: string): string => basename(file, '.ts').split('.')[0] as string;
@@ -122,7 +122,7 @@ test('commands load only src/cli shared modules and their own bodies; only the r
       if (file.startsWith(COMMANDS)) {
         // commands/<name>.ts loads its bodies commands/<name>.<part>.ts; a body loads no other command file.
         if (commandOf(t) !== commandOf(file) || basename(t, '.ts') === commandOf(t)) wrong.push(`${file} -> ${t}`);
-      } else if (file !== 'src/cli/registry.ts') {
+      } else if (file !== 'src/cli/registry.ts' && file !== 'src/cli/report-registry.ts') {
         wrong.push(`${file} -> ${t}`);
       }
     }

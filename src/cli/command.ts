@@ -47,6 +47,11 @@ export interface Command {
   run(ctx: CommandContext, options: OptionValues, positionals: readonly string[]): Promise<number>;
 }
 
+/** The command of `commands` that `name` names, by its name or one of its aliases. */
+export function findCommandIn(commands: readonly Command[], name: string): Command | undefined {
+  return commands.find((c) => c.name === name || (c.aliases ?? []).includes(name));
+}
+
 export function stringOption(options: OptionValues, name: string): string | undefined {
   const v = options[name];
   return typeof v === 'string' ? v : undefined;

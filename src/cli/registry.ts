@@ -1,7 +1,8 @@
 // Every subcommand, in the order `memlens --help` lists them. Heavy commands load their modules lazily
-// inside run(), so `memlens --help` stays fast.
+// inside run(), so `memlens --help` stays fast. The reports' bundle has its own, of the reports alone
+// (report-registry.ts): scripts/cli-bundle.mjs puts it in this one's place there.
 
-import type { Command } from './command.js';
+import { findCommandIn, type Command } from './command.js';
 import { attachCommand } from './commands/attach.js';
 import { censusCommand } from './commands/census.js';
 import { collectCommand } from './commands/collect.js';
@@ -37,5 +38,5 @@ export const COMMANDS: readonly Command[] = [
 ];
 
 export function findCommand(name: string): Command | undefined {
-  return COMMANDS.find((c) => c.name === name || (c.aliases ?? []).includes(name));
+  return findCommandIn(COMMANDS, name);
 }
