@@ -41,6 +41,9 @@ test('the package carries no tests: no *.test.js, no test/ folder', () => {
 test('the package carries what memlens needs to run', () => {
   const needed = [
     'bin/memlens.js',
+    'bin/cli-bundle.js',
+    // The CLI's bundles with their code caches: the whole CLI, and the reports' (bin/cli-bundle.js).
+    ...['memlens.cjs', 'memlens-reports.cjs'].flatMap((f) => [`dist/${f}`, `dist/${f}.v8cache`]),
     'scripts/build-agent.mjs',
     ...['viewer.js', 'viewer-style.css', 'live.js', 'live-style.css'].map((f) => `dist/viewer/${f}`),
     ...filesUnder('dist/src').filter((p) => !isTest(p)),
