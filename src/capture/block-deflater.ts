@@ -21,7 +21,7 @@ import { UNSET_PARAM, ZlibHandle } from './zlib-handle.js';
  * (brotli's compress_fragment.c and compress_fragment_two_pass.c: "maximal copy distance <=
  * BROTLI_MAX_BACKWARD_LIMIT(18)") and never from the static dictionary, whatever the window; but the window
  * they are given also bounds the fragment their hash table spans, so compressed with a window of 2^18 a
- * 1 MiB pack came out 19 % larger (docs/benchmarks.md, "Packs' brotli window, round fifteen"). So such a
+ * 1 MiB pack came out 19 % larger (docs/benchmarks.md, "Packs' size and brotli window, round fifteen"). So such a
  * stream is compressed with the window its payload needs and declared with 2^18: the same bytes but the
  * stream header's window bits, a stream a decoder of window 2^18 reads exactly.
  */

@@ -306,8 +306,8 @@ function packsAsPackPayload(input: Uint8Array, packed: Uint8Array): number[] {
   return counts;
 }
 
-test("packs: a pack's bytes stay within PACK_BYTES, filled to within a part of it (the reader's brotli ring stays at 1 MiB)", () => {
-  // Past 1 MiB of output brotli's decoder grows its ring buffer to 2 MiB (compress.ts, PACK_BYTES): packs
+test("packs: a pack's bytes stay within PACK_BYTES, filled to within a part of it (the reader's brotli ring stays at PACK_BYTES)", () => {
+  // Past a power of two of output brotli's decoder doubles its ring buffer (compress.ts, PACK_BYTES): packs
   // used to go out at 1 MiB and up to one part more.
   const big: Uint8Array[] = [];
   writeRealistic({ events: 1_000_000, threads: 3, sink: (b) => big.push(b) });

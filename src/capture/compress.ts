@@ -147,14 +147,15 @@ export const FOLLOW_WHOLE_PARTS = true;
 export const FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS = true;
 
 /**
- * A pack's bytes (its heads and parts) stay within this many: a part that would take them past it starts
- * the next pack. A reader holds a pack's bytes decompressed (decoder.ts, block-inflater.ts) and brotli's
- * decoder a ring of the same size (a power of two, up to the window, which for the fast qualities is 2^18:
- * block-deflater.ts, FAST_LGWIN), both resident at a report's peak: 1 MiB packs (round thirteen to
- * fourteen) held 2 MiB there, and `stats` of a 50 M-event capture peaked 0.9 MiB higher than with packs of
- * 256 KiB, for a capture 25 % smaller (6.4 against 8.0 MB; memray's 42 MB) in the same CPU of the run
- * (docs/benchmarks.md, "Packs' size and brotli window, round fifteen"). Up to round twelve a pack went out once its parts held
- * 1 MiB, up to one part (32 KiB) more, where brotli's ring doubled to 2 MiB. Readers take packs of any size.
+ * A pack's bytes (its heads and parts) stay within this many: a part that would take them past it starts the next
+ * pack. A reader holds a pack's bytes decompressed (decoder.ts, block-inflater.ts) and brotli's decoder a ring of
+ * the same size (a power of two, up to the window, which for the fast qualities is 2^18: block-deflater.ts,
+ * FAST_LGWIN), both resident at a report's peak. Packs of 1 MiB (rounds thirteen and fourteen) against 256 KiB,
+ * the same records of a 50 M-event capture: every report's peak 0.9-1.7 MiB higher (the reports' CPU the same) for
+ * a capture a quarter smaller (6.4 against 8.0 MB; memray's 42 MB; a short run's 90 against 114-129 KB, memray's
+ * 633 KB) and the same CPU of the run (docs/benchmarks.md, "Packs' size and brotli window, round fifteen"). Up to
+ * round twelve a pack went out once its parts held 1 MiB, up to one part (32 KiB) more, where brotli's ring
+ * doubled to 2 MiB. Readers take packs of any size.
  */
 export const PACK_BYTES = 256 << 10;
 
