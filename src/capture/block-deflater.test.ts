@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
+import { declaredLgwin } from '../../test/support/brotli-window.js';
 import { prng } from '../../test/support/prng.js';
-import { BlockDeflater } from './block-deflater.js';
+import { BlockDeflater, FAST_LGWIN, declareFastWindow, fastWindowHolds } from './block-deflater.js';
 
 function block(n: number, seed: number, noise = 0.3): Uint8Array {
   const rnd = prng(seed);
@@ -54,3 +55,60 @@ test('with headroom, the same bytes from that offset on, the bytes before it lef
   // Not smaller: null, as without headroom.
   assert.equal(def.compress(block(5000, 7, 1), 1, 16, 32), null);
 });
+
+/** `n` bytes in which runs of 2-12 KiB come back from up to `reach` bytes before them, the rest as block() makes. */
+function repeating(n: number, seed: number, reach: number): Uint8Array {
+  const rnd = prng(seed);
+  const raw = block(n, seed);
+  for (let at = 64 << 10; at < n;) {
+    const len = Math.min(n - at, 2048 + Math.floor(rnd() * 10240));
+    // From len + 16 to `reach` bytes back, without overlapping the run.
+    const back = len + 16 + Math.floor(rnd() * (Math.min(at, reach) - len - 16));
+    raw.copyWithin(at, at - back, at - back + len);
+    at += len + Math.floor(rnd() * 4096);
+  }
+  return raw;
+}
+
+test("the fast qualities' streams declared with a window of 2^18 read back the same bytes, copies from far back included", () => {
+  const def = new BlockDeflater();
+  // A 1 MiB payload with copies from up to 1 MiB back: compressed with a window of 2^24 and declared 2^18.
+  for (const quality of [0, 1]) {
+    assert.ok(fastWindowHolds(quality, 24));
+    const raw = repeating(1 << 20, quality + 3, 1 << 20);
+    const c = def.compress(raw, quality, 24);
+    assert.ok(c !== undefined && c !== null);
+    const wide = c.slice();
+    assert.equal(declaredLgwin(wide), 24);
+    assert.ok(declareFastWindow(c, 24));
+    assert.equal(declaredLgwin(c), FAST_LGWIN);
+    // Only the window bits changed, and the stream is read the same through a ring of 2^18.
+    assert.deepEqual(c.subarray(1), wide.subarray(1));
+    assert.equal(c[0]! & 0xf0, wide[0]! & 0xf0);
+    assert.deepEqual(new Uint8Array(brotliDecompressSync(c)), raw);
+    // And it keeps what the wide window's fragment found: compressed with 2^18 it is larger (quality 0).
+    if (quality === 0) assert.ok(sync(raw, 0, 18).length > c.length, `${sync(raw, 0, 18).length} against ${c.length}`);
+  }
+});
+
+test('a stream of quality 2 or more, or of another window, keeps the window it was compressed with', () => {
+  assert.ok(!fastWindowHolds(2, 24) && !fastWindowHolds(5, 24) && !fastWindowHolds(0, 16) && !fastWindowHolds(0, 18));
+  // A copy from 512 KiB back, which a quality 5 stream makes: declared 2^18 it would not read back.
+  const raw = repeating(1 << 20, 9, 1 << 20);
+  const c = new Uint8Array(sync(raw, 5, 24));
+  assert.ok(declareFastWindow(c, 24));
+  assert.notDeepEqual(tryDecompress(c), raw);
+  // declareFastWindow changes nothing where the first bits do not say the window it was told.
+  const small = new Uint8Array(sync(block(30000, 4), 1, 16));
+  const before = small.slice();
+  assert.equal(declareFastWindow(small, 24), false);
+  assert.deepEqual(small, before);
+});
+
+function tryDecompress(c: Uint8Array): Uint8Array | undefined {
+  try {
+    return new Uint8Array(brotliDecompressSync(c));
+  } catch {
+    return undefined;
+  }
+}

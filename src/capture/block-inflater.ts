@@ -27,8 +27,8 @@ export class BlockInflater {
     const room = rawLen + 1;
     let out = this.outs[depth];
     if (out === undefined || out.length < room) {
-      // Rounded up to 64 KiB: packs are up to 1 MiB (1 MiB and up to a block more in captures written before
-      // round thirteen's writer, compress.ts PACK_BYTES), each a few bytes longer or shorter than
+      // Rounded up to 64 KiB: packs are up to 256 KiB (compress.ts, PACK_BYTES; 1 MiB in captures of rounds
+      // thirteen and fourteen, 1 MiB and up to a block more before), each a few bytes longer or shorter than
       // the one before; sized to each new longest, the buffer was made again (and the last one left to the
       // collector, in malloc's heap) every few hundred blocks.
       out = new Uint8Array(Math.ceil(room / (64 << 10)) * (64 << 10));

@@ -22,11 +22,13 @@ import {
   recompressCapture,
   Recompressor,
 } from './compress.js';
-import { brotliDecompressSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants, crc32 } from 'node:zlib';
+import { declaredLgwin } from '../../test/support/brotli-window.js';
+import { FAST_LGWIN } from './block-deflater.js';
 import { decodeCapture } from './decoder.js';
 import { packPayload } from './group.js';
 import { ByteReader } from './varint.js';
-import { concat } from './encoder.js';
+import { concat, encodeBlock } from './encoder.js';
 import { GROUP_COLUMNS } from './group.js';
 import { WHOLE_PART } from './merge.js';
 import { BLOCK_KIND_GROUP, BLOCK_KIND_RECORDS, FORMAT_VERSION, MIN_READER_VERSION, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, PACK_FORMAT_VERSION, STREAM_SERVICE } from './format.js';
@@ -304,8 +306,8 @@ function packsAsPackPayload(input: Uint8Array, packed: Uint8Array): number[] {
   return counts;
 }
 
-test("packs: a pack's bytes stay within PACK_BYTES, filled to within a part of it (the reader's brotli ring stays at 1 MiB)", () => {
-  // Past 1 MiB of output brotli's decoder grows its ring buffer to 2 MiB (compress.ts, PACK_BYTES): packs
+test("packs: a pack's bytes stay within PACK_BYTES, filled to within a part of it (the reader's brotli ring stays at PACK_BYTES)", () => {
+  // Past a power of two of output brotli's decoder doubles its ring buffer (compress.ts, PACK_BYTES): packs
   // used to go out at 1 MiB and up to one part more.
   const big: Uint8Array[] = [];
   writeRealistic({ events: 1_000_000, threads: 3, sink: (b) => big.push(b) });
@@ -327,13 +329,13 @@ test("packs: each pack's bytes are packPayload's of the blocks it took, with the
   const input = concat(big);
   const counts = packsAsPackPayload(input, recompressCapture(input, { level: FOLLOW_FAST_LEVEL, packs: true }));
   assert.ok(counts.length >= 2, JSON.stringify(counts));
-  // Blocks of 200 bytes: a pack of more than 4,000 parts, whose heads take more than 4 KiB.
+  // Blocks of 200 bytes: a pack of more than 1,500 parts, whose heads (5 bytes a part at least) take more than 4 KiB.
   const small: Uint8Array[] = [];
   writeRealistic({ events: 200000, threads: 3, blockSize: 200, sink: (b) => small.push(b) });
   const smallInput = concat(small);
   const smallCounts = packsAsPackPayload(smallInput, recompressCapture(smallInput, { level: FOLLOW_FAST_LEVEL, packs: true }));
   assert.ok(
-    smallCounts.some((n) => n > 4000),
+    smallCounts.some((n) => n > 1500),
     JSON.stringify(smallCounts),
   );
   // Fed in chunks of every size, at levels that change in between (setLevel closes the pack): the same rule.
@@ -373,4 +375,86 @@ test('transientOutput: blocks in a buffer used again give the same bytes as bloc
   r.feed(realistic);
   r.end();
   assert.notDeepEqual(concat(kept), recompressCapture(realistic, { level: FOLLOW_FAST_LEVEL, merge: false }));
+});
+
+/** A records block's payload and place, as decode() saw it in `bytes`. */
+function blockPayloads(bytes: Uint8Array): { info: Collected['blocks'][number]; stored: Uint8Array }[] {
+  return decode(bytes)
+    .blocks.filter((b) => b.headerLen > 0)
+    .map((info) => ({ info, stored: bytes.subarray(info.offset + info.headerLen, info.offset + info.headerLen + info.storedLen) }));
+}
+
+/** A brotli group block (stream 0, base_seq 0) of `raw`, its CRC over the header's fields and `stored`. */
+function brotliGroupBlock(stored: Uint8Array, rawLen: number): Uint8Array {
+  const out = new Uint8Array(32 + stored.length);
+  const dv = new DataView(out.buffer);
+  out.set([0xeb, 0x4d, 0x4c, 0x42, 2, 32]);
+  dv.setUint16(6, BLOCK_KIND_GROUP, true);
+  dv.setUint32(8, stored.length, true);
+  dv.setUint32(12, rawLen, true);
+  out.set(stored, 32);
+  dv.setUint32(16, crc32(out.subarray(32), crc32(out.subarray(20, 32), crc32(out.subarray(4, 16)))) >>> 0, true);
+  return out;
+}
+
+test('packs at the fast level declare a brotli window of 2^18 (a reader holds a ring of 256 KiB, not of the pack), and read back the same records', () => {
+  const big: Uint8Array[] = [];
+  writeRealistic({ events: 400_000, threads: 3, sink: (b) => big.push(b) });
+  const input = concat(big);
+  for (const level of [0, FOLLOW_FAST_LEVEL]) {
+    const packed = recompressCapture(input, { level, packs: true });
+    const blocks = blockPayloads(packed).filter((b) => (b.info.flags & 2) !== 0);
+    assert.ok(blocks.filter((b) => b.info.kind === BLOCK_KIND_GROUP && b.info.rawLen > PACK_BYTES - (64 << 10)).length >= 2, `quality ${level}`);
+    for (const b of blocks) assert.ok(declaredLgwin(b.stored) <= FAST_LGWIN, `quality ${level}: a block of ${b.info.rawLen} bytes declares 2^${declaredLgwin(b.stored)}`);
+    const out = decode(packed);
+    assert.deepEqual(out.warnings, []);
+    assert.deepEqual(out.items, decode(input).items);
+  }
+  // A block longer than a pack at a fast quality (a record of its own past 32 KiB) declares 2^18 too.
+  const long = new Uint8Array(1 << 20).map((_, i) => (i * 2654435761) >>> 27);
+  for (const level of [0, 1]) {
+    const framed = encodeBlock(1, 0, long, { compressLevel: level, codec: 'brotli' });
+    assert.equal(declaredLgwin(framed.subarray(32)), FAST_LGWIN);
+    assert.deepEqual(new Uint8Array(brotliDecompressSync(framed.subarray(32))), long);
+  }
+  // At quality 5 a block's window is the one it was compressed with: its copies may reach that far.
+  const slow = blockPayloads(recompressCapture(input)).filter((b) => (b.info.flags & 2) !== 0 && b.info.rawLen > 1 << 16);
+  assert.ok(slow.length > 0 && slow.every((b) => declaredLgwin(b.stored) === 24));
+});
+
+test("a capture of round fourteen's writer (packs of up to 1 MiB declaring a window of 2^24) reads as before", () => {
+  // Its packs made here as that writer made them: the agent's blocks in file order, up to 1 MiB a pack,
+  // quality 0 with a window of 2^24 declared as it is.
+  const big: Uint8Array[] = [];
+  writeRealistic({ events: 400_000, threads: 3, sink: (b) => big.push(b) });
+  const input = concat(big);
+  const header = recompressCapture(input.subarray(0, blockPayloads(input)[0]!.info.offset), { packs: true });
+  const old: Uint8Array[] = [header];
+  let pack: { stream: number; baseSeq: number; payload: Uint8Array }[] = [];
+  let bytes = 0;
+  const flush = (): void => {
+    if (pack.length === 0) return;
+    const raw = packPayload(pack);
+    const params = { [zlibConstants.BROTLI_PARAM_QUALITY]: 0, [zlibConstants.BROTLI_PARAM_LGWIN]: 24, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: raw.length };
+    old.push(brotliGroupBlock(new Uint8Array(brotliCompressSync(raw, { params })), raw.length));
+    pack = [];
+    bytes = 0;
+  };
+  for (const { info, stored } of blockPayloads(input)) {
+    if (bytes + stored.length + 32 > 1 << 20) flush();
+    pack.push({ stream: info.stream, baseSeq: info.baseSeq, payload: stored });
+    bytes += stored.length + 16;
+  }
+  flush();
+  const capture = concat(old);
+  const packs = blockPayloads(capture).filter((b) => b.info.kind === BLOCK_KIND_GROUP);
+  assert.ok(
+    packs.length >= 2 && packs.slice(0, -1).every((b) => b.info.rawLen > (1 << 20) - (64 << 10) && declaredLgwin(b.stored) === 24),
+    JSON.stringify(packs.map((b) => [b.info.rawLen, declaredLgwin(b.stored)])),
+  );
+  const out = decode(capture);
+  assert.deepEqual(out.warnings, []);
+  assert.deepEqual(out.items, decode(input).items);
+  // And beside it, the same records from this writer's packs: nothing in the reader assumes either.
+  assert.deepEqual(decode(recompressCapture(input, { level: FOLLOW_FAST_LEVEL, packs: true })).items, out.items);
 });

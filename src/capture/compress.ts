@@ -147,18 +147,21 @@ export const FOLLOW_WHOLE_PARTS = true;
 export const FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS = true;
 
 /**
- * A pack's bytes (its heads and parts) stay within this many: a part that would take them past it starts
- * the next pack. Up to round twelve a pack was written once its parts held this many, so it came out at 1
- * MiB and up to one part (32 KiB) more: past 1 MiB of output the reader's brotli decoder grows its ring
- * buffer from 1 to 2 MiB (a power of two, up to the window), allocated for every pack and resident at a
- * report's peak; packs within 1 MiB make a capture about 0.3 % larger (docs/benchmarks.md, "stats' peak,
- * round thirteen").
+ * A pack's bytes (its heads and parts) stay within this many: a part that would take them past it starts the next
+ * pack. A reader holds a pack's bytes decompressed (decoder.ts, block-inflater.ts) and brotli's decoder a ring of
+ * the same size (a power of two, up to the window, which for the fast qualities is 2^18: block-deflater.ts,
+ * FAST_LGWIN), both resident at a report's peak. Packs of 1 MiB (rounds thirteen and fourteen) against 256 KiB,
+ * the same records of a 50 M-event capture: every report's peak 0.9-1.7 MiB higher (the reports' CPU the same) for
+ * a capture a quarter smaller (6.4 against 8.0 MB; memray's 42 MB; a short run's 90 against 114-129 KB, memray's
+ * 633 KB) and the same CPU of the run (docs/benchmarks.md, "Packs' size and brotli window, round fifteen"). Up to
+ * round twelve a pack went out once its parts held 1 MiB, up to one part (32 KiB) more, where brotli's ring
+ * doubled to 2 MiB. Readers take packs of any size.
  */
-export const PACK_BYTES = 1 << 20;
+export const PACK_BYTES = 256 << 10;
 
 /**
  * Room kept before a pack's payloads in its buffer for the pack's heads (group.ts, packPayload: a count,
- * three varints a part, the columns' count 0): 1 MiB of the agent's 32 KiB blocks is about 32 parts, 300-500
+ * three varints a part, the columns' count 0): a pack of the agent's 32 KiB blocks holds about 8 parts, 80-130
  * bytes of heads. A pack of more or smaller parts than fits is copied once more.
  */
 const PACK_HEADROOM = 4 << 10;

@@ -27,7 +27,7 @@ import {
   STREAM_SERVICE,
 } from './format.js';
 import { SlotAddressWriter } from './address-slots.js';
-import { BlockDeflater } from './block-deflater.js';
+import { BlockDeflater, declareFastWindow, FAST_LGWIN, FAST_MAX_QUALITY, fastWindowHolds } from './block-deflater.js';
 import { encodeHeader, makeHeader, type HeaderInput } from './header.js';
 import { encodeMetaPayload, recordTypeOf } from './meta.js';
 import type { MetaRecord } from './records.js';
@@ -106,12 +106,15 @@ export function encodeBlock(stream: number, baseSeq: number, payload: Uint8Array
   let flags = 0;
   if (options.compressLevel !== undefined && payload.length > 0) {
     if (options.codec === 'brotli') {
-      // A block is at most 16 MiB; the agent's are 32 KiB: a 64 KiB window sees all of one.
-      const lgwin = payload.length <= 1 << 16 ? 16 : 24;
+      // A block is at most 16 MiB; the agent's are 32 KiB: a 64 KiB window sees all of one. The fast
+      // qualities take 2^18 at least (brotli raises it), which sees all of a pack (compress.ts, PACK_BYTES).
+      const fast = options.compressLevel <= FAST_MAX_QUALITY;
+      const lgwin = payload.length <= 1 << 16 ? 16 : fast && payload.length <= 1 << FAST_LGWIN ? FAST_LGWIN : 24;
       // The deflater's buffer is copied into the block below, before the next call overwrites it; or, for a
       // transient block, the header goes in the room left in front of it.
       const headroom = options.transient === true ? headerLen : 0;
       let c = (deflater ??= new BlockDeflater()).compress(payload, options.compressLevel, lgwin, headroom);
+      const inDeflater = c !== undefined;
       if (c === undefined) {
         const params = {
           [zlibConstants.BROTLI_PARAM_QUALITY]: options.compressLevel,
@@ -120,7 +123,11 @@ export function encodeBlock(stream: number, baseSeq: number, payload: Uint8Array
         };
         const sync = brotliCompressSync(payload, { params });
         c = sync.length < payload.length ? sync : null;
-      } else if (c !== null && headroom > 0) {
+      }
+      // A longer payload at a fast quality is compressed with the window it needs and declares 2^18: a reader's
+      // decoder then allocates 256 KiB for it rather than its size (block-deflater.ts, FAST_LGWIN).
+      if (c !== null && fastWindowHolds(options.compressLevel, lgwin)) declareFastWindow(c, lgwin);
+      if (c !== null && headroom > 0 && inDeflater) {
         return frame(new Uint8Array(c.buffer, c.byteOffset - headroom, headroom + c.length), BLOCK_FLAG_BROTLI, headerLen, stream, baseSeq, c, payload.length, extra, options.kind);
       }
       if (c !== null) {
