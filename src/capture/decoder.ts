@@ -306,7 +306,7 @@ export class CaptureDecoder {
       // late in a big read and compile it then, with all it calls inlined (1.3 MiB of compiler zone on top of
       // the read's largest moment; docs/benchmarks.md, "stats' peak, round fifteen"); groupPart() is hot
       // from the first packs on, and compiled then.
-      for (const p of parts) this.groupPart(info, p, raw, pack);
+      for (let i = 0; i < parts.length; i++) this.groupPart(info, parts[i]!, raw, pack);
     } finally {
       this.depth--;
       this.groupScratch = scratch;
