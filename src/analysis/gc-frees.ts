@@ -74,7 +74,7 @@ class Field {
 
   /** Slot `i` is overwritten. */
   drop(i: number): void {
-    if (this.beside.size > 0) this.beside.delete(i);
+    this.beside.delete(i);
   }
 }
 
@@ -168,23 +168,28 @@ export class GcFrees implements ReplayObserver {
   /** Any free at `i`, the next write (`d`: its seq minus the newest's, `b`: its bytes). */
   private write(i: number, site: SiteId, seq: number, d: number, b: number, count: number): void {
     if (this.size === this.cap) {
-      // Full at its largest: the oldest entry (the one at `next`) goes; the one after it becomes the oldest.
+      // Full at its largest (most frees of a program that frees more than the ring holds between two
+      // collections): the oldest entry (the one at `next`) goes; the one after it becomes the oldest.
       this.droppedSeq = Math.max(this.droppedSeq, this.oldestSeq);
       const j = i + 1 === this.cap ? 0 : i + 1;
       if (j !== i) this.oldestSeq += this.deltaAt(j);
-      this.delta.drop(i);
-      this.bytes.drop(i);
-      this.site.drop(i);
+      if (this.delta.beside.size > 0) this.delta.drop(i);
+      if (this.bytes.beside.size > 0) this.bytes.drop(i);
+      if (this.site.beside.size > 0) this.site.drop(i);
       if (this.besideCount.size > 0) this.besideCount.delete(i);
     } else {
       this.size++;
     }
     if (this.size === 1) this.oldestSeq = seq;
     this.newestSeq = seq;
-    this.words[i] = this.delta.put(i, d, this.cap) | (this.bytes.put(i, b, this.cap) << BYTES_SHIFT) | (this.site.put(i, site, this.cap) << SITE_SHIFT);
-    this.hi = this.delta.hi !== undefined || this.bytes.hi !== undefined || this.site.hi !== undefined;
-    // -count is 1 for a free, 0 for a piece of an unmapped region, a weight in a sampled capture.
-    if (count !== -1) this.besideCount.set(i, -count);
+    if (count === -1 && !this.hi && d >>> 0 === d && d < DELTA_LOW_MARK && b >>> 0 === b && b < BYTES_LOW_MARK && site < SITE_LOW_MARK) {
+      this.words[i] = d | (b << BYTES_SHIFT) | (site << SITE_SHIFT);
+    } else {
+      this.words[i] = this.delta.put(i, d, this.cap) | (this.bytes.put(i, b, this.cap) << BYTES_SHIFT) | (this.site.put(i, site, this.cap) << SITE_SHIFT);
+      this.hi = this.delta.hi !== undefined || this.bytes.hi !== undefined || this.site.hi !== undefined;
+      // -count is 1 for a free, 0 for a piece of an unmapped region, a weight in a sampled capture.
+      if (count !== -1) this.besideCount.set(i, -count);
+    }
     this.next = i + 1 === this.cap ? 0 : i + 1;
   }
 
@@ -196,7 +201,9 @@ export class GcFrees implements ReplayObserver {
   }
 
   private deltaAt(i: number): number {
-    return this.delta.at(i, this.words[i]!);
+    const w = this.words[i]!;
+    const low = w & DELTA_LOW_MARK;
+    return low !== DELTA_LOW_MARK && this.delta.hi === undefined ? low : this.delta.at(i, w);
   }
 
   snapshot(): void {
