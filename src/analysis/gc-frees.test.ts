@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GcRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
-import { GC_RING_MAX, GcFrees } from './gc-frees.js';
+import { GcFrees } from './gc-frees.js';
 
 const site = (n: number): SiteId => n as SiteId;
 
@@ -134,8 +134,8 @@ test('the compact ring agrees with a plain list of frees: large seq gaps, big si
   }
 });
 
-test('frees too big for the low bits (here 64 KiB or more) wait beside until there are many (the high parts of the bytes not made for a few), then in the high parts, with the same figures', () => {
-  const highParts = (g: GcFrees): Uint16Array | undefined => (g as unknown as { bytes: { hi?: Uint16Array } }).bytes.hi;
+test('frees of 64 KiB or more wait beside until there are many (the high parts of the bytes not made for a few), then in the high parts, with the same figures', () => {
+  const highParts = (g: GcFrees): Uint8Array | undefined => (g as unknown as { bytesHi?: Uint8Array }).bytesHi;
   for (const large of [500, 3000]) {
     const g = new GcFrees(8192);
     let seq = 1;
@@ -150,76 +150,7 @@ test('frees too big for the low bits (here 64 KiB or more) wait beside until the
     const r = g.finish();
     assert.equal(r.bytes[0], want, `${large} large frees`);
     assert.equal(r.count[0], 2 * large);
-    // A few hundred: the map holds them, no array of the high parts (2 bytes an entry more); thousands: the array.
+    // A few hundred: the map holds them, no quarter-MiB array (7 bytes an entry); thousands: the array.
     assert.equal(highParts(g) === undefined, large < 1024, `${large} large frees`);
   }
-});
-
-/** Bytes of the typed arrays a GcFrees holds (its own fields, and its fields' fields). */
-function ringBytes(g: GcFrees): number {
-  let n = 0;
-  for (const v of Object.values(g as object)) {
-    if (ArrayBuffer.isView(v)) n += v.byteLength;
-    else if (v !== null && typeof v === 'object' && !(v instanceof Map)) for (const w of Object.values(v as object)) if (ArrayBuffer.isView(w)) n += w.byteLength;
-  }
-  return n;
-}
-
-test('an entry is 4 bytes: frees of small sizes, few sites and close seqs fill the whole ring in 1 MiB', () => {
-  // The benchmark's workload frees 495 669 times between two collections, with seq differences below 2^4,
-  // bytes below 2^10 and sites below 2^6: the ring written whole (6 bytes an entry was 1.5 MiB of stats' peak).
-  const g = new GcFrees();
-  let seq = 0;
-  let inside = 0;
-  for (let k = 0; k < 400_000; k++) {
-    g.change(site(k % 40), (seq += 1 + (k % 3)), -(16 + (k % 1000)), -1);
-    if (seq >= 1_000_000) inside++;
-  }
-  g.gc(gc(seq + 1, 1_000_000));
-  assert.equal(ringBytes(g), 4 * GC_RING_MAX);
-  const r = g.finish();
-  assert.equal(r.count[0], inside);
-  assert.equal(r.incomplete, 0);
-});
-
-test('high parts of every field made mid-ring (many big seq differences, sizes and sites at once) agree with a plain list', () => {
-  let state = 777;
-  const rnd = (): number => {
-    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-    return state / 2 ** 32;
-  };
-  const cap = 1 << 13;
-  const g = new GcFrees(cap);
-  let kept: { seq: number; site: number; bytes: number }[] = [];
-  let dropped = -1;
-  const want = { bytes: [] as number[], count: [] as number[], incomplete: 0 };
-  let seq = 1;
-  for (let step = 0; step < 40_000; step++) {
-    if (rnd() < 0.9995) {
-      // A third of each value past its low bits (7, 12, 12), some past the high ones too; the rest small.
-      seq += rnd() < 0.35 ? 127 + Math.floor(rnd() * (rnd() < 0.01 ? 2 ** 30 : 70_000)) : 1 + Math.floor(rnd() * 3);
-      const bytes = rnd() < 0.35 ? 4095 + Math.floor(rnd() * (rnd() < 0.01 ? 2 ** 33 : 2 ** 27)) : Math.floor(rnd() * 4095);
-      const s = rnd() < 0.35 ? 4095 + Math.floor(rnd() * (rnd() < 0.01 ? 2 ** 31 : 2 ** 27)) : Math.floor(rnd() * 4095);
-      g.change(site(s), seq, -bytes, -1);
-      kept.push({ seq, site: s, bytes });
-      if (kept.length > cap) dropped = Math.max(dropped, kept.shift()!.seq);
-    } else {
-      const start = kept.length === 0 ? seq : kept[Math.floor(rnd() * kept.length)]!.seq;
-      seq += 1;
-      g.gc(gc(seq, start));
-      const inside = kept.filter((k) => k.seq >= start);
-      want.bytes.push(inside.reduce((a, k) => a + k.bytes, 0));
-      want.count.push(inside.length);
-      if (dropped >= start) want.incomplete++;
-      kept = [];
-      dropped = -1;
-    }
-  }
-  // Every field has its high parts by now (2 bytes each more).
-  assert.equal(ringBytes(g), 10 * cap);
-  const got = g.finish();
-  assert.ok(want.bytes.length >= 5, `${want.bytes.length} collections`);
-  assert.deepEqual([...got.bytes], want.bytes);
-  assert.deepEqual([...got.count], want.count);
-  assert.equal(got.incomplete, want.incomplete);
 });
