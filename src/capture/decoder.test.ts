@@ -19,6 +19,7 @@ import type { Item } from '../../test/support/collect.js';
 import { setImmediate as tick } from 'node:timers/promises';
 import { collectNow } from '../util/outgrown.js';
 import { ByteWriter } from './varint.js';
+import { setFlagsFromString } from 'node:v8';
 
 function decode(bytes: Uint8Array): Collected {
   const c = new Collector();
@@ -551,4 +552,47 @@ test('the reference history is sized to the longest block, not doubled for one a
   assert.ok(hist.length > 0, 'a capture with references');
   const need = (longest >> 1) + 2;
   for (const a of hist) assert.ok(a.length <= need * 1.125 + 1024, `${a.length} entries for blocks of at most ${longest} bytes`);
+});
+
+test("a pack's parts are passed on one call each: the group's own loop stays cold, and is not compiled late in a read", () => {
+  // groupRecords() with each part's work in its own loop became hot after a few thousand parts, late in a big
+  // read, and its compile (everything it calls inlined) put 1.3 MiB of compiler zone on top of a report's largest
+  // moment (docs/benchmarks.md, "stats' peak, round fifteen"). V8 finds a function hot by the bytecode it runs
+  // itself: 60 groups of 86 parts each (5 160 parts) made the old loop hot; the new one runs a few bytecodes a
+  // part (it becomes hot past about 8 000 here).
+  setFlagsFromString('--allow-natives-syntax');
+  // V8's intrinsic, parsed after the flag: only a compile of source text can call it.
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- %GetOptimizationStatus is the point
+  const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 20_000, threads: 4, seed: 5, blockSize: 1024, sink: (b) => parts.push(b) });
+  const packed = recompressCapture(concat(parts), { level: FOLLOW_FAST_LEVEL, packs: true });
+  let group: { offset: number; headerLen: number; storedLen: number } | undefined;
+  let first = Infinity;
+  let groupParts = 0;
+  decodeCapture(packed, {
+    block: (b) => {
+      first = Math.min(first, b.offset);
+      if (b.kind === BLOCK_KIND_GROUP) group ??= b;
+      else if (b.offset === group?.offset) groupParts++;
+    },
+    alloc: () => undefined,
+    free: () => undefined,
+    meta: () => undefined,
+  });
+  assert.ok(group !== undefined && groupParts === 86, `${groupParts} parts in the first pack`);
+  // The one pack 60 times: a read of 5 160 parts, each decoded when it is deferred.
+  const block = packed.subarray(group.offset, group.offset + group.headerLen + group.storedLen);
+  const capture = concat([packed.subarray(0, first), ...Array<Uint8Array>(60).fill(block)]);
+  let allocs = 0;
+  const v: CaptureVisitor = { alloc: () => void allocs++, free: () => undefined, meta: () => undefined, defer: (b) => b.decode(v) };
+  const d = new CaptureDecoder(v);
+  d.feed(capture);
+  d.end();
+  assert.equal(d.warnings, 0);
+  assert.ok(allocs > 60 * 5000, `${allocs} allocations`);
+  const proto = CaptureDecoder.prototype as unknown as Record<string, unknown>;
+  // 16: V8's OptimizationStatus bit for optimized code.
+  assert.equal(status(proto['groupRecords']) & 16, 0, 'groupRecords was optimized');
+  assert.notEqual(status(proto['groupPart']) & 16, 0, 'groupPart was not optimized');
 });

@@ -302,22 +302,30 @@ export class CaptureDecoder {
     // are passed on (the orderer releasing deferred blocks) decompresses one level deeper.
     this.depth++;
     try {
-      for (const p of parts) {
-        const part: BlockInfo = { offset: info.offset, flags: 0, headerLen: 0, kind: BLOCK_KIND_RECORDS, storedLen: p.payload.length, rawLen: p.payload.length, stream: p.stream, baseSeq: p.baseSeq };
-        v.block?.(part);
-        if (pack !== undefined && isThreadStream(p.stream) && p.payload.buffer === pack.rawBuffer) {
-          const at = p.payload.byteOffset - raw.byteOffset;
-          const len = p.payload.length;
-          deferPacked(v, this.packed, pack, this.nodesOf(p.stream), p.stream, len, (b, to) => this.records(b.subarray(at, at + len), part, -1, false, to));
-        } else if (v.defer !== undefined && isThreadStream(p.stream)) {
-          deferCopy(v, this.pool, this.nodesOf(p.stream), p.stream, p.payload.length, p.payload, (b, to) => this.records(b, part, -1, false, to));
-        } else {
-          this.records(p.payload, part, -1, false, v);
-        }
-      }
+      // One call a part: the loop stays a few bytecodes long, so that V8 does not find this function hot
+      // late in a big read and compile it then, with all it calls inlined (1.3 MiB of compiler zone on top of
+      // the read's largest moment; docs/benchmarks.md, "stats' peak, round fifteen"); groupPart() is hot
+      // from the first packs on, and compiled then.
+      for (let i = 0; i < parts.length; i++) this.groupPart(info, parts[i]!, raw, pack);
     } finally {
       this.depth--;
       this.groupScratch = scratch;
+    }
+  }
+
+  /** A group's part `p` (a view of `raw`), passed on as a block of its own at the group's offset. */
+  private groupPart(info: BlockInfo, p: GroupPart, raw: Uint8Array, pack: StoredPack | undefined): void {
+    const v = this.visitor;
+    const part: BlockInfo = { offset: info.offset, flags: 0, headerLen: 0, kind: BLOCK_KIND_RECORDS, storedLen: p.payload.length, rawLen: p.payload.length, stream: p.stream, baseSeq: p.baseSeq };
+    v.block?.(part);
+    if (pack !== undefined && isThreadStream(p.stream) && p.payload.buffer === pack.rawBuffer) {
+      const at = p.payload.byteOffset - raw.byteOffset;
+      const len = p.payload.length;
+      deferPacked(v, this.packed, pack, this.nodesOf(p.stream), p.stream, len, (b, to) => this.records(b.subarray(at, at + len), part, -1, false, to));
+    } else if (v.defer !== undefined && isThreadStream(p.stream)) {
+      deferCopy(v, this.pool, this.nodesOf(p.stream), p.stream, p.payload.length, p.payload, (b, to) => this.records(b, part, -1, false, to));
+    } else {
+      this.records(p.payload, part, -1, false, v);
     }
   }
 

@@ -37,7 +37,12 @@
 // 0.7, +40-61 % at 0.8, +73-102 % at 0.85 and +115 % at 0.9: with linear probing an insert walks to the end
 // of its run and a removal shifts the rest of it back, both growing as 1/(1 − load)^2. The table is a fifth
 // of a report's CPU, and the reports must stay within 2 % of it: the slots stay powers of two at main's load,
-// and the entry got smaller instead.
+// and the entry got smaller instead. Cuckoo hashing (round fifteen, not kept): buckets of four slots, two
+// buckets a key, a count per bucket of its keys placed in their second one, up to 93 % full: 2 MiB instead of
+// 4 at that capture's peak (stats 2.2 MiB lower), but the table 40 % slower and `stats` 20 % more CPU: at
+// that load most first buckets are full (60 % of ALLOCs and 29 % of FREEs looked at a second bucket, another
+// cache line), and even at 70 % a miss reads the whole bucket where linear probing stops at the first empty
+// slot (docs/benchmarks.md, "stats' peak, round fifteen").
 //
 // A big table doubles in place. Its arrays are made once for many more slots than it uses (RESERVED_SLOTS),
 // and only the first `mask + 1` are used: the rest stays untouched, so the system gives it no memory (an
