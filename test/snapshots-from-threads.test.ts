@@ -69,9 +69,11 @@ testPythons().forEach((py, i) => {
       // least (the first may find the start's fresh), 10 less one for each thread preempted for over 10 ms
       // while it took one. 8: a bound no scheduling can break short of 3 such preemptions.
       assert.ok(fromThreads.length >= 8, `${fromThreads.length} snapshots from the program's threads`);
-      // In seq order their times go up too: one lock serializes every snapshot's reading and its seq.
-      const bySeq = [...snapshots].sort((a, b) => a.seq - b.seq);
-      for (let k = 1; k < bySeq.length; k++) assert.ok(bySeq[k]!.time_ns >= bySeq[k - 1]!.time_ns, `snapshot ${k}: ${JSON.stringify(bySeq.slice(k - 1, k + 1))}`);
+      // In time order their seqs go up too: one lock serializes every snapshot's reading and its seq. A
+      // snapshot's seq is the next event's, not one of its own (agent/src/state.h, ml_next_seq), so two with no
+      // event between them share one (seen: the start's and a thread's first, 3 ms apart): never a lower one.
+      const byTime = [...snapshots].sort((a, b) => a.time_ns - b.time_ns);
+      for (let k = 1; k < byTime.length; k++) assert.ok(byTime[k]!.seq >= byTime[k - 1]!.seq, `snapshot ${k}: ${JSON.stringify(byTime.slice(k - 1, k + 1))}`);
 
       const v = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, 'verdict', '--json', run.capture], { encoding: 'utf8', maxBuffer: 1 << 28 });
       assert.equal(v.status, 0, v.stderr);
