@@ -193,7 +193,10 @@ test('with GC_START records the ring holds only the collections’ frees, small;
   assert.deepEqual([...a.count], [...o.count]);
   assert.equal(a.incomplete, 0);
   assert.equal(o.incomplete, 0);
-  assert.deepEqual([...a.bySite].sort((x, y) => x[0] - y[0]), [...o.bySite].sort((x, y) => x[0] - y[0]));
+  assert.deepEqual(
+    [...a.bySite].sort((x, y) => x[0] - y[0]),
+    [...o.bySite].sort((x, y) => x[0] - y[0]),
+  );
   // Entries written: before the first GC_START every free (nothing says yet that the capture has them), then
   // the collections' frees only, where a ring of every free since the last collection writes them all.
   assert.equal(aware.written, 100_015);
