@@ -149,6 +149,7 @@ enum ml_record_type {
     ML_R_GC_STATE = 20,
     ML_R_CENSUS = 21,
     ML_R_PRESSURE = 22,
+    ML_R_GC_START = 23,
 };
 
 #define ML_SNAPSHOT_HAS_HEAP 1

@@ -112,6 +112,17 @@ static void *gc_callback(void *self, void *args) {
         if (ml_py.PyUnicode_CompareWithASCIIString(phase, "start") == 0) {
             g_start_ns = ml_now_ns();
             g_start_seq = ml_next_seq();
+            /* GC_START: a reader keeps the frees from here to the GC record only (docs/capture-format.md). */
+            uint8_t mem[16];
+            ml_buf b;
+            ml_buf_init(&b, mem, sizeof mem);
+            ml_buf_varint(&b, g_start_seq);
+            ml_thread *t = ml_thread_current();
+            if (t != NULL) {
+                ml_lock_acquire(&t->stream.lock);
+                if (!t->stream.closed) ml_stream_record(&t->stream, ML_R_GC_START, b.p, b.len);
+                ml_lock_release(&t->stream.lock);
+            }
         } else if (ml_py.PyUnicode_CompareWithASCIIString(phase, "stop") == 0) {
             uint64_t end = ml_now_ns();
             uint8_t mem[80];

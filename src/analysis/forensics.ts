@@ -78,6 +78,11 @@ export class ForensicsObserver implements ReplayObserver {
     this.gcFrees.gc(record);
   }
 
+  gcStart(seq: number): void {
+    if (this.stoppedAt !== undefined) return;
+    this.gcFrees.gcStart(seq);
+  }
+
   /** The program's end: a last tick closes here, and nothing after it counts (memlens's release). */
   marker(record: MarkerRecord): void {
     if (this.stoppedAt !== undefined || !isProgramEndMarker(record)) return;

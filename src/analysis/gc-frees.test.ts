@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { GcRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
-import { GcFrees } from './gc-frees.js';
+import { GC_RING_FIRST, GcFrees, type GcFreesResult } from './gc-frees.js';
 
 const site = (n: number): SiteId => n as SiteId;
 
@@ -64,9 +64,10 @@ test('the compact ring agrees with a plain list of frees: large seq gaps, big si
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;
     return state / 2 ** 32;
   };
-  for (const cap of [1, 2, 8, 64, 1024]) {
+  for (const cap of [1, 2, 8, 64, 1024, 4096]) {
     for (const bigSitesFrom of [Infinity, 1500]) {
       const g = new GcFrees(cap);
+      ops = [];
       // The reference: every free since the last collection, the oldest dropped past `cap`.
       let kept: { seq: number; site: number; bytes: number; count: number }[] = [];
       let dropped = -1;
@@ -95,12 +96,14 @@ test('the compact ring agrees with a plain list of frees: large seq gaps, big si
           // Site ids past 2^16 (and past 2^31) from step `bigSitesFrom` on: the high parts made mid-ring.
           const s = step >= bigSitesFrom && c > 0.5 ? (c > 0.9 ? 2 ** 31 + step : 65_536 + step * 7) : step % 7;
           g.change(site(s), seq, -bytes, -count);
+          ops.push({ seq, site: s, bytes, count });
           kept.push({ seq, site: s, bytes, count });
           if (kept.length > cap) dropped = Math.max(dropped, kept.shift()!.seq);
         } else {
           const start = seq - Math.floor(rnd() * 40);
           seq += 1;
           g.gc(gc(seq, start));
+          ops.push(gc(seq, start));
           let b = 0;
           let n = 0;
           for (const k of kept) {
@@ -130,8 +133,102 @@ test('the compact ring agrees with a plain list of frees: large seq gaps, big si
       const bySite = (m: ReadonlyMap<number, { bytes: number; count: number }>): [number, number, number][] =>
         [...m].map(([k, v]): [number, number, number] => [k, v.bytes, v.count]).sort((a, b) => a[0] - b[0]);
       assert.deepEqual(bySite(got.bySite), bySite(want.bySite), what);
+      // The same capture with GC_START records: the same figures, from a ring that kept only the collections' frees.
+      const aware = new GcFrees(cap);
+      replayWithStarts(aware, ops);
+      const a = aware.finish();
+      assert.deepEqual([...a.bytes], want.bytes, `${what}, with GC_START`);
+      assert.deepEqual([...a.count], want.count, `${what}, with GC_START`);
+      assert.equal(a.incomplete, want.incomplete, `${what}, with GC_START`);
+      assert.deepEqual(bySite(a.bySite), bySite(want.bySite), `${what}, with GC_START`);
     }
   }
+});
+
+type Op = { seq: number; site: number; bytes: number; count: number } | GcRecord;
+let ops: Op[] = [];
+
+/** Feeds `ops` with a GC_START before the first free of each collection (its start_seq or later), as the agent writes it. */
+function replayWithStarts(g: GcFrees, list: readonly Op[]): void {
+  let from = 0;
+  for (let j = 0; j < list.length; j++) {
+    const op = list[j]!;
+    if ('type' in op) {
+      // Free ops from `from` up to j: the GC_START goes before the first with seq ≥ start.
+      const start = op.startSeq!;
+      let k = from;
+      while (k < j && (list[k] as { seq: number }).seq < start) k++;
+      for (let m = from; m < j; m++) {
+        if (m === k) g.gcStart(start);
+        const f = list[m] as { seq: number; site: number; bytes: number; count: number };
+        g.change(site(f.site), f.seq, -f.bytes, -f.count);
+      }
+      if (k === j) g.gcStart(start);
+      g.gc(op);
+      from = j + 1;
+    }
+  }
+}
+
+function feed(g: GcFrees, starts: boolean): GcFreesResult {
+  // 100 000 frees between collections, 5 in each collection, 3 collections; a few large and big-site frees.
+  let seq = 1;
+  for (let c = 0; c < 3; c++) {
+    for (let k = 0; k < 100_000; k++, seq++) g.change(site(k % 5), seq, -(k % 97), -1);
+    const start = seq;
+    if (starts) g.gcStart(start);
+    for (let k = 0; k < 5; k++, seq++) g.change(site(k === 0 ? 70_000 : 9), seq, k === 1 ? -100_000 : -16, -1);
+    g.gc(gc(seq, start));
+  }
+  return g.finish();
+}
+
+test('with GC_START records the ring holds only the collections’ frees, small; without them the figures are the same', () => {
+  const aware = new GcFrees();
+  const a = feed(aware, true);
+  const old = new GcFrees();
+  const o = feed(old, false);
+  assert.deepEqual([...a.bytes], [100_064, 100_064, 100_064]);
+  assert.deepEqual([...a.bytes], [...o.bytes]);
+  assert.deepEqual([...a.count], [...o.count]);
+  assert.equal(a.incomplete, 0);
+  assert.equal(o.incomplete, 0);
+  assert.deepEqual(
+    [...a.bySite].sort((x, y) => x[0] - y[0]),
+    [...o.bySite].sort((x, y) => x[0] - y[0]),
+  );
+  // Entries written: before the first GC_START every free (nothing says yet that the capture has them), then
+  // the collections' frees only, where a ring of every free since the last collection writes them all.
+  assert.equal(aware.written, 100_015);
+  assert.equal(old.written, 300_015);
+});
+
+test('with GC_START records the ring grows by need, and a collection past its cap or without its GC_START is incomplete', () => {
+  const g = new GcFrees(4 * GC_RING_FIRST);
+  let seq = 1;
+  g.change(site(1), seq++, -1, -1);
+  g.gcStart(seq);
+  g.gc(gc(seq, 2)); // an empty collection
+  for (let k = 0; k < 2_000_000; k++) g.change(site(1), seq++, -1, -1); // outside one: not kept
+  assert.equal((g as unknown as { len: number }).len, GC_RING_FIRST);
+  assert.equal(g.written, 1);
+  g.gcStart(seq);
+  const first = seq;
+  for (let k = 0; k < 3 * GC_RING_FIRST; k++) g.change(site(1), seq++, -2, -1); // grows twice
+  g.gc(gc(seq, first));
+  assert.equal((g as unknown as { len: number }).len, 4 * GC_RING_FIRST);
+  // A collection freeing more than the cap: the newest cap frees, incomplete.
+  g.gcStart(seq);
+  const start = seq;
+  for (let k = 0; k < 5 * GC_RING_FIRST; k++) g.change(site(1), seq++, -1, -1);
+  g.gc(gc(seq, start));
+  // A GC record whose GC_START is missing: its frees were not kept.
+  const lost = seq;
+  g.change(site(1), seq++, -5, -1);
+  g.gc(gc(seq, lost));
+  const r = g.finish();
+  assert.deepEqual([...r.bytes], [0, 6 * GC_RING_FIRST, 4 * GC_RING_FIRST, 0]);
+  assert.equal(r.incomplete, 2);
 });
 
 test('frees of 64 KiB or more wait beside until there are many (the high parts of the bytes not made for a few), then in the high parts, with the same figures', () => {

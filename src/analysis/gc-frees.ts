@@ -6,6 +6,13 @@
 // the last ones seen: they wait in a ring of recent frees, which each GC record empties (collections
 // never overlap: CPython runs one at a time). A collection that freed more than the ring holds is counted
 // as incomplete (its figures are then lower bounds).
+//
+// Since 2026-12-05 the agent also writes a GC_START record when a collection starts: once one was seen,
+// the ring keeps only the frees between a GC_START and its GC record (a few hundred on the benchmark's
+// workload, where up to half a million frees come between two collections), and it grows by need. A
+// capture without GC_START records (older agents) keeps every free since the last collection, as before.
+// A free dropped outside a collection whose seq turns out to be inside the next one (a GC_START missing,
+// or delivered after a free of its collection) makes that collection incomplete, as an overwritten one does.
 
 import type { GcRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
@@ -13,10 +20,14 @@ import type { ReplayObserver } from '../model/replay-observer.js';
 
 /**
  * Frees kept at most (6 bytes each, 7 once many frees of 64 KiB or more were kept, 9 once a site id of 2^16 or
- * more was: 1.5–2.3 MiB). The ring holds the frees since the last collection, the oldest overwritten first,
- * so a collection is counted exactly unless it alone freed more than this.
+ * more was: 1.5–2.3 MiB). The ring holds the frees since the last collection (with GC_START records: since the
+ * collection's start), the oldest overwritten first, so a collection is counted exactly unless it alone
+ * freed more than this.
  */
 export const GC_RING_MAX = 1 << 18;
+
+/** The ring's first length (6 KiB); it doubles when full, up to its cap (without GC_START: to the cap at once). */
+export const GC_RING_FIRST = 1 << 10;
 
 /** In `deltas`: the value did not fit, it is in the entry's slot of the side map. */
 const DELTA_BESIDE = 0xffff;
@@ -54,6 +65,8 @@ export class GcFrees implements ReplayObserver {
   /** Reads no index. */
   readonly indexesFrom = Infinity;
   private readonly cap: number;
+  /** The arrays' length: grows by need up to `cap`. */
+  private len: number;
   // An entry is 6 bytes where it was 21 (then 13), as the ring is a few MiB of a report's peak memory: its
   // seq as the difference from the entry before it (the newest seq is kept, the ring is read from the
   // newest back) in 16 bits, its site's low 16 bits, its bytes' low 16 bits. The high parts come in arrays
@@ -63,10 +76,10 @@ export class GcFrees implements ReplayObserver {
   // of 2^16 or more or below 0, a size of 16 MiB or more, a fraction) is kept exactly in a side map by slot,
   // and so is a count other than 1 (a piece of an unmapped region, 0; a sampled allocation's weight).
   // Frees are close together in seq and small in nearly every program, so the maps stay small.
-  private readonly deltas: Uint16Array;
-  private readonly sitesLo: Uint16Array;
+  private deltas: Uint16Array;
+  private sitesLo: Uint16Array;
   private sitesHi: Uint16Array | undefined;
-  private readonly bytesLo: Uint16Array;
+  private bytesLo: Uint16Array;
   private bytesHi: Uint8Array | undefined;
   private readonly besideDelta = new Map<number, number>();
   private readonly besideBytes = new Map<number, number>();
@@ -77,31 +90,45 @@ export class GcFrees implements ReplayObserver {
   /** The seqs of the newest and the oldest valid entry. */
   private newestSeq = 0;
   private oldestSeq = 0;
-  /** The highest seq overwritten since the ring was last emptied (-1: none). */
+  /** The highest seq overwritten (or, with GC_START records, not kept) since the last GC record (-1: none). */
   private droppedSeq = -1;
+  /** A GC_START record was seen: frees are kept only inside a collection from then on. */
+  private starts = false;
+  /** `starts` and no collection open (between a GC record and the next GC_START): frees are not kept. */
+  private idle = false;
+  /** Entries written, over the whole replay (tests: what the ring cost). */
+  written = 0;
   private readonly perGc = { bytes: [] as number[], count: [] as number[], seq: [] as number[] };
   private incomplete = 0;
   private readonly bySite = new Map<SiteId, SiteFreed>();
 
   constructor(maxEntries = GC_RING_MAX) {
-    // The whole ring at once: its pages become resident only as frees are written into them (from the
-    // start after each collection), and a ring that grew by copies left its old arrays as garbage that
-    // lived long enough to wait for a full collection (a few MiB of peak RSS on a big capture). The same
-    // for the high parts, made whole when first needed.
+    // A small ring first. Without GC_START records it goes to its cap at its first overflow, as the whole
+    // ring was made before: its pages become resident only as frees are written into them (from the start
+    // after each collection), and a ring that grew by doublings left its old arrays as garbage that lived
+    // long enough to wait for a full collection (a few MiB of peak RSS on a big capture). With them it holds
+    // one collection's frees and doubles by need (its garbage a few KiB). The high parts are made at the
+    // ring's length when first needed, and grow with it.
     this.cap = maxEntries;
-    this.deltas = new Uint16Array(this.cap);
-    this.sitesLo = new Uint16Array(this.cap);
-    this.bytesLo = new Uint16Array(this.cap);
+    this.len = Math.min(this.cap, GC_RING_FIRST);
+    this.deltas = new Uint16Array(this.len);
+    this.sitesLo = new Uint16Array(this.len);
+    this.bytesLo = new Uint16Array(this.len);
   }
 
   change(site: SiteId, seq: number, bytes: number, count: number): void {
     if (bytes >= 0 && count >= 0) return;
+    if (this.idle) {
+      // Outside a collection: not kept, but a GC record whose start_seq is at most this seq is incomplete.
+      if (seq > this.droppedSeq) this.droppedSeq = seq;
+      return;
+    }
     // The usual free, written small enough for V8 to inline it into the replay's free (one call per free
     // otherwise): the ring not full, each value within its low part, a count of 1.
     const i = this.next;
     const d = seq - this.newestSeq;
     const b = -bytes;
-    if (this.size === this.cap || count !== -1 || d >>> 0 !== d || d >= DELTA_BESIDE || b >>> 0 !== b || b >= LO_BESIDE || site > 0xffff) {
+    if (this.size === this.len || count !== -1 || d >>> 0 !== d || d >= DELTA_BESIDE || b >>> 0 !== b || b >= LO_BESIDE || site > 0xffff) {
       this.write(i, site, seq, d, b, count);
       return;
     }
@@ -112,15 +139,19 @@ export class GcFrees implements ReplayObserver {
     if (this.sitesHi !== undefined) this.sitesHi[i] = 0;
     this.bytesLo[i] = b;
     if (this.bytesHi !== undefined) this.bytesHi[i] = 0;
-    this.next = i + 1 === this.cap ? 0 : i + 1;
+    this.written++;
+    this.next = i + 1 === this.cap ? 0 : i + 1; // below the cap, `len`: the next write grows the ring
   }
 
   /** Any free at `i`, the next write (`d`: its seq minus the newest's, `b`: its bytes). */
   private write(i: number, site: SiteId, seq: number, d: number, b: number, count: number): void {
-    if (this.size === this.cap) {
+    // The ring is written from index 0 after each GC record (and GC_START) and wraps only at its cap, so
+    // below the cap a full ring holds its entries in order from 0 and `i` is its length.
+    if (this.size === this.len && this.len < this.cap) this.grow(this.starts ? Math.min(this.cap, this.len * 2) : this.cap);
+    if (this.size === this.len) {
       // Full at its largest: the oldest entry (the one at `next`) goes; the one after it becomes the oldest.
       this.droppedSeq = Math.max(this.droppedSeq, this.oldestSeq);
-      const j = i + 1 === this.cap ? 0 : i + 1;
+      const j = i + 1 === this.len ? 0 : i + 1;
       if (j !== i) this.oldestSeq += this.deltaAt(j);
       if (this.besideDelta.size > 0) this.besideDelta.delete(i);
       if (this.besideBytes.size > 0) this.besideBytes.delete(i);
@@ -136,7 +167,7 @@ export class GcFrees implements ReplayObserver {
     }
     this.newestSeq = seq;
     this.sitesLo[i] = site;
-    if (site > 0xffff || this.sitesHi !== undefined) (this.sitesHi ??= new Uint16Array(this.cap))[i] = site >>> 16;
+    if (site > 0xffff || this.sitesHi !== undefined) (this.sitesHi ??= new Uint16Array(this.len))[i] = site >>> 16;
     let stored = b;
     if (b >>> 0 !== b || b >= BYTES_BESIDE) {
       stored = BYTES_BESIDE;
@@ -148,7 +179,7 @@ export class GcFrees implements ReplayObserver {
       } else {
         // Too many to keep beside: the high parts from now on. The entries kept beside (LO_BESIDE in
         // `bytesLo`) read as BYTES_BESIDE with a high part of 0xff, and stay in the map.
-        const hi = new Uint8Array(this.cap);
+        const hi = new Uint8Array(this.len);
         for (const k of this.besideBytes.keys()) hi[k] = 0xff;
         this.bytesHi = hi;
       }
@@ -157,7 +188,23 @@ export class GcFrees implements ReplayObserver {
     if (this.bytesHi !== undefined) this.bytesHi[i] = stored >>> 16;
     // -count is 1 for a free, 0 for a piece of an unmapped region, a weight in a sampled capture.
     if (count !== -1) this.besideCount.set(i, -count);
-    this.next = i + 1 === this.cap ? 0 : i + 1;
+    this.written++;
+    this.next = i + 1 === this.cap ? 0 : i + 1; // below the cap, `len`: the next write grows the ring
+  }
+
+  /** The arrays at `n` entries (more than `len`), the entries kept at the same indexes. */
+  private grow(n: number): void {
+    const widen = <T extends Uint16Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.deltas = widen(this.deltas, (k) => new Uint16Array(k));
+    this.sitesLo = widen(this.sitesLo, (k) => new Uint16Array(k));
+    this.bytesLo = widen(this.bytesLo, (k) => new Uint16Array(k));
+    if (this.sitesHi !== undefined) this.sitesHi = widen(this.sitesHi, (k) => new Uint16Array(k));
+    if (this.bytesHi !== undefined) this.bytesHi = widen(this.bytesHi, (k) => new Uint8Array(k));
+    this.len = n;
   }
 
   private deltaAt(i: number): number {
@@ -176,6 +223,15 @@ export class GcFrees implements ReplayObserver {
     // Snapshots do not matter here.
   }
 
+  /** A GC_START record: a collection starts at `seq`; what was kept before it is not its own. */
+  gcStart(seq: number): void {
+    this.starts = true;
+    this.idle = false;
+    // Frees of this collection seen before its GC_START (none when the records come in order) are not kept.
+    if (this.size > 0 && this.newestSeq >= seq) this.droppedSeq = Math.max(this.droppedSeq, this.newestSeq);
+    this.empty();
+  }
+
   gc(record: GcRecord): void {
     this.perGc.seq.push(record.seq);
     if (record.startSeq === undefined) {
@@ -186,7 +242,7 @@ export class GcFrees implements ReplayObserver {
       let n = 0;
       const start = record.startSeq;
       let s = this.newestSeq;
-      for (let k = 0, i = (this.next - 1 + this.cap) % this.cap; k < this.size; k++, s -= this.deltaAt(i), i = (i - 1 + this.cap) % this.cap) {
+      for (let k = 0, i = (this.next - 1 + this.len) % this.len; k < this.size; k++, s -= this.deltaAt(i), i = (i - 1 + this.len) % this.len) {
         if (s < start) break;
         if (s >= record.seq) continue;
         const hi = this.sitesHi;
@@ -207,9 +263,14 @@ export class GcFrees implements ReplayObserver {
       this.perGc.count.push(n);
     }
     // Collections do not overlap: nothing before this one can belong to a later one.
+    this.empty();
+    this.droppedSeq = -1;
+    this.idle = this.starts;
+  }
+
+  private empty(): void {
     this.size = 0;
     this.next = 0;
-    this.droppedSeq = -1;
     this.besideDelta.clear();
     this.besideBytes.clear();
     this.besideCount.clear();

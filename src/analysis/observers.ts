@@ -19,6 +19,9 @@ export function combineObservers(...list: readonly (ReplayObserver | undefined)[
     gc(record: GcRecord): void {
       for (const o of obs) o.gc?.(record);
     },
+    gcStart(seq: number): void {
+      for (const o of obs) o.gcStart?.(seq);
+    },
     marker(record: MarkerRecord): void {
       for (const o of obs) o.marker?.(record);
     },

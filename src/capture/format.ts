@@ -221,8 +221,9 @@ export const enum RecordType {
   GcState = 20,
   Census = 21,
   Pressure = 22,
+  GcStart = 23,
 }
-export const MAX_KNOWN_RECORD_TYPE = 22;
+export const MAX_KNOWN_RECORD_TYPE = 23;
 
 export const SNAPSHOT_HAS_HEAP = 1;
 export const SNAPSHOT_HAS_CGROUP = 2;

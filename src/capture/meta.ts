@@ -35,6 +35,7 @@ export const RECORD_TYPE_OF: Readonly<Record<Exclude<MetaRecord['type'], 'unknow
   'gc-state': RecordType.GcState,
   census: RecordType.Census,
   pressure: RecordType.Pressure,
+  'gc-start': RecordType.GcStart,
 };
 
 export function recordTypeOf(rec: MetaRecord): number {
@@ -128,6 +129,8 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
       const startSeq = r.remaining > 0 ? r.varint() : undefined;
       return { type: 'gc', stream, seq, timeNs, generation, collected, uncollectable, durationNs, startSeq };
     }
+    case RecordType.GcStart:
+      return { type: 'gc-start', stream, seq: r.varint() };
     case RecordType.Fork:
       return { type: 'fork', stream, seq: r.varint(), timeNs: r.varint(), childPid: r.varint() };
     case RecordType.Image: {
@@ -321,6 +324,9 @@ export function encodeMetaPayload(rec: MetaRecord, w: ByteWriter, parentDeltas: 
       w.varint(rec.uncollectable);
       w.varint(rec.durationNs);
       if (rec.startSeq !== undefined) w.varint(rec.startSeq);
+      return;
+    case 'gc-start':
+      w.varint(rec.seq);
       return;
     case 'fork':
       w.varint(rec.seq);

@@ -317,6 +317,16 @@ export interface PressureRecord {
 }
 
 /** A length-prefixed record of a type this reader does not know (kept for `memlens parse`). */
+/**
+ * A collection started (written since 2026-12-05): its seq is the GC record's start_seq; the frees from here
+ * to that GC record are the collector's.
+ */
+export interface GcStartRecord {
+  readonly type: 'gc-start';
+  readonly stream: number;
+  readonly seq: number;
+}
+
 export interface UnknownRecord {
   readonly type: 'unknown';
   readonly stream: number;
@@ -347,6 +357,7 @@ export type MetaRecord =
   | GcStateRecord
   | CensusRecord
   | PressureRecord
+  | GcStartRecord
   | UnknownRecord;
 
 /** Why part of a file could not be read. The reader goes on after each of these. */

@@ -196,6 +196,9 @@ export class ModelBuilder implements CaptureVisitor {
         this.seeTime(record.timeNs);
         this.observer?.gc?.(record);
         break;
+      case 'gc-start':
+        this.observer?.gcStart?.(record.seq);
+        break;
       case 'fork':
         this.forks.push(record);
         this.seeTime(record.timeNs);

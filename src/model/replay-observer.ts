@@ -41,6 +41,11 @@ export interface ReplayObserver {
    */
   gc?(record: GcRecord): void;
   /**
+   * A GC_START record (captures since 2026-12-05): a collection started at `seq` (its GC record's startSeq);
+   * every event with a lower seq was replayed, none with a higher one.
+   */
+  gcStart?(seq: number): void;
+  /**
    * A MARKER as it arrives: every event with a lower seq was replayed, none with a higher one (the
    * program's end, PROGRAM_END, is where the analyses of the program's own behaviour stop: program-end.ts).
    */
