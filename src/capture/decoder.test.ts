@@ -8,8 +8,8 @@ import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from 
 import { FOLLOW_FAST_LEVEL, recompressCapture } from './compress.js';
 import { CaptureFormatError, UnsupportedVersionError } from '../errors.js';
 import { CaptureDecoder, decodeCapture } from './decoder.js';
-import { CaptureWriter, concat, encodeBlock } from './encoder.js';
-import { BLOCK_KIND_GROUP, FILE_HEADER_FIXED_LEN, MAX_STRING_LEN, RecordType } from './format.js';
+import { CaptureWriter, concat, encodeAppendix, encodeBlock } from './encoder.js';
+import { BLOCK_KIND_GROUP, FILE_HEADER_FIXED_LEN, MAX_STRING_LEN, RecordType, STREAM_MEMLENS } from './format.js';
 import { encodeHeader } from './header.js';
 import { SeqOrderer } from './order.js';
 import { BlockPool } from './block-pool.js';
@@ -595,4 +595,53 @@ test("a pack's parts are passed on one call each: the group's own loop stays col
   // 16: V8's OptimizationStatus bit for optimized code.
   assert.equal(status(proto['groupRecords']) & 16, 0, 'groupRecords was optimized');
   assert.notEqual(status(proto['groupPart']) & 16, 0, 'groupPart was not optimized');
+});
+
+test("memlens' own plain block at the end of a capture of packs does not deoptimize the records loop", () => {
+  // A capture of packs decodes its parts at nesting levels 1 and 2 and may hold plain blocks only at its end
+  // (memlens' EXIT record, stream 2^32 - 1, uncompressed). The first plain block at level 0 met a branch that V8
+  // had no feedback for (the level's scratch arrays, made lazily), an object of another shape (the framer's
+  // block, its stream id not a small integer) and an add only uncompressed blocks' meta records do: records()
+  // and recordsAt() were deoptimized and recompiled at the very end of a big read, 1.9 MiB of malloc's heap on
+  // top of the read's largest moment (docs/benchmarks.md, "The end of a read, round fifteen").
+  setFlagsFromString('--allow-natives-syntax');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- %GetOptimizationStatus is the point
+  const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+  const parts: Uint8Array[] = [];
+  writeRealistic({ events: 20_000, threads: 4, seed: 5, blockSize: 1024, sink: (b) => parts.push(b) });
+  const packed = recompressCapture(concat(parts), { level: FOLLOW_FAST_LEVEL, packs: true });
+  let group: { offset: number; headerLen: number; storedLen: number } | undefined;
+  let first = Infinity;
+  decodeCapture(packed, {
+    block: (b) => {
+      first = Math.min(first, b.offset);
+      if (b.kind === BLOCK_KIND_GROUP) group ??= b;
+    },
+    alloc: () => undefined,
+    free: () => undefined,
+    meta: () => undefined,
+  });
+  assert.ok(group !== undefined);
+  const block = packed.subarray(group.offset, group.offset + group.headerLen + group.storedLen);
+  const capture = concat([packed.subarray(0, first), ...Array<Uint8Array>(60).fill(block)]);
+  const exits: unknown[] = [];
+  const v: CaptureVisitor = {
+    alloc: () => undefined,
+    free: () => undefined,
+    meta: (m) => {
+      if (m.type === 'exit') exits.push(m);
+    },
+    defer: (b) => b.decode(v),
+  };
+  const d = new CaptureDecoder(v);
+  d.feed(capture);
+  const proto = CaptureDecoder.prototype as unknown as Record<string, unknown>;
+  // 16: V8's OptimizationStatus bit for optimized code.
+  assert.notEqual(status(proto['recordsAt']) & 16, 0, 'recordsAt was not optimized by the packs');
+  d.feed(encodeAppendix([{ type: 'exit', stream: STREAM_MEMLENS, timeNs: 5, exitCode: 0, signal: 0, oomKill: 0, detail: '' }]));
+  d.end();
+  assert.equal(d.warnings, 0);
+  assert.equal(exits.length, 1);
+  assert.notEqual(status(proto['recordsAt']) & 16, 0, 'recordsAt was deoptimized by the plain block at the end');
+  assert.notEqual(status(proto['records']) & 16, 0, 'records was deoptimized by the plain block at the end');
 });

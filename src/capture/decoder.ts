@@ -67,6 +67,31 @@ interface StreamNodes {
 }
 
 const TAIL = 64;
+/**
+ * Nesting levels of records() whose small scratch arrays are made with the decoder: a group's parts are
+ * decoded at levels 1 and 2, and a capture's plain blocks at level 0 may come only at its end (its last,
+ * uncompressed blocks). Made there, lazily, they took a branch that V8 had no feedback for (it was taken only
+ * in the first calls, before the function had a feedback vector) and deoptimized records() and its callers at
+ * the end of a big read; recompiled then, on top of the read's largest moment (docs/benchmarks.md, "The end
+ * of a read, round fifteen").
+ */
+const SCRATCH_LEVELS = 4;
+
+/** A records block as records() sees it: one place makes them all, so that they have one shape in V8. */
+function recordsInfo(offset: number, flags: number, headerLen: number, kind: number, storedLen: number, rawLen: number, stream: number, baseSeq: number): BlockInfo {
+  return { offset, flags, headerLen, kind, storedLen, rawLen, stream, baseSeq };
+}
+// The first one made holds a stream id and a sequence number that are not small integers (memlens' own
+// stream's id is 2^32 - 1, and the framer's sequence numbers are sums of two words), so that V8 keeps those
+// fields as numbers of any size from the start: with small integers first (a group's parts), memlens' own
+// plain blocks at a capture's end changed the shape and deoptimized recordsAt() there.
+recordsInfo(0, 0, 0, 0, 0, 0, STREAM_MEMLENS, 2 ** 32 + 0.5);
+
+function scratchLevels<T>(make: () => T): T[] {
+  const levels: T[] = [];
+  for (let i = 0; i < SCRATCH_LEVELS; i++) levels.push(make());
+  return levels;
+}
 const TWO_32 = 4294967296;
 /** The history of a capture without references (never written). */
 const EMPTY_HISTORY: Float64Array = new Float64Array(1);
@@ -147,9 +172,9 @@ export class CaptureDecoder {
   private readonly nodes = new Map<number, StreamNodes>();
   private readonly warnedKinds = new Set<string>();
   /** Scratch buffers for payload tails, one per nesting level of records() (see the top of the file). */
-  private readonly tails: Uint8Array[] = [];
+  private readonly tails: Uint8Array[] = scratchLevels(() => new Uint8Array(TAIL * 2 + 64));
   /** The slots' last addresses of a block (version 3), one array per nesting level of records(). */
-  private readonly slotArrays: Float64Array[] = [];
+  private readonly slotArrays: Float64Array[] = scratchLevels(() => new Float64Array(ADDR_SLOTS));
   /** Version 7: per nesting depth, the block's ALLOC addresses then its FREE addresses, for references. */
   private readonly refArrays: Float64Array[] = [];
   private refs = false;
@@ -259,11 +284,14 @@ export class CaptureDecoder {
       this.groupRecords(info, stored);
       return;
     }
-    if (v.defer !== undefined && isThreadStream(info.stream)) {
-      deferCopy(v, this.pool, this.nodesOf(info.stream), info.stream, info.rawLen, stored, (b, to) => this.storedRecords(info, b, to));
+    // The records see the block as a group's parts are seen (recordsInfo()): a capture of groups may have its
+    // only plain blocks at its end, and an object of another shape met there deoptimized recordsAt().
+    const rec = recordsInfo(info.offset, info.flags, info.headerLen, info.kind, info.storedLen, info.rawLen, info.stream, info.baseSeq);
+    if (v.defer !== undefined && isThreadStream(rec.stream)) {
+      deferCopy(v, this.pool, this.nodesOf(rec.stream), rec.stream, rec.rawLen, stored, (b, to) => this.storedRecords(rec, b, to));
       return;
     }
-    this.storedRecords(info, stored, v);
+    this.storedRecords(rec, stored, v);
   }
 
   /**
@@ -316,7 +344,7 @@ export class CaptureDecoder {
   /** A group's part `p` (a view of `raw`), passed on as a block of its own at the group's offset. */
   private groupPart(info: BlockInfo, p: GroupPart, raw: Uint8Array, pack: StoredPack | undefined): void {
     const v = this.visitor;
-    const part: BlockInfo = { offset: info.offset, flags: 0, headerLen: 0, kind: BLOCK_KIND_RECORDS, storedLen: p.payload.length, rawLen: p.payload.length, stream: p.stream, baseSeq: p.baseSeq };
+    const part = recordsInfo(info.offset, 0, 0, BLOCK_KIND_RECORDS, p.payload.length, p.payload.length, p.stream, p.baseSeq);
     v.block?.(part);
     if (pack !== undefined && isThreadStream(p.stream) && p.payload.buffer === pack.rawBuffer) {
       const at = p.payload.byteOffset - raw.byteOffset;
@@ -446,7 +474,8 @@ export class CaptureDecoder {
         // 32 KiB each, and one two bytes longer than the longest so far doubled it (a 256 KiB array, and one
         // of 128 KiB left to the collector, where one of 136 KiB does); still geometric, so blocks that keep
         // growing make it again a bounded number of times.
-        if (hist.length < need) hist = this.refArrays[depth] = new Float64Array(Math.ceil(Math.max(need, hist.length + (hist.length >> 3)) / 1024) * 1024);
+        // The levels below this one are grown with it (growHistories()).
+        if (hist.length < need) hist = this.growHistories(depth, need);
       }
       return this.recordsAt(payload, info, fileBase, partial, v, tail, slots, hist);
     } finally {
@@ -454,6 +483,22 @@ export class CaptureDecoder {
       // A nested call may have left vbad set; the caller checked its own varints before calling out.
       vbad = false;
     }
+  }
+
+  /**
+   * The history array of nesting level `depth`, grown to hold `need` entries, and those of the levels below it
+   * to the same length where shorter. A capture of groups decodes its parts at levels 1 and 2 and may have
+   * plain blocks at level 0 only at its end: grown there for the first time, this call was a branch that
+   * V8 had no feedback for (it had been taken only in the first calls) and deoptimized records() at the end of a
+   * big read. Level 0 costs as much as the deeper ones then (8 bytes per 2 bytes of the longest payload).
+   */
+  private growHistories(depth: number, need: number): Float64Array {
+    const arrays = this.refArrays;
+    const old = arrays[depth] ?? EMPTY_HISTORY;
+    // Grown by an eighth at least and rounded up to 1024 entries (see records()).
+    const len = Math.ceil(Math.max(need, old.length + (old.length >> 3)) / 1024) * 1024;
+    for (let d = 0; d <= depth; d++) if ((arrays[d]?.length ?? 0) < len) arrays[d] = new Float64Array(len);
+    return arrays[depth]!;
   }
 
   private recordsAt(payload: Uint8Array, info: BlockInfo, fileBase: number, partial: boolean, v: CaptureVisitor, tail: Uint8Array, slots: Float64Array, hist: Float64Array): number {
@@ -626,7 +671,11 @@ export class CaptureDecoder {
         r.buf = buf;
         r.pos = p;
         r.end = p + len;
-        r.base = fileBase < 0 ? 0 : fileBase + shift;
+        // The sum on every meta record, not only on those of uncompressed blocks: a capture's last blocks
+        // are often its only uncompressed ones, and an add met for the first time there deoptimized this
+        // function at the end of a big read (see the top of records()).
+        const base = fileBase + shift;
+        r.base = fileBase < 0 ? 0 : base;
         p += len;
         try {
           const rec = decodeMeta(t, r, stream, nodes, this.parentDeltas);
