@@ -554,16 +554,15 @@ test('the reference history is sized to the longest block, not doubled for one a
   for (const a of hist) assert.ok(a.length <= need * 1.125 + 1024, `${a.length} entries for blocks of at most ${longest} bytes`);
 });
 
-test("a pack's parts are passed on one call each: the group's own loop stays cold, and is not compiled late in a read", () => {
-  // groupRecords() with each part's work in its own loop became hot after a few thousand parts, late in a big
-  // read, and its compile (everything it calls inlined) put 1.3 MiB of compiler zone on top of a report's largest
-  // moment (docs/benchmarks.md, "stats' peak, round fifteen"). V8 finds a function hot by the bytecode it runs
-  // itself: 60 groups of 86 parts each (5 160 parts) made the old loop hot; the new one runs a few bytecodes a
-  // part (it becomes hot past about 8 000 here).
+/** V8's %GetOptimizationStatus (16: the bit for optimized code); only source compiled after the flag can call it. */
+function optimizationStatus(): (f: unknown) => number {
   setFlagsFromString('--allow-natives-syntax');
-  // V8's intrinsic, parsed after the flag: only a compile of source text can call it.
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- %GetOptimizationStatus is the point
-  const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+  return new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+}
+
+/** A capture of packs (the realistic writer's 1 KiB blocks) whose first pack comes 60 times, and that pack's parts. */
+function firstPackSixtyTimes(): { capture: Uint8Array; groupParts: number } {
   const parts: Uint8Array[] = [];
   writeRealistic({ events: 20_000, threads: 4, seed: 5, blockSize: 1024, sink: (b) => parts.push(b) });
   const packed = recompressCapture(concat(parts), { level: FOLLOW_FAST_LEVEL, packs: true });
@@ -580,10 +579,21 @@ test("a pack's parts are passed on one call each: the group's own loop stays col
     free: () => undefined,
     meta: () => undefined,
   });
-  assert.ok(group !== undefined && groupParts === 86, `${groupParts} parts in the first pack`);
-  // The one pack 60 times: a read of 5 160 parts, each decoded when it is deferred.
+  assert.ok(group !== undefined, 'a pack');
   const block = packed.subarray(group.offset, group.offset + group.headerLen + group.storedLen);
-  const capture = concat([packed.subarray(0, first), ...Array<Uint8Array>(60).fill(block)]);
+  return { capture: concat([packed.subarray(0, first), ...Array<Uint8Array>(60).fill(block)]), groupParts };
+}
+
+test("a pack's parts are passed on one call each: the group's own loop stays cold, and is not compiled late in a read", () => {
+  // groupRecords() with each part's work in its own loop became hot after a few thousand parts, late in a big
+  // read, and its compile (everything it calls inlined) put 1.3 MiB of compiler zone on top of a report's largest
+  // moment (docs/benchmarks.md, "stats' peak, round fifteen"). V8 finds a function hot by the bytecode it runs
+  // itself: 60 groups of 86 parts each (5 160 parts) made the old loop hot; the new one runs a few bytecodes a
+  // part (it becomes hot past about 8 000 here).
+  const status = optimizationStatus();
+  // The one pack 60 times: a read of 5 160 parts, each decoded when it is deferred.
+  const { capture, groupParts } = firstPackSixtyTimes();
+  assert.equal(groupParts, 86, `${groupParts} parts in the first pack`);
   let allocs = 0;
   const v: CaptureVisitor = { alloc: () => void allocs++, free: () => undefined, meta: () => undefined, defer: (b) => b.decode(v) };
   const d = new CaptureDecoder(v);
@@ -604,26 +614,8 @@ test("memlens' own plain block at the end of a capture of packs does not deoptim
   // block, its stream id not a small integer) and an add only uncompressed blocks' meta records do: records()
   // and recordsAt() were deoptimized and recompiled at the very end of a big read, 1.9 MiB of malloc's heap on
   // top of the read's largest moment (docs/benchmarks.md, "The end of a read, round fifteen").
-  setFlagsFromString('--allow-natives-syntax');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- %GetOptimizationStatus is the point
-  const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
-  const parts: Uint8Array[] = [];
-  writeRealistic({ events: 20_000, threads: 4, seed: 5, blockSize: 1024, sink: (b) => parts.push(b) });
-  const packed = recompressCapture(concat(parts), { level: FOLLOW_FAST_LEVEL, packs: true });
-  let group: { offset: number; headerLen: number; storedLen: number } | undefined;
-  let first = Infinity;
-  decodeCapture(packed, {
-    block: (b) => {
-      first = Math.min(first, b.offset);
-      if (b.kind === BLOCK_KIND_GROUP) group ??= b;
-    },
-    alloc: () => undefined,
-    free: () => undefined,
-    meta: () => undefined,
-  });
-  assert.ok(group !== undefined);
-  const block = packed.subarray(group.offset, group.offset + group.headerLen + group.storedLen);
-  const capture = concat([packed.subarray(0, first), ...Array<Uint8Array>(60).fill(block)]);
+  const status = optimizationStatus();
+  const { capture } = firstPackSixtyTimes();
   const exits: unknown[] = [];
   const v: CaptureVisitor = {
     alloc: () => undefined,
