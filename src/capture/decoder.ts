@@ -87,6 +87,10 @@ function recordsInfo(offset: number, flags: number, headerLen: number, kind: num
 // plain blocks at a capture's end changed the shape and deoptimized recordsAt() there.
 recordsInfo(0, 0, 0, 0, 0, 0, STREAM_MEMLENS, 2 ** 32 + 0.5);
 
+/** A nesting level's scratch for a payload's tail, and for its slots' last addresses (version 3). */
+const newTail = (): Uint8Array => new Uint8Array(TAIL * 2 + 64);
+const newSlots = (): Float64Array => new Float64Array(ADDR_SLOTS);
+
 function scratchLevels<T>(make: () => T): T[] {
   const levels: T[] = [];
   for (let i = 0; i < SCRATCH_LEVELS; i++) levels.push(make());
@@ -172,9 +176,9 @@ export class CaptureDecoder {
   private readonly nodes = new Map<number, StreamNodes>();
   private readonly warnedKinds = new Set<string>();
   /** Scratch buffers for payload tails, one per nesting level of records() (see the top of the file). */
-  private readonly tails: Uint8Array[] = scratchLevels(() => new Uint8Array(TAIL * 2 + 64));
+  private readonly tails: Uint8Array[] = scratchLevels(newTail);
   /** The slots' last addresses of a block (version 3), one array per nesting level of records(). */
-  private readonly slotArrays: Float64Array[] = scratchLevels(() => new Float64Array(ADDR_SLOTS));
+  private readonly slotArrays: Float64Array[] = scratchLevels(newSlots);
   /** Version 7: per nesting depth, the block's ALLOC addresses then its FREE addresses, for references. */
   private readonly refArrays: Float64Array[] = [];
   private refs = false;
@@ -461,8 +465,8 @@ export class CaptureDecoder {
   private records(payload: Uint8Array, info: BlockInfo, fileBase: number, partial: boolean, v: CaptureVisitor): number {
     const depth = this.depth++;
     try {
-      const tail = this.tails[depth] ?? (this.tails[depth] = new Uint8Array(TAIL * 2 + 64));
-      const slots = this.slotArrays[depth] ?? (this.slotArrays[depth] = new Float64Array(ADDR_SLOTS));
+      const tail = this.tails[depth] ?? (this.tails[depth] = newTail());
+      const slots = this.slotArrays[depth] ?? (this.slotArrays[depth] = newSlots());
       slots.fill(0);
       // References (version 7): room for every event of the payload, an ALLOC (3 bytes or more) or a FREE
       // (2 or more) each, allocations counting up from 0 and frees down from the end.
