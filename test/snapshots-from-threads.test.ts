@@ -13,7 +13,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { loadModel } from '../src/cli/load-model.js';
 import { keepCaptureOnFailure } from './support/failed-capture.js';
+import { memoryIo } from './support/memory-io.js';
 import { bootstrapRun, lineOf, tempDir } from './support/memlens-run.js';
 import { label, REPO_ROOT, testPythons } from './support/pythons.js';
 import { NODE_FLAGS } from '../src/util/node-flags.js';
@@ -60,7 +62,7 @@ testPythons().forEach((py, i) => {
       tmp.dir,
     );
     assert.equal(run.code, 0, run.stderr);
-    await keepCaptureOnFailure(run.capture, `steady-threads-${label(py).replace(/[^\w.]+/g, '_')}`, () => {
+    await keepCaptureOnFailure(run.capture, `steady-threads-${label(py).replace(/[^\w.]+/g, '_')}`, async () => {
       const snapshots = snapshotsOf(run.capture);
       // The sampler's: at the start (its first round, and the start's own) and at the stop, nothing between.
       assert.ok(snapshots.filter((s) => s.stream === 0).length <= 3, JSON.stringify(snapshots.filter((s) => s.stream === 0)));
@@ -74,6 +76,13 @@ testPythons().forEach((py, i) => {
       // event between them share one (seen: the start's and a thread's first, 3 ms apart): never a lower one.
       const byTime = [...snapshots].sort((a, b) => a.time_ns - b.time_ns);
       for (let k = 1; k < byTime.length; k++) assert.ok(byTime[k]!.seq >= byTime[k - 1]!.seq, `snapshot ${k}: ${JSON.stringify(byTime.slice(k - 1, k + 1))}`);
+      // The reader's series is in time order, those ties included (src/model/snapshots.ts: the orderer hands
+      // them over in file order, where the thread's block may come before the service stream's).
+      const series = (await loadModel(memoryIo(), run.capture)).snapshots;
+      assert.equal(series.seq.length, snapshots.length);
+      for (let k = 1; k < series.timeNs.length; k++) {
+        assert.ok(series.timeNs[k]! >= series.timeNs[k - 1]!, `series point ${k}: seq ${series.seq[k - 1]} at ${series.timeNs[k - 1]} ns, then seq ${series.seq[k]} at ${series.timeNs[k]} ns`);
+      }
 
       const v = spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS, 'verdict', '--json', run.capture], { encoding: 'utf8', maxBuffer: 1 << 28 });
       assert.equal(v.status, 0, v.stderr);

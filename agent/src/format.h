@@ -67,6 +67,8 @@
 #define ML_OPTION_AGGREGATE 4
 #define ML_OPTION_SAMPLED 8
 #define ML_OPTION_FOLLOW_FORK 16
+/* Every GC record comes after a GC_START of its collection (header.c sets it: pygc.c writes both). */
+#define ML_OPTION_GC_START 32
 
 #define ML_MODE_RUN 1
 #define ML_MODE_ATTACH 2

@@ -4,7 +4,7 @@
 // memory over the run. All of them stop at the program's end (program-end.ts): what memlens releases after
 // it is not the program's behaviour.
 
-import type { CheckpointEntry, CheckpointRecord, GcRecord, MarkerRecord } from '../capture/records.js';
+import type { CaptureHeader, CheckpointEntry, CheckpointRecord, GcRecord, MarkerRecord } from '../capture/records.js';
 import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { GcFrees, type GcFreesResult } from './gc-frees.js';
@@ -55,6 +55,10 @@ export class ForensicsObserver implements ReplayObserver {
     // Both read the replay's live columns rather than adding up their own (marker() below stops them).
     this.recent?.begin(context);
     this.series.begin(context);
+  }
+
+  header(h: CaptureHeader): void {
+    this.gcFrees.header(h);
   }
 
   change(site: SiteId, seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void {

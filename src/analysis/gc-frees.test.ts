@@ -2,7 +2,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { OPTION_GC_START } from '../capture/format.js';
+import { makeHeader } from '../capture/header.js';
 import type { GcRecord } from '../capture/records.js';
+import { ModelBuilder } from '../model/builder.js';
 import type { SiteId } from '../model/ids.js';
 import { GC_RING_FIRST, GcFrees, type GcFreesResult } from './gc-frees.js';
 
@@ -250,4 +253,44 @@ test('frees of 64 KiB or more wait beside until there are many (the high parts o
     // A few hundred: the map holds them, no quarter-MiB array (7 bytes an entry); thousands: the array.
     assert.equal(highParts(g) === undefined, large < 1024, `${large} large frees`);
   }
+});
+
+test('a header whose options say GC_START records come keeps no free before the first collection; without the bit, the figures are the same', () => {
+  // Through the model builder, as `memlens stats` has it: 300 000 frees before the first collection (a program
+  // that ran with the collector disabled), then two collections of 5 frees each.
+  const run = (options: number): { r: GcFreesResult; g: GcFrees } => {
+    const g = new GcFrees();
+    const b = new ModelBuilder({ observer: g });
+    b.header(makeHeader({ options }));
+    let seq = 1;
+    const frees = (n: number): void => {
+      for (let k = 0; k < n; k++, seq += 2) {
+        b.alloc(1, seq, 0x10_0000 + 16 * k, 16 + (k % 5), 0, 0, 0);
+        b.free(1, seq + 1, 0x10_0000 + 16 * k, 0, 0);
+      }
+    };
+    frees(150_000);
+    for (let c = 0; c < 2; c++) {
+      const start = seq;
+      b.meta({ type: 'gc-start', stream: 1, seq: start });
+      frees(5);
+      b.meta(gc(seq, start));
+      frees(1_000);
+    }
+    b.finish();
+    return { r: g.finish(), g };
+  };
+  const withBit = run(OPTION_GC_START);
+  const without = run(0);
+  assert.deepEqual([...withBit.r.count], [5, 5]);
+  assert.deepEqual([...withBit.r.bytes], [...without.r.bytes]);
+  assert.deepEqual([...withBit.r.count], [...without.r.count]);
+  assert.equal(withBit.r.incomplete, 0);
+  assert.equal(without.r.incomplete, 0);
+  assert.deepEqual([...withBit.r.bySite], [...without.r.bySite]);
+  // With the bit, only the collections' frees were written, and the ring never grew; without it, every free
+  // before the first GC_START, and the ring went to its cap.
+  assert.equal(withBit.g.written, 10);
+  assert.equal((withBit.g as unknown as { len: number }).len, GC_RING_FIRST);
+  assert.equal(without.g.written, 150_010);
 });

@@ -9,12 +9,17 @@
 //
 // Since 2026-12-05 the agent also writes a GC_START record when a collection starts: once one was seen,
 // the ring keeps only the frees between a GC_START and its GC record (a few hundred on the benchmark's
-// workload, where up to half a million frees come between two collections), and it grows by need. A
-// capture without GC_START records (older agents) keeps every free since the last collection, as before.
+// workload, where up to half a million frees come between two collections), and it grows by need. Since
+// round sixteen the header says so too (options bit 32, hasGcStartRecords()): then the ring keeps only
+// collections' frees from the first record on, where it kept every free before the first collection (a
+// program that runs long with the collector disabled filled the whole ring, 2^18 entries, for nothing). A
+// capture without GC_START records (older agents) keeps every free since the last collection, as before,
+// and so does a capture of round fifteen's agent until its first GC_START (nothing in its header says).
 // A free dropped outside a collection whose seq turns out to be inside the next one (a GC_START missing,
 // or delivered after a free of its collection) makes that collection incomplete, as an overwritten one does.
 
-import type { GcRecord } from '../capture/records.js';
+import { hasGcStartRecords } from '../capture/header.js';
+import type { CaptureHeader, GcRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
 
@@ -92,7 +97,7 @@ export class GcFrees implements ReplayObserver {
   private oldestSeq = 0;
   /** The highest seq overwritten (or, with GC_START records, not kept) since the last GC record (-1: none). */
   private droppedSeq = -1;
-  /** A GC_START record was seen: frees are kept only inside a collection from then on. */
+  /** A GC_START record was seen, or the header says they come: frees are kept only inside a collection from then on. */
   private starts = false;
   /** `starts` and no collection open (between a GC record and the next GC_START): frees are not kept. */
   private idle = false;
@@ -221,6 +226,13 @@ export class GcFrees implements ReplayObserver {
 
   snapshot(): void {
     // Snapshots do not matter here.
+  }
+
+  /** The capture's header: one whose options say every GC record has its GC_START keeps no free outside a collection. */
+  header(h: CaptureHeader): void {
+    if (!hasGcStartRecords(h) || this.starts || this.size > 0) return;
+    this.starts = true;
+    this.idle = true;
   }
 
   /** A GC_START record: a collection starts at `seq`; what was kept before it is not its own. */

@@ -1,6 +1,6 @@
 // Several ReplayObservers on one replay (the HTML report's time windows and the verdict's facts).
 
-import type { CheckpointEntry, CheckpointRecord, GcRecord, MarkerRecord } from '../capture/records.js';
+import type { CaptureHeader, CheckpointEntry, CheckpointRecord, GcRecord, MarkerRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 
@@ -11,6 +11,9 @@ export function combineObservers(...list: readonly (ReplayObserver | undefined)[
     indexesFrom: Math.min(...obs.map((o) => o.indexesFrom ?? 0)),
     begin(context: ReplayContext): void {
       for (const o of obs) o.begin?.(context);
+    },
+    header(h: CaptureHeader): void {
+      for (const o of obs) o.header?.(h);
     },
     change: changeOfAll(obs),
     snapshot(seq, timeNs): void {

@@ -109,6 +109,8 @@ export const OPTION_PYTHON_ALLOCATORS = 2;
 export const OPTION_AGGREGATE = 4;
 export const OPTION_SAMPLED = 8;
 export const OPTION_FOLLOW_FORK = 16;
+/** Every GC record has a GC_START before it (agents since 2026-12-05, round sixteen): analysis/gc-frees.ts. */
+export const OPTION_GC_START = 32;
 
 export const MODE_RUN = 1;
 export const MODE_ATTACH = 2;

@@ -3,7 +3,18 @@
 
 import { crc32 } from 'node:zlib';
 import { CaptureFormatError, UnsupportedVersionError } from '../errors.js';
-import { FILE_HEADER_FIXED_LEN, FILE_MAGIC, FORMAT_VERSION, HeaderTag, MAX_HEADER_BODY_LEN, MIN_READER_VERSION, PYTHON_ALLOCATORS, READER_VERSION, type PythonAllocator } from './format.js';
+import {
+  FILE_HEADER_FIXED_LEN,
+  FILE_MAGIC,
+  FORMAT_VERSION,
+  HeaderTag,
+  MAX_HEADER_BODY_LEN,
+  MIN_READER_VERSION,
+  OPTION_GC_START,
+  PYTHON_ALLOCATORS,
+  READER_VERSION,
+  type PythonAllocator,
+} from './format.js';
 import type { CaptureHeader } from './records.js';
 import { ByteReader, ByteWriter, ReadError, decodeUtf8 } from './varint.js';
 
@@ -52,6 +63,15 @@ export function makeHeader(input: HeaderInput = {}): CaptureHeader {
   const h = { ...EMPTY_HEADER, ...input };
   if (input.minReaderVersion === undefined && h.version < h.minReaderVersion) h.minReaderVersion = h.version;
   return h;
+}
+
+/**
+ * Whether every GC record of the capture comes after a GC_START of its collection (options bit 32, agents
+ * since round sixteen): a reader may then keep only the frees inside collections from the first record on.
+ * False for older captures, even those whose agent wrote GC_START records (round fifteen's): nothing said so.
+ */
+export function hasGcStartRecords(h: CaptureHeader): boolean {
+  return (h.options & OPTION_GC_START) !== 0;
 }
 
 type Kind = 'string' | 'strings' | 'int' | 'bigint' | 'optint' | 'allocator';

@@ -177,10 +177,15 @@ export class LiveSession {
     const model = this.model();
     const h = model.header;
     const s = model.snapshots;
-    for (; this.scanned < s.rss.length; this.scanned++) {
-      const rss = s.rss[this.scanned]!;
+    // From the start of the last scanned snapshot's run of one seq: a snapshot sharing it goes among them in
+    // time order (model/snapshots.ts), maybe before one scanned already.
+    let from = this.scanned;
+    while (from > 0 && from < s.seq.length && s.seq[from - 1] === s.seq[from]) from--;
+    for (; from < s.rss.length; from++) {
+      const rss = s.rss[from]!;
       if (this.peakRss === undefined || rss > this.peakRss) this.peakRss = rss;
     }
+    this.scanned = s.rss.length;
     const last = s.seq.length - 1;
     const lastOf = (col: readonly number[]): number | undefined => {
       const v = last >= 0 ? col[last] : undefined;

@@ -111,6 +111,7 @@ export class ModelBuilder implements CaptureVisitor {
     this.hdr = { ...h, pid, ppid, mainTid, cgroupLimitBytes: reachableLimit(h.cgroupLimitBytes) ?? 0 };
     this.replay.sampling = samplingOf(h);
     this.stacks.header(this.hdr);
+    this.observer?.header?.(this.hdr);
   }
 
   private idOf(field: string, id: number): number {

@@ -2,7 +2,7 @@
 // it as it happens (analysis/peak-timeline.ts, analysis/forensics.ts, …): what they are told, in which order,
 // and what they may read of the replay's tables meanwhile. Analyses import this, not the builder.
 
-import type { CheckpointEntry, CheckpointRecord, GcRecord, MarkerRecord } from '../capture/records.js';
+import type { CaptureHeader, CheckpointEntry, CheckpointRecord, GcRecord, MarkerRecord } from '../capture/records.js';
 import type { PyNodeId1, SiteId, ThreadIndex } from './ids.js';
 import type { ReadonlySiteTable } from './site-table.js';
 
@@ -27,6 +27,8 @@ export interface ReplayObserver {
   readonly indexesFrom?: number;
   /** Called once, before any other call: what the observer may read of the replay's tables. */
   begin?(context: ReplayContext): void;
+  /** The capture's header (as the model has it), before any record. */
+  header?(header: CaptureHeader): void;
   /**
    * The live amount of `site` changed by `bytes` and `count` (negative for frees) at event `seq`. `thread`
    * is the site's thread index and `index` the allocation's number among that thread's allocations (1, 2,

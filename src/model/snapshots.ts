@@ -6,6 +6,12 @@
 // whichever stream holds them: the agent's service stream, or an allocating thread's own when the service
 // thread was late, agent/src/snapshot.c), so each waits, pending, until the replay gets there; the replay
 // asks before every event (`nextSeq` is a number compare on the hot path).
+//
+// A snapshot's seq is the next event's (the agent takes none of its own), so two with no event between them
+// share one: the session start's, written by the service thread, and an allocating thread's first, a few ms
+// later, in the thread's own stream. The reader orders records by seq and ties by file order, where the
+// thread's block may come first; the series keeps such ties in time order (add()), so that time never goes
+// backwards between two of its points (captures already written have such ties: this is the reader's fix).
 
 import type { SnapshotRecord } from '../capture/records.js';
 import type { SnapshotSeries } from './model.js';
@@ -41,27 +47,46 @@ export class SnapshotLog {
   /** A SNAPSHOT record; the replay is at `lastSeq` with `heap` bytes live. */
   add(r: SnapshotRecord, lastSeq: number, heap: number): void {
     const s = this.series;
-    const i = s.seq.length;
-    s.seq.push(r.seq);
-    s.timeNs.push(r.timeNs);
-    s.rss.push(r.rss);
-    s.rssAnon.push(r.rssAnon);
-    s.rssFile.push(r.rssFile);
-    s.rssShmem.push(r.rssShmem);
-    s.swap.push(r.swap ?? NaN);
-    s.cgroupUsage.push(r.cgroupUsage ?? NaN);
-    // A limit no process can reach is no limit (value-bounds.ts).
-    s.cgroupLimit.push(r.cgroupLimit !== undefined && r.cgroupLimit > MAX_PROCESS_BYTES ? 0 : (r.cgroupLimit ?? NaN));
-    s.ownNs.push(r.ownNs ?? NaN);
+    // Its place: after the last one, unless the last ones share its seq and were taken after it.
+    let i = s.seq.length;
+    while (i > 0 && s.seq[i - 1] === r.seq && s.timeNs[i - 1]! > r.timeNs) i--;
+    let h: number;
+    let pending = false;
     if (r.heap !== undefined) {
-      s.heap.push(r.heap);
+      h = r.heap;
     } else if (r.seq <= lastSeq && lastSeq > 0) {
       // Events after it were replayed already: the heap now is the best we have.
       this.lateSnapshots++;
-      s.heap.push(heap);
+      h = heap;
       this.observer?.snapshot(r.seq, r.timeNs);
     } else {
-      s.heap.push(NaN);
+      h = NaN;
+      pending = true;
+    }
+    // A limit no process can reach is no limit (value-bounds.ts).
+    const limit = r.cgroupLimit !== undefined && r.cgroupLimit > MAX_PROCESS_BYTES ? 0 : (r.cgroupLimit ?? NaN);
+    const row: { readonly [K in keyof SnapshotColumns]: number } = {
+      seq: r.seq,
+      timeNs: r.timeNs,
+      rss: r.rss,
+      rssAnon: r.rssAnon,
+      rssFile: r.rssFile,
+      rssShmem: r.rssShmem,
+      swap: r.swap ?? NaN,
+      heap: h,
+      cgroupUsage: r.cgroupUsage ?? NaN,
+      cgroupLimit: limit,
+      ownNs: r.ownNs ?? NaN,
+    };
+    const columns = Object.keys(row) as (keyof SnapshotColumns)[]; // the row has every column (its type says so)
+    if (i === s.seq.length) {
+      for (const k of columns) s[k].push(row[k]);
+    } else {
+      // Rare (a tie delivered later-time first): the columns shift by one, and so do the pending indexes.
+      for (const k of columns) s[k].splice(i, 0, row[k]);
+      for (let p = 0; p < this.pending.length; p++) if (this.pending[p]! >= i) this.pending[p] = this.pending[p]! + 1;
+    }
+    if (pending) {
       this.pending.push(i);
       if (r.seq < this.nextSeq) this.nextSeq = r.seq;
     }
@@ -73,8 +98,8 @@ export class SnapshotLog {
     let next = Infinity;
     const observer = this.observer;
     const s = this.series;
-    // The observer hears of snapshots in seq order.
-    if (observer !== undefined) this.pending.sort((a, b) => s.seq[a]! - s.seq[b]!);
+    // The observer hears of snapshots in seq order, those of one seq in the series' order (time order).
+    if (observer !== undefined) this.pending.sort((a, b) => s.seq[a]! - s.seq[b]! || a - b);
     for (const i of this.pending) {
       const sseq = s.seq[i]!;
       if (sseq <= seq) {

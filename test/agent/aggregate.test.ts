@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import { Oracle } from '../support/agent-oracle.js';
 import { lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
 import { assertBytes, bytearraySize, corePythons, label, objectSlack } from '../support/pythons.js';
-import { OPTION_AGGREGATE, OPTION_PYTHON_ALLOCATORS } from '../../src/capture/format.js';
+import { OPTION_AGGREGATE, OPTION_GC_START, OPTION_PYTHON_ALLOCATORS } from '../../src/capture/format.js';
 import { ALLOC_PROG } from './programs.js';
 
 /** Bytes per prog.py line from the last checkpoint state: live at the end, and each location's share of the peak. */
@@ -49,7 +49,7 @@ for (const py of corePythons()) {
       const o = await Oracle.load(r.capture);
       assert.deepEqual(o.warnings, []);
       // A free-threaded build's mimalloc domains are traced in every mode, and the header says so.
-      assert.equal(o.header?.options, OPTION_AGGREGATE | (py.freeThreaded ? OPTION_PYTHON_ALLOCATORS : 0));
+      assert.equal(o.header?.options, OPTION_AGGREGATE | OPTION_GC_START | (py.freeThreaded ? OPTION_PYTHON_ALLOCATORS : 0));
       assert.equal(o.allocs.length + o.frees.length, 0, 'no ALLOC or FREE records');
       assert.ok(o.records('frame').length > 0, 'stacks are still defined by FRAME records');
       const { end, peak, tracked } = perLine(o);

@@ -1,11 +1,15 @@
 // GC_START: the agent writes one when a collection starts, its seq the GC record's start_seq, and the
 // collector's frees (src/analysis/gc-frees.ts) come out the same from a ring that keeps only the frees
-// between a GC_START and its GC record as from the ring of every free since the last collection.
+// between a GC_START and its GC record as from the ring of every free since the last collection. The
+// header's options say GC_START records come (bit 32), so the ring keeps nothing before the first one either.
 
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { loadModel } from '../../src/cli/load-model.js';
-import { GcFrees, type GcFreesResult } from '../../src/analysis/gc-frees.js';
+import { GC_RING_FIRST, GcFrees, type GcFreesResult } from '../../src/analysis/gc-frees.js';
+import { gcReport } from '../../src/analysis/gc.js';
+import { OPTION_GC_START } from '../../src/capture/format.js';
+import { hasGcStartRecords } from '../../src/capture/header.js';
 import type { ReplayObserver } from '../../src/model/replay-observer.js';
 import { Oracle } from '../support/agent-oracle.js';
 import { memoryIo } from '../support/memory-io.js';
@@ -33,8 +37,15 @@ for round in range(4):  # four of 3000 cycles
     gc.collect()
 `;
 
-/** GcFrees as the replay's observer, told of GC_START records or not (a capture of an agent before them). */
+/**
+ * GcFrees as the replay's observer, told of GC_START records or not (a capture of an agent before them); never
+ * of the header (round fifteen's reader, which did not know its bit).
+ */
 async function gcFrees(path: string, starts: boolean): Promise<GcFreesResult> {
+  return (await gcFreesOf(path, starts)).result;
+}
+
+async function gcFreesOf(path: string, starts: boolean): Promise<{ result: GcFreesResult; written: number }> {
   const g = new GcFrees();
   const observer: ReplayObserver = {
     indexesFrom: g.indexesFrom,
@@ -46,8 +57,31 @@ async function gcFrees(path: string, starts: boolean): Promise<GcFreesResult> {
     },
   };
   await loadModel(memoryIo(), path, { observer });
-  return g.finish();
+  return { result: g.finish(), written: g.written };
 }
+
+/** Frees before the first collection: many (the collector disabled), then a collection of 3000 cycles. */
+const DISABLED = `import gc
+
+gc.disable()
+
+
+class Node:
+    def __init__(self):
+        self.me = self
+
+
+for _ in range(150000):  # 300 000 frees, no collection
+    x = [0] * 20
+    del x
+    s = str(_) * 3
+    del s
+for _ in range(3000):
+    Node()
+gc.collect()
+`;
+
+const bySiteOf = (m: GcFreesResult['bySite']): [number, number, number][] => [...m].map(([k, v]): [number, number, number] => [k, v.bytes, v.count]).sort((a, b) => a[0] - b[0]);
 
 for (const py of testPythons()) {
   describe(`GC_START under CPython ${label(py)}`, () => {
@@ -76,8 +110,7 @@ for (const py of testPythons()) {
       assert.deepEqual([...withStarts.count], [...without.count]);
       assert.equal(withStarts.incomplete, 0);
       assert.equal(without.incomplete, 0);
-      const bySite = (m: GcFreesResult['bySite']): [number, number, number][] => [...m].map(([k, v]): [number, number, number] => [k, v.bytes, v.count]).sort((a, b) => a[0] - b[0]);
-      assert.deepEqual(bySite(withStarts.bySite), bySite(without.bySite));
+      assert.deepEqual(bySiteOf(withStarts.bySite), bySiteOf(without.bySite));
       // The collections freed the cycles: 3000 Nodes a round, each with its list (pymalloc, traced).
       const big = [...withStarts.count].filter((n) => n >= 3000).length;
       assert.ok(big >= 4, `${big} collections freed 3000 objects or more: ${[...withStarts.count].join(', ')}`);
@@ -88,6 +121,43 @@ for (const py of testPythons()) {
         const inside = frees.filter((s) => s >= g.startSeq! && s < seq).length;
         assert.ok(withStarts.count[k]! <= inside, `collection at ${seq}: ${withStarts.count[k]} of ${inside} frees`);
       });
+    });
+
+    test('the header says GC_START records come: the ring keeps none of the frees before the first collection, with the same GC report', async () => {
+      const r = await memlensRun({ python: py.python, files: { 'disabled.py': DISABLED }, program: ['disabled.py'], output: 'disabled.mlens', runArgs: ['--trace-python-allocators'] }, tmp.dir);
+      assert.equal(r.stderr, '');
+      assert.equal(r.code, 0);
+      const o = await Oracle.load(r.capture);
+      assert.ok(o.header !== undefined && (o.header.options & OPTION_GC_START) !== 0, `options ${o.header?.options}`);
+      // As memlens stats reads it: GcFrees the observer, told of the header.
+      const g = new GcFrees();
+      const model = await loadModel(memoryIo(), r.capture, { observer: g });
+      assert.ok(hasGcStartRecords(model.header));
+      const honoured = g.finish();
+      const ignored = await gcFreesOf(r.capture, true); // round fifteen's reader: the ring kept every free until the first GC_START
+      const old = await gcFreesOf(r.capture, false); // an older reader: every free since the last collection
+      for (const other of [ignored.result, old.result]) {
+        assert.deepEqual([...honoured.seq], [...other.seq]);
+        assert.deepEqual([...honoured.bytes], [...other.bytes]);
+        assert.deepEqual([...honoured.count], [...other.count]);
+        assert.equal(honoured.incomplete, other.incomplete);
+        assert.deepEqual(bySiteOf(honoured.bySite), bySiteOf(other.bySite));
+      }
+      assert.equal(honoured.incomplete, 0);
+      // The GC report's figures: the same from each.
+      const report = JSON.stringify(gcReport(model, honoured));
+      assert.equal(JSON.stringify(gcReport(model, ignored.result)), report);
+      assert.ok(Math.max(...honoured.count) >= 3000, `the collection of 3000 cycles: ${[...honoured.count].join(', ')}`);
+      // The ring wrote the collections' frees only, and never grew past what one collection needed.
+      const inside = o.frees.filter((f) => o.records('gc').some((c) => f.seq >= c.startSeq! && f.seq < c.seq)).length;
+      assert.ok(g.written <= inside, `${g.written} written, ${inside} frees inside collections`);
+      // Without the bit the ring kept every free before the first GC_START: the program's 300 000 when no
+      // collection ran before them (on some interpreters memlens's start-up code makes one, 3.10 and 3.12 here).
+      const firstStart = Math.min(...o.records('gc-start').map((x) => x.seq));
+      const before = o.frees.filter((f) => f.seq < firstStart).length;
+      if (before >= 300_000) assert.ok(ignored.written >= 300_000, `${ignored.written} written without the header's bit (${before} frees before the first GC_START)`);
+      const len = (g as unknown as { len: number }).len;
+      assert.ok(len <= Math.max(GC_RING_FIRST, 2 * Math.max(...honoured.count)), `the ring's length ${len}`);
     });
   });
 }

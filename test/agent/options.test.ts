@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { Allocator } from '../../src/capture/format.js';
+import { Allocator, OPTION_GC_START } from '../../src/capture/format.js';
 import type { ImageRecord } from '../../src/capture/records.js';
 import { bytesAt, Oracle } from '../support/agent-oracle.js';
 import { bootstrapRun, lineOf, memlensRun, tempDir } from '../support/memlens-run.js';
@@ -122,7 +122,7 @@ for (const py of corePythons()) {
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       const o = await Oracle.load(r.capture);
-      assert.equal(o.header?.options, 2);
+      assert.equal(o.header?.options, 2 | OPTION_GC_START);
       const py_ = o.liveAtEnd({ domain: 'pymalloc' });
       const smallLine = `py.py:${lineOf(PYALLOC, '# SMALL')}`;
       const smallCount = o.allocs.filter((a) => a.domain === 'pymalloc' && o.leaf(a)?.line === lineOf(PYALLOC, '# SMALL')).length;
@@ -139,8 +139,8 @@ for (const py of corePythons()) {
       assert.equal(r.stderr, '');
       assert.equal(r.code, 0);
       const o = await Oracle.load(r.capture);
-      // A free-threaded build's mimalloc domains are traced in every mode (bit 2).
-      assert.equal(o.header?.options, py.freeThreaded ? 3 : 1);
+      // A free-threaded build's mimalloc domains are traced in every mode (bit 2); GC_START records (32) always.
+      assert.equal(o.header?.options, (py.freeThreaded ? 3 : 1) | OPTION_GC_START);
       const images = o.records('image');
       const frames = new Map<number, { parent: number; ip: number }>();
       const perStream = new Map<number, number>();
