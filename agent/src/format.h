@@ -67,8 +67,13 @@
 #define ML_OPTION_AGGREGATE 4
 #define ML_OPTION_SAMPLED 8
 #define ML_OPTION_FOLLOW_FORK 16
-/* Every GC record comes after a GC_START of its collection (header.c sets it: pygc.c writes both). */
+/* GC_START records come (header.c sets it; pygc.c writes them): one before every GC record but a young
+ * collection's that starts fewer than ML_GC_START_GAP seqs after the previous GC record on a GIL build. */
 #define ML_OPTION_GC_START 32
+#define ML_GC_START_GAP 4096
+/* What a reader keeps after each GC record (src/analysis/gc-frees.ts, GC_THIN_WINDOW): frees of the next
+ * ML_GC_THIN_WINDOW seqs, for a collection without its GC_START. */
+#define ML_GC_THIN_WINDOW 16384
 
 #define ML_MODE_RUN 1
 #define ML_MODE_ATTACH 2

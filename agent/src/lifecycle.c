@@ -199,7 +199,7 @@ int ml_start(const char *config_text, char *err, size_t errlen) {
             ml_note(ML_N_WARNING, text);
         }
     }
-    ml_pygc_install();
+    ml_pygc_install(c->free_threaded);
     ml_marker(ML_M_TRACKING_STARTED, "");
     ml_service_set_near_oom(c->near_oom_permille);
     ml_service_set_census(c->census_near_oom, c->census_growth);

@@ -29,6 +29,11 @@ static void *g_gc;        /* the gc module */
 static void *g_isenabled, *g_get_freeze_count, *g_get_threshold;
 static uint64_t g_start_ns;
 static uint64_t g_start_seq; /* seq when the running collection started */
+/* The seq of the last GC record written in this session (valid once one was), and whether the build is
+ * free-threaded: which collections may go without a GC_START (see gc_callback). */
+static uint64_t g_last_stop_seq;
+static int g_last_stop_valid;
+static int g_free_threaded;
 static struct {
     int valid;
     long enabled, frozen, t0, t1, t2;
@@ -112,23 +117,35 @@ static void *gc_callback(void *self, void *args) {
         if (ml_py.PyUnicode_CompareWithASCIIString(phase, "start") == 0) {
             g_start_ns = ml_now_ns();
             g_start_seq = ml_next_seq();
-            /* GC_START: a reader keeps the frees from here to the GC record only (docs/capture-format.md). */
-            uint8_t mem[16];
-            ml_buf b;
-            ml_buf_init(&b, mem, sizeof mem);
-            ml_buf_varint(&b, g_start_seq);
-            ml_thread *t = ml_thread_current();
-            if (t != NULL) {
-                ml_lock_acquire(&t->stream.lock);
-                if (!t->stream.closed) ml_stream_record(&t->stream, ML_R_GC_START, b.p, b.len);
-                ml_lock_release(&t->stream.lock);
+            /* GC_START: a reader keeps the frees from here to the GC record only (docs/capture-format.md).
+             * Not for a young collection (generation 0) that starts fewer than ML_GC_START_GAP seqs after
+             * the previous GC record, on a build with the GIL: a reader keeps every free for
+             * ML_GC_THIN_WINDOW seqs after each GC record, which holds such a collection unless it frees
+             * thousands of objects (then it is counted incomplete). Programs that allocate fast collect
+             * every few dozen events: a GC_START each doubled the GC records' share of a small capture
+             * (many_threads: 16.3 KiB without, 22.6 with, memray's 21.8). Free-threaded builds collect the
+             * whole heap at every generation: always written there. */
+            uint64_t gap = g_start_seq - g_last_stop_seq;
+            int young = info_long(info, "generation") == 0;
+            if (g_free_threaded || !g_last_stop_valid || !young || gap >= ML_GC_START_GAP) {
+                uint8_t mem[16];
+                ml_buf b;
+                ml_buf_init(&b, mem, sizeof mem);
+                ml_buf_varint(&b, g_start_seq);
+                ml_thread *t = ml_thread_current();
+                if (t != NULL) {
+                    ml_lock_acquire(&t->stream.lock);
+                    if (!t->stream.closed) ml_stream_record(&t->stream, ML_R_GC_START, b.p, b.len);
+                    ml_lock_release(&t->stream.lock);
+                }
             }
         } else if (ml_py.PyUnicode_CompareWithASCIIString(phase, "stop") == 0) {
             uint64_t end = ml_now_ns();
+            uint64_t seq = ml_next_seq();
             uint8_t mem[80];
             ml_buf b;
             ml_buf_init(&b, mem, sizeof mem);
-            ml_buf_varint(&b, ml_next_seq());
+            ml_buf_varint(&b, seq);
             ml_buf_varint(&b, end > ml_start_mono_ns ? end - ml_start_mono_ns : 0);
             ml_buf_varint(&b, (uint64_t)info_long(info, "generation"));
             ml_buf_varint(&b, (uint64_t)info_long(info, "collected"));
@@ -137,6 +154,8 @@ static void *gc_callback(void *self, void *args) {
             /* Events with seq in [start_seq, seq) happened during the collection: its frees are the GC's. */
             ml_buf_varint(&b, g_start_seq);
             g_start_ns = 0;
+            g_last_stop_seq = seq;
+            g_last_stop_valid = 1;
             ml_thread *t = ml_thread_current();
             if (t != NULL) {
                 ml_lock_acquire(&t->stream.lock);
@@ -162,9 +181,12 @@ static void release_refs(void) {
 
 static ml_pymethoddef g_def = {"memlens_gc_callback", (void *)gc_callback, ML_METH_VARARGS, NULL};
 
-void ml_pygc_install(void) {
+void ml_pygc_install(int free_threaded) {
     if (!ml_py.ready) return;
     g_state.valid = 0;
+    /* A new session (a fork child's too): its first collection has a GC_START whatever came before. */
+    g_last_stop_valid = 0;
+    g_free_threaded = free_threaded;
     if (g_callback != NULL) {
         /* Still in gc.callbacks: a fork child starting its own session. Its capture needs the state too. */
         ml_pygc_check_state();

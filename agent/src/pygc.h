@@ -3,7 +3,8 @@
 #ifndef MEMLENS_PYGC_H
 #define MEMLENS_PYGC_H
 
-void ml_pygc_install(void);
+/* free_threaded: a Py_GIL_DISABLED build (every collection then gets its GC_START). */
+void ml_pygc_install(int free_threaded);
 void ml_pygc_uninstall(void);
 /* Writes GC_STATE if enabled/frozen/thresholds changed since the last one. */
 void ml_pygc_check_state(void);

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OPTION_GC_START } from '../capture/format.js';
+import { GC_START_GAP, GC_THIN_WINDOW, OPTION_GC_START } from '../capture/format.js';
 import { makeHeader } from '../capture/header.js';
 import type { GcRecord } from '../capture/records.js';
 import { ModelBuilder } from '../model/builder.js';
@@ -288,9 +288,49 @@ test('a header whose options say GC_START records come keeps no free before the 
   assert.equal(withBit.r.incomplete, 0);
   assert.equal(without.r.incomplete, 0);
   assert.deepEqual([...withBit.r.bySite], [...without.r.bySite]);
-  // With the bit, only the collections' frees were written, and the ring never grew; without it, every free
-  // before the first GC_START, and the ring went to its cap.
-  assert.equal(withBit.g.written, 10);
+  // With the bit, only the collections' frees and the 1 000 after each GC record (within GC_THIN_WINDOW seqs,
+  // where a young collection without its GC_START would be) were written, and the ring stayed small; without
+  // it, every free before the first GC_START, and the ring went to its cap.
+  assert.equal(withBit.g.written, 10 + 2 * 1_000);
   assert.equal((withBit.g as unknown as { len: number }).len, GC_RING_FIRST);
   assert.equal(without.g.written, 150_010);
+});
+
+test('with the header bit, a young collection without its GC_START is counted from the frees of the window after the last GC record; one that frees past the window is incomplete; frees past it are not kept', () => {
+  // Seqs as the agent takes them: one per event. A collection with its GC_START, then one without it 100 seqs
+  // after the first's GC record (the agent leaves it out for a young collection within GC_START_GAP), then a
+  // long quiet stretch, then one without it whose frees run past the window.
+  const g = new GcFrees();
+  const b = new ModelBuilder({ observer: g });
+  b.header(makeHeader({ options: OPTION_GC_START }));
+  let seq = 1;
+  let addr = 0x10_0000;
+  const frees = (n: number, bytes = 16): void => {
+    for (let k = 0; k < n; k++, seq += 2, addr += 16) {
+      b.alloc(1, seq, addr, bytes, 0, 0, 0);
+      b.free(1, seq + 1, addr, 0, 0);
+    }
+  };
+  frees(50_000); // before the first collection: not kept
+  const start1 = seq;
+  b.meta({ type: 'gc-start', stream: 1, seq: start1 });
+  frees(3);
+  b.meta(gc(seq, start1));
+  const end1 = seq;
+  frees(50); // 100 seqs: kept, in the window
+  const start2 = seq;
+  frees(7, 24); // a young collection's frees, no GC_START
+  b.meta(gc(seq, start2));
+  frees(GC_THIN_WINDOW); // twice the window's seqs: the second half is not kept
+  const start3 = seq - 10; // a collection without GC_START whose start is in this stretch (a damaged capture:
+  // the agent leaves it out only within GC_START_GAP of the last GC record)
+  b.meta(gc(seq, start3));
+  b.finish();
+  const r = g.finish();
+  assert.ok(start2 - end1 < GC_START_GAP);
+  assert.deepEqual([...r.count], [3, 7, 0]);
+  assert.deepEqual([...r.bytes], [3 * 16, 7 * 24, 0]);
+  // The third collection's 5 frees came after the window: not kept, its figures a lower bound, counted incomplete.
+  assert.equal(r.incomplete, 1);
+  assert.ok(g.written <= 3 + 50 + 7 + GC_THIN_WINDOW / 2 + 1, `${g.written} entries written`);
 });

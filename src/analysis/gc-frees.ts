@@ -12,12 +12,18 @@
 // workload, where up to half a million frees come between two collections), and it grows by need. Since
 // round sixteen the header says so too (options bit 32, hasGcStartRecords()): then the ring keeps only
 // collections' frees from the first record on, where it kept every free before the first collection (a
-// program that runs long with the collector disabled filled the whole ring, 2^18 entries, for nothing). A
-// capture without GC_START records (older agents) keeps every free since the last collection, as before,
-// and so does a capture of round fifteen's agent until its first GC_START (nothing in its header says).
+// program that runs long with the collector disabled filled the whole ring, 2^18 entries, for nothing).
+// And since round sixteen's agent a young collection that starts fewer than GC_START_GAP seqs after the
+// previous GC record has no GC_START (a program that collects every few dozen events paid one record per
+// collection, a third of a small capture): with the bit, the ring also keeps every free of the
+// GC_THIN_WINDOW seqs after each GC record, where such a collection's frees are (one that frees past the
+// window is counted incomplete). A capture without GC_START records (older agents) keeps every free since the
+// last collection, as before, and so does a capture of round fifteen's agent until its first GC_START
+// (nothing in its header says; it wrote one at every collection).
 // A free dropped outside a collection whose seq turns out to be inside the next one (a GC_START missing,
 // or delivered after a free of its collection) makes that collection incomplete, as an overwritten one does.
 
+import { GC_THIN_WINDOW } from '../capture/format.js';
 import { hasGcStartRecords } from '../capture/header.js';
 import type { CaptureHeader, GcRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
@@ -99,8 +105,14 @@ export class GcFrees implements ReplayObserver {
   private droppedSeq = -1;
   /** A GC_START record was seen, or the header says they come: frees are kept only inside a collection from then on. */
   private starts = false;
-  /** `starts` and no collection open (between a GC record and the next GC_START): frees are not kept. */
-  private idle = false;
+  /** The header says young collections close to the last one have no GC_START (see the top). */
+  private thin = false;
+  /**
+   * Frees with this seq or higher are not kept: Infinity inside a collection (and without GC_START records);
+   * with `starts`, between a GC record and the next GC_START, -Infinity (none kept) or the end of the window
+   * after the GC record (`thin`). A double from the start: it holds seqs past 2^30.
+   */
+  private keepBelow = Infinity;
   /** Entries written, over the whole replay (tests: what the ring cost). */
   written = 0;
   private readonly perGc = { bytes: [] as number[], count: [] as number[], seq: [] as number[] };
@@ -123,7 +135,7 @@ export class GcFrees implements ReplayObserver {
 
   change(site: SiteId, seq: number, bytes: number, count: number): void {
     if (bytes >= 0 && count >= 0) return;
-    if (this.idle) {
+    if (seq >= this.keepBelow) {
       // Outside a collection: not kept, but a GC record whose start_seq is at most this seq is incomplete.
       if (seq > this.droppedSeq) this.droppedSeq = seq;
       return;
@@ -228,17 +240,19 @@ export class GcFrees implements ReplayObserver {
     // Snapshots do not matter here.
   }
 
-  /** The capture's header: one whose options say every GC record has its GC_START keeps no free outside a collection. */
+  /** The capture's header: one whose options say GC_START records come keeps no free outside a collection and its window. */
   header(h: CaptureHeader): void {
     if (!hasGcStartRecords(h) || this.starts || this.size > 0) return;
     this.starts = true;
-    this.idle = true;
+    this.thin = true;
+    // Nothing before the first collection: the agent writes its GC_START whatever its generation.
+    this.keepBelow = -Infinity;
   }
 
   /** A GC_START record: a collection starts at `seq`; what was kept before it is not its own. */
   gcStart(seq: number): void {
     this.starts = true;
-    this.idle = false;
+    this.keepBelow = Infinity;
     // Frees of this collection seen before its GC_START (none when the records come in order) are not kept.
     if (this.size > 0 && this.newestSeq >= seq) this.droppedSeq = Math.max(this.droppedSeq, this.newestSeq);
     this.empty();
@@ -277,7 +291,7 @@ export class GcFrees implements ReplayObserver {
     // Collections do not overlap: nothing before this one can belong to a later one.
     this.empty();
     this.droppedSeq = -1;
-    this.idle = this.starts;
+    this.keepBelow = this.thin ? record.seq + GC_THIN_WINDOW : this.starts ? -Infinity : Infinity;
   }
 
   private empty(): void {

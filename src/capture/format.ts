@@ -109,8 +109,15 @@ export const OPTION_PYTHON_ALLOCATORS = 2;
 export const OPTION_AGGREGATE = 4;
 export const OPTION_SAMPLED = 8;
 export const OPTION_FOLLOW_FORK = 16;
-/** Every GC record has a GC_START before it (agents since 2026-12-05, round sixteen): analysis/gc-frees.ts. */
+/**
+ * GC_START records come (agents since 2026-12-05, round sixteen): one before every GC record but that of a young
+ * collection (generation 0) starting fewer than GC_START_GAP seqs after the previous GC record on a build with the
+ * GIL, whose frees a reader finds among those of the GC_THIN_WINDOW seqs it keeps after each GC record
+ * (analysis/gc-frees.ts).
+ */
 export const OPTION_GC_START = 32;
+export const GC_START_GAP = 4096;
+export const GC_THIN_WINDOW = 16384;
 
 export const MODE_RUN = 1;
 export const MODE_ATTACH = 2;

@@ -66,9 +66,11 @@ export function makeHeader(input: HeaderInput = {}): CaptureHeader {
 }
 
 /**
- * Whether every GC record of the capture comes after a GC_START of its collection (options bit 32, agents
- * since round sixteen): a reader may then keep only the frees inside collections from the first record on.
- * False for older captures, even those whose agent wrote GC_START records (round fifteen's): nothing said so.
+ * Whether the capture's collections have GC_START records (options bit 32, agents since round sixteen): every one
+ * but a young collection's that starts fewer than GC_START_GAP seqs after the previous GC record (format.ts). A
+ * reader may then keep only the frees inside collections, and those of the GC_THIN_WINDOW seqs after each GC
+ * record, from the first record on. False for older captures, even those whose agent wrote GC_START records
+ * (round fifteen's, one at every collection): nothing said so.
  */
 export function hasGcStartRecords(h: CaptureHeader): boolean {
   return (h.options & OPTION_GC_START) !== 0;
