@@ -149,13 +149,19 @@ export const FOLLOW_PACKS_ONLY_PYTHON_ALLOCATORS = true;
 /**
  * A pack's bytes (its heads and parts) stay within this many: a part that would take them past it starts the next
  * pack. A reader holds a pack's bytes decompressed (decoder.ts, block-inflater.ts) and brotli's decoder a ring of
- * the same size (a power of two, up to the window, which for the fast qualities is 2^18: block-deflater.ts,
- * FAST_LGWIN), both resident at a report's peak. Packs of 1 MiB (rounds thirteen and fourteen) against 256 KiB,
- * the same records of a 50 M-event capture: every report's peak 0.9-1.7 MiB higher (the reports' CPU the same) for
- * a capture a quarter smaller (6.4 against 8.0 MB; memray's 42 MB; a short run's 90 against 114-129 KB, memray's
- * 633 KB) and the same CPU of the run (docs/benchmarks.md, "Packs' size and brotli window, round fifteen"). Up to
- * round twelve a pack went out once its parts held 1 MiB, up to one part (32 KiB) more, where brotli's ring
- * doubled to 2 MiB. Readers take packs of any size.
+ * up to the same size (a power of two, up to the window: 2^18 declared at quality 0 and 1, block-deflater.ts,
+ * FAST_LGWIN; 2^24 at quality 2), both resident at a report's peak.
+ * The same size for every kind of capture: a busy program's capture is mostly packs in every mode (the follower's
+ * fast level; threads and malloc_churn, default and `--native`, are all packs of quality 2), and the reports' peak
+ * is the goal still missed (`stats`: the big capture with Python's allocators traced 4.5 MiB above memray's,
+ * malloc_churn's default one 9.5 above). The same records re-packed (docs/benchmarks.md, "Packs' size per capture
+ * kind, round sixteen"): without Python's allocators traced, packs of 1 MiB made captures 10-20 % smaller (0.3-0.45
+ * of memray's instead of 0.4-0.55) and took `stats` and `summary` 0.9-7 MiB higher (the ring and buffer of 1 MiB, and
+ * glibc keeping the freed 1 MiB chunks in its heap), 512 KiB half of each; with them traced, 512 KiB made the big
+ * capture 15 % smaller for peaks within ±0.3 MiB, but many_threads' 0.9 MiB higher. The run's CPU and the reports'
+ * were the same at every size; 128 KiB took 0.1-0.3 MiB off for captures 9-55 % larger. Round fifteen took 1 MiB
+ * (rounds thirteen and fourteen) to 256 KiB ("Packs' size and brotli window, round fifteen"); up to round twelve a
+ * pack went out once its parts held 1 MiB, up to one part (32 KiB) more. Readers take packs of any size.
  */
 export const PACK_BYTES = 256 << 10;
 

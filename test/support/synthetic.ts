@@ -183,6 +183,8 @@ export interface RealisticOptions {
   readonly events: number;
   readonly threads?: number;
   readonly native?: boolean;
+  /** The header's options (default: OPTION_NATIVE with `native`, else 0). */
+  readonly options?: number;
   /** Called with the output so far whenever it exceeds 4 MiB, and at the end. */
   readonly sink: (bytes: Uint8Array) => void;
   readonly compressLevel?: number;
@@ -221,7 +223,7 @@ export function writeRealistic(o: RealisticOptions): RealisticResult {
   const threads = o.threads ?? 4;
   const native = o.native ?? false;
   const w = new CaptureWriter({
-    header: { ...TEST_HEADER, unknownFields: [], options: native ? OPTION_NATIVE : 0, ...(o.version !== undefined ? { version: o.version } : {}) },
+    header: { ...TEST_HEADER, unknownFields: [], options: o.options ?? (native ? OPTION_NATIVE : 0), ...(o.version !== undefined ? { version: o.version } : {}) },
     ...(o.compressLevel !== undefined ? { compressLevel: o.compressLevel } : {}),
     ...(o.blockSize !== undefined ? { blockSize: o.blockSize } : {}),
   });
