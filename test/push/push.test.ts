@@ -261,8 +261,11 @@ test('a backend too slow to answer: the program is not slowed or harmed, memlens
     const r = await runPushed('slow', ['--push', backend.url, '--push-interval', '1']);
     assert.equal(r.code, 3);
     assert.equal(r.stdout, 'program done\n');
-    assert.match(r.stderr, /push to http:\/\/127\.0\.0\.1:\d+ failed \(no answer within 10 s\)/);
+    // Whether a request's own 10 s timeout is reported first depends on when the first push went out against
+    // the program's end (the end's deadline is 10 s from then): on a busy machine the first push can be the
+    // last profile's, and the deadline comes first (ci-49). The timeout itself is src/cli/push/pusher.test.ts's.
     assert.match(r.stderr, /pushed 0 of (\d+) profiles .*not sent before the end/);
+    assert.doesNotMatch(r.stderr, /pushed [1-9]/);
   } finally {
     await backend.stop();
   }
