@@ -192,9 +192,12 @@ export class CaptureDecoder {
   private readonly inflater = new BlockInflater();
   /** Where a group's parts are put back (undefined while a group's parts are being passed on). */
   private groupScratch: GroupScratch | undefined = new GroupScratch();
-  /** The group being passed on's payload and StoredPack, from ungroupInto() to groupRecords(). */
+  /** The group whose parts are passed on (passPart), its payload and StoredPack (from ungroupInto()). */
+  private groupInfo: BlockInfo = recordsInfo(0, 0, 0, BLOCK_KIND_RECORDS, 0, 0, 0, 0);
   private groupRaw: Uint8Array = NO_BYTES;
   private groupPack: StoredPack | undefined;
+  /** groupRecords()' callback for each part of the group in the fields above. */
+  private readonly passPart = (p: GroupPart): void => this.groupPart(this.groupInfo, p, this.groupRaw, this.groupPack);
   /** Where deferred blocks wait (see block-pool.ts). */
   private readonly pool = new BlockPool();
   private readonly packedFrom: number;
@@ -318,8 +321,7 @@ export class CaptureDecoder {
     const pack = this.groupPack;
     const scratch = this.groupScratch;
     this.groupScratch = undefined;
-    this.groupRaw = NO_BYTES;
-    this.groupPack = undefined;
+    this.groupInfo = info;
     // A pack's parts are views of `raw`, the inflater's buffer of this depth: a block decoded while they
     // are passed on (the orderer releasing deferred blocks) decompresses one level deeper.
     this.depth++;
@@ -330,12 +332,18 @@ export class CaptureDecoder {
       // inlined (10-13 ms, its compiler zone on top of the read's largest moment; docs/benchmarks.md,
       // "stats' peak, round fifteen" and "round sixteen"). Now only the callback gets hot, from the first
       // packs on, and is compiled then; this function runs a few dozen bytecodes a group and stays cold.
+      // One callback made with the decoder, the group in fields: a closure made per group was compiled
+      // again and again (its code let go with the closures it was made for), once at `summary`'s peak.
       // The unpacking is ungroupInto()'s, so that a read long enough to make this function hot all the same
       // compiles less with it.
-      parts.forEach((p) => this.groupPart(info, p, raw, pack));
+      parts.forEach(this.passPart);
     } finally {
       this.depth--;
       this.groupScratch = scratch;
+      // As they were: a group passed on while this one's parts are (none is, today) changes them.
+      this.groupInfo = info;
+      this.groupRaw = raw;
+      this.groupPack = pack;
     }
   }
 
