@@ -656,3 +656,32 @@ test("a read of many packs does not make the group's own function hot: only its 
   const proto = CaptureDecoder.prototype as unknown as Record<string, unknown>;
   assert.equal(status(proto['groupRecords']) & 16, 0, 'groupRecords was optimized');
 });
+
+test("a group's parts are passed on by one callback made with the decoder, not a closure per group", () => {
+  // A closure made per group was compiled again and again by V8 (its code let go with the closures it was made
+  // for): five times in `summary` of the 50 M-event capture, once at its peak (docs/benchmarks.md, "stats'
+  // peak, round sixteen"). The callbacks forEach is given over a group's parts, recorded.
+  const { capture } = firstPackSixtyTimes(3);
+  const callbacks = new Set<unknown>();
+  let walks = 0;
+  const forEach = Array.prototype.forEach;
+  Array.prototype.forEach = function (this: unknown[], fn: (value: unknown, index: number, array: unknown[]) => void, thisArg?: unknown): void {
+    const first = this[0] as { payload?: unknown; baseSeq?: unknown } | undefined;
+    if (first?.payload instanceof Uint8Array && typeof first.baseSeq === 'number') {
+      callbacks.add(fn);
+      walks++;
+    }
+    forEach.call(this, fn, thisArg);
+  };
+  try {
+    const v: CaptureVisitor = { alloc: () => undefined, free: () => undefined, meta: () => undefined, defer: (b) => b.decode(v) };
+    const d = new CaptureDecoder(v);
+    d.feed(capture);
+    d.end();
+    assert.equal(d.warnings, 0);
+  } finally {
+    Array.prototype.forEach = forEach;
+  }
+  assert.equal(walks, 3, `${walks} groups walked`);
+  assert.equal(callbacks.size, 1, `${callbacks.size} callbacks for 3 groups`);
+});
