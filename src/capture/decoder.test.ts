@@ -638,7 +638,7 @@ test("memlens' own plain block at the end of a capture of packs does not deoptim
 });
 
 test("a read of many packs does not make the group's own function hot: only its parts' callback is", () => {
-  // Its loop over a pack's parts made groupRecords() hot after thousands of parts (83 % into the 50 M-event
+  // Its loop over a pack's parts made groupRecords() hot after thousands of parts (85 % into the 50 M-event
   // capture's read, even with one call a part), and V8 compiled it then with groupPart() and all it calls
   // inlined (10-13 ms of compiler zone on top of the read's largest moment; docs/benchmarks.md, "stats' peak,
   // round sixteen"). The parts are walked by forEach: 200 groups of 86 parts (17 200) leave it cold (its callback

@@ -97,7 +97,10 @@ function scratchLevels<T>(make: () => T): T[] {
   return levels;
 }
 const TWO_32 = 4294967296;
-/** records() calls before feedSeqDelta() (a handful: the records loop is compiled after a few blocks). */
+/**
+ * records() calls before feedSeqDelta(): past the first ones, which run before V8 gives recordsAt() its feedback
+ * vector (fed at the 2nd call, the site stayed empty: the same deopt came late in the read).
+ */
 const FEED_SEQ_DELTA_AT = 64;
 /** An ALLOC record (no q bit: its seq is a delta, 1) whose address is cut: see feedSeqDelta(). */
 const SEQ_DELTA_FEED = new Uint8Array([0x80, 1]);
@@ -187,7 +190,7 @@ export class CaptureDecoder {
   private readonly refArrays: Float64Array[] = [];
   private refs = false;
   private depth = 0;
-  /** Calls of records() left before its seq delta's call site is fed (seqDeltaFed()); 0 once it was. */
+  /** Calls of records() left before its seq delta's call site is fed (feedSeqDelta()); 0 once it was. */
   private feedSeqDeltaIn = FEED_SEQ_DELTA_AT;
   private readonly inflater = new BlockInflater();
   /** Where a group's parts are put back (undefined while a group's parts are being passed on). */
@@ -328,7 +331,7 @@ export class CaptureDecoder {
     try {
       // The parts are walked by forEach, not by a loop here: V8 counts a function's heat by the bytecode it
       // runs, and a loop over a pack's ~40 parts made this function hot late in a big read (after thousands
-      // of parts, 83 % into the 50 M-event capture's), when V8 compiled it with groupPart() and all it calls
+      // of parts, 85 % into the 50 M-event capture's), when V8 compiled it with groupPart() and all it calls
       // inlined (10-13 ms, its compiler zone on top of the read's largest moment; docs/benchmarks.md,
       // "stats' peak, round fifteen" and "round sixteen"). Now only the callback gets hot, from the first
       // packs on, and is compiled then; this function runs a few dozen bytecodes a group and stays cold.
