@@ -485,7 +485,7 @@ test("a burst of waiting pack parts keeps the packs' stored bytes, not copies of
   const fromPlain = read(plain);
   const fromPacked = read(packed);
   assert.ok(fromPlain.copied > 5 << 20, `${fromPlain.copied} bytes of blocks waited`);
-  // Below PACKED_FROM_BYTES (512 KiB) each burst's parts are copies, and the rest of the pack that crossed it.
+  // Below PACKED_FROM_BYTES (1 MiB) each burst's parts are copies, and the rest of the pack that crossed it.
   assert.ok(fromPacked.copied < (fromPlain.copied * 2) / 3, `${fromPacked.copied} of ${fromPlain.copied} bytes copied`);
   assert.equal(fromPacked.items.length, fromPlain.items.length);
   assert.deepEqual(fromPacked.items, fromPlain.items);

@@ -52,15 +52,13 @@ export interface DecoderOptions {
 }
 
 /**
- * 512 KiB of the pool's slabs busy with waiting copies. Most waits stay below it; a barrier that comes late
- * (on a 50 M-event capture 126 blocks, 4 MiB) goes past it, and from there its packs wait as their stored
- * bytes, a thirtieth of them, each decompressed once more into a buffer kept from then on (a pack's size:
- * 256 KiB since round fifteen). Round ten chose 1 MiB when packs and that buffer were 1 MiB (from 512 KiB the
- * buffer was made at 15 % of that read rather than at 65 %, for the same peak); with 256 KiB packs, 512 KiB
- * took `stats`' and `summary`'s peak 0.4-0.5 MiB lower at the same CPU, 256 KiB 0.6 MiB lower at +4-5 % CPU
- * (docs/benchmarks.md, "stats' peak, round sixteen").
+ * 1 MiB of the pool's slabs busy with waiting copies: most waits stay below it (a 50 M-event capture's
+ * second longest was 28 blocks, 0.9 MiB); a barrier that comes late (126 blocks, 4 MiB) goes past it, and
+ * from there its packs wait as their stored bytes, a thirtieth of them. Each such pack is decompressed once
+ * more, into a buffer kept from then on (1.1 MiB): from 512 KiB it was made at 15 % of that read rather
+ * than at 65 %, for the same peak.
  */
-export const PACKED_FROM_BYTES = 1 << 19;
+export const PACKED_FROM_BYTES = 1 << 20;
 
 /** Node id counters of one stream: FRAME and NATIVE_FRAME ids are implicit (1, 2, … per stream). */
 interface StreamNodes {
