@@ -531,9 +531,9 @@ export class CaptureDecoder {
 
   /**
    * Runs recordsAt() once over SEQ_DELTA_FEED, a cut ALLOC whose seq is a delta, so that V8 has feedback for
-   * the seq delta's call site before it compiles the records loop: a capture may have its first delta late
-   * (the 50 M-event capture of bench/workload.py at 82 % of its read, one thread's events), and an optimized
-   * loop meeting that call for the first time deoptimized there, and recordsAt() was compiled again (twice:
+   * the seq delta's call site before it compiles the records loop: a capture may have its deltas late (the
+   * 50 M-event capture of bench/workload.py, one thread's events, 82 % into its read), and an optimized loop
+   * meeting a call it had no feedback for deoptimized there, and recordsAt() was compiled again (twice:
    * OSR and whole, 13-14 ms each) with the builder's and the replay's freeAt(), on top of the read's largest
    * moment (docs/benchmarks.md, "stats' peak, round sixteen"). Called from records() once the function has
    * run a few blocks (V8 gives a function its feedback vector only after some bytecode ran: fed before, the
