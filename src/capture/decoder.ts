@@ -97,6 +97,13 @@ function scratchLevels<T>(make: () => T): T[] {
   return levels;
 }
 const TWO_32 = 4294967296;
+/**
+ * records() calls before feedSeqDelta(): past the first ones, which run before V8 gives recordsAt() its feedback
+ * vector (fed at the 2nd call, the site stayed empty: the same deopt came late in the read).
+ */
+const FEED_SEQ_DELTA_AT = 64;
+/** An ALLOC record (no q bit: its seq is a delta, 1) whose address is cut: see feedSeqDelta(). */
+const SEQ_DELTA_FEED = new Uint8Array([0x80, 1]);
 /** The history of a capture without references (never written). */
 const EMPTY_HISTORY: Float64Array = new Float64Array(1);
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -183,9 +190,17 @@ export class CaptureDecoder {
   private readonly refArrays: Float64Array[] = [];
   private refs = false;
   private depth = 0;
+  /** Calls of records() left before its seq delta's call site is fed (feedSeqDelta()); 0 once it was. */
+  private feedSeqDeltaIn = FEED_SEQ_DELTA_AT;
   private readonly inflater = new BlockInflater();
   /** Where a group's parts are put back (undefined while a group's parts are being passed on). */
   private groupScratch: GroupScratch | undefined = new GroupScratch();
+  /** The group whose parts are passed on (passPart), its payload and StoredPack (from ungroupInto()). */
+  private groupInfo: BlockInfo = recordsInfo(0, 0, 0, BLOCK_KIND_RECORDS, 0, 0, 0, 0);
+  private groupRaw: Uint8Array = NO_BYTES;
+  private groupPack: StoredPack | undefined;
+  /** groupRecords()' callback for each part of the group in the fields above. */
+  private readonly passPart = (p: GroupPart): void => this.groupPart(this.groupInfo, p, this.groupRaw, this.groupPack);
   /** Where deferred blocks wait (see block-pool.ts). */
   private readonly pool = new BlockPool();
   private readonly packedFrom: number;
@@ -303,6 +318,44 @@ export class CaptureDecoder {
    * each passed on as a block of its own at the group's offset (header_len 0), in order.
    */
   private groupRecords(info: BlockInfo, stored: Uint8Array): void {
+    const parts = this.ungroupInto(info, stored);
+    if (parts === undefined) return;
+    const raw = this.groupRaw;
+    const pack = this.groupPack;
+    const scratch = this.groupScratch;
+    this.groupScratch = undefined;
+    this.groupInfo = info;
+    // A pack's parts are views of `raw`, the inflater's buffer of this depth: a block decoded while they
+    // are passed on (the orderer releasing deferred blocks) decompresses one level deeper.
+    this.depth++;
+    try {
+      // The parts are walked by forEach, not by a loop here: V8 counts a function's heat by the bytecode it
+      // runs, and a loop over a pack's ~40 parts made this function hot late in a big read (after thousands
+      // of parts, 85 % into the 50 M-event capture's), when V8 compiled it with groupPart() and all it calls
+      // inlined (10-13 ms, its compiler zone on top of the read's largest moment; docs/benchmarks.md,
+      // "stats' peak, round fifteen" and "round sixteen"). Now only the callback gets hot, from the first
+      // packs on, and is compiled then; this function runs a few dozen bytecodes a group and stays cold.
+      // One callback made with the decoder, the group in fields: a closure made per group was compiled
+      // again and again (its code let go with the closures it was made for), once at `summary`'s peak.
+      // The unpacking is ungroupInto()'s, so that a read long enough to make this function hot all the same
+      // compiles less with it.
+      parts.forEach(this.passPart);
+    } finally {
+      this.depth--;
+      this.groupScratch = scratch;
+      // As they were: a group passed on while this one's parts are (none is, today) changes them.
+      this.groupInfo = info;
+      this.groupRaw = raw;
+      this.groupPack = pack;
+    }
+  }
+
+  /**
+   * A group block's parts, put back into the group scratch (its payload decompressed first if need be), with
+   * the payload in `groupRaw` and the StoredPack its waiting parts keep in `groupPack`; undefined when the
+   * group is damaged (warned and skipped whole).
+   */
+  private ungroupInto(info: BlockInfo, stored: Uint8Array): readonly GroupPart[] | undefined {
     let raw: Uint8Array | undefined;
     if ((info.flags & BLOCK_FLAGS_COMPRESSED) === 0) raw = new Uint8Array(stored);
     else {
@@ -312,37 +365,23 @@ export class CaptureDecoder {
       if ((info.flags & BLOCK_FLAG_BROTLI) !== 0) raw = this.inflater.decompress(stored, info.rawLen, this.depth);
       raw ??= this.decompress(info, stored);
     }
-    if (raw === undefined) return;
+    if (raw === undefined) return undefined;
     // The parts are all put back before any is passed on (a damaged group is skipped whole), into one
     // buffer kept for the next group rather than a new array per part.
     const scratch = this.groupScratch;
-    this.groupScratch = undefined;
     const parts = scratch !== undefined ? scratch.fill(raw, this.native, this.slotted) : ungroup(raw, this.native, this.slotted);
     if (typeof parts === 'string') {
-      this.groupScratch = scratch;
       this.damagedPayload(info, `is a group of streams that cannot be read: ${parts}`);
-      return;
+      return undefined;
     }
-    const v = this.visitor;
     // While many copies wait (a barrier that comes late), the waiting parts of a brotli pack keep the pack's
     // stored bytes rather than copies of themselves (PackedParts).
-    const pack =
-      v.defer !== undefined && (info.flags & BLOCK_FLAG_BROTLI) !== 0 && raw.length === info.rawLen && this.pool.waitingBytes >= this.packedFrom
+    this.groupRaw = raw;
+    this.groupPack =
+      this.visitor.defer !== undefined && (info.flags & BLOCK_FLAG_BROTLI) !== 0 && raw.length === info.rawLen && this.pool.waitingBytes >= this.packedFrom
         ? new StoredPack(stored.slice(), info.rawLen, raw.buffer)
         : undefined;
-    // A pack's parts are views of `raw`, the inflater's buffer of this depth: a block decoded while they
-    // are passed on (the orderer releasing deferred blocks) decompresses one level deeper.
-    this.depth++;
-    try {
-      // One call a part: the loop stays a few bytecodes long, so that V8 does not find this function hot
-      // late in a big read and compile it then, with all it calls inlined (1.3 MiB of compiler zone on top of
-      // the read's largest moment; docs/benchmarks.md, "stats' peak, round fifteen"); groupPart() is hot
-      // from the first packs on, and compiled then.
-      for (let i = 0; i < parts.length; i++) this.groupPart(info, parts[i]!, raw, pack);
-    } finally {
-      this.depth--;
-      this.groupScratch = scratch;
-    }
+    return parts;
   }
 
   /** A group's part `p` (a view of `raw`), passed on as a block of its own at the group's offset. */
@@ -463,6 +502,7 @@ export class CaptureDecoder {
    * when it ended on a record boundary), or −1 when a bad record was reported.
    */
   private records(payload: Uint8Array, info: BlockInfo, fileBase: number, partial: boolean, v: CaptureVisitor): number {
+    if (this.feedSeqDeltaIn !== 0 && --this.feedSeqDeltaIn === 0) this.feedSeqDelta(info.stream, v);
     const depth = this.depth++;
     try {
       const tail = this.tails[depth] ?? (this.tails[depth] = newTail());
@@ -487,6 +527,22 @@ export class CaptureDecoder {
       // A nested call may have left vbad set; the caller checked its own varints before calling out.
       vbad = false;
     }
+  }
+
+  /**
+   * Runs recordsAt() once over SEQ_DELTA_FEED, a cut ALLOC whose seq is a delta, so that V8 has feedback for
+   * the seq delta's call site before it compiles the records loop: a capture may have its deltas late (the
+   * 50 M-event capture of bench/workload.py, one thread's events, 82 % into its read), and an optimized loop
+   * meeting a call it had no feedback for deoptimized there, and recordsAt() was compiled again (twice:
+   * OSR and whole, 13-14 ms each) with the builder's and the replay's freeAt(), on top of the read's largest
+   * moment (docs/benchmarks.md, "stats' peak, round sixteen"). Called from records() once the function has
+   * run a few blocks (V8 gives a function its feedback vector only after some bytecode ran: fed before, the
+   * call site would stay empty). The record is cut: nothing is passed on, no warning, and the level's scratch
+   * arrays it touched are set again by the next records().
+   */
+  private feedSeqDelta(stream: number, v: CaptureVisitor): void {
+    const info = recordsInfo(0, 0, 0, BLOCK_KIND_RECORDS, SEQ_DELTA_FEED.length, SEQ_DELTA_FEED.length, stream, 0);
+    this.records(SEQ_DELTA_FEED, info, -1, true, v);
   }
 
   /**
