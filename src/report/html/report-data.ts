@@ -5,7 +5,7 @@
 // without a second report. What does not fit the budgets is reduced, and each reduction says so.
 
 import { samplingNote } from '../../model/sampling.js';
-import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_GC_START, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, OPTION_SAMPLED } from '../../capture/format.js';
+import { ALLOCATORS, MARKER_KINDS, OPTION_AGGREGATE, OPTION_FOLLOW_FORK, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, OPTION_SAMPLED } from '../../capture/format.js';
 import type { AllocationSet } from '../../analysis/allocation-set.js';
 import type { GcReport } from '../../analysis/gc.js';
 import type { LeakTimelineResult } from '../../analysis/leak-timeline.js';
@@ -110,6 +110,7 @@ function ending(model: CaptureModel): string | null {
   return e.detail !== '' ? `${brief}: ${e.detail}` : brief;
 }
 
+// The options a user chose (options bit 32, GC_START records, is the format's, not theirs: not listed).
 function optionsInForce(model: CaptureModel): string[] {
   const h = model.header;
   const out: string[] = [];
@@ -118,7 +119,6 @@ function optionsInForce(model: CaptureModel): string[] {
   if ((h.options & OPTION_AGGREGATE) !== 0) out.push('aggregated');
   if ((h.options & OPTION_SAMPLED) !== 0) out.push(`sampled every ${fmtBytes(h.sampleRateBytes)}`);
   if ((h.options & OPTION_FOLLOW_FORK) !== 0) out.push('follow fork');
-  if ((h.options & OPTION_GC_START) !== 0) out.push('GC starts recorded');
   if (h.memoryIntervalMs > 0) out.push(`snapshot every ${h.memoryIntervalMs} ms`);
   return out;
 }
