@@ -29,10 +29,12 @@ int ml_header_write(ml_config *c, ml_cgroup *cg, uint64_t wall_ns, uint64_t mono
     if (uname(&un) == 0) ml_config_header_str(c, ML_H_HOSTNAME, un.nodename);
     ml_config_header_int(c, ML_H_START_WALL_NS, wall_ns);
     ml_config_header_int(c, ML_H_START_MONO_NS, mono_ns);
-    /* GC_START: the gc.callbacks callback writes one at every collection's start on every CPython, before the
-     * GC record it writes at its stop (pygc.c), and neither when it could not be installed. So a reader may
-     * keep only the frees inside collections from the first record on, not only after a first GC_START
-     * (docs/capture-format.md). A header bit, not a session option: ml_options's bits are the hooks' choices. */
+    /* GC_START: the gc.callbacks callback writes one at a collection's start on every CPython, before the GC
+     * record it writes at its stop, but for a young collection close to the last one on a GIL build (pygc.c,
+     * ML_GC_START_GAP), and neither when it could not be installed. So a reader may keep only the frees inside
+     * collections and the window after each GC record (ML_GC_THIN_WINDOW) from the first record on, not only
+     * after a first GC_START (docs/capture-format.md). A header bit, not a session option: ml_options's bits
+     * are the hooks' choices. */
     ml_config_header_int(c, ML_H_OPTIONS, (uint64_t)(c->options | ML_OPTION_GC_START));
 #if defined(__x86_64__)
     ml_config_header_str(c, ML_H_PLATFORM, "linux-x86_64");

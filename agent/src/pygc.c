@@ -125,9 +125,8 @@ static void *gc_callback(void *self, void *args) {
              * every few dozen events: a GC_START each doubled the GC records' share of a small capture
              * (many_threads: 16.3 KiB without, 22.6 with, memray's 21.8). Free-threaded builds collect the
              * whole heap at every generation: always written there. */
-            uint64_t gap = g_start_seq - g_last_stop_seq;
-            int young = info_long(info, "generation") == 0;
-            if (g_free_threaded || !g_last_stop_valid || !young || gap >= ML_GC_START_GAP) {
+            if (g_free_threaded || !g_last_stop_valid || g_start_seq - g_last_stop_seq >= ML_GC_START_GAP ||
+                info_long(info, "generation") != 0) {
                 uint8_t mem[16];
                 ml_buf b;
                 ml_buf_init(&b, mem, sizeof mem);
