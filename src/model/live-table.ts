@@ -42,7 +42,12 @@
 // 4 at that capture's peak (stats 2.2 MiB lower), but the table 40 % slower and `stats` 20 % more CPU: at
 // that load most first buckets are full (60 % of ALLOCs and 29 % of FREEs looked at a second bucket, another
 // cache line), and even at 70 % a miss reads the whole bucket where linear probing stops at the first empty
-// slot (docs/benchmarks.md, "stats' peak, round fifteen").
+// slot (docs/benchmarks.md, "stats' peak, round fifteen"). Hashes that keep an address's neighbours in
+// neighbouring slots (round seventeen, not kept): a group of 8 16-byte units in one cache line of slots cut the
+// events meeting a cold line of a 64 MiB table from 19 % to 7 %, but the groups cluster under linear probing
+// (2.5× the probes), and the table was no faster there (39.7-43.5 ns/event against 39.6-43.0); a 4 KiB page of
+// slots per 256 bytes of addresses (for the TLB) was 4 % faster there and 8-11 % slower on the other captures
+// (docs/benchmarks.md, "The live table on a big live set, round seventeen").
 //
 // A big table doubles in place. Its arrays are made once for many more slots than it uses (RESERVED_SLOTS),
 // and only the first `mask + 1` are used: the rest stays untouched, so the system gives it no memory (an
