@@ -13,6 +13,9 @@
 //   --events N   only the first N events (default: all)
 //   --sites N    each allocation at one of N sites, spread by its number (default: its stack's id mod 4096):
 //                a program with that many sites, whose ids take more of a compact entry's bits
+//   --chunks N   also print each table's nanoseconds per event by N-event chunk of its last run, with the live
+//                allocations at each chunk's end: where a capture's table time goes (a doubling, a program's
+//                end freeing its live set in one run of FREEs: docs/benchmarks.md, round seventeen)
 // Prints, per table, the median and each run's CPU milliseconds and nanoseconds per event, and the table's
 // byte length at the end (LiveTable.byteLength: a table never shrinks, so this is its size at the peak).
 
@@ -71,15 +74,27 @@ class Recorder implements CaptureVisitor {
   meta(): void {}
 }
 
-/** Replays the events into a new table; its check sum, and its bytes at the end (a table never shrinks: at its peak). */
-function replay(T: TableClass, addresses: Float64Array, sizes: Float64Array, sites: Uint32Array, n: number): [number, number] {
+/**
+ * Replays the events into a new table; its check sum, and its bytes at the end (a table never shrinks: at its
+ * peak). With `chunk` > 0, the CPU microseconds and the live allocations after each `chunk` events go into `out`.
+ */
+function replay(T: TableClass, addresses: Float64Array, sizes: Float64Array, sites: Uint32Array, n: number, chunk: number, out: number[]): [number, number] {
   const t = new T(1 << 16, { indexesFrom: Infinity });
   let check = 0;
-  for (let i = 0; i < n; i++) {
-    const size = sizes[i]!;
-    if (size >= 0) {
-      if (t.insertOrReplace(addresses[i]!, size, sites[i]!, i)) check += t.removedSize;
-    } else if (t.remove(addresses[i]!)) check += t.removedSize + t.removedSite;
+  const step = chunk > 0 ? chunk : n;
+  for (let from = 0; from < n; from += step) {
+    const to = Math.min(n, from + step);
+    const t0 = chunk > 0 ? process.cpuUsage() : undefined;
+    for (let i = from; i < to; i++) {
+      const size = sizes[i]!;
+      if (size >= 0) {
+        if (t.insertOrReplace(addresses[i]!, size, sites[i]!, i)) check += t.removedSize;
+      } else if (t.remove(addresses[i]!)) check += t.removedSize + t.removedSite;
+    }
+    if (t0 !== undefined) {
+      const d = process.cpuUsage(t0);
+      out.push(d.user + d.system, t.size);
+    }
   }
   return [check + t.size, t.byteLength];
 }
@@ -88,6 +103,7 @@ async function main(argv: string[]): Promise<void> {
   let runs = 5;
   let events = Infinity;
   let spreadSites = 0;
+  let chunk = 0;
   const tables: string[] = [];
   let capture: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -95,10 +111,11 @@ async function main(argv: string[]): Promise<void> {
     if (a === '--runs') runs = Number(argv[++i]);
     else if (a === '--events') events = Number(argv[++i]);
     else if (a === '--sites') spreadSites = Number(argv[++i]);
+    else if (a === '--chunks') chunk = Number(argv[++i]);
     else if (a === '--table') tables.push(resolve(argv[++i]!));
     else capture = a;
   }
-  if (capture === undefined) throw new Error('usage: live-table-speed.js CAPTURE [--runs N] [--events N] [--sites N] [--table JS] ...');
+  if (capture === undefined) throw new Error('usage: live-table-speed.js CAPTURE [--runs N] [--events N] [--sites N] [--chunks N] [--table JS] ...');
   if (tables.length === 0) tables.push(new URL('../src/model/live-table.js', import.meta.url).pathname);
   const rec = new Recorder(events, spreadSites);
   const orderer = new SeqOrderer(rec);
@@ -112,11 +129,14 @@ async function main(argv: string[]): Promise<void> {
   const ms: number[][] = tables.map(() => []);
   const checks = new Set<number>();
   const bytes: number[] = [];
+  const chunks: number[][] = tables.map(() => []);
   for (let r = 0; r < runs; r++) {
     for (let k = 0; k < classes.length; k++) {
       // CPU time (user + system), not wall time: the machine is shared.
       const t0 = process.cpuUsage();
-      const [check, byteLength] = replays[k]!(classes[k]!, rec.addresses, rec.sizes, rec.sites, rec.n);
+      const out: number[] = [];
+      chunks[k] = out;
+      const [check, byteLength] = replays[k]!(classes[k]!, rec.addresses, rec.sizes, rec.sites, rec.n, chunk, out);
       const t = process.cpuUsage(t0);
       checks.add(check);
       bytes[k] = byteLength;
@@ -132,6 +152,13 @@ async function main(argv: string[]): Promise<void> {
       `${tables[k]}: median ${med.toFixed(0)} ms (${((med * 1e6) / rec.n).toFixed(1)} ns/event); runs ${ms[k]!.map((x) => x.toFixed(0)).join('/')}; ` +
         `the table's bytes at its peak ${bytes[k]!} (${(bytes[k]! / 2 ** 20).toFixed(2)} MiB)`,
     );
+    if (chunk > 0) {
+      // ns per event of each chunk of the last run @ the live allocations at its end.
+      const c = chunks[k]!;
+      const parts: string[] = [];
+      for (let j = 0; j < c.length; j += 2) parts.push(`${((c[j]! * 1000) / Math.min(chunk, rec.n - (j / 2) * chunk)).toFixed(0)}@${c[j + 1]!}`);
+      console.log(`  by ${chunk}-event chunk, last run (ns/event@live): ${parts.join(' ')}`);
+    }
   }
 }
 
