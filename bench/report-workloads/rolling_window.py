@@ -1,0 +1,16 @@
+"""A rolling window: the last 125,000 records (a dict, a string and a list each, about 500 k objects) kept
+in a deque, the oldest dropped as each new one comes: a live set of constant, middling size that is
+replaced many times over. Argument: records."""
+import collections
+import sys
+
+
+def main(n):
+    window = collections.deque(maxlen=125_000)
+    for i in range(n):
+        window.append({"id": i, "name": "r%d" % i, "vals": [i, i * 2]})
+    return len(window)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
