@@ -33,12 +33,12 @@ export interface Workload {
   readonly shape: string;
 }
 
-// Sizes from small runs' events per unit (memlens stats, CPython 3.11.7, the bench venv): accumulate 13.0,
-// rolling_window 15.8, churn 21.1, threads 17.4, call_sites 403, numpy_mix 47.2; docs/benchmarks.md, round
-// seventeen, has the counts of the full-size captures.
+// Events (allocations + frees, `memlens stats`) of the captures at these sizes, CPython 3.11.7 of the bench
+// venv: accumulate 50.09 M, rolling_window 49.96 M, churn 50.64 M, threads 50.57 M, call_sites 50.06 M,
+// numpy_mix 49.99 M (docs/benchmarks.md, round seventeen, "Report workloads of six shapes").
 export const WORKLOADS: readonly Workload[] = [
-  { name: 'accumulate', size: 3_850_000, shape: 'accumulation: ~3 M objects live at the peak' },
-  { name: 'rolling_window', size: 4_100_000, shape: 'rolling window: ~500 k live, replaced many times' },
+  { name: 'accumulate', size: 3_850_000, shape: 'accumulation: ~4.8 M allocations live at the peak' },
+  { name: 'rolling_window', size: 4_100_000, shape: 'rolling window: ~530 k allocations live, replaced many times' },
   { name: 'churn', size: 2_400_000, shape: 'churn: a tiny live set (a few thousand)' },
   { name: 'threads', size: 2_880_000, shape: '32 threads churning at once' },
   { name: 'call_sites', size: 148_000, shape: '400 generated functions, stacks 20-60 deep' },
@@ -144,7 +144,7 @@ export function makeCaptures(o: Options): void {
     const secs = (Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1);
     if (r.status !== 0 || !existsSync(c.output)) throw new Error(`${c.cmd} ${c.args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr.slice(-500)}`);
     const events = o.count && c.tool === 'memlens' ? `, ${countEvents(c.output).toLocaleString('en')} events` : '';
-    process.stderr.write(`${c.workload.name} (${c.tool}): ${c.output} in ${secs} s${events}\n`);
+    process.stderr.write(`${c.workload.name} (${c.workload.shape}; ${c.tool}): ${c.output} in ${secs} s${events}\n`);
   }
 }
 

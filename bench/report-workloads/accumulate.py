@@ -1,6 +1,8 @@
 """Accumulation: a cache that only grows while the loop churns temporaries, so that millions of objects are
 live at the peak (the end of the loop) and the reports' live table is at its largest. Argument: iterations
-(about 13 allocation events each with Python's allocators traced; a quarter of them keep 3 objects)."""
+(about 13 allocation events each with Python's allocators traced; a quarter of them keep 4
+objects: the key, a string, a tuple, a list; 4.8 M allocations live at the peak at 3.85 M
+iterations, the dict's and the ints' included)."""
 import sys
 
 
