@@ -34,7 +34,7 @@ export interface Workload {
 }
 
 // Events (allocations + frees, `memlens stats`) of the captures at these sizes, CPython 3.11.7 of the bench
-// venv: accumulate 50.09 M, rolling_window 49.96 M, churn 50.64 M, threads 50.57 M, call_sites 50.06 M,
+// venv: accumulate 50.09 M, rolling_window 49.65 M, churn 50.64 M, threads 50.57 M, call_sites 50.06 M,
 // numpy_mix 49.99 M (docs/benchmarks.md, round seventeen, "Report workloads of six shapes").
 export const WORKLOADS: readonly Workload[] = [
   { name: 'accumulate', size: 3_850_000, shape: 'accumulation: ~4.8 M allocations live at the peak' },
