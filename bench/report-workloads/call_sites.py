@@ -1,7 +1,8 @@
 """Many distinct call sites and deep stacks: 400 generated functions (each its own code object, so its own
-frames and lines), called through a chain 20 to 60 frames deep whose path changes with every call, each
-level allocating; a slice of the results kept. The reports' stack tables and flame graph are at their
-largest here. Argument: calls of the chain."""
+frames and lines), called through a chain 20 to 60 frames deep whose path follows the call's number
+(16,400 distinct chains: 400 first functions by 41 depths; about 660 k distinct stacks), each level
+allocating; a slice of the results kept. The reports' stack tables and flame graph are at their largest
+here. Argument: calls of the chain."""
 import sys
 
 FUNCS = 400

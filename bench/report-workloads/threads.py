@@ -1,5 +1,5 @@
-"""Many threads: 32 threads building and dropping records at the same time, each keeping its last 2000, so
-that 32 streams are busy (they take turns under the GIL every switch interval). Argument: records in all
+"""Many threads: 32 threads building and dropping records at the same time, each keeping its last 1000 to 2000,
+so that 32 streams are busy (they take turns under the GIL every switch interval). Argument: records in all
 (shared evenly among the threads)."""
 import sys
 import threading
