@@ -63,3 +63,27 @@ test('memlens summary and tree on the real capture', async () => {
   assert.match(out, /^└─ 3\.00 MiB \d+\.\d+% {2}Thread\.run at .*threading\.py:\d+$/m);
   assert.match(out, /^ {3}└─ 3\.00 MiB \d+\.\d+% {2}worker at known_prog\.py:15 {2}\(own 3\.00 MiB, 1 allocation\)$/m);
 });
+
+test('stacksOf: a stack per distinct shown stack, its frames by `frames` and by `walk` the same, its methods shared (no closure per stack)', async () => {
+  const model = await loadModel(memoryIo(), fixture('known-program.mlens'));
+  const stacks = stacksOf(model, highWaterMark(model), { filter: DEFAULT_FRAME_FILTER });
+  assert.ok(stacks.length >= 3, `${stacks.length} stacks`);
+  const seen = new Set<string>();
+  for (const st of stacks) {
+    const frames = st.frames;
+    const walked: number[] = [];
+    st.walk((id) => {
+      walked.push(id);
+    });
+    assert.deepEqual(walked.reverse(), frames);
+    assert.equal(st.leaf, frames.at(-1));
+    const key = frames.join(',');
+    assert.ok(!seen.has(key), `stack ${key} twice`);
+    seen.add(key);
+  }
+  // One object per distinct stack on a capture of ~660 k of them: its methods must come from a shared prototype,
+  // not be made anew per stack (docs/benchmarks.md, round seventeen, call_sites).
+  const [a, b] = stacks;
+  assert.equal(a!.walk, b!.walk);
+  assert.equal(Object.getOwnPropertyDescriptor(a!, 'frames'), undefined);
+});

@@ -22,8 +22,6 @@ export interface StackAmount {
   walk(visit: (id: FrameId) => boolean | void): void;
   bytes: number;
   count: number;
-  /** Thread indexes that contributed. */
-  readonly threads: Set<ThreadIndex>;
   /** Allocator of the largest contribution. */
   allocator: number;
   allocatorBytes: number;
@@ -72,13 +70,7 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
     }
     return path;
   };
-  const framesOf = (path: number): FrameId[] => {
-    const out: FrameId[] = [];
-    for (let p = path; p > 0; p = trie.get(p - 1, 0)) out.push(trie.get(p - 1, 1) as FrameId);
-    return out.reverse();
-  };
-
-  const entries: StackAmount[] = [];
+  const entries: PathStack[] = [];
   const byPath = new Map<number, number>(); // path → index in entries
   const sites = model.sites;
   for (const s of set.sites) {
@@ -90,35 +82,51 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
     let at = byPath.get(path);
     if (at === undefined) {
       at = entries.length;
-      // The frames are made when read and not kept: a report often reads only the biggest few stacks
-      // (tree, the summary's table), and the others walk the trie's path (StackAmount.frames).
-      const stackPath = path;
-      entries.push({
-        get frames(): FrameId[] {
-          return framesOf(stackPath);
-        },
-        leaf: stackPath === 0 ? undefined : (trie.get(stackPath - 1, 1) as FrameId),
-        walk(visit: (id: FrameId) => boolean | void): void {
-          for (let p = stackPath; p > 0; p = trie.get(p - 1, 0)) if (visit(trie.get(p - 1, 1) as FrameId) === true) return;
-        },
-        bytes: 0,
-        count: 0,
-        threads: new Set(),
-        allocator: sites.allocator(s.site),
-        allocatorBytes: 0,
-      });
+      entries.push(new PathStack(trie, path, sites.allocator(s.site)));
       byPath.set(path, at);
     }
     const entry = entries[at]!;
     entry.bytes += s.bytes;
     entry.count += s.count;
-    entry.threads.add(thread);
     if (s.bytes > entry.allocatorBytes) {
       entry.allocator = sites.allocator(s.site);
       entry.allocatorBytes = s.bytes;
     }
   }
   return entries.sort((a, b) => b.bytes - a.bytes || b.count - a.count);
+}
+
+/**
+ * A stack of stacksOf(): a path of its trie. A class, its methods shared, because a report makes one per distinct
+ * stack: with an object literal holding a getter and a closure each (and a Set of threads no report read), a
+ * capture of ~660 k distinct stacks held ~0.6 KiB per stack (docs/benchmarks.md, round seventeen, call_sites).
+ * The frames are made when read and not kept: a report often reads only the biggest few stacks (tree, the
+ * summary's table), and the others walk the trie's path.
+ */
+class PathStack implements StackAmount {
+  readonly leaf: FrameId | undefined;
+  bytes = 0;
+  count = 0;
+  allocatorBytes = 0;
+
+  constructor(
+    private readonly trie: TupleInterner,
+    private readonly path: number,
+    public allocator: number,
+  ) {
+    this.leaf = path === 0 ? undefined : (trie.get(path - 1, 1) as FrameId);
+  }
+
+  get frames(): FrameId[] {
+    const out: FrameId[] = [];
+    for (let p = this.path; p > 0; p = this.trie.get(p - 1, 0)) out.push(this.trie.get(p - 1, 1) as FrameId);
+    return out.reverse();
+  }
+
+  walk(visit: (id: FrameId) => boolean | void): void {
+    const trie = this.trie;
+    for (let p = this.path; p > 0; p = trie.get(p - 1, 0)) if (visit(trie.get(p - 1, 1) as FrameId) === true) return;
+  }
 }
 
 /** A stack's identity across captures: its frames as (function, file, line), root first. */
