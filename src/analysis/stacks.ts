@@ -98,8 +98,9 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
 
 /**
  * A stack of stacksOf(): a path of its trie. A class, its methods shared, because a report makes one per distinct
- * stack: with an object literal holding a getter and a closure each (and a Set of threads no report read), a
- * capture of ~660 k distinct stacks held ~0.6 KiB per stack (docs/benchmarks.md, round seventeen, call_sites).
+ * stack: as an object literal holding a getter and a closure each (and a Set of threads no report read), 25 k
+ * stacks held 11 MiB of property arrays and 2.7 MiB of closures, and a capture can have ~660 k distinct stacks
+ * (docs/benchmarks.md, round seventeen, call_sites).
  * The frames are made when read and not kept: a report often reads only the biggest few stacks (tree, the
  * summary's table), and the others walk the trie's path.
  */
