@@ -127,12 +127,12 @@ export function speedArgs(o: Options): string[] {
   });
 }
 
-/** Allocations + frees of a memlens capture, as `memlens stats` counts them. */
+/** Allocations + frees of a memlens capture, as `memlens stats` counts them (its JSON, not its text). */
 export function countEvents(capture: string): number {
-  const r = spawnSync(join(ROOT, 'bin', 'memlens.js'), ['stats', capture], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`memlens stats ${capture} failed: ${r.stderr}`);
-  const field = (name: string): number => Number(new RegExp(`^\\s*${name}:\\s*([\\d,]+)`, 'm').exec(r.stdout)?.[1]?.replace(/,/g, '') ?? NaN);
-  return field('Allocations') + field('Frees');
+  const r = spawnSync(join(ROOT, 'bin', 'memlens.js'), ['stats', '--json', capture], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`memlens stats --json ${capture} failed: ${r.stderr}`);
+  const s = JSON.parse(r.stdout) as { total_num_allocations: number; total_frees: number };
+  return s.total_num_allocations + s.total_frees;
 }
 
 export function makeCaptures(o: Options): void {
