@@ -7,7 +7,7 @@ import { decodeCapture } from './decoder.js';
 import { CaptureWriter, encodeBlock } from './encoder.js';
 import { RecordType } from './format.js';
 import { SeqOrderer } from './order.js';
-import type { CaptureVisitor } from './records.js';
+import { type CaptureVisitor, eventAddress } from './records.js';
 
 /**
  * A random capture shaped like the agent's: threads record events with a global seq into their own
@@ -308,4 +308,95 @@ test('streams with ids past 2^31 are ordered as small ones, and `delivered` coun
   o.end();
   assert.deepEqual(c.c.items, naiveOrder(fileOrder(bytes)));
   assert.equal(o.delivered, c.c.items.length);
+});
+
+/**
+ * 32 threads taking turns in slices of 40 events, one barrier every 20 000 events (the shape of
+ * bench/report-workloads/threads.py, where a barrier interval held 272 774 records in the columns).
+ */
+function manyThreads(events: number, threads = 32): Uint8Array {
+  const w = new CaptureWriter({ header: { writerName: 'test' }, blockSize: 512 });
+  const rand = rng(32);
+  let seq = 0;
+  for (let e = 0; e < events; e++) {
+    const stream = 1 + (Math.floor(e / 40) % threads);
+    if (rand() < 0.55) w.alloc(stream, ++seq, 0x1000 + 8 * e, 16 + (e % 64), 0, 0, 0);
+    else w.free(stream, ++seq, 0x1000 + 8 * Math.floor(rand() * e), 0, 0);
+    if (e % 20_000 === 19_999) w.barrier(seq + 1);
+  }
+  return w.finish();
+}
+
+test('many threads between two barriers: the columns hold about one block of each, their slots taken again', () => {
+  const bytes = manyThreads(100_000);
+  // The most records a block of the capture holds.
+  let perBlock = 0;
+  let most = 0;
+  decodeCapture(bytes, {
+    block: () => {
+      perBlock = 0;
+    },
+    alloc: () => {
+      most = Math.max(most, ++perBlock);
+    },
+    free: () => {
+      most = Math.max(most, ++perBlock);
+    },
+    meta: () => {},
+  });
+  const c = new Collector();
+  const o = new SeqOrderer(c);
+  decodeCapture(bytes, o);
+  o.end();
+  assert.deepEqual(c.c.items, naiveOrder(fileOrder(bytes)));
+  // Decoding every block of an interval first held its 20 000 records; a slot never taken again, as many.
+  assert.ok(most > 50 && most < 200, `${most} records a block`);
+  assert.ok(o.mostHeld <= 32 * most, `${o.mostHeld} records held at once, blocks of ${most}`);
+  assert.ok(o.mostSlots <= 32 * most + 32, `${o.mostSlots} column slots, ${o.mostHeld} held at most`);
+});
+
+test("records that waited in the columns reach a visitor's freeAt(), with the FREE's address in eventAddress", () => {
+  class AtCollector extends Collector {
+    frees = 0;
+    freeAt(stream: number, seq: number, size: number, deallocator: number): void {
+      this.frees++;
+      this.free(stream, seq, eventAddress[0]!, size, deallocator);
+    }
+  }
+  const bytes = manyThreads(20_000, 4);
+  const at = new AtCollector();
+  const o = new SeqOrderer(at);
+  decodeCapture(bytes, o);
+  o.end();
+  const frees = at.c.items.filter((it) => it.type === 'free').length;
+  assert.ok(frees > 5000);
+  assert.equal(at.frees, frees);
+  assert.deepEqual(at.c.items, naiveOrder(fileOrder(bytes)));
+});
+
+test('orderer equals the naive sort with many threads, barriers rare and lagging (property, 60 random captures)', () => {
+  for (let seed = 1; seed <= 60; seed++) {
+    const rand = rng(seed * 7919);
+    const threads = 6 + Math.floor(rand() * 20);
+    const w = new CaptureWriter({ header: { writerName: 'test' }, blockSize: 64 + Math.floor(rand() * 300) });
+    let seq = 0;
+    let barrier = 0;
+    let stream = 1;
+    for (let e = 0; e < 3000; e++) {
+      if (rand() < 0.05) stream = 1 + Math.floor(rand() * threads);
+      const r = rand();
+      if (r < 0.03) w.frame(stream, 0, 1, e);
+      else if (r < 0.05) w.meta({ type: 'marker', stream, seq: Math.max(0, seq - 3), timeNs: e, kind: 5, label: 'stale' });
+      else if (r < 0.06) w.meta({ type: 'note', stream, kind: 1, text: `n${e}` });
+      else if (r < 0.55) w.alloc(stream, ++seq, 0x1000 + 8 * e, e, 0, 0, 0);
+      else w.free(stream, ++seq, 0x1000 + 8 * Math.floor(rand() * e), 0, 0);
+      if (rand() < 0.01) w.flush(stream);
+      if (rand() < 0.004) {
+        barrier = Math.max(barrier, seq + 1 - Math.floor(rand() * 30));
+        w.barrier(barrier);
+      }
+    }
+    const bytes = w.finish();
+    assert.deepEqual(ordered(bytes), naiveOrder(fileOrder(bytes)), `seed ${seed}`);
+  }
 });

@@ -153,6 +153,9 @@ export class SeqOrderer implements CaptureVisitor {
   private blockSkip = DOUBLE_FIELD;
   /** Records delivered so far. */
   delivered = DOUBLE_FIELD;
+  /** The most records the columns held at once, and the most slots they used (what their memory follows). */
+  mostHeld = 0;
+  mostSlots = 0;
 
   constructor(downstream: CaptureVisitor, options: OrdererOptions = {}) {
     // File positions (2^24 per block: past 2^30 from the 64th block on), seqs and record counts: the fields
@@ -418,8 +421,9 @@ export class SeqOrderer implements CaptureVisitor {
     else {
       if (this.n === this.cap) this.grow(this.n + 1);
       i = this.n++;
+      if (this.n > this.mostSlots) this.mostSlots = this.n;
     }
-    this.held++;
+    if (++this.held > this.mostHeld) this.mostHeld = this.held;
     const r = this.run(stream);
     this.kind[i] = kind;
     this.stream[i] = stream;
