@@ -20,17 +20,35 @@
 // and the result is only as ordered as the file allows.
 //
 // How, cheaply. The blocks of threads' streams (nearly every event) arrive undecoded (CaptureVisitor.defer)
-// and wait as their stored bytes, a few KiB each. At a barrier the stream with the most waiting bytes is
-// decoded straight into the downstream visitor (no copy of its records), after the waiting blocks of the
-// other streams were decoded into typed-array columns (about 70 bytes per record, no object per event);
-// before each record of the straight stream, the column records that sort before it go out first. A
-// program with one thread, and a program whose threads take turns slower than the agent's flush rounds,
-// have a single stream between two barriers, so their records are never copied. In the columns each
-// stream's records form a linked list, so the merge is a k-way merge of runs that are already sorted.
-// A block of the straight stream that reaches past the release bound stops decoding there (STOP_BLOCK,
+// and wait as their stored bytes, a few KiB each. At a barrier whose waiting blocks are all of one stream,
+// that stream is decoded straight into the downstream visitor (no copy of its records); before each of its
+// records, the column records (typed arrays, about 70 bytes per record, no object per event) that sort
+// before it go out first. A program with one thread, and a program whose threads take turns slower than the
+// agent's flush rounds, have a single stream between two barriers, so their records are never copied. A
+// block of the straight stream that reaches past the release bound stops decoding there (STOP_BLOCK,
 // straight()) and is decoded again at a later release, passing over what it delivered (SKIP); a stream
-// whose last key is past the bound keeps its blocks undecoded (pastBound()). So the columns hold only the
-// other streams' records, not a block's worth of a stream that ran ahead of the barriers.
+// whose last key is past the bound keeps its blocks undecoded (pastBound()).
+//
+// Waiting blocks of several streams (releaseLazily()) are decoded into the columns, each stream's next block
+// only once its run there emptied, and merged: in the columns each stream's records form a linked list, so
+// the merge is a k-way merge of runs that are already sorted, and a stream's records not decoded yet sort
+// after its run's. A record delivered gives its column slot back (a free list: slots need no order), and
+// the next record buffered takes it. So the columns hold about one block of each stream, not every record
+// between two barriers.
+//
+// Measured (round eighteen, docs/benchmarks.md, "The seq orderer with many threads"): a 50.6 M-event capture
+// of 32 threads taking turns (bench/report-workloads/threads.py) has 201 barriers; decoding every waiting
+// block of the other streams first (the one with the most bytes went straight) held up to 272 774 records
+// in the columns at once (90 111 on average at a release), grown by doubling to 524 288 slots, 35.6 MiB
+// reserved and never given back: one anonymous mapping of 36 MiB with 24 MiB resident at `stats`' peak of
+// 92 MiB. Decoded as runs empty, with slots taken again: 37 276 slots at most (65 536, 4.5 MiB), `stats`
+// peaks at 62.5 MiB, outputs the same. Tried and not kept: compacting the columns within a release when
+// half of them were delivered (instead of the free list): 4.4 s against 2.35 for the read alone (decode and
+// orderer, a counting visitor), 673 ms in compact(), and META records indexed by column slot made their
+// array sparse (a dictionary: 1.1 s), hence `metas` indexed through `addr`. Not tried: keeping the stream
+// with the most bytes straight in a release of several streams (its next block is decoded only when its
+// run empties, so another stream's refill would come from inside its decoding: one more nesting level of
+// the decoder, and a pack part decompressed afresh while another is being decoded).
 //
 // File position: record r of the b-th block is b · 2^24 + r (a block holds fewer than 2^24 records: its
 // payload is at most 16 MiB), so records decoded late keep the place they had in the file.
