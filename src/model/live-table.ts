@@ -76,6 +76,14 @@ const HIGH_WORDS = (1 << HIGH_BITS) - 1;
 const FIELD_BITS = 28;
 const FIRST_SITE_BITS = 8;
 const MAX_SITE_BITS = 18;
+/** In the wide mode (`sites`): sizes of this or more are kept beside (bigSizes), this in the entry. */
+const WIDE_SIZE_MAX = 2 ** FIELD_BITS - 1;
+/**
+ * Outside the wide mode, every BIG_CHECK sizes put beside (bigSizes) are compared with the entries put meanwhile:
+ * more than one in BIG_SHARE of them, and the table goes wide (its sizes get all FIELD_BITS).
+ */
+const BIG_CHECK = 4096;
+const BIG_SHARE = 16;
 /** A table reaching this many slots moves into arrays reserved for RESERVED_SLOTS (below it, exact arrays). */
 const IN_PLACE_FROM = 1 << 17;
 /**
@@ -135,8 +143,20 @@ export class LiveTable {
   private readonly bigSizes = new Map<number, number>();
   /** Indexes that are kept but not in `indexes` (too big for it, or indexesFrom > 0), by address. */
   private readonly besideIndexes = new Map<number, number>();
-  /** Sites of siteMax or more, by address. */
+  /** Sites of siteMax or more, by address (outside the wide mode). */
   private readonly besideSites = new Map<number, number>();
+  /**
+   * The wide mode: every entry's site, by slot (reserved as `words` is), the entry's FIELD_BITS all its size.
+   * Made once, when a site of 2^MAX_SITE_BITS − 1 or more comes or sizes beside become common (see the top).
+   */
+  private sites: Uint32Array | undefined;
+  /** Sites of this or more call widenSites() (siteMax; 2^32 in the wide mode, where siteMax is 0). */
+  private widenFrom = 2 ** FIRST_SITE_BITS - 1;
+  /** Entries put (counted for the check on sizes beside: BIG_CHECK), and their number at the last check. */
+  private puts = 0;
+  private putsChecked = 0;
+  /** Sizes put beside (bigSizes) since the last check. */
+  private bigPuts = 0;
   /** Allocations at addresses that no entry can hold (see the top), by address. */
   private readonly odd = new Map<number, OddEntry>();
   /** Slots in use − 1 (the arrays may hold more: see RESERVED_SLOTS). */
@@ -162,7 +182,7 @@ export class LiveTable {
 
   /** The bytes of the slots in use (the arrays reserved for a big table are larger, and not resident beyond them). */
   get byteLength(): number {
-    return (this.mask + 1) * (this.indexes !== undefined ? 12 : 8);
+    return (this.mask + 1) * ((this.indexes !== undefined ? 12 : 8) + (this.sites !== undefined ? 4 : 0));
   }
 
   has(address: number): boolean {
@@ -183,7 +203,7 @@ export class LiveTable {
       return;
     }
     if ((this.count + 1) * 10 > (this.mask + 1) * 7) outgrown(this.grow());
-    if (site >= this.siteMax) this.widenSites(site);
+    if (site >= this.widenFrom) this.widenSites(site);
     const words = this.words;
     const mask = this.mask;
     let slot = home(low, high) & mask;
@@ -202,7 +222,7 @@ export class LiveTable {
     const number = high * TWO_35 + low * 8 !== address ? 0 : high === this.lastHigh ? this.lastHighNumber : this.newHighNumber(high);
     if (number === 0) return this.oddInsertOrReplace(address, size, site, index);
     if ((this.count + 1) * 10 > (this.mask + 1) * 7) outgrown(this.grow());
-    if (site >= this.siteMax) this.widenSites(site);
+    if (site >= this.widenFrom) this.widenSites(site);
     const words = this.words;
     const mask = this.mask;
     let slot = home(low, high) & mask;
@@ -236,6 +256,7 @@ export class LiveTable {
     const mask = this.mask;
     const words = this.words;
     const indexes = this.indexes;
+    const sites = this.sites;
     const highs = this.highs;
     let next = (slot + 1) & mask;
     for (;;) {
@@ -248,6 +269,7 @@ export class LiveTable {
         words[slot * 2] = k;
         words[slot * 2 + 1] = w;
         if (indexes !== undefined) indexes[slot] = indexes[next]!;
+        if (sites !== undefined) sites[slot] = sites[next]!;
         slot = next;
       }
       next = (next + 1) & mask;
@@ -260,13 +282,15 @@ export class LiveTable {
   forEach(fn: (address: number, size: number, site: SiteId) => void): void {
     const slots = this.mask + 1;
     const words = this.words;
+    const sites = this.sites;
     for (let i = 0; i < slots; i++) {
       const w = words[i * 2 + 1]!;
       if (w === 0) continue;
       const address = this.addressAt(i);
       const s = (w >>> HIGH_BITS) & this.sizeMax;
       const siteField = w >>> this.siteShift;
-      fn(address, s === this.sizeMax ? (this.bigSizes.get(address) as number) : s, (siteField === this.siteMax ? this.besideSites.get(address) : siteField) as SiteId);
+      const site = sites !== undefined ? sites[i]! : siteField === this.siteMax ? this.besideSites.get(address)! : siteField;
+      fn(address, s === this.sizeMax ? (this.bigSizes.get(address) as number) : s, site as SiteId);
     }
     for (const [address, e] of this.odd) fn(address, e.size, e.site);
   }
@@ -301,6 +325,7 @@ export class LiveTable {
     const words = this.words;
     const sizeMax = this.sizeMax;
     const siteMax = this.siteMax;
+    this.puts++;
     words[slot * 2] = low;
     words[slot * 2 + 1] = ((site < siteMax ? site : siteMax) << this.siteShift) | ((size < sizeMax ? size : sizeMax) << HIGH_BITS) | number;
     const indexes = this.indexes;
@@ -308,18 +333,38 @@ export class LiveTable {
     if (size >= sizeMax || site >= siteMax || (indexes === undefined ? size >= this.indexesFrom : index >= BESIDE)) this.putBeside(slot, size, site, index);
   }
 
-  /** put()'s values that the entry cannot hold, into the maps beside (keyed by the address, rebuilt). */
+  /**
+   * put()'s values that the entry cannot hold: the site into `sites` in the wide mode (every entry's: its
+   * siteMax is 0), the others into the maps beside (keyed by the address, rebuilt: only when one is needed,
+   * an address being a double that a Map's key boxes).
+   */
   private putBeside(slot: number, size: number, site: SiteId, index: number): void {
-    const address = this.addressAt(slot);
-    if (size >= this.sizeMax) this.bigSizes.set(address, size);
-    if (site >= this.siteMax) this.besideSites.set(address, site);
+    const sites = this.sites;
+    if (sites !== undefined) sites[slot] = site;
+    else if (site >= this.siteMax) this.besideSites.set(this.addressAt(slot), site);
+    if (size >= this.sizeMax) {
+      this.bigSizes.set(this.addressAt(slot), size);
+      if (sites === undefined && size < WIDE_SIZE_MAX && ++this.bigPuts === BIG_CHECK) this.checkBigSizes();
+    }
     const indexes = this.indexes;
     if (indexes === undefined) {
-      if (size >= this.indexesFrom) this.besideIndexes.set(address, index);
+      if (size >= this.indexesFrom) this.besideIndexes.set(this.addressAt(slot), index);
     } else if (index >= BESIDE) {
       indexes[slot] = BESIDE;
-      this.besideIndexes.set(address, index);
+      this.besideIndexes.set(this.addressAt(slot), index);
     }
+  }
+
+  /**
+   * BIG_CHECK sizes that the wide mode's entry would hold were put beside: goes wide if they were more than
+   * one in BIG_SHARE of the entries put since the last check. Called from putBeside() after the size went
+   * into bigSizes: goWide() moves it back.
+   */
+  private checkBigSizes(): void {
+    const puts = this.puts - this.putsChecked;
+    this.putsChecked = this.puts;
+    this.bigPuts = 0;
+    if (puts < BIG_CHECK * BIG_SHARE) this.goWide();
   }
 
   /** The address of the entry at `slot`. */
@@ -340,24 +385,29 @@ export class LiveTable {
     if (size === this.sizeMax || siteField === this.siteMax || (indexes === undefined ? size >= this.indexesFrom : index === BESIDE)) this.takeBeside(slot);
   }
 
-  /** take()'s values kept in the maps beside, taken out of them. */
+  /** take()'s values kept in `sites` or the maps beside, taken out of the maps. */
   private takeBeside(slot: number): void {
-    const address = this.addressAt(slot);
     const w = this.words[slot * 2 + 1]!;
-    if (((w >>> HIGH_BITS) & this.sizeMax) === this.sizeMax) {
-      this.removedSize = this.bigSizes.get(address) as number;
-      this.bigSizes.delete(address);
-    }
-    if (w >>> this.siteShift === this.siteMax) {
+    const sites = this.sites;
+    if (sites !== undefined) this.removedSite = sites[slot]! as SiteId;
+    else if (w >>> this.siteShift === this.siteMax) {
+      const address = this.addressAt(slot);
       this.removedSite = this.besideSites.get(address) as SiteId;
       this.besideSites.delete(address);
     }
+    if (((w >>> HIGH_BITS) & this.sizeMax) === this.sizeMax) {
+      const address = this.addressAt(slot);
+      this.removedSize = this.bigSizes.get(address) as number;
+      this.bigSizes.delete(address);
+    }
     if (this.indexes !== undefined) {
       if (this.removedIndex === BESIDE) {
+        const address = this.addressAt(slot);
         this.removedIndex = this.besideIndexes.get(address) as number;
         this.besideIndexes.delete(address);
       }
     } else if (this.removedSize >= this.indexesFrom) {
+      const address = this.addressAt(slot);
       this.removedIndex = this.besideIndexes.get(address) ?? 0;
       this.besideIndexes.delete(address);
     }
@@ -369,8 +419,11 @@ export class LiveTable {
    * from 0 as they are met, so this happens a few times in a read, each time the sites double.
    */
   private widenSites(site: number): void {
+    if (site >= 2 ** MAX_SITE_BITS - 1) {
+      this.goWide();
+      return;
+    }
     let siteBits = FIELD_BITS - this.sizeBits;
-    if (siteBits === MAX_SITE_BITS) return;
     while (site >= 2 ** siteBits - 1 && siteBits < MAX_SITE_BITS) siteBits++;
     const sizeBits = FIELD_BITS - siteBits;
     const sizeMax = 2 ** sizeBits - 1;
@@ -394,6 +447,43 @@ export class LiveTable {
     this.sizeMax = sizeMax;
     this.siteMax = siteMax;
     this.siteShift = siteShift;
+    this.widenFrom = siteMax;
+  }
+
+  /**
+   * Switches to the wide mode, once: every entry's site goes into the new `sites` column (from the entry or
+   * besideSites), and its size into all FIELD_BITS of the entry (sizes in bigSizes that now fit leave it).
+   * `sites` is reserved as `words` is (its pages resident only as they are written).
+   */
+  private goWide(): void {
+    const words = this.words;
+    const sites = newColumn(words.length / 2, this.mask + 1);
+    const slots = this.mask + 1;
+    for (let i = 0; i < slots; i++) {
+      const w = words[i * 2 + 1]!;
+      if (w === 0) continue;
+      const siteField = w >>> this.siteShift;
+      const sizeField = (w >>> HIGH_BITS) & this.sizeMax;
+      let size = sizeField;
+      if (sizeField === this.sizeMax || siteField === this.siteMax) {
+        const address = this.addressAt(i);
+        if (siteField === this.siteMax) sites[i] = this.besideSites.get(address)!;
+        if (sizeField === this.sizeMax) {
+          size = this.bigSizes.get(address)!;
+          if (size < WIDE_SIZE_MAX) this.bigSizes.delete(address);
+        }
+      }
+      if (siteField !== this.siteMax) sites[i] = siteField;
+      words[i * 2 + 1] = ((size < WIDE_SIZE_MAX ? size : WIDE_SIZE_MAX) << HIGH_BITS) | (w & HIGH_WORDS);
+    }
+    this.besideSites.clear();
+    this.sites = sites;
+    this.sizeBits = FIELD_BITS;
+    this.sizeMax = WIDE_SIZE_MAX;
+    // Every site is then put beside (into `sites`): site >= 0 always, and 0 << 31 leaves the entry's bit 31 at 0.
+    this.siteMax = 0;
+    this.siteShift = HIGH_BITS + FIELD_BITS;
+    this.widenFrom = 2 ** 32;
   }
 
   private find(low: number, high: number, number: number): number {
@@ -437,7 +527,7 @@ export class LiveTable {
    */
   private grow(): number {
     const slots = (this.mask + 1) * 2;
-    if (slots * 2 <= this.words.length) {
+    if (slots * 2 <= this.words.length && (this.sites === undefined || slots <= this.sites.length)) {
       this.growInPlace();
       return 0;
     }
@@ -445,6 +535,8 @@ export class LiveTable {
     const oldIndexes = this.indexes;
     const oldSlots = this.mask + 1;
     const [words, indexes] = newArrays(slots, oldIndexes !== undefined);
+    const oldSites = this.sites;
+    const sites = oldSites !== undefined ? newColumn(words.length / 2, slots) : undefined;
     const mask = slots - 1;
     const highs = this.highs;
     // The values move as they are (what is kept beside stays keyed by address).
@@ -457,11 +549,13 @@ export class LiveTable {
       words[slot * 2] = k;
       words[slot * 2 + 1] = w;
       if (indexes !== undefined) indexes[slot] = oldIndexes![i]!;
+      if (sites !== undefined) sites[slot] = oldSites![i]!;
     }
     this.words = words;
     this.indexes = indexes;
+    this.sites = sites;
     this.mask = mask;
-    return oldWords.byteLength + (oldIndexes?.byteLength ?? 0);
+    return oldWords.byteLength + (oldIndexes?.byteLength ?? 0) + (oldSites?.byteLength ?? 0);
   }
 
   /**
@@ -476,6 +570,7 @@ export class LiveTable {
   private growInPlace(): void {
     const words = this.words;
     const indexes = this.indexes;
+    const sites = this.sites;
     const highs = this.highs;
     const oldSlots = this.mask + 1;
     const slots = oldSlots * 2;
@@ -493,7 +588,7 @@ export class LiveTable {
       let slot = home(k, highs[(w & HIGH_WORDS) - 1]!) & mask;
       while (words[slot * 2 + 1] !== 0 && slot < mask) slot++;
       if (words[slot * 2 + 1] !== 0) {
-        (wrapped ??= []).push(k, w, indexes !== undefined ? indexes[i]! : 0);
+        (wrapped ??= []).push(k, w, indexes !== undefined ? indexes[i]! : 0, sites !== undefined ? sites[i]! : 0);
         words[i * 2] = 0;
         continue;
       }
@@ -505,9 +600,10 @@ export class LiveTable {
       words[slot * 2 + 1] = w;
       words[i * 2] = 0;
       if (indexes !== undefined) indexes[slot] = indexes[i]!;
+      if (sites !== undefined) sites[slot] = sites[i]!;
     }
     if (wrapped === undefined) return;
-    for (let e = 0; e < wrapped.length; e += 3) {
+    for (let e = 0; e < wrapped.length; e += 4) {
       const k = wrapped[e]!;
       const w = wrapped[e + 1]!;
       let slot = home(k, highs[(w & HIGH_WORDS) - 1]!) & mask;
@@ -515,6 +611,7 @@ export class LiveTable {
       words[slot * 2] = k;
       words[slot * 2 + 1] = w;
       if (indexes !== undefined) indexes[slot] = wrapped[e + 2]!;
+      if (sites !== undefined) sites[slot] = wrapped[e + 3]!;
     }
   }
 }
@@ -534,4 +631,16 @@ function newArrays(slots: number, withIndexes: boolean): [Uint32Array, Uint32Arr
     }
   }
   return [new Uint32Array(slots * 2), withIndexes ? new Uint32Array(slots) : undefined];
+}
+
+/** A column of `room` slots (as reserved as the table's words are), or of `slots` where the system refuses that. */
+function newColumn(room: number, slots: number): Uint32Array {
+  if (room > slots) {
+    try {
+      return new Uint32Array(room);
+    } catch {
+      // A RangeError: exact below.
+    }
+  }
+  return new Uint32Array(slots);
 }
