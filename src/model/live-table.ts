@@ -143,8 +143,6 @@ export class LiveTable {
   private readonly bigSizes = new Map<number, number>();
   /** Indexes that are kept but not in `indexes` (too big for it, or indexesFrom > 0), by address. */
   private readonly besideIndexes = new Map<number, number>();
-  /** Sites of siteMax or more, by address (outside the wide mode). */
-  private readonly besideSites = new Map<number, number>();
   /**
    * The wide mode: every entry's site, by slot (reserved as `words` is), the entry's FIELD_BITS all its size.
    * Made once, when a site of 2^MAX_SITE_BITS − 1 or more comes or sizes beside become common (see the top).
@@ -289,8 +287,7 @@ export class LiveTable {
       const address = this.addressAt(i);
       const s = (w >>> HIGH_BITS) & this.sizeMax;
       const siteField = w >>> this.siteShift;
-      const site = sites !== undefined ? sites[i]! : siteField === this.siteMax ? this.besideSites.get(address)! : siteField;
-      fn(address, s === this.sizeMax ? (this.bigSizes.get(address) as number) : s, site as SiteId);
+      fn(address, s === this.sizeMax ? (this.bigSizes.get(address) as number) : s, (sites !== undefined ? sites[i]! : siteField) as SiteId);
     }
     for (const [address, e] of this.odd) fn(address, e.size, e.site);
   }
@@ -339,9 +336,9 @@ export class LiveTable {
    * an address being a double that a Map's key boxes).
    */
   private putBeside(slot: number, size: number, site: SiteId, index: number): void {
+    // A site of siteMax or more outside the wide mode went to widenSites() first: none is put here.
     const sites = this.sites;
     if (sites !== undefined) sites[slot] = site;
-    else if (site >= this.siteMax) this.besideSites.set(this.addressAt(slot), site);
     if (size >= this.sizeMax) {
       this.bigSizes.set(this.addressAt(slot), size);
       if (sites === undefined && size < WIDE_SIZE_MAX && ++this.bigPuts === BIG_CHECK) this.checkBigSizes();
@@ -390,11 +387,6 @@ export class LiveTable {
     const w = this.words[slot * 2 + 1]!;
     const sites = this.sites;
     if (sites !== undefined) this.removedSite = sites[slot]! as SiteId;
-    else if (w >>> this.siteShift === this.siteMax) {
-      const address = this.addressAt(slot);
-      this.removedSite = this.besideSites.get(address) as SiteId;
-      this.besideSites.delete(address);
-    }
     if (((w >>> HIGH_BITS) & this.sizeMax) === this.sizeMax) {
       const address = this.addressAt(slot);
       this.removedSize = this.bigSizes.get(address) as number;
@@ -451,8 +443,7 @@ export class LiveTable {
   }
 
   /**
-   * Switches to the wide mode, once: every entry's site goes into the new `sites` column (from the entry or
-   * besideSites), and its size into all FIELD_BITS of the entry (sizes in bigSizes that now fit leave it).
+   * Switches to the wide mode, once: every entry's site goes into the new `sites` column, and its size into all FIELD_BITS of the entry (sizes in bigSizes that now fit leave it).
    * `sites` is reserved as `words` is (its pages resident only as they are written).
    */
   private goWide(): void {
@@ -462,21 +453,15 @@ export class LiveTable {
     for (let i = 0; i < slots; i++) {
       const w = words[i * 2 + 1]!;
       if (w === 0) continue;
-      const siteField = w >>> this.siteShift;
-      const sizeField = (w >>> HIGH_BITS) & this.sizeMax;
-      let size = sizeField;
-      if (sizeField === this.sizeMax || siteField === this.siteMax) {
+      sites[i] = w >>> this.siteShift;
+      let size = (w >>> HIGH_BITS) & this.sizeMax;
+      if (size === this.sizeMax) {
         const address = this.addressAt(i);
-        if (siteField === this.siteMax) sites[i] = this.besideSites.get(address)!;
-        if (sizeField === this.sizeMax) {
-          size = this.bigSizes.get(address)!;
-          if (size < WIDE_SIZE_MAX) this.bigSizes.delete(address);
-        }
+        size = this.bigSizes.get(address)!;
+        if (size < WIDE_SIZE_MAX) this.bigSizes.delete(address);
       }
-      if (siteField !== this.siteMax) sites[i] = siteField;
       words[i * 2 + 1] = ((size < WIDE_SIZE_MAX ? size : WIDE_SIZE_MAX) << HIGH_BITS) | (w & HIGH_WORDS);
     }
-    this.besideSites.clear();
     this.sites = sites;
     this.sizeBits = FIELD_BITS;
     this.sizeMax = WIDE_SIZE_MAX;
