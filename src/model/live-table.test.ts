@@ -143,7 +143,12 @@ test('doubling in place keeps every entry findable, probe runs that wrap around 
   // past the end to slot 0, and at 2^18 they reach the end again (the entries set aside and put back last).
   const crowded: number[] = [];
   for (let a = 8; crowded.length < 400; a += 8) if ((hashAddress(a) & ((1 << 18) - 1)) >= (1 << 18) - 256) crowded.push(a);
-  for (const [indexesFrom, wide] of [[0, false], [Infinity, false], [0, true], [Infinity, true]] as const) {
+  for (const [indexesFrom, wide] of [
+    [0, false],
+    [Infinity, false],
+    [0, true],
+    [Infinity, true],
+  ] as const) {
     const rnd = prng(23);
     const t = new LiveTable(1 << 17, { indexesFrom });
     const m = new Map<number, { size: number; site: number; index: number }>();

@@ -10,16 +10,31 @@
 // the site share 28 bits (bit 31 stays 0: a small integer to V8): the site gets 8 at first and one more each
 // time a site past them comes (sites are numbered from 0 as met, so a few times in a read, each rewriting
 // the entries once), up to 18; the size has the rest, 20 bits at first and never fewer than 10. A size that
-// does not fit (with 20 bits, 1 MiB or more) is kept exactly in `bigSizes`, a Map by address: such sizes are
-// few, and the live ones at most the process's memory over that size. So are a site of 2^18 − 1 or more and,
-// with all their values in `odd`, an address that is not a multiple of 8 or whose high word is an eighth one
+// does not fit (with 20 bits, 1 MiB or more) is kept exactly in `bigSizes`, a Map by address. So are, with
+// all their values in `odd`, an address that is not a multiple of 8 or whose high word is an eighth one
 // (allocators return addresses aligned to at least 8 bytes, and use a few high words: on real captures these
-// stay empty). A capture of 2^12 sites or more has sizes of 32 KiB or more beside, of 2^17 or more those of
-// 1 KiB: a program of that many sites whose allocations are mostly that big pays a Map entry for each live one.
-// A uint32 column by slot for those sizes, reserved as the entries are (resident only in the pages written),
-// was built and not kept: big allocations, each at its own slot, write its pages in turn (0.5 MiB more of
-// `stats`' peak when made at the first such size), and with it `stats` was 3-4 % slower (V8 then left a call
-// in the replay's chain that boxed an address per event: 325 scavenges against 23).
+// stay empty).
+// The wide mode (round eighteen): a site of 2^18 − 1 or more, or sizes beside in more than one entry put of
+// 16 (checked every 4096 of them), switch the table once to a column of every entry's site by slot (`sites`,
+// reserved as `words` is), the entry's 28 bits then all the size's (bigSizes only from 256 MiB): 12 bytes a
+// slot, 16 with the indexes. put() and take() are unchanged: in the wide mode siteMax is 0, so every entry
+// goes through putBeside()/takeBeside(), which write and read the column (a call per event, no Map entry).
+// Before it a program of many sites paid a Map entry per allocation: the call_sites capture (~660 k stacks,
+// 2^18 sites passed at the 443 000th of 2.65 M allocations at a tenth of its size) put 80 % of its entries'
+// sites beside, `putBeside` 35 % of `stats`' CPU; `stats` there 13.0 s of CPU → 5.8, the table alone 764 →
+// 23 ns/event with 700 000 sites spread. numpy_mix (~50 k sites: 16 bits, so sizes of 4 KiB or more
+// beside) put 13.5 % of its sizes beside (3.4 M of 25 M): wide after 253 000 entries put, `stats` 6.7 → 5.3 s
+// of CPU, 238 full collections → 59. The four other shapes of bench/report-captures.ts (at most 11 site bits, 6 sizes beside
+// in 25 M) never switch: their entries stay 8 bytes (docs/benchmarks.md, "The live table on many sites, round
+// eighteen").
+// Not kept: the column written and read in put()/take() themselves (no call per event in the wide mode: the
+// table alone 6 % faster there), but the code they add to the replay's inlined chain made `stats` on
+// rolling_window 4.8/4.4/3.8 s → 6.4/5.3/5.4 (never wide). A uint32 column by slot for big sizes alone
+// (round fourteen) was 3-4 % slower for `stats` (V8 then left a call in the replay's chain that boxed an
+// address per event: 325 scavenges against 23); the wide mode's column is touched only off that chain (and
+// in remove()'s shift-back: the scavenges stay 19-21 on churn and rolling_window). A Map of sites past the
+// entry's bits (`besideSites`, until round eighteen) is gone: such a site now widens the entry or makes it wide
+// first.
 // History: 16 bytes in round eleven (the address as a double, size and site as uint32), 12 in round twelve
 // (the high word's 12 bits beside the site's 20: addresses below 2^47), 8 in round fourteen: 4 MiB instead
 // of 6 for the 2^19 slots of a 50 M-event capture's 240 000 live allocations (docs/benchmarks.md).
