@@ -99,6 +99,7 @@ const WIDE_SIZE_MAX = 2 ** FIELD_BITS - 1;
  */
 const BIG_CHECK = 4096;
 const BIG_SHARE = 16;
+const PUTS_MASK = 2 ** 30 - 1;
 /** A table reaching this many slots moves into arrays reserved for RESERVED_SLOTS (below it, exact arrays). */
 const IN_PLACE_FROM = 1 << 17;
 /**
@@ -165,7 +166,11 @@ export class LiveTable {
   private sites: Uint32Array | undefined;
   /** Sites of this or more call widenSites() (siteMax; 2^32 in the wide mode, where siteMax is 0). */
   private widenFrom = 2 ** FIRST_SITE_BITS - 1;
-  /** Entries put (counted for the check on sizes beside: BIG_CHECK), and their number at the last check. */
+  /**
+   * Entries put (counted for the check on sizes beside: BIG_CHECK), modulo 2^30, and their number at the last
+   * check. Modulo: a field that passes 2^30 − 1 stops being a small integer to V8, and every optimized function
+   * that checks the table's shape then deopts (docs/benchmarks.md, "Deopts and recompiles of a big read").
+   */
   private puts = 0;
   private putsChecked = 0;
   /** Sizes put beside (bigSizes) since the last check. */
@@ -337,7 +342,7 @@ export class LiveTable {
     const words = this.words;
     const sizeMax = this.sizeMax;
     const siteMax = this.siteMax;
-    this.puts++;
+    this.puts = (this.puts + 1) & PUTS_MASK;
     words[slot * 2] = low;
     words[slot * 2 + 1] = ((site < siteMax ? site : siteMax) << this.siteShift) | ((size < sizeMax ? size : sizeMax) << HIGH_BITS) | number;
     const indexes = this.indexes;
@@ -373,7 +378,7 @@ export class LiveTable {
    * into bigSizes: goWide() moves it back.
    */
   private checkBigSizes(): void {
-    const puts = this.puts - this.putsChecked;
+    const puts = (this.puts - this.putsChecked) & PUTS_MASK;
     this.putsChecked = this.puts;
     this.bigPuts = 0;
     if (puts < BIG_CHECK * BIG_SHARE) this.goWide();
