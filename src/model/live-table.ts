@@ -21,12 +21,12 @@
 // goes through putBeside()/takeBeside(), which write and read the column (a call per event, no Map entry).
 // Before it a program of many sites paid a Map entry per allocation: the call_sites capture (~660 k stacks,
 // 2^18 sites passed at the 443 000th of 2.65 M allocations at a tenth of its size) put 80 % of its entries'
-// sites beside, `putBeside` 35 % of `stats`' CPU; `stats` there 13.0 s of CPU → 5.8, the table alone 764 →
-// 23 ns/event with 700 000 sites spread. numpy_mix (~50 k sites: 16 bits, so sizes of 4 KiB or more
-// beside) put 13.5 % of its sizes beside (3.4 M of 25 M): wide after 253 000 entries put, `stats` 6.7 → 5.3 s
-// of CPU, 238 full collections → 59. The four other shapes of bench/report-captures.ts (at most 11 site bits, 6 sizes beside
-// in 25 M) never switch: their entries stay 8 bytes (docs/benchmarks.md, "The live table on many sites, round
-// eighteen").
+// sites beside, `putBeside` 35 % of `stats`' CPU; `stats` there 13.0 s of CPU → 5.8 (at full size, 50 M
+// events: 109.3 → 30.7, memray 27.2), the table alone 764 → 23 ns/event with 700 000 sites spread. numpy_mix
+// (~50 k sites: 16 bits, so sizes of 4 KiB or more beside) put 13.5 % of its sizes beside (3.4 M of 25 M):
+// wide after 253 000 entries put, `stats` 6.7 → 5.3 s of CPU, 238 full collections → 59. The four other
+// shapes of bench/report-captures.ts (at most 11 site bits, 6 sizes beside in 25 M) never switch: their
+// entries stay 8 bytes (docs/benchmarks.md, "The live table on many sites, round eighteen").
 // Not kept: the column written and read in put()/take() themselves (no call per event in the wide mode: the
 // table alone 6 % faster there), but the code they add to the replay's inlined chain made `stats` on
 // rolling_window 4.8/4.4/3.8 s → 6.4/5.3/5.4 (never wide). A uint32 column by slot for big sizes alone
