@@ -12,7 +12,8 @@
 //                compare, each run of each in turn (another checkout's: ROOT/dist/src/model/live-table.js)
 //   --events N   only the first N events (default: all)
 //   --sites N    each allocation at one of N sites, spread by its number (default: its stack's id mod 4096):
-//                a program with that many sites, whose ids take more of a compact entry's bits
+//                a program with that many sites, whose ids take more of a compact entry's bits; `--sites stack`:
+//                its stack's id itself (call_sites: ~660 k, past the entry's 18 bits: the table's wide mode)
 //   --chunks N   also print each table's nanoseconds per event by N-event chunk of its last run, with the live
 //                allocations at each chunk's end: where a capture's table time goes (a doubling, a program's
 //                end freeing its live set in one run of FREEs: docs/benchmarks.md, round seventeen)
@@ -60,7 +61,7 @@ class Recorder implements CaptureVisitor {
     this.addresses[this.n] = address;
     this.sizes[this.n] = size;
     // --sites N: each allocation at one of N sites, spread (a program with that many sites), else its stack's.
-    this.sites[this.n] = this.spreadSites > 0 ? (Math.imul(this.n, 0x9e3779b1) >>> 0) % this.spreadSites : stack % 4096;
+    this.sites[this.n] = this.spreadSites > 0 ? (Math.imul(this.n, 0x9e3779b1) >>> 0) % this.spreadSites : this.spreadSites < 0 ? stack : stack % 4096;
     this.n++;
   }
   free(_stream: number, _seq: number, address: number): void {
@@ -110,7 +111,7 @@ async function main(argv: string[]): Promise<void> {
     const a = argv[i]!;
     if (a === '--runs') runs = Number(argv[++i]);
     else if (a === '--events') events = Number(argv[++i]);
-    else if (a === '--sites') spreadSites = Number(argv[++i]);
+    else if (a === '--sites') spreadSites = argv[++i] === 'stack' ? -1 : Number(argv[i]);
     else if (a === '--chunks') chunk = Number(argv[++i]);
     else if (a === '--table') tables.push(resolve(argv[++i]!));
     else capture = a;

@@ -143,13 +143,19 @@ test('doubling in place keeps every entry findable, probe runs that wrap around 
   // past the end to slot 0, and at 2^18 they reach the end again (the entries set aside and put back last).
   const crowded: number[] = [];
   for (let a = 8; crowded.length < 400; a += 8) if ((hashAddress(a) & ((1 << 18) - 1)) >= (1 << 18) - 256) crowded.push(a);
-  for (const indexesFrom of [0, Infinity]) {
+  for (const [indexesFrom, wide] of [
+    [0, false],
+    [Infinity, false],
+    [0, true],
+    [Infinity, true],
+  ] as const) {
     const rnd = prng(23);
     const t = new LiveTable(1 << 17, { indexesFrom });
     const m = new Map<number, { size: number; site: number; index: number }>();
     const add = (address: number, i: number): void => {
       // Sites past 12 bits, so that the size has 15 bits and those past them (5 %) are kept beside; one past 32.
-      const site = 4000 + Math.floor(rnd() * 200);
+      // Or past 18 bits: the wide mode, its site column moved with the entries.
+      const site = (wide ? 2 ** 18 : 4000) + Math.floor(rnd() * 200);
       const v = { size: i === 7 ? 2 ** 33 : rnd() < 0.05 ? 2 ** 20 + Math.floor(rnd() * 5000) : 1 + Math.floor(rnd() * 5000), site, index: i };
       assert.equal(t.insertOrReplace(address, v.size, v.site as SiteId, v.index), m.has(address));
       m.set(address, v);
@@ -164,7 +170,7 @@ test('doubling in place keeps every entry findable, probe runs that wrap around 
         if (had !== undefined) m.delete(address);
       } else add((1 + Math.floor(rnd() * 1_000_000)) * 8 + 2 ** 36, 1000 + i);
     }
-    assert.equal(t.byteLength, (1 << 19) * (indexesFrom === 0 ? 12 : 8));
+    assert.equal(t.byteLength, (1 << 19) * ((indexesFrom === 0 ? 12 : 8) + (wide ? 4 : 0)));
     assert.equal(t.size, m.size);
     for (const address of m.keys()) {
       assert.ok(t.has(address), `address ${address} lost`);
@@ -184,7 +190,7 @@ test('doubling in place keeps every entry findable, probe runs that wrap around 
 });
 
 /** A Map beside a LiveTable, checked against it at every step and at the end (forEach). */
-function checkAgainstMap(t: LiveTable, ops: Iterable<{ address: number; size?: number; site?: number }>, indexesFrom = 0): void {
+function checkAgainstMap(t: LiveTable, ops: Iterable<{ address: number; size?: number; site?: number }>, indexesFrom = 0, holding = false): void {
   const m = new Map<number, { size: number; site: number; index: number }>();
   let i = 0;
   for (const op of ops) {
@@ -192,6 +198,14 @@ function checkAgainstMap(t: LiveTable, ops: Iterable<{ address: number; size?: n
     if (op.size !== undefined) {
       const old = m.get(op.address);
       const v = { size: op.size, site: op.site!, index: i };
+      // `holding`: the table holds what the first ops insert (liveOps()), which they replace.
+      const held = holding && old === undefined && t.has(op.address);
+      if (held) {
+        assert.ok(t.insertOrReplace(op.address, v.size, v.site as SiteId, v.index));
+        assert.deepEqual([t.removedSize, t.removedSite], [op.size, op.site]);
+        m.set(op.address, v);
+        continue;
+      }
       assert.equal(t.insertOrReplace(op.address, v.size, v.site as SiteId, v.index), old !== undefined);
       if (old !== undefined) assert.deepEqual([t.removedSize, t.removedSite, t.removedIndex], [old.size, old.site, old.size >= indexesFrom ? old.index : 0]);
       m.set(op.address, v);
@@ -247,3 +261,73 @@ test('sites that widen the entries: sizes that no longer fit go beside, and thos
     checkAgainstMap(new LiveTable(16, { indexesFrom }), ops, indexesFrom);
   }
 });
+
+test('past 2^18 − 1 sites the table goes wide once, with live entries: a site column by slot, every value exact after', () => {
+  // Sites widen the entry to 18 bits (sizes of 1 KiB or more then beside), then one of 2^18 − 1 or more
+  // switches the table to its wide mode in the middle of the ops, with entries live, sizes beside among them:
+  // the entry's 28 bits become the size's (those beside below 2^28 come back into it) and a column by slot
+  // holds every site. After it, inserts, replacements and removals (a few thousand addresses: long probe runs
+  // shifted back), growth, and forEach, checked against a Map; sizes past 2^28 and 2^32 stay beside.
+  for (const indexesFrom of [0, 1 << 12, Infinity]) {
+    const rnd = prng(47);
+    const ops: { address: number; size?: number; site?: number }[] = [];
+    for (let i = 0; i < 80_000; i++) {
+      const address = (1 + Math.floor(rnd() * (i < 40_000 ? 3000 : 20_000))) * 16;
+      if (rnd() < 0.35) {
+        ops.push({ address });
+        continue;
+      }
+      const r = rnd();
+      const size = r < 0.1 ? 1000 + Math.floor(rnd() * 100_000) : r < 0.12 ? 2 ** 28 - 2 + Math.floor(rnd() * 4) : r < 0.13 ? 2 ** 33 + i : Math.floor(rnd() * 500);
+      // Before op 30 000 sites up to 2^18 − 2 (the entry's widest); then up to 2^20, past it.
+      const top = i < 30_000 ? 2 ** 18 - 1 : 2 ** 20;
+      const site = rnd() < 0.3 ? top - 1 - Math.floor(rnd() * 3) : Math.floor(rnd() * top);
+      ops.push({ address, size, site });
+    }
+    const t = new LiveTable(16, { indexesFrom });
+    checkAgainstMap(t, ops.slice(0, 30_000), indexesFrom);
+    // A power of two of slots, of 8 bytes (12 with every index) before the switch, 4 more after.
+    const perSlot = indexesFrom === 0 ? 12 : 8;
+    assert.ok(Number.isInteger(Math.log2(t.byteLength / perSlot)), `${t.byteLength} bytes`);
+    // checkAgainstMap() starts from an empty Map: carry on with one that holds what is live.
+    checkAgainstMap(t, [...liveOps(t), ...ops.slice(30_000)], indexesFrom, true);
+    assert.ok(Number.isInteger(Math.log2(t.byteLength / (perSlot + 4))), `${t.byteLength} bytes`);
+  }
+});
+
+test('sizes beside in one entry of sixteen or more switch the table to the wide mode; fewer, or sizes past 2^28, do not', () => {
+  // Few sites (the entry's size has 20 bits): sizes of 1 MiB or more are kept beside, a Map entry each. The
+  // table goes wide when 4096 of them come within 16 × 4096 entries put, its sizes then in 28 bits.
+  const run = (share: number, big: () => number): LiveTable => {
+    const rnd = prng(53);
+    const t = new LiveTable(1 << 12, { indexesFrom: Infinity });
+    const ops: { address: number; size?: number; site?: number }[] = [];
+    for (let i = 0; i < 200_000; i++) {
+      const address = (1 + Math.floor(rnd() * 2000)) * 8;
+      if (rnd() < 0.5) ops.push({ address });
+      else ops.push({ address, size: rnd() < share ? big() : Math.floor(rnd() * 5000), site: Math.floor(rnd() * 200) });
+    }
+    checkAgainstMap(t, ops, Infinity);
+    return t;
+  };
+  const rnd = prng(59);
+  assert.equal(run(0.1, () => 2 ** 20 + Math.floor(rnd() * 2 ** 24)).byteLength, (1 << 12) * 12);
+  assert.equal(run(0.03, () => 2 ** 20 + Math.floor(rnd() * 2 ** 24)).byteLength, (1 << 12) * 8);
+  assert.equal(run(0.1, () => 2 ** 28 + Math.floor(rnd() * 2 ** 24)).byteLength, (1 << 12) * 8);
+});
+
+test('a program of 2^18 − 2 sites stays in 8-byte entries', () => {
+  const t = new LiveTable(16, { indexesFrom: Infinity });
+  for (let i = 0; i < 10_000; i++) t.insertOrReplace((i + 1) * 8, 100, ((i * 7919) % (2 ** 18 - 1)) as SiteId, i);
+  t.insertOrReplace(8 * 20_000, 100, (2 ** 18 - 2) as SiteId, 0);
+  assert.equal(t.byteLength, (1 << 14) * 8);
+  t.insertOrReplace(8 * 20_001, 100, (2 ** 18 - 1) as SiteId, 0);
+  assert.equal(t.byteLength, (1 << 14) * 12);
+});
+
+/** Ops that insert what `t` holds (an insertOrReplace of each: the Map beside it then starts with them). */
+function liveOps(t: LiveTable): { address: number; size: number; site: number }[] {
+  const ops: { address: number; size: number; site: number }[] = [];
+  t.forEach((address, size, site) => ops.push({ address, size, site }));
+  return ops;
+}

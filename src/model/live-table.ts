@@ -10,16 +10,31 @@
 // the site share 28 bits (bit 31 stays 0: a small integer to V8): the site gets 8 at first and one more each
 // time a site past them comes (sites are numbered from 0 as met, so a few times in a read, each rewriting
 // the entries once), up to 18; the size has the rest, 20 bits at first and never fewer than 10. A size that
-// does not fit (with 20 bits, 1 MiB or more) is kept exactly in `bigSizes`, a Map by address: such sizes are
-// few, and the live ones at most the process's memory over that size. So are a site of 2^18 − 1 or more and,
-// with all their values in `odd`, an address that is not a multiple of 8 or whose high word is an eighth one
+// does not fit (with 20 bits, 1 MiB or more) is kept exactly in `bigSizes`, a Map by address. So are, with
+// all their values in `odd`, an address that is not a multiple of 8 or whose high word is an eighth one
 // (allocators return addresses aligned to at least 8 bytes, and use a few high words: on real captures these
-// stay empty). A capture of 2^12 sites or more has sizes of 32 KiB or more beside, of 2^17 or more those of
-// 1 KiB: a program of that many sites whose allocations are mostly that big pays a Map entry for each live one.
-// A uint32 column by slot for those sizes, reserved as the entries are (resident only in the pages written),
-// was built and not kept: big allocations, each at its own slot, write its pages in turn (0.5 MiB more of
-// `stats`' peak when made at the first such size), and with it `stats` was 3-4 % slower (V8 then left a call
-// in the replay's chain that boxed an address per event: 325 scavenges against 23).
+// stay empty).
+// The wide mode (round eighteen): a site of 2^18 − 1 or more, or sizes beside in more than one entry put of
+// 16 (checked every 4096 of them), switch the table once to a column of every entry's site by slot (`sites`,
+// reserved as `words` is), the entry's 28 bits then all the size's (bigSizes only from 256 MiB): 12 bytes a
+// slot, 16 with the indexes. put() and take() are unchanged: in the wide mode siteMax is 0, so every entry
+// goes through putBeside()/takeBeside(), which write and read the column (a call per event, no Map entry).
+// Before it a program of many sites paid a Map entry per allocation: the call_sites capture (~660 k stacks,
+// 2^18 sites passed at the 443 000th of 2.65 M allocations at a tenth of its size) put 80 % of its entries'
+// sites beside, `putBeside` 35 % of `stats`' CPU; `stats` there 13.0 s of CPU → 5.8 (at full size, 50 M
+// events: 109.3 → 30.7, memray 27.2), the table alone 764 → 23 ns/event with 700 000 sites spread. numpy_mix
+// (~50 k sites: 16 bits, so sizes of 4 KiB or more beside) put 13.5 % of its sizes beside (3.4 M of 25 M):
+// wide after 253 000 entries put, `stats` 6.7 → 5.3 s of CPU, 238 full collections → 59. The four other
+// shapes of bench/report-captures.ts (at most 11 site bits, 6 sizes beside in 25 M) never switch: their
+// entries stay 8 bytes (docs/benchmarks.md, "The live table on many sites, round eighteen").
+// Not kept: the column written and read in put()/take() themselves (no call per event in the wide mode: the
+// table alone 6 % faster there), but the code they add to the replay's inlined chain made `stats` on
+// rolling_window 4.8/4.4/3.8 s → 6.4/5.3/5.4 (never wide). A uint32 column by slot for big sizes alone
+// (round fourteen) was 3-4 % slower for `stats` (V8 then left a call in the replay's chain that boxed an
+// address per event: 325 scavenges against 23); the wide mode's column is touched only off that chain (and
+// in remove()'s shift-back: the scavenges stay 19-21 on churn and rolling_window). A Map of sites past the
+// entry's bits (`besideSites`, until round eighteen) is gone: such a site now widens the entry or makes it wide
+// first.
 // History: 16 bytes in round eleven (the address as a double, size and site as uint32), 12 in round twelve
 // (the high word's 12 bits beside the site's 20: addresses below 2^47), 8 in round fourteen: 4 MiB instead
 // of 6 for the 2^19 slots of a 50 M-event capture's 240 000 live allocations (docs/benchmarks.md).
@@ -76,6 +91,15 @@ const HIGH_WORDS = (1 << HIGH_BITS) - 1;
 const FIELD_BITS = 28;
 const FIRST_SITE_BITS = 8;
 const MAX_SITE_BITS = 18;
+/** In the wide mode (`sites`): sizes of this or more are kept beside (bigSizes), this in the entry. */
+const WIDE_SIZE_MAX = 2 ** FIELD_BITS - 1;
+/**
+ * Outside the wide mode, every BIG_CHECK sizes put beside (bigSizes) are compared with the entries put meanwhile:
+ * more than one in BIG_SHARE of them, and the table goes wide (its sizes get all FIELD_BITS).
+ */
+const BIG_CHECK = 4096;
+const BIG_SHARE = 16;
+const PUTS_MASK = 2 ** 30 - 1;
 /** A table reaching this many slots moves into arrays reserved for RESERVED_SLOTS (below it, exact arrays). */
 const IN_PLACE_FROM = 1 << 17;
 /**
@@ -135,8 +159,22 @@ export class LiveTable {
   private readonly bigSizes = new Map<number, number>();
   /** Indexes that are kept but not in `indexes` (too big for it, or indexesFrom > 0), by address. */
   private readonly besideIndexes = new Map<number, number>();
-  /** Sites of siteMax or more, by address. */
-  private readonly besideSites = new Map<number, number>();
+  /**
+   * The wide mode: every entry's site, by slot (reserved as `words` is), the entry's FIELD_BITS all its size.
+   * Made once, when a site of 2^MAX_SITE_BITS − 1 or more comes or sizes beside become common (see the top).
+   */
+  private sites: Uint32Array | undefined;
+  /** Sites of this or more call widenSites() (siteMax; 2^32 in the wide mode, where siteMax is 0). */
+  private widenFrom = 2 ** FIRST_SITE_BITS - 1;
+  /**
+   * Entries put (counted for the check on sizes beside: BIG_CHECK), modulo 2^30, and their number at the last
+   * check. Modulo: a field that passes 2^30 − 1 stops being a small integer to V8, and every optimized function
+   * that checks the table's shape then deopts (docs/benchmarks.md, "Deopts and recompiles of a big read").
+   */
+  private puts = 0;
+  private putsChecked = 0;
+  /** Sizes put beside (bigSizes) since the last check. */
+  private bigPuts = 0;
   /** Allocations at addresses that no entry can hold (see the top), by address. */
   private readonly odd = new Map<number, OddEntry>();
   /** Slots in use − 1 (the arrays may hold more: see RESERVED_SLOTS). */
@@ -162,7 +200,7 @@ export class LiveTable {
 
   /** The bytes of the slots in use (the arrays reserved for a big table are larger, and not resident beyond them). */
   get byteLength(): number {
-    return (this.mask + 1) * (this.indexes !== undefined ? 12 : 8);
+    return (this.mask + 1) * ((this.indexes !== undefined ? 12 : 8) + (this.sites !== undefined ? 4 : 0));
   }
 
   has(address: number): boolean {
@@ -183,7 +221,7 @@ export class LiveTable {
       return;
     }
     if ((this.count + 1) * 10 > (this.mask + 1) * 7) outgrown(this.grow());
-    if (site >= this.siteMax) this.widenSites(site);
+    if (site >= this.widenFrom) this.widenSites(site);
     const words = this.words;
     const mask = this.mask;
     let slot = home(low, high) & mask;
@@ -202,7 +240,7 @@ export class LiveTable {
     const number = high * TWO_35 + low * 8 !== address ? 0 : high === this.lastHigh ? this.lastHighNumber : this.newHighNumber(high);
     if (number === 0) return this.oddInsertOrReplace(address, size, site, index);
     if ((this.count + 1) * 10 > (this.mask + 1) * 7) outgrown(this.grow());
-    if (site >= this.siteMax) this.widenSites(site);
+    if (site >= this.widenFrom) this.widenSites(site);
     const words = this.words;
     const mask = this.mask;
     let slot = home(low, high) & mask;
@@ -236,6 +274,7 @@ export class LiveTable {
     const mask = this.mask;
     const words = this.words;
     const indexes = this.indexes;
+    const sites = this.sites;
     const highs = this.highs;
     let next = (slot + 1) & mask;
     for (;;) {
@@ -248,6 +287,7 @@ export class LiveTable {
         words[slot * 2] = k;
         words[slot * 2 + 1] = w;
         if (indexes !== undefined) indexes[slot] = indexes[next]!;
+        if (sites !== undefined) sites[slot] = sites[next]!;
         slot = next;
       }
       next = (next + 1) & mask;
@@ -260,13 +300,14 @@ export class LiveTable {
   forEach(fn: (address: number, size: number, site: SiteId) => void): void {
     const slots = this.mask + 1;
     const words = this.words;
+    const sites = this.sites;
     for (let i = 0; i < slots; i++) {
       const w = words[i * 2 + 1]!;
       if (w === 0) continue;
       const address = this.addressAt(i);
       const s = (w >>> HIGH_BITS) & this.sizeMax;
       const siteField = w >>> this.siteShift;
-      fn(address, s === this.sizeMax ? (this.bigSizes.get(address) as number) : s, (siteField === this.siteMax ? this.besideSites.get(address) : siteField) as SiteId);
+      fn(address, s === this.sizeMax ? (this.bigSizes.get(address) as number) : s, (sites !== undefined ? sites[i]! : siteField) as SiteId);
     }
     for (const [address, e] of this.odd) fn(address, e.size, e.site);
   }
@@ -301,6 +342,7 @@ export class LiveTable {
     const words = this.words;
     const sizeMax = this.sizeMax;
     const siteMax = this.siteMax;
+    this.puts = (this.puts + 1) & PUTS_MASK;
     words[slot * 2] = low;
     words[slot * 2 + 1] = ((site < siteMax ? site : siteMax) << this.siteShift) | ((size < sizeMax ? size : sizeMax) << HIGH_BITS) | number;
     const indexes = this.indexes;
@@ -308,18 +350,38 @@ export class LiveTable {
     if (size >= sizeMax || site >= siteMax || (indexes === undefined ? size >= this.indexesFrom : index >= BESIDE)) this.putBeside(slot, size, site, index);
   }
 
-  /** put()'s values that the entry cannot hold, into the maps beside (keyed by the address, rebuilt). */
+  /**
+   * put()'s values that the entry cannot hold: the site into `sites` in the wide mode (every entry's: its
+   * siteMax is 0), the others into the maps beside (keyed by the address, rebuilt: only when one is needed,
+   * an address being a double that a Map's key boxes).
+   */
   private putBeside(slot: number, size: number, site: SiteId, index: number): void {
-    const address = this.addressAt(slot);
-    if (size >= this.sizeMax) this.bigSizes.set(address, size);
-    if (site >= this.siteMax) this.besideSites.set(address, site);
+    // A site of siteMax or more outside the wide mode went to widenSites() first: none is put here.
+    const sites = this.sites;
+    if (sites !== undefined) sites[slot] = site;
+    if (size >= this.sizeMax) {
+      this.bigSizes.set(this.addressAt(slot), size);
+      if (sites === undefined && size < WIDE_SIZE_MAX && ++this.bigPuts === BIG_CHECK) this.checkBigSizes();
+    }
     const indexes = this.indexes;
     if (indexes === undefined) {
-      if (size >= this.indexesFrom) this.besideIndexes.set(address, index);
+      if (size >= this.indexesFrom) this.besideIndexes.set(this.addressAt(slot), index);
     } else if (index >= BESIDE) {
       indexes[slot] = BESIDE;
-      this.besideIndexes.set(address, index);
+      this.besideIndexes.set(this.addressAt(slot), index);
     }
+  }
+
+  /**
+   * BIG_CHECK sizes that the wide mode's entry would hold were put beside: goes wide if they were more than
+   * one in BIG_SHARE of the entries put since the last check. Called from putBeside() after the size went
+   * into bigSizes: goWide() moves it back.
+   */
+  private checkBigSizes(): void {
+    const puts = (this.puts - this.putsChecked) & PUTS_MASK;
+    this.putsChecked = this.puts;
+    this.bigPuts = 0;
+    if (puts < BIG_CHECK * BIG_SHARE) this.goWide();
   }
 
   /** The address of the entry at `slot`. */
@@ -340,24 +402,24 @@ export class LiveTable {
     if (size === this.sizeMax || siteField === this.siteMax || (indexes === undefined ? size >= this.indexesFrom : index === BESIDE)) this.takeBeside(slot);
   }
 
-  /** take()'s values kept in the maps beside, taken out of them. */
+  /** take()'s values kept in `sites` or the maps beside, taken out of the maps. */
   private takeBeside(slot: number): void {
-    const address = this.addressAt(slot);
     const w = this.words[slot * 2 + 1]!;
+    const sites = this.sites;
+    if (sites !== undefined) this.removedSite = sites[slot]! as SiteId;
     if (((w >>> HIGH_BITS) & this.sizeMax) === this.sizeMax) {
+      const address = this.addressAt(slot);
       this.removedSize = this.bigSizes.get(address) as number;
       this.bigSizes.delete(address);
     }
-    if (w >>> this.siteShift === this.siteMax) {
-      this.removedSite = this.besideSites.get(address) as SiteId;
-      this.besideSites.delete(address);
-    }
     if (this.indexes !== undefined) {
       if (this.removedIndex === BESIDE) {
+        const address = this.addressAt(slot);
         this.removedIndex = this.besideIndexes.get(address) as number;
         this.besideIndexes.delete(address);
       }
     } else if (this.removedSize >= this.indexesFrom) {
+      const address = this.addressAt(slot);
       this.removedIndex = this.besideIndexes.get(address) ?? 0;
       this.besideIndexes.delete(address);
     }
@@ -369,8 +431,11 @@ export class LiveTable {
    * from 0 as they are met, so this happens a few times in a read, each time the sites double.
    */
   private widenSites(site: number): void {
+    if (site >= 2 ** MAX_SITE_BITS - 1) {
+      this.goWide();
+      return;
+    }
     let siteBits = FIELD_BITS - this.sizeBits;
-    if (siteBits === MAX_SITE_BITS) return;
     while (site >= 2 ** siteBits - 1 && siteBits < MAX_SITE_BITS) siteBits++;
     const sizeBits = FIELD_BITS - siteBits;
     const sizeMax = 2 ** sizeBits - 1;
@@ -394,6 +459,36 @@ export class LiveTable {
     this.sizeMax = sizeMax;
     this.siteMax = siteMax;
     this.siteShift = siteShift;
+    this.widenFrom = siteMax;
+  }
+
+  /**
+   * Switches to the wide mode, once: every entry's site goes into the new `sites` column, and its size into all FIELD_BITS of the entry (sizes in bigSizes that now fit leave it).
+   * `sites` is reserved as `words` is (its pages resident only as they are written).
+   */
+  private goWide(): void {
+    const words = this.words;
+    const sites = newColumn(words.length / 2, this.mask + 1);
+    const slots = this.mask + 1;
+    for (let i = 0; i < slots; i++) {
+      const w = words[i * 2 + 1]!;
+      if (w === 0) continue;
+      sites[i] = w >>> this.siteShift;
+      let size = (w >>> HIGH_BITS) & this.sizeMax;
+      if (size === this.sizeMax) {
+        const address = this.addressAt(i);
+        size = this.bigSizes.get(address)!;
+        if (size < WIDE_SIZE_MAX) this.bigSizes.delete(address);
+      }
+      words[i * 2 + 1] = ((size < WIDE_SIZE_MAX ? size : WIDE_SIZE_MAX) << HIGH_BITS) | (w & HIGH_WORDS);
+    }
+    this.sites = sites;
+    this.sizeBits = FIELD_BITS;
+    this.sizeMax = WIDE_SIZE_MAX;
+    // Every site is then put beside (into `sites`): site >= 0 always, and 0 << 31 leaves the entry's bit 31 at 0.
+    this.siteMax = 0;
+    this.siteShift = HIGH_BITS + FIELD_BITS;
+    this.widenFrom = 2 ** 32;
   }
 
   private find(low: number, high: number, number: number): number {
@@ -437,7 +532,7 @@ export class LiveTable {
    */
   private grow(): number {
     const slots = (this.mask + 1) * 2;
-    if (slots * 2 <= this.words.length) {
+    if (slots * 2 <= this.words.length && (this.sites === undefined || slots <= this.sites.length)) {
       this.growInPlace();
       return 0;
     }
@@ -445,6 +540,8 @@ export class LiveTable {
     const oldIndexes = this.indexes;
     const oldSlots = this.mask + 1;
     const [words, indexes] = newArrays(slots, oldIndexes !== undefined);
+    const oldSites = this.sites;
+    const sites = oldSites !== undefined ? newColumn(words.length / 2, slots) : undefined;
     const mask = slots - 1;
     const highs = this.highs;
     // The values move as they are (what is kept beside stays keyed by address).
@@ -457,11 +554,13 @@ export class LiveTable {
       words[slot * 2] = k;
       words[slot * 2 + 1] = w;
       if (indexes !== undefined) indexes[slot] = oldIndexes![i]!;
+      if (sites !== undefined) sites[slot] = oldSites![i]!;
     }
     this.words = words;
     this.indexes = indexes;
+    this.sites = sites;
     this.mask = mask;
-    return oldWords.byteLength + (oldIndexes?.byteLength ?? 0);
+    return oldWords.byteLength + (oldIndexes?.byteLength ?? 0) + (oldSites?.byteLength ?? 0);
   }
 
   /**
@@ -476,6 +575,7 @@ export class LiveTable {
   private growInPlace(): void {
     const words = this.words;
     const indexes = this.indexes;
+    const sites = this.sites;
     const highs = this.highs;
     const oldSlots = this.mask + 1;
     const slots = oldSlots * 2;
@@ -493,7 +593,7 @@ export class LiveTable {
       let slot = home(k, highs[(w & HIGH_WORDS) - 1]!) & mask;
       while (words[slot * 2 + 1] !== 0 && slot < mask) slot++;
       if (words[slot * 2 + 1] !== 0) {
-        (wrapped ??= []).push(k, w, indexes !== undefined ? indexes[i]! : 0);
+        (wrapped ??= []).push(k, w, indexes !== undefined ? indexes[i]! : 0, sites !== undefined ? sites[i]! : 0);
         words[i * 2] = 0;
         continue;
       }
@@ -505,9 +605,10 @@ export class LiveTable {
       words[slot * 2 + 1] = w;
       words[i * 2] = 0;
       if (indexes !== undefined) indexes[slot] = indexes[i]!;
+      if (sites !== undefined) sites[slot] = sites[i]!;
     }
     if (wrapped === undefined) return;
-    for (let e = 0; e < wrapped.length; e += 3) {
+    for (let e = 0; e < wrapped.length; e += 4) {
       const k = wrapped[e]!;
       const w = wrapped[e + 1]!;
       let slot = home(k, highs[(w & HIGH_WORDS) - 1]!) & mask;
@@ -515,6 +616,7 @@ export class LiveTable {
       words[slot * 2] = k;
       words[slot * 2 + 1] = w;
       if (indexes !== undefined) indexes[slot] = wrapped[e + 2]!;
+      if (sites !== undefined) sites[slot] = wrapped[e + 3]!;
     }
   }
 }
@@ -534,4 +636,16 @@ function newArrays(slots: number, withIndexes: boolean): [Uint32Array, Uint32Arr
     }
   }
   return [new Uint32Array(slots * 2), withIndexes ? new Uint32Array(slots) : undefined];
+}
+
+/** A column of `room` slots (as reserved as the table's words are), or of `slots` where the system refuses that. */
+function newColumn(room: number, slots: number): Uint32Array {
+  if (room > slots) {
+    try {
+      return new Uint32Array(room);
+    } catch {
+      // A RangeError: exact below.
+    }
+  }
+  return new Uint32Array(slots);
 }
