@@ -16,6 +16,7 @@
 import type { SiteId } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
 import { grownTo } from '../model/site-table.js';
+import { grownCapacity } from '../model/tuple-interner.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
 /** Runs: site, ticks [start, end), its live bytes and count at the peak moments of those ticks. */
@@ -40,9 +41,7 @@ class Column {
   }
   ensure(n: number): void {
     if (n <= this.data.length) return;
-    let cap = this.data.length * 2;
-    while (cap < n) cap *= 2;
-    const next = new Float64Array(cap);
+    const next = new Float64Array(grownCapacity(this.data.length, n));
     next.set(this.data);
     this.data = next;
   }
