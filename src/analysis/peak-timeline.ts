@@ -16,7 +16,6 @@
 import type { SiteId } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
 import { grownTo } from '../model/site-table.js';
-import { grownCapacity } from '../model/tuple-interner.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
 /** Runs: site, ticks [start, end), its live bytes and count at the peak moments of those ticks. */
@@ -41,7 +40,9 @@ class Column {
   }
   ensure(n: number): void {
     if (n <= this.data.length) return;
-    const next = new Float64Array(grownCapacity(this.data.length, n));
+    let cap = this.data.length * 2;
+    while (cap < n) cap *= 2;
+    const next = new Float64Array(cap);
     next.set(this.data);
     this.data = next;
   }

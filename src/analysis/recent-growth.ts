@@ -22,7 +22,7 @@
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
-import { type ReadonlyFloat64Array, SiteColumn, grownTo } from '../model/site-table.js';
+import { type ReadonlyFloat64Array, SiteColumn } from '../model/site-table.js';
 
 export interface RecentGrowthResult {
   /** The length of the window asked for, ns. */
@@ -324,8 +324,13 @@ export class RecentGrowth implements ReplayObserver {
     this.baseCount.ensure(n);
     this.savedBytes.ensure(n);
     this.savedCount.ensure(n);
-    // The same capacity for both (they start alike): `change` grows on the flags' length.
-    this.inDirty = grownTo(this.inDirty, n, (k) => new Uint8Array(k));
-    this.savedAt = grownTo(this.savedAt, n, (k) => new Int32Array(k));
+    let cap = this.inDirty.length;
+    while (cap < n) cap *= 2;
+    const d = new Uint8Array(cap);
+    d.set(this.inDirty);
+    this.inDirty = d;
+    const a = new Int32Array(cap);
+    a.set(this.savedAt);
+    this.savedAt = a;
   }
 }

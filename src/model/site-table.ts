@@ -3,7 +3,7 @@
 // id, so memory grows with the number of distinct sites, never with the number of events.
 
 import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
-import { grownCapacity, hash4 } from './tuple-interner.js';
+import { hash4 } from './tuple-interner.js';
 
 /** A Float64Array its holder may read but not write (the model's columns, shared with the builder). */
 export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
@@ -19,20 +19,24 @@ export class SiteColumn {
   }
   ensure(n: number): void {
     if (n <= this.data.length) return;
-    const grown = new Float64Array(grownCapacity(this.data.length, n));
+    let cap = this.data.length * 2;
+    while (cap < n) cap *= 2;
+    const grown = new Float64Array(cap);
     grown.set(this.data);
     this.data = grown;
   }
 }
 
 /**
- * `arr` with room for `n` entries (grownCapacity(), contents kept): the per-site columns of observers that hold a
+ * `arr` with room for `n` entries (doubling, contents kept): the per-site columns of observers that hold a
  * flag or a tick number, in 1 or 4 bytes rather than a SiteColumn's 8 (a capture can have millions of sites:
  * call_sites at 5 % of its size has 1.18 M; docs/benchmarks.md, round eighteen).
  */
 export function grownTo<T extends Int32Array | Uint8Array>(arr: T, n: number, make: (length: number) => T): T {
   if (n <= arr.length) return arr;
-  const grown = make(grownCapacity(arr.length, n));
+  let cap = Math.max(16, arr.length * 2);
+  while (cap < n) cap *= 2;
+  const grown = make(cap);
   grown.set(arr);
   return grown;
 }
@@ -94,7 +98,7 @@ class SiteKeys {
     }
     const id = this.count++;
     if ((id + 1) * 4 > this.values.length) {
-      const grown = new Int32Array(grownCapacity(this.values.length / 4, id + 1) * 4);
+      const grown = new Int32Array(this.values.length * 2);
       grown.set(this.values);
       this.values = grown;
     }

@@ -17,7 +17,7 @@ import { type FrameId, NO_NATIVE_NODE, NO_PY_NODE, type NativeNodeId1, type PyNo
 import { ImageTable, type NativeSymbolizer } from './images.js';
 import type { ThreadInfo } from './model.js';
 import type { SiteTable } from './site-table.js';
-import { TupleInterner, grownCapacity } from './tuple-interner.js';
+import { TupleInterner } from './tuple-interner.js';
 
 /**
  * Line number of the instruction at byte offset `instr` of `code`; 0 if unknown. Throws CaptureFormatError
@@ -369,10 +369,12 @@ export class StackResolver {
   }
 }
 
-/** `arr` with room for `n` entries (grownCapacity(): past 2^20 by a quarter; contents kept). */
+/** `arr` with room for `n` entries (doubling, contents kept). */
 function growInt32(arr: Int32Array, n: number): Int32Array {
   if (n <= arr.length) return arr;
-  const grown = new Int32Array(grownCapacity(arr.length, n));
+  let cap = Math.max(16, arr.length * 2);
+  while (cap < n) cap *= 2;
+  const grown = new Int32Array(cap);
   grown.set(arr);
   return grown;
 }

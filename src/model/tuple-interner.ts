@@ -6,23 +6,6 @@
 // index. Components are non-negative integers below 2^53 (instruction pointers need more than 32 bits).
 
 const EMPTY = -1;
-
-/** Past this many entries, a column grows by a quarter rather than doubling. */
-const DOUBLING_LIMIT = 1 << 20;
-
-/**
- * The capacity (entries) a growable column of `cap` goes to for `n` entries: doubling up to 2^20 entries,
- * then by a quarter (in multiples of 1024). A model holds dozens of per-site and per-node columns (the site
- * table's ten, each observer's few), all grown the same way: doubling left them 1.5-1.8x the sites they held
- * on a capture with millions of sites (call_sites: 1.18 M sites in columns of 2 M at 5 % of its size,
- * 2.62 M in 4 M at 20 %), and growing by a quarter leaves at most 1.25x, for a few more copies (each column
- * copied about 4 times its size in all rather than once; docs/benchmarks.md, round eighteen).
- */
-export function grownCapacity(cap: number, n: number): number {
-  let c = Math.max(16, cap);
-  while (c < n) c = c < DOUBLING_LIMIT ? c * 2 : Math.ceil((c * 1.25) / 1024) * 1024;
-  return c;
-}
 const TWO_32 = 4294967296;
 
 export class TupleInterner {
@@ -61,7 +44,7 @@ export class TupleInterner {
     }
     const id = this.count++;
     if ((id + 1) * arity > this.values.length) {
-      const grown = new Float64Array(grownCapacity(this.values.length / arity, id + 1) * arity);
+      const grown = new Float64Array(this.values.length * 2);
       grown.set(this.values);
       this.values = grown;
     }
