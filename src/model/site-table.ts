@@ -17,6 +17,11 @@ export class SiteColumn {
   get array(): Float64Array {
     return this.data;
   }
+  /**
+   * Doubling. Growing by a quarter past 2^20 entries (at most 1.25x the sites rather than 2x) was tried and not
+   * kept: on call_sites at 20 % the read's peak rose from 556 to 798 MiB, the outgrown columns, more of them and
+   * of odd sizes, staying in malloc's heap (docs/benchmarks.md, round eighteen).
+   */
   ensure(n: number): void {
     if (n <= this.data.length) return;
     let cap = this.data.length * 2;
