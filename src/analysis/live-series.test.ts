@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CheckpointEntry } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
+import type { ReplayContext } from '../model/replay-observer.js';
 import { prng } from '../../test/support/prng.js';
 import { groupSeries, LiveSeries, type LiveSeriesResult } from './live-series.js';
 
@@ -105,4 +106,23 @@ test('an aggregated capture: ticks at checkpoints, from their entries (the later
     [0, 1, 2].map((k) => valueAt(r, 1, k)[0]),
     [70, 70, 70],
   );
+});
+
+test("with the replay's live columns shared, a site costs 21 bytes: no own live columns, the tick in 4 bytes, the flag in 1", () => {
+  // call_sites at 5 % of its size has 1.18 M sites: 48 bytes a site there was 96 MiB (docs/benchmarks.md, round eighteen).
+  const sites = 100_000;
+  const shared = { liveBytes: { array: new Float64Array(sites) }, liveCount: { array: new Float64Array(sites) } };
+  const s = new LiveSeries();
+  s.begin({ sites: { columns: shared } } as unknown as ReplayContext);
+  for (let site = 0; site < sites; site++) {
+    shared.liveBytes.array[site] = 8;
+    shared.liveCount.array[site] = 1;
+    s.change(site as SiteId, site + 1, 8, 1);
+  }
+  s.snapshot(sites + 1, 10);
+  const capacity = 131_072; // doubling from 1,024
+  assert.ok(s.byteLength <= capacity * 21 + 2 * 1024 * 8, `${s.byteLength} bytes`);
+  const r = s.finish();
+  assert.equal(r.site.length, sites);
+  assert.deepEqual(valueAt(r, 99_999, 0), [8, 1]);
 });

@@ -15,7 +15,7 @@
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
-import { type ReadonlyFloat64Array, SiteColumn } from '../model/site-table.js';
+import { type ReadonlyFloat64Array, SiteColumn, grownTo } from '../model/site-table.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
 /**
@@ -44,6 +44,7 @@ export class LiveSeries implements ReplayObserver {
   private readonly maxTicks: number;
   private readonly maxRuns: number;
   private sites = 0;
+  /** Grown only while `shared` is undefined: 16 bytes a site that an event capture never reads (below). */
   private readonly liveBytes = new SiteColumn(1024);
   private readonly liveCount = new SiteColumn(1024);
   /**
@@ -54,11 +55,15 @@ export class LiveSeries implements ReplayObserver {
   private shared: { readonly bytes: { readonly array: ReadonlyFloat64Array }; readonly count: { readonly array: ReadonlyFloat64Array } } | undefined;
   /** The last tick was closed early (stop()): finish() only returns the runs. */
   private stopped = false;
-  /** The open run of each site: the tick it started in and its value. */
-  private readonly runStart = new SiteColumn(1024);
+  /**
+   * The open run of each site: the tick it started in (below MAX_TICKS: 4 bytes) and its value. The tick and
+   * the dirty flag were Float64 columns, and the live columns above grown while shared: 48 bytes a site in
+   * all, now 21 (call_sites at 5 %: 1.18 M sites, columns of 2 M; docs/benchmarks.md, round eighteen).
+   */
+  private runStart = new Int32Array(1024);
   private readonly runBytes = new SiteColumn(1024);
   private readonly runCount = new SiteColumn(1024);
-  private readonly inDirty = new SiteColumn(1024);
+  private inDirty = new Uint8Array(1024);
   private dirty: number[] = [];
   private readonly runs = new Runs();
   private ends: number[] = [];
@@ -87,8 +92,8 @@ export class LiveSeries implements ReplayObserver {
       this.liveBytes.array[site] = this.liveBytes.array[site]! + bytes;
       this.liveCount.array[site] = this.liveCount.array[site]! + count;
     }
-    if (this.inDirty.array[site] === 0) {
-      this.inDirty.array[site] = 1;
+    if (this.inDirty[site] === 0) {
+      this.inDirty[site] = 1;
       this.dirty.push(site);
     }
   }
@@ -159,6 +164,12 @@ export class LiveSeries implements ReplayObserver {
     this.stopped = true;
   }
 
+  /** Bytes held by the per-site columns (for tests and the memory figures in benchmarks). */
+  get byteLength(): number {
+    const cols = [this.liveBytes, this.liveCount, this.runBytes, this.runCount];
+    return cols.reduce((n, c) => n + c.array.byteLength, 0) + this.runStart.byteLength + this.inDirty.byteLength;
+  }
+
   /** Closes the last tick (the values live at the end) and returns the runs. */
   finish(): LiveSeriesResult {
     if (!this.stopped) this.closeLastTick();
@@ -166,7 +177,7 @@ export class LiveSeries implements ReplayObserver {
     for (let site = 0; site < this.sites; site++) {
       const b = this.runBytes.array[site]!;
       const c = this.runCount.array[site]!;
-      const start = this.runStart.array[site]!;
+      const start = this.runStart[site]!;
       if ((b !== 0 || c !== 0) && start < n) this.runs.push(site, start, n, b, c);
     }
     return { tickEnd: Float64Array.from(this.ends), snapshotsPerTick: this.aggregated ? this.cpGroup : this.groupSize, ...this.runs.columns() };
@@ -183,6 +194,8 @@ export class LiveSeries implements ReplayObserver {
     const shared = this.shared;
     if (shared === undefined) return;
     this.shared = undefined;
+    this.liveBytes.ensure(this.sites);
+    this.liveCount.ensure(this.sites);
     for (let site = 0; site < this.sites; site++) {
       this.liveBytes.array[site] = shared.bytes.array[site]!;
       this.liveCount.array[site] = shared.count.array[site]!;
@@ -194,15 +207,15 @@ export class LiveSeries implements ReplayObserver {
     const liveBytes = this.shared?.bytes.array ?? this.liveBytes.array;
     const liveCount = this.shared?.count.array ?? this.liveCount.array;
     for (const site of this.dirty) {
-      this.inDirty.array[site] = 0;
+      this.inDirty[site] = 0;
       const b = liveBytes[site]!;
       const c = liveCount[site]!;
       const rb = this.runBytes.array[site]!;
       const rc = this.runCount.array[site]!;
       if (b === rb && c === rc) continue;
-      const start = this.runStart.array[site]!;
+      const start = this.runStart[site]!;
       if ((rb !== 0 || rc !== 0) && start < k) this.runs.push(site, start, k, rb, rc);
-      this.runStart.array[site] = k;
+      this.runStart[site] = k;
       this.runBytes.array[site] = b;
       this.runCount.array[site] = c;
     }
@@ -219,14 +232,21 @@ export class LiveSeries implements ReplayObserver {
    */
   private coarsen(): void {
     this.runs.remapTicks((t) => t >> 1);
-    const starts = this.runStart.array;
+    const starts = this.runStart;
     for (let site = 0; site < this.sites; site++) starts[site] = starts[site]! >> 1;
     this.ends = this.ends.filter((_, i) => i % 2 === 1);
     this.groupSize *= 2;
   }
 
   private grow(n: number): void {
-    for (const c of [this.liveBytes, this.liveCount, this.runStart, this.runBytes, this.runCount, this.inDirty]) c.ensure(n);
+    if (this.shared === undefined) {
+      this.liveBytes.ensure(n);
+      this.liveCount.ensure(n);
+    }
+    this.runBytes.ensure(n);
+    this.runCount.ensure(n);
+    this.runStart = grownTo(this.runStart, n, (k) => new Int32Array(k));
+    this.inDirty = grownTo(this.inDirty, n, (k) => new Uint8Array(k));
     this.sites = n;
   }
 }

@@ -15,6 +15,7 @@
 
 import type { SiteId } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
+import { grownTo } from '../model/site-table.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
 /** Runs: site, ticks [start, end), its live bytes and count at the peak moments of those ticks. */
@@ -56,9 +57,11 @@ export class PeakTimeline implements ReplayObserver {
   private readonly live = [new Column(4096), new Column(4096)];
   private readonly saved = [new Column(4096), new Column(4096)];
   private readonly mark = new Column(4096);
-  private readonly runStart = new Column(4096);
+  // The open run's first tick (below maxTicks) and the dirty flag: 4 and 1 bytes a site rather than two
+  // Float64 columns' 16 (call_sites at 5 %: 1.18 M sites, columns of 2 M; docs/benchmarks.md, round eighteen).
+  private runStart = new Int32Array(4096);
   private readonly runValue = [new Column(4096), new Column(4096)];
-  private readonly inDirty = new Column(4096);
+  private inDirty = new Uint8Array(4096);
   private dirty: number[] = [];
   private readonly runs = new Runs();
 
@@ -85,8 +88,8 @@ export class PeakTimeline implements ReplayObserver {
       this.saved[1]!.data[site] = this.live[1]!.data[site]!;
       this.mark.data[site] = this.epoch;
     }
-    if (this.inDirty.data[site] === 0) {
-      this.inDirty.data[site] = 1;
+    if (this.inDirty[site] === 0) {
+      this.inDirty[site] = 1;
       this.dirty.push(site);
     }
     this.live[0]!.data[site]! += bytes;
@@ -107,7 +110,9 @@ export class PeakTimeline implements ReplayObserver {
   }
 
   private grow(n: number): void {
-    for (const c of [...this.live, ...this.saved, this.mark, this.runStart, ...this.runValue, this.inDirty]) c.ensure(n);
+    for (const c of [...this.live, ...this.saved, this.mark, ...this.runValue]) c.ensure(n);
+    this.runStart = grownTo(this.runStart, n, (k) => new Int32Array(k));
+    this.inDirty = grownTo(this.inDirty, n, (k) => new Uint8Array(k));
     this.sites = n;
   }
 
@@ -121,13 +126,13 @@ export class PeakTimeline implements ReplayObserver {
       const b = atPeak ? this.saved[0]!.data[site]! : this.live[0]!.data[site]!;
       const c = atPeak ? this.saved[1]!.data[site]! : this.live[1]!.data[site]!;
       if (b !== this.live[0]!.data[site] || c !== this.live[1]!.data[site]) again.push(site);
-      else this.inDirty.data[site] = 0;
+      else this.inDirty[site] = 0;
       const rb = this.runValue[0]!.data[site]!;
       const rc = this.runValue[1]!.data[site]!;
       if (b === rb && c === rc) continue;
-      const start = this.runStart.data[site]!;
+      const start = this.runStart[site]!;
       if ((rb !== 0 || rc !== 0) && start < k) this.runs.push(site, start, k, rb, rc);
-      this.runStart.data[site] = k;
+      this.runStart[site] = k;
       this.runValue[0]!.data[site] = b;
       this.runValue[1]!.data[site] = c;
     }
@@ -170,11 +175,17 @@ export class PeakTimeline implements ReplayObserver {
       return x <= pick[b]! ? b : b + 1;
     };
     this.runs.remapTicks(coarse);
-    for (let site = 0; site < this.sites; site++) this.runStart.data[site] = coarse(this.runStart.data[site]!);
+    for (let site = 0; site < this.sites; site++) this.runStart[site] = coarse(this.runStart[site]!);
     this.ticks.end = end;
     this.ticks.peak = peak;
     this.ticks.peakTime = peakTime;
     this.groupSize *= 2;
+  }
+
+  /** Bytes held by the per-site columns (for tests and the memory figures in benchmarks). */
+  get byteLength(): number {
+    const cols = [...this.live, ...this.saved, this.mark, ...this.runValue];
+    return cols.reduce((n, c) => n + c.data.byteLength, 0) + this.runStart.byteLength + this.inDirty.byteLength;
   }
 
   /** Closes the last tick at `endTimeNs` (the end of the capture) and returns the runs. */
@@ -187,7 +198,7 @@ export class PeakTimeline implements ReplayObserver {
     for (let site = 0; site < this.sites; site++) {
       const b = this.runValue[0]!.data[site]!;
       const c = this.runValue[1]!.data[site]!;
-      const start = this.runStart.data[site]!;
+      const start = this.runStart[site]!;
       if ((b !== 0 || c !== 0) && start < n) this.runs.push(site, start, n, b, c);
     }
     return {

@@ -3,7 +3,7 @@
 // id, so memory grows with the number of distinct sites, never with the number of events.
 
 import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
-import { TupleInterner } from './tuple-interner.js';
+import { hash4 } from './tuple-interner.js';
 
 /** A Float64Array its holder may read but not write (the model's columns, shared with the builder). */
 export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
@@ -17,6 +17,11 @@ export class SiteColumn {
   get array(): Float64Array {
     return this.data;
   }
+  /**
+   * Doubling. Growing by a quarter past 2^20 entries (at most 1.25x the sites rather than 2x) was tried and not
+   * kept: on call_sites at 20 % the read's peak rose from 556 to 798 MiB, the outgrown columns, more of them and
+   * of odd sizes, staying in malloc's heap (docs/benchmarks.md, round eighteen).
+   */
   ensure(n: number): void {
     if (n <= this.data.length) return;
     let cap = this.data.length * 2;
@@ -25,6 +30,20 @@ export class SiteColumn {
     grown.set(this.data);
     this.data = grown;
   }
+}
+
+/**
+ * `arr` with room for `n` entries (doubling, contents kept): the per-site columns of observers that hold a
+ * flag or a tick number, in 1 or 4 bytes rather than a SiteColumn's 8 (a capture can have millions of sites:
+ * call_sites at 5 % of its size has 1.18 M; docs/benchmarks.md, round eighteen).
+ */
+export function grownTo<T extends Int32Array | Uint8Array>(arr: T, n: number, make: (length: number) => T): T {
+  if (n <= arr.length) return arr;
+  let cap = Math.max(16, arr.length * 2);
+  while (cap < n) cap *= 2;
+  const grown = make(cap);
+  grown.set(arr);
+  return grown;
 }
 
 export const SITE_COLUMNS = ['totalCount', 'totalBytes', 'liveCount', 'liveBytes', 'peakCount', 'peakBytes', 'peakMark', 'tempCount', 'tempBytes', 'updatedSeq'] as const;
@@ -42,15 +61,95 @@ export interface ReadonlySiteTable {
   readonly byteLength: number;
 }
 
+/**
+ * The sites' keys (Python node, native node, thread, allocator), interned into dense ids: a TupleInterner
+ * of arity 4 in Int32Array rather than Float64Array, every component being below 2^31 (node ids count
+ * nodes; thread indexes and allocators are small). 16 bytes a site rather than 32: call_sites at 5 % of
+ * its size has 1.18 M sites, keys of 2 M, 32 MiB less (docs/benchmarks.md, round eighteen). A copy of
+ * TupleInterner's code rather than an option of it: one array type per class keeps its hot loop's
+ * element reads monomorphic.
+ */
+class SiteKeys {
+  private values: Int32Array;
+  private slots: Int32Array;
+  private mask: number;
+  count = 0;
+
+  constructor(initialCapacity: number, from?: SiteKeys) {
+    if (from !== undefined) {
+      this.values = from.values.slice();
+      this.slots = from.slots.slice();
+      this.mask = from.mask;
+      this.count = from.count;
+      return;
+    }
+    let cap = 16;
+    while (cap < initialCapacity * 2) cap *= 2;
+    this.slots = new Int32Array(cap).fill(-1);
+    this.mask = cap - 1;
+    this.values = new Int32Array(Math.max(16, initialCapacity) * 4);
+  }
+
+  intern(a: number, b: number, c: number, d: number): number {
+    if (!(a <= 0x7fffffff && b <= 0x7fffffff && c <= 0x7fffffff && d <= 0x7fffffff)) throw new RangeError(`site key (${a}, ${b}, ${c}, ${d}) past 2^31`);
+    const values = this.values;
+    let slot = hash4(a, b, c, d) & this.mask;
+    for (;;) {
+      const id = this.slots[slot]!;
+      if (id === -1) break;
+      const base = id * 4;
+      if (values[base] === a && values[base + 1] === b && values[base + 2] === c && values[base + 3] === d) return id;
+      slot = (slot + 1) & this.mask;
+    }
+    const id = this.count++;
+    if ((id + 1) * 4 > this.values.length) {
+      const grown = new Int32Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    const base = id * 4;
+    this.values[base] = a;
+    this.values[base + 1] = b;
+    this.values[base + 2] = c;
+    this.values[base + 3] = d;
+    this.slots[slot] = id;
+    if (this.count * 2 > this.slots.length) this.rehash();
+    return id;
+  }
+
+  get(id: number, k: number): number {
+    return this.values[id * 4 + k]!;
+  }
+
+  get byteLength(): number {
+    return this.values.byteLength + this.slots.byteLength;
+  }
+
+  private rehash(): void {
+    const cap = this.slots.length * 2;
+    const slots = new Int32Array(cap).fill(-1);
+    const mask = cap - 1;
+    const values = this.values;
+    for (let id = 0; id < this.count; id++) {
+      const base = id * 4;
+      let slot = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!) & mask;
+      while (slots[slot] !== -1) slot = (slot + 1) & mask;
+      slots[slot] = id;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+}
+
 export class SiteTable implements ReadonlySiteTable {
-  private readonly keys: TupleInterner;
+  private readonly keys: SiteKeys;
   readonly columns: Record<SiteColumnName, SiteColumn>;
 
   constructor(from?: SiteTable) {
     const cols = {} as Record<SiteColumnName, SiteColumn>;
     for (const name of SITE_COLUMNS) cols[name] = new SiteColumn(from === undefined ? 4096 : from.columns[name].array.slice());
     this.columns = cols;
-    this.keys = from === undefined ? new TupleInterner(4, 4096) : from.keys.clone();
+    this.keys = new SiteKeys(4096, from?.keys);
   }
 
   /** An independent copy: the same sites and column values (a model of the middle of a stream). */
@@ -59,13 +158,13 @@ export class SiteTable implements ReadonlySiteTable {
   }
 
   get size(): number {
-    return this.keys.size;
+    return this.keys.count;
   }
 
   intern(pyStack: PyNodeId1, nativeStack: NativeNodeId1, thread: ThreadIndex, allocator: number): SiteId {
-    const before = this.keys.size;
+    const before = this.keys.count;
     const id = this.keys.intern(pyStack, nativeStack, thread, allocator);
-    if (this.keys.size !== before) for (const name of SITE_COLUMNS) this.columns[name].ensure(id + 1);
+    if (this.keys.count !== before) for (const name of SITE_COLUMNS) this.columns[name].ensure(id + 1);
     return id as SiteId;
   }
 

@@ -1,0 +1,47 @@
+// The site table: keys interned into dense ids, in 16 bytes a site.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { NativeNodeId1, PyNodeId1, ThreadIndex } from './ids.js';
+import { SITE_COLUMNS, SiteTable } from './site-table.js';
+
+const key = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [(i * 7 + 1) as PyNodeId1, (i % 3) as NativeNodeId1, (i % 5) as ThreadIndex, i % 4];
+
+test('sites get dense ids in order of first appearance, and give their keys back', () => {
+  const t = new SiteTable();
+  const n = 20_000;
+  for (let i = 0; i < n; i++) assert.equal(t.intern(...key(i)), i);
+  for (let i = n - 1; i >= 0; i--) assert.equal(t.intern(...key(i)), i); // known: the same id
+  assert.equal(t.size, n);
+  for (const i of [0, 1, 4095, 4096, 19_999]) {
+    const [py, native, thread, allocator] = key(i);
+    assert.deepEqual([t.pyStack(i as never), t.nativeStack(i as never), t.thread(i as never), t.allocator(i as never)], [py, native, thread, allocator]);
+  }
+  // The largest node id a key can hold, and one past it refused rather than cut.
+  assert.equal(t.intern(0x7fffffff as PyNodeId1, 0 as NativeNodeId1, 0 as ThreadIndex, 0), n);
+  assert.equal(t.pyStack(n as never), 0x7fffffff);
+  assert.throws(() => t.intern(0x80000000 as PyNodeId1, 0 as NativeNodeId1, 0 as ThreadIndex, 0), RangeError);
+});
+
+test('a clone is independent: the same ids, its own new sites and columns', () => {
+  const t = new SiteTable();
+  for (let i = 0; i < 5000; i++) t.intern(...key(i));
+  t.columns.totalBytes.array[3] = 42;
+  const c = t.clone();
+  assert.equal(c.intern(...key(3)), 3);
+  assert.equal(c.columns.totalBytes.array[3], 42);
+  assert.equal(c.intern(...key(5000)), 5000);
+  assert.equal(t.size, 5000);
+  assert.equal(t.intern(...key(5001)), 5000);
+  assert.deepEqual([c.pyStack(5000 as never), t.pyStack(5000 as never)], [key(5000)[0], key(5001)[0]]);
+});
+
+test('a site costs 16 bytes of key and 2 slots of index beside its columns (Int32, not Float64)', () => {
+  // call_sites at 5 % of its size has 1.18 M sites: 32 bytes of key a site was 64 MiB (docs/benchmarks.md, round eighteen).
+  const t = new SiteTable();
+  const n = 100_000;
+  for (let i = 0; i < n; i++) t.intern(...key(i));
+  const capacity = 131_072; // doubling from 4,096
+  const columns = SITE_COLUMNS.length * capacity * 8;
+  assert.ok(t.byteLength - columns <= capacity * 16 + 2 * capacity * 2 * 4, `${t.byteLength - columns} bytes of keys`);
+});
