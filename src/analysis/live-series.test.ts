@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CheckpointEntry } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
-import type { ReplayContext } from '../model/replay-observer.js';
 import { prng } from '../../test/support/prng.js';
 import { groupSeries, LiveSeries, type LiveSeriesResult } from './live-series.js';
+import { allocateInSharedColumns } from '../../test/support/shared-live-columns.js';
 
 /** The value of `site` at the end of tick k, read back from the runs. */
 function valueAt(r: LiveSeriesResult, site: number, k: number): [number, number] {
@@ -111,14 +111,8 @@ test('an aggregated capture: ticks at checkpoints, from their entries (the later
 test("with the replay's live columns shared, a site costs 21 bytes: no own live columns, the tick in 4 bytes, the flag in 1", () => {
   // call_sites at 5 % of its size has 1.18 M sites: 48 bytes a site there was 96 MiB (docs/benchmarks.md, round eighteen).
   const sites = 100_000;
-  const shared = { liveBytes: { array: new Float64Array(sites) }, liveCount: { array: new Float64Array(sites) } };
   const s = new LiveSeries();
-  s.begin({ sites: { columns: shared } } as unknown as ReplayContext);
-  for (let site = 0; site < sites; site++) {
-    shared.liveBytes.array[site] = 8;
-    shared.liveCount.array[site] = 1;
-    s.change(site as SiteId, site + 1, 8, 1);
-  }
+  allocateInSharedColumns(s, sites, 8);
   s.snapshot(sites + 1, 10);
   const capacity = 131_072; // doubling from 1,024
   assert.ok(s.byteLength <= capacity * 21 + 2 * 1024 * 8, `${s.byteLength} bytes`);

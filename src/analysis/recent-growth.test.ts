@@ -2,21 +2,14 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { SiteId } from '../model/ids.js';
-import type { ReplayContext } from '../model/replay-observer.js';
 import { RecentGrowth } from './recent-growth.js';
+import { allocateInSharedColumns } from '../../test/support/shared-live-columns.js';
 
 test("with the replay's live columns shared, no own live columns grow: 37 bytes a site, not 53", () => {
   // call_sites at 5 % of its size has 1.18 M sites (docs/benchmarks.md, round eighteen).
   const sites = 100_000;
-  const shared = { liveBytes: { array: new Float64Array(sites) }, liveCount: { array: new Float64Array(sites) } };
   const g = new RecentGrowth(5e9);
-  g.begin({ sites: { columns: shared } } as unknown as ReplayContext);
-  for (let site = 0; site < sites; site++) {
-    shared.liveBytes.array[site] = 8;
-    shared.liveCount.array[site] = 1;
-    g.change(site as SiteId, site + 1, 8, 1);
-  }
+  allocateInSharedColumns(g, sites, 8);
   g.snapshot(sites + 1, 1e9);
   g.snapshot(sites + 2, 7e9); // folds the first tick into the baseline
   const capacity = 131_072; // doubling from 1,024
