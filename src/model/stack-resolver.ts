@@ -6,6 +6,13 @@
 // so an event's (stream, stack, native stack, allocator) becomes a site of the SiteTable. At the end (or
 // for a live view, incrementally) nodes map to frames (function, file, line), once every CODE and IMAGE
 // record they need has arrived.
+//
+// A capture whose stacks outgrow the agent's per-thread table (2^18 nodes) re-defines them after each
+// STACK_RESET: call_sites has 29.7 M FRAMEs for 3.26 M nodes, and ~25 M events whose per-stream site cache
+// was just cleared. Both are made cheap where they would be a probe into a table of millions: a FRAME's node
+// is looked for first at the id after that of the stream's previous FRAME (PyNodeInterner's hint: nodes are
+// re-defined in about the order they were first defined), and an event's site at its global Python node
+// (`nodeSite`, tag-checked), which a STACK_RESET does not invalidate.
 
 import type { CaptureHeader, CodeRecord, FrameRecord, ImageRecord, NativeFrameRecord } from '../capture/records.js';
 import { DOUBLE_FIELD } from '../capture/records.js';
@@ -17,7 +24,7 @@ import { type FrameId, NO_NATIVE_NODE, NO_PY_NODE, type NativeNodeId1, type PyNo
 import { ImageTable, type NativeSymbolizer } from './images.js';
 import type { ThreadInfo } from './model.js';
 import type { SiteTable } from './site-table.js';
-import { TupleInterner } from './tuple-interner.js';
+import { PyNodeInterner, TupleInterner } from './tuple-interner.js';
 
 /**
  * Line number of the instruction at byte offset `instr` of `code`; 0 if unknown. Throws CaptureFormatError
@@ -40,6 +47,8 @@ interface StreamState {
   /** The stream's own node ids (1, 2, …) → PyNodeId1 and NativeNodeId1 (0: not defined). */
   py: Int32Array;
   native: Int32Array;
+  /** The global Python node (PyNodeId1) its latest FRAME defined: the next one is most often this + 1. */
+  lastPyNode: number;
   // Cache of the last (stack, native stack, allocator) → site: consecutive allocations share it often.
   lastStack: number;
   lastNative: number;
@@ -81,8 +90,15 @@ export class StackResolver {
   private paths: PathInfo = { stdlibDirs: [], sitePackages: [], sysPath: [] };
   // Interned nodes: (parent PyNodeId1, codeId, instr) and (parent NativeNodeId1, ip). The interners count
   // from 0, the node ids from 1 (0 is "none"): node id = interner id + 1.
-  private readonly pyNodes = new TupleInterner(3, 4096);
+  private readonly pyNodes = new PyNodeInterner(4096);
   private readonly nativeNodes = new TupleInterner(2, 4096);
+  // The site of each Python node's event without a native stack, for one (thread, allocator): at 2k the
+  // site, at 2k + 1 its tag (thread × 16 + allocator + 1; 0: none) for node k. Global nodes outlive a
+  // STACK_RESET (the re-defined nodes intern to the same ids), so after one an event finds its site with one
+  // array read here rather than a probe into a table of millions of sites (call_sites: ~25 M such probes).
+  // The tag check makes it exact: another thread or allocator at the node takes the SiteTable's probe (and
+  // the slot, which then holds the latest).
+  private nodeSite: Int32Array = new Int32Array(2 * 4096);
   private readonly codes = new Map<number, CodeRecord>();
   private readonly streams = new Map<StreamId, StreamState>();
   /** Starts as a double (DOUBLE_FIELD, records.ts; set to −1 in the constructor): the memlens stream's id is 0xffffffff. */
@@ -145,7 +161,16 @@ export class StackResolver {
       nat = nativeStack < st.native.length ? (st.native[nativeStack] as NativeNodeId1) : NO_NATIVE_NODE;
       if (nat === 0) this.unknownStacks++;
     }
-    return this.sites.intern(py, nat, st.thread, allocator);
+    if (nat !== NO_NATIVE_NODE || py === NO_PY_NODE || !(allocator >= 0 && allocator < 16 && st.thread < 0x4000000)) return this.sites.intern(py, nat, st.thread, allocator);
+    const tag = st.thread * 16 + allocator + 1;
+    const at = py * 2;
+    let map = this.nodeSite;
+    if (at < map.length && map[at + 1] === tag) return map[at] as SiteId;
+    const site = this.sites.intern(py, nat, st.thread, allocator);
+    if (at >= map.length) this.nodeSite = map = growInt32(map, at + 2);
+    map[at] = site;
+    map[at + 1] = tag;
+    return site;
   }
 
   private streamState(stream: StreamId): StreamState {
@@ -158,6 +183,7 @@ export class StackResolver {
         first: index,
         py: new Int32Array(256),
         native: new Int32Array(256),
+        lastPyNode: 0,
         lastStack: -1,
         lastNative: -1,
         lastAllocator: -1,
@@ -178,7 +204,9 @@ export class StackResolver {
     const st = this.streamState(record.stream as StreamId);
     const parent = record.parent === 0 ? 0 : record.parent < st.py.length ? st.py[record.parent]! : 0;
     if (record.parent !== 0 && parent === 0) this.unknownStacks++;
-    const global = this.pyNodes.intern(parent, record.codeId, record.instr) + 1; // PyNodeId1
+    // PyNodeId1 = interner id + 1: the hint (the id after that of the stream's last node) is its PyNodeId1.
+    const global = this.pyNodes.intern(parent, record.codeId, record.instr, st.lastPyNode) + 1;
+    st.lastPyNode = global;
     st.py = setGrow(st.py, record.id, global);
   }
 
@@ -247,12 +275,12 @@ export class StackResolver {
 
   /** The parent of a Python stack node; NO_PY_NODE for an outermost frame. */
   pyParent(node: PyNodeId1): PyNodeId1 {
-    return node > 0 && node <= this.pyNodes.size ? (this.pyNodes.get(node - 1, 0) as PyNodeId1) : NO_PY_NODE;
+    return node > 0 && node <= this.pyNodes.size ? (this.pyNodes.parent(node - 1) as PyNodeId1) : NO_PY_NODE;
   }
 
   /** The code id of a Python stack node's frame. */
   pyCode(node: PyNodeId1): number {
-    return node > 0 && node <= this.pyNodes.size ? this.pyNodes.get(node - 1, 1) : 0;
+    return node > 0 && node <= this.pyNodes.size ? this.pyNodes.codeId(node - 1) : 0;
   }
 
   get hasNativeNodes(): boolean {
@@ -292,7 +320,7 @@ export class StackResolver {
       r.unknownPy = still;
     }
     for (let g = (r.py + 1) as PyNodeId1; g <= nPy; g++) {
-      frames.pyParent[g] = this.pyNodes.get(g - 1, 0);
+      frames.pyParent[g] = this.pyNodes.parent(g - 1);
       if (!this.mapPyNode(r, g)) r.unknownPy.push(g);
     }
     r.py = nPy;
@@ -319,8 +347,8 @@ export class StackResolver {
 
   /** Maps Python node `g` to its frame; false when its code object has not arrived (yet). */
   private mapPyNode(r: ResolvedFrames, g: PyNodeId1): boolean {
-    const codeId = this.pyNodes.get(g - 1, 1);
-    const instr = this.pyNodes.get(g - 1, 2);
+    const codeId = this.pyNodes.codeId(g - 1);
+    const instr = this.pyNodes.instr(g - 1);
     const code = this.codes.get(codeId);
     let frame: FrameId;
     if (code === undefined) {

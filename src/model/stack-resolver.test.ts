@@ -1,0 +1,112 @@
+// Stack resolution: per-stream stack ids → global nodes → sites, through the per-node site map (tag-checked)
+// and across STACK_RESETs.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { StreamId } from './ids.js';
+import { SiteTable } from './site-table.js';
+import { firstLineResolver, StackResolver } from './stack-resolver.js';
+
+const S1 = 1 as StreamId;
+const S2 = 2 as StreamId;
+
+function resolver(): { r: StackResolver; sites: SiteTable } {
+  const sites = new SiteTable();
+  return { r: new StackResolver(sites, firstLineResolver, undefined), sites };
+}
+
+/** Defines a chain of `depth` nodes on `stream` (local ids from `first`), codes `code + level`; returns the leaf id. */
+function chain(r: StackResolver, stream: StreamId, first: number, depth: number, code: number): number {
+  for (let k = 0; k < depth; k++) r.frame({ type: 'frame', stream, id: first + k, parent: k === 0 ? 0 : first + k - 1, codeId: code + k, instr: 2 * k });
+  return first + depth - 1;
+}
+
+test('a node shared by threads and allocators: one site per (thread, allocator), whatever the order of events', () => {
+  const { r, sites } = resolver();
+  const leaf1 = chain(r, S1, 1, 5, 100);
+  const leaf2 = chain(r, S2, 1, 5, 100); // the same global nodes
+  const seen = new Map<string, number>();
+  // Interleaved so that each event finds the site map's slot holding another (thread, allocator).
+  for (let round = 0; round < 3; round++) {
+    for (const [stream, leaf] of [
+      [S1, leaf1],
+      [S2, leaf2],
+    ] as const) {
+      for (const allocator of [0, 1, 3]) {
+        const site = r.site(stream, leaf, 0, allocator);
+        const key = `${stream}/${allocator}`;
+        if (round === 0) seen.set(key, site);
+        else assert.equal(site, seen.get(key), key);
+        assert.equal(sites.thread(site), r.lastThread);
+        assert.equal(sites.allocator(site), allocator);
+      }
+      // Defeat the per-stream caches in front of the map: another stack between the events.
+      r.site(stream, 1, 0, 0);
+    }
+  }
+  assert.equal(new Set(seen.values()).size, 6);
+});
+
+test('after a STACK_RESET local ids name other nodes: their sites change; a node re-defined the same keeps its site', () => {
+  const { r, sites } = resolver();
+  const leaf = chain(r, S1, 1, 4, 100);
+  const before = r.site(S1, leaf, 0, 0);
+  const mid = r.site(S1, 2, 0, 0);
+  r.stackReset(S1);
+  // Local 1..4 now another chain (other codes): the same local ids, other nodes, other sites.
+  chain(r, S1, 1, 4, 500);
+  const other = r.site(S1, leaf, 0, 0);
+  assert.notEqual(other, before);
+  assert.equal(sites.pyStack(other), r.localStacks(S1, leaf, 0).py);
+  assert.notEqual(r.site(S1, 2, 0, 0), mid);
+  r.stackReset(S1);
+  // The first chain again, under other local ids: the same global nodes, so the same sites.
+  const again = chain(r, S1, 1, 4, 100);
+  assert.equal(r.site(S1, again, 0, 0), before);
+  assert.equal(r.site(S1, 2, 0, 0), mid);
+  assert.equal(sites.size, 4);
+});
+
+test('a native stack, an unknown local id, or an allocator past the tag takes the site table, exactly', () => {
+  const { r, sites } = resolver();
+  const leaf = chain(r, S1, 1, 3, 100);
+  r.nativeFrame({ type: 'native-frame', stream: S1, id: 1, parent: 0, ip: 0x7f0000001000 });
+  const plain = r.site(S1, leaf, 0, 2);
+  const native = r.site(S1, leaf, 1, 2);
+  assert.notEqual(plain, native);
+  assert.equal(sites.nativeStack(native), 1);
+  // Thread 1's allocator 1 at the node, then thread 0's allocator 17: thread × 16 + allocator would be 17 for both.
+  const leaf2 = chain(r, S2, 1, 3, 100);
+  const other = r.site(S2, leaf2, 0, 1);
+  const wide = r.site(S1, leaf, 0, 17);
+  assert.notEqual(wide, plain);
+  assert.notEqual(wide, other);
+  assert.equal(sites.allocator(wide), 17);
+  assert.equal(r.site(S1, 99, 0, 2), r.site(S1, 98, 0, 2)); // never defined: no Python node
+  assert.equal(r.unknownStacks, 2);
+  r.site(S1, 1, 0, 0);
+  assert.equal(r.site(S1, leaf, 0, 2), plain);
+  assert.equal(r.site(S1, leaf, 1, 2), native);
+});
+
+test('local stack ids past 2^24 (past the per-stream cache) and many global nodes (the site map grown)', () => {
+  const { r, sites } = resolver();
+  const big = 2 ** 24 + 3;
+  r.frame({ type: 'frame', stream: S1, id: big, parent: 0, codeId: 1, instr: 0 });
+  r.frame({ type: 'frame', stream: S1, id: big + 1, parent: big, codeId: 2, instr: 0 });
+  const a = r.site(S1, big + 1, 0, 0);
+  const b = r.site(S1, big, 0, 0);
+  assert.notEqual(a, b);
+  assert.equal(r.site(S1, big + 1, 0, 0), a);
+  assert.equal(r.site(S1, big, 0, 0), b);
+  r.stackReset(S1);
+  // 20 000 nodes, each a leaf with its site: the map grows past its first 4096 nodes, ids kept.
+  const n = 20_000;
+  const first: number[] = [];
+  for (let i = 1; i <= n; i++) {
+    r.frame({ type: 'frame', stream: S1, id: i, parent: 0, codeId: 10 + i, instr: 0 });
+    first.push(r.site(S1, i, 0, 1));
+  }
+  for (let i = n; i >= 1; i--) assert.equal(r.site(S1, i, 0, 1), first[i - 1]);
+  assert.equal(sites.size, n + 2);
+});

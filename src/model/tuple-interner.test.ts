@@ -1,0 +1,55 @@
+// The Python stack nodes' interner: exact keys (u32 code ids and instructions), ids stable across growth,
+// and the hint checked, never trusted.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PyNodeInterner } from './tuple-interner.js';
+
+const node = (i: number): [number, number, number] => [i % 1000, (i * 2654435761) >>> 0, (i * 40503 + 7) >>> 0];
+
+test('nodes get dense ids in order of first appearance, stable across growth, keys given back exactly', () => {
+  const t = new PyNodeInterner(16); // grows (rehashes) a dozen times on the way
+  const n = 100_000;
+  for (let i = 0; i < n; i++) assert.equal(t.intern(...node(i), -1), i);
+  for (let i = n - 1; i >= 0; i -= 7) assert.equal(t.intern(...node(i), -1), i);
+  assert.equal(t.size, n);
+  for (const i of [0, 1, 31, 32, 4095, 65_536, n - 1]) {
+    const [parent, code, instr] = node(i);
+    assert.deepEqual([t.parent(i), t.codeId(i), t.instr(i)], [parent, code, instr]);
+  }
+});
+
+test('keys differing in one component only are different nodes (a full probe chain compares all three)', () => {
+  const t = new PyNodeInterner(16);
+  // Many nodes that differ only in the instruction, or the code, or the parent: they share slots' chains.
+  const keys: [number, number, number][] = [];
+  for (let k = 0; k < 300; k++) keys.push([5, 77, k], [5, k + 1000, 3], [k + 10, 77, 3]);
+  const ids = keys.map((k) => t.intern(...k, -1));
+  assert.equal(new Set(ids).size, keys.length);
+  keys.forEach((k, i) => assert.equal(t.intern(...k, -1), ids[i]));
+});
+
+test('code ids and instructions past 2^31 (u32) are exact, not confused with their int32 bits elsewhere', () => {
+  const t = new PyNodeInterner(16);
+  const a = t.intern(3, 0xffffffff, 0x80000000, -1);
+  const b = t.intern(3, 0x7fffffff, 0x80000000, -1);
+  assert.notEqual(a, b);
+  assert.deepEqual([t.codeId(a), t.instr(a)], [0xffffffff, 0x80000000]);
+  assert.equal(t.intern(3, 0xffffffff, 0x80000000, -1), a);
+  assert.throws(() => t.intern(0x80000000, 1, 1, -1), RangeError);
+});
+
+test('the hint is taken only when its key matches; any other hint (wrong node, out of range) falls back to the probe', () => {
+  const t = new PyNodeInterner(16);
+  for (let i = 0; i < 50; i++) t.intern(i, 9, 9, -1); // node i: (i, 9, 9)
+  t.intern(7, 9, 10, -1); // 50: (7, 9, 10)
+  assert.equal(t.intern(7, 9, 9, 8), 7, 'same code and instruction as the hinted node, another parent');
+  assert.equal(t.intern(7, 9, 10, 7), 50, 'same parent and code as the hinted node, another instruction');
+  assert.equal(t.intern(12, 9, 9, 12), 12, 'the right hint');
+  assert.equal(t.intern(20, 9, 9, 51), 20, 'a hint past the last id');
+  assert.equal(t.intern(60, 9, 9, 1e9), 51, 'a new node, whatever the hint');
+  // A hint past the last id names no node, even where the key store's unused room reads as (0, 0, 0).
+  assert.equal(t.intern(0, 0, 0, 52), 52);
+  assert.equal(t.size, 53);
+  assert.equal(t.intern(0, 0, 0, 53), 52);
+});
