@@ -1,8 +1,9 @@
 // Stack resolution: per-stream stack ids → global nodes → sites, through the per-node site map (tag-checked)
-// and across STACK_RESETs.
+// and across STACK_RESETs; nodes → frames, a location's line looked up once.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { CodeRecord } from '../capture/records.js';
 import type { StreamId } from './ids.js';
 import { SiteTable } from './site-table.js';
 import { firstLineResolver, StackResolver } from './stack-resolver.js';
@@ -109,4 +110,45 @@ test('local stack ids past 2^24 (past the per-stream cache) and many global node
   }
   for (let i = n; i >= 1; i--) assert.equal(r.site(S1, i, 0, 1), first[i - 1]);
   assert.equal(sites.size, n + 2);
+});
+
+const codeRecord = (codeId: number, name: string, firstLineNo: number): CodeRecord => ({
+  type: 'code',
+  stream: 1,
+  codeId,
+  name,
+  qualname: name,
+  filename: 'a.py',
+  firstLineNo,
+  linetableKind: 0,
+  linetable: new Uint8Array(0),
+});
+
+test("nodes at a known (code, instruction) take its frame without the line table; a CODE record replacing another's id is read again", () => {
+  const calls: string[] = [];
+  const sites = new SiteTable();
+  // Line = the code's first line + the instruction: a replaced code (another first line) moves its frames.
+  const r = new StackResolver(sites, (code, instr) => (calls.push(`${code.codeId}@${instr}`), code.firstLineNo + instr), undefined);
+  r.code(codeRecord(7, 'f', 10));
+  r.code(codeRecord(8, 'g', 20));
+  // Three chains under different parents, every node at (7, 0), (8, 2) or (7, 4).
+  let id = 1;
+  for (let c = 0; c < 3; c++) {
+    r.frame({ type: 'frame', stream: S1, id, parent: 0, codeId: 8, instr: c }); // roots differ: (8, 0..2)
+    r.frame({ type: 'frame', stream: S1, id: id + 1, parent: id, codeId: 7, instr: 0 });
+    r.frame({ type: 'frame', stream: S1, id: id + 2, parent: id + 1, codeId: 7, instr: 4 });
+    id += 3;
+  }
+  let frames = r.resolveFrames();
+  assert.deepEqual(calls, ['8@0', '7@0', '7@4', '8@1', '8@2']);
+  const lineOf = (local: number): number => frames.frames[frames.pyFrame[r.localStacks(S1, local, 0).py]!]!.line;
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8, 9].map(lineOf), [20, 10, 14, 21, 10, 14, 22, 10, 14]);
+  // Code 7 replaced (its id re-used): nodes mapped from now on read its new line table.
+  r.code(codeRecord(7, 'f', 100));
+  r.frame({ type: 'frame', stream: S1, id: 10, parent: 1, codeId: 7, instr: 6 });
+  r.frame({ type: 'frame', stream: S1, id: 11, parent: 10, codeId: 7, instr: 4 });
+  calls.length = 0;
+  frames = r.resolveFrames();
+  assert.deepEqual(calls, ['7@6', '7@4']);
+  assert.deepEqual([10, 11].map(lineOf), [106, 104]);
 });

@@ -12,7 +12,8 @@
 // was just cleared. Both are made cheap where they would be a probe into a table of millions: a FRAME's node
 // is looked for first at the id after that of the stream's previous FRAME (PyNodeInterner's hint: nodes are
 // re-defined in about the order they were first defined), and an event's site at its global Python node
-// (`nodeSite`, tag-checked), which a STACK_RESET does not invalidate.
+// (`nodeSite`, tag-checked), which a STACK_RESET does not invalidate. Mapping the nodes to frames reads a
+// line table once per (code, instruction), not once per node.
 
 import type { CaptureHeader, CodeRecord, FrameRecord, ImageRecord, NativeFrameRecord } from '../capture/records.js';
 import { DOUBLE_FIELD } from '../capture/records.js';
@@ -69,6 +70,11 @@ interface ResolvedFrames {
   py: number;
   native: number;
   readonly byCodeAndLine: Map<string, FrameId>;
+  // (code id, instruction) → frame, through an index into `byInstrFrame`: nodes share few locations
+  // (call_sites: 3.26 M nodes), and a node whose location is known skips the line table and byCodeAndLine's
+  // string key. Emptied when a CODE record replaces another of its id (its line table may differ).
+  byCodeAndInstr: TupleInterner;
+  byInstrFrame: Int32Array;
   readonly byIp: Map<number, FrameId>;
   /** Nodes mapped to a placeholder: their CODE record, or the IMAGE holding their address, was missing. */
   unknownPy: PyNodeId1[];
@@ -228,6 +234,11 @@ export class StackResolver {
   }
 
   code(record: CodeRecord): void {
+    const r = this.resolved;
+    if (r !== undefined && this.codes.has(record.codeId)) {
+      r.byCodeAndInstr = new TupleInterner(2, 1024);
+      r.byInstrFrame = new Int32Array(1024);
+    }
     this.codes.set(record.codeId, record);
   }
 
@@ -303,6 +314,8 @@ export class StackResolver {
         py: 0,
         native: 0,
         byCodeAndLine: new Map(),
+        byCodeAndInstr: new TupleInterner(2, 1024),
+        byInstrFrame: new Int32Array(1024),
         byIp: new Map(),
         unknownPy: [],
         unknownNative: [],
@@ -354,6 +367,12 @@ export class StackResolver {
     if (code === undefined) {
       frame = r.frames.intern(`<unknown code ${codeId}>`, '<unknown>', 0, false, 'user');
     } else {
+      const seen = r.byCodeAndInstr.size;
+      const at = r.byCodeAndInstr.intern(codeId, instr);
+      if (at < seen) {
+        r.frames.pyFrame[g] = r.byInstrFrame[at]!;
+        return true;
+      }
       let line: number;
       try {
         line = this.lineResolver(code, instr);
@@ -375,6 +394,7 @@ export class StackResolver {
         frame = r.frames.intern(code.qualname !== '' ? code.qualname : code.name, code.filename, line, false);
         r.byCodeAndLine.set(key, frame);
       }
+      r.byInstrFrame = setGrow(r.byInstrFrame, at, frame);
     }
     r.frames.pyFrame[g] = frame;
     return code !== undefined;
