@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { test } from 'node:test';
 import type * as Zlib from 'node:zlib';
-import { Collector, type Collected } from '../../test/support/collect.js';
+import { Collector, FrameCollector, type Collected } from '../../test/support/collect.js';
 import { prng as rng } from '../../test/support/prng.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
 import { FOLLOW_FAST_LEVEL, recompressCapture } from './compress.js';
@@ -328,6 +328,36 @@ test('NATIVE_FRAME parents: version 6 codes them against the node id, version 3 
   const block = encodeBlock(1, 0, Uint8Array.from(payload.slice(0, 16)));
   assert.deepEqual(bytes.subarray(bytes.length - block.length), block);
   assert.throws(() => new CaptureWriter({ header: { ...TEST_HEADER, options: 1 } }).nativeFrame(1, 1, 0x10), /NATIVE_FRAME 1 of stream 1: parent 1 is not below it/);
+});
+
+test('a visitor with frame() gets every FRAME as numbers, with the ids, parents and warnings of the meta path, and no FrameRecord', () => {
+  // Version 6 parents with a malformed one (node 4: delta 0, skipped with a warning, its id still taken) and a
+  // field missing (node 6), then the every-record capture, compressed and not.
+  const payload = [...[1, 1, 2, 0, 1].flatMap((d, i) => [RecordType.Frame, 3, d, 7, i]), RecordType.Frame, 2, 1, 7, RecordType.Frame, 3, 2, 9, 1];
+  const hand = new Uint8Array([...encodeHeader({ ...TEST_HEADER, version: 6 }), ...encodeBlock(1, 0, Uint8Array.from(payload))]);
+  for (const bytes of [hand, small, smallZ]) {
+    const f = new FrameCollector();
+    decodeCapture(bytes, f);
+    const meta = decode(bytes);
+    assert.deepEqual(f.c.items, meta.items);
+    assert.deepEqual(f.c.warnings, meta.warnings);
+    const frames = meta.items.filter((i) => i.type === 'frame').length;
+    assert.ok(frames > 0);
+    assert.equal(f.asNumbers, frames, 'every FRAME came as numbers');
+  }
+  const f = new FrameCollector();
+  decodeCapture(hand, f);
+  assert.deepEqual(
+    f.c.items.map((i) => (i.type === 'frame' ? [i.id, i.parent, i.codeId, i.instr] : [])),
+    [
+      [1, 0, 7, 0],
+      [2, 1, 7, 1],
+      [3, 1, 7, 2],
+      [5, 4, 7, 4],
+      [7, 5, 9, 1],
+    ],
+  );
+  assert.equal(f.c.warnings.length, 2);
 });
 
 test('FRAME parents: version 6 codes them against the node id as NATIVE_FRAME does, version 3 whole', () => {

@@ -27,6 +27,7 @@ import {
   GROUP_FORMAT_VERSION,
   OPTION_NATIVE,
   PARENT_DELTA_VERSION,
+  RecordType,
   SLOT_ADDRESS_VERSION,
   ADDR_REF_VERSION,
   STREAM_MEMLENS,
@@ -36,7 +37,7 @@ import { BlockInflater } from './block-inflater.js';
 import { BlockPool } from './block-pool.js';
 import { BlockFramer } from './framing.js';
 import { ungroup, ungroupEach, type GroupPart } from './group.js';
-import { decodeMeta } from './meta.js';
+import { decodeMeta, frameFields } from './meta.js';
 import { type BlockInfo, type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, STOP_BLOCK, eventAddress } from './records.js';
 import { ByteReader, ReadError } from './varint.js';
 import { outgrown } from '../util/outgrown.js';
@@ -169,6 +170,8 @@ function unzigzag(z: number): number {
 
 /** What the meta reader points at between records. */
 const NO_BYTES = new Uint8Array(0);
+/** A FRAME's parent, code id and instruction on their way to CaptureVisitor.frame() (one slot: calls do not overlap). */
+const FRAME_FIELDS = new Float64Array(3);
 
 export class CaptureDecoder {
   private readonly framer: BlockFramer;
@@ -568,6 +571,7 @@ export class CaptureDecoder {
     const slotted = this.slotted;
     const refs = this.refs;
     const freeAt = v.freeAt !== undefined;
+    const frame = v.frame !== undefined;
     // hist[0, nAllocs): the block's ALLOC addresses; hist(hist.length - 1 - nFrees, end): its FREE addresses, the
     // last one first.
     let nAllocs = 0;
@@ -738,8 +742,16 @@ export class CaptureDecoder {
         r.base = fileBase < 0 ? 0 : base;
         p += len;
         try {
-          const rec = decodeMeta(t, r, stream, nodes, this.parentDeltas);
-          if (rec !== undefined) v.meta(rec);
+          if ((t as RecordType) === RecordType.Frame && frame) {
+            // The id is taken even if the fields are bad (as decodeMeta()).
+            const id = ++nodes.frames;
+            const f = FRAME_FIELDS;
+            frameFields(r, id, this.parentDeltas, f);
+            v.frame!(stream, id, f[0]!, f[1]!, f[2]!);
+          } else {
+            const rec = decodeMeta(t, r, stream, nodes, this.parentDeltas);
+            if (rec !== undefined) v.meta(rec);
+          }
         } catch (e) {
           if (!(e instanceof ReadError)) throw e;
           this.warn({

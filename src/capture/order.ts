@@ -296,6 +296,30 @@ export class SeqOrderer implements CaptureVisitor {
       this.down.meta(rec);
       return;
     }
+    this.hold(rec);
+  }
+
+  /**
+   * A FRAME as numbers (the decoder's path without a record object): passed on as numbers while decoding
+   * straight to a visitor that takes them, else made a FrameRecord and held or passed on as meta() would.
+   */
+  frame(stream: number, id: number, parent: number, codeId: number, instr: number): void {
+    const down = this.down;
+    if (this.mode === STRAIGHT && down.frame !== undefined) {
+      this.raise(stream, -Infinity, 0);
+      if (this.straight()) {
+        this.delivered++;
+        down.frame(stream, id, parent, codeId, instr);
+      } else {
+        this.hold({ type: 'frame', stream, id, parent, codeId, instr });
+      }
+      return;
+    }
+    this.meta({ type: 'frame', stream, id, parent, codeId, instr });
+  }
+
+  /** A meta record raised (raise()) and not delivered straight: into the columns, in its place. */
+  private hold(rec: MetaRecord): void {
     const i = this.push(rec.stream, KIND_META);
     const metaFree = this.metaFree;
     const at = metaFree.length > 0 ? metaFree.pop()! : this.metas.length;

@@ -419,6 +419,11 @@ export interface CaptureVisitor {
    */
   freeAt?(stream: number, seq: number, size: number, deallocator: number): void;
   meta(record: MetaRecord): void;
+  /**
+   * A FRAME record as numbers; when present, the decoder calls it instead of meta() with a FrameRecord (no
+   * object per FRAME: a capture whose stacks outgrow the agent's table has tens of millions of them).
+   */
+  frame?(stream: number, id: number, parent: number, codeId: number, instr: number): void;
   warning?(warning: DecodeWarning): void;
   /** Called before the records of each block the decoder reads (file order; the orderer does not pass it on). */
   block?(block: BlockInfo): void;

@@ -150,6 +150,11 @@ export class ModelBuilder implements CaptureVisitor {
 
   // ── records off the hot path ─────────────────────────────────────────────────────────────────────
 
+  /** A FRAME as numbers (CaptureVisitor.frame: no record object); impossibleMeta() has nothing to check in one. */
+  frame(stream: number, id: number, parent: number, codeId: number, instr: number): void {
+    this.stacks.defineFrame(stream as StreamId, id, parent, codeId, instr);
+  }
+
   meta(record: MetaRecord): void {
     if (this.impossible.add(impossibleMeta(record))) return;
     switch (record.type) {

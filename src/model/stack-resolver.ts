@@ -207,13 +207,18 @@ export class StackResolver {
   // ── records that define stacks ───────────────────────────────────────────────────────────────────
 
   frame(record: FrameRecord): void {
-    const st = this.streamState(record.stream as StreamId);
-    const parent = record.parent === 0 ? 0 : record.parent < st.py.length ? st.py[record.parent]! : 0;
-    if (record.parent !== 0 && parent === 0) this.unknownStacks++;
+    this.defineFrame(record.stream as StreamId, record.id, record.parent, record.codeId, record.instr);
+  }
+
+  /** FRAME `id` of `stream`: (its parent, a node id of the stream; code id; instruction offset). */
+  defineFrame(stream: StreamId, id: number, localParent: number, codeId: number, instr: number): void {
+    const st = this.streamState(stream);
+    const parent = localParent === 0 ? 0 : localParent < st.py.length ? st.py[localParent]! : 0;
+    if (localParent !== 0 && parent === 0) this.unknownStacks++;
     // PyNodeId1 = interner id + 1: the hint (the id after that of the stream's last node) is its PyNodeId1.
-    const global = this.pyNodes.intern(parent, record.codeId, record.instr, st.lastPyNode) + 1;
+    const global = this.pyNodes.intern(parent, codeId, instr, st.lastPyNode) + 1;
     st.lastPyNode = global;
-    st.py = setGrow(st.py, record.id, global);
+    st.py = setGrow(st.py, id, global);
   }
 
   nativeFrame(record: NativeFrameRecord): void {

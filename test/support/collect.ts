@@ -43,6 +43,18 @@ export class Collector implements CaptureVisitor {
   }
 }
 
+/**
+ * A Collector that takes FRAMEs as numbers (CaptureVisitor.frame), collected as the FrameRecord meta() would
+ * get; `asNumbers` counts them (the ones that came through meta() instead are not counted).
+ */
+export class FrameCollector extends Collector {
+  asNumbers = 0;
+  frame(stream: number, id: number, parent: number, codeId: number, instr: number): void {
+    this.asNumbers++;
+    this.meta({ type: 'frame', stream, id, parent, codeId, instr });
+  }
+}
+
 /** Writes one item with a CaptureWriter. */
 export function writeItem(w: CaptureWriter, it: Item): void {
   if (it.type === 'alloc') w.alloc(it.stream, it.seq, it.address, it.size, it.allocator, it.stack, it.nativeStack);
