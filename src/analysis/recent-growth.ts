@@ -5,8 +5,9 @@
 // snapshot closes a tick holding the live values of the sites that changed in it; a tick older than the
 // newest snapshot minus `lastNs` can never be after the final baseline, so it is folded into the baseline
 // and dropped. Ticks close at snapshots at least TICKS_PER_WINDOW-th of the window apart, so the window
-// measured is at most 1% longer than asked (it is reported as measured). Memory: four values per site
-// plus the changes of the last `lastNs` seconds, at most TICKS_PER_WINDOW ticks of them.
+// measured is at most 1% longer than asked (it is reported as measured). Memory: two values per site (four
+// without the replay's live columns; two more, saved, only through a quiet end: below) plus the changes of
+// the last `lastNs` seconds, at most TICKS_PER_WINDOW ticks of them.
 //
 // Aggregated captures have no events: the same is done with CHECKPOINT entries (the live values of the
 // locations that changed since the previous checkpoint, at least once a second), resolved to sites at the
