@@ -1,5 +1,11 @@
 // The allocations a report is about, per site: those live at the peak, those still live at the end, the
 // temporary ones, or all of them. Every report (summary, tree, exports, flame graph) starts from one.
+//
+// A set of the model's sites (siteAmounts()) holds them as columns, sorted, and makes the `sites` objects
+// only when something reads them: an object per site (with its two numbers boxed) was ~80 bytes, and a
+// capture can have millions of sites (call_sites at 5 % of its size: 1.18 M, ~95 MiB of `stats`' peak, whose
+// statistics read the set only through stacksOf(), which reads the columns; docs/benchmarks.md, round
+// nineteen). The columns: 16 bytes a site, and 4 of order.
 
 import type { SiteId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
@@ -13,30 +19,59 @@ export interface SiteAmount {
   readonly count: number;
 }
 
+/** The sites of a set as columns, in the order of `sites` (index i of each is `sites[i]`). */
+export interface SiteAmountColumns {
+  readonly site: Int32Array;
+  readonly bytes: Float64Array;
+  readonly count: Float64Array;
+}
+
 export interface AllocationSet {
   readonly kind: SetKind;
   readonly totalBytes: number;
   readonly totalCount: number;
   /** Sites with something in the set, largest first. */
   readonly sites: readonly SiteAmount[];
+  /** The same sites as columns, when the set was made with them (a reader of every site reads these rather than `sites`). */
+  readonly columns?: SiteAmountColumns;
 }
 
 export function siteAmounts(model: CaptureModel, kind: SetKind, bytesColumn: SiteColumnName, countColumn: SiteColumnName): AllocationSet {
   const bytes = model.sites.columns[bytesColumn].array;
   const counts = model.sites.columns[countColumn].array;
-  const sites: SiteAmount[] = [];
+  const size = model.sites.size;
+  let n = 0;
   let totalBytes = 0;
   let totalCount = 0;
-  for (let s = 0 as SiteId; s < model.sites.size; s++) {
+  for (let s = 0; s < size; s++) {
     const b = bytes[s]!;
-    const n = counts[s]!;
-    if (b === 0 && n === 0) continue;
-    sites.push({ site: s, bytes: b, count: n });
+    const c = counts[s]!;
+    if (b === 0 && c === 0) continue;
+    n++;
     totalBytes += b;
-    totalCount += n;
+    totalCount += c;
   }
-  sites.sort((a, b) => b.bytes - a.bytes || b.count - a.count || a.site - b.site);
-  return { kind, totalBytes, totalCount, sites };
+  const order = new Int32Array(n);
+  n = 0;
+  for (let s = 0; s < size; s++) if (bytes[s] !== 0 || counts[s] !== 0) order[n++] = s;
+  order.sort((a, b) => bytes[b]! - bytes[a]! || counts[b]! - counts[a]! || a - b);
+  // The values copied in order: the model's columns may change after (a live capture's model goes on).
+  const columns: SiteAmountColumns = { site: order, bytes: new Float64Array(n), count: new Float64Array(n) };
+  for (let i = 0; i < n; i++) {
+    columns.bytes[i] = bytes[order[i]!]!;
+    columns.count[i] = counts[order[i]!]!;
+  }
+  let sites: SiteAmount[] | undefined;
+  return {
+    kind,
+    totalBytes,
+    totalCount,
+    columns,
+    get sites(): readonly SiteAmount[] {
+      sites ??= Array.from(order, (site, i) => ({ site: site as SiteId, bytes: columns.bytes[i]!, count: columns.count[i]! }));
+      return sites;
+    },
+  };
 }
 
 /** Every allocation made while tracking (totals per site). */

@@ -23,7 +23,8 @@ export function highWaterMark(model: CaptureModel): HighWaterMark {
     );
   }
   const set = siteAmounts(model, 'peak', 'peakBytes', 'peakCount');
-  return { ...set, kind: 'peak', heap: model.peakHeap, seq: model.peakSeq, timeNs: timeOfSeq(model, model.peakSeq) };
+  // Not a spread, which would read `sites` and make an object per site (allocation-set.ts).
+  return Object.assign(set, { kind: 'peak' as const, heap: model.peakHeap, seq: model.peakSeq, timeNs: timeOfSeq(model, model.peakSeq) });
 }
 
 /**

@@ -14,7 +14,8 @@ export interface Leaks extends AllocationSet {
 
 export function leaks(model: CaptureModel): Leaks {
   const set = siteAmounts(model, 'leaks', 'liveBytes', 'liveCount');
-  return { ...set, kind: 'leaks', caveats: caveats(model) };
+  // Not a spread, which would read `sites` and make an object per site (allocation-set.ts).
+  return Object.assign(set, { kind: 'leaks' as const, caveats: caveats(model) });
 }
 
 function caveats(model: CaptureModel): string[] {

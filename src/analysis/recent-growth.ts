@@ -5,8 +5,9 @@
 // snapshot closes a tick holding the live values of the sites that changed in it; a tick older than the
 // newest snapshot minus `lastNs` can never be after the final baseline, so it is folded into the baseline
 // and dropped. Ticks close at snapshots at least TICKS_PER_WINDOW-th of the window apart, so the window
-// measured is at most 1% longer than asked (it is reported as measured). Memory: four values per site
-// plus the changes of the last `lastNs` seconds, at most TICKS_PER_WINDOW ticks of them.
+// measured is at most 1% longer than asked (it is reported as measured). Memory: two values per site (four
+// without the replay's live columns; two more, saved, only through a quiet end: below) plus the changes of
+// the last `lastNs` seconds, at most TICKS_PER_WINDOW ticks of them.
 //
 // Aggregated captures have no events: the same is done with CHECKPOINT entries (the live values of the
 // locations that changed since the previous checkpoint, at least once a second), resolved to sites at the
@@ -22,7 +23,7 @@
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
-import { type ReadonlyFloat64Array, SiteColumn } from '../model/site-table.js';
+import { type ReadonlyFloat64Array, SiteColumn, grownTo } from '../model/site-table.js';
 
 export interface RecentGrowthResult {
   /** The length of the window asked for, ns. */
@@ -113,11 +114,14 @@ export class RecentGrowth implements ReplayObserver {
   private changeBaseNs: number | undefined;
   private changeBaseHeap = 0;
   // The sites saved since the last change: their values then, stamped with the change's number (no hashing:
-  // the folds run at every snapshot).
+  // the folds run at every snapshot). Only a fold at a snapshot with no change since the previous one saves
+  // (at one with a change, changeSeen() would drop the saves at once), so these grow only in a quiet end:
+  // 20 bytes a site that a program busy to its end never writes (call_sites at 5 %: columns of 2 M sites,
+  // 40 MiB; docs/benchmarks.md, round nineteen).
   private changeNumber = 1;
-  private savedAt = new Int32Array(1024);
-  private readonly savedBytes = new SiteColumn(1024);
-  private readonly savedCount = new SiteColumn(1024);
+  private savedAt = new Int32Array(0);
+  private readonly savedBytes = new SiteColumn(0, true);
+  private readonly savedCount = new SiteColumn(0, true);
   private savedSites: number[] = [];
 
   // Aggregated captures: checkpoint entries by location key.
@@ -155,7 +159,7 @@ export class RecentGrowth implements ReplayObserver {
     this.changed = false;
     if (this.lastTickNs !== undefined && timeNs - this.lastTickNs < this.lastNs / TICKS_PER_WINDOW) {
       // No tick here; the baseline still follows the snapshots, so that one after a change is kept as it was.
-      this.fold(timeNs - this.lastNs);
+      this.fold(timeNs - this.lastNs, !changed);
       if (changed) this.changeSeen(timeNs);
       return;
     }
@@ -174,7 +178,7 @@ export class RecentGrowth implements ReplayObserver {
     }
     this.dirty = [];
     this.ticks.push({ timeNs, sites, bytes, counts, heap: this.heap });
-    this.fold(timeNs - this.lastNs);
+    this.fold(timeNs - this.lastNs, !changed);
     if (changed) this.changeSeen(timeNs);
   }
 
@@ -225,17 +229,24 @@ export class RecentGrowth implements ReplayObserver {
     this.cpResolved = true;
   }
 
+  /** Room for sites below `n` (at least) in the saved columns, all three as long. */
+  private growSaved(n: number): void {
+    this.savedAt = grownTo(this.savedAt, n, (k) => new Int32Array(k));
+    this.savedBytes.ensure(this.savedAt.length);
+    this.savedCount.ensure(this.savedAt.length);
+  }
+
   /** Bytes held by the per-site columns (for tests and the memory figures in benchmarks). */
   get byteLength(): number {
     const cols = [this.liveBytes, this.liveCount, this.baseBytes, this.baseCount, this.savedBytes, this.savedCount];
-    return cols.reduce((n, c) => n + c.array.byteLength, 0) + this.inDirty.byteLength + this.savedAt.byteLength;
+    return cols.reduce((n, c) => n + c.byteLength, 0) + this.inDirty.byteLength + this.savedAt.byteLength;
   }
 
   finish(): RecentGrowthResult {
     if (this.lastSnapshotNs !== undefined && !this.cpResolved) {
       // The last snapshot may not have closed a tick (too close to the previous one): the window's end is
       // the end of the replay anyway (live values at the end), so only folding needs it.
-      this.fold(this.lastSnapshotNs - this.lastNs);
+      this.fold(this.lastSnapshotNs - this.lastNs, true);
     }
     return {
       lastNs: this.lastNs,
@@ -267,13 +278,18 @@ export class RecentGrowth implements ReplayObserver {
     return { ...at, baseBytes, baseCount };
   }
 
-  /** Folds every tick at or before `untilNs` into the baseline. */
-  private fold(untilNs: number): void {
+  /**
+   * Folds every tick at or before `untilNs` into the baseline. `quiet`: no change is seen after this fold (a
+   * snapshot with none since the previous one, or the end), so what it overwrites is saved for the window
+   * before the last change.
+   */
+  private fold(untilNs: number, quiet: boolean): void {
     while (this.head < this.ticks.length && this.ticks[this.head]!.timeNs <= untilNs) {
       const t = this.ticks[this.head]!;
-      const keep = this.lastChangeNs !== undefined;
+      const keep = quiet && this.lastChangeNs !== undefined;
       for (let i = 0; i < t.sites.length; i++) {
         const s = t.sites[i]!;
+        if (keep && s >= this.savedAt.length) this.growSaved(s + 1);
         if (keep && this.savedAt[s] !== this.changeNumber) {
           this.savedAt[s] = this.changeNumber;
           this.savedBytes.array[s] = this.baseBytes.array[s]!;
@@ -322,15 +338,10 @@ export class RecentGrowth implements ReplayObserver {
     }
     this.baseBytes.ensure(n);
     this.baseCount.ensure(n);
-    this.savedBytes.ensure(n);
-    this.savedCount.ensure(n);
     let cap = this.inDirty.length;
     while (cap < n) cap *= 2;
     const d = new Uint8Array(cap);
     d.set(this.inDirty);
     this.inDirty = d;
-    const a = new Int32Array(cap);
-    a.set(this.savedAt);
-    this.savedAt = a;
   }
 }

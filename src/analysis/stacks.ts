@@ -3,7 +3,7 @@
 // stack). Optional thread filter.
 
 import type { FrameFilter } from '../model/frames.js';
-import { type FrameId, NO_PY_NODE, type NativeNodeId1, type PyNodeId1, type ThreadIndex } from '../model/ids.js';
+import { type FrameId, NO_PY_NODE, type NativeNodeId1, type PyNodeId1, type SiteId, type ThreadIndex } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import { grownTo } from '../model/site-table.js';
 import { TupleInterner } from '../model/tuple-interner.js';
@@ -41,7 +41,10 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
   // array per site: the live view asks for this several times a second on tens of thousands of stacks.
   const frames = model.frames;
   const filter = options.filter;
-  const trie = new TupleInterner(2, Math.min(1 << 22, frames.pyNodeCount + 1 + 1024)); // at most a path per node
+  // At most a path per node, and (a guess, as it grows past it) a few per site of the set: a trie sized for
+  // every node was 38.5 MiB on call_sites at 5 % of its size (1.47 M nodes), made for a set of a few sites
+  // too (the GC's frees, the peak of a capture whose peak holds little), twice in every report (gc.ts).
+  const trie = new TupleInterner(2, Math.min(1 << 22, frames.pyNodeCount + 1 + 1024, (set.columns?.site.length ?? set.sites.length) * 4 + 1024));
   const pathOfNode = new Int32Array(frames.pyNodeCount + 1).fill(-1); // Python node → path (0: empty)
   pathOfNode[NO_PY_NODE] = 0;
   const climb: PyNodeId1[] = [];
@@ -77,25 +80,32 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
   // ~40 MiB of the old generation and rehashed as it grew (docs/benchmarks.md, round eighteen).
   let atOfPath = new Int32Array(trie.size + 1024);
   const sites = model.sites;
-  for (const s of set.sites) {
-    const thread = sites.thread(s.site);
+  // The set's columns when it has them: its `sites` objects are made only when read (allocation-set.ts).
+  const cols = set.columns;
+  const objects = cols === undefined ? set.sites : undefined;
+  const n = cols !== undefined ? cols.site.length : objects!.length;
+  for (let i = 0; i < n; i++) {
+    const site = (cols !== undefined ? cols.site[i]! : objects![i]!.site) as SiteId;
+    const bytes = cols !== undefined ? cols.bytes[i]! : objects![i]!.bytes;
+    const count = cols !== undefined ? cols.count[i]! : objects![i]!.count;
+    const thread = sites.thread(site);
     if (options.threads !== undefined && !options.threads.has(thread)) continue;
-    const py = sites.pyStack(s.site);
-    const native = sites.nativeStack(s.site);
+    const py = sites.pyStack(site);
+    const native = sites.nativeStack(site);
     const path = native === 0 ? pythonPath(py) : pairPath(py, native);
     if (path >= atOfPath.length) atOfPath = grownTo(atOfPath, Math.max(path + 1, trie.size + 1), (k) => new Int32Array(k));
     let at = atOfPath[path]! - 1;
     if (at < 0) {
       at = entries.length;
-      entries.push(new PathStack(trie, path, sites.allocator(s.site)));
+      entries.push(new PathStack(trie, path, sites.allocator(site)));
       atOfPath[path] = at + 1;
     }
     const entry = entries[at]!;
-    entry.bytes += s.bytes;
-    entry.count += s.count;
-    if (s.bytes > entry.allocatorBytes) {
-      entry.allocator = sites.allocator(s.site);
-      entry.allocatorBytes = s.bytes;
+    entry.bytes += bytes;
+    entry.count += count;
+    if (bytes > entry.allocatorBytes) {
+      entry.allocator = sites.allocator(site);
+      entry.allocatorBytes = bytes;
     }
   }
   return entries.sort((a, b) => b.bytes - a.bytes || b.count - a.count);

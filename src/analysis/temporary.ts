@@ -26,5 +26,6 @@ export function temporaryAllocations(model: CaptureModel): TemporaryAllocations 
     throw new RangeError('the model was built without a temporary-allocation threshold');
   }
   const set = siteAmounts(model, 'temporary', 'tempBytes', 'tempCount');
-  return { ...set, kind: 'temporary', threshold: model.temporaryThreshold };
+  // Not a spread, which would read `sites` and make an object per site (allocation-set.ts).
+  return Object.assign(set, { kind: 'temporary' as const, threshold: model.temporaryThreshold });
 }

@@ -8,14 +8,34 @@ import { hash4 } from './tuple-interner.js';
 /** A Float64Array its holder may read but not write (the model's columns, shared with the builder). */
 export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
 
-/** One per-site quantity; grows with the site table. */
+/**
+ * One per-site quantity; grows with the site table. An on-demand column holds nothing until something reads
+ * or writes its array: it only notes how far the table grew, and its array is made at that size the first
+ * time it is asked for (then it grows as the others do). The site table's `tempCount` and `tempBytes` are
+ * written only when the replay counts temporary allocations, `updatedSeq` only for an aggregated capture:
+ * 24 bytes a site that a report on an event capture never touches (call_sites at 5 % of its size: 1.18 M
+ * sites, columns of 2 M, 48 MiB; docs/benchmarks.md, round nineteen).
+ */
 export class SiteColumn {
   private data: Float64Array;
-  constructor(initial: number | Float64Array) {
-    this.data = typeof initial === 'number' ? new Float64Array(initial) : initial;
+  /** On demand and not made yet: the length the table asked for so far (else -1). */
+  private wanted: number;
+  constructor(initial: number | Float64Array, onDemand = false) {
+    this.wanted = onDemand && typeof initial === 'number' ? initial : -1;
+    this.data = this.wanted >= 0 ? EMPTY : typeof initial === 'number' ? new Float64Array(initial) : initial;
   }
   get array(): Float64Array {
+    if (this.wanted >= 0) this.make();
     return this.data;
+  }
+  /** Bytes held (0 for an on-demand column not asked for yet): reading it makes nothing. */
+  get byteLength(): number {
+    return this.data.byteLength;
+  }
+  /** A copy, on demand still if this one is. */
+  clone(): SiteColumn {
+    if (this.wanted < 0) return new SiteColumn(this.data.slice());
+    return new SiteColumn(this.wanted, true);
   }
   /**
    * Doubling. Growing by a quarter past 2^20 entries (at most 1.25x the sites rather than 2x) was tried and not
@@ -23,6 +43,10 @@ export class SiteColumn {
    * of odd sizes, staying in malloc's heap (docs/benchmarks.md, round eighteen).
    */
   ensure(n: number): void {
+    if (this.wanted >= 0) {
+      if (n > this.wanted) this.wanted = n;
+      return;
+    }
     if (n <= this.data.length) return;
     let cap = this.data.length * 2;
     while (cap < n) cap *= 2;
@@ -30,7 +54,16 @@ export class SiteColumn {
     grown.set(this.data);
     this.data = grown;
   }
+  /** The on-demand column's array, at the capacity the doublings from the table's first 4096 would have reached. */
+  private make(): void {
+    let cap = 4096;
+    while (cap < this.wanted) cap *= 2;
+    this.data = new Float64Array(cap);
+    this.wanted = -1;
+  }
 }
+
+const EMPTY = new Float64Array(0);
 
 /**
  * `arr` with room for `n` entries (doubling, contents kept): the per-site columns of observers that hold a
@@ -48,6 +81,8 @@ export function grownTo<T extends Int32Array | Uint8Array>(arr: T, n: number, ma
 
 export const SITE_COLUMNS = ['totalCount', 'totalBytes', 'liveCount', 'liveBytes', 'peakCount', 'peakBytes', 'peakMark', 'tempCount', 'tempBytes', 'updatedSeq'] as const;
 export type SiteColumnName = (typeof SITE_COLUMNS)[number];
+/** Columns made only when read or written (SiteColumn): temporary allocations, and aggregated captures' updates. */
+const ON_DEMAND: ReadonlySet<SiteColumnName> = new Set(['tempCount', 'tempBytes', 'updatedSeq']);
 
 /** A SiteTable as the model hands it to analyses: reads only. */
 export interface ReadonlySiteTable {
@@ -147,7 +182,7 @@ export class SiteTable implements ReadonlySiteTable {
 
   constructor(from?: SiteTable) {
     const cols = {} as Record<SiteColumnName, SiteColumn>;
-    for (const name of SITE_COLUMNS) cols[name] = new SiteColumn(from === undefined ? 4096 : from.columns[name].array.slice());
+    for (const name of SITE_COLUMNS) cols[name] = from === undefined ? new SiteColumn(4096, ON_DEMAND.has(name)) : from.columns[name].clone();
     this.columns = cols;
     this.keys = new SiteKeys(4096, from?.keys);
   }
@@ -183,7 +218,7 @@ export class SiteTable implements ReadonlySiteTable {
 
   get byteLength(): number {
     let n = this.keys.byteLength;
-    for (const name of SITE_COLUMNS) n += this.columns[name].array.byteLength;
+    for (const name of SITE_COLUMNS) n += this.columns[name].byteLength;
     return n;
   }
 }
