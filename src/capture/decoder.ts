@@ -7,7 +7,12 @@
 // yields what was whole.
 //
 // Speed: ALLOC and FREE records are decoded by one loop over the block's payload with the position in a
-// local variable and varints read inline; nothing is allocated per record. The loop reads at most 61 bytes
+// local variable and varints read inline; nothing is allocated per record. A whole address is read as
+// `+varintAt()`: in a report V8's inlining budget runs out before every varintAt() in the loop is inlined
+// (src/util/report-flags.ts), and the result of one left a call is of any type to V8, which then kept `addr`
+// as a tagged value and boxed every address computed into it, a heap number per event (numpy_mix, whose
+// numpy buffers far from the heap have their addresses written whole: 1.0 GB of young garbage in `stats`,
+// docs/benchmarks.md, "numpy_mix's reports, round nineteen"); `+` makes it a number, and `addr` a double. The loop reads at most 61 bytes
 // past a record start without checking bounds, so the last 64 bytes of a payload are copied into a
 // zero-padded scratch buffer first; a record that ran past the payload's end is noticed after the fact
 // (p > end) and never reported.
@@ -635,14 +640,14 @@ export class CaptureDecoder {
             if ((t & 2) === 0) addr = slots[slot]! + unzigzag(z) * 16;
             else if (z !== 0) addr += unzigzag(z) * 8;
             else {
-              addr = varintAt(buf, p);
+              addr = +varintAt(buf, p);
               p = vpos;
             }
             slots[slot] = addr;
           }
           if (refs) hist[nAllocs++] = addr;
         } else if ((t & 2) !== 0) {
-          addr = varintAt(buf, p);
+          addr = +varintAt(buf, p);
           p = vpos;
         } else {
           addr += unzigzag(varintAt(buf, p)) * 8;
@@ -686,14 +691,14 @@ export class CaptureDecoder {
             if ((t & 4) === 0) addr = slots[slot]! + unzigzag(z) * 16;
             else if (z !== 0) addr += unzigzag(z) * 8;
             else {
-              addr = varintAt(buf, p);
+              addr = +varintAt(buf, p);
               p = vpos;
             }
             slots[slot] = addr;
           }
           if (refs) hist[top - nFrees++] = addr;
         } else if ((t & 4) !== 0) {
-          addr = varintAt(buf, p);
+          addr = +varintAt(buf, p);
           p = vpos;
         } else {
           addr += unzigzag(varintAt(buf, p)) * 8;

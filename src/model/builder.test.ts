@@ -193,6 +193,26 @@ test('PyTraceMalloc_Track of a malloc buffer is not counted twice; anomalies are
   assert.equal(m.allocations, 3);
 });
 
+test('tracked buffers that malloc did not show are kept and untracked at their own addresses', () => {
+  // allocOther() and freeOther() read the event's address from the replay's eventAddress, as allocAt() and
+  // freeAt() do (an argument was boxed: a heap number per TRACK or UNTRACK): each TRACK and UNTRACK here is
+  // at another address than the event before it.
+  const b = new ModelBuilder();
+  b.alloc(1, 1, 0x7f0000001000, 4096, 12, 0, 0);
+  b.alloc(1, 2, 0x1000, 100, 0, 0, 0);
+  b.alloc(1, 3, 0x7f0000100000, 8192, 12, 0, 0);
+  b.alloc(1, 4, 0x7f0000001000, 4096, 12, 0, 0); // tracked twice: its untrack was missed
+  b.free(1, 5, 0x7f0000200000, 0, 3); // never tracked: not an anomaly
+  b.free(1, 6, 0x7f0000100000, 0, 3);
+  const m = b.finish();
+  assert.equal(m.anomalies.missedFrees, 1);
+  assert.equal(m.anomalies.unknownFrees, 0);
+  assert.equal(m.anomalies.duplicateTracks, 0);
+  assert.equal(m.endHeap, 4096 + 100);
+  assert.equal(m.endLiveCount, 2);
+  assert.equal(m.allocations, 4);
+});
+
 test('size buckets are powers of two', () => {
   assert.equal(sizeBucket(0), 0);
   assert.equal(sizeBucket(1), 1);
