@@ -23,7 +23,7 @@
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
-import { type ReadonlyFloat64Array, SiteColumn, grownTo } from '../model/site-table.js';
+import { OnDemandColumn, type ReadonlyFloat64Array, SiteColumn, grownTo } from '../model/site-table.js';
 
 export interface RecentGrowthResult {
   /** The length of the window asked for, ns. */
@@ -120,8 +120,8 @@ export class RecentGrowth implements ReplayObserver {
   // 40 MiB; docs/benchmarks.md, round nineteen).
   private changeNumber = 1;
   private savedAt = new Int32Array(0);
-  private readonly savedBytes = new SiteColumn(0, true);
-  private readonly savedCount = new SiteColumn(0, true);
+  private readonly savedBytes = new OnDemandColumn(0);
+  private readonly savedCount = new OnDemandColumn(0);
   private savedSites: number[] = [];
 
   // Aggregated captures: checkpoint entries by location key.

@@ -8,34 +8,23 @@ import { hash4 } from './tuple-interner.js';
 /** A Float64Array its holder may read but not write (the model's columns, shared with the builder). */
 export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
 
-/**
- * One per-site quantity; grows with the site table. An on-demand column holds nothing until something reads
- * or writes its array: it only notes how far the table grew, and its array is made at that size the first
- * time it is asked for (then it grows as the others do). The site table's `tempCount` and `tempBytes` are
- * written only when the replay counts temporary allocations, `updatedSeq` only for an aggregated capture:
- * 24 bytes a site that a report on an event capture never touches (call_sites at 5 % of its size: 1.18 M
- * sites, columns of 2 M, 48 MiB; docs/benchmarks.md, round nineteen).
- */
+/** One per-site quantity; grows with the site table. */
 export class SiteColumn {
-  private data: Float64Array;
-  /** On demand and not made yet: the length the table asked for so far (else -1). */
-  private wanted: number;
-  constructor(initial: number | Float64Array, onDemand = false) {
-    this.wanted = onDemand && typeof initial === 'number' ? initial : -1;
-    this.data = this.wanted >= 0 ? EMPTY : typeof initial === 'number' ? new Float64Array(initial) : initial;
+  protected data: Float64Array;
+  constructor(initial: number | Float64Array) {
+    this.data = typeof initial === 'number' ? new Float64Array(initial) : initial;
   }
+  /** Nothing but the array: observers read it per event, inlined into the replay's hot path (see OnDemandColumn). */
   get array(): Float64Array {
-    if (this.wanted >= 0) this.make();
     return this.data;
   }
   /** Bytes held (0 for an on-demand column not asked for yet): reading it makes nothing. */
   get byteLength(): number {
     return this.data.byteLength;
   }
-  /** A copy, on demand still if this one is. */
+  /** A copy (an on-demand column's copy is on demand still). */
   clone(): SiteColumn {
-    if (this.wanted < 0) return new SiteColumn(this.data.slice());
-    return new SiteColumn(this.wanted, true);
+    return new SiteColumn(this.data.slice());
   }
   /**
    * Doubling. Growing by a quarter past 2^20 entries (at most 1.25x the sites rather than 2x) was tried and not
@@ -43,10 +32,6 @@ export class SiteColumn {
    * of odd sizes, staying in malloc's heap (docs/benchmarks.md, round eighteen).
    */
   ensure(n: number): void {
-    if (this.wanted >= 0) {
-      if (n > this.wanted) this.wanted = n;
-      return;
-    }
     if (n <= this.data.length) return;
     let cap = this.data.length * 2;
     while (cap < n) cap *= 2;
@@ -54,7 +39,37 @@ export class SiteColumn {
     grown.set(this.data);
     this.data = grown;
   }
-  /** The on-demand column's array, at the capacity the doublings from the table's first 4096 would have reached. */
+}
+
+/**
+ * A SiteColumn that holds nothing until something reads or writes its array: it only notes how far the table
+ * grew, and its array is made at that size the first time it is asked for (then it grows as the others do).
+ * The site table's `tempCount` and `tempBytes` are written only when the replay counts temporary allocations,
+ * `updatedSeq` only for an aggregated capture: 24 bytes a site that a report on an event capture never touches
+ * (call_sites at 5 % of its size: 1.18 M sites, columns of 2 M, 48 MiB; docs/benchmarks.md, round nineteen).
+ * A subclass rather than a flag of SiteColumn: the check in SiteColumn's `array` getter, read per event by
+ * the observers, left the live table's `home()` a call in the replay's freeAt (V8's inlining budget):
+ * rolling_window's `verdict` took 10 % more CPU (round nineteen, lead25).
+ */
+export class OnDemandColumn extends SiteColumn {
+  /** Not made yet: the length the table asked for so far (else -1). */
+  private wanted: number;
+  constructor(initial: number) {
+    super(EMPTY);
+    this.wanted = initial;
+  }
+  override get array(): Float64Array {
+    if (this.wanted >= 0) this.make();
+    return this.data;
+  }
+  override clone(): SiteColumn {
+    return this.wanted < 0 ? new SiteColumn(this.data.slice()) : new OnDemandColumn(this.wanted);
+  }
+  override ensure(n: number): void {
+    if (this.wanted < 0) super.ensure(n);
+    else if (n > this.wanted) this.wanted = n;
+  }
+  /** The array, at the capacity the doublings from the table's first 4096 would have reached. */
   private make(): void {
     let cap = 4096;
     while (cap < this.wanted) cap *= 2;
@@ -182,7 +197,7 @@ export class SiteTable implements ReadonlySiteTable {
 
   constructor(from?: SiteTable) {
     const cols = {} as Record<SiteColumnName, SiteColumn>;
-    for (const name of SITE_COLUMNS) cols[name] = from === undefined ? new SiteColumn(4096, ON_DEMAND.has(name)) : from.columns[name].clone();
+    for (const name of SITE_COLUMNS) cols[name] = from === undefined ? (ON_DEMAND.has(name) ? new OnDemandColumn(4096) : new SiteColumn(4096)) : from.columns[name].clone();
     this.columns = cols;
     this.keys = new SiteKeys(4096, from?.keys);
   }
