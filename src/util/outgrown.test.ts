@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { COLLECT_FROM_BYTES, GROWTH_CHECK_UP_TO, GROWTH_STEP_BYTES, heapGrowthCheck, outgrown } from './outgrown.js';
+import { COLLECT_FROM_BYTES, GROWTH_CHECK_UP_TO, GROWTH_RSS_SHARE, GROWTH_STEP_BYTES, heapGrowthCheck, outgrown } from './outgrown.js';
 
 test('outgrown arrays are given back once enough bytes were outgrown, and the flags are as before', () => {
   const before = process.execArgv.join(' ');
@@ -37,7 +37,10 @@ const nextTask = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 test("a long read's old-generation garbage is collected once the heap grew by a step, not before", async () => {
   let used = 0;
-  const check = heapGrowthCheck(() => used);
+  const check = heapGrowthCheck(
+    () => used,
+    () => 0, // no step from the resident memory: that one has its own test
+  );
   check(); // the first check collects: from here on, steps count from what it kept
   const ref = promoted();
   await nextTask();
@@ -58,7 +61,10 @@ test("a long read's old-generation garbage is collected once the heap grew by a 
 
 test('the step grows with what a collection kept, and the checks stop past GROWTH_CHECK_UP_TO', async () => {
   let used = 16 << 20;
-  const check = heapGrowthCheck(() => used);
+  const check = heapGrowthCheck(
+    () => used,
+    () => 0, // no step from the resident memory: that one has its own test
+  );
   check(); // kept: 16 MiB, so the step is 2 MiB
   const ref = promoted();
   await nextTask();
@@ -79,4 +85,26 @@ test('the step grows with what a collection kept, and the checks stop past GROWT
   check();
   await nextTask();
   assert.ok(later.deref() !== undefined, 'a big heap is left to V8');
+});
+
+test('the step is at least a GROWTH_RSS_SHARE-th of the resident memory: a big process is not collected per MiB', async () => {
+  let used = 0;
+  const rss = 256 << 20; // a step of 4 MiB
+  const check = heapGrowthCheck(
+    () => used,
+    () => rss,
+  );
+  check();
+  const ref = promoted();
+  await nextTask();
+  used = rss / GROWTH_RSS_SHARE; // past GROWTH_STEP_BYTES and an eighth of what was kept, not past the share
+  check();
+  await nextTask();
+  assert.ok(used > GROWTH_STEP_BYTES);
+  assert.ok(ref.deref() !== undefined, 'no collection before the heap grew past the share of the resident memory');
+  await nextTask();
+  used = rss / GROWTH_RSS_SHARE + 1;
+  check();
+  await nextTask();
+  assert.equal(ref.deref(), undefined, 'collected once it grew past it');
 });

@@ -61,6 +61,8 @@ export function outgrown(bytes: number): void {
 export const GROWTH_STEP_BYTES = 1 << 20;
 /** A heap that keeps more than this after a collection is left to V8's own heuristics (see below). */
 export const GROWTH_CHECK_UP_TO = 32 << 20;
+/** The step is at least the process's resident memory over this: the garbage left is at most that share of it. */
+export const GROWTH_RSS_SHARE = 64;
 
 /**
  * A check to call between the chunks of a long read: a full collection once V8's heap in use grew by a step
@@ -68,18 +70,26 @@ export const GROWTH_CHECK_UP_TO = 32 << 20;
  * 1 MiB young generation, src/util/report-flags.ts) into the old generation, where they wait for a
  * mark-compact that V8's own limits, far above a report's heap, seldom ask for: on a 50 M-event capture the
  * old generation held 2-3 MiB of such garbage at the end of the read, the moment of the reports' peak, its
- * pages resident (docs/benchmarks.md, "Reports' peak memory, round eleven"). The step is GROWTH_STEP_BYTES
- * or an eighth of what the last collection kept, whichever is more, and the checks stop once that is past
- * GROWTH_CHECK_UP_TO: each collection marks what is live, so a read that builds a big model (deep stacks:
- * hundreds of MiB) would otherwise pay for many; the extra marking is bounded by about a dozen collections
- * of at most 32 MiB. The first check collects, to start from what is live. `used` is V8's heap in use (replaced in tests).
+ * pages resident (docs/benchmarks.md, "Reports' peak memory, round eleven"). The step is the largest of
+ * GROWTH_STEP_BYTES, an eighth of what the last collection kept, and a GROWTH_RSS_SHARE-th of the process's
+ * resident memory; the checks stop once what a collection kept is past GROWTH_CHECK_UP_TO: each collection
+ * marks what is live, so a read that builds a big model (deep stacks: hundreds of MiB) would otherwise pay for
+ * many; the extra marking is bounded by about a dozen collections of at most 32 MiB. The share of the resident
+ * memory is for reads that keep little on V8's heap but promote much while their typed arrays hold hundreds of
+ * MiB: call_sites (3 M stacks) promoted ~470 MiB, a step of 1 MiB made 460 collections of its 5.5 MiB heap, 2.4 s
+ * of a 12 s `summary`, to keep garbage of 1 MiB beside a process of 600 MiB (docs/benchmarks.md, "The read's
+ * forced collections, round twenty"). RSS is read only when the heap grew past the other two: a read of a few
+ * tens of MiB never gets a step above GROWTH_STEP_BYTES from it. The first check collects, to start from what
+ * is live. `used` is V8's heap in use, `rss` the resident memory (both replaced in tests).
  */
-export function heapGrowthCheck(used: () => number = heapInUse): () => void {
+export function heapGrowthCheck(used: () => number = heapInUse, rss: () => number = residentBytes): () => void {
   // Nothing kept yet: the first check collects (the start's garbage, and what the first chunk promoted).
   let kept = -Infinity;
   let off = false;
   return () => {
-    if (off || used() - kept <= Math.max(GROWTH_STEP_BYTES, kept / 8)) return;
+    if (off) return;
+    const grown = used() - kept;
+    if (grown <= Math.max(GROWTH_STEP_BYTES, kept / 8) || grown <= rss() / GROWTH_RSS_SHARE) return;
     collectNow();
     kept = used();
     off = kept > GROWTH_CHECK_UP_TO;
@@ -88,4 +98,8 @@ export function heapGrowthCheck(used: () => number = heapInUse): () => void {
 
 function heapInUse(): number {
   return getHeapStatistics().used_heap_size;
+}
+
+function residentBytes(): number {
+  return process.memoryUsage.rss();
 }
