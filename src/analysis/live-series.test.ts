@@ -126,7 +126,10 @@ test('the open runs keep values past 32 bits exactly (Int32Column keeps them in 
   c.ensure(10);
   const values = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31) + 1, -(2 ** 31), 2 ** 31, 2 ** 40 + 5, -(2 ** 45), 0.5];
   values.forEach((v, i) => c.set(i, v));
-  assert.deepEqual(values.map((_, i) => c.get(i)), values);
+  assert.deepEqual(
+    values.map((_, i) => c.get(i)),
+    values,
+  );
   // A site back to a narrow value leaves the map.
   c.set(7, 12);
   assert.equal(c.get(7), 12);
@@ -140,5 +143,11 @@ test('the open runs keep values past 32 bits exactly (Int32Column keeps them in 
   s.change(0 as SiteId, 3, -(2 ** 33) + 16, 0);
   s.snapshot(4, 2000);
   const r = s.finish();
-  assert.deepEqual([valueAt(r, 0, 0), valueAt(r, 0, 1)], [[2 ** 33, 1], [16, 1]]);
+  assert.deepEqual(
+    [valueAt(r, 0, 0), valueAt(r, 0, 1)],
+    [
+      [2 ** 33, 1],
+      [16, 1],
+    ],
+  );
 });

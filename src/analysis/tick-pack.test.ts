@@ -15,23 +15,22 @@ test('sites and values come back exactly, small and large, negative and positive
   const values = [0, 1, -1, 63, 64, -64, -65, 127, 128, 8191, 8192, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, -(2 ** 31) - 1, 2 ** 32, 2 ** 40 + 3, -(2 ** 45) - 7, 2 ** 51 - 1, -(2 ** 51) + 1];
   const sites = values.map((_, i) => [0, 1, 127, 128, 16_383, 16_384, 2 ** 21, 2 ** 28, 2 ** 31 - 1][i % 9]! + 0);
   const n = Math.max(...sites) + 1;
-  const bytes = new Map<number, number>();
-  const counts = new Map<number, number>();
+  // Sparse: sites up to 2^31 - 1.
+  const bytes: { [site: number]: number; length: number } = { length: n };
+  const counts: { [site: number]: number; length: number } = { length: n };
   const uniq = [...new Set(sites)];
-  uniq.forEach((s, i) => {
-    bytes.set(s, values[i % values.length]!);
-    counts.set(s, values[(i * 7 + 3) % values.length]!);
-  });
-  const proxy = (m: Map<number, number>) => new Proxy({ length: n } as ArrayLike<number>, { get: (t, k) => (typeof k === 'string' && /^\d+$/.test(k) ? m.get(Number(k)) : Reflect.get(t, k)) });
   // Every value at every site: the rows repeat with the values shifted.
   for (let shift = 0; shift < values.length; shift++) {
     uniq.forEach((s, i) => {
-      bytes.set(s, values[(i + shift) % values.length]!);
-      counts.set(s, values[(i * 7 + shift) % values.length]!);
+      bytes[s] = values[(i + shift) % values.length]!;
+      counts[s] = values[(i * 7 + shift) % values.length]!;
     });
-    const packed = new TickPacker().pack(uniq, proxy(bytes), proxy(counts));
+    const packed = new TickPacker().pack(uniq, bytes, counts);
     assert.ok(packed !== null);
-    assert.deepEqual(unpack(packed), uniq.map((s) => [s, bytes.get(s), counts.get(s)]));
+    assert.deepEqual(
+      unpack(packed),
+      uniq.map((s) => [s, bytes[s], counts[s]]),
+    );
   }
 });
 
