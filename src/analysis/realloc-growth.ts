@@ -36,6 +36,8 @@ export class ReallocGrowth implements ReplayObserver {
   private copied: Float64Array = new Float64Array(256);
   private max: Float64Array = new Float64Array(256);
   private count = 0;
+  private lastSite = -1;
+  private lastEntry = -1;
 
   change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex): void {
     if (thread >= this.pending.length) {
@@ -62,6 +64,15 @@ export class ReallocGrowth implements ReplayObserver {
 
   /** The entry of `site`, made (zeroed) if it has none. */
   private entry(site: number): number {
+    // A collection grows in a loop: most growths are at the site of the one before.
+    if (site === this.lastSite) return this.lastEntry;
+    const e = this.lookUp(site);
+    this.lastSite = site;
+    this.lastEntry = e;
+    return e;
+  }
+
+  private lookUp(site: number): number {
     const mask = this.slots.length - 1;
     let slot = siteHash(site) & mask;
     for (;;) {
