@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import type { CheckpointEntry } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import { prng } from '../../test/support/prng.js';
-import { groupSeries, LiveSeries, type LiveSeriesResult } from './live-series.js';
+import { groupSeries, Int32Column, LiveSeries, type LiveSeriesResult } from './live-series.js';
 import { allocateInSharedColumns } from '../../test/support/shared-live-columns.js';
 
 /** The value of `site` at the end of tick k, read back from the runs. */
@@ -108,15 +108,46 @@ test('an aggregated capture: ticks at checkpoints, from their entries (the later
   );
 });
 
-test("with the replay's live columns shared, a site costs 21 bytes: no own live columns, the tick in 4 bytes, the flag in 1", () => {
+test("with the replay's live columns shared, a site costs 13 bytes: no own live columns, the tick and the open run's values in 4 bytes each, the flag in 1", () => {
   // call_sites at 5 % of its size has 1.18 M sites: 48 bytes a site there was 96 MiB (docs/benchmarks.md, round eighteen).
   const sites = 100_000;
   const s = new LiveSeries();
   allocateInSharedColumns(s, sites, 8);
   s.snapshot(sites + 1, 10);
   const capacity = 131_072; // doubling from 1,024
-  assert.ok(s.byteLength <= capacity * 21 + 2 * 1024 * 8, `${s.byteLength} bytes`);
+  assert.ok(s.byteLength <= capacity * 13 + 2 * 1024 * 8, `${s.byteLength} bytes`);
   const r = s.finish();
   assert.equal(r.site.length, sites);
   assert.deepEqual(valueAt(r, 99_999, 0), [8, 1]);
+});
+
+test('the open runs keep values past 32 bits exactly (Int32Column keeps them in its map)', () => {
+  const c = new Int32Column();
+  c.ensure(10);
+  const values = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31) + 1, -(2 ** 31), 2 ** 31, 2 ** 40 + 5, -(2 ** 45), 0.5];
+  values.forEach((v, i) => c.set(i, v));
+  assert.deepEqual(
+    values.map((_, i) => c.get(i)),
+    values,
+  );
+  // A site back to a narrow value leaves the map.
+  c.set(7, 12);
+  assert.equal(c.get(7), 12);
+  c.set(7, 2 ** 33);
+  assert.equal(c.get(7), 2 ** 33);
+
+  // Through the series: a site whose live bytes pass 2^32 and come back.
+  const s = new LiveSeries();
+  s.change(0 as SiteId, 1, 2 ** 33, 1);
+  s.snapshot(2, 1000);
+  s.change(0 as SiteId, 3, -(2 ** 33) + 16, 0);
+  s.snapshot(4, 2000);
+  const r = s.finish();
+  assert.deepEqual(
+    [valueAt(r, 0, 0), valueAt(r, 0, 1)],
+    [
+      [2 ** 33, 1],
+      [16, 1],
+    ],
+  );
 });

@@ -61,8 +61,8 @@ export class LiveSeries implements ReplayObserver {
    * all, now 21 (call_sites at 5 %: 1.18 M sites, columns of 2 M; docs/benchmarks.md, round eighteen).
    */
   private runStart = new Int32Array(1024);
-  private readonly runBytes = new SiteColumn(1024);
-  private readonly runCount = new SiteColumn(1024);
+  private readonly runBytes = new Int32Column();
+  private readonly runCount = new Int32Column();
   private inDirty = new Uint8Array(1024);
   private dirty: number[] = [];
   private readonly runs = new Runs();
@@ -166,8 +166,8 @@ export class LiveSeries implements ReplayObserver {
 
   /** Bytes held by the per-site columns (for tests and the memory figures in benchmarks). */
   get byteLength(): number {
-    const cols = [this.liveBytes, this.liveCount, this.runBytes, this.runCount];
-    return cols.reduce((n, c) => n + c.array.byteLength, 0) + this.runStart.byteLength + this.inDirty.byteLength;
+    const cols = [this.liveBytes, this.liveCount];
+    return cols.reduce((n, c) => n + c.array.byteLength, 0) + this.runBytes.byteLength + this.runCount.byteLength + this.runStart.byteLength + this.inDirty.byteLength;
   }
 
   /** Closes the last tick (the values live at the end) and returns the runs. */
@@ -175,8 +175,8 @@ export class LiveSeries implements ReplayObserver {
     if (!this.stopped) this.closeLastTick();
     const n = this.ends.length;
     for (let site = 0; site < this.sites; site++) {
-      const b = this.runBytes.array[site]!;
-      const c = this.runCount.array[site]!;
+      const b = this.runBytes.get(site);
+      const c = this.runCount.get(site);
       const start = this.runStart[site]!;
       if ((b !== 0 || c !== 0) && start < n) this.runs.push(site, start, n, b, c);
     }
@@ -210,14 +210,14 @@ export class LiveSeries implements ReplayObserver {
       this.inDirty[site] = 0;
       const b = liveBytes[site]!;
       const c = liveCount[site]!;
-      const rb = this.runBytes.array[site]!;
-      const rc = this.runCount.array[site]!;
+      const rb = this.runBytes.get(site);
+      const rc = this.runCount.get(site);
       if (b === rb && c === rc) continue;
       const start = this.runStart[site]!;
       if ((rb !== 0 || rc !== 0) && start < k) this.runs.push(site, start, k, rb, rc);
       this.runStart[site] = k;
-      this.runBytes.array[site] = b;
-      this.runCount.array[site] = c;
+      this.runBytes.set(site, b);
+      this.runCount.set(site, c);
     }
     this.dirty = [];
     this.ends.push(endNs);
@@ -248,6 +248,43 @@ export class LiveSeries implements ReplayObserver {
     this.runStart = grownTo(this.runStart, n, (k) => new Int32Array(k));
     this.inDirty = grownTo(this.inDirty, n, (k) => new Uint8Array(k));
     this.sites = n;
+  }
+}
+
+/** Int32Column's mark of a value kept in its map. */
+const WIDE = -0x80000000;
+
+/**
+ * Per-site values in 4 bytes when they are 32-bit integers (a site's live bytes and count nearly always are),
+ * the others in a map: the open runs' values were two Float64 columns, 16 bytes a site (call_sites: 2.6 M
+ * sites, columns of 4 M, 64 MiB and 32 more while they doubled; docs/benchmarks.md, round twenty).
+ */
+export class Int32Column {
+  private data = new Int32Array(1024);
+  private readonly wide = new Map<number, number>();
+
+  get(site: number): number {
+    const v = this.data[site]!;
+    return v !== WIDE ? v : this.wide.get(site)!;
+  }
+
+  set(site: number, v: number): void {
+    if ((v | 0) === v && v !== WIDE) {
+      if (this.data[site] === WIDE) this.wide.delete(site);
+      this.data[site] = v;
+    } else {
+      this.data[site] = WIDE;
+      this.wide.set(site, v);
+    }
+  }
+
+  ensure(n: number): void {
+    this.data = grownTo(this.data, n, (k) => new Int32Array(k));
+  }
+
+  /** Bytes of the column (the map's few entries left out). */
+  get byteLength(): number {
+    return this.data.byteLength;
   }
 }
 

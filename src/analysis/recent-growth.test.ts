@@ -45,3 +45,16 @@ test('the values saved for the window before the last change are kept only throu
   assert.equal(r.beforeLastChange?.baseBytes[999], 5 * 8);
   assert.ok(quiet.byteLength > 1000 * 20, 'saved columns made');
 });
+
+test('folded ticks are let go as they are folded, not 1024 of them later', () => {
+  // A window of 5 s holds at most 101 ticks of 50 ms; the array of ticks was sliced only 1024 folds later.
+  const sites = 1000;
+  const g = new RecentGrowth(5e9);
+  for (let t = 1; t <= 600; t++) {
+    for (let site = 0; site < sites; site++) g.change(site as SiteId, t, 8, 1);
+    g.snapshot(t * sites, t * 50e6);
+  }
+  const perTick = sites * 20;
+  assert.ok(g.ticksByteLength <= 102 * perTick, `${g.ticksByteLength} bytes held in ticks`);
+  assert.equal(g.finish().baseBytes[0], (600 - 100) * 8);
+});

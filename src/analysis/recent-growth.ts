@@ -24,6 +24,7 @@ import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { OnDemandColumn, type ReadonlyFloat64Array, SiteColumn, grownTo } from '../model/site-table.js';
+import { TickPacker, TickReader } from './tick-pack.js';
 
 export interface RecentGrowthResult {
   /** The length of the window asked for, ns. */
@@ -67,11 +68,16 @@ export const TICKS_PER_WINDOW = 100;
 
 interface Tick {
   readonly timeNs: number;
+  /** The sites and their values (tick-pack.ts); null: in the three arrays below (a value TickPacker refused). */
+  readonly packed: Uint8Array | null;
   readonly sites: Int32Array;
   readonly bytes: Float64Array;
   readonly counts: Float64Array;
   readonly heap: number;
 }
+
+const NO_SITES = new Int32Array(0);
+const NO_VALUES = new Float64Array(0);
 
 interface CheckpointTick {
   readonly timeNs: number;
@@ -98,7 +104,9 @@ export class RecentGrowth implements ReplayObserver {
   private readonly baseCount = new SiteColumn(1024);
   private inDirty = new Uint8Array(1024);
   private dirty: number[] = [];
-  private ticks: Tick[] = [];
+  private readonly packer = new TickPacker();
+  /** The ticks not folded yet from `head` on; the folded ones before it are let go at once (undefined). */
+  private ticks: (Tick | undefined)[] = [];
   private head = 0;
   private heap = 0;
   private baseHeap = 0;
@@ -164,20 +172,26 @@ export class RecentGrowth implements ReplayObserver {
       return;
     }
     this.lastTickNs = timeNs;
-    const n = this.dirty.length;
-    const sites = Int32Array.from(this.dirty);
-    const bytes = new Float64Array(n);
-    const counts = new Float64Array(n);
+    const dirty = this.dirty;
+    const n = dirty.length;
     const liveBytes = this.shared?.bytes.array ?? this.liveBytes.array;
     const liveCount = this.shared?.count.array ?? this.liveCount.array;
-    for (let i = 0; i < n; i++) {
-      const s = sites[i]!;
-      bytes[i] = liveBytes[s]!;
-      counts[i] = liveCount[s]!;
-      this.inDirty[s] = 0;
-    }
+    for (let i = 0; i < n; i++) this.inDirty[dirty[i]!] = 0;
     this.dirty = [];
-    this.ticks.push({ timeNs, sites, bytes, counts, heap: this.heap });
+    const packed = this.packer.pack(dirty, liveBytes, liveCount);
+    if (packed !== null) {
+      this.ticks.push({ timeNs, packed, sites: NO_SITES, bytes: NO_VALUES, counts: NO_VALUES, heap: this.heap });
+    } else {
+      const sites = Int32Array.from(dirty);
+      const bytes = new Float64Array(n);
+      const counts = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        const s = sites[i]!;
+        bytes[i] = liveBytes[s]!;
+        counts[i] = liveCount[s]!;
+      }
+      this.ticks.push({ timeNs, packed: null, sites, bytes, counts, heap: this.heap });
+    }
     this.fold(timeNs - this.lastNs, !changed);
     if (changed) this.changeSeen(timeNs);
   }
@@ -236,6 +250,13 @@ export class RecentGrowth implements ReplayObserver {
     this.savedCount.ensure(this.savedAt.length);
   }
 
+  /** Bytes held by the ticks not folded yet, and by any folded ones still held (for tests). */
+  get ticksByteLength(): number {
+    let n = 0;
+    for (const t of this.ticks) if (t !== undefined) n += (t.packed?.byteLength ?? 0) + t.sites.byteLength + t.bytes.byteLength + t.counts.byteLength;
+    return n;
+  }
+
   /** Bytes held by the per-site columns (for tests and the memory figures in benchmarks). */
   get byteLength(): number {
     const cols = [this.liveBytes, this.liveCount, this.baseBytes, this.baseCount, this.savedBytes, this.savedCount];
@@ -287,27 +308,37 @@ export class RecentGrowth implements ReplayObserver {
     while (this.head < this.ticks.length && this.ticks[this.head]!.timeNs <= untilNs) {
       const t = this.ticks[this.head]!;
       const keep = quiet && this.lastChangeNs !== undefined;
-      for (let i = 0; i < t.sites.length; i++) {
-        const s = t.sites[i]!;
-        if (keep && s >= this.savedAt.length) this.growSaved(s + 1);
-        if (keep && this.savedAt[s] !== this.changeNumber) {
-          this.savedAt[s] = this.changeNumber;
-          this.savedBytes.array[s] = this.baseBytes.array[s]!;
-          this.savedCount.array[s] = this.baseCount.array[s]!;
-          this.savedSites.push(s);
-        }
-        this.baseBytes.array[s] = t.bytes[i]!;
-        this.baseCount.array[s] = t.counts[i]!;
+      if (t.packed !== null) {
+        const r = new TickReader(t.packed);
+        while (r.next()) this.foldSite(r.site, r.bytes, r.count, keep);
+      } else {
+        for (let i = 0; i < t.sites.length; i++) this.foldSite(t.sites[i]!, t.bytes[i]!, t.counts[i]!, keep);
       }
       this.baseNs = t.timeNs;
       this.baseHeap = t.heap;
+      // Its arrays go now, not at the slice below (up to 1024 folded ticks later: a busy capture longer than
+      // the window held ten windows of ticks).
+      this.ticks[this.head] = undefined;
       this.head++;
     }
-    // Drop folded ticks now and then rather than shifting the array at every snapshot.
+    // Drop folded ticks' slots now and then rather than shifting the array at every snapshot.
     if (this.head > 1024 && this.head * 2 > this.ticks.length) {
       this.ticks = this.ticks.slice(this.head);
       this.head = 0;
     }
+  }
+
+  /** The baseline of `s` becomes (bytes, count); `keep`: the value it had is saved (see fold). */
+  private foldSite(s: number, bytes: number, count: number, keep: boolean): void {
+    if (keep && s >= this.savedAt.length) this.growSaved(s + 1);
+    if (keep && this.savedAt[s] !== this.changeNumber) {
+      this.savedAt[s] = this.changeNumber;
+      this.savedBytes.array[s] = this.baseBytes.array[s]!;
+      this.savedCount.array[s] = this.baseCount.array[s]!;
+      this.savedSites.push(s);
+    }
+    this.baseBytes.array[s] = bytes;
+    this.baseCount.array[s] = count;
   }
 
   private foldCheckpoints(untilNs: number): void {

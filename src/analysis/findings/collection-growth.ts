@@ -55,8 +55,10 @@ export function collectionGrowth({ model, facts, filter, claimed }: DetectorInpu
   }
   const lines = new Map<FrameId | -1, Line>();
   const sites = model.sites;
-  for (let s = 0 as SiteId; s < r.growths.length; s++) {
-    const growths = r.growths[s]!;
+  // The sites in ascending order, as when every site had an entry: the lines' order is the same.
+  for (let i = 0; i < r.sites.length; i++) {
+    const s = r.sites[i]! as SiteId;
+    const growths = r.growths[i]!;
     if (growths === 0 || !REALLOCATORS.has(sites.allocator(s))) continue;
     const frames = model.frames.stack(sites.pyStack(s), sites.nativeStack(s), filter);
     const at = ownLineIndex(model, frames);
@@ -67,8 +69,8 @@ export function collectionGrowth({ model, facts, filter, claimed }: DetectorInpu
       lines.set(line, l);
     }
     l.growths += growths;
-    l.copied += r.copiedBytes[s]!;
-    l.max = Math.max(l.max, r.maxBytes[s]!);
+    l.copied += r.copiedBytes[i]!;
+    l.max = Math.max(l.max, r.maxBytes[i]!);
     if (growths > l.best) {
       l.best = growths;
       l.frames = frames;

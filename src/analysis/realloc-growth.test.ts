@@ -1,0 +1,41 @@
+// ReallocGrowth's entries: one per site with a growth, not a column as long as the site table.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { SiteId, ThreadIndex } from '../model/ids.js';
+import { ReallocGrowth } from './realloc-growth.js';
+
+test('sites with a growth only, in ascending order, with the same sums as per-site columns', () => {
+  const g = new ReallocGrowth();
+  const sites = 200_000;
+  const dense = { growths: new Float64Array(sites), copied: new Float64Array(sites), max: new Float64Array(sites) };
+  let seq = 0;
+  // Every site allocates; one in 50 (visited in a scrambled order, several times) grows by realloc.
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < sites; i++) {
+      const site = (i * 7919 + round) % sites;
+      const thread = (i % 3) as ThreadIndex;
+      g.change(site as SiteId, seq++, 64, 1, thread); // an allocation after no free: no growth
+      if (site % 50 === 0) {
+        const old = 100 + (i % 7);
+        const bytes = old + 16 * (round + 1);
+        g.change(site as SiteId, seq++, -old, -1, thread);
+        g.change(site as SiteId, seq++, bytes, 1, thread);
+        dense.growths[site]! += 1;
+        dense.copied[site]! += old;
+        dense.max[site] = Math.max(dense.max[site]!, bytes);
+      }
+    }
+  }
+  const r = g.finish();
+  const expected = [...dense.growths.keys()].filter((s) => dense.growths[s]! > 0);
+  assert.deepEqual([...r.sites], expected);
+  for (let i = 0; i < expected.length; i++) {
+    const s = expected[i]!;
+    assert.equal(r.growths[i], dense.growths[s]);
+    assert.equal(r.copiedBytes[i], dense.copied[s]);
+    assert.equal(r.maxBytes[i], dense.max[s]);
+  }
+  // 4000 entries: 36 bytes each at most twice over (doubling), not 24 bytes for each of 200 000 sites.
+  assert.ok(g.byteLength <= 4096 * 2 * 36 + 1024 * 4, `${g.byteLength} bytes`);
+});
