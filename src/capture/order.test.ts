@@ -420,3 +420,55 @@ test('a visitor that takes FRAMEs as numbers gets them where the meta path puts 
   // Both paths taken, or the comparison above proves nothing about one of them.
   assert.ok(asNumbers > 500 && asRecords > 500, `${asNumbers} FRAMEs as numbers, ${asRecords} as records`);
 });
+
+/**
+ * Threads taking turns between two barriers, thread 1 in most of the turns: each turn opens with a FRAME,
+ * then its events. `other` turns in `every` are the other threads'.
+ */
+function oneBusyThread(events: number, threads: number, every: number, other: number, seed: number): Uint8Array {
+  const w = new CaptureWriter({ header: { writerName: 'test' }, blockSize: 256 });
+  const rand = rng(seed);
+  let seq = 0;
+  let turn = 0;
+  for (let e = 0; e < events; e += 30) {
+    const stream = turn++ % every < other ? 2 + Math.floor(rand() * (threads - 1)) : 1;
+    const parent = w.frame(stream, 0, 1, e);
+    for (let i = 0; i < 30; i++) {
+      if (rand() < 0.55) w.alloc(stream, ++seq, 0x1000 + 8 * (e + i), 16 + (i % 64), 0, parent, 0);
+      else w.free(stream, ++seq, 0x1000 + 8 * Math.floor(rand() * (e + i)), 0, 0);
+    }
+    if (rand() < 0.02) w.barrier(seq + 1 - Math.floor(rand() * 20));
+  }
+  return w.finish();
+}
+
+test('a release of several streams: the one with the most bytes goes straight through, the others wait in the columns', () => {
+  const bytes = oneBusyThread(30_000, 4, 4, 1, 5);
+  const f = new FrameCollector();
+  const o = new SeqOrderer(f);
+  decodeCapture(bytes, o);
+  o.end();
+  assert.deepEqual(f.c.items, naiveOrder(fileOrder(bytes)));
+  // A FRAME that waited in the columns comes as a record (meta()), one decoded straight as numbers (frame()):
+  // thread 1's, three turns in four, go straight; every release holds blocks of other threads too.
+  const frames = f.c.items.filter((i) => i.type === 'frame');
+  const busy = frames.filter((i) => i.stream === 1).length;
+  assert.ok(busy > 500, `${busy} FRAMEs of thread 1`);
+  assert.ok(f.asNumbers >= busy * 0.9 && f.asNumbers <= busy, `${f.asNumbers} FRAMEs as numbers, thread 1 has ${busy} of ${frames.length}`);
+  // The straight stream's decoding stopped to refill the other threads' runs from inside its own.
+  assert.ok(o.refills > 10, `${o.refills} refills`);
+});
+
+test('the straight stream of a release of several streams, refilling the others from inside its decoding, keeps the naive order (property, 150 random captures)', () => {
+  let refills = 0;
+  for (let seed = 1; seed <= 150; seed++) {
+    const bytes = oneBusyThread(1500 + (seed % 5) * 600, 2 + (seed % 7), 2 + (seed % 4), 1 + (seed % 2), seed);
+    const c = new Collector();
+    const o = new SeqOrderer(c);
+    decodeCapture(bytes, o);
+    o.end();
+    assert.deepEqual(c.c.items, naiveOrder(fileOrder(bytes)), `seed ${seed}`);
+    refills += o.refills;
+  }
+  assert.ok(refills > 1000, `${refills} refills`);
+});

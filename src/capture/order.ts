@@ -90,6 +90,8 @@ interface StreamRun {
   pendAt: number;
   /** Blocks of `pend` still to decode when its run empties (0 outside such a release): releaseUpTo() stops there. */
   pending: number;
+  /** In releaseLazily(): the raw bytes of its waiting blocks. */
+  bytes: number;
 }
 
 interface Waiting {
@@ -133,6 +135,8 @@ export class SeqOrderer implements CaptureVisitor {
   private readonly metaFree: number[] = [];
   private readonly runs = new Map<number, StreamRun>();
   private readonly active: StreamRun[] = [];
+  /** releaseLazily(): the streams decoded into the columns as their runs empty (not the straight one). */
+  private readonly lazy: StreamRun[] = [];
   private last: StreamRun | undefined;
   private wmK = -Infinity;
   private wmE = 0;
@@ -179,6 +183,8 @@ export class SeqOrderer implements CaptureVisitor {
   /** The most records the columns held at once, and the most slots they used (what their memory follows). */
   mostHeld = 0;
   mostSlots = 0;
+  /** Times the straight stream's decoding stopped to decode another stream's block into the columns (refillWithin()). */
+  refills = 0;
 
   constructor(downstream: CaptureVisitor, options: OrdererOptions = {}) {
     // File positions (2^24 per block: past 2^30 from the 64th block on), seqs and record counts: the fields
@@ -353,7 +359,7 @@ export class SeqOrderer implements CaptureVisitor {
     let r = this.runs.get(stream);
     if (r === undefined) {
       // id made a double first (see StreamRun): 0xffffffff is past a small integer.
-      r = { id: DOUBLE_FIELD, head: -1, tail: -1, lastK: -Infinity, lastE: 0, pend: [], pendAt: 0, pending: 0 };
+      r = { id: DOUBLE_FIELD, head: -1, tail: -1, lastK: -Infinity, lastE: 0, pend: [], pendAt: 0, pending: 0, bytes: 0 };
       r.id = stream;
       this.runs.set(stream, r);
     }
@@ -409,7 +415,8 @@ export class SeqOrderer implements CaptureVisitor {
       return false;
     }
     if (k > this.headK || (k === this.headK && (e > this.headE || (e === this.headE && p > this.headP)))) {
-      this.releaseUpTo(k, e, p);
+      // Stopped at a run that emptied with blocks of its stream left (releaseLazily()): refilled, then on.
+      while (!this.releaseUpTo(k, e, p)) this.refillWithin();
       this.findHead();
     }
     return true;
@@ -558,35 +565,66 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   /**
-   * The waiting blocks of several streams, merged up to the bound (bk, be, bp) with the column records: a
-   * stream's next block is decoded into the columns only once its run there emptied, so the columns hold
-   * about one block of each stream, not every record between two barriers (a 50 M-event capture of 32
-   * threads held 272 774 records, 18.5 MiB of columns, at its longest interval). A stream's records that
-   * were not decoded sort after those that were (its keys never go down, its file positions go up), so the
-   * merge needs only the streams whose run is empty to have been refilled, and stops when a run with blocks
-   * left empties (releaseUpTo()). A stream whose last key is past the bound keeps its blocks undecoded.
+   * The waiting blocks of several streams, merged up to the bound (bk, be, bp) with the column records. The
+   * stream with the most bytes waiting is decoded straight (as one stream's blocks are: its records go
+   * downstream without a copy in the columns, the column records that sort before each going first); the
+   * others are decoded into the columns, a stream's next block only once its run there emptied, so the
+   * columns hold about one block of each of them, not every record between two barriers (a 50 M-event
+   * capture of 32 threads held 272 774 records, 18.5 MiB of columns, at its longest interval). A stream's
+   * records that were not decoded sort after those that were (its keys never go down, its file positions go
+   * up), so the merge needs only the streams whose run is empty to have been refilled, and stops when a run
+   * with blocks left empties (releaseUpTo()): then the straight stream's decoding refills it from inside its
+   * own (refillWithin()). A stream whose last key is past the bound keeps its blocks undecoded.
    */
   private releaseLazily(bk: number, be: number, bp: number): void {
     const waiting = this.waiting;
     const keep = this.keepFlags;
-    const lazy: StreamRun[] = [];
+    const lazy = this.lazy;
+    lazy.length = 0;
     for (let i = 0; i < waiting.length; i++) {
-      const r = this.run(waiting[i]!.block.stream);
-      if (r.pend.length === 0) lazy.push(r);
+      const w = waiting[i]!;
+      const r = this.run(w.block.stream);
+      if (r.pend.length === 0) {
+        lazy.push(r);
+        r.bytes = 0;
+      }
       r.pend.push(i);
+      r.bytes += w.block.rawLen;
     }
+    // The straight stream: the one with the most bytes, the first of them on a tie, unless its last key is
+    // past the bound already (then all of its blocks wait).
+    let s: StreamRun | undefined;
+    let at = -1;
+    for (let j = 0; j < lazy.length; j++) {
+      const r = lazy[j]!;
+      if (r.lastK > bk || (r.lastK === bk && r.lastE > be)) continue;
+      if (s === undefined || r.bytes > s.bytes) {
+        s = r;
+        at = j;
+      }
+    }
+    if (s !== undefined) lazy.splice(at, 1);
+    this.boundK = bk;
+    this.boundE = be;
+    this.boundP = bp;
     this.mode = COLUMNS;
     this.fastK = -Infinity;
-    for (;;) {
-      for (const r of lazy) {
-        while (r.head < 0 && r.pendAt < r.pend.length && !(r.lastK > bk || (r.lastK === bk && r.lastE > be))) {
-          this.decodeWaiting(waiting[r.pend[r.pendAt++]!]!);
-        }
-        // Past the bound, the rest waits (see releaseWaiting()); a run that holds records stops the merge
-        // when it empties, while blocks of its stream are left.
-        r.pending = r.lastK > bk || (r.lastK === bk && r.lastE > be) ? 0 : r.pend.length - r.pendAt;
+    this.refill();
+    if (s !== undefined) {
+      this.mode = STRAIGHT;
+      this.findHead();
+      // Once it passed the bound (COLUMNS), the rest of it waits undecoded (see releaseWaiting()).
+      for (const i of s.pend) {
+        if (this.mode !== STRAIGHT) keep[i] = true;
+        else if (!this.decodeWaiting(waiting[i]!)) keep[i] = true; // stopped at the bound: the mode is COLUMNS now
       }
+      s.pend = [];
+      this.mode = COLUMNS;
+      this.fastK = -Infinity;
+    }
+    for (;;) {
       if (this.releaseUpTo(bk, be, bp)) break;
+      this.refill();
     }
     for (const r of lazy) {
       for (let j = r.pendAt; j < r.pend.length; j++) keep[r.pend[j]!] = true;
@@ -594,6 +632,53 @@ export class SeqOrderer implements CaptureVisitor {
       r.pendAt = 0;
       r.pending = 0;
     }
+    lazy.length = 0;
+  }
+
+  /**
+   * releaseLazily()'s streams decoded into the columns: the next blocks of those whose run is empty, up to the
+   * bound; and how many blocks each has left to decode when its run empties (`pending`: 0 once its last key
+   * is past the bound, the rest of it waiting undecoded).
+   */
+  private refill(): void {
+    const bk = this.boundK;
+    const be = this.boundE;
+    for (const r of this.lazy) {
+      while (r.head < 0 && r.pendAt < r.pend.length && !(r.lastK > bk || (r.lastK === bk && r.lastE > be))) {
+        this.decodeWaiting(this.waiting[r.pend[r.pendAt++]!]!);
+      }
+      r.pending = r.lastK > bk || (r.lastK === bk && r.lastE > be) ? 0 : r.pend.length - r.pendAt;
+    }
+  }
+
+  /**
+   * refill() from inside the straight stream's decoding (straight(), when the merge stopped at a run that
+   * emptied with blocks left): one more nesting level of the decoder, the straight block's state kept.
+   */
+  private refillWithin(): void {
+    const mode = this.mode;
+    const posBase = this.posBase;
+    const posNext = this.posNext;
+    const stoppable = this.stoppable;
+    const blockSkip = this.blockSkip;
+    const stopAt = this.stopAt;
+    const afterSkip = this.afterSkip;
+    const skipUntil = this.skipUntil;
+    this.mode = COLUMNS;
+    this.fastK = -Infinity;
+    try {
+      this.refill();
+    } finally {
+      this.mode = mode;
+      this.posBase = posBase;
+      this.posNext = posNext;
+      this.stoppable = stoppable;
+      this.blockSkip = blockSkip;
+      this.stopAt = stopAt;
+      this.afterSkip = afterSkip;
+      this.skipUntil = skipUntil;
+    }
+    this.refills++;
   }
 
   /** Whether every later record of `stream` sorts after (k, e): its last key is past it. */
