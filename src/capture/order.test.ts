@@ -472,3 +472,43 @@ test('the straight stream of a release of several streams, refilling the others 
   }
   assert.ok(refills > 1000, `${refills} refills`);
 });
+
+test('a release of several streams: once the straight stream is done, the one with the most bytes left goes straight next', () => {
+  // Three threads in turn between two barriers: 600 events of thread 1, then 400 of thread 2, then 100 of
+  // thread 3, a FRAME every tenth event. Thread 1 goes straight; thread 2's blocks after its first (decoded
+  // into the columns while thread 1's went out) then go straight too, and so do thread 3's after its first.
+  const w = new CaptureWriter({ header: { writerName: 'test' }, blockSize: 256 });
+  let seq = 0;
+  for (let round = 0; round < 10; round++) {
+    for (const [stream, n] of [
+      [1, 600],
+      [2, 400],
+      [3, 100],
+    ] as const) {
+      for (let e = 0; e < n; e++) {
+        if (e % 10 === 0) w.frame(stream, 0, 1, e);
+        if (e % 2 === 0) w.alloc(stream, ++seq, 0x1000 + 8 * e, 16, 0, 0, 0);
+        else w.free(stream, ++seq, 0x1000 + 8 * (e - 1), 0, 0);
+      }
+    }
+    w.barrier(seq + 1);
+  }
+  const bytes = w.finish();
+  const asNumbers = new Map<number, number>();
+  class ByStream extends FrameCollector {
+    override frame(stream: number, id: number, parent: number, codeId: number, instr: number): void {
+      asNumbers.set(stream, (asNumbers.get(stream) ?? 0) + 1);
+      super.frame(stream, id, parent, codeId, instr);
+    }
+  }
+  const f = new ByStream();
+  const o = new SeqOrderer(f);
+  decodeCapture(bytes, o);
+  o.end();
+  assert.deepEqual(f.c.items, naiveOrder(fileOrder(bytes)));
+  assert.equal(asNumbers.get(1), 600);
+  const second = asNumbers.get(2) ?? 0;
+  const third = asNumbers.get(3) ?? 0;
+  assert.ok(second >= 250 && second < 400, `${second} of thread 2's 400 FRAMEs as numbers`);
+  assert.ok(third > 0 && third < 100, `${third} of thread 3's 100 FRAMEs as numbers`);
+});

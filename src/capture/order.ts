@@ -29,12 +29,14 @@
 // straight()) and is decoded again at a later release, passing over what it delivered (SKIP); a stream
 // whose last key is past the bound keeps its blocks undecoded (pastBound()).
 //
-// Waiting blocks of several streams (releaseLazily()) are decoded into the columns, each stream's next block
-// only once its run there emptied, and merged: in the columns each stream's records form a linked list, so
-// the merge is a k-way merge of runs that are already sorted, and a stream's records not decoded yet sort
-// after its run's. A record delivered gives its column slot back (a free list: slots need no order), and
-// the next record buffered takes it. So the columns hold about one block of each stream, not every record
-// between two barriers.
+// Waiting blocks of several streams (releaseLazily()): the stream with the most bytes waiting is decoded
+// straight as above; the others are decoded into the columns, each stream's next block only once its run
+// there emptied, and merged: in the columns each stream's records form a linked list, so the merge is a
+// k-way merge of runs that are already sorted, and a stream's records not decoded yet sort after its run's.
+// A run that empties while the straight stream is being decoded is refilled from inside that decoding
+// (refillWithin(): one more nesting level of the decoder). A record delivered gives its column slot back (a
+// free list: slots need no order), and the next record buffered takes it. So the columns hold about one
+// block of each other stream, not every record between two barriers.
 //
 // Measured (round eighteen, docs/benchmarks.md, "The seq orderer with many threads"): a 50.6 M-event capture
 // of 32 threads taking turns (bench/report-workloads/threads.py) has 201 barriers; decoding every waiting
@@ -45,10 +47,14 @@
 // peaks at 62.5 MiB, outputs the same. Tried and not kept: compacting the columns within a release when
 // half of them were delivered (instead of the free list): 4.4 s against 2.35 for the read alone (decode and
 // orderer, a counting visitor), 673 ms in compact(), and META records indexed by column slot made their
-// array sparse (a dictionary: 1.1 s), hence `metas` indexed through `addr`. Not tried: keeping the stream
-// with the most bytes straight in a release of several streams (its next block is decoded only when its
-// run empties, so another stream's refill would come from inside its decoding: one more nesting level of
-// the decoder, and a pack part decompressed afresh while another is being decoded).
+// array sparse (a dictionary: 1.1 s), hence `metas` indexed through `addr`.
+//
+// The straight stream of a release of several streams (round twenty, docs/benchmarks.md, "The straight
+// stream in a release of several threads"): on that capture a mixed release has 2.9 streams on average,
+// and the one with the most bytes holds 61 % of them; with it straight, 19.8 M records of 50.6 M go
+// through the columns instead of 50.3 M, the read alone (decoder, orderer, a counting visitor) took
+// 2.73-2.78 s against 3.08-3.24, and the columns 28 727 slots at most. Its decoding stopped 1 143 times to
+// refill another stream's run.
 //
 // The merge (releaseUpTo()) delivers from the run whose head sorts first up to one limit, the bound or the
 // second head, whichever sorts first: one comparison per record. Two (the bound, then the second head) took
@@ -90,7 +96,7 @@ interface StreamRun {
   pendAt: number;
   /** Blocks of `pend` still to decode when its run empties (0 outside such a release): releaseUpTo() stops there. */
   pending: number;
-  /** In releaseLazily(): the raw bytes of its waiting blocks. */
+  /** In releaseLazily(): the raw bytes of its waiting blocks not decoded yet. */
   bytes: number;
 }
 
@@ -517,7 +523,8 @@ export class SeqOrderer implements CaptureVisitor {
 
   /**
    * Decodes the waiting blocks. Blocks of one stream only: straight downstream, around the column records.
-   * Of several streams: into the columns, each stream's next block once its run emptied (releaseLazily()).
+   * Of several streams: the one with the most bytes straight, the others into the columns, each stream's next
+   * block once its run emptied (releaseLazily()).
    */
   private releaseWaiting(bk: number, be: number, bp: number): void {
     const waiting = this.waiting;
@@ -591,36 +598,31 @@ export class SeqOrderer implements CaptureVisitor {
       r.pend.push(i);
       r.bytes += w.block.rawLen;
     }
-    // The straight stream: the one with the most bytes, the first of them on a tie, unless its last key is
-    // past the bound already (then all of its blocks wait).
-    let s: StreamRun | undefined;
-    let at = -1;
-    for (let j = 0; j < lazy.length; j++) {
-      const r = lazy[j]!;
-      if (r.lastK > bk || (r.lastK === bk && r.lastE > be)) continue;
-      if (s === undefined || r.bytes > s.bytes) {
-        s = r;
-        at = j;
-      }
-    }
-    if (s !== undefined) lazy.splice(at, 1);
     this.boundK = bk;
     this.boundE = be;
     this.boundP = bp;
     this.mode = COLUMNS;
     this.fastK = -Infinity;
+    // The first straight stream is chosen before the others' first blocks are decoded into the columns.
+    let s = this.takeStraight();
     this.refill();
-    if (s !== undefined) {
+    while (s !== undefined) {
+      // Its blocks left, straight; once it passed the bound (COLUMNS), the rest of it waits undecoded (see
+      // releaseWaiting()). Its records decoded into the columns before sort before them: they go first.
+      s.pending = 0;
       this.mode = STRAIGHT;
       this.findHead();
-      // Once it passed the bound (COLUMNS), the rest of it waits undecoded (see releaseWaiting()).
-      for (const i of s.pend) {
+      for (let j = s.pendAt; j < s.pend.length; j++) {
+        const i = s.pend[j]!;
         if (this.mode !== STRAIGHT) keep[i] = true;
         else if (!this.decodeWaiting(waiting[i]!)) keep[i] = true; // stopped at the bound: the mode is COLUMNS now
       }
       s.pend = [];
+      s.pendAt = 0;
       this.mode = COLUMNS;
       this.fastK = -Infinity;
+      // Then the one with the most bytes left undecoded, if any.
+      s = this.takeStraight();
     }
     for (;;) {
       if (this.releaseUpTo(bk, be, bp)) break;
@@ -636,6 +638,27 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   /**
+   * releaseLazily()'s next straight stream, taken out of `lazy`: the one with the most bytes of blocks not
+   * decoded yet (the first of them on a tie), unless its last key is past the bound (then they all wait).
+   */
+  private takeStraight(): StreamRun | undefined {
+    const lazy = this.lazy;
+    const bk = this.boundK;
+    const be = this.boundE;
+    let at = -1;
+    let most = 0;
+    for (let j = 0; j < lazy.length; j++) {
+      const r = lazy[j]!;
+      if (r.pendAt === r.pend.length || r.lastK > bk || (r.lastK === bk && r.lastE > be)) continue;
+      if (at < 0 || r.bytes > most) {
+        at = j;
+        most = r.bytes;
+      }
+    }
+    return at < 0 ? undefined : lazy.splice(at, 1)[0];
+  }
+
+  /**
    * releaseLazily()'s streams decoded into the columns: the next blocks of those whose run is empty, up to the
    * bound; and how many blocks each has left to decode when its run empties (`pending`: 0 once its last key
    * is past the bound, the rest of it waiting undecoded).
@@ -645,7 +668,9 @@ export class SeqOrderer implements CaptureVisitor {
     const be = this.boundE;
     for (const r of this.lazy) {
       while (r.head < 0 && r.pendAt < r.pend.length && !(r.lastK > bk || (r.lastK === bk && r.lastE > be))) {
-        this.decodeWaiting(this.waiting[r.pend[r.pendAt++]!]!);
+        const w = this.waiting[r.pend[r.pendAt++]!]!;
+        r.bytes -= w.block.rawLen;
+        this.decodeWaiting(w);
       }
       r.pending = r.lastK > bk || (r.lastK === bk && r.lastE > be) ? 0 : r.pend.length - r.pendAt;
     }
