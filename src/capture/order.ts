@@ -54,7 +54,8 @@
 // and the one with the most bytes holds 61 % of them; with it straight, 19.8 M records of 50.6 M go
 // through the columns instead of 50.3 M, the read alone (decoder, orderer, a counting visitor) took
 // 2.73-2.78 s against 3.08-3.24, and the columns 28 727 slots at most. Its decoding stopped 1 143 times to
-// refill another stream's run.
+// refill another stream's run. With the stream with the most bytes left going straight next once it is done
+// (takeStraight()), 12.1 M records through the columns, 2.73-2.75 s.
 //
 // The merge (releaseUpTo()) delivers from the run whose head sorts first up to one limit, the bound or the
 // second head, whichever sorts first: one comparison per record. Two (the bound, then the second head) took
