@@ -860,7 +860,9 @@ class PackedParts {
   /** Calls `f` with `pack` decompressed (the same bytes as the first time: brotli is deterministic). */
   with(pack: StoredPack, f: (raw: Uint8Array) => void): void {
     if (this.busy) {
-      f(decompressAgain(pack, undefined));
+      // Wanted from inside a part's decoding (the orderer refilling another stream's run from inside its
+      // straight stream's block): a part of the same pack reads the same bytes, which stay while busy.
+      f(pack === this.current ? this.raw : decompressAgain(pack, undefined));
       return;
     }
     if (this.current !== pack) {

@@ -420,3 +420,95 @@ test('a visitor that takes FRAMEs as numbers gets them where the meta path puts 
   // Both paths taken, or the comparison above proves nothing about one of them.
   assert.ok(asNumbers > 500 && asRecords > 500, `${asNumbers} FRAMEs as numbers, ${asRecords} as records`);
 });
+
+/**
+ * Threads taking turns between two barriers, thread 1 in most of the turns: each turn opens with a FRAME,
+ * then its events. `other` turns in `every` are the other threads'.
+ */
+function oneBusyThread(events: number, threads: number, every: number, other: number, seed: number): Uint8Array {
+  const w = new CaptureWriter({ header: { writerName: 'test' }, blockSize: 256 });
+  const rand = rng(seed);
+  let seq = 0;
+  let turn = 0;
+  for (let e = 0; e < events; e += 30) {
+    const stream = turn++ % every < other ? 2 + Math.floor(rand() * (threads - 1)) : 1;
+    const parent = w.frame(stream, 0, 1, e);
+    for (let i = 0; i < 30; i++) {
+      if (rand() < 0.55) w.alloc(stream, ++seq, 0x1000 + 8 * (e + i), 16 + (i % 64), 0, parent, 0);
+      else w.free(stream, ++seq, 0x1000 + 8 * Math.floor(rand() * (e + i)), 0, 0);
+    }
+    if (rand() < 0.02) w.barrier(seq + 1 - Math.floor(rand() * 20));
+  }
+  return w.finish();
+}
+
+test('a release of several streams: the one with the most bytes goes straight through, the others wait in the columns', () => {
+  const bytes = oneBusyThread(30_000, 4, 4, 1, 5);
+  const f = new FrameCollector();
+  const o = new SeqOrderer(f);
+  decodeCapture(bytes, o);
+  o.end();
+  assert.deepEqual(f.c.items, naiveOrder(fileOrder(bytes)));
+  // A FRAME that waited in the columns comes as a record (meta()), one decoded straight as numbers (frame()):
+  // thread 1's, three turns in four, go straight; every release holds blocks of other threads too.
+  const frames = f.c.items.filter((i) => i.type === 'frame');
+  const busy = frames.filter((i) => i.stream === 1).length;
+  assert.ok(busy > 500, `${busy} FRAMEs of thread 1`);
+  assert.ok(f.asNumbers >= busy * 0.9 && f.asNumbers <= busy, `${f.asNumbers} FRAMEs as numbers, thread 1 has ${busy} of ${frames.length}`);
+  // The straight stream's decoding stopped to refill the other threads' runs from inside its own.
+  assert.ok(o.refills > 10, `${o.refills} refills`);
+});
+
+test('the straight stream of a release of several streams, refilling the others from inside its decoding, keeps the naive order (property, 150 random captures)', () => {
+  let refills = 0;
+  for (let seed = 1; seed <= 150; seed++) {
+    const bytes = oneBusyThread(1500 + (seed % 5) * 600, 2 + (seed % 7), 2 + (seed % 4), 1 + (seed % 2), seed);
+    const c = new Collector();
+    const o = new SeqOrderer(c);
+    decodeCapture(bytes, o);
+    o.end();
+    assert.deepEqual(c.c.items, naiveOrder(fileOrder(bytes)), `seed ${seed}`);
+    refills += o.refills;
+  }
+  assert.ok(refills > 1000, `${refills} refills`);
+});
+
+test('a release of several streams: once the straight stream is done, the one with the most bytes left goes straight next', () => {
+  // Three threads in turn between two barriers: 600 events of thread 1, then 400 of thread 2, then 100 of
+  // thread 3, a FRAME every tenth event. Thread 1 goes straight; thread 2's blocks after its first (decoded
+  // into the columns while thread 1's went out) then go straight too, and so do thread 3's after its first.
+  const w = new CaptureWriter({ header: { writerName: 'test' }, blockSize: 256 });
+  let seq = 0;
+  for (let round = 0; round < 10; round++) {
+    for (const [stream, n] of [
+      [1, 600],
+      [2, 400],
+      [3, 100],
+    ] as const) {
+      for (let e = 0; e < n; e++) {
+        if (e % 10 === 0) w.frame(stream, 0, 1, e);
+        if (e % 2 === 0) w.alloc(stream, ++seq, 0x1000 + 8 * e, 16, 0, 0, 0);
+        else w.free(stream, ++seq, 0x1000 + 8 * (e - 1), 0, 0);
+      }
+    }
+    w.barrier(seq + 1);
+  }
+  const bytes = w.finish();
+  const asNumbers = new Map<number, number>();
+  class ByStream extends FrameCollector {
+    override frame(stream: number, id: number, parent: number, codeId: number, instr: number): void {
+      asNumbers.set(stream, (asNumbers.get(stream) ?? 0) + 1);
+      super.frame(stream, id, parent, codeId, instr);
+    }
+  }
+  const f = new ByStream();
+  const o = new SeqOrderer(f);
+  decodeCapture(bytes, o);
+  o.end();
+  assert.deepEqual(f.c.items, naiveOrder(fileOrder(bytes)));
+  assert.equal(asNumbers.get(1), 600);
+  const second = asNumbers.get(2) ?? 0;
+  const third = asNumbers.get(3) ?? 0;
+  assert.ok(second >= 250 && second < 400, `${second} of thread 2's 400 FRAMEs as numbers`);
+  assert.ok(third > 0 && third < 100, `${third} of thread 3's 100 FRAMEs as numbers`);
+});

@@ -29,12 +29,14 @@
 // straight()) and is decoded again at a later release, passing over what it delivered (SKIP); a stream
 // whose last key is past the bound keeps its blocks undecoded (pastBound()).
 //
-// Waiting blocks of several streams (releaseLazily()) are decoded into the columns, each stream's next block
-// only once its run there emptied, and merged: in the columns each stream's records form a linked list, so
-// the merge is a k-way merge of runs that are already sorted, and a stream's records not decoded yet sort
-// after its run's. A record delivered gives its column slot back (a free list: slots need no order), and
-// the next record buffered takes it. So the columns hold about one block of each stream, not every record
-// between two barriers.
+// Waiting blocks of several streams (releaseLazily()): the stream with the most bytes waiting is decoded
+// straight as above; the others are decoded into the columns, each stream's next block only once its run
+// there emptied, and merged: in the columns each stream's records form a linked list, so the merge is a
+// k-way merge of runs that are already sorted, and a stream's records not decoded yet sort after its run's.
+// A run that empties while the straight stream is being decoded is refilled from inside that decoding
+// (refillWithin(): one more nesting level of the decoder). A record delivered gives its column slot back (a
+// free list: slots need no order), and the next record buffered takes it. So the columns hold about one
+// block of each other stream, not every record between two barriers.
 //
 // Measured (round eighteen, docs/benchmarks.md, "The seq orderer with many threads"): a 50.6 M-event capture
 // of 32 threads taking turns (bench/report-workloads/threads.py) has 201 barriers; decoding every waiting
@@ -45,10 +47,15 @@
 // peaks at 62.5 MiB, outputs the same. Tried and not kept: compacting the columns within a release when
 // half of them were delivered (instead of the free list): 4.4 s against 2.35 for the read alone (decode and
 // orderer, a counting visitor), 673 ms in compact(), and META records indexed by column slot made their
-// array sparse (a dictionary: 1.1 s), hence `metas` indexed through `addr`. Not tried: keeping the stream
-// with the most bytes straight in a release of several streams (its next block is decoded only when its
-// run empties, so another stream's refill would come from inside its decoding: one more nesting level of
-// the decoder, and a pack part decompressed afresh while another is being decoded).
+// array sparse (a dictionary: 1.1 s), hence `metas` indexed through `addr`.
+//
+// The straight stream of a release of several streams (round twenty, docs/benchmarks.md, "The straight
+// stream in a release of several threads"): on that capture a mixed release has 2.9 streams on average,
+// and the one with the most bytes holds 61 % of them; with it straight, 19.8 M records of 50.6 M go
+// through the columns instead of 50.3 M, the read alone (decoder, orderer, a counting visitor) took
+// 2.73-2.78 s against 3.08-3.24, and the columns 28 727 slots at most. Its decoding stopped 1 143 times to
+// refill another stream's run. With the stream with the most bytes left going straight next once it is done
+// (takeStraight()), 12.1 M records through the columns, 2.73-2.75 s.
 //
 // The merge (releaseUpTo()) delivers from the run whose head sorts first up to one limit, the bound or the
 // second head, whichever sorts first: one comparison per record. Two (the bound, then the second head) took
@@ -90,6 +97,8 @@ interface StreamRun {
   pendAt: number;
   /** Blocks of `pend` still to decode when its run empties (0 outside such a release): releaseUpTo() stops there. */
   pending: number;
+  /** In releaseLazily(): the raw bytes of its waiting blocks not decoded yet. */
+  bytes: number;
 }
 
 interface Waiting {
@@ -133,6 +142,8 @@ export class SeqOrderer implements CaptureVisitor {
   private readonly metaFree: number[] = [];
   private readonly runs = new Map<number, StreamRun>();
   private readonly active: StreamRun[] = [];
+  /** releaseLazily(): the streams decoded into the columns as their runs empty (not the straight one). */
+  private readonly lazy: StreamRun[] = [];
   private last: StreamRun | undefined;
   private wmK = -Infinity;
   private wmE = 0;
@@ -179,6 +190,8 @@ export class SeqOrderer implements CaptureVisitor {
   /** The most records the columns held at once, and the most slots they used (what their memory follows). */
   mostHeld = 0;
   mostSlots = 0;
+  /** Times the straight stream's decoding stopped to decode another stream's block into the columns (refillWithin()). */
+  refills = 0;
 
   constructor(downstream: CaptureVisitor, options: OrdererOptions = {}) {
     // File positions (2^24 per block: past 2^30 from the 64th block on), seqs and record counts: the fields
@@ -353,7 +366,7 @@ export class SeqOrderer implements CaptureVisitor {
     let r = this.runs.get(stream);
     if (r === undefined) {
       // id made a double first (see StreamRun): 0xffffffff is past a small integer.
-      r = { id: DOUBLE_FIELD, head: -1, tail: -1, lastK: -Infinity, lastE: 0, pend: [], pendAt: 0, pending: 0 };
+      r = { id: DOUBLE_FIELD, head: -1, tail: -1, lastK: -Infinity, lastE: 0, pend: [], pendAt: 0, pending: 0, bytes: 0 };
       r.id = stream;
       this.runs.set(stream, r);
     }
@@ -409,7 +422,8 @@ export class SeqOrderer implements CaptureVisitor {
       return false;
     }
     if (k > this.headK || (k === this.headK && (e > this.headE || (e === this.headE && p > this.headP)))) {
-      this.releaseUpTo(k, e, p);
+      // Stopped at a run that emptied with blocks of its stream left (releaseLazily()): refilled, then on.
+      while (!this.releaseUpTo(k, e, p)) this.refillWithin();
       this.findHead();
     }
     return true;
@@ -510,7 +524,8 @@ export class SeqOrderer implements CaptureVisitor {
 
   /**
    * Decodes the waiting blocks. Blocks of one stream only: straight downstream, around the column records.
-   * Of several streams: into the columns, each stream's next block once its run emptied (releaseLazily()).
+   * Of several streams: the one with the most bytes straight, the others into the columns, each stream's next
+   * block once its run emptied (releaseLazily()).
    */
   private releaseWaiting(bk: number, be: number, bp: number): void {
     const waiting = this.waiting;
@@ -558,35 +573,61 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   /**
-   * The waiting blocks of several streams, merged up to the bound (bk, be, bp) with the column records: a
-   * stream's next block is decoded into the columns only once its run there emptied, so the columns hold
-   * about one block of each stream, not every record between two barriers (a 50 M-event capture of 32
-   * threads held 272 774 records, 18.5 MiB of columns, at its longest interval). A stream's records that
-   * were not decoded sort after those that were (its keys never go down, its file positions go up), so the
-   * merge needs only the streams whose run is empty to have been refilled, and stops when a run with blocks
-   * left empties (releaseUpTo()). A stream whose last key is past the bound keeps its blocks undecoded.
+   * The waiting blocks of several streams, merged up to the bound (bk, be, bp) with the column records. The
+   * stream with the most bytes waiting is decoded straight (as one stream's blocks are: its records go
+   * downstream without a copy in the columns, the column records that sort before each going first); the
+   * others are decoded into the columns, a stream's next block only once its run there emptied, so the
+   * columns hold about one block of each of them, not every record between two barriers (a 50 M-event
+   * capture of 32 threads held 272 774 records, 18.5 MiB of columns, at its longest interval). A stream's
+   * records that were not decoded sort after those that were (its keys never go down, its file positions go
+   * up), so the merge needs only the streams whose run is empty to have been refilled, and stops when a run
+   * with blocks left empties (releaseUpTo()): then the straight stream's decoding refills it from inside its
+   * own (refillWithin()). A stream whose last key is past the bound keeps its blocks undecoded.
    */
   private releaseLazily(bk: number, be: number, bp: number): void {
     const waiting = this.waiting;
     const keep = this.keepFlags;
-    const lazy: StreamRun[] = [];
+    const lazy = this.lazy;
+    lazy.length = 0;
     for (let i = 0; i < waiting.length; i++) {
-      const r = this.run(waiting[i]!.block.stream);
-      if (r.pend.length === 0) lazy.push(r);
+      const w = waiting[i]!;
+      const r = this.run(w.block.stream);
+      if (r.pend.length === 0) {
+        lazy.push(r);
+        r.bytes = 0;
+      }
       r.pend.push(i);
+      r.bytes += w.block.rawLen;
     }
+    this.boundK = bk;
+    this.boundE = be;
+    this.boundP = bp;
     this.mode = COLUMNS;
     this.fastK = -Infinity;
-    for (;;) {
-      for (const r of lazy) {
-        while (r.head < 0 && r.pendAt < r.pend.length && !(r.lastK > bk || (r.lastK === bk && r.lastE > be))) {
-          this.decodeWaiting(waiting[r.pend[r.pendAt++]!]!);
-        }
-        // Past the bound, the rest waits (see releaseWaiting()); a run that holds records stops the merge
-        // when it empties, while blocks of its stream are left.
-        r.pending = r.lastK > bk || (r.lastK === bk && r.lastE > be) ? 0 : r.pend.length - r.pendAt;
+    // The first straight stream is chosen before the others' first blocks are decoded into the columns.
+    let s = this.takeStraight();
+    this.refill();
+    while (s !== undefined) {
+      // Its blocks left, straight; once it passed the bound (COLUMNS), the rest of it waits undecoded (see
+      // releaseWaiting()). Its records decoded into the columns before sort before them: they go first.
+      s.pending = 0;
+      this.mode = STRAIGHT;
+      this.findHead();
+      for (let j = s.pendAt; j < s.pend.length; j++) {
+        const i = s.pend[j]!;
+        if (this.mode !== STRAIGHT) keep[i] = true;
+        else if (!this.decodeWaiting(waiting[i]!)) keep[i] = true; // stopped at the bound: the mode is COLUMNS now
       }
+      s.pend = [];
+      s.pendAt = 0;
+      this.mode = COLUMNS;
+      this.fastK = -Infinity;
+      // Then the one with the most bytes left undecoded, if any.
+      s = this.takeStraight();
+    }
+    for (;;) {
       if (this.releaseUpTo(bk, be, bp)) break;
+      this.refill();
     }
     for (const r of lazy) {
       for (let j = r.pendAt; j < r.pend.length; j++) keep[r.pend[j]!] = true;
@@ -594,6 +635,76 @@ export class SeqOrderer implements CaptureVisitor {
       r.pendAt = 0;
       r.pending = 0;
     }
+    lazy.length = 0;
+  }
+
+  /**
+   * releaseLazily()'s next straight stream, taken out of `lazy`: the one with the most bytes of blocks not
+   * decoded yet (the first of them on a tie), unless its last key is past the bound (then they all wait).
+   */
+  private takeStraight(): StreamRun | undefined {
+    const lazy = this.lazy;
+    const bk = this.boundK;
+    const be = this.boundE;
+    let at = -1;
+    let most = 0;
+    for (let j = 0; j < lazy.length; j++) {
+      const r = lazy[j]!;
+      if (r.pendAt === r.pend.length || r.lastK > bk || (r.lastK === bk && r.lastE > be)) continue;
+      if (at < 0 || r.bytes > most) {
+        at = j;
+        most = r.bytes;
+      }
+    }
+    return at < 0 ? undefined : lazy.splice(at, 1)[0];
+  }
+
+  /**
+   * releaseLazily()'s streams decoded into the columns: the next blocks of those whose run is empty, up to the
+   * bound; and how many blocks each has left to decode when its run empties (`pending`: 0 once its last key
+   * is past the bound, the rest of it waiting undecoded).
+   */
+  private refill(): void {
+    const bk = this.boundK;
+    const be = this.boundE;
+    for (const r of this.lazy) {
+      while (r.head < 0 && r.pendAt < r.pend.length && !(r.lastK > bk || (r.lastK === bk && r.lastE > be))) {
+        const w = this.waiting[r.pend[r.pendAt++]!]!;
+        r.bytes -= w.block.rawLen;
+        this.decodeWaiting(w);
+      }
+      r.pending = r.lastK > bk || (r.lastK === bk && r.lastE > be) ? 0 : r.pend.length - r.pendAt;
+    }
+  }
+
+  /**
+   * refill() from inside the straight stream's decoding (straight(), when the merge stopped at a run that
+   * emptied with blocks left): one more nesting level of the decoder, the straight block's state kept.
+   */
+  private refillWithin(): void {
+    const mode = this.mode;
+    const posBase = this.posBase;
+    const posNext = this.posNext;
+    const stoppable = this.stoppable;
+    const blockSkip = this.blockSkip;
+    const stopAt = this.stopAt;
+    const afterSkip = this.afterSkip;
+    const skipUntil = this.skipUntil;
+    this.mode = COLUMNS;
+    this.fastK = -Infinity;
+    try {
+      this.refill();
+    } finally {
+      this.mode = mode;
+      this.posBase = posBase;
+      this.posNext = posNext;
+      this.stoppable = stoppable;
+      this.blockSkip = blockSkip;
+      this.stopAt = stopAt;
+      this.afterSkip = afterSkip;
+      this.skipUntil = skipUntil;
+    }
+    this.refills++;
   }
 
   /** Whether every later record of `stream` sorts after (k, e): its last key is past it. */
