@@ -16,7 +16,10 @@ test('every site keeps its id across the tags going (past 2^idBits ids) and the 
   }
   for (let i = n - 1; i >= 0; i--) assert.equal(k.intern(...key(i)), i);
   assert.equal(k.count, n);
-  assert.deepEqual([0, 1, 2, 3].map((c) => k.get(2999, c)), key(2999));
+  assert.deepEqual(
+    [0, 1, 2, 3].map((c) => k.get(2999, c)),
+    key(2999),
+  );
 });
 
 test('a copy made before the tags went keeps working after its source lost them, and the other way', () => {
