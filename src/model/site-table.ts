@@ -3,7 +3,7 @@
 // id, so memory grows with the number of distinct sites, never with the number of events.
 
 import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
-import { hash4, NO_TAGS, slotTag, TAG_ID_BITS } from './tuple-interner.js';
+import { hash4 } from './tuple-interner.js';
 
 /** A Float64Array its holder may read but not write (the model's columns, shared with the builder). */
 export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
@@ -117,29 +117,20 @@ export interface ReadonlySiteTable {
  * nodes; thread indexes and allocators are small). 16 bytes a site rather than 32: call_sites at 5 % of
  * its size has 1.18 M sites, keys of 2 M, 32 MiB less (docs/benchmarks.md, round eighteen). A copy of
  * TupleInterner's code rather than an option of it: one array type per class keeps its hot loop's
- * element reads monomorphic. Its slots carry a tag as PyNodeInterner's do (tuple-interner.ts): a new site's
- * probe reads no other site's keys.
+ * element reads monomorphic.
  */
-export class SiteKeys {
+class SiteKeys {
   private values: Int32Array;
   private slots: Int32Array;
   private mask: number;
   count = 0;
-  /** Where a slot's tag starts, above its id's bits (NO_TAGS once the ids outgrew them), and the id's bits. */
-  private tagShift: number;
-  private idMask: number;
 
-  /** `idBits`: the id bits of a tagged slot (tests use fewer than TAG_ID_BITS, to reach the end of the tags). */
-  constructor(initialCapacity: number, from?: SiteKeys, idBits = TAG_ID_BITS) {
-    this.tagShift = Math.min(idBits, TAG_ID_BITS);
-    this.idMask = (1 << this.tagShift) - 1;
+  constructor(initialCapacity: number, from?: SiteKeys) {
     if (from !== undefined) {
       this.values = from.values.slice();
       this.slots = from.slots.slice();
       this.mask = from.mask;
       this.count = from.count;
-      this.tagShift = from.tagShift;
-      this.idMask = from.idMask;
       return;
     }
     let cap = 16;
@@ -152,21 +143,13 @@ export class SiteKeys {
   intern(a: number, b: number, c: number, d: number): number {
     if (!(a <= 0x7fffffff && b <= 0x7fffffff && c <= 0x7fffffff && d <= 0x7fffffff)) throw new RangeError(`site key (${a}, ${b}, ${c}, ${d}) past 2^31`);
     const values = this.values;
-    const h = hash4(a, b, c, d);
-    const idMask = this.idMask;
-    const tag = slotTag(h, this.tagShift);
-    const slots = this.slots;
-    const mask = this.mask;
-    let slot = h & mask;
+    let slot = hash4(a, b, c, d) & this.mask;
     for (;;) {
-      const s = slots[slot]!;
-      if (s === -1) break;
-      if ((s & ~idMask) === tag) {
-        const id = s & idMask;
-        const base = id * 4;
-        if (values[base] === a && values[base + 1] === b && values[base + 2] === c && values[base + 3] === d) return id;
-      }
-      slot = (slot + 1) & mask;
+      const id = this.slots[slot]!;
+      if (id === -1) break;
+      const base = id * 4;
+      if (values[base] === a && values[base + 1] === b && values[base + 2] === c && values[base + 3] === d) return id;
+      slot = (slot + 1) & this.mask;
     }
     const id = this.count++;
     if ((id + 1) * 4 > this.values.length) {
@@ -179,8 +162,8 @@ export class SiteKeys {
     this.values[base + 1] = b;
     this.values[base + 2] = c;
     this.values[base + 3] = d;
-    slots[slot] = id | tag;
-    if (this.count * 2 > mask + 1 || this.count === idMask + 1) this.rehash(mask + 1);
+    this.slots[slot] = id;
+    if (this.count * 2 > this.slots.length) this.rehash();
     return id;
   }
 
@@ -192,23 +175,16 @@ export class SiteKeys {
     return this.values.byteLength + this.slots.byteLength;
   }
 
-  /** The slots again, doubled (or as many, when only the tags go: the ids outgrew them). */
-  private rehash(size: number): void {
-    const cap = this.count * 2 > size ? size * 2 : size;
+  private rehash(): void {
+    const cap = this.slots.length * 2;
     const slots = new Int32Array(cap).fill(-1);
     const mask = cap - 1;
     const values = this.values;
-    if (this.count > this.idMask) {
-      this.tagShift = NO_TAGS;
-      this.idMask = 0x7fffffff;
-    }
-    const shift = this.tagShift;
     for (let id = 0; id < this.count; id++) {
       const base = id * 4;
-      const h = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!);
-      let slot = h & mask;
+      let slot = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!) & mask;
       while (slots[slot] !== -1) slot = (slot + 1) & mask;
-      slots[slot] = id | slotTag(h, shift);
+      slots[slot] = id;
     }
     this.slots = slots;
     this.mask = mask;
