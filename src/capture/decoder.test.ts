@@ -360,6 +360,35 @@ test('a visitor with frame() gets every FRAME as numbers, with the ids, parents 
   assert.equal(f.c.warnings.length, 2);
 });
 
+test('a FRAME read as numbers: a varint past 2^53, fields past its length or bytes after them cost that record alone', () => {
+  // Node 1: a code id past 2^53 - 1 (10 bytes); node 2: fine, with two bytes after its fields (ignored); node 3:
+  // its length (2) cuts its instruction; node 4: fine. The numbers' reader must leave the varint state clean
+  // after a bad one (else the next record read as damaged and the rest of the block skipped).
+  const long = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+  const payload = [RecordType.Frame, 12, 1, ...long, 3, RecordType.Frame, 5, 1, 8, 2, 0x55, 0x66, RecordType.Frame, 2, 1, 9, RecordType.Frame, 3, 2, 7, 4];
+  const bytes = new Uint8Array([...encodeHeader({ ...TEST_HEADER, version: 6 }), ...encodeBlock(1, 0, Uint8Array.from(payload))]);
+  const f = new FrameCollector();
+  decodeCapture(bytes, f);
+  const meta = decode(bytes);
+  assert.deepEqual(f.c.items, meta.items);
+  assert.deepEqual(f.c.warnings, meta.warnings);
+  assert.deepEqual(
+    f.c.items.map((i) => (i.type === 'frame' ? [i.id, i.parent, i.codeId, i.instr] : [])),
+    [
+      [2, 1, 8, 2],
+      [4, 2, 7, 4],
+    ],
+  );
+  assert.deepEqual(
+    f.c.warnings.map((w) => [w.kind, /varint above 2\^53 - 1|varint cut short/.test(w.message)]),
+    [
+      ['bad-record', true],
+      ['bad-record', true],
+    ],
+  );
+  assert.equal(f.asNumbers, 2);
+});
+
 test('FRAME parents: version 6 codes them against the node id as NATIVE_FRAME does, version 3 whole', () => {
   const payload = [1, 1, 2, 0].flatMap((d, i) => [RecordType.Frame, 3, d, 7, i]);
   const frames = (version: number): [number, number][] =>

@@ -250,8 +250,11 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
   }
 }
 
-/** A parent coded against its node's id `id`: 1 to id (the node's own id minus 0, an outermost frame). */
-const FRAME_SCRATCH = new Float64Array(3);
+/**
+ * A FRAME's parent, code id and instruction between frameFields() and their reader: decodeMeta() here, and
+ * the decoder on its way to CaptureVisitor.frame() (one array: each reads them before anything else decodes).
+ */
+export const FRAME_SCRATCH = new Float64Array(3);
 
 /**
  * The fields of FRAME node `id` (its id already taken from the stream's counter), into `out`: parent, code id,
@@ -265,6 +268,7 @@ export function frameFields(r: ByteReader, id: number, parentDeltas: boolean, ou
   out[2] = r.varint();
 }
 
+/** A parent coded against its node's id `id`: 1 to id (the node's own id minus 0, an outermost frame). */
 function parentOf(r: ByteReader, id: number): number {
   const at = r.pos;
   const delta = r.varint();

@@ -212,7 +212,7 @@ export class StackResolver {
 
   /** FRAME `id` of `stream`: (its parent, a node id of the stream; code id; instruction offset). */
   defineFrame(stream: StreamId, id: number, localParent: number, codeId: number, instr: number): void {
-    const st = this.streamState(stream);
+    const st = this.lastStreamId === stream && this.lastStream !== undefined ? this.lastStream : this.streamState(stream);
     const parent = localParent === 0 ? 0 : localParent < st.py.length ? st.py[localParent]! : 0;
     if (localParent !== 0 && parent === 0) this.unknownStacks++;
     // PyNodeId1 = interner id + 1: the hint (the id after that of the stream's last node) is its PyNodeId1.

@@ -53,3 +53,26 @@ test('the hint is taken only when its key matches; any other hint (wrong node, o
   assert.equal(t.size, 53);
   assert.equal(t.intern(0, 0, 0, 53), 52);
 });
+
+test('slots tag their ids until the ids outgrow the tag-free bits, then hold ids alone: every node keeps its id', () => {
+  // 6 id bits: ids 0-63 in tagged slots, then the slots are made again without tags (and later doubled).
+  const t = new PyNodeInterner(16, 6);
+  const n = 5000;
+  for (let i = 0; i < n; i++) {
+    assert.equal(t.intern(...node(i), -1), i);
+    // Each node already interned is found again, across the change of the slots (at 64 ids) and the doublings.
+    if (i === 63 || i === 64 || i === 65 || i === 1000) for (let j = 0; j <= i; j++) assert.equal(t.intern(...node(j), -1), j, `node ${j} after ${i + 1} ids`);
+  }
+  for (let i = n - 1; i >= 0; i--) assert.equal(t.intern(...node(i), -1), i);
+  assert.equal(t.size, n);
+  assert.deepEqual([t.parent(4999), t.codeId(4999), t.instr(4999)], node(4999));
+});
+
+test('a tag is a hint only: nodes whose slots chain with equal tags are told apart by their keys', () => {
+  const t = new PyNodeInterner(16);
+  // 20 000 nodes in tables of up to 64 k slots: many probes meet slots of the same 5-bit tag on the way.
+  const ids = new Map<string, number>();
+  for (let i = 0; i < 20_000; i++) ids.set(node(i * 7).join(), t.intern(...node(i * 7), -1));
+  assert.equal(new Set(ids.values()).size, 20_000);
+  for (let i = 0; i < 20_000; i++) assert.equal(t.intern(...node(i * 7), -1), ids.get(node(i * 7).join()));
+});

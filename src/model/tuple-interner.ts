@@ -141,19 +141,28 @@ export function hashAddress(address: number): number {
  * Keys are held in Int32Array, 12 bytes a node (the parent is a node id, below 2^31; code id and
  * instruction are u32, stored as their bits), and the slots hold ids only: 20-28 bytes a node where
  * TupleInterner of arity 3 holds 32-40 (call_sites: 84 rather than 134 MB).
+ * A slot also holds 5 bits of its key's hash above the id (slotTags()): a probe reads a node's keys only
+ * when those match, so a new node (most probes: call_sites' 3.26 M first definitions) costs the miss on
+ * its slot alone, not one more on the keys of each node met on the way.
  */
 export class PyNodeInterner {
   private keys: Int32Array;
   private slots: Int32Array;
   private mask: number;
   private count = 0;
+  /** Where a slot's tag starts, above its id's bits (NO_TAGS once the ids outgrew them), and the id's bits. */
+  private tagShift: number;
+  private idMask: number;
 
-  constructor(initialCapacity = 1024) {
+  /** `idBits`: the id bits of a tagged slot (tests use fewer than TAG_ID_BITS, to reach the end of the tags). */
+  constructor(initialCapacity = 1024, idBits = TAG_ID_BITS) {
     let cap = 16;
     while (cap < initialCapacity * 2) cap *= 2;
     this.slots = new Int32Array(cap).fill(-1);
     this.mask = cap - 1;
     this.keys = new Int32Array(Math.max(16, initialCapacity) * 3);
+    this.tagShift = Math.min(idBits, TAG_ID_BITS);
+    this.idMask = (1 << this.tagShift) - 1;
   }
 
   get size(): number {
@@ -170,13 +179,27 @@ export class PyNodeInterner {
       const base = hint * 3;
       if (keys[base] === parent && keys[base + 1] === code && keys[base + 2] === ins) return hint;
     }
-    let slot = hashTriple(parent, code, ins) & this.mask;
+    return this.probe(parent, code, ins);
+  }
+
+  /** intern() past its hint, apart: the hint's check stays small enough to be inlined into each FRAME's path. */
+  private probe(parent: number, code: number, ins: number): number {
+    const keys = this.keys;
+    const h = hashTriple(parent, code, ins);
+    const idMask = this.idMask;
+    const tag = slotTag(h, this.tagShift);
+    const slots = this.slots;
+    const mask = this.mask;
+    let slot = h & mask;
     for (;;) {
-      const id = this.slots[slot]!;
-      if (id === -1) break;
-      const base = id * 3;
-      if (keys[base] === parent && keys[base + 1] === code && keys[base + 2] === ins) return id;
-      slot = (slot + 1) & this.mask;
+      const s = slots[slot]!;
+      if (s === -1) break;
+      if ((s & ~idMask) === tag) {
+        const id = s & idMask;
+        const base = id * 3;
+        if (keys[base] === parent && keys[base + 1] === code && keys[base + 2] === ins) return id;
+      }
+      slot = (slot + 1) & mask;
     }
     const id = this.count++;
     if ((id + 1) * 3 > keys.length) {
@@ -188,8 +211,9 @@ export class PyNodeInterner {
     this.keys[base] = parent;
     this.keys[base + 1] = code;
     this.keys[base + 2] = ins;
-    this.slots[slot] = id;
-    if (this.count * 2 > this.mask + 1) this.rehash();
+    slots[slot] = id | tag;
+    // At idMask + 1 ids the next one needs more bits: no tags from here.
+    if (this.count * 2 > mask + 1 || this.count === this.idMask + 1) this.rehash(mask + 1);
     return id;
   }
 
@@ -211,20 +235,39 @@ export class PyNodeInterner {
     return this.keys.byteLength + this.slots.byteLength;
   }
 
-  private rehash(): void {
-    const cap = (this.mask + 1) * 2;
+  /** The slots again, doubled (or as many, when only the tags go: the ids outgrew them). */
+  private rehash(size: number): void {
+    const cap = this.count * 2 > size ? size * 2 : size;
     const slots = new Int32Array(cap).fill(-1);
     const mask = cap - 1;
     const keys = this.keys;
+    if (this.count > this.idMask) {
+      this.tagShift = NO_TAGS;
+      this.idMask = 0x7fffffff;
+    }
+    const shift = this.tagShift;
     for (let id = 0; id < this.count; id++) {
       const base = id * 3;
-      let slot = hashTriple(keys[base]!, keys[base + 1]!, keys[base + 2]!) & mask;
+      const h = hashTriple(keys[base]!, keys[base + 1]!, keys[base + 2]!);
+      let slot = h & mask;
       while (slots[slot] !== -1) slot = (slot + 1) & mask;
-      slots[slot] = id;
+      slots[slot] = id | slotTag(h, shift);
     }
     this.slots = slots;
     this.mask = mask;
   }
+}
+
+/**
+ * Ids below 2^TAG_ID_BITS leave a slot's 5 bits above them for a tag (2^26: 67 M nodes, 800 MB of keys);
+ * past that, slots hold ids alone (NO_TAGS).
+ */
+export const TAG_ID_BITS = 26;
+export const NO_TAGS = 31;
+
+/** A slot's tag for hash `h`: its top 5 bits, from bit `shift` (none: NO_TAGS). */
+export function slotTag(h: number, shift: number): number {
+  return shift === NO_TAGS ? 0 : (h >>> 27) << shift;
 }
 
 /** 32-bit mix of three int32s (murmur3's rounds, without hash4's split of each into two halves). */
