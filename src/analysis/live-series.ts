@@ -15,7 +15,7 @@
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
-import { type ReadonlyFloat64Array, SiteColumn, grownTo } from '../model/site-table.js';
+import { type ReadonlyFloat64Array, SiteColumn, grownTo, newInt32Array, newUint8Array } from '../model/site-table.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
 /**
@@ -245,8 +245,8 @@ export class LiveSeries implements ReplayObserver {
     }
     this.runBytes.ensure(n);
     this.runCount.ensure(n);
-    this.runStart = grownTo(this.runStart, n, (k) => new Int32Array(k));
-    this.inDirty = grownTo(this.inDirty, n, (k) => new Uint8Array(k));
+    this.runStart = grownTo(this.runStart, n, newInt32Array);
+    this.inDirty = grownTo(this.inDirty, n, newUint8Array);
     this.sites = n;
   }
 }
@@ -279,7 +279,7 @@ export class Int32Column {
   }
 
   ensure(n: number): void {
-    this.data = grownTo(this.data, n, (k) => new Int32Array(k));
+    this.data = grownTo(this.data, n, newInt32Array);
   }
 
   /** Bytes of the column (the map's few entries left out). */

@@ -15,7 +15,7 @@
 
 import type { SiteId } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
-import { grownTo } from '../model/site-table.js';
+import { grownTo, newInt32Array, newUint8Array } from '../model/site-table.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
 /** Runs: site, ticks [start, end), its live bytes and count at the peak moments of those ticks. */
@@ -111,8 +111,8 @@ export class PeakTimeline implements ReplayObserver {
 
   private grow(n: number): void {
     for (const c of [...this.live, ...this.saved, this.mark, ...this.runValue]) c.ensure(n);
-    this.runStart = grownTo(this.runStart, n, (k) => new Int32Array(k));
-    this.inDirty = grownTo(this.inDirty, n, (k) => new Uint8Array(k));
+    this.runStart = grownTo(this.runStart, n, newInt32Array);
+    this.inDirty = grownTo(this.inDirty, n, newUint8Array);
     this.sites = n;
   }
 

@@ -23,7 +23,7 @@
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
-import { OnDemandColumn, type ReadonlyFloat64Array, SiteColumn, grownTo } from '../model/site-table.js';
+import { OnDemandColumn, type ReadonlyFloat64Array, SiteColumn, grownTo, newInt32Array } from '../model/site-table.js';
 import { TickPacker, TickReader } from './tick-pack.js';
 
 export interface RecentGrowthResult {
@@ -245,7 +245,7 @@ export class RecentGrowth implements ReplayObserver {
 
   /** Room for sites below `n` (at least) in the saved columns, all three as long. */
   private growSaved(n: number): void {
-    this.savedAt = grownTo(this.savedAt, n, (k) => new Int32Array(k));
+    this.savedAt = grownTo(this.savedAt, n, newInt32Array);
     this.savedBytes.ensure(this.savedAt.length);
     this.savedCount.ensure(this.savedAt.length);
   }

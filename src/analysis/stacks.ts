@@ -5,7 +5,7 @@
 import type { FrameFilter } from '../model/frames.js';
 import { type FrameId, NO_PY_NODE, type NativeNodeId1, type PyNodeId1, type SiteId, type ThreadIndex } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
-import { grownTo } from '../model/site-table.js';
+import { grownTo, newInt32Array } from '../model/site-table.js';
 import { TupleInterner } from '../model/tuple-interner.js';
 import type { AllocationSet } from './allocation-set.js';
 
@@ -93,7 +93,7 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
     const py = sites.pyStack(site);
     const native = sites.nativeStack(site);
     const path = native === 0 ? pythonPath(py) : pairPath(py, native);
-    if (path >= atOfPath.length) atOfPath = grownTo(atOfPath, Math.max(path + 1, trie.size + 1), (k) => new Int32Array(k));
+    if (path >= atOfPath.length) atOfPath = grownTo(atOfPath, Math.max(path + 1, trie.size + 1), newInt32Array);
     let at = atOfPath[path]! - 1;
     if (at < 0) {
       at = entries.length;
