@@ -16,7 +16,7 @@
 // makes V8's optimised code check every typed-array access for detachment, about 7 % more CPU time on a
 // report.
 
-import { type HeapSpaceInfo, getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** Outgrown bytes that make a collection worth its time. */
@@ -57,7 +57,7 @@ export function outgrown(bytes: number): void {
   collector()?.();
 }
 
-/** Growth of V8's old generation in use, past what the last collection left, at which a long read collects. */
+/** Growth of V8's heap in use, past what the last collection left, at which a long read collects. */
 export const GROWTH_STEP_BYTES = 1 << 20;
 /** A heap that keeps more than this after a collection is left to V8's own heuristics (see below). */
 export const GROWTH_CHECK_UP_TO = 32 << 20;
@@ -65,7 +65,7 @@ export const GROWTH_CHECK_UP_TO = 32 << 20;
 export const GROWTH_RSS_SHARE = 64;
 
 /**
- * A check to call between the chunks of a long read: a full collection once V8's old generation grew by a step
+ * A check to call between the chunks of a long read: a full collection once V8's heap in use grew by a step
  * since the last one. A report's read promotes short-lived objects (those that outlive two scavenges of the
  * 1 MiB young generation, src/util/report-flags.ts) into the old generation, where they wait for a
  * mark-compact that V8's own limits, far above a report's heap, seldom ask for: on a 50 M-event capture the
@@ -80,7 +80,7 @@ export const GROWTH_RSS_SHARE = 64;
  * of a 12 s `summary`, to keep garbage of 1 MiB beside a process of 600 MiB (docs/benchmarks.md, "The read's
  * forced collections, round twenty"). RSS is read only when the heap grew past the other two: a read of a few
  * tens of MiB never gets a step above GROWTH_STEP_BYTES from it. The first check collects, to start from what
- * is live. `used` is V8's old generation in use, `rss` the resident memory (both replaced in tests).
+ * is live. `used` is V8's heap in use, `rss` the resident memory (both replaced in tests).
  */
 export function heapGrowthCheck(used: () => number = heapInUse, rss: () => number = residentBytes): () => void {
   // Nothing kept yet: the first check collects (the start's garbage, and what the first chunk promoted).
@@ -96,23 +96,8 @@ export function heapGrowthCheck(used: () => number = heapInUse, rss: () => numbe
   };
 }
 
-/**
- * V8's old generation in use: what a scavenge promoted waits there for a full collection. Not the young
- * generation, which the heap in use counted until round twenty: its 1 MiB fills between two chunks of a read,
- * and a scavenge empties it, so the check saw a step of growth once per MiB allocated, not promoted (call_sites,
- * 25 %: 107 MB of young growth against 21 MB of old among the steps it collected at; calls20's figures).
- */
 function heapInUse(): number {
-  return oldGenerationBytes(getHeapSpaceStatistics());
-}
-
-/** The bytes in use of V8's spaces but the young generation's (see heapInUse()). */
-export function oldGenerationBytes(spaces: readonly HeapSpaceInfo[]): number {
-  let bytes = 0;
-  for (const space of spaces) {
-    if (space.space_name !== 'new_space' && space.space_name !== 'new_large_object_space') bytes += space.space_used_size;
-  }
-  return bytes;
+  return getHeapStatistics().used_heap_size;
 }
 
 function residentBytes(): number {
