@@ -6,6 +6,7 @@
 
 import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayObserver } from '../model/replay-observer.js';
+import { grownTo, newFloat64Array, newInt32Array } from '../model/site-table.js';
 
 /**
  * The sites with at least one growth, in ascending order, and per site (same index): the allocations that
@@ -84,10 +85,10 @@ export class ReallocGrowth implements ReplayObserver {
     const e = this.count++;
     if (e >= this.entrySites.length) {
       const n = this.entrySites.length * 2;
-      this.entrySites = grownInt32(this.entrySites, n);
-      this.growths = grownFloat64(this.growths, n);
-      this.copied = grownFloat64(this.copied, n);
-      this.max = grownFloat64(this.max, n);
+      this.entrySites = grownTo(this.entrySites, n, newInt32Array);
+      this.growths = grownTo(this.growths, n, newFloat64Array);
+      this.copied = grownTo(this.copied, n, newFloat64Array);
+      this.max = grownTo(this.max, n, newFloat64Array);
     }
     this.entrySites[e] = site;
     this.slots[slot] = e;
@@ -136,16 +137,4 @@ export class ReallocGrowth implements ReplayObserver {
 function siteHash(site: number): number {
   const h = Math.imul(site, 0x9e3779b1);
   return h ^ (h >>> 15);
-}
-
-function grownInt32(a: Int32Array, n: number): Int32Array {
-  const g = new Int32Array(n);
-  g.set(a);
-  return g;
-}
-
-function grownFloat64(a: Float64Array, n: number): Float64Array {
-  const g = new Float64Array(n);
-  g.set(a);
-  return g;
 }

@@ -83,9 +83,9 @@ const EMPTY = new Float64Array(0);
 /**
  * `arr` with room for `n` entries (doubling, contents kept): the per-site columns of observers that hold a
  * flag or a tick number, in 1 or 4 bytes rather than a SiteColumn's 8 (a capture can have millions of sites:
- * call_sites at 5 % of its size has 1.18 M; docs/benchmarks.md, round eighteen).
+ * call_sites at 5 % of its size has 1.18 M; docs/benchmarks.md, round eighteen), and ReallocGrowth's entries.
  */
-export function grownTo<T extends Int32Array | Uint8Array>(arr: T, n: number, make: (length: number) => T): T {
+export function grownTo<T extends Int32Array | Uint8Array | Float64Array>(arr: T, n: number, make: (length: number) => T): T {
   if (n <= arr.length) return arr;
   let cap = Math.max(16, arr.length * 2);
   while (cap < n) cap *= 2;
@@ -100,6 +100,7 @@ export function grownTo<T extends Int32Array | Uint8Array>(arr: T, n: number, ma
  */
 export const newInt32Array = (length: number): Int32Array<ArrayBuffer> => new Int32Array(length);
 export const newUint8Array = (length: number): Uint8Array<ArrayBuffer> => new Uint8Array(length);
+export const newFloat64Array = (length: number): Float64Array<ArrayBuffer> => new Float64Array(length);
 
 export const SITE_COLUMNS = ['totalCount', 'totalBytes', 'liveCount', 'liveBytes', 'peakCount', 'peakBytes', 'peakMark', 'tempCount', 'tempBytes', 'updatedSeq'] as const;
 export type SiteColumnName = (typeof SITE_COLUMNS)[number];
