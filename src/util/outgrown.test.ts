@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { COLLECT_FROM_BYTES, GROWTH_CHECK_UP_TO, GROWTH_RSS_SHARE, GROWTH_STEP_BYTES, heapGrowthCheck, outgrown } from './outgrown.js';
+import { COLLECT_FROM_BYTES, GROWTH_CHECK_UP_TO, GROWTH_RSS_SHARE, GROWTH_STEP_BYTES, collectNow, collectionsForced, heapGrowthCheck, oldGenerationBytes, outgrown } from './outgrown.js';
 
 test('outgrown arrays are given back once enough bytes were outgrown, and the flags are as before', () => {
   const before = process.execArgv.join(' ');
@@ -40,6 +40,7 @@ test("a long read's old-generation garbage is collected once the heap grew by a 
   const check = heapGrowthCheck(
     () => used,
     () => 0, // no step from the resident memory: that one has its own test
+    () => 0, // nor external memory
   );
   check(); // the first check collects: from here on, steps count from what it kept
   const ref = promoted();
@@ -64,6 +65,7 @@ test('the step grows with what a collection kept, and the checks stop past GROWT
   const check = heapGrowthCheck(
     () => used,
     () => 0, // no step from the resident memory: that one has its own test
+    () => 0, // nor external memory
   );
   check(); // kept: 16 MiB, so the step is 2 MiB
   const ref = promoted();
@@ -93,6 +95,7 @@ test('the step is at least a GROWTH_RSS_SHARE-th of the resident memory: a big p
   const check = heapGrowthCheck(
     () => used,
     () => rss,
+    () => 0,
   );
   check();
   const ref = promoted();
@@ -107,4 +110,46 @@ test('the step is at least a GROWTH_RSS_SHARE-th of the resident memory: a big p
   check();
   await nextTask();
   assert.equal(ref.deref(), undefined, 'collected once it grew past it');
+});
+
+test("the growth check measures V8's old generation: the young generation's spaces are left out", () => {
+  const spaces = [
+    { space_name: 'read_only_space', space_used_size: 1 },
+    { space_name: 'new_space', space_used_size: 1 << 20 },
+    { space_name: 'old_space', space_used_size: 10 },
+    { space_name: 'code_space', space_used_size: 100 },
+    { space_name: 'new_large_object_space', space_used_size: 2 << 20 },
+    { space_name: 'large_object_space', space_used_size: 1000 },
+  ];
+  assert.equal(oldGenerationBytes(spaces), 1111);
+});
+
+test('collectionsForced counts the collections that this module made', () => {
+  const before = collectionsForced();
+  collectNow();
+  outgrown(COLLECT_FROM_BYTES);
+  outgrown(COLLECT_FROM_BYTES - 1); // not yet
+  assert.equal(collectionsForced() - before, 2);
+});
+
+test("external memory (array buffers, the read's chunks) counts in the growth: promoted buffers are not left to pile up", async () => {
+  const used = 0;
+  let external = 8 << 20;
+  const check = heapGrowthCheck(
+    () => used,
+    () => 0,
+    () => external,
+  );
+  check(); // kept: 8 MiB of external memory; growth counts from there
+  const ref = promoted();
+  await nextTask();
+  external += GROWTH_STEP_BYTES;
+  check();
+  await nextTask();
+  assert.ok(ref.deref() !== undefined, 'no collection before a step of growth');
+  await nextTask();
+  external += 1;
+  check();
+  await nextTask();
+  assert.equal(ref.deref(), undefined, 'collected once the external memory grew past a step');
 });
