@@ -149,7 +149,7 @@ test('a tick changing more sites than the list of changed sites first holds keep
   let seq = 0;
   for (let s = 0; s < sites; s++) t.change(site(s), ++seq, 8 + s, 1);
   for (let s = 1; s < sites; s += 2) t.change(site(s), ++seq, -(8 + s), -1); // after tick 0's peak
-  t.snapshot(++seq, 10);
+  t.snapshot(seq + 1, 10);
   const r = t.finish(20); // tick 1: no change, its peak its opening moment
   const want0 = [...Array.from({ length: sites }, (_, s) => 8 + s), ...Array.from({ length: sites }, () => 1)];
   const want1 = [...Array.from({ length: sites }, (_, s) => (s % 2 === 0 ? 8 + s : 0)), ...Array.from({ length: sites }, (_, s) => (s % 2 === 0 ? 1 : 0))];
