@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { IN_ORDER_FROM, PyNodeInterner, rehashInOrder } from './tuple-interner.js';
+import { PyNodeInterner } from './tuple-interner.js';
 
 const node = (i: number): [number, number, number] => [i % 1000, (i * 2654435761) >>> 0, (i * 40503 + 7) >>> 0];
 
@@ -75,33 +75,4 @@ test('a tag is a hint only: nodes whose slots chain with equal tags are told apa
   for (let i = 0; i < 20_000; i++) ids.set(node(i * 7).join(), t.intern(...node(i * 7), -1));
   assert.equal(new Set(ids.values()).size, 20_000);
   for (let i = 0; i < 20_000; i++) assert.equal(t.intern(...node(i * 7), -1), ids.get(node(i * 7).join()));
-});
-
-test('a rehash in order of the slots fills every entry once, each on the probe chain from its home', () => {
-  // Homes crowd the last slots too, so chains wrap past the end to the first ones.
-  const slots = new Int32Array(1 << 14).fill(-1);
-  const mask = slots.length - 1;
-  const n = 6000;
-  const hash = (id: number): number => (id % 3 === 0 ? mask - (id % 17) : Math.imul(id, 0x9e3779b1) >>> 0);
-  rehashInOrder(slots, n, hash, (id, h) => id * 2 + (h & 1));
-  const seen = new Set<number>();
-  for (let id = 0; id < n; id++) {
-    const want = id * 2 + (hash(id) & 1);
-    let slot = hash(id) & mask;
-    while (slots[slot] !== want) {
-      assert.notEqual(slots[slot], -1, `entry ${id} is not on its chain`);
-      slot = (slot + 1) & mask;
-    }
-    seen.add(slot);
-  }
-  assert.equal(seen.size, n);
-  assert.equal(slots.filter((v) => v !== -1).length, n);
-});
-
-test('past IN_ORDER_FROM nodes the rehash goes in order of the slots: every node keeps its id', () => {
-  const t = new PyNodeInterner(16);
-  const n = 3 * IN_ORDER_FROM; // two rehashes in order, at IN_ORDER_FROM and 2 * IN_ORDER_FROM nodes
-  for (let i = 0; i < n; i++) assert.equal(t.intern(...node(i), -1), i);
-  for (let i = 0; i < n; i++) assert.equal(t.intern(...node(i), -1), i);
-  assert.equal(t.intern(...node(n), -1), n);
 });

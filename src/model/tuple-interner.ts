@@ -235,11 +235,7 @@ export class PyNodeInterner {
     return this.keys.byteLength + this.slots.byteLength;
   }
 
-  /**
-   * The slots again, doubled (or as many, when only the tags go: the ids outgrew them). Past a cache's worth
-   * of nodes, the ids are first put in order of their slot's region (rehashInOrder): filled in id order, each
-   * put was a cache miss in slots of tens of MB (call_sites: 3.26 M nodes, slots of 32 MB).
-   */
+  /** The slots again, doubled (or as many, when only the tags go: the ids outgrew them). */
   private rehash(size: number): void {
     const cap = this.count * 2 > size ? size * 2 : size;
     const slots = new Int32Array(cap).fill(-1);
@@ -250,65 +246,15 @@ export class PyNodeInterner {
       this.idMask = 0x7fffffff;
     }
     const shift = this.tagShift;
-    const n = this.count;
-    if (n >= IN_ORDER_FROM) {
-      rehashInOrder(
-        slots,
-        n,
-        (id) => hashTriple(keys[id * 3]!, keys[id * 3 + 1]!, keys[id * 3 + 2]!),
-        (id, h) => id | slotTag(h, shift),
-      );
-    } else {
-      for (let id = 0; id < n; id++) {
-        const base = id * 3;
-        const h = hashTriple(keys[base]!, keys[base + 1]!, keys[base + 2]!);
-        let slot = h & mask;
-        while (slots[slot] !== -1) slot = (slot + 1) & mask;
-        slots[slot] = id | slotTag(h, shift);
-      }
+    for (let id = 0; id < this.count; id++) {
+      const base = id * 3;
+      const h = hashTriple(keys[base]!, keys[base + 1]!, keys[base + 2]!);
+      let slot = h & mask;
+      while (slots[slot] !== -1) slot = (slot + 1) & mask;
+      slots[slot] = id | slotTag(h, shift);
     }
     this.slots = slots;
     this.mask = mask;
-  }
-}
-
-/** Entries from which a rehash puts them in order of their slots' regions first (smaller tables fit a cache). */
-export const IN_ORDER_FROM = 1 << 16;
-/** The regions of rehashInOrder: 4,096 (a region of 8 M slots is 8 KiB, within the first-level cache). */
-const REGION_BITS = 12;
-
-/**
- * Fills `slots` (empty: −1; a power of two long, at least 2^REGION_BITS) with the entries 0 to n − 1 of an
- * open-addressing table with linear probing: entry id goes at the first empty slot from `hash(id) & mask`,
- * holding `value(id, hash)`. The entries go in by the region of their home slot (a counting sort on the
- * home's top bits, the hashes and values kept in two arrays of n), so the puts walk the slots from start to
- * end rather than at random. Another order of puts than the ids': the same entries are found, at other
- * slots of their chains.
- */
-export function rehashInOrder(slots: Int32Array, n: number, hash: (id: number) => number, value: (id: number, h: number) => number): void {
-  const mask = slots.length - 1;
-  const regionShift = Math.max(0, Math.log2(slots.length) - REGION_BITS);
-  const regions = slots.length >>> regionShift;
-  const starts = new Int32Array(regions + 1);
-  for (let id = 0; id < n; id++) {
-    const r = ((hash(id) & mask) >>> regionShift) + 1;
-    starts[r] = starts[r]! + 1;
-  }
-  for (let r = 0; r < regions; r++) starts[r + 1] = starts[r + 1]! + starts[r]!;
-  const homes = new Int32Array(n);
-  const values = new Int32Array(n);
-  for (let id = 0; id < n; id++) {
-    const h = hash(id);
-    const r = (h & mask) >>> regionShift;
-    const at = starts[r]!;
-    starts[r] = at + 1;
-    homes[at] = h & mask;
-    values[at] = value(id, h);
-  }
-  for (let i = 0; i < n; i++) {
-    let slot = homes[i]!;
-    while (slots[slot] !== -1) slot = (slot + 1) & mask;
-    slots[slot] = values[i]!;
   }
 }
 
