@@ -52,6 +52,7 @@ export class ForensicsObserver implements ReplayObserver {
 
   begin(context: ReplayContext): void {
     this.lifetimes.begin(context);
+    this.reallocs.begin(context);
     // Both read the replay's live columns rather than adding up their own (marker() below stops them).
     this.recent?.begin(context);
     this.series.begin(context);

@@ -64,7 +64,14 @@ export class LiveSeries implements ReplayObserver {
   private readonly runBytes = new Int32Column();
   private readonly runCount = new Int32Column();
   private inDirty = new Uint8Array(1024);
-  private dirty: number[] = [];
+  /**
+   * The sites changed in the open tick, `nDirty` of them: an Int32Array kept from tick to tick (grown by
+   * doubling). An array made anew at each tick grew again by pushes, about one a change on call_sites
+   * (24.5 M in 404 ticks, up to 248 k in one): ~150 MB of array stores for the three observers that keep
+   * such lists (docs/benchmarks.md, round twenty-one).
+   */
+  private dirty = new Int32Array(1024);
+  private nDirty = 0;
   private readonly runs = new Runs();
   private ends: number[] = [];
   private groupSize = 1;
@@ -94,7 +101,8 @@ export class LiveSeries implements ReplayObserver {
     }
     if (this.inDirty[site] === 0) {
       this.inDirty[site] = 1;
-      this.dirty.push(site);
+      if (this.nDirty === this.dirty.length) this.dirty = grownTo(this.dirty, this.nDirty + 1, newInt32Array);
+      this.dirty[this.nDirty++] = site;
     }
   }
 
@@ -186,7 +194,7 @@ export class LiveSeries implements ReplayObserver {
   private closeLastTick(): void {
     const lastEnd = this.ends.length > 0 ? this.ends[this.ends.length - 1]! : 0;
     // Events after the last snapshot happened at an unknown time after it: they close a tick there.
-    if (this.dirty.length > 0 || this.snapsInTick > 0 || this.ends.length === 0) this.closeTick(Math.max(this.lastSnapshotNs, lastEnd));
+    if (this.nDirty > 0 || this.snapsInTick > 0 || this.ends.length === 0) this.closeTick(Math.max(this.lastSnapshotNs, lastEnd));
   }
 
   /** Back to columns of its own, holding what the shared ones hold now. */
@@ -206,7 +214,10 @@ export class LiveSeries implements ReplayObserver {
     const k = this.ends.length;
     const liveBytes = this.shared?.bytes.array ?? this.liveBytes.array;
     const liveCount = this.shared?.count.array ?? this.liveCount.array;
-    for (const site of this.dirty) {
+    const dirty = this.dirty;
+    const nDirty = this.nDirty;
+    for (let i = 0; i < nDirty; i++) {
+      const site = dirty[i]!;
       this.inDirty[site] = 0;
       const b = liveBytes[site]!;
       const c = liveCount[site]!;
@@ -219,7 +230,7 @@ export class LiveSeries implements ReplayObserver {
       this.runBytes.set(site, b);
       this.runCount.set(site, c);
     }
-    this.dirty = [];
+    this.nDirty = 0;
     this.ends.push(endNs);
     this.snapsInTick = 0;
     const n = this.ends.length;

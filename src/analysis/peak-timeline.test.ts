@@ -140,3 +140,19 @@ test("a site costs 61 bytes: the open run's tick in 4 bytes and the dirty flag i
   const r = t.finish(20);
   assert.equal(r.tickPeakHeap[0], sites * 8);
 });
+
+test('a tick changing more sites than the list of changed sites first holds keeps every one, and those changed after its peak', () => {
+  // The list (an Int32Array kept from tick to tick) starts at 4,096 sites; the sites changed after the
+  // peak stay in it, at its front, for the next tick.
+  const t = new PeakTimeline();
+  const sites = 10_000;
+  let seq = 0;
+  for (let s = 0; s < sites; s++) t.change(site(s), ++seq, 8 + s, 1);
+  for (let s = 1; s < sites; s += 2) t.change(site(s), ++seq, -(8 + s), -1); // after tick 0's peak
+  t.snapshot(seq + 1, 10);
+  const r = t.finish(20); // tick 1: no change, its peak its opening moment
+  const want0 = [...Array.from({ length: sites }, (_, s) => 8 + s), ...Array.from({ length: sites }, () => 1)];
+  const want1 = [...Array.from({ length: sites }, (_, s) => (s % 2 === 0 ? 8 + s : 0)), ...Array.from({ length: sites }, (_, s) => (s % 2 === 0 ? 1 : 0))];
+  assert.deepEqual(liveAt(r, 0, sites), want0);
+  assert.deepEqual(liveAt(r, 1, sites), want1);
+});

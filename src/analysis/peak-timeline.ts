@@ -62,7 +62,9 @@ export class PeakTimeline implements ReplayObserver {
   private runStart = new Int32Array(4096);
   private readonly runValue = [new Column(4096), new Column(4096)];
   private inDirty = new Uint8Array(4096);
-  private dirty: number[] = [];
+  /** The sites to look at when the tick closes, `nDirty` of them, in an array kept from tick to tick (live-series.ts). */
+  private dirty = new Int32Array(4096);
+  private nDirty = 0;
   private readonly runs = new Runs();
 
   private heap = 0;
@@ -90,7 +92,8 @@ export class PeakTimeline implements ReplayObserver {
     }
     if (this.inDirty[site] === 0) {
       this.inDirty[site] = 1;
-      this.dirty.push(site);
+      if (this.nDirty === this.dirty.length) this.dirty = grownTo(this.dirty, this.nDirty + 1, newInt32Array);
+      this.dirty[this.nDirty++] = site;
     }
     this.live[0]!.data[site]! += bytes;
     this.live[1]!.data[site]! += count;
@@ -110,22 +113,28 @@ export class PeakTimeline implements ReplayObserver {
   }
 
   private grow(n: number): void {
+    this.sites = n;
+    // Once per new site: the columns grow by doubling, so most calls have nothing to do (and no array to make).
+    if (n <= this.runStart.length) return;
     for (const c of [...this.live, ...this.saved, this.mark, ...this.runValue]) c.ensure(n);
     this.runStart = grownTo(this.runStart, n, newInt32Array);
     this.inDirty = grownTo(this.inDirty, n, newUint8Array);
-    this.sites = n;
   }
 
   private closeTick(endSeq: number, endTime: number): void {
     const k = this.ticks.end.length;
     // A site that changed after this tick's peak moment must be looked at again when the next tick
     // closes, even if it does not change then: its value at the next peak is not the one at this peak.
-    const again: number[] = [];
-    for (const site of this.dirty) {
+    // They stay in the list: the first `again` of it, written over the sites already looked at.
+    const dirty = this.dirty;
+    const nDirty = this.nDirty;
+    let again = 0;
+    for (let i = 0; i < nDirty; i++) {
+      const site = dirty[i]!;
       const atPeak = this.mark.data[site] === this.epoch;
       const b = atPeak ? this.saved[0]!.data[site]! : this.live[0]!.data[site]!;
       const c = atPeak ? this.saved[1]!.data[site]! : this.live[1]!.data[site]!;
-      if (b !== this.live[0]!.data[site] || c !== this.live[1]!.data[site]) again.push(site);
+      if (b !== this.live[0]!.data[site] || c !== this.live[1]!.data[site]) dirty[again++] = site;
       else this.inDirty[site] = 0;
       const rb = this.runValue[0]!.data[site]!;
       const rc = this.runValue[1]!.data[site]!;
@@ -136,7 +145,7 @@ export class PeakTimeline implements ReplayObserver {
       this.runValue[0]!.data[site] = b;
       this.runValue[1]!.data[site] = c;
     }
-    this.dirty = again;
+    this.nDirty = again;
     const span = endSeq - this.tickStartSeq;
     const frac = span > 0 ? Math.min(1, Math.max(0, (this.tickMaxSeq - this.tickStartSeq + 0.5) / span)) : 0;
     this.ticks.end.push(endTime);

@@ -2,8 +2,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Allocator } from '../capture/format.js';
 import type { SiteId, ThreadIndex } from '../model/ids.js';
-import { ReallocGrowth } from './realloc-growth.js';
+import type { ReplayContext } from '../model/replay-observer.js';
+import { ReallocGrowth, REALLOCATORS } from './realloc-growth.js';
 
 test('sites with a growth only, in ascending order, with the same sums as per-site columns', () => {
   const g = new ReallocGrowth();
@@ -38,4 +40,24 @@ test('sites with a growth only, in ascending order, with the same sums as per-si
   }
   // 4000 entries: 36 bytes each at most twice over (doubling), not 24 bytes for each of 200 000 sites.
   assert.ok(g.byteLength <= 4096 * 2 * 36 + 1024 * 4, `${g.byteLength} bytes`);
+});
+
+test("with the replay's sites, only the growths at sites of a reallocating allocator are kept", () => {
+  const g = new ReallocGrowth();
+  // Site s's allocator is s % 16: every allocator, four of them reallocating.
+  g.begin({ sites: { allocator: (s: SiteId) => s % 16 } } as unknown as ReplayContext);
+  const thread = 0 as ThreadIndex;
+  let seq = 0;
+  for (let site = 0; site < 64; site++) {
+    g.change(site as SiteId, seq++, -100, -1, thread);
+    g.change(site as SiteId, seq++, 200, 1, thread); // a growth at every site
+  }
+  const r = g.finish();
+  const want = Array.from({ length: 64 }, (_, s) => s).filter((s) => REALLOCATORS.has(s % 16));
+  assert.deepEqual([...r.sites], want);
+  assert.deepEqual(
+    [...REALLOCATORS].sort((a, b) => a - b),
+    [Allocator.Realloc, Allocator.PymallocRealloc, Allocator.Reallocarray, Allocator.Mremap],
+  );
+  assert.deepEqual([...r.growths], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
 });

@@ -4,9 +4,20 @@
 // (findings/collection-growth.ts keeps those sites). A list growing by appends, a bytearray or bytes
 // growing by +=, a dict being filled: each growth copies the old block.
 
+import { Allocator } from '../capture/format.js';
 import type { SiteId, ThreadIndex } from '../model/ids.js';
-import type { ReplayObserver } from '../model/replay-observer.js';
-import { grownTo, newFloat64Array, newInt32Array } from '../model/site-table.js';
+import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
+import { type ReadonlySiteTable, grownTo, newFloat64Array, newInt32Array } from '../model/site-table.js';
+
+/** The allocators whose growths count (findings/collection-growth.ts): those that reallocate. */
+export const REALLOCATORS: ReadonlySet<number> = new Set<number>([Allocator.Realloc, Allocator.PymallocRealloc, Allocator.Reallocarray, Allocator.Mremap]);
+/** REALLOCATORS as bits (allocators are below 16): one test per growth rather than a Set lookup. */
+const REALLOCATOR_BITS = [...REALLOCATORS].reduce((m, a) => m | (1 << a), 0);
+
+/** True for an allocator of REALLOCATORS. */
+export function isReallocator(allocator: number): boolean {
+  return allocator >= 0 && allocator < 32 && ((REALLOCATOR_BITS >>> allocator) & 1) === 1;
+}
 
 /**
  * The sites with at least one growth, in ascending order, and per site (same index): the allocations that
@@ -25,6 +36,9 @@ export interface ReallocGrowthResult {
  * bytes a site, for the few sites with a growth (call_sites at 5 % of its size: 57 k of 1.18 M sites, 48 MiB
  * of columns and 72 while they doubled; docs/benchmarks.md, round twenty). A hash of site to entry
  * (open addressing), the entries in columns.
+ * Once begin() gives the site table, only growths at sites of REALLOCATORS are kept (the only ones the
+ * finding reads): call_sites has 1.18 M allocations after a smaller free on their thread, at 128 k sites;
+ * 804 k of them at 87 k sites of a reallocating allocator (docs/benchmarks.md, round twenty-one).
  */
 export class ReallocGrowth implements ReplayObserver {
   /** Reads no index. */
@@ -39,6 +53,12 @@ export class ReallocGrowth implements ReplayObserver {
   private count = 0;
   private lastSite = -1;
   private lastEntry = -1;
+  /** The replay's sites (begin()), for their allocators; undefined (unit tests): every growth is kept. */
+  private sites: ReadonlySiteTable | undefined;
+
+  begin(context: ReplayContext): void {
+    this.sites = context.sites;
+  }
 
   change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex): void {
     if (thread >= this.pending.length) {
@@ -57,6 +77,7 @@ export class ReallocGrowth implements ReplayObserver {
 
   /** A growth at `site`: a block of `old` bytes replaced by one of `bytes`. */
   private grown(site: number, old: number, bytes: number): void {
+    if (this.sites !== undefined && !isReallocator(this.sites.allocator(site as SiteId))) return;
     const e = this.entry(site);
     this.growths[e] = this.growths[e]! + 1;
     this.copied[e] = this.copied[e]! + old;

@@ -103,7 +103,9 @@ export class RecentGrowth implements ReplayObserver {
   private readonly baseBytes = new SiteColumn(1024);
   private readonly baseCount = new SiteColumn(1024);
   private inDirty = new Uint8Array(1024);
-  private dirty: number[] = [];
+  /** The sites changed since the last tick, `nDirty` of them, in an array kept from tick to tick (live-series.ts). */
+  private dirty = new Int32Array(1024);
+  private nDirty = 0;
   private readonly packer = new TickPacker();
   /** The ticks not folded yet from `head` on; the folded ones before it are let go at once (undefined). */
   private ticks: (Tick | undefined)[] = [];
@@ -157,7 +159,8 @@ export class RecentGrowth implements ReplayObserver {
     this.changed = true;
     if (this.inDirty[site] === 0) {
       this.inDirty[site] = 1;
-      this.dirty.push(site);
+      if (this.nDirty === this.dirty.length) this.dirty = grownTo(this.dirty, this.nDirty + 1, newInt32Array);
+      this.dirty[this.nDirty++] = site;
     }
   }
 
@@ -173,16 +176,16 @@ export class RecentGrowth implements ReplayObserver {
     }
     this.lastTickNs = timeNs;
     const dirty = this.dirty;
-    const n = dirty.length;
+    const n = this.nDirty;
     const liveBytes = this.shared?.bytes.array ?? this.liveBytes.array;
     const liveCount = this.shared?.count.array ?? this.liveCount.array;
     for (let i = 0; i < n; i++) this.inDirty[dirty[i]!] = 0;
-    this.dirty = [];
-    const packed = this.packer.pack(dirty, liveBytes, liveCount);
+    this.nDirty = 0;
+    const packed = this.packer.pack(dirty, liveBytes, liveCount, n);
     if (packed !== null) {
       this.ticks.push({ timeNs, packed, sites: NO_SITES, bytes: NO_VALUES, counts: NO_VALUES, heap: this.heap });
     } else {
-      const sites = Int32Array.from(dirty);
+      const sites = dirty.slice(0, n);
       const bytes = new Float64Array(n);
       const counts = new Float64Array(n);
       for (let i = 0; i < n; i++) {

@@ -14,13 +14,13 @@ export class TickPacker {
   private buf = new Uint8Array(1 << 16);
 
   /**
-   * `sites` with the values `bytes[site]` and `counts[site]`, packed; null if a value is not an integer of
-   * magnitude below 2^51 (never for byte and allocation counts: they are sums of sizes).
+   * The first `n` of `sites` (all by default) with the values `bytes[site]` and `counts[site]`, packed; null
+   * if a value is not an integer of magnitude below 2^51 (never for byte and allocation counts: they are
+   * sums of sizes).
    */
-  pack(sites: readonly number[], bytes: ArrayLike<number>, counts: ArrayLike<number>): Uint8Array | null {
+  pack(sites: ArrayLike<number>, bytes: ArrayLike<number>, counts: ArrayLike<number>, n = sites.length): Uint8Array | null {
     let buf = this.buf;
     let p = 0;
-    const n = sites.length;
     for (let i = 0; i < n; i++) {
       if (p + ENTRY_MAX > buf.length) {
         const grown = new Uint8Array(buf.length * 2);

@@ -5,7 +5,7 @@
 // The evidence is realloc-growth.ts's: per site, the allocations by realloc that followed a smaller free
 // on their thread.
 
-import { Allocator } from '../../capture/format.js';
+import { isReallocator } from '../realloc-growth.js';
 import type { FrameId, SiteId } from '../../model/ids.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
 import { ownLineIndex } from './line-groups.js';
@@ -38,8 +38,6 @@ export interface CollectionGrowthFinding extends FindingCommon {
   readonly items: readonly GrowthItem[];
 }
 
-const REALLOCATORS = new Set<number>([Allocator.Realloc, Allocator.PymallocRealloc, Allocator.Reallocarray, Allocator.Mremap]);
-
 /** Needs every event (reallocations): not in aggregated captures. */
 export function collectionGrowth({ model, facts, filter, claimed }: DetectorInput): CollectionGrowthFinding[] {
   // A realloc's growth is its free and its allocation one after the other: a sample keeps one of them at
@@ -59,7 +57,7 @@ export function collectionGrowth({ model, facts, filter, claimed }: DetectorInpu
   for (let i = 0; i < r.sites.length; i++) {
     const s = r.sites[i]! as SiteId;
     const growths = r.growths[i]!;
-    if (growths === 0 || !REALLOCATORS.has(sites.allocator(s))) continue;
+    if (growths === 0 || !isReallocator(sites.allocator(s))) continue;
     const frames = model.frames.stack(sites.pyStack(s), sites.nativeStack(s), filter);
     const at = ownLineIndex(model, frames);
     const line = at < 0 ? -1 : frames[at]!;
