@@ -686,8 +686,10 @@ export class CaptureDecoder {
             if (refs && (t & 2) === 0) a = a < TWO_32 ? a >>> 1 : a / 2;
             const slot = a & 7;
             const z = a < TWO_32 ? a >>> 3 : Math.floor(a / 8);
-            if ((t & 2) === 0) addr = slots[slot]! + unzigzag(z) * 16;
-            else if (z !== 0) addr += unzigzag(z) * 8;
+            // unzigzag(z) × 16 or × 8 written out: a call left by V8 returns a large delta boxed.
+            const d = (z & 1) === 0 ? z : -(z + 1);
+            if ((t & 2) === 0) addr = slots[slot]! + d * 8;
+            else if (z !== 0) addr += d * 4;
             else {
               wholeAt(buf, p);
               addr = vnum[0]!;
@@ -739,8 +741,10 @@ export class CaptureDecoder {
             if (refs && (t & 4) === 0) a = a < TWO_32 ? a >>> 1 : a / 2;
             const slot = a & 7;
             const z = a < TWO_32 ? a >>> 3 : Math.floor(a / 8);
-            if ((t & 4) === 0) addr = slots[slot]! + unzigzag(z) * 16;
-            else if (z !== 0) addr += unzigzag(z) * 8;
+            // unzigzag(z) × 16 or × 8 written out: a call left by V8 returns a large delta boxed.
+            const d = (z & 1) === 0 ? z : -(z + 1);
+            if ((t & 4) === 0) addr = slots[slot]! + d * 8;
+            else if (z !== 0) addr += d * 4;
             else {
               wholeAt(buf, p);
               addr = vnum[0]!;
