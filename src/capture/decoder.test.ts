@@ -723,3 +723,67 @@ test("a group's parts are passed on by one callback made with the decoder, not a
   assert.equal(walks, 3, `${walks} groups walked`);
   assert.equal(callbacks.size, 1, `${callbacks.size} callbacks for 3 groups`);
 });
+
+test('long varints: addresses and sizes of every length up to 2^53 − 1 read back exactly; one past 2^53 − 1 or past 10 bytes is a bad record', () => {
+  // The loop reads a varint's bits past the 28th apart (varintHigh) and a whole address into a Float64Array
+  // (wholeAt): values at each length's edges, in every capture version's address coding.
+  const edges: number[] = [];
+  for (let bits = 7; bits <= 53; bits += 7) edges.push(2 ** bits - 1, 2 ** bits, 2 ** bits + 1);
+  edges.push(2 ** 28 - 1, 2 ** 28, 2 ** 28 + 2 ** 27 + 5, 2 ** 31 + 1, 2 ** 32 + 3, 2 ** 40 + 2 ** 28 + 7, 2 ** 52 + 3, 2 ** 53 - 2, 2 ** 53 - 1);
+  const values = edges.filter((v) => v > 0 && v <= 2 ** 53 - 1);
+  const rand = rng(21);
+  for (const version of [1, 3, undefined]) {
+    const w = new CaptureWriter({ header: version === undefined ? {} : { version } });
+    const want: [string, number, number][] = [];
+    let seq = 1;
+    for (let i = 0; i < 400; i++) {
+      // Addresses far apart (written whole) and near the last ones (deltas), sizes of every length.
+      const address = values[Math.floor(rand() * values.length)]! - (i % 3 === 0 ? 16 * Math.floor(rand() * 4) : 0);
+      const size = values[Math.floor(rand() * values.length)]!;
+      w.alloc(1, seq++, address, size, 0, 0, 0);
+      want.push(['alloc', address, size]);
+      // Frees of other far addresses too (a FREE's whole address; one of the allocation's is a reference back).
+      const freed = i % 2 === 0 ? address : values[Math.floor(rand() * values.length)]!;
+      w.free(1, seq++, freed, 0, 0);
+      want.push(['free', freed, 0]);
+    }
+    const c = decode(w.finish());
+    assert.deepEqual(c.warnings, []);
+    assert.deepEqual(
+      c.items.map((it) => ('type' in it && (it.type === 'alloc' || it.type === 'free') ? [it.type, it.address, it.type === 'alloc' ? it.size : 0] : undefined)).filter((x) => x !== undefined),
+      want,
+    );
+  }
+  // Version 1's ALLOC 0x87 (seq + 1, whole address, no stack): address varint, size varint, written by hand.
+  const varint = (v: number): number[] => {
+    const b = new ByteWriter();
+    b.varint(v);
+    return [...b.bytes()];
+  };
+  const over = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]; // 2^53
+  const long = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]; // 11 bytes
+  const w = new CaptureWriter({ header: { version: 1 } });
+  w.alloc(1, 1, 0x1000, 8, 0, 0, 0);
+  w.flush(1);
+  const payloads = [
+    [0x87, ...varint(2 ** 53 - 1), ...varint(2 ** 53 - 1)], // read
+    [0x87, ...over, 0x08], // an address past 2^53 − 1
+    [0x87, ...varint(0x1000), ...over], // a size past 2^53 − 1
+    [0x87, ...long, 0x08],
+    [0x87, ...varint(0x1000), ...long],
+  ];
+  for (const p of payloads) w.raw(encodeBlock(1, 0, Uint8Array.from(p)));
+  const c = decode(w.finish());
+  const allocs = c.items.filter((it) => 'type' in it && it.type === 'alloc');
+  assert.deepEqual(
+    allocs.map((it) => 'address' in it && [it.address, it.size]),
+    [
+      [0x1000, 8],
+      [2 ** 53 - 1, 2 ** 53 - 1],
+    ],
+  );
+  assert.deepEqual(
+    c.warnings.map((x) => /bad varint in an ALLOC record/.test(x.message)),
+    [true, true, true, true],
+  );
+});

@@ -7,15 +7,16 @@
 // yields what was whole.
 //
 // Speed: ALLOC and FREE records are decoded by one loop over the block's payload with the position in a
-// local variable and varints read inline; nothing is allocated per record. A whole address is read as
-// `+varintAt()`: in a report V8's inlining budget runs out before every varintAt() in the loop is inlined
-// (src/util/report-flags.ts), and the result of one left a call is of any type to V8, which then kept `addr`
-// as a tagged value and boxed every address computed into it, a heap number per event (numpy_mix, whose
-// numpy buffers far from the heap have their addresses written whole: 1.0 GB of young garbage in `stats`,
-// docs/benchmarks.md, "numpy_mix's reports, round nineteen"); `+` makes it a number, and `addr` a double. The loop reads at most 61 bytes
-// past a record start without checking bounds, so the last 64 bytes of a payload are copied into a
-// zero-padded scratch buffer first; a record that ran past the payload's end is noticed after the fact
-// (p > end) and never reported.
+// local variable and varints read inline; nothing is allocated per record. A whole address is read by
+// wholeAt() into a Float64Array: in a report V8's inlining budget runs out before every varintAt() in the loop
+// is inlined (src/util/report-flags.ts), and the result of one left a call is of any type to V8, which then
+// kept `addr` as a tagged value and boxed every address computed into it, a heap number per event (numpy_mix,
+// whose numpy buffers far from the heap have their addresses written whole: 1.0 GB of young garbage in
+// `stats`, docs/benchmarks.md, "numpy_mix's reports, round nineteen"; then `+varintAt()`, whose call still
+// boxed its own result). Read from the array, `addr` is a double whether wholeAt() is inlined or not.
+// The loop reads at most 61 bytes past a record start without checking bounds, so the last 64 bytes of a
+// payload are copied into a zero-padded scratch buffer first; a record that ran past the payload's end is
+// noticed after the fact (p > end) and never reported.
 //
 // Deferred blocks: a visitor with a defer() method (the orderer) gets each block of a thread's stream
 // undecoded and decodes it later, possibly from inside a visitor call of another block's records (a
@@ -113,56 +114,90 @@ const SEQ_DELTA_FEED = new Uint8Array([0x80, 1]);
 /** The history of a capture without references (never written). */
 const EMPTY_HISTORY: Float64Array = new Float64Array(1);
 const MAX = Number.MAX_SAFE_INTEGER;
+const TWO_28 = 268435456;
 
 // The position after the last varint read by varintAt (a module variable, not a returned object).
 let vpos = 0;
 // Set when a varint was longer than 10 bytes or above 2^53 − 1.
 let vbad = false;
 
+// `<= 0x7f`, not `< 0x80`, and TWO_28 rather than the literal: 194 bytes of bytecode, not 204 (128 and 2^28
+// are wide operands). The loop inlines a dozen of these within V8's budget: 10 bytes more each left a hot one
+// a call on call_sites (0.3 s of `stats`' profile).
 function varintAt(buf: Uint8Array, p: number): number {
   let b = buf[p]!;
-  if (b < 0x80) {
+  if (b <= 0x7f) {
     vpos = p + 1;
     return b;
   }
   let r = b & 0x7f;
   b = buf[p + 1]!;
   r |= (b & 0x7f) << 7;
-  if (b < 0x80) {
+  if (b <= 0x7f) {
     vpos = p + 2;
     return r;
   }
   b = buf[p + 2]!;
   r |= (b & 0x7f) << 14;
-  if (b < 0x80) {
+  if (b <= 0x7f) {
     vpos = p + 3;
     return r;
   }
   b = buf[p + 3]!;
   r |= (b & 0x7f) << 21;
-  if (b < 0x80) {
+  if (b <= 0x7f) {
     vpos = p + 4;
     return r;
   }
-  return varintLong(buf, p + 4, r);
+  // The bits past the 28th as a small integer (below 2^25 for a valid varint): the value is made here, a double
+  // in the function varintAt is inlined into. varintLong() returning the whole value gave it back boxed (a call's
+  // result is tagged): a heap number per long varint, 60 MB on numpy_mix's `stats` (its whole addresses).
+  return varintHigh(buf, p + 4) * TWO_28 + r;
 }
 
-function varintLong(buf: Uint8Array, p: number, low: number): number {
-  let r = low;
-  let mul = 268435456; // 2^28
+/** The bits 28 and up of the varint whose fifth byte is at p (sets vpos; vbad past 2^53 − 1 or 10 bytes). */
+function varintHigh(buf: Uint8Array, p: number): number {
+  let hi = 0;
+  let mul = 1;
   for (let i = 4; i < 10; i++) {
     const b = buf[p++]!;
-    r += (b & 0x7f) * mul;
+    hi += (b & 0x7f) * mul;
     if (b < 0x80) {
       vpos = p;
-      if (r > Number.MAX_SAFE_INTEGER) vbad = true;
-      return r;
+      // 2^53 − 1 is 2^25 − 1 times 2^28 plus the low 28 bits at most.
+      if (hi > 0x1ffffff) vbad = true;
+      return hi;
     }
     mul *= 128;
   }
   vpos = p;
   vbad = true;
   return 0;
+}
+
+// A whole address's varint (up to 2^53 − 1) into vnum[0], vpos after it, vbad if it is not valid. Not varintAt(): a
+// read the loop makes seldom (numpy_mix's buffers far from the heap) is the varintAt call V8 leaves a call when its
+// inlining budget runs out, and a call's result is boxed (a heap number per address, 32 MB on numpy_mix's `stats`);
+// through the Float64Array it is not. Small (a loop): inlined, it takes less of that budget than varintAt.
+const vnum = new Float64Array(1);
+
+function wholeAt(buf: Uint8Array, p: number): void {
+  let r = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    const b = buf[p++]!;
+    r += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      vpos = p;
+      if (r > MAX) vbad = true;
+      vnum[0] = r;
+      return;
+    }
+    mul *= 128;
+  }
+  vpos = p;
+  vbad = true;
+  vnum[0] = 0;
 }
 
 function unzigzag(z: number): number {
@@ -655,17 +690,21 @@ export class CaptureDecoder {
             if (refs && (t & 2) === 0) a = a < TWO_32 ? a >>> 1 : a / 2;
             const slot = a & 7;
             const z = a < TWO_32 ? a >>> 3 : Math.floor(a / 8);
-            if ((t & 2) === 0) addr = slots[slot]! + unzigzag(z) * 16;
-            else if (z !== 0) addr += unzigzag(z) * 8;
+            // unzigzag(z) × 16 or × 8 written out: a call left by V8 returns a large delta boxed.
+            const d = (z & 1) === 0 ? z : -(z + 1);
+            if ((t & 2) === 0) addr = slots[slot]! + d * 8;
+            else if (z !== 0) addr += d * 4;
             else {
-              addr = +varintAt(buf, p);
+              wholeAt(buf, p);
+              addr = vnum[0]!;
               p = vpos;
             }
             slots[slot] = addr;
           }
           if (refs) hist[nAllocs++] = addr;
         } else if ((t & 2) !== 0) {
-          addr = +varintAt(buf, p);
+          wholeAt(buf, p);
+          addr = vnum[0]!;
           p = vpos;
         } else {
           addr += unzigzag(varintAt(buf, p)) * 8;
@@ -706,17 +745,21 @@ export class CaptureDecoder {
             if (refs && (t & 4) === 0) a = a < TWO_32 ? a >>> 1 : a / 2;
             const slot = a & 7;
             const z = a < TWO_32 ? a >>> 3 : Math.floor(a / 8);
-            if ((t & 4) === 0) addr = slots[slot]! + unzigzag(z) * 16;
-            else if (z !== 0) addr += unzigzag(z) * 8;
+            // unzigzag(z) × 16 or × 8 written out: a call left by V8 returns a large delta boxed.
+            const d = (z & 1) === 0 ? z : -(z + 1);
+            if ((t & 4) === 0) addr = slots[slot]! + d * 8;
+            else if (z !== 0) addr += d * 4;
             else {
-              addr = +varintAt(buf, p);
+              wholeAt(buf, p);
+              addr = vnum[0]!;
               p = vpos;
             }
             slots[slot] = addr;
           }
           if (refs) hist[top - nFrees++] = addr;
         } else if ((t & 4) !== 0) {
-          addr = +varintAt(buf, p);
+          wholeAt(buf, p);
+          addr = vnum[0]!;
           p = vpos;
         } else {
           addr += unzigzag(varintAt(buf, p)) * 8;
