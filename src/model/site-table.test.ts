@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NativeNodeId1, PyNodeId1, ThreadIndex } from './ids.js';
-import { SITE_COLUMNS, SiteTable } from './site-table.js';
+import { SITE_COLUMNS, SiteColumn, SiteTable } from './site-table.js';
 
 const key = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [(i * 7 + 1) as PyNodeId1, (i % 3) as NativeNodeId1, (i % 5) as ThreadIndex, i % 4];
 
@@ -66,4 +66,41 @@ test('tempCount, tempBytes and updatedSeq are made only when asked for, then cov
   assert.equal(t.clone().columns.tempCount.array[n - 1], 5);
   assert.equal(t.columns.tempBytes.byteLength, 0);
   assert.equal(t.columns.updatedSeq.array.length, 32_768);
+});
+
+test('a column grows in place: the same array, its values kept, no copy left behind', () => {
+  // A copy at each doubling left the old array as garbage beside the new one: on call_sites the doubling from
+  // 2 M to 4 M sites was summary's peak, seven 16 MiB columns twice over (docs/benchmarks.md, round twenty-one).
+  const t = new SiteTable();
+  for (let i = 0; i < 4096; i++) t.intern(...key(i));
+  const before = SITE_COLUMNS.filter((name) => name !== 'tempCount' && name !== 'tempBytes' && name !== 'updatedSeq').map((name) => t.columns[name].array);
+  before[0]![4095] = 7;
+  before[1]![0] = 3.5;
+  for (let i = 4096; i < 100_000; i++) t.intern(...key(i));
+  const after = SITE_COLUMNS.filter((name) => name !== 'tempCount' && name !== 'tempBytes' && name !== 'updatedSeq').map((name) => t.columns[name].array);
+  after.forEach((a, i) => {
+    assert.equal(a, before[i], SITE_COLUMNS[i]);
+    assert.equal(a.length, 131_072);
+  });
+  assert.deepEqual([after[0]![4095], after[1]![0], after[0]![99_999]], [7, 3.5, 0]);
+  // A clone's columns are its own, and grow in place in turn.
+  const c = t.clone();
+  const cloned = c.columns.totalCount.array;
+  assert.notEqual(cloned, t.columns.totalCount.array);
+  assert.equal(cloned[4095], 7);
+  cloned[4095] = 8;
+  assert.equal(t.columns.totalCount.array[4095], 7);
+  for (let i = 100_000; i < 140_000; i++) c.intern(...key(i));
+  assert.equal(c.columns.totalCount.array, cloned);
+  assert.deepEqual([cloned.length, cloned[4095]], [262_144, 8]);
+});
+
+test('a column made from a plain array grows by a copy, then in place', () => {
+  const col = new SiteColumn(Float64Array.of(1, 2, 3));
+  col.ensure(5);
+  const grown = col.array;
+  assert.deepEqual([...grown], [1, 2, 3, 0, 0, 0]);
+  col.ensure(20);
+  assert.equal(col.array, grown);
+  assert.deepEqual([col.array.length, col.array[2], col.array[19]], [24, 3, 0]);
 });

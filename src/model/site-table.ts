@@ -12,7 +12,7 @@ export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'f
 export class SiteColumn {
   protected data: Float64Array;
   constructor(initial: number | Float64Array) {
-    this.data = typeof initial === 'number' ? new Float64Array(initial) : initial;
+    this.data = typeof initial === 'number' ? resizableFloat64(initial) : initial;
   }
   /** Nothing but the array: observers read it per event, inlined into the replay's hot path (see OnDemandColumn). */
   get array(): Float64Array {
@@ -24,21 +24,57 @@ export class SiteColumn {
   }
   /** A copy (an on-demand column's copy is on demand still). */
   clone(): SiteColumn {
-    return new SiteColumn(this.data.slice());
+    const copy = resizableFloat64(this.data.length);
+    copy.set(this.data);
+    return new SiteColumn(copy);
   }
   /**
-   * Doubling. Growing by a quarter past 2^20 entries (at most 1.25x the sites rather than 2x) was tried and not
-   * kept: on call_sites at 20 % the read's peak rose from 556 to 798 MiB, the outgrown columns, more of them and
-   * of odd sizes, staying in malloc's heap (docs/benchmarks.md, round eighteen).
+   * Doubling, in place when the array's buffer can grow to that (resizableFloat64): no copy, nothing outgrown.
    */
   ensure(n: number): void {
     if (n <= this.data.length) return;
     let cap = this.data.length * 2;
     while (cap < n) cap *= 2;
-    const grown = new Float64Array(cap);
-    grown.set(this.data);
-    this.data = grown;
+    this.data = grownFloat64(this.data, cap);
   }
+}
+
+interface ResizableBuffer {
+  readonly resizable: boolean;
+  readonly maxByteLength: number;
+  resize(byteLength: number): void;
+}
+type ResizableBufferConstructor = new (byteLength: number, options: { maxByteLength: number }) => ArrayBuffer;
+
+/** How far a column's buffer may grow in place, in entries: 2^24 (128 MiB of address space, none of it resident until used). */
+const RESERVED_ENTRIES = 1 << 24;
+
+/**
+ * A Float64Array of `length` zeros that follows its buffer's length, the buffer resizable up to RESERVED_ENTRIES
+ * (or 16 times `length` if more): growing it commits fresh pages instead of copying into a new array.
+ */
+export function resizableFloat64(length: number): Float64Array {
+  const max = Math.max(RESERVED_ENTRIES, length * 16);
+  let buffer: ArrayBuffer;
+  try {
+    buffer = new (ArrayBuffer as unknown as ResizableBufferConstructor)(length * 8, { maxByteLength: max * 8 });
+  } catch {
+    // No address space to reserve (a ulimit -v): a plain array, grown by copying.
+    return new Float64Array(length);
+  }
+  return new Float64Array(buffer);
+}
+
+/** `arr` (from resizableFloat64) with `cap` entries, its contents kept: the same array when its buffer could grow. */
+function grownFloat64(arr: Float64Array, cap: number): Float64Array {
+  const buffer = arr.buffer as unknown as ResizableBuffer;
+  if (buffer.resizable && cap * 8 <= buffer.maxByteLength) {
+    buffer.resize(cap * 8);
+    return arr;
+  }
+  const grown = resizableFloat64(cap);
+  grown.set(arr);
+  return grown;
 }
 
 /**
@@ -63,7 +99,7 @@ export class OnDemandColumn extends SiteColumn {
     return this.data;
   }
   override clone(): SiteColumn {
-    return this.wanted < 0 ? new SiteColumn(this.data.slice()) : new OnDemandColumn(this.wanted);
+    return this.wanted < 0 ? super.clone() : new OnDemandColumn(this.wanted);
   }
   override ensure(n: number): void {
     if (this.wanted < 0) super.ensure(n);
@@ -73,12 +109,12 @@ export class OnDemandColumn extends SiteColumn {
   private make(): void {
     let cap = 4096;
     while (cap < this.wanted) cap *= 2;
-    this.data = new Float64Array(cap);
+    this.data = resizableFloat64(cap);
     this.wanted = -1;
   }
 }
 
-const EMPTY = new Float64Array(0);
+const EMPTY = resizableFloat64(0);
 
 /**
  * `arr` with room for `n` entries (doubling, contents kept): the per-site columns of observers that hold a
