@@ -43,7 +43,9 @@ test('a site costs 16 bytes of key and 2 slots of index beside its columns (Int3
   for (let i = 0; i < n; i++) t.intern(...key(i));
   const capacity = 131_072; // doubling from 4,096
   const columns = (SITE_COLUMNS.length - 3) * capacity * 8; // the three on-demand columns hold nothing (below)
-  assert.ok(t.byteLength - columns <= capacity * 16 + 2 * capacity * 2 * 4, `${t.byteLength - columns} bytes of keys`);
+  // The replay's peak marks: 4 bytes a site (docs/benchmarks.md, round twenty-one).
+  assert.equal(t.peakMarks.byteLength, capacity * 4);
+  assert.ok(t.byteLength - columns - capacity * 4 <= capacity * 16 + 2 * capacity * 2 * 4, `${t.byteLength - columns} bytes of keys`);
 });
 
 test('tempCount, tempBytes and updatedSeq are made only when asked for, then cover every site', () => {
@@ -83,6 +85,8 @@ test('a column grows in place: the same array, its values kept, no copy left beh
     assert.equal(a.length, 131_072);
   });
   assert.deepEqual([after[0]![4095], after[1]![0], after[0]![99_999]], [7, 3.5, 0]);
+  const marks = t.peakMarks.array;
+  marks[5] = 9;
   // A clone's columns are its own, and grow in place in turn.
   const c = t.clone();
   const cloned = c.columns.totalCount.array;
@@ -93,6 +97,7 @@ test('a column grows in place: the same array, its values kept, no copy left beh
   for (let i = 100_000; i < 140_000; i++) c.intern(...key(i));
   assert.equal(c.columns.totalCount.array, cloned);
   assert.deepEqual([cloned.length, cloned[4095]], [262_144, 8]);
+  assert.deepEqual([c.peakMarks.array.length, c.peakMarks.array[5], t.peakMarks.array], [262_144, 9, marks]);
 });
 
 test('a column made from a plain array grows by a copy, then in place', () => {

@@ -65,6 +65,18 @@ export function resizableFloat64(length: number): Float64Array {
   return new Float64Array(buffer);
 }
 
+/** resizableFloat64() for 4-byte entries. */
+function resizableInt32(length: number): Int32Array {
+  const max = Math.max(RESERVED_ENTRIES, length * 16);
+  let buffer: ArrayBuffer;
+  try {
+    buffer = new (ArrayBuffer as unknown as ResizableBufferConstructor)(length * 4, { maxByteLength: max * 4 });
+  } catch {
+    return new Int32Array(length);
+  }
+  return new Int32Array(buffer);
+}
+
 /** `arr` (from resizableFloat64) with `cap` entries, its contents kept: the same array when its buffer could grow. */
 function grownFloat64(arr: Float64Array, cap: number): Float64Array {
   const buffer = arr.buffer as unknown as ResizableBuffer;
@@ -75,6 +87,41 @@ function grownFloat64(arr: Float64Array, cap: number): Float64Array {
   const grown = resizableFloat64(cap);
   grown.set(arr);
   return grown;
+}
+
+/**
+ * The replay's peak marks (heap-replay.ts: the epoch at which a site's peak columns were last saved), in 4 bytes
+ * a site rather than a SiteColumn's 8: the replay keeps the epoch below 2^31 (it starts the marks over there).
+ * Not one of the columns the model hands to analyses: only the replay reads it.
+ */
+export class MarkColumn {
+  private data: Int32Array;
+  constructor(from?: MarkColumn) {
+    if (from === undefined) this.data = resizableInt32(4096);
+    else {
+      this.data = resizableInt32(from.data.length);
+      this.data.set(from.data);
+    }
+  }
+  get array(): Int32Array {
+    return this.data;
+  }
+  get byteLength(): number {
+    return this.data.byteLength;
+  }
+  /** Doubling, in place as SiteColumn's. */
+  ensure(n: number): void {
+    if (n <= this.data.length) return;
+    let cap = this.data.length * 2;
+    while (cap < n) cap *= 2;
+    const buffer = this.data.buffer as unknown as ResizableBuffer;
+    if (buffer.resizable && cap * 4 <= buffer.maxByteLength) buffer.resize(cap * 4);
+    else {
+      const grown = resizableInt32(cap);
+      grown.set(this.data);
+      this.data = grown;
+    }
+  }
 }
 
 /**
@@ -138,7 +185,7 @@ export const newInt32Array = (length: number): Int32Array<ArrayBuffer> => new In
 export const newUint8Array = (length: number): Uint8Array<ArrayBuffer> => new Uint8Array(length);
 export const newFloat64Array = (length: number): Float64Array<ArrayBuffer> => new Float64Array(length);
 
-export const SITE_COLUMNS = ['totalCount', 'totalBytes', 'liveCount', 'liveBytes', 'peakCount', 'peakBytes', 'peakMark', 'tempCount', 'tempBytes', 'updatedSeq'] as const;
+export const SITE_COLUMNS = ['totalCount', 'totalBytes', 'liveCount', 'liveBytes', 'peakCount', 'peakBytes', 'tempCount', 'tempBytes', 'updatedSeq'] as const;
 export type SiteColumnName = (typeof SITE_COLUMNS)[number];
 /** Columns made only when read or written (SiteColumn): temporary allocations, and aggregated captures' updates. */
 const ON_DEMAND: ReadonlySet<SiteColumnName> = new Set(['tempCount', 'tempBytes', 'updatedSeq']);
@@ -238,11 +285,14 @@ class SiteKeys {
 export class SiteTable implements ReadonlySiteTable {
   private readonly keys: SiteKeys;
   readonly columns: Record<SiteColumnName, SiteColumn>;
+  /** The replay's peak marks (MarkColumn). */
+  readonly peakMarks: MarkColumn;
 
   constructor(from?: SiteTable) {
     const cols = {} as Record<SiteColumnName, SiteColumn>;
     for (const name of SITE_COLUMNS) cols[name] = from === undefined ? (ON_DEMAND.has(name) ? new OnDemandColumn(4096) : new SiteColumn(4096)) : from.columns[name].clone();
     this.columns = cols;
+    this.peakMarks = new MarkColumn(from?.peakMarks);
     this.keys = new SiteKeys(4096, from?.keys);
   }
 
@@ -258,7 +308,10 @@ export class SiteTable implements ReadonlySiteTable {
   intern(pyStack: PyNodeId1, nativeStack: NativeNodeId1, thread: ThreadIndex, allocator: number): SiteId {
     const before = this.keys.count;
     const id = this.keys.intern(pyStack, nativeStack, thread, allocator);
-    if (this.keys.count !== before) for (const name of SITE_COLUMNS) this.columns[name].ensure(id + 1);
+    if (this.keys.count !== before) {
+      for (const name of SITE_COLUMNS) this.columns[name].ensure(id + 1);
+      this.peakMarks.ensure(id + 1);
+    }
     return id as SiteId;
   }
 
@@ -276,7 +329,7 @@ export class SiteTable implements ReadonlySiteTable {
   }
 
   get byteLength(): number {
-    let n = this.keys.byteLength;
+    let n = this.keys.byteLength + this.peakMarks.byteLength;
     for (const name of SITE_COLUMNS) n += this.columns[name].byteLength;
     return n;
   }
