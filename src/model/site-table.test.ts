@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NativeNodeId1, PyNodeId1, ThreadIndex } from './ids.js';
-import { SITE_COLUMNS, SiteColumn, SiteTable } from './site-table.js';
+import { MarkColumn, SITE_COLUMNS, SiteColumn, SiteTable } from './site-table.js';
 
 const key = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [(i * 7 + 1) as PyNodeId1, (i % 3) as NativeNodeId1, (i % 5) as ThreadIndex, i % 4];
 
@@ -70,42 +70,49 @@ test('tempCount, tempBytes and updatedSeq are made only when asked for, then cov
   assert.equal(t.columns.updatedSeq.array.length, 32_768);
 });
 
-test('a column grows in place: the same array, its values kept, no copy left behind', () => {
+test('past a million entries a column grows in place: the same array, its values kept, no copy left behind', () => {
   // A copy at each doubling left the old array as garbage beside the new one: on call_sites the doubling from
   // 2 M to 4 M sites was summary's peak, seven 16 MiB columns twice over (docs/benchmarks.md, round twenty-one).
-  const t = new SiteTable();
-  for (let i = 0; i < 4096; i++) t.intern(...key(i));
-  const before = SITE_COLUMNS.filter((name) => name !== 'tempCount' && name !== 'tempBytes' && name !== 'updatedSeq').map((name) => t.columns[name].array);
-  before[0]![4095] = 7;
-  before[1]![0] = 3.5;
-  for (let i = 4096; i < 100_000; i++) t.intern(...key(i));
-  const after = SITE_COLUMNS.filter((name) => name !== 'tempCount' && name !== 'tempBytes' && name !== 'updatedSeq').map((name) => t.columns[name].array);
-  after.forEach((a, i) => {
-    assert.equal(a, before[i], SITE_COLUMNS[i]);
-    assert.equal(a.length, 131_072);
-  });
-  assert.deepEqual([after[0]![4095], after[1]![0], after[0]![99_999]], [7, 3.5, 0]);
-  const marks = t.peakMarks.array;
-  marks[5] = 9;
-  // A clone's columns are its own, and grow in place in turn.
-  const c = t.clone();
-  const cloned = c.columns.totalCount.array;
-  assert.notEqual(cloned, t.columns.totalCount.array);
-  assert.equal(cloned[4095], 7);
-  cloned[4095] = 8;
-  assert.equal(t.columns.totalCount.array[4095], 7);
-  for (let i = 100_000; i < 140_000; i++) c.intern(...key(i));
-  assert.equal(c.columns.totalCount.array, cloned);
-  assert.deepEqual([cloned.length, cloned[4095]], [262_144, 8]);
-  assert.deepEqual([c.peakMarks.array.length, c.peakMarks.array[5], t.peakMarks.array], [262_144, 9, marks]);
+  const million = 1 << 20;
+  const col = new SiteColumn(4096);
+  const marks = new MarkColumn();
+  col.ensure(million);
+  marks.ensure(million);
+  col.array[5] = 2.5;
+  marks.array[million - 1] = 9;
+  // Up to a million a plain array, copied as it doubles; one past it, a copy on a buffer that grows in place.
+  col.ensure(million + 1);
+  marks.ensure(million + 1);
+  const grown = col.array;
+  const grownMarks = marks.array;
+  assert.deepEqual([grown.length, grown[5], grownMarks.length, grownMarks[million - 1]], [2 * million, 2.5, 2 * million, 9]);
+  grown[2 * million - 1] = 4;
+  col.ensure(4 * million + 1);
+  marks.ensure(4 * million + 1);
+  assert.equal(col.array, grown);
+  assert.equal(marks.array, grownMarks);
+  assert.deepEqual([grown.length, grown[5], grown[2 * million - 1], grown[8 * million - 1], grownMarks.length, grownMarks[million - 1]], [8 * million, 2.5, 4, 0, 8 * million, 9]);
+  // A clone's column is its own, and grows in place in turn.
+  const c = col.clone();
+  const cloned = c.array;
+  assert.notEqual(cloned, grown);
+  cloned[5] = 7;
+  assert.equal(grown[5], 2.5);
+  c.ensure(9 * million);
+  assert.equal(c.array, cloned);
+  assert.deepEqual([cloned.length, cloned[5]], [16 * million, 7]);
+  const m = new MarkColumn(marks);
+  m.ensure(9 * million);
+  assert.deepEqual([m.array.length, m.array[million - 1], marks.array.length], [16 * million, 9, 8 * million]);
 });
 
-test('a column made from a plain array grows by a copy, then in place', () => {
+test('a column made from a plain array grows by a copy, and in place once past a million entries', () => {
   const col = new SiteColumn(Float64Array.of(1, 2, 3));
   col.ensure(5);
+  assert.deepEqual([...col.array], [1, 2, 3, 0, 0, 0]);
+  col.ensure((1 << 20) + 1);
   const grown = col.array;
-  assert.deepEqual([...grown], [1, 2, 3, 0, 0, 0]);
-  col.ensure(20);
+  col.ensure(1 << 22);
   assert.equal(col.array, grown);
-  assert.deepEqual([col.array.length, col.array[2], col.array[19]], [24, 3, 0]);
+  assert.deepEqual([grown.length, grown[2], grown[(1 << 22) - 1]], [6 << 20, 3, 0]); // doubling from 6
 });

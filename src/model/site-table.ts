@@ -12,7 +12,7 @@ export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'f
 export class SiteColumn {
   protected data: Float64Array;
   constructor(initial: number | Float64Array) {
-    this.data = typeof initial === 'number' ? resizableFloat64(initial) : initial;
+    this.data = typeof initial === 'number' ? float64Column(initial) : initial;
   }
   /** Nothing but the array: observers read it per event, inlined into the replay's hot path (see OnDemandColumn). */
   get array(): Float64Array {
@@ -24,18 +24,18 @@ export class SiteColumn {
   }
   /** A copy (an on-demand column's copy is on demand still). */
   clone(): SiteColumn {
-    const copy = resizableFloat64(this.data.length);
+    const copy = float64Column(this.data.length);
     copy.set(this.data);
     return new SiteColumn(copy);
   }
   /**
-   * Doubling, in place when the array's buffer can grow to that (resizableFloat64): no copy, nothing outgrown.
+   * Doubling, in place past IN_PLACE_FROM entries: no copy, nothing outgrown.
    */
   ensure(n: number): void {
     if (n <= this.data.length) return;
     let cap = this.data.length * 2;
     while (cap < n) cap *= 2;
-    this.data = grownFloat64(this.data, cap);
+    this.data = grownColumn(this.data, cap, float64Column);
   }
 }
 
@@ -46,45 +46,48 @@ interface ResizableBuffer {
 }
 type ResizableBufferConstructor = new (byteLength: number, options: { maxByteLength: number }) => ArrayBuffer;
 
-/** How far a column's buffer may grow in place, in entries: 2^24 (128 MiB of address space, none of it resident until used). */
+/**
+ * Past this many entries a column is on a resizable buffer and grows in place; below, a plain array grown by a
+ * copy. An element access through a resizable buffer costs more in V8's optimized code (its length is loaded
+ * each time): on accumulate's 4 k sites every column in place took ~8 % more CPU. A capture with over a million
+ * sites pays it, and only from there, for no copy and no outgrown column at the doublings after (call_sites, 2 M
+ * to 4 M: seven 16 MiB columns copied, the old ones left as garbage, summary's peak; docs/benchmarks.md, round
+ * twenty-one).
+ */
+const IN_PLACE_FROM = 1 << 20;
+/** How far a resizable column may grow in place, in entries: at least 2^24 (address space, not resident until used). */
 const RESERVED_ENTRIES = 1 << 24;
 
-/**
- * A Float64Array of `length` zeros that follows its buffer's length, the buffer resizable up to RESERVED_ENTRIES
- * (or 16 times `length` if more): growing it commits fresh pages instead of copying into a new array.
- */
-export function resizableFloat64(length: number): Float64Array {
-  const max = Math.max(RESERVED_ENTRIES, length * 16);
-  let buffer: ArrayBuffer;
+function resizableBuffer(bytes: number, entryBytes: number): ArrayBuffer | undefined {
   try {
-    buffer = new (ArrayBuffer as unknown as ResizableBufferConstructor)(length * 8, { maxByteLength: max * 8 });
+    return new (ArrayBuffer as unknown as ResizableBufferConstructor)(bytes, { maxByteLength: Math.max(RESERVED_ENTRIES * entryBytes, bytes * 16) });
   } catch {
     // No address space to reserve (a ulimit -v): a plain array, grown by copying.
-    return new Float64Array(length);
+    return undefined;
   }
-  return new Float64Array(buffer);
 }
 
-/** resizableFloat64() for 4-byte entries. */
-function resizableInt32(length: number): Int32Array {
-  const max = Math.max(RESERVED_ENTRIES, length * 16);
-  let buffer: ArrayBuffer;
-  try {
-    buffer = new (ArrayBuffer as unknown as ResizableBufferConstructor)(length * 4, { maxByteLength: max * 4 });
-  } catch {
-    return new Int32Array(length);
-  }
-  return new Int32Array(buffer);
+/** A Float64Array of `length` zeros: on a resizable buffer past IN_PLACE_FROM entries, the array following its length. */
+function float64Column(length: number): Float64Array {
+  const buffer = length > IN_PLACE_FROM ? resizableBuffer(length * 8, 8) : undefined;
+  return buffer === undefined ? new Float64Array(length) : new Float64Array(buffer);
 }
 
-/** `arr` (from resizableFloat64) with `cap` entries, its contents kept: the same array when its buffer could grow. */
-function grownFloat64(arr: Float64Array, cap: number): Float64Array {
+/** float64Column() for 4-byte entries. */
+function int32Column(length: number): Int32Array {
+  const buffer = length > IN_PLACE_FROM ? resizableBuffer(length * 4, 4) : undefined;
+  return buffer === undefined ? new Int32Array(length) : new Int32Array(buffer);
+}
+
+/** `arr` with `cap` entries, its contents kept: the same array when its buffer could grow to that. */
+function grownColumn<T extends Float64Array | Int32Array>(arr: T, cap: number, make: (length: number) => T): T {
   const buffer = arr.buffer as unknown as ResizableBuffer;
-  if (buffer.resizable && cap * 8 <= buffer.maxByteLength) {
-    buffer.resize(cap * 8);
+  const bytes = cap * arr.BYTES_PER_ELEMENT;
+  if (buffer.resizable && bytes <= buffer.maxByteLength) {
+    buffer.resize(bytes);
     return arr;
   }
-  const grown = resizableFloat64(cap);
+  const grown = make(cap);
   grown.set(arr);
   return grown;
 }
@@ -97,9 +100,9 @@ function grownFloat64(arr: Float64Array, cap: number): Float64Array {
 export class MarkColumn {
   private data: Int32Array;
   constructor(from?: MarkColumn) {
-    if (from === undefined) this.data = resizableInt32(4096);
+    if (from === undefined) this.data = int32Column(4096);
     else {
-      this.data = resizableInt32(from.data.length);
+      this.data = int32Column(from.data.length);
       this.data.set(from.data);
     }
   }
@@ -114,13 +117,7 @@ export class MarkColumn {
     if (n <= this.data.length) return;
     let cap = this.data.length * 2;
     while (cap < n) cap *= 2;
-    const buffer = this.data.buffer as unknown as ResizableBuffer;
-    if (buffer.resizable && cap * 4 <= buffer.maxByteLength) buffer.resize(cap * 4);
-    else {
-      const grown = resizableInt32(cap);
-      grown.set(this.data);
-      this.data = grown;
-    }
+    this.data = grownColumn(this.data, cap, int32Column);
   }
 }
 
@@ -156,12 +153,12 @@ export class OnDemandColumn extends SiteColumn {
   private make(): void {
     let cap = 4096;
     while (cap < this.wanted) cap *= 2;
-    this.data = resizableFloat64(cap);
+    this.data = float64Column(cap);
     this.wanted = -1;
   }
 }
 
-const EMPTY = resizableFloat64(0);
+const EMPTY = new Float64Array(0);
 
 /**
  * `arr` with room for `n` entries (doubling, contents kept): the per-site columns of observers that hold a
