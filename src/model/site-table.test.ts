@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NativeNodeId1, PyNodeId1, ThreadIndex } from './ids.js';
-import { MarkColumn, SITE_COLUMNS, SiteColumn, SiteTable } from './site-table.js';
+import { SITE_COLUMNS, SiteTable, siteCapacityFor } from './site-table.js';
 
 const key = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [(i * 7 + 1) as PyNodeId1, (i % 3) as NativeNodeId1, (i % 5) as ThreadIndex, i % 4];
 
@@ -70,49 +70,36 @@ test('tempCount, tempBytes and updatedSeq are made only when asked for, then cov
   assert.equal(t.columns.updatedSeq.array.length, 32_768);
 });
 
-test('past a million entries a column grows in place: the same array, its values kept, no copy left behind', () => {
+test('a table made with room for its sites does not grow: the same arrays, no copy left behind', () => {
   // A copy at each doubling left the old array as garbage beside the new one: on call_sites the doubling from
   // 2 M to 4 M sites was summary's peak, seven 16 MiB columns twice over (docs/benchmarks.md, round twenty-one).
-  const million = 1 << 20;
-  const col = new SiteColumn(4096);
-  const marks = new MarkColumn();
-  col.ensure(million);
-  marks.ensure(million);
-  col.array[5] = 2.5;
-  marks.array[million - 1] = 9;
-  // Up to a million a plain array, copied as it doubles; one past it, a copy on a buffer that grows in place.
-  col.ensure(million + 1);
-  marks.ensure(million + 1);
-  const grown = col.array;
-  const grownMarks = marks.array;
-  assert.deepEqual([grown.length, grown[5], grownMarks.length, grownMarks[million - 1]], [2 * million, 2.5, 2 * million, 9]);
-  grown[2 * million - 1] = 4;
-  col.ensure(4 * million + 1);
-  marks.ensure(4 * million + 1);
-  assert.equal(col.array, grown);
-  assert.equal(marks.array, grownMarks);
-  assert.deepEqual([grown.length, grown[5], grown[2 * million - 1], grown[8 * million - 1], grownMarks.length, grownMarks[million - 1]], [8 * million, 2.5, 4, 0, 8 * million, 9]);
-  // A clone's column is its own, and grows in place in turn.
-  const c = col.clone();
-  const cloned = c.array;
-  assert.notEqual(cloned, grown);
-  cloned[5] = 7;
-  assert.equal(grown[5], 2.5);
-  c.ensure(9 * million);
-  assert.equal(c.array, cloned);
-  assert.deepEqual([cloned.length, cloned[5]], [16 * million, 7]);
-  const m = new MarkColumn(marks);
-  m.ensure(9 * million);
-  assert.deepEqual([m.array.length, m.array[million - 1], marks.array.length], [16 * million, 9, 8 * million]);
+  const n = 100_000;
+  const t = new SiteTable(undefined, n);
+  const names = SITE_COLUMNS.filter((name) => name !== 'tempCount' && name !== 'tempBytes' && name !== 'updatedSeq');
+  const before = names.map((name) => t.columns[name].array);
+  const marks = t.peakMarks.array;
+  const bytes = t.byteLength;
+  for (let i = 0; i < n; i++) t.intern(...key(i));
+  names.forEach((name, i) => assert.equal(t.columns[name].array, before[i], name));
+  assert.equal(t.peakMarks.array, marks);
+  assert.equal(before[0]!.length, 131_072); // rounded up to a power of two
+  // Only the keys' index grew (from 4096, as it is filled with -1): the keys themselves had room.
+  const index = (c: number): number => c * 4;
+  assert.equal(t.byteLength - bytes, index(262_144) - index(8192));
+  // Past the room it asked for, the table doubles as before, its values kept.
+  t.columns.totalBytes.array[n - 1] = 5;
+  t.intern(...key(200_000));
+  for (let i = n + 1; i < 140_000; i++) t.intern(...key(i));
+  assert.deepEqual([t.columns.totalBytes.array.length, t.columns.totalBytes.array[n - 1], t.peakMarks.array.length], [262_144, 5, 262_144]);
+  assert.deepEqual([t.pyStack(0 as never), t.pyStack(n as never)], [key(0)[0], key(200_000)[0]]);
 });
 
-test('a column made from a plain array grows by a copy, and in place once past a million entries', () => {
-  const col = new SiteColumn(Float64Array.of(1, 2, 3));
-  col.ensure(5);
-  assert.deepEqual([...col.array], [1, 2, 3, 0, 0, 0]);
-  col.ensure((1 << 20) + 1);
-  const grown = col.array;
-  col.ensure(1 << 22);
-  assert.equal(col.array, grown);
-  assert.deepEqual([grown.length, grown[2], grown[(1 << 22) - 1]], [6 << 20, 3, 0]); // doubling from 6
+test('the room made at once: one site per 32 bytes of capture, from 4096 to 2^22 sites', () => {
+  assert.deepEqual(
+    [0, 32 * 4096, 88e6, 2 ** 40].map((bytes) => siteCapacityFor(bytes)),
+    [4096, 4096, 2_750_000, 1 << 22],
+  );
+  // The on-demand columns, once asked for, have the same room.
+  const t = new SiteTable(undefined, siteCapacityFor(88e6));
+  assert.deepEqual([t.columns.totalCount.array.length, t.columns.tempBytes.array.length, t.peakMarks.array.length], [1 << 22, 1 << 22, 1 << 22]);
 });

@@ -12,7 +12,7 @@ export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'f
 export class SiteColumn {
   protected data: Float64Array;
   constructor(initial: number | Float64Array) {
-    this.data = typeof initial === 'number' ? float64Column(initial) : initial;
+    this.data = typeof initial === 'number' ? new Float64Array(initial) : initial;
   }
   /** Nothing but the array: observers read it per event, inlined into the replay's hot path (see OnDemandColumn). */
   get array(): Float64Array {
@@ -24,72 +24,22 @@ export class SiteColumn {
   }
   /** A copy (an on-demand column's copy is on demand still). */
   clone(): SiteColumn {
-    const copy = float64Column(this.data.length);
-    copy.set(this.data);
-    return new SiteColumn(copy);
+    return new SiteColumn(this.data.slice());
   }
   /**
-   * Doubling, in place past IN_PLACE_FROM entries: no copy, nothing outgrown.
+   * Doubling. Growing by a quarter past 2^20 entries (at most 1.25x the sites rather than 2x) was tried and not
+   * kept: on call_sites at 20 % the read's peak rose from 556 to 798 MiB, the outgrown columns, more of them and
+   * of odd sizes, staying in malloc's heap (docs/benchmarks.md, round eighteen). A table made with the capacity
+   * the capture will need (SiteTable's `capacity`) does not grow.
    */
   ensure(n: number): void {
     if (n <= this.data.length) return;
     let cap = this.data.length * 2;
     while (cap < n) cap *= 2;
-    this.data = grownColumn(this.data, cap, float64Column);
+    const grown = new Float64Array(cap);
+    grown.set(this.data);
+    this.data = grown;
   }
-}
-
-interface ResizableBuffer {
-  readonly resizable: boolean;
-  readonly maxByteLength: number;
-  resize(byteLength: number): void;
-}
-type ResizableBufferConstructor = new (byteLength: number, options: { maxByteLength: number }) => ArrayBuffer;
-
-/**
- * Past this many entries a column is on a resizable buffer and grows in place; below, a plain array grown by a
- * copy. An element access through a resizable buffer costs more in V8's optimized code (its length is loaded
- * each time): on accumulate's 4 k sites every column in place took ~8 % more CPU. A capture with over a million
- * sites pays it, and only from there, for no copy and no outgrown column at the doublings after (call_sites, 2 M
- * to 4 M: seven 16 MiB columns copied, the old ones left as garbage, summary's peak; docs/benchmarks.md, round
- * twenty-one).
- */
-const IN_PLACE_FROM = 1 << 20;
-/** How far a resizable column may grow in place, in entries: at least 2^24 (address space, not resident until used). */
-const RESERVED_ENTRIES = 1 << 24;
-
-function resizableBuffer(bytes: number, entryBytes: number): ArrayBuffer | undefined {
-  try {
-    return new (ArrayBuffer as unknown as ResizableBufferConstructor)(bytes, { maxByteLength: Math.max(RESERVED_ENTRIES * entryBytes, bytes * 16) });
-  } catch {
-    // No address space to reserve (a ulimit -v): a plain array, grown by copying.
-    return undefined;
-  }
-}
-
-/** A Float64Array of `length` zeros: on a resizable buffer past IN_PLACE_FROM entries, the array following its length. */
-function float64Column(length: number): Float64Array {
-  const buffer = length > IN_PLACE_FROM ? resizableBuffer(length * 8, 8) : undefined;
-  return buffer === undefined ? new Float64Array(length) : new Float64Array(buffer);
-}
-
-/** float64Column() for 4-byte entries. */
-function int32Column(length: number): Int32Array {
-  const buffer = length > IN_PLACE_FROM ? resizableBuffer(length * 4, 4) : undefined;
-  return buffer === undefined ? new Int32Array(length) : new Int32Array(buffer);
-}
-
-/** `arr` with `cap` entries, its contents kept: the same array when its buffer could grow to that. */
-function grownColumn<T extends Float64Array | Int32Array>(arr: T, cap: number, make: (length: number) => T): T {
-  const buffer = arr.buffer as unknown as ResizableBuffer;
-  const bytes = cap * arr.BYTES_PER_ELEMENT;
-  if (buffer.resizable && bytes <= buffer.maxByteLength) {
-    buffer.resize(bytes);
-    return arr;
-  }
-  const grown = make(cap);
-  grown.set(arr);
-  return grown;
 }
 
 /**
@@ -99,12 +49,8 @@ function grownColumn<T extends Float64Array | Int32Array>(arr: T, cap: number, m
  */
 export class MarkColumn {
   private data: Int32Array;
-  constructor(from?: MarkColumn) {
-    if (from === undefined) this.data = int32Column(4096);
-    else {
-      this.data = int32Column(from.data.length);
-      this.data.set(from.data);
-    }
+  constructor(initial: number | MarkColumn) {
+    this.data = typeof initial === 'number' ? new Int32Array(initial) : initial.data.slice();
   }
   get array(): Int32Array {
     return this.data;
@@ -112,12 +58,9 @@ export class MarkColumn {
   get byteLength(): number {
     return this.data.byteLength;
   }
-  /** Doubling, in place as SiteColumn's. */
+  /** Doubling, as SiteColumn's. */
   ensure(n: number): void {
-    if (n <= this.data.length) return;
-    let cap = this.data.length * 2;
-    while (cap < n) cap *= 2;
-    this.data = grownColumn(this.data, cap, int32Column);
+    this.data = grownTo(this.data, n, newInt32Array);
   }
 }
 
@@ -143,7 +86,7 @@ export class OnDemandColumn extends SiteColumn {
     return this.data;
   }
   override clone(): SiteColumn {
-    return this.wanted < 0 ? super.clone() : new OnDemandColumn(this.wanted);
+    return this.wanted < 0 ? new SiteColumn(this.data.slice()) : new OnDemandColumn(this.wanted);
   }
   override ensure(n: number): void {
     if (this.wanted < 0) super.ensure(n);
@@ -153,7 +96,7 @@ export class OnDemandColumn extends SiteColumn {
   private make(): void {
     let cap = 4096;
     while (cap < this.wanted) cap *= 2;
-    this.data = float64Column(cap);
+    this.data = new Float64Array(cap);
     this.wanted = -1;
   }
 }
@@ -213,7 +156,8 @@ class SiteKeys {
   private mask: number;
   count = 0;
 
-  constructor(initialCapacity: number, from?: SiteKeys) {
+  /** `valuesCapacity`: sites the keys have room for before they grow (the index of slots starts from `initialCapacity` still). */
+  constructor(initialCapacity: number, from?: SiteKeys, valuesCapacity = initialCapacity) {
     if (from !== undefined) {
       this.values = from.values.slice();
       this.slots = from.slots.slice();
@@ -225,7 +169,7 @@ class SiteKeys {
     while (cap < initialCapacity * 2) cap *= 2;
     this.slots = new Int32Array(cap).fill(-1);
     this.mask = cap - 1;
-    this.values = new Int32Array(Math.max(16, initialCapacity) * 4);
+    this.values = new Int32Array(Math.max(16, valuesCapacity) * 4);
   }
 
   intern(a: number, b: number, c: number, d: number): number {
@@ -279,18 +223,40 @@ class SiteKeys {
   }
 }
 
+const MIN_CAPACITY = 4096;
+/** The most sites a table makes room for at once (32 MiB a column): past it, the columns double as they fill. */
+const MAX_INITIAL_CAPACITY = 1 << 22;
+
+/**
+ * The sites to make room for at once (SiteTable's `capacity`) for a capture file of `fileBytes` bytes: one per 32
+ * bytes, the densest of the benchmark's captures (call_sites: ~3 M sites in 88 MB, 29 bytes a site). A table
+ * that grows doubles its columns, each copied while the old one waits for a collection: on call_sites the
+ * doubling from 2 M to 4 M sites was summary's peak, seven 16 MiB columns twice over (docs/benchmarks.md,
+ * round twenty-one). A capture with fewer sites leaves the rest of the room untouched (no resident memory).
+ */
+export function siteCapacityFor(fileBytes: number): number {
+  return Math.min(MAX_INITIAL_CAPACITY, Math.max(MIN_CAPACITY, Math.floor(fileBytes / 32)));
+}
+
 export class SiteTable implements ReadonlySiteTable {
   private readonly keys: SiteKeys;
   readonly columns: Record<SiteColumnName, SiteColumn>;
   /** The replay's peak marks (MarkColumn). */
   readonly peakMarks: MarkColumn;
 
-  constructor(from?: SiteTable) {
+  /**
+   * `capacity`: the sites to make room for at once (rounded up to a power of two, at least 4096; see
+   * siteCapacityFor()). Room not used yet costs address space only: a new typed array's pages are untouched
+   * zeros until written. The index of the keys (filled with -1) grows from 4096 as before.
+   */
+  constructor(from?: SiteTable, capacity = MIN_CAPACITY) {
+    let cap = MIN_CAPACITY;
+    while (cap < capacity) cap *= 2;
     const cols = {} as Record<SiteColumnName, SiteColumn>;
-    for (const name of SITE_COLUMNS) cols[name] = from === undefined ? (ON_DEMAND.has(name) ? new OnDemandColumn(4096) : new SiteColumn(4096)) : from.columns[name].clone();
+    for (const name of SITE_COLUMNS) cols[name] = from === undefined ? (ON_DEMAND.has(name) ? new OnDemandColumn(cap) : new SiteColumn(cap)) : from.columns[name].clone();
     this.columns = cols;
-    this.peakMarks = new MarkColumn(from?.peakMarks);
-    this.keys = new SiteKeys(4096, from?.keys);
+    this.peakMarks = new MarkColumn(from?.peakMarks ?? cap);
+    this.keys = new SiteKeys(MIN_CAPACITY, from?.keys, cap);
   }
 
   /** An independent copy: the same sites and column values (a model of the middle of a stream). */
