@@ -5,6 +5,7 @@ import { statSync } from 'node:fs';
 import type { CaptureModel } from '../model/model.js';
 import { SeqOrderer } from '../capture/order.js';
 import { type BuildOptions, ModelBuilder } from '../model/builder.js';
+import { siteCapacityFor } from '../model/site-table.js';
 import { fileSymbolizer } from './symbolizer.js';
 import { lineTableResolver } from '../model/lines.js';
 import { readCaptureFile } from './capture-file.js';
@@ -47,7 +48,7 @@ async function readModel(io: Io, path: string, options: LoadOptions): Promise<Ca
   }
   // Before the hot functions are first optimized, and before the young generation grows.
   useReportFlags();
-  const builder = new ModelBuilder({ lineResolver: lineTableResolver(), symbolizer: fileSymbolizer(), ...options });
+  const builder = new ModelBuilder({ lineResolver: lineTableResolver(), symbolizer: fileSymbolizer(), siteCapacity: siteCapacityFor(size), ...options });
   // The decoder gives blocks in file order; the replay needs seq order across threads.
   const orderer = new SeqOrderer(builder);
   const progress = byteProgress(io, `reading ${path}`, size, options.forceProgress === true ? { force: true } : {});

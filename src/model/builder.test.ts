@@ -267,3 +267,19 @@ test("freeAt() replays as free() does, with the address taken from eventAddress 
     }
   }
 });
+
+test('the site table has the room the builder is told of at once, and the same model as without it', () => {
+  // load-model.ts tells it from the file's size (siteCapacityFor): call_sites' columns no longer double (docs/benchmarks.md, round twenty-one).
+  const stream = randomStream(7, { events: 1500 });
+  const roomy = new ModelBuilder({ lineResolver: instrAsLine, siteCapacity: 100_000 });
+  const plain = new ModelBuilder({ lineResolver: instrAsLine });
+  replay(stream, roomy);
+  replay(stream, plain);
+  const a = roomy.finish();
+  const b = plain.finish();
+  assert.deepEqual([a.sites.columns.totalBytes.array.length, b.sites.columns.totalBytes.array.length], [131_072, 4096]);
+  assert.equal(a.sites.size, b.sites.size);
+  for (const col of ['totalBytes', 'totalCount', 'liveBytes', 'peakBytes', 'peakCount'] as const) {
+    assert.deepEqual(a.sites.columns[col].array.slice(0, a.sites.size), b.sites.columns[col].array.slice(0, b.sites.size), col);
+  }
+});

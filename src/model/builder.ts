@@ -49,6 +49,8 @@ export interface BuildOptions {
   readonly window?: WindowOption | undefined;
   /** Names native frames from the image files (an edge function: it reads them). */
   readonly symbolizer?: NativeSymbolizer | undefined;
+  /** Sites to make room for at once (SiteTable's `capacity`, siteCapacityFor()); the table grows past it. */
+  readonly siteCapacity?: number | undefined;
 }
 
 const MARKER_TRACKING_STARTED = MARKER_KINDS.indexOf('tracking-started');
@@ -60,7 +62,7 @@ const EMPTY_HEADER: CaptureHeader = { ...EMPTY_FILE_HEADER, version: 0, minReade
 export class ModelBuilder implements CaptureVisitor {
   private hdr: CaptureHeader = EMPTY_HEADER;
   private readonly observer: ReplayObserver | undefined;
-  private readonly sites = new SiteTable();
+  private readonly sites: SiteTable;
   private readonly stacks: StackResolver;
   private readonly replay: HeapReplay;
   private readonly snapshots: SnapshotLog;
@@ -88,6 +90,7 @@ export class ModelBuilder implements CaptureVisitor {
   constructor(options: BuildOptions = {}) {
     this.durationNs = 0;
     this.observer = options.observer;
+    this.sites = new SiteTable(undefined, options.siteCapacity);
     this.stacks = new StackResolver(this.sites, options.lineResolver ?? firstLineResolver, options.symbolizer);
     this.replay = new HeapReplay(this.sites, { observer: options.observer, temporaryThreshold: options.temporaryThreshold, window: options.window });
     this.snapshots = new SnapshotLog(options.observer);

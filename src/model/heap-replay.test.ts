@@ -29,3 +29,26 @@ test('the temporary-allocation columns are made only when the replay counts them
   assert.equal(counted.columns.tempBytes.array[0], 32);
   assert.equal(counted.columns.updatedSeq.byteLength, 0);
 });
+
+test("the peak marks (4 bytes) start over before the epoch passes 2^31, and a site's value at the peak stays", () => {
+  const sites = new SiteTable();
+  const replay = new HeapReplay(sites, { observer: undefined, temporaryThreshold: undefined, window: undefined });
+  const a = sites.intern(1 as PyNodeId1, 0 as NativeNodeId1, 0 as ThreadIndex, 0);
+  const b = sites.intern(2 as PyNodeId1, 0 as NativeNodeId1, 0 as ThreadIndex, 0);
+  // As after 2^31 - 2 new peaks (too many events for a test).
+  (replay as unknown as { epoch: number }).epoch = 0x7fffffff - 1;
+  let seq = 0;
+  const alloc = (site: typeof a, address: number, size: number): void => {
+    replay.eventAddress[0] = address;
+    replay.allocAt(site, 0 as ThreadIndex, seq++, size, 0);
+  };
+  alloc(a, 0x1000, 100); // a new peak: 100
+  alloc(b, 0x2000, 50); // a new peak: 150, a at 100 and b at 50
+  replay.eventAddress[0] = 0x1000;
+  replay.freeAt(seq++, 100, 0); // a's value at the peak saved
+  alloc(a, 0x3000, 10); // a changes again: its saved value stays
+  const totals = replay.totals(true, 0);
+  assert.equal(totals.peakHeap, 150);
+  assert.deepEqual([sites.columns.peakBytes.array[a], sites.columns.peakBytes.array[b], sites.columns.peakCount.array[a]], [100, 50, 1]);
+  assert.deepEqual([sites.columns.liveBytes.array[a], sites.columns.liveBytes.array[b]], [10, 50]);
+});

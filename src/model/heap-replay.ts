@@ -79,7 +79,7 @@ export class HeapReplay {
   private liveBytes: Float64Array = new Float64Array(0);
   private peakCounts: Float64Array = new Float64Array(0);
   private peakBytes: Float64Array = new Float64Array(0);
-  private peakMark: Float64Array = new Float64Array(0);
+  private peakMark: Int32Array = new Int32Array(0);
 
   private readonly live: LiveTable;
   private readonly tracked: LiveTable; // PyTraceMalloc_Track'ed memory that malloc did not report
@@ -219,7 +219,7 @@ export class HeapReplay {
     if (heap > this.peakHeap && seq >= this.fromSeq && seq < this.toSeq) {
       this.peakHeap = heap;
       this.peakSeq = seq;
-      this.epoch++;
+      this.nextEpoch();
     }
   }
 
@@ -374,6 +374,17 @@ export class HeapReplay {
     }
   }
 
+  /**
+   * A new peak: every site's mark is behind the epoch now. The marks are 4 bytes (MarkColumn): at 2^31 - 1 they
+   * start over at 0 (all behind, as they are at a new epoch) and the epoch at 1.
+   */
+  private nextEpoch(): void {
+    if (++this.epoch === EPOCH_LIMIT) {
+      this.sites.peakMarks.array.fill(0);
+      this.epoch = 1;
+    }
+  }
+
   private refreshColumns(): void {
     const c = this.sites.columns;
     this.totalCount = c.totalCount.array;
@@ -382,7 +393,7 @@ export class HeapReplay {
     this.liveBytes = c.liveBytes.array;
     this.peakCounts = c.peakCount.array;
     this.peakBytes = c.peakBytes.array;
-    this.peakMark = c.peakMark.array;
+    this.peakMark = this.sites.peakMarks.array;
   }
 
   private acquire(site: SiteId, bytes: number, count: number, seq: number, thread: ThreadIndex, index: number): void {
@@ -399,7 +410,7 @@ export class HeapReplay {
     if (this.heap > this.peakHeap && seq >= this.fromSeq && seq < this.toSeq) {
       this.peakHeap = this.heap;
       this.peakSeq = seq;
-      this.epoch++;
+      this.nextEpoch();
     }
   }
 
@@ -432,7 +443,7 @@ export class HeapReplay {
     if (this.heap > this.peakHeap) {
       this.peakHeap = this.heap;
       this.peakSeq = this.lastSeq;
-      this.epoch++;
+      this.nextEpoch();
     }
   }
 
@@ -484,8 +495,9 @@ export class HeapReplay {
       // A site not changed since the latest peak has its live value as its value at the peak. Writing
       // that into the peak columns is safe in the middle of the stream: the replay reads a site's peak
       // columns only when its mark is the current epoch, and overwrites them otherwise (touch()).
+      const marks = this.sites.peakMarks.array;
       for (let s = 0; s < n; s++) {
-        if (c.peakMark.array[s] !== epoch) {
+        if (marks[s] !== epoch) {
           c.peakBytes.array[s] = c.liveBytes.array[s]!;
           c.peakCount.array[s] = c.liveCount.array[s]!;
         }
@@ -515,6 +527,9 @@ export class HeapReplay {
     };
   }
 }
+
+/** Where the epoch starts over (nextEpoch()): the largest value a peak mark (Int32) holds. */
+const EPOCH_LIMIT = 0x7fffffff;
 
 /** Bucket of the size histogram: 0 for 0 bytes, k for [2^(k-1), 2^k). */
 export function sizeBucket(size: number): number {

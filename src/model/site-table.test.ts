@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NativeNodeId1, PyNodeId1, ThreadIndex } from './ids.js';
-import { SITE_COLUMNS, SiteTable } from './site-table.js';
+import { SITE_COLUMNS, SiteTable, siteCapacityFor } from './site-table.js';
 
 const key = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [(i * 7 + 1) as PyNodeId1, (i % 3) as NativeNodeId1, (i % 5) as ThreadIndex, i % 4];
 
@@ -43,7 +43,9 @@ test('a site costs 16 bytes of key and 2 slots of index beside its columns (Int3
   for (let i = 0; i < n; i++) t.intern(...key(i));
   const capacity = 131_072; // doubling from 4,096
   const columns = (SITE_COLUMNS.length - 3) * capacity * 8; // the three on-demand columns hold nothing (below)
-  assert.ok(t.byteLength - columns <= capacity * 16 + 2 * capacity * 2 * 4, `${t.byteLength - columns} bytes of keys`);
+  // The replay's peak marks: 4 bytes a site (docs/benchmarks.md, round twenty-one).
+  assert.equal(t.peakMarks.byteLength, capacity * 4);
+  assert.ok(t.byteLength - columns - capacity * 4 <= capacity * 16 + 2 * capacity * 2 * 4, `${t.byteLength - columns} bytes of keys`);
 });
 
 test('tempCount, tempBytes and updatedSeq are made only when asked for, then cover every site', () => {
@@ -66,4 +68,38 @@ test('tempCount, tempBytes and updatedSeq are made only when asked for, then cov
   assert.equal(t.clone().columns.tempCount.array[n - 1], 5);
   assert.equal(t.columns.tempBytes.byteLength, 0);
   assert.equal(t.columns.updatedSeq.array.length, 32_768);
+});
+
+test('a table made with room for its sites does not grow: the same arrays, no copy left behind', () => {
+  // A copy at each doubling left the old array as garbage beside the new one: on call_sites the doubling from
+  // 2 M to 4 M sites was summary's peak, seven 16 MiB columns twice over (docs/benchmarks.md, round twenty-one).
+  const n = 100_000;
+  const t = new SiteTable(undefined, n);
+  const names = SITE_COLUMNS.filter((name) => name !== 'tempCount' && name !== 'tempBytes' && name !== 'updatedSeq');
+  const before = names.map((name) => t.columns[name].array);
+  const marks = t.peakMarks.array;
+  const bytes = t.byteLength;
+  for (let i = 0; i < n; i++) t.intern(...key(i));
+  names.forEach((name, i) => assert.equal(t.columns[name].array, before[i], name));
+  assert.equal(t.peakMarks.array, marks);
+  assert.equal(before[0]!.length, 131_072); // rounded up to a power of two
+  // Only the keys' index grew (from 4096, as it is filled with -1): the keys themselves had room.
+  const index = (c: number): number => c * 4;
+  assert.equal(t.byteLength - bytes, index(262_144) - index(8192));
+  // Past the room it asked for, the table doubles as before, its values kept.
+  t.columns.totalBytes.array[n - 1] = 5;
+  t.intern(...key(200_000));
+  for (let i = n + 1; i < 140_000; i++) t.intern(...key(i));
+  assert.deepEqual([t.columns.totalBytes.array.length, t.columns.totalBytes.array[n - 1], t.peakMarks.array.length], [262_144, 5, 262_144]);
+  assert.deepEqual([t.pyStack(0 as never), t.pyStack(n as never)], [key(0)[0], key(200_000)[0]]);
+});
+
+test('the room made at once: one site per 32 bytes of capture, from 4096 to 2^22 sites', () => {
+  assert.deepEqual(
+    [0, 32 * 4096, 88e6, 2 ** 40].map((bytes) => siteCapacityFor(bytes)),
+    [4096, 4096, 2_750_000, 1 << 22],
+  );
+  // The on-demand columns, once asked for, have the same room.
+  const t = new SiteTable(undefined, siteCapacityFor(88e6));
+  assert.deepEqual([t.columns.totalCount.array.length, t.columns.tempBytes.array.length, t.peakMarks.array.length], [1 << 22, 1 << 22, 1 << 22]);
 });

@@ -29,7 +29,8 @@ export class SiteColumn {
   /**
    * Doubling. Growing by a quarter past 2^20 entries (at most 1.25x the sites rather than 2x) was tried and not
    * kept: on call_sites at 20 % the read's peak rose from 556 to 798 MiB, the outgrown columns, more of them and
-   * of odd sizes, staying in malloc's heap (docs/benchmarks.md, round eighteen).
+   * of odd sizes, staying in malloc's heap (docs/benchmarks.md, round eighteen). A table made with the capacity
+   * the capture will need (SiteTable's `capacity`) does not grow.
    */
   ensure(n: number): void {
     if (n <= this.data.length) return;
@@ -38,6 +39,28 @@ export class SiteColumn {
     const grown = new Float64Array(cap);
     grown.set(this.data);
     this.data = grown;
+  }
+}
+
+/**
+ * The replay's peak marks (heap-replay.ts: the epoch at which a site's peak columns were last saved), in 4 bytes
+ * a site rather than a SiteColumn's 8: the replay keeps the epoch below 2^31 (it starts the marks over there).
+ * Not one of the columns the model hands to analyses: only the replay reads it.
+ */
+export class MarkColumn {
+  private data: Int32Array;
+  constructor(initial: number | MarkColumn) {
+    this.data = typeof initial === 'number' ? new Int32Array(initial) : initial.data.slice();
+  }
+  get array(): Int32Array {
+    return this.data;
+  }
+  get byteLength(): number {
+    return this.data.byteLength;
+  }
+  /** Doubling, as SiteColumn's. */
+  ensure(n: number): void {
+    this.data = grownTo(this.data, n, newInt32Array);
   }
 }
 
@@ -102,7 +125,7 @@ export const newInt32Array = (length: number): Int32Array<ArrayBuffer> => new In
 export const newUint8Array = (length: number): Uint8Array<ArrayBuffer> => new Uint8Array(length);
 export const newFloat64Array = (length: number): Float64Array<ArrayBuffer> => new Float64Array(length);
 
-export const SITE_COLUMNS = ['totalCount', 'totalBytes', 'liveCount', 'liveBytes', 'peakCount', 'peakBytes', 'peakMark', 'tempCount', 'tempBytes', 'updatedSeq'] as const;
+export const SITE_COLUMNS = ['totalCount', 'totalBytes', 'liveCount', 'liveBytes', 'peakCount', 'peakBytes', 'tempCount', 'tempBytes', 'updatedSeq'] as const;
 export type SiteColumnName = (typeof SITE_COLUMNS)[number];
 /** Columns made only when read or written (SiteColumn): temporary allocations, and aggregated captures' updates. */
 const ON_DEMAND: ReadonlySet<SiteColumnName> = new Set(['tempCount', 'tempBytes', 'updatedSeq']);
@@ -133,7 +156,8 @@ class SiteKeys {
   private mask: number;
   count = 0;
 
-  constructor(initialCapacity: number, from?: SiteKeys) {
+  /** `valuesCapacity`: sites the keys have room for before they grow (the index of slots starts from `initialCapacity` still). */
+  constructor(initialCapacity: number, from?: SiteKeys, valuesCapacity = initialCapacity) {
     if (from !== undefined) {
       this.values = from.values.slice();
       this.slots = from.slots.slice();
@@ -145,7 +169,7 @@ class SiteKeys {
     while (cap < initialCapacity * 2) cap *= 2;
     this.slots = new Int32Array(cap).fill(-1);
     this.mask = cap - 1;
-    this.values = new Int32Array(Math.max(16, initialCapacity) * 4);
+    this.values = new Int32Array(Math.max(16, valuesCapacity) * 4);
   }
 
   intern(a: number, b: number, c: number, d: number): number {
@@ -199,15 +223,40 @@ class SiteKeys {
   }
 }
 
+const MIN_CAPACITY = 4096;
+/** The most sites a table makes room for at once (32 MiB a column): past it, the columns double as they fill. */
+const MAX_INITIAL_CAPACITY = 1 << 22;
+
+/**
+ * The sites to make room for at once (SiteTable's `capacity`) for a capture file of `fileBytes` bytes: one per 32
+ * bytes, the densest of the benchmark's captures (call_sites: ~3 M sites in 88 MB, 29 bytes a site). A table
+ * that grows doubles its columns, each copied while the old one waits for a collection: on call_sites the
+ * doubling from 2 M to 4 M sites was summary's peak, seven 16 MiB columns twice over (docs/benchmarks.md,
+ * round twenty-one). A capture with fewer sites leaves the rest of the room untouched (no resident memory).
+ */
+export function siteCapacityFor(fileBytes: number): number {
+  return Math.min(MAX_INITIAL_CAPACITY, Math.max(MIN_CAPACITY, Math.floor(fileBytes / 32)));
+}
+
 export class SiteTable implements ReadonlySiteTable {
   private readonly keys: SiteKeys;
   readonly columns: Record<SiteColumnName, SiteColumn>;
+  /** The replay's peak marks (MarkColumn). */
+  readonly peakMarks: MarkColumn;
 
-  constructor(from?: SiteTable) {
+  /**
+   * `capacity`: the sites to make room for at once (rounded up to a power of two, at least 4096; see
+   * siteCapacityFor()). Room not used yet costs address space only: a new typed array's pages are untouched
+   * zeros until written. The index of the keys (filled with -1) grows from 4096 as before.
+   */
+  constructor(from?: SiteTable, capacity = MIN_CAPACITY) {
+    let cap = MIN_CAPACITY;
+    while (cap < capacity) cap *= 2;
     const cols = {} as Record<SiteColumnName, SiteColumn>;
-    for (const name of SITE_COLUMNS) cols[name] = from === undefined ? (ON_DEMAND.has(name) ? new OnDemandColumn(4096) : new SiteColumn(4096)) : from.columns[name].clone();
+    for (const name of SITE_COLUMNS) cols[name] = from === undefined ? (ON_DEMAND.has(name) ? new OnDemandColumn(cap) : new SiteColumn(cap)) : from.columns[name].clone();
     this.columns = cols;
-    this.keys = new SiteKeys(4096, from?.keys);
+    this.peakMarks = new MarkColumn(from?.peakMarks ?? cap);
+    this.keys = new SiteKeys(MIN_CAPACITY, from?.keys, cap);
   }
 
   /** An independent copy: the same sites and column values (a model of the middle of a stream). */
@@ -222,7 +271,10 @@ export class SiteTable implements ReadonlySiteTable {
   intern(pyStack: PyNodeId1, nativeStack: NativeNodeId1, thread: ThreadIndex, allocator: number): SiteId {
     const before = this.keys.count;
     const id = this.keys.intern(pyStack, nativeStack, thread, allocator);
-    if (this.keys.count !== before) for (const name of SITE_COLUMNS) this.columns[name].ensure(id + 1);
+    if (this.keys.count !== before) {
+      for (const name of SITE_COLUMNS) this.columns[name].ensure(id + 1);
+      this.peakMarks.ensure(id + 1);
+    }
     return id as SiteId;
   }
 
@@ -240,7 +292,7 @@ export class SiteTable implements ReadonlySiteTable {
   }
 
   get byteLength(): number {
-    let n = this.keys.byteLength;
+    let n = this.keys.byteLength + this.peakMarks.byteLength;
     for (const name of SITE_COLUMNS) n += this.columns[name].byteLength;
     return n;
   }

@@ -26,8 +26,8 @@ export function modelDigest(model: CaptureModel): Record<string, unknown> {
     const key = siteName(model, s);
     const entry = (sites[key] ??= {});
     for (const col of SITE_COLUMNS) {
-      // The mark is the replay's bookkeeping, not a figure of the capture.
-      if (col === 'peakMark' || col === 'updatedSeq') continue;
+      // Bookkeeping of aggregated captures, not a figure of the capture.
+      if (col === 'updatedSeq') continue;
       entry[col] = (entry[col] ?? 0) + (model.sites.columns[col].array[s] as number);
     }
   }
