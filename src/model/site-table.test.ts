@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NativeNodeId1, PyNodeId1, ThreadIndex } from './ids.js';
-import { SITE_COLUMNS, SiteTable, siteCapacityFor } from './site-table.js';
+import { ROOM_FROM_SITES, SITE_COLUMNS, SiteTable, siteCapacityFor } from './site-table.js';
 
 const key = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [(i * 7 + 1) as PyNodeId1, (i % 3) as NativeNodeId1, (i % 5) as ThreadIndex, i % 4];
 
@@ -70,28 +70,40 @@ test('tempCount, tempBytes and updatedSeq are made only when asked for, then cov
   assert.equal(t.columns.updatedSeq.array.length, 32_768);
 });
 
-test('a table made with room for its sites does not grow: the same arrays, no copy left behind', () => {
+test('past roomFrom sites a table grows to its room at once, then keeps its arrays; past the room it doubles', () => {
   // A copy at each doubling left the old array as garbage beside the new one: on call_sites the doubling from
   // 2 M to 4 M sites was summary's peak, seven 16 MiB columns twice over (docs/benchmarks.md, round twenty-one).
   const n = 100_000;
-  const t = new SiteTable(undefined, n);
+  const roomFrom = 8192;
+  const t = new SiteTable(undefined, n, roomFrom);
   const names = SITE_COLUMNS.filter((name) => name !== 'tempCount' && name !== 'tempBytes' && name !== 'updatedSeq');
+  for (let i = 0; i < roomFrom; i++) t.intern(...key(i));
+  assert.equal(t.columns.totalBytes.array.length, roomFrom, 'doubling from 4096 up to roomFrom');
+  t.columns.totalBytes.array[roomFrom - 1] = 7;
+  t.intern(...key(roomFrom));
   const before = names.map((name) => t.columns[name].array);
   const marks = t.peakMarks.array;
   const bytes = t.byteLength;
-  for (let i = 0; i < n; i++) t.intern(...key(i));
+  assert.deepEqual([before[0]!.length, marks.length, t.room, t.columns.totalBytes.array[roomFrom - 1]], [131_072, 131_072, 131_072, 7], 'the room at once, rounded up to a power of two');
+  for (let i = roomFrom + 1; i < n; i++) t.intern(...key(i));
   names.forEach((name, i) => assert.equal(t.columns[name].array, before[i], name));
   assert.equal(t.peakMarks.array, marks);
-  assert.equal(before[0]!.length, 131_072); // rounded up to a power of two
-  // Only the keys' index grew (from 4096, as it is filled with -1): the keys themselves had room.
+  // Only the keys' index grew (it is filled with -1, so it doubles as the sites come): the keys had room.
   const index = (c: number): number => c * 4;
-  assert.equal(t.byteLength - bytes, index(262_144) - index(8192));
+  assert.equal(t.byteLength - bytes, index(262_144) - index(32_768));
   // Past the room it asked for, the table doubles as before, its values kept.
   t.columns.totalBytes.array[n - 1] = 5;
-  t.intern(...key(200_000));
-  for (let i = n + 1; i < 140_000; i++) t.intern(...key(i));
+  for (let i = n; i < 140_000; i++) t.intern(...key(i));
   assert.deepEqual([t.columns.totalBytes.array.length, t.columns.totalBytes.array[n - 1], t.peakMarks.array.length], [262_144, 5, 262_144]);
-  assert.deepEqual([t.pyStack(0 as never), t.pyStack(n as never)], [key(0)[0], key(200_000)[0]]);
+  assert.deepEqual([t.pyStack(0 as never), t.pyStack(139_999 as never)], [key(0)[0], key(139_999)[0]]);
+});
+
+test('a table with room but fewer than roomFrom sites makes none of it: it doubles from 4096', () => {
+  // Room made up front for few sites cost churn 2.3-2.6 MB of peak (docs/benchmarks.md, round twenty-one).
+  const t = new SiteTable(undefined, 1 << 22);
+  for (let i = 0; i < 5000; i++) t.intern(...key(i));
+  assert.deepEqual([t.columns.totalBytes.array.length, t.peakMarks.array.length, t.room], [8192, 8192, 1 << 22]);
+  assert.equal(ROOM_FROM_SITES, 1 << 20);
 });
 
 test('the room made at once: one site per 32 bytes of capture, from 4096 to 2^22 sites', () => {
@@ -100,6 +112,8 @@ test('the room made at once: one site per 32 bytes of capture, from 4096 to 2^22
     [4096, 4096, 2_750_000, 1 << 22],
   );
   // The on-demand columns, once asked for, have the same room.
-  const t = new SiteTable(undefined, siteCapacityFor(88e6));
+  const t = new SiteTable(undefined, siteCapacityFor(88e6), 4096);
+  t.intern(...key(0));
+  for (let i = 1; i <= 4096; i++) t.intern(...key(i));
   assert.deepEqual([t.columns.totalCount.array.length, t.columns.tempBytes.array.length, t.peakMarks.array.length], [1 << 22, 1 << 22, 1 << 22]);
 });

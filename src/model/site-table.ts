@@ -156,20 +156,35 @@ class SiteKeys {
   private mask: number;
   count = 0;
 
-  /** `valuesCapacity`: sites the keys have room for before they grow (the index of slots starts from `initialCapacity` still). */
-  constructor(initialCapacity: number, from?: SiteKeys, valuesCapacity = initialCapacity) {
+  /** The room (SiteTable's): past `roomFrom` sites, the keys grow to `room` sites at once rather than doubling. */
+  private readonly room: number;
+  private readonly roomFrom: number;
+
+  constructor(initialCapacity: number, from?: SiteKeys, room = initialCapacity, roomFrom = Infinity) {
     if (from !== undefined) {
       this.values = from.values.slice();
       this.slots = from.slots.slice();
       this.mask = from.mask;
       this.count = from.count;
+      this.room = from.room;
+      this.roomFrom = from.roomFrom;
       return;
     }
+    this.room = room;
+    this.roomFrom = roomFrom;
     let cap = 16;
     while (cap < initialCapacity * 2) cap *= 2;
     this.slots = new Int32Array(cap).fill(-1);
     this.mask = cap - 1;
-    this.values = new Int32Array(Math.max(16, valuesCapacity) * 4);
+    this.values = new Int32Array(Math.max(16, initialCapacity) * 4);
+  }
+
+  /** Room for `n` sites: doubling, or the room at once past roomFrom (SiteTable's constructor). */
+  private growValues(n: number): void {
+    const sites = n > this.roomFrom && this.room >= n ? this.room : (this.values.length / 4) * 2;
+    const grown = new Int32Array(sites * 4);
+    grown.set(this.values);
+    this.values = grown;
   }
 
   intern(a: number, b: number, c: number, d: number): number {
@@ -184,11 +199,7 @@ class SiteKeys {
       slot = (slot + 1) & this.mask;
     }
     const id = this.count++;
-    if ((id + 1) * 4 > this.values.length) {
-      const grown = new Int32Array(this.values.length * 2);
-      grown.set(this.values);
-      this.values = grown;
-    }
+    if ((id + 1) * 4 > this.values.length) this.growValues(id + 1);
     const base = id * 4;
     this.values[base] = a;
     this.values[base + 1] = b;
@@ -226,6 +237,13 @@ class SiteKeys {
 const MIN_CAPACITY = 4096;
 /** The most sites a table makes room for at once (32 MiB a column): past it, the columns double as they fill. */
 const MAX_INITIAL_CAPACITY = 1 << 22;
+/**
+ * The sites past which a table grows to its room at once (SiteTable's `capacity`) rather than doubling. Below it
+ * the table doubles from 4096: room made up front for a capture of few sites cost churn 2.3-2.6 MB of peak
+ * (V8 counts the untouched arrays as external memory and collects differently; docs/benchmarks.md, round
+ * twenty-one), and a doubling up to here copies at most 8 MiB a column.
+ */
+export const ROOM_FROM_SITES = 1 << 20;
 
 /**
  * The sites to make room for at once (SiteTable's `capacity`) for a capture file of `fileBytes` bytes: one per 32
@@ -244,19 +262,38 @@ export class SiteTable implements ReadonlySiteTable {
   /** The replay's peak marks (MarkColumn). */
   readonly peakMarks: MarkColumn;
 
+  /** Sites the columns hold (a power of two). */
+  private length: number;
+  /** Sites the table grows to at once past roomFrom (a power of two). */
+  readonly room: number;
+  private readonly roomFrom: number;
+
   /**
-   * `capacity`: the sites to make room for at once (rounded up to a power of two, at least 4096; see
-   * siteCapacityFor()). Room not used yet costs address space only: a new typed array's pages are untouched
-   * zeros until written. The index of the keys (filled with -1) grows from 4096 as before.
+   * `capacity`: the sites to make room for (rounded up to a power of two; see siteCapacityFor()). The table
+   * doubles from 4096 sites up to `roomFrom` (ROOM_FROM_SITES), then grows to the room at once: on call_sites
+   * the doubling from 2 M to 4 M sites was summary's peak, seven 16 MiB columns copied while the old ones wait
+   * for a collection (docs/benchmarks.md, round twenty-one). Room not used yet costs address space only: a new
+   * typed array's pages are untouched zeros until written.
    */
-  constructor(from?: SiteTable, capacity = MIN_CAPACITY) {
+  constructor(from?: SiteTable, capacity = MIN_CAPACITY, roomFrom = ROOM_FROM_SITES) {
     let cap = MIN_CAPACITY;
     while (cap < capacity) cap *= 2;
     const cols = {} as Record<SiteColumnName, SiteColumn>;
-    for (const name of SITE_COLUMNS) cols[name] = from === undefined ? (ON_DEMAND.has(name) ? new OnDemandColumn(cap) : new SiteColumn(cap)) : from.columns[name].clone();
+    for (const name of SITE_COLUMNS) cols[name] = from === undefined ? (ON_DEMAND.has(name) ? new OnDemandColumn(MIN_CAPACITY) : new SiteColumn(MIN_CAPACITY)) : from.columns[name].clone();
     this.columns = cols;
-    this.peakMarks = new MarkColumn(from?.peakMarks ?? cap);
-    this.keys = new SiteKeys(MIN_CAPACITY, from?.keys, cap);
+    this.peakMarks = new MarkColumn(from?.peakMarks ?? MIN_CAPACITY);
+    this.length = from?.length ?? MIN_CAPACITY;
+    this.room = from?.room ?? cap;
+    this.roomFrom = from?.roomFrom ?? roomFrom;
+    this.keys = new SiteKeys(MIN_CAPACITY, from?.keys, this.room, this.roomFrom);
+  }
+
+  /** Columns for `n` sites: doubled, or the room at once past roomFrom. */
+  private grow(n: number): void {
+    const to = n > this.roomFrom && this.room >= n ? this.room : n;
+    for (const name of SITE_COLUMNS) this.columns[name].ensure(to);
+    this.peakMarks.ensure(to);
+    while (this.length < to) this.length *= 2;
   }
 
   /** An independent copy: the same sites and column values (a model of the middle of a stream). */
@@ -271,10 +308,7 @@ export class SiteTable implements ReadonlySiteTable {
   intern(pyStack: PyNodeId1, nativeStack: NativeNodeId1, thread: ThreadIndex, allocator: number): SiteId {
     const before = this.keys.count;
     const id = this.keys.intern(pyStack, nativeStack, thread, allocator);
-    if (this.keys.count !== before) {
-      for (const name of SITE_COLUMNS) this.columns[name].ensure(id + 1);
-      this.peakMarks.ensure(id + 1);
-    }
+    if (this.keys.count !== before && id >= this.length) this.grow(id + 1);
     return id as SiteId;
   }
 
