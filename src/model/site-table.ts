@@ -29,8 +29,8 @@ export class SiteColumn {
   /**
    * Doubling. Growing by a quarter past 2^20 entries (at most 1.25x the sites rather than 2x) was tried and not
    * kept: on call_sites at 20 % the read's peak rose from 556 to 798 MiB, the outgrown columns, more of them and
-   * of odd sizes, staying in malloc's heap (docs/benchmarks.md, round eighteen). A table made with the capacity
-   * the capture will need (SiteTable's `capacity`) does not grow.
+   * of odd sizes, staying in malloc's heap (docs/benchmarks.md, round eighteen). A table with room for the sites
+   * the capture will have (SiteTable's `capacity`) grows to it once, past ROOM_FROM_SITES, and not again.
    */
   ensure(n: number): void {
     if (n <= this.data.length) return;
@@ -250,7 +250,8 @@ export const ROOM_FROM_SITES = 1 << 20;
  * bytes, the densest of the benchmark's captures (call_sites: ~3 M sites in 88 MB, 29 bytes a site). A table
  * that grows doubles its columns, each copied while the old one waits for a collection: on call_sites the
  * doubling from 2 M to 4 M sites was summary's peak, seven 16 MiB columns twice over (docs/benchmarks.md,
- * round twenty-one). A capture with fewer sites leaves the rest of the room untouched (no resident memory).
+ * round twenty-one). The room is made once the table passes ROOM_FROM_SITES; the part a capture does not use
+ * stays untouched (no resident memory).
  */
 export function siteCapacityFor(fileBytes: number): number {
   return Math.min(MAX_INITIAL_CAPACITY, Math.max(MIN_CAPACITY, Math.floor(fileBytes / 32)));
