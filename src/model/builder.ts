@@ -49,7 +49,7 @@ export interface BuildOptions {
   readonly window?: WindowOption | undefined;
   /** Names native frames from the image files (an edge function: it reads them). */
   readonly symbolizer?: NativeSymbolizer | undefined;
-  /** Sites to make room for at once (SiteTable's `capacity`, siteCapacityFor()); the table grows past it. */
+  /** Sites to make room for (SiteTable's `capacity`, siteCapacityFor()): made at once when the table passes ROOM_FROM_SITES; it grows past it. */
   readonly siteCapacity?: number | undefined;
 }
 
