@@ -117,3 +117,30 @@ test('the room made at once: one site per 32 bytes of capture, from 4096 to 2^22
   for (let i = 1; i <= 4096; i++) t.intern(...key(i));
   assert.deepEqual([t.columns.totalCount.array.length, t.columns.tempBytes.array.length, t.peakMarks.array.length], [1 << 22, 1 << 22, 1 << 22]);
 });
+
+test("the keys' index doubles at half full, region by region, and finds every site after it", () => {
+  // rehash() sorts the sites by their new home into the old index (a (home, id) pair a site: exactly its
+  // length at half full), then puts them in region by region (docs/benchmarks.md, round twenty-two).
+  const t = new SiteTable();
+  // Keys of wide components (a hash's every bit in play), in an order unlike their homes'.
+  const wide = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [((i * 2_654_435_761) >>> 1) as PyNodeId1, (i & 1 ? (i * 40_503) >>> 3 : 0) as NativeNodeId1, (i % 7) as ThreadIndex, i % 16];
+  const n = 300_000;
+  const indexBytes = (): number => t.byteLength - (t.byteLength - (t as unknown as { keys: { slots: Int32Array } }).keys.slots.byteLength);
+  let rehashes = 0;
+  let slots = indexBytes();
+  for (let i = 0; i < n; i++) {
+    assert.equal(t.intern(...wide(i)), i);
+    if (indexBytes() !== slots) {
+      rehashes++;
+      slots = indexBytes();
+      // Doubled at half full: the sites now fill a quarter of it.
+      assert.equal(slots / 4, (i + 1) * 4, `index doubled at ${i + 1} sites`);
+    }
+  }
+  assert.equal(rehashes, 7); // 8192 slots at 4096 sites, to 2^20 at 262 144
+  for (let i = n - 1; i >= 0; i -= 3) assert.equal(t.intern(...wide(i)), i);
+  for (let i = 0; i < n; i += 3) assert.equal(t.intern(...wide(i)), i);
+  for (let i = 1; i < n; i += 3) assert.equal(t.intern(...wide(i)), i);
+  assert.equal(t.size, n, 'no site interned twice');
+  assert.equal(t.intern(...wide(n)), n, 'a new key is new');
+});

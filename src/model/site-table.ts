@@ -206,7 +206,8 @@ class SiteKeys {
     this.values[base + 2] = c;
     this.values[base + 3] = d;
     this.slots[slot] = id;
-    if (this.count * 2 > this.slots.length) this.rehash();
+    // At half full (not past it): the old index then holds a (home, id) pair per site, rehash()'s scratch.
+    if (this.count * 2 >= this.slots.length) this.rehash();
     return id;
   }
 
@@ -218,21 +219,57 @@ class SiteKeys {
     return this.values.byteLength + this.slots.byteLength;
   }
 
+  /**
+   * The index doubled, its sites put in region by region rather than in id order: an id's home in an index of
+   * millions of slots is a cache miss, and the plain loop took one per site (call_sites: 0.3-0.9 s for 3 M
+   * sites; docs/benchmarks.md, round twenty-two). The sites are sorted by the top bits of their new home (a
+   * counting sort into 2^REHASH_BUCKET_BITS regions, each a few KiB of the new index) into the old index, which at
+   * half full (intern() rehashes there) holds exactly a (home, id) pair per site and is garbage after this; then each region's sites are
+   * put in while it is in the cache. Any order of insertion gives a valid index (linear probing without
+   * removals): the ids it finds are the same.
+   */
   private rehash(): void {
-    const cap = this.slots.length * 2;
-    const slots = new Int32Array(cap).fill(-1);
+    const n = this.count;
+    const scratch = this.slots;
+    const cap = scratch.length * 2;
     const mask = cap - 1;
     const values = this.values;
-    for (let id = 0; id < this.count; id++) {
+    const bits = 31 - Math.clz32(cap);
+    const shift = bits > REHASH_BUCKET_BITS ? bits - REHASH_BUCKET_BITS : 0;
+    const starts = REHASH_STARTS;
+    const buckets = cap >>> shift;
+    starts.fill(0, 0, buckets + 1);
+    for (let id = 0; id < n; id++) {
       const base = id * 4;
-      let slot = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!) & mask;
+      const home = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!) & mask;
+      const b = (home >>> shift) + 1;
+      starts[b] = starts[b]! + 1;
+    }
+    for (let b = 0; b < buckets; b++) starts[b + 1] = starts[b + 1]! + starts[b]!;
+    for (let id = 0; id < n; id++) {
+      const base = id * 4;
+      const home = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!) & mask;
+      const b = home >>> shift;
+      const at = starts[b]! * 2;
+      starts[b] = starts[b]! + 1;
+      scratch[at] = home;
+      scratch[at + 1] = id;
+    }
+    const slots = new Int32Array(cap).fill(-1);
+    for (let i = 0; i < n * 2; i += 2) {
+      let slot = scratch[i]!;
       while (slots[slot] !== -1) slot = (slot + 1) & mask;
-      slots[slot] = id;
+      slots[slot] = scratch[i + 1]!;
     }
     this.slots = slots;
     this.mask = mask;
   }
 }
+
+/** rehash()'s regions: 2^12 of them, their counts 16 KiB, each region of a 32 MiB index 8 KiB. */
+const REHASH_BUCKET_BITS = 12;
+const REHASH_STARTS = new Int32Array((1 << REHASH_BUCKET_BITS) + 1);
+
 
 const MIN_CAPACITY = 4096;
 /** The most sites a table makes room for at once (32 MiB a column): past it, the columns double as they fill. */
