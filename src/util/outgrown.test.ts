@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { COLLECT_FROM_BYTES, GROWTH_CHECK_UP_TO, GROWTH_RSS_SHARE, GROWTH_STEP_BYTES, collectNow, collectionsForced, heapGrowthCheck, oldGenerationBytes, outgrown } from './outgrown.js';
+import { COLLECT_FROM_BYTES, GROWTH_CHECK_UP_TO, GROWTH_RSS_SHARE, GROWTH_STEP_BYTES, GROWTH_WIDE_FROM, GROWTH_WIDE_SHARE, collectNow, collectionsForced, heapGrowthCheck, oldGenerationBytes, outgrown } from './outgrown.js';
 
 test('outgrown arrays are given back once enough bytes were outgrown, and the flags are as before', () => {
   const before = process.execArgv.join(' ');
@@ -152,4 +152,36 @@ test("external memory (array buffers, the read's chunks) counts in the growth: p
   check();
   await nextTask();
   assert.equal(ref.deref(), undefined, 'collected once the external memory grew past a step');
+});
+
+test('past GROWTH_WIDE_FROM of resident memory the step is a GROWTH_WIDE_SHARE-th of it, below it a GROWTH_RSS_SHARE-th', () => {
+  // call_sites' verdict collected every ~9 MiB of a 550 MiB read (docs/benchmarks.md, round twenty-two).
+  // Growth in external memory: the old generation kept stays 0, far from GROWTH_CHECK_UP_TO.
+  let external = 0;
+  let rss = 2 * GROWTH_WIDE_FROM;
+  const check = heapGrowthCheck(
+    () => 0,
+    () => rss,
+    () => external,
+  );
+  check(); // the first check collects
+  const before = collectionsForced();
+  external = rss / GROWTH_RSS_SHARE + 1; // past the narrow share, not the wide one
+  check();
+  assert.equal(collectionsForced(), before, 'no collection at a GROWTH_RSS_SHARE-th of a big process');
+  external = rss / GROWTH_WIDE_SHARE;
+  check();
+  assert.equal(collectionsForced(), before, 'nor at a GROWTH_WIDE_SHARE-th exactly');
+  external = rss / GROWTH_WIDE_SHARE + 1;
+  check();
+  assert.equal(collectionsForced(), before + 1, 'collected past it');
+  // At GROWTH_WIDE_FROM and below, the narrow share as before.
+  rss = GROWTH_WIDE_FROM;
+  external += rss / GROWTH_RSS_SHARE;
+  check();
+  assert.equal(collectionsForced(), before + 1, 'not at a GROWTH_RSS_SHARE-th exactly');
+  external += 1;
+  check();
+  assert.equal(collectionsForced(), before + 2);
+  assert.ok(GROWTH_WIDE_SHARE < GROWTH_RSS_SHARE);
 });

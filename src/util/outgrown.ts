@@ -76,6 +76,10 @@ export const GROWTH_STEP_BYTES = 1 << 20;
 export const GROWTH_CHECK_UP_TO = 32 << 20;
 /** The step is at least the process's resident memory over this: the garbage left is at most that share of it. */
 export const GROWTH_RSS_SHARE = 64;
+/** Past this resident memory the share is GROWTH_WIDE_SHARE: a process this big holds a report's model, its peak after the read. */
+export const GROWTH_WIDE_FROM = 256 << 20;
+/** The share of a process past GROWTH_WIDE_FROM (see heapGrowthCheck). */
+export const GROWTH_WIDE_SHARE = 16;
 
 /**
  * A check to call between the chunks of a long read: a full collection once V8's old generation grew by a
@@ -99,6 +103,10 @@ export const GROWTH_RSS_SHARE = 64;
  * added to the old generation's: a promoted chunk buffer of the read is a few bytes of old generation holding
  * 128 KiB, and the old generation alone left numpy_mix's `stats` 5 MB higher at its peak (round twenty-one).
  * The step and the bound stay on the old generation: a table's big arrays would otherwise stop the checks.
+ * Past GROWTH_WIDE_FROM of resident memory the share is GROWTH_WIDE_SHARE: call_sites' `verdict` (550 MiB
+ * during the read) collected every ~9 MiB of growth, 35 collections of ~20 ms, most of them for RecentGrowth's
+ * folded ticks; at a 16th, garbage of up to ~35 MiB waits beside a read whose report peaks later, at 620 MiB
+ * (docs/benchmarks.md, round twenty-two). The captures whose read is their peak stay below it (60-130 MiB).
  * The first check collects, to start from what is live. `used` is the old generation in use, `rss` the
  * resident memory, `external` the external memory (all replaced in tests).
  */
@@ -110,7 +118,9 @@ export function heapGrowthCheck(used: () => number = oldGenerationInUse, rss: ()
   return () => {
     if (off) return;
     const grown = used() - kept + (external() - keptExternal);
-    if (grown <= Math.max(GROWTH_STEP_BYTES, kept / 8) || grown <= rss() / GROWTH_RSS_SHARE) return;
+    if (grown <= Math.max(GROWTH_STEP_BYTES, kept / 8)) return;
+    const r = rss();
+    if (grown <= r / (r > GROWTH_WIDE_FROM ? GROWTH_WIDE_SHARE : GROWTH_RSS_SHARE)) return;
     collectNow();
     kept = used();
     keptExternal = external();
