@@ -270,7 +270,6 @@ class SiteKeys {
 const REHASH_BUCKET_BITS = 12;
 const REHASH_STARTS = new Int32Array((1 << REHASH_BUCKET_BITS) + 1);
 
-
 const MIN_CAPACITY = 4096;
 /** The most sites a table makes room for at once (32 MiB a column): past it, the columns double as they fill. */
 const MAX_INITIAL_CAPACITY = 1 << 22;

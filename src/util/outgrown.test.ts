@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { COLLECT_FROM_BYTES, GROWTH_CHECK_UP_TO, GROWTH_RSS_SHARE, GROWTH_STEP_BYTES, GROWTH_WIDE_FROM, GROWTH_WIDE_SHARE, collectNow, collectionsForced, heapGrowthCheck, oldGenerationBytes, outgrown } from './outgrown.js';
+import {
+  COLLECT_FROM_BYTES,
+  GROWTH_CHECK_UP_TO,
+  GROWTH_RSS_SHARE,
+  GROWTH_STEP_BYTES,
+  GROWTH_WIDE_FROM,
+  GROWTH_WIDE_SHARE,
+  collectNow,
+  collectionsForced,
+  heapGrowthCheck,
+  oldGenerationBytes,
+  outgrown,
+} from './outgrown.js';
 
 test('outgrown arrays are given back once enough bytes were outgrown, and the flags are as before', () => {
   const before = process.execArgv.join(' ');
