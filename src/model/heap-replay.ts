@@ -389,10 +389,11 @@ export class HeapReplay {
     const o = this.observer;
     for (let i = 0; i < n; i++) {
       const bytes = sizes[i]!;
-      if (bytes < 0) {
-        this.unknownFrees++;
-        continue;
-      }
+      // Added at every free (0 or 1), not in the branch: code only an unknown free runs would have no type
+      // feedback when V8 compiles this loop (on accumulate, during the program's end, the read's largest
+      // moment), and the first unknown free after would deoptimize it, for another compile.
+      this.unknownFrees += bytes < 0 ? 1 : 0;
+      if (bytes < 0) continue;
       const site = sites[i]! as SiteId;
       if (this.peakMark[site] !== this.epoch) {
         this.peakBytes[site] = this.liveBytes[site]!;

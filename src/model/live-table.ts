@@ -332,12 +332,14 @@ export class LiveTable {
       lines ^= words[(home((address * 0.125) >>> 0, (address * ONE_35TH) >>> 0) & mask) * 2 + 1]!;
     }
     this.linesRead = lines & 1; // kept (a small integer): a load whose value nothing reads could be left out
+    // One store of each array, whether found or not: a store only a miss makes would have no type feedback
+    // when V8 compiles this loop, and the first miss after would deoptimize it (a compile at the program's end,
+    // the read's largest moment).
     for (let i = 0; i < n; i++) {
-      if (this.remove(addresses[i]!)) {
-        sizes[i] = this.removedSize;
-        sites[i] = this.removedSite;
-        indexes[i] = this.removedIndex;
-      } else sizes[i] = -1;
+      const found = this.remove(addresses[i]!);
+      sizes[i] = found ? this.removedSize : -1;
+      sites[i] = this.removedSite;
+      indexes[i] = this.removedIndex;
     }
   }
 
