@@ -8,6 +8,7 @@
 // not faster in the reports).
 //
 // Run: node --single-threaded-gc dist/bench/live-table-speed.js CAPTURE [--runs N] [--events N] [--table JS] ...
+//   --bulk N     FREEs past the 4096th in a row removed by removeMany(), N at a time (as heap-replay.ts does)
 //   --table JS   a built live-table.js to measure (default: this tree's); give it several times to
 //                compare, each run of each in turn (another checkout's: ROOT/dist/src/model/live-table.js)
 //   --events N   only the first N events (default: all)
@@ -31,6 +32,7 @@ interface Table {
   remove(address: number): boolean;
   removedSize: number;
   removedSite: number;
+  removeMany?(addresses: Float64Array, n: number, sizes: Float64Array, sites: Uint32Array, indexes: Float64Array): void;
   readonly size: number;
   readonly byteLength: number;
 }
@@ -79,19 +81,40 @@ class Recorder implements CaptureVisitor {
  * Replays the events into a new table; its check sum, and its bytes at the end (a table never shrinks: at its
  * peak). With `chunk` > 0, the CPU microseconds and the live allocations after each `chunk` events go into `out`.
  */
-function replay(T: TableClass, addresses: Float64Array, sizes: Float64Array, sites: Uint32Array, n: number, chunk: number, out: number[]): [number, number] {
+function replay(T: TableClass, addresses: Float64Array, sizes: Float64Array, sites: Uint32Array, n: number, chunk: number, out: number[], bulk: number): [number, number] {
   const t = new T(1 << 16, { indexesFrom: Infinity });
   let check = 0;
+  // --bulk: as the replay does (heap-replay.ts), the FREEs past the 4096th in a row held back, `bulk` at most,
+  // and removed by removeMany().
+  const held = new Float64Array(Math.max(bulk, 1));
+  const heldSizes = new Float64Array(Math.max(bulk, 1));
+  const heldSites = new Uint32Array(Math.max(bulk, 1));
+  const heldIndexes = new Float64Array(Math.max(bulk, 1));
+  let h = 0;
+  let run = 0;
+  const flush = (): void => {
+    t.removeMany!(held, h, heldSizes, heldSites, heldIndexes);
+    for (let j = 0; j < h; j++) if (heldSizes[j]! >= 0) check += heldSizes[j]! + heldSites[j]!;
+    h = 0;
+  };
   const step = chunk > 0 ? chunk : n;
   for (let from = 0; from < n; from += step) {
     const to = Math.min(n, from + step);
     const t0 = chunk > 0 ? process.cpuUsage() : undefined;
     for (let i = from; i < to; i++) {
       const size = sizes[i]!;
+      if (bulk > 0 && size < 0 && ++run > 4096) {
+        held[h++] = addresses[i]!;
+        if (h === bulk) flush();
+        continue;
+      }
       if (size >= 0) {
+        run = 0;
+        if (h > 0) flush();
         if (t.insertOrReplace(addresses[i]!, size, sites[i]!, i)) check += t.removedSize;
       } else if (t.remove(addresses[i]!)) check += t.removedSize + t.removedSite;
     }
+    if (h > 0 && to === n) flush();
     if (t0 !== undefined) {
       const d = process.cpuUsage(t0);
       out.push(d.user + d.system, t.size);
@@ -105,6 +128,7 @@ async function main(argv: string[]): Promise<void> {
   let events = Infinity;
   let spreadSites = 0;
   let chunk = 0;
+  let bulk = 0;
   const tables: string[] = [];
   let capture: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -113,6 +137,7 @@ async function main(argv: string[]): Promise<void> {
     else if (a === '--events') events = Number(argv[++i]);
     else if (a === '--sites') spreadSites = argv[++i] === 'stack' ? -1 : Number(argv[i]);
     else if (a === '--chunks') chunk = Number(argv[++i]);
+    else if (a === '--bulk') bulk = Number(argv[++i]);
     else if (a === '--table') tables.push(resolve(argv[++i]!));
     else capture = a;
   }
@@ -137,7 +162,7 @@ async function main(argv: string[]): Promise<void> {
       const t0 = process.cpuUsage();
       const out: number[] = [];
       chunks[k] = out;
-      const [check, byteLength] = replays[k]!(classes[k]!, rec.addresses, rec.sizes, rec.sites, rec.n, chunk, out);
+      const [check, byteLength] = replays[k]!(classes[k]!, rec.addresses, rec.sizes, rec.sites, rec.n, chunk, out, bulk);
       const t = process.cpuUsage(t0);
       checks.add(check);
       bytes[k] = byteLength;

@@ -159,6 +159,7 @@ export class ModelBuilder implements CaptureVisitor {
   }
 
   meta(record: MetaRecord): void {
+    this.replay.settle(); // the frees the replay held back, before anything it or an observer is told or asked
     if (this.impossible.add(impossibleMeta(record))) return;
     switch (record.type) {
       case 'frame':
@@ -292,6 +293,7 @@ export class ModelBuilder implements CaptureVisitor {
   private model(final: boolean): CaptureModel {
     const aggregated = this.checkpoints.seen || (this.hdr.options & OPTION_AGGREGATE) !== 0;
     const replay = this.replay;
+    replay.settle();
     let totals: HeapTotals;
     if (aggregated) {
       // Checkpoint entries are cumulative, so in the middle of a stream they go into a copy of the table

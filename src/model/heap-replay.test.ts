@@ -2,8 +2,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Allocator, Deallocator } from '../capture/format.js';
 import { HeapReplay } from './heap-replay.js';
-import type { NativeNodeId1, PyNodeId1, ThreadIndex } from './ids.js';
+import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
+import type { ReplayObserver } from './replay-observer.js';
 import { SiteTable } from './site-table.js';
 
 /** 5,000 sites, each one allocation freed right after (malloc then free, thread 0). */
@@ -51,4 +53,103 @@ test("the peak marks (4 bytes) start over before the epoch passes 2^31, and a si
   assert.equal(totals.peakHeap, 150);
   assert.deepEqual([sites.columns.peakBytes.array[a], sites.columns.peakBytes.array[b], sites.columns.peakCount.array[a]], [100, 50, 1]);
   assert.deepEqual([sites.columns.liveBytes.array[a], sites.columns.liveBytes.array[b]], [10, 50]);
+});
+
+/** A replay with an observer that records every change() call, and what a plain model of the same events says. */
+function recordingReplay(temporaryThreshold: number | undefined = undefined) {
+  const sites = new SiteTable();
+  const changes: number[][] = [];
+  const observer: ReplayObserver = {
+    change: (site, seq, bytes, count, thread, index) => void changes.push([site, seq, bytes, count, thread, index]),
+    snapshot: () => undefined,
+  };
+  const replay = new HeapReplay(sites, { observer, temporaryThreshold, window: undefined });
+  // Sites of two threads: a free's observer call names its site's thread.
+  const siteIds = [0, 1, 2, 3].map((i) => sites.intern((i + 1) as PyNodeId1, 0 as NativeNodeId1, (i & 1) as ThreadIndex, 0));
+  const model = { heap: 0, frees: 0, unknown: 0, temporary: [0, 0, 0, 0], live: new Map<number, [number, number, number, number]>(), changes: [] as number[][] };
+  const perThread = [0, 0];
+  let seq = 0;
+  const alloc = (address: number, size: number, k: number, allocator = 0): void => {
+    const site = siteIds[k & 3]!;
+    const thread = k & 1;
+    const index = ++perThread[thread]!;
+    replay.eventAddress[0] = address;
+    replay.allocAt(site, thread as ThreadIndex, seq, size, allocator);
+    model.live.set(address, [site, size, thread, index]);
+    model.heap += size;
+    model.changes.push([site, seq++, size, 1, thread, index]);
+  };
+  const free = (address: number, deallocator = 0): void => {
+    replay.eventAddress[0] = address;
+    replay.freeAt(seq, 0, deallocator);
+    const e = model.live.get(address);
+    if (e === undefined) model.unknown++;
+    else {
+      model.live.delete(address);
+      model.heap -= e[1];
+      model.frees++;
+      model.changes.push([e[0], seq, -e[1], -1, e[2], e[3]]);
+      if (temporaryThreshold !== undefined && perThread[e[2]]! - e[3] <= temporaryThreshold) model.temporary[siteIds.indexOf(e[0] as SiteId)]!++;
+    }
+    seq++;
+  };
+  return { sites, replay, changes, model, alloc, free };
+}
+
+test('a run of FREEs past the threshold is held back, then applied in order: the same calls, sums and anomalies', () => {
+  const r = recordingReplay(5);
+  for (let i = 0; i < 12_000; i++) r.alloc(0x100000 + i * 48, 16 + (i % 7) * 8, i);
+  r.alloc(0x7000000, 4096, 1, Allocator.TracemallocTrack);
+  const allocCalls = r.changes.length;
+  // 11,000 frees in a row (past the threshold, and past the most held at once), with addresses never live
+  // and one address freed twice.
+  for (let i = 0; i < 11_000; i++) {
+    r.free(0x100000 + ((i * 7919) % 12_000) * 48);
+    if (i % 1000 === 7) r.free(0x40 + i * 8);
+    if (i === 6000) r.free(0x100000 + ((5999 * 7919) % 12_000) * 48);
+    if (i === 5000) r.free(0x7000000, Deallocator.TracemallocUntrack); // applied after the frees held before it
+  }
+  // The run's frees past the threshold are held back: the observer has heard of fewer than all of them.
+  assert.ok(r.changes.length - allocCalls < r.model.changes.length - allocCalls);
+  // Asking the heap applies them first.
+  assert.equal(r.replay.heap, r.model.heap);
+  assert.deepEqual(r.changes, r.model.changes);
+  const totals = r.replay.totals(true, 0);
+  assert.deepEqual([r.replay.frees, r.replay.unknownFrees, totals.endHeap, totals.endLiveCount], [r.model.frees, r.model.unknown, r.model.heap, r.model.live.size]);
+  // The last allocations made are temporary ones (freed within 5 of their thread's allocations): their frees were held back.
+  assert.deepEqual(
+    [0, 1, 2, 3].map((s) => r.sites.columns.tempCount.array[s]),
+    r.model.temporary,
+  );
+  assert.ok(r.model.temporary.some((n) => n > 0));
+});
+
+test('a run of FREEs ended by an ALLOC: the held frees come first, then the allocation, and the peak stays', () => {
+  const r = recordingReplay();
+  for (let i = 0; i < 9000; i++) r.alloc(0x200000 + i * 32, 100, i);
+  for (let i = 0; i < 6000; i++) r.free(0x200000 + i * 32);
+  // The ALLOC ends the run (and takes an address freed in it): the replay applies the held frees before it.
+  r.alloc(0x200000 + 5999 * 32, 64, 2);
+  for (let i = 0; i < 5000; i++) r.free(0x200000 + (i + 6000 >= 9000 ? i - 3000 : i + 6000) * 32);
+  r.alloc(0x900000, 8, 3);
+  assert.deepEqual(r.changes, r.model.changes);
+  const totals = r.replay.totals(true, 0);
+  assert.deepEqual([totals.peakHeap, totals.maxHeap, totals.endHeap, r.replay.frees, r.replay.unknownFrees], [900_000, 900_000, r.model.heap, r.model.frees, r.model.unknown]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((s) => r.sites.columns.peakBytes.array[s]),
+    [225 * 1000, 225 * 1000, 225 * 1000, 225 * 1000],
+  );
+});
+
+test("a run of FREEs at the capture's end: totals() applies the held frees", () => {
+  const r = recordingReplay();
+  for (let i = 0; i < 10_000; i++) r.alloc(0x300000 + i * 16, 8, i);
+  for (let i = 9999; i >= 0; i--) r.free(0x300000 + i * 16);
+  const totals = r.replay.totals(true, 0);
+  assert.deepEqual([totals.endHeap, totals.endLiveCount, r.replay.frees], [0, 0, 10_000]);
+  assert.deepEqual(r.changes, r.model.changes);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((s) => r.sites.columns.liveBytes.array[s]),
+    [0, 0, 0, 0],
+  );
 });

@@ -95,7 +95,8 @@ export class HeapReplay {
   allocations = DOUBLE_FIELD;
   frees = DOUBLE_FIELD;
   bytesAllocated = DOUBLE_FIELD;
-  heap = DOUBLE_FIELD;
+  /** The live bytes (read as `heap`: frees held back in a run are applied first). */
+  private heapBytes = DOUBLE_FIELD;
   private liveCount = DOUBLE_FIELD;
   private maxHeap = DOUBLE_FIELD;
   private maxHeapSeq = DOUBLE_FIELD;
@@ -118,6 +119,20 @@ export class HeapReplay {
   readonly allocatorCounts = new Float64Array(16);
   readonly allocatorBytes = new Float64Array(16);
 
+  // A long run of FREEs (a program's end freeing its live set): past FREE_RUN in a row, the frees are held back,
+  // up to RUN_BATCH, and the live table looks them up in bulk by slot (LiveTable.removeMany); each is then
+  // applied as freeAt() would have, in order (flushFrees()). Anything else the replay is told, or asked (`heap`,
+  // settle(), totals()), applies them first: no one sees the replay between a held-back free and the next event.
+  /** FREEs of the live table's kind since the last other event (no more than FREE_RUN + RUN_BATCH). */
+  private freeRun = 0;
+  /** The frees held back: their number, then their addresses and seqs, and what removeMany() found of them. */
+  private pending = 0;
+  private pendingAddresses = new Float64Array(0);
+  private pendingSeqs = new Float64Array(0);
+  private pendingSizes = new Float64Array(0);
+  private pendingSites = new Uint32Array(0);
+  private pendingIndexes = new Float64Array(0);
+
   /** FREE of an address that was not live. */
   unknownFrees = DOUBLE_FIELD;
   /** ALLOC at an address already live (the free was missed). */
@@ -132,7 +147,7 @@ export class HeapReplay {
     options: HeapReplayOptions,
   ) {
     // The start values of the fields made doubles above.
-    this.allocations = this.frees = this.bytesAllocated = this.heap = this.liveCount = 0;
+    this.allocations = this.frees = this.bytesAllocated = this.heapBytes = this.liveCount = 0;
     this.maxHeap = this.maxHeapSeq = this.peakSeq = this.epoch = this.lastSeq = this.fromSeq = this.maxSize = 0;
     this.unknownFrees = this.missedFrees = this.duplicateTracks = this.outOfOrder = 0;
     this.peakHeap = -1;
@@ -155,6 +170,17 @@ export class HeapReplay {
     }
   }
 
+  /** The live bytes after every event the replay was given. */
+  get heap(): number {
+    if (this.pending !== 0) this.flushFrees();
+    return this.heapBytes;
+  }
+
+  /** Applies the frees held back (see `freeRun`): the builder calls this before any record but an event. */
+  settle(): void {
+    if (this.pending !== 0) this.flushFrees();
+  }
+
   // ── hot path ─────────────────────────────────────────────────────────────────────────────────────
 
   /**
@@ -169,6 +195,8 @@ export class HeapReplay {
     else this.lastSeq = seq;
     if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
     if (site >= this.liveBytes.length) this.refreshColumns();
+    if (this.pending !== 0) this.flushFrees();
+    this.freeRun = 0;
 
     if (this.sampling !== undefined || allocator === MMAP || allocator === MREMAP || allocator === TRACK) {
       this.allocOther(site, thread, seq, size, allocator);
@@ -208,8 +236,8 @@ export class HeapReplay {
     this.liveBytes[site] = this.liveBytes[site]! + size;
     this.liveCounts[site] = this.liveCounts[site]! + 1;
     this.liveCount += 1;
-    const heap = this.heap + size;
-    this.heap = heap;
+    const heap = this.heapBytes + size;
+    this.heapBytes = heap;
     const o = this.observer;
     if (o !== undefined) o.change(site, seq, size, 1, thread, index);
     if (heap > this.maxHeap) {
@@ -274,6 +302,10 @@ export class HeapReplay {
       this.freeOther(seq, size, deallocator);
       return;
     }
+    if (++this.freeRun > FREE_RUN) {
+      this.holdFree(seq);
+      return;
+    }
     // An unsampled capture's free by malloc or Python's allocators (nearly every free): release() and its
     // touch() written out, as the calls were not inlined; the other cases in a function of their own, so
     // that this one is small enough for V8 to inline into the builder's free (one call less per free).
@@ -292,7 +324,7 @@ export class HeapReplay {
     this.liveBytes[site] = this.liveBytes[site]! - bytes;
     this.liveCounts[site] = this.liveCounts[site]! - 1;
     this.liveCount -= 1;
-    this.heap -= bytes;
+    this.heapBytes -= bytes;
     this.frees += 1;
     const o = this.observer;
     if (o !== undefined) o.change(site, seq, -bytes, -1, this.sites.thread(site), table.removedIndex);
@@ -302,6 +334,8 @@ export class HeapReplay {
   /** free() by munmap or PyTraceMalloc_Untrack, or of a sampled capture (the address from eventAddress: see allocOther()). */
   private freeOther(seq: number, size: number, deallocator: number): void {
     const address = this.eventAddress[0]!;
+    if (this.pending !== 0) this.flushFrees();
+    this.freeRun = 0;
     if (deallocator === MUNMAP) {
       if (!this.unmapRange(address, size, seq, false)) this.unknownFrees++;
       return;
@@ -316,6 +350,64 @@ export class HeapReplay {
     this.frees += this.releaseRecorded(table, seq);
     // Temporary allocations need every allocation in between: not counted in a sampled capture.
     if (this.temporaryThreshold !== undefined && this.sampling === undefined) this.checkTemporary(table.removedSite, table.removedSize, table.removedIndex);
+  }
+
+  /** Holds back the free of the address in eventAddress[0] (a run of FREEs: see `freeRun`). */
+  private holdFree(seq: number): void {
+    let n = this.pending;
+    if (n === this.pendingAddresses.length) {
+      if (n === RUN_BATCH) {
+        this.flushFrees();
+        n = 0;
+        // The run goes on; the count kept a small integer (it would pass 2^30 in a run of a billion frees).
+        this.freeRun = FREE_RUN + 1;
+      } else {
+        this.pendingAddresses = new Float64Array(RUN_BATCH);
+        this.pendingSeqs = new Float64Array(RUN_BATCH);
+        this.pendingSizes = new Float64Array(RUN_BATCH);
+        this.pendingSites = new Uint32Array(RUN_BATCH);
+        this.pendingIndexes = new Float64Array(RUN_BATCH);
+      }
+    }
+    this.pendingAddresses[n] = this.eventAddress[0]!;
+    this.pendingSeqs[n] = seq;
+    this.pending = n + 1;
+  }
+
+  /**
+   * The frees held back, looked up in bulk (LiveTable.removeMany), then each applied in order as freeAt()'s
+   * own path applies one: the same sums in the same order, the same observer calls.
+   */
+  private flushFrees(): void {
+    const n = this.pending;
+    this.pending = 0;
+    const sizes = this.pendingSizes;
+    const sites = this.pendingSites;
+    const indexes = this.pendingIndexes;
+    const seqs = this.pendingSeqs;
+    this.live.removeMany(this.pendingAddresses, n, sizes, sites, indexes);
+    const o = this.observer;
+    for (let i = 0; i < n; i++) {
+      const bytes = sizes[i]!;
+      // Added at every free (0 or 1), not in the branch: code only an unknown free runs would have no type
+      // feedback when V8 compiles this loop (on accumulate, during the program's end, the read's largest
+      // moment), and the first unknown free after would deoptimize it, for another compile.
+      this.unknownFrees += bytes < 0 ? 1 : 0;
+      if (bytes < 0) continue;
+      const site = sites[i]! as SiteId;
+      if (this.peakMark[site] !== this.epoch) {
+        this.peakBytes[site] = this.liveBytes[site]!;
+        this.peakCounts[site] = this.liveCounts[site]!;
+        this.peakMark[site] = this.epoch;
+      }
+      this.liveBytes[site] = this.liveBytes[site]! - bytes;
+      this.liveCounts[site] = this.liveCounts[site]! - 1;
+      this.liveCount -= 1;
+      this.heapBytes -= bytes;
+      this.frees += 1;
+      if (o !== undefined) o.change(site, seqs[i]!, -bytes, -1, this.sites.thread(site), indexes[i]!);
+      if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, indexes[i]!);
+    }
   }
 
   /** Releases what `table.remove()` just found, with its weight (returned). */
@@ -401,14 +493,14 @@ export class HeapReplay {
     this.liveBytes[site] = this.liveBytes[site]! + bytes;
     this.liveCounts[site] = this.liveCounts[site]! + count;
     this.liveCount += count;
-    this.heap += bytes;
+    this.heapBytes += bytes;
     this.observer?.change(site, seq, bytes, count, thread, index);
-    if (this.heap > this.maxHeap) {
-      this.maxHeap = this.heap;
+    if (this.heapBytes > this.maxHeap) {
+      this.maxHeap = this.heapBytes;
       this.maxHeapSeq = seq;
     }
-    if (this.heap > this.peakHeap && seq >= this.fromSeq && seq < this.toSeq) {
-      this.peakHeap = this.heap;
+    if (this.heapBytes > this.peakHeap && seq >= this.fromSeq && seq < this.toSeq) {
+      this.peakHeap = this.heapBytes;
       this.peakSeq = seq;
       this.nextEpoch();
     }
@@ -420,7 +512,7 @@ export class HeapReplay {
     this.liveBytes[site] = this.liveBytes[site]! - bytes;
     this.liveCounts[site] = this.liveCounts[site]! - count;
     this.liveCount -= count;
-    this.heap -= bytes;
+    this.heapBytes -= bytes;
     this.observer?.change(site, seq, -bytes, -count, this.sites.thread(site), index);
   }
 
@@ -438,10 +530,11 @@ export class HeapReplay {
   }
 
   private startWindow(): void {
+    if (this.pending !== 0) this.flushFrees();
     this.windowStarted = true;
     // The heap as the window opens is the first candidate peak (a window can open on a falling heap).
-    if (this.heap > this.peakHeap) {
-      this.peakHeap = this.heap;
+    if (this.heapBytes > this.peakHeap) {
+      this.peakHeap = this.heapBytes;
       this.peakSeq = this.lastSeq;
       this.nextEpoch();
     }
@@ -469,6 +562,7 @@ export class HeapReplay {
    * opens at the end); otherwise the replay may go on, and nothing here changes what it will find.
    */
   totals(final: boolean, unknownStacks: number): HeapTotals {
+    if (this.pending !== 0) this.flushFrees();
     const c = this.sites.columns;
     const n = this.sites.size;
     let epoch = this.epoch;
@@ -482,10 +576,10 @@ export class HeapReplay {
         epoch = this.epoch;
         peakHeap = this.peakHeap;
         peakSeq = this.peakSeq;
-      } else if (this.heap > this.peakHeap) {
+      } else if (this.heapBytes > this.peakHeap) {
         // What startWindow() would do at the end, without starting the window: the next event may
         // still fall before it.
-        peakHeap = this.heap;
+        peakHeap = this.heapBytes;
         peakSeq = this.lastSeq;
         epoch = this.epoch + 1;
       }
@@ -516,7 +610,7 @@ export class HeapReplay {
       impossibleEntries: new ImpossibleValues(),
       allocations: this.allocations,
       bytesAllocated: this.bytesAllocated,
-      endHeap: this.heap,
+      endHeap: this.heapBytes,
       endLiveCount: this.liveCount,
       maxHeap: this.maxHeap,
       maxHeapSeq: this.maxHeapSeq,
@@ -527,6 +621,14 @@ export class HeapReplay {
     };
   }
 }
+
+/** FREEs in a row (of the live table's kind) past which the next are held back and looked up in bulk (see `freeRun`). */
+const FREE_RUN = 4096;
+/**
+ * The most frees held back at once (36 bytes each: 144 KiB, made at the first long run). More gains nothing:
+ * removeMany() reads their lines ahead, and 4096 lines stay in the processor's cache until removed.
+ */
+const RUN_BATCH = 4096;
 
 /** Where the epoch starts over (nextEpoch()): the largest value a peak mark (Int32) holds. */
 const EPOCH_LIMIT = 0x7fffffff;

@@ -331,3 +331,53 @@ function liveOps(t: LiveTable): { address: number; size: number; site: number }[
   t.forEach((address, size, site) => ops.push({ address, size, site }));
   return ops;
 }
+
+test('removeMany() finds what remove() in the same order finds: missing addresses, duplicates, odd addresses, big values, the wide mode', () => {
+  for (const [indexesFrom, wide] of [
+    [0, false],
+    [1 << 12, false],
+    [Infinity, true],
+  ] as const) {
+    const rnd = prng(23);
+    const one = new LiveTable(16, { indexesFrom });
+    const bulk = new LiveTable(16, { indexesFrom });
+    const live: number[] = [];
+    for (let i = 0; i < 30_000; i++) {
+      const r = rnd();
+      // Addresses of two high words, some not a multiple of 8 (kept beside, in `odd`).
+      const address = (1 + Math.floor(rnd() * 1e6)) * 16 + (r < 0.02 ? 4 : 0) + (r > 0.7 ? 2 ** 36 : 0);
+      const size = rnd() < 0.05 ? 2 ** 33 + i : Math.floor(rnd() * 9000);
+      const site = (wide && i === 100 ? 2 ** 18 + 5 : Math.floor(rnd() * 300)) as SiteId;
+      const index = rnd() < 0.05 ? 2 ** 32 + i : i + 1;
+      one.insertOrReplace(address, size, site, index);
+      bulk.insertOrReplace(address, size, site, index);
+      live.push(address);
+    }
+    // Every live address in a shuffled order, with addresses never live and frees of one address twice.
+    const frees: number[] = [];
+    for (const address of live) {
+      frees.push(address);
+      if (rnd() < 0.01) frees.push(address + 8);
+      if (rnd() < 0.01) frees.push(frees[Math.floor(rnd() * frees.length)]!);
+    }
+    for (let i = frees.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [frees[i], frees[j]] = [frees[j]!, frees[i]!];
+    }
+    const expected: number[][] = frees.map((address) => (one.remove(address) ? [one.removedSize, one.removedSite, one.removedIndex] : [-1]));
+    const addresses = Float64Array.from(frees);
+    const sizes = new Float64Array(frees.length);
+    const sites = new Uint32Array(frees.length);
+    const indexes = new Float64Array(frees.length);
+    // In pieces, as the replay calls it, the last one partly removed already.
+    for (let from = 0; from < frees.length; from += 4096) {
+      const n = Math.min(4096, frees.length - from);
+      bulk.removeMany(addresses.subarray(from), n, sizes.subarray(from), sites.subarray(from), indexes.subarray(from));
+    }
+    const got = frees.map((_, i) => (sizes[i]! < 0 ? [-1] : [sizes[i]!, sites[i]!, indexes[i]!]));
+    assert.deepEqual(got, expected);
+    assert.ok(expected.some((e) => e[0] === -1));
+    assert.equal(bulk.size, one.size);
+    assert.equal(bulk.size, 0);
+  }
+});
