@@ -849,16 +849,16 @@ export class CaptureDecoder {
 
   /**
    * A meta record other than a FRAME for a visitor with frame(): decoded and passed to the visitor's meta(), a
-   * ReadError of its fields warned of. Out of recordsAt() on purpose, and kept too big for V8 to inline there
-   * (over 460 bytes of bytecode, V8's --max-inlined-bytecode-size): the reports' inlining budget of 2000 bytes
-   * (src/util/report-flags.ts) otherwise took the orderer's meta() into the loop once the loop itself got
-   * smaller (round twenty-one, dec21), and the records it checks change their maps as the read goes on (a
-   * snapshot's ownNs or a GC record's times past 2^30 deprecate the map of the record: a field of small
-   * integers becomes one of doubles). Each change deoptimized recordsAt() and compiled it again, OSR and whole,
-   * with everything it inlines: 20-33 compiles of 35-75 ms in churn's `stats` instead of 9-10, each a few MiB of
-   * compiler zone in malloc's heap, the last ones on top of the read's largest moment (+1.5-2.5 MB of peak RSS:
-   * docs/benchmarks.md, "The records loop's meta path, round twenty-two"). Here such a change deoptimizes this
-   * small function alone. Meta records are a few per block: the call costs nothing measurable.
+   * ReadError of its fields warned of. Out of recordsAt() on purpose: the reports' inlining budget of 2000 bytes
+   * (src/util/report-flags.ts) took the orderer's meta() into the loop once the loop itself got smaller (round
+   * twenty-one, dec21), and the records it checks change their maps as the read goes on (a snapshot's ownNs or a
+   * GC record's times past 2^30 ns: a field of small integers becomes one of doubles, the record's map is made
+   * anew). Each change deoptimized recordsAt() and compiled it again, OSR and whole, with everything it inlines:
+   * 21-33 compiles of 35-75 ms in churn's `stats` instead of 9-10, each a few MiB of compiler zone in malloc's
+   * heap, the last ones on top of the read's largest moment (docs/benchmarks.md, "The records loop's meta path,
+   * round twenty-two"). Here such a change deoptimizes this small function alone. Not a guarantee: at 276 bytes
+   * of bytecode (V8 inlines up to 460) it is left a call because the reports' hot callees take the budget first;
+   * with small visitors V8 inlines it. Meta records are a few per block: the call costs nothing measurable.
    */
   private metaAt(t: number, buf: Uint8Array, p: number, len: number, stream: number, nodes: StreamNodes, v: CaptureVisitor, fileBase: number, info: BlockInfo, shift: number, recStart: number): void {
     const r = this.metaReader;
