@@ -20,6 +20,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { collectNow } from '../util/outgrown.js';
 import { ByteWriter } from './varint.js';
 import { setFlagsFromString } from 'node:v8';
+import { restoreReportFlags, useReportFlags } from '../util/report-flags.js';
 
 function decode(bytes: Uint8Array): Collected {
   const c = new Collector();
@@ -786,4 +787,94 @@ test('long varints: addresses and sizes of every length up to 2^53 − 1 read ba
     c.warnings.map((x) => /bad varint in an ALLOC record/.test(x.message)),
     [true, true, true, true],
   );
+});
+
+/** A capture of stream 1: `blocks` blocks of ALLOC/FREE pairs, each with a GC record, or a snapshot with `snapshots`. */
+function eventsWithMeta(w: CaptureWriter, blocks: number, firstSeq: number, snapshots = false): number {
+  let seq = firstSeq;
+  for (let b = 0; b < blocks; b++) {
+    for (let i = 0; i < 100; i++) {
+      w.alloc(1, seq++, 0x10000 + 64 * (i % 16), 32, 0, 1, 0);
+      w.free(1, seq++, 0x10000 + 64 * (i % 16), 32, 0);
+    }
+    if (snapshots) {
+      w.meta({
+        type: 'snapshot',
+        stream: 1,
+        seq: seq++,
+        timeNs: 2 ** 40 + b,
+        rss: 1 << 20,
+        rssAnon: 1,
+        rssFile: 2,
+        rssShmem: 3,
+        swap: undefined,
+        heap: undefined,
+        cgroupUsage: undefined,
+        cgroupLimit: undefined,
+      });
+    } else w.meta({ type: 'gc', stream: 1, seq: seq++, timeNs: 2 ** 40 + b, generation: 0, collected: b % 3, uncollectable: 0, durationNs: 5, startSeq: seq - 2 });
+    w.flush(1);
+  }
+  return seq;
+}
+
+test("a meta record other than a FRAME reaches the visitor's meta() from metaAt(), not from the records loop", () => {
+  // The orderer's meta() inlined into recordsAt() checked the records' maps; a record of a map not seen before (a
+  // kind first met late, or a record whose fields became doubles: a snapshot's ownNs or a GC record's times past
+  // 2^30) deoptimized recordsAt() and it was compiled again with all it inlines: 21-33 compiles in churn's `stats`
+  // instead of 9-10 (docs/benchmarks.md, "The records loop's meta path, round twenty-two"). The call is made from
+  // metaAt(), which the reports' budget leaves a call (their hot callees take it); V8 names inlined frames too.
+  const w = new CaptureWriter({ header: {} });
+  const seq = eventsWithMeta(w, 3, 1);
+  eventsWithMeta(w, 2, seq, true);
+  const callers = new Map<string, string>();
+  const v: CaptureVisitor = {
+    alloc: () => undefined,
+    free: () => undefined,
+    meta: (m) => {
+      const caller = /\n\s+at (?:\S+\.)?(\w+) /.exec(new Error().stack!.split('\n').slice(1).join('\n'))?.[1] ?? '?';
+      callers.set(m.type, caller);
+    },
+  };
+  const d = new CaptureDecoder(v);
+  d.feed(w.finish());
+  d.end();
+  assert.equal(d.warnings, 0);
+  assert.deepEqual(
+    [...callers],
+    [
+      ['gc', 'metaAt'],
+      ['snapshot', 'metaAt'],
+    ],
+  );
+});
+
+test('a stream first met at the end of a read does not deoptimize the records loop', () => {
+  // nodesOf(), inlined into recordsAt(), makes a stream's node counters when it first meets the stream: in the
+  // first blocks, before V8 gave it feedback, and then at memlens' own block at the end; that branch deoptimized
+  // recordsAt() there, and it was compiled again on top of the read's largest moment (docs/benchmarks.md, "The
+  // records loop's meta path, round twenty-two"). feedSeqDelta() takes the branch once with feedback.
+  const status = optimizationStatus();
+  useReportFlags();
+  try {
+    const w = new CaptureWriter({ header: {} });
+    const seq = eventsWithMeta(w, 300, 1);
+    const first = w.take();
+    w.alloc(7, seq, 0x20000, 16, 0, 1, 0);
+    w.flush(7);
+    const rest = w.finish();
+    let allocs = 0;
+    const v: CaptureVisitor = { alloc: () => void allocs++, free: () => undefined, meta: () => undefined };
+    const d = new CaptureDecoder(v);
+    d.feed(first);
+    const proto = CaptureDecoder.prototype as unknown as Record<string, unknown>;
+    assert.notEqual(status(proto['recordsAt']) & 16, 0, 'recordsAt was not optimized by the first blocks');
+    d.feed(rest);
+    d.end();
+    assert.equal(d.warnings, 0);
+    assert.equal(allocs, 300 * 100 + 1);
+    assert.notEqual(status(proto['recordsAt']) & 16, 0, 'recordsAt was deoptimized by the new stream');
+  } finally {
+    restoreReportFlags();
+  }
 });

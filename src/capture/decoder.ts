@@ -109,6 +109,8 @@ const TWO_32 = 4294967296;
  * vector (fed at the 2nd call, the site stayed empty: the same deopt came late in the read).
  */
 const FEED_SEQ_DELTA_AT = 64;
+/** A stream id no capture has (ids are 32-bit unsigned): nodesOf()'s feed (feedSeqDelta()). */
+const FEED_STREAM = -1;
 /** An ALLOC record (no q bit: its seq is a delta, 1) whose address is cut: see feedSeqDelta(). */
 const SEQ_DELTA_FEED = new Uint8Array([0x80, 1]);
 /** The history of a capture without references (never written). */
@@ -604,6 +606,13 @@ export class CaptureDecoder {
   private feedSeqDelta(stream: number, v: CaptureVisitor): void {
     const info = recordsInfo(0, 0, 0, BLOCK_KIND_RECORDS, SEQ_DELTA_FEED.length, SEQ_DELTA_FEED.length, stream, 0);
     this.records(SEQ_DELTA_FEED, info, -1, true, v);
+    // nodesOf()'s branch for a stream not met yet, taken here with feedback: a capture's streams all begin in
+    // its first blocks, before V8 gives nodesOf() its feedback vector, except memlens' own at the very end (its
+    // plain block). recordsAt() inlines nodesOf(), and that branch, never taken since, deoptimized it there and
+    // it was compiled again (~50 ms, a few MiB of compiler zone) at the read's largest moment: +1.5-2 MB of
+    // churn `stats`' peak RSS (docs/benchmarks.md, "The records loop's meta path, round twenty-two").
+    this.nodesOf(FEED_STREAM);
+    this.nodes.delete(FEED_STREAM);
   }
 
   /**
@@ -797,40 +806,32 @@ export class CaptureDecoder {
           bad = vbad ? `bad length varint in a record of type ${t}` : `record of type ${t} runs past the end of the block`;
           break;
         }
-        const r = this.metaReader;
-        r.buf = buf;
-        r.pos = p;
-        r.end = p + len;
-        // The sum on every meta record, not only on those of uncompressed blocks: a capture's last blocks
-        // are often its only uncompressed ones, and an add met for the first time there deoptimized this
-        // function at the end of a big read (see the top of records()).
-        const base = fileBase + shift;
-        r.base = fileBase < 0 ? 0 : base;
-        p += len;
-        try {
-          if ((t as RecordType) === RecordType.Frame && frame) {
+        if ((t as RecordType) === RecordType.Frame && frame) {
+          const r = this.metaReader;
+          r.buf = buf;
+          r.pos = p;
+          r.end = p + len;
+          // The sum on every FRAME, not only on those of uncompressed blocks: a capture's last blocks are often
+          // its only uncompressed ones, and an add met for the first time there deoptimized this function at the
+          // end of a big read (see the top of records()).
+          const base = fileBase + shift;
+          r.base = fileBase < 0 ? 0 : base;
+          try {
             // The id is taken even if the fields are bad (as decodeMeta()).
             const id = ++nodes.frames;
             const f = FRAME_SCRATCH;
             // frameFields() only for what frameAt() does not take: it throws the ReadError of a bad FRAME.
             if (!frameAt(buf, r.pos, r.end, id, this.parentDeltas, f)) frameFields(r, id, this.parentDeltas, f);
             v.frame!(stream, id, f[0]!, f[1]!, f[2]!);
-          } else {
-            const rec = decodeMeta(t, r, stream, nodes, this.parentDeltas);
-            if (rec !== undefined) v.meta(rec);
+          } catch (e) {
+            if (!(e instanceof ReadError)) throw e;
+            this.badMeta(e, t, len, fileBase, info, shift + recStart);
           }
-        } catch (e) {
-          if (!(e instanceof ReadError)) throw e;
-          this.warn({
-            kind: 'bad-record',
-            offset: this.where(fileBase, info, shift + recStart),
-            skippedBytes: len,
-            message: `malformed record of type ${t} ${this.describe(fileBase, info, shift + recStart)}: ${e.message.replace(/ at offset \d+$/, '')}; skipped`,
-          });
-        }
-        // Not a view of this block past its record: a waiting block's copy would stay reachable through it
-        // (and with it the 32 MiB region of slabs it was carved from, to the end of a read: block-pool.ts).
-        r.buf = NO_BYTES;
+          // Not a view of this block past its record: a waiting block's copy would stay reachable through it
+          // (and with it the 32 MiB region of slabs it was carved from, to the end of a read: block-pool.ts).
+          r.buf = NO_BYTES;
+        } else this.metaAt(t, buf, p, len, stream, nodes, v, fileBase, info, shift, recStart);
+        p += len;
       }
     }
     if (bad === '') return shift + end;
@@ -844,6 +845,54 @@ export class CaptureDecoder {
       message: `${bad} ${this.describe(fileBase, info, at)}: skipped the rest of the block (${skipped} bytes)`,
     });
     return -1;
+  }
+
+  /**
+   * A meta record other than a FRAME for a visitor with frame(): decoded and passed to the visitor's meta(), a
+   * ReadError of its fields warned of. Out of recordsAt() on purpose: the reports' inlining budget of 2000 bytes
+   * (src/util/report-flags.ts) took the orderer's meta() into the loop once the loop itself got smaller (round
+   * twenty-one, dec21), and the records it checks change their maps as the read goes on (a snapshot's ownNs or a
+   * GC record's times past 2^30 ns: a field of small integers becomes one of doubles, the record's map is made
+   * anew). Each change deoptimized recordsAt() and compiled it again, OSR and whole, with everything it inlines:
+   * 21-33 compiles of 35-75 ms in churn's `stats` instead of 9-10, each a few MiB of compiler zone in malloc's
+   * heap, the last ones on top of the read's largest moment (docs/benchmarks.md, "The records loop's meta path,
+   * round twenty-two"). Here such a change deoptimizes this small function alone. Not a guarantee: at 276 bytes
+   * of bytecode (V8 inlines up to 460) it is left a call because the reports' hot callees take the budget first;
+   * with small visitors V8 inlines it. Meta records are a few per block: the call costs nothing measurable.
+   */
+  private metaAt(t: number, buf: Uint8Array, p: number, len: number, stream: number, nodes: StreamNodes, v: CaptureVisitor, fileBase: number, info: BlockInfo, shift: number, recStart: number): void {
+    const r = this.metaReader;
+    r.buf = buf;
+    r.pos = p;
+    r.end = p + len;
+    // The sum on every meta record, not only on those of uncompressed blocks: a capture's last blocks are often
+    // its only uncompressed ones, and an add met there for the first time deoptimized (see the top of records()).
+    const base = fileBase + shift;
+    r.base = fileBase < 0 ? 0 : base;
+    try {
+      const rec = decodeMeta(t, r, stream, nodes, this.parentDeltas);
+      if (rec !== undefined) v.meta(rec);
+    } catch (e) {
+      if (!(e instanceof ReadError)) throw e;
+      this.warn({
+        kind: 'bad-record',
+        offset: this.where(fileBase, info, shift + recStart),
+        skippedBytes: len,
+        message: `malformed record of type ${t} ${this.describe(fileBase, info, shift + recStart)}: ${e.message.replace(/ at offset \d+$/, '')}; skipped`,
+      });
+    }
+    // Not a view of this block past its record (see recordsAt()).
+    r.buf = NO_BYTES;
+  }
+
+  /** Warns of a FRAME whose fields threw `e` (the message decodeMeta()'s path gives). */
+  private badMeta(e: ReadError, t: number, len: number, fileBase: number, info: BlockInfo, at: number): void {
+    this.warn({
+      kind: 'bad-record',
+      offset: this.where(fileBase, info, at),
+      skippedBytes: len,
+      message: `malformed record of type ${t} ${this.describe(fileBase, info, at)}: ${e.message.replace(/ at offset \d+$/, '')}; skipped`,
+    });
   }
 
   private where(fileBase: number, info: BlockInfo, at: number): number {
