@@ -160,7 +160,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   const cols = o.set.columns;
   const setSites = cols === undefined ? o.set.sites : undefined;
   const inSet = cols !== undefined ? cols.site.length : setSites!.length;
-  const order: number[] = cols !== undefined ? Array.from(cols.site) : setSites!.map((s) => s.site);
+  let order: Int32Array = cols !== undefined ? cols.site : Int32Array.from(setSites!, (s) => s.site);
   if (o.temporal !== null) {
     const member = new Uint8Array(sites.size);
     for (let i = 0; i < inSet; i++) member[order[i]!] = 1;
@@ -169,7 +169,13 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
       const s = o.temporal.site[i] as SiteId;
       if (member[s] !== 1) extra.set(s, Math.max(extra.get(s) ?? 0, o.temporal.bytes[i]!));
     }
-    for (const [s] of [...extra].sort((x, y) => y[1] - x[1] || x[0] - y[0])) order.push(s);
+    if (extra.size > 0) {
+      const all = new Int32Array(inSet + extra.size);
+      all.set(order.subarray(0, inSet));
+      let at = inSet;
+      for (const [s] of [...extra].sort((x, y) => y[1] - x[1] || x[0] - y[0])) all[at++] = s;
+      order = all;
+    }
   }
 
   const frames = model.frames;
@@ -342,7 +348,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
 }
 
 /** Tells `want` the line of every Python frame of the sites' stacks with a line, each frame once. */
-function wantSourceLines(model: CaptureModel, order: readonly number[], want: (file: string, line: number) => void): void {
+function wantSourceLines(model: CaptureModel, order: Int32Array, want: (file: string, line: number) => void): void {
   const frames = model.frames;
   const seenNode = new Uint8Array(frames.pyNodeCount + 1);
   const seenFrame = new Uint8Array(frames.frames.length);
