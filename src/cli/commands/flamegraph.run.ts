@@ -23,7 +23,8 @@ import type { Io } from '../io.js';
 import { loadModel } from '../load-model.js';
 import { formatBytes } from '../../util/units.js';
 import { escapeLine } from '../../util/terminal-text.js';
-import { collectNow } from '../../util/outgrown.js';
+import { GROWTH_CHECK_UP_TO, collectNow } from '../../util/outgrown.js';
+import { getHeapStatistics } from 'node:v8';
 
 export interface FlamegraphRequest {
   readonly capture: string;
@@ -143,6 +144,15 @@ export function sourceReader(cwd: string): SourceReader {
   return { want, read, skipped: () => skipped };
 }
 
+/**
+ * A full collection when V8's heap is small (as heapGrowthCheck's GROWTH_CHECK_UP_TO, util/outgrown.ts): there
+ * the garbage of a step is a large share of what is resident. On call_sites (a heap of hundreds of MiB) the
+ * two collections left the peak 5-7 MB higher, not lower (docs/benchmarks.md, round twenty-two).
+ */
+function collectSmallHeap(): void {
+  if (getHeapStatistics().used_heap_size <= GROWTH_CHECK_UP_TO) collectNow();
+}
+
 export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<number> {
   const out = r.output !== undefined ? resolve(io.cwd, r.output) : defaultOutput(r.capture, io.cwd);
   // Refuse early, before minutes of reading, when the output exists or cannot be replaced.
@@ -157,7 +167,7 @@ export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<num
   const v = verdict(model, facts);
   // What the verdict made (the stacks of its findings, the collector's frees) is garbage: collected before the
   // page's data is built beside it (docs/benchmarks.md, round twenty-two).
-  collectNow();
+  collectSmallHeap();
   let set: AllocationSet;
   let peakTimeNs: number | null = null;
   if (r.view === 'leaks') set = leaks(model);
@@ -186,7 +196,7 @@ export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<num
   });
   // The builder's tables and the source lines are garbage once the data is built: collected before the page
   // is encoded beside them.
-  collectNow();
+  collectSmallHeap();
   const skipped = sources?.skipped() ?? 0;
   const allReductions = skipped > 0 ? [...reductions, `source lines: ${skipped} left out past ${formatBytes(MAX_SOURCE_TOTAL)} of source text`] : reductions;
   const page = renderPage({ ...data, meta: { ...data.meta, reductions: allReductions } }, loadViewerAssets());

@@ -196,20 +196,22 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   // then all the native ones), made one node at a time without an array per site: a Python stack node's
   // payload node is kept (−1: not made yet), and its callers' were made before it. The frames and nodes are
   // made in the order a stack's frames root first would make them, so the page's bytes are the same.
-  const nodeOfPy = new Int32Array(frames.pyNodeCount + 1).fill(-1);
-  nodeOfPy[NO_PY_NODE] = 0;
+  // Kept in a hash of the nodes met rather than an array over every Python node: call_sites has millions of
+  // them, of which its peak's 9 k sites reach a tenth (an Int32Array of them was 8 MB more at its peak).
+  const nodeOfPy = new PairIndex();
   const climb: number[] = [];
   const pyNode = (py: PyNodeId1): number => {
     let n = py;
-    while (nodeOfPy[n]! < 0) {
+    let node = n === NO_PY_NODE ? 0 : nodeOfPy.get(n, 0);
+    while (node === -1) {
       climb.push(n);
       n = frames.pyParentOf(n);
+      node = n === NO_PY_NODE ? 0 : nodeOfPy.get(n, 0);
     }
-    let node = nodeOfPy[n]!;
     while (climb.length > 0) {
       const m = climb.pop()! as PyNodeId1;
       node = b.node(node, payloadFrame(frames.pyFrameOf(m)));
-      nodeOfPy[m] = node;
+      nodeOfPy.set(m, 0, node);
     }
     return node;
   };
@@ -350,11 +352,12 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
 /** Tells `want` the line of every Python frame of the sites' stacks with a line, each frame once. */
 function wantSourceLines(model: CaptureModel, order: Int32Array, want: (file: string, line: number) => void): void {
   const frames = model.frames;
-  const seenNode = new Uint8Array(frames.pyNodeCount + 1);
+  // A bit per Python node (call_sites has millions), a byte per frame.
+  const seenNode = new Uint32Array((frames.pyNodeCount >>> 5) + 1);
   const seenFrame = new Uint8Array(frames.frames.length);
   for (const site of order) {
-    for (let n = model.sites.pyStack(site as SiteId); n > 0 && seenNode[n] === 0; n = frames.pyParentOf(n)) {
-      seenNode[n] = 1;
+    for (let n = model.sites.pyStack(site as SiteId); n > 0 && (seenNode[n >>> 5]! & (1 << (n & 31))) === 0; n = frames.pyParentOf(n)) {
+      seenNode[n >>> 5]! |= 1 << (n & 31);
       const id = frames.pyFrameOf(n);
       if (seenFrame[id] === 1) continue;
       seenFrame[id] = 1;
