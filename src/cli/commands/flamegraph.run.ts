@@ -147,7 +147,7 @@ export function sourceReader(cwd: string): SourceReader {
 /**
  * A full collection when V8's heap is small (as heapGrowthCheck's GROWTH_CHECK_UP_TO, util/outgrown.ts): there
  * the garbage of a step is a large share of what is resident. On call_sites (a heap of hundreds of MiB) the
- * two collections left the peak 5-7 MB higher, not lower (docs/benchmarks.md, round twenty-two).
+ * two collections left the peak 5-7 MiB higher, not lower (docs/benchmarks.md, round twenty-two).
  */
 function collectSmallHeap(): void {
   if (getHeapStatistics().used_heap_size <= GROWTH_CHECK_UP_TO) collectNow();
