@@ -23,6 +23,8 @@ import type { Io } from '../io.js';
 import { loadModel } from '../load-model.js';
 import { formatBytes } from '../../util/units.js';
 import { escapeLine } from '../../util/terminal-text.js';
+import { GROWTH_CHECK_UP_TO, collectNow } from '../../util/outgrown.js';
+import { getHeapStatistics } from 'node:v8';
 
 export interface FlamegraphRequest {
   readonly capture: string;
@@ -47,28 +49,91 @@ const MAX_SOURCE_FILE = 8 << 20;
 const MAX_SOURCE_TOTAL = 8 << 20;
 const MAX_LINE = 300;
 
-/** Reads source lines once per file; files that are missing, special or huge give null. */
-export function sourceReader(cwd: string): { read: (file: string, line: number) => string | null; skipped: () => number } {
-  const files = new Map<string, string[] | null>();
+export interface SourceReader {
+  /**
+   * Says `read(file, line)` will be asked, before the reads: a file is read once, and of it only the lines
+   * wanted by then are kept (a line asked but not wanted reads its file again). Keeping every line of every
+   * file was most of the flame graph's peak on numpy_mix (109 files, 2.9 MB of text held as split lines).
+   */
+  want: (file: string, line: number) => void;
+  /** The text of a line (1-based), cut to MAX_LINE; null for a file that is missing, special or huge. */
+  read: (file: string, line: number) => string | null;
+  /** Lines left out past MAX_SOURCE_TOTAL. */
+  skipped: () => number;
+}
+
+/**
+ * Lines (1-based) of a file, as `readFileSync(path, 'utf8').split('\n')[line - 1]` gives them (null past
+ * its end), each decoded alone from the file's bytes: '\n' is never part of a UTF-8 sequence, so a line
+ * decodes the same alone or in the whole. null: missing, not a file, or over MAX_SOURCE_FILE.
+ */
+export function readSourceLines(path: string, lines: readonly number[]): Map<number, string | null> | null {
+  let buf: Buffer;
+  try {
+    const st = statSync(path);
+    if (!st.isFile() || st.size > MAX_SOURCE_FILE) return null;
+    buf = readFileSync(path);
+  } catch {
+    // Not readable here (another machine, a deleted temp file): the page shows no source for it.
+    return null;
+  }
+  const out = new Map<number, string | null>();
+  const sorted = [...new Set(lines)].sort((a, b) => a - b);
+  let at = 1; // the line that starts at `start`
+  let start = 0; // −1: past the file's last line
+  for (const k of sorted) {
+    if (!Number.isInteger(k) || k < 1) {
+      out.set(k, null);
+      continue;
+    }
+    while (start >= 0 && at < k) {
+      const nl = buf.indexOf(10, start);
+      start = nl < 0 ? -1 : nl + 1;
+      at++;
+    }
+    if (start < 0) {
+      out.set(k, null);
+      continue;
+    }
+    const nl = buf.indexOf(10, start);
+    out.set(k, buf.toString('utf8', start, nl < 0 ? buf.length : nl));
+  }
+  return out;
+}
+
+/** Reads the source lines a page shows, each file once (see SourceReader). */
+export function sourceReader(cwd: string): SourceReader {
+  // Lines wanted of the files not read yet; the lines kept of those read (null: not readable).
+  const wanted = new Map<string, number[]>();
+  const files = new Map<string, Map<number, string | null> | null>();
   let total = 0;
   let skipped = 0;
-  const read = (file: string, line: number): string | null => {
-    if (file === '' || file.startsWith('<')) return null;
-    const path = isAbsolute(file) ? file : resolve(cwd, file);
-    let lines = files.get(path);
+  const pathOf = (file: string): string | null => (file === '' || file.startsWith('<') ? null : isAbsolute(file) ? file : resolve(cwd, file));
+  const want = (file: string, line: number): void => {
+    const path = pathOf(file);
+    if (path === null || files.has(path)) return;
+    let lines = wanted.get(path);
     if (lines === undefined) {
-      lines = null;
-      try {
-        const st = statSync(path);
-        if (st.isFile() && st.size <= MAX_SOURCE_FILE) lines = readFileSync(path, 'utf8').split('\n');
-      } catch {
-        // Not readable here (another machine, a deleted temp file): the page shows no source for it.
-        lines = null;
-      }
+      lines = [];
+      wanted.set(path, lines);
+    }
+    lines.push(line);
+  };
+  const read = (file: string, line: number): string | null => {
+    const path = pathOf(file);
+    if (path === null) return null;
+    let lines = files.get(path);
+    if (lines === undefined || (lines !== null && !lines.has(line))) {
+      const ask = wanted.get(path) ?? [];
+      wanted.delete(path);
+      ask.push(line);
+      const got = readSourceLines(path, ask);
+      if (lines === undefined) lines = got;
+      else if (got !== null) for (const [k, v] of got) lines.set(k, v);
       files.set(path, lines);
     }
-    const text = lines?.[line - 1];
-    if (text === undefined) return null;
+    const text = lines?.get(line);
+    if (text === undefined || text === null) return null;
     if (total + text.length > MAX_SOURCE_TOTAL) {
       skipped++;
       return null;
@@ -76,7 +141,16 @@ export function sourceReader(cwd: string): { read: (file: string, line: number) 
     total += Math.min(text.length, MAX_LINE);
     return text.length > MAX_LINE ? `${text.slice(0, MAX_LINE)}…` : text;
   };
-  return { read, skipped: () => skipped };
+  return { want, read, skipped: () => skipped };
+}
+
+/**
+ * A full collection when V8's heap is small (as heapGrowthCheck's GROWTH_CHECK_UP_TO, util/outgrown.ts): there
+ * the garbage of a step is a large share of what is resident. On call_sites (a heap of hundreds of MiB) the
+ * two collections left the peak 5-7 MiB higher, not lower (docs/benchmarks.md, round twenty-two).
+ */
+function collectSmallHeap(): void {
+  if (getHeapStatistics().used_heap_size <= GROWTH_CHECK_UP_TO) collectNow();
 }
 
 export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<number> {
@@ -91,6 +165,9 @@ export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<num
   const model = await loadModel(io, resolve(io.cwd, r.capture), { observer: combineObservers(timeline, forensics), temporaryThreshold: r.threshold });
   const facts = forensics.finish();
   const v = verdict(model, facts);
+  // What the verdict made (the stacks of its findings, the collector's frees) is garbage: collected before the
+  // page's data is built beside it (docs/benchmarks.md, round twenty-two).
+  collectSmallHeap();
   let set: AllocationSet;
   let peakTimeNs: number | null = null;
   if (r.view === 'leaks') set = leaks(model);
@@ -110,12 +187,16 @@ export async function writeFlamegraph(io: Io, r: FlamegraphRequest): Promise<num
     captureFile: r.capture,
     memlensVersion: VERSION,
     sourceLine: sources?.read ?? null,
+    wantSourceLine: sources?.want,
     temporal: usable ? timeline.finish(model.durationNs) : null,
     peakTimeNs,
     verdict: verdictPanel(model, v),
     gc: v.gc,
     ...(r.threshold !== undefined ? { threshold: r.threshold } : {}),
   });
+  // The builder's tables and the source lines are garbage once the data is built: collected before the page
+  // is encoded beside them.
+  collectSmallHeap();
   const skipped = sources?.skipped() ?? 0;
   const allReductions = skipped > 0 ? [...reductions, `source lines: ${skipped} left out past ${formatBytes(MAX_SOURCE_TOTAL)} of source text`] : reductions;
   const page = renderPage({ ...data, meta: { ...data.meta, reductions: allReductions } }, loadViewerAssets());

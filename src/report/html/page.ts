@@ -8,7 +8,8 @@
 import { deflateRawSync } from 'node:zlib';
 import { escapeHtml, inlinePage } from '../../html/inline-page.js';
 import type { InlineAssets } from '../../html/inline-policy.js';
-import { encodePayload, PAYLOAD_ELEMENT_ID, type ReportData } from './payload.js';
+import { PAYLOAD_ELEMENT_ID, type ReportData } from './payload.js';
+import { writePayload } from './payload-writer.js';
 
 export type ViewerAssets = InlineAssets;
 
@@ -29,7 +30,7 @@ export interface PageResult {
 
 /** The deflated payload as base64 on one line (the browser strips nothing and parses it fastest). */
 export function encodeEmbeddedPayload(data: ReportData): { base64: string; raw: number; compressed: number } {
-  const raw = encodePayload(data);
+  const raw = writePayload(data);
   const compressed = deflateRawSync(raw, { level: 6 });
   return { base64: Buffer.from(compressed.buffer, compressed.byteOffset, compressed.byteLength).toString('base64'), raw: raw.length, compressed: compressed.length };
 }

@@ -27,7 +27,7 @@ class Growable {
 }
 
 /** (a, b) → id for non-negative int32 pairs: open addressing, no Map of heap-number keys (5× faster). */
-class PairIndex {
+export class PairIndex {
   private a = new Int32Array(1 << 12);
   private b = new Int32Array(1 << 12);
   private id = new Int32Array(1 << 12).fill(-1);

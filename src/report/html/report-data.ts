@@ -16,11 +16,11 @@ import { memoryLimitOf } from '../../analysis/memory-limit.js';
 import { thinSeries } from '../../analysis/memory-timeline.js';
 import type { PeakTimelineResult } from '../../analysis/peak-timeline.js';
 import type { Frame } from '../../model/frames.js';
-import type { FrameId, SiteId } from '../../model/ids.js';
+import { type FrameId, NO_PY_NODE, type NativeNodeId1, type PyNodeId1, type SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import { leaksAllocatorNote, markerLabelText } from '../describe.js';
 import { FrameFlag, type ReportData, type ReportView, type TemporalData, type VerdictPanel } from './payload.js';
-import { ReportDataBuilder } from './report-builder.js';
+import { PairIndex, ReportDataBuilder } from './report-builder.js';
 import { impossibleNote } from '../describe.js';
 import { formatCount } from '../../util/units.js';
 
@@ -43,6 +43,8 @@ export interface ReportDataOptions {
   readonly memlensVersion: string;
   /** The text of a source line, or null; null instead of a function: leave source out. */
   readonly sourceLine: ((file: string, line: number) => string | null) | null;
+  /** Told every (file, line) sourceLine may be asked for, before it is first asked (so a reader keeps only those). */
+  readonly wantSourceLine?: ((file: string, line: number) => void) | undefined;
   /** Live intervals: per peak moment for the peak view, lifetimes for the leaks view. */
   readonly temporal: PeakTimelineResult | LeakTimelineResult | null;
   /** When the high-water mark happened (ns since start), if known. */
@@ -124,7 +126,7 @@ function optionsInForce(model: CaptureModel): string[] {
 }
 
 function emptyReason(model: CaptureModel, o: ReportDataOptions): string | null {
-  if (o.set.sites.length > 0) return null;
+  if ((o.set.columns?.site.length ?? o.set.sites.length) > 0) return null;
   if (model.allocations === 0) {
     return 'The capture holds no allocations: tracking stopped before the program allocated anything, or the agent could not install its hooks (see the notes in Statistics).';
   }
@@ -152,52 +154,99 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   for (const t of model.threads) b.thread(threadLabel(model, t), t.osTid);
   if (model.threads.length === 0) b.thread('main', model.header.mainTid);
 
-  // Which sites go in: the view's, plus those that only the time windows need.
-  const amount = new Map<SiteId, { bytes: number; count: number }>();
-  for (const s of o.set.sites) amount.set(s.site, { bytes: s.bytes, count: s.count });
-  const order: SiteId[] = o.set.sites.map((s) => s.site);
+  // Which sites go in: the view's (index i < inSet of `order`, its amounts at i of the set's columns), plus
+  // those that only the time windows need (amounts 0). Read from the set's columns when it has them: its
+  // `sites` objects are made only when read (allocation-set.ts), ~80 bytes a site.
+  const cols = o.set.columns;
+  const setSites = cols === undefined ? o.set.sites : undefined;
+  const inSet = cols !== undefined ? cols.site.length : setSites!.length;
+  let order: Int32Array = cols !== undefined ? cols.site : Int32Array.from(setSites!, (s) => s.site);
   if (o.temporal !== null) {
+    const member = new Uint8Array(sites.size);
+    for (let i = 0; i < inSet; i++) member[order[i]!] = 1;
     const extra = new Map<SiteId, number>();
     for (let i = 0; i < o.temporal.site.length; i++) {
       const s = o.temporal.site[i] as SiteId;
-      if (!amount.has(s)) extra.set(s, Math.max(extra.get(s) ?? 0, o.temporal.bytes[i]!));
+      if (member[s] !== 1) extra.set(s, Math.max(extra.get(s) ?? 0, o.temporal.bytes[i]!));
     }
-    for (const [s] of [...extra].sort((x, y) => y[1] - x[1] || x[0] - y[0])) order.push(s);
+    if (extra.size > 0) {
+      const all = new Int32Array(inSet + extra.size);
+      all.set(order.subarray(0, inSet));
+      let at = inSet;
+      for (const [s] of [...extra].sort((x, y) => y[1] - x[1] || x[0] - y[0])) all[at++] = s;
+      order = all;
+    }
   }
 
-  const frameMap = new Map<FrameId, number>();
+  const frames = model.frames;
+  if (o.sourceLine !== null && o.wantSourceLine !== undefined) wantSourceLines(model, order, o.wantSourceLine);
+  // Model frame → payload frame (−1: not made yet).
+  const frameMap = new Int32Array(frames.frames.length).fill(-1);
   const payloadFrame = (id: FrameId): number => {
-    let pf = frameMap.get(id);
-    if (pf === undefined) {
-      const f = model.frames.frame(id);
+    let pf = frameMap[id]!;
+    if (pf < 0) {
+      const f = frames.frame(id);
       const source = !f.native && f.line > 0 && o.sourceLine !== null ? o.sourceLine(f.file, f.line) : null;
       pf = b.uniqueFrame(f.function, f.file, f.line, frameFlags(f), source);
-      frameMap.set(id, pf);
+      frameMap[id] = pf;
     }
     return pf;
   };
-  const ALL = { showInternal: true, showImports: true };
-  const nodeOfPair = new Map<string, number>();
-  const siteLocation = new Map<number, number>();
+  // Every frame of every stack goes in (frames.stack() with every kind shown: the Python frames root first,
+  // then all the native ones), made one node at a time without an array per site: a Python stack node's
+  // payload node is kept (−1: not made yet), and its callers' were made before it. The frames and nodes are
+  // made in the order a stack's frames root first would make them, so the page's bytes are the same.
+  // Kept in a hash of the nodes met rather than an array over every Python node: call_sites at 5 % has 1.47 M
+  // of them, of which its peak's 9 k sites reach 106 k.
+  const nodeOfPy = new PairIndex();
+  const climb: number[] = [];
+  const pyNode = (py: PyNodeId1): number => {
+    let n = py;
+    let node = n === NO_PY_NODE ? 0 : nodeOfPy.get(n, 0);
+    while (node === -1) {
+      climb.push(n);
+      n = frames.pyParentOf(n);
+      node = n === NO_PY_NODE ? 0 : nodeOfPy.get(n, 0);
+    }
+    while (climb.length > 0) {
+      const m = climb.pop()! as PyNodeId1;
+      node = b.node(node, payloadFrame(frames.pyFrameOf(m)));
+      nodeOfPy.set(m, 0, node);
+    }
+    return node;
+  };
+  const stackNode = (py: PyNodeId1, nat: NativeNodeId1): number => {
+    let node = pyNode(py);
+    if (nat > 0) {
+      for (let n = nat; n > 0; n = frames.nativeParentOf(n)) climb.push(frames.nativeFrameOf(n));
+      while (climb.length > 0) node = b.node(node, payloadFrame(climb.pop()! as FrameId));
+    }
+    return node;
+  };
+  // (Python node, native node) of a site already drawn → its node: past the node budget, a site whose stack
+  // is drawn goes to it, and the others to "other stacks".
+  const nodeOfPair = new PairIndex();
+  const siteLocation = o.temporal !== null ? new Int32Array(sites.size) : null;
   let dropped = 0;
   let droppedBytes = 0;
   const other = new Map<number, number>();
-  for (const site of order) {
+  for (let i = 0; i < order.length; i++) {
+    const site = order[i]! as SiteId;
     const py = sites.pyStack(site);
     const nat = sites.nativeStack(site);
     const thread = model.threads.length === 0 ? 0 : sites.thread(site);
     const allocator = ALLOCATORS[sites.allocator(site)] ?? 'other';
-    const a = amount.get(site) ?? { bytes: 0, count: 0 };
-    const key = `${py}:${nat}`;
-    let node = nodeOfPair.get(key);
-    if (node === undefined && b.nodeCount < limits.maxNodes) {
-      node = b.stack(model.frames.stack(py, nat, ALL).map(payloadFrame));
-      nodeOfPair.set(key, node);
+    const bytes = i >= inSet ? 0 : cols !== undefined ? cols.bytes[i]! : setSites![i]!.bytes;
+    const count = i >= inSet ? 0 : cols !== undefined ? cols.count[i]! : setSites![i]!.count;
+    let node = nodeOfPair.get(py, nat);
+    if (node === -1 && b.nodeCount < limits.maxNodes) {
+      node = stackNode(py, nat);
+      nodeOfPair.set(py, nat, node);
     }
-    if (node === undefined) {
+    if (node === -1) {
       // Over the node budget: this site (smaller than every one kept, by the order above) joins "other".
       dropped++;
-      droppedBytes += a.bytes;
+      droppedBytes += bytes;
       let n = other.get(thread);
       if (n === undefined) {
         n = b.node(0, b.frame('[other stacks, reduced to fit]', '', 0, FrameFlag.Synthetic));
@@ -205,7 +254,8 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
       }
       node = n;
     }
-    siteLocation.set(site, b.add(node, thread, allocator, a.bytes, a.count));
+    const at = b.add(node, thread, allocator, bytes, count);
+    if (siteLocation !== null) siteLocation[site] = at;
   }
   if (dropped > 0) {
     reductions.push(
@@ -236,7 +286,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   const t = o.temporal;
   if (t !== null && (o.view === 'peak' || o.view === 'leaks')) {
     const loc = new Int32Array(t.site.length);
-    for (let i = 0; i < t.site.length; i++) loc[i] = siteLocation.get(t.site[i]!) ?? 0;
+    for (let i = 0; i < t.site.length; i++) loc[i] = siteLocation![t.site[i]!]!;
     const peak = 'tickPeakHeap' in t;
     temporal = {
       kind: peak ? 'peak' : 'leaks',
@@ -297,6 +347,24 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
     verdict: o.verdict ?? null,
   });
   return { data, reductions };
+}
+
+/** Tells `want` the line of every Python frame of the sites' stacks with a line, each frame once. */
+function wantSourceLines(model: CaptureModel, order: Int32Array, want: (file: string, line: number) => void): void {
+  const frames = model.frames;
+  // A bit per Python node (call_sites has millions), a byte per frame.
+  const seenNode = new Uint32Array((frames.pyNodeCount >>> 5) + 1);
+  const seenFrame = new Uint8Array(frames.frames.length);
+  for (const site of order) {
+    for (let n = model.sites.pyStack(site as SiteId); n > 0 && (seenNode[n >>> 5]! & (1 << (n & 31))) === 0; n = frames.pyParentOf(n)) {
+      seenNode[n >>> 5]! |= 1 << (n & 31);
+      const id = frames.pyFrameOf(n);
+      if (seenFrame[id] === 1) continue;
+      seenFrame[id] = 1;
+      const f = frames.frame(id);
+      if (!f.native && f.line > 0) want(f.file, f.line);
+    }
+  }
 }
 
 /**
