@@ -874,18 +874,13 @@ export class CaptureDecoder {
       if (rec !== undefined) v.meta(rec);
     } catch (e) {
       if (!(e instanceof ReadError)) throw e;
-      this.warn({
-        kind: 'bad-record',
-        offset: this.where(fileBase, info, shift + recStart),
-        skippedBytes: len,
-        message: `malformed record of type ${t} ${this.describe(fileBase, info, shift + recStart)}: ${e.message.replace(/ at offset \d+$/, '')}; skipped`,
-      });
+      this.badMeta(e, t, len, fileBase, info, shift + recStart);
     }
     // Not a view of this block past its record (see recordsAt()).
     r.buf = NO_BYTES;
   }
 
-  /** Warns of a FRAME whose fields threw `e` (the message decodeMeta()'s path gives). */
+  /** Warns of a meta record whose fields threw `e`, and says it was skipped. */
   private badMeta(e: ReadError, t: number, len: number, fileBase: number, info: BlockInfo, at: number): void {
     this.warn({
       kind: 'bad-record',
