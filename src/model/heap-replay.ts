@@ -395,13 +395,17 @@ export class HeapReplay {
       this.unknownFrees += bytes < 0 ? 1 : 0;
       if (bytes < 0) continue;
       const site = sites[i]! as SiteId;
-      if (this.peakMark[site] !== this.epoch) {
-        this.peakBytes[site] = this.liveBytes[site]!;
-        this.peakCounts[site] = this.liveCounts[site]!;
-        this.peakMark[site] = this.epoch;
-      }
-      this.liveBytes[site] = this.liveBytes[site]! - bytes;
-      this.liveCounts[site] = this.liveCounts[site]! - 1;
+      // The peak mark's branch written as stores made at every free, for the same reason: in a run's first
+      // batch every site may be at the current epoch (rolling_window's end), and the first site behind it
+      // deoptimized the loop compiled meanwhile.
+      const behind = this.peakMark[site] !== this.epoch;
+      const liveBytes = this.liveBytes[site]!;
+      const liveCount = this.liveCounts[site]!;
+      this.peakBytes[site] = behind ? liveBytes : this.peakBytes[site]!;
+      this.peakCounts[site] = behind ? liveCount : this.peakCounts[site]!;
+      this.peakMark[site] = this.epoch;
+      this.liveBytes[site] = liveBytes - bytes;
+      this.liveCounts[site] = liveCount - 1;
       this.liveCount -= 1;
       this.heapBytes -= bytes;
       this.frees += 1;
