@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
 import { Allocator, Deallocator } from '../capture/format.js';
 import { HeapReplay } from './heap-replay.js';
 import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
@@ -152,4 +153,39 @@ test("a run of FREEs at the capture's end: totals() applies the held frees", () 
     [0, 1, 2, 3].map((s) => r.sites.columns.liveBytes.array[s]),
     [0, 0, 0, 0],
   );
+});
+
+test("a site first freed late in a long run of FREEs does not deoptimize the held frees' loop", () => {
+  // rolling_window's end (docs/benchmarks.md, round twenty-three): the program frees its live allocations in
+  // one run, all at a site whose peak value was saved before the run. flushFrees() is compiled during the run
+  // with no feedback for saving a site's peak value; a site first freed late in the run then deoptimized it
+  // ("Insufficient type feedback"), for a third compile at the read's largest moment.
+  setFlagsFromString('--allow-natives-syntax');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- %GetOptimizationStatus is the point
+  const status = new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number;
+  const sites = new SiteTable();
+  const replay = new HeapReplay(sites, { observer: undefined, temporaryThreshold: undefined, window: undefined });
+  const a = sites.intern(1 as PyNodeId1, 0 as NativeNodeId1, 0 as ThreadIndex, 0);
+  const b = sites.intern(2 as PyNodeId1, 0 as NativeNodeId1, 0 as ThreadIndex, 0);
+  const n = 300_000;
+  let seq = 0;
+  replay.eventAddress[0] = 0x10;
+  replay.allocAt(b, 0 as ThreadIndex, seq++, 64, 0);
+  for (let i = 0; i < n; i++) {
+    replay.eventAddress[0] = 0x100000 + i * 32;
+    replay.allocAt(a, 0 as ThreadIndex, seq++, 24, 0);
+  }
+  // The run: a's first free saves its peak value before any batch is held; then only a's.
+  for (let i = 0; i < n; i++) {
+    replay.eventAddress[0] = 0x100000 + i * 32;
+    replay.freeAt(seq++, 0, 0);
+  }
+  const flushFrees = (HeapReplay.prototype as unknown as Record<string, unknown>)['flushFrees'];
+  // 16: V8's OptimizationStatus bit for optimized code.
+  assert.notEqual(status(flushFrees) & 16, 0, 'flushFrees was not optimized by the run');
+  replay.eventAddress[0] = 0x10;
+  replay.freeAt(seq, 0, 0);
+  assert.equal(replay.heap, 0); // applies the held frees, b's last
+  assert.notEqual(status(flushFrees) & 16, 0, "flushFrees was deoptimized by b's first free");
+  assert.deepEqual([sites.columns.peakBytes.array[a], sites.columns.peakBytes.array[b]], [24 * n, 64]);
 });
