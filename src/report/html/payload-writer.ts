@@ -1,18 +1,19 @@
-// The payload's container as the page writer (page.ts) makes it: the bytes of payload.ts's encodePayload(),
-// written with one buffer for every column's body instead of columns.ts's ColumnWriter, whose ByteWriter of
-// 64 KiB per column (and a copy of each body, and of the whole) was 3.4 MB of array buffers for numpy_mix's
-// 385 KB payload: the top of `flamegraph`'s peak once the rest was collected (docs/benchmarks.md, round
-// twenty-two).
+// The one writer of the HTML report's payload (page.ts calls writePayload): the container of columns.ts,
+// whose format is described there and decoded there (readColumns) and in payload.ts (decodePayload).
+// Every column's body is written into one reused buffer and the container into another, so the page's
+// writing holds little besides the payload itself (a ByteWriter of 64 KiB per column and a copy of each
+// body and of the whole were 3.4 MB of array buffers for numpy_mix's 385 KB payload: docs/benchmarks.md,
+// round twenty-two).
 //
-// Why a second writer rather than a change to columns.ts or payload.ts: both are in the viewer's bundle, and
-// esbuild's minifier picks its short names from the characters of the code it reads, the encoder's included
-// (which the bundle leaves out): a change to that code renamed the viewer's symbols, so changed every page's
-// bytes. payload-writer.test.ts holds this encoder to encodePayload's bytes.
+// Why not in columns.ts or payload.ts: both are in the viewer's bundle, and esbuild's minifier picks its
+// short names from the characters of all the code it reads, code it then leaves out included: a writer
+// there would make every change to it a change of every page's bytes. This module is not in the bundle.
+// payload-writer.test.ts, columns.test.ts and payload.test.ts hold it to the decoders (write, then read).
 
 import { ColumnKind, PAYLOAD_MAGIC, PAYLOAD_VERSION } from './columns.js';
 import type { ReportData } from './payload.js';
 
-/** columns.ts's MAX_EXACT_DELTA: the largest delta whose zigzag is still exact. */
+/** The largest delta whose zigzag (2|d| or 2|d| − 1) is still exact. */
 const MAX_EXACT_DELTA = 2 ** 52 - 1;
 
 /** A growable byte buffer, emptied and reused. */
@@ -44,10 +45,12 @@ class Bytes {
     this.pos += b.length;
   }
 
-  /** As columns.ts's ByteWriter.uvarint, the same refusal included. */
+  /** Unsigned LEB128 of a non-negative integer (exact for every double that is one). */
   uvarint(v: number): void {
     if (!(v >= 0 && Number.isInteger(v))) throw new RangeError(`payload column value ${v} is not a non-negative integer`);
+    // 8 bytes hold 2^56; a double reaches 2^1024, 147 bytes.
     this.reserve(v <= Number.MAX_SAFE_INTEGER ? 8 : 147);
+    // Division, not bit operations: values above 2^31 must survive.
     while (v >= 0x80) {
       this.buf[this.pos++] = (v % 0x80) | 0x80;
       v = Math.floor(v / 0x80);
@@ -55,6 +58,7 @@ class Bytes {
     this.buf[this.pos++] = v;
   }
 
+  /** Zigzag: 0, -1, 1, -2, … → 0, 1, 2, 3, … */
   svarint(v: number): void {
     this.uvarint(v < 0 ? -2 * v - 1 : 2 * v);
   }
@@ -64,7 +68,7 @@ class Bytes {
   }
 }
 
-/** ColumnWriter's container: the same columns in the same bytes. */
+/** Builds a container column by column (columns.ts's format). */
 export class PayloadWriter {
   private readonly out: Bytes;
   private readonly body = new Bytes(1 << 12);
@@ -90,6 +94,7 @@ export class PayloadWriter {
     out.bytes(body);
   }
 
+  /** Non-negative integers; `index` decodes to Int32Array (values below 2^31). */
   uints(name: string, values: ArrayLike<number>, index = false): void {
     const w = this.body;
     w.pos = 0;
@@ -97,6 +102,7 @@ export class PayloadWriter {
     this.column(index ? ColumnKind.Index : ColumnKind.Uint, name, values.length, w.view());
   }
 
+  /** Integers stored as differences from their predecessor: small for sorted or slowly varying series. */
   deltas(name: string, values: ArrayLike<number>, index = false): void {
     const w = this.body;
     w.pos = 0;
@@ -104,6 +110,7 @@ export class PayloadWriter {
     for (let i = 0; i < values.length; i++) {
       const v = values[i] ?? 0;
       const d = v - prev;
+      // A difference that is not exact (values at or past 2^53): the plain values are, so write those.
       if (!(Math.abs(d) <= MAX_EXACT_DELTA && Number.isSafeInteger(v))) {
         this.uints(name, values, index);
         return;
@@ -132,7 +139,7 @@ export class PayloadWriter {
   }
 }
 
-/** encodePayload(d)'s bytes (payload.ts: the same columns, in the same order). */
+/** The payload's container (not copied: a view of the writer's buffer), columns in this order. */
 export function writePayload(d: ReportData): Uint8Array {
   const w = new PayloadWriter();
   w.json('meta', d.meta);
@@ -142,6 +149,7 @@ export function writePayload(d: ReportData): Uint8Array {
   w.uints('frames.line', d.frames.line, true);
   w.deltas('frames.source', d.frames.source, true);
   w.uints('frames.flags', d.frames.flags, true);
+  // Parents are close to their children in a prefix tree built depth first: deltas are small.
   w.deltas('nodes.parent', d.nodes.parent, true);
   w.deltas('nodes.frame', d.nodes.frame, true);
   w.uints('threads.name', d.threads.name, true);

@@ -1,21 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { knownProgram } from '../../../test/support/synthetic-profile.js';
-import { decodePayload, encodePayload, type ReportData } from './payload.js';
+import { decodePayload, type ReportData } from './payload.js';
+import { writePayload } from './payload-writer.js';
 
 test('a payload decodes to the data it was encoded from', () => {
   const data = knownProgram();
-  const back = decodePayload(encodePayload(data));
+  const back = decodePayload(writePayload(data));
   assert.deepEqual(back, data);
 });
 
 test('a payload without temporal data decodes with temporal null', () => {
   const data = knownProgram({ temporal: false });
-  assert.equal(decodePayload(encodePayload(data)).temporal, null);
+  assert.equal(decodePayload(writePayload(data)).temporal, null);
 });
 
 function tampered(change: (d: ReportData) => ReportData): Uint8Array {
-  return encodePayload(change(knownProgram()));
+  return writePayload(change(knownProgram()));
 }
 
 test('decoding rejects indices that point outside their tables', () => {

@@ -1,7 +1,8 @@
 // What the HTML report embeds: everything the browser needs to draw the flame graph, the timeline, the
 // table and the statistics, in columns of numbers that index an interned string table (no object per
-// frame or per snapshot). Built in Node (report-data.ts from the analysis), encoded with columns.ts,
-// decoded and validated in the browser by decodePayload() below: the viewer trusts only what passed it.
+// frame or per snapshot). Built in Node (report-data.ts from the analysis), encoded by payload-writer.ts's
+// writePayload() into columns.ts's container, decoded and validated in the browser by decodePayload()
+// below: the viewer trusts only what passed it.
 //
 // Model, in one paragraph: `frames` are distinct (function, file, line) triples; `nodes` is the prefix
 // tree of the profiled program's call stacks, parents before children (node 0 is never a frame: it is
@@ -10,7 +11,7 @@
 // (inverted or not, hidden frames merged away, one thread or all). `temporal`, when present, holds per
 // location the tick intervals during which its allocations were live, so any time window can be shown.
 
-import { ColumnWriter, readColumns } from './columns.js';
+import { readColumns } from './columns.js';
 
 /** id of the page element that holds the payload (base64 of the deflated column container). */
 export const PAYLOAD_ELEMENT_ID = 'memlens-payload';
@@ -170,49 +171,6 @@ export interface TemporalData {
   readonly end: Int32Array;
   readonly count: Float64Array;
   readonly bytes: Float64Array;
-}
-
-export function encodePayload(d: ReportData): Uint8Array {
-  const w = new ColumnWriter();
-  w.json('meta', d.meta);
-  w.strings('strings', d.strings);
-  w.uints('frames.name', d.frames.name, true);
-  w.uints('frames.file', d.frames.file, true);
-  w.uints('frames.line', d.frames.line, true);
-  w.deltas('frames.source', d.frames.source, true);
-  w.uints('frames.flags', d.frames.flags, true);
-  // Parents are close to their children in a prefix tree built depth first: deltas are small.
-  w.deltas('nodes.parent', d.nodes.parent, true);
-  w.deltas('nodes.frame', d.nodes.frame, true);
-  w.uints('threads.name', d.threads.name, true);
-  w.uints('threads.tid', d.threads.tid);
-  w.deltas('locations.node', d.locations.node, true);
-  w.uints('locations.thread', d.locations.thread, true);
-  w.uints('locations.allocator', d.locations.allocator, true);
-  w.uints('locations.bytes', d.locations.bytes);
-  w.uints('locations.count', d.locations.count);
-  w.deltas('timeline.time', d.timeline.time);
-  w.deltas('timeline.rss', d.timeline.rss);
-  w.deltas('timeline.rssAnon', d.timeline.rssAnon);
-  w.deltas('timeline.rssFile', d.timeline.rssFile);
-  w.deltas('timeline.heap', d.timeline.heap);
-  w.deltas('timeline.cgroupUsage', d.timeline.cgroupUsage);
-  w.deltas('markers.time', d.markers.time);
-  w.uints('markers.kind', d.markers.kind, true);
-  w.uints('markers.label', d.markers.label, true);
-  const t = d.temporal;
-  if (t !== null) {
-    w.json('temporal.kind', t.kind);
-    w.deltas('temporal.tickEnd', t.tickEnd);
-    w.deltas('temporal.tickPeakHeap', t.tickPeakHeap);
-    w.deltas('temporal.tickPeakTime', t.tickPeakTime);
-    w.deltas('temporal.location', t.location, true);
-    w.deltas('temporal.start', t.start, true);
-    w.deltas('temporal.end', t.end, true);
-    w.uints('temporal.count', t.count);
-    w.uints('temporal.bytes', t.bytes);
-  }
-  return w.finish();
 }
 
 /** Decodes and validates: every index points inside its table, so the viewer never reads out of range. */
