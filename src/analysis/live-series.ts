@@ -135,7 +135,19 @@ export class LiveSeries implements ReplayObserver {
       marks[site] = m | SERIES_DIRTY;
       if (this.nDirty === this.dirty.length) this.dirty = grownTo(this.dirty, this.nDirty + 1, newInt32Array);
       this.dirty[this.nDirty++] = site;
+    } else if ((m & SERIES_HELD) === 0 && (bytes < 0 || count < 0) && this.atZero(site)) {
+      // Back at 0, the value of its open run: nothing to close for it unless it changes again in this tick
+      // (then it is listed again; closeTick() passes over an entry whose mark is clear). It stays in the list:
+      // its first entry keeps its place, so the runs come in the same order.
+      marks[site] = m & ~SERIES_DIRTY;
     }
+  }
+
+  /** The site's live bytes and count are both 0 (read just after the replay wrote them). */
+  private atZero(site: SiteId): boolean {
+    const shared = this.shared;
+    if (shared === undefined) return this.liveBytes.array[site] === 0 && this.liveCount.array[site] === 0;
+    return shared.bytes.array[site] === 0 && shared.count.array[site] === 0;
   }
 
   snapshot(_seq: number, timeNs: number): void {
@@ -251,7 +263,10 @@ export class LiveSeries implements ReplayObserver {
     const marks = this.marks.array;
     for (let i = 0; i < nDirty; i++) {
       const site = dirty[i]!;
-      const m = marks[site]! & ~SERIES_DIRTY;
+      const mark = marks[site]!;
+      // Listed again after change() found it back at 0, or back at 0 since: nothing to do (see change()).
+      if ((mark & SERIES_DIRTY) === 0) continue;
+      const m = mark & ~SERIES_DIRTY;
       const b = liveBytes[site]!;
       const c = liveCount[site]!;
       // At 0 and its open run at 0 (SERIES_HELD clear): nothing to read of the run's columns.

@@ -172,7 +172,21 @@ export class RecentGrowth implements ReplayObserver {
       marks[site] = m | RECENT_DIRTY;
       if (this.nDirty === this.dirty.length) this.dirty = grownTo(this.dirty, this.nDirty + 1, newInt32Array);
       this.dirty[this.nDirty++] = site;
+    } else if ((m & RECENT_HELD) === 0 && (bytes < 0 || count < 0) && this.atZero(site)) {
+      // Back at 0, its last listed value: the tick will not list it (snapshot() leaves such sites out) unless
+      // it changes again. Taken off the list when it is the last entry (a block freed before the next
+      // allocation of another site); else left, its mark clear, and passed over. The order of a tick's
+      // sites does not matter (each is folded once).
+      marks[site] = m & ~RECENT_DIRTY;
+      if (this.dirty[this.nDirty - 1] === site) this.nDirty--;
     }
+  }
+
+  /** The site's live bytes and count are both 0 (read just after the replay wrote them). */
+  private atZero(site: SiteId): boolean {
+    const shared = this.shared;
+    if (shared === undefined) return this.liveBytes.array[site] === 0 && this.liveCount.array[site] === 0;
+    return shared.bytes.array[site] === 0 && shared.count.array[site] === 0;
   }
 
   snapshot(_seq: number, timeNs: number): void {
@@ -198,6 +212,8 @@ export class RecentGrowth implements ReplayObserver {
     for (let i = 0; i < this.nDirty; i++) {
       const s = dirty[i]!;
       const m = marks[s]!;
+      // Left at 0 by change(), or listed twice (left at 0, then changed again): the first entry stands.
+      if ((m & RECENT_DIRTY) === 0) continue;
       if (liveBytes[s] !== 0 || liveCount[s] !== 0) {
         marks[s] = (m & ~RECENT_DIRTY) | RECENT_HELD;
         dirty[n++] = s;
