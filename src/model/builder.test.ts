@@ -286,7 +286,7 @@ test('the site table has the room the builder is told of, and the same model as 
   }
 });
 
-test("finish() gives up what only the read needs (the site index, peak marks), current() does not; the model is the same", () => {
+test('finish() gives up what only the read needs (the site index, peak marks), current() does not; the model is the same', () => {
   // The site table's index and marks and the resolver's node index go before the model's frames are made
   // (docs/benchmarks.md, round twenty-three): call_sites' reports peak after the read.
   const stream = randomStream(11, { events: 1500 });
@@ -305,7 +305,10 @@ test("finish() gives up what only the read needs (the site index, peak marks), c
   const again = new ModelBuilder({ lineResolver: instrAsLine });
   replay(stream, again);
   const whole = again.finish();
-  for (const [bytes, count] of [['peakBytes', 'peakCount'], ['liveBytes', 'liveCount']] as const) {
+  for (const [bytes, count] of [
+    ['peakBytes', 'peakCount'],
+    ['liveBytes', 'liveCount'],
+  ] as const) {
     assert.deepEqual(perSite(m, bytes, count), perSite(whole, bytes, count), bytes);
   }
 });

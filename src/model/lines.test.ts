@@ -37,7 +37,13 @@ test('LineSpans answers every offset as LineTable.lineAt(offset) ?? 0, with adja
   const r = (start: number, end: number, line: number | null): LineRange => ({ start, end, line, endLine: line, column: null, endColumn: null });
   const merged = LineSpans.of([r(0, 2, 7), r(2, 6, 7), r(6, 8, 7), r(8, 10, null), r(10, 12, 7)]);
   assert.equal(merged.length, 3);
-  assert.deepEqual([0, 5, 7, 8, 9, 10, 11, 12].map((o) => merged.lineAt(o)), [7, 7, 7, 0, 0, 7, 7, 0]);
+  assert.deepEqual(
+    [0, 5, 7, 8, 9, 10, 11, 12].map((o) => merged.lineAt(o)),
+    [7, 7, 7, 0, 0, 7, 7, 0],
+  );
   // A gap between two ranges of the same line is not merged over.
-  assert.deepEqual([1, 2, 3].map((o) => LineSpans.of([r(0, 2, 4), r(3, 5, 4)]).lineAt(o)), [4, 0, 4]);
+  assert.deepEqual(
+    [1, 2, 3].map((o) => LineSpans.of([r(0, 2, 4), r(3, 5, 4)]).lineAt(o)),
+    [4, 0, 4],
+  );
 });
