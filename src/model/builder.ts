@@ -37,6 +37,7 @@ import type { ReplayObserver } from './replay-observer.js';
 import { SiteTable } from './site-table.js';
 import { SnapshotLog } from './snapshots.js';
 import { firstLineResolver, type LineResolver, StackResolver } from './stack-resolver.js';
+import { collectNow } from '../util/outgrown.js';
 import { ImpossibleValues, impossibleAlloc, impossibleFree, impossibleMeta, MAX_PID, MAX_PROCESS_BYTES, reachableLimit } from './value-bounds.js';
 
 export interface BuildOptions {
@@ -57,6 +58,9 @@ const MARKER_TRACKING_STARTED = MARKER_KINDS.indexOf('tracking-started');
 const MARKER_ATTACHED = MARKER_KINDS.indexOf('attached');
 
 // Before the header arrives (a capture cut inside it): version 0 says no header was read.
+/** endOfRead() collects at once when it gave up this much (a capture of few sites gives up less: no collection). */
+const END_COLLECT_FROM_BYTES = 16 << 20;
+
 const EMPTY_HEADER: CaptureHeader = { ...EMPTY_FILE_HEADER, version: 0, minReaderVersion: 0 };
 
 export class ModelBuilder implements CaptureVisitor {
@@ -290,6 +294,18 @@ export class ModelBuilder implements CaptureVisitor {
     return this.model(false);
   }
 
+  /**
+   * What only the read needs is given up before the model's frames are made: the site table's index and peak
+   * marks (SiteTable.seal()), the resolver's node index and `nodeSite` (StackResolver.endOfRead()). call_sites
+   * (~2.6 M sites, 3.26 M nodes): ~100 MiB, collected at once when that many, so that the frames (26 MiB) and a
+   * report's work after the read take their place rather than adding to them (docs/benchmarks.md, round
+   * twenty-three).
+   */
+  private endOfRead(): void {
+    const bytes = this.sites.seal() + this.stacks.endOfRead();
+    if (bytes >= END_COLLECT_FROM_BYTES) collectNow();
+  }
+
   private model(final: boolean): CaptureModel {
     const aggregated = this.checkpoints.seen || (this.hdr.options & OPTION_AGGREGATE) !== 0;
     const replay = this.replay;
@@ -307,6 +323,7 @@ export class ModelBuilder implements CaptureVisitor {
       totals = replay.totals(final, this.stacks.unknownStacks);
     }
 
+    if (final) this.endOfRead();
     const frames = this.stacks.resolveFrames();
     const anomalies: ReplayAnomalies = {
       unknownFrees: replay.unknownFrees,

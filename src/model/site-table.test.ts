@@ -144,3 +144,32 @@ test("the keys' index doubles at half full, region by region, and finds every si
   assert.equal(t.size, n, 'no site interned twice');
   assert.equal(t.intern(...wide(n)), n, 'a new key is new');
 });
+
+test('seal() gives up the index and the peak marks, keeps ids, keys and columns; interning after it makes them again', () => {
+  const t = new SiteTable();
+  const n = 30_000;
+  for (let i = 0; i < n; i++) t.intern(...key(i));
+  t.columns.totalBytes.array[7] = 99;
+  const before = t.byteLength;
+  const marks = t.peakMarks.byteLength;
+  const given = t.seal();
+  assert.ok(given >= n * 2 * 4 + marks, `gave up ${given} bytes`); // at least 2 slots of 4 bytes a site, and the marks
+  assert.equal(t.byteLength, before - given);
+  assert.equal(t.seal(), 0); // once
+  assert.equal(t.size, n);
+  assert.equal(t.columns.totalBytes.array[7], 99);
+  const [py, native, thread, allocator] = key(12_345);
+  assert.deepEqual([t.pyStack(12_345 as never), t.nativeStack(12_345 as never), t.thread(12_345 as never), t.allocator(12_345 as never)], [py, native, thread, allocator]);
+  // Interning again: the known sites keep their ids (no duplicate), new ones follow, the marks cover them.
+  for (let i = n - 1; i >= 0; i -= 7) assert.equal(t.intern(...key(i)), i);
+  assert.equal(t.intern(...key(n)), n);
+  assert.ok(t.peakMarks.array.length > n);
+  for (let i = 0; i < n + 1; i++) assert.equal(t.intern(...key(i)), i);
+  // A sealed table's clone interns as well.
+  const s = new SiteTable();
+  for (let i = 0; i < 100; i++) s.intern(...key(i));
+  s.seal();
+  const c = s.clone();
+  assert.equal(c.intern(...key(42)), 42);
+  assert.equal(c.intern(...key(100)), 100);
+});

@@ -219,6 +219,34 @@ class SiteKeys {
     return this.values.byteLength + this.slots.byteLength;
   }
 
+  /** Bytes of the index. */
+  get indexBytes(): number {
+    return this.slots.byteLength;
+  }
+
+  /** The index given up (SiteTable's seal()): only intern() reads it. */
+  dropIndex(): void {
+    this.slots = NO_SLOTS;
+    this.mask = 0;
+  }
+
+  /** The index made again from the keys (after dropIndex()): the smallest with room for twice the sites, as intern() keeps it. */
+  rebuildIndex(): void {
+    let cap = 16;
+    while (cap <= this.count * 2) cap *= 2;
+    const slots = new Int32Array(cap).fill(-1);
+    const mask = cap - 1;
+    const values = this.values;
+    for (let id = 0; id < this.count; id++) {
+      const base = id * 4;
+      let slot = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!) & mask;
+      while (slots[slot] !== -1) slot = (slot + 1) & mask;
+      slots[slot] = id;
+    }
+    this.slots = slots;
+    this.mask = mask;
+  }
+
   /**
    * The index doubled, its sites put in region by region rather than in id order: an id's home in an index of
    * millions of slots is a cache miss, and the plain loop took one per site (call_sites: 0.3-0.9 s for 3 M
@@ -266,6 +294,9 @@ class SiteKeys {
   }
 }
 
+/** A dropped index (SiteKeys.dropIndex()): a typed array still, so that the slots' field keeps one type for V8. */
+const NO_SLOTS = new Int32Array(0);
+
 /** rehash()'s regions: 2^12 of them, their counts 16 KiB, each region of a 32 MiB index 8 KiB. */
 const REHASH_BUCKET_BITS = 12;
 const REHASH_STARTS = new Int32Array((1 << REHASH_BUCKET_BITS) + 1);
@@ -296,8 +327,10 @@ export function siteCapacityFor(fileBytes: number): number {
 export class SiteTable implements ReadonlySiteTable {
   private readonly keys: SiteKeys;
   readonly columns: Record<SiteColumnName, SiteColumn>;
-  /** The replay's peak marks (MarkColumn). */
-  readonly peakMarks: MarkColumn;
+  /** The replay's peak marks (MarkColumn): only the replay reads them. */
+  private marks: MarkColumn;
+  /** seal() gave up the keys' index and the peak marks; intern() makes them again. */
+  private sealed: boolean;
 
   /** Sites the columns hold (a power of two). */
   private length: number;
@@ -318,7 +351,8 @@ export class SiteTable implements ReadonlySiteTable {
     const cols = {} as Record<SiteColumnName, SiteColumn>;
     for (const name of SITE_COLUMNS) cols[name] = from === undefined ? (ON_DEMAND.has(name) ? new OnDemandColumn(MIN_CAPACITY) : new SiteColumn(MIN_CAPACITY)) : from.columns[name].clone();
     this.columns = cols;
-    this.peakMarks = new MarkColumn(from?.peakMarks ?? MIN_CAPACITY);
+    this.marks = new MarkColumn(from?.marks ?? MIN_CAPACITY);
+    this.sealed = from?.sealed ?? false;
     this.length = from?.length ?? MIN_CAPACITY;
     this.room = from?.room ?? cap;
     this.roomFrom = from?.roomFrom ?? roomFrom;
@@ -329,7 +363,7 @@ export class SiteTable implements ReadonlySiteTable {
   private grow(n: number): void {
     const to = n > this.roomFrom && this.room >= n ? this.room : n;
     for (const name of SITE_COLUMNS) this.columns[name].ensure(to);
-    this.peakMarks.ensure(to);
+    this.marks.ensure(to);
     while (this.length < to) this.length *= 2;
   }
 
@@ -342,7 +376,35 @@ export class SiteTable implements ReadonlySiteTable {
     return this.keys.count;
   }
 
+  /** The replay's peak marks (MarkColumn), for as many sites as the columns. */
+  get peakMarks(): MarkColumn {
+    return this.marks;
+  }
+
+  /**
+   * The read is over (ModelBuilder.finish()): the keys' index and the peak marks, which only interning and the
+   * replay read, are given up, so that a report's work after the read has their memory (call_sites: ~2.6 M
+   * sites, an index of 8 M slots, 32 MiB, and marks of 10 MiB; the reports' peak comes after the read:
+   * docs/benchmarks.md, round twenty-three). The ids, keys and columns stay. intern() after it makes both again.
+   * Returns the bytes given up.
+   */
+  seal(): number {
+    if (this.sealed) return 0;
+    const bytes = this.keys.indexBytes + this.marks.byteLength;
+    this.sealed = true;
+    this.keys.dropIndex();
+    this.marks = new MarkColumn(0);
+    return bytes;
+  }
+
+  private unseal(): void {
+    this.sealed = false;
+    this.keys.rebuildIndex();
+    this.marks = new MarkColumn(this.length);
+  }
+
   intern(pyStack: PyNodeId1, nativeStack: NativeNodeId1, thread: ThreadIndex, allocator: number): SiteId {
+    if (this.sealed) this.unseal();
     const before = this.keys.count;
     const id = this.keys.intern(pyStack, nativeStack, thread, allocator);
     if (this.keys.count !== before && id >= this.length) this.grow(id + 1);
@@ -363,7 +425,7 @@ export class SiteTable implements ReadonlySiteTable {
   }
 
   get byteLength(): number {
-    let n = this.keys.byteLength + this.peakMarks.byteLength;
+    let n = this.keys.byteLength + this.marks.byteLength;
     for (const name of SITE_COLUMNS) n += this.columns[name].byteLength;
     return n;
   }

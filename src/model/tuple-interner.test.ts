@@ -76,3 +76,19 @@ test('a tag is a hint only: nodes whose slots chain with equal tags are told apa
   assert.equal(new Set(ids.values()).size, 20_000);
   for (let i = 0; i < 20_000; i++) assert.equal(t.intern(...node(i * 7), -1), ids.get(node(i * 7).join()));
 });
+
+test('dropIndex() gives up the slots only: keys stay readable, and a probe after it makes the index again', () => {
+  const t = new PyNodeInterner(16);
+  const n = 50_000;
+  for (let i = 0; i < n; i++) t.intern(i >> 1, i * 3, i % 11, -1);
+  const keysBytes = t.byteLength - n * 2 * 4; // at least 2 slots of 4 bytes a node
+  const dropped = t.dropIndex();
+  assert.ok(dropped >= n * 2 * 4);
+  assert.ok(t.byteLength <= keysBytes);
+  assert.deepEqual([t.parent(777), t.codeId(777), t.instr(777)], [777 >> 1, 777 * 3, 777 % 11]);
+  // No hint: the probe finds every node at its id (no duplicate), and adds new ones after them.
+  for (let i = n - 1; i >= 0; i -= 3) assert.equal(t.intern(i >> 1, i * 3, i % 11, -1), i);
+  assert.equal(t.intern(1, 2, 3, -1), n);
+  for (let i = 0; i < n; i++) assert.equal(t.intern(i >> 1, i * 3, i % 11, -1), i);
+  assert.equal(t.size, n + 1);
+});

@@ -184,6 +184,7 @@ export class PyNodeInterner {
 
   /** intern() past its hint, apart: the hint's check stays small enough to be inlined into each FRAME's path. */
   private probe(parent: number, code: number, ins: number): number {
+    if (this.mask === 0) this.reindex();
     const keys = this.keys;
     const h = hashTriple(parent, code, ins);
     const idMask = this.idMask;
@@ -235,6 +236,24 @@ export class PyNodeInterner {
     return this.keys.byteLength + this.slots.byteLength;
   }
 
+  /**
+   * The slots given up (StackResolver's endOfRead(): the model's frames need the keys, not the index; call_sites:
+   * 3.26 M nodes, 32 MiB of slots). Returns their bytes. A probe after it makes them again (reindex()).
+   */
+  dropIndex(): number {
+    const bytes = this.slots.byteLength;
+    this.slots = NO_SLOTS;
+    this.mask = 0;
+    return bytes;
+  }
+
+  /** The slots made again after dropIndex(): the smallest index with room for twice the nodes, as probe() keeps it. */
+  private reindex(): void {
+    let cap = 16;
+    while (cap < this.count * 2) cap *= 2;
+    this.rehash(cap);
+  }
+
   /** The slots again, doubled (or as many, when only the tags go: the ids outgrew them). */
   private rehash(size: number): void {
     const cap = this.count * 2 > size ? size * 2 : size;
@@ -257,6 +276,9 @@ export class PyNodeInterner {
     this.mask = mask;
   }
 }
+
+/** A dropped index (PyNodeInterner.dropIndex()): still a typed array, so that the slots' field keeps one type for V8. */
+const NO_SLOTS = new Int32Array(0);
 
 /**
  * Ids below 2^TAG_ID_BITS leave a slot's 5 bits above them for a tag (2^26: 67 M nodes, 800 MB of keys);
