@@ -28,10 +28,24 @@ class Growable {
 
 /** (a, b) → id for non-negative int32 pairs: open addressing, no Map of heap-number keys (5× faster). */
 export class PairIndex {
-  private a = new Int32Array(1 << 12);
-  private b = new Int32Array(1 << 12);
-  private id = new Int32Array(1 << 12).fill(-1);
+  private a: Int32Array;
+  private b: Int32Array;
+  private id: Int32Array;
   private size = 0;
+
+  /** `capacity`: slots at first, a power of two (a table of n pairs grows to 2n slots past n). */
+  constructor(capacity = 1 << 12) {
+    this.a = new Int32Array(capacity);
+    this.b = new Int32Array(capacity);
+    this.id = new Int32Array(capacity).fill(-1);
+  }
+
+  /** Slots for `pairs` pairs without a grow: a power of two, at least 4096 (the default). */
+  static capacityFor(pairs: number): number {
+    let cap = 1 << 12;
+    while (cap < 2 * (pairs + 1) && cap < 1 << 30) cap *= 2;
+    return cap;
+  }
 
   private slot(a: number, b: number): number {
     const mask = this.id.length - 1;
@@ -53,14 +67,41 @@ export class PairIndex {
     this.id[i] = id;
   }
 
+  /** The id of (a, b); or, when it has none, sets `id` for it and returns −1: one lookup instead of get and set. */
+  getOrSet(a: number, b: number, id: number): number {
+    if ((this.size + 1) * 2 > this.id.length) this.grow();
+    const i = this.slot(a, b);
+    const got = this.id[i]!;
+    if (got !== -1) return got;
+    this.size++;
+    this.a[i] = a;
+    this.b[i] = b;
+    this.id[i] = id;
+    return -1;
+  }
+
+  /** Twice the slots, the pairs put back in one pass (every pair is distinct: no lookup, no size check). */
   private grow(): void {
     const { a, b, id } = this;
     const cap = id.length * 2;
-    this.a = new Int32Array(cap);
-    this.b = new Int32Array(cap);
-    this.id = new Int32Array(cap).fill(-1);
-    this.size = 0;
-    for (let i = 0; i < id.length; i++) if (id[i] !== -1) this.set(a[i]!, b[i]!, id[i]!);
+    const mask = cap - 1;
+    const na = new Int32Array(cap);
+    const nb = new Int32Array(cap);
+    const nid = new Int32Array(cap).fill(-1);
+    for (let k = 0; k < id.length; k++) {
+      const v = id[k]!;
+      if (v === -1) continue;
+      const x = a[k]!;
+      const y = b[k]!;
+      let i = (Math.imul(x, 0x9e3779b1) ^ Math.imul(y + 0x7f4a7c15, 0x85ebca6b)) & mask;
+      while (nid[i] !== -1) i = (i + 1) & mask;
+      na[i] = x;
+      nb[i] = y;
+      nid[i] = v;
+    }
+    this.a = na;
+    this.b = nb;
+    this.id = nid;
   }
 }
 
@@ -74,7 +115,13 @@ export class ReportDataBuilder {
   private readonly nodeFrame = new Growable();
   private readonly threadName = new Growable(16);
   private readonly threadTid = new Growable(16);
-  private readonly locationIds = new Map<string, number>();
+  // A location is a (node, thread, allocator): (thread, allocator's string) → a small key, then (node, key) → location.
+  private readonly locationKeys = new PairIndex(64);
+  private locationKeyCount = 0;
+  // The allocator of the last add() and its string: most sites have the same few allocators.
+  private lastAllocator: string | undefined;
+  private lastAllocatorString = -1;
+  private readonly locationIds = new PairIndex();
   private readonly loc = { node: new Growable(), thread: new Growable(), allocator: new Growable(), bytes: new Growable(), count: new Growable() };
   private readonly tl = { time: new Growable(), rss: new Growable(), rssAnon: new Growable(), rssFile: new Growable(), heap: new Growable(), cgroupUsage: new Growable() };
   private readonly mk = { time: new Growable(16), kind: new Growable(16), label: new Growable(16) };
@@ -136,13 +183,12 @@ export class ReportDataBuilder {
 
   /** The stack node `frame` called from `parent` (0 = the root). */
   node(parent: number, frame: number): number {
-    let id = this.nodeIds.get(parent, frame);
-    if (id === -1) {
-      id = this.nodeParent.push(parent);
-      this.nodeFrame.push(frame);
-      this.nodeIds.set(parent, frame, id);
-    }
-    return id;
+    const next = this.nodeParent.length;
+    const id = this.nodeIds.getOrSet(parent, frame, next);
+    if (id !== -1) return id;
+    this.nodeParent.push(parent);
+    this.nodeFrame.push(frame);
+    return next;
   }
 
   /** The node of a whole stack, root first. */
@@ -159,15 +205,23 @@ export class ReportDataBuilder {
 
   /** Adds bytes and count to the (node, thread, allocator) location; returns the location's index. */
   add(node: number, thread: number, allocator: string, bytes: number, count: number): number {
-    const key = `${node}:${thread}:${allocator}`;
-    let id = this.locationIds.get(key);
-    if (id === undefined) {
+    // The allocator's string is made here, not when the location is: a new string makes a new location at
+    // once, so the strings come in the same order. thread is an index (a non-negative int32).
+    if (allocator !== this.lastAllocator) {
+      this.lastAllocator = allocator;
+      this.lastAllocatorString = this.string(allocator);
+    }
+    const allocatorString = this.lastAllocatorString;
+    let key = this.locationKeys.getOrSet(thread, allocatorString, this.locationKeyCount);
+    if (key === -1) key = this.locationKeyCount++;
+    const next = this.loc.node.length;
+    let id = this.locationIds.getOrSet(node, key, next);
+    if (id === -1) {
       id = this.loc.node.push(node);
       this.loc.thread.push(thread);
-      this.loc.allocator.push(this.string(allocator));
+      this.loc.allocator.push(allocatorString);
       this.loc.bytes.push(0);
       this.loc.count.push(0);
-      this.locationIds.set(key, id);
     }
     this.loc.bytes.data[id]! += bytes;
     this.loc.count.data[id]! += count;
