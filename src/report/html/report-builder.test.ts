@@ -94,11 +94,26 @@ test('add() makes the locations, their order and the strings as a Map of string 
     const data = b.build({} as never);
     assert.deepEqual(at, ref.at);
     assert.deepEqual(data.strings, ref.strings);
-    assert.deepEqual([...data.locations.node], ref.loc.map((l) => l.node));
-    assert.deepEqual([...data.locations.thread], ref.loc.map((l) => l.thread));
-    assert.deepEqual([...data.locations.allocator], ref.loc.map((l) => l.allocator));
-    assert.deepEqual([...data.locations.bytes], ref.loc.map((l) => l.bytes));
-    assert.deepEqual([...data.locations.count], ref.loc.map((l) => l.count));
+    assert.deepEqual(
+      [...data.locations.node],
+      ref.loc.map((l) => l.node),
+    );
+    assert.deepEqual(
+      [...data.locations.thread],
+      ref.loc.map((l) => l.thread),
+    );
+    assert.deepEqual(
+      [...data.locations.allocator],
+      ref.loc.map((l) => l.allocator),
+    );
+    assert.deepEqual(
+      [...data.locations.bytes],
+      ref.loc.map((l) => l.bytes),
+    );
+    assert.deepEqual(
+      [...data.locations.count],
+      ref.loc.map((l) => l.count),
+    );
   }
 });
 
