@@ -40,13 +40,6 @@ export class PairIndex {
     this.id = new Int32Array(capacity).fill(-1);
   }
 
-  /** Slots for `pairs` pairs without a grow: a power of two, at least 4096 (the default). */
-  static capacityFor(pairs: number): number {
-    let cap = 1 << 12;
-    while (cap < 2 * (pairs + 1) && cap < 1 << 30) cap *= 2;
-    return cap;
-  }
-
   private slot(a: number, b: number): number {
     const mask = this.id.length - 1;
     let i = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b)) & mask;
@@ -115,13 +108,9 @@ export class ReportDataBuilder {
   private readonly nodeFrame = new Growable();
   private readonly threadName = new Growable(16);
   private readonly threadTid = new Growable(16);
-  // A location is a (node, thread, allocator): (thread, allocator's string) → a small key, then (node, key) → location.
-  private readonly locationKeys = new PairIndex(64);
-  private locationKeyCount = 0;
-  // The allocator of the last add() and its string: most sites have the same few allocators.
-  private lastAllocator: string | undefined;
-  private lastAllocatorString = -1;
-  private readonly locationIds = new PairIndex();
+  // Keyed by strings, not by a PairIndex: its typed arrays (384 KiB for numpy_mix's 8.9 k locations, and
+  // their grows) left the --no-temporal page's peak 0.3-0.7 MiB higher (docs/benchmarks.md, round twenty-three).
+  private readonly locationIds = new Map<string, number>();
   private readonly loc = { node: new Growable(), thread: new Growable(), allocator: new Growable(), bytes: new Growable(), count: new Growable() };
   private readonly tl = { time: new Growable(), rss: new Growable(), rssAnon: new Growable(), rssFile: new Growable(), heap: new Growable(), cgroupUsage: new Growable() };
   private readonly mk = { time: new Growable(16), kind: new Growable(16), label: new Growable(16) };
@@ -205,23 +194,15 @@ export class ReportDataBuilder {
 
   /** Adds bytes and count to the (node, thread, allocator) location; returns the location's index. */
   add(node: number, thread: number, allocator: string, bytes: number, count: number): number {
-    // The allocator's string is made here, not when the location is: a new string makes a new location at
-    // once, so the strings come in the same order. thread is an index (a non-negative int32).
-    if (allocator !== this.lastAllocator) {
-      this.lastAllocator = allocator;
-      this.lastAllocatorString = this.string(allocator);
-    }
-    const allocatorString = this.lastAllocatorString;
-    let key = this.locationKeys.getOrSet(thread, allocatorString, this.locationKeyCount);
-    if (key === -1) key = this.locationKeyCount++;
-    const next = this.loc.node.length;
-    let id = this.locationIds.getOrSet(node, key, next);
-    if (id === -1) {
+    const key = `${node}:${thread}:${allocator}`;
+    let id = this.locationIds.get(key);
+    if (id === undefined) {
       id = this.loc.node.push(node);
       this.loc.thread.push(thread);
-      this.loc.allocator.push(allocatorString);
+      this.loc.allocator.push(this.string(allocator));
       this.loc.bytes.push(0);
       this.loc.count.push(0);
+      this.locationIds.set(key, id);
     }
     this.loc.bytes.data[id]! += bytes;
     this.loc.count.data[id]! += count;

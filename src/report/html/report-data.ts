@@ -225,7 +225,7 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
   };
   // (Python node, native node) of a site already drawn → its node: past the node budget, a site whose stack
   // is drawn goes to it, and the others to "other stacks".
-  const nodeOfPair = new PairIndex(PairIndex.capacityFor(order.length));
+  const nodeOfPair = new PairIndex();
   const siteLocation = o.temporal !== null ? new Int32Array(sites.size) : null;
   let dropped = 0;
   let droppedBytes = 0;
