@@ -108,7 +108,16 @@ export function sourceReader(cwd: string): SourceReader {
   const files = new Map<string, Map<number, string | null> | null>();
   let total = 0;
   let skipped = 0;
-  const pathOf = (file: string): string | null => (file === '' || file.startsWith('<') ? null : isAbsolute(file) ? file : resolve(cwd, file));
+  // A frame's file → its path, resolved once a file rather than at every want() and read() of a line.
+  const paths = new Map<string, string | null>();
+  const pathOf = (file: string): string | null => {
+    let path = paths.get(file);
+    if (path === undefined) {
+      path = file === '' || file.startsWith('<') ? null : isAbsolute(file) ? file : resolve(cwd, file);
+      paths.set(file, path);
+    }
+    return path;
+  };
   const want = (file: string, line: number): void => {
     const path = pathOf(file);
     if (path === null || files.has(path)) return;

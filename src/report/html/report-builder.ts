@@ -28,10 +28,17 @@ class Growable {
 
 /** (a, b) → id for non-negative int32 pairs: open addressing, no Map of heap-number keys (5× faster). */
 export class PairIndex {
-  private a = new Int32Array(1 << 12);
-  private b = new Int32Array(1 << 12);
-  private id = new Int32Array(1 << 12).fill(-1);
+  private a: Int32Array;
+  private b: Int32Array;
+  private id: Int32Array;
   private size = 0;
+
+  /** `capacity`: slots at first, a power of two (a table of n pairs grows to 2n slots past n). */
+  constructor(capacity = 1 << 12) {
+    this.a = new Int32Array(capacity);
+    this.b = new Int32Array(capacity);
+    this.id = new Int32Array(capacity).fill(-1);
+  }
 
   private slot(a: number, b: number): number {
     const mask = this.id.length - 1;
@@ -53,14 +60,41 @@ export class PairIndex {
     this.id[i] = id;
   }
 
+  /** The id of (a, b); or, when it has none, sets `id` for it and returns −1: one lookup instead of get and set. */
+  getOrSet(a: number, b: number, id: number): number {
+    if ((this.size + 1) * 2 > this.id.length) this.grow();
+    const i = this.slot(a, b);
+    const got = this.id[i]!;
+    if (got !== -1) return got;
+    this.size++;
+    this.a[i] = a;
+    this.b[i] = b;
+    this.id[i] = id;
+    return -1;
+  }
+
+  /** Twice the slots, the pairs put back in one pass (every pair is distinct: no lookup, no size check). */
   private grow(): void {
     const { a, b, id } = this;
     const cap = id.length * 2;
-    this.a = new Int32Array(cap);
-    this.b = new Int32Array(cap);
-    this.id = new Int32Array(cap).fill(-1);
-    this.size = 0;
-    for (let i = 0; i < id.length; i++) if (id[i] !== -1) this.set(a[i]!, b[i]!, id[i]!);
+    const mask = cap - 1;
+    const na = new Int32Array(cap);
+    const nb = new Int32Array(cap);
+    const nid = new Int32Array(cap).fill(-1);
+    for (let k = 0; k < id.length; k++) {
+      const v = id[k]!;
+      if (v === -1) continue;
+      const x = a[k]!;
+      const y = b[k]!;
+      let i = (Math.imul(x, 0x9e3779b1) ^ Math.imul(y + 0x7f4a7c15, 0x85ebca6b)) & mask;
+      while (nid[i] !== -1) i = (i + 1) & mask;
+      na[i] = x;
+      nb[i] = y;
+      nid[i] = v;
+    }
+    this.a = na;
+    this.b = nb;
+    this.id = nid;
   }
 }
 
@@ -74,6 +108,8 @@ export class ReportDataBuilder {
   private readonly nodeFrame = new Growable();
   private readonly threadName = new Growable(16);
   private readonly threadTid = new Growable(16);
+  // Keyed by strings, not by a PairIndex: its typed arrays (384 KiB for numpy_mix's 8.9 k locations, and
+  // their grows) left the --no-temporal page's peak 0.3-0.7 MiB higher (docs/benchmarks.md, round twenty-three).
   private readonly locationIds = new Map<string, number>();
   private readonly loc = { node: new Growable(), thread: new Growable(), allocator: new Growable(), bytes: new Growable(), count: new Growable() };
   private readonly tl = { time: new Growable(), rss: new Growable(), rssAnon: new Growable(), rssFile: new Growable(), heap: new Growable(), cgroupUsage: new Growable() };
@@ -136,13 +172,12 @@ export class ReportDataBuilder {
 
   /** The stack node `frame` called from `parent` (0 = the root). */
   node(parent: number, frame: number): number {
-    let id = this.nodeIds.get(parent, frame);
-    if (id === -1) {
-      id = this.nodeParent.push(parent);
-      this.nodeFrame.push(frame);
-      this.nodeIds.set(parent, frame, id);
-    }
-    return id;
+    const next = this.nodeParent.length;
+    const id = this.nodeIds.getOrSet(parent, frame, next);
+    if (id !== -1) return id;
+    this.nodeParent.push(parent);
+    this.nodeFrame.push(frame);
+    return next;
   }
 
   /** The node of a whole stack, root first. */
