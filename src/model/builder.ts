@@ -57,10 +57,10 @@ export interface BuildOptions {
 const MARKER_TRACKING_STARTED = MARKER_KINDS.indexOf('tracking-started');
 const MARKER_ATTACHED = MARKER_KINDS.indexOf('attached');
 
-// Before the header arrives (a capture cut inside it): version 0 says no header was read.
 /** endOfRead() collects at once when it gave up this much (a capture of few sites gives up less: no collection). */
 const END_COLLECT_FROM_BYTES = 16 << 20;
 
+// Before the header arrives (a capture cut inside it): version 0 says no header was read.
 const EMPTY_HEADER: CaptureHeader = { ...EMPTY_FILE_HEADER, version: 0, minReaderVersion: 0 };
 
 export class ModelBuilder implements CaptureVisitor {
