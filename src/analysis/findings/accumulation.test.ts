@@ -8,7 +8,10 @@ import { kinds, MAIN, ms, only, run } from '../../../test/support/findings.js';
 import { AGGREGATED_HEADER, analyze, type FrameSpec, MiB, ProgramCapture, SEC } from '../../../test/support/program-capture.js';
 import { Allocator } from '../../capture/format.js';
 import type { CheckpointEntry } from '../../capture/records.js';
-import { ACCUMULATION_MAX_STEP_SHARE, ACCUMULATION_STEP_RATE } from './accumulation.js';
+import { ACCUMULATION_MAX_STEP_SHARE, ACCUMULATION_STEP_RATE, candidateLines, type LineCandidates } from './accumulation.js';
+import type { DetectorInput } from './finding.js';
+import type { LineGroup } from './line-groups.js';
+import type { FrameId, SiteId } from '../../model/ids.js';
 import { retainedGrowth } from './retained-growth.js';
 
 const NUMPY = '/usr/lib/python3.12/site-packages/numpy/_core/numeric.py';
@@ -349,5 +352,28 @@ describe('memory that accumulated', () => {
       kinds(analyze(p.finish()).verdict.findings).filter((k) => k === 'accumulation'),
       [],
     );
+  });
+});
+
+describe('the candidate lines, made once for both climb detectors', () => {
+  const group = (line: number): LineGroup => ({ line: line as FrameId, leaf: undefined, sites: [line as SiteId], frames: [], liveBytes: MiB, liveCount: 1, madeCount: 1, madeBytes: MiB });
+  const series = (v: number) => ({ timeNs: new Float64Array([1]), bytes: new Float64Array([v]), count: new Float64Array([1]) });
+  const all: LineCandidates = { groups: [group(7), group(8), group(9)], series: [series(70), series(80), series(90)] };
+
+  test('a claimed line is left out, and every line left keeps its own series', () => {
+    let made = 0;
+    const input = {
+      lineCandidates: () => {
+        made++;
+        return all;
+      },
+      claimed: new Set([8 as FrameId]),
+    } as unknown as DetectorInput;
+    const { groups, series: s } = candidateLines(input);
+    assert.deepEqual(groups.map((g) => g.line), [7, 9]);
+    assert.deepEqual(s.map((x) => x.bytes[0]), [70, 90]);
+    candidateLines(input);
+    assert.equal(made, 2); // candidateLines asks the input each time: the input (findings()) is what makes them once
+    assert.equal(all.groups.length, 3); // the shared candidates are not changed by a detector's filter
   });
 });

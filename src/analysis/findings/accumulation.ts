@@ -206,18 +206,38 @@ export function steadyClimbOf(
   return { growth, climb };
 }
 
-/** The candidate lines (live at the end at least minBytes, not made by importing a library) and their series. */
-export function candidateLines(input: DetectorInput): { groups: LineGroup[]; series: GroupSeries[] } {
-  const { model, facts, filter, minBytes } = input;
+/** Lines live at the end at least minBytes, not made by importing a library, claimed or not, and their series. */
+export interface LineCandidates {
+  readonly groups: readonly LineGroup[];
+  /** series[i] is groups[i]'s. */
+  readonly series: readonly GroupSeries[];
+}
+
+/** Every candidate line (live at the end at least minBytes, not made by importing a library) and its series. */
+export function lineCandidates(model: CaptureModel, facts: DetectorInput['facts'], filter: DetectorInput['filter'], minBytes: number): LineCandidates {
   if (facts === undefined) return { groups: [], series: [] };
   const live = model.sites.columns.liveBytes.array;
   // What importing a library made is the library's (tables, buffers), not a leak of the program.
-  const groups = groupByOwnLine(model, filter, (s) => live[s]! > 0 && !madeByImport(model, s)).filter((g) => g.liveBytes >= minBytes && !input.claimed.has(g.line));
+  const groups = groupByOwnLine(model, filter, (s) => live[s]! > 0 && !madeByImport(model, s)).filter((g) => g.liveBytes >= minBytes);
   const index = new Int32Array(model.sites.size).fill(-1);
   groups.forEach((g, i) => {
     for (const s of g.sites) index[s] = i;
   });
+  // A group's series depends on its own sites only (groupSeries), so leaving out a claimed group later changes no other.
   return { groups, series: groupSeries(facts.series, groups.length, (s: SiteId) => (s < index.length ? index[s]! : -1)) };
+}
+
+/** The candidate lines (input.lineCandidates()) that no earlier detector claimed, and their series. */
+export function candidateLines(input: DetectorInput): { groups: LineGroup[]; series: GroupSeries[] } {
+  const all = input.lineCandidates();
+  const groups: LineGroup[] = [];
+  const series: GroupSeries[] = [];
+  all.groups.forEach((g, i) => {
+    if (input.claimed.has(g.line)) return;
+    groups.push(g);
+    series.push(all.series[i]!);
+  });
+  return { groups, series };
 }
 
 export function accumulation(input: DetectorInput): AccumulationFinding[] {

@@ -20,7 +20,7 @@ import { type GcReport, gcReport } from '../gc.js';
 import { MODE_ATTACH } from '../../capture/format.js';
 import { memoryLimitOf } from '../memory-limit.js';
 import { modelAtProgramEnd, programEndOf } from '../program-end.js';
-import { type AccumulationFinding, accumulation, ACCUMULATION_MIN_RISES } from './accumulation.js';
+import { type AccumulationFinding, accumulation, ACCUMULATION_MIN_RISES, type LineCandidates, lineCandidates } from './accumulation.js';
 import { type CollectionGrowthFinding, collectionGrowth } from './collection-growth.js';
 import { type DetectorInput, MIN_FINDING_BYTES, MIN_FINDING_SHARE } from './finding.js';
 import { type FreedNotReturnedFinding, freedNotReturned } from './freed-not-returned.js';
@@ -78,11 +78,14 @@ export function findings(capture: CaptureModel, facts: ForensicFacts | undefined
   // undefined: not read yet; null: read, the capture has none.
   let census: CaptureCensus | null | undefined = options.census;
   const claimed = new Set<FrameId | -1>();
+  const minBytes = Math.max(MIN_FINDING_BYTES, MIN_FINDING_SHARE * model.maxHeap);
+  let candidates: LineCandidates | undefined;
   const input: DetectorInput = {
     model,
     facts,
     filter,
-    minBytes: Math.max(MIN_FINDING_BYTES, MIN_FINDING_SHARE * model.maxHeap),
+    minBytes,
+    lineCandidates: () => (candidates ??= lineCandidates(model, facts, filter, minBytes)),
     gc: () => (gc ??= gcReport(model, facts?.gcFrees, filter)),
     census: () => {
       if (census === undefined) census = captureCensus(model).census ?? null;
