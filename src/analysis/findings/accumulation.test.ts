@@ -370,8 +370,14 @@ describe('the candidate lines, made once for both climb detectors', () => {
       claimed: new Set([8 as FrameId]),
     } as unknown as DetectorInput;
     const { groups, series: s } = candidateLines(input);
-    assert.deepEqual(groups.map((g) => g.line), [7, 9]);
-    assert.deepEqual(s.map((x) => x.bytes[0]), [70, 90]);
+    assert.deepEqual(
+      groups.map((g) => g.line),
+      [7, 9],
+    );
+    assert.deepEqual(
+      s.map((x) => x.bytes[0]),
+      [70, 90],
+    );
     candidateLines(input);
     assert.equal(made, 2); // candidateLines asks the input each time: the input (findings()) is what makes them once
     assert.equal(all.groups.length, 3); // the shared candidates are not changed by a detector's filter
