@@ -48,6 +48,33 @@ test('a node shared by threads and allocators: one site per (thread, allocator),
   assert.equal(new Set(seen.values()).size, 6);
 });
 
+test('threads past the site map tag (8 bits: 16 threads of 16 allocators) take the site table, exactly', () => {
+  // The site map holds the site and its (thread, allocator) tag in 4 bytes a node, the tag in the top 8 bits:
+  // thread 16 at allocator 0 would be tag 257, whose low 8 bits are thread 0's at allocator 0 (round twenty-four).
+  const { r, sites } = resolver();
+  const streams = Array.from({ length: 20 }, (_, i) => (i + 1) as StreamId);
+  // Thread 16 + k's event just before thread k's at the same node and allocator: the map's slot then holds the former.
+  const order = [16, 0, 17, 1, 18, 2, 19, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const seen = new Map<string, number>();
+  for (let round = 0; round < 3; round++) {
+    // A STACK_RESET empties the per-stream caches in front of the map; the chain re-defined is the same global nodes.
+    const leaves = streams.map((stream) => {
+      r.stackReset(stream);
+      return chain(r, stream, 1, 3, 100);
+    });
+    for (const allocator of [0, 14, 15]) {
+      for (const i of order) {
+        const site = r.site(streams[i]!, leaves[i]!, 0, allocator);
+        const key = `${i}/${allocator}`;
+        if (round === 0) seen.set(key, site);
+        else assert.equal(site, seen.get(key), key);
+        assert.deepEqual([sites.thread(site), sites.allocator(site)], [i, allocator], key);
+      }
+    }
+  }
+  assert.equal(new Set(seen.values()).size, 60);
+});
+
 test('after a STACK_RESET local ids name other nodes: their sites change; a node re-defined the same keeps its site', () => {
   const { r, sites } = resolver();
   const leaf = chain(r, S1, 1, 4, 100);
