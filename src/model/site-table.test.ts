@@ -159,7 +159,10 @@ test("the keys' slots tag their ids until the ids outgrow the tag-free bits; a t
   }
   for (let i = n - 1; i >= 0; i--) assert.equal(k.intern(...near(i)), i);
   assert.equal(k.count, n);
-  assert.deepEqual([0, 1, 2, 3].map((c) => k.get(n - 1, c)), near(n - 1));
+  assert.deepEqual(
+    [0, 1, 2, 3].map((c) => k.get(n - 1, c)),
+    near(n - 1),
+  );
   // With every tag bit (the default), keys chaining with equal tags are told apart by their keys.
   const t = new SiteKeys(16);
   for (let i = 0; i < n; i++) assert.equal(t.intern(...near(i * 7)), i);
