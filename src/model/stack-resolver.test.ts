@@ -179,3 +179,36 @@ test("nodes at a known (code, instruction) take its frame without the line table
   assert.deepEqual(calls, ['7@6', '7@4']);
   assert.deepEqual([10, 11].map(lineOf), [106, 104]);
 });
+
+test("endOfRead() hands the node index and the site map to the frames' node columns: the same frames, no new arrays", () => {
+  // call_sites: two 16 MiB arrays given up by the read, below glibc's mmap threshold, stay in malloc's heap;
+  // the frames' columns take them rather than two new ones beside them (docs/benchmarks.md, round twenty-four).
+  const make = (): StackResolver => {
+    const r = new StackResolver(new SiteTable(), (code, instr) => code.firstLineNo + instr, undefined);
+    for (let c = 0; c < 1010; c++) r.code(codeRecord(c, `f${c % 50}`, (c % 50) * 10));
+    // 6000 nodes: chains of 6 under 1000 roots, each leaf with its site (the site map grows past 4096 nodes).
+    let id = 1;
+    for (let k = 0; k < 1000; k++) {
+      const leaf = chain(r, S1, id, 6, k); // roots (0, k, 0): 1000 chains apart
+      r.site(S1, leaf, 0, 0);
+      id += 6;
+    }
+    return r;
+  };
+  const plain = make().resolveFrames();
+  const r = make();
+  const held = r as unknown as { pyNodes: { slots: Int32Array }; nodeSite: Int32Array };
+  const given = [held.pyNodes.slots.buffer, held.nodeSite.buffer];
+  assert.ok(r.endOfRead() > 0);
+  const frames = r.resolveFrames();
+  assert.ok(
+    given.includes(frames.pyFrame.buffer) && given.includes(frames.pyParent.buffer) && frames.pyFrame.buffer !== frames.pyParent.buffer,
+    `columns of ${frames.pyFrame.length} and ${frames.pyParent.length} from ${given.map((b) => b.byteLength / 4).join(', ')}`,
+  );
+  assert.equal(frames.pyNodeCount, 6000);
+  for (let g = 0; g <= 6000; g++) {
+    assert.equal(frames.pyFrame[g], plain.pyFrame[g], `frame of node ${g}`);
+    assert.equal(frames.pyParent[g], plain.pyParent[g], `parent of node ${g}`);
+  }
+  assert.deepEqual(frames.frames, plain.frames);
+});

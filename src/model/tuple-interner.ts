@@ -241,10 +241,15 @@ export class PyNodeInterner {
    * 3.26 M nodes, 32 MiB of slots). Returns their bytes. A probe after it makes them again (reindex()).
    */
   dropIndex(): number {
-    const bytes = this.slots.byteLength;
+    return this.takeIndex().byteLength;
+  }
+
+  /** dropIndex(), the slots handed over (for the caller to use as scratch: their contents are garbage to it). */
+  takeIndex(): Int32Array {
+    const slots = this.slots;
     this.slots = NO_SLOTS;
     this.mask = 0;
-    return bytes;
+    return slots;
   }
 
   /** The slots made again after dropIndex(): the smallest index within the load limit (LOAD_LIMIT), as probe() keeps it. */
