@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NativeNodeId1, PyNodeId1, ThreadIndex } from './ids.js';
-import { ROOM_FROM_SITES, SITE_COLUMNS, SiteTable, siteCapacityFor } from './site-table.js';
+import { ROOM_FROM_SITES, SITE_COLUMNS, SiteKeys, SiteTable, siteCapacityFor } from './site-table.js';
 
 const key = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [(i * 7 + 1) as PyNodeId1, (i % 3) as NativeNodeId1, (i % 5) as ThreadIndex, i % 4];
 
@@ -36,7 +36,7 @@ test('a clone is independent: the same ids, its own new sites and columns', () =
   assert.deepEqual([c.pyStack(5000 as never), t.pyStack(5000 as never)], [key(5000)[0], key(5001)[0]]);
 });
 
-test('a site costs 16 bytes of key and 2 slots of index beside its columns (Int32, not Float64)', () => {
+test('a site costs 16 bytes of key and 1.25-2.5 slots of index beside its columns (Int32, not Float64)', () => {
   // call_sites at 5 % of its size has 1.18 M sites: 32 bytes of key a site was 64 MiB (docs/benchmarks.md, round eighteen).
   const t = new SiteTable();
   const n = 100_000;
@@ -45,7 +45,7 @@ test('a site costs 16 bytes of key and 2 slots of index beside its columns (Int3
   const columns = (SITE_COLUMNS.length - 3) * capacity * 8; // the three on-demand columns hold nothing (below)
   // The replay's peak marks: 4 bytes a site (docs/benchmarks.md, round twenty-one).
   assert.equal(t.peakMarks.byteLength, capacity * 4);
-  assert.ok(t.byteLength - columns - capacity * 4 <= capacity * 16 + 2 * capacity * 2 * 4, `${t.byteLength - columns} bytes of keys`);
+  assert.ok(t.byteLength - columns - capacity * 4 <= capacity * 16 + n * 2.5 * 4, `${t.byteLength - columns} bytes of keys`);
 });
 
 test('tempCount, tempBytes and updatedSeq are made only when asked for, then cover every site', () => {
@@ -90,7 +90,7 @@ test('past roomFrom sites a table grows to its room at once, then keeps its arra
   assert.equal(t.peakMarks.array, marks);
   // Only the keys' index grew (it is filled with -1, so it doubles as the sites come): the keys had room.
   const index = (c: number): number => c * 4;
-  assert.equal(t.byteLength - bytes, index(262_144) - index(32_768));
+  assert.equal(t.byteLength - bytes, index(131_072) - index(16_384)); // 4/5 full at most
   // Past the room it asked for, the table doubles as before, its values kept.
   t.columns.totalBytes.array[n - 1] = 5;
   for (let i = n; i < 140_000; i++) t.intern(...key(i));
@@ -118,31 +118,56 @@ test('the room made at once: one site per 32 bytes of capture, from 4096 to 2^22
   assert.deepEqual([t.columns.totalCount.array.length, t.columns.tempBytes.array.length, t.peakMarks.array.length], [1 << 22, 1 << 22, 1 << 22]);
 });
 
-test("the keys' index doubles at half full, region by region, and finds every site after it", () => {
-  // rehash() sorts the sites by their new home into the old index (a (home, id) pair a site: exactly its
-  // length at half full), then puts them in region by region (docs/benchmarks.md, round twenty-two).
+test("the keys' index doubles at 4/5 full, region by region, and finds every site after it", () => {
+  // rehash() sorts the sites by their new home into a scratch array of (home, slot) pairs, then puts them in
+  // region by region (docs/benchmarks.md, round twenty-two); the index holds up to 4/5 of its slots (round
+  // twenty-four: call_sites' 2.6 M sites in 2^22 slots, not 2^23).
   const t = new SiteTable();
   // Keys of wide components (a hash's every bit in play), in an order unlike their homes'.
   const wide = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [((i * 2_654_435_761) >>> 1) as PyNodeId1, (i & 1 ? (i * 40_503) >>> 3 : 0) as NativeNodeId1, (i % 7) as ThreadIndex, i % 16];
   const n = 300_000;
-  const indexBytes = (): number => t.byteLength - (t.byteLength - (t as unknown as { keys: { slots: Int32Array } }).keys.slots.byteLength);
+  const indexBytes = (): number => (t as unknown as { keys: { slots: Int32Array } }).keys.slots.byteLength;
   let rehashes = 0;
-  let slots = indexBytes();
+  let slots = indexBytes() / 4;
   for (let i = 0; i < n; i++) {
     assert.equal(t.intern(...wide(i)), i);
-    if (indexBytes() !== slots) {
+    if (indexBytes() / 4 !== slots) {
       rehashes++;
-      slots = indexBytes();
-      // Doubled at half full: the sites now fill a quarter of it.
-      assert.equal(slots / 4, (i + 1) * 4, `index doubled at ${i + 1} sites`);
+      // Doubled when the sites passed 4/5 of it, not before.
+      assert.equal(indexBytes() / 4, slots * 2, `index doubled at ${i + 1} sites`);
+      assert.ok((i + 1) * 5 > slots * 4 && i * 5 <= slots * 4, `index of ${slots} slots doubled at ${i + 1} sites`);
+      slots = indexBytes() / 4;
     }
   }
-  assert.equal(rehashes, 7); // 8192 slots at 4096 sites, to 2^20 at 262 144
+  assert.equal(rehashes, 6); // 8192 slots to 2^19 (at 419 431 sites)
   for (let i = n - 1; i >= 0; i -= 3) assert.equal(t.intern(...wide(i)), i);
   for (let i = 0; i < n; i += 3) assert.equal(t.intern(...wide(i)), i);
   for (let i = 1; i < n; i += 3) assert.equal(t.intern(...wide(i)), i);
   assert.equal(t.size, n, 'no site interned twice');
   assert.equal(t.intern(...wide(n)), n, 'a new key is new');
+});
+
+test("the keys' slots tag their ids until the ids outgrow the tag-free bits; a tag is a hint only", () => {
+  // 6 id bits: ids 0-63 in tagged slots, then the slots are made again without tags (and later doubled).
+  const k = new SiteKeys(16, undefined, 16, Infinity, 6);
+  const n = 20_000;
+  // Keys that differ in one component only: many share a slot chain, and a tag of 5 bits matches 1 in 32.
+  const near = (i: number): [number, number, number, number] => [i >> 4, 3, i & 1, (i >> 1) & 7];
+  for (let i = 0; i < n; i++) {
+    assert.equal(k.intern(...near(i)), i);
+    if (i === 63 || i === 64 || i === 65 || i === 1000) for (let j = 0; j <= i; j++) assert.equal(k.intern(...near(j)), j, `site ${j} after ${i + 1} ids`);
+  }
+  for (let i = n - 1; i >= 0; i--) assert.equal(k.intern(...near(i)), i);
+  assert.equal(k.count, n);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((c) => k.get(n - 1, c)),
+    near(n - 1),
+  );
+  // With every tag bit (the default), keys chaining with equal tags are told apart by their keys.
+  const t = new SiteKeys(16);
+  for (let i = 0; i < n; i++) assert.equal(t.intern(...near(i * 7)), i);
+  for (let i = 0; i < n; i++) assert.equal(t.intern(...near(i * 7)), i);
+  assert.equal(t.count, n);
 });
 
 test('seal() gives up the index and the peak marks, keeps ids, keys and columns; interning after it makes them again', () => {
@@ -153,7 +178,7 @@ test('seal() gives up the index and the peak marks, keeps ids, keys and columns;
   const before = t.byteLength;
   const marks = t.peakMarks.byteLength;
   const given = t.seal();
-  assert.ok(given >= n * 2 * 4 + marks, `gave up ${given} bytes`); // at least 2 slots of 4 bytes a site, and the marks
+  assert.ok(given >= n * 1.25 * 4 + marks, `gave up ${given} bytes`); // at least 1.25 slots of 4 bytes a site (4/5 full at most), and the marks
   assert.equal(t.byteLength, before - given);
   assert.equal(t.seal(), 0); // once
   assert.equal(t.size, n);

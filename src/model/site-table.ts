@@ -3,7 +3,7 @@
 // id, so memory grows with the number of distinct sites, never with the number of events.
 
 import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
-import { hash4 } from './tuple-interner.js';
+import { hash4, NO_TAGS, overLoad, slotTag, TAG_ID_BITS } from './tuple-interner.js';
 
 /** A Float64Array its holder may read but not write (the model's columns, shared with the builder). */
 export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
@@ -148,19 +148,23 @@ export interface ReadonlySiteTable {
  * nodes; thread indexes and allocators are small). 16 bytes a site rather than 32: call_sites at 5 % of
  * its size has 1.18 M sites, keys of 2 M, 32 MiB less (docs/benchmarks.md, round eighteen). A copy of
  * TupleInterner's code rather than an option of it: one array type per class keeps its hot loop's
- * element reads monomorphic.
+ * element reads monomorphic. Exported for its tests only.
  */
-class SiteKeys {
+export class SiteKeys {
   private values: Int32Array;
   private slots: Int32Array;
   private mask: number;
   count = 0;
+  /** Where a slot's tag starts, above its id's bits (NO_TAGS once the ids outgrew them), and the id's bits: as PyNodeInterner's. */
+  private tagShift: number;
+  private idMask: number;
 
   /** The room (SiteTable's): past `roomFrom` sites, the keys grow to `room` sites at once rather than doubling. */
   private readonly room: number;
   private readonly roomFrom: number;
 
-  constructor(initialCapacity: number, from?: SiteKeys, room = initialCapacity, roomFrom = Infinity) {
+  /** `idBits`: the id bits of a tagged slot (tests use fewer than TAG_ID_BITS, to reach the end of the tags). */
+  constructor(initialCapacity: number, from?: SiteKeys, room = initialCapacity, roomFrom = Infinity, idBits = TAG_ID_BITS) {
     if (from !== undefined) {
       this.values = from.values.slice();
       this.slots = from.slots.slice();
@@ -168,6 +172,8 @@ class SiteKeys {
       this.count = from.count;
       this.room = from.room;
       this.roomFrom = from.roomFrom;
+      this.tagShift = from.tagShift;
+      this.idMask = from.idMask;
       return;
     }
     this.room = room;
@@ -177,6 +183,8 @@ class SiteKeys {
     this.slots = new Int32Array(cap).fill(-1);
     this.mask = cap - 1;
     this.values = new Int32Array(Math.max(16, initialCapacity) * 4);
+    this.tagShift = Math.min(idBits, TAG_ID_BITS);
+    this.idMask = (1 << this.tagShift) - 1;
   }
 
   /** Room for `n` sites: doubling, or the room at once past roomFrom (SiteTable's constructor). */
@@ -187,16 +195,30 @@ class SiteKeys {
     this.values = grown;
   }
 
+  /**
+   * The index is kept up to 4/5 full (overLoad(), as PyNodeInterner's; was 1/2): call_sites' 2.6 M sites in 2^22
+   * slots (16 MiB) rather than 2^23 (32 MiB), held through the whole read, whose end is summary's and verdict's
+   * peak (docs/benchmarks.md, round twenty-four). A slot holds 5 bits of its key's hash above the id (slotTag()),
+   * so a probe reads the keys (a cache miss each, in 16 bytes a site) only of the slots whose tag matches: the
+   * longer chains of a fuller index cost adjacent slot reads, not key reads.
+   */
   intern(a: number, b: number, c: number, d: number): number {
     if (!(a <= 0x7fffffff && b <= 0x7fffffff && c <= 0x7fffffff && d <= 0x7fffffff)) throw new RangeError(`site key (${a}, ${b}, ${c}, ${d}) past 2^31`);
     const values = this.values;
-    let slot = hash4(a, b, c, d) & this.mask;
+    const h = hash4(a, b, c, d);
+    const idMask = this.idMask;
+    const tag = slotTag(h, this.tagShift);
+    const slots = this.slots;
+    const mask = this.mask;
+    let slot = h & mask;
     for (;;) {
-      const id = this.slots[slot]!;
-      if (id === -1) break;
-      const base = id * 4;
-      if (values[base] === a && values[base + 1] === b && values[base + 2] === c && values[base + 3] === d) return id;
-      slot = (slot + 1) & this.mask;
+      const s = slots[slot]!;
+      if (s === -1) break;
+      if ((s & ~idMask) === tag) {
+        const base = (s & idMask) * 4;
+        if (values[base] === a && values[base + 1] === b && values[base + 2] === c && values[base + 3] === d) return s & idMask;
+      }
+      slot = (slot + 1) & mask;
     }
     const id = this.count++;
     if ((id + 1) * 4 > this.values.length) this.growValues(id + 1);
@@ -205,9 +227,9 @@ class SiteKeys {
     this.values[base + 1] = b;
     this.values[base + 2] = c;
     this.values[base + 3] = d;
-    this.slots[slot] = id;
-    // At half full (not past it): the old index then holds a (home, id) pair per site, rehash()'s scratch.
-    if (this.count * 2 >= this.slots.length) this.rehash();
+    slots[slot] = id | tag;
+    // At idMask + 1 ids the next one needs more bits: no tags from here.
+    if (overLoad(this.count, mask + 1) || this.count === idMask + 1) this.rehash(mask + 1);
     return id;
   }
 
@@ -230,36 +252,31 @@ class SiteKeys {
     this.mask = 0;
   }
 
-  /** The index made again from the keys (after dropIndex()): the smallest with room for twice the sites, as intern() keeps it. */
+  /** The index made again from the keys (after dropIndex()): the smallest within the load limit, as intern() keeps it. */
   rebuildIndex(): void {
     let cap = 16;
-    while (cap <= this.count * 2) cap *= 2;
-    const slots = new Int32Array(cap).fill(-1);
-    const mask = cap - 1;
-    const values = this.values;
-    for (let id = 0; id < this.count; id++) {
-      const base = id * 4;
-      let slot = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!) & mask;
-      while (slots[slot] !== -1) slot = (slot + 1) & mask;
-      slots[slot] = id;
-    }
-    this.slots = slots;
-    this.mask = mask;
+    while (overLoad(this.count, cap)) cap *= 2;
+    this.rehash(cap);
   }
 
   /**
-   * The index doubled, its sites put in region by region rather than in id order: an id's home in an index of
+   * The index made again at `size` slots, or doubled if the sites overload it (or as many, when only the tags go:
+   * the ids outgrew them), its sites put in region by region rather than in id order: an id's home in an index of
    * millions of slots is a cache miss, and the plain loop took one per site (call_sites: 0.3-0.9 s for 3 M
    * sites; docs/benchmarks.md, round twenty-two). The sites are sorted by the top bits of their new home (a
-   * counting sort into 2^REHASH_BUCKET_BITS regions, each a few KiB of the new index) into the old index, which at
-   * half full (intern() rehashes there) holds exactly a (home, id) pair per site and is garbage after this; then each region's sites are
-   * put in while it is in the cache. Any order of insertion gives a valid index (linear probing without
-   * removals): the ids it finds are the same.
+   * counting sort into 2^REHASH_BUCKET_BITS regions, each a few KiB of the new index) into a scratch array of a
+   * (home, slot value) pair per site, garbage after this; then each region's sites are put in while it is in the
+   * cache. Any order of insertion gives a valid index (linear probing without removals): the ids it finds are the
+   * same. (The old index, at most 4/5 full, is too small to be the scratch, as it was at half full.)
    */
-  private rehash(): void {
+  private rehash(size: number): void {
     const n = this.count;
-    const scratch = this.slots;
-    const cap = scratch.length * 2;
+    const cap = overLoad(n, size) ? size * 2 : size;
+    if (n > this.idMask) {
+      this.tagShift = NO_TAGS;
+      this.idMask = 0x7fffffff;
+    }
+    const tagShift = this.tagShift;
     const mask = cap - 1;
     const values = this.values;
     const bits = 31 - Math.clz32(cap);
@@ -274,14 +291,17 @@ class SiteKeys {
       starts[b] = starts[b]! + 1;
     }
     for (let b = 0; b < buckets; b++) starts[b + 1] = starts[b + 1]! + starts[b]!;
+    this.slots = NO_SLOTS; // the old index is garbage from here (no more than one index and the scratch at once)
+    const scratch = new Int32Array(n * 2);
     for (let id = 0; id < n; id++) {
       const base = id * 4;
-      const home = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!) & mask;
+      const h = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!);
+      const home = h & mask;
       const b = home >>> shift;
       const at = starts[b]! * 2;
       starts[b] = starts[b]! + 1;
       scratch[at] = home;
-      scratch[at + 1] = id;
+      scratch[at + 1] = id | slotTag(h, tagShift);
     }
     const slots = new Int32Array(cap).fill(-1);
     for (let i = 0; i < n * 2; i += 2) {

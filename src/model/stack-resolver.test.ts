@@ -48,6 +48,33 @@ test('a node shared by threads and allocators: one site per (thread, allocator),
   assert.equal(new Set(seen.values()).size, 6);
 });
 
+test('threads past the site map tag (8 bits: 16 threads of 16 allocators) take the site table, exactly', () => {
+  // The site map holds the site and its (thread, allocator) tag in 4 bytes a node, the tag in the top 8 bits:
+  // thread 16 at allocator 0 would be tag 257, whose low 8 bits are thread 0's at allocator 0 (round twenty-four).
+  const { r, sites } = resolver();
+  const streams = Array.from({ length: 20 }, (_, i) => (i + 1) as StreamId);
+  // Thread 16 + k's event just before thread k's at the same node and allocator: the map's slot then holds the former.
+  const order = [16, 0, 17, 1, 18, 2, 19, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const seen = new Map<string, number>();
+  for (let round = 0; round < 3; round++) {
+    // A STACK_RESET empties the per-stream caches in front of the map; the chain re-defined is the same global nodes.
+    const leaves = streams.map((stream) => {
+      r.stackReset(stream);
+      return chain(r, stream, 1, 3, 100);
+    });
+    for (const allocator of [0, 14, 15]) {
+      for (const i of order) {
+        const site = r.site(streams[i]!, leaves[i]!, 0, allocator);
+        const key = `${i}/${allocator}`;
+        if (round === 0) seen.set(key, site);
+        else assert.equal(site, seen.get(key), key);
+        assert.deepEqual([sites.thread(site), sites.allocator(site)], [i, allocator], key);
+      }
+    }
+  }
+  assert.equal(new Set(seen.values()).size, 60);
+});
+
 test('after a STACK_RESET local ids name other nodes: their sites change; a node re-defined the same keeps its site', () => {
   const { r, sites } = resolver();
   const leaf = chain(r, S1, 1, 4, 100);
@@ -151,4 +178,37 @@ test("nodes at a known (code, instruction) take its frame without the line table
   frames = r.resolveFrames();
   assert.deepEqual(calls, ['7@6', '7@4']);
   assert.deepEqual([10, 11].map(lineOf), [106, 104]);
+});
+
+test("endOfRead() hands the node index and the site map to the frames' node columns: the same frames, no new arrays", () => {
+  // call_sites: two 16 MiB arrays given up by the read, below glibc's mmap threshold, stay in malloc's heap;
+  // the frames' columns take them rather than two new ones beside them (docs/benchmarks.md, round twenty-four).
+  const make = (): StackResolver => {
+    const r = new StackResolver(new SiteTable(), (code, instr) => code.firstLineNo + instr, undefined);
+    for (let c = 0; c < 1010; c++) r.code(codeRecord(c, `f${c % 50}`, (c % 50) * 10));
+    // 6000 nodes: chains of 6 under 1000 roots, each leaf with its site (the site map grows past 4096 nodes).
+    let id = 1;
+    for (let k = 0; k < 1000; k++) {
+      const leaf = chain(r, S1, id, 6, k); // roots (0, k, 0): 1000 chains apart
+      r.site(S1, leaf, 0, 0);
+      id += 6;
+    }
+    return r;
+  };
+  const plain = make().resolveFrames();
+  const r = make();
+  const held = r as unknown as { pyNodes: { slots: Int32Array }; nodeSite: Int32Array };
+  const given = [held.pyNodes.slots.buffer, held.nodeSite.buffer];
+  assert.ok(r.endOfRead() > 0);
+  const frames = r.resolveFrames();
+  assert.ok(
+    given.includes(frames.pyFrame.buffer) && given.includes(frames.pyParent.buffer) && frames.pyFrame.buffer !== frames.pyParent.buffer,
+    `columns of ${frames.pyFrame.length} and ${frames.pyParent.length} from ${given.map((b) => b.byteLength / 4).join(', ')}`,
+  );
+  assert.equal(frames.pyNodeCount, 6000);
+  for (let g = 0; g <= 6000; g++) {
+    assert.equal(frames.pyFrame[g], plain.pyFrame[g], `frame of node ${g}`);
+    assert.equal(frames.pyParent[g], plain.pyParent[g], `parent of node ${g}`);
+  }
+  assert.deepEqual(frames.frames, plain.frames);
 });

@@ -98,13 +98,17 @@ export class StackResolver {
   // from 0, the node ids from 1 (0 is "none"): node id = interner id + 1.
   private readonly pyNodes = new PyNodeInterner(4096);
   private readonly nativeNodes = new TupleInterner(2, 4096);
-  // The site of each Python node's event without a native stack, for one (thread, allocator): at 2k the
-  // site, at 2k + 1 its tag (thread × 16 + allocator + 1; 0: none) for node k. Global nodes outlive a
-  // STACK_RESET (the re-defined nodes intern to the same ids), so after one an event finds its site with one
-  // array read here rather than a probe into a table of millions of sites (call_sites: ~25 M such probes).
-  // The tag check makes it exact: another thread or allocator at the node takes the SiteTable's probe (and
-  // the slot, which then holds the latest).
-  private nodeSite: Int32Array = new Int32Array(2 * 4096);
+  // The site of each Python node's event without a native stack, for one (thread, allocator): at k, for node
+  // k, the site in the low 24 bits and its tag (thread × 16 + allocator + 1; 0: none) in the top 8. Global
+  // nodes outlive a STACK_RESET (the re-defined nodes intern to the same ids), so after one an event finds its
+  // site with one array read here rather than a probe into a table of millions of sites (call_sites: ~25 M
+  // such probes). The tag check makes it exact: another thread or allocator at the node takes the SiteTable's
+  // probe (and the slot, which then holds the latest). 4 bytes a node (was 8, the site and the tag apart:
+  // call_sites' 3.26 M nodes, 13 MiB less through the read; docs/benchmarks.md, round twenty-four): a tag past
+  // 255 (the threads past the 16th) and a site past 2^24 take the SiteTable's probe.
+  private nodeSite: Int32Array = new Int32Array(4096);
+  /** What endOfRead() gave up, for resolveFrames() to reuse (grownFromSpare()); emptied there. */
+  private spare: Int32Array[] = [];
   private readonly codes = new Map<number, CodeRecord>();
   private readonly streams = new Map<StreamId, StreamState>();
   /** Starts as a double (DOUBLE_FIELD, records.ts; set to −1 in the constructor): the memlens stream's id is 0xffffffff. */
@@ -167,27 +171,53 @@ export class StackResolver {
       nat = nativeStack < st.native.length ? (st.native[nativeStack] as NativeNodeId1) : NO_NATIVE_NODE;
       if (nat === 0) this.unknownStacks++;
     }
-    if (nat !== NO_NATIVE_NODE || py === NO_PY_NODE || !(allocator >= 0 && allocator < 16 && st.thread < 0x4000000)) return this.sites.intern(py, nat, st.thread, allocator);
+    if (nat !== NO_NATIVE_NODE || py === NO_PY_NODE || !(allocator >= 0 && allocator < 16 && st.thread * 16 + allocator < 255)) return this.sites.intern(py, nat, st.thread, allocator);
     const tag = st.thread * 16 + allocator + 1;
-    const at = py * 2;
     let map = this.nodeSite;
-    if (at < map.length && map[at + 1] === tag) return map[at] as SiteId;
+    if (py < map.length) {
+      const v = map[py]!;
+      if (v >>> 24 === tag) return (v & 0xffffff) as SiteId;
+    }
     const site = this.sites.intern(py, nat, st.thread, allocator);
-    if (at >= map.length) this.nodeSite = map = growInt32(map, at + 2);
-    map[at] = site;
-    map[at + 1] = tag;
+    if (site > 0xffffff) return site;
+    if (py >= map.length) this.nodeSite = map = growInt32(map, py + 1);
+    map[py] = site | (tag << 24);
     return site;
   }
 
   /**
    * The read is over (ModelBuilder.finish()): what only the interning of nodes and sites reads is given up, the
-   * Python nodes' index and `nodeSite` (call_sites: 32 + 26 MiB), before the model's frames are made beside them.
+   * Python nodes' index and `nodeSite` (call_sites: 16 + 13 MiB), before the model's frames are made beside them.
    * Returns the bytes given up. Interning again after it works, at the cost of making them again.
    */
   endOfRead(): number {
-    const bytes = this.nodeSite.byteLength + this.pyNodes.dropIndex();
+    const index = this.pyNodes.takeIndex();
+    const bytes = this.nodeSite.byteLength + index.byteLength;
+    this.spare = [index, this.nodeSite];
     this.nodeSite = new Int32Array(0);
     return bytes;
+  }
+
+  /**
+   * `arr` with room for `n` entries, as growInt32(), taken from the arrays endOfRead() gave up when one is large
+   * enough (zeroed first): the frames' two node columns (call_sites: 3.26 M nodes, 2^22 entries, 16 MiB each)
+   * then reuse memory the read already touched. Given back, the node index and `nodeSite` (16 MiB each) stay in
+   * malloc's heap (below glibc's 32 MiB mmap threshold, they are not unmapped), and new columns beside them added
+   * to the report's peak after the read (docs/benchmarks.md, round twenty-four).
+   */
+  private grownFromSpare(arr: Int32Array, n: number): Int32Array {
+    if (n <= arr.length) return arr;
+    const spare = this.spare;
+    for (let i = 0; i < spare.length; i++) {
+      const s = spare[i]!;
+      if (s.length >= n && s.length <= 4 * n) {
+        spare.splice(i, 1);
+        s.fill(0);
+        s.set(arr);
+        return s;
+      }
+    }
+    return growInt32(arr, n);
   }
 
   private streamState(stream: StreamId): StreamState {
@@ -341,8 +371,9 @@ export class StackResolver {
     }
     const frames = r.frames;
     const nPy = this.pyNodes.size;
-    frames.pyFrame = growInt32(frames.pyFrame, nPy + 1);
-    frames.pyParent = growInt32(frames.pyParent, nPy + 1);
+    frames.pyFrame = this.grownFromSpare(frames.pyFrame, nPy + 1);
+    frames.pyParent = this.grownFromSpare(frames.pyParent, nPy + 1);
+    this.spare = [];
     if (r.unknownPy.length > 0) {
       const still: PyNodeId1[] = [];
       for (const g of r.unknownPy) if (!this.mapPyNode(r, g)) still.push(g);

@@ -81,9 +81,9 @@ test('dropIndex() gives up the slots only: keys stay readable, and a probe after
   const t = new PyNodeInterner(16);
   const n = 50_000;
   for (let i = 0; i < n; i++) t.intern(i >> 1, i * 3, i % 11, -1);
-  const keysBytes = t.byteLength - n * 2 * 4; // at least 2 slots of 4 bytes a node
+  const keysBytes = t.byteLength - n * 1.25 * 4; // at least 1.25 slots of 4 bytes a node (the index at most 4/5 full)
   const dropped = t.dropIndex();
-  assert.ok(dropped >= n * 2 * 4);
+  assert.ok(dropped >= n * 1.25 * 4);
   assert.ok(t.byteLength <= keysBytes);
   assert.deepEqual([t.parent(777), t.codeId(777), t.instr(777)], [777 >> 1, 777 * 3, 777 % 11]);
   // No hint: the probe finds every node at its id (no duplicate), and adds new ones after them.

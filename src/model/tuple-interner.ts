@@ -139,7 +139,7 @@ export function hashAddress(address: number): number {
  * id follows: `intern` takes that id as a hint and checks it first, reading the keys in id order, which the
  * cache and the prefetcher serve. The probe is for the rest.
  * Keys are held in Int32Array, 12 bytes a node (the parent is a node id, below 2^31; code id and
- * instruction are u32, stored as their bits), and the slots hold ids only: 20-28 bytes a node where
+ * instruction are u32, stored as their bits), and the slots hold ids only: 17-22 bytes a node (the index up to 4/5 full) where
  * TupleInterner of arity 3 holds 32-40 (call_sites: 84 rather than 134 MB).
  * A slot also holds 5 bits of its key's hash above the id (slotTags()): a probe reads a node's keys only
  * when those match, so a new node (most probes: call_sites' 3.26 M first definitions) costs the miss on
@@ -214,7 +214,7 @@ export class PyNodeInterner {
     this.keys[base + 2] = ins;
     slots[slot] = id | tag;
     // At idMask + 1 ids the next one needs more bits: no tags from here.
-    if (this.count * 2 > mask + 1 || this.count === this.idMask + 1) this.rehash(mask + 1);
+    if (overLoad(this.count, mask + 1) || this.count === this.idMask + 1) this.rehash(mask + 1);
     return id;
   }
 
@@ -241,22 +241,27 @@ export class PyNodeInterner {
    * 3.26 M nodes, 32 MiB of slots). Returns their bytes. A probe after it makes them again (reindex()).
    */
   dropIndex(): number {
-    const bytes = this.slots.byteLength;
-    this.slots = NO_SLOTS;
-    this.mask = 0;
-    return bytes;
+    return this.takeIndex().byteLength;
   }
 
-  /** The slots made again after dropIndex(): the smallest index with room for twice the nodes, as probe() keeps it. */
+  /** dropIndex(), the slots handed over (for the caller to use as scratch: their contents are garbage to it). */
+  takeIndex(): Int32Array {
+    const slots = this.slots;
+    this.slots = NO_SLOTS;
+    this.mask = 0;
+    return slots;
+  }
+
+  /** The slots made again after dropIndex(): the smallest index within the load limit (LOAD_LIMIT), as probe() keeps it. */
   private reindex(): void {
     let cap = 16;
-    while (cap < this.count * 2) cap *= 2;
+    while (overLoad(this.count, cap)) cap *= 2;
     this.rehash(cap);
   }
 
   /** The slots again, doubled (or as many, when only the tags go: the ids outgrew them). */
   private rehash(size: number): void {
-    const cap = this.count * 2 > size ? size * 2 : size;
+    const cap = overLoad(this.count, size) ? size * 2 : size;
     const slots = new Int32Array(cap).fill(-1);
     const mask = cap - 1;
     const keys = this.keys;
@@ -275,6 +280,17 @@ export class PyNodeInterner {
     this.slots = slots;
     this.mask = mask;
   }
+}
+
+/**
+ * PyNodeInterner's index holds up to 4/5 of its slots (not 1/2, as TupleInterner's): call_sites' 3.26 M nodes
+ * fit 2^22 slots (16 MiB) rather than 2^23 (32 MiB), held through the whole read, whose end is summary's and
+ * verdict's peak (docs/benchmarks.md, round twenty-four). The probes that a fuller index lengthens are few: a
+ * FRAME's node is found at its hint most often, a slot's tag spares the keys' read of most slots met, and the
+ * slots met are adjacent (16 in a cache line).
+ */
+export function overLoad(count: number, slots: number): boolean {
+  return count * 5 > slots * 4;
 }
 
 /** A dropped index (PyNodeInterner.dropIndex()): still a typed array, so that the slots' field keeps one type for V8. */
