@@ -240,16 +240,6 @@ export class GcFrees implements ReplayObserver {
     // Snapshots do not matter here.
   }
 
-  /** Frees with this seq or higher are not kept (forensics.ts's gate: they need no change() call). */
-  get dropsFrom(): number {
-    return this.keepBelow;
-  }
-
-  /** A free at `seq` was dropped without a change() call (the replay's gate; -1: none). */
-  droppedAt(seq: number): void {
-    if (seq > this.droppedSeq) this.droppedSeq = seq;
-  }
-
   /** The capture's header: one whose options say GC_START records come keeps no free outside a collection and its window. */
   header(h: CaptureHeader): void {
     if (!hasGcStartRecords(h) || this.starts || this.size > 0) return;

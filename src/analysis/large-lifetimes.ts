@@ -18,7 +18,6 @@
 import type { PyNodeId1, SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { SiteColumn } from '../model/site-table.js';
-import { LIFETIMES_CHECKED, type SiteMarks } from './live-series.js';
 
 /**
  * An allocation this big is one object the program chose to make (a buffer, an array, the table of a big
@@ -111,35 +110,6 @@ export class LargeLifetimes implements ReplayObserver {
   /** The watch of the thread last checked (watches are never removed from `watches`). */
   private lastWatch: ThreadWatch | undefined;
   private lastWatchThread = -1;
-  /** Bumped when `watched`, `liveCount`, `piecewise` or `marked` changes (what the replay's gate depends on: forensics.ts). */
-  version = 0;
-  /**
-   * The sites `checked` at their thread's epoch, also as LIFETIMES_CHECKED in `marks` (forensics.ts: shared with
-   * the replay's gate), while `marked`: a new epoch clears the bit of every site, so after MARKED_EPOCHS of them
-   * the bits are no longer kept (and every allocation is passed on while a frame is watched).
-   */
-  private marked: boolean;
-  private epochs = 0;
-
-  /** `marks`: the per-site marks the replay's gate reads (forensics.ts); undefined: none kept. */
-  constructor(private readonly marks?: SiteMarks) {
-    this.marked = marks !== undefined;
-  }
-
-  /** Allocations of fewer than this many bytes need no change() call now, at a site whose mark has `allocsMark`. */
-  get allocsFrom(): number {
-    return this.watched === 0 || this.marked ? LARGE_ALLOCATION_BYTES : 0;
-  }
-
-  /** The mark bit an allocation's site needs for no change() call now (0: none). */
-  get allocsMark(): number {
-    return this.watched === 0 ? 0 : LIFETIMES_CHECKED;
-  }
-
-  /** Frees of fewer than this many bytes need no change() call now. */
-  get freesFrom(): number {
-    return this.liveCount === 0 ? Infinity : this.piecewise === 0 ? LARGE_ALLOCATION_BYTES : 0;
-  }
 
   begin(context: ReplayContext): void {
     this.ctx = context;
@@ -175,14 +145,12 @@ export class LargeLifetimes implements ReplayObserver {
       if (!a.piecewise) {
         a.piecewise = true;
         this.piecewise++;
-        this.version++;
       }
       return;
     }
     if (a.piecewise) this.piecewise--;
     byIndex.delete(index);
     this.liveCount--;
-    this.version++;
     a.freeNs = this.nowNs;
     if (this.nowNs - a.allocNs < LONG_LIVED_MIN_NS) {
       this.freedPromptly++;
@@ -214,7 +182,6 @@ export class LargeLifetimes implements ReplayObserver {
     }
     byIndex.set(index, rec);
     this.liveCount++;
-    this.version++;
     const ctx = this.ctx;
     if (ctx === undefined) return;
     let tw = this.watches.get(thread);
@@ -239,32 +206,9 @@ export class LargeLifetimes implements ReplayObserver {
     }
     // New frames are watched: every site must be checked again (this one holds them all). Frames that
     // were watched already change nothing: a site that held them all still does.
-    if (added) {
-      tw.epoch++;
-      if (this.marked) this.newEpoch();
-    }
-    this.setChecked(site, tw.epoch);
-  }
-
-  /** `site` holds every frame its thread watches at `epoch`. */
-  private setChecked(site: SiteId, epoch: number): void {
+    if (added) tw.epoch++;
     this.checked.ensure(site + 1);
-    this.checked.array[site] = epoch;
-    if (this.marked) {
-      const marks = this.marks!;
-      if (site >= marks.array.length) marks.ensure(site + 1);
-      marks.array[site] = marks.array[site]! | LIFETIMES_CHECKED;
-    }
-  }
-
-  /** A thread's epoch went up: no site is known to hold its frames (every site's bit cleared, all threads'). */
-  private newEpoch(): void {
-    const a = this.marks!.array;
-    if (++this.epochs > MARKED_EPOCHS) {
-      this.marked = false;
-    }
-    for (let i = 0; i < a.length; i++) a[i] = a[i]! & ~LIFETIMES_CHECKED;
-    this.version++;
+    this.checked.array[site] = tw.epoch;
   }
 
   /** An allocation of `thread` at `site`: every watched frame not on its stack has returned. */
@@ -305,15 +249,12 @@ export class LargeLifetimes implements ReplayObserver {
         }
         tw.frames.delete(key);
         this.watched--;
-        this.version++;
       }
     }
-    this.setChecked(site, tw.epoch);
+    this.checked.ensure(site + 1);
+    this.checked.array[site] = tw.epoch;
   }
 }
-
-/** New epochs past which LIFETIMES_CHECKED is no longer kept (each clears a byte per site). */
-const MARKED_EPOCHS = 256;
 
 const NO_RETURNS: ReadonlyMap<PyNodeId1, number> = new Map();
 

@@ -43,8 +43,6 @@ export const RECENT_DIRTY = 2;
 export const SERIES_HELD = 4;
 /** RecentGrowth's last tick that listed the site gave it a value other than 0 bytes and 0 allocations. */
 export const RECENT_HELD = 8;
-/** LargeLifetimes found the site's stack to hold every frame its thread watches now (large-lifetimes.ts). */
-export const LIFETIMES_CHECKED = 16;
 
 /**
  * A byte per site for both observers that list the sites a tick changed, LiveSeries and RecentGrowth: their

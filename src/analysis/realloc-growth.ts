@@ -6,7 +6,7 @@
 
 import { Allocator } from '../capture/format.js';
 import type { SiteId, ThreadIndex } from '../model/ids.js';
-import { ChangeGate, type ReplayContext, type ReplayObserver } from '../model/replay-observer.js';
+import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { type ReadonlySiteTable, grownTo, newFloat64Array, newInt32Array } from '../model/site-table.js';
 
 /** The allocators whose growths count (findings/collection-growth.ts): those that reallocate. */
@@ -43,6 +43,8 @@ export interface ReallocGrowthResult {
 export class ReallocGrowth implements ReplayObserver {
   /** Reads no index. */
   readonly indexesFrom = Infinity;
+  /** Per thread index: bytes of the last free if no allocation followed it yet, else -1. */
+  private pending = new Float64Array(64).fill(-1);
   private slots = new Int32Array(1024).fill(-1);
   private entrySites: Int32Array = new Int32Array(256);
   private growths: Float64Array = new Float64Array(256);
@@ -54,25 +56,22 @@ export class ReallocGrowth implements ReplayObserver {
   /** The replay's sites (begin()), for their allocators; undefined (unit tests): every growth is kept. */
   private sites: ReadonlySiteTable | undefined;
 
-  /**
-   * `threadFrees.lastFree` (a ChangeGate): per thread index, the bytes of the last free if no allocation followed it yet, else -1;
-   * shared with the replay, which keeps it at the events it does not pass on (forensics.ts). Default: its own.
-   */
-  constructor(private readonly threadFrees: ChangeGate = new ChangeGate({ array: new Uint8Array(0) })) {}
-
   begin(context: ReplayContext): void {
     this.sites = context.sites;
   }
 
   change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex): void {
-    if (thread >= this.threadFrees.lastFree.length) this.threadFrees.ensureThreads(thread + 1);
-    const pending = this.threadFrees.lastFree;
+    if (thread >= this.pending.length) {
+      const p = new Float64Array(Math.max(thread + 1, this.pending.length * 2)).fill(-1);
+      p.set(this.pending);
+      this.pending = p;
+    }
     if (count > 0) {
-      const old = pending[thread]!;
+      const old = this.pending[thread]!;
       if (old >= 0 && old < bytes) this.grown(site, old, bytes);
-      pending[thread] = -1;
+      this.pending[thread] = -1;
     } else if (count < 0) {
-      pending[thread] = -bytes;
+      this.pending[thread] = -bytes;
     }
   }
 

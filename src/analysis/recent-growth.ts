@@ -22,7 +22,7 @@
 
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
-import type { ChangeGate, ReplayContext, ReplayObserver } from '../model/replay-observer.js';
+import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { OnDemandColumn, type ReadonlyFloat64Array, SiteColumn, grownTo, newInt32Array } from '../model/site-table.js';
 import { RECENT_DIRTY, RECENT_HELD, SiteMarks } from './live-series.js';
 import { TickPacker, TickReader } from './tick-pack.js';
@@ -148,20 +148,11 @@ export class RecentGrowth implements ReplayObserver {
   private readonly cpOverwritten = new Map<string, CheckpointEntry | null>();
   private cpChangeBase: { readonly bytes: Float64Array; readonly count: Float64Array } | undefined;
 
-  /**
-   * `marks`: shared with LiveSeries (forensics.ts); default: its own. `replayGate`: the replay's gate (forensics.ts),
-   * once attached the heap is the replay's (the changes it leaves out are not added up here).
-   */
+  /** `marks`: shared with LiveSeries (forensics.ts); default: its own. */
   constructor(
     private readonly lastNs: number,
     private readonly marks: SiteMarks = new SiteMarks(),
-    private readonly replayGate?: ChangeGate,
   ) {}
-
-  /** A change since the last snapshot (or checkpoint) was seen. */
-  get changedSinceSnapshot(): boolean {
-    return this.changed;
-  }
 
   begin(context: ReplayContext): void {
     this.shared = { bytes: context.sites.columns.liveBytes, count: context.sites.columns.liveCount };
@@ -209,9 +200,6 @@ export class RecentGrowth implements ReplayObserver {
       return;
     }
     this.lastTickNs = timeNs;
-    // The replay's heap: the same sums in the same order as this one's (every change it makes it passes on,
-    // or leaves out through the gate).
-    if (this.replayGate?.attached === true) this.heap = this.replayGate.heap();
     const dirty = this.dirty;
     const liveBytes = this.shared?.bytes.array ?? this.liveBytes.array;
     const liveCount = this.shared?.count.array ?? this.liveCount.array;

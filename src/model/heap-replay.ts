@@ -16,7 +16,7 @@ import type { SiteId, ThreadIndex } from './ids.js';
 import { LiveTable } from './live-table.js';
 import { MappedRegions } from './mapped-regions.js';
 import type { PeakWindow } from './model.js';
-import type { ChangeGate, ReplayObserver } from './replay-observer.js';
+import type { ReplayObserver } from './replay-observer.js';
 import { type Sampling, sampleWeight } from './sampling.js';
 import type { SiteTable } from './site-table.js';
 import { ImpossibleValues } from './value-bounds.js';
@@ -68,8 +68,6 @@ const UNTRACK: number = Deallocator.TracemallocUntrack;
 
 export class HeapReplay {
   private readonly observer: ReplayObserver | undefined;
-  /** The observer's gate: which of its change() calls it needs (replay-observer.ts). */
-  private readonly gate: ChangeGate | undefined;
   readonly temporaryThreshold: number | undefined;
   /** Set from the header (HeapReplay is made before it arrives). */
   sampling: Sampling | undefined;
@@ -154,11 +152,6 @@ export class HeapReplay {
     this.unknownFrees = this.missedFrees = this.duplicateTracks = this.outOfOrder = 0;
     this.peakHeap = -1;
     this.observer = options.observer;
-    this.gate = options.observer?.gate;
-    if (this.gate !== undefined) {
-      this.gate.ensureThreads(this.threadAllocs.length);
-      this.gate.attach(() => this.heap);
-    }
     this.temporaryThreshold = options.temporaryThreshold;
     // The temporary-allocation test needs every freed allocation's index; an observer says which it needs.
     const indexesFrom = options.temporaryThreshold !== undefined ? 0 : options.observer === undefined ? Infinity : (options.observer.indexesFrom ?? 0);
@@ -246,18 +239,7 @@ export class HeapReplay {
     const heap = this.heapBytes + size;
     this.heapBytes = heap;
     const o = this.observer;
-    if (o !== undefined) {
-      // Passed on unless the gate says the observer needs no call (it then only needs lastFree kept), and for
-      // an allocation after a smaller free on its thread (a growth, if the site reallocates).
-      const g = this.gate;
-      const marks = g?.marks.array;
-      if (g === undefined || marks === undefined || size >= g.allocBelow || site >= marks.length || (marks[site]! & g.allocMask) !== g.allocMask) o.change(site, seq, size, 1, thread, index);
-      else {
-        const old = g.lastFree[thread]!;
-        if (old >= 0 && old < size) o.change(site, seq, size, 1, thread, index);
-        else g.lastFree[thread] = -1;
-      }
-    }
+    if (o !== undefined) o.change(site, seq, size, 1, thread, index);
     if (heap > this.maxHeap) {
       this.maxHeap = heap;
       this.maxHeapSeq = seq;
@@ -344,7 +326,8 @@ export class HeapReplay {
     this.liveCount -= 1;
     this.heapBytes -= bytes;
     this.frees += 1;
-    if (this.observer !== undefined) this.passFree(site, seq, bytes, table.removedIndex);
+    const o = this.observer;
+    if (o !== undefined) o.change(site, seq, -bytes, -1, this.sites.thread(site), table.removedIndex);
     if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, table.removedIndex);
   }
 
@@ -403,7 +386,7 @@ export class HeapReplay {
     const indexes = this.pendingIndexes;
     const seqs = this.pendingSeqs;
     this.live.removeMany(this.pendingAddresses, n, sizes, sites, indexes);
-    const observed = this.observer !== undefined;
+    const o = this.observer;
     for (let i = 0; i < n; i++) {
       const bytes = sizes[i]!;
       // Added at every free (0 or 1), not in the branch: code only an unknown free runs would have no type
@@ -426,25 +409,9 @@ export class HeapReplay {
       this.liveCount -= 1;
       this.heapBytes -= bytes;
       this.frees += 1;
-      if (observed) this.passFree(site, seqs[i]!, bytes, indexes[i]!);
+      if (o !== undefined) o.change(site, seqs[i]!, -bytes, -1, this.sites.thread(site), indexes[i]!);
       if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, indexes[i]!);
     }
-  }
-
-  /**
-   * The observer's change() for a free on the hot path (freeAt(), flushFrees()), unless the gate says it needs
-   * none: then only the two facts the gate keeps for it (replay-observer.ts).
-   */
-  private passFree(site: SiteId, seq: number, bytes: number, index: number): void {
-    const thread = this.sites.thread(site);
-    const g = this.gate;
-    const marks = g?.marks.array;
-    if (g === undefined || marks === undefined || bytes >= g.freeBelow || seq < g.freeFromSeq || site >= marks.length || (marks[site]! & g.freeMask) !== g.freeMask) {
-      this.observer!.change(site, seq, -bytes, -1, thread, index);
-      return;
-    }
-    g.lastFree[thread] = bytes;
-    if (seq > g.skippedFreeSeq) g.skippedFreeSeq = seq;
   }
 
   /** Releases what `table.remove()` just found, with its weight (returned). */
@@ -478,7 +445,6 @@ export class HeapReplay {
       const grown = new Float64Array(Math.max(thread + 1, this.threadAllocs.length * 2));
       grown.set(this.threadAllocs);
       this.threadAllocs = grown;
-      this.gate?.ensureThreads(grown.length);
     }
     const n = this.threadAllocs[thread]! + 1;
     this.threadAllocs[thread] = n;

@@ -25,8 +25,6 @@ export interface ReplayObserver {
    * smaller one may pass 0): the replay then keeps fewer indexes (model/live-table.ts). Default 0: all.
    */
   readonly indexesFrom?: number;
-  /** The replay may leave out the change() calls this says the observer does not need (see ChangeGate). */
-  readonly gate?: ChangeGate;
   /** Called once, before any other call: what the observer may read of the replay's tables. */
   begin?(context: ReplayContext): void;
   /** The capture's header (as the model has it), before any record. */
@@ -61,70 +59,4 @@ export interface ReplayObserver {
    * resolve only then, when every FRAME has arrived (a FRAME may come after the CHECKPOINT that uses it).
    */
   resolveCheckpoints?(siteOf: (entry: CheckpointEntry) => SiteId): void;
-}
-
-/**
- * What lets the replay leave out the change() calls an observer does not need: one call per event otherwise,
- * which V8 does not inline (the forensics observer's fan-out: 1.0-1.7 s of a report on call_sites and
- * numpy_mix; docs/benchmarks.md, round twenty-four). The observer keeps the fields up to date (it is called
- * whenever one of its own states may change them); the replay reads them at each event of its hot path
- * (allocAt(), freeAt(), the frees held back) and calls change() unless every test below says it may not.
- * Events off the hot path (mappings, tracks, sampled captures) are always passed on.
- *
- * An event left out is one change() would have done nothing for, but for two facts the replay keeps for
- * the observer: `lastFree` and `skippedFreeSeq`; and the heap, which the observer reads from the replay
- * (`heap()`) rather than adding up.
- */
-export class ChangeGate {
-  /**
-   * An allocation of fewer bytes than this, at a site whose mark has every bit of `allocMask`, is left out (0: none
-   * is), unless it follows a smaller free on its thread (`lastFree`: a growth by realloc, realloc-growth.ts).
-   */
-  allocBelow = 0;
-  allocMask = 0xff;
-  /** A free of fewer bytes than this, with a seq of at least `freeFromSeq`, at a site whose mark has every bit of `freeMask`, is left out. */
-  freeBelow = 0;
-  freeFromSeq = Infinity;
-  freeMask = 0xff;
-  /**
-   * Per thread index (the site's thread, as change() is given it): the bytes of the last free if no allocation
-   * followed it yet, else -1 (realloc-growth.ts). Kept by the replay at the events it leaves out, by the observer
-   * at the others; the replay grows it as its threads grow (at least 64 long).
-   */
-  lastFree: Float64Array = new Float64Array(64).fill(-1);
-  /** The highest seq of a free left out (-1: none since the observer last set it). */
-  skippedFreeSeq = -1;
-  private heapOf: (() => number) | undefined;
-
-  /** `marks.array`: the observer's per-site marks (read afresh at each event: the observer grows them). */
-  constructor(readonly marks: { readonly array: Uint8Array }) {}
-
-  /** The replay reads this gate: `heap` gives its live bytes (every change so far, those left out too). */
-  attach(heap: () => number): void {
-    this.heapOf = heap;
-  }
-
-  /** A replay reads this gate: events may be left out. */
-  get attached(): boolean {
-    return this.heapOf !== undefined;
-  }
-
-  /** The replay's live bytes (attached only). */
-  heap(): number {
-    return this.heapOf!();
-  }
-
-  /** Every event passed on. */
-  close(): void {
-    this.allocBelow = 0;
-    this.freeBelow = 0;
-  }
-
-  /** lastFree long enough for thread indexes below `n`. */
-  ensureThreads(n: number): void {
-    if (n <= this.lastFree.length) return;
-    const grown = new Float64Array(Math.max(n, this.lastFree.length * 2)).fill(-1);
-    grown.set(this.lastFree);
-    this.lastFree = grown;
-  }
 }
