@@ -9,7 +9,7 @@ import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { GcFrees, type GcFreesResult } from './gc-frees.js';
 import { LARGE_ALLOCATION_BYTES, LargeLifetimes, type LifetimesResult } from './large-lifetimes.js';
-import { LiveSeries, type LiveSeriesResult } from './live-series.js';
+import { LiveSeries, type LiveSeriesResult, SiteMarks } from './live-series.js';
 import { isProgramEndMarker } from './program-end.js';
 import { ReallocGrowth, type ReallocGrowthResult } from './realloc-growth.js';
 import { RecentGrowth, type RecentGrowthResult } from './recent-growth.js';
@@ -43,11 +43,13 @@ export class ForensicsObserver implements ReplayObserver {
   private readonly gcFrees = new GcFrees();
   private readonly lifetimes = new LargeLifetimes();
   private readonly reallocs = new ReallocGrowth();
-  private readonly series = new LiveSeries();
+  /** RecentGrowth's and LiveSeries' marks of each site in one byte (live-series.ts). */
+  private readonly marks = new SiteMarks();
+  private readonly series = new LiveSeries({ marks: this.marks });
   private stoppedAt: { seq: number; timeNs: number } | undefined;
 
   constructor(options: ForensicsOptions = {}) {
-    this.recent = options.noRecentGrowth === true ? undefined : new RecentGrowth(options.lastNs ?? DEFAULT_LAST_NS);
+    this.recent = options.noRecentGrowth === true ? undefined : new RecentGrowth(options.lastNs ?? DEFAULT_LAST_NS, this.marks);
   }
 
   begin(context: ReplayContext): void {

@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import type { CheckpointEntry } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import { prng } from '../../test/support/prng.js';
-import { groupSeries, Int32Column, LiveSeries, type LiveSeriesResult } from './live-series.js';
+import type { ReplayContext } from '../model/replay-observer.js';
+import { groupSeries, Int32Column, LiveSeries, type LiveSeriesResult, SiteMarks } from './live-series.js';
+import { RecentGrowth } from './recent-growth.js';
 import { allocateInSharedColumns } from '../../test/support/shared-live-columns.js';
 
 /** The value of `site` at the end of tick k, read back from the runs. */
@@ -150,4 +152,53 @@ test('the open runs keep values past 32 bits exactly (Int32Column keeps them in 
       [16, 1],
     ],
   );
+});
+
+test('LiveSeries and RecentGrowth on one SiteMarks: the runs and baselines each has with its own marks', () => {
+  // forensics.ts gives both one byte per site (round twenty-three); their ticks close at different
+  // snapshots (LiveSeries every 2^k once coarsened), so neither may touch the other's bits.
+  const rand = prng(11);
+  const sites = 200;
+  const marks = new SiteMarks();
+  const series = [new LiveSeries({ maxTicks: 8, marks }), new LiveSeries({ maxTicks: 8 })];
+  const recent = [new RecentGrowth(3e8, marks), new RecentGrowth(3e8)];
+  const bytes = new Float64Array(sites);
+  const count = new Float64Array(sites);
+  const context = { sites: { columns: { liveBytes: { array: bytes }, liveCount: { array: count } } } } as unknown as ReplayContext;
+  const all = [...series, ...recent];
+  for (const o of all) o.begin(context);
+  const blocks: number[][] = Array.from({ length: sites }, () => []);
+  const atSnapshot: Float64Array[] = [];
+  let seq = 0;
+  const change = (site: number, b: number, c: number): void => {
+    bytes[site] = bytes[site]! + b;
+    count[site] = count[site]! + c;
+    seq++;
+    for (const o of all) o.change(site as SiteId, seq, b, c);
+  };
+  for (let t = 1; t <= 100; t++) {
+    for (let i = 0; i < 80; i++) {
+      const site = Math.floor(rand() * sites);
+      const held = blocks[site]!;
+      if (held.length > 0 && rand() < 0.5) change(site, -held.pop()!, -1);
+      else {
+        held.push(8 + Math.floor(rand() * 50));
+        change(site, held[held.length - 1]!, 1);
+      }
+    }
+    // Sites emptied inside the tick: back at 0, the value of many open runs (left out at once).
+    for (let site = 0; site < sites; site++) if (rand() < 0.25) while (blocks[site]!.length > 0) change(site, -blocks[site]!.pop()!, -1);
+    for (const o of all) o.snapshot(seq, t * 1e7);
+    atSnapshot.push(bytes.slice());
+  }
+  const [r, own] = series.map((s) => s.finish());
+  assert.deepEqual(r, own);
+  r!.tickEnd.forEach((end, k) => {
+    const snap = end / 1e7 - 1;
+    for (let site = 0; site < sites; site++) assert.equal(valueAt(r!, site, k)[0], atSnapshot[snap]![site], `site ${site} tick ${k}`);
+  });
+  const [g, gOwn] = recent.map((x) => x.finish());
+  assert.deepEqual(g, gOwn);
+  assert.equal(g!.fromNs, 70 * 1e7);
+  for (let site = 0; site < sites; site++) assert.equal(g!.baseBytes[site] ?? 0, atSnapshot[69]![site], `site ${site}`);
 });
