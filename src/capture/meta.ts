@@ -91,7 +91,11 @@ const UNSET = undefined as never;
 /** A record type with its fields writable: decodeMeta() fills a literal of UNSETs field by field. */
 type Fill<T> = { -readonly [K in keyof T]: T[K] };
 
-/** A FRAME record (decodeMeta's, and the orderer's from the decoder's numbers): its fields tagged from the start (UNSET). */
+/**
+ * A FRAME record (decodeMeta's): its fields tagged from the start (UNSET). Not used by the orderer's frame(): it is
+ * inlined into the records loop, and the call there cost call_sites' stats +1.6-2.0 MB of peak (docs/benchmarks.md,
+ * "Meta records that keep one map, round twenty-four"); its literal's fields stay small integers in practice.
+ */
 export function frameRecord(stream: number, id: number, parent: number, codeId: number, instr: number): FrameRecord {
   const rec: Fill<FrameRecord> = { type: 'frame', stream: UNSET, id: UNSET, parent: UNSET, codeId: UNSET, instr: UNSET };
   rec.stream = stream;

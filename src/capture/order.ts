@@ -66,7 +66,6 @@
 // payload is at most 16 MiB), so records decoded late keep the place they had in the file.
 
 import { type CaptureHeader, type CaptureVisitor, type DecodeWarning, type DeferredBlock, type MetaRecord, DOUBLE_FIELD, STOP_BLOCK, eventAddress } from './records.js';
-import { frameRecord } from './meta.js';
 
 export interface OrdererOptions {
   /** Records buffered before they are released without a barrier (default 2^21; a waiting block counts as its raw bytes / 4). */
@@ -325,11 +324,11 @@ export class SeqOrderer implements CaptureVisitor {
         this.delivered++;
         down.frame(stream, id, parent, codeId, instr);
       } else {
-        this.hold(frameRecord(stream, id, parent, codeId, instr));
+        this.hold({ type: 'frame', stream, id, parent, codeId, instr });
       }
       return;
     }
-    this.meta(frameRecord(stream, id, parent, codeId, instr));
+    this.meta({ type: 'frame', stream, id, parent, codeId, instr });
   }
 
   /** A meta record raised (raise()) and not delivered straight: into the columns, in its place. */
