@@ -856,9 +856,13 @@ export class CaptureDecoder {
    * anew). Each change deoptimized recordsAt() and compiled it again, OSR and whole, with everything it inlines:
    * 21-33 compiles of 35-75 ms in churn's `stats` instead of 9-10, each a few MiB of compiler zone in malloc's
    * heap, the last ones on top of the read's largest moment (docs/benchmarks.md, "The records loop's meta path,
-   * round twenty-two"). Here such a change deoptimizes this small function alone. Not a guarantee: at 276 bytes
-   * of bytecode (V8 inlines up to 460) it is left a call because the reports' hot callees take the budget first;
-   * with small visitors V8 inlines it. Meta records are a few per block: the call costs nothing measurable.
+   * round twenty-two"). Since round twenty-four the records keep one map for the whole read (meta.ts, UNSET: every
+   * field tagged from its map's first record), which holds whether this is inlined or not (meta-maps.test.ts:
+   * with a small visitor V8 inlines it, and recordsAt stays optimized while the records' numbers pass 2^30). What
+   * is left for the call to keep out of the loop: a record kind met for the first time late in a read (a map the
+   * inlined checks have not seen). Not a guarantee either: at 169 bytes of bytecode in the reports' bundle (V8
+   * inlines up to 460) it is left a call because the reports' hot callees take the budget first; with small
+   * visitors, or lighter observers (branch obs23), V8 inlines it. Meta records are a few per block: the call costs nothing measurable.
    */
   private metaAt(t: number, buf: Uint8Array, p: number, len: number, stream: number, nodes: StreamNodes, v: CaptureVisitor, fileBase: number, info: BlockInfo, shift: number, recStart: number): void {
     const r = this.metaReader;

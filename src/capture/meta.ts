@@ -3,7 +3,35 @@
 // two stay each other's inverse.
 
 import { PRESSURE_HAS_FULL, RecordType, SNAPSHOT_HAS_CGROUP, SNAPSHOT_HAS_HEAP, SNAPSHOT_HAS_OWN, SNAPSHOT_HAS_SWAP } from './format.js';
-import type { CheckpointEntry, ImageSegment, MetaRecord } from './records.js';
+import type {
+  AgentStatsRecord,
+  BarrierRecord,
+  CensusRecord,
+  CheckpointEntry,
+  CheckpointRecord,
+  CodeRecord,
+  ExitRecord,
+  ForkRecord,
+  FrameRecord,
+  GcRecord,
+  GcStartRecord,
+  GcStateRecord,
+  ImageRecord,
+  ImageSegment,
+  ImageUnloadRecord,
+  MarkerRecord,
+  MetaRecord,
+  NativeFrameRecord,
+  NoteRecord,
+  PressureRecord,
+  SnapshotRecord,
+  StackResetRecord,
+  ThreadExitRecord,
+  ThreadNameRecord,
+  ThreadRecord,
+  TrailerRecord,
+  UnknownRecord,
+} from './records.js';
 import type { ByteReader, ByteWriter } from './varint.js';
 
 /** The node id counters of a stream, advanced by FRAME and NATIVE_FRAME and zeroed by STACK_RESET. */
@@ -46,9 +74,44 @@ const SEGMENT_MIN_BYTES = 4;
 const CHECKPOINT_ENTRY_MIN_BYTES = 11;
 
 /**
+ * The first value of every field of a record this module makes (then overwritten by the field's value): so
+ * that a record kind keeps one map (hidden class) for the whole read. V8 gives a field of an object literal the
+ * representation of the first value stored into it: a small integer (Smi) field that later gets a double (a
+ * time, an RSS, a GC's duration past 2^30, a stream of 0xffffffff) has its map deprecated and made anew, and
+ * every optimized function that checked the old map deoptimizes ("wrong map") and is compiled again: the
+ * decoder's records loop when it inlines the orderer's meta() (docs/benchmarks.md, "The records loop's meta
+ * path, round twenty-two", and "Meta records that keep one map, round twenty-four"). `undefined` first makes
+ * the field a heap object one; the value stored next, of whatever kind, makes it tagged (any value) in place
+ * (the map stays, the representation most general): no later value changes the map. Tagged rather than
+ * DOUBLE_FIELD's double: an optional field (a snapshot's swap, a GC's startSeq) also holds undefined, and a
+ * small integer is stored as is, not boxed. Typed `never` to fit every field.
+ */
+const UNSET = undefined as never;
+
+/** A record type with its fields writable: decodeMeta() fills a literal of UNSETs field by field. */
+type Fill<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * A FRAME record (decodeMeta's): its fields tagged from the start (UNSET). Not used by the orderer's frame(): it is
+ * inlined into the records loop, and the call there cost call_sites' stats +1.6-2.0 MB of peak (docs/benchmarks.md,
+ * "Meta records that keep one map, round twenty-four"); its literal's fields stay small integers in practice.
+ */
+export function frameRecord(stream: number, id: number, parent: number, codeId: number, instr: number): FrameRecord {
+  const rec: Fill<FrameRecord> = { type: 'frame', stream: UNSET, id: UNSET, parent: UNSET, codeId: UNSET, instr: UNSET };
+  rec.stream = stream;
+  rec.id = id;
+  rec.parent = parent;
+  rec.codeId = codeId;
+  rec.instr = instr;
+  return rec;
+}
+
+/**
  * Decodes the payload r.buf[r.pos, r.end) of a record of type `t`. Throws ReadError when the payload is
  * shorter than its fields; bytes after the known fields are ignored (fields are only added at the end).
  * `parentDeltas`: a FRAME's and a NATIVE_FRAME's parent is coded as its id minus the parent's (PARENT_DELTA_VERSION).
+ * Each record is a literal of UNSETs filled field by field in the payload's order (see UNSET); a field present
+ * in some records of a kind only (a snapshot's ownNs) is in a literal of its own, not added to the record.
  */
 export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: NodeCounters, parentDeltas: boolean): MetaRecord {
   switch (t as RecordType) {
@@ -56,38 +119,67 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
       // The id is taken even if the fields are bad: the writer defined a node, later ids count it.
       const id = ++nodes.frames;
       frameFields(r, id, parentDeltas, FRAME_SCRATCH);
-      return { type: 'frame', stream, id, parent: FRAME_SCRATCH[0]!, codeId: FRAME_SCRATCH[1]!, instr: FRAME_SCRATCH[2]! };
+      return frameRecord(stream, id, FRAME_SCRATCH[0]!, FRAME_SCRATCH[1]!, FRAME_SCRATCH[2]!);
     }
-    case RecordType.Code:
-      return {
-        type: 'code',
-        stream,
-        codeId: r.varint(),
-        name: r.string(),
-        qualname: r.string(),
-        filename: r.string(),
-        firstLineNo: r.varint(),
-        linetableKind: r.varint(),
-        linetable: r.bytes(),
-      };
+    case RecordType.Code: {
+      const rec: Fill<CodeRecord> = { type: 'code', stream: UNSET, codeId: UNSET, name: UNSET, qualname: UNSET, filename: UNSET, firstLineNo: UNSET, linetableKind: UNSET, linetable: UNSET };
+      rec.stream = stream;
+      rec.codeId = r.varint();
+      rec.name = r.string();
+      rec.qualname = r.string();
+      rec.filename = r.string();
+      rec.firstLineNo = r.varint();
+      rec.linetableKind = r.varint();
+      rec.linetable = r.bytes();
+      return rec;
+    }
     case RecordType.NativeFrame: {
       const id = ++nodes.natives;
-      return { type: 'native-frame', stream, id, parent: parentDeltas ? parentOf(r, id) : r.varint(), ip: r.varint() };
+      const rec: Fill<NativeFrameRecord> = { type: 'native-frame', stream: UNSET, id: UNSET, parent: UNSET, ip: UNSET };
+      rec.stream = stream;
+      rec.id = id;
+      rec.parent = parentDeltas ? parentOf(r, id) : r.varint();
+      rec.ip = r.varint();
+      return rec;
     }
-    case RecordType.Thread:
-      return { type: 'thread', stream, osTid: r.varint(), pythonIdent: r.varint(), name: r.string(), timeNs: r.varint() };
+    case RecordType.Thread: {
+      const rec: Fill<ThreadRecord> = { type: 'thread', stream: UNSET, osTid: UNSET, pythonIdent: UNSET, name: UNSET, timeNs: UNSET };
+      rec.stream = stream;
+      rec.osTid = r.varint();
+      rec.pythonIdent = r.varint();
+      rec.name = r.string();
+      rec.timeNs = r.varint();
+      return rec;
+    }
     case RecordType.ThreadName: {
       const thread = r.varint();
       const name = r.string();
-      if (r.remaining === 0) return { type: 'thread-name', stream, thread, name };
-      // A rename: its seq, time and flags (1 a rename, the only kind written with a seq; 2 an OS name).
-      const seq = r.varint();
-      const timeNs = r.varint();
-      const flags = r.remaining > 0 ? r.varint() : 1;
-      return { type: 'thread-name', stream, thread, name, seq, timeNs, ...((flags & 2) !== 0 ? { osName: true } : {}) };
+      let rec: Fill<ThreadNameRecord>;
+      if (r.remaining === 0) {
+        rec = { type: 'thread-name', stream: UNSET, thread: UNSET, name: UNSET };
+      } else {
+        // A rename: its seq, time and flags (1 a rename, the only kind written with a seq; 2 an OS name).
+        const seq = r.varint();
+        const timeNs = r.varint();
+        const flags = r.remaining > 0 ? r.varint() : 1;
+        rec =
+          (flags & 2) !== 0
+            ? { type: 'thread-name', stream: UNSET, thread: UNSET, name: UNSET, seq: UNSET, timeNs: UNSET, osName: true }
+            : { type: 'thread-name', stream: UNSET, thread: UNSET, name: UNSET, seq: UNSET, timeNs: UNSET };
+        rec.seq = seq;
+        rec.timeNs = timeNs;
+      }
+      rec.stream = stream;
+      rec.thread = thread;
+      rec.name = name;
+      return rec;
     }
-    case RecordType.ThreadExit:
-      return { type: 'thread-exit', stream, timeNs: r.varint() };
+    case RecordType.ThreadExit: {
+      const rec: Fill<ThreadExitRecord> = { type: 'thread-exit', stream: UNSET, timeNs: UNSET };
+      rec.stream = stream;
+      rec.timeNs = r.varint();
+      return rec;
+    }
     case RecordType.Snapshot: {
       const seq = r.varint();
       const timeNs = r.varint();
@@ -102,151 +194,277 @@ export function decodeMeta(t: number, r: ByteReader, stream: number, nodes: Node
       const cgroupLimit = r.varint();
       const cgroup = (flags & SNAPSHOT_HAS_CGROUP) !== 0;
       // Added after the first agents (flag 8, a trailing field): memlens's own time on the program's threads.
-      const ownNs = (flags & SNAPSHOT_HAS_OWN) !== 0 && r.remaining > 0 ? r.varint() : undefined;
-      return {
-        type: 'snapshot',
-        stream,
-        seq,
-        timeNs,
-        rss,
-        rssAnon,
-        rssFile,
-        rssShmem,
-        swap: (flags & SNAPSHOT_HAS_SWAP) !== 0 ? swap : undefined,
-        heap: (flags & SNAPSHOT_HAS_HEAP) !== 0 ? heap : undefined,
-        cgroupUsage: cgroup ? cgroupUsage : undefined,
-        cgroupLimit: cgroup && cgroupLimit !== 0 ? cgroupLimit : undefined,
-        ...(ownNs !== undefined ? { ownNs } : {}),
-      };
+      const own = (flags & SNAPSHOT_HAS_OWN) !== 0 && r.remaining > 0;
+      const rec: Fill<SnapshotRecord> = own
+        ? {
+            type: 'snapshot',
+            stream: UNSET,
+            seq: UNSET,
+            timeNs: UNSET,
+            rss: UNSET,
+            rssAnon: UNSET,
+            rssFile: UNSET,
+            rssShmem: UNSET,
+            swap: UNSET,
+            heap: UNSET,
+            cgroupUsage: UNSET,
+            cgroupLimit: UNSET,
+            ownNs: UNSET,
+          }
+        : { type: 'snapshot', stream: UNSET, seq: UNSET, timeNs: UNSET, rss: UNSET, rssAnon: UNSET, rssFile: UNSET, rssShmem: UNSET, swap: UNSET, heap: UNSET, cgroupUsage: UNSET, cgroupLimit: UNSET };
+      rec.stream = stream;
+      rec.seq = seq;
+      rec.timeNs = timeNs;
+      rec.rss = rss;
+      rec.rssAnon = rssAnon;
+      rec.rssFile = rssFile;
+      rec.rssShmem = rssShmem;
+      rec.swap = (flags & SNAPSHOT_HAS_SWAP) !== 0 ? swap : undefined;
+      rec.heap = (flags & SNAPSHOT_HAS_HEAP) !== 0 ? heap : undefined;
+      rec.cgroupUsage = cgroup ? cgroupUsage : undefined;
+      rec.cgroupLimit = cgroup && cgroupLimit !== 0 ? cgroupLimit : undefined;
+      if (own) rec.ownNs = r.varint();
+      return rec;
     }
     case RecordType.Gc: {
-      const seq = r.varint();
-      const timeNs = r.varint();
-      const generation = r.varint();
-      const collected = r.varint();
-      const uncollectable = r.varint();
-      const durationNs = r.varint();
+      const rec: Fill<GcRecord> = { type: 'gc', stream: UNSET, seq: UNSET, timeNs: UNSET, generation: UNSET, collected: UNSET, uncollectable: UNSET, durationNs: UNSET, startSeq: UNSET };
+      rec.stream = stream;
+      rec.seq = r.varint();
+      rec.timeNs = r.varint();
+      rec.generation = r.varint();
+      rec.collected = r.varint();
+      rec.uncollectable = r.varint();
+      rec.durationNs = r.varint();
       // Added after the first agents: the seq when the collection started (absent in older files).
-      const startSeq = r.remaining > 0 ? r.varint() : undefined;
-      return { type: 'gc', stream, seq, timeNs, generation, collected, uncollectable, durationNs, startSeq };
+      rec.startSeq = r.remaining > 0 ? r.varint() : undefined;
+      return rec;
     }
-    case RecordType.GcStart:
-      return { type: 'gc-start', stream, seq: r.varint() };
-    case RecordType.Fork:
-      return { type: 'fork', stream, seq: r.varint(), timeNs: r.varint(), childPid: r.varint() };
+    case RecordType.GcStart: {
+      const rec: Fill<GcStartRecord> = { type: 'gc-start', stream: UNSET, seq: UNSET };
+      rec.stream = stream;
+      rec.seq = r.varint();
+      return rec;
+    }
+    case RecordType.Fork: {
+      const rec: Fill<ForkRecord> = { type: 'fork', stream: UNSET, seq: UNSET, timeNs: UNSET, childPid: UNSET };
+      rec.stream = stream;
+      rec.seq = r.varint();
+      rec.timeNs = r.varint();
+      rec.childPid = r.varint();
+      return rec;
+    }
     case RecordType.Image: {
-      const seq = r.varint();
-      const loadBias = r.varint();
-      const path = r.string();
-      const buildId = r.bytes();
+      const rec: Fill<ImageRecord> = { type: 'image', stream: UNSET, seq: UNSET, loadBias: UNSET, path: UNSET, buildId: UNSET, segments: UNSET };
+      rec.stream = stream;
+      rec.seq = r.varint();
+      rec.loadBias = r.varint();
+      rec.path = r.string();
+      rec.buildId = r.bytes();
       const n = r.varint();
       if (n > r.remaining / SEGMENT_MIN_BYTES) r.fail(`${n} segments cannot fit in the ${r.remaining} bytes left`);
       const segments: ImageSegment[] = [];
-      for (let i = 0; i < n; i++) segments.push({ vaddr: r.varint(), memsz: r.varint(), prot: r.varint(), fileOffset: r.varint() });
-      return { type: 'image', stream, seq, loadBias, path, buildId, segments };
+      for (let i = 0; i < n; i++) {
+        const s: Fill<ImageSegment> = { vaddr: UNSET, memsz: UNSET, prot: UNSET, fileOffset: UNSET };
+        s.vaddr = r.varint();
+        s.memsz = r.varint();
+        s.prot = r.varint();
+        s.fileOffset = r.varint();
+        segments.push(s);
+      }
+      rec.segments = segments;
+      return rec;
     }
-    case RecordType.ImageUnload:
-      return { type: 'image-unload', stream, seq: r.varint(), loadBias: r.varint() };
-    case RecordType.Marker:
-      return { type: 'marker', stream, seq: r.varint(), timeNs: r.varint(), kind: r.varint(), label: r.string() };
-    case RecordType.Barrier:
-      return { type: 'barrier', stream, seq: r.varint() };
+    case RecordType.ImageUnload: {
+      const rec: Fill<ImageUnloadRecord> = { type: 'image-unload', stream: UNSET, seq: UNSET, loadBias: UNSET };
+      rec.stream = stream;
+      rec.seq = r.varint();
+      rec.loadBias = r.varint();
+      return rec;
+    }
+    case RecordType.Marker: {
+      const rec: Fill<MarkerRecord> = { type: 'marker', stream: UNSET, seq: UNSET, timeNs: UNSET, kind: UNSET, label: UNSET };
+      rec.stream = stream;
+      rec.seq = r.varint();
+      rec.timeNs = r.varint();
+      rec.kind = r.varint();
+      rec.label = r.string();
+      return rec;
+    }
+    case RecordType.Barrier: {
+      const rec: Fill<BarrierRecord> = { type: 'barrier', stream: UNSET, seq: UNSET };
+      rec.stream = stream;
+      rec.seq = r.varint();
+      return rec;
+    }
     case RecordType.Checkpoint: {
-      const seq = r.varint();
-      const timeNs = r.varint();
-      const heap = r.varint();
-      const peakHeap = r.varint();
-      const peakSeq = r.varint();
+      const rec: Fill<CheckpointRecord> = { type: 'checkpoint', stream: UNSET, seq: UNSET, timeNs: UNSET, heap: UNSET, peakHeap: UNSET, peakSeq: UNSET, entries: UNSET };
+      rec.stream = stream;
+      rec.seq = r.varint();
+      rec.timeNs = r.varint();
+      rec.heap = r.varint();
+      rec.peakHeap = r.varint();
+      rec.peakSeq = r.varint();
       const n = r.varint();
       if (n > r.remaining / CHECKPOINT_ENTRY_MIN_BYTES) r.fail(`${n} checkpoint entries cannot fit in the ${r.remaining} bytes left`);
       const entries: CheckpointEntry[] = [];
       for (let i = 0; i < n; i++) {
-        entries.push({
-          stream: r.varint(),
-          stack: r.varint(),
-          nativeStack: r.varint(),
-          allocator: r.varint(),
-          totalCount: r.varint(),
-          totalBytes: r.varint(),
-          liveCount: r.varint(),
-          liveBytes: r.varint(),
-          savedPeakCount: r.varint(),
-          savedPeakBytes: r.varint(),
-          updatedSeq: r.varint(),
-        });
+        const e: Fill<CheckpointEntry> = {
+          stream: UNSET,
+          stack: UNSET,
+          nativeStack: UNSET,
+          allocator: UNSET,
+          totalCount: UNSET,
+          totalBytes: UNSET,
+          liveCount: UNSET,
+          liveBytes: UNSET,
+          savedPeakCount: UNSET,
+          savedPeakBytes: UNSET,
+          updatedSeq: UNSET,
+        };
+        e.stream = r.varint();
+        e.stack = r.varint();
+        e.nativeStack = r.varint();
+        e.allocator = r.varint();
+        e.totalCount = r.varint();
+        e.totalBytes = r.varint();
+        e.liveCount = r.varint();
+        e.liveBytes = r.varint();
+        e.savedPeakCount = r.varint();
+        e.savedPeakBytes = r.varint();
+        e.updatedSeq = r.varint();
+        entries.push(e);
       }
-      return { type: 'checkpoint', stream, seq, timeNs, heap, peakHeap, peakSeq, entries };
+      rec.entries = entries;
+      return rec;
     }
-    case RecordType.Trailer:
-      return {
+    case RecordType.Trailer: {
+      const rec: Fill<TrailerRecord> = {
         type: 'trailer',
-        stream,
-        seq: r.varint(),
-        timeNs: r.varint(),
-        reason: r.varint(),
-        allocations: r.varint(),
-        frees: r.varint(),
-        bytesAllocated: r.varint(),
-        droppedEvents: r.varint(),
-        agentMemoryBytes: r.varint(),
+        stream: UNSET,
+        seq: UNSET,
+        timeNs: UNSET,
+        reason: UNSET,
+        allocations: UNSET,
+        frees: UNSET,
+        bytesAllocated: UNSET,
+        droppedEvents: UNSET,
+        agentMemoryBytes: UNSET,
       };
-    case RecordType.AgentStats:
-      return {
-        type: 'agent-stats',
-        stream,
-        timeNs: r.varint(),
-        agentMemoryBytes: r.varint(),
-        streams: r.varint(),
-        droppedEvents: r.varint(),
-        blocksWritten: r.varint(),
-      };
-    case RecordType.Exit: {
-      const e = { type: 'exit' as const, stream, timeNs: r.varint(), exitCode: r.varint(), signal: r.varint(), oomKill: r.varint(), detail: r.string() };
-      const memlensSignal = r.remaining > 0 ? r.varint() : 0;
-      return memlensSignal > 0 ? { ...e, memlensSignal } : e;
+      rec.stream = stream;
+      rec.seq = r.varint();
+      rec.timeNs = r.varint();
+      rec.reason = r.varint();
+      rec.allocations = r.varint();
+      rec.frees = r.varint();
+      rec.bytesAllocated = r.varint();
+      rec.droppedEvents = r.varint();
+      rec.agentMemoryBytes = r.varint();
+      return rec;
     }
-    case RecordType.Note:
-      return { type: 'note', stream, kind: r.varint(), text: r.string() };
-    case RecordType.StackReset:
+    case RecordType.AgentStats: {
+      const rec: Fill<AgentStatsRecord> = { type: 'agent-stats', stream: UNSET, timeNs: UNSET, agentMemoryBytes: UNSET, streams: UNSET, droppedEvents: UNSET, blocksWritten: UNSET };
+      rec.stream = stream;
+      rec.timeNs = r.varint();
+      rec.agentMemoryBytes = r.varint();
+      rec.streams = r.varint();
+      rec.droppedEvents = r.varint();
+      rec.blocksWritten = r.varint();
+      return rec;
+    }
+    case RecordType.Exit: {
+      const timeNs = r.varint();
+      const exitCode = r.varint();
+      const signal = r.varint();
+      const oomKill = r.varint();
+      const detail = r.string();
+      const memlensSignal = r.remaining > 0 ? r.varint() : 0;
+      const rec: Fill<ExitRecord> =
+        memlensSignal > 0
+          ? { type: 'exit', stream: UNSET, timeNs: UNSET, exitCode: UNSET, signal: UNSET, oomKill: UNSET, detail: UNSET, memlensSignal: UNSET }
+          : { type: 'exit', stream: UNSET, timeNs: UNSET, exitCode: UNSET, signal: UNSET, oomKill: UNSET, detail: UNSET };
+      rec.stream = stream;
+      rec.timeNs = timeNs;
+      rec.exitCode = exitCode;
+      rec.signal = signal;
+      rec.oomKill = oomKill;
+      rec.detail = detail;
+      if (memlensSignal > 0) rec.memlensSignal = memlensSignal;
+      return rec;
+    }
+    case RecordType.Note: {
+      const rec: Fill<NoteRecord> = { type: 'note', stream: UNSET, kind: UNSET, text: UNSET };
+      rec.stream = stream;
+      rec.kind = r.varint();
+      rec.text = r.string();
+      return rec;
+    }
+    case RecordType.StackReset: {
       nodes.frames = 0;
       nodes.natives = 0;
-      return { type: 'stack-reset', stream };
-    case RecordType.GcState:
-      return {
-        type: 'gc-state',
-        stream,
-        timeNs: r.varint(),
-        enabled: r.varint() !== 0,
-        frozenObjects: r.varint(),
-        thresholds: [r.varint(), r.varint(), r.varint()],
-      };
-    case RecordType.Census:
-      return { type: 'census', stream, seq: r.varint(), timeNs: r.varint(), label: r.string(), json: r.string() };
-    case RecordType.Pressure: {
-      const seq = r.varint();
-      const timeNs = r.varint();
-      const source = r.string();
-      const full = (r.varint() & PRESSURE_HAS_FULL) !== 0;
-      const some = [r.varint(), r.varint(), r.varint(), r.varint()] as const;
-      const f = [r.varint(), r.varint(), r.varint(), r.varint()] as const;
-      return {
-        type: 'pressure',
-        stream,
-        seq,
-        timeNs,
-        source,
-        someAvg10: some[0],
-        someAvg60: some[1],
-        someAvg300: some[2],
-        someTotalUs: some[3],
-        fullAvg10: full ? f[0] : undefined,
-        fullAvg60: full ? f[1] : undefined,
-        fullAvg300: full ? f[2] : undefined,
-        fullTotalUs: full ? f[3] : undefined,
-      };
+      const rec: Fill<StackResetRecord> = { type: 'stack-reset', stream: UNSET };
+      rec.stream = stream;
+      return rec;
     }
-    default:
-      return { type: 'unknown', stream, recordType: t, payload: r.buf.slice(r.pos, r.end) };
+    case RecordType.GcState: {
+      const rec: Fill<GcStateRecord> = { type: 'gc-state', stream: UNSET, timeNs: UNSET, enabled: UNSET, frozenObjects: UNSET, thresholds: UNSET };
+      rec.stream = stream;
+      rec.timeNs = r.varint();
+      rec.enabled = r.varint() !== 0;
+      rec.frozenObjects = r.varint();
+      rec.thresholds = [r.varint(), r.varint(), r.varint()];
+      return rec;
+    }
+    case RecordType.Census: {
+      const rec: Fill<CensusRecord> = { type: 'census', stream: UNSET, seq: UNSET, timeNs: UNSET, label: UNSET, json: UNSET };
+      rec.stream = stream;
+      rec.seq = r.varint();
+      rec.timeNs = r.varint();
+      rec.label = r.string();
+      rec.json = r.string();
+      return rec;
+    }
+    case RecordType.Pressure: {
+      const rec: Fill<PressureRecord> = {
+        type: 'pressure',
+        stream: UNSET,
+        seq: UNSET,
+        timeNs: UNSET,
+        source: UNSET,
+        someAvg10: UNSET,
+        someAvg60: UNSET,
+        someAvg300: UNSET,
+        someTotalUs: UNSET,
+        fullAvg10: UNSET,
+        fullAvg60: UNSET,
+        fullAvg300: UNSET,
+        fullTotalUs: UNSET,
+      };
+      rec.stream = stream;
+      rec.seq = r.varint();
+      rec.timeNs = r.varint();
+      rec.source = r.string();
+      const full = (r.varint() & PRESSURE_HAS_FULL) !== 0;
+      rec.someAvg10 = r.varint();
+      rec.someAvg60 = r.varint();
+      rec.someAvg300 = r.varint();
+      rec.someTotalUs = r.varint();
+      const f0 = r.varint();
+      const f1 = r.varint();
+      const f2 = r.varint();
+      const f3 = r.varint();
+      rec.fullAvg10 = full ? f0 : undefined;
+      rec.fullAvg60 = full ? f1 : undefined;
+      rec.fullAvg300 = full ? f2 : undefined;
+      rec.fullTotalUs = full ? f3 : undefined;
+      return rec;
+    }
+    default: {
+      const rec: Fill<UnknownRecord> = { type: 'unknown', stream: UNSET, recordType: UNSET, payload: UNSET };
+      rec.stream = stream;
+      rec.recordType = t;
+      rec.payload = r.buf.slice(r.pos, r.end);
+      return rec;
+    }
   }
 }
 
