@@ -381,3 +381,33 @@ test('removeMany() finds what remove() in the same order finds: missing addresse
     assert.equal(bulk.size, 0);
   }
 });
+
+test('removeMany() removes only its first n addresses, whatever the arrays hold past them, in pieces of any length', () => {
+  // The replay passes its own arrays of 4096 with n at most that: past n they hold an earlier call's addresses.
+  const rnd = prng(24);
+  const one = new LiveTable(16, { indexesFrom: Infinity });
+  const bulk = new LiveTable(16, { indexesFrom: Infinity });
+  const frees: number[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const address = 0x7f0000000000 + i * 48 + (rnd() < 0.5 ? 16 : 0);
+    one.insertOrReplace(address, i & 1023, (i % 200) as SiteId, 0);
+    bulk.insertOrReplace(address, i & 1023, (i % 200) as SiteId, 0);
+    frees.push(address);
+  }
+  const addresses = new Float64Array(4096);
+  const sizes = new Float64Array(4096);
+  const sites = new Uint32Array(4096);
+  const indexes = new Float64Array(4096);
+  let at = 0;
+  for (const n of [1, 255, 256, 257, 1000, 4096, 3000, 513, 77]) {
+    // What the arrays hold past n: the next addresses to free (freed too early if read).
+    for (let i = 0; i < 4096; i++) addresses[i] = frees[(at + i) % frees.length]!;
+    bulk.removeMany(addresses, n, sizes, sites, indexes);
+    for (let i = 0; i < n; i++) {
+      assert.ok(one.remove(frees[at + i]!));
+      assert.deepEqual([sizes[i], sites[i]], [one.removedSize, one.removedSite]);
+    }
+    at += n;
+    assert.equal(bulk.size, one.size);
+  }
+});

@@ -109,6 +109,11 @@ const IN_PLACE_FROM = 1 << 17;
  * moves into arrays four times its size, and doubles in place twice more.
  */
 const RESERVED_SLOTS = 1 << 23;
+/**
+ * removeMany()'s addresses looked up ahead at a time: few enough that their pages stay in the processor's TLB
+ * until their removals (64 to 512 measured alike, 4096 slower).
+ */
+const AHEAD = 256;
 
 export interface LiveTableOptions {
   /**
@@ -316,31 +321,39 @@ export class LiveTable {
 
   /**
    * remove() of `addresses[0 .. n)`, in that order: position i's values go into sizes[i], sites[i] and indexes[i]
-   * (sizes[i] −1: not live, or freed by an earlier position). First the line of each address's home slot is
-   * read, in a loop of a few instructions each whose loads do not wait on one another, so that the processor
-   * has many of these cache misses in flight at once; then each remove() finds its line in the cache. A
-   * program's end frees most of a big table in one run of FREEs (the replay holds such a run back and calls
-   * this: heap-replay.ts), each in a cold line of it: on accumulate (4.81 M frees out of a 64 MiB table)
-   * 178-192 ns → 131-135 ns an event (docs/benchmarks.md, "round twenty-two ... branch free22").
+   * (sizes[i] −1: not live, or freed by an earlier position). A program's end frees most of a big table in one
+   * run of FREEs (the replay holds such a run back and calls this: heap-replay.ts), each in a cold line of it.
+   * So AHEAD addresses at a time: first the lines of each one's home slot and of the slot 7 after it (where its
+   * probe run or the backward shift goes on when the home is late in its line) are read, in a loop of a few
+   * instructions each whose loads do not wait on one another, so that the processor has many of these misses
+   * in flight at once; then each remove() finds its lines in the cache. On accumulate (4.81 M frees out of a
+   * 64 MiB table) 178-192 ns → 131-135 ns an event with the whole call's addresses read first (round
+   * twenty-two, branch free22); AHEAD at a time and the second line, 134 → 104 ns (round twenty-four: each
+   * line is also a page of its own, and 4096 pages are more than the processor's TLB keeps between the two
+   * loops; docs/benchmarks.md, "... round twenty-four ... branch live24").
    */
   removeMany(addresses: Float64Array, n: number, sizes: Float64Array, sites: Uint32Array, indexes: Float64Array): void {
-    const words = this.words;
-    const mask = this.mask;
     let lines = 0;
-    for (let i = 0; i < n; i++) {
-      const address = addresses[i]!;
-      lines ^= words[(home((address * 0.125) >>> 0, (address * ONE_35TH) >>> 0) & mask) * 2 + 1]!;
+    for (let from = 0; from < n; from += AHEAD) {
+      const to = from + AHEAD < n ? from + AHEAD : n;
+      const words = this.words;
+      const mask = this.mask;
+      for (let i = from; i < to; i++) {
+        const address = addresses[i]!;
+        const slot = home((address * 0.125) >>> 0, (address * ONE_35TH) >>> 0) & mask;
+        lines ^= words[slot * 2 + 1]! ^ words[((slot + 7) & mask) * 2 + 1]!;
+      }
+      // One store of each array, whether found or not: a store only a miss makes would have no type feedback
+      // when V8 compiles this loop, and the first miss after would deoptimize it (a compile at the program's
+      // end, the read's largest moment).
+      for (let i = from; i < to; i++) {
+        const found = this.remove(addresses[i]!);
+        sizes[i] = found ? this.removedSize : -1;
+        sites[i] = this.removedSite;
+        indexes[i] = this.removedIndex;
+      }
     }
     this.linesRead = lines & 1; // kept (a small integer): a load whose value nothing reads could be left out
-    // One store of each array, whether found or not: a store only a miss makes would have no type feedback
-    // when V8 compiles this loop, and the first miss after would deoptimize it (a compile at the program's end,
-    // the read's largest moment).
-    for (let i = 0; i < n; i++) {
-      const found = this.remove(addresses[i]!);
-      sizes[i] = found ? this.removedSize : -1;
-      sites[i] = this.removedSite;
-      indexes[i] = this.removedIndex;
-    }
   }
 
   /** Calls `fn` for every live allocation (order unspecified). */
