@@ -21,7 +21,7 @@ import { madeByImport } from '../own-code.js';
 import { groupSeries, type GroupSeries } from '../live-series.js';
 import { limitReachedNs, memoryLimitOf, usageAtEnd } from '../memory-limit.js';
 import { collectionKept, PACE_BOTH_TEXT } from './collection-evidence.js';
-import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
+import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon, type LineCandidates } from './finding.js';
 import { groupByOwnLine, type LineGroup } from './line-groups.js';
 import type { ProgramClock } from '../memlens-pauses.js';
 import { programClockOf } from '../own-time.js';
@@ -204,13 +204,6 @@ export function steadyClimbOf(
   const growth = retainedGrowthOn(clock, s.timeNs, s.bytes, untilNs, s.count);
   const climb = growth === undefined ? undefined : retainedGrowthOn(clock, s.timeNs, s.bytes, growth.lastRiseNs, s.count);
   return { growth, climb };
-}
-
-/** Lines live at the end at least minBytes, not made by importing a library, claimed or not, and their series. */
-export interface LineCandidates {
-  readonly groups: readonly LineGroup[];
-  /** series[i] is groups[i]'s. */
-  readonly series: readonly GroupSeries[];
 }
 
 /** Every candidate line (live at the end at least minBytes, not made by importing a library) and its series. */

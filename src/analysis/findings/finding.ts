@@ -8,7 +8,8 @@ import type { CaptureModel } from '../../model/model.js';
 import type { CaptureCensus } from '../capture-census.js';
 import type { ForensicFacts } from '../forensics.js';
 import type { GcReport } from '../gc.js';
-import type { LineCandidates } from './accumulation.js';
+import type { GroupSeries } from '../live-series.js';
+import type { LineGroup } from './line-groups.js';
 
 /**
  * Memory below this is never worth a finding: an OOM is made of tens or hundreds of MiB, and a few MiB
@@ -33,6 +34,13 @@ export interface FindingCommon {
    * lines (threads, processes).
    */
   readonly lines: readonly (FrameId | -1)[];
+}
+
+/** The climb detectors' candidates (accumulation.ts lineCandidates()): lines live at the end at least minBytes, not made by importing a library, claimed or not, and their series. */
+export interface LineCandidates {
+  readonly groups: readonly LineGroup[];
+  /** series[i] is groups[i]'s. */
+  readonly series: readonly GroupSeries[];
 }
 
 /** What a detector is given. */
