@@ -96,7 +96,7 @@ type Fill<T> = { -readonly [K in keyof T]: T[K] };
  * inlined into the records loop, and the call there cost call_sites' stats +1.6-2.0 MB of peak (docs/benchmarks.md,
  * "Meta records that keep one map, round twenty-four"); its literal's fields stay small integers in practice.
  */
-export function frameRecord(stream: number, id: number, parent: number, codeId: number, instr: number): FrameRecord {
+function frameRecord(stream: number, id: number, parent: number, codeId: number, instr: number): FrameRecord {
   const rec: Fill<FrameRecord> = { type: 'frame', stream: UNSET, id: UNSET, parent: UNSET, codeId: UNSET, instr: UNSET };
   rec.stream = stream;
   rec.id = id;
