@@ -7,11 +7,13 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { inflateRawSync } from 'node:zlib';
 import { Allocator, OPTION_SAMPLED } from '../../src/capture/format.js';
 import { decodeHeader } from '../../src/capture/header.js';
+import { decodePayload, type ReportData } from '../../src/report/html/payload.js';
 import { NODE_FLAGS } from '../../src/util/node-flags.js';
 import { MEMLENS_BIN, memlensRun, tempDir } from '../support/memlens-run.js';
 import { label, testPythons } from '../support/pythons.js';
@@ -104,6 +106,52 @@ function commonSubsequence(a: readonly string[], b: readonly string[]): number {
 
 const work = tempDir('memlens-sampling-');
 after(() => work.remove());
+
+// Once, on the first CPython: what is checked is the reports', not the interpreter's.
+test('every report and export reads a sampled capture; the page holds whole-number estimates', async () => {
+  // A sampled capture's figures are sums of weights 1/p, not whole numbers: the page's payload stores whole
+  // ones, and once refused the estimates (every flame graph of a sampled capture failed, round twenty-five).
+  const py = testPythons()[0]!;
+  const dir = join(work.dir, 'reports');
+  mkdirSync(dir, { recursive: true });
+  const r0 = await memlensRun(
+    {
+      python: py.python,
+      program: ['prog.py'],
+      files: { 'prog.py': PROGRAM, 'registry.py': REGISTRY },
+      output: 'reports.mlens',
+      runArgs: ['--sample-rate', '16K'],
+      env: { PYTHONHASHSEED: '0', MEMLENS_SAMPLE_SEED: '5' },
+    },
+    dir,
+  );
+  assert.equal(r0.code, 0, r0.stderr);
+  const path = join(dir, 'reports.mlens');
+  const memlens = (...args: string[]) => spawnSync(process.execPath, [...NODE_FLAGS, MEMLENS_BIN, ...args], { encoding: 'utf8', maxBuffer: 64 * MiB });
+  for (const report of [['summary'], ['summary', '--leaks'], ['stats'], ['stats', '--json'], ['verdict'], ['verdict', '--json'], ['tree'], ['results']]) {
+    const r = memlens(...report, path);
+    assert.equal(r.status, 0, `${report.join(' ')}: ${r.stderr}`);
+  }
+  for (const format of ['pprof', 'folded', 'csv', 'speedscope', 'gprof2dot']) {
+    const out = join(dir, `reports.${format}`);
+    rmSync(out, { force: true });
+    const r = memlens('export', '--format', format, '-o', out, path);
+    assert.equal(r.status, 0, `export ${format}: ${r.stderr}`);
+  }
+  const heldAtPeak = (JSON.parse(memlens('summary', '--json', path).stdout) as { total_bytes: number }).total_bytes;
+  for (const flags of [[], ['--no-temporal'], ['--leaks']]) {
+    const out = join(dir, `reports${flags.join('')}.html`);
+    rmSync(out, { force: true });
+    const r = memlens('flamegraph', ...flags, '-o', out, path);
+    assert.equal(r.status, 0, `flamegraph ${flags.join(' ')}: ${r.stderr}`);
+    const b64 = /id="memlens-payload">([A-Za-z0-9+/=]*)</.exec(readFileSync(out, 'utf8'))?.[1] ?? '';
+    const page: ReportData = decodePayload(new Uint8Array(inflateRawSync(Buffer.from(b64, 'base64'))));
+    const bytes = page.locations.bytes.reduce((a, b) => a + b, 0);
+    assert.ok(bytes > 8 * MiB, `flamegraph ${flags.join(' ')}: ${bytes} bytes drawn`);
+    // The peak's page draws the summary's estimate, each location rounded to a whole byte.
+    if (flags.length === 0) assert.ok(Math.abs(bytes - heldAtPeak) <= page.locations.bytes.length, `page ${bytes}, summary ${heldAtPeak}`);
+  }
+});
 
 for (const py of testPythons()) {
   describe(`sampled captures under CPython ${label(py)}`, () => {

@@ -236,8 +236,10 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
     const nat = sites.nativeStack(site);
     const thread = model.threads.length === 0 ? 0 : sites.thread(site);
     const allocator = ALLOCATORS[sites.allocator(site)] ?? 'other';
-    const bytes = i >= inSet ? 0 : cols !== undefined ? cols.bytes[i]! : setSites![i]!.bytes;
-    const count = i >= inSet ? 0 : cols !== undefined ? cols.count[i]! : setSites![i]!.count;
+    // Math.round: a sampled capture's figures are estimates (sums of weights 1/p), and the page stores whole
+    // numbers (the payload writer refuses fractions); an exact capture's are whole already.
+    const bytes = i >= inSet ? 0 : Math.round(cols !== undefined ? cols.bytes[i]! : setSites![i]!.bytes);
+    const count = i >= inSet ? 0 : Math.round(cols !== undefined ? cols.count[i]! : setSites![i]!.count);
     let node = nodeOfPair.get(py, nat);
     if (node === -1 && b.nodeCount < limits.maxNodes) {
       node = stackNode(py, nat);
@@ -296,8 +298,9 @@ export function buildReportData(model: CaptureModel, o: ReportDataOptions): Repo
       location: loc,
       start: t.start,
       end: t.end,
-      count: t.count,
-      bytes: t.bytes,
+      // Estimates in a sampled capture (see the locations' figures above): rounded, in a copy only then.
+      count: model.sampling !== undefined ? t.count.map(Math.round) : t.count,
+      bytes: model.sampling !== undefined ? t.bytes.map(Math.round) : t.bytes,
     };
     if (t.snapshotsPerTick > 1) {
       reductions.push(`time windows: ${fmtCount(t.snapshotsPerTick)} snapshot intervals per step (${fmtCount(t.tickEnd.length)} steps), so a window snaps to those steps`);
