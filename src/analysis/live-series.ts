@@ -15,7 +15,7 @@
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
-import { type ReadonlyFloat64Array, SiteColumn, grownTo, newInt32Array, newUint8Array } from '../model/site-table.js';
+import { type ReadonlyCountArray, type ReadonlyFloat64Array, SiteColumn, grownTo, newInt32Array, newUint8Array } from '../model/site-table.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
 /**
@@ -80,7 +80,7 @@ export class LiveSeries implements ReplayObserver {
    * tells the observer every change it makes), so change() only marks the site. Undefined: this keeps
    * its own (unit tests, aggregated captures, whose values come from checkpoints).
    */
-  private shared: { readonly bytes: { readonly array: ReadonlyFloat64Array }; readonly count: { readonly array: ReadonlyFloat64Array } } | undefined;
+  private shared: { readonly bytes: { readonly array: ReadonlyFloat64Array }; readonly count: { readonly array: ReadonlyCountArray } } | undefined;
   /** The last tick was closed early (stop()): finish() only returns the runs. */
   private stopped = false;
   /**

@@ -23,7 +23,7 @@
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
-import { OnDemandColumn, type ReadonlyFloat64Array, SiteColumn, grownTo, newInt32Array } from '../model/site-table.js';
+import { OnDemandColumn, type ReadonlyCountArray, type ReadonlyFloat64Array, SiteColumn, grownTo, newInt32Array } from '../model/site-table.js';
 import { RECENT_DIRTY, RECENT_HELD, SiteMarks } from './live-series.js';
 import { TickPacker, TickReader } from './tick-pack.js';
 
@@ -100,7 +100,7 @@ export class RecentGrowth implements ReplayObserver {
    * tells the observer every change it makes, and snapshots stop reaching this one when it stops being
    * told), so change() only marks the site. Undefined: this keeps its own (unit tests).
    */
-  private shared: { readonly bytes: { readonly array: ReadonlyFloat64Array }; readonly count: { readonly array: ReadonlyFloat64Array } } | undefined;
+  private shared: { readonly bytes: { readonly array: ReadonlyFloat64Array }; readonly count: { readonly array: ReadonlyCountArray } } | undefined;
   private readonly baseBytes = new SiteColumn(1024);
   private readonly baseCount = new SiteColumn(1024);
   /** Sites below this have room in the columns above and in `marks`. */

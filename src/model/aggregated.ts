@@ -48,6 +48,8 @@ export class CheckpointLog {
    * value it saved when it first changed after it.
    */
   totals(sites: SiteTable, allocatorCounts: Float64Array, allocatorBytes: Float64Array, lastSeq: number): HeapTotals {
+    // The entries' counts are varints, past 2^31 in a long run: Float64 (a replay of events, if any, chose Int32).
+    sites.widenCounts();
     const c = sites.columns;
     const cp = this.last;
     let unknown = 0;

@@ -189,3 +189,74 @@ test("a site first freed late in a long run of FREEs does not deoptimize the hel
   assert.notEqual(status(flushFrees) & 16, 0, "flushFrees was deoptimized by b's first free");
   assert.deepEqual([sites.columns.peakBytes.array[a], sites.columns.peakBytes.array[b]], [24 * n, 64]);
 });
+
+/**
+ * The same events into a replay of its own (`limit`: its int32CountLimit; `sampling` set before the first event,
+ * or after `lateSampling` allocations): 50 sites, malloc allocations and frees, a run of FREEs past FREE_RUN
+ * (flushFrees()), mmaps and munmaps (countAlloc(), release()). Returns the table and what was seen of its counts.
+ */
+function countsReplay(limit: number | undefined, sampling?: { rateBytes: number; exactBytes: number }, lateSampling = -1) {
+  const sites = new SiteTable();
+  const replay = new HeapReplay(sites, { observer: undefined, temporaryThreshold: undefined, window: undefined, int32CountLimit: limit });
+  if (lateSampling < 0) replay.sampling = sampling;
+  const int32At: boolean[] = [];
+  let seq = 0;
+  let n = 0;
+  const alloc = (address: number, size: number, k: number, allocator = 0): void => {
+    if (n++ === lateSampling) replay.sampling = sampling;
+    const site = sites.intern(((k % 50) + 1) as PyNodeId1, 0 as NativeNodeId1, 0 as ThreadIndex, 0);
+    replay.eventAddress[0] = address;
+    replay.allocAt(site, 0 as ThreadIndex, seq++, size, allocator);
+    int32At.push(sites.countsAreInt32);
+  };
+  const free = (address: number, deallocator = 0): void => {
+    replay.eventAddress[0] = address;
+    replay.freeAt(seq++, 0, deallocator);
+  };
+  for (let i = 0; i < 3000; i++) {
+    alloc(0x100000 + i * 64, 16 + (i % 7) * 8, i);
+    if (i % 3 === 0) free(0x100000 + (i - 3) * 64);
+  }
+  alloc(0x40000000, 1 << 20, 7, Allocator.Mmap);
+  for (let i = 0; i < 6000; i++) free(0x100000 + i * 64); // past FREE_RUN: held back and flushed
+  alloc(0x50000000, 1 << 21, 9, Allocator.Mmap);
+  free(0x40000000 + 4096, Deallocator.Munmap);
+  for (let i = 0; i < 500; i++) alloc(0x200000 + i * 64, 40, i * 3);
+  const totals = replay.totals(true, 0);
+  const c = sites.columns;
+  const column = (a: ArrayLike<number>): number[] => Array.from({ length: sites.size }, (_, s) => a[s]!);
+  return {
+    sites,
+    int32At,
+    figures: { allocations: totals.allocations, peakHeap: totals.peakHeap, endLiveCount: totals.endLiveCount },
+    columns: [c.totalCount, c.liveCount, c.peakCount, c.totalBytes, c.liveBytes, c.peakBytes].map((x) => column(x.array)),
+  };
+}
+
+test("an unsampled capture's counts are Int32 until the allocations pass the limit, then Float64, and equal a Float64 table's", () => {
+  const float64 = countsReplay(0); // widened at the first allocation, before any count
+  assert.equal(float64.int32At[0], false);
+  const int32 = countsReplay(undefined); // 2^31 - 1: never widened
+  assert.ok(int32.int32At.every((x) => x) && int32.sites.columns.liveCount.array instanceof Int32Array);
+  const widened = countsReplay(1000);
+  // Exact up to 1000 allocations in Int32; the 1001st widens the three (the mmap path, countAlloc(), as well).
+  assert.deepEqual([widened.int32At[999], widened.int32At[1000], widened.int32At.at(-1)], [true, false, false]);
+  for (const c of ['totalCount', 'liveCount', 'peakCount'] as const) assert.ok(widened.sites.columns[c].array instanceof Float64Array, c);
+  const past = countsReplay(3001); // widened at the second mmap (countAlloc())
+  assert.deepEqual([past.int32At[3000], past.int32At[3001]], [true, false]);
+  assert.ok(float64.columns[0]!.some((x) => x > 1) && float64.columns[2]!.some((x) => x > 0));
+  for (const r of [int32, widened, past]) {
+    assert.deepEqual(r.columns, float64.columns);
+    assert.deepEqual(r.figures, float64.figures);
+  }
+});
+
+test("a sampled capture's counts are Float64 (sums of weights), and a sampling known late widens Int32 ones", () => {
+  const sampling = { rateBytes: 4096, exactBytes: Infinity };
+  const sampled = countsReplay(undefined, sampling);
+  assert.ok(sampled.int32At.every((x) => !x));
+  assert.ok(sampled.columns[0]!.some((x) => !Number.isInteger(x)));
+  const late = countsReplay(undefined, sampling, 10);
+  assert.deepEqual([late.int32At[9], late.int32At[10]], [true, false]);
+  assert.ok(late.columns[1]!.some((x) => !Number.isInteger(x)));
+});

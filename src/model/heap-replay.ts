@@ -30,6 +30,11 @@ export interface HeapReplayOptions {
   readonly temporaryThreshold: number | undefined;
   /** Search the peak inside this window only (times are ns since tracking started). */
   readonly window: WindowOption | undefined;
+  /**
+   * Tests only: the allocations past which Int32 count columns are widened to Float64 (default INT32_COUNT_LIMIT,
+   * 2^31 - 1), so that a test reaches the widening with a few events.
+   */
+  readonly int32CountLimit?: number | undefined;
 }
 
 // A sampled capture (sampling.ts): each recorded allocation counts as `w` allocations of its size, when it
@@ -69,17 +74,27 @@ const UNTRACK: number = Deallocator.TracemallocUntrack;
 export class HeapReplay {
   private readonly observer: ReplayObserver | undefined;
   readonly temporaryThreshold: number | undefined;
-  /** Set from the header (HeapReplay is made before it arrives). */
-  sampling: Sampling | undefined;
+  /** The header's sampling (the `sampling` accessor; HeapReplay is made before the header arrives). */
+  private rate: Sampling | undefined = undefined;
 
-  // The per-site columns the hot path touches, cached (refreshColumns() after the table grows).
-  private totalCount: Float64Array = new Float64Array(0);
+  // The per-site columns the hot path touches, cached (refreshColumns() after the table grows). The three counts
+  // are Int32Array for an unsampled event capture (CountColumn, site-table.ts; see chooseCounts()), and start as
+  // such, so that the hot path's element accesses on them see one array type in the common case.
+  private totalCount: Float64Array | Int32Array = new Int32Array(0);
   private totalBytes: Float64Array = new Float64Array(0);
-  private liveCounts: Float64Array = new Float64Array(0);
+  private liveCounts: Float64Array | Int32Array = new Int32Array(0);
   private liveBytes: Float64Array = new Float64Array(0);
-  private peakCounts: Float64Array = new Float64Array(0);
+  private peakCounts: Float64Array | Int32Array = new Int32Array(0);
   private peakBytes: Float64Array = new Float64Array(0);
   private peakMark: Int32Array = new Int32Array(0);
+  /** chooseCounts() ran (at the first refreshColumns(), before the first site is counted). */
+  private countsChosen = false;
+  /**
+   * The allocations past which the count columns, when Int32, are widened to Float64 (widenCounts()): every
+   * per-site count is at most `allocations`, so they are exact up to it. Infinity when the columns are Float64.
+   */
+  private countLimit = DOUBLE_FIELD;
+  private readonly int32CountLimit: number;
 
   private readonly live: LiveTable;
   private readonly tracked: LiveTable; // PyTraceMalloc_Track'ed memory that malloc did not report
@@ -151,6 +166,8 @@ export class HeapReplay {
     this.maxHeap = this.maxHeapSeq = this.peakSeq = this.epoch = this.lastSeq = this.fromSeq = this.maxSize = 0;
     this.unknownFrees = this.missedFrees = this.duplicateTracks = this.outOfOrder = 0;
     this.peakHeap = -1;
+    this.countLimit = Infinity;
+    this.int32CountLimit = options.int32CountLimit ?? INT32_COUNT_LIMIT;
     this.observer = options.observer;
     this.temporaryThreshold = options.temporaryThreshold;
     // The temporary-allocation test needs every freed allocation's index; an observer says which it needs.
@@ -168,6 +185,15 @@ export class HeapReplay {
       // Until a snapshot at or after fromNs arrives, every event is before the window.
       if (w.fromNs !== undefined && w.fromNs > 0) this.fromSeq = Infinity;
     }
+  }
+
+  /** Set from the header: a sampled capture's counts are sums of weights, not integers (Float64 count columns). */
+  get sampling(): Sampling | undefined {
+    return this.rate;
+  }
+  set sampling(s: Sampling | undefined) {
+    this.rate = s;
+    if (s !== undefined && this.countLimit !== Infinity) this.widenCounts();
   }
 
   /** The live bytes after every event the replay was given. */
@@ -198,7 +224,7 @@ export class HeapReplay {
     if (this.pending !== 0) this.flushFrees();
     this.freeRun = 0;
 
-    if (this.sampling !== undefined || allocator === MMAP || allocator === MREMAP || allocator === TRACK) {
+    if (this.rate !== undefined || allocator === MMAP || allocator === MREMAP || allocator === TRACK) {
       this.allocOther(site, thread, seq, size, allocator);
       return;
     }
@@ -206,6 +232,8 @@ export class HeapReplay {
     // countAlloc(), bumpThreadAllocs() and acquire() written out, as they were not inlined, and here rather
     // than in a function of their own, which V8 left a call (one more per event).
     this.allocations += 1;
+    // Int32 count columns are exact up to countLimit allocations: widened past it (once, if ever).
+    if (this.allocations > this.countLimit) this.widenCounts();
     this.bytesAllocated += size;
     this.totalCount[site] = this.totalCount[site]! + 1;
     this.totalBytes[site] = this.totalBytes[site]! + size;
@@ -258,7 +286,7 @@ export class HeapReplay {
    */
   private allocOther(site: SiteId, thread: ThreadIndex, seq: number, size: number, allocator: number): void {
     const address = this.eventAddress[0]!;
-    const w = this.sampling === undefined ? 1 : sampleWeight(this.sampling, size, allocator);
+    const w = this.rate === undefined ? 1 : sampleWeight(this.rate, size, allocator);
     let index: number;
     if (allocator === MMAP || allocator === MREMAP) {
       // MAP_FIXED over a live mapping replaces it: the old part is gone without a munmap.
@@ -298,7 +326,7 @@ export class HeapReplay {
     if (seq < this.lastSeq) this.outOfOrder++;
     else this.lastSeq = seq;
     if (!this.windowStarted && seq >= this.fromSeq) this.startWindow();
-    if (deallocator === MUNMAP || deallocator === UNTRACK || this.sampling !== undefined) {
+    if (deallocator === MUNMAP || deallocator === UNTRACK || this.rate !== undefined) {
       this.freeOther(seq, size, deallocator);
       return;
     }
@@ -349,7 +377,7 @@ export class HeapReplay {
     // Unsampled (an untrack), releaseRecorded() releases it with weight 1, as the path in free() does.
     this.frees += this.releaseRecorded(table, seq);
     // Temporary allocations need every allocation in between: not counted in a sampled capture.
-    if (this.temporaryThreshold !== undefined && this.sampling === undefined) this.checkTemporary(table.removedSite, table.removedSize, table.removedIndex);
+    if (this.temporaryThreshold !== undefined && this.rate === undefined) this.checkTemporary(table.removedSite, table.removedSize, table.removedIndex);
   }
 
   /** Holds back the free of the address in eventAddress[0] (a run of FREEs: see `freeRun`). */
@@ -417,7 +445,7 @@ export class HeapReplay {
   /** Releases what `table.remove()` just found, with its weight (returned). */
   private releaseRecorded(table: LiveTable, seq: number): number {
     const size = table.removedSize;
-    const w = this.sampling === undefined ? 1 : sampleWeight(this.sampling, size, 0);
+    const w = this.rate === undefined ? 1 : sampleWeight(this.rate, size, 0);
     this.release(table.removedSite, size * w, w, seq, table.removedIndex);
     return w;
   }
@@ -428,6 +456,7 @@ export class HeapReplay {
   private countAlloc(site: SiteId, size: number, allocator: number, w: number): void {
     const bytes = size * w;
     this.allocations += w;
+    if (this.allocations > this.countLimit) this.widenCounts();
     this.bytesAllocated += bytes;
     this.totalCount[site] = this.totalCount[site]! + w;
     this.totalBytes[site] = this.totalBytes[site]! + bytes;
@@ -482,6 +511,7 @@ export class HeapReplay {
   }
 
   private refreshColumns(): void {
+    if (!this.countsChosen) this.chooseCounts();
     const c = this.sites.columns;
     this.totalCount = c.totalCount.array;
     this.totalBytes = c.totalBytes.array;
@@ -490,6 +520,26 @@ export class HeapReplay {
     this.peakCounts = c.peakCount.array;
     this.peakBytes = c.peakBytes.array;
     this.peakMark = this.sites.peakMarks.array;
+  }
+
+  /**
+   * Int32 count columns (CountColumn, site-table.ts) for an unsampled capture: its counts are integers, each at
+   * most `allocations`. Decided at the first refreshColumns(), when the first event's site arrives, after the
+   * header (which gives the sampling); an aggregated capture has no events, so its columns stay Float64 (its
+   * counts come from varints: CheckpointLog.totals() widens them in any case).
+   */
+  private chooseCounts(): void {
+    this.countsChosen = true;
+    if (this.rate !== undefined) return;
+    this.sites.countsInInt32();
+    this.countLimit = this.int32CountLimit;
+  }
+
+  /** The count columns in Float64 from here (past countLimit allocations, or a sampling set late). */
+  private widenCounts(): void {
+    this.sites.widenCounts();
+    this.countLimit = Infinity;
+    this.refreshColumns();
   }
 
   private acquire(site: SiteId, bytes: number, count: number, seq: number, thread: ThreadIndex, index: number): void {
@@ -633,6 +683,9 @@ const FREE_RUN = 4096;
  * removeMany() reads their lines ahead, and 4096 lines stay in the processor's cache until removed.
  */
 const RUN_BATCH = 4096;
+
+/** The most allocations for which Int32 count columns are exact (chooseCounts()). */
+const INT32_COUNT_LIMIT = 0x7fffffff;
 
 /** Where the epoch starts over (nextEpoch()): the largest value a peak mark (Int32) holds. */
 const EPOCH_LIMIT = 0x7fffffff;

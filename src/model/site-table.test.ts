@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { NativeNodeId1, PyNodeId1, ThreadIndex } from './ids.js';
+import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
 import { ROOM_FROM_SITES, SITE_COLUMNS, SiteKeys, SiteTable, siteCapacityFor } from './site-table.js';
 
 const key = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [(i * 7 + 1) as PyNodeId1, (i % 3) as NativeNodeId1, (i % 5) as ThreadIndex, i % 4];
@@ -197,4 +197,24 @@ test('seal() gives up the index and the peak marks, keeps ids, keys and columns;
   const c = s.clone();
   assert.equal(c.intern(...key(42)), 42);
   assert.equal(c.intern(...key(100)), 100);
+});
+
+test('the count columns in Int32 keep their values and their type as the table grows, is copied and is widened', () => {
+  const table = new SiteTable();
+  const intern = (i: number): SiteId => table.intern((i + 1) as PyNodeId1, 0 as NativeNodeId1, 0 as ThreadIndex, 0);
+  for (let i = 0; i < 100; i++) table.columns.totalCount.array[intern(i)] = i * 3;
+  const float64Bytes = table.byteLength;
+  table.countsInInt32();
+  assert.ok(table.countsAreInt32);
+  assert.equal(float64Bytes - table.byteLength, 3 * 4096 * 4); // three columns of 4096 sites, 4 bytes each less
+  for (let i = 100; i < 10_000; i++) table.columns.liveCount.array[intern(i)] = i; // grows past 4096 sites
+  const copy = table.clone();
+  for (const t of [table, copy]) {
+    for (const c of ['totalCount', 'liveCount', 'peakCount'] as const) assert.ok(t.columns[c].array instanceof Int32Array, c);
+    assert.deepEqual([t.columns.totalCount.array[99], t.columns.liveCount.array[9999], t.columns.liveCount.array[5000]], [297, 9999, 5000]);
+  }
+  table.widenCounts();
+  assert.ok(!table.countsAreInt32 && table.columns.peakCount.array instanceof Float64Array && copy.countsAreInt32);
+  assert.deepEqual([table.columns.totalCount.array[99], table.columns.liveCount.array[9999]], [297, 9999]);
+  assert.ok(table.columns.totalBytes.array instanceof Float64Array);
 });

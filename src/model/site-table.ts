@@ -8,6 +8,11 @@ import { hash4, NO_TAGS, overLoad, slotTag, TAG_ID_BITS } from './tuple-interner
 /** A Float64Array its holder may read but not write (the model's columns, shared with the builder). */
 export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
 
+/** An Int32Array its holder may read but not write (the count columns in 4 bytes: CountColumn). */
+export type ReadonlyInt32Array = Readonly<Omit<Int32Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
+/** A count column's array as the analyses read it: Float64 or Int32 (CountColumn). They only index it. */
+export type ReadonlyCountArray = ReadonlyFloat64Array | ReadonlyInt32Array;
+
 /** One per-site quantity; grows with the site table. */
 export class SiteColumn {
   protected data: Float64Array;
@@ -39,6 +44,61 @@ export class SiteColumn {
     const grown = new Float64Array(cap);
     grown.set(this.data);
     this.data = grown;
+  }
+}
+
+/**
+ * A per-site count (the site table's totalCount, liveCount and peakCount): in Int32 for an unsampled event capture,
+ * whose counts are integers, each at most the replay's `allocations` (a site's total is at least its live count,
+ * which is at least its count at the peak, and the totals sum to `allocations`): exact while the replay has made
+ * at most 2^31 - 1 allocations, and the replay widens the three to Float64 (toFloat64()) before it passes that
+ * (heap-replay.ts, `countLimit`). 4 bytes a site rather than 8: call_sites' 2.6 M sites, 31 MiB less for the three
+ * through the read, whose end is summary's and verdict's peak (docs/benchmarks.md, round twenty-five). Float64
+ * otherwise: a sampled capture's counts are sums of weights 1/p, an aggregated capture's come from varints.
+ * A class of its own rather than SiteColumn's `data` typed as either: the bytes columns stay Float64Array to
+ * their readers.
+ */
+export class CountColumn {
+  private data: Float64Array | Int32Array;
+  constructor(initial: number | Float64Array | Int32Array) {
+    this.data = typeof initial === 'number' ? new Float64Array(initial) : initial;
+  }
+  get array(): Float64Array | Int32Array {
+    return this.data;
+  }
+  get byteLength(): number {
+    return this.data.byteLength;
+  }
+  /** The counts are in Int32 (toInt32()). */
+  get isInt32(): boolean {
+    return this.data instanceof Int32Array;
+  }
+  clone(): CountColumn {
+    return new CountColumn(this.data.slice());
+  }
+  /** Doubling, as SiteColumn's, in the column's own type. */
+  ensure(n: number): void {
+    const data = this.data;
+    if (n <= data.length) return;
+    let cap = data.length * 2;
+    while (cap < n) cap *= 2;
+    const grown = data instanceof Int32Array ? new Int32Array(cap) : new Float64Array(cap);
+    grown.set(data);
+    this.data = grown;
+  }
+  /** In 4 bytes an entry, the values kept (integers below 2^31: the caller's to know). */
+  toInt32(): void {
+    if (this.data instanceof Int32Array) return;
+    const to = new Int32Array(this.data.length);
+    to.set(this.data);
+    this.data = to;
+  }
+  /** In 8 bytes an entry, the values kept. */
+  toFloat64(): void {
+    if (this.data instanceof Float64Array) return;
+    const to = new Float64Array(this.data.length);
+    to.set(this.data);
+    this.data = to;
   }
 }
 
@@ -129,11 +189,18 @@ export const SITE_COLUMNS = ['totalCount', 'totalBytes', 'liveCount', 'liveBytes
 export type SiteColumnName = (typeof SITE_COLUMNS)[number];
 /** Columns made only when read or written (SiteColumn): temporary allocations, and aggregated captures' updates. */
 const ON_DEMAND: ReadonlySet<SiteColumnName> = new Set(['tempCount', 'tempBytes', 'updatedSeq']);
+/** The count columns (CountColumn): Float64 or Int32. */
+export const COUNT_COLUMNS = ['totalCount', 'liveCount', 'peakCount'] as const;
+export type CountColumnName = (typeof COUNT_COLUMNS)[number];
+const COUNTS: ReadonlySet<SiteColumnName> = new Set(COUNT_COLUMNS);
+
+/** A SiteTable's columns: the counts in CountColumns, the others in SiteColumns. */
+export type SiteColumns = { readonly [K in SiteColumnName]: K extends CountColumnName ? CountColumn : SiteColumn };
 
 /** A SiteTable as the model hands it to analyses: reads only. */
 export interface ReadonlySiteTable {
   readonly size: number;
-  readonly columns: { readonly [K in SiteColumnName]: { readonly array: ReadonlyFloat64Array } };
+  readonly columns: { readonly [K in SiteColumnName]: { readonly array: K extends CountColumnName ? ReadonlyCountArray : ReadonlyFloat64Array } };
   pyStack(site: SiteId): PyNodeId1;
   nativeStack(site: SiteId): NativeNodeId1;
   thread(site: SiteId): ThreadIndex;
@@ -346,7 +413,7 @@ export function siteCapacityFor(fileBytes: number): number {
 
 export class SiteTable implements ReadonlySiteTable {
   private readonly keys: SiteKeys;
-  readonly columns: Record<SiteColumnName, SiteColumn>;
+  readonly columns: SiteColumns;
   /** The replay's peak marks (MarkColumn): only the replay reads them. */
   private marks: MarkColumn;
   /** seal() gave up the keys' index and the peak marks; intern() makes them again. */
@@ -368,9 +435,12 @@ export class SiteTable implements ReadonlySiteTable {
   constructor(from?: SiteTable, capacity = MIN_CAPACITY, roomFrom = ROOM_FROM_SITES) {
     let cap = MIN_CAPACITY;
     while (cap < capacity) cap *= 2;
-    const cols = {} as Record<SiteColumnName, SiteColumn>;
-    for (const name of SITE_COLUMNS) cols[name] = from === undefined ? (ON_DEMAND.has(name) ? new OnDemandColumn(MIN_CAPACITY) : new SiteColumn(MIN_CAPACITY)) : from.columns[name].clone();
-    this.columns = cols;
+    const cols = {} as Record<SiteColumnName, SiteColumn | CountColumn>;
+    for (const name of SITE_COLUMNS) {
+      cols[name] =
+        from !== undefined ? from.columns[name].clone() : COUNTS.has(name) ? new CountColumn(MIN_CAPACITY) : ON_DEMAND.has(name) ? new OnDemandColumn(MIN_CAPACITY) : new SiteColumn(MIN_CAPACITY);
+    }
+    this.columns = cols as unknown as SiteColumns;
     this.marks = new MarkColumn(from?.marks ?? MIN_CAPACITY);
     this.sealed = from?.sealed ?? false;
     this.length = from?.length ?? MIN_CAPACITY;
@@ -394,6 +464,24 @@ export class SiteTable implements ReadonlySiteTable {
 
   get size(): number {
     return this.keys.count;
+  }
+
+  /** The count columns are in Int32 (countsInInt32()). */
+  get countsAreInt32(): boolean {
+    return this.columns.totalCount.isInt32;
+  }
+
+  /**
+   * The three count columns in Int32 (CountColumn), their values kept: the replay's, for an unsampled event
+   * capture, before its first site; it widens them again (widenCounts()) before a count could pass 2^31 - 1.
+   */
+  countsInInt32(): void {
+    for (const name of COUNT_COLUMNS) this.columns[name].toInt32();
+  }
+
+  /** The three count columns in Float64 again, their values kept. */
+  widenCounts(): void {
+    for (const name of COUNT_COLUMNS) this.columns[name].toFloat64();
   }
 
   /** The replay's peak marks (MarkColumn), for as many sites as the columns. */
