@@ -202,6 +202,13 @@ export class SeqOrderer implements CaptureVisitor {
     this.waitingRecords = this.blocks = this.posBase = this.posNext = this.rk = this.rp = this.pk = 0;
     this.skipUntil = this.boundK = this.boundP = this.headP = this.blockSkip = this.delivered = 0;
     this.stopAt = -1;
+    // The watermark is written again here, not first at the first barrier: V8 marks a field stored only once
+    // "const", and code that read it (alloc()'s and freeAt()'s fast path, inlined into the decoder's loop) was
+    // deoptimized when hold() first changed it, early in every read with barriers (round twenty-five, cpu25).
+    // A value other than the field's own first: V8 keeps a field "const" through a store of the value it holds.
+    this.wmK = this.wmE = 1;
+    this.wmK = -Infinity;
+    this.wmE = 0;
     this.down = downstream;
     this.downFreeAt = downstream.freeAt !== undefined;
     this.maxBuffered = Math.max(16, options.maxBuffered ?? 1 << 21);
@@ -303,13 +310,15 @@ export class SeqOrderer implements CaptureVisitor {
 
   meta(rec: MetaRecord): void {
     if (this.mode === SKIP && this.skipped()) return;
-    this.raise(rec.stream, 'seq' in rec && rec.seq !== undefined ? rec.seq : -Infinity, 0); // a THREAD_NAME has one only for a rename
-    if (this.mode === STRAIGHT && this.straight()) {
-      this.delivered++;
-      this.down.meta(rec);
-      return;
-    }
-    this.hold(rec);
+    // The record's fields by Reflect.get, not `rec.seq`: a property read compiled with the record kinds met so
+    // far checks their maps, and a kind first met late in a read (a pressure record, agent-stats, a thread's
+    // exit, the trailer) deoptimized this function ("wrong map": at `rec.seq` on churn, at hold()'s `rec.type`
+    // on threads), and with it the records loop when V8 inlines this through the decoder's metaAt(). V8 compiles
+    // Reflect.get to its generic property lookup, with no map check: a few meta records per block, its cost is
+    // nothing measurable. FRAMEs made by frame() do not come this way (round twenty-five, cpu25).
+    const seq = Reflect.get(rec, 'seq') as number | undefined; // a THREAD_NAME has one only for a rename
+    const stream = Reflect.get(rec, 'stream');
+    this.keyed(rec, stream, seq !== undefined ? seq : -Infinity, Reflect.get(rec, 'type') === 'barrier');
   }
 
   /**
@@ -324,23 +333,35 @@ export class SeqOrderer implements CaptureVisitor {
         this.delivered++;
         down.frame(stream, id, parent, codeId, instr);
       } else {
-        this.hold({ type: 'frame', stream, id, parent, codeId, instr });
+        this.hold({ type: 'frame', stream, id, parent, codeId, instr }, stream, false);
       }
       return;
     }
-    this.meta({ type: 'frame', stream, id, parent, codeId, instr });
+    if (this.mode === SKIP && this.skipped()) return;
+    this.keyed({ type: 'frame', stream, id, parent, codeId, instr }, stream, -Infinity, false);
   }
 
-  /** A meta record raised (raise()) and not delivered straight: into the columns, in its place. */
-  private hold(rec: MetaRecord): void {
-    const i = this.push(rec.stream, KIND_META);
+  /** meta()'s record `rec` of `stream` whose natural key is (k, 0): raised, then passed on or held. */
+  private keyed(rec: MetaRecord, stream: number, k: number, barrier: boolean): void {
+    this.raise(stream, k, 0);
+    if (this.mode === STRAIGHT && this.straight()) {
+      this.delivered++;
+      this.down.meta(rec);
+      return;
+    }
+    this.hold(rec, stream, barrier);
+  }
+
+  /** A meta record of `stream` raised (raise()) and not delivered straight: into the columns, in its place. */
+  private hold(rec: MetaRecord, stream: number, barrier: boolean): void {
+    const i = this.push(stream, KIND_META);
     const metaFree = this.metaFree;
     const at = metaFree.length > 0 ? metaFree.pop()! : this.metas.length;
     this.metas[at] = rec;
     this.addr[i] = at;
     if (this.mode !== DIRECT) return;
     // A barrier decoded late (in a thread's block: damage) is an ordinary record.
-    if (rec.type === 'barrier') {
+    if (barrier) {
       // Its key first: once delivered, its slot may be taken by a record decoded later in the release.
       const k = this.keyK[i]!;
       const e = this.keyE[i]!;

@@ -202,6 +202,23 @@ export class LiveTable {
     this.indexesFrom = options.indexesFrom ?? 0;
     [this.words, this.indexes] = newArrays(cap, this.indexesFrom === 0);
     this.mask = cap - 1;
+    // The fields that grow() and widenSites() change, and the high words' state, written a second time: V8
+    // marks a field stored only once "const", and the first change later in the read (the table's first
+    // growth into new arrays, the sites' first widening, the first address past 2^35) deoptimized every
+    // optimized function that read it, the decoder's loop with the replay inlined (round twenty-five, cpu25).
+    const { sizeBits, sizeMax, siteShift, siteMax, widenFrom, highCount, lastHigh, lastHighNumber, sites } = this;
+    // A value other than the field's own: V8 keeps a field "const" through a store of the value it holds.
+    this.sizeBits = this.sizeMax = this.siteShift = this.siteMax = this.widenFrom = this.highCount = this.lastHigh = this.lastHighNumber = 7;
+    this.sites = this.highs;
+    this.sizeBits = sizeBits;
+    this.sizeMax = sizeMax;
+    this.siteShift = siteShift;
+    this.siteMax = siteMax;
+    this.widenFrom = widenFrom;
+    this.highCount = highCount;
+    this.lastHigh = lastHigh;
+    this.lastHighNumber = lastHighNumber;
+    this.sites = sites;
   }
 
   get size(): number {
