@@ -2,9 +2,8 @@
 // each (hidden kind, module). Python stack nodes and native stack nodes of the capture map to frames once,
 // at the end of reading, when every CODE record has arrived.
 
-import { type FrameKind, type ModuleInfo, type ModuleType, type PathInfo, moduleOfFile, pythonFrameKind, topLevelPackage } from './frame-kinds.js';
+import { type FrameKind, type ModuleType, type PathInfo, moduleOfFile, pythonFrameKind, topLevelPackage } from './frame-kinds.js';
 import type { FrameId, NativeNodeId1, PyNodeId1 } from './ids.js';
-import { TupleInterner } from './tuple-interner.js';
 
 export interface Frame {
   readonly id: FrameId;
@@ -54,15 +53,7 @@ export interface ReadonlyFrameTable {
 
 /** Filled in by the stack resolver (model/stack-resolver.ts). */
 export class FrameTable implements ReadonlyFrameTable {
-  // A frame's key (function, file, line, native) as numbers: the function's and the file's ids (each string
-  // interned once) and the line. The frame's id is its key's id. Was a Map of joined strings: a string of ~150
-  // bytes a frame, and the cons strings that built it (numpy_mix: 6 K frames, ~1.2 MiB of the JS heap at
-  // `stats`' peak in resolveFrames; docs/benchmarks.md, round twenty-five).
-  private readonly funcIds = new Map<string, number>();
-  private readonly fileIds = new Map<string, number>();
-  private readonly keys = new TupleInterner(3, 256);
-  /** The module of each file id (moduleOfFile() once a file: its frames share the strings). */
-  private readonly fileModules: ModuleInfo[] = [];
+  private readonly byKey = new Map<string, FrameId>();
   readonly frames: Frame[] = [];
   /** Python stack node (global, 1-based) → frame id, and parent node; index 0 unused. */
   pyFrame: Int32Array = new Int32Array(1);
@@ -88,20 +79,12 @@ export class FrameTable implements ReadonlyFrameTable {
     return this.nativeParent[node] as NativeNodeId1;
   }
 
-  /** The frame of (func, file, line, native); `kind` (else pythonFrameKind()) only for a new one. `line` an integer in 0..2^31-1. */
   intern(func: string, file: string, line: number, native: boolean, kind?: FrameKind): FrameId {
-    let funcId = this.funcIds.get(func);
-    if (funcId === undefined) this.funcIds.set(func, (funcId = this.funcIds.size));
-    let fileId = this.fileIds.get(file);
-    if (fileId === undefined) {
-      this.fileIds.set(file, (fileId = this.fileIds.size));
-      this.fileModules.push(moduleOfFile(file, this.paths));
-    }
-    const keys = this.keys;
-    const seen = keys.size;
-    const id = keys.intern(funcId * 2 + (native ? 1 : 0), fileId, line) as FrameId;
-    if (id < seen) return id;
-    const mod = this.fileModules[fileId]!;
+    const key = `${native ? 'n' : 'p'}\u0000${func}\u0000${file}\u0000${line}`;
+    const found = this.byKey.get(key);
+    if (found !== undefined) return found;
+    const id = this.frames.length as FrameId;
+    const mod = moduleOfFile(file, this.paths);
     this.frames.push({
       id,
       function: func,
@@ -112,6 +95,7 @@ export class FrameTable implements ReadonlyFrameTable {
       module: mod.module,
       moduleType: mod.type,
     });
+    this.byKey.set(key, id);
     return id;
   }
 

@@ -69,13 +69,10 @@ interface ResolvedFrames {
   /** Global Python and native node ids up to these are mapped. */
   py: number;
   native: number;
-  // (code id, line) → frame, through an index into `byLineFrame` (was a Map keyed by a joined string: a string
-  // a frame kept, numpy_mix's 6 K; docs/benchmarks.md, round twenty-five). Kept when a CODE record replaces another.
-  readonly byCodeAndLine: TupleInterner;
-  byLineFrame: Int32Array;
+  readonly byCodeAndLine: Map<string, FrameId>;
   // (code id, instruction) → frame, through an index into `byInstrFrame`: nodes share few locations
-  // (call_sites: 3.26 M nodes), and a node whose location is known skips the line table and byCodeAndLine.
-  // Emptied when a CODE record replaces another of its id (its line table may differ).
+  // (call_sites: 3.26 M nodes), and a node whose location is known skips the line table and byCodeAndLine's
+  // string key. Emptied when a CODE record replaces another of its id (its line table may differ).
   byCodeAndInstr: TupleInterner;
   byInstrFrame: Int32Array;
   readonly byIp: Map<number, FrameId>;
@@ -342,8 +339,7 @@ export class StackResolver {
         frames: new FrameTable(this.paths),
         py: 0,
         native: 0,
-        byCodeAndLine: new TupleInterner(2, 1024),
-        byLineFrame: new Int32Array(1024),
+        byCodeAndLine: new Map(),
         byCodeAndInstr: new TupleInterner(2, 1024),
         byInstrFrame: new Int32Array(1024),
         byIp: new Map(),
@@ -417,12 +413,12 @@ export class StackResolver {
         this.unreadableLineTables.add(codeId);
         line = code.firstLineNo;
       }
-      const lines = r.byCodeAndLine.size;
-      const lineAt = r.byCodeAndLine.intern(codeId, line);
-      if (lineAt < lines) frame = r.byLineFrame[lineAt] as FrameId;
+      const key = `${codeId}:${line}`;
+      const known = r.byCodeAndLine.get(key);
+      if (known !== undefined) frame = known;
       else {
         frame = r.frames.intern(code.qualname !== '' ? code.qualname : code.name, code.filename, line, false);
-        r.byLineFrame = setGrow(r.byLineFrame, lineAt, frame);
+        r.byCodeAndLine.set(key, frame);
       }
       r.byInstrFrame = setGrow(r.byInstrFrame, at, frame);
     }
