@@ -107,8 +107,6 @@ export class StackResolver {
   // call_sites' 3.26 M nodes, 13 MiB less through the read; docs/benchmarks.md, round twenty-four): a tag past
   // 255 (the threads past the 16th) and a site past 2^24 take the SiteTable's probe.
   private nodeSite: Int32Array = new Int32Array(4096);
-  /** What endOfRead() gave up, for resolveFrames() to reuse (grownFromSpare()); emptied there. */
-  private spare: Int32Array[] = [];
   private readonly codes = new Map<number, CodeRecord>();
   private readonly streams = new Map<StreamId, StreamState>();
   /** Starts as a double (DOUBLE_FIELD, records.ts; set to −1 in the constructor): the memlens stream's id is 0xffffffff. */
@@ -189,35 +187,17 @@ export class StackResolver {
    * The read is over (ModelBuilder.finish()): what only the interning of nodes and sites reads is given up, the
    * Python nodes' index and `nodeSite` (call_sites: 16 + 13 MiB), before the model's frames are made beside them.
    * Returns the bytes given up. Interning again after it works, at the cost of making them again.
+   *
+   * Nothing of them is kept for the frames (round twenty-four's frames took both as their node columns): in malloc's
+   * heap (16 MiB each, below glibc's mmap threshold) they may be its top, which glibc gives back to the system
+   * only when at least 64 MiB of it is free at once; with the frames' columns held there, the free memory beneath
+   * (the site table's index and peak marks) stayed resident (call_sites `stats`: +13 MB peak, docs/benchmarks.md,
+   * round twenty-five). Where they are not the top, the frames' new columns take their place as well.
    */
   endOfRead(): number {
-    const index = this.pyNodes.takeIndex();
-    const bytes = this.nodeSite.byteLength + index.byteLength;
-    this.spare = [index, this.nodeSite];
+    const bytes = this.nodeSite.byteLength + this.pyNodes.dropIndex();
     this.nodeSite = new Int32Array(0);
     return bytes;
-  }
-
-  /**
-   * `arr` with room for `n` entries, as growInt32(), taken from the arrays endOfRead() gave up when one is large
-   * enough (zeroed first): the frames' two node columns (call_sites: 3.26 M nodes, 2^22 entries, 16 MiB each)
-   * then reuse memory the read already touched. Given back, the node index and `nodeSite` (16 MiB each) stay in
-   * malloc's heap (below glibc's 32 MiB mmap threshold, they are not unmapped), and new columns beside them added
-   * to the report's peak after the read (docs/benchmarks.md, round twenty-four).
-   */
-  private grownFromSpare(arr: Int32Array, n: number): Int32Array {
-    if (n <= arr.length) return arr;
-    const spare = this.spare;
-    for (let i = 0; i < spare.length; i++) {
-      const s = spare[i]!;
-      if (s.length >= n && s.length <= 4 * n) {
-        spare.splice(i, 1);
-        s.fill(0);
-        s.set(arr);
-        return s;
-      }
-    }
-    return growInt32(arr, n);
   }
 
   private streamState(stream: StreamId): StreamState {
@@ -371,9 +351,8 @@ export class StackResolver {
     }
     const frames = r.frames;
     const nPy = this.pyNodes.size;
-    frames.pyFrame = this.grownFromSpare(frames.pyFrame, nPy + 1);
-    frames.pyParent = this.grownFromSpare(frames.pyParent, nPy + 1);
-    this.spare = [];
+    frames.pyFrame = growInt32(frames.pyFrame, nPy + 1);
+    frames.pyParent = growInt32(frames.pyParent, nPy + 1);
     if (r.unknownPy.length > 0) {
       const still: PyNodeId1[] = [];
       for (const g of r.unknownPy) if (!this.mapPyNode(r, g)) still.push(g);

@@ -241,15 +241,10 @@ export class PyNodeInterner {
    * 3.26 M nodes, 32 MiB of slots). Returns their bytes. A probe after it makes them again (reindex()).
    */
   dropIndex(): number {
-    return this.takeIndex().byteLength;
-  }
-
-  /** dropIndex(), the slots handed over (for the caller to use as scratch: their contents are garbage to it). */
-  takeIndex(): Int32Array {
-    const slots = this.slots;
+    const bytes = this.slots.byteLength;
     this.slots = NO_SLOTS;
     this.mask = 0;
-    return slots;
+    return bytes;
   }
 
   /** The slots made again after dropIndex(): the smallest index within the load limit (LOAD_LIMIT), as probe() keeps it. */
