@@ -76,29 +76,18 @@ export class CountColumn {
   clone(): CountColumn {
     return new CountColumn(this.data.slice());
   }
-  /** Doubling, as SiteColumn's, in the column's own type. */
+  /** Doubling (grownTo()), in the column's own type. */
   ensure(n: number): void {
     const data = this.data;
-    if (n <= data.length) return;
-    let cap = data.length * 2;
-    while (cap < n) cap *= 2;
-    const grown = data instanceof Int32Array ? new Int32Array(cap) : new Float64Array(cap);
-    grown.set(data);
-    this.data = grown;
+    this.data = data instanceof Int32Array ? grownTo(data, n, newInt32Array) : grownTo(data, n, newFloat64Array);
   }
   /** In 4 bytes an entry, the values kept (integers below 2^31: the caller's to know). */
   toInt32(): void {
-    if (this.data instanceof Int32Array) return;
-    const to = new Int32Array(this.data.length);
-    to.set(this.data);
-    this.data = to;
+    if (!(this.data instanceof Int32Array)) this.data = new Int32Array(this.data);
   }
   /** In 8 bytes an entry, the values kept. */
   toFloat64(): void {
-    if (this.data instanceof Float64Array) return;
-    const to = new Float64Array(this.data.length);
-    to.set(this.data);
-    this.data = to;
+    if (!(this.data instanceof Float64Array)) this.data = new Float64Array(this.data);
   }
 }
 
