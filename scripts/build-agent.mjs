@@ -2,8 +2,10 @@
 // Builds the in-process agent (agent/src/*.c → agent/build/libmemlens_agent.so) with the machine's C
 // compiler. Runs as the package's install step; warnings are errors (the agent runs inside someone's
 // production process). Set MEMLENS_AGENT_SANITIZE=address to build an AddressSanitizer variant.
+// Beside it, the reports' mmap-threshold library (native/mmap_threshold.c → agent/build/libmemlens_mmap.so,
+// docs/mmap-threshold.md): optional, so a failure to build it is said on stderr and the install goes on.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,6 +51,21 @@ if (r.status !== 0) {
   process.exit(1);
 }
 renameSync(tmp, join(outDir, name));
+
+// The reports' library (src/util/malloc-tuning.ts loads it), with the agent's flags: the reports run
+// without it (glibc's own threshold, a higher peak) where it cannot be built, e.g. on musl. Not with a
+// sanitizer: that builds the agent's variant alone.
+const mmapSource = join(root, 'native', 'mmap_threshold.c');
+if (!sanitize && existsSync(mmapSource)) {
+  const mmapName = 'libmemlens_mmap.so';
+  const mmapTmp = join(outDir, `.${mmapName}.${process.pid}.tmp`);
+  const m = spawnSync(cc, [...cflags.flags, ...cflags.release, '-o', mmapTmp, mmapSource], { stdio: 'inherit' });
+  if (m.error === undefined && m.status === 0) renameSync(mmapTmp, join(outDir, mmapName));
+  else {
+    rmSync(mmapTmp, { force: true });
+    console.error(`memlens: building ${mmapName} failed (${cc} ${m.error ? m.error.message : `exited with ${m.status}`}); the reports work without it, with a higher peak (docs/mmap-threshold.md).`);
+  }
+}
 
 // The bootstrap's Python modules, compiled once here for the python3 on PATH (`memlens run`'s default
 // interpreter): the bootstrap imports them without writing __pycache__ (memlens's directory may be
