@@ -19,8 +19,12 @@
 // heap is set up (set at run time it changes nothing), and bin/memlens.js's first line has no room for it.
 // Not 0: a factor of 0 makes a new space of size 0. `memlens run` keeps V8's default: its follower is
 // tuned for CPU time, not memory.
+//
+// The same moment fixes glibc's mmap threshold for the rest of the process (src/util/malloc-tuning.ts):
+// before the read makes the model's large arrays. Not set back: it matters to nothing after the process.
 
 import { setFlagsFromString } from 'node:v8';
+import { useReportMalloc } from './malloc-tuning.js';
 
 /** Each flag with V8's default for it (node 20's `node --v8-options`), which the restore sets. */
 const FLAGS: readonly (readonly [set: string, reset: string])[] = [
@@ -35,6 +39,7 @@ export function useReportFlags(): void {
   if (set) return;
   set = true;
   for (const [flag] of FLAGS) setFlagsFromString(flag);
+  useReportMalloc();
   // First among the 'exit' listeners: the code cache's writer was registered before the CLI started.
   process.prependOnceListener('exit', restoreReportFlags);
 }
