@@ -1,10 +1,12 @@
 """memlens's PEP 517 build backend: standard library only, so building needs no network and no setuptools.
 
 Two ways it runs (docs/python-packaging.md):
-- from scripts/build-wheel.mjs, with config_settings {"agent": PREBUILT.so, "plat": "manylinux_2_28_x86_64"}:
-  the wheel carries that agent and that tag;
+- from scripts/build-wheel.mjs, with config_settings {"agent": PREBUILT.so, "mmap": PREBUILT.so, "plat":
+  "manylinux_2_28_x86_64"}: the wheel carries that agent, the reports' mmap-threshold library and that tag;
 - from pip, on an sdist, with no settings: it compiles the agent from agent-src/ with $CC (default cc), using
-  agent-src/cflags.json (the flags scripts/build-agent.mjs uses), and tags the wheel linux_<machine>.
+  agent-src/cflags.json (the flags scripts/build-agent.mjs uses), and tags the wheel linux_<machine>; and the
+  reports' library from native-src/ with the same flags, best effort (docs/mmap-threshold.md: the reports run
+  without it, with a higher peak, so a failure is said on stderr and the wheel is built without it).
 """
 
 import base64
@@ -42,6 +44,8 @@ if __name__ == "__main__":
     sys.exit(main())
 """
 AGENT_IN_WHEEL = "memlens/_payload/agent/build/libmemlens_agent.so"
+# Beside the agent, where the CLI looks for it (src/util/malloc-tuning.ts); loaded by the report commands only.
+MMAP_IN_WHEEL = "memlens/_payload/agent/build/libmemlens_mmap.so"
 
 
 def _version():
@@ -111,6 +115,25 @@ def _compile_agent(out):
         _fail("building the memlens agent failed (%s exited with %d); the compiler's messages are above" % (cc, r.returncode))
 
 
+def _compile_mmap(out):
+    """The sdist's path for the reports' library: True when built. Never fails the build."""
+    source = os.path.join(HERE, "native-src", "mmap_threshold.c")
+    if not os.path.exists(source):
+        return False
+    with open(os.path.join(HERE, "agent-src", "cflags.json")) as f:
+        cflags = json.load(f)
+    cc = os.environ.get("CC") or "cc"
+    cmd = cc.split() + cflags["flags"] + cflags["release"] + ["-o", out, source]
+    try:
+        ok = subprocess.run(cmd).returncode == 0
+    except OSError:
+        ok = False
+    if not ok:
+        sys.stderr.write("memlens: building libmemlens_mmap.so failed (%s); the reports work without it, with a higher peak "
+                         "(docs/mmap-threshold.md)\n" % cc)
+    return ok
+
+
 def _record_line(arcname, data):
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     return "%s,sha256=%s,%d" % (arcname, digest, len(data))
@@ -139,10 +162,14 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     tmp = tempfile.mkdtemp(prefix="memlens-build-")
     try:
         agent = settings.get("agent")
+        mmap = settings.get("mmap")
         plat = settings.get("plat")
         if not agent:
             agent = os.path.join(tmp, "libmemlens_agent.so")
             _compile_agent(agent)
+            mmap = os.path.join(tmp, "libmemlens_mmap.so")
+            if not _compile_mmap(mmap):
+                mmap = None
             plat = "linux_" + platform.machine()
         if not plat:
             _fail("build_wheel: an agent given without its platform tag (config setting 'plat')")
@@ -161,6 +188,11 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
                 data = f.read()
             _zip_write(zf, AGENT_IN_WHEEL, data, 0o755)
             records.append(_record_line(AGENT_IN_WHEEL, data))
+            if mmap:
+                with open(mmap, "rb") as f:
+                    data = f.read()
+                _zip_write(zf, MMAP_IN_WHEEL, data, 0o755)
+                records.append(_record_line(MMAP_IN_WHEEL, data))
             command = "%s-%s.data/scripts/memlens" % (NAME, version)
             _zip_write(zf, command, COMMAND, 0o755)
             records.append(_record_line(command, COMMAND))
@@ -191,6 +223,10 @@ def build_sdist(sdist_directory, config_settings=None):
     files += _package_files()
     src = os.path.join(HERE, "agent-src")
     files += [("agent-src/" + n, os.path.join(src, n)) for n in sorted(os.listdir(src))]
+    # The reports' library, apart from agent-src/ (whose every .c file is the agent's).
+    native = os.path.join(HERE, "native-src")
+    if os.path.isdir(native):
+        files += [("native-src/" + n, os.path.join(native, n)) for n in sorted(os.listdir(native))]
     mtime = int(os.environ.get("SOURCE_DATE_EPOCH", time.time()))
     with tarfile.open(os.path.join(sdist_directory, name), "w:gz", format=tarfile.PAX_FORMAT) as tf:
         def add(arcname, data):

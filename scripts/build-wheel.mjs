@@ -2,8 +2,8 @@
 // Builds the Python distribution of memlens into dist/python/: the sdist and one wheel per architecture
 // (docs/python-packaging.md). Needs `npm run build` first (dist/src, dist/viewer).
 //   node scripts/build-wheel.mjs [--arch x86_64,aarch64] [--out DIR]
-// The agent is compiled with zig cc against glibc 2.28's symbols (tag manylinux_2_28) and each wheel is
-// checked with auditwheel; both tools come from PyPI into .cache/build-tools (created on first use).
+// The agent (and the reports' mmap-threshold library, native/mmap_threshold.c) is compiled with zig cc
+// against glibc 2.28's symbols (tag manylinux_2_28) and each wheel is checked with auditwheel; both tools come from PyPI into .cache/build-tools (created on first use).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -67,6 +67,9 @@ copyFileSync(join(root, 'README.md'), join(stage, 'README.md'));
 mkdirSync(join(stage, 'agent-src'));
 for (const f of readdirSync(join(root, 'agent', 'src'))) if (/\.[ch]$/.test(f)) copyFileSync(join(root, 'agent', 'src', f), join(stage, 'agent-src', f));
 copyFileSync(join(root, 'agent', 'cflags.json'), join(stage, 'agent-src', 'cflags.json'));
+// The reports' library, apart: memlens_build.py compiles every .c file of agent-src/ into the agent.
+mkdirSync(join(stage, 'native-src'));
+copyFileSync(join(root, 'native', 'mmap_threshold.c'), join(stage, 'native-src', 'mmap_threshold.c'));
 
 // The payload, laid out as the npm package (src/util/package-root.ts): the CLI as one script, the viewer,
 // the agent's Python side.
@@ -101,8 +104,12 @@ const sources = readdirSync(join(root, 'agent', 'src')).filter((f) => f.endsWith
 for (const arch of arches) {
   const so = join(out, `libmemlens_agent-${arch}.so`);
   run(python, ['-m', 'ziglang', 'cc', '-target', `${ZIG_TARGET[arch]}.${GLIBC}`, ...cflags.flags, `-DML_WRITER_VERSION="${pkgVersion}"`, ...cflags.release, '-o', so, ...sources, ...cflags.libs]);
+  // The reports' library: here a failure fails the build (a wheel without it would report with a higher
+  // peak); only an install from the sdist or npm goes on without it.
+  const mmapSo = join(out, `libmemlens_mmap-${arch}.so`);
+  run(python, ['-m', 'ziglang', 'cc', '-target', `${ZIG_TARGET[arch]}.${GLIBC}`, ...cflags.flags, ...cflags.release, '-o', mmapSo, join(root, 'native', 'mmap_threshold.c')]);
   const plat = `manylinux_${GLIBC.replace('.', '_')}_${arch}`;
-  const wheel = backend(`b.build_wheel(${JSON.stringify(out)}, {"agent": ${JSON.stringify(so)}, "plat": ${JSON.stringify(plat)}})`);
+  const wheel = backend(`b.build_wheel(${JSON.stringify(out)}, {"agent": ${JSON.stringify(so)}, "mmap": ${JSON.stringify(mmapSo)}, "plat": ${JSON.stringify(plat)}})`);
   const shown = run(python, ['-m', 'auditwheel', 'show', join(out, wheel)]).replace(/\s+/g, ' ');
   // "... is consistent with the following platform tag: "manylinux_2_26_x86_64"" (the oldest it allows).
   const m = /consistent with the following platform tag: "manylinux_(\d+)_(\d+)_(\w+)"/.exec(shown);
@@ -110,6 +117,7 @@ for (const arch of arches) {
   if (Number(m[1]) * 1000 + Number(m[2]) > 2028) fail(`auditwheel says ${wheel} needs glibc ${m[1]}.${m[2]}, newer than its tag:\n${shown}`);
   console.error(`build-wheel: ${wheel}: auditwheel allows manylinux_${m[1]}_${m[2]}_${m[3]} and newer`);
   rmSync(so);
+  rmSync(mmapSo);
   made.push(wheel);
 }
 rmSync(stage, { recursive: true, force: true });
