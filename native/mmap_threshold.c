@@ -13,11 +13,11 @@
 __attribute__((visibility("default"))) void *napi_register_module_v1(void *env, void *exports);
 
 void *napi_register_module_v1(void *env, void *exports) {
-  (void)env;
-  // Setting either threshold turns glibc's raising of both off. The trim threshold goes back to glibc's
-  // default (128 KiB), as with MALLOC_MMAP_THRESHOLD_ in node's environment: here glibc may have raised it
-  // already (to twice the largest mapped chunk freed while node started, its bundle and code cache).
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  mallopt(M_TRIM_THRESHOLD, 128 << 10);
-  return exports;
+    (void)env;
+    // Setting either threshold turns glibc's raising of both off. The trim threshold goes back to glibc's
+    // default (128 KiB), as with MALLOC_MMAP_THRESHOLD_ in node's environment: here glibc may have raised it
+    // already (to twice the largest mapped chunk freed while node started, its bundle and code cache).
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 10);
+    return exports;
 }
