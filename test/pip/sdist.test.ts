@@ -3,7 +3,7 @@
 // test hands pip the sdist itself: that is what pip falls back to where no wheel matches.) And an
 // installation whose agent is missing: the API and the CLI each say so in one line.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -39,6 +39,8 @@ test('pip install of the sdist builds the agent with the local compiler; a missi
   const site = sh(venv.python, ['-c', 'import memlens, os; print(os.path.dirname(memlens.__file__))']).stdout.trim();
   const distInfo = readdirSync(join(site, '..')).find((d) => /^memlens-.*\.dist-info$/.test(d)) ?? '';
   assert.match(readFileSync(join(site, '..', distInfo, 'WHEEL'), 'utf8'), /^Tag: py3-none-linux_x86_64$/m, 'a local build is not tagged manylinux');
+  // The reports' mmap-threshold library is compiled beside the agent (mmap-library.test.ts: when it cannot be).
+  assert.ok(existsSync(join(site, '_payload', 'agent', 'build', 'libmemlens_mmap.so')), 'the reports’ library is built');
   const env = envWithoutNode(work, venv.bin);
   const capture = join(work, 'sdist.mlens');
   const run = sh('memlens', ['run', '-q', '-o', capture, join(REPO_ROOT, 'test', 'pip', 'programs', 'known_alloc.py')], { env, cwd: work });
