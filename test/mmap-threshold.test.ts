@@ -141,8 +141,13 @@ test('the program memlens run starts sees nothing of it: no MALLOC_* or GLIBC_TU
 });
 
 // The package's install step (scripts/build-agent.mjs) in a copy of what it reads: a compiler that fails on
-// the library alone leaves the install successful, the agent built, and one line on stderr.
+// the library alone leaves the install successful, the agent built, and one line on stderr. The npm package
+// carries the source that step compiles (package.json "files").
 test('npm install: a failure to build the library is said on stderr and does not fail the install', () => {
+  const pack = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO_ROOT, encoding: 'utf8' });
+  assert.equal(pack.status, 0, pack.stderr);
+  const packed = (JSON.parse(pack.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
+  assert.ok(packed.includes('native/mmap_threshold.c'), 'npm pack ships the source');
   const root = join(work, 'install');
   for (const part of ['scripts/build-agent.mjs', 'package.json', 'agent/src', 'agent/cflags.json', 'native']) cpSync(join(REPO_ROOT, part), join(root, part), { recursive: true });
   const cc = join(work, 'cc-no-mmap');
