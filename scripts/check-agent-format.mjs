@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Checks that the agent's C code (agent/src, agent/test) is formatted as .clang-format says; with --fix,
+// Checks that memlens's C code (agent/src, agent/test, native: the reports' mmap-threshold library) is formatted as .clang-format says; with --fix,
 // formats it. test/agent/format.test.ts runs the check. Made with clang-format 14 (Debian 12's; the test
 // environment installs it): another version may format a few constructs differently.
 // Usage: node scripts/check-agent-format.mjs [--fix] [FILE...]   (default: every agent C file)
@@ -15,7 +15,7 @@ const named = args.filter((a) => !a.startsWith('--'));
 const files =
   named.length > 0
     ? named
-    : [join(root, 'agent', 'src'), join(root, 'agent', 'test')].flatMap((dir) =>
+    : [join(root, 'agent', 'src'), join(root, 'agent', 'test'), join(root, 'native')].flatMap((dir) =>
         readdirSync(dir)
           .filter((f) => /\.[ch]$/.test(f))
           .sort()
