@@ -72,7 +72,10 @@ test('the top lines and modules equal those of the stacks, ties and sums in the 
   for (let seed = 1; seed <= 40; seed++) {
     for (const events of [30, 400, 3000]) {
       const model = randomModel(seed, events, seed % 4 === 0, seed % 2 === 1);
-      for (const filter of [{ showInternal: false, showImports: false }, { showInternal: true, showImports: true }]) {
+      for (const filter of [
+        { showInternal: false, showImports: false },
+        { showInternal: true, showImports: true },
+      ]) {
         for (const top of [1, 3, 5, 50]) {
           const s = statistics(model, { top, filter });
           const want = viaStacks(model, filter, top) as Record<string, { bytes: number; count: number }[]>;

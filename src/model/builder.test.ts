@@ -313,7 +313,7 @@ test('finish() gives up what only the read needs (the site index, peak marks), c
   }
 });
 
-test('finish() gives up the replay\'s live tables once the totals are made, and the model is the same', () => {
+test("finish() gives up the replay's live tables once the totals are made, and the model is the same", () => {
   const stream = randomStream(11, { events: 20_000 });
   const a = new ModelBuilder({ lineResolver: (_code, instr) => instr });
   replay(stream, a);
