@@ -312,3 +312,23 @@ test('finish() gives up what only the read needs (the site index, peak marks), c
     assert.deepEqual(perSite(m, bytes, count), perSite(whole, bytes, count), bytes);
   }
 });
+
+test("finish() gives up the replay's live tables once the totals are made, and the model is the same", () => {
+  const stream = randomStream(11, { events: 20_000 });
+  const a = new ModelBuilder({ lineResolver: (_code, instr) => instr });
+  replay(stream, a);
+  const before = a.current();
+  const figures = (m: CaptureModel): unknown[] => [m.endHeap, m.endLiveCount, m.maxHeap, m.allocations, m.frees, Array.from(m.sites.columns.liveBytes.array).slice(0, m.sites.size)];
+  const want = figures(before);
+  const live = (b: ModelBuilder): { byteLength: number; size: number }[] => {
+    const r = (b as unknown as { replay: { live: { byteLength: number; size: number }; tracked: { byteLength: number; size: number } } }).replay;
+    return [r.live, r.tracked];
+  };
+  assert.ok(live(a)[0]!.size > 0, 'allocations live at the end');
+  const model = a.finish();
+  assert.deepEqual(figures(model), want);
+  for (const t of live(a)) {
+    assert.equal(t.size, 0);
+    assert.ok(t.byteLength <= 16 * 16, `${t.byteLength}`);
+  }
+});

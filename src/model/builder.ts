@@ -57,8 +57,12 @@ export interface BuildOptions {
 const MARKER_TRACKING_STARTED = MARKER_KINDS.indexOf('tracking-started');
 const MARKER_ATTACHED = MARKER_KINDS.indexOf('attached');
 
-/** endOfRead() collects at once when it gave up this much (a capture of few sites gives up less: no collection). */
-const END_COLLECT_FROM_BYTES = 16 << 20;
+/**
+ * endOfRead() collects at once when it gave up this much (a capture of few sites and few live allocations gives up
+ * less: no collection). 2 MiB, not 16 (round twenty-six): numpy_mix gives up ~5 MiB (its live table 3 MiB of it),
+ * which otherwise stayed beneath the frames being made, `stats`' peak then.
+ */
+const END_COLLECT_FROM_BYTES = 2 << 20;
 
 // Before the header arrives (a capture cut inside it): version 0 says no header was read.
 const EMPTY_HEADER: CaptureHeader = { ...EMPTY_FILE_HEADER, version: 0, minReaderVersion: 0 };
@@ -296,13 +300,14 @@ export class ModelBuilder implements CaptureVisitor {
 
   /**
    * What only the read needs is given up before the model's frames are made: the site table's index and peak
-   * marks (SiteTable.seal()), the resolver's node index and `nodeSite` (StackResolver.endOfRead()). call_sites
+   * marks (SiteTable.seal()), the resolver's node index and `nodeSite` (StackResolver.endOfRead()), the replay's
+   * live tables (HeapReplay.endOfRead(): what is live at the end is in the site columns by now). call_sites
    * (~2.6 M sites, 3.26 M nodes): ~100 MiB, collected at once when that many, so that the frames (26 MiB) and a
    * report's work after the read take their place rather than adding to them (docs/benchmarks.md, round
    * twenty-three).
    */
   private endOfRead(): void {
-    const bytes = this.sites.seal() + this.stacks.endOfRead();
+    const bytes = this.sites.seal() + this.stacks.endOfRead() + this.replay.endOfRead();
     if (bytes >= END_COLLECT_FROM_BYTES) collectNow();
   }
 

@@ -202,6 +202,17 @@ export class HeapReplay {
     return this.heapBytes;
   }
 
+  /**
+   * The read is over (ModelBuilder.finish(), after totals()): the live and tracked tables are given up. What is
+   * live at the end is in the site columns; the tables (numpy_mix: 2^18 slots, 3 MiB resident of a reserved
+   * mapping) would otherwise stay until the report's first collection, beneath the frames being made
+   * (docs/benchmarks.md, round twenty-six). Returns their bytes.
+   */
+  endOfRead(): number {
+    if (this.pending !== 0) this.flushFrees();
+    return this.live.giveUp() + this.tracked.giveUp();
+  }
+
   /** Applies the frees held back (see `freeRun`): the builder calls this before any record but an event. */
   settle(): void {
     if (this.pending !== 0) this.flushFrees();

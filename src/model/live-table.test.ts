@@ -411,3 +411,22 @@ test('removeMany() removes only its first n addresses, whatever the arrays hold 
     assert.equal(bulk.size, one.size);
   }
 });
+
+test('giveUp() lets go of the arrays, returns their bytes, and leaves an empty table that works', () => {
+  const t = new LiveTable(16);
+  for (let i = 1; i <= 300_000; i++) t.insert(i * 8 * (i % 7 === 0 ? 2 ** 20 : 1), i % 5000, (i % 300_000) as SiteId, i);
+  t.insert(12345, 10, 1 as SiteId, 0); // odd: not a multiple of 8
+  const bytes = t.byteLength;
+  assert.ok(bytes >= 300_000 * 8, `${bytes}`);
+  assert.equal(t.giveUp(), bytes);
+  assert.equal(t.size, 0);
+  assert.ok(t.byteLength <= 16 * 16, `${t.byteLength}`);
+  // No array of the table's old size is left in it.
+  for (const v of Object.values(t)) if (ArrayBuffer.isView(v)) assert.ok(v.byteLength <= 1024, `an array of ${v.byteLength} bytes kept`);
+  assert.equal(t.has(8), false);
+  t.insert(8, 100, 3 as SiteId, 7);
+  assert.equal(t.has(8), true);
+  assert.equal(t.remove(8), true);
+  assert.equal(t.removedSize, 100);
+  assert.equal(t.removedSite, 3);
+});

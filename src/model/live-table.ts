@@ -373,6 +373,23 @@ export class LiveTable {
     this.linesRead = lines & 1; // kept (a small integer): a load whose value nothing reads could be left out
   }
 
+  /**
+   * The read is over (HeapReplay.endOfRead()): the table's arrays given up, the table left empty (16 slots, as
+   * usable as a new one). Returns the bytes of the slots that were in use. Only at the end: the fields written
+   * here are the hot path's, and optimized code that read them as constants is thrown away.
+   */
+  giveUp(): number {
+    const bytes = this.byteLength;
+    [this.words, this.indexes] = newArrays(16, this.indexes !== undefined);
+    if (this.sites !== undefined) this.sites = new Uint32Array(16);
+    this.mask = 15;
+    this.count = 0;
+    this.bigSizes.clear();
+    this.besideIndexes.clear();
+    this.odd.clear();
+    return bytes;
+  }
+
   /** Calls `fn` for every live allocation (order unspecified). */
   forEach(fn: (address: number, size: number, site: SiteId) => void): void {
     const slots = this.mask + 1;
