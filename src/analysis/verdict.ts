@@ -235,8 +235,8 @@ function verdictOf(model: CaptureModel, facts: ForensicFacts | undefined, option
     const liveN = atEnd.sites.columns.liveCount.array;
     const sites: SiteAmount[] = [];
     for (let site = 0 as SiteId; site < model.sites.size; site++) {
-      const b = live[site]! - (base.baseBytes[site] ?? 0);
-      const c = liveN[site]! - (base.baseCount[site] ?? 0);
+      const b = live[site]! - base.baseBytes.get(site);
+      const c = liveN[site]! - base.baseCount.get(site);
       if (b !== 0 || c !== 0) sites.push({ site, bytes: b, count: c });
     }
     const set: AllocationSet = { kind: 'total', totalBytes: sites.reduce((a, x) => a + x.bytes, 0), totalCount: sites.reduce((a, x) => a + x.count, 0), sites };
