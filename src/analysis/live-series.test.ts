@@ -200,5 +200,5 @@ test('LiveSeries and RecentGrowth on one SiteMarks: the runs and baselines each 
   const [g, gOwn] = recent.map((x) => x.finish());
   assert.deepEqual(g, gOwn);
   assert.equal(g!.fromNs, 70 * 1e7);
-  for (let site = 0; site < sites; site++) assert.equal(g!.baseBytes[site] ?? 0, atSnapshot[69]![site], `site ${site}`);
+  for (let site = 0; site < sites; site++) assert.equal(g!.baseBytes.get(site), atSnapshot[69]![site], `site ${site}`);
 });

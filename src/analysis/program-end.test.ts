@@ -11,7 +11,9 @@ import { MARKER_KINDS } from '../capture/format.js';
 import { describeEndMoment } from './ending.js';
 import { gcReport } from './gc.js';
 import { leaks } from './leaks.js';
-import { programEndOf } from './program-end.js';
+import { findings } from './findings/index.js';
+import { COLLECT_FROM_BYTES, collectNow, collectionsForced, outgrown } from '../util/outgrown.js';
+import { modelAtProgramEnd, programEndOf } from './program-end.js';
 
 const PROGRAM_END = MARKER_KINDS.indexOf('program-end');
 const keep: FrameSpec[] = [MAIN, ['main', 10], ['load_partition', 7]];
@@ -65,6 +67,24 @@ describe("the program's end", () => {
       describeEndMoment(verdict.ending, false),
       /^at the program's end \(3\.005 s\): after its code, threads and exit handlers, with the script's module-level names released as at the interpreter's teardown/,
     );
+  });
+
+  test('the findings judge the model at the end they are given: the verdict makes it once, for the last seconds and for them', () => {
+    const { model, facts, verdict } = analyze(accumulatedToTheEnd('released'));
+    const atEnd = modelAtProgramEnd(model, facts.series, programEndOf(model));
+    assert.deepEqual(findings(model, facts, { atEnd }), findings(model, facts));
+    assert.deepEqual(verdict.findings, findings(model, facts));
+    // Given the model after memlens's release (nothing live at its end), no accumulation: they read what they are given.
+    assert.ok(!kinds(findings(model, facts, { atEnd: model })).includes('accumulation'));
+  });
+
+  test("what the findings made for every site is collected before they return (the summary's stacks come next)", () => {
+    const { model, facts } = analyze(accumulatedToTheEnd('released'));
+    collectNow(); // nothing pending
+    outgrown(COLLECT_FROM_BYTES - 1);
+    const before = collectionsForced();
+    findings(model, facts);
+    assert.equal(collectionsForced(), before + 1);
   });
 
   test('the same program in an older capture (no marker): the same finding, everything live at the end, said as such', () => {

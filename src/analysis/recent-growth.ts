@@ -23,9 +23,10 @@
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
-import { OnDemandColumn, type ReadonlyCountArray, type ReadonlyFloat64Array, SiteColumn, grownTo, newInt32Array } from '../model/site-table.js';
+import { type ReadonlyCountArray, type ReadonlyFloat64Array, SiteColumn, grownTo, newInt32Array } from '../model/site-table.js';
 import { RECENT_DIRTY, RECENT_HELD, SiteMarks } from './live-series.js';
 import { TickPacker, TickReader } from './tick-pack.js';
+import { type ReadonlySiteValues, SitePages } from './site-pages.js';
 
 export interface RecentGrowthResult {
   /** The length of the window asked for, ns. */
@@ -35,9 +36,9 @@ export interface RecentGrowthResult {
   readonly fromNs: number | undefined;
   /** The last snapshot (or checkpoint): the end of the window; undefined when there is none. */
   readonly toNs: number | undefined;
-  /** Per site, bytes and count live at the baseline (indexes past the end: 0). */
-  readonly baseBytes: Float64Array;
-  readonly baseCount: Float64Array;
+  /** Per site, bytes and count live at the baseline (0 for a site never listed). */
+  readonly baseBytes: ReadonlySiteValues;
+  readonly baseCount: ReadonlySiteValues;
   /** The tracked heap at the baseline (0 at the start). */
   readonly baseHeap: number;
   /**
@@ -59,8 +60,8 @@ export interface RecentGrowthResult {
 export interface WindowBase {
   /** When the baseline was taken; undefined: the start of the capture. */
   readonly fromNs: number | undefined;
-  readonly baseBytes: Float64Array;
-  readonly baseCount: Float64Array;
+  readonly baseBytes: ReadonlySiteValues;
+  readonly baseCount: ReadonlySiteValues;
   readonly baseHeap: number;
 }
 
@@ -101,9 +102,13 @@ export class RecentGrowth implements ReplayObserver {
    * told), so change() only marks the site. Undefined: this keeps its own (unit tests).
    */
   private shared: { readonly bytes: { readonly array: ReadonlyFloat64Array }; readonly count: { readonly array: ReadonlyCountArray } } | undefined;
-  private readonly baseBytes = new SiteColumn(1024);
-  private readonly baseCount = new SiteColumn(1024);
-  /** Sites below this have room in the columns above and in `marks`. */
+  /**
+   * The baseline: pages (site-pages.ts) rather than columns of every site, as it holds the sites live at one
+   * moment that a tick listed, a few of the capture's (it was 64 MiB of columns on call_sites for 8.7 k sites).
+   */
+  private readonly baseBytes = new SitePages();
+  private readonly baseCount = new SitePages();
+  /** Sites below this have room in `marks` (and in the own live columns when they are kept). */
   private room = 0;
   /**
    * The sites changed since the last tick, `nDirty` of them, in an array kept from tick to tick (live-series.ts);
@@ -132,11 +137,12 @@ export class RecentGrowth implements ReplayObserver {
   // the folds run at every snapshot). Only a fold at a snapshot with no change since the previous one saves
   // (at one with a change, changeSeen() would drop the saves at once), so these grow only in a quiet end:
   // 20 bytes a site that a program busy to its end never writes (call_sites at 5 %: columns of 2 M sites,
-  // 40 MiB; docs/benchmarks.md, round nineteen).
+  // 40 MiB; docs/benchmarks.md, round nineteen); in pages (site-pages.ts) since call_sites, whose end is quiet
+  // (the program's end, then memlens's release), grew them to columns of 4 M sites for 6.2 k saves (round twenty-six).
   private changeNumber = 1;
-  private savedAt = new Int32Array(0);
-  private readonly savedBytes = new OnDemandColumn(0);
-  private readonly savedCount = new OnDemandColumn(0);
+  private readonly savedAt = new SitePages();
+  private readonly savedBytes = new SitePages();
+  private readonly savedCount = new SitePages();
   private savedSites: number[] = [];
 
   // Aggregated captures: checkpoint entries by location key.
@@ -146,7 +152,7 @@ export class RecentGrowth implements ReplayObserver {
   private cpResolved = false;
   /** The entries cpBase held at the last change, for the keys the folds have overwritten since (null: none). */
   private readonly cpOverwritten = new Map<string, CheckpointEntry | null>();
-  private cpChangeBase: { readonly bytes: Float64Array; readonly count: Float64Array } | undefined;
+  private cpChangeBase: { readonly bytes: SitePages; readonly count: SitePages } | undefined;
 
   /** `marks`: shared with LiveSeries (forensics.ts); default: its own. */
   constructor(
@@ -265,8 +271,8 @@ export class RecentGrowth implements ReplayObserver {
     for (const e of this.cpBase.values()) {
       const site = siteOf(e);
       if (site >= this.room) this.grow(site + 1);
-      this.baseBytes.array[site] = this.baseBytes.array[site]! + e.liveBytes;
-      this.baseCount.array[site] = this.baseCount.array[site]! + e.liveCount;
+      this.baseBytes.add(site, e.liveBytes);
+      this.baseCount.add(site, e.liveCount);
     }
     if (this.cpOverwritten.size > 0) {
       // The baseline at the last change: cpBase with the entries folded since taken back.
@@ -275,24 +281,17 @@ export class RecentGrowth implements ReplayObserver {
         if (e === null) then.delete(key);
         else then.set(key, e);
       }
-      const bytes = new Float64Array(this.baseBytes.array.length);
-      const count = new Float64Array(this.baseBytes.array.length);
+      // Every key of `then` is in cpBase (which only gains keys): its site was resolved above.
+      const bytes = new SitePages();
+      const count = new SitePages();
       for (const e of then.values()) {
         const site = siteOf(e);
-        if (site >= bytes.length) continue; // every key of `then` is in cpBase or was: resolved above
-        bytes[site] = bytes[site]! + e.liveBytes;
-        count[site] = count[site]! + e.liveCount;
+        bytes.add(site, e.liveBytes);
+        count.add(site, e.liveCount);
       }
       this.cpChangeBase = { bytes, count };
     }
     this.cpResolved = true;
-  }
-
-  /** Room for sites below `n` (at least) in the saved columns, all three as long. */
-  private growSaved(n: number): void {
-    this.savedAt = grownTo(this.savedAt, n, newInt32Array);
-    this.savedBytes.ensure(this.savedAt.length);
-    this.savedCount.ensure(this.savedAt.length);
   }
 
   /** Bytes held by the ticks not folded yet, and by any folded ones still held (for tests). */
@@ -304,8 +303,8 @@ export class RecentGrowth implements ReplayObserver {
 
   /** Bytes held by the per-site columns (for tests and the memory figures in benchmarks). */
   get byteLength(): number {
-    const cols = [this.liveBytes, this.liveCount, this.baseBytes, this.baseCount, this.savedBytes, this.savedCount];
-    return cols.reduce((n, c) => n + c.byteLength, 0) + this.marks.array.byteLength + this.savedAt.byteLength;
+    const cols = [this.liveBytes, this.liveCount, this.baseBytes, this.baseCount, this.savedAt, this.savedBytes, this.savedCount];
+    return cols.reduce((n, c) => n + c.byteLength, 0) + this.marks.array.byteLength;
   }
 
   finish(): RecentGrowthResult {
@@ -318,8 +317,8 @@ export class RecentGrowth implements ReplayObserver {
       lastNs: this.lastNs,
       fromNs: this.baseNs,
       toNs: this.lastSnapshotNs,
-      baseBytes: this.baseBytes.array,
-      baseCount: this.baseCount.array,
+      baseBytes: this.baseBytes,
+      baseCount: this.baseCount,
       baseHeap: this.baseHeap,
       lastChangeNs: this.lastChangeNs,
       changedAfterLast: this.changed,
@@ -332,14 +331,14 @@ export class RecentGrowth implements ReplayObserver {
     const at = { fromNs: this.changeBaseNs, baseHeap: this.changeBaseHeap };
     if (this.cpResolved) {
       const b = this.cpChangeBase;
-      return { ...at, baseBytes: b?.bytes ?? this.baseBytes.array, baseCount: b?.count ?? this.baseCount.array };
+      return { ...at, baseBytes: b?.bytes ?? this.baseBytes, baseCount: b?.count ?? this.baseCount };
     }
-    if (this.savedSites.length === 0) return { ...at, baseBytes: this.baseBytes.array, baseCount: this.baseCount.array };
-    const baseBytes = this.baseBytes.array.slice();
-    const baseCount = this.baseCount.array.slice();
+    if (this.savedSites.length === 0) return { ...at, baseBytes: this.baseBytes, baseCount: this.baseCount };
+    const baseBytes = this.baseBytes.clone();
+    const baseCount = this.baseCount.clone();
     for (const site of this.savedSites) {
-      baseBytes[site] = this.savedBytes.array[site]!;
-      baseCount[site] = this.savedCount.array[site]!;
+      baseBytes.set(site, this.savedBytes.get(site));
+      baseCount.set(site, this.savedCount.get(site));
     }
     return { ...at, baseBytes, baseCount };
   }
@@ -375,15 +374,14 @@ export class RecentGrowth implements ReplayObserver {
 
   /** The baseline of `s` becomes (bytes, count); `keep`: the value it had is saved (see fold). */
   private foldSite(s: number, bytes: number, count: number, keep: boolean): void {
-    if (keep && s >= this.savedAt.length) this.growSaved(s + 1);
-    if (keep && this.savedAt[s] !== this.changeNumber) {
-      this.savedAt[s] = this.changeNumber;
-      this.savedBytes.array[s] = this.baseBytes.array[s]!;
-      this.savedCount.array[s] = this.baseCount.array[s]!;
+    if (keep && this.savedAt.get(s) !== this.changeNumber) {
+      this.savedAt.set(s, this.changeNumber);
+      this.savedBytes.set(s, this.baseBytes.get(s));
+      this.savedCount.set(s, this.baseCount.get(s));
       this.savedSites.push(s);
     }
-    this.baseBytes.array[s] = bytes;
-    this.baseCount.array[s] = count;
+    this.baseBytes.set(s, bytes);
+    this.baseCount.set(s, count);
   }
 
   private foldCheckpoints(untilNs: number): void {
@@ -412,11 +410,9 @@ export class RecentGrowth implements ReplayObserver {
       this.liveBytes.ensure(n);
       this.liveCount.ensure(n);
     }
-    this.baseBytes.ensure(n);
-    this.baseCount.ensure(n);
     this.marks.ensure(n);
     // The columns double (SiteColumn, grownTo): grown again only past the smallest of them.
-    let room = Math.min(this.baseBytes.array.length, this.baseCount.array.length, this.marks.array.length);
+    let room = this.marks.array.length;
     if (this.shared === undefined) room = Math.min(room, this.liveBytes.array.length, this.liveCount.array.length);
     this.room = room;
   }

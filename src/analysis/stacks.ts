@@ -45,21 +45,25 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
   // every node was 38.5 MiB on call_sites at 5 % of its size (1.47 M nodes), made for a set of a few sites
   // too (the GC's frees, the peak of a capture whose peak holds little), twice in every report (gc.ts).
   const trie = new TupleInterner(2, Math.min(1 << 22, frames.pyNodeCount + 1 + 1024, (set.columns?.site.length ?? set.sites.length) * 4 + 1024));
-  const pathOfNode = new Int32Array(frames.pyNodeCount + 1).fill(-1); // Python node → path (0: empty)
-  pathOfNode[NO_PY_NODE] = 0;
+  // Python node → 1 + its path (0: not met yet; path 0 is the empty one). Not filled with -1 for "not met": the
+  // array is one slot per node of the capture (12.4 MiB on call_sites), and a fill writes every page of it where
+  // the zeros of a fresh array are pages never touched, so only the nodes the set's sites climb through cost
+  // memory (the GC's frees, the recent growth: a few of the capture's nodes).
+  const pathOfNode = new Int32Array(frames.pyNodeCount + 1);
+  pathOfNode[NO_PY_NODE] = 1;
   const climb: PyNodeId1[] = [];
   const pythonPath = (node: PyNodeId1): number => {
     let n = node;
-    while (pathOfNode[n]! < 0) {
+    while (pathOfNode[n] === 0) {
       climb.push(n);
       n = frames.pyParentOf(n);
     }
-    let path = pathOfNode[n]!;
+    let path = pathOfNode[n]! - 1;
     while (climb.length > 0) {
       const m = climb.pop()!;
       const f = frames.pyFrameOf(m);
       if (frames.visible(f, filter)) path = trie.intern(path, f) + 1;
-      pathOfNode[m] = path;
+      pathOfNode[m] = path + 1;
     }
     return path;
   };

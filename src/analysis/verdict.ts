@@ -23,6 +23,7 @@ import { memoryLimitOf } from './memory-limit.js';
 import { type LineRow, ownLines } from './locations.js';
 import { type StackAmount, stacksOf } from './stacks.js';
 import { type StallBeforeKill, stallBeforeKill } from './stall-before-kill.js';
+import { outgrown } from '../util/outgrown.js';
 import { type LateLoad, lateLoads } from './verdict-loads.js';
 
 const NEAR_OOM = MARKER_KINDS.indexOf('near-oom');
@@ -167,6 +168,17 @@ export interface VerdictOptions {
 }
 
 export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, options: VerdictOptions = {}): Verdict {
+  const v = verdictOf(model, facts, options);
+  // What it made for every site (the model at the program's end: 16 bytes a site, 40 MiB on call_sites; the
+  // findings' index of candidate lines; the stacks' node tables) is garbage now, and old enough to wait for a
+  // full collection that a report seldom gets before it ends: the report goes on to make the growth since the
+  // start beside it (docs/benchmarks.md, round twenty-six). A few milliseconds, once a report, when that much was made.
+  outgrown(20 * model.sites.size + 8 * model.frames.pyNodeCount);
+  return v;
+}
+
+/** verdict() but the collection after it: what this makes and does not return is unreachable once it returns. */
+function verdictOf(model: CaptureModel, facts: ForensicFacts | undefined, options: VerdictOptions): Verdict {
   const filter = options.filter ?? DEFAULT_FRAME_FILTER;
   const rows = options.rows ?? 5;
   const s = model.snapshots;
@@ -203,6 +215,11 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
   const nearOom = lastMarker(NEAR_OOM);
   const pressure = lastMarker(MEMORY_PRESSURE);
 
+  // The model as it stood at the program's end (program-end.ts), for the last seconds and for the findings:
+  // made once (its two columns of every site were made twice, 40 MiB each time on call_sites). Not read by the
+  // closure below (sinceStart), which keeps this function's variables it reads as long as the verdict lives.
+  const atEnd = facts?.stoppedAt === undefined ? model : modelAtProgramEnd(model, facts.series, ending.programEnd);
+
   // Made on first use: the flame graph's verdict panel shows the recent growth when there is one and never asks
   // for this (leaks() and growthView() over every site: 40-70 ms on a capture of millions of sites).
   let sinceStart: GrowthView | undefined;
@@ -214,13 +231,12 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
     const stall = stallBeforeKill(model, ending, r);
     const base = stall !== undefined && r.beforeLastChange !== undefined ? r.beforeLastChange : r;
     // The last seconds of the program, up to its end (program-end.ts): memlens's release after it is not growth.
-    const atEnd = facts.stoppedAt === undefined ? model : modelAtProgramEnd(model, facts.series, ending.programEnd);
     const live = atEnd.sites.columns.liveBytes.array;
     const liveN = atEnd.sites.columns.liveCount.array;
     const sites: SiteAmount[] = [];
     for (let site = 0 as SiteId; site < model.sites.size; site++) {
-      const b = live[site]! - (base.baseBytes[site] ?? 0);
-      const c = liveN[site]! - (base.baseCount[site] ?? 0);
+      const b = live[site]! - base.baseBytes.get(site);
+      const c = liveN[site]! - base.baseCount.get(site);
       if (b !== 0 || c !== 0) sites.push({ site, bytes: b, count: c });
     }
     const set: AllocationSet = { kind: 'total', totalBytes: sites.reduce((a, x) => a + x.bytes, 0), totalCount: sites.reduce((a, x) => a + x.count, 0), sites };
@@ -257,7 +273,7 @@ export function verdict(model: CaptureModel, facts: ForensicFacts | undefined, o
     forks: model.forks.length,
     census: census.census,
     censusError: census.error,
-    findings: findings(model, facts, { filter, gc, census: census.census ?? null }),
+    findings: findings(model, facts, { filter, gc, census: census.census ?? null, atEnd }),
     notLookedFor: findingsNotLookedFor(model),
     cannotTell,
   };

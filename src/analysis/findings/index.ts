@@ -30,6 +30,7 @@ import { type HugeAllocationFinding, hugeAllocation } from './huge-allocation.js
 import { type LargeObjectsKeptFinding, largeObjectsKept } from './large-objects-kept.js';
 import { type ProcessChurnFinding, processChurn } from './process-churn.js';
 import { type ThreadFinding, threadFindings } from './thread-churn.js';
+import { outgrown } from '../../util/outgrown.js';
 
 export type { FindingCommon } from './finding.js';
 export { EVIDENCE_ROWS, MIN_FINDING_BYTES, MIN_FINDING_SHARE } from './finding.js';
@@ -66,13 +67,32 @@ export interface FindingsOptions {
   readonly gc?: GcReport | undefined;
   /** The capture's census, when the caller has read it already (null: it has none). */
   readonly census?: CaptureCensus | null | undefined;
+  /**
+   * The model at the program's end (program-end.ts modelAtProgramEnd of the capture, facts.series and its
+   * program end), when the caller made it already: its two columns of every site are 16 bytes a site (40 MiB on
+   * call_sites), and the verdict, which needs it for the last seconds too, made it twice.
+   */
+  readonly atEnd?: CaptureModel | undefined;
 }
 
 /** The findings of a capture, largest memory first, then the ones about counts. */
 export function findings(capture: CaptureModel, facts: ForensicFacts | undefined, options: FindingsOptions = {}): Finding[] {
+  const out = detectAll(capture, facts, options);
+  // What the detectors made for every site (the model at the program's end, 16 bytes a site; the candidate
+  // lines' index, 4; the GC report's stacks, 4 a Python node) is garbage now, and old enough to wait for a full
+  // collection, which a report seldom gets before it ends: the summary's stacks were made beside it, up to
+  // ~57 MiB more at its peak on call_sites (docs/benchmarks.md, round twenty-six). A collection here, once a
+  // report (a few milliseconds: the heap is small, the arrays' contents are not scanned), when that much was made.
+  // Given the model at the program's end, the caller holds the most of it and collects after (verdict.ts).
+  if (options.atEnd === undefined) outgrown((facts?.stoppedAt !== undefined ? 20 : 4) * capture.sites.size + 4 * capture.frames.pyNodeCount);
+  return out;
+}
+
+/** findings() but the collection after it: what the detectors made is unreachable once this returns. */
+function detectAll(capture: CaptureModel, facts: ForensicFacts | undefined, options: FindingsOptions): Finding[] {
   // The detectors judge the program as it stood at its end (program-end.ts): what memlens released after it
   // (the script's module-level names) was still the program's.
-  const model = facts?.stoppedAt === undefined ? capture : modelAtProgramEnd(capture, facts.series, programEndOf(capture));
+  const model = facts?.stoppedAt === undefined ? capture : (options.atEnd ?? modelAtProgramEnd(capture, facts.series, programEndOf(capture)));
   const filter = options.filter ?? DEFAULT_FRAME_FILTER;
   let gc = options.gc;
   // undefined: not read yet; null: read, the capture has none.
