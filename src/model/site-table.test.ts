@@ -218,3 +218,33 @@ test('the count columns in Int32 keep their values and their type as the table g
   assert.deepEqual([table.columns.totalCount.array[99], table.columns.liveCount.array[9999]], [297, 9999]);
   assert.ok(table.columns.totalBytes.array instanceof Float64Array);
 });
+
+test("a site's thread and allocator share one entry when they fit, other pairs keep their own: keys stay distinct and read back", () => {
+  const k = new SiteKeys(16);
+  // Around the packing's limits (thread 2^23, allocator 256), negative allocators, and pairs whose packed values
+  // would collide if the wide ones were packed too (thread 1, allocator 256 against thread 2, allocator 0).
+  const threads = [0, 1, 2, 5, (1 << 23) - 1, 1 << 23, (1 << 23) + 1, 0x7fffffff];
+  const allocators = [-3, -1, 0, 1, 15, 255, 256, 257, 1000, 0x7fffffff];
+  const keys: [number, number, number, number][] = [];
+  for (const py of [1, 7]) for (const th of threads) for (const al of allocators) keys.push([py, 2, th, al]);
+  keys.forEach((key, i) => assert.equal(k.intern(...key), i, `new ${key.join(',')}`));
+  keys.forEach((key, i) => {
+    assert.equal(k.intern(...key), i, `again ${key.join(',')}`);
+    assert.deepEqual([0, 1, 2, 3].map((c) => k.get(i, c)), key);
+  });
+  assert.equal(k.count, keys.length);
+  // The index made again (seal()'s dropIndex(), then rebuildIndex()) finds the same ids.
+  k.dropIndex();
+  k.rebuildIndex();
+  keys.forEach((key, i) => assert.equal(k.intern(...key), i, `after the rebuild ${key.join(',')}`));
+  // A copy keeps the wide pairs.
+  const copy = new SiteKeys(16, k);
+  keys.forEach((key, i) => assert.deepEqual([0, 1, 2, 3].map((c) => copy.get(i, c)), key));
+  assert.equal(copy.intern(1, 2, 1 << 23, 256), k.intern(1, 2, 1 << 23, 256));
+});
+
+test('the keys take 12 bytes a site (the thread and the allocator in one entry)', () => {
+  const k = new SiteKeys(16);
+  for (let i = 0; i < 4096; i++) k.intern(i, 0, i & 3, 1);
+  assert.equal(k.byteLength - k.indexBytes, 4096 * 12);
+});

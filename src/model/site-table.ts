@@ -3,7 +3,7 @@
 // id, so memory grows with the number of distinct sites, never with the number of events.
 
 import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
-import { hash4, NO_TAGS, overLoad, slotTag, TAG_ID_BITS } from './tuple-interner.js';
+import { hashTriple, NO_TAGS, overLoad, slotTag, TAG_ID_BITS, TupleInterner } from './tuple-interner.js';
 
 /** A Float64Array its holder may read but not write (the model's columns, shared with the builder). */
 export type ReadonlyFloat64Array = Readonly<Omit<Float64Array, 'copyWithin' | 'fill' | 'reverse' | 'set' | 'sort' | 'subarray'>>;
@@ -202,15 +202,19 @@ export interface ReadonlySiteTable {
  * The sites' keys (Python node, native node, thread, allocator), interned into dense ids: a TupleInterner
  * of arity 4 in Int32Array rather than Float64Array, every component being below 2^31 (node ids count
  * nodes; thread indexes and allocators are small). 16 bytes a site rather than 32: call_sites at 5 % of
- * its size has 1.18 M sites, keys of 2 M, 32 MiB less (docs/benchmarks.md, round eighteen). A copy of
+ * its size has 1.18 M sites, keys of 2 M, 32 MiB less (docs/benchmarks.md, round eighteen). Since round
+ * twenty-six 12 bytes: the thread and the allocator share an entry (ALLOCATOR_LIMIT). A copy of
  * TupleInterner's code rather than an option of it: one array type per class keeps its hot loop's
  * element reads monomorphic. Exported for its tests only.
  */
 export class SiteKeys {
+  /** Three entries a site: Python node, native node, and the thread and allocator in one (ALLOCATOR_LIMIT). */
   private values: Int32Array;
   private slots: Int32Array;
   private mask: number;
   count = 0;
+  /** The (thread, allocator) pairs that do not fit in one entry (ALLOCATOR_LIMIT): their entry is -1 - their id here. */
+  private wide: TupleInterner;
   /** Where a slot's tag starts, above its id's bits (NO_TAGS once the ids outgrew them), and the id's bits: as PyNodeInterner's. */
   private tagShift: number;
   private idMask: number;
@@ -224,6 +228,7 @@ export class SiteKeys {
     if (from !== undefined) {
       this.values = from.values.slice();
       this.slots = from.slots.slice();
+      this.wide = from.wide.clone();
       this.mask = from.mask;
       this.count = from.count;
       this.room = from.room;
@@ -238,15 +243,16 @@ export class SiteKeys {
     while (cap < initialCapacity * 2) cap *= 2;
     this.slots = new Int32Array(cap).fill(-1);
     this.mask = cap - 1;
-    this.values = new Int32Array(Math.max(16, initialCapacity) * 4);
+    this.values = new Int32Array(Math.max(16, initialCapacity) * 3);
+    this.wide = new TupleInterner(2, 16);
     this.tagShift = Math.min(idBits, TAG_ID_BITS);
     this.idMask = (1 << this.tagShift) - 1;
   }
 
   /** Room for `n` sites: doubling, or the room at once past roomFrom (SiteTable's constructor). */
   private growValues(n: number): void {
-    const sites = n > this.roomFrom && this.room >= n ? this.room : (this.values.length / 4) * 2;
-    const grown = new Int32Array(sites * 4);
+    const sites = n > this.roomFrom && this.room >= n ? this.room : (this.values.length / 3) * 2;
+    const grown = new Int32Array(sites * 3);
     grown.set(this.values);
     this.values = grown;
   }
@@ -255,13 +261,14 @@ export class SiteKeys {
    * The index is kept up to 4/5 full (overLoad(), as PyNodeInterner's; was 1/2): call_sites' 2.6 M sites in 2^22
    * slots (16 MiB) rather than 2^23 (32 MiB), held through the whole read, whose end is summary's and verdict's
    * peak (docs/benchmarks.md, round twenty-four). A slot holds 5 bits of its key's hash above the id (slotTag()),
-   * so a probe reads the keys (a cache miss each, in 16 bytes a site) only of the slots whose tag matches: the
+   * so a probe reads the keys (a cache miss each, in 12 bytes a site) only of the slots whose tag matches: the
    * longer chains of a fuller index cost adjacent slot reads, not key reads.
    */
   intern(a: number, b: number, c: number, d: number): number {
     if (!(a <= 0x7fffffff && b <= 0x7fffffff && c <= 0x7fffffff && d <= 0x7fffffff)) throw new RangeError(`site key (${a}, ${b}, ${c}, ${d}) past 2^31`);
     const values = this.values;
-    const h = hash4(a, b, c, d);
+    const t = c < THREAD_LIMIT && d >= 0 && d < ALLOCATOR_LIMIT ? c * ALLOCATOR_LIMIT + d : -1 - this.wide.intern(c, d);
+    const h = hashTriple(a, b, t);
     const idMask = this.idMask;
     const tag = slotTag(h, this.tagShift);
     const slots = this.slots;
@@ -271,26 +278,29 @@ export class SiteKeys {
       const s = slots[slot]!;
       if (s === -1) break;
       if ((s & ~idMask) === tag) {
-        const base = (s & idMask) * 4;
-        if (values[base] === a && values[base + 1] === b && values[base + 2] === c && values[base + 3] === d) return s & idMask;
+        const base = (s & idMask) * 3;
+        if (values[base] === a && values[base + 1] === b && values[base + 2] === t) return s & idMask;
       }
       slot = (slot + 1) & mask;
     }
     const id = this.count++;
-    if ((id + 1) * 4 > this.values.length) this.growValues(id + 1);
-    const base = id * 4;
+    if ((id + 1) * 3 > this.values.length) this.growValues(id + 1);
+    const base = id * 3;
     this.values[base] = a;
     this.values[base + 1] = b;
-    this.values[base + 2] = c;
-    this.values[base + 3] = d;
+    this.values[base + 2] = t;
     slots[slot] = id | tag;
     // At idMask + 1 ids the next one needs more bits: no tags from here.
     if (overLoad(this.count, mask + 1) || this.count === idMask + 1) this.rehash(mask + 1);
     return id;
   }
 
+  /** Component `k` of site `id`'s key: 0 Python node, 1 native node, 2 thread, 3 allocator. */
   get(id: number, k: number): number {
-    return this.values[id * 4 + k]!;
+    if (k < 2) return this.values[id * 3 + k]!;
+    const t = this.values[id * 3 + 2]!;
+    if (t < 0) return this.wide.get(-1 - t, k - 2);
+    return k === 2 ? Math.floor(t / ALLOCATOR_LIMIT) : t % ALLOCATOR_LIMIT;
   }
 
   get byteLength(): number {
@@ -341,8 +351,8 @@ export class SiteKeys {
     const buckets = cap >>> shift;
     starts.fill(0, 0, buckets + 1);
     for (let id = 0; id < n; id++) {
-      const base = id * 4;
-      const home = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!) & mask;
+      const base = id * 3;
+      const home = hashTriple(values[base]!, values[base + 1]!, values[base + 2]!) & mask;
       const b = (home >>> shift) + 1;
       starts[b] = starts[b]! + 1;
     }
@@ -350,8 +360,8 @@ export class SiteKeys {
     this.slots = NO_SLOTS; // the old index is garbage from here (no more than one index and the scratch at once)
     const scratch = new Int32Array(n * 2);
     for (let id = 0; id < n; id++) {
-      const base = id * 4;
-      const h = hash4(values[base]!, values[base + 1]!, values[base + 2]!, values[base + 3]!);
+      const base = id * 3;
+      const h = hashTriple(values[base]!, values[base + 1]!, values[base + 2]!);
       const home = h & mask;
       const b = home >>> shift;
       const at = starts[b]! * 2;
@@ -369,6 +379,16 @@ export class SiteKeys {
     this.mask = mask;
   }
 }
+
+/**
+ * A site's thread and allocator in one Int32 entry, thread * ALLOCATOR_LIMIT + allocator, when the thread is below
+ * THREAD_LIMIT and the allocator below ALLOCATOR_LIMIT (every capture seen: a few threads, allocators below 16);
+ * other pairs go to SiteKeys' `wide` table and their entry is -1 - their id there, so each pair has one entry and
+ * the keys stay distinct. 12 bytes a site rather than 16: call_sites' 2.62 M sites, 10 MiB less through the read,
+ * whose plateau is summary's and verdict's peak (docs/benchmarks.md, round twenty-six).
+ */
+const ALLOCATOR_LIMIT = 256;
+const THREAD_LIMIT = 1 << 23;
 
 /** A dropped index (SiteKeys.dropIndex()): a typed array still, so that the slots' field keeps one type for V8. */
 const NO_SLOTS = new Int32Array(0);
