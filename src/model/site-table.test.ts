@@ -230,7 +230,10 @@ test("a site's thread and allocator share one entry when they fit, other pairs k
   keys.forEach((key, i) => assert.equal(k.intern(...key), i, `new ${key.join(',')}`));
   keys.forEach((key, i) => {
     assert.equal(k.intern(...key), i, `again ${key.join(',')}`);
-    assert.deepEqual([0, 1, 2, 3].map((c) => k.get(i, c)), key);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((c) => k.get(i, c)),
+      key,
+    );
   });
   assert.equal(k.count, keys.length);
   // The index made again (seal()'s dropIndex(), then rebuildIndex()) finds the same ids.
@@ -239,7 +242,12 @@ test("a site's thread and allocator share one entry when they fit, other pairs k
   keys.forEach((key, i) => assert.equal(k.intern(...key), i, `after the rebuild ${key.join(',')}`));
   // A copy keeps the wide pairs.
   const copy = new SiteKeys(16, k);
-  keys.forEach((key, i) => assert.deepEqual([0, 1, 2, 3].map((c) => copy.get(i, c)), key));
+  keys.forEach((key, i) =>
+    assert.deepEqual(
+      [0, 1, 2, 3].map((c) => copy.get(i, c)),
+      key,
+    ),
+  );
   assert.equal(copy.intern(1, 2, 1 << 23, 256), k.intern(1, 2, 1 << 23, 256));
 });
 
