@@ -221,9 +221,9 @@ test('the count columns in Int32 keep their values and their type as the table g
 
 test("a site's thread and allocator share one entry when they fit, other pairs keep their own: keys stay distinct and read back", () => {
   const k = new SiteKeys(16);
-  // Around the packing's limits (thread 2^23, allocator 256), negative allocators, and pairs whose packed values
+  // Around the packing's limits (thread 2^23, allocator 256), negative threads and allocators, and pairs whose packed values
   // would collide if the wide ones were packed too (thread 1, allocator 256 against thread 2, allocator 0).
-  const threads = [0, 1, 2, 5, (1 << 23) - 1, 1 << 23, (1 << 23) + 1, 0x7fffffff];
+  const threads = [-2, -1, 0, 1, 2, 5, (1 << 23) - 1, 1 << 23, (1 << 23) + 1, 0x7fffffff];
   const allocators = [-3, -1, 0, 1, 15, 255, 256, 257, 1000, 0x7fffffff];
   const keys: [number, number, number, number][] = [];
   for (const py of [1, 7]) for (const th of threads) for (const al of allocators) keys.push([py, 2, th, al]);
