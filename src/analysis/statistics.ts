@@ -2,10 +2,9 @@
 // Aggregated captures give all of it but the size histogram (they keep no individual sizes).
 
 import { ALLOCATORS } from '../capture/format.js';
-import { DEFAULT_FRAME_FILTER, type FrameFilter } from '../model/frames.js';
+import { DEFAULT_FRAME_FILTER, type FrameFilter, moduleOfFrame } from '../model/frames.js';
 import type { CaptureModel } from '../model/model.js';
 import { type FrameId, NO_PY_NODE, type PyNodeId1, type SiteId } from '../model/ids.js';
-import { topLevelPackage } from '../model/frame-kinds.js';
 import { TupleInterner } from '../model/tuple-interner.js';
 import { allAllocations } from './allocation-set.js';
 import { timeOfSeq } from './high-water-mark.js';
@@ -276,7 +275,7 @@ function topRows(model: CaptureModel, filter: FrameFilter, top: number): TopRows
   };
   // A frame's say in moduleOfStack(): -2 not looked at yet, -1 none (native or stdlib: the walk goes on), else the
   // number of its top-level package in `moduleNames`.
-  const moduleOfFrame = new Int32Array(nFrames).fill(-2);
+  const moduleNumberOfFrame = new Int32Array(nFrames).fill(-2);
   const moduleByName = new Map<string, number>();
   const moduleNames: string[] = [];
   const nameNumber = (name: string): number => {
@@ -315,11 +314,11 @@ function topRows(model: CaptureModel, filter: FrameFilter, top: number): TopRows
     let name = root;
     for (let p = path; p > 0; p = trie.get(p - 1, 0)) {
       const id = trie.get(p - 1, 1) as FrameId;
-      let m = moduleOfFrame[id]!;
+      let m = moduleNumberOfFrame[id]!;
       if (m === -2) {
-        const f = frames.frame(id);
-        m = f.native || f.moduleType === 'stdlib' ? -1 : nameNumber(topLevelPackage(f.module));
-        moduleOfFrame[id] = m;
+        const module = moduleOfFrame(frames.frame(id));
+        m = module === undefined ? -1 : nameNumber(module);
+        moduleNumberOfFrame[id] = m;
       }
       if (m >= 0) {
         name = m;

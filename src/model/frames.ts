@@ -145,13 +145,21 @@ export class FrameTable implements ReadonlyFrameTable {
   moduleOfStack(stack: WalkableStack): string {
     let name = '<root>';
     stack.walk((id) => {
-      const f = this.frame(id);
-      if (f.native || f.moduleType === 'stdlib') return false;
-      name = topLevelPackage(f.module);
+      const m = moduleOfFrame(this.frame(id));
+      if (m === undefined) return false;
+      name = m;
       return true;
     });
     return name;
   }
+}
+
+/**
+ * A frame's say in moduleOfStack() (the stack's module is its innermost frame's that has one): its top-level
+ * package, or undefined for a native or standard-library frame, which the walk passes over.
+ */
+export function moduleOfFrame(f: Frame): string | undefined {
+  return f.native || f.moduleType === 'stdlib' ? undefined : topLevelPackage(f.module);
 }
 
 /** Label of a frame for text reports: `func (file:line)`. */
