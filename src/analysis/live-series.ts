@@ -298,13 +298,14 @@ export class LiveSeries implements ReplayObserver {
         if (start < k) this.runs.push(site, start, k, rb, rc);
       }
       if (b !== 0 || c !== 0) {
-        const s = slot >= 0 ? slot : open.insert(site);
+        const s = slot >= 0 ? slot : open.insertAbsent(site);
         open.setValue(s, RUN_START, k);
         open.setValue(s, RUN_BYTES, b);
         open.setValue(s, RUN_COUNT, c);
         marks[site] = m | SERIES_HELD;
       } else {
-        open.remove(site);
+        // Back at 0 from a run not at 0 (a run at 0 that stays there was passed over above): it has a slot.
+        open.removeAt(slot);
         marks[site] = m & ~SERIES_HELD;
       }
     }

@@ -65,7 +65,11 @@ export class SiteHash implements ReadonlySiteValues {
   /** The slot of `site`, made with its values at 0 if it has none. Slots move when the table grows. */
   insert(site: number): number {
     const found = this.find(site);
-    if (found >= 0) return found;
+    return found >= 0 ? found : this.insertAbsent(site);
+  }
+
+  /** insert() of a site known to have no slot (LiveSeries knows it from its marks): one probe less. */
+  insertAbsent(site: number): number {
     if ((this.n + 1) * 2 > this.keys.length) this.resize(this.keys.length * 2);
     const keys = this.keys;
     const mask = keys.length - 1;
@@ -78,8 +82,13 @@ export class SiteHash implements ReadonlySiteValues {
 
   /** `site` leaves the table (its values read 0 after). Other slots may move. */
   remove(site: number): void {
-    let i = this.find(site);
-    if (i < 0) return;
+    const slot = this.find(site);
+    if (slot >= 0) this.removeAt(slot);
+  }
+
+  /** remove() of the site in `slot` (from find()). */
+  removeAt(slot: number): void {
+    let i = slot;
     const keys = this.keys;
     const vals = this.vals;
     const w = this.width;
@@ -148,7 +157,8 @@ export class SiteHash implements ReadonlySiteValues {
     const w = this.width;
     this.keys = new Int32Array(slots).fill(EMPTY);
     this.vals = new Float64Array(slots * w);
-    this.shift = 32 - Math.log2(slots);
+    // An integer, as the constructor's (a float here would change the field's representation: a deopt).
+    this.shift = Math.clz32(slots) + 1;
     const mask = slots - 1;
     for (let s = 0; s < oldKeys.length; s++) {
       const k = oldKeys[s]!;
