@@ -7,9 +7,8 @@ import type { CheckpointEntry } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import { prng } from '../../test/support/prng.js';
 import type { ReplayContext } from '../model/replay-observer.js';
-import { groupSeries, Int32Column, LiveSeries, type LiveSeriesResult, SiteMarks } from './live-series.js';
+import { groupSeries, LiveSeries, type LiveSeriesResult, SiteMarks } from './live-series.js';
 import { RecentGrowth } from './recent-growth.js';
-import { allocateInSharedColumns } from '../../test/support/shared-live-columns.js';
 
 /** The value of `site` at the end of tick k, read back from the runs. */
 function valueAt(r: LiveSeriesResult, site: number, k: number): [number, number] {
@@ -110,34 +109,40 @@ test('an aggregated capture: ticks at checkpoints, from their entries (the later
   );
 });
 
-test("with the replay's live columns shared, a site costs 13 bytes: no own live columns, the tick and the open run's values in 4 bytes each, the flag in 1", () => {
-  // call_sites at 5 % of its size has 1.18 M sites: 48 bytes a site there was 96 MiB (docs/benchmarks.md, round eighteen).
+test("with the replay's live columns shared, a site costs its mark byte: the open run's tick and values only for a site whose run is not at 0", () => {
+  // call_sites: 2.62 M sites, 571 held at the end; three columns of every site were 48 MiB (docs/benchmarks.md, round twenty-seven).
   const sites = 100_000;
+  const held = 100;
   const s = new LiveSeries();
-  allocateInSharedColumns(s, sites, 8);
-  s.snapshot(sites + 1, 10);
-  const capacity = 131_072; // doubling from 1,024
-  assert.ok(s.byteLength <= capacity * 13 + 2 * 1024 * 8, `${s.byteLength} bytes`);
+  const shared = { liveBytes: { array: new Float64Array(sites) }, liveCount: { array: new Float64Array(sites) } };
+  s.begin({ sites: { columns: shared } } as unknown as ReplayContext);
+  // Every site allocates in the first tick, all but `held` of them free it in that tick (as call_sites does).
+  const change = (site: number, seq: number, bytes: number, count: number): void => {
+    shared.liveBytes.array[site] = shared.liveBytes.array[site]! + bytes;
+    shared.liveCount.array[site] = shared.liveCount.array[site]! + count;
+    s.change(site as SiteId, seq, bytes, count);
+  };
+  for (let site = 0; site < sites; site++) {
+    change(site, 2 * site + 1, 8, 1);
+    if (site % (sites / held) !== 0) change(site, 2 * site + 2, -8, -1);
+  }
+  s.snapshot(2 * sites + 1, 10);
+  // Then the held ones free theirs too, but one.
+  for (let site = 0; site < sites; site += sites / held) if (site !== 1000) change(site, 2 * sites + 2 + site, -8, -1);
+  s.snapshot(3 * sites + 2, 20);
+  const capacity = 131_072; // the marks, doubling from 1,024
+  assert.ok(s.byteLength <= capacity + 2 * 1024 * 8 + 4 * held * 28, `${s.byteLength} bytes`);
   const r = s.finish();
-  assert.equal(r.site.length, sites);
-  assert.deepEqual(valueAt(r, 99_999, 0), [8, 1]);
+  // The runs closed at the second tick in the order the tick listed them, then the one still open.
+  const closed = Array.from({ length: held }, (_, i) => i * (sites / held)).filter((site) => site !== 1000);
+  assert.deepEqual([...r.site], [...closed, 1000]);
+  assert.deepEqual(valueAt(r, 99_000, 0), [8, 1]);
+  assert.deepEqual(valueAt(r, 99_000, 1), [0, 0]);
+  assert.deepEqual(valueAt(r, 99_999, 0), [0, 0]);
+  assert.deepEqual(valueAt(r, 1000, 1), [8, 1]);
 });
 
-test('the open runs keep values past 32 bits exactly (Int32Column keeps them in its map)', () => {
-  const c = new Int32Column();
-  c.ensure(10);
-  const values = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31) + 1, -(2 ** 31), 2 ** 31, 2 ** 40 + 5, -(2 ** 45), 0.5];
-  values.forEach((v, i) => c.set(i, v));
-  assert.deepEqual(
-    values.map((_, i) => c.get(i)),
-    values,
-  );
-  // A site back to a narrow value leaves the map.
-  c.set(7, 12);
-  assert.equal(c.get(7), 12);
-  c.set(7, 2 ** 33);
-  assert.equal(c.get(7), 2 ** 33);
-
+test('the open runs keep values past 32 bits exactly', () => {
   // Through the series: a site whose live bytes pass 2^32 and come back.
   const s = new LiveSeries();
   s.change(0 as SiteId, 1, 2 ** 33, 1);
