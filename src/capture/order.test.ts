@@ -504,16 +504,15 @@ test('a release of several streams: once the straight stream is done, the one wi
   // the columns stood still (deliver() counts one before passing it on).
   const straight = new Map<number, number>();
   let heldSeen = 0;
-  let o: SeqOrderer | undefined;
   class ByStream extends FrameCollector {
     override frame(stream: number, id: number, parent: number, codeId: number, instr: number): void {
-      if (o!.framesHeld === heldSeen) straight.set(stream, (straight.get(stream) ?? 0) + 1);
-      heldSeen = o!.framesHeld;
+      if (o.framesHeld === heldSeen) straight.set(stream, (straight.get(stream) ?? 0) + 1);
+      heldSeen = o.framesHeld;
       super.frame(stream, id, parent, codeId, instr);
     }
   }
   const f = new ByStream();
-  o = new SeqOrderer(f);
+  const o = new SeqOrderer(f);
   decodeCapture(bytes, o);
   o.end();
   assert.deepEqual(f.c.items, naiveOrder(fileOrder(bytes)));
