@@ -345,6 +345,11 @@ export class SeqOrderer implements CaptureVisitor {
       this.down.frame!(stream, id, parent, codeId, instr);
       return;
     }
+    this.frameKeyed(stream, id, parent, codeId, instr);
+  }
+
+  /** frame() past its fast path: raised, then passed on or held in the columns. */
+  private frameKeyed(stream: number, id: number, parent: number, codeId: number, instr: number): void {
     if (this.mode === SKIP && this.skipped()) return;
     this.raise(stream, -Infinity, 0);
     if (this.mode === STRAIGHT && this.straight()) {
