@@ -522,3 +522,31 @@ test('a release of several streams: once the straight stream is done, the one wi
   assert.ok(second >= 250 && second < 400, `${second} of thread 2's 400 FRAMEs straight through`);
   assert.ok(third > 0 && third < 100, `${third} of thread 3's 100 FRAMEs straight through`);
 });
+
+test("a FRAME that opens the straight stream's next block, its key tied with a column record's, waits for it (frame()'s fast path)", () => {
+  // Thread 1 (the most bytes: straight) ends a block with a GC record of seq 40, key (40, 0); thread 2's block,
+  // later in the file, holds a marker of seq 40, key (40, 0) too, in the columns; thread 1's next block opens
+  // with a FRAME, raised to (40, 0) and later in the file than the marker: it comes after it. Its key equals the
+  // smallest column record's, so frame()'s fast path (a key strictly before it) must not take it.
+  const w = new CaptureWriter({ header: { writerName: 'test' } });
+  let seq = 0;
+  for (let i = 0; i < 30; i++) w.alloc(1, ++seq, 0x1000 + 16 * i, 16, 0, 0, 0);
+  w.meta({ type: 'gc', stream: 1, seq: 40, timeNs: 1, generation: 0, collected: 0, uncollectable: 0, durationNs: 0, startSeq: 30 });
+  w.flush(1);
+  w.meta({ type: 'marker', stream: 2, seq: 40, timeNs: 2, kind: 5, label: 'tie' });
+  w.flush(2);
+  const f = w.frame(1, 0, 7, 3);
+  for (let i = 0; i < 30; i++) w.alloc(1, 40 + i, 0x2000 + 16 * i, 16, 0, f, 0);
+  w.flush(1);
+  w.barrier(100);
+  const bytes = w.finish();
+  const fc = new FrameCollector();
+  const o = new SeqOrderer(fc);
+  decodeCapture(bytes, o);
+  o.end();
+  const expected = naiveOrder(fileOrder(bytes));
+  const at = (items: readonly Item[], type: string): number => items.findIndex((i) => i.type === type);
+  assert.ok(at(expected, 'marker') < at(expected, 'frame'));
+  assert.deepEqual(fc.c.items, expected);
+  assert.equal(o.framesHeld, 0); // it went straight, after the marker was released before it
+});
