@@ -207,3 +207,69 @@ test('LiveSeries and RecentGrowth on one SiteMarks: the runs and baselines each 
   assert.equal(g!.fromNs, 70 * 1e7);
   for (let site = 0; site < sites; site++) assert.equal(g!.baseBytes.get(site), atSnapshot[69]![site], `site ${site}`);
 });
+
+test('the dense case: 200 k sites held at once cost about what columns of every site cost, with the runs of the same replay on spread sites (a table)', () => {
+  // A recursive parser's tree: every node from a stack of its own, all alive. The table of held sites costs
+  // 56 to 112 bytes a held site, the columns 13 a site (site-hash.ts; docs/benchmarks.md, round twenty-seven).
+  const sites = 200_000;
+  /** The same replay with site × SPREAD for site: far apart, the table is the smaller layout there. */
+  const SPREAD = 16;
+  const play = (spread: number): { result: LiveSeriesResult; most: number; atSnapshot: Float64Array[] } => {
+    const s = new LiveSeries({ maxTicks: 8 });
+    const bytes = new Float64Array(sites * spread);
+    const count = new Float64Array(sites * spread);
+    s.begin({ sites: { columns: { liveBytes: { array: bytes }, liveCount: { array: count } } } } as unknown as ReplayContext);
+    const draw = prng(27); // the same draws in both plays
+    let seq = 0;
+    const change = (site: number, b: number, c: number): void => {
+      const at = site * spread;
+      bytes[at] = bytes[at]! + b;
+      count[at] = count[at]! + c;
+      s.change(at as SiteId, ++seq, b, c);
+    };
+    let most = 0;
+    const atSnapshot: Float64Array[] = [];
+    for (let t = 1; t <= 20; t++) {
+      if (t <= 2) {
+        // Half the sites allocate in each of the first two ticks: all 200 k are held at the end of the second.
+        for (let site = (t - 1) * (sites / 2); site < (t * sites) / 2; site++) change(site, 8 + (site % 50), 1);
+      } else {
+        for (let i = 0; i < 30_000; i++) {
+          const site = Math.floor(draw() * sites);
+          const at = site * spread;
+          if (draw() < 0.2) change(site, -bytes[at]!, -count[at]!);
+          else if (site % 10_007 === 0)
+            change(site, 2 ** 33, 1); // past 32 bits: kept exactly
+          else change(site, 16, 1);
+        }
+      }
+      s.snapshot(seq, t * 1e6);
+      most = Math.max(most, s.byteLength);
+      const now = new Float64Array(sites);
+      for (let site = 0; site < sites; site++) now[site] = bytes[site * spread]!;
+      atSnapshot.push(now);
+    }
+    return { result: s.finish(), most, atSnapshot };
+  };
+  const dense = play(1);
+  const spread = play(SPREAD);
+  // Columns of every site (main before round twenty-seven): three of 4 bytes a site and the mark byte, for
+  // 2^18 sites (doubling from 1,024), and the unused own live columns' first 1,024 sites. The table was 14.7 MB.
+  const columns = 2 ** 18 * 13 + 2 * 1024 * 8;
+  assert.ok(dense.most <= 1.1 * columns, `${dense.most} bytes at most, columns ${columns}`);
+  assert.ok(spread.most > 2 * columns, `the spread sites' table: ${spread.most} bytes`);
+  // The same runs, site for site.
+  const r = dense.result;
+  const q = spread.result;
+  assert.deepEqual(
+    [...q.site].map((site) => site / SPREAD),
+    [...r.site],
+  );
+  assert.deepEqual({ ...q, site: null }, { ...r, site: null });
+  // And each tick's values are the replay's at its snapshot.
+  const ticks = r.tickEnd.length;
+  const values = Array.from({ length: ticks }, () => new Float64Array(sites));
+  for (let i = 0; i < r.site.length; i++) for (let k = r.start[i]!; k < r.end[i]!; k++) values[k]![r.site[i]!] = r.bytes[i]!;
+  r.tickEnd.forEach((end, k) => assert.deepEqual(values[k], dense.atSnapshot[end / 1e6 - 1], `tick ${k}`));
+  assert.ok(r.bytes.some((b) => b > 2 ** 32));
+});

@@ -184,3 +184,41 @@ test('blocks allocated and freed inside their tick take no bytes in the ticks', 
   g.snapshot(seq, 42 * 50e6);
   assert.ok(g.ticksByteLength > 0 && g.ticksByteLength < 8, `${g.ticksByteLength} bytes`);
 });
+
+test('the dense case: 200 k sites in the baseline and saved cost about what pages of every site cost, with the baselines of a plain replay', () => {
+  // A recursive parser's tree (every node from a stack of its own, all alive): a table of 12-byte slots, two
+  // to four a site, for each of the five values (baseline bytes and count, saved bytes, count and stamp),
+  // where 512-site pages of Float64 were 8 bytes a site (site-hash.ts; docs/benchmarks.md, round twenty-seven).
+  const sites = 200_000;
+  const bytes = new Float64Array(sites);
+  const count = new Float64Array(sites);
+  const g = new RecentGrowth(5e9);
+  g.begin({ sites: { columns: { liveBytes: { array: bytes }, liveCount: { array: count } } } } as unknown as ReplayContext);
+  const atSnapshot: Float64Array[] = [];
+  let most = 0;
+  for (let t = 1; t <= 20; t++) {
+    if (t <= 10) {
+      for (let site = 0; site < sites; site++) {
+        // A third of the sites go back to 0 in each tick (a different third each time), the others grow.
+        const b = (site + t) % 3 === 0 ? -bytes[site]! : 8 * t;
+        const c = (site + t) % 3 === 0 ? -count[site]! : 1;
+        bytes[site] = bytes[site]! + b;
+        count[site] = count[site]! + c;
+        g.change(site as SiteId, t, b, c);
+      }
+    }
+    g.snapshot(t * sites, t * 1e9); // quiet from 11 s: the folds save what they overwrite
+    most = Math.max(most, g.byteLength);
+    atSnapshot.push(bytes.slice());
+  }
+  const pages = 2 ** 18 * (1 + 5 * 8) + 2 * 1024 * 8; // the marks, five values a site, the unused own columns' first 1,024 sites
+  assert.ok(most <= 1.1 * pages, `${most} bytes at most, pages ${pages}`);
+  const r = g.finish();
+  assert.deepEqual([r.fromNs, r.lastChangeNs, r.beforeLastChange?.fromNs], [15e9, 10e9, 5e9]);
+  const baseAt = (from: number): Float64Array => atSnapshot[from / 1e9 - 1]!;
+  for (let site = 0; site < sites; site++) {
+    assert.equal(r.baseBytes.get(site), baseAt(15e9)[site], `site ${site}`);
+    assert.equal(r.beforeLastChange!.baseBytes.get(site), baseAt(5e9)[site], `site ${site} before the last change`);
+  }
+  assert.equal(r.baseCount.get(1), 2); // back to 0 at 8 s, then 9 s and 10 s
+});
