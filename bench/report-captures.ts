@@ -35,7 +35,8 @@ export interface Workload {
 
 // Events (allocations + frees, `memlens stats`) of the captures at these sizes, CPython 3.11.7 of the bench
 // venv: accumulate 50.09 M, rolling_window 49.65 M, churn 50.64 M, threads 50.57 M, call_sites 50.06 M,
-// numpy_mix 49.99 M (docs/benchmarks.md, round seventeen, "Report workloads of six shapes").
+// numpy_mix 49.99 M (docs/benchmarks.md, round seventeen, "Report workloads of six shapes"); tree (round
+// twenty-eight) is the exception, below.
 export const WORKLOADS: readonly Workload[] = [
   { name: 'accumulate', size: 3_850_000, shape: 'accumulation: ~4.8 M allocations live at the peak' },
   { name: 'rolling_window', size: 4_100_000, shape: 'rolling window: ~530 k allocations live, replaced many times' },
@@ -43,6 +44,8 @@ export const WORKLOADS: readonly Workload[] = [
   { name: 'threads', size: 2_880_000, shape: '32 threads churning at once' },
   { name: 'call_sites', size: 148_000, shape: '400 generated functions, stacks 20-60 deep' },
   { name: 'numpy_mix', size: 1_230_000, shape: "numpy arrays (numpy's allocator) among Python objects" },
+  // ~8.4 M events, not 50 M: memray's summary of this size already takes ~5.7 GB (round twenty-eight).
+  { name: 'tree', size: 1_048_575, shape: 'the dense case: a recursive tree of ~1 M distinct stacks, freed at exit' },
 ];
 
 export type Tool = 'memlens' | 'memray';
