@@ -74,6 +74,45 @@ export function siteAmounts(model: CaptureModel, kind: SetKind, bytesColumn: Sit
   };
 }
 
+/**
+ * The allocations live at the peak: siteAmounts() of the values at the peak, which are not columns of every site
+ * (the table's `peak`, site-peaks.ts) but come as the sites with something at the peak, in site order. The same
+ * sums in the same order and the same sort (its ties by site, the entries being in site order) as siteAmounts().
+ */
+export function peakAmounts(model: CaptureModel): AllocationSet {
+  const peak = model.sites.peak.nonzero(model.sites.size);
+  const n = peak.length;
+  let totalBytes = 0;
+  let totalCount = 0;
+  for (let i = 0; i < n; i++) {
+    totalBytes += peak.bytes[i]!;
+    totalCount += peak.count[i]!;
+  }
+  const bytes = peak.bytes;
+  const counts = peak.count;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => bytes[b]! - bytes[a]! || counts[b]! - counts[a]! || a - b);
+  const columns: SiteAmountColumns = { site: new Int32Array(n), bytes: new Float64Array(n), count: new Float64Array(n) };
+  for (let i = 0; i < n; i++) {
+    const k = order[i]!;
+    columns.site[i] = peak.site[k]!;
+    columns.bytes[i] = bytes[k]!;
+    columns.count[i] = counts[k]!;
+  }
+  let sites: SiteAmount[] | undefined;
+  return {
+    kind: 'peak',
+    totalBytes,
+    totalCount,
+    columns,
+    get sites(): readonly SiteAmount[] {
+      sites ??= Array.from(columns.site, (site, i) => ({ site: site as SiteId, bytes: columns.bytes[i]!, count: columns.count[i]! }));
+      return sites;
+    },
+  };
+}
+
 /** Every allocation made while tracking (totals per site). */
 export function allAllocations(model: CaptureModel): AllocationSet {
   return siteAmounts(model, 'total', 'totalBytes', 'totalCount');
