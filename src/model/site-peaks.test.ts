@@ -1,0 +1,112 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { HeapReplay } from './heap-replay.js';
+import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
+import { PeakSaves, SitePeaks } from './site-peaks.js';
+import { SiteTable } from './site-table.js';
+
+/** Marks `site` changed since the peak and saves its values, as the replay's hot path does. */
+function change(saves: PeakSaves, site: number, bytes: number, count: number): void {
+  const w = site >>> 5;
+  const bit = 1 << (site & 31);
+  if ((saves.bits[w]! & bit) !== 0) return;
+  saves.bits[w] = saves.bits[w]! | bit;
+  saves.save(site, bytes, count);
+}
+
+test('a site changed since the peak reads its saved values (0 if it held nothing), the others their live ones', () => {
+  const saves = new PeakSaves();
+  saves.ensureSites(100);
+  const liveBytes = Float64Array.from({ length: 100 }, (_, s) => s * 10);
+  const liveCount = Int32Array.from({ length: 100 }, (_, s) => s);
+  change(saves, 3, 300, 3);
+  change(saves, 3, 999, 9); // saved once: the first change after the peak
+  change(saves, 40, 0, 0); // held nothing at the peak
+  change(saves, 63, 7, 0); // bytes without a count (a mapping's piece) is something
+  const p = saves.peaks(100, liveBytes, liveCount);
+  assert.deepEqual(
+    [3, 40, 63, 5, 99].map((s) => [p.bytes(s as SiteId), p.count(s as SiteId)]),
+    [
+      [300, 3],
+      [0, 0],
+      [7, 0],
+      [50, 5],
+      [990, 99],
+    ],
+  );
+  // Only the sites that held something at the peak cost an entry of values; the others their id.
+  assert.deepEqual([saves.savedLength, saves.touchedLength], [2, 1]);
+  const nz = p.nonzero(100);
+  assert.deepEqual(Array.from(nz.site.subarray(0, 5)), [1, 2, 3, 4, 5]);
+  assert.equal(nz.length, 98); // every site but 0 (live 0) and 40 (nothing at the peak)
+  assert.ok(!Array.from(nz.site).includes(40));
+  assert.deepEqual([nz.bytes[2], nz.count[2], nz.bytes[nz.length - 1]], [300, 3, 990]);
+});
+
+test('a new peak clears every site changed since the one before: they read their live values again', () => {
+  const saves = new PeakSaves();
+  saves.ensureSites(5000);
+  const liveBytes = new Float64Array(5000).fill(8);
+  const liveCount = new Float64Array(5000).fill(1);
+  for (let s = 0; s < 5000; s += 3) change(saves, s, s % 2 === 0 ? 0 : 16, s % 2 === 0 ? 0 : 2); // both lists grow past their first room
+  saves.nextPeak();
+  assert.ok(saves.bits.every((w) => w === 0));
+  change(saves, 4998, 0, 0);
+  const p = saves.peaks(5000, liveBytes, liveCount);
+  assert.deepEqual([p.bytes(0 as SiteId), p.bytes(3 as SiteId), p.count(4998 as SiteId), p.bytes(4998 as SiteId)], [8, 8, 0, 0]);
+  assert.equal(p.nonzero(5000).length, 4999);
+});
+
+test('SitePeaks.none(): every site 0; a copy of the saves is not changed by the replay going on', () => {
+  const none = SitePeaks.none();
+  assert.deepEqual([none.bytes(0 as SiteId), none.count(12 as SiteId), none.nonzero(50).length], [0, 0, 0]);
+  const saves = new PeakSaves();
+  saves.ensureSites(64);
+  const live = new Float64Array(64);
+  change(saves, 33, 5, 1);
+  const p = saves.peaks(64, live, live);
+  saves.nextPeak();
+  change(saves, 33, 9, 2);
+  assert.deepEqual([p.bytes(33 as SiteId), p.count(33 as SiteId)], [5, 1]);
+});
+
+test('a replay of many sites, few of them live at the peak, keeps entries for those changed since the peak alone', () => {
+  // call_sites: 2.62 M sites, most not live at the peak; the peak columns and marks were 16 bytes a site through
+  // the read (docs/benchmarks.md, round twenty-seven).
+  const sites = new SiteTable();
+  const replay = new HeapReplay(sites, { observer: undefined, temporaryThreshold: undefined, window: undefined });
+  const n = 50_000;
+  let seq = 0;
+  const site = (k: number): SiteId => sites.intern((k + 1) as PyNodeId1, 0 as NativeNodeId1, 0 as ThreadIndex, 0);
+  // 50 000 sites, each an allocation freed at once; then the peak: 100 sites of 1 MB live; then 10 of them are
+  // freed and 1000 other sites allocate (below the peak).
+  for (let k = 0; k < n; k++) {
+    replay.eventAddress[0] = 0x1000 + k * 16;
+    replay.allocAt(site(k), 0 as ThreadIndex, seq++, 16 + k, 0); // each a new peak
+    replay.freeAt(seq++, 16 + k, 0);
+  }
+  for (let k = 0; k < 100; k++) {
+    replay.eventAddress[0] = 0x10_000_000 + k * 0x100_000;
+    replay.allocAt(site(k), 0 as ThreadIndex, seq++, 1 << 20, 0);
+  }
+  for (let k = 0; k < 10; k++) {
+    replay.eventAddress[0] = 0x10_000_000 + k * 0x100_000;
+    replay.freeAt(seq++, 1 << 20, 0);
+  }
+  for (let k = 100; k < 1100; k++) {
+    replay.eventAddress[0] = 0x1000 + k * 16;
+    replay.allocAt(site(k), 0 as ThreadIndex, seq++, 8, 0);
+  }
+  const saves = (replay as unknown as { saves: PeakSaves }).saves;
+  assert.deepEqual([saves.touchedLength, saves.savedLength], [1000, 10]);
+  // A bit a site, and the lists' room (1024 entries each: 20 KiB): far below 16 bytes a site of columns and marks.
+  assert.ok(saves.byteLength <= (65_536 / 32) * 4 + 1024 * 24, `${saves.byteLength} bytes`);
+  const totals = replay.totals(true, 0);
+  assert.equal(totals.peakHeap, 100 << 20);
+  const p = sites.peak;
+  assert.deepEqual([p.bytes(site(0)), p.bytes(site(99)), p.bytes(site(100)), p.bytes(site(5000))], [1 << 20, 1 << 20, 0, 0]);
+  assert.deepEqual([sites.columns.liveBytes.array[site(0)], sites.columns.liveBytes.array[site(100)]], [0, 8]);
+  assert.equal(p.nonzero(sites.size).length, 100);
+  replay.endOfRead();
+  assert.equal(saves.byteLength, 0);
+});
