@@ -430,11 +430,10 @@ export class HeapReplay {
     const seqs = this.pendingSeqs;
     this.live.removeMany(this.pendingAddresses, n, sizes, sites, indexes);
     const o = this.observer;
-    // The peak saves' lists, with room for an entry of each per free (written at every free, counted when due).
+    // The peak saves' values, with room for an entry per free (written at every free, counted when due).
     const saves = this.saves;
     saves.room(n);
     const bits = this.peakBits;
-    const touched = saves.touched;
     const savedSite = saves.savedSite;
     const savedBytes = saves.savedBytes;
     const savedCount = saves.savedCount;
@@ -448,22 +447,19 @@ export class HeapReplay {
       const site = sites[i]! as SiteId;
       // The peak save's branch written as stores made at every free, for the same reason: in a run's first
       // batch every site may have changed since the peak (rolling_window's end), and the first site that had
-      // not deoptimized the loop compiled meanwhile. An entry of each list is written, and counted only when due.
+      // not deoptimized the loop compiled meanwhile. An entry of the saved values is written at every free, and
+      // counted only for a site not changed since the peak. A site being freed holds something (the allocation
+      // freed: a count of at least 1), so its entry is one of values, never of the `touched` list (PeakSaves.save()).
       const liveBytes = this.liveBytes[site]!;
       const liveCount = this.liveCounts[site]!;
       const word = site >>> 5;
       const marks = bits[word]!;
-      const fresh = ((marks >>> (site & 31)) & 1) ^ 1;
       bits[word] = marks | (1 << (site & 31));
-      const held = liveBytes !== 0 || liveCount !== 0 ? fresh : 0;
-      const t = saves.touchedLength;
-      touched[t] = site;
-      saves.touchedLength = t + (fresh ^ held);
       const v = saves.savedLength;
       savedSite[v] = site;
       savedBytes[v] = liveBytes;
       savedCount[v] = liveCount;
-      saves.savedLength = v + held;
+      saves.savedLength = v + (((marks >>> (site & 31)) & 1) ^ 1);
       this.liveBytes[site] = liveBytes - bytes;
       this.liveCounts[site] = liveCount - 1;
       this.liveCount -= 1;

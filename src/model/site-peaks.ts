@@ -85,9 +85,8 @@ export class PeakSaves {
     }
   }
 
-  /** Room for `k` more entries in each list (flushFrees writes an entry of each at every free, counting only one). */
+  /** Room for `k` more saved values (flushFrees writes an entry at every free, counting it only when due). */
   room(k: number): void {
-    if (this.touchedLength + k > this.touched.length) this.touched = grown(this.touched, this.touchedLength + k);
     if (this.savedLength + k > this.savedSite.length) this.growSaved(this.savedLength + k);
   }
 
