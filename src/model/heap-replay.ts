@@ -267,17 +267,20 @@ export class HeapReplay {
       this.missedFrees++;
       this.releaseRecorded(this.live, seq);
     }
+    const heap = this.heapBytes + size;
+    // An allocation that makes a new peak saves nothing: what it would save is stale at once (a growing heap,
+    // accumulate's, makes a new peak at nearly every allocation: a save and its clearing each).
+    const peaks = heap > this.peakHeap && seq >= this.fromSeq && seq < this.toSeq;
     const word = site >>> 5;
     const marks = this.peakBits[word]!;
     const bit = 1 << (site & 31);
-    if ((marks & bit) === 0) {
+    if ((marks & bit) === 0 && !peaks) {
       this.peakBits[word] = marks | bit;
       this.saves.save(site, this.liveBytes[site]!, this.liveCounts[site]!);
     }
     this.liveBytes[site] = this.liveBytes[site]! + size;
     this.liveCounts[site] = this.liveCounts[site]! + 1;
     this.liveCount += 1;
-    const heap = this.heapBytes + size;
     this.heapBytes = heap;
     const o = this.observer;
     if (o !== undefined) o.change(site, seq, size, 1, thread, index);
@@ -285,7 +288,7 @@ export class HeapReplay {
       this.maxHeap = heap;
       this.maxHeapSeq = seq;
     }
-    if (heap > this.peakHeap && seq >= this.fromSeq && seq < this.toSeq) {
+    if (peaks) {
       this.peakHeap = heap;
       this.peakSeq = seq;
       this.nextEpoch();
@@ -437,6 +440,8 @@ export class HeapReplay {
     const savedSite = saves.savedSite;
     const savedBytes = saves.savedBytes;
     const savedCount = saves.savedCount;
+    // The saved values' length kept here (the loop's calls read no peak saves), written back after it.
+    let saved = saves.savedLength;
     for (let i = 0; i < n; i++) {
       const bytes = sizes[i]!;
       // Added at every free (0 or 1), not in the branch: code only an unknown free runs would have no type
@@ -455,11 +460,10 @@ export class HeapReplay {
       const word = site >>> 5;
       const marks = bits[word]!;
       bits[word] = marks | (1 << (site & 31));
-      const v = saves.savedLength;
-      savedSite[v] = site;
-      savedBytes[v] = liveBytes;
-      savedCount[v] = liveCount;
-      saves.savedLength = v + (((marks >>> (site & 31)) & 1) ^ 1);
+      savedSite[saved] = site;
+      savedBytes[saved] = liveBytes;
+      savedCount[saved] = liveCount;
+      saved += ((marks >>> (site & 31)) & 1) ^ 1;
       this.liveBytes[site] = liveBytes - bytes;
       this.liveCounts[site] = liveCount - 1;
       this.liveCount -= 1;
@@ -468,6 +472,7 @@ export class HeapReplay {
       if (o !== undefined) o.change(site, seqs[i]!, -bytes, -1, this.sites.thread(site), indexes[i]!);
       if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, indexes[i]!);
     }
+    saves.savedLength = saved;
   }
 
   /** Releases what `table.remove()` just found, with its weight (returned). */

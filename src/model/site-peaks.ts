@@ -92,6 +92,7 @@ export class PeakSaves {
 
   /** A new peak: no site changed since it. Every set bit is a listed site's, so their words are cleared whole. */
   nextPeak(): void {
+    if (this.touchedLength === 0 && this.savedLength === 0) return;
     const bits = this.bits;
     const touched = this.touched;
     for (let i = 0; i < this.touchedLength; i++) bits[touched[i]! >>> 5] = 0;
