@@ -672,9 +672,10 @@ export class HeapReplay {
       this.sites.setPeaks(SitePeaks.none());
       peakHeap = 0;
     } else {
-      // A copy of the saves (the replay may go on): a site not changed since the latest peak reads its live value.
+      // A copy of the saves (the replay may go on), or when final the saves taken over: a site not changed since
+      // the latest peak reads its live value.
       const saves = atEnd ? new PeakSaves() : this.saves;
-      this.sites.setPeaks(saves.peaks(n, c.liveBytes.array, c.liveCount.array));
+      this.sites.setPeaks(saves.peaks(n, c.liveBytes.array, c.liveCount.array, final));
     }
     return {
       sites: this.sites,

@@ -110,3 +110,63 @@ test('a replay of many sites, few of them live at the peak, keeps entries for th
   replay.endOfRead();
   assert.equal(saves.byteLength, 0);
 });
+
+test('the dense case: every site changed after the peak costs about the 16 bytes a site of columns, no more', () => {
+  // A program that builds up and exits frees nearly everything after its peak: every site gets a saved value.
+  // The lists (20 bytes an entry, up to twice the room) and SitePeaks' copy and table cost several times the
+  // columns they replaced (a tree of ~1 M sites: +120 MB; docs/benchmarks.md, round twenty-seven, "The dense case").
+  const sites = new SiteTable();
+  const replay = new HeapReplay(sites, { observer: undefined, temporaryThreshold: undefined, window: undefined });
+  const n = 200_000;
+  const site = (k: number): SiteId => sites.intern((k + 1) as PyNodeId1, 0 as NativeNodeId1, 0 as ThreadIndex, 0);
+  const size = (k: number): number => 16 + (k % 97) * 8;
+  let seq = 0;
+  for (let k = 0; k < n; k++) {
+    replay.eventAddress[0] = 0x1000 + k * 0x1000;
+    replay.allocAt(site(k), 0 as ThreadIndex, seq++, size(k), 0); // each a new peak: the last one is the peak
+  }
+  // The teardown: every allocation freed (runs of frees: flushFrees), a few sites allocating again after.
+  for (let k = 0; k < n; k++) {
+    replay.eventAddress[0] = 0x1000 + k * 0x1000;
+    replay.freeAt(seq++, size(k), 0);
+  }
+  for (let k = 0; k < n; k += 1000) {
+    replay.eventAddress[0] = 0x1000 + k * 0x1000;
+    replay.allocAt(site(k), 0 as ThreadIndex, seq++, 8, 0);
+  }
+  const columns = sites.columns.liveBytes.array.length * 16; // main's peak columns and marks
+  const saves = (replay as unknown as { saves: PeakSaves }).saves;
+  assert.ok(saves.byteLength <= columns * 1.1, `saves ${saves.byteLength} bytes, columns ${columns}`);
+  replay.totals(true, 0);
+  const p = sites.peak;
+  // What the read holds at its end (the saves and the values at the peak together, before endOfRead()).
+  assert.ok(saves.byteLength + p.byteLength <= columns * 1.1, `saves ${saves.byteLength} + peaks ${p.byteLength} bytes, columns ${columns}`);
+  for (let k = 0; k < n; k++) {
+    if (p.bytes(site(k)) !== size(k) || p.count(site(k)) !== 1) assert.fail(`site of ${k}: ${p.bytes(site(k))} ${p.count(site(k))}`);
+  }
+  const nz = p.nonzero(sites.size);
+  assert.equal(nz.length, n);
+  assert.deepEqual([nz.site[n - 1], nz.bytes[n - 1], nz.count[n - 1], nz.bytes[1000]], [site(n - 1), size(n - 1), 1, size(1000)]);
+});
+
+test('dense saves: a new peak clears every bit and reads live values again; a copy taken before is kept', () => {
+  const saves = new PeakSaves();
+  const sites = 4096;
+  saves.ensureSites(sites);
+  const liveBytes = new Float64Array(sites).fill(8);
+  const liveCount = new Float64Array(sites).fill(1);
+  // Every site saved: the lists would cost more than 16 bytes a site (with their buffer), so the saves turn dense.
+  for (let s = 0; s < sites; s++) change(saves, s, s % 3 === 0 ? 0 : s, s % 3 === 0 ? 0 : 2);
+  assert.ok(saves.byteLength <= sites * 16 + (sites >>> 3) + 1024 * 24, `${saves.byteLength} bytes`);
+  const before = saves.peaks(sites, liveBytes, liveCount);
+  saves.ensureSites(sites * 2); // the site columns grow while dense
+  change(saves, sites + 5, 40, 4);
+  saves.nextPeak();
+  assert.ok(saves.bits.every((w) => w === 0));
+  change(saves, 7, 3, 1);
+  const after = saves.peaks(sites, liveBytes, liveCount);
+  assert.deepEqual([before.bytes(3 as SiteId), before.bytes(4 as SiteId), before.count(4 as SiteId), before.bytes(4094 as SiteId)], [0, 4, 2, 4094]);
+  assert.equal(before.nonzero(sites).length, sites - Math.ceil(sites / 3));
+  assert.deepEqual([after.bytes(3 as SiteId), after.bytes(4 as SiteId), after.bytes(7 as SiteId), after.count(7 as SiteId)], [8, 8, 3, 1]);
+  assert.equal(after.nonzero(sites).length, sites);
+});

@@ -10,6 +10,16 @@
 // at the peak is 0). A new peak clears the bits of the listed sites and empties the lists: each entry is cleared
 // once, so the cost stays O(1) per event. After the read (SitePeaks) the saved values are looked up by site in a
 // small hash table, the other sites read their live value.
+//
+// The dense case: a program that builds up and exits (the commonest shape) frees nearly everything after its
+// peak, at its teardown, so nearly every site gets a saved entry: lists of 20 bytes an entry with up to twice the
+// room, then a copy and a table after the read, several times the 16 bytes a site of the columns they replaced
+// (a tree of ~1 M sites: +120 MB over main). So each time the lists need room (never per event) PeakSaves takes
+// the smaller of the lists and dense columns of every site (Float64 bytes and count, 16 bytes a site, as main
+// had): once dense, the lists are a small buffer spilled into the columns when full; a new peak clears every bit
+// (O(sites / 32), paid for by the ~0.4 x sites saves that made it dense) and goes back to the lists. After the
+// read SitePeaks takes the lists or columns over (no copy), and builds no table when dense (docs/benchmarks.md,
+// round twenty-seven, "The dense case").
 
 import type { SiteId } from './ids.js';
 
@@ -39,8 +49,18 @@ type LiveArray = ArrayLike<number>;
 const NONE = new Int32Array(0);
 const NO_VALUES = new Float64Array(0);
 
-/** The first room of the lists (entries); they double from it. */
+/** The first room of the lists (entries); they double from it. Also the room of the buffer when dense. */
 const FIRST_ROOM = 1024;
+
+/** Bytes of the lists with room for `saved` entries of values and `touched` ids. */
+function listBytes(saved: number, touched: number): number {
+  return saved * 20 + touched * 4;
+}
+
+/** Bytes of dense columns for `sites` sites, with their buffer (the lists at their first room). */
+function denseBytes(sites: number): number {
+  return sites * 16 + listBytes(FIRST_ROOM, FIRST_ROOM);
+}
 
 /**
  * The replay's record of the sites changed since the latest peak (see the top of this file). `bits`, `touched`
@@ -58,9 +78,25 @@ export class PeakSaves {
   savedBytes: Float64Array = NO_VALUES;
   savedCount: Float64Array = NO_VALUES;
   savedLength = 0;
+  /**
+   * Dense (see the top of this file): every site's saved values by site, 0 for a site not saved (or saved with
+   * nothing), the lists being a buffer spilled into them; empty when the lists hold the saved values.
+   */
+  private denseBytes: Float64Array = NO_VALUES;
+  private denseCount: Float64Array = NO_VALUES;
+  private dense = false;
+  /** The sites' room (ensureSites()): the dense columns' length. */
+  private siteRoom = 0;
 
   /** Bits for `n` sites (the site columns' length: the replay calls this as they grow). */
   ensureSites(n: number): void {
+    if (n > this.siteRoom) {
+      this.siteRoom = n;
+      if (this.dense) {
+        this.denseBytes = widened(this.denseBytes, n);
+        this.denseCount = widened(this.denseCount, n);
+      }
+    }
     const words = (n + 31) >>> 5;
     if (words <= this.bits.length) return;
     const grown = new Int32Array(words);
@@ -71,15 +107,15 @@ export class PeakSaves {
   /** `site`'s values at the peak, just before it first changes after the peak (its bit just set by the caller). */
   save(site: number, bytes: number, count: number): void {
     if (bytes !== 0 || count !== 0) {
+      if (this.savedLength === this.savedSite.length) this.makeRoom(1);
       const n = this.savedLength;
-      if (n === this.savedSite.length) this.growSaved(n + 1);
       this.savedSite[n] = site;
       this.savedBytes[n] = bytes;
       this.savedCount[n] = count;
       this.savedLength = n + 1;
     } else {
+      if (this.touchedLength === this.touched.length) this.makeTouchedRoom();
       const n = this.touchedLength;
-      if (n === this.touched.length) this.touched = grown(this.touched, n + 1);
       this.touched[n] = site;
       this.touchedLength = n + 1;
     }
@@ -87,11 +123,79 @@ export class PeakSaves {
 
   /** Room for `k` more saved values (flushFrees writes an entry at every free, counting it only when due). */
   room(k: number): void {
-    if (this.savedLength + k > this.savedSite.length) this.growSaved(this.savedLength + k);
+    if (this.savedLength + k > this.savedSite.length) this.makeRoom(k);
+  }
+
+  /**
+   * Room for `k` more saved values: the lists doubled, or, when they would then cost more than dense columns of
+   * every site, dense columns (the lists spilled into them and made a small buffer); when dense, the buffer spilled.
+   */
+  private makeRoom(k: number): void {
+    if (!this.dense) {
+      let cap = Math.max(FIRST_ROOM, this.savedSite.length * 2);
+      while (cap < this.savedLength + k) cap *= 2;
+      if (listBytes(cap, this.touched.length) <= denseBytes(this.siteRoom)) {
+        this.growSaved(cap);
+        return;
+      }
+      this.toDense();
+    }
+    this.spill();
+    if (k > this.savedSite.length) this.growSaved(k);
+  }
+
+  /** Room in the list of the sites that held nothing at the peak (when dense, their columns' 0 says it: emptied). */
+  private makeTouchedRoom(): void {
+    if (this.dense) {
+      this.touchedLength = 0;
+      return;
+    }
+    const n = this.touchedLength;
+    const cap = Math.max(FIRST_ROOM, this.touched.length * 2);
+    if (listBytes(this.savedSite.length, cap) <= denseBytes(this.siteRoom)) {
+      this.touched = grown(this.touched, n + 1);
+      return;
+    }
+    this.toDense();
+  }
+
+  /** From the lists to dense columns: the saved values spilled into them, the lists made a buffer. */
+  private toDense(): void {
+    this.dense = true;
+    this.denseBytes = new Float64Array(this.siteRoom);
+    this.denseCount = new Float64Array(this.siteRoom);
+    this.spill();
+    this.savedSite = new Int32Array(FIRST_ROOM);
+    this.savedBytes = new Float64Array(FIRST_ROOM);
+    this.savedCount = new Float64Array(FIRST_ROOM);
+    this.touched = new Int32Array(FIRST_ROOM);
+    this.touchedLength = 0;
+  }
+
+  /** Dense: the buffered saved values written into the columns (a site is listed once a peak). */
+  private spill(): void {
+    const site = this.savedSite;
+    const bytes = this.denseBytes;
+    const count = this.denseCount;
+    for (let i = 0; i < this.savedLength; i++) {
+      const s = site[i]!;
+      bytes[s] = this.savedBytes[i]!;
+      count[s] = this.savedCount[i]!;
+    }
+    this.savedLength = 0;
   }
 
   /** A new peak: no site changed since it. Every set bit is a listed site's, so their words are cleared whole. */
   nextPeak(): void {
+    if (this.dense) {
+      // Every site's bit may be set: cleared whole, and back to the lists (the columns dropped: a fresh 0 for
+      // every site when dense again).
+      this.bits.fill(0);
+      this.dense = false;
+      this.denseBytes = this.denseCount = NO_VALUES;
+      this.touchedLength = this.savedLength = 0;
+      return;
+    }
     if (this.touchedLength === 0 && this.savedLength === 0) return;
     const bits = this.bits;
     const touched = this.touched;
@@ -110,21 +214,40 @@ export class PeakSaves {
     this.savedSite = NONE;
     this.savedBytes = NO_VALUES;
     this.savedCount = NO_VALUES;
+    this.denseBytes = this.denseCount = NO_VALUES;
+    this.dense = false;
+    this.siteRoom = 0;
     this.touchedLength = this.savedLength = 0;
     return bytes;
   }
 
   get byteLength(): number {
-    return this.bits.byteLength + this.touched.byteLength + this.savedSite.byteLength + this.savedBytes.byteLength + this.savedCount.byteLength;
+    return this.bits.byteLength + this.touched.byteLength + this.savedSite.byteLength + this.savedBytes.byteLength + this.savedCount.byteLength + this.denseBytes.byteLength + this.denseCount.byteLength;
   }
 
   /**
    * The values at the peak of the `size` sites, as of now: the saved ones, and the live ones (read from `liveBytes`
    * and `liveCount` when asked, so the model must be read before the replay goes on, as the site columns are).
-   * A copy: the replay may go on.
+   * A copy, as the replay may go on; `final`: the replay is over, the saves are taken over (no copy) and given up.
    */
-  peaks(size: number, liveBytes: LiveArray, liveCount: LiveArray): SitePeaks {
-    return new SitePeaks(this.bits.slice(0, (size + 31) >>> 5), this.savedSite, this.savedBytes, this.savedCount, this.savedLength, liveBytes, liveCount);
+  peaks(size: number, liveBytes: LiveArray, liveCount: LiveArray, final = false): SitePeaks {
+    const words = (size + 31) >>> 5;
+    let peaks: SitePeaks;
+    if (this.dense) {
+      this.spill();
+      const bits = final ? this.bits.subarray(0, words) : this.bits.slice(0, words);
+      const bytes = final ? this.denseBytes : this.denseBytes.slice(0, size);
+      const count = final ? this.denseCount : this.denseCount.slice(0, size);
+      peaks = new SitePeaks(bits, NONE, NO_VALUES, NO_VALUES, 0, liveBytes, liveCount, bytes, count);
+    } else if (final) {
+      peaks = new SitePeaks(this.bits.subarray(0, words), this.savedSite, this.savedBytes, this.savedCount, this.savedLength, liveBytes, liveCount);
+    } else {
+      const n = this.savedLength;
+      const bits = this.bits.slice(0, words);
+      peaks = new SitePeaks(bits, this.savedSite.slice(0, n), this.savedBytes.slice(0, n), this.savedCount.slice(0, n), n, liveBytes, liveCount);
+    }
+    if (final) this.giveUp();
+    return peaks;
   }
 
   private growSaved(n: number): void {
@@ -139,6 +262,13 @@ export class PeakSaves {
   }
 }
 
+/** `arr` in `n` values (the first ones kept). */
+function widened(arr: Float64Array, n: number): Float64Array {
+  const g = new Float64Array(n);
+  g.set(arr);
+  return g;
+}
+
 function grown(arr: Int32Array, n: number): Int32Array {
   let cap = Math.max(FIRST_ROOM, arr.length * 2);
   while (cap < n) cap *= 2;
@@ -150,7 +280,8 @@ function grown(arr: Int32Array, n: number): Int32Array {
 /**
  * The values at the peak after the replay (PeakSaves.peaks()), or of an aggregated capture (aggregated.ts, every
  * site's value saved). A site whose bit is set reads its saved values (0 if none was saved: it held nothing at
- * the peak), the others their live values.
+ * the peak), the others their live values. The saved values are a table of entries, or dense columns by site
+ * (PeakSaves' dense case: no table).
  */
 export class SitePeaks implements ReadonlySitePeaks {
   private readonly bits: Int32Array;
@@ -161,7 +292,15 @@ export class SitePeaks implements ReadonlySitePeaks {
   private readonly savedBytes: Float64Array;
   private readonly savedCount: Float64Array;
 
-  /** `n` entries of `site`, `bytes`, `count` (copied) for the sites whose bit is set in `bits` (kept). */
+  /** Dense: the saved values by site (empty otherwise: the table's entries). */
+  private readonly dense: boolean;
+  private readonly denseBytes: Float64Array;
+  private readonly denseCount: Float64Array;
+
+  /**
+   * `n` entries of `site`, `bytes`, `count` for the sites whose bit is set in `bits`, or (`denseBytes` and
+   * `denseCount` given, n = 0) those sites' values by site. All kept, not copied.
+   */
   constructor(
     bits: Int32Array,
     site: Int32Array,
@@ -170,12 +309,17 @@ export class SitePeaks implements ReadonlySitePeaks {
     n: number,
     private readonly liveBytes: LiveArray,
     private readonly liveCount: LiveArray,
+    denseBytes: Float64Array = NO_VALUES,
+    denseCount: Float64Array = NO_VALUES,
   ) {
     this.bits = bits;
-    this.site = site.slice(0, n);
-    this.savedBytes = bytes.slice(0, n);
-    this.savedCount = count.slice(0, n);
-    let cap = 16;
+    this.site = site;
+    this.savedBytes = bytes;
+    this.savedCount = count;
+    this.dense = denseBytes !== NO_VALUES;
+    this.denseBytes = denseBytes;
+    this.denseCount = denseCount;
+    let cap = this.dense ? 1 : 16;
     while (cap < n * 2) cap *= 2;
     this.slots = new Int32Array(cap);
     this.mask = cap - 1;
@@ -211,12 +355,14 @@ export class SitePeaks implements ReadonlySitePeaks {
 
   bytes(site: SiteId): number {
     if (!this.changed(site)) return site < this.liveBytes.length ? this.liveBytes[site]! : 0;
+    if (this.dense) return this.denseBytes[site]!;
     const i = this.find(site);
     return i < 0 ? 0 : this.savedBytes[i]!;
   }
 
   count(site: SiteId): number {
     if (!this.changed(site)) return site < this.liveCount.length ? this.liveCount[site]! : 0;
+    if (this.dense) return this.denseCount[site]!;
     const i = this.find(site);
     return i < 0 ? 0 : this.savedCount[i]!;
   }
@@ -230,7 +376,7 @@ export class SitePeaks implements ReadonlySitePeaks {
     for (let s = 0; s < size; s++) {
       const w = s >>> 5;
       if (w < bits.length && (bits[w]! & (1 << (s & 31))) !== 0) {
-        if (this.find(s) >= 0) n++;
+        if (this.dense ? this.denseBytes[s] !== 0 || this.denseCount[s] !== 0 : this.find(s) >= 0) n++;
       } else if (s < live && (liveBytes[s] !== 0 || liveCount[s] !== 0)) n++;
     }
     const out = { site: new Int32Array(n), bytes: new Float64Array(n), count: new Float64Array(n), length: n };
@@ -238,6 +384,15 @@ export class SitePeaks implements ReadonlySitePeaks {
     for (let s = 0; s < size; s++) {
       const w = s >>> 5;
       if (w < bits.length && (bits[w]! & (1 << (s & 31))) !== 0) {
+        if (this.dense) {
+          // Dense: an entry is a non-zero value (the lists hold only those: PeakSaves.save()).
+          if (this.denseBytes[s] === 0 && this.denseCount[s] === 0) continue;
+          out.site[n] = s;
+          out.bytes[n] = this.denseBytes[s]!;
+          out.count[n] = this.denseCount[s]!;
+          n++;
+          continue;
+        }
         const i = this.find(s);
         if (i < 0) continue;
         out.site[n] = s;
@@ -255,7 +410,8 @@ export class SitePeaks implements ReadonlySitePeaks {
   }
 
   get byteLength(): number {
-    return this.bits.byteLength + this.slots.byteLength + this.site.byteLength + this.savedBytes.byteLength + this.savedCount.byteLength;
+    // The buffers' whole length: the lists taken over keep their room.
+    return this.bits.buffer.byteLength + this.slots.byteLength + this.site.byteLength + this.savedBytes.byteLength + this.savedCount.byteLength + this.denseBytes.byteLength + this.denseCount.byteLength;
   }
 }
 
