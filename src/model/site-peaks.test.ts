@@ -151,21 +151,24 @@ test('the dense case: every site changed after the peak costs about the 16 bytes
 
 test('dense saves: a new peak clears every bit and reads live values again; a copy taken before is kept', () => {
   const saves = new PeakSaves();
-  const sites = 4096;
+  const sites = 8192;
   saves.ensureSites(sites);
   const liveBytes = new Float64Array(sites).fill(8);
   const liveCount = new Float64Array(sites).fill(1);
-  // Every site saved: the lists would cost more than 16 bytes a site (with their buffer), so the saves turn dense.
-  for (let s = 0; s < sites; s++) change(saves, s, s % 3 === 0 ? 0 : s, s % 3 === 0 ? 0 : 2);
+  // Every site saved: the lists would cost more than 16 bytes a site (with their buffer), so the saves turn dense
+  // (at the 4097th entry of values); then the sites that held nothing, more than the dense buffer's room.
+  for (let s = 0; s < sites; s++) if (s % 3 !== 0) change(saves, s, s, 2);
+  for (let s = 0; s < sites; s += 3) change(saves, s, 0, 0);
   assert.ok(saves.byteLength <= sites * 16 + (sites >>> 3) + 1024 * 24, `${saves.byteLength} bytes`);
   const before = saves.peaks(sites, liveBytes, liveCount);
   saves.ensureSites(sites * 2); // the site columns grow while dense
   change(saves, sites + 5, 40, 4);
+  assert.deepEqual([saves.peaks(sites * 2, liveBytes, liveCount).bytes((sites + 5) as SiteId)], [40]);
   saves.nextPeak();
   assert.ok(saves.bits.every((w) => w === 0));
   change(saves, 7, 3, 1);
   const after = saves.peaks(sites, liveBytes, liveCount);
-  assert.deepEqual([before.bytes(3 as SiteId), before.bytes(4 as SiteId), before.count(4 as SiteId), before.bytes(4094 as SiteId)], [0, 4, 2, 4094]);
+  assert.deepEqual([before.bytes(3 as SiteId), before.bytes(4 as SiteId), before.count(4 as SiteId), before.bytes(8191 as SiteId)], [0, 4, 2, 8191]);
   assert.equal(before.nonzero(sites).length, sites - Math.ceil(sites / 3));
   assert.deepEqual([after.bytes(3 as SiteId), after.bytes(4 as SiteId), after.bytes(7 as SiteId), after.count(7 as SiteId)], [8, 8, 3, 1]);
   assert.equal(after.nonzero(sites).length, sites);
