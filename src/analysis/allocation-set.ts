@@ -90,16 +90,37 @@ export function peakAmounts(model: CaptureModel): AllocationSet {
   }
   const bytes = peak.bytes;
   const counts = peak.count;
+  const site = peak.site;
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => bytes[b]! - bytes[a]! || counts[b]! - counts[a]! || a - b);
-  const columns: SiteAmountColumns = { site: new Int32Array(n), bytes: new Float64Array(n), count: new Float64Array(n) };
-  for (let i = 0; i < n; i++) {
-    const k = order[i]!;
-    columns.site[i] = peak.site[k]!;
-    columns.bytes[i] = bytes[k]!;
-    columns.count[i] = counts[k]!;
+  // nonzero()'s arrays are this set's own: put in sorted order where they are, cycle by cycle (entry i takes
+  // entry order[i]; a visited i's order is made negative), rather than copied into three more columns of
+  // the same size while they are held (a capture whose millions of sites all hold something at the peak: a
+  // recursive tree freed at the interpreter's end, 84 MB more of summary's peak; docs/benchmarks.md, round
+  // twenty-seven, peak27b).
+  for (let start = 0; start < n; start++) {
+    if (order[start]! < 0) continue;
+    const s0 = site[start]!;
+    const b0 = bytes[start]!;
+    const c0 = counts[start]!;
+    let i = start;
+    for (;;) {
+      const k = order[i]!;
+      order[i] = -1 - k;
+      if (k === start) {
+        site[i] = s0;
+        bytes[i] = b0;
+        counts[i] = c0;
+        break;
+      }
+      site[i] = site[k]!;
+      bytes[i] = bytes[k]!;
+      counts[i] = counts[k]!;
+      i = k;
+    }
   }
+  const columns: SiteAmountColumns = { site, bytes, count: counts };
   let sites: SiteAmount[] | undefined;
   return {
     kind: 'peak',
