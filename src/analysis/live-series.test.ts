@@ -7,9 +7,8 @@ import type { CheckpointEntry } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import { prng } from '../../test/support/prng.js';
 import type { ReplayContext } from '../model/replay-observer.js';
-import { groupSeries, Int32Column, LiveSeries, type LiveSeriesResult, SiteMarks } from './live-series.js';
+import { groupSeries, LiveSeries, type LiveSeriesResult, SiteMarks } from './live-series.js';
 import { RecentGrowth } from './recent-growth.js';
-import { allocateInSharedColumns } from '../../test/support/shared-live-columns.js';
 
 /** The value of `site` at the end of tick k, read back from the runs. */
 function valueAt(r: LiveSeriesResult, site: number, k: number): [number, number] {
@@ -110,34 +109,40 @@ test('an aggregated capture: ticks at checkpoints, from their entries (the later
   );
 });
 
-test("with the replay's live columns shared, a site costs 13 bytes: no own live columns, the tick and the open run's values in 4 bytes each, the flag in 1", () => {
-  // call_sites at 5 % of its size has 1.18 M sites: 48 bytes a site there was 96 MiB (docs/benchmarks.md, round eighteen).
+test("with the replay's live columns shared, a site costs its mark byte: the open run's tick and values only for a site whose run is not at 0", () => {
+  // call_sites: 2.62 M sites, 571 held at the end; three columns of every site were 48 MiB (docs/benchmarks.md, round twenty-seven).
   const sites = 100_000;
+  const held = 100;
   const s = new LiveSeries();
-  allocateInSharedColumns(s, sites, 8);
-  s.snapshot(sites + 1, 10);
-  const capacity = 131_072; // doubling from 1,024
-  assert.ok(s.byteLength <= capacity * 13 + 2 * 1024 * 8, `${s.byteLength} bytes`);
+  const shared = { liveBytes: { array: new Float64Array(sites) }, liveCount: { array: new Float64Array(sites) } };
+  s.begin({ sites: { columns: shared } } as unknown as ReplayContext);
+  // Every site allocates in the first tick, all but `held` of them free it in that tick (as call_sites does).
+  const change = (site: number, seq: number, bytes: number, count: number): void => {
+    shared.liveBytes.array[site] = shared.liveBytes.array[site]! + bytes;
+    shared.liveCount.array[site] = shared.liveCount.array[site]! + count;
+    s.change(site as SiteId, seq, bytes, count);
+  };
+  for (let site = 0; site < sites; site++) {
+    change(site, 2 * site + 1, 8, 1);
+    if (site % (sites / held) !== 0) change(site, 2 * site + 2, -8, -1);
+  }
+  s.snapshot(2 * sites + 1, 10);
+  // Then the held ones free theirs too, but one.
+  for (let site = 0; site < sites; site += sites / held) if (site !== 1000) change(site, 2 * sites + 2 + site, -8, -1);
+  s.snapshot(3 * sites + 2, 20);
+  const capacity = 131_072; // the marks, doubling from 1,024
+  assert.ok(s.byteLength <= capacity + 2 * 1024 * 8 + 4 * held * 28, `${s.byteLength} bytes`);
   const r = s.finish();
-  assert.equal(r.site.length, sites);
-  assert.deepEqual(valueAt(r, 99_999, 0), [8, 1]);
+  // The runs closed at the second tick in the order the tick listed them, then the one still open.
+  const closed = Array.from({ length: held }, (_, i) => i * (sites / held)).filter((site) => site !== 1000);
+  assert.deepEqual([...r.site], [...closed, 1000]);
+  assert.deepEqual(valueAt(r, 99_000, 0), [8, 1]);
+  assert.deepEqual(valueAt(r, 99_000, 1), [0, 0]);
+  assert.deepEqual(valueAt(r, 99_999, 0), [0, 0]);
+  assert.deepEqual(valueAt(r, 1000, 1), [8, 1]);
 });
 
-test('the open runs keep values past 32 bits exactly (Int32Column keeps them in its map)', () => {
-  const c = new Int32Column();
-  c.ensure(10);
-  const values = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31) + 1, -(2 ** 31), 2 ** 31, 2 ** 40 + 5, -(2 ** 45), 0.5];
-  values.forEach((v, i) => c.set(i, v));
-  assert.deepEqual(
-    values.map((_, i) => c.get(i)),
-    values,
-  );
-  // A site back to a narrow value leaves the map.
-  c.set(7, 12);
-  assert.equal(c.get(7), 12);
-  c.set(7, 2 ** 33);
-  assert.equal(c.get(7), 2 ** 33);
-
+test('the open runs keep values past 32 bits exactly', () => {
   // Through the series: a site whose live bytes pass 2^32 and come back.
   const s = new LiveSeries();
   s.change(0 as SiteId, 1, 2 ** 33, 1);
@@ -201,4 +206,70 @@ test('LiveSeries and RecentGrowth on one SiteMarks: the runs and baselines each 
   assert.deepEqual(g, gOwn);
   assert.equal(g!.fromNs, 70 * 1e7);
   for (let site = 0; site < sites; site++) assert.equal(g!.baseBytes.get(site), atSnapshot[69]![site], `site ${site}`);
+});
+
+test('the dense case: 200 k sites held at once cost about what columns of every site cost, with the runs of the same replay on spread sites (a table)', () => {
+  // A recursive parser's tree: every node from a stack of its own, all alive. The table of held sites costs
+  // 56 to 112 bytes a held site, the columns 13 a site (site-hash.ts; docs/benchmarks.md, round twenty-seven).
+  const sites = 200_000;
+  /** The same replay with site × SPREAD for site: far apart, the table is the smaller layout there. */
+  const SPREAD = 16;
+  const play = (spread: number): { result: LiveSeriesResult; most: number; atSnapshot: Float64Array[] } => {
+    const s = new LiveSeries({ maxTicks: 8 });
+    const bytes = new Float64Array(sites * spread);
+    const count = new Float64Array(sites * spread);
+    s.begin({ sites: { columns: { liveBytes: { array: bytes }, liveCount: { array: count } } } } as unknown as ReplayContext);
+    const draw = prng(27); // the same draws in both plays
+    let seq = 0;
+    const change = (site: number, b: number, c: number): void => {
+      const at = site * spread;
+      bytes[at] = bytes[at]! + b;
+      count[at] = count[at]! + c;
+      s.change(at as SiteId, ++seq, b, c);
+    };
+    let most = 0;
+    const atSnapshot: Float64Array[] = [];
+    for (let t = 1; t <= 20; t++) {
+      if (t <= 2) {
+        // Half the sites allocate in each of the first two ticks: all 200 k are held at the end of the second.
+        for (let site = (t - 1) * (sites / 2); site < (t * sites) / 2; site++) change(site, 8 + (site % 50), 1);
+      } else {
+        for (let i = 0; i < 30_000; i++) {
+          const site = Math.floor(draw() * sites);
+          const at = site * spread;
+          if (draw() < 0.2) change(site, -bytes[at]!, -count[at]!);
+          else if (site % 10_007 === 0)
+            change(site, 2 ** 33, 1); // past 32 bits: kept exactly
+          else change(site, 16, 1);
+        }
+      }
+      s.snapshot(seq, t * 1e6);
+      most = Math.max(most, s.byteLength);
+      const now = new Float64Array(sites);
+      for (let site = 0; site < sites; site++) now[site] = bytes[site * spread]!;
+      atSnapshot.push(now);
+    }
+    return { result: s.finish(), most, atSnapshot };
+  };
+  const dense = play(1);
+  const spread = play(SPREAD);
+  // Columns of every site (main before round twenty-seven): three of 4 bytes a site and the mark byte, for
+  // 2^18 sites (doubling from 1,024), and the unused own live columns' first 1,024 sites. The table was 14.7 MB.
+  const columns = 2 ** 18 * 13 + 2 * 1024 * 8;
+  assert.ok(dense.most <= 1.1 * columns, `${dense.most} bytes at most, columns ${columns}`);
+  assert.ok(spread.most > 2 * columns, `the spread sites' table: ${spread.most} bytes`);
+  // The same runs, site for site.
+  const r = dense.result;
+  const q = spread.result;
+  assert.deepEqual(
+    [...q.site].map((site) => site / SPREAD),
+    [...r.site],
+  );
+  assert.deepEqual({ ...q, site: null }, { ...r, site: null });
+  // And each tick's values are the replay's at its snapshot.
+  const ticks = r.tickEnd.length;
+  const values = Array.from({ length: ticks }, () => new Float64Array(sites));
+  for (let i = 0; i < r.site.length; i++) for (let k = r.start[i]!; k < r.end[i]!; k++) values[k]![r.site[i]!] = r.bytes[i]!;
+  r.tickEnd.forEach((end, k) => assert.deepEqual(values[k], dense.atSnapshot[end / 1e6 - 1], `tick ${k}`));
+  assert.ok(r.bytes.some((b) => b > 2 ** 32));
 });

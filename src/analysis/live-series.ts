@@ -16,6 +16,7 @@ import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { SiteId } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { type ReadonlyCountArray, type ReadonlyFloat64Array, SiteColumn, grownTo, newInt32Array, newUint8Array } from '../model/site-table.js';
+import { SiteHash } from './site-hash.js';
 import { Runs, type TickRuns } from './tick-runs.js';
 
 /**
@@ -61,6 +62,11 @@ export class SiteMarks {
   }
 }
 
+/** The values of an open run in `LiveSeries.open`. */
+const RUN_START = 0;
+const RUN_BYTES = 1;
+const RUN_COUNT = 2;
+
 interface CheckpointTick {
   timeNs: number;
   entries: Map<string, CheckpointEntry>;
@@ -84,13 +90,12 @@ export class LiveSeries implements ReplayObserver {
   /** The last tick was closed early (stop()): finish() only returns the runs. */
   private stopped = false;
   /**
-   * The open run of each site: the tick it started in (below MAX_TICKS: 4 bytes) and its value. The tick and
-   * the dirty flag were Float64 columns, and the live columns above grown while shared: 48 bytes a site in
-   * all, now 21 (call_sites at 5 %: 1.18 M sites, columns of 2 M; docs/benchmarks.md, round eighteen).
+   * The open run of each site whose run is not at 0 (SERIES_HELD): the tick it started in, its bytes and
+   * count (RUN_START, RUN_BYTES, RUN_COUNT). A run at 0 is never pushed, so its start is not needed: the
+   * other sites have no entry. Three columns of every site were 12 bytes a site (16 MiB each on call_sites,
+   * columns of 4 M sites) for 571 sites held at the end (docs/benchmarks.md, round twenty-seven).
    */
-  private runStart = new Int32Array(1024);
-  private readonly runBytes = new Int32Column();
-  private readonly runCount = new Int32Column();
+  private readonly open = new SiteHash(3);
   /** SERIES_DIRTY and SERIES_HELD of each site (the array shared with RecentGrowth in forensics.ts). */
   private readonly marks: SiteMarks;
   /**
@@ -219,18 +224,23 @@ export class LiveSeries implements ReplayObserver {
   /** Bytes held by the per-site columns (for tests and the memory figures in benchmarks). */
   get byteLength(): number {
     const cols = [this.liveBytes, this.liveCount];
-    return cols.reduce((n, c) => n + c.array.byteLength, 0) + this.runBytes.byteLength + this.runCount.byteLength + this.runStart.byteLength + this.marks.array.byteLength;
+    return cols.reduce((n, c) => n + c.array.byteLength, 0) + this.open.byteLength + this.marks.array.byteLength;
   }
 
   /** Closes the last tick (the values live at the end) and returns the runs. */
   finish(): LiveSeriesResult {
     if (!this.stopped) this.closeLastTick();
     const n = this.ends.length;
-    for (let site = 0; site < this.sites; site++) {
-      const b = this.runBytes.get(site);
-      const c = this.runCount.get(site);
-      const start = this.runStart[site]!;
-      if ((b !== 0 || c !== 0) && start < n) this.runs.push(site, start, n, b, c);
+    // The open runs in the order of their sites (as the columns of every site gave them).
+    const open = this.open;
+    const held = new Int32Array(open.size);
+    let h = 0;
+    for (let slot = 0; slot < open.slots; slot++) if (open.slotSite(slot) >= 0) held[h++] = open.slotSite(slot);
+    held.sort();
+    for (const site of held) {
+      const slot = open.find(site);
+      const start = open.value(slot, RUN_START);
+      if (start < n) this.runs.push(site, start, n, open.value(slot, RUN_BYTES), open.value(slot, RUN_COUNT));
     }
     return { tickEnd: Float64Array.from(this.ends), snapshotsPerTick: this.aggregated ? this.cpGroup : this.groupSize, ...this.runs.columns() };
   }
@@ -261,6 +271,7 @@ export class LiveSeries implements ReplayObserver {
     const dirty = this.dirty;
     const nDirty = this.nDirty;
     const marks = this.marks.array;
+    const open = this.open;
     for (let i = 0; i < nDirty; i++) {
       const site = dirty[i]!;
       const mark = marks[site]!;
@@ -274,18 +285,29 @@ export class LiveSeries implements ReplayObserver {
         marks[site] = m;
         continue;
       }
-      const rb = this.runBytes.get(site);
-      const rc = this.runCount.get(site);
+      // Its open run: in `open` when held, else at 0 (and its start never read).
+      const slot = (m & SERIES_HELD) !== 0 ? open.find(site) : -1;
+      const rb = slot >= 0 ? open.value(slot, RUN_BYTES) : 0;
+      const rc = slot >= 0 ? open.value(slot, RUN_COUNT) : 0;
       if (b === rb && c === rc) {
         marks[site] = m;
         continue;
       }
-      const start = this.runStart[site]!;
-      if ((rb !== 0 || rc !== 0) && start < k) this.runs.push(site, start, k, rb, rc);
-      this.runStart[site] = k;
-      this.runBytes.set(site, b);
-      this.runCount.set(site, c);
-      marks[site] = b !== 0 || c !== 0 ? m | SERIES_HELD : m & ~SERIES_HELD;
+      if (slot >= 0) {
+        const start = open.value(slot, RUN_START);
+        if (start < k) this.runs.push(site, start, k, rb, rc);
+      }
+      if (b !== 0 || c !== 0) {
+        const s = slot >= 0 ? slot : open.insertAbsent(site);
+        open.setValue(s, RUN_START, k);
+        open.setValue(s, RUN_BYTES, b);
+        open.setValue(s, RUN_COUNT, c);
+        marks[site] = m | SERIES_HELD;
+      } else {
+        // Back at 0 from a run not at 0 (a run at 0 that stays there was passed over above): it has a slot.
+        open.removeAt(slot);
+        marks[site] = m & ~SERIES_HELD;
+      }
     }
     this.nDirty = 0;
     this.ends.push(endNs);
@@ -300,8 +322,8 @@ export class LiveSeries implements ReplayObserver {
    */
   private coarsen(): void {
     this.runs.remapTicks((t) => t >> 1);
-    const starts = this.runStart;
-    for (let site = 0; site < this.sites; site++) starts[site] = starts[site]! >> 1;
+    const open = this.open;
+    for (let slot = 0; slot < open.slots; slot++) if (open.slotSite(slot) >= 0) open.setValue(slot, RUN_START, open.value(slot, RUN_START) >> 1);
     this.ends = this.ends.filter((_, i) => i % 2 === 1);
     this.groupSize *= 2;
   }
@@ -311,48 +333,8 @@ export class LiveSeries implements ReplayObserver {
       this.liveBytes.ensure(n);
       this.liveCount.ensure(n);
     }
-    this.runBytes.ensure(n);
-    this.runCount.ensure(n);
-    this.runStart = grownTo(this.runStart, n, newInt32Array);
     this.marks.ensure(n);
     this.sites = n;
-  }
-}
-
-/** Int32Column's mark of a value kept in its map. */
-const WIDE = -0x80000000;
-
-/**
- * Per-site values in 4 bytes when they are 32-bit integers (a site's live bytes and count nearly always are),
- * the others in a map: the open runs' values were two Float64 columns, 16 bytes a site (call_sites: 2.6 M
- * sites, columns of 4 M, 64 MiB and 32 more while they doubled; docs/benchmarks.md, round twenty).
- */
-export class Int32Column {
-  private data = new Int32Array(1024);
-  private readonly wide = new Map<number, number>();
-
-  get(site: number): number {
-    const v = this.data[site]!;
-    return v !== WIDE ? v : this.wide.get(site)!;
-  }
-
-  set(site: number, v: number): void {
-    if ((v | 0) === v && v !== WIDE) {
-      if (this.data[site] === WIDE) this.wide.delete(site);
-      this.data[site] = v;
-    } else {
-      this.data[site] = WIDE;
-      this.wide.set(site, v);
-    }
-  }
-
-  ensure(n: number): void {
-    this.data = grownTo(this.data, n, newInt32Array);
-  }
-
-  /** Bytes of the column (the map's few entries left out). */
-  get byteLength(): number {
-    return this.data.byteLength;
   }
 }
 

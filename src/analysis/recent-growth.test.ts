@@ -8,15 +8,17 @@ import { RecentGrowth } from './recent-growth.js';
 import { allocateInSharedColumns } from '../../test/support/shared-live-columns.js';
 import { prng } from '../../test/support/prng.js';
 
-test("with the replay's live columns shared, no own live columns grow: 37 bytes a site, not 53", () => {
+test("with the replay's live columns shared, no own live columns grow: a site costs its mark byte and its entries in the tables of the baseline and the saved values", () => {
   // call_sites at 5 % of its size has 1.18 M sites (docs/benchmarks.md, round eighteen).
   const sites = 100_000;
   const g = new RecentGrowth(5e9);
   allocateInSharedColumns(g, sites, 8);
   g.snapshot(sites + 1, 1e9);
   g.snapshot(sites + 2, 7e9); // folds the first tick into the baseline
-  const capacity = 131_072; // doubling from 1,024
-  assert.ok(g.byteLength <= capacity * 37 + 2 * 1024 * 8, `${g.byteLength} bytes`);
+  const capacity = 131_072; // the marks, doubling from 1,024
+  // Every site is in the baseline (bytes and count) and saved once (its change's number; its values then, 0,
+  // take no entry): three tables of 2^18 slots (at most half full), 12 bytes a slot (site-hash.ts).
+  assert.ok(g.byteLength <= capacity + 2 * 1024 * 8 + 3 * 2 ** 18 * 12 + 2 * 16 * 12, `${g.byteLength} bytes`);
   const r = g.finish();
   assert.equal(r.baseBytes.get(99_999), 8);
 });
@@ -30,7 +32,9 @@ test('the values saved for the window before the last change are kept only throu
     busy.snapshot(t * sites, t * 1e9); // a change before every snapshot: each fold's saves would be dropped
   }
   const capacity = 65_536; // doubling from 1,024
-  assert.ok(busy.byteLength <= capacity * (4 * 8 + 1), `${busy.byteLength} bytes`);
+  // Its own live columns and marks (17 bytes a site) and the baseline (two tables of 2^17 slots, 12 bytes a
+  // slot): the three tables of saved values stay empty (16 slots each).
+  assert.ok(busy.byteLength <= capacity * (2 * 8 + 1) + 2 * 2 ** 17 * 12 + 3 * 16 * 12, `${busy.byteLength} bytes`);
   assert.equal(busy.finish().beforeLastChange?.baseBytes.get(0), 15 * 8);
 
   // Growth until 10 s, then nothing but snapshots to 30 s: the window before the last change (ending at the
@@ -48,7 +52,7 @@ test('the values saved for the window before the last change are kept only throu
   assert.ok(quiet.byteLength > 1000 * 20, 'saved columns made');
 });
 
-test('the baseline and the saved values of a few sites among many are pages of those sites, not columns of every site', () => {
+test('the baseline and the saved values of a few sites among many are tables of those sites, not columns or pages of every site', () => {
   // call_sites: 8.7 k of 2.6 M sites in the baseline and 6.2 k saved, held as columns of 4 M sites (155 MB of
   // arrays to the verdict's end; docs/benchmarks.md, round twenty-six).
   const spread = 4096;
@@ -68,9 +72,10 @@ test('the baseline and the saved values of a few sites among many are pages of t
     g.snapshot(t * 1000, t * 1e9); // quiet from 11 s: the folds save what they overwrite
   }
   const marks = 262_144; // one byte a site, doubling from 1,024 past the last site
-  // Five values a site listed (baseline, saved and its stamp) in a 4 KiB page each, and the unused own live
-  // columns' first 1,024 sites; columns of every site were 36 bytes a site (9.4 MB here).
-  assert.ok(g.byteLength <= marks + 5 * few * 4096 + 2 * 1024 * 8, `${g.byteLength} bytes`);
+  // Five values a site listed (baseline, saved and its stamp), each in a table of at most 4 slots a site of
+  // 12 bytes, and the unused own live columns' first 1,024 sites; columns of every site were 36 bytes a site
+  // (9.4 MB here), pages of 512 sites 4 KiB a site (1.3 MB).
+  assert.ok(g.byteLength <= marks + 5 * few * 4 * 12 + 2 * 1024 * 8, `${g.byteLength} bytes`);
   const r = g.finish();
   assert.equal(r.lastChangeNs, 10e9);
   assert.equal(r.baseBytes.get((few - 1) * spread), 10 * 8);
@@ -178,4 +183,42 @@ test('blocks allocated and freed inside their tick take no bytes in the ticks', 
   replay.change(7, ++seq, 64, 1);
   g.snapshot(seq, 42 * 50e6);
   assert.ok(g.ticksByteLength > 0 && g.ticksByteLength < 8, `${g.ticksByteLength} bytes`);
+});
+
+test('the dense case: 200 k sites in the baseline and saved cost about what pages of every site cost, with the baselines of a plain replay', () => {
+  // A recursive parser's tree (every node from a stack of its own, all alive): a table of 12-byte slots, two
+  // to four a site, for each of the five values (baseline bytes and count, saved bytes, count and stamp),
+  // where 512-site pages of Float64 were 8 bytes a site (site-hash.ts; docs/benchmarks.md, round twenty-seven).
+  const sites = 200_000;
+  const bytes = new Float64Array(sites);
+  const count = new Float64Array(sites);
+  const g = new RecentGrowth(5e9);
+  g.begin({ sites: { columns: { liveBytes: { array: bytes }, liveCount: { array: count } } } } as unknown as ReplayContext);
+  const atSnapshot: Float64Array[] = [];
+  let most = 0;
+  for (let t = 1; t <= 20; t++) {
+    if (t <= 10) {
+      for (let site = 0; site < sites; site++) {
+        // A third of the sites go back to 0 in each tick (a different third each time), the others grow.
+        const b = (site + t) % 3 === 0 ? -bytes[site]! : 8 * t;
+        const c = (site + t) % 3 === 0 ? -count[site]! : 1;
+        bytes[site] = bytes[site]! + b;
+        count[site] = count[site]! + c;
+        g.change(site as SiteId, t, b, c);
+      }
+    }
+    g.snapshot(t * sites, t * 1e9); // quiet from 11 s: the folds save what they overwrite
+    most = Math.max(most, g.byteLength);
+    atSnapshot.push(bytes.slice());
+  }
+  const pages = 2 ** 18 * (1 + 5 * 8) + 2 * 1024 * 8; // the marks, five values a site, the unused own columns' first 1,024 sites
+  assert.ok(most <= 1.1 * pages, `${most} bytes at most, pages ${pages}`);
+  const r = g.finish();
+  assert.deepEqual([r.fromNs, r.lastChangeNs, r.beforeLastChange?.fromNs], [15e9, 10e9, 5e9]);
+  const baseAt = (from: number): Float64Array => atSnapshot[from / 1e9 - 1]!;
+  for (let site = 0; site < sites; site++) {
+    assert.equal(r.baseBytes.get(site), baseAt(15e9)[site], `site ${site}`);
+    assert.equal(r.beforeLastChange!.baseBytes.get(site), baseAt(5e9)[site], `site ${site} before the last change`);
+  }
+  assert.equal(r.baseCount.get(1), 2); // back to 0 at 8 s, then 9 s and 10 s
 });

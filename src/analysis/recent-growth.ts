@@ -26,7 +26,7 @@ import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js'
 import { type ReadonlyCountArray, type ReadonlyFloat64Array, SiteColumn, grownTo, newInt32Array } from '../model/site-table.js';
 import { RECENT_DIRTY, RECENT_HELD, SiteMarks } from './live-series.js';
 import { TickPacker, TickReader } from './tick-pack.js';
-import { type ReadonlySiteValues, SitePages } from './site-pages.js';
+import { type ReadonlySiteValues, SiteHash } from './site-hash.js';
 
 export interface RecentGrowthResult {
   /** The length of the window asked for, ns. */
@@ -103,11 +103,13 @@ export class RecentGrowth implements ReplayObserver {
    */
   private shared: { readonly bytes: { readonly array: ReadonlyFloat64Array }; readonly count: { readonly array: ReadonlyCountArray } } | undefined;
   /**
-   * The baseline: pages (site-pages.ts) rather than columns of every site, as it holds the sites live at one
-   * moment that a tick listed, a few of the capture's (it was 64 MiB of columns on call_sites for 8.7 k sites).
+   * The baseline: the sites not at 0 in it (site-hash.ts) rather than columns of every site, as it holds the
+   * sites live at one moment that a tick listed, a few of the capture's (it was 64 MiB of columns on call_sites
+   * for 8.7 k sites; then 32 MiB of 512-site pages, made by 5.2 k sites at the end of the read and by the sites
+   * that were held once and went back to 0: docs/benchmarks.md, rounds twenty-six and twenty-seven).
    */
-  private readonly baseBytes = new SitePages();
-  private readonly baseCount = new SitePages();
+  private readonly baseBytes = new SiteHash();
+  private readonly baseCount = new SiteHash();
   /** Sites below this have room in `marks` (and in the own live columns when they are kept). */
   private room = 0;
   /**
@@ -133,16 +135,17 @@ export class RecentGrowth implements ReplayObserver {
   private lastChangeNs: number | undefined;
   private changeBaseNs: number | undefined;
   private changeBaseHeap = 0;
-  // The sites saved since the last change: their values then, stamped with the change's number (no hashing:
-  // the folds run at every snapshot). Only a fold at a snapshot with no change since the previous one saves
-  // (at one with a change, changeSeen() would drop the saves at once), so these grow only in a quiet end:
-  // 20 bytes a site that a program busy to its end never writes (call_sites at 5 %: columns of 2 M sites,
-  // 40 MiB; docs/benchmarks.md, round nineteen); in pages (site-pages.ts) since call_sites, whose end is quiet
-  // (the program's end, then memlens's release), grew them to columns of 4 M sites for 6.2 k saves (round twenty-six).
+  // The sites saved since the last change: their values then, stamped with the change's number (no list to
+  // clear at each change: the folds run at every snapshot). Only a fold at a snapshot with no change since the
+  // previous one saves (at one with a change, changeSeen() would drop the saves at once), so these grow only in
+  // a quiet end: 20 bytes a site that a program busy to its end never writes as columns (call_sites at 5 %:
+  // columns of 2 M sites, 40 MiB; docs/benchmarks.md, round nineteen), and call_sites, whose end is quiet (the
+  // program's end, then memlens's release), grew them to columns of 4 M sites for 6.2 k saves (round
+  // twenty-six): kept for the saved sites alone (site-hash.ts; pages of sites in round twenty-six).
   private changeNumber = 1;
-  private readonly savedAt = new SitePages();
-  private readonly savedBytes = new SitePages();
-  private readonly savedCount = new SitePages();
+  private readonly savedAt = new SiteHash();
+  private readonly savedBytes = new SiteHash();
+  private readonly savedCount = new SiteHash();
   private savedSites: number[] = [];
 
   // Aggregated captures: checkpoint entries by location key.
@@ -152,7 +155,7 @@ export class RecentGrowth implements ReplayObserver {
   private cpResolved = false;
   /** The entries cpBase held at the last change, for the keys the folds have overwritten since (null: none). */
   private readonly cpOverwritten = new Map<string, CheckpointEntry | null>();
-  private cpChangeBase: { readonly bytes: SitePages; readonly count: SitePages } | undefined;
+  private cpChangeBase: { readonly bytes: SiteHash; readonly count: SiteHash } | undefined;
 
   /** `marks`: shared with LiveSeries (forensics.ts); default: its own. */
   constructor(
@@ -282,8 +285,8 @@ export class RecentGrowth implements ReplayObserver {
         else then.set(key, e);
       }
       // Every key of `then` is in cpBase (which only gains keys): its site was resolved above.
-      const bytes = new SitePages();
-      const count = new SitePages();
+      const bytes = new SiteHash();
+      const count = new SiteHash();
       for (const e of then.values()) {
         const site = siteOf(e);
         bytes.add(site, e.liveBytes);

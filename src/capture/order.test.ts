@@ -401,24 +401,29 @@ test('orderer equals the naive sort with many threads, barriers rare and lagging
   }
 });
 
-test('a visitor that takes FRAMEs as numbers gets them where the meta path puts them: straight, held in the columns, in blocks decoded again (property, 200 random captures)', () => {
+test('FRAMEs straight through and FRAMEs held in the columns come out in the naive order with their values, as numbers or as records (property, 200 random captures)', () => {
   // Seeds of one thread and of several, small and big blocks, barriers lagging or not: FRAMEs that go straight
-  // through (as numbers) and FRAMEs that wait in the columns (held as records, then passed on as meta()).
-  let asNumbers = 0;
-  let asRecords = 0;
+  // through and FRAMEs that wait in the columns (held as their four numbers, KIND_FRAME), to a visitor that
+  // takes them as numbers (frame()) and to one that takes them as records (meta(), the orderer makes them).
+  let straight = 0;
+  let held = 0;
   for (let seed = 8000; seed < 8200; seed++) {
     const bytes = randomCapture(seed, 200 + (seed % 7) * 100, seed % 4 !== 0, seed % 3 === 0 ? 0 : 30 + (seed % 5) * 40, seed % 2 === 0);
+    const expected = naiveOrder(fileOrder(bytes));
     const f = new FrameCollector();
     const o = new SeqOrderer(f);
     decodeCapture(bytes, o);
     o.end();
-    assert.deepEqual(f.c.items, ordered(bytes), `seed ${seed}`);
+    assert.deepEqual(f.c.items, expected, `seed ${seed}`);
+    assert.deepEqual(ordered(bytes), expected, `seed ${seed}, FRAMEs as records`);
     const frames = f.c.items.filter((i) => i.type === 'frame').length;
-    asNumbers += f.asNumbers;
-    asRecords += frames - f.asNumbers;
+    // Every FRAME as numbers, the held ones too: none was made a record on its way.
+    assert.equal(f.asNumbers, frames, `seed ${seed}`);
+    held += o.framesHeld;
+    straight += frames - o.framesHeld;
   }
-  // Both paths taken, or the comparison above proves nothing about one of them.
-  assert.ok(asNumbers > 500 && asRecords > 500, `${asNumbers} FRAMEs as numbers, ${asRecords} as records`);
+  // Both paths taken, or the comparisons above prove nothing about one of them.
+  assert.ok(straight > 500 && held > 500, `${straight} FRAMEs straight through, ${held} held in the columns`);
 });
 
 /**
@@ -449,12 +454,13 @@ test('a release of several streams: the one with the most bytes goes straight th
   decodeCapture(bytes, o);
   o.end();
   assert.deepEqual(f.c.items, naiveOrder(fileOrder(bytes)));
-  // A FRAME that waited in the columns comes as a record (meta()), one decoded straight as numbers (frame()):
-  // thread 1's, three turns in four, go straight; every release holds blocks of other threads too.
+  // Thread 1's FRAMEs, three turns in four, go straight; every release holds blocks of other threads too, whose
+  // FRAMEs wait in the columns (framesHeld).
   const frames = f.c.items.filter((i) => i.type === 'frame');
   const busy = frames.filter((i) => i.stream === 1).length;
+  const straight = frames.length - o.framesHeld;
   assert.ok(busy > 500, `${busy} FRAMEs of thread 1`);
-  assert.ok(f.asNumbers >= busy * 0.9 && f.asNumbers <= busy, `${f.asNumbers} FRAMEs as numbers, thread 1 has ${busy} of ${frames.length}`);
+  assert.ok(straight >= busy * 0.9 && straight <= busy, `${straight} FRAMEs straight through, thread 1 has ${busy} of ${frames.length}`);
   // The straight stream's decoding stopped to refill the other threads' runs from inside its own.
   assert.ok(o.refills > 10, `${o.refills} refills`);
 });
@@ -494,10 +500,14 @@ test('a release of several streams: once the straight stream is done, the one wi
     w.barrier(seq + 1);
   }
   const bytes = w.finish();
-  const asNumbers = new Map<number, number>();
+  // Per stream, the FRAMEs that went straight through: those delivered while the orderer's count of FRAMEs from
+  // the columns stood still (deliver() counts one before passing it on).
+  const straight = new Map<number, number>();
+  let heldSeen = 0;
   class ByStream extends FrameCollector {
     override frame(stream: number, id: number, parent: number, codeId: number, instr: number): void {
-      asNumbers.set(stream, (asNumbers.get(stream) ?? 0) + 1);
+      if (o.framesHeld === heldSeen) straight.set(stream, (straight.get(stream) ?? 0) + 1);
+      heldSeen = o.framesHeld;
       super.frame(stream, id, parent, codeId, instr);
     }
   }
@@ -506,9 +516,37 @@ test('a release of several streams: once the straight stream is done, the one wi
   decodeCapture(bytes, o);
   o.end();
   assert.deepEqual(f.c.items, naiveOrder(fileOrder(bytes)));
-  assert.equal(asNumbers.get(1), 600);
-  const second = asNumbers.get(2) ?? 0;
-  const third = asNumbers.get(3) ?? 0;
-  assert.ok(second >= 250 && second < 400, `${second} of thread 2's 400 FRAMEs as numbers`);
-  assert.ok(third > 0 && third < 100, `${third} of thread 3's 100 FRAMEs as numbers`);
+  assert.equal(straight.get(1), 600);
+  const second = straight.get(2) ?? 0;
+  const third = straight.get(3) ?? 0;
+  assert.ok(second >= 250 && second < 400, `${second} of thread 2's 400 FRAMEs straight through`);
+  assert.ok(third > 0 && third < 100, `${third} of thread 3's 100 FRAMEs straight through`);
+});
+
+test("a FRAME that opens the straight stream's next block, its key tied with a column record's, waits for it (frame()'s fast path)", () => {
+  // Thread 1 (the most bytes: straight) ends a block with a GC record of seq 40, key (40, 0); thread 2's block,
+  // later in the file, holds a marker of seq 40, key (40, 0) too, in the columns; thread 1's next block opens
+  // with a FRAME, raised to (40, 0) and later in the file than the marker: it comes after it. Its key equals the
+  // smallest column record's, so frame()'s fast path (a key strictly before it) must not take it.
+  const w = new CaptureWriter({ header: { writerName: 'test' } });
+  let seq = 0;
+  for (let i = 0; i < 30; i++) w.alloc(1, ++seq, 0x1000 + 16 * i, 16, 0, 0, 0);
+  w.meta({ type: 'gc', stream: 1, seq: 40, timeNs: 1, generation: 0, collected: 0, uncollectable: 0, durationNs: 0, startSeq: 30 });
+  w.flush(1);
+  w.meta({ type: 'marker', stream: 2, seq: 40, timeNs: 2, kind: 5, label: 'tie' });
+  w.flush(2);
+  const f = w.frame(1, 0, 7, 3);
+  for (let i = 0; i < 30; i++) w.alloc(1, 40 + i, 0x2000 + 16 * i, 16, 0, f, 0);
+  w.flush(1);
+  w.barrier(100);
+  const bytes = w.finish();
+  const fc = new FrameCollector();
+  const o = new SeqOrderer(fc);
+  decodeCapture(bytes, o);
+  o.end();
+  const expected = naiveOrder(fileOrder(bytes));
+  const at = (items: readonly Item[], type: string): number => items.findIndex((i) => i.type === type);
+  assert.ok(at(expected, 'marker') < at(expected, 'frame'));
+  assert.deepEqual(fc.c.items, expected);
+  assert.equal(o.framesHeld, 0); // it went straight, after the marker was released before it
 });

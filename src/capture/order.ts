@@ -75,6 +75,8 @@ export interface OrdererOptions {
 const KIND_ALLOC = 0;
 const KIND_FREE = 1;
 const KIND_META = 2;
+/** A FRAME held in the columns as its four numbers (seq: id, addr: parent, size: codeId, stack: instr): no object. */
+const KIND_FRAME = 3;
 
 const POS_BLOCK = 16777216; // 2^24
 
@@ -113,6 +115,8 @@ export class SeqOrderer implements CaptureVisitor {
   private readonly down: CaptureVisitor;
   /** The downstream visitor takes a FREE's address through eventAddress (records.ts), not boxed as an argument. */
   private readonly downFreeAt: boolean;
+  /** The downstream visitor takes FRAMEs as numbers (CaptureVisitor.frame). */
+  private readonly downFrame: boolean;
   private readonly maxBuffered: number;
   private cap = 0;
   private n = 0;
@@ -192,6 +196,8 @@ export class SeqOrderer implements CaptureVisitor {
   mostSlots = 0;
   /** Times the straight stream's decoding stopped to decode another stream's block into the columns (refillWithin()). */
   refills = 0;
+  /** FRAMEs delivered from the columns (KIND_FRAME), counted before each is passed on: which path a FRAME took. */
+  framesHeld = DOUBLE_FIELD;
 
   constructor(downstream: CaptureVisitor, options: OrdererOptions = {}) {
     // File positions (2^24 per block: past 2^30 from the 64th block on), seqs and record counts: the fields
@@ -200,7 +206,7 @@ export class SeqOrderer implements CaptureVisitor {
     // every alloc/freeAt inlined into it). So do the values derived from them (stopAt, skipUntil, blockSkip:
     // differences of doubles are doubles to V8, whatever their size). Do not "simplify" them to `= 0`.
     this.waitingRecords = this.blocks = this.posBase = this.posNext = this.rk = this.rp = this.pk = 0;
-    this.skipUntil = this.boundK = this.boundP = this.headP = this.blockSkip = this.delivered = 0;
+    this.skipUntil = this.boundK = this.boundP = this.headP = this.blockSkip = this.delivered = this.framesHeld = 0;
     this.stopAt = -1;
     // The watermark is written again here, not first at the first barrier: V8 marks a field stored only once
     // "const", and code that read it (alloc()'s and freeAt()'s fast path, inlined into the decoder's loop) was
@@ -211,6 +217,7 @@ export class SeqOrderer implements CaptureVisitor {
     this.wmE = 0;
     this.down = downstream;
     this.downFreeAt = downstream.freeAt !== undefined;
+    this.downFrame = downstream.frame !== undefined;
     this.maxBuffered = Math.max(16, options.maxBuffered ?? 1 << 21);
     this.grow(1024);
   }
@@ -322,23 +329,41 @@ export class SeqOrderer implements CaptureVisitor {
   }
 
   /**
-   * A FRAME as numbers (the decoder's path without a record object): passed on as numbers while decoding
-   * straight to a visitor that takes them, else made a FrameRecord and held or passed on as meta() would.
+   * A FRAME as numbers (the decoder's path without a record object): passed on as numbers to a visitor that
+   * takes them (else as a FrameRecord, made then), or held in the columns as numbers (KIND_FRAME), never as an
+   * object. Its natural key is (−∞, 0): raised to its stream's last key (raise()).
    */
   frame(stream: number, id: number, parent: number, codeId: number, instr: number): void {
-    const down = this.down;
-    if (this.mode === STRAIGHT && down.frame !== undefined) {
-      this.raise(stream, -Infinity, 0);
-      if (this.straight()) {
-        this.delivered++;
-        down.frame(stream, id, parent, codeId, instr);
-      } else {
-        this.hold({ type: 'frame', stream, id, parent, codeId, instr }, stream, false);
-      }
+    const l = this.last;
+    if (l !== undefined && l.id === stream && l.lastK < this.fastK && l.lastK > this.wmK && this.downFrame) {
+      // Decoding straight, after a record of the same stream (nearly every FRAME: call_sites has 29.7 M):
+      // raised to that record's key, which is past the watermark and before the bound and every column
+      // record, so the key stays and it goes downstream now: what raise() and straight() would decide,
+      // without their comparisons and stores (the alloc()/freeAt() fast path's reasoning).
+      this.posNext++;
+      this.delivered++;
+      this.down.frame!(stream, id, parent, codeId, instr);
       return;
     }
+    this.frameKeyed(stream, id, parent, codeId, instr);
+  }
+
+  /** frame() past its fast path: raised, then passed on or held in the columns. */
+  private frameKeyed(stream: number, id: number, parent: number, codeId: number, instr: number): void {
     if (this.mode === SKIP && this.skipped()) return;
-    this.keyed({ type: 'frame', stream, id, parent, codeId, instr }, stream, -Infinity, false);
+    this.raise(stream, -Infinity, 0);
+    if (this.mode === STRAIGHT && this.straight()) {
+      this.delivered++;
+      if (this.downFrame) this.down.frame!(stream, id, parent, codeId, instr);
+      else this.down.meta({ type: 'frame', stream, id, parent, codeId, instr });
+      return;
+    }
+    const i = this.push(stream, KIND_FRAME);
+    this.seq[i] = id;
+    this.addr[i] = parent;
+    this.size[i] = codeId;
+    this.stack[i] = instr;
+    if (this.mode === DIRECT && this.held + this.waitingRecords >= this.maxBuffered) this.releaseAll();
   }
 
   /** meta()'s record `rec` of `stream` whose natural key is (k, 0): raised, then passed on or held. */
@@ -876,6 +901,11 @@ export class SeqOrderer implements CaptureVisitor {
           eventAddress[0] = this.addr[i]!;
           this.down.freeAt!(this.stream[i]!, this.seq[i]!, this.size[i]!, this.code[i]!);
         } else this.down.free(this.stream[i]!, this.seq[i]!, this.addr[i]!, this.size[i]!, this.code[i]!);
+        break;
+      case KIND_FRAME:
+        this.framesHeld++;
+        if (this.downFrame) this.down.frame!(this.stream[i]!, this.seq[i]!, this.addr[i]!, this.size[i]!, this.stack[i]!);
+        else this.down.meta({ type: 'frame', stream: this.stream[i]!, id: this.seq[i]!, parent: this.addr[i]!, codeId: this.size[i]!, instr: this.stack[i]! });
         break;
       default: {
         const at = this.addr[i]!;
