@@ -561,12 +561,14 @@ export class HeapReplay {
     if (this.rate !== undefined) return;
     this.sites.countsInInt32();
     this.countLimit = this.int32CountLimit;
+    this.saves.countsInInt32();
   }
 
   /** The count columns in Float64 from here (past countLimit allocations, or a sampling set late). */
   private widenCounts(): void {
     this.sites.widenCounts();
     this.countLimit = Infinity;
+    this.saves.widenCounts();
     this.refreshColumns();
   }
 

@@ -15,7 +15,7 @@
 // peak, at its teardown, so nearly every site gets a saved entry: lists of 20 bytes an entry with up to twice the
 // room, then a copy and a table after the read, several times the 16 bytes a site of the columns they replaced
 // (a tree of ~1 M sites: +120 MB over main). So each time the lists need room (never per event) PeakSaves takes
-// the smaller of the lists and dense columns of every site (Float64 bytes and count, 16 bytes a site, as main
+// the smaller of the lists and dense columns of every site (Float64 bytes and a count, 12 or 16 bytes a site, as main
 // had): once dense, the lists are a small buffer spilled into the columns when full; a new peak clears every bit
 // (O(sites / 32), paid for by the ~0.4 x sites saves that made it dense) and goes back to the lists. After the
 // read SitePeaks takes the lists or columns over (no copy), and builds no table when dense (docs/benchmarks.md,
@@ -57,9 +57,12 @@ function listBytes(saved: number, touched: number): number {
   return saved * 20 + touched * 4;
 }
 
-/** Bytes of dense columns for `sites` sites, with their buffer (the lists at their first room). */
-function denseBytes(sites: number): number {
-  return sites * 16 + listBytes(FIRST_ROOM, FIRST_ROOM);
+/**
+ * Bytes of dense columns for `sites` sites (Float64 bytes and a count of `countBytes`, 4 or 8), with their buffer
+ * (the lists at their first room).
+ */
+function denseBytes(sites: number, countBytes: number): number {
+  return sites * (8 + countBytes) + listBytes(FIRST_ROOM, FIRST_ROOM);
 }
 
 /**
@@ -83,10 +86,27 @@ export class PeakSaves {
    * nothing), the lists being a buffer spilled into them; empty when the lists hold the saved values.
    */
   private denseBytes: Float64Array = NO_VALUES;
-  private denseCount: Float64Array = NO_VALUES;
+  private denseCount: Float64Array | Int32Array = NO_VALUES;
   private dense = false;
+  /**
+   * The counts fit in Int32 (countsInInt32(): the replay's live counts are Int32, CountColumn, and a saved count
+   * is a live one): the dense count column in 4 bytes a site, as main's peakCount was (12 bytes a site with the
+   * bytes, not 16: the tree's 4.19 M sites, 17 MB less through summary's peak; round twenty-eight, peak28).
+   */
+  private int32Counts = false;
   /** The sites' room (ensureSites()): the dense columns' length. */
   private siteRoom = 0;
+
+  /** The saved counts are integers below 2^31 from here (the replay's count columns turned Int32). */
+  countsInInt32(): void {
+    this.int32Counts = true;
+  }
+
+  /** The saved counts may be any double from here (the replay's count columns widened to Float64). */
+  widenCounts(): void {
+    this.int32Counts = false;
+    if (this.denseCount instanceof Int32Array) this.denseCount = new Float64Array(this.denseCount);
+  }
 
   /** Bits for `n` sites (the site columns' length: the replay calls this as they grow). */
   ensureSites(n: number): void {
@@ -94,7 +114,8 @@ export class PeakSaves {
       this.siteRoom = n;
       if (this.dense) {
         this.denseBytes = widened(this.denseBytes, n);
-        this.denseCount = widened(this.denseCount, n);
+        const count = this.denseCount;
+        this.denseCount = count instanceof Int32Array ? widenedInt32(count, n) : widened(count, n);
       }
     }
     const words = (n + 31) >>> 5;
@@ -134,7 +155,7 @@ export class PeakSaves {
     if (!this.dense) {
       let cap = Math.max(FIRST_ROOM, this.savedSite.length * 2);
       while (cap < this.savedLength + k) cap *= 2;
-      if (listBytes(cap, this.touched.length) <= denseBytes(this.sitesListed())) {
+      if (listBytes(cap, this.touched.length) <= denseBytes(this.sitesListed(), this.int32Counts ? 4 : 8)) {
         this.growSaved(cap);
         return;
       }
@@ -152,7 +173,7 @@ export class PeakSaves {
     }
     const n = this.touchedLength;
     const cap = Math.max(FIRST_ROOM, this.touched.length * 2);
-    if (listBytes(this.savedSite.length, cap) <= denseBytes(this.sitesListed())) {
+    if (listBytes(this.savedSite.length, cap) <= denseBytes(this.sitesListed(), this.int32Counts ? 4 : 8)) {
       this.touched = grown(this.touched, n + 1);
       return;
     }
@@ -178,7 +199,7 @@ export class PeakSaves {
   private toDense(): void {
     this.dense = true;
     this.denseBytes = new Float64Array(this.siteRoom);
-    this.denseCount = new Float64Array(this.siteRoom);
+    this.denseCount = this.int32Counts ? new Int32Array(this.siteRoom) : new Float64Array(this.siteRoom);
     this.spill();
     this.savedSite = new Int32Array(FIRST_ROOM);
     this.savedBytes = new Float64Array(FIRST_ROOM);
@@ -284,6 +305,12 @@ function widened(arr: Float64Array, n: number): Float64Array {
   return g;
 }
 
+function widenedInt32(arr: Int32Array, n: number): Int32Array {
+  const g = new Int32Array(n);
+  g.set(arr);
+  return g;
+}
+
 function grown(arr: Int32Array, n: number): Int32Array {
   let cap = Math.max(FIRST_ROOM, arr.length * 2);
   while (cap < n) cap *= 2;
@@ -310,7 +337,7 @@ export class SitePeaks implements ReadonlySitePeaks {
   /** Dense: the saved values by site (empty otherwise: the table's entries). */
   private readonly dense: boolean;
   private readonly denseBytes: Float64Array;
-  private readonly denseCount: Float64Array;
+  private readonly denseCount: Float64Array | Int32Array;
 
   /**
    * `n` entries of `site`, `bytes`, `count` for the sites whose bit is set in `bits`, or (`denseBytes` and
@@ -325,7 +352,7 @@ export class SitePeaks implements ReadonlySitePeaks {
     private readonly liveBytes: LiveArray,
     private readonly liveCount: LiveArray,
     denseBytes: Float64Array = NO_VALUES,
-    denseCount: Float64Array = NO_VALUES,
+    denseCount: Float64Array | Int32Array = NO_VALUES,
   ) {
     this.bits = bits;
     this.site = site;
