@@ -173,3 +173,45 @@ test('dense saves: a new peak clears every bit and reads live values again; a co
   assert.deepEqual([after.bytes(3 as SiteId), after.bytes(4 as SiteId), after.bytes(7 as SiteId), after.count(7 as SiteId)], [8, 8, 3, 1]);
   assert.equal(after.nonzero(sites).length, sites);
 });
+
+test('dense columns are priced by the sites listed (their resident extent), not the site columns room', () => {
+  // The site columns double: 2^13 + 5 sites have a room of 2^14. 4097 saved values (the lists full at 4096 and
+  // doubling to 8192 entries, 160 KiB) cost more than dense columns up to the highest site listed (8197 sites,
+  // 16 bytes each with their 24 KiB buffer: 152 KiB) but less than dense columns of the whole room (280 KiB):
+  // priced by the room, the lists would stay (the tree's teardown: 4.19 M sites in a room of 8.39 M).
+  const room = 1 << 14;
+  const isDense = (saves: PeakSaves): boolean => (saves as unknown as { dense: boolean }).dense;
+  const save = (top: number): PeakSaves => {
+    const saves = new PeakSaves();
+    saves.ensureSites(room);
+    for (let k = 0; k <= 4096; k++) change(saves, top - k, 8 + k, 1);
+    return saves;
+  };
+  const low = save((1 << 13) + 4);
+  assert.ok(isDense(low), 'sites up to 2^13 + 5: dense');
+  // The same saves for sites up to the room's end: dense columns would cost more than the lists.
+  const high = save(room - 1);
+  assert.ok(!isDense(high), 'sites up to 2^14: lists');
+  for (const [saves, top] of [[low, (1 << 13) + 4], [high, room - 1]] as const) {
+    const p = saves.peaks(room, new Float64Array(room).fill(3), new Float64Array(room).fill(1));
+    assert.deepEqual([p.bytes(top as SiteId), p.bytes((top - 4096) as SiteId), p.bytes((top - 4097) as SiteId), p.count(top as SiteId)], [8, 8 + 4096, 3, 1]);
+  }
+});
+
+test('dense count column: Int32 when the replay counts in Int32 (12 bytes a site, not 16), Float64 once widened', () => {
+  const sites = 8192;
+  const saves = new PeakSaves();
+  saves.countsInInt32();
+  saves.ensureSites(sites);
+  for (let s = 0; s < sites; s++) change(saves, s, 100 + s, 1 + (s % 7));
+  const dense = saves.byteLength;
+  assert.ok(dense <= sites * 12 + (sites >>> 3) + 1024 * 24, `${dense} bytes`);
+  let p = saves.peaks(sites, new Float64Array(sites), new Float64Array(sites));
+  assert.deepEqual([p.bytes(5 as SiteId), p.count(5 as SiteId), p.count(8191 as SiteId)], [105, 6, 1 + (8191 % 7)]);
+  // Widened (past 2^31 - 1 allocations): a count above Int32's range is kept, in the columns grown after too.
+  saves.widenCounts();
+  saves.ensureSites(sites * 2);
+  change(saves, sites + 1, 1, 2 ** 33);
+  p = saves.peaks(sites * 2, new Float64Array(sites * 2), new Float64Array(sites * 2));
+  assert.deepEqual([p.count((sites + 1) as SiteId), p.count(5 as SiteId)], [2 ** 33, 6]);
+});
