@@ -73,7 +73,7 @@ function sortedCopy(site: number[], bytes: number[], count: number[]): number[][
   return rows.map((r) => [r[0], r[1], r[2]]);
 }
 
-test('peakAmounts() puts nonzero()\'s arrays in sorted order in place: fixed points, short cycles, one long cycle', () => {
+test("peakAmounts() puts nonzero()'s arrays in sorted order in place: fixed points, short cycles, one long cycle", () => {
   // A permutation made of cycles: entry perm[i] goes to place i. Fixed points, 2- and 3-cycles, one cycle of 1000.
   const perm: number[] = [];
   const cycle = (members: number[]): void => {
@@ -106,9 +106,18 @@ test('peakAmounts() puts nonzero()\'s arrays in sorted order in place: fixed poi
   const set = peakAmounts(peakModel(site, bytes, count));
   const c = set.columns!;
   const expected = sortedCopy(site, bytes, count);
-  assert.deepEqual(Array.from(c.site, (s, i) => [s, c.bytes[i], c.count[i]]), expected);
-  assert.deepEqual(expected.map((r) => r[0]), Array.from({ length: n }, (_, i) => site[perm[i]!]));
-  assert.equal(set.totalBytes, bytes.reduce((a, b) => a + b, 0));
+  assert.deepEqual(
+    Array.from(c.site, (s, i) => [s, c.bytes[i], c.count[i]]),
+    expected,
+  );
+  assert.deepEqual(
+    expected.map((r) => r[0]),
+    Array.from({ length: n }, (_, i) => site[perm[i]!]),
+  );
+  assert.equal(
+    set.totalBytes,
+    bytes.reduce((a, b) => a + b, 0),
+  );
   // Random values with many ties (bytes and counts from small ranges): the same as a sort of a copy.
   let x = 12345;
   const rand = (k: number): number => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8) % k;
@@ -117,5 +126,8 @@ test('peakAmounts() puts nonzero()\'s arrays in sorted order in place: fixed poi
   const rb = Array.from({ length: m }, () => 8 * (1 + rand(30)));
   const rc = Array.from({ length: m }, () => 1 + rand(3));
   const r = peakAmounts(peakModel(rs, rb, rc)).columns!;
-  assert.deepEqual(Array.from(r.site, (s, i) => [s, r.bytes[i], r.count[i]]), sortedCopy(rs, rb, rc));
+  assert.deepEqual(
+    Array.from(r.site, (s, i) => [s, r.bytes[i], r.count[i]]),
+    sortedCopy(rs, rb, rc),
+  );
 });

@@ -192,7 +192,10 @@ test('dense columns are priced by the sites listed (their resident extent), not 
   // The same saves for sites up to the room's end: dense columns would cost more than the lists.
   const high = save(room - 1);
   assert.ok(!isDense(high), 'sites up to 2^14: lists');
-  for (const [saves, top] of [[low, (1 << 13) + 4], [high, room - 1]] as const) {
+  for (const [saves, top] of [
+    [low, (1 << 13) + 4],
+    [high, room - 1],
+  ] as const) {
     const p = saves.peaks(room, new Float64Array(room).fill(3), new Float64Array(room).fill(1));
     assert.deepEqual([p.bytes(top as SiteId), p.bytes((top - 4096) as SiteId), p.bytes((top - 4097) as SiteId), p.count(top as SiteId)], [8, 8 + 4096, 3, 1]);
   }
