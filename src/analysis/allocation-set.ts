@@ -74,6 +74,66 @@ export function siteAmounts(model: CaptureModel, kind: SetKind, bytesColumn: Sit
   };
 }
 
+/**
+ * The allocations live at the peak: siteAmounts() of the values at the peak, which are not columns of every site
+ * (the table's `peak`, site-peaks.ts) but come as the sites with something at the peak, in site order. The same
+ * sums in the same order and the same sort (its ties by site, the entries being in site order) as siteAmounts().
+ */
+export function peakAmounts(model: CaptureModel): AllocationSet {
+  const peak = model.sites.peak.nonzero(model.sites.size);
+  const n = peak.length;
+  let totalBytes = 0;
+  let totalCount = 0;
+  for (let i = 0; i < n; i++) {
+    totalBytes += peak.bytes[i]!;
+    totalCount += peak.count[i]!;
+  }
+  const bytes = peak.bytes;
+  const counts = peak.count;
+  const site = peak.site;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => bytes[b]! - bytes[a]! || counts[b]! - counts[a]! || a - b);
+  // nonzero()'s arrays are this set's own: put in sorted order where they are, cycle by cycle (entry i takes
+  // entry order[i]; a visited i's order is made negative), rather than copied into three more columns of
+  // the same size while they are held (a capture whose millions of sites all hold something at the peak: a
+  // recursive tree freed at the interpreter's end, 84 MB more of summary's peak; docs/benchmarks.md, round
+  // twenty-seven, peak27b).
+  for (let start = 0; start < n; start++) {
+    if (order[start]! < 0) continue;
+    const s0 = site[start]!;
+    const b0 = bytes[start]!;
+    const c0 = counts[start]!;
+    let i = start;
+    for (;;) {
+      const k = order[i]!;
+      order[i] = -1 - k;
+      if (k === start) {
+        site[i] = s0;
+        bytes[i] = b0;
+        counts[i] = c0;
+        break;
+      }
+      site[i] = site[k]!;
+      bytes[i] = bytes[k]!;
+      counts[i] = counts[k]!;
+      i = k;
+    }
+  }
+  const columns: SiteAmountColumns = { site, bytes, count: counts };
+  let sites: SiteAmount[] | undefined;
+  return {
+    kind: 'peak',
+    totalBytes,
+    totalCount,
+    columns,
+    get sites(): readonly SiteAmount[] {
+      sites ??= Array.from(columns.site, (site, i) => ({ site: site as SiteId, bytes: columns.bytes[i]!, count: columns.count[i]! }));
+      return sites;
+    },
+  };
+}
+
 /** Every allocation made while tracking (totals per site). */
 export function allAllocations(model: CaptureModel): AllocationSet {
   return siteAmounts(model, 'total', 'totalBytes', 'totalCount');

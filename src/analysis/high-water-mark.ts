@@ -3,7 +3,7 @@
 
 import { MissingDataError } from '../errors.js';
 import type { CaptureModel } from '../model/model.js';
-import { type AllocationSet, siteAmounts } from './allocation-set.js';
+import { type AllocationSet, peakAmounts } from './allocation-set.js';
 
 export interface HighWaterMark extends AllocationSet {
   readonly kind: 'peak';
@@ -22,7 +22,7 @@ export function highWaterMark(model: CaptureModel): HighWaterMark {
       { hint: 'Choose a window inside the capture (see the timeline in memlens stats).' },
     );
   }
-  const set = siteAmounts(model, 'peak', 'peakBytes', 'peakCount');
+  const set = peakAmounts(model);
   // Not a spread, which would read `sites` and make an object per site (allocation-set.ts).
   return Object.assign(set, { kind: 'peak' as const, heap: model.peakHeap, seq: model.peakSeq, timeNs: timeOfSeq(model, model.peakSeq) });
 }

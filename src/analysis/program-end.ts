@@ -81,6 +81,8 @@ export function modelAtProgramEnd(model: CaptureModel, series: LiveSeriesResult,
       return sites.size;
     },
     columns: { ...sites.columns, liveBytes: { array: liveBytes }, liveCount: { array: liveCount } },
+    // The values at the peak are the whole capture's (they read the table's own live columns).
+    peak: sites.peak,
     pyStack: (s: SiteId) => sites.pyStack(s),
     nativeStack: (s: SiteId) => sites.nativeStack(s),
     thread: (s: SiteId) => sites.thread(s),

@@ -330,10 +330,10 @@ function heapResidence(model: CaptureModel, filter: FrameFilter): HeapResidence 
   // The sites' peak columns are at the heap's maximum unless a window moved the peak searched for.
   const sites: SiteAmount[] = [];
   if (model.peakHeap === model.maxHeap) {
-    const peak = model.sites.columns.peakBytes.array;
-    const peakN = model.sites.columns.peakCount.array;
-    for (let site = 0 as SiteId; site < model.sites.size; site++) {
-      if (peak[site]! > 0 && MAPPERS.has(model.sites.allocator(site))) sites.push({ site, bytes: peak[site]!, count: peakN[site]! });
+    const peak = model.sites.peak.nonzero(model.sites.size);
+    for (let i = 0; i < peak.length; i++) {
+      const site = peak.site[i]! as SiteId;
+      if (peak.bytes[i]! > 0 && MAPPERS.has(model.sites.allocator(site))) sites.push({ site, bytes: peak.bytes[i]!, count: peak.count[i]! });
     }
   }
   const mappedAtPeak = sites.reduce((a, x) => a + x.bytes, 0);

@@ -6,6 +6,7 @@
 import type { CheckpointEntry, CheckpointRecord } from '../capture/records.js';
 import type { HeapTotals } from './heap-replay.js';
 import type { SiteId, StreamId } from './ids.js';
+import { PeakSaves } from './site-peaks.js';
 import type { SiteTable } from './site-table.js';
 import type { StackResolver } from './stack-resolver.js';
 import { ImpossibleValues, impossibleEntry, MAX_PROCESS_BYTES } from './value-bounds.js';
@@ -58,6 +59,9 @@ export class CheckpointLog {
     const impossibleEntries = new ImpossibleValues();
     let madeCount = 0;
     let liveBytes = 0;
+    // The entries' values at the peak, per site once every entry is interned (below).
+    const peakSites: number[] = [];
+    const peakEntries: CheckpointEntry[] = [];
     for (const e of this.entries.values()) {
       if (e.totalCount > Number.MAX_SAFE_INTEGER - madeCount) {
         impossibleEntries.add({ record: 'checkpoint entry', field: 'total_count (with the others)', value: madeCount + e.totalCount, bytes: false });
@@ -76,23 +80,34 @@ export class CheckpointLog {
       c.totalBytes.array[site] = c.totalBytes.array[site]! + e.totalBytes;
       c.liveCount.array[site] = c.liveCount.array[site]! + e.liveCount;
       c.liveBytes.array[site] = c.liveBytes.array[site]! + e.liveBytes;
-      // Two entries can land on one site only if damage lost their stacks; take the later update.
-      c.peakCount.array[site] = c.peakCount.array[site]! + e.savedPeakCount;
-      c.peakBytes.array[site] = c.peakBytes.array[site]! + e.savedPeakBytes;
+      peakSites.push(site);
+      peakEntries.push(e);
       c.updatedSeq.array[site] = Math.max(c.updatedSeq.array[site]!, e.updatedSeq);
     }
     let allocations = 0;
     let bytesAllocated = 0;
     let endLiveCount = 0;
+    // Two entries can land on one site only if damage lost their stacks: their values at the peak are summed.
+    const peakBytes = new Float64Array(sites.size);
+    const peakCount = new Float64Array(sites.size);
+    for (let i = 0; i < peakSites.length; i++) {
+      const site = peakSites[i]!;
+      peakBytes[site] = peakBytes[site]! + peakEntries[i]!.savedPeakBytes;
+      peakCount[site] = peakCount[site]! + peakEntries[i]!.savedPeakCount;
+    }
+    // A site updated after the peak has its entries' values at it (saved), the others their live values.
+    const saves = new PeakSaves();
+    saves.ensureSites(sites.size);
     for (let s = 0 as SiteId; s < sites.size; s++) {
       const k = sites.allocator(s) & 15;
       allocatorCounts[k] = allocatorCounts[k]! + c.totalCount.array[s]!;
       allocatorBytes[k] = allocatorBytes[k]! + c.totalBytes.array[s]!;
-      if (c.updatedSeq.array[s]! <= (cp?.peakSeq ?? 0)) {
-        c.peakBytes.array[s] = c.liveBytes.array[s]!;
-        c.peakCount.array[s] = c.liveCount.array[s]!;
+      if (c.updatedSeq.array[s]! > (cp?.peakSeq ?? 0)) {
+        saves.bits[s >>> 5] = saves.bits[s >>> 5]! | (1 << (s & 31));
+        saves.save(s, peakBytes[s]!, peakCount[s]!);
       }
     }
+    sites.setPeaks(saves.peaks(sites.size, c.liveBytes.array, c.liveCount.array));
     for (let s = 0; s < sites.size; s++) {
       allocations += c.totalCount.array[s]!;
       bytesAllocated += c.totalBytes.array[s]!;

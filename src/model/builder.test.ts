@@ -37,9 +37,11 @@ function perSite(
   countCol: 'peakCount' | 'liveCount' | 'totalCount' | 'tempCount',
 ): Map<string, { bytes: number; count: number }> {
   const out = new Map<string, { bytes: number; count: number }>();
+  const peak = model.sites.peak;
   for (let s = 0 as SiteId; s < model.sites.size; s++) {
-    const bytes = model.sites.columns[bytesCol].array[s]!;
-    const count = model.sites.columns[countCol].array[s]!;
+    // The values at the peak are not columns (site-peaks.ts).
+    const bytes = bytesCol === 'peakBytes' ? peak.bytes(s) : model.sites.columns[bytesCol].array[s]!;
+    const count = countCol === 'peakCount' ? peak.count(s) : model.sites.columns[countCol].array[s]!;
     if (bytes === 0 && count === 0) continue;
     const key = siteKeyOf(model, s);
     const e = out.get(key) ?? { bytes: 0, count: 0 };
@@ -92,7 +94,7 @@ for (const seed of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) {
     assert.deepEqual(model.snapshots.heap, oracle.snapshotHeaps, 'heap at each snapshot');
     // The peak is where the per-site values say it is.
     let sum = 0;
-    for (let s = 0; s < model.sites.size; s++) sum += model.sites.columns.peakBytes.array[s]!;
+    for (let s = 0 as SiteId; s < model.sites.size; s++) sum += model.sites.peak.bytes(s);
     assert.equal(sum, model.peakHeap);
   });
 }
@@ -281,25 +283,24 @@ test('the site table has the room the builder is told of, and the same model as 
   // The table doubles from 4096 sites up to ROOM_FROM_SITES (site-table.test.ts): these few sites are in 4096 either way.
   assert.deepEqual([(a.sites as SiteTable).room, (b.sites as SiteTable).room], [131_072, 4096]);
   assert.equal(a.sites.size, b.sites.size);
-  for (const col of ['totalBytes', 'totalCount', 'liveBytes', 'peakBytes', 'peakCount'] as const) {
+  for (const col of ['totalBytes', 'totalCount', 'liveBytes'] as const) {
     assert.deepEqual(a.sites.columns[col].array.slice(0, a.sites.size), b.sites.columns[col].array.slice(0, b.sites.size), col);
   }
+  assert.deepEqual(a.sites.peak.nonzero(a.sites.size), b.sites.peak.nonzero(b.sites.size));
 });
 
-test('finish() gives up what only the read needs (the site index, peak marks), current() does not; the model is the same', () => {
-  // The site table's index and marks and the resolver's node index go before the model's frames are made
+test('finish() gives up what only the read needs (the site index), current() does not; the model is the same', () => {
+  // The site table's index and the resolver's node index go before the model's frames are made
   // (docs/benchmarks.md, round twenty-three): call_sites' reports peak after the read.
   const stream = randomStream(11, { events: 1500 });
   const b = new ModelBuilder({ lineResolver: instrAsLine });
   replay(stream, b);
   const mid = b.current();
   const sites = mid.sites as SiteTable;
-  assert.ok(sites.peakMarks.array.length >= sites.size);
   const held = sites.byteLength;
   const sameAsMid = perSite(mid, 'totalBytes', 'totalCount');
   const m = b.finish();
   assert.equal(m.sites, mid.sites);
-  assert.equal((m.sites as SiteTable).peakMarks.array.length, 0);
   assert.ok(m.sites.byteLength < held);
   assert.deepEqual(perSite(m, 'totalBytes', 'totalCount'), sameAsMid);
   const again = new ModelBuilder({ lineResolver: instrAsLine });

@@ -52,7 +52,7 @@ test("the peak marks (4 bytes) start over before the epoch passes 2^31, and a si
   alloc(a, 0x3000, 10); // a changes again: its saved value stays
   const totals = replay.totals(true, 0);
   assert.equal(totals.peakHeap, 150);
-  assert.deepEqual([sites.columns.peakBytes.array[a], sites.columns.peakBytes.array[b], sites.columns.peakCount.array[a]], [100, 50, 1]);
+  assert.deepEqual([sites.peak.bytes(a), sites.peak.bytes(b), sites.peak.count(a)], [100, 50, 1]);
   assert.deepEqual([sites.columns.liveBytes.array[a], sites.columns.liveBytes.array[b]], [10, 50]);
 });
 
@@ -137,7 +137,7 @@ test('a run of FREEs ended by an ALLOC: the held frees come first, then the allo
   const totals = r.replay.totals(true, 0);
   assert.deepEqual([totals.peakHeap, totals.maxHeap, totals.endHeap, r.replay.frees, r.replay.unknownFrees], [900_000, 900_000, r.model.heap, r.model.frees, r.model.unknown]);
   assert.deepEqual(
-    [0, 1, 2, 3].map((s) => r.sites.columns.peakBytes.array[s]),
+    [0, 1, 2, 3].map((s) => r.sites.peak.bytes(s as SiteId)),
     [225 * 1000, 225 * 1000, 225 * 1000, 225 * 1000],
   );
 });
@@ -187,7 +187,8 @@ test("a site first freed late in a long run of FREEs does not deoptimize the hel
   replay.freeAt(seq, 0, 0);
   assert.equal(replay.heap, 0); // applies the held frees, b's last
   assert.notEqual(status(flushFrees) & 16, 0, "flushFrees was deoptimized by b's first free");
-  assert.deepEqual([sites.columns.peakBytes.array[a], sites.columns.peakBytes.array[b]], [24 * n, 64]);
+  replay.totals(true, 0); // the values at the peak are the table's from totals() (site-peaks.ts)
+  assert.deepEqual([sites.peak.bytes(a), sites.peak.bytes(b)], [24 * n, 64]);
 });
 
 /**
@@ -229,7 +230,14 @@ function countsReplay(limit: number | undefined, sampling?: { rateBytes: number;
     sites,
     int32At,
     figures: { allocations: totals.allocations, peakHeap: totals.peakHeap, endLiveCount: totals.endLiveCount },
-    columns: [c.totalCount, c.liveCount, c.peakCount, c.totalBytes, c.liveBytes, c.peakBytes].map((x) => column(x.array)),
+    columns: [
+      column(c.totalCount.array),
+      column(c.liveCount.array),
+      Array.from({ length: sites.size }, (_, s) => sites.peak.count(s as SiteId)),
+      column(c.totalBytes.array),
+      column(c.liveBytes.array),
+      Array.from({ length: sites.size }, (_, s) => sites.peak.bytes(s as SiteId)),
+    ],
   };
 }
 
@@ -241,7 +249,7 @@ test("an unsampled capture's counts are Int32 until the allocations pass the lim
   const widened = countsReplay(1000);
   // Exact up to 1000 allocations in Int32; the 1001st widens the three (the mmap path, countAlloc(), as well).
   assert.deepEqual([widened.int32At[999], widened.int32At[1000], widened.int32At.at(-1)], [true, false, false]);
-  for (const c of ['totalCount', 'liveCount', 'peakCount'] as const) assert.ok(widened.sites.columns[c].array instanceof Float64Array, c);
+  for (const c of ['totalCount', 'liveCount'] as const) assert.ok(widened.sites.columns[c].array instanceof Float64Array, c);
   const past = countsReplay(3001); // widened at the second mmap (countAlloc())
   assert.deepEqual([past.int32At[3000], past.int32At[3001]], [true, false]);
   assert.ok(float64.columns[0]!.some((x) => x > 1) && float64.columns[2]!.some((x) => x > 0));

@@ -5,11 +5,11 @@
 // the live bytes, the bytes at the peak and the temporary allocations. Memory is bounded by the number of
 // sites and of live allocations, never by the number of events.
 //
-// The peak is exact and O(1) per event: every time the heap reaches a new maximum, `epoch` goes up. A
-// site whose `peakMark` is behind `epoch` has not changed since the latest peak, so its live value *is*
-// its value at the peak; just before such a site changes, its live value is saved into the peak columns
-// and its mark set to `epoch`. At the end a site's value at the peak is the saved one if its mark equals
-// `epoch`, else its live one. No table is copied at a new peak.
+// The peak is exact and O(1) per event: a site whose bit in `peakBits` is clear has not changed since the
+// latest peak, so its live value *is* its value at the peak; just before such a site changes, its bit is set
+// and its live value saved (PeakSaves, site-peaks.ts: only for the sites changed since the peak). A new peak
+// clears the bits of the sites saved since the one before. At the end a site's value at the peak is the saved
+// one if its bit is set, else its live one. No table is copied at a new peak.
 
 import { Allocator, Deallocator } from '../capture/format.js';
 import type { SiteId, ThreadIndex } from './ids.js';
@@ -18,6 +18,7 @@ import { MappedRegions } from './mapped-regions.js';
 import type { PeakWindow } from './model.js';
 import type { ReplayObserver } from './replay-observer.js';
 import { type Sampling, sampleWeight } from './sampling.js';
+import { PeakSaves, SitePeaks } from './site-peaks.js';
 import type { SiteTable } from './site-table.js';
 import { ImpossibleValues } from './value-bounds.js';
 import { DOUBLE_FIELD } from '../capture/records.js';
@@ -84,9 +85,9 @@ export class HeapReplay {
   private totalBytes: Float64Array = new Float64Array(0);
   private liveCounts: Float64Array | Int32Array = new Int32Array(0);
   private liveBytes: Float64Array = new Float64Array(0);
-  private peakCounts: Float64Array | Int32Array = new Int32Array(0);
-  private peakBytes: Float64Array = new Float64Array(0);
-  private peakMark: Int32Array = new Int32Array(0);
+  /** The sites changed since the latest peak and their saved values (site-peaks.ts); its bits cached in `peakBits`. */
+  private readonly saves = new PeakSaves();
+  private peakBits: Int32Array = new Int32Array(0);
   /** chooseCounts() ran (at the first refreshColumns(), before the first site is counted). */
   private countsChosen = false;
   /**
@@ -117,7 +118,6 @@ export class HeapReplay {
   private maxHeapSeq = DOUBLE_FIELD;
   private peakHeap = DOUBLE_FIELD;
   private peakSeq = DOUBLE_FIELD;
-  private epoch = DOUBLE_FIELD;
   lastSeq = DOUBLE_FIELD;
 
   // Peak window, in seq: [fromSeq, toSeq). Time bounds are turned into seqs as snapshots arrive.
@@ -163,7 +163,7 @@ export class HeapReplay {
   ) {
     // The start values of the fields made doubles above.
     this.allocations = this.frees = this.bytesAllocated = this.heapBytes = this.liveCount = 0;
-    this.maxHeap = this.maxHeapSeq = this.peakSeq = this.epoch = this.lastSeq = this.fromSeq = this.maxSize = 0;
+    this.maxHeap = this.maxHeapSeq = this.peakSeq = this.lastSeq = this.fromSeq = this.maxSize = 0;
     this.unknownFrees = this.missedFrees = this.duplicateTracks = this.outOfOrder = 0;
     this.peakHeap = -1;
     this.countLimit = Infinity;
@@ -210,7 +210,7 @@ export class HeapReplay {
    */
   endOfRead(): number {
     if (this.pending !== 0) this.flushFrees();
-    return this.live.giveUp() + this.tracked.giveUp();
+    return this.live.giveUp() + this.tracked.giveUp() + this.saves.giveUp();
   }
 
   /** Applies the frees held back (see `freeRun`): the builder calls this before any record but an event. */
@@ -267,15 +267,20 @@ export class HeapReplay {
       this.missedFrees++;
       this.releaseRecorded(this.live, seq);
     }
-    if (this.peakMark[site] !== this.epoch) {
-      this.peakBytes[site] = this.liveBytes[site]!;
-      this.peakCounts[site] = this.liveCounts[site]!;
-      this.peakMark[site] = this.epoch;
+    const heap = this.heapBytes + size;
+    // An allocation that makes a new peak saves nothing: what it would save is stale at once (a growing heap,
+    // accumulate's, makes a new peak at nearly every allocation: a save and its clearing each).
+    const peaks = heap > this.peakHeap && seq >= this.fromSeq && seq < this.toSeq;
+    const word = site >>> 5;
+    const marks = this.peakBits[word]!;
+    const bit = 1 << (site & 31);
+    if ((marks & bit) === 0 && !peaks) {
+      this.peakBits[word] = marks | bit;
+      this.saves.save(site, this.liveBytes[site]!, this.liveCounts[site]!);
     }
     this.liveBytes[site] = this.liveBytes[site]! + size;
     this.liveCounts[site] = this.liveCounts[site]! + 1;
     this.liveCount += 1;
-    const heap = this.heapBytes + size;
     this.heapBytes = heap;
     const o = this.observer;
     if (o !== undefined) o.change(site, seq, size, 1, thread, index);
@@ -283,7 +288,7 @@ export class HeapReplay {
       this.maxHeap = heap;
       this.maxHeapSeq = seq;
     }
-    if (heap > this.peakHeap && seq >= this.fromSeq && seq < this.toSeq) {
+    if (peaks) {
       this.peakHeap = heap;
       this.peakSeq = seq;
       this.nextEpoch();
@@ -355,10 +360,12 @@ export class HeapReplay {
     }
     const site = table.removedSite;
     const bytes = table.removedSize;
-    if (this.peakMark[site] !== this.epoch) {
-      this.peakBytes[site] = this.liveBytes[site]!;
-      this.peakCounts[site] = this.liveCounts[site]!;
-      this.peakMark[site] = this.epoch;
+    const word = site >>> 5;
+    const marks = this.peakBits[word]!;
+    const bit = 1 << (site & 31);
+    if ((marks & bit) === 0) {
+      this.peakBits[word] = marks | bit;
+      this.saves.save(site, this.liveBytes[site]!, this.liveCounts[site]!);
     }
     this.liveBytes[site] = this.liveBytes[site]! - bytes;
     this.liveCounts[site] = this.liveCounts[site]! - 1;
@@ -426,6 +433,15 @@ export class HeapReplay {
     const seqs = this.pendingSeqs;
     this.live.removeMany(this.pendingAddresses, n, sizes, sites, indexes);
     const o = this.observer;
+    // The peak saves' values, with room for an entry per free (written at every free, counted when due).
+    const saves = this.saves;
+    saves.room(n);
+    const bits = this.peakBits;
+    const savedSite = saves.savedSite;
+    const savedBytes = saves.savedBytes;
+    const savedCount = saves.savedCount;
+    // The saved values' length kept here (the loop's calls read no peak saves), written back after it.
+    let saved = saves.savedLength;
     for (let i = 0; i < n; i++) {
       const bytes = sizes[i]!;
       // Added at every free (0 or 1), not in the branch: code only an unknown free runs would have no type
@@ -434,15 +450,20 @@ export class HeapReplay {
       this.unknownFrees += bytes < 0 ? 1 : 0;
       if (bytes < 0) continue;
       const site = sites[i]! as SiteId;
-      // The peak mark's branch written as stores made at every free, for the same reason: in a run's first
-      // batch every site may be at the current epoch (rolling_window's end), and the first site behind it
-      // deoptimized the loop compiled meanwhile.
-      const behind = this.peakMark[site] !== this.epoch;
+      // The peak save's branch written as stores made at every free, for the same reason: in a run's first
+      // batch every site may have changed since the peak (rolling_window's end), and the first site that had
+      // not deoptimized the loop compiled meanwhile. An entry of the saved values is written at every free, and
+      // counted only for a site not changed since the peak. A site being freed holds something (the allocation
+      // freed: a count of at least 1), so its entry is one of values, never of the `touched` list (PeakSaves.save()).
       const liveBytes = this.liveBytes[site]!;
       const liveCount = this.liveCounts[site]!;
-      this.peakBytes[site] = behind ? liveBytes : this.peakBytes[site]!;
-      this.peakCounts[site] = behind ? liveCount : this.peakCounts[site]!;
-      this.peakMark[site] = this.epoch;
+      const word = site >>> 5;
+      const marks = bits[word]!;
+      bits[word] = marks | (1 << (site & 31));
+      savedSite[saved] = site;
+      savedBytes[saved] = liveBytes;
+      savedCount[saved] = liveCount;
+      saved += ((marks >>> (site & 31)) & 1) ^ 1;
       this.liveBytes[site] = liveBytes - bytes;
       this.liveCounts[site] = liveCount - 1;
       this.liveCount -= 1;
@@ -451,6 +472,7 @@ export class HeapReplay {
       if (o !== undefined) o.change(site, seqs[i]!, -bytes, -1, this.sites.thread(site), indexes[i]!);
       if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, indexes[i]!);
     }
+    saves.savedLength = saved;
   }
 
   /** Releases what `table.remove()` just found, with its weight (returned). */
@@ -503,22 +525,18 @@ export class HeapReplay {
 
   /** Saves the site's live value as its value at the latest peak, once, before it changes. */
   private touch(site: SiteId): void {
-    if (this.peakMark[site] !== this.epoch) {
-      this.peakBytes[site] = this.liveBytes[site]!;
-      this.peakCounts[site] = this.liveCounts[site]!;
-      this.peakMark[site] = this.epoch;
+    const word = site >>> 5;
+    const marks = this.peakBits[word]!;
+    const bit = 1 << (site & 31);
+    if ((marks & bit) === 0) {
+      this.peakBits[word] = marks | bit;
+      this.saves.save(site, this.liveBytes[site]!, this.liveCounts[site]!);
     }
   }
 
-  /**
-   * A new peak: every site's mark is behind the epoch now. The marks are 4 bytes (MarkColumn): at 2^31 - 1 they
-   * start over at 0 (all behind, as they are at a new epoch) and the epoch at 1.
-   */
+  /** A new peak: no site has changed since it (PeakSaves.nextPeak()). */
   private nextEpoch(): void {
-    if (++this.epoch === EPOCH_LIMIT) {
-      this.sites.peakMarks.array.fill(0);
-      this.epoch = 1;
-    }
+    this.saves.nextPeak();
   }
 
   private refreshColumns(): void {
@@ -528,9 +546,8 @@ export class HeapReplay {
     this.totalBytes = c.totalBytes.array;
     this.liveCounts = c.liveCount.array;
     this.liveBytes = c.liveBytes.array;
-    this.peakCounts = c.peakCount.array;
-    this.peakBytes = c.peakBytes.array;
-    this.peakMark = this.sites.peakMarks.array;
+    this.saves.ensureSites(this.liveBytes.length);
+    this.peakBits = this.saves.bits;
   }
 
   /**
@@ -544,12 +561,14 @@ export class HeapReplay {
     if (this.rate !== undefined) return;
     this.sites.countsInInt32();
     this.countLimit = this.int32CountLimit;
+    this.saves.countsInInt32();
   }
 
   /** The count columns in Float64 from here (past countLimit allocations, or a sampling set late). */
   private widenCounts(): void {
     this.sites.widenCounts();
     this.countLimit = Infinity;
+    this.saves.widenCounts();
     this.refreshColumns();
   }
 
@@ -630,15 +649,15 @@ export class HeapReplay {
     if (this.pending !== 0) this.flushFrees();
     const c = this.sites.columns;
     const n = this.sites.size;
-    let epoch = this.epoch;
     let peakHeap = this.peakHeap;
     let peakSeq = this.peakSeq;
     let peakFound = true;
+    /** A peak at the end not taken yet: no site has changed since it. */
+    let atEnd = false;
     if (!this.windowStarted) {
       if (this.fromSeq === Infinity) peakFound = false;
       else if (final) {
         this.startWindow();
-        epoch = this.epoch;
         peakHeap = this.peakHeap;
         peakSeq = this.peakSeq;
       } else if (this.heapBytes > this.peakHeap) {
@@ -646,26 +665,19 @@ export class HeapReplay {
         // still fall before it.
         peakHeap = this.heapBytes;
         peakSeq = this.lastSeq;
-        epoch = this.epoch + 1;
+        atEnd = true;
       }
     }
     if (peakHeap < 0) peakFound = false;
-    if (peakFound) {
-      // A site not changed since the latest peak has its live value as its value at the peak. Writing
-      // that into the peak columns is safe in the middle of the stream: the replay reads a site's peak
-      // columns only when its mark is the current epoch, and overwrites them otherwise (touch()).
-      const marks = this.sites.peakMarks.array;
-      for (let s = 0; s < n; s++) {
-        if (marks[s] !== epoch) {
-          c.peakBytes.array[s] = c.liveBytes.array[s]!;
-          c.peakCount.array[s] = c.liveCount.array[s]!;
-        }
-      }
-    } else {
-      // No peak yet means epoch 0: every mark is 0, no site's peak columns were saved.
-      c.peakBytes.array.fill(0);
-      c.peakCount.array.fill(0);
+    if (!peakFound) {
+      // No peak yet: every site's values at it are 0.
+      this.sites.setPeaks(SitePeaks.none());
       peakHeap = 0;
+    } else {
+      // A copy of the saves (the replay may go on), or when final the saves taken over: a site not changed since
+      // the latest peak reads its live value.
+      const saves = atEnd ? new PeakSaves() : this.saves;
+      this.sites.setPeaks(saves.peaks(n, c.liveBytes.array, c.liveCount.array, final));
     }
     return {
       sites: this.sites,
@@ -697,9 +709,6 @@ const RUN_BATCH = 4096;
 
 /** The most allocations for which Int32 count columns are exact (chooseCounts()). */
 const INT32_COUNT_LIMIT = 0x7fffffff;
-
-/** Where the epoch starts over (nextEpoch()): the largest value a peak mark (Int32) holds. */
-const EPOCH_LIMIT = 0x7fffffff;
 
 /** Bucket of the size histogram: 0 for 0 bytes, k for [2^(k-1), 2^k). */
 export function sizeBucket(size: number): number {

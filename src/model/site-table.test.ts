@@ -43,9 +43,8 @@ test('a site costs 16 bytes of key and 1.25-2.5 slots of index beside its column
   for (let i = 0; i < n; i++) t.intern(...key(i));
   const capacity = 131_072; // doubling from 4,096
   const columns = (SITE_COLUMNS.length - 3) * capacity * 8; // the three on-demand columns hold nothing (below)
-  // The replay's peak marks: 4 bytes a site (docs/benchmarks.md, round twenty-one).
-  assert.equal(t.peakMarks.byteLength, capacity * 4);
-  assert.ok(t.byteLength - columns - capacity * 4 <= capacity * 16 + n * 2.5 * 4, `${t.byteLength - columns} bytes of keys`);
+  // No peak marks or peak columns since round twenty-seven (site-peaks.ts).
+  assert.ok(t.byteLength - columns <= capacity * 16 + n * 2.5 * 4, `${t.byteLength - columns} bytes of keys`);
 });
 
 test('tempCount, tempBytes and updatedSeq are made only when asked for, then cover every site', () => {
@@ -82,19 +81,17 @@ test('past roomFrom sites a table grows to its room at once, then keeps its arra
   t.columns.totalBytes.array[roomFrom - 1] = 7;
   t.intern(...key(roomFrom));
   const before = names.map((name) => t.columns[name].array);
-  const marks = t.peakMarks.array;
   const bytes = t.byteLength;
-  assert.deepEqual([before[0]!.length, marks.length, t.room, t.columns.totalBytes.array[roomFrom - 1]], [131_072, 131_072, 131_072, 7], 'the room at once, rounded up to a power of two');
+  assert.deepEqual([before[0]!.length, t.room, t.columns.totalBytes.array[roomFrom - 1]], [131_072, 131_072, 7], 'the room at once, rounded up to a power of two');
   for (let i = roomFrom + 1; i < n; i++) t.intern(...key(i));
   names.forEach((name, i) => assert.equal(t.columns[name].array, before[i], name));
-  assert.equal(t.peakMarks.array, marks);
   // Only the keys' index grew (it is filled with -1, so it doubles as the sites come): the keys had room.
   const index = (c: number): number => c * 4;
   assert.equal(t.byteLength - bytes, index(131_072) - index(16_384)); // 4/5 full at most
   // Past the room it asked for, the table doubles as before, its values kept.
   t.columns.totalBytes.array[n - 1] = 5;
   for (let i = n; i < 140_000; i++) t.intern(...key(i));
-  assert.deepEqual([t.columns.totalBytes.array.length, t.columns.totalBytes.array[n - 1], t.peakMarks.array.length], [262_144, 5, 262_144]);
+  assert.deepEqual([t.columns.totalBytes.array.length, t.columns.totalBytes.array[n - 1]], [262_144, 5]);
   assert.deepEqual([t.pyStack(0 as never), t.pyStack(139_999 as never)], [key(0)[0], key(139_999)[0]]);
 });
 
@@ -102,7 +99,7 @@ test('a table with room but fewer than roomFrom sites makes none of it: it doubl
   // Room made up front for few sites cost churn 2.3-2.6 MB of peak (docs/benchmarks.md, round twenty-one).
   const t = new SiteTable(undefined, 1 << 22);
   for (let i = 0; i < 5000; i++) t.intern(...key(i));
-  assert.deepEqual([t.columns.totalBytes.array.length, t.peakMarks.array.length, t.room], [8192, 8192, 1 << 22]);
+  assert.deepEqual([t.columns.totalBytes.array.length, t.room], [8192, 1 << 22]);
   assert.equal(ROOM_FROM_SITES, 1 << 20);
 });
 
@@ -115,7 +112,7 @@ test('the room made at once: one site per 32 bytes of capture, from 4096 to 2^22
   const t = new SiteTable(undefined, siteCapacityFor(88e6), 4096);
   t.intern(...key(0));
   for (let i = 1; i <= 4096; i++) t.intern(...key(i));
-  assert.deepEqual([t.columns.totalCount.array.length, t.columns.tempBytes.array.length, t.peakMarks.array.length], [1 << 22, 1 << 22, 1 << 22]);
+  assert.deepEqual([t.columns.totalCount.array.length, t.columns.tempBytes.array.length], [1 << 22, 1 << 22]);
 });
 
 test("the keys' index doubles at 4/5 full, region by region, and finds every site after it", () => {
@@ -170,25 +167,23 @@ test("the keys' slots tag their ids until the ids outgrow the tag-free bits; a t
   assert.equal(t.count, n);
 });
 
-test('seal() gives up the index and the peak marks, keeps ids, keys and columns; interning after it makes them again', () => {
+test('seal() gives up the index, keeps ids, keys and columns; interning after it makes them again', () => {
   const t = new SiteTable();
   const n = 30_000;
   for (let i = 0; i < n; i++) t.intern(...key(i));
   t.columns.totalBytes.array[7] = 99;
   const before = t.byteLength;
-  const marks = t.peakMarks.byteLength;
   const given = t.seal();
-  assert.ok(given >= n * 1.25 * 4 + marks, `gave up ${given} bytes`); // at least 1.25 slots of 4 bytes a site (4/5 full at most), and the marks
+  assert.ok(given >= n * 1.25 * 4, `gave up ${given} bytes`); // at least 1.25 slots of 4 bytes a site (4/5 full at most)
   assert.equal(t.byteLength, before - given);
   assert.equal(t.seal(), 0); // once
   assert.equal(t.size, n);
   assert.equal(t.columns.totalBytes.array[7], 99);
   const [py, native, thread, allocator] = key(12_345);
   assert.deepEqual([t.pyStack(12_345 as never), t.nativeStack(12_345 as never), t.thread(12_345 as never), t.allocator(12_345 as never)], [py, native, thread, allocator]);
-  // Interning again: the known sites keep their ids (no duplicate), new ones follow, the marks cover them.
+  // Interning again: the known sites keep their ids (no duplicate), new ones follow.
   for (let i = n - 1; i >= 0; i -= 7) assert.equal(t.intern(...key(i)), i);
   assert.equal(t.intern(...key(n)), n);
-  assert.ok(t.peakMarks.array.length > n);
   for (let i = 0; i < n + 1; i++) assert.equal(t.intern(...key(i)), i);
   // A sealed table's clone interns as well.
   const s = new SiteTable();
@@ -206,15 +201,15 @@ test('the count columns in Int32 keep their values and their type as the table g
   const float64Bytes = table.byteLength;
   table.countsInInt32();
   assert.ok(table.countsAreInt32);
-  assert.equal(float64Bytes - table.byteLength, 3 * 4096 * 4); // three columns of 4096 sites, 4 bytes each less
+  assert.equal(float64Bytes - table.byteLength, 2 * 4096 * 4); // two columns of 4096 sites, 4 bytes each less
   for (let i = 100; i < 10_000; i++) table.columns.liveCount.array[intern(i)] = i; // grows past 4096 sites
   const copy = table.clone();
   for (const t of [table, copy]) {
-    for (const c of ['totalCount', 'liveCount', 'peakCount'] as const) assert.ok(t.columns[c].array instanceof Int32Array, c);
+    for (const c of ['totalCount', 'liveCount'] as const) assert.ok(t.columns[c].array instanceof Int32Array, c);
     assert.deepEqual([t.columns.totalCount.array[99], t.columns.liveCount.array[9999], t.columns.liveCount.array[5000]], [297, 9999, 5000]);
   }
   table.widenCounts();
-  assert.ok(!table.countsAreInt32 && table.columns.peakCount.array instanceof Float64Array && copy.countsAreInt32);
+  assert.ok(!table.countsAreInt32 && table.columns.liveCount.array instanceof Float64Array && copy.countsAreInt32);
   assert.deepEqual([table.columns.totalCount.array[99], table.columns.liveCount.array[9999]], [297, 9999]);
   assert.ok(table.columns.totalBytes.array instanceof Float64Array);
 });

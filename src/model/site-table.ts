@@ -3,6 +3,7 @@
 // id, so memory grows with the number of distinct sites, never with the number of events.
 
 import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
+import { type ReadonlySitePeaks, SitePeaks } from './site-peaks.js';
 import { hashTriple, NO_TAGS, overLoad, slotTag, TAG_ID_BITS, TupleInterner } from './tuple-interner.js';
 
 /** A Float64Array its holder may read but not write (the model's columns, shared with the builder). */
@@ -48,12 +49,12 @@ export class SiteColumn {
 }
 
 /**
- * A per-site count (the site table's totalCount, liveCount and peakCount): in Int32 for an unsampled event capture,
+ * A per-site count (the site table's totalCount and liveCount): in Int32 for an unsampled event capture,
  * whose counts are integers, each at most the replay's `allocations` (a site's total is at least its live count,
- * which is at least its count at the peak, and the totals sum to `allocations`): exact while the replay has made
- * at most 2^31 - 1 allocations, and the replay widens the three to Float64 (toFloat64()) before it passes that
- * (heap-replay.ts, `countLimit`). 4 bytes a site rather than 8: call_sites' 2.6 M sites, 31 MiB less for the three
- * through the read, whose end is summary's and verdict's peak (docs/benchmarks.md, round twenty-five). Float64
+ * and the totals sum to `allocations`): exact while the replay has made
+ * at most 2^31 - 1 allocations, and the replay widens them to Float64 (toFloat64()) before it passes that
+ * (heap-replay.ts, `countLimit`). 4 bytes a site rather than 8: call_sites' 2.6 M sites, 31 MiB less for the
+ * three (with the count at the peak, a column until round twenty-seven) through the read, whose end is summary's and verdict's peak (docs/benchmarks.md, round twenty-five). Float64
  * otherwise: a sampled capture's counts are sums of weights 1/p, an aggregated capture's come from varints.
  * A class of its own rather than SiteColumn's `data` typed as either: the bytes columns stay Float64Array to
  * their readers.
@@ -88,28 +89,6 @@ export class CountColumn {
   /** In 8 bytes an entry, the values kept. */
   toFloat64(): void {
     if (!(this.data instanceof Float64Array)) this.data = new Float64Array(this.data);
-  }
-}
-
-/**
- * The replay's peak marks (heap-replay.ts: the epoch at which a site's peak columns were last saved), in 4 bytes
- * a site rather than a SiteColumn's 8: the replay keeps the epoch below 2^31 (it starts the marks over there).
- * Not one of the columns the model hands to analyses: only the replay reads it.
- */
-export class MarkColumn {
-  private data: Int32Array;
-  constructor(initial: number | MarkColumn) {
-    this.data = typeof initial === 'number' ? new Int32Array(initial) : initial.data.slice();
-  }
-  get array(): Int32Array {
-    return this.data;
-  }
-  get byteLength(): number {
-    return this.data.byteLength;
-  }
-  /** Doubling, as SiteColumn's. */
-  ensure(n: number): void {
-    this.data = grownTo(this.data, n, newInt32Array);
   }
 }
 
@@ -174,12 +153,16 @@ export const newInt32Array = (length: number): Int32Array<ArrayBuffer> => new In
 export const newUint8Array = (length: number): Uint8Array<ArrayBuffer> => new Uint8Array(length);
 export const newFloat64Array = (length: number): Float64Array<ArrayBuffer> => new Float64Array(length);
 
-export const SITE_COLUMNS = ['totalCount', 'totalBytes', 'liveCount', 'liveBytes', 'peakCount', 'peakBytes', 'tempCount', 'tempBytes', 'updatedSeq'] as const;
+/**
+ * The per-site columns. The values at the peak are not among them since round twenty-seven: the replay keeps them
+ * only for the sites changed since the peak (site-peaks.ts, the table's `peak`).
+ */
+export const SITE_COLUMNS = ['totalCount', 'totalBytes', 'liveCount', 'liveBytes', 'tempCount', 'tempBytes', 'updatedSeq'] as const;
 export type SiteColumnName = (typeof SITE_COLUMNS)[number];
 /** Columns made only when read or written (SiteColumn): temporary allocations, and aggregated captures' updates. */
 const ON_DEMAND: ReadonlySet<SiteColumnName> = new Set(['tempCount', 'tempBytes', 'updatedSeq']);
 /** The count columns (CountColumn): Float64 or Int32. */
-export const COUNT_COLUMNS = ['totalCount', 'liveCount', 'peakCount'] as const;
+export const COUNT_COLUMNS = ['totalCount', 'liveCount'] as const;
 export type CountColumnName = (typeof COUNT_COLUMNS)[number];
 const COUNTS: ReadonlySet<SiteColumnName> = new Set(COUNT_COLUMNS);
 
@@ -194,6 +177,8 @@ export interface ReadonlySiteTable {
   nativeStack(site: SiteId): NativeNodeId1;
   thread(site: SiteId): ThreadIndex;
   allocator(site: SiteId): number;
+  /** The values at the peak (site-peaks.ts): set by the replay's or the checkpoints' totals(). */
+  readonly peak: ReadonlySitePeaks;
   /** Bytes held by the table (for the memory figures in benchmarks). */
   readonly byteLength: number;
 }
@@ -425,9 +410,9 @@ export function siteCapacityFor(fileBytes: number): number {
 export class SiteTable implements ReadonlySiteTable {
   private readonly keys: SiteKeys;
   readonly columns: SiteColumns;
-  /** The replay's peak marks (MarkColumn): only the replay reads them. */
-  private marks: MarkColumn;
-  /** seal() gave up the keys' index and the peak marks; intern() makes them again. */
+  /** The values at the peak (site-peaks.ts): none until a totals() sets them (setPeaks()). */
+  private peaks: SitePeaks;
+  /** seal() gave up the keys' index; intern() makes it again. */
   private sealed: boolean;
 
   /** Sites the columns hold (a power of two). */
@@ -452,7 +437,7 @@ export class SiteTable implements ReadonlySiteTable {
         from !== undefined ? from.columns[name].clone() : COUNTS.has(name) ? new CountColumn(MIN_CAPACITY) : ON_DEMAND.has(name) ? new OnDemandColumn(MIN_CAPACITY) : new SiteColumn(MIN_CAPACITY);
     }
     this.columns = cols as unknown as SiteColumns;
-    this.marks = new MarkColumn(from?.marks ?? MIN_CAPACITY);
+    this.peaks = from?.peaks ?? SitePeaks.none();
     this.sealed = from?.sealed ?? false;
     this.length = from?.length ?? MIN_CAPACITY;
     this.room = from?.room ?? cap;
@@ -464,7 +449,6 @@ export class SiteTable implements ReadonlySiteTable {
   private grow(n: number): void {
     const to = n > this.roomFrom && this.room >= n ? this.room : n;
     for (const name of SITE_COLUMNS) this.columns[name].ensure(to);
-    this.marks.ensure(to);
     while (this.length < to) this.length *= 2;
   }
 
@@ -483,43 +467,45 @@ export class SiteTable implements ReadonlySiteTable {
   }
 
   /**
-   * The three count columns in Int32 (CountColumn), their values kept: the replay's, for an unsampled event
+   * The count columns in Int32 (CountColumn), their values kept: the replay's, for an unsampled event
    * capture, before its first site; it widens them again (widenCounts()) before a count could pass 2^31 - 1.
    */
   countsInInt32(): void {
     for (const name of COUNT_COLUMNS) this.columns[name].toInt32();
   }
 
-  /** The three count columns in Float64 again, their values kept. */
+  /** The count columns in Float64 again, their values kept. */
   widenCounts(): void {
     for (const name of COUNT_COLUMNS) this.columns[name].toFloat64();
   }
 
-  /** The replay's peak marks (MarkColumn), for as many sites as the columns. */
-  get peakMarks(): MarkColumn {
-    return this.marks;
+  get peak(): SitePeaks {
+    return this.peaks;
+  }
+
+  /** The values at the peak (HeapReplay's or the checkpoints' totals()). */
+  setPeaks(peaks: SitePeaks): void {
+    this.peaks = peaks;
   }
 
   /**
-   * The read is over (ModelBuilder.finish()): the keys' index and the peak marks, which only interning and the
-   * replay read, are given up, so that a report's work after the read has their memory (call_sites: ~2.6 M
-   * sites, an index of 8 M slots, 32 MiB, and marks of 10 MiB; the reports' peak comes after the read:
-   * docs/benchmarks.md, round twenty-three). The ids, keys and columns stay. intern() after it makes both again.
+   * The read is over (ModelBuilder.finish()): the keys' index, which only interning reads, is given up, so that a
+   * report's work after the read has its memory (call_sites: ~2.6 M sites, an index of 4 M slots, 16 MiB; the
+   * reports' peak comes after the read: docs/benchmarks.md, round twenty-three). The ids, keys and columns stay.
+   * intern() after it makes the index again.
    * Returns the bytes given up.
    */
   seal(): number {
     if (this.sealed) return 0;
-    const bytes = this.keys.indexBytes + this.marks.byteLength;
+    const bytes = this.keys.indexBytes;
     this.sealed = true;
     this.keys.dropIndex();
-    this.marks = new MarkColumn(0);
     return bytes;
   }
 
   private unseal(): void {
     this.sealed = false;
     this.keys.rebuildIndex();
-    this.marks = new MarkColumn(this.length);
   }
 
   intern(pyStack: PyNodeId1, nativeStack: NativeNodeId1, thread: ThreadIndex, allocator: number): SiteId {
@@ -544,7 +530,7 @@ export class SiteTable implements ReadonlySiteTable {
   }
 
   get byteLength(): number {
-    let n = this.keys.byteLength + this.marks.byteLength;
+    let n = this.keys.byteLength + this.peaks.byteLength;
     for (const name of SITE_COLUMNS) n += this.columns[name].byteLength;
     return n;
   }

@@ -40,8 +40,8 @@ const zero = (): Figures => ({ peakBytes: 0, peakCount: 0, liveBytes: 0, liveCou
 
 function add(into: Figures, model: CaptureModel, site: SiteId): void {
   const c = model.sites.columns;
-  into.peakBytes += c.peakBytes.array[site] as number;
-  into.peakCount += c.peakCount.array[site] as number;
+  into.peakBytes += model.sites.peak.bytes(site);
+  into.peakCount += model.sites.peak.count(site);
   into.liveBytes += c.liveBytes.array[site] as number;
   into.liveCount += c.liveCount.array[site] as number;
   into.totalBytes += c.totalBytes.array[site] as number;

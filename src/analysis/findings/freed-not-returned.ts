@@ -93,7 +93,8 @@ export function freedNotReturned({ model, filter, minBytes }: DetectorInput): Fr
 /** Per line of the program, the memory live at the peak that was freed by the end. */
 function freedSincePeak(model: CaptureModel, filter: FrameFilter): FreedNotReturnedFinding['freed'] {
   const c = model.sites.columns;
-  const gone = (s: SiteId): number => c.peakBytes.array[s]! - c.liveBytes.array[s]!;
+  const peak = model.sites.peak;
+  const gone = (s: SiteId): number => peak.bytes(s) - c.liveBytes.array[s]!;
   const groups = groupByOwnLine(model, filter, (s) => gone(s) > 0);
   return groups
     .map((g) => ({ line: g.line, leaf: g.leaf, bytes: g.sites.reduce((a, s) => a + gone(s), 0) }))
