@@ -117,3 +117,46 @@ test('most sites of a range held: dense columns (the smaller layout), every valu
   assert.deepEqual([copy.find(far), copy.size], [-1, model.size]);
   for (const [site, v] of model) assert.deepEqual([copy.get(site), h.get(site)], [v[0], v[0]]);
 });
+
+test('a dense phase then all but a few sites removed: back to a table of what is held (not columns of every site), every value as a Map holds it', () => {
+  for (const width of [1, 3]) {
+    const h = new SiteHash(width);
+    const model = new Map<number, number>();
+    const same = (when: string): void => {
+      assert.equal(h.size, model.size, when);
+      for (const [site, v] of model) assert.equal(h.get(site), v, `${when}: site ${site}`);
+    };
+    const sites = 200_000;
+    for (let site = 0; site < sites; site++) {
+      const v = site % 13 === 0 ? 2 ** 33 + site : site + 1;
+      if (width === 1) h.set(site, v);
+      else h.setValue(h.insert(site), 0, v);
+      model.set(site, v);
+    }
+    same(`width ${width}, dense`);
+    const denseBytes = h.byteLength;
+    assert.ok(denseBytes <= 2 ** 18 * (4 * width + 1) + 16 * 20_000, `width ${width}: ${denseBytes} bytes dense`);
+    // All but every 50 000th removed, in an order that is not the sites', checked along the way.
+    let removed = 0;
+    for (let k = 0; k < 7; k++) {
+      for (let site = k; site < sites; site += 7) {
+        if (site % 50_000 === 0) continue;
+        h.remove(site);
+        model.delete(site);
+        if (++removed % 9973 === 0) same(`width ${width}, ${removed} removed`);
+      }
+    }
+    same(`width ${width}, sparse end`);
+    assert.equal(model.size, 4);
+    // A table of 4 sites: at most 32 slots of 4 + 8 · width bytes.
+    assert.ok(h.byteLength <= 32 * (4 + 8 * width), `width ${width}: ${h.byteLength} bytes for ${model.size} sites (dense: ${denseBytes})`);
+    // Growing again from there: values still a Map's.
+    for (let site = 0; site < sites; site += 3) {
+      const v = -site - 1;
+      if (width === 1) h.set(site, v);
+      else h.setValue(h.insert(site), 0, v);
+      model.set(site, v);
+    }
+    same(`width ${width}, grown again`);
+  }
+});

@@ -12,8 +12,13 @@
 // the table would cost several times the columns; so each time it needs more room it takes the smaller of
 // the two layouts for what it holds: the table, or dense columns of the sites up to the highest one it was
 // given (4 bytes a value, as Int32 with the others in a map, and a byte a site for "has an entry": 13 bytes
-// a site at width 3 where the table has 56 to 112 a held site). A table that turned dense stays dense
-// until it needs room again (docs/benchmarks.md, round twenty-seven, "The dense case").
+// a site at width 3 where the table has 56 to 112 a held site). Dense columns go back to a table when the
+// sites held fall so low that a table of them (at most 4 slots a site) would be a quarter of the columns or
+// less (round twenty-eight): a dense phase then a sparse end (a tree built then freed) no longer keeps
+// columns of every site to the end. The gap between the two thresholds (a table turns dense only once it
+// would be bigger than the columns) keeps the layout from flipping back and forth: each relayout, O(room),
+// follows Θ(room) inserts or removals. A table likewise shrinks (to a quarter full) once a sixteenth full
+// (docs/benchmarks.md, round twenty-seven, "The dense case"; round twenty-eight, "SiteHash back to a table").
 
 /** The values read only. */
 export interface ReadonlySiteValues {
@@ -57,6 +62,8 @@ export class SiteHash implements ReadonlySiteValues {
   private n = 0;
   /** The highest site ever given (the dense columns' extent). */
   private maxSite = 0;
+  /** Fewer sites held than this, and the dense columns or the table go back to a smaller table (0: never; see the top). */
+  private shrinkBelow = 0;
 
   /** `width`: values per site (LiveSeries: 3). */
   constructor(readonly width = 1) {
@@ -131,7 +138,7 @@ export class SiteHash implements ReadonlySiteValues {
     if (this.dense) {
       for (let c = 0; c < w; c++) this.setValue(slot, c, 0);
       this.present[slot] = 0;
-      this.n--;
+      if (--this.n < this.shrinkBelow) this.relayout(true);
       return;
     }
     let i = slot;
@@ -153,7 +160,7 @@ export class SiteHash implements ReadonlySiteValues {
     }
     keys[i] = EMPTY;
     for (let c = 0; c < w; c++) vals[i * w + c] = 0;
-    this.n--;
+    if (--this.n < this.shrinkBelow) this.relayout(true);
   }
 
   /** Value `c` of the site in `slot`. */
@@ -209,6 +216,7 @@ export class SiteHash implements ReadonlySiteValues {
     c.wide = new Map(this.wide);
     c.n = this.n;
     c.maxSite = this.maxSite;
+    c.shrinkBelow = this.shrinkBelow;
     return c;
   }
 
@@ -217,12 +225,21 @@ export class SiteHash implements ReadonlySiteValues {
     return this.keys.byteLength + this.vals.byteLength + this.dvals.byteLength + this.present.byteLength + 16 * this.wide.size;
   }
 
-  /** Room for one site more (the highest given is `maxSite`): the smaller of a table and dense columns. */
-  private relayout(): void {
+  /**
+   * Room for one site more (the highest given is `maxSite`): the smaller of a table and dense columns. With
+   * `toTable`, a table of what is held (dense columns that hold too few: removeAt()).
+   */
+  private relayout(toTable = false): void {
     const w = this.width;
-    const slots = slotsFor(this.n + 1);
+    // Shrinking, a table a quarter full: as many removals or inserts again before the next relayout.
+    const slots = slotsFor(toTable ? 2 * this.n + 1 : this.n + 1);
     const room = roomFor(this.maxSite + 1);
-    const toDense = room * (4 * w + 1) < slots * (4 + 8 * w);
+    const denseBytes = room * (4 * w + 1);
+    const toDense = !toTable && denseBytes < slots * (4 + 8 * w);
+    // Dense columns go back to a table below `shrinkBelow` sites held: a table of 4 slots a site (at least 16)
+    // is then a quarter of the columns at most; a table shrinks below a sixteenth full (0: never).
+    const below = toDense ? Math.floor(denseBytes / (16 * (4 + 8 * w))) : slots / 16;
+    this.shrinkBelow = below >= 4 ? below : 0;
     const old = this.dense ? null : { keys: this.keys, vals: this.vals };
     const oldDense = this.dense ? { vals: this.dvals, present: this.present, wide: this.wide } : null;
     if (toDense) {
