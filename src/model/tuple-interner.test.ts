@@ -55,13 +55,13 @@ test('the hint is taken only when its key matches; any other hint (wrong node, o
 });
 
 test('slots hold ids in 3 bytes until the ids outgrow them, then in 4: every node keeps its id', () => {
-  // 6 narrow bits: ids 0-63 in narrow slots, then the slots are made again with the top byte (and later doubled).
-  const t = new PyNodeInterner(16, 6);
+  // 9 narrow bits: ids 0-511 in narrow slots, then the slots are made again with the top byte (and later doubled).
+  const t = new PyNodeInterner(16, 9);
   const n = 5000;
   for (let i = 0; i < n; i++) {
     assert.equal(t.intern(...node(i), -1), i);
-    // Each node already interned is found again, across the change of the slots (at 64 ids) and the doublings.
-    if (i === 63 || i === 64 || i === 65 || i === 1000) for (let j = 0; j <= i; j++) assert.equal(t.intern(...node(j), -1), j, `node ${j} after ${i + 1} ids`);
+    // Each node already interned is found again, across the change of the slots (at 512 ids) and the doublings.
+    if (i === 511 || i === 512 || i === 513 || i === 1000) for (let j = 0; j <= i; j++) assert.equal(t.intern(...node(j), -1), j, `node ${j} after ${i + 1} ids`);
   }
   for (let i = n - 1; i >= 0; i--) assert.equal(t.intern(...node(i), -1), i);
   assert.equal(t.size, n);

@@ -161,10 +161,13 @@ export class PyNodeInterner {
   private wide = false;
   private mask: number;
   private count = 0;
-  /** Ids below this fit `lo` and `hi` (2^24, fewer in tests: to reach the wide slots). */
+  /** Ids below this fit `lo` and `hi` (2^24; fewer in tests, to reach the wide slots). */
   private readonly narrowIds: number;
+  /** The bits of an id in `lo` (16; narrowBits − 8 in tests), then 8 in `hi`, and the rest in `top`. */
+  private readonly lowBits: number;
+  private readonly lowMask: number;
 
-  /** `narrowBits`: ids below 2^narrowBits are held in 3 bytes a slot (tests use fewer than 24, to reach the wide slots). */
+  /** `narrowBits` (9-24): ids below 2^narrowBits are held in 3 bytes a slot (tests use fewer than 24, to reach the wide slots). */
   constructor(initialCapacity = 1024, narrowBits = 24) {
     let cap = 16;
     while (cap < initialCapacity * 2) cap *= 2;
@@ -174,7 +177,10 @@ export class PyNodeInterner {
     this.top = NO_BYTES;
     this.mask = cap - 1;
     this.keys = new Int32Array(Math.max(16, initialCapacity) * 3);
-    this.narrowIds = 2 ** Math.min(narrowBits, 24);
+    const bits = Math.max(9, Math.min(narrowBits, 24));
+    this.narrowIds = 2 ** bits;
+    this.lowBits = bits - 8;
+    this.lowMask = 2 ** this.lowBits - 1;
   }
 
   get size(): number {
@@ -224,9 +230,9 @@ export class PyNodeInterner {
     this.keys[base + 1] = code;
     this.keys[base + 2] = ins;
     fps[slot] = fp;
-    this.lo[slot] = id;
-    this.hi[slot] = id >>> 16;
-    if (this.wide) this.top[slot] = id >>> 24;
+    this.lo[slot] = id & this.lowMask;
+    this.hi[slot] = id >>> this.lowBits;
+    if (this.wide) this.top[slot] = Math.floor(id / this.narrowIds);
     // At narrowIds ids the next one needs the top byte: the slots are made again with it.
     if (overLoad(this.count, mask + 1) || this.count === this.narrowIds) this.rehash(mask + 1);
     return id;
@@ -234,8 +240,8 @@ export class PyNodeInterner {
 
   /** The id held at `slot` (a full one). */
   private idAt(slot: number): number {
-    const id = this.lo[slot]! | (this.hi[slot]! << 16);
-    return this.wide ? id + this.top[slot]! * 16777216 : id;
+    const id = this.lo[slot]! | (this.hi[slot]! << this.lowBits);
+    return this.wide ? id + this.top[slot]! * this.narrowIds : id;
   }
 
   /** The parent (node id + 1, 0: none) of node `id`. */
@@ -297,9 +303,9 @@ export class PyNodeInterner {
       let slot = h & mask;
       while (fps[slot] !== 0) slot = (slot + 1) & mask;
       fps[slot] = fingerprint(h);
-      lo[slot] = id;
-      hi[slot] = id >>> 16;
-      if (wide) top[slot] = id >>> 24;
+      lo[slot] = id & this.lowMask;
+      hi[slot] = id >>> this.lowBits;
+      if (wide) top[slot] = Math.floor(id / this.narrowIds);
     }
     this.fps = fps;
     this.lo = lo;
