@@ -154,8 +154,8 @@ export class PyNodeInterner {
   // outgrew 24 bits (`wide`; until then `top` is empty). A probe scans `fps` alone, 1 byte a slot: for call_sites'
   // 3.26 M nodes, 4 MiB rather than the 16 MiB of Int32 slots it scanned before (docs/benchmarks.md, round
   // twenty-eight), and reads a slot's id, then its keys, only where the fingerprint matches. The same 4 bytes a slot,
-  // and in one ArrayBuffer as the Int32 slots were: three buffers of 4, 8 and 4 MiB rather than one of 16 raised
-  // summary's peak by 5 MB and verdict's by 13 (malloc's heap keeps what its top does not free; see endOfRead()).
+  // in one ArrayBuffer as the Int32 slots were: one allocation of the same size, so that malloc's heap and the peak
+  // see what they saw before (a 1-byte array beside the Int32 slots, 5 bytes a slot, raised summary's peak by 5 MB).
   private fps: Uint8Array;
   private lo: Uint16Array;
   private hi: Uint8Array;
