@@ -54,23 +54,23 @@ test('the hint is taken only when its key matches; any other hint (wrong node, o
   assert.equal(t.intern(0, 0, 0, 53), 52);
 });
 
-test('slots tag their ids until the ids outgrow the tag-free bits, then hold ids alone: every node keeps its id', () => {
-  // 6 id bits: ids 0-63 in tagged slots, then the slots are made again without tags (and later doubled).
-  const t = new PyNodeInterner(16, 6);
+test('slots hold ids in 3 bytes until the ids outgrow them, then in 4: every node keeps its id', () => {
+  // 9 narrow bits: ids 0-511 in narrow slots, then the slots are made again with the top byte (and later doubled).
+  const t = new PyNodeInterner(16, 9);
   const n = 5000;
   for (let i = 0; i < n; i++) {
     assert.equal(t.intern(...node(i), -1), i);
-    // Each node already interned is found again, across the change of the slots (at 64 ids) and the doublings.
-    if (i === 63 || i === 64 || i === 65 || i === 1000) for (let j = 0; j <= i; j++) assert.equal(t.intern(...node(j), -1), j, `node ${j} after ${i + 1} ids`);
+    // Each node already interned is found again, across the change of the slots (at 512 ids) and the doublings.
+    if (i === 511 || i === 512 || i === 513 || i === 1000) for (let j = 0; j <= i; j++) assert.equal(t.intern(...node(j), -1), j, `node ${j} after ${i + 1} ids`);
   }
   for (let i = n - 1; i >= 0; i--) assert.equal(t.intern(...node(i), -1), i);
   assert.equal(t.size, n);
   assert.deepEqual([t.parent(4999), t.codeId(4999), t.instr(4999)], node(4999));
 });
 
-test('a tag is a hint only: nodes whose slots chain with equal tags are told apart by their keys', () => {
+test('a fingerprint is a hint only: nodes whose slots chain with equal fingerprints are told apart by their keys', () => {
   const t = new PyNodeInterner(16);
-  // 20 000 nodes in tables of up to 64 k slots: many probes meet slots of the same 5-bit tag on the way.
+  // 20 000 nodes in tables of up to 32 k slots: many probes meet slots of the same 8-bit fingerprint on the way.
   const ids = new Map<string, number>();
   for (let i = 0; i < 20_000; i++) ids.set(node(i * 7).join(), t.intern(...node(i * 7), -1));
   assert.equal(new Set(ids.values()).size, 20_000);
@@ -91,4 +91,38 @@ test('dropIndex() gives up the slots only: keys stay readable, and a probe after
   assert.equal(t.intern(1, 2, 3, -1), n);
   for (let i = 0; i < n; i++) assert.equal(t.intern(i >> 1, i * 3, i % 11, -1), i);
   assert.equal(t.size, n + 1);
+});
+
+test('against a Map: random keys (many repeated, many colliding), random hints, growth, a dropped index and wide ids', () => {
+  // A small deterministic generator (xorshift32): the same keys at every run.
+  let x = 2463534242;
+  const rand = (n: number): number => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) % n;
+  };
+  for (const narrowBits of [24, 10]) {
+    const t = new PyNodeInterner(16, narrowBits);
+    const want = new Map<string, number>();
+    const keys: [number, number, number][] = [];
+    for (let i = 0; i < 60_000; i++) {
+      // Small ranges: ~40 % of the keys repeat one met before; the code id and instruction span u32.
+      const k: [number, number, number] = [rand(60), rand(50) * 0x05000001, rand(30) * 0x08000007];
+      const key = k.join();
+      const hint = rand(4) === 0 ? rand(t.size + 2) : rand(3) === 0 ? (want.get(key) ?? -1) : -1;
+      const id = t.intern(...k, hint);
+      if (!want.has(key)) {
+        want.set(key, want.size);
+        keys.push(k);
+      }
+      assert.equal(id, want.get(key), `key ${key} at ${i}`);
+      if (i === 30_000) t.dropIndex();
+    }
+    assert.equal(t.size, want.size);
+    keys.forEach((k, id) => {
+      assert.deepEqual([t.parent(id), t.codeId(id), t.instr(id)], k);
+      assert.equal(t.intern(...k, -1), id);
+    });
+  }
 });

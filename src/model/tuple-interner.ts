@@ -139,30 +139,51 @@ export function hashAddress(address: number): number {
  * id follows: `intern` takes that id as a hint and checks it first, reading the keys in id order, which the
  * cache and the prefetcher serve. The probe is for the rest.
  * Keys are held in Int32Array, 12 bytes a node (the parent is a node id, below 2^31; code id and
- * instruction are u32, stored as their bits), and the slots hold ids only: 17-22 bytes a node (the index up to 4/5 full) where
- * TupleInterner of arity 3 holds 32-40 (call_sites: 84 rather than 134 MB).
- * A slot also holds 5 bits of its key's hash above the id (slotTags()): a probe reads a node's keys only
- * when those match, so a new node (most probes: call_sites' 3.26 M first definitions) costs the miss on
- * its slot alone, not one more on the keys of each node met on the way.
+ * instruction are u32, stored as their bits), and the index 4 bytes a slot (5 past 2^24 nodes): 17-22 bytes a node
+ * (the index up to 4/5 full) where TupleInterner of arity 3 holds 32-40 (call_sites: 84 rather than 134 MB).
+ * Of a slot's 4 bytes, one is its key's fingerprint, in an array of its own that a probe scans alone: a new node
+ * (most probes: call_sites' 3.26 M first definitions) costs a miss in 1 byte a slot (4 MiB), not in the 4 bytes
+ * a slot of ids (16 MiB), and a probe reads the id and the keys of a slot only where the fingerprint matches.
+ * Each FRAME waits for the node of the one before (its parent, its hint), so a probe's miss is paid whole: on
+ * this machine a chain of dependent reads costs ~40 ns each in 4 MiB, ~175 ns in 16 MiB (round twenty-eight).
  */
 export class PyNodeInterner {
   private keys: Int32Array;
-  private slots: Int32Array;
+  // The index, in parallel arrays: at a slot, its key's fingerprint in `fps` (fingerprint(): 1-255; 0 an empty
+  // slot), and its node's id, the low 16 bits in `lo`, the next 8 in `hi`, and the top 8 in `top` once the ids
+  // outgrew 24 bits (`wide`; until then `top` is empty). A probe scans `fps` alone, 1 byte a slot: for call_sites'
+  // 3.26 M nodes, 4 MiB rather than the 16 MiB of Int32 slots it scanned before (docs/benchmarks.md, round
+  // twenty-eight), and reads a slot's id, then its keys, only where the fingerprint matches. The same 4 bytes a slot,
+  // in one ArrayBuffer as the Int32 slots were: one allocation of the same size, so that malloc's heap and the peak
+  // see what they saw before (a 1-byte array beside the Int32 slots, 5 bytes a slot, raised summary's peak by 5 MB).
+  private fps: Uint8Array;
+  private lo: Uint16Array;
+  private hi: Uint8Array;
+  private top: Uint8Array;
+  private wide = false;
   private mask: number;
   private count = 0;
-  /** Where a slot's tag starts, above its id's bits (NO_TAGS once the ids outgrew them), and the id's bits. */
-  private tagShift: number;
-  private idMask: number;
+  /** Ids below this fit `lo` and `hi` (2^24; fewer in tests, to reach the wide slots). */
+  private readonly narrowIds: number;
+  /** The bits of an id in `lo` (16; narrowBits − 8 in tests), then 8 in `hi`, and the rest in `top`. */
+  private readonly lowBits: number;
+  private readonly lowMask: number;
 
-  /** `idBits`: the id bits of a tagged slot (tests use fewer than TAG_ID_BITS, to reach the end of the tags). */
-  constructor(initialCapacity = 1024, idBits = TAG_ID_BITS) {
+  /** `narrowBits` (9-24): ids below 2^narrowBits are held in 3 bytes a slot (tests use fewer than 24, to reach the wide slots). */
+  constructor(initialCapacity = 1024, narrowBits = 24) {
     let cap = 16;
     while (cap < initialCapacity * 2) cap *= 2;
-    this.slots = new Int32Array(cap).fill(-1);
+    const index = new ArrayBuffer(cap * 4);
+    this.lo = new Uint16Array(index, 0, cap);
+    this.hi = new Uint8Array(index, cap * 2, cap);
+    this.fps = new Uint8Array(index, cap * 3, cap);
+    this.top = NO_BYTES;
     this.mask = cap - 1;
     this.keys = new Int32Array(Math.max(16, initialCapacity) * 3);
-    this.tagShift = Math.min(idBits, TAG_ID_BITS);
-    this.idMask = (1 << this.tagShift) - 1;
+    const bits = Math.max(9, Math.min(narrowBits, 24));
+    this.narrowIds = 2 ** bits;
+    this.lowBits = bits - 8;
+    this.lowMask = 2 ** this.lowBits - 1;
   }
 
   get size(): number {
@@ -187,16 +208,15 @@ export class PyNodeInterner {
     if (this.mask === 0) this.reindex();
     const keys = this.keys;
     const h = hashTriple(parent, code, ins);
-    const idMask = this.idMask;
-    const tag = slotTag(h, this.tagShift);
-    const slots = this.slots;
+    const fp = fingerprint(h);
+    const fps = this.fps;
     const mask = this.mask;
     let slot = h & mask;
     for (;;) {
-      const s = slots[slot]!;
-      if (s === -1) break;
-      if ((s & ~idMask) === tag) {
-        const id = s & idMask;
+      const f = fps[slot]!;
+      if (f === 0) break;
+      if (f === fp) {
+        const id = this.idAt(slot);
         const base = id * 3;
         if (keys[base] === parent && keys[base + 1] === code && keys[base + 2] === ins) return id;
       }
@@ -212,10 +232,19 @@ export class PyNodeInterner {
     this.keys[base] = parent;
     this.keys[base + 1] = code;
     this.keys[base + 2] = ins;
-    slots[slot] = id | tag;
-    // At idMask + 1 ids the next one needs more bits: no tags from here.
-    if (overLoad(this.count, mask + 1) || this.count === this.idMask + 1) this.rehash(mask + 1);
+    fps[slot] = fp;
+    this.lo[slot] = id & this.lowMask;
+    this.hi[slot] = id >>> this.lowBits;
+    if (this.wide) this.top[slot] = Math.floor(id / this.narrowIds);
+    // At narrowIds ids the next one needs the top byte: the slots are made again with it.
+    if (overLoad(this.count, mask + 1) || this.count === this.narrowIds) this.rehash(mask + 1);
     return id;
+  }
+
+  /** The id held at `slot` (a full one). */
+  private idAt(slot: number): number {
+    const id = this.lo[slot]! | (this.hi[slot]! << this.lowBits);
+    return this.wide ? id + this.top[slot]! * this.narrowIds : id;
   }
 
   /** The parent (node id + 1, 0: none) of node `id`. */
@@ -233,46 +262,60 @@ export class PyNodeInterner {
 
   /** Bytes held by the arrays (for the memory figures in benchmarks). */
   get byteLength(): number {
-    return this.keys.byteLength + this.slots.byteLength;
+    return this.keys.byteLength + this.indexBytes();
+  }
+
+  private indexBytes(): number {
+    return this.fps.byteLength + this.lo.byteLength + this.hi.byteLength + this.top.byteLength;
   }
 
   /**
-   * The slots given up (StackResolver's endOfRead(): the model's frames need the keys, not the index; call_sites:
-   * 3.26 M nodes, 16 MiB of slots at 4/5 full). Returns their bytes. A probe after it makes them again (reindex()).
+   * The index given up (StackResolver's endOfRead(): the model's frames need the keys, not the index; call_sites:
+   * 3.26 M nodes, 16 MiB at 4/5 full). Returns its bytes. A probe after it makes it again (reindex()).
    */
   dropIndex(): number {
-    const bytes = this.slots.byteLength;
-    this.slots = NO_SLOTS;
+    const bytes = this.indexBytes();
+    this.fps = NO_BYTES;
+    this.lo = NO_SHORTS;
+    this.hi = NO_BYTES;
+    this.top = NO_BYTES;
     this.mask = 0;
     return bytes;
   }
 
-  /** The slots made again after dropIndex(): the smallest index within the load limit (LOAD_LIMIT), as probe() keeps it. */
+  /** The index made again after dropIndex(): the smallest within the load limit (overLoad()), as probe() keeps it. */
   private reindex(): void {
     let cap = 16;
     while (overLoad(this.count, cap)) cap *= 2;
     this.rehash(cap);
   }
 
-  /** The slots again, doubled (or as many, when only the tags go: the ids outgrew them). */
+  /** The index again, doubled (or of `size` slots, when within the load limit: reindex(), or the ids outgrew 3 bytes). */
   private rehash(size: number): void {
     const cap = overLoad(this.count, size) ? size * 2 : size;
-    const slots = new Int32Array(cap).fill(-1);
+    const index = new ArrayBuffer(cap * 4);
+    const lo = new Uint16Array(index, 0, cap);
+    const hi = new Uint8Array(index, cap * 2, cap);
+    const fps = new Uint8Array(index, cap * 3, cap);
+    const wide = this.count >= this.narrowIds;
+    const top = wide ? new Uint8Array(cap) : NO_BYTES;
     const mask = cap - 1;
     const keys = this.keys;
-    if (this.count > this.idMask) {
-      this.tagShift = NO_TAGS;
-      this.idMask = 0x7fffffff;
-    }
-    const shift = this.tagShift;
     for (let id = 0; id < this.count; id++) {
       const base = id * 3;
       const h = hashTriple(keys[base]!, keys[base + 1]!, keys[base + 2]!);
       let slot = h & mask;
-      while (slots[slot] !== -1) slot = (slot + 1) & mask;
-      slots[slot] = id | slotTag(h, shift);
+      while (fps[slot] !== 0) slot = (slot + 1) & mask;
+      fps[slot] = fingerprint(h);
+      lo[slot] = id & this.lowMask;
+      hi[slot] = id >>> this.lowBits;
+      if (wide) top[slot] = Math.floor(id / this.narrowIds);
     }
-    this.slots = slots;
+    this.fps = fps;
+    this.lo = lo;
+    this.hi = hi;
+    this.top = top;
+    this.wide = wide;
     this.mask = mask;
   }
 }
@@ -288,8 +331,14 @@ export function overLoad(count: number, slots: number): boolean {
   return count * 5 > slots * 4;
 }
 
-/** A dropped index (PyNodeInterner.dropIndex()): still a typed array, so that the slots' field keeps one type for V8. */
-const NO_SLOTS = new Int32Array(0);
+/** A dropped index (PyNodeInterner.dropIndex()): still typed arrays, so that the fields keep one type for V8. */
+const NO_BYTES = new Uint8Array(0);
+const NO_SHORTS = new Uint16Array(0);
+
+/** A key's fingerprint in PyNodeInterner's index, from its hash's top byte (bits the slot's place, below 2^24 slots, does not use): 1-255. */
+export function fingerprint(h: number): number {
+  return h >>> 24 || 1;
+}
 
 /**
  * Ids below 2^TAG_ID_BITS leave a slot's 5 bits above them for a tag (2^26: 67 M nodes, 800 MB of keys);
