@@ -105,14 +105,49 @@ function scratchLevels<T>(make: () => T): T[] {
 }
 const TWO_32 = 4294967296;
 /**
- * records() calls before feedSeqDelta(): past the first ones, which run before V8 gives recordsAt() its feedback
- * vector (fed at the 2nd call, the site stayed empty: the same deopt came late in the read).
+ * Rounds of the feed (feedLoop()): V8 gives recordsAt() its feedback vector once it ran about 8 × its bytecode's
+ * length (~2.3 KB) in the interpreter, a feed call counting about its return's offset: the first rounds make the
+ * vector, the later ones fill it. 8 rounds of FEEDS are ~50 calls, ~110 K of bytecode: less than two of the
+ * ~18 ticks of 67 584 V8 wants before it optimizes the function, so the feed never compiles it by itself.
  */
-const FEED_SEQ_DELTA_AT = 64;
-/** A stream id no capture has (ids are 32-bit unsigned): nodesOf()'s feed (feedSeqDelta()). */
+const FEED_ROUNDS = 8;
+/** A stream id no capture has (ids are 32-bit unsigned): nodesOf()'s feed (feedLoop()). */
 const FEED_STREAM = -1;
-/** An ALLOC record (no q bit: its seq is a delta, 1) whose address is cut: see feedSeqDelta(). */
-const SEQ_DELTA_FEED = new Uint8Array([0x80, 1]);
+/**
+ * Cut records that take the records loop's rare branches, each up to its overrun check (so nothing is passed on
+ * and nothing is warned of: a partial payload's overrun is its cut): see feedLoop(). The tail of a payload is
+ * zero-filled, so a varint read past the end is 0. Address varints: 0x18 is slot 4 with a zigzag 1 (a negative
+ * delta) where references shift it (version 7), slot 0 with a zigzag 3 (negative too) where they do not; 0x01 a
+ * reference (version 7) or slot 1 with delta 0 (before); 0x08 slot 0 (or 4) with a negative delta.
+ */
+const FEEDS: readonly Uint8Array[] = [
+  // An empty payload: the loop's clean end (`return shift + end`), which the other feeds (all cut) do not take.
+  new Uint8Array(0),
+  // ALLOC: seq delta (q bit clear), slot delta 0, then size, stack: the overrun of an ALLOC (`overrun = p > end`).
+  new Uint8Array([0x80, 1]),
+  // ALLOC: seq deltas of 2, 3 and 4 bytes (varintAt's returns: a payload may have its first long varint late).
+  new Uint8Array([0x80, 0x80, 0x01]),
+  new Uint8Array([0x80, 0x80, 0x80, 0x01]),
+  new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x01]),
+  // ALLOC: a seq delta past 2^28 (varintAt's long path), a negative slot delta.
+  new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x18]),
+  // ALLOC: a reference to a FREE back (version 7), or a slot (before).
+  new Uint8Array([0x81, 0x01]),
+  // ALLOC with w: a whole address (wholeAt()), then one relative to the previous address (negative).
+  new Uint8Array([0x83, 0x00]),
+  new Uint8Array([0x83, 0x08]),
+  // FREE: seq delta, slot delta 0, a size varint.
+  new Uint8Array([0x61, 0x01]),
+  // FREE with a size: a negative slot delta.
+  new Uint8Array([0x63, 0x18]),
+  // FREE: a reference to an ALLOC back (version 7), or a slot (before); with a size.
+  new Uint8Array([0x63, 0x01]),
+  // FREE with w: a whole address, then one relative to the previous address; with a size.
+  new Uint8Array([0x67, 0x00]),
+  new Uint8Array([0x67, 0x08]),
+  // A meta record whose length runs past the end.
+  new Uint8Array([0x05, 0x10]),
+];
 /** The history of a capture without references (never written). */
 const EMPTY_HISTORY: Float64Array = new Float64Array(1);
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -253,8 +288,8 @@ export class CaptureDecoder {
   private readonly refArrays: Float64Array[] = [];
   private refs = false;
   private depth = 0;
-  /** Calls of records() left before its seq delta's call site is fed (feedSeqDelta()); 0 once it was. */
-  private feedSeqDeltaIn = FEED_SEQ_DELTA_AT;
+  /** recordsAt()'s rare branches were fed (feedLoop()). */
+  private fed = false;
   private readonly inflater = new BlockInflater();
   /** Where a group's parts are put back (undefined while a group's parts are being passed on). */
   private groupScratch: GroupScratch | undefined = new GroupScratch();
@@ -565,7 +600,7 @@ export class CaptureDecoder {
    * when it ended on a record boundary), or −1 when a bad record was reported.
    */
   private records(payload: Uint8Array, info: BlockInfo, fileBase: number, partial: boolean, v: CaptureVisitor): number {
-    if (this.feedSeqDeltaIn !== 0 && --this.feedSeqDeltaIn === 0) this.feedSeqDelta(info.stream, v);
+    if (!this.fed) this.feedLoop(info.stream, v);
     const depth = this.depth++;
     try {
       const tail = this.tails[depth] ?? (this.tails[depth] = newTail());
@@ -593,26 +628,32 @@ export class CaptureDecoder {
   }
 
   /**
-   * Runs recordsAt() once over SEQ_DELTA_FEED, a cut ALLOC whose seq is a delta, so that V8 has feedback for
-   * the seq delta's call site before it compiles the records loop: a capture may have its deltas late (the
-   * 50 M-event capture of bench/workload.py, one thread's events, 82 % into its read), and an optimized loop
-   * meeting a call it had no feedback for deoptimized there, and recordsAt() was compiled again (twice:
-   * OSR and whole, 13-14 ms each) with the builder's and the replay's freeAt(), on top of the read's largest
-   * moment (docs/benchmarks.md, "stats' peak, round sixteen"). Called from records() once the function has
-   * run a few blocks (V8 gives a function its feedback vector only after some bytecode ran: fed before, the
-   * call site would stay empty). The record is cut: nothing is passed on, no warning, and the level's scratch
-   * arrays it touched are set again by the next records().
+   * Runs recordsAt() over FEEDS, cut records that take the loop's rare branches, FEED_ROUNDS times, at the first
+   * records() call: so that V8 has feedback for them before it compiles the loop. A branch first met after the
+   * compile (a capture's first seq delta 82 % into the read, an ALLOC that runs past a cut payload, a FREE's
+   * negative slot delta or its size, a whole address) was a bytecode without feedback, where the optimized loop
+   * deoptimized ("Insufficient type feedback"), and recordsAt() was compiled again, OSR and whole, with the
+   * orderer's and the builder's calls it inlines (~50-70 ms each; docs/benchmarks.md, "stats' peak, round
+   * sixteen", "The records loop's recompiles, round twenty-five" and the round twenty-eight section). Before
+   * round twenty-eight one feed ran at the 64th call, to be past the vector's making; the loop was compiled
+   * before it on most captures (the OSR compile inside the first payloads), and the feed deoptimized it itself.
+   * Fed at the first call, its rounds make the vector first (see FEED_ROUNDS). The records are cut: nothing is
+   * passed on, no warning, and the level's scratch arrays they touched are set again by the next records().
    */
-  private feedSeqDelta(stream: number, v: CaptureVisitor): void {
-    const info = recordsInfo(0, 0, 0, BLOCK_KIND_RECORDS, SEQ_DELTA_FEED.length, SEQ_DELTA_FEED.length, stream, 0);
-    this.records(SEQ_DELTA_FEED, info, -1, true, v);
+  private feedLoop(stream: number, v: CaptureVisitor): void {
+    this.fed = true;
+    for (let round = 0; round < FEED_ROUNDS; round++) {
+      for (const f of FEEDS) this.records(f, recordsInfo(0, 0, 0, BLOCK_KIND_RECORDS, f.length, f.length, stream, 0), -1, true, v);
+    }
     // nodesOf()'s branch for a stream not met yet, taken here with feedback: a capture's streams all begin in
     // its first blocks, before V8 gives nodesOf() its feedback vector, except memlens' own at the very end (its
     // plain block). recordsAt() inlines nodesOf(), and that branch, never taken since, deoptimized it there and
     // it was compiled again (~50 ms, a few MiB of compiler zone) at the read's largest moment: +1.5-2 MB of
     // churn `stats`' peak RSS (docs/benchmarks.md, "The records loop's meta path, round twenty-two").
-    this.nodesOf(FEED_STREAM);
-    this.nodes.delete(FEED_STREAM);
+    for (let round = 0; round < FEED_ROUNDS; round++) {
+      this.nodesOf(FEED_STREAM);
+      this.nodes.delete(FEED_STREAM);
+    }
   }
 
   /**

@@ -80,6 +80,17 @@ const KIND_FRAME = 3;
 
 const POS_BLOCK = 16777216; // 2^24
 
+/**
+ * Calls of each record kind in warm(): V8 gives a function its feedback vector once it ran about 8 × its
+ * bytecode's length in the interpreter (a call counting about its return's offset): the first calls make
+ * alloc()'s, freeAt()'s, meta()'s, frame()'s and raise()'s vectors, the later ones fill them.
+ */
+const WARM_ROUNDS = 64;
+/** A stream id no capture has (ids are 32-bit unsigned): warm()'s run, let go after it. */
+const WARM_STREAM = -1;
+/** What warm() passes to meta() (passed over: never read). */
+const WARM_META: MetaRecord = { type: 'barrier', stream: WARM_STREAM, seq: 0 } as unknown as MetaRecord;
+
 // What the orderer does with a record it is given.
 const DIRECT = 0; // arrived from the decoder: into the columns
 const STRAIGHT = 1; // of the stream decoded straight through at a release: downstream, unless past the bound
@@ -220,6 +231,64 @@ export class SeqOrderer implements CaptureVisitor {
     this.downFrame = downstream.frame !== undefined;
     this.maxBuffered = Math.max(16, options.maxBuffered ?? 1 << 21);
     this.grow(1024);
+    this.warm();
+  }
+
+  /**
+   * Takes the rare branches of alloc(), freeAt(), meta() and frame() past their fast paths, and raise()'s
+   * watermark, with nothing passed on and nothing kept, so that V8 has feedback for them before the decoder's
+   * loop, which inlines them, is compiled. Met first after the compile (the first record past a release
+   * bound, a block decoded again: SKIP, a meta record under the watermark), each was a bytecode without
+   * feedback where the optimized loop deoptimized ("Insufficient type feedback"), and recordsAt() was compiled
+   * again, OSR and whole (~50-70 ms each; docs/benchmarks.md, the round twenty-eight section on the decoder's
+   * warm-up deopts). In SKIP with no end, every record is passed over (skipped()); the state is put back after.
+   */
+  private warm(): void {
+    const posNext = this.posNext;
+    this.mode = SKIP;
+    this.skipUntil = Infinity;
+    for (let i = 0; i < WARM_ROUNDS; i++) {
+      this.alloc(WARM_STREAM, 0, 0, 0, 0, 0, 0);
+      eventAddress[0] = 0;
+      this.freeAt(WARM_STREAM, 0, 0, 0);
+      this.meta(WARM_META);
+      this.frame(WARM_STREAM, 0, 0, 0, 0);
+    }
+    this.skipUntil = 0;
+    // Past SKIP: raised under the watermark (raise()), then past a release bound of −∞ (straight(): false, the
+    // mode COLUMNS), then into the columns (push()); the slot, the run and the counters let go after each.
+    const n = this.n;
+    const held = this.held;
+    const mostHeld = this.mostHeld;
+    const mostSlots = this.mostSlots;
+    this.wmK = 0;
+    this.boundK = -Infinity;
+    for (let i = 0; i < WARM_ROUNDS; i++) {
+      this.mode = STRAIGHT;
+      this.alloc(WARM_STREAM, 1, 0, 0, 0, 0, 0);
+      this.mode = STRAIGHT;
+      eventAddress[0] = 0;
+      this.freeAt(WARM_STREAM, 2, 0, 0);
+      this.n = n;
+      this.held = held;
+      this.runs.delete(WARM_STREAM);
+      this.last = undefined;
+    }
+    this.mostHeld = mostHeld;
+    this.mostSlots = mostSlots;
+    this.boundK = 0;
+    this.fastK = -Infinity;
+    this.mode = DIRECT;
+    // raise() of a key under the watermark (a meta record's (−∞, 0), a stream's first record after a barrier).
+    for (let i = 0; i < WARM_ROUNDS; i++) {
+      this.raise(WARM_STREAM, -Infinity, 0);
+      this.runs.delete(WARM_STREAM);
+      this.last = undefined;
+    }
+    this.wmK = -Infinity;
+    this.posNext = posNext;
+    this.rk = this.rp = this.pk = 0;
+    this.re = this.pe = 0;
   }
 
   header(h: CaptureHeader): void {
@@ -255,17 +324,26 @@ export class SeqOrderer implements CaptureVisitor {
       l.lastK = seq;
       l.lastE = 1;
       this.posNext++;
-      this.delivered++;
-      this.down.alloc(stream, seq, address, size, allocator, stack, nativeStack);
-      return;
+    } else {
+      // Past the fast path: out of line, so that the loop that inlines alloc() holds one call here, fed at the
+      // orderer's start (warm()), and one delivery for both paths (a second call site, first taken late, was a
+      // deopt of the loop). The address goes through eventAddress (a call's double argument is boxed).
+      eventAddress[0] = address;
+      if (!this.allocKeyed(stream, seq, size, allocator, stack, nativeStack)) return;
     }
-    if (this.mode === SKIP && this.skipped()) return;
+    this.delivered++;
+    this.down.alloc(stream, seq, address, size, allocator, stack, nativeStack);
+  }
+
+  /**
+   * alloc() past its fast path (the address in eventAddress[0]): raised, then true when it goes downstream now
+   * (the caller passes it on), else passed over (SKIP) or held in the columns.
+   */
+  private allocKeyed(stream: number, seq: number, size: number, allocator: number, stack: number, nativeStack: number): boolean {
+    const address = eventAddress[0]!;
+    if (this.mode === SKIP && this.skipped()) return false;
     this.raise(stream, seq, 1);
-    if (this.mode === STRAIGHT && this.straight()) {
-      this.delivered++;
-      this.down.alloc(stream, seq, address, size, allocator, stack, nativeStack);
-      return;
-    }
+    if (this.mode === STRAIGHT && this.straight()) return true;
     const i = this.push(stream, KIND_ALLOC);
     this.seq[i] = seq;
     this.addr[i] = address;
@@ -274,6 +352,7 @@ export class SeqOrderer implements CaptureVisitor {
     this.stack[i] = stack;
     this.native[i] = nativeStack;
     if (this.mode === DIRECT && this.held + this.waitingRecords >= this.maxBuffered) this.releaseAll();
+    return false;
   }
 
   free(stream: number, seq: number, address: number, size: number, deallocator: number): void {
@@ -290,29 +369,31 @@ export class SeqOrderer implements CaptureVisitor {
       l.lastK = seq;
       l.lastE = 1;
       this.posNext++;
-      this.delivered++;
-      if (this.downFreeAt) {
-        eventAddress[0] = address;
-        this.down.freeAt!(stream, seq, size, deallocator);
-      } else this.down.free(stream, seq, address, size, deallocator);
+    } else if (!this.freeKeyed(stream, seq, size, deallocator)) {
+      // Out of line, as alloc()'s (eventAddress[0] still holds the address).
       return;
     }
-    if (this.mode === SKIP && this.skipped()) return;
+    this.delivered++;
+    if (this.downFreeAt) {
+      // Set again: a release inside freeKeyed() passed other FREEs on through it.
+      eventAddress[0] = address;
+      this.down.freeAt!(stream, seq, size, deallocator);
+    } else this.down.free(stream, seq, address, size, deallocator);
+  }
+
+  /** freeAt() past its fast path (the address in eventAddress[0]): as allocKeyed(). */
+  private freeKeyed(stream: number, seq: number, size: number, deallocator: number): boolean {
+    const address = eventAddress[0]!;
+    if (this.mode === SKIP && this.skipped()) return false;
     this.raise(stream, seq, 1);
-    if (this.mode === STRAIGHT && this.straight()) {
-      this.delivered++;
-      if (this.downFreeAt) {
-        eventAddress[0] = address;
-        this.down.freeAt!(stream, seq, size, deallocator);
-      } else this.down.free(stream, seq, address, size, deallocator);
-      return;
-    }
+    if (this.mode === STRAIGHT && this.straight()) return true;
     const i = this.push(stream, KIND_FREE);
     this.seq[i] = seq;
     this.addr[i] = address;
     this.size[i] = size;
     this.code[i] = deallocator;
     if (this.mode === DIRECT && this.held + this.waitingRecords >= this.maxBuffered) this.releaseAll();
+    return false;
   }
 
   meta(rec: MetaRecord): void {
