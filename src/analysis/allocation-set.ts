@@ -61,6 +61,11 @@ export function siteAmounts(model: CaptureModel, kind: SetKind, bytesColumn: Sit
     columns.bytes[i] = bytes[order[i]!]!;
     columns.count[i] = counts[order[i]!]!;
   }
+  return amountSet(kind, totalBytes, totalCount, columns);
+}
+
+/** A set of these columns (sorted), whose `sites` objects are made only when read. */
+function amountSet(kind: SetKind, totalBytes: number, totalCount: number, columns: SiteAmountColumns): AllocationSet {
   let sites: SiteAmount[] | undefined;
   return {
     kind,
@@ -68,7 +73,7 @@ export function siteAmounts(model: CaptureModel, kind: SetKind, bytesColumn: Sit
     totalCount,
     columns,
     get sites(): readonly SiteAmount[] {
-      sites ??= Array.from(order, (site, i) => ({ site: site as SiteId, bytes: columns.bytes[i]!, count: columns.count[i]! }));
+      sites ??= Array.from(columns.site, (site, i) => ({ site: site as SiteId, bytes: columns.bytes[i]!, count: columns.count[i]! }));
       return sites;
     },
   };
@@ -120,18 +125,7 @@ export function peakAmounts(model: CaptureModel): AllocationSet {
       i = k;
     }
   }
-  const columns: SiteAmountColumns = { site, bytes, count: counts };
-  let sites: SiteAmount[] | undefined;
-  return {
-    kind: 'peak',
-    totalBytes,
-    totalCount,
-    columns,
-    get sites(): readonly SiteAmount[] {
-      sites ??= Array.from(columns.site, (site, i) => ({ site: site as SiteId, bytes: columns.bytes[i]!, count: columns.count[i]! }));
-      return sites;
-    },
-  };
+  return amountSet('peak', totalBytes, totalCount, { site, bytes, count: counts });
 }
 
 /** Every allocation made while tracking (totals per site). */

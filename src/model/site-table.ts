@@ -51,11 +51,12 @@ export class SiteColumn {
 /**
  * A per-site count (the site table's totalCount and liveCount): in Int32 for an unsampled event capture,
  * whose counts are integers, each at most the replay's `allocations` (a site's total is at least its live count,
- * and the totals sum to `allocations`): exact while the replay has made
- * at most 2^31 - 1 allocations, and the replay widens them to Float64 (toFloat64()) before it passes that
- * (heap-replay.ts, `countLimit`). 4 bytes a site rather than 8: call_sites' 2.6 M sites, 31 MiB less for the
- * three (with the count at the peak, a column until round twenty-seven) through the read, whose end is summary's and verdict's peak (docs/benchmarks.md, round twenty-five). Float64
- * otherwise: a sampled capture's counts are sums of weights 1/p, an aggregated capture's come from varints.
+ * and the totals sum to `allocations`): exact while the replay has made at most 2^31 - 1 allocations, and the
+ * replay widens them to Float64 (toFloat64()) before it passes that (heap-replay.ts, `countLimit`). 4 bytes a
+ * site rather than 8: call_sites' 2.6 M sites, 31 MiB less for the three count columns of round twenty-five
+ * (the count at the peak was the third until round twenty-seven: site-peaks.ts) through the read, whose end is
+ * summary's and verdict's peak (docs/benchmarks.md, round twenty-five). Float64 otherwise: a sampled capture's
+ * counts are sums of weights 1/p, an aggregated capture's come from varints.
  * A class of its own rather than SiteColumn's `data` typed as either: the bytes columns stay Float64Array to
  * their readers.
  */
