@@ -17,17 +17,37 @@
 // --baseline ROOT also runs another built checkout's memlens (ROOT/bin/memlens.js: main's, say) in the same turns,
 // and adds its column and the two ratios: this tree's CPU time and peak against the baseline's.
 //
-// Run: node dist/bench/report-speed.js [--runs N] [--baseline ROOT] [--keep-extra-ca] [--memray 'PYTHON -m memray'] NAME=MEMLENS_CAPTURE[,MEMRAY_CAPTURE] ...
+// Anonymous and file-backed memory (bench/proc-memory.ts): max RSS counts node's executable and libraries
+// (~34 MiB of file pages before a line of JavaScript runs: `node -e 0`) as much as the report's own memory,
+// so on a small live set it compares the runtimes more than the reports. While each command runs, the
+// process tree under /usr/bin/time (memlens: the one node process, since it starts with NODE_FLAGS and so
+// does not relaunch itself, src/util/node-flags.ts; a relaunch would add its parent's ~40 MiB to the sums;
+// memray: the one `python -m memray` process) is sampled every --sample-ms milliseconds (20 by default, 0:
+// not sampled) from /proc/PID/status, and the columns after the ones above give, for memlens, memray and
+// the baseline:
+//   anon A / file F MiB: the largest RssAnon (heaps, stacks, V8's spaces, malloc's arenas) and the largest
+//     RssFile (mapped files: the executable, its libraries) of the tree, summed over its processes, in any one
+//     sample; largest over the runs, with each run's anon peak when there are several (and shmem, if any);
+//   (HWM H, N samples): the largest VmHWM seen (the kernel's own peak RSS, which should be near the max RSS
+//     column) and the samples taken over the runs (", K processes" when a sample found more than one);
+//   anon: memlens − memray: the anonymous peaks' difference.
+// Sampling can miss a spike shorter than the interval (a buffer freed within 20 ms, the last moments before
+// exit), so these peaks are lower bounds; the kernel keeps no high-water mark of RssAnon or RssFile alone, and
+// an exited process's memory cannot be read from outside. The maximum RSS from wait4 (the columns above)
+// stays the main figure; the split says what of it is the report's own memory.
+//
+// Run: node dist/bench/report-speed.js [--runs N] [--baseline ROOT] [--keep-extra-ca] [--sample-ms MS] [--memray 'PYTHON -m memray'] NAME=MEMLENS_CAPTURE[,MEMRAY_CAPTURE] ...
 //      node dist/bench/report-speed.js --synthetic EVENTS OUT.mlens   (writes a realistic synthetic capture)
 // Figures go to docs/benchmarks.md by hand, with the machine they were measured on.
 
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeRealistic } from '../test/support/synthetic.js';
 import { NODE_FLAGS } from '../src/util/node-flags.js';
+import { anonDifference, canListChildren, formatPeaks, TreeSampler, type MemoryPeaks } from './proc-memory.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const memlens = join(root, 'bin', 'memlens.js');
@@ -45,6 +65,12 @@ interface Sample {
   readonly times: number[];
   readonly cpu: number[];
   readonly rss: number[];
+  /** Each run's anonymous and file-backed peaks (bench/proc-memory.ts), when sampled. */
+  readonly mem: MemoryPeaks[];
+}
+
+function newSample(): Sample {
+  return { times: [], cpu: [], rss: [], mem: [] };
 }
 
 /** The environment memlens's launchers give node: NODE_EXTRA_CA_CERTS set aside in MLENS_CA (see the top). */
@@ -53,12 +79,24 @@ function launcherEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return ca === undefined || ca === '' ? env : { ...env, MLENS_CA: ca, NODE_EXTRA_CA_CERTS: '' };
 }
 
-function once(cmd: string, args: readonly string[], into: Sample, env: NodeJS.ProcessEnv = process.env): void {
+/** Runs `cmd` under /usr/bin/time (and the sampler every sampleMs, unless 0) and adds its figures to `into`. */
+async function once(cmd: string, args: readonly string[], into: Sample, sampleMs: number, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'memlens-bench-'));
   const out = join(dir, 'time');
   try {
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...env, COLUMNS: '120' } });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.toString().slice(-500)}`);
+    // spawn, not spawnSync: the sampler runs on this process's event loop while the command runs.
+    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...env, COLUMNS: '120' } });
+    const sampler = sampleMs > 0 && child.pid !== undefined ? new TreeSampler(child.pid, sampleMs) : undefined;
+    const stderr: Buffer[] = [];
+    child.stderr.on('data', (b: Buffer) => stderr.push(b));
+    const status = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code) => resolve(code));
+    }).finally(() => {
+      const peaks = sampler?.stop();
+      if (peaks !== undefined) into.mem.push(peaks);
+    });
+    if (status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${status}): ${Buffer.concat(stderr).toString().slice(-500)}`);
     const [secs, user, sys, kb] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-4).map(Number) as [number, number, number, number];
     into.times.push(secs);
     into.cpu.push(user + sys);
@@ -102,7 +140,7 @@ function pairs(mlens: string, memray: string | undefined, html: string): Pair[] 
   ];
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   if (argv[0] === '--synthetic') {
     const events = Number(argv[1]);
     const out = argv[2];
@@ -117,6 +155,7 @@ function main(argv: string[]): void {
   let baseline: string | undefined;
   let keepCa = false;
   let memray = 'memray';
+  let sampleMs = 20;
   const cases: { name: string; mlens: string; memray: string | undefined }[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -126,32 +165,41 @@ function main(argv: string[]): void {
       if (!existsSync(baseline)) throw new Error(`no built memlens at ${baseline}`);
     } else if (a === '--memray') memray = argv[++i] as string;
     else if (a === '--keep-extra-ca') keepCa = true;
-    else {
+    else if (a === '--sample-ms') {
+      sampleMs = Number(argv[++i]);
+      if (!Number.isInteger(sampleMs) || sampleMs < 0) throw new Error('--sample-ms takes a whole number of milliseconds (0: no sampling)');
+    } else {
       const [name, files] = a.split('=') as [string, string | undefined];
       const [mlens, mr] = (files ?? '').split(',');
       if (mlens === undefined || mlens === '' || !existsSync(mlens)) throw new Error(`no memlens capture for ${name}`);
       cases.push({ name, mlens, memray: mr !== undefined && mr !== '' ? mr : undefined });
     }
   }
+  if (sampleMs > 0 && !canListChildren()) {
+    process.stderr.write('report-speed: this kernel does not list children in /proc/PID/task/TID/children: anon/file not sampled\n');
+    sampleMs = 0;
+  }
   const [memrayCmd, ...memrayPre] = memray.split(' ').filter((w) => w !== '') as [string, ...string[]];
   const memlensEnv = keepCa ? process.env : launcherEnv(process.env);
   const htmlDir = mkdtempSync(join(tmpdir(), 'memlens-bench-html-'));
   const html = join(htmlDir, 'page.html');
   const base = baseline !== undefined ? ' baseline | CPU: this / baseline | peak: this − baseline |' : '';
-  console.log(`| capture | command | memlens | memray | memray CPU time / memlens CPU time |${base}`);
-  console.log(`|---|---|---|---|---|${baseline !== undefined ? '---|---|---|' : ''}`);
+  // The anon/file columns come after the ones of earlier rounds, which keep their places.
+  const split = ` memlens anon / file (peaks) | memray anon / file | anon: memlens − memray |${baseline !== undefined ? ' baseline anon / file | anon: this − baseline |' : ''}`;
+  console.log(`| capture | command | memlens | memray | memray CPU time / memlens CPU time |${base}${split}`);
+  console.log(`|---|---|---|---|---|${baseline !== undefined ? '---|---|---|' : ''}---|---|---|${baseline !== undefined ? '---|---|' : ''}`);
   try {
     for (const c of cases) {
       const size = `${(statSync(c.mlens).size / 1e6).toFixed(0)} MB${c.memray !== undefined ? ` / ${(statSync(c.memray).size / 1e6).toFixed(0)} MB` : ''}`;
       for (const p of pairs(c.mlens, c.memray, html)) {
-        const ml: Sample = { times: [], cpu: [], rss: [] };
-        const mr: Sample = { times: [], cpu: [], rss: [] };
-        const bl: Sample = { times: [], cpu: [], rss: [] };
+        const ml = newSample();
+        const mr = newSample();
+        const bl = newSample();
         // In turn, so that a slow moment of the machine falls on all.
         for (let i = 0; i < runs; i++) {
-          once(process.execPath, [...NODE_FLAGS, memlens, ...p.memlens], ml, memlensEnv);
-          if (baseline !== undefined) once(process.execPath, [...NODE_FLAGS, baseline, ...p.memlens], bl, memlensEnv);
-          if (p.memray !== undefined) once(memrayCmd, [...memrayPre, ...p.memray], mr);
+          await once(process.execPath, [...NODE_FLAGS, memlens, ...p.memlens], ml, sampleMs, memlensEnv);
+          if (baseline !== undefined) await once(process.execPath, [...NODE_FLAGS, baseline, ...p.memlens], bl, sampleMs, memlensEnv);
+          if (p.memray !== undefined) await once(memrayCmd, [...memrayPre, ...p.memray], mr, sampleMs);
         }
         const a = median(ml);
         const b = p.memray !== undefined ? median(mr) : undefined;
@@ -163,7 +211,9 @@ function main(argv: string[]): void {
           // CPU: the sums over the runs; peak: the largest of each, in MiB.
           vs = ` ${fmt(m)} | ${(sum(a.cpu) / sum(m.cpu)).toFixed(3)} | ${((a.maxRssKb - m.maxRssKb) / 1024).toFixed(1)} MiB |`;
         }
-        console.log(`| ${c.name} (${size}) | ${p.name} | ${fmt(a)} | ${fmt(b)} | ${ratio} |${vs}`);
+        let splitCells = ` ${formatPeaks(ml.mem)} | ${formatPeaks(mr.mem)} | ${anonDifference(ml.mem, mr.mem)} |`;
+        if (baseline !== undefined) splitCells += ` ${formatPeaks(bl.mem)} | ${anonDifference(ml.mem, bl.mem)} |`;
+        console.log(`| ${c.name} (${size}) | ${p.name} | ${fmt(a)} | ${fmt(b)} | ${ratio} |${vs}${splitCells}`);
       }
     }
   } finally {
@@ -171,4 +221,7 @@ function main(argv: string[]): void {
   }
 }
 
-main(process.argv.slice(2));
+main(process.argv.slice(2)).catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+});
