@@ -76,6 +76,12 @@ test('addSample sums one sample over the tree and keeps each field’s own peak 
   assert.deepEqual(p, { anonKb: 30000, fileKb: 82000, shmemKb: 0, rssKb: 105000, hwmKb: 70000, samples: 3, processes: 2 });
 });
 
+test('addSample: one sample of two processes is their sum (anon, file, shmem, RSS), their largest VmHWM', () => {
+  const a: ProcMemory = { rssKb: 64100, anonKb: 21480, fileKb: 42588, shmemKb: 32, hwmKb: 66012 };
+  const b: ProcMemory = { rssKb: 45000, anonKb: 5000, fileKb: 39990, shmemKb: 10, hwmKb: 46000 };
+  assert.deepEqual(addSample(NO_PEAKS, [a, b]), { anonKb: 26480, fileKb: 82578, shmemKb: 42, rssKb: 109100, hwmKb: 66012, samples: 1, processes: 2 });
+});
+
 test('maxPeaks, formatPeaks and anonDifference over several runs', () => {
   const a = addSample(NO_PEAKS, [proc(20480, 40960)]);
   const b = addSample(addSample(NO_PEAKS, [proc(10240, 30720)]), [proc(25600, 30720)]);
