@@ -3,7 +3,7 @@
 // sample and kept field by field over the samples.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addSample, anonDifference, descendants, formatPeaks, maxPeaks, NO_PEAKS, parseChildren, parseStatus, sampleTree, type ProcMemory } from './proc-memory.js';
+import { addSample, anonDifference, descendants, formatPeaks, maxPeaks, NO_PEAKS, parseChildren, parseStatus, sampleTree, unseenKb, type ProcMemory } from './proc-memory.js';
 
 // A node process's status (Linux 6.x), cut: the memory lines among the others.
 const NODE_STATUS = `Name:\tnode
@@ -93,6 +93,23 @@ test('maxPeaks, formatPeaks and anonDifference over several runs', () => {
   assert.equal(anonDifference([a], [b]), '−5.0 MiB');
   assert.equal(anonDifference([b], [a]), '+5.0 MiB');
   assert.equal(anonDifference([a], []), '–');
+});
+
+test('unseenKb and formatPeaks: a peak whose moment no sample saw (VmHWM above the sampled sums) is told', () => {
+  // memray's temporal flame graph of numpy_mix in round twenty-nine: VmHWM 138.3 MiB, samples at most 112.3 anon + 15.5 file.
+  const spiky = addSample(NO_PEAKS, [proc(115000, 15872, 141619)]);
+  assert.equal(unseenKb(spiky), 141619 - 115000 - 15872);
+  assert.equal(formatPeaks([spiky]), 'anon 112.3 / file 15.5 MiB (HWM 138.3, 1 samples, ≥10.5 of the peak unseen)');
+  // Less than 1 MiB short: the counters' imprecision, not told.
+  const close = addSample(NO_PEAKS, [proc(20480, 40960, 61440 + 1000)]);
+  assert.equal(unseenKb(close), 1000);
+  assert.equal(formatPeaks([close]), 'anon 20.0 / file 40.0 MiB (HWM 61.0, 1 samples)');
+  assert.equal(unseenKb(addSample(NO_PEAKS, [proc(20480, 40960, 1000)])), 0);
+  // Shared memory is part of the RSS VmHWM counts.
+  assert.equal(unseenKb(addSample(NO_PEAKS, [{ rssKb: 70000, anonKb: 20000, fileKb: 40000, shmemKb: 10000, hwmKb: 70000 }])), 0);
+  // Over several runs, each run's own shortfall: a later run with more anon must not hide an earlier spike.
+  const calm = addSample(NO_PEAKS, [proc(140000, 15872, 155872)]);
+  assert.match(formatPeaks([spiky, calm]), /, ≥10\.5 of the peak unseen\)$/);
 });
 
 test('sampleTree finds this process as a child of its parent, with its memory', () => {

@@ -139,9 +139,22 @@ export function maxPeaks(runs: readonly MemoryPeaks[]): MemoryPeaks {
 const mib = (kb: number): string => (kb / 1024).toFixed(1);
 
 /**
+ * How much of the process's own peak (VmHWM) the samples missed at least, in KiB: the anon, file and shmem
+ * peaks, each the largest of its samples, add up to at least the RSS of any one sample, so a sum below VmHWM
+ * means the peak's moment fell between two samples (a short spike) or after the last one. Meaningful for a
+ * tree of one process (VmHWM is one process's).
+ */
+export function unseenKb(p: MemoryPeaks): number {
+  return Math.max(0, p.hwmKb - p.anonKb - p.fileKb - p.shmemKb);
+}
+
+/** A shortfall below this is the status counters' own imprecision (per-CPU counts), not a missed spike. */
+const UNSEEN_FROM_KB = 1024;
+
+/**
  * A table cell for several runs' peaks: `anon A / file F MiB` (the largest of the runs), each run's anon peak
- * when there are several, shmem when any, then the largest VmHWM seen and the samples taken; '–' when no run
- * was sampled.
+ * when there are several, shmem when any, then the largest VmHWM seen, the samples taken, and what the samples
+ * missed of the peak when a run's shortfall (unseenKb) is 1 MiB or more; '–' when no run was sampled.
  */
 export function formatPeaks(runs: readonly MemoryPeaks[]): string {
   const m = maxPeaks(runs);
@@ -149,7 +162,9 @@ export function formatPeaks(runs: readonly MemoryPeaks[]): string {
   const each = runs.length > 1 ? ` (${runs.map((r) => mib(r.anonKb)).join('/')})` : '';
   const shmem = m.shmemKb > 0 ? ` / shmem ${mib(m.shmemKb)}` : '';
   const procs = m.processes > 1 ? `, ${m.processes} processes` : '';
-  return `anon ${mib(m.anonKb)}${each} / file ${mib(m.fileKb)}${shmem} MiB (HWM ${mib(m.hwmKb)}, ${m.samples} samples${procs})`;
+  const missed = Math.max(...runs.map(unseenKb));
+  const unseen = missed >= UNSEEN_FROM_KB ? `, ≥${mib(missed)} of the peak unseen` : '';
+  return `anon ${mib(m.anonKb)}${each} / file ${mib(m.fileKb)}${shmem} MiB (HWM ${mib(m.hwmKb)}, ${m.samples} samples${procs}${unseen})`;
 }
 
 /** The difference of two sets of runs' anonymous peaks in MiB (a − b), '–' when either was not sampled. */
