@@ -29,7 +29,9 @@
 //     RssFile (mapped files: the executable, its libraries) of the tree, summed over its processes, in any one
 //     sample; largest over the runs, with each run's anon peak when there are several (and shmem, if any);
 //   (HWM H, N samples): the largest VmHWM seen (the kernel's own peak RSS, which should be near the max RSS
-//     column) and the samples taken over the runs (", K processes" when a sample found more than one);
+//     column) and the samples taken over the runs (", K processes" when a sample found more than one;
+//     ", ≥X of the peak unseen" when a run's VmHWM exceeds its anon + file + shmem peaks by 1 MiB or more: its
+//     peak fell between two samples, and its anon peak may be up to X higher);
 //   anon: memlens − memray: the anonymous peaks' difference.
 // Sampling can miss a spike shorter than the interval (a buffer freed within 20 ms, the last moments before
 // exit), so these peaks are lower bounds; the kernel keeps no high-water mark of RssAnon or RssFile alone, and
