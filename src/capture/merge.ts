@@ -564,8 +564,8 @@ export class BlockMerger {
       // The stream's merged part (its blocks merged into one: at the end of a short run every SNAPSHOT, CHECKPOINT
       // and BARRIER of it) is coded by column after a group coded by column, whatever its length: counted as full
       // for its length, as a block taken whole is, it was packed once it held WHOLE_PART (many_threads
-      // --aggregate: a part of 10-13 KiB, 6.17 -> 5.63 KB; docs/benchmarks.md, "The end group of a quiet
-      // capture, round twenty-nine").
+      // --aggregate: a part of 10-13 KiB, 6.17 -> 5.63 KB; docs/benchmarks.md, "Capture sizes beside memray's,
+      // and the end group of a quiet capture, round twenty-nine").
       const merged = service.w.length > 0 || service.parts.length === 0;
       this.write(parts.slice(-1), merged && !this.packing ? 0 : endFull);
     } else {
