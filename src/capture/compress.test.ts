@@ -28,7 +28,7 @@ import { FAST_LGWIN } from './block-deflater.js';
 import { decodeCapture } from './decoder.js';
 import { packPayload } from './group.js';
 import { ByteReader } from './varint.js';
-import { CaptureWriter, concat, encodeBlock } from './encoder.js';
+import { concat, encodeBlock } from './encoder.js';
 import { GROUP_COLUMNS } from './group.js';
 import { WHOLE_PART } from './merge.js';
 import { BLOCK_KIND_GROUP, BLOCK_KIND_RECORDS, FORMAT_VERSION, MIN_READER_VERSION, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, PACK_FORMAT_VERSION, STREAM_SERVICE } from './format.js';
@@ -257,53 +257,6 @@ test("wholeParts: at quality 5 full blocks go into packs as they are, small bloc
   const mixedOut = recompressCapture(mixedIn, { packs: true, wholeParts: true });
   assert.ok(groupColumnCounts(mixedOut).includes(0));
   assert.deepEqual(byStream(decode(mixedOut).items), byStream(decode(mixedIn).items));
-});
-
-test("wholeParts: at the end a quiet program's service stream, merged past WHOLE_PART, is coded by column, not packed", () => {
-  // Three threads and the service stream flushed every round in small blocks, as the agent does every 10 ms
-  // (many_threads --aggregate): the service stream's SNAPSHOTs and BARRIERs merge into one part of more than
-  // WHOLE_PART, which goes alone at the end (cleanEnd). It was packed for its length, as a block taken whole is.
-  const w = new CaptureWriter({ header: { ...TEST_HEADER, unknownFields: [], options: 0 } });
-  let seq = 0;
-  for (let round = 0; round < 300; round++) {
-    for (const t of [1, 2, 3]) {
-      seq++;
-      w.alloc(t, seq, 0x10000 + 64 * seq, 32, 0, t, 0);
-      w.flush(t);
-    }
-    const mib = 1 << 20;
-    w.meta({
-      type: 'snapshot',
-      stream: STREAM_SERVICE,
-      seq: seq + 1,
-      timeNs: round * 10_000_123,
-      rss: 40 * mib + round * 4096,
-      rssAnon: 30 * mib + round * 4096,
-      rssFile: 10 * mib,
-      rssShmem: 0,
-      swap: 0,
-      heap: 5 * mib + round * 64,
-      cgroupUsage: 90 * mib,
-      cgroupLimit: undefined,
-    });
-    w.meta({ type: 'barrier', stream: STREAM_SERVICE, seq: seq + 1 });
-    w.flush(STREAM_SERVICE);
-  }
-  const input = w.finish();
-  const a = decode(input);
-  const service = a.blocks.filter((x) => x.stream === STREAM_SERVICE);
-  assert.ok(service.every((x) => x.rawLen < WHOLE_PART) && service.reduce((n, x) => n + x.rawLen, 0) > WHOLE_PART);
-  const out = recompressCapture(input, { packs: true, wholeParts: true });
-  const b = decode(out);
-  assert.deepEqual(b.warnings, []);
-  assert.deepEqual(byStream(b.items), byStream(a.items));
-  const cols = groupColumnCounts(out);
-  assert.ok(cols.length === 2 && cols.every((n) => n === GROUP_COLUMNS), cols.join(' '));
-  // The last group holds the service stream alone (cleanEnd decodes it, not the threads' events).
-  const stored = b.blocks.filter((x) => x.headerLen > 0);
-  const lastGroup = b.blocks.indexOf(stored.at(-1)!);
-  assert.equal(b.blocks[lastGroup]?.kind, BLOCK_KIND_GROUP);
-  assert.ok(b.blocks.slice(lastGroup + 1).every((x) => x.stream === STREAM_SERVICE));
 });
 
 test("packsOnlyPythonAllocators: with Python's allocators traced, small blocks go into packs whole too, never coded by column; every stream's records kept", () => {

@@ -561,13 +561,7 @@ export class BlockMerger {
       const end = parts[parts.length - 1]!;
       const endFull = end.payload.length >= WHOLE_PART ? end.payload.length : 0;
       this.write(parts.slice(0, -1), Math.max(0, full + service.fullBytes - endFull));
-      // The stream's merged part (its blocks merged into one: at the end of a short run every SNAPSHOT, CHECKPOINT
-      // and BARRIER of it) is coded by column after a group coded by column, whatever its length: counted as full
-      // for its length, as a block taken whole is, it was packed once it held WHOLE_PART (many_threads
-      // --aggregate: a part of 10-13 KiB, 6.17 -> 5.63 KB; docs/benchmarks.md, "Capture sizes beside memray's,
-      // and the end group of a quiet capture, round twenty-nine").
-      const merged = service.w.length > 0 || service.parts.length === 0;
-      this.write(parts.slice(-1), merged && !this.packing ? 0 : endFull);
+      this.write(parts.slice(-1), endFull);
     } else {
       this.write(parts, full + (service?.fullBytes ?? 0));
     }
