@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { Allocator, Deallocator } from '../capture/format.js';
-import { HeapReplay, LIVE_FIRST_SLOTS } from './heap-replay.js';
+import { HeapReplay } from './heap-replay.js';
 import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
 import type { ReplayObserver } from './replay-observer.js';
 import { SiteTable } from './site-table.js';
@@ -267,28 +267,4 @@ test("a sampled capture's counts are Float64 (sums of weights), and a sampling k
   const late = countsReplay(undefined, sampling, 10);
   assert.deepEqual([late.int32At[9], late.int32At[10]], [true, false]);
   assert.ok(late.columns[1]!.some((x) => !Number.isInteger(x)));
-});
-
-test('the live table starts small (2^12 slots) and grows with the live allocations, every free finding its allocation', () => {
-  // A fresh replay's tables: 2^12 slots of 8 bytes (no indexes), and the tracked table's 1024; not 2^16 slots.
-  const fresh = new HeapReplay(new SiteTable(), { observer: undefined, temporaryThreshold: undefined, window: undefined });
-  assert.equal(LIVE_FIRST_SLOTS, 4096);
-  assert.equal(fresh.endOfRead(), 4096 * 8 + 1024 * 8);
-  // 20 000 live (more than 0.7 of the first slots: doubled three times), then all freed.
-  const sites = new SiteTable();
-  const replay = new HeapReplay(sites, { observer: undefined, temporaryThreshold: undefined, window: undefined });
-  const site = sites.intern(1 as PyNodeId1, 0 as NativeNodeId1, 0 as ThreadIndex, 0);
-  let seq = 0;
-  for (let i = 0; i < 20000; i++) {
-    replay.eventAddress[0] = 0x7f0000000000 + i * 16;
-    replay.allocAt(site, 0 as ThreadIndex, seq++, 16, 0);
-  }
-  for (let i = 0; i < 20000; i++) {
-    replay.eventAddress[0] = 0x7f0000000000 + i * 16;
-    replay.freeAt(seq++, 16, 0);
-  }
-  const totals = replay.totals(true, 0);
-  assert.equal(replay.unknownFrees, 0);
-  assert.deepEqual([totals.peakHeap, totals.endHeap, totals.endLiveCount], [320000, 0, 0]);
-  assert.equal(replay.endOfRead(), 32768 * 8 + 1024 * 8, 'the table grew to 2^15 slots: 20 000 live at a load of at most 0.7');
 });

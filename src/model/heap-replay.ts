@@ -172,12 +172,7 @@ export class HeapReplay {
     this.temporaryThreshold = options.temporaryThreshold;
     // The temporary-allocation test needs every freed allocation's index; an observer says which it needs.
     const indexesFrom = options.temporaryThreshold !== undefined ? 0 : options.observer === undefined ? Infinity : (options.observer.indexesFrom ?? 0);
-    // A small first table (2^12 slots), doubled as the live allocations grow: a program with few live at once keeps
-    // a table that stays in the processor's cache. It was 2^16 (0.75 MiB in the wide mode), where call_sites' 21 000
-    // live at most now take 2^15 slots: freeAt's share of its `summary` fell by more than allocAt's rose (its probes
-    // at a higher load), and churn's `summary` took less CPU (docs/benchmarks.md, round twenty-nine, "The heap
-    // replay's per-event cost"). Big live sets grow past 2^16 as before.
-    this.live = new LiveTable(LIVE_FIRST_SLOTS, { indexesFrom });
+    this.live = new LiveTable(1 << 16, { indexesFrom });
     this.tracked = new LiveTable(1024, { indexesFrom });
     const w = options.window;
     this.windowAsked = w !== undefined;
@@ -703,9 +698,6 @@ export class HeapReplay {
     };
   }
 }
-
-/** The live table's first slots (see the constructor). */
-export const LIVE_FIRST_SLOTS = 1 << 12;
 
 /** FREEs in a row (of the live table's kind) past which the next are held back and looked up in bulk (see `freeRun`). */
 const FREE_RUN = 4096;
