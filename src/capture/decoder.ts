@@ -747,13 +747,8 @@ export class CaptureDecoder {
         // ALLOC 1kkkkswq
         if (slotted) {
           // Version 3 (see slotAddress), inline: a function call here cost a quarter of the decoding time.
-          // A one-byte varint read here (most addresses: 87 % on call_sites), varintAt() for the others.
-          let a = buf[p]!;
-          if (a <= 0x7f) p++;
-          else {
-            a = varintAt(buf, p);
-            p = vpos;
-          }
+          let a = varintAt(buf, p);
+          p = vpos;
           if (refs && (t & 2) === 0 && (a & 1) !== 0) {
             // Version 7: the address of the (a >> 1)-th FREE back (0: the last one); the slots stay.
             const back = a < TWO_32 ? a >>> 1 : Math.floor(a / 2);
@@ -782,21 +777,11 @@ export class CaptureDecoder {
           addr += unzigzag(varintAt(buf, p)) * 8;
           p = vpos;
         }
-        let size = buf[p]!;
-        if (size <= 0x7f) p++;
-        else {
-          size = varintAt(buf, p);
-          p = vpos;
-        }
+        const size = varintAt(buf, p);
+        p = vpos;
         if ((t & 4) === 0) {
-          const z = buf[p]!;
-          if (z <= 0x7f) {
-            p++;
-            stack += (z >>> 1) ^ -(z & 1);
-          } else {
-            stack += unzigzag(varintAt(buf, p));
-            p = vpos;
-          }
+          stack += unzigzag(varintAt(buf, p));
+          p = vpos;
         }
         if (native) {
           nstack += unzigzag(varintAt(buf, p));
@@ -817,13 +802,8 @@ export class CaptureDecoder {
         // FREE 011kkwqz (its seq read above)
         if (slotted) {
           // Version 3 (see slotAddress), inline: a function call here cost a quarter of the decoding time.
-          // A one-byte varint read here (most addresses: 87 % on call_sites), varintAt() for the others.
-          let a = buf[p]!;
-          if (a <= 0x7f) p++;
-          else {
-            a = varintAt(buf, p);
-            p = vpos;
-          }
+          let a = varintAt(buf, p);
+          p = vpos;
           if (refs && (t & 4) === 0 && (a & 1) !== 0) {
             // Version 7: the address of the (a >> 1)-th ALLOC back (0: the last one); the slots stay.
             const back = a < TWO_32 ? a >>> 1 : Math.floor(a / 2);
