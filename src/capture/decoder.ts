@@ -145,11 +145,6 @@ const FEEDS: readonly Uint8Array[] = [
   // FREE with w: a whole address, then one relative to the previous address; with a size.
   new Uint8Array([0x67, 0x00]),
   new Uint8Array([0x67, 0x08]),
-  // ALLOC: an address, a size and a stack delta of two bytes each (the loop reads one-byte ones itself, varintAt()
-  // the others), the stack's cut.
-  new Uint8Array([0x81, 0x80, 0x01, 0x80, 0x01, 0x80]),
-  // FREE: an address of two bytes, cut.
-  new Uint8Array([0x62, 0x80]),
   // A meta record whose length runs past the end; one whose length takes two bytes.
   new Uint8Array([0x05, 0x10]),
   new Uint8Array([0x05, 0x80, 0x01]),
