@@ -390,7 +390,7 @@ test('a FRAME read as numbers: a varint past 2^53, fields past its length or byt
   assert.equal(f.asNumbers, 2);
 });
 
-test("FRAMEs whose fields take one, two or more bytes, cut by their length or not, read in the loop as the meta path reads them", () => {
+test('FRAMEs whose fields take one, two or more bytes, cut by their length or not, read in the loop as the meta path reads them', () => {
   // The records loop reads a FRAME's fields of one and two bytes itself and leaves the others to frameAt(): every
   // width at each of the three fields, values at the widths' edges, parent deltas of 0, of the id and past it,
   // lengths one byte short of the fields, exact, and one byte long; the last FRAMEs of a payload are read from its
