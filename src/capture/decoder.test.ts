@@ -390,6 +390,42 @@ test('a FRAME read as numbers: a varint past 2^53, fields past its length or byt
   assert.equal(f.asNumbers, 2);
 });
 
+test('FRAMEs whose fields take one, two or more bytes, cut by their length or not, read in the loop as the meta path reads them', () => {
+  // The records loop reads a FRAME's fields of one and two bytes itself and leaves the others to frameAt(): every
+  // width at each of the three fields, values at the widths' edges, parent deltas of 0, of the id and past it,
+  // lengths one byte short of the fields, exact, and one byte long; the last FRAMEs of a payload are read from its
+  // tail's scratch copy. Checked against the meta path (a visitor without frame()), ids, warnings and all.
+  const varint = (n: number): number[] => {
+    const out: number[] = [];
+    while (n >= 0x80) {
+      out.push((n % 0x80) | 0x80);
+      n = Math.floor(n / 0x80);
+    }
+    out.push(n);
+    return out;
+  };
+  const values = [0, 1, 127, 128, 200, 16383, 16384, 2 ** 21 - 1, 2 ** 21, 2 ** 28 + 5];
+  const r = rng(29);
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
+  for (const version of [6, 3]) {
+    const payload: number[] = [];
+    for (let id = 1; id <= 3000; id++) {
+      const delta = pick([0, 1, id, id + 1, 1 + Math.floor(r() * id), pick(values)]);
+      const fields = [...varint(delta), ...varint(pick(values)), ...varint(pick(values))];
+      const len = Math.max(0, fields.length + pick([-1, 0, 0, 0, 1]));
+      payload.push(RecordType.Frame, ...varint(len), ...fields.slice(0, len), ...(len > fields.length ? [0x42] : []));
+    }
+    const bytes = new Uint8Array([...encodeHeader({ ...TEST_HEADER, version }), ...encodeBlock(1, 0, Uint8Array.from(payload))]);
+    const f = new FrameCollector();
+    decodeCapture(bytes, f);
+    const meta = decode(bytes);
+    assert.deepEqual(f.c.items, meta.items);
+    assert.deepEqual(f.c.warnings, meta.warnings);
+    assert.ok(meta.items.length > 1000 && meta.warnings.length > 300, `${meta.items.length} FRAMEs read, ${meta.warnings.length} warned of`);
+    assert.equal(f.asNumbers, meta.items.filter((i) => i.type === 'frame').length);
+  }
+});
+
 test('FRAME parents: version 6 codes them against the node id as NATIVE_FRAME does, version 3 whole', () => {
   const payload = [1, 1, 2, 0].flatMap((d, i) => [RecordType.Frame, 3, d, 7, i]);
   const frames = (version: number): [number, number][] =>

@@ -226,6 +226,10 @@ export class SeqOrderer implements CaptureVisitor {
     this.wmK = this.wmE = 1;
     this.wmK = -Infinity;
     this.wmE = 0;
+    // So is the spare slots' count, first changed by the first release of column records: push(), inlined into the
+    // loop once the loop's own varints left room in the inlining budget (round twenty-nine), read it as 0.
+    this.freeTop = 1;
+    this.freeTop = 0;
     this.down = downstream;
     this.downFreeAt = downstream.freeAt !== undefined;
     this.downFrame = downstream.frame !== undefined;
@@ -254,7 +258,19 @@ export class SeqOrderer implements CaptureVisitor {
       this.meta(WARM_META);
       this.frame(WARM_STREAM, 0, 0, 0, 0);
     }
+    // skipped()'s end (the first record past those passed over), to DIRECT and to STRAIGHT (findHead(): no runs,
+    // the head and fastK it sets are put back below). Unfed, it deoptimized the loop the first time a block decoded
+    // again ended its SKIP (call_sites, churn: "Insufficient type feedback" at `this.afterSkip`).
     this.skipUntil = 0;
+    for (let i = 0; i < WARM_ROUNDS; i++) {
+      this.mode = SKIP;
+      this.afterSkip = (i & 1) === 0 ? DIRECT : STRAIGHT;
+      this.skipped();
+    }
+    this.afterSkip = DIRECT;
+    this.headK = Infinity;
+    this.headE = 0;
+    this.headP = 0;
     // Past SKIP: raised under the watermark (raise()), then past a release bound of −∞ (straight(): false, the
     // mode COLUMNS), then into the columns (push()); the slot, the run and the counters let go after each.
     const n = this.n;
@@ -285,6 +301,38 @@ export class SeqOrderer implements CaptureVisitor {
       this.runs.delete(WARM_STREAM);
       this.last = undefined;
     }
+    // straight()'s ties: a key equal to the bound's and to the head's, compared on e then on the position (the
+    // bound's and the head's fields read for the first time there deoptimized the loop: call_sites, threads).
+    this.rk = this.boundK = this.headK = 1;
+    this.re = this.boundE = this.headE = 1;
+    this.boundP = this.headP = 1;
+    for (let i = 0; i < WARM_ROUNDS; i++) {
+      this.rp = 0;
+      this.straight();
+    }
+    // straight()'s stop of a waiting block's decoding past the bound (STOP_BLOCK), its run's key put back.
+    this.boundK = -Infinity;
+    this.stoppable = true;
+    for (let i = 0; i < WARM_ROUNDS; i++) {
+      this.raise(WARM_STREAM, 1, 1);
+      try {
+        this.straight();
+      } catch (e) {
+        if (e !== STOP_BLOCK) throw e;
+      }
+      this.runs.delete(WARM_STREAM);
+      this.last = undefined;
+    }
+    this.stoppable = false;
+    this.stopAt = -1;
+    this.fastK = -Infinity;
+    this.mode = DIRECT;
+    this.boundK = 0;
+    this.boundE = 0;
+    this.boundP = 0;
+    this.headK = Infinity;
+    this.headE = 0;
+    this.headP = 0;
     this.wmK = -Infinity;
     this.posNext = posNext;
     this.rk = this.rp = this.pk = 0;
