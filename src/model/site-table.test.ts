@@ -82,12 +82,15 @@ test('past roomFrom sites a table grows to its room at once, then keeps its arra
   t.intern(...key(roomFrom));
   const before = names.map((name) => t.columns[name].array);
   const bytes = t.byteLength;
+  const pyBits = (): number => (t as unknown as { keys: { hasPy: Uint8Array } }).keys.hasPy.byteLength;
+  const pyBitsBefore = pyBits();
   assert.deepEqual([before[0]!.length, t.room, t.columns.totalBytes.array[roomFrom - 1]], [131_072, 131_072, 7], 'the room at once, rounded up to a power of two');
   for (let i = roomFrom + 1; i < n; i++) t.intern(...key(i));
   names.forEach((name, i) => assert.equal(t.columns[name].array, before[i], name));
-  // Only the keys' index grew (it is filled with -1, so it doubles as the sites come): the keys had room.
+  // Only the keys' index grew (it is filled with -1, so it doubles as the sites come), and its bit a Python node:
+  // the keys had room.
   const index = (c: number): number => c * 4;
-  assert.equal(t.byteLength - bytes, index(131_072) - index(16_384)); // 4/5 full at most
+  assert.equal(t.byteLength - bytes, index(131_072) - index(16_384) + pyBits() - pyBitsBefore); // 4/5 full at most
   // Past the room it asked for, the table doubles as before, its values kept.
   t.columns.totalBytes.array[n - 1] = 5;
   for (let i = n; i < 140_000; i++) t.intern(...key(i));
@@ -250,4 +253,43 @@ test('the keys take 12 bytes a site (the thread and the allocator in one entry)'
   const k = new SiteKeys(16);
   for (let i = 0; i < 4096; i++) k.intern(i, 0, i & 3, 1);
   assert.equal(k.byteLength - k.indexBytes, 4096 * 12);
+});
+
+test('a site whose Python node has none yet is new without a probe: it waits for the index, and probes, rebuilds and copies find it', () => {
+  // Round twenty-nine: the first site of a node skips the probe (bit a node) and is put in the index later, with
+  // others (flush()): before the next probe, at PENDING waiting, at a rehash. Ids must stay those of a plain
+  // interner: dense, in order of first appearance, whatever the interleaving.
+  let seed = 29;
+  const rand = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  let k = new SiteKeys(16);
+  const ids = new Map<string, number>();
+  for (let i = 0; i < 30_000; i++) {
+    // Mostly new nodes (the wait grows past PENDING), often a node seen before with another thread or allocator
+    // (the probe, after the flush), sometimes a key seen before (found), and node 0 (never known new).
+    const r = rand(10);
+    const py = r < 6 ? i + 1 : r < 9 ? rand(i + 1) : 0;
+    const key: [number, number, number, number] = [py, rand(2), rand(3), rand(2)];
+    const s = key.join(',');
+    const want = ids.get(s) ?? ids.size;
+    ids.set(s, want);
+    assert.equal(k.intern(...key), want, `intern ${i} (${s})`);
+    if (i === 20_000) {
+      k.dropIndex();
+      k.rebuildIndex();
+    }
+    if (i === 25_000) {
+      // A copy while sites wait for the index: the copy has them.
+      for (let j = 0; j < 10; j++) {
+        ids.set(`${1e6 + j},0,0,0`, ids.size);
+        assert.equal(k.intern(1e6 + j, 0, 0, 0), ids.size - 1);
+      }
+      k = new SiteKeys(16, k);
+      for (let j = 0; j < 10; j++) assert.equal(k.intern(1e6 + j, 0, 0, 0), ids.size - 10 + j, 'the copy');
+    }
+  }
+  for (const [s, id] of ids) assert.equal(k.intern(...(s.split(',').map(Number) as [number, number, number, number])), id, s);
+  assert.equal(k.count, ids.size);
 });

@@ -209,9 +209,28 @@ export class SiteKeys {
   private readonly room: number;
   private readonly roomFrom: number;
 
+  /**
+   * Bit p (of byte p >> 3): some site's Python node is p, for the nodes below `hasPy.length * 8` (grown as nodes
+   * come, up to PY_BITS_LIMIT; empty while the index is dropped). A site whose node has no bit is new without a
+   * probe: call_sites' 2.62 M sites are nearly all the first of their node, and the probe that finds nothing costs
+   * a cache miss in an index of millions of slots that the event then waits for (docs/benchmarks.md, round
+   * twenty-nine). 1 bit a node: call_sites' 3.26 M nodes, 0.4 MiB.
+   */
+  private hasPy: Uint8Array;
+  /**
+   * Sites known new that are not in the index yet (ids, and their keys' hashes): put in together (flush()), before
+   * the next probe, the next rehash or when PENDING are waiting. Their inserts do not wait for one another, so their
+   * misses overlap, where each insert of a probe's was paid whole.
+   */
+  private readonly pending = new Int32Array(PENDING);
+  private readonly pendingHash = new Int32Array(PENDING);
+  private pendingCount = 0;
+
   /** `idBits`: the id bits of a tagged slot (tests use fewer than TAG_ID_BITS, to reach the end of the tags). */
   constructor(initialCapacity: number, from?: SiteKeys, room = initialCapacity, roomFrom = Infinity, idBits = TAG_ID_BITS) {
     if (from !== undefined) {
+      from.flush();
+      this.hasPy = from.hasPy.slice();
       this.values = from.values.slice();
       this.slots = from.slots.slice();
       this.wide = from.wide.clone();
@@ -230,6 +249,7 @@ export class SiteKeys {
     this.slots = new Int32Array(cap).fill(-1);
     this.mask = cap - 1;
     this.values = new Int32Array(Math.max(16, initialCapacity) * 3);
+    this.hasPy = new Uint8Array(Math.max(16, initialCapacity) >>> 3);
     this.wide = new TupleInterner(2, 16);
     this.tagShift = Math.min(idBits, TAG_ID_BITS);
     this.idMask = (1 << this.tagShift) - 1;
@@ -252,9 +272,21 @@ export class SiteKeys {
    */
   intern(a: number, b: number, c: number, d: number): number {
     if (!(a <= 0x7fffffff && b <= 0x7fffffff && c <= 0x7fffffff && d <= 0x7fffffff)) throw new RangeError(`site key (${a}, ${b}, ${c}, ${d}) past 2^31`);
-    const values = this.values;
     const t = c >= 0 && c < THREAD_LIMIT && d >= 0 && d < ALLOCATOR_LIMIT ? (c << ALLOCATOR_BITS) | d : -1 - this.wide.intern(c, d);
     const h = hashTriple(a, b, t);
+    // The first site of its Python node: new, no probe; the index takes it with the others waiting (flush()).
+    if (a >= 0 && a < PY_BITS_LIMIT && this.mask !== 0) {
+      if (a >= this.hasPy.length * 8) this.hasPy = grownTo(this.hasPy, (a >>> 3) + 1, newUint8Array);
+      const hasPy = this.hasPy;
+      const bit = 1 << (a & 7);
+      const byte = hasPy[a >>> 3]!;
+      if ((byte & bit) === 0) {
+        hasPy[a >>> 3] = byte | bit;
+        return this.add(a, b, t, h, -1);
+      }
+    }
+    if (this.pendingCount !== 0) this.flush();
+    const values = this.values;
     const idMask = this.idMask;
     const tag = slotTag(h, this.tagShift);
     const slots = this.slots;
@@ -269,16 +301,45 @@ export class SiteKeys {
       }
       slot = (slot + 1) & mask;
     }
+    return this.add(a, b, t, h, slot);
+  }
+
+  /** A new site (key a, b, t; hash h): in the index at `slot` (empty), or waiting for it (slot -1: flush()). */
+  private add(a: number, b: number, t: number, h: number, slot: number): number {
     const id = this.count++;
     if ((id + 1) * 3 > this.values.length) this.growValues(id + 1);
     const base = id * 3;
     this.values[base] = a;
     this.values[base + 1] = b;
     this.values[base + 2] = t;
-    slots[slot] = id | tag;
-    // At idMask + 1 ids the next one needs more bits: no tags from here.
-    if (overLoad(this.count, mask + 1) || this.count === idMask + 1) this.rehash(mask + 1);
+    const mask = this.mask;
+    if (slot >= 0) this.slots[slot] = id | slotTag(h, this.tagShift);
+    else {
+      const k = this.pendingCount++;
+      this.pending[k] = id;
+      this.pendingHash[k] = h;
+      if (k + 1 === PENDING) this.flush();
+    }
+    // At idMask + 1 ids the next one needs more bits: no tags from here. (A rehash puts in the waiting sites too.)
+    if (overLoad(this.count, mask + 1) || this.count === this.idMask + 1) this.rehash(mask + 1);
     return id;
+  }
+
+  /** The sites waiting for the index put in. */
+  private flush(): void {
+    const n = this.pendingCount;
+    this.pendingCount = 0;
+    const slots = this.slots;
+    const mask = this.mask;
+    const tagShift = this.tagShift;
+    const pending = this.pending;
+    const hashes = this.pendingHash;
+    for (let k = 0; k < n; k++) {
+      const h = hashes[k]!;
+      let slot = h & mask;
+      while (slots[slot] !== -1) slot = (slot + 1) & mask;
+      slots[slot] = pending[k]! | slotTag(h, tagShift);
+    }
   }
 
   /** Component `k` of site `id`'s key: 0 Python node, 1 native node, 2 thread, 3 allocator. */
@@ -290,17 +351,19 @@ export class SiteKeys {
   }
 
   get byteLength(): number {
-    return this.values.byteLength + this.slots.byteLength;
+    return this.values.byteLength + this.indexBytes;
   }
 
-  /** Bytes of the index. */
+  /** Bytes of the index (its slots and the Python nodes' bits). */
   get indexBytes(): number {
-    return this.slots.byteLength;
+    return this.slots.byteLength + this.hasPy.byteLength;
   }
 
   /** The index given up (SiteTable's seal()): only intern() reads it. */
   dropIndex(): void {
     this.slots = NO_SLOTS;
+    this.hasPy = NO_BITS;
+    this.pendingCount = 0;
     this.mask = 0;
   }
 
@@ -309,6 +372,15 @@ export class SiteKeys {
     let cap = 16;
     while (overLoad(this.count, cap)) cap *= 2;
     this.rehash(cap);
+    let bits = new Uint8Array(16);
+    const values = this.values;
+    for (let id = 0; id < this.count; id++) {
+      const a = values[id * 3]!;
+      if (!(a >= 0 && a < PY_BITS_LIMIT)) continue;
+      if (a >= bits.length * 8) bits = grownTo(bits, (a >>> 3) + 1, newUint8Array);
+      bits[a >>> 3] = bits[a >>> 3]! | (1 << (a & 7));
+    }
+    this.hasPy = bits;
   }
 
   /**
@@ -344,6 +416,7 @@ export class SiteKeys {
     }
     for (let b = 0; b < buckets; b++) starts[b + 1] = starts[b + 1]! + starts[b]!;
     this.slots = NO_SLOTS; // the old index is garbage from here (no more than one index and the scratch at once)
+    this.pendingCount = 0; // every site is put in from its key, those waiting too
     const scratch = new Int32Array(n * 2);
     for (let id = 0; id < n; id++) {
       const base = id * 3;
@@ -380,6 +453,12 @@ const THREAD_LIMIT = 1 << 23;
 
 /** A dropped index (SiteKeys.dropIndex()): a typed array still, so that the slots' field keeps one type for V8. */
 const NO_SLOTS = new Int32Array(0);
+const NO_BITS = new Uint8Array(0);
+
+/** Sites known new waiting for the index at most (SiteKeys' `pending`): 32 KiB. */
+const PENDING = 4096;
+/** SiteKeys' bits of Python nodes cover the nodes below this (8 MiB at most); a site of a node past it is probed for. */
+const PY_BITS_LIMIT = 1 << 26;
 
 /** rehash()'s regions: 2^12 of them, their counts 16 KiB, each region of a 32 MiB index 8 KiB. */
 const REHASH_BUCKET_BITS = 12;

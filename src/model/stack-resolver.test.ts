@@ -215,3 +215,26 @@ test("endOfRead() keeps nothing of the node index and the site map: the frames' 
   }
   assert.deepEqual(frames.frames, plain.frames);
 });
+
+test('the per-stream site cache is exact: stacks past 127 and past 2^24, native stacks and allocators', () => {
+  // Round twenty-nine: the cache's key is two int32s (the stack; the native stack and the allocator), not one
+  // number stack × 2^24 + … that V8 took for a small integer until the stacks passed 127.
+  const { r, sites } = resolver();
+  const leaf = chain(r, S1, 1, 400, 100); // local ids 1-400
+  // Native stacks 1024 apart share the cache's slot (the slot is a bijection of the ids below 1024).
+  const natives = [0, 1, 2, 1025, 1026, 2049, 3073];
+  for (const id of natives) if (id > 0) r.nativeFrame({ type: 'native-frame', stream: S1, id, parent: 0, ip: 0x1000 + 16 * id });
+  const stacks = [leaf, 127, 128, 129, 255, 256, 300, 2 ** 24 - 1, 2 ** 24];
+  for (let round = 0; round < 2; round++) {
+    for (const stack of stacks) {
+      for (const native of natives) {
+        for (const allocator of [0, 1, 5, 15]) {
+          const site = r.site(S1, stack, native, allocator);
+          const want = r.localStacks(S1, stack, native);
+          const key = [sites.pyStack(site), sites.nativeStack(site), sites.thread(site), sites.allocator(site)];
+          assert.deepEqual(key, [want.py, want.native, want.thread, allocator], `${stack}/${native}/${allocator}`);
+        }
+      }
+    }
+  }
+});

@@ -55,10 +55,10 @@ interface StreamState {
   lastNative: number;
   lastAllocator: number;
   lastSite: SiteId;
-  // A direct-mapped cache of (stack, native stack, allocator) → site behind it (-1: empty slot). Local
-  // stack ids are reused after a STACK_RESET, so the reset clears it.
-  cacheKey: Float64Array;
-  cacheSite: Int32Array;
+  // A direct-mapped cache of (stack, native stack, allocator) → site behind it: at slot k, cache[3k] the stack
+  // (-1: an empty slot), cache[3k + 1] the native stack and the allocator (native × 16 + allocator), cache[3k + 2]
+  // the site. Local stack ids are reused after a STACK_RESET, so the reset clears it.
+  cache: Int32Array;
 }
 
 const SITE_CACHE = 1024;
@@ -137,18 +137,24 @@ export class StackResolver {
     const st = this.lastStreamId === stream && this.lastStream !== undefined ? this.lastStream : this.streamState(stream);
     this.lastThread = st.thread;
     if (stack === st.lastStack && nativeStack === st.lastNative && allocator === st.lastAllocator) return st.lastSite;
-    // One number for the key (exact while both ids are below 2^24; past that, no caching).
-    const key = stack < 16777216 && nativeStack < 16777216 ? (stack * 16777216 + nativeStack) * 16 + allocator : -2;
-    const slot = (Math.imul(stack, 0x9e3779b1) ^ Math.imul(nativeStack, 0x85ebca6b) ^ allocator) & (SITE_CACHE - 1);
+    // The key in two int32s, exact while both ids are below 2^24 and the allocator below 16 (past that, no
+    // caching). Not one number, stack × 2^24 + …: V8 took it for a small integer until the stack ids passed 127,
+    // then deoptimized the records loop it is inlined into (an int32 overflow, call_sites; round twenty-nine).
     let site: SiteId;
-    if (key === -2) {
-      site = this.siteOf(st, stack, nativeStack, allocator);
-    } else if (st.cacheKey[slot] === key) {
-      site = st.cacheSite[slot] as SiteId;
+    if (stack < 16777216 && nativeStack < 16777216 && allocator >= 0 && allocator < 16) {
+      const at = ((Math.imul(stack, 0x9e3779b1) ^ Math.imul(nativeStack, 0x85ebca6b) ^ allocator) & (SITE_CACHE - 1)) * 3;
+      const rest = (nativeStack << 4) | allocator;
+      const cache = st.cache;
+      if (cache[at] === stack && cache[at + 1] === rest) {
+        site = cache[at + 2] as SiteId;
+      } else {
+        site = this.siteOf(st, stack, nativeStack, allocator);
+        cache[at] = stack;
+        cache[at + 1] = rest;
+        cache[at + 2] = site;
+      }
     } else {
       site = this.siteOf(st, stack, nativeStack, allocator);
-      st.cacheKey[slot] = key;
-      st.cacheSite[slot] = site;
     }
     st.lastStack = stack;
     st.lastNative = nativeStack;
@@ -215,8 +221,7 @@ export class StackResolver {
         lastNative: -1,
         lastAllocator: -1,
         lastSite: 0 as SiteId,
-        cacheKey: new Float64Array(SITE_CACHE).fill(-1),
-        cacheSite: new Int32Array(SITE_CACHE),
+        cache: new Int32Array(SITE_CACHE * 3).fill(-1),
       };
       this.streams.set(stream, st);
     }
@@ -256,7 +261,7 @@ export class StackResolver {
     st.py.fill(0);
     st.native.fill(0);
     st.lastStack = -1;
-    st.cacheKey.fill(-1);
+    st.cache.fill(-1);
   }
 
   code(record: CodeRecord): void {
@@ -296,7 +301,7 @@ export class StackResolver {
     st.thread = index;
     // Cached sites carry the old entry.
     st.lastStack = -1;
-    st.cacheKey.fill(-1);
+    st.cache.fill(-1);
   }
 
   /**
