@@ -84,7 +84,14 @@ for (const compress of [true, false]) {
     const verdict = await report('verdict', capture);
     assert.equal(verdict.code, 0, verdict.err);
     assert.equal(verdict.err, '');
-    assert.match(verdict.out, /Exited with status 3 at [\d.]+ s; not killed \(so not by the OOM killer\)\. The capture stops at [\d.]+\s+s: the disk filled up \(ENOSPC: no space left on the device\)/);
+    // The agent's own CAPTURE_STOPPED marker, or memlens's when the agent's found no room (the copy compressed
+    // alongside can take the room the agent freed by cutting off its failed block: capture-file.ts,
+    // inferredStop()); which one depends on how far the compressor was when the disk filled (seen in CI beside a
+    // benchmark, round twenty-nine). Both say the disk filled.
+    assert.match(
+      verdict.out,
+      /Exited with status 3 at [\d.]+ s; not killed \(so not by the OOM killer\)\. The capture stops at [\d.]+\s+s: the disk filled up \(ENOSPC: no space left on the device(?: \(found by memlens when the\s+program\s+ended\))?\)/,
+    );
     const summary = await report('summary', capture);
     assert.equal(summary.code, 0, summary.err);
     // A whole capture: no cut block ("the writer was probably killed"), no damage.
@@ -92,7 +99,7 @@ for (const compress of [true, false]) {
     assert.match(summary.out, /Note: The capture stops at [\d.]+ s: the disk filled up/);
     assert.doesNotMatch(summary.out, /(?<!not )killed|no trailer/);
     const parse = await report('parse', capture);
-    assert.match(parse.out, /^marker .* kind="capture-stopped" label="ENOSPC: no space left on the device"$/m);
+    assert.match(parse.out, /^marker .* kind="capture-stopped" label="ENOSPC: no space left on the device(?: \(found by memlens when the program ended\))?"$/m);
     assert.match(parse.out, /^exit .* exit_code=3 signal=0/m);
   });
 }
