@@ -17,6 +17,7 @@ import {
   OPTION_NATIVE,
   OPTION_PYTHON_ALLOCATORS,
   PACK_FORMAT_VERSION,
+  GROUP_LAYOUT2_VERSION,
   SLOT_ADDRESS_VERSION,
   ADDR_REF_VERSION,
   STREAM_MEMLENS,
@@ -26,6 +27,7 @@ import { encodeBlock } from './encoder.js';
 import { BlockFramer } from './framing.js';
 import type { BlockInfo } from './records.js';
 import { BlockMerger, GROUPING, SMALL_BLOCKS, type MergeLimits, type MergedBlock } from './merge.js';
+import { GROUP_COLUMNS_1, GROUP_COLUMNS_2 } from './group.js';
 import { ByteWriter } from './varint.js';
 
 /** Brotli quality 5: on agent captures about a quarter smaller than deflate level 1, and as fast to write. */
@@ -362,12 +364,37 @@ export class Recompressor {
           // Groups only where addresses are coded against slots: a header raised to version 4 says so.
           this.groupsAllowed = options.merge !== false && options.streamGroups !== false && this.codec === 'brotli' && slotted;
           this.packsAllowed = options.packs === true && this.codec === 'brotli' && slotted;
+          // Groups of the second layout (58 columns, format version 8) over captures whose readers are of
+          // version 7 already (the agent's since 2026-12-05): raising an older capture's min_reader_version to 8
+          // would tell a reader its addresses may be references and its frames' parents deltas, which they
+          // are not; those keep the first layout (45 columns, version 4 or 5).
+          const layout2 = h.minReaderVersion >= ADDR_REF_VERSION;
           if (options.merge !== false) {
             const whole = this.packsAllowed && options.wholeParts === true;
             const allWhole = whole && options.packsOnlyPythonAllocators === true && (h.options & OPTION_PYTHON_ALLOCATORS) !== 0;
-            this.merger = new BlockMerger((h.options & OPTION_NATIVE) !== 0, (b) => this.merged(b), this.limits(), slotted, this.groupsNow(), h.minReaderVersion >= ADDR_REF_VERSION, whole, allWhole);
+            this.merger = new BlockMerger(
+              (h.options & OPTION_NATIVE) !== 0,
+              (b) => this.merged(b),
+              this.limits(),
+              slotted,
+              this.groupsNow(),
+              h.minReaderVersion >= ADDR_REF_VERSION,
+              whole,
+              allWhole,
+              layout2 ? GROUP_COLUMNS_2 : GROUP_COLUMNS_1,
+            );
           }
-          this.out(this.packsAllowed ? groupHeader(bytes, PACK_FORMAT_VERSION) : this.groupsAllowed ? groupHeader(bytes) : bytes.slice());
+          // The header says what a reader needs: 8 where groups may be of the second layout, else 5 where
+          // they may be packs, 4 where groups of the first; the agent's own when higher.
+          this.out(
+            this.groupsAllowed && layout2
+              ? groupHeader(bytes, GROUP_LAYOUT2_VERSION)
+              : this.packsAllowed
+                ? groupHeader(bytes, PACK_FORMAT_VERSION)
+                : this.groupsAllowed
+                  ? groupHeader(bytes)
+                  : bytes.slice(),
+          );
         },
         block: (info, bytes) => {
           this.blocks++;

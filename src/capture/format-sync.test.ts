@@ -66,7 +66,17 @@ test('every constant of agent/src/format.h equals its format.ts counterpart', ()
 
 test('every numeric constant of format.ts that the agent needs is in format.h', () => {
   // Decoder-side helpers that the writer has no use for, and group blocks (only memlens's recompression writes them).
-  const TS_ONLY = new Set(['FREE_MASK', 'RESERVED_MASK', 'RESERVED_TAG', 'MAX_KNOWN_RECORD_TYPE', 'READER_VERSION', 'GROUP_FORMAT_VERSION', 'PACK_FORMAT_VERSION', 'BLOCK_KIND_GROUP']);
+  const TS_ONLY = new Set([
+    'FREE_MASK',
+    'RESERVED_MASK',
+    'RESERVED_TAG',
+    'MAX_KNOWN_RECORD_TYPE',
+    'READER_VERSION',
+    'GROUP_FORMAT_VERSION',
+    'PACK_FORMAT_VERSION',
+    'GROUP_LAYOUT2_VERSION',
+    'BLOCK_KIND_GROUP',
+  ]);
   const c = cConstants();
   const rec = F as unknown as Record<string, unknown>;
   for (const [name, v] of Object.entries(rec)) {

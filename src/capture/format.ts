@@ -42,8 +42,16 @@ export const GROUP_FORMAT_VERSION = 4;
  * because a reader of version 4 refuses a group of 0 columns and would skip its records with a warning.
  */
 export const PACK_FORMAT_VERSION = 5;
+/**
+ * A capture whose group blocks may be of the second column layout (group.ts, GROUP_COLUMNS: 58 columns, with
+ * the 12 fields of a SNAPSHOT that carries own_ns and GC_START's seq coded by field): version 8, and
+ * min_reader_version 8, because a reader of version 7 refuses a group of 58 columns and would skip its
+ * records with a warning. memlens's recompression writes it over captures of min_reader_version 7 (the
+ * agent's today); over older ones it writes the first layout (45 columns) and raises the header as before.
+ */
+export const GROUP_LAYOUT2_VERSION = 8;
 /** The newest version this reader reads: a file whose min_reader_version is above it is refused. */
-export const READER_VERSION = 7;
+export const READER_VERSION = 8;
 
 /** `\x89MLENS\r\n`: the 0x89 and CR LF catch files mangled by text-mode transfers. */
 export const FILE_MAGIC = Uint8Array.of(0x89, 0x4d, 0x4c, 0x45, 0x4e, 0x53, 0x0d, 0x0a);

@@ -72,10 +72,22 @@ interface Coded {
 // location's in an earlier checkpoint of the group (its updated_seq against the checkpoint's seq): 6 + 1 + 7
 // columns. A quiet program changes the same few locations by a little between two checkpoints.
 const P = Ref.Previous;
+const CHECKPOINT_TYPE = 14;
 const CHECKPOINT_HEAD = 6;
 const CHECKPOINT_KEY = 4;
 const CHECKPOINT_FIGURES = 7;
 const CHECKPOINT_ENTRY = CHECKPOINT_KEY + CHECKPOINT_FIGURES;
+// The second layout (GROUP_COLUMNS_2, format version 8) adds two codings after the first layout's six, whose
+// columns stay where they were: a SNAPSHOT of 12 fields (own_ns last: the agent's since 2026-12-04, which the
+// first layout carries whole in column 6) and GC_START's seq (whole in column 6 too, its seq a full varint).
+// And a GC record's time and duration, most of a quiet capture's bytes (many_threads --aggregate: 2,510
+// collections, their time and duration 11 of its 20 KB) and noisy in their low 10-12 bits, are split: the
+// coded value's low byte in the field's column, its second byte and the rest (a varint) in columns of their
+// own (SPLIT below), which brotli's quality 5 models apart (0.65 and 0.45 KB less); the duration against 0,
+// not the previous one's (the difference of two noisy values is noisier than either).
+const GC = 0;
+const SNAPSHOT = 1;
+const SNAPSHOT_OWN = 6;
 const CODED: readonly Coded[] = [
   { type: 8, fields: 7, refs: [Ref.LastSeq, P, P, P, P, P, Ref.Field0], columns: 7, seq: true },
   { type: 7, fields: 11, refs: [Ref.LastSeq, P, P, P, P, P, P, P, P, P, P], columns: 11, seq: true },
@@ -83,8 +95,17 @@ const CODED: readonly Coded[] = [
   { type: 14, fields: 0, refs: [Ref.LastSeq, P, P, P, P, P], columns: CHECKPOINT_HEAD + 1 + CHECKPOINT_FIGURES, seq: true },
   { type: 3, fields: 2, refs: [P, Ref.Zero], columns: 2, seq: false },
   { type: 1, fields: 3, refs: [P, Ref.Zero, Ref.Zero], columns: 3, seq: false },
+  { type: 7, fields: 12, refs: [Ref.LastSeq, P, P, P, P, P, P, P, P, P, P, P], columns: 12, seq: true },
+  { type: 23, fields: 1, refs: [Ref.LastSeq], columns: 1, seq: false },
 ];
-/** CODED's index of each record type (−1: not coded by field). */
+/** The first layout's codings: CODED's first six. */
+const CODED_1 = 6;
+/** A GC record's references in the second layout (its duration against 0). */
+const GC_REFS_2: readonly Ref[] = [Ref.LastSeq, P, P, P, P, Ref.Zero, Ref.Field0];
+/** The GC fields split in the second layout (time, duration): for each, its second byte's and its rest's columns (the last four). */
+const GC_TIME = 1;
+const GC_DURATION = 5;
+/** CODED's index of each record type (−1: not coded by field); a SNAPSHOT's of 11 fields (of 12: SNAPSHOT_OWN). */
 const CODED_BY_TYPE = Int8Array.from({ length: 64 }, (_, t) => CODED.findIndex((c) => c.type === t));
 const FIRST_COLUMN: number[] = [];
 {
@@ -94,8 +115,16 @@ const FIRST_COLUMN: number[] = [];
     at += c.columns;
   }
 }
-/** The number of columns of this layout (a group that says otherwise is refused: a newer layout). */
-export const GROUP_COLUMNS = Col.Fields + CODED.reduce((n, c) => n + c.columns, 0);
+/** The number of columns of the first layout (format version 4): CODED's first six. */
+export const GROUP_COLUMNS_1 = Col.Fields + CODED.slice(0, CODED_1).reduce((n, c) => n + c.columns, 0);
+/** The first of the four columns of the second layout's split GC fields: time's second byte, its rest, duration's second byte, its rest. */
+const SPLIT = Col.Fields + CODED.reduce((n, c) => n + c.columns, 0);
+/** The number of columns of the second layout (format version 8): every coding of CODED, then SPLIT's four. */
+export const GROUP_COLUMNS_2 = SPLIT + 4;
+/** The layout memlens writes where the header allows it (a group of any other number of columns is refused: a newer layout). */
+export const GROUP_COLUMNS = GROUP_COLUMNS_2;
+/** The layout being written or read: how many of CODED's codings it has (CODED_1 or CODED.length). */
+let coded = CODED.length;
 /** Values and differences are kept below this, so that every zigzag stays an exact integer. */
 const LIMIT = 2 ** 52;
 
@@ -163,7 +192,7 @@ function locationKey(fields: readonly number[], at: number): string {
 
 /** The reference of field f of a CHECKPOINT whose fields so far are `fields` (entries past the head). */
 function checkpointRef(f: number, fields: readonly number[], prev: Previous, last: number): number {
-  if (f < CHECKPOINT_HEAD) return refValue(CODED[CODED_BY_TYPE[14]!]!, f, fields, prev.values[CODED_BY_TYPE[14]!]!, last);
+  if (f < CHECKPOINT_HEAD) return refValue(CODED[CODED_BY_TYPE[14]!]!.refs, f, fields, prev.values[CODED_BY_TYPE[14]!]!, last);
   const e = (f - CHECKPOINT_HEAD) % CHECKPOINT_ENTRY;
   if (e < CHECKPOINT_KEY) return 0;
   if (e === CHECKPOINT_ENTRY - 1) return fields[0]!; // updated_seq, against the checkpoint's seq
@@ -195,7 +224,7 @@ function checkpointShape(fields: readonly number[]): boolean {
  * The columns of the group being coded, kept from one group to the next: grown once, not per group. A group
  * is coded to its end before the next one starts (the merger writes one at a time), so one set is enough.
  */
-const COLS: ByteWriter[] = Array.from({ length: GROUP_COLUMNS }, () => new ByteWriter(1 << 12));
+const COLS: ByteWriter[] = Array.from({ length: GROUP_COLUMNS_2 }, () => new ByteWriter(1 << 12));
 /** The record's fields (CODED records), reused. */
 const FIELDS: number[] = [];
 /** Values of a seq or an address are kept below 2^53 (a double's exact integers), as a reader checks. */
@@ -208,7 +237,10 @@ let evEnd = 0;
  * The payload of a group block holding `parts`, or undefined when one of them cannot be carried (a record
  * that does not parse, a value too large, a varint of a coded record that is not the shortest): the
  * caller then writes them as ordinary blocks. `slotted`: addresses are coded against slots (version 3 and
- * later), so a whole address may follow an address field.
+ * later), so a whole address may follow an address field. `columns`: the layout (GROUP_COLUMNS_1 or
+ * GROUP_COLUMNS_2). `checkpoints`: false, CHECKPOINTs go whole in column 6 (what `memlens run`'s follower
+ * does in a quiet capture's end group: coding them there, cold, cost TurboFan's compile of codeCheckpoint,
+ * about 10 ms, for 0.1-0.3 KB; docs/benchmarks.md, round thirty).
  *
  * A group gives back exactly the parts it was made of (ungroup), by construction rather than by decoding
  * it again (which doubled the cost): ALLOC and FREE varints are copied byte for byte, cut by the same rule
@@ -224,7 +256,9 @@ let evEnd = 0;
  * (most of every part) is a small function of its own, written out by hand (no call per varint, no check of
  * room per byte, no allocation per record), and the rest stays out of the hot loops.
  */
-export function groupPayload(parts: readonly GroupPart[], native: boolean, slotted: boolean): Uint8Array | undefined {
+export function groupPayload(parts: readonly GroupPart[], native: boolean, slotted: boolean, columns: number = GROUP_COLUMNS, checkpoints = true): Uint8Array | undefined {
+  if (columns !== GROUP_COLUMNS_1 && columns !== GROUP_COLUMNS_2) throw new Error(`no group layout of ${columns} columns`);
+  coded = columns === GROUP_COLUMNS_2 ? CODED.length : CODED_1;
   const cols = COLS;
   for (const c of cols) c.reset();
   const prev = new Previous();
@@ -260,10 +294,13 @@ export function groupPayload(parts: readonly GroupPart[], native: boolean, slott
         if (stop > end) throw UNFIT;
         i = stop;
         const k = CODED_BY_TYPE[t]!;
-        if (k >= 0 && codeFields(k, b, lenAt, start, stop, last, prev, fields, cols)) {
-          tw.u8(RESERVED_TAG | k);
-          if (CODED[k]!.seq) last = fields[0]!;
-          continue;
+        if (k >= 0 && k < coded && (checkpoints || t !== CHECKPOINT_TYPE)) {
+          const as = codeFields(k, b, lenAt, start, stop, last, prev, fields, cols);
+          if (as >= 0) {
+            tw.u8(RESERVED_TAG | as);
+            if (CODED[as]!.seq) last = fields[0]!;
+            continue;
+          }
         }
         tw.u8(t);
         copyBytes(b, lenAt, stop, cols[Col.Other]!);
@@ -274,7 +311,7 @@ export function groupPayload(parts: readonly GroupPart[], native: boolean, slott
     if (e === UNFIT) return undefined;
     throw e;
   }
-  return assemble(parts, cols);
+  return assemble(parts, cols, columns);
 }
 
 /**
@@ -379,14 +416,14 @@ function writeHeads(out: ByteWriter, parts: readonly GroupPart[]): void {
 }
 
 /** The group's payload: its parts' heads, the columns' lengths, the columns. */
-function assemble(parts: readonly GroupPart[], cols: readonly ByteWriter[]): Uint8Array {
-  let total = 64 + 30 * parts.length + 10 * cols.length;
-  for (const c of cols) total += c.length;
+function assemble(parts: readonly GroupPart[], cols: readonly ByteWriter[], columns: number): Uint8Array {
+  let total = 64 + 30 * parts.length + 10 * columns;
+  for (let c = 0; c < columns; c++) total += cols[c]!.length;
   const out = new ByteWriter(total);
   writeHeads(out, parts);
-  out.varint(GROUP_COLUMNS);
-  for (const c of cols) out.varint(c.length);
-  for (const c of cols) out.raw(c.bytes());
+  out.varint(columns);
+  for (let c = 0; c < columns; c++) out.varint(cols[c]!.length);
+  for (let c = 0; c < columns; c++) out.raw(cols[c]!.bytes());
   return out.bytes();
 }
 
@@ -428,28 +465,48 @@ function readFields(b: Uint8Array, lenAt: number, start: number, stop: number, f
 }
 
 /**
- * Codes the fields of a GC, SNAPSHOT, BARRIER, FRAME or NATIVE_FRAME record (payload b[start, stop), its
- * length varint at lenAt; k its index in CODED) into their columns; false (nothing written) when they are
- * not plain varints that this coding gives back byte for byte (a field a newer writer added, a varint that
- * is not the shortest). CHECKPOINTs go to codeCheckpoint(): apart, the function the follower runs on every
- * GC record is a third of the size for V8 to compile (docs/benchmarks.md, "Cold cost, continued").
+ * Codes the fields of a GC, SNAPSHOT, BARRIER, FRAME, NATIVE_FRAME or GC_START record (payload b[start, stop),
+ * its length varint at lenAt; k its type's index in CODED) into their columns; returns the index of the
+ * coding it took (a SNAPSHOT of 12 fields: SNAPSHOT_OWN in the second layout), or −1 (nothing written) when
+ * they are not plain varints that this coding gives back byte for byte (a field a newer writer added, a
+ * varint that is not the shortest). CHECKPOINTs go to codeCheckpoint(): apart, the function the follower runs
+ * on every GC record is a third of the size for V8 to compile (docs/benchmarks.md, "Cold cost, continued").
  */
-function codeFields(k: number, b: Uint8Array, lenAt: number, start: number, stop: number, last: number, prev: Previous, fields: number[], cols: ByteWriter[]): boolean {
-  const c = CODED[k]!;
-  if (c.fields === 0) return codeCheckpoint(k, b, lenAt, start, stop, last, prev, fields, cols);
-  if (!readFields(b, lenAt, start, stop, fields) || fields.length !== c.fields) return false;
+function codeFields(k: number, b: Uint8Array, lenAt: number, start: number, stop: number, last: number, prev: Previous, fields: number[], cols: ByteWriter[]): number {
+  let c = CODED[k]!;
+  if (c.fields === 0) return codeCheckpoint(k, b, lenAt, start, stop, last, prev, fields, cols) ? k : -1;
+  if (!readFields(b, lenAt, start, stop, fields)) return -1;
+  if (fields.length !== c.fields) {
+    if (!(k === SNAPSHOT && coded > SNAPSHOT_OWN && fields.length === CODED[SNAPSHOT_OWN]!.fields)) return -1;
+    k = SNAPSHOT_OWN;
+    c = CODED[k]!;
+  }
+  const split = k === GC && coded > CODED_1;
+  const refs = split ? GC_REFS_2 : c.refs;
   const before = prev.values[k]!;
-  const coded = CODED_SCRATCH;
-  coded.length = 0;
+  const out = CODED_SCRATCH;
+  out.length = 0;
   for (let f = 0; f < fields.length; f++) {
-    const d = fields[f]! - refValue(c, f, fields, before, last);
-    if (Math.abs(d) >= LIMIT) return false;
-    coded.push(zig(d));
+    const d = fields[f]! - refValue(refs, f, fields, before, last);
+    if (Math.abs(d) >= LIMIT) return -1;
+    out.push(zig(d));
   }
   const first = FIRST_COLUMN[k]!;
-  for (let f = 0; f < coded.length; f++) cols[first + f]!.varint(coded[f]!);
+  for (let f = 0; f < out.length; f++) {
+    let z = out[f]!;
+    if (split && (f === GC_TIME || f === GC_DURATION)) {
+      const at = SPLIT + (f === GC_TIME ? 0 : 2);
+      // The duration against 0 is never negative: its value, not zigzagged.
+      if (f === GC_DURATION) z = z / 2;
+      cols[first + f]!.u8(z % 256);
+      cols[at]!.u8(Math.floor(z / 256) % 256);
+      cols[at + 1]!.varint(Math.floor(z / 65536));
+    } else {
+      cols[first + f]!.varint(z);
+    }
+  }
   keepFields(before, fields);
-  return true;
+  return k;
 }
 
 /** codeFields() of a CHECKPOINT: its head, then each location's figures against the same location's before. */
@@ -467,8 +524,9 @@ function codeCheckpoint(k: number, b: Uint8Array, lenAt: number, start: number, 
   return true;
 }
 
-function refValue(c: Coded, f: number, fields: readonly number[], before: readonly number[], last: number): number {
-  const r = c.refs[f] ?? Ref.Previous;
+/** The reference of field f (refs: its coding's references). */
+function refValue(refs: readonly Ref[], f: number, fields: readonly number[], before: readonly number[], last: number): number {
+  const r = refs[f] ?? Ref.Previous;
   if (r === Ref.LastSeq) return last;
   if (r === Ref.Field0) return fields[0]!;
   if (r === Ref.Zero) return 0;
@@ -489,6 +547,10 @@ class Reader {
     const v = varintAt(this.b, this.p, this.end);
     this.p = vpos;
     return v;
+  }
+  byte(): number {
+    if (this.p >= this.end) throw UNFIT;
+    return this.b[this.p++]!;
   }
   /** Copies one varint byte for byte to w; returns its value. */
   copy(w: ByteWriter): number {
@@ -564,7 +626,9 @@ function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean, 
   for (let k = 0; k < n; k++) heads.push({ stream: head.varint(), baseSeq: head.varint(), len: head.varint() });
   const ncols = head.varint();
   if (ncols === 0) return unpack(payload, head.p, heads, each);
-  if (ncols !== GROUP_COLUMNS) return `it has ${ncols} columns, not ${GROUP_COLUMNS} (written by a newer memlens?)`;
+  if (ncols !== GROUP_COLUMNS_1 && ncols !== GROUP_COLUMNS_2) return `it has ${ncols} columns, not ${GROUP_COLUMNS_1} or ${GROUP_COLUMNS_2} (written by a newer memlens?)`;
+  // The layout, by its number of columns: the first's codings are the second's first six, in the same columns.
+  const codings = ncols === GROUP_COLUMNS_2 ? CODED.length : CODED_1;
   const cols: Reader[] = [];
   const lens: number[] = [];
   for (let c = 0; c < ncols; c++) lens.push(head.varint());
@@ -679,7 +743,7 @@ function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean, 
       if ((t & 0xe0) === RESERVED_TAG) {
         const k = t & 0x1f;
         const c = CODED[k];
-        if (c === undefined) return `it has a record of unknown coding ${k}`;
+        if (c === undefined || k >= codings) return `it has a record of unknown coding ${k}`;
         const before = prev.values[k]!;
         fields.length = 0;
         if (c.fields === 0) {
@@ -690,7 +754,20 @@ function ungroupOrThrow(payload: Uint8Array, native: boolean, slotted: boolean, 
           const total = CHECKPOINT_HEAD + n * CHECKPOINT_ENTRY;
           for (let f = CHECKPOINT_HEAD; f < total; f++) fields.push(unzig(cols[checkpointColumn(k, f)]!.varint()) + checkpointRef(f, fields, prev, last));
         } else {
-          for (let f = 0; f < c.fields; f++) fields.push(unzig(cols[FIRST_COLUMN[k]! + f]!.varint()) + refValue(c, f, fields, before, last));
+          const split = k === GC && codings > CODED_1;
+          const refs = split ? GC_REFS_2 : c.refs;
+          for (let f = 0; f < c.fields; f++) {
+            let z: number;
+            if (split && (f === GC_TIME || f === GC_DURATION)) {
+              const at = SPLIT + (f === GC_TIME ? 0 : 2);
+              const lo = cols[FIRST_COLUMN[k]! + f]!.byte();
+              const mid = cols[at]!.byte();
+              z = cols[at + 1]!.varint() * 65536 + mid * 256 + lo;
+            } else {
+              z = cols[FIRST_COLUMN[k]! + f]!.varint();
+            }
+            fields.push((split && f === GC_DURATION ? z : unzig(z)) + refValue(refs, f, fields, before, last));
+          }
         }
         body.reset();
         for (const v of fields) {

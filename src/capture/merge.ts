@@ -41,7 +41,7 @@ import {
   STREAM_SERVICE,
 } from './format.js';
 import { SlotAddressReader, SlotAddressWriter } from './address-slots.js';
-import { groupPayload, packPayload, type GroupPart } from './group.js';
+import { GROUP_COLUMNS_1, groupPayload, packPayload, type GroupPart } from './group.js';
 import type { BlockInfo } from './records.js';
 import { ByteWriter, zigzagDecode, zigzagEncode } from './varint.js';
 
@@ -172,7 +172,9 @@ export class BlockMerger {
    * header says format version 4). `refs`: its addresses may be references (min_reader_version 7 and later).
    * `wholeParts`: blocks of WHOLE_PART or more go into groups whole, and a group mostly of them is a pack (the
    * output's header must say format version 5). `allWhole` (with `wholeParts`): blocks of every size go in
-   * whole and every group is a pack: no record is parsed (transcode, groupPayload).
+   * whole and every group is a pack: no record is parsed (transcode, groupPayload). `groupColumns`: the
+   * layout of the groups coded by column (group.ts: GROUP_COLUMNS_1, format version 4, or GROUP_COLUMNS_2,
+   * whose header must say format version 8).
    */
   constructor(
     private readonly native: boolean,
@@ -183,6 +185,7 @@ export class BlockMerger {
     private readonly refs = false,
     private readonly wholeParts = false,
     private readonly allWhole = false,
+    private readonly groupColumns = GROUP_COLUMNS_1,
   ) {
     this.slotsIn = new SlotAddressReader(refs);
     this.slotsSaved = new SlotAddressWriter(refs);
@@ -561,7 +564,15 @@ export class BlockMerger {
       const end = parts[parts.length - 1]!;
       const endFull = end.payload.length >= WHOLE_PART ? end.payload.length : 0;
       this.write(parts.slice(0, -1), Math.max(0, full + service.fullBytes - endFull));
-      this.write(parts.slice(-1), endFull);
+      // With the second group layout (SNAPSHOT's own_ns by field) the stream's merged part (its blocks merged
+      // into one: at the end of a short run every SNAPSHOT, CHECKPOINT and BARRIER of it) is coded by column
+      // after a group coded by column, whatever its length; counted as full for its length, as a block taken
+      // whole is, it was packed once it held WHOLE_PART (many_threads --aggregate: a part of 9-13 KiB, 5.05 ->
+      // 4.3 KB). Its CHECKPOINTs go whole (column 6): coding them, cold, cost ~10 ms of TurboFan compiles of
+      // codeCheckpoint for 0.1-0.3 KB (docs/benchmarks.md, round thirty).
+      const merged = service.w.length > 0 || service.parts.length === 0;
+      if (merged && !this.packing && this.groupColumns !== GROUP_COLUMNS_1) this.write(parts.slice(-1), 0, false);
+      else this.write(parts.slice(-1), endFull);
     } else {
       this.write(parts, full + (service?.fullBytes ?? 0));
     }
@@ -574,13 +585,13 @@ export class BlockMerger {
    * their size (merging them would run transcode for 1-2 % of the bytes, and TurboFan's compile of it); so
    * do they while such blocks are half of what is pending (add).
    */
-  private write(parts: readonly GroupPart[], full: number): void {
+  private write(parts: readonly GroupPart[], full: number, checkpoints = true): void {
     if (parts.length === 0) return;
     if (this.groups) {
       let total = 0;
       for (const p of parts) total += p.payload.length;
       this.packing = this.wholeParts && (this.allWhole || (full > 0 && full * 2 >= total));
-      const payload = this.packing ? packPayload(parts) : groupPayload(parts, this.native, this.slotted);
+      const payload = this.packing ? packPayload(parts) : groupPayload(parts, this.native, this.slotted, this.groupColumns, checkpoints);
       if (payload !== undefined) {
         this.emit({ kind: BLOCK_KIND_GROUP, stream: 0, baseSeq: 0, payload });
         return;
