@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Collector, type Collected } from '../../test/support/collect.js';
+import { Collector, type Collected, type Item } from '../../test/support/collect.js';
 import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from '../../test/support/synthetic.js';
 import { groupColumnCounts } from '../../test/support/group-columns.js';
 import {
@@ -28,10 +28,22 @@ import { FAST_LGWIN } from './block-deflater.js';
 import { decodeCapture } from './decoder.js';
 import { packPayload } from './group.js';
 import { ByteReader } from './varint.js';
+import { BlockFramer } from './framing.js';
 import { concat, encodeBlock } from './encoder.js';
-import { GROUP_COLUMNS } from './group.js';
+import { GROUP_COLUMNS, GROUP_COLUMNS_1 } from './group.js';
 import { WHOLE_PART } from './merge.js';
-import { BLOCK_KIND_GROUP, BLOCK_KIND_RECORDS, FORMAT_VERSION, MIN_READER_VERSION, OPTION_NATIVE, OPTION_PYTHON_ALLOCATORS, PACK_FORMAT_VERSION, STREAM_SERVICE } from './format.js';
+import {
+  BLOCK_FLAG_BROTLI,
+  BLOCK_KIND_GROUP,
+  BLOCK_KIND_RECORDS,
+  FORMAT_VERSION,
+  GROUP_LAYOUT2_VERSION,
+  MIN_READER_VERSION,
+  OPTION_NATIVE,
+  OPTION_PYTHON_ALLOCATORS,
+  PACK_FORMAT_VERSION,
+  STREAM_SERVICE,
+} from './format.js';
 
 function decode(bytes: Uint8Array): Collected {
   const c = new Collector();
@@ -204,9 +216,9 @@ test('packs: at the fast level the blocks go out in packs of their own bytes, in
   const items = decode(realistic);
   const packed = recompressCapture(realistic, { level: FOLLOW_FAST_LEVEL, packs: true });
   const b = decode(packed);
-  // The capture's own version where it is higher (the agent's, FORMAT_VERSION); 5 for a capture of version 3.
-  assert.equal(b.header?.version, Math.max(PACK_FORMAT_VERSION, FORMAT_VERSION));
-  assert.equal(b.header?.minReaderVersion, Math.max(PACK_FORMAT_VERSION, MIN_READER_VERSION));
+  // 8 over a capture of the agent's version (7): its groups may be of the second layout; 5 for a capture of version 3.
+  assert.equal(b.header?.version, Math.max(GROUP_LAYOUT2_VERSION, FORMAT_VERSION));
+  assert.equal(b.header?.minReaderVersion, Math.max(GROUP_LAYOUT2_VERSION, MIN_READER_VERSION));
   const v3: Uint8Array[] = [];
   writeRealistic({ events: 5000, threads: 2, version: 3, sink: (x) => v3.push(x) });
   const h3 = decode(recompressCapture(concat(v3), { level: FOLLOW_FAST_LEVEL, packs: true })).header;
@@ -224,9 +236,9 @@ test('packs: at the fast level the blocks go out in packs of their own bytes, in
   // Without packs the same level writes no group. (Not compared by size: this synthetic stream's values are
   // random, where an agent's repeat; on agent captures packs are a fifth smaller, docs/benchmarks.md.)
   assert.ok(!decode(recompressCapture(realistic, { level: FOLLOW_FAST_LEVEL, merge: false })).blocks.some((x) => x.kind === BLOCK_KIND_GROUP));
-  // At quality 5 packs are not written (groups are, with their columns); the header still says version 5 or later.
+  // At quality 5 packs are not written (groups are, with their columns); the header still says version 8.
   const slow = decode(recompressCapture(realistic, { packs: true }));
-  assert.equal(slow.header?.version, Math.max(PACK_FORMAT_VERSION, FORMAT_VERSION));
+  assert.equal(slow.header?.version, Math.max(GROUP_LAYOUT2_VERSION, FORMAT_VERSION));
   assert.deepEqual(byStream(slow.items), byStream(items.items));
 });
 
@@ -257,6 +269,91 @@ test("wholeParts: at quality 5 full blocks go into packs as they are, small bloc
   const mixedOut = recompressCapture(mixedIn, { packs: true, wholeParts: true });
   assert.ok(groupColumnCounts(mixedOut).includes(0));
   assert.deepEqual(byStream(decode(mixedOut).items), byStream(decode(mixedIn).items));
+});
+
+/** A quiet aggregated program's capture: a thread's GC records, the service stream's SNAPSHOTs (with own_ns), BARRIERs and CHECKPOINTs, in small blocks. */
+function quietCapture(version?: number): Uint8Array {
+  const items: Item[] = [];
+  const snap = { type: 'snapshot', stream: 0, rssAnon: 6_000_000, rssFile: 3_000_000, rssShmem: 0, swap: 0, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined } as const;
+  for (let k = 0; k < 300; k++) {
+    const seq = 1000 + 28 * k;
+    items.push({
+      type: 'gc',
+      stream: 1,
+      seq,
+      timeNs: 40_000_000 + 133_000 * k + ((k * 7919) % 5000),
+      generation: k % 10 === 9 ? 1 : 0,
+      collected: k % 3,
+      uncollectable: 0,
+      durationNs: 19_000 + ((k * 4513) % 3000),
+      startSeq: seq,
+    });
+    items.push({ type: 'barrier', stream: 0, seq });
+    items.push({ ...snap, seq, timeNs: 40_000_000 + 133_000 * k, rss: 9_000_000 + 4096 * (k % 5), ownNs: 150_000 * k });
+    if (k % 20 === 19) {
+      const entries = [1, 2].map((stack) => ({
+        stream: 1,
+        stack,
+        nativeStack: 0,
+        allocator: 0,
+        totalCount: 10 * k,
+        totalBytes: 900 * k,
+        liveCount: 7,
+        liveBytes: 630,
+        savedPeakCount: 9,
+        savedPeakBytes: 810,
+        updatedSeq: seq - stack,
+      }));
+      items.push({ type: 'checkpoint', stream: 0, seq, timeNs: 40_000_000 + 133_000 * k + 1, heap: 1260, peakHeap: 1620, peakSeq: 900, entries });
+    }
+  }
+  return writeInFileOrder(items, { ...TEST_HEADER, options: 0, ...(version !== undefined ? { version } : {}) }, { blockSize: 300 });
+}
+
+/** The raw payloads of a capture's group blocks. */
+function groupPayloads(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const f = new BlockFramer({
+    header: () => undefined,
+    block: (info, b) => {
+      if (info.kind !== BLOCK_KIND_GROUP) return;
+      const stored = b.subarray(info.headerLen, info.headerLen + info.storedLen);
+      out.push((info.flags & BLOCK_FLAG_BROTLI) !== 0 ? new Uint8Array(brotliDecompressSync(stored)) : stored.slice());
+    },
+    damaged: () => undefined,
+    truncated: () => undefined,
+  });
+  f.feed(bytes);
+  f.end();
+  return out;
+}
+
+test("the follower's end group of a quiet capture: the service stream's merged part coded by column (second layout) however long, its CHECKPOINTs whole", () => {
+  const quiet = quietCapture();
+  const out = recompressCapture(quiet, { packs: true, wholeParts: true });
+  assert.deepEqual(byStream(decode(out).items), byStream(decode(quiet).items));
+  const groups = groupPayloads(out);
+  const last = groups.at(-1)!;
+  // Its one part: the service stream's, of WHOLE_PART or more (it was a pack for that before version 8).
+  const r = new ByteReader(last);
+  assert.equal(r.varint(), 1);
+  assert.equal(r.varint(), STREAM_SERVICE);
+  r.varint();
+  assert.ok(r.varint() >= WHOLE_PART);
+  assert.equal(r.varint(), GROUP_COLUMNS);
+  // Its type column: SNAPSHOTs with own_ns and BARRIERs coded (0x46, 0x42), CHECKPOINTs (14) whole.
+  const lens = Array.from({ length: GROUP_COLUMNS }, () => r.varint());
+  const types = last.subarray(r.pos, r.pos + lens[0]!);
+  const count = (t: number): number => types.filter((x) => x === t).length;
+  assert.deepEqual([count(0x46), count(0x42), count(14), count(0x43)], [300, 300, 15, 0]);
+  // Over a capture of version 6 (first layout), the same part is still a pack, as before.
+  const old = recompressCapture(quietCapture(6), { packs: true, wholeParts: true });
+  assert.deepEqual(groupColumnCounts(old).at(-1), 0);
+  assert.ok(
+    groupColumnCounts(old)
+      .slice(0, -1)
+      .every((n) => n === GROUP_COLUMNS_1),
+  );
 });
 
 test("packsOnlyPythonAllocators: with Python's allocators traced, small blocks go into packs whole too, never coded by column; every stream's records kept", () => {

@@ -200,15 +200,16 @@ test('header errors: not a capture, newer version, bad CRC, cut short, empty', (
   const h = encodeHeader(TEST_HEADER);
   assert.throws(() => decode(new TextEncoder().encode('hello world, this is not a capture file')), /is not a memlens capture: it starts with 68 65 6c 6c/);
   const newer = h.slice();
-  new DataView(newer.buffer).setUint16(8, 9, true);
-  new DataView(newer.buffer).setUint16(10, 8, true);
+  new DataView(newer.buffer).setUint16(8, 10, true);
+  new DataView(newer.buffer).setUint16(10, 9, true);
   assert.throws(
     () => decode(newer),
-    (e: unknown) => e instanceof UnsupportedVersionError && /version 9.*version 8 or later.*reads version 7/.test(e.message) && /upgrade memlens/.test(e.hint ?? '') && !e.message.includes('\n'),
+    (e: unknown) => e instanceof UnsupportedVersionError && /version 10.*version 9 or later.*reads version 8/.test(e.message) && /upgrade memlens/.test(e.hint ?? '') && !e.message.includes('\n'),
   );
   const readable = h.slice();
-  new DataView(readable.buffer).setUint16(8, 8, true); // version 8, min reader 7: readable
-  assert.equal(decode(readable).header?.version, 8);
+  new DataView(readable.buffer).setUint16(8, 9, true); // version 9, min reader 8: readable
+  new DataView(readable.buffer).setUint16(10, 8, true);
+  assert.equal(decode(readable).header?.version, 9);
   const v1 = h.slice();
   new DataView(v1.buffer).setUint16(8, 1, true); // version 1 (min reader 1): still read
   new DataView(v1.buffer).setUint16(10, 1, true);

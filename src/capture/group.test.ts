@@ -5,11 +5,45 @@ import { everyRecordItems, TEST_HEADER, writeInFileOrder, writeRealistic } from 
 import { recompressCapture } from './compress.js';
 import { decodeCapture } from './decoder.js';
 import { concat, encodeBlock } from './encoder.js';
-import { BLOCK_FLAG_BROTLI, BLOCK_KIND_GROUP, FORMAT_VERSION, GROUP_FORMAT_VERSION, MIN_READER_VERSION, OPTION_NATIVE } from './format.js';
+import { brotliCompressSync, brotliDecompressSync } from 'node:zlib';
+import { BLOCK_FLAG_BROTLI, BLOCK_KIND_GROUP, GROUP_FORMAT_VERSION, GROUP_LAYOUT2_VERSION, OPTION_NATIVE, RESERVED_TAG } from './format.js';
 import { BlockFramer } from './framing.js';
-import { groupPayload, packPayload, ungroup, type GroupPart } from './group.js';
+import { GROUP_COLUMNS_1, GROUP_COLUMNS_2, groupPayload, packPayload, ungroup, type GroupPart } from './group.js';
 import { encodeHeader } from './header.js';
 import type { CheckpointEntry } from './records.js';
+import { ByteWriter } from './varint.js';
+
+/** The distinct column counts of a capture's group blocks (brotli or not). */
+function groupColumns(bytes: Uint8Array): number[] {
+  const counts = new Set<number>();
+  const f = new BlockFramer({
+    header: () => undefined,
+    block: (info, b) => {
+      if (info.kind !== BLOCK_KIND_GROUP) return;
+      const stored = b.subarray(info.headerLen);
+      const raw = (info.flags & BLOCK_FLAG_BROTLI) !== 0 ? new Uint8Array(brotliDecompressSync(stored)) : stored;
+      const n = columnsOf(raw).length;
+      if (n > 0) counts.add(n);
+    },
+    damaged: () => undefined,
+    truncated: () => undefined,
+  });
+  f.feed(bytes);
+  f.end();
+  return [...counts];
+}
+
+/** Items by stream, each stream's in order (a recompression keeps each stream's order, not the file's). */
+function byStreamOf(items: readonly Item[]): Map<number, Item[]> {
+  const m = new Map<number, Item[]>();
+  for (const it of items) {
+    const s = 'stream' in it ? it.stream : -1;
+    const l = m.get(s) ?? [];
+    l.push(it);
+    m.set(s, l);
+  }
+  return m;
+}
 
 function decode(bytes: Uint8Array): Collected {
   const c = new Collector();
@@ -34,16 +68,158 @@ function partsOf(bytes: Uint8Array): { native: boolean; parts: GroupPart[] } {
   return { native, parts };
 }
 
+/** Groups `parts` in both layouts (the first: what memlens wrote before format version 8) and reads them back. */
 function roundTrip(parts: readonly GroupPart[], native: boolean): void {
-  const g = groupPayload(parts, native, true);
-  assert.ok(g !== undefined, 'the parts can be grouped');
-  const back = ungroup(g, native, true);
+  for (const columns of [GROUP_COLUMNS_1, GROUP_COLUMNS_2]) {
+    const g = groupPayload(parts, native, true, columns);
+    assert.ok(g !== undefined, 'the parts can be grouped');
+    const back = ungroup(g, native, true);
+    assert.ok(typeof back !== 'string', typeof back === 'string' ? back : '');
+    assert.deepEqual(
+      back.map((p) => [p.stream, p.baseSeq, Buffer.from(p.payload).toString('hex')]),
+      parts.map((p) => [p.stream, p.baseSeq, Buffer.from(p.payload).toString('hex')]),
+      `${columns} columns`,
+    );
+  }
+}
+
+/** A length-prefixed record of type t with these varint fields. */
+function rec(t: number, ...fields: number[]): Uint8Array {
+  const w = new ByteWriter(16);
+  for (const f of fields) w.varint(f);
+  const body = w.bytes();
+  const o = new ByteWriter(16);
+  o.u8(t);
+  o.varint(body.length);
+  o.raw(body);
+  return o.bytes();
+}
+
+/**
+ * A quiet program's parts, as an agent of 2026-12-07 writes them: two threads' GC records (a collection every 28
+ * seqs, ~133 µs apart with noise and now and then a thread switch, ~20 µs long, a GC_START before every fourth;
+ * one of 2^40 ns), and the service stream's BARRIERs, SNAPSHOTs of 11 fields then of 12 (own_ns) and
+ * CHECKPOINTs.
+ */
+function quietParts(): GroupPart[] {
+  const parts: GroupPart[] = [];
+  for (const stream of [1, 2]) {
+    const r = [rec(1, 1, 4 + stream, 10)];
+    let seq = 1000 * stream;
+    let time = 37_066_608 - stream * 5_000_000;
+    for (let k = 0; k < 40; k++) {
+      seq += 28;
+      time += 130_000 + ((k * 7919) % 6000) + (k % 9 === 0 ? 1_300_000 : 0);
+      const gen = k % 10 === 9 ? 1 : 0;
+      if (k % 4 === 0) r.push(rec(23, seq));
+      const duration = k === 33 ? 2 ** 40 + 5 : 19_000 + ((k * 4513) % 3000) + (gen ? 2_000_000 : 0);
+      r.push(rec(8, seq, time, gen, k % 3, 0, duration, seq));
+    }
+    parts.push({ stream, baseSeq: 1000 * stream, payload: concat(r) });
+  }
+  const s: Uint8Array[] = [];
+  for (let k = 0; k < 12; k++) {
+    const seq = 1100 + 60 * k;
+    s.push(rec(13, seq - 1));
+    const sizes = [9_000_000 + 4096 * (k % 3), 6_000_000, 3_000_000, 0, 0, 700_000 + 64 * k, 0, 0];
+    s.push(k < 4 ? rec(7, seq, 10_000_000 * k + 17, 0, ...sizes) : rec(7, seq, 10_000_000 * k + 17, 8, ...sizes, 150_000 * k + ((k * 7919) % 1000)));
+    if (k % 5 === 4) s.push(rec(14, seq + 1, 10_000_000 * k + 40, 500_000 + k, 600_000, 1050, 2, 1, 3, 0, 0, 10 + k, 4000 + k, 5, 2000, 7, 2800, seq - 7, 2, 5, 0, 0, 20, 9000, 2, 1000, 3, 1100, seq - 30));
+  }
+  parts.push({ stream: 0, baseSeq: 1099, payload: concat(s) });
+  return parts;
+}
+
+/** The columns of a group payload (none for a pack), each a view of it. */
+function columnsOf(g: Uint8Array): Uint8Array[] {
+  let p = 0;
+  const varint = (): number => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const x = g[p++]!;
+      v += (x & 0x7f) * mul;
+      if (x < 0x80) return v;
+      mul *= 128;
+    }
+  };
+  const n = varint();
+  for (let k = 0; k < 3 * n; k++) varint();
+  const lens = Array.from({ length: varint() }, varint);
+  return lens.map((len) => g.subarray(p, (p += len)));
+}
+
+/** The type column of a group payload. */
+function typeColumn(g: Uint8Array): Uint8Array {
+  return columnsOf(g)[0]!;
+}
+
+/**
+ * quietParts() grouped by memlens of main at 1369c72 (the first layout, 45 columns; format versions 4 to 7),
+ * base64: what the captures `memlens run` wrote before version 8 hold.
+ */
+const QUIET_GROUP_1 =
+  'AwHoB7AFAtAPsAUAywjzAy2AAQAAAAAArAJQ+gFQUFDPAVAEDQQKBwcEBAkEBAwCCAQEAwIQBAcEBgQGBAAAAgICRRdAQEBAF0BA' +
+  'QEAXQEBAQBdAQEBAF0BAQEAXQEBAQBdAQEBAF0BAQEAXQEBAQBdAQEBARRdAQEBAF0BAQEAXQEBAQBdAQEBAF0BAQEAXQEBAQBdA' +
+  'QEBAF0BAQEAXQEBAQBdAQEBAQkFCQUJBQkFCB0NCB0IHQgdCB0IHQ0IHQgcChAgC9AgC5AkC1AoCxAsCtAwCpA0ClA4ChA8C9A8C' +
+  '7A8C3BACzBECvBICrBMCnBQCjBUC/BUC7BYC3BcdvAqRtIkTCMDIpQSAm+4CwI23AQAA4N4qAADk1CQd+AqR4esXCMDopQSAm+4C' +
+  'wI23AQAAoN8qAACD6C0dtAuRjs4cCMCopQSAm+4CwI23AQAA4N8qAACi+zYd8AuRu7AhCMDIpQSAm+4CwI23AQAAoOAqAADBjkAd' +
+  'rAyR6JImCMDopQSAm+4CwI23AQAA4OAqAADgoUkd6AyRlfUqCMCopQSAm+4CwI23AQAAoOEqAAD/tFIdpA2RwtcvCMDIpQSAm+4C' +
+  'wI23AQAA4OEqAACeyFsd4A2R77k0CMDopQSAm+4CwI23AQAAoOIqAAC922Q4ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4' +
+  'ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4ODg4OMD4+B+ejRCcqxCayRC4iRC2pxC0xRDShRDQ' +
+  'oxCOmq8B7IEQ6p8Q6L0Qhv4PhJwQgroQoPoPnpgQ3I6vAbr2D7iUELayENTyD9KQENCuEM7MEOyMEKqDrwHoyBCGiRCEpxCCxRCg' +
+  'hRCeoxCcwRC6gRD4964Btr0Q1P0P0psQ54DXDp6NEJyrEJrJELiJELanELTFENKFENCjEI6arwHsgRDqnxDovRCG/g+EnBCCuhCg' +
+  '+g+emBDcjq8BuvYPuJQQtrIQ1PIP0pAQ0K4QzswQ7IwQqoOvAejIEIaJEISnEILFEKCFEJ6jEJzBELqBEPj3rgG2vRDU/Q/SmxAA' +
+  'AAAAAAAAAAACAQAAAAAAAAAAAgEAAAAAAAAAAAIBAAAAAAAAAAACAQAAAAAAAAAAAgEAAAAAAAAAAAIBAAAAAAAAAAACAQAAAAAA' +
+  'AAAAAgACAgMCAgMCAgMCAgMCAgMCAgMCAgMCAgMCAgMCAgMCAgMCAgMCAgMAAgIDAgIDAgIDAgIDAgIDAgIDAgIDAgIDAgIDAgID' +
+  'AgIDAgIDAgIDAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' +
+  'AAAAAAAAAAAAAAAAAADwqALSF50X0hedF9IXnRfSF50X0qn0AZ2p9AHSF50X0hedF9IXnRfSF50X0qn0AZ2p9AHSF50X0hedF9IX' +
+  'nRfSF50X0qn0AZ2p9AHSF50X2tD9//8/pdD9//8/0hedF9IXnRfSqfQBrbH0AdIXnRfSF50X0hedF9IXnRfSqfQBnan0AdIXnRfS' +
+  'F50X0hedF9IXnRfSqfQBnan0AdIXnRfSF50X0hedF9IXnRfSqfQBnan0AdIXnRfa0P3//z+l0P3//z/SF50X0hedF9Kp9AEAAAAA' +
+  'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' +
+  'AAICAgIigNrECYDaxAmA2sQJAAAAAIDRygiAQIBA/3+AttwFAAAAgJvuAgAAAAAAAAAAAAAAwLlVgAGAAYABAAAAAAAAAAAAdnZ2' +
+  'dnR4eHh4dHgEBNDokiaAwtcvyIQ9CoCfSQC0EAAEAAIGAAAECgAAAgYAAAQKAAAcKAoAyD7QjAEKAAoEAACgH9APAAAOBgAA4CuY' +
+  'EQAADz0PPQIACgwUFA==';
+
+test('a group of the first layout (45 columns), as memlens wrote them before format version 8, reads back byte for byte; over older captures it is still written so', () => {
+  const parts = quietParts();
+  const old = Uint8Array.from(Buffer.from(QUIET_GROUP_1, 'base64'));
+  const back = ungroup(old, false, true);
   assert.ok(typeof back !== 'string', typeof back === 'string' ? back : '');
   assert.deepEqual(
     back.map((p) => [p.stream, p.baseSeq, Buffer.from(p.payload).toString('hex')]),
     parts.map((p) => [p.stream, p.baseSeq, Buffer.from(p.payload).toString('hex')]),
   );
-}
+  // The writer of the first layout is unchanged: what a reader of version 4 to 7 reads.
+  assert.equal(Buffer.from(groupPayload(parts, false, true, GROUP_COLUMNS_1)!).toString('base64'), QUIET_GROUP_1);
+  // And a capture of version 7 holding it (what `memlens run` wrote until version 8) reads as its blocks do.
+  const header = encodeHeader({ ...TEST_HEADER, options: 0 });
+  const plain = decode(concat([header, ...parts.map((p) => encodeBlock(p.stream, p.baseSeq, p.payload))]));
+  const grouped = decode(concat([header, encodeBlock(0, 0, old, { kind: BLOCK_KIND_GROUP, compressLevel: 5, codec: 'brotli' })]));
+  assert.deepEqual(grouped.warnings, []);
+  assert.deepEqual(grouped.items, plain.items);
+  assert.ok(plain.items.length > 100);
+});
+
+test('the second layout codes SNAPSHOTs with own_ns and GC_STARTs by field and splits GC time and duration: the same parts back, in fewer bytes', () => {
+  const parts = quietParts();
+  roundTrip(parts, false);
+  const g1 = groupPayload(parts, false, true, GROUP_COLUMNS_1)!;
+  const g2 = groupPayload(parts, false, true, GROUP_COLUMNS_2)!;
+  const count = (col: Uint8Array, t: number): number => col.filter((x) => x === t).length;
+  // The first layout: 12-field SNAPSHOTs (type 7) and GC_STARTs (23) whole; the second: codings 6 and 7.
+  const kinds = (g: Uint8Array): number[] => [7, 23, RESERVED_TAG | 6, RESERVED_TAG | 7, RESERVED_TAG].map((t) => count(typeColumn(g), t));
+  assert.deepEqual(kinds(g1), [8, 20, 0, 0, 80]);
+  assert.deepEqual(kinds(g2), [0, 0, 8, 20, 80]);
+  const z1 = brotliCompressSync(g1).length;
+  const z2 = brotliCompressSync(g2).length;
+  assert.ok(z2 < z1, `${z2} bytes compressed in the second layout, ${z1} in the first`);
+  // A group of the first layout holds no coding 6 or 7: a reader refuses one there.
+  const bad = g1.slice();
+  const types = typeColumn(bad);
+  bad[types.byteOffset + types.indexOf(7)] = RESERVED_TAG | 6;
+  const r = ungroup(bad, false, true);
+  assert.ok(typeof r === 'string' && /unknown coding 6/.test(r), typeof r === 'string' ? r : 'read');
+});
 
 for (const native of [false, true]) {
   test(`a group gives back every part byte for byte: every record kind, and a realistic stream (native ${native})`, () => {
@@ -113,12 +289,18 @@ test('recompression writes group blocks and format version 4; the records and th
   assert.deepEqual(b.items, c.items);
   assert.ok(b.blocks.some((x) => x.kind === BLOCK_KIND_GROUP));
   assert.ok(grouped.length < plain.length, `${grouped.length} grouped vs ${plain.length}`);
-  // A capture of a later version (the agent's now) keeps its own: lowering it would misread its records.
-  const v6: Uint8Array[] = [];
-  writeRealistic({ events: 5000, threads: 3, blockSize: 1500, sink: (x) => v6.push(x) });
-  const e = decode(recompressCapture(concat(v6)));
-  assert.deepEqual([e.header?.version, e.header?.minReaderVersion], [FORMAT_VERSION, MIN_READER_VERSION]);
+  // A capture of version 7 (the agent's now) gets groups of the second layout: its header asks for a reader of
+  // version 8, which reads them (a reader of 7 would skip them with a warning). Version 3's above got the first.
+  const v7: Uint8Array[] = [];
+  writeRealistic({ events: 5000, threads: 3, blockSize: 1500, sink: (x) => v7.push(x) });
+  const v7in = concat(v7);
+  const e = decode(recompressCapture(v7in));
+  assert.deepEqual([e.header?.version, e.header?.minReaderVersion], [GROUP_LAYOUT2_VERSION, GROUP_LAYOUT2_VERSION]);
   assert.ok(e.blocks.some((x) => x.kind === BLOCK_KIND_GROUP));
+  assert.deepEqual(e.warnings, []);
+  assert.deepEqual(byStreamOf(e.items), byStreamOf(decode(v7in).items));
+  assert.deepEqual(groupColumns(recompressCapture(v7in)), [GROUP_COLUMNS_2]);
+  assert.deepEqual(groupColumns(grouped), [GROUP_COLUMNS_1]);
   // A capture of version 1 (addresses as deltas) keeps its header and gets no groups: version 4 says slots.
   const v1: Uint8Array[] = [];
   writeRealistic({ events: 5000, threads: 3, blockSize: 1500, version: 1, sink: (x) => v1.push(x) });

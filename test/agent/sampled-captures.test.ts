@@ -167,12 +167,12 @@ for (const py of testPythons()) {
       return join(where, output);
     };
 
-    test('the capture is format version 7 (which a version-6 reader refuses) and says how it was sampled', async () => {
+    test('the capture is format version 8 (which a version-7 reader refuses) and says how it was sampled', async () => {
       const path = await run('header', ['--sample-rate', '64K'], { MEMLENS_SAMPLE_SEED: '7' });
       const h = decodeHeader(readFileSync(path));
-      // The agent's version, 7, above the 5 of `memlens run`'s follower (group blocks and packs, compress.ts).
-      assert.equal(h.version, 7);
-      assert.equal(h.minReaderVersion, 7);
+      // The 8 of `memlens run`'s follower (groups of the second layout, compress.ts) above the agent's 7.
+      assert.equal(h.version, 8);
+      assert.equal(h.minReaderVersion, 8);
       assert.ok((h.options & OPTION_SAMPLED) !== 0);
       assert.equal(h.sampleRateBytes, 64 * 1024);
       assert.equal(h.sampleExactBytes, 256 * 1024);
