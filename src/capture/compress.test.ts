@@ -31,7 +31,7 @@ import { ByteReader } from './varint.js';
 import { BlockFramer } from './framing.js';
 import { concat, encodeBlock } from './encoder.js';
 import { GROUP_COLUMNS, GROUP_COLUMNS_1 } from './group.js';
-import { WHOLE_PART } from './merge.js';
+import { END_BY_COLUMN, WHOLE_PART } from './merge.js';
 import {
   BLOCK_FLAG_BROTLI,
   BLOCK_KIND_GROUP,
@@ -272,10 +272,10 @@ test("wholeParts: at quality 5 full blocks go into packs as they are, small bloc
 });
 
 /** A quiet aggregated program's capture: a thread's GC records, the service stream's SNAPSHOTs (with own_ns), BARRIERs and CHECKPOINTs, in small blocks. */
-function quietCapture(version?: number): Uint8Array {
+function quietCapture(version?: number, n = 300): Uint8Array {
   const items: Item[] = [];
   const snap = { type: 'snapshot', stream: 0, rssAnon: 6_000_000, rssFile: 3_000_000, rssShmem: 0, swap: 0, heap: undefined, cgroupUsage: undefined, cgroupLimit: undefined } as const;
-  for (let k = 0; k < 300; k++) {
+  for (let k = 0; k < n; k++) {
     const seq = 1000 + 28 * k;
     items.push({
       type: 'gc',
@@ -339,13 +339,16 @@ test("the follower's end group of a quiet capture: the service stream's merged p
   assert.equal(r.varint(), 1);
   assert.equal(r.varint(), STREAM_SERVICE);
   r.varint();
-  assert.ok(r.varint() >= WHOLE_PART);
+  const len = r.varint();
+  assert.ok(len >= WHOLE_PART && len < END_BY_COLUMN, `${len}`);
   assert.equal(r.varint(), GROUP_COLUMNS);
   // Its type column: SNAPSHOTs with own_ns and BARRIERs coded (0x46, 0x42), CHECKPOINTs (14) whole.
   const lens = Array.from({ length: GROUP_COLUMNS }, () => r.varint());
   const types = last.subarray(r.pos, r.pos + lens[0]!);
   const count = (t: number): number => types.filter((x) => x === t).length;
   assert.deepEqual([count(0x46), count(0x42), count(14), count(0x43)], [300, 300, 15, 0]);
+  // From END_BY_COLUMN on (a longer quiet run's part), it is packed as before.
+  assert.equal(groupColumnCounts(recompressCapture(quietCapture(undefined, 900), { packs: true, wholeParts: true })).at(-1), 0);
   // Over a capture of version 6 (first layout), the same part is still a pack, as before.
   const old = recompressCapture(quietCapture(6), { packs: true, wholeParts: true });
   assert.deepEqual(groupColumnCounts(old).at(-1), 0);

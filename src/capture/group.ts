@@ -294,7 +294,13 @@ export function groupPayload(parts: readonly GroupPart[], native: boolean, slott
         if (stop > end) throw UNFIT;
         i = stop;
         const k = CODED_BY_TYPE[t]!;
-        if (k >= 0 && k < coded && (checkpoints || t !== CHECKPOINT_TYPE)) {
+        if (k === GC && coded > CODED_1) {
+          if (codeGC2(b, lenAt, start, stop, last, prev, fields, cols)) {
+            tw.u8(RESERVED_TAG | GC);
+            last = fields[0]!;
+            continue;
+          }
+        } else if (k >= 0 && k < coded && (checkpoints || t !== CHECKPOINT_TYPE)) {
           const as = codeFields(k, b, lenAt, start, stop, last, prev, fields, cols);
           if (as >= 0) {
             tw.u8(RESERVED_TAG | as);
@@ -481,32 +487,58 @@ function codeFields(k: number, b: Uint8Array, lenAt: number, start: number, stop
     k = SNAPSHOT_OWN;
     c = CODED[k]!;
   }
-  const split = k === GC && coded > CODED_1;
-  const refs = split ? GC_REFS_2 : c.refs;
   const before = prev.values[k]!;
   const out = CODED_SCRATCH;
   out.length = 0;
   for (let f = 0; f < fields.length; f++) {
-    const d = fields[f]! - refValue(refs, f, fields, before, last);
+    const d = fields[f]! - refValue(c.refs, f, fields, before, last);
     if (Math.abs(d) >= LIMIT) return -1;
     out.push(zig(d));
   }
   const first = FIRST_COLUMN[k]!;
-  for (let f = 0; f < out.length; f++) {
-    let z = out[f]!;
-    if (split && (f === GC_TIME || f === GC_DURATION)) {
-      const at = SPLIT + (f === GC_TIME ? 0 : 2);
-      // The duration against 0 is never negative: its value, not zigzagged.
-      if (f === GC_DURATION) z = z / 2;
-      cols[first + f]!.u8(z % 256);
-      cols[at]!.u8(Math.floor(z / 256) % 256);
-      cols[at + 1]!.varint(Math.floor(z / 65536));
-    } else {
-      cols[first + f]!.varint(z);
-    }
-  }
+  for (let f = 0; f < out.length; f++) cols[first + f]!.varint(out[f]!);
   keepFields(before, fields);
   return k;
+}
+
+/**
+ * codeFields() of a GC record in the second layout (GC_REFS_2, its time and duration split): a function of its
+ * own, written out for GC's seven fields, so that the one V8 compiles for every GC record of a short run stays
+ * small (inline in codeFields, the split cost json_roundtrip --aggregate's follower 8 ms more of compiles;
+ * docs/benchmarks.md, round thirty). False (nothing written) as codeFields().
+ */
+function codeGC2(b: Uint8Array, lenAt: number, start: number, stop: number, last: number, prev: Previous, fields: number[], cols: ByteWriter[]): boolean {
+  if (!readFields(b, lenAt, start, stop, fields) || fields.length !== 7) return false;
+  const before = prev.values[GC]!;
+  const seq = fields[0]!;
+  const dSeq = seq - last;
+  const dTime = fields[1]! - (before[1] ?? 0);
+  const dGen = fields[2]! - (before[2] ?? 0);
+  const dCollected = fields[3]! - (before[3] ?? 0);
+  const dUncollectable = fields[4]! - (before[4] ?? 0);
+  const duration = fields[5]!;
+  const dStart = fields[6]! - seq;
+  if (!(Math.abs(dSeq) < LIMIT && Math.abs(dTime) < LIMIT && Math.abs(dGen) < LIMIT && Math.abs(dCollected) < LIMIT && Math.abs(dUncollectable) < LIMIT && duration < LIMIT && Math.abs(dStart) < LIMIT)) {
+    return false;
+  }
+  const first = FIRST_COLUMN[GC]!;
+  cols[first]!.varint(zig(dSeq));
+  splitOut(cols[first + GC_TIME]!, cols[SPLIT]!, cols[SPLIT + 1]!, zig(dTime));
+  cols[first + 2]!.varint(zig(dGen));
+  cols[first + 3]!.varint(zig(dCollected));
+  cols[first + 4]!.varint(zig(dUncollectable));
+  // The duration against 0 is never negative: its value, not zigzagged.
+  splitOut(cols[first + GC_DURATION]!, cols[SPLIT + 2]!, cols[SPLIT + 3]!, duration);
+  cols[first + 6]!.varint(zig(dStart));
+  keepFields(before, fields);
+  return true;
+}
+
+/** A split value: its low byte to `lo`, its second byte to `mid`, the rest as a varint to `rest`. */
+function splitOut(lo: ByteWriter, mid: ByteWriter, rest: ByteWriter, z: number): void {
+  lo.u8(z % 256);
+  mid.u8(Math.floor(z / 256) % 256);
+  rest.varint(Math.floor(z / 65536));
 }
 
 /** codeFields() of a CHECKPOINT: its head, then each location's figures against the same location's before. */

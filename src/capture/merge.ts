@@ -49,6 +49,12 @@ import { ByteWriter, zigzagDecode, zigzagEncode } from './varint.js';
 export const SMALL_BLOCK = 16 * 1024;
 /** A merged block is written once it holds this many bytes (brotli's 64 KiB window sees all of it). */
 export const MERGED_BLOCK = 64 * 1024;
+/**
+ * At a capture's end, with the second group layout, the service stream's merged part is coded by column below
+ * this many bytes, whatever WHOLE_PART says (a quiet run's: many_threads --aggregate's 9-13 KiB); from it on it is
+ * packed as a block taken whole is.
+ */
+export const END_BY_COLUMN = 16 * 1024;
 /** Every pending block is written once they hold this many bytes together (many threads). */
 export const MERGE_PENDING_MAX = 1 << 20;
 
@@ -568,10 +574,11 @@ export class BlockMerger {
       // into one: at the end of a short run every SNAPSHOT, CHECKPOINT and BARRIER of it) is coded by column
       // after a group coded by column, whatever its length; counted as full for its length, as a block taken
       // whole is, it was packed once it held WHOLE_PART (many_threads --aggregate: a part of 9-13 KiB, 5.05 ->
-      // 4.3 KB). Its CHECKPOINTs go whole (column 6): coding them, cold, cost ~10 ms of TurboFan compiles of
-      // codeCheckpoint for 0.1-0.3 KB (docs/benchmarks.md, round thirty).
+      // 4.4 KB). Its CHECKPOINTs go whole (column 6): coding them, cold, cost ~10 ms of TurboFan compiles of
+      // codeCheckpoint for 0.1-0.3 KB. Only below END_BY_COLUMN: numpy_work --aggregate's part of 31 KiB, coded
+      // so, cost the follower 11 ms more for 0.7 KB of 42 (docs/benchmarks.md, round thirty).
       const merged = service.w.length > 0 || service.parts.length === 0;
-      if (merged && !this.packing && this.groupColumns !== GROUP_COLUMNS_1) this.write(parts.slice(-1), 0, false);
+      if (merged && !this.packing && this.groupColumns !== GROUP_COLUMNS_1 && end.payload.length < END_BY_COLUMN) this.write(parts.slice(-1), 0, false);
       else this.write(parts.slice(-1), endFull);
     } else {
       this.write(parts, full + (service?.fullBytes ?? 0));
