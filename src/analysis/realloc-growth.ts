@@ -53,14 +53,15 @@ export class ReallocGrowth implements ReplayObserver {
   private count = 0;
   private lastSite = -1;
   private lastEntry = -1;
-  /** The replay's sites (begin()), for their allocators; undefined (unit tests): every growth is kept. */
+  /** The replay's sites (begin()): only the growths of REALLOCATORS are kept; undefined (unit tests): every growth is. */
   private sites: ReadonlySiteTable | undefined;
 
   begin(context: ReplayContext): void {
     this.sites = context.sites;
   }
 
-  change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex): void {
+  /** `allocator`: the allocation's (its site's: the replay's argument, not a look-up of the site's keys). */
+  change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex, _index: number, allocator: number): void {
     if (thread >= this.pending.length) {
       const p = new Float64Array(Math.max(thread + 1, this.pending.length * 2)).fill(-1);
       p.set(this.pending);
@@ -68,16 +69,20 @@ export class ReallocGrowth implements ReplayObserver {
     }
     if (count > 0) {
       const old = this.pending[thread]!;
-      if (old >= 0 && old < bytes) this.grown(site, old, bytes);
+      if (old >= 0 && old < bytes) this.grown(site, old, bytes, allocator);
       this.pending[thread] = -1;
     } else if (count < 0) {
       this.pending[thread] = -bytes;
     }
   }
 
-  /** A growth at `site`: a block of `old` bytes replaced by one of `bytes`. */
-  private grown(site: number, old: number, bytes: number): void {
-    if (this.sites !== undefined && !isReallocator(this.sites.allocator(site as SiteId))) return;
+  /**
+   * A growth at `site` (of `allocator`): a block of `old` bytes replaced by one of `bytes`. The allocator from the
+   * replay: `sites.allocator(site)` here was a cache miss for each of call_sites' 1.18 M allocations after a smaller
+   * free, a third of them of no reallocator (docs/benchmarks.md, round thirty).
+   */
+  private grown(site: number, old: number, bytes: number, allocator: number): void {
+    if (this.sites !== undefined && !isReallocator(allocator)) return;
     const e = this.entry(site);
     this.growths[e] = this.growths[e]! + 1;
     this.copied[e] = this.copied[e]! + old;

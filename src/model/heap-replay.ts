@@ -16,7 +16,7 @@ import type { SiteId, ThreadIndex } from './ids.js';
 import { LiveTable } from './live-table.js';
 import { MappedRegions } from './mapped-regions.js';
 import type { PeakWindow } from './model.js';
-import type { ReplayObserver } from './replay-observer.js';
+import { NO_ALLOCATOR, type ReplayObserver } from './replay-observer.js';
 import { type Sampling, sampleWeight } from './sampling.js';
 import { PeakSaves, SitePeaks } from './site-peaks.js';
 import type { SiteTable } from './site-table.js';
@@ -295,7 +295,7 @@ export class HeapReplay {
     this.liveCount += 1;
     this.heapBytes = heap;
     const o = this.observer;
-    if (o !== undefined) o.change(site, seq, size, 1, thread, index);
+    if (o !== undefined) o.change(site, seq, size, 1, thread, index, allocator);
     if (heap > this.maxHeap) {
       this.maxHeap = heap;
       this.maxHeapSeq = seq;
@@ -346,7 +346,7 @@ export class HeapReplay {
     // `thread` is the site's own (the builder's stack resolver interns sites with it), and `index` is
     // still its thread's latest: no look-up of either for the observer (one per event).
     if (index === 1) this.firstOfThread(thread);
-    this.acquire(site, size * w, w, seq, thread, index);
+    this.acquire(site, size * w, w, seq, thread, index, allocator);
   }
 
   /** A free of the address in `eventAddress[0]` (written by the caller just before: see allocAt()). */
@@ -386,7 +386,7 @@ export class HeapReplay {
     this.heapBytes -= bytes;
     this.frees += 1;
     const o = this.observer;
-    if (o !== undefined) o.change(site, seq, -bytes, -1, this.threadOfFreed(site), table.removedIndex);
+    if (o !== undefined) o.change(site, seq, -bytes, -1, this.threadOfFreed(site), table.removedIndex, NO_ALLOCATOR);
     if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, table.removedIndex);
   }
 
@@ -482,7 +482,7 @@ export class HeapReplay {
       this.liveCount -= 1;
       this.heapBytes -= bytes;
       this.frees += 1;
-      if (o !== undefined) o.change(site, seqs[i]!, -bytes, -1, this.threadOfFreed(site), indexes[i]!);
+      if (o !== undefined) o.change(site, seqs[i]!, -bytes, -1, this.threadOfFreed(site), indexes[i]!, NO_ALLOCATOR);
       if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, indexes[i]!);
     }
     saves.savedLength = saved;
@@ -596,13 +596,13 @@ export class HeapReplay {
     this.refreshColumns();
   }
 
-  private acquire(site: SiteId, bytes: number, count: number, seq: number, thread: ThreadIndex, index: number): void {
+  private acquire(site: SiteId, bytes: number, count: number, seq: number, thread: ThreadIndex, index: number, allocator: number): void {
     this.touch(site);
     this.liveBytes[site] = this.liveBytes[site]! + bytes;
     this.liveCounts[site] = this.liveCounts[site]! + count;
     this.liveCount += count;
     this.heapBytes += bytes;
-    this.observer?.change(site, seq, bytes, count, thread, index);
+    this.observer?.change(site, seq, bytes, count, thread, index, allocator);
     if (this.heapBytes > this.maxHeap) {
       this.maxHeap = this.heapBytes;
       this.maxHeapSeq = seq;
@@ -621,7 +621,7 @@ export class HeapReplay {
     this.liveCounts[site] = this.liveCounts[site]! - count;
     this.liveCount -= count;
     this.heapBytes -= bytes;
-    this.observer?.change(site, seq, -bytes, -count, this.threadOfFreed(site), index);
+    this.observer?.change(site, seq, -bytes, -count, this.threadOfFreed(site), index, NO_ALLOCATOR);
   }
 
   /** munmap (or MAP_FIXED) of [address, address + size): frees the tracked parts. False if none. */
