@@ -63,3 +63,38 @@ test("with the replay's sites, only the growths at sites of a reallocating alloc
   );
   assert.deepEqual([...r.growths], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
 });
+
+test('growths that repeat a sequence of sites, and others: the same sums as a map of sites', () => {
+  const g = new ReallocGrowth();
+  const want = new Map<number, [number, number, number]>();
+  const thread = 1 as ThreadIndex;
+  let seq = 0;
+  const grow = (site: number, old: number, bytes: number): void => {
+    g.change(site as SiteId, seq++, -old, -1, thread, 0, NO_ALLOCATOR);
+    g.change(site as SiteId, seq++, bytes, 1, thread, 0, Allocator.Realloc);
+    const w = want.get(site) ?? [0, 0, 0];
+    want.set(site, [w[0] + 1, w[1] + old, Math.max(w[2], bytes)]);
+  };
+  // Chains of growth sites run again and again (the entry after the last one is the next site's), site 0 among them,
+  // a chain cut short or run from its middle, and sites met in no order between them.
+  const chains = [0, 1, 2].map((c) => Array.from({ length: 30 }, (_, i) => (c === 1 && i === 7 ? 0 : 1000 * (c + 1) + i * (c + 1))));
+  let x = 12345;
+  const next = (n: number): number => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return x % n;
+  };
+  for (let r = 0; r < 400; r++) {
+    const chain = chains[next(3)]!;
+    const from = next(4) === 0 ? next(30) : 0;
+    const to = next(4) === 0 ? from + next(30 - from) : 30;
+    for (let i = from; i < to; i++) grow(chain[i]!, 16 + i, 32 + i + r);
+    for (let k = next(3); k > 0; k--) grow(next(50_000), 8, 9 + next(100));
+  }
+  const r = g.finish();
+  const sites = [...want.keys()].sort((a, b) => a - b);
+  assert.deepEqual([...r.sites], sites);
+  assert.deepEqual(
+    sites.map((_, i) => [r.growths[i], r.copiedBytes[i], r.maxBytes[i]]),
+    sites.map((s) => want.get(s)),
+  );
+});

@@ -92,8 +92,15 @@ export class ReallocGrowth implements ReplayObserver {
   /** The entry of `site`, made (zeroed) if it has none. */
   private entry(site: number): number {
     // A collection grows in a loop: most growths are at the site of the one before.
-    if (site === this.lastSite) return this.lastEntry;
-    const e = this.lookUp(site);
+    const last = this.lastEntry;
+    if (site === this.lastSite) return last;
+    // Else, often, at the site of the entry made after the last one: the same calls run again, growing at the
+    // same sites in the same order (call_sites: a list appended to at each level of a chain, each level a site
+    // of its own), and their entries were made in that order. The slot a site hashes to was a cache miss a
+    // growth (the table spreads neighbouring sites): 804 k of them on call_sites (docs/benchmarks.md, round
+    // thirty). A site has one entry: the one that names it is its own.
+    const next = last + 1;
+    const e = next < this.count && this.entrySites[next] === site ? next : this.lookUp(site);
     this.lastSite = site;
     this.lastEntry = e;
     return e;
