@@ -78,8 +78,8 @@ export class ReallocGrowth implements ReplayObserver {
 
   /**
    * A growth at `site` (of `allocator`): a block of `old` bytes replaced by one of `bytes`. The allocator from the
-   * replay: `sites.allocator(site)` here was a cache miss for each of call_sites' 1.18 M allocations after a smaller
-   * free, a third of them of no reallocator (docs/benchmarks.md, round thirty).
+   * replay, not `sites.allocator(site)`: a read of the site's keys (a line of their own) for each of call_sites'
+   * 1.18 M allocations after a smaller free, a third of them of no reallocator (docs/benchmarks.md, round thirty).
    */
   private grown(site: number, old: number, bytes: number, allocator: number): void {
     if (this.sites !== undefined && !isReallocator(allocator)) return;

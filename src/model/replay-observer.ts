@@ -37,7 +37,7 @@ export interface ReplayObserver {
    * is the site's thread index and `index` the allocation's number among that thread's allocations (1, 2,
    * …): the one just made, or the one being freed, so an observer can tell when a freed block was made.
    * `allocator`: an allocation's allocator (its site's, as `sites.allocator(site)` says, without reading the
-   * site's keys: a cache miss an event on call_sites); NO_ALLOCATOR at a free (not looked up).
+   * site's keys, a line of their own); NO_ALLOCATOR at a free (not looked up).
    */
   change(site: SiteId, seq: number, bytes: number, count: number, thread: ThreadIndex, index: number, allocator: number): void;
   /** A memory snapshot: the events with a lower seq were replayed, none with a higher one (yet). */
