@@ -64,12 +64,12 @@ export class ForensicsObserver implements ReplayObserver {
     this.gcFrees.header(h);
   }
 
-  change(site: SiteId, seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void {
+  change(site: SiteId, seq: number, bytes: number, count: number, thread: ThreadIndex, index: number, allocator: number): void {
     if (this.stoppedAt !== undefined) return;
     this.recent?.change(site, seq, bytes, count);
     if (bytes < 0 || count < 0) this.gcFrees.change(site, seq, bytes, count); // it keeps frees only
     this.lifetimes.change(site, seq, bytes, count, thread, index);
-    this.reallocs.change(site, seq, bytes, count, thread);
+    this.reallocs.change(site, seq, bytes, count, thread, index, allocator);
     this.series.change(site, seq, bytes, count);
   }
 

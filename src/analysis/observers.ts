@@ -45,12 +45,12 @@ export function combineObservers(...list: readonly (ReplayObserver | undefined)[
 function changeOfAll(obs: readonly ReplayObserver[]): ReplayObserver['change'] {
   if (obs.length === 2) {
     const [a, b] = obs as [ReplayObserver, ReplayObserver];
-    return (site, seq, bytes, count, thread, index) => {
-      a.change(site, seq, bytes, count, thread, index);
-      b.change(site, seq, bytes, count, thread, index);
+    return (site, seq, bytes, count, thread, index, allocator) => {
+      a.change(site, seq, bytes, count, thread, index, allocator);
+      b.change(site, seq, bytes, count, thread, index, allocator);
     };
   }
-  return (site, seq, bytes, count, thread, index) => {
-    for (const o of obs) o.change(site, seq, bytes, count, thread, index);
+  return (site, seq, bytes, count, thread, index, allocator) => {
+    for (const o of obs) o.change(site, seq, bytes, count, thread, index, allocator);
   };
 }

@@ -53,14 +53,15 @@ export class ReallocGrowth implements ReplayObserver {
   private count = 0;
   private lastSite = -1;
   private lastEntry = -1;
-  /** The replay's sites (begin()), for their allocators; undefined (unit tests): every growth is kept. */
+  /** The replay's sites (begin()): only the growths of REALLOCATORS are kept; undefined (unit tests): every growth is. */
   private sites: ReadonlySiteTable | undefined;
 
   begin(context: ReplayContext): void {
     this.sites = context.sites;
   }
 
-  change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex): void {
+  /** `allocator`: the allocation's (its site's: the replay's argument, not a look-up of the site's keys). */
+  change(site: SiteId, _seq: number, bytes: number, count: number, thread: ThreadIndex, _index: number, allocator: number): void {
     if (thread >= this.pending.length) {
       const p = new Float64Array(Math.max(thread + 1, this.pending.length * 2)).fill(-1);
       p.set(this.pending);
@@ -68,16 +69,20 @@ export class ReallocGrowth implements ReplayObserver {
     }
     if (count > 0) {
       const old = this.pending[thread]!;
-      if (old >= 0 && old < bytes) this.grown(site, old, bytes);
+      if (old >= 0 && old < bytes) this.grown(site, old, bytes, allocator);
       this.pending[thread] = -1;
     } else if (count < 0) {
       this.pending[thread] = -bytes;
     }
   }
 
-  /** A growth at `site`: a block of `old` bytes replaced by one of `bytes`. */
-  private grown(site: number, old: number, bytes: number): void {
-    if (this.sites !== undefined && !isReallocator(this.sites.allocator(site as SiteId))) return;
+  /**
+   * A growth at `site` (of `allocator`): a block of `old` bytes replaced by one of `bytes`. The allocator from the
+   * replay, not `sites.allocator(site)`: a read of the site's keys (a line of their own) for each of call_sites'
+   * 1.18 M allocations after a smaller free, a third of them of no reallocator (docs/benchmarks.md, round thirty).
+   */
+  private grown(site: number, old: number, bytes: number, allocator: number): void {
+    if (this.sites !== undefined && !isReallocator(allocator)) return;
     const e = this.entry(site);
     this.growths[e] = this.growths[e]! + 1;
     this.copied[e] = this.copied[e]! + old;
@@ -87,8 +92,15 @@ export class ReallocGrowth implements ReplayObserver {
   /** The entry of `site`, made (zeroed) if it has none. */
   private entry(site: number): number {
     // A collection grows in a loop: most growths are at the site of the one before.
-    if (site === this.lastSite) return this.lastEntry;
-    const e = this.lookUp(site);
+    const last = this.lastEntry;
+    if (site === this.lastSite) return last;
+    // Else, often, at the site of the entry made after the last one: the same calls run again, growing at the
+    // same sites in the same order (call_sites: a list appended to at each level of a chain, each level a site
+    // of its own), and their entries were made in that order. The slot a site hashes to was a cache miss a
+    // growth (the table spreads neighbouring sites): 804 k of them on call_sites (docs/benchmarks.md, round
+    // thirty). A site has one entry: the one that names it is its own.
+    const next = last + 1;
+    const e = next < this.count && this.entrySites[next] === site ? next : this.lookUp(site);
     this.lastSite = site;
     this.lastEntry = e;
     return e;

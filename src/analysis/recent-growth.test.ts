@@ -222,3 +222,50 @@ test('the dense case: 200 k sites in the baseline and saved cost about what page
   }
   assert.equal(r.baseCount.get(1), 2); // back to 0 at 8 s, then 9 s and 10 s
 });
+
+test("chains of calls freed in the order they allocated leave no entries in the tick's list, and the baselines of a plain replay", () => {
+  // call_sites: a chain allocates a block at each of its sites, then frees them first to last; one chain in five
+  // keeps its blocks to the next tick, and some chains run twice in a tick.
+  const rand = prng(7);
+  const sites = 4000;
+  const lastNs = 1e9;
+  const shared = new RecentGrowth(lastNs);
+  const own = new RecentGrowth(lastNs);
+  const replay = new SharedReplay(sites, [shared]);
+  const atTick: { timeNs: number; bytes: Float64Array; count: Float64Array }[] = [];
+  let seq = 0;
+  const change = (site: number, bytes: number, count: number): void => {
+    seq++;
+    replay.change(site, seq, bytes, count);
+    own.change(site as SiteId, seq, bytes, count);
+  };
+  let kept: number[] = [];
+  let most = 0;
+  for (let t = 1; t <= 150; t++) {
+    for (const site of kept) change(site, -32, -1);
+    kept = [];
+    for (let c = 0; c < 40; c++) {
+      const from = Math.floor(rand() * (sites - 40));
+      const chain = Array.from({ length: 20 + Math.floor(rand() * 20) }, (_, i) => from + i);
+      for (const site of chain) change(site, 32, 1);
+      if (rand() < 0.2) kept.push(...chain);
+      else for (const site of chain) change(site, -32, -1);
+      most = Math.max(most, shared.listed);
+    }
+    const timeNs = t * 1e7;
+    shared.snapshot(seq, timeNs);
+    own.snapshot(seq, timeNs);
+    atTick.push({ timeNs, bytes: replay.bytes.slice(), count: replay.count.slice() });
+  }
+  // The list holds the chains kept (and those freed in this tick after a tick kept them), not every allocation.
+  assert.ok(most <= 40 * 40 * 0.6, `${most} entries`);
+  const endNs = atTick[atTick.length - 1]!.timeNs;
+  const base = atTick.filter((k) => k.timeNs <= endNs - lastNs).pop()!;
+  for (const r of [shared.finish(), own.finish()]) {
+    assert.equal(r.fromNs, base.timeNs);
+    for (let site = 0; site < sites; site++) {
+      assert.equal(r.baseBytes.get(site), base.bytes[site], `site ${site}`);
+      assert.equal(r.baseCount.get(site), base.count[site], `site ${site}`);
+    }
+  }
+});

@@ -184,10 +184,18 @@ export class RecentGrowth implements ReplayObserver {
     } else if ((m & RECENT_HELD) === 0 && (bytes < 0 || count < 0) && this.atZero(site)) {
       // Back at 0, its last listed value: the tick will not list it (snapshot() leaves such sites out) unless
       // it changes again. Taken off the list when it is the last entry (a block freed before the next
-      // allocation of another site); else left, its mark clear, and passed over. The order of a tick's
+      // allocation of another site), and so are the entries before it whose marks are clear (sites back at 0
+      // earlier: a chain of calls freed in the order it allocated, call_sites' dicts, leaves its entries to the
+      // last free); else left, its mark clear, and passed over. Their marks were just written (the lines are
+      // in cache), where the tick read them cold: on call_sites the list held an entry for nearly every
+      // allocation of the tick (docs/benchmarks.md, round thirty). An entry whose mark is clear is one the tick
+      // passes over (a site listed again has its mark set, and its later entry stands); the order of a tick's
       // sites does not matter (each is folded once).
       marks[site] = m & ~RECENT_DIRTY;
-      if (this.dirty[this.nDirty - 1] === site) this.nDirty--;
+      const dirty = this.dirty;
+      let n = this.nDirty;
+      while (n > 0 && (marks[dirty[n - 1]!]! & RECENT_DIRTY) === 0) n--;
+      this.nDirty = n;
     }
   }
 
@@ -302,6 +310,11 @@ export class RecentGrowth implements ReplayObserver {
     let n = 0;
     for (const t of this.ticks) if (t !== undefined) n += (t.packed?.byteLength ?? 0) + t.sites.byteLength + t.bytes.byteLength + t.counts.byteLength;
     return n;
+  }
+
+  /** Entries in the list of the sites changed since the last tick (for tests). */
+  get listed(): number {
+    return this.nDirty;
   }
 
   /** Bytes held by the per-site columns (for tests and the memory figures in benchmarks). */

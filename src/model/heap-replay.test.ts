@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Allocator, Deallocator } from '../capture/format.js';
 import { HeapReplay } from './heap-replay.js';
 import type { NativeNodeId1, PyNodeId1, SiteId, ThreadIndex } from './ids.js';
-import type { ReplayObserver } from './replay-observer.js';
+import { NO_ALLOCATOR, type ReplayObserver } from './replay-observer.js';
 import { SiteTable } from './site-table.js';
 
 /** 5,000 sites, each one allocation freed right after (malloc then free, thread 0). */
@@ -267,4 +267,50 @@ test("a sampled capture's counts are Float64 (sums of weights), and a sampling k
   const late = countsReplay(undefined, sampling, 10);
   assert.deepEqual([late.int32At[9], late.int32At[10]], [true, false]);
   assert.ok(late.columns[1]!.some((x) => !Number.isInteger(x)));
+});
+
+test("a free's thread for the observer: the one thread while one allocated, then each site's own; an allocation's allocator (a malloc, a track, a run held back)", () => {
+  const sites = new SiteTable();
+  const calls: number[][] = [];
+  const observer: ReplayObserver = {
+    change: (site, _seq, bytes, count, thread, _index, allocator) => void calls.push([site, bytes, count, thread, allocator]),
+    snapshot: () => undefined,
+  };
+  const replay = new HeapReplay(sites, { observer, temporaryThreshold: undefined, window: undefined });
+  // Sites of thread 3 (the only one at first), then of thread 1 (its first allocation by a track) and thread 70 (past
+  // the per-thread counts' first length).
+  const of = (thread: number, k: number, allocator: number): SiteId => sites.intern((k + 1) as PyNodeId1, 0 as NativeNodeId1, thread as ThreadIndex, allocator);
+  const expected: number[][] = [];
+  let seq = 0;
+  const live = new Map<number, [SiteId, number]>();
+  const alloc = (address: number, size: number, thread: number, k: number, allocator = 0): void => {
+    const site = of(thread, k, allocator);
+    replay.eventAddress[0] = address;
+    replay.allocAt(site, thread as ThreadIndex, seq++, size, allocator);
+    live.set(address, [site, size]);
+    expected.push([site, size, 1, thread, sites.allocator(site)]);
+  };
+  const free = (address: number, deallocator = 0): void => {
+    replay.eventAddress[0] = address;
+    replay.freeAt(seq++, 0, deallocator);
+    const [site, size] = live.get(address)!;
+    live.delete(address);
+    expected.push([site, -size, -1, sites.thread(site), NO_ALLOCATOR]);
+  };
+  for (let i = 0; i < 6000; i++) alloc(0x100000 + i * 32, 16, 3, i % 5, i % 3 === 0 ? Allocator.Realloc : Allocator.Malloc);
+  for (let i = 0; i < 5000; i++) free(0x100000 + i * 32); // past FREE_RUN: held back, then flushed
+  alloc(0x7000000, 4096, 1, 0, Allocator.TracemallocTrack); // thread 1's first allocation: not by allocAt()'s own path
+  for (let i = 5000; i < 5500; i++) free(0x100000 + i * 32);
+  free(0x7000000, Deallocator.TracemallocUntrack);
+  for (let i = 0; i < 100; i++) {
+    alloc(0x200000 + i * 32, 24, i % 3 === 0 ? 70 : 1, i % 4, i % 4 === 1 ? Allocator.PymallocRealloc : Allocator.PymallocMalloc);
+    if (i % 2 === 1) free(0x200000 + (i - 1) * 32);
+    if (i % 10 === 9) free(0x100000 + (5500 + i) * 32);
+  }
+  assert.equal(
+    replay.heap,
+    [...live.values()].reduce((n, [, size]) => n + size, 0),
+  );
+  assert.deepEqual(new Set(calls.map((c) => c[3])), new Set([1, 3, 70]));
+  assert.deepEqual(calls, expected);
 });

@@ -16,7 +16,7 @@ import type { SiteId, ThreadIndex } from './ids.js';
 import { LiveTable } from './live-table.js';
 import { MappedRegions } from './mapped-regions.js';
 import type { PeakWindow } from './model.js';
-import type { ReplayObserver } from './replay-observer.js';
+import { NO_ALLOCATOR, type ReplayObserver } from './replay-observer.js';
 import { type Sampling, sampleWeight } from './sampling.js';
 import { PeakSaves, SitePeaks } from './site-peaks.js';
 import type { SiteTable } from './site-table.js';
@@ -65,6 +65,9 @@ export interface HeapTotals {
 }
 
 const TWO_32 = 4294967296;
+/** HeapReplay's `soleThread` before any allocation, and once two threads allocated. */
+const SOLE_NONE = -1;
+const SOLE_MANY = -2;
 // The allocator and deallocator codes as plain numbers (the visitor passes numbers).
 const MMAP: number = Allocator.Mmap;
 const MREMAP: number = Allocator.Mremap;
@@ -101,6 +104,14 @@ export class HeapReplay {
   private readonly tracked: LiveTable; // PyTraceMalloc_Track'ed memory that malloc did not report
   private readonly regions = new MappedRegions();
   private threadAllocs = new Float64Array(64); // allocations made so far, per thread index
+  /**
+   * The thread index of every allocation so far while they all came from one thread (SOLE_NONE before the
+   * first, SOLE_MANY once a second thread allocated). A site's thread is that of its allocations (the builder
+   * interns sites with it: `thread` in allocAt() is `sites.thread(site)`), so while this is a thread, every
+   * block freed is of it: the observer's thread argument at a free without reading the site's keys (a cache
+   * miss a free on call_sites, ~10 % of freeAt's samples: docs/benchmarks.md, round twenty-nine).
+   */
+  private soleThread: number = SOLE_NONE;
   /** The address of the allocation or free allocAt() or freeAt() is called for (written by its caller just before). */
   readonly eventAddress = new Float64Array(1);
 
@@ -263,6 +274,7 @@ export class HeapReplay {
       threads[thread] = threads[thread]! + 1;
     }
     const index = threads[thread]!;
+    if (index === 1) this.firstOfThread(thread);
     if (this.live.insertOrReplace(address, size, site, index)) {
       this.missedFrees++;
       this.releaseRecorded(this.live, seq);
@@ -283,7 +295,7 @@ export class HeapReplay {
     this.liveCount += 1;
     this.heapBytes = heap;
     const o = this.observer;
-    if (o !== undefined) o.change(site, seq, size, 1, thread, index);
+    if (o !== undefined) o.change(site, seq, size, 1, thread, index, allocator);
     if (heap > this.maxHeap) {
       this.maxHeap = heap;
       this.maxHeapSeq = seq;
@@ -333,7 +345,8 @@ export class HeapReplay {
     }
     // `thread` is the site's own (the builder's stack resolver interns sites with it), and `index` is
     // still its thread's latest: no look-up of either for the observer (one per event).
-    this.acquire(site, size * w, w, seq, thread, index);
+    if (index === 1) this.firstOfThread(thread);
+    this.acquire(site, size * w, w, seq, thread, index, allocator);
   }
 
   /** A free of the address in `eventAddress[0]` (written by the caller just before: see allocAt()). */
@@ -373,7 +386,7 @@ export class HeapReplay {
     this.heapBytes -= bytes;
     this.frees += 1;
     const o = this.observer;
-    if (o !== undefined) o.change(site, seq, -bytes, -1, this.sites.thread(site), table.removedIndex);
+    if (o !== undefined) o.change(site, seq, -bytes, -1, this.threadOfFreed(site), table.removedIndex, NO_ALLOCATOR);
     if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, table.removedIndex);
   }
 
@@ -469,7 +482,7 @@ export class HeapReplay {
       this.liveCount -= 1;
       this.heapBytes -= bytes;
       this.frees += 1;
-      if (o !== undefined) o.change(site, seqs[i]!, -bytes, -1, this.sites.thread(site), indexes[i]!);
+      if (o !== undefined) o.change(site, seqs[i]!, -bytes, -1, this.threadOfFreed(site), indexes[i]!, NO_ALLOCATOR);
       if (this.temporaryThreshold !== undefined) this.checkTemporary(site, bytes, indexes[i]!);
     }
     saves.savedLength = saved;
@@ -511,6 +524,17 @@ export class HeapReplay {
     const n = this.threadAllocs[thread]! + 1;
     this.threadAllocs[thread] = n;
     return n;
+  }
+
+  /** A thread's first allocation (its index 1): see `soleThread`. */
+  private firstOfThread(thread: ThreadIndex): void {
+    this.soleThread = this.soleThread === SOLE_NONE ? thread : SOLE_MANY;
+  }
+
+  /** The thread of a site with a block being freed (the observer's argument): see `soleThread`. */
+  private threadOfFreed(site: SiteId): ThreadIndex {
+    const t = this.soleThread;
+    return t >= 0 ? (t as ThreadIndex) : this.sites.thread(site);
   }
 
   private checkTemporary(site: SiteId, bytes: number, index: number): void {
@@ -572,13 +596,13 @@ export class HeapReplay {
     this.refreshColumns();
   }
 
-  private acquire(site: SiteId, bytes: number, count: number, seq: number, thread: ThreadIndex, index: number): void {
+  private acquire(site: SiteId, bytes: number, count: number, seq: number, thread: ThreadIndex, index: number, allocator: number): void {
     this.touch(site);
     this.liveBytes[site] = this.liveBytes[site]! + bytes;
     this.liveCounts[site] = this.liveCounts[site]! + count;
     this.liveCount += count;
     this.heapBytes += bytes;
-    this.observer?.change(site, seq, bytes, count, thread, index);
+    this.observer?.change(site, seq, bytes, count, thread, index, allocator);
     if (this.heapBytes > this.maxHeap) {
       this.maxHeap = this.heapBytes;
       this.maxHeapSeq = seq;
@@ -597,7 +621,7 @@ export class HeapReplay {
     this.liveCounts[site] = this.liveCounts[site]! - count;
     this.liveCount -= count;
     this.heapBytes -= bytes;
-    this.observer?.change(site, seq, -bytes, -count, this.sites.thread(site), index);
+    this.observer?.change(site, seq, -bytes, -count, this.threadOfFreed(site), index, NO_ALLOCATOR);
   }
 
   /** munmap (or MAP_FIXED) of [address, address + size): frees the tracked parts. False if none. */

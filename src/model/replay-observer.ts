@@ -6,6 +6,9 @@ import type { CaptureHeader, CheckpointEntry, CheckpointRecord, GcRecord, Marker
 import type { PyNodeId1, SiteId, ThreadIndex } from './ids.js';
 import type { ReadonlySiteTable } from './site-table.js';
 
+/** ReplayObserver.change()'s `allocator` at a free. */
+export const NO_ALLOCATOR = -1;
+
 /** What an observer may read while the replay runs (the tables grow as it goes). */
 export interface ReplayContext {
   readonly sites: ReadonlySiteTable;
@@ -33,8 +36,10 @@ export interface ReplayObserver {
    * The live amount of `site` changed by `bytes` and `count` (negative for frees) at event `seq`. `thread`
    * is the site's thread index and `index` the allocation's number among that thread's allocations (1, 2,
    * …): the one just made, or the one being freed, so an observer can tell when a freed block was made.
+   * `allocator`: an allocation's allocator (its site's, as `sites.allocator(site)` says, without reading the
+   * site's keys, a line of their own); NO_ALLOCATOR at a free (not looked up).
    */
-  change(site: SiteId, seq: number, bytes: number, count: number, thread: ThreadIndex, index: number): void;
+  change(site: SiteId, seq: number, bytes: number, count: number, thread: ThreadIndex, index: number, allocator: number): void;
   /** A memory snapshot: the events with a lower seq were replayed, none with a higher one (yet). */
   snapshot(seq: number, timeNs: number): void;
   /**
