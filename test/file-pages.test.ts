@@ -6,11 +6,13 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { test } from 'node:test';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { MMAP_LIBRARY } from '../src/util/malloc-tuning.js';
 import { NODE_FLAGS } from '../src/util/node-flags.js';
-import { testPythons } from './support/pythons.js';
+import { REPO_ROOT, testPythons } from './support/pythons.js';
 
 // A page of the executable written before the load, as a debugger writes a breakpoint (a copy of the page,
 // private to the process, in a read-only mapping): one byte of the ELF header's padding (e_ident[EI_PAD],
@@ -96,4 +98,38 @@ test('a page of the executable written before the load (a copy of its own, as a 
   const r = spawnSync(py.python, ['-c', WRITTEN, MMAP_LIBRARY], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout) as unknown, { was: 0, now: 0x5a });
+});
+
+// bin/memlens.js loads the library for a report before the CLI's bundle runs (node's start with the bundle's
+// was the peak of a report on a small capture): preloaded (-r), a probe says at the bundle's first run
+// (bin/cli-bundle.js runs it with vm.Script's runInThisContext) whether the library is mapped yet.
+const work = mkdtempSync(join(tmpdir(), 'memlens-file-pages-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+const AT_BUNDLE = join(work, 'at-bundle.cjs');
+writeFileSync(
+  AT_BUNDLE,
+  `'use strict';
+const vm = require('node:vm');
+const { readFileSync, writeSync } = require('node:fs');
+const run = vm.Script.prototype.runInThisContext;
+let said = false;
+vm.Script.prototype.runInThisContext = function (...args) {
+  if (!said) writeSync(2, 'AT-BUNDLE ' + readFileSync('/proc/self/maps', 'utf8').includes('/libmemlens_mmap.so') + '\\n');
+  said = true;
+  return run.apply(this, args);
+};
+`,
+);
+
+function loadedAtBundle(args: readonly string[]): boolean {
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, '-r', AT_BUNDLE, join(REPO_ROOT, 'bin', 'memlens.js'), ...args], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const m = /^AT-BUNDLE (true|false)$/m.exec(r.stderr);
+  assert.ok(m !== null, `the bundle did not run: ${r.stderr}`);
+  return m[1] === 'true';
+}
+
+test("a report has the library loaded (node's start pages dropped) before its bundle runs; another command does not", () => {
+  assert.equal(loadedAtBundle(['summary', join(REPO_ROOT, 'test', 'fixtures', 'captures', 'realistic-small.mlens')]), true);
+  assert.equal(loadedAtBundle(['--version']), false);
 });

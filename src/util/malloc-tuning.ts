@@ -12,7 +12,7 @@
 //
 // Loading it also unmaps the pages of node's executable and libraries that node's start touched and the
 // report may not need (native/mmap_threshold.c, docs/mmap-threshold.md "node's file pages"): what the report
-// runs maps back in from the page cache; numpy_mix `stats` peaked 16 MB lower (round thirty).
+// runs maps back in from the page cache; numpy_mix `stats` peaked 15.6 MiB lower (round thirty, report-speed).
 //
 // Best effort: no library (a failed build, a system without glibc, a platform without a C compiler) or any
 // error of dlopen leaves the report as it was, with glibc's own threshold. Loaded from the package's own
