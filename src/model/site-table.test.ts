@@ -128,7 +128,12 @@ test("the keys' index doubles at 4/5 full, region by region, and finds every sit
   const t = new SiteTable();
   // Keys of wide components (a hash's every bit in play), in an order unlike their homes'; their Python nodes past
   // 2^26, where a node's first site is in the index too (FIRST_LIMIT), so that every site is.
-  const wide = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [(((i * 2_654_435_761) >>> 1) | (1 << 26)) as PyNodeId1, (i & 1 ? (i * 40_503) >>> 3 : 0) as NativeNodeId1, (i % 7) as ThreadIndex, i % 16];
+  const wide = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [
+    (((i * 2_654_435_761) >>> 1) | (1 << 26)) as PyNodeId1,
+    (i & 1 ? (i * 40_503) >>> 3 : 0) as NativeNodeId1,
+    (i % 7) as ThreadIndex,
+    i % 16,
+  ];
   const n = 300_000;
   const indexBytes = (): number => (t as unknown as { keys: { slots: Int32Array } }).keys.slots.byteLength;
   let rehashes = 0;
