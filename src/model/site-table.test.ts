@@ -36,15 +36,18 @@ test('a clone is independent: the same ids, its own new sites and columns', () =
   assert.deepEqual([c.pyStack(5000 as never), t.pyStack(5000 as never)], [key(5000)[0], key(5001)[0]]);
 });
 
-test('a site costs 16 bytes of key and 1.25-2.5 slots of index beside its columns (Int32, not Float64)', () => {
+test("a site costs 12 bytes of key; its Python node's first site 4 bytes a node, the others 1.25-2.5 slots of index", () => {
   // call_sites at 5 % of its size has 1.18 M sites: 32 bytes of key a site was 64 MiB (docs/benchmarks.md, round eighteen).
+  // Round thirty: the first site of each node is found by its node (4 bytes a node, doubling), not in the index.
   const t = new SiteTable();
   const n = 100_000;
-  for (let i = 0; i < n; i++) t.intern(...key(i));
+  // Node ids are dense (the stack resolver's interner): two sites a node, on two threads.
+  for (let i = 0; i < n; i++) t.intern(((i >> 1) + 1) as PyNodeId1, 0 as NativeNodeId1, (i & 1) as ThreadIndex, 0);
   const capacity = 131_072; // doubling from 4,096
   const columns = (SITE_COLUMNS.length - 3) * capacity * 8; // the three on-demand columns hold nothing (below)
+  const first = 65_536 * 4; // nodes 0 to 50 000, doubling from 4096
   // No peak marks or peak columns since round twenty-seven (site-peaks.ts).
-  assert.ok(t.byteLength - columns <= capacity * 16 + n * 2.5 * 4, `${t.byteLength - columns} bytes of keys`);
+  assert.equal(t.byteLength - t.peak.byteLength - columns - capacity * 12 - first, 65_536 * 4, 'the index: 50 000 sites in 2^16 slots');
 });
 
 test('tempCount, tempBytes and updatedSeq are made only when asked for, then cover every site', () => {
@@ -82,15 +85,15 @@ test('past roomFrom sites a table grows to its room at once, then keeps its arra
   t.intern(...key(roomFrom));
   const before = names.map((name) => t.columns[name].array);
   const bytes = t.byteLength;
-  const pyBits = (): number => (t as unknown as { keys: { hasPy: Uint8Array } }).keys.hasPy.byteLength;
-  const pyBitsBefore = pyBits();
+  const keyIndex = (): number => (t as unknown as { keys: SiteKeys }).keys.indexBytes;
+  const keyIndexBefore = keyIndex();
   assert.deepEqual([before[0]!.length, t.room, t.columns.totalBytes.array[roomFrom - 1]], [131_072, 131_072, 7], 'the room at once, rounded up to a power of two');
   for (let i = roomFrom + 1; i < n; i++) t.intern(...key(i));
   names.forEach((name, i) => assert.equal(t.columns[name].array, before[i], name));
-  // Only the keys' index grew (it is filled with -1, so it doubles as the sites come), and its bit a Python node:
-  // the keys had room.
-  const index = (c: number): number => c * 4;
-  assert.equal(t.byteLength - bytes, index(131_072) - index(16_384) + pyBits() - pyBitsBefore); // 4/5 full at most
+  // Only the keys' index grew (its slots are filled with -1, so it doubles as the sites come; here the first sites
+  // by node, each key's node its own): the keys had room.
+  assert.ok(keyIndex() > keyIndexBefore);
+  assert.equal(t.byteLength - bytes, keyIndex() - keyIndexBefore);
   // Past the room it asked for, the table doubles as before, its values kept.
   t.columns.totalBytes.array[n - 1] = 5;
   for (let i = n; i < 140_000; i++) t.intern(...key(i));
@@ -123,8 +126,14 @@ test("the keys' index doubles at 4/5 full, region by region, and finds every sit
   // region by region (docs/benchmarks.md, round twenty-two); the index holds up to 4/5 of its slots (round
   // twenty-four: call_sites' 2.6 M sites in 2^22 slots, not 2^23).
   const t = new SiteTable();
-  // Keys of wide components (a hash's every bit in play), in an order unlike their homes'.
-  const wide = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [((i * 2_654_435_761) >>> 1) as PyNodeId1, (i & 1 ? (i * 40_503) >>> 3 : 0) as NativeNodeId1, (i % 7) as ThreadIndex, i % 16];
+  // Keys of wide components (a hash's every bit in play), in an order unlike their homes'; their Python nodes past
+  // 2^26, where a node's first site is in the index too (FIRST_LIMIT), so that every site is.
+  const wide = (i: number): [PyNodeId1, NativeNodeId1, ThreadIndex, number] => [
+    (((i * 2_654_435_761) >>> 1) | (1 << 26)) as PyNodeId1,
+    (i & 1 ? (i * 40_503) >>> 3 : 0) as NativeNodeId1,
+    (i % 7) as ThreadIndex,
+    i % 16,
+  ];
   const n = 300_000;
   const indexBytes = (): number => (t as unknown as { keys: { slots: Int32Array } }).keys.slots.byteLength;
   let rehashes = 0;
@@ -255,41 +264,57 @@ test('the keys take 12 bytes a site (the thread and the allocator in one entry)'
   assert.equal(k.byteLength - k.indexBytes, 4096 * 12);
 });
 
-test('a site whose Python node has none yet is new without a probe: it waits for the index, and probes, rebuilds and copies find it', () => {
-  // Round twenty-nine: the first site of a node skips the probe (bit a node) and is put in the index later, with
-  // others (flush()): before the next probe, at PENDING waiting, at a rehash. Ids must stay those of a plain
-  // interner: dense, in order of first appearance, whatever the interleaving.
-  let seed = 29;
-  const rand = (n: number): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return (seed >>> 8) % n;
-  };
-  let k = new SiteKeys(16);
-  const ids = new Map<string, number>();
-  for (let i = 0; i < 30_000; i++) {
-    // Mostly new nodes (the wait grows past PENDING), often a node seen before with another thread or allocator
-    // (the probe, after the flush), sometimes a key seen before (found), and node 0 (never known new).
-    const r = rand(10);
-    const py = r < 6 ? i + 1 : r < 9 ? rand(i + 1) : 0;
-    const key: [number, number, number, number] = [py, rand(2), rand(3), rand(2)];
-    const s = key.join(',');
-    const want = ids.get(s) ?? ids.size;
-    ids.set(s, want);
-    assert.equal(k.intern(...key), want, `intern ${i} (${s})`);
-    if (i === 20_000) {
-      k.dropIndex();
-      k.rebuildIndex();
-    }
-    if (i === 25_000) {
-      // A copy while sites wait for the index: the copy has them.
-      for (let j = 0; j < 10; j++) {
-        ids.set(`${1e6 + j},0,0,0`, ids.size);
-        assert.equal(k.intern(1e6 + j, 0, 0, 0), ids.size - 1);
+test("a node's first site is found by its node, the others by the index: the ids of a Map, through rehashes, the tags' end, rebuilds and copies", () => {
+  // Round thirty: the first site of each Python node (below 2^26) is held by its node (`first`) and not in the index;
+  // the index holds the others, and a rehash tells them apart by `first`. Ids must stay those of a plain interner:
+  // dense, in order of first appearance, whatever the interleaving. Small tag-free id bits (6, 9) end the tags
+  // while both kinds of site come; 26 is the default.
+  for (const [idBits, seed0] of [
+    [6, 29],
+    [9, 30],
+    [9, 31],
+    [26, 32],
+  ] as const) {
+    let seed = seed0;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    let k = new SiteKeys(16, undefined, 16, Infinity, idBits);
+    const ids = new Map<string, number>();
+    const intern = (key: [number, number, number, number], what: string): void => {
+      const s = key.join(',');
+      const want = ids.get(s) ?? ids.size;
+      ids.set(s, want);
+      assert.equal(k.intern(...key), want, `${what} (${s}), id bits ${idBits}`);
+    };
+    let node = 0;
+    for (let i = 0; i < 20_000; i++) {
+      // Mostly a new node (its first site), often a node seen before with another native node, thread or allocator
+      // (the index), sometimes a key seen before (found either way), node 0, nodes past 2^26 (the index, first sites
+      // too), and (thread, allocator) pairs that do not fit one entry.
+      const r = rand(20);
+      const py = r < 10 ? ++node : r < 17 ? rand(node + 1) : r < 18 ? 0 : (1 << 26) + rand(50);
+      const wide = rand(50) === 0;
+      intern([py, rand(2), wide ? (1 << 23) + rand(2) : rand(3), wide ? 256 : rand(2)], `intern ${i}`);
+      if (i === 12_000) {
+        k.dropIndex();
+        k.rebuildIndex();
       }
-      k = new SiteKeys(16, k);
-      for (let j = 0; j < 10; j++) assert.equal(k.intern(1e6 + j, 0, 0, 0), ids.size - 10 + j, 'the copy');
+      if (i === 15_000) k.dropIndex(); // intern() makes it again
+      if (i === 16_000) k = new SiteKeys(16, k);
+      if (i === 17_000) {
+        k.dropIndex();
+        k = new SiteKeys(16, k); // a copy of a dropped index makes it again too
+      }
+    }
+    for (const [s, id] of ids) assert.equal(k.intern(...(s.split(',').map(Number) as [number, number, number, number])), id, s);
+    assert.equal(k.count, ids.size);
+    for (const [s, id] of ids) {
+      assert.deepEqual(
+        [0, 1, 2, 3].map((c) => k.get(id, c)),
+        s.split(',').map(Number),
+      );
     }
   }
-  for (const [s, id] of ids) assert.equal(k.intern(...(s.split(',').map(Number) as [number, number, number, number])), id, s);
-  assert.equal(k.count, ids.size);
 });

@@ -191,14 +191,23 @@ export interface ReadonlySiteTable {
  * its size has 1.18 M sites, keys of 2 M, 32 MiB less (docs/benchmarks.md, round eighteen). Since round
  * twenty-six 12 bytes: the thread and the allocator share an entry (ALLOCATOR_LIMIT). A copy of
  * TupleInterner's code rather than an option of it: one array type per class keeps its hot loop's
- * element reads monomorphic. Exported for its tests only.
+ * element reads monomorphic.
+ *
+ * Since round thirty a site is found one of two ways: the first site of each Python node (below FIRST_LIMIT) by
+ * its node (`first`, 4 bytes a node), every other site by the hash index (`slots`). call_sites' 2.62 M sites are
+ * all but 830 the first of their node: the index held them all (16 MiB), and putting them in it, each a cache miss
+ * in 16 MiB, then rehashing it as it doubled, cost ~0.6 s of a 14.5 s summary (docs/benchmarks.md, round thirty),
+ * for a probe that a first site never needed. Exported for its tests only.
  */
 export class SiteKeys {
   /** Three entries a site: Python node, native node, and the thread and allocator in one (ALLOCATOR_LIMIT). */
   private values: Int32Array;
+  /** The index of the sites that are not the first of their Python node (`first`): empty slots -1. */
   private slots: Int32Array;
   private mask: number;
   count = 0;
+  /** Sites in the index (those that `first` does not hold). */
+  private indexed = 0;
   /** The (thread, allocator) pairs that do not fit in one entry (ALLOCATOR_LIMIT): their entry is -1 - their id here. */
   private wide: TupleInterner;
   /** Where a slot's tag starts, above its id's bits (NO_TAGS once the ids outgrew them), and the id's bits: as PyNodeInterner's. */
@@ -210,32 +219,26 @@ export class SiteKeys {
   private readonly roomFrom: number;
 
   /**
-   * Bit p (of byte p >> 3): some site's Python node is p, for the nodes below `hasPy.length * 8` (grown as nodes
-   * come, up to PY_BITS_LIMIT; empty while the index is dropped). A site whose node has no bit is new without a
-   * probe: call_sites' 2.62 M sites are nearly all the first of their node, and the probe that finds nothing costs
-   * a cache miss in an index of millions of slots that the event then waits for (docs/benchmarks.md, round
-   * twenty-nine). 1 bit a node: call_sites' 3.26 M nodes, 0.4 MiB.
+   * At p, for the Python nodes p below `first.length` (grown as nodes come, up to FIRST_LIMIT): the id + 1 of the
+   * first site whose Python node is p (0: none yet). That site is not in the index: a site whose node has none is new
+   * without a probe, and a site of a node whose first site has other keys is looked for in the index. Node ids are
+   * dense (StackResolver's interner), so this is 4 bytes a node up to the largest node with a site: call_sites' 3.26 M
+   * nodes, 13 MiB, where the index of all its sites was 16 MiB. Written and read near the newest nodes mostly (a new
+   * node's first event follows its FRAME): the cache holds those lines, where the index's slots were each a miss.
+   * Empty while the index is dropped (mask 0).
    */
-  private hasPy: Uint8Array;
-  /**
-   * Sites known new that are not in the index yet (ids, and their keys' hashes): put in together (flush()), before
-   * the next probe, the next rehash or when PENDING are waiting. Their inserts do not wait for one another, so their
-   * misses overlap, where each insert of a probe's was paid whole.
-   */
-  private readonly pending = new Int32Array(PENDING);
-  private readonly pendingHash = new Int32Array(PENDING);
-  private pendingCount = 0;
+  private first: Int32Array;
 
   /** `idBits`: the id bits of a tagged slot (tests use fewer than TAG_ID_BITS, to reach the end of the tags). */
   constructor(initialCapacity: number, from?: SiteKeys, room = initialCapacity, roomFrom = Infinity, idBits = TAG_ID_BITS) {
     if (from !== undefined) {
-      from.flush();
-      this.hasPy = from.hasPy.slice();
+      this.first = from.first.slice();
       this.values = from.values.slice();
       this.slots = from.slots.slice();
       this.wide = from.wide.clone();
       this.mask = from.mask;
       this.count = from.count;
+      this.indexed = from.indexed;
       this.room = from.room;
       this.roomFrom = from.roomFrom;
       this.tagShift = from.tagShift;
@@ -249,7 +252,7 @@ export class SiteKeys {
     this.slots = new Int32Array(cap).fill(-1);
     this.mask = cap - 1;
     this.values = new Int32Array(Math.max(16, initialCapacity) * 3);
-    this.hasPy = new Uint8Array(Math.max(16, initialCapacity) >>> 3);
+    this.first = new Int32Array(Math.max(16, initialCapacity));
     this.wide = new TupleInterner(2, 16);
     this.tagShift = Math.min(idBits, TAG_ID_BITS);
     this.idMask = (1 << this.tagShift) - 1;
@@ -264,28 +267,30 @@ export class SiteKeys {
   }
 
   /**
-   * The index is kept up to 4/5 full (overLoad(), as PyNodeInterner's; was 1/2): call_sites' 2.6 M sites in 2^22
-   * slots (16 MiB) rather than 2^23 (32 MiB), held through the whole read, whose end is summary's and verdict's
-   * peak (docs/benchmarks.md, round twenty-four). A slot holds 5 bits of its key's hash above the id (slotTag()),
-   * so a probe reads the keys (a cache miss each, in 12 bytes a site) only of the slots whose tag matches: the
-   * longer chains of a fuller index cost adjacent slot reads, not key reads.
+   * The index is kept up to 4/5 full (overLoad(), as PyNodeInterner's; was 1/2): it held call_sites' 2.6 M sites in
+   * 2^22 slots (16 MiB) rather than 2^23 (32 MiB) until round thirty (docs/benchmarks.md, round twenty-four). A slot
+   * holds 5 bits of its key's hash above the id (slotTag()), so a probe reads the keys (a cache miss each, in 12
+   * bytes a site) only of the slots whose tag matches: the longer chains of a fuller index cost adjacent slot reads,
+   * not key reads.
    */
   intern(a: number, b: number, c: number, d: number): number {
     if (!(a <= 0x7fffffff && b <= 0x7fffffff && c <= 0x7fffffff && d <= 0x7fffffff)) throw new RangeError(`site key (${a}, ${b}, ${c}, ${d}) past 2^31`);
+    if (this.mask === 0) this.rebuildIndex();
     const t = c >= 0 && c < THREAD_LIMIT && d >= 0 && d < ALLOCATOR_LIMIT ? (c << ALLOCATOR_BITS) | d : -1 - this.wide.intern(c, d);
-    const h = hashTriple(a, b, t);
-    // The first site of its Python node: new, no probe; the index takes it with the others waiting (flush()).
-    if (a >= 0 && a < PY_BITS_LIMIT && this.mask !== 0) {
-      if (a >= this.hasPy.length * 8) this.hasPy = grownTo(this.hasPy, (a >>> 3) + 1, newUint8Array);
-      const hasPy = this.hasPy;
-      const bit = 1 << (a & 7);
-      const byte = hasPy[a >>> 3]!;
-      if ((byte & bit) === 0) {
-        hasPy[a >>> 3] = byte | bit;
-        return this.add(a, b, t, h, -1);
+    // The first site of its Python node: by the node, no probe (and not in the index).
+    if (a >= 0 && a < FIRST_LIMIT) {
+      if (a >= this.first.length) this.first = grownTo(this.first, a + 1, newInt32Array);
+      const f = this.first[a]!;
+      if (f === 0) {
+        const id = this.add(a, b, t);
+        this.first[a] = id + 1;
+        if (this.count === this.idMask + 1) this.rehash(this.mask + 1);
+        return id;
       }
+      const base = (f - 1) * 3;
+      if (this.values[base + 1] === b && this.values[base + 2] === t) return f - 1;
     }
-    if (this.pendingCount !== 0) this.flush();
+    const h = hashTriple(a, b, t);
     const values = this.values;
     const idMask = this.idMask;
     const tag = slotTag(h, this.tagShift);
@@ -301,45 +306,26 @@ export class SiteKeys {
       }
       slot = (slot + 1) & mask;
     }
-    return this.add(a, b, t, h, slot);
+    const id = this.add(a, b, t);
+    slots[slot] = id | tag;
+    this.indexed++;
+    // At idMask + 1 ids the next one needs more bits: no tags from here.
+    if (overLoad(this.indexed, mask + 1) || this.count === this.idMask + 1) this.rehash(mask + 1);
+    return id;
   }
 
-  /** A new site (key a, b, t; hash h): in the index at `slot` (empty), or waiting for it (slot -1: flush()). */
-  private add(a: number, b: number, t: number, h: number, slot: number): number {
+  /**
+   * A new site (key a, b, t): its id. The caller puts it in `first` or in the index, then makes the index again if
+   * the ids outgrew its tags (rehash() reads `first` to tell the sites of the index).
+   */
+  private add(a: number, b: number, t: number): number {
     const id = this.count++;
     if ((id + 1) * 3 > this.values.length) this.growValues(id + 1);
     const base = id * 3;
     this.values[base] = a;
     this.values[base + 1] = b;
     this.values[base + 2] = t;
-    const mask = this.mask;
-    if (slot >= 0) this.slots[slot] = id | slotTag(h, this.tagShift);
-    else {
-      const k = this.pendingCount++;
-      this.pending[k] = id;
-      this.pendingHash[k] = h;
-      if (k + 1 === PENDING) this.flush();
-    }
-    // At idMask + 1 ids the next one needs more bits: no tags from here. (A rehash puts in the waiting sites too.)
-    if (overLoad(this.count, mask + 1) || this.count === this.idMask + 1) this.rehash(mask + 1);
     return id;
-  }
-
-  /** The sites waiting for the index put in. */
-  private flush(): void {
-    const n = this.pendingCount;
-    this.pendingCount = 0;
-    const slots = this.slots;
-    const mask = this.mask;
-    const tagShift = this.tagShift;
-    const pending = this.pending;
-    const hashes = this.pendingHash;
-    for (let k = 0; k < n; k++) {
-      const h = hashes[k]!;
-      let slot = h & mask;
-      while (slots[slot] !== -1) slot = (slot + 1) & mask;
-      slots[slot] = pending[k]! | slotTag(h, tagShift);
-    }
   }
 
   /** Component `k` of site `id`'s key: 0 Python node, 1 native node, 2 thread, 3 allocator. */
@@ -354,48 +340,55 @@ export class SiteKeys {
     return this.values.byteLength + this.indexBytes;
   }
 
-  /** Bytes of the index (its slots and the Python nodes' bits). */
+  /** Bytes of the index (its slots and the Python nodes' first sites). */
   get indexBytes(): number {
-    return this.slots.byteLength + this.hasPy.byteLength;
+    return this.slots.byteLength + this.first.byteLength;
   }
 
   /** The index given up (SiteTable's seal()): only intern() reads it. */
   dropIndex(): void {
     this.slots = NO_SLOTS;
-    this.hasPy = NO_BITS;
-    this.pendingCount = 0;
+    this.first = NO_FIRST;
     this.mask = 0;
   }
 
   /** The index made again from the keys (after dropIndex()): the smallest within the load limit, as intern() keeps it. */
   rebuildIndex(): void {
-    let cap = 16;
-    while (overLoad(this.count, cap)) cap *= 2;
-    this.rehash(cap);
-    let bits = new Uint8Array(16);
+    let top = -1;
     const values = this.values;
-    for (let id = 0; id < this.count; id++) {
+    const n = this.count;
+    for (let id = 0; id < n; id++) {
       const a = values[id * 3]!;
-      if (!(a >= 0 && a < PY_BITS_LIMIT)) continue;
-      if (a >= bits.length * 8) bits = grownTo(bits, (a >>> 3) + 1, newUint8Array);
-      bits[a >>> 3] = bits[a >>> 3]! | (1 << (a & 7));
+      if (a >= 0 && a < FIRST_LIMIT && a > top) top = a;
     }
-    this.hasPy = bits;
+    const first = new Int32Array(Math.max(16, top + 1));
+    let indexed = 0;
+    for (let id = 0; id < n; id++) {
+      const a = values[id * 3]!;
+      if (a >= 0 && a < FIRST_LIMIT && first[a] === 0) first[a] = id + 1;
+      else indexed++;
+    }
+    this.first = first;
+    this.indexed = indexed;
+    let cap = 16;
+    while (overLoad(indexed, cap)) cap *= 2;
+    this.rehash(cap);
   }
 
   /**
-   * The index made again at `size` slots, or doubled if the sites overload it (or as many, when only the tags go:
+   * The index made again at `size` slots, or doubled if its sites overload it (or as many, when only the tags go:
    * the ids outgrew them), its sites put in region by region rather than in id order: an id's home in an index of
    * millions of slots is a cache miss, and the plain loop took one per site (call_sites: 0.3-0.9 s for 3 M
    * sites; docs/benchmarks.md, round twenty-two). The sites are sorted by the top bits of their new home (a
    * counting sort into 2^REHASH_BUCKET_BITS regions, each a few KiB of the new index) into a scratch array of a
    * (home, slot value) pair per site, garbage after this; then each region's sites are put in while it is in the
    * cache. Any order of insertion gives a valid index (linear probing without removals): the ids it finds are the
-   * same. (The old index, at most 4/5 full, is too small to be the scratch, as it was at half full.)
+   * same. The sites are those of the keys that `first` does not hold (read in id order, as the keys are).
    */
   private rehash(size: number): void {
     const n = this.count;
-    const cap = overLoad(n, size) ? size * 2 : size;
+    const indexed = this.indexed;
+    const cap = overLoad(indexed, size) ? size * 2 : size;
     if (n > this.idMask) {
       this.tagShift = NO_TAGS;
       this.idMask = 0x7fffffff;
@@ -403,6 +396,7 @@ export class SiteKeys {
     const tagShift = this.tagShift;
     const mask = cap - 1;
     const values = this.values;
+    const first = this.first;
     const bits = 31 - Math.clz32(cap);
     const shift = bits > REHASH_BUCKET_BITS ? bits - REHASH_BUCKET_BITS : 0;
     const starts = REHASH_STARTS;
@@ -410,17 +404,20 @@ export class SiteKeys {
     starts.fill(0, 0, buckets + 1);
     for (let id = 0; id < n; id++) {
       const base = id * 3;
-      const home = hashTriple(values[base]!, values[base + 1]!, values[base + 2]!) & mask;
+      const a = values[base]!;
+      if (a >= 0 && a < FIRST_LIMIT && first[a] === id + 1) continue;
+      const home = hashTriple(a, values[base + 1]!, values[base + 2]!) & mask;
       const b = (home >>> shift) + 1;
       starts[b] = starts[b]! + 1;
     }
     for (let b = 0; b < buckets; b++) starts[b + 1] = starts[b + 1]! + starts[b]!;
     this.slots = NO_SLOTS; // the old index is garbage from here (no more than one index and the scratch at once)
-    this.pendingCount = 0; // every site is put in from its key, those waiting too
-    const scratch = new Int32Array(n * 2);
+    const scratch = new Int32Array(indexed * 2);
     for (let id = 0; id < n; id++) {
       const base = id * 3;
-      const h = hashTriple(values[base]!, values[base + 1]!, values[base + 2]!);
+      const a = values[base]!;
+      if (a >= 0 && a < FIRST_LIMIT && first[a] === id + 1) continue;
+      const h = hashTriple(a, values[base + 1]!, values[base + 2]!);
       const home = h & mask;
       const b = home >>> shift;
       const at = starts[b]! * 2;
@@ -429,7 +426,7 @@ export class SiteKeys {
       scratch[at + 1] = id | slotTag(h, tagShift);
     }
     const slots = new Int32Array(cap).fill(-1);
-    for (let i = 0; i < n * 2; i += 2) {
+    for (let i = 0; i < indexed * 2; i += 2) {
       let slot = scratch[i]!;
       while (slots[slot] !== -1) slot = (slot + 1) & mask;
       slots[slot] = scratch[i + 1]!;
@@ -451,14 +448,15 @@ const ALLOCATOR_BITS = 8;
 const ALLOCATOR_LIMIT = 1 << ALLOCATOR_BITS;
 const THREAD_LIMIT = 1 << 23;
 
-/** A dropped index (SiteKeys.dropIndex()): a typed array still, so that the slots' field keeps one type for V8. */
+/** A dropped index (SiteKeys.dropIndex()): typed arrays still, so that the fields keep one type for V8. */
 const NO_SLOTS = new Int32Array(0);
-const NO_BITS = new Uint8Array(0);
+const NO_FIRST = new Int32Array(0);
 
-/** Sites known new waiting for the index at most (SiteKeys' `pending`): 32 KiB. */
-const PENDING = 4096;
-/** SiteKeys' bits of Python nodes cover the nodes below this (8 MiB at most); a site of a node past it is probed for. */
-const PY_BITS_LIMIT = 1 << 26;
+/**
+ * SiteKeys' first sites by Python node cover the nodes below this (256 MiB at most, for a capture of 2^26 nodes,
+ * whose keys alone are 768 MiB); a site of a node past it is in the index.
+ */
+const FIRST_LIMIT = 1 << 26;
 
 /** rehash()'s regions: 2^12 of them, their counts 16 KiB, each region of a 32 MiB index 8 KiB. */
 const REHASH_BUCKET_BITS = 12;

@@ -238,3 +238,56 @@ test('the per-stream site cache is exact: stacks past 127 and past 2^24, native 
     }
   }
 });
+
+test('nodes map to the frames of their (code, instruction) whatever the order: codes arriving late, locations met again, against a plain map', () => {
+  // Round thirty: a location's frame is looked for before the code (byCodeAndInstr, -1 while the code is missing),
+  // from a hint (the location after the last node's). Expected frames are worked out here from the codes alone.
+  let seed = 30;
+  const rand = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const calls = new Map<string, number>();
+  const r = new StackResolver(
+    new SiteTable(),
+    (code, instr) => {
+      const k = `${code.codeId}@${instr}`;
+      calls.set(k, (calls.get(k) ?? 0) + 1);
+      return code.firstLineNo + instr;
+    },
+    undefined,
+  );
+  const codes = 40;
+  const arrived = new Set<number>();
+  const nodes: [number, number][] = []; // local id - 1 → (code, instruction)
+  let id = 1;
+  for (let round = 0; round < 6; round++) {
+    // Codes arrive a few at a time (never replaced), between the mappings.
+    for (let c = 0; c < codes; c++) {
+      if (!arrived.has(c) && rand(3) === 0) {
+        arrived.add(c);
+        r.code(codeRecord(c, `f${c}`, 100 * c));
+      }
+    }
+    // Runs of nodes at consecutive locations (the hint's case) and nodes at random ones, under random parents.
+    for (let k = 0; k < 500; k++) {
+      const run = rand(2) === 0 && nodes.length > 0;
+      const [pc, pi] = run ? nodes[nodes.length - 1]! : [rand(codes), rand(5) * 2];
+      const loc: [number, number] = run ? (pi < 8 ? [pc, pi + 2] : [(pc + 1) % codes, 0]) : [pc, pi];
+      r.frame({ type: 'frame', stream: S1, id, parent: id > 1 && rand(4) !== 0 ? 1 + rand(id - 1) : 0, codeId: loc[0], instr: loc[1] });
+      nodes.push(loc);
+      id++;
+    }
+    const frames = r.resolveFrames();
+    nodes.forEach(([c, instr], i) => {
+      const f = frames.frames[frames.pyFrame[r.localStacks(S1, i + 1, 0).py]!]!;
+      const want = arrived.has(c) ? [`f${c}`, 'a.py', 100 * c + instr] : [`<unknown code ${c}>`, '<unknown>', 0];
+      assert.deepEqual([f.function, f.file, f.line], want, `node ${i + 1} at (${c}, ${instr}), round ${round}`);
+    });
+    // Counted once a global node (local ids under the same parent at the same location are one node).
+    const unknown = new Set(nodes.flatMap(([c], i) => (arrived.has(c) ? [] : [r.localStacks(S1, i + 1, 0).py])));
+    assert.equal(frames.unknownCodes, unknown.size);
+  }
+  // Each location's line table read once, once its code arrived.
+  for (const [k, n] of calls) assert.equal(n, 1, `line table read ${n} times for ${k}`);
+});

@@ -70,11 +70,15 @@ interface ResolvedFrames {
   py: number;
   native: number;
   readonly byCodeAndLine: Map<string, FrameId>;
-  // (code id, instruction) → frame, through an index into `byInstrFrame`: nodes share few locations
-  // (call_sites: 3.26 M nodes), and a node whose location is known skips the line table and byCodeAndLine's
-  // string key. Emptied when a CODE record replaces another of its id (its line table may differ).
-  byCodeAndInstr: TupleInterner;
+  // (code id, instruction) → frame, through an index into `byInstrFrame` (-1: the code had not arrived): nodes
+  // share few locations (call_sites: 3.26 M nodes), and a node whose location is known skips the code's lookup, the
+  // line table and byCodeAndLine's string key. The locations in a PyNodeInterner (parent 0): Int32 keys and
+  // hashTriple() rather than TupleInterner's doubles and hash4(), and a hint, the location after the last node's
+  // (round thirty). Emptied when a CODE record replaces another of its id (its line table may differ).
+  byCodeAndInstr: PyNodeInterner;
   byInstrFrame: Int32Array;
+  /** The location (byCodeAndInstr's id) of the node mapped last. */
+  lastAt: number;
   readonly byIp: Map<number, FrameId>;
   /** Nodes mapped to a placeholder: their CODE record, or the IMAGE holding their address, was missing. */
   unknownPy: PyNodeId1[];
@@ -267,8 +271,9 @@ export class StackResolver {
   code(record: CodeRecord): void {
     const r = this.resolved;
     if (r !== undefined && this.codes.has(record.codeId)) {
-      r.byCodeAndInstr = new TupleInterner(2, 1024);
+      r.byCodeAndInstr = new PyNodeInterner(1024);
       r.byInstrFrame = new Int32Array(1024);
+      r.lastAt = -1;
     }
     this.codes.set(record.codeId, record);
   }
@@ -345,8 +350,9 @@ export class StackResolver {
         py: 0,
         native: 0,
         byCodeAndLine: new Map(),
-        byCodeAndInstr: new TupleInterner(2, 1024),
+        byCodeAndInstr: new PyNodeInterner(1024),
         byInstrFrame: new Int32Array(1024),
+        lastAt: -1,
         byIp: new Map(),
         unknownPy: [],
         unknownNative: [],
@@ -393,17 +399,22 @@ export class StackResolver {
   private mapPyNode(r: ResolvedFrames, g: PyNodeId1): boolean {
     const codeId = this.pyNodes.codeId(g - 1);
     const instr = this.pyNodes.instr(g - 1);
+    const seen = r.byCodeAndInstr.size;
+    const at = r.byCodeAndInstr.intern(0, codeId, instr, r.lastAt + 1);
+    r.lastAt = at;
+    if (at < seen) {
+      const known = r.byInstrFrame[at]!;
+      if (known >= 0) {
+        r.frames.pyFrame[g] = known;
+        return true;
+      }
+    }
     const code = this.codes.get(codeId);
     let frame: FrameId;
     if (code === undefined) {
       frame = r.frames.intern(`<unknown code ${codeId}>`, '<unknown>', 0, false, 'user');
+      r.byInstrFrame = setGrow(r.byInstrFrame, at, -1);
     } else {
-      const seen = r.byCodeAndInstr.size;
-      const at = r.byCodeAndInstr.intern(codeId, instr);
-      if (at < seen) {
-        r.frames.pyFrame[g] = r.byInstrFrame[at]!;
-        return true;
-      }
       let line: number;
       try {
         line = this.lineResolver(code, instr);
