@@ -364,7 +364,7 @@ export class Recompressor {
           // Groups only where addresses are coded against slots: a header raised to version 4 says so.
           this.groupsAllowed = options.merge !== false && options.streamGroups !== false && this.codec === 'brotli' && slotted;
           this.packsAllowed = options.packs === true && this.codec === 'brotli' && slotted;
-          // Groups of the second layout (58 columns, format version 8) over captures whose readers are of
+          // Groups of the second layout (62 columns, format version 8) over captures whose readers are of
           // version 7 already (the agent's since 2026-12-05): raising an older capture's min_reader_version to 8
           // would tell a reader its addresses may be references and its frames' parents deltas, which they
           // are not; those keep the first layout (45 columns, version 4 or 5).

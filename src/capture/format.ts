@@ -43,9 +43,9 @@ export const GROUP_FORMAT_VERSION = 4;
  */
 export const PACK_FORMAT_VERSION = 5;
 /**
- * A capture whose group blocks may be of the second column layout (group.ts, GROUP_COLUMNS: 58 columns, with
+ * A capture whose group blocks may be of the second column layout (group.ts, GROUP_COLUMNS: 62 columns, with
  * the 12 fields of a SNAPSHOT that carries own_ns and GC_START's seq coded by field): version 8, and
- * min_reader_version 8, because a reader of version 7 refuses a group of 58 columns and would skip its
+ * min_reader_version 8, because a reader of version 7 refuses a group of 62 columns and would skip its
  * records with a warning. memlens's recompression writes it over captures of min_reader_version 7 (the
  * agent's today); over older ones it writes the first layout (45 columns) and raises the header as before.
  */
