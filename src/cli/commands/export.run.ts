@@ -1,18 +1,20 @@
 // The body of `memlens export`, loaded lazily by its command.
 
+import { closeSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { allAllocations } from '../../analysis/allocation-set.js';
 import { leaks } from '../../analysis/leaks.js';
 import { stacksOf } from '../../analysis/stacks.js';
-import { FileError, MissingDataError, UsageError } from '../../errors.js';
+import { FileError, MemlensError, MissingDataError, UsageError } from '../../errors.js';
 import { explainEmpty } from '../../report/describe.js';
 import { pprofProfile } from '../../report/export/pprof.js';
-import { csvRows, foldedStacks, gprof2dotJson, speedscopeProfile } from '../../report/export/text-exports.js';
+import { csvChunks, foldedChunks, gprof2dotJson, jsonChunks, speedscopeProfile } from '../../report/export/text-exports.js';
 import { VERSION } from '../../version.js';
 import type { CommandContext, OptionValues } from '../command.js';
 import { loadModel } from '../load-model.js';
 import { type SetSelection, buildOptionsOf, frameFilterOf } from '../report-options.js';
 import { selectSet } from '../select-set.js';
+import { writeAll } from '../../util/safe-fs.js';
 import { escapeLine } from '../../util/terminal-text.js';
 
 /** What memlens export writes (commands/export.ts lists them for --help). */
@@ -43,44 +45,86 @@ export async function runExport(ctx: CommandContext, path: string, run: ExportRu
   }
   const filter = frameFilterOf(run.options);
   const stacks = stacksOf(model, set, { filter });
-  let bytes: Uint8Array | string;
+  // The output in order: one buffer (pprof) or bounded text chunks made as they are written (text-exports.ts).
+  let chunks: Iterable<Uint8Array | string>;
   switch (run.format) {
     case 'pprof': {
       const allocated = stacksOf(model, allAllocations(model), { filter });
       if (allocated.length === 0) throw new MissingDataError(`${path}: nothing to export: ${explainEmpty(model, set)}`);
       const inuse = run.sel.kind === 'leaks' ? stacksOf(model, leaks(model), { filter }) : stacks;
-      bytes = gzipSync(pprofProfile({ model, allocated, inuse, inuseKind: set.kind }));
+      chunks = [gzipSync(pprofProfile({ model, allocated, inuse, inuseKind: set.kind }))];
       break;
     }
     case 'speedscope':
-      bytes = JSON.stringify(speedscopeProfile(model, stacks, `memlens@${VERSION}`)) + '\n';
+      chunks = jsonChunks(speedscopeProfile(model, stacks, `memlens@${VERSION}`), '\n');
       break;
     case 'folded':
-      bytes = foldedStacks(model, stacks);
+      chunks = foldedChunks(model, stacks);
       break;
     case 'csv':
-      bytes = csvRows(model, set.sites, filter);
+      chunks = csvChunks(model, set.sites, filter);
       break;
     case 'gprof2dot':
-      bytes = JSON.stringify(gprof2dotJson(model, stacks)) + '\n';
+      chunks = jsonChunks(gprof2dotJson(model, stacks), '\n');
       break;
   }
   const out = run.output ?? defaultOutput(path, run.format);
   if (out === '-') {
     // To a pipe or a file the export is data, byte for byte; to a terminal it is something to read, so
     // it goes through the terminal-safe output as text (names from the program cannot drive the terminal).
-    if (io.stdout.isTTY !== true) io.stdout.write(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes);
-    else if (typeof bytes === 'string') io.stdout.write(bytes);
-    else throw new UsageError('pprof profiles are binary: they do not go to a terminal', { hint: 'Give -o FILE, or send it to a pipe or a file (-o - > profile.pb.gz).' });
+    const stdout = io.stdout;
+    const tty = stdout.isTTY === true;
+    try {
+      for (const chunk of chunks) {
+        if (tty && typeof chunk !== 'string') {
+          throw new UsageError('pprof profiles are binary: they do not go to a terminal', { hint: 'Give -o FILE, or send it to a pipe or a file (-o - > profile.pb.gz).' });
+        }
+        // A pipe that fills up is waited for: the chunks already made are all that is held.
+        if (!stdout.write(tty || typeof chunk !== 'string' ? chunk : Buffer.from(chunk, 'utf8')) && stdout.once !== undefined) {
+          await new Promise<void>((r) => stdout.once?.('drain', r));
+        }
+      }
+    } catch (e) {
+      throw tooLarge(e, path, run.format);
+    }
     return 0;
   }
-  const { writeOutputFile } = await import('../output-file.js');
-  writeOutputFile(out, bytes, { force: run.force, exists: (p) => new FileError(`${escapeLine(p)} exists already`, { hint: 'Give --force to overwrite it, or -o another name.' }) });
+  const { createOutputFile, removeForReplace } = await import('../output-file.js');
+  const fd = createOutputFile(out, { force: run.force, exists: (p) => new FileError(`${escapeLine(p)} exists already`, { hint: 'Give --force to overwrite it, or -o another name.' }) });
+  try {
+    for (const chunk of chunks) {
+      const b = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+      try {
+        writeAll(fd, b);
+      } catch (e) {
+        throw new FileError(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+      }
+    }
+  } catch (e) {
+    // No half-written export is left behind.
+    closeSync(fd);
+    try {
+      removeForReplace(out);
+    } catch {
+      // The error that stopped the export is the one to report.
+    }
+    throw tooLarge(e, path, run.format);
+  }
+  closeSync(fd);
   const shown = escapeLine(out);
   io.stderr.write(
     `memlens: wrote ${shown}${run.format === 'gprof2dot' ? ` (render it with: gprof2dot -f json ${shown} | dot -Tpng -o ${shown}.png)` : run.format === 'pprof' ? ` (open it with: go tool pprof -http=: ${shown})` : ''}\n`,
   );
   return 0;
+}
+
+/** V8's limits on one string or array, met while an export was made, as a one-line error; other errors as they are. */
+function tooLarge(e: unknown, path: string, format: ExportFormat): unknown {
+  if (!(e instanceof RangeError) || !/Invalid (string|array|typed array) length|Array buffer allocation failed/.test(e.message)) return e;
+  return new MemlensError(`${path}: the ${format} export is too large for memlens to make (${e.message})`, {
+    hint: 'Export a smaller set (--leaks, --temporary-allocations, --from/--to), or use --format pprof (one entry per distinct frame and stack, gzipped).',
+    cause: e,
+  });
 }
 
 function defaultOutput(path: string, format: ExportFormat): string {
