@@ -38,7 +38,7 @@
 // an exited process's memory cannot be read from outside. The maximum RSS from wait4 (the columns above)
 // stays the main figure; the split says what of it is the report's own memory.
 //
-// Run: node dist/bench/report-speed.js [--runs N] [--baseline ROOT] [--keep-extra-ca] [--sample-ms MS] [--memray 'PYTHON -m memray'] NAME=MEMLENS_CAPTURE[,MEMRAY_CAPTURE] ...
+// Run: node dist/bench/report-speed.js [--runs N] [--only summary,stats,flamegraph,no-temporal,verdict] [--baseline ROOT] [--keep-extra-ca] [--sample-ms MS] [--memray 'PYTHON -m memray'] NAME=MEMLENS_CAPTURE[,MEMRAY_CAPTURE] ...
 //      node dist/bench/report-speed.js --synthetic EVENTS OUT.mlens   (writes a realistic synthetic capture)
 // Figures go to docs/benchmarks.md by hand, with the machine they were measured on.
 
@@ -125,6 +125,8 @@ function fmt(m: Measure | undefined): string {
 }
 
 interface Pair {
+  /** The name --only picks it by. */
+  readonly key: string;
   readonly name: string;
   readonly memlens: readonly string[];
   /** memray's arguments; undefined: no memray capture given. */
@@ -134,11 +136,11 @@ interface Pair {
 function pairs(mlens: string, memray: string | undefined, html: string): Pair[] {
   const m = (f: (capture: string) => string[]): string[] | undefined => (memray === undefined ? undefined : f(memray));
   return [
-    { name: 'summary', memlens: ['summary', mlens], memray: m((c) => ['summary', c]) },
-    { name: 'stats', memlens: ['stats', mlens], memray: m((c) => ['stats', c]) },
-    { name: 'flamegraph (memray: --temporal)', memlens: ['flamegraph', '-f', '-o', html, mlens], memray: m((c) => ['flamegraph', '--temporal', '-f', '-o', html, c]) },
-    { name: 'flamegraph --no-temporal (memray: its default)', memlens: ['flamegraph', '--no-temporal', '-f', '-o', html, mlens], memray: m((c) => ['flamegraph', '-f', '-o', html, c]) },
-    { name: 'verdict (memray: summary)', memlens: ['verdict', mlens], memray: m((c) => ['summary', c]) },
+    { key: 'summary', name: 'summary', memlens: ['summary', mlens], memray: m((c) => ['summary', c]) },
+    { key: 'stats', name: 'stats', memlens: ['stats', mlens], memray: m((c) => ['stats', c]) },
+    { key: 'flamegraph', name: 'flamegraph (memray: --temporal)', memlens: ['flamegraph', '-f', '-o', html, mlens], memray: m((c) => ['flamegraph', '--temporal', '-f', '-o', html, c]) },
+    { key: 'no-temporal', name: 'flamegraph --no-temporal (memray: its default)', memlens: ['flamegraph', '--no-temporal', '-f', '-o', html, mlens], memray: m((c) => ['flamegraph', '-f', '-o', html, c]) },
+    { key: 'verdict', name: 'verdict (memray: summary)', memlens: ['verdict', mlens], memray: m((c) => ['summary', c]) },
   ];
 }
 
@@ -158,6 +160,7 @@ async function main(argv: string[]): Promise<void> {
   let keepCa = false;
   let memray = 'memray';
   let sampleMs = 20;
+  let only: Set<string> | undefined;
   const cases: { name: string; mlens: string; memray: string | undefined }[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
@@ -167,7 +170,12 @@ async function main(argv: string[]): Promise<void> {
       if (!existsSync(baseline)) throw new Error(`no built memlens at ${baseline}`);
     } else if (a === '--memray') memray = argv[++i] as string;
     else if (a === '--keep-extra-ca') keepCa = true;
-    else if (a === '--sample-ms') {
+    else if (a === '--only') {
+      only = new Set((argv[++i] ?? '').split(','));
+      const known = pairs('', undefined, '').map((p) => p.key);
+      const unknown = [...only].filter((k) => !known.includes(k));
+      if (unknown.length > 0) throw new Error(`--only takes commands among ${known.join(',')}: not ${unknown.join(',')}`);
+    } else if (a === '--sample-ms') {
       sampleMs = Number(argv[++i]);
       if (!Number.isInteger(sampleMs) || sampleMs < 0) throw new Error('--sample-ms takes a whole number of milliseconds (0: no sampling)');
     } else {
@@ -194,6 +202,7 @@ async function main(argv: string[]): Promise<void> {
     for (const c of cases) {
       const size = `${(statSync(c.mlens).size / 1e6).toFixed(0)} MB${c.memray !== undefined ? ` / ${(statSync(c.memray).size / 1e6).toFixed(0)} MB` : ''}`;
       for (const p of pairs(c.mlens, c.memray, html)) {
+        if (only !== undefined && !only.has(p.key)) continue;
         const ml = newSample();
         const mr = newSample();
         const bl = newSample();
