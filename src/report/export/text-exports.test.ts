@@ -111,6 +111,7 @@ for (const seed of [1, 2]) {
         for (const bound of [2, 7, 100, EXPORT_CHUNK]) {
           assert.deepEqual(bytesOf(foldedChunks(m, stacks, bound), bound), folded, `folded, bound ${bound}`);
           assert.deepEqual(bytesOf(csvChunks(m, set.sites, filter, bound), bound), csv, `csv, bound ${bound}`);
+          if (set.columns !== undefined) assert.deepEqual(bytesOf(csvChunks(m, set.columns, filter, bound), bound), csv, `csv of columns, bound ${bound}`);
           assert.deepEqual(bytesOf(jsonChunks(speedscopeProfile(m, stacks, 'memlens@test'), '\n', bound), bound), speedscope, `speedscope, bound ${bound}`);
           assert.deepEqual(bytesOf(jsonChunks(gprof2dotJson(m, stacks), '\n', bound), bound), gprof, `gprof2dot, bound ${bound}`);
         }
@@ -143,10 +144,30 @@ test('csv: a frame whose text has a `|` joins the row of the stack it reads as',
   const frame = (id: number, fn: string, file: string, line: number): Frame =>
     ({ id: id as FrameId, function: fn, file, line, kind: 'python', native: false, module: '', moduleType: 'user' }) as unknown as Frame;
   const frames = [frame(0, 'a', 'm.py', 1), frame(1, 'b', 'm.py', 2), frame(2, 'b', 'm.py;2|a;m.py', 1)];
-  const stacks: number[][] = [[0, 1], [2], [2, 2]];
+  // Python stack nodes 1 to 4 (frame, parent): site 0 at node 2, site 1 at node 3, site 2 at node 4.
+  const nodes: [number, number][] = [
+    [-1, 0],
+    [0, 0],
+    [1, 1],
+    [2, 0],
+    [2, 3],
+  ];
+  const stack = (py: number): FrameId[] => {
+    const out: FrameId[] = [];
+    for (let n = py; n > 0; n = nodes[n]![1]) out.push(nodes[n]![0] as FrameId);
+    return out.reverse();
+  };
   const m = {
-    frames: { frame: (id: FrameId) => frames[id], stack: (py: number) => stacks[py]!.slice() as FrameId[] },
-    sites: { pyStack: (s: SiteId) => s, nativeStack: () => 0, thread: () => 0, allocator: () => 1 },
+    frames: {
+      frames,
+      pyNodeCount: 4,
+      frame: (id: FrameId) => frames[id],
+      pyFrameOf: (n: number) => nodes[n]![0],
+      pyParentOf: (n: number) => nodes[n]![1],
+      visible: () => true,
+      stack,
+    },
+    sites: { pyStack: (s: SiteId) => [2, 3, 4][s], nativeStack: () => 0, thread: () => 0, allocator: () => 1 },
     threads: [{ osTid: 7, name: 'main' }],
   } as unknown as CaptureModel;
   const sites = [
