@@ -157,6 +157,12 @@ for (const format of FORMATS) {
   });
 }
 
+test('a report to /dev/full: one line, exit 1 (not a stack trace: processIo ends memlens on the stream error)', async () => {
+  const r = await cli(['summary', capture], { stdout: '/dev/full' });
+  assert.equal(r.err, 'memlens: error: cannot write to standard output: ENOSPC\n');
+  assert.equal(r.code, 1);
+});
+
 /**
  * The string limit. Met for real, it takes a line (one stack) longer than 2^29 - 24 code units: a GB of
  * memory and minutes, too much for a test. So the seam: the builtins that make each piece of an export
