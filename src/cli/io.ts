@@ -1,6 +1,7 @@
 // What a command may touch of the outside world, passed in so tests can drive main() in-process.
 
 import type { TerminalInput } from '../util/terminal-screen.js';
+import { escapeLine } from '../util/terminal-text.js';
 
 /** Standard input: keys for the interactive views (raw mode on a terminal). */
 export type InputStream = TerminalInput;
@@ -12,6 +13,8 @@ export interface OutputStream {
   /** Terminal width and height when isTTY. */
   readonly columns?: number | undefined;
   readonly rows?: number | undefined;
+  /** The error of a write that failed (set at once; node's stream emits 'error' later). */
+  readonly errored?: Error | null | undefined;
   /** For writers that produce a lot: wait for 'drain' after write() returned false (a pipe filled up). */
   once?(event: 'drain', listener: () => void): unknown;
   /** A terminal's size changed (full-screen views redraw). */
@@ -48,10 +51,14 @@ export function processIo(): Io {
     get stdout() {
       if (stdout === undefined) {
         stdout = process.stdout;
-        // A closed pipe (memlens parse FILE | head) is a normal way for a reader to stop.
+        // A closed pipe (memlens parse FILE | head) is a normal way for a reader to stop. Another failed
+        // write (a full disk, /dev/full) ends memlens with one line, not a stack trace; a command that saw
+        // it first (stdout.errored: export) has said so already and set the exit status.
         stdout.on('error', (e: NodeJS.ErrnoException) => {
           if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-          throw e;
+          if (typeof process.exitCode === 'number' && process.exitCode !== 0) process.exit(process.exitCode);
+          process.stderr.write(`memlens: error: cannot write to standard output: ${escapeLine(e.code ?? e.message)}\n`);
+          process.exit(1);
         });
       }
       return stdout;

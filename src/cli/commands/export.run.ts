@@ -40,32 +40,34 @@ export async function runExport(ctx: CommandContext, path: string, run: ExportRu
   const io = ctx.io;
   const model = await loadModel(io, path, buildOptionsOf(run.sel));
   const set = selectSet(model, run.sel);
-  if (set.sites.length === 0 && run.format !== 'pprof') {
+  // The set's columns when it has them: its `sites` objects (one a site) are made only when read.
+  if ((set.columns?.site.length ?? set.sites.length) === 0 && run.format !== 'pprof') {
     throw new MissingDataError(`${path}: nothing to export: ${explainEmpty(model, set)}`);
   }
   const filter = frameFilterOf(run.options);
-  const stacks = stacksOf(model, set, { filter });
+  // The set's stacks, made only by the formats that read them (csv keys its rows by its own trie).
+  const stacks = (): ReturnType<typeof stacksOf> => stacksOf(model, set, { filter });
   // The output in order: one buffer (pprof) or bounded text chunks made as they are written (text-exports.ts).
   let chunks: Iterable<Uint8Array | string>;
   switch (run.format) {
     case 'pprof': {
       const allocated = stacksOf(model, allAllocations(model), { filter });
       if (allocated.length === 0) throw new MissingDataError(`${path}: nothing to export: ${explainEmpty(model, set)}`);
-      const inuse = run.sel.kind === 'leaks' ? stacksOf(model, leaks(model), { filter }) : stacks;
+      const inuse = run.sel.kind === 'leaks' ? stacksOf(model, leaks(model), { filter }) : stacks();
       chunks = [gzipSync(pprofProfile({ model, allocated, inuse, inuseKind: set.kind }))];
       break;
     }
     case 'speedscope':
-      chunks = jsonChunks(speedscopeProfile(model, stacks, `memlens@${VERSION}`), '\n');
+      chunks = jsonChunks(speedscopeProfile(model, stacks(), `memlens@${VERSION}`), '\n');
       break;
     case 'folded':
-      chunks = foldedChunks(model, stacks);
+      chunks = foldedChunks(model, stacks());
       break;
     case 'csv':
-      chunks = csvChunks(model, set.sites, filter);
+      chunks = csvChunks(model, set.columns ?? set.sites, filter);
       break;
     case 'gprof2dot':
-      chunks = jsonChunks(gprof2dotJson(model, stacks), '\n');
+      chunks = jsonChunks(gprof2dotJson(model, stacks()), '\n');
       break;
   }
   const out = run.output ?? defaultOutput(path, run.format);
@@ -80,9 +82,10 @@ export async function runExport(ctx: CommandContext, path: string, run: ExportRu
           throw new UsageError('pprof profiles are binary: they do not go to a terminal', { hint: 'Give -o FILE, or send it to a pipe or a file (-o - > profile.pb.gz).' });
         }
         // A pipe that fills up is waited for: the chunks already made are all that is held.
-        if (!stdout.write(tty || typeof chunk !== 'string' ? chunk : Buffer.from(chunk, 'utf8')) && stdout.once !== undefined) {
-          await new Promise<void>((r) => stdout.once?.('drain', r));
-        }
+        const more = stdout.write(tty || typeof chunk !== 'string' ? chunk : Buffer.from(chunk, 'utf8'));
+        // A write that failed (a full disk, /dev/full) marks the stream at once; its 'error' event comes later.
+        if (stdout.errored) throw cannotWrite(stdout.errored, path, run.format, 'standard output');
+        if (!more && stdout.once !== undefined) await new Promise<void>((r) => stdout.once?.('drain', r));
       }
     } catch (e) {
       throw tooLarge(e, path, run.format);
@@ -97,7 +100,7 @@ export async function runExport(ctx: CommandContext, path: string, run: ExportRu
       try {
         writeAll(fd, b);
       } catch (e) {
-        throw new FileError(`cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+        throw cannotWrite(e, path, run.format, out);
       }
     }
   } catch (e) {
@@ -125,6 +128,22 @@ function tooLarge(e: unknown, path: string, format: ExportFormat): unknown {
     hint: 'Export a smaller set (--leaks, --temporary-allocations, --from/--to), or use --format pprof (one entry per distinct frame and stack, gzipped).',
     cause: e,
   });
+}
+
+/** A write of the export that failed, as one line naming the capture, the format and where it went. */
+function cannotWrite(e: unknown, path: string, format: ExportFormat, out: string): FileError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOSPC'
+      ? 'no space left on the device'
+      : code === 'EDQUOT'
+        ? 'the disk quota is used up'
+        : code === 'EFBIG'
+          ? 'the file size limit (ulimit -f) was reached'
+          : code === 'EIO'
+            ? 'an I/O error'
+            : (code ?? String(e));
+  return new FileError(`${path}: cannot write the ${format} export to ${out}: ${why}${code !== undefined && why !== code ? ` (${code})` : ''}`, { cause: e });
 }
 
 function defaultOutput(path: string, format: ExportFormat): string {

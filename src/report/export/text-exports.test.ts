@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { randomStream, replay } from '../../../test/support/random-stream.js';
+import { type StreamCall, randomStream, replay } from '../../../test/support/random-stream.js';
 import { type SiteAmount, allAllocations } from '../../analysis/allocation-set.js';
 import { leaks } from '../../analysis/leaks.js';
 import { type StackAmount, stacksOf } from '../../analysis/stacks.js';
@@ -64,9 +64,15 @@ function oldCsv(model: CaptureModel, sites: readonly SiteAmount[], filter: Frame
 }
 
 // ---- Models. ----
-function model(seed: number, codes = 6): CaptureModel {
+function model(seed: number, codes = 6, hidden = false): CaptureModel {
   const builder = new ModelBuilder({ lineResolver: (_code, instr) => instr, temporaryThreshold: 2 });
-  replay(randomStream(seed, { events: 3000, mmapShare: 0.1, codes }), builder);
+  const stream = randomStream(seed, { events: 3000, mmapShare: 0.1, codes });
+  // 'hidden frames': a code in three of the import system, one in three runpy's, which the default filter hides.
+  const hide = (c: StreamCall): StreamCall =>
+    c.kind === 'meta' && c.record.type === 'code' && c.record.codeId % 3 !== 0
+      ? { kind: 'meta', record: { ...c.record, filename: c.record.codeId % 3 === 1 ? '<frozen importlib._bootstrap>' : '/usr/lib/python3.11/runpy.py' } }
+      : c;
+  replay(hidden ? { header: stream.header, calls: stream.calls.map(hide) } : stream, builder);
   return builder.finish();
 }
 
@@ -95,11 +101,16 @@ function bytesOf(chunks: Iterable<string>, bound: number): Buffer {
 
 for (const seed of [1, 2]) {
   // 'few lines': frames of different lines read the same, so different stacks share texts and CSV rows merge.
-  for (const variant of ['plain', 'odd names', '300 functions', 'few lines'] as const) {
+  for (const variant of ['plain', 'odd names', '300 functions', 'few lines', 'hidden frames'] as const) {
     test(`chunked exports equal the one-string exports, every chunk within its bound (seed ${seed}, ${variant})`, () => {
-      const base = model(seed, variant === '300 functions' ? 300 : 6);
+      const base = model(seed, variant === '300 functions' ? 300 : 6, variant === 'hidden frames');
       const m = variant === 'odd names' ? renamed(base, odd) : variant === 'few lines' ? renamed(base, (f) => ({ line: f.line % 3 })) : base;
       const filter = DEFAULT_FRAME_FILTER;
+      if (variant === 'hidden frames')
+        assert.ok(
+          ['import', 'internal'].every((k) => m.frames.frames.some((f) => f.kind === k)),
+          'frames the filter hides',
+        );
       for (const set of [allAllocations(m), leaks(m)]) {
         const stacks = stacksOf(m, set, { filter });
         assert.ok(stacks.length > 3, 'a model with stacks');
@@ -111,6 +122,7 @@ for (const seed of [1, 2]) {
         for (const bound of [2, 7, 100, EXPORT_CHUNK]) {
           assert.deepEqual(bytesOf(foldedChunks(m, stacks, bound), bound), folded, `folded, bound ${bound}`);
           assert.deepEqual(bytesOf(csvChunks(m, set.sites, filter, bound), bound), csv, `csv, bound ${bound}`);
+          if (set.columns !== undefined) assert.deepEqual(bytesOf(csvChunks(m, set.columns, filter, bound), bound), csv, `csv of columns, bound ${bound}`);
           assert.deepEqual(bytesOf(jsonChunks(speedscopeProfile(m, stacks, 'memlens@test'), '\n', bound), bound), speedscope, `speedscope, bound ${bound}`);
           assert.deepEqual(bytesOf(jsonChunks(gprof2dotJson(m, stacks), '\n', bound), bound), gprof, `gprof2dot, bound ${bound}`);
         }
@@ -143,10 +155,30 @@ test('csv: a frame whose text has a `|` joins the row of the stack it reads as',
   const frame = (id: number, fn: string, file: string, line: number): Frame =>
     ({ id: id as FrameId, function: fn, file, line, kind: 'python', native: false, module: '', moduleType: 'user' }) as unknown as Frame;
   const frames = [frame(0, 'a', 'm.py', 1), frame(1, 'b', 'm.py', 2), frame(2, 'b', 'm.py;2|a;m.py', 1)];
-  const stacks: number[][] = [[0, 1], [2], [2, 2]];
+  // Python stack nodes 1 to 4 (frame, parent): site 0 at node 2, site 1 at node 3, site 2 at node 4.
+  const nodes: [number, number][] = [
+    [-1, 0],
+    [0, 0],
+    [1, 1],
+    [2, 0],
+    [2, 3],
+  ];
+  const stack = (py: number): FrameId[] => {
+    const out: FrameId[] = [];
+    for (let n = py; n > 0; n = nodes[n]![1]) out.push(nodes[n]![0] as FrameId);
+    return out.reverse();
+  };
   const m = {
-    frames: { frame: (id: FrameId) => frames[id], stack: (py: number) => stacks[py]!.slice() as FrameId[] },
-    sites: { pyStack: (s: SiteId) => s, nativeStack: () => 0, thread: () => 0, allocator: () => 1 },
+    frames: {
+      frames,
+      pyNodeCount: 4,
+      frame: (id: FrameId) => frames[id],
+      pyFrameOf: (n: number) => nodes[n]![0],
+      pyParentOf: (n: number) => nodes[n]![1],
+      visible: () => true,
+      stack,
+    },
+    sites: { pyStack: (s: SiteId) => [2, 3, 4][s], nativeStack: () => 0, thread: () => 0, allocator: () => 1 },
     threads: [{ osTid: 7, name: 'main' }],
   } as unknown as CaptureModel;
   const sites = [

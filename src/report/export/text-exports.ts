@@ -7,9 +7,10 @@
 import type { StackAmount } from '../../analysis/stacks.js';
 import { ALLOCATORS } from '../../capture/format.js';
 import type { Frame } from '../../model/frames.js';
-import type { FrameId, SiteId } from '../../model/ids.js';
+import { type FrameId, NO_PY_NODE, type NativeNodeId1, type PyNodeId1, type SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
-import type { SiteAmount } from '../../analysis/allocation-set.js';
+import { TupleInterner } from '../../model/tuple-interner.js';
+import type { SiteAmount, SiteAmountColumns } from '../../analysis/allocation-set.js';
 import type { FrameFilter } from '../../model/frames.js';
 
 const NO_STACK_FRAME = { function: '<no Python stack>', file: '', line: 0 };
@@ -181,115 +182,252 @@ export function speedscopeProfile(model: CaptureModel, stacks: readonly StackAmo
 
 /**
  * memray's CSV: allocator, num_allocations, size, tid, thread_name, stack_trace (leaf first, `func;file;line|…`).
- * Rows add up the sites with the same allocator, thread id and stack text. The text of every stack is not
- * kept (on a deep recursion it is the size of the output): a stack is a node of a trie of frame texts, each
- * text a number, and its row's text is made again from its first site when the row is written. A frame text
- * with a `|` in it could make two different stacks one text: those stacks are keyed by their text, after the
- * other stacks, and join the row of a stack of `|`-free frames whose text they equal.
+ * Rows add up the sites with the same allocator, thread id and stack text. Neither the text nor the frames of
+ * every stack are kept (on a deep recursion the texts are the size of the output): each frame text is a
+ * number, and a stack is a path of a trie of those numbers, made one Python stack node of the model at a time
+ * (each node once, however many sites are under it; no array of frames a site), so a row is keyed by three
+ * numbers: the path, the allocator and the thread id. A row's text is made again from its path when it is
+ * written. A frame text with a `|` in it could make two different stacks one text: those stacks are keyed by
+ * their text, after the other stacks, and join the row of a stack of `|`-free frames whose text they equal.
  */
-export function csvChunks(model: CaptureModel, sites: readonly SiteAmount[], filter: FrameFilter, bound: number = EXPORT_CHUNK): Generator<string, void, undefined> {
-  const textOfFrame = (id: FrameId): string => {
-    const f = frameOf(model, id);
-    return `${f.function};${f.file};${f.line}`;
-  };
-  const framesOf = (site: SiteId): FrameId[] => model.frames.stack(model.sites.pyStack(site), model.sites.nativeStack(site), filter);
-  // Frame text -> its number; FrameId -> that number (-1: the text has a `|`).
+export function csvChunks(model: CaptureModel, sites: readonly SiteAmount[] | SiteAmountColumns, filter: FrameFilter, bound: number = EXPORT_CHUNK): Generator<string, void, undefined> {
+  return chunked(csvLines(model, csvRows(model, sites, filter)), bound);
+}
+
+/** The rows of the CSV, largest first, and what their texts are made from. */
+interface CsvRows {
+  /** Row ids in the order they are written. */
+  readonly order: readonly number[];
+  /** By row id: its first site (a site id), its path (-1: written from that site's frames), sums. */
+  readonly site: Int32Array;
+  readonly path: Int32Array;
+  readonly count: Float64Array;
+  readonly bytes: Float64Array;
+  readonly allocator: readonly string[];
+  readonly tid: readonly number[];
+  /** By row id: the index of its allocator and of its thread id in the two arrays above. */
+  readonly allocatorOf: Int32Array;
+  readonly tidOf: Int32Array;
+  /** Path p > 0 is the trie's tuple p - 1: (parent path, text number). */
+  readonly trie: TupleInterner;
+  readonly texts: readonly string[];
+  readonly filter: FrameFilter;
+}
+
+/** A row's text keyed by the row's first site (a stack with a `|` frame that reads as no `|`-free stack): its path is this plus a number. */
+const TEXT_KEYED = 2 ** 40;
+
+function csvRows(model: CaptureModel, sites: readonly SiteAmount[] | SiteAmountColumns, filter: FrameFilter): CsvRows {
+  const frames = model.frames;
+  const cols = isColumns(sites) ? sites : undefined;
+  const objects = cols === undefined ? (sites as readonly SiteAmount[]) : undefined;
+  const n = cols !== undefined ? cols.site.length : objects!.length;
+  const siteAt = (i: number): SiteId => (cols !== undefined ? (cols.site[i]! as SiteId) : objects![i]!.site);
+  // Frame text -> its number, and back; FrameId -> 1 + that number (0: not met yet, -1: the text has a `|`).
+  const texts: string[] = [];
   const textNumber = new Map<string, number>();
-  const frameNumber = new Map<FrameId, number>();
-  const numberOfText = (t: string): number => {
-    let n = textNumber.get(t);
-    if (n === undefined) {
-      n = textNumber.size;
-      textNumber.set(t, n);
-    }
-    return n;
-  };
+  let frameNumber = new Int32Array(Math.max(16, frames.frames.length));
   const numberOfFrame = (id: FrameId): number => {
-    let n = frameNumber.get(id);
-    if (n === undefined) {
-      const t = textOfFrame(id);
-      n = t.includes('|') ? -1 : numberOfText(t);
-      frameNumber.set(id, n);
+    if (id >= frameNumber.length) {
+      const grown = new Int32Array(Math.max(id + 1, frameNumber.length * 2));
+      grown.set(frameNumber);
+      frameNumber = grown;
     }
-    return n;
+    let k = frameNumber[id]!;
+    if (k === 0) {
+      const t = csvFrame(frameOf(model, id));
+      if (t.includes('|')) k = -1;
+      else {
+        let m = textNumber.get(t);
+        if (m === undefined) {
+          m = texts.length;
+          texts.push(t);
+          textNumber.set(t, m);
+        }
+        k = m + 1;
+      }
+      frameNumber[id] = k;
+    }
+    return k - 1;
   };
-  // The trie, root first: (node, text number) -> node; node 0 is the empty stack. Shards, as one Map holds
-  // at most 2^24 entries.
-  const SHARDS = 64;
-  const trie: Map<number, number>[] = Array.from({ length: SHARDS }, () => new Map<number, number>());
-  let nodes = 1;
-  const child = (node: number, n: number): number => {
-    const shard = trie[node % SHARDS] as Map<number, number>;
-    const key = Math.floor(node / SHARDS) * 2 ** 26 + n;
-    let c = shard.get(key);
-    if (c === undefined) {
-      c = nodes++;
-      shard.set(key, c);
+  // The trie, root first: (path, text number) -> tuple id; a path is 1 + a tuple id, 0 the empty stack, -1 a
+  // stack with a `|` frame.
+  const trie = new TupleInterner(2, Math.min(1 << 22, n * 2 + 1024));
+  // Python stack node -> 1 + its path (0: not met yet, and for a stack with a `|` frame, whose path is -1).
+  // Each node of the set's stacks is met once: its path is its parent's and (when shown) its own frame's.
+  const pathOfNode = new Int32Array(frames.pyNodeCount + 1);
+  pathOfNode[NO_PY_NODE] = 1;
+  const climb: PyNodeId1[] = [];
+  const pythonPath = (node: PyNodeId1): number => {
+    let m = node;
+    while (pathOfNode[m] === 0) {
+      climb.push(m);
+      m = frames.pyParentOf(m);
     }
-    return c;
+    let path = pathOfNode[m]! - 1;
+    while (climb.length > 0) {
+      const c = climb.pop()!;
+      if (path >= 0) {
+        const f = frames.pyFrameOf(c);
+        if (frames.visible(f, filter)) {
+          const t = numberOfFrame(f);
+          path = t < 0 ? -1 : trie.intern(path, t) + 1;
+        }
+      }
+      pathOfNode[c] = path + 1;
+    }
+    return path;
   };
-  interface Row {
-    readonly first: number;
-    readonly site: SiteId;
-    readonly allocator: string;
-    readonly tid: number;
-    readonly thread: string;
-    count: number;
-    bytes: number;
-  }
-  const rows = new Map<string, Row>();
-  const add = (i: number, s: SiteAmount, stackKey: string): void => {
-    const t = model.threads[model.sites.thread(s.site)];
-    const allocator = (ALLOCATORS[model.sites.allocator(s.site)] ?? 'other').toUpperCase();
-    const tid = t?.osTid ?? 0;
-    const key = `${allocator}\u0000${tid}\u0000${stackKey}`;
-    let r = rows.get(key);
-    if (r === undefined) {
-      r = { first: i, site: s.site, allocator, tid, thread: t?.name ?? '', count: 0, bytes: 0 };
-      rows.set(key, r);
+  // Sites with native frames: their frames as a report shows them, once a (Python node, native node) pair.
+  const pathOfPair = new Map<string, number>();
+  const pairPath = (py: PyNodeId1, native: NativeNodeId1): number => {
+    const key = `${py}:${native}`;
+    let path = pathOfPair.get(key);
+    if (path === undefined) {
+      path = 0;
+      for (const f of frames.stack(py, native, filter)) {
+        const t = numberOfFrame(f);
+        if (t < 0) {
+          path = -1;
+          break;
+        }
+        path = trie.intern(path, t) + 1;
+      }
+      pathOfPair.set(key, path);
     }
-    r.count += s.count;
-    r.bytes += s.bytes;
+    return path;
+  };
+  // Rows: (path, allocator, thread id) -> row id (dense, in the order rows are met), those two as indexes of
+  // their own; by row id its first site (whose index in `sites` orders equal sizes) and the sums.
+  const allocatorIndex = new Map<string, number>();
+  const allocator: string[] = [];
+  const tidIndex = new Map<number, number>();
+  const tid: number[] = [];
+  const rowIds = new TupleInterner(3, Math.min(1 << 22, n + 1024));
+  const byText = new Map<string, number>();
+  let cap = Math.min(1 << 22, n + 16);
+  let rowFirst = new Int32Array(cap);
+  let rowSite = new Int32Array(cap);
+  let rowPath = new Int32Array(cap);
+  let rowCount = new Float64Array(cap);
+  let rowBytes = new Float64Array(cap);
+  let rows = 0;
+  const add = (i: number, path: number, text: string | undefined): void => {
+    const site = siteAt(i);
+    const name = (ALLOCATORS[model.sites.allocator(site)] ?? 'other').toUpperCase();
+    let a = allocatorIndex.get(name);
+    if (a === undefined) {
+      a = allocator.length;
+      allocator.push(name);
+      allocatorIndex.set(name, a);
+    }
+    const osTid = model.threads[model.sites.thread(site)]?.osTid ?? 0;
+    let t = tidIndex.get(osTid);
+    if (t === undefined) {
+      t = tid.length;
+      tid.push(osTid);
+      tidIndex.set(osTid, t);
+    }
+    let keyPath = path;
+    if (text !== undefined) {
+      let k = byText.get(text);
+      if (k === undefined) {
+        k = byText.size;
+        byText.set(text, k);
+      }
+      keyPath = TEXT_KEYED + k;
+    }
+    const r = rowIds.intern(keyPath, a, t);
+    if (r === rows) {
+      if (rows === cap) {
+        cap *= 2;
+        rowFirst = grown(rowFirst, new Int32Array(cap));
+        rowSite = grown(rowSite, new Int32Array(cap));
+        rowPath = grown(rowPath, new Int32Array(cap));
+        rowCount = grown(rowCount, new Float64Array(cap));
+        rowBytes = grown(rowBytes, new Float64Array(cap));
+      }
+      rowFirst[r] = i;
+      rowSite[r] = site;
+      rowPath[r] = text === undefined ? path : -1;
+      rows++;
+    }
+    rowCount[r]! += cols !== undefined ? cols.count[i]! : objects![i]!.count;
+    rowBytes[r]! += cols !== undefined ? cols.bytes[i]! : objects![i]!.bytes;
   };
   const withBar: number[] = [];
-  for (let i = 0; i < sites.length; i++) {
-    const s = sites[i] as SiteAmount;
-    let node = 0;
-    for (const id of framesOf(s.site)) {
-      const n = numberOfFrame(id);
-      if (n < 0) {
-        node = -1;
-        break;
-      }
-      node = child(node, n);
-    }
-    if (node < 0) withBar.push(i);
-    else add(i, s, String(node));
+  for (let i = 0; i < n; i++) {
+    const site = siteAt(i);
+    const py = model.sites.pyStack(site);
+    const native = model.sites.nativeStack(site);
+    const path = native === 0 ? pythonPath(py) : pairPath(py, native);
+    if (path < 0) withBar.push(i);
+    else add(i, path, undefined);
   }
   for (const i of withBar) {
-    const s = sites[i] as SiteAmount;
-    const text = [...framesOf(s.site)].reverse().map(textOfFrame).join('|');
-    // The same text as a stack of `|`-free frames: that stack's node (which this walk may make).
-    let node = 0;
+    const site = siteAt(i);
+    const text = csvStack(model, site, filter);
+    // The same text as a stack of `|`-free frames: that stack's path (which this walk may make).
+    let path = 0;
     const pieces = text.split('|');
-    for (let k = pieces.length - 1; k >= 0 && node >= 0; k--) {
-      const n = textNumber.get(pieces[k] as string);
-      node = n === undefined ? -1 : child(node, n);
+    for (let k = pieces.length - 1; k >= 0 && path >= 0; k--) {
+      const t = textNumber.get(pieces[k] as string);
+      path = t === undefined ? -1 : trie.intern(path, t) + 1;
     }
-    add(i, s, node >= 0 ? String(node) : `|${text}`);
+    add(i, path, path >= 0 ? undefined : text);
+  }
+  const allocatorOf = new Int32Array(rows);
+  const tidOf = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    allocatorOf[r] = rowIds.get(r, 1);
+    tidOf[r] = rowIds.get(r, 2);
   }
   // Largest first; equal sizes in the order of their first site.
-  const sorted = [...rows.values()].sort((a, b) => b.bytes - a.bytes || a.first - b.first);
-  rows.clear();
-  const lines = function* (): Generator<string, void, undefined> {
-    // Python's csv module (which memray uses) ends rows with CRLF.
-    yield csvLine(['allocator', 'num_allocations', 'size', 'tid', 'thread_name', 'stack_trace']);
-    for (const r of sorted) {
-      const stack = [...framesOf(r.site)].reverse().map(textOfFrame).join('|');
-      yield csvLine([r.allocator, integerText(r.count), integerText(r.bytes), String(r.tid), r.thread, stack]);
+  const order = Array.from({ length: rows }, (_, r) => r).sort((a, b) => rowBytes[b]! - rowBytes[a]! || rowFirst[a]! - rowFirst[b]!);
+  return { order, site: rowSite, path: rowPath, count: rowCount, bytes: rowBytes, allocator, tid, allocatorOf, tidOf, trie, texts, filter };
+}
+
+function* csvLines(model: CaptureModel, rows: CsvRows): Generator<string, void, undefined> {
+  // Python's csv module (which memray uses) ends rows with CRLF.
+  yield csvLine(['allocator', 'num_allocations', 'size', 'tid', 'thread_name', 'stack_trace']);
+  const { trie, texts } = rows;
+  const pieces: string[] = [];
+  for (const r of rows.order) {
+    const site = rows.site[r]! as SiteId;
+    const path = rows.path[r]!;
+    let stack: string;
+    if (path < 0) stack = csvStack(model, site, rows.filter);
+    else {
+      // Leaf first: the path from its end to the root.
+      pieces.length = 0;
+      for (let p = path; p > 0; p = trie.get(p - 1, 0)) pieces.push(texts[trie.get(p - 1, 1)]!);
+      stack = pieces.join('|');
     }
-  };
-  return chunked(lines(), bound);
+    const thread = model.threads[model.sites.thread(site)]?.name ?? '';
+    yield csvLine([rows.allocator[rows.allocatorOf[r]!]!, integerText(rows.count[r]!), integerText(rows.bytes[r]!), String(rows.tid[rows.tidOf[r]!]!), thread, stack]);
+  }
+}
+
+/** A frame as memray's CSV writes it. */
+function csvFrame(f: Pick<Frame, 'function' | 'file' | 'line'>): string {
+  return `${f.function};${f.file};${f.line}`;
+}
+
+/** A site's stack as the CSV writes it: leaf first, frames joined by `|`. */
+function csvStack(model: CaptureModel, site: SiteId, filter: FrameFilter): string {
+  const ids = model.frames.stack(model.sites.pyStack(site), model.sites.nativeStack(site), filter);
+  let s = '';
+  for (let k = ids.length - 1; k >= 0; k--) s += (k === ids.length - 1 ? '' : '|') + csvFrame(frameOf(model, ids[k]!));
+  return s;
+}
+
+function isColumns(sites: readonly SiteAmount[] | SiteAmountColumns): sites is SiteAmountColumns {
+  return !Array.isArray(sites);
+}
+
+function grown<T extends Int32Array | Float64Array>(old: T, into: T): T {
+  into.set(old);
+  return into;
 }
 
 function csvLine(fields: readonly string[]): string {
