@@ -4,7 +4,7 @@
 // memory over the run. All of them stop at the program's end (program-end.ts): what memlens releases after
 // it is not the program's behaviour.
 
-import type { CaptureHeader, CheckpointEntry, CheckpointRecord, GcRecord, MarkerRecord } from '../capture/records.js';
+import { type CaptureHeader, type CheckpointEntry, type CheckpointRecord, DOUBLE_FIELD, type GcRecord, type MarkerRecord } from '../capture/records.js';
 import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
 import { GcFrees, type GcFreesResult } from './gc-frees.js';
@@ -63,11 +63,15 @@ export class ForensicsObserver implements ReplayObserver {
   private room = 0;
   /** The replay's live columns (begin()): a change is written to them before the observer is told. */
   private live: ReplayContext['sites']['columns'] | undefined;
-  /** RecentGrowth's heap and "changed since the last snapshot" (RecentGrowth.caughtUp()). */
-  private heap = 0;
+  /**
+   * RecentGrowth's heap and "changed since the last snapshot" (RecentGrowth.caughtUp()). The heap a double from the
+   * start (set to 0 in the constructor): a Smi field that passes 2^30 changes its representation, a deopt (heap-replay.ts).
+   */
+  private heap = DOUBLE_FIELD;
   private changed = false;
 
   constructor(options: ForensicsOptions = {}) {
+    this.heap = 0;
     this.recent = options.noRecentGrowth === true ? undefined : new RecentGrowth(options.lastNs ?? DEFAULT_LAST_NS, this.marks);
   }
 
@@ -205,6 +209,11 @@ export class ForensicsObserver implements ReplayObserver {
   resolveCheckpoints(siteOf: (entry: CheckpointEntry) => SiteId): void {
     this.recent?.resolveCheckpoints(siteOf);
     this.series.resolveCheckpoints(siteOf);
+  }
+
+  /** Entries in the list of the sites changed since the last snapshot (for tests). */
+  get listed(): number {
+    return this.nChanged;
   }
 
   /** Call once, after the model is built. */
