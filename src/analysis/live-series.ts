@@ -44,6 +44,8 @@ export const RECENT_DIRTY = 2;
 export const SERIES_HELD = 4;
 /** RecentGrowth's last tick that listed the site gave it a value other than 0 bytes and 0 allocations. */
 export const RECENT_HELD = 8;
+/** The site is in ForensicsObserver's list of the sites changed since the last snapshot (forensics.ts). */
+export const CHANGED = 16;
 
 /**
  * A byte per site for both observers that list the sites a tick changed, LiveSeries and RecentGrowth: their
@@ -106,6 +108,8 @@ export class LiveSeries implements ReplayObserver {
    */
   private dirty = new Int32Array(1024);
   private nDirty = 0;
+  /** A change came in the open tick (listed or not: changedSince()). */
+  private changedInTick = false;
   private readonly runs = new Runs();
   private ends: number[] = [];
   private groupSize = 1;
@@ -126,6 +130,23 @@ export class LiveSeries implements ReplayObserver {
 
   begin(context: ReplayContext): void {
     this.shared = { bytes: context.sites.columns.liveBytes, count: context.sites.columns.liveCount };
+  }
+
+  /** A change came in the open tick (ForensicsObserver's way in: the sites it lists are fewer than those changed). */
+  changedSince(): void {
+    this.changedInTick = true;
+  }
+
+  /**
+   * Lists a site changed in the open tick whose change may matter to it (its SERIES_DIRTY clear: the caller
+   * sets it). ForensicsObserver's way in: it keeps the one list of changed sites for this and RecentGrowth,
+   * and hands over at each snapshot only the sites not back at 0 or whose open run is not at 0 (forensics.ts).
+   */
+  listSite(site: SiteId): void {
+    this.changedInTick = true;
+    if (site >= this.sites) this.grow(site + 1);
+    if (this.nDirty === this.dirty.length) this.dirty = grownTo(this.dirty, this.nDirty + 1, newInt32Array);
+    this.dirty[this.nDirty++] = site;
   }
 
   change(site: SiteId, _seq: number, bytes: number, count: number): void {
@@ -248,7 +269,7 @@ export class LiveSeries implements ReplayObserver {
   private closeLastTick(): void {
     const lastEnd = this.ends.length > 0 ? this.ends[this.ends.length - 1]! : 0;
     // Events after the last snapshot happened at an unknown time after it: they close a tick there.
-    if (this.nDirty > 0 || this.snapsInTick > 0 || this.ends.length === 0) this.closeTick(Math.max(this.lastSnapshotNs, lastEnd));
+    if (this.nDirty > 0 || this.changedInTick || this.snapsInTick > 0 || this.ends.length === 0) this.closeTick(Math.max(this.lastSnapshotNs, lastEnd));
   }
 
   /** Back to columns of its own, holding what the shared ones hold now. */
@@ -310,6 +331,7 @@ export class LiveSeries implements ReplayObserver {
       }
     }
     this.nDirty = 0;
+    this.changedInTick = false;
     this.ends.push(endNs);
     this.snapsInTick = 0;
     const n = this.ends.length;

@@ -7,7 +7,7 @@
 import { Allocator } from '../capture/format.js';
 import type { SiteId, ThreadIndex } from '../model/ids.js';
 import type { ReplayContext, ReplayObserver } from '../model/replay-observer.js';
-import { type ReadonlySiteTable, grownTo, newFloat64Array, newInt32Array } from '../model/site-table.js';
+import { type ReadonlySiteTable, grownTo, newFloat64Array } from '../model/site-table.js';
 
 /** The allocators whose growths count (findings/collection-growth.ts): those that reallocate. */
 export const REALLOCATORS: ReadonlySet<number> = new Set<number>([Allocator.Realloc, Allocator.PymallocRealloc, Allocator.Reallocarray, Allocator.Mremap]);
@@ -46,10 +46,12 @@ export class ReallocGrowth implements ReplayObserver {
   /** Per thread index: bytes of the last free if no allocation followed it yet, else -1. */
   private pending = new Float64Array(64).fill(-1);
   private slots = new Int32Array(1024).fill(-1);
-  private entrySites: Int32Array = new Int32Array(256);
-  private growths: Float64Array = new Float64Array(256);
-  private copied: Float64Array = new Float64Array(256);
-  private max: Float64Array = new Float64Array(256);
+  /**
+   * The entries, ENTRY values each side by side: the site, its growths, the bytes copied and the largest block. One
+   * line for a growth where four columns were four (call_sites: 804 k growths at 87 k entries, the entry of most
+   * not the one before's; docs/benchmarks.md, round thirty-one).
+   */
+  private entries: Float64Array = new Float64Array(256 * ENTRY);
   private count = 0;
   private lastSite = -1;
   private lastEntry = -1;
@@ -68,8 +70,12 @@ export class ReallocGrowth implements ReplayObserver {
       this.pending = p;
     }
     if (count > 0) {
-      const old = this.pending[thread]!;
-      if (old >= 0 && old < bytes) this.grown(site, old, bytes, allocator);
+      // Once the sites are known (begin()) only the growths of REALLOCATORS are kept: the allocator is tested
+      // first, and an allocation of another (call_sites: 93 % of them) reads no pending free and makes no call.
+      if (this.sites === undefined || isReallocator(allocator)) {
+        const old = this.pending[thread]!;
+        if (old >= 0 && old < bytes) this.grown(site, old, bytes);
+      }
       this.pending[thread] = -1;
     } else if (count < 0) {
       this.pending[thread] = -bytes;
@@ -77,16 +83,17 @@ export class ReallocGrowth implements ReplayObserver {
   }
 
   /**
-   * A growth at `site` (of `allocator`): a block of `old` bytes replaced by one of `bytes`. The allocator from the
-   * replay, not `sites.allocator(site)`: a read of the site's keys (a line of their own) for each of call_sites'
-   * 1.18 M allocations after a smaller free, a third of them of no reallocator (docs/benchmarks.md, round thirty).
+   * A growth at `site`: a block of `old` bytes replaced by one of `bytes` (change() kept only those of REALLOCATORS
+   * once the sites are known). The allocator from the replay, not `sites.allocator(site)`: a read of the site's
+   * keys (a line of their own) for each of call_sites' 1.18 M allocations after a smaller free, a third of them of
+   * no reallocator (docs/benchmarks.md, round thirty).
    */
-  private grown(site: number, old: number, bytes: number, allocator: number): void {
-    if (this.sites !== undefined && !isReallocator(allocator)) return;
-    const e = this.entry(site);
-    this.growths[e] = this.growths[e]! + 1;
-    this.copied[e] = this.copied[e]! + old;
-    if (bytes > this.max[e]!) this.max[e] = bytes;
+  private grown(site: number, old: number, bytes: number): void {
+    const x = this.entry(site) * ENTRY;
+    const entries = this.entries;
+    entries[x + GROWTHS] = entries[x + GROWTHS]! + 1;
+    entries[x + COPIED] = entries[x + COPIED]! + old;
+    if (bytes > entries[x + MAX]!) entries[x + MAX] = bytes;
   }
 
   /** The entry of `site`, made (zeroed) if it has none. */
@@ -100,7 +107,7 @@ export class ReallocGrowth implements ReplayObserver {
     // growth (the table spreads neighbouring sites): 804 k of them on call_sites (docs/benchmarks.md, round
     // thirty). A site has one entry: the one that names it is its own.
     const next = last + 1;
-    const e = next < this.count && this.entrySites[next] === site ? next : this.lookUp(site);
+    const e = next < this.count && this.entries[next * ENTRY + SITE] === site ? next : this.lookUp(site);
     this.lastSite = site;
     this.lastEntry = e;
     return e;
@@ -112,18 +119,12 @@ export class ReallocGrowth implements ReplayObserver {
     for (;;) {
       const e = this.slots[slot]!;
       if (e === -1) break;
-      if (this.entrySites[e] === site) return e;
+      if (this.entries[e * ENTRY + SITE] === site) return e;
       slot = (slot + 1) & mask;
     }
     const e = this.count++;
-    if (e >= this.entrySites.length) {
-      const n = this.entrySites.length * 2;
-      this.entrySites = grownTo(this.entrySites, n, newInt32Array);
-      this.growths = grownTo(this.growths, n, newFloat64Array);
-      this.copied = grownTo(this.copied, n, newFloat64Array);
-      this.max = grownTo(this.max, n, newFloat64Array);
-    }
-    this.entrySites[e] = site;
+    if ((e + 1) * ENTRY > this.entries.length) this.entries = grownTo(this.entries, this.entries.length * 2, newFloat64Array);
+    this.entries[e * ENTRY + SITE] = site;
     this.slots[slot] = e;
     if (this.count * 2 > this.slots.length) this.rehash();
     return e;
@@ -133,7 +134,7 @@ export class ReallocGrowth implements ReplayObserver {
     const slots = new Int32Array(this.slots.length * 2).fill(-1);
     const mask = slots.length - 1;
     for (let e = 0; e < this.count; e++) {
-      let slot = siteHash(this.entrySites[e]!) & mask;
+      let slot = siteHash(this.entries[e * ENTRY + SITE]!) & mask;
       while (slots[slot] !== -1) slot = (slot + 1) & mask;
       slots[slot] = e;
     }
@@ -146,26 +147,34 @@ export class ReallocGrowth implements ReplayObserver {
 
   /** Bytes held (for tests and the memory figures in benchmarks). */
   get byteLength(): number {
-    return this.slots.byteLength + this.entrySites.byteLength + this.growths.byteLength + this.copied.byteLength + this.max.byteLength;
+    return this.slots.byteLength + this.entries.byteLength;
   }
 
   finish(): ReallocGrowthResult {
     const n = this.count;
-    const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => this.entrySites[a]! - this.entrySites[b]!);
+    const v = this.entries;
+    const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => v[a * ENTRY + SITE]! - v[b * ENTRY + SITE]!);
     const sites = new Int32Array(n);
     const growths = new Float64Array(n);
     const copiedBytes = new Float64Array(n);
     const maxBytes = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      const e = order[i]!;
-      sites[i] = this.entrySites[e]!;
-      growths[i] = this.growths[e]!;
-      copiedBytes[i] = this.copied[e]!;
-      maxBytes[i] = this.max[e]!;
+      const x = order[i]! * ENTRY;
+      sites[i] = v[x + SITE]!;
+      growths[i] = v[x + GROWTHS]!;
+      copiedBytes[i] = v[x + COPIED]!;
+      maxBytes[i] = v[x + MAX]!;
     }
     return { sites, growths, copiedBytes, maxBytes };
   }
 }
+
+/** An entry's values in `entries`: ENTRY a site, at these offsets. */
+const ENTRY = 4;
+const SITE = 0;
+const GROWTHS = 1;
+const COPIED = 2;
+const MAX = 3;
 
 function siteHash(site: number): number {
   const h = Math.imul(site, 0x9e3779b1);

@@ -167,6 +167,25 @@ export class RecentGrowth implements ReplayObserver {
     this.shared = { bytes: context.sites.columns.liveBytes, count: context.sites.columns.liveCount };
   }
 
+  /**
+   * Lists a site changed since the last tick whose change may matter to it (its RECENT_DIRTY clear: the caller
+   * sets it): ForensicsObserver's way in, with caughtUp() (forensics.ts), in place of change().
+   */
+  listSite(site: SiteId): void {
+    if (site >= this.room) this.grow(site + 1);
+    if (this.nDirty === this.dirty.length) this.dirty = grownTo(this.dirty, this.nDirty + 1, newInt32Array);
+    this.dirty[this.nDirty++] = site;
+  }
+
+  /**
+   * What change() adds up besides its list, from ForensicsObserver: the heap (the sum of every change's bytes
+   * so far) and whether a change came since the last snapshot (`changed`: any since the last call).
+   */
+  caughtUp(heap: number, changed: boolean): void {
+    this.heap = heap;
+    if (changed) this.changed = true;
+  }
+
   change(site: SiteId, _seq: number, bytes: number, count: number): void {
     if (site >= this.room) this.grow(site + 1);
     if (this.shared === undefined) {
