@@ -146,9 +146,9 @@ export class StackResolver {
     // events missed the cache (2.6 M sites, a new stack most events), and the cache's probe and its update were
     // paid on top of siteOf()'s read of `nodeSite` (docs/benchmarks.md, round thirty-one). A slot of another
     // thread or allocator (threads: 33 threads on the same code), or none, goes on to the cache, which holds
-    // those. The tag, and the conditions on it, as siteOf()'s.
+    // those. The tag as siteOf()'s: a tag past 255 (threads past the 16th) matches no slot's 8 bits.
     const tag = st.thread * 16 + allocator + 1;
-    if (nativeStack === 0 && stack < st.py.length && allocator >= 0 && allocator < 16 && tag < 256) {
+    if (nativeStack === 0 && stack < st.py.length && allocator >= 0 && allocator < 16) {
       const py = st.py[stack]!;
       const map = this.nodeSite;
       if (py < map.length) {
