@@ -139,6 +139,24 @@ test('local stack ids past 2^24 (past the per-stream cache) and many global node
   assert.equal(sites.size, n + 2);
 });
 
+test("sites past 2^20 found again by their node: the site map's 24 bits of site, not fewer", () => {
+  const { r, sites } = resolver();
+  const n = (1 << 20) + 5000;
+  // The root and n leaves under it: the leaf i's site is i (the root's is 0).
+  r.frame({ type: 'frame', stream: S1, id: 1, parent: 0, codeId: 1, instr: 0 });
+  assert.equal(r.site(S1, 1, 0, 0), 0);
+  for (let i = 1; i <= n; i++) {
+    r.frame({ type: 'frame', stream: S1, id: i + 1, parent: 1, codeId: 2, instr: 2 * i });
+    assert.equal(r.site(S1, i + 1, 0, 0), i);
+  }
+  // Met again in another order, each after the root (no last-event reuse): through the site map.
+  for (let i = n; i > n - 6000; i--) {
+    assert.equal(r.site(S1, 1, 0, 0), 0);
+    assert.equal(r.site(S1, i + 1, 0, 0), i);
+  }
+  assert.equal(sites.size, n + 1);
+});
+
 const codeRecord = (codeId: number, name: string, firstLineNo: number): CodeRecord => ({
   type: 'code',
   stream: 1,

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PyNodeInterner } from './tuple-interner.js';
+import { FAMILY_INSTR_BITS, FAMILY_SLOTS, PyNodeInterner, familyHash, memberHash, nodeHome } from './tuple-interner.js';
 
 const node = (i: number): [number, number, number] => [i % 1000, (i * 2654435761) >>> 0, (i * 40503 + 7) >>> 0];
 
@@ -124,5 +124,78 @@ test('against a Map: random keys (many repeated, many colliding), random hints, 
       assert.deepEqual([t.parent(id), t.codeId(id), t.instr(id)], k);
       assert.equal(t.intern(...k, -1), id);
     });
+  }
+});
+
+test("a family's nodes (one parent, one code, instructions in one block) have their homes in one group of slots; other families elsewhere", () => {
+  const home = (parent: number, code: number, ins: number): number => nodeHome(familyHash(parent, code, ins), memberHash(familyHash(parent, code, ins), ins));
+  const group = (h: number): number => Math.floor(h / FAMILY_SLOTS);
+  const block = 1 << FAMILY_INSTR_BITS;
+  const groups = new Set<number>();
+  for (let f = 0; f < 200; f++) {
+    const parent = f * 37 + 1;
+    const code = (f * 2654435761) >>> 0;
+    const first = 3 * block; // the block of instructions 768-1023
+    const members = Array.from({ length: 8 }, (_, k) => home(parent, code, first + k * 30));
+    assert.equal(new Set(members.map(group)).size, 1, `family ${f}: one group`);
+    // Within it, the members are spread over its slots, not all on one.
+    assert.ok(new Set(members.map((h) => h % FAMILY_SLOTS)).size >= 3, `family ${f}: its slots`);
+    groups.add(group(members[0]!));
+    // The same parent and code at an instruction of another block, another parent, another code: other families.
+    groups.add(group(home(parent, code, first + block)));
+    groups.add(group(home(parent + 1, code, first)));
+    groups.add(group(home(parent, code + 1, first)));
+  }
+  // 800 families over 2^28 groups: all apart (a hash of the family, not of its parent or code alone).
+  assert.equal(groups.size, 800);
+});
+
+test('families of many nodes (128 instructions of one block under one parent, many parents of one code) against a Map, through growth and a dropped index', () => {
+  const t = new PyNodeInterner(16);
+  const want = new Map<string, number>();
+  const keys: [number, number, number][] = [];
+  for (let round = 0; round < 3; round++) {
+    for (let p = 0; p < 40; p++) {
+      for (let i = 0; i < 128; i++) {
+        // Every other instruction of block 2, and the same under 40 parents; a second code on a few.
+        const k: [number, number, number] = [p, 0xc0de, 512 + 2 * i];
+        for (const key of p % 8 === 0 ? [k, [p, 0xc0df, 512 + 2 * i] as [number, number, number]] : [k]) {
+          const s = key.join();
+          if (!want.has(s)) {
+            want.set(s, want.size);
+            keys.push(key);
+          }
+          assert.equal(t.intern(...key, -1), want.get(s), `${s} in round ${round}`);
+        }
+      }
+    }
+    if (round === 1) t.dropIndex();
+  }
+  assert.equal(t.size, want.size);
+  keys.forEach((k, id) => assert.equal(t.intern(...k, -1), id));
+});
+
+test('the rehash by regions (regions of 64 slots here, of 2^18 in use) finds every node at its id, across doublings, wide ids and a dropped index', () => {
+  for (const narrowBits of [24, 10]) {
+    const t = new PyNodeInterner(16, narrowBits, 6);
+    const n = 20_000; // doubles from 32 slots to 32 k: every doubling past 64 slots goes region by region
+    let bytes = t.byteLength;
+    let doublings = 0;
+    for (let i = 0; i < n; i++) {
+      assert.equal(t.intern(...node(i), -1), i);
+      // Right after each growth (of the index or the keys), every node so far is found: none lost or put twice.
+      if (t.byteLength !== bytes) {
+        bytes = t.byteLength;
+        doublings++;
+        for (let j = 0; j <= i; j++) assert.equal(t.intern(...node(j), -1), j, `node ${j} after ${i + 1} ids`);
+      }
+    }
+    assert.ok(doublings >= 10);
+    assert.equal(t.size, n);
+    t.dropIndex(); // made again in id order (no old slots to work in), then regions at the next doubling
+    for (let i = n - 1; i >= 0; i -= 5) assert.equal(t.intern(...node(i), -1), i);
+    for (let i = n; i < 2 * n; i++) assert.equal(t.intern(...node(i), -1), i);
+    for (let i = 0; i < 2 * n; i++) assert.equal(t.intern(...node(i), -1), i);
+    assert.equal(t.size, 2 * n);
   }
 });

@@ -169,8 +169,14 @@ export class PyNodeInterner {
   private readonly lowBits: number;
   private readonly lowMask: number;
 
-  /** `narrowBits` (9-24): ids below 2^narrowBits are held in 3 bytes a slot (tests use fewer than 24, to reach the wide slots). */
-  constructor(initialCapacity = 1024, narrowBits = 24) {
+  /** rehash() by regions of this many slots past it (REGION_BITS; fewer in tests, to reach it with few nodes). */
+  private readonly regionSlots: number;
+
+  /**
+   * `narrowBits` (9-24): ids below 2^narrowBits are held in 3 bytes a slot (tests use fewer than 24, to reach the wide slots).
+   * `regionBits` (4-REGION_BITS): rehash()'s regions (tests use fewer, to reach them).
+   */
+  constructor(initialCapacity = 1024, narrowBits = 24, regionBits = REGION_BITS) {
     let cap = 16;
     while (cap < initialCapacity * 2) cap *= 2;
     const index = new ArrayBuffer(cap * 4);
@@ -184,6 +190,7 @@ export class PyNodeInterner {
     this.narrowIds = 2 ** bits;
     this.lowBits = bits - 8;
     this.lowMask = 2 ** this.lowBits - 1;
+    this.regionSlots = 2 ** Math.max(4, Math.min(regionBits, REGION_BITS));
   }
 
   get size(): number {
@@ -207,11 +214,12 @@ export class PyNodeInterner {
   private probe(parent: number, code: number, ins: number): number {
     if (this.mask === 0) this.reindex();
     const keys = this.keys;
-    const h = hashTriple(parent, code, ins);
-    const fp = fingerprint(h);
+    const g = familyHash(parent, code, ins);
+    const k = memberHash(g, ins);
+    const fp = fingerprint(k);
     const fps = this.fps;
     const mask = this.mask;
-    let slot = h & mask;
+    let slot = nodeHome(g, k) & mask;
     for (;;) {
       const f = fps[slot]!;
       if (f === 0) break;
@@ -290,26 +298,65 @@ export class PyNodeInterner {
     this.rehash(cap);
   }
 
-  /** The index again, doubled (or of `size` slots, when within the load limit: reindex(), or the ids outgrew 3 bytes). */
+  /**
+   * The index again, doubled (or of `size` slots, when within the load limit: reindex(), or the ids outgrew 3 bytes).
+   * Past 2^REGION_BITS slots, region by region: each node's home and fingerprint are worked out once into the old
+   * index's buffer (4 bytes a node, within its 4 bytes a slot: no more memory), then the nodes are put in one region
+   * of 2^REGION_BITS slots (1 MiB of the index) at a time, over and over that list in id order. Put in id order, each
+   * node's slot was a miss in the whole index (call_sites' last doubling: 1.68 M nodes into 16 MiB). Any order of
+   * insertion makes a valid index (linear probing without removals); the ids are the nodes' own.
+   */
   private rehash(size: number): void {
     const cap = overLoad(this.count, size) ? size * 2 : size;
+    const n = this.count;
+    const old = this.lo.buffer;
     const index = new ArrayBuffer(cap * 4);
     const lo = new Uint16Array(index, 0, cap);
     const hi = new Uint8Array(index, cap * 2, cap);
     const fps = new Uint8Array(index, cap * 3, cap);
-    const wide = this.count >= this.narrowIds;
+    const wide = n >= this.narrowIds;
     const top = wide ? new Uint8Array(cap) : NO_BYTES;
     const mask = cap - 1;
     const keys = this.keys;
-    for (let id = 0; id < this.count; id++) {
-      const base = id * 3;
-      const h = hashTriple(keys[base]!, keys[base + 1]!, keys[base + 2]!);
-      let slot = h & mask;
-      while (fps[slot] !== 0) slot = (slot + 1) & mask;
-      fps[slot] = fingerprint(h);
-      lo[slot] = id & this.lowMask;
-      hi[slot] = id >>> this.lowBits;
-      if (wide) top[slot] = Math.floor(id / this.narrowIds);
+    const lowMask = this.lowMask;
+    const lowBits = this.lowBits;
+    const narrowIds = this.narrowIds;
+    const regionSlots = this.regionSlots;
+    if (cap > regionSlots && cap <= HOME_LIMIT && old.byteLength >= n * 4) {
+      const homes = new Int32Array(old, 0, n);
+      for (let id = 0; id < n; id++) {
+        const base = id * 3;
+        const ins = keys[base + 2]!;
+        const g = familyHash(keys[base]!, keys[base + 1]!, ins);
+        const k = memberHash(g, ins);
+        homes[id] = (nodeHome(g, k) & mask) | (fingerprint(k) << 24);
+      }
+      for (let from = 0; from < cap; from += regionSlots) {
+        const to = from + regionSlots;
+        for (let id = 0; id < n; id++) {
+          const v = homes[id]!;
+          let slot = v & (HOME_LIMIT - 1);
+          if (slot < from || slot >= to) continue;
+          while (fps[slot] !== 0) slot = (slot + 1) & mask;
+          fps[slot] = v >>> 24;
+          lo[slot] = id & lowMask;
+          hi[slot] = id >>> lowBits;
+          if (wide) top[slot] = Math.floor(id / narrowIds);
+        }
+      }
+    } else {
+      for (let id = 0; id < n; id++) {
+        const base = id * 3;
+        const ins = keys[base + 2]!;
+        const g = familyHash(keys[base]!, keys[base + 1]!, ins);
+        const k = memberHash(g, ins);
+        let slot = nodeHome(g, k) & mask;
+        while (fps[slot] !== 0) slot = (slot + 1) & mask;
+        fps[slot] = fingerprint(k);
+        lo[slot] = id & lowMask;
+        hi[slot] = id >>> lowBits;
+        if (wide) top[slot] = Math.floor(id / narrowIds);
+      }
     }
     this.fps = fps;
     this.lo = lo;
@@ -319,6 +366,11 @@ export class PyNodeInterner {
     this.mask = mask;
   }
 }
+
+/** PyNodeInterner's rehash() puts the nodes in regions of 2^REGION_BITS slots (1 MiB of the index) past that many. */
+export const REGION_BITS = 18;
+/** rehash() by regions holds a home in the 24 bits below a fingerprint: up to 2^24 slots (13.4 M nodes); past it, in id order. */
+const HOME_LIMIT = 1 << 24;
 
 /**
  * PyNodeInterner's index holds up to 4/5 of its slots (not 1/2, as TupleInterner's): call_sites' 3.26 M nodes
@@ -335,9 +387,40 @@ export function overLoad(count: number, slots: number): boolean {
 const NO_BYTES = new Uint8Array(0);
 const NO_SHORTS = new Uint16Array(0);
 
-/** A key's fingerprint in PyNodeInterner's index, from its hash's top byte (bits the slot's place, below 2^24 slots, does not use): 1-255. */
+/** A key's fingerprint in PyNodeInterner's index, from its memberHash()'s top byte (nodeHome() takes the 4 bits below it): 1-255. */
 export function fingerprint(h: number): number {
   return h >>> 24 || 1;
+}
+
+/**
+ * PyNodeInterner's index puts the nodes of a family, the same parent and code and an instruction in the same
+ * 2^FAMILY_INSTR_BITS bytes of it, in one group of FAMILY_SLOTS adjacent slots (their homes: nodeHome()), not all over
+ * the index. A new node is a probe that ends at an empty slot, a cache miss where its home is anywhere in millions of
+ * slots; but its siblings were put in or looked for a little before it (call_sites: a level's node gets 4-6 children,
+ * the call's allocations and the call deeper, within a few hundred FRAMEs; tree likewise), so its family's group is
+ * in the cache. The group is chosen by the family's hash, the slot in it and the fingerprint by the node's own.
+ * A family is at most one per instruction of 2^FAMILY_INSTR_BITS bytes of code, so a probe among its slots stays short.
+ */
+export const FAMILY_SLOTS = 16;
+export const FAMILY_INSTR_BITS = 8;
+
+/** The hash of a node's family (parent, code, the instruction's 2^FAMILY_INSTR_BITS-byte block): its group of slots. */
+export function familyHash(parent: number, code: number, ins: number): number {
+  return hashTriple(parent, code, ins >>> FAMILY_INSTR_BITS);
+}
+
+/** A node's own hash from its family's and its instruction: its slot in the group, and its fingerprint. */
+export function memberHash(family: number, ins: number): number {
+  let h = family ^ Math.imul(ins, 0x9e3779b1);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+/** A node's home slot (before the index's mask): its family's group, the slot in it by its own hash. */
+export function nodeHome(family: number, member: number): number {
+  return ((family & ~(FAMILY_SLOTS - 1)) | ((member >>> 20) & (FAMILY_SLOTS - 1))) >>> 0;
 }
 
 /**
