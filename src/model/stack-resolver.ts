@@ -141,31 +141,10 @@ export class StackResolver {
     const st = this.lastStreamId === stream && this.lastStream !== undefined ? this.lastStream : this.streamState(stream);
     this.lastThread = st.thread;
     if (stack === st.lastStack && nativeStack === st.lastNative && allocator === st.lastAllocator) return st.lastSite;
-    let site: SiteId;
-    // A Python stack alone: its node's site (`nodeSite`), two reads, before the cache. On call_sites 97 % of the
-    // events missed the cache (2.6 M sites, a new stack most events), and the cache's probe and its update were
-    // paid on top of siteOf()'s read of `nodeSite` (docs/benchmarks.md, round thirty-one). A slot of another
-    // thread or allocator (threads: 33 threads on the same code), or none, goes on to the cache, which holds
-    // those. The tag as siteOf()'s: a tag past 255 (threads past the 16th) matches no slot's 8 bits.
-    const tag = st.thread * 16 + allocator + 1;
-    if (nativeStack === 0 && stack < st.py.length && allocator >= 0 && allocator < 16) {
-      const py = st.py[stack]!;
-      const map = this.nodeSite;
-      if (py < map.length) {
-        const v = map[py]!;
-        if (v >>> 24 === tag) {
-          site = (v & 0xffffff) as SiteId;
-          st.lastStack = stack;
-          st.lastNative = nativeStack;
-          st.lastAllocator = allocator;
-          st.lastSite = site;
-          return site;
-        }
-      }
-    }
     // The key in two int32s, exact while both ids are below 2^24 and the allocator below 16 (past that, no
     // caching). Not one number, stack × 2^24 + …: V8 took it for a small integer until the stack ids passed 127,
     // then deoptimized the records loop it is inlined into (an int32 overflow, call_sites; round twenty-nine).
+    let site: SiteId;
     if (stack < 16777216 && nativeStack < 16777216 && allocator >= 0 && allocator < 16) {
       const at = ((Math.imul(stack, 0x9e3779b1) ^ Math.imul(nativeStack, 0x85ebca6b) ^ allocator) & (SITE_CACHE - 1)) * 3;
       const rest = (nativeStack << 4) | allocator;
