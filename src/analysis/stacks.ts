@@ -3,11 +3,12 @@
 // stack). Optional thread filter.
 
 import type { FrameFilter } from '../model/frames.js';
-import { type FrameId, NO_PY_NODE, type NativeNodeId1, type PyNodeId1, type SiteId, type ThreadIndex } from '../model/ids.js';
+import type { FrameId, SiteId, ThreadIndex } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 import { grownTo, newInt32Array } from '../model/site-table.js';
 import { TupleInterner } from '../model/tuple-interner.js';
 import type { AllocationSet } from './allocation-set.js';
+import { StackPaths } from './stack-paths.js';
 
 export interface StackAmount {
   /**
@@ -45,39 +46,7 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
   // every node was 38.5 MiB on call_sites at 5 % of its size (1.47 M nodes), made for a set of a few sites
   // too (the GC's frees, the peak of a capture whose peak holds little), twice in every report (gc.ts).
   const trie = new TupleInterner(2, Math.min(1 << 22, frames.pyNodeCount + 1 + 1024, (set.columns?.site.length ?? set.sites.length) * 4 + 1024));
-  // Python node → 1 + its path (0: not met yet; path 0 is the empty one). Not filled with -1 for "not met": the
-  // array is one slot per node of the capture (12.4 MiB on call_sites), and a fill writes every page of it where
-  // the zeros of a fresh array are pages never touched, so only the nodes the set's sites climb through cost
-  // memory (the GC's frees, the recent growth: a few of the capture's nodes).
-  const pathOfNode = new Int32Array(frames.pyNodeCount + 1);
-  pathOfNode[NO_PY_NODE] = 1;
-  const climb: PyNodeId1[] = [];
-  const pythonPath = (node: PyNodeId1): number => {
-    let n = node;
-    while (pathOfNode[n] === 0) {
-      climb.push(n);
-      n = frames.pyParentOf(n);
-    }
-    let path = pathOfNode[n]! - 1;
-    while (climb.length > 0) {
-      const m = climb.pop()!;
-      const f = frames.pyFrameOf(m);
-      if (frames.visible(f, filter)) path = trie.intern(path, f) + 1;
-      pathOfNode[m] = path + 1;
-    }
-    return path;
-  };
-  const pathOfPair = new Map<string, number>();
-  const pairPath = (py: PyNodeId1, native: NativeNodeId1): number => {
-    const key = `${py}:${native}`;
-    let path = pathOfPair.get(key);
-    if (path === undefined) {
-      path = 0;
-      for (const f of frames.stack(py, native, filter)) path = trie.intern(path, f) + 1;
-      pathOfPair.set(key, path);
-    }
-    return path;
-  };
+  const paths = new StackPaths(frames, filter, trie);
   const entries: PathStack[] = [];
   // Path → 1 + its index in entries (0: none yet). Paths are dense (1 to the trie's size): an Int32Array
   // rather than a Map<number, number>, which on call_sites at 5 % of its size (1.1 M stacks) held
@@ -96,7 +65,7 @@ export function stacksOf(model: CaptureModel, set: AllocationSet, options: Stack
     if (options.threads !== undefined && !options.threads.has(thread)) continue;
     const py = sites.pyStack(site);
     const native = sites.nativeStack(site);
-    const path = native === 0 ? pythonPath(py) : pairPath(py, native);
+    const path = paths.of(py, native);
     if (path >= atOfPath.length) atOfPath = grownTo(atOfPath, Math.max(path + 1, trie.size + 1), newInt32Array);
     let at = atOfPath[path]! - 1;
     if (at < 0) {

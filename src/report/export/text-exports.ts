@@ -4,10 +4,11 @@
 // V8's longest string (2^29 - 24 code units; a recursion of a million distinct stacks writes GBs), so it is
 // never one string (docs/reports.md).
 
+import { StackPaths } from '../../analysis/stack-paths.js';
 import type { StackAmount } from '../../analysis/stacks.js';
 import { ALLOCATORS } from '../../capture/format.js';
 import type { Frame } from '../../model/frames.js';
-import { type FrameId, NO_PY_NODE, type NativeNodeId1, type PyNodeId1, type SiteId } from '../../model/ids.js';
+import type { FrameId, SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import { TupleInterner } from '../../model/tuple-interner.js';
 import type { SiteAmount, SiteAmountColumns } from '../../analysis/allocation-set.js';
@@ -253,50 +254,9 @@ function csvRows(model: CaptureModel, sites: readonly SiteAmount[] | SiteAmountC
   // The trie, root first: (path, text number) -> tuple id; a path is 1 + a tuple id, 0 the empty stack, -1 a
   // stack with a `|` frame.
   const trie = new TupleInterner(2, Math.min(1 << 22, n * 2 + 1024));
-  // Python stack node -> 1 + its path (0: not met yet, and for a stack with a `|` frame, whose path is -1).
-  // Each node of the set's stacks is met once: its path is its parent's and (when shown) its own frame's.
-  const pathOfNode = new Int32Array(frames.pyNodeCount + 1);
-  pathOfNode[NO_PY_NODE] = 1;
-  const climb: PyNodeId1[] = [];
-  const pythonPath = (node: PyNodeId1): number => {
-    let m = node;
-    while (pathOfNode[m] === 0) {
-      climb.push(m);
-      m = frames.pyParentOf(m);
-    }
-    let path = pathOfNode[m]! - 1;
-    while (climb.length > 0) {
-      const c = climb.pop()!;
-      if (path >= 0) {
-        const f = frames.pyFrameOf(c);
-        if (frames.visible(f, filter)) {
-          const t = numberOfFrame(f);
-          path = t < 0 ? -1 : trie.intern(path, t) + 1;
-        }
-      }
-      pathOfNode[c] = path + 1;
-    }
-    return path;
-  };
-  // Sites with native frames: their frames as a report shows them, once a (Python node, native node) pair.
-  const pathOfPair = new Map<string, number>();
-  const pairPath = (py: PyNodeId1, native: NativeNodeId1): number => {
-    const key = `${py}:${native}`;
-    let path = pathOfPair.get(key);
-    if (path === undefined) {
-      path = 0;
-      for (const f of frames.stack(py, native, filter)) {
-        const t = numberOfFrame(f);
-        if (t < 0) {
-          path = -1;
-          break;
-        }
-        path = trie.intern(path, t) + 1;
-      }
-      pathOfPair.set(key, path);
-    }
-    return path;
-  };
+  // Each node of the set's stacks is met once: its path is its parent's and (when shown) its own frame's text
+  // number's; a frame with a `|` makes the path -1.
+  const paths = new StackPaths(frames, filter, trie, numberOfFrame);
   // Rows: (path, allocator, thread id) -> row id (dense, in the order rows are met), those two as indexes of
   // their own; by row id its first site (whose index in `sites` orders equal sizes) and the sums.
   const allocatorIndex = new Map<string, number>();
@@ -360,7 +320,7 @@ function csvRows(model: CaptureModel, sites: readonly SiteAmount[] | SiteAmountC
     const site = siteAt(i);
     const py = model.sites.pyStack(site);
     const native = model.sites.nativeStack(site);
-    const path = native === 0 ? pythonPath(py) : pairPath(py, native);
+    const path = paths.of(py, native);
     if (path < 0) withBar.push(i);
     else add(i, path, undefined);
   }
