@@ -472,6 +472,10 @@ export class HeapReplay {
    */
   private flushFrees(): void {
     const n = this.pending;
+    // A check that also keeps this function past V8's 460 bytes of bytecode for inlining (451 without it): inlined
+    // into `get heap` (its call fed by warmFlush()), it made the orderer's and builder's alloc() too big for the
+    // records loop to inline them (docs/benchmarks.md, round thirty-one).
+    if (n > this.pendingAddresses.length) throw new Error(`${n} frees held back, room for ${this.pendingAddresses.length}`);
     this.pending = 0;
     const sizes = this.pendingSizes;
     const sites = this.pendingSites;
