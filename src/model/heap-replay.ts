@@ -196,6 +196,7 @@ export class HeapReplay {
       // Until a snapshot at or after fromNs arrives, every event is before the window.
       if (w.fromNs !== undefined && w.fromNs > 0) this.fromSeq = Infinity;
     }
+    this.warmFlush();
   }
 
   /** Set from the header: a sampled capture's counts are sums of weights, not integers (Float64 count columns). */
@@ -227,6 +228,38 @@ export class HeapReplay {
   /** Applies the frees held back (see `freeRun`): the builder calls this before any record but an event. */
   settle(): void {
     if (this.pending !== 0) this.flushFrees();
+  }
+
+  /**
+   * The held-back frees' fields stored again, and the flushes of `get heap` and settle() run, each WARM_FLUSHES
+   * times, with a free held back by hand of an address never allocated (the table is empty at this point): what
+   * that changes (an unknown free, the saves' first room) is put back or is what the first event makes anyway.
+   * (1) V8 takes a field stored only once as a constant: the first run held back (holdFree()) made `pending` and
+   * the run's arrays mutable, which deoptimized every function that had inlined `get heap` ("code dependencies":
+   * recordsAt on call_sites, through the builder's alloc()). (2) The flushFrees() call in `get heap` then had no
+   * type feedback when the loop was compiled, and the first alloc() after a run deoptimized it again. Enough
+   * rounds that V8 gives the two their feedback vectors (after ~8 × their bytecode run) and then fills them.
+   * Either way one more compile of recordsAt (docs/benchmarks.md, round thirty-one). Do not "simplify" it away.
+   */
+  private warmFlush(): void {
+    this.pendingAddresses = new Float64Array(1);
+    this.pendingSeqs = new Float64Array(1);
+    this.pendingSizes = new Float64Array(1);
+    this.pendingSites = new Uint32Array(1);
+    this.pendingIndexes = new Float64Array(1);
+    for (let round = 0; round < WARM_FLUSHES; round++) {
+      this.pending = 1;
+      void this.heap;
+      this.pending = 1;
+      this.settle();
+    }
+    this.unknownFrees = 0;
+    // Empty again: holdFree() makes the run's arrays (RUN_BATCH) at the first run, when their length is 0.
+    this.pendingAddresses = new Float64Array(0);
+    this.pendingSeqs = new Float64Array(0);
+    this.pendingSizes = new Float64Array(0);
+    this.pendingSites = new Uint32Array(0);
+    this.pendingIndexes = new Float64Array(0);
   }
 
   // ── hot path ─────────────────────────────────────────────────────────────────────────────────────
@@ -439,6 +472,10 @@ export class HeapReplay {
    */
   private flushFrees(): void {
     const n = this.pending;
+    // A check that also keeps this function past V8's 460 bytes of bytecode for inlining (451 without it): inlined
+    // into `get heap` (its call fed by warmFlush()), it made the orderer's and builder's alloc() too big for the
+    // records loop to inline them (docs/benchmarks.md, round thirty-one).
+    if (n > this.pendingAddresses.length) throw new Error(`${n} frees held back, room for ${this.pendingAddresses.length}`);
     this.pending = 0;
     const sizes = this.pendingSizes;
     const sites = this.pendingSites;
@@ -730,6 +767,9 @@ const FREE_RUN = 4096;
  * removeMany() reads their lines ahead, and 4096 lines stay in the processor's cache until removed.
  */
 const RUN_BATCH = 4096;
+
+/** Rounds of HeapReplay.warmFlush(): well past the ~8 calls after which V8 gives a small function its feedback vector. */
+const WARM_FLUSHES = 32;
 
 /** The most allocations for which Int32 count columns are exact (chooseCounts()). */
 const INT32_COUNT_LIMIT = 0x7fffffff;
