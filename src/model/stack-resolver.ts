@@ -125,10 +125,6 @@ export class StackResolver {
     private readonly symbolizer: NativeSymbolizer | undefined,
   ) {
     this.lastStreamId = -1 as StreamId;
-    // Stored twice so that V8 holds the field mutable from the start: site(), inlined into the records loop, reads
-    // it, and its first growth (siteOf()) would otherwise deoptimize that loop ("code dependencies": a field V8
-    // took for a constant; call_sites: one more compile of recordsAt, 7 rather than 5, round thirty-two).
-    this.nodeSite = new Int32Array(4096);
   }
 
   header(h: CaptureHeader): void {
@@ -145,47 +141,29 @@ export class StackResolver {
     const st = this.lastStreamId === stream && this.lastStream !== undefined ? this.lastStream : this.streamState(stream);
     this.lastThread = st.thread;
     if (stack === st.lastStack && nativeStack === st.lastNative && allocator === st.lastAllocator) return st.lastSite;
-    // A Python stack alone: its node's site (`nodeSite`), two reads, before the cache. On call_sites 97 % of the
-    // events missed the cache (2.6 M sites, a new stack most events), and the cache's probe and its update were
-    // paid on top of siteOf()'s read of `nodeSite` (docs/benchmarks.md, rounds thirty-one and thirty-two). A slot
-    // of another thread or allocator (threads: 33 threads on the same code), or none (node 0's is never set),
-    // goes on to the cache, which holds those. The tag as siteOf()'s: a tag past 255 (threads past the 16th)
-    // matches no slot's 8 bits.
-    // One exit for both ways, the cache's code in cachedSite(): site() must stay within V8's 460 bytes of
-    // bytecode for a function to be inlined (--max-inlined-bytecode-size). Round thirty-one's site()-map-first
-    // was 475 bytes (main's 343): not inlined into ModelBuilder.alloc, so the orderer's alloc changed size and
-    // with it what V8 inlined into the records loop; threads' recordsAt then compiled 7 times rather than 6.
-    let site = -1;
-    if (nativeStack === 0 && stack < st.py.length && allocator >= 0 && allocator < 16) {
-      const py = st.py[stack]!;
-      const map = this.nodeSite;
-      if (py < map.length) {
-        const v = map[py]!;
-        if (v >>> 24 === st.thread * 16 + allocator + 1) site = v & 0xffffff;
-      }
-    }
-    if (site < 0) site = this.cachedSite(st, stack, nativeStack, allocator);
-    st.lastStack = stack;
-    st.lastNative = nativeStack;
-    st.lastAllocator = allocator;
-    st.lastSite = site as SiteId;
-    return site as SiteId;
-  }
-
-  /** The site of an event through the stream's cache, else siteOf(). */
-  private cachedSite(st: StreamState, stack: number, nativeStack: number, allocator: number): SiteId {
     // The key in two int32s, exact while both ids are below 2^24 and the allocator below 16 (past that, no
     // caching). Not one number, stack × 2^24 + …: V8 took it for a small integer until the stack ids passed 127,
     // then deoptimized the records loop it is inlined into (an int32 overflow, call_sites; round twenty-nine).
-    if (!(stack < 16777216 && nativeStack < 16777216 && allocator >= 0 && allocator < 16)) return this.siteOf(st, stack, nativeStack, allocator);
-    const at = ((Math.imul(stack, 0x9e3779b1) ^ Math.imul(nativeStack, 0x85ebca6b) ^ allocator) & (SITE_CACHE - 1)) * 3;
-    const rest = (nativeStack << 4) | allocator;
-    const cache = st.cache;
-    if (cache[at] === stack && cache[at + 1] === rest) return cache[at + 2] as SiteId;
-    const site = this.siteOf(st, stack, nativeStack, allocator);
-    cache[at] = stack;
-    cache[at + 1] = rest;
-    cache[at + 2] = site;
+    let site: SiteId;
+    if (stack < 16777216 && nativeStack < 16777216 && allocator >= 0 && allocator < 16) {
+      const at = ((Math.imul(stack, 0x9e3779b1) ^ Math.imul(nativeStack, 0x85ebca6b) ^ allocator) & (SITE_CACHE - 1)) * 3;
+      const rest = (nativeStack << 4) | allocator;
+      const cache = st.cache;
+      if (cache[at] === stack && cache[at + 1] === rest) {
+        site = cache[at + 2] as SiteId;
+      } else {
+        site = this.siteOf(st, stack, nativeStack, allocator);
+        cache[at] = stack;
+        cache[at + 1] = rest;
+        cache[at + 2] = site;
+      }
+    } else {
+      site = this.siteOf(st, stack, nativeStack, allocator);
+    }
+    st.lastStack = stack;
+    st.lastNative = nativeStack;
+    st.lastAllocator = allocator;
+    st.lastSite = site;
     return site;
   }
 
