@@ -157,6 +157,22 @@ test("sites past 2^20 found again by their node: the site map's 24 bits of site,
   assert.equal(sites.size, n + 1);
 });
 
+test("a thread's rename between events at a node: the node's site map slot (the old entry's) is not taken", () => {
+  const { r, sites } = resolver();
+  const leaf = chain(r, S1, 1, 3, 100);
+  r.rename(S1, 'main', 0, false); // the entry's first name: no new entry
+  const before = r.site(S1, leaf, 0, 2);
+  assert.equal(sites.thread(before), 0);
+  r.rename(S1, 'worker', 5, false);
+  // A new entry (1): the node's slot still holds entry 0's site for allocator 2.
+  const after = r.site(S1, leaf, 0, 2);
+  assert.notEqual(after, before);
+  assert.deepEqual([sites.thread(after), r.lastThread, sites.pyStack(after)], [1, 1, sites.pyStack(before)]);
+  r.site(S1, 1, 0, 0);
+  assert.equal(r.site(S1, leaf, 0, 2), after);
+  assert.equal(sites.size, 3);
+});
+
 const codeRecord = (codeId: number, name: string, firstLineNo: number): CodeRecord => ({
   type: 'code',
   stream: 1,
