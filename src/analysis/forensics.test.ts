@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Allocator, MARKER_KINDS } from '../capture/format.js';
-import type { GcRecord, MarkerRecord } from '../capture/records.js';
+import type { CheckpointRecord, GcRecord, MarkerRecord } from '../capture/records.js';
 import type { SiteId, ThreadIndex } from '../model/ids.js';
 import { NO_ALLOCATOR, type ReplayContext } from '../model/replay-observer.js';
 import { prng } from '../../test/support/prng.js';
@@ -235,4 +235,39 @@ test('a site allocated and freed between two snapshots leaves the list at once; 
   f.snapshot(++seq, 2e9);
   const r = f.finish();
   assert.deepEqual(runs(r.series), ['5 0 1 16 1']);
+});
+
+test('after a checkpoint, and after the program end, change() lists nothing: each observer is told, or none', () => {
+  const sites = 10;
+  const bytes = new Float64Array(sites);
+  const count = new Int32Array(sites);
+  const context = { sites: { columns: { liveBytes: { array: bytes }, liveCount: { array: count } } } } as unknown as ReplayContext;
+  let seq = 0;
+  const change = (f: ForensicsObserver, site: number, b: number, c: number): void => {
+    bytes[site] = bytes[site]! + b;
+    count[site] = count[site]! + c;
+    f.change(site as SiteId, ++seq, b, c, 0 as ThreadIndex, 1, c > 0 ? Allocator.Malloc : NO_ALLOCATOR);
+  };
+  // An aggregated capture's first CHECKPOINT: the replay's columns are not read from then on.
+  const a = new ForensicsObserver({ lastNs: LAST_NS });
+  a.begin(context);
+  change(a, 1, 16, 1);
+  assert.equal(a.listed, 1);
+  const record: CheckpointRecord = { type: 'checkpoint', stream: 1, seq: ++seq, timeNs: 1e7, heap: 16, peakHeap: 16, peakSeq: 1, entries: [] };
+  a.checkpoint(record);
+  assert.equal(a.listed, 0);
+  change(a, 2, 16, 1);
+  change(a, 3, 16, 1);
+  assert.equal(a.listed, 0);
+  // The program's end: nothing after it is listed (nor told).
+  const p = new ForensicsObserver({ lastNs: LAST_NS });
+  p.begin(context);
+  change(p, 4, 16, 1);
+  p.marker({ type: 'marker', stream: 1, seq: ++seq, timeNs: 1e7, kind: PROGRAM_END, label: 'released' });
+  change(p, 5, 16, 1);
+  change(p, 6, 8, 1);
+  change(p, 6, -8, -1);
+  assert.equal(p.listed, 0);
+  const r = p.finish();
+  assert.deepEqual(runs(r.series), ['4 0 1 16 1']);
 });
