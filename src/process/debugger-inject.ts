@@ -10,7 +10,7 @@
 // The statement only exec()s a script file placed where the target can read it, so what runs can be long.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError } from '../errors.js';
@@ -203,7 +203,10 @@ export async function probeDebugger(tool: Debugger, executable: string = tool, e
       }
     }
     const probe = await runProbe(tool, executable);
-    if (dir !== undefined) {
+    // Only an answer about the machine is kept: a call that worked, or the AMX failure. Any other failure (a
+    // debugger killed by the timeout on a loaded machine, a test process gone) is probed again next time rather
+    // than refusing every attach with this debugger until the binary or the kernel changes.
+    if (dir !== undefined && (probe.ok || probe.reason === amxReason(tool))) {
       try {
         writePrivateFile(dir, name, JSON.stringify({ key, ...probe } satisfies ProbeRecord));
       } catch {
@@ -218,9 +221,18 @@ export async function probeDebugger(tool: Debugger, executable: string = tool, e
 
 async function runProbe(tool: Debugger, executable: string): Promise<DebuggerProbe> {
   const scratch = debuggerTmpdir();
-  const sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
+  let sleepPath: string;
   try {
-    await new Promise((r) => setTimeout(r, 50));
+    sleepPath = realpathSync(execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim());
+  } catch {
+    return { ok: false, reason: 'no `sleep` to probe the debugger on' };
+  }
+  const sleeper = spawn(sleepPath, ['120'], { stdio: 'ignore' });
+  try {
+    // Attached before the test process ran `sleep` (still node's forked child, or in the dynamic loader), the
+    // debugger found no getpid to call, and the probe said the debugger fails: 50 ms after the spawn was not
+    // always enough on a loaded machine (the suite beside a busy job, round thirty-two).
+    await untilAsleepIn(sleeper.pid ?? 0, sleepPath, 500);
     const args =
       tool === 'gdb' ? ['-q', '-batch', '-nx', '-p', String(sleeper.pid), '-ex', 'print (int) getpid()'] : ['--batch', '--no-lldbinit', '-p', String(sleeper.pid), '-o', 'expr -l c -- (int) getpid()'];
     const out = await new Promise<string>((resolveOut) => {
@@ -239,14 +251,40 @@ async function runProbe(tool: Debugger, executable: string): Promise<DebuggerPro
       });
     });
     const ok = new RegExp(`= ${sleeper.pid}\\b`).test(out);
-    const reason = ok
-      ? 'ok'
-      : /extended state/i.test(out)
-        ? `${tool} cannot call functions in a process on this machine (it fails to restore the AVX/AMX register state)`
-        : `${tool} could not call a function in a test process: ${out.trim().split('\n').slice(-1)[0] ?? ''}`;
+    const reason = ok ? 'ok' : /extended state/i.test(out) ? amxReason(tool) : `${tool} could not call a function in a test process: ${out.trim().split('\n').slice(-1)[0] ?? ''}`;
     return { ok, reason };
   } finally {
     sleeper.kill('SIGKILL');
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+function amxReason(tool: Debugger): string {
+  return `${tool} cannot call functions in a process on this machine (it fails to restore the AVX/AMX register state)`;
+}
+
+/**
+ * Polls (every 10 ms, at most `polls` times) until process `pid` runs the executable `exe` and sleeps (state S in
+ * /proc/PID/stat: for `sleep`, in its nanosleep, its libc loaded). True when it does; false after the last poll,
+ * or when the process is gone.
+ */
+export async function untilAsleepIn(pid: number, exe: string, polls: number): Promise<boolean> {
+  for (let i = 0; i < polls; i++) {
+    let stat: string;
+    let running: string;
+    try {
+      running = readlinkSync(`/proc/${pid}/exe`);
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch (e) {
+      // Gone (ENOENT), or not readable yet (EACCES while the exec changes the process's credentials).
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      running = '';
+      stat = '';
+    }
+    // The state follows the command's closing parenthesis: "PID (comm) S ...".
+    const close = stat.lastIndexOf(')');
+    if (running === exe && close > 0 && stat[close + 2] === 'S') return true;
+    if (i + 1 < polls) await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
 }
