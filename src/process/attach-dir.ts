@@ -38,7 +38,7 @@ import {
   writeNewFileAt,
 } from '../util/safe-fs.js';
 import type { AgentFiles } from './agent-files.js';
-import { isAlive } from './proc.js';
+import { isAlive, statFields } from './proc.js';
 
 export const ATTACH_DIR_PREFIX = 'memlens-attach-';
 const STALE_STATE_MS = 3600_000;
@@ -88,9 +88,7 @@ interface StoredState extends SessionState {
 /** The process's start time (clock ticks since boot, /proc/PID/stat field 22): a PID with it names one process. */
 export function processStartTime(pid: number): string | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may hold spaces and parentheses: count fields after its last ')'.
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')[19];
+    return statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[22 - 3];
   } catch {
     return undefined;
   }

@@ -15,6 +15,7 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError } from '../errors.js';
 import { closePrivateDir, openPrivateDir, readPrivateFile, writePrivateFile } from '../util/private-dir.js';
+import { statFields } from './proc.js';
 
 export type Debugger = 'gdb' | 'lldb';
 
@@ -202,11 +203,11 @@ export async function probeDebugger(tool: Debugger, executable: string = tool, e
         // a damaged record is probed again
       }
     }
-    const probe = await runProbe(tool, executable);
+    const { probe, aboutMachine } = await runProbe(tool, executable);
     // Only an answer about the machine is kept: a call that worked, or the AMX failure. Any other failure (a
     // debugger killed by the timeout on a loaded machine, a test process gone) is probed again next time rather
     // than refusing every attach with this debugger until the binary or the kernel changes.
-    if (dir !== undefined && (probe.ok || probe.reason === amxReason(tool))) {
+    if (dir !== undefined && aboutMachine) {
       try {
         writePrivateFile(dir, name, JSON.stringify({ key, ...probe } satisfies ProbeRecord));
       } catch {
@@ -219,13 +220,19 @@ export async function probeDebugger(tool: Debugger, executable: string = tool, e
   }
 }
 
-async function runProbe(tool: Debugger, executable: string): Promise<DebuggerProbe> {
+/** What one probe found, and whether that holds for this machine (kept) or only for this try (probed again). */
+interface ProbeOutcome {
+  readonly probe: DebuggerProbe;
+  readonly aboutMachine: boolean;
+}
+
+async function runProbe(tool: Debugger, executable: string): Promise<ProbeOutcome> {
   const scratch = debuggerTmpdir();
   let sleepPath: string;
   try {
     sleepPath = realpathSync(execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim());
   } catch {
-    return { ok: false, reason: 'no `sleep` to probe the debugger on' };
+    return { probe: { ok: false, reason: 'no `sleep` to probe the debugger on' }, aboutMachine: false };
   }
   const sleeper = spawn(sleepPath, ['120'], { stdio: 'ignore' });
   try {
@@ -250,9 +257,9 @@ async function runProbe(tool: Debugger, executable: string): Promise<DebuggerPro
         resolveOut(text);
       });
     });
-    const ok = new RegExp(`= ${sleeper.pid}\\b`).test(out);
-    const reason = ok ? 'ok' : /extended state/i.test(out) ? amxReason(tool) : `${tool} could not call a function in a test process: ${out.trim().split('\n').slice(-1)[0] ?? ''}`;
-    return { ok, reason };
+    if (new RegExp(`= ${sleeper.pid}\\b`).test(out)) return { probe: { ok: true, reason: 'ok' }, aboutMachine: true };
+    if (/extended state/i.test(out)) return { probe: { ok: false, reason: amxReason(tool) }, aboutMachine: true };
+    return { probe: { ok: false, reason: `${tool} could not call a function in a test process: ${out.trim().split('\n').slice(-1)[0] ?? ''}` }, aboutMachine: false };
   } finally {
     sleeper.kill('SIGKILL');
     rmSync(scratch, { recursive: true, force: true });
@@ -281,9 +288,8 @@ export async function untilAsleepIn(pid: number, exe: string, polls: number): Pr
       running = '';
       stat = '';
     }
-    // The state follows the command's closing parenthesis: "PID (comm) S ...".
-    const close = stat.lastIndexOf(')');
-    if (running === exe && close > 0 && stat[close + 2] === 'S') return true;
+    // The state is field 3: S, asleep (in sleep's nanosleep once it runs).
+    if (running === exe && statFields(stat)?.[0] === 'S') return true;
     if (i + 1 < polls) await new Promise((r) => setTimeout(r, 10));
   }
   return false;

@@ -9,6 +9,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { TargetError } from '../errors.js';
 import type { AgentFiles } from './agent-files.js';
+import { statFields } from './proc.js';
 import { checkAnswer, versionCheck, type RunTarget } from './python.js';
 
 /** The environment variable the bootstrap reads its configuration from (and removes). */
@@ -99,10 +100,10 @@ const TERMINAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGHU
  * signal it gets, so each reaches the program exactly once.
  */
 export function processGroupOf(stat: string = readSelfStat()): 'shared' | 'own' {
-  // Fields after the command name (which may hold spaces and parentheses): state ppid pgrp session tty tpgid.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const pgrp = Number(fields[2]);
-  const tpgid = Number(fields[5]);
+  // pgrp is field 5, tpgid (the terminal's foreground group) field 8.
+  const fields = statFields(stat) ?? [];
+  const pgrp = Number(fields[5 - 3]);
+  const tpgid = Number(fields[8 - 3]);
   return tpgid > 0 && tpgid === pgrp ? 'shared' : 'own';
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseCpuMs, parseMaps, parseStatus, processCpuClock, processCpuMs, readMaps, readStatus, ProcessMemory } from './proc.js';
+import { readFileSync } from 'node:fs';
+import { parseCpuMs, parseMaps, statFields, parseStatus, processCpuClock, processCpuMs, readMaps, readStatus, ProcessMemory } from './proc.js';
 import { TargetError } from '../errors.js';
 
 test('parseMaps reads addresses, offsets, paths, and drops the (deleted) suffix', () => {
@@ -48,6 +49,20 @@ test('ProcessMemory reads this process through /proc/self/mem', () => {
   } finally {
     mem.close();
   }
+});
+
+test('statFields: field N of /proc/PID/stat at [N - 3], past a command name with spaces and parentheses', () => {
+  const fields = statFields('1234 (py (x) y) S 1 77 1234 0 -1 4194304 100 0 0 0 250 37 0 0 20 0 1 0 12345 0 0');
+  assert.equal(fields?.[3 - 3], 'S');
+  assert.equal(fields?.[4 - 3], '1');
+  assert.equal(fields?.[5 - 3], '77');
+  assert.equal(fields?.[22 - 3], '12345');
+  assert.equal(statFields(''), undefined);
+  assert.equal(statFields('1234 python3 S 1'), undefined, 'no command name in parentheses');
+  // This process: its parent and its state (running, as it reads its own stat).
+  const own = statFields(readFileSync('/proc/self/stat', 'utf8'));
+  assert.equal(Number(own?.[4 - 3]), process.ppid);
+  assert.equal(own?.[3 - 3], 'R');
 });
 
 test('parseCpuMs: user + system time of /proc/PID/stat, past a command name with spaces and parentheses', () => {

@@ -206,12 +206,23 @@ export class ProcessMemory {
 /** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on every Linux architecture node runs on). */
 const USER_HZ = 100;
 
+/**
+ * The fields of the text of /proc/PID/stat that follow the command name, from field 3 (the state) on: field N
+ * of proc(5) is `[N - 3]`. The command name (field 2) may hold spaces and parentheses, so the fields start
+ * after its last ')'. Undefined when the text has no command name (empty, or not a stat line).
+ */
+export function statFields(stat: string): string[] | undefined {
+  const close = stat.lastIndexOf(')');
+  return close < 0 ? undefined : stat.slice(close + 2).split(' ');
+}
+
 /** The CPU time (user + system, all threads) in the text of /proc/PID/stat, in milliseconds; undefined if unreadable. */
 export function parseCpuMs(stat: string): number | undefined {
-  // The command name (field 2) may hold spaces and parentheses: utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return Number.isFinite(ticks) && stat.includes(')') ? (ticks * 1000) / USER_HZ : undefined;
+  const fields = statFields(stat);
+  if (fields === undefined) return undefined;
+  // utime and stime are fields 14 and 15.
+  const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3]);
+  return Number.isFinite(ticks) ? (ticks * 1000) / USER_HZ : undefined;
 }
 
 /** PID's CPU time so far in milliseconds (10 ms steps), or undefined once it is gone (reaped) or unreadable. */
