@@ -3,8 +3,8 @@
 // innermost frame that is none of those is "the user's line" (numpy's `ones` allocated, but the line
 // to fix is the `load_partition` that called it).
 
-import type { Frame } from '../model/frames.js';
-import type { FrameId, SiteId } from '../model/ids.js';
+import type { Frame, FrameFilter } from '../model/frames.js';
+import type { FrameId, PyNodeId1, SiteId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 
 /** Not native, not the standard library, not an installed package. */
@@ -17,6 +17,25 @@ export function isOwnCode(f: Frame): boolean {
 export function ownLineIndex(model: CaptureModel, frames: readonly FrameId[]): number {
   for (let i = frames.length - 1; i >= 0; i--) if (isOwnCode(model.frames.frame(frames[i]!))) return i;
   return frames.length - 1;
+}
+
+/** ownPyLine(): no visible frame of the program's own code among the Python frames. */
+export const NO_OWN_LINE = -2;
+
+/**
+ * The program's own line of a stack without native frames, found without making the stack: the innermost visible
+ * Python frame of own code (what ownLineIndex() picks in `frames.stack(pyNode, NO_NATIVE_NODE, filter)`), or
+ * NO_OWN_LINE when there is none (the caller then makes the stack: its line is its innermost frame, or -1). The
+ * walk usually stops at the first frame, where the whole stack is 20-60 frames on call_sites (findings/collection-
+ * growth.ts read 0.43 s of 10 s making those stacks; docs/benchmarks.md, round thirty-three).
+ */
+export function ownPyLine(model: CaptureModel, pyNode: PyNodeId1, filter: FrameFilter): FrameId | typeof NO_OWN_LINE {
+  const frames = model.frames;
+  for (let n = pyNode; n > 0; n = frames.pyParentOf(n)) {
+    const f = frames.pyFrameOf(n);
+    if (isOwnCode(frames.frame(f)) && frames.visible(f, filter)) return f;
+  }
+  return NO_OWN_LINE;
 }
 
 /**

@@ -215,6 +215,23 @@ test('the heap beyond what was resident: mappings at the peak, and the most the 
   assert.deepEqual(analyze(q.finish()).verdict.peak.residence, { mappedAtPeak: 0, mappedLine: undefined, notResident: undefined });
 });
 
+test('mapped at the peak: the sites of mmap and mremap with bytes live at the peak, not those of malloc or mapped after it', () => {
+  const p = new ProgramCapture();
+  const mapAt = (line: number): FrameSpec[] => [['<module>', line]];
+  p.alloc(1, mapAt(3), 4 * MiB, Allocator.Mmap);
+  p.alloc(1, mapAt(4), 8 * MiB, Allocator.Mremap);
+  p.alloc(1, mapAt(5), 16 * MiB, Allocator.Malloc);
+  p.snapshot(SEC);
+  // The peak, then a mapping made after it (live at the end, not at the peak).
+  p.free(1, p.alloc(1, mapAt(6), 64 * MiB, Allocator.Malloc));
+  p.alloc(1, mapAt(7), 2 * MiB, Allocator.Mmap);
+  p.snapshot(2 * SEC);
+  const v = analyze(p.finish()).verdict;
+  assert.equal(v.peak.heap.bytes, 92 * MiB);
+  assert.equal(v.peak.residence.mappedAtPeak, 12 * MiB);
+  assert.deepEqual([v.peak.residence.mappedLine?.line, v.peak.residence.mappedLine?.bytes], [4, 8 * MiB]);
+});
+
 test('a capture without snapshots says what it cannot tell, and the rest still works', () => {
   const p = new ProgramCapture();
   p.alloc(1, EARLY, 5 * MiB);

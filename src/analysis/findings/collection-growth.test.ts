@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { kinds, MAIN, only } from '../../../test/support/findings.js';
 import { analyze, type FrameSpec, MiB, ProgramCapture, SEC } from '../../../test/support/program-capture.js';
+import type { FrameId } from '../../model/ids.js';
 import { GROWTH_MIN_EVENTS } from './collection-growth.js';
 
 describe('repeated growth of a collection', () => {
@@ -42,5 +43,51 @@ describe('repeated growth of a collection', () => {
     }
     p.snapshot(SEC);
     assert.deepEqual(kinds(analyze(p.finish()).verdict.findings), []);
+  });
+  // The line is found by walking out from the innermost Python frame (own-code.ts ownPyLine()); the stack shown is
+  // made at the end, for the line's site with the most growths.
+  const NUMPY = '/usr/lib/python3.12/site-packages/numpy/_core/numeric.py';
+  function growAt(p: ProgramCapture, frames: readonly FrameSpec[], steps: number, last: number): void {
+    let addr = p.alloc(1, frames, 1024);
+    for (let i = 1; i <= steps; i++) addr = p.realloc(1, frames, addr, Math.round(1024 + ((last - 1024) * i) / steps));
+  }
+
+  test('a library frame inside the own line: grouped at the own line, the stack of the site with the most growths', () => {
+    const p = new ProgramCapture();
+    growAt(p, grow, 20, 2 * MiB);
+    growAt(p, [...grow, ['append', 3, NUMPY]], 30, MiB);
+    p.snapshot(SEC);
+    const { verdict, model } = analyze(p.finish());
+    const f = only(verdict.findings, 'collection-growth');
+    assert.equal(f.items.length, 1);
+    const item = f.items[0]!;
+    assert.equal(model.frames.frame(item.line as FrameId).function, 'build');
+    assert.equal(item.growths, 50);
+    assert.equal(item.maxBytes, 2 * MiB);
+    assert.deepEqual(
+      item.frames.map((id) => model.frames.frame(id).function),
+      ['<module>', 'build', 'append'],
+    );
+  });
+
+  test('no own-code frame: the line is the innermost frame', () => {
+    const p = new ProgramCapture();
+    growAt(
+      p,
+      [
+        ['<module>', 1, NUMPY],
+        ['concatenate', 9, NUMPY],
+      ],
+      40,
+      2 * MiB,
+    );
+    p.snapshot(SEC);
+    const { verdict, model } = analyze(p.finish());
+    const item = only(verdict.findings, 'collection-growth').items[0]!;
+    assert.equal(model.frames.frame(item.line as FrameId).function, 'concatenate');
+    assert.deepEqual(
+      item.frames.map((id) => model.frames.frame(id).function),
+      ['<module>', 'concatenate'],
+    );
   });
 });

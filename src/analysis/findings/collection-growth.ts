@@ -6,7 +6,8 @@
 // on their thread.
 
 import { isReallocator } from '../realloc-growth.js';
-import type { FrameId, SiteId } from '../../model/ids.js';
+import { type FrameId, NO_NATIVE_NODE, type SiteId } from '../../model/ids.js';
+import { NO_OWN_LINE, ownPyLine } from '../own-code.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
 import { ownLineIndex } from './line-groups.js';
 
@@ -49,7 +50,9 @@ export function collectionGrowth({ model, facts, filter, claimed }: DetectorInpu
     copied: number;
     max: number;
     best: number;
-    frames: readonly FrameId[];
+    /** The site with the most growths (the first of them), and its stack if it was made. */
+    site: SiteId;
+    frames: readonly FrameId[] | undefined;
   }
   const lines = new Map<FrameId | -1, Line>();
   const sites = model.sites;
@@ -58,12 +61,20 @@ export function collectionGrowth({ model, facts, filter, claimed }: DetectorInpu
     const s = r.sites[i]! as SiteId;
     const growths = r.growths[i]!;
     if (growths === 0 || !isReallocator(sites.allocator(s))) continue;
-    const frames = model.frames.stack(sites.pyStack(s), sites.nativeStack(s), filter);
-    const at = ownLineIndex(model, frames);
-    const line = at < 0 ? -1 : frames[at]!;
+    // The line without the stack when it is a Python frame of a stack without native frames (the walk ends at
+    // the first own-code frame); the stack of the line's site with the most growths is made at the end.
+    const own = sites.nativeStack(s) === NO_NATIVE_NODE ? ownPyLine(model, sites.pyStack(s), filter) : NO_OWN_LINE;
+    let line: FrameId | -1;
+    let frames: readonly FrameId[] | undefined;
+    if (own !== NO_OWN_LINE) line = own;
+    else {
+      frames = model.frames.stack(sites.pyStack(s), sites.nativeStack(s), filter);
+      const at = ownLineIndex(model, frames);
+      line = at < 0 ? -1 : frames[at]!;
+    }
     let l = lines.get(line);
     if (l === undefined) {
-      l = { growths: 0, copied: 0, max: 0, best: 0, frames };
+      l = { growths: 0, copied: 0, max: 0, best: 0, site: s, frames };
       lines.set(line, l);
     }
     l.growths += growths;
@@ -71,13 +82,20 @@ export function collectionGrowth({ model, facts, filter, claimed }: DetectorInpu
     l.max = Math.max(l.max, r.maxBytes[i]!);
     if (growths > l.best) {
       l.best = growths;
+      l.site = s;
       l.frames = frames;
     }
   }
   const items: GrowthItem[] = [...lines]
     .filter(([line, l]) => l.growths >= GROWTH_MIN_EVENTS && l.max >= GROWTH_MIN_BYTES && !claimed.has(line))
     .sort((a, b) => b[1].copied - a[1].copied)
-    .map(([line, l]) => ({ line, frames: l.frames, growths: l.growths, copiedBytes: l.copied, maxBytes: l.max }));
+    .map(([line, l]) => ({
+      line,
+      frames: l.frames ?? model.frames.stack(sites.pyStack(l.site), sites.nativeStack(l.site), filter),
+      growths: l.growths,
+      copiedBytes: l.copied,
+      maxBytes: l.max,
+    }));
   if (items.length === 0) return [];
   return [
     {

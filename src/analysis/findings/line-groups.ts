@@ -4,9 +4,9 @@
 // findings about memory that accumulates name that line first, with the library frame beside it.
 
 import type { FrameFilter } from '../../model/frames.js';
-import type { FrameId, SiteId } from '../../model/ids.js';
+import { type FrameId, NO_NATIVE_NODE, type PyNodeId1, type SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
-import { ownLineIndex } from '../own-code.js';
+import { NO_OWN_LINE, ownLineIndex, ownPyLine } from '../own-code.js';
 
 export { ownLineIndex };
 
@@ -31,7 +31,9 @@ export function groupByOwnLine(model: CaptureModel, filter: FrameFilter, keep: (
     line: FrameId | -1;
     leaf: FrameId | undefined;
     sites: SiteId[];
-    frames: readonly FrameId[];
+    /** The stack of `bestSite` if it was made (else made at the end). */
+    frames: readonly FrameId[] | undefined;
+    bestSite: SiteId;
     best: number;
     liveBytes: number;
     liveCount: number;
@@ -43,13 +45,25 @@ export function groupByOwnLine(model: CaptureModel, filter: FrameFilter, keep: (
   const c = sites.columns;
   for (let s = 0 as SiteId; s < sites.size; s++) {
     if (!keep(s)) continue;
-    const frames = model.frames.stack(sites.pyStack(s), sites.nativeStack(s), filter);
-    const at = ownLineIndex(model, frames);
-    const line = at < 0 ? -1 : frames[at]!;
-    const leaf = at >= 0 && at < frames.length - 1 ? frames[frames.length - 1] : undefined;
+    // The line and the leaf without the stack when the line is a Python frame of a stack without native frames
+    // (own-code.ts ownPyLine(); the leaf is then the innermost visible frame unless it is the line itself).
+    const own = sites.nativeStack(s) === NO_NATIVE_NODE ? ownPyLine(model, sites.pyStack(s), filter) : NO_OWN_LINE;
+    let frames: readonly FrameId[] | undefined;
+    let line: FrameId | -1;
+    let leaf: FrameId | undefined;
+    if (own !== NO_OWN_LINE) {
+      line = own;
+      const inner = innermostVisible(model, sites.pyStack(s), filter);
+      leaf = inner !== own ? inner : undefined;
+    } else {
+      frames = model.frames.stack(sites.pyStack(s), sites.nativeStack(s), filter);
+      const at = ownLineIndex(model, frames);
+      line = at < 0 ? -1 : frames[at]!;
+      leaf = at >= 0 && at < frames.length - 1 ? frames[frames.length - 1] : undefined;
+    }
     let g = groups.get(line);
     if (g === undefined) {
-      g = { line, leaf, sites: [], frames, best: -1, liveBytes: 0, liveCount: 0, madeCount: 0, madeBytes: 0 };
+      g = { line, leaf, sites: [], frames, bestSite: s, best: -1, liveBytes: 0, liveCount: 0, madeCount: 0, madeBytes: 0 };
       groups.set(line, g);
     }
     const live = c.liveBytes.array[s]!;
@@ -60,6 +74,7 @@ export function groupByOwnLine(model: CaptureModel, filter: FrameFilter, keep: (
     g.madeBytes += c.totalBytes.array[s]!;
     if (live > g.best) {
       g.best = live;
+      g.bestSite = s;
       g.frames = frames;
       g.leaf = leaf;
     }
@@ -68,10 +83,20 @@ export function groupByOwnLine(model: CaptureModel, filter: FrameFilter, keep: (
     line: g.line,
     leaf: g.leaf,
     sites: g.sites,
-    frames: g.frames,
+    frames: g.frames ?? model.frames.stack(sites.pyStack(g.bestSite), sites.nativeStack(g.bestSite), filter),
     liveBytes: g.liveBytes,
     liveCount: g.liveCount,
     madeCount: g.madeCount,
     madeBytes: g.madeBytes,
   }));
+}
+
+/** The innermost visible frame of a Python stack (one with a visible own-code frame: ownPyLine() found it). */
+function innermostVisible(model: CaptureModel, pyNode: PyNodeId1, filter: FrameFilter): FrameId | undefined {
+  const frames = model.frames;
+  for (let n = pyNode; n > 0; n = frames.pyParentOf(n)) {
+    const f = frames.pyFrameOf(n);
+    if (frames.visible(f, filter)) return f;
+  }
+  return undefined;
 }
