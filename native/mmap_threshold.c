@@ -108,11 +108,17 @@ static void drop_start_pages(void) {
 
 void *napi_register_module_v1(void *env, void *exports) {
     (void)env;
-    // Setting either threshold turns glibc's raising of both off. The trim threshold goes back to glibc's
-    // default (128 KiB), as with MALLOC_MMAP_THRESHOLD_ in node's environment: here glibc may have raised it
-    // already (to twice the largest mapped chunk freed while node started, its bundle and code cache).
+    // Setting either threshold turns glibc's raising of both off. The trim threshold is set too: here glibc
+    // may have raised it already (to twice the largest mapped chunk freed while node started, its bundle and
+    // code cache). 1 MiB rather than glibc's default 128 KiB: with 128 KiB the heap's top was given back and
+    // taken again a thousand times a report (brk), each time faulted in anew, for memory freed and asked for
+    // again at once: the optimizing compiler's zones (made and freed for every function it compiles) and
+    // brotli's ring (made and freed for every pack the reader decompresses). call_sites verdict 163-184 k
+    // page faults -> 156-167 k, churn verdict 42 k -> 18 k, peaks +0 to +1.5 MiB (docs/benchmarks.md,
+    // "Page faults of a report, round thirty-three"). 2 MiB took a few thousand faults more off, but once
+    // took churn's peak 3 MiB higher.
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
-    mallopt(M_TRIM_THRESHOLD, 128 << 10);
+    mallopt(M_TRIM_THRESHOLD, 1 << 20);
     drop_start_pages();
     return exports;
 }
