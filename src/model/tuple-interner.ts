@@ -163,6 +163,21 @@ export class PyNodeInterner {
   private wide = false;
   private mask: number;
   private count = 0;
+  // A flag for each parent value below flagLimit: bit p of `flags` is set once a node of parent p is made.
+  // flagLimit 0: no flags, no pending nodes (a parent past them was met: add()).
+  private flags: Uint8Array;
+  private flagLimit: number;
+  // The pending nodes (addPending()), made and not in the index yet: their ids, and for each the position of the
+  // one before it of the same parent (−1: none), in the order made; for each of their parents (pendParents, open
+  // addressing, 0 an empty slot), the position of its latest (pendHeads). A parent is in pendParents from its first
+  // child to the next flush(): all its children are pending, or none.
+  private pendingCount = 0;
+  private readonly pendIds = new Int32Array(PENDING_NODES);
+  private readonly pendNext = new Int32Array(PENDING_NODES);
+  private readonly pendParents = new Int32Array(PENDING_PARENT_SLOTS);
+  private readonly pendHeads = new Int32Array(PENDING_PARENT_SLOTS);
+  private readonly pendHomes = new Int32Array(PENDING_NODES);
+  private readonly pendFps = new Uint8Array(PENDING_NODES);
   /** Ids below this fit `lo` and `hi` (2^24; fewer in tests, to reach the wide slots). */
   private readonly narrowIds: number;
   /** The bits of an id in `lo` (16; narrowBits − 8 in tests), then 8 in `hi`, and the rest in `top`. */
@@ -186,6 +201,8 @@ export class PyNodeInterner {
     this.top = NO_BYTES;
     this.mask = cap - 1;
     this.keys = new Int32Array(Math.max(16, initialCapacity) * 3);
+    this.flags = new Uint8Array((this.keys.length / 3 + 8) >>> 3);
+    this.flagLimit = this.flags.length * 8;
     const bits = Math.max(9, Math.min(narrowBits, 24));
     this.narrowIds = 2 ** bits;
     this.lowBits = bits - 8;
@@ -213,6 +230,34 @@ export class PyNodeInterner {
   /** intern() past its hint, apart: the hint's check stays small enough to be inlined into each FRAME's path. */
   private probe(parent: number, code: number, ins: number): number {
     if (this.mask === 0) this.reindex();
+    if (parent > 0 && parent < this.flagLimit) {
+      // A node whose parent has no child yet is new without a look at the index; so is one whose parent's
+      // children are all pending (made since the last flush(), none in the index) and not among them.
+      if ((this.flags[parent >>> 3]! & (1 << (parent & 7))) === 0) return this.addPending(parent, code, ins, -1);
+      if (this.pendingCount > 0) {
+        const head = this.pendingOf(parent);
+        if (head >= 0) {
+          const keys = this.keys;
+          const pendIds = this.pendIds;
+          const pendNext = this.pendNext;
+          let steps = 0;
+          for (let at = head; at >= 0; at = pendNext[at]!) {
+            const id = pendIds[at]!;
+            const base = id * 3;
+            if (keys[base + 1] === code && keys[base + 2] === ins) return id; // the parent is theirs
+            steps++;
+          }
+          if (steps < PENDING_CHILDREN) return this.addPending(parent, code, ins, head);
+          // A parent of many pending children: they go to the index, and this node with them.
+          this.flush();
+        }
+      }
+    }
+    return this.probeIndex(parent, code, ins);
+  }
+
+  /** The probe of the index (no node it could be is pending: its parent's children, if any, are all in the index). */
+  private probeIndex(parent: number, code: number, ins: number): number {
     const keys = this.keys;
     const g = familyHash(parent, code, ins);
     const k = memberHash(g, ins);
@@ -230,16 +275,7 @@ export class PyNodeInterner {
       }
       slot = (slot + 1) & mask;
     }
-    const id = this.count++;
-    if ((id + 1) * 3 > keys.length) {
-      const grown = new Int32Array(keys.length * 2);
-      grown.set(keys);
-      this.keys = grown;
-    }
-    const base = id * 3;
-    this.keys[base] = parent;
-    this.keys[base + 1] = code;
-    this.keys[base + 2] = ins;
+    const id = this.add(parent, code, ins);
     fps[slot] = fp;
     this.lo[slot] = id & this.lowMask;
     this.hi[slot] = id >>> this.lowBits;
@@ -247,6 +283,119 @@ export class PyNodeInterner {
     // At narrowIds ids the next one needs the top byte: the slots are made again with it.
     if (overLoad(this.count, mask + 1) || this.count === this.narrowIds) this.rehash(mask + 1);
     return id;
+  }
+
+  /** A new node's id and keys, and its parent's flag (a child made); not in the index yet. */
+  private add(parent: number, code: number, ins: number): number {
+    const id = this.count++;
+    let keys = this.keys;
+    if ((id + 1) * 3 > keys.length) {
+      keys = new Int32Array(keys.length * 2);
+      keys.set(this.keys);
+      this.keys = keys;
+      this.growFlags(keys.length / 3 + 1);
+    }
+    const base = id * 3;
+    keys[base] = parent;
+    keys[base + 1] = code;
+    keys[base + 2] = ins;
+    if (parent > 0) {
+      if (parent < this.flagLimit) this.flags[parent >>> 3]! |= 1 << (parent & 7);
+      else if (this.flagLimit > 0) {
+        // A parent past the flags (not a node yet: StackResolver's never are): no flag for it, so no more
+        // pending nodes, whose test needs one for every parent.
+        this.flush();
+        this.flags = NO_BYTES;
+        this.flagLimit = 0;
+      }
+    }
+    return id;
+  }
+
+  /**
+   * A new node, pending (its parent's children are all pending: `head`, the latest of them, or −1, none yet):
+   * in the index at the next flush(), with the others, whose probes' cache misses then overlap.
+   */
+  private addPending(parent: number, code: number, ins: number, head: number): number {
+    if (this.pendingCount === PENDING_NODES) {
+      this.flush();
+      head = -1; // flush() cleared the parents' lists: a parent with a child is then found in the index.
+      if ((this.flags[parent >>> 3]! & (1 << (parent & 7))) !== 0) return this.probeIndex(parent, code, ins);
+    }
+    const id = this.add(parent, code, ins);
+    const at = this.pendingCount++;
+    this.pendIds[at] = id;
+    this.pendNext[at] = head;
+    const slots = this.pendParents;
+    let s = Math.imul(parent, 0x9e3779b1) >>> PENDING_PARENT_SHIFT;
+    while (slots[s] !== 0 && slots[s] !== parent) s = (s + 1) & (PENDING_PARENT_SLOTS - 1);
+    slots[s] = parent;
+    this.pendHeads[s] = at;
+    if (overLoad(this.count, this.mask + 1) || this.count === this.narrowIds) this.rehash(this.mask + 1);
+    return id;
+  }
+
+  /** The pending position of `parent`'s latest pending child; −1 when its children (if any) are in the index. */
+  private pendingOf(parent: number): number {
+    const slots = this.pendParents;
+    let s = Math.imul(parent, 0x9e3779b1) >>> PENDING_PARENT_SHIFT;
+    for (;;) {
+      const p = slots[s]!;
+      if (p === parent) return this.pendHeads[s]!;
+      if (p === 0) return -1;
+      s = (s + 1) & (PENDING_PARENT_SLOTS - 1);
+    }
+  }
+
+  /**
+   * The pending nodes into the index: their homes first, then their slots, in a loop of independent probes whose
+   * cache misses the processor overlaps (each FRAME's own probe waits for the node before it: its parent, its hint).
+   */
+  private flush(): void {
+    const n = this.pendingCount;
+    if (n === 0) return;
+    const keys = this.keys;
+    const pendIds = this.pendIds;
+    const homes = this.pendHomes;
+    const marks = this.pendFps;
+    const mask = this.mask;
+    for (let at = 0; at < n; at++) {
+      const base = pendIds[at]! * 3;
+      const ins = keys[base + 2]!;
+      const g = familyHash(keys[base]!, keys[base + 1]!, ins);
+      const k = memberHash(g, ins);
+      homes[at] = nodeHome(g, k) & mask;
+      marks[at] = fingerprint(k);
+    }
+    const fps = this.fps;
+    const lo = this.lo;
+    const hi = this.hi;
+    const lowMask = this.lowMask;
+    const lowBits = this.lowBits;
+    for (let at = 0; at < n; at++) {
+      let slot = homes[at]!;
+      while (fps[slot] !== 0) slot = (slot + 1) & mask;
+      const id = pendIds[at]!;
+      fps[slot] = marks[at]!;
+      lo[slot] = id & lowMask;
+      hi[slot] = id >>> lowBits;
+      if (this.wide) this.top[slot] = Math.floor(id / this.narrowIds);
+    }
+    this.clearPending();
+  }
+
+  /** No node pending (flush(), or an index made again from the keys: rehash()). */
+  private clearPending(): void {
+    this.pendingCount = 0;
+    this.pendParents.fill(0);
+  }
+
+  private growFlags(limit: number): void {
+    if (this.flagLimit === 0 || limit <= this.flagLimit) return;
+    const flags = new Uint8Array((limit + 7) >>> 3);
+    flags.set(this.flags);
+    this.flags = flags;
+    this.flagLimit = flags.length * 8;
   }
 
   /** The id held at `slot` (a full one). */
@@ -270,7 +419,7 @@ export class PyNodeInterner {
 
   /** Bytes held by the arrays (for the memory figures in benchmarks). */
   get byteLength(): number {
-    return this.keys.byteLength + this.indexBytes();
+    return this.keys.byteLength + this.flags.byteLength + this.indexBytes();
   }
 
   private indexBytes(): number {
@@ -288,6 +437,7 @@ export class PyNodeInterner {
     this.hi = NO_BYTES;
     this.top = NO_BYTES;
     this.mask = 0;
+    this.clearPending(); // the index made again holds every node
     return bytes;
   }
 
@@ -364,8 +514,17 @@ export class PyNodeInterner {
     this.top = top;
     this.wide = wide;
     this.mask = mask;
+    this.clearPending(); // made from the keys: every node is in it
   }
 }
+
+/** Pending nodes (PyNodeInterner.addPending()) at most: then flush(). */
+const PENDING_NODES = 512;
+/** Pending children of one parent looked through at most: past them, flush(). */
+const PENDING_CHILDREN = 32;
+/** Slots for the parents of pending nodes (at most PENDING_NODES, half full at most), and the shift to one. */
+const PENDING_PARENT_SLOTS = 1024;
+const PENDING_PARENT_SHIFT = 22;
 
 /** PyNodeInterner's rehash() puts the nodes in regions of 2^REGION_BITS slots (1 MiB of the index) past that many. */
 export const REGION_BITS = 18;
