@@ -175,10 +175,10 @@ test('families of many nodes (128 instructions of one block under one parent, ma
   keys.forEach((k, id) => assert.equal(t.intern(...k, -1), id));
 });
 
-test('the rehash by regions (regions of 64 slots here, of 2^18 in use) finds every node at its id, across doublings, wide ids and a dropped index', () => {
+test('the rehash (homes first, then slots; or one pass, for wide ids and a dropped index) finds every node at its id, across doublings', () => {
   for (const narrowBits of [24, 10]) {
-    const t = new PyNodeInterner(16, narrowBits, 6);
-    const n = 20_000; // doubles from 32 slots to 32 k: every doubling past 64 slots goes region by region
+    const t = new PyNodeInterner(16, narrowBits);
+    const n = 20_000; // doubles from 32 slots to 32 k
     let bytes = t.byteLength;
     let doublings = 0;
     for (let i = 0; i < n; i++) {
@@ -192,7 +192,7 @@ test('the rehash by regions (regions of 64 slots here, of 2^18 in use) finds eve
     }
     assert.ok(doublings >= 10);
     assert.equal(t.size, n);
-    t.dropIndex(); // made again in id order (no old slots to work in), then regions at the next doubling
+    t.dropIndex(); // made again in one pass (no old slots to work in), then in two at the next doubling
     for (let i = n - 1; i >= 0; i -= 5) assert.equal(t.intern(...node(i), -1), i);
     for (let i = n; i < 2 * n; i++) assert.equal(t.intern(...node(i), -1), i);
     for (let i = 0; i < 2 * n; i++) assert.equal(t.intern(...node(i), -1), i);

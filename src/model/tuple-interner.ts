@@ -156,9 +156,7 @@ export class PyNodeInterner {
   // twenty-eight), and reads a slot's id, then its keys, only where the fingerprint matches. The same 4 bytes a slot,
   // in one ArrayBuffer as the Int32 slots were: one allocation of the same size, so that malloc's heap and the peak
   // see what they saw before (a 1-byte array beside the Int32 slots, 5 bytes a slot, raised summary's peak by 5 MB).
-  private fps: Uint8Array;
-  private lo: Uint16Array;
-  private hi: Uint8Array;
+  private slots: Int32Array;
   private top: Uint8Array;
   private wide = false;
   private mask: number;
@@ -178,26 +176,17 @@ export class PyNodeInterner {
   private readonly pendHeads = new Int32Array(PENDING_PARENT_SLOTS);
   private readonly pendHomes = new Int32Array(PENDING_NODES);
   private readonly pendFps = new Uint8Array(PENDING_NODES);
-  /** Ids below this fit `lo` and `hi` (2^24; fewer in tests, to reach the wide slots). */
+  /** Ids below this fit a slot's low 24 bits (2^24; fewer in tests, to reach the wide slots); the rest go in `top`. */
   private readonly narrowIds: number;
-  /** The bits of an id in `lo` (16; narrowBits − 8 in tests), then 8 in `hi`, and the rest in `top`. */
-  private readonly lowBits: number;
   private readonly lowMask: number;
-
-  /** rehash() by regions of this many slots past it (REGION_BITS; fewer in tests, to reach it with few nodes). */
-  private readonly regionSlots: number;
 
   /**
    * `narrowBits` (9-24): ids below 2^narrowBits are held in 3 bytes a slot (tests use fewer than 24, to reach the wide slots).
-   * `regionBits` (4-REGION_BITS): rehash()'s regions (tests use fewer, to reach them).
    */
-  constructor(initialCapacity = 1024, narrowBits = 24, regionBits = REGION_BITS) {
+  constructor(initialCapacity = 1024, narrowBits = 24) {
     let cap = 16;
     while (cap < initialCapacity * 2) cap *= 2;
-    const index = new ArrayBuffer(cap * 4);
-    this.lo = new Uint16Array(index, 0, cap);
-    this.hi = new Uint8Array(index, cap * 2, cap);
-    this.fps = new Uint8Array(index, cap * 3, cap);
+    this.slots = new Int32Array(cap);
     this.top = NO_BYTES;
     this.mask = cap - 1;
     this.keys = new Int32Array(Math.max(16, initialCapacity) * 3);
@@ -205,9 +194,7 @@ export class PyNodeInterner {
     this.flagLimit = this.flags.length * 8;
     const bits = Math.max(9, Math.min(narrowBits, 24));
     this.narrowIds = 2 ** bits;
-    this.lowBits = bits - 8;
-    this.lowMask = 2 ** this.lowBits - 1;
-    this.regionSlots = 2 ** Math.max(4, Math.min(regionBits, REGION_BITS));
+    this.lowMask = this.narrowIds - 1;
   }
 
   get size(): number {
@@ -262,23 +249,21 @@ export class PyNodeInterner {
     const g = familyHash(parent, code, ins);
     const k = memberHash(g, ins);
     const fp = fingerprint(k);
-    const fps = this.fps;
+    const slots = this.slots;
     const mask = this.mask;
     let slot = nodeHome(g, k) & mask;
     for (;;) {
-      const f = fps[slot]!;
-      if (f === 0) break;
-      if (f === fp) {
-        const id = this.idAt(slot);
+      const v = slots[slot]!;
+      if (v === 0) break;
+      if (v >>> 24 === fp) {
+        const id = this.idAt(slot, v);
         const base = id * 3;
         if (keys[base] === parent && keys[base + 1] === code && keys[base + 2] === ins) return id;
       }
       slot = (slot + 1) & mask;
     }
     const id = this.add(parent, code, ins);
-    fps[slot] = fp;
-    this.lo[slot] = id & this.lowMask;
-    this.hi[slot] = id >>> this.lowBits;
+    slots[slot] = (fp << 24) | (id & this.lowMask);
     if (this.wide) this.top[slot] = Math.floor(id / this.narrowIds);
     // At narrowIds ids the next one needs the top byte: the slots are made again with it.
     if (overLoad(this.count, mask + 1) || this.count === this.narrowIds) this.rehash(mask + 1);
@@ -367,18 +352,13 @@ export class PyNodeInterner {
       homes[at] = nodeHome(g, k) & mask;
       marks[at] = fingerprint(k);
     }
-    const fps = this.fps;
-    const lo = this.lo;
-    const hi = this.hi;
+    const slots = this.slots;
     const lowMask = this.lowMask;
-    const lowBits = this.lowBits;
     for (let at = 0; at < n; at++) {
       let slot = homes[at]!;
-      while (fps[slot] !== 0) slot = (slot + 1) & mask;
+      while (slots[slot] !== 0) slot = (slot + 1) & mask;
       const id = pendIds[at]!;
-      fps[slot] = marks[at]!;
-      lo[slot] = id & lowMask;
-      hi[slot] = id >>> lowBits;
+      slots[slot] = (marks[at]! << 24) | (id & lowMask);
       if (this.wide) this.top[slot] = Math.floor(id / this.narrowIds);
     }
     this.clearPending();
@@ -398,9 +378,9 @@ export class PyNodeInterner {
     this.flagLimit = flags.length * 8;
   }
 
-  /** The id held at `slot` (a full one). */
-  private idAt(slot: number): number {
-    const id = this.lo[slot]! | (this.hi[slot]! << this.lowBits);
+  /** The id held at `slot` (a full one, whose value is `v`). */
+  private idAt(slot: number, v: number): number {
+    const id = v & this.lowMask;
     return this.wide ? id + this.top[slot]! * this.narrowIds : id;
   }
 
@@ -423,7 +403,7 @@ export class PyNodeInterner {
   }
 
   private indexBytes(): number {
-    return this.fps.byteLength + this.lo.byteLength + this.hi.byteLength + this.top.byteLength;
+    return this.slots.byteLength + this.top.byteLength;
   }
 
   /**
@@ -432,9 +412,7 @@ export class PyNodeInterner {
    */
   dropIndex(): number {
     const bytes = this.indexBytes();
-    this.fps = NO_BYTES;
-    this.lo = NO_SHORTS;
-    this.hi = NO_BYTES;
+    this.slots = NO_INTS;
     this.top = NO_BYTES;
     this.mask = 0;
     this.clearPending(); // the index made again holds every node
@@ -449,30 +427,25 @@ export class PyNodeInterner {
   }
 
   /**
-   * The index again, doubled (or of `size` slots, when within the load limit: reindex(), or the ids outgrew 3 bytes).
-   * Past 2^REGION_BITS slots, region by region: each node's home and fingerprint are worked out once into the old
-   * index's buffer (4 bytes a node, within its 4 bytes a slot: no more memory), then the nodes are put in one region
-   * of 2^REGION_BITS slots (1 MiB of the index) at a time, over and over that list in id order. Put in id order, each
-   * node's slot was a miss in the whole index (call_sites' last doubling: 1.68 M nodes into 16 MiB). Any order of
-   * insertion makes a valid index (linear probing without removals); the ids are the nodes' own.
+   * The index again, doubled (or of `size` slots, when within the load limit: reindex(), or the ids outgrew 3 bytes),
+   * in two passes over the nodes in id order: their homes and fingerprints first, into the old index's buffer (4 bytes
+   * a node, within its 4 bytes a slot: no more memory), then their slots. The second pass's probes do not wait for
+   * one another, so the processor overlaps their cache misses (call_sites' last doubling: 1.68 M nodes into 16 MiB);
+   * the hashing between them, in one loop, left fewer in flight. Any order of insertion makes a valid index (linear
+   * probing without removals); the ids are the nodes' own.
    */
   private rehash(size: number): void {
     const cap = overLoad(this.count, size) ? size * 2 : size;
     const n = this.count;
-    const old = this.lo.buffer;
-    const index = new ArrayBuffer(cap * 4);
-    const lo = new Uint16Array(index, 0, cap);
-    const hi = new Uint8Array(index, cap * 2, cap);
-    const fps = new Uint8Array(index, cap * 3, cap);
+    const old = this.slots.buffer;
+    const slots = new Int32Array(cap);
     const wide = n >= this.narrowIds;
     const top = wide ? new Uint8Array(cap) : NO_BYTES;
     const mask = cap - 1;
     const keys = this.keys;
     const lowMask = this.lowMask;
-    const lowBits = this.lowBits;
     const narrowIds = this.narrowIds;
-    const regionSlots = this.regionSlots;
-    if (cap > regionSlots && cap <= HOME_LIMIT && old.byteLength >= n * 4) {
+    if (!wide && cap <= HOME_LIMIT && old.byteLength >= n * 4) {
       const homes = new Int32Array(old, 0, n);
       for (let id = 0; id < n; id++) {
         const base = id * 3;
@@ -481,18 +454,11 @@ export class PyNodeInterner {
         const k = memberHash(g, ins);
         homes[id] = (nodeHome(g, k) & mask) | (fingerprint(k) << 24);
       }
-      for (let from = 0; from < cap; from += regionSlots) {
-        const to = from + regionSlots;
-        for (let id = 0; id < n; id++) {
-          const v = homes[id]!;
-          let slot = v & (HOME_LIMIT - 1);
-          if (slot < from || slot >= to) continue;
-          while (fps[slot] !== 0) slot = (slot + 1) & mask;
-          fps[slot] = v >>> 24;
-          lo[slot] = id & lowMask;
-          hi[slot] = id >>> lowBits;
-          if (wide) top[slot] = Math.floor(id / narrowIds);
-        }
+      for (let id = 0; id < n; id++) {
+        const v = homes[id]!;
+        let slot = v & (HOME_LIMIT - 1);
+        while (slots[slot] !== 0) slot = (slot + 1) & mask;
+        slots[slot] = (v & ~(HOME_LIMIT - 1)) | id;
       }
     } else {
       for (let id = 0; id < n; id++) {
@@ -501,16 +467,12 @@ export class PyNodeInterner {
         const g = familyHash(keys[base]!, keys[base + 1]!, ins);
         const k = memberHash(g, ins);
         let slot = nodeHome(g, k) & mask;
-        while (fps[slot] !== 0) slot = (slot + 1) & mask;
-        fps[slot] = fingerprint(k);
-        lo[slot] = id & lowMask;
-        hi[slot] = id >>> lowBits;
+        while (slots[slot] !== 0) slot = (slot + 1) & mask;
+        slots[slot] = (fingerprint(k) << 24) | (id & lowMask);
         if (wide) top[slot] = Math.floor(id / narrowIds);
       }
     }
-    this.fps = fps;
-    this.lo = lo;
-    this.hi = hi;
+    this.slots = slots;
     this.top = top;
     this.wide = wide;
     this.mask = mask;
@@ -526,9 +488,7 @@ const PENDING_CHILDREN = 32;
 const PENDING_PARENT_SLOTS = 1024;
 const PENDING_PARENT_SHIFT = 22;
 
-/** PyNodeInterner's rehash() puts the nodes in regions of 2^REGION_BITS slots (1 MiB of the index) past that many. */
-export const REGION_BITS = 18;
-/** rehash() by regions holds a home in the 24 bits below a fingerprint: up to 2^24 slots (13.4 M nodes); past it, in id order. */
+/** rehash()'s first pass holds a home in the 24 bits below a fingerprint: up to 2^24 slots (13.4 M nodes); past it, one pass. */
 const HOME_LIMIT = 1 << 24;
 
 /**
@@ -544,7 +504,7 @@ export function overLoad(count: number, slots: number): boolean {
 
 /** A dropped index (PyNodeInterner.dropIndex()): still typed arrays, so that the fields keep one type for V8. */
 const NO_BYTES = new Uint8Array(0);
-const NO_SHORTS = new Uint16Array(0);
+const NO_INTS = new Int32Array(0);
 
 /** A key's fingerprint in PyNodeInterner's index, from its memberHash()'s top byte (nodeHome() takes the 4 bits below it): 1-255. */
 export function fingerprint(h: number): number {
