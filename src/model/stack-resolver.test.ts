@@ -231,8 +231,8 @@ test("endOfRead() keeps nothing of the node index and the site map: the frames' 
   };
   const plain = make().resolveFrames();
   const r = make();
-  const held = r as unknown as Record<string, unknown> & { pyNodes: { slots: Int32Array }; nodeSite: Int32Array };
-  const given = [held.pyNodes.slots.buffer, held.nodeSite.buffer];
+  const held = r as unknown as Record<string, unknown> & { pyNodes: { fps: Uint8Array; lo: Uint16Array; hi: Uint8Array }; nodeSite: Int32Array };
+  const given = [held.pyNodes.fps.buffer, held.pyNodes.lo.buffer, held.pyNodes.hi.buffer, held.nodeSite.buffer];
   assert.ok(given.every((b) => b.byteLength >= 6001));
   assert.ok(r.endOfRead() > 0);
   const frames = r.resolveFrames();

@@ -175,10 +175,10 @@ test('families of many nodes (128 instructions of one block under one parent, ma
   keys.forEach((k, id) => assert.equal(t.intern(...k, -1), id));
 });
 
-test('the rehash (homes first, then slots; or one pass, for wide ids and a dropped index) finds every node at its id, across doublings', () => {
+test('the rehash by regions (regions of 64 slots here, of 2^18 in use) finds every node at its id, across doublings, wide ids and a dropped index', () => {
   for (const narrowBits of [24, 10]) {
-    const t = new PyNodeInterner(16, narrowBits);
-    const n = 20_000; // doubles from 32 slots to 32 k
+    const t = new PyNodeInterner(16, narrowBits, 6);
+    const n = 20_000; // doubles from 32 slots to 32 k: every doubling past 64 slots goes region by region
     let bytes = t.byteLength;
     let doublings = 0;
     for (let i = 0; i < n; i++) {
@@ -192,102 +192,10 @@ test('the rehash (homes first, then slots; or one pass, for wide ids and a dropp
     }
     assert.ok(doublings >= 10);
     assert.equal(t.size, n);
-    t.dropIndex(); // made again in one pass (no old slots to work in), then in two at the next doubling
+    t.dropIndex(); // made again in id order (no old slots to work in), then regions at the next doubling
     for (let i = n - 1; i >= 0; i -= 5) assert.equal(t.intern(...node(i), -1), i);
     for (let i = n; i < 2 * n; i++) assert.equal(t.intern(...node(i), -1), i);
     for (let i = 0; i < 2 * n; i++) assert.equal(t.intern(...node(i), -1), i);
     assert.equal(t.size, 2 * n);
   }
-});
-
-/** The interner's count of pending nodes (made, not in the index yet): that a test reaches them. */
-const pending = (t: PyNodeInterner): number => (t as unknown as { pendingCount: number }).pendingCount;
-
-test('pending nodes (their parent new, or all its children new) against a Map: stack-shaped walks, random hints, flushes, growth, a dropped index, wide ids', () => {
-  // Parents are nodes already made (id + 1, as StackResolver's), so that new ones go pending; walks go down from a
-  // root and back up, and come back to paths met before (found at their hint, in the pending lists, or in the index).
-  let x = 88172645;
-  const rand = (n: number): number => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
-  for (const narrowBits of [24, 10]) {
-    const t = new PyNodeInterner(16, narrowBits);
-    const want = new Map<string, number>();
-    let maxPending = 0;
-    let last = -1;
-    for (let walk = 0; walk < 3000; walk++) {
-      let parent = 0;
-      const depth = 1 + rand(30);
-      for (let d = 0; d < depth; d++) {
-        // Few codes and instructions: siblings and repeats; now and then a parent of many children (an instruction of 200).
-        const code = rand(4) * 0x40000001;
-        const ins = rand(10) === 0 ? rand(200) : rand(6) * 0x10000003;
-        const key = `${parent},${code},${ins}`;
-        const hint = rand(3) === 0 ? last + 1 : rand(5) === 0 ? rand(t.size + 2) : -1;
-        const id = t.intern(parent, code, ins, hint);
-        if (!want.has(key)) want.set(key, want.size);
-        assert.equal(id, want.get(key), `${key} in walk ${walk}`);
-        maxPending = Math.max(maxPending, pending(t));
-        last = id;
-        parent = id + 1;
-      }
-      if (walk === 1500) t.dropIndex();
-    }
-    assert.equal(t.size, want.size);
-    assert.ok(maxPending > 100, `pending nodes reached: ${maxPending}`);
-    for (const [key, id] of want) {
-      const [p, c, i] = key.split(',').map(Number) as [number, number, number];
-      assert.deepEqual([t.parent(id), t.codeId(id), t.instr(id)], [p, c >>> 0, i >>> 0]);
-      assert.equal(t.intern(p, c, i, -1), id, key);
-    }
-  }
-});
-
-test('a parent of many pending children (past the list looked through) and more pending nodes than are held: every node found once', () => {
-  const t = new PyNodeInterner(16);
-  const root = t.intern(0, 1, 1, -1); // 0
-  // 2000 children of node 0 (parent 1), new: pending until its list is too long, then in the index with the rest.
-  for (let k = 0; k < 2000; k++) assert.equal(t.intern(root + 1, 2, k, -1), k + 1);
-  // A chain of 3000 nodes, each the first child of the one before: pending, flushed by the batch.
-  for (let k = 0; k < 3000; k++) assert.equal(t.intern(k === 0 ? 1 : 2000 + k + 1, 3, 7, -1), 2001 + k);
-  for (let k = 0; k < 2000; k++) assert.equal(t.intern(root + 1, 2, k, -1), k + 1);
-  for (let k = 0; k < 3000; k++) assert.equal(t.intern(k === 0 ? 1 : 2000 + k + 1, 3, 7, -1), 2001 + k);
-  assert.equal(t.size, 5001);
-});
-
-test('a parent past the flags (no node yet) ends pending nodes: those held go to the index first', () => {
-  const t = new PyNodeInterner(16);
-  for (let k = 0; k < 10; k++) assert.equal(t.intern(k, 5, 5, -1), k); // a chain: each node new under a new parent
-  assert.ok(pending(t) > 0);
-  assert.equal(t.intern(1_000_000, 5, 5, -1), 10);
-  assert.equal(pending(t), 0);
-  for (let k = 0; k < 10; k++) assert.equal(t.intern(k, 5, 5, -1), k);
-  for (let k = 10; k < 40; k++) assert.equal(t.intern(k + 1, 6, 6, -1), k + 1);
-  assert.equal(pending(t), 0);
-  for (let k = 10; k < 40; k++) assert.equal(t.intern(k + 1, 6, 6, -1), k + 1);
-  assert.equal(t.intern(1_000_000, 5, 5, -1), 10);
-});
-
-test('a new child of a parent whose children are pending, when the pending nodes are as many as are held: found with them in the index', () => {
-  const t = new PyNodeInterner(16);
-  assert.equal(t.intern(0, 1, 1, -1), 0); // node 0, a root: in the index
-  // A chain of new nodes, each the first child of the one before, until 511 are pending (a rehash, as the index
-  // grows, puts them all in it: the chain goes on past the last one).
-  let last = 0;
-  while (pending(t) < 511) {
-    assert.equal(t.intern(last + 1, 2, 0, -1), last + 1);
-    last++;
-  }
-  // The last node's first child, pending: 512, as many as are held. Its second child flushes them, and its parent's
-  // children are then in the index: it goes there too, and both are found.
-  const first = t.intern(last + 1, 3, 0, -1);
-  assert.equal(pending(t), 512);
-  const second = t.intern(last + 1, 3, 1, -1);
-  assert.deepEqual([first, second], [last + 1, last + 2]);
-  assert.equal(t.intern(last + 1, 3, 0, -1), first);
-  assert.equal(t.intern(last + 1, 3, 1, -1), second);
-  assert.equal(t.size, last + 3);
 });

@@ -156,45 +156,41 @@ export class PyNodeInterner {
   // twenty-eight), and reads a slot's id, then its keys, only where the fingerprint matches. The same 4 bytes a slot,
   // in one ArrayBuffer as the Int32 slots were: one allocation of the same size, so that malloc's heap and the peak
   // see what they saw before (a 1-byte array beside the Int32 slots, 5 bytes a slot, raised summary's peak by 5 MB).
-  private slots: Int32Array;
+  private fps: Uint8Array;
+  private lo: Uint16Array;
+  private hi: Uint8Array;
   private top: Uint8Array;
   private wide = false;
   private mask: number;
   private count = 0;
-  // A flag for each parent value below flagLimit: bit p of `flags` is set once a node of parent p is made.
-  // flagLimit 0: no flags, no pending nodes (a parent past them was met: add()).
-  private flags: Uint8Array;
-  private flagLimit: number;
-  // The pending nodes (addPending()), made and not in the index yet: their ids, and for each the position of the
-  // one before it of the same parent (−1: none), in the order made; for each of their parents (pendParents, open
-  // addressing, 0 an empty slot), the position of its latest (pendHeads). A parent is in pendParents from its first
-  // child to the next flush(): all its children are pending, or none.
-  private pendingCount = 0;
-  private readonly pendIds = new Int32Array(PENDING_NODES);
-  private readonly pendNext = new Int32Array(PENDING_NODES);
-  private readonly pendParents = new Int32Array(PENDING_PARENT_SLOTS);
-  private readonly pendHeads = new Int32Array(PENDING_PARENT_SLOTS);
-  private readonly pendHomes = new Int32Array(PENDING_NODES);
-  private readonly pendFps = new Uint8Array(PENDING_NODES);
-  /** Ids below this fit a slot's low 24 bits (2^24; fewer in tests, to reach the wide slots); the rest go in `top`. */
+  /** Ids below this fit `lo` and `hi` (2^24; fewer in tests, to reach the wide slots). */
   private readonly narrowIds: number;
+  /** The bits of an id in `lo` (16; narrowBits − 8 in tests), then 8 in `hi`, and the rest in `top`. */
+  private readonly lowBits: number;
   private readonly lowMask: number;
+
+  /** rehash() by regions of this many slots past it (REGION_BITS; fewer in tests, to reach it with few nodes). */
+  private readonly regionSlots: number;
 
   /**
    * `narrowBits` (9-24): ids below 2^narrowBits are held in 3 bytes a slot (tests use fewer than 24, to reach the wide slots).
+   * `regionBits` (4-REGION_BITS): rehash()'s regions (tests use fewer, to reach them).
    */
-  constructor(initialCapacity = 1024, narrowBits = 24) {
+  constructor(initialCapacity = 1024, narrowBits = 24, regionBits = REGION_BITS) {
     let cap = 16;
     while (cap < initialCapacity * 2) cap *= 2;
-    this.slots = new Int32Array(cap);
+    const index = new ArrayBuffer(cap * 4);
+    this.lo = new Uint16Array(index, 0, cap);
+    this.hi = new Uint8Array(index, cap * 2, cap);
+    this.fps = new Uint8Array(index, cap * 3, cap);
     this.top = NO_BYTES;
     this.mask = cap - 1;
     this.keys = new Int32Array(Math.max(16, initialCapacity) * 3);
-    this.flags = new Uint8Array((this.keys.length / 3 + 8) >>> 3);
-    this.flagLimit = this.flags.length * 8;
     const bits = Math.max(9, Math.min(narrowBits, 24));
     this.narrowIds = 2 ** bits;
-    this.lowMask = this.narrowIds - 1;
+    this.lowBits = bits - 8;
+    this.lowMask = 2 ** this.lowBits - 1;
+    this.regionSlots = 2 ** Math.max(4, Math.min(regionBits, REGION_BITS));
   }
 
   get size(): number {
@@ -217,170 +213,45 @@ export class PyNodeInterner {
   /** intern() past its hint, apart: the hint's check stays small enough to be inlined into each FRAME's path. */
   private probe(parent: number, code: number, ins: number): number {
     if (this.mask === 0) this.reindex();
-    if (parent > 0 && parent < this.flagLimit) {
-      // A node whose parent has no child yet is new without a look at the index; so is one whose parent's
-      // children are all pending (made since the last flush(), none in the index) and not among them.
-      if ((this.flags[parent >>> 3]! & (1 << (parent & 7))) === 0) return this.addPending(parent, code, ins, -1);
-      if (this.pendingCount > 0) {
-        const head = this.pendingOf(parent);
-        if (head >= 0) {
-          const keys = this.keys;
-          const pendIds = this.pendIds;
-          const pendNext = this.pendNext;
-          let steps = 0;
-          for (let at = head; at >= 0; at = pendNext[at]!) {
-            const id = pendIds[at]!;
-            const base = id * 3;
-            if (keys[base + 1] === code && keys[base + 2] === ins) return id; // the parent is theirs
-            steps++;
-          }
-          if (steps < PENDING_CHILDREN) return this.addPending(parent, code, ins, head);
-          // A parent of many pending children: they go to the index, and this node with them.
-          this.flush();
-        }
-      }
-    }
-    return this.probeIndex(parent, code, ins);
-  }
-
-  /** The probe of the index (no node it could be is pending: its parent's children, if any, are all in the index). */
-  private probeIndex(parent: number, code: number, ins: number): number {
     const keys = this.keys;
     const g = familyHash(parent, code, ins);
     const k = memberHash(g, ins);
     const fp = fingerprint(k);
-    const slots = this.slots;
+    const fps = this.fps;
     const mask = this.mask;
     let slot = nodeHome(g, k) & mask;
     for (;;) {
-      const v = slots[slot]!;
-      if (v === 0) break;
-      if (v >>> 24 === fp) {
-        const id = this.idAt(slot, v);
+      const f = fps[slot]!;
+      if (f === 0) break;
+      if (f === fp) {
+        const id = this.idAt(slot);
         const base = id * 3;
         if (keys[base] === parent && keys[base + 1] === code && keys[base + 2] === ins) return id;
       }
       slot = (slot + 1) & mask;
     }
-    const id = this.add(parent, code, ins);
-    slots[slot] = (fp << 24) | (id & this.lowMask);
+    const id = this.count++;
+    if ((id + 1) * 3 > keys.length) {
+      const grown = new Int32Array(keys.length * 2);
+      grown.set(keys);
+      this.keys = grown;
+    }
+    const base = id * 3;
+    this.keys[base] = parent;
+    this.keys[base + 1] = code;
+    this.keys[base + 2] = ins;
+    fps[slot] = fp;
+    this.lo[slot] = id & this.lowMask;
+    this.hi[slot] = id >>> this.lowBits;
     if (this.wide) this.top[slot] = Math.floor(id / this.narrowIds);
     // At narrowIds ids the next one needs the top byte: the slots are made again with it.
     if (overLoad(this.count, mask + 1) || this.count === this.narrowIds) this.rehash(mask + 1);
     return id;
   }
 
-  /** A new node's id and keys, and its parent's flag (a child made); not in the index yet. */
-  private add(parent: number, code: number, ins: number): number {
-    const id = this.count++;
-    let keys = this.keys;
-    if ((id + 1) * 3 > keys.length) {
-      keys = new Int32Array(keys.length * 2);
-      keys.set(this.keys);
-      this.keys = keys;
-      this.growFlags(keys.length / 3 + 1);
-    }
-    const base = id * 3;
-    keys[base] = parent;
-    keys[base + 1] = code;
-    keys[base + 2] = ins;
-    if (parent > 0) {
-      if (parent < this.flagLimit) this.flags[parent >>> 3]! |= 1 << (parent & 7);
-      else if (this.flagLimit > 0) {
-        // A parent past the flags (not a node yet: StackResolver's never are): no flag for it, so no more
-        // pending nodes, whose test needs one for every parent.
-        this.flush();
-        this.flags = NO_BYTES;
-        this.flagLimit = 0;
-      }
-    }
-    return id;
-  }
-
-  /**
-   * A new node, pending (its parent's children are all pending: `head`, the latest of them, or −1, none yet):
-   * in the index at the next flush(), with the others, whose probes' cache misses then overlap.
-   */
-  private addPending(parent: number, code: number, ins: number, head: number): number {
-    if (this.pendingCount === PENDING_NODES) {
-      this.flush();
-      head = -1; // flush() cleared the parents' lists: a parent with a child is then found in the index.
-      if ((this.flags[parent >>> 3]! & (1 << (parent & 7))) !== 0) return this.probeIndex(parent, code, ins);
-    }
-    const id = this.add(parent, code, ins);
-    const at = this.pendingCount++;
-    this.pendIds[at] = id;
-    this.pendNext[at] = head;
-    const slots = this.pendParents;
-    let s = Math.imul(parent, 0x9e3779b1) >>> PENDING_PARENT_SHIFT;
-    while (slots[s] !== 0 && slots[s] !== parent) s = (s + 1) & (PENDING_PARENT_SLOTS - 1);
-    slots[s] = parent;
-    this.pendHeads[s] = at;
-    if (overLoad(this.count, this.mask + 1) || this.count === this.narrowIds) this.rehash(this.mask + 1);
-    return id;
-  }
-
-  /** The pending position of `parent`'s latest pending child; −1 when its children (if any) are in the index. */
-  private pendingOf(parent: number): number {
-    const slots = this.pendParents;
-    let s = Math.imul(parent, 0x9e3779b1) >>> PENDING_PARENT_SHIFT;
-    for (;;) {
-      const p = slots[s]!;
-      if (p === parent) return this.pendHeads[s]!;
-      if (p === 0) return -1;
-      s = (s + 1) & (PENDING_PARENT_SLOTS - 1);
-    }
-  }
-
-  /**
-   * The pending nodes into the index: their homes first, then their slots, in a loop of independent probes whose
-   * cache misses the processor overlaps (each FRAME's own probe waits for the node before it: its parent, its hint).
-   */
-  private flush(): void {
-    const n = this.pendingCount;
-    if (n === 0) return;
-    const keys = this.keys;
-    const pendIds = this.pendIds;
-    const homes = this.pendHomes;
-    const marks = this.pendFps;
-    const mask = this.mask;
-    for (let at = 0; at < n; at++) {
-      const base = pendIds[at]! * 3;
-      const ins = keys[base + 2]!;
-      const g = familyHash(keys[base]!, keys[base + 1]!, ins);
-      const k = memberHash(g, ins);
-      homes[at] = nodeHome(g, k) & mask;
-      marks[at] = fingerprint(k);
-    }
-    const slots = this.slots;
-    const lowMask = this.lowMask;
-    for (let at = 0; at < n; at++) {
-      let slot = homes[at]!;
-      while (slots[slot] !== 0) slot = (slot + 1) & mask;
-      const id = pendIds[at]!;
-      slots[slot] = (marks[at]! << 24) | (id & lowMask);
-      if (this.wide) this.top[slot] = Math.floor(id / this.narrowIds);
-    }
-    this.clearPending();
-  }
-
-  /** No node pending (flush(), or an index made again from the keys: rehash()). */
-  private clearPending(): void {
-    this.pendingCount = 0;
-    this.pendParents.fill(0);
-  }
-
-  private growFlags(limit: number): void {
-    if (this.flagLimit === 0 || limit <= this.flagLimit) return;
-    const flags = new Uint8Array((limit + 7) >>> 3);
-    flags.set(this.flags);
-    this.flags = flags;
-    this.flagLimit = flags.length * 8;
-  }
-
-  /** The id held at `slot` (a full one, whose value is `v`). */
-  private idAt(slot: number, v: number): number {
-    const id = v & this.lowMask;
+  /** The id held at `slot` (a full one). */
+  private idAt(slot: number): number {
+    const id = this.lo[slot]! | (this.hi[slot]! << this.lowBits);
     return this.wide ? id + this.top[slot]! * this.narrowIds : id;
   }
 
@@ -399,11 +270,11 @@ export class PyNodeInterner {
 
   /** Bytes held by the arrays (for the memory figures in benchmarks). */
   get byteLength(): number {
-    return this.keys.byteLength + this.flags.byteLength + this.indexBytes();
+    return this.keys.byteLength + this.indexBytes();
   }
 
   private indexBytes(): number {
-    return this.slots.byteLength + this.top.byteLength;
+    return this.fps.byteLength + this.lo.byteLength + this.hi.byteLength + this.top.byteLength;
   }
 
   /**
@@ -412,10 +283,11 @@ export class PyNodeInterner {
    */
   dropIndex(): number {
     const bytes = this.indexBytes();
-    this.slots = NO_INTS;
+    this.fps = NO_BYTES;
+    this.lo = NO_SHORTS;
+    this.hi = NO_BYTES;
     this.top = NO_BYTES;
     this.mask = 0;
-    this.clearPending(); // the index made again holds every node
     return bytes;
   }
 
@@ -427,25 +299,30 @@ export class PyNodeInterner {
   }
 
   /**
-   * The index again, doubled (or of `size` slots, when within the load limit: reindex(), or the ids outgrew 3 bytes),
-   * in two passes over the nodes in id order: their homes and fingerprints first, into the old index's buffer (4 bytes
-   * a node, within its 4 bytes a slot: no more memory), then their slots. The second pass's probes do not wait for
-   * one another, so the processor overlaps their cache misses (call_sites' last doubling: 1.68 M nodes into 16 MiB);
-   * the hashing between them, in one loop, left fewer in flight. Any order of insertion makes a valid index (linear
-   * probing without removals); the ids are the nodes' own.
+   * The index again, doubled (or of `size` slots, when within the load limit: reindex(), or the ids outgrew 3 bytes).
+   * Past 2^REGION_BITS slots, region by region: each node's home and fingerprint are worked out once into the old
+   * index's buffer (4 bytes a node, within its 4 bytes a slot: no more memory), then the nodes are put in one region
+   * of 2^REGION_BITS slots (1 MiB of the index) at a time, over and over that list in id order. Put in id order, each
+   * node's slot was a miss in the whole index (call_sites' last doubling: 1.68 M nodes into 16 MiB). Any order of
+   * insertion makes a valid index (linear probing without removals); the ids are the nodes' own.
    */
   private rehash(size: number): void {
     const cap = overLoad(this.count, size) ? size * 2 : size;
     const n = this.count;
-    const old = this.slots.buffer;
-    const slots = new Int32Array(cap);
+    const old = this.lo.buffer;
+    const index = new ArrayBuffer(cap * 4);
+    const lo = new Uint16Array(index, 0, cap);
+    const hi = new Uint8Array(index, cap * 2, cap);
+    const fps = new Uint8Array(index, cap * 3, cap);
     const wide = n >= this.narrowIds;
     const top = wide ? new Uint8Array(cap) : NO_BYTES;
     const mask = cap - 1;
     const keys = this.keys;
     const lowMask = this.lowMask;
+    const lowBits = this.lowBits;
     const narrowIds = this.narrowIds;
-    if (!wide && cap <= HOME_LIMIT && old.byteLength >= n * 4) {
+    const regionSlots = this.regionSlots;
+    if (cap > regionSlots && cap <= HOME_LIMIT && old.byteLength >= n * 4) {
       const homes = new Int32Array(old, 0, n);
       for (let id = 0; id < n; id++) {
         const base = id * 3;
@@ -454,11 +331,18 @@ export class PyNodeInterner {
         const k = memberHash(g, ins);
         homes[id] = (nodeHome(g, k) & mask) | (fingerprint(k) << 24);
       }
-      for (let id = 0; id < n; id++) {
-        const v = homes[id]!;
-        let slot = v & (HOME_LIMIT - 1);
-        while (slots[slot] !== 0) slot = (slot + 1) & mask;
-        slots[slot] = (v & ~(HOME_LIMIT - 1)) | id;
+      for (let from = 0; from < cap; from += regionSlots) {
+        const to = from + regionSlots;
+        for (let id = 0; id < n; id++) {
+          const v = homes[id]!;
+          let slot = v & (HOME_LIMIT - 1);
+          if (slot < from || slot >= to) continue;
+          while (fps[slot] !== 0) slot = (slot + 1) & mask;
+          fps[slot] = v >>> 24;
+          lo[slot] = id & lowMask;
+          hi[slot] = id >>> lowBits;
+          if (wide) top[slot] = Math.floor(id / narrowIds);
+        }
       }
     } else {
       for (let id = 0; id < n; id++) {
@@ -467,28 +351,25 @@ export class PyNodeInterner {
         const g = familyHash(keys[base]!, keys[base + 1]!, ins);
         const k = memberHash(g, ins);
         let slot = nodeHome(g, k) & mask;
-        while (slots[slot] !== 0) slot = (slot + 1) & mask;
-        slots[slot] = (fingerprint(k) << 24) | (id & lowMask);
+        while (fps[slot] !== 0) slot = (slot + 1) & mask;
+        fps[slot] = fingerprint(k);
+        lo[slot] = id & lowMask;
+        hi[slot] = id >>> lowBits;
         if (wide) top[slot] = Math.floor(id / narrowIds);
       }
     }
-    this.slots = slots;
+    this.fps = fps;
+    this.lo = lo;
+    this.hi = hi;
     this.top = top;
     this.wide = wide;
     this.mask = mask;
-    this.clearPending(); // made from the keys: every node is in it
   }
 }
 
-/** Pending nodes (PyNodeInterner.addPending()) at most: then flush(). */
-const PENDING_NODES = 512;
-/** Pending children of one parent looked through at most: past them, flush(). */
-const PENDING_CHILDREN = 32;
-/** Slots for the parents of pending nodes (at most PENDING_NODES, half full at most), and the shift to one. */
-const PENDING_PARENT_SLOTS = 1024;
-const PENDING_PARENT_SHIFT = 22;
-
-/** rehash()'s first pass holds a home in the 24 bits below a fingerprint: up to 2^24 slots (13.4 M nodes); past it, one pass. */
+/** PyNodeInterner's rehash() puts the nodes in regions of 2^REGION_BITS slots (1 MiB of the index) past that many. */
+export const REGION_BITS = 18;
+/** rehash() by regions holds a home in the 24 bits below a fingerprint: up to 2^24 slots (13.4 M nodes); past it, in id order. */
 const HOME_LIMIT = 1 << 24;
 
 /**
@@ -504,7 +385,7 @@ export function overLoad(count: number, slots: number): boolean {
 
 /** A dropped index (PyNodeInterner.dropIndex()): still typed arrays, so that the fields keep one type for V8. */
 const NO_BYTES = new Uint8Array(0);
-const NO_INTS = new Int32Array(0);
+const NO_SHORTS = new Uint16Array(0);
 
 /** A key's fingerprint in PyNodeInterner's index, from its memberHash()'s top byte (nodeHome() takes the 4 bits below it): 1-255. */
 export function fingerprint(h: number): number {
