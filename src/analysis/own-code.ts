@@ -4,7 +4,7 @@
 // to fix is the `load_partition` that called it).
 
 import type { Frame, FrameFilter } from '../model/frames.js';
-import type { FrameId, PyNodeId1, SiteId } from '../model/ids.js';
+import { type FrameId, NO_NATIVE_NODE, type SiteId } from '../model/ids.js';
 import type { CaptureModel } from '../model/model.js';
 
 /** Not native, not the standard library, not an installed package. */
@@ -19,19 +19,20 @@ export function ownLineIndex(model: CaptureModel, frames: readonly FrameId[]): n
   return frames.length - 1;
 }
 
-/** ownPyLine(): no visible frame of the program's own code among the Python frames. */
+/** ownPyLine(): the site has native frames, or no visible frame of the program's own code among its Python frames. */
 export const NO_OWN_LINE = -2;
 
 /**
- * The program's own line of a stack without native frames, found without making the stack: the innermost visible
- * Python frame of own code (what ownLineIndex() picks in `frames.stack(pyNode, NO_NATIVE_NODE, filter)`), or
- * NO_OWN_LINE when there is none (the caller then makes the stack: its line is its innermost frame, or -1). The
- * walk usually stops at the first frame, where the whole stack is 20-60 frames on call_sites (findings/collection-
+ * The program's own line of a site whose stack has no native frames, found without making the stack: the innermost
+ * visible Python frame of own code (what ownLineIndex() picks in the stack made whole), or NO_OWN_LINE when the
+ * site has native frames or no such frame (the caller then makes the stack and asks ownLineIndex()). The walk
+ * usually stops at the first frame, where the whole stack is 20-60 frames on call_sites (findings/collection-
  * growth.ts read 0.43 s of 10 s making those stacks; docs/benchmarks.md, round thirty-three).
  */
-export function ownPyLine(model: CaptureModel, pyNode: PyNodeId1, filter: FrameFilter): FrameId | typeof NO_OWN_LINE {
+export function ownPyLine(model: CaptureModel, site: SiteId, filter: FrameFilter): FrameId | typeof NO_OWN_LINE {
+  if (model.sites.nativeStack(site) !== NO_NATIVE_NODE) return NO_OWN_LINE;
   const frames = model.frames;
-  for (let n = pyNode; n > 0; n = frames.pyParentOf(n)) {
+  for (let n = model.sites.pyStack(site); n > 0; n = frames.pyParentOf(n)) {
     const f = frames.pyFrameOf(n);
     if (isOwnCode(frames.frame(f)) && frames.visible(f, filter)) return f;
   }

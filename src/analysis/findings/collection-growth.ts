@@ -6,7 +6,7 @@
 // on their thread.
 
 import { isReallocator } from '../realloc-growth.js';
-import { type FrameId, NO_NATIVE_NODE, type SiteId } from '../../model/ids.js';
+import type { FrameId, SiteId } from '../../model/ids.js';
 import { NO_OWN_LINE, ownPyLine } from '../own-code.js';
 import { type DetectorInput, EVIDENCE_ROWS, type FindingCommon } from './finding.js';
 import { ownLineIndex } from './line-groups.js';
@@ -63,7 +63,7 @@ export function collectionGrowth({ model, facts, filter, claimed }: DetectorInpu
     if (growths === 0 || !isReallocator(sites.allocator(s))) continue;
     // The line without the stack when it is a Python frame of a stack without native frames (the walk ends at
     // the first own-code frame); the stack of the line's site with the most growths is made at the end.
-    const own = sites.nativeStack(s) === NO_NATIVE_NODE ? ownPyLine(model, sites.pyStack(s), filter) : NO_OWN_LINE;
+    const own = ownPyLine(model, s, filter);
     let line: FrameId | -1;
     let frames: readonly FrameId[] | undefined;
     if (own !== NO_OWN_LINE) line = own;

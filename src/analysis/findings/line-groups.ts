@@ -4,7 +4,7 @@
 // findings about memory that accumulates name that line first, with the library frame beside it.
 
 import type { FrameFilter } from '../../model/frames.js';
-import { type FrameId, NO_NATIVE_NODE, type PyNodeId1, type SiteId } from '../../model/ids.js';
+import type { FrameId, PyNodeId1, SiteId } from '../../model/ids.js';
 import type { CaptureModel } from '../../model/model.js';
 import { NO_OWN_LINE, ownLineIndex, ownPyLine } from '../own-code.js';
 
@@ -47,7 +47,7 @@ export function groupByOwnLine(model: CaptureModel, filter: FrameFilter, keep: (
     if (!keep(s)) continue;
     // The line and the leaf without the stack when the line is a Python frame of a stack without native frames
     // (own-code.ts ownPyLine(); the leaf is then the innermost visible frame unless it is the line itself).
-    const own = sites.nativeStack(s) === NO_NATIVE_NODE ? ownPyLine(model, sites.pyStack(s), filter) : NO_OWN_LINE;
+    const own = ownPyLine(model, s, filter);
     let frames: readonly FrameId[] | undefined;
     let line: FrameId | -1;
     let leaf: FrameId | undefined;
